@@ -1,0 +1,1 @@
+"""The règles socles every service stands on: configuration, storage, audit, identifiers, codes, errors."""

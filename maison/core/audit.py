@@ -1,0 +1,190 @@
+"""The audit trail: every access to health data, append-only, each record chained to the previous.
+
+Who (person, structure, software), what action, which patient, why (purpose), outcome, when.
+The trail is both the security record and the data source of the indicators (INSi monthly
+statistics by département, vendor and establishment — seed 003 L316-322 — are counted from it).
+
+Each record stores `hash = sha256(prev_hash ‖ canonical record)`; `verify_chain` recomputes the
+chain, so a record changed, removed or inserted afterwards is detected. Records are written in the
+caller's own transaction (`record(conn, …)`), so an action and its trace commit or roll back
+together. The chain head is one row, locked for the length of the writing transaction: this
+serialises audit writes, which is the price of a single verifiable chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from maison.core.storage import metadata
+
+GENESIS = "0" * 64
+
+audit_event = sa.Table(
+    "audit_event",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=False),
+    sa.Column("recorded_at", sa.String(32), nullable=False),
+    sa.Column("actor_person", sa.String(128), nullable=False),
+    sa.Column("actor_structure", sa.String(128), nullable=False),
+    sa.Column("actor_software", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(96), nullable=False),
+    sa.Column("patient", sa.String(64)),
+    sa.Column("purpose", sa.String(64), nullable=False),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index("ix_audit_event_action_time", "action", "recorded_at"),
+    sa.Index("ix_audit_event_patient", "patient"),
+)
+
+audit_head = sa.Table(
+    "audit_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acts: a person (IdNatPS, patient INS, or `system:<name>`), in a structure, through a software."""
+
+    person: str
+    structure: str
+    software: str
+    role: str = ""
+    department: str = ""  # the structure's département, for statistics by territory
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+SYSTEM = Actor(person="system:maison", structure="maison", software="maison")
+
+
+def _canonical(row: dict) -> bytes:
+    keys = ("seq", "recorded_at", "actor_person", "actor_structure", "actor_software", "action", "patient",
+            "purpose", "outcome", "detail")
+    return orjson.dumps({k: row[k] for k in keys}, option=orjson.OPT_SORT_KEYS)
+
+
+def _chain(prev_hash: str, row: dict) -> str:
+    return hashlib.sha256(prev_hash.encode() + _canonical(row)).hexdigest()
+
+
+def record(
+    conn: Connection,
+    actor: Actor,
+    action: str,
+    *,
+    outcome: str = "success",
+    patient: str | None = None,
+    purpose: str = "TREAT",
+    detail: dict | None = None,
+) -> int:
+    """Append one record in the caller's transaction (which must be a `Database.write()` one)."""
+    head = conn.execute(
+        sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
+    ).first()
+    if head is None:
+        conn.execute(audit_head.insert().values(id=1, seq=0, hash=GENESIS))
+        prev_seq, prev_hash = 0, GENESIS
+    else:
+        prev_seq, prev_hash = head
+    info = dict(actor.extra)
+    if actor.role:
+        info["role"] = actor.role
+    if actor.department:
+        info["department"] = actor.department
+    row = {
+        "seq": prev_seq + 1,
+        "recorded_at": datetime.now(UTC).isoformat(timespec="microseconds"),
+        "actor_person": actor.person,
+        "actor_structure": actor.structure,
+        "actor_software": actor.software,
+        "action": action,
+        "patient": patient,
+        "purpose": purpose,
+        "outcome": outcome,
+        "detail": orjson.dumps({"actor": info, **(detail or {})}, option=orjson.OPT_SORT_KEYS).decode(),
+    }
+    row["prev_hash"] = prev_hash
+    row["hash"] = _chain(prev_hash, row)
+    conn.execute(audit_event.insert().values(**row))
+    conn.execute(audit_head.update().where(audit_head.c.id == 1).values(seq=row["seq"], hash=row["hash"]))
+    return row["seq"]
+
+
+def events(conn: Connection, *, patient: str | None = None, action_prefix: str | None = None,
+           since: str | None = None, until: str | None = None, limit: int | None = None) -> Iterator[dict]:
+    query = sa.select(audit_event).order_by(audit_event.c.seq)
+    if patient is not None:
+        query = query.where(audit_event.c.patient == patient)
+    if action_prefix:
+        query = query.where(audit_event.c.action.startswith(action_prefix))
+    if since:
+        query = query.where(audit_event.c.recorded_at >= since)
+    if until:
+        query = query.where(audit_event.c.recorded_at < until)
+    if limit:
+        query = query.limit(limit)
+    for r in conn.execute(query).mappings():
+        yield dict(r)
+
+
+def verify_chain(conn: Connection) -> tuple[bool, int | None]:
+    """Recompute the chain. Returns (intact, seq of the first broken record or None)."""
+    prev_hash = GENESIS
+    expected_seq = 1
+    last_seq = 0
+    for row in conn.execute(sa.select(audit_event).order_by(audit_event.c.seq)).mappings():
+        if row["seq"] != expected_seq or row["prev_hash"] != prev_hash or _chain(prev_hash, dict(row)) != row["hash"]:
+            return False, row["seq"]
+        prev_hash, expected_seq, last_seq = row["hash"], expected_seq + 1, row["seq"]
+    head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
+    if head is not None and (head.seq != last_seq or head.hash != prev_hash):
+        return False, last_seq + 1
+    return True, None
+
+
+_OUTCOME = {"success": "0", "minor-failure": "4", "failure": "8", "error": "12"}
+
+
+def as_fhir_audit_event(row: dict) -> dict:
+    """One record as a FHIR R4 AuditEvent (the form the patient's access history is exported in)."""
+    detail = orjson.loads(row["detail"])
+    verb = row["action"].rsplit(".", 1)[-1]
+    crud = "C" if verb.startswith(("create", "provide", "admit", "record")) else (
+        "U" if verb.startswith(("update", "qualify", "merge", "split", "validate", "transition")) else (
+            "D" if verb.startswith("delete") else "E" if verb.startswith(("rechercher", "search")) else "R"))
+    event = {
+        "resourceType": "AuditEvent",
+        "id": str(row["seq"]),
+        "type": {"system": "urn:maison:audit-action", "code": row["action"]},
+        "action": crud,
+        "recorded": row["recorded_at"],
+        "outcome": _OUTCOME.get(row["outcome"], "8"),
+        "outcomeDesc": row["outcome"],
+        "purposeOfEvent": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason",
+                                        "code": row["purpose"]}]}],
+        "agent": [{
+            "who": {"identifier": {"value": row["actor_person"]}},
+            "requestor": True,
+            "location": {"identifier": {"value": row["actor_structure"]}},
+            **({"role": [{"text": detail["actor"]["role"]}]} if detail.get("actor", {}).get("role") else {}),
+        }],
+        "source": {"observer": {"display": row["actor_software"]}},
+        "extension": [{"url": "urn:maison:audit-chain", "valueString": row["hash"]}],
+    }
+    if row["patient"]:
+        event["entity"] = [{"what": {"identifier": {"value": row["patient"]}},
+                            "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
+                                     "code": "1", "display": "Person"}}]
+    return event

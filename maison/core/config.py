@@ -1,0 +1,76 @@
+"""One place for configuration: environment variables, then an optional TOML file, then defaults.
+
+Every setting has an environment variable `MAISON_<NAME>` (upper case). A TOML file named by
+`MAISON_CONFIG` (or `maison.toml` in the working directory) may set the same names in lower
+case at its top level. The environment wins over the file, so that CI and containers can
+override a checked-in file without editing it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+
+def _default_reference_path() -> Path:
+    """`../shared/reference` beside the checkout, which is where tests and CI find the artefacts."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent.parent / "shared" / "reference"
+        if candidate.is_dir():
+            return candidate
+    return Path("reference")
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    reference_path: Path = _default_reference_path()
+    host: str = "127.0.0.1"
+    port: int = 8080
+    tls_cert: str = ""
+    tls_key: str = ""
+    # Largest request body any HTTP adapter accepts before parsing (bytes).
+    max_body_bytes: int = 1_000_000
+    # Which OID the INS referential stamps on NIR-based INS: production, test (qualification) or demo.
+    ins_environment: str = "test"
+    # Secret used to sign local tokens; must come from the environment outside tests.
+    secret_key: str = ""
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'maison.db').resolve()}"
+
+    def with_overrides(self, **changes: object) -> "Settings":
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _coerce(kind: type, value: object) -> object:
+    if kind is Path or kind == "Path":
+        return Path(str(value))
+    if kind is int or kind == "int":
+        return int(value)  # type: ignore[arg-type]
+    return str(value)
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, object] = {}
+    config_file = env.get("MAISON_CONFIG") or ("maison.toml" if Path("maison.toml").is_file() else "")
+    if config_file:
+        with open(config_file, "rb") as fh:
+            values.update(tomllib.load(fh))
+    for field in fields(Settings):
+        key = f"MAISON_{field.name.upper()}"
+        if key in env:
+            values[field.name] = env[key]
+    known = {f.name: f.type for f in fields(Settings)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+    return Settings(**{k: _coerce(known[k], v) for k, v in values.items()})

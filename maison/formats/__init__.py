@@ -1,0 +1,1 @@
+"""Wire formats: hardened XML, SOAP 1.2, FHIR helpers, Datamatrix INS."""

@@ -1,0 +1,33 @@
+"""FHIR helpers: OperationOutcome for every HTTP error, and the JSON response type."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.responses import Response
+
+from maison.core.errors import MaisonError
+
+FHIR_JSON = "application/fhir+json; charset=utf-8"
+
+
+def operation_outcome(error: MaisonError, severity: str = "error") -> dict:
+    issue: dict = {
+        "severity": severity,
+        "code": error.fhir_issue,
+        "details": {"coding": [{"system": "urn:maison:error", "code": error.code}], "text": error.message},
+        "diagnostics": error.message,
+    }
+    if error.expression:
+        issue["expression"] = [error.expression]
+    return {"resourceType": "OperationOutcome", "issue": [issue]}
+
+
+def outcome_response(error: MaisonError) -> Response:
+    status = error.http_status
+    if error.code == "too-large":
+        status = 413
+    return Response(orjson.dumps(operation_outcome(error)), status_code=status, media_type=FHIR_JSON)
+
+
+def fhir_response(resource: dict, status: int = 200) -> Response:
+    return Response(orjson.dumps(resource), status_code=status, media_type=FHIR_JSON)

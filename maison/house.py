@@ -1,0 +1,79 @@
+"""The house: one database, the services standing on it, and the HTTP app that serves them all.
+
+`House` is what `maison serve`, `maison demo` and the tests build: the same wiring everywhere, so
+that what the tests drive is what a deployment runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+
+from maison import __version__
+from maison.core.config import Settings
+from maison.core.errors import MaisonError, MalformedRequest, NotFound
+from maison.core.storage import Database
+from maison.formats.fhir import outcome_response
+from maison.identite.ins.api import router as insi_router
+from maison.identite.ins.model import Environment
+from maison.identite.ins.service import InsiService
+from maison.identite.vigilance.api import router as vigilance_router
+from maison.identite.vigilance.service import PatientIndex
+
+SERVICES = [
+    ("/insi", "INSi — téléservice de l'Identité Nationale de Santé (SOAP 1.2, WSDL at /insi/lps?wsdl)"),
+    ("/fhir", "Identitovigilance — local patient index (FHIR R4 Patient, FR Core Patient INS, PDQm)"),
+]
+
+
+@dataclass
+class House:
+    settings: Settings
+    db: Database
+    insi: InsiService
+    patients: PatientIndex
+
+    @classmethod
+    def open(cls, settings: Settings, *, migrate: bool = True) -> "House":
+        db = Database(settings.effective_database_url)
+        if migrate:
+            db.migrate()
+        insi = InsiService(db, Environment(settings.ins_environment))
+        return cls(settings, db, insi, PatientIndex(db))
+
+    def app(self) -> FastAPI:
+        app = FastAPI(title="Maison", version=__version__, docs_url="/docs", redoc_url=None)
+        app.include_router(insi_router(self.insi, self.settings.reference_path, self.settings.max_body_bytes),
+                           prefix="/insi", tags=["INSi"])
+        app.include_router(vigilance_router(self.patients, self.insi, self.settings.max_body_bytes),
+                           prefix="/fhir", tags=["Identitovigilance"])
+
+        @app.get("/")
+        async def index() -> JSONResponse:
+            return JSONResponse({"maison": __version__, "services": [{"path": p, "description": d} for p, d in SERVICES]})
+
+        @app.exception_handler(MaisonError)
+        async def _maison_error(_request: Request, exc: MaisonError):  # type: ignore[no-untyped-def]
+            return outcome_response(exc)
+
+        @app.exception_handler(RequestValidationError)
+        async def _validation(_request: Request, exc: RequestValidationError):  # type: ignore[no-untyped-def]
+            return outcome_response(MalformedRequest(str(exc.errors()[:3]), code="requete-invalide"))
+
+        @app.exception_handler(HTTPException)
+        async def _http(_request: Request, exc: HTTPException):  # type: ignore[no-untyped-def]
+            error = NotFound(str(exc.detail)) if exc.status_code == 404 else MaisonError(str(exc.detail))
+            error.http_status = exc.status_code
+            return outcome_response(error)
+
+        @app.exception_handler(Exception)
+        async def _unexpected(_request: Request, _exc: Exception):  # type: ignore[no-untyped-def]
+            error = MaisonError("erreur interne", code="exception")
+            error.http_status, error.fhir_issue = 500, "exception"
+            return outcome_response(error)
+
+        return app

@@ -1,0 +1,1 @@
+"""Identity: INS for patients (referential, INSi, identitovigilance), and later professionals."""

@@ -1,0 +1,1 @@
+"""The Identité Nationale de Santé: the national referential, the INSi teleservice and its client."""

@@ -1,0 +1,127 @@
+"""HTTP adapters of INSi: the SOAP endpoint, its WSDL and XSDs, and a JSON mirror of the two operations.
+
+`POST /insi/lps` (the path of the national endpoint) takes SOAP 1.2; `GET /insi/lps?wsdl`
+publishes the reference WSDL with this server's address; `GET /insi/xsd/...` serves the XSDs the
+WSDL imports. `POST /insi/json/rechercherInsAvecTraitsIdentite` and `…/rechercherInsAvecCarteVitale`
+take and give JSON, for convenience, with the same rules, audit and errors (as OperationOutcome).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import orjson
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from maison.core.errors import MaisonError, NotFound
+from maison.formats import soap
+from maison.formats.fhir import outcome_response
+from maison.identite.ins import insi_soap
+from maison.identite.ins.model import CallContext, CarteVitaleQuery, InsiResult, InsRef, TraitsQuery
+from maison.identite.ins.schemas import insi_dir
+from maison.identite.ins.service import InsiService
+
+
+def _ref(ref: InsRef) -> dict:
+    out = {"matricule": ref.number, "cle": ref.cle, "type": ref.type, "oid": ref.oid}
+    if ref.date_fin:
+        out |= {"dateDeb": ref.date_deb.isoformat() if ref.date_deb else None, "dateFin": ref.date_fin.isoformat()}
+    return out
+
+
+def result_json(result: InsiResult) -> dict:
+    out: dict = {"codeCR": result.code.value, "libelleCR": result.libelle}
+    if result.individu:
+        t = result.individu.traits
+        out["individu"] = {
+            "insActif": _ref(result.individu.active),
+            "insHisto": [_ref(r) for r in result.individu.history],
+            "traits": {"nomNaissance": t.nom_naissance, "prenom": t.premier_prenom, "listePrenom": t.liste_prenoms,
+                       "sexe": t.sexe, "dateNaissance": t.date_naissance, "lieuNaissance": t.lieu_naissance},
+        }
+    return out
+
+
+def router(service: InsiService, reference_path: Path, max_body_bytes: int) -> APIRouter:
+    r = APIRouter()
+
+    @r.post("/lps")
+    async def soap_endpoint(request: Request) -> Response:
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_body_bytes:
+                fault = soap.SoapFault(f"requête de plus de {max_body_bytes} octets", subcode="siram_10",
+                                       http_status=413, code="too-large")
+                return Response(insi_soap.fault_response(fault), status_code=413, media_type=soap.CONTENT_TYPE)
+        status, payload = await run_in_threadpool(
+            insi_soap.handle, service, reference_path, body, request.headers.get("content-type", ""), max_body_bytes)
+        return Response(payload, status_code=status, media_type=soap.CONTENT_TYPE)
+
+    @r.get("/lps")
+    async def wsdl(request: Request) -> Response:
+        if "wsdl" not in request.query_params:
+            return outcome_response(NotFound("ajouter ?wsdl pour obtenir la description du service"))
+        text = (insi_dir(reference_path) / "DESIR_ICIR_EXP_1.5.0.wsdl").read_text(encoding="utf-8")
+        here = str(request.url.replace(query=""))
+        text = re.sub(r'(<soap12:address location=")[^"]*(")', rf"\g<1>{here}\g<2>", text)
+        text = text.replace('schemaLocation="xsd/', f'schemaLocation="{here.rsplit("/", 1)[0]}/xsd/')
+        return Response(text, media_type="text/xml; charset=utf-8")
+
+    @r.get("/xsd/{path:path}")
+    async def xsd(path: str) -> Response:
+        base = (insi_dir(reference_path) / "xsd").resolve()
+        target = (base / path).resolve()
+        if not target.is_relative_to(base) or target.suffix != ".xsd" or not target.is_file():
+            return outcome_response(NotFound(f"schéma '{path}' inconnu"))
+        return Response(target.read_bytes(), media_type="text/xml; charset=utf-8")
+
+    def _ctx(request: Request, payload: dict) -> CallContext:
+        return CallContext(
+            structure=str(payload.get("structure") or request.headers.get("x-structure", "")),
+            software=str(payload.get("idam") or request.headers.get("x-lps-idam", "")),
+            software_version=str(payload.get("lpsVersion", "")),
+            professional=str(payload.get("professionnel", "")),
+            message_id=request.headers.get("x-message-id", ""),
+        )
+
+    async def _json(request: Request) -> dict:
+        raw = await request.body()
+        if len(raw) > max_body_bytes:
+            raise MaisonError("requête trop volumineuse", code="too-large")
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise MaisonError("JSON mal formé", code="schema") from None
+        if not isinstance(data, dict):
+            raise MaisonError("objet JSON attendu", code="schema")
+        return data
+
+    @r.post("/json/rechercherInsAvecTraitsIdentite")
+    async def json_traits(request: Request) -> Response:
+        try:
+            p = await _json(request)
+            prenoms = p.get("prenoms") or ([p["prenom"]] if p.get("prenom") else [])
+            query = TraitsQuery(str(p.get("nomNaissance", "")), tuple(str(x) for x in prenoms), str(p.get("sexe", "")),
+                                str(p.get("dateNaissance", "")), p.get("lieuNaissance"))
+            result = await run_in_threadpool(service.search_by_traits, _ctx(request, p), query)
+            return Response(orjson.dumps(result_json(result)), media_type="application/json")
+        except MaisonError as exc:
+            return outcome_response(exc)
+
+    @r.post("/json/rechercherInsAvecCarteVitale")
+    async def json_carte_vitale(request: Request) -> Response:
+        try:
+            p = await _json(request)
+            rang = p.get("rangNaissance")
+            query = CarteVitaleQuery(p.get("matriculeIndividu"), p.get("matriculeOD"), str(p.get("dateNaissance", "")),
+                                     int(rang) if isinstance(rang, int) else None, p.get("nomNaissance"))
+            result = await run_in_threadpool(service.search_by_carte_vitale, _ctx(request, p), query)
+            return Response(orjson.dumps(result_json(result)), media_type="application/json")
+        except MaisonError as exc:
+            return outcome_response(exc)
+
+    return r

@@ -1,0 +1,185 @@
+"""An INSi client, as a DPI uses it (the hospital side of Maison uses this one).
+
+- Called when a record is opened, automatically and in the background (seed 002 L342).
+- Retry rule: a trait search is sent with the first birth first name; on `01` it is sent again
+  with each other first name in order, then with the whole list, stopping at the first `00`.
+- On `01`/`02` the answer carries advice for the professional (seed 002 L343); on `00` it carries
+  what is needed to associate the INS in one action (seed 002 L344).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import httpx
+from lxml import etree
+
+from maison.formats import soap, xmlsafe
+from maison.identite.ins import schemas as ns
+from maison.identite.ins.model import CodeCR, Individu, InsiResult, InsRef
+from maison.identite.ins.traits import Traits
+
+ACTION = "urn:ServiceIdentiteCertifiee:1.0.0:"
+
+
+@dataclass(frozen=True)
+class ClientIdentity:
+    """What the DPI says of itself in ContexteLPS: structure, software authorisation number (IDAM)."""
+
+    structure: str
+    idam: str
+    software_name: str = "Maison DPI"
+    software_version: str = "1.0"
+    instance: str = field(default_factory=lambda: str(uuid.uuid4()))
+    professional: str = ""
+
+
+class InsiFault(Exception):
+    def __init__(self, status: int, code: str, reason: str) -> None:
+        super().__init__(f"{code}: {reason}")
+        self.status, self.code, self.reason = status, code, reason
+
+
+def _el(parent: etree._Element, ns_uri: str, name: str, text: str | None = None, **attrs: str) -> etree._Element:
+    e = etree.SubElement(parent, f"{{{ns_uri}}}{name}", **attrs)
+    if text is not None:
+        e.text = text
+    return e
+
+
+def _headers(me: ClientIdentity, operation: str, message_id: str) -> list[etree._Element]:
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    lps = etree.Element(f"{{{ns.NS_CTXLPS}}}ContexteLPS", nsmap={"ctxlps": ns.NS_CTXLPS}, Nature="CTXLPS",
+                        Version="01_00")
+    _el(lps, ns.NS_CTXLPS, "Id", str(uuid.uuid4()))
+    _el(lps, ns.NS_CTXLPS, "Temps", now)
+    _el(lps, ns.NS_CTXLPS, "Emetteur", me.structure)
+    software = _el(lps, ns.NS_CTXLPS, "LPS")
+    _el(software, ns.NS_CTXLPS, "IDAM", me.idam, R="4")
+    _el(software, ns.NS_CTXLPS, "Version", me.software_version)
+    _el(software, ns.NS_CTXLPS, "Instance", me.instance)
+    _el(software, ns.NS_CTXLPS, "Nom", me.software_name)
+    bam = etree.Element(f"{{{ns.NS_CTXBAM}}}ContexteBAM", nsmap={"ctxbam": ns.NS_CTXBAM}, Version="01_02")
+    _el(bam, ns.NS_CTXBAM, "Id", str(uuid.uuid4()))
+    _el(bam, ns.NS_CTXBAM, "Temps", now)
+    _el(bam, ns.NS_CTXBAM, "COUVERTURE")
+    mid = etree.Element(f"{{{soap.WSA}}}MessageID", nsmap={"wsa": soap.WSA})
+    mid.text = message_id
+    action = etree.Element(f"{{{soap.WSA}}}Action", nsmap={"wsa": soap.WSA})
+    action.text = ACTION + operation
+    return [lps, bam, mid, action]
+
+
+def traits_request(me: ClientIdentity, nom: str, prenoms: list[str], sexe: str, date_naissance: str,
+                   lieu: str | None = None, message_id: str | None = None) -> bytes:
+    body = etree.Element(f"{{{ns.NS_RECSANS}}}RECSANSVITALE", nsmap={"insi": ns.NS_RECSANS})
+    _el(body, ns.NS_RECSANS, "NomNaissance", nom)
+    for p in prenoms:
+        _el(body, ns.NS_RECSANS, "Prenom", p)
+    _el(body, ns.NS_RECSANS, "Sexe", sexe)
+    _el(body, ns.NS_RECSANS, "DateNaissance", date_naissance)
+    if lieu:
+        _el(body, ns.NS_RECSANS, "LieuNaissance", lieu)
+    return soap.envelope_bytes(body, _headers(me, "rechercherInsAvecTraitsIdentite",
+                                              message_id or f"uuid:{uuid.uuid4()}"))
+
+
+def carte_vitale_request(me: ClientIdentity, date_naissance: str, *, matricule_individu: str | None = None,
+                         matricule_od: str | None = None, rang: int | None = None, nom: str | None = None) -> bytes:
+    body = etree.Element(f"{{{ns.NS_RECVIT}}}RECVITALE", nsmap={"insi": ns.NS_RECVIT})
+    for tag, value in (("MatriculeIndividu", matricule_individu), ("MatriculeOD", matricule_od)):
+        if value:
+            m = _el(body, ns.NS_RECVIT, tag)
+            _el(m, ns.NS_RECVIT, "NumIdentifiant", value[:13])
+            _el(m, ns.NS_RECVIT, "Cle", value[13:15])
+    if nom:
+        _el(body, ns.NS_RECVIT, "NomNaissance", nom)
+    _el(body, ns.NS_RECVIT, "DateNaissance", date_naissance)
+    if rang is not None:
+        _el(body, ns.NS_RECVIT, "RangNaissance", str(rang))
+    return soap.envelope_bytes(body, _headers(me, "rechercherInsAvecCarteVitale", f"uuid:{uuid.uuid4()}"))
+
+
+def _ref(el: etree._Element) -> InsRef:
+    r = ns.NS_RESULTAT
+
+    def text(path: str) -> str | None:
+        found = el.find(path.replace("R:", f"{{{r}}}"))
+        return found.text if found is not None else None
+
+    deb, fin = text("R:DateDeb"), text("R:DateFin")
+    number = text("R:IdIndividu/R:NumIdentifiant") or ""
+    kind = text("R:IdIndividu/R:TypeMatricule") or ("NIA" if number[:1] in "78" else "NIR")
+    return InsRef(number, text("R:IdIndividu/R:Cle") or "", kind, text("R:OID") or "",
+                  date.fromisoformat(deb) if deb else None, date.fromisoformat(fin) if fin else None)
+
+
+def parse_response(status: int, payload: bytes) -> InsiResult:
+    root = xmlsafe.parse(payload)
+    body = root.find(f"{{{soap.SOAP12}}}Body")
+    fault = body.find(f"{{{soap.SOAP12}}}Fault") if body is not None else None
+    if fault is not None:
+        erreur = fault.find(f".//{{{ns.NS_SIRAM}}}Erreur")
+        code = erreur.get("code") if erreur is not None else "soap"
+        reason = fault.findtext(f"{{{soap.SOAP12}}}Reason/{{{soap.SOAP12}}}Text") or ""
+        raise InsiFault(status, code, reason)
+    r = ns.NS_RESULTAT
+    res = body.find(f"{{{r}}}RESULTAT")
+    code = CodeCR(res.findtext(f"{{{r}}}CR/{{{r}}}CodeCR"))
+    ind = res.find(f"{{{r}}}INDIVIDU")
+    if ind is None:
+        return InsiResult(code)
+    tiq = ind.find(f"{{{r}}}TIQ")
+    traits = Traits(tiq.findtext(f"{{{r}}}NomNaissance"), tuple((tiq.findtext(f"{{{r}}}ListePrenom") or "").split()),
+                    tiq.findtext(f"{{{r}}}Sexe"), tiq.findtext(f"{{{r}}}DateNaissance"),
+                    tiq.findtext(f"{{{r}}}LieuNaissance"))
+    return InsiResult(code, Individu(_ref(ind.find(f"{{{r}}}INSACTIF")),
+                                     tuple(_ref(h) for h in ind.findall(f"{{{r}}}INSHISTO")), traits), 1)
+
+
+@dataclass
+class Lookup:
+    """The outcome of the client's search with retries: the final answer and the attempts made."""
+
+    result: InsiResult
+    attempts: list[list[str]]
+    advice: str
+
+
+class InsiClient:
+    def __init__(self, endpoint: str, me: ClientIdentity, *, timeout: float = 10.0,
+                 http: httpx.Client | None = None) -> None:
+        self.endpoint, self.me = endpoint, me
+        self.http = http or httpx.Client(timeout=timeout)
+
+    def _post(self, operation: str, payload: bytes) -> InsiResult:
+        response = self.http.post(self.endpoint, content=payload, headers={
+            "Content-Type": f'{soap.CONTENT_TYPE}; action="{ACTION}{operation}"'})
+        return parse_response(response.status_code, response.content)
+
+    def search_traits(self, nom: str, prenoms: list[str], sexe: str, date_naissance: str,
+                      lieu: str | None = None) -> InsiResult:
+        return self._post("rechercherInsAvecTraitsIdentite",
+                          traits_request(self.me, nom, prenoms, sexe, date_naissance, lieu))
+
+    def search_carte_vitale(self, date_naissance: str, **kwargs) -> InsiResult:  # type: ignore[no-untyped-def]
+        return self._post("rechercherInsAvecCarteVitale", carte_vitale_request(self.me, date_naissance, **kwargs))
+
+    def lookup(self, traits: Traits) -> Lookup:
+        """Search with the retry rule: each first name in order, then the whole list."""
+        from maison.identite.vigilance.service import insi_advice
+
+        tries = [[p] for p in traits.prenoms]
+        if len(traits.prenoms) > 1:
+            tries.append(list(traits.prenoms))
+        attempts: list[list[str]] = []
+        result = InsiResult(CodeCR.AUCUN)
+        for given in tries:
+            attempts.append(given)
+            result = self.search_traits(traits.nom_naissance, given, traits.sexe, traits.date_naissance,
+                                        traits.lieu_naissance)
+            if result.code is not CodeCR.AUCUN:
+                break
+        return Lookup(result, attempts, insi_advice(result))

@@ -1,0 +1,233 @@
+"""INSi over SOAP 1.2, wire-compatible with the CNAM WSDL `DESIR_ICIR_EXP_1.5.0.wsdl`.
+
+Request: header blocks `ContexteLPS` (required: it names the software by its CNDA authorisation
+number `LPS/IDAM` and the emitting structure), `ContexteBAM`, `wsa:MessageID`, `wsa:Action` and
+optionally `wsse:Security` (a CPS-signed SAML assertion naming the professional); body
+`RECSANSVITALE` or `RECVITALE`. Each block is validated against the reference XSDs.
+
+Faults follow what the national service is seen to send: `soap:Sender` with subcode
+`siram:siram_10` for a request error, `siram:siram_100` for an authorisation error,
+`soap:Receiver`/`siram:siram_40` for a technical error, and `siram:Erreur` in the detail.
+The codes `insi_19` (birth name missing), `insi_102` (technical error) and `desir_550` (software
+authorisation number unknown) are the national service's own; the GIE guide listing the other
+codes is not public, so the other `insi_2x` codes below are Maison's, numbered in the same family.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lxml import etree
+
+from maison.core.errors import Forbidden, MaisonError, Unauthenticated
+from maison.formats import soap
+from maison.identite.ins import schemas as ns
+from maison.identite.ins.model import CallContext, CarteVitaleQuery, InsiResult, InsRef, TraitsQuery
+from maison.identite.ins.service import InsiService
+
+ACTION_BASE = "urn:ServiceIdentiteCertifiee:1.0.0:"
+OPERATIONS = {
+    f"{{{ns.NS_RECSANS}}}RECSANSVITALE": "rechercherInsAvecTraitsIdentite",
+    f"{{{ns.NS_RECVIT}}}RECVITALE": "rechercherInsAvecCarteVitale",
+}
+UNDERSTOOD = {
+    f"{{{ns.NS_WSSE}}}Security", f"{{{ns.NS_CTXLPS}}}ContexteLPS", f"{{{ns.NS_CTXBAM}}}ContexteBAM",
+    f"{{{soap.WSA}}}MessageID", f"{{{soap.WSA}}}Action", f"{{{soap.WSA}}}To",
+}
+
+# Error code of each domain error, as (subcode, siram code, severity).
+_ERRORS = {
+    "nom-absent": ("siram_10", "insi_19"),
+    "prenom-absent": ("siram_10", "insi_20"),
+    "sexe": ("siram_10", "insi_21"),
+    "date-format": ("siram_10", "insi_22"),
+    "date-invalid": ("siram_10", "insi_22"),
+    "cog-format": ("siram_10", "insi_23"),
+    "nir-format": ("siram_10", "insi_24"),
+    "nir-key": ("siram_10", "insi_24"),
+    "matricule-absent": ("siram_10", "insi_25"),
+    "schema": ("siram_10", "insi_26"),
+    "operation": ("siram_10", "insi_27"),
+    "contexte-absent": ("siram_10", "insi_28"),
+    "logiciel-inconnu": ("siram_100", "desir_550"),
+    "structure-non-habilitee": ("siram_100", "desir_551"),
+}
+
+
+def _erreur(code: str, text: str, severity: str, message_id: str) -> etree._Element:
+    e = etree.Element(f"{{{ns.NS_SIRAM}}}Erreur", nsmap={"siram": ns.NS_SIRAM}, severite=severity, code=code)
+    if message_id:
+        e.set("messageID", message_id)
+    e.text = text
+    return e
+
+
+def fault_for(exc: MaisonError, message_id: str = "") -> soap.SoapFault:
+    subcode, code = _ERRORS.get(exc.code, ("siram_10", "insi_29"))
+    status = 403 if isinstance(exc, Forbidden) else 401 if isinstance(exc, Unauthenticated) else 400
+    return soap.SoapFault(exc.message, subcode=subcode, http_status=status, code=code,
+                          detail=_erreur(code, exc.message, "erreur", message_id))
+
+
+def technical_fault(message_id: str = "") -> soap.SoapFault:
+    text = "L'appel au service de recherche avec les traits d'identité a rencontré une erreur technique."
+    return soap.SoapFault(text, value="Receiver", subcode="siram_40", http_status=500, code="insi_102",
+                          detail=_erreur("insi_102", text, "fatale", message_id))
+
+
+def fault_response(fault: soap.SoapFault, message_id: str = "") -> bytes:
+    if fault.detail is None:
+        code = "insi_30" if fault.code == "too-large" else "insi_26"
+        fault.detail = _erreur(code, fault.reason, "erreur", message_id)
+    return soap.fault_bytes(fault, subcode_ns=ns.NS_SIRAM)
+
+
+def _text(parent: etree._Element, name: str, namespace: str) -> str:
+    child = parent.find(f"{{{namespace}}}{name}")
+    return (child.text or "").strip() if child is not None and child.text else ""
+
+
+def _matricule(parent: etree._Element, name: str) -> str | None:
+    m = parent.find(f"{{{ns.NS_RECVIT}}}{name}")
+    if m is None:
+        return None
+    num, cle = _text(m, "NumIdentifiant", ns.NS_RECVIT), _text(m, "Cle", ns.NS_RECVIT)
+    return (num + cle) or None
+
+
+def call_context(env: soap.Envelope) -> CallContext:
+    lps = env.headers.get(f"{{{ns.NS_CTXLPS}}}ContexteLPS")
+    message_id_el = env.headers.get(f"{{{soap.WSA}}}MessageID")
+    message_id = (message_id_el.text or "").strip() if message_id_el is not None else ""
+    if lps is None:
+        raise MaisonError("en-tête ContexteLPS absent", code="contexte-absent")
+    software = lps.find(f"{{{ns.NS_CTXLPS}}}LPS")
+    idam = version = name = instance = ""
+    if software is not None:
+        idam = _text(software, "IDAM", ns.NS_CTXLPS)
+        version = _text(software, "Version", ns.NS_CTXLPS)
+        name = _text(software, "Nom", ns.NS_CTXLPS)
+        instance = _text(software, "Instance", ns.NS_CTXLPS)
+    structure = _text(lps, "Emetteur", ns.NS_CTXLPS)
+    professional = ""
+    security = env.headers.get(f"{{{ns.NS_WSSE}}}Security")
+    if security is not None:
+        name_id = security.find(f".//{{{ns.NS_SAML}}}Subject/{{{ns.NS_SAML}}}NameID")
+        if name_id is not None and name_id.text:
+            professional = name_id.text.strip()
+    extra = {k: v for k, v in {"lps_nom": name, "lps_instance": instance, "contexte_id": _text(lps, "Id", ns.NS_CTXLPS)}.items() if v}
+    return CallContext(structure=structure, software=idam, software_version=version, professional=professional,
+                       message_id=message_id, extra=extra)
+
+
+def traits_query(body: etree._Element) -> TraitsQuery:
+    q = ns.NS_RECSANS
+    return TraitsQuery(
+        nom_naissance=_text(body, "NomNaissance", q),
+        prenoms=tuple((p.text or "").strip() for p in body.findall(f"{{{q}}}Prenom")),
+        sexe=_text(body, "Sexe", q),
+        date_naissance=_text(body, "DateNaissance", q),
+        lieu_naissance=_text(body, "LieuNaissance", q) or None,
+    )
+
+
+def carte_vitale_query(body: etree._Element) -> CarteVitaleQuery:
+    q = ns.NS_RECVIT
+    rang = _text(body, "RangNaissance", q)
+    if rang and not rang.isdigit():
+        raise MaisonError(f"RangNaissance '{rang}' : entier attendu", code="schema")
+    return CarteVitaleQuery(
+        matricule_individu=_matricule(body, "MatriculeIndividu"),
+        matricule_od=_matricule(body, "MatriculeOD"),
+        date_naissance=_text(body, "DateNaissance", q),
+        rang_naissance=int(rang) if rang else None,
+        nom_naissance=_text(body, "NomNaissance", q) or None,
+    )
+
+
+def _ins(parent: etree._Element, tag: str, ref: InsRef, historic: bool) -> None:
+    r = ns.NS_RESULTAT
+    el = etree.SubElement(parent, f"{{{r}}}{tag}")
+    ident = etree.SubElement(el, f"{{{r}}}IdIndividu")
+    etree.SubElement(ident, f"{{{r}}}NumIdentifiant").text = ref.number
+    etree.SubElement(ident, f"{{{r}}}Cle").text = ref.cle
+    if historic:
+        etree.SubElement(ident, f"{{{r}}}TypeMatricule").text = ref.type
+    etree.SubElement(el, f"{{{r}}}OID").text = ref.oid
+    if historic and ref.date_deb:
+        etree.SubElement(el, f"{{{r}}}DateDeb").text = ref.date_deb.isoformat()
+    if historic and ref.date_fin:
+        etree.SubElement(el, f"{{{r}}}DateFin").text = ref.date_fin.isoformat()
+
+
+def resultat(result: InsiResult) -> etree._Element:
+    r = ns.NS_RESULTAT
+    root = etree.Element(f"{{{r}}}RESULTAT", nsmap={None: r})
+    cr = etree.SubElement(root, f"{{{r}}}CR")
+    etree.SubElement(cr, f"{{{r}}}CodeCR").text = result.code.value
+    etree.SubElement(cr, f"{{{r}}}LibelleCR").text = result.libelle
+    if result.individu is not None:
+        ind = etree.SubElement(root, f"{{{r}}}INDIVIDU")
+        _ins(ind, "INSACTIF", result.individu.active, historic=False)
+        for ref in result.individu.history:
+            _ins(ind, "INSHISTO", ref, historic=True)
+        tiq = etree.SubElement(ind, f"{{{r}}}TIQ")
+        t = result.individu.traits
+        etree.SubElement(tiq, f"{{{r}}}NomNaissance").text = t.nom_naissance
+        etree.SubElement(tiq, f"{{{r}}}Prenom").text = t.premier_prenom
+        etree.SubElement(tiq, f"{{{r}}}ListePrenom").text = t.liste_prenoms
+        etree.SubElement(tiq, f"{{{r}}}Sexe").text = t.sexe
+        etree.SubElement(tiq, f"{{{r}}}DateNaissance").text = t.date_naissance
+        if t.lieu_naissance:
+            etree.SubElement(tiq, f"{{{r}}}LieuNaissance").text = t.lieu_naissance
+    return root
+
+
+def _response_headers(operation: str, message_id: str) -> list[etree._Element]:
+    action = etree.Element(f"{{{soap.WSA}}}Action", nsmap={"wsa": soap.WSA})
+    action.text = f"{ACTION_BASE}{operation}Response"
+    headers = [action]
+    if message_id:
+        relates = etree.Element(f"{{{soap.WSA}}}RelatesTo", nsmap={"wsa": soap.WSA})
+        relates.text = message_id
+        headers.append(relates)
+    return headers
+
+
+def handle(service: InsiService, reference_path: Path, data: bytes, content_type: str,
+           max_bytes: int) -> tuple[int, bytes]:
+    """One SOAP exchange: returns (HTTP status, response bytes). Never raises."""
+    message_id = ""
+    try:
+        env = soap.read_envelope(data, content_type, max_bytes=max_bytes, understood=UNDERSTOOD)
+        mid = env.headers.get(f"{{{soap.WSA}}}MessageID")
+        message_id = (mid.text or "").strip() if mid is not None else ""
+        operation = OPERATIONS.get(env.body.tag)
+        if operation is None:
+            raise MaisonError(f"opération inconnue : {env.body.tag}", code="operation")
+        if env.action and env.action != ACTION_BASE + operation:
+            raise MaisonError(f"action '{env.action}' incohérente avec le corps {operation}", code="operation")
+        schema = ns.insi_schema(Path(reference_path))
+        for element in [env.body, *env.headers.values()]:
+            if element.tag in UNDERSTOOD or element is env.body:
+                if not schema.validate(element):
+                    err = schema.error_log.last_error
+                    raise MaisonError(f"message non conforme au schéma INSi : {err.message if err else ''}",
+                                      code="schema")
+        ctx = call_context(env)
+        if operation == "rechercherInsAvecTraitsIdentite":
+            result = service.search_by_traits(ctx, traits_query(env.body))
+        else:
+            result = service.search_by_carte_vitale(ctx, carte_vitale_query(env.body))
+        return 200, soap.envelope_bytes(resultat(result), _response_headers(operation, message_id))
+    except soap.SoapFault as fault:
+        return fault.http_status, fault_response(fault, message_id)
+    except MaisonError as exc:
+        fault = fault_for(exc, message_id)
+        return fault.http_status, fault_response(fault, message_id)
+    except Exception:  # noqa: BLE001 - the caller gets a proper SOAP fault, the log gets the trace
+        import logging
+
+        logging.getLogger("maison.insi").exception("INSi technical error")
+        fault = technical_fault(message_id)
+        return fault.http_status, fault_response(fault, message_id)

@@ -1,0 +1,108 @@
+"""The INSi teleservice use cases: who may call, the two searches, and the audit of every call.
+
+Every call — answered, refused or failed — is written to the audit trail with the calling
+structure, its département, the software and its vendor, the operation and the answer code,
+because the monthly INSi statistics by département, vendor and establishment (seed 003 L316-322)
+are computed from exactly that.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from maison.core import audit
+from maison.core.errors import Forbidden, MaisonError, Unauthenticated
+from maison.core.identifiers.professionals import department_of_structure
+from maison.core.storage import Database
+from maison.identite.ins import store
+from maison.identite.ins.model import CallContext, CarteVitaleQuery, Environment, InsiResult, TraitsQuery
+from maison.identite.ins.referential import Referential
+
+OP_TRAITS = "insi.rechercherInsAvecTraitsIdentite"
+OP_CARTE_VITALE = "insi.rechercherInsAvecCarteVitale"
+
+
+class UnknownSoftware(Unauthenticated):
+    code = "logiciel-inconnu"
+
+
+class StructureNotAuthorised(Forbidden):
+    code = "structure-non-habilitee"
+
+
+class InsiService:
+    def __init__(self, db: Database, environment: Environment = Environment.TEST) -> None:
+        self.db = db
+        self.referential = Referential(db, environment)
+        self._software: dict[str, tuple[str, str]] = {}
+        self._structures: dict[str, tuple[str, str]] = {}
+
+    # --- habilitations ---------------------------------------------------------------------------
+
+    def register_software(self, idam: str, name: str, vendor: str) -> None:
+        with self.db.write() as conn:
+            conn.execute(store.insi_software.delete().where(store.insi_software.c.idam == idam))
+            conn.execute(store.insi_software.insert().values(idam=idam, name=name, vendor=vendor))
+        self._software.pop(idam, None)
+
+    def register_structure(self, identifier: str, name: str, department: str = "") -> None:
+        department = department or department_of_structure(identifier)
+        with self.db.write() as conn:
+            conn.execute(store.insi_structure.delete().where(store.insi_structure.c.identifier == identifier))
+            conn.execute(store.insi_structure.insert().values(identifier=identifier, name=name, department=department))
+        self._structures.pop(identifier, None)
+
+    def _lookup(self, table: sa.Table, key_col: sa.Column, key: str, cache: dict, cols: tuple) -> tuple | None:
+        if key in cache:
+            return cache[key]
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(*cols).where(key_col == key)).first()
+        value = tuple(row) if row else None
+        if value:
+            cache[key] = value
+        return value
+
+    def authorise(self, ctx: CallContext) -> CallContext:
+        """Check the software (IDAM) and the structure; return the context completed with vendor and département."""
+        software = self._lookup(store.insi_software, store.insi_software.c.idam, ctx.software, self._software,
+                                (store.insi_software.c.name, store.insi_software.c.vendor)) if ctx.software else None
+        if software is None:
+            raise UnknownSoftware("Numéro d'autorisation du logiciel inconnu.")
+        structure = self._lookup(store.insi_structure, store.insi_structure.c.identifier, ctx.structure,
+                                 self._structures, (store.insi_structure.c.name, store.insi_structure.c.department)
+                                 ) if ctx.structure else None
+        if structure is None:
+            raise StructureNotAuthorised(f"structure '{ctx.structure}' non habilitée au téléservice INSi")
+        extra = {**ctx.extra, "vendor": software[1], "software_name": software[0]}
+        return CallContext(ctx.structure, ctx.software, ctx.software_version, ctx.professional, ctx.message_id,
+                           structure[1], extra)
+
+    # --- the two operations ----------------------------------------------------------------------
+
+    def search_by_traits(self, ctx: CallContext, query: TraitsQuery) -> InsiResult:
+        return self._call(OP_TRAITS, ctx, lambda: self.referential.search_by_traits(query))
+
+    def search_by_carte_vitale(self, ctx: CallContext, query: CarteVitaleQuery) -> InsiResult:
+        return self._call(OP_CARTE_VITALE, ctx, lambda: self.referential.search_by_carte_vitale(query))
+
+    def _call(self, operation: str, ctx: CallContext, run) -> InsiResult:  # type: ignore[no-untyped-def]
+        try:
+            ctx = self.authorise(ctx)
+            result = run()
+        except MaisonError as exc:
+            self._audit(operation, ctx, outcome="failure", detail={"error": exc.code})
+            raise
+        patient = result.individu.active.value if result.individu else None
+        self._audit(operation, ctx, outcome="success", patient=patient, detail={"cr": result.code.value})
+        return result
+
+    def _audit(self, operation: str, ctx: CallContext, *, outcome: str, patient: str | None = None,
+               detail: dict) -> None:
+        actor = audit.Actor(
+            person=ctx.professional or f"structure:{ctx.structure}", structure=ctx.structure or "inconnue",
+            software=ctx.software or "inconnu", department=ctx.department,
+            extra={k: v for k, v in {"vendor": ctx.extra.get("vendor", ""), "message_id": ctx.message_id,
+                                     "software_version": ctx.software_version}.items() if v},
+        )
+        with self.db.write() as conn:
+            audit.record(conn, actor, operation, outcome=outcome, patient=patient, purpose="TREAT", detail=detail)

@@ -1,0 +1,136 @@
+"""Persistence of the national INS referential (the role the national identity bases play behind INSi).
+
+Hot queries are all keyed: a trait search by (match key = birth name · birth date · sex), a
+carte Vitale search by matricule or by (ouvrant droit, birth date). Nothing scans the table, so
+the referential shards by person like everything else at national scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from maison.core.storage import metadata
+from maison.identite.ins.traits import Traits, match_form
+
+ins_person = sa.Table(
+    "ins_person",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("nom_naissance", sa.String(100), nullable=False),
+    sa.Column("prenoms", sa.String(200), nullable=False),
+    sa.Column("sexe", sa.String(1), nullable=False),
+    sa.Column("date_naissance", sa.String(10), nullable=False),
+    sa.Column("lieu_naissance", sa.String(5)),
+    sa.Column("match_key", sa.String(140), nullable=False),
+    sa.Column("merged_into", sa.BigInteger, sa.ForeignKey("ins_person.id")),
+    sa.Index("ix_ins_person_match_key", "match_key"),
+)
+
+ins_matricule = sa.Table(
+    "ins_matricule",
+    metadata,
+    sa.Column("number", sa.String(13), primary_key=True),
+    sa.Column("cle", sa.String(2), nullable=False),
+    sa.Column("type", sa.String(3), nullable=False),
+    sa.Column("person_id", sa.BigInteger, sa.ForeignKey("ins_person.id"), nullable=False),
+    sa.Column("date_deb", sa.Date, nullable=False),
+    sa.Column("date_fin", sa.Date),
+    sa.Index("ix_ins_matricule_person_id", "person_id"),
+)
+
+# Carte Vitale rights: who is covered under which ouvrant droit, with the rang de naissance that
+# tells twins apart.
+ins_beneficiary = sa.Table(
+    "ins_beneficiary",
+    metadata,
+    sa.Column("ouvrant_droit", sa.String(13), nullable=False),
+    sa.Column("person_id", sa.BigInteger, sa.ForeignKey("ins_person.id"), nullable=False),
+    sa.Column("rang_naissance", sa.Integer, nullable=False, server_default="1"),
+    sa.PrimaryKeyConstraint("ouvrant_droit", "person_id"),
+)
+
+
+def match_key(nom: str, date_naissance: str, sexe: str) -> str:
+    return f"{match_form(nom)}|{date_naissance}|{sexe}"
+
+
+def person_row(traits: Traits) -> dict:
+    return {
+        "nom_naissance": traits.nom_naissance,
+        "prenoms": traits.liste_prenoms,
+        "sexe": traits.sexe,
+        "date_naissance": traits.date_naissance,
+        "lieu_naissance": traits.lieu_naissance,
+        "match_key": match_key(traits.nom_naissance, traits.date_naissance, traits.sexe),
+    }
+
+
+def insert_person(conn: Connection, traits: Traits) -> int:
+    return conn.execute(ins_person.insert().values(**person_row(traits)).returning(ins_person.c.id)).scalar_one()
+
+
+def insert_matricule(conn: Connection, person_id: int, number: str, cle: str, kind: str, date_deb, date_fin=None) -> None:
+    conn.execute(ins_matricule.insert().values(
+        number=number, cle=cle, type=kind, person_id=person_id, date_deb=date_deb, date_fin=date_fin))
+
+
+def bulk_insert(conn: Connection, table: sa.Table, rows: Sequence[dict]) -> None:
+    if rows:
+        conn.execute(table.insert(), list(rows))
+
+
+_BY_KEY = sa.select(ins_person).where(ins_person.c.match_key == sa.bindparam("k"), ins_person.c.merged_into.is_(None))
+
+
+def persons_by_key(conn: Connection, key: str) -> list[sa.Row]:
+    return list(conn.execute(_BY_KEY, {"k": key}))
+
+
+def person(conn: Connection, person_id: int) -> sa.Row | None:
+    return conn.execute(sa.select(ins_person).where(ins_person.c.id == person_id)).first()
+
+
+def matricule(conn: Connection, number: str) -> sa.Row | None:
+    return conn.execute(sa.select(ins_matricule).where(ins_matricule.c.number == number)).first()
+
+
+def matricules_of(conn: Connection, person_ids: Iterable[int]) -> list[sa.Row]:
+    ids = list(person_ids)
+    return list(conn.execute(
+        sa.select(ins_matricule).where(ins_matricule.c.person_id.in_(ids)).order_by(ins_matricule.c.date_deb)))
+
+
+def beneficiaries(conn: Connection, ouvrant_droit: str) -> list[sa.Row]:
+    return list(conn.execute(
+        sa.select(ins_beneficiary.c.person_id, ins_beneficiary.c.rang_naissance)
+        .where(ins_beneficiary.c.ouvrant_droit == ouvrant_droit)))
+
+
+def rights_of(conn: Connection, person_id: int) -> list[sa.Row]:
+    return list(conn.execute(sa.select(ins_beneficiary).where(ins_beneficiary.c.person_id == person_id)))
+
+
+def count_persons(conn: Connection) -> int:
+    return conn.execute(sa.select(sa.func.count()).select_from(ins_person)).scalar_one()
+
+
+# Who may call INSi: software known by its CNDA authorisation number (the `IDAM` of ContexteLPS),
+# and structures habilitated to the teleservice with the département they belong to.
+insi_software = sa.Table(
+    "insi_software",
+    metadata,
+    sa.Column("idam", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("vendor", sa.String(100), nullable=False),
+)
+
+insi_structure = sa.Table(
+    "insi_structure",
+    metadata,
+    sa.Column("identifier", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("department", sa.String(3), nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Identitovigilance in a care structure: the local patient index, identity statuses, doublons and collisions."""

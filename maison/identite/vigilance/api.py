@@ -1,0 +1,119 @@
+"""FHIR R4 adapter of the local patient index: Patient read, create and PDQm-style search.
+
+`GET /fhir/Patient?family=&given=&birthdate=&gender=&identifier=` follows IHE PDQm (ITI-78):
+a `searchset` Bundle; `identifier=<system>|<value>` finds a patient by IPP or, for a qualified
+identity only, by INS. Every request is authenticated (`Authorization: Bearer`) and audited.
+"""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import APIRouter, Request, Response
+
+from maison.core import audit
+from maison.core.auth import actor_for
+from maison.core.errors import InvalidInput, MaisonError, MalformedRequest
+from maison.core.identifiers.nir import parse_matricule
+from maison.formats.fhir import fhir_response, outcome_response
+from maison.identite.ins.service import InsiService
+from maison.identite.ins.traits import Traits, normalise_name
+from maison.identite.vigilance import store
+from maison.identite.vigilance.fhir import EXT_BIRTH_LIST, EXT_BIRTHPLACE, EXT_INSEE, patient_resource
+from maison.identite.vigilance.service import PatientIndex
+
+_GENDER = {"male": "M", "female": "F"}
+
+
+def traits_from_patient(resource: dict) -> tuple[str, Traits]:
+    """Read IPP and traits from a FHIR Patient (FR Core Patient) sent by a DPI."""
+    if resource.get("resourceType") != "Patient":
+        raise MalformedRequest("ressource Patient attendue", code="resource-type")
+    ipp = next((i.get("value") for i in resource.get("identifier", [])
+                if any(c.get("code") == "PI" for c in i.get("type", {}).get("coding", []))), None)
+    if not ipp:
+        raise InvalidInput("identifiant IPP (type PI) absent", code="ipp-absent", expression="Patient.identifier")
+    name = next((n for n in resource.get("name", []) if n.get("use") == "official"), None)
+    if name is None:
+        raise InvalidInput("nom de naissance (name.use = official) absent", code="nom-absent",
+                           expression="Patient.name")
+    given = next((e.get("valueString") for e in name.get("extension", []) if e.get("url") == EXT_BIRTH_LIST),
+                 " ".join(name.get("given", [])))
+    place = None
+    for ext in resource.get("extension", []):
+        if ext.get("url") == EXT_BIRTHPLACE:
+            for sub in ext.get("valueAddress", {}).get("extension", []):
+                if sub.get("url") == EXT_INSEE:
+                    place = sub.get("valueCoding", {}).get("code")
+    birth = str(resource.get("birthDate", ""))
+    birth = birth + "-00" * (2 - birth.count("-")) if len(birth) in (4, 7) else birth
+    gender = _GENDER.get(resource.get("gender", ""), "")
+    return str(ipp), Traits.of(name.get("family", ""), given or "", gender, birth, place)
+
+
+def router(index: PatientIndex, insi: InsiService, max_body_bytes: int) -> APIRouter:
+    r = APIRouter()
+
+    def _actor(request: Request) -> audit.Actor:
+        return actor_for(index.db, request.headers.get("authorization"))
+
+    @r.post("/Patient")
+    async def create(request: Request) -> Response:
+        try:
+            actor = _actor(request)
+            raw = await request.body()
+            if len(raw) > max_body_bytes:
+                raise MaisonError("ressource trop volumineuse", code="too-large")
+            try:
+                resource = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                raise MalformedRequest("JSON mal formé", code="json") from None
+            ipp, traits = traits_from_patient(resource)
+            identity = index.admit(actor, actor.structure, ipp, traits)
+            response = fhir_response(patient_resource(identity), 201)
+            response.headers["Location"] = f"Patient/{identity.id}/_history/{identity.version}"
+            return response
+        except MaisonError as exc:
+            return outcome_response(exc)
+
+    @r.get("/Patient/{patient_id}")
+    async def read(patient_id: str, request: Request) -> Response:
+        try:
+            actor = _actor(request)
+            if not patient_id.isdigit():
+                raise InvalidInput(f"identifiant '{patient_id}' invalide", code="id")
+            return fhir_response(patient_resource(index.get(actor, int(patient_id))))
+        except MaisonError as exc:
+            return outcome_response(exc)
+
+    @r.get("/Patient")
+    async def search(request: Request) -> Response:
+        try:
+            actor = _actor(request)
+            p = request.query_params
+            known = {"family", "given", "birthdate", "gender", "identifier", "_count"}
+            unknown = set(p) - known
+            if unknown:
+                raise InvalidInput(f"paramètres inconnus : {', '.join(sorted(unknown))}", code="parametre")
+            ipp = ins = None
+            if "identifier" in p:
+                system, _, value = p["identifier"].rpartition("|")
+                if system.startswith("urn:oid:1.2.250.1.213.1.4."):
+                    ins = parse_matricule(value).number
+                else:
+                    ipp = value
+            count = min(int(p.get("_count", "50")) if p.get("_count", "50").isdigit() else 50, 200)
+            with index.db.write() as conn:
+                rows = store.search(conn, actor.structure, family=normalise_name(p["family"]) if "family" in p else None,
+                                    given=normalise_name(p["given"]) if "given" in p else None,
+                                    birthdate=p.get("birthdate"), gender=_GENDER.get(p.get("gender", ""), p.get("gender")),
+                                    ipp=ipp, ins_number=ins, limit=count)
+                audit.record(conn, actor, "identitovigilance.search", purpose="TREAT",
+                             detail={"structure": actor.structure, "results": len(rows)})
+            entries = [{"fullUrl": f"Patient/{row.id}", "resource": patient_resource(store.row_to_identity(row)),
+                        "search": {"mode": "match"}} for row in rows]
+            return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": len(entries),
+                                  "entry": entries})
+        except MaisonError as exc:
+            return outcome_response(exc)
+
+    return r

@@ -1,0 +1,341 @@
+"""The local patient index of a care structure and its identitovigilance rules.
+
+Every legal status transition and none other (see `model.status_of` for the table):
+
+- retrieval by INSi (answer 00, traits consistent) → PROV→RECUP, VALI→QUAL;
+- check against a high-trust identity document (PA, CN, AN, LE) → PROV→VALI, RECUP→QUAL;
+- appli carte Vitale → QUAL for the holder; for a beneficiary QUAL or RECUP at the professional's
+  decision (seed 001 L329-330);
+- Datamatrix INS read from a document, verified by INSi → RECUP (collection method CB), QUAL once a
+  document is checked;
+- an INS found invalid → RECUP→PROV, QUAL→VALI; an identity flagged doubtful or fictitious → PROV.
+
+Refused: an INSi answer other than 00, a low-trust document, qualifying a doubtful identity,
+editing the traits of an identity whose traits came from INSi, attaching an INS already attached
+to another record (a doublon: it goes to the review queue instead).
+
+Only a qualified identity's matricule is shared (seed 000 L2007-2009); every read and write is
+audited and checked against the actor's structure.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from maison.core import audit
+from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TransitionRefused
+from maison.core.storage import Database
+from maison.identite.ins.model import CodeCR, InsiResult
+from maison.identite.ins.traits import Traits, match_form
+from maison.identite.vigilance import store
+from maison.identite.vigilance.model import (
+    ATTRIBUTES,
+    DOCUMENT_TYPES,
+    HIGH_TRUST_DOCUMENTS,
+    CollectionMethod,
+    LocalIdentity,
+    Status,
+    status_of,
+)
+
+_T = store.vig_patient
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def insi_advice(result: InsiResult) -> str:
+    """What to tell the professional when INSi is inconclusive (seed 002 L343)."""
+    if result.code is CodeCR.AUCUN:
+        return ("Aucune identité trouvée : vérifier l'orthographe du nom de naissance, l'ordre des prénoms, "
+                "la date et le sexe sur une pièce d'identité, puis relancer ; l'identité reste provisoire.")
+    if result.code is CodeCR.PLUSIEURS:
+        return ("Plusieurs identités trouvées : relancer avec la liste complète des prénoms de naissance et le "
+                "code du lieu de naissance ; l'identité reste provisoire.")
+    return "INS trouvé : comparer les traits renvoyés à ceux du dossier avant d'associer."
+
+
+class PatientIndex:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _authorise(actor: audit.Actor, structure: str) -> None:
+        if actor.structure != structure:
+            raise Forbidden(f"{actor.person} n'appartient pas à la structure {structure}", code="hors-structure")
+
+    def _load(self, conn: Connection, actor: audit.Actor, patient_id: int, *, for_update: bool = True) -> LocalIdentity:
+        row = store.get(conn, patient_id, for_update=for_update)
+        if row is None:
+            raise NotFound(f"patient {patient_id} inconnu", code="patient-inconnu")
+        self._authorise(actor, row.structure)
+        identity = store.row_to_identity(row)
+        if identity.merged_into is not None and for_update:
+            raise TransitionRefused(f"patient {patient_id} fusionné dans {identity.merged_into}", code="fusionne")
+        return identity
+
+    def _history(self, conn: Connection, actor: audit.Actor, patient_id: int, event: str,
+                 before: Status | None, after: Status | None, snapshot: dict) -> None:
+        conn.execute(store.vig_history.insert().values(
+            patient_id=patient_id, at=_now(), actor=actor.person, event=event,
+            from_status=before.value if before else None, to_status=after.value if after else None,
+            snapshot=orjson.dumps(snapshot, default=str).decode()))
+
+    def _save(self, conn: Connection, actor: audit.Actor, current: LocalIdentity, event: str, **changes) -> LocalIdentity:
+        insi = changes.get("insi_retrieved", current.insi_retrieved)
+        doc = changes.get("document_checked", current.document_checked)
+        attrs = changes.pop("attributes", current.attributes)
+        new_status = status_of(insi, doc, frozenset(attrs))
+        changes |= {"status": new_status.value, "attributes": ",".join(sorted(attrs)), "updated_at": _now(),
+                    "version": current.version + 1}
+        result = conn.execute(_T.update().where(_T.c.id == current.id, _T.c.version == current.version)
+                              .values(**changes))
+        if result.rowcount != 1:
+            raise Conflict("le dossier a été modifié entre-temps", code="version")
+        self._history(conn, actor, current.id, event, current.status, new_status, changes)
+        audit.record(conn, actor, f"identitovigilance.{event}", patient=current.ipp,
+                     detail={"structure": current.structure, "from": current.status.value, "to": new_status.value})
+        return store.row_to_identity(store.get(conn, current.id))
+
+    # --- admission and reading -------------------------------------------------------------------
+
+    def admit(self, actor: audit.Actor, structure: str, ipp: str, traits: Traits, *,
+              collection_method: CollectionMethod = CollectionMethod.SM, document_type: str | None = None,
+              nom_utilise: str | None = None, prenom_utilise: str | None = None) -> LocalIdentity:
+        """Create a record: PROV, or VALI when a high-trust document was checked at the desk."""
+        self._authorise(actor, structure)
+        if document_type is not None and document_type not in DOCUMENT_TYPES:
+            raise InvalidInput(f"type de pièce d'identité '{document_type}' inconnu", code="piece-inconnue")
+        checked = document_type in HIGH_TRUST_DOCUMENTS
+        status = status_of(False, checked)
+        now = _now()
+        with self.db.write() as conn:
+            if store.by_ipp(conn, structure, ipp) is not None:
+                raise Conflict(f"IPP {ipp} déjà utilisé dans {structure}", code="ipp-existant")
+            values = dict(structure=structure, ipp=ipp, status=status.value, insi_retrieved=False,
+                          document_checked=checked, nom_naissance=traits.nom_naissance, prenoms=traits.liste_prenoms,
+                          sexe=traits.sexe, date_naissance=traits.date_naissance, lieu_naissance=traits.lieu_naissance,
+                          nom_utilise=nom_utilise, prenom_utilise=prenom_utilise,
+                          collection_method=collection_method.value,
+                          document_type=document_type if checked else None, attributes="", version=1,
+                          created_at=now, updated_at=now)
+            patient_id = conn.execute(_T.insert().values(**values).returning(_T.c.id)).scalar_one()
+            self._history(conn, actor, patient_id, "admit", None, status, values)
+            audit.record(conn, actor, "identitovigilance.admit", patient=ipp,
+                         detail={"structure": structure, "status": status.value})
+            return store.row_to_identity(store.get(conn, patient_id))
+
+    def get(self, actor: audit.Actor, patient_id: int) -> LocalIdentity:
+        with self.db.write() as conn:
+            identity = self._load(conn, actor, patient_id, for_update=False)
+            audit.record(conn, actor, "identitovigilance.read", patient=identity.ipp,
+                         detail={"structure": identity.structure})
+            return identity
+
+    # --- the transitions -----------------------------------------------------------------------
+
+    def record_insi_result(self, actor: audit.Actor, patient_id: int, result: InsiResult, *,
+                           method: CollectionMethod = CollectionMethod.INSI) -> LocalIdentity:
+        """Associate the INS returned by INSi (seed 002 L344: easy association on 00)."""
+        if result.code is not CodeCR.TROUVE or result.individu is None:
+            raise TransitionRefused(insi_advice(result), code=f"insi-{result.code.value}")
+        individu = result.individu
+        with self.db.write() as conn:
+            current = self._load(conn, actor, patient_id)
+            if current.attributes & {"douteuse", "fictive"}:
+                raise TransitionRefused("identité douteuse ou fictive : pas de récupération d'INS", code="douteuse")
+            mismatch = traits_mismatch(current.traits, individu.traits)
+            if mismatch:
+                raise TransitionRefused("traits INSi incohérents avec le dossier : " + ", ".join(mismatch),
+                                        code="traits-incoherents")
+            if current.ins_number and current.ins_number not in (
+                    individu.active.number, *(h.number for h in individu.history)):
+                raise TransitionRefused("un autre INS est déjà associé à ce dossier (collision ?)", code="collision")
+            others = [r for r in store.by_ins(conn, current.structure, individu.active.number) if r.id != current.id]
+            if others:
+                self._open_review(conn, current.structure, "doublon", others[0].id, current.id, 1.0,
+                                  "même INS sur deux dossiers")
+                raise Conflict(f"INS déjà associé au dossier {others[0].ipp} : doublon à traiter",
+                               code="ins-deja-attribue")
+            t = individu.traits
+            return self._save(conn, actor, current, "insi-retrieval", insi_retrieved=True,
+                              ins_number=individu.active.number, ins_cle=individu.active.cle,
+                              ins_oid=individu.active.oid, nom_naissance=t.nom_naissance, prenoms=t.liste_prenoms,
+                              sexe=t.sexe, date_naissance=t.date_naissance, lieu_naissance=t.lieu_naissance,
+                              collection_method=method.value)
+
+    def check_document(self, actor: audit.Actor, patient_id: int, document_type: str) -> LocalIdentity:
+        if document_type not in DOCUMENT_TYPES:
+            raise InvalidInput(f"type de pièce d'identité '{document_type}' inconnu", code="piece-inconnue")
+        if document_type not in HIGH_TRUST_DOCUMENTS:
+            raise TransitionRefused(f"{DOCUMENT_TYPES[document_type]} : pièce à faible niveau de confiance, "
+                                    "ne permet pas de valider l'identité", code="piece-faible-confiance")
+        with self.db.write() as conn:
+            current = self._load(conn, actor, patient_id)
+            if current.attributes & {"douteuse", "fictive"}:
+                raise TransitionRefused("identité douteuse ou fictive : validation impossible", code="douteuse")
+            return self._save(conn, actor, current, "document-check", document_checked=True,
+                              document_type=document_type)
+
+    def read_carte_vitale_app(self, actor: audit.Actor, patient_id: int, result: InsiResult, *,
+                              holder: bool, qualify_beneficiary: bool = False) -> LocalIdentity:
+        """Appli carte Vitale: the holder's INS is qualified; a beneficiary's qualified or
+        retrieved, at the professional's decision (seed 001 L329-330)."""
+        self.record_insi_result(actor, patient_id, result, method=CollectionMethod.AV)
+        if holder or qualify_beneficiary:
+            with self.db.write() as conn:
+                current = self._load(conn, actor, patient_id)
+                return self._save(conn, actor, current, "apcv-qualification", document_checked=True)
+        return self.get(actor, patient_id)
+
+    def invalidate_ins(self, actor: audit.Actor, patient_id: int, reason: str) -> LocalIdentity:
+        """The INS no longer verifies (INSi verification failed): RECUP→PROV, QUAL→VALI."""
+        with self.db.write() as conn:
+            current = self._load(conn, actor, patient_id)
+            if not current.insi_retrieved:
+                raise TransitionRefused("aucun INS à invalider", code="sans-ins")
+            return self._save(conn, actor, current, "ins-invalidation", insi_retrieved=False,
+                              ins_number=None, ins_cle=None, ins_oid=None)
+
+    def set_attribute(self, actor: audit.Actor, patient_id: int, attribute: str, on: bool = True) -> LocalIdentity:
+        """Flag an identity doubtful, fictitious or homonym; doubtful and fictitious force PROV."""
+        if attribute not in ATTRIBUTES:
+            raise InvalidInput(f"attribut '{attribute}' inconnu", code="attribut")
+        with self.db.write() as conn:
+            current = self._load(conn, actor, patient_id)
+            attrs = set(current.attributes)
+            (attrs.add if on else attrs.discard)(attribute)
+            return self._save(conn, actor, current, f"attribute-{attribute}-{'on' if on else 'off'}",
+                              attributes=frozenset(attrs))
+
+    def update_traits(self, actor: audit.Actor, patient_id: int, traits: Traits) -> LocalIdentity:
+        """Correct the traits of a record whose traits did not come from INSi.
+
+        A VALI record goes back to PROV: the document that validated the old traits no longer does.
+        """
+        with self.db.write() as conn:
+            current = self._load(conn, actor, patient_id)
+            if current.insi_retrieved:
+                raise TransitionRefused("traits issus de l'INSi : modification interdite", code="traits-insi")
+            return self._save(conn, actor, current, "traits-update", document_checked=False, document_type=None,
+                              nom_naissance=traits.nom_naissance, prenoms=traits.liste_prenoms, sexe=traits.sexe,
+                              date_naissance=traits.date_naissance, lieu_naissance=traits.lieu_naissance)
+
+    # --- doublons, collisions, merge and split ---------------------------------------------------
+
+    def _open_review(self, conn: Connection, structure: str, kind: str, a: int, b: int | None, score: float,
+                     reason: str) -> None:
+        lo, hi = (a, b) if b is None or a < b else (b, a)
+        exists = conn.execute(sa.select(store.vig_review.c.id).where(
+            store.vig_review.c.structure == structure, store.vig_review.c.kind == kind,
+            store.vig_review.c.patient_a == lo,
+            store.vig_review.c.patient_b == hi if hi is not None else store.vig_review.c.patient_b.is_(None))).first()
+        if exists is None:
+            conn.execute(store.vig_review.insert().values(structure=structure, kind=kind, patient_a=lo, patient_b=hi,
+                                                          score=score, reason=reason, state="ouvert",
+                                                          created_at=_now()))
+
+    def merge(self, actor: audit.Actor, survivor_id: int, absorbed_id: int, review_id: int | None = None) -> LocalIdentity:
+        """Fusion: the absorbed record points to the survivor and is never used again; history is kept."""
+        if survivor_id == absorbed_id:
+            raise TransitionRefused("un dossier ne peut être fusionné avec lui-même", code="fusion-refusee")
+        with self.db.write() as conn:
+            keep = self._load(conn, actor, survivor_id)
+            drop = self._load(conn, actor, absorbed_id)
+            if keep.structure != drop.structure:
+                raise TransitionRefused("fusion entre deux structures impossible", code="fusion-refusee")
+            if keep.ins_number and drop.ins_number and keep.ins_number != drop.ins_number:
+                raise TransitionRefused("deux INS différents : ce ne sont pas la même personne", code="fusion-refusee")
+            order = [Status.PROV, Status.VALI, Status.RECUP, Status.QUAL]
+            if order.index(drop.status) > order.index(keep.status):
+                raise TransitionRefused("conserver le dossier au statut le plus élevé", code="fusion-refusee")
+            conn.execute(_T.update().where(_T.c.id == drop.id).values(merged_into=keep.id, updated_at=_now(),
+                                                                      version=drop.version + 1))
+            self._history(conn, actor, drop.id, "merged-into", drop.status, drop.status, {"survivor": keep.id})
+            self._history(conn, actor, keep.id, "merge", keep.status, keep.status, {"absorbed": drop.id})
+            audit.record(conn, actor, "identitovigilance.merge", patient=keep.ipp,
+                         detail={"structure": keep.structure, "absorbed_ipp": drop.ipp})
+            self._close_reviews(conn, actor, keep.id, drop.id, "fusionne", review_id)
+            return store.row_to_identity(store.get(conn, keep.id))
+
+    def split(self, actor: audit.Actor, patient_id: int, new_ipp: str, traits: Traits,
+              review_id: int | None = None) -> LocalIdentity:
+        """Dédoublement of a collision: the other person gets a new provisional record.
+
+        The original record keeps its INS only if its traits are still those INSi returned; the
+        professional then re-qualifies each record on its own.
+        """
+        with self.db.write() as conn:
+            current = self._load(conn, actor, patient_id)
+            if store.by_ipp(conn, current.structure, new_ipp) is not None:
+                raise Conflict(f"IPP {new_ipp} déjà utilisé", code="ipp-existant")
+            now = _now()
+            values = dict(structure=current.structure, ipp=new_ipp, status=Status.PROV.value, insi_retrieved=False,
+                          document_checked=False, nom_naissance=traits.nom_naissance, prenoms=traits.liste_prenoms,
+                          sexe=traits.sexe, date_naissance=traits.date_naissance, lieu_naissance=traits.lieu_naissance,
+                          collection_method=CollectionMethod.SM.value, attributes="", version=1,
+                          created_at=now, updated_at=now)
+            new_id = conn.execute(_T.insert().values(**values).returning(_T.c.id)).scalar_one()
+            self._history(conn, actor, new_id, "split-from", None, Status.PROV, {"origin": current.id})
+            self._history(conn, actor, current.id, "split", current.status, current.status, {"new": new_id})
+            audit.record(conn, actor, "identitovigilance.split", patient=current.ipp,
+                         detail={"structure": current.structure, "new_ipp": new_ipp})
+            self._close_reviews(conn, actor, current.id, None, "dedouble", review_id)
+            return store.row_to_identity(store.get(conn, new_id))
+
+    def _close_reviews(self, conn: Connection, actor: audit.Actor, a: int, b: int | None, state: str,
+                       review_id: int | None) -> None:
+        r = store.vig_review
+        cond = r.c.id == review_id if review_id else sa.or_(
+            sa.and_(r.c.patient_a == min(a, b), r.c.patient_b == max(a, b)) if b else r.c.patient_a == a,
+            sa.and_(r.c.patient_a == a, r.c.patient_b.is_(None)))
+        conn.execute(r.update().where(cond, r.c.state == "ouvert")
+                     .values(state=state, resolved_at=_now(), resolved_by=actor.person))
+
+    def dismiss_review(self, actor: audit.Actor, review_id: int) -> None:
+        with self.db.write() as conn:
+            review = conn.execute(sa.select(store.vig_review).where(store.vig_review.c.id == review_id)).first()
+            if review is None:
+                raise NotFound(f"alerte {review_id} inconnue")
+            self._authorise(actor, review.structure)
+            conn.execute(store.vig_review.update().where(store.vig_review.c.id == review_id)
+                         .values(state="ecarte", resolved_at=_now(), resolved_by=actor.person))
+            audit.record(conn, actor, "identitovigilance.dismiss", detail={"review": review_id})
+
+    def reviews(self, actor: audit.Actor, structure: str, state: str = "ouvert") -> list[dict]:
+        self._authorise(actor, structure)
+        with self.db.read() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(store.vig_review).where(
+                store.vig_review.c.structure == structure, store.vig_review.c.state == state)
+                .order_by(store.vig_review.c.score.desc()))]
+
+    def history(self, actor: audit.Actor, patient_id: int) -> list[dict]:
+        with self.db.read() as conn:
+            self._load(conn, actor, patient_id, for_update=False)
+            return [dict(r._mapping) for r in conn.execute(
+                sa.select(store.vig_history).where(store.vig_history.c.patient_id == patient_id)
+                .order_by(store.vig_history.c.id))]
+
+
+def traits_mismatch(local: Traits, official: Traits) -> list[str]:
+    """Which strict traits disagree between the record and INSi's answer (compared in match form)."""
+    problems = []
+    if match_form(local.nom_naissance) != match_form(official.nom_naissance):
+        problems.append("nom de naissance")
+    local_given = {match_form(p) for p in local.prenoms}
+    if not local_given & {match_form(p) for p in official.prenoms}:
+        problems.append("prénoms")
+    if local.sexe != official.sexe:
+        problems.append("sexe")
+    if local.date_naissance != official.date_naissance:
+        problems.append("date de naissance")
+    if local.lieu_naissance and official.lieu_naissance and local.lieu_naissance != official.lieu_naissance:
+        problems.append("lieu de naissance")
+    return problems

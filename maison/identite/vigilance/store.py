@@ -1,0 +1,146 @@
+"""Persistence of the local patient indexes (one per structure) and of their identitovigilance work."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from maison.core.storage import metadata
+
+_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+
+vig_patient = sa.Table(
+    "vig_patient",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("structure", sa.String(64), nullable=False),
+    sa.Column("ipp", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(5), nullable=False),
+    sa.Column("insi_retrieved", sa.Boolean, nullable=False, default=False),
+    sa.Column("document_checked", sa.Boolean, nullable=False, default=False),
+    sa.Column("nom_naissance", sa.String(100), nullable=False),
+    sa.Column("prenoms", sa.String(200), nullable=False),
+    sa.Column("sexe", sa.String(1), nullable=False),
+    sa.Column("date_naissance", sa.String(10), nullable=False),
+    sa.Column("lieu_naissance", sa.String(5)),
+    sa.Column("nom_utilise", sa.String(100)),
+    sa.Column("prenom_utilise", sa.String(100)),
+    sa.Column("ins_number", sa.String(13)),
+    sa.Column("ins_cle", sa.String(2)),
+    sa.Column("ins_oid", sa.String(64)),
+    sa.Column("collection_method", sa.String(8), nullable=False),
+    sa.Column("document_type", sa.String(32)),
+    sa.Column("attributes", sa.String(64), nullable=False, default=""),  # douteuse, fictive, homonyme
+    sa.Column("merged_into", _ID, sa.ForeignKey("vig_patient.id")),
+    sa.Column("version", sa.Integer, nullable=False, default=1),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+    sa.UniqueConstraint("structure", "ipp", name="uq_vig_patient_structure_ipp"),
+    sa.Index("ix_vig_patient_ins", "structure", "ins_number"),
+    sa.Index("ix_vig_patient_birth", "structure", "date_naissance"),
+    sa.Index("ix_vig_patient_nom", "structure", "nom_naissance"),
+)
+
+vig_history = sa.Table(
+    "vig_history",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("patient_id", _ID, sa.ForeignKey("vig_patient.id"), nullable=False),
+    sa.Column("at", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("from_status", sa.String(5)),
+    sa.Column("to_status", sa.String(5)),
+    sa.Column("snapshot", sa.Text, nullable=False),
+    sa.Index("ix_vig_history_patient", "patient_id"),
+)
+
+vig_review = sa.Table(
+    "vig_review",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("structure", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(12), nullable=False),  # doublon / collision
+    sa.Column("patient_a", _ID, sa.ForeignKey("vig_patient.id"), nullable=False),
+    sa.Column("patient_b", _ID, sa.ForeignKey("vig_patient.id")),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("reason", sa.String(200), nullable=False),
+    sa.Column("state", sa.String(12), nullable=False),  # ouvert / fusionne / ecarte / dedouble
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("resolved_at", sa.String(32)),
+    sa.Column("resolved_by", sa.String(128)),
+    sa.UniqueConstraint("structure", "kind", "patient_a", "patient_b", name="uq_vig_review_pair"),
+)
+
+vig_incident = sa.Table(
+    "vig_incident",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("structure", sa.String(64), nullable=False),
+    sa.Column("at", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("patient_id", _ID, sa.ForeignKey("vig_patient.id")),
+    sa.Column("reported_by", sa.String(128), nullable=False),
+)
+
+vig_meeting = sa.Table(
+    "vig_meeting",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("structure", sa.String(64), nullable=False),
+    sa.Column("held_on", sa.String(10), nullable=False),
+    sa.Column("minutes", sa.Text, nullable=False),
+)
+
+
+def row_to_identity(row):  # type: ignore[no-untyped-def]
+    from maison.identite.ins.traits import Traits
+    from maison.identite.vigilance.model import LocalIdentity, Status
+
+    return LocalIdentity(
+        id=row.id, structure=row.structure, ipp=row.ipp, status=Status(row.status),
+        traits=Traits(row.nom_naissance, tuple(row.prenoms.split(" ")), row.sexe, row.date_naissance, row.lieu_naissance),
+        insi_retrieved=bool(row.insi_retrieved), document_checked=bool(row.document_checked),
+        collection_method=row.collection_method, document_type=row.document_type,
+        attributes=frozenset(a for a in row.attributes.split(",") if a),
+        ins_number=row.ins_number, ins_cle=row.ins_cle, ins_oid=row.ins_oid,
+        nom_utilise=row.nom_utilise, prenom_utilise=row.prenom_utilise, merged_into=row.merged_into,
+        version=row.version,
+    )
+
+
+def get(conn, patient_id: int, *, for_update: bool = False):  # type: ignore[no-untyped-def]
+    query = sa.select(vig_patient).where(vig_patient.c.id == patient_id)
+    if for_update:
+        query = query.with_for_update()
+    return conn.execute(query).first()
+
+
+def by_ipp(conn, structure: str, ipp: str):  # type: ignore[no-untyped-def]
+    return conn.execute(sa.select(vig_patient).where(vig_patient.c.structure == structure,
+                                                     vig_patient.c.ipp == ipp)).first()
+
+
+def by_ins(conn, structure: str, ins_number: str) -> list:  # type: ignore[no-untyped-def]
+    return list(conn.execute(sa.select(vig_patient).where(
+        vig_patient.c.structure == structure, vig_patient.c.ins_number == ins_number,
+        vig_patient.c.merged_into.is_(None))))
+
+
+def search(conn, structure: str, *, family: str | None = None, given: str | None = None,  # type: ignore[no-untyped-def]
+           birthdate: str | None = None, gender: str | None = None, ipp: str | None = None,
+           ins_number: str | None = None, limit: int = 50) -> list:
+    q = sa.select(vig_patient).where(vig_patient.c.structure == structure, vig_patient.c.merged_into.is_(None))
+    if family:
+        q = q.where(vig_patient.c.nom_naissance.startswith(family))
+    if given:
+        q = q.where(sa.or_(vig_patient.c.prenoms.startswith(given), vig_patient.c.prenoms.contains(" " + given)))
+    if birthdate:
+        q = q.where(vig_patient.c.date_naissance.startswith(birthdate))
+    if gender:
+        q = q.where(vig_patient.c.sexe == gender)
+    if ipp:
+        q = q.where(vig_patient.c.ipp == ipp)
+    if ins_number:
+        q = q.where(vig_patient.c.ins_number == ins_number, vig_patient.c.status == "QUAL")
+    return list(conn.execute(q.order_by(vig_patient.c.id).limit(limit)))

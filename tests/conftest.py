@@ -1,0 +1,118 @@
+"""Test fixtures: every storage test runs on SQLite and on the PostgreSQL that `./dev test` starts.
+
+`MAISON_TEST_POSTGRES_URL` points at a server on loopback; each session creates its own database
+in it. Without it (a machine with no PostgreSQL), the PostgreSQL half is skipped — except in CI,
+where `./dev test` refuses to run without it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import uvicorn
+
+from maison.core.config import Settings
+from maison.core.storage import Database, load_all_tables
+
+REFERENCE = Path(os.environ.get("MAISON_REFERENCE_PATH", Path(__file__).resolve().parents[2] / "shared" / "reference"))
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def reference_path() -> Path:
+    assert (REFERENCE / "insi").is_dir(), f"reference artefacts not found at {REFERENCE}"
+    return REFERENCE
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request, tmp_path_factory) -> str:  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'maison.db'}"
+        return
+    server = os.environ.get("MAISON_TEST_POSTGRES_URL")
+    if not server:
+        pytest.skip("PostgreSQL not available (MAISON_TEST_POSTGRES_URL unset)")
+    name = f"maison_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    url = server.rsplit("/", 1)[0] + "/" + name
+    yield url
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url):  # type: ignore[no-untyped-def]
+    db = Database(database_url)
+    db.migrate()
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def db(migrated: Database) -> Database:
+    """A migrated, empty database (every table emptied before the test)."""
+    tables = list(reversed(load_all_tables().sorted_tables))
+    with migrated.write() as conn:
+        for table in tables:
+            conn.execute(table.delete())
+    return migrated
+
+
+@pytest.fixture
+def settings(reference_path: Path, tmp_path: Path, database_url: str) -> Settings:
+    return Settings(data_dir=tmp_path, database_url=database_url, reference_path=reference_path,
+                    max_body_bytes=200_000)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """A real uvicorn server on a loopback port, in a thread, for tests that speak HTTP."""
+
+    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> "LiveServer":
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def house(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
+    from maison.house import House
+
+    return House.open(settings, migrate=False)
+
+
+@pytest.fixture
+def live(house):  # type: ignore[no-untyped-def]
+    with LiveServer(house.app()) as server:
+        yield server
