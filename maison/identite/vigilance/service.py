@@ -159,17 +159,21 @@ class PatientIndex:
                     individu.active.number, *(h.number for h in individu.history)):
                 raise TransitionRefused("un autre INS est déjà associé à ce dossier (collision ?)", code="collision")
             others = [r for r in store.by_ins(conn, current.structure, individu.active.number) if r.id != current.id]
-            if others:
-                self._open_review(conn, current.structure, "doublon", others[0].id, current.id, 1.0,
-                                  "même INS sur deux dossiers")
-                raise Conflict(f"INS déjà associé au dossier {others[0].ipp} : doublon à traiter",
-                               code="ins-deja-attribue")
-            t = individu.traits
-            return self._save(conn, actor, current, "insi-retrieval", insi_retrieved=True,
-                              ins_number=individu.active.number, ins_cle=individu.active.cle,
-                              ins_oid=individu.active.oid, nom_naissance=t.nom_naissance, prenoms=t.liste_prenoms,
-                              sexe=t.sexe, date_naissance=t.date_naissance, lieu_naissance=t.lieu_naissance,
-                              collection_method=method.value)
+            if not others:
+                t = individu.traits
+                return self._save(conn, actor, current, "insi-retrieval", insi_retrieved=True,
+                                  ins_number=individu.active.number, ins_cle=individu.active.cle,
+                                  ins_oid=individu.active.oid, nom_naissance=t.nom_naissance,
+                                  prenoms=t.liste_prenoms, sexe=t.sexe, date_naissance=t.date_naissance,
+                                  lieu_naissance=t.lieu_naissance, collection_method=method.value)
+        # The INS is already on another record: refuse the association, but queue the doublon
+        # for the identitovigilance cell in a transaction of its own.
+        with self.db.write() as conn:
+            self._open_review(conn, current.structure, "doublon", others[0].id, current.id, 1.0,
+                              "même INS sur deux dossiers")
+            audit.record(conn, actor, "identitovigilance.doublon-detected", patient=current.ipp, outcome="failure",
+                         detail={"structure": current.structure, "other_ipp": others[0].ipp})
+        raise Conflict(f"INS déjà associé au dossier {others[0].ipp} : doublon à traiter", code="ins-deja-attribue")
 
     def check_document(self, actor: audit.Actor, patient_id: int, document_type: str) -> LocalIdentity:
         if document_type not in DOCUMENT_TYPES:
