@@ -303,6 +303,24 @@ class PatientIndex:
         conn.execute(r.update().where(cond, r.c.state == "ouvert")
                      .values(state=state, resolved_at=_now(), resolved_by=actor.person))
 
+    def detect_duplicates(self, actor: audit.Actor, structure: str) -> int:
+        """Scan the whole index of a structure; queue every likely doublon for review. Returns how many were queued."""
+        from maison.identite.vigilance.doublons import Candidate, find
+
+        self._authorise(actor, structure)
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(_T.c.id, _T.c.nom_naissance, _T.c.prenoms, _T.c.sexe, _T.c.date_naissance,
+                                          _T.c.lieu_naissance, _T.c.ins_number)
+                                .where(_T.c.structure == structure, _T.c.merged_into.is_(None)))
+            candidates = [Candidate.of(*row) for row in rows]
+        pairs = find(candidates)
+        with self.db.write() as conn:
+            for a, b, s in pairs:
+                self._open_review(conn, structure, "doublon", a, b, s, "traits proches")
+            audit.record(conn, actor, "identitovigilance.detect-duplicates",
+                         detail={"structure": structure, "records": len(candidates), "pairs": len(pairs)})
+        return len(pairs)
+
     def dismiss_review(self, actor: audit.Actor, review_id: int) -> None:
         with self.db.write() as conn:
             review = conn.execute(sa.select(store.vig_review).where(store.vig_review.c.id == review_id)).first()
