@@ -27,6 +27,7 @@ ins_person = sa.Table(
     sa.Column("match_key", sa.String(140), nullable=False),
     sa.Column("merged_into", sa.BigInteger, sa.ForeignKey("ins_person.id")),
     sa.Index("ix_ins_person_match_key", "match_key"),
+    sa.Index("ix_ins_person_merged_into", "merged_into"),
 )
 
 ins_matricule = sa.Table(
