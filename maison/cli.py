@@ -30,20 +30,19 @@ def seed_with_progress(db, count: int, seed: int) -> int:  # type: ignore[no-unt
 @app.command()
 def serve(host: str = typer.Option(None, help="Listen address (default 127.0.0.1)"),
           port: int = typer.Option(None, help="HTTP port (default 8080)"),
-          data_dir: Path = typer.Option(None, help="Where the embedded SQLite database lives")) -> None:
-    """Run every service of the house in one process, one HTTP port, each under its own path."""
-    import uvicorn
-
-    from maison.house import House
+          data_dir: Path = typer.Option(None, help="Where the embedded SQLite database lives"),
+          workers: int = typer.Option(1, help="Server processes sharing the port (one per core)")) -> None:
+    """Run every service of the house, one HTTP port, each service under its own path."""
+    from maison.serving import serve as run
 
     settings = _settings(data_dir, host, port)
-    house = House.open(settings)
-    tls = {"ssl_certfile": settings.tls_cert, "ssl_keyfile": settings.tls_key} if settings.tls_cert else {}
-    if not tls and settings.host not in ("127.0.0.1", "localhost", "::1"):
-        raise typer.BadParameter("TLS (MAISON_TLS_CERT/MAISON_TLS_KEY) is required outside loopback")
-    scheme = "https" if tls else "http"
-    console.print(f"Maison on {scheme}://{settings.host}:{settings.port}/ — database {settings.effective_database_url}")
-    uvicorn.run(house.app(), host=settings.host, port=settings.port, log_level="info", **tls)
+    scheme = "https" if settings.tls_cert else "http"
+    console.print(f"Maison on {scheme}://{settings.host}:{settings.port}/ — {workers} process(es), "
+                  f"database {settings.effective_database_url}")
+    try:
+        run(settings, workers)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 @app.command()

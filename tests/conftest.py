@@ -109,7 +109,9 @@ class LiveServer:
 def house(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
     from maison.house import House
 
-    return House.open(settings, migrate=False)
+    house = House.open(settings, migrate=False)
+    yield house
+    house.insi.journal.close()  # the session-wide database stays open for the next test
 
 
 @pytest.fixture

@@ -79,6 +79,49 @@ def _chain(prev_hash: str, row: dict) -> str:
     return hashlib.sha256(prev_hash.encode() + _canonical(row)).hexdigest()
 
 
+def entry(actor: Actor, action: str, *, outcome: str = "success", patient: str | None = None,
+          purpose: str = "TREAT", detail: dict | None = None) -> dict:
+    """One record before it is chained: what `record` and `Journal.append` write."""
+    info = dict(actor.extra)
+    if actor.role:
+        info["role"] = actor.role
+    if actor.department:
+        info["department"] = actor.department
+    return {
+        "recorded_at": datetime.now(UTC).isoformat(timespec="microseconds"),
+        "actor_person": actor.person,
+        "actor_structure": actor.structure,
+        "actor_software": actor.software,
+        "action": action,
+        "patient": patient,
+        "purpose": purpose,
+        "outcome": outcome,
+        "detail": orjson.dumps({"actor": info, **(detail or {})}, option=orjson.OPT_SORT_KEYS).decode(),
+    }
+
+
+_HEAD = sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
+_INSERT = audit_event.insert()
+_MOVE_HEAD = audit_head.update().where(audit_head.c.id == 1).values(seq=sa.bindparam("s"), hash=sa.bindparam("h"))
+
+
+def append(conn: Connection, entries: list[dict]) -> int:
+    """Chain and insert `entries` in the caller's write transaction; returns the last sequence number."""
+    head = conn.execute(_HEAD).first()
+    if head is None:
+        conn.execute(audit_head.insert().values(id=1, seq=0, hash=GENESIS))
+        seq, prev_hash = 0, GENESIS
+    else:
+        seq, prev_hash = head
+    for row in entries:
+        seq += 1
+        row["seq"], row["prev_hash"] = seq, prev_hash
+        row["hash"] = prev_hash = _chain(prev_hash, row)
+    conn.execute(_INSERT, entries)
+    conn.execute(_MOVE_HEAD, {"s": seq, "h": prev_hash})
+    return seq
+
+
 def record(
     conn: Connection,
     actor: Actor,
@@ -90,36 +133,7 @@ def record(
     detail: dict | None = None,
 ) -> int:
     """Append one record in the caller's transaction (which must be a `Database.write()` one)."""
-    head = conn.execute(
-        sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
-    ).first()
-    if head is None:
-        conn.execute(audit_head.insert().values(id=1, seq=0, hash=GENESIS))
-        prev_seq, prev_hash = 0, GENESIS
-    else:
-        prev_seq, prev_hash = head
-    info = dict(actor.extra)
-    if actor.role:
-        info["role"] = actor.role
-    if actor.department:
-        info["department"] = actor.department
-    row = {
-        "seq": prev_seq + 1,
-        "recorded_at": datetime.now(UTC).isoformat(timespec="microseconds"),
-        "actor_person": actor.person,
-        "actor_structure": actor.structure,
-        "actor_software": actor.software,
-        "action": action,
-        "patient": patient,
-        "purpose": purpose,
-        "outcome": outcome,
-        "detail": orjson.dumps({"actor": info, **(detail or {})}, option=orjson.OPT_SORT_KEYS).decode(),
-    }
-    row["prev_hash"] = prev_hash
-    row["hash"] = _chain(prev_hash, row)
-    conn.execute(audit_event.insert().values(**row))
-    conn.execute(audit_head.update().where(audit_head.c.id == 1).values(seq=row["seq"], hash=row["hash"]))
-    return row["seq"]
+    return append(conn, [entry(actor, action, outcome=outcome, patient=patient, purpose=purpose, detail=detail)])
 
 
 def events(conn: Connection, *, patient: str | None = None, action_prefix: str | None = None,

@@ -195,8 +195,11 @@ def _response_headers(operation: str, message_id: str) -> list[etree._Element]:
 
 
 def handle(service: InsiService, reference_path: Path, data: bytes, content_type: str,
-           max_bytes: int) -> tuple[int, bytes]:
-    """One SOAP exchange: returns (HTTP status, response bytes). Never raises."""
+           max_bytes: int, receipts: list | None = None) -> tuple[int, bytes]:
+    """One SOAP exchange: returns (HTTP status, response bytes). Never raises.
+
+    With `receipts`, the call's audit record is left pending there (see `InsiService`).
+    """
     message_id = ""
     try:
         env = soap.read_envelope(data, content_type, max_bytes=max_bytes, understood=UNDERSTOOD)
@@ -216,9 +219,9 @@ def handle(service: InsiService, reference_path: Path, data: bytes, content_type
                                       code="schema")
         ctx = call_context(env)
         if operation == "rechercherInsAvecTraitsIdentite":
-            result = service.search_by_traits(ctx, traits_query(env.body))
+            result = service.search_by_traits(ctx, traits_query(env.body), receipts=receipts)
         else:
-            result = service.search_by_carte_vitale(ctx, carte_vitale_query(env.body))
+            result = service.search_by_carte_vitale(ctx, carte_vitale_query(env.body), receipts=receipts)
         return 200, soap.envelope_bytes(resultat(result), _response_headers(operation, message_id))
     except soap.SoapFault as fault:
         return fault.http_status, fault_response(fault, message_id)

@@ -61,9 +61,7 @@ class Referential:
         return InsRef(row.number, row.cle, row.type, oid, row.date_deb, row.date_fin)
 
     def _individu(self, conn: Connection, person: sa.Row) -> Individu:
-        absorbed = [r.id for r in conn.execute(
-            sa.select(store.ins_person.c.id).where(store.ins_person.c.merged_into == person.id))]
-        refs = [self._ref(r) for r in store.matricules_of(conn, [person.id, *absorbed])]
+        refs = [self._ref(r) for r in store.matricules_of(conn, person.id)]
         active = [r for r in refs if r.date_fin is None]
         if len(active) != 1:
             raise Conflict(f"identité {person.id} : {len(active)} INS actifs", code="referentiel-incoherent")
@@ -188,7 +186,11 @@ class Referential:
                          .where(store.ins_matricule.c.person_id == drop_row.person_id,
                                 store.ins_matricule.c.date_fin.is_(None))
                          .values(date_fin=when))
-            conn.execute(store.ins_person.update().where(store.ins_person.c.id == drop_row.person_id)
+            # Identities the absorbed one had itself absorbed follow it: merges stay one level deep,
+            # so the survivor's historic INS are its own and those of `merged_into = survivor`.
+            conn.execute(store.ins_person.update()
+                         .where(sa.or_(store.ins_person.c.id == drop_row.person_id,
+                                       store.ins_person.c.merged_into == drop_row.person_id))
                          .values(merged_into=keep_row.person_id))
             # Carte Vitale rights follow the survivor, once per ouvrant droit.
             ben = store.ins_beneficiary

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from maison.core import audit
+from maison.core.audit_journal import Journal
 from maison.core.errors import Forbidden, MaisonError, Unauthenticated
 from maison.core.identifiers.professionals import department_of_structure
 from maison.core.storage import Database
@@ -31,8 +32,10 @@ class StructureNotAuthorised(Forbidden):
 
 
 class InsiService:
-    def __init__(self, db: Database, environment: Environment = Environment.TEST) -> None:
+    def __init__(self, db: Database, environment: Environment = Environment.TEST,
+                 journal: Journal | None = None) -> None:
         self.db = db
+        self.journal = journal or Journal(db)
         self.referential = Referential(db, environment)
         self._software: dict[str, tuple[str, str]] = {}
         self._structures: dict[str, tuple[str, str]] = {}
@@ -79,30 +82,37 @@ class InsiService:
 
     # --- the two operations ----------------------------------------------------------------------
 
-    def search_by_traits(self, ctx: CallContext, query: TraitsQuery) -> InsiResult:
-        return self._call(OP_TRAITS, ctx, lambda: self.referential.search_by_traits(query))
+    # Each operation audits the call before it returns. A caller that passes `receipts` gets the
+    # pending audit record's future appended instead, and must not answer before it completes.
 
-    def search_by_carte_vitale(self, ctx: CallContext, query: CarteVitaleQuery) -> InsiResult:
-        return self._call(OP_CARTE_VITALE, ctx, lambda: self.referential.search_by_carte_vitale(query))
+    def search_by_traits(self, ctx: CallContext, query: TraitsQuery, *, receipts: list | None = None) -> InsiResult:
+        return self._call(OP_TRAITS, ctx, lambda: self.referential.search_by_traits(query), receipts)
 
-    def _call(self, operation: str, ctx: CallContext, run) -> InsiResult:  # type: ignore[no-untyped-def]
+    def search_by_carte_vitale(self, ctx: CallContext, query: CarteVitaleQuery, *,
+                               receipts: list | None = None) -> InsiResult:
+        return self._call(OP_CARTE_VITALE, ctx, lambda: self.referential.search_by_carte_vitale(query), receipts)
+
+    def _call(self, operation: str, ctx: CallContext, run, receipts: list | None) -> InsiResult:  # type: ignore[no-untyped-def]
         try:
             ctx = self.authorise(ctx)
             result = run()
         except MaisonError as exc:
-            self._audit(operation, ctx, outcome="failure", detail={"error": exc.code})
+            self._audit(operation, ctx, receipts, outcome="failure", detail={"error": exc.code})
             raise
         patient = result.individu.active.value if result.individu else None
-        self._audit(operation, ctx, outcome="success", patient=patient, detail={"cr": result.code.value})
+        self._audit(operation, ctx, receipts, outcome="success", patient=patient, detail={"cr": result.code.value})
         return result
 
-    def _audit(self, operation: str, ctx: CallContext, *, outcome: str, patient: str | None = None,
-               detail: dict) -> None:
+    def _audit(self, operation: str, ctx: CallContext, receipts: list | None, *, outcome: str,
+               patient: str | None = None, detail: dict) -> None:
         actor = audit.Actor(
             person=ctx.professional or f"structure:{ctx.structure}", structure=ctx.structure or "inconnue",
             software=ctx.software or "inconnu", department=ctx.department,
             extra={k: v for k, v in {"vendor": ctx.extra.get("vendor", ""), "message_id": ctx.message_id,
                                      "software_version": ctx.software_version}.items() if v},
         )
-        with self.db.write() as conn:
-            audit.record(conn, actor, operation, outcome=outcome, patient=patient, purpose="TREAT", detail=detail)
+        fields = {"outcome": outcome, "patient": patient, "purpose": "TREAT", "detail": detail}
+        if receipts is None:
+            self.journal.append(actor, operation, **fields)
+        else:
+            receipts.append(self.journal.submit(actor, operation, **fields))

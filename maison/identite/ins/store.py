@@ -90,18 +90,29 @@ def persons_by_key(conn: Connection, key: str) -> list[sa.Row]:
     return list(conn.execute(_BY_KEY, {"k": key}))
 
 
+_PERSON = sa.select(ins_person).where(ins_person.c.id == sa.bindparam("i"))
+_MATRICULE = sa.select(ins_matricule).where(ins_matricule.c.number == sa.bindparam("n"))
+# The matricules of an identity and of every identity merged into it (its historic INS).
+_MATRICULES_OF = (
+    sa.select(ins_matricule)
+    .where(sa.or_(ins_matricule.c.person_id == sa.bindparam("i"),
+                  ins_matricule.c.person_id.in_(
+                      sa.select(ins_person.c.id).where(ins_person.c.merged_into == sa.bindparam("i")).scalar_subquery())))
+    .order_by(ins_matricule.c.date_deb)
+)
+
+
 def person(conn: Connection, person_id: int) -> sa.Row | None:
-    return conn.execute(sa.select(ins_person).where(ins_person.c.id == person_id)).first()
+    return conn.execute(_PERSON, {"i": person_id}).first()
 
 
 def matricule(conn: Connection, number: str) -> sa.Row | None:
-    return conn.execute(sa.select(ins_matricule).where(ins_matricule.c.number == number)).first()
+    return conn.execute(_MATRICULE, {"n": number}).first()
 
 
-def matricules_of(conn: Connection, person_ids: Iterable[int]) -> list[sa.Row]:
-    ids = list(person_ids)
-    return list(conn.execute(
-        sa.select(ins_matricule).where(ins_matricule.c.person_id.in_(ids)).order_by(ins_matricule.c.date_deb)))
+def matricules_of(conn: Connection, person_id: int) -> list[sa.Row]:
+    """The identity's own matricules and those of the identities merged into it, oldest first."""
+    return list(conn.execute(_MATRICULES_OF, {"i": person_id}))
 
 
 def beneficiaries(conn: Connection, ouvrant_droit: str) -> list[sa.Row]:

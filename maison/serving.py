@@ -1,0 +1,75 @@
+"""Run the house's HTTP app: one process, or one process per core sharing the port.
+
+With several workers each process binds its own listening socket with SO_REUSEPORT, so the kernel
+spreads new connections over the processes. A single socket shared after fork (uvicorn's own
+`--workers`) lets whichever process wakes first accept a whole burst of connections: under wrk's
+32 connections one process got nearly all of them and INSi throughput fell to one core's worth
+(bench/insi.py).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import socket
+
+from maison.core.config import Settings
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _worker(settings: Settings, reuse_port: bool, migrate: bool) -> None:
+    import uvicorn
+
+    from maison.house import House, tune_interpreter
+
+    tune_interpreter()
+    house = House.open(settings, migrate=migrate)
+    tls = {"ssl_certfile": settings.tls_cert, "ssl_keyfile": settings.tls_key} if settings.tls_cert else {}
+    config = uvicorn.Config(house.app(), log_level="warning", access_log=False, http="httptools", loop="uvloop",
+                            **tls)
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[listening_socket(settings.host, settings.port, reuse_port=reuse_port)])
+    finally:
+        house.close()
+
+
+def serve(settings: Settings, workers: int = 1) -> None:
+    """Serve until interrupted. The schema is migrated once, before any worker starts."""
+    if not settings.tls_cert and settings.host not in LOOPBACK:
+        raise ValueError("TLS (MAISON_TLS_CERT/MAISON_TLS_KEY) is required outside loopback")
+    from maison.core.storage import Database
+
+    db = Database(settings.effective_database_url)
+    db.migrate()
+    db.dispose()
+    if workers <= 1:
+        _worker(settings, False, False)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_worker, args=(settings, True, False), name=f"maison-{i}") for i in range(workers)]
+    for p in procs:
+        p.start()
+
+    def _stop(*_args: object) -> None:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    for p in procs:
+        p.join()
