@@ -41,7 +41,7 @@ from maison.identite.ins.service import InsiService  # noqa: E402
 
 STRUCTURE, IDAM = "1750000019", "MAISON-BENCH"
 GOAL_RPS, GOAL_P99_MS = 1000, 20
-console = Console()
+console = Console(width=120)
 
 
 def _port() -> int:

@@ -1,6 +1,6 @@
 from maison.core import audit
 from maison.identite.ins.traits import Traits
-from maison.identite.vigilance.doublons import Candidate, find, score
+from maison.identite.vigilance.doublons import THRESHOLD, Candidate, find, score
 
 HOSP = "1750000019"
 DESK = audit.Actor(person="899900038441", structure=HOSP, software="dpi")
@@ -25,10 +25,20 @@ def test_planted_variants_are_found():
 
 def test_different_people_are_not_proposed():
     a = c(1, "MARTIN", "JEAN", sexe="M")
-    assert score(a, c(2, "MARTIN", "PAUL", sexe="M", date="1981-07-09")) < 0.86
+    assert score(a, c(2, "MARTIN", "PAUL", sexe="M", date="1981-07-09")) < THRESHOLD
     # homonyms with different INS are two persons
     assert score(c(3, "MARTIN", "JEAN", ins="1"), c(4, "MARTIN", "JEAN", ins="2")) == 0.0
     assert find([c(5, "DURAND", "LUC", sexe="M"), c(6, "PETIT", "EMMA")]) == []
+
+
+def test_twins_and_homonyms_are_not_doublons():
+    # twins: same name, date, place and sex, another first name — no keying slip explains it
+    assert find([c(1, "BERNARD", "LEA"), c(2, "BERNARD", "EMMA")]) == []
+    assert find([c(3, "ROUX", "CHLOE MARIE"), c(4, "ROUX", "CLARA MARIE")]) == []
+    # homonyms: every trait equal but the birth place, both known
+    assert score(c(5, "MARTIN", "JEAN", sexe="M", lieu="75056"), c(6, "MARTIN", "JEAN", sexe="M", lieu="69123")) < THRESHOLD
+    # ... whereas a record without birth place stays a candidate doublon
+    assert score(c(7, "MARTIN", "JEAN", sexe="M"), c(8, "MARTIN", "JEAN", sexe="M", lieu=None)) >= THRESHOLD
 
 
 def test_index_scan_queues_reviews(house):

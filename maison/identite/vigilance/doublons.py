@@ -2,27 +2,34 @@
 
 Blocking keeps the work near-linear: records are compared only inside blocks sharing
 (birth date, sex) — which catches typos in names, missing accents, hyphen variants and swapped
-first names — or sharing (phonetic birth name, phonetic first name, birth year) — which catches
-typos in the birth date. Inside a block the pair score weighs birth name, first names (as an
-ordered list and as a set, so a swap still matches), birth date (a one-character typo or a
-day/month swap counts half), sex and birth place. Two records carrying different INS are two
-persons whatever their traits (homonyms), so they are never proposed.
+first names — or sharing the phonetic birth name and first name and either the birth year or the
+day and month — which catches a slip in the birth date.
+
+Inside a block each trait is judged the way an identitovigilance cell reads two records: equal,
+off by one keying slip (one letter inserted, dropped, replaced or two letters swapped; a hyphen or
+space dropped; day and month swapped), or different. A doublon differs by at most one slip; two
+different people sharing a birth date differ by a whole first name (twins) or a birth place
+(homonyms), which no slip explains. Two records carrying different INS are two persons whatever
+their traits, so they are never proposed.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 
 import jellyfish
-from rapidfuzz.distance import Levenshtein
-from rapidfuzz.fuzz import ratio
+from rapidfuzz.distance import OSA
 
 from maison.identite.ins.traits import match_form
 
-THRESHOLD = 0.86
+THRESHOLD = 0.87
+# Weights of the traits; a single keying slip on any of them keeps a pair above THRESHOLD,
+# a different first name, or a different birth place plus anything else, does not.
+W_NOM, W_PRENOMS, W_DATE, W_SEXE, W_LIEU = 0.35, 0.25, 0.25, 0.10, 0.05
+DIFFERENT_PLACE = 0.85  # both birth places known and different: homonyms, not a doublon
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,36 +43,67 @@ class Candidate:
     date_naissance: str
     lieu_naissance: str | None
     ins: str | None = None
+    compact: str = field(default="", compare=False)  # the birth name without spaces
+    sound: str = field(default="", compare=False)  # its phonetic key
 
     @classmethod
     def of(cls, id: int, nom: str, prenoms: str, sexe: str, date_naissance: str, lieu: str | None,
            ins: str | None = None) -> "Candidate":
-        return cls(id, match_form(nom), tuple(match_form(prenoms).split(" ")), sexe, date_naissance, lieu, ins)
+        nom = match_form(nom)
+        return cls(id, nom, tuple(match_form(prenoms).split(" ")), sexe, date_naissance, lieu, ins,
+                   nom.replace(" ", ""), _phonetic(nom))
+
+
+def _slip(a: str, b: str) -> bool:
+    """One keying slip apart: a letter inserted, dropped, replaced, or two neighbours swapped.
+
+    On a two-letter name only an inserted or dropped letter counts (VO / VOO): VO and VU are two names.
+    """
+    return OSA.distance(a, b, score_cutoff=1) <= 1 and (min(len(a), len(b)) >= 3 or len(a) != len(b))
+
+
+def _nom_score(a: Candidate, b: Candidate) -> float:
+    if a.nom == b.nom:
+        return 1.0
+    if a.compact == b.compact or _slip(a.compact, b.compact):
+        return 0.9
+    return 0.0
+
+
+def _prenoms_score(a: tuple[str, ...], b: tuple[str, ...]) -> float:
+    if a == b or sorted(a) == sorted(b):
+        return 1.0  # equal, or the same first names in another order
+    if a[0] == b[0] and (a[: len(b)] == b or b[: len(a)] == a):
+        return 0.95  # one record has only the first first name(s)
+    if "".join(a) == "".join(b):
+        return 0.9  # JEAN PIERRE / JEANPIERRE
+    if len(a) == len(b) and sum(x != y for x, y in zip(a, b)) == 1 and all(
+            x == y or _slip(x, y) for x, y in zip(a, b)):
+        return 0.9  # one slip in one first name
+    return 0.0
 
 
 def _date_score(a: str, b: str) -> float:
     if a == b:
         return 1.0
     swapped = f"{b[:4]}-{b[8:10]}-{b[5:7]}"
-    if a == swapped or Levenshtein.distance(a, b) == 1:
+    if a == swapped or sum(x != y for x, y in zip(a, b)) == 1:
         return 0.5
     return 0.0
 
 
 def score(a: Candidate, b: Candidate) -> float:
-    if a.ins and b.ins and a.ins != b.ins:
+    if a.ins and b.ins:
+        return 1.0 if a.ins == b.ins else 0.0
+    nom = _nom_score(a, b)
+    if nom == 0.0:
         return 0.0
-    nom = ratio(a.nom, b.nom) / 100
-    ordered = ratio(" ".join(a.prenoms), " ".join(b.prenoms)) / 100
-    first = ratio(a.prenoms[0], b.prenoms[0]) / 100
-    as_set = 1.0 if set(a.prenoms) == set(b.prenoms) else len(set(a.prenoms) & set(b.prenoms)) / max(
-        len(set(a.prenoms) | set(b.prenoms)), 1)
-    given = max(ordered, first * 0.95, as_set)
-    place = 1.0 if not a.lieu_naissance or not b.lieu_naissance or a.lieu_naissance == b.lieu_naissance else 0.0
-    total = 0.35 * nom + 0.25 * given + 0.25 * _date_score(a.date_naissance, b.date_naissance) \
-        + 0.1 * (a.sexe == b.sexe) + 0.05 * place
-    if a.ins and a.ins == b.ins:
-        total = 1.0
+    total = W_NOM * nom + W_PRENOMS * _prenoms_score(a.prenoms, b.prenoms) \
+        + W_DATE * _date_score(a.date_naissance, b.date_naissance) + W_SEXE * (a.sexe == b.sexe)
+    if a.lieu_naissance and b.lieu_naissance and a.lieu_naissance != b.lieu_naissance:
+        total *= DIFFERENT_PLACE
+    else:
+        total += W_LIEU
     return round(total, 4)
 
 
@@ -75,11 +113,14 @@ def _phonetic(word: str) -> str:
 
 def blocks(records: Iterable[Candidate]) -> Iterator[list[Candidate]]:
     by_date: dict[tuple, list[Candidate]] = defaultdict(list)
-    by_sound: dict[tuple, list[Candidate]] = defaultdict(list)
+    by_year: dict[tuple, list[Candidate]] = defaultdict(list)
+    by_day: dict[tuple, list[Candidate]] = defaultdict(list)
     for r in records:
         by_date[(r.date_naissance, r.sexe)].append(r)
-        by_sound[(_phonetic(r.nom), _phonetic(r.prenoms[0]), r.date_naissance[:4])].append(r)
-    for table in (by_date, by_sound):
+        given = _phonetic(r.prenoms[0])
+        by_year[(r.sound, given, r.date_naissance[:4])].append(r)  # a slip in the day or month
+        by_day[(r.sound, given, r.date_naissance[5:])].append(r)  # a slip in the year
+    for table in (by_date, by_year, by_day):
         for members in table.values():
             if len(members) > 1:
                 yield members
