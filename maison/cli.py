@@ -59,6 +59,52 @@ def seed(count: int = typer.Option(100_000, help="How many synthetic identities"
     console.print(f"{n} identities in {settings.effective_database_url}")
 
 
+def print_report(report: dict) -> None:
+    """The cell's activity report, one row per structure (004 L343-345: meetings, incidents, corrections)."""
+    from rich.table import Table
+
+    table = Table(title=f"Rapport d'activité de la cellule d'identitovigilance — {report['semestre']}")
+    for col in ("structure", "réunions", "incidents", "fusions", "dédoubl.", "appels INSi", "QUAL", "éligible"):
+        table.add_column(col, justify="right")
+    for part in report["structures"]:
+        table.add_row(part["structure"], str(len(part["reunions"])), str(len(part["incidents"])),
+                      str(part["corrections"]["fusions"]), str(part["corrections"]["dedoublements"]),
+                      str(part["insi"]["appels"]), f"{part['statuts']['part_qualifiee']:.0%}",
+                      "oui" if part["eligible"] else "non")
+    console.print(table)
+    for part in report["structures"]:
+        for problem in part["manques"]:
+            console.print(f"  [yellow]{part['structure']}[/]: {problem}")
+
+
+@app.command("rapport-civ")
+def rapport_civ(structure: list[str] = typer.Option(..., help="Structure(s); several make the GHT report, "
+                                                                "the first being the support establishment"),
+                semestre: str = typer.Option(..., help="AAAA-S1 or AAAA-S2"),
+                data_dir: Path = typer.Option(None),
+                json_out: bool = typer.Option(False, "--json", help="Print the whole report as JSON")) -> None:
+    """The semester activity report of the identitovigilance cell (meetings, incidents, corrections)."""
+    import getpass
+
+    import orjson
+
+    from maison.core.audit import Actor
+    from maison.core.errors import MaisonError
+    from maison.core.storage import Database
+    from maison.identite.vigilance.cellule import Cellule
+
+    db = Database(_settings(data_dir).effective_database_url)
+    actor = Actor(person=f"cli:{getpass.getuser()}", structure=structure[0], software="maison-cli")
+    try:
+        report = Cellule(db).report(actor, semestre, structure)
+    except MaisonError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if json_out:
+        typer.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    else:
+        print_report(report)
+
+
 @app.command()
 def demo(count: int = typer.Option(100_000, help="Synthetic identities to seed"),
          data_dir: Path = typer.Option(Path("data/demo"), help="A fresh directory for the demo database")) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from datetime import date
 
 import httpx
 import sqlalchemy as sa
@@ -26,6 +27,7 @@ from maison.house import House
 from maison.identite.ins import store as ins_store
 from maison.identite.ins.client import ClientIdentity, InsiClient
 from maison.identite.ins.traits import Traits
+from maison.identite.vigilance.cellule import Semester
 from maison.identite.vigilance.fhir import EXT_BIRTH_LIST
 
 FINESS = "75010001" + luhn_check_digit("75010001")
@@ -58,7 +60,7 @@ def _desk_patient(ipp: str, t: Traits, *, shuffle: bool = False) -> dict:
 
 
 def play(settings: Settings, count: int, console: Console) -> int:
-    from maison.cli import seed_with_progress
+    from maison.cli import print_report, seed_with_progress
 
     if settings.data_dir.exists() and not settings.database_url:
         shutil.rmtree(settings.data_dir)
@@ -110,12 +112,23 @@ def play(settings: Settings, count: int, console: Console) -> int:
     t = people[0]
     typo = t.nom_naissance[:-1] + ("E" if t.nom_naissance[-1] != "E" else "A")
     http.post("/fhir/Patient", json=_desk_patient("D09999", Traits(typo, t.prenoms, t.sexe, t.date_naissance)))
-    queued = house.patients.detect_duplicates(DESK, STRUCTURE)
-    reviews = house.patients.reviews(DESK, STRUCTURE)
+    cell = "/identitovigilance"
+    queued = http.post(f"{cell}/detection").json()["alertes"]
+    reviews = http.get(f"{cell}/alertes").json()
     console.print(f"Doublon detection over the index: {queued} pair(s) queued for the identitovigilance cell")
     for review in reviews:
-        merged = house.patients.merge(DESK, review["patient_a"], review["patient_b"], review["id"])
-        console.print(f"  merged record {review['patient_b']} into {merged.ipp} (score {review['score']:.2f})")
+        merged = http.post(f"{cell}/alertes/{review['id']}/fusion", json={"conserver": review["patient_a"]}).json()
+        console.print(f"  merged record {merged['fusionne']} into {merged['conserve']} (score {review['score']:.2f})")
+
+    # The cell's semester: its procedures, a meeting, an incident, then the activity report (004 L341-345).
+    for kind in ("identification", "rapprochement", "creation", "fusion"):
+        http.post(f"{cell}/procedures", json={"type": kind, "titre": "", "adopteeLe": "2024-01-15"})
+    http.post(f"{cell}/reunions", json={"date": date.today().isoformat(), "participants": ["DIM", "Admissions"],
+                                        "compteRendu": "Revue des doublons détectés et des appels INSi sans réponse"})
+    http.post(f"{cell}/incidents", json={"type": "doublon", "description": "patient réadmis sous un nom mal orthographié",
+                                         "patientId": ids[0]})
+    civ = http.get(f"{cell}/rapport", params={"semestre": str(Semester.of(date.today()))}).json()
+    print_report(civ)
 
     found = http.get("/fhir/Patient", params={"family": people[0].nom_naissance}).json()
     with house.db.read() as conn:
@@ -125,6 +138,6 @@ def play(settings: Settings, count: int, console: Console) -> int:
                   f"audit trail: {n_events} records, chain {'intact' if intact else 'BROKEN'}")
     server.should_exit = True
     thread.join(timeout=5)
-    ok = intact and bool(reviews)
+    ok = intact and bool(reviews) and civ["eligible"]
     console.rule("[green]done" if ok else "[red]failed")
     return 0 if ok else 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import cached_property
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,16 +20,20 @@ from maison import __version__
 from maison.core.config import Settings
 from maison.core.errors import MaisonError, MalformedRequest, NotFound
 from maison.core.storage import Database
+from maison.core.terminology import Terminology
 from maison.formats.fhir import outcome_response
 from maison.identite.ins.api import router as insi_router
 from maison.identite.ins.model import Environment
 from maison.identite.ins.service import InsiService
 from maison.identite.vigilance.api import router as vigilance_router
+from maison.identite.vigilance.cellule import Cellule
+from maison.identite.vigilance.cellule_api import router as cellule_router
 from maison.identite.vigilance.service import PatientIndex
 
 SERVICES = [
     ("/insi", "INSi — téléservice de l'Identité Nationale de Santé (SOAP 1.2, WSDL at /insi/lps?wsdl)"),
     ("/fhir", "Identitovigilance — local patient index (FHIR R4 Patient, FR Core Patient INS, PDQm)"),
+    ("/identitovigilance", "Identitovigilance cell — meetings, incidents, procedures, alerts, semester report"),
 ]
 
 
@@ -48,6 +53,7 @@ class House:
     db: Database
     insi: InsiService
     patients: PatientIndex
+    cellule: Cellule
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> "House":
@@ -55,7 +61,12 @@ class House:
         if migrate:
             db.migrate()
         insi = InsiService(db, Environment(settings.ins_environment))
-        return cls(settings, db, insi, PatientIndex(db))
+        return cls(settings, db, insi, PatientIndex(db), Cellule(db))
+
+    @cached_property
+    def terminology(self) -> Terminology:
+        """The CI-SIS value sets of the configured reference pack, or the compact default table."""
+        return Terminology.from_settings(self.settings)
 
     def close(self) -> None:
         """Flush the audit journal and release the database."""
@@ -73,6 +84,8 @@ class House:
                            prefix="/insi", tags=["INSi"])
         app.include_router(vigilance_router(self.patients, self.insi, self.settings.max_body_bytes),
                            prefix="/fhir", tags=["Identitovigilance"])
+        app.include_router(cellule_router(self.cellule, self.patients, self.settings.max_body_bytes),
+                           prefix="/identitovigilance", tags=["Cellule d'identitovigilance"])
 
         @app.get("/")
         async def index() -> JSONResponse:

@@ -137,10 +137,13 @@ def record(
 
 
 def events(conn: Connection, *, patient: str | None = None, action_prefix: str | None = None,
-           since: str | None = None, until: str | None = None, limit: int | None = None) -> Iterator[dict]:
+           since: str | None = None, until: str | None = None, structure: str | None = None,
+           limit: int | None = None) -> Iterator[dict]:
     query = sa.select(audit_event).order_by(audit_event.c.seq)
     if patient is not None:
         query = query.where(audit_event.c.patient == patient)
+    if structure is not None:
+        query = query.where(audit_event.c.actor_structure == structure)
     if action_prefix:
         query = query.where(audit_event.c.action.startswith(action_prefix))
     if since:
@@ -151,6 +154,11 @@ def events(conn: Connection, *, patient: str | None = None, action_prefix: str |
         query = query.limit(limit)
     for r in conn.execute(query).mappings():
         yield dict(r)
+
+
+def detail_of(row: dict) -> dict:
+    """The record's detail (what the action said of itself, plus `actor` extras) as a dict."""
+    return orjson.loads(row["detail"])
 
 
 def verify_chain(conn: Connection) -> tuple[bool, int | None]:

@@ -81,6 +81,7 @@ vig_incident = sa.Table(
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("patient_id", _ID, sa.ForeignKey("vig_patient.id")),
     sa.Column("reported_by", sa.String(128), nullable=False),
+    sa.Index("ix_vig_incident_structure", "structure", "at"),
 )
 
 vig_meeting = sa.Table(
@@ -90,6 +91,22 @@ vig_meeting = sa.Table(
     sa.Column("structure", sa.String(64), nullable=False),
     sa.Column("held_on", sa.String(10), nullable=False),
     sa.Column("minutes", sa.Text, nullable=False),
+    sa.Column("participants", sa.Text, nullable=False, server_default=""),
+    sa.Index("ix_vig_meeting_structure", "structure", "held_on"),
+)
+
+# The cell's written procedures; 004 L379 asks at least for identification, rapprochement,
+# création and fusion of identities.
+vig_procedure = sa.Table(
+    "vig_procedure",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("structure", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("adopted_on", sa.String(10), nullable=False),
+    sa.Column("reference", sa.String(300), nullable=False, server_default=""),
+    sa.Index("ix_vig_procedure_structure", "structure", "kind"),
 )
 
 

@@ -1,0 +1,250 @@
+"""The identitovigilance cell (CIV) of a structure or a GHT: meetings, incidents, procedures, report.
+
+Seed 004 L341-345: an operational cell meets at least once a semester and delivers a periodic
+activity report with (a) the list of its meetings, at least one per semester, (b) the identity
+incidents found, (c) the number of corrections it contributed to — fusions and dédoublements,
+as the INS referential calls them. The eligibility threshold (004 L353) is that regular
+functioning plus written procedures; the justifying documents (004 L379) must include at least the
+procedures of identification and rapprochement and of création and fusion of identities. At GHT
+level (004 L349) the support establishment checks this for every establishment.
+
+Meetings, incidents and procedures are declared by the cell; the corrections and alerts are not
+declared but counted from what the patient index recorded, and the INSi activity from the audit
+trail, so that the report says what happened rather than what was remembered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+
+from maison.core import audit
+from maison.core.errors import Forbidden, InvalidInput, NotFound
+from maison.core.storage import Database
+from maison.identite.vigilance import store
+
+# The incident types an identitovigilance cell records (typology of the RNIV risk analysis).
+INCIDENT_KINDS = {
+    "doublon": "un même patient enregistré sous plusieurs identités",
+    "collision": "plusieurs patients enregistrés sous une même identité",
+    "usurpation": "usurpation d'identité suspectée ou avérée",
+    "erreur-identification": "erreur d'identification du patient lors d'un soin ou d'un acte",
+    "erreur-saisie": "erreur de saisie des traits d'identité",
+    "document-mal-rattache": "document rattaché au dossier d'un autre patient",
+    "autre": "autre événement indésirable lié à l'identification",
+}
+
+# 004 L379: the procedures the cell must be able to show, at least.
+REQUIRED_PROCEDURES = {
+    "identification": "procédure d'identification des patients",
+    "rapprochement": "procédure de rapprochement d'identités",
+    "creation": "procédure de création d'identité",
+    "fusion": "procédure de fusion d'identités",
+}
+
+_SEMESTER = re.compile(r"^(\d{4})-S([12])$")
+
+
+@dataclass(frozen=True)
+class Semester:
+    """`2026-S1` is 1 January – 30 June, `2026-S2` is 1 July – 31 December."""
+
+    year: int
+    half: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Semester":
+        m = _SEMESTER.match(text.strip())
+        if not m:
+            raise InvalidInput(f"semestre '{text}' : forme AAAA-S1 ou AAAA-S2 attendue", code="semestre")
+        return cls(int(m.group(1)), int(m.group(2)))
+
+    @classmethod
+    def of(cls, day: date) -> "Semester":
+        return cls(day.year, 1 if day.month <= 6 else 2)
+
+    @property
+    def start(self) -> date:
+        return date(self.year, 1 if self.half == 1 else 7, 1)
+
+    @property
+    def end(self) -> date:
+        """The first day after the semester."""
+        return date(self.year, 7, 1) if self.half == 1 else date(self.year + 1, 1, 1)
+
+    def __str__(self) -> str:
+        return f"{self.year}-S{self.half}"
+
+
+def _day(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{what} '{text}' : date AAAA-MM-JJ attendue", code="date-format") from None
+
+
+class Cellule:
+    """The cell's work on one database; the actor must belong to the structure it acts for."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @staticmethod
+    def _authorise(actor: audit.Actor, structures: list[str]) -> None:
+        if actor.structure not in structures:
+            raise Forbidden(f"{actor.person} n'appartient à aucune des structures {', '.join(structures)}",
+                            code="hors-structure")
+
+    # --- what the cell declares --------------------------------------------------------------------
+
+    def record_meeting(self, actor: audit.Actor, held_on: str, minutes: str, participants: list[str]) -> int:
+        day = _day(held_on, "date de réunion")
+        if day > date.today():
+            raise InvalidInput("une réunion ne peut être enregistrée avant d'avoir eu lieu", code="date-future")
+        if not minutes.strip():
+            raise InvalidInput("compte-rendu de réunion vide", code="compte-rendu-absent")
+        with self.db.write() as conn:
+            meeting_id = conn.execute(store.vig_meeting.insert().values(
+                structure=actor.structure, held_on=day.isoformat(), minutes=minutes,
+                participants="\n".join(participants)).returning(store.vig_meeting.c.id)).scalar_one()
+            audit.record(conn, actor, "identitovigilance.meeting", purpose="HOPERAT",
+                         detail={"structure": actor.structure, "held_on": day.isoformat()})
+            return meeting_id
+
+    def report_incident(self, actor: audit.Actor, kind: str, description: str, patient_id: int | None = None,
+                        at: str | None = None) -> int:
+        if kind not in INCIDENT_KINDS:
+            raise InvalidInput(f"type d'incident '{kind}' inconnu ({', '.join(INCIDENT_KINDS)})", code="incident-type")
+        if not description.strip():
+            raise InvalidInput("description de l'incident vide", code="description-absente")
+        when = at or datetime.now(UTC).isoformat(timespec="seconds")
+        _day(when[:10], "date de l'incident")
+        with self.db.write() as conn:
+            patient = None
+            if patient_id is not None:
+                row = store.get(conn, patient_id)
+                if row is None:
+                    raise NotFound(f"patient {patient_id} inconnu", code="patient-inconnu")
+                self._authorise(actor, [row.structure])
+                patient = row.ipp
+            incident_id = conn.execute(store.vig_incident.insert().values(
+                structure=actor.structure, at=when, kind=kind, description=description, patient_id=patient_id,
+                reported_by=actor.person).returning(store.vig_incident.c.id)).scalar_one()
+            audit.record(conn, actor, "identitovigilance.incident", patient=patient, purpose="HOPERAT",
+                         detail={"structure": actor.structure, "kind": kind})
+            return incident_id
+
+    def adopt_procedure(self, actor: audit.Actor, kind: str, title: str, adopted_on: str, reference: str = "") -> int:
+        if kind not in REQUIRED_PROCEDURES:
+            raise InvalidInput(f"type de procédure '{kind}' inconnu ({', '.join(REQUIRED_PROCEDURES)})",
+                               code="procedure-type")
+        day = _day(adopted_on, "date d'adoption")
+        with self.db.write() as conn:
+            procedure_id = conn.execute(store.vig_procedure.insert().values(
+                structure=actor.structure, kind=kind, title=title.strip() or REQUIRED_PROCEDURES[kind],
+                adopted_on=day.isoformat(), reference=reference).returning(store.vig_procedure.c.id)).scalar_one()
+            audit.record(conn, actor, "identitovigilance.procedure", purpose="HOPERAT",
+                         detail={"structure": actor.structure, "kind": kind})
+            return procedure_id
+
+    # --- the semester activity report ----------------------------------------------------------------
+
+    def report(self, actor: audit.Actor, semester: str, structures: list[str] | None = None) -> dict:
+        """The activity report of one structure, or of a GHT when several structures are given.
+
+        A GHT report is produced by the support establishment, which must be one of them.
+        """
+        period = Semester.parse(semester)
+        structures = structures or [actor.structure]
+        self._authorise(actor, structures)
+        with self.db.write() as conn:
+            parts = [self._structure_report(conn, s, period) for s in structures]
+            audit.record(conn, actor, "identitovigilance.report", purpose="HOPERAT",
+                         detail={"structures": structures, "semester": str(period)})
+        totals: Counter = Counter()
+        for p in parts:
+            totals.update(p["corrections"])
+        return {
+            "semestre": str(period), "debut": period.start.isoformat(), "fin": period.end.isoformat(),
+            "structures": parts, "corrections": dict(totals),
+            "eligible": all(p["eligible"] for p in parts),
+        }
+
+    def _structure_report(self, conn: sa.Connection, structure: str, period: Semester) -> dict:
+        since, until = period.start.isoformat(), period.end.isoformat()
+        m, i, p = store.vig_meeting, store.vig_incident, store.vig_procedure
+        meetings = [{"date": r.held_on, "participants": [x for x in r.participants.split("\n") if x],
+                     "compte_rendu": r.minutes}
+                    for r in conn.execute(sa.select(m).where(m.c.structure == structure, m.c.held_on >= since,
+                                                             m.c.held_on < until).order_by(m.c.held_on))]
+        incidents = [{"date": r.at, "type": r.kind, "description": r.description, "patient_id": r.patient_id}
+                     for r in conn.execute(sa.select(i).where(i.c.structure == structure, i.c.at >= since,
+                                                              i.c.at < until).order_by(i.c.at))]
+        procedures = {r.kind: {"titre": r.title, "adoptee_le": r.adopted_on, "reference": r.reference}
+                      for r in conn.execute(sa.select(p).where(p.c.structure == structure, p.c.adopted_on < until)
+                                            .order_by(p.c.adopted_on))}
+        missing = [k for k in REQUIRED_PROCEDURES if k not in procedures]
+        problems = ([] if meetings else ["aucune réunion de la cellule au cours du semestre"]) + \
+            [f"{REQUIRED_PROCEDURES[k]} absente" for k in missing]
+        return {
+            "structure": structure,
+            "reunions": meetings,  # (a)
+            "incidents": incidents,  # (b)
+            "incidents_par_type": dict(Counter(x["type"] for x in incidents)),
+            "corrections": self._corrections(conn, structure, since, until),  # (c)
+            "alertes": self._alerts(conn, structure, since, until),
+            "statuts": self._statuses(conn, structure),
+            "insi": self._insi(conn, structure, since, until),
+            "procedures": procedures,
+            "eligible": not problems,
+            "manques": problems,
+        }
+
+    @staticmethod
+    def _corrections(conn: sa.Connection, structure: str, since: str, until: str) -> dict:
+        """Fusions and dédoublements (004 L345), with the other corrections and the qualifications gained."""
+        h, pt = store.vig_history, store.vig_patient
+        in_period = (pt.c.structure == structure, h.c.at >= since, h.c.at < until)
+        joined = h.join(pt, pt.c.id == h.c.patient_id)
+        counts = dict(conn.execute(
+            sa.select(h.c.event, sa.func.count()).select_from(joined)
+            .where(*in_period, h.c.event.in_(("merge", "split", "traits-update", "ins-invalidation")))
+            .group_by(h.c.event)).all())
+        qualified = conn.execute(sa.select(sa.func.count()).select_from(joined).where(
+            *in_period, h.c.to_status == "QUAL", sa.or_(h.c.from_status.is_(None), h.c.from_status != "QUAL"))
+        ).scalar_one()
+        return {"fusions": counts.get("merge", 0), "dedoublements": counts.get("split", 0),
+                "corrections_de_traits": counts.get("traits-update", 0),
+                "ins_invalides": counts.get("ins-invalidation", 0), "identites_qualifiees": qualified}
+
+    @staticmethod
+    def _alerts(conn: sa.Connection, structure: str, since: str, until: str) -> dict:
+        r = store.vig_review
+        opened = dict(conn.execute(sa.select(r.c.kind, sa.func.count()).where(
+            r.c.structure == structure, r.c.created_at >= since, r.c.created_at < until).group_by(r.c.kind)).all())
+        resolved = dict(conn.execute(sa.select(r.c.state, sa.func.count()).where(
+            r.c.structure == structure, r.c.resolved_at >= since, r.c.resolved_at < until).group_by(r.c.state)).all())
+        still_open = conn.execute(sa.select(sa.func.count()).where(
+            r.c.structure == structure, r.c.state == "ouvert")).scalar_one()
+        return {"detectees": opened, "traitees": resolved, "en_attente": still_open}
+
+    @staticmethod
+    def _statuses(conn: sa.Connection, structure: str) -> dict:
+        pt = store.vig_patient
+        counts = dict(conn.execute(sa.select(pt.c.status, sa.func.count()).where(
+            pt.c.structure == structure, pt.c.merged_into.is_(None)).group_by(pt.c.status)).all())
+        total = sum(counts.values())
+        return {"par_statut": counts, "total": total,
+                "part_qualifiee": round(counts.get("QUAL", 0) / total, 4) if total else 0.0}
+
+    @staticmethod
+    def _insi(conn: sa.Connection, structure: str, since: str, until: str) -> dict:
+        """INSi calls of the structure in the semester, by answer, from the audit trail."""
+        answers: Counter = Counter()
+        for event in audit.events(conn, action_prefix="insi.", since=since, until=until, structure=structure):
+            answers[audit.detail_of(event).get("cr") or "erreur"] += 1
+        return {"appels": sum(answers.values()), "par_reponse": dict(answers)}

@@ -1,0 +1,159 @@
+"""The identitovigilance cell and its semester activity report (seed 004 L341-353, L379), over HTTP."""
+
+from datetime import date, timedelta
+
+import httpx
+import pytest
+
+from maison.core import audit
+from maison.core.auth import issue_key
+from maison.identite.ins.client import ClientIdentity, InsiClient
+from maison.identite.ins.traits import Traits
+from maison.identite.vigilance.cellule import REQUIRED_PROCEDURES, Semester
+from tests.identite.helpers import IDAM, STRUCTURE, seed_referential
+
+OTHER = "1750000027"  # a second establishment of the same GHT
+OUTSIDER = "1690000035"
+CELL = audit.Actor(person="899900038441", structure=STRUCTURE, software=IDAM, role="cellule")
+TODAY = date.today()
+NOW = str(Semester.of(TODAY))
+
+
+@pytest.fixture
+def civ(house, live):  # type: ignore[no-untyped-def]
+    def client(structure: str) -> httpx.Client:
+        key = issue_key(house.db, structure, IDAM, f"civ-{structure}", "cellule")
+        return httpx.Client(base_url=f"{live.url}/identitovigilance", headers={"Authorization": f"Bearer {key}"})
+
+    return house, client(STRUCTURE), client
+
+
+def _adopt_all(http: httpx.Client, on: str = "2020-01-15") -> None:
+    for kind in REQUIRED_PROCEDURES:
+        assert http.post("/procedures", json={"type": kind, "titre": "", "adopteeLe": on}).status_code == 201
+
+
+def test_semesters():
+    assert (Semester.parse("2026-S1").start, Semester.parse("2026-S1").end) == (date(2026, 1, 1), date(2026, 7, 1))
+    assert (Semester.parse("2026-S2").start, Semester.parse("2026-S2").end) == (date(2026, 7, 1), date(2027, 1, 1))
+    assert str(Semester.of(date(2026, 6, 30))) == "2026-S1" and str(Semester.of(date(2026, 7, 1))) == "2026-S2"
+
+
+def test_no_meeting_in_the_semester_is_not_eligible(civ):
+    _, http, _ = civ
+    _adopt_all(http)
+    # 004 L341-343: at least one meeting per semester; one held the semester before does not count
+    previous = Semester.of(Semester.parse(NOW).start - timedelta(days=1))
+    assert http.post("/reunions", json={"date": (previous.end - timedelta(days=1)).isoformat(),
+                                        "compteRendu": "revue des doublons", "participants": []}).status_code == 201
+    report = http.get("/rapport", params={"semestre": NOW}).json()
+    assert report["eligible"] is False
+    assert report["structures"][0]["manques"] == ["aucune réunion de la cellule au cours du semestre"]
+    assert len(http.get("/rapport", params={"semestre": str(previous)}).json()["structures"][0]["reunions"]) == 1
+
+
+def test_missing_procedures_are_named(civ):
+    _, http, _ = civ
+    http.post("/reunions", json={"date": TODAY.isoformat(), "compteRendu": "CR", "participants": ["DIM"]})
+    http.post("/procedures", json={"type": "identification", "titre": "Identification à l'accueil",
+                                   "adopteeLe": "2021-03-01"})
+    part = http.get("/rapport", params={"semestre": NOW}).json()["structures"][0]
+    # 004 L379: identification, rapprochement, création and fusion procedures at least
+    assert part["eligible"] is False
+    assert part["manques"] == ["procédure de rapprochement d'identités absente", "procédure de création d'identité absente",
+                               "procédure de fusion d'identités absente"]
+
+
+def test_full_report_counts_what_happened(civ, live):
+    house, http, _ = civ
+    seed_referential(house.insi)
+    _adopt_all(http)
+    assert http.post("/reunions", json={"date": TODAY.isoformat(), "compteRendu": "Bilan du semestre",
+                                        "participants": ["Dr Martin", "Mme Durand (admissions)"]}).status_code == 201
+    index = house.patients
+    a = index.admit(CELL, STRUCTURE, "A1", Traits.of("Lefèvre", "Marie-Thérèse", "F", "1980-03-04"))
+    b = index.admit(CELL, STRUCTURE, "A2", Traits.of("LEFEVRE", "MARIE THERESE", "F", "1980-03-04"))
+    c = index.admit(CELL, STRUCTURE, "A3", Traits.of("DURAND", "LUC", "M", "1970-01-01"))
+    assert http.post("/detection").json() == {"alertes": 1}
+    [alert] = http.get("/alertes").json()
+    merged = http.post(f"/alertes/{alert['id']}/fusion", json={"conserver": a.id})
+    assert merged.json() == {"conserve": a.id, "fusionne": b.id}
+    index.split(CELL, c.id, "A4", Traits.of("DURAND", "LUCIE", "F", "1972-02-02"))
+    assert http.post("/incidents", json={"type": "collision", "description": "deux patients sur le dossier A3",
+                                         "patientId": c.id}).status_code == 201
+    assert http.post("/incidents", json={"type": "usurpation", "description": "carte Vitale prêtée"}).status_code == 201
+    insi = InsiClient(f"{live.url}/insi/lps", ClientIdentity(STRUCTURE, IDAM))
+    insi.search_traits("GARCIA-HAMMADI", ["SARAH-LOU"], "F", "1977-01-21")
+    insi.search_traits("INCONNU", ["PAUL"], "M", "1990-01-01")
+    insi.search_traits("MARTIN", ["JEAN"], "M", "1980-05-10")
+
+    report = http.get("/rapport", params={"semestre": NOW}).json()
+    part = report["structures"][0]
+    assert report["eligible"] is True and part["manques"] == []
+    # (a) the meetings, (b) the incidents, (c) fusions and dédoublements — 004 L343-345
+    assert [m["participants"] for m in part["reunions"]] == [["Dr Martin", "Mme Durand (admissions)"]]
+    assert part["incidents_par_type"] == {"collision": 1, "usurpation": 1}
+    assert part["corrections"]["fusions"] == 1 and part["corrections"]["dedoublements"] == 1
+    assert part["alertes"]["detectees"] == {"doublon": 1} and part["alertes"]["traitees"] == {"fusionne": 1}
+    assert part["statuts"]["par_statut"] == {"PROV": 3} and part["statuts"]["total"] == 3
+    assert part["insi"] == {"appels": 3, "par_reponse": {"00": 1, "01": 1, "02": 1}}
+    with house.db.read() as conn:
+        assert [e["action"] for e in audit.events(conn, action_prefix="identitovigilance.report")] == \
+            ["identitovigilance.report"]
+
+
+def test_ght_report_needs_every_establishment(civ):
+    _, http, client = civ
+    other = client(OTHER)
+    for cell in (http, other):
+        _adopt_all(cell)
+    http.post("/reunions", json={"date": TODAY.isoformat(), "compteRendu": "CR", "participants": []})
+    # 004 L349: the support establishment checks the prerequisite for every establishment
+    report = http.get("/rapport", params=[("semestre", NOW), ("structure", STRUCTURE), ("structure", OTHER)]).json()
+    assert [p["eligible"] for p in report["structures"]] == [True, False] and report["eligible"] is False
+    other.post("/reunions", json={"date": TODAY.isoformat(), "compteRendu": "CR", "participants": []})
+    report = http.get("/rapport", params=[("semestre", NOW), ("structure", STRUCTURE), ("structure", OTHER)]).json()
+    assert report["eligible"] is True
+    # a structure outside the GHT cannot read it
+    refused = client(OUTSIDER).get("/rapport", params=[("semestre", NOW), ("structure", STRUCTURE)])
+    assert refused.status_code == 403 and refused.json()["resourceType"] == "OperationOutcome"
+
+
+@pytest.mark.parametrize("path,body,code", [
+    ("/reunions", {"date": (TODAY + timedelta(days=3)).isoformat(), "compteRendu": "x", "participants": []},
+     "date-future"),
+    ("/reunions", {"date": "21/11/2026", "compteRendu": "x", "participants": []}, "date-format"),
+    ("/reunions", {"date": TODAY.isoformat(), "compteRendu": " ", "participants": []}, "compte-rendu-absent"),
+    ("/incidents", {"type": "panne", "description": "x"}, "incident-type"),
+    ("/incidents", {"type": "collision", "description": "x", "patientId": 999999}, "patient-inconnu"),
+    ("/procedures", {"type": "archivage", "adopteeLe": "2020-01-01"}, "procedure-type"),
+])
+def test_bad_declarations_are_refused(civ, path, body, code):
+    _, http, _ = civ
+    response = http.post(path, json=body)
+    assert response.status_code in (400, 404, 422)
+    assert response.json()["issue"][0]["details"]["coding"][0]["code"] == code
+
+
+def test_unauthenticated_and_bad_semester(civ, live):
+    _, http, _ = civ
+    assert httpx.get(f"{live.url}/identitovigilance/rapport", params={"semestre": NOW}).status_code == 401
+    bad = http.get("/rapport", params={"semestre": "2026-S3"})
+    assert bad.status_code == 400 and bad.json()["issue"][0]["details"]["coding"][0]["code"] == "semestre"
+
+
+def test_cli_report(db, database_url):
+    import orjson
+    from typer.testing import CliRunner
+
+    from maison.cli import app
+
+    result = CliRunner().invoke(app, ["rapport-civ", "--structure", STRUCTURE, "--semestre", NOW, "--json"],
+                                env={"MAISON_DATABASE_URL": database_url})
+    assert result.exit_code == 0, result.output
+    report = orjson.loads(result.output)
+    assert report["eligible"] is False and report["semestre"] == NOW
+    assert "aucune réunion de la cellule au cours du semestre" in report["structures"][0]["manques"]
+    bad = CliRunner().invoke(app, ["rapport-civ", "--structure", STRUCTURE, "--semestre", "S2"],
+                             env={"MAISON_DATABASE_URL": database_url})
+    assert bad.exit_code != 0
