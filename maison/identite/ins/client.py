@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -148,6 +149,24 @@ class Lookup:
     advice: str
 
 
+def lookup_with_retry(traits: Traits, search: Callable[[list[str]], InsiResult]) -> Lookup:
+    """The client rule: search with each first name in order, then the whole list, until an answer
+    other than 01 (seed 002 L342-343); `search(first_names)` is one INSi call by traits."""
+    from maison.identite.vigilance.service import insi_advice
+
+    tries = [[p] for p in traits.prenoms]
+    if len(traits.prenoms) > 1:
+        tries.append(list(traits.prenoms))
+    attempts: list[list[str]] = []
+    result = InsiResult(CodeCR.AUCUN)
+    for given in tries:
+        attempts.append(given)
+        result = search(given)
+        if result.code is not CodeCR.AUCUN:
+            break
+    return Lookup(result, attempts, insi_advice(result))
+
+
 class InsiClient:
     def __init__(self, endpoint: str, me: ClientIdentity, *, timeout: float = 10.0,
                  http: httpx.Client | None = None) -> None:
@@ -168,18 +187,6 @@ class InsiClient:
         return self._post("rechercherInsAvecCarteVitale", carte_vitale_request(self.me, date_naissance, **kwargs))
 
     def lookup(self, traits: Traits) -> Lookup:
-        """Search with the retry rule: each first name in order, then the whole list."""
-        from maison.identite.vigilance.service import insi_advice
-
-        tries = [[p] for p in traits.prenoms]
-        if len(traits.prenoms) > 1:
-            tries.append(list(traits.prenoms))
-        attempts: list[list[str]] = []
-        result = InsiResult(CodeCR.AUCUN)
-        for given in tries:
-            attempts.append(given)
-            result = self.search_traits(traits.nom_naissance, given, traits.sexe, traits.date_naissance,
-                                        traits.lieu_naissance)
-            if result.code is not CodeCR.AUCUN:
-                break
-        return Lookup(result, attempts, insi_advice(result))
+        """Search with the retry rule over HTTP (see `lookup_with_retry`)."""
+        return lookup_with_retry(traits, lambda given: self.search_traits(
+            traits.nom_naissance, given, traits.sexe, traits.date_naissance, traits.lieu_naissance))

@@ -3,18 +3,26 @@
 `GET /fhir/Patient?family=&given=&birthdate=&gender=&identifier=` follows IHE PDQm (ITI-78):
 a `searchset` Bundle; `identifier=<system>|<value>` finds a patient by IPP or, for a qualified
 identity only, by INS. Every request is authenticated (`Authorization: Bearer`) and audited.
+
+The identity transitions a DPI drives are FHIR operations on the record: `$recuperer-ins` (INSi
+with the retry rule, association on 00), `$verifier-piece` (an identity document checked at the
+desk) and `$lire-datamatrix` (a Datamatrix INS scanned from a document, verified by INSi). A
+refused transition is an OperationOutcome (422) saying why, with INSi's advice when inconclusive.
 """
 
 from __future__ import annotations
 
 import orjson
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from maison.core import audit
 from maison.core.auth import actor_for
 from maison.core.errors import InvalidInput, MaisonError, MalformedRequest
 from maison.core.identifiers.nir import parse_matricule
 from maison.formats.fhir import fhir_response, outcome_response
+from maison.identite.ins.client import lookup_with_retry
+from maison.identite.ins.model import CallContext, TraitsQuery
 from maison.identite.ins.service import InsiService
 from maison.identite.ins.traits import Traits, normalise_name
 from maison.identite.vigilance import store
@@ -115,5 +123,87 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int) -> APIRo
                                   "entry": entries})
         except MaisonError as exc:
             return outcome_response(exc)
+
+    # --- operations for the identity transitions a DPI drives -------------------------------------
+
+    def _call_context(actor) -> CallContext:  # type: ignore[no-untyped-def]
+        return CallContext(structure=actor.structure, software=actor.software, professional=actor.person)
+
+    def _patient_id(patient_id: str) -> int:
+        if not patient_id.isdigit():
+            raise InvalidInput(f"identifiant '{patient_id}' invalide", code="id")
+        return int(patient_id)
+
+    def _recover(actor, pid: int, traits: Traits):  # type: ignore[no-untyped-def]
+        """INSi with the client retry rule, in process, then the association on 00."""
+        lookup = lookup_with_retry(traits, lambda given: insi.search_by_traits(_call_context(actor), TraitsQuery(
+            traits.nom_naissance, tuple(given), traits.sexe, traits.date_naissance, traits.lieu_naissance)))
+        return index.record_insi_result(actor, pid, lookup.result)
+
+    @r.post("/Patient/{patient_id}/$recuperer-ins")
+    async def recover_ins(patient_id: str, request: Request) -> Response:
+        """Call INSi with the record's traits (each first name, then the list); 00 → RECUP or QUAL."""
+        try:
+            actor, pid = _actor(request), _patient_id(patient_id)
+            current = index.get(actor, pid)
+            identity = await run_in_threadpool(_recover, actor, pid, current.traits)
+            return fhir_response(patient_resource(identity))
+        except MaisonError as exc:
+            return outcome_response(exc)
+
+    @r.post("/Patient/{patient_id}/$verifier-piece")
+    async def check_document(patient_id: str, request: Request) -> Response:
+        """`Parameters` with `typePiece` (valueCode: PA, CN, AN, LE, …): the desk checked that document."""
+        try:
+            actor, pid = _actor(request), _patient_id(patient_id)
+            params = await _json_body(request)
+            kind = next((p.get("valueCode") for p in params.get("parameter", []) if p.get("name") == "typePiece"), None)
+            if not kind:
+                raise InvalidInput("paramètre typePiece (valueCode) attendu", code="piece-absente",
+                                   expression="Parameters.parameter")
+            return fhir_response(patient_resource(index.check_document(actor, pid, kind)))
+        except MaisonError as exc:
+            return outcome_response(exc)
+
+    @r.post("/Patient/{patient_id}/$lire-datamatrix")
+    async def read_datamatrix(patient_id: str, request: Request) -> Response:
+        """A scanned Datamatrix INS: `image/png` (the scan) or `text/plain` (what a 2D reader typed)."""
+        from maison.formats import datamatrix
+
+        try:
+            actor, pid = _actor(request), _patient_id(patient_id)
+            raw = await _limited_body(request)
+            kind = request.headers.get("content-type", "").split(";")[0].strip()
+            if kind == "image/png":
+                scanned = await run_in_threadpool(datamatrix.read_png, raw)
+            elif kind == "text/plain":
+                scanned = datamatrix.parse_content(raw.decode("ascii", errors="replace"))
+            else:
+                raise MaisonError("image/png ou text/plain attendu", code="media-type")
+            t = scanned.traits
+            lookup = await run_in_threadpool(lookup_with_retry, t, lambda given: insi.search_by_traits(
+                _call_context(actor), TraitsQuery(t.nom_naissance, tuple(given), t.sexe, t.date_naissance,
+                                                  t.lieu_naissance)))
+            identity = index.record_datamatrix(actor, pid, scanned, lookup.result)
+            return fhir_response(patient_resource(identity))
+        except MaisonError as exc:
+            return outcome_response(exc)
+
+    async def _limited_body(request: Request) -> bytes:
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > max_body_bytes:
+                raise MaisonError("requête trop volumineuse", code="too-large")
+        return raw
+
+    async def _json_body(request: Request) -> dict:
+        try:
+            data = orjson.loads(await _limited_body(request) or b"{}")
+        except orjson.JSONDecodeError:
+            raise MalformedRequest("JSON mal formé", code="json") from None
+        if not isinstance(data, dict) or data.get("resourceType") != "Parameters":
+            raise MalformedRequest("ressource Parameters attendue", code="resource-type")
+        return data
 
     return r

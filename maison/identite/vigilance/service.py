@@ -21,6 +21,7 @@ audited and checked against the actor's structure.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import orjson
 import sqlalchemy as sa
@@ -41,6 +42,9 @@ from maison.identite.vigilance.model import (
     Status,
     status_of,
 )
+
+if TYPE_CHECKING:  # pylibdmtx needs the system libdmtx: only the adapter that scans imports it
+    from maison.formats.datamatrix import InsDatamatrix
 
 _T = store.vig_patient
 
@@ -174,6 +178,22 @@ class PatientIndex:
             audit.record(conn, actor, "identitovigilance.doublon-detected", patient=current.ipp, outcome="failure",
                          detail={"structure": current.structure, "other_ipp": others[0].ipp})
         raise Conflict(f"INS déjà associé au dossier {others[0].ipp} : doublon à traiter", code="ins-deja-attribue")
+
+    def record_datamatrix(self, actor: audit.Actor, patient_id: int, scanned: InsDatamatrix,
+                          result: InsiResult) -> LocalIdentity:
+        """A Datamatrix INS read on a document, then verified by INSi with the traits it carries.
+
+        The Datamatrix gives the INS and the traits of a qualified identity elsewhere, but only INSi
+        gives an INS (seed 000 L2042): the INS becomes the record's only if INSi answers 00 with
+        that INS (active or historic — an old INS leads to the active one). The record is then
+        récupérée (collection method CB); it becomes qualifiée once an identity document is checked.
+        """
+        if result.code is CodeCR.TROUVE and result.individu is not None:
+            known = {result.individu.active.number, *(h.number for h in result.individu.history)}
+            if scanned.matricule[:13] not in known:
+                raise TransitionRefused("l'INS du Datamatrix n'est pas celui que renvoie INSi : ne pas l'utiliser",
+                                        code="datamatrix-ins-different")
+        return self.record_insi_result(actor, patient_id, result, method=CollectionMethod.CB)
 
     def check_document(self, actor: audit.Actor, patient_id: int, document_type: str) -> LocalIdentity:
         if document_type not in DOCUMENT_TYPES:

@@ -1,0 +1,110 @@
+"""The identity transitions a DPI drives over FHIR: INSi retrieval, document check, Datamatrix INS."""
+
+import io
+
+import httpx
+import pytest
+
+from maison.core.auth import issue_key
+from maison.core.identifiers.nir import OID_INS_NIR_TEST
+from maison.formats.datamatrix import InsDatamatrix, content, render_png
+from maison.identite.vigilance.fhir import EXT_BIRTH_LIST, EXT_RELIABILITY
+from tests.identite.helpers import IDAM, SARAH, SARAH_NIR, STRUCTURE, nir, seed_referential
+
+
+@pytest.fixture
+def dpi(house, live):  # type: ignore[no-untyped-def]
+    seed_referential(house.insi)
+    key = issue_key(house.db, STRUCTURE, IDAM, "801234567897", "accueil")
+    return httpx.Client(base_url=f"{live.url}/fhir", headers={"Authorization": f"Bearer {key}"})
+
+
+def _admit(http: httpx.Client, ipp: str, family: str, given: str, gender: str, birth: str) -> int:
+    resource = {"resourceType": "Patient",
+                "identifier": [{"type": {"coding": [{"code": "PI"}]}, "value": ipp}],
+                "name": [{"use": "official", "family": family, "given": given.split(" "),
+                          "extension": [{"url": EXT_BIRTH_LIST, "valueString": given}]}],
+                "gender": gender, "birthDate": birth}
+    response = http.post("/Patient", json=resource)
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+def _status(patient: dict) -> tuple[str, str]:
+    ext = next(e for e in patient["extension"] if e["url"] == EXT_RELIABILITY)["extension"]
+    values = {e["url"]: e["valueCoding"]["code"] for e in ext if "valueCoding" in e}
+    return values["identityStatus"], values["methodCollection"]
+
+
+def _ins(patient: dict) -> list[str]:
+    return [i["value"] for i in patient["identifier"] if i.get("use") == "official"]
+
+
+def _code(response: httpx.Response) -> str:
+    return response.json()["issue"][0]["details"]["coding"][0]["code"]
+
+
+def test_insi_retrieval_then_document_check_qualifies(dpi):
+    pid = _admit(dpi, "T1", "Garcia-Hammadi", "Anna Sarah-Lou", "female", "1977-01-21")
+    recup = dpi.post(f"/Patient/{pid}/$recuperer-ins")
+    assert recup.status_code == 200, recup.text
+    assert _status(recup.json()) == ("RECUP", "INSI")
+    assert _ins(recup.json()) == []  # the matricule is shared only once qualified (000 L2007-2009)
+    checked = dpi.post(f"/Patient/{pid}/$verifier-piece", json={
+        "resourceType": "Parameters", "parameter": [{"name": "typePiece", "valueCode": "CN"}]})
+    assert _status(checked.json())[0] == "QUAL" and _ins(checked.json()) == [SARAH_NIR]
+
+
+def test_inconclusive_insi_is_refused_with_advice(dpi):
+    unknown = _admit(dpi, "T2", "Inconnu", "Paul", "male", "1990-01-01")
+    refused = dpi.post(f"/Patient/{unknown}/$recuperer-ins")
+    assert refused.status_code == 422 and _code(refused) == "insi-01"
+    assert "provisoire" in refused.json()["issue"][0]["diagnostics"]
+    homonym = _admit(dpi, "T3", "Martin", "Jean", "male", "1980-05-10")
+    assert _code(dpi.post(f"/Patient/{homonym}/$recuperer-ins")) == "insi-02"
+
+
+def test_low_trust_document_and_bad_parameters(dpi):
+    pid = _admit(dpi, "T4", "Garcia-Hammadi", "Sarah-Lou", "female", "1977-01-21")
+    weak = dpi.post(f"/Patient/{pid}/$verifier-piece", json={
+        "resourceType": "Parameters", "parameter": [{"name": "typePiece", "valueCode": "PC"}]})
+    assert weak.status_code == 422 and _code(weak) == "piece-faible-confiance"
+    assert _code(dpi.post(f"/Patient/{pid}/$verifier-piece", json={"resourceType": "Patient"})) == "resource-type"
+    assert _code(dpi.post(f"/Patient/{pid}/$verifier-piece", json={"resourceType": "Parameters"})) == "piece-absente"
+
+
+@pytest.mark.parametrize("as_image", [True, False])
+def test_datamatrix_scan_verified_by_insi_is_recup_cb(dpi, as_image):
+    pid = _admit(dpi, "T5", "GARCIA-HAMMADI", "SARAH-LOU ANNA", "female", "1977-01-21")
+    label = InsDatamatrix(SARAH_NIR, OID_INS_NIR_TEST, SARAH)
+    if as_image:
+        png = io.BytesIO()
+        render_png(label, png)
+        scanned = dpi.post(f"/Patient/{pid}/$lire-datamatrix", content=png.getvalue(),
+                           headers={"Content-Type": "image/png"})
+    else:
+        scanned = dpi.post(f"/Patient/{pid}/$lire-datamatrix", content=content(label),
+                           headers={"Content-Type": "text/plain"})
+    assert scanned.status_code == 200, scanned.text
+    assert _status(scanned.json()) == ("RECUP", "CB")  # the Datamatrix alone never qualifies
+
+
+def test_datamatrix_with_another_ins_is_refused(dpi):
+    pid = _admit(dpi, "T6", "GARCIA-HAMMADI", "SARAH-LOU ANNA", "female", "1977-01-21")
+    forged = InsDatamatrix(nir("2770101154004"), OID_INS_NIR_TEST, SARAH)  # Sarah's traits, someone else's INS
+    refused = dpi.post(f"/Patient/{pid}/$lire-datamatrix", content=content(forged),
+                       headers={"Content-Type": "text/plain"})
+    assert refused.status_code == 422 and _code(refused) == "datamatrix-ins-different"
+    garbage = dpi.post(f"/Patient/{pid}/$lire-datamatrix", content=b"\x89PNG\r\n\x1a\nnot a png",
+                       headers={"Content-Type": "image/png"})
+    assert garbage.status_code == 400 and garbage.json()["resourceType"] == "OperationOutcome"
+    wrong_type = dpi.post(f"/Patient/{pid}/$lire-datamatrix", content=b"{}", headers={"Content-Type": "application/json"})
+    assert _code(wrong_type) == "media-type"
+
+
+def test_software_unknown_to_insi_cannot_retrieve(house, live, dpi):
+    pid = _admit(dpi, "T7", "Garcia-Hammadi", "Sarah-Lou", "female", "1977-01-21")
+    key = issue_key(house.db, STRUCTURE, "LOGICIEL-NON-HOMOLOGUE", "801234567897")
+    other = httpx.Client(base_url=f"{live.url}/fhir", headers={"Authorization": f"Bearer {key}"})
+    refused = other.post(f"/Patient/{pid}/$recuperer-ins")
+    assert refused.status_code == 401 and _code(refused) == "logiciel-inconnu"
