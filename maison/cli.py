@@ -105,6 +105,36 @@ def rapport_civ(structure: list[str] = typer.Option(..., help="Structure(s); sev
         print_report(report)
 
 
+@app.command("stats-insi")
+def stats_insi(mois: str = typer.Option(..., help="AAAA-MM"), data_dir: Path = typer.Option(None),
+               csv_dir: Path = typer.Option(None, "--csv", help="Also write the three tables as CSV here")) -> None:
+    """Monthly INSi statistics by département, éditeur and établissement, counted from the audit trail."""
+    from rich.table import Table
+
+    from maison.core.errors import MaisonError
+    from maison.core.storage import Database
+    from maison.observatoire.insi import ANSWERS, DIMENSIONS, monthly, write_csv
+
+    db = Database(_settings(data_dir).effective_database_url)
+    try:
+        tables = monthly(db, mois)
+    except MaisonError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    for dimension, rows in tables.items():
+        peak = max((line.total for line in rows.values()), default=0) or 1
+        table = Table(title=f"INSi {mois} — par {DIMENSIONS[dimension]}")
+        for col in (DIMENSIONS[dimension], "appels", *ANSWERS, "établ.", ""):
+            table.add_column(col, justify="left" if col in (DIMENSIONS[dimension], "") else "right")
+        for key, line in rows.items():
+            d = line.as_dict()
+            table.add_row(key, str(d["appels"]), *(str(d[f"cr_{a}"]) for a in ANSWERS), str(d["etablissements"]),
+                          "█" * max(1, round(20 * line.total / peak)))
+        console.print(table)
+    if csv_dir:
+        for path in write_csv(tables, mois, csv_dir):
+            console.print(f"wrote {path}")
+
+
 @app.command()
 def demo(count: int = typer.Option(100_000, help="Synthetic identities to seed"),
          data_dir: Path = typer.Option(Path("data/demo"), help="A fresh directory for the demo database")) -> None:

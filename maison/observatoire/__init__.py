@@ -1,0 +1,1 @@
+"""Indicators computed from what really happened: the audit trail."""
