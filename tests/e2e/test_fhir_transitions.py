@@ -90,6 +90,7 @@ def test_datamatrix_scan_verified_by_insi_is_recup_cb(dpi, as_image):
 
 
 def test_datamatrix_with_another_ins_is_refused(dpi):
+    # 000 L2042: only INSi gives an INS — a Datamatrix INS that INSi does not confirm is not used
     pid = _admit(dpi, "T6", "GARCIA-HAMMADI", "SARAH-LOU ANNA", "female", "1977-01-21")
     forged = InsDatamatrix(nir("2770101154004"), OID_INS_NIR_TEST, SARAH)  # Sarah's traits, someone else's INS
     refused = dpi.post(f"/Patient/{pid}/$lire-datamatrix", content=content(forged),

@@ -35,6 +35,7 @@ def insi(house, live):  # type: ignore[no-untyped-def]
 
 
 def test_answer_00_with_official_traits(insi, xsd):
+    # 000 L2055: the INS is the matricule with the five traits; a 00 answer returns both
     house, client, _ = insi
     request = traits_request(client.me, "GARCIA-HAMMADI", ["SARAH-LOU"], "F", "1977-01-21")
     xsd["INSi_RECSANS_INS"].validate(etree.tostring(_body(request)))
@@ -78,6 +79,7 @@ def test_answer_01_and_02(insi, xsd):
 
 
 def test_client_retries_once_per_first_name(insi):
+    # 002 L342-344: called on opening the record, one retry per first name in order, advice when inconclusive
     _, client, _ = insi
     # the desk typed the first names in another order: the first try fails, the second succeeds
     local = Traits.of("GARCIA-HAMMADI", "ANNA SARAH-LOU", "F", "1977-01-21")

@@ -142,6 +142,7 @@ def test_traits_of_insi_identity_cannot_be_edited_and_vali_falls_back(index):
 
 
 def test_same_ins_on_two_records_is_a_doublon_for_review(index):
+    # 003 L227: one user, one INS — a second record with the same INS is a doublon, never a second holder
     patients, ref = index
     first = patients.record_insi_result(DESK, admit(patients).id, sarah_00(ref))
     second = admit(patients, "IPP2")

@@ -30,6 +30,7 @@ def test_chained_merges_keep_every_historic_ins(house):
 
 
 def test_replaced_nia_is_historic(house):
+    # 000 L183: the matricule is the NIR, or failing that the NIA — replaced once the NIR exists
     service = house.insi
     seed_referential(service)
     traits = Traits.of("NGUYEN", "BAO", "M", "1992-11-30", "99243")
