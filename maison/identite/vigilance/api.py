@@ -64,6 +64,14 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int) -> APIRo
     def _actor(request: Request) -> audit.Actor:
         return actor_for(index.db, request.headers.get("authorization"))
 
+    def _call_context(actor) -> CallContext:  # type: ignore[no-untyped-def]
+        return CallContext(structure=actor.structure, software=actor.software, professional=actor.person)
+
+    def _patient_id(patient_id: str) -> int:
+        if not patient_id.isdigit():
+            raise InvalidInput(f"identifiant '{patient_id}' invalide", code="id")
+        return int(patient_id)
+
     @r.post("/Patient")
     async def create(request: Request) -> Response:
         try:
@@ -87,9 +95,7 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int) -> APIRo
     async def read(patient_id: str, request: Request) -> Response:
         try:
             actor = _actor(request)
-            if not patient_id.isdigit():
-                raise InvalidInput(f"identifiant '{patient_id}' invalide", code="id")
-            return fhir_response(patient_resource(index.get(actor, int(patient_id))))
+            return fhir_response(patient_resource(index.get(actor, _patient_id(patient_id))))
         except MaisonError as exc:
             return outcome_response(exc)
 
@@ -126,19 +132,10 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int) -> APIRo
 
     # --- operations for the identity transitions a DPI drives -------------------------------------
 
-    def _call_context(actor) -> CallContext:  # type: ignore[no-untyped-def]
-        return CallContext(structure=actor.structure, software=actor.software, professional=actor.person)
-
-    def _patient_id(patient_id: str) -> int:
-        if not patient_id.isdigit():
-            raise InvalidInput(f"identifiant '{patient_id}' invalide", code="id")
-        return int(patient_id)
-
-    def _recover(actor, pid: int, traits: Traits):  # type: ignore[no-untyped-def]
-        """INSi with the client retry rule, in process, then the association on 00."""
-        lookup = lookup_with_retry(traits, lambda given: insi.search_by_traits(_call_context(actor), TraitsQuery(
+    def _lookup(actor, traits: Traits):  # type: ignore[no-untyped-def]
+        """INSi in process, with the client retry rule, on behalf of the actor's structure and software."""
+        return lookup_with_retry(traits, lambda given: insi.search_by_traits(_call_context(actor), TraitsQuery(
             traits.nom_naissance, tuple(given), traits.sexe, traits.date_naissance, traits.lieu_naissance)))
-        return index.record_insi_result(actor, pid, lookup.result)
 
     @r.post("/Patient/{patient_id}/$recuperer-ins")
     async def recover_ins(patient_id: str, request: Request) -> Response:
@@ -146,8 +143,8 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int) -> APIRo
         try:
             actor, pid = _actor(request), _patient_id(patient_id)
             current = index.get(actor, pid)
-            identity = await run_in_threadpool(_recover, actor, pid, current.traits)
-            return fhir_response(patient_resource(identity))
+            lookup = await run_in_threadpool(_lookup, actor, current.traits)
+            return fhir_response(patient_resource(index.record_insi_result(actor, pid, lookup.result)))
         except MaisonError as exc:
             return outcome_response(exc)
 
@@ -180,10 +177,7 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int) -> APIRo
                 scanned = datamatrix.parse_content(raw.decode("ascii", errors="replace"))
             else:
                 raise MaisonError("image/png ou text/plain attendu", code="media-type")
-            t = scanned.traits
-            lookup = await run_in_threadpool(lookup_with_retry, t, lambda given: insi.search_by_traits(
-                _call_context(actor), TraitsQuery(t.nom_naissance, tuple(given), t.sexe, t.date_naissance,
-                                                  t.lieu_naissance)))
+            lookup = await run_in_threadpool(_lookup, actor, scanned.traits)
             identity = index.record_datamatrix(actor, pid, scanned, lookup.result)
             return fhir_response(patient_resource(identity))
         except MaisonError as exc:
