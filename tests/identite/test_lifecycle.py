@@ -1,5 +1,7 @@
 """Every identity status transition (issue 2 §3.1), the legal ones and the refused ones."""
 
+from dataclasses import replace
+
 import pytest
 
 from maison.core import audit
@@ -176,6 +178,34 @@ def test_split_of_a_collision(index):
     other = patients.split(DESK, p.id, "IPP-NEW", Traits.of("GARCIA", "ANNA", "F", "1979-02-02"))
     assert other.status is Status.PROV and other.ipp == "IPP-NEW"
     assert [h["event"] for h in patients.history(DESK, p.id)] == ["admit", "split"]
+
+
+def test_traits_changed_into_another_person_is_a_collision_alert(index):
+    patients, _ = index
+    slip = admit(patients, "IPP1", Traits.of("DUPOND", "MARIE", "F", "1980-01-01"))
+    patients.update_traits(DESK, slip.id, Traits.of("DUPONT", "MARIE", "F", "1980-01-01"))  # a keying slip
+    mixed = admit(patients, "IPP2", Traits.of("LAMBERT", "MARIE", "F", "1980-01-01"))
+    patients.update_traits(DESK, mixed.id, Traits.of("LAMBERT", "JEANNE", "F", "1975-06-12"))  # someone else
+    assert patients.detect_duplicates(DESK, HOSP) == 1
+    [alert] = patients.reviews(DESK, HOSP)
+    assert (alert["kind"], alert["patient_a"], alert["patient_b"]) == ("collision", mixed.id, None)
+    assert alert["reason"] == "traits modifiés : prénoms, date de naissance"
+    assert patients.detect_duplicates(DESK, HOSP) == 1 and len(patients.reviews(DESK, HOSP)) == 1  # not twice
+    patients.split(DESK, mixed.id, "IPP3", Traits.of("LAMBERT", "MARIE", "F", "1980-01-01"), alert["id"])
+    assert patients.reviews(DESK, HOSP) == [] and patients.reviews(DESK, HOSP, "dedouble")[0]["id"] == alert["id"]
+
+
+def test_insi_returning_another_ins_is_a_collision(index):
+    patients, ref = index
+    record = patients.record_insi_result(DESK, admit(patients).id, sarah_00(ref))
+    answer = sarah_00(ref)
+    other = replace(answer.individu, active=replace(answer.individu.active, number="2770101154004"), history=())
+    with pytest.raises(TransitionRefused) as err:
+        patients.record_insi_result(DESK, record.id, replace(answer, individu=other))
+    assert err.value.code == "collision"
+    [alert] = patients.reviews(DESK, HOSP)
+    assert alert["kind"] == "collision" and alert["patient_a"] == record.id
+    assert patients.get(DESK, record.id).ins_number == SARAH_NIR[:13]  # nothing changed on the record
 
 
 def test_another_structure_cannot_touch_the_record(index):

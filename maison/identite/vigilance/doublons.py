@@ -145,3 +145,29 @@ def find(records: Iterable[Candidate], threshold: float = THRESHOLD, max_block: 
             if s >= threshold:
                 found[key] = s
     return [(a, b, s) for (a, b), s in sorted(found.items())]
+
+
+_TRAITS = ("nom_naissance", "prenoms", "sexe", "date_naissance", "lieu_naissance")
+_LABELS = {"nom_naissance": "nom de naissance", "prenoms": "prénoms", "sexe": "sexe",
+           "date_naissance": "date de naissance", "lieu_naissance": "lieu de naissance"}
+
+
+def collisions(histories: dict[int, list[dict]], threshold: float = THRESHOLD) -> list[tuple[int, float, str]]:
+    """Records whose traits were changed into another person's: likely collisions.
+
+    `histories` maps a record to the successive states of its traits (dicts with the five trait
+    fields). A correction explained by a keying slip keeps the score above the threshold; a change
+    of first name and birth date, or of sex, does not — two persons have probably been mixed up in
+    one record, which the cell must examine (and split if so).
+    """
+    found = []
+    for record, states in histories.items():
+        for before, after in zip(states, states[1:]):
+            a = Candidate.of(record, *(before[k] for k in _TRAITS))
+            b = Candidate.of(record, *(after[k] for k in _TRAITS))
+            s = score(a, b)
+            if s < threshold:
+                changed = [_LABELS[k] for k in _TRAITS if before[k] != after[k]]
+                found.append((record, s, "traits modifiés : " + ", ".join(changed)))
+                break
+    return found

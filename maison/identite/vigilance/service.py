@@ -159,24 +159,31 @@ class PatientIndex:
             if mismatch:
                 raise TransitionRefused("traits INSi incohérents avec le dossier : " + ", ".join(mismatch),
                                         code="traits-incoherents")
-            if current.ins_number and current.ins_number not in (
-                    individu.active.number, *(h.number for h in individu.history)):
-                raise TransitionRefused("un autre INS est déjà associé à ce dossier (collision ?)", code="collision")
+            collision = bool(current.ins_number) and current.ins_number not in (
+                individu.active.number, *(h.number for h in individu.history))
             others = [r for r in store.by_ins(conn, current.structure, individu.active.number) if r.id != current.id]
-            if not others:
+            if not others and not collision:
                 t = individu.traits
                 return self._save(conn, actor, current, "insi-retrieval", insi_retrieved=True,
                                   ins_number=individu.active.number, ins_cle=individu.active.cle,
                                   ins_oid=individu.active.oid, nom_naissance=t.nom_naissance,
                                   prenoms=t.liste_prenoms, sexe=t.sexe, date_naissance=t.date_naissance,
                                   lieu_naissance=t.lieu_naissance, collection_method=method.value)
-        # The INS is already on another record: refuse the association, but queue the doublon
-        # for the identitovigilance cell in a transaction of its own.
+        # Refused, but what was found goes to the identitovigilance cell, in a transaction of its own:
+        # another INS already on this record (a collision), or this INS already on another (a doublon).
         with self.db.write() as conn:
-            self._open_review(conn, current.structure, "doublon", others[0].id, current.id, 1.0,
-                              "même INS sur deux dossiers")
-            audit.record(conn, actor, "identitovigilance.doublon-detected", patient=current.ipp, outcome="failure",
-                         detail={"structure": current.structure, "other_ipp": others[0].ipp})
+            if collision:
+                self._open_review(conn, current.structure, "collision", current.id, None, 1.0,
+                                  "INSi renvoie un autre INS que celui du dossier")
+                audit.record(conn, actor, "identitovigilance.collision-detected", patient=current.ipp,
+                             outcome="failure", detail={"structure": current.structure})
+            else:
+                self._open_review(conn, current.structure, "doublon", others[0].id, current.id, 1.0,
+                                  "même INS sur deux dossiers")
+                audit.record(conn, actor, "identitovigilance.doublon-detected", patient=current.ipp,
+                             outcome="failure", detail={"structure": current.structure, "other_ipp": others[0].ipp})
+        if collision:
+            raise TransitionRefused("un autre INS est déjà associé à ce dossier : collision à traiter", code="collision")
         raise Conflict(f"INS déjà associé au dossier {others[0].ipp} : doublon à traiter", code="ins-deja-attribue")
 
     def record_datamatrix(self, actor: audit.Actor, patient_id: int, scanned: InsDatamatrix,
@@ -324,8 +331,12 @@ class PatientIndex:
                      .values(state=state, resolved_at=_now(), resolved_by=actor.person))
 
     def detect_duplicates(self, actor: audit.Actor, structure: str) -> int:
-        """Scan the whole index of a structure; queue every likely doublon for review. Returns how many were queued."""
-        from maison.identite.vigilance.doublons import Candidate, find
+        """Scan the whole index of a structure; queue every likely doublon and collision for review.
+
+        Doublons: pairs of live records whose traits differ by at most a keying slip. Collisions:
+        records whose traits were changed into another person's. Returns how many alerts were queued.
+        """
+        from maison.identite.vigilance.doublons import Candidate, collisions, find
 
         self._authorise(actor, structure)
         with self.db.read() as conn:
@@ -333,13 +344,33 @@ class PatientIndex:
                                           _T.c.lieu_naissance, _T.c.ins_number)
                                 .where(_T.c.structure == structure, _T.c.merged_into.is_(None)))
             candidates = [Candidate.of(*row) for row in rows]
+            mixed = collisions(self._trait_histories(conn, structure))
         pairs = find(candidates)
         with self.db.write() as conn:
             for a, b, s in pairs:
                 self._open_review(conn, structure, "doublon", a, b, s, "traits proches")
+            for record, s, reason in mixed:
+                self._open_review(conn, structure, "collision", record, None, s, reason)
             audit.record(conn, actor, "identitovigilance.detect-duplicates",
-                         detail={"structure": structure, "records": len(candidates), "pairs": len(pairs)})
-        return len(pairs)
+                         detail={"structure": structure, "records": len(candidates), "pairs": len(pairs),
+                                 "collisions": len(mixed)})
+        return len(pairs) + len(mixed)
+
+    @staticmethod
+    def _trait_histories(conn: Connection, structure: str) -> dict[int, list[dict]]:
+        """The successive traits of every live record whose traits were ever changed after admission."""
+        h = store.vig_history
+        changed = sa.select(h.c.patient_id).join(_T, _T.c.id == h.c.patient_id).where(
+            _T.c.structure == structure, _T.c.merged_into.is_(None), h.c.event.in_(("traits-update", "insi-retrieval")))
+        histories: dict[int, list[dict]] = {}
+        for row in conn.execute(sa.select(h.c.patient_id, h.c.snapshot).where(
+                h.c.patient_id.in_(changed), h.c.event.in_(("admit", "traits-update", "insi-retrieval")))
+                .order_by(h.c.patient_id, h.c.id)):
+            states = histories.setdefault(row.patient_id, [])
+            state = {**(states[-1] if states else {}), **orjson.loads(row.snapshot)}
+            states.append({k: state.get(k) for k in ("nom_naissance", "prenoms", "sexe", "date_naissance",
+                                                     "lieu_naissance")})
+        return histories
 
     def dismiss_review(self, actor: audit.Actor, review_id: int) -> None:
         with self.db.write() as conn:
