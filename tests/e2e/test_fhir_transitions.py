@@ -109,3 +109,15 @@ def test_software_unknown_to_insi_cannot_retrieve(house, live, dpi):
     other = httpx.Client(base_url=f"{live.url}/fhir", headers={"Authorization": f"Bearer {key}"})
     refused = other.post(f"/Patient/{pid}/$recuperer-ins")
     assert refused.status_code == 401 and _code(refused) == "logiciel-inconnu"
+
+
+def test_oversized_bodies_are_refused_before_parsing(dpi, live):
+    big = b"x" * 1_100_000  # above max_body_bytes (1 MB)
+    for path, kind in [("/Patient", "application/fhir+json"), ("/Patient/1/$lire-datamatrix", "image/png"),
+                       ("/Patient/1/$verifier-piece", "application/fhir+json")]:
+        response = dpi.post(path, content=big, headers={"Content-Type": kind})
+        assert response.status_code == 413, path
+        assert response.json()["resourceType"] == "OperationOutcome"
+    cell = httpx.post(f"{live.url}/identitovigilance/incidents", content=big,
+                      headers={"Authorization": dpi.headers["Authorization"], "Content-Type": "application/json"})
+    assert cell.status_code == 413

@@ -20,8 +20,9 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 
-from maison.core.errors import MaisonError, NotFound
+from maison.core.errors import MaisonError, NotFound, TooLarge
 from maison.formats import soap
+from maison.formats.body import read_json_object, read_limited
 from maison.formats.fhir import outcome_response
 from maison.identite.ins import insi_soap
 from maison.identite.ins.model import CallContext, CarteVitaleQuery, InsiResult, InsRef, TraitsQuery
@@ -74,13 +75,11 @@ def router(service: InsiService, reference_path: Path, max_body_bytes: int) -> A
 
     @r.post("/lps")
     async def soap_endpoint(request: Request) -> Response:
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > max_body_bytes:
-                fault = soap.SoapFault(f"requête de plus de {max_body_bytes} octets", subcode="siram_10",
-                                       http_status=413, code="too-large")
-                return Response(insi_soap.fault_response(fault), status_code=413, media_type=soap.CONTENT_TYPE)
+        try:
+            body = await read_limited(request, max_body_bytes)
+        except TooLarge as exc:
+            fault = soap.SoapFault(exc.message, subcode="siram_10", http_status=413, code="too-large")
+            return Response(insi_soap.fault_response(fault), status_code=413, media_type=soap.CONTENT_TYPE)
         try:
             status, payload = await audited(insi_soap.handle, service, reference_path, body,
                                             request.headers.get("content-type", ""), max_body_bytes)
@@ -118,16 +117,7 @@ def router(service: InsiService, reference_path: Path, max_body_bytes: int) -> A
         )
 
     async def _json(request: Request) -> dict:
-        raw = await request.body()
-        if len(raw) > max_body_bytes:
-            raise MaisonError("requête trop volumineuse", code="too-large")
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise MaisonError("JSON mal formé", code="schema") from None
-        if not isinstance(data, dict):
-            raise MaisonError("objet JSON attendu", code="schema")
-        return data
+        return await read_json_object(request, max_body_bytes)
 
     @r.post("/json/rechercherInsAvecTraitsIdentite")
     async def json_traits(request: Request) -> Response:

@@ -12,7 +12,6 @@ refused transition is an OperationOutcome (422) saying why, with INSi's advice w
 
 from __future__ import annotations
 
-import orjson
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -20,6 +19,7 @@ from maison.core import audit
 from maison.core.auth import actor_for
 from maison.core.errors import InvalidInput, MaisonError, MalformedRequest
 from maison.core.identifiers.nir import parse_matricule
+from maison.formats.body import read_json_object, read_limited
 from maison.formats.fhir import fhir_response, outcome_response
 from maison.identite.ins.client import lookup_with_retry
 from maison.identite.ins.model import CallContext, TraitsQuery
@@ -76,13 +76,7 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int) -> APIRo
     async def create(request: Request) -> Response:
         try:
             actor = _actor(request)
-            raw = await request.body()
-            if len(raw) > max_body_bytes:
-                raise MaisonError("ressource trop volumineuse", code="too-large")
-            try:
-                resource = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                raise MalformedRequest("JSON mal formé", code="json") from None
+            resource = await read_json_object(request, max_body_bytes)
             ipp, traits = traits_from_patient(resource)
             identity = index.admit(actor, actor.structure, ipp, traits)
             response = fhir_response(patient_resource(identity), 201)
@@ -153,7 +147,7 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int) -> APIRo
         """`Parameters` with `typePiece` (valueCode: PA, CN, AN, LE, …): the desk checked that document."""
         try:
             actor, pid = _actor(request), _patient_id(patient_id)
-            params = await _json_body(request)
+            params = await _parameters(request)
             kind = next((p.get("valueCode") for p in params.get("parameter", []) if p.get("name") == "typePiece"), None)
             if not kind:
                 raise InvalidInput("paramètre typePiece (valueCode) attendu", code="piece-absente",
@@ -169,7 +163,7 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int) -> APIRo
 
         try:
             actor, pid = _actor(request), _patient_id(patient_id)
-            raw = await _limited_body(request)
+            raw = await read_limited(request, max_body_bytes)
             kind = request.headers.get("content-type", "").split(";")[0].strip()
             if kind == "image/png":
                 scanned = await run_in_threadpool(datamatrix.read_png, raw)
@@ -183,20 +177,9 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int) -> APIRo
         except MaisonError as exc:
             return outcome_response(exc)
 
-    async def _limited_body(request: Request) -> bytes:
-        raw = b""
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > max_body_bytes:
-                raise MaisonError("requête trop volumineuse", code="too-large")
-        return raw
-
-    async def _json_body(request: Request) -> dict:
-        try:
-            data = orjson.loads(await _limited_body(request) or b"{}")
-        except orjson.JSONDecodeError:
-            raise MalformedRequest("JSON mal formé", code="json") from None
-        if not isinstance(data, dict) or data.get("resourceType") != "Parameters":
+    async def _parameters(request: Request) -> dict:
+        data = await read_json_object(request, max_body_bytes, empty_as={})
+        if data.get("resourceType") != "Parameters":
             raise MalformedRequest("ressource Parameters attendue", code="resource-type")
         return data
 

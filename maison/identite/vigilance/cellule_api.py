@@ -19,7 +19,8 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from maison.core.auth import actor_for
-from maison.core.errors import InvalidInput, MaisonError, MalformedRequest, NotFound
+from maison.core.errors import InvalidInput, MaisonError, NotFound
+from maison.formats.body import read_json_object
 from maison.formats.fhir import outcome_response
 from maison.identite.vigilance.cellule import Cellule
 from maison.identite.vigilance.service import PatientIndex
@@ -34,16 +35,7 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int) -> APIRou
     r = APIRouter()
 
     async def _body(request: Request) -> dict:
-        raw = await request.body()
-        if len(raw) > max_body_bytes:
-            raise MaisonError("requête trop volumineuse", code="too-large")
-        try:
-            data = orjson.loads(raw or b"{}")
-        except orjson.JSONDecodeError:
-            raise MalformedRequest("JSON mal formé", code="json") from None
-        if not isinstance(data, dict):
-            raise MalformedRequest("objet JSON attendu", code="json")
-        return data
+        return await read_json_object(request, max_body_bytes, empty_as={})
 
     def _text(data: dict, key: str) -> str:
         value = data.get(key)
