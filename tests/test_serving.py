@@ -1,0 +1,97 @@
+"""`maison serve` as a real process: TLS, several workers on one port, refusal to listen in clear off loopback."""
+
+import datetime
+import ipaddress
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from maison.core.config import Settings
+from maison.serving import serve
+from tests.conftest import free_port
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+def _start(tmp_path: Path, port: int, *extra: str, env: dict | None = None) -> subprocess.Popen:
+    environ = {**os.environ, "MAISON_DATA_DIR": str(tmp_path / "data"), **(env or {})}
+    environ.pop("MAISON_DATABASE_URL", None)
+    return subprocess.Popen([sys.executable, "-m", "maison", "serve", "--port", str(port), *extra], env=environ,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _wait(url: str, **kw) -> httpx.Response:  # type: ignore[no-untyped-def]
+    for _ in range(150):
+        try:
+            return httpx.get(url, timeout=1, **kw)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} never answered")
+
+
+def _stop(proc: subprocess.Popen) -> int:
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=20)
+
+
+def test_plain_http_is_refused_off_loopback(tmp_path):
+    with pytest.raises(ValueError, match="TLS"):
+        serve(Settings(data_dir=tmp_path, host="0.0.0.0"))
+
+
+def test_tls_listener(tmp_path):
+    cert, key = _self_signed(tmp_path)
+    port = free_port()
+    proc = _start(tmp_path, port, env={"MAISON_TLS_CERT": str(cert), "MAISON_TLS_KEY": str(key)})
+    try:
+        answer = _wait(f"https://127.0.0.1:{port}/", verify=ssl.create_default_context(cafile=str(cert)))
+        assert answer.status_code == 200 and {s["path"] for s in answer.json()["services"]} >= {"/insi", "/fhir"}
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=2)  # no clear text on a TLS port
+    finally:
+        _stop(proc)
+
+
+def test_several_workers_share_the_port(tmp_path):
+    port = free_port()
+    proc = _start(tmp_path, port, "--workers", "2")
+    try:
+        assert _wait(f"http://127.0.0.1:{port}/").status_code == 200
+        listeners: set[str] = set()
+        for _ in range(100):  # each worker binds its own socket (SO_REUSEPORT) once started
+            listening = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True).stdout
+            listeners = {line.split("pid=")[1].split(",")[0] for line in listening.splitlines()}
+            if len(listeners) == 2:
+                break
+            time.sleep(0.1)
+        assert len(listeners) == 2
+        for _ in range(20):  # fresh connections are spread by the kernel; every one is answered
+            assert httpx.get(f"http://127.0.0.1:{port}/insi/lps", params={"wsdl": ""}).status_code == 200
+    finally:
+        assert _stop(proc) == 0
