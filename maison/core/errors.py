@@ -39,6 +39,12 @@ class TooLarge(MaisonError):
     code = "too-large"
 
 
+class UnsupportedMediaType(MaisonError):
+    http_status = 415
+    fhir_issue = "not-supported"
+    code = "media-type"
+
+
 class Unauthenticated(MaisonError):
     http_status = 401
     fhir_issue = "login"

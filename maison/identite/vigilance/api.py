@@ -17,10 +17,10 @@ from starlette.concurrency import run_in_threadpool
 
 from maison.core import audit
 from maison.core.auth import actor_for
-from maison.core.errors import InvalidInput, MaisonError, MalformedRequest
+from maison.core.errors import InvalidInput, MalformedRequest, UnsupportedMediaType
 from maison.core.identifiers.nir import parse_matricule
 from maison.formats.body import read_json_object, read_limited
-from maison.formats.fhir import fhir_response, outcome_response
+from maison.formats.fhir import fhir_response
 from maison.identite.ins.client import lookup_with_retry
 from maison.identite.ins.model import CallContext, TraitsQuery
 from maison.identite.ins.service import InsiService
@@ -74,55 +74,46 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int) -> APIRo
 
     @r.post("/Patient")
     async def create(request: Request) -> Response:
-        try:
-            actor = _actor(request)
-            resource = await read_json_object(request, max_body_bytes)
-            ipp, traits = traits_from_patient(resource)
-            identity = index.admit(actor, actor.structure, ipp, traits)
-            response = fhir_response(patient_resource(identity), 201)
-            response.headers["Location"] = f"Patient/{identity.id}/_history/{identity.version}"
-            return response
-        except MaisonError as exc:
-            return outcome_response(exc)
+        actor = _actor(request)
+        resource = await read_json_object(request, max_body_bytes)
+        ipp, traits = traits_from_patient(resource)
+        identity = index.admit(actor, actor.structure, ipp, traits)
+        response = fhir_response(patient_resource(identity), 201)
+        response.headers["Location"] = f"Patient/{identity.id}/_history/{identity.version}"
+        return response
 
     @r.get("/Patient/{patient_id}")
     async def read(patient_id: str, request: Request) -> Response:
-        try:
-            actor = _actor(request)
-            return fhir_response(patient_resource(index.get(actor, _patient_id(patient_id))))
-        except MaisonError as exc:
-            return outcome_response(exc)
+        actor = _actor(request)
+        return fhir_response(patient_resource(index.get(actor, _patient_id(patient_id))))
 
     @r.get("/Patient")
     async def search(request: Request) -> Response:
-        try:
-            actor = _actor(request)
-            p = request.query_params
-            known = {"family", "given", "birthdate", "gender", "identifier", "_count"}
-            unknown = set(p) - known
-            if unknown:
-                raise InvalidInput(f"paramètres inconnus : {', '.join(sorted(unknown))}", code="parametre")
-            ipp = ins = None
-            if "identifier" in p:
-                system, _, value = p["identifier"].rpartition("|")
-                if system.startswith("urn:oid:1.2.250.1.213.1.4."):
-                    ins = parse_matricule(value).number
-                else:
-                    ipp = value
-            count = min(int(p.get("_count", "50")) if p.get("_count", "50").isdigit() else 50, 200)
-            with index.db.write() as conn:
-                rows = store.search(conn, actor.structure, family=normalise_name(p["family"]) if "family" in p else None,
-                                    given=normalise_name(p["given"]) if "given" in p else None,
-                                    birthdate=p.get("birthdate"), gender=_GENDER.get(p.get("gender", ""), p.get("gender")),
-                                    ipp=ipp, ins_number=ins, limit=count)
-                audit.record(conn, actor, "identitovigilance.search", purpose="TREAT",
-                             detail={"structure": actor.structure, "results": len(rows)})
-            entries = [{"fullUrl": f"Patient/{row.id}", "resource": patient_resource(store.row_to_identity(row)),
-                        "search": {"mode": "match"}} for row in rows]
-            return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": len(entries),
-                                  "entry": entries})
-        except MaisonError as exc:
-            return outcome_response(exc)
+        actor = _actor(request)
+        p = request.query_params
+        known = {"family", "given", "birthdate", "gender", "identifier", "_count"}
+        unknown = set(p) - known
+        if unknown:
+            raise InvalidInput(f"paramètres inconnus : {', '.join(sorted(unknown))}", code="parametre")
+        ipp = ins = None
+        if "identifier" in p:
+            system, _, value = p["identifier"].rpartition("|")
+            if system.startswith("urn:oid:1.2.250.1.213.1.4."):
+                ins = parse_matricule(value).number
+            else:
+                ipp = value
+        count = min(int(p.get("_count", "50")) if p.get("_count", "50").isdigit() else 50, 200)
+        with index.db.write() as conn:
+            rows = store.search(conn, actor.structure, family=normalise_name(p["family"]) if "family" in p else None,
+                                given=normalise_name(p["given"]) if "given" in p else None,
+                                birthdate=p.get("birthdate"), gender=_GENDER.get(p.get("gender", ""), p.get("gender")),
+                                ipp=ipp, ins_number=ins, limit=count)
+            audit.record(conn, actor, "identitovigilance.search", purpose="TREAT",
+                         detail={"structure": actor.structure, "results": len(rows)})
+        entries = [{"fullUrl": f"Patient/{row.id}", "resource": patient_resource(store.row_to_identity(row)),
+                    "search": {"mode": "match"}} for row in rows]
+        return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": len(entries),
+                              "entry": entries})
 
     # --- operations for the identity transitions a DPI drives -------------------------------------
 
@@ -134,48 +125,39 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int) -> APIRo
     @r.post("/Patient/{patient_id}/$recuperer-ins")
     async def recover_ins(patient_id: str, request: Request) -> Response:
         """Call INSi with the record's traits (each first name, then the list); 00 → RECUP or QUAL."""
-        try:
-            actor, pid = _actor(request), _patient_id(patient_id)
-            current = index.get(actor, pid)
-            lookup = await run_in_threadpool(_lookup, actor, current.traits)
-            return fhir_response(patient_resource(index.record_insi_result(actor, pid, lookup.result)))
-        except MaisonError as exc:
-            return outcome_response(exc)
+        actor, pid = _actor(request), _patient_id(patient_id)
+        current = index.get(actor, pid)
+        lookup = await run_in_threadpool(_lookup, actor, current.traits)
+        return fhir_response(patient_resource(index.record_insi_result(actor, pid, lookup.result)))
 
     @r.post("/Patient/{patient_id}/$verifier-piece")
     async def check_document(patient_id: str, request: Request) -> Response:
         """`Parameters` with `typePiece` (valueCode: PA, CN, AN, LE, …): the desk checked that document."""
-        try:
-            actor, pid = _actor(request), _patient_id(patient_id)
-            params = await _parameters(request)
-            kind = next((p.get("valueCode") for p in params.get("parameter", []) if p.get("name") == "typePiece"), None)
-            if not kind:
-                raise InvalidInput("paramètre typePiece (valueCode) attendu", code="piece-absente",
-                                   expression="Parameters.parameter")
-            return fhir_response(patient_resource(index.check_document(actor, pid, kind)))
-        except MaisonError as exc:
-            return outcome_response(exc)
+        actor, pid = _actor(request), _patient_id(patient_id)
+        params = await _parameters(request)
+        kind = next((p.get("valueCode") for p in params.get("parameter", []) if p.get("name") == "typePiece"), None)
+        if not kind:
+            raise InvalidInput("paramètre typePiece (valueCode) attendu", code="piece-absente",
+                               expression="Parameters.parameter")
+        return fhir_response(patient_resource(index.check_document(actor, pid, kind)))
 
     @r.post("/Patient/{patient_id}/$lire-datamatrix")
     async def read_datamatrix(patient_id: str, request: Request) -> Response:
         """A scanned Datamatrix INS: `image/png` (the scan) or `text/plain` (what a 2D reader typed)."""
         from maison.formats import datamatrix
 
-        try:
-            actor, pid = _actor(request), _patient_id(patient_id)
-            raw = await read_limited(request, max_body_bytes)
-            kind = request.headers.get("content-type", "").split(";")[0].strip()
-            if kind == "image/png":
-                scanned = await run_in_threadpool(datamatrix.read_png, raw)
-            elif kind == "text/plain":
-                scanned = datamatrix.parse_content(raw.decode("ascii", errors="replace"))
-            else:
-                raise MaisonError("image/png ou text/plain attendu", code="media-type")
-            lookup = await run_in_threadpool(_lookup, actor, scanned.traits)
-            identity = index.record_datamatrix(actor, pid, scanned, lookup.result)
-            return fhir_response(patient_resource(identity))
-        except MaisonError as exc:
-            return outcome_response(exc)
+        actor, pid = _actor(request), _patient_id(patient_id)
+        raw = await read_limited(request, max_body_bytes)
+        kind = request.headers.get("content-type", "").split(";")[0].strip()
+        if kind == "image/png":
+            scanned = await run_in_threadpool(datamatrix.read_png, raw)
+        elif kind == "text/plain":
+            scanned = datamatrix.parse_content(raw.decode("ascii", errors="replace"))
+        else:
+            raise UnsupportedMediaType("image/png ou text/plain attendu")
+        lookup = await run_in_threadpool(_lookup, actor, scanned.traits)
+        identity = index.record_datamatrix(actor, pid, scanned, lookup.result)
+        return fhir_response(patient_resource(identity))
 
     async def _parameters(request: Request) -> dict:
         data = await read_json_object(request, max_body_bytes, empty_as={})

@@ -19,9 +19,8 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from maison.core.auth import actor_for
-from maison.core.errors import InvalidInput, MaisonError, NotFound
+from maison.core.errors import InvalidInput, NotFound
 from maison.formats.body import read_json_object
-from maison.formats.fhir import outcome_response
 from maison.identite.vigilance.cellule import Cellule
 from maison.identite.vigilance.service import PatientIndex
 
@@ -48,53 +47,38 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int) -> APIRou
 
     @r.post("/reunions")
     async def meeting(request: Request) -> Response:
-        try:
-            actor, data = _actor(request), await _body(request)
-            participants = data.get("participants", [])
-            if not isinstance(participants, list) or not all(isinstance(p, str) for p in participants):
-                raise InvalidInput("'participants' : liste de noms attendue", code="participants")
-            return _json({"id": cellule.record_meeting(actor, _text(data, "date"), _text(data, "compteRendu"),
-                                                       participants)}, 201)
-        except MaisonError as exc:
-            return outcome_response(exc)
+        actor, data = _actor(request), await _body(request)
+        participants = data.get("participants", [])
+        if not isinstance(participants, list) or not all(isinstance(p, str) for p in participants):
+            raise InvalidInput("'participants' : liste de noms attendue", code="participants")
+        return _json({"id": cellule.record_meeting(actor, _text(data, "date"), _text(data, "compteRendu"),
+                                                   participants)}, 201)
 
     @r.post("/incidents")
     async def incident(request: Request) -> Response:
-        try:
-            actor, data = _actor(request), await _body(request)
-            patient = data.get("patientId")
-            if patient is not None and not isinstance(patient, int):
-                raise InvalidInput("'patientId' : entier attendu", code="patient-id")
-            return _json({"id": cellule.report_incident(actor, _text(data, "type"), _text(data, "description"),
-                                                        patient, data.get("date"))}, 201)
-        except MaisonError as exc:
-            return outcome_response(exc)
+        actor, data = _actor(request), await _body(request)
+        patient = data.get("patientId")
+        if patient is not None and not isinstance(patient, int):
+            raise InvalidInput("'patientId' : entier attendu", code="patient-id")
+        return _json({"id": cellule.report_incident(actor, _text(data, "type"), _text(data, "description"),
+                                                    patient, data.get("date"))}, 201)
 
     @r.post("/procedures")
     async def procedure(request: Request) -> Response:
-        try:
-            actor, data = _actor(request), await _body(request)
-            return _json({"id": cellule.adopt_procedure(actor, _text(data, "type"), str(data.get("titre", "")),
-                                                        _text(data, "adopteeLe"), str(data.get("reference", "")))},
-                         201)
-        except MaisonError as exc:
-            return outcome_response(exc)
+        actor, data = _actor(request), await _body(request)
+        return _json({"id": cellule.adopt_procedure(actor, _text(data, "type"), str(data.get("titre", "")),
+                                                    _text(data, "adopteeLe"), str(data.get("reference", "")))},
+                     201)
 
     @r.post("/detection")
     async def detection(request: Request) -> Response:
-        try:
-            actor = _actor(request)
-            return _json({"alertes": index.detect_duplicates(actor, actor.structure)})
-        except MaisonError as exc:
-            return outcome_response(exc)
+        actor = _actor(request)
+        return _json({"alertes": index.detect_duplicates(actor, actor.structure)})
 
     @r.get("/alertes")
     async def alerts(request: Request) -> Response:
-        try:
-            actor = _actor(request)
-            return _json(index.reviews(actor, actor.structure, request.query_params.get("etat", "ouvert")))
-        except MaisonError as exc:
-            return outcome_response(exc)
+        actor = _actor(request)
+        return _json(index.reviews(actor, actor.structure, request.query_params.get("etat", "ouvert")))
 
     def _review(actor, review_id: int) -> dict:  # type: ignore[no-untyped-def]
         review = next((x for x in index.reviews(actor, actor.structure, "ouvert") if x["id"] == review_id), None)
@@ -104,37 +88,28 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int) -> APIRou
 
     @r.post("/alertes/{review_id}/fusion")
     async def merge(review_id: int, request: Request) -> Response:
-        try:
-            actor, data = _actor(request), await _body(request)
-            review = _review(actor, review_id)
-            pair = (review["patient_a"], review["patient_b"])
-            keep = data.get("conserver", pair[0])
-            if keep not in pair:
-                raise InvalidInput("'conserver' doit désigner l'un des deux dossiers de l'alerte", code="conserver")
-            drop = pair[1] if keep == pair[0] else pair[0]
-            identity = index.merge(actor, keep, drop, review_id)
-            return _json({"conserve": identity.id, "fusionne": drop})
-        except MaisonError as exc:
-            return outcome_response(exc)
+        actor, data = _actor(request), await _body(request)
+        review = _review(actor, review_id)
+        pair = (review["patient_a"], review["patient_b"])
+        keep = data.get("conserver", pair[0])
+        if keep not in pair:
+            raise InvalidInput("'conserver' doit désigner l'un des deux dossiers de l'alerte", code="conserver")
+        drop = pair[1] if keep == pair[0] else pair[0]
+        identity = index.merge(actor, keep, drop, review_id)
+        return _json({"conserve": identity.id, "fusionne": drop})
 
     @r.post("/alertes/{review_id}/ecarter")
     async def dismiss(review_id: int, request: Request) -> Response:
-        try:
-            actor = _actor(request)
-            _review(actor, review_id)
-            index.dismiss_review(actor, review_id)
-            return _json({"ecartee": review_id})
-        except MaisonError as exc:
-            return outcome_response(exc)
+        actor = _actor(request)
+        _review(actor, review_id)
+        index.dismiss_review(actor, review_id)
+        return _json({"ecartee": review_id})
 
     @r.get("/rapport")
     async def report(request: Request) -> Response:
-        try:
-            actor = _actor(request)
-            semester = request.query_params.get("semestre", "")
-            structures = request.query_params.getlist("structure") or None
-            return _json(cellule.report(actor, semester, structures))
-        except MaisonError as exc:
-            return outcome_response(exc)
+        actor = _actor(request)
+        semester = request.query_params.get("semestre", "")
+        structures = request.query_params.getlist("structure") or None
+        return _json(cellule.report(actor, semester, structures))
 
     return r
