@@ -30,13 +30,13 @@ def listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket
     return sock
 
 
-def _worker(settings: Settings, reuse_port: bool, migrate: bool) -> None:
+def _worker(settings: Settings, reuse_port: bool) -> None:
     import uvicorn
 
     from maison.house import House, tune_interpreter
 
     tune_interpreter()
-    house = House.open(settings, migrate=migrate)
+    house = House.open(settings, migrate=False)  # migrated once by `serve`
     tls = {"ssl_certfile": settings.tls_cert, "ssl_keyfile": settings.tls_key} if settings.tls_cert else {}
     config = uvicorn.Config(house.app(), log_level="warning", access_log=False, http="httptools", loop="uvloop",
                             **tls)
@@ -57,10 +57,10 @@ def serve(settings: Settings, workers: int = 1) -> None:
     db.migrate()
     db.dispose()
     if workers <= 1:
-        _worker(settings, False, False)
+        _worker(settings, False)
         return
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(settings, True, False), name=f"maison-{i}") for i in range(workers)]
+    procs = [ctx.Process(target=_worker, args=(settings, True), name=f"maison-{i}") for i in range(workers)]
     for p in procs:
         p.start()
 

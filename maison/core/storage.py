@@ -11,9 +11,9 @@ plain READ COMMITTED transaction and stores take the row locks they need.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import sqlite3
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -39,7 +39,7 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(
-        url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=48, max_overflow=16
+        url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8, max_overflow=16
     )
 
     @sa.event.listens_for(engine, "connect")

@@ -16,9 +16,7 @@ from pathlib import Path
 
 import anyio
 import orjson
-
 from fastapi import APIRouter, Request, Response
-
 
 from maison.core.errors import MaisonError, NotFound, TooLarge
 from maison.formats import soap
@@ -51,8 +49,8 @@ def result_json(result: InsiResult) -> dict:
 
 
 # A few threads do the work of every INSi call: each call is a short burst of CPU and SQLite reads,
-# and more threads than cores only make them queue on the GIL (16 threads gave a third less
-# throughput and twice the p99 of 4 in bench/insi.py).
+# and many more threads than cores only make them queue on the GIL; the commit of the audit record
+# is awaited outside the threads (see `audited`).
 INSI_THREADS = 4
 
 
