@@ -137,6 +137,7 @@ def load_all_tables() -> sa.MetaData:
     """Import every store so that `metadata` knows every table (for migrations and test cleanup)."""
     import maison.core.audit  # noqa: F401
     import maison.core.auth  # noqa: F401
+    import maison.identite.annuaire.store  # noqa: F401
     import maison.identite.ins.store  # noqa: F401
     import maison.identite.vigilance.store  # noqa: F401
 

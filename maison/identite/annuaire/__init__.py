@@ -1,0 +1,1 @@
+"""Annuaire Santé: the national directory of health professionals and structures, as FHIR R4."""

@@ -1,0 +1,137 @@
+"""What the searches need, derived from a resource's JSON, and the writes that keep it in step.
+
+`fold` is the comparison form of FHIR string search (case- and accent-insensitive, punctuation as
+space). Everything stored next to a resource comes from `rows_of(resource)`; `put` replaces a
+resource and all its derived rows in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from unidecode import unidecode
+
+from maison.identite.annuaire import store
+from maison.identite.annuaire.vocabulary import EXT_EMAIL_TYPE, EXT_INSEE, EXT_MAILBOX, EXT_SMARTCARD, system_alias
+
+_NON_WORD = re.compile(r"[^0-9a-z@._]+")
+
+
+def fold(text: str) -> str:
+    return _NON_WORD.sub(" ", unidecode(text or "").lower()).strip()
+
+
+def _codings(concept: dict | None) -> Iterable[tuple[str, str]]:
+    for c in (concept or {}).get("coding", []):
+        if c.get("code"):
+            yield c.get("system", ""), c["code"]
+
+
+def _ext(element: dict, url: str) -> dict | None:
+    return next((e for e in element.get("extension", []) if e.get("url") == url), None)
+
+
+def mailboxes(resource: dict) -> list[dict]:
+    """The MSSanté mailboxes in `telecom`: address, type (PER/ORG/APP/CAB) and liste rouge."""
+    found = []
+    for t in resource.get("telecom", []):
+        if t.get("system") != "email" or _ext(t, EXT_EMAIL_TYPE) is None or not t.get("value"):
+            continue
+        meta = _ext(t, EXT_MAILBOX) or {}
+        kind, rouge = "", False
+        for sub in meta.get("extension", []):
+            if sub.get("url") == "type":
+                kind = next((code for _s, code in _codings(sub.get("valueCodeableConcept"))), sub.get("valueCode", ""))
+            elif sub.get("url") == "listeRouge":
+                rouge = bool(sub.get("valueBoolean"))
+        found.append({"address": t["value"], "type": kind, "liste_rouge": rouge})
+    return found
+
+
+def _identifier_tokens(resource: dict) -> Iterable[tuple[str, str, str]]:
+    for ident in resource.get("identifier", []):
+        if ident.get("value"):
+            yield "identifier", ident.get("system", ""), ident["value"]
+        for system, code in _codings(ident.get("type")):
+            yield "identifier-type", system, code
+
+
+def rows_of(resource: dict) -> tuple[dict, list[tuple[str, str, str]], list[dict]]:
+    """(the resource table's row, its tokens as (param, system, code), its mailboxes)."""
+    rtype = resource["resourceType"]
+    row = {"id": resource["id"], "active": bool(resource.get("active", True)),
+           "last_updated": resource.get("meta", {}).get("lastUpdated", ""),
+           "resource": orjson.dumps(resource).decode()}
+    tokens = list(_identifier_tokens(resource))
+    if rtype == "Practitioner":
+        name = (resource.get("name") or [{}])[0]
+        given = " ".join(name.get("given", []))
+        row |= {"family": fold(name.get("family", "")), "given": fold(given),
+                "family_exact": name.get("family", ""), "given_exact": given}
+        for q in resource.get("qualification", []):
+            tokens += [("qualification-code", s, c) for s, c in _codings(q.get("code"))]
+        for card in (e for e in resource.get("extension", []) if e.get("url") == EXT_SMARTCARD):
+            for sub in card.get("extension", []):
+                if sub.get("url") == "number":
+                    tokens.append(("number-smartcard", "", sub.get("valueString", "")))
+                elif sub.get("url") == "type":
+                    tokens += [("type-smartcard", s, c) for s, c in _codings(sub.get("valueCodeableConcept"))]
+    elif rtype == "Organization":
+        address = (resource.get("address") or [{}])[0]
+        insee = _ext(address, EXT_INSEE)
+        row |= {"name": fold(resource.get("name", "")), "name_exact": resource.get("name", ""),
+                "city": fold(address.get("city", "")), "postal_code": address.get("postalCode", ""),
+                "insee": (insee or {}).get("valueCoding", {}).get("code", ""),
+                "line": fold(" ".join(x for x in address.get("line", []) if x)),
+                "partof": _ref_id(resource.get("partOf"))}
+        for t in resource.get("type", []):
+            tokens += [("type", s, c) for s, c in _codings(t)]
+    elif rtype == "PractitionerRole":
+        row |= {"practitioner": _ref_id(resource.get("practitioner")),
+                "organization": _ref_id(resource.get("organization"))}
+        for code in resource.get("code", []):
+            tokens += [("role", s, c) for s, c in _codings(code)]
+    return row, tokens, mailboxes(resource)
+
+
+def _ref_id(reference: dict | None) -> str | None:
+    ref = (reference or {}).get("reference", "")
+    return ref.rsplit("/", 1)[-1] if ref else None
+
+
+def put(conn: Connection, resources: list[dict]) -> None:
+    """Replace these resources (all of one type) and everything derived from them."""
+    if not resources:
+        return
+    rtype = resources[0]["resourceType"]
+    table = store.TABLES[rtype]
+    ids = [r["id"] for r in resources]
+    for chunk in range(0, len(ids), 500):
+        part = ids[chunk:chunk + 500]
+        conn.execute(table.delete().where(table.c.id.in_(part)))
+        conn.execute(store.ann_token.delete().where(store.ann_token.c.rtype == rtype, store.ann_token.c.rid.in_(part)))
+        conn.execute(store.ann_mailbox.delete().where(store.ann_mailbox.c.rtype == rtype,
+                                                      store.ann_mailbox.c.rid.in_(part)))
+    rows, tokens, boxes = [], [], []
+    for resource in resources:
+        row, toks, mbs = rows_of(resource)
+        rows.append(row)
+        tokens += [{"rtype": rtype, "rid": row["id"], "param": p, "system": system_alias(s), "code": c}
+                   for p, s, c in toks]
+        boxes += [{"rtype": rtype, "rid": row["id"], "address": m["address"].lower(), "address_exact": m["address"],
+                   "type": m["type"], "liste_rouge": m["liste_rouge"]} for m in mbs]
+    conn.execute(table.insert(), rows)
+    if tokens:
+        conn.execute(store.ann_token.insert(), tokens)
+    if boxes:
+        conn.execute(store.ann_mailbox.insert(), boxes)
+
+
+def get(conn: Connection, rtype: str, rid: str) -> dict | None:
+    table = store.TABLES[rtype]
+    text = conn.execute(sa.select(table.c.resource).where(table.c.id == rid)).scalar()
+    return orjson.loads(text) if text else None

@@ -1,0 +1,140 @@
+"""Building Annuaire resources as the public (DP) profiles shape them.
+
+Used by the synthetic directory and by RPPS+ registration; the JSON built here is what is stored
+and served. Civilité, profession, savoir-faire, fonction, genre and mode d'exercice, secteur and
+catégorie use the NOS code systems of `vocabulary`.
+"""
+
+from __future__ import annotations
+
+from maison.identite.annuaire.vocabulary import (
+    CS_CATEGORIE_ETAB,
+    CS_CATEGORIE_PRO,
+    CS_COMMUNE,
+    CS_FONCTION,
+    CS_GENRE_ACTIVITE,
+    CS_ID_TYPE,
+    CS_MODE_EXERCICE,
+    CS_ORG_TYPE,
+    CS_PROFESSION,
+    CS_SAVOIR_FAIRE,
+    CS_SECTEUR,
+    CS_TYPE_BAL,
+    CS_TYPE_CARTE,
+    CS_TYPE_MESSAGERIE,
+    EXT_EMAIL_TYPE,
+    EXT_INSEE,
+    EXT_MAILBOX,
+    EXT_ORG_TYPES,
+    EXT_SMARTCARD,
+    PROFILE,
+    SOURCE,
+    SYS_FINESS,
+    SYS_IDNATPS,
+    SYS_IDNATSTRUCT,
+    SYS_RPPS,
+    SYS_SIRENE,
+)
+
+
+def _meta(rtype: str, updated: str) -> dict:
+    return {"versionId": "1", "lastUpdated": updated, "source": SOURCE, "profile": PROFILE[rtype]}
+
+
+def _identifier(system: str, value: str, type_code: str | None = None) -> dict:
+    out: dict = {"use": "official", "system": system, "value": value}
+    if type_code:
+        out["type"] = {"coding": [{"system": CS_ID_TYPE, "code": type_code}]}
+    return out
+
+
+def mailbox(address: str, kind: str, *, liste_rouge: bool = False, description: str = "", service: str = "",
+            rank: int | None = None) -> dict:
+    """A BAL MSSanté in `telecom` (as-mailbox-mss): email type MSSANTE and the mailbox metadata."""
+    meta = [{"url": "type", "valueCodeableConcept": {"coding": [{"system": CS_TYPE_BAL, "code": kind}]}}]
+    if description:
+        meta.append({"url": "description", "valueString": description})
+    if service:
+        meta.append({"url": "service", "valueString": service})
+    meta.append({"url": "listeRouge", "valueBoolean": liste_rouge})
+    out = {"extension": [{"url": EXT_EMAIL_TYPE, "valueCoding": {"system": CS_TYPE_MESSAGERIE, "code": "MSSANTE"}},
+                         {"url": EXT_MAILBOX, "extension": meta}],
+           "system": "email", "value": address}
+    if rank is not None:
+        out["rank"] = rank
+    return out
+
+
+def practitioner(rpps: str, family: str, given: str, civilite: str, profession: str, categorie: str,
+                 savoir_faire: str | None, updated: str, *, mailboxes: list[dict] = (), card: tuple[str, str] | None = None,
+                 active: bool = True) -> dict:
+    qualifications = [{"code": {"coding": [{"system": CS_PROFESSION, "code": profession},
+                                           {"system": CS_CATEGORIE_PRO, "code": categorie}]}}]
+    if savoir_faire:
+        qualifications.append({"code": {"coding": [{"system": CS_SAVOIR_FAIRE, "code": savoir_faire}]}})
+    resource = {
+        "resourceType": "Practitioner", "id": f"8{rpps}", "meta": _meta("Practitioner", updated), "language": "fr",
+        "identifier": [_identifier(SYS_IDNATPS, f"8{rpps}", "IDNPS"), _identifier(SYS_RPPS, rpps, "RPPS")],
+        "active": active,
+        "name": [{"use": "usual", "family": family, "given": [given], "suffix": [civilite]}],
+        "qualification": qualifications,
+    }
+    if card:
+        kind, number = card
+        resource["extension"] = [{"url": EXT_SMARTCARD, "extension": [
+            {"url": "type", "valueCodeableConcept": {"coding": [{"system": CS_TYPE_CARTE, "code": kind}]}},
+            {"url": "number", "valueString": number}]}]
+    if mailboxes:
+        resource["telecom"] = list(mailboxes)
+    return resource
+
+
+def organization(idnatstruct: str, name: str, updated: str, *, finess: tuple[str, str] | None = None,
+                 siret: str | None = None, entity: str = "GEOGRAPHICAL-ENTITY", secteur: str | None = None,
+                 categorie: str | None = None, partof: str | None = None, city: str = "", postal_code: str = "",
+                 insee: str = "", line: str = "", mailboxes: list[dict] = (), active: bool = True) -> dict:
+    identifiers = [_identifier(SYS_IDNATSTRUCT, idnatstruct, "IDNST")]
+    if finess:
+        identifiers.append(_identifier(SYS_FINESS, finess[0], finess[1]))  # FINEJ (entité juridique) / FINEG
+    if siret:
+        identifiers.append(_identifier(SYS_SIRENE, siret, "SIRET"))
+    types = [{"extension": [{"url": EXT_ORG_TYPES, "valueCode": "organizationType"}],
+              "coding": [{"system": CS_ORG_TYPE, "code": entity}]}]
+    if secteur:
+        types.append({"extension": [{"url": EXT_ORG_TYPES, "valueCode": "secteurActiviteRASS"}],
+                      "coding": [{"system": CS_SECTEUR, "code": secteur}]})
+    if categorie:
+        types.append({"coding": [{"system": CS_CATEGORIE_ETAB, "code": categorie}]})
+    resource: dict = {
+        "resourceType": "Organization", "id": idnatstruct, "meta": _meta("Organization", updated), "language": "fr",
+        "identifier": identifiers, "active": active, "type": types, "name": name,
+    }
+    if city or postal_code:
+        address: dict = {"line": [line] if line else [], "city": city, "postalCode": postal_code, "country": "FRANCE"}
+        if insee:
+            address["extension"] = [{"url": EXT_INSEE, "valueCoding": {"system": CS_COMMUNE, "code": insee}}]
+        resource["address"] = [address]
+    if partof:
+        resource["partOf"] = {"reference": f"Organization/{partof}"}
+    if mailboxes:
+        resource["telecom"] = list(mailboxes)
+    return resource
+
+
+def practitioner_role(role_id: str, practitioner_id: str, organization_id: str | None, updated: str, *,
+                      fonction: str | None, genre: str = "GENR01", mode: str = "S", mailboxes: list[dict] = (),
+                      active: bool = True) -> dict:
+    codes = [{"coding": [{"system": CS_GENRE_ACTIVITE, "code": genre}]},
+             {"coding": [{"system": CS_MODE_EXERCICE, "code": mode}]}]
+    if fonction:
+        codes.append({"coding": [{"system": CS_FONCTION, "code": fonction}]})
+    resource: dict = {
+        "resourceType": "PractitionerRole", "id": role_id, "meta": _meta("PractitionerRole", updated),
+        "language": "fr", "identifier": [{"system": SYS_RPPS, "value": role_id}], "active": active,
+        "practitioner": {"reference": f"Practitioner/{practitioner_id}"}, "code": codes,
+    }
+    if organization_id:
+        resource["organization"] = {"reference": f"Organization/{organization_id}"}
+    if mailboxes:
+        resource["telecom"] = list(mailboxes)
+    return resource

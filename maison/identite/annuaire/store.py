@@ -1,0 +1,95 @@
+"""Persistence of the Annuaire: each resource as the JSON it is served as, plus what searches need.
+
+A resource is stored whole (`resource`, the FHIR JSON) next to the columns and rows its searches
+use: normalised names and address parts on the resource's own table, every token (identifiers,
+qualification and role codes, types) in `ann_token`, every MSSanté mailbox in `ann_mailbox`.
+These are always derived from the JSON by `index.py`, so a PATCH that changes the JSON re-derives
+them and nothing can drift. Ids sort as strings; paging walks them in order (keyset).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from maison.core.storage import metadata
+
+ann_practitioner = sa.Table(
+    "ann_practitioner",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("last_updated", sa.String(32), nullable=False),
+    sa.Column("family", sa.String(200), nullable=False, server_default=""),  # folded (see index.fold)
+    sa.Column("given", sa.String(200), nullable=False, server_default=""),
+    sa.Column("family_exact", sa.String(200), nullable=False, server_default=""),  # as written, for :exact
+    sa.Column("given_exact", sa.String(200), nullable=False, server_default=""),
+    sa.Column("resource", sa.Text, nullable=False),
+    sa.Index("ix_ann_practitioner_family", "family"),
+    sa.Index("ix_ann_practitioner_given", "given"),
+    sa.Index("ix_ann_practitioner_family_exact", "family_exact"),
+    sa.Index("ix_ann_practitioner_updated", "last_updated"),
+)
+
+ann_organization = sa.Table(
+    "ann_organization",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("last_updated", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(300), nullable=False, server_default=""),  # folded
+    sa.Column("name_exact", sa.String(300), nullable=False, server_default=""),
+    sa.Column("city", sa.String(100), nullable=False, server_default=""),  # folded
+    sa.Column("postal_code", sa.String(10), nullable=False, server_default=""),
+    sa.Column("insee", sa.String(5), nullable=False, server_default=""),
+    sa.Column("line", sa.String(300), nullable=False, server_default=""),
+    sa.Column("partof", sa.String(64)),
+    sa.Column("resource", sa.Text, nullable=False),
+    sa.Index("ix_ann_organization_name", "name"),
+    sa.Index("ix_ann_organization_city", "city"),
+    sa.Index("ix_ann_organization_postal_code", "postal_code"),
+    sa.Index("ix_ann_organization_partof", "partof"),
+    sa.Index("ix_ann_organization_updated", "last_updated"),
+)
+
+ann_role = sa.Table(
+    "ann_role",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("last_updated", sa.String(32), nullable=False),
+    sa.Column("practitioner", sa.String(64)),
+    sa.Column("organization", sa.String(64)),
+    sa.Column("resource", sa.Text, nullable=False),
+    sa.Index("ix_ann_role_practitioner", "practitioner"),
+    sa.Index("ix_ann_role_organization", "organization"),
+    sa.Index("ix_ann_role_updated", "last_updated"),
+)
+
+# Token search parameters (identifier, identifier-type, qualification-code, role, type, …).
+ann_token = sa.Table(
+    "ann_token",
+    metadata,
+    sa.Column("rtype", sa.String(24), nullable=False),
+    sa.Column("rid", sa.String(64), nullable=False),
+    sa.Column("param", sa.String(32), nullable=False),
+    sa.Column("system", sa.String(200), nullable=False),
+    sa.Column("code", sa.String(100), nullable=False),
+    sa.Index("ix_ann_token_lookup", "param", "code", "rtype"),
+    sa.Index("ix_ann_token_resource", "rtype", "rid"),
+)
+
+# MSSanté mailboxes, for `mailbox-mss` and `mailbox-mss-type` (address kept lower case).
+ann_mailbox = sa.Table(
+    "ann_mailbox",
+    metadata,
+    sa.Column("rtype", sa.String(24), nullable=False),
+    sa.Column("rid", sa.String(64), nullable=False),
+    sa.Column("address", sa.String(256), nullable=False),  # lower case
+    sa.Column("address_exact", sa.String(256), nullable=False),
+    sa.Column("type", sa.String(3), nullable=False),
+    sa.Column("liste_rouge", sa.Boolean, nullable=False),
+    sa.Index("ix_ann_mailbox_address", "address"),
+    sa.Index("ix_ann_mailbox_resource", "rtype", "rid"),
+)
+
+TABLES = {"Practitioner": ann_practitioner, "Organization": ann_organization, "PractitionerRole": ann_role}
