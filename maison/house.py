@@ -22,6 +22,7 @@ from maison.core.errors import MaisonError, MalformedRequest, NotFound
 from maison.core.storage import Database
 from maison.core.terminology import Terminology
 from maison.formats.fhir import outcome_response
+from maison.identite.annuaire.api import router as annuaire_router
 from maison.identite.ins.api import router as insi_router
 from maison.identite.ins.model import Environment
 from maison.identite.ins.service import InsiService
@@ -34,6 +35,7 @@ SERVICES = [
     ("/insi", "INSi — téléservice de l'Identité Nationale de Santé (SOAP 1.2, WSDL at /insi/lps?wsdl)"),
     ("/fhir", "Identitovigilance — local patient index (FHIR R4 Patient, FR Core Patient INS, PDQm)"),
     ("/identitovigilance", "Identitovigilance cell — meetings, incidents, procedures, alerts, semester report"),
+    ("/annuaire", "Annuaire Santé — Practitioner, PractitionerRole, Organization (FHIR R4, IG fhir-annuaire)"),
 ]
 
 
@@ -84,6 +86,8 @@ class House:
                            prefix="/insi", tags=["INSi"])
         app.include_router(vigilance_router(self.patients, self.insi, self.settings.max_body_bytes),
                            prefix="/fhir", tags=["Identitovigilance"])
+        app.include_router(annuaire_router(self.db, self.settings.max_body_bytes), prefix="/annuaire",
+                           tags=["Annuaire Santé"])
         app.include_router(cellule_router(self.cellule, self.patients, self.settings.max_body_bytes),
                            prefix="/identitovigilance", tags=["Cellule d'identitovigilance"])
 

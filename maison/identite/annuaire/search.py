@@ -1,0 +1,336 @@
+"""FHIR search over the Annuaire, with the parameters of the Annuaire Santé CapabilityStatement.
+
+What the real API offers (IG fhir-annuaire `AsServerDPCapabilityStatement`, plus the IG's own
+SearchParameters) and how it behaves for its users:
+
+- string parameters match the start of the value, case- and accent-insensitive; `:exact` matches
+  the whole value as written; `:contains` anywhere;
+- token parameters take `code`, `system|code`, `|code` or `system|`;
+- a comma means OR, a repeated parameter AND;
+- an unknown parameter, modifier, `_include` or `_revinclude` is refused with an OperationOutcome
+  (the issue asks for it: silently ignoring a misspelt filter returns the whole directory);
+- results come in `id` order and the `next` link carries the last id seen (keyset paging), so
+  walking the pages of a filtered search returns every match exactly once, even with `_include`
+  and while the directory changes;
+- `_total=accurate` counts, `none` does not; by default the total is counted when the search has
+  a filter and left out for a walk of a whole resource type, where counting costs more than the
+  page (the live API also leaves out totals it finds too expensive);
+- mailboxes on the liste rouge are neither found nor shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlencode
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from maison.core.errors import InvalidInput
+from maison.identite.annuaire import store
+from maison.identite.annuaire.index import fold
+from maison.identite.annuaire.vocabulary import EXT_MAILBOX, system_alias
+
+DEFAULT_COUNT, MAX_COUNT = 50, 1000
+CONTROL = {"_count", "_total", "_include", "_revinclude", "_elements", "_cursor", "_format"}
+
+P, R, O = store.ann_practitioner, store.ann_role, store.ann_organization
+
+# param -> (kind, target). Kinds: string (folded column, exact column), token, mailbox, mailbox-type,
+# reference (column), date (column), bool (column), id.
+_COMMON = {"_id": ("id", None), "_lastUpdated": ("date", "last_updated"), "active": ("bool", "active"),
+           "identifier": ("token", None), "data-information-system": ("token", None),
+           "data-registration-authority": ("token", None), "mailbox-mss": ("mailbox", None),
+           "mailbox-mss-type": ("mailbox-type", None)}
+PARAMS: dict[str, dict[str, tuple[str, object]]] = {
+    "Practitioner": {**_COMMON, "family": ("string", ("family", "family_exact")),
+                     "given": ("string", ("given", "given_exact")), "name": ("name", None),
+                     "identifier-type": ("token", None), "qualification-code": ("token", None),
+                     "number-smartcard": ("token", None), "type-smartcard": ("token", None)},
+    "PractitionerRole": {**_COMMON, "role": ("token", None), "organization": ("reference", "organization"),
+                         "practitioner": ("reference", "practitioner")},
+    "Organization": {**_COMMON, "name": ("string", ("name", "name_exact")), "address-city": ("string", ("city", None)),
+                     "address-line": ("string", ("line", None)), "address-postalcode": ("prefix", "postal_code"),
+                     "address-insee": ("prefix", "insee"), "address": ("address", None),
+                     "identifier-type": ("token", None), "type": ("token", None),
+                     "partof": ("reference", "partof"), "pharmacy-licence": ("token", None)},
+}
+MODIFIERS = {"string": {"", "exact", "contains"}, "name": {"", "exact", "contains"}, "mailbox": {"", "exact", "contains"},
+             "address": {"", "contains"}}
+INCLUDES = {"PractitionerRole": {"PractitionerRole:organization": ("Organization", "organization"),
+                                 "PractitionerRole:practitioner": ("Practitioner", "practitioner")},
+            "Organization": {"Organization:partof": ("Organization", "partof")},
+            "Practitioner": {}}
+REVINCLUDES = {"Practitioner": {"PractitionerRole:practitioner": ("PractitionerRole", "practitioner")},
+               "Organization": {"PractitionerRole:organization": ("PractitionerRole", "organization")},
+               "PractitionerRole": {}}
+
+
+def _bad(message: str, code: str = "parametre-invalide", expression: str | None = None) -> InvalidInput:
+    return InvalidInput(message, code=code, expression=expression)
+
+
+@dataclass
+class Query:
+    rtype: str
+    filters: list = field(default_factory=list)  # SQL conditions, ANDed
+    count: int = DEFAULT_COUNT
+    total: str = ""  # accurate / none / "" (default)
+    includes: list[tuple[str, str]] = field(default_factory=list)  # (target type, column on the source)
+    revincludes: list[tuple[str, str]] = field(default_factory=list)  # (source type, column pointing here)
+    elements: list[str] = field(default_factory=list)
+    after: str | None = None
+    echo: list[tuple[str, str]] = field(default_factory=list)  # the parameters, for the links
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _starts(column: sa.Column, value: str) -> sa.ColumnElement:
+    # The range lets the index do the work; LIKE keeps the answer exact under any collation.
+    return sa.and_(column >= value, column < value + "\uffff", column.like(_escape_like(value) + "%", escape="\\"))
+
+
+def _string(column, exact_column, modifier: str, value: str) -> sa.ColumnElement:  # type: ignore[no-untyped-def]
+    if modifier == "exact":
+        if exact_column is None:
+            return column == fold(value)
+        return exact_column == value
+    folded = fold(value)
+    if not folded:
+        raise _bad("valeur de recherche vide")
+    if modifier == "contains":
+        return column.like("%" + _escape_like(folded) + "%", escape="\\")
+    return _starts(column, folded)
+
+
+def _token(rtype: str, table: sa.Table, param: str, values: list[str], modifier: str) -> sa.ColumnElement:
+    t = store.ann_token
+    clauses = []
+    for value in values:
+        system, bar, code = value.rpartition("|")
+        cond = [t.c.rtype == rtype, t.c.param == param]
+        if bar and system:
+            cond.append(t.c.system == system_alias(system))
+        if code:
+            cond.append(t.c.code == code)
+        elif not system:
+            raise _bad(f"{param} : valeur vide", expression=param)
+        clauses.append(sa.and_(*cond))
+    inner = sa.select(t.c.rid).where(sa.or_(*clauses))
+    return table.c.id.in_(inner) if modifier != "not" else table.c.id.not_in(inner)
+
+
+def _mailbox(rtype: str, table: sa.Table, values: list[str], modifier: str, by_type: bool) -> sa.ColumnElement:
+    m = store.ann_mailbox
+    clauses = []
+    for value in values:
+        if by_type:
+            _system, _bar, code = value.rpartition("|")
+            clauses.append(m.c.type == code.upper())
+        elif modifier == "exact":
+            clauses.append(m.c.address_exact == value)
+        elif modifier == "contains":
+            clauses.append(m.c.address.like("%" + _escape_like(value.lower()) + "%", escape="\\"))
+        else:
+            clauses.append(_starts(m.c.address, value.lower()))
+    return table.c.id.in_(sa.select(m.c.rid).where(m.c.rtype == rtype, m.c.liste_rouge.is_(False), sa.or_(*clauses)))
+
+
+def _date_bounds(text: str) -> tuple[str, str]:
+    """The instant range [low, high) a FHIR date of any precision covers, as stored (UTC ISO)."""
+    try:
+        if len(text) == 4:
+            return f"{int(text):04d}", f"{int(text) + 1:04d}"
+        if len(text) == 7:
+            y, m = int(text[:4]), int(text[5:7])
+            return f"{y:04d}-{m:02d}", (f"{y + 1:04d}-01" if m == 12 else f"{y:04d}-{m + 1:02d}")
+        if len(text) == 10:
+            d = date.fromisoformat(text)
+            return d.isoformat(), (d + timedelta(days=1)).isoformat()
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        low = moment.astimezone(UTC).isoformat(timespec="seconds")
+        return low, (moment.astimezone(UTC) + timedelta(seconds=1)).isoformat(timespec="seconds")
+    except ValueError:
+        raise _bad(f"date '{text}' invalide", code="date-invalide") from None
+
+
+def _date(column: sa.Column, value: str) -> sa.ColumnElement:
+    prefix, text = (value[:2], value[2:]) if value[:2] in ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb") else ("eq", value)
+    low, high = _date_bounds(text)
+    return {"eq": sa.and_(column >= low, column < high), "ne": sa.or_(column < low, column >= high),
+            "gt": column >= high, "sa": column >= high, "ge": column >= low,
+            "lt": column < low, "eb": column < low, "le": column < high}[prefix]
+
+
+def _reference(value: str) -> str:
+    ref = value.rstrip("/").rsplit("/", 1)[-1] if "/" in value else value
+    if not ref:
+        raise _bad(f"référence '{value}' invalide")
+    return ref
+
+
+def _condition(rtype: str, table: sa.Table, param: str, modifier: str, raw: str) -> sa.ColumnElement:
+    kind, target = PARAMS[rtype][param]
+    allowed = MODIFIERS.get(kind, {""}) | ({"not"} if kind == "token" else set())
+    if modifier not in allowed:
+        raise _bad(f"modificateur ':{modifier}' non supporté pour {param}", code="modificateur-inconnu",
+                   expression=f"{param}:{modifier}")
+    values = [v for v in raw.split(",")] if kind != "date" else [raw]
+    if any(v == "" for v in values):
+        raise _bad(f"{param} : valeur vide", expression=param)
+    if kind == "id":
+        return table.c.id.in_(values)
+    if kind == "bool":
+        if raw not in ("true", "false"):
+            raise _bad(f"{param} : true ou false attendu", expression=param)
+        return table.c[target] == (raw == "true")
+    if kind == "date":
+        return _date(table.c[target], raw)
+    if kind == "token":
+        return _token(rtype, table, param, values, modifier)
+    if kind in ("mailbox", "mailbox-type"):
+        return _mailbox(rtype, table, values, modifier, kind == "mailbox-type")
+    if kind == "reference":
+        return table.c[target].in_([_reference(v) for v in values])
+    if kind == "prefix":
+        return sa.or_(*(_starts(table.c[target], v) for v in values))
+    if kind == "string":
+        folded_col, exact_col = target
+        return sa.or_(*(_string(table.c[folded_col], table.c[exact_col] if exact_col else None, modifier, v)
+                        for v in values))
+    if kind == "name":
+        return sa.or_(*(sa.or_(_string(P.c.family, P.c.family_exact, modifier, v),
+                               _string(P.c.given, P.c.given_exact, modifier, v)) for v in values))
+    if kind == "address":
+        return sa.or_(*(sa.or_(_string(O.c.city, None, modifier, v), _string(O.c.line, None, modifier, v),
+                               _starts(O.c.postal_code, v)) for v in values))
+    raise AssertionError(kind)
+
+
+def parse(rtype: str, params: Iterable[tuple[str, str]]) -> Query:
+    """Validate and translate the search parameters of one request (GET query or POST form)."""
+    if rtype not in PARAMS:
+        raise _bad(f"type de ressource '{rtype}' non servi par l'annuaire", code="type-inconnu")
+    table = store.TABLES[rtype]
+    query = Query(rtype)
+    for name, value in params:
+        query.echo.append((name, value))
+        param, _, modifier = name.partition(":")
+        if param == "_count":
+            if not value.isdigit() or not 0 < int(value) <= MAX_COUNT:
+                raise _bad(f"_count : entier de 1 à {MAX_COUNT} attendu", expression="_count")
+            query.count = int(value)
+        elif param == "_total":
+            if value not in ("none", "estimate", "accurate"):
+                raise _bad("_total : none, estimate ou accurate", expression="_total")
+            query.total = "accurate" if value == "estimate" else value
+        elif param == "_include":
+            targets = INCLUDES[rtype] if value == "*" else {value: INCLUDES[rtype].get(value)}
+            if None in targets.values() or modifier:
+                raise _bad(f"_include '{value}' non supporté pour {rtype}", code="include-inconnu", expression="_include")
+            query.includes += targets.values()
+        elif param == "_revinclude":
+            source = REVINCLUDES[rtype].get(value)
+            if source is None or modifier:
+                raise _bad(f"_revinclude '{value}' non supporté pour {rtype}", code="include-inconnu",
+                           expression="_revinclude")
+            query.revincludes.append(source)
+        elif param == "_elements":
+            query.elements += [e.strip() for e in value.split(",") if e.strip()]
+        elif param == "_cursor":
+            query.after = value
+            query.echo.pop()
+        elif param == "_format":
+            if value not in ("json", "application/json", "application/fhir+json"):
+                raise _bad("seul le format JSON est servi", code="format", expression="_format")
+        elif param in PARAMS[rtype]:
+            query.filters.append(_condition(rtype, table, param, modifier, value))
+        else:
+            raise _bad(f"paramètre de recherche inconnu pour {rtype} : '{name}'", code="parametre-inconnu",
+                       expression=name)
+    return query
+
+
+def public(resource: dict) -> dict:
+    """What the public directory shows: mailboxes on the liste rouge are removed."""
+    telecom = resource.get("telecom")
+    if telecom:
+        kept = [t for t in telecom if not any(
+            sub.get("url") == "listeRouge" and sub.get("valueBoolean")
+            for ext in t.get("extension", []) if ext.get("url") == EXT_MAILBOX for sub in ext.get("extension", []))]
+        if len(kept) != len(telecom):
+            resource = {**resource, "telecom": kept} if kept else {k: v for k, v in resource.items() if k != "telecom"}
+    return resource
+
+
+def _subset(resource: dict, elements: list[str]) -> dict:
+    keep = {"resourceType", "id", "meta", *elements}
+    out = {k: v for k, v in resource.items() if k in keep}
+    meta = dict(out.get("meta", {}))
+    meta["tag"] = [*meta.get("tag", []), {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+                                         "code": "SUBSETTED"}]
+    out["meta"] = meta
+    return out
+
+
+def _fetch(conn: Connection, rtype: str, ids: Iterable[str]) -> list[dict]:
+    wanted = sorted({i for i in ids if i})
+    if not wanted:
+        return []
+    table = store.TABLES[rtype]
+    found = []
+    for chunk in range(0, len(wanted), 500):
+        rows = conn.execute(sa.select(table.c.resource).where(table.c.id.in_(wanted[chunk:chunk + 500])))
+        found += [orjson.loads(r.resource) for r in rows]
+    return found
+
+
+def run(conn: Connection, query: Query, base: str) -> dict:
+    """The searchset Bundle of one page."""
+    table = store.TABLES[query.rtype]
+    where = sa.and_(*query.filters) if query.filters else sa.true()
+    page_query = sa.select(table.c.id, table.c.resource).where(where)
+    if query.after is not None:
+        page_query = page_query.where(table.c.id > query.after)
+    rows = conn.execute(page_query.order_by(table.c.id).limit(query.count + 1)).all()
+    more = len(rows) > query.count
+    rows = rows[:query.count]
+    matches = [orjson.loads(r.resource) for r in rows]
+    entries = [{"fullUrl": f"{base}/{query.rtype}/{m['id']}", "resource": m, "search": {"mode": "match"}}
+               for m in matches]
+    included: dict[tuple[str, str], dict] = {}
+    for target, column in query.includes:
+        ids = [r[0] for r in conn.execute(sa.select(table.c[column]).where(table.c.id.in_([m["id"] for m in matches])))]
+        for resource in _fetch(conn, target, ids):
+            included[(target, resource["id"])] = resource
+    for source, column in query.revincludes:
+        src = store.TABLES[source]
+        for text in conn.execute(sa.select(src.c.resource).where(src.c[column].in_([m["id"] for m in matches]))
+                                 .order_by(src.c.id)).scalars():
+            resource = orjson.loads(text)
+            included[(source, resource["id"])] = resource
+    entries += [{"fullUrl": f"{base}/{t}/{i}", "resource": r, "search": {"mode": "include"}}
+                for (t, i), r in included.items() if (t, i) not in {(query.rtype, m["id"]) for m in matches}]
+    for entry in entries:
+        entry["resource"] = public(entry["resource"])
+        if query.elements and entry["search"]["mode"] == "match":
+            entry["resource"] = _subset(entry["resource"], query.elements)
+    bundle: dict = {"resourceType": "Bundle", "type": "searchset"}
+    counted = query.total == "accurate" or (query.total == "" and bool(query.filters))
+    if counted:
+        bundle["total"] = conn.execute(sa.select(sa.func.count()).select_from(table).where(where)).scalar_one()
+    own = urlencode([*query.echo, *([("_cursor", query.after)] if query.after is not None else [])])
+    links = [{"relation": "self", "url": f"{base}/{query.rtype}?{own}".rstrip("?")}]
+    if more:
+        links.append({"relation": "next",
+                      "url": f"{base}/{query.rtype}?{urlencode([*query.echo, ('_cursor', rows[-1].id)])}"})
+    bundle["link"] = links
+    bundle["entry"] = entries
+    return bundle

@@ -1,0 +1,201 @@
+"""The Annuaire Santé over HTTP: reads, the IG's search parameters, paging, includes, refusals."""
+
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import orjson
+import pytest
+import sqlalchemy as sa
+
+from maison.core.auth import issue_key
+from maison.identite.annuaire import resources as build
+from maison.identite.annuaire import store
+from maison.identite.annuaire.generator import seed_directory
+from maison.identite.annuaire.index import put
+from maison.identite.annuaire.vocabulary import CS_PROFESSION, CS_TYPE_CARTE, SYS_IDNATPS, SYS_RPPS
+
+
+@pytest.fixture
+def ann(house, live):  # type: ignore[no-untyped-def]
+    seed_directory(house.db, 400, seed=7)
+    key = issue_key(house.db, "1750000019", "maison-tests", "tests")
+    return house, httpx.Client(base_url=f"{live.url}/annuaire", headers={"ESANTE-API-KEY": key})
+
+
+def _ids(bundle: dict, mode: str = "match") -> list[str]:
+    return [e["resource"]["id"] for e in bundle["entry"] if e["search"]["mode"] == mode]
+
+
+def _one(house, sql: str):  # type: ignore[no-untyped-def]
+    with house.db.read() as conn:
+        return conn.execute(sa.text(sql)).first()
+
+
+def _walk(http: httpx.Client, path: str, params: dict) -> tuple[list[str], list[str]]:
+    """Follow the next links; returns (matches, includes) in the order received."""
+    matches, includes = [], []
+    page = http.get(path, params=params).json()
+    while True:
+        matches += _ids(page)
+        includes += _ids(page, "include")
+        nxt = next((link["url"] for link in page["link"] if link["relation"] == "next"), None)
+        if nxt is None:
+            return matches, includes
+        page = http.get(path, params=parse_qsl(urlsplit(nxt).query)).json()
+
+
+def test_read_and_identifier_search(ann):
+    house, http = ann
+    row = _one(house, "select id, resource from ann_practitioner order by id limit 1")
+    rpps = row.id[1:]
+    read = http.get(f"/Practitioner/{row.id}")
+    assert read.status_code == 200 and read.json()["identifier"][1] == {
+        "use": "official", "system": SYS_RPPS, "value": rpps,
+        "type": {"coding": [{"system": "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203", "code": "RPPS"}]}}
+    for value in (f"{SYS_RPPS}|{rpps}", f"{SYS_IDNATPS}|{row.id}", rpps):
+        assert _ids(http.get("/Practitioner", params={"identifier": value}).json()) == [row.id]
+    assert http.get("/Practitioner", params={"identifier": f"{SYS_IDNATPS}|{rpps}"}).json()["total"] == 0
+    missing = http.get("/Practitioner/800000000000")
+    assert missing.status_code == 404 and missing.json()["resourceType"] == "OperationOutcome"
+
+
+def test_names_are_case_and_accent_insensitive_prefixes(ann):
+    house, http = ann
+    family = _one(house, "select family_exact from ann_practitioner where length(family_exact) > 5 limit 1")[0]
+    found = http.get("/Practitioner", params={"family": family[:4].lower()}).json()
+    assert found["total"] >= 1 and all(
+        e["resource"]["name"][0]["family"].upper().startswith(family[:4].upper()) for e in found["entry"])
+    exact = http.get("/Practitioner", params={"family:exact": family}).json()
+    assert exact["total"] >= 1 and all(e["resource"]["name"][0]["family"] == family for e in exact["entry"])
+    assert http.get("/Practitioner", params={"family:exact": family.lower()}).json()["total"] == 0
+    assert http.get("/Practitioner", params={"family:contains": family[2:5]}).json()["total"] >= 1
+
+
+def test_mailboxes_and_liste_rouge(ann):
+    house, http = ann
+    visible = _one(house, "select rid, address_exact from ann_mailbox where rtype='PractitionerRole' "
+                          "and liste_rouge = false and type='PER' limit 1")
+    assert _ids(http.get("/PractitionerRole", params={"mailbox-mss": visible.address_exact}).json()) == [visible.rid]
+    assert _ids(http.get("/PractitionerRole", params={"mailbox-mss:exact": visible.address_exact}).json()) == [visible.rid]
+    domain = visible.address_exact.split("@")[1]
+    assert visible.rid in _ids(http.get("/PractitionerRole", params={"mailbox-mss:contains": domain,
+                                                                      "_count": 1000}).json())
+    # a mailbox on the liste rouge is neither found nor shown
+    with house.db.write() as conn:
+        role = orjson.loads(conn.execute(sa.select(store.ann_role.c.resource).where(
+            store.ann_role.c.id == visible.rid)).scalar())
+        role["telecom"] = [build.mailbox("secret.medecin@hopital.mssante.fr", "PER", liste_rouge=True)]
+        put(conn, [role])
+    assert http.get("/PractitionerRole", params={"mailbox-mss": "secret.medecin@"}).json()["total"] == 0
+    assert "telecom" not in http.get(f"/PractitionerRole/{visible.rid}").json()
+    org_box = _one(house, "select rid from ann_mailbox where rtype='Organization' and type='ORG' limit 1")
+    typed = http.get("/Organization", params={"mailbox-mss-type": "ORG", "_count": 1000}).json()
+    assert org_box.rid in _ids(typed)
+
+
+def test_ig_search_parameters(ann):
+    house, http = ann
+    prac = orjson.loads(_one(house, "select resource from ann_practitioner where resource like '%as-ext-smartcard%' "
+                                    "limit 1")[0])
+    card = {e["url"]: e for e in prac["extension"][0]["extension"]}
+    number = card["number"]["valueString"]
+    assert _ids(http.get("/Practitioner", params={"number-smartcard": number}).json()) == [prac["id"]]
+    assert http.get("/Practitioner", params={"type-smartcard": f"{CS_TYPE_CARTE}|CPS", "_total": "accurate"}
+                    ).json()["total"] >= 1
+    doctors = http.get("/Practitioner", params={"qualification-code": f"{CS_PROFESSION}|10", "_count": 1000}).json()
+    assert doctors["total"] >= 1 and all(
+        any(c["code"] == "10" for q in e["resource"]["qualification"] for c in q["code"]["coding"])
+        for e in doctors["entry"])
+    org = _one(house, "select id, city, insee, postal_code from ann_organization where insee != '' limit 1")
+    for params in ({"address-city": org.city}, {"address-insee": org.insee}, {"address-postalcode": org.postal_code},
+                   {"address": org.city}):
+        assert org.id in _ids(http.get("/Organization", params={**params, "_count": 1000}).json())
+    assert http.get("/Organization", params={"type": "SA33"}).json()["total"] >= 1  # pharmacies d'officine
+    et = _one(house, "select id, partof from ann_organization where partof is not null limit 1")
+    assert et.id in _ids(http.get("/Organization", params={"partof": f"Organization/{et.partof}"}).json())
+    assert http.get("/Organization", params={"pharmacy-licence": "123"}).json()["total"] == 0
+    assert http.get("/PractitionerRole", params={"role": "L"}).json()["total"] >= 1
+    assert http.get("/Practitioner", params={"_lastUpdated": "ge2026-01-01"}).json()["total"] >= 1
+    assert http.get("/Practitioner", params={"_lastUpdated": "lt2026-01-01"}).json()["total"] == 0
+
+
+def test_paging_with_filters_and_include_returns_every_match_once(ann):
+    house, http = ann
+    params = {"role": "S", "_include": "PractitionerRole:organization"}
+    everything = http.get("/PractitionerRole", params={**params, "_count": 1000}).json()
+    expected = _ids(everything)
+    assert len(expected) > 20 and everything["total"] == len(expected)
+    matches, includes = _walk(http, "/PractitionerRole", {**params, "_count": 7})
+    assert matches == expected  # every match exactly once, in order
+    assert set(includes) == set(_ids(everything, "include"))
+    organizations = {e["resource"]["organization"]["reference"].split("/")[1] for e in everything["entry"]
+                     if e["search"]["mode"] == "match"}
+    assert set(includes) == organizations
+
+
+def test_paging_stays_correct_while_the_directory_changes(ann):
+    house, http = ann
+    first = http.get("/Practitioner", params={"_count": 10}).json()
+    seen = _ids(first)
+    nxt = next(link["url"] for link in first["link"] if link["relation"] == "next")
+    # a practitioner is added before the cursor and another after it: no page repeats or skips
+    with house.db.write() as conn:
+        put(conn, [build.practitioner("10000000016", "AVANT", "Paul", "M", "60", "C",
+                                      None, "2026-11-20T10:00:00+00:00"),
+                   build.practitioner("99999999990", "APRES", "Lea", "MME", "60", "C", None,
+                                      "2026-11-20T10:00:00+00:00")])
+    rest = []
+    page = http.get("/Practitioner", params=parse_qsl(urlsplit(nxt).query)).json()
+    while True:
+        rest += _ids(page)
+        link = next((x["url"] for x in page["link"] if x["relation"] == "next"), None)
+        if not link:
+            break
+        page = http.get("/Practitioner", params=parse_qsl(urlsplit(link).query)).json()
+    assert not set(seen) & set(rest) and len(rest) == len(set(rest))
+    assert "899999999990" in rest and "810000000016" not in rest + seen
+
+
+def test_revinclude_and_post_search(ann):
+    house, http = ann
+    prac = _one(house, "select practitioner from ann_role group by practitioner having count(*) > 1 limit 1")[0]
+    bundle = http.get("/Practitioner", params={"_id": prac, "_revinclude": "PractitionerRole:practitioner"}).json()
+    roles = _ids(bundle, "include")
+    assert _ids(bundle) == [prac] and len(roles) >= 2
+    posted = http.post("/Practitioner/_search", data={"_id": prac, "_revinclude": "PractitionerRole:practitioner"})
+    assert _ids(posted.json()) == [prac] and _ids(posted.json(), "include") == roles
+    assert http.post("/Practitioner/_search", json={"_id": prac}).status_code == 415
+
+
+def test_totals(ann):
+    _, http = ann
+    assert "total" not in http.get("/Organization").json()  # a walk of the whole type: not counted
+    assert http.get("/Organization", params={"_total": "accurate"}).json()["total"] > 0
+    assert "total" not in http.get("/Organization", params={"active": "true", "_total": "none"}).json()
+
+
+@pytest.mark.parametrize("path,params,code", [
+    ("/Practitioner", {"famly": "MARTIN"}, "parametre-inconnu"),
+    ("/Practitioner", {"family:sounds": "MARTIN"}, "modificateur-inconnu"),
+    ("/Practitioner", {"_include": "PractitionerRole:organization"}, "include-inconnu"),
+    ("/Organization", {"_revinclude": "Device:organization"}, "include-inconnu"),
+    ("/Practitioner", {"_count": "0"}, "parametre-invalide"),
+    ("/Practitioner", {"_lastUpdated": "ge2026-13-45"}, "date-invalide"),
+    ("/Practitioner", {"active": "oui"}, "parametre-invalide"),
+    ("/Practitioner", {"_sort": "family"}, "parametre-inconnu"),
+    ("/Patient", {"name": "x"}, "type-inconnu"),
+])
+def test_bad_searches_are_refused(ann, path, params, code):
+    _, http = ann
+    response = http.get(path, params=params)
+    assert response.status_code == 400
+    outcome = response.json()
+    assert outcome["resourceType"] == "OperationOutcome" and outcome["issue"][0]["details"]["coding"][0]["code"] == code
+
+
+def test_authentication_and_capability_statement(ann, live):
+    assert httpx.get(f"{live.url}/annuaire/Practitioner").status_code == 401
+    assert httpx.get(f"{live.url}/annuaire/Practitioner", headers={"ESANTE-API-KEY": "nope"}).status_code == 401
+    cs = httpx.get(f"{live.url}/annuaire/metadata").json()
+    practitioner = next(r for r in cs["rest"][0]["resource"] if r["type"] == "Practitioner")
+    assert {"family", "mailbox-mss", "qualification-code", "number-smartcard"} <= {p["name"] for p in practitioner["searchParam"]}
