@@ -23,6 +23,7 @@ from maison.core.storage import Database
 from maison.core.terminology import Terminology
 from maison.formats.fhir import outcome_response
 from maison.identite.annuaire.api import router as annuaire_router
+from maison.identite.annuaire.export import Exports
 from maison.identite.ins.api import router as insi_router
 from maison.identite.ins.model import Environment
 from maison.identite.ins.service import InsiService
@@ -86,7 +87,8 @@ class House:
                            prefix="/insi", tags=["INSi"])
         app.include_router(vigilance_router(self.patients, self.insi, self.settings.max_body_bytes),
                            prefix="/fhir", tags=["Identitovigilance"])
-        app.include_router(annuaire_router(self.db, self.settings.max_body_bytes), prefix="/annuaire",
+        exports = Exports(self.db, self.settings.data_dir / "exports")
+        app.include_router(annuaire_router(self.db, self.settings.max_body_bytes, exports), prefix="/annuaire",
                            tags=["Annuaire Santé"])
         app.include_router(cellule_router(self.cellule, self.patients, self.settings.max_body_bytes),
                            prefix="/identitovigilance", tags=["Cellule d'identitovigilance"])

@@ -1,5 +1,6 @@
 """The Annuaire Santé over HTTP: reads, the IG's search parameters, paging, includes, refusals."""
 
+import time
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -199,3 +200,49 @@ def test_authentication_and_capability_statement(ann, live):
     cs = httpx.get(f"{live.url}/annuaire/metadata").json()
     practitioner = next(r for r in cs["rest"][0]["resource"] if r["type"] == "Practitioner")
     assert {"family", "mailbox-mss", "qualification-code", "number-smartcard"} <= {p["name"] for p in practitioner["searchParam"]}
+
+
+def _export(http: httpx.Client, params: dict | None = None) -> tuple[str, dict]:
+    kickoff = http.get("/$export", params=params or {}, headers={"Prefer": "respond-async"})
+    assert kickoff.status_code == 202, kickoff.text
+    status_url = kickoff.headers["Content-Location"]
+    for _ in range(200):
+        status = http.get(status_url)
+        if status.status_code == 200:
+            return status_url, status.json()
+        assert status.status_code == 202 and status.headers["X-Progress"]
+        time.sleep(0.05)
+    raise AssertionError("export never finished")
+
+
+def test_bulk_export(ann):
+    house, http = ann
+    status_url, manifest = _export(http)
+    assert manifest["requiresAccessToken"] is True and manifest["error"] == []
+    with house.db.read() as conn:
+        expected = {t: conn.execute(sa.select(sa.func.count()).select_from(store.TABLES[t])).scalar_one()
+                    for t in ("Organization", "Practitioner", "PractitionerRole")}
+    assert {o["type"]: o["count"] for o in manifest["output"]} == expected
+    for output in manifest["output"]:
+        lines = http.get(output["url"]).content.splitlines()
+        resources = [orjson.loads(line) for line in lines]
+        assert len(resources) == output["count"] and {r["resourceType"] for r in resources} == {output["type"]}
+        assert len({r["id"] for r in resources}) == len(resources)
+    # only since a date, only one type
+    _, recent = _export(http, {"_type": "PractitionerRole", "_since": "2026-10-01T00:00:00Z"})
+    [only] = recent["output"]
+    assert only["type"] == "PractitionerRole" and 0 < only["count"] < expected["PractitionerRole"]
+    # a job belongs to whoever started it; deleting it forgets it
+    other = httpx.Client(base_url=str(http.base_url), headers={
+        "ESANTE-API-KEY": issue_key(house.db, "1690000035", "autre", "autre")})
+    assert other.get(status_url).status_code == 403
+    assert http.delete(status_url).status_code == 202
+    assert http.get(status_url).status_code == 404
+
+
+def test_bulk_export_refusals(ann):
+    _, http = ann
+    assert http.get("/$export").status_code == 400  # Prefer: respond-async is required
+    bad = http.get("/$export", params={"_type": "Patient"}, headers={"Prefer": "respond-async"})
+    assert bad.status_code == 400 and bad.json()["issue"][0]["details"]["coding"][0]["code"] == "type-inconnu"
+    assert http.get("/$export-status/nope").status_code == 404

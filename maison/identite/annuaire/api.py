@@ -10,23 +10,28 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
+import orjson
 from fastapi import APIRouter, Request, Response
+from starlette.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from maison import __version__
 from maison.core.auth import actor_for
-from maison.core.errors import NotFound, UnsupportedMediaType
+from maison.core.errors import InvalidInput, MaisonError, MalformedRequest, NotFound, UnsupportedMediaType
 from maison.core.storage import Database
 from maison.formats.body import read_limited
 from maison.formats.fhir import fhir_response
 from maison.identite.annuaire import search
+from maison.identite.annuaire.export import Exports
 from maison.identite.annuaire.index import get
 from maison.identite.annuaire.vocabulary import IG
 
 
-def _authenticate(db: Database, request: Request) -> None:
+def _authenticate(db: Database, request: Request) -> str:
+    """Who calls (an API key's structure, software and person), as one string."""
     key = request.headers.get("esante-api-key")
-    actor_for(db, f"Bearer {key}" if key else request.headers.get("authorization"))
+    actor = actor_for(db, f"Bearer {key}" if key else request.headers.get("authorization"))
+    return f"{actor.structure}/{actor.software}/{actor.person}"
 
 
 def capability_statement(base: str) -> dict:
@@ -47,10 +52,12 @@ def capability_statement(base: str) -> dict:
             "implementation": {"description": "Annuaire Santé (FHIR R4, IG fhir-annuaire)", "url": base},
             "fhirVersion": "4.0.1", "format": ["application/fhir+json", "json"],
             "instantiates": [f"{IG}/CapabilityStatement/AsServerDPCapabilityStatement"],
-            "rest": [{"mode": "server", "resource": resources}]}
+            "rest": [{"mode": "server", "resource": resources,
+                      "operation": [{"name": "export",  # ours: the real API has none (see export.py)
+                                     "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"}]}]}
 
 
-def router(db: Database, max_body_bytes: int) -> APIRouter:
+def router(db: Database, max_body_bytes: int, exports: Exports) -> APIRouter:
     r = APIRouter()
 
     def _base(request: Request) -> str:
@@ -64,6 +71,50 @@ def router(db: Database, max_body_bytes: int) -> APIRouter:
     @r.get("/metadata")
     async def metadata(request: Request) -> Response:
         return fhir_response(capability_statement(_base(request)))
+
+    # --- bulk export (FHIR Bulk Data); declared before /{rtype} so that `$export` is not a type ---
+
+    @r.get("/$export")
+    async def export_kickoff(request: Request) -> Response:
+        requester = _authenticate(db, request)
+        if "respond-async" not in request.headers.get("prefer", ""):
+            raise MalformedRequest("en-tête 'Prefer: respond-async' requis par FHIR Bulk Data", code="prefer")
+        unknown = set(request.query_params) - {"_type", "_since", "_outputFormat"}
+        if unknown:
+            raise InvalidInput(f"paramètres inconnus : {', '.join(sorted(unknown))}", code="parametre-inconnu")
+        fmt = request.query_params.get("_outputFormat", "application/fhir+ndjson")
+        if fmt not in ("application/fhir+ndjson", "application/ndjson", "ndjson"):
+            raise InvalidInput("_outputFormat : seul NDJSON est produit", code="format")
+        job = exports.start(requester, str(request.url), request.query_params.get("_type"),
+                            request.query_params.get("_since"))
+        return Response(status_code=202, headers={"Content-Location": f"{_base(request)}/$export-status/{job}"})
+
+    @r.get("/$export-status/{job}")
+    async def export_status(job: str, request: Request) -> Response:
+        row = exports.status(_authenticate(db, request), job)
+        if row["status"] == "en-cours":
+            return Response(status_code=202, headers={"X-Progress": "export en cours", "Retry-After": "2"})
+        if row["status"] == "annule":
+            raise NotFound(f"export {job} annulé", code="export-annule")
+        if row["status"] == "erreur":
+            error = MaisonError(f"l'export a échoué : {row['error']}", code="export-erreur")
+            error.http_status, error.fhir_issue = 500, "exception"
+            raise error
+        base = _base(request)
+        manifest = {"transactionTime": row["created_at"], "request": row["request"], "requiresAccessToken": True,
+                    "output": [{"type": o["type"], "url": f"{base}/$export-file/{job}/{o['file']}", "count": o["count"]}
+                               for o in orjson.loads(row["output"])], "error": []}
+        return Response(orjson.dumps(manifest), media_type="application/json")
+
+    @r.delete("/$export-status/{job}")
+    async def export_cancel(job: str, request: Request) -> Response:
+        exports.cancel(_authenticate(db, request), job)
+        return Response(status_code=202)
+
+    @r.get("/$export-file/{job}/{name}")
+    async def export_file(job: str, name: str, request: Request) -> Response:
+        path = exports.file(_authenticate(db, request), job, name)
+        return FileResponse(path, media_type="application/fhir+ndjson")
 
     @r.get("/{rtype}")
     async def search_get(rtype: str, request: Request) -> Response:

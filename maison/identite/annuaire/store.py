@@ -93,3 +93,19 @@ ann_mailbox = sa.Table(
 )
 
 TABLES = {"Practitioner": ann_practitioner, "Organization": ann_organization, "PractitionerRole": ann_role}
+
+# Bulk $export jobs (FHIR Bulk Data): who asked, what, and where the NDJSON files are.
+ann_export = sa.Table(
+    "ann_export",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("requester", sa.String(200), nullable=False),
+    sa.Column("request", sa.String(1000), nullable=False),
+    sa.Column("types", sa.String(200), nullable=False),
+    sa.Column("since", sa.String(40)),
+    sa.Column("status", sa.String(12), nullable=False),  # en-cours / termine / erreur / annule
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("finished_at", sa.String(32)),
+    sa.Column("output", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("error", sa.Text, nullable=False, server_default=""),
+)
