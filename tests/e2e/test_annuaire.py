@@ -8,6 +8,7 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
+from maison.core import audit
 from maison.core.auth import issue_key
 from maison.identite.annuaire import resources as build
 from maison.identite.annuaire import store
@@ -246,3 +247,86 @@ def test_bulk_export_refusals(ann):
     bad = http.get("/$export", params={"_type": "Patient"}, headers={"Prefer": "respond-async"})
     assert bad.status_code == 400 and bad.json()["issue"][0]["details"]["coding"][0]["code"] == "type-inconnu"
     assert http.get("/$export-status/nope").status_code == 404
+
+
+def _operation(kind: str, path: str, **value) -> dict:  # type: ignore[no-untyped-def]
+    parts = [{"name": "type", "valueCode": kind}, {"name": "path", "valueString": path}]
+    if value:
+        parts.append({"name": "value", **value})
+    return {"name": "operation", "part": parts}
+
+
+def _patch(http: httpx.Client, url: str, *operations: dict, **params) -> httpx.Response:  # type: ignore[no-untyped-def]
+    return http.patch(url, params=params, content=orjson.dumps({"resourceType": "Parameters", "parameter": list(operations)}),
+                      headers={"Content-Type": "application/fhir+json"})
+
+
+@pytest.fixture
+def operator(ann):  # type: ignore[no-untyped-def]
+    house, http = ann
+    key = issue_key(house.db, "1750000019", "operateur-hopital", "operateur", "operateur-mss")
+    return house, http, httpx.Client(base_url=str(http.base_url), headers={"ESANTE-API-KEY": key})
+
+
+def test_operator_publishes_a_mailbox_by_conditional_patch(operator):
+    house, reader, op = operator
+    prac = _one(house, "select id from ann_practitioner where id not in "
+                       "(select rid from ann_mailbox where rtype='Practitioner') limit 1").id
+    address = "jeanne.test@hopital-exemple.mssante.fr"
+    box = build.mailbox(address, "PER", liste_rouge=False)
+    added = _patch(op, "/Practitioner", _operation("insert", "Practitioner.telecom", valueContactPoint=box),
+                   identifier=f"{SYS_IDNATPS}|{prac}")
+    assert added.status_code == 200, added.text
+    assert added.json()["meta"]["versionId"] == "2"
+    assert _ids(reader.get("/Practitioner", params={"mailbox-mss": address}).json()) == [prac]
+    # put on the liste rouge: no longer found nor shown
+    hidden = _patch(op, f"/Practitioner/{prac}", _operation(
+        "replace", f"Practitioner.telecom.where(value = '{address}').extension('https://interop.esante.gouv.fr/ig/fhir/"
+                   "annuaire/StructureDefinition/as-ext-mailbox-mss-metadata').extension('listeRouge').value",
+        valueBoolean=True))
+    assert hidden.status_code == 200 and "telecom" not in hidden.json()
+    assert reader.get("/Practitioner", params={"mailbox-mss": address}).json()["total"] == 0
+    removed = _patch(op, f"/Practitioner/{prac}", _operation("delete", f"Practitioner.telecom.where(value = '{address}')"))
+    assert removed.status_code == 200
+    with house.db.read() as conn:
+        assert conn.execute(sa.select(store.ann_mailbox).where(store.ann_mailbox.c.rid == prac)).first() is None
+        assert [e["action"] for e in audit.events(conn, action_prefix="annuaire.")] == ["annuaire.mailbox-patch"] * 3
+
+
+def test_patch_refusals(operator):
+    house, reader, op = operator
+    prac = _one(house, "select id from ann_practitioner limit 1").id
+    org = _one(house, "select id from ann_organization limit 1").id
+    box = build.mailbox("a.b@hopital.mssante.fr", "PER")
+    insert = _operation("insert", "Practitioner.telecom", valueContactPoint=box)
+    # only operators write
+    assert _patch(reader, f"/Practitioner/{prac}", insert).status_code == 403
+    # conditional PATCH: none → 404, several → 412
+    assert _patch(op, "/Practitioner", insert, identifier=f"{SYS_IDNATPS}|800000000000").status_code == 404
+    assert _patch(op, "/PractitionerRole", _operation("insert", "PractitionerRole.telecom", valueContactPoint=box),
+                  identifier="|").status_code == 400
+    with house.db.write() as conn:  # two roles carrying the same identifier
+        roles = [orjson.loads(r) for r in conn.execute(sa.select(store.ann_role.c.resource).limit(2)).scalars()]
+        roles[1]["identifier"] = roles[0]["identifier"]
+        put(conn, [roles[1]])
+    twice = _patch(op, "/PractitionerRole", _operation("insert", "PractitionerRole.telecom", valueContactPoint=box),
+                   identifier=f"{SYS_RPPS}|{roles[0]['identifier'][0]['value']}")
+    assert twice.status_code == 412
+    # wrong carrier, outside the trust space, unknown type, unsupported path, immutable address
+    org_insert = _operation("insert", "Organization.telecom", valueContactPoint=box)
+    assert _code(_patch(op, f"/Organization/{org}", org_insert)) == "bal-porteur"
+    outside = _operation("insert", "Practitioner.telecom", valueContactPoint=build.mailbox("x@gmail.com", "PER"))
+    assert _code(_patch(op, f"/Practitioner/{prac}", outside)) == "bal-adresse"
+    assert _patch(op, f"/Practitioner/{prac}", _operation("replace", "Practitioner.name.family",
+                                                          valueString="X")).status_code == 422
+    assert _patch(op, f"/Practitioner/{prac}", insert).status_code == 200
+    moved = _operation("replace", "Practitioner.telecom.where(value = 'a.b@hopital.mssante.fr')",
+                       valueContactPoint=build.mailbox("c.d@hopital.mssante.fr", "PER"))
+    assert _code(_patch(op, f"/Practitioner/{prac}", moved)) == "bal-immuable"
+    # an address published by someone else
+    other = _one(house, f"select id from ann_practitioner where id != '{prac}' limit 1").id
+    assert _code(_patch(op, f"/Practitioner/{other}", insert)) == "bal-existante"
+
+
+def _code(response: httpx.Response) -> str:
+    return response.json()["issue"][0]["details"]["coding"][0]["code"]

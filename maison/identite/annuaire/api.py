@@ -3,7 +3,8 @@
 `GET /annuaire/{type}?…` and `POST /annuaire/{type}/_search` (form body) search;
 `GET /annuaire/{type}/{id}` reads; `GET /annuaire/metadata` is the CapabilityStatement. Callers
 present an API key, as the real API's `ESANTE-API-KEY` header (or `Authorization: Bearer`).
-Directory data is public professional data, not health data: calls are authenticated, not audited.
+Directory data is public professional data, not health data: reads are authenticated, not audited;
+MSSanté operators (API keys with the role `operateur-mss`) publish mailboxes by PATCH, audited.
 """
 
 from __future__ import annotations
@@ -16,21 +17,30 @@ from starlette.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from maison import __version__
+from maison.core import audit
+from maison.core.audit import Actor
 from maison.core.auth import actor_for
-from maison.core.errors import InvalidInput, MaisonError, MalformedRequest, NotFound, UnsupportedMediaType
+from maison.core.errors import Forbidden, InvalidInput, MaisonError, MalformedRequest, NotFound, UnsupportedMediaType
 from maison.core.storage import Database
-from maison.formats.body import read_limited
+from maison.formats.body import read_json_object, read_limited
 from maison.formats.fhir import fhir_response
-from maison.identite.annuaire import search
+from maison.identite.annuaire import mailbox_patch, search
 from maison.identite.annuaire.export import Exports
 from maison.identite.annuaire.index import get
 from maison.identite.annuaire.vocabulary import IG
 
 
+OPERATOR_ROLE = "operateur-mss"  # the role of the API keys MSSanté operators write mailboxes with
+
+
+def _actor(db: Database, request: Request) -> Actor:
+    key = request.headers.get("esante-api-key")
+    return actor_for(db, f"Bearer {key}" if key else request.headers.get("authorization"))
+
+
 def _authenticate(db: Database, request: Request) -> str:
     """Who calls (an API key's structure, software and person), as one string."""
-    key = request.headers.get("esante-api-key")
-    actor = actor_for(db, f"Bearer {key}" if key else request.headers.get("authorization"))
+    actor = _actor(db, request)
     return f"{actor.structure}/{actor.software}/{actor.person}"
 
 
@@ -40,7 +50,8 @@ def capability_statement(base: str) -> dict:
         resources.append({
             "type": rtype,
             "profile": f"{IG}/StructureDefinition/as-dp-{rtype.lower()}",
-            "interaction": [{"code": "read"}, {"code": "search-type"}],
+            "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "patch"}],
+            "conditionalPatch": True,
             "searchInclude": sorted(search.INCLUDES[rtype]) + (["*"] if search.INCLUDES[rtype] else []),
             "searchRevInclude": sorted(search.REVINCLUDES[rtype]),
             "searchParam": [{"name": name, "type": {"id": "token", "bool": "token", "mailbox-type": "token",
@@ -130,6 +141,35 @@ def router(db: Database, max_body_bytes: int, exports: Exports) -> APIRouter:
         body = (await read_limited(request, max_body_bytes)).decode("utf-8", errors="replace")
         params = parse_qsl(request.url.query, keep_blank_values=True) + parse_qsl(body, keep_blank_values=True)
         return fhir_response(await run_in_threadpool(_search, rtype, params, _base(request)))
+
+    # --- MSSanté operators publish their mailboxes (FHIRPath Patch on telecom) ---------------------
+
+    async def _patch(request: Request, rtype: str, rid: str | None) -> Response:
+        actor = _actor(db, request)
+        if actor.role != OPERATOR_ROLE:
+            raise Forbidden("seuls les opérateurs MSSanté publient des BAL dans l'annuaire", code="operateur-requis")
+        if rtype not in mailbox_patch.CARRIERS["PER"] | mailbox_patch.CARRIERS["ORG"]:
+            raise NotFound(f"type de ressource '{rtype}' non modifiable", code="type-inconnu")
+        if request.headers.get("content-type", "").split(";")[0].strip() not in ("application/fhir+json",
+                                                                                  "application/json"):
+            raise UnsupportedMediaType("application/fhir+json (FHIRPath Patch) attendu")
+        body = await read_json_object(request, max_body_bytes)
+        with db.write() as conn:
+            target = rid or mailbox_patch.resolve(conn, rtype, request.query_params.get("identifier", ""))
+            updated = mailbox_patch.apply(conn, rtype, target, body)
+            audit.record(conn, actor, "annuaire.mailbox-patch", purpose="HOPERAT",
+                         detail={"resource": f"{rtype}/{target}", "version": updated["meta"]["versionId"]})
+        return fhir_response(search.public(updated))
+
+    @r.patch("/{rtype}")
+    async def conditional_patch(rtype: str, request: Request) -> Response:
+        if set(request.query_params) != {"identifier"}:
+            raise InvalidInput("PATCH conditionnel : seul le critère identifier est accepté", code="parametre-inconnu")
+        return await _patch(request, rtype, None)
+
+    @r.patch("/{rtype}/{rid}")
+    async def patch(rtype: str, rid: str, request: Request) -> Response:
+        return await _patch(request, rtype, rid)
 
     @r.get("/{rtype}/{rid}")
     async def read(rtype: str, rid: str, request: Request) -> Response:
