@@ -88,7 +88,8 @@ class House:
         app.include_router(vigilance_router(self.patients, self.insi, self.settings.max_body_bytes),
                            prefix="/fhir", tags=["Identitovigilance"])
         exports = Exports(self.db, self.settings.data_dir / "exports")
-        app.include_router(annuaire_router(self.db, self.settings.max_body_bytes, exports), prefix="/annuaire",
+        app.include_router(annuaire_router(self.db, self.settings.max_body_bytes, exports, lambda: self.terminology),
+                           prefix="/annuaire",
                            tags=["Annuaire Santé"])
         app.include_router(cellule_router(self.cellule, self.patients, self.settings.max_body_bytes),
                            prefix="/identitovigilance", tags=["Cellule d'identitovigilance"])

@@ -330,3 +330,29 @@ def test_patch_refusals(operator):
 
 def _code(response: httpx.Response) -> str:
     return response.json()["issue"][0]["details"]["coding"][0]["code"]
+
+
+def _registration(**values) -> dict:  # type: ignore[no-untyped-def]
+    return {"resourceType": "Parameters", "parameter": [{"name": k, "valueString": v} for k, v in values.items()]}
+
+
+def test_rpps_plus_registration_by_the_employer(ann):
+    # 003 L1156-1160: the employer registers its médico-social professionals, declaring role and profession
+    house, _ = ann
+    ehpad = _one(house, "select id from ann_organization where resource like '%SA17%' limit 1").id
+    employer = httpx.Client(base_url=str(ann[1].base_url), headers={
+        "ESANTE-API-KEY": issue_key(house.db, ehpad, "rh-ehpad", "drh")})
+    person = {"nom": "Lefèvre", "prenom": "Chloé", "dateNaissance": "1990-04-12", "civilite": "MME", "role": "318"}
+    created = employer.post("/$rpps-plus", json=_registration(**person))
+    assert created.status_code == 201, created.text
+    practitioner, role = (e["resource"] for e in created.json()["entry"])
+    assert practitioner["id"].startswith("8998") and role["organization"]["reference"] == f"Organization/{ehpad}"
+    assert any(c["code"] == "318" for code in role["code"] for c in code["coding"])
+    again = employer.post("/$rpps-plus", json=_registration(**person))
+    assert again.status_code == 200 and again.json()["entry"][0]["resource"]["id"] == practitioner["id"]
+    found = ann[1].get("/PractitionerRole", params={"organization": ehpad, "role": "318"}).json()
+    assert _ids(found) == [role["id"]]
+    assert _code(employer.post("/$rpps-plus", json=_registration(**{**person, "role": "999"}))) == "role-inconnu"
+    stranger = httpx.Client(base_url=str(ann[1].base_url), headers={
+        "ESANTE-API-KEY": issue_key(house.db, "1990000001", "x", "x")})
+    assert stranger.post("/$rpps-plus", json=_registration(**person)).status_code == 403

@@ -9,6 +9,7 @@ MSSanté operators (API keys with the role `operateur-mss`) publish mailboxes by
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 import orjson
@@ -24,7 +25,8 @@ from maison.core.errors import Forbidden, InvalidInput, MaisonError, MalformedRe
 from maison.core.storage import Database
 from maison.formats.body import read_json_object, read_limited
 from maison.formats.fhir import fhir_response
-from maison.identite.annuaire import mailbox_patch, search
+from maison.core.terminology import Terminology
+from maison.identite.annuaire import mailbox_patch, rpps_plus, search
 from maison.identite.annuaire.export import Exports
 from maison.identite.annuaire.index import get
 from maison.identite.annuaire.vocabulary import IG
@@ -68,7 +70,7 @@ def capability_statement(base: str) -> dict:
                                      "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"}]}]}
 
 
-def router(db: Database, max_body_bytes: int, exports: Exports) -> APIRouter:
+def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Callable[[], Terminology]) -> APIRouter:
     r = APIRouter()
 
     def _base(request: Request) -> str:
@@ -126,6 +128,32 @@ def router(db: Database, max_body_bytes: int, exports: Exports) -> APIRouter:
     async def export_file(job: str, name: str, request: Request) -> Response:
         path = exports.file(_authenticate(db, request), job, name)
         return FileResponse(path, media_type="application/fhir+ndjson")
+
+    @r.post("/$rpps-plus")
+    async def rpps_plus_registration(request: Request) -> Response:
+        """An employer registers a médico-social professional (Parameters: nom, prenom, dateNaissance,
+        civilite, role); 201 with the Practitioner and PractitionerRole, 200 if already registered."""
+        actor = _actor(db, request)
+        body = await read_json_object(request, max_body_bytes)
+        if body.get("resourceType") != "Parameters":
+            raise MalformedRequest("ressource Parameters attendue", code="resource-type")
+        values = {p.get("name"): next((v for k, v in p.items() if k.startswith("value")), None)
+                  for p in body.get("parameter", [])}
+        missing = [n for n in ("nom", "prenom", "dateNaissance", "civilite", "role") if not isinstance(values.get(n), str)]
+        if missing:
+            raise InvalidInput(f"paramètres manquants : {', '.join(missing)}", code="parametre-manquant")
+        with db.write() as conn:
+            practitioner, role, created = rpps_plus.register(
+                conn, terminology(), actor, family=values["nom"], given=values["prenom"],
+                birth_date=values["dateNaissance"], civilite=values["civilite"], role=values["role"])
+            if created:
+                audit.record(conn, actor, "annuaire.rpps-plus", purpose="HOPERAT",
+                             detail={"practitioner": practitioner["id"], "role": values["role"]})
+        base = _base(request)
+        bundle = {"resourceType": "Bundle", "type": "collection",
+                  "entry": [{"fullUrl": f"{base}/{x['resourceType']}/{x['id']}", "resource": x}
+                            for x in (practitioner, role)]}
+        return fhir_response(bundle, 201 if created else 200)
 
     @r.get("/{rtype}")
     async def search_get(rtype: str, request: Request) -> Response:

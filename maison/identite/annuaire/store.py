@@ -109,3 +109,14 @@ ann_export = sa.Table(
     sa.Column("output", sa.Text, nullable=False, server_default="[]"),
     sa.Column("error", sa.Text, nullable=False, server_default=""),
 )
+
+# RPPS+ registrations: who an employer registered, so that registering again finds the first one.
+ann_rpps_plus = sa.Table(
+    "ann_rpps_plus",
+    metadata,
+    sa.Column("employer", sa.String(64), primary_key=True),
+    sa.Column("person", sa.String(300), primary_key=True),  # folded names and birth date
+    sa.Column("practitioner", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(64), nullable=False),
+    sa.Column("registered_at", sa.String(32), nullable=False),
+)
