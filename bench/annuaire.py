@@ -28,7 +28,6 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from maison.core.auth import issue_key  # noqa: E402
 from maison.core.storage import Database  # noqa: E402
 from maison.identite.annuaire import store  # noqa: E402
-from maison.identite.annuaire.generator import seed_directory  # noqa: E402
+from maison.cli import seed_annuaire_with_progress  # noqa: E402
 from maison.identite.annuaire.vocabulary import SYS_RPPS  # noqa: E402
 
 GOAL_P95_MS = 30
@@ -59,10 +58,7 @@ def prepare(roles: int) -> Path:
     db = Database(f"sqlite:///{data / 'maison.db'}")
     db.migrate()
     started = time.perf_counter()
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console) as progress:
-        task = progress.add_task("directory", total=roles)
-        counts = seed_directory(db, roles, progress=lambda n: progress.advance(task, n))
+    counts = seed_annuaire_with_progress(db, roles, 2026)
     with db.write() as conn:
         conn.exec_driver_sql("ANALYZE")
     db.dispose()

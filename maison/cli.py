@@ -47,16 +47,30 @@ def serve(host: str = typer.Option(None, help="Listen address (default 127.0.0.1
 
 @app.command()
 def seed(count: int = typer.Option(100_000, help="How many synthetic identities"),
+         annuaire: int = typer.Option(0, help="How many PractitionerRole in a synthetic Annuaire Santé"),
          seed_value: int = typer.Option(2026, "--seed", help="Random seed (reproducible)"),
          data_dir: Path = typer.Option(None)) -> None:
-    """Fill the national INS referential with a synthetic French population."""
+    """Fill the national INS referential (and the Annuaire Santé) with synthetic data."""
     from maison.core.storage import Database
 
     settings = _settings(data_dir)
     db = Database(settings.effective_database_url)
     db.migrate()
-    n = seed_with_progress(db, count, seed_value)
-    console.print(f"{n} identities in {settings.effective_database_url}")
+    if count:
+        n = seed_with_progress(db, count, seed_value)
+        console.print(f"{n} identities in {settings.effective_database_url}")
+    if annuaire:
+        counts = seed_annuaire_with_progress(db, annuaire, seed_value)
+        console.print(", ".join(f"{v} {k}" for k, v in counts.items()) + " in the Annuaire")
+
+
+def seed_annuaire_with_progress(db, roles: int, seed: int) -> dict:  # type: ignore[no-untyped-def]
+    from maison.identite.annuaire.generator import seed_directory
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as progress:
+        task = progress.add_task("Annuaire Santé", total=roles)
+        return seed_directory(db, roles, seed, progress=lambda n: progress.advance(task, n))
 
 
 def print_report(report: dict) -> None:
