@@ -287,7 +287,8 @@ def _fetch(conn: Connection, rtype: str, ids: Iterable[str]) -> list[dict]:
     table = store.TABLES[rtype]
     found = []
     for chunk in range(0, len(wanted), 500):
-        rows = conn.execute(sa.select(table.c.resource).where(table.c.id.in_(wanted[chunk:chunk + 500])))
+        rows = conn.execute(sa.select(table.c.resource).where(table.c.id.in_(wanted[chunk:chunk + 500]))
+                            .order_by(table.c.id))
         found += [orjson.loads(r.resource) for r in rows]
     return found
 
@@ -296,28 +297,29 @@ def run(conn: Connection, query: Query, base: str) -> dict:
     """The searchset Bundle of one page."""
     table = store.TABLES[query.rtype]
     where = sa.and_(*query.filters) if query.filters else sa.true()
-    page_query = sa.select(table.c.id, table.c.resource).where(where)
+    # The page's ids first (from the indexes alone), then only their rows.
+    page_query = sa.select(table.c.id).where(where)
     if query.after is not None:
         page_query = page_query.where(table.c.id > query.after)
-    rows = conn.execute(page_query.order_by(table.c.id).limit(query.count + 1)).all()
-    more = len(rows) > query.count
-    rows = rows[:query.count]
-    matches = [orjson.loads(r.resource) for r in rows]
+    ids = list(conn.execute(page_query.order_by(table.c.id).limit(query.count + 1)).scalars())
+    more = len(ids) > query.count
+    ids = ids[:query.count]
+    matches = _fetch(conn, query.rtype, ids)
     entries = [{"fullUrl": f"{base}/{query.rtype}/{m['id']}", "resource": m, "search": {"mode": "match"}}
                for m in matches]
     included: dict[tuple[str, str], dict] = {}
     for target, column in query.includes:
-        ids = [r[0] for r in conn.execute(sa.select(table.c[column]).where(table.c.id.in_([m["id"] for m in matches])))]
-        for resource in _fetch(conn, target, ids):
+        targets = conn.execute(sa.select(table.c[column]).where(table.c.id.in_(ids))).scalars()
+        for resource in _fetch(conn, target, targets):
             included[(target, resource["id"])] = resource
     for source, column in query.revincludes:
         src = store.TABLES[source]
-        for text in conn.execute(sa.select(src.c.resource).where(src.c[column].in_([m["id"] for m in matches]))
+        for text in conn.execute(sa.select(src.c.resource).where(src.c[column].in_(ids))
                                  .order_by(src.c.id)).scalars():
             resource = orjson.loads(text)
             included[(source, resource["id"])] = resource
     entries += [{"fullUrl": f"{base}/{t}/{i}", "resource": r, "search": {"mode": "include"}}
-                for (t, i), r in included.items() if (t, i) not in {(query.rtype, m["id"]) for m in matches}]
+                for (t, i), r in included.items() if t != query.rtype or i not in set(ids)]
     for entry in entries:
         entry["resource"] = public(entry["resource"])
         if query.elements and entry["search"]["mode"] == "match":
@@ -330,7 +332,7 @@ def run(conn: Connection, query: Query, base: str) -> dict:
     links = [{"relation": "self", "url": f"{base}/{query.rtype}?{own}".rstrip("?")}]
     if more:
         links.append({"relation": "next",
-                      "url": f"{base}/{query.rtype}?{urlencode([*query.echo, ('_cursor', rows[-1].id)])}"})
+                      "url": f"{base}/{query.rtype}?{urlencode([*query.echo, ('_cursor', ids[-1])])}"})
     bundle["link"] = links
     bundle["entry"] = entries
     return bundle

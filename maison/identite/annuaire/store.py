@@ -24,9 +24,9 @@ ann_practitioner = sa.Table(
     sa.Column("family_exact", sa.String(200), nullable=False, server_default=""),  # as written, for :exact
     sa.Column("given_exact", sa.String(200), nullable=False, server_default=""),
     sa.Column("resource", sa.Text, nullable=False),
-    sa.Index("ix_ann_practitioner_family", "family"),
-    sa.Index("ix_ann_practitioner_given", "given"),
-    sa.Index("ix_ann_practitioner_family_exact", "family_exact"),
+    sa.Index("ix_ann_practitioner_family", "family", "id"),  # (value, id): ids found without the rows
+    sa.Index("ix_ann_practitioner_given", "given", "id"),
+    sa.Index("ix_ann_practitioner_family_exact", "family_exact", "id"),
     sa.Index("ix_ann_practitioner_updated", "last_updated"),
 )
 
@@ -44,9 +44,9 @@ ann_organization = sa.Table(
     sa.Column("line", sa.String(300), nullable=False, server_default=""),
     sa.Column("partof", sa.String(64)),
     sa.Column("resource", sa.Text, nullable=False),
-    sa.Index("ix_ann_organization_name", "name"),
-    sa.Index("ix_ann_organization_city", "city"),
-    sa.Index("ix_ann_organization_postal_code", "postal_code"),
+    sa.Index("ix_ann_organization_name", "name", "id"),
+    sa.Index("ix_ann_organization_city", "city", "id"),
+    sa.Index("ix_ann_organization_postal_code", "postal_code", "id"),
     sa.Index("ix_ann_organization_partof", "partof"),
     sa.Index("ix_ann_organization_updated", "last_updated"),
 )
@@ -74,7 +74,7 @@ ann_token = sa.Table(
     sa.Column("param", sa.String(32), nullable=False),
     sa.Column("system", sa.String(200), nullable=False),
     sa.Column("code", sa.String(100), nullable=False),
-    sa.Index("ix_ann_token_lookup", "param", "code", "rtype"),
+    sa.Index("ix_ann_token_lookup", "param", "code", "rtype", "system", "rid"),
     sa.Index("ix_ann_token_resource", "rtype", "rid"),
 )
 
@@ -88,7 +88,7 @@ ann_mailbox = sa.Table(
     sa.Column("address_exact", sa.String(256), nullable=False),
     sa.Column("type", sa.String(3), nullable=False),
     sa.Column("liste_rouge", sa.Boolean, nullable=False),
-    sa.Index("ix_ann_mailbox_address", "address"),
+    sa.Index("ix_ann_mailbox_address", "address", "rtype", "rid"),
     sa.Index("ix_ann_mailbox_resource", "rtype", "rid"),
 )
 
