@@ -1,0 +1,1 @@
+"""Pro Santé Connect: the OpenID Connect provider of health professionals."""
