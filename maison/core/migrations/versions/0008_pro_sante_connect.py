@@ -21,7 +21,7 @@ def upgrade() -> None:
     sa.Column('idnatps', sa.String(length=20), nullable=False),
     sa.Column('totp_seed', sa.String(length=64), nullable=True),
     sa.Column('password_hash', sa.String(length=200), nullable=True),
-    sa.Column('test_account', sa.Boolean(), server_default=sa.text('0'), nullable=False),
+    sa.Column('test_account', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('enrolled_at', sa.String(length=32), nullable=True),
     sa.PrimaryKeyConstraint('idnatps', name=op.f('pk_psc_account'))
     )
@@ -31,7 +31,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('redirect_uris', sa.Text(), nullable=False),
     sa.Column('post_logout_uris', sa.Text(), server_default='', nullable=False),
-    sa.Column('ciba', sa.Boolean(), server_default=sa.text('0'), nullable=False),
+    sa.Column('ciba', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('created_at', sa.String(length=32), nullable=False),
     sa.PrimaryKeyConstraint('client_id', name=op.f('pk_psc_client'))
     )
@@ -42,7 +42,7 @@ def upgrade() -> None:
     sa.Column('idnatps', sa.String(length=20), nullable=False),
     sa.Column('data', sa.Text(), nullable=False),
     sa.Column('expires_at', sa.Integer(), nullable=False),
-    sa.Column('used', sa.Boolean(), server_default=sa.text('0'), nullable=False),
+    sa.Column('used', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.PrimaryKeyConstraint('digest', name=op.f('pk_psc_grant'))
     )
     with op.batch_alter_table('psc_grant', schema=None) as batch_op:
