@@ -25,6 +25,8 @@ from maison.formats.fhir import outcome_response
 from maison.identite.annuaire.api import router as annuaire_router
 from maison.identite.annuaire.export import Exports
 from maison.identite.ins.api import router as insi_router
+from maison.identite.psc.api import router as psc_router
+from maison.identite.psc.provider import Provider
 from maison.identite.ins.model import Environment
 from maison.identite.ins.service import InsiService
 from maison.identite.vigilance.api import router as vigilance_router
@@ -36,6 +38,7 @@ SERVICES = [
     ("/insi", "INSi — téléservice de l'Identité Nationale de Santé (SOAP 1.2, WSDL at /insi/lps?wsdl)"),
     ("/fhir", "Identitovigilance — local patient index (FHIR R4 Patient, FR Core Patient INS, PDQm)"),
     ("/identitovigilance", "Identitovigilance cell — meetings, incidents, procedures, alerts, semester report"),
+    ("/psc", "Pro Santé Connect — OpenID Connect provider of health professionals (realm esante-wallet)"),
     ("/annuaire", "Annuaire Santé — Practitioner, PractitionerRole, Organization (FHIR R4, IG fhir-annuaire)"),
 ]
 
@@ -57,6 +60,7 @@ class House:
     insi: InsiService
     patients: PatientIndex
     cellule: Cellule
+    psc: Provider
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> "House":
@@ -64,7 +68,7 @@ class House:
         if migrate:
             db.migrate()
         insi = InsiService(db, Environment(settings.ins_environment))
-        return cls(settings, db, insi, PatientIndex(db), Cellule(db))
+        return cls(settings, db, insi, PatientIndex(db), Cellule(db), Provider(db))
 
     @cached_property
     def terminology(self) -> Terminology:
@@ -87,6 +91,7 @@ class House:
                            prefix="/insi", tags=["INSi"])
         app.include_router(vigilance_router(self.patients, self.insi, self.settings.max_body_bytes),
                            prefix="/fhir", tags=["Identitovigilance"])
+        app.include_router(psc_router(self.psc, self.settings.max_body_bytes), prefix="/psc", tags=["Pro Santé Connect"])
         exports = Exports(self.db, self.settings.data_dir / "exports")
         app.include_router(annuaire_router(self.db, self.settings.max_body_bytes, exports, lambda: self.terminology),
                            prefix="/annuaire",

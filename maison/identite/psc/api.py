@@ -1,0 +1,218 @@
+"""HTTP adapter of Pro Santé Connect, at the paths of the real service (a Keycloak realm).
+
+`/psc/auth/realms/esante-wallet/` + `.well-known/openid-configuration` (and PSC's own
+`.well-known/wallet-openid-configuration`), `protocol/openid-connect/{auth,token,userinfo,certs,
+token/introspect,revoke,logout}`. The login page is rendered here (Jinja2) and works in a browser.
+Errors follow OAuth: at the authorization endpoint, an unknown client or an unregistered
+redirect URI is shown on an error page (never redirected to); other errors are redirected to the
+client with `error` and `state`; the token-side endpoints answer JSON errors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse, RedirectResponse
+
+from maison.formats.body import read_limited
+from maison.identite.psc.provider import ACR, SCOPES, OAuthError, Provider
+
+REALM = "/auth/realms/esante-wallet"
+OIDC = f"{REALM}/protocol/openid-connect"
+MAX_LOGIN_ATTEMPTS = 5
+_templates = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
+                         autoescape=select_autoescape(["html"]))
+
+
+def _json(data: dict, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json",
+                    headers={"Cache-Control": "no-store", **(headers or {})})
+
+
+def _oauth_error(exc: OAuthError) -> Response:
+    headers = {"WWW-Authenticate": f'Bearer error="{exc.error}"'} if exc.status == 401 else {}
+    return _json({"error": exc.error, "error_description": exc.description}, exc.status, headers)
+
+
+def router(provider: Provider, max_body_bytes: int) -> APIRouter:
+    r = APIRouter()
+
+    def issuer(request: Request) -> str:
+        return str(request.base_url).rstrip("/") + "/psc" + REALM
+
+    async def form(request: Request) -> dict[str, str]:
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+            raise OAuthError("invalid_request", "corps application/x-www-form-urlencoded attendu")
+        body = (await read_limited(request, max_body_bytes)).decode("utf-8", errors="replace")
+        pairs = parse_qsl(body, keep_blank_values=True)
+        if len({k for k, _ in pairs}) != len(pairs):
+            raise OAuthError("invalid_request", "paramètre répété")
+        return dict(pairs)
+
+    def discovery(request: Request) -> dict:
+        iss = issuer(request)
+        endpoint = iss + "/protocol/openid-connect"
+        return {
+            "issuer": iss, "authorization_endpoint": f"{endpoint}/auth", "token_endpoint": f"{endpoint}/token",
+            "userinfo_endpoint": f"{endpoint}/userinfo", "jwks_uri": f"{endpoint}/certs",
+            "introspection_endpoint": f"{endpoint}/token/introspect", "revocation_endpoint": f"{endpoint}/revoke",
+            "end_session_endpoint": f"{endpoint}/logout",
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "response_types_supported": ["code"], "response_modes_supported": ["query"],
+            "scopes_supported": sorted(SCOPES), "acr_values_supported": [ACR],
+            "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "code_challenge_methods_supported": ["S256"], "claims_parameter_supported": False,
+        }
+
+    @r.get(REALM + "/.well-known/openid-configuration")
+    @r.get(REALM + "/.well-known/wallet-openid-configuration")
+    async def well_known(request: Request) -> Response:
+        return _json(discovery(request))
+
+    @r.get(OIDC + "/certs")
+    async def certs() -> Response:
+        return _json(provider.keys.jwks())
+
+    # --- authorization endpoint and login page ------------------------------------------------------
+
+    def _error_page(error: str, description: str) -> HTMLResponse:
+        return HTMLResponse(_templates.get_template("error.html").render(error=error, description=description), 400)
+
+    def _login_page(request: Request, request_id: str, client_name: str, error: str = "", idnatps: str = "",
+                    status: int = 200) -> HTMLResponse:
+        html = _templates.get_template("login.html").render(
+            action=issuer(request) + "/protocol/openid-connect/auth/login", request_id=request_id,
+            client_name=client_name, error=error, idnatps=idnatps)
+        return HTMLResponse(html, status, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+
+    @r.get(OIDC + "/auth")
+    async def authorize(request: Request) -> Response:
+        p = dict(request.query_params)
+        client = provider.client(p.get("client_id", ""))
+        if client is None:
+            return _error_page("unauthorized_client", "client inconnu")
+        redirect_uri = p.get("redirect_uri", "")
+        if redirect_uri not in client.redirect_uris:
+            return _error_page("invalid_request", "redirect_uri non enregistrée pour ce client")
+
+        def back(error: str, description: str) -> RedirectResponse:
+            query = {"error": error, "error_description": description, **({"state": p["state"]} if "state" in p else {})}
+            return RedirectResponse(f"{redirect_uri}?{urlencode(query)}", 302)
+
+        if p.get("response_type") != "code":
+            return back("unsupported_response_type", "seul le flux code d'autorisation est accepté")
+        scopes = set(p.get("scope", "").split())
+        if "openid" not in scopes or not scopes <= SCOPES:
+            return back("invalid_scope", f"portées acceptées : {' '.join(sorted(SCOPES))}")
+        if p.get("code_challenge_method") != "S256" or len(p.get("code_challenge", "")) < 43:
+            return back("invalid_request", "PKCE obligatoire : code_challenge et code_challenge_method=S256")
+        if p.get("acr_values") and p["acr_values"] != ACR:
+            return back("invalid_request", f"acr_values accepté : {ACR}")
+        request_id = provider._grant("login", client.client_id, "", {
+            "redirect_uri": redirect_uri, "code_challenge": p["code_challenge"], "nonce": p.get("nonce"),
+            "scope": " ".join(sorted(scopes)), "state": p.get("state"), "attempts": 0}, 600)
+        return _login_page(request, request_id, client.name)
+
+    @r.post(OIDC + "/auth/login")
+    async def login(request: Request) -> Response:
+        try:
+            f = await form(request)
+        except OAuthError as exc:
+            return _error_page(exc.error, exc.description)
+        pending = provider.pending_login(f.get("request", ""))
+        if pending is None:
+            return _error_page("invalid_request", "demande de connexion inconnue ou expirée")
+        client, data = pending
+        idnatps = f.get("idnatps", "").strip()
+        try:
+            mode = await run_in_threadpool(provider.verify_login, idnatps, otp=f.get("otp") or None,
+                                           password=f.get("password") or None)
+        except OAuthError as exc:
+            if provider.count_failed_login(f["request"]) >= MAX_LOGIN_ATTEMPTS:
+                query = {"error": "access_denied", "error_description": "trop d'échecs d'authentification",
+                         **({"state": data["state"]} if data.get("state") else {})}
+                return RedirectResponse(f"{data['redirect_uri']}?{urlencode(query)}", 303)
+            return _login_page(request, f["request"], client.name, exc.description, idnatps, 401)
+        provider.close_login(f["request"])
+        code = provider.issue_code(client, idnatps, redirect_uri=data["redirect_uri"],
+                                   code_challenge=data["code_challenge"], nonce=data.get("nonce"),
+                                   scope=data["scope"], auth_mode=mode)
+        query = {"code": code, **({"state": data["state"]} if data.get("state") else {}), "iss": issuer(request)}
+        return RedirectResponse(f"{data['redirect_uri']}?{urlencode(query)}", 303)
+
+    # --- token-side endpoints ----------------------------------------------------------------------
+
+    @r.post(OIDC + "/token")
+    async def token(request: Request) -> Response:
+        try:
+            f = await form(request)
+            client = provider.authenticate_client(request.headers.get("authorization"), f)
+            grant = f.get("grant_type")
+            if grant == "authorization_code":
+                out = provider.exchange_code(client, f.get("code", ""), f.get("redirect_uri", ""),
+                                             f.get("code_verifier", ""), issuer(request))
+            elif grant == "refresh_token":
+                out = provider.refresh(client, f.get("refresh_token", ""), issuer(request))
+            else:
+                raise OAuthError("unsupported_grant_type", f"grant_type '{grant}' non supporté")
+            return _json(out)
+        except OAuthError as exc:
+            return _oauth_error(exc)
+
+    def _bearer(request: Request) -> str:
+        header = request.headers.get("authorization", "")
+        if not header.lower().startswith("bearer "):
+            raise OAuthError("invalid_token", "jeton d'accès Bearer requis", 401)
+        return header[7:].strip()
+
+    @r.get(OIDC + "/userinfo")
+    @r.post(OIDC + "/userinfo")
+    async def userinfo(request: Request) -> Response:
+        try:
+            claims = provider.verify_access_token(_bearer(request), issuer(request))
+            return _json(provider.userinfo(claims))
+        except OAuthError as exc:
+            return _oauth_error(exc)
+
+    @r.post(OIDC + "/token/introspect")
+    async def introspect(request: Request) -> Response:
+        try:
+            f = await form(request)
+            client = provider.authenticate_client(request.headers.get("authorization"), f)
+            return _json(provider.introspect(client, f.get("token", ""), issuer(request)))
+        except OAuthError as exc:
+            return _oauth_error(exc)
+
+    @r.post(OIDC + "/revoke")
+    async def revoke(request: Request) -> Response:
+        try:
+            f = await form(request)
+            client = provider.authenticate_client(request.headers.get("authorization"), f)
+            provider.revoke(client, f.get("token", ""), issuer(request))
+            return Response(status_code=200)
+        except OAuthError as exc:
+            return _oauth_error(exc)
+
+    @r.get(OIDC + "/logout")
+    async def logout(request: Request) -> Response:
+        p = request.query_params
+        try:
+            client_id = provider.logout(p.get("id_token_hint", ""), issuer(request))
+        except OAuthError as exc:
+            return _error_page(exc.error, exc.description)
+        target = p.get("post_logout_redirect_uri")
+        client = provider.client(client_id)
+        if target:
+            if client is None or target not in client.post_logout_uris:
+                return _error_page("invalid_request", "post_logout_redirect_uri non enregistrée")
+            suffix = f"?{urlencode({'state': p['state']})}" if "state" in p else ""
+            return RedirectResponse(target + suffix, 302)
+        return HTMLResponse("<!doctype html><p>Vous êtes déconnecté de Pro Santé Connect.</p>")
+
+    return r

@@ -1,0 +1,414 @@
+"""The Pro Santé Connect rules: clients, professionals' authenticators, codes, tokens, UserInfo.
+
+What the real PSC does (docs/research/pro-sante-connect.md) and the issue asks:
+
+- the authorization code flow is the mandatory one (seed 002 L624); PKCE S256 is required of
+  every client here; the redirect URI must be one registered, compared exactly, and a wrong one
+  is never redirected to; a code lives 60 s and is used once — a second use revokes what the
+  first gave (RFC 6749 §4.1.2);
+- the professional authenticates with the e-CPS (an authenticator app enrolled by QR code, then
+  a 6-digit code: TOTP) or, for accounts flagged as test accounts only, a password; acr `eidas1`;
+- access tokens are RS256 JWTs of 120 s (the sandbox's lifetime), refresh tokens are opaque,
+  rotated on use; UserInfo carries `SubjectNameID` (IdNatPS) and `SubjectRefPro.exercices[]
+  .activities[]` drawn from the Annuaire, with PSC's claim names and casing;
+- introspection and revocation (RFC 7662 / 7009) for authenticated clients; RP-initiated logout
+  to registered post-logout URIs.
+
+Errors are OAuth's (`invalid_request`, `invalid_client`, `invalid_grant`, `unauthorized_client`,
+`unsupported_grant_type`, `invalid_token`, `access_denied`, `authorization_pending`, `slow_down`,
+`expired_token`) with Keycloak's HTTP statuses, as PSC runs on Keycloak.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+
+import orjson
+import pyotp
+import sqlalchemy as sa
+from joserfc import jwt
+from joserfc.errors import JoseError
+
+from maison.core.storage import Database
+from maison.identite.annuaire.index import get as annuaire_get
+from maison.identite.annuaire import store as annuaire_store
+from maison.identite.psc import store
+from maison.identite.psc.keys import Keys
+
+CODE_TTL, ACCESS_TTL, REFRESH_TTL, CIBA_TTL, CIBA_INTERVAL = 60, 120, 1800, 120, 2
+ACR = "eidas1"
+SUB_PREFIX = "f:550dc1c8-d97b-4b1e-ac8c-8eb4471cf9dd:"  # the `sub` form PSC uses: a fixed realm prefix + IdNatPS
+SCOPES = {"openid", "scope_all"}
+
+
+class OAuthError(Exception):
+    """An OAuth/OIDC error, answered as `{"error", "error_description"}` with its HTTP status."""
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.error, self.description, self.status = error, description, status
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
+    return f"scrypt${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        _, salt, digest = stored.split("$")
+        expected = base64.b64decode(digest)
+        return hmac.compare_digest(hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=2**14, r=8, p=1),
+                                   expected)
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Client:
+    client_id: str
+    name: str
+    redirect_uris: tuple[str, ...]
+    post_logout_uris: tuple[str, ...]
+    ciba: bool
+
+
+class Provider:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.keys = Keys(db)
+
+    # --- client software ---------------------------------------------------------------------------
+
+    def register_client(self, name: str, redirect_uris: list[str], *, post_logout_uris: list[str] = (),
+                        ciba: bool = False) -> tuple[str, str]:
+        """A confidential client: returns (client_id, client_secret); only the secret's hash is kept."""
+        for uri in [*redirect_uris, *post_logout_uris]:
+            if not uri.startswith(("https://", "http://127.0.0.1", "http://localhost")) or "#" in uri or "*" in uri:
+                raise OAuthError("invalid_redirect_uri", f"URI '{uri}' refusée : https, exacte, sans fragment ni joker")
+        client_id = f"{uuid.uuid4().hex[:12]}-{name.lower().replace(' ', '-')[:40]}"
+        secret = secrets.token_urlsafe(32)
+        with self.db.write() as conn:
+            conn.execute(store.psc_client.insert().values(
+                client_id=client_id, secret_hash=_sha256(secret), name=name, redirect_uris="\n".join(redirect_uris),
+                post_logout_uris="\n".join(post_logout_uris), ciba=ciba,
+                created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
+        return client_id, secret
+
+    def client(self, client_id: str) -> Client | None:
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(store.psc_client).where(store.psc_client.c.client_id == client_id)).first()
+        if row is None:
+            return None
+        return Client(row.client_id, row.name, tuple(row.redirect_uris.split("\n")),
+                      tuple(u for u in row.post_logout_uris.split("\n") if u), bool(row.ciba))
+
+    def authenticate_client(self, authorization: str | None, form: dict[str, str]) -> Client:
+        """client_secret_basic, or client_secret_post; `invalid_client` (401) otherwise."""
+        client_id, secret = form.get("client_id"), form.get("client_secret")
+        if authorization and authorization.lower().startswith("basic "):
+            try:
+                client_id, _, secret = base64.b64decode(authorization[6:]).decode().partition(":")
+            except ValueError:
+                raise OAuthError("invalid_client", "en-tête Basic illisible", 401) from None
+        if not client_id or not secret:
+            raise OAuthError("invalid_client", "authentification du client requise", 401)
+        with self.db.read() as conn:
+            stored = conn.execute(sa.select(store.psc_client.c.secret_hash).where(
+                store.psc_client.c.client_id == client_id)).scalar()
+        if stored is None or not hmac.compare_digest(stored, _sha256(secret)):
+            raise OAuthError("invalid_client", "client inconnu ou secret invalide", 401)
+        client = self.client(client_id)
+        assert client is not None
+        return client
+
+    # --- the professionals' authenticators -------------------------------------------------------
+
+    def _practitioner(self, idnatps: str) -> dict:
+        with self.db.read() as conn:
+            resource = annuaire_get(conn, "Practitioner", idnatps)
+        if resource is None or not resource.get("active", True):
+            raise OAuthError("access_denied", f"{idnatps} n'est pas un professionnel actif de l'Annuaire Santé")
+        return resource
+
+    def enroll_ecps(self, idnatps: str) -> str:
+        """Activate the e-CPS: a new TOTP seed; returns the otpauth URI the app scans as a QR code."""
+        self._practitioner(idnatps)
+        seed = pyotp.random_base32()
+        self._upsert_account(idnatps, totp_seed=seed, enrolled_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        return pyotp.TOTP(seed).provisioning_uri(name=idnatps, issuer_name="Pro Santé Connect (e-CPS)")
+
+    def set_test_password(self, idnatps: str, password: str) -> None:
+        """Test accounts only (flagged as such) may log in with a password."""
+        self._practitioner(idnatps)
+        if len(password) < 12:
+            raise OAuthError("invalid_request", "mot de passe de test : 12 caractères au moins")
+        self._upsert_account(idnatps, password_hash=hash_password(password), test_account=True)
+
+    def _upsert_account(self, idnatps: str, **values: object) -> None:
+        a = store.psc_account
+        with self.db.write() as conn:
+            if conn.execute(sa.select(a.c.idnatps).where(a.c.idnatps == idnatps)).first() is None:
+                conn.execute(a.insert().values(idnatps=idnatps, **values))
+            else:
+                conn.execute(a.update().where(a.c.idnatps == idnatps).values(**values))
+
+    def verify_login(self, idnatps: str, *, otp: str | None = None, password: str | None = None) -> str:
+        """The authentication mode used ('MOBILE' e-CPS or 'PASSWORD'), or access_denied."""
+        self._practitioner(idnatps)
+        with self.db.read() as conn:
+            account = conn.execute(sa.select(store.psc_account).where(store.psc_account.c.idnatps == idnatps)).first()
+        if account is not None and otp and account.totp_seed and pyotp.TOTP(account.totp_seed).verify(otp, valid_window=1):
+            return "MOBILE"
+        if account is not None and password and account.test_account and account.password_hash and check_password(
+                password, account.password_hash):
+            return "PASSWORD"
+        raise OAuthError("access_denied", "authentification refusée")
+
+    # --- codes, tokens ---------------------------------------------------------------------------
+
+    def _grant(self, kind: str, client_id: str, idnatps: str, data: dict, ttl: int) -> str:
+        value = secrets.token_urlsafe(32)
+        with self.db.write() as conn:
+            conn.execute(store.psc_grant.insert().values(digest=_sha256(value), kind=kind, client_id=client_id,
+                                                         idnatps=idnatps, data=orjson.dumps(data).decode(),
+                                                         expires_at=_now() + ttl))
+        return value
+
+    def pending_login(self, value: str) -> tuple[Client, dict] | None:
+        """The authorization request a login page answers, if still open."""
+        g = store.psc_grant
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(g).where(g.c.digest == _sha256(value), g.c.kind == "login")).first()
+        if row is None or row.used or row.expires_at < _now():
+            return None
+        client = self.client(row.client_id)
+        return (client, orjson.loads(row.data)) if client else None
+
+    def count_failed_login(self, value: str) -> int:
+        g = store.psc_grant
+        with self.db.write() as conn:
+            row = conn.execute(sa.select(g.c.data).where(g.c.digest == _sha256(value))).first()
+            data = orjson.loads(row.data)
+            data["attempts"] = data.get("attempts", 0) + 1
+            conn.execute(g.update().where(g.c.digest == _sha256(value)).values(
+                data=orjson.dumps(data).decode(), used=data["attempts"] >= 5))
+            return data["attempts"]
+
+    def close_login(self, value: str) -> None:
+        with self.db.write() as conn:
+            conn.execute(store.psc_grant.update().where(store.psc_grant.c.digest == _sha256(value)).values(used=True))
+
+    def issue_code(self, client: Client, idnatps: str, *, redirect_uri: str, code_challenge: str, nonce: str | None,
+                   scope: str, auth_mode: str) -> str:
+        return self._grant("code", client.client_id, idnatps, {
+            "redirect_uri": redirect_uri, "code_challenge": code_challenge, "nonce": nonce, "scope": scope,
+            "auth_mode": auth_mode, "sid": uuid.uuid4().hex}, CODE_TTL)
+
+    def _take(self, kind: str, value: str, client: Client) -> tuple[str, dict, bool]:
+        """(idnatps, data, first use) of a code/refresh/ciba grant of this client, marking it used."""
+        g = store.psc_grant
+        with self.db.write() as conn:
+            row = conn.execute(sa.select(g).where(g.c.digest == _sha256(value or ""), g.c.kind == kind)).first()
+            if row is None or row.client_id != client.client_id:
+                raise OAuthError("invalid_grant", f"{kind} inconnu pour ce client")
+            if row.expires_at < _now():
+                raise OAuthError("expired_token" if kind == "ciba" else "invalid_grant", f"{kind} expiré")
+            first = not row.used
+            conn.execute(g.update().where(g.c.digest == row.digest).values(used=True))
+            return row.idnatps, orjson.loads(row.data), first
+
+    def exchange_code(self, client: Client, code: str, redirect_uri: str, code_verifier: str, issuer: str) -> dict:
+        idnatps, data, first = self._take("code", code, client)
+        if not first:
+            self._revoke_session(data["sid"])  # a replayed code: what the first use gave is revoked
+            raise OAuthError("invalid_grant", "code déjà utilisé")
+        if redirect_uri != data["redirect_uri"]:
+            raise OAuthError("invalid_grant", "redirect_uri différente de celle de la demande")
+        expected = base64.urlsafe_b64encode(hashlib.sha256((code_verifier or "").encode()).digest()).rstrip(b"=")
+        if not code_verifier or not hmac.compare_digest(expected.decode(), data["code_challenge"]):
+            raise OAuthError("invalid_grant", "code_verifier PKCE invalide")
+        return self._tokens(client, idnatps, data, issuer)
+
+    def refresh(self, client: Client, refresh_token: str, issuer: str) -> dict:
+        idnatps, data, first = self._take("refresh", refresh_token, client)
+        if not first:
+            self._revoke_session(data["sid"])
+            raise OAuthError("invalid_grant", "jeton de rafraîchissement déjà utilisé")
+        if self._session_revoked(data["sid"]):
+            raise OAuthError("invalid_grant", "session terminée")
+        return self._tokens(client, idnatps, data, issuer, id_token=False)
+
+    def _tokens(self, client: Client, idnatps: str, data: dict, issuer: str, *, id_token: bool = True) -> dict:
+        kid, key = self.keys.signing()
+        now = _now()
+        access = {"iss": issuer, "sub": SUB_PREFIX + idnatps, "aud": client.client_id, "azp": client.client_id,
+                  "exp": now + ACCESS_TTL, "iat": now, "jti": uuid.uuid4().hex, "typ": "Bearer", "acr": ACR,
+                  "scope": data["scope"], "sid": data["sid"], "preferred_username": idnatps,
+                  "authMode": data.get("auth_mode", "")}
+        out = {"access_token": jwt.encode({"alg": "RS256", "kid": kid}, access, key), "token_type": "Bearer",
+               "expires_in": ACCESS_TTL, "scope": data["scope"],
+               "refresh_token": self._grant("refresh", client.client_id, idnatps, data, REFRESH_TTL),
+               "refresh_expires_in": REFRESH_TTL}
+        if id_token:
+            claims = {"iss": issuer, "sub": SUB_PREFIX + idnatps, "aud": client.client_id, "azp": client.client_id,
+                      "exp": now + ACCESS_TTL, "iat": now, "auth_time": now, "acr": ACR, "sid": data["sid"],
+                      "preferred_username": idnatps}
+            if data.get("nonce"):
+                claims["nonce"] = data["nonce"]
+            out["id_token"] = jwt.encode({"alg": "RS256", "kid": kid}, claims, key)
+        return out
+
+    def verify_access_token(self, token: str, issuer: str) -> dict:
+        try:
+            decoded = jwt.decode(token, self.keys.verification(), algorithms=["RS256"])
+        except (JoseError, ValueError) as exc:
+            self.keys.refresh()  # perhaps signed after a rotation in another process
+            try:
+                decoded = jwt.decode(token, self.keys.verification(), algorithms=["RS256"])
+            except (JoseError, ValueError):
+                raise OAuthError("invalid_token", f"jeton invalide ({type(exc).__name__})", 401) from None
+        claims = decoded.claims
+        if claims.get("iss") != issuer or claims.get("exp", 0) < _now() or claims.get("typ") != "Bearer":
+            raise OAuthError("invalid_token", "jeton expiré ou d'un autre émetteur", 401)
+        with self.db.read() as conn:
+            revoked = conn.execute(sa.select(store.psc_revoked.c.jti).where(
+                store.psc_revoked.c.jti.in_([claims["jti"], f"sid:{claims.get('sid')}"]))).first()
+        if revoked is not None:
+            raise OAuthError("invalid_token", "jeton révoqué", 401)
+        return claims
+
+    def _revoke_session(self, sid: str) -> None:
+        with self.db.write() as conn:
+            if conn.execute(sa.select(store.psc_revoked.c.jti).where(store.psc_revoked.c.jti == f"sid:{sid}")).first() is None:
+                conn.execute(store.psc_revoked.insert().values(jti=f"sid:{sid}", expires_at=_now() + REFRESH_TTL))
+
+    def _session_revoked(self, sid: str) -> bool:
+        with self.db.read() as conn:
+            return conn.execute(sa.select(store.psc_revoked.c.jti).where(
+                store.psc_revoked.c.jti == f"sid:{sid}")).first() is not None
+
+    def revoke(self, client: Client, token: str, issuer: str) -> None:
+        """RFC 7009: a refresh token or an access token of this client; unknown tokens are ignored."""
+        g = store.psc_grant
+        with self.db.write() as conn:
+            row = conn.execute(sa.select(g).where(g.c.digest == _sha256(token), g.c.kind == "refresh")).first()
+            if row is not None and row.client_id == client.client_id:
+                conn.execute(g.update().where(g.c.digest == row.digest).values(used=True))
+                return
+        try:
+            claims = self.verify_access_token(token, issuer)
+        except OAuthError:
+            return
+        if claims.get("azp") == client.client_id:
+            with self.db.write() as conn:
+                conn.execute(store.psc_revoked.insert().values(jti=claims["jti"], expires_at=claims["exp"]))
+
+    def introspect(self, client: Client, token: str, issuer: str) -> dict:
+        try:
+            claims = self.verify_access_token(token, issuer)
+        except OAuthError:
+            return {"active": False}
+        return {"active": True, **{k: claims[k] for k in ("sub", "scope", "exp", "iat", "iss", "acr", "jti",
+                                                          "preferred_username") if k in claims},
+                "client_id": claims.get("azp"), "token_type": "Bearer"}
+
+    def logout(self, id_token_hint: str, issuer: str) -> str:
+        """End the session the ID token belongs to; returns its client_id."""
+        try:
+            claims = jwt.decode(id_token_hint, self.keys.verification(), algorithms=["RS256"]).claims
+        except (JoseError, ValueError):
+            raise OAuthError("invalid_request", "id_token_hint invalide") from None
+        if claims.get("iss") != issuer:
+            raise OAuthError("invalid_request", "id_token_hint d'un autre émetteur")
+        self._revoke_session(claims["sid"])
+        return claims["aud"]
+
+    # --- UserInfo ----------------------------------------------------------------------------------
+
+    def userinfo(self, claims: dict) -> dict:
+        idnatps = claims["preferred_username"]
+        practitioner = self._practitioner(idnatps)
+        with self.db.read() as conn:
+            r, o = annuaire_store.ann_role, annuaire_store.ann_organization
+            roles = [orjson.loads(x) for x in conn.execute(sa.select(r.c.resource).where(
+                r.c.practitioner == idnatps, r.c.active.is_(True)).order_by(r.c.id)).scalars()]
+            org_ids = {x.get("organization", {}).get("reference", "").split("/")[-1] for x in roles}
+            orgs = {x["id"]: x for x in (orjson.loads(t) for t in conn.execute(
+                sa.select(o.c.resource).where(o.c.id.in_(org_ids))).scalars())}
+        return userinfo_claims(practitioner, roles, orgs, claims.get("authMode", ""))
+
+
+def _code(concept_list: list[dict], system_part: str) -> str:
+    for concept in concept_list:
+        for coding in concept.get("coding", []):
+            if system_part in coding.get("system", ""):
+                return coding.get("code", "")
+    return ""
+
+
+def _activity(role: dict, org: dict | None) -> dict:
+    org = org or {}
+    idents = {i.get("type", {}).get("coding", [{}])[0].get("code"): i.get("value") for i in org.get("identifier", [])}
+    finess = idents.get("FINEG") or ""
+    address = (org.get("address") or [{}])[0]
+    codes = role.get("code", [])
+    return {
+        "codeModeExercice": _code(codes, "TRE_R23"), "codeSecteurDactivite": _code(org.get("type", []), "TRE_R02"),
+        "codeSectionPharmacien": "", "codeRole": _code(codes, "TRE_R85") or _code(codes, "TRE_R21"),
+        "codeGenreActivite": _code(codes, "TRE_R22"), "numeroSiretSite": idents.get("SIRET") or "",
+        "numeroSirenSite": (idents.get("SIRET") or "")[:9], "numeroFinessSite": finess,
+        "numeroFinessetablissementJuridique": idents.get("FINEJ") or "",
+        "identifiantTechniqueDeLaStructure": org.get("id", ""), "raisonSocialeSite": org.get("name", ""),
+        "enseigneCommercialeSite": "", "complementDestinataire": "", "complementPointGeographique": "",
+        "numeroVoie": "", "indiceRepetitionVoie": "", "codeTypeDeVoie": "",
+        "libelleVoie": " ".join(x for x in address.get("line", []) if x), "mentionDistribution": "",
+        "bureauCedex": f"{address.get('postalCode', '')} {address.get('city', '')}".strip(),
+        "codePostal": address.get("postalCode", ""), "codeCommune": "", "codePays": "", "telephone": "",
+        "telephone2": "", "telecopie": "", "adresseEMail": "", "codeDepartement": address.get("postalCode", "")[:2],
+        "ancienIdentifiantDeLaStructure": org.get("id", ""), "autoriteDenregistrement": "",
+    }
+
+
+def userinfo_claims(practitioner: dict, roles: list[dict], orgs: dict[str, dict], auth_mode: str) -> dict:
+    """PSC's UserInfo for a professional, from the Annuaire (claim names and casing as PSC's)."""
+    idnatps = practitioner["id"]
+    name = (practitioner.get("name") or [{}])[0]
+    quals = [q.get("code", {}) for q in practitioner.get("qualification", [])]
+    profession = _code(quals, "TRE_G15") or _code(quals, "TRE_R85")
+    activities = [_activity(r, orgs.get(r.get("organization", {}).get("reference", "").split("/")[-1])) for r in roles]
+    first = activities[0] if activities else {}
+    civilite = (name.get("suffix") or [""])[0]
+    return {
+        "Secteur_Activite": f"{first.get('codeSecteurDactivite', '')}^1.2.250.1.71.4.2.4" if first else "",
+        "sub": SUB_PREFIX + idnatps, "SubjectOrganization": first.get("raisonSocialeSite", ""),
+        "Mode_Acces_Raison": "", "preferred_username": idnatps, "given_name": " ".join(name.get("given", [])),
+        "Acces_Regulation_Medicale": "FAUX", "UITVersion": "1.0", "authMode": auth_mode,
+        "Palier_Authentification": "APPPRIP3^1.2.250.1.213.1.5.1.1.1",
+        "SubjectRefPro": {"codeCivilite": "MME" if civilite == "MME" else "M", "exercices": [{
+            "codeProfession": profession, "codeCategorieProfessionnelle": _code(quals, "TRE_R09"),
+            "codeCiviliteDexercice": civilite if civilite in ("DR", "PR") else "",
+            "nomDexercice": name.get("family", ""), "prenomDexercice": " ".join(name.get("given", [])),
+            "codeTypeSavoirFaire": "S" if _code(quals, "TRE_R38") else "", "codeSavoirFaire": _code(quals, "TRE_R38"),
+            "activities": activities}]},
+        "SubjectOrganizationID": first.get("identifiantTechniqueDeLaStructure", ""),
+        "SubjectRole": [f"{profession}^1.2.250.1.213.1.1.5.5"] if profession else [],
+        "PSI_Locale": "1.2.250.1.213.1.3.1.1",
+        "otherIds": [{"identifiant": idnatps, "origine": "RPPS", "qualite": 1}],
+        "SubjectNameID": idnatps, "family_name": name.get("family", ""),
+    }

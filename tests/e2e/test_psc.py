@@ -1,0 +1,190 @@
+"""Pro Santé Connect over HTTP, driven by a third-party OIDC client (Authlib), as the issue asks."""
+
+import base64
+import hashlib
+import re
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pyotp
+import pytest
+from authlib.common.security import generate_token
+from authlib.integrations.httpx_client import OAuth2Client
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from maison.identite.annuaire import resources as build
+from maison.identite.annuaire.index import put
+
+RPPS = "99900038441"  # seed 001 L383-384
+IDNATPS = "8" + RPPS
+PASSWORD = "mot-de-passe-de-test-2026"
+REDIRECT = "https://dpi.example.fr/callback"
+
+
+@pytest.fixture
+def psc(house, live):  # type: ignore[no-untyped-def]
+    now = "2026-11-01T08:00:00+00:00"
+    cabinet = build.organization("399999999900019", "CABINET DR MARTIN", now, siret="99999999900019",
+                                 entity="LEGAL-ENTITY", secteur="SA07", city="LYON", postal_code="69002", insee="69382")
+    doctor = build.practitioner(RPPS, "MARTIN", "Claire", "DR", "10", "C", "SM54", now)
+    role = build.practitioner_role("1000000099", IDNATPS, cabinet["id"], now, fonction=None, mode="L")
+    with house.db.write() as conn:
+        put(conn, [cabinet])
+        put(conn, [doctor])
+        put(conn, [role])
+    provider = house.psc
+    provider.set_test_password(IDNATPS, PASSWORD)
+    client_id, secret = provider.register_client("DPI de test", [REDIRECT],
+                                                 post_logout_uris=["https://dpi.example.fr/bye"])
+    base = f"{live.url}/psc/auth/realms/esante-wallet"
+    return provider, client_id, secret, base
+
+
+def _login(authorize_url: str, **credentials) -> httpx.Response:  # type: ignore[no-untyped-def]
+    """What the professional does in the browser: open the page, fill the form, submit."""
+    page = httpx.get(authorize_url)
+    assert page.status_code == 200, page.text
+    request_id = re.search(r'name="request" value="([^"]+)"', page.text).group(1)
+    action = re.search(r'action="([^"]+)"', page.text).group(1)
+    return httpx.post(action, data={"request": request_id, "idnatps": IDNATPS, **credentials})
+
+
+def _client(client_id: str, secret: str, **kw) -> OAuth2Client:  # type: ignore[no-untyped-def]
+    return OAuth2Client(client_id, secret, scope="openid scope_all", redirect_uri=REDIRECT,
+                        code_challenge_method="S256", token_endpoint_auth_method="client_secret_basic", **kw)
+
+
+def test_authlib_client_completes_the_code_flow(psc):
+    provider, client_id, secret, base = psc
+    config = httpx.get(f"{base}/.well-known/wallet-openid-configuration").json()
+    assert config["issuer"] == base and config["code_challenge_methods_supported"] == ["S256"]
+    client = _client(client_id, secret)
+    verifier = generate_token(48)
+    url, state = client.create_authorization_url(config["authorization_endpoint"], code_verifier=verifier,
+                                                 nonce="n-0S6_WzA2Mj", acr_values="eidas1")
+    redirected = _login(url, password=PASSWORD)
+    assert redirected.status_code == 303
+    location = redirected.headers["location"]
+    assert location.startswith(REDIRECT) and parse_qs(urlsplit(location).query)["state"] == [state]
+    token = client.fetch_token(config["token_endpoint"], authorization_response=location, code_verifier=verifier)
+    keys = KeySet.import_key_set(httpx.get(config["jwks_uri"]).json())
+    id_token = jwt.decode(token["id_token"], keys, algorithms=["RS256"]).claims
+    assert id_token["nonce"] == "n-0S6_WzA2Mj" and id_token["acr"] == "eidas1" and id_token["aud"] == client_id
+    assert id_token["sub"].endswith(IDNATPS)
+    info = client.get(config["userinfo_endpoint"]).json()
+    assert info["SubjectNameID"] == IDNATPS and info["family_name"] == "MARTIN"
+    [exercice] = info["SubjectRefPro"]["exercices"]
+    assert (exercice["codeProfession"], exercice["codeSavoirFaire"], exercice["codeCiviliteDexercice"]) == (
+        "10", "SM54", "DR")
+    [activity] = exercice["activities"]
+    assert activity["codeModeExercice"] == "L" and activity["numeroSiretSite"] == "99999999900019"
+    assert activity["codeSecteurDactivite"] == "SA07"
+    # refresh, then introspection and revocation
+    refreshed = client.refresh_token(config["token_endpoint"])
+    assert refreshed["access_token"] != token["access_token"]
+    seen = httpx.post(config["introspection_endpoint"], data={"token": refreshed["access_token"]},
+                      auth=(client_id, secret)).json()
+    assert seen["active"] is True and seen["client_id"] == client_id
+    httpx.post(config["revocation_endpoint"], data={"token": refreshed["access_token"]}, auth=(client_id, secret))
+    assert httpx.post(config["introspection_endpoint"], data={"token": refreshed["access_token"]},
+                      auth=(client_id, secret)).json() == {"active": False}
+    assert httpx.get(config["userinfo_endpoint"],
+                     headers={"Authorization": f"Bearer {refreshed['access_token']}"}).status_code == 401
+
+
+def _code(base: str, client_id: str, verifier: str = "v" * 50, **extra) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    params = {"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "scope": "openid scope_all",
+              "code_challenge": challenge, "code_challenge_method": "S256", "state": "s1", **extra}
+    location = _login(f"{base}/protocol/openid-connect/auth?{httpx.QueryParams(params)}", password=PASSWORD
+                      ).headers["location"]
+    return parse_qs(urlsplit(location).query)["code"][0], verifier
+
+
+def _exchange(base: str, client_id: str, secret: str, code: str, verifier: str, redirect: str = REDIRECT):  # type: ignore[no-untyped-def]
+    return httpx.post(f"{base}/protocol/openid-connect/token", auth=(client_id, secret), data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "code_verifier": verifier})
+
+
+def test_replayed_code_is_refused_and_revokes_its_tokens(psc):
+    _, client_id, secret, base = psc
+    code, verifier = _code(base, client_id)
+    first = _exchange(base, client_id, secret, code, verifier)
+    assert first.status_code == 200
+    replay = _exchange(base, client_id, secret, code, verifier)
+    assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+    userinfo = httpx.get(f"{base}/protocol/openid-connect/userinfo",
+                         headers={"Authorization": f"Bearer {first.json()['access_token']}"})
+    assert userinfo.status_code == 401  # the replay revoked what the first exchange gave
+
+
+def test_pkce_and_redirect_uri_and_client_checks(psc):
+    _, client_id, secret, base = psc
+    code, verifier = _code(base, client_id)
+    assert _exchange(base, client_id, secret, code, "w" * 50).json()["error"] == "invalid_grant"  # PKCE mismatch
+    code, verifier = _code(base, client_id)
+    assert _exchange(base, client_id, secret, code, verifier, "https://evil.example/cb").json()["error"] == "invalid_grant"
+    code, verifier = _code(base, client_id)
+    wrong_secret = _exchange(base, client_id, "nope", code, verifier)
+    assert wrong_secret.status_code == 401 and wrong_secret.json()["error"] == "invalid_client"
+    # an unregistered redirect URI is shown an error page, never redirected to
+    bad = httpx.get(f"{base}/protocol/openid-connect/auth", params={
+        "response_type": "code", "client_id": client_id, "redirect_uri": "https://evil.example/cb",
+        "scope": "openid", "code_challenge": "x" * 43, "code_challenge_method": "S256"})
+    assert bad.status_code == 400 and "location" not in bad.headers
+    # without PKCE the request goes back to the client with an error
+    no_pkce = httpx.get(f"{base}/protocol/openid-connect/auth", params={
+        "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "scope": "openid", "state": "z"})
+    query = parse_qs(urlsplit(no_pkce.headers["location"]).query)
+    assert no_pkce.status_code == 302 and query["error"] == ["invalid_request"] and query["state"] == ["z"]
+
+
+def test_forged_and_unsigned_tokens_are_refused(psc):
+    provider, client_id, secret, base = psc
+    code, verifier = _code(base, client_id)
+    access = _exchange(base, client_id, secret, code, verifier).json()["access_token"]
+    header, payload, signature = access.split(".")
+    forged = f"{header}.{payload}.{signature[:-4]}AAAA"
+    unsigned_header = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
+    for token in (forged, f"{unsigned_header}.{payload}.", "not-a-jwt"):
+        answer = httpx.get(f"{base}/protocol/openid-connect/userinfo", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 401 and answer.json()["error"] == "invalid_token"
+
+
+def test_ecps_enrolment_and_login_by_code(psc):
+    provider, client_id, secret, base = psc
+    uri = provider.enroll_ecps(IDNATPS)
+    seed = parse_qs(urlsplit(uri).query)["secret"][0]
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(b"v" * 50).digest()).rstrip(b"=").decode()
+    url = f"{base}/protocol/openid-connect/auth?" + str(httpx.QueryParams({
+        "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "scope": "openid scope_all",
+        "code_challenge": challenge, "code_challenge_method": "S256"}))
+    wrong = _login(url, otp="000000" if pyotp.TOTP(seed).now() != "000000" else "111111")
+    assert wrong.status_code == 401 and "authentification refusée" in wrong.text
+    ok = _login(url, otp=pyotp.TOTP(seed).now())
+    assert ok.status_code == 303
+    code = parse_qs(urlsplit(ok.headers["location"]).query)["code"][0]
+    tokens = _exchange(base, client_id, secret, code, "v" * 50).json()
+    info = httpx.get(f"{base}/protocol/openid-connect/userinfo",
+                     headers={"Authorization": f"Bearer {tokens['access_token']}"}).json()
+    assert info["authMode"] == "MOBILE"
+
+
+def test_expired_token_and_logout(psc, monkeypatch):
+    provider, client_id, secret, base = psc
+    code, verifier = _code(base, client_id)
+    tokens = _exchange(base, client_id, secret, code, verifier).json()
+    future = time.time() + 3600
+    monkeypatch.setattr("maison.identite.psc.provider.time.time", lambda: future)
+    expired = httpx.get(f"{base}/protocol/openid-connect/userinfo",
+                        headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert expired.status_code == 401
+    monkeypatch.undo()
+    out = httpx.get(f"{base}/protocol/openid-connect/logout", params={
+        "id_token_hint": tokens["id_token"], "post_logout_redirect_uri": "https://dpi.example.fr/bye", "state": "k"})
+    assert out.status_code == 302 and out.headers["location"] == "https://dpi.example.fr/bye?state=k"
+    again = httpx.post(f"{base}/protocol/openid-connect/token", auth=(client_id, secret), data={
+        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
