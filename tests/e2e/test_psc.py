@@ -188,3 +188,56 @@ def test_expired_token_and_logout(psc, monkeypatch):
     again = httpx.post(f"{base}/protocol/openid-connect/token", auth=(client_id, secret), data={
         "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+
+
+def test_ciba_with_authlib_client(psc, live):
+    provider, _, _, base = psc
+    client_id, secret = provider.register_client("Logiciel lourd", [REDIRECT], ciba=True)
+    seed = parse_qs(urlsplit(provider.enroll_ecps(IDNATPS)).query)["secret"][0]
+    config = httpx.get(f"{base}/.well-known/openid-configuration").json()
+    software = _client(client_id, secret)
+    started = software.request("POST", config["backchannel_authentication_endpoint"], withhold_token=True,
+                            auth=(client_id, secret), data={"scope": "openid scope_all", "login_hint": IDNATPS,
+                                                            "binding_message": "42"}).json()
+    auth_req_id = started["auth_req_id"]
+    poll = {"grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": auth_req_id}
+    pending = httpx.post(config["token_endpoint"], data=poll, auth=(client_id, secret))
+    assert pending.status_code == 400 and pending.json()["error"] == "authorization_pending"
+    assert httpx.post(config["token_endpoint"], data=poll, auth=(client_id, secret)).json()["error"] == "slow_down"
+    # the professional's e-CPS app shows the request with the binding message, and approves it
+    app = f"{live.url}/psc/ecps/{IDNATPS}/requests"
+    code = pyotp.TOTP(seed).now()
+    assert httpx.get(app, headers={"X-eCPS-Code": "000000" if code != "000000" else "111111"}).status_code == 400
+    [shown] = httpx.get(app, headers={"X-eCPS-Code": code}).json()["requests"]
+    assert shown["binding_message"] == "42" and shown["client"] == "Logiciel lourd"
+    assert httpx.post(f"{app}/{shown['id']}", data={"decision": "approve"},
+                      headers={"X-eCPS-Code": code}).status_code == 204
+    time.sleep(2.1)  # the interval
+    software.fetch_token(config["token_endpoint"], grant_type="urn:openid:params:grant-type:ciba",
+                         auth_req_id=auth_req_id)
+    assert software.get(config["userinfo_endpoint"]).json()["SubjectNameID"] == IDNATPS
+    assert httpx.post(config["token_endpoint"], data=poll, auth=(client_id, secret)).json()["error"] == "invalid_grant"
+
+
+def test_ciba_refusals(psc, live):
+    provider, client_id, secret, base = psc
+    endpoint = f"{base}/protocol/openid-connect/ext/ciba/auth"
+    params = {"scope": "openid", "login_hint": IDNATPS, "binding_message": "07"}
+    assert httpx.post(endpoint, data=params, auth=(client_id, secret)).json()["error"] == "unauthorized_client"
+    ciba_id, ciba_secret = provider.register_client("Lourd", [REDIRECT], ciba=True)
+    assert httpx.post(endpoint, data=params, auth=(ciba_id, ciba_secret)).json()["error"] == "unknown_user_id"
+    seed = parse_qs(urlsplit(provider.enroll_ecps(IDNATPS)).query)["secret"][0]
+    assert httpx.post(endpoint, data={**params, "binding_message": ""},
+                      auth=(ciba_id, ciba_secret)).json()["error"] == "invalid_binding_message"
+    auth_req_id = httpx.post(endpoint, data=params, auth=(ciba_id, ciba_secret)).json()["auth_req_id"]
+    app = f"{live.url}/psc/ecps/{IDNATPS}/requests"
+    code = pyotp.TOTP(seed).now()
+    [shown] = httpx.get(app, headers={"X-eCPS-Code": code}).json()["requests"]
+    httpx.post(f"{app}/{shown['id']}", data={"decision": "deny"}, headers={"X-eCPS-Code": code})
+    refused = httpx.post(f"{base}/protocol/openid-connect/token", auth=(ciba_id, ciba_secret), data={
+        "grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": auth_req_id})
+    assert refused.json()["error"] == "access_denied"
+    # another client cannot poll someone else's request
+    other = httpx.post(f"{base}/protocol/openid-connect/token", auth=(client_id, secret), data={
+        "grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": auth_req_id})
+    assert other.json()["error"] == "invalid_grant"

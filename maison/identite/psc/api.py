@@ -62,7 +62,10 @@ def router(provider: Provider, max_body_bytes: int) -> APIRouter:
             "userinfo_endpoint": f"{endpoint}/userinfo", "jwks_uri": f"{endpoint}/certs",
             "introspection_endpoint": f"{endpoint}/token/introspect", "revocation_endpoint": f"{endpoint}/revoke",
             "end_session_endpoint": f"{endpoint}/logout",
-            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "backchannel_authentication_endpoint": f"{endpoint}/ext/ciba/auth",
+            "backchannel_token_delivery_modes_supported": ["poll"],
+            "backchannel_user_code_parameter_supported": False,
+            "grant_types_supported": ["authorization_code", "refresh_token", "urn:openid:params:grant-type:ciba"],
             "response_types_supported": ["code"], "response_modes_supported": ["query"],
             "scopes_supported": sorted(SCOPES), "acr_values_supported": [ACR],
             "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": ["RS256"],
@@ -159,9 +162,42 @@ def router(provider: Provider, max_body_bytes: int) -> APIRouter:
                                              f.get("code_verifier", ""), issuer(request))
             elif grant == "refresh_token":
                 out = provider.refresh(client, f.get("refresh_token", ""), issuer(request))
+            elif grant == "urn:openid:params:grant-type:ciba":
+                out = provider.ciba_poll(client, f.get("auth_req_id", ""), issuer(request))
             else:
                 raise OAuthError("unsupported_grant_type", f"grant_type '{grant}' non supporté")
             return _json(out)
+        except OAuthError as exc:
+            return _oauth_error(exc)
+
+    @r.post(OIDC + "/ext/ciba/auth")
+    async def ciba(request: Request) -> Response:
+        try:
+            f = await form(request)
+            client = provider.authenticate_client(request.headers.get("authorization"), f)
+            return _json(provider.ciba_start(client, f.get("login_hint", ""), f.get("scope", ""),
+                                             f.get("binding_message", "")))
+        except OAuthError as exc:
+            return _oauth_error(exc)
+
+    # The e-CPS app's side of CIBA: it lists the open requests and answers them, proving itself
+    # with the code it generates (X-eCPS-Code).
+
+    @r.get("/ecps/{idnatps}/requests")
+    async def ecps_requests(idnatps: str, request: Request) -> Response:
+        try:
+            return _json({"requests": provider.ecps_pending(idnatps, request.headers.get("x-ecps-code", ""))})
+        except OAuthError as exc:
+            return _oauth_error(exc)
+
+    @r.post("/ecps/{idnatps}/requests/{handle}")
+    async def ecps_answer(idnatps: str, handle: str, request: Request) -> Response:
+        try:
+            f = await form(request)
+            if f.get("decision") not in ("approve", "deny"):
+                raise OAuthError("invalid_request", "decision=approve ou deny")
+            provider.ecps_decide(idnatps, request.headers.get("x-ecps-code", ""), handle, f["decision"] == "approve")
+            return Response(status_code=204)
         except OAuthError as exc:
             return _oauth_error(exc)
 

@@ -339,6 +339,76 @@ class Provider:
         self._revoke_session(claims["sid"])
         return claims["aud"]
 
+    # --- CIBA (seed 002 L625: recommended for heavy clients) -------------------------------------------
+    # The software asks for a professional by IdNatPS; the professional's e-CPS app lists the request
+    # (with the binding message the software shows too) and approves it with its code; the software
+    # polls the token endpoint meanwhile (poll mode, the only one PSC offers).
+
+    def ciba_start(self, client: Client, login_hint: str, scope: str, binding_message: str) -> dict:
+        if not client.ciba:
+            raise OAuthError("unauthorized_client", "client non autorisé au flux CIBA")
+        scopes = set(scope.split())
+        if "openid" not in scopes or not scopes <= SCOPES:
+            raise OAuthError("invalid_scope", f"portées acceptées : {' '.join(sorted(SCOPES))}")
+        if not binding_message or len(binding_message) > 20:
+            raise OAuthError("invalid_binding_message", "binding_message requis (20 caractères au plus)")
+        with self.db.read() as conn:
+            account = conn.execute(sa.select(store.psc_account.c.totp_seed).where(
+                store.psc_account.c.idnatps == login_hint)).scalar()
+        if not account:
+            raise OAuthError("unknown_user_id", "aucune e-CPS activée pour cet identifiant")
+        value = self._grant("ciba", client.client_id, login_hint, {
+            "status": "pending", "scope": " ".join(sorted(scopes)), "binding_message": binding_message,
+            "handle": uuid.uuid4().hex, "sid": uuid.uuid4().hex, "last_poll": 0, "nonce": None,
+            "auth_mode": "MOBILE", "client_name": client.name}, CIBA_TTL)
+        return {"auth_req_id": value, "expires_in": CIBA_TTL, "interval": CIBA_INTERVAL}
+
+    def ecps_pending(self, idnatps: str, otp: str) -> list[dict]:
+        """What the e-CPS app shows: the open requests for this professional (the app proves itself by its code)."""
+        self.verify_login(idnatps, otp=otp)
+        g = store.psc_grant
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(g.c.data).where(g.c.kind == "ciba", g.c.idnatps == idnatps,
+                                                          g.c.expires_at >= _now(), g.c.used.is_(False))).scalars()
+            open_ = [orjson.loads(d) for d in rows]
+        return [{"id": d["handle"], "client": d["client_name"], "binding_message": d["binding_message"]}
+                for d in open_ if d["status"] == "pending"]
+
+    def ecps_decide(self, idnatps: str, otp: str, handle: str, approve: bool) -> None:
+        self.verify_login(idnatps, otp=otp)
+        g = store.psc_grant
+        with self.db.write() as conn:
+            for row in conn.execute(sa.select(g.c.digest, g.c.data).where(
+                    g.c.kind == "ciba", g.c.idnatps == idnatps, g.c.expires_at >= _now())).all():
+                data = orjson.loads(row.data)
+                if data["handle"] == handle and data["status"] == "pending":
+                    data["status"] = "approved" if approve else "denied"
+                    conn.execute(g.update().where(g.c.digest == row.digest).values(data=orjson.dumps(data).decode()))
+                    return
+        raise OAuthError("invalid_request", "demande inconnue ou déjà traitée", 404)
+
+    def ciba_poll(self, client: Client, auth_req_id: str, issuer: str) -> dict:
+        g = store.psc_grant
+        with self.db.write() as conn:
+            row = conn.execute(sa.select(g).where(g.c.digest == _sha256(auth_req_id or ""), g.c.kind == "ciba")).first()
+            if row is None or row.client_id != client.client_id or row.used:
+                raise OAuthError("invalid_grant", "auth_req_id inconnu pour ce client")
+            if row.expires_at < _now():
+                raise OAuthError("expired_token", "la demande CIBA a expiré")
+            data = orjson.loads(row.data)
+            too_soon = _now() - data["last_poll"] < CIBA_INTERVAL
+            data["last_poll"] = _now()
+            conn.execute(g.update().where(g.c.digest == row.digest).values(
+                data=orjson.dumps(data).decode(), used=data["status"] != "pending"))
+        if data["status"] == "denied":
+            raise OAuthError("access_denied", "le professionnel a refusé la demande")
+        if data["status"] == "pending":
+            if too_soon:
+                raise OAuthError("slow_down", f"interrogation trop fréquente : {CIBA_INTERVAL} s au moins")
+            raise OAuthError("authorization_pending", "The authorization request is still pending as the end-user "
+                                                      "hasn't yet been authenticated.")
+        return self._tokens(client, row.idnatps, data, issuer)
+
     # --- UserInfo ----------------------------------------------------------------------------------
 
     def userinfo(self, claims: dict) -> dict:
