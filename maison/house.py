@@ -19,12 +19,14 @@ from starlette.responses import JSONResponse
 from maison import __version__
 from maison.core.config import Settings
 from maison.core.errors import MaisonError, MalformedRequest, NotFound
+from maison.core.authz import Authorizer
 from maison.core.storage import Database
 from maison.core.terminology import Terminology
 from maison.formats.fhir import outcome_response
 from maison.identite.annuaire.api import router as annuaire_router
 from maison.identite.annuaire.export import Exports
 from maison.identite.ins.api import router as insi_router
+from maison.identite.psc.api import issuer_for
 from maison.identite.psc.api import router as psc_router
 from maison.identite.psc.provider import Provider
 from maison.identite.ins.model import Environment
@@ -89,14 +91,15 @@ class House:
         app = FastAPI(title="Maison", version=__version__, docs_url="/docs", redoc_url=None, lifespan=lifespan)
         app.include_router(insi_router(self.insi, self.settings.reference_path, self.settings.max_body_bytes),
                            prefix="/insi", tags=["INSi"])
-        app.include_router(vigilance_router(self.patients, self.insi, self.settings.max_body_bytes),
+        authorizer = Authorizer(self.db, self.psc, issuer_for)
+        app.include_router(vigilance_router(self.patients, self.insi, self.settings.max_body_bytes, authorizer),
                            prefix="/fhir", tags=["Identitovigilance"])
         app.include_router(psc_router(self.psc, self.settings.max_body_bytes), prefix="/psc", tags=["Pro Santé Connect"])
         exports = Exports(self.db, self.settings.data_dir / "exports")
         app.include_router(annuaire_router(self.db, self.settings.max_body_bytes, exports, lambda: self.terminology),
                            prefix="/annuaire",
                            tags=["Annuaire Santé"])
-        app.include_router(cellule_router(self.cellule, self.patients, self.settings.max_body_bytes),
+        app.include_router(cellule_router(self.cellule, self.patients, self.settings.max_body_bytes, authorizer),
                            prefix="/identitovigilance", tags=["Cellule d'identitovigilance"])
 
         @app.get("/")

@@ -241,3 +241,40 @@ def test_ciba_refusals(psc, live):
     other = httpx.post(f"{base}/protocol/openid-connect/token", auth=(client_id, secret), data={
         "grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": auth_req_id})
     assert other.json()["error"] == "invalid_grant"
+
+
+def test_a_professional_acts_with_the_psc_token(psc, house, live):
+    """maison.core.authz: the token says who acts, in which structure, with which profession."""
+    from maison.core import audit
+    from maison.identite.vigilance.fhir import EXT_BIRTH_LIST
+
+    _, client_id, secret, base = psc
+    code, verifier = _code(base, client_id)
+    access = _exchange(base, client_id, secret, code, verifier).json()["access_token"]
+    patient = {"resourceType": "Patient", "identifier": [{"type": {"coding": [{"code": "PI"}]}, "value": "C1"}],
+               "name": [{"use": "official", "family": "DURAND", "given": ["LUC"],
+                         "extension": [{"url": EXT_BIRTH_LIST, "valueString": "LUC"}]}],
+               "gender": "male", "birthDate": "1970-01-01"}
+    fhir = f"{live.url}/fhir/Patient"
+    created = httpx.post(fhir, json=patient, headers={"Authorization": f"Bearer {access}"})
+    assert created.status_code == 201, created.text
+    with house.db.read() as conn:
+        [event] = list(audit.events(conn, action_prefix="identitovigilance.admit"))
+    assert (event["actor_person"], event["actor_structure"], event["actor_software"]) == (
+        IDNATPS, "399999999900019", client_id)
+    assert audit.detail_of(event)["actor"]["role"] == "10"  # médecin
+    # a second situation d'exercice: the acting structure must be named, and be one of them
+    with house.db.write() as conn:
+        put(conn, [build.practitioner_role("1000000098", IDNATPS, "1990000001", "2026-11-01T08:00:00+00:00",
+                                           fonction=None, mode="S")])
+    ambiguous = httpx.get(fhir, params={"family": "DURAND"}, headers={"Authorization": f"Bearer {access}"})
+    assert ambiguous.status_code == 403 and ambiguous.json()["issue"][0]["details"]["coding"][0]["code"] == \
+        "structure-ambigue"
+    named = httpx.get(fhir, params={"family": "DURAND"},
+                      headers={"Authorization": f"Bearer {access}", "X-Structure": "399999999900019"})
+    assert named.status_code == 200 and named.json()["total"] == 1
+    elsewhere = httpx.get(fhir, params={"family": "DURAND"},
+                          headers={"Authorization": f"Bearer {access}", "X-Structure": "1750000019"})
+    assert elsewhere.status_code == 403
+    forged = httpx.get(fhir, headers={"Authorization": "Bearer eyJhbGciOiJub25lIn0.e30."})
+    assert forged.status_code == 401

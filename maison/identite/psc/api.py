@@ -29,6 +29,11 @@ _templates = Environment(loader=FileSystemLoader(Path(__file__).with_name("templ
                          autoescape=select_autoescape(["html"]))
 
 
+def issuer_for(base_url: str) -> str:
+    """PSC's issuer as seen from a request's base URL (where `maison serve` is reached)."""
+    return base_url.rstrip("/") + "/psc" + REALM
+
+
 def _json(data: dict, status: int = 200, headers: dict | None = None) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json",
                     headers={"Cache-Control": "no-store", **(headers or {})})
@@ -43,7 +48,7 @@ def router(provider: Provider, max_body_bytes: int) -> APIRouter:
     r = APIRouter()
 
     def issuer(request: Request) -> str:
-        return str(request.base_url).rstrip("/") + "/psc" + REALM
+        return issuer_for(str(request.base_url))
 
     async def form(request: Request) -> dict[str, str]:
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":

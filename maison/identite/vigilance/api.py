@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from maison.core import audit
-from maison.core.auth import actor_for
+from maison.core.authz import Authorizer
 from maison.core.errors import InvalidInput, MalformedRequest, UnsupportedMediaType
 from maison.core.identifiers.nir import parse_matricule
 from maison.formats.body import read_json_object, read_limited
@@ -58,11 +58,12 @@ def traits_from_patient(resource: dict) -> tuple[str, Traits]:
     return str(ipp), Traits.of(name.get("family", ""), given or "", gender, birth, place)
 
 
-def router(index: PatientIndex, insi: InsiService, max_body_bytes: int) -> APIRouter:
+def router(index: PatientIndex, insi: InsiService, max_body_bytes: int, authorizer: Authorizer) -> APIRouter:
     r = APIRouter()
 
     def _actor(request: Request) -> audit.Actor:
-        return actor_for(index.db, request.headers.get("authorization"))
+        """The caller (a structure's API key, or a professional's Pro Santé Connect token) as an audit actor."""
+        return authorizer.caller(request.headers, str(request.base_url)).actor()
 
     def _call_context(actor) -> CallContext:  # type: ignore[no-untyped-def]
         return CallContext(structure=actor.structure, software=actor.software, professional=actor.person)

@@ -18,7 +18,8 @@ from __future__ import annotations
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from maison.core.auth import actor_for
+from maison.core import audit
+from maison.core.authz import Authorizer
 from maison.core.errors import InvalidInput, NotFound
 from maison.formats.body import read_json_object
 from maison.identite.vigilance.cellule import Cellule
@@ -30,7 +31,7 @@ def _json(data: object, status: int = 200) -> Response:
                     media_type="application/json")
 
 
-def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int) -> APIRouter:
+def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorizer: Authorizer) -> APIRouter:
     r = APIRouter()
 
     async def _body(request: Request) -> dict:
@@ -42,8 +43,9 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int) -> APIRou
             raise InvalidInput(f"'{key}' attendu (texte)", code="champ-absent", expression=key)
         return value
 
-    def _actor(request: Request):  # type: ignore[no-untyped-def]
-        return actor_for(cellule.db, request.headers.get("authorization"))
+    def _actor(request: Request) -> audit.Actor:
+        """The caller (a structure's API key, or a professional's Pro Santé Connect token) as an audit actor."""
+        return authorizer.caller(request.headers, str(request.base_url)).actor()
 
     @r.post("/reunions")
     async def meeting(request: Request) -> Response:

@@ -1,0 +1,84 @@
+"""Who is acting: one answer for every API, from the caller's credential.
+
+Two kinds of callers are recognised today:
+
+- a professional, by a Pro Santé Connect access token (`Authorization: Bearer <JWT>`): the
+  IdNatPS, the profession, and the structure and role of the situation d'exercice acted in — the
+  professional's only one, or the one named by `X-Structure` when there are several (an IdNatStruct
+  or the Annuaire id of the structure), which must be one of them;
+- a software, by a structure API key (`Authorization: Bearer mk_…` or `ESANTE-API-KEY`): the
+  structure, the software and the person the key was issued to.
+
+Services build their own rules on the answer (the DMP's habilitation matrix is next); every
+caller becomes an audit `Actor`. Patients (Mon espace santé login) will be the third kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from maison.core.audit import Actor
+from maison.core.auth import actor_for
+from maison.core.errors import Forbidden, Unauthenticated
+from maison.core.storage import Database
+
+
+@dataclass(frozen=True)
+class Caller:
+    kind: str  # professional / software
+    person: str  # IdNatPS, or the person an API key was issued to
+    structure: str
+    software: str
+    profession: str = ""  # TRE_G15 (or TRE_R85 for RPPS+ professionals)
+    role: str = ""
+    structures: tuple[str, ...] = field(default=())  # every structure the professional practises in
+
+    def actor(self) -> Actor:
+        return Actor(person=self.person, structure=self.structure, software=self.software,
+                     role=self.role or self.profession)
+
+
+class Authorizer:
+    def __init__(self, db: Database, provider, issuer_of) -> None:  # type: ignore[no-untyped-def]
+        """`provider` verifies PSC tokens; `issuer_of(request_base_url)` gives PSC's issuer for a request."""
+        self.db = db
+        self.provider = provider
+        self.issuer_of = issuer_of
+
+    def caller(self, headers, base_url: str) -> Caller:  # type: ignore[no-untyped-def]
+        authorization = headers.get("authorization", "")
+        api_key = headers.get("esante-api-key")
+        if api_key or authorization.lower().startswith("bearer mk_"):
+            actor = actor_for(self.db, f"Bearer {api_key}" if api_key else authorization)
+            return Caller("software", actor.person, actor.structure, actor.software, role=actor.role)
+        if not authorization.lower().startswith("bearer "):
+            raise Unauthenticated("authentification requise (Authorization: Bearer)", code="auth-absente")
+        from maison.identite.psc.provider import OAuthError
+
+        try:
+            claims = self.provider.verify_access_token(authorization[7:].strip(), self.issuer_of(base_url))
+            info = self.provider.userinfo(claims)
+        except OAuthError as exc:
+            raise Unauthenticated(f"jeton Pro Santé Connect refusé : {exc.description}", code="jeton-invalide") from None
+        exercice = (info["SubjectRefPro"]["exercices"] or [{}])[0]
+        activities = exercice.get("activities", [])
+        ids = {a["identifiantTechniqueDeLaStructure"]: a for a in activities}
+        for a in activities:  # a structure may be named by its IdNatStruct as well as its Annuaire id
+            for alias in (f"1{a['numeroFinessSite']}" if a["numeroFinessSite"] else "",
+                          f"3{a['numeroSiretSite']}" if a["numeroSiretSite"] else ""):
+                if alias:
+                    ids.setdefault(alias, a)
+        wanted = headers.get("x-structure")
+        if wanted:
+            activity = ids.get(wanted)
+            if activity is None:
+                raise Forbidden(f"{info['SubjectNameID']} n'exerce pas dans la structure {wanted}",
+                                code="structure-non-exercee")
+        elif len(activities) == 1:
+            activity = activities[0]
+        else:
+            raise Forbidden("plusieurs situations d'exercice : préciser la structure (X-Structure)",
+                            code="structure-ambigue")
+        return Caller("professional", info["SubjectNameID"], activity["identifiantTechniqueDeLaStructure"],
+                      claims.get("azp", ""), exercice.get("codeProfession", ""), activity.get("codeRole", ""),
+                      tuple(a["identifiantTechniqueDeLaStructure"] for a in activities))
