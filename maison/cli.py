@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -11,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from maison.core.config import load_settings
 
 app = typer.Typer(help="Maison: la maison du numérique en santé, runnable.", no_args_is_help=True)
-console = Console()
+console = Console() if sys.stdout.isatty() else Console(width=110)  # logs and CI get whole tables
 
 
 def _settings(data_dir: Path | None, host: str | None = None, port: int | None = None):  # type: ignore[no-untyped-def]

@@ -19,6 +19,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from maison import demo_professionals
 from maison.core import audit
 from maison.core.auth import issue_key
 from maison.core.config import Settings
@@ -130,6 +131,8 @@ def play(settings: Settings, count: int, console: Console) -> int:
     civ = http.get(f"{cell}/rapport", params={"semestre": str(Semester.of(date.today()))}).json()
     print_report(civ)
 
+    professionals_ok = demo_professionals.play(house, base, console)
+
     found = http.get("/fhir/Patient", params={"family": people[0].nom_naissance}).json()
     with house.db.read() as conn:
         intact, _ = audit.verify_chain(conn)
@@ -138,6 +141,6 @@ def play(settings: Settings, count: int, console: Console) -> int:
                   f"audit trail: {n_events} records, chain {'intact' if intact else 'BROKEN'}")
     server.should_exit = True
     thread.join(timeout=5)
-    ok = intact and bool(reviews) and civ["eligible"]
+    ok = intact and bool(reviews) and civ["eligible"] and professionals_ok
     console.rule("[green]done" if ok else "[red]failed")
     return 0 if ok else 1

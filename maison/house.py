@@ -89,14 +89,15 @@ class House:
             self.insi.journal.close()  # every answered call's audit record is committed before exit
 
         app = FastAPI(title="Maison", version=__version__, docs_url="/docs", redoc_url=None, lifespan=lifespan)
+        authorizer = Authorizer(self.db, self.psc, issuer_for)
         app.include_router(insi_router(self.insi, self.settings.reference_path, self.settings.max_body_bytes),
                            prefix="/insi", tags=["INSi"])
-        authorizer = Authorizer(self.db, self.psc, issuer_for)
         app.include_router(vigilance_router(self.patients, self.insi, self.settings.max_body_bytes, authorizer),
                            prefix="/fhir", tags=["Identitovigilance"])
         app.include_router(psc_router(self.psc, self.settings.max_body_bytes), prefix="/psc", tags=["Pro Santé Connect"])
         exports = Exports(self.db, self.settings.data_dir / "exports")
-        app.include_router(annuaire_router(self.db, self.settings.max_body_bytes, exports, lambda: self.terminology),
+        app.include_router(annuaire_router(self.db, self.settings.max_body_bytes, exports, lambda: self.terminology,
+                                           authorizer),
                            prefix="/annuaire",
                            tags=["Annuaire Santé"])
         app.include_router(cellule_router(self.cellule, self.patients, self.settings.max_body_bytes, authorizer),

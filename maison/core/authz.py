@@ -45,7 +45,9 @@ class Authorizer:
         self.provider = provider
         self.issuer_of = issuer_of
 
-    def caller(self, headers, base_url: str) -> Caller:  # type: ignore[no-untyped-def]
+    def caller(self, headers, base_url: str, *, structure_required: bool = True) -> Caller:  # type: ignore[no-untyped-def]
+        """`structure_required=False` for calls that do not act in a structure (directory reads):
+        a professional with several situations d'exercice then acts in the first one."""
         authorization = headers.get("authorization", "")
         api_key = headers.get("esante-api-key")
         if api_key or authorization.lower().startswith("bearer mk_"):
@@ -69,12 +71,18 @@ class Authorizer:
                 if alias:
                     ids.setdefault(alias, a)
         wanted = headers.get("x-structure")
+        if not activities:
+            if structure_required:
+                raise Forbidden(f"{info['SubjectNameID']} n'a aucune situation d'exercice active",
+                                code="sans-exercice")
+            return Caller("professional", info["SubjectNameID"], "", claims.get("azp", ""),
+                          exercice.get("codeProfession", ""))
         if wanted:
             activity = ids.get(wanted)
             if activity is None:
                 raise Forbidden(f"{info['SubjectNameID']} n'exerce pas dans la structure {wanted}",
                                 code="structure-non-exercee")
-        elif len(activities) == 1:
+        elif len(activities) == 1 or (activities and not structure_required):
             activity = activities[0]
         else:
             raise Forbidden("plusieurs situations d'exercice : préciser la structure (X-Structure)",

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from maison import __version__
 from maison.core import audit
 from maison.core.audit import Actor
-from maison.core.auth import actor_for
+from maison.core.authz import Authorizer
 from maison.core.errors import Forbidden, InvalidInput, MaisonError, MalformedRequest, NotFound, UnsupportedMediaType
 from maison.core.storage import Database
 from maison.formats.body import read_json_object, read_limited
@@ -35,14 +35,14 @@ from maison.identite.annuaire.vocabulary import IG
 OPERATOR_ROLE = "operateur-mss"  # the role of the API keys MSSanté operators write mailboxes with
 
 
-def _actor(db: Database, request: Request) -> Actor:
-    key = request.headers.get("esante-api-key")
-    return actor_for(db, f"Bearer {key}" if key else request.headers.get("authorization"))
+def _actor(authorizer: Authorizer, request: Request) -> Actor:
+    """An API key (`ESANTE-API-KEY` as the real API, or Bearer) or a professional's PSC token."""
+    return authorizer.caller(request.headers, str(request.base_url), structure_required=False).actor()
 
 
-def _authenticate(db: Database, request: Request) -> str:
-    """Who calls (an API key's structure, software and person), as one string."""
-    actor = _actor(db, request)
+def _authenticate(authorizer: Authorizer, request: Request) -> str:
+    """Who calls (structure, software and person), as one string."""
+    actor = _actor(authorizer, request)
     return f"{actor.structure}/{actor.software}/{actor.person}"
 
 
@@ -70,7 +70,8 @@ def capability_statement(base: str) -> dict:
                                      "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"}]}]}
 
 
-def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Callable[[], Terminology]) -> APIRouter:
+def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Callable[[], Terminology],
+           authorizer: Authorizer) -> APIRouter:
     r = APIRouter()
 
     def _base(request: Request) -> str:
@@ -89,7 +90,7 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
 
     @r.get("/$export")
     async def export_kickoff(request: Request) -> Response:
-        requester = _authenticate(db, request)
+        requester = _authenticate(authorizer, request)
         if "respond-async" not in request.headers.get("prefer", ""):
             raise MalformedRequest("en-tête 'Prefer: respond-async' requis par FHIR Bulk Data", code="prefer")
         unknown = set(request.query_params) - {"_type", "_since", "_outputFormat"}
@@ -104,7 +105,7 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
 
     @r.get("/$export-status/{job}")
     async def export_status(job: str, request: Request) -> Response:
-        row = exports.status(_authenticate(db, request), job)
+        row = exports.status(_authenticate(authorizer, request), job)
         if row["status"] == "en-cours":
             return Response(status_code=202, headers={"X-Progress": "export en cours", "Retry-After": "2"})
         if row["status"] == "annule":
@@ -121,19 +122,19 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
 
     @r.delete("/$export-status/{job}")
     async def export_cancel(job: str, request: Request) -> Response:
-        exports.cancel(_authenticate(db, request), job)
+        exports.cancel(_authenticate(authorizer, request), job)
         return Response(status_code=202)
 
     @r.get("/$export-file/{job}/{name}")
     async def export_file(job: str, name: str, request: Request) -> Response:
-        path = exports.file(_authenticate(db, request), job, name)
+        path = exports.file(_authenticate(authorizer, request), job, name)
         return FileResponse(path, media_type="application/fhir+ndjson")
 
     @r.post("/$rpps-plus")
     async def rpps_plus_registration(request: Request) -> Response:
         """An employer registers a médico-social professional (Parameters: nom, prenom, dateNaissance,
         civilite, role); 201 with the Practitioner and PractitionerRole, 200 if already registered."""
-        actor = _actor(db, request)
+        actor = _actor(authorizer, request)
         body = await read_json_object(request, max_body_bytes)
         if body.get("resourceType") != "Parameters":
             raise MalformedRequest("ressource Parameters attendue", code="resource-type")
@@ -157,13 +158,13 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
 
     @r.get("/{rtype}")
     async def search_get(rtype: str, request: Request) -> Response:
-        _authenticate(db, request)
+        _authenticate(authorizer, request)
         params = parse_qsl(request.url.query, keep_blank_values=True)
         return fhir_response(await run_in_threadpool(_search, rtype, params, _base(request)))
 
     @r.post("/{rtype}/_search")
     async def search_post(rtype: str, request: Request) -> Response:
-        _authenticate(db, request)
+        _authenticate(authorizer, request)
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
             raise UnsupportedMediaType("application/x-www-form-urlencoded attendu pour _search")
         body = (await read_limited(request, max_body_bytes)).decode("utf-8", errors="replace")
@@ -173,7 +174,7 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
     # --- MSSanté operators publish their mailboxes (FHIRPath Patch on telecom) ---------------------
 
     async def _patch(request: Request, rtype: str, rid: str | None) -> Response:
-        actor = _actor(db, request)
+        actor = _actor(authorizer, request)
         if actor.role != OPERATOR_ROLE:
             raise Forbidden("seuls les opérateurs MSSanté publient des BAL dans l'annuaire", code="operateur-requis")
         if rtype not in mailbox_patch.CARRIERS["PER"] | mailbox_patch.CARRIERS["ORG"]:
@@ -201,7 +202,7 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
 
     @r.get("/{rtype}/{rid}")
     async def read(rtype: str, rid: str, request: Request) -> Response:
-        _authenticate(db, request)
+        _authenticate(authorizer, request)
         if rtype not in search.PARAMS:
             raise NotFound(f"type de ressource '{rtype}' non servi par l'annuaire", code="type-inconnu")
         with db.read() as conn:

@@ -8,8 +8,9 @@ laboratories, EHPAD, centres and maisons de santé. About one practitioner in fi
 three situations d'exercice. MSSanté mailboxes: personal (PER) ones on many situations, ORG and
 APP ones on structures, CAB ones on group cabinets; a few are on the liste rouge.
 
-Identifiers use the test ranges: RPPS `999…` (the range of seed 001 L383's test RPPS), so a
-synthetic practitioner never carries a real professional's number.
+Identifiers use the test ranges: RPPS `9995…` to `9999…` (the range of seed 001 L383's test RPPS,
+clear of that number itself), so a synthetic practitioner never carries a real professional's
+number, and up to 5 million practitioners can be made.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ class _Numbers:
 
     def next_rpps(self) -> str:
         self.rpps += 1
-        body = f"999{self.rpps:07d}"
+        body = f"999{5_000_000 + self.rpps:07d}"  # clear of 99900038441, the seed's own test RPPS
         return body + luhn_check_digit(body)
 
     def next_finess(self, department: str) -> str:
