@@ -28,6 +28,7 @@ from maison.identite.annuaire.export import Exports
 from maison.identite.ins.api import router as insi_router
 from maison.identite.psc.api import issuer_for
 from maison.identite.psc.api import router as psc_router
+from maison.identite.psc.local_idp import LocalProviders
 from maison.identite.psc.provider import Provider
 from maison.identite.ins.model import Environment
 from maison.identite.ins.service import InsiService
@@ -89,12 +90,14 @@ class House:
             self.insi.journal.close()  # every answered call's audit record is committed before exit
 
         app = FastAPI(title="Maison", version=__version__, docs_url="/docs", redoc_url=None, lifespan=lifespan)
-        authorizer = Authorizer(self.db, self.psc, issuer_for)
+        local_idps = LocalProviders(self.db)
+        authorizer = Authorizer(self.db, self.psc, issuer_for, local_idps)
         app.include_router(insi_router(self.insi, self.settings.reference_path, self.settings.max_body_bytes),
                            prefix="/insi", tags=["INSi"])
         app.include_router(vigilance_router(self.patients, self.insi, self.settings.max_body_bytes, authorizer),
                            prefix="/fhir", tags=["Identitovigilance"])
-        app.include_router(psc_router(self.psc, self.settings.max_body_bytes), prefix="/psc", tags=["Pro Santé Connect"])
+        app.include_router(psc_router(self.psc, self.settings.max_body_bytes, local_idps), prefix="/psc",
+                           tags=["Pro Santé Connect"])
         exports = Exports(self.db, self.settings.data_dir / "exports")
         app.include_router(annuaire_router(self.db, self.settings.max_body_bytes, exports, lambda: self.terminology,
                                            authorizer),

@@ -6,6 +6,8 @@ Two kinds of callers are recognised today:
   IdNatPS, the profession, and the structure and role of the situation d'exercice acted in — the
   professional's only one, or the one named by `X-Structure` when there are several (an IdNatStruct
   or the Annuaire id of the structure), which must be one of them;
+- a professional, by the access token of his structure's own identity provider (IAM.80, see
+  `maison.identite.psc.local_idp`): acting in that structure, where he must practise;
 - a software, by a structure API key (`Authorization: Bearer mk_…` or `ESANTE-API-KEY`): the
   structure, the software and the person the key was issued to.
 
@@ -39,11 +41,13 @@ class Caller:
 
 
 class Authorizer:
-    def __init__(self, db: Database, provider, issuer_of) -> None:  # type: ignore[no-untyped-def]
-        """`provider` verifies PSC tokens; `issuer_of(request_base_url)` gives PSC's issuer for a request."""
+    def __init__(self, db: Database, provider, issuer_of, local=None) -> None:  # type: ignore[no-untyped-def]
+        """`provider` verifies PSC tokens; `issuer_of(request_base_url)` gives PSC's issuer for a request;
+        `local` (LocalProviders) verifies the tokens of structures' own identity providers (IAM.80)."""
         self.db = db
         self.provider = provider
         self.issuer_of = issuer_of
+        self.local = local
 
     def caller(self, headers, base_url: str, *, structure_required: bool = True) -> Caller:  # type: ignore[no-untyped-def]
         """`structure_required=False` for calls that do not act in a structure (directory reads):
@@ -57,11 +61,18 @@ class Authorizer:
             raise Unauthenticated("authentification requise (Authorization: Bearer)", code="auth-absente")
         from maison.identite.psc.provider import OAuthError
 
+        token = authorization[7:].strip()
+        wanted = headers.get("x-structure")
+        local_issuer = self.local.issuer_of(token) if self.local else None
         try:
-            claims = self.provider.verify_access_token(authorization[7:].strip(), self.issuer_of(base_url))
+            if local_issuer:  # a structure's own provider: its staff act in that structure
+                idnatps, wanted = self.local.verify(token, local_issuer)
+                claims = {"preferred_username": idnatps, "azp": local_issuer, "authMode": "LOCAL"}
+            else:
+                claims = self.provider.verify_access_token(token, self.issuer_of(base_url))
             info = self.provider.userinfo(claims)
         except OAuthError as exc:
-            raise Unauthenticated(f"jeton Pro Santé Connect refusé : {exc.description}", code="jeton-invalide") from None
+            raise Unauthenticated(f"jeton refusé : {exc.description}", code="jeton-invalide") from None
         exercice = (info["SubjectRefPro"]["exercices"] or [{}])[0]
         activities = exercice.get("activities", [])
         ids = {a["identifiantTechniqueDeLaStructure"]: a for a in activities}
@@ -70,7 +81,6 @@ class Authorizer:
                           f"3{a['numeroSiretSite']}" if a["numeroSiretSite"] else ""):
                 if alias:
                     ids.setdefault(alias, a)
-        wanted = headers.get("x-structure")
         if not activities:
             if structure_required:
                 raise Forbidden(f"{info['SubjectNameID']} n'a aucune situation d'exercice active",

@@ -278,3 +278,39 @@ def test_a_professional_acts_with_the_psc_token(psc, house, live):
     assert elsewhere.status_code == 403
     forged = httpx.get(fhir, headers={"Authorization": "Bearer eyJhbGciOiJub25lIn0.e30."})
     assert forged.status_code == 401
+
+
+def test_a_structures_own_identity_provider_is_accepted_for_its_staff(psc, house, live):
+    """IAM.80 (seed 002 L626): a second OpenID Connect modality, the structure's own SSO."""
+    from joserfc.jwk import RSAKey
+
+    from maison.core.auth import issue_key
+
+    key = RSAKey.generate_key(2048, parameters={"kid": "chu-1", "alg": "RS256", "use": "sig"})
+    structure = "399999999900019"  # the doctor's cabinet, standing in for a hospital with its own SSO
+    admin = issue_key(house.db, structure, "sso-admin", "dsi")
+    issuer = "https://sso.chu-exemple.fr/realms/personnel"
+    registered = httpx.post(f"{live.url}/psc/local-idp", headers={"Authorization": f"Bearer {admin}"}, json={
+        "issuer": issuer, "audience": "maison", "jwks": {"keys": [key.as_dict(private=False)]}})
+    assert registered.status_code == 201
+    private = {"keys": [key.as_dict(private=True)]}
+    assert httpx.post(f"{live.url}/psc/local-idp", headers={"Authorization": f"Bearer {admin}"}, json={
+        "issuer": "https://other.example/x", "audience": "maison", "jwks": private}).status_code == 400
+
+    def token(**claims) -> str:  # type: ignore[no-untyped-def]
+        body = {"iss": issuer, "aud": "maison", "exp": int(time.time()) + 300, "idnatps": IDNATPS, **claims}
+        return jwt.encode({"alg": "RS256", "kid": "chu-1"}, body, key)
+
+    fhir = f"{live.url}/fhir/Patient"
+    ok = httpx.get(fhir, params={"family": "X"}, headers={"Authorization": f"Bearer {token()}"})
+    assert ok.status_code == 200
+    expired = httpx.get(fhir, headers={"Authorization": f"Bearer {token(exp=int(time.time()) - 10)}"})
+    assert expired.status_code == 401
+    wrong_audience = httpx.get(fhir, headers={"Authorization": f"Bearer {token(aud='autre')}"})
+    assert wrong_audience.status_code == 401
+    stranger = httpx.get(fhir, headers={"Authorization": f"Bearer {token(idnatps='810000000016')}"})
+    assert stranger.status_code in (401, 403)  # not staff of that structure
+    other_key = RSAKey.generate_key(2048, parameters={"kid": "chu-1", "alg": "RS256"})
+    forged = jwt.encode({"alg": "RS256", "kid": "chu-1"}, {"iss": issuer, "aud": "maison", "idnatps": IDNATPS,
+                                                          "exp": int(time.time()) + 300}, other_key)
+    assert httpx.get(fhir, headers={"Authorization": f"Bearer {forged}"}).status_code == 401

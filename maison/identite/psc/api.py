@@ -19,7 +19,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse
 
-from maison.formats.body import read_limited
+from maison.core.auth import actor_for
+from maison.core.errors import InvalidInput
+from maison.formats.body import read_json_object, read_limited
+from maison.identite.psc.local_idp import LocalProviders
 from maison.identite.psc.provider import ACR, SCOPES, OAuthError, Provider
 
 REALM = "/auth/realms/esante-wallet"
@@ -44,8 +47,20 @@ def _oauth_error(exc: OAuthError) -> Response:
     return _json({"error": exc.error, "error_description": exc.description}, exc.status, headers)
 
 
-def router(provider: Provider, max_body_bytes: int) -> APIRouter:
+def router(provider: Provider, max_body_bytes: int, local: LocalProviders) -> APIRouter:
     r = APIRouter()
+
+    @r.post("/local-idp")
+    async def register_local_idp(request: Request) -> Response:
+        """IAM.80: a structure (by its API key) registers its own OpenID Connect provider for its staff.
+        Body: {"issuer", "jwks", "audience", "idnatpsClaim"?}."""
+        actor = actor_for(provider.db, request.headers.get("authorization"))
+        body = await read_json_object(request, max_body_bytes)
+        if not isinstance(body.get("jwks"), dict) or not all(isinstance(body.get(k), str) for k in ("issuer", "audience")):
+            raise InvalidInput("issuer, audience (textes) et jwks (objet JWKS) attendus", code="idp-invalide")
+        local.register(actor.structure, body["issuer"], body["jwks"], body["audience"],
+                       str(body.get("idnatpsClaim") or "idnatps"))
+        return _json({"issuer": body["issuer"], "structure": actor.structure}, 201)
 
     def issuer(request: Request) -> str:
         return issuer_for(str(request.base_url))

@@ -64,3 +64,15 @@ psc_revoked = sa.Table(
     sa.Column("jti", sa.String(64), primary_key=True),
     sa.Column("expires_at", sa.Integer, nullable=False),
 )
+
+# IAM.80 (seed 002 L626): a structure's own identity provider, whose tokens are accepted for its staff.
+psc_local_idp = sa.Table(
+    "psc_local_idp",
+    metadata,
+    sa.Column("issuer", sa.String(300), primary_key=True),
+    sa.Column("structure", sa.String(64), nullable=False),
+    sa.Column("jwks", sa.Text, nullable=False),  # the IdP's public keys (JWKS JSON)
+    sa.Column("audience", sa.String(200), nullable=False),
+    sa.Column("idnatps_claim", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+)

@@ -1,0 +1,87 @@
+"""A structure's own OpenID Connect provider, accepted for its staff (IAM.80, seed 002 L626).
+
+"Implémentation d'une 2e modalité d'authentification OpenID Connect (en plus de PSC) pour SSO
+local." A hospital registers its identity provider — issuer, public keys (JWKS), the audience its
+tokens carry for Maison, and the claim holding the professional's IdNatPS — and Maison then
+accepts that provider's access tokens for the hospital's staff: the token must be signed by one of
+the registered keys (RS256/ES256, never `none`), unexpired, for that audience, and name a
+professional who practises in the registering structure. The provider vouches for its own staff
+only: a token naming someone of another structure is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import orjson
+import sqlalchemy as sa
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from maison.core.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
+from maison.core.storage import Database
+from maison.identite.psc import store
+
+ALGORITHMS = ["RS256", "ES256"]
+L = store.psc_local_idp
+
+
+class LocalProviders:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def register(self, structure: str, issuer: str, jwks: dict, audience: str, idnatps_claim: str = "idnatps") -> None:
+        if not issuer.startswith("https://"):
+            raise InvalidInput("issuer https attendu", code="issuer")
+        try:
+            keys = KeySet.import_key_set(jwks)
+        except (JoseError, ValueError, TypeError, KeyError) as exc:
+            raise InvalidInput(f"JWKS illisible ({type(exc).__name__})", code="jwks") from None
+        if not keys.keys or any(k.is_private for k in keys.keys):
+            raise InvalidInput("JWKS : des clés publiques seulement", code="jwks")
+        with self.db.write() as conn:
+            if conn.execute(sa.select(L.c.issuer).where(L.c.issuer == issuer)).first() is not None:
+                raise Conflict(f"fournisseur {issuer} déjà enregistré", code="idp-existant")
+            conn.execute(L.insert().values(issuer=issuer, structure=structure, jwks=orjson.dumps(jwks).decode(),
+                                           audience=audience, idnatps_claim=idnatps_claim,
+                                           created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
+
+    def issuer_of(self, token: str) -> str | None:
+        """The `iss` of a JWT if it is a registered local provider's (read before any verification)."""
+        try:
+            payload = token.split(".")[1]
+            claims = orjson.loads(jwt_b64decode(payload))
+        except (IndexError, ValueError, orjson.JSONDecodeError):
+            return None
+        issuer = claims.get("iss") if isinstance(claims, dict) else None
+        if not isinstance(issuer, str):
+            return None
+        with self.db.read() as conn:
+            return issuer if conn.execute(sa.select(L.c.issuer).where(L.c.issuer == issuer)).first() else None
+
+    def verify(self, token: str, issuer: str) -> tuple[str, str]:
+        """(IdNatPS, structure) of a valid token of a registered local provider."""
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(L).where(L.c.issuer == issuer)).first()
+        try:
+            decoded = jwt.decode(token, KeySet.import_key_set(orjson.loads(row.jwks)), algorithms=ALGORITHMS)
+        except (JoseError, ValueError) as exc:
+            raise Unauthenticated(f"jeton du fournisseur local refusé ({type(exc).__name__})",
+                                  code="jeton-invalide") from None
+        claims = decoded.claims
+        audience = claims.get("aud")
+        audiences = audience if isinstance(audience, list) else [audience]
+        if claims.get("iss") != issuer or row.audience not in audiences:
+            raise Unauthenticated("jeton du fournisseur local : émetteur ou audience inattendus", code="jeton-invalide")
+        if not isinstance(claims.get("exp"), int) or claims["exp"] < time.time():
+            raise Unauthenticated("jeton du fournisseur local expiré", code="jeton-invalide")
+        idnatps = claims.get(row.idnatps_claim)
+        if not isinstance(idnatps, str) or not idnatps:
+            raise Forbidden(f"le jeton ne porte pas l'IdNatPS ({row.idnatps_claim})", code="idnatps-absent")
+        return idnatps, row.structure
+
+
+def jwt_b64decode(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
