@@ -26,6 +26,9 @@ from maison.formats.fhir import outcome_response
 from maison.identite.annuaire.api import router as annuaire_router
 from maison.identite.annuaire.export import Exports
 from maison.identite.ins.api import router as insi_router
+from maison.identite.mes.api import issuer_for as mes_issuer_for
+from maison.identite.mes.api import router as mes_router
+from maison.identite.mes.login import PatientLogin
 from maison.identite.psc.api import issuer_for
 from maison.identite.psc.api import router as psc_router
 from maison.identite.psc.local_idp import LocalProviders
@@ -42,6 +45,7 @@ SERVICES = [
     ("/fhir", "Identitovigilance — local patient index (FHIR R4 Patient, FR Core Patient INS, PDQm)"),
     ("/identitovigilance", "Identitovigilance cell — meetings, incidents, procedures, alerts, semester report"),
     ("/psc", "Pro Santé Connect — OpenID Connect provider of health professionals (realm esante-wallet)"),
+    ("/mes", "Mon espace santé — the patient's login (identifier, password, one-time code), legal representatives"),
     ("/annuaire", "Annuaire Santé — Practitioner, PractitionerRole, Organization (FHIR R4, IG fhir-annuaire)"),
 ]
 
@@ -64,6 +68,7 @@ class House:
     patients: PatientIndex
     cellule: Cellule
     psc: Provider
+    patient_login: PatientLogin
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> "House":
@@ -71,7 +76,8 @@ class House:
         if migrate:
             db.migrate()
         insi = InsiService(db, Environment(settings.ins_environment))
-        return cls(settings, db, insi, PatientIndex(db), Cellule(db), Provider(db))
+        psc = Provider(db)
+        return cls(settings, db, insi, PatientIndex(db), Cellule(db), psc, PatientLogin(db, psc.keys))
 
     @cached_property
     def terminology(self) -> Terminology:
@@ -91,11 +97,13 @@ class House:
 
         app = FastAPI(title="Maison", version=__version__, docs_url="/docs", redoc_url=None, lifespan=lifespan)
         local_idps = LocalProviders(self.db)
-        authorizer = Authorizer(self.db, self.psc, issuer_for, local_idps)
+        authorizer = Authorizer(self.db, self.psc, issuer_for, local_idps, self.patient_login, mes_issuer_for)
         app.include_router(insi_router(self.insi, self.settings.reference_path, self.settings.max_body_bytes),
                            prefix="/insi", tags=["INSi"])
         app.include_router(vigilance_router(self.patients, self.insi, self.settings.max_body_bytes, authorizer),
                            prefix="/fhir", tags=["Identitovigilance"])
+        app.include_router(mes_router(self.patient_login, self.settings.max_body_bytes), prefix="/mes",
+                           tags=["Mon espace santé"])
         app.include_router(psc_router(self.psc, self.settings.max_body_bytes, local_idps), prefix="/psc",
                            tags=["Pro Santé Connect"])
         exports = Exports(self.db, self.settings.data_dir / "exports")

@@ -8,6 +8,8 @@ Two kinds of callers are recognised today:
   or the Annuaire id of the structure), which must be one of them;
 - a professional, by the access token of his structure's own identity provider (IAM.80, see
   `maison.identite.psc.local_idp`): acting in that structure, where he must practise;
+- a patient, by a Mon espace santé token (`maison.identite.mes`): the INS of the person logged in
+  and, when a legal representative acts for a minor, the minor's;
 - a software, by a structure API key (`Authorization: Bearer mk_…` or `ESANTE-API-KEY`): the
   structure, the software and the person the key was issued to.
 
@@ -34,6 +36,7 @@ class Caller:
     profession: str = ""  # TRE_G15 (or TRE_R85 for RPPS+ professionals)
     role: str = ""
     structures: tuple[str, ...] = field(default=())  # every structure the professional practises in
+    patient: str = ""  # for a patient caller: whose espace (the minor when a representative acts)
 
     def actor(self) -> Actor:
         return Actor(person=self.person, structure=self.structure, software=self.software,
@@ -41,13 +44,16 @@ class Caller:
 
 
 class Authorizer:
-    def __init__(self, db: Database, provider, issuer_of, local=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, db: Database, provider, issuer_of, local=None, patients=None,  # type: ignore[no-untyped-def]
+                 patient_issuer_of=None) -> None:
         """`provider` verifies PSC tokens; `issuer_of(request_base_url)` gives PSC's issuer for a request;
         `local` (LocalProviders) verifies the tokens of structures' own identity providers (IAM.80)."""
         self.db = db
         self.provider = provider
         self.issuer_of = issuer_of
         self.local = local
+        self.patients = patients  # PatientLogin: Mon espace santé tokens
+        self.patient_issuer_of = patient_issuer_of
 
     def caller(self, headers, base_url: str, *, structure_required: bool = True) -> Caller:  # type: ignore[no-untyped-def]
         """`structure_required=False` for calls that do not act in a structure (directory reads):
@@ -59,9 +65,14 @@ class Authorizer:
             return Caller("software", actor.person, actor.structure, actor.software, role=actor.role)
         if not authorization.lower().startswith("bearer "):
             raise Unauthenticated("authentification requise (Authorization: Bearer)", code="auth-absente")
+        from maison.identite.psc.local_idp import unverified_issuer
         from maison.identite.psc.provider import OAuthError
 
         token = authorization[7:].strip()
+        if self.patients is not None and unverified_issuer(token) == self.patient_issuer_of(base_url):
+            patient = self.patients.verify(token, self.patient_issuer_of(base_url))
+            return Caller("patient", patient.acting, "", "mon-espace-sante", patient=patient.ins,
+                          role="representant-legal" if patient.acting != patient.ins else "patient")
         wanted = headers.get("x-structure")
         local_issuer = self.local.issuer_of(token) if self.local else None
         try:
@@ -100,3 +111,4 @@ class Authorizer:
         return Caller("professional", info["SubjectNameID"], activity["identifiantTechniqueDeLaStructure"],
                       claims.get("azp", ""), exercice.get("codeProfession", ""), activity.get("codeRole", ""),
                       tuple(a["identifiantTechniqueDeLaStructure"] for a in activities))
+

@@ -138,6 +138,7 @@ def load_all_tables() -> sa.MetaData:
     import maison.core.audit  # noqa: F401
     import maison.core.auth  # noqa: F401
     import maison.identite.annuaire.store  # noqa: F401
+    import maison.identite.mes.store  # noqa: F401
     import maison.identite.psc.store  # noqa: F401
     import maison.identite.ins.store  # noqa: F401
     import maison.identite.vigilance.store  # noqa: F401

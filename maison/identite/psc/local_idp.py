@@ -50,13 +50,8 @@ class LocalProviders:
 
     def issuer_of(self, token: str) -> str | None:
         """The `iss` of a JWT if it is a registered local provider's (read before any verification)."""
-        try:
-            payload = token.split(".")[1]
-            claims = orjson.loads(jwt_b64decode(payload))
-        except (IndexError, ValueError, orjson.JSONDecodeError):
-            return None
-        issuer = claims.get("iss") if isinstance(claims, dict) else None
-        if not isinstance(issuer, str):
+        issuer = unverified_issuer(token)
+        if issuer is None:
             return None
         with self.db.read() as conn:
             return issuer if conn.execute(sa.select(L.c.issuer).where(L.c.issuer == issuer)).first() else None
@@ -83,5 +78,12 @@ class LocalProviders:
         return idnatps, row.structure
 
 
-def jwt_b64decode(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+def unverified_issuer(token: str) -> str | None:
+    """The `iss` a JWT claims, read before verification, only to choose which verifier to use."""
+    try:
+        segment = token.split(".")[1]
+        claims = orjson.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (IndexError, ValueError):
+        return None
+    issuer = claims.get("iss") if isinstance(claims, dict) else None
+    return issuer if isinstance(issuer, str) else None

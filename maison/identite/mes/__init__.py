@@ -1,0 +1,1 @@
+"""Mon espace santé: the patient's login (identifier, password, one-time code) and its tokens."""

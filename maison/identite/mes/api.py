@@ -1,0 +1,67 @@
+"""HTTP adapter of the patient's login to Mon espace santé (JSON; errors as OperationOutcome).
+
+- `POST /mes/connexion` `{"identifiant", "motDePasse"}` → 202 `{"transaction", "canal", "destinataire"}`
+  and the code goes to the patient's e-mail or phone (the outbox);
+- `POST /mes/connexion/code` `{"transaction", "code"}` → the access token, the patient's INS and the
+  minors he or she represents;
+- `POST /mes/representation` `{"ins"}` with the token → a token acting for that minor;
+- `GET /mes/moi` with the token → whose espace, and who acts.
+"""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import APIRouter, Request, Response
+
+from maison.core.errors import InvalidInput, Unauthenticated
+from maison.formats.body import read_json_object
+from maison.identite.mes.login import PatientLogin
+
+
+def issuer_for(base_url: str) -> str:
+    return base_url.rstrip("/") + "/mes"
+
+
+def _json(data: dict, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json",
+                    headers={"Cache-Control": "no-store"})
+
+
+def router(login: PatientLogin, max_body_bytes: int) -> APIRouter:
+    r = APIRouter()
+
+    def _text(data: dict, key: str) -> str:
+        value = data.get(key)
+        if not isinstance(value, str) or not value:
+            raise InvalidInput(f"'{key}' attendu", code="champ-absent", expression=key)
+        return value
+
+    def _patient(request: Request):  # type: ignore[no-untyped-def]
+        header = request.headers.get("authorization", "")
+        if not header.lower().startswith("bearer "):
+            raise Unauthenticated("jeton patient requis (Authorization: Bearer)", code="auth-absente")
+        return login.verify(header[7:].strip(), issuer_for(str(request.base_url)))
+
+    @r.post("/connexion")
+    async def start(request: Request) -> Response:
+        data = await read_json_object(request, max_body_bytes)
+        return _json(login.start(_text(data, "identifiant"), _text(data, "motDePasse")), 202)
+
+    @r.post("/connexion/code")
+    async def finish(request: Request) -> Response:
+        data = await read_json_object(request, max_body_bytes)
+        return _json(login.finish(_text(data, "transaction"), _text(data, "code"), issuer_for(str(request.base_url))))
+
+    @r.post("/representation")
+    async def represent(request: Request) -> Response:
+        patient = _patient(request)
+        data = await read_json_object(request, max_body_bytes)
+        return _json(login.act_for(patient, _text(data, "ins"), issuer_for(str(request.base_url))))
+
+    @r.get("/moi")
+    async def me(request: Request) -> Response:
+        patient = _patient(request)
+        return _json({"patient": patient.ins, "agit": patient.acting,
+                      "representation": patient.acting != patient.ins})
+
+    return r

@@ -1,0 +1,184 @@
+"""The patient's login to Mon espace santé, and the tokens it gives.
+
+Identifier and password first; then a six-digit code sent to the patient's e-mail or phone (here
+written to the outbox, which tests and the demo read); the code is valid 5 minutes, for 5 tries.
+Wrong identifier and wrong password get the same answer (no account enumeration); 5 failed
+passwords lock the account for 15 minutes. The tokens are RS256 JWTs of the house's keys, issued
+by `<base>/mes`, 15 minutes, subject the patient's matricule INS.
+
+A legal representative (a parent, a guardian) declared for a minor may act for the minor: the token
+then has the minor as subject and the representative in `act` (RFC 8693), and only while the
+represented person is under 18.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+from joserfc import jwt
+from joserfc.errors import JoseError
+
+from maison.core.errors import Conflict, Forbidden, InvalidInput, MaisonError, Unauthenticated
+from maison.core.identifiers.nir import parse_matricule
+from maison.core.storage import Database
+from maison.identite.mes import store
+from maison.identite.psc.keys import Keys
+from maison.identite.psc.provider import check_password, hash_password
+
+CODE_TTL, CODE_TRIES, PASSWORD_TRIES, LOCK_S, TOKEN_TTL = 300, 5, 5, 900, 900
+A, O = store.mes_account, store.mes_otp
+
+
+class Locked(MaisonError):
+    http_status = 429
+    fhir_issue = "throttled"
+    code = "compte-verrouille"
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _age(birth: str, on: date) -> int:
+    born = date.fromisoformat(birth)
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+@dataclass(frozen=True)
+class Patient:
+    ins: str  # the subject: the person whose espace it is
+    acting: str  # who logged in (the representative, or the patient)
+
+
+class PatientLogin:
+    def __init__(self, db: Database, keys: Keys) -> None:
+        self.db = db
+        self.keys = keys
+
+    # --- accounts --------------------------------------------------------------------------------
+
+    def open_account(self, login: str, ins: str, birth_date: str, password: str, *, email: str | None = None,
+                     phone: str | None = None) -> None:
+        matricule = parse_matricule(ins)
+        if not (email or phone):
+            raise InvalidInput("une adresse e-mail ou un numéro de mobile pour le code", code="canal-absent")
+        if len(password) < 12:
+            raise InvalidInput("mot de passe : 12 caractères au moins", code="mot-de-passe-faible")
+        date.fromisoformat(birth_date)
+        with self.db.write() as conn:
+            if conn.execute(sa.select(A.c.login).where(sa.or_(A.c.login == login, A.c.ins == matricule.value))).first():
+                raise Conflict("identifiant ou INS déjà utilisé", code="compte-existant")
+            conn.execute(A.insert().values(login=login, ins=matricule.value, birth_date=birth_date,
+                                           password_hash=hash_password(password), email=email, phone=phone,
+                                           created_at=_now_iso()))
+
+    def declare_representative(self, representative_ins: str, minor_ins: str, quality: str) -> None:
+        if quality not in ("parent", "tuteur"):
+            raise InvalidInput("qualité parent ou tuteur", code="qualite")
+        with self.db.write() as conn:
+            conn.execute(store.mes_representation.insert().values(
+                representative=parse_matricule(representative_ins).value, represented=parse_matricule(minor_ins).value,
+                quality=quality, since=date.today().isoformat()))
+
+    # --- the two steps ------------------------------------------------------------------------------
+
+    def start(self, login: str, password: str) -> dict:
+        """Check identifier and password; send the one-time code; returns the transaction and channel."""
+        with self.db.write() as conn:
+            account = conn.execute(sa.select(A).where(A.c.login == login)).first()
+            if account is not None and account.locked_until > time.time():
+                raise Locked("compte temporairement verrouillé après plusieurs échecs")
+            refused = account is None or not check_password(password, account.password_hash)
+            if refused and account is not None:  # counted in this transaction, which commits
+                failures = account.failures + 1
+                conn.execute(A.update().where(A.c.login == login).values(
+                    failures=0 if failures >= PASSWORD_TRIES else failures,
+                    locked_until=int(time.time()) + LOCK_S if failures >= PASSWORD_TRIES else 0))
+        if refused:
+            raise Unauthenticated("identifiant ou mot de passe incorrect", code="identifiants-invalides")
+        with self.db.write() as conn:
+            conn.execute(A.update().where(A.c.login == login).values(failures=0))
+            transaction, code = uuid.uuid4().hex, f"{secrets.randbelow(1_000_000):06d}"
+            conn.execute(O.insert().values(transaction=_sha(transaction), login=login, code_hash=_sha(code),
+                                           expires_at=int(time.time()) + CODE_TTL))
+            channel, recipient = ("email", account.email) if account.email else ("sms", account.phone)
+            conn.execute(store.mes_outbox.insert().values(
+                channel=channel, recipient=recipient, subject="Mon espace santé : votre code de connexion",
+                body=f"Votre code de connexion à Mon espace santé est {code}. Il expire dans 5 minutes. "
+                     "Ne le communiquez à personne.", created_at=_now_iso()))
+        masked = recipient[:2] + "***" + recipient[-4:] if recipient else ""
+        return {"transaction": transaction, "canal": channel, "destinataire": masked}
+
+    def finish(self, transaction: str, code: str, issuer: str) -> dict:
+        with self.db.write() as conn:
+            row = conn.execute(sa.select(O).where(O.c.transaction == _sha(transaction))).first()
+            if row is None or row.used or row.expires_at < time.time():
+                raise Unauthenticated("code expiré ou transaction inconnue : recommencer", code="code-expire")
+            wrong = not hmac.compare_digest(row.code_hash, _sha(code or ""))
+            attempts = row.attempts + wrong
+            conn.execute(O.update().where(O.c.transaction == row.transaction).values(
+                attempts=attempts, used=not wrong or attempts >= CODE_TRIES))
+            if not wrong:
+                account = conn.execute(sa.select(A).where(A.c.login == row.login)).first()
+                minors = self._represented(conn, account.ins)
+        if wrong:  # raised once the attempt is recorded
+            raise Unauthenticated(f"code incorrect ({CODE_TRIES - attempts} essai(s) restant(s))", code="code-invalide")
+        return {**self._token(account.ins, account.ins, issuer), "patient": account.ins, "representes": minors}
+
+    def _represented(self, conn: sa.Connection, ins: str) -> list[str]:
+        r = store.mes_representation
+        minors = []
+        for row in conn.execute(sa.select(r.c.represented).where(r.c.representative == ins)):
+            account = conn.execute(sa.select(A.c.birth_date).where(A.c.ins == row.represented)).first()
+            if account is not None and _age(account.birth_date, date.today()) < 18:
+                minors.append(row.represented)
+        return minors
+
+    def act_for(self, patient: Patient, minor_ins: str, issuer: str) -> dict:
+        """A representative's token for the minor he represents."""
+        if patient.acting != patient.ins:
+            raise Forbidden("déjà en représentation : se reconnecter en son nom", code="representation")
+        with self.db.read() as conn:
+            allowed = self._represented(conn, patient.ins)
+        target = parse_matricule(minor_ins).value
+        if target not in allowed:
+            raise Forbidden("pas de représentation légale de cette personne mineure", code="representation-refusee")
+        return {**self._token(target, patient.ins, issuer), "patient": target}
+
+    # --- tokens -------------------------------------------------------------------------------------
+
+    def _token(self, subject: str, acting: str, issuer: str) -> dict:
+        kid, key = self.keys.signing()
+        now = int(time.time())
+        claims = {"iss": issuer, "sub": subject, "aud": "mon-espace-sante", "iat": now, "exp": now + TOKEN_TTL,
+                  "jti": uuid.uuid4().hex, "typ": "Bearer"}
+        if acting != subject:
+            claims["act"] = {"sub": acting}
+        return {"access_token": jwt.encode({"alg": "RS256", "kid": kid}, claims, key), "token_type": "Bearer",
+                "expires_in": TOKEN_TTL}
+
+    def verify(self, token: str, issuer: str) -> Patient:
+        try:
+            claims = jwt.decode(token, self.keys.verification(), algorithms=["RS256"]).claims
+        except (JoseError, ValueError):
+            raise Unauthenticated("jeton patient invalide", code="jeton-invalide") from None
+        if claims.get("iss") != issuer or claims.get("aud") != "mon-espace-sante" or claims.get("exp", 0) < time.time():
+            raise Unauthenticated("jeton patient expiré ou d'un autre émetteur", code="jeton-invalide")
+        return Patient(claims["sub"], claims.get("act", {}).get("sub", claims["sub"]))
+
+    def outbox(self, recipient: str) -> list[dict]:
+        """What was sent to an address or number, newest last (what the patient received)."""
+        with self.db.read() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(store.mes_outbox).where(
+                store.mes_outbox.c.recipient == recipient).order_by(store.mes_outbox.c.id))]
