@@ -30,9 +30,10 @@ from maison.identite.mes.api import issuer_for as mes_issuer_for
 from maison.identite.mes.api import router as mes_router
 from maison.identite.mes.login import PatientLogin
 from maison.identite.psc.api import issuer_for
+from maison.identite.psc.api import oauth_error_response
 from maison.identite.psc.api import router as psc_router
 from maison.identite.psc.local_idp import LocalProviders
-from maison.identite.psc.provider import Provider
+from maison.identite.psc.provider import OAuthError, Provider
 from maison.identite.ins.model import Environment
 from maison.identite.ins.service import InsiService
 from maison.identite.vigilance.api import router as vigilance_router
@@ -121,6 +122,10 @@ class House:
         @app.exception_handler(MaisonError)
         async def _maison_error(_request: Request, exc: MaisonError):  # type: ignore[no-untyped-def]
             return outcome_response(exc)
+
+        @app.exception_handler(OAuthError)
+        async def _oauth_error(_request: Request, exc: OAuthError):  # type: ignore[no-untyped-def]
+            return oauth_error_response(exc)
 
         @app.exception_handler(RequestValidationError)
         async def _validation(_request: Request, exc: RequestValidationError):  # type: ignore[no-untyped-def]

@@ -42,7 +42,8 @@ def _json(data: dict, status: int = 200, headers: dict | None = None) -> Respons
                     headers={"Cache-Control": "no-store", **(headers or {})})
 
 
-def _oauth_error(exc: OAuthError) -> Response:
+def oauth_error_response(exc: OAuthError) -> Response:
+    """OAuth's error body; the house turns every OAuthError raised by these endpoints into it."""
     headers = {"WWW-Authenticate": f'Bearer error="{exc.error}"'} if exc.status == 401 else {}
     return _json({"error": exc.error, "error_description": exc.description}, exc.status, headers)
 
@@ -173,53 +174,41 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders) -> AP
 
     @r.post(OIDC + "/token")
     async def token(request: Request) -> Response:
-        try:
-            f = await form(request)
-            client = provider.authenticate_client(request.headers.get("authorization"), f)
-            grant = f.get("grant_type")
-            if grant == "authorization_code":
-                out = provider.exchange_code(client, f.get("code", ""), f.get("redirect_uri", ""),
-                                             f.get("code_verifier", ""), issuer(request))
-            elif grant == "refresh_token":
-                out = provider.refresh(client, f.get("refresh_token", ""), issuer(request))
-            elif grant == "urn:openid:params:grant-type:ciba":
-                out = provider.ciba_poll(client, f.get("auth_req_id", ""), issuer(request))
-            else:
-                raise OAuthError("unsupported_grant_type", f"grant_type '{grant}' non supporté")
-            return _json(out)
-        except OAuthError as exc:
-            return _oauth_error(exc)
+        f = await form(request)
+        client = provider.authenticate_client(request.headers.get("authorization"), f)
+        grant = f.get("grant_type")
+        if grant == "authorization_code":
+            out = provider.exchange_code(client, f.get("code", ""), f.get("redirect_uri", ""),
+                                         f.get("code_verifier", ""), issuer(request))
+        elif grant == "refresh_token":
+            out = provider.refresh(client, f.get("refresh_token", ""), issuer(request))
+        elif grant == "urn:openid:params:grant-type:ciba":
+            out = provider.ciba_poll(client, f.get("auth_req_id", ""), issuer(request))
+        else:
+            raise OAuthError("unsupported_grant_type", f"grant_type '{grant}' non supporté")
+        return _json(out)
 
     @r.post(OIDC + "/ext/ciba/auth")
     async def ciba(request: Request) -> Response:
-        try:
-            f = await form(request)
-            client = provider.authenticate_client(request.headers.get("authorization"), f)
-            return _json(provider.ciba_start(client, f.get("login_hint", ""), f.get("scope", ""),
-                                             f.get("binding_message", "")))
-        except OAuthError as exc:
-            return _oauth_error(exc)
+        f = await form(request)
+        client = provider.authenticate_client(request.headers.get("authorization"), f)
+        return _json(provider.ciba_start(client, f.get("login_hint", ""), f.get("scope", ""),
+                                         f.get("binding_message", "")))
 
     # The e-CPS app's side of CIBA: it lists the open requests and answers them, proving itself
     # with the code it generates (X-eCPS-Code).
 
     @r.get("/ecps/{idnatps}/requests")
     async def ecps_requests(idnatps: str, request: Request) -> Response:
-        try:
-            return _json({"requests": provider.ecps_pending(idnatps, request.headers.get("x-ecps-code", ""))})
-        except OAuthError as exc:
-            return _oauth_error(exc)
+        return _json({"requests": provider.ecps_pending(idnatps, request.headers.get("x-ecps-code", ""))})
 
     @r.post("/ecps/{idnatps}/requests/{handle}")
     async def ecps_answer(idnatps: str, handle: str, request: Request) -> Response:
-        try:
-            f = await form(request)
-            if f.get("decision") not in ("approve", "deny"):
-                raise OAuthError("invalid_request", "decision=approve ou deny")
-            provider.ecps_decide(idnatps, request.headers.get("x-ecps-code", ""), handle, f["decision"] == "approve")
-            return Response(status_code=204)
-        except OAuthError as exc:
-            return _oauth_error(exc)
+        f = await form(request)
+        if f.get("decision") not in ("approve", "deny"):
+            raise OAuthError("invalid_request", "decision=approve ou deny")
+        provider.ecps_decide(idnatps, request.headers.get("x-ecps-code", ""), handle, f["decision"] == "approve")
+        return Response(status_code=204)
 
     def _bearer(request: Request) -> str:
         header = request.headers.get("authorization", "")
@@ -230,30 +219,21 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders) -> AP
     @r.get(OIDC + "/userinfo")
     @r.post(OIDC + "/userinfo")
     async def userinfo(request: Request) -> Response:
-        try:
-            claims = provider.verify_access_token(_bearer(request), issuer(request))
-            return _json(provider.userinfo(claims))
-        except OAuthError as exc:
-            return _oauth_error(exc)
+        claims = provider.verify_access_token(_bearer(request), issuer(request))
+        return _json(provider.userinfo(claims))
 
     @r.post(OIDC + "/token/introspect")
     async def introspect(request: Request) -> Response:
-        try:
-            f = await form(request)
-            client = provider.authenticate_client(request.headers.get("authorization"), f)
-            return _json(provider.introspect(client, f.get("token", ""), issuer(request)))
-        except OAuthError as exc:
-            return _oauth_error(exc)
+        f = await form(request)
+        client = provider.authenticate_client(request.headers.get("authorization"), f)
+        return _json(provider.introspect(client, f.get("token", ""), issuer(request)))
 
     @r.post(OIDC + "/revoke")
     async def revoke(request: Request) -> Response:
-        try:
-            f = await form(request)
-            client = provider.authenticate_client(request.headers.get("authorization"), f)
-            provider.revoke(client, f.get("token", ""), issuer(request))
-            return Response(status_code=200)
-        except OAuthError as exc:
-            return _oauth_error(exc)
+        f = await form(request)
+        client = provider.authenticate_client(request.headers.get("authorization"), f)
+        provider.revoke(client, f.get("token", ""), issuer(request))
+        return Response(status_code=200)
 
     @r.get(OIDC + "/logout")
     async def logout(request: Request) -> Response:
