@@ -314,3 +314,50 @@ def test_a_structures_own_identity_provider_is_accepted_for_its_staff(psc, house
     forged = jwt.encode({"alg": "RS256", "kid": "chu-1"}, {"iss": issuer, "aud": "maison", "idnatps": IDNATPS,
                                                           "exp": int(time.time()) + 300}, other_key)
     assert httpx.get(fhir, headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+
+
+def test_local_provider_keys_fetched_from_its_jwks_uri_and_rotated(psc, house, live):
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from joserfc.jwk import RSAKey
+
+    from maison.core.auth import issue_key
+
+    published = {}
+
+    class Jwks(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            body = json.dumps(published).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):  # noqa: ANN002
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        old = RSAKey.generate_key(2048, parameters={"kid": "k1", "alg": "RS256"})
+        new = RSAKey.generate_key(2048, parameters={"kid": "k2", "alg": "RS256"})
+        published["keys"] = [old.as_dict(private=False)]
+        issuer = "https://sso.clinique-exemple.fr"
+        admin = issue_key(house.db, "399999999900019", "sso-admin", "dsi")
+        assert httpx.post(f"{live.url}/psc/local-idp", headers={"Authorization": f"Bearer {admin}"}, json={
+            "issuer": issuer, "audience": "maison",
+            "jwksUri": f"http://127.0.0.1:{server.server_port}/jwks"}).status_code == 201
+
+        def call(key, kid):  # type: ignore[no-untyped-def]
+            token = jwt.encode({"alg": "RS256", "kid": kid}, {"iss": issuer, "aud": "maison", "idnatps": IDNATPS,
+                                                              "exp": int(time.time()) + 300}, key)
+            return httpx.get(f"{live.url}/fhir/Patient", headers={"Authorization": f"Bearer {token}"}).status_code
+
+        assert call(old, "k1") == 200
+        published["keys"] = [new.as_dict(private=False)]  # the provider rotates
+        assert call(new, "k2") == 200  # unknown key: refetched once
+        assert call(old, "k1") == 401  # the retired key no longer verifies (and no refetch within a minute)
+    finally:
+        server.shutdown()

@@ -54,13 +54,15 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders) -> AP
     @r.post("/local-idp")
     async def register_local_idp(request: Request) -> Response:
         """IAM.80: a structure (by its API key) registers its own OpenID Connect provider for its staff.
-        Body: {"issuer", "jwks", "audience", "idnatpsClaim"?}."""
+        Body: {"issuer", "audience", "jwks" or "jwksUri", "idnatpsClaim"?}."""
         actor = actor_for(provider.db, request.headers.get("authorization"))
         body = await read_json_object(request, max_body_bytes)
-        if not isinstance(body.get("jwks"), dict) or not all(isinstance(body.get(k), str) for k in ("issuer", "audience")):
-            raise InvalidInput("issuer, audience (textes) et jwks (objet JWKS) attendus", code="idp-invalide")
-        local.register(actor.structure, body["issuer"], body["jwks"], body["audience"],
-                       str(body.get("idnatpsClaim") or "idnatps"))
+        if not all(isinstance(body.get(k), str) for k in ("issuer", "audience")) or not (
+                isinstance(body.get("jwks"), dict) or isinstance(body.get("jwksUri"), str)):
+            raise InvalidInput("issuer, audience (textes) et jwks (objet JWKS) ou jwksUri attendus", code="idp-invalide")
+        await run_in_threadpool(local.register, actor.structure, body["issuer"], body["audience"],
+                                str(body.get("idnatpsClaim") or "idnatps"), jwks=body.get("jwks"),
+                                jwks_uri=body.get("jwksUri"))
         return _json({"issuer": body["issuer"], "structure": actor.structure}, 201)
 
     def issuer(request: Request) -> str:

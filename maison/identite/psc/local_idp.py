@@ -1,7 +1,8 @@
 """A structure's own OpenID Connect provider, accepted for its staff (IAM.80, seed 002 L626).
 
 "Implémentation d'une 2e modalité d'authentification OpenID Connect (en plus de PSC) pour SSO
-local." A hospital registers its identity provider — issuer, public keys (JWKS), the audience its
+local." A hospital registers its identity provider — issuer, public keys (a JWKS given once, or the
+provider's JWKS URI, refetched when a token names a key not seen yet), the audience its
 tokens carry for Maison, and the claim holding the professional's IdNatPS — and Maison then
 accepts that provider's access tokens for the hospital's staff: the token must be signed by one of
 the registered keys (RS256/ES256, never `none`), unexpired, for that audience, and name a
@@ -14,6 +15,7 @@ from __future__ import annotations
 import base64
 import time
 
+import httpx
 import orjson
 import sqlalchemy as sa
 from joserfc import jwt
@@ -25,27 +27,33 @@ from maison.core.storage import Database
 from maison.identite.psc import store
 
 ALGORITHMS = ["RS256", "ES256"]
+REFETCH_S = 60
+MAX_JWKS_BYTES = 100_000
 L = store.psc_local_idp
 
 
 class LocalProviders:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._fetched: dict[str, float] = {}  # issuer -> when its JWKS was last refetched
 
-    def register(self, structure: str, issuer: str, jwks: dict, audience: str, idnatps_claim: str = "idnatps") -> None:
+    def register(self, structure: str, issuer: str, audience: str, idnatps_claim: str = "idnatps", *,
+                 jwks: dict | None = None, jwks_uri: str | None = None) -> None:
+        """Keys given once (`jwks`) or fetched from the provider (`jwks_uri`, refetched when it rotates)."""
         if not issuer.startswith("https://"):
             raise InvalidInput("issuer https attendu", code="issuer")
-        try:
-            keys = KeySet.import_key_set(jwks)
-        except (JoseError, ValueError, TypeError, KeyError) as exc:
-            raise InvalidInput(f"JWKS illisible ({type(exc).__name__})", code="jwks") from None
-        if not keys.keys or any(k.is_private for k in keys.keys):
-            raise InvalidInput("JWKS : des clés publiques seulement", code="jwks")
+        if (jwks is None) == (jwks_uri is None):
+            raise InvalidInput("jwks ou jwksUri, l'un des deux", code="jwks")
+        if jwks_uri is not None:
+            if not jwks_uri.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+                raise InvalidInput("jwksUri https attendu", code="jwks")
+            jwks = _fetch(jwks_uri)
+        _public_keys(jwks)
         with self.db.write() as conn:
             if conn.execute(sa.select(L.c.issuer).where(L.c.issuer == issuer)).first() is not None:
                 raise Conflict(f"fournisseur {issuer} déjà enregistré", code="idp-existant")
             conn.execute(L.insert().values(issuer=issuer, structure=structure, jwks=orjson.dumps(jwks).decode(),
-                                           audience=audience, idnatps_claim=idnatps_claim,
+                                           jwks_uri=jwks_uri, audience=audience, idnatps_claim=idnatps_claim,
                                            created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
 
     def issuer_of(self, token: str) -> str | None:
@@ -63,8 +71,7 @@ class LocalProviders:
         try:
             decoded = jwt.decode(token, KeySet.import_key_set(orjson.loads(row.jwks)), algorithms=ALGORITHMS)
         except (JoseError, ValueError) as exc:
-            raise Unauthenticated(f"jeton du fournisseur local refusé ({type(exc).__name__})",
-                                  code="jeton-invalide") from None
+            decoded = self._after_rotation(row, token, exc)
         claims = decoded.claims
         audience = claims.get("aud")
         audiences = audience if isinstance(audience, list) else [audience]
@@ -76,6 +83,48 @@ class LocalProviders:
         if not isinstance(idnatps, str) or not idnatps:
             raise Forbidden(f"le jeton ne porte pas l'IdNatPS ({row.idnatps_claim})", code="idnatps-absent")
         return idnatps, row.structure
+
+
+    def _after_rotation(self, row, token: str, error: Exception):  # type: ignore[no-untyped-def]
+        """The provider may have rotated its keys: refetch its JWKS (at most once a minute) and retry."""
+        last = self._fetched.get(row.issuer, 0.0)
+        if not row.jwks_uri or time.monotonic() - last < REFETCH_S:
+            raise Unauthenticated(f"jeton du fournisseur local refusé ({type(error).__name__})",
+                                  code="jeton-invalide") from None
+        self._fetched[row.issuer] = time.monotonic()
+        jwks = _fetch(row.jwks_uri)
+        _public_keys(jwks)
+        with self.db.write() as conn:
+            conn.execute(L.update().where(L.c.issuer == row.issuer).values(jwks=orjson.dumps(jwks).decode()))
+        try:
+            return jwt.decode(token, KeySet.import_key_set(jwks), algorithms=ALGORITHMS)
+        except (JoseError, ValueError) as exc:
+            raise Unauthenticated(f"jeton du fournisseur local refusé ({type(exc).__name__})",
+                                  code="jeton-invalide") from None
+
+
+def _public_keys(jwks: dict) -> KeySet:
+    try:
+        keys = KeySet.import_key_set(jwks)
+    except (JoseError, ValueError, TypeError, KeyError) as exc:
+        raise InvalidInput(f"JWKS illisible ({type(exc).__name__})", code="jwks") from None
+    if not keys.keys or any(k.is_private for k in keys.keys):
+        raise InvalidInput("JWKS : des clés publiques seulement", code="jwks")
+    return keys
+
+
+def _fetch(uri: str) -> dict:
+    try:
+        response = httpx.get(uri, timeout=5, follow_redirects=False)
+        response.raise_for_status()
+        if len(response.content) > MAX_JWKS_BYTES:
+            raise InvalidInput("JWKS trop volumineux", code="jwks")
+        data = orjson.loads(response.content)
+    except (httpx.HTTPError, orjson.JSONDecodeError) as exc:
+        raise InvalidInput(f"JWKS injoignable ou illisible à {uri} ({type(exc).__name__})", code="jwks") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("JWKS : objet JSON attendu", code="jwks")
+    return data
 
 
 def unverified_issuer(token: str) -> str | None:

@@ -71,7 +71,8 @@ psc_local_idp = sa.Table(
     metadata,
     sa.Column("issuer", sa.String(300), primary_key=True),
     sa.Column("structure", sa.String(64), nullable=False),
-    sa.Column("jwks", sa.Text, nullable=False),  # the IdP's public keys (JWKS JSON)
+    sa.Column("jwks", sa.Text, nullable=False),  # the IdP's public keys (JWKS JSON), or the last fetched from:
+    sa.Column("jwks_uri", sa.String(500)),
     sa.Column("audience", sa.String(200), nullable=False),
     sa.Column("idnatps_claim", sa.String(64), nullable=False),
     sa.Column("created_at", sa.String(32), nullable=False),
