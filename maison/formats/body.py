@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import orjson
 from starlette.requests import Request
+from starlette.responses import Response
 
-from maison.core.errors import MalformedRequest, TooLarge
+from maison.core.errors import InvalidInput, MalformedRequest, TooLarge
 
 
 async def read_limited(request: Request, max_bytes: int) -> bytes:
@@ -36,3 +37,28 @@ async def read_json_object(request: Request, max_bytes: int, *, empty_as: dict |
     if not isinstance(data, dict):
         raise MalformedRequest("objet JSON attendu", code="json")
     return data
+
+
+def required_text(data: dict, key: str) -> str:
+    """A non-empty string member of a JSON body, or a precise 400 naming it."""
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(f"'{key}' attendu (texte)", code="champ-absent", expression=key)
+    return value
+
+
+def parameter_values(body: dict) -> dict[str, object]:
+    """The values of a FHIR `Parameters` resource by name (`value[x]` of each parameter)."""
+    if body.get("resourceType") != "Parameters":
+        raise MalformedRequest("ressource Parameters attendue", code="resource-type")
+    parameters = body.get("parameter", [])
+    if not isinstance(parameters, list) or not all(isinstance(p, dict) for p in parameters):
+        raise MalformedRequest("Parameters.parameter : liste d'objets attendue", code="parameters")
+    return {p.get("name"): next((v for k, v in p.items() if k.startswith("value")), None) for p in parameters}
+
+
+def json_response(data: object, status: int = 200, *, no_store: bool = False) -> Response:
+    """Plain JSON (not FHIR) answers; `no_store` for anything carrying credentials."""
+    headers = {"Cache-Control": "no-store"} if no_store else {}
+    return Response(orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS), status_code=status,
+                    media_type="application/json", headers=headers)

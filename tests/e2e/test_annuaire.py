@@ -356,3 +356,27 @@ def test_rpps_plus_registration_by_the_employer(ann):
     stranger = httpx.Client(base_url=str(ann[1].base_url), headers={
         "ESANTE-API-KEY": issue_key(house.db, "1990000001", "x", "x")})
     assert stranger.post("/$rpps-plus", json=_registration(**person)).status_code == 403
+
+
+@pytest.mark.parametrize("body", [
+    {"resourceType": "Parameters", "parameter": "not a list"},
+    {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": "x"}]},
+    {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [1, 2]}]},
+    {"resourceType": "Parameters", "parameter": [_operation("insert", "Practitioner.telecom",
+                                                            valueContactPoint="x@y.mssante.fr")]},
+    {"resourceType": "Parameters", "parameter": [_operation("insert", "Practitioner.telecom", valueContactPoint={
+        "system": "email", "value": "a@b.mssante.fr", "extension": "not a list"})]},
+    {"resourceType": "Parameters", "parameter": [
+        {"name": "operation", "part": [{"name": "type", "valueCode": "insert"}, {"name": "path", "valueString": 7}]}]},
+    {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [
+        {"name": "type", "valueCode": "insert"}, {"name": "path", "valueString": "Practitioner.telecom"},
+        {"name": "index", "valueInteger": "premier"},
+        {"name": "value", "valueContactPoint": build.mailbox("z@b.mssante.fr", "PER")}]}]},
+])
+def test_hostile_patch_bodies_are_refused_not_crashed(operator, body):
+    house, _, op = operator
+    prac = _one(house, "select id from ann_practitioner limit 1").id
+    before = _one(house, f"select resource from ann_practitioner where id = '{prac}'").resource
+    response = op.patch(f"/Practitioner/{prac}", content=orjson.dumps(body), headers={"Content-Type": "application/fhir+json"})
+    assert response.status_code in (400, 422) and response.json()["resourceType"] == "OperationOutcome"
+    assert _one(house, f"select resource from ann_practitioner where id = '{prac}'").resource == before  # untouched

@@ -71,6 +71,10 @@ def test_low_trust_document_and_bad_parameters(dpi):
     assert weak.status_code == 422 and _code(weak) == "piece-faible-confiance"
     assert _code(dpi.post(f"/Patient/{pid}/$verifier-piece", json={"resourceType": "Patient"})) == "resource-type"
     assert _code(dpi.post(f"/Patient/{pid}/$verifier-piece", json={"resourceType": "Parameters"})) == "piece-absente"
+    assert _code(dpi.post(f"/Patient/{pid}/$verifier-piece", json={"resourceType": "Parameters",
+                                                                    "parameter": ["CN"]})) == "parameters"
+    assert _code(dpi.post(f"/Patient/{pid}/$verifier-piece", json={
+        "resourceType": "Parameters", "parameter": [{"name": "typePiece", "valueCode": ["CN"]}]})) == "piece-absente"
 
 
 @pytest.mark.parametrize("as_image", [True, False])

@@ -57,6 +57,7 @@ def _client(client_id: str, secret: str, **kw) -> OAuth2Client:  # type: ignore[
 
 
 def test_authlib_client_completes_the_code_flow(psc):
+    # 002 L624: the authorization code flow with PSC is mandatory for every software
     provider, client_id, secret, base = psc
     config = httpx.get(f"{base}/.well-known/wallet-openid-configuration").json()
     assert config["issuer"] == base and config["code_challenge_methods_supported"] == ["S256"]
@@ -191,6 +192,7 @@ def test_expired_token_and_logout(psc, monkeypatch):
 
 
 def test_ciba_with_authlib_client(psc, live):
+    # 002 L625: CIBA recommended for heavy clients — the software asks, the e-CPS app approves, the software polls
     provider, _, _, base = psc
     client_id, secret = provider.register_client("Logiciel lourd", [REDIRECT], ciba=True)
     seed = parse_qs(urlsplit(provider.enroll_ecps(IDNATPS)).query)["secret"][0]

@@ -126,6 +126,9 @@ def test_ght_report_needs_every_establishment(civ):
     ("/reunions", {"date": TODAY.isoformat(), "compteRendu": " ", "participants": []}, "compte-rendu-absent"),
     ("/incidents", {"type": "panne", "description": "x"}, "incident-type"),
     ("/incidents", {"type": "collision", "description": "x", "patientId": 999999}, "patient-inconnu"),
+    ("/incidents", {"type": "collision", "description": "x", "date": 20261121}, "date-format"),
+    ("/incidents", {"type": "collision", "description": "x", "date": "hier"}, "date-format"),
+    ("/reunions", {"date": "2026-11-01", "compteRendu": 3, "participants": []}, "champ-absent"),
     ("/procedures", {"type": "archivage", "adopteeLe": "2020-01-01"}, "procedure-type"),
 ])
 def test_bad_declarations_are_refused(civ, path, body, code):

@@ -23,7 +23,7 @@ from maison.core.audit import Actor
 from maison.core.authz import Authorizer
 from maison.core.errors import Forbidden, InvalidInput, MaisonError, MalformedRequest, NotFound, UnsupportedMediaType
 from maison.core.storage import Database
-from maison.formats.body import read_json_object, read_limited
+from maison.formats.body import json_response, parameter_values, read_json_object, read_limited
 from maison.formats.fhir import fhir_response
 from maison.core.terminology import Terminology
 from maison.identite.annuaire import mailbox_patch, rpps_plus, search
@@ -118,7 +118,7 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
         manifest = {"transactionTime": row["created_at"], "request": row["request"], "requiresAccessToken": True,
                     "output": [{"type": o["type"], "url": f"{base}/$export-file/{job}/{o['file']}", "count": o["count"]}
                                for o in orjson.loads(row["output"])], "error": []}
-        return Response(orjson.dumps(manifest), media_type="application/json")
+        return json_response(manifest)
 
     @r.delete("/$export-status/{job}")
     async def export_cancel(job: str, request: Request) -> Response:
@@ -135,11 +135,7 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
         """An employer registers a médico-social professional (Parameters: nom, prenom, dateNaissance,
         civilite, role); 201 with the Practitioner and PractitionerRole, 200 if already registered."""
         actor = _actor(authorizer, request)
-        body = await read_json_object(request, max_body_bytes)
-        if body.get("resourceType") != "Parameters":
-            raise MalformedRequest("ressource Parameters attendue", code="resource-type")
-        values = {p.get("name"): next((v for k, v in p.items() if k.startswith("value")), None)
-                  for p in body.get("parameter", [])}
+        values = parameter_values(await read_json_object(request, max_body_bytes))
         missing = [n for n in ("nom", "prenom", "dateNaissance", "civilite", "role") if not isinstance(values.get(n), str)]
         if missing:
             raise InvalidInput(f"paramètres manquants : {', '.join(missing)}", code="parametre-manquant")

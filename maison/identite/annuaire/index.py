@@ -25,25 +25,31 @@ def fold(text: str) -> str:
     return _NON_WORD.sub(" ", unidecode(text or "").lower()).strip()
 
 
-def _codings(concept: dict | None) -> Iterable[tuple[str, str]]:
-    for c in (concept or {}).get("coding", []):
-        if c.get("code"):
-            yield c.get("system", ""), c["code"]
+def _list(value: object) -> list:
+    """A JSON array member, or nothing: mailboxes written by operators are untrusted input."""
+    return [x for x in value if isinstance(x, dict)] if isinstance(value, list) else []
+
+
+def _codings(concept: object) -> Iterable[tuple[str, str]]:
+    for c in _list(concept.get("coding") if isinstance(concept, dict) else None):
+        if isinstance(c.get("code"), str) and c["code"]:
+            yield str(c.get("system", "")), c["code"]
 
 
 def _ext(element: dict, url: str) -> dict | None:
-    return next((e for e in element.get("extension", []) if e.get("url") == url), None)
+    return next((e for e in _list(element.get("extension")) if e.get("url") == url), None)
 
 
 def mailboxes(resource: dict) -> list[dict]:
     """The MSSanté mailboxes in `telecom`: address, type (PER/ORG/APP/CAB) and liste rouge."""
     found = []
-    for t in resource.get("telecom", []):
-        if t.get("system") != "email" or _ext(t, EXT_EMAIL_TYPE) is None or not t.get("value"):
+    for t in _list(resource.get("telecom")):
+        if t.get("system") != "email" or _ext(t, EXT_EMAIL_TYPE) is None or not isinstance(t.get("value"), str) \
+                or not t["value"]:
             continue
         meta = _ext(t, EXT_MAILBOX) or {}
         kind, rouge = "", False
-        for sub in meta.get("extension", []):
+        for sub in _list(meta.get("extension")):
             if sub.get("url") == "type":
                 kind = next((code for _s, code in _codings(sub.get("valueCodeableConcept"))), sub.get("valueCode", ""))
             elif sub.get("url") == "listeRouge":

@@ -83,8 +83,11 @@ def _check_mailbox(rtype: str, contact: dict) -> dict:
     return box
 
 
-def _parts(operation: dict) -> dict:
-    return {p.get("name"): p for p in operation.get("part", [])}
+def _parts(operation: object) -> dict:
+    parts = operation.get("part") if isinstance(operation, dict) else None
+    if not isinstance(parts, list) or not all(isinstance(p, dict) for p in parts):
+        raise MalformedRequest("opération FHIRPath Patch : liste de parts attendue", code="patch-invalide")
+    return {p.get("name"): p for p in parts}
 
 
 def apply(conn: Connection, rtype: str, rid: str, parameters: dict) -> dict:
@@ -95,19 +98,29 @@ def apply(conn: Connection, rtype: str, rid: str, parameters: dict) -> dict:
     if resource is None:
         raise NotFound(f"{rtype}/{rid} inconnu", code="ressource-inconnue")
     telecom = list(resource.get("telecom", []))
-    operations = [p for p in parameters.get("parameter", []) if p.get("name") == "operation"]
+    listed = parameters.get("parameter", [])
+    if not isinstance(listed, list) or not all(isinstance(p, dict) for p in listed):
+        raise MalformedRequest("Parameters.parameter : liste d'objets attendue", code="patch-invalide")
+    operations = [p for p in listed if p.get("name") == "operation"]
     if not operations:
         raise InvalidInput("aucune opération dans le Patch", code="patch-vide")
     for number, operation in enumerate(operations, 1):
         parts = _parts(operation)
         kind = parts.get("type", {}).get("valueCode")
         path = parts.get("path", {}).get("valueString", "")
+        if not isinstance(path, str):
+            raise InvalidInput("path : valueString attendu", code="patch-invalide")
         where = _WHERE.match(path)
         if kind in ("insert", "add") and path == f"{rtype}.telecom" and "value" in parts:
-            box = _check_mailbox(rtype, parts["value"].get("valueContactPoint", {}))
+            contact = parts["value"].get("valueContactPoint")
+            if not isinstance(contact, dict):
+                raise InvalidInput("valueContactPoint attendu", code="bal-invalide")
+            box = _check_mailbox(rtype, contact)
             if any(m["address"].lower() == box["address"].lower() for m in mailboxes({"telecom": telecom})):
                 raise Conflict(f"BAL {box['address']} déjà portée par cette ressource", code="bal-existante")
             index = parts.get("index", {}).get("valueInteger", len(telecom))
+            if not isinstance(index, int) or isinstance(index, bool):
+                raise InvalidInput("index : valueInteger attendu", code="patch-invalide")
             telecom.insert(max(0, min(index, len(telecom))), parts["value"]["valueContactPoint"])
             continue
         if where is None or where.group("type") != rtype or kind not in ("delete", "replace"):
@@ -118,7 +131,9 @@ def apply(conn: Connection, rtype: str, rid: str, parameters: dict) -> dict:
         if kind == "delete" and not where.group("field"):
             telecom.pop(position)
         elif kind == "replace" and not where.group("field"):
-            new = parts.get("value", {}).get("valueContactPoint", {})
+            new = parts.get("value", {}).get("valueContactPoint")
+            if not isinstance(new, dict):
+                raise InvalidInput("valueContactPoint attendu", code="bal-invalide")
             before, after = mailboxes({"telecom": [telecom[position]]})[0], _check_mailbox(rtype, new)
             if (before["address"], before["type"]) != (after["address"], after["type"]):
                 raise InvalidInput("l'adresse et le type d'une BAL ne se modifient pas", code="bal-immuable")

@@ -10,11 +10,10 @@
 
 from __future__ import annotations
 
-import orjson
 from fastapi import APIRouter, Request, Response
 
-from maison.core.errors import InvalidInput, Unauthenticated
-from maison.formats.body import read_json_object
+from maison.core.errors import Unauthenticated
+from maison.formats.body import json_response, read_json_object, required_text
 from maison.identite.mes.login import PatientLogin
 
 
@@ -23,18 +22,11 @@ def issuer_for(base_url: str) -> str:
 
 
 def _json(data: dict, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json",
-                    headers={"Cache-Control": "no-store"})
+    return json_response(data, status, no_store=True)
 
 
 def router(login: PatientLogin, max_body_bytes: int) -> APIRouter:
     r = APIRouter()
-
-    def _text(data: dict, key: str) -> str:
-        value = data.get(key)
-        if not isinstance(value, str) or not value:
-            raise InvalidInput(f"'{key}' attendu", code="champ-absent", expression=key)
-        return value
 
     def _patient(request: Request):  # type: ignore[no-untyped-def]
         header = request.headers.get("authorization", "")
@@ -45,18 +37,18 @@ def router(login: PatientLogin, max_body_bytes: int) -> APIRouter:
     @r.post("/connexion")
     async def start(request: Request) -> Response:
         data = await read_json_object(request, max_body_bytes)
-        return _json(login.start(_text(data, "identifiant"), _text(data, "motDePasse")), 202)
+        return _json(login.start(required_text(data, "identifiant"), required_text(data, "motDePasse")), 202)
 
     @r.post("/connexion/code")
     async def finish(request: Request) -> Response:
         data = await read_json_object(request, max_body_bytes)
-        return _json(login.finish(_text(data, "transaction"), _text(data, "code"), issuer_for(str(request.base_url))))
+        return _json(login.finish(required_text(data, "transaction"), required_text(data, "code"), issuer_for(str(request.base_url))))
 
     @r.post("/representation")
     async def represent(request: Request) -> Response:
         patient = _patient(request)
         data = await read_json_object(request, max_body_bytes)
-        return _json(login.act_for(patient, _text(data, "ins"), issuer_for(str(request.base_url))))
+        return _json(login.act_for(patient, required_text(data, "ins"), issuer_for(str(request.base_url))))
 
     @r.get("/moi")
     async def me(request: Request) -> Response:

@@ -75,7 +75,10 @@ class PatientLogin:
             raise InvalidInput("une adresse e-mail ou un numéro de mobile pour le code", code="canal-absent")
         if len(password) < 12:
             raise InvalidInput("mot de passe : 12 caractères au moins", code="mot-de-passe-faible")
-        date.fromisoformat(birth_date)
+        try:
+            date.fromisoformat(birth_date)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"date de naissance '{birth_date}' : AAAA-MM-JJ attendu", code="date-format") from None
         with self.db.write() as conn:
             if conn.execute(sa.select(A.c.login).where(sa.or_(A.c.login == login, A.c.ins == matricule.value))).first():
                 raise Conflict("identifiant ou INS déjà utilisé", code="compte-existant")

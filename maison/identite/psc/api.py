@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
-import orjson
 from fastapi import APIRouter, Request, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
@@ -21,7 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse
 
 from maison.core.auth import actor_for
 from maison.core.errors import InvalidInput
-from maison.formats.body import read_json_object, read_limited
+from maison.formats.body import json_response, read_json_object, read_limited
 from maison.identite.psc.local_idp import LocalProviders
 from maison.identite.psc.provider import ACR, SCOPES, OAuthError, Provider
 
@@ -38,8 +37,9 @@ def issuer_for(base_url: str) -> str:
 
 
 def _json(data: dict, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json",
-                    headers={"Cache-Control": "no-store", **(headers or {})})
+    response = json_response(data, status, no_store=True)
+    response.headers.update(headers or {})
+    return response
 
 
 def oauth_error_response(exc: OAuthError) -> Response:

@@ -19,7 +19,7 @@ from maison.core import audit
 from maison.core.authz import Authorizer
 from maison.core.errors import InvalidInput, MalformedRequest, UnsupportedMediaType
 from maison.core.identifiers.nir import parse_matricule
-from maison.formats.body import read_json_object, read_limited
+from maison.formats.body import parameter_values, read_json_object, read_limited
 from maison.formats.fhir import fhir_response
 from maison.identite.ins.client import lookup_with_retry
 from maison.identite.ins.model import CallContext, TraitsQuery
@@ -135,9 +135,8 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int, authoriz
     async def check_document(patient_id: str, request: Request) -> Response:
         """`Parameters` with `typePiece` (valueCode: PA, CN, AN, LE, …): the desk checked that document."""
         actor, pid = _actor(request), _patient_id(patient_id)
-        params = await _parameters(request)
-        kind = next((p.get("valueCode") for p in params.get("parameter", []) if p.get("name") == "typePiece"), None)
-        if not kind:
+        kind = parameter_values(await read_json_object(request, max_body_bytes, empty_as={})).get("typePiece")
+        if not isinstance(kind, str) or not kind:
             raise InvalidInput("paramètre typePiece (valueCode) attendu", code="piece-absente",
                                expression="Parameters.parameter")
         return fhir_response(patient_resource(index.check_document(actor, pid, kind)))
@@ -159,11 +158,5 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int, authoriz
         lookup = await run_in_threadpool(_lookup, actor, scanned.traits)
         identity = index.record_datamatrix(actor, pid, scanned, lookup.result)
         return fhir_response(patient_resource(identity))
-
-    async def _parameters(request: Request) -> dict:
-        data = await read_json_object(request, max_body_bytes, empty_as={})
-        if data.get("resourceType") != "Parameters":
-            raise MalformedRequest("ressource Parameters attendue", code="resource-type")
-        return data
 
     return r

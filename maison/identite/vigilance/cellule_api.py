@@ -15,20 +15,14 @@ the key's structure only.
 
 from __future__ import annotations
 
-import orjson
 from fastapi import APIRouter, Request, Response
 
 from maison.core import audit
 from maison.core.authz import Authorizer
 from maison.core.errors import InvalidInput, NotFound
-from maison.formats.body import read_json_object
+from maison.formats.body import json_response, read_json_object, required_text
 from maison.identite.vigilance.cellule import Cellule
 from maison.identite.vigilance.service import PatientIndex
-
-
-def _json(data: object, status: int = 200) -> Response:
-    return Response(orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS), status_code=status,
-                    media_type="application/json")
 
 
 def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorizer: Authorizer) -> APIRouter:
@@ -36,12 +30,6 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
 
     async def _body(request: Request) -> dict:
         return await read_json_object(request, max_body_bytes, empty_as={})
-
-    def _text(data: dict, key: str) -> str:
-        value = data.get(key)
-        if not isinstance(value, str):
-            raise InvalidInput(f"'{key}' attendu (texte)", code="champ-absent", expression=key)
-        return value
 
     def _actor(request: Request) -> audit.Actor:
         """The caller (a structure's API key, or a professional's Pro Santé Connect token) as an audit actor."""
@@ -53,7 +41,7 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
         participants = data.get("participants", [])
         if not isinstance(participants, list) or not all(isinstance(p, str) for p in participants):
             raise InvalidInput("'participants' : liste de noms attendue", code="participants")
-        return _json({"id": cellule.record_meeting(actor, _text(data, "date"), _text(data, "compteRendu"),
+        return json_response({"id": cellule.record_meeting(actor, required_text(data, "date"), required_text(data, "compteRendu"),
                                                    participants)}, 201)
 
     @r.post("/incidents")
@@ -62,25 +50,27 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
         patient = data.get("patientId")
         if patient is not None and not isinstance(patient, int):
             raise InvalidInput("'patientId' : entier attendu", code="patient-id")
-        return _json({"id": cellule.report_incident(actor, _text(data, "type"), _text(data, "description"),
+        if data.get("date") is not None and not isinstance(data["date"], str):
+            raise InvalidInput("'date' : date AAAA-MM-JJ (texte) attendue", code="date-format")
+        return json_response({"id": cellule.report_incident(actor, required_text(data, "type"), required_text(data, "description"),
                                                     patient, data.get("date"))}, 201)
 
     @r.post("/procedures")
     async def procedure(request: Request) -> Response:
         actor, data = _actor(request), await _body(request)
-        return _json({"id": cellule.adopt_procedure(actor, _text(data, "type"), str(data.get("titre", "")),
-                                                    _text(data, "adopteeLe"), str(data.get("reference", "")))},
+        return json_response({"id": cellule.adopt_procedure(actor, required_text(data, "type"), str(data.get("titre", "")),
+                                                    required_text(data, "adopteeLe"), str(data.get("reference", "")))},
                      201)
 
     @r.post("/detection")
     async def detection(request: Request) -> Response:
         actor = _actor(request)
-        return _json({"alertes": index.detect_duplicates(actor, actor.structure)})
+        return json_response({"alertes": index.detect_duplicates(actor, actor.structure)})
 
     @r.get("/alertes")
     async def alerts(request: Request) -> Response:
         actor = _actor(request)
-        return _json(index.reviews(actor, actor.structure, request.query_params.get("etat", "ouvert")))
+        return json_response(index.reviews(actor, actor.structure, request.query_params.get("etat", "ouvert")))
 
     def _review(actor, review_id: int) -> dict:  # type: ignore[no-untyped-def]
         review = next((x for x in index.reviews(actor, actor.structure, "ouvert") if x["id"] == review_id), None)
@@ -98,20 +88,20 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
             raise InvalidInput("'conserver' doit désigner l'un des deux dossiers de l'alerte", code="conserver")
         drop = pair[1] if keep == pair[0] else pair[0]
         identity = index.merge(actor, keep, drop, review_id)
-        return _json({"conserve": identity.id, "fusionne": drop})
+        return json_response({"conserve": identity.id, "fusionne": drop})
 
     @r.post("/alertes/{review_id}/ecarter")
     async def dismiss(review_id: int, request: Request) -> Response:
         actor = _actor(request)
         _review(actor, review_id)
         index.dismiss_review(actor, review_id)
-        return _json({"ecartee": review_id})
+        return json_response({"ecartee": review_id})
 
     @r.get("/rapport")
     async def report(request: Request) -> Response:
         actor = _actor(request)
         semester = request.query_params.get("semestre", "")
         structures = request.query_params.getlist("structure") or None
-        return _json(cellule.report(actor, semester, structures))
+        return json_response(cellule.report(actor, semester, structures))
 
     return r
