@@ -14,7 +14,17 @@ from maison.identite.annuaire import resources as build
 from maison.identite.annuaire import store
 from maison.identite.annuaire.generator import seed_directory
 from maison.identite.annuaire.index import put
-from maison.identite.annuaire.vocabulary import CS_PROFESSION, CS_TYPE_CARTE, SYS_IDNATPS, SYS_RPPS
+from maison.identite.annuaire.vocabulary import (
+    CS_ACTIVITE_SANITAIRE,
+    CS_AUTORITE,
+    CS_FORME_ACTIVITE,
+    CS_MODALITE_ACTIVITE,
+    CS_PROFESSION,
+    CS_TYPE_CARTE,
+    SYS_ARHGOS,
+    SYS_IDNATPS,
+    SYS_RPPS,
+)
 
 
 @pytest.fixture
@@ -121,6 +131,28 @@ def test_ig_search_parameters(ann):
     assert http.get("/Practitioner", params={"_lastUpdated": "lt2026-01-01"}).json()["total"] == 0
 
 
+def test_data_trace_search_parameters(ann):
+    """as-sp-data-information-system / as-sp-data-registration-authority over the data trace that
+    rs-as-core puts in meta.extension (rulesets.fsh L5)."""
+    house, http = ann
+    doctors = http.get("/Practitioner", params={"qualification-code": f"{CS_PROFESSION}|10", "_count": 1000}).json()
+    by_cnom = http.get("/Practitioner", params={"data-registration-authority": f"{CS_AUTORITE}|CNOM",
+                                                "_count": 1000}).json()
+    assert by_cnom["total"] == doctors["total"] > 0 and set(_ids(by_cnom)) == set(_ids(doctors))
+    pharmacists = http.get("/Practitioner", params={"qualification-code": f"{CS_PROFESSION}|21"}).json()["total"]
+    assert http.get("/Practitioner", params={"data-registration-authority": "CNOP"}).json()["total"] == pharmacists
+    for rtype, system in (("Practitioner", "RPPS"), ("PractitionerRole", "RPPS"), ("HealthcareService", "FINESS")):
+        with house.db.read() as conn:
+            count = conn.execute(sa.select(sa.func.count()).select_from(store.TABLES[rtype])).scalar_one()
+        assert http.get(f"/{rtype}", params={"data-information-system": system}).json()["total"] == count, rtype
+    finess = http.get("/Organization", params={"data-information-system": "FINESS", "_count": 1000}).json()
+    cabinets = http.get("/Organization", params={"data-information-system": "CG", "_count": 1000}).json()
+    assert finess["total"] > 0 and cabinets["total"] > 0
+    assert all(any(i["system"] == "https://finess.esante.gouv.fr" for i in e["resource"]["identifier"])
+               for e in finess["entry"])
+    assert not set(_ids(finess)) & set(_ids(cabinets))
+
+
 def test_paging_with_filters_and_include_returns_every_match_once(ann):
     house, http = ann
     params = {"role": "S", "_include": "PractitionerRole:organization"}
@@ -176,7 +208,59 @@ def test_totals(ann):
     assert "total" not in http.get("/Organization", params={"active": "true", "_total": "none"}).json()
 
 
+def test_healthcare_activities(ann):
+    """as-dp-healthcareservice-healthcare-activity and its CapabilityStatement parameters (L319-382)."""
+    house, http = ann
+    row = _one(house, "select id, organization, resource from ann_service where active = true order by id limit 1")
+    service = orjson.loads(row.resource)
+    # DP profile: ARHGOS number 1..1 (L30), providedBy the FINESS ET, the three RASS codings
+    [arhgos] = service["identifier"]
+    assert arhgos["system"] == SYS_ARHGOS and service["providedBy"] == {"reference": f"Organization/{row.organization}"}
+    assert "specialty" not in service and "telecom" not in service  # 0..0 in DP (L32, L38)
+    assert http.get(f"/HealthcareService/{row.id}").json() == service
+    et = http.get(f"/Organization/{row.organization}").json()
+    assert any(i["type"]["coding"][0]["code"] == "FINEG" for i in et["identifier"] if "type" in i)
+    activite = service["type"][0]["coding"][0]["code"]
+    modalite = service["category"][0]["coding"][0]["code"]
+    forme = service["characteristic"][0]["coding"][0]["code"]
+    searches = {
+        "identifier": f"{SYS_ARHGOS}|{arhgos['value']}", "organization": f"Organization/{row.organization}",
+        "service-type": f"{CS_ACTIVITE_SANITAIRE}|{activite}", "service-category": f"{CS_MODALITE_ACTIVITE}|{modalite}",
+        "characteristic": f"{CS_FORME_ACTIVITE}|{forme}", "_id": row.id, "active": "true",
+        "_profile": "https://interop.esante.gouv.fr/ig/fhir/annuaire/StructureDefinition/"
+                    "as-dp-healthcareservice-healthcare-activity",
+    }
+    for name, value in searches.items():
+        found = http.get("/HealthcareService", params={name: value, "_count": 1000}).json()
+        assert row.id in _ids(found), name
+        assert all(e["resource"]["resourceType"] == "HealthcareService" for e in found["entry"])
+    together = http.get("/HealthcareService", params={k: searches[k] for k in ("organization", "service-type",
+                                                                                 "characteristic")}).json()
+    assert row.id in _ids(together) and all(
+        e["resource"]["type"][0]["coding"][0]["code"] == activite for e in together["entry"])
+    # the wrong code system finds nothing
+    assert http.get("/HealthcareService", params={"service-type": f"{CS_FORME_ACTIVITE}|{activite}",
+                                                  "organization": row.organization}).json()["total"] == 0
+    # _include the établissement; from the établissement, _revinclude its activities
+    included = http.get("/HealthcareService", params={"_id": row.id, "_include": "HealthcareService:organization"}).json()
+    assert _ids(included, "include") == [row.organization]
+    rev = http.get("/Organization", params={"_id": row.organization,
+                                            "_revinclude": "HealthcareService:organization"}).json()
+    with house.db.read() as conn:
+        held = set(conn.execute(sa.text("select id from ann_service where organization = :o"),
+                                {"o": row.organization}).scalars())
+    assert set(_ids(rev, "include")) == held and row.id in held
+    # paging with filters and _include: every match exactly once
+    params = {"service-type": f"{CS_ACTIVITE_SANITAIRE}|01", "_include": "HealthcareService:organization"}
+    everything = http.get("/HealthcareService", params={**params, "_count": 1000}).json()
+    matches, includes = _walk(http, "/HealthcareService", {**params, "_count": 3})
+    assert len(matches) > 3 and matches == _ids(everything) and len(matches) == everything["total"]
+    assert set(includes) == set(_ids(everything, "include"))
+
+
 @pytest.mark.parametrize("path,params,code", [
+    ("/HealthcareService", {"mailbox-mss": "x@y.fr"}, "parametre-inconnu"),
+    ("/HealthcareService", {"_include": "PractitionerRole:organization"}, "include-inconnu"),
     ("/Practitioner", {"famly": "MARTIN"}, "parametre-inconnu"),
     ("/Practitioner", {"family:sounds": "MARTIN"}, "modificateur-inconnu"),
     ("/Practitioner", {"_include": "PractitionerRole:organization"}, "include-inconnu"),
@@ -222,7 +306,8 @@ def test_bulk_export(ann):
     assert manifest["requiresAccessToken"] is True and manifest["error"] == []
     with house.db.read() as conn:
         expected = {t: conn.execute(sa.select(sa.func.count()).select_from(store.TABLES[t])).scalar_one()
-                    for t in ("Organization", "Practitioner", "PractitionerRole")}
+                    for t in ("Organization", "Practitioner", "PractitionerRole", "HealthcareService")}
+    assert expected["HealthcareService"] > 0
     assert {o["type"]: o["count"] for o in manifest["output"]} == expected
     for output in manifest["output"]:
         lines = http.get(output["url"]).content.splitlines()

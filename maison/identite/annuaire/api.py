@@ -29,7 +29,7 @@ from maison.core.terminology import Terminology
 from maison.identite.annuaire import mailbox_patch, rpps_plus, search
 from maison.identite.annuaire.export import Exports
 from maison.identite.annuaire.index import get
-from maison.identite.annuaire.vocabulary import IG
+from maison.identite.annuaire.vocabulary import IG, PROFILE
 
 
 OPERATOR_ROLE = "operateur-mss"  # the role of the API keys MSSanté operators write mailboxes with
@@ -49,15 +49,16 @@ def _authenticate(authorizer: Authorizer, request: Request) -> str:
 def capability_statement(base: str) -> dict:
     resources = []
     for rtype, params in search.PARAMS.items():
+        patchable = rtype in mailbox_patch.CARRIERS["PER"] | mailbox_patch.CARRIERS["ORG"]
         resources.append({
             "type": rtype,
-            "profile": f"{IG}/StructureDefinition/as-dp-{rtype.lower()}",
-            "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "patch"}],
-            "conditionalPatch": True,
+            "profile": PROFILE[rtype][-1].split("|")[0],
+            "interaction": [{"code": "read"}, {"code": "search-type"}, *([{"code": "patch"}] if patchable else [])],
+            "conditionalPatch": patchable,
             "searchInclude": sorted(search.INCLUDES[rtype]) + (["*"] if search.INCLUDES[rtype] else []),
             "searchRevInclude": sorted(search.REVINCLUDES[rtype]),
             "searchParam": [{"name": name, "type": {"id": "token", "bool": "token", "mailbox-type": "token",
-                                                    "date": "date", "reference": "reference"}.get(kind, "string")}
+                                                    "date": "date", "reference": "reference", "profile": "uri"}.get(kind, "string")}
                             for name, (kind, _t) in sorted(params.items())],
         })
     return {"resourceType": "CapabilityStatement", "status": "active", "date": "2026-11-21", "kind": "instance",

@@ -26,7 +26,7 @@ from maison.core.storage import Database
 from maison.identite.annuaire import store
 from maison.identite.annuaire.search import public
 
-TYPES = ("Organization", "Practitioner", "PractitionerRole")
+TYPES = ("Organization", "Practitioner", "PractitionerRole", "HealthcareService")
 E = store.ann_export
 log = logging.getLogger("maison.annuaire.export")
 

@@ -6,7 +6,8 @@ dentists mostly libéraux, nurses mostly salaried. Structures are hospitals (an 
 with FINESS EJ and one to three établissements with FINESS ET), cabinets (SIRET), pharmacies,
 laboratories, EHPAD, centres and maisons de santé. About one practitioner in five has two or
 three situations d'exercice. MSSanté mailboxes: personal (PER) ones on many situations, ORG and
-APP ones on structures, CAB ones on group cabinets; a few are on the liste rouge.
+APP ones on structures, CAB ones on group cabinets; a few are on the liste rouge. Each hospital
+site holds its activités sanitaires régulées (HealthcareService) with ARHGOS numbers.
 
 Identifiers use the test ranges: RPPS `9995…` to `9999…` (the range of seed 001 L383's test RPPS,
 clear of that number itself), so a synthetic practitioner never carries a real professional's
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 
 from maison.core.identifiers.checksums import luhn_check_digit
 from maison.identite.annuaire import resources as build
+from maison.identite.annuaire.activites import TRIPLETS
 from maison.identite.ins.population import COMMUNES, generate
 
 # (G15 code, catégorie R09, share, share libéral, civilité, mailbox domain, savoir-faire codes R38 with weights)
@@ -88,6 +90,7 @@ class Directory:
     organizations: list[dict] = field(default_factory=list)
     practitioners: list[dict] = field(default_factory=list)
     roles: list[dict] = field(default_factory=list)
+    services: list[dict] = field(default_factory=list)
 
 
 class _Numbers:
@@ -99,6 +102,7 @@ class _Numbers:
         self.siren = 0
         self.role = 0
         self.card = 0
+        self.arhgos = 0
 
     def next_rpps(self) -> str:
         self.rpps += 1
@@ -120,6 +124,12 @@ class _Numbers:
     def next_role(self) -> str:
         self.role += 1
         return f"{1_000_000_000 + self.role}"
+
+    def next_arhgos(self, department: str) -> str:
+        """ARHGOS authorisation numbers read `RR-DD-NNNNN` (région, département, sequence)."""
+        self.arhgos += 1
+        dept = department[:2].replace("A", "0").replace("B", "0")
+        return f"{dept}-{dept}-{self.arhgos:05d}"
 
     def next_card(self) -> str:
         self.card += 1
@@ -177,6 +187,13 @@ def stream(roles: int, seed: int = 2026, batch: int = 5_000) -> Iterator[Directo
                                     line=f"{rnd.randint(1, 200)} RUE {rnd.choice(('PASTEUR', 'DE LA PAIX', 'VICTOR HUGO', 'JEAN JAURES'))}",
                                     mailboxes=boxes)
             current.organizations.append(et)
+            for activite, modalite, forme, share in TRIPLETS:
+                if rnd.random() < share:
+                    year = rnd.randint(1998, 2024)
+                    current.services.append(build.healthcare_activity(
+                        numbers.next_arhgos(where.insee), et["id"], activite, modalite, forme, updated(),
+                        authorised_on=f"{year}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}",
+                        first_use=f"{year + 1}-01-01", ends_on=f"{year + 8}-12-31", active=rnd.random() > 0.02))
             hospitals.append(et["id"])
             domains[et["id"]] = f"{slug}.mssante.fr"
 
@@ -269,7 +286,7 @@ def stream(roles: int, seed: int = 2026, batch: int = 5_000) -> Iterator[Directo
         if len(current.roles) >= batch:
             yield current
             current = Directory()
-    if current.roles or current.organizations:
+    if current.roles or current.organizations or current.services:
         yield current
 
 
@@ -278,15 +295,14 @@ def seed_directory(db, roles: int, seed: int = 2026,  # type: ignore[no-untyped-
     """Write a synthetic directory of about `roles` PractitionerRole; returns the counts by type."""
     from maison.identite.annuaire.index import put
 
-    counts = {"Organization": 0, "Practitioner": 0, "PractitionerRole": 0}
+    counts = {"Organization": 0, "Practitioner": 0, "PractitionerRole": 0, "HealthcareService": 0}
     for part in stream(roles, seed):
+        batches = {"Organization": part.organizations, "Practitioner": part.practitioners,
+                   "PractitionerRole": part.roles, "HealthcareService": part.services}
         with db.write() as conn:
-            put(conn, part.organizations)
-            put(conn, part.practitioners)
-            put(conn, part.roles)
-        counts["Organization"] += len(part.organizations)
-        counts["Practitioner"] += len(part.practitioners)
-        counts["PractitionerRole"] += len(part.roles)
+            for rtype, resources in batches.items():
+                put(conn, resources)
+                counts[rtype] += len(resources)
         if progress:
             progress(len(part.roles))
     return counts

@@ -16,7 +16,14 @@ from sqlalchemy.engine import Connection
 from unidecode import unidecode
 
 from maison.identite.annuaire import store
-from maison.identite.annuaire.vocabulary import EXT_EMAIL_TYPE, EXT_INSEE, EXT_MAILBOX, EXT_SMARTCARD, system_alias
+from maison.identite.annuaire.vocabulary import (
+    EXT_DATA_TRACE,
+    EXT_EMAIL_TYPE,
+    EXT_INSEE,
+    EXT_MAILBOX,
+    EXT_SMARTCARD,
+    system_alias,
+)
 
 _NON_WORD = re.compile(r"[^0-9a-z@._]+")
 
@@ -66,13 +73,27 @@ def _identifier_tokens(resource: dict) -> Iterable[tuple[str, str, str]]:
             yield "identifier-type", system, code
 
 
+def _trace_tokens(resource: dict) -> Iterable[tuple[str, str, str]]:
+    """data-information-system and data-registration-authority. The data trace sits in meta.extension
+    (rulesets.fsh L5) while the SearchParameters' expressions read the resource's own extension
+    (AsDataInformationSystemSearchParameter.fsh L14): both places are indexed."""
+    meta = resource.get("meta") if isinstance(resource.get("meta"), dict) else {}
+    for holder in (meta, resource):
+        trace = _ext(holder, EXT_DATA_TRACE)
+        for sub in _list((trace or {}).get("extension")):
+            if sub.get("url") == "systeme-information" and isinstance(sub.get("valueCode"), str):
+                yield "data-information-system", "", sub["valueCode"]
+            elif sub.get("url") == "autorite-enregistrement":
+                yield from (("data-registration-authority", s, c) for s, c in _codings(sub.get("valueCodeableConcept")))
+
+
 def rows_of(resource: dict) -> tuple[dict, list[tuple[str, str, str]], list[dict]]:
     """(the resource table's row, its tokens as (param, system, code), its mailboxes)."""
     rtype = resource["resourceType"]
     row = {"id": resource["id"], "active": bool(resource.get("active", True)),
            "last_updated": resource.get("meta", {}).get("lastUpdated", ""),
            "resource": orjson.dumps(resource).decode()}
-    tokens = list(_identifier_tokens(resource))
+    tokens = list(_identifier_tokens(resource)) + list(_trace_tokens(resource))
     if rtype == "Practitioner":
         name = (resource.get("name") or [{}])[0]
         given = " ".join(name.get("given", []))
@@ -101,6 +122,15 @@ def rows_of(resource: dict) -> tuple[dict, list[tuple[str, str, str]], list[dict
                 "organization": _ref_id(resource.get("organization"))}
         for code in resource.get("code", []):
             tokens += [("role", s, c) for s, c in _codings(code)]
+    elif rtype == "HealthcareService":
+        row |= {"organization": _ref_id(resource.get("providedBy"))}
+        for param, element in (("service-category", "category"), ("service-type", "type"),
+                               ("characteristic", "characteristic")):
+            for concept in _list(resource.get(element)):
+                tokens += [(param, s, c) for s, c in _codings(concept)]
+        for profile in resource.get("meta", {}).get("profile", []):  # a canonical: (base, name), no |version
+            base, _, name = profile.split("|")[0].rpartition("/")
+            tokens.append(("_profile", base, name))
     return row, tokens, mailboxes(resource)
 
 

@@ -7,13 +7,18 @@ catégorie use the NOS code systems of `vocabulary`.
 
 from __future__ import annotations
 
+from maison.identite.annuaire.activites import ACTIVITE, FORME, MODALITE
 from maison.identite.annuaire.vocabulary import (
+    CS_ACTIVITE_SANITAIRE,
+    CS_AUTORITE,
     CS_CATEGORIE_ETAB,
     CS_CATEGORIE_PRO,
     CS_COMMUNE,
     CS_FONCTION,
+    CS_FORME_ACTIVITE,
     CS_GENRE_ACTIVITE,
     CS_ID_TYPE,
+    CS_MODALITE_ACTIVITE,
     CS_MODE_EXERCICE,
     CS_ORG_TYPE,
     CS_PROFESSION,
@@ -22,6 +27,8 @@ from maison.identite.annuaire.vocabulary import (
     CS_TYPE_BAL,
     CS_TYPE_CARTE,
     CS_TYPE_MESSAGERIE,
+    EXT_AUTHORIZATION,
+    EXT_DATA_TRACE,
     EXT_EMAIL_TYPE,
     EXT_INSEE,
     EXT_MAILBOX,
@@ -29,6 +36,7 @@ from maison.identite.annuaire.vocabulary import (
     EXT_SMARTCARD,
     PROFILE,
     SOURCE,
+    SYS_ARHGOS,
     SYS_FINESS,
     SYS_IDNATPS,
     SYS_IDNATSTRUCT,
@@ -37,8 +45,20 @@ from maison.identite.annuaire.vocabulary import (
 )
 
 
-def _meta(rtype: str, updated: str) -> dict:
-    return {"versionId": "1", "lastUpdated": updated, "source": SOURCE, "profile": PROFILE[rtype]}
+# The registration authority (TRE_R60, JDV_J83) of the professions whose Ordre registers them.
+AUTORITE = {"10": "CNOM", "21": "CNOP"}
+
+
+def _meta(rtype: str, updated: str, system: str, autorite: str | None = None) -> dict:
+    """meta with the data trace of rs-as-core (rulesets.fsh L1-7): the information system the data
+    comes from (RPPS / FINESS / CG), its registration authority, its date at that authority."""
+    trace = [{"url": "systeme-information", "valueCode": system}]
+    if autorite:
+        trace.append({"url": "autorite-enregistrement",
+                      "valueCodeableConcept": {"coding": [{"system": CS_AUTORITE, "code": autorite}]}})
+    trace.append({"url": "date-maj-ae", "valueDate": updated[:10]})
+    return {"versionId": "1", "lastUpdated": updated, "source": SOURCE, "profile": PROFILE[rtype],
+            "extension": [{"url": EXT_DATA_TRACE, "extension": trace}]}
 
 
 def _identifier(system: str, value: str, type_code: str | None = None) -> dict:
@@ -73,7 +93,7 @@ def practitioner(rpps: str, family: str, given: str, civilite: str, profession: 
     if savoir_faire:
         qualifications.append({"code": {"coding": [{"system": CS_SAVOIR_FAIRE, "code": savoir_faire}]}})
     resource = {
-        "resourceType": "Practitioner", "id": f"8{rpps}", "meta": _meta("Practitioner", updated), "language": "fr",
+        "resourceType": "Practitioner", "id": f"8{rpps}", "meta": _meta("Practitioner", updated, "RPPS", AUTORITE.get(profession)), "language": "fr",
         "identifier": [_identifier(SYS_IDNATPS, f"8{rpps}", "IDNPS"), _identifier(SYS_RPPS, rpps, "RPPS")],
         "active": active,
         "name": [{"use": "usual", "family": family, "given": [given], "suffix": [civilite]}],
@@ -106,7 +126,7 @@ def organization(idnatstruct: str, name: str, updated: str, *, finess: tuple[str
     if categorie:
         types.append({"coding": [{"system": CS_CATEGORIE_ETAB, "code": categorie}]})
     resource: dict = {
-        "resourceType": "Organization", "id": idnatstruct, "meta": _meta("Organization", updated), "language": "fr",
+        "resourceType": "Organization", "id": idnatstruct, "meta": _meta("Organization", updated, "FINESS" if finess else "CG"), "language": "fr",
         "identifier": identifiers, "active": active, "type": types, "name": name,
     }
     if city or postal_code:
@@ -129,7 +149,7 @@ def practitioner_role(role_id: str, practitioner_id: str, organization_id: str |
     if fonction:
         codes.append({"coding": [{"system": CS_FONCTION, "code": fonction}]})
     resource: dict = {
-        "resourceType": "PractitionerRole", "id": role_id, "meta": _meta("PractitionerRole", updated),
+        "resourceType": "PractitionerRole", "id": role_id, "meta": _meta("PractitionerRole", updated, "RPPS"),
         "language": "fr", "identifier": [{"system": SYS_RPPS, "value": role_id}], "active": active,
         "practitioner": {"reference": f"Practitioner/{practitioner_id}"}, "code": codes,
     }
@@ -138,3 +158,25 @@ def practitioner_role(role_id: str, practitioner_id: str, organization_id: str |
     if mailboxes:
         resource["telecom"] = list(mailboxes)
     return resource
+
+
+def healthcare_activity(arhgos: str, etablissement: str, activite: str, modalite: str, forme: str, updated: str, *,
+                        authorised_on: str, first_use: str, ends_on: str, active: bool = True) -> dict:
+    """One authorised activité de soins of an établissement (as-dp-healthcareservice-healthcare-activity):
+    ARHGOS number (1..1 in DP, L30), providedBy the FINESS ET, modalité in `category`, activité in
+    `type`, forme in `characteristic`; `specialty` is 0..0 in DP (L32) though the generic profile binds
+    it; the authorisation's dates in as-ext-authorization."""
+    return {
+        "resourceType": "HealthcareService", "id": f"{etablissement}-{arhgos}",
+        "meta": _meta("HealthcareService", updated, "FINESS"), "language": "fr",
+        "extension": [{"url": EXT_AUTHORIZATION, "extension": [
+            {"url": "dateAuthorization", "valueDate": authorised_on},
+            {"url": "periodAuthorization", "valuePeriod": {"start": first_use, "end": ends_on}},
+            {"url": "deletedAuthorization", "valueBoolean": not active}]}],
+        "identifier": [{"system": SYS_ARHGOS, "value": arhgos}],
+        "active": active,
+        "providedBy": {"reference": f"Organization/{etablissement}"},
+        "category": [{"coding": [{"system": CS_MODALITE_ACTIVITE, "code": modalite, "display": MODALITE[modalite]}]}],
+        "type": [{"coding": [{"system": CS_ACTIVITE_SANITAIRE, "code": activite, "display": ACTIVITE[activite]}]}],
+        "characteristic": [{"coding": [{"system": CS_FORME_ACTIVITE, "code": forme, "display": FORME[forme]}]}],
+    }

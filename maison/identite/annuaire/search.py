@@ -41,10 +41,10 @@ P, R, O = store.ann_practitioner, store.ann_role, store.ann_organization
 
 # param -> (kind, target). Kinds: string (folded column, exact column), token, mailbox, mailbox-type,
 # reference (column), date (column), bool (column), id.
-_COMMON = {"_id": ("id", None), "_lastUpdated": ("date", "last_updated"), "active": ("bool", "active"),
-           "identifier": ("token", None), "data-information-system": ("token", None),
-           "data-registration-authority": ("token", None), "mailbox-mss": ("mailbox", None),
-           "mailbox-mss-type": ("mailbox-type", None)}
+_BASE = {"_id": ("id", None), "_lastUpdated": ("date", "last_updated"), "active": ("bool", "active"),
+         "identifier": ("token", None), "data-information-system": ("token", None),
+         "data-registration-authority": ("token", None)}
+_COMMON = {**_BASE, "mailbox-mss": ("mailbox", None), "mailbox-mss-type": ("mailbox-type", None)}
 PARAMS: dict[str, dict[str, tuple[str, object]]] = {
     "Practitioner": {**_COMMON, "family": ("string", ("family", "family_exact")),
                      "given": ("string", ("given", "given_exact")), "name": ("name", None),
@@ -57,16 +57,22 @@ PARAMS: dict[str, dict[str, tuple[str, object]]] = {
                      "address-insee": ("prefix", "insee"), "address": ("address", None),
                      "identifier-type": ("token", None), "type": ("token", None),
                      "partof": ("reference", "partof"), "pharmacy-licence": ("token", None)},
+    # as-dp-healthcareservice-healthcare-activity in AsServerDPCapabilityStatement (L319-382)
+    "HealthcareService": {**_BASE, "characteristic": ("token", None), "service-category": ("token", None),
+                          "service-type": ("token", None), "organization": ("reference", "organization"),
+                          "_profile": ("profile", None)},
 }
 MODIFIERS = {"string": {"", "exact", "contains"}, "name": {"", "exact", "contains"}, "mailbox": {"", "exact", "contains"},
              "address": {"", "contains"}}
 INCLUDES = {"PractitionerRole": {"PractitionerRole:organization": ("Organization", "organization"),
                                  "PractitionerRole:practitioner": ("Practitioner", "practitioner")},
             "Organization": {"Organization:partof": ("Organization", "partof")},
+            "HealthcareService": {"HealthcareService:organization": ("Organization", "organization")},
             "Practitioner": {}}
 REVINCLUDES = {"Practitioner": {"PractitionerRole:practitioner": ("PractitionerRole", "practitioner")},
-               "Organization": {"PractitionerRole:organization": ("PractitionerRole", "organization")},
-               "PractitionerRole": {}}
+               "Organization": {"PractitionerRole:organization": ("PractitionerRole", "organization"),
+                                "HealthcareService:organization": ("HealthcareService", "organization")},
+               "PractitionerRole": {}, "HealthcareService": {}}
 
 
 def _bad(message: str, code: str = "parametre-invalide", expression: str | None = None) -> InvalidInput:
@@ -199,6 +205,8 @@ def _condition(rtype: str, table: sa.Table, param: str, modifier: str, raw: str)
         return _mailbox(rtype, table, values, modifier, kind == "mailbox-type")
     if kind == "reference":
         return table.c[target].in_([_reference(v) for v in values])
+    if kind == "profile":  # a canonical, with or without its |version, stored as (base, name)
+        return _token(rtype, table, "_profile", ["|".join(v.split("|")[0].rpartition("/")[::2]) for v in values], "")
     if kind == "prefix":
         return sa.or_(*(_starts(table.c[target], v) for v in values))
     if kind == "string":

@@ -65,6 +65,19 @@ ann_role = sa.Table(
     sa.Index("ix_ann_role_updated", "last_updated"),
 )
 
+# Activités sanitaires régulées (HealthcareService), each provided by one établissement.
+ann_service = sa.Table(
+    "ann_service",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("last_updated", sa.String(32), nullable=False),
+    sa.Column("organization", sa.String(64)),
+    sa.Column("resource", sa.Text, nullable=False),
+    sa.Index("ix_ann_service_organization", "organization"),
+    sa.Index("ix_ann_service_updated", "last_updated"),
+)
+
 # Token search parameters (identifier, identifier-type, qualification-code, role, type, …).
 ann_token = sa.Table(
     "ann_token",
@@ -92,7 +105,8 @@ ann_mailbox = sa.Table(
     sa.Index("ix_ann_mailbox_resource", "rtype", "rid"),
 )
 
-TABLES = {"Practitioner": ann_practitioner, "Organization": ann_organization, "PractitionerRole": ann_role}
+TABLES = {"Practitioner": ann_practitioner, "Organization": ann_organization, "PractitionerRole": ann_role,
+          "HealthcareService": ann_service}
 
 # Bulk $export jobs (FHIR Bulk Data): who asked, what, and where the NDJSON files are.
 ann_export = sa.Table(

@@ -24,6 +24,7 @@ PROFILE = {
                          f"{IG}/StructureDefinition/as-dp-practitionerrole|{IG_VERSION}"],
     "Organization": [f"{FR_CORE}/StructureDefinition/fr-core-organization|2.2.0",
                      f"{IG}/StructureDefinition/as-dp-organization|{IG_VERSION}"],
+    "HealthcareService": [f"{IG}/StructureDefinition/as-dp-healthcareservice-healthcare-activity|{IG_VERSION}"],
 }
 
 # identifiers
@@ -34,6 +35,7 @@ SYS_RPPS = "https://rpps.esante.gouv.fr"
 SYS_FINESS = "https://finess.esante.gouv.fr"
 SYS_SIRENE = "https://sirene.fr"
 SYS_RPPS_RANG = "https://rppsrang.esante.gouv.fr"
+SYS_ARHGOS = "https://arhgos.ars.sante.fr"  # as-healthcareservice-healthcare-activity L22-24
 
 # code systems
 CS_PROFESSION = nos("TRE_G15-ProfessionSante")
@@ -50,6 +52,12 @@ CS_TYPE_MESSAGERIE = nos("TRE_R256-TypeMessagerie")
 CS_TYPE_BAL = nos("TRE_R257-TypeBAL")
 CS_TYPE_CARTE = nos("TRE_R87-TypeCarte")  # bound through JDV_J128-TypeCarte-RASS; not in the local IG files
 CS_ORG_TYPE = f"{FR_CORE}/CodeSystem/fr-core-cs-v2-3307"
+CS_AUTORITE = nos("TRE_R60-AutoriteEnregistrement")  # bound through JDV_J83-AutoriteEnregistrement-RASS
+# Activités sanitaires régulées (HealthcareService): the IG binds JDV_J133 / J132 / J134, which draw
+# their codes from these three TRE (JDV_J133_ActiviteSanitaireRegulee_RASS, OID 1.2.250.1.213.1.6.1.219).
+CS_ACTIVITE_SANITAIRE = nos("TRE_R274-ActiviteSanitaireRegulee")
+CS_MODALITE_ACTIVITE = nos("TRE_R275-ModaliteActivite")
+CS_FORME_ACTIVITE = nos("TRE_R276-FormeActivite")
 
 # extensions
 EXT_EMAIL_TYPE = f"{FR_CORE}/StructureDefinition/fr-core-contact-point-email-type"
@@ -58,6 +66,7 @@ EXT_SMARTCARD = f"{IG}/StructureDefinition/as-ext-smartcard"
 EXT_ORG_TYPES = f"{IG}/StructureDefinition/as-ext-organization-types"
 EXT_INSEE = f"{FR_CORE}/StructureDefinition/fr-core-address-insee-code"
 EXT_DATA_TRACE = f"{IG}/StructureDefinition/as-ext-data-trace"
+EXT_AUTHORIZATION = f"{IG}/StructureDefinition/as-ext-authorization"
 
 MAILBOX_TYPES = ("PER", "ORG", "APP", "CAB")
 
@@ -67,6 +76,8 @@ SYSTEM_ALIASES = {url: alias for alias, url in {
     "r22": CS_GENRE_ACTIVITE, "r23": CS_MODE_EXERCICE, "r02": CS_SECTEUR, "r66": CS_CATEGORIE_ETAB,
     "r87": CS_TYPE_CARTE, "3307": CS_ORG_TYPE, "0203": CS_ID_TYPE, "idnps": SYS_IDNATPS, "idnst": SYS_IDNATSTRUCT,
     "rpps": SYS_RPPS, "finess": SYS_FINESS, "sirene": SYS_SIRENE, "rppsrang": SYS_RPPS_RANG,
+    "r274": CS_ACTIVITE_SANITAIRE, "r275": CS_MODALITE_ACTIVITE, "r276": CS_FORME_ACTIVITE, "arhgos": SYS_ARHGOS,
+    "r60": CS_AUTORITE,
 }.items()}
 
 
