@@ -52,7 +52,7 @@ def _port() -> int:
 def prepare(roles: int) -> Path:
     data = ROOT / "bench" / ".cache" / f"annuaire-{roles}"
     done = data / "done"
-    if done.is_file():
+    if done.is_file() and "HealthcareService" in json.loads(done.read_text())["counts"]:
         return data
     shutil.rmtree(data, ignore_errors=True)
     db = Database(f"sqlite:///{data / 'maison.db'}")
@@ -76,6 +76,8 @@ def samples(db: Database, n: int) -> dict[str, list[tuple[str, list[tuple[str, s
                                     store.ann_mailbox.c.rtype == "PractitionerRole")
                              .order_by(sa.func.random()).limit(n)).all()
         cities = [r[0] for r in conn.execute(sa.select(store.ann_organization.c.city).distinct())]
+        sites = [r[0] for r in conn.execute(sa.select(store.ann_service.c.organization).distinct()
+                                            .order_by(sa.func.random()).limit(n))]
     return {
         "by name (Practitioner?family=)": [("Practitioner", [("family", p.family[:max(3, len(p.family) - 2)])])
                                            for p in prac],
@@ -86,11 +88,15 @@ def samples(db: Database, n: int) -> dict[str, list[tuple[str, list[tuple[str, s
                                                  for _ in range(n)],
         "roles of a practitioner, _include organization": [
             ("PractitionerRole", [("practitioner", p.id), ("_include", "PractitionerRole:organization")]) for p in prac],
+        "activities of a site (HealthcareService?organization=&service-type=)": [
+            ("HealthcareService", [("organization", s), ("service-type", rnd.choice(("01", "02", "14")))]) for s in sites],
+        "a site with _revinclude HealthcareService": [
+            ("Organization", [("_id", s), ("_revinclude", "HealthcareService:organization")]) for s in sites],
     }
 
 
 def _export(http: httpx.Client) -> dict:
-    """Time a full `$export` of the three types, from kick-off to the manifest, and read the files."""
+    """Time a full `$export` of the four types, from kick-off to the manifest, and read the files."""
     started = time.perf_counter()
     kickoff = http.get("/$export", headers={"Prefer": "respond-async"})
     kickoff.raise_for_status()
@@ -161,7 +167,8 @@ def main() -> None:
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "annuaire.json").write_text(json.dumps(result, indent=2))
     table = Table(title=f"Annuaire searches — {meta['counts']['PractitionerRole']:,} PractitionerRole, "
-                        f"{meta['counts']['Practitioner']:,} Practitioner, {meta['counts']['Organization']:,} Organization")
+                        f"{meta['counts']['Practitioner']:,} Practitioner, {meta['counts']['Organization']:,} Organization, "
+                        f"{meta['counts']['HealthcareService']:,} HealthcareService")
     for col in ("search", "requests", "with results", "p50 ms", "p95 ms", "max ms"):
         table.add_column(col, justify="left" if col == "search" else "right")
     for r in results:

@@ -16,6 +16,7 @@ from maison.identite.annuaire.generator import seed_directory
 from maison.identite.annuaire.index import put
 from maison.identite.annuaire.vocabulary import (
     CS_ACTIVITE_SANITAIRE,
+    CS_ACTIVITE_SOCIALE,
     CS_AUTORITE,
     CS_FORME_ACTIVITE,
     CS_MODALITE_ACTIVITE,
@@ -211,7 +212,8 @@ def test_totals(ann):
 def test_healthcare_activities(ann):
     """as-dp-healthcareservice-healthcare-activity and its CapabilityStatement parameters (L319-382)."""
     house, http = ann
-    row = _one(house, "select id, organization, resource from ann_service where active = true order by id limit 1")
+    row = _one(house, "select id, organization, resource from ann_service where active = true "
+                     "and resource like '%healthcare-activity%' order by id limit 1")
     service = orjson.loads(row.resource)
     # DP profile: ARHGOS number 1..1 (L30), providedBy the FINESS ET, the three RASS codings
     [arhgos] = service["identifier"]
@@ -250,6 +252,28 @@ def test_healthcare_activities(ann):
         held = set(conn.execute(sa.text("select id from ann_service where organization = :o"),
                                 {"o": row.organization}).scalars())
     assert set(_ids(rev, "include")) == held and row.id in held
+    # EHPAD carry équipements sociaux (as-dp-healthcareservice-social-equipment): no identifier, a
+    # TRE_R401 discipline, places in as-ext-supported-capacity; _profile tells the two profiles apart
+    social_profile = "https://interop.esante.gouv.fr/ig/fhir/annuaire/StructureDefinition/" \
+                     "as-dp-healthcareservice-social-equipment"
+    social = http.get("/HealthcareService", params={"_profile": social_profile, "_count": 1000}).json()
+    activities = http.get("/HealthcareService", params={"_profile": searches["_profile"] + "|1.2.0-snapshot-2",
+                                                        "_total": "accurate"}).json()
+    with house.db.read() as conn:
+        services = conn.execute(sa.select(sa.func.count()).select_from(store.ann_service)).scalar_one()
+    assert social["total"] > 0 and social["total"] + activities["total"] == services
+    for entry in social["entry"]:
+        equipment = entry["resource"]
+        assert "identifier" not in equipment and "category" not in equipment
+        assert equipment["type"][0]["coding"][0]["system"] == CS_ACTIVITE_SOCIALE
+        capacity = {e["url"]: e for e in equipment["extension"]}[
+            "https://interop.esante.gouv.fr/ig/fhir/annuaire/StructureDefinition/as-ext-supported-capacity"]
+        places = {x["url"]: x["valueInteger"] for x in capacity["extension"]}
+        assert 0 <= places["installedCapacity"] <= places["capacityAvailable"] > 0
+    ehpad = social["entry"][0]["resource"]["providedBy"]["reference"]
+    assert any(t["coding"][0]["code"] == "SA17" for t in http.get(f"/{ehpad}").json()["type"])
+    assert _ids(http.get("/HealthcareService", params={"service-type": f"{CS_ACTIVITE_SOCIALE}|924",
+                                                       "organization": ehpad}).json())
     # paging with filters and _include: every match exactly once
     params = {"service-type": f"{CS_ACTIVITE_SANITAIRE}|01", "_include": "HealthcareService:organization"}
     everything = http.get("/HealthcareService", params={**params, "_count": 1000}).json()

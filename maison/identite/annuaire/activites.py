@@ -8,6 +8,10 @@ reference files (the IG only names them, `aliases.fsh` L15-17); the codes and di
 those the ANS publishes in the terminology IG (JDV_J133 v20201127, JDV_J132 v20220325, JDV_J134
 v20240628), limited to the triplets a general hospital site holds, so that the synthetic directory
 and its searches use the codes a real client sends.
+
+Médico-social établissements (EHPAD) carry équipements sociaux instead (profile
+as-healthcareservice-social-equipment): a discipline of TRE_R401 (JDV_J379 v20260223) and the
+capacity in places (as-ext-supported-capacity), no ARHGOS number (DP `identifier ..0`).
 """
 
 from __future__ import annotations
@@ -38,3 +42,7 @@ TRIPLETS = (
     ("16", "40", "00", 0.15), ("18", "67", "15", 0.25), ("50", "00", "01", 0.4), ("R4", "00", "01", 0.2),
     ("R7", "09", "01", 0.3),
 )
+
+ACTIVITE_SOCIALE = {  # tre-r401-activite-sociale-regulee (JDV_J379)
+    "924": "Accueil pour Personnes Âgées", "657": "Accueil temporaire pour Personnes Âgées",
+}

@@ -209,6 +209,17 @@ def stream(roles: int, seed: int = 2026, batch: int = 5_000) -> Iterator[Directo
         org = build.organization(f"1{finess}", name, updated(), finess=(finess, "FINEG"), secteur=secteur,
                                  city=where.city, postal_code=where.postal_code, insee=where.insee, mailboxes=boxes)
         current.organizations.append(org)
+        if kind == "ehpad":
+            places = rnd.randint(40, 120)
+            authorised = f"{rnd.randint(2002, 2024)}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}"
+            current.services.append(build.social_equipment(org["id"], "924", updated(), places=places,
+                                                           installed=places - rnd.randint(0, 5),
+                                                           authorised_on=authorised))
+            if rnd.random() < 0.4:
+                temporary = rnd.randint(2, 10)
+                current.services.append(build.social_equipment(org["id"], "657", updated(), places=temporary,
+                                                               installed=temporary - rnd.randint(0, 2),
+                                                               authorised_on=authorised))
         by_kind[kind].append(org["id"])
         return org["id"]
 

@@ -7,9 +7,10 @@ catégorie use the NOS code systems of `vocabulary`.
 
 from __future__ import annotations
 
-from maison.identite.annuaire.activites import ACTIVITE, FORME, MODALITE
+from maison.identite.annuaire.activites import ACTIVITE, ACTIVITE_SOCIALE, FORME, MODALITE
 from maison.identite.annuaire.vocabulary import (
     CS_ACTIVITE_SANITAIRE,
+    CS_ACTIVITE_SOCIALE,
     CS_AUTORITE,
     CS_CATEGORIE_ETAB,
     CS_CATEGORIE_PRO,
@@ -34,6 +35,7 @@ from maison.identite.annuaire.vocabulary import (
     EXT_MAILBOX,
     EXT_ORG_TYPES,
     EXT_SMARTCARD,
+    EXT_SUPPORTED_CAPACITY,
     PROFILE,
     SOURCE,
     SYS_ARHGOS,
@@ -49,7 +51,7 @@ from maison.identite.annuaire.vocabulary import (
 AUTORITE = {"10": "CNOM", "21": "CNOP"}
 
 
-def _meta(rtype: str, updated: str, system: str, autorite: str | None = None) -> dict:
+def _meta(rtype: str, updated: str, system: str, autorite: str | None = None, profile: str | None = None) -> dict:
     """meta with the data trace of rs-as-core (rulesets.fsh L1-7): the information system the data
     comes from (RPPS / FINESS / CG), its registration authority, its date at that authority."""
     trace = [{"url": "systeme-information", "valueCode": system}]
@@ -57,7 +59,7 @@ def _meta(rtype: str, updated: str, system: str, autorite: str | None = None) ->
         trace.append({"url": "autorite-enregistrement",
                       "valueCodeableConcept": {"coding": [{"system": CS_AUTORITE, "code": autorite}]}})
     trace.append({"url": "date-maj-ae", "valueDate": updated[:10]})
-    return {"versionId": "1", "lastUpdated": updated, "source": SOURCE, "profile": PROFILE[rtype],
+    return {"versionId": "1", "lastUpdated": updated, "source": SOURCE, "profile": PROFILE[profile or rtype],
             "extension": [{"url": EXT_DATA_TRACE, "extension": trace}]}
 
 
@@ -179,4 +181,23 @@ def healthcare_activity(arhgos: str, etablissement: str, activite: str, modalite
         "category": [{"coding": [{"system": CS_MODALITE_ACTIVITE, "code": modalite, "display": MODALITE[modalite]}]}],
         "type": [{"coding": [{"system": CS_ACTIVITE_SANITAIRE, "code": activite, "display": ACTIVITE[activite]}]}],
         "characteristic": [{"coding": [{"system": CS_FORME_ACTIVITE, "code": forme, "display": FORME[forme]}]}],
+    }
+
+
+def social_equipment(etablissement: str, discipline: str, updated: str, *, places: int, installed: int,
+                     authorised_on: str, active: bool = True) -> dict:
+    """One équipement social of a médico-social établissement (as-dp-healthcareservice-social-equipment):
+    no identifier and no category in DP (L25-30), the discipline in `type`, places authorised and
+    installed in as-ext-supported-capacity."""
+    return {
+        "resourceType": "HealthcareService", "id": f"{etablissement}-{discipline}",
+        "meta": _meta("HealthcareService", updated, "FINESS", profile="HealthcareService/social"), "language": "fr",
+        "extension": [{"url": EXT_AUTHORIZATION, "extension": [{"url": "dateAuthorization", "valueDate": authorised_on}]},
+                      {"url": EXT_SUPPORTED_CAPACITY, "extension": [
+                          {"url": "capacityAvailable", "valueInteger": places},
+                          {"url": "installedCapacity", "valueInteger": installed}]}],
+        "active": active,
+        "providedBy": {"reference": f"Organization/{etablissement}"},
+        "type": [{"coding": [{"system": CS_ACTIVITE_SOCIALE, "code": discipline,
+                              "display": ACTIVITE_SOCIALE[discipline]}]}],
     }

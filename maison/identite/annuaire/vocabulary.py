@@ -25,6 +25,7 @@ PROFILE = {
     "Organization": [f"{FR_CORE}/StructureDefinition/fr-core-organization|2.2.0",
                      f"{IG}/StructureDefinition/as-dp-organization|{IG_VERSION}"],
     "HealthcareService": [f"{IG}/StructureDefinition/as-dp-healthcareservice-healthcare-activity|{IG_VERSION}"],
+    "HealthcareService/social": [f"{IG}/StructureDefinition/as-dp-healthcareservice-social-equipment|{IG_VERSION}"],
 }
 
 # identifiers
@@ -58,6 +59,8 @@ CS_AUTORITE = nos("TRE_R60-AutoriteEnregistrement")  # bound through JDV_J83-Aut
 CS_ACTIVITE_SANITAIRE = nos("TRE_R274-ActiviteSanitaireRegulee")
 CS_MODALITE_ACTIVITE = nos("TRE_R275-ModaliteActivite")
 CS_FORME_ACTIVITE = nos("TRE_R276-FormeActivite")
+# Équipements sociaux (social-equipment HealthcareService): JDV_J379 draws from TRE_R401 on the SMT.
+CS_ACTIVITE_SOCIALE = "https://smt.esante.gouv.fr/fhir/CodeSystem/tre-r401-activite-sociale-regulee"
 
 # extensions
 EXT_EMAIL_TYPE = f"{FR_CORE}/StructureDefinition/fr-core-contact-point-email-type"
@@ -67,6 +70,7 @@ EXT_ORG_TYPES = f"{IG}/StructureDefinition/as-ext-organization-types"
 EXT_INSEE = f"{FR_CORE}/StructureDefinition/fr-core-address-insee-code"
 EXT_DATA_TRACE = f"{IG}/StructureDefinition/as-ext-data-trace"
 EXT_AUTHORIZATION = f"{IG}/StructureDefinition/as-ext-authorization"
+EXT_SUPPORTED_CAPACITY = f"{IG}/StructureDefinition/as-ext-supported-capacity"
 
 MAILBOX_TYPES = ("PER", "ORG", "APP", "CAB")
 
@@ -77,7 +81,7 @@ SYSTEM_ALIASES = {url: alias for alias, url in {
     "r87": CS_TYPE_CARTE, "3307": CS_ORG_TYPE, "0203": CS_ID_TYPE, "idnps": SYS_IDNATPS, "idnst": SYS_IDNATSTRUCT,
     "rpps": SYS_RPPS, "finess": SYS_FINESS, "sirene": SYS_SIRENE, "rppsrang": SYS_RPPS_RANG,
     "r274": CS_ACTIVITE_SANITAIRE, "r275": CS_MODALITE_ACTIVITE, "r276": CS_FORME_ACTIVITE, "arhgos": SYS_ARHGOS,
-    "r60": CS_AUTORITE,
+    "r60": CS_AUTORITE, "r401": CS_ACTIVITE_SOCIALE,
 }.items()}
 
 
