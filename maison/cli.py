@@ -15,6 +15,15 @@ app = typer.Typer(help="Maison: la maison du numérique en santé, runnable.", n
 console = Console() if sys.stdout.isatty() else Console(width=110)  # logs and CI get whole tables
 
 
+def _register_groups() -> None:
+    from maison.cda_cli import cda
+
+    app.add_typer(cda, name="cda")
+
+
+_register_groups()
+
+
 def _settings(data_dir: Path | None, host: str | None = None, port: int | None = None):  # type: ignore[no-untyped-def]
     return load_settings().with_overrides(data_dir=data_dir, host=host, port=port)
 

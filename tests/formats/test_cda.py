@@ -170,3 +170,51 @@ def test_hostile_xml_is_refused_before_reading(reference_path, terminology, payl
 def test_a_document_that_is_not_a_cda(reference_path, terminology):
     report = inspect_cda(b"<Bundle xmlns='http://hl7.org/fhir'/>", terminology, reference_path, max_bytes=MAX)
     assert [f.code for f in report.findings] == ["cda-racine"]
+
+
+SCHEMATRONS = {"BIO-CR-BIO_2024.01_CR-2nde-intention-PDF.xml": "CI-SIS_BIO-CR-BIO_2024.01.sch",
+               "BIO-CR-BIO_2024.01_TSH_1.xml": "CI-SIS_BIO-CR-BIO_2024.01.sch",
+               "IMG_CR_IMG_2024.01.xml": "CI-SIS_IMG-CR-IMG_2024.01.sch",
+               "IMG-DA-IMG_2024.01_TEP_Thorax.xml": "CI-SIS_IMG-DA-IMG_2024.01.sch",
+               "IPS-FR_2024.01.xml": "CI-SIS_IPS-FR_2024.01.sch", "LDL-SES_2022.01.xml": "CI-SIS_LDL-SES_2022.01.sch",
+               "VAC-NOTE_2023.01.xml": "CI-SIS_VAC-NOTE_2023.01.sch",
+               "eP-MED-DM_2024.01_PosoStruct.xml": "CI-SIS_EP-MED-DM_2024.01.sch"}
+
+
+@pytest.mark.parametrize("name,expected", sorted(SCHEMATRONS.items()))
+def test_structured_examples_pass_their_volet_schematron(reference_path, terminology, name, expected):
+    from maison.formats.cda import schematron
+    from maison.formats.cda.header import read_header
+    from maison.formats import xmlsafe
+
+    directory = reference_path / "cisis" / "schematrons"
+    data = _example(reference_path, name)
+    root = xmlsafe.parse(data, max_bytes=MAX)
+    assert schematron.schematron_for(read_header(root), root, directory).name == expected
+    report = inspect_cda(data, terminology, reference_path, max_bytes=MAX, schematrons=directory)
+    assert report.valid, [f for f in report.findings if f.severity == "error"]
+
+
+def test_volet_schematron_failures_are_reported(reference_path, terminology):
+    directory = reference_path / "cisis" / "schematrons"
+    # the LDL-SES volet requires its "statut du document" section (CI-SIS_LDL-SES_2022.01.sch:55-60)
+    data = _mutated(reference_path, _drop("//h:component[h:section/h:templateId/@root='1.2.250.1.213.1.1.2.35.1']"),
+                    "LDL-SES_2022.01.xml")
+    report = inspect_cda(data, terminology, reference_path, max_bytes=MAX, schematrons=directory)
+    [failure] = [f for f in report.findings if f.severity == "error"]
+    assert failure.code == "schematron" and "1.2.250.1.213.1.1.2.35.1" in failure.message
+    assert failure.source.startswith("CI-SIS_LDL-SES_2022.01.sch:")
+    # the catalogue document claims the VSM volet but is not a synthèse: the volet says so
+    catalogue = inspect_cda(_example(reference_path, "01_Modèles_contenus_CDA.xml"), terminology, reference_path,
+                            max_bytes=MAX, schematrons=directory)
+    assert any("SYNTH" in f.message for f in catalogue.findings if f.code == "schematron")
+
+
+def test_incomplete_pack_and_n1_documents(reference_path, terminology):
+    directory = reference_path / "cisis" / "schematrons"
+    cnam = inspect_cda(_example(reference_path, "CNAM-HR_2021.01.xml"), terminology, reference_path, max_bytes=MAX,
+                       schematrons=directory)
+    assert cnam.valid and {f.code for f in cnam.findings} == {"schematron-incomplet"}
+    n1 = inspect_cda(_example(reference_path, "DOC_NON_STRUCTURE_CDA-R2-N1.xml"), terminology, reference_path,
+                     max_bytes=MAX, schematrons=directory)
+    assert n1.findings == []  # SM:23-24: an N1 body is a PDF, no volet schematron applies

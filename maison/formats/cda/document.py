@@ -16,7 +16,7 @@ from lxml import etree
 
 from maison.core.terminology import Terminology
 from maison.formats import xmlsafe
-from maison.formats.cda import schema
+from maison.formats.cda import schema, schematron
 from maison.formats.cda.header import FORMAT_N1_PDF, CdaHeader, read_header
 from maison.formats.cda.rules import Finding, check_header
 
@@ -48,9 +48,11 @@ def format_code(header: CdaHeader, volet_formats: dict[str, str]) -> str | None:
 
 
 def inspect_cda(data: bytes, terminology: Terminology, reference_path: Path, *, max_bytes: int,
-                volet_formats: dict[str, str] | None = None, for_dmp: bool = True) -> CdaReport:
+                volet_formats: dict[str, str] | None = None, for_dmp: bool = True,
+                schematrons: Path | None = None) -> CdaReport:
     """Parse and judge one document. Raises the parser's errors (malformed XML, DTD/entities,
-    too large) — nothing else about a document can be judged without a tree."""
+    too large) — nothing else about a document can be judged without a tree. With `schematrons`
+    (the CI-SIS pack's directory), an N3 document is also checked against its volet schematron."""
     root = xmlsafe.parse(data, max_bytes=max_bytes)
     if xmlsafe.local(root.tag) != "ClinicalDocument" or xmlsafe.namespace(root.tag) != "urn:hl7-org:v3":
         header = read_header(root)
@@ -58,5 +60,8 @@ def inspect_cda(data: bytes, terminology: Terminology, reference_path: Path, *, 
                                           "/", "CDA R2")], len(data), hashlib.sha1(data).digest(), root)
     header = read_header(root)
     findings = schema.validate(root, reference_path) + check_header(header, terminology, for_dmp=for_dmp)
+    volet = schematron.schematron_for(header, root, schematrons) if schematrons else None
+    if volet is not None:
+        findings += schematron.load(volet).validate(data)
     return CdaReport(header, findings, len(data), hashlib.sha1(data).digest(), root,
                      format_code(header, volet_formats or {}))

@@ -1,0 +1,74 @@
+"""`maison cda inspect FILE`: what a CDA document says about itself and whether the DMP would take it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from maison.core.config import load_settings
+from maison.core.errors import MaisonError
+from maison.core.terminology import Terminology
+from maison.formats.cda.document import CdaReport, inspect_cda
+
+cda = typer.Typer(help="CDA R2 documents (CI-SIS).", no_args_is_help=True)
+
+
+def _code(code) -> str:  # type: ignore[no-untyped-def]
+    return f"{code.code} ({code.display or code.system})" if code else "—"
+
+
+def render(report: CdaReport, console: Console) -> None:
+    h = report.header
+    table = Table(title="En-tête CDA → métadonnées", show_header=False)
+    table.add_column("champ", style="bold")
+    table.add_column("valeur")
+    author = h.authors[0] if h.authors else None
+    rows = [
+        ("uniqueId", h.unique_id or "—"), ("niveau", h.level), ("typeCode", _code(h.type_code)),
+        ("formatCode", report.format_code or "—"), ("titre", h.title or "—"),
+        ("creationTime (UTC)", h.creation.isoformat() if h.creation else h.effective_time or "—"),
+        ("confidentialité", _code(h.confidentiality)), ("langue", h.language or "—"),
+        ("patient INS", str(h.patient.ins) if h.patient.ins else "—"),
+        ("patient", f"{h.patient.birth_family} {h.patient.birth_givens} ({h.patient.gender}, {h.patient.birth_date})"),
+        ("auteur", f"{author.idnatps or author.device or '—'} {author.family} {author.given}".strip() if author else "—"),
+        ("spécialité auteur", _code(author.code) if author else "—"),
+        ("structure gardienne", str(h.custodian) if h.custodian else "—"),
+        ("cadre d'exercice", _code(h.practice_setting)), ("secteur d'activité", _code(h.facility_type)),
+        ("acte", f"{h.service_start} → {h.service_stop or '…'}"),
+        ("codes événement", ", ".join(c.code for c in h.event_codes) or "—"),
+        ("remplace", h.replaces or "—"), ("études PACS", ", ".join(h.study_instance_uids) or "—"),
+        ("taille / SHA-1", f"{report.size} octets / {report.sha1_base64}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    if report.valid:
+        console.print("[green]conforme[/green] : XSD CDA_extended, règles d'en-tête CI-SIS et schématron du volet")
+        if not report.findings:
+            return
+    problems = Table(title="Constats", show_lines=False)
+    for column in ("gravité", "code", "message", "où", "source"):
+        problems.add_column(column)
+    for f in report.findings:
+        problems.add_row("erreur" if f.severity == "error" else "avertissement", f.code, f.message, f.location, f.source)
+    console.print(problems)
+
+
+@cda.command()
+def inspect(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CDA R2 XML file")) -> None:
+    """Print the header metadata and the validation result; exit 1 when the document is not conform."""
+    settings = load_settings()
+    console = Console()
+    try:
+        schematrons = settings.reference_path / "cisis" / "schematrons"
+        report = inspect_cda(file.read_bytes(), Terminology.from_settings(settings), settings.reference_path,
+                             max_bytes=max(settings.max_body_bytes, file.stat().st_size),
+                             schematrons=schematrons if schematrons.is_dir() else None)
+    except MaisonError as exc:
+        console.print(f"[red]refusé[/red] ({exc.code}) : {exc.message}")
+        raise typer.Exit(2) from None
+    render(report, console)
+    raise typer.Exit(0 if report.valid else 1)
