@@ -37,7 +37,7 @@ from maison.core.auth import issue_key  # noqa: E402
 from maison.core.storage import Database  # noqa: E402
 from maison.identite.annuaire import store  # noqa: E402
 from maison.cli import seed_annuaire_with_progress  # noqa: E402
-from maison.identite.annuaire.vocabulary import SYS_RPPS  # noqa: E402
+from maison.identite.annuaire.vocabulary import CS_ACTIVITE_SANITAIRE, SYS_RPPS  # noqa: E402
 
 GOAL_P95_MS, GOAL_EXPORT_S = 30, 60
 console = Console(width=120)
@@ -76,6 +76,9 @@ def samples(db: Database, n: int) -> dict[str, list[tuple[str, list[tuple[str, s
                                     store.ann_mailbox.c.rtype == "PractitionerRole")
                              .order_by(sa.func.random()).limit(n)).all()
         cities = [r[0] for r in conn.execute(sa.select(store.ann_organization.c.city).distinct())]
+        hospital_sites = [r[0] for r in conn.execute(
+            sa.select(store.ann_service.c.organization).where(store.ann_service.c.resource.contains("R274"))
+            .distinct().order_by(sa.func.random()).limit(n))]
         sites = [r[0] for r in conn.execute(sa.select(store.ann_service.c.organization).distinct()
                                             .order_by(sa.func.random()).limit(n))]
     return {
@@ -89,7 +92,8 @@ def samples(db: Database, n: int) -> dict[str, list[tuple[str, list[tuple[str, s
         "roles of a practitioner, _include organization": [
             ("PractitionerRole", [("practitioner", p.id), ("_include", "PractitionerRole:organization")]) for p in prac],
         "activities of a site (HealthcareService?organization=&service-type=)": [
-            ("HealthcareService", [("organization", s), ("service-type", rnd.choice(("01", "02", "14")))]) for s in sites],
+            ("HealthcareService", [("organization", s), ("service-type", f"{CS_ACTIVITE_SANITAIRE}|01")])
+            for s in hospital_sites],
         "a site with _revinclude HealthcareService": [
             ("Organization", [("_id", s), ("_revinclude", "HealthcareService:organization")]) for s in sites],
     }
