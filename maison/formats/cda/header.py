@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -118,7 +118,6 @@ class CdaHeader:
     body_representation: str = ""
     realm: str = ""
     type_id: InstanceId | None = None
-    extras: dict = field(default_factory=dict)
 
     @property
     def unique_id(self) -> str:
