@@ -12,6 +12,7 @@ from maison.core.config import load_settings
 from maison.core.errors import MaisonError
 from maison.core.terminology import Terminology
 from maison.formats.cda.document import CdaReport, inspect_cda
+from maison.partage.dmp.codes import TYPE_CLASS, VOLET_FORMAT
 
 cda = typer.Typer(help="CDA R2 documents (CI-SIS).", no_args_is_help=True)
 
@@ -28,6 +29,7 @@ def render(report: CdaReport, console: Console) -> None:
     author = h.authors[0] if h.authors else None
     rows = [
         ("uniqueId", h.unique_id or "—"), ("niveau", h.level), ("typeCode", _code(h.type_code)),
+        ("classCode", TYPE_CLASS.get(h.type_code.code, "—") if h.type_code else "—"),
         ("formatCode", report.format_code or "—"), ("titre", h.title or "—"),
         ("creationTime (UTC)", h.creation.isoformat() if h.creation else h.effective_time or "—"),
         ("confidentialité", _code(h.confidentiality)), ("langue", h.language or "—"),
@@ -66,7 +68,7 @@ def inspect(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="
         schematrons = settings.reference_path / "cisis" / "schematrons"
         report = inspect_cda(file.read_bytes(), Terminology.from_settings(settings), settings.reference_path,
                              max_bytes=max(settings.max_body_bytes, file.stat().st_size),
-                             schematrons=schematrons if schematrons.is_dir() else None)
+                             schematrons=schematrons if schematrons.is_dir() else None, volet_formats=VOLET_FORMAT)
     except MaisonError as exc:
         console.print(f"[red]refusé[/red] ({exc.code}) : {exc.message}")
         raise typer.Exit(2) from None

@@ -218,3 +218,21 @@ def test_incomplete_pack_and_n1_documents(reference_path, terminology):
     n1 = inspect_cda(_example(reference_path, "DOC_NON_STRUCTURE_CDA-R2-N1.xml"), terminology, reference_path,
                      max_bytes=MAX, schematrons=directory)
     assert n1.findings == []  # SM:23-24: an N1 body is a PDF, no volet schematron applies
+
+
+@pytest.mark.parametrize("name,format_code,class_code", [
+    ("LDL-SES_2022.01.xml", "urn:asip:ci-sis:ldl-ses:2017", "10"),
+    ("BIO-CR-BIO_2024.01_TSH_1.xml", "urn:ihe:lab:xd-lab:2008", "10"),
+    ("VAC-NOTE_2023.01.xml", "urn:asip:ci-sis:vac-note:2021", "52"),
+    ("DOC_NON_STRUCTURE_CDA-R2-N1.xml", FORMAT_N1_PDF, "10"),
+    ("VSM_1.4_2022.01.xml", "urn:asip:ci-sis:vsm:2012", "11"),
+])
+def test_format_and_class_codes_derive_from_the_ans_concept_maps(reference_path, terminology, name, format_code,
+                                                                 class_code):
+    """formatCode from the volet templateId (ASS_A11), classCode from the typeCode (ASS_X04)."""
+    from maison.partage.dmp.codes import TYPE_CLASS, VOLET_FORMAT
+
+    report = inspect_cda(_example(reference_path, name), terminology, reference_path, max_bytes=MAX,
+                         volet_formats=VOLET_FORMAT)
+    assert report.format_code == format_code
+    assert TYPE_CLASS[report.header.type_code.code] == class_code
