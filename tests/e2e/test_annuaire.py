@@ -309,6 +309,11 @@ def test_authentication_and_capability_statement(ann, live):
     cs = httpx.get(f"{live.url}/annuaire/metadata").json()
     practitioner = next(r for r in cs["rest"][0]["resource"] if r["type"] == "Practitioner")
     assert {"family", "mailbox-mss", "qualification-code", "number-smartcard"} <= {p["name"] for p in practitioner["searchParam"]}
+    services = next(r for r in cs["rest"][0]["resource"] if r["type"] == "HealthcareService")
+    assert {p.rsplit("/", 1)[1] for p in services["supportedProfile"]} == {
+        "as-dp-healthcareservice-healthcare-activity", "as-dp-healthcareservice-social-equipment"}
+    assert {"service-type", "characteristic", "_profile"} <= {p["name"] for p in services["searchParam"]}
+    assert not any(i["code"] == "patch" for i in services["interaction"])
 
 
 def _export(http: httpx.Client, params: dict | None = None) -> tuple[str, dict]:

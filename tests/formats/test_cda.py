@@ -236,3 +236,23 @@ def test_format_and_class_codes_derive_from_the_ans_concept_maps(reference_path,
                          volet_formats=VOLET_FORMAT)
     assert report.format_code == format_code
     assert TYPE_CLASS[report.header.type_code.code] == class_code
+
+
+@pytest.mark.parametrize("path,attribute,value", [
+    ("h:effectiveTime", "value", "20210401134745+9999"),  # an offset beyond a day
+    ("h:effectiveTime", "value", "2021040113474²"),  # a digit str.isdigit() accepts and int() refuses
+    ("h:versionNumber", "value", "²"),
+    ("h:effectiveTime", "value", "20211341"),  # month 13
+])
+def test_hostile_dates_and_versions_are_findings_not_crashes(reference_path, terminology, path, attribute, value):
+    report = inspect_cda(_mutated(reference_path, _set(path, attribute, value)), terminology, reference_path,
+                         max_bytes=MAX)
+    assert {"cda-date", "cda-version"} & {f.code for f in report.findings}
+
+
+def test_a_latin1_document_gets_its_volet_schematron(reference_path, terminology):
+    root = etree.fromstring(_example(reference_path, "LDL-SES_2022.01.xml"))
+    data = etree.tostring(root, xml_declaration=True, encoding="ISO-8859-1")
+    report = inspect_cda(data, terminology, reference_path, max_bytes=MAX,
+                         schematrons=reference_path / "cisis" / "schematrons")
+    assert report.valid and report.header.patient.birth_family == "PAT-TROIS"

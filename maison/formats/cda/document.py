@@ -62,6 +62,6 @@ def inspect_cda(data: bytes, terminology: Terminology, reference_path: Path, *, 
     findings = schema.validate(root, reference_path) + check_header(header, terminology, for_dmp=for_dmp)
     volet = schematron.schematron_for(header, root, schematrons) if schematrons else None
     if volet is not None:
-        findings += schematron.load(volet).validate(data)
+        findings += schematron.load(volet).validate(etree.tostring(root, encoding="unicode"))
     return CdaReport(header, findings, len(data), hashlib.sha1(data).digest(), root,
                      format_code(header, volet_formats or {}))

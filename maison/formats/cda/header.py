@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from lxml import etree
 
 from maison.core.identifiers.nir import OID_INS_NIA, OID_INS_NIR, OID_INS_NIR_DEMO, OID_INS_NIR_TEST
+from maison.core.identifiers.professionals import OID_IDNATPS
 
 V3 = "urn:hl7-org:v3"
 NS = {"h": V3, "xsi": "http://www.w3.org/2001/XMLSchema-instance", "dicom": "urn:dicom-org:ps3-20"}
@@ -64,7 +65,7 @@ class Party:
 
     @property
     def idnatps(self) -> str | None:
-        return next((i.extension for i in self.ids if i.root == "1.2.250.1.71.4.2.1" and i.extension), None)
+        return next((i.extension for i in self.ids if i.root == OID_IDNATPS and i.extension), None)
 
 
 @dataclass(frozen=True)
@@ -146,13 +147,13 @@ def parse_ts(value: str) -> datetime | None:
         if sign in value[4:]:
             cut = value.rindex(sign)
             text, zone = value[:cut], value[cut + 1:]
-            if len(zone) != 4 or not zone.isdigit():
+            if len(zone) != 4 or not _digits(zone) or int(zone[:2]) > 14 or int(zone[2:]) > 59:
                 return None
             minutes = int(zone[:2]) * 60 + int(zone[2:])
             offset = timezone(timedelta(minutes=minutes if sign == "+" else -minutes))
             break
     text = text.split(".")[0]
-    if not text.isdigit() or len(text) not in (4, 6, 8, 10, 12, 14):
+    if not _digits(text) or len(text) not in (4, 6, 8, 10, 12, 14):
         return None
     padded = text + "0101000000"[len(text) - 4:] if len(text) < 14 else text
     try:
@@ -160,6 +161,11 @@ def parse_ts(value: str) -> datetime | None:
     except ValueError:
         return None
     return moment.replace(tzinfo=offset or _PARIS).astimezone(UTC)
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts '²' or '٣', which int() and strptime refuse."""
+    return text.isascii() and text.isdigit()
 
 
 def _text(node: etree._Element | None) -> str:
@@ -239,7 +245,7 @@ def read_header(root: etree._Element) -> CdaHeader:
     return CdaHeader(
         id=_id(_first(root, "h:id")),
         set_id=str(_first(root, "h:setId/@root") or ""),
-        version=int(version) if version.isdigit() else None,
+        version=int(version) if _digits(version) else None,
         template_ids=tuple(root.xpath("h:templateId/@root", namespaces=NS)),
         level="N1" if _first(root, "h:component/h:nonXMLBody") is not None else "N3",
         type_code=_code(_first(root, "h:code")),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from maison.core.identifiers.professionals import OID_IDNATSTRUCT
 from maison.core.terminology import Terminology
 from maison.formats.cda.header import (
     INS_ROOTS,
@@ -24,8 +25,6 @@ from maison.formats.cda.header import (
     parse_ts,
 )
 
-OID_IDNATPS = "1.2.250.1.71.4.2.1"
-OID_IDNATSTRUCT = "1.2.250.1.71.4.2.2"
 OID_PATIENT_ORGANISATION = "1.2.250.1.213.4.1"  # custodian of documents the patient produces (SM:2531-2568)
 VS_TYPE = "1.2.250.1.213.1.1.5.471"  # JDV_J07_XdsTypeCode_CISIS
 VS_FACILITY = "1.2.250.1.213.1.1.5.466"  # JDV_J02_XdsHealthcareFacilityTypeCode_CISIS

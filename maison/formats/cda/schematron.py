@@ -32,6 +32,17 @@ SCH = "http://purl.oclc.org/dsdl/schematron"
 _ANS_TEMPLATE = re.compile(r"1\.2\.250\.1\.213\.1\.1\.1\.\d+(?:\.\d+)*")
 _VERSION = re.compile(r"_(\d{4}\.\d{2}|\d+\.\d+_\d{4}\.\d{2})\.sch$")
 _lock = threading.Lock()  # one SaxonC processor per process, used by one thread at a time
+_processor = None
+
+
+def _saxon():  # type: ignore[no-untyped-def]
+    """The process's SaxonC processor, made once: starting one per document would cost more than the rules."""
+    global _processor
+    if _processor is None:
+        from saxonche import PySaxonProcessor
+
+        _processor = PySaxonProcessor(license=False)
+    return _processor
 
 
 def _q(tag: str) -> str:
@@ -113,17 +124,22 @@ class Schematron:
                 schema.rules.append(_Rule(instance.get("id") or f"p{id(instance)}", concrete, base))
         return schema
 
-    def validate(self, data: bytes) -> list[Finding]:
-        from saxonche import PySaxonProcessor
-
+    def validate(self, document_text: str) -> list[Finding]:
+        """Run the rules over a document given as text (serialised from the already parsed, hardened
+        tree, so whatever encoding it declared has been dealt with)."""
         findings = [Finding("schematron-incomplet", f"{self.path.name} inclut {href}, absent du paquet CI-SIS : "
                             "ces règles ne sont pas évaluées", href, self.path.name, "warning") for href in self.missing]
-        with _lock, PySaxonProcessor(license=False) as processor:
+        with _lock:
+            processor = _saxon()
             xpath = processor.new_xpath_processor()
             xpath.set_cwd(str(self.path.parent) + os.sep)
             for prefix, uri in self.namespaces.items():
                 xpath.declare_namespace(prefix, uri)
-            document = processor.parse_xml(xml_text=data.decode("utf-8-sig"))
+            try:
+                document = processor.parse_xml(xml_text=document_text)
+            except Exception as exc:  # noqa: BLE001 - reported as a finding, never a 500
+                return findings + [Finding("schematron-document", f"document illisible par Saxon : {exc}"[:300], "/",
+                                           self.path.name)]
             handled: dict[str, set[str]] = {}
             for rule in self.rules:
                 context = rule.element.get("context", "")

@@ -53,6 +53,8 @@ def capability_statement(base: str) -> dict:
         resources.append({
             "type": rtype,
             "profile": PROFILE[rtype][-1].split("|")[0],
+            "supportedProfile": [p.split("|")[0] for key, profiles in PROFILE.items()
+                                 if key.split("/")[0] == rtype for p in profiles[-1:]],
             "interaction": [{"code": "read"}, {"code": "search-type"}, *([{"code": "patch"}] if patchable else [])],
             "conditionalPatch": patchable,
             "searchInclude": sorted(search.INCLUDES[rtype]) + (["*"] if search.INCLUDES[rtype] else []),
