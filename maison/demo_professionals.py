@@ -3,10 +3,6 @@ MSSanté address in the Annuaire Santé — over HTTP, as a DPI would, with the 
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
-import secrets
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -18,6 +14,7 @@ from rich.table import Table
 from maison.identite.annuaire import resources as build
 from maison.identite.annuaire import store as annuaire_store
 from maison.identite.annuaire.index import put
+from maison.identite.psc.client import sign_in
 
 RPPS = "99900038441"  # seed 001 L383-384
 IDNATPS = "8" + RPPS
@@ -40,22 +37,9 @@ def play(house, base: str, console: Console) -> bool:  # type: ignore[no-untyped
     redirect = f"{base}/callback"
     client_id, secret = house.psc.register_client("DPI de démonstration", [redirect])
 
-    realm = f"{base}/psc/auth/realms/esante-wallet"
-    config = httpx.get(f"{realm}/.well-known/wallet-openid-configuration").json()
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    page = httpx.get(config["authorization_endpoint"], params={
-        "response_type": "code", "client_id": client_id, "redirect_uri": redirect, "scope": "openid scope_all",
-        "acr_values": "eidas1", "state": secrets.token_urlsafe(8), "nonce": secrets.token_urlsafe(8),
-        "code_challenge": challenge, "code_challenge_method": "S256"})
-    request_id = re.search(r'name="request" value="([^"]+)"', page.text).group(1)
-    action = re.search(r'action="([^"]+)"', page.text).group(1)
-    login = httpx.post(action, data={"request": request_id, "idnatps": IDNATPS, "otp": pyotp.TOTP(seed).now()})
-    code = parse_qs(urlsplit(login.headers["location"]).query)["code"][0]
-    tokens = httpx.post(config["token_endpoint"], auth=(client_id, secret), data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "code_verifier": verifier}).json()
+    tokens = sign_in(base, client_id, secret, redirect, IDNATPS, otp=pyotp.TOTP(seed).now())
     bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
-    me = httpx.get(config["userinfo_endpoint"], headers=bearer).json()
+    me = httpx.get(tokens["userinfo_endpoint"], headers=bearer).json()
     activity = me["SubjectRefPro"]["exercices"][0]["activities"][0]
     console.print(f"Pro Santé Connect: Dr {me['given_name']} {me['family_name']} ({me['SubjectNameID']}), "
                   f"e-CPS ({me['authMode']}), exerce à {activity['raisonSocialeSite']}")

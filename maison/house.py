@@ -7,6 +7,7 @@ that what the tests drive is what a deployment runs.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -40,6 +41,10 @@ from maison.identite.vigilance.api import router as vigilance_router
 from maison.identite.vigilance.cellule import Cellule
 from maison.identite.vigilance.cellule_api import router as cellule_router
 from maison.identite.vigilance.service import PatientIndex
+from maison.core.blobs import Blobs
+from maison.partage.dmp.api import router as dmp_router
+from maison.partage.dmp.habilitation import Matrix
+from maison.partage.dmp.service import Dmp
 
 SERVICES = [
     ("/insi", "INSi — téléservice de l'Identité Nationale de Santé (SOAP 1.2, WSDL at /insi/lps?wsdl)"),
@@ -48,6 +53,7 @@ SERVICES = [
     ("/psc", "Pro Santé Connect — OpenID Connect provider of health professionals (realm esante-wallet)"),
     ("/mes", "Mon espace santé — the patient's login (identifier, password, one-time code), legal representatives"),
     ("/annuaire", "Annuaire Santé — Practitioner, PractitionerRole, Organization (FHIR R4, IG fhir-annuaire)"),
+    ("/dmp", "DMP — Gestionnaire de partage de documents, PDSm 3.1.1 (MHD ITI-65/66/67/68), patient controls"),
 ]
 
 
@@ -81,6 +87,15 @@ class House:
         return cls(settings, db, insi, PatientIndex(db), Cellule(db), psc, PatientLogin(db, psc.keys))
 
     @cached_property
+    def dmp(self) -> Dmp:
+        """The DMP, documents in `<data_dir>/documents`, the patient told through Mon espace santé."""
+        s = self.settings
+        matrix = Matrix.load(Path(s.dmp_matrix_path)) if s.dmp_matrix_path else Matrix.load()
+        return Dmp(self.db, Blobs(s.data_dir / "documents"), self.insi.referential, lambda: self.terminology,
+                   s.reference_path, matrix=matrix, max_document_bytes=s.dmp_max_document_bytes,
+                   notify=self.patient_login.notify)
+
+    @cached_property
     def terminology(self) -> Terminology:
         """The CI-SIS value sets of the configured reference pack, or the compact default table."""
         return Terminology.from_settings(self.settings)
@@ -112,6 +127,10 @@ class House:
                                            authorizer),
                            prefix="/annuaire",
                            tags=["Annuaire Santé"])
+        # an ITI-65 Bundle carries the document base64-encoded inside a CDA that is itself base64-encoded
+        app.include_router(dmp_router(self.dmp, authorizer, self.settings.max_body_bytes,
+                                      self.settings.dmp_max_document_bytes * 2 + 1_000_000),
+                           prefix="/dmp", tags=["DMP"])
         app.include_router(cellule_router(self.cellule, self.patients, self.settings.max_body_bytes, authorizer),
                            prefix="/identitovigilance", tags=["Cellule d'identitovigilance"])
 

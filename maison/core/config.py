@@ -37,6 +37,10 @@ class Settings:
     max_body_bytes: int = 1_000_000
     # Which OID the INS referential stamps on NIR-based INS: production, test (qualification) or demo.
     ins_environment: str = "test"
+    # DMP: the largest document accepted (bytes; an ITI-65 request may carry a few of them), and the
+    # habilitation matrix file (empty: the matrix shipped with Maison, maison/partage/dmp/matrice.toml).
+    dmp_max_document_bytes: int = 20_000_000
+    dmp_matrix_path: str = ""
     # Secret used to sign local tokens; must come from the environment outside tests.
     secret_key: str = ""
 

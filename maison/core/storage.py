@@ -142,5 +142,6 @@ def load_all_tables() -> sa.MetaData:
     import maison.identite.psc.store  # noqa: F401
     import maison.identite.ins.store  # noqa: F401
     import maison.identite.vigilance.store  # noqa: F401
+    import maison.partage.dmp.store  # noqa: F401
 
     return metadata

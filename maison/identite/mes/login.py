@@ -94,6 +94,18 @@ class PatientLogin:
                 representative=parse_matricule(representative_ins).value, represented=parse_matricule(minor_ins).value,
                 quality=quality, since=date.today().isoformat()))
 
+    def notify(self, ins: str, subject: str, body: str) -> bool:
+        """Tell the patient something by the channel of his account (the DMP's notices: emergency access,
+        a document awaiting its consultation d'annonce). False when the patient has no account yet."""
+        with self.db.write() as conn:
+            account = conn.execute(sa.select(A.c.email, A.c.phone).where(A.c.ins == ins)).first()
+            if account is None:
+                return False
+            channel, recipient = ("email", account.email) if account.email else ("sms", account.phone)
+            conn.execute(store.mes_outbox.insert().values(channel=channel, recipient=recipient, subject=subject,
+                                                          body=body, created_at=_now_iso()))
+        return True
+
     # --- the two steps ------------------------------------------------------------------------------
 
     def start(self, login: str, password: str) -> dict:

@@ -1,0 +1,415 @@
+"""HTTP adapter of the DMP: PDSm (MHD France) over FHIR R4, and the patient's controls.
+
+- `POST /dmp` — ITI-65 Provide Document Bundle (transaction) → transaction-response;
+- `GET|POST /dmp/DocumentReference[/_search]` — ITI-67; `GET /dmp/DocumentReference/{id}`;
+- `PATCH /dmp/DocumentReference?identifier=…` — flux 03 (status, securityLabel, isArchived only, else
+  405 as PDSm st_maj.md L59 says); `DELETE /dmp/DocumentReference/{id}` — withdrawal (000 L1062);
+- `GET|POST /dmp/List[/_search]` — ITI-66; `GET /dmp/Binary/{id}` — ITI-68 (the raw document);
+- `POST|GET /dmp/Consent` — the patient's answer to the structure's information (002 L535-565);
+- `/dmp/espace/…` — the patient (Mon espace santé token): access history, médecin traitant,
+  emergency oppositions, blocked/authorised professionals, delegation codes, closing the dossier;
+- `PUT|DELETE /dmp/secretariat/{idnatps}` — a doctor's secretariat (000 L1934).
+
+Professionals authenticate with Pro Santé Connect (PDSm says nothing of security, pdsm.md §6:
+this is Maison's choice, as GI DMP 2.10 "API Pro Santé Connectées"); a structure's API key is the
+indirect authentication of a PFI (feeding, and reading back its own documents).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import parse_qsl
+
+import orjson
+import sqlalchemy as sa
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from maison import __version__
+from maison.core import audit
+from maison.core.authz import Authorizer
+from maison.core.errors import InvalidInput, MaisonError, MalformedRequest, UnsupportedMediaType
+from maison.formats.body import json_response, read_json_object, read_limited, required_text
+from maison.formats.fhir import FHIR_JSON, fhir_response
+from maison.partage.dmp import jsonpatch, mhd, store
+from maison.partage.dmp.model import AccessMode, DossierState, InformationState, Who
+from maison.partage.dmp.service import Dmp
+
+SEARCH_TOKENS = {"type": "type_code", "category": "class_code", "format": "format_code", "setting": "setting",
+                 "facility": "facility"}
+DATE_PARAMS = {"creation": "creation", "period-start": "period_start", "period-end": "period_end",
+               "date": "submitted_at"}
+KNOWN = {"patient", "patient.identifier", "patient:identifier", "status", "identifier", "isArchived", "relatesto",
+         "security-label", "author.identifier", "event", "_format", *SEARCH_TOKENS, *DATE_PARAMS}
+URL_CONSENT_ACTION = "https://interop.esante.gouv.fr/ig/fhir/pdsm/CodeSystem/maison-dmp-acces"
+EXT_MOTIF = "urn:maison:dmp:motif-opposition-alimentation"
+
+
+class PatchNotAllowed(MaisonError):
+    http_status = 405  # PDSm st_maj.md L59
+    fhir_issue = "not-supported"
+    code = "patch-element-interdit"
+
+
+def who_of(authorizer: Authorizer, request: Request) -> Who:
+    caller = authorizer.caller(request.headers, str(request.base_url))
+    headers = request.headers
+    mode = headers.get("x-mode-acces", AccessMode.NORMAL.value)
+    code = headers.get("x-code-acces", "")
+    if code:
+        mode = AccessMode.CODE.value
+    if mode not in {m.value for m in AccessMode}:
+        raise InvalidInput(f"X-Mode-Acces {mode!r} : normal, bris_de_glace ou centre_15", code="mode-acces")
+    return Who(caller.kind, caller.person, caller.structure, caller.profession, caller.role, caller.software,
+               caller.patient, mode=AccessMode(mode), reason=headers.get("x-motif-acces", ""), code=code,
+               secret=headers.get("x-connexion-secrete", "").lower() in ("1", "true", "oui"))
+
+
+def _ins_param(params: list[tuple[str, str]]) -> str:
+    values = [v for k, v in params if k in ("patient.identifier", "patient:identifier")]
+    if not values:
+        raise InvalidInput("patient.identifier (INS) est obligatoire (PDSm st_recherche_fiche.md L40)",
+                           code="patient-obligatoire", expression="patient.identifier")
+    system, _, value = values[0].rpartition("|")
+    if system and system not in mhd.INS_SYSTEMS:
+        raise InvalidInput(f"patient.identifier : système {system} n'est pas un INS", code="patient-ins")
+    return value
+
+
+def _statuses(params: list[tuple[str, str]]) -> list[str]:
+    values = [v for k, v in params if k == "status"]
+    if not values:
+        raise InvalidInput("status est obligatoire (PDSm)", code="statut-obligatoire", expression="status")
+    statuses = [s.rpartition("|")[2] for s in values[0].split(",")]
+    if set(statuses) - {"current", "superseded"}:
+        raise InvalidInput("status : current ou superseded", code="statut-invalide")
+    return statuses
+
+
+def _date_clause(column: sa.Column, value: str) -> sa.ColumnElement:
+    prefix, rest = (value[:2], value[2:]) if value[:2] in ("ge", "gt", "le", "lt", "eq") else ("eq", value)
+    if not rest[:4].isdigit():
+        raise InvalidInput(f"date invalide : {value}", code="date-invalide")
+    return {"ge": column >= rest, "gt": column > rest, "le": column <= rest + "\uffff", "lt": column < rest,
+            "eq": column.startswith(rest)}[prefix]
+
+
+def _document_filters(params: list[tuple[str, str]]) -> tuple[list, list[Callable], list[str]]:
+    d = store.dmp_document.c
+    where: list = []
+    checks: list[Callable] = []
+    warnings = [f"paramètre {k} ignoré (non pris en charge)" for k, _ in params if k not in KNOWN]
+    for key, value in params:
+        if key in SEARCH_TOKENS:
+            where.append(getattr(d, SEARCH_TOKENS[key]).in_([v.rpartition("|")[2] for v in value.split(",")]))
+        elif key in DATE_PARAMS:
+            where.append(_date_clause(getattr(d, DATE_PARAMS[key]), value))
+        elif key == "identifier":
+            token = value.rpartition("|")[2]
+            where.append(sa.or_(d.unique_id == token.removeprefix("urn:oid:"), d.id == token.removeprefix("urn:uuid:")))
+        elif key == "isArchived":
+            where.append(d.archived.is_(value.rpartition("|")[2] == "true"))
+        elif key == "relatesto":
+            target = value.rsplit("/", 1)[-1]
+            where.append(sa.or_(d.replaces == target, d.transforms == target))
+        elif key == "security-label":
+            wanted = {v.rpartition("|")[2] for v in value.split(",")}
+            checks.append(lambda e, w=wanted: bool(w & ({e.confidentiality} | e.visibility)))
+        elif key == "author.identifier":
+            wanted = value.rpartition("|")[2]
+            checks.append(lambda e, w=wanted: e.author == w)
+        elif key == "event":
+            wanted = {v.rpartition("|")[2] for v in value.split(",")}
+            checks.append(lambda e, w=wanted: bool(w & {c.get("code") for ev in e.resource.get("context", {})
+                                                        .get("event", []) for c in ev.get("coding", [])}))
+    return where, checks, warnings
+
+
+async def _params(request: Request, max_bytes: int) -> list[tuple[str, str]]:
+    params = list(request.query_params.multi_items())
+    if request.method == "POST":
+        if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            raise UnsupportedMediaType("recherche POST : application/x-www-form-urlencoded attendu")
+        params += parse_qsl((await read_limited(request, max_bytes)).decode("utf-8", "replace"))
+    return params
+
+
+def capability_statement(base: str) -> dict:
+    doc_params = sorted(KNOWN - {"_format", "patient:identifier"})
+    return {"resourceType": "CapabilityStatement", "status": "active", "date": "2026-11-21", "kind": "instance",
+            "software": {"name": "Maison — DMP", "version": __version__},
+            "implementation": {"description": "DMP — Gestionnaire de partage de documents (PDSm 3.1.1)", "url": base},
+            "fhirVersion": "4.0.1", "format": ["application/fhir+json", "json"],
+            "instantiates": [f"{mhd.PDSM}/CapabilityStatement/PDSm-GestionnaireDePartageDeDocuments"],
+            "rest": [{"mode": "server", "interaction": [{"code": "transaction"}], "resource": [
+                {"type": "DocumentReference", "profile": mhd.PROFILE_DOCREF,
+                 "interaction": [{"code": c} for c in ("read", "search-type", "patch", "delete")],
+                 "conditionalUpdate": True, "searchParam": [{"name": p} for p in doc_params]},
+                {"type": "List", "profile": mhd.PROFILE_SUBMISSION_SET,
+                 "interaction": [{"code": "read"}, {"code": "search-type"}],
+                 "searchParam": [{"name": p} for p in ("patient.identifier", "code", "status", "identifier")]},
+                {"type": "Binary", "interaction": [{"code": "read"}]},
+                {"type": "Consent", "interaction": [{"code": "create"}, {"code": "search-type"}]}]}]}
+
+
+def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_bytes: int) -> APIRouter:
+    r = APIRouter()
+
+    def _base(request: Request) -> str:
+        return str(request.base_url).rstrip("/") + "/dmp"
+
+    def _who(request: Request) -> Who:
+        who = who_of(authorizer, request)
+        doctor = request.headers.get("x-pour-le-compte-de")
+        return dmp.under_doctor(who, doctor) if doctor and who.kind == "professional" else who
+
+    @r.get("/metadata")
+    async def metadata(request: Request) -> Response:
+        return fhir_response(capability_statement(_base(request)))
+
+    # --- ITI-65 ------------------------------------------------------------------------------------
+
+    @r.post("")
+    @r.post("/")
+    async def provide(request: Request) -> Response:
+        who = _who(request)
+        content_type = request.headers.get("content-type", "")
+        if not content_type.startswith(("application/fhir+json", "application/json")):
+            raise UnsupportedMediaType("ITI-65 : application/fhir+json attendu")
+        bundle = await read_json_object(request, max_provide_bytes)
+        parsed = mhd.parse_provide(bundle)
+        provided = await run_in_threadpool(dmp.provide, who, parsed)
+        base = _base(request)
+        entries = []
+        for location in provided.locations:
+            response: dict = {"status": "200 OK" if provided.replay else "201 Created", "location": location}
+            entries.append({"response": response})
+        if provided.warnings:
+            entries[0]["response"]["outcome"] = {"resourceType": "OperationOutcome", "issue": [
+                {"severity": "warning", "code": "informational", "diagnostics": w} for w in provided.warnings]}
+        answer = {"resourceType": "Bundle", "type": "transaction-response", "entry": entries,
+                  "link": [{"relation": "self", "url": base}]}
+        return fhir_response(answer, 200)
+
+    # --- ITI-67 / read / PATCH / DELETE --------------------------------------------------------------
+
+    async def _find_documents(request: Request) -> Response:
+        who = _who(request)
+        params = await _params(request, max_body_bytes)
+        ins, statuses = _ins_param(params), _statuses(params)
+        where, checks, warnings = _document_filters(params)
+        entries = await run_in_threadpool(dmp.find_documents, who, ins, statuses, where, str(request.url.query))
+        base = _base(request)
+        shown = [mhd.render_document(e, base) for e in entries if all(check(e) for check in checks)]
+        return fhir_response(mhd.searchset(shown, f"{base}/DocumentReference", str(request.url.query), warnings))
+
+    r.add_api_route("/DocumentReference", _find_documents, methods=["GET"])
+    r.add_api_route("/DocumentReference/_search", _find_documents, methods=["POST"])
+
+    @r.get("/DocumentReference/{id_}")
+    async def read_document(id_: str, request: Request) -> Response:
+        entry = await run_in_threadpool(dmp.document, _who(request), id_)
+        return fhir_response(mhd.render_document(entry, _base(request)))
+
+    @r.patch("/DocumentReference")
+    async def patch_document(request: Request) -> Response:
+        who = _who(request)
+        identifiers = request.query_params.getlist("identifier")
+        if len(identifiers) != 1:
+            raise InvalidInput("PATCH conditionnel : un paramètre identifier=[system]|[valeur] attendu",
+                               code="identifier-obligatoire")
+        if not request.headers.get("content-type", "").startswith("application/json-patch+json"):
+            raise UnsupportedMediaType("PATCH : application/json-patch+json attendu (JSON Patch, RFC 6902)")
+        try:
+            operations = orjson.loads(await read_limited(request, max_body_bytes))
+        except orjson.JSONDecodeError:
+            raise MalformedRequest("JSON Patch mal formé", code="json") from None
+        unique_id = identifiers[0].rpartition("|")[2]
+        current = await run_in_threadpool(dmp.current_for_patch, who, unique_id)
+        base = _base(request)
+        before = mhd.render_document(current, base)
+        after = jsonpatch.apply(before, operations)
+        changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+        if changed - {"status", "securityLabel", "extension"}:
+            raise PatchNotAllowed(f"seuls status, securityLabel et l'extension isArchived se modifient "
+                                  f"(élément(s) : {', '.join(sorted(changed))})")
+        status = after.get("status") if "status" in changed else None
+        archived = confidentiality = visibility = None
+        if "extension" in changed:
+            others = lambda res: [e for e in res.get("extension", []) if e.get("url") != mhd.EXT_IS_ARCHIVED]  # noqa: E731
+            if others(before) != others(after):
+                raise PatchNotAllowed("seule l'extension isArchived se modifie")
+            archived = mhd._archived(after)
+        if "securityLabel" in changed:
+            confidentiality, visibility = mhd.security_labels(after.get("securityLabel"))
+        entry = await run_in_threadpool(dmp.update_metadata, who, unique_id, status, archived, confidentiality,
+                                        visibility)
+        resource = mhd.render_document(entry, base)
+        return Response(orjson.dumps(resource), media_type=FHIR_JSON,
+                        headers={"ETag": f'W/"{entry.version}"', "Last-Modified": entry.last_updated})
+
+    @r.delete("/DocumentReference/{id_}")
+    async def withdraw(id_: str, request: Request) -> Response:
+        await run_in_threadpool(dmp.withdraw, _who(request), id_)
+        return Response(status_code=204)
+
+    # --- ITI-68 --------------------------------------------------------------------------------------
+
+    @r.get("/Binary/{id_}")
+    async def retrieve(id_: str, request: Request) -> Response:
+        entry, data = await run_in_threadpool(dmp.retrieve, _who(request), id_)
+        return Response(data, media_type=entry.content_type, headers={"Content-Length": str(len(data))})
+
+    # --- ITI-66 --------------------------------------------------------------------------------------
+
+    async def _find_lists(request: Request) -> Response:
+        who = _who(request)
+        params = await _params(request, max_body_bytes)
+        ins = _ins_param(params)
+        codes = [v.rpartition("|")[2] for k, v in params if k == "code"]
+        if not codes:
+            raise InvalidInput("code est obligatoire (PDSm st_recherche_lot.md L41)", code="code-obligatoire")
+        statuses = [s for k, v in params if k == "status" for s in v.split(",")]
+        if not statuses:
+            raise InvalidInput("status est obligatoire (PDSm)", code="statut-obligatoire")
+        rows = await run_in_threadpool(dmp.submission_sets, who, ins, statuses) if "submissionset" in codes else []
+        base = _base(request)
+        lists = [_list(row, base) for row in rows]
+        return fhir_response(mhd.searchset(lists, f"{base}/List", str(request.url.query)))
+
+    r.add_api_route("/List", _find_lists, methods=["GET"])
+    r.add_api_route("/List/_search", _find_lists, methods=["POST"])
+
+    def _list(row: sa.Row, base: str) -> dict:
+        resource = orjson.loads(row.resource)
+        resource.update(id=row.id, status=row.status, meta={"profile": [mhd.PROFILE_SUBMISSION_SET]})
+        return resource
+
+    # --- information / opposition (002 L535-565) -----------------------------------------------------
+
+    @r.post("/Consent")
+    async def record_information(request: Request) -> Response:
+        """The patient's answer to the structure's information, as a FHIR Consent: one provision per axis
+        (action code alimentation / consultation, type permit or deny), the motif of an opposition to
+        feeding in an extension."""
+        who = _who(request)
+        consent = await read_json_object(request, max_body_bytes)
+        if consent.get("resourceType") != "Consent":
+            raise MalformedRequest("ressource Consent attendue", code="resource-type")
+        patient = consent.get("patient", {}).get("identifier", {}) if isinstance(consent.get("patient"), dict) else {}
+        if patient.get("system") not in mhd.INS_SYSTEMS or not patient.get("value"):
+            raise InvalidInput("Consent.patient.identifier : l'INS du patient est attendu", code="patient-ins")
+        ins = dmp.resolve_ins(patient["value"], mhd.INS_SYSTEMS[patient["system"]])
+        axes = {"alimentation": InformationState.NOT_INFORMED, "consultation": InformationState.NOT_INFORMED}
+        provisions = consent.get("provision", {}).get("provision", []) if isinstance(consent.get("provision"), dict) else []
+        for provision in provisions:
+            action = mhd._code((provision.get("action") or [None])[0]) if isinstance(provision, dict) else ""
+            if action not in axes or provision.get("type") not in ("permit", "deny"):
+                raise InvalidInput("provision : action alimentation|consultation, type permit|deny",
+                                   code="provision-invalide")
+            axes[action] = InformationState.NOT_OPPOSED if provision["type"] == "permit" else InformationState.OPPOSED
+        motif = next((e.get("valueString", "") for e in consent.get("extension", []) if e.get("url") == EXT_MOTIF), "")
+        period = consent.get("provision", {}).get("period", {}) if isinstance(consent.get("provision"), dict) else {}
+        await run_in_threadpool(dmp.record_information, who, ins, axes["alimentation"], axes["consultation"], motif,
+                                consent.get("id", ""), period.get("end"))
+        return await _information(ins, who, 201)
+
+    @r.get("/Consent")
+    async def information(request: Request) -> Response:
+        who = _who(request)
+        ins = _ins_param(list(request.query_params.multi_items()))
+        return await _information(ins, who, 200)
+
+    async def _information(ins: str, who: Who, status: int) -> Response:
+        dossier, feed, read = await run_in_threadpool(dmp.status_for, who, ins)
+        provisions = [{"type": "permit" if state is InformationState.NOT_OPPOSED else "deny",
+                       "action": [{"coding": [{"system": URL_CONSENT_ACTION, "code": axis}]}],
+                       "extension": [{"url": "urn:maison:dmp:etat-information", "valueCode": state.value}]}
+                      for axis, state in (("alimentation", dossier.alimentation),
+                                          ("consultation", dossier.consultation))]
+        consent = {"resourceType": "Consent", "status": "active" if dossier.state is DossierState.ACTIVE else "inactive",
+                   "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                                         "code": "patient-privacy"}]},
+                   "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+                   "patient": {"identifier": {"value": ins}},
+                   "organization": [{"identifier": {"value": who.structure}}],
+                   "provision": {"type": "permit", "provision": provisions},
+                   "extension": [{"url": "urn:maison:dmp:etat-dossier", "valueCode": dossier.state.value},
+                                 {"url": "urn:maison:dmp:peut-alimenter", "valueBoolean": feed.allowed},
+                                 {"url": "urn:maison:dmp:peut-consulter", "valueBoolean": read.allowed},
+                                 {"url": "urn:maison:dmp:motif", "valueString": read.message if not read.allowed
+                                  else feed.message}]}
+        return fhir_response(consent, status)
+
+    # --- secretariat ---------------------------------------------------------------------------------
+
+    @r.put("/secretariat/{secretary}")
+    async def add_secretary(secretary: str, request: Request) -> Response:
+        await run_in_threadpool(dmp.declare_secretary, who_of(authorizer, request), secretary)
+        return Response(status_code=204)
+
+    @r.delete("/secretariat/{secretary}")
+    async def remove_secretary(secretary: str, request: Request) -> Response:
+        await run_in_threadpool(dmp.declare_secretary, who_of(authorizer, request), secretary, remove=True)
+        return Response(status_code=204)
+
+    # --- the patient's controls (Mon espace santé) ---------------------------------------------------
+
+    @r.get("/espace/historique")
+    async def history(request: Request) -> Response:
+        rows = await run_in_threadpool(dmp.history, who_of(authorizer, request))
+        events = [audit.as_fhir_audit_event(row) for row in rows]
+        return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": len(events),
+                              "entry": [{"resource": e} for e in events]})
+
+    @r.put("/espace/preferences")
+    async def preferences(request: Request) -> Response:
+        body = await read_json_object(request, max_body_bytes)
+        unknown = set(body) - {"medecinTraitant", "opposeBrisDeGlace", "opposeCentre15"}
+        if unknown:
+            raise InvalidInput(f"champs inconnus : {', '.join(sorted(unknown))}", code="champ-inconnu")
+        flags = {k: body[k] for k in ("opposeBrisDeGlace", "opposeCentre15") if k in body}
+        if any(not isinstance(v, bool) for v in flags.values()):
+            raise InvalidInput("opposeBrisDeGlace / opposeCentre15 : booléens", code="champ-invalide")
+        traitant = body.get("medecinTraitant")
+        await run_in_threadpool(lambda: dmp.set_preferences(
+            who_of(authorizer, request), medecin_traitant=traitant, clear_traitant="medecinTraitant" in body,
+            oppose_bris_de_glace=flags.get("opposeBrisDeGlace"), oppose_centre_15=flags.get("opposeCentre15")))
+        return Response(status_code=204)
+
+    @r.put("/espace/regles/{professional}")
+    async def rule(professional: str, request: Request) -> Response:
+        body = await read_json_object(request, max_body_bytes)
+        await run_in_threadpool(dmp.set_rule, who_of(authorizer, request), professional, required_text(body, "regle"))
+        return Response(status_code=204)
+
+    @r.delete("/espace/regles/{professional}")
+    async def remove_rule(professional: str, request: Request) -> Response:
+        await run_in_threadpool(dmp.set_rule, who_of(authorizer, request), professional, None)
+        return Response(status_code=204)
+
+    @r.post("/espace/codes")
+    async def create_code(request: Request) -> Response:
+        body = await read_json_object(request, max_body_bytes)
+        rubriques, days = body.get("rubriques"), body.get("jours", 7)
+        if not isinstance(rubriques, list) or not isinstance(days, int):
+            raise InvalidInput("rubriques (liste) et jours (entier) attendus", code="champ-invalide")
+        code = await run_in_threadpool(dmp.create_code, who_of(authorizer, request),
+                                       required_text(body, "professionnel"), rubriques, days)
+        return json_response({"code": code, "jours": days}, 201, no_store=True)
+
+    @r.delete("/espace/codes/{professional}")
+    async def revoke_codes(professional: str, request: Request) -> Response:
+        await run_in_threadpool(dmp.revoke_codes, who_of(authorizer, request), professional)
+        return Response(status_code=204)
+
+    @r.put("/espace/etat")
+    async def dossier_state(request: Request) -> Response:
+        body = await read_json_object(request, max_body_bytes)
+        state = required_text(body, "etat")
+        if state not in {s.value for s in DossierState}:
+            raise InvalidInput("etat : active, opposed ou closed", code="etat-invalide")
+        await run_in_threadpool(dmp.set_dossier_state, who_of(authorizer, request), DossierState(state))
+        return Response(status_code=204)
+
+    return r

@@ -1,0 +1,114 @@
+"""The DMP's domain: dossiers, document entries, submission sets, and the patient's choices.
+
+A document entry is the registry's record of one stored document (XDS DocumentEntry, PDSm
+"fiche"): its identifiers, the codes a search filters on, its state, its visibility flags, and
+where its bytes are. The bytes are immutable once stored (PDSm SFE L68); only the status, the
+archive flag and the visibility (securityLabel) change afterwards (PDSm st_maj.md L1-7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+# JDV_J08 / TRE_A07-StatusVisibiliteDocument (reference/cisis/jeuxDeValeurs/JDV_J08… L22-30)
+SYS_VISIBILITY = "1.2.250.1.213.1.1.4.13"
+URL_VISIBILITY = "https://mos.esante.gouv.fr/NOS/TRE_A07-StatusVisibiliteDocument/FHIR/TRE-A07-StatusVisibiliteDocument"
+URL_CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+MASQUE_PS = "MASQUE_PS"
+INVISIBLE_PATIENT = "INVISIBLE_PATIENT"
+INVISIBLE_REPRESENTANTS_LEGAUX = "INVISIBLE_REPRESENTANTS_LEGAUX"
+VISIBILITY_CODES = (MASQUE_PS, INVISIBLE_PATIENT, INVISIBLE_REPRESENTANTS_LEGAUX)
+# The HL7 v2 spelling, shortened to 20 characters (xds-cda-metadata change-log L234): accepted on input.
+VISIBILITY_ALIASES = {"INVISIBLE_REP_LEGAUX": INVISIBLE_REPRESENTANTS_LEGAUX}
+CONFIDENTIALITY_CODES = ("N", "R", "V")
+
+# The two documents that may be fed as N3 alone (seed 002 L413): mesures de l'enfant (volet CSE-MDE),
+# note de vaccination (volet VAC-NOTE) — by their formatCode (ASS_A11, maison/partage/dmp/codes.py).
+N3_ALONE_FORMATS = frozenset({"urn:ans:ci-sis:cse-mde:2023", "urn:asip:ci-sis:vac-note:2021"})
+
+
+class DocumentStatus(StrEnum):
+    CURRENT = "current"
+    SUPERSEDED = "superseded"  # replaced (relatesTo replaces), PDSm status
+    DELETED = "deleted"  # withdrawn by its producer (000 L1062): kept for the trail, never served
+
+
+class DossierState(StrEnum):
+    """Account level (docs/research/dmp-rules.md CRE-1..3): created unless opposed, closable at any time."""
+
+    ACTIVE = "active"
+    OPPOSED = "opposed"  # the patient opposed the creation of Mon espace santé: nothing is kept
+    CLOSED = "closed"  # the patient closed Mon espace santé and the DMP
+
+
+class InformationState(StrEnum):
+    """The patient's answer to the professional's information, one per axis (seed 002 L555-565)."""
+
+    NOT_INFORMED = "non-informe"
+    NOT_OPPOSED = "informe-non-oppose"
+    OPPOSED = "informe-oppose"
+
+
+class AccessMode(StrEnum):
+    """How a professional reaches a dossier (TRE_R248 for the national ones; the rest are Maison's)."""
+
+    NORMAL = "normal"
+    BRIS_DE_GLACE = "bris_de_glace"  # CSP L.1111-17 I: immediate risk, patient cannot consent
+    CENTRE_15 = "centre_15"  # CSP L.1111-17 I: médecin régulateur of the SAMU-centre 15
+    CODE = "code"  # temporary delegation by code chosen by the patient (000 L3369-3376)
+
+
+@dataclass(frozen=True)
+class Who:
+    """The acting party as the access rules see it."""
+
+    kind: str  # professional / software / patient
+    person: str  # IdNatPS, or the patient's (or representative's) INS
+    structure: str = ""
+    profession: str = ""  # TRE_G15 code of the professional
+    role: str = ""
+    software: str = ""
+    patient: str = ""  # for a patient caller: whose dossier (the minor when a representative acts)
+    on_behalf_of: str = ""  # a secretary acting under this doctor's IdNatPS (000 L1934)
+    mode: AccessMode = AccessMode.NORMAL
+    reason: str = ""  # the justification of an emergency access
+    code: str = ""  # the delegation code presented
+    secret: bool = False  # connexion secrète (minors, CSP L.1111-5)
+
+    @property
+    def is_representative(self) -> bool:
+        return self.kind == "patient" and self.person != self.patient
+
+
+@dataclass
+class DocumentEntry:
+    id: str  # our logical id, also the entryUUID
+    unique_id: str  # masterIdentifier: the CDA's id
+    ins: str
+    submission: str
+    status: DocumentStatus
+    archived: bool
+    type_code: str
+    class_code: str
+    format_code: str
+    level: str  # N1 / N3 / other
+    author: str  # IdNatPS of the first author
+    author_structure: str  # the structure that fed it (the caller's)
+    confidentiality: str
+    visibility: set[str]
+    size: int
+    sha1: str  # base64, as PDSm attachment.hash
+    blob: str  # sha256 name in the blob store
+    content_type: str
+    submitted_at: str
+    creation: str
+    period_start: str
+    period_end: str
+    version: int = 1
+    last_updated: str = ""
+    transforms: str | None = None  # the N1 entry this N3 is the structured form of (XFRM)
+    replaces: str | None = None  # the entry this one replaced (RPLC)
+    study_uids: tuple[str, ...] = ()
+    accession_numbers: tuple[str, ...] = ()
+    resource: dict = field(default_factory=dict)

@@ -1,0 +1,136 @@
+"""The producer's side of PDSm: the ITI-65 Bundle a DPI, a lab or a PFI sends for its CDA documents.
+
+The metadata is read from each document's own header (the CI-SIS XDS ↔ CDA mapping), so what is
+declared is what the document says; the hash and size are those of the exact bytes sent. The
+demo, the benchmark and the tests feed the DMP through this, as a vendor's software would.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from maison.formats import xmlsafe
+from maison.formats.cda.document import format_code
+from maison.formats.cda.header import INS_ROOTS, parse_ts, read_header
+from maison.partage.dmp.codes import TYPE_CLASS, VOLET_FORMAT
+from maison.partage.dmp.mhd import EXT_IS_ARCHIVED, EXT_SOURCE_ID, MHD_LIST_TYPES, SYS_IDNATPS
+from maison.partage.dmp.model import URL_CONFIDENTIALITY, URL_VISIBILITY
+
+URL_LOINC = "http://loinc.org"
+URL_CLASS = "https://mos.esante.gouv.fr/NOS/TRE_A03-ClasseDocument/FHIR/TRE-A03-ClasseDocument"
+URL_FORMAT = "https://mos.esante.gouv.fr/NOS/TRE_A11-IheFormatCode/FHIR/TRE-A11-IheFormatCode"
+URL_PRACTICE = "https://mos.esante.gouv.fr/NOS/TRE_A01-CadreExercice/FHIR/TRE-A01-CadreExercice"
+URL_FACILITY = "https://mos.esante.gouv.fr/NOS/TRE_R02-SecteurActivite/FHIR/TRE-R02-SecteurActivite"
+SYS_IDNATSTRUCT = "urn:oid:1.2.250.1.71.4.2.2"
+
+
+@dataclass
+class Produced:
+    """One document to send: its bytes and what the producer decides beside the header."""
+
+    cda: bytes
+    visibility: tuple[str, ...] = ()
+    transforms: int | None = None  # index (in the same Bundle) of the N1 this N3 is the structured form of
+    replaces: str | None = None  # "DocumentReference/<id>" of the version this one replaces
+    archived: bool = False
+    overrides: dict = field(default_factory=dict)  # metadata to send differently (tests of mismatches)
+
+
+def _iso(ts: datetime | None) -> str:
+    return (ts or datetime.now(UTC)).astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def document_reference(doc: Produced, binary_url: str, related: list[dict]) -> dict:
+    header = read_header(xmlsafe.parse(doc.cda, max_bytes=len(doc.cda) + 1))
+    ins = header.patient.ins
+    author = header.authors[0]
+    practitioner = {"resourceType": "Practitioner", "id": "auteur",
+                    "identifier": [{"system": SYS_IDNATPS, "value": author.idnatps}],
+                    "name": [{"family": author.family, "given": [author.given]}]}
+    patient = {"resourceType": "Patient", "id": "patient",
+               "identifier": [{"system": f"urn:oid:{ins.root}", "value": ins.extension}],
+               "name": [{"family": header.patient.birth_family, "given": header.patient.birth_givens.split()}],
+               "gender": {"M": "male", "F": "female"}.get(header.patient.gender, "unknown"),
+               "birthDate": f"{header.patient.birth_date[:4]}-{header.patient.birth_date[4:6]}-{header.patient.birth_date[6:8]}"}
+    fmt = format_code(header, VOLET_FORMAT)
+    labels = [{"coding": [{"system": URL_CONFIDENTIALITY, "code": header.confidentiality.code}]}]
+    labels += [{"coding": [{"system": URL_VISIBILITY, "code": code}]} for code in doc.visibility]
+    period = {"start": _iso(header.service_start and parse_ts(header.service_start))}
+    if header.service_stop:
+        period["end"] = _iso(parse_ts(header.service_stop))
+    resource = {
+        "resourceType": "DocumentReference",
+        "contained": [practitioner, patient],
+        "extension": [{"url": EXT_IS_ARCHIVED, "valueBoolean": doc.archived}],
+        "masterIdentifier": {"use": "usual", "system": "urn:ietf:rfc:3986", "value": f"urn:oid:{header.unique_id}"},
+        "status": "current",
+        "type": {"coding": [{"system": URL_LOINC, "code": header.type_code.code, "display": header.type_code.display}]},
+        "category": [{"coding": [{"system": URL_CLASS, "code": TYPE_CLASS.get(header.type_code.code, "")}]}],
+        "subject": {"identifier": {"system": f"urn:oid:{ins.root}", "value": ins.extension}},
+        "date": _iso(None),
+        "author": [{"reference": "#auteur"}],
+        "custodian": {"identifier": {"system": SYS_IDNATSTRUCT, "value": header.custodian.extension}},
+        "securityLabel": labels,
+        "content": [{"attachment": {
+            "contentType": "text/xml", "language": "fr-FR", "url": binary_url, "size": len(doc.cda),
+            "hash": base64.b64encode(hashlib.sha1(doc.cda).digest()).decode(), "title": header.title,
+            "creation": _iso(header.creation)},
+            "format": {"system": URL_FORMAT, "code": fmt}}],
+        "context": {"period": period,
+                    "facilityType": {"coding": [{"system": URL_FACILITY, "code": header.facility_type.code}]},
+                    "practiceSetting": {"coding": [{"system": URL_PRACTICE, "code": header.practice_setting.code}]},
+                    "sourcePatientInfo": {"reference": "#patient"}},
+    }
+    if header.event_codes:
+        resource["context"]["event"] = [{"coding": [{"system": URL_LOINC, "code": c.code}]} for c in header.event_codes]
+    if related:
+        resource["relatesTo"] = related
+    for path, value in doc.overrides.items():  # "a.b.c" → value
+        node = resource
+        *parents, last = path.split(".")
+        for key in parents:
+            node = node[int(key)] if key.isdigit() else node[key]
+        node[int(last) if last.isdigit() else last] = value
+    return resource
+
+
+def provide_bundle(documents: list[Produced], *, source_id: str = "1.2.250.1.213.4.1.9.1",
+                   submission_id: str | None = None, title: str = "") -> dict:
+    """An ITI-65 transaction Bundle: the submission set, then each DocumentReference and its Binary."""
+    header = read_header(xmlsafe.parse(documents[0].cda, max_bytes=len(documents[0].cda) + 1))
+    ins = header.patient.ins
+    if ins is None or ins.root not in INS_ROOTS:
+        raise ValueError("le document ne porte pas d'INS")
+    urls = [(f"urn:uuid:{uuid.uuid4()}", f"urn:uuid:{uuid.uuid4()}") for _ in documents]
+    submission = {
+        "resourceType": "List", "status": "current", "mode": "working", "title": title or header.title,
+        "extension": [{"url": EXT_SOURCE_ID, "valueIdentifier": {"value": f"urn:oid:{source_id}"}},
+                      {"url": "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-designationType",
+                       "valueCodeableConcept": {"coding": [{"system": URL_FACILITY, "code": header.facility_type.code}]}}],
+        "identifier": [{"use": "usual", "system": "urn:ietf:rfc:3986",
+                        "value": submission_id or f"urn:oid:1.2.250.1.999.2.{uuid.uuid4().int}"}],
+        "code": {"coding": [{"system": MHD_LIST_TYPES[0], "code": "submissionset"}]},
+        "subject": {"identifier": {"system": f"urn:oid:{ins.root}", "value": ins.extension}},
+        "date": _iso(None),
+        "entry": [{"item": {"reference": doc_url}} for doc_url, _b in urls],
+    }
+    entries = [{"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": submission,
+                "request": {"method": "POST", "url": "List"}}]
+    for doc, (doc_url, binary_url) in zip(documents, urls):
+        related = []
+        if doc.transforms is not None:
+            related.append({"code": "transforms", "target": {"reference": urls[doc.transforms][0]}})
+        if doc.replaces:
+            related.append({"code": "replaces", "target": {"reference": doc.replaces}})
+        entries.append({"fullUrl": doc_url, "resource": document_reference(doc, binary_url, related),
+                        "request": {"method": "POST", "url": "DocumentReference"}})
+        entries.append({"fullUrl": binary_url, "resource": {
+            "resourceType": "Binary", "contentType": "text/xml", "data": base64.b64encode(doc.cda).decode()},
+            "request": {"method": "POST", "url": "Binary"}})
+    return {"resourceType": "Bundle", "type": "transaction",
+            "meta": {"profile": ["https://profiles.ihe.net/ITI/MHD/StructureDefinition/IHE.MHD.Comprehensive.ProvideBundle"]},
+            "entry": entries}

@@ -1,0 +1,789 @@
+"""The DMP's use cases: feed, find, retrieve, update, withdraw; the patient's and the structures' choices.
+
+Feeding (ITI-65) is one transaction: every document is judged (CDA parse, XSD, CI-SIS header rules,
+volet schematron; the patient's INS against the referential; the CDA header against the submitted
+metadata; N1/N3 and replacement rules), the blobs are written durably, then the rows and the audit
+record commit together. A refusal writes nothing but its audit record; a crash before the commit
+leaves only unreferenced blobs that `Blobs.sweep` removes; a replayed submission (same uniqueIds, same
+bytes) answers what the first one answered and stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from maison.core import audit
+from maison.core.audit import Actor
+from maison.core.blobs import Blobs
+from maison.core.errors import Conflict, Forbidden, InvalidInput, MaisonError, NotFound, TooLarge
+from maison.core.storage import Database
+from maison.core.terminology import Terminology
+from maison.formats.cda.document import CdaReport, inspect_cda
+from maison.formats.cda.header import FORMAT_N1_PDF
+from maison.identite.ins.traits import match_form
+from maison.partage.dmp import access, store
+from maison.partage.dmp.codes import TYPE_CLASS, VOLET_FORMAT
+from maison.partage.dmp.habilitation import Decision, Matrix
+from maison.partage.dmp.mhd import ProvideRequest, RegistryError, SubmittedDocument
+from maison.partage.dmp.model import (
+    INVISIBLE_PATIENT,
+    INVISIBLE_REPRESENTANTS_LEGAUX,
+    MASQUE_PS,
+    N3_ALONE_FORMATS,
+    AccessMode,
+    DocumentEntry,
+    DocumentStatus,
+    DossierState,
+    InformationState,
+    Who,
+)
+
+CDA_TYPES = ("text/xml", "application/xml", "application/hl7-v3+xml", "application/hl7-cda+xml")
+KNOWN_FORMATS = frozenset(VOLET_FORMAT.values()) | {FORMAT_N1_PDF}
+RUBRIQUES = ("dmp", "mesures", "agenda", "profil")
+
+
+class AccessDenied(Forbidden):
+    """A refusal by the access rules; `decision` says which rule and its source."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(f"{decision.message} [{decision.basis}]", code=decision.reason)
+        self.decision = decision
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds")
+
+
+def actor_of(who: Who) -> Actor:
+    extra = {"kind": who.kind, "mode": who.mode.value}
+    if who.on_behalf_of:
+        extra["pour-le-compte-de"] = who.on_behalf_of
+    if who.secret:
+        extra["connexion-secrete"] = "oui"
+    if who.reason:
+        extra["motif"] = who.reason
+    return Actor(person=who.person, structure=who.structure, software=who.software,
+                 role=who.role or who.profession, extra=extra)
+
+
+@dataclass
+class Provided:
+    """The answer to an ITI-65: the ids given to each Bundle entry, in order, and any warnings."""
+
+    submission_id: str
+    locations: list[str]  # "List/<id>", "DocumentReference/<id>", "Binary/<id>" per Bundle entry
+    warnings: list[str]
+    replay: bool = False
+
+
+class Dmp:
+    def __init__(self, db: Database, blobs: Blobs, referential, terminology: Callable[[], Terminology],  # type: ignore[no-untyped-def]
+                 reference_path: Path, *, matrix: Matrix | None = None, max_document_bytes: int = 20_000_000,
+                 notify: Callable[[str, str, str], None] | None = None) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.referential = referential
+        self.terminology = terminology
+        self.reference_path = reference_path
+        self.matrix = matrix or Matrix.load()
+        self.max_document_bytes = max_document_bytes
+        self.notify = notify or (lambda ins, subject, body: None)  # Mon espace santé's notification to the patient
+        schematrons = reference_path / "cisis" / "schematrons"
+        self.schematrons = schematrons if schematrons.is_dir() else None
+
+    # --- audit ---------------------------------------------------------------------------------
+
+    def _refused(self, who: Who, action: str, ins: str | None, error: MaisonError, detail: dict | None = None) -> None:
+        with self.db.write() as conn:
+            audit.record(conn, actor_of(who), action, outcome="failure", patient=ins,
+                         detail={"code": error.code, "message": error.message, **(detail or {})})
+
+    # --- dossiers ------------------------------------------------------------------------------
+
+    def resolve_ins(self, value: str, oid: str) -> str:
+        """The patient's active INS, checked against the referential (SNGI-synchronised pivot, 000 L2076)."""
+        try:
+            individu = self.referential.by_matricule(value)
+        except (NotFound, InvalidInput):
+            raise RegistryError(f"INS {value} inconnu du référentiel national : patient non identifié par une "
+                                f"INS qualifiée", code="XDSUnknownPatientId") from None
+        if individu.active.value != value:
+            raise RegistryError(f"INS {value} historique : l'INS actif est {individu.active.value}",
+                                code="XDSUnknownPatientId")
+        if individu.active.oid != oid:
+            raise RegistryError(f"OID d'autorité {oid} ne correspond pas à l'INS {value} ({individu.active.oid})",
+                                code="XDSUnknownPatientId")
+        return value
+
+    def _dossier_row(self, conn: Connection, ins: str) -> sa.Row | None:
+        return conn.execute(sa.select(store.dmp_dossier).where(store.dmp_dossier.c.ins == ins)).first()
+
+    def _ensure_dossier(self, conn: Connection, ins: str, now: datetime) -> sa.Row:
+        """CRE-1/CRE-2 (000 L3228, L3532): the DMP exists for everyone unless opposed; created on first need."""
+        row = self._dossier_row(conn, ins)
+        if row is None:
+            try:
+                with conn.begin_nested():
+                    conn.execute(store.dmp_dossier.insert().values(ins=ins, state=DossierState.ACTIVE.value,
+                                                                   created_at=_iso(now), updated_at=_iso(now)))
+            except IntegrityError:
+                pass  # created meanwhile by a concurrent submission
+            row = self._dossier_row(conn, ins)
+        return row
+
+    def view(self, conn: Connection, who: Who, ins: str, now: datetime) -> access.DossierView:
+        row = self._dossier_row(conn, ins)
+        if row is None:
+            state, traitant, bg, c15 = DossierState.ACTIVE, None, False, False
+        else:
+            state, traitant, bg, c15 = (DossierState(row.state), row.medecin_traitant, row.oppose_bris_de_glace,
+                                        row.oppose_centre_15)
+        info = conn.execute(sa.select(store.dmp_information).where(
+            store.dmp_information.c.ins == ins, store.dmp_information.c.structure == who.structure)).first()
+        alimentation = consultation = InformationState.NOT_INFORMED
+        if info is not None and (info.valid_until is None or info.valid_until > _iso(now)):
+            alimentation, consultation = InformationState(info.alimentation), InformationState(info.consultation)
+        people = [p for p in (who.person, who.on_behalf_of) if p]
+        rules = {r.rule for r in conn.execute(sa.select(store.dmp_patient_rule.c.rule).where(
+            store.dmp_patient_rule.c.ins == ins, store.dmp_patient_rule.c.professional.in_(people)))}
+        rule = "bloque" if "bloque" in rules else ("autorise" if "autorise" in rules else None)
+        rubriques: frozenset[str] = frozenset()
+        if who.code:
+            code_hash = hashlib.sha256(who.code.encode()).hexdigest()
+            c = store.dmp_delegation_code.c
+            found = conn.execute(sa.select(c.rubriques).where(
+                c.ins == ins, c.professional == who.person, c.code_hash == code_hash, c.revoked.is_(False),
+                c.expires_at > _iso(now))).first()
+            rubriques = frozenset(found.rubriques.split(",")) if found else frozenset()
+        return access.DossierView(ins, state, traitant, bg, c15, alimentation, consultation, rule, rubriques)
+
+    # --- feeding (ITI-65) ----------------------------------------------------------------------
+
+    def provide(self, who: Who, request: ProvideRequest) -> Provided:
+        now = _now()
+        ins = request.submission.ins
+        try:
+            return self._provide(who, request, now)
+        except MaisonError as error:
+            self._refused(who, "dmp.alimenter", ins if len(ins) == 15 else None, error,
+                          {"lot": request.submission.unique_id})
+            raise
+
+    def _provide(self, who: Who, request: ProvideRequest, now: datetime) -> Provided:
+        if who.kind == "patient":
+            raise Forbidden("le patient dépose ses documents par Mon espace santé", code="alimentation-patient")
+        ins = self.resolve_ins(request.submission.ins, request.submission.ins_oid)
+        for doc in request.documents:
+            if (doc.ins, doc.ins_oid) != (request.submission.ins, request.submission.ins_oid):
+                raise RegistryError(f"la fiche {doc.unique_id} ne concerne pas le patient du lot de soumission",
+                                    code="XDSPatientIdDoesNotMatch")
+        replay = self._replay(request, ins)
+        if replay is not None:
+            return replay
+        reports = {doc.full_url: self._judge(doc, ins, who) for doc in request.documents}
+        self._check_levels(request, reports)
+        blobs = {doc.full_url: self.blobs.put(doc.data) for doc in request.documents}  # durable before commit
+        try:
+            with self.db.write() as conn:
+                return self._commit(conn, who, request, ins, reports, blobs, now)
+        except IntegrityError:
+            replay = self._replay(request, ins)  # a concurrent identical submission won the race
+            if replay is not None:
+                return replay
+            raise Conflict("identifiant unique déjà enregistré", code="XDSDuplicateUniqueIdInRegistry") from None
+
+    def _replay(self, request: ProvideRequest, ins: str) -> Provided | None:
+        """Idempotent resubmission: the same lot and documents, byte for byte, answer as the first time."""
+        d = store.dmp_document.c
+        unique_ids = [_unique(doc.unique_id) for doc in request.documents]
+        with self.db.read() as conn:
+            stored = {r.unique_id: r for r in conn.execute(sa.select(d.unique_id, d.id, d.sha1, d.ins, d.submission)
+                                                           .where(d.unique_id.in_(unique_ids)))}
+            lot = conn.execute(sa.select(store.dmp_submission.c.id).where(
+                store.dmp_submission.c.unique_id == request.submission.unique_id)).scalar_one_or_none()
+        if not stored and lot is None:
+            return None
+        for doc in request.documents:
+            row = stored.get(_unique(doc.unique_id))
+            if row is not None and row.sha1 != _sha1(doc.data):
+                raise Conflict(f"document {doc.unique_id} déjà enregistré avec un autre contenu",
+                               code="XDSNonIdenticalHash")
+        if lot is None or len(stored) != len(request.documents) or any(r.submission != lot for r in stored.values()):
+            raise Conflict("identifiant unique déjà utilisé par une autre soumission",
+                           code="XDSDuplicateUniqueIdInRegistry")
+        ids = {doc.full_url: stored[_unique(doc.unique_id)].id for doc in request.documents}
+        by_binary = {doc.binary_url: ids[doc.full_url] for doc in request.documents}
+        return Provided(lot, _locations(request, lot, ids, by_binary), ["soumission déjà enregistrée (rejeu)"], True)
+
+    def _judge(self, doc: SubmittedDocument, ins: str, who: Who) -> CdaReport:
+        """One document: a valid CDA R2 whose header says what the metadata says (issue 4 §1.2)."""
+        if len(doc.data) > self.max_document_bytes:
+            raise TooLarge(f"document {doc.unique_id} de {len(doc.data)} octets : limite {self.max_document_bytes}")
+        if doc.size is None or doc.hash is None:
+            raise RegistryError("content.attachment.size et .hash sont obligatoires (PDSm 1..1)",
+                                code="XDSRepositoryMetadataError")
+        if doc.size != len(doc.data):
+            raise RegistryError(f"taille déclarée {doc.size} ≠ taille reçue {len(doc.data)} ({doc.unique_id})",
+                                code="XDSRepositoryMetadataError", expression="DocumentReference.content.attachment.size")
+        if doc.hash != _sha1(doc.data):
+            raise RegistryError(f"empreinte SHA-1 déclarée ≠ empreinte du document reçu ({doc.unique_id})",
+                                code="XDSRepositoryMetadataError", expression="DocumentReference.content.attachment.hash")
+        if doc.format_code not in KNOWN_FORMATS:
+            raise RegistryError(f"formatCode {doc.format_code!r} inconnu (JDV_J10 / ASS_A11)",
+                                code="XDSRegistryMetadataError", expression="DocumentReference.content.format")
+        if doc.content_type.split(";")[0].strip() not in CDA_TYPES:
+            raise RegistryError(f"le DMP n'accepte que des documents CDA R2 (contentType {doc.content_type!r})",
+                                code="XDSRegistryMetadataError")
+        if MASQUE_PS in doc.visibility and INVISIBLE_PATIENT in doc.visibility:
+            # DMP parameter cumul-invisible_patient-masque_ps = false (homologation EX_2.1-1050)
+            raise RegistryError("un document ne peut être à la fois masqué aux professionnels et invisible du "
+                                "patient", code="XDSRegistryMetadataError")
+        if who.secret and INVISIBLE_REPRESENTANTS_LEGAUX not in doc.visibility:
+            raise RegistryError("en connexion secrète, seuls des documents invisibles aux représentants légaux "
+                                "peuvent être déposés", code="XDSRegistryMetadataError")
+        report = inspect_cda(doc.data, self.terminology(), self.reference_path, max_bytes=self.max_document_bytes,
+                             volet_formats=VOLET_FORMAT, for_dmp=True, schematrons=self.schematrons)
+        errors = [f for f in report.findings if f.severity == "error"]
+        if errors:
+            listed = "; ".join(f"{f.code}: {f.message} ({f.location}, {f.source})" for f in errors[:8])
+            raise RegistryError(f"document {doc.unique_id} non conforme : {listed}", code="XDSRegistryMetadataError")
+        self._consistent(doc, report, ins)
+        return report
+
+    def _consistent(self, doc: SubmittedDocument, report: CdaReport, ins: str) -> None:
+        """The CDA header and the submitted metadata must say the same thing (CI-SIS XDS ↔ CDA mapping)."""
+        h = report.header
+
+        def mismatch(what: str, header_value: object, metadata_value: object) -> RegistryError:
+            return RegistryError(f"{doc.unique_id} : {what} de l'en-tête CDA ({header_value}) ≠ métadonnée "
+                                 f"({metadata_value})", code="XDSRegistryMetadataError")
+
+        if _unique(doc.unique_id) != h.unique_id:
+            raise mismatch("identifiant", h.unique_id, doc.unique_id)
+        patient = h.patient.ins
+        if patient is None or (patient.extension, patient.root) != (ins, doc.ins_oid):
+            raise RegistryError(f"{doc.unique_id} : patient de l'en-tête CDA ({patient}) ≠ patient de la fiche "
+                                f"({ins})", code="XDSPatientIdDoesNotMatch")
+        traits = self.referential.by_matricule(ins).traits
+        if (match_form(h.patient.birth_family), h.patient.birth_date[:8], h.patient.gender) != (
+                match_form(traits.nom_naissance), traits.date_naissance.replace("-", ""), traits.sexe):
+            raise RegistryError(f"{doc.unique_id} : traits d'identité de l'en-tête CDA ({h.patient.birth_family}, "
+                                f"{h.patient.birth_date}, {h.patient.gender}) différents de ceux de l'INS",
+                                code="XDSPatientIdDoesNotMatch")
+        if h.type_code is None or h.type_code.code != doc.type_code:
+            raise mismatch("type", h.type_code.code if h.type_code else None, doc.type_code)
+        expected_class = TYPE_CLASS.get(doc.type_code)
+        if expected_class and doc.class_code != expected_class:
+            raise mismatch("classe (ASS_X04)", expected_class, doc.class_code)
+        if report.format_code != doc.format_code:
+            raise mismatch("formatCode", report.format_code, doc.format_code)
+        header_authors = {a.idnatps for a in h.authors if a.idnatps}
+        if not header_authors & set(doc.authors):
+            raise mismatch("auteur (IdNatPS)", ", ".join(sorted(header_authors)) or "absent",
+                           ", ".join(doc.authors) or "absent")
+        if h.creation is None or doc.creation is None or abs((h.creation - doc.creation).total_seconds()) >= 1:
+            raise mismatch("date de création", h.creation, doc.creation)
+        if h.confidentiality is None or h.confidentiality.code != doc.confidentiality:
+            raise mismatch("confidentialité", h.confidentiality.code if h.confidentiality else None,
+                           doc.confidentiality)
+        if h.practice_setting is not None and h.practice_setting.code != doc.setting:
+            raise mismatch("cadre d'exercice", h.practice_setting.code, doc.setting)
+        if h.facility_type is not None and h.facility_type.code != doc.facility:
+            raise mismatch("secteur d'activité", h.facility_type.code, doc.facility)
+
+    def _check_levels(self, request: ProvideRequest, reports: dict[str, CdaReport]) -> None:
+        """N1 / N3 (seed 002 L403-413, L775-805): N1 always; N3 only with its N1, XFRM-linked, same lot."""
+        in_lot = {doc.full_url: doc for doc in request.documents}
+        for doc in request.documents:
+            level = reports[doc.full_url].header.level
+            transforms = [t for code, t in doc.relates if code == "transforms"]
+            if level == "N3":
+                if not transforms:
+                    if doc.format_code in N3_ALONE_FORMATS:  # 002 L413: mesures de l'enfant, note de vaccination
+                        continue
+                    raise RegistryError(f"{doc.unique_id} : un document N3 n'est accepté qu'avec son N1, lié par XFRM "
+                                        f"(relatesTo transforms) dans le même lot", code="XDSRegistryMetadataError")
+                target = in_lot.get(transforms[0])
+                if target is None:  # 002 L790: same submission set
+                    raise RegistryError(f"{doc.unique_id} : le N1 lié par XFRM doit être dans le même lot de "
+                                        f"soumission", code="XDSRegistryMetadataError")
+                if reports[target.full_url].header.level != "N1":
+                    raise RegistryError(f"{doc.unique_id} : la cible XFRM doit être un document N1",
+                                        code="XDSRegistryMetadataError")
+                if any(code == "replaces" for code, _t in doc.relates):
+                    raise RegistryError(f"{doc.unique_id} : le remplacement se fait depuis le N1 (002 L799-803)",
+                                        code="XDSRegistryMetadataError")
+            elif transforms:
+                raise RegistryError(f"{doc.unique_id} : seul un document N3 se lie à son N1 par XFRM",
+                                    code="XDSRegistryMetadataError")
+
+    def _commit(self, conn: Connection, who: Who, request: ProvideRequest, ins: str,
+                reports: dict[str, CdaReport], blobs: dict[str, str], now: datetime) -> Provided:
+        dossier = self._ensure_dossier(conn, ins, now)
+        if DossierState(dossier.state) is not DossierState.ACTIVE:
+            raise RegistryError(f"le patient s'est opposé à la création de son DMP ou l'a fermé "
+                                f"({dossier.state})", code="XDSUnknownPatientId")
+        decision = access.may_feed(who, self.view(conn, who, ins, now))
+        if not decision.allowed:
+            raise AccessDenied(decision)
+        d = store.dmp_document.c
+        lot = str(uuid.uuid4())
+        ids = {doc.full_url: str(uuid.uuid4()) for doc in request.documents}
+        by_binary = {doc.binary_url: ids[doc.full_url] for doc in request.documents}
+        superseded: list[str] = []
+        rows = []
+        for doc in request.documents:
+            report = reports[doc.full_url]
+            replaces = self._replacement_target(conn, doc, ins, who)
+            if replaces is not None:
+                superseded.append(replaces)
+            transforms = next((ids[t] for code, t in doc.relates if code == "transforms"), None)
+            resource = _stored_resource(doc, ids, replaces)
+            h = report.header
+            rows.append(dict(
+                id=ids[doc.full_url], unique_id=_unique(doc.unique_id), ins=ins, submission=lot,
+                status=DocumentStatus.CURRENT.value, archived=doc.archived, type_code=doc.type_code,
+                class_code=doc.class_code, format_code=doc.format_code, level=h.level,
+                author=next(iter(sorted(a.idnatps for a in h.authors if a.idnatps))),
+                author_structure=who.structure, confidentiality=doc.confidentiality,
+                masque_ps=MASQUE_PS in doc.visibility, invisible_patient=INVISIBLE_PATIENT in doc.visibility,
+                invisible_representants=INVISIBLE_REPRESENTANTS_LEGAUX in doc.visibility, secret=who.secret,
+                size=len(doc.data), sha1=_sha1(doc.data), blob=blobs[doc.full_url],
+                content_type=doc.content_type, submitted_at=_iso(now), creation=_iso(doc.creation),
+                period_start=doc.period_start, period_end=doc.period_end or None, setting=doc.setting,
+                facility=doc.facility, version=1, last_updated=_iso(now), transforms=transforms, replaces=replaces,
+                resource=orjson.dumps(resource).decode()))
+        if superseded:  # the replaced N1 and its N3 leave the current set (replacement keeps the chain)
+            conn.execute(store.dmp_document.update().where(sa.or_(d.id.in_(superseded), d.transforms.in_(superseded)))
+                         .values(status=DocumentStatus.SUPERSEDED.value, last_updated=_iso(now),
+                                 version=d.version + 1))
+        conn.execute(store.dmp_submission.insert().values(
+            id=lot, unique_id=request.submission.unique_id, ins=ins, source_id=request.submission.source_id,
+            author=who.on_behalf_of or who.person, structure=who.structure, submitted_at=_iso(now), status="current",
+            resource=orjson.dumps(request.submission.resource).decode()))
+        conn.execute(store.dmp_document.insert(), rows)
+        audit.record(conn, actor_of(who), "dmp.alimenter", patient=ins, detail={
+            "lot": request.submission.unique_id, "documents": [r["unique_id"] for r in rows],
+            "types": [r["type_code"] for r in rows], "remplace": superseded, "decision": decision.reason})
+        return Provided(lot, _locations(request, lot, ids, by_binary), request.warnings)
+
+    def _replacement_target(self, conn: Connection, doc: SubmittedDocument, ins: str, who: Who) -> str | None:
+        targets = [t for code, t in doc.relates if code == "replaces"]
+        if not targets:
+            return None
+        d = store.dmp_document.c
+        target = targets[0]
+        query = sa.select(d.id, d.ins, d.status, d.transforms, d.author_structure)
+        if target.startswith("identifier:"):
+            query = query.where(d.unique_id == _unique(target.removeprefix("identifier:")))
+        else:
+            query = query.where(d.id == target.rsplit("/", 1)[-1])
+        row = conn.execute(query.with_for_update()).first()
+        if row is None or row.ins != ins:
+            raise RegistryError(f"{doc.unique_id} : document remplacé {target} inconnu pour ce patient",
+                                code="XDSRegistryMetadataError")
+        if row.status != DocumentStatus.CURRENT.value:
+            raise RegistryError(f"{doc.unique_id} : le document remplacé {target} n'est plus courant ({row.status})",
+                                code="XDSRegistryMetadataError")
+        if row.transforms is not None:
+            raise RegistryError(f"{doc.unique_id} : un N3 se remplace avec son N1 (002 L790, L799-803)",
+                                code="XDSRegistryMetadataError")
+        if row.author_structure != who.structure:  # CRE-23 (000 L2979): the producer feeds its documents
+            raise RegistryError(f"{doc.unique_id} : seule la structure productrice remplace ses documents",
+                                code="XDSRegistryMetadataError")
+        return row.id
+
+    # --- consultation (ITI-66/67/68) -----------------------------------------------------------
+
+    def open(self, who: Who, ins: str, action: str) -> tuple[access.DossierView, datetime]:
+        """The dossier for a reader, or AccessDenied (audited)."""
+        now = _now()
+        with self.db.read() as conn:
+            dossier = self.view(conn, who, ins, now)
+        if who.kind == "patient":
+            if ins != who.patient:
+                error = Forbidden("un patient n'accède qu'à son propre dossier", code="autre-patient")
+                self._refused(who, action, ins, error)
+                raise error
+            decision = (access.allow("titulaire", "", "") if dossier.state is DossierState.ACTIVE else
+                        access.deny("dossier-ferme", f"le DMP est {dossier.state.value}", "000 L253"))
+        else:
+            decision = access.may_open(who, dossier)
+        if not decision.allowed:
+            self._refused(who, action, ins, AccessDenied(decision), {"decision": decision.reason})
+            raise AccessDenied(decision)
+        return dossier, now
+
+    def visible(self, who: Who, dossier: access.DossierView, entry: DocumentEntry, now: datetime) -> Decision:
+        doc = access.DocumentView(entry.type_code, entry.class_code, entry.author, entry.author_structure,
+                                  MASQUE_PS in entry.visibility, INVISIBLE_PATIENT in entry.visibility,
+                                  INVISIBLE_REPRESENTANTS_LEGAUX in entry.visibility,
+                                  datetime.fromisoformat(entry.submitted_at))
+        return access.may_read(who, dossier, doc, self.matrix, now)
+
+    def find_documents(self, who: Who, ins: str, statuses: list[str], where: list | None = None,
+                       query: str = "") -> list[DocumentEntry]:
+        dossier, now = self.open(who, ins, "dmp.rechercher")
+        d = store.dmp_document.c
+        select = sa.select(store.dmp_document).where(d.ins == ins, d.status.in_(statuses), *(where or []))
+        with self.db.read() as conn:
+            entries = [entry_of(r) for r in conn.execute(select.order_by(d.submitted_at.desc(), d.id))]
+        shown = [e for e in entries if self.visible(who, dossier, e, now).allowed]
+        with self.db.write() as conn:
+            audit.record(conn, actor_of(who), "dmp.rechercher", patient=ins,
+                         detail={"requete": query[:500], "resultats": len(shown), "decision": "ouverture"})
+        return shown
+
+    def document(self, who: Who, id_: str, *, action: str = "dmp.lire") -> DocumentEntry:
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(store.dmp_document).where(store.dmp_document.c.id == id_)).first()
+        if row is None or row.status == DocumentStatus.DELETED.value:
+            raise NotFound(f"document {id_} inconnu", code="document-inconnu")
+        entry = entry_of(row)
+        dossier, now = self.open(who, entry.ins, action)
+        decision = self.visible(who, dossier, entry, now)
+        if not decision.allowed:
+            self._refused(who, action, entry.ins, AccessDenied(decision),
+                          {"document": entry.unique_id, "decision": decision.reason})
+            # a masked document's very existence is not revealed to professionals (R.1111-49)
+            raise NotFound(f"document {id_} inconnu", code="document-inconnu") if decision.reason in (
+                "masque-ps", "invisible-patient", "invisible-representants") else AccessDenied(decision)
+        self._consulted(who, entry, action, decision)
+        return entry
+
+    def retrieve(self, who: Who, id_: str) -> tuple[DocumentEntry, bytes]:
+        entry = self.document(who, id_, action="dmp.consulter")
+        return entry, self.blobs.get(entry.blob)
+
+    def _consulted(self, who: Who, entry: DocumentEntry, action: str, decision: Decision) -> None:
+        with self.db.write() as conn:
+            audit.record(conn, actor_of(who), action, patient=entry.ins, detail={
+                "document": entry.unique_id, "type": entry.type_code, "decision": decision.reason})
+        if who.mode in (AccessMode.BRIS_DE_GLACE, AccessMode.CENTRE_15) and action == "dmp.consulter":
+            # R.1111-48: the patient (and his médecin traitant) are told of an emergency access afterwards.
+            self.notify(entry.ins, "Accès en urgence à votre dossier médical",
+                        f"Le professionnel {who.person} ({who.structure}) a consulté un document de votre DMP en "
+                        f"mode {who.mode.value} : {who.reason or 'régulation'}.")
+
+    def submission_sets(self, who: Who, ins: str, statuses: list[str]) -> list[sa.Row]:
+        self.open(who, ins, "dmp.rechercher-lots")
+        s = store.dmp_submission.c
+        with self.db.read() as conn:
+            rows = list(conn.execute(sa.select(store.dmp_submission).where(s.ins == ins, s.status.in_(statuses))
+                                     .order_by(s.submitted_at.desc())))
+        with self.db.write() as conn:
+            audit.record(conn, actor_of(who), "dmp.rechercher-lots", patient=ins, detail={"resultats": len(rows)})
+        return rows
+
+    # --- metadata update, withdrawal (flux 03, DOC-15/16) ---------------------------------------
+
+    def current_for_patch(self, who: Who, unique_id: str) -> DocumentEntry:
+        """The fiche a conditional PATCH names (identifier = its uniqueId), before the change is judged."""
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(store.dmp_document).where(
+                store.dmp_document.c.unique_id == _unique(unique_id))).first()
+        if row is None or row.status == DocumentStatus.DELETED.value or (
+                who.kind == "patient" and row.ins != who.patient):
+            raise NotFound(f"document {unique_id} inconnu", code="document-inconnu")
+        return entry_of(row)
+
+    def update_metadata(self, who: Who, unique_id: str, status: str | None, archived: bool | None,
+                        confidentiality: str | None, visibility: set[str] | None) -> DocumentEntry:
+        d = store.dmp_document.c
+        now = _now()
+        with self.db.write() as conn:
+            row = conn.execute(sa.select(store.dmp_document).where(d.unique_id == _unique(unique_id))
+                               .with_for_update()).first()
+            if row is None or row.status == DocumentStatus.DELETED.value:
+                raise NotFound(f"document {unique_id} inconnu", code="document-inconnu")
+            entry = entry_of(row)
+            self._may_update(who, entry, conn, now, visibility)
+            if entry.transforms is not None:  # DOC-15: actions from the N1 only, applied to both
+                raise RegistryError("les actions (masquer, visibilité, archiver, supprimer) se font sur le N1, "
+                                    "elles s'appliquent au N3 (002 L799-803)", code="action-sur-n3")
+            values: dict = {}
+            if status is not None:
+                if status not in ("current", "superseded"):
+                    raise InvalidInput(f"status {status!r} : current ou superseded", code="statut-invalide")
+                values["status"] = status
+            if archived is not None:
+                values["archived"] = archived
+            if confidentiality is not None:
+                values["confidentiality"] = confidentiality
+            if visibility is not None:
+                if MASQUE_PS in visibility and INVISIBLE_PATIENT in visibility:
+                    raise RegistryError("un document ne peut être à la fois masqué aux professionnels et invisible "
+                                        "du patient (EX_2.1-1050)", code="XDSRegistryMetadataError")
+                values.update(masque_ps=MASQUE_PS in visibility, invisible_patient=INVISIBLE_PATIENT in visibility,
+                              invisible_representants=INVISIBLE_REPRESENTANTS_LEGAUX in visibility)
+            values.update(version=d.version + 1, last_updated=_iso(now))
+            conn.execute(store.dmp_document.update().where(sa.or_(d.id == entry.id, d.transforms == entry.id))
+                         .values(**values))
+            audit.record(conn, actor_of(who), "dmp.mettre-a-jour", patient=entry.ins, detail={
+                "document": entry.unique_id, "changements": {k: v for k, v in values.items()
+                                                              if k not in ("version", "last_updated")}})
+            return entry_of(conn.execute(sa.select(store.dmp_document).where(d.id == entry.id)).first())
+
+    def _may_update(self, who: Who, entry: DocumentEntry, conn: Connection, now: datetime,
+                    visibility: set[str] | None) -> None:
+        if who.kind == "patient":
+            if entry.ins != who.patient or who.is_representative and INVISIBLE_REPRESENTANTS_LEGAUX in entry.visibility:
+                raise NotFound(f"document {entry.unique_id} inconnu", code="document-inconnu")
+            # the patient masks or unmasks a document from professionals (000 L253; CSP R.1111-49), nothing else
+            if visibility is None or (visibility ^ entry.visibility) - {MASQUE_PS}:
+                raise Forbidden("le patient ne peut que masquer ou démasquer un document aux professionnels",
+                                code="action-patient")
+            return
+        if entry.author_structure != who.structure:  # the producer manages its documents (CRE-23)
+            raise Forbidden("seule la structure productrice modifie les métadonnées de ce document",
+                            code="non-producteur")
+
+    def withdraw(self, who: Who, id_: str) -> None:
+        """Retrait (000 L1062): the producer withdraws a document; the N1's N3 goes with it (002 L805)."""
+        d = store.dmp_document.c
+        now = _now()
+        with self.db.write() as conn:
+            row = conn.execute(sa.select(store.dmp_document).where(d.id == id_).with_for_update()).first()
+            if row is None or row.status == DocumentStatus.DELETED.value:
+                raise NotFound(f"document {id_} inconnu", code="document-inconnu")
+            entry = entry_of(row)
+            self._may_update(who, entry, conn, now, None)
+            if entry.transforms is not None:
+                raise RegistryError("un N3 se supprime avec son N1 (002 L799-805)", code="action-sur-n3")
+            conn.execute(store.dmp_document.update().where(sa.or_(d.id == id_, d.transforms == id_)).values(
+                status=DocumentStatus.DELETED.value, version=d.version + 1, last_updated=_iso(now)))
+            audit.record(conn, actor_of(who), "dmp.supprimer", patient=entry.ins,
+                         detail={"document": entry.unique_id, "cascade-n3": True})
+
+    # --- information and opposition (seed 002 L535-565) ----------------------------------------
+
+    def record_information(self, who: Who, ins: str, alimentation: InformationState,
+                           consultation: InformationState, motif: str = "", episode: str = "",
+                           valid_until: str | None = None) -> None:
+        if who.kind != "professional" or not who.structure:
+            raise Forbidden("l'information du patient est recueillie par un professionnel dans sa structure",
+                            code="information-professionnel")
+        if alimentation is InformationState.OPPOSED and not motif.strip():  # 002 L551; CSP R.1111-47
+            raise InvalidInput("l'opposition à l'alimentation doit invoquer un motif légitime",
+                               code="motif-legitime-absent")
+        if InformationState.NOT_INFORMED in (alimentation, consultation) and alimentation != consultation:
+            raise InvalidInput("une fois informé, le patient répond pour l'alimentation et la consultation",
+                               code="information-incomplete")
+        now = _now()
+        values = dict(alimentation=alimentation.value, consultation=consultation.value, motif=motif or None,
+                      episode=episode or None, valid_until=valid_until, recorded_by=who.person,
+                      recorded_at=_iso(now))
+        with self.db.write() as conn:
+            self._ensure_dossier(conn, ins, now)
+            i = store.dmp_information.c
+            done = conn.execute(store.dmp_information.update().where(i.ins == ins, i.structure == who.structure)
+                                .values(**values)).rowcount
+            if not done:
+                conn.execute(store.dmp_information.insert().values(ins=ins, structure=who.structure, **values))
+            # 002 L539-540: information and opposition are real and traced
+            audit.record(conn, actor_of(who), "dmp.information", patient=ins, detail={
+                "alimentation": alimentation.value, "consultation": consultation.value, "episode": episode,
+                "motif": bool(motif)})
+
+    def status_for(self, who: Who, ins: str) -> tuple[access.DossierView, Decision, Decision]:
+        """CRE-19 (002 L508): without a click, does the patient have an open dossier and may we feed / read it?"""
+        now = _now()
+        with self.db.read() as conn:
+            dossier = self.view(conn, who, ins, now)
+        return dossier, access.may_feed(who, dossier), access.may_open(who, dossier)
+
+    # --- the patient's controls ----------------------------------------------------------------
+
+    def _patient_write(self, who: Who, action: str, detail: dict, change: Callable[[Connection, datetime], None]) -> None:
+        if who.kind != "patient":
+            raise Forbidden("réservé au titulaire du dossier (Mon espace santé)", code="reserve-patient")
+        now = _now()
+        with self.db.write() as conn:
+            self._ensure_dossier(conn, who.patient, now)
+            change(conn, now)
+            audit.record(conn, actor_of(who), action, patient=who.patient, detail=detail)
+
+    def set_dossier_state(self, who: Who, state: DossierState) -> None:
+        """CRE-3 (000 L253): the patient may oppose or close at any time, and reopen."""
+        self._patient_write(who, "dmp.patient.etat", {"etat": state.value}, lambda conn, now: conn.execute(
+            store.dmp_dossier.update().where(store.dmp_dossier.c.ins == who.patient)
+            .values(state=state.value, updated_at=_iso(now))))
+
+    def set_preferences(self, who: Who, *, medecin_traitant: str | None = None, clear_traitant: bool = False,
+                        oppose_bris_de_glace: bool | None = None, oppose_centre_15: bool | None = None) -> None:
+        values: dict = {}
+        if medecin_traitant is not None or clear_traitant:
+            values["medecin_traitant"] = medecin_traitant
+        if oppose_bris_de_glace is not None:
+            values["oppose_bris_de_glace"] = oppose_bris_de_glace
+        if oppose_centre_15 is not None:
+            values["oppose_centre_15"] = oppose_centre_15
+        self._patient_write(who, "dmp.patient.preferences", dict(values), lambda conn, now: conn.execute(
+            store.dmp_dossier.update().where(store.dmp_dossier.c.ins == who.patient)
+            .values(updated_at=_iso(now), **values)))
+
+    def set_rule(self, who: Who, professional: str, rule: str | None) -> None:
+        """Block or authorise one professional (CSP L.1111-19); None removes the rule."""
+        if rule not in ("bloque", "autorise", None):
+            raise InvalidInput("règle : bloque ou autorise", code="regle-invalide")
+        r = store.dmp_patient_rule.c
+
+        def change(conn: Connection, now: datetime) -> None:
+            conn.execute(store.dmp_patient_rule.delete().where(r.ins == who.patient, r.professional == professional))
+            if rule:
+                conn.execute(store.dmp_patient_rule.insert().values(ins=who.patient, professional=professional,
+                                                                    rule=rule, since=_iso(now)))
+
+        self._patient_write(who, "dmp.patient.regle", {"professionnel": professional, "regle": rule}, change)
+
+    def create_code(self, who: Who, professional: str, rubriques: list[str], days: int) -> str:
+        """A code the patient gives to a chosen professional for chosen rubriques, for a limited time
+        (000 L3238, L3369-3376). Returns the code, shown once."""
+        unknown = set(rubriques) - set(RUBRIQUES)
+        if not rubriques or unknown:
+            raise InvalidInput(f"rubriques : parmi {', '.join(RUBRIQUES)}", code="rubrique-inconnue")
+        if not 1 <= days <= 365:
+            raise InvalidInput("durée : de 1 à 365 jours", code="duree-invalide")
+        code = "-".join(secrets.token_hex(2).upper() for _ in range(3))
+
+        def change(conn: Connection, now: datetime) -> None:
+            conn.execute(store.dmp_delegation_code.insert().values(
+                id=str(uuid.uuid4()), ins=who.patient, professional=professional,
+                code_hash=hashlib.sha256(code.encode()).hexdigest(), rubriques=",".join(sorted(set(rubriques))),
+                expires_at=_iso(now + timedelta(days=days)), created_at=_iso(now)))
+
+        self._patient_write(who, "dmp.patient.code", {"professionnel": professional, "rubriques": rubriques,
+                                                      "jours": days}, change)
+        return code
+
+    def revoke_codes(self, who: Who, professional: str) -> None:
+        c = store.dmp_delegation_code.c
+        self._patient_write(who, "dmp.patient.code-revoque", {"professionnel": professional},
+                            lambda conn, now: conn.execute(store.dmp_delegation_code.update().where(
+                                c.ins == who.patient, c.professional == professional).values(revoked=True)))
+
+    def history(self, who: Who) -> list[dict]:
+        """L.1111-19 (003 L1420): the patient sees every access, who, which structure, which document, why.
+        A representative does not see the accesses made in connexion secrète (secret of the minor)."""
+        if who.kind != "patient":
+            raise Forbidden("réservé au titulaire du dossier", code="reserve-patient")
+        with self.db.read() as conn:
+            rows = [r for r in audit.events(conn, patient=who.patient, action_prefix="dmp.")]
+        if who.is_representative:
+            rows = [r for r in rows if audit.detail_of(r).get("actor", {}).get("connexion-secrete") != "oui"]
+        return rows
+
+    # --- secretariat (000 L1934) ---------------------------------------------------------------
+
+    def declare_secretary(self, who: Who, secretary: str, *, remove: bool = False) -> None:
+        if who.kind != "professional" or who.profession != access.PROFESSION_MEDECIN or who.on_behalf_of:
+            raise Forbidden("seul un médecin délègue à un secrétariat, sous son autorité", code="delegation-medecin")
+        s = store.dmp_secretariat.c
+        now = _now()
+        with self.db.write() as conn:
+            conn.execute(store.dmp_secretariat.delete().where(s.doctor == who.person, s.secretary == secretary))
+            if not remove:
+                conn.execute(store.dmp_secretariat.insert().values(
+                    doctor=who.person, secretary=secretary, doctor_profession=who.profession,
+                    doctor_structure=who.structure, since=_iso(now)))
+            audit.record(conn, actor_of(who), "dmp.secretariat", detail={"secretaire": secretary, "retrait": remove})
+
+    def under_doctor(self, who: Who, doctor: str) -> Who:
+        """The secretary's identity for the rules: the doctor's column and structure, both names in the trail."""
+        s = store.dmp_secretariat.c
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(store.dmp_secretariat).where(
+                s.doctor == doctor, s.secretary == who.person)).first()
+        if row is None:
+            raise Forbidden(f"{who.person} n'a pas de délégation du médecin {doctor}", code="sans-delegation")
+        if row.doctor_structure != who.structure:
+            raise Forbidden("la délégation vaut dans la structure du médecin", code="delegation-structure")
+        return Who(who.kind, who.person, who.structure, row.doctor_profession, "secretariat", who.software,
+                   on_behalf_of=doctor, mode=who.mode, reason=who.reason)
+
+    # --- R.1111-53: the consultation d'annonce ---------------------------------------------------
+
+    def notify_announcements(self, now: datetime | None = None) -> int:
+        """Tell the patient, two weeks after the deposit, that a document awaits its consultation d'annonce."""
+        now = now or _now()
+        d = store.dmp_document.c
+        cutoff = _iso(now - access.ANNONCE_NOTICE)
+        with self.db.write() as conn:
+            rows = list(conn.execute(sa.select(d.id, d.ins).where(
+                d.invisible_patient.is_(True), d.annonce_notifiee.is_(False), d.status == "current",
+                d.submitted_at <= cutoff, d.submitted_at > _iso(now - access.ANNONCE_AUTO_VISIBLE),
+                d.transforms.is_(None))))
+            for row in rows:
+                self.notify(row.ins, "Votre dossier médical a été mis à jour",
+                            "Un document a été ajouté à votre dossier médical. Prenez rendez-vous avec un "
+                            "professionnel de santé pour en prendre connaissance.")
+                conn.execute(store.dmp_document.update().where(d.id == row.id).values(annonce_notifiee=True))
+                audit.record(conn, audit.SYSTEM, "dmp.annonce", patient=row.ins, detail={"document": row.id})
+            count = len(rows)
+            return count
+
+
+def _unique(value: str) -> str:
+    return value.removeprefix("urn:oid:")
+
+
+def _sha1(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha1(data).digest()).decode()
+
+
+def _locations(request: ProvideRequest, lot: str, ids: dict[str, str], by_binary: dict[str, str]) -> list[str]:
+    out = []
+    for kind, key in request.order:
+        if kind == "List":
+            out.append(f"List/{lot}")
+        elif kind == "DocumentReference":
+            out.append(f"DocumentReference/{ids[key]}")
+        elif kind == "Binary":
+            out.append(f"Binary/{by_binary[key]}")
+        else:
+            out.append("")
+    return out
+
+
+def _stored_resource(doc: SubmittedDocument, ids: dict[str, str], replaces: str | None) -> dict:
+    """The fiche as kept: Bundle-internal references resolved to our ids."""
+    resource = {k: v for k, v in doc.resource.items() if k not in ("id", "meta")}
+    related = []
+    for code, target in doc.relates:
+        if code == "transforms":
+            related.append({"code": "transforms", "target": {"reference": f"DocumentReference/{ids[target]}"}})
+        elif replaces is not None:
+            related.append({"code": "replaces", "target": {"reference": f"DocumentReference/{replaces}"}})
+    if related:
+        resource["relatesTo"] = related
+    return resource
+
+
+def entry_of(row: sa.Row) -> DocumentEntry:
+    visibility = {code for code, flag in ((MASQUE_PS, row.masque_ps), (INVISIBLE_PATIENT, row.invisible_patient),
+                                          (INVISIBLE_REPRESENTANTS_LEGAUX, row.invisible_representants)) if flag}
+    return DocumentEntry(
+        id=row.id, unique_id=row.unique_id, ins=row.ins, submission=row.submission, status=DocumentStatus(row.status),
+        archived=row.archived, type_code=row.type_code, class_code=row.class_code, format_code=row.format_code,
+        level=row.level, author=row.author, author_structure=row.author_structure, confidentiality=row.confidentiality,
+        visibility=visibility, size=row.size, sha1=row.sha1, blob=row.blob, content_type=row.content_type,
+        submitted_at=row.submitted_at, creation=row.creation, period_start=row.period_start,
+        period_end=row.period_end or "", version=row.version, last_updated=row.last_updated,
+        transforms=row.transforms, replaces=row.replaces, resource=orjson.loads(row.resource))

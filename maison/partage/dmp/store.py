@@ -1,0 +1,130 @@
+"""Persistence of the DMP: dossiers, the patient's choices, submission sets and document entries.
+
+Every hot query is keyed by the patient's INS (the DMP pivot, seed 000 L2076) or by an identifier
+(uniqueId, entry id), so the tables shard by INS at national scale (DESIGN "Scale"). Document bytes
+live in the blob store; a row names its blob only once the blob is durably on disk.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from maison.core.storage import metadata
+
+dmp_dossier = sa.Table(
+    "dmp_dossier",
+    metadata,
+    sa.Column("ins", sa.String(15), primary_key=True),  # matricule INS with its key
+    sa.Column("state", sa.String(10), nullable=False),  # DossierState
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+    sa.Column("medecin_traitant", sa.String(20)),  # IdNatPS declared by the patient
+    sa.Column("oppose_bris_de_glace", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("oppose_centre_15", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+# The patient's answer to a structure's information, for the episode of care (seed 002 L535-565).
+dmp_information = sa.Table(
+    "dmp_information",
+    metadata,
+    sa.Column("ins", sa.String(15), primary_key=True),
+    sa.Column("structure", sa.String(64), primary_key=True),
+    sa.Column("alimentation", sa.String(20), nullable=False),  # InformationState
+    sa.Column("consultation", sa.String(20), nullable=False),
+    sa.Column("motif", sa.Text),  # the legitimate reason of an opposition to feeding
+    sa.Column("episode", sa.String(64)),
+    sa.Column("valid_until", sa.String(32)),  # end of the episode of care, when known
+    sa.Column("recorded_by", sa.String(20), nullable=False),
+    sa.Column("recorded_at", sa.String(32), nullable=False),
+)
+
+# Professionals the patient blocked or explicitly authorised (CSP L.1111-19; seed 000 L253, L2254).
+dmp_patient_rule = sa.Table(
+    "dmp_patient_rule",
+    metadata,
+    sa.Column("ins", sa.String(15), primary_key=True),
+    sa.Column("professional", sa.String(20), primary_key=True),  # IdNatPS
+    sa.Column("rule", sa.String(10), nullable=False),  # bloque / autorise
+    sa.Column("since", sa.String(32), nullable=False),
+)
+
+# Temporary delegation by code to a chosen professional on chosen rubriques (seed 000 L3369-3376).
+dmp_delegation_code = sa.Table(
+    "dmp_delegation_code",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("ins", sa.String(15), nullable=False, index=True),
+    sa.Column("professional", sa.String(20), nullable=False),
+    sa.Column("code_hash", sa.String(64), nullable=False),
+    sa.Column("rubriques", sa.String(200), nullable=False),  # comma separated
+    sa.Column("expires_at", sa.String(32), nullable=False),
+    sa.Column("revoked", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", sa.String(32), nullable=False),
+)
+
+# A secretariat acting under a doctor's authority (seed 000 L1934: "délégation de droits").
+dmp_secretariat = sa.Table(
+    "dmp_secretariat",
+    metadata,
+    sa.Column("doctor", sa.String(20), primary_key=True),
+    sa.Column("secretary", sa.String(20), primary_key=True),
+    sa.Column("doctor_profession", sa.String(10), nullable=False),  # the column the secretary acts under
+    sa.Column("doctor_structure", sa.String(64), nullable=False),
+    sa.Column("since", sa.String(32), nullable=False),
+)
+
+dmp_submission = sa.Table(
+    "dmp_submission",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("unique_id", sa.String(128), nullable=False, unique=True),
+    sa.Column("ins", sa.String(15), nullable=False),
+    sa.Column("source_id", sa.String(128), nullable=False),
+    sa.Column("author", sa.String(20), nullable=False),
+    sa.Column("structure", sa.String(64), nullable=False),
+    sa.Column("submitted_at", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("archived", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("resource", sa.Text, nullable=False),
+    sa.Index("ix_dmp_submission_ins", "ins", "submitted_at"),
+)
+
+dmp_document = sa.Table(
+    "dmp_document",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("unique_id", sa.String(128), nullable=False, unique=True),
+    sa.Column("ins", sa.String(15), nullable=False),
+    sa.Column("submission", sa.String(36), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("archived", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("type_code", sa.String(40), nullable=False),
+    sa.Column("class_code", sa.String(40), nullable=False),
+    sa.Column("format_code", sa.String(80), nullable=False),
+    sa.Column("level", sa.String(4), nullable=False),
+    sa.Column("author", sa.String(20), nullable=False),
+    sa.Column("author_structure", sa.String(64), nullable=False),
+    sa.Column("confidentiality", sa.String(2), nullable=False),
+    sa.Column("masque_ps", sa.Boolean, nullable=False),
+    sa.Column("invisible_patient", sa.Boolean, nullable=False),
+    sa.Column("invisible_representants", sa.Boolean, nullable=False),
+    sa.Column("secret", sa.Boolean, nullable=False, server_default=sa.false()),  # fed in connexion secrète
+    sa.Column("annonce_notifiee", sa.Boolean, nullable=False, server_default=sa.false()),  # R.1111-53 notice sent
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha1", sa.String(28), nullable=False),
+    sa.Column("blob", sa.String(64), nullable=False),
+    sa.Column("content_type", sa.String(80), nullable=False),
+    sa.Column("submitted_at", sa.String(32), nullable=False),
+    sa.Column("creation", sa.String(32), nullable=False),
+    sa.Column("period_start", sa.String(32), nullable=False),
+    sa.Column("period_end", sa.String(32)),
+    sa.Column("setting", sa.String(40), nullable=False),
+    sa.Column("facility", sa.String(40), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("last_updated", sa.String(32), nullable=False),
+    sa.Column("transforms", sa.String(36)),  # N3 → its N1 (XFRM)
+    sa.Column("replaces", sa.String(36)),  # RPLC target
+    sa.Column("resource", sa.Text, nullable=False),  # the DocumentReference as submitted, with our ids
+    sa.Index("ix_dmp_document_ins", "ins", "status", "submitted_at"),
+    sa.Index("ix_dmp_document_transforms", "transforms"),
+)
