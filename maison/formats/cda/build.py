@@ -135,8 +135,6 @@ def _header(w: _Writer, h: DocumentHeader, templates: tuple[str, ...]) -> None:
     w.add(legal, "time", value=ts(h.created))
     w.add(legal, "signatureCode", code="S")
     _person(w, w.add(legal, "assignedEntity"), a, with_specialty=False)
-    if h.replaces:
-        w.add(w.add(w.add(r, "relatedDocument", typeCode="RPLC"), "parentDocument"), "id", root=h.replaces)
     event = w.add(w.add(r, "documentationOf"), "serviceEvent")
     w.code(event, "code", h.service_event)
     period = w.add(event, "effectiveTime")
@@ -149,6 +147,8 @@ def _header(w: _Writer, h: DocumentHeader, templates: tuple[str, ...]) -> None:
     w.add(org, "id", root=OID_IDNATSTRUCT, extension=a.structure)
     w.add(org, "name", a.structure_name)
     w.code(org, "standardIndustryClassCode", h.practice_setting)
+    if h.replaces:  # CDA order: documentationOf, relatedDocument, componentOf
+        w.add(w.add(w.add(r, "relatedDocument", typeCode="RPLC"), "parentDocument"), "id", root=h.replaces)
     encounter = w.add(w.add(r, "componentOf"), "encompassingEncounter")
     w.add(w.add(encounter, "effectiveTime"), "low", value=ts(h.service_start))
     facility = w.add(w.add(encounter, "location"), "healthCareFacility")

@@ -75,6 +75,8 @@ class SubmittedDocument:
     binary_url: str
     relates: list[tuple[str, str]]  # (replaces / transforms, target reference)
     archived: bool
+    study_uids: tuple[str, ...] = ()  # context.related referenceIdList: the PACS pointer (DRIM-M)
+    accession_numbers: tuple[str, ...] = ()
     data: bytes = b""
 
 
@@ -329,7 +331,19 @@ def _document(index: int, full_url: str, resource: dict, patients: dict, binarie
         size=size if isinstance(size, int) else None, hash=digest if isinstance(digest, str) else None,
         content_type=str(attachment.get("contentType") or binary.get("contentType") or ""),
         binary_url=url, relates=relates, archived=_archived(resource), data=data,
+        study_uids=_reference_ids(context, "urn:ihe:iti:xds:2016:studyInstanceUID"),
+        accession_numbers=_reference_ids(context, "urn:ihe:iti:xds:2013:accession"),
     )
+
+
+def _reference_ids(context: dict, kind: str) -> tuple[str, ...]:
+    """PDSm context.related[referenceIdList] values of one kind (study instance UID, accession number)."""
+    found = []
+    for related in context.get("related", []) or []:
+        identifier = related.get("identifier", {}) if isinstance(related, dict) else {}
+        if isinstance(identifier, dict) and _code(identifier.get("type")) == kind:
+            found.append(str(identifier.get("value", "")))
+    return tuple(found)
 
 
 def render_document(entry: DocumentEntry, base: str) -> dict:

@@ -85,6 +85,12 @@ def document_reference(doc: Produced, binary_url: str, related: list[dict]) -> d
                     "practiceSetting": {"coding": [{"system": URL_PRACTICE, "code": header.practice_setting.code}]},
                     "sourcePatientInfo": {"reference": "#patient"}},
     }
+    pointers = [(uid, "urn:ihe:iti:xds:2016:studyInstanceUID") for uid in header.study_instance_uids]
+    pointers += [(number, "urn:ihe:iti:xds:2013:accession") for number in header.accession_numbers]
+    if pointers:  # the imaging pointer: the PACS study beside its report (000 L3542; PDSm referenceIdList)
+        resource["context"]["related"] = [{"identifier": {
+            "type": {"coding": [{"system": "urn:ietf:rfc:3986", "code": code}]}, "value": value}}
+            for value, code in pointers]
     if header.event_codes:
         resource["context"]["event"] = [{"coding": [{"system": URL_LOINC, "code": c.code}]} for c in header.event_codes]
     if related:

@@ -307,6 +307,12 @@ class Dmp:
             raise mismatch("cadre d'exercice", h.practice_setting.code, doc.setting)
         if h.facility_type is not None and h.facility_type.code != doc.facility:
             raise mismatch("secteur d'activité", h.facility_type.code, doc.facility)
+        # 000 L3542: the pointer to the images is fed consistently with the imaging report
+        if set(h.study_instance_uids) != set(doc.study_uids):
+            raise mismatch("Study Instance UID (pointeur PACS)", ", ".join(h.study_instance_uids) or "aucun",
+                           ", ".join(doc.study_uids) or "aucun")
+        if h.accession_numbers and set(h.accession_numbers) != set(doc.accession_numbers):
+            raise mismatch("numéro d'accession", ", ".join(h.accession_numbers), ", ".join(doc.accession_numbers))
 
     def _check_levels(self, request: ProvideRequest, reports: dict[str, CdaReport]) -> None:
         """N1 / N3 (seed 002 L403-413, L775-805): N1 always; N3 only with its N1, XFRM-linked, same lot."""
