@@ -737,13 +737,13 @@ class Dmp:
                 d.submitted_at <= cutoff, d.submitted_at > _iso(now - access.ANNONCE_AUTO_VISIBLE),
                 d.transforms.is_(None))))
             for row in rows:
-                self.notify(row.ins, "Votre dossier médical a été mis à jour",
-                            "Un document a été ajouté à votre dossier médical. Prenez rendez-vous avec un "
-                            "professionnel de santé pour en prendre connaissance.")
                 conn.execute(store.dmp_document.update().where(d.id == row.id).values(annonce_notifiee=True))
                 audit.record(conn, audit.SYSTEM, "dmp.annonce", patient=row.ins, detail={"document": row.id})
-            count = len(rows)
-            return count
+        for row in rows:  # once committed: the notice is sent by Mon espace santé in its own transaction
+            self.notify(row.ins, "Votre dossier médical a été mis à jour",
+                        "Un document a été ajouté à votre dossier médical. Prenez rendez-vous avec un "
+                        "professionnel de santé pour en prendre connaissance.")
+        return len(rows)
 
 
 def _unique(value: str) -> str:
