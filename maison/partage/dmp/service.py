@@ -489,11 +489,17 @@ class Dmp:
                         f"mode {who.mode.value} : {who.reason or 'régulation'}.")
 
     def submission_sets(self, who: Who, ins: str, statuses: list[str]) -> list[sa.Row]:
-        self.open(who, ins, "dmp.rechercher-lots")
-        s = store.dmp_submission.c
+        """The lots that hold at least one document the caller may read (a lot's title must not reveal
+        a masked document)."""
+        dossier, now = self.open(who, ins, "dmp.rechercher-lots")
+        s, d = store.dmp_submission.c, store.dmp_document.c
         with self.db.read() as conn:
             rows = list(conn.execute(sa.select(store.dmp_submission).where(s.ins == ins, s.status.in_(statuses))
                                      .order_by(s.submitted_at.desc())))
+            documents = [entry_of(r) for r in conn.execute(sa.select(store.dmp_document).where(
+                d.ins == ins, d.status != DocumentStatus.DELETED.value))]
+        readable = {e.submission for e in documents if self.visible(who, dossier, e, now).allowed}
+        rows = [row for row in rows if row.id in readable]
         with self.db.write() as conn:
             audit.record(conn, actor_of(who), "dmp.rechercher-lots", patient=ins, detail={"resultats": len(rows)})
         return rows
