@@ -236,10 +236,11 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
         status = after.get("status") if "status" in changed else None
         archived = confidentiality = visibility = None
         if "extension" in changed:
-            others = lambda res: [e for e in res.get("extension", []) if e.get("url") != mhd.EXT_IS_ARCHIVED]  # noqa: E731
+            others = lambda res: [e for e in res.get("extension", [])  # noqa: E731
+                                  if not isinstance(e, dict) or e.get("url") != mhd.EXT_IS_ARCHIVED]
             if others(before) != others(after):
                 raise PatchNotAllowed("seule l'extension isArchived se modifie")
-            archived = mhd._archived(after)
+            archived = mhd.is_archived(after)
         if "securityLabel" in changed:
             confidentiality, visibility = mhd.security_labels(after.get("securityLabel"))
         entry = await run_in_threadpool(dmp.update_metadata, who, unique_id, status, archived, confidentiality,
@@ -274,13 +275,13 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
             raise InvalidInput("status est obligatoire (PDSm)", code="statut-obligatoire")
         rows = await run_in_threadpool(dmp.submission_sets, who, ins, statuses) if "submissionset" in codes else []
         base = _base(request)
-        lists = [_list(row, base) for row in rows]
+        lists = [_list(row) for row in rows]
         return fhir_response(mhd.searchset(lists, f"{base}/List", str(request.url.query)))
 
     r.add_api_route("/List", _find_lists, methods=["GET"])
     r.add_api_route("/List/_search", _find_lists, methods=["POST"])
 
-    def _list(row: sa.Row, base: str) -> dict:
+    def _list(row: sa.Row) -> dict:
         resource = orjson.loads(row.resource)
         resource.update(id=row.id, status=row.status, meta={"profile": [mhd.PROFILE_SUBMISSION_SET]})
         return resource
@@ -297,18 +298,21 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
         if consent.get("resourceType") != "Consent":
             raise MalformedRequest("ressource Consent attendue", code="resource-type")
         patient = consent.get("patient", {}).get("identifier", {}) if isinstance(consent.get("patient"), dict) else {}
-        if patient.get("system") not in mhd.INS_SYSTEMS or not patient.get("value"):
+        if patient.get("system") not in mhd.INS_SYSTEMS or not isinstance(patient.get("value"), str):
             raise InvalidInput("Consent.patient.identifier : l'INS du patient est attendu", code="patient-ins")
         ins = dmp.resolve_ins(patient["value"], mhd.INS_SYSTEMS[patient["system"]])
         axes = {"alimentation": InformationState.NOT_INFORMED, "consultation": InformationState.NOT_INFORMED}
         provisions = consent.get("provision", {}).get("provision", []) if isinstance(consent.get("provision"), dict) else []
         for provision in provisions:
-            action = mhd._code((provision.get("action") or [None])[0]) if isinstance(provision, dict) else ""
+            action = mhd.code_of((provision.get("action") or [None])[0]) if isinstance(provision, dict) else ""
             if action not in axes or provision.get("type") not in ("permit", "deny"):
                 raise InvalidInput("provision : action alimentation|consultation, type permit|deny",
                                    code="provision-invalide")
             axes[action] = InformationState.NOT_OPPOSED if provision["type"] == "permit" else InformationState.OPPOSED
-        motif = next((e.get("valueString", "") for e in consent.get("extension", []) if e.get("url") == EXT_MOTIF), "")
+        motif = next((e.get("valueString", "") for e in consent.get("extension", []) or []
+                      if isinstance(e, dict) and e.get("url") == EXT_MOTIF), "")
+        if not isinstance(motif, str):
+            raise InvalidInput("motif d'opposition : texte attendu", code="champ-invalide")
         period = consent.get("provision", {}).get("period", {}) if isinstance(consent.get("provision"), dict) else {}
         await run_in_threadpool(dmp.record_information, who, ins, axes["alimentation"], axes["consultation"], motif,
                                 consent.get("id", ""), period.get("end"))
@@ -372,6 +376,8 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
         if any(not isinstance(v, bool) for v in flags.values()):
             raise InvalidInput("opposeBrisDeGlace / opposeCentre15 : booléens", code="champ-invalide")
         traitant = body.get("medecinTraitant")
+        if traitant is not None and not (isinstance(traitant, str) and traitant.isdigit() and len(traitant) <= 20):
+            raise InvalidInput("medecinTraitant : l'IdNatPS du médecin, ou null", code="champ-invalide")
         await run_in_threadpool(lambda: dmp.set_preferences(
             who_of(authorizer, request), medecin_traitant=traitant, clear_traitant="medecinTraitant" in body,
             oppose_bris_de_glace=flags.get("opposeBrisDeGlace"), oppose_centre_15=flags.get("opposeCentre15")))
@@ -392,7 +398,8 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
     async def create_code(request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         rubriques, days = body.get("rubriques"), body.get("jours", 7)
-        if not isinstance(rubriques, list) or not isinstance(days, int):
+        if not isinstance(rubriques, list) or not all(isinstance(x, str) for x in rubriques) or \
+                not isinstance(days, int):
             raise InvalidInput("rubriques (liste) et jours (entier) attendus", code="champ-invalide")
         code = await run_in_threadpool(dmp.create_code, who_of(authorizer, request),
                                        required_text(body, "professionnel"), rubriques, days)

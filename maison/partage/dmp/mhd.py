@@ -112,7 +112,7 @@ def _coding(concept: object) -> dict:
     return {}
 
 
-def _code(concept: object) -> str:
+def code_of(concept: object) -> str:
     value = _coding(concept).get("code")
     return value if isinstance(value, str) else ""
 
@@ -176,7 +176,7 @@ def _instant(value: object) -> datetime | None:
     return moment.astimezone(UTC) if moment.tzinfo else None
 
 
-def _archived(resource: dict) -> bool:
+def is_archived(resource: dict) -> bool:
     for ext in resource.get("extension", []):
         if isinstance(ext, dict) and ext.get("url") == EXT_IS_ARCHIVED:
             return ext.get("valueBoolean") is True
@@ -253,6 +253,11 @@ def parse_provide(bundle: dict) -> ProvideRequest:
     if orphan is not None:
         raise RegistryError(f"Binary {orphan} sans fiche qui le décrive", code="XDSMissingDocumentMetadata",
                             expression=_where(binaries[orphan]))
+    for label, value in [("lot : uniqueId", submission.unique_id), ("lot : sourceId", submission.source_id)] + [
+            (f"{d.unique_id[:40]} : {name}", v) for d in documents
+            for name, v in (("masterIdentifier", d.unique_id), ("classCode", d.class_code))]:
+        if len(value) > (40 if label.endswith("classCode") else 128):  # the registry's column widths
+            raise RegistryError(f"{label} trop long ({len(value)} caractères)", code="XDSRegistryMetadataError")
     unique_ids = [d.unique_id for d in documents] + [submission.unique_id]
     if len(set(unique_ids)) != len(unique_ids):
         raise RegistryError("identifiant unique (masterIdentifier) en double dans la transaction",
@@ -321,16 +326,16 @@ def _document(index: int, full_url: str, resource: dict, patients: dict, binarie
     size, digest = attachment.get("size"), attachment.get("hash")
     return SubmittedDocument(
         index=index, full_url=full_url, resource=resource, unique_id=unique, ins=ins, ins_oid=oid,
-        type_code=_code(resource.get("type")),
-        class_code=_code((resource.get("category") or [None])[0] if isinstance(resource.get("category"), list) else None),
-        format_code=_code({"coding": [contents[0].get("format")]} if isinstance(contents[0].get("format"), dict) else None),
+        type_code=code_of(resource.get("type")),
+        class_code=code_of((resource.get("category") or [None])[0] if isinstance(resource.get("category"), list) else None),
+        format_code=code_of({"coding": [contents[0].get("format")]} if isinstance(contents[0].get("format"), dict) else None),
         confidentiality=confidentiality, visibility=visibility, authors=authors,
         creation=_instant(attachment.get("creation")),
         period_start=str(period.get("start", "")), period_end=str(period.get("end", "") or ""),
-        setting=_code(context.get("practiceSetting")), facility=_code(context.get("facilityType")),
+        setting=code_of(context.get("practiceSetting")), facility=code_of(context.get("facilityType")),
         size=size if isinstance(size, int) else None, hash=digest if isinstance(digest, str) else None,
         content_type=str(attachment.get("contentType") or binary.get("contentType") or ""),
-        binary_url=url, relates=relates, archived=_archived(resource), data=data,
+        binary_url=url, relates=relates, archived=is_archived(resource), data=data,
         study_uids=_reference_ids(context, "urn:ihe:iti:xds:2016:studyInstanceUID"),
         accession_numbers=_reference_ids(context, "urn:ihe:iti:xds:2013:accession"),
     )
@@ -341,7 +346,7 @@ def _reference_ids(context: dict, kind: str) -> tuple[str, ...]:
     found = []
     for related in context.get("related", []) or []:
         identifier = related.get("identifier", {}) if isinstance(related, dict) else {}
-        if isinstance(identifier, dict) and _code(identifier.get("type")) == kind:
+        if isinstance(identifier, dict) and code_of(identifier.get("type")) == kind:
             found.append(str(identifier.get("value", "")))
     return tuple(found)
 

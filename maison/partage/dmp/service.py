@@ -119,6 +119,9 @@ class Dmp:
 
     def resolve_ins(self, value: str, oid: str) -> str:
         """The patient's active INS, checked against the referential (SNGI-synchronised pivot, 000 L2076)."""
+        return self._individu(value, oid).active.value
+
+    def _individu(self, value: str, oid: str):  # type: ignore[no-untyped-def]
         try:
             individu = self.referential.by_matricule(value)
         except (NotFound, InvalidInput):
@@ -130,7 +133,7 @@ class Dmp:
         if individu.active.oid != oid:
             raise RegistryError(f"OID d'autorité {oid} ne correspond pas à l'INS {value} ({individu.active.oid})",
                                 code="XDSUnknownPatientId")
-        return value
+        return individu
 
     def _dossier_row(self, conn: Connection, ins: str) -> sa.Row | None:
         return conn.execute(sa.select(store.dmp_dossier).where(store.dmp_dossier.c.ins == ins)).first()
@@ -189,7 +192,8 @@ class Dmp:
     def _provide(self, who: Who, request: ProvideRequest, now: datetime) -> Provided:
         if who.kind == "patient":
             raise Forbidden("le patient dépose ses documents par Mon espace santé", code="alimentation-patient")
-        ins = self.resolve_ins(request.submission.ins, request.submission.ins_oid)
+        individu = self._individu(request.submission.ins, request.submission.ins_oid)
+        ins = individu.active.value
         for doc in request.documents:
             if (doc.ins, doc.ins_oid) != (request.submission.ins, request.submission.ins_oid):
                 raise RegistryError(f"la fiche {doc.unique_id} ne concerne pas le patient du lot de soumission",
@@ -197,7 +201,7 @@ class Dmp:
         replay = self._replay(request, ins)
         if replay is not None:
             return replay
-        reports = {doc.full_url: self._judge(doc, ins, who) for doc in request.documents}
+        reports = {doc.full_url: self._judge(doc, ins, individu.traits, who) for doc in request.documents}
         self._check_levels(request, reports)
         blobs = {doc.full_url: self.blobs.put(doc.data) for doc in request.documents}  # durable before commit
         try:
@@ -232,7 +236,7 @@ class Dmp:
         by_binary = {doc.binary_url: ids[doc.full_url] for doc in request.documents}
         return Provided(lot, _locations(request, lot, ids, by_binary), ["soumission déjà enregistrée (rejeu)"], True)
 
-    def _judge(self, doc: SubmittedDocument, ins: str, who: Who) -> CdaReport:
+    def _judge(self, doc: SubmittedDocument, ins: str, traits, who: Who) -> CdaReport:  # type: ignore[no-untyped-def]
         """One document: a valid CDA R2 whose header says what the metadata says (issue 4 §1.2)."""
         if len(doc.data) > self.max_document_bytes:
             raise TooLarge(f"document {doc.unique_id} de {len(doc.data)} octets : limite {self.max_document_bytes}")
@@ -264,10 +268,10 @@ class Dmp:
         if errors:
             listed = "; ".join(f"{f.code}: {f.message} ({f.location}, {f.source})" for f in errors[:8])
             raise RegistryError(f"document {doc.unique_id} non conforme : {listed}", code="XDSRegistryMetadataError")
-        self._consistent(doc, report, ins)
+        self._consistent(doc, report, ins, traits)
         return report
 
-    def _consistent(self, doc: SubmittedDocument, report: CdaReport, ins: str) -> None:
+    def _consistent(self, doc: SubmittedDocument, report: CdaReport, ins: str, traits) -> None:  # type: ignore[no-untyped-def]
         """The CDA header and the submitted metadata must say the same thing (CI-SIS XDS ↔ CDA mapping)."""
         h = report.header
 
@@ -281,7 +285,6 @@ class Dmp:
         if patient is None or (patient.extension, patient.root) != (ins, doc.ins_oid):
             raise RegistryError(f"{doc.unique_id} : patient de l'en-tête CDA ({patient}) ≠ patient de la fiche "
                                 f"({ins})", code="XDSPatientIdDoesNotMatch")
-        traits = self.referential.by_matricule(ins).traits
         if (match_form(h.patient.birth_family), h.patient.birth_date[:8], h.patient.gender) != (
                 match_form(traits.nom_naissance), traits.date_naissance.replace("-", ""), traits.sexe):
             raise RegistryError(f"{doc.unique_id} : traits d'identité de l'en-tête CDA ({h.patient.birth_family}, "
