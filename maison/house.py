@@ -45,6 +45,8 @@ from maison.core.blobs import Blobs
 from maison.partage.dmp.api import router as dmp_router
 from maison.partage.dmp.habilitation import Matrix
 from maison.partage.dmp.service import Dmp
+from maison.partage.espace.api import router as espace_router
+from maison.partage.espace.service import Espace
 
 SERVICES = [
     ("/insi", "INSi — téléservice de l'Identité Nationale de Santé (SOAP 1.2, WSDL at /insi/lps?wsdl)"),
@@ -54,6 +56,7 @@ SERVICES = [
     ("/mes", "Mon espace santé — the patient's login (identifier, password, one-time code), legal representatives"),
     ("/annuaire", "Annuaire Santé — Practitioner, PractitionerRole, Organization (FHIR R4, IG fhir-annuaire)"),
     ("/dmp", "DMP — Gestionnaire de partage de documents, PDSm 3.1.1 (MHD ITI-65/66/67/68), patient controls"),
+    ("/espace", "Mon espace santé — profil médical, measures, agenda, the patient's documents, full export"),
 ]
 
 
@@ -96,6 +99,11 @@ class House:
                    notify=self.patient_login.notify)
 
     @cached_property
+    def espace(self) -> Espace:
+        return Espace(self.dmp, self.settings.reference_path,
+                      max_document_bytes=self.settings.espace_max_document_bytes)
+
+    @cached_property
     def terminology(self) -> Terminology:
         """The CI-SIS value sets of the configured reference pack, or the compact default table."""
         return Terminology.from_settings(self.settings)
@@ -131,6 +139,8 @@ class House:
         app.include_router(dmp_router(self.dmp, authorizer, self.settings.max_body_bytes,
                                       self.settings.dmp_max_document_bytes * 2 + 1_000_000),
                            prefix="/dmp", tags=["DMP"])
+        app.include_router(espace_router(self.espace, authorizer, self.settings.max_body_bytes),
+                           prefix="/espace", tags=["Mon espace santé"])
         app.include_router(cellule_router(self.cellule, self.patients, self.settings.max_body_bytes, authorizer),
                            prefix="/identitovigilance", tags=["Cellule d'identitovigilance"])
 

@@ -41,6 +41,7 @@ class Settings:
     # habilitation matrix file (empty: the matrix shipped with Maison, maison/partage/dmp/matrice.toml).
     dmp_max_document_bytes: int = 20_000_000
     dmp_matrix_path: str = ""
+    espace_max_document_bytes: int = 5_000_000  # a document the patient deposits in Mon espace santé
     # Secret used to sign local tokens; must come from the environment outside tests.
     secret_key: str = ""
 

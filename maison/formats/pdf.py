@@ -6,7 +6,24 @@ the house produces has a real paginated PDF, written with fpdf2 (DESIGN: reportl
 
 from __future__ import annotations
 
+import unicodedata
+
 from fpdf import FPDF
+
+# The PDF core fonts (no font file to ship) cover Windows-1252; French typography outside it is
+# spelled the way a typewriter would, and any other character by its unaccented form or "?".
+_TYPEWRITER = str.maketrans({"\u2014": "-", "\u2013": "-", "\u2019": "'", "\u2018": "'", "\u201c": '"',
+                             "\u201d": '"', "\u2026": "...", "\u0153": "oe", "\u0152": "OE", "\u202f": " ",
+                             "\u2009": " ", "\u00a0": " "})
+
+
+def printable(text: str) -> str:
+    """`text` in the characters the core fonts can draw (what patients type may be anything)."""
+    text = text.translate(_TYPEWRITER)
+    if all(ord(c) < 256 for c in text):
+        return text
+    return "".join(c if ord(c) < 256 else (unicodedata.normalize("NFKD", c).encode("latin-1", "ignore").decode("latin-1")
+                                           or "?") for c in text)
 
 
 def document_pdf(title: str, sections: list[tuple[str, list[str]]], *, footer: str = "",
@@ -26,11 +43,11 @@ _ANNEX = "Annexe : relevé des constantes et des administrations pendant le séj
 
 def _render(title: str, sections: list[tuple[str, list[str]]], footer: str, annex_lines: int) -> bytes:
     pdf = FPDF(format="A4")
-    pdf.set_title(title)
+    pdf.set_title(printable(title))
     pdf.set_creator("Maison")
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.add_page()
-    write = lambda height, text: pdf.multi_cell(0, height, text, new_x="LMARGIN", new_y="NEXT")  # noqa: E731
+    write = lambda height, text: pdf.multi_cell(0, height, printable(text), new_x="LMARGIN", new_y="NEXT")  # noqa: E731
     pdf.set_font("Helvetica", "B", 15)
     write(9, title)
     pdf.ln(3)

@@ -1,0 +1,159 @@
+"""HTTP adapter of Mon espace santé for the patient (a Mon espace santé token), in FHIR R4 JSON.
+
+- `GET /espace/profil` — the whole profil médical (Bundle collection), the download of 000 L3298;
+- `GET|PUT /espace/profil/coordonnees|volontes` — contact details, wishes;
+- `GET|POST /espace/profil/{rubrique}`, `PUT|DELETE /espace/profil/{rubrique}/{id}` — contacts-urgence,
+  maladies, traitements, allergies, vaccinations;
+- `POST /espace/profil/$partager` — the profil médical synthesis saved in the DMP (000 L3300);
+- `GET|POST /espace/mesures`, `DELETE /espace/mesures/{id}` — Observations (the BMI is computed);
+- `GET|POST /espace/agenda`, `PUT|DELETE /espace/agenda/{id}` — Appointments;
+- `GET /espace/documents/categories`, `POST /espace/documents`, `DELETE /espace/documents/{id}` — the
+  patient's own documents in his DMP categories (reading them is ITI-67/68 on /dmp with the same token);
+- `GET /espace/export` — the full export archive (ZIP: FHIR Bundle + original documents).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from maison.core.authz import Authorizer
+from maison.core.errors import InvalidInput
+from maison.formats.body import json_response, read_json_object
+from maison.formats.fhir import fhir_response
+from maison.partage.dmp.api import who_of
+from maison.partage.espace.export import export_archive
+from maison.partage.espace.service import Espace
+
+
+def _bundle(resources: list[dict]) -> dict:
+    return {"resourceType": "Bundle", "type": "searchset", "total": len(resources),
+            "entry": [{"resource": r, "search": {"mode": "match"}} for r in resources]}
+
+
+def router(espace: Espace, authorizer: Authorizer, max_body_bytes: int) -> APIRouter:
+    r = APIRouter()
+    max_upload = espace.max_document_bytes * 4 // 3 + 65_536  # base64 in a JSON DocumentReference
+
+    def who(request: Request):  # type: ignore[no-untyped-def]
+        return who_of(authorizer, request)
+
+    @r.get("/profil")
+    async def profile(request: Request) -> Response:
+        return fhir_response(await run_in_threadpool(espace.profile, who(request)))
+
+    @r.get("/profil/volontes")
+    async def wishes(request: Request) -> Response:
+        return json_response(await run_in_threadpool(espace.volontes, who(request)))
+
+    @r.put("/profil/coordonnees")
+    async def contact_details(request: Request) -> Response:
+        body = await read_json_object(request, max_body_bytes)
+        return json_response(await run_in_threadpool(espace.set_profile_part, who(request), "coordonnees", body))
+
+    @r.put("/profil/volontes")
+    async def set_wishes(request: Request) -> Response:
+        body = await read_json_object(request, max_body_bytes)
+        return json_response(await run_in_threadpool(espace.set_profile_part, who(request), "volontes", body))
+
+    @r.post("/profil/$partager")
+    async def share(request: Request) -> Response:
+        id_ = await run_in_threadpool(espace.share_profile, who(request))
+        return Response(status_code=201, headers={"Location": f"/dmp/DocumentReference/{id_}"})
+
+    @r.get("/profil/{rubrique}")
+    async def items(rubrique: str, request: Request) -> Response:
+        return fhir_response(_bundle(await run_in_threadpool(espace.items, who(request), rubrique)))
+
+    @r.post("/profil/{rubrique}")
+    async def add_item(rubrique: str, request: Request) -> Response:
+        body = await read_json_object(request, max_body_bytes)
+        return fhir_response(await run_in_threadpool(espace.put_item, who(request), rubrique, body), 201)
+
+    @r.put("/profil/{rubrique}/{id_}")
+    async def replace_item(rubrique: str, id_: str, request: Request) -> Response:
+        body = await read_json_object(request, max_body_bytes)
+        return fhir_response(await run_in_threadpool(espace.put_item, who(request), rubrique, body, id_))
+
+    @r.delete("/profil/{rubrique}/{id_}")
+    async def delete_item(rubrique: str, id_: str, request: Request) -> Response:
+        await run_in_threadpool(espace.delete_item, who(request), rubrique, id_)
+        return Response(status_code=204)
+
+    @r.get("/mesures")
+    async def measures(request: Request) -> Response:
+        kind = request.query_params.get("code")
+        return fhir_response(_bundle(await run_in_threadpool(espace.measures, who(request), kind)))
+
+    @r.post("/mesures")
+    async def add_measure(request: Request) -> Response:
+        body = await read_json_object(request, max_body_bytes)
+        return fhir_response(await run_in_threadpool(espace.add_measure, who(request), body), 201)
+
+    @r.delete("/mesures/{id_}")
+    async def delete_measure(id_: str, request: Request) -> Response:
+        await run_in_threadpool(espace.delete_measure, who(request), id_)
+        return Response(status_code=204)
+
+    @r.get("/agenda")
+    async def events(request: Request) -> Response:
+        q = request.query_params
+        return fhir_response(_bundle(await run_in_threadpool(espace.events, who(request), q.get("debut"),
+                                                             q.get("fin"))))
+
+    @r.post("/agenda")
+    async def add_event(request: Request) -> Response:
+        body = await read_json_object(request, max_body_bytes)
+        return fhir_response(await run_in_threadpool(espace.put_event, who(request), body), 201)
+
+    @r.put("/agenda/{id_}")
+    async def replace_event(id_: str, request: Request) -> Response:
+        body = await read_json_object(request, max_body_bytes)
+        return fhir_response(await run_in_threadpool(espace.put_event, who(request), body, id_))
+
+    @r.delete("/agenda/{id_}")
+    async def delete_event(id_: str, request: Request) -> Response:
+        await run_in_threadpool(espace.delete_event, who(request), id_)
+        return Response(status_code=204)
+
+    @r.get("/documents/categories")
+    async def categories() -> Response:
+        return json_response([{"code": c, "display": d} for c, d in sorted(espace.categories().items())])
+
+    @r.post("/documents")
+    async def deposit(request: Request) -> Response:
+        body = await read_json_object(request, max_upload)
+        if body.get("resourceType") != "DocumentReference":
+            raise InvalidInput("une ressource DocumentReference est attendue", code="type-ressource",
+                               expression="resourceType")
+        codings = (body.get("type") or {}).get("coding") or [{}]
+        contents = body.get("content") or [{}]
+        attachment = contents[0].get("attachment") if isinstance(contents[0], dict) else None
+        if not isinstance(attachment, dict) or not isinstance(attachment.get("data"), str):
+            raise InvalidInput("content[0].attachment.data (base64) est obligatoire", code="contenu-absent",
+                               expression="content[0].attachment.data")
+        try:
+            data = base64.b64decode(attachment["data"], validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidInput("content[0].attachment.data : base64 invalide", code="base64",
+                               expression="content[0].attachment.data") from None
+        id_ = await run_in_threadpool(
+            espace.deposit, who(request), str(codings[0].get("code", "")),
+            body.get("description") or attachment.get("title") or "", str(attachment.get("contentType", "")), data)
+        return Response(status_code=201, headers={"Location": f"/dmp/DocumentReference/{id_}"})
+
+    @r.delete("/documents/{id_}")
+    async def remove_document(id_: str, request: Request) -> Response:
+        await run_in_threadpool(espace.remove_document, who(request), id_)
+        return Response(status_code=204)
+
+    @r.get("/export")
+    async def export(request: Request) -> Response:
+        data = await run_in_threadpool(export_archive, espace, who(request))
+        return Response(data, media_type="application/zip", headers={
+            "Content-Disposition": 'attachment; filename="mon-espace-sante.zip"', "Cache-Control": "no-store"})
+
+    return r

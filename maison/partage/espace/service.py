@@ -1,0 +1,451 @@
+"""Mon espace santé's use cases for the patient: profil médical, measures, agenda, own documents, export.
+
+Mon espace santé exists for everyone unless opposed (000 L3228): its state is the DMP dossier's
+(opposing or closing it makes the espace read-only, as the dossier is). Only the patient — or the
+legal representative acting for a minor — reaches it, with a Mon espace santé token; every read and
+every change is one transaction with its audit record, so the access history shows them too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from maison.core import audit
+from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from maison.formats.pdf import document_pdf
+from maison.partage.dmp import store as dmp_store
+from maison.partage.dmp.model import DocumentStatus, DossierState, Who
+from maison.partage.dmp.service import Dmp, actor_of
+from maison.partage.espace import documents, mesures, profil, store
+from maison.partage.espace.mesures import KINDS, LOINC, UCUM
+
+APPOINTMENT_STATUSES = ("proposed", "pending", "booked", "fulfilled", "cancelled", "noshow")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds")
+
+
+def _moment(value: object, where: str) -> datetime:
+    """An instant from a FHIR dateTime (a bare date is midnight UTC)."""
+    if not isinstance(value, str) or len(value) < 10:
+        raise InvalidInput(f"{where} : un dateTime FHIR est attendu", code="date-invalide", expression=where)
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00")) if len(value) > 10 else \
+            datetime.combine(date.fromisoformat(value), datetime.min.time())
+    except ValueError:
+        raise InvalidInput(f"{where} : {value!r} n'est pas un dateTime", code="date-invalide",
+                           expression=where) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class Espace:
+    def __init__(self, dmp: Dmp, reference_path: Path, *, max_document_bytes: int = 5_000_000) -> None:
+        self.dmp = dmp
+        self.db = dmp.db
+        self.reference_path = reference_path
+        self.max_document_bytes = max_document_bytes
+
+    # --- the frame of every use case -----------------------------------------------------------
+
+    @staticmethod
+    def owner(who: Who) -> str:
+        if who.kind != "patient" or not who.patient:
+            raise Forbidden("Mon espace santé : réservé au patient ou à son représentant légal",
+                            code="reserve-patient")
+        return who.patient
+
+    def _writable(self, conn: Connection, ins: str) -> None:
+        row = conn.execute(sa.select(dmp_store.dmp_dossier.c.state).where(dmp_store.dmp_dossier.c.ins == ins)).first()
+        if row is not None and DossierState(row.state) is not DossierState.ACTIVE:
+            raise Conflict(f"Mon espace santé est {row.state} (000 L3228) : consultation et export seulement",
+                           code="espace-ferme")
+
+    def record(self, conn: Connection, who: Who, action: str, detail: dict) -> None:
+        audit.record(conn, actor_of(who), f"espace.{action}", patient=who.patient, detail=detail)
+
+    # --- profil médical (000 L3281-3296) ----------------------------------------------------------
+
+    def identity(self, ins: str) -> dict:
+        """The FHIR Patient of the espace: the INS identity from the referential, the patient's contacts."""
+        individu = self.dmp.referential.by_matricule(ins)
+        t = individu.traits
+        patient = {"resourceType": "Patient", "id": ins,
+                   "identifier": [{"use": "official", "system": f"urn:oid:{individu.active.oid}",
+                                   "value": individu.active.value}],
+                   "name": [{"use": "official", "family": t.nom_naissance, "given": list(t.prenoms)}],
+                   "gender": {"M": "male", "F": "female"}.get(t.sexe, "unknown"), "birthDate": t.date_naissance}
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(store.mes_profile).where(store.mes_profile.c.ins == ins)).first()
+        if row is not None and row.coordonnees:
+            patient.update(orjson.loads(row.coordonnees))
+        return patient
+
+    def profile(self, who: Who) -> dict:
+        """The whole profil médical as a FHIR Bundle (collection), the form it is downloaded in (000 L3298)."""
+        ins = self.owner(who)
+        patient = self.identity(ins)
+        with self.db.write() as conn:
+            row = conn.execute(sa.select(store.mes_profile).where(store.mes_profile.c.ins == ins)).first()
+            items = self._items(conn, ins)
+            self.record(conn, who, "profil.lire", {"entrees": len(items)})
+        entries = [{"fullUrl": f"urn:maison:espace:Patient/{ins}", "resource": patient}]
+        entries += [{"fullUrl": f"urn:maison:espace:{r['resourceType']}/{r['id']}", "resource": r} for r in items]
+        bundle = {"resourceType": "Bundle", "type": "collection", "timestamp": _iso(_now()), "entry": entries}
+        if row is not None and row.volontes:
+            bundle["extension"] = [{"url": "urn:maison:espace:volontes", "valueString": row.volontes}]
+        return bundle
+
+    def _items(self, conn: Connection, ins: str, rubrique: str | None = None) -> list[dict]:
+        p = store.mes_profile_item.c
+        query = sa.select(store.mes_profile_item).where(p.ins == ins)
+        if rubrique:
+            query = query.where(p.rubrique == rubrique)
+        return [self._item_resource(r) for r in conn.execute(query.order_by(p.rubrique, p.created_at))]
+
+    @staticmethod
+    def _item_resource(row: sa.Row) -> dict:
+        resource = orjson.loads(row.resource)
+        resource.update(id=row.id, meta={"lastUpdated": row.updated_at, "tag": [
+            {"system": "urn:maison:espace:rubrique", "code": row.rubrique}]})
+        key = "patient" if resource["resourceType"] in ("AllergyIntolerance", "Immunization", "RelatedPerson") \
+            else "subject"
+        resource[key] = {"reference": f"Patient/{row.ins}"}
+        return resource
+
+    def volontes(self, who: Who) -> dict:
+        ins = self.owner(who)
+        with self.db.write() as conn:
+            row = conn.execute(sa.select(store.mes_profile.c.volontes).where(store.mes_profile.c.ins == ins)).first()
+            self.record(conn, who, "volontes.lire", {})
+        return orjson.loads(row.volontes) if row and row.volontes else {"donOrganes": "non-renseigne"}
+
+    def set_profile_part(self, who: Who, part: str, body: object) -> dict:
+        """Contact details (`coordonnees`) or wishes (`volontes`), replaced whole."""
+        ins = self.owner(who)
+        value = profil.check_coordonnees(body) if part == "coordonnees" else profil.check_volontes(body)
+        now = _iso(_now())
+        with self.db.write() as conn:
+            self._writable(conn, ins)
+            p = store.mes_profile.c
+            if conn.execute(sa.select(p.ins).where(p.ins == ins)).first() is None:
+                conn.execute(store.mes_profile.insert().values(ins=ins, updated_at=now))
+            conn.execute(store.mes_profile.update().where(p.ins == ins).values(
+                {part: orjson.dumps(value).decode(), "updated_at": now}))
+            self.record(conn, who, f"{part}.modifier", {"elements": sorted(value)})
+        return value
+
+    def items(self, who: Who, rubrique: str) -> list[dict]:
+        ins = self.owner(who)
+        if rubrique not in profil.RUBRIQUES:
+            raise NotFound(f"rubrique {rubrique!r} inconnue : {', '.join(profil.RUBRIQUES)}", code="rubrique-inconnue")
+        with self.db.write() as conn:
+            items = self._items(conn, ins, rubrique)
+            self.record(conn, who, "profil.lire", {"rubrique": rubrique, "entrees": len(items)})
+        return items
+
+    def put_item(self, who: Who, rubrique: str, resource: object, id_: str | None = None) -> dict:
+        """Add an entry (id_ None) or replace one of the patient's own entries."""
+        ins = self.owner(who)
+        kept = profil.check_item(rubrique, resource)
+        now = _iso(_now())
+        p = store.mes_profile_item.c
+        with self.db.write() as conn:
+            self._writable(conn, ins)
+            if id_ is None:
+                id_ = str(uuid.uuid4())
+                conn.execute(store.mes_profile_item.insert().values(
+                    id=id_, ins=ins, rubrique=rubrique, resource=orjson.dumps(kept).decode(), created_at=now,
+                    updated_at=now))
+            elif conn.execute(store.mes_profile_item.update().where(p.id == id_, p.ins == ins, p.rubrique == rubrique)
+                              .values(resource=orjson.dumps(kept).decode(), updated_at=now)).rowcount != 1:
+                raise NotFound(f"{rubrique}/{id_} inconnu", code="entree-inconnue")
+            self.record(conn, who, "profil.modifier", {"rubrique": rubrique, "entree": id_})
+            row = conn.execute(sa.select(store.mes_profile_item).where(p.id == id_)).one()
+        return self._item_resource(row)
+
+    def delete_item(self, who: Who, rubrique: str, id_: str) -> None:
+        ins = self.owner(who)
+        p = store.mes_profile_item.c
+        with self.db.write() as conn:
+            self._writable(conn, ins)
+            if conn.execute(store.mes_profile_item.delete().where(p.id == id_, p.ins == ins,
+                                                                  p.rubrique == rubrique)).rowcount != 1:
+                raise NotFound(f"{rubrique}/{id_} inconnu", code="entree-inconnue")
+            self.record(conn, who, "profil.supprimer", {"rubrique": rubrique, "entree": id_})
+
+    # --- measures (000 L3306-3317) ----------------------------------------------------------------
+
+    def add_measure(self, who: Who, observation: object) -> dict:
+        """A FHIR Observation with a LOINC code and a UCUM valueQuantity; the BMI follows by itself."""
+        ins = self.owner(who)
+        if not isinstance(observation, dict) or observation.get("resourceType") != "Observation":
+            raise InvalidInput("une ressource Observation est attendue", code="type-ressource",
+                               expression="resourceType")
+        codings = (observation.get("code") or {}).get("coding") or []
+        loinc = next((c.get("code") for c in codings if isinstance(c, dict) and c.get("system") == LOINC), None)
+        kind_name = mesures.kind_of_loinc(loinc or "") or str(loinc)
+        quantity = observation.get("valueQuantity")
+        if not isinstance(quantity, dict):
+            raise InvalidInput("valueQuantity est obligatoire", code="valeur-invalide", expression="valueQuantity")
+        if quantity.get("system", UCUM) != UCUM:
+            raise InvalidInput("valueQuantity.system : UCUM (http://unitsofmeasure.org)", code="unite-invalide",
+                               expression="valueQuantity.system")
+        kind, value = mesures.normalise(kind_name, quantity.get("value"), str(quantity.get("code") or ""))
+        effective = _moment(observation.get("effectiveDateTime"), "effectiveDateTime")
+        if effective > _now():
+            raise InvalidInput("effectiveDateTime est dans le futur", code="date-future", expression="effectiveDateTime")
+        note = next((n.get("text") for n in observation.get("note", []) if isinstance(n, dict)), None)
+        id_ = str(uuid.uuid4())
+        with self.db.write() as conn:
+            self._writable(conn, ins)
+            conn.execute(store.mes_measure.insert().values(
+                id=id_, ins=ins, kind=kind.name, value=value, unit=kind.unit, effective=_iso(effective),
+                note=note, created_at=_iso(_now())))
+            if kind.name in ("poids", "taille"):
+                self._recompute_bmi(conn, ins)
+            self.record(conn, who, "mesure.ajouter", {"mesure": kind.name})
+            row = conn.execute(sa.select(store.mes_measure).where(store.mes_measure.c.id == id_)).one()
+        return _observation(row)
+
+    @staticmethod
+    def _recompute_bmi(conn: Connection, ins: str) -> None:
+        """Each weight gets its BMI with the height measured last before it (else the first one after):
+        000 L3309 "L'IMC (calculé automatiquement)"."""
+        m = store.mes_measure.c
+        conn.execute(store.mes_measure.delete().where(m.ins == ins, m.kind == "imc"))
+        rows = list(conn.execute(sa.select(store.mes_measure).where(m.ins == ins, m.kind.in_(("poids", "taille")))
+                                 .order_by(m.effective)))
+        heights = [r for r in rows if r.kind == "taille"]
+        if not heights:
+            return
+        now = _iso(_now())
+        for weight in (r for r in rows if r.kind == "poids"):
+            before = [h for h in heights if h.effective <= weight.effective]
+            height = before[-1] if before else heights[0]
+            conn.execute(store.mes_measure.insert().values(
+                id=str(uuid.uuid4()), ins=ins, kind="imc", value=mesures.bmi(weight.value, height.value),
+                unit=KINDS["imc"].unit, effective=weight.effective, derived_from=f"{weight.id},{height.id}",
+                created_at=now))
+
+    def measures(self, who: Who, kind: str | None = None) -> list[dict]:
+        ins = self.owner(who)
+        if kind is not None and kind not in KINDS:
+            raise InvalidInput(f"mesure {kind!r} inconnue : {', '.join(KINDS)}", code="mesure-inconnue")
+        m = store.mes_measure.c
+        query = sa.select(store.mes_measure).where(m.ins == ins, *([m.kind == kind] if kind else []))
+        with self.db.write() as conn:
+            rows = list(conn.execute(query.order_by(m.effective, m.kind)))
+            self.record(conn, who, "mesure.lire", {"mesure": kind, "resultats": len(rows)})
+        return [_observation(r) for r in rows]
+
+    def delete_measure(self, who: Who, id_: str) -> None:
+        ins = self.owner(who)
+        m = store.mes_measure.c
+        with self.db.write() as conn:
+            self._writable(conn, ins)
+            row = conn.execute(sa.select(m.kind).where(m.id == id_, m.ins == ins)).first()
+            if row is None or row.kind == "imc":
+                raise NotFound(f"mesure {id_} inconnue" + (" (l'IMC suit le poids et la taille)" if row else ""),
+                               code="mesure-inconnue")
+            conn.execute(store.mes_measure.delete().where(m.id == id_))
+            self._recompute_bmi(conn, ins)
+            self.record(conn, who, "mesure.supprimer", {"mesure": row.kind})
+
+    # --- agenda (000 L3355-3361) ------------------------------------------------------------------
+
+    def put_event(self, who: Who, appointment: object, id_: str | None = None) -> dict:
+        ins = self.owner(who)
+        if not isinstance(appointment, dict) or appointment.get("resourceType") != "Appointment":
+            raise InvalidInput("une ressource Appointment est attendue", code="type-ressource",
+                               expression="resourceType")
+        status = appointment.get("status", "booked")
+        if status not in APPOINTMENT_STATUSES:
+            raise InvalidInput(f"status : {', '.join(APPOINTMENT_STATUSES)}", code="statut-invalide",
+                               expression="status")
+        start = _moment(appointment.get("start"), "start")
+        end = _moment(appointment["end"], "end") if appointment.get("end") else None
+        if end is not None and end < start:
+            raise InvalidInput("end précède start", code="periode-invalide", expression="end")
+        profil._text(appointment.get("description"), "description")
+        kept = {k: v for k, v in appointment.items() if k not in ("id", "meta")}
+        kept.update(status=status, participant=[*[p for p in appointment.get("participant", []) if isinstance(p, dict)
+                                                 and p.get("actor", {}).get("reference") != f"Patient/{ins}"],
+                                               {"actor": {"reference": f"Patient/{ins}"}, "status": "accepted"}])
+        now = _iso(_now())
+        a = store.mes_agenda_event.c
+        values = dict(start=_iso(start), end=_iso(end) if end else None, resource=orjson.dumps(kept).decode(),
+                      updated_at=now)
+        with self.db.write() as conn:
+            self._writable(conn, ins)
+            if id_ is None:
+                id_ = str(uuid.uuid4())
+                conn.execute(store.mes_agenda_event.insert().values(id=id_, ins=ins, created_at=now, **values))
+            elif conn.execute(store.mes_agenda_event.update().where(a.id == id_, a.ins == ins)
+                              .values(**values)).rowcount != 1:
+                raise NotFound(f"événement {id_} inconnu", code="evenement-inconnu")
+            self.record(conn, who, "agenda.modifier", {"evenement": id_})
+            row = conn.execute(sa.select(store.mes_agenda_event).where(a.id == id_)).one()
+        return _appointment(row)
+
+    def events(self, who: Who, since: str | None = None, until: str | None = None) -> list[dict]:
+        ins = self.owner(who)
+        a = store.mes_agenda_event.c
+        query = sa.select(store.mes_agenda_event).where(a.ins == ins)
+        if since:
+            query = query.where(a.start >= _iso(_moment(since, "date")))
+        if until:
+            query = query.where(a.start < _iso(_moment(until, "date")))
+        with self.db.write() as conn:
+            rows = list(conn.execute(query.order_by(a.start)))
+            self.record(conn, who, "agenda.lire", {"resultats": len(rows)})
+        return [_appointment(r) for r in rows]
+
+    def delete_event(self, who: Who, id_: str) -> None:
+        ins = self.owner(who)
+        a = store.mes_agenda_event.c
+        with self.db.write() as conn:
+            self._writable(conn, ins)
+            if conn.execute(store.mes_agenda_event.delete().where(a.id == id_, a.ins == ins)).rowcount != 1:
+                raise NotFound(f"événement {id_} inconnu", code="evenement-inconnu")
+            self.record(conn, who, "agenda.supprimer", {"evenement": id_})
+
+    # --- the patient's own documents (000 L3267-3269) ---------------------------------------------
+
+    def categories(self) -> dict[str, str]:
+        return documents.patient_categories(self.reference_path)
+
+    def deposit(self, who: Who, category: str, title: str, content_type: str, data: bytes, *,
+                by_service: bool = False) -> str:
+        """File a document in the patient's category of his DMP; returns its entry id. A new profil
+        médical synthesis replaces the previous one (RPLC chain, as a producer's replacement)."""
+        ins = self.owner(who)
+        if not isinstance(title, str) or not title.strip() or len(title) > 200:
+            raise InvalidInput("titre du document : 1 à 200 caractères", code="titre-invalide", expression="description")
+        categories = self.categories()
+        documents.check_upload(categories, category, content_type, data, self.max_document_bytes,
+                               by_service=by_service)
+        individu = self.dmp.referential.by_matricule(ins)
+        now = _now()
+        unique_id = documents.new_unique_id()
+        resource = documents.document_reference(
+            ins=ins, ins_oid=individu.active.oid, unique_id=unique_id, category=category,
+            display=categories[category], title=title.strip(), content_type=content_type, data=data, created=now)
+        blob = self.dmp.blobs.put(data)  # durable before the row that names it
+        id_, lot = str(uuid.uuid4()), str(uuid.uuid4())
+        d = dmp_store.dmp_document.c
+        attachment = resource["content"][0]["attachment"]
+        with self.db.write() as conn:
+            self._writable(conn, ins)
+            previous = conn.execute(sa.select(d.id).where(
+                d.ins == ins, d.type_code == category, d.status == DocumentStatus.CURRENT.value)).first() \
+                if category == documents.PROFILE_SYNTHESIS else None
+            if previous is not None:
+                conn.execute(dmp_store.dmp_document.update().where(d.id == previous.id).values(
+                    status=DocumentStatus.SUPERSEDED.value, last_updated=_iso(now), version=d.version + 1))
+                resource["relatesTo"] = [{"code": "replaces", "target": {"reference": f"DocumentReference/{previous.id}"}}]
+            conn.execute(dmp_store.dmp_submission.insert().values(
+                id=lot, unique_id=documents.new_unique_id(), ins=ins, source_id="urn:maison:mon-espace-sante",
+                author=who.person, structure="", submitted_at=_iso(now), status="current",
+                resource=orjson.dumps({"resourceType": "List", "title": title.strip()}).decode()))
+            conn.execute(dmp_store.dmp_document.insert().values(
+                id=id_, unique_id=unique_id, ins=ins, submission=lot, status=DocumentStatus.CURRENT.value,
+                archived=False, type_code=category, class_code=resource["category"][0]["coding"][0]["code"],
+                format_code=documents.FORMAT_MIME_SUFFICIENT, level="", author=who.person, author_structure="",
+                confidentiality="N", masque_ps=False, invisible_patient=False, invisible_representants=False,
+                secret=who.secret, size=len(data), sha1=attachment["hash"], blob=blob, content_type=content_type,
+                submitted_at=_iso(now), creation=attachment["creation"], period_start=attachment["creation"],
+                period_end=None, setting="", facility="", version=1, last_updated=_iso(now), transforms=None,
+                replaces=previous.id if previous else None, resource=orjson.dumps(resource).decode()))
+            self.record(conn, who, "document.deposer", {"document": unique_id, "type": category,
+                                                        "remplace": previous.id if previous else None})
+        return id_
+
+    def remove_document(self, who: Who, id_: str) -> None:
+        """The patient withdraws a document he deposited; professionals' documents he may only mask."""
+        ins = self.owner(who)
+        d = dmp_store.dmp_document.c
+        with self.db.write() as conn:
+            self._writable(conn, ins)
+            row = conn.execute(sa.select(d.author, d.unique_id, d.status).where(d.id == id_, d.ins == ins)).first()
+            if row is None or row.status == DocumentStatus.DELETED.value:
+                raise NotFound(f"document {id_} inconnu", code="document-inconnu")
+            if row.author not in (ins, who.person):
+                raise Forbidden("le patient retire les documents qu'il a déposés ; il peut masquer les autres",
+                                code="document-non-depose")
+            conn.execute(dmp_store.dmp_document.update().where(d.id == id_).values(
+                status=DocumentStatus.DELETED.value, last_updated=_iso(_now())))
+            self.record(conn, who, "document.retirer", {"document": row.unique_id})
+
+    def share_profile(self, who: Who) -> str:
+        """Save the profil médical synthesis in the DMP (DOCPAT08), so professionals see it (000 L3300)."""
+        bundle = self.profile(who)
+        return self.deposit(who, documents.PROFILE_SYNTHESIS, "Profil médical Mon espace santé",
+                            "application/pdf", synthesis_pdf(bundle, self.measures(who)), by_service=True)
+
+
+def _observation(row: sa.Row) -> dict:
+    kind = KINDS[row.kind]
+    resource = {
+        "resourceType": "Observation", "id": row.id, "status": "final",
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                  "code": "vital-signs"}]}],
+        "code": {"coding": [{"system": LOINC, "code": kind.loinc, "display": kind.display}], "text": kind.name},
+        "subject": {"reference": f"Patient/{row.ins}"}, "effectiveDateTime": row.effective,
+        "valueQuantity": {"value": row.value, "unit": kind.unit, "system": UCUM, "code": kind.unit},
+    }
+    if row.derived_from:
+        resource["derivedFrom"] = [{"reference": f"Observation/{ref}"} for ref in row.derived_from.split(",")]
+    if row.note:
+        resource["note"] = [{"text": row.note}]
+    return resource
+
+
+def _appointment(row: sa.Row) -> dict:
+    resource = orjson.loads(row.resource)
+    resource.update(id=row.id, start=row.start, meta={"lastUpdated": row.updated_at})
+    if row.end:
+        resource["end"] = row.end
+    return resource
+
+
+def synthesis_pdf(bundle: dict, observations: list[dict]) -> bytes:
+    """The profil médical as a readable PDF: what a professional opens from the DMP."""
+    resources = [e["resource"] for e in bundle["entry"]]
+    patient = resources[0]
+    name = patient["name"][0]
+
+    def lines(kind: str, text_of) -> list[str]:  # type: ignore[no-untyped-def]
+        return [text_of(r) for r in resources if r["resourceType"] == kind] or ["(rien de renseigné)"]
+
+    def concept(c: dict) -> str:
+        return c.get("text") or (c.get("coding") or [{}])[0].get("display", "")
+
+    latest: dict[str, dict] = {}
+    for o in observations:
+        latest[o["code"]["text"]] = o
+    sections = [
+        ("Identité", [f"{name['family']} {' '.join(name['given'])}, né(e) le {patient['birthDate']}",
+                      f"INS {patient['identifier'][0]['value']}"]),
+        ("Contacts d'urgence", lines("RelatedPerson", lambda r: f"{(r['name'][0].get('text') or r['name'][0].get('family'))}"
+                                     f" — {', '.join(t['value'] for t in r['telecom'])}")),
+        ("Maladies et sujets de santé", lines("Condition", lambda r: concept(r["code"]))),
+        ("Traitements", lines("MedicationStatement", lambda r: concept(r["medicationCodeableConcept"]) + (
+            f" (depuis {r['effectivePeriod']['start']})" if r.get("effectivePeriod", {}).get("start") else ""))),
+        ("Allergies", lines("AllergyIntolerance", lambda r: concept(r["code"]))),
+        ("Vaccinations", lines("Immunization", lambda r: f"{concept(r['vaccineCode'])} le {r['occurrenceDateTime']}")),
+        ("Mesures", [f"{k} : {o['valueQuantity']['value']:g} {o['valueQuantity']['unit']} "
+                     f"({o['effectiveDateTime'][:10]})" for k, o in sorted(latest.items())] or ["(aucune mesure)"]),
+    ]
+    return document_pdf("Profil médical — Mon espace santé", sections,
+                        footer="Saisi par le patient dans Mon espace santé ; non validé par un professionnel.")
