@@ -2,7 +2,9 @@
 
 At this stage: seed the national referential, start the services, admit patients in a hospital
 through FHIR, call INSi over SOAP 1.2 (with the client's retry rule), qualify identities with an
-identity document, detect and merge a planted doublon, and print a short report. It grows with
+identity document, detect and merge a planted doublon, print the cell's report; a doctor signs in
+with Pro Santé Connect and searches the Annuaire Santé; a hospital feeds the DMP at discharge, the
+GP reads, the patient masks a document and reads her access history (demo_dmp). It grows with
 each service.
 """
 
@@ -19,7 +21,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from maison import demo_professionals
+from maison import demo_dmp, demo_professionals
 from maison.core import audit
 from maison.core.auth import issue_key
 from maison.core.config import Settings
@@ -92,6 +94,7 @@ def play(settings: Settings, count: int, console: Console) -> int:
     for col in ("IPP", "Nom", "Prénoms", "INSi", "Essais", "Statut"):
         report.add_column(col)
     ids = []
+    qualified = []  # the INSi answers that found the patient: who the DMP scene follows
     for i, t in enumerate(people):
         ipp = f"D{i + 1:05d}"
         created = http.post("/fhir/Patient", json=_desk_patient(ipp, t, shuffle=(i == 1)))
@@ -101,6 +104,7 @@ def play(settings: Settings, count: int, console: Console) -> int:
                                                      t.date_naissance, t.lieu_naissance))
         status = "PROV"
         if lookup.result.code.value == "00":
+            qualified.append(lookup.result.individu)
             status = house.patients.record_insi_result(DESK, pid, lookup.result).status.value
             if i % 2 == 0:
                 status = house.patients.check_document(DESK, pid, "CN").status.value
@@ -131,7 +135,10 @@ def play(settings: Settings, count: int, console: Console) -> int:
     civ = http.get(f"{cell}/rapport", params={"semestre": str(Semester.of(date.today()))}).json()
     print_report(civ)
 
-    professionals_ok = demo_professionals.play(house, base, console)
+    professionals_ok, site, site_name = demo_professionals.play(house, base, console)
+    console.rule("DMP and Mon espace santé")
+    doctor = demo_dmp.hospital_doctor(demo_professionals.IDNATPS, site, site_name)
+    dmp_ok = bool(qualified) and demo_dmp.play(house, base, console, qualified[0], doctor)
 
     found = http.get("/fhir/Patient", params={"family": people[0].nom_naissance}).json()
     with house.db.read() as conn:
@@ -141,6 +148,6 @@ def play(settings: Settings, count: int, console: Console) -> int:
                   f"audit trail: {n_events} records, chain {'intact' if intact else 'BROKEN'}")
     server.should_exit = True
     thread.join(timeout=5)
-    ok = intact and bool(reviews) and civ["eligible"] and professionals_ok
+    ok = intact and bool(reviews) and civ["eligible"] and professionals_ok and dmp_ok
     console.rule("[green]done" if ok else "[red]failed")
     return 0 if ok else 1

@@ -20,7 +20,8 @@ RPPS = "99900038441"  # seed 001 L383-384
 IDNATPS = "8" + RPPS
 
 
-def play(house, base: str, console: Console) -> bool:  # type: ignore[no-untyped-def]
+def play(house, base: str, console: Console) -> tuple[bool, str, str]:  # type: ignore[no-untyped-def]
+    """Returns whether the scene held, and the hospital site (IdNatStruct, name) the doctor works in."""
     from maison.cli import seed_annuaire_with_progress
 
     seed_annuaire_with_progress(house.db, 5_000, 2026)
@@ -58,4 +59,4 @@ def play(house, base: str, console: Console) -> bool:  # type: ignore[no-untyped
         profession = who["qualification"][0]["code"]["coding"][0]["code"]
         table.add_row(f"{name['given'][0]} {name['family']}", profession, role["telecom"][0]["value"])
     console.print(table)
-    return bool(found["entry"]) and me["SubjectNameID"] == IDNATPS
+    return bool(found["entry"]) and me["SubjectNameID"] == IDNATPS, site, activity["raisonSocialeSite"]

@@ -38,6 +38,7 @@ def test_nir_key_corsica():
     ("27701011540032", "nir-format"),  # too short
     ("577010115400329", "nir-format"),  # first digit not 1/2/3/4/7/8
     ("2770101X5400329", "nir-format"),
+    ("277010A11540032", "nir-format"),  # a letter outside the department place (found by hypothesis)
 ])
 def test_invalid_matricules_are_refused(bad, code):
     with pytest.raises(InvalidInput) as err:

@@ -18,7 +18,7 @@ from enum import StrEnum
 
 from maison.core.errors import InvalidInput
 
-_NUMBER = re.compile(r"^[0-9]{6}(?:[0-9]|[AB])[0-9]{6}$")
+_NUMBER = re.compile(r"^[0-9]{5}(?:[0-9]{2}|2[AB])[0-9]{6}$")  # 2A/2B: Corsica, in the department place only
 _SEPARATORS = re.compile(r"[\s.\-]")
 
 
