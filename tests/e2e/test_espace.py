@@ -277,3 +277,29 @@ def test_a_closed_espace_is_read_only_and_every_access_is_audited(world, house, 
     with house.db.read() as conn:
         actions = [e["action"] for e in audit.events(conn, patient=SARAH_NIR, action_prefix="espace.")]
     assert {"espace.profil.modifier", "espace.profil.lire", "espace.exporter"} <= set(actions)
+
+
+def test_vaccinations_show_the_patients_and_the_professionals_together(world, house, reference_path) -> None:
+    # 000 L3293: "l'ensemble des vaccins, saisis par l'utilisateur ainsi que ceux saisis par le professionnel"
+    from maison.identite.ins.traits import Traits
+    from tests.e2e.test_dmp_n1_n3 import PAT_TROIS_INS
+    from tests.partage.world import PASSWORD
+
+    house.insi.referential.register(Traits.of("PAT-TROIS", "DOMINIQUE MARIE-LOUISE", "F", "1979-03-28", "51215"),
+                                    PAT_TROIS_INS)
+    world.inform("hospitalier", PAT_TROIS_INS)
+    note = (reference_path / "cisis" / "ExemplesCDA" / "VAC-NOTE_2023.01.xml").read_bytes()
+    assert world.provide("hospitalier", [Produced(note)]).status_code == 200
+    house.patient_login.open_account("pat.trois", PAT_TROIS_INS, "1979-03-28", PASSWORD, email="pat3@example.fr")
+    patient = httpx.Client(base_url=f"{world.base}/espace", timeout=30, headers={
+        "Authorization": f"Bearer {world.patient_token('pat.trois', 'pat3@example.fr')}"})
+    patient.post("/profil/vaccinations", json={"resourceType": "Immunization", "vaccineCode": {"text": "Fièvre jaune"},
+                                               "occurrenceDateTime": "2019-06-01"})
+    listed = [e["resource"] for e in patient.get("/profil/vaccinations").json()["entry"]]
+    typed = [i for i in listed if not i["primarySource"]]
+    recorded = [i for i in listed if i["primarySource"]]
+    assert [i["vaccineCode"]["text"] for i in typed] == ["Fièvre jaune"]
+    tetanus = next(i for i in recorded if i["vaccineCode"]["coding"][0]["code"] == "68747507")
+    assert tetanus["occurrenceDateTime"] == "2009-09-28" and tetanus["lotNumber"] == "4456672"
+    assert tetanus["vaccineCode"]["coding"][0]["system"] == "urn:oid:1.2.250.1.213.2.3.1"  # CIS
+    assert tetanus["extension"][0]["valueReference"]["reference"].startswith("DocumentReference/")

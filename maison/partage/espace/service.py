@@ -22,7 +22,8 @@ from maison.formats.pdf import document_pdf
 from maison.partage.dmp import store as dmp_store
 from maison.partage.dmp.model import DocumentStatus, DossierState, Who
 from maison.partage.dmp.service import Dmp, actor_of
-from maison.partage.espace import documents, mesures, profil, store
+from maison.partage.dmp.service import AccessDenied
+from maison.partage.espace import documents, mesures, profil, store, vaccinations
 from maison.partage.espace.mesures import KINDS, LOINC, UCUM
 
 APPOINTMENT_STATUSES = ("proposed", "pending", "booked", "fulfilled", "cancelled", "noshow")
@@ -99,6 +100,7 @@ class Espace:
             row = conn.execute(sa.select(store.mes_profile).where(store.mes_profile.c.ins == ins)).first()
             items = self._items(conn, ins)
             self.record(conn, who, "profil.lire", {"entrees": len(items)})
+        items += self._recorded_vaccinations(who, ins)
         entries = [{"fullUrl": f"urn:maison:espace:Patient/{ins}", "resource": patient}]
         entries += [{"fullUrl": f"urn:maison:espace:{r['resourceType']}/{r['id']}", "resource": r} for r in items]
         bundle = {"resourceType": "Bundle", "type": "collection", "timestamp": _iso(_now()), "entry": entries}
@@ -152,7 +154,17 @@ class Espace:
         with self.db.write() as conn:
             items = self._items(conn, ins, rubrique)
             self.record(conn, who, "profil.lire", {"rubrique": rubrique, "entrees": len(items)})
-        return items
+        return items + (self._recorded_vaccinations(who, ins) if rubrique == "vaccinations" else [])
+
+    def _recorded_vaccinations(self, who: Who, ins: str) -> list[dict]:
+        """The vaccinations professionals recorded in notes de vaccination the patient may read (000 L3293)."""
+        d = dmp_store.dmp_document.c
+        try:
+            notes = self.dmp.find_documents(who, ins, ["current"], [d.type_code == vaccinations.TYPE_NOTE_VACCINATION],
+                                            query="vaccinations du profil médical")
+        except AccessDenied:  # a closed dossier: only what the patient typed
+            return []
+        return [i for note in notes for i in vaccinations.immunizations(self.dmp.blobs.get(note.blob), note.id, ins)]
 
     def put_item(self, who: Who, rubrique: str, resource: object, id_: str | None = None) -> dict:
         """Add an entry (id_ None) or replace one of the patient's own entries."""
