@@ -159,6 +159,26 @@ def stats_insi(mois: str = typer.Option(..., help="AAAA-MM"), data_dir: Path = t
             console.print(f"wrote {path}")
 
 
+@app.command("dmp-sweep")
+def dmp_sweep(data_dir: Path = typer.Option(None),
+              older_than: float = typer.Option(3600, help="Seconds a leftover must be old before it goes")) -> None:
+    """Remove the document blobs no DMP entry names: what a crash left between a blob's write and its
+    row's commit (the rows are never partial; the blobs may be orphans). Run it from time to time."""
+    import sqlalchemy as sa
+
+    from maison.house import House
+    from maison.partage.dmp.store import dmp_document
+
+    house = House.open(_settings(data_dir), migrate=False)
+    try:
+        with house.db.read() as conn:
+            referenced = set(conn.execute(sa.select(dmp_document.c.blob)).scalars())
+        removed = house.dmp.blobs.sweep(referenced, older_than_seconds=older_than)
+    finally:
+        house.close()
+    console.print(f"{removed} unreferenced file(s) removed; {len(referenced)} blob(s) referenced")
+
+
 @app.command()
 def demo(count: int = typer.Option(100_000, help="Synthetic identities to seed"),
          data_dir: Path = typer.Option(Path("data/demo"), help="A fresh directory for the demo database")) -> None:

@@ -46,21 +46,32 @@ class Blobs:
         """Store the bytes durably; returns their SHA-256 (hex)."""
         digest = hashlib.sha256(data).hexdigest()
         final = self.path(digest)
-        if final.exists():
+        try:
+            # Already stored (a replay, or what a crash left before its commit and a resubmission now
+            # reuses): make it young again, or sweep() may remove it before this caller's row commits.
+            os.utime(final)
             return digest
-        final.parent.mkdir(parents=True, exist_ok=True)
+        except FileNotFoundError:
+            pass
+        self._make_dirs(final.parent)
         temporary = final.with_name(f"{digest}.{os.getpid()}.{time.monotonic_ns()}.tmp")
         with open(temporary, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, final)
-        directory = os.open(final.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        _fsync_dir(final.parent)
         return digest
+
+    def _make_dirs(self, directory: Path) -> None:
+        """Create the fan-out directories, each new entry flushed in its parent like the blob's own."""
+        missing = []
+        while not directory.is_dir():
+            missing.append(directory)
+            directory = directory.parent
+        for new in reversed(missing):
+            new.mkdir(exist_ok=True)
+            _fsync_dir(new.parent)
 
     def get(self, digest: str) -> bytes:
         try:
@@ -88,3 +99,11 @@ class Blobs:
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed
+
+
+def _fsync_dir(path: Path) -> None:
+    directory = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

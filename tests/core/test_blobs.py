@@ -41,3 +41,14 @@ def test_sweep_removes_leftovers_but_keeps_referenced_and_recent(tmp_path):
         os.utime(path, (old, old))
     assert blobs.sweep([kept]) == 2
     assert blobs.exists(kept) and blobs.exists(recent) and not blobs.exists(orphan) and not leftover.exists()
+
+
+def test_a_blob_reused_by_a_resubmission_is_young_again(tmp_path):
+    # what a crash left before its commit is reused when the bundle is resent: sweep must not take
+    # it from under the resubmission whose row is about to commit
+    blobs = Blobs(tmp_path)
+    digest = blobs.put(b"lettre de liaison")
+    old = time.time() - 7200
+    os.utime(blobs.path(digest), (old, old))
+    assert blobs.put(b"lettre de liaison") == digest
+    assert blobs.sweep([]) == 0 and blobs.exists(digest)
