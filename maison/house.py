@@ -96,7 +96,7 @@ class House:
         matrix = Matrix.load(Path(s.dmp_matrix_path)) if s.dmp_matrix_path else Matrix.load()
         return Dmp(self.db, Blobs(s.data_dir / "documents"), self.insi.referential, lambda: self.terminology,
                    s.reference_path, matrix=matrix, max_document_bytes=s.dmp_max_document_bytes,
-                   notify=self.patient_login.notify)
+                   notify=self.patient_login.notify, journal=self.insi.journal)
 
     @cached_property
     def espace(self) -> Espace:

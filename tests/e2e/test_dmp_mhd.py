@@ -7,6 +7,7 @@ import hashlib
 import httpx
 import pytest
 
+from maison.core import audit
 from maison.partage.dmp.producer import Produced, provide_bundle
 from tests.identite.helpers import SARAH_NIR
 from tests.partage.world import PROS, make_world, n1
@@ -96,6 +97,9 @@ def test_replayed_submission_is_idempotent(world):
     assert first.status_code == again.status_code == 200
     assert _locations(first) == _locations(again)
     assert [e["response"]["status"] for e in again.json()["entry"]] == ["200 OK"] * 3
+    with world.house.db.read() as conn:  # stored once, but the replay is in the trail too
+        actions = [e["action"] for e in audit.events(conn, action_prefix="dmp.alimenter")]
+    assert actions == ["dmp.alimenter", "dmp.alimenter.rejeu"]
     world.inform("generaliste")
     assert len(world.search("generaliste").json()["entry"]) == 1
     # the same uniqueId with other bytes is refused (XDSNonIdenticalHash)

@@ -17,7 +17,9 @@ indirect authentication of a PFI (feeding, and reading back its own documents).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from functools import partial
 from urllib.parse import parse_qsl
 
 import orjson
@@ -158,6 +160,16 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
     def _base(request: Request) -> str:
         return str(request.base_url).rstrip("/") + "/dmp"
 
+    async def _audited(fn, *args):  # type: ignore[no-untyped-def]
+        """Run a read in a worker thread; answer only once its audit record is committed. The thread is
+        released as soon as the answer is computed and the journal's group commit is awaited here."""
+        receipts: list = []
+        try:
+            return await run_in_threadpool(partial(fn, *args, receipts=receipts))
+        finally:
+            for receipt in receipts:
+                await asyncio.wrap_future(receipt)
+
     def _who(request: Request) -> Who:
         who = who_of(authorizer, request)
         doctor = request.headers.get("x-pour-le-compte-de")
@@ -198,7 +210,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
         params = await _params(request, max_body_bytes)
         ins, statuses = _ins_param(params), _statuses(params)
         where, checks, warnings = _document_filters(params)
-        entries = await run_in_threadpool(dmp.find_documents, who, ins, statuses, where, str(request.url.query))
+        entries = await _audited(dmp.find_documents, who, ins, statuses, where, str(request.url.query))
         base = _base(request)
         shown = [mhd.render_document(e, base) for e in entries if all(check(e) for check in checks)]
         return fhir_response(mhd.searchset(shown, f"{base}/DocumentReference", str(request.url.query), warnings))

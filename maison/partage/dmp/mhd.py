@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -353,7 +352,13 @@ def _reference_ids(context: dict, kind: str) -> tuple[str, ...]:
 
 def render_document(entry: DocumentEntry, base: str) -> dict:
     """The stored DocumentReference with its current state: what ITI-67 and read return."""
-    resource = copy.deepcopy(entry.resource)
+    # A copy of what is changed below (the top level and the first attachment), not a deep copy:
+    # ITI-67 renders every entry of a dossier and the deep copy was a tenth of a search's time.
+    resource = dict(entry.resource)
+    content = [dict(c) if isinstance(c, dict) else c for c in resource.get("content", [])]
+    if content and isinstance(content[0], dict):
+        content[0]["attachment"] = dict(content[0].get("attachment", {}))
+    resource["content"] = content
     resource["id"] = entry.id
     resource["meta"] = {"versionId": str(entry.version), "lastUpdated": entry.last_updated,
                         "profile": [PROFILE_DOCREF]}

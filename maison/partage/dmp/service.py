@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import queue
 import secrets
+import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from maison.core import audit
 from maison.core.audit import Actor
+from maison.core.audit_journal import Journal
 from maison.core.blobs import Blobs
 from maison.core.errors import Conflict, Forbidden, InvalidInput, MaisonError, NotFound, TooLarge
 from maison.core.storage import Database
@@ -93,11 +97,75 @@ class Provided:
     replay: bool = False
 
 
+class GroupCommit:
+    """Feeds judged concurrently commit together, each in its own savepoint of one transaction.
+
+    A feed's rows and its audit record must commit together, and the answer must wait for that
+    commit; with one transaction per feed, concurrent feeds queue on the write lock and each waits
+    for its own fsync (SQLite `synchronous=FULL`, PostgreSQL's WAL flush). Here callers hand their
+    transaction's body to one writer thread, which runs every pending body in a savepoint (a refused
+    or failing feed rolls back alone and its caller gets the exception) and commits once; each caller
+    is released after that commit. Same guarantees, one commit for the batch (as the audit journal).
+    """
+
+    def __init__(self, db: Database, *, max_batch: int = 64) -> None:
+        self.db = db
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def run(self, work: Callable[[Connection], object]) -> object:
+        """`work(conn)` inside the shared transaction; returns its result once committed, or raises."""
+        future: Future = Future()
+        future.work = work  # type: ignore[attr-defined]
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._loop, name="dmp-group-commit", daemon=True)
+                    self._thread.start()
+        self._queue.put(future)
+        return future.result()
+
+    def _loop(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit(batch)
+
+    def _commit(self, batch: list[Future]) -> None:
+        done: list[tuple[Future, object]] = []
+        try:
+            with self.db.write() as conn:
+                for future in batch:
+                    try:
+                        with conn.begin_nested():
+                            result = future.work(conn)  # type: ignore[attr-defined]
+                    except Exception as exc:  # noqa: BLE001 - this feed alone is rolled back; its caller raises
+                        future.set_exception(exc)
+                    else:
+                        done.append((future, result))
+        except BaseException as exc:  # the commit failed: nothing of the batch is stored
+            for future, _result in done:
+                future.set_exception(exc)
+            return
+        for future, result in done:
+            future.set_result(result)
+
+
 class Dmp:
     def __init__(self, db: Database, blobs: Blobs, referential, terminology: Callable[[], Terminology],  # type: ignore[no-untyped-def]
                  reference_path: Path, *, matrix: Matrix | None = None, max_document_bytes: int = 20_000_000,
-                 notify: Callable[[str, str, str], None] | None = None) -> None:
+                 notify: Callable[[str, str, str], None] | None = None, journal: Journal | None = None) -> None:
         self.db = db
+        # Searches have no transaction of their own: their audit records go through the journal's
+        # group commit (one transaction for whatever is pending) instead of one write each.
+        self.journal = journal or Journal(db)
+        self.group_commit = GroupCommit(db)
         self.blobs = blobs
         self.referential = referential
         self.terminology = terminology
@@ -109,6 +177,15 @@ class Dmp:
         self.schematrons = schematrons if schematrons.is_dir() else None
 
     # --- audit ---------------------------------------------------------------------------------
+
+    def _trace(self, who: Who, action: str, receipts: list | None, **fields) -> None:  # type: ignore[no-untyped-def]
+        """Audit a read through the journal. Without `receipts`, wait here for the commit; with it, the
+        caller (the HTTP adapter) awaits the receipts before answering, without holding a thread."""
+        receipt = self.journal.submit(actor_of(who), action, **fields)
+        if receipts is None:
+            receipt.result()
+        else:
+            receipts.append(receipt)
 
     def _refused(self, who: Who, action: str, ins: str | None, error: MaisonError, detail: dict | None = None) -> None:
         with self.db.write() as conn:
@@ -151,8 +228,9 @@ class Dmp:
             row = self._dossier_row(conn, ins)
         return row
 
-    def view(self, conn: Connection, who: Who, ins: str, now: datetime) -> access.DossierView:
-        row = self._dossier_row(conn, ins)
+    def view(self, conn: Connection, who: Who, ins: str, now: datetime, dossier: sa.Row | None = None) -> access.DossierView:
+        """`dossier`: the dossier's row when the caller has just read it (in the same transaction)."""
+        row = dossier if dossier is not None else self._dossier_row(conn, ins)
         if row is None:
             state, traitant, bg, c15 = DossierState.ACTIVE, None, False, False
         else:
@@ -200,18 +278,23 @@ class Dmp:
                                     code="XDSPatientIdDoesNotMatch")
         replay = self._replay(request, ins)
         if replay is not None:
-            return replay
+            return self._replayed(who, request, ins, replay)
         reports = {doc.full_url: self._judge(doc, ins, individu.traits, who) for doc in request.documents}
         self._check_levels(request, reports)
         blobs = {doc.full_url: self.blobs.put(doc.data) for doc in request.documents}  # durable before commit
         try:
-            with self.db.write() as conn:
-                return self._commit(conn, who, request, ins, reports, blobs, now)
+            return self.group_commit.run(lambda conn: self._commit(conn, who, request, ins, reports, blobs, now))
         except IntegrityError:
             replay = self._replay(request, ins)  # a concurrent identical submission won the race
             if replay is not None:
-                return replay
+                return self._replayed(who, request, ins, replay)
             raise Conflict("identifiant unique déjà enregistré", code="XDSDuplicateUniqueIdInRegistry") from None
+
+    def _replayed(self, who: Who, request: ProvideRequest, ins: str, replay: Provided) -> Provided:
+        """A replay stores nothing, but the caller did send health data and got an answer: traced."""
+        self._trace(who, "dmp.alimenter.rejeu", None, patient=ins, detail={
+            "lot": request.submission.unique_id, "documents": [_unique(d.unique_id) for d in request.documents]})
+        return replay
 
     def _replay(self, request: ProvideRequest, ins: str) -> Provided | None:
         """Idempotent resubmission: the same lot and documents, byte for byte, answer as the first time."""
@@ -349,7 +432,7 @@ class Dmp:
         if DossierState(dossier.state) is not DossierState.ACTIVE:
             raise RegistryError(f"le patient s'est opposé à la création de son DMP ou l'a fermé "
                                 f"({dossier.state})", code="XDSUnknownPatientId")
-        decision = access.may_feed(who, self.view(conn, who, ins, now))
+        decision = access.may_feed(who, self.view(conn, who, ins, now, dossier))
         if not decision.allowed:
             raise AccessDenied(decision)
         d = store.dmp_document.c
@@ -374,7 +457,7 @@ class Dmp:
                 author_structure=who.structure, confidentiality=doc.confidentiality,
                 masque_ps=MASQUE_PS in doc.visibility, invisible_patient=INVISIBLE_PATIENT in doc.visibility,
                 invisible_representants=INVISIBLE_REPRESENTANTS_LEGAUX in doc.visibility, secret=who.secret,
-                size=len(doc.data), sha1=_sha1(doc.data), blob=blobs[doc.full_url],
+                size=len(doc.data), sha1=report.sha1_base64, blob=blobs[doc.full_url],
                 content_type=doc.content_type, submitted_at=_iso(now), creation=_iso(doc.creation),
                 period_start=doc.period_start, period_end=doc.period_end or None, setting=doc.setting,
                 facility=doc.facility, version=1, last_updated=_iso(now), transforms=transforms, replaces=replaces,
@@ -421,10 +504,13 @@ class Dmp:
 
     # --- consultation (ITI-66/67/68) -----------------------------------------------------------
 
-    def open(self, who: Who, ins: str, action: str) -> tuple[access.DossierView, datetime]:
-        """The dossier for a reader, or AccessDenied (audited)."""
+    def open(self, who: Who, ins: str, action: str, conn: Connection | None = None) -> tuple[access.DossierView, datetime]:
+        """The dossier for a reader, or AccessDenied (audited). `conn`: the caller's read transaction."""
         now = _now()
-        with self.db.read() as conn:
+        if conn is None:
+            with self.db.read() as conn:
+                dossier = self.view(conn, who, ins, now)
+        else:
             dossier = self.view(conn, who, ins, now)
         if who.kind == "patient":
             if ins != who.patient:
@@ -448,16 +534,15 @@ class Dmp:
         return access.may_read(who, dossier, doc, self.matrix, now)
 
     def find_documents(self, who: Who, ins: str, statuses: list[str], where: list | None = None,
-                       query: str = "") -> list[DocumentEntry]:
-        dossier, now = self.open(who, ins, "dmp.rechercher")
+                       query: str = "", *, receipts: list | None = None) -> list[DocumentEntry]:
         d = store.dmp_document.c
         select = sa.select(store.dmp_document).where(d.ins == ins, d.status.in_(statuses), *(where or []))
-        with self.db.read() as conn:
+        with self.db.read() as conn:  # the dossier's rules and its entries read in one snapshot
+            dossier, now = self.open(who, ins, "dmp.rechercher", conn)
             entries = [entry_of(r) for r in conn.execute(select.order_by(d.submitted_at.desc(), d.id))]
         shown = [e for e in entries if self.visible(who, dossier, e, now).allowed]
-        with self.db.write() as conn:
-            audit.record(conn, actor_of(who), "dmp.rechercher", patient=ins,
-                         detail={"requete": query[:500], "resultats": len(shown), "decision": "ouverture"})
+        self._trace(who, "dmp.rechercher", receipts, patient=ins,
+                    detail={"requete": query[:500], "resultats": len(shown), "decision": "ouverture"})
         return shown
 
     def document(self, who: Who, id_: str, *, action: str = "dmp.lire") -> DocumentEntry:
