@@ -303,3 +303,23 @@ def test_vaccinations_show_the_patients_and_the_professionals_together(world, ho
     assert tetanus["occurrenceDateTime"] == "2009-09-28" and tetanus["lotNumber"] == "4456672"
     assert tetanus["vaccineCode"]["coding"][0]["system"] == "urn:oid:1.2.250.1.213.2.3.1"  # CIS
     assert tetanus["extension"][0]["valueReference"]["reference"].startswith("DocumentReference/")
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/mesures", {"resourceType": "Observation", "code": "poids", "valueQuantity": {"value": 1, "code": "kg"}}),
+    ("/mesures", {**observation("29463-7", 70, "kg"), "note": "pas une liste"}),
+    ("/mesures", {**observation("29463-7", 70, "kg"), "valueQuantity": {"value": 70, "code": ["kg"]}}),
+    ("/agenda", {"resourceType": "Appointment", "description": "x", "start": "2026-12-01T10:00:00Z",
+                 "participant": 3}),
+    ("/agenda", {"resourceType": "Appointment", "description": "x", "start": 20261201}),
+    ("/documents", {"resourceType": "DocumentReference", "type": "DOCPAT03", "content": {"attachment": {}}}),
+    ("/documents", {"resourceType": "DocumentReference", "type": {"coding": "DOCPAT03"},
+                    "content": [{"attachment": {"data": "JVBERi0=", "contentType": "application/pdf"}}]}),
+    ("/profil/traitements", {"resourceType": "MedicationStatement", "medicationCodeableConcept": {"text": "x"},
+                             "effectivePeriod": {"start": "2024-01-01", "end": 20240101}}),
+    ("/profil/maladies", {"resourceType": "Condition", "code": {"coding": "x"}}),
+])
+def test_malformed_bodies_get_a_precise_400_not_a_500(sarah, path, body) -> None:
+    response = sarah.post(path, json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["resourceType"] == "OperationOutcome"

@@ -26,6 +26,7 @@ from maison.formats.body import json_response, read_json_object
 from maison.formats.fhir import fhir_response
 from maison.partage.dmp.api import who_of
 from maison.partage.espace.export import export_archive
+from maison.partage.espace.profil import shaped
 from maison.partage.espace.service import Espace
 
 
@@ -129,9 +130,11 @@ def router(espace: Espace, authorizer: Authorizer, max_body_bytes: int) -> APIRo
         if body.get("resourceType") != "DocumentReference":
             raise InvalidInput("une ressource DocumentReference est attendue", code="type-ressource",
                                expression="resourceType")
-        codings = (body.get("type") or {}).get("coding") or [{}]
-        contents = body.get("content") or [{}]
+        kind = shaped(body.get("type"), dict, "type", {})
+        codings = shaped(kind.get("coding"), list, "type.coding", []) or [{}]
+        contents = shaped(body.get("content"), list, "content", []) or [{}]
         attachment = contents[0].get("attachment") if isinstance(contents[0], dict) else None
+        category = codings[0].get("code", "") if isinstance(codings[0], dict) else ""
         if not isinstance(attachment, dict) or not isinstance(attachment.get("data"), str):
             raise InvalidInput("content[0].attachment.data (base64) est obligatoire", code="contenu-absent",
                                expression="content[0].attachment.data")
@@ -141,7 +144,7 @@ def router(espace: Espace, authorizer: Authorizer, max_body_bytes: int) -> APIRo
             raise InvalidInput("content[0].attachment.data : base64 invalide", code="base64",
                                expression="content[0].attachment.data") from None
         id_ = await run_in_threadpool(
-            espace.deposit, who(request), str(codings[0].get("code", "")),
+            espace.deposit, who(request), str(category),
             body.get("description") or attachment.get("title") or "", str(attachment.get("contentType", "")), data)
         return Response(status_code=201, headers={"Location": f"/dmp/DocumentReference/{id_}"})
 

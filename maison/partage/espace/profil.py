@@ -33,7 +33,18 @@ _PHONE = re.compile(r"^\+?[0-9 .-]{6,20}$")
 _MAX_TEXT = 4000
 
 
-def _text(value: object, where: str, *, required: bool = True) -> str | None:
+def shaped(value: object, kind: type, where: str, default: object = None) -> object:
+    """`value` if it has the JSON shape the element needs (object, list…), `default` when absent,
+    else InvalidInput naming the element — malformed FHIR is a 400, never a crash."""
+    if value is None and default is not None:
+        return default
+    if not isinstance(value, kind):
+        raise InvalidInput(f"{where} : {'un objet' if kind is dict else 'une liste'} est attendu", code="structure",
+                           expression=where)
+    return value
+
+
+def narrative(value: object, where: str, *, required: bool = True) -> str | None:
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value.strip():
@@ -62,8 +73,8 @@ def _concept_text(concept: object, where: str) -> str:
     """A CodeableConcept the patient fills in his words: its text, or the display of its first coding."""
     if not isinstance(concept, dict):
         raise InvalidInput(f"{where} : un CodeableConcept est attendu", code="texte-obligatoire", expression=where)
-    codings = concept.get("coding") if isinstance(concept.get("coding"), list) else []
-    return _text(concept.get("text") or next((c.get("display") for c in codings if isinstance(c, dict)), None),
+    codings = shaped(concept.get("coding"), list, f"{where}.coding", [])
+    return narrative(concept.get("text") or next((c.get("display") for c in codings if isinstance(c, dict)), None),
                  f"{where}.text")  # type: ignore[return-value]
 
 
@@ -76,7 +87,7 @@ def _telecoms(values: object, where: str) -> list[dict]:
         path = f"{where}[{i}]"
         if not isinstance(point, dict) or point.get("system") not in ("phone", "email", "sms"):
             raise InvalidInput(f"{path}.system : phone, sms ou email", code="contact-invalide", expression=path)
-        value = _text(point.get("value"), f"{path}.value")
+        value = narrative(point.get("value"), f"{path}.value")
         pattern = _EMAIL if point["system"] == "email" else _PHONE
         if not pattern.match(value or ""):
             raise InvalidInput(f"{path}.value : {value!r} n'est pas un {point['system']} valide",
@@ -119,7 +130,7 @@ def check_item(rubrique: str, resource: object) -> dict:
         start = _date(period.get("start"), "effectivePeriod.start")
         end = period.get("end")
         if end is not None:  # a treatment may end in the future: only its order is checked
-            _date_any(end, "effectivePeriod.end")
+            end = _date_any(end, "effectivePeriod.end")
             if start and end[:10] < start[:10]:
                 raise InvalidInput("effectivePeriod : la fin précède le début", code="periode-invalide",
                                    expression="effectivePeriod.end")
@@ -134,12 +145,16 @@ def check_item(rubrique: str, resource: object) -> dict:
     return kept
 
 
-def _date_any(value: object, where: str) -> None:
+def _date_any(value: object, where: str) -> str:
+    """A date, past or future (the planned end of a treatment)."""
     try:
-        date.fromisoformat(str(value)[:10])
+        if not isinstance(value, str):
+            raise ValueError
+        date.fromisoformat(value[:10])
     except ValueError:
         raise InvalidInput(f"{where} : date {value!r} invalide (AAAA-MM-JJ)", code="date-invalide",
                            expression=where) from None
+    return value
 
 
 def check_coordonnees(body: object) -> dict:
@@ -172,9 +187,9 @@ def check_volontes(body: object) -> dict:
             raise InvalidInput("directivesAnticipees.redigees : vrai ou faux", code="volontes-invalides",
                                expression="directivesAnticipees.redigees")
         out["directivesAnticipees"] = {"redigees": directives["redigees"],
-                                       "lieu": _text(directives.get("lieu"), "directivesAnticipees.lieu",
+                                       "lieu": narrative(directives.get("lieu"), "directivesAnticipees.lieu",
                                                      required=False),
-                                       "texte": _text(directives.get("texte"), "directivesAnticipees.texte",
+                                       "texte": narrative(directives.get("texte"), "directivesAnticipees.texte",
                                                       required=False)}
     donation = body.get("donOrganes", "non-renseigne")
     if donation not in ORGAN_DONATION:

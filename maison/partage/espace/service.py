@@ -204,7 +204,8 @@ class Espace:
         if not isinstance(observation, dict) or observation.get("resourceType") != "Observation":
             raise InvalidInput("une ressource Observation est attendue", code="type-ressource",
                                expression="resourceType")
-        codings = (observation.get("code") or {}).get("coding") or []
+        code = profil.shaped(observation.get("code"), dict, "code", {})
+        codings = profil.shaped(code.get("coding"), list, "code.coding", [])
         loinc = next((c.get("code") for c in codings if isinstance(c, dict) and c.get("system") == LOINC), None)
         kind_name = mesures.kind_of_loinc(loinc or "") or str(loinc)
         quantity = observation.get("valueQuantity")
@@ -217,7 +218,8 @@ class Espace:
         effective = _moment(observation.get("effectiveDateTime"), "effectiveDateTime")
         if effective > _now():
             raise InvalidInput("effectiveDateTime est dans le futur", code="date-future", expression="effectiveDateTime")
-        note = next((n.get("text") for n in observation.get("note", []) if isinstance(n, dict)), None)
+        note = next((n.get("text") for n in profil.shaped(observation.get("note"), list, "note", [])
+                     if isinstance(n, dict)), None)
         id_ = str(uuid.uuid4())
         with self.db.write() as conn:
             self._writable(conn, ins)
@@ -289,10 +291,12 @@ class Espace:
         end = _moment(appointment["end"], "end") if appointment.get("end") else None
         if end is not None and end < start:
             raise InvalidInput("end précède start", code="periode-invalide", expression="end")
-        profil._text(appointment.get("description"), "description")
+        profil.narrative(appointment.get("description"), "description")
         kept = {k: v for k, v in appointment.items() if k not in ("id", "meta")}
-        kept.update(status=status, participant=[*[p for p in appointment.get("participant", []) if isinstance(p, dict)
-                                                 and p.get("actor", {}).get("reference") != f"Patient/{ins}"],
+        participants = profil.shaped(appointment.get("participant"), list, "participant", [])
+        others = [p for p in participants if isinstance(p, dict) and isinstance(p.get("actor", {}), dict)
+                  and p.get("actor", {}).get("reference") != f"Patient/{ins}"]
+        kept.update(status=status, participant=[*others,
                                                {"actor": {"reference": f"Patient/{ins}"}, "status": "accepted"}])
         now = _iso(_now())
         a = store.mes_agenda_event.c
