@@ -69,19 +69,21 @@ class Authorizer:
         from maison.identite.psc.provider import OAuthError
 
         token = authorization[7:].strip()
-        if self.patients is not None and unverified_issuer(token) == self.patient_issuer_of(base_url):
+        claimed = unverified_issuer(token)  # only to choose the verifier; each verifies the signature
+        if self.patients is not None and claimed == self.patient_issuer_of(base_url):
             patient = self.patients.verify(token, self.patient_issuer_of(base_url))
             return Caller("patient", patient.acting, "", "mon-espace-sante", patient=patient.ins,
                           role="representant-legal" if patient.acting != patient.ins else "patient")
         wanted = headers.get("x-structure")
-        local_issuer = self.local.issuer_of(token) if self.local else None
+        psc_issuer = self.issuer_of(base_url)
+        local_issuer = self.local.issuer_of(token) if self.local and claimed != psc_issuer else None
         try:
             if local_issuer:  # a structure's own provider: its staff act in that structure
                 idnatps, wanted = self.local.verify(token, local_issuer)
                 claims = {"preferred_username": idnatps, "azp": local_issuer, "authMode": "LOCAL"}
+                info = self.provider.userinfo(claims)
             else:
-                claims = self.provider.verify_access_token(token, self.issuer_of(base_url))
-            info = self.provider.userinfo(claims)
+                claims, info = self.provider.professional(token, psc_issuer)
         except OAuthError as exc:
             raise Unauthenticated(f"jeton refusé : {exc.description}", code="jeton-invalide") from None
         exercice = (info["SubjectRefPro"]["exercices"] or [{}])[0]

@@ -154,6 +154,36 @@ def test_forged_and_unsigned_tokens_are_refused(psc):
         assert answer.status_code == 401 and answer.json()["error"] == "invalid_token"
 
 
+def test_a_token_once_accepted_is_still_checked_at_every_call(psc, house):
+    """Signatures are remembered per token (maison.identite.psc.provider._valid_claims); revocation,
+    the Annuaire and the signing keys are still consulted at each call."""
+    from datetime import timedelta
+
+    provider, client_id, secret, base = psc
+    userinfo = f"{base}/protocol/openid-connect/userinfo"
+
+    def status(token: str) -> int:
+        return httpx.get(userinfo, headers={"Authorization": f"Bearer {token}"}).status_code
+
+    first = _exchange(base, client_id, secret, *_code(base, client_id)).json()["access_token"]
+    second = _exchange(base, client_id, secret, *_code(base, client_id)).json()["access_token"]
+    assert status(first) == 200 and status(second) == 200
+    revoked = httpx.post(f"{base}/protocol/openid-connect/revoke", auth=(client_id, secret),
+                         data={"token": first, "token_type_hint": "access_token"})
+    assert revoked.status_code == 200 and status(first) == 401
+    provider.keys.rotate()
+    assert status(second) == 200  # the retiring key still verifies what it signed
+    provider.keys.prune(timedelta(0))  # the key that signed `second` is gone
+    assert status(second) == 401
+    third = _exchange(base, client_id, secret, *_code(base, client_id)).json()["access_token"]
+    assert status(third) == 200
+    with house.db.write() as conn:  # the professional leaves the Annuaire: his token no longer acts
+        put(conn, [{**build.practitioner(RPPS, "MARTIN", "Claire", "DR", "10", "C", "SM54",
+                                         "2026-11-02T08:00:00+00:00"), "active": False}])
+    gone = httpx.get(userinfo, headers={"Authorization": f"Bearer {third}"})
+    assert gone.status_code == 400 and gone.json()["error"] == "access_denied"
+
+
 def test_ecps_enrolment_and_login_by_code(psc):
     provider, client_id, secret, base = psc
     uri = provider.enroll_ecps(IDNATPS)

@@ -36,7 +36,6 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from maison.core.storage import Database
-from maison.identite.annuaire.index import get as annuaire_get
 from maison.identite.annuaire import store as annuaire_store
 from maison.identite.psc import store
 from maison.identite.psc.keys import Keys
@@ -92,6 +91,7 @@ class Provider:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.keys = Keys(db)
+        self._verified: dict[str, tuple[object, dict]] = {}  # token → (key set that verified it, claims)
 
     # --- client software ---------------------------------------------------------------------------
 
@@ -141,10 +141,7 @@ class Provider:
 
     def _practitioner(self, idnatps: str) -> dict:
         with self.db.read() as conn:
-            resource = annuaire_get(conn, "Practitioner", idnatps)
-        if resource is None or not resource.get("active", True):
-            raise OAuthError("access_denied", f"{idnatps} n'est pas un professionnel actif de l'Annuaire Santé")
-        return resource
+            return _active_practitioner(conn, idnatps)
 
     def enroll_ecps(self, idnatps: str) -> str:
         """Activate the e-CPS: a new TOTP seed; returns the otpauth URI the app scans as a QR code."""
@@ -275,23 +272,47 @@ class Provider:
         return out
 
     def verify_access_token(self, token: str, issuer: str) -> dict:
-        try:
-            decoded = jwt.decode(token, self.keys.verification(), algorithms=["RS256"])
-        except (JoseError, ValueError) as exc:
-            self.keys.refresh()  # perhaps signed after a rotation in another process
+        claims = self._valid_claims(token, issuer)
+        with self.db.read() as conn:
+            self._not_revoked(conn, claims)
+        return claims
+
+    def professional(self, token: str, issuer: str) -> tuple[dict, dict]:
+        """The claims of a valid access token and its professional's UserInfo: what every API call
+        needs to know who acts, read in one transaction (revocation, Practitioner, roles, structures)."""
+        claims = self._valid_claims(token, issuer)
+        with self.db.read() as conn:
+            self._not_revoked(conn, claims)
+            return claims, self._userinfo(conn, claims)
+
+    def _valid_claims(self, token: str, issuer: str) -> dict:
+        """Signature (remembered per token: verifying the same bytes again proves nothing new), then
+        issuer, expiry and type, checked at every call."""
+        keyset = self.keys.verification()
+        known = self._verified.get(token)
+        if known is not None and known[0] is keyset:  # same keys as when it was verified (none pruned since)
+            claims = known[1]
+        else:
             try:
                 decoded = jwt.decode(token, self.keys.verification(), algorithms=["RS256"])
-            except (JoseError, ValueError):
-                raise OAuthError("invalid_token", f"jeton invalide ({type(exc).__name__})", 401) from None
-        claims = decoded.claims
+            except (JoseError, ValueError) as exc:
+                self.keys.refresh()  # perhaps signed after a rotation in another process
+                try:
+                    decoded = jwt.decode(token, self.keys.verification(), algorithms=["RS256"])
+                except (JoseError, ValueError):
+                    raise OAuthError("invalid_token", f"jeton invalide ({type(exc).__name__})", 401) from None
+            claims = decoded.claims
+            if len(self._verified) >= VERIFIED_TOKENS:
+                self._verified.clear()
+            self._verified[token] = (self.keys.verification(), claims)
         if claims.get("iss") != issuer or claims.get("exp", 0) < _now() or claims.get("typ") != "Bearer":
             raise OAuthError("invalid_token", "jeton expiré ou d'un autre émetteur", 401)
-        with self.db.read() as conn:
-            revoked = conn.execute(sa.select(store.psc_revoked.c.jti).where(
-                store.psc_revoked.c.jti.in_([claims["jti"], f"sid:{claims.get('sid')}"]))).first()
+        return dict(claims)
+
+    def _not_revoked(self, conn: sa.Connection, claims: dict) -> None:
+        revoked = conn.execute(_REVOKED, {"ids": [claims["jti"], f"sid:{claims.get('sid')}"]}).first()
         if revoked is not None:
             raise OAuthError("invalid_token", "jeton révoqué", 401)
-        return claims
 
     def _revoke_session(self, sid: str) -> None:
         with self.db.write() as conn:
@@ -412,16 +433,37 @@ class Provider:
     # --- UserInfo ----------------------------------------------------------------------------------
 
     def userinfo(self, claims: dict) -> dict:
-        idnatps = claims["preferred_username"]
-        practitioner = self._practitioner(idnatps)
         with self.db.read() as conn:
-            r, o = annuaire_store.ann_role, annuaire_store.ann_organization
-            roles = [orjson.loads(x) for x in conn.execute(sa.select(r.c.resource).where(
-                r.c.practitioner == idnatps, r.c.active.is_(True)).order_by(r.c.id)).scalars()]
-            org_ids = {x.get("organization", {}).get("reference", "").split("/")[-1] for x in roles}
-            orgs = {x["id"]: x for x in (orjson.loads(t) for t in conn.execute(
-                sa.select(o.c.resource).where(o.c.id.in_(org_ids))).scalars())}
+            return self._userinfo(conn, claims)
+
+    def _userinfo(self, conn: sa.Connection, claims: dict) -> dict:
+        idnatps = claims["preferred_username"]
+        practitioner = _active_practitioner(conn, idnatps)
+        roles = [orjson.loads(x) for x in conn.execute(_ROLES, {"practitioner": idnatps}).scalars()]
+        org_ids = {x.get("organization", {}).get("reference", "").split("/")[-1] for x in roles}
+        orgs = {x["id"]: x for x in (orjson.loads(t) for t in conn.execute(_ORGANIZATIONS, {"ids": list(org_ids)})
+                                     .scalars())} if org_ids else {}
         return userinfo_claims(practitioner, roles, orgs, claims.get("authMode", ""))
+
+
+def _active_practitioner(conn: sa.Connection, idnatps: str) -> dict:
+    text = conn.execute(_PRACTITIONER, {"id": idnatps}).scalar()
+    practitioner = orjson.loads(text) if text else None
+    if practitioner is None or not practitioner.get("active", True):
+        raise OAuthError("access_denied", f"{idnatps} n'est pas un professionnel actif de l'Annuaire Santé")
+    return practitioner
+
+
+# Statements every authenticated call runs, built once (SQLAlchemy then only looks up its cache).
+VERIFIED_TOKENS = 4096  # signatures remembered per process; the access tokens live ACCESS_TTL
+_REVOKED = sa.select(store.psc_revoked.c.jti).where(store.psc_revoked.c.jti.in_(sa.bindparam("ids", expanding=True)))
+_PRACTITIONER = sa.select(annuaire_store.ann_practitioner.c.resource).where(
+    annuaire_store.ann_practitioner.c.id == sa.bindparam("id"))
+_ROLES = sa.select(annuaire_store.ann_role.c.resource).where(
+    annuaire_store.ann_role.c.practitioner == sa.bindparam("practitioner"),
+    annuaire_store.ann_role.c.active.is_(True)).order_by(annuaire_store.ann_role.c.id)
+_ORGANIZATIONS = sa.select(annuaire_store.ann_organization.c.resource).where(
+    annuaire_store.ann_organization.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
 def _code(concept_list: list[dict], system_part: str) -> str:

@@ -36,6 +36,7 @@ class DossierView:
     consultation: InformationState
     rule: str | None  # the patient's rule for the caller: bloque / autorise / None
     code_rubriques: frozenset[str]  # rubriques opened to the caller by a valid delegation code
+    exists: bool = True  # False: no row yet (the DMP exists for everyone unless opposed, CRE-1)
 
 
 @dataclass(frozen=True)

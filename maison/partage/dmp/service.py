@@ -97,15 +97,34 @@ class Provided:
     replay: bool = False
 
 
+JUDGING_THREADS = 2  # per process; see Dmp._judging
+
+
+@dataclass
+class PreparedLot:
+    id: str
+    ids: dict[str, str]  # Bundle fullUrl of each DocumentReference → its entry id
+    submission: dict
+    rows: list[dict]
+
+
 class GroupCommit:
     """Feeds judged concurrently commit together, each in its own savepoint of one transaction.
 
     A feed's rows and its audit record must commit together, and the answer must wait for that
     commit; with one transaction per feed, concurrent feeds queue on the write lock and each waits
     for its own fsync (SQLite `synchronous=FULL`, PostgreSQL's WAL flush). Here callers hand their
-    transaction's body to one writer thread, which runs every pending body in a savepoint (a refused
-    or failing feed rolls back alone and its caller gets the exception) and commits once; each caller
-    is released after that commit. Same guarantees, one commit for the batch (as the audit journal).
+    transaction's body to one writer thread, which runs every pending body, inserts their rows
+    together, appends their audit records to the chain in one go, and commits once; each caller is
+    released after that commit. Same guarantees, one commit for the batch (as the audit journal).
+    When one body fails (refused, or a unique id taken meanwhile), the batch is rolled back and run
+    again with a savepoint per feed, so that the failing feed alone is refused.
+
+    The write lock is the one thing feeds share (across processes too), so a body does only what
+    must be read and written under it, in as few statements as it can: the rows are prepared before
+    (`Dmp._prepare`), the dossier and the caller's standing are one query (`Dmp.view`). Every
+    statement lets the GIL go while SQLite works, and the writer thread then waits its turn behind
+    the judging threads while holding the lock.
     """
 
     def __init__(self, db: Database, *, max_batch: int = 64) -> None:
@@ -115,8 +134,10 @@ class GroupCommit:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def run(self, work: Callable[[Connection], object]) -> object:
-        """`work(conn)` inside the shared transaction; returns its result once committed, or raises."""
+    def submit(self, work: Callable[[Connection], tuple[object, list, list[dict]]]) -> Future:
+        """`work(conn)` inside the shared transaction reads and checks what it must under the write
+        lock and returns (result, [(insert statement, rows)], audit entries); the future gets the
+        result once committed, or the exception. `work` may run twice (see `_commit`)."""
         future: Future = Future()
         future.work = work  # type: ignore[attr-defined]
         if self._thread is None:
@@ -125,7 +146,10 @@ class GroupCommit:
                     self._thread = threading.Thread(target=self._loop, name="dmp-group-commit", daemon=True)
                     self._thread.start()
         self._queue.put(future)
-        return future.result()
+        return future
+
+    def run(self, work: Callable[[Connection], tuple[object, list, list[dict]]]) -> object:
+        return self.submit(work).result()
 
     def _loop(self) -> None:
         while True:
@@ -138,17 +162,46 @@ class GroupCommit:
             self._commit(batch)
 
     def _commit(self, batch: list[Future]) -> None:
+        """First as one transaction with every insert of the batch executed together; if any feed
+        fails, again with a savepoint per feed, so that it fails alone."""
+        try:
+            with self.db.write() as conn:
+                results, writes, trail = [], [], []
+                for future in batch:
+                    result, inserts, entries = future.work(conn)  # type: ignore[attr-defined]
+                    results.append(result)
+                    writes += inserts
+                    trail += entries
+                grouped: dict[sa.Insert, list[dict]] = {}
+                for statement, rows in writes:
+                    grouped.setdefault(statement, []).extend(rows)
+                for statement, rows in grouped.items():
+                    conn.execute(statement, rows)
+                audit.append(conn, trail)
+        except Exception:  # noqa: BLE001 - rolled back; each feed is tried again on its own
+            self._commit_each(batch)
+            return
+        for future, result in zip(batch, results):
+            future.set_result(result)
+
+    def _commit_each(self, batch: list[Future]) -> None:
         done: list[tuple[Future, object]] = []
         try:
             with self.db.write() as conn:
+                trail: list[dict] = []
                 for future in batch:
                     try:
                         with conn.begin_nested():
-                            result = future.work(conn)  # type: ignore[attr-defined]
+                            result, inserts, entries = future.work(conn)  # type: ignore[attr-defined]
+                            for statement, rows in inserts:
+                                conn.execute(statement, rows)
                     except Exception as exc:  # noqa: BLE001 - this feed alone is rolled back; its caller raises
                         future.set_exception(exc)
                     else:
                         done.append((future, result))
+                        trail += entries
+                if trail:
+                    audit.append(conn, trail)
         except BaseException as exc:  # the commit failed: nothing of the batch is stored
             for future, _result in done:
                 future.set_exception(exc)
@@ -166,6 +219,9 @@ class Dmp:
         # group commit (one transaction for whatever is pending) instead of one write each.
         self.journal = journal or Journal(db)
         self.group_commit = GroupCommit(db)
+        # Judging a document is CPU work under the GIL: more threads at it than cores only take turns
+        # (and starve the commit thread); the others wait here without holding the GIL.
+        self._judging = threading.BoundedSemaphore(JUDGING_THREADS)
         self.blobs = blobs
         self.referential = referential
         self.terminology = terminology
@@ -212,39 +268,31 @@ class Dmp:
                                 code="XDSUnknownPatientId")
         return individu
 
-    def _dossier_row(self, conn: Connection, ins: str) -> sa.Row | None:
-        return conn.execute(sa.select(store.dmp_dossier).where(store.dmp_dossier.c.ins == ins)).first()
-
-    def _ensure_dossier(self, conn: Connection, ins: str, now: datetime) -> sa.Row:
+    def _ensure_dossier(self, conn: Connection, ins: str, now: datetime) -> None:
         """CRE-1/CRE-2 (000 L3228, L3532): the DMP exists for everyone unless opposed; created on first need."""
-        row = self._dossier_row(conn, ins)
-        if row is None:
+        if conn.execute(_DOSSIER_EXISTS, {"ins": ins}).first() is None:
             try:
                 with conn.begin_nested():
                     conn.execute(store.dmp_dossier.insert().values(ins=ins, state=DossierState.ACTIVE.value,
                                                                    created_at=_iso(now), updated_at=_iso(now)))
             except IntegrityError:
                 pass  # created meanwhile by a concurrent submission
-            row = self._dossier_row(conn, ins)
-        return row
 
-    def view(self, conn: Connection, who: Who, ins: str, now: datetime, dossier: sa.Row | None = None) -> access.DossierView:
-        """`dossier`: the dossier's row when the caller has just read it (in the same transaction)."""
-        row = dossier if dossier is not None else self._dossier_row(conn, ins)
-        if row is None:
+    def view(self, conn: Connection, who: Who, ins: str, now: datetime) -> access.DossierView:
+        """The dossier and the caller's standing in it (information of his structure, the patient's
+        rule for him), read in one statement: every feed runs it under the write lock."""
+        people = [p for p in (who.person, who.on_behalf_of) if p]
+        row = conn.execute(_STANDING, {"ins": ins, "structure": who.structure, "people": people}).first()
+        if row is None:  # no dossier yet: neither information nor rules can exist (both create it)
             state, traitant, bg, c15 = DossierState.ACTIVE, None, False, False
         else:
             state, traitant, bg, c15 = (DossierState(row.state), row.medecin_traitant, row.oppose_bris_de_glace,
                                         row.oppose_centre_15)
-        info = conn.execute(sa.select(store.dmp_information).where(
-            store.dmp_information.c.ins == ins, store.dmp_information.c.structure == who.structure)).first()
         alimentation = consultation = InformationState.NOT_INFORMED
-        if info is not None and (info.valid_until is None or info.valid_until > _iso(now)):
-            alimentation, consultation = InformationState(info.alimentation), InformationState(info.consultation)
-        people = [p for p in (who.person, who.on_behalf_of) if p]
-        rules = {r.rule for r in conn.execute(sa.select(store.dmp_patient_rule.c.rule).where(
-            store.dmp_patient_rule.c.ins == ins, store.dmp_patient_rule.c.professional.in_(people)))}
-        rule = "bloque" if "bloque" in rules else ("autorise" if "autorise" in rules else None)
+        if row is not None and row.alimentation is not None and (row.valid_until is None
+                                                                  or row.valid_until > _iso(now)):
+            alimentation, consultation = InformationState(row.alimentation), InformationState(row.consultation)
+        rule = row.rule if row is not None else None
         rubriques: frozenset[str] = frozenset()
         if who.code:
             code_hash = hashlib.sha256(who.code.encode()).hexdigest()
@@ -253,7 +301,8 @@ class Dmp:
                 c.ins == ins, c.professional == who.person, c.code_hash == code_hash, c.revoked.is_(False),
                 c.expires_at > _iso(now))).first()
             rubriques = frozenset(found.rubriques.split(",")) if found else frozenset()
-        return access.DossierView(ins, state, traitant, bg, c15, alimentation, consultation, rule, rubriques)
+        return access.DossierView(ins, state, traitant, bg, c15, alimentation, consultation, rule, rubriques,
+                                  exists=row is not None)
 
     # --- feeding (ITI-65) ----------------------------------------------------------------------
 
@@ -276,14 +325,16 @@ class Dmp:
             if (doc.ins, doc.ins_oid) != (request.submission.ins, request.submission.ins_oid):
                 raise RegistryError(f"la fiche {doc.unique_id} ne concerne pas le patient du lot de soumission",
                                     code="XDSPatientIdDoesNotMatch")
-        replay = self._replay(request, ins)
-        if replay is not None:
-            return self._replayed(who, request, ins, replay)
-        reports = {doc.full_url: self._judge(doc, ins, individu.traits, who) for doc in request.documents}
-        self._check_levels(request, reports)
+        with self._judging:
+            replay = self._replay(request, ins)
+            if replay is not None:
+                return self._replayed(who, request, ins, replay)
+            reports = {doc.full_url: self._judge(doc, ins, individu.traits, who) for doc in request.documents}
+            self._check_levels(request, reports)
         blobs = {doc.full_url: self.blobs.put(doc.data) for doc in request.documents}  # durable before commit
+        lot = self._prepare(who, request, ins, reports, blobs, now)
         try:
-            return self.group_commit.run(lambda conn: self._commit(conn, who, request, ins, reports, blobs, now))
+            return self.group_commit.run(lambda conn: self._commit(conn, who, request, ins, lot, now))
         except IntegrityError:
             replay = self._replay(request, ins)  # a concurrent identical submission won the race
             if replay is not None:
@@ -426,29 +477,15 @@ class Dmp:
                 raise RegistryError(f"{doc.unique_id} : seul un document N3 se lie à son N1 par XFRM",
                                     code="XDSRegistryMetadataError")
 
-    def _commit(self, conn: Connection, who: Who, request: ProvideRequest, ins: str,
-                reports: dict[str, CdaReport], blobs: dict[str, str], now: datetime) -> Provided:
-        dossier = self._ensure_dossier(conn, ins, now)
-        if DossierState(dossier.state) is not DossierState.ACTIVE:
-            raise RegistryError(f"le patient s'est opposé à la création de son DMP ou l'a fermé "
-                                f"({dossier.state})", code="XDSUnknownPatientId")
-        decision = access.may_feed(who, self.view(conn, who, ins, now, dossier))
-        if not decision.allowed:
-            raise AccessDenied(decision)
-        d = store.dmp_document.c
+    def _prepare(self, who: Who, request: ProvideRequest, ins: str, reports: dict[str, CdaReport],
+                 blobs: dict[str, str], now: datetime) -> PreparedLot:
+        """The lot's rows, built before the write lock is taken (only a replacement's target is left
+        to read under it)."""
         lot = str(uuid.uuid4())
         ids = {doc.full_url: str(uuid.uuid4()) for doc in request.documents}
-        by_binary = {doc.binary_url: ids[doc.full_url] for doc in request.documents}
-        superseded: list[str] = []
         rows = []
         for doc in request.documents:
-            report = reports[doc.full_url]
-            replaces = self._replacement_target(conn, doc, ins, who)
-            if replaces is not None:
-                superseded.append(replaces)
-            transforms = next((ids[t] for code, t in doc.relates if code == "transforms"), None)
-            resource = _stored_resource(doc, ids, replaces)
-            h = report.header
+            h = reports[doc.full_url].header
             rows.append(dict(
                 id=ids[doc.full_url], unique_id=_unique(doc.unique_id), ins=ins, submission=lot,
                 status=DocumentStatus.CURRENT.value, archived=doc.archived, type_code=doc.type_code,
@@ -457,24 +494,49 @@ class Dmp:
                 author_structure=who.structure, confidentiality=doc.confidentiality,
                 masque_ps=MASQUE_PS in doc.visibility, invisible_patient=INVISIBLE_PATIENT in doc.visibility,
                 invisible_representants=INVISIBLE_REPRESENTANTS_LEGAUX in doc.visibility, secret=who.secret,
-                size=len(doc.data), sha1=report.sha1_base64, blob=blobs[doc.full_url],
+                size=len(doc.data), sha1=reports[doc.full_url].sha1_base64, blob=blobs[doc.full_url],
                 content_type=doc.content_type, submitted_at=_iso(now), creation=_iso(doc.creation),
                 period_start=doc.period_start, period_end=doc.period_end or None, setting=doc.setting,
-                facility=doc.facility, version=1, last_updated=_iso(now), transforms=transforms, replaces=replaces,
-                resource=orjson.dumps(resource).decode()))
+                facility=doc.facility, version=1, last_updated=_iso(now),
+                transforms=next((ids[t] for code, t in doc.relates if code == "transforms"), None), replaces=None,
+                resource=orjson.dumps(_stored_resource(doc, ids, None)).decode()))
+        submission = dict(
+            id=lot, unique_id=request.submission.unique_id, ins=ins, source_id=request.submission.source_id,
+            author=who.on_behalf_of or who.person, structure=who.structure, submitted_at=_iso(now), status="current",
+            resource=orjson.dumps(request.submission.resource).decode())
+        return PreparedLot(lot, ids, submission, rows)
+
+    def _commit(self, conn: Connection, who: Who, request: ProvideRequest, ins: str, lot: PreparedLot,
+                now: datetime) -> tuple[Provided, list, list[dict]]:
+        """Under the write lock: the dossier's state and the access rules as they are now, the
+        replacement targets, the rows; the audit record is chained by the group commit."""
+        dossier = self.view(conn, who, ins, now)
+        if dossier.state is not DossierState.ACTIVE:
+            raise RegistryError(f"le patient s'est opposé à la création de son DMP ou l'a fermé "
+                                f"({dossier.state.value})", code="XDSUnknownPatientId")
+        decision = access.may_feed(who, dossier)
+        if not decision.allowed:
+            raise AccessDenied(decision)
+        if not dossier.exists:  # the first feed creates it (CRE-1)
+            self._ensure_dossier(conn, ins, now)
+        superseded: list[str] = []
+        for doc, row in zip(request.documents, lot.rows):
+            replaces = self._replacement_target(conn, doc, ins, who)
+            if replaces is not None:
+                superseded.append(replaces)
+                row["replaces"] = replaces
+                row["resource"] = orjson.dumps(_stored_resource(doc, lot.ids, replaces)).decode()
         if superseded:  # the replaced N1 and its N3 leave the current set (replacement keeps the chain)
+            d = store.dmp_document.c
             conn.execute(store.dmp_document.update().where(sa.or_(d.id.in_(superseded), d.transforms.in_(superseded)))
                          .values(status=DocumentStatus.SUPERSEDED.value, last_updated=_iso(now),
                                  version=d.version + 1))
-        conn.execute(store.dmp_submission.insert().values(
-            id=lot, unique_id=request.submission.unique_id, ins=ins, source_id=request.submission.source_id,
-            author=who.on_behalf_of or who.person, structure=who.structure, submitted_at=_iso(now), status="current",
-            resource=orjson.dumps(request.submission.resource).decode()))
-        conn.execute(store.dmp_document.insert(), rows)
-        audit.record(conn, actor_of(who), "dmp.alimenter", patient=ins, detail={
-            "lot": request.submission.unique_id, "documents": [r["unique_id"] for r in rows],
-            "types": [r["type_code"] for r in rows], "remplace": superseded, "decision": decision.reason})
-        return Provided(lot, _locations(request, lot, ids, by_binary), request.warnings)
+        trail = audit.entry(actor_of(who), "dmp.alimenter", patient=ins, detail={
+            "lot": request.submission.unique_id, "documents": [r["unique_id"] for r in lot.rows],
+            "types": [r["type_code"] for r in lot.rows], "remplace": superseded, "decision": decision.reason})
+        by_binary = {doc.binary_url: lot.ids[doc.full_url] for doc in request.documents}
+        writes = [(_INSERT_SUBMISSION, [lot.submission]), (_INSERT_DOCUMENT, lot.rows)]
+        return Provided(lot.id, _locations(request, lot.id, lot.ids, by_binary), request.warnings), writes, [trail]
 
     def _replacement_target(self, conn: Connection, doc: SubmittedDocument, ins: str, who: Who) -> str | None:
         targets = [t for code, t in doc.relates if code == "replaces"]
@@ -838,6 +900,20 @@ class Dmp:
                         "Un document a été ajouté à votre dossier médical. Prenez rendez-vous avec un "
                         "professionnel de santé pour en prendre connaissance.")
         return len(rows)
+
+
+# Statements every feed or read runs, built once (SQLAlchemy then only looks up its compiled form).
+_DOSSIER_EXISTS = sa.select(store.dmp_dossier.c.ins).where(store.dmp_dossier.c.ins == sa.bindparam("ins"))
+_D, _I, _R = store.dmp_dossier, store.dmp_information, store.dmp_patient_rule
+_STANDING = sa.select(
+    _D, _I.c.alimentation, _I.c.consultation, _I.c.valid_until,
+    # "bloque" > "autorise": the patient's block wins over an authorisation for the same person
+    sa.select(sa.func.max(_R.c.rule)).where(_R.c.ins == _D.c.ins, _R.c.professional.in_(
+        sa.bindparam("people", expanding=True))).scalar_subquery().label("rule"),
+).select_from(_D.outerjoin(_I, sa.and_(_I.c.ins == _D.c.ins, _I.c.structure == sa.bindparam("structure")))) \
+    .where(_D.c.ins == sa.bindparam("ins"))
+_INSERT_SUBMISSION = store.dmp_submission.insert()
+_INSERT_DOCUMENT = store.dmp_document.insert()
 
 
 def _unique(value: str) -> str:
