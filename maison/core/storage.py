@@ -158,5 +158,6 @@ def load_all_tables() -> sa.MetaData:
     import maison.identite.vigilance.store  # noqa: F401
     import maison.partage.dmp.store  # noqa: F401
     import maison.partage.espace.store  # noqa: F401
+    import maison.partage.mss.store  # noqa: F401
 
     return metadata

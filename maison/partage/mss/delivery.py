@@ -1,0 +1,122 @@
+"""Messages into mailboxes, and out to other operators.
+
+Delivery is durable before the SMTP 250: the message's bytes are a blob (fsynced, renamed), then its
+row (UID in the mailbox, Message-ID, flags) commits with its audit record. A Message-ID is delivered
+once per mailbox: the same message again (a relay retrying after a lost 250) is answered as
+delivered and not stored twice; another message reusing a Message-ID is refused (RFC 5322 §3.6.4
+makes it unique).
+
+Mail for another operator of the trust space waits in the outbox (one row per destination
+operator, same blob) until the relay delivers it; a permanent failure comes back to the sender as
+a DSN (RFC 3464).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from maison.core import audit
+from maison.core.audit import Actor
+from maison.core.blobs import Blobs
+from maison.core.errors import Conflict, NotFound
+from maison.core.storage import Database
+from maison.partage.mss import store
+
+M, MSG, OUT = store.mss_mailbox, store.mss_message, store.mss_outbox
+RETRY = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
+
+
+class DuplicateMessageId(Conflict):
+    code = "message-id-reutilise"
+
+
+@dataclass(frozen=True)
+class Delivered:
+    address: str
+    uid: int
+    replay: bool
+
+
+@dataclass(frozen=True)
+class Queued:
+    id: str
+    operator: str
+    destination: str
+    sender: str
+    recipients: list[str]
+    sha256: str
+    attempts: int
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class Delivery:
+    def __init__(self, db: Database, blobs: Blobs) -> None:
+        self.db = db
+        self.blobs = blobs
+
+    def deliver(self, actor: Actor, address: str, raw: bytes, sender: str, message_id: str) -> Delivered:
+        digest = self.blobs.put(raw)  # durable before the row that names it
+        with self.db.write() as conn:
+            box = conn.execute(sa.select(M.c.uidnext, M.c.active).where(M.c.address == address)).first()
+            if box is None or not box.active:
+                raise NotFound(f"BAL {address} inconnue", code="bal-inconnue")
+            known = conn.execute(sa.select(MSG.c.uid, MSG.c.sha256).where(
+                MSG.c.address == address, MSG.c.message_id == message_id)).first()
+            if known is not None:
+                if known.sha256 != digest:
+                    raise DuplicateMessageId(f"Message-ID {message_id} déjà remis à {address} pour un autre message")
+                return Delivered(address, known.uid, True)
+            uid = box.uidnext
+            conn.execute(M.update().where(M.c.address == address).values(uidnext=uid + 1))
+            conn.execute(MSG.insert().values(address=address, uid=uid, message_id=message_id, sha256=digest,
+                                             size=len(raw), sender=sender, flags="\\Recent", received_at=_now()))
+            audit.record(conn, actor, "mss.remettre", purpose="TREAT",
+                         detail={"bal": address, "message_id": message_id, "expediteur": sender, "taille": len(raw)})
+        return Delivered(address, uid, False)
+
+    def enqueue(self, actor: Actor, operator: str, destination: str, sender: str, recipients: list[str],
+                raw: bytes, message_id: str) -> str:
+        digest = self.blobs.put(raw)
+        queued = str(uuid.uuid4())
+        with self.db.write() as conn:
+            conn.execute(OUT.insert().values(id=queued, operator=operator, sender=sender,
+                                             recipients=json.dumps(recipients), destination=destination,
+                                             sha256=digest, attempts=0, next_attempt_at=_now(), status="pending",
+                                             created_at=_now()))
+            audit.record(conn, actor, "mss.relayer", purpose="TREAT", detail={
+                "operateur": operator, "destination": destination, "destinataires": recipients,
+                "message_id": message_id})
+        return queued
+
+    def due(self, operator: str, limit: int = 50) -> list[Queued]:
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(OUT).where(OUT.c.operator == operator, OUT.c.status == "pending",
+                                                     OUT.c.next_attempt_at <= _now())
+                                .order_by(OUT.c.next_attempt_at).limit(limit)).all()
+        return [Queued(r.id, r.operator, r.destination, r.sender, json.loads(r.recipients), r.sha256, r.attempts)
+                for r in rows]
+
+    def content(self, sha256: str) -> bytes:
+        return self.blobs.get(sha256)
+
+    def sent(self, queued: Queued) -> None:
+        with self.db.write() as conn:
+            conn.execute(OUT.update().where(OUT.c.id == queued.id).values(status="sent", attempts=queued.attempts + 1,
+                                                                         last_error=None))
+
+    def failed(self, queued: Queued, error: str, *, permanent: bool) -> bool:
+        """Record a failed attempt; True when the message is given up (permanent, or retries exhausted)."""
+        give_up = permanent or queued.attempts + 1 >= len(RETRY)
+        with self.db.write() as conn:
+            conn.execute(OUT.update().where(OUT.c.id == queued.id).values(
+                status="failed" if give_up else "pending", attempts=queued.attempts + 1, last_error=error,
+                next_attempt_at=(datetime.now(UTC) + RETRY[min(queued.attempts, len(RETRY) - 1)]).isoformat()))
+        return give_up

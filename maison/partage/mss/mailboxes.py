@@ -1,0 +1,150 @@
+"""MSSanté mailboxes and who may use them (002 L469-489; SPEC §4).
+
+- PER: a professional's own mailbox (its titulaire is the IdNatPS);
+- ORG: a structure's organisational mailbox (a service), used by the people it is granted to;
+- APP: an applicative mailbox (a DPI, a PFI, a lab system), logging in by password;
+- CAB: a practice's shared mailbox;
+- the citizen mailbox of Mon espace santé, `<matricule INS>@patient.mssante.fr`, owned by the INS.
+
+A mailbox may be shared with co-titulaires and delegated to a secretary ("délégué"): each access is
+a row naming the person, the role and who granted it, and each grant is audited.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from maison.core import audit
+from maison.core.audit import Actor
+from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from maison.core.storage import Database
+from maison.identite.psc.provider import check_password, hash_password
+from maison.partage.mss import store
+
+KINDS = ("PER", "ORG", "APP", "CAB")
+CITIZEN = "PAT"  # the Mon espace santé mailbox (not an Annuaire type: never published)
+ROLES = ("titulaire", "co-titulaire", "delegue")
+ADDRESS = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,63}@[a-z0-9-]+(\.[a-z0-9-]+)+$")
+M, A = store.mss_mailbox, store.mss_mailbox_access
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    address: str
+    operator: str
+    kind: str
+    owner: str
+    display_name: str
+    liste_rouge: bool
+    active: bool
+    uidvalidity: int
+    has_password: bool
+
+
+def _mailbox(row: sa.Row) -> Mailbox:
+    return Mailbox(row.address, row.operator, row.kind, row.owner, row.display_name, row.liste_rouge, row.active,
+                   row.uidvalidity, row.password_hash is not None)
+
+
+def normalise(address: str) -> str:
+    value = address.strip().strip("<>").lower()
+    if not ADDRESS.match(value):
+        raise InvalidInput(f"adresse de messagerie invalide : {address!r}", code="adresse-invalide")
+    return value
+
+
+class Mailboxes:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(self, actor: Actor, address: str, operator: str, kind: str, owner: str, display_name: str, *,
+               password: str | None = None, liste_rouge: bool = False) -> Mailbox:
+        address = normalise(address)
+        if kind not in KINDS + (CITIZEN,):
+            raise InvalidInput(f"type de BAL {kind!r} : PER, ORG, APP ou CAB", code="bal-type")
+        if kind == "APP" and not password:
+            raise InvalidInput("une BAL applicative s'authentifie par mot de passe", code="bal-mot-de-passe")
+        if password is not None and len(password) < 12:
+            raise InvalidInput("mot de passe : 12 caractères au moins", code="bal-mot-de-passe")
+        now = datetime.now(UTC).isoformat()
+        with self.db.write() as conn:
+            if conn.execute(sa.select(M.c.address).where(M.c.address == address)).first():
+                raise Conflict(f"la BAL {address} existe déjà", code="bal-existante")
+            conn.execute(M.insert().values(
+                address=address, operator=operator, kind=kind, owner=owner, display_name=display_name,
+                password_hash=hash_password(password) if password else None, liste_rouge=liste_rouge, active=True,
+                uidvalidity=int(time.time()), uidnext=1, created_at=now))
+            if kind == "PER":
+                conn.execute(A.insert().values(address=address, person=owner, role="titulaire", granted_by=owner,
+                                               granted_at=now))
+            audit.record(conn, actor, "mss.bal.creer", purpose="HOPERAT",
+                         detail={"bal": address, "type": kind, "operateur": operator, "liste_rouge": liste_rouge})
+        return self.get(address)
+
+    def get(self, address: str) -> Mailbox:
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(M).where(M.c.address == normalise(address))).first()
+        if row is None:
+            raise NotFound(f"BAL {address} inconnue", code="bal-inconnue")
+        return _mailbox(row)
+
+    def find(self, address: str) -> Mailbox | None:
+        try:
+            return self.get(address)
+        except (NotFound, InvalidInput):
+            return None
+
+    def grant(self, actor: Actor, address: str, person: str, role: str) -> None:
+        """Share (co-titulaire) or delegate (délégué, e.g. a secretary): a titulaire grants; the
+        operator's administration (`audit.SYSTEM`) names the titulaires of ORG/CAB/APP mailboxes."""
+        address = normalise(address)
+        administration = actor == audit.SYSTEM
+        if role not in (ROLES if administration else ROLES[1:]):
+            raise InvalidInput(f"rôle {role!r} : co-titulaire ou delegue", code="bal-role")
+        with self.db.write() as conn:
+            if conn.execute(sa.select(M.c.address).where(M.c.address == address)).first() is None:
+                raise NotFound(f"BAL {address} inconnue", code="bal-inconnue")
+            if not administration and self._role(conn, address, actor.person) != "titulaire":
+                raise Forbidden("seul un titulaire de la BAL en partage ou délègue l'accès", code="bal-non-titulaire")
+            conn.execute(A.delete().where(A.c.address == address, A.c.person == person))
+            conn.execute(A.insert().values(address=address, person=person, role=role, granted_by=actor.person,
+                                           granted_at=datetime.now(UTC).isoformat()))
+            audit.record(conn, actor, "mss.bal.acces", purpose="HOPERAT",
+                         detail={"bal": address, "personne": person, "role": role})
+
+    def revoke(self, actor: Actor, address: str, person: str) -> None:
+        address = normalise(address)
+        with self.db.write() as conn:
+            if self._role(conn, address, actor.person) != "titulaire":
+                raise Forbidden("seul un titulaire retire un accès", code="bal-non-titulaire")
+            conn.execute(A.delete().where(A.c.address == address, A.c.person == person, A.c.role != "titulaire"))
+            audit.record(conn, actor, "mss.bal.acces.retirer", purpose="HOPERAT",
+                         detail={"bal": address, "personne": person})
+
+    @staticmethod
+    def _role(conn: sa.Connection, address: str, person: str) -> str | None:
+        return conn.execute(sa.select(A.c.role).where(A.c.address == address, A.c.person == person)).scalar()
+
+    def role_of(self, address: str, person: str) -> str | None:
+        with self.db.read() as conn:
+            return self._role(conn, normalise(address), person)
+
+    def accessible(self, person: str) -> list[tuple[Mailbox, str]]:
+        """Every mailbox a professional may open, with his role in it."""
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(M, A.c.role).join(A, A.c.address == M.c.address)
+                                .where(A.c.person == person, M.c.active.is_(True)).order_by(M.c.address)).all()
+        return [(_mailbox(r), r.role) for r in rows]
+
+    def authenticate_password(self, address: str, password: str) -> Mailbox | None:
+        """Applicative mailboxes (and test accounts) log in with their password."""
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(M).where(M.c.address == address.strip().lower())).first()
+        if row is None or row.password_hash is None or not row.active:
+            return None
+        return _mailbox(row) if check_password(password, row.password_hash) else None

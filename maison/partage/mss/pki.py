@@ -1,0 +1,120 @@
+"""Certificates of the trust space: a test authority in the image of IGC-Santé, and each operator's.
+
+The MSSanté operators authenticate each other by certificates of the IGC-Santé (the relay between
+operators is mutual TLS; Réf. socle MSSanté, SC.MSS/CONF.22/27). Here a house runs its own test
+authority ("AC MAISON TEST — trust space", kept in `<data_dir>/mss/pki`, never in the repository)
+and issues each local operator a certificate naming its domains (serverAuth and clientAuth: the
+same certificate answers as a server and presents itself as a relay client). A real deployment
+configures the IGC-Santé chain instead and puts the operators' certificates it received in the
+registry (`trust.py`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+VALIDITY = dt.timedelta(days=825)
+
+
+@dataclass(frozen=True)
+class Issued:
+    cert: Path
+    key: Path
+
+    def fingerprint(self) -> str:
+        return fingerprint(self.cert.read_bytes())
+
+
+def fingerprint(pem: bytes) -> str:
+    """SHA-256 of the DER certificate, lower-case hex: how the registry names a certificate."""
+    return x509.load_pem_x509_certificate(pem).fingerprint(hashes.SHA256()).hex()
+
+
+def fingerprint_der(der: bytes) -> str:
+    return x509.load_der_x509_certificate(der).fingerprint(hashes.SHA256()).hex()
+
+
+def _name(common: str, organization: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+                      x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+
+def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    path.chmod(0o600)
+
+
+class Authority:
+    """The trust space's certificate authority (created on first use)."""
+
+    def __init__(self, directory: Path, name: str = "AC MAISON TEST - espace de confiance MSSante") -> None:
+        self.directory = directory
+        self.name = name
+        self.cert_path = directory / "ca.pem"
+        self.key_path = directory / "ca.key"
+        if not self.cert_path.is_file():
+            self._create()
+
+    def _create(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = dt.datetime.now(dt.UTC)
+        subject = _name(self.name, "MAISON")
+        cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+                .not_valid_after(now + dt.timedelta(days=3650))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+                .sign(key, hashes.SHA256()))
+        _write_key(key, self.key_path)
+        self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+    def issue(self, label: str, hostnames: list[str], organization: str) -> Issued:
+        """A certificate for `hostnames` (first one as CN), valid as TLS server and client."""
+        ca_key = serialization.load_pem_private_key(self.key_path.read_bytes(), password=None)
+        ca_cert = x509.load_pem_x509_certificate(self.cert_path.read_bytes())
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = dt.datetime.now(dt.UTC)
+        names: list[x509.GeneralName] = [x509.DNSName(h) for h in hostnames]
+        names.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))  # operators on one machine (tests, demo)
+        cert = (x509.CertificateBuilder().subject_name(_name(hostnames[0], organization))
+                .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + VALIDITY)
+                .add_extension(x509.SubjectAlternativeName(names), critical=False)
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+                               critical=False)
+                .sign(ca_key, hashes.SHA256()))  # type: ignore[arg-type]
+        issued = Issued(self.directory / f"{label}.pem", self.directory / f"{label}.key")
+        _write_key(key, issued.key)
+        issued.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return issued
+
+
+def server_context(issued: Issued, ca: Path, *, require_client: bool) -> ssl.SSLContext:
+    """TLS ≥ 1.2 (Réf. socle SC.MSS/CONF.01); `require_client`: mutual TLS (the relay port)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(ca))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(issued.cert), str(issued.key))
+    context.verify_mode = ssl.CERT_REQUIRED if require_client else ssl.CERT_NONE
+    return context
+
+
+def client_context(ca: Path, issued: Issued | None = None) -> ssl.SSLContext:
+    """What a relay (or a test's mail client) uses: the trust space's CA, and its own certificate."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if issued is not None:
+        context.load_cert_chain(str(issued.cert), str(issued.key))
+    return context

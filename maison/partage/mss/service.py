@@ -1,0 +1,65 @@
+"""The house's MSSanté: the trust space, mailboxes, delivery, and the local operators it runs.
+
+Several operators run side by side in one process and one event loop (a hospital's, a regional
+one, Mon espace santé's): each has its domains, its certificate issued by the trust space's
+authority, its submission and relay listeners, and its outbound relay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from maison.core.blobs import Blobs
+from maison.core.storage import Database
+from maison.identite.psc.provider import Provider
+from maison.partage.mss import smtp
+from maison.partage.mss.smtp import Endpoints
+from maison.partage.mss.delivery import Delivery
+from maison.partage.mss.mailboxes import Mailboxes
+from maison.partage.mss.pki import Authority
+from maison.partage.mss.relay import relay_forever
+from maison.partage.mss.trust import TrustSpace
+
+
+@dataclass
+class Mss:
+    db: Database
+    blobs: Blobs
+    pki_dir: Path
+    psc: Provider
+    psc_issuer: str
+    max_message_bytes: int = 20_000_000
+    runtimes: dict[str, smtp.Runtime] = field(default_factory=dict)
+    _tasks: list[asyncio.Task] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.trust = TrustSpace(self.db)
+        self.mailboxes = Mailboxes(self.db)
+        self.delivery = Delivery(self.db, self.blobs)
+        self.authority = Authority(self.pki_dir)
+
+    def local_operator(self, id_: str, name: str, domains: list[str], endpoints: Endpoints) -> smtp.Runtime:
+        """Register (or renew) a local operator of the trust space, with a certificate for its domains."""
+        issued = self.authority.issue(id_, domains, name)
+        operator = self.trust.register(id_, name, domains, issued.fingerprint(), endpoints.host, endpoints.relay,
+                                       local=True)
+        runtime = smtp.Runtime(operator, issued, self.authority.cert_path, self.trust, self.mailboxes,
+                               self.delivery, self.psc, self.psc_issuer, endpoints, self.max_message_bytes)
+        self.runtimes[id_] = runtime
+        return runtime
+
+    async def start(self) -> None:
+        """Listen for every local operator and run their relays, in the running loop."""
+        for runtime in self.runtimes.values():
+            await smtp.start(runtime)
+            self._tasks.append(asyncio.create_task(relay_forever(runtime), name=f"relais-{runtime.operator.id}"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for runtime in self.runtimes.values():
+            await smtp.stop(runtime)

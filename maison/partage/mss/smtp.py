@@ -1,0 +1,318 @@
+"""SMTP of an MSSanté operator (aiosmtpd): submission for its users, relay between operators.
+
+Two listeners per operator (docs/research/mssante-servers.md §1):
+- submission (RFC 6409, the port 587 role): STARTTLS before anything, then AUTH — PLAIN/LOGIN with
+  the password of an applicative mailbox, or XOAUTH2 / OAUTHBEARER (RFC 7628) with a Pro Santé
+  Connect access token for people (Réf. socle MSSanté: XOAUTH2 with a PSC token). The MAIL FROM
+  must be a mailbox the authenticated caller may send from (553 5.7.1 otherwise);
+- relay (the port 25 role) between operators: STARTTLS with a client certificate; the certificate
+  must be the one the trust space registered for an operator (550 5.7.1 otherwise), the sender's
+  domain must be that operator's, and recipients must be this operator's mailboxes.
+
+Replies are RFC 5321 codes with RFC 3463 enhanced codes; texts are ASCII. Database work runs in
+worker threads so that the loop keeps serving other sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import collections
+import hashlib
+import logging
+import re
+import ssl
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+from maison.core.audit import Actor
+from maison.core.errors import MaisonError
+from maison.identite.psc.provider import OAuthError, Provider
+from maison.partage.mss import message as mime
+from maison.partage.mss.delivery import Delivery, DuplicateMessageId
+from maison.partage.mss.mailboxes import Mailboxes, normalise
+from maison.partage.mss.pki import Issued
+from maison.partage.mss.trust import Operator, TrustSpace, domain_of
+
+logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every session at INFO
+MAX_RECIPIENTS = 100
+SENDING_ROLES = ("titulaire", "co-titulaire", "delegue")
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    host: str
+    submission: int  # the operator's users (port 587 role)
+    relay: int  # the other operators (port 25 role)
+
+
+@dataclass
+class Runtime:
+    """What an operator's listeners need: who it is, its certificate, and the house's services."""
+
+    operator: Operator
+    issued: Issued
+    ca: Path
+    trust: TrustSpace
+    mailboxes: Mailboxes
+    delivery: Delivery
+    psc: Provider
+    psc_issuer: str
+    endpoints: Endpoints
+    max_message_bytes: int = 20_000_000
+    servers: list[asyncio.AbstractServer] = field(default_factory=list)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)  # the relay has mail to send
+
+    def actor(self) -> Actor:
+        return Actor(person=f"operateur:{self.operator.id}", structure=self.operator.id, software="maison-mss")
+
+
+class MssSMTP(SMTP):
+    """aiosmtpd's SMTP with two fixes: an AUTH line may carry a Pro Santé Connect token as initial
+    response (a JWT of a few KB, beyond RFC 5321's 512 octets: RFC 4954 §4 lets AUTH lines be
+    longer), and the per-command limits are this connection's own (aiosmtpd keeps them in a dict
+    shared by every instance of the class). aiosmtpd reads every line with one limit, so lines of
+    message data up to that length are accepted too (Postfix, likewise, takes long lines)."""
+
+    line_length_limit = 16_384
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.command_size_limits = collections.defaultdict(lambda: self.command_size_limit)
+        self.command_size_limits["AUTH"] = self.line_length_limit
+
+
+def _reply(code: str, text: str) -> str:
+    return f"{code} {text}"
+
+
+class _Base:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    async def handle_exception(self, error: Exception) -> str:  # never the exception's text to the client
+        logging.getLogger(__name__).exception("mss smtp", exc_info=error)
+        return _reply("451", "4.3.0 Erreur temporaire du service, reessayer plus tard")
+
+    async def _store(self, envelope, local: list[str], remote: dict[str, list[str]], parsed: mime.Received) -> str:  # type: ignore[no-untyped-def]
+        raw = envelope.original_content or envelope.content
+        actor = self.rt.actor()
+        try:
+            for address in local:
+                await asyncio.to_thread(self.rt.delivery.deliver, actor, address, raw, envelope.mail_from,
+                                        parsed.message_id)
+            for destination, recipients in remote.items():
+                await asyncio.to_thread(self.rt.delivery.enqueue, actor, self.rt.operator.id, destination,
+                                        envelope.mail_from, recipients, raw, parsed.message_id)
+                self.rt.wake.set()
+        except DuplicateMessageId as exc:
+            return _reply("554", f"5.6.0 {_ascii(exc.message)}")
+        return _reply("250", f"2.0.0 Message {parsed.message_id} accepte")
+
+    def _parsed(self, envelope) -> mime.Received | str:  # type: ignore[no-untyped-def]
+        try:
+            return mime.parse(envelope.original_content or envelope.content, max_bytes=self.rt.max_message_bytes)
+        except mime.MalformedMessage as exc:
+            return _reply("554", f"5.6.0 Message refuse : {_ascii(exc.message)}")
+
+
+class SubmissionHandler(_Base):
+    """Mail from this operator's users."""
+
+    # --- AUTH -----------------------------------------------------------------------------------
+
+    def password(self, server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
+        """PLAIN / LOGIN: applicative mailboxes (aiosmtpd calls this synchronously)."""
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        box = self.rt.mailboxes.authenticate_password(auth_data.login.decode("utf-8", "replace"),
+                                                      auth_data.password.decode("utf-8", "replace"))
+        if box is None or box.operator != self.rt.operator.id:
+            return AuthResult(success=False, handled=False, message="535 5.7.8 Identifiants refuses")
+        return AuthResult(success=True, auth_data={"mailbox": box.address, "person": None})
+
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
+        blob = await _initial(server, args)
+        if blob is None:
+            return AuthResult(success=False, handled=True)
+        fields = dict(part.split("=", 1) for part in blob.split("\x01") if "=" in part)
+        return await self._bearer(server, fields.get("user", ""), fields.get("auth", ""), oauthbearer=False)
+
+    async def auth_OAUTHBEARER(self, server: SMTP, args: list[str]) -> AuthResult:
+        blob = await _initial(server, args)
+        if blob is None:
+            return AuthResult(success=False, handled=True)
+        gs2, _, rest = blob.partition("\x01")
+        authzid = next((p[2:] for p in gs2.split(",") if p.startswith("a=")), "").replace("=2C", ",").replace("=3D", "=")
+        fields = dict(part.split("=", 1) for part in rest.split("\x01") if "=" in part)
+        return await self._bearer(server, authzid, fields.get("auth", ""), oauthbearer=True)
+
+    async def _bearer(self, server: SMTP, user: str, auth: str, *, oauthbearer: bool) -> AuthResult:
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        person = None
+        if token:
+            try:
+                claims = await asyncio.to_thread(self.rt.psc.verify_access_token, token, self.rt.psc_issuer)
+                person = claims.get("preferred_username")
+            except OAuthError:
+                person = None
+        role = await asyncio.to_thread(self.rt.mailboxes.role_of, user, person) if person and user else None
+        if person and role in SENDING_ROLES:
+            return AuthResult(success=True, auth_data={"mailbox": normalise(user), "person": person})
+        # RFC 7628 §3.2.2 / XOAUTH2: an error challenge in JSON, the client's empty answer, then 535
+        status = "invalid_token" if oauthbearer else "401"
+        await server.challenge_auth(f'{{"status":"{status}","schemes":"bearer","scope":"mssante"}}')
+        return AuthResult(success=False, handled=False, message="535 5.7.8 Jeton refuse ou BAL non accessible")
+
+    # --- envelope -------------------------------------------------------------------------------
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # type: ignore[no-untyped-def]
+        auth = session.auth_data or {}
+        try:
+            sender = normalise(address)
+        except MaisonError:
+            return _reply("553", "5.1.7 Adresse d'expediteur invalide")
+        allowed = auth.get("mailbox") == sender
+        if not allowed and auth.get("person"):
+            allowed = await asyncio.to_thread(self.rt.mailboxes.role_of, sender, auth["person"]) in SENDING_ROLES
+        if not allowed:
+            return _reply("553", f"5.7.1 {sender} n'est pas une BAL de l'utilisateur authentifie")
+        envelope.mail_from = sender
+        envelope.mail_options.extend(mail_options)
+        return _reply("250", "2.1.0 OK")
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return _reply("452", "4.5.3 Trop de destinataires")
+        try:
+            recipient = normalise(address)
+        except MaisonError:
+            return _reply("553", "5.1.3 Adresse de destinataire invalide")
+        domain = domain_of(recipient)
+        if domain in self.rt.operator.domains:
+            box = await asyncio.to_thread(self.rt.mailboxes.find, recipient)
+            if box is None or not box.active:
+                return _reply("550", f"5.1.1 {recipient} : BAL inconnue")
+        elif await asyncio.to_thread(self.rt.trust.for_domain, domain) is None:
+            return _reply("550", f"5.7.1 {domain} hors de l'espace de confiance MSSante")
+        envelope.rcpt_tos.append(recipient)
+        return _reply("250", "2.1.5 OK")
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        parsed = self._parsed(envelope)
+        if isinstance(parsed, str):
+            return parsed
+        if parsed.sender.lower() != envelope.mail_from:
+            return _reply("550", "5.7.1 L'en-tete From doit etre l'expediteur authentifie")
+        local = [r for r in envelope.rcpt_tos if domain_of(r) in self.rt.operator.domains]
+        remote: dict[str, list[str]] = {}
+        for r in envelope.rcpt_tos:
+            if r not in local:
+                operator = await asyncio.to_thread(self.rt.trust.for_domain, domain_of(r))
+                remote.setdefault(operator.id, []).append(r)
+        return await self._store(envelope, local, remote, parsed)
+
+
+class RelayHandler(_Base):
+    """Mail from the other operators of the trust space, over mutual TLS."""
+
+    async def _peer(self, server: SMTP) -> Operator | None:
+        sslobj = server.transport.get_extra_info("ssl_object") if server.transport else None
+        der = sslobj.getpeercert(binary_form=True) if sslobj else None
+        if not der:
+            return None
+        return await asyncio.to_thread(self.rt.trust.by_certificate, hashlib.sha256(der).hexdigest())
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # type: ignore[no-untyped-def]
+        peer = await self._peer(server)
+        if peer is None:
+            return _reply("550", "5.7.1 Certificat client absent ou hors de l'espace de confiance MSSante")
+        try:
+            sender = normalise(address)
+        except MaisonError:
+            return _reply("553", "5.1.7 Adresse d'expediteur invalide")
+        if domain_of(sender) not in peer.domains:
+            return _reply("550", f"5.7.1 {domain_of(sender)} n'est pas un domaine de l'operateur {peer.id}")
+        session.peer_operator = peer.id
+        envelope.mail_from = sender
+        envelope.mail_options.extend(mail_options)
+        return _reply("250", "2.1.0 OK")
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return _reply("452", "4.5.3 Trop de destinataires")
+        try:
+            recipient = normalise(address)
+        except MaisonError:
+            return _reply("553", "5.1.3 Adresse de destinataire invalide")
+        if domain_of(recipient) not in self.rt.operator.domains:
+            return _reply("554", "5.7.1 Relais refuse : domaine non servi par cet operateur")
+        box = await asyncio.to_thread(self.rt.mailboxes.find, recipient)
+        if box is None or not box.active:
+            return _reply("550", f"5.1.1 {recipient} : BAL inconnue")
+        envelope.rcpt_tos.append(recipient)
+        return _reply("250", "2.1.5 OK")
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        parsed = self._parsed(envelope)
+        if isinstance(parsed, str):
+            return parsed
+        return await self._store(envelope, list(envelope.rcpt_tos), {}, parsed)
+
+
+async def _initial(server: SMTP, args: list[str]) -> str | None:
+    """The SASL initial response (SASL-IR) or one `334 ` round trip; None if the client cancelled."""
+    if len(args) > 1 and args[1] != "=":
+        try:
+            return base64.b64decode(args[1], validate=True).decode("utf-8", "replace")
+        except ValueError:
+            await server.push("501 5.5.2 Reponse initiale non base64")
+            return None
+    answer = await server.challenge_auth("")
+    if not isinstance(answer, bytes):
+        return None
+    return answer.decode("utf-8", "replace")
+
+
+def _ascii(text: str) -> str:
+    return re.sub(r"[\r\n]+", " ", unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode())
+
+
+def tls_contexts(runtime: Runtime) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(submission: server auth only; relay: a client certificate requested, checked by the registry)."""
+    submission = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    submission.minimum_version = ssl.TLSVersion.TLSv1_2
+    submission.load_cert_chain(str(runtime.issued.cert), str(runtime.issued.key))
+    relay = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(runtime.ca))
+    relay.minimum_version = ssl.TLSVersion.TLSv1_2
+    relay.load_cert_chain(str(runtime.issued.cert), str(runtime.issued.key))
+    relay.verify_mode = ssl.CERT_OPTIONAL  # no certificate: refused at MAIL with a reply, not a dead handshake
+    return submission, relay
+
+
+async def start(runtime: Runtime) -> None:
+    """Listen for the operator's users and for the other operators, in the running loop."""
+    loop = asyncio.get_running_loop()
+    host = runtime.endpoints.host
+    submission_tls, relay_tls = tls_contexts(runtime)
+    hostname = runtime.operator.domains[0]
+    common = dict(hostname=hostname, data_size_limit=runtime.max_message_bytes, enable_SMTPUTF8=True,
+                  decode_data=False, timeout=300)
+    submission = SubmissionHandler(runtime)
+    relay = RelayHandler(runtime)
+    runtime.servers.append(await loop.create_server(
+        lambda: MssSMTP(submission, tls_context=submission_tls, require_starttls=True, auth_required=True,
+                     auth_require_tls=True, authenticator=submission.password, **common),
+        host, runtime.endpoints.submission))
+    runtime.servers.append(await loop.create_server(
+        lambda: MssSMTP(relay, tls_context=relay_tls, require_starttls=True, **common), host, runtime.endpoints.relay))
+
+
+async def stop(runtime: Runtime) -> None:
+    for server in runtime.servers:
+        server.close()
+        await server.wait_closed()
+    runtime.servers.clear()

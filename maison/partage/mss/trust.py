@@ -1,0 +1,88 @@
+"""The MSSanté trust space: which operators exist, which domains each serves, which certificate each
+presents (000 L2708-2710: a closed space of registered operators; SPEC §4).
+
+Mail is accepted only from a registered operator (its relay presents the registered certificate over
+mutual TLS) or from an authenticated user of a local operator; it is relayed only to a registered
+operator's domain. Anything else is refused at SMTP time with a precise reply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from maison.core import audit
+from maison.core.errors import Conflict, InvalidInput, NotFound
+from maison.core.storage import Database
+from maison.partage.mss import store
+
+O = store.mss_operator
+
+
+@dataclass(frozen=True)
+class Operator:
+    id: str
+    name: str
+    domains: tuple[str, ...]
+    certificate_sha256: str
+    relay_host: str
+    relay_port: int
+    local: bool
+    active: bool = True
+
+
+def _operator(row: sa.Row) -> Operator:
+    return Operator(row.id, row.name, tuple(row.domains.split(",")), row.certificate_sha256, row.relay_host,
+                    row.relay_port, row.local, row.active)
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2].lower()
+
+
+class TrustSpace:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def register(self, id_: str, name: str, domains: list[str], certificate_sha256: str, relay_host: str,
+                 relay_port: int, *, local: bool) -> Operator:
+        domains = [d.lower().strip() for d in domains if d.strip()]
+        if not domains or any("@" in d or " " in d for d in domains):
+            raise InvalidInput("domaines de l'opérateur invalides", code="operateur-domaines")
+        if len(certificate_sha256) != 64:
+            raise InvalidInput("empreinte SHA-256 du certificat attendue (64 hexadécimaux)", code="operateur-certificat")
+        with self.db.write() as conn:
+            taken = {d for r in conn.execute(sa.select(O.c.domains).where(O.c.id != id_)).scalars()
+                     for d in r.split(",")} & set(domains)
+            if taken:
+                raise Conflict(f"domaine(s) déjà servi(s) par un autre opérateur : {', '.join(sorted(taken))}",
+                               code="operateur-domaine-pris")
+            values = dict(name=name, domains=",".join(domains), certificate_sha256=certificate_sha256.lower(),
+                          relay_host=relay_host, relay_port=relay_port, local=local, active=True)
+            if conn.execute(sa.select(O.c.id).where(O.c.id == id_)).first():
+                conn.execute(O.update().where(O.c.id == id_).values(**values))
+            else:
+                conn.execute(O.insert().values(id=id_, created_at=datetime.now(UTC).isoformat(), **values))
+            audit.record(conn, audit.SYSTEM, "mss.operateur.enregistrer", purpose="HOPERAT",
+                         detail={"operateur": id_, "domaines": domains, "local": local})
+        return self.get(id_)
+
+    def get(self, id_: str) -> Operator:
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(O).where(O.c.id == id_)).first()
+        if row is None:
+            raise NotFound(f"opérateur {id_} inconnu de l'espace de confiance", code="operateur-inconnu")
+        return _operator(row)
+
+    def operators(self) -> list[Operator]:
+        with self.db.read() as conn:
+            return [_operator(r) for r in conn.execute(sa.select(O).where(O.c.active.is_(True)).order_by(O.c.id))]
+
+    def for_domain(self, domain: str) -> Operator | None:
+        domain = domain.lower()
+        return next((o for o in self.operators() if domain in o.domains), None)
+
+    def by_certificate(self, sha256: str) -> Operator | None:
+        return next((o for o in self.operators() if o.certificate_sha256 == sha256.lower()), None)

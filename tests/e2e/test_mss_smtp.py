@@ -1,0 +1,205 @@
+"""Two operators of the trust space exchange mail over SMTP: submission (STARTTLS + AUTH), relay with
+mutual TLS, delivery; everything refused at SMTP time with a precise reply (SPEC §4)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import smtplib
+import ssl
+import time
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from maison.identite.psc.api import issuer_for
+from maison.partage.mss import message, store, xdm
+from maison.partage.mss.pki import Authority
+from tests.partage.mss_world import GP, HOPITAL_DOMAIN, MEDECIN_DOMAIN, PFI, PFI_PASSWORD, start_world
+from tests.partage.world import PROS, make_world, n1
+
+
+@pytest.fixture
+def mss(house, live, tmp_path):  # type: ignore[no-untyped-def]
+    world = start_world(house, tmp_path, issuer_for(live.url))
+    yield world
+    world.close()
+
+
+def _letter(sender: str = PFI, to: str = GP, **extra) -> bytes:  # type: ignore[no-untyped-def]
+    archive = xdm.build([xdm.XdmDocument(n1(PROS["hospitalier"]))], source_id="1.2.250.1.213.4.1.9.1")
+    out = message.Outgoing(sender, [to], message.subject("Lettre de liaison", "Garcia-Hammadi", "Sarah",
+                                                         date(1977, 1, 21)),
+                           "Lettre de liaison de votre patiente.",
+                           [message.Attachment("IHE_XDM.ZIP", "application/zip", archive)], **extra)
+    return message.as_bytes(message.compose(out, domain=HOPITAL_DOMAIN))
+
+
+def _client(mss, operator: str) -> smtplib.SMTP:  # type: ignore[no-untyped-def]
+    endpoints = mss.endpoints(operator)
+    client = smtplib.SMTP("127.0.0.1", endpoints.submission, timeout=20)
+    client.starttls(context=ssl.create_default_context(cafile=str(mss.mss.authority.cert_path)))
+    client.ehlo()  # RFC 3207: the session starts again after STARTTLS
+    return client
+
+
+def _delivered(house, address: str, timeout: float = 15) -> list[sa.Row]:
+    deadline = time.monotonic() + timeout
+    while True:
+        with house.db.read() as conn:
+            rows = conn.execute(sa.select(store.mss_message).where(store.mss_message.c.address == address)).all()
+        if rows or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)
+
+
+def test_two_operators_exchange_a_message_over_mutual_tls(mss, house):
+    raw = _letter()
+    with _client(mss, "chu-test") as client:
+        client.login(PFI, PFI_PASSWORD)
+        assert client.sendmail(PFI, [GP], raw) == {}
+    [row] = _delivered(house, GP)
+    assert mss.mss.delivery.content(row.sha256) == raw and row.sender == PFI and row.uid == 1
+    with house.db.read() as conn:
+        outbox = conn.execute(sa.select(store.mss_outbox)).one()
+    assert outbox.status == "sent" and outbox.destination == "medecins"
+
+
+def test_submission_requires_starttls_then_auth(mss):
+    endpoints = mss.endpoints("chu-test")
+    with smtplib.SMTP("127.0.0.1", endpoints.submission, timeout=20) as plain:
+        plain.ehlo()
+        assert plain.has_extn("starttls") and not plain.has_extn("auth")
+        code, _ = plain.mail(PFI)
+        assert code == 530  # Must issue a STARTTLS command first
+    with _client(mss, "chu-test") as client:
+        code, _ = client.mail(PFI)
+        assert code == 530 and client.has_extn("auth")  # authentication required, offered once under TLS
+        with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+            client.login(PFI, "pas-le-bon-mot-de-passe")
+        assert refused.value.smtp_code == 535
+
+
+def test_mail_from_must_be_the_authenticated_mailbox(mss):
+    with _client(mss, "chu-test") as client:
+        client.login(PFI, PFI_PASSWORD)
+        code, text = client.mail(f"directeur@{HOPITAL_DOMAIN}")
+        assert code == 553 and b"5.7.1" in text
+
+
+def test_outside_the_trust_space_refused_at_rcpt(mss):
+    with _client(mss, "chu-test") as client:
+        client.login(PFI, PFI_PASSWORD)
+        client.mail(PFI)
+        code, text = client.rcpt("quelquun@gmail.com")
+        assert code == 550 and b"5.7.1" in text and b"espace de confiance" in text
+        code, text = client.rcpt(f"inconnu@{HOPITAL_DOMAIN}")
+        assert code == 550 and b"5.1.1" in text
+
+
+def test_relay_port_refuses_a_client_without_the_registered_certificate(mss, tmp_path):
+    endpoints = mss.endpoints("medecins")
+    trust = ssl.create_default_context(cafile=str(mss.mss.authority.cert_path))
+    with smtplib.SMTP("127.0.0.1", endpoints.relay, timeout=20) as anonymous:
+        anonymous.starttls(context=trust)
+        anonymous.ehlo()
+        code, text = anonymous.mail(PFI)
+        assert code == 550 and b"5.7.1" in text
+    # a certificate of the same authority that the trust space did not register
+    rogue = mss.mss.authority.issue("rogue", ["rogue.mssante.fr"], "ROGUE")
+    context = ssl.create_default_context(cafile=str(mss.mss.authority.cert_path))
+    context.load_cert_chain(str(rogue.cert), str(rogue.key))
+    with smtplib.SMTP("127.0.0.1", endpoints.relay, timeout=20) as impostor:
+        impostor.starttls(context=context)
+        impostor.ehlo()
+        code, _ = impostor.mail(PFI)
+        assert code == 550
+    # a certificate of another authority: the TLS handshake itself fails
+    other = Authority(tmp_path / "autre-ac", name="AC PIRATE").issue("pirate", ["pirate.fr"], "PIRATE")
+    context = ssl.create_default_context(cafile=str(mss.mss.authority.cert_path))
+    context.load_cert_chain(str(other.cert), str(other.key))
+    with pytest.raises((ssl.SSLError, smtplib.SMTPServerDisconnected, ConnectionError)):
+        with smtplib.SMTP("127.0.0.1", endpoints.relay, timeout=20) as pirate:
+            pirate.starttls(context=context)
+            pirate.mail(PFI)
+
+
+def test_relay_checks_the_sender_domain_belongs_to_the_peer(mss):
+    runtime = mss.mss.runtimes["chu-test"]
+    context = ssl.create_default_context(cafile=str(runtime.ca))
+    context.load_cert_chain(str(runtime.issued.cert), str(runtime.issued.key))
+    with smtplib.SMTP("127.0.0.1", mss.endpoints("medecins").relay, timeout=20) as relay:
+        relay.starttls(context=context)
+        relay.ehlo()
+        code, text = relay.mail(f"someone@{MEDECIN_DOMAIN}")  # the CHU cannot speak for the other operator
+        assert code == 550 and b"5.7.1" in text
+
+
+def test_unknown_recipient_at_the_other_operator_comes_back_as_a_dsn(mss, house):
+    with _client(mss, "chu-test") as client:
+        client.login(PFI, PFI_PASSWORD)
+        client.sendmail(PFI, [f"personne@{MEDECIN_DOMAIN}"], _letter(to=f"personne@{MEDECIN_DOMAIN}"))
+    [bounce] = _delivered(house, PFI)
+    report = mss.mss.delivery.content(bounce.sha256)
+    parsed = email.message_from_bytes(report, policy=email.policy.default)
+    assert parsed.get_param("report-type") == "delivery-status" and b"Status: 5.1.1" in report
+    assert f"personne@{MEDECIN_DOMAIN}".encode() in report
+
+
+def test_duplicate_message_id_delivered_once_and_a_reuse_refused(mss, house):
+    raw = _letter()
+    with _client(mss, "chu-test") as client:
+        client.login(PFI, PFI_PASSWORD)
+        client.sendmail(PFI, [GP], raw)
+        client.sendmail(PFI, [GP], raw)  # a retry after a lost answer: accepted, not stored twice
+    time.sleep(1.0)
+    assert len(_delivered(house, GP)) == 1
+    reused = raw.replace(b"Lettre de liaison de votre patiente.", b"Un autre message, meme Message-ID.")
+    runtime = mss.mss.runtimes["chu-test"]
+    context = ssl.create_default_context(cafile=str(runtime.ca))
+    context.load_cert_chain(str(runtime.issued.cert), str(runtime.issued.key))
+    with smtplib.SMTP("127.0.0.1", mss.endpoints("medecins").relay, timeout=20) as relay:
+        relay.starttls(context=context)
+        relay.ehlo()
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            relay.sendmail(PFI, [GP], reused)
+        assert refused.value.smtp_code == 554 and b"5.6.0" in refused.value.smtp_error
+
+
+def test_oversized_and_malformed_messages_refused(mss):
+    with _client(mss, "chu-test") as client:
+        client.login(PFI, PFI_PASSWORD)
+        with pytest.raises(smtplib.SMTPSenderRefused) as too_big:
+            client.sendmail(PFI, [GP], b"Subject: x\r\n\r\n" + b"A" * 76 + b"\r\n" * 1 + (b"B" * 76 + b"\r\n") * 40_000)
+        assert too_big.value.smtp_code == 552
+    with _client(mss, "chu-test") as client:
+        client.login(PFI, PFI_PASSWORD)
+        with pytest.raises(smtplib.SMTPDataError) as no_id:
+            client.sendmail(PFI, [GP], f"From: {PFI}\r\nTo: {GP}\r\nSubject: sans identifiant\r\n\r\ncorps\r\n".encode())
+        assert no_id.value.smtp_code == 554 and b"Message-ID" in no_id.value.smtp_error
+
+
+def test_a_professional_authenticates_with_his_psc_token(mss, house, live):
+    world = make_world(house, live, keys=("generaliste",))
+    token = world.tokens["generaliste"]
+
+    def xoauth2(challenge=None):  # type: ignore[no-untyped-def]
+        return f"user={GP}\x01auth=Bearer {token}\x01\x01" if not challenge else ""
+
+    with _client(mss, "medecins") as client:
+        client.ehlo()
+        code, _ = client.auth("XOAUTH2", xoauth2)
+        assert code == 235
+        reply = _letter(sender=GP, to=PFI)
+        assert client.sendmail(GP, [PFI], reply) == {}
+    assert len(_delivered(house, PFI)) == 1
+
+    def forged(challenge=None):  # type: ignore[no-untyped-def]
+        return f"user={GP}\x01auth=Bearer {token[:-4]}AAAA\x01\x01" if not challenge else ""
+
+    with _client(mss, "medecins") as client:
+        client.ehlo()
+        with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+            client.auth("XOAUTH2", forged)
+        assert refused.value.smtp_code == 535

@@ -1,0 +1,56 @@
+"""Two MSSanté operators of one trust space, running in a thread's event loop on loopback ports."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from maison.core.audit import SYSTEM
+from maison.core.blobs import Blobs
+from maison.partage.mss.service import Mss
+from maison.partage.mss.smtp import Endpoints
+from tests.conftest import free_port
+from tests.partage.world import PROS
+
+HOPITAL_DOMAIN = "chu-test.mssante.fr"
+MEDECIN_DOMAIN = "medecin.mssante.fr"
+PFI = f"pfi@{HOPITAL_DOMAIN}"
+PFI_PASSWORD = "mot-de-passe-pfi-2026"
+GP = f"claire.martin@{MEDECIN_DOMAIN}"
+
+
+@dataclass
+class MssWorld:
+    mss: Mss
+    loop: asyncio.AbstractEventLoop
+    thread: threading.Thread
+
+    def endpoints(self, operator: str) -> Endpoints:
+        return self.mss.runtimes[operator].endpoints
+
+    def run(self, coro):  # type: ignore[no-untyped-def]
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
+
+    def close(self) -> None:
+        self.run(self.mss.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def start_world(house, tmp_path: Path, psc_issuer: str) -> MssWorld:  # type: ignore[no-untyped-def]
+    mss = Mss(house.db, Blobs(tmp_path / "mss-blobs"), tmp_path / "pki", house.psc, psc_issuer,
+              max_message_bytes=2_000_000)
+    mss.local_operator("chu-test", "CHU DE TEST", [HOPITAL_DOMAIN],
+                       Endpoints("127.0.0.1", free_port(), free_port()))
+    mss.local_operator("medecins", "OPERATEUR REGIONAL", [MEDECIN_DOMAIN],
+                       Endpoints("127.0.0.1", free_port(), free_port()))
+    mss.mailboxes.create(SYSTEM, PFI, "chu-test", "APP", "1750000019", "PFI du CHU", password=PFI_PASSWORD)
+    mss.mailboxes.create(SYSTEM, GP, "medecins", "PER", PROS["generaliste"].idnatps, "MARTIN Claire")
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    world = MssWorld(mss, loop, thread)
+    world.run(mss.start())
+    return world
