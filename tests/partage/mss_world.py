@@ -35,22 +35,31 @@ class MssWorld:
 
     def close(self) -> None:
         self.run(self.mss.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
+
+
+_LOOP: list = []
+
+
+def _loop() -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
+    """One loop for the whole test session: Twisted's reactor is bound to one loop per process."""
+    if not _LOOP:
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="mss-loop", daemon=True)
+        thread.start()
+        _LOOP.extend([loop, thread])
+    return _LOOP[0], _LOOP[1]
 
 
 def start_world(house, tmp_path: Path, psc_issuer: str) -> MssWorld:  # type: ignore[no-untyped-def]
     mss = Mss(house.db, Blobs(tmp_path / "mss-blobs"), tmp_path / "pki", house.psc, psc_issuer,
               max_message_bytes=2_000_000)
     mss.local_operator("chu-test", "CHU DE TEST", [HOPITAL_DOMAIN],
-                       Endpoints("127.0.0.1", free_port(), free_port()))
+                       Endpoints("127.0.0.1", free_port(), free_port(), free_port()))
     mss.local_operator("medecins", "OPERATEUR REGIONAL", [MEDECIN_DOMAIN],
-                       Endpoints("127.0.0.1", free_port(), free_port()))
+                       Endpoints("127.0.0.1", free_port(), free_port(), free_port()))
     mss.mailboxes.create(SYSTEM, PFI, "chu-test", "APP", "1750000019", "PFI du CHU", password=PFI_PASSWORD)
     mss.mailboxes.create(SYSTEM, GP, "medecins", "PER", PROS["generaliste"].idnatps, "MARTIN Claire")
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
+    loop, thread = _loop()
     world = MssWorld(mss, loop, thread)
     world.run(mss.start())
     return world

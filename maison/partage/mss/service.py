@@ -14,7 +14,7 @@ from pathlib import Path
 from maison.core.blobs import Blobs
 from maison.core.storage import Database
 from maison.identite.psc.provider import Provider
-from maison.partage.mss import smtp
+from maison.partage.mss import imap, smtp
 from maison.partage.mss.smtp import Endpoints
 from maison.partage.mss.delivery import Delivery
 from maison.partage.mss.mailboxes import Mailboxes
@@ -33,6 +33,7 @@ class Mss:
     max_message_bytes: int = 20_000_000
     runtimes: dict[str, smtp.Runtime] = field(default_factory=dict)
     _tasks: list[asyncio.Task] = field(default_factory=list)
+    _imap_ports: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.trust = TrustSpace(self.db)
@@ -54,6 +55,9 @@ class Mss:
         """Listen for every local operator and run their relays, in the running loop."""
         for runtime in self.runtimes.values():
             await smtp.start(runtime)
+            if runtime.endpoints.imap:
+                imap.install_reactor(asyncio.get_running_loop())
+                self._imap_ports.append(imap.listen(runtime, runtime.endpoints.imap, runtime.endpoints.host))
             self._tasks.append(asyncio.create_task(relay_forever(runtime), name=f"relais-{runtime.operator.id}"))
 
     async def stop(self) -> None:
@@ -61,5 +65,10 @@ class Mss:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        for port in self._imap_ports:
+            stopped = port.stopListening()  # a Deferred (Twisted) fired once the socket is closed
+            if stopped is not None:
+                await stopped.asFuture(asyncio.get_running_loop())
+        self._imap_ports.clear()
         for runtime in self.runtimes.values():
             await smtp.stop(runtime)

@@ -47,6 +47,7 @@ class Endpoints:
     host: str
     submission: int  # the operator's users (port 587 role)
     relay: int  # the other operators (port 25 role)
+    imap: int = 0  # the users' IMAP access (port 143 role, STARTTLS); 0: none
 
 
 @dataclass

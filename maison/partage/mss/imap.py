@@ -1,0 +1,391 @@
+"""IMAP access to MSSanté mailboxes (Twisted's imap4 server on the operator's asyncio loop).
+
+Why Twisted and not Dovecot (docs/research/mssante-servers.md §2.4): every FETCH and STORE is a
+call into Maison's store, so each reading of health data is authenticated, authorised and audited
+like any other; all operators live in one process; no daemon to install. Twisted must be bound to
+the running loop before anything imports its reactor (`install_reactor`).
+
+Logins: LOGIN / AUTHENTICATE PLAIN with an applicative mailbox's password; AUTHENTICATE XOAUTH2 or
+OAUTHBEARER with a Pro Santé Connect token for a person, naming the mailbox he opens (his own, a
+shared one, or one delegated to him). STARTTLS is required before any login. The mailbox is the
+account's INBOX.
+
+Fixes to Twisted 26.10 (each covered by the imaplib tests): SASL challenges longer than 57 bytes
+were split by newlines; FETCH BODY[] did not set \\Seen; BODY[] was rebuilt from parsed headers
+unless the message offers `IMessageFile`; SEARCH on headers failed on Python 3 (SEARCH is answered
+here); a message set's `last` can be set only once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import email
+import email.policy
+import email.utils
+import io
+import json
+from datetime import datetime
+
+import sqlalchemy as sa
+from zope.interface import Interface, implementer
+
+from maison.core import audit
+from maison.core.audit import Actor
+from maison.identite.psc.provider import OAuthError
+from maison.partage.mss import store
+from maison.partage.mss.smtp import SENDING_ROLES, Runtime
+
+MSG = store.mss_message
+FLAG_KEYS = {b"SEEN": ("\\Seen", True), b"UNSEEN": ("\\Seen", False), b"FLAGGED": ("\\Flagged", True),
+             b"UNFLAGGED": ("\\Flagged", False), b"DELETED": ("\\Deleted", True), b"UNDELETED": ("\\Deleted", False),
+             b"ANSWERED": ("\\Answered", True), b"UNANSWERED": ("\\Answered", False), b"RECENT": ("\\Recent", True),
+             b"NEW": ("\\Recent", True), b"DRAFT": ("\\Draft", True)}
+HEADER_KEYS = {b"SUBJECT", b"FROM", b"TO", b"CC", b"BCC"}
+
+
+def install_reactor(loop: asyncio.AbstractEventLoop):  # type: ignore[no-untyped-def]
+    """Bind Twisted to `loop` (once per process, before any import of its reactor)."""
+    import sys
+
+    if "twisted.internet.reactor" not in sys.modules:
+        from twisted.internet import asyncioreactor
+
+        asyncioreactor.install(loop)
+    from twisted.internet import reactor
+
+    return reactor
+
+
+def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-def]
+    """Start the operator's IMAP listener (STARTTLS) on the loop the reactor is bound to."""
+    from twisted.cred import checkers, credentials, error, portal
+    from twisted.internet import defer, protocol, reactor
+    from twisted.internet import ssl as tssl
+    from twisted.mail import imap4
+    from twisted.mail.interfaces import IChallengeResponse
+
+    db, blobs = runtime.delivery.db, runtime.delivery.blobs
+
+    @implementer(imap4.IMessage)
+    class Part:
+        def __init__(self, msg: email.message.Message) -> None:
+            self.msg = msg
+
+        def getHeaders(self, negate, *names):  # type: ignore[no-untyped-def]
+            wanted = {n.lower() if isinstance(n, str) else n.decode().lower() for n in names}
+            return {k.lower(): v for k, v in self.msg.items() if (k.lower() in wanted) != bool(negate)}
+
+        def getBodyFile(self):  # type: ignore[no-untyped-def]
+            raw = self.msg.as_bytes(policy=email.policy.SMTP)
+            return io.BytesIO(raw.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in raw else b"")
+
+        def getSize(self) -> int:
+            return len(self.msg.as_bytes(policy=email.policy.SMTP))
+
+        def isMultipart(self) -> bool:
+            return self.msg.is_multipart()
+
+        def getSubPart(self, part):  # type: ignore[no-untyped-def]
+            return Part(self.msg.get_payload(part))
+
+    @implementer(imap4.IMessage, imap4.IMessageFile)
+    class Message(Part):
+        """Served byte for byte from the blob (IMessageFile), never rebuilt."""
+
+        def __init__(self, row: sa.Row) -> None:
+            self.row = row
+            self.raw = blobs.get(row.sha256)
+            super().__init__(email.message_from_bytes(self.raw, policy=email.policy.compat32))
+
+        def open(self):  # type: ignore[no-untyped-def]
+            return io.BytesIO(self.raw)
+
+        def getBodyFile(self):  # type: ignore[no-untyped-def]
+            return io.BytesIO(self.raw.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in self.raw else b"")
+
+        def getSize(self) -> int:
+            return self.row.size
+
+        def getUID(self) -> int:
+            return self.row.uid
+
+        def getFlags(self) -> list[str]:
+            return self.row.flags.split()
+
+        def getInternalDate(self) -> str:
+            return email.utils.format_datetime(datetime.fromisoformat(self.row.received_at))
+
+    @implementer(imap4.IMailboxInfo, imap4.IMailbox, imap4.ICloseableMailbox, imap4.ISearchableMailbox)
+    class Mailbox:
+        def __init__(self, address: str, actor: Actor) -> None:
+            self.address, self.actor, self.listeners = address, actor, []
+
+        def _rows(self) -> list[sa.Row]:
+            with db.read() as conn:
+                return conn.execute(sa.select(MSG).where(MSG.c.address == self.address, MSG.c.expunged.is_(False))
+                                    .order_by(MSG.c.uid)).all()
+
+        def _box(self) -> sa.Row:
+            with db.read() as conn:
+                return conn.execute(sa.select(store.mss_mailbox).where(store.mss_mailbox.c.address == self.address)).one()
+
+        def getFlags(self) -> list[str]:
+            return ["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"]
+
+        def getHierarchicalDelimiter(self) -> str:
+            return "/"
+
+        def getUIDValidity(self) -> int:
+            return self._box().uidvalidity
+
+        def getUIDNext(self) -> int:
+            return self._box().uidnext
+
+        def getMessageCount(self) -> int:
+            return len(self._rows())
+
+        def getRecentCount(self) -> int:
+            return sum("\\Recent" in r.flags.split() for r in self._rows())
+
+        def getUnseenCount(self) -> int:
+            return sum("\\Seen" not in r.flags.split() for r in self._rows())
+
+        def isWriteable(self) -> bool:
+            return True
+
+        def destroy(self) -> None:
+            raise imap4.MailboxException("Suppression de BAL interdite")
+
+        def addListener(self, listener) -> None:  # type: ignore[no-untyped-def]
+            self.listeners.append(listener)
+
+        def removeListener(self, listener) -> None:  # type: ignore[no-untyped-def]
+            self.listeners.remove(listener)
+
+        def getUID(self, seq: int) -> int:
+            return self._rows()[seq - 1].uid
+
+        def requestStatus(self, names):  # type: ignore[no-untyped-def]
+            return imap4.statusRequestHelper(self, names)
+
+        def addMessage(self, message, flags, date=None):  # type: ignore[no-untyped-def]
+            raise imap4.MailboxException("APPEND non pris en charge : envoyer par SMTP")
+
+        def _select(self, messages, uid: bool) -> list[tuple[int, sa.Row]]:  # type: ignore[no-untyped-def]
+            rows = self._rows()
+            if not rows:
+                return []
+            try:
+                messages.last = rows[-1].uid if uid else len(rows)
+            except ValueError:  # already set by an earlier use of the same set
+                pass
+            if uid:
+                return [(i, r) for i, r in enumerate(rows, 1) if r.uid in messages]
+            return [(i, rows[i - 1]) for i in messages if 0 < i <= len(rows)]
+
+        def fetch(self, messages, uid):  # type: ignore[no-untyped-def]
+            selected = self._select(messages, uid)
+            if selected:  # reading health data: audited, one record per command
+                with db.write() as conn:
+                    audit.record(conn, self.actor, "mss.lire", detail={
+                        "bal": self.address, "uids": [r.uid for _s, r in selected][:200]})
+            return [(seq, Message(r)) for seq, r in selected]
+
+        def store(self, messages, flags, mode, uid):  # type: ignore[no-untyped-def]
+            out = {}
+            with db.write() as conn:
+                for seq, r in self._select(messages, uid):
+                    current = set(r.flags.split())
+                    new = set(flags) | (current & {"\\Recent"}) if mode == 0 else \
+                        (current | set(flags) if mode == 1 else current - set(flags))
+                    conn.execute(MSG.update().where(MSG.c.address == self.address, MSG.c.uid == r.uid)
+                                 .values(flags=" ".join(sorted(new))))
+                    out[seq] = sorted(new)
+            return out
+
+        def expunge(self) -> list[int]:
+            gone = [r.uid for r in self._rows() if "\\Deleted" in r.flags.split()]
+            if gone:
+                with db.write() as conn:
+                    conn.execute(MSG.update().where(MSG.c.address == self.address, MSG.c.uid.in_(gone))
+                                 .values(expunged=True))
+                    audit.record(conn, self.actor, "mss.supprimer", detail={"bal": self.address, "uids": gone})
+            return gone
+
+        def search(self, query, uid):  # type: ignore[no-untyped-def]
+            out = []
+            for seq, row in enumerate(self._rows(), 1):
+                q = list(query)
+                raw = blobs.get(row.sha256)
+                parsed = email.message_from_bytes(raw, policy=email.policy.default)
+                if all(_matches(q, seq, row, raw, parsed) for _ in iter(lambda: bool(q), False)):
+                    out.append(seq)
+            return out
+
+        def close(self) -> None:  # \Recent lasts one session
+            with db.write() as conn:
+                for r in self._rows():
+                    if "\\Recent" in r.flags.split():
+                        conn.execute(MSG.update().where(MSG.c.address == self.address, MSG.c.uid == r.uid)
+                                     .values(flags=" ".join(f for f in r.flags.split() if f != "\\Recent")))
+
+    def _matches(query: list, seq: int, row: sa.Row, raw: bytes, parsed) -> bool:  # type: ignore[no-untyped-def]
+        key = query.pop(0)
+        if isinstance(key, list):
+            return all(_matches(key, seq, row, raw, parsed) for _ in iter(lambda: bool(key), False))
+        key = key.upper()
+        if key == b"ALL":
+            return True
+        if key in FLAG_KEYS:
+            flag, present = FLAG_KEYS[key]
+            return (flag in row.flags.split()) == present
+        if key in HEADER_KEYS:
+            return query.pop(0).decode().lower() in str(parsed.get(key.decode(), "")).lower()
+        if key == b"HEADER":
+            name, value = query.pop(0).decode(), query.pop(0).decode()
+            return value.lower() in str(parsed.get(name, "")).lower()
+        if key in (b"BODY", b"TEXT"):
+            return query.pop(0).lower() in raw.lower()
+        if key == b"NOT":
+            return not _matches(query, seq, row, raw, parsed)
+        if key == b"OR":
+            first = _matches(query, seq, row, raw, parsed)
+            return _matches(query, seq, row, raw, parsed) or first
+        if key == b"UID":
+            wanted = imap4.parseIdList(query.pop(0))
+            wanted.last = row.uid
+            return row.uid in wanted
+        if key[:1].isdigit() or key[:1] == b"*":
+            wanted = imap4.parseIdList(key)
+            wanted.last = seq
+            return seq in wanted
+        raise imap4.IllegalQueryError(f"critère de recherche non pris en charge : {key.decode()}")
+
+    class Account(imap4.MemoryAccount):
+        def __init__(self, address: str, actor: Actor) -> None:
+            super().__init__(address)
+            self.mailboxes["INBOX"] = Mailbox(address, actor)
+
+        def _emptyMailbox(self, name, id):  # type: ignore[no-untyped-def]
+            raise imap4.MailboxException("création de dossier non prise en charge")
+
+    @implementer(portal.IRealm)
+    class Realm:
+        def requestAvatar(self, avatar_id, mind, *interfaces):  # type: ignore[no-untyped-def]
+            if imap4.IAccount not in interfaces:
+                raise NotImplementedError
+            address, person = json.loads(avatar_id)
+            box = runtime.mailboxes.get(address)
+            actor = Actor(person=person or address, structure=box.owner if box.kind != "PER" else "",
+                          software="imap")
+            return imap4.IAccount, Account(address, actor), lambda: None
+
+    def _avatar(address: str, person: str | None) -> bytes:
+        return json.dumps([address, person]).encode()
+
+    @implementer(checkers.ICredentialsChecker)
+    class PasswordChecker:
+        credentialInterfaces = (credentials.IUsernamePassword,)
+
+        def requestAvatarId(self, c):  # type: ignore[no-untyped-def]
+            async def check() -> bytes:
+                box = await asyncio.to_thread(runtime.mailboxes.authenticate_password,
+                                              c.username.decode("utf-8", "replace"), c.password.decode("utf-8", "replace"))
+                if box is None or box.operator != runtime.operator.id:
+                    raise error.UnauthorizedLogin()
+                return _avatar(box.address, None)
+            return defer.Deferred.fromFuture(asyncio.ensure_future(check()))
+
+    class IBearer(Interface):
+        """A mailbox and a Pro Santé Connect token, from XOAUTH2 or OAUTHBEARER."""
+
+    @implementer(IChallengeResponse, IBearer)
+    class Xoauth2:
+        def __init__(self) -> None:
+            self.user = self.person = None
+            self.error_sent = self.refused = False
+
+        def getChallenge(self) -> bytes:
+            if self.user is None and not self.refused:
+                return b""
+            self.error_sent = True
+            return json.dumps(self.error()).encode()
+
+        def error(self) -> dict:
+            return {"status": "401", "schemes": "bearer", "scope": "mssante"}
+
+        def parse(self, text: str) -> tuple[str | None, str]:
+            fields = dict(p.split("=", 1) for p in text.split("\x01") if "=" in p)
+            scheme, _, token = fields.get("auth", "").partition(" ")
+            return fields.get("user"), token if scheme.lower() == "bearer" else ""
+
+        def setResponse(self, response: bytes) -> None:
+            if self.error_sent:
+                return
+            try:
+                self.user, token = self.parse(response.decode("utf-8"))
+                claims = runtime.psc.verify_access_token(token, runtime.psc_issuer)
+                self.person = claims.get("preferred_username")
+                role = runtime.mailboxes.role_of(self.user or "", self.person) if self.user else None
+                self.refused = role not in SENDING_ROLES
+            except (UnicodeDecodeError, ValueError, OAuthError, Exception):  # noqa: BLE001 - any failure refuses
+                self.refused = True
+
+        def moreChallenges(self) -> bool:
+            return self.refused and not self.error_sent
+
+    @implementer(IChallengeResponse, IBearer)
+    class OAuthBearer(Xoauth2):
+        def error(self) -> dict:
+            return {"status": "invalid_token", "scope": "mssante",
+                    "openid-configuration": f"{runtime.psc_issuer}/.well-known/openid-configuration"}
+
+        def parse(self, text: str) -> tuple[str | None, str]:
+            gs2, _, rest = text.partition("\x01")
+            authzid = next((a[2:] for a in gs2.split(",")[1:] if a.startswith("a=")), None)
+            return authzid, super().parse(rest)[1]
+
+    @implementer(checkers.ICredentialsChecker)
+    class BearerChecker:
+        credentialInterfaces = (IBearer,)
+
+        def requestAvatarId(self, c):  # type: ignore[no-untyped-def]
+            if c.refused or not c.user or not c.person:
+                return defer.fail(error.UnauthorizedLogin())
+            return defer.succeed(_avatar(c.user.lower(), c.person))
+
+    class Server(imap4.IMAP4Server):
+        def do_FETCH(self, tag, messages, query, uid=0):  # type: ignore[no-untyped-def]
+            """RFC 3501 §6.4.5: BODY[] (not PEEK), RFC822 and RFC822.TEXT set \\Seen."""
+            if any((p.type == "body" and not getattr(p, "peek", False)) or p.type in ("rfc822", "rfc822text")
+                   for p in query) and self.mbox is not None:
+                self.mbox.store(messages, ["\\Seen"], 1, uid)
+            return super().do_FETCH(tag, messages, query, uid)
+
+        select_FETCH = (do_FETCH, imap4.IMAP4Server.arg_seqset, imap4.IMAP4Server.arg_fetchatt)
+
+        def _setupChallenge(self, chal, tag):  # type: ignore[no-untyped-def]
+            """As Twisted's, with the challenge in one base64 line (encodebytes() split it)."""
+            try:
+                challenge = chal.getChallenge()
+            except Exception:  # noqa: BLE001
+                self.sendBadResponse(tag, b"Erreur du serveur")
+                return
+            self.parseState = "pending"
+            self._pendingLiteral = defer.Deferred()
+            self.sendContinuationRequest(base64.b64encode(challenge))
+            self._pendingLiteral.addCallback(self._IMAP4Server__cbAuthChunk, chal, tag)
+            self._pendingLiteral.addErrback(self._IMAP4Server__ebAuthChunk, tag)
+
+    tls = tssl.PrivateCertificate.loadPEM(runtime.issued.cert.read_text() + runtime.issued.key.read_text()).options()
+    the_portal = portal.Portal(Realm(), [PasswordChecker(), BearerChecker()])
+
+    class Factory(protocol.Factory):
+        def buildProtocol(self, addr):  # type: ignore[no-untyped-def]
+            server = Server(chal={b"XOAUTH2": Xoauth2, b"OAUTHBEARER": OAuthBearer}, contextFactory=tls)
+            server.portal = the_portal
+            server.factory = self
+            return server
+
+    return reactor.listenTCP(port, Factory(), interface=host)
