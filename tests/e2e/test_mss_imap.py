@@ -3,13 +3,10 @@ applicative mailbox, XOAUTH2 with a Pro Santé Connect token, byte-exact FETCH, 
 
 from __future__ import annotations
 
-import base64
 import imaplib
 import shutil
-import smtplib
 import ssl
 import subprocess
-import time
 
 import pytest
 

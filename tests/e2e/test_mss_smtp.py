@@ -27,13 +27,13 @@ def mss(house, live, tmp_path):  # type: ignore[no-untyped-def]
     world.close()
 
 
-def _letter(sender: str = PFI, to: str = GP, **extra) -> bytes:  # type: ignore[no-untyped-def]
-    archive = xdm.build([xdm.XdmDocument(n1(PROS["hospitalier"]))], source_id="1.2.250.1.213.4.1.9.1")
+def _letter(sender: str = PFI, to: str = GP, cda: bytes | None = None, **extra) -> bytes:  # type: ignore[no-untyped-def]
+    archive = xdm.build([xdm.XdmDocument(cda or n1(PROS["hospitalier"]))], source_id="1.2.250.1.213.4.1.9.1")
     out = message.Outgoing(sender, [to], message.subject("Lettre de liaison", "Garcia-Hammadi", "Sarah",
                                                          date(1977, 1, 21)),
                            "Lettre de liaison de votre patiente.",
                            [message.Attachment("IHE_XDM.ZIP", "application/zip", archive)], **extra)
-    return message.as_bytes(message.compose(out, domain=HOPITAL_DOMAIN))
+    return message.as_bytes(message.compose(out, domain=sender.rpartition("@")[2]))
 
 
 def _client(mss, operator: str) -> smtplib.SMTP:  # type: ignore[no-untyped-def]

@@ -58,7 +58,9 @@ def _part(content_type: str, text: str, *, filename: str | None = None) -> Email
 def mdn(received: Received, *, reporter: str, domain: str, error: ErrorCode | None = None,
         detail: str = "") -> EmailMessage:
     """The PFI's MDN for `received`, from its mailbox `reporter`."""
-    outcome = "processed" if error is None else f"processed/Error: {error.mdn()}"
+    # the machine-readable fields are ASCII (RFC 8098 §3.1; an 8-bit field would need RFC 6533's
+    # message/global-disposition-notification): labels lose their accents there, keep them in the text
+    outcome = "processed" if error is None else f"processed/Error: {_ascii(error.mdn())}"
     subject = received.subject if error is None else ko_subject(error.code, received.subject)
     msg = _report("disposition-notification", reporter, received.notification_to or received.sender, subject, domain)
     if error is None:
@@ -73,7 +75,7 @@ def mdn(received: Received, *, reporter: str, domain: str, error: ErrorCode | No
               f"Final-Recipient: rfc822;{reporter}", f"Original-Message-ID: {received.message_id}",
               f"Disposition: automatic-action/MDN-sent-automatically; {outcome}"]
     if error is not None:
-        fields.append(f"Error: {error.mdn()}")
+        fields.append(f"Error: {_ascii(error.mdn())}")
     msg.attach(_part("message/disposition-notification", "\r\n".join(fields) + "\r\n"))
     original = email.message_from_bytes(received.raw, policy=email.policy.SMTP)
     wrapper = EmailMessage(policy=email.policy.SMTP)

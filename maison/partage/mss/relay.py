@@ -30,16 +30,15 @@ class PeerNotTrusted(Exception):
 
 
 async def relay_forever(runtime: Runtime, *, idle_seconds: float = 1.0) -> None:
-    """Run until cancelled: send what is due, then wait to be woken (new mail) or for the next retry."""
+    """Run until the operator stops: send what is due, then wait to be woken (new mail) or for the
+    next retry."""
     context = client_context(runtime.ca, runtime.issued)
-    while True:
+    while not runtime.stopping.is_set():
         runtime.wake.clear()
         for queued in await asyncio.to_thread(runtime.delivery.due, runtime.operator.id):
             await _send(runtime, context, queued)
-        try:
-            await asyncio.wait_for(runtime.wake.wait(), idle_seconds)
-        except TimeoutError:
-            pass
+        # not asyncio.wait_for: on 3.11 it may swallow a cancellation that coincides with the wake-up
+        await asyncio.wait([asyncio.ensure_future(runtime.wake.wait())], timeout=idle_seconds)
 
 
 async def _send(runtime: Runtime, context: ssl.SSLContext, queued) -> None:  # type: ignore[no-untyped-def]

@@ -61,14 +61,19 @@ class Mss:
             self._tasks.append(asyncio.create_task(relay_forever(runtime), name=f"relais-{runtime.operator.id}"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Stop listening and relaying; a relay in the middle of a delivery gets a few seconds."""
+        for runtime in self.runtimes.values():
+            runtime.stopping.set()
+            runtime.wake.set()
+        if self._tasks:
+            _done, late = await asyncio.wait(self._tasks, timeout=5)
+            for task in late:
+                task.cancel()
         self._tasks.clear()
         for port in self._imap_ports:
             stopped = port.stopListening()  # a Deferred (Twisted) fired once the socket is closed
             if stopped is not None:
-                await stopped.asFuture(asyncio.get_running_loop())
+                await asyncio.wait([stopped.asFuture(asyncio.get_running_loop())], timeout=2)
         self._imap_ports.clear()
         for runtime in self.runtimes.values():
             await smtp.stop(runtime)

@@ -1,0 +1,218 @@
+"""The hospital's integration platform (PFI): what arrives in its applicative mailbox goes to the
+right patient's record, or to a human (002 L430-431, L436; SPEC §4).
+
+For each message of the mailbox not yet handled: open `IHE_XDM.ZIP` (xdm.py, hostile-input rules),
+and for each CDA document match the patient by the INS in METADATA.XML and the CDA header against
+the structure's local patient index:
+- a QUAL identity with that matricule whose traits are the document's → automatic integration;
+- otherwise the document waits in the worklist with candidate patients found by traits, and the
+  reason is the guide's code (mss-courriel error-codes.md): 902 patient unknown, 903 no INS in the
+  document, 904 the INS or traits differ from the stored identity, 905 the INS's traits are
+  incomplete, 906 anything else (a broken archive, METADATA and CDA disagreeing).
+The PDF that travels beside its CDA is not integrated (002 L418). When the sender asked for it, an
+MDN says what happened (`processed`, or `processed/Error: <code>^<libellé>^applicationErrorCode`).
+Every integration and every worklist entry is audited with the patient's INS.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from maison.core import audit
+from maison.core.audit import Actor
+from maison.core.blobs import Blobs
+from maison.core.errors import MaisonError
+from maison.core.storage import Database
+from maison.formats import xmlsafe
+from maison.formats.cda.header import INS_ROOTS, CdaHeader, read_header
+from maison.identite.vigilance import store as vig
+from maison.identite.vigilance.model import Status
+from maison.partage.mss import mdn as reports
+from maison.partage.mss import message as mime
+from maison.partage.mss import store, xdm
+from maison.partage.mss.codes import error_codes
+
+D, W, MSG = store.pfi_document, store.pfi_worklist, store.mss_message
+HANDLED = "$Integre"  # IMAP keyword the PFI sets on a message it has handled
+
+
+@dataclass(frozen=True)
+class DocumentOutcome:
+    unique_id: str
+    code: str | None  # None: integrated; else 902-906
+    reason: str
+    patient_id: int | None = None
+
+
+@dataclass(frozen=True)
+class MessageOutcome:
+    uid: int
+    message_id: str
+    documents: tuple[DocumentOutcome, ...]
+    mdn: bytes | None  # the MDN sent back, when one was asked for
+
+
+def _plain(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().upper().replace("-", " ").strip()
+
+
+class Pfi:
+    def __init__(self, db: Database, blobs: Blobs, reference_path: Path, structure: str, mailbox: str,
+                 send: Callable[[bytes, str, list[str]], None], *, domain: str,
+                 max_message_bytes: int = 20_000_000) -> None:
+        self.db, self.blobs, self.structure, self.mailbox = db, blobs, structure, mailbox
+        self.codes = error_codes(reference_path)
+        self.send = send  # submits a message through the operator (SMTP), as the PFI's software does
+        self.domain = domain
+        self.max_message_bytes = max_message_bytes
+        self.actor = Actor(person=mailbox, structure=structure, software="maison-pfi")
+
+    # --- the mailbox ---------------------------------------------------------------------------------
+
+    def pending(self) -> list[int]:
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(MSG.c.uid, MSG.c.flags).where(
+                MSG.c.address == self.mailbox, MSG.c.expunged.is_(False)).order_by(MSG.c.uid)).all()
+        return [r.uid for r in rows if HANDLED not in r.flags.split()]
+
+    def run_once(self) -> list[MessageOutcome]:
+        return [self.handle(uid) for uid in self.pending()]
+
+    def handle(self, uid: int) -> MessageOutcome:
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(MSG).where(MSG.c.address == self.mailbox, MSG.c.uid == uid)).one()
+        raw = self.blobs.get(row.sha256)
+        try:
+            received = mime.parse(raw, max_bytes=self.max_message_bytes)
+        except MaisonError as exc:
+            self._handled(uid)
+            return MessageOutcome(uid, row.message_id, (DocumentOutcome("", "906", exc.message),), None)
+        if not received.is_xdm:  # an ordinary mail: for the humans reading the mailbox
+            self._handled(uid)
+            return MessageOutcome(uid, received.message_id, (), None)
+        outcomes = self._documents(uid, received)
+        answer = self._mdn(received, outcomes)
+        self._handled(uid)
+        return MessageOutcome(uid, received.message_id, tuple(outcomes), answer)
+
+    def _handled(self, uid: int) -> None:
+        with self.db.write() as conn:
+            flags = conn.execute(sa.select(MSG.c.flags).where(MSG.c.address == self.mailbox, MSG.c.uid == uid)).scalar()
+            conn.execute(MSG.update().where(MSG.c.address == self.mailbox, MSG.c.uid == uid).values(
+                flags=" ".join(sorted(set((flags or "").split()) | {HANDLED, "\\Seen"}))))
+
+    # --- the documents -------------------------------------------------------------------------------
+
+    def _documents(self, uid: int, received: mime.Received) -> list[DocumentOutcome]:
+        try:
+            content = xdm.read(received.xdm or b"")
+        except xdm.XdmError as exc:
+            return [DocumentOutcome("", exc.mdn_code, exc.message)]
+        outcomes = []
+        for entry in content.documents:
+            try:
+                header = read_header(xmlsafe.parse(entry.data, max_bytes=len(entry.data) + 1))
+            except MaisonError as exc:
+                outcomes.append(self._park(uid, received, entry, None, "906", f"CDA illisible : {exc.message}"))
+                continue
+            outcomes.append(self._one(uid, received, entry, header))
+        return outcomes
+
+    def _one(self, uid: int, received: mime.Received, entry: xdm.DocumentEntry, header: CdaHeader) -> DocumentOutcome:
+        ins = header.patient.ins
+        if ins is None or ins.root not in INS_ROOTS:
+            return self._park(uid, received, entry, header, "903", "le document ne porte pas l'INS du patient")
+        matricule, oid = entry.ins
+        if (matricule, oid) != (ins.extension, ins.root):
+            return self._park(uid, received, entry, header, "906",
+                              "l'INS de METADATA.XML diffère de celui de l'en-tête CDA")
+        p = header.patient
+        if not (p.birth_family and (p.birth_given_first or p.birth_givens) and p.gender and p.birth_date):
+            return self._park(uid, received, entry, header, "905", "traits de l'INS incomplets dans le document")
+        with self.db.read() as conn:
+            known = [vig.row_to_identity(r) for r in vig.by_ins(conn, self.structure, ins.extension[:13])]
+        if not known:
+            return self._park(uid, received, entry, header, "902", "patient inconnu de l'index local")
+        qualified = [k for k in known if k.status is Status.QUAL and (k.ins_number or "") + (k.ins_cle or "")
+                     == ins.extension and self._same_traits(k.traits, header)]
+        if len(qualified) != 1:
+            return self._park(uid, received, entry, header, "904",
+                              "l'INS ou les traits ne correspondent pas exactement à l'identité qualifiée de l'index")
+        return self._integrate(received, entry, header, qualified[0].id)
+
+    @staticmethod
+    def _same_traits(traits, header: CdaHeader) -> bool:  # type: ignore[no-untyped-def]
+        p = header.patient
+        first = (p.birth_given_first or p.birth_givens.split(" ")[0]) if (p.birth_given_first or p.birth_givens) else ""
+        birth = f"{p.birth_date[:4]}-{p.birth_date[4:6]}-{p.birth_date[6:8]}"
+        return (_plain(traits.nom_naissance) == _plain(p.birth_family) and _plain(traits.prenoms[0]) == _plain(first)
+                and traits.sexe == p.gender and traits.date_naissance == birth)
+
+    def _integrate(self, received: mime.Received, entry: xdm.DocumentEntry, header: CdaHeader,
+                   patient_id: int) -> DocumentOutcome:
+        digest = self.blobs.put(entry.data)
+        with self.db.write() as conn:
+            if conn.execute(sa.select(D.c.id).where(D.c.structure == self.structure,
+                                                    D.c.unique_id == entry.unique_id)).first() is None:
+                conn.execute(D.insert().values(
+                    id=str(uuid.uuid4()), structure=self.structure, patient_id=patient_id, unique_id=entry.unique_id,
+                    type_code=entry.type_code, title=header.title, sha256=digest, message_id=received.message_id,
+                    sender=received.sender, integrated_at=datetime.now(UTC).isoformat(), how="automatique"))
+                audit.record(conn, self.actor, "mss.pfi.integrer", patient=header.patient.ins.extension, detail={
+                    "document": entry.unique_id, "type": entry.type_code, "message_id": received.message_id,
+                    "expediteur": received.sender, "patient_local": patient_id})
+        return DocumentOutcome(entry.unique_id, None, "intégré automatiquement (INS qualifiée)", patient_id)
+
+    def _park(self, uid: int, received: mime.Received, entry: xdm.DocumentEntry, header: CdaHeader | None,
+              code: str, reason: str) -> DocumentOutcome:
+        candidates = self._candidates(header) if header is not None else []
+        ins = header.patient.ins.extension if header is not None and header.patient.ins else None
+        digest = self.blobs.put(entry.data)
+        with self.db.write() as conn:
+            conn.execute(W.insert().values(
+                id=str(uuid.uuid4()), structure=self.structure, mailbox=self.mailbox, uid=uid,
+                message_id=received.message_id, unique_id=entry.unique_id, ins=ins, code=code, reason=reason,
+                candidates=json.dumps(candidates), sha256=digest, state="a-traiter",
+                created_at=datetime.now(UTC).isoformat()))
+            audit.record(conn, self.actor, "mss.pfi.a-rapprocher", patient=ins, detail={
+                "document": entry.unique_id, "code": code, "motif": reason, "message_id": received.message_id,
+                "candidats": [c["id"] for c in candidates]})
+        return DocumentOutcome(entry.unique_id, code, reason)
+
+    def _candidates(self, header: CdaHeader) -> list[dict]:
+        """Local patients the document may be about, by birth name and birth date (to a human)."""
+        p = header.patient
+        if not p.birth_family or len(p.birth_date) < 8:
+            return []
+        birth = f"{p.birth_date[:4]}-{p.birth_date[4:6]}-{p.birth_date[6:8]}"
+        with self.db.read() as conn:
+            rows = vig.search(conn, self.structure, family=_plain(p.birth_family).replace(" ", "-")[:3],
+                              birthdate=birth, limit=10)
+        return [{"id": r.id, "ipp": r.ipp, "nom": r.nom_naissance, "prenoms": r.prenoms, "naissance": r.date_naissance,
+                 "statut": r.status} for r in rows]
+
+    def worklist(self, state: str = "a-traiter") -> list[sa.Row]:
+        with self.db.read() as conn:
+            return conn.execute(sa.select(W).where(W.c.structure == self.structure, W.c.state == state)
+                                .order_by(W.c.created_at)).all()
+
+    # --- the answer ----------------------------------------------------------------------------------
+
+    def _mdn(self, received: mime.Received, outcomes: list[DocumentOutcome]) -> bytes | None:
+        if not received.wants_mdn():
+            return None
+        failed = next((o for o in outcomes if o.code), None)
+        error = self.codes[failed.code] if failed else None
+        report = reports.mdn(received, reporter=self.mailbox, domain=self.domain, error=error,
+                             detail=failed.reason if failed else "")
+        wire = mime.as_bytes(report)
+        self.send(wire, self.mailbox, [str(report["To"])])
+        return wire

@@ -1,0 +1,110 @@
+"""The hospital's PFI integrates what its applicative mailbox receives (002 L430-431): automatic when
+the qualified INS and traits match the local index, otherwise the worklist with candidates and the
+guide's code; an MDN when asked (mss-courriel struct-msg-mdn.md, error-codes.md)."""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import ssl
+
+import pytest
+import sqlalchemy as sa
+
+from maison.core import audit
+from maison.identite.ins.model import TraitsQuery
+from maison.identite.ins.traits import Traits
+from maison.identite.psc.api import issuer_for
+from maison.partage.mss import mdn, store
+from maison.partage.mss.pfi import Pfi
+from tests.e2e.test_mss_smtp import _client, _delivered, _letter
+from tests.partage.mss_world import GP, HOPITAL_DOMAIN, PFI, PFI_PASSWORD, start_world
+from tests.partage.world import CHILD_ID, HOPITAL, PROS, make_world, n1
+
+DESK = audit.Actor(person="accueil", structure=HOPITAL, software="dpi")
+
+
+@pytest.fixture
+def mss(house, live, tmp_path):  # type: ignore[no-untyped-def]
+    world = start_world(house, tmp_path, issuer_for(live.url))
+    yield world
+    world.close()
+
+
+@pytest.fixture
+def token(house, live) -> str:  # type: ignore[no-untyped-def]
+    """The GP's PSC token; the world also puts Sarah and her child in the INS referential."""
+    return make_world(house, live, keys=("generaliste",)).tokens["generaliste"]
+
+
+def _pfi(mss, house, reference_path) -> Pfi:  # type: ignore[no-untyped-def]
+    submission = mss.endpoints("chu-test")
+
+    def send(raw: bytes, sender: str, recipients: list[str]) -> None:  # the PFI submits like any client
+        with smtplib.SMTP("127.0.0.1", submission.submission, timeout=20) as client:
+            client.starttls(context=ssl.create_default_context(cafile=str(mss.mss.authority.cert_path)))
+            client.ehlo()
+            client.login(PFI, PFI_PASSWORD)
+            client.sendmail(sender, recipients, raw)
+
+    return Pfi(house.db, mss.mss.blobs, reference_path, HOPITAL, PFI, send, domain=HOPITAL_DOMAIN)
+
+
+def _qualified_sarah(house) -> int:  # type: ignore[no-untyped-def]
+    """Sarah admitted at the hospital, her INS retrieved by INSi and her identity document checked."""
+    index = house.patients
+    p = index.admit(DESK, HOPITAL, "IPP-SARAH", Traits.of("Garcia-Hammadi", "Sarah-Lou", "F", "1977-01-21"))
+    found = house.insi.referential.search_by_traits(TraitsQuery("GARCIA-HAMMADI", ("SARAH-LOU",), "F", "1977-01-21"))
+    index.record_insi_result(DESK, p.id, found)
+    return index.check_document(DESK, p.id, "PA").id
+
+
+def _gp_sends(mss, house, token: str, cda: bytes) -> None:  # type: ignore[no-untyped-def]
+    raw = _letter(sender=GP, to=PFI, notification_to=GP, cda=cda)
+    with _client(mss, "medecins") as client:
+        client.auth("XOAUTH2", lambda challenge=None: f"user={GP}\x01auth=Bearer {token}\x01\x01" if not challenge
+                    else "")
+        client.sendmail(GP, [PFI], raw)
+    assert _delivered(house, PFI)
+
+
+def test_qualified_ins_integrated_automatically_and_mdn_processed(mss, house, token, reference_path):
+    patient = _qualified_sarah(house)
+    _gp_sends(mss, house, token, n1(PROS["generaliste"]))
+    [outcome] = _pfi(mss, house, reference_path).run_once()
+    [document] = outcome.documents
+    assert document.code is None and document.patient_id == patient
+    with house.db.read() as conn:
+        [row] = conn.execute(sa.select(store.pfi_document)).all()
+        assert row.patient_id == patient and row.how == "automatique" and row.type_code == "11490-0"
+        assert list(audit.events(conn, action_prefix="mss.pfi.integrer"))[0]["patient"] == "277010115400329"
+    [answer] = _delivered(house, GP)  # the MDN came back to the GP's mailbox
+    disposition = mdn.read_mdn(mss.mss.delivery.content(answer.sha256))
+    assert disposition.processed and disposition.error_code is None
+    assert disposition.original_message_id == outcome.message_id
+    assert _pfi(mss, house, reference_path).run_once() == []  # handled once
+
+
+def test_unknown_patient_goes_to_the_worklist_with_mdn_902(mss, house, token, reference_path):
+    _gp_sends(mss, house, token, n1(PROS["generaliste"], patient=CHILD_ID))  # Léa is not in the hospital's index
+    [outcome] = _pfi(mss, house, reference_path).run_once()
+    assert outcome.documents[0].code == "902"
+    [waiting] = _pfi(mss, house, reference_path).worklist()
+    assert waiting.code == "902" and waiting.ins == CHILD_ID.ins
+    [answer] = _delivered(house, GP)
+    report = mss.mss.delivery.content(answer.sha256)
+    assert mdn.read_mdn(report).error_code == "902"
+    assert "[KO Intégration système !][902]".encode() in report or b"=?utf-8?" in report  # subject (RFC 2047)
+
+
+def test_traits_that_differ_are_not_integrated_904(mss, house, token, reference_path):
+    index = house.patients
+    p = index.admit(DESK, HOPITAL, "IPP-SARAH", Traits.of("Garcia-Hammadi", "Sarah-Lou", "F", "1977-01-21"))
+    # the local identity keeps its INS but is not qualified (no identity document checked)
+    found = house.insi.referential.search_by_traits(TraitsQuery("GARCIA-HAMMADI", ("SARAH-LOU",), "F", "1977-01-21"))
+    index.record_insi_result(DESK, p.id, found)
+    _gp_sends(mss, house, token, n1(PROS["generaliste"]))
+    [outcome] = _pfi(mss, house, reference_path).run_once()
+    assert outcome.documents[0].code == "904"
+    [waiting] = _pfi(mss, house, reference_path).worklist()
+    assert [c["id"] for c in json.loads(waiting.candidates)] == [p.id]  # proposed to a human
