@@ -44,6 +44,17 @@ def _client(mss, operator: str) -> smtplib.SMTP:  # type: ignore[no-untyped-def]
     return client
 
 
+def _as_the_hospital_relay(mss) -> smtplib.SMTP:  # type: ignore[no-untyped-def]
+    """A connection to the GP's operator's relay port, presenting the hospital operator's certificate."""
+    runtime = mss.mss.runtimes["chu-test"]
+    context = ssl.create_default_context(cafile=str(runtime.ca))
+    context.load_cert_chain(str(runtime.issued.cert), str(runtime.issued.key))
+    relay = smtplib.SMTP("127.0.0.1", mss.endpoints("medecins").relay, timeout=20)
+    relay.starttls(context=context)
+    relay.ehlo()
+    return relay
+
+
 def _delivered(house, address: str, timeout: float = 15) -> list[sa.Row]:
     deadline = time.monotonic() + timeout
     while True:
@@ -126,12 +137,7 @@ def test_relay_port_refuses_a_client_without_the_registered_certificate(mss, tmp
 
 
 def test_relay_checks_the_sender_domain_belongs_to_the_peer(mss):
-    runtime = mss.mss.runtimes["chu-test"]
-    context = ssl.create_default_context(cafile=str(runtime.ca))
-    context.load_cert_chain(str(runtime.issued.cert), str(runtime.issued.key))
-    with smtplib.SMTP("127.0.0.1", mss.endpoints("medecins").relay, timeout=20) as relay:
-        relay.starttls(context=context)
-        relay.ehlo()
+    with _as_the_hospital_relay(mss) as relay:
         code, text = relay.mail(f"someone@{MEDECIN_DOMAIN}")  # the CHU cannot speak for the other operator
         assert code == 550 and b"5.7.1" in text
 
@@ -156,12 +162,7 @@ def test_duplicate_message_id_delivered_once_and_a_reuse_refused(mss, house):
     time.sleep(1.0)
     assert len(_delivered(house, GP)) == 1
     reused = raw.replace(b"Lettre de liaison de votre patiente.", b"Un autre message, meme Message-ID.")
-    runtime = mss.mss.runtimes["chu-test"]
-    context = ssl.create_default_context(cafile=str(runtime.ca))
-    context.load_cert_chain(str(runtime.issued.cert), str(runtime.issued.key))
-    with smtplib.SMTP("127.0.0.1", mss.endpoints("medecins").relay, timeout=20) as relay:
-        relay.starttls(context=context)
-        relay.ehlo()
+    with _as_the_hospital_relay(mss) as relay:
         with pytest.raises(smtplib.SMTPDataError) as refused:
             relay.sendmail(PFI, [GP], reused)
         assert refused.value.smtp_code == 554 and b"5.6.0" in refused.value.smtp_error

@@ -114,6 +114,26 @@ class _Base:
             return _reply("554", f"5.6.0 {_ascii(exc.message)}")
         return _reply("250", f"2.0.0 Message {parsed.message_id} accepte")
 
+    @staticmethod
+    def _accepted_sender(envelope, sender: str, mail_options: list[str]) -> str:  # type: ignore[no-untyped-def]
+        envelope.mail_from = sender
+        envelope.mail_options.extend(mail_options)
+        return _reply("250", "2.1.0 OK")
+
+    @staticmethod
+    def _recipient(envelope, address: str) -> tuple[str | None, str | None]:  # type: ignore[no-untyped-def]
+        """(the normalised recipient, None) or (None, the refusal)."""
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return None, _reply("452", "4.5.3 Trop de destinataires")
+        try:
+            return normalise(address), None
+        except MaisonError:
+            return None, _reply("553", "5.1.3 Adresse de destinataire invalide")
+
+    async def _unknown_local(self, recipient: str) -> str | None:
+        box = await asyncio.to_thread(self.rt.mailboxes.find, recipient)
+        return None if box is not None and box.active else _reply("550", f"5.1.1 {recipient} : BAL inconnue")
+
     def _parsed(self, envelope) -> mime.Received | str:  # type: ignore[no-untyped-def]
         try:
             return mime.parse(envelope.original_content or envelope.content, max_bytes=self.rt.max_message_bytes)
@@ -182,22 +202,17 @@ class SubmissionHandler(_Base):
             allowed = await asyncio.to_thread(self.rt.mailboxes.role_of, sender, auth["person"]) in SENDING_ROLES
         if not allowed:
             return _reply("553", f"5.7.1 {sender} n'est pas une BAL de l'utilisateur authentifie")
-        envelope.mail_from = sender
-        envelope.mail_options.extend(mail_options)
-        return _reply("250", "2.1.0 OK")
+        return self._accepted_sender(envelope, sender, mail_options)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
-        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
-            return _reply("452", "4.5.3 Trop de destinataires")
-        try:
-            recipient = normalise(address)
-        except MaisonError:
-            return _reply("553", "5.1.3 Adresse de destinataire invalide")
+        recipient, refusal = self._recipient(envelope, address)
+        if recipient is None:
+            return refusal
         domain = domain_of(recipient)
         if domain in self.rt.operator.domains:
-            box = await asyncio.to_thread(self.rt.mailboxes.find, recipient)
-            if box is None or not box.active:
-                return _reply("550", f"5.1.1 {recipient} : BAL inconnue")
+            refusal = await self._unknown_local(recipient)
+            if refusal:
+                return refusal
         elif await asyncio.to_thread(self.rt.trust.for_domain, domain) is None:
             return _reply("550", f"5.7.1 {domain} hors de l'espace de confiance MSSante")
         envelope.rcpt_tos.append(recipient)
@@ -239,22 +254,17 @@ class RelayHandler(_Base):
         if domain_of(sender) not in peer.domains:
             return _reply("550", f"5.7.1 {domain_of(sender)} n'est pas un domaine de l'operateur {peer.id}")
         session.peer_operator = peer.id
-        envelope.mail_from = sender
-        envelope.mail_options.extend(mail_options)
-        return _reply("250", "2.1.0 OK")
+        return self._accepted_sender(envelope, sender, mail_options)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
-        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
-            return _reply("452", "4.5.3 Trop de destinataires")
-        try:
-            recipient = normalise(address)
-        except MaisonError:
-            return _reply("553", "5.1.3 Adresse de destinataire invalide")
+        recipient, refusal = self._recipient(envelope, address)
+        if recipient is None:
+            return refusal
         if domain_of(recipient) not in self.rt.operator.domains:
             return _reply("554", "5.7.1 Relais refuse : domaine non servi par cet operateur")
-        box = await asyncio.to_thread(self.rt.mailboxes.find, recipient)
-        if box is None or not box.active:
-            return _reply("550", f"5.1.1 {recipient} : BAL inconnue")
+        refusal = await self._unknown_local(recipient)
+        if refusal:
+            return refusal
         envelope.rcpt_tos.append(recipient)
         return _reply("250", "2.1.5 OK")
 
