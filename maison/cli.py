@@ -159,6 +159,30 @@ def stats_insi(mois: str = typer.Option(..., help="AAAA-MM"), data_dir: Path = t
             console.print(f"wrote {path}")
 
 
+@app.command("mss-operateur")
+def mss_operateur(identifiant: str = typer.Argument(..., help="Identifier of the operator (e.g. chu-test)"),
+                  nom: str = typer.Option(..., help="Its name"),
+                  domaine: list[str] = typer.Option(..., help="Mail domain(s) it serves"),
+                  relais: int = typer.Option(..., help="Port the other operators deliver to (SMTP, mutual TLS)"),
+                  soumission: int = typer.Option(..., help="Port its users submit mail to (SMTP, STARTTLS + AUTH)"),
+                  imap: int = typer.Option(0, help="Its IMAP port (STARTTLS); 0: none"),
+                  hote: str = typer.Option("127.0.0.1", help="Address it listens on"),
+                  data_dir: Path = typer.Option(None)) -> None:
+    """Register a local MSSanté operator in the trust space (its certificate issued by the house's
+    test authority); `maison serve` then runs it."""
+    from maison.house import House
+    from maison.partage.mss.smtp import Endpoints
+
+    house = House.open(_settings(data_dir))
+    try:
+        runtime = house.mss.local_operator(identifiant, nom, domaine, Endpoints(hote, soumission, relais, imap))
+    finally:
+        house.close()
+    console.print(f"opérateur {identifiant} ({', '.join(runtime.operator.domains)}) : soumission {hote}:{soumission}, "
+                  f"relais {hote}:{relais}" + (f", IMAP {hote}:{imap}" if imap else "")
+                  + f"; certificat {runtime.issued.cert} (SHA-256 {runtime.operator.certificate_sha256[:16]}…)")
+
+
 @app.command("dmp-sweep")
 def dmp_sweep(data_dir: Path = typer.Option(None),
               older_than: float = typer.Option(3600, help="Seconds a leftover must be old before it goes")) -> None:

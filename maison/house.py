@@ -47,6 +47,7 @@ from maison.partage.dmp.habilitation import Matrix
 from maison.partage.dmp.service import Dmp
 from maison.partage.espace.api import router as espace_router
 from maison.partage.espace.service import Espace
+from maison.partage.mss.service import Mss
 
 SERVICES = [
     ("/insi", "INSi — téléservice de l'Identité Nationale de Santé (SOAP 1.2, WSDL at /insi/lps?wsdl)"),
@@ -102,6 +103,14 @@ class House:
     def espace(self) -> Espace:
         return Espace(self.dmp, self.settings.reference_path,
                       max_document_bytes=self.settings.espace_max_document_bytes)
+
+    @cached_property
+    def mss(self) -> Mss:
+        """MSSanté: messages in `<data_dir>/mss/messages`, the trust space's test authority in
+        `<data_dir>/mss/pki`; people authenticate with this house's Pro Santé Connect tokens."""
+        s = self.settings
+        return Mss(self.db, Blobs(s.data_dir / "mss" / "messages"), s.data_dir / "mss" / "pki", self.psc,
+                   issuer_for(s.public_base_url), max_message_bytes=s.mss_max_message_bytes)
 
     @cached_property
     def terminology(self) -> Terminology:

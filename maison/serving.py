@@ -47,6 +47,45 @@ def _worker(settings: Settings, reuse_port: bool) -> None:
         house.close()
 
 
+def _mss(settings: Settings) -> None:
+    """The MSSanté operators the registry says this house runs: SMTP, IMAP and relays in one loop
+    (Twisted's reactor bound to it), in a process of their own beside the HTTP workers."""
+    import asyncio
+
+    from maison.house import House
+
+    async def run() -> None:
+        house = House.open(settings, migrate=False)
+        house.mss.registered_local_operators()
+        await house.mss.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await house.mss.stop()
+            house.close()
+
+    asyncio.run(run())
+
+
+def _has_local_operators(settings: Settings) -> bool:
+    import sqlalchemy as sa
+
+    from maison.core.storage import Database
+    from maison.partage.mss import store
+
+    db = Database(settings.effective_database_url)
+    try:
+        with db.read() as conn:
+            return conn.execute(sa.select(store.mss_operator.c.id).where(store.mss_operator.c.local.is_(True))
+                                .limit(1)).first() is not None
+    finally:
+        db.dispose()
+
+
 def serve(settings: Settings, workers: int = 1) -> None:
     """Serve until interrupted. The schema is migrated once, before any worker starts."""
     if not settings.tls_cert and settings.host not in LOOPBACK:
@@ -56,11 +95,12 @@ def serve(settings: Settings, workers: int = 1) -> None:
     db = Database(settings.effective_database_url)
     db.migrate()
     db.dispose()
-    if workers <= 1:
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_mss, args=(settings,), name="maison-mss")] if _has_local_operators(settings) else []
+    if workers <= 1 and not procs:
         _worker(settings, False)
         return
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(settings, True), name=f"maison-{i}") for i in range(workers)]
+    procs += [ctx.Process(target=_worker, args=(settings, workers > 1), name=f"maison-{i}") for i in range(workers)]
     for p in procs:
         p.start()
 

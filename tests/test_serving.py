@@ -95,3 +95,45 @@ def test_several_workers_share_the_port(tmp_path):
             assert httpx.get(f"http://127.0.0.1:{port}/insi/lps", params={"wsdl": ""}).status_code == 200
     finally:
         assert _stop(proc) == 0
+
+
+def test_serve_runs_the_registered_mssante_operators(tmp_path):
+    """`maison mss-operateur` registers a local operator; `maison serve` then listens for it (SMTP
+    submission with STARTTLS then AUTH, relay, IMAP with STARTTLS) beside HTTP."""
+    import imaplib
+    import smtplib
+
+    http, submission, relay, imap = free_port(), free_port(), free_port(), free_port()
+    environ = {**os.environ, "MAISON_DATA_DIR": str(tmp_path / "data")}
+    environ.pop("MAISON_DATABASE_URL", None)
+    registered = subprocess.run([sys.executable, "-m", "maison", "mss-operateur", "chu-test", "--nom", "CHU DE TEST",
+                                 "--domaine", "chu-test.mssante.fr", "--relais", str(relay), "--soumission",
+                                 str(submission), "--imap", str(imap)], env=environ, capture_output=True, text=True,
+                                timeout=120)
+    assert registered.returncode == 0, registered.stderr
+    proc = _start(tmp_path, http)
+    try:
+        _wait(f"http://127.0.0.1:{http}/")
+        ca = ssl.create_default_context(cafile=str(tmp_path / "data" / "mss" / "pki" / "ca.pem"))
+        for _ in range(100):
+            try:
+                client = smtplib.SMTP("127.0.0.1", submission, timeout=10)
+                break
+            except OSError:
+                time.sleep(0.1)
+        with client:
+            client.ehlo()
+            assert client.has_extn("starttls") and not client.has_extn("auth")
+            client.starttls(context=ca)
+            client.ehlo()
+            assert "XOAUTH2" in client.esmtp_features["auth"] and "PLAIN" in client.esmtp_features["auth"]
+        with smtplib.SMTP("127.0.0.1", relay, timeout=10) as peer:
+            peer.starttls(context=ca)
+            peer.ehlo()
+            assert peer.mail("x@ailleurs.mssante.fr")[0] == 550  # no registered certificate
+        box = imaplib.IMAP4("127.0.0.1", imap, timeout=10)
+        assert "STARTTLS" in box.capabilities and "LOGINDISABLED" in box.capabilities
+        box.starttls(ssl_context=ca)
+        box.logout()
+    finally:
+        assert _stop(proc) == 0

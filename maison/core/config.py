@@ -42,6 +42,9 @@ class Settings:
     dmp_max_document_bytes: int = 20_000_000
     dmp_matrix_path: str = ""
     espace_max_document_bytes: int = 5_000_000  # a document the patient deposits in Mon espace santé
+    mss_max_message_bytes: int = 20_000_000  # the largest MSSanté message an operator accepts (SMTP SIZE)
+    # How clients reach the house (Pro Santé Connect's issuer is derived from it); empty: scheme://host:port
+    public_url: str = ""
     # Secret used to sign local tokens; must come from the environment outside tests.
     secret_key: str = ""
 
@@ -50,6 +53,12 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'maison.db').resolve()}"
+
+    @property
+    def public_base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"{'https' if self.tls_cert else 'http'}://{self.host}:{self.port}"
 
     def with_overrides(self, **changes: object) -> "Settings":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

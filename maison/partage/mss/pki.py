@@ -80,6 +80,11 @@ class Authority:
         _write_key(key, self.key_path)
         self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
+    def issued(self, label: str) -> Issued | None:
+        """The certificate issued earlier under `label`, if any."""
+        found = Issued(self.directory / f"{label}.pem", self.directory / f"{label}.key")
+        return found if found.cert.is_file() and found.key.is_file() else None
+
     def issue(self, label: str, hostnames: list[str], organization: str) -> Issued:
         """A certificate for `hostnames` (first one as CN), valid as TLS server and client."""
         ca_key = serialization.load_pem_private_key(self.key_path.read_bytes(), password=None)

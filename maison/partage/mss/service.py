@@ -42,13 +42,30 @@ class Mss:
         self.authority = Authority(self.pki_dir)
 
     def local_operator(self, id_: str, name: str, domains: list[str], endpoints: Endpoints) -> smtp.Runtime:
-        """Register (or renew) a local operator of the trust space, with a certificate for its domains."""
-        issued = self.authority.issue(id_, domains, name)
+        """Register a local operator of the trust space, with a certificate for its domains (kept:
+        the other operators know it by its fingerprint)."""
+        issued = self.authority.issued(id_) or self.authority.issue(id_, domains, name)
         operator = self.trust.register(id_, name, domains, issued.fingerprint(), endpoints.host, endpoints.relay,
-                                       local=True)
+                                       local=True, submission_port=endpoints.submission,
+                                       imap_port=endpoints.imap or None)
+        return self._runtime(operator, issued, endpoints)
+
+    def registered_local_operators(self) -> list[smtp.Runtime]:
+        """The runtimes of the local operators the registry holds (what `maison serve` runs)."""
+        out = []
+        for operator in self.trust.operators():
+            issued = self.authority.issued(operator.id) if operator.local else None
+            if issued is None or issued.fingerprint() != operator.certificate_sha256:
+                continue
+            endpoints = Endpoints(operator.relay_host, operator.submission_port or 0, operator.relay_port,
+                                  operator.imap_port or 0)
+            out.append(self._runtime(operator, issued, endpoints))
+        return out
+
+    def _runtime(self, operator, issued, endpoints: Endpoints) -> smtp.Runtime:  # type: ignore[no-untyped-def]
         runtime = smtp.Runtime(operator, issued, self.authority.cert_path, self.trust, self.mailboxes,
                                self.delivery, self.psc, self.psc_issuer, endpoints, self.max_message_bytes)
-        self.runtimes[id_] = runtime
+        self.runtimes[operator.id] = runtime
         return runtime
 
     async def start(self) -> None:

@@ -21,6 +21,8 @@ mss_operator = sa.Table(
     sa.Column("relay_host", sa.String(200), nullable=False),  # where other operators deliver to it
     sa.Column("relay_port", sa.Integer, nullable=False),
     sa.Column("local", sa.Boolean, nullable=False),  # run by this house
+    sa.Column("submission_port", sa.Integer),  # a local operator's users' SMTP port
+    sa.Column("imap_port", sa.Integer),  # a local operator's IMAP port
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("created_at", sa.String(32), nullable=False),
 )

@@ -31,11 +31,13 @@ class Operator:
     relay_port: int
     local: bool
     active: bool = True
+    submission_port: int | None = None
+    imap_port: int | None = None
 
 
 def _operator(row: sa.Row) -> Operator:
     return Operator(row.id, row.name, tuple(row.domains.split(",")), row.certificate_sha256, row.relay_host,
-                    row.relay_port, row.local, row.active)
+                    row.relay_port, row.local, row.active, row.submission_port, row.imap_port)
 
 
 def domain_of(address: str) -> str:
@@ -47,7 +49,8 @@ class TrustSpace:
         self.db = db
 
     def register(self, id_: str, name: str, domains: list[str], certificate_sha256: str, relay_host: str,
-                 relay_port: int, *, local: bool) -> Operator:
+                 relay_port: int, *, local: bool, submission_port: int | None = None,
+                 imap_port: int | None = None) -> Operator:
         domains = [d.lower().strip() for d in domains if d.strip()]
         if not domains or any("@" in d or " " in d for d in domains):
             raise InvalidInput("domaines de l'opérateur invalides", code="operateur-domaines")
@@ -60,7 +63,8 @@ class TrustSpace:
                 raise Conflict(f"domaine(s) déjà servi(s) par un autre opérateur : {', '.join(sorted(taken))}",
                                code="operateur-domaine-pris")
             values = dict(name=name, domains=",".join(domains), certificate_sha256=certificate_sha256.lower(),
-                          relay_host=relay_host, relay_port=relay_port, local=local, active=True)
+                          relay_host=relay_host, relay_port=relay_port, local=local, active=True,
+                          submission_port=submission_port, imap_port=imap_port)
             if conn.execute(sa.select(O.c.id).where(O.c.id == id_)).first():
                 conn.execute(O.update().where(O.c.id == id_).values(**values))
             else:
