@@ -1,0 +1,74 @@
+"""An operator publishes its mailboxes in the Annuaire Santé, so that senders find their recipients.
+
+As the Annuaire's "BAL MSS" specification has operators do it (IG fhir-annuaire, balmss-spec;
+maison/identite/annuaire/mailbox_patch.py): a conditional FHIRPath Patch on the carrier found by
+its identifier — the Practitioner by IdNatPS for a PER mailbox, the Organization by IdNatStruct for
+ORG, APP and CAB mailboxes —, over HTTP with the operator's API key (role `operateur-mss`). The
+liste rouge (the holder's refusal to appear) is the mailbox metadata's `listeRouge`: the Annuaire
+then neither finds nor shows the mailbox. The citizen mailboxes of Mon espace santé are never
+published.
+"""
+
+from __future__ import annotations
+
+import httpx
+import orjson
+
+from maison.core.errors import InvalidInput, MaisonError
+from maison.identite.annuaire.resources import mailbox as contact_point
+from maison.identite.annuaire.vocabulary import EXT_MAILBOX, SYS_IDNATPS, SYS_IDNATSTRUCT
+from maison.partage.mss.mailboxes import CITIZEN, Mailbox
+
+
+class PublicationRefused(MaisonError):
+    http_status = 502
+    code = "annuaire-refus"
+
+
+def _carrier(box: Mailbox) -> tuple[str, str]:
+    if box.kind == CITIZEN:
+        raise InvalidInput("une BAL citoyenne n'est pas publiée dans l'Annuaire", code="bal-citoyenne")
+    if box.kind == "PER":
+        return "Practitioner", f"{SYS_IDNATPS}|{box.owner}"
+    return "Organization", f"{SYS_IDNATSTRUCT}|{box.owner}"
+
+
+def _operation(kind: str, path: str, **value) -> dict:  # type: ignore[no-untyped-def]
+    parts = [{"name": "type", "valueCode": kind}, {"name": "path", "valueString": path}]
+    if value:
+        parts.append({"name": "value", **value})
+    return {"name": "operation", "part": parts}
+
+
+class Publication:
+    def __init__(self, annuaire_url: str, api_key: str, *, timeout: float = 30) -> None:
+        self.http = httpx.Client(base_url=annuaire_url.rstrip("/"), timeout=timeout,
+                                 headers={"ESANTE-API-KEY": api_key, "Content-Type": "application/fhir+json"})
+
+    def _patch(self, box: Mailbox, operation: dict) -> dict:
+        rtype, identifier = _carrier(box)
+        answer = self.http.patch(f"/{rtype}", params={"identifier": identifier}, content=orjson.dumps(
+            {"resourceType": "Parameters", "parameter": [operation]}))
+        if answer.status_code != 200:
+            issue = (answer.json().get("issue") or [{}])[0] if answer.headers.get("content-type", "").startswith(
+                ("application/fhir+json", "application/json")) else {}
+            raise PublicationRefused(f"Annuaire : {answer.status_code} {issue.get('diagnostics', answer.text[:200])}")
+        return answer.json()
+
+    def publish(self, box: Mailbox, *, description: str = "", service: str = "") -> dict:
+        rtype, _ = _carrier(box)
+        return self._patch(box, _operation("insert", f"{rtype}.telecom", valueContactPoint=contact_point(
+            box.address, box.kind, liste_rouge=box.liste_rouge, description=description, service=service)))
+
+    def liste_rouge(self, box: Mailbox, on: bool) -> dict:
+        rtype, _ = _carrier(box)
+        return self._patch(box, _operation(
+            "replace", f"{rtype}.telecom.where(value = '{box.address}').extension('{EXT_MAILBOX}')"
+                       f".extension('listeRouge').value", valueBoolean=on))
+
+    def withdraw(self, box: Mailbox) -> dict:
+        rtype, _ = _carrier(box)
+        return self._patch(box, _operation("delete", f"{rtype}.telecom.where(value = '{box.address}')"))
+
+    def close(self) -> None:
+        self.http.close()
