@@ -47,6 +47,7 @@ from maison.partage.dmp.habilitation import Matrix
 from maison.partage.dmp.service import Dmp
 from maison.partage.espace.api import router as espace_router
 from maison.partage.espace.service import Espace
+from maison.partage.mss.citizen import espace_open
 from maison.partage.mss.service import Mss
 
 SERVICES = [
@@ -110,7 +111,8 @@ class House:
         `<data_dir>/mss/pki`; people authenticate with this house's Pro Santé Connect tokens."""
         s = self.settings
         return Mss(self.db, Blobs(s.data_dir / "mss" / "messages"), s.data_dir / "mss" / "pki", self.psc,
-                   issuer_for(s.public_base_url), max_message_bytes=s.mss_max_message_bytes)
+                   issuer_for(s.public_base_url), max_message_bytes=s.mss_max_message_bytes,
+                   has_espace=espace_open(self.db, self.insi.referential))
 
     @cached_property
     def terminology(self) -> Terminology:

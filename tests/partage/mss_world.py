@@ -9,6 +9,8 @@ from pathlib import Path
 
 from maison.core.audit import SYSTEM
 from maison.core.blobs import Blobs
+from maison.partage.mss.citizen import DOMAIN as CITIZEN_DOMAIN
+from maison.partage.mss.citizen import espace_open
 from maison.partage.mss.service import Mss
 from maison.partage.mss.smtp import Endpoints
 from tests.conftest import free_port
@@ -52,11 +54,13 @@ def _loop() -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
 
 def start_world(house, tmp_path: Path, psc_issuer: str) -> MssWorld:  # type: ignore[no-untyped-def]
     mss = Mss(house.db, Blobs(tmp_path / "mss-blobs"), tmp_path / "pki", house.psc, psc_issuer,
-              max_message_bytes=2_000_000)
+              max_message_bytes=2_000_000, has_espace=espace_open(house.db, house.insi.referential))
     mss.local_operator("chu-test", "CHU DE TEST", [HOPITAL_DOMAIN],
                        Endpoints("127.0.0.1", free_port(), free_port(), free_port()))
     mss.local_operator("medecins", "OPERATEUR REGIONAL", [MEDECIN_DOMAIN],
                        Endpoints("127.0.0.1", free_port(), free_port(), free_port()))
+    mss.local_operator("mes", "MON ESPACE SANTE", [CITIZEN_DOMAIN],
+                       Endpoints("127.0.0.1", free_port(), free_port()))
     mss.mailboxes.create(SYSTEM, PFI, "chu-test", "APP", "1750000019", "PFI du CHU", password=PFI_PASSWORD)
     mss.mailboxes.create(SYSTEM, GP, "medecins", "PER", PROS["generaliste"].idnatps, "MARTIN Claire")
     loop, thread = _loop()

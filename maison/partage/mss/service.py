@@ -8,13 +8,16 @@ authority, its submission and relay listeners, and its outbound relay.
 from __future__ import annotations
 
 import asyncio
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from maison.core.blobs import Blobs
 from maison.core.storage import Database
 from maison.identite.psc.provider import Provider
-from maison.partage.mss import imap, smtp
+from maison.core.audit import SYSTEM
+from maison.partage.mss import citizen, imap, smtp
 from maison.partage.mss.smtp import Endpoints
 from maison.partage.mss.delivery import Delivery
 from maison.partage.mss.mailboxes import Mailboxes
@@ -31,6 +34,7 @@ class Mss:
     psc: Provider
     psc_issuer: str
     max_message_bytes: int = 20_000_000
+    has_espace: Callable[[str], bool] | None = None  # for the operator serving patient.mssante.fr
     runtimes: dict[str, smtp.Runtime] = field(default_factory=dict)
     _tasks: list[asyncio.Task] = field(default_factory=list)
     _imap_ports: list = field(default_factory=list)
@@ -63,8 +67,13 @@ class Mss:
         return out
 
     def _runtime(self, operator, issued, endpoints: Endpoints) -> smtp.Runtime:  # type: ignore[no-untyped-def]
+        citizens = citizen.DOMAIN in operator.domains
         runtime = smtp.Runtime(operator, issued, self.authority.cert_path, self.trust, self.mailboxes,
-                               self.delivery, self.psc, self.psc_issuer, endpoints, self.max_message_bytes)
+                               self.delivery, self.psc, self.psc_issuer, endpoints, self.max_message_bytes,
+                               self.has_espace if citizens else None)
+        if citizens and self.mailboxes.find(citizen.TEST_MAILBOX) is None:
+            self.mailboxes.create(SYSTEM, citizen.TEST_MAILBOX, operator.id, "APP", "mon-espace-sante",
+                                  "Boîte de test SUN-ES PS4.1 (réponse automatique)", password=secrets.token_urlsafe(24))
         self.runtimes[operator.id] = runtime
         return runtime
 

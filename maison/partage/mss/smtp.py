@@ -23,6 +23,7 @@ import logging
 import re
 import ssl
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 from maison.core.audit import Actor
 from maison.core.errors import MaisonError
 from maison.identite.psc.provider import OAuthError, Provider
+from maison.partage.mss import citizen
 from maison.partage.mss import message as mime
 from maison.partage.mss.delivery import Delivery, DuplicateMessageId
 from maison.partage.mss.mailboxes import Mailboxes, normalise
@@ -64,6 +66,7 @@ class Runtime:
     psc_issuer: str
     endpoints: Endpoints
     max_message_bytes: int = 20_000_000
+    has_espace: Callable[[str], bool] | None = None  # the Mon espace santé operator: whose espace exists
     servers: list[asyncio.AbstractServer] = field(default_factory=list)
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # the relay has mail to send
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -112,6 +115,8 @@ class _Base:
                 self.rt.wake.set()
         except DuplicateMessageId as exc:
             return _reply("554", f"5.6.0 {_ascii(exc.message)}")
+        if citizen.TEST_MAILBOX in local and self.rt.has_espace is not None:
+            await self._answer_test(parsed)
         return _reply("250", f"2.0.0 Message {parsed.message_id} accepte")
 
     @staticmethod
@@ -131,8 +136,26 @@ class _Base:
             return None, _reply("553", "5.1.3 Adresse de destinataire invalide")
 
     async def _unknown_local(self, recipient: str) -> str | None:
-        box = await asyncio.to_thread(self.rt.mailboxes.find, recipient)
+        if self.rt.has_espace is not None and domain_of(recipient) == citizen.DOMAIN:
+            box = await asyncio.to_thread(citizen.citizen_mailbox, self.rt.mailboxes, self.rt.operator.id, recipient,
+                                          self.rt.has_espace)
+        else:
+            box = await asyncio.to_thread(self.rt.mailboxes.find, recipient)
         return None if box is not None and box.active else _reply("550", f"5.1.1 {recipient} : BAL inconnue")
+
+    async def _answer_test(self, parsed: mime.Received) -> None:
+        """SUN-ES PS4.1: the citizen test mailbox answers every message (004 L706-712)."""
+        raw = citizen.test_answer(parsed)
+        answer = mime.parse(raw, max_bytes=self.rt.max_message_bytes)
+        if domain_of(parsed.sender) in self.rt.operator.domains:
+            await asyncio.to_thread(self.rt.delivery.deliver, self.rt.actor(), parsed.sender, raw, citizen.TEST_MAILBOX,
+                                    answer.message_id)
+            return
+        operator = await asyncio.to_thread(self.rt.trust.for_domain, domain_of(parsed.sender))
+        if operator is not None:
+            await asyncio.to_thread(self.rt.delivery.enqueue, self.rt.actor(), self.rt.operator.id, operator.id,
+                                    citizen.TEST_MAILBOX, [parsed.sender], raw, answer.message_id)
+            self.rt.wake.set()
 
     def _parsed(self, envelope) -> mime.Received | str:  # type: ignore[no-untyped-def]
         try:
