@@ -48,6 +48,8 @@ from maison.partage.dmp.service import Dmp
 from maison.partage.espace.api import router as espace_router
 from maison.partage.espace.service import Espace
 from maison.partage.mss.citizen import espace_open
+from maison.partage.mss.messagerie import Messagerie
+from maison.partage.mss.messagerie_api import router as messagerie_router
 from maison.partage.mss.service import Mss
 
 SERVICES = [
@@ -150,6 +152,8 @@ class House:
         app.include_router(dmp_router(self.dmp, authorizer, self.settings.max_body_bytes,
                                       self.settings.dmp_max_document_bytes * 2 + 1_000_000),
                            prefix="/dmp", tags=["DMP"])
+        app.include_router(messagerie_router(Messagerie(self.mss), authorizer, self.settings.max_body_bytes),
+                           prefix="/espace/messagerie", tags=["Mon espace santé"])
         app.include_router(espace_router(self.espace, authorizer, self.settings.max_body_bytes),
                            prefix="/espace", tags=["Mon espace santé"])
         app.include_router(cellule_router(self.cellule, self.patients, self.settings.max_body_bytes, authorizer),

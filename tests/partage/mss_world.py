@@ -53,7 +53,9 @@ def _loop() -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
 
 
 def start_world(house, tmp_path: Path, psc_issuer: str) -> MssWorld:  # type: ignore[no-untyped-def]
-    mss = Mss(house.db, Blobs(tmp_path / "mss-blobs"), tmp_path / "pki", house.psc, psc_issuer,
+    # the same message store and authority as the house's HTTP side (Mon espace santé's messagerie)
+    data = house.settings.data_dir / "mss"
+    mss = Mss(house.db, Blobs(data / "messages"), data / "pki", house.psc, psc_issuer,
               max_message_bytes=2_000_000, has_espace=espace_open(house.db, house.insi.referential))
     mss.local_operator("chu-test", "CHU DE TEST", [HOPITAL_DOMAIN],
                        Endpoints("127.0.0.1", free_port(), free_port(), free_port()))

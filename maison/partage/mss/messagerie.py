@@ -1,0 +1,146 @@
+"""The patient's messagerie in Mon espace santé: read, answer, forward (000 L2087, L3255; SPEC §4).
+
+- The patient reads the messages professionals sent to `<INS>@patient.mssante.fr` (each reading
+  audited, as any access to health data);
+- he answers a professional who wrote to him — never first, and not when the professional closed
+  the exchange (`X-MSS-MES: FIN`, xds-cda-metadata mapping-mss.md:31-34);
+- he forwards a message (an ordonnance) to a pharmacy of his choice: an organisational mailbox of
+  the trust space that the Annuaire Santé lists (issue 5 §1.4).
+Answers and forwards leave through the Mon espace santé operator like any mail: delivered locally or
+queued for the recipient's operator (whose relay, in the operators' process, polls its outbox).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from maison.core import audit
+from maison.core.audit import Actor
+from maison.core.errors import Forbidden, InvalidInput, NotFound
+from maison.identite.annuaire import store as annuaire_store
+from maison.partage.mss import message as mime
+from maison.partage.mss import store
+from maison.partage.mss.citizen import DOMAIN
+from maison.partage.mss.mailboxes import normalise
+from maison.partage.mss.service import Mss
+from maison.partage.mss.trust import domain_of
+
+MSG = store.mss_message
+
+
+@dataclass(frozen=True)
+class Summary:
+    uid: int
+    sender: str
+    subject: str
+    received_at: str
+    seen: bool
+    closed: bool  # X-MSS-MES: FIN — no answer possible
+    attachments: tuple[str, ...]
+
+
+class Messagerie:
+    def __init__(self, mss: Mss) -> None:
+        self.mss = mss
+
+    def _operator(self) -> str:
+        operator = self.mss.trust.for_domain(DOMAIN)
+        if operator is None or not operator.local:
+            raise NotFound("cette maison n'héberge pas l'opérateur de Mon espace santé", code="operateur-mes-absent")
+        return operator.id
+
+    @staticmethod
+    def address(ins: str) -> str:
+        return f"{ins.lower()}@{DOMAIN}"
+
+    def _actor(self, ins: str) -> Actor:
+        return Actor(person=ins, structure="", software="mon-espace-sante", role="patient")
+
+    def _row(self, ins: str, uid: int) -> sa.Row:
+        with self.mss.db.read() as conn:
+            row = conn.execute(sa.select(MSG).where(MSG.c.address == self.address(ins), MSG.c.uid == uid,
+                                                    MSG.c.expunged.is_(False))).first()
+        if row is None:
+            raise NotFound(f"message {uid} absent de la messagerie", code="message-inconnu")
+        return row
+
+    def _parsed(self, row: sa.Row) -> mime.Received:
+        return mime.parse(self.mss.delivery.content(row.sha256), max_bytes=self.mss.max_message_bytes * 2)
+
+    def inbox(self, ins: str) -> list[Summary]:
+        with self.mss.db.read() as conn:
+            rows = conn.execute(sa.select(MSG).where(MSG.c.address == self.address(ins), MSG.c.expunged.is_(False))
+                                .order_by(MSG.c.uid.desc())).all()
+        out = []
+        for row in rows:
+            parsed = self._parsed(row)
+            out.append(Summary(row.uid, parsed.sender, parsed.subject, row.received_at, "\\Seen" in row.flags.split(),
+                               parsed.end_of_exchange, tuple(a.filename for a in parsed.attachments)))
+        with self.mss.db.write() as conn:
+            audit.record(conn, self._actor(ins), "espace.messagerie.lister", patient=ins,
+                         detail={"messages": len(out)})
+        return out
+
+    def read(self, ins: str, uid: int) -> tuple[mime.Received, sa.Row]:
+        row = self._row(ins, uid)
+        parsed = self._parsed(row)
+        with self.mss.db.write() as conn:
+            conn.execute(MSG.update().where(MSG.c.address == row.address, MSG.c.uid == uid).values(
+                flags=" ".join(sorted(set(row.flags.split()) - {"\\Recent"} | {"\\Seen"}))))
+            audit.record(conn, self._actor(ins), "espace.messagerie.lire", patient=ins,
+                         detail={"uid": uid, "message_id": parsed.message_id, "expediteur": parsed.sender})
+        return parsed, row
+
+    def answer(self, ins: str, uid: int, text: str) -> str:
+        """The patient answers the professional who wrote (000 L3255: never first)."""
+        if not text.strip():
+            raise InvalidInput("réponse vide", code="reponse-vide")
+        parsed = self._parsed(self._row(ins, uid))
+        if parsed.end_of_exchange:
+            raise Forbidden("le professionnel a clos l'échange (X-MSS-MES: FIN) : pas de réponse possible",
+                            code="echange-clos")
+        if domain_of(parsed.sender) == DOMAIN or parsed.sender.startswith(("postmaster@", "reponse.automatique")):
+            raise Forbidden("seul un message d'un professionnel appelle une réponse", code="reponse-interdite")
+        subject = parsed.subject if parsed.subject.lower().startswith("re:") else f"Re: {parsed.subject}"
+        out = mime.Outgoing(self.address(ins), [parsed.sender], subject[:250], text, in_reply_to=parsed.message_id)
+        return self._send(ins, out, "espace.messagerie.repondre")
+
+    def forward(self, ins: str, uid: int, to: str, text: str = "") -> str:
+        """The patient forwards a message (an ordonnance) to the pharmacy he chooses: an
+        organisational mailbox listed in the Annuaire Santé."""
+        recipient = normalise(to)
+        with self.mss.db.read() as conn:
+            listed = conn.execute(sa.select(annuaire_store.ann_mailbox.c.type).where(
+                annuaire_store.ann_mailbox.c.address == recipient,
+                annuaire_store.ann_mailbox.c.rtype == "Organization",
+                annuaire_store.ann_mailbox.c.liste_rouge.is_(False))).first()
+        if listed is None or listed.type != "ORG":
+            raise Forbidden(f"{recipient} n'est pas une BAL organisationnelle de l'Annuaire Santé",
+                            code="destinataire-non-annuaire")
+        parsed = self._parsed(self._row(ins, uid))
+        out = mime.Outgoing(self.address(ins), [recipient], f"Tr: {parsed.subject}"[:250],
+                            text or "Message transféré depuis Mon espace santé.", parsed.attachments,
+                            extra_headers={"X-Forwarded-Message-ID": parsed.message_id})
+        return self._send(ins, out, "espace.messagerie.transferer")
+
+    def _send(self, ins: str, out: mime.Outgoing, action: str) -> str:
+        msg = mime.compose(out, domain=DOMAIN)
+        raw = mime.as_bytes(msg)
+        message_id = str(msg["Message-ID"])
+        actor = self._actor(ins)
+        mine = self._operator()
+        for recipient in out.to:
+            if domain_of(recipient) == DOMAIN:
+                raise Forbidden("un patient n'écrit pas à un autre patient", code="destinataire-patient")
+            operator = self.mss.trust.for_domain(domain_of(recipient))
+            if operator is None:
+                raise Forbidden(f"{recipient} hors de l'espace de confiance MSSanté", code="hors-espace-de-confiance")
+            if operator.id == mine:
+                self.mss.delivery.deliver(actor, recipient, raw, out.sender, message_id)
+            else:
+                self.mss.delivery.enqueue(actor, mine, operator.id, out.sender, [recipient], raw, message_id)
+        with self.mss.db.write() as conn:
+            audit.record(conn, actor, action, patient=ins, detail={"message_id": message_id, "a": out.to})
+        return message_id
