@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from maison.core import audit
+from maison.core.errors import NotFound
 from maison.identite.ins.model import TraitsQuery
 from maison.identite.ins.traits import Traits
 from maison.identite.psc.api import issuer_for
@@ -108,3 +109,22 @@ def test_traits_that_differ_are_not_integrated_904(mss, house, token, reference_
     assert outcome.documents[0].code == "904"
     [waiting] = _pfi(mss, house, reference_path).worklist()
     assert [c["id"] for c in json.loads(waiting.candidates)] == [p.id]  # proposed to a human
+
+
+def test_a_human_attaches_the_waiting_document_or_rejects_it(mss, house, token, reference_path):
+    index = house.patients
+    p = index.admit(DESK, HOPITAL, "IPP-SARAH", Traits.of("Garcia-Hammadi", "Sarah-Lou", "F", "1977-01-21"))
+    _gp_sends(mss, house, token, n1(PROS["generaliste"]))  # Sarah's identity is not qualified: 904
+    pfi = _pfi(mss, house, reference_path)
+    pfi.run_once()
+    [waiting] = pfi.worklist()
+    nurse = audit.Actor(person="secretariat-medical", structure=HOPITAL, software="dpi")
+    with pytest.raises(NotFound):
+        pfi.attach(nurse, waiting.id, 999_999)
+    pfi.attach(nurse, waiting.id, p.id)
+    assert pfi.worklist() == [] and [w.state for w in pfi.worklist("rattache")] == ["rattache"]
+    with house.db.read() as conn:
+        [row] = conn.execute(sa.select(store.pfi_document)).all()
+        assert row.patient_id == p.id and row.how == "manuel"
+    with pytest.raises(NotFound):  # already handled
+        pfi.reject(nurse, waiting.id, "doublon")

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from maison.core import audit
 from maison.core.audit import Actor
 from maison.core.blobs import Blobs
-from maison.core.errors import MaisonError
+from maison.core.errors import MaisonError, NotFound
 from maison.core.storage import Database
 from maison.formats import xmlsafe
 from maison.formats.cda.header import INS_ROOTS, CdaHeader, read_header
@@ -198,6 +198,37 @@ class Pfi:
                               birthdate=birth, limit=10)
         return [{"id": r.id, "ipp": r.ipp, "nom": r.nom_naissance, "prenoms": r.prenoms, "naissance": r.date_naissance,
                  "statut": r.status} for r in rows]
+
+    def attach(self, actor: Actor, entry_id: str, patient_id: int) -> str:
+        """A human attaches a waiting document to a patient of the index (after checking the identity):
+        integrated as `manuel`, the worklist entry closed; both audited."""
+        with self.db.write() as conn:
+            waiting = conn.execute(sa.select(W).where(W.c.id == entry_id, W.c.structure == self.structure)
+                                   .with_for_update()).first()
+            if waiting is None or waiting.state != "a-traiter":
+                raise NotFound(f"entrée {entry_id} absente de la liste de travail", code="liste-travail-inconnue")
+            patient = vig.get(conn, patient_id)
+            if patient is None or patient.structure != self.structure or patient.merged_into is not None:
+                raise NotFound(f"patient {patient_id} inconnu de l'index de la structure", code="patient-inconnu")
+            header = read_header(xmlsafe.parse(self.blobs.get(waiting.sha256), max_bytes=self.max_message_bytes))
+            document_id = str(uuid.uuid4())
+            conn.execute(D.insert().values(
+                id=document_id, structure=self.structure, patient_id=patient_id, unique_id=waiting.unique_id,
+                type_code=header.type_code.code if header.type_code else "", title=header.title,
+                sha256=waiting.sha256, message_id=waiting.message_id, sender=waiting.mailbox,
+                integrated_at=datetime.now(UTC).isoformat(), how="manuel"))
+            conn.execute(W.update().where(W.c.id == entry_id).values(state="rattache"))
+            audit.record(conn, actor, "mss.pfi.rattacher", patient=waiting.ins,
+                         detail={"document": waiting.unique_id, "patient_local": patient_id, "code": waiting.code})
+        return document_id
+
+    def reject(self, actor: Actor, entry_id: str, reason: str) -> None:
+        with self.db.write() as conn:
+            done = conn.execute(W.update().where(W.c.id == entry_id, W.c.structure == self.structure,
+                                                 W.c.state == "a-traiter").values(state="rejete")).rowcount
+            if not done:
+                raise NotFound(f"entrée {entry_id} absente de la liste de travail", code="liste-travail-inconnue")
+            audit.record(conn, actor, "mss.pfi.rejeter", detail={"entree": entry_id, "motif": reason})
 
     def worklist(self, state: str = "a-traiter") -> list[sa.Row]:
         with self.db.read() as conn:
