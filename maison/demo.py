@@ -21,7 +21,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from maison import demo_dmp, demo_professionals
+from maison import demo_dmp, demo_mss, demo_professionals
 from maison.core import audit
 from maison.core.auth import issue_key
 from maison.core.config import Settings
@@ -138,7 +138,11 @@ def play(settings: Settings, count: int, console: Console) -> int:
     professionals_ok, site, site_name = demo_professionals.play(house, base, console)
     console.rule("DMP and Mon espace santé")
     doctor = demo_dmp.hospital_doctor(demo_professionals.IDNATPS, site, site_name)
-    dmp_ok = bool(qualified) and demo_dmp.play(house, base, console, qualified[0], doctor)
+    scene = demo_dmp.play(house, base, console, qualified[0], doctor) if qualified else demo_dmp.Scene(False)
+    dmp_ok = scene.ok
+    console.rule("MSSanté")
+    mss_ok = dmp_ok and demo_mss.play(house, console, qualified[0], scene.letter, scene.gp_idnatps, scene.gp_token,
+                                      scene.gp_structure, scene.patient_token, base)
 
     found = http.get("/fhir/Patient", params={"family": people[0].nom_naissance}).json()
     with house.db.read() as conn:
@@ -148,6 +152,6 @@ def play(settings: Settings, count: int, console: Console) -> int:
                   f"audit trail: {n_events} records, chain {'intact' if intact else 'BROKEN'}")
     server.should_exit = True
     thread.join(timeout=5)
-    ok = intact and bool(reviews) and civ["eligible"] and professionals_ok and dmp_ok
+    ok = intact and bool(reviews) and civ["eligible"] and professionals_ok and dmp_ok and mss_ok
     console.rule("[green]done" if ok else "[red]failed")
     return 0 if ok else 1

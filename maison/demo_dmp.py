@@ -10,6 +10,7 @@ it; the patient reads who accessed her record.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
@@ -63,7 +64,19 @@ def _enrolled(house, base: str, client: tuple[str, str], redirect: str, idnatps:
     return sign_in(base, *client, redirect, idnatps, otp=pyotp.TOTP(seed).now())
 
 
-def play(house, base: str, console: Console, individu: Individu, doctor: Professional) -> bool:  # type: ignore[no-untyped-def]
+@dataclass
+class Scene:
+    """What the DMP scene leaves for the MSSanté scene."""
+
+    ok: bool
+    letter: bytes = b""
+    gp_idnatps: str = "8" + GP_RPPS
+    gp_structure: str = CABINET
+    gp_token: str = ""
+    patient_token: str = ""
+
+
+def play(house, base: str, console: Console, individu: Individu, doctor: Professional) -> Scene:  # type: ignore[no-untyped-def]
     """`individu`: a patient qualified earlier in the demo; `doctor`: the hospital doctor of the
     professional scene (signed in with her e-CPS)."""
     t = individu.traits
@@ -79,8 +92,8 @@ def play(house, base: str, console: Console, individu: Individu, doctor: Profess
     client = house.psc.register_client("DPI et logiciel de cabinet de démonstration", [redirect])
     hospital = httpx.Client(base_url=f"{base}/dmp", timeout=30, headers={
         "Authorization": f"Bearer {_enrolled(house, base, client, redirect, doctor.idnatps)['access_token']}"})
-    gp = httpx.Client(base_url=f"{base}/dmp", timeout=30, headers={
-        "Authorization": f"Bearer {_enrolled(house, base, client, redirect, '8' + GP_RPPS)['access_token']}"})
+    gp_token = _enrolled(house, base, client, redirect, '8' + GP_RPPS)['access_token']
+    gp = httpx.Client(base_url=f"{base}/dmp", timeout=30, headers={"Authorization": f"Bearer {gp_token}"})
     ins_param = {"patient.identifier": f"urn:oid:{patient.ins_oid}|{patient.ins}", "status": "current"}
 
     # The hospital informs the patient at admission (002 L535-565), then feeds at discharge.
@@ -107,7 +120,7 @@ def play(house, base: str, console: Console, individu: Individu, doctor: Profess
     fed = hospital.post("", json=bundle, headers={"Content-Type": "application/fhir+json"})
     if fed.status_code != 200:
         console.print(f"[red]ITI-65 refused: {fed.text}")
-        return False
+        return Scene(False)
     console.print(f"DMP: the hospital fed {len(bundle['entry']) // 2} documents in one PDSm transaction "
                   "(lettre de liaison N1, CR de biologie N1 + N3 CR-BIO)")
 
@@ -165,7 +178,8 @@ def play(house, base: str, console: Console, individu: Individu, doctor: Profess
         agent = e["agent"][0]["who"]["identifier"]["value"]
         table.add_row(e["recorded"][:19], agent, e["type"]["code"], e["outcome"])
     console.print(table)
-    return after["total"] == found["total"] - 2 and bool(values) and history["total"] > 0
+    return Scene(after["total"] == found["total"] - 2 and bool(values) and history["total"] > 0, letter,
+                 gp_token=gp_token, patient_token=token)
 
 
 def _consent(patient: PatientIdentity) -> dict:

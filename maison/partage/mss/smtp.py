@@ -39,7 +39,8 @@ from maison.partage.mss.mailboxes import Mailboxes, normalise
 from maison.partage.mss.pki import Issued
 from maison.partage.mss.trust import Operator, TrustSpace, domain_of
 
-logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every session at INFO
+# aiosmtpd logs every session at INFO, and warns at every AUTH that it sets a deprecated field itself
+logging.getLogger("mail.log").setLevel(logging.ERROR)
 MAX_RECIPIENTS = 100
 SENDING_ROLES = ("titulaire", "co-titulaire", "delegue")
 
