@@ -92,6 +92,14 @@ def test_submission_requires_starttls_then_auth(mss):
         assert refused.value.smtp_code == 535
 
 
+def test_login_mechanism_with_and_without_initial_response(mss):
+    for initial in (True, False):
+        with _client(mss, "chu-test") as client:
+            client.user, client.password = PFI, PFI_PASSWORD
+            code, _ = client.auth("LOGIN", client.auth_login, initial_response_ok=initial)
+            assert code == 235
+
+
 def test_mail_from_must_be_the_authenticated_mailbox(mss):
     with _client(mss, "chu-test") as client:
         client.login(PFI, PFI_PASSWORD)

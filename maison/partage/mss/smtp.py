@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult
 
 from maison.core.audit import Actor
 from maison.core.errors import MaisonError
@@ -170,12 +170,27 @@ class SubmissionHandler(_Base):
 
     # --- AUTH -----------------------------------------------------------------------------------
 
-    def password(self, server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
-        """PLAIN / LOGIN: applicative mailboxes (aiosmtpd calls this synchronously)."""
-        if not isinstance(auth_data, LoginPassword):
-            return AuthResult(success=False, handled=False)
-        box = self.rt.mailboxes.authenticate_password(auth_data.login.decode("utf-8", "replace"),
-                                                      auth_data.password.decode("utf-8", "replace"))
+    async def auth_PLAIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        """RFC 4616, answered off the event loop (the password hash costs tens of milliseconds)."""
+        blob = await _initial(server, args)
+        if blob is None:
+            return AuthResult(success=False, handled=True)
+        parts = blob.split("\x00")
+        if len(parts) != 3:
+            return AuthResult(success=False, handled=False, message="501 5.5.2 Reponse PLAIN mal formee")
+        return await self._password(parts[1], parts[2])
+
+    async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        login = await _initial(server, args, challenge="Username:")
+        if login is None:
+            return AuthResult(success=False, handled=True)
+        password = await server.challenge_auth("Password:")
+        if not isinstance(password, bytes):
+            return AuthResult(success=False, handled=True)
+        return await self._password(login, password.decode("utf-8", "replace"))
+
+    async def _password(self, login: str, password: str) -> AuthResult:
+        box = await asyncio.to_thread(self.rt.mailboxes.authenticate_password, login, password)
         if box is None or box.operator != self.rt.operator.id:
             return AuthResult(success=False, handled=False, message="535 5.7.8 Identifiants refuses")
         return AuthResult(success=True, auth_data={"mailbox": box.address, "person": None})
@@ -299,7 +314,7 @@ class RelayHandler(_Base):
         return await self._store(envelope, list(envelope.rcpt_tos), {}, parsed)
 
 
-async def _initial(server: SMTP, args: list[str]) -> str | None:
+async def _initial(server: SMTP, args: list[str], challenge: str = "") -> str | None:
     """The SASL initial response (SASL-IR) or one `334 ` round trip; None if the client cancelled."""
     if len(args) > 1 and args[1] != "=":
         try:
@@ -307,7 +322,7 @@ async def _initial(server: SMTP, args: list[str]) -> str | None:
         except ValueError:
             await server.push("501 5.5.2 Reponse initiale non base64")
             return None
-    answer = await server.challenge_auth("")
+    answer = await server.challenge_auth(challenge)
     if not isinstance(answer, bytes):
         return None
     return answer.decode("utf-8", "replace")
@@ -315,6 +330,11 @@ async def _initial(server: SMTP, args: list[str]) -> str | None:
 
 def _ascii(text: str) -> str:
     return re.sub(r"[\r\n]+", " ", unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode())
+
+
+def _never(*_args) -> AuthResult:  # type: ignore[no-untyped-def]
+    """aiosmtpd wants an authenticator; every mechanism is the handler's own (auth_PLAIN, …)."""
+    return AuthResult(success=False, handled=False)
 
 
 def tls_contexts(runtime: Runtime) -> tuple[ssl.SSLContext, ssl.SSLContext]:
@@ -341,7 +361,7 @@ async def start(runtime: Runtime) -> None:
     relay = RelayHandler(runtime)
     runtime.servers.append(await loop.create_server(
         lambda: MssSMTP(submission, tls_context=submission_tls, require_starttls=True, auth_required=True,
-                     auth_require_tls=True, authenticator=submission.password, **common),
+                     auth_require_tls=True, authenticator=_never, **common),
         host, runtime.endpoints.submission))
     runtime.servers.append(await loop.create_server(
         lambda: MssSMTP(relay, tls_context=relay_tls, require_starttls=True, **common), host, runtime.endpoints.relay))
