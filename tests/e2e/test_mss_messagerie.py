@@ -41,7 +41,7 @@ def test_the_patient_reads_and_answers_the_professional(setting, house):
     _world, mss, http = setting
     _from_hospital(mss, house)
     [summary] = http.get("").json()["messages"]
-    assert summary["expediteur"] == PFI and not summary["lu"] and summary["pieces"] == ["IHE_XDM.ZIP"]
+    assert summary["expediteur"] == PFI and not summary["lu"] and summary["pieces"][0] == "IHE_XDM.ZIP"
     message = http.get(f"/{summary['uid']}").json()
     assert "Lettre de liaison" in message["texte"] and message["pieces"][0]["type"] == "application/zip"
     assert http.get("").json()["messages"][0]["lu"]
@@ -87,3 +87,11 @@ def test_another_patients_message_and_a_professionals_token_refused(setting, hou
     doctor = httpx.get(f"{world.base}/espace/messagerie", headers=world.headers("generaliste"))
     assert doctor.status_code == 403  # reserved to the patient
     assert GP  # the GP's own mail is read over IMAP, not here
+
+
+def test_a_patient_never_writes_first(setting, house):
+    # 000 L3255: the professional starts the exchange; Mon espace santé offers answers, not new messages,
+    # and patients hold no SMTP credentials
+    _world, mss, http = setting
+    assert http.post("/", json={"destinataire": GP, "texte": "Bonjour"}).status_code == 405
+    assert mss.mss.mailboxes.authenticate_password(SARAH_BOX, "n'importe quoi") is None

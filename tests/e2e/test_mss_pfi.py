@@ -73,6 +73,7 @@ def test_qualified_ins_integrated_automatically_and_mdn_processed(mss, house, to
     patient = _qualified_sarah(house)
     _gp_sends(mss, house, token, n1(PROS["generaliste"]))
     [outcome] = _pfi(mss, house, reference_path).run_once()
+    # the message carried the CDA (in IHE_XDM.ZIP) and its PDF: only the CDA is integrated (002 L418)
     [document] = outcome.documents
     assert document.code is None and document.patient_id == patient
     with house.db.read() as conn:

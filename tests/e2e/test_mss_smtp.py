@@ -32,7 +32,9 @@ def _letter(sender: str = PFI, to: str = GP, cda: bytes | None = None, **extra) 
     out = message.Outgoing(sender, [to], message.subject("Lettre de liaison", "Garcia-Hammadi", "Sarah",
                                                          date(1977, 1, 21)),
                            "Lettre de liaison de votre patiente.",
-                           [message.Attachment("IHE_XDM.ZIP", "application/zip", archive)], **extra)
+                           [message.Attachment("IHE_XDM.ZIP", "application/zip", archive),
+                            message.Attachment("20261121_Lettre_de_liaison_GARCIA-HAMMADI.pdf", "application/pdf",
+                                               b"%PDF-1.4 la version lisible de la lettre")], **extra)
     return message.as_bytes(message.compose(out, domain=sender.rpartition("@")[2]))
 
 

@@ -181,3 +181,17 @@ def test_too_many_members_and_duplicates_refused():
             z.writestr(name, data)
         z.writestr("readme.txt", b"again")  # the same name for a case-insensitive reader (ISO 9660)
     _refused(out.getvalue(), "xdm-doublon")
+
+
+def test_an_unsupported_compression_method_refused():
+    files = _files(_archive(xdm.XdmDocument(n1(PROS["hospitalier"]))))
+    archive = bytearray(_rezip(files))
+    start = 0
+    while (at := archive.find(b"PK\x03\x04", start)) >= 0:  # every member's method set to 99 (AE-x)
+        archive[at + 8:at + 10] = (99).to_bytes(2, "little")
+        start = at + 4
+    start = 0
+    while (at := archive.find(b"PK\x01\x02", start)) >= 0:
+        archive[at + 10:at + 12] = (99).to_bytes(2, "little")
+        start = at + 4
+    _refused(bytes(archive), "xdm-compression")

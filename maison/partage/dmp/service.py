@@ -177,7 +177,8 @@ class GroupCommit:
                     grouped.setdefault(statement, []).extend(rows)
                 for statement, rows in grouped.items():
                     conn.execute(statement, rows)
-                audit.append(conn, trail)
+                if trail:
+                    audit.append(conn, trail)
         except Exception:  # noqa: BLE001 - rolled back; each feed is tried again on its own
             self._commit_each(batch)
             return

@@ -65,7 +65,8 @@ class Delivery:
     def deliver(self, actor: Actor, address: str, raw: bytes, sender: str, message_id: str) -> Delivered:
         digest = self.blobs.put(raw)  # durable before the row that names it
         with self.db.write() as conn:
-            box = conn.execute(sa.select(M.c.uidnext, M.c.active).where(M.c.address == address)).first()
+            box = conn.execute(sa.select(M.c.uidnext, M.c.active).where(M.c.address == address)
+                               .with_for_update()).first()  # UIDs strictly increasing under concurrent deliveries
             if box is None or not box.active:
                 raise NotFound(f"BAL {address} inconnue", code="bal-inconnue")
             known = conn.execute(sa.select(MSG.c.uid, MSG.c.sha256).where(

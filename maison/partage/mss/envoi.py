@@ -82,7 +82,7 @@ def _send(cda: bytes, header, recipients: list[str], submission: Submission, sou
     pdf = embedded_pdf(xmlsafe.parse(cda, max_bytes=len(cda) + 1))
     if pdf:  # the PDF travels beside its CDA for mail clients (002 L417)
         stamp = (header.effective_time or "")[:8]
-        attachments.append(mime.Attachment(f"{stamp}_{_ascii(header.title)}_{_ascii(p.birth_family)}.pdf",
+        attachments.append(mime.Attachment(f"{stamp}_{_filename_part(header.title)}_{_filename_part(p.birth_family)}.pdf",
                                            "application/pdf", pdf))
     subject = mime.subject(header.title, p.birth_family, (p.birth_given_first or p.birth_givens.split(" ")[0]), birth)
     msg = mime.compose(mime.Outgoing(submission.mailbox, recipients, subject,
@@ -102,5 +102,6 @@ def _send(cda: bytes, header, recipients: list[str], submission: Submission, sou
     return str(msg["Message-ID"]), [r for r in recipients if r not in failed], failed
 
 
-def _ascii(text: str) -> str:
+def _filename_part(text: str) -> str:
+    """The ASCII-safe file name of the PDF (mss-courriel struct-email-standard.md:84)."""
     return re.sub(r"[^A-Za-z0-9-]+", "_", unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode())[:60]

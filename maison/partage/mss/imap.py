@@ -273,8 +273,8 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
     @implementer(portal.IRealm)
     class Realm:
         def requestAvatar(self, avatar_id, mind, *interfaces):  # type: ignore[no-untyped-def]
-            if imap4.IAccount not in interfaces:
-                raise NotImplementedError
+            if imap4.IAccount not in interfaces:  # twisted.cred's contract for an interface a realm lacks
+                raise NotImplementedError("seul l'accès IMAP (IAccount) est servi")
             address, person = json.loads(avatar_id)
             box = runtime.mailboxes.get(address)
             actor = Actor(person=person or address, structure=box.owner if box.kind != "PER" else "",

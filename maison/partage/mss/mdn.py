@@ -20,14 +20,13 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from maison.partage.mss.codes import ErrorCode
-from maison.partage.mss.message import Attachment, Received, ko_subject
+from maison.partage.mss.message import Attachment, Received, ascii_text, ko_subject
 
 UA = "Maison PFI"
 
@@ -60,7 +59,7 @@ def mdn(received: Received, *, reporter: str, domain: str, error: ErrorCode | No
     """The PFI's MDN for `received`, from its mailbox `reporter`."""
     # the machine-readable fields are ASCII (RFC 8098 §3.1; an 8-bit field would need RFC 6533's
     # message/global-disposition-notification): labels lose their accents there, keep them in the text
-    outcome = "processed" if error is None else f"processed/Error: {_ascii(error.mdn())}"
+    outcome = "processed" if error is None else f"processed/Error: {ascii_text(error.mdn())}"
     subject = received.subject if error is None else ko_subject(error.code, received.subject)
     msg = _report("disposition-notification", reporter, received.notification_to or received.sender, subject, domain)
     if error is None:
@@ -75,7 +74,7 @@ def mdn(received: Received, *, reporter: str, domain: str, error: ErrorCode | No
               f"Final-Recipient: rfc822;{reporter}", f"Original-Message-ID: {received.message_id}",
               f"Disposition: automatic-action/MDN-sent-automatically; {outcome}"]
     if error is not None:
-        fields.append(f"Error: {_ascii(error.mdn())}")
+        fields.append(f"Error: {ascii_text(error.mdn())}")
     msg.attach(_part("message/disposition-notification", "\r\n".join(fields) + "\r\n"))
     original = email.message_from_bytes(received.raw, policy=email.policy.SMTP)
     wrapper = EmailMessage(policy=email.policy.SMTP)
@@ -139,7 +138,7 @@ def dsn(original: bytes, failures: list[tuple[str, str, str]], *, reporting_mta:
     msg.attach(human)
     blocks = [f"Reporting-MTA: dns; {reporting_mta}\r\nArrival-Date: {format_datetime(datetime.now(UTC))}\r\n"]
     blocks += [f"Final-Recipient: rfc822; {r}\r\nAction: failed\r\nStatus: {status}\r\n"
-               f"Diagnostic-Code: smtp; {_ascii(reply)}\r\n" for r, status, reply in failures]
+               f"Diagnostic-Code: smtp; {ascii_text(reply)}\r\n" for r, status, reply in failures]
     status = EmailMessage(policy=email.policy.SMTP)
     status["Content-Type"] = "message/delivery-status"
     # the email package writes a delivery-status body from its blocks, each a set of header fields
@@ -148,8 +147,3 @@ def dsn(original: bytes, failures: list[tuple[str, str, str]], *, reporting_mta:
     headers = original.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0].decode("utf-8", "replace")
     msg.attach(_part("text/rfc822-headers", headers + "\r\n"))
     return msg
-
-
-def _ascii(text: str) -> str:
-    """DSN fields are ASCII (RFC 3464 §2.1.2, as SMTP replies are): accents dropped, nothing else lost."""
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.message import EmailMessage, Message
@@ -30,6 +31,12 @@ XDM_NAME = "IHE_XDM.ZIP"
 KO_PREFIX = "[KO Intégration système !]"
 END_OF_EXCHANGE = ("X-MSS-MES", "FIN")
 MAX_PARTS = 64
+
+
+def ascii_text(text: str) -> str:
+    """For SMTP replies and the machine-readable fields of DSN/MDN, which are ASCII (RFC 5321 §4.2,
+    RFC 3464 §2.1.2, RFC 8098 §3.1): accents dropped, line breaks made spaces, nothing else lost."""
+    return re.sub(r"[\r\n]+", " ", unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode())
 
 
 class MalformedMessage(MaisonError):

@@ -17,7 +17,6 @@ Every integration and every worklist entry is audited with the patient's INS.
 from __future__ import annotations
 
 import json
-import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from maison.core.errors import MaisonError, NotFound
 from maison.core.storage import Database
 from maison.formats import xmlsafe
 from maison.formats.cda.header import INS_ROOTS, CdaHeader, read_header
+from maison.identite.ins.traits import match_form, normalise_name
 from maison.identite.vigilance import store as vig
 from maison.identite.vigilance.model import Status
 from maison.partage.mss import mdn as reports
@@ -58,10 +58,6 @@ class MessageOutcome:
     message_id: str
     documents: tuple[DocumentOutcome, ...]
     mdn: bytes | None  # the MDN sent back, when one was asked for
-
-
-def _plain(text: str) -> str:
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().upper().replace("-", " ").strip()
 
 
 class Pfi:
@@ -153,7 +149,8 @@ class Pfi:
         p = header.patient
         first = (p.birth_given_first or p.birth_givens.split(" ")[0]) if (p.birth_given_first or p.birth_givens) else ""
         birth = f"{p.birth_date[:4]}-{p.birth_date[4:6]}-{p.birth_date[6:8]}"
-        return (_plain(traits.nom_naissance) == _plain(p.birth_family) and _plain(traits.prenoms[0]) == _plain(first)
+        return (match_form(traits.nom_naissance) == match_form(p.birth_family)
+                and match_form(traits.prenoms[0]) == match_form(first)
                 and traits.sexe == p.gender and traits.date_naissance == birth)
 
     def _integrate(self, received: mime.Received, entry: xdm.DocumentEntry, header: CdaHeader,
@@ -194,7 +191,7 @@ class Pfi:
             return []
         birth = f"{p.birth_date[:4]}-{p.birth_date[4:6]}-{p.birth_date[6:8]}"
         with self.db.read() as conn:
-            rows = vig.search(conn, self.structure, family=_plain(p.birth_family).replace(" ", "-")[:3],
+            rows = vig.search(conn, self.structure, family=normalise_name(p.birth_family)[:3],
                               birthdate=birth, limit=10)
         return [{"id": r.id, "ipp": r.ipp, "nom": r.nom_naissance, "prenoms": r.prenoms, "naissance": r.date_naissance,
                  "statut": r.status} for r in rows]

@@ -20,9 +20,7 @@ import base64
 import collections
 import hashlib
 import logging
-import re
 import ssl
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,7 +113,7 @@ class _Base:
                                         envelope.mail_from, recipients, raw, parsed.message_id)
                 self.rt.wake.set()
         except DuplicateMessageId as exc:
-            return _reply("554", f"5.6.0 {_ascii(exc.message)}")
+            return _reply("554", f"5.6.0 {mime.ascii_text(exc.message)}")
         if citizen.TEST_MAILBOX in local and self.rt.has_espace is not None:
             await self._answer_test(parsed)
         return _reply("250", f"2.0.0 Message {parsed.message_id} accepte")
@@ -162,7 +160,7 @@ class _Base:
         try:
             return mime.parse(envelope.original_content or envelope.content, max_bytes=self.rt.max_message_bytes)
         except mime.MalformedMessage as exc:
-            return _reply("554", f"5.6.0 Message refuse : {_ascii(exc.message)}")
+            return _reply("554", f"5.6.0 Message refuse : {mime.ascii_text(exc.message)}")
 
 
 class SubmissionHandler(_Base):
@@ -326,10 +324,6 @@ async def _initial(server: SMTP, args: list[str], challenge: str = "") -> str | 
     if not isinstance(answer, bytes):
         return None
     return answer.decode("utf-8", "replace")
-
-
-def _ascii(text: str) -> str:
-    return re.sub(r"[\r\n]+", " ", unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode())
 
 
 def _never(*_args) -> AuthResult:  # type: ignore[no-untyped-def]

@@ -340,7 +340,10 @@ def _members(data: bytes, max_expanded: int) -> dict[str, bytes]:
         try:
             with archive.open(info) as member:
                 content = member.read(limit + 1)
-        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, ValueError, EOFError, OSError) as exc:
+        except NotImplementedError:  # zipfile's answer to a compression method it does not implement
+            raise XdmError(f"{name} : méthode de compression {info.compress_type} non prise en charge",
+                           code="xdm-compression") from None
+        except (zipfile.BadZipFile, RuntimeError, ValueError, EOFError, OSError) as exc:
             raise XdmError(f"{name} illisible : {exc}", code="xdm-illisible") from None
         if len(content) > limit:
             raise XdmError(f"{name} se décompresse au-delà de {limit} octets : bombe de décompression refusée",
