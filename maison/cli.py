@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from maison.core.config import load_settings
+from maison.core.errors import MaisonError
 
 app = typer.Typer(help="Maison: la maison du numérique en santé, runnable.", no_args_is_help=True)
 console = Console() if sys.stdout.isatty() else Console(width=110)  # logs and CI get whole tables
@@ -167,20 +168,111 @@ def mss_operateur(identifiant: str = typer.Argument(..., help="Identifier of the
                   soumission: int = typer.Option(..., help="Port its users submit mail to (SMTP, STARTTLS + AUTH)"),
                   imap: int = typer.Option(0, help="Its IMAP port (STARTTLS); 0: none"),
                   hote: str = typer.Option("127.0.0.1", help="Address it listens on"),
+                  annuaire: str = typer.Option(None, help="Annuaire Santé FHIR base it publishes its mailboxes to "
+                                                          "(default: this house's /annuaire; key from "
+                                                          "MAISON_MSS_ANNUAIRE_KEY, or issued here for this house's)"),
+                  sans_annuaire: bool = typer.Option(False, help="Publish nothing (a test operator)"),
                   data_dir: Path = typer.Option(None)) -> None:
     """Register a local MSSanté operator in the trust space (its certificate issued by the house's
-    test authority); `maison serve` then runs it."""
+    test authority); `maison serve` then runs it, and it publishes its new mailboxes."""
+    import os
+
+    from maison.core.auth import issue_key
     from maison.house import House
+    from maison.partage.mss.publication import AnnuaireAccess
     from maison.partage.mss.smtp import Endpoints
 
-    house = House.open(_settings(data_dir))
+    settings = _settings(data_dir)
+    house = House.open(settings)
     try:
-        runtime = house.mss.local_operator(identifiant, nom, domaine, Endpoints(hote, soumission, relais, imap))
+        access = None
+        if not sans_annuaire:
+            own = f"{settings.public_base_url}/annuaire"
+            url = (annuaire or own).rstrip("/")
+            key = os.environ.get("MAISON_MSS_ANNUAIRE_KEY") or (
+                issue_key(house.db, identifiant, "maison-mss", f"operateur:{identifiant}", "operateur-mss")
+                if url == own else None)
+            if key is None:
+                raise typer.BadParameter("MAISON_MSS_ANNUAIRE_KEY is needed to publish to another Annuaire")
+            access = AnnuaireAccess(url, key)
+        runtime = house.mss.local_operator(identifiant, nom, domaine, Endpoints(hote, soumission, relais, imap),
+                                           annuaire=access)
     finally:
         house.close()
     console.print(f"opérateur {identifiant} ({', '.join(runtime.operator.domains)}) : soumission {hote}:{soumission}, "
                   f"relais {hote}:{relais}" + (f", IMAP {hote}:{imap}" if imap else "")
-                  + f"; certificat {runtime.issued.cert} (SHA-256 {runtime.operator.certificate_sha256[:16]}…)")
+                  + f"; certificat {runtime.issued.cert} (SHA-256 {runtime.operator.certificate_sha256[:16]}…)"
+                  + (f"; publie ses BAL dans {access.url}" if access else ""))
+
+
+@app.command("mss-bal")
+def mss_bal(adresse: str = typer.Argument(..., help="The mailbox's address"),
+            operateur: str = typer.Option(..., help="The local operator that hosts it"),
+            type_: str = typer.Option(..., "--type", help="PER, ORG, APP or CAB"),
+            titulaire: str = typer.Option(..., help="IdNatPS (PER) or the structure's identifier (ORG, APP, CAB)"),
+            nom: str = typer.Option(..., help="Display name"),
+            liste_rouge: bool = typer.Option(False, help="The holder refuses to appear in the Annuaire"),
+            data_dir: Path = typer.Option(None)) -> None:
+    """Create a mailbox (its operator then publishes it in the Annuaire). An applicative mailbox's
+    password is read from MAISON_BAL_PASSWORD (never on the command line)."""
+    import os
+
+    from maison.core.audit import SYSTEM
+    from maison.house import House
+
+    house = House.open(_settings(data_dir), migrate=False)
+    try:
+        house.mss.trust.get(operateur)
+        box = house.mss.mailboxes.create(SYSTEM, adresse, operateur, type_.upper(), titulaire, nom,
+                                         password=os.environ.get("MAISON_BAL_PASSWORD") or None,
+                                         liste_rouge=liste_rouge)
+    except MaisonError as exc:
+        raise typer.BadParameter(exc.message) from None
+    finally:
+        house.close()
+    console.print(f"BAL {box.address} ({box.kind}) créée chez {box.operator}"
+                  + ("" if box.kind == "PER" else f" pour {box.owner}")
+                  + "; publiée dans l'Annuaire à la prochaine passe de l'opérateur"
+                  + (" (liste rouge : ni trouvée ni affichée)" if box.liste_rouge else ""))
+
+
+@app.command()
+def pfi(boite: str = typer.Option(..., help="The structure's applicative mailbox (e.g. pfi@chu.mssante.fr)"),
+        structure: str = typer.Option(..., help="The structure whose patient index receives the documents"),
+        data_dir: Path = typer.Option(None)) -> None:
+    """Run the structure's integration platform: every message of its applicative mailbox integrated
+    by qualified INS or put on the worklist, the MDN sent back when asked. The mailbox's password
+    is read from MAISON_PFI_PASSWORD (never on the command line)."""
+    import os
+    import signal
+    import threading
+
+    from maison.house import House
+    from maison.partage.mss.envoi import Submission
+    from maison.partage.mss.pfi import Pfi
+
+    password = os.environ.get("MAISON_PFI_PASSWORD")
+    if not password:
+        raise typer.BadParameter("MAISON_PFI_PASSWORD is not set")
+    house = House.open(_settings(data_dir), migrate=False)
+    box = house.mss.mailboxes.find(boite)
+    if box is None:
+        raise typer.BadParameter(f"{boite}: no such mailbox")
+    operator = house.mss.trust.get(box.operator)
+    if not operator.submission_port:
+        raise typer.BadParameter(f"{boite}: its operator {box.operator} has no submission port")
+    submission = Submission(operator.relay_host, operator.submission_port, str(house.mss.authority.cert_path),
+                            boite, password)
+    platform = Pfi(house.db, house.mss.blobs, house.settings.reference_path, structure, boite, submission.send,
+                   domain=boite.rpartition("@")[2], max_message_bytes=house.settings.mss_max_message_bytes)
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    console.print(f"PFI de {structure} : boîte {boite} (opérateur {box.operator})")
+    try:
+        platform.watch(stopping)
+    finally:
+        house.close()
 
 
 @app.command("dmp-sweep")

@@ -50,6 +50,7 @@ from maison.partage.espace.service import Espace
 from maison.partage.mss.citizen import espace_open
 from maison.partage.mss.messagerie import Messagerie
 from maison.partage.mss.messagerie_api import router as messagerie_router
+from maison.partage.mss.pfi_api import router as pfi_router
 from maison.partage.mss.service import Mss
 
 SERVICES = [
@@ -61,6 +62,7 @@ SERVICES = [
     ("/annuaire", "Annuaire Santé — Practitioner, PractitionerRole, Organization (FHIR R4, IG fhir-annuaire)"),
     ("/dmp", "DMP — Gestionnaire de partage de documents, PDSm 3.1.1 (MHD ITI-65/66/67/68), patient controls"),
     ("/espace", "Mon espace santé — profil médical, measures, agenda, the patient's documents, full export"),
+    ("/pfi", "MSSanté — the structure's integration platform: worklist of documents waiting for a patient"),
 ]
 
 
@@ -158,6 +160,8 @@ class House:
                            prefix="/espace", tags=["Mon espace santé"])
         app.include_router(cellule_router(self.cellule, self.patients, self.settings.max_body_bytes, authorizer),
                            prefix="/identitovigilance", tags=["Cellule d'identitovigilance"])
+        app.include_router(pfi_router(self.db, self.mss.blobs, authorizer, self.settings.max_body_bytes),
+                           prefix="/pfi", tags=["MSSanté"])
 
         @app.get("/")
         async def index() -> JSONResponse:

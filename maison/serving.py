@@ -47,16 +47,17 @@ def _worker(settings: Settings, reuse_port: bool) -> None:
         house.close()
 
 
-def _mss(settings: Settings) -> None:
-    """The MSSanté operators the registry says this house runs: SMTP, IMAP and relays in one loop
-    (Twisted's reactor bound to it), in a process of their own beside the HTTP workers."""
+def _mss(settings: Settings, operator: str) -> None:
+    """One MSSanté operator the registry says this house runs: its SMTP, IMAP and relay in one loop
+    (Twisted's reactor bound to it), in a process of its own beside the HTTP workers and the other
+    operators (as separate organisations' servers would be; and one core each)."""
     import asyncio
 
     from maison.house import House
 
     async def run() -> None:
         house = House.open(settings, migrate=False)
-        house.mss.registered_local_operators()
+        house.mss.registered_local_operators(only=operator)
         await house.mss.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -71,17 +72,18 @@ def _mss(settings: Settings) -> None:
     asyncio.run(run())
 
 
-def _has_local_operators(settings: Settings) -> bool:
+def _local_operators(settings: Settings) -> list[str]:
     import sqlalchemy as sa
 
     from maison.core.storage import Database
     from maison.partage.mss import store
 
+    o = store.mss_operator.c
     db = Database(settings.effective_database_url)
     try:
         with db.read() as conn:
-            return conn.execute(sa.select(store.mss_operator.c.id).where(store.mss_operator.c.local.is_(True))
-                                .limit(1)).first() is not None
+            return list(conn.execute(sa.select(o.id).where(o.local.is_(True), o.active.is_(True))
+                                     .order_by(o.id)).scalars())
     finally:
         db.dispose()
 
@@ -96,7 +98,8 @@ def serve(settings: Settings, workers: int = 1) -> None:
     db.migrate()
     db.dispose()
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_mss, args=(settings,), name="maison-mss")] if _has_local_operators(settings) else []
+    procs = [ctx.Process(target=_mss, args=(settings, operator), name=f"maison-mss-{operator}")
+             for operator in _local_operators(settings)]
     if workers <= 1 and not procs:
         _worker(settings, False)
         return

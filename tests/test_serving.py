@@ -99,19 +99,26 @@ def test_several_workers_share_the_port(tmp_path):
 
 def test_serve_runs_the_registered_mssante_operators(tmp_path):
     """`maison mss-operateur` registers a local operator; `maison serve` then listens for it (SMTP
-    submission with STARTTLS then AUTH, relay, IMAP with STARTTLS) beside HTTP."""
+    submission with STARTTLS then AUTH, relay, IMAP with STARTTLS) beside HTTP, and publishes the
+    mailboxes `maison mss-bal` creates; `maison pfi` runs the structure's platform until SIGTERM."""
     import imaplib
     import smtplib
 
     http, submission, relay, imap = free_port(), free_port(), free_port(), free_port()
-    environ = {**os.environ, "MAISON_DATA_DIR": str(tmp_path / "data")}
+    public = {"MAISON_PUBLIC_URL": f"http://127.0.0.1:{http}"}  # the operator publishes to this house's Annuaire
+    environ = {**os.environ, "MAISON_DATA_DIR": str(tmp_path / "data"), **public}
     environ.pop("MAISON_DATABASE_URL", None)
     registered = subprocess.run([sys.executable, "-m", "maison", "mss-operateur", "chu-test", "--nom", "CHU DE TEST",
                                  "--domaine", "chu-test.mssante.fr", "--relais", str(relay), "--soumission",
                                  str(submission), "--imap", str(imap)], env=environ, capture_output=True, text=True,
                                 timeout=120)
     assert registered.returncode == 0, registered.stderr
-    proc = _start(tmp_path, http)
+    created = subprocess.run([sys.executable, "-m", "maison", "mss-bal", "pfi@chu-test.mssante.fr", "--operateur",
+                              "chu-test", "--type", "APP", "--titulaire", "1750000019", "--nom", "PFI du CHU"],
+                             env={**environ, "MAISON_BAL_PASSWORD": "mot-de-passe-pfi-2026"}, capture_output=True,
+                             text=True, timeout=120)
+    assert created.returncode == 0, created.stderr
+    proc = _start(tmp_path, http, env=public)
     try:
         _wait(f"http://127.0.0.1:{http}/")
         ca = ssl.create_default_context(cafile=str(tmp_path / "data" / "mss" / "pki" / "ca.pem"))
@@ -136,4 +143,26 @@ def test_serve_runs_the_registered_mssante_operators(tmp_path):
         box.starttls(ssl_context=ca)
         box.logout()
     finally:
+        # the operator tried to publish the new mailbox with its own key: this empty Annuaire has no
+        # Organization 1750000019, so it stays pending with the Annuaire's answer (not a 401)
+        from maison.core.storage import Database
+        from maison.partage.mss.store import mss_mailbox
+
+        db = Database(f"sqlite:///{tmp_path / 'data' / 'maison.db'}")
+        try:
+            for _ in range(100):
+                with db.read() as conn:
+                    box = conn.execute(mss_mailbox.select()).one()
+                if box.annuaire_error:
+                    break
+                time.sleep(0.1)
+        finally:
+            db.dispose()
+        assert box.annuaire == "a-publier" and "404" in box.annuaire_error, box.annuaire_error
+        pfi = subprocess.Popen([sys.executable, "-m", "maison", "pfi", "--boite", "pfi@chu-test.mssante.fr",
+                                "--structure", "1750000019"], env={**environ, "MAISON_PFI_PASSWORD":
+                                                                    "mot-de-passe-pfi-2026"},
+                               stdout=subprocess.PIPE, text=True)
+        assert "PFI de 1750000019" in pfi.stdout.readline()
+        assert _stop(pfi) == 0
         assert _stop(proc) == 0

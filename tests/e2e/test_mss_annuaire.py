@@ -3,14 +3,19 @@ the liste rouge hides them; citizen mailboxes are never published (SPEC §4, iss
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
 from maison.core.audit import SYSTEM
 from maison.core.auth import issue_key
 from maison.core.errors import InvalidInput
+from maison.core.identifiers.checksums import luhn_check_digit
 from maison.partage.mss.mailboxes import Mailboxes
-from maison.partage.mss.publication import Publication, PublicationRefused
+from maison.identite.psc.api import issuer_for
+from maison.partage.mss.publication import AnnuaireAccess, Publication, PublicationRefused, publish_pending
+from tests.partage.mss_world import start_world
 from tests.partage.world import CABINET, PROS, SARAH_ID, make_world
 
 GP = "claire.martin@medecin.mssante.fr"
@@ -59,3 +64,43 @@ def test_citizen_mailboxes_are_never_published(published):
     box = boxes.create(SYSTEM, f"{SARAH_ID.ins}@patient.mssante.fr", "mes", "PAT", SARAH_ID.ins, "GARCIA-HAMMADI Sarah")
     with pytest.raises(InvalidInput):
         publication.publish(box)
+
+
+def test_the_operator_publishes_each_new_mailbox_once_and_never_a_citizen_one(published):
+    boxes, publication, reader = published
+    boxes.create(SYSTEM, GP, "medecins", "PER", PROS["generaliste"].idnatps, "MARTIN Claire")
+    boxes.create(SYSTEM, CABINET_BOX, "medecins", "CAB", CABINET, "Secrétariat du cabinet", liste_rouge=True)
+    citizen = boxes.create(SYSTEM, f"{SARAH_ID.ins}@patient.mssante.fr", "mes", "PAT", SARAH_ID.ins, "GARCIA-HAMMADI")
+    assert publish_pending(boxes, "medecins", publication) == (2, 0)
+    assert _found(reader, "Practitioner", GP) == 1
+    assert _found(reader, "Organization", CABINET_BOX) == 0  # published on the liste rouge: neither found nor shown
+    assert boxes.get(GP).annuaire == "publiee" and boxes.get(citizen.address).annuaire == "non-publiee"
+    assert publish_pending(boxes, "medecins", publication) == (0, 0)  # once
+    assert publish_pending(boxes, "mes", publication) == (0, 0)  # the citizen mailboxes: never
+
+
+def test_a_refused_publication_stays_pending_with_the_annuaire_s_reason(published):
+    boxes, publication, _reader = published
+    stranger = "8" + "1999999999" + luhn_check_digit("1999999999")  # an IdNatPS the Annuaire does not know
+    boxes.create(SYSTEM, "inconnu@medecin.mssante.fr", "medecins", "PER", stranger, "INCONNU")
+    assert publish_pending(boxes, "medecins", publication) == (0, 1)
+    assert boxes.get("inconnu@medecin.mssante.fr").annuaire == "a-publier"  # tried again at the next pass
+    assert publish_pending(boxes, "medecins", publication) == (0, 1)
+
+
+def test_a_running_operator_publishes_the_mailboxes_created_while_it_runs(house, live, tmp_path):
+    make_world(house, live, keys=())
+    key = issue_key(house.db, "medecins", "maison-mss", "operateur:medecins", "operateur-mss")
+    reader = httpx.Client(base_url=f"{live.url}/annuaire",
+                          headers={"ESANTE-API-KEY": issue_key(house.db, CABINET, "logiciel-cabinet", "lecteur")})
+    world = start_world(house, tmp_path, issuer_for(live.url), annuaire=AnnuaireAccess(f"{live.url}/annuaire", key))
+    try:
+        Mailboxes(house.db).create(SYSTEM, CABINET_BOX, "medecins", "CAB", CABINET, "Secrétariat du cabinet")
+        deadline = time.monotonic() + 15
+        while _found(reader, "Organization", CABINET_BOX) == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _found(reader, "Organization", CABINET_BOX) == 1
+        assert _found(reader, "Practitioner", GP) == 1  # the GP's mailbox the world created at start, too
+    finally:
+        world.close()
+        reader.close()

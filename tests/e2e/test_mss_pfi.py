@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 import smtplib
 import ssl
+import time
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
 from maison.core import audit
+from maison.core.auth import issue_key
 from maison.core.errors import NotFound
 from maison.identite.ins.model import TraitsQuery
 from maison.identite.ins.traits import Traits
@@ -20,7 +23,7 @@ from maison.partage.mss import mdn, store
 from maison.partage.mss.pfi import Pfi
 from tests.e2e.test_mss_smtp import _client, _delivered, _letter
 from tests.partage.mss_world import GP, HOPITAL_DOMAIN, PFI, PFI_PASSWORD, start_world
-from tests.partage.world import CHILD_ID, HOPITAL, PROS, make_world, n1
+from tests.partage.world import CABINET, CHILD_ID, HOPITAL, PROS, make_world, n1
 
 DESK = audit.Actor(person="accueil", structure=HOPITAL, software="dpi")
 
@@ -129,3 +132,45 @@ def test_a_human_attaches_the_waiting_document_or_rejects_it(mss, house, token, 
         assert row.patient_id == p.id and row.how == "manuel"
     with pytest.raises(NotFound):  # already handled
         pfi.reject(nurse, waiting.id, "doublon")
+
+
+def test_the_worklist_over_http_for_the_structure_s_desk(mss, house, live, token, reference_path):
+    """GET /pfi/liste-travail, the waiting CDA (its reading audited), attach or reject; another
+    structure's key sees none of it."""
+    index = house.patients
+    p = index.admit(DESK, HOPITAL, "IPP-SARAH", Traits.of("Garcia-Hammadi", "Sarah-Lou", "F", "1977-01-21"))
+    index.record_insi_result(DESK, p.id, house.insi.referential.search_by_traits(
+        TraitsQuery("GARCIA-HAMMADI", ("SARAH-LOU",), "F", "1977-01-21")))
+    _gp_sends(mss, house, token, n1(PROS["generaliste"]))  # her INS is known, not qualified: 904
+    _gp_sends(mss, house, token, n1(PROS["generaliste"], patient=CHILD_ID))  # Léa: not in the index, 902
+    deadline = time.monotonic() + 15
+    while len(_delivered(house, PFI)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [o.documents[0].code for o in _pfi(mss, house, reference_path).run_once()] == ["904", "902"]
+    desk = httpx.Client(base_url=f"{live.url}/pfi", timeout=30,
+                        headers={"ESANTE-API-KEY": issue_key(house.db, HOPITAL, "dpi", "accueil")})
+    other = httpx.Client(base_url=f"{live.url}/pfi", timeout=30,
+                         headers={"ESANTE-API-KEY": issue_key(house.db, CABINET, "logiciel-cabinet", "secretaire")})
+    entries = desk.get("/liste-travail").json()["entrees"]
+    assert sorted(e["code"] for e in entries) == ["902", "904"]
+    unqualified = next(e for e in entries if e["code"] == "904")
+    assert [c["id"] for c in unqualified["candidats"]] == [p.id]
+    assert other.get("/liste-travail").json()["entrees"] == []  # the structure's own only
+    assert other.get(f"/liste-travail/{unqualified['id']}/document").status_code == 404
+    cda = desk.get(f"/liste-travail/{unqualified['id']}/document")
+    assert cda.status_code == 200 and b"ClinicalDocument" in cda.content
+    bad = desk.post(f"/liste-travail/{unqualified['id']}/rattacher", json={"patient": "un"})
+    assert bad.status_code == 400 and bad.json()["issue"][0]["details"]["coding"][0]["code"] == "patient"
+    assert desk.post(f"/liste-travail/{unqualified['id']}/rattacher", json={"patient": p.id}).status_code == 201
+    unknown = next(e for e in entries if e["code"] == "902")
+    assert desk.post(f"/liste-travail/{unknown['id']}/rejeter", json={"motif": "patient non suivi ici"}).json() \
+        == {"id": unknown["id"], "etat": "rejete"}
+    assert desk.get("/liste-travail").json()["entrees"] == []
+    assert [e["id"] for e in desk.get("/liste-travail", params={"etat": "rattache"}).json()["entrees"]] \
+        == [unqualified["id"]]
+    assert desk.get("/liste-travail", params={"etat": "n-importe"}).status_code == 400
+    with house.db.read() as conn:
+        actions = [e["action"] for e in audit.events(conn, action_prefix="mss.pfi.")]
+    assert {"mss.pfi.consulter", "mss.pfi.rattacher", "mss.pfi.rejeter"} <= set(actions)
+    desk.close()
+    other.close()

@@ -112,3 +112,66 @@ def test_too_many_mime_parts_refused():
            b"\r\n\r\n" + parts + b"--B--\r\n")
     with pytest.raises(message.MalformedMessage, match="parties MIME"):
         message.parse(raw, max_bytes=1_000_000)
+
+
+def _stdlib_view(raw: bytes) -> tuple[str, list[tuple[str, str, bytes]]]:
+    """What the standard library's full parser reads: the first text/plain body and the attachments."""
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    body, attachments = "", []
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        if part.get_filename():
+            attachments.append((part.get_filename(), part.get_content_type(), part.get_payload(decode=True)))
+        elif part.get_content_type() == "text/plain" and not body:
+            body = part.get_content()
+    return body, attachments
+
+
+def _nested() -> bytes:
+    """A mail client's message: multipart/mixed holding multipart/alternative (text + HTML), a
+    quoted-printable body with accents, attachments named in RFC 2231 and RFC 2047."""
+    msg = email.message.EmailMessage(policy=email.policy.SMTP)
+    msg["From"], msg["To"], msg["Subject"] = HOSPITAL, GP, "Résultats — Mme Garcia-Hammadi"
+    msg["Message-ID"] = "<nested.1@chu-test.mssante.fr>"
+    msg.set_content("Bonjour Docteur, voici les résultats (créatininémie élevée).\n" * 20, cte="quoted-printable")
+    msg.add_alternative("<p>Bonjour Docteur, voici les r&eacute;sultats.</p>", subtype="html")
+    msg.add_attachment(bytes(range(256)) * 300, maintype="application", subtype="zip", filename="IHE_XDM.ZIP")
+    msg.add_attachment(b"%PDF-1.4 compte rendu", maintype="application", subtype="pdf",
+                       filename="Compte rendu d'échographie.pdf")
+    return msg.as_bytes()
+
+
+@pytest.mark.parametrize("variant", ["crlf", "lf", "no-close-delimiter", "preamble-epilogue", "rfc2047-filename"])
+def test_fast_mime_reading_agrees_with_the_standard_library(variant):
+    """The parts are cut at their delimiters rather than read line by line (what makes a 20 MB
+    attachment cheap): on every shape a mail client produces, the result is the standard library's."""
+    raw = _nested()
+    if variant == "lf":
+        raw = raw.replace(b"\r\n", b"\n")
+    elif variant == "no-close-delimiter":
+        raw = raw[:raw.rindex(b"--", 0, len(raw) - 4)].rstrip(b"-\r\n") + b"\r\n"
+    elif variant == "preamble-epilogue":
+        head, _, body = raw.partition(b"\r\n\r\n")
+        raw = head + b"\r\n\r\nThis is a multi-part message in MIME format.\r\n" + body + b"\r\nepilogue\r\n"
+    elif variant == "rfc2047-filename":
+        raw = raw.replace(b"filename*=utf-8''Compte%20rendu%20d%27%C3%A9chographie.pdf",
+                          b'filename="=?utf-8?q?Compte_rendu_d=27=C3=A9chographie=2Epdf?="')
+        assert b"=?utf-8?q?Compte" in raw
+    got = message.parse(raw, max_bytes=10_000_000)
+    body, attachments = _stdlib_view(raw)
+    assert got.body == body and "créatininémie" in got.body
+    assert [(a.filename, a.content_type, a.data) for a in got.attachments] == attachments
+    assert got.xdm == bytes(range(256)) * 300
+
+
+@pytest.mark.parametrize("raw", [
+    b"Message-ID: <1@b.fr>\r\nFrom: a@b.fr\r\nContent-Type: multipart/mixed\r\n\r\nno boundary\r\n",
+    b"Message-ID: <1@b.fr>\r\nFrom: a@b.fr\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\nno delimiter\r\n",
+    b"Message-ID: <1@b.fr>\r\nFrom: a@b.fr\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n"
+    + b"--B\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n" * 12,  # nested beyond the depth limit
+])
+def test_broken_multiparts_refused(raw):
+    with pytest.raises(message.MalformedMessage) as refused:
+        message.parse(raw, max_bytes=1_000_000)
+    assert refused.value.code == "message-mal-forme"

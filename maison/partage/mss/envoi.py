@@ -42,6 +42,19 @@ class Submission:
     mailbox: str
     password: str
 
+    def send(self, raw: bytes, sender: str, recipients: list[str]) -> dict[str, str]:
+        """Submit a message as the mailbox's software does (STARTTLS, then AUTH PLAIN); the
+        recipients refused at RCPT time, with the operator's reply."""
+        with smtplib.SMTP(self.host, self.port, timeout=60) as client:
+            client.starttls(context=ssl.create_default_context(cafile=self.ca))
+            client.ehlo()  # RFC 3207: the session starts again after STARTTLS
+            client.login(self.mailbox, self.password)
+            try:
+                refused = client.sendmail(sender, recipients, raw)
+            except smtplib.SMTPRecipientsRefused as exc:
+                refused = exc.recipients
+        return {r: f"{code} {text.decode('ascii', 'replace')}" for r, (code, text) in refused.items()}
+
 
 @dataclass
 class Dispatch:
@@ -89,16 +102,7 @@ def _send(cda: bytes, header, recipients: list[str], submission: Submission, sou
                                      body or f"{header.title} — document joint (IHE_XDM.ZIP) et sa version PDF.",
                                      attachments, notification_to=submission.mailbox),
                        domain=submission.mailbox.rpartition("@")[2])
-    context = ssl.create_default_context(cafile=submission.ca)
-    with smtplib.SMTP(submission.host, submission.port, timeout=60) as client:
-        client.starttls(context=context)
-        client.ehlo()
-        client.login(submission.mailbox, submission.password)
-        try:
-            refused = client.send_message(msg)
-        except smtplib.SMTPRecipientsRefused as exc:
-            refused = exc.recipients
-    failed = {r: f"{code} {text.decode('ascii', 'replace')}" for r, (code, text) in refused.items()}
+    failed = submission.send(mime.as_bytes(msg), submission.mailbox, recipients)
     return str(msg["Message-ID"]), [r for r in recipients if r not in failed], failed
 
 

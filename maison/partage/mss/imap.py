@@ -67,6 +67,9 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
 
     db, blobs = runtime.delivery.db, runtime.delivery.blobs
 
+    def _off_loop(work, *args):  # type: ignore[no-untyped-def]
+        return defer.Deferred.fromFuture(asyncio.ensure_future(asyncio.to_thread(work, *args)))
+
     @implementer(imap4.IMessage)
     class Part:
         def __init__(self, msg: email.message.Message) -> None:
@@ -184,7 +187,24 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
                 return [(i, r) for i, r in enumerate(rows, 1) if r.uid in messages]
             return [(i, rows[i - 1]) for i in messages if 0 < i <= len(rows)]
 
+        # FETCH, STORE, EXPUNGE, SEARCH and CLOSE read the database and the blobs in a worker
+        # thread (Twisted accepts a Deferred from each): the loop keeps serving SMTP and IMAP.
         def fetch(self, messages, uid):  # type: ignore[no-untyped-def]
+            return _off_loop(self._fetch, messages, uid)
+
+        def store(self, messages, flags, mode, uid):  # type: ignore[no-untyped-def]
+            return _off_loop(self._store, messages, flags, mode, uid)
+
+        def expunge(self):  # type: ignore[no-untyped-def]
+            return _off_loop(self._expunge)
+
+        def search(self, query, uid):  # type: ignore[no-untyped-def]
+            return _off_loop(self._search, query, uid)
+
+        def close(self):  # type: ignore[no-untyped-def]
+            return _off_loop(self._close)
+
+        def _fetch(self, messages, uid):  # type: ignore[no-untyped-def]
             selected = self._select(messages, uid)
             if selected:  # reading health data: audited, one record per command
                 with db.write() as conn:
@@ -192,7 +212,7 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
                         "bal": self.address, "uids": [r.uid for _s, r in selected][:200]})
             return [(seq, Message(r)) for seq, r in selected]
 
-        def store(self, messages, flags, mode, uid):  # type: ignore[no-untyped-def]
+        def _store(self, messages, flags, mode, uid):  # type: ignore[no-untyped-def]
             out = {}
             with db.write() as conn:
                 for seq, r in self._select(messages, uid):
@@ -204,7 +224,7 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
                     out[seq] = sorted(new)
             return out
 
-        def expunge(self) -> list[int]:
+        def _expunge(self) -> list[int]:
             gone = [r.uid for r in self._rows() if "\\Deleted" in r.flags.split()]
             if gone:
                 with db.write() as conn:
@@ -213,7 +233,7 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
                     audit.record(conn, self.actor, "mss.supprimer", detail={"bal": self.address, "uids": gone})
             return gone
 
-        def search(self, query, uid):  # type: ignore[no-untyped-def]
+        def _search(self, query, uid):  # type: ignore[no-untyped-def]
             out = []
             for seq, row in enumerate(self._rows(), 1):
                 q = list(query)
@@ -223,7 +243,7 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
                     out.append(seq)
             return out
 
-        def close(self) -> None:  # \Recent lasts one session
+        def _close(self) -> None:  # \Recent lasts one session
             with db.write() as conn:
                 for r in self._rows():
                     if "\\Recent" in r.flags.split():
@@ -360,7 +380,10 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
             """RFC 3501 §6.4.5: BODY[] (not PEEK), RFC822 and RFC822.TEXT set \\Seen."""
             if any((p.type == "body" and not getattr(p, "peek", False)) or p.type in ("rfc822", "rfc822text")
                    for p in query) and self.mbox is not None:
-                self.mbox.store(messages, ["\\Seen"], 1, uid)
+                seen = defer.maybeDeferred(self.mbox.store, messages, ["\\Seen"], 1, uid)
+                seen.addCallback(lambda _: imap4.IMAP4Server.do_FETCH(self, tag, messages, query, uid))
+                seen.addErrback(lambda _failure: self.sendBadResponse(tag, b"FETCH failed"))
+                return None
             return super().do_FETCH(tag, messages, query, uid)
 
         select_FETCH = (do_FETCH, imap4.IMAP4Server.arg_seqset, imap4.IMAP4Server.arg_fetchatt)

@@ -44,11 +44,12 @@ class Mailbox:
     active: bool
     uidvalidity: int
     has_password: bool
+    annuaire: str = "a-publier"  # a-publier / publiee / non-publiee (citizen mailboxes)
 
 
 def _mailbox(row: sa.Row) -> Mailbox:
     return Mailbox(row.address, row.operator, row.kind, row.owner, row.display_name, row.liste_rouge, row.active,
-                   row.uidvalidity, row.password_hash is not None)
+                   row.uidvalidity, row.password_hash is not None, row.annuaire)
 
 
 def normalise(address: str) -> str:
@@ -78,7 +79,8 @@ class Mailboxes:
             conn.execute(M.insert().values(
                 address=address, operator=operator, kind=kind, owner=owner, display_name=display_name,
                 password_hash=hash_password(password) if password else None, liste_rouge=liste_rouge, active=True,
-                uidvalidity=int(time.time()), uidnext=1, created_at=now))
+                uidvalidity=int(time.time()), uidnext=1, created_at=now,
+                annuaire="non-publiee" if kind == CITIZEN else "a-publier"))
             if kind == "PER":
                 conn.execute(A.insert().values(address=address, person=owner, role="titulaire", granted_by=owner,
                                                granted_at=now))
@@ -98,6 +100,21 @@ class Mailboxes:
             return self.get(address)
         except (NotFound, InvalidInput):
             return None
+
+    def to_publish(self, operator: str) -> list[Mailbox]:
+        """The operator's mailboxes not yet in the Annuaire (publication.publish_pending)."""
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(M).where(M.c.operator == operator, M.c.annuaire == "a-publier",
+                                                   M.c.active.is_(True)).order_by(M.c.created_at)).all()
+        return [_mailbox(r) for r in rows]
+
+    def publication_done(self, address: str, error: str | None = None) -> None:
+        """Published (error None), or refused by the Annuaire this time: pending, with the reason."""
+        with self.db.write() as conn:
+            conn.execute(M.update().where(M.c.address == address).values(
+                annuaire="a-publier" if error else "publiee", annuaire_error=error[:500] if error else None))
+            audit.record(conn, audit.SYSTEM, "mss.bal.publier", purpose="HOPERAT",
+                         detail={"bal": address, "erreur": error} if error else {"bal": address})
 
     def grant(self, actor: Actor, address: str, person: str, role: str) -> None:
         """Share (co-titulaire) or delegate (délégué, e.g. a secretary): a titulaire grants; the

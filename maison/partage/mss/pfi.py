@@ -17,6 +17,8 @@ Every integration and every worklist entry is audited with the patient's INS.
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +43,7 @@ from maison.partage.mss import store, xdm
 from maison.partage.mss.codes import error_codes
 
 D, W, MSG = store.pfi_document, store.pfi_worklist, store.mss_message
+log = logging.getLogger(__name__)
 HANDLED = "$Integre"  # IMAP keyword the PFI sets on a message it has handled
 
 
@@ -60,15 +63,69 @@ class MessageOutcome:
     mdn: bytes | None  # the MDN sent back, when one was asked for
 
 
-class Pfi:
+class Worklist:
+    """The structure's documents waiting for a human: read them, attach one to a patient of the
+    index, or reject it (pfi_api.py serves it over HTTP)."""
+
+    def __init__(self, db: Database, blobs: Blobs, structure: str, *, max_message_bytes: int = 20_000_000) -> None:
+        self.db, self.blobs, self.structure, self.max_message_bytes = db, blobs, structure, max_message_bytes
+
+    def attach(self, actor: Actor, entry_id: str, patient_id: int) -> str:
+        """A human attaches a waiting document to a patient of the index (after checking the identity):
+        integrated as `manuel`, the worklist entry closed; both audited."""
+        with self.db.write() as conn:
+            waiting = conn.execute(sa.select(W).where(W.c.id == entry_id, W.c.structure == self.structure)
+                                   .with_for_update()).first()
+            if waiting is None or waiting.state != "a-traiter":
+                raise NotFound(f"entrée {entry_id} absente de la liste de travail", code="liste-travail-inconnue")
+            patient = vig.get(conn, patient_id)
+            if patient is None or patient.structure != self.structure or patient.merged_into is not None:
+                raise NotFound(f"patient {patient_id} inconnu de l'index de la structure", code="patient-inconnu")
+            header = read_header(xmlsafe.parse(self.blobs.get(waiting.sha256), max_bytes=self.max_message_bytes))
+            document_id = str(uuid.uuid4())
+            conn.execute(D.insert().values(
+                id=document_id, structure=self.structure, patient_id=patient_id, unique_id=waiting.unique_id,
+                type_code=header.type_code.code if header.type_code else "", title=header.title,
+                sha256=waiting.sha256, message_id=waiting.message_id, sender=waiting.mailbox,
+                integrated_at=datetime.now(UTC).isoformat(), how="manuel"))
+            conn.execute(W.update().where(W.c.id == entry_id).values(state="rattache"))
+            audit.record(conn, actor, "mss.pfi.rattacher", patient=waiting.ins,
+                         detail={"document": waiting.unique_id, "patient_local": patient_id, "code": waiting.code})
+        return document_id
+
+    def reject(self, actor: Actor, entry_id: str, reason: str) -> None:
+        with self.db.write() as conn:
+            done = conn.execute(W.update().where(W.c.id == entry_id, W.c.structure == self.structure,
+                                                 W.c.state == "a-traiter").values(state="rejete")).rowcount
+            if not done:
+                raise NotFound(f"entrée {entry_id} absente de la liste de travail", code="liste-travail-inconnue")
+            audit.record(conn, actor, "mss.pfi.rejeter", detail={"entree": entry_id, "motif": reason})
+
+    def worklist(self, state: str = "a-traiter") -> list[sa.Row]:
+        with self.db.read() as conn:
+            return conn.execute(sa.select(W).where(W.c.structure == self.structure, W.c.state == state)
+                                .order_by(W.c.created_at)).all()
+
+    def document(self, actor: Actor, entry_id: str) -> tuple[sa.Row, bytes]:
+        """A waiting entry and its CDA, for the human who checks the identity (reading: audited)."""
+        with self.db.write() as conn:
+            waiting = conn.execute(sa.select(W).where(W.c.id == entry_id, W.c.structure == self.structure)).first()
+            if waiting is None:
+                raise NotFound(f"entrée {entry_id} absente de la liste de travail", code="liste-travail-inconnue")
+            audit.record(conn, actor, "mss.pfi.consulter", patient=waiting.ins,
+                         detail={"entree": entry_id, "document": waiting.unique_id, "code": waiting.code})
+        return waiting, self.blobs.get(waiting.sha256)
+
+
+class Pfi(Worklist):
     def __init__(self, db: Database, blobs: Blobs, reference_path: Path, structure: str, mailbox: str,
                  send: Callable[[bytes, str, list[str]], None], *, domain: str,
                  max_message_bytes: int = 20_000_000) -> None:
-        self.db, self.blobs, self.structure, self.mailbox = db, blobs, structure, mailbox
+        super().__init__(db, blobs, structure, max_message_bytes=max_message_bytes)
+        self.mailbox = mailbox
         self.codes = error_codes(reference_path)
         self.send = send  # submits a message through the operator (SMTP), as the PFI's software does
         self.domain = domain
-        self.max_message_bytes = max_message_bytes
         self.actor = Actor(person=mailbox, structure=structure, software="maison-pfi")
 
     # --- the mailbox ---------------------------------------------------------------------------------
@@ -81,6 +138,27 @@ class Pfi:
 
     def run_once(self) -> list[MessageOutcome]:
         return [self.handle(uid) for uid in self.pending()]
+
+    def watch(self, stopping: threading.Event, *, interval: float = 0.2,
+              on_outcome: Callable[[MessageOutcome], None] | None = None) -> None:
+        """Handle the mailbox's messages as they arrive, until `stopping` is set (`maison pfi`). A
+        message that fails for a reason of ours (database, disk) is retried at the next turn: it is
+        flagged handled only once its outcome is stored."""
+        while not stopping.is_set():
+            uids = self.pending()
+            for uid in uids:
+                if stopping.is_set():
+                    return
+                try:
+                    outcome = self.handle(uid)
+                except Exception:  # noqa: BLE001 — logged, the message stays pending for the next turn
+                    log.exception("PFI %s : message %s non traité, nouvel essai au prochain tour", self.mailbox, uid)
+                    stopping.wait(interval)
+                    break
+                if on_outcome is not None:
+                    on_outcome(outcome)
+            if not uids:
+                stopping.wait(interval)
 
     def handle(self, uid: int) -> MessageOutcome:
         with self.db.read() as conn:
@@ -195,42 +273,6 @@ class Pfi:
                               birthdate=birth, limit=10)
         return [{"id": r.id, "ipp": r.ipp, "nom": r.nom_naissance, "prenoms": r.prenoms, "naissance": r.date_naissance,
                  "statut": r.status} for r in rows]
-
-    def attach(self, actor: Actor, entry_id: str, patient_id: int) -> str:
-        """A human attaches a waiting document to a patient of the index (after checking the identity):
-        integrated as `manuel`, the worklist entry closed; both audited."""
-        with self.db.write() as conn:
-            waiting = conn.execute(sa.select(W).where(W.c.id == entry_id, W.c.structure == self.structure)
-                                   .with_for_update()).first()
-            if waiting is None or waiting.state != "a-traiter":
-                raise NotFound(f"entrée {entry_id} absente de la liste de travail", code="liste-travail-inconnue")
-            patient = vig.get(conn, patient_id)
-            if patient is None or patient.structure != self.structure or patient.merged_into is not None:
-                raise NotFound(f"patient {patient_id} inconnu de l'index de la structure", code="patient-inconnu")
-            header = read_header(xmlsafe.parse(self.blobs.get(waiting.sha256), max_bytes=self.max_message_bytes))
-            document_id = str(uuid.uuid4())
-            conn.execute(D.insert().values(
-                id=document_id, structure=self.structure, patient_id=patient_id, unique_id=waiting.unique_id,
-                type_code=header.type_code.code if header.type_code else "", title=header.title,
-                sha256=waiting.sha256, message_id=waiting.message_id, sender=waiting.mailbox,
-                integrated_at=datetime.now(UTC).isoformat(), how="manuel"))
-            conn.execute(W.update().where(W.c.id == entry_id).values(state="rattache"))
-            audit.record(conn, actor, "mss.pfi.rattacher", patient=waiting.ins,
-                         detail={"document": waiting.unique_id, "patient_local": patient_id, "code": waiting.code})
-        return document_id
-
-    def reject(self, actor: Actor, entry_id: str, reason: str) -> None:
-        with self.db.write() as conn:
-            done = conn.execute(W.update().where(W.c.id == entry_id, W.c.structure == self.structure,
-                                                 W.c.state == "a-traiter").values(state="rejete")).rowcount
-            if not done:
-                raise NotFound(f"entrée {entry_id} absente de la liste de travail", code="liste-travail-inconnue")
-            audit.record(conn, actor, "mss.pfi.rejeter", detail={"entree": entry_id, "motif": reason})
-
-    def worklist(self, state: str = "a-traiter") -> list[sa.Row]:
-        with self.db.read() as conn:
-            return conn.execute(sa.select(W).where(W.c.structure == self.structure, W.c.state == state)
-                                .order_by(W.c.created_at)).all()
 
     # --- the answer ----------------------------------------------------------------------------------
 

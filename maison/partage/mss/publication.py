@@ -11,13 +11,18 @@ published.
 
 from __future__ import annotations
 
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
 import httpx
 import orjson
 
 from maison.core.errors import InvalidInput, MaisonError
 from maison.identite.annuaire.resources import mailbox as contact_point
 from maison.identite.annuaire.vocabulary import EXT_MAILBOX, SYS_IDNATPS, SYS_IDNATSTRUCT
-from maison.partage.mss.mailboxes import CITIZEN, Mailbox
+from maison.partage.mss.mailboxes import CITIZEN, Mailbox, Mailboxes
 
 
 class PublicationRefused(MaisonError):
@@ -72,3 +77,42 @@ class Publication:
 
     def close(self) -> None:
         self.http.close()
+
+
+@dataclass(frozen=True)
+class AnnuaireAccess:
+    """Where an operator publishes and its API key (role `operateur-mss`): kept beside its
+    certificate, readable by the house only (never in the repository, never in the database)."""
+
+    url: str
+    api_key: str
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            json.dump({"url": self.url, "api_key": self.api_key}, out)
+
+    @classmethod
+    def load(cls, path: Path) -> "AnnuaireAccess | None":
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text())
+        return cls(data["url"], data["api_key"])
+
+
+def publish_pending(mailboxes: Mailboxes, operator: str, publication: Publication) -> tuple[int, int]:
+    """Publish the operator's new mailboxes (issue 5 §1.3: each operator publishes its mailboxes, so
+    that recipients are found in the Annuaire); a refusal or an unreachable Annuaire leaves the
+    mailbox pending with the reason, for the next pass. Returns (published, still pending)."""
+    published = failed = 0
+    for box in mailboxes.to_publish(operator):
+        try:
+            publication.publish(box)
+        except (PublicationRefused, httpx.HTTPError) as exc:
+            mailboxes.publication_done(box.address, error=str(exc) or type(exc).__name__)
+            failed += 1
+            continue
+        mailboxes.publication_done(box.address)
+        published += 1
+    return published, failed

@@ -29,38 +29,85 @@ class PeerNotTrusted(Exception):
     pass
 
 
+SESSIONS_PER_DESTINATION = 4  # concurrent SMTP sessions to one operator (Postfix's default is 20 per domain)
+
+
 async def relay_forever(runtime: Runtime, *, idle_seconds: float = 1.0) -> None:
     """Run until the operator stops: send what is due, then wait to be woken (new mail) or for the
-    next retry."""
+    next retry. A turn's messages for one operator share a few sessions, each carrying several
+    messages (one TLS handshake for many, as MTAs do); a message is never in two turns at once."""
     context = client_context(runtime.ca, runtime.issued)
     while not runtime.stopping.is_set():
         runtime.wake.clear()
-        for queued in await asyncio.to_thread(runtime.delivery.due, runtime.operator.id):
-            await _send(runtime, context, queued)
-        # not asyncio.wait_for: on 3.11 it may swallow a cancellation that coincides with the wake-up
-        await asyncio.wait([asyncio.ensure_future(runtime.wake.wait())], timeout=idle_seconds)
+        due = await asyncio.to_thread(runtime.delivery.due, runtime.operator.id)
+        by_destination: dict[str, list] = {}
+        for queued in due:
+            by_destination.setdefault(queued.destination, []).append(queued)
+        sessions = []
+        for destination, batch in by_destination.items():
+            shares = [batch[i::SESSIONS_PER_DESTINATION] for i in range(min(SESSIONS_PER_DESTINATION, len(batch)))]
+            sessions += [_session(runtime, context, destination, share) for share in shares]
+        if sessions:
+            await asyncio.gather(*sessions)
+            continue  # more may be due already
+        await until(runtime.wake, idle_seconds)
 
 
-async def _send(runtime: Runtime, context: ssl.SSLContext, queued) -> None:  # type: ignore[no-untyped-def]
-    destination = await asyncio.to_thread(runtime.trust.get, queued.destination)
-    raw = await asyncio.to_thread(runtime.delivery.content, queued.sha256)
+async def until(event: asyncio.Event, seconds: float) -> None:
+    """Wait for `event` at most `seconds`. Not asyncio.wait_for: on 3.11 it may swallow a
+    cancellation that coincides with the wake-up; the waiter is cancelled, not left behind."""
+    waiter = asyncio.ensure_future(event.wait())
     try:
-        client = aiosmtplib.SMTP(hostname=destination.relay_host, port=destination.relay_port, start_tls=True,
-                                 tls_context=context, local_hostname=runtime.operator.domains[0], timeout=30)
-        async with client:
-            _check_peer(client, destination.certificate_sha256)
-            errors, reply = await client.sendmail(queued.sender, queued.recipients, raw)
-    except aiosmtplib.SMTPRecipientsRefused as exc:
+        await asyncio.wait([waiter], timeout=seconds)
+    finally:
+        waiter.cancel()
+
+
+async def _session(runtime: Runtime, context: ssl.SSLContext, destination_id: str, batch: list) -> None:
+    """One SMTP session to the destination operator, its messages one after the other; a broken
+    session is opened again for the next message."""
+    destination = await asyncio.to_thread(runtime.trust.get, destination_id)
+    client: aiosmtplib.SMTP | None = None
+    try:
+        for queued in batch:
+            if runtime.stopping.is_set():
+                return
+            raw = await asyncio.to_thread(runtime.delivery.content, queued.sha256)
+            try:
+                if client is None or not client.is_connected:
+                    client = aiosmtplib.SMTP(hostname=destination.relay_host, port=destination.relay_port,
+                                             start_tls=True, tls_context=context,
+                                             local_hostname=runtime.operator.domains[0], timeout=30)
+                    await client.connect()
+                    _check_peer(client, destination.certificate_sha256)
+                await _send(runtime, client, queued, raw)
+            except (aiosmtplib.SMTPException, OSError, PeerNotTrusted, ssl.SSLError) as exc:
+                await _give_up(runtime, queued, raw, [(r, "4.4.1", f"451 4.4.1 {exc}") for r in queued.recipients],
+                               permanent=False)
+                if client is not None:
+                    client.close()
+                client = None
+    finally:
+        if client is not None and client.is_connected:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                client.close()
+
+
+async def _send(runtime: Runtime, client: aiosmtplib.SMTP, queued, raw: bytes) -> None:  # type: ignore[no-untyped-def]
+    """One message on an open session; a refusal ends the message (DSN), not the session."""
+    try:
+        errors, _reply = await client.sendmail(queued.sender, queued.recipients, raw)
+    except aiosmtplib.SMTPRecipientsRefused as exc:  # aiosmtplib has reset the transaction
         await _give_up(runtime, queued, raw, [(r.recipient, _status(r.code, r.message), f"{r.code} {r.message}")
                                               for r in exc.recipients], permanent=True)
         return
     except aiosmtplib.SMTPResponseException as exc:
+        if exc.code == 421:  # the server is closing the session: a temporary failure of the session
+            raise
         await _give_up(runtime, queued, raw, [(r, _status(exc.code, exc.message), f"{exc.code} {exc.message}")
                                               for r in queued.recipients], permanent=exc.code >= 500)
-        return
-    except (aiosmtplib.SMTPException, OSError, PeerNotTrusted, ssl.SSLError) as exc:
-        await _give_up(runtime, queued, raw, [(r, "4.4.1", f"451 4.4.1 {exc}") for r in queued.recipients],
-                       permanent=False)
         return
     refused = [(r, _status(code, text), f"{code} {text}") for r, (code, text) in errors.items()]
     if refused:

@@ -1,13 +1,15 @@
 """The house's MSSanté: the trust space, mailboxes, delivery, and the local operators it runs.
 
-Several operators run side by side in one process and one event loop (a hospital's, a regional
-one, Mon espace santé's): each has its domains, its certificate issued by the trust space's
-authority, its submission and relay listeners, and its outbound relay.
+Several operators run side by side (a hospital's, a regional one, Mon espace santé's) — in one event
+loop (the tests) or each in a process of its own (`maison serve`): each has its domains, its
+certificate issued by the trust space's authority, its submission, relay and IMAP listeners, its
+outbound relay, and publishes its new mailboxes in the Annuaire.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,8 +24,11 @@ from maison.partage.mss.smtp import Endpoints
 from maison.partage.mss.delivery import Delivery
 from maison.partage.mss.mailboxes import Mailboxes
 from maison.partage.mss.pki import Authority
-from maison.partage.mss.relay import relay_forever
+from maison.partage.mss.publication import AnnuaireAccess, Publication, publish_pending
+from maison.partage.mss.relay import relay_forever, until
 from maison.partage.mss.trust import TrustSpace
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,6 +40,7 @@ class Mss:
     psc_issuer: str
     max_message_bytes: int = 20_000_000
     has_espace: Callable[[str], bool] | None = None  # for the operator serving patient.mssante.fr
+    publish_interval: float = 5.0  # seconds between two publications of new mailboxes in the Annuaire
     runtimes: dict[str, smtp.Runtime] = field(default_factory=dict)
     _tasks: list[asyncio.Task] = field(default_factory=list)
     _imap_ports: list = field(default_factory=list)
@@ -45,19 +51,28 @@ class Mss:
         self.delivery = Delivery(self.db, self.blobs)
         self.authority = Authority(self.pki_dir)
 
-    def local_operator(self, id_: str, name: str, domains: list[str], endpoints: Endpoints) -> smtp.Runtime:
+    def local_operator(self, id_: str, name: str, domains: list[str], endpoints: Endpoints, *,
+                       annuaire: AnnuaireAccess | None = None) -> smtp.Runtime:
         """Register a local operator of the trust space, with a certificate for its domains (kept:
-        the other operators know it by its fingerprint)."""
+        the other operators know it by its fingerprint), and where it publishes its mailboxes."""
+        if annuaire is not None:
+            annuaire.save(self.annuaire_access_path(id_))
         issued = self.authority.issued(id_) or self.authority.issue(id_, domains, name)
         operator = self.trust.register(id_, name, domains, issued.fingerprint(), endpoints.host, endpoints.relay,
                                        local=True, submission_port=endpoints.submission,
                                        imap_port=endpoints.imap or None)
         return self._runtime(operator, issued, endpoints)
 
-    def registered_local_operators(self) -> list[smtp.Runtime]:
-        """The runtimes of the local operators the registry holds (what `maison serve` runs)."""
+    def annuaire_access_path(self, operator: str) -> Path:
+        return self.pki_dir / f"{operator}.annuaire.json"
+
+    def registered_local_operators(self, *, only: str | None = None) -> list[smtp.Runtime]:
+        """The runtimes of the local operators the registry holds (what `maison serve` runs), or of
+        the one named `only`."""
         out = []
         for operator in self.trust.operators():
+            if only is not None and operator.id != only:
+                continue
             issued = self.authority.issued(operator.id) if operator.local else None
             if issued is None or issued.fingerprint() != operator.certificate_sha256:
                 continue
@@ -85,6 +100,23 @@ class Mss:
                 imap.install_reactor(asyncio.get_running_loop())
                 self._imap_ports.append(imap.listen(runtime, runtime.endpoints.imap, runtime.endpoints.host))
             self._tasks.append(asyncio.create_task(relay_forever(runtime), name=f"relais-{runtime.operator.id}"))
+            access = AnnuaireAccess.load(self.annuaire_access_path(runtime.operator.id))
+            if access is not None and citizen.DOMAIN not in runtime.operator.domains:
+                self._tasks.append(asyncio.create_task(self._publish_forever(runtime, access),
+                                                       name=f"annuaire-{runtime.operator.id}"))
+
+    async def _publish_forever(self, runtime: smtp.Runtime, access: AnnuaireAccess) -> None:
+        """Publish the operator's new mailboxes in the Annuaire, every `publish_interval` seconds."""
+        publication = Publication(access.url, access.api_key)
+        try:
+            while not runtime.stopping.is_set():
+                try:
+                    await asyncio.to_thread(publish_pending, self.mailboxes, runtime.operator.id, publication)
+                except Exception:  # noqa: BLE001 — logged; the next pass tries again
+                    log.exception("publication Annuaire de l'opérateur %s", runtime.operator.id)
+                await until(runtime.stopping, self.publish_interval)
+        finally:
+            publication.close()
 
     async def stop(self) -> None:
         """Stop listening and relaying; a relay in the middle of a delivery gets a few seconds."""

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiosmtpd.smtp import SMTP, AuthResult
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult
 
 from maison.core.audit import Actor
 from maison.core.errors import MaisonError
@@ -88,6 +88,74 @@ class MssSMTP(SMTP):
         self.command_size_limits = collections.defaultdict(lambda: self.command_size_limit)
         self.command_size_limits["AUTH"] = self.line_length_limit
 
+    async def smtp_DATA(self, arg: str) -> None:
+        """aiosmtpd's DATA, reading the message in one search for CRLF.CRLF instead of one await per
+        line (a 270 KB message is 3 600 lines: that loop was a tenth of an operator's CPU). Same
+        replies: 503 without RCPT, 501 with an argument, 552 beyond the size limit, 500 for a line
+        beyond `line_length_limit`; RFC 5321 §4.5.2 dot-unstuffing; what a pipelining client sent
+        after the final dot stays in the reader for the next command."""
+        reader = self._reader
+        if not isinstance(getattr(reader, "_buffer", None), bytearray):  # another asyncio: aiosmtpd's own loop
+            return await super().smtp_DATA(arg)
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            return await self.push("503 Error: need RCPT command")
+        if arg:
+            return await self.push("501 Syntax: DATA")
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        content, problem = await self._message_data(reader)
+        if problem:
+            self._set_post_data_state()
+            return await self.push(problem)
+        self.envelope.content = self.envelope.original_content = content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push("250 OK" if status is MISSING else status)
+
+    async def _message_data(self, reader: asyncio.StreamReader) -> tuple[bytes, str | None]:
+        limit = self.data_size_limit or 0
+        try:
+            first = await reader.readuntil(b"\r\n")
+        except asyncio.LimitOverrunError:
+            await self._drain_data(reader)
+            return b"", "500 Line too long (see RFC5321 4.5.3.1.6)"
+        if first == b".\r\n":
+            return b"", None
+        while len(reader._buffer) < 3 and not reader.at_eof():  # type: ignore[attr-defined]
+            await reader._wait_for_data("readuntil")  # type: ignore[attr-defined]
+        if reader._buffer.startswith(b".\r\n"):  # type: ignore[attr-defined]  # a one-line message
+            await reader.readexactly(3)
+            rest = b""
+        else:
+            reader._limit = (limit or 1 << 30) + 8  # type: ignore[attr-defined]
+            try:
+                rest = (await reader.readuntil(b"\r\n.\r\n"))[:-3]
+            except asyncio.LimitOverrunError:  # beyond the size limit: drain to the final dot, then 552
+                reader._limit = self.line_length_limit  # type: ignore[attr-defined]
+                await self._drain_data(reader)
+                return b"", "552 Error: Too much mail data"
+            finally:
+                reader._limit = self.line_length_limit  # type: ignore[attr-defined]
+        data = first + rest
+        if limit and len(data) > limit:
+            return b"", "552 Error: Too much mail data"
+        # a line with its CRLF longer than the limit (aiosmtpd's measure); a regex here costs 100 ms
+        if len(data) >= self.line_length_limit and max(map(len, data.split(b"\n"))) >= self.line_length_limit:
+            return b"", "500 Line too long (see RFC5321 4.5.3.1.6)"
+        data = data.replace(b"\r\n.", b"\r\n")
+        return (data[1:] if data.startswith(b".") else data), None
+
+    @staticmethod
+    async def _drain_data(reader: asyncio.StreamReader) -> None:
+        while True:
+            try:
+                if await reader.readuntil(b"\r\n") == b".\r\n":
+                    return
+            except asyncio.LimitOverrunError as exc:
+                await reader.read(exc.consumed)
+
 
 def _reply(code: str, text: str) -> str:
     return f"{code} {text}"
@@ -114,8 +182,8 @@ class _Base:
                 self.rt.wake.set()
         except DuplicateMessageId as exc:
             return _reply("554", f"5.6.0 {mime.ascii_text(exc.message)}")
-        if citizen.TEST_MAILBOX in local and self.rt.has_espace is not None:
-            await self._answer_test(parsed)
+        if citizen.TEST_MAILBOX in local and self.rt.has_espace is not None:  # it reads the attachments
+            await self._answer_test(mime.parse(raw, max_bytes=self.rt.max_message_bytes))
         return _reply("250", f"2.0.0 Message {parsed.message_id} accepte")
 
     @staticmethod
@@ -158,7 +226,8 @@ class _Base:
 
     def _parsed(self, envelope) -> mime.Received | str:  # type: ignore[no-untyped-def]
         try:
-            return mime.parse(envelope.original_content or envelope.content, max_bytes=self.rt.max_message_bytes)
+            return mime.parse(envelope.original_content or envelope.content, max_bytes=self.rt.max_message_bytes,
+                              attachments=False)  # an operator carries attachments, it does not open them
         except mime.MalformedMessage as exc:
             return _reply("554", f"5.6.0 Message refuse : {mime.ascii_text(exc.message)}")
 

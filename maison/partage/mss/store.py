@@ -41,6 +41,9 @@ mss_mailbox = sa.Table(
     sa.Column("uidvalidity", sa.Integer, nullable=False),
     sa.Column("uidnext", sa.Integer, nullable=False),
     sa.Column("created_at", sa.String(32), nullable=False),
+    # the operator's publication in the Annuaire: a-publier → publiee; citizen mailboxes non-publiee
+    sa.Column("annuaire", sa.String(12), nullable=False, server_default="a-publier"),
+    sa.Column("annuaire_error", sa.String(500)),  # the Annuaire's last refusal, retried at the next pass
     sa.Index("ix_mss_mailbox_owner", "owner"),
 )
 

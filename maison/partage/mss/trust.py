@@ -8,6 +8,7 @@ operator's domain. Anything else is refused at SMTP time with a precise reply.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -45,8 +46,15 @@ def domain_of(address: str) -> str:
 
 
 class TrustSpace:
+    """The registry, read at every SMTP command that names a domain or presents a certificate; the
+    active operators are kept for `CACHE_SECONDS` (a registration made by this process is seen at
+    once, one made elsewhere — `maison mss-operateur` — within that delay)."""
+
+    CACHE_SECONDS = 2.0
+
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._cached: tuple[float, list[Operator]] | None = None
 
     def register(self, id_: str, name: str, domains: list[str], certificate_sha256: str, relay_host: str,
                  relay_port: int, *, local: bool, submission_port: int | None = None,
@@ -71,6 +79,7 @@ class TrustSpace:
                 conn.execute(O.insert().values(id=id_, created_at=datetime.now(UTC).isoformat(), **values))
             audit.record(conn, audit.SYSTEM, "mss.operateur.enregistrer", purpose="HOPERAT",
                          detail={"operateur": id_, "domaines": domains, "local": local})
+        self._cached = None  # after the commit: a reader in between would cache the old registry
         return self.get(id_)
 
     def get(self, id_: str) -> Operator:
@@ -81,8 +90,13 @@ class TrustSpace:
         return _operator(row)
 
     def operators(self) -> list[Operator]:
+        cached = self._cached
+        if cached is not None and time.monotonic() - cached[0] < self.CACHE_SECONDS:
+            return cached[1]
         with self.db.read() as conn:
-            return [_operator(r) for r in conn.execute(sa.select(O).where(O.c.active.is_(True)).order_by(O.c.id))]
+            found = [_operator(r) for r in conn.execute(sa.select(O).where(O.c.active.is_(True)).order_by(O.c.id))]
+        self._cached = (time.monotonic(), found)
+        return found
 
     def for_domain(self, domain: str) -> Operator | None:
         domain = domain.lower()

@@ -1,0 +1,73 @@
+"""HTTP adapter of the PFI's worklist, for the structure's identitovigilance desk (its API key or a
+professional's Pro Santé Connect token; the structure is the caller's own):
+
+- `GET /pfi/liste-travail?etat=a-traiter` — the documents waiting, with the guide's code (902-906),
+  the reason and the candidate patients of the local index;
+- `GET /pfi/liste-travail/{id}/document` — the waiting CDA, to check the identity (audited);
+- `POST /pfi/liste-travail/{id}/rattacher` `{"patient": <local id>}` — integrate it (as `manuel`);
+- `POST /pfi/liste-travail/{id}/rejeter` `{"motif": …}` — reject it.
+Refusals are OperationOutcome-shaped errors like the rest of the house (404 for an unknown entry
+or patient, 400 for a malformed body).
+"""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from maison.core.authz import Authorizer
+from maison.core.blobs import Blobs
+from maison.core.errors import InvalidInput
+from maison.core.storage import Database
+from maison.formats.body import json_response, read_json_object, required_text
+from maison.partage.mss.pfi import Worklist
+
+STATES = ("a-traiter", "rattache", "rejete")
+
+
+def router(db: Database, blobs: Blobs, authorizer: Authorizer, max_body_bytes: int) -> APIRouter:
+    r = APIRouter()
+
+    def caller(request: Request):  # type: ignore[no-untyped-def]
+        actor = authorizer.caller(request.headers, str(request.base_url)).actor()
+        if not actor.structure:
+            raise InvalidInput("l'appelant n'est rattaché à aucune structure", code="structure-absente")
+        return actor, Worklist(db, blobs, actor.structure)
+
+    @r.get("/liste-travail")
+    async def waiting(request: Request, etat: str = "a-traiter") -> Response:
+        if etat not in STATES:
+            raise InvalidInput(f"etat : {', '.join(STATES)}", code="etat")
+        actor, worklist = caller(request)
+        rows = await run_in_threadpool(worklist.worklist, etat)
+        return json_response({"structure": actor.structure, "etat": etat, "entrees": [{
+            "id": w.id, "code": w.code, "motif": w.reason, "ins": w.ins, "document": w.unique_id,
+            "message_id": w.message_id, "boite": w.mailbox, "recu": w.created_at,
+            "candidats": json.loads(w.candidates)} for w in rows]})
+
+    @r.get("/liste-travail/{entry_id}/document")
+    async def document(entry_id: str, request: Request) -> Response:
+        actor, worklist = caller(request)
+        _row, cda = await run_in_threadpool(worklist.document, actor, entry_id)
+        return Response(cda, media_type="text/xml")
+
+    @r.post("/liste-travail/{entry_id}/rattacher")
+    async def attach(entry_id: str, request: Request) -> Response:
+        actor, worklist = caller(request)
+        body = await read_json_object(request, max_body_bytes)
+        patient = body.get("patient")
+        if not isinstance(patient, int) or isinstance(patient, bool):
+            raise InvalidInput("patient : identifiant local (entier) attendu", code="patient")
+        document_id = await run_in_threadpool(worklist.attach, actor, entry_id, patient)
+        return json_response({"document": document_id, "patient": patient}, 201)
+
+    @r.post("/liste-travail/{entry_id}/rejeter")
+    async def reject(entry_id: str, request: Request) -> Response:
+        actor, worklist = caller(request)
+        body = await read_json_object(request, max_body_bytes)
+        await run_in_threadpool(worklist.reject, actor, entry_id, required_text(body, "motif"))
+        return json_response({"id": entry_id, "etat": "rejete"})
+
+    return r

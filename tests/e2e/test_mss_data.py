@@ -1,0 +1,71 @@
+"""The operator reads a message's DATA in one search for CRLF.CRLF (smtp.MssSMTP.smtp_DATA): the
+same replies and the same bytes as a line-by-line reader, pipelined commands after the final dot
+kept, and the session usable after every refusal (RFC 5321 §4.1.1.4, §4.5.2, §4.5.3.1.6)."""
+
+from __future__ import annotations
+
+import smtplib
+
+import pytest
+import sqlalchemy as sa
+
+from maison.identite.psc.api import issuer_for
+from maison.partage.mss import store
+from tests.e2e.test_mss_smtp import _client
+from tests.partage.mss_world import PFI, PFI_PASSWORD, start_world
+
+
+@pytest.fixture
+def session(house, live, tmp_path):  # type: ignore[no-untyped-def]
+    world = start_world(house, tmp_path, issuer_for(live.url))
+    client = _client(world, "chu-test")
+    client.login(PFI, PFI_PASSWORD)
+    yield client
+    client.close()
+    world.close()
+
+
+def _data(client: smtplib.SMTP, wire: bytes) -> tuple[int, bytes]:
+    """MAIL (no SIZE: the limit is then the DATA reader's), RCPT, DATA, then `wire` as sent."""
+    assert client.mail(PFI)[0] == 250 and client.rcpt(PFI)[0] == 250
+    client.putcmd("DATA")
+    assert client.getreply()[0] == 354
+    client.send(wire)
+    return client.getreply()
+
+
+def _stored(house) -> list[bytes]:  # type: ignore[no-untyped-def]
+    with house.db.read() as conn:
+        rows = conn.execute(sa.select(store.mss_message.c.sha256).order_by(store.mss_message.c.uid)).scalars().all()
+    return [house.mss.delivery.content(digest) for digest in rows]
+
+
+MESSAGE = (f"From: {PFI}\r\nTo: {PFI}\r\nMessage-ID: <data.1@chu-test.mssante.fr>\r\nSubject: points\r\n\r\n"
+           ".ligne qui commence par un point\r\n..deux points\r\nfin\r\n").encode()
+
+
+def test_dot_stuffed_lines_restored_and_a_pipelined_command_kept(session, house):
+    stuffed = MESSAGE.replace(b"\r\n.", b"\r\n..")
+    code, _text = _data(session, stuffed + b".\r\nNOOP\r\n")  # NOOP pipelined behind the final dot
+    assert code == 250
+    assert session.getreply()[0] == 250  # the NOOP's answer: it was not swallowed with the data
+    assert _stored(house) == [MESSAGE]
+
+
+def test_empty_and_one_line_messages_are_read_then_refused_precisely(session):
+    code, text = _data(session, b".\r\n")
+    assert code == 554 and b"Message-ID" in text
+    code, text = _data(session, b"Subject: une seule ligne\r\n.\r\n")
+    assert code == 554 and b"Message-ID" in text
+    assert session.noop()[0] == 250
+
+
+def test_a_line_too_long_and_too_much_data_refused_and_the_session_goes_on(session, house):
+    for wire in (MESSAGE + b"x" * 20_000 + b"\r\n.\r\n", b"x" * 20_000 + b"\r\n" + MESSAGE + b".\r\n"):
+        code, _text = _data(session, wire)
+        assert code == 500
+        assert session.noop()[0] == 250
+    code, _text = _data(session, MESSAGE + (b"y" * 998 + b"\r\n") * 2_100 + b".\r\n")  # over the 2 MB limit
+    assert code == 552
+    assert session.noop()[0] == 250
+    assert _stored(house) == []
