@@ -108,10 +108,16 @@ class Delivery:
     def content(self, sha256: str) -> bytes:
         return self.blobs.get(sha256)
 
-    def sent(self, queued: Queued) -> None:
+    def sent(self, done: list[Queued]) -> None:
+        """Mark relayed messages sent, several in one transaction: a crash before this commit only
+        makes the relay send them again, and the receiver answers a replay as delivered (by
+        Message-ID, above) without storing it twice."""
+        if not done:
+            return
         with self.db.write() as conn:
-            conn.execute(OUT.update().where(OUT.c.id == queued.id).values(status="sent", attempts=queued.attempts + 1,
-                                                                         last_error=None))
+            for queued in done:
+                conn.execute(OUT.update().where(OUT.c.id == queued.id).values(
+                    status="sent", attempts=queued.attempts + 1, last_error=None))
 
     def failed(self, queued: Queued, error: str, *, permanent: bool) -> bool:
         """Record a failed attempt; True when the message is given up (permanent, or retries exhausted)."""

@@ -30,6 +30,7 @@ class PeerNotTrusted(Exception):
 
 
 SESSIONS_PER_DESTINATION = 4  # concurrent SMTP sessions to one operator (Postfix's default is 20 per domain)
+SENT_BATCH = 8  # messages a session marks sent in one transaction
 
 
 async def relay_forever(runtime: Runtime, *, idle_seconds: float = 1.0) -> None:
@@ -68,6 +69,7 @@ async def _session(runtime: Runtime, context: ssl.SSLContext, destination_id: st
     session is opened again for the next message."""
     destination = await asyncio.to_thread(runtime.trust.get, destination_id)
     client: aiosmtplib.SMTP | None = None
+    done: list = []  # accepted by the destination; marked sent together (Delivery.sent)
     try:
         for queued in batch:
             if runtime.stopping.is_set():
@@ -80,7 +82,11 @@ async def _session(runtime: Runtime, context: ssl.SSLContext, destination_id: st
                                              local_hostname=runtime.operator.domains[0], timeout=30)
                     await client.connect()
                     _check_peer(client, destination.certificate_sha256)
-                await _send(runtime, client, queued, raw)
+                if await _send(runtime, client, queued, raw):
+                    done.append(queued)
+                    if len(done) >= SENT_BATCH:
+                        await asyncio.to_thread(runtime.delivery.sent, done)
+                        done = []
             except (aiosmtplib.SMTPException, OSError, PeerNotTrusted, ssl.SSLError) as exc:
                 await _give_up(runtime, queued, raw, [(r, "4.4.1", f"451 4.4.1 {exc}") for r in queued.recipients],
                                permanent=False)
@@ -88,6 +94,7 @@ async def _session(runtime: Runtime, context: ssl.SSLContext, destination_id: st
                     client.close()
                 client = None
     finally:
+        await asyncio.to_thread(runtime.delivery.sent, done)
         if client is not None and client.is_connected:
             try:
                 await client.quit()
@@ -95,25 +102,26 @@ async def _session(runtime: Runtime, context: ssl.SSLContext, destination_id: st
                 client.close()
 
 
-async def _send(runtime: Runtime, client: aiosmtplib.SMTP, queued, raw: bytes) -> None:  # type: ignore[no-untyped-def]
-    """One message on an open session; a refusal ends the message (DSN), not the session."""
+async def _send(runtime: Runtime, client: aiosmtplib.SMTP, queued, raw: bytes) -> bool:  # type: ignore[no-untyped-def]
+    """One message on an open session; a refusal ends the message (DSN), not the session. True
+    when the destination accepted it."""
     try:
         errors, _reply = await client.sendmail(queued.sender, queued.recipients, raw)
     except aiosmtplib.SMTPRecipientsRefused as exc:  # aiosmtplib has reset the transaction
         await _give_up(runtime, queued, raw, [(r.recipient, _status(r.code, r.message), f"{r.code} {r.message}")
                                               for r in exc.recipients], permanent=True)
-        return
+        return False
     except aiosmtplib.SMTPResponseException as exc:
         if exc.code == 421:  # the server is closing the session: a temporary failure of the session
             raise
         await _give_up(runtime, queued, raw, [(r, _status(exc.code, exc.message), f"{exc.code} {exc.message}")
                                               for r in queued.recipients], permanent=exc.code >= 500)
-        return
+        return False
     refused = [(r, _status(code, text), f"{code} {text}") for r, (code, text) in errors.items()]
     if refused:
         await _give_up(runtime, queued, raw, refused, permanent=True)
-        return
-    await asyncio.to_thread(runtime.delivery.sent, queued)
+        return False
+    return True
 
 
 def _check_peer(client: aiosmtplib.SMTP, expected_sha256: str) -> None:
