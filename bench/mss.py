@@ -47,6 +47,7 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from maison.core.audit import Actor  # noqa: E402
 from maison.core.config import load_settings  # noqa: E402
@@ -130,17 +131,9 @@ def prepare(data: Path, patients: int) -> list[PatientIdentity]:
 
 
 def _referential(db: Database, n: int) -> list[PatientIdentity]:
-    from maison.core.identifiers.nir import OID_INS_NIA, OID_INS_NIR_TEST
-    from maison.identite.ins import store as ins_store
+    from dmp import _people  # the DMP bench's reading of the referential (bench/ is on sys.path)
 
-    p, m = ins_store.ins_person.c, ins_store.ins_matricule.c
-    with db.read() as conn:
-        rows = conn.execute(sa.select(p.nom_naissance, p.prenoms, p.sexe, p.date_naissance, p.lieu_naissance,
-                                      m.number, m.cle, m.type)
-                            .join(ins_store.ins_matricule, m.person_id == p.id)
-                            .where(m.date_fin.is_(None), p.merged_into.is_(None)).order_by(p.id).limit(n)).all()
-    return [PatientIdentity(r.number + r.cle, OID_INS_NIA if r.type == "NIA" else OID_INS_NIR_TEST, r.nom_naissance,
-                            r.prenoms, r.sexe, r.date_naissance, r.lieu_naissance or "99999") for r in rows]
+    return _people(db)[:n]
 
 
 # --- the messages --------------------------------------------------------------------------------
@@ -358,7 +351,6 @@ def start_serve(data: Path, env: dict) -> subprocess.Popen:
 
 
 def run_reference(data: Path, items: list[Prepared], connections: int, rate: float, timeout: float) -> dict | str:
-    sys.path.insert(0, str(ROOT / "bench"))
     import mss_reference as reference
 
     why = reference.unavailable()

@@ -255,12 +255,14 @@ def pfi(boite: str = typer.Option(..., help="The structure's applicative mailbox
     if not password:
         raise typer.BadParameter("MAISON_PFI_PASSWORD is not set")
     house = House.open(_settings(data_dir), migrate=False)
-    box = house.mss.mailboxes.find(boite)
-    if box is None:
-        raise typer.BadParameter(f"{boite}: no such mailbox")
-    operator = house.mss.trust.get(box.operator)
-    if not operator.submission_port:
-        raise typer.BadParameter(f"{boite}: its operator {box.operator} has no submission port")
+    try:
+        box = house.mss.mailboxes.get(boite)
+        operator = house.mss.trust.get(box.operator)
+        if not operator.submission_port:
+            raise typer.BadParameter(f"{boite}: its operator {box.operator} has no submission port")
+    except MaisonError as exc:
+        house.close()
+        raise typer.BadParameter(exc.message) from None
     submission = Submission(operator.relay_host, operator.submission_port, str(house.mss.authority.cert_path),
                             boite, password)
     platform = Pfi(house.db, house.mss.blobs, house.settings.reference_path, structure, boite, submission.send,

@@ -12,6 +12,7 @@ from maison.core.audit import SYSTEM
 from maison.core.auth import issue_key
 from maison.core.errors import InvalidInput
 from maison.core.identifiers.checksums import luhn_check_digit
+from maison.partage.mss import store
 from maison.partage.mss.mailboxes import Mailboxes
 from maison.identite.psc.api import issuer_for
 from maison.partage.mss.publication import AnnuaireAccess, Publication, PublicationRefused, publish_pending
@@ -77,6 +78,14 @@ def test_the_operator_publishes_each_new_mailbox_once_and_never_a_citizen_one(pu
     assert boxes.get(GP).annuaire == "publiee" and boxes.get(citizen.address).annuaire == "non-publiee"
     assert publish_pending(boxes, "medecins", publication) == (0, 0)  # once
     assert publish_pending(boxes, "mes", publication) == (0, 0)  # the citizen mailboxes: never
+    with house_db(boxes) as conn:  # even one left "a-publier" by a mailbox created before the state existed
+        conn.execute(store.mss_mailbox.update().where(store.mss_mailbox.c.address == citizen.address)
+                     .values(annuaire="a-publier"))
+    assert publish_pending(boxes, "mes", publication) == (0, 0)
+
+
+def house_db(boxes: Mailboxes):  # type: ignore[no-untyped-def]
+    return boxes.db.write()
 
 
 def test_a_refused_publication_stays_pending_with_the_annuaire_s_reason(published):

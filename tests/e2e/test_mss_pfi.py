@@ -160,6 +160,8 @@ def test_the_worklist_over_http_for_the_structure_s_desk(mss, house, live, token
     cda = desk.get(f"/liste-travail/{unqualified['id']}/document")
     assert cda.status_code == 200 and b"ClinicalDocument" in cda.content
     bad = desk.post(f"/liste-travail/{unqualified['id']}/rattacher", json={"patient": "un"})
+    huge = desk.post(f"/liste-travail/{unqualified['id']}/rattacher", json={"patient": 10**20})
+    assert huge.status_code == 400  # refused before any database (an integer beyond the column)
     assert bad.status_code == 400 and bad.json()["issue"][0]["details"]["coding"][0]["code"] == "patient"
     assert desk.post(f"/liste-travail/{unqualified['id']}/rattacher", json={"patient": p.id}).status_code == 201
     unknown = next(e for e in entries if e["code"] == "902")

@@ -105,7 +105,8 @@ class Mailboxes:
         """The operator's mailboxes not yet in the Annuaire (publication.publish_pending)."""
         with self.db.read() as conn:
             rows = conn.execute(sa.select(M).where(M.c.operator == operator, M.c.annuaire == "a-publier",
-                                                   M.c.active.is_(True)).order_by(M.c.created_at)).all()
+                                                   M.c.kind != CITIZEN, M.c.active.is_(True))
+                                .order_by(M.c.created_at)).all()
         return [_mailbox(r) for r in rows]
 
     def publication_done(self, address: str, error: str | None = None) -> None:

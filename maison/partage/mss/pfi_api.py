@@ -58,7 +58,7 @@ def router(db: Database, blobs: Blobs, authorizer: Authorizer, max_body_bytes: i
         actor, worklist = caller(request)
         body = await read_json_object(request, max_body_bytes)
         patient = body.get("patient")
-        if not isinstance(patient, int) or isinstance(patient, bool):
+        if not isinstance(patient, int) or isinstance(patient, bool) or not 0 < patient < 2**31:
             raise InvalidInput("patient : identifiant local (entier) attendu", code="patient")
         document_id = await run_in_threadpool(worklist.attach, actor, entry_id, patient)
         return json_response({"document": document_id, "patient": patient}, 201)

@@ -19,6 +19,8 @@ def upgrade() -> None:
     with op.batch_alter_table('mss_mailbox', schema=None) as batch_op:
         batch_op.add_column(sa.Column('annuaire', sa.String(length=12), server_default='a-publier', nullable=False))
         batch_op.add_column(sa.Column('annuaire_error', sa.String(length=500), nullable=True))
+    # citizen mailboxes (Mon espace santé) are never published
+    op.execute("UPDATE mss_mailbox SET annuaire = 'non-publiee' WHERE kind = 'PAT'")
 
 
 def downgrade() -> None:
