@@ -79,6 +79,17 @@ def test_two_operators_exchange_a_message_over_mutual_tls(mss, house):
     assert outbox.status == "sent" and outbox.destination == "medecins"
 
 
+def test_lines_starting_with_a_dot_cross_both_hops_unchanged(mss, house):
+    """RFC 5321 §4.5.2: the relay dot-stuffs what it sends; a lone "." line must not end the message."""
+    raw = (f"From: {PFI}\r\nTo: {GP}\r\nSubject: points\r\nMessage-ID: <points@{HOPITAL_DOMAIN}>\r\n\r\n"
+           ".premiere ligne\r\n.\r\n..deux points\r\nfin\r\n").encode()
+    with _client(mss, "chu-test") as client:
+        client.login(PFI, PFI_PASSWORD)
+        assert client.sendmail(PFI, [GP], raw) == {}
+    [row] = _delivered(house, GP)
+    assert mss.mss.delivery.content(row.sha256) == raw
+
+
 def test_submission_requires_starttls_then_auth(mss):
     endpoints = mss.endpoints("chu-test")
     with smtplib.SMTP("127.0.0.1", endpoints.submission, timeout=20) as plain:

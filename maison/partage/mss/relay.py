@@ -20,6 +20,7 @@ from maison.partage.mss import message as mime
 from maison.partage.mss.mdn import dsn
 from maison.partage.mss.pki import client_context
 from maison.partage.mss.smtp import Runtime
+from maison.partage.mss.transfer import RelayClient
 from maison.partage.mss.trust import domain_of
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ async def _session(runtime: Runtime, context: ssl.SSLContext, destination_id: st
     """One SMTP session to the destination operator, its messages one after the other; a broken
     session is opened again for the next message."""
     destination = await asyncio.to_thread(runtime.trust.get, destination_id)
-    client: aiosmtplib.SMTP | None = None
+    client: RelayClient | None = None
     done: list = []  # accepted by the destination; marked sent together (Delivery.sent)
     try:
         for queued in batch:
@@ -77,7 +78,7 @@ async def _session(runtime: Runtime, context: ssl.SSLContext, destination_id: st
             raw = await asyncio.to_thread(runtime.delivery.content, queued.sha256)
             try:
                 if client is None or not client.is_connected:
-                    client = aiosmtplib.SMTP(hostname=destination.relay_host, port=destination.relay_port,
+                    client = RelayClient(hostname=destination.relay_host, port=destination.relay_port,
                                              start_tls=True, tls_context=context,
                                              local_hostname=runtime.operator.domains[0], timeout=30)
                     await client.connect()
@@ -102,11 +103,11 @@ async def _session(runtime: Runtime, context: ssl.SSLContext, destination_id: st
                 client.close()
 
 
-async def _send(runtime: Runtime, client: aiosmtplib.SMTP, queued, raw: bytes) -> bool:  # type: ignore[no-untyped-def]
+async def _send(runtime: Runtime, client: RelayClient, queued, raw: bytes) -> bool:  # type: ignore[no-untyped-def]
     """One message on an open session; a refusal ends the message (DSN), not the session. True
     when the destination accepted it."""
     try:
-        errors, _reply = await client.sendmail(queued.sender, queued.recipients, raw)
+        errors = await client.transfer(queued.sender, queued.recipients, raw)
     except aiosmtplib.SMTPRecipientsRefused as exc:  # aiosmtplib has reset the transaction
         await _give_up(runtime, queued, raw, [(r.recipient, _status(r.code, r.message), f"{r.code} {r.message}")
                                               for r in exc.recipients], permanent=True)
@@ -124,7 +125,7 @@ async def _send(runtime: Runtime, client: aiosmtplib.SMTP, queued, raw: bytes) -
     return True
 
 
-def _check_peer(client: aiosmtplib.SMTP, expected_sha256: str) -> None:
+def _check_peer(client: RelayClient, expected_sha256: str) -> None:
     """The destination must present the certificate the trust space registered for it."""
     transport = client.transport
     sslobj = transport.get_extra_info("ssl_object") if transport else None
