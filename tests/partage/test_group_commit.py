@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from maison.core import audit
 from maison.partage.dmp import store
-from maison.partage.dmp.service import GroupCommit
+from maison.core.group_commit import GroupCommit
 
 INSERT = store.dmp_dossier.insert()
 

@@ -1,0 +1,123 @@
+"""Group commit of writes that must carry their audit record: one transaction for a batch.
+
+Moved here from the DMP (where it was first measured, bench/dmp.py) because the ordonnance
+numérique's creations and executions have the same shape: a small write plus its audit record,
+answered only once committed, many callers at once.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from maison.core import audit
+from maison.core.storage import Database
+
+
+class GroupCommit:
+    """Feeds judged concurrently commit together, each in its own savepoint of one transaction.
+
+    A feed's rows and its audit record must commit together, and the answer must wait for that
+    commit; with one transaction per feed, concurrent feeds queue on the write lock and each waits
+    for its own fsync (SQLite `synchronous=FULL`, PostgreSQL's WAL flush). Here callers hand their
+    transaction's body to one writer thread, which runs every pending body, inserts their rows
+    together, appends their audit records to the chain in one go, and commits once; each caller is
+    released after that commit. Same guarantees, one commit for the batch (as the audit journal).
+    When one body fails (refused, or a unique id taken meanwhile), the batch is rolled back and run
+    again with a savepoint per feed, so that the failing feed alone is refused.
+
+    The write lock is the one thing feeds share (across processes too), so a body does only what
+    must be read and written under it, in as few statements as it can: the rows are prepared before
+    (`Dmp._prepare`), the dossier and the caller's standing are one query (`Dmp.view`). Every
+    statement lets the GIL go while SQLite works, and the writer thread then waits its turn behind
+    the judging threads while holding the lock.
+    """
+
+    def __init__(self, db: Database, *, max_batch: int = 64, name: str = "group-commit") -> None:
+        self.db = db
+        self.name = name
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, work: Callable[[Connection], tuple[object, list, list[dict]]]) -> Future:
+        """`work(conn)` inside the shared transaction reads and checks what it must under the write
+        lock and returns (result, [(insert statement, rows)], audit entries); the future gets the
+        result once committed, or the exception. `work` may run twice (see `_commit`)."""
+        future: Future = Future()
+        future.work = work  # type: ignore[attr-defined]
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
+                    self._thread.start()
+        self._queue.put(future)
+        return future
+
+    def run(self, work: Callable[[Connection], tuple[object, list, list[dict]]]) -> object:
+        return self.submit(work).result()
+
+    def _loop(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit(batch)
+
+    def _commit(self, batch: list[Future]) -> None:
+        """First as one transaction with every insert of the batch executed together; if any feed
+        fails, again with a savepoint per feed, so that it fails alone."""
+        try:
+            with self.db.write() as conn:
+                results, writes, trail = [], [], []
+                for future in batch:
+                    result, inserts, entries = future.work(conn)  # type: ignore[attr-defined]
+                    results.append(result)
+                    writes += inserts
+                    trail += entries
+                grouped: dict[sa.Insert, list[dict]] = {}
+                for statement, rows in writes:
+                    grouped.setdefault(statement, []).extend(rows)
+                for statement, rows in grouped.items():
+                    conn.execute(statement, rows)
+                if trail:
+                    audit.append(conn, trail)
+        except Exception:  # noqa: BLE001 - rolled back; each feed is tried again on its own
+            self._commit_each(batch)
+            return
+        for future, result in zip(batch, results):
+            future.set_result(result)
+
+    def _commit_each(self, batch: list[Future]) -> None:
+        done: list[tuple[Future, object]] = []
+        try:
+            with self.db.write() as conn:
+                trail: list[dict] = []
+                for future in batch:
+                    try:
+                        with conn.begin_nested():
+                            result, inserts, entries = future.work(conn)  # type: ignore[attr-defined]
+                            for statement, rows in inserts:
+                                conn.execute(statement, rows)
+                    except Exception as exc:  # noqa: BLE001 - this feed alone is rolled back; its caller raises
+                        future.set_exception(exc)
+                    else:
+                        done.append((future, result))
+                        trail += entries
+                if trail:
+                    audit.append(conn, trail)
+        except BaseException as exc:  # the commit failed: nothing of the batch is stored
+            for future, _result in done:
+                future.set_exception(exc)
+            return
+        for future, result in done:
+            future.set_result(result)

@@ -1,0 +1,427 @@
+"""The base ordonnance numérique: the rules of creating, reading, searching and executing.
+
+Seed 001 L344-359 gives the circuit: the prescriber's software records the prescription in the
+base (and in parallel in the DMP), prints it with its QR code; the dispenser scans the code, reads
+the prescription, executes and records execution in the base — possibly at delivery time (001
+L473); the prescriber later sees what was executed, if the patient agreed (001 L359, L408).
+
+Every call is audited; the national counters (001 L424-462) count successful calls only, so a
+refused call is in the trail with its refusal (the security record) and outside the counters.
+Creations and executions commit with their audit record in a shared group commit; reads hand
+their record to the audit journal and answer once it is committed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.exc import IntegrityError
+
+from maison.core import audit
+from maison.core.audit_journal import Journal
+from maison.core.authz import Caller
+from maison.core.errors import Conflict, Forbidden, InvalidInput, MaisonError, NotFound, TransitionRefused
+from maison.core.group_commit import GroupCommit
+from maison.core.identifiers.nir import parse_matricule
+from maison.core.storage import Database
+from maison.partage.ordonnance import store
+from maison.partage.ordonnance.model import (
+    EXECUTANTS,
+    PRESCRIBERS,
+    Draft,
+    Execution,
+    Line,
+    LineExecution,
+    LineKind,
+    Outcome,
+    PatientIns,
+    Prescriber,
+    Prescription,
+    check_execution,
+)
+from maison.partage.ordonnance.numero import new_number, parse_number
+
+PARIS = ZoneInfo("Europe/Paris")
+LPP_PROVIDER = "prestataire-lpp"  # a structure's API key: an LPP provider has no RPPS (issue 6 §1.4)
+INS_OIDS = {"1.2.250.1.213.1.4.8": "NIR", "1.2.250.1.213.1.4.9": "NIA",  # production
+            "1.2.250.1.213.1.4.10": "NIR", "1.2.250.1.213.1.4.11": "NIA"}  # test and demonstration
+QUALIFIED = "QUAL"
+# Outcomes that complete one delivery of a line; a partial one completes it when the prescribed
+# quantity is reached; "non délivré" leaves it open.
+COMPLETING = {Outcome.DELIVRE, Outcome.SUBSTITUE, Outcome.ADAPTE}
+ACTION_CREATE, ACTION_SEARCH, ACTION_EXECUTE = "ordonnance.creer", "ordonnance.rechercher", "ordonnance.executer"
+ACTION_READ_PRESCRIBER, ACTION_READ_DISPENSER = "ordonnance.consulter.prescripteur", "ordonnance.consulter.executant"
+ACTION_CANCEL = "ordonnance.annuler"
+
+
+class Base:
+    def __init__(self, db: Database, *, journal: Journal | None = None, today=None) -> None:  # type: ignore[no-untyped-def]
+        self.db = db
+        self.journal = journal or Journal(db)
+        self.commits = GroupCommit(db, name="ordonnance-group-commit")
+        self.today = today or (lambda: datetime.now(PARIS).date())
+
+    # --- prescriber side -------------------------------------------------------------------------
+
+    def create(self, caller: Caller, draft: Draft, *, idempotency_key: str | None = None) -> Prescription:
+        """Record a prescription without the patient's identity (000 L3697); the same request
+        sent again (same prescriber, same Idempotency-Key) answers the prescription already made."""
+        self._prescriber(caller, ACTION_CREATE)
+        if draft.prescribed_on > self.today():
+            raise self._refused(caller, ACTION_CREATE, InvalidInput(
+                f"date de prescription {draft.prescribed_on.isoformat()} dans le futur", code="date-future"))
+        if idempotency_key is not None and not 0 < len(idempotency_key) <= 80:
+            raise InvalidInput("Idempotency-Key : 1 à 80 caractères", code="idempotence-cle")
+        prescription = Prescription(new_number(), Prescriber(caller.person, caller.structure, caller.software,
+                                                             caller.profession),
+                                    datetime.now(UTC), draft.prescribed_on, draft.consent, draft.lines)
+        row = _row(prescription, idempotency_key)
+        entry = audit.entry(caller.actor(), ACTION_CREATE, detail={"numero": prescription.number,
+                                                                   "lignes": [ln.kind.value for ln in draft.lines]})
+
+        def work(conn: Connection):  # type: ignore[no-untyped-def]
+            if idempotency_key is not None:
+                earlier = conn.execute(sa.select(store.ordo_prescription).where(
+                    store.ordo_prescription.c.prescriber == caller.person,
+                    store.ordo_prescription.c.idempotency_key == idempotency_key)).first()
+                if earlier is not None:
+                    return _prescription(earlier), [], []
+            return prescription, [(store.ordo_prescription.insert(), [row])], [entry]
+
+        try:
+            return self.commits.run(work)  # type: ignore[return-value]
+        except IntegrityError:  # the same key raced in another batch: answer what it made
+            if idempotency_key is None:
+                raise
+            return self.commits.run(work)  # type: ignore[return-value]
+
+    def read_as_prescriber(self, caller: Caller, text: str) -> tuple[Prescription, list[Execution] | None]:
+        """The prescriber's own prescription; what was executed only with the patient's OUI (001 L359)."""
+        self._prescriber(caller, ACTION_READ_PRESCRIBER)
+        prescription, executions = self._own(caller, text, ACTION_READ_PRESCRIBER)
+        self.journal.append(caller.actor(), ACTION_READ_PRESCRIBER, detail={"numero": prescription.number})
+        return prescription, executions if prescription.consent else None
+
+    def executions_for_prescriber(self, caller: Caller, text: str) -> tuple[Prescription, list[Execution]]:
+        """Execution data asked for explicitly: refused, and said so, when the patient said NON."""
+        self._prescriber(caller, ACTION_READ_PRESCRIBER)
+        prescription, executions = self._own(caller, text, ACTION_READ_PRESCRIBER)
+        if not prescription.consent:  # seed 001 L408-417: the patient's NON printed on the paper copy
+            raise self._refused(caller, ACTION_READ_PRESCRIBER, Forbidden(
+                "le patient n'a pas accepté que le prescripteur consulte ce qui a été délivré ou exécuté (NON)",
+                code="execution-non-consentie"), number=prescription.number)
+        self.journal.append(caller.actor(), ACTION_READ_PRESCRIBER,
+                            detail={"numero": prescription.number, "executions": len(executions)})
+        return prescription, executions
+
+    def search(self, caller: Caller, *, since: date | None = None, until: date | None = None,
+               status: str | None = None, count: int = 50) -> list[Prescription]:
+        """The prescriber's own prescriptions, newest first (recherchées, 001 L446)."""
+        self._prescriber(caller, ACTION_SEARCH)
+        t = store.ordo_prescription
+        query = sa.select(t).where(t.c.prescriber == caller.person)
+        if since:
+            query = query.where(t.c.prescribed_on >= since.isoformat())
+        if until:
+            query = query.where(t.c.prescribed_on <= until.isoformat())
+        if status:
+            query = query.where(t.c.status == status)
+        with self.db.read() as conn:
+            rows = conn.execute(query.order_by(t.c.created_at.desc()).limit(max(1, min(count, 500)))).all()
+        found = [_prescription(r) for r in rows]
+        self.journal.append(caller.actor(), ACTION_SEARCH, detail={"resultats": len(found)})
+        return found
+
+    def cancel(self, caller: Caller, text: str) -> Prescription:
+        """The prescriber withdraws a prescription nobody has executed yet."""
+        self._prescriber(caller, ACTION_CANCEL)
+        number = parse_number(text)
+        entry = audit.entry(caller.actor(), ACTION_CANCEL, detail={"numero": number})
+
+        def work(conn: Connection):  # type: ignore[no-untyped-def]
+            prescription, executions = self._locked(conn, number)
+            if prescription.prescriber.idnatps != caller.person:
+                raise Forbidden("prescription d'un autre prescripteur", code="prescription-autre-prescripteur")
+            if executions:
+                raise TransitionRefused("prescription déjà exécutée : elle ne peut plus être annulée",
+                                        code="prescription-executee")
+            conn.execute(store.ordo_prescription.update().where(store.ordo_prescription.c.number == number)
+                         .values(status="annulee"))
+            return replace(prescription, status="annulee"), [], [entry]
+
+        return self._run(caller, ACTION_CANCEL, number, work)  # type: ignore[return-value]
+
+    # --- dispenser side --------------------------------------------------------------------------
+
+    def read_as_dispenser(self, caller: Caller, text: str) -> tuple[Prescription, list[Execution]]:
+        """What the dispenser's software shows after the scan: the lines and what was already done."""
+        role = self._dispenser(caller, ACTION_READ_DISPENSER)
+        number = self._number(caller, text, ACTION_READ_DISPENSER)
+        with self.db.read() as conn:
+            prescription, executions = self._load(conn, number)
+        if prescription is None:
+            raise self._refused(caller, ACTION_READ_DISPENSER, NotFound(f"prescription {number} inconnue",
+                                                                        code="prescription-inconnue"), number=number)
+        if not any(role in EXECUTANTS[ln.kind] for ln in prescription.lines):
+            raise self._refused(caller, ACTION_READ_DISPENSER, Forbidden(
+                "aucune ligne de cette prescription ne relève de votre profession", code="executant-non-habilite"),
+                number=number)
+        self.journal.append(caller.actor(), ACTION_READ_DISPENSER, detail={"numero": number})
+        return prescription, executions
+
+    def execute(self, caller: Caller, text: str, lines: Sequence[LineExecution], *, ins: PatientIns | None = None,
+                at_delivery: bool = False) -> Execution:
+        """Record what was done, line by line (exécutées, 001 L458); the INS only for a qualified
+        identity (000 L3692-3694)."""
+        role = self._dispenser(caller, ACTION_EXECUTE)
+        number = self._number(caller, text, ACTION_EXECUTE)
+        if not lines:
+            raise InvalidInput("aucune ligne exécutée", code="execution-vide")
+        if ins is not None:
+            self._check_ins(caller, number, ins)
+        today = self.today()
+        execution = Execution(str(uuid.uuid4()), number, caller.person, caller.structure, caller.software, role,
+                              datetime.now(UTC), at_delivery, tuple(lines), ins.matricule if ins else "",
+                              ins.oid if ins else "")
+        entry = audit.entry(caller.actor(), ACTION_EXECUTE, patient=execution.ins or None,
+                            detail={"numero": number, "lignes": {str(d.line): d.outcome.value for d in lines},
+                                    "a_la_delivrance": at_delivery})
+
+        def work(conn: Connection):  # type: ignore[no-untyped-def]
+            prescription, executions = self._locked(conn, number)
+            _executable(prescription, executions, lines, role, today, ins)
+            return execution, [(store.ordo_execution.insert(), [_execution_row(execution)])], [entry]
+
+        return self._run(caller, ACTION_EXECUTE, number, work)  # type: ignore[return-value]
+
+    def execute_request(self, caller: Caller, text: str,
+                        interpret: Callable[[Prescription], tuple[Sequence[LineExecution], PatientIns | None, bool]]
+                        ) -> tuple[Prescription, Execution]:
+        """`execute` for a request that can only be read against the prescription (line numbers,
+        what each line allows): `interpret` turns it into lines, INS and the at-delivery flag. The
+        prescription it sees is re-read and judged again under the row lock."""
+        self._dispenser(caller, ACTION_EXECUTE)
+        number = self._number(caller, text, ACTION_EXECUTE)
+        with self.db.read() as conn:
+            prescription, _ = self._load(conn, number)
+        if prescription is None:
+            raise self._refused(caller, ACTION_EXECUTE, NotFound(f"prescription {number} inconnue",
+                                                                 code="prescription-inconnue"), number=number)
+        try:
+            lines, ins, at_delivery = interpret(prescription)
+        except MaisonError as exc:
+            raise self._refused(caller, ACTION_EXECUTE, exc, number=number) from None
+        return prescription, self.execute(caller, number, lines, ins=ins, at_delivery=at_delivery)
+
+    # --- counters --------------------------------------------------------------------------------
+
+    def counters(self, *, since: datetime | None = None, until: datetime | None = None) -> dict:
+        """The national service's counters (001 L424-462): successful calls only."""
+        t = audit.audit_event
+        cond = [t.c.action.like("ordonnance.%"), t.c.outcome == "success"]
+        if since:
+            cond.append(t.c.recorded_at >= since.isoformat())
+        if until:
+            cond.append(t.c.recorded_at < until.isoformat())
+        with self.db.read() as conn:
+            by_action = dict(conn.execute(sa.select(t.c.action, sa.func.count()).where(*cond)
+                                          .group_by(t.c.action)).all())
+            prescribers = conn.execute(sa.select(sa.func.count(sa.distinct(t.c.actor_person)))
+                                       .where(*cond, t.c.action == ACTION_CREATE)).scalar_one()
+            dispensers = conn.execute(sa.select(sa.func.count(sa.distinct(t.c.actor_structure)))
+                                      .where(*cond, t.c.action == ACTION_EXECUTE)).scalar_one()
+            prescriber_software = conn.execute(sa.select(sa.func.count(sa.distinct(t.c.actor_software))).where(
+                *cond, t.c.action.in_([ACTION_CREATE, ACTION_READ_PRESCRIBER, ACTION_SEARCH]))).scalar_one()
+            dispenser_software = conn.execute(sa.select(sa.func.count(sa.distinct(t.c.actor_software))).where(
+                *cond, t.c.action.in_([ACTION_READ_DISPENSER, ACTION_EXECUTE]))).scalar_one()
+        return {
+            "prescripteurs": {"creees": by_action.get(ACTION_CREATE, 0),
+                              "consultees": by_action.get(ACTION_READ_PRESCRIBER, 0),
+                              "recherchees": by_action.get(ACTION_SEARCH, 0),
+                              "prescripteursActifs": prescribers, "logiciels": prescriber_software},
+            "executants": {"consultees": by_action.get(ACTION_READ_DISPENSER, 0),
+                           "executees": by_action.get(ACTION_EXECUTE, 0),
+                           "structuresActives": dispensers, "logiciels": dispenser_software},
+        }
+
+    # --- rules shared by the calls ---------------------------------------------------------------
+
+    def _prescriber(self, caller: Caller, action: str) -> None:
+        if caller.kind != "professional":  # issue 6 §1.1: prescribers authenticate with Pro Santé Connect
+            raise self._refused(caller, action, Forbidden("un prescripteur s'authentifie par Pro Santé Connect",
+                                                          code="prescripteur-psc"))
+        if caller.profession not in PRESCRIBERS:
+            raise self._refused(caller, action, Forbidden(
+                f"profession {caller.profession or '?'} : pas de prescription dans la base", code="prescripteur-non-habilite"))
+
+    def _dispenser(self, caller: Caller, action: str) -> str:
+        role = LPP_PROVIDER if caller.kind == "software" else caller.profession
+        if not any(role in allowed for allowed in EXECUTANTS.values()):
+            raise self._refused(caller, action, Forbidden(f"profession {role or '?'} : pas d'exécution de prescription",
+                                                          code="executant-non-habilite"))
+        return role
+
+    def _number(self, caller: Caller, text: str, action: str) -> str:
+        try:
+            return parse_number(text)
+        except InvalidInput as exc:
+            raise self._refused(caller, action, exc) from None
+
+    def _own(self, caller: Caller, text: str, action: str) -> tuple[Prescription, list[Execution]]:
+        number = self._number(caller, text, action)
+        with self.db.read() as conn:
+            prescription, executions = self._load(conn, number)
+        if prescription is None:
+            raise self._refused(caller, action, NotFound(f"prescription {number} inconnue",
+                                                         code="prescription-inconnue"), number=number)
+        if prescription.prescriber.idnatps != caller.person:
+            raise self._refused(caller, action, Forbidden(
+                "prescription d'un autre prescripteur : seul son auteur la consulte côté prescripteur",
+                code="prescription-autre-prescripteur"), number=number)
+        return prescription, executions
+
+    def _check_ins(self, caller: Caller, number: str, ins: PatientIns) -> None:
+        if ins.status != QUALIFIED:  # seed 000 L3692-3694: only if the identity is qualified
+            raise self._refused(caller, ACTION_EXECUTE, Forbidden(
+                f"identité au statut {ins.status or '?'} : l'INS n'est enregistré que pour une identité qualifiée",
+                code="ins-identite-non-qualifiee"), number=number)
+        if ins.oid not in INS_OIDS:
+            raise self._refused(caller, ACTION_EXECUTE, InvalidInput(f"OID {ins.oid!r} : pas celui d'un INS",
+                                                                     code="ins-oid"), number=number)
+        try:
+            parse_matricule(ins.matricule)
+        except MaisonError as exc:
+            raise self._refused(caller, ACTION_EXECUTE, InvalidInput(f"matricule INS : {exc.message}",
+                                                                     code="ins-matricule"), number=number) from None
+
+    def _load(self, conn: Connection, number: str, *, lock: bool = False
+              ) -> tuple[Prescription | None, list[Execution]]:
+        query = sa.select(store.ordo_prescription).where(store.ordo_prescription.c.number == number)
+        row = conn.execute(query.with_for_update() if lock else query).first()
+        if row is None:
+            return None, []
+        done = conn.execute(sa.select(store.ordo_execution).where(store.ordo_execution.c.number == number)
+                            .order_by(store.ordo_execution.c.executed_at)).all()
+        return _prescription(row), [_execution(r) for r in done]
+
+    def _locked(self, conn: Connection, number: str) -> tuple[Prescription, list[Execution]]:
+        """The prescription and its executions under a row lock: two dispensers at once are
+        judged one after the other."""
+        prescription, executions = self._load(conn, number, lock=True)
+        if prescription is None:
+            raise NotFound(f"prescription {number} inconnue", code="prescription-inconnue")
+        return prescription, executions
+
+    def _run(self, caller: Caller, action: str, number: str, work) -> object:  # type: ignore[no-untyped-def]
+        try:
+            return self.commits.run(work)
+        except MaisonError as exc:
+            raise self._refused(caller, action, exc, number=number) from None
+
+    def _refused(self, caller: Caller, action: str, error: MaisonError, *, number: str = "") -> MaisonError:
+        """Trace a refusal (outcome `refused`, outside the counters) and give the error back to raise."""
+        detail = {"code": error.code, **({"numero": number} if number else {})}
+        self.journal.append(caller.actor(), action, outcome="refused", detail=detail)
+        return error
+
+
+def _executable(prescription: Prescription, executions: list[Execution], lines: Sequence[LineExecution],
+                role: str, today: date, ins: PatientIns | None) -> None:
+    """Refuse an execution the rules forbid, with the precise reason."""
+    if prescription.status == "annulee":
+        raise TransitionRefused("prescription annulée par son prescripteur", code="prescription-annulee")
+    if not executions and today > prescription.first_execution_until:
+        raise TransitionRefused(f"prescription du {prescription.prescribed_on.isoformat()} expirée : première "
+                                f"exécution au plus tard le {prescription.first_execution_until.isoformat()} "
+                                "(CSP R.5132-22)", code="prescription-expiree")
+    if today > prescription.treatment_until:
+        raise TransitionRefused(f"prescription du {prescription.prescribed_on.isoformat()} expirée : 12 mois de "
+                                "traitement au plus (CSP R.5132-21)", code="prescription-expiree")
+    recorded = {e.ins for e in executions if e.ins}
+    if ins is not None and recorded and ins.matricule not in recorded:
+        raise Conflict("un autre INS est déjà enregistré pour cette prescription", code="ins-different")
+    by_number = {ln.number: ln for ln in prescription.lines}
+    for done in lines:
+        line = by_number.get(done.line)
+        where = f"ligne[{done.line}]"
+        if line is None:
+            raise InvalidInput(f"ligne {done.line} inconnue", code="ligne-inconnue", expression=where)
+        if role not in EXECUTANTS[line.kind]:
+            raise Forbidden(f"ligne {done.line} ({line.kind.value}) : hors de la compétence de l'exécutant ({role})",
+                            code="ligne-hors-competence", expression=where)
+        check_execution(line, done, where)
+        deliveries = _deliveries(line, executions)
+        if deliveries >= 1 + line.renewals:
+            raise Conflict(f"ligne {done.line} déjà exécutée"
+                           + (f" ({1 + line.renewals} délivrances prescrites)" if line.renewals else
+                              " (délivrance unique)"), code="ligne-deja-executee", expression=where)
+        if line.duration_days and deliveries and (today - prescription.prescribed_on).days > line.duration_days:
+            raise TransitionRefused(f"ligne {done.line} : durée de traitement de {line.duration_days} jours dépassée",
+                                    code="ligne-duree-depassee", expression=where)
+
+
+def _deliveries(line: Line, executions: list[Execution]) -> int:
+    """How many deliveries of `line` are complete: each completing outcome is one; partial ones
+    add up to one when the prescribed quantity is reached."""
+    complete, partial = 0, 0.0
+    for execution in executions:
+        for done in execution.lines:
+            if done.line != line.number:
+                continue
+            if done.outcome in COMPLETING:
+                complete, partial = complete + 1, 0.0
+            elif done.outcome is Outcome.PARTIEL:
+                partial += done.quantity or 0.0
+                if line.quantity and partial >= line.quantity:
+                    complete, partial = complete + 1, 0.0
+    return complete
+
+
+# --- rows ------------------------------------------------------------------------------------------
+
+
+def _line_json(line: Line) -> dict:
+    return {"n": line.number, "k": line.kind.value, "l": line.label, "c": line.code, "s": line.system,
+            "i": line.instructions, "q": line.quantity, "u": line.unit, "r": line.renewals,
+            "sub": line.substitutable, "d": line.duration_days}
+
+
+def _line(d: dict) -> Line:
+    return Line(d["n"], LineKind(d["k"]), d["l"], d["c"], d["s"], d["i"], d["q"], d["u"], d["r"], d["sub"], d["d"])
+
+
+def _row(p: Prescription, idempotency_key: str | None) -> dict:
+    return {"number": p.number, "prescriber": p.prescriber.idnatps, "structure": p.prescriber.structure,
+            "software": p.prescriber.software, "profession": p.prescriber.profession,
+            "created_at": p.created_at.isoformat(timespec="microseconds"), "prescribed_on": p.prescribed_on.isoformat(),
+            "consent": p.consent, "status": p.status, "idempotency_key": idempotency_key,
+            "lines": orjson.dumps([_line_json(ln) for ln in p.lines]).decode()}
+
+
+def _prescription(r: Row) -> Prescription:
+    return Prescription(r.number, Prescriber(r.prescriber, r.structure, r.software, r.profession),
+                        datetime.fromisoformat(r.created_at), date.fromisoformat(r.prescribed_on), bool(r.consent),
+                        tuple(_line(d) for d in orjson.loads(r.lines)), r.status)
+
+
+def _execution_row(e: Execution) -> dict:
+    lines = [{"n": d.line, "o": d.outcome.value, "q": d.quantity, "c": d.code, "s": d.system, "l": d.label,
+              "m": d.reason} for d in e.lines]
+    return {"id": e.id, "number": e.number, "dispenser": e.dispenser, "structure": e.structure,
+            "software": e.software, "profession": e.profession,
+            "executed_at": e.executed_at.isoformat(timespec="microseconds"), "at_delivery": e.at_delivery,
+            "ins": e.ins or None, "ins_oid": e.ins_oid or None, "lines": orjson.dumps(lines).decode()}
+
+
+def _execution(r: Row) -> Execution:
+    lines = tuple(LineExecution(d["n"], Outcome(d["o"]), d["q"], d["c"], d["s"], d["l"], d["m"])
+                  for d in orjson.loads(r.lines))
+    return Execution(r.id, r.number, r.dispenser, r.structure, r.software, r.profession,
+                     datetime.fromisoformat(r.executed_at), bool(r.at_delivery), lines, r.ins or "", r.ins_oid or "")
