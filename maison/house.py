@@ -24,6 +24,7 @@ from maison.core.authz import Authorizer
 from maison.core.storage import Database
 from maison.core.terminology import Terminology
 from maison.formats.fhir import outcome_response
+from maison.formats.ucum import cisis_units
 from maison.identite.annuaire.api import router as annuaire_router
 from maison.identite.annuaire.export import Exports
 from maison.identite.ins.api import router as insi_router
@@ -52,6 +53,8 @@ from maison.partage.mss.messagerie import Messagerie
 from maison.partage.mss.messagerie_api import router as messagerie_router
 from maison.partage.mss.pfi_api import router as pfi_router
 from maison.partage.mss.service import Mss
+from maison.partage.ordonnance.api import router as ordonnance_router
+from maison.partage.ordonnance.service import Base
 
 SERVICES = [
     ("/insi", "INSi — téléservice de l'Identité Nationale de Santé (SOAP 1.2, WSDL at /insi/lps?wsdl)"),
@@ -62,6 +65,7 @@ SERVICES = [
     ("/annuaire", "Annuaire Santé — Practitioner, PractitionerRole, Organization (FHIR R4, IG fhir-annuaire)"),
     ("/dmp", "DMP — Gestionnaire de partage de documents, PDSm 3.1.1 (MHD ITI-65/66/67/68), patient controls"),
     ("/espace", "Mon espace santé — profil médical, measures, agenda, the patient's documents, full export"),
+    ("/ordonnance", "Ordonnance numérique — the base of e-prescriptions (FHIR R4 RequestGroup, $dispensation, $executer)"),
     ("/pfi", "MSSanté — the structure's integration platform: worklist of documents waiting for a patient"),
 ]
 
@@ -119,6 +123,15 @@ class House:
                    has_espace=espace_open(self.db, self.insi.referential))
 
     @cached_property
+    def ordonnance(self) -> Base:
+        """The base ordonnance numérique; its reads share the house's audit journal."""
+        return Base(self.db, journal=self.insi.journal)
+
+    @cached_property
+    def ucum_units(self) -> frozenset[str]:
+        return cisis_units(self.settings.reference_path)
+
+    @cached_property
     def terminology(self) -> Terminology:
         """The CI-SIS value sets of the configured reference pack, or the compact default table."""
         return Terminology.from_settings(self.settings)
@@ -160,6 +173,9 @@ class House:
                            prefix="/espace", tags=["Mon espace santé"])
         app.include_router(cellule_router(self.cellule, self.patients, self.settings.max_body_bytes, authorizer),
                            prefix="/identitovigilance", tags=["Cellule d'identitovigilance"])
+        app.include_router(ordonnance_router(self.ordonnance, authorizer, self.settings.max_body_bytes,
+                                             lambda: self.ucum_units),
+                           prefix="/ordonnance", tags=["Ordonnance numérique"])
         app.include_router(pfi_router(self.db, self.mss.blobs, authorizer, self.settings.max_body_bytes),
                            prefix="/pfi", tags=["MSSanté"])
 

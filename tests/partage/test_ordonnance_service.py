@@ -234,3 +234,16 @@ def test_counters_count_successful_calls_only(base):
     assert base.counters() == {
         "prescripteurs": {"creees": 1, "consultees": 1, "recherchees": 1, "prescripteursActifs": 1, "logiciels": 1},
         "executants": {"consultees": 1, "executees": 1, "structuresActives": 1, "logiciels": 1}}
+
+
+def test_a_device_prescribed_as_free_text_is_executed_with_its_lpp_code(base):
+    # seed 000 L3650: prescribed as free text; L3652: after execution, at least the LPP code
+    p = _create(base, Line(1, LineKind.DISPOSITIF, "Lecteur de glycémie, marque au choix"))
+    with pytest.raises(InvalidInput) as err:
+        base.execute(PHARMACIST, p.number, [LineExecution(1, Outcome.DELIVRE)])
+    assert err.value.code == "execution-lpp"
+    with pytest.raises(InvalidInput):
+        base.execute(PHARMACIST, p.number, [LineExecution(1, Outcome.DELIVRE, code="118898", system=SYS_LPP)])
+    done = base.execute(PHARMACIST, p.number, [LineExecution(1, Outcome.DELIVRE, code="1188984", system=SYS_LPP,
+                                                             label="Lecteur FreeStyle")])
+    assert done.lines[0].code == "1188984"

@@ -19,6 +19,7 @@ from maison.formats.cda.header import INS_ROOTS, parse_ts, read_header
 from maison.partage.dmp.codes import TYPE_CLASS, VOLET_FORMAT
 from maison.partage.dmp.mhd import EXT_IS_ARCHIVED, EXT_SOURCE_ID, MHD_LIST_TYPES, SYS_IDNATPS
 from maison.partage.dmp.model import URL_CONFIDENTIALITY, URL_VISIBILITY
+from maison.partage.espace.documents import SYS_TYPE_COMPLEMENTAIRE, URL_TYPE_COMPLEMENTAIRE
 
 URL_LOINC = "http://loinc.org"
 URL_CLASS = "https://mos.esante.gouv.fr/NOS/TRE_A03-ClasseDocument/FHIR/TRE-A03-ClasseDocument"
@@ -42,6 +43,12 @@ class Produced:
 
 def _iso(ts: datetime | None) -> str:
     return (ts or datetime.now(UTC)).astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _type_system(oid: str) -> str:
+    """The FHIR system of a typeCode: LOINC, or the TRE_A05 terminology of the codes LOINC lacks
+    (PRESC-BIO, PRESC-KINE…), as the CDA header names it."""
+    return URL_TYPE_COMPLEMENTAIRE if oid == SYS_TYPE_COMPLEMENTAIRE else URL_LOINC
 
 
 def document_reference(doc: Produced, binary_url: str, related: list[dict]) -> dict:
@@ -68,7 +75,8 @@ def document_reference(doc: Produced, binary_url: str, related: list[dict]) -> d
         "extension": [{"url": EXT_IS_ARCHIVED, "valueBoolean": doc.archived}],
         "masterIdentifier": {"use": "usual", "system": "urn:ietf:rfc:3986", "value": f"urn:oid:{header.unique_id}"},
         "status": "current",
-        "type": {"coding": [{"system": URL_LOINC, "code": header.type_code.code, "display": header.type_code.display}]},
+        "type": {"coding": [{"system": _type_system(header.type_code.system), "code": header.type_code.code,
+                             "display": header.type_code.display}]},
         "category": [{"coding": [{"system": URL_CLASS, "code": TYPE_CLASS.get(header.type_code.code, "")}]}],
         "subject": {"identifier": {"system": f"urn:oid:{ins.root}", "value": ins.extension}},
         "date": _iso(None),

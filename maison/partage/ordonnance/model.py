@@ -211,8 +211,9 @@ def check_line(line: Line, where: str) -> None:
         if kind == "SMS" and not line.code.strip():
             raise InvalidInput(f"ligne {line.number} : substance sans code", code="medicament-code", expression=where)
     elif line.kind is LineKind.DISPOSITIF:
-        if line.system != SYS_LPP or not _LPP.match(line.code):
-            raise InvalidInput(f"ligne {line.number} : un dispositif médical porte son code LPP (7 chiffres)",
+        # seed 000 L3650: devices are mostly prescribed as free text; a code, when given, is LPP
+        if (line.code or line.system) and (line.system != SYS_LPP or not _LPP.match(line.code)):
+            raise InvalidInput(f"ligne {line.number} : le code d'un dispositif médical est un code LPP (7 chiffres)",
                                code="dispositif-lpp", expression=where)
     elif line.kind is LineKind.BIOLOGIE:
         m = _LOINC.match(line.code)
@@ -241,6 +242,11 @@ def check_execution(line: Line, done: LineExecution, where: str) -> None:
         if not done.code:
             raise InvalidInput(f"ligne {done.line} : substitution sans le code du produit délivré",
                                code="substitution-code", expression=where)
+    if (line.kind is LineKind.DISPOSITIF and done.outcome is not Outcome.NON_DELIVRE
+            and (done.system or SYS_LPP, bool(_LPP.match(done.code or line.code))) != (SYS_LPP, True)):
+        # seed 000 L3652: after execution the e-prescription holds at least the LPP code
+        raise InvalidInput(f"ligne {done.line} : dispositif délivré sans son code LPP (7 chiffres)",
+                           code="execution-lpp", expression=where)
     if done.outcome is Outcome.PARTIEL and done.quantity is None:
         raise InvalidInput(f"ligne {done.line} : délivrance partielle sans quantité", code="execution-quantite",
                            expression=where)

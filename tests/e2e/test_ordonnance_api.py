@@ -1,0 +1,174 @@
+"""The base ordonnance numérique over HTTP (FHIR R4), driven as a LAP and a LGO would: a GP creates,
+a pharmacist scans, reads and dispenses, the GP consults; every refusal an OperationOutcome."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import httpx
+import pytest
+
+from maison.partage.ordonnance import fhir
+from maison.partage.ordonnance.model import SYS_CIP, SYS_LOINC, SYS_LPP, SYS_UCUM
+from maison.partage.ordonnance.numero import ALPHABET, parse_number
+from tests.partage.world import OID_INS_NIR_TEST, SARAH_NIR, make_world
+
+
+
+@pytest.fixture
+def world(house, live):  # type: ignore[no-untyped-def]
+    return make_world(house, live, ("generaliste", "pharmacien", "infirmier", "dentiste", "hospitalier"))
+
+
+def _client(world, key: str) -> httpx.Client:  # type: ignore[no-untyped-def]
+    return httpx.Client(base_url=f"{world.base}/ordonnance", headers=world.headers(key), timeout=30)
+
+
+def envelope(*, consent: bool = True, on: date | None = None, extra: list[dict] | None = None) -> dict:
+    """A GP's envelope: a medicine, a device in free text, a biology request and a nursing act."""
+    requests = [
+        {"resourceType": "MedicationRequest", "intent": "order",
+         "medicationCodeableConcept": {"coding": [{"system": SYS_CIP, "code": "3400930000014"}],
+                                       "text": "Paracétamol 1 000 mg comprimé"},
+         "dosageInstruction": [{"text": "1 comprimé si fièvre, 3 par jour au plus"}],
+         "dispenseRequest": {"quantity": {"value": 1, "unit": "boîte"}}},
+        {"resourceType": "DeviceRequest", "intent": "order", "codeCodeableConcept": {"text": "Thermomètre"}},
+        {"resourceType": "ServiceRequest", "intent": "order",
+         "code": {"coding": [{"system": SYS_LOINC, "code": "2345-7"}], "text": "Glycémie à jeun"},
+         "quantityQuantity": {"value": 1, "system": SYS_UCUM, "code": "mmol/L"}},
+        {"resourceType": "ServiceRequest", "intent": "order",
+         "code": {"text": "Soins infirmiers : prise de sang à domicile"}},
+        *(extra or [])]
+    group = {"resourceType": "RequestGroup", "intent": "order", "status": "active",
+             "authoredOn": (on or date.today()).isoformat(),
+             "extension": [{"url": fhir.EXT_CONSENT, "valueBoolean": consent}],
+             "action": [{"resource": {"reference": f"urn:uuid:r{i}"}} for i in range(len(requests))]}
+    return {"resourceType": "Bundle", "type": "collection",
+            "entry": [{"fullUrl": "urn:uuid:rg", "resource": group}]
+            + [{"fullUrl": f"urn:uuid:r{i}", "resource": r} for i, r in enumerate(requests)]}
+
+
+def executer(*lines: dict, ins: tuple[str, str] | None = None, at_delivery: bool = False) -> dict:
+    params = [{"name": "ligne", "part": [{"name": k, **v} for k, v in line.items()]} for line in lines]
+    if ins:
+        params.append({"name": "patient", "part": [
+            {"name": "ins", "valueIdentifier": {"system": f"urn:oid:{OID_INS_NIR_TEST}", "value": SARAH_NIR}},
+            {"name": "statutIdentite", "valueCode": ins[1]}]})
+    if at_delivery:
+        params.append({"name": "aLaDelivrance", "valueBoolean": True})
+    return {"resourceType": "Parameters", "parameter": params}
+
+
+def line(n: int, outcome: str, **more: dict) -> dict:
+    return {"numero": {"valueInteger": n}, "resultat": {"valueCode": outcome}, **more}
+
+
+def _code(response: httpx.Response) -> str:
+    return response.json()["issue"][0]["details"]["coding"][0]["code"]
+
+
+def _created(world, **kw) -> str:  # type: ignore[no-untyped-def]
+    with _client(world, "generaliste") as gp:
+        r = gp.post("/RequestGroup", json=envelope(**kw))
+    assert r.status_code == 201, r.text
+    return r.json()["entry"][0]["resource"]["id"]
+
+
+def _resources(bundle: dict, kind: str) -> list[dict]:
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind]
+
+
+def test_the_circuit_prescribe_scan_dispense_consult(world):
+    with _client(world, "generaliste") as gp, _client(world, "pharmacien") as pharmacy, \
+            _client(world, "infirmier") as nurse:
+        created = gp.post("/RequestGroup", json=envelope(), headers={"Idempotency-Key": "lap-0001"})
+        assert created.status_code == 201, created.text
+        group = created.json()["entry"][0]["resource"]
+        number = group["id"]
+        assert parse_number(number) == number and created.headers["location"].endswith(f"/RequestGroup/{number}")
+        assert {"url": fhir.EXT_QR, "valueString": number} in group["extension"]
+        again = gp.post("/RequestGroup", json=envelope(), headers={"Idempotency-Key": "lap-0001"})
+        assert again.json()["entry"][0]["resource"]["id"] == number  # a retried request made nothing new
+
+        read = pharmacy.get(f"/RequestGroup/{number}/$dispensation")
+        assert read.status_code == 200 and len(read.json()["entry"]) == 5
+        done = pharmacy.post(f"/RequestGroup/{number}/$executer", json=executer(
+            line(1, "substitue", produit={"valueCoding": {"system": SYS_CIP, "code": "3400930000021",
+                                                          "display": "Paracétamol générique"}}),
+            line(2, "delivre", produit={"valueCoding": {"system": SYS_LPP, "code": "1188984"}}),
+            ins=(SARAH_NIR, "QUAL"), at_delivery=True))
+        assert done.status_code == 201, done.text
+        [dispense] = _resources(done.json(), "MedicationDispense")
+        assert dispense["substitution"]["wasSubstituted"] is True
+        assert dispense["subject"]["identifier"]["value"] == SARAH_NIR
+        assert nurse.post(f"/RequestGroup/{number}/$executer", json=executer(line(4, "delivre"))).status_code == 201
+
+        # seed 001 L359: with the patient's OUI the prescriber sees what was delivered
+        seen = gp.get(f"/RequestGroup/{number}").json()
+        assert len(_resources(seen, "MedicationDispense")) == 1 and len(_resources(seen, "Task")) == 1
+        assert gp.get(f"/RequestGroup/{number}/$executions").status_code == 200
+        found = gp.get("/RequestGroup", params={"date": f"ge{(date.today() - timedelta(days=2)).isoformat()}"}).json()
+        assert [e["resource"]["id"] for e in found["entry"]] == [number]
+
+
+def test_execution_hidden_from_the_prescriber_with_the_patients_non(world):
+    number = _created(world, consent=False)
+    with _client(world, "generaliste") as gp, _client(world, "pharmacien") as pharmacy:
+        assert pharmacy.post(f"/RequestGroup/{number}/$executer", json=executer(line(1, "delivre"))).status_code == 201
+        seen = gp.get(f"/RequestGroup/{number}").json()
+        assert _resources(seen, "MedicationDispense") == []
+        refused = gp.get(f"/RequestGroup/{number}/$executions")  # seed 001 L408-417
+        assert refused.status_code == 403 and _code(refused) == "execution-non-consentie"
+
+
+def test_each_refusal_is_precise(world, house):
+    number = _created(world)
+    typo = number[:3] + ALPHABET[(ALPHABET.index(number[3]) + 7) % 36] + number[4:]
+    with _client(world, "generaliste") as gp, _client(world, "pharmacien") as pharmacy, \
+            _client(world, "hospitalier") as colleague, _client(world, "dentiste") as dentist:
+        r = pharmacy.get(f"/RequestGroup/{typo}/$dispensation")
+        assert r.status_code == 400 and _code(r) == "numero-cle"
+        r = colleague.get(f"/RequestGroup/{number}")
+        assert r.status_code == 403 and _code(r) == "prescription-autre-prescripteur"
+        assert pharmacy.post(f"/RequestGroup/{number}/$executer", json=executer(line(1, "delivre"))).status_code == 201
+        r = pharmacy.post(f"/RequestGroup/{number}/$executer", json=executer(line(1, "delivre")))
+        assert r.status_code == 409 and _code(r) == "ligne-deja-executee"
+        r = pharmacy.post(f"/RequestGroup/{number}/$executer", json=executer(
+            line(3, "delivre"), ins=(SARAH_NIR, "VALI")))  # seed 000 L3692-3694
+        assert r.status_code == 403 and _code(r) == "ins-identite-non-qualifiee"
+        r = dentist.get(f"/RequestGroup/{number}/$dispensation")
+        assert r.status_code == 403 and _code(r) == "executant-non-habilite"
+        r = pharmacy.post("/RequestGroup", json=envelope())
+        assert r.status_code == 403 and _code(r) == "prescripteur-non-habilite"
+
+        with_patient = envelope()
+        with_patient["entry"].append({"fullUrl": "urn:uuid:p", "resource": {"resourceType": "Patient", "identifier": [
+            {"system": f"urn:oid:{OID_INS_NIR_TEST}", "value": SARAH_NIR}]}})
+        r = gp.post("/RequestGroup", json=with_patient)  # seed 000 L3697
+        assert r.status_code == 400 and _code(r) == "identite-patient-interdite"
+        r = gp.post("/RequestGroup", json=envelope(extra=[{"resourceType": "ServiceRequest", "intent": "order",
+                                                           "code": {"text": "Transport sanitaire en VSL"}}]))
+        assert r.status_code == 400 and _code(r) == "transport-exclu"  # seed 000 L3663
+        r = gp.post("/RequestGroup", content=b"{\"resourceType\": ", headers={"Content-Type": "application/json"})
+        assert r.status_code == 400
+        r = gp.post("/RequestGroup", content=b"{" + b" " * 3_000_000 + b"}",
+                    headers={"Content-Type": "application/json"})
+        assert r.status_code == 413
+        assert httpx.get(f"{world.base}/ordonnance/RequestGroup").status_code == 401
+
+    old = _created(world, on=date.today() - timedelta(days=120))
+    with _client(world, "pharmacien") as pharmacy:
+        r = pharmacy.post(f"/RequestGroup/{old}/$executer", json=executer(line(1, "delivre")))
+    assert r.status_code == 422 and _code(r) == "prescription-expiree"  # CSP R.5132-22
+
+
+def test_counters_published_without_authentication(world, house):
+    number = _created(world)
+    with _client(world, "pharmacien") as pharmacy, _client(world, "hospitalier") as colleague:
+        pharmacy.get(f"/RequestGroup/{number}/$dispensation")
+        pharmacy.post(f"/RequestGroup/{number}/$executer", json=executer(line(1, "delivre")))
+        colleague.get(f"/RequestGroup/{number}")  # refused: not counted (001 L427 "appels avec succès")
+    house.insi.journal.close()
+    counters = httpx.get(f"{world.base}/ordonnance/$compteurs").json()
+    assert counters["prescripteurs"]["creees"] == 1 and counters["prescripteurs"]["consultees"] == 0
+    assert counters["executants"] == {"consultees": 1, "executees": 1, "structuresActives": 1, "logiciels": 1}

@@ -1,0 +1,327 @@
+"""The ordonnance numérique in FHIR: the prescriber's Bundle read back, refusals named, executions shown."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from maison.core.errors import InvalidInput, MalformedRequest
+from maison.formats.ucum import cisis_units
+from maison.partage.ordonnance import fhir
+from maison.partage.ordonnance.model import (
+    MAX_LINES,
+    SYS_CIP,
+    SYS_LOINC,
+    SYS_LPP,
+    SYS_UCUM,
+    Draft,
+    Execution,
+    Line,
+    LineExecution,
+    LineKind,
+    Outcome,
+    Prescriber,
+    Prescription,
+)
+
+UNITS = cisis_units(Path("/work/shared/reference"))
+BASE = "https://maison.test/ordonnance/fhir"
+NUMBER = "01527BP22JCNZZYGHZ"
+DOLIPRANE = "3400935955838"  # CIP13, EAN-13 key 8
+GLUCOSE = "2345-7"  # LOINC, check digit 7
+
+
+def _envelope() -> dict:
+    """Four lines as a prescriber's software posts them: medicine, device, biology, nursing act."""
+    return {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:rg", "resource": {
+            "resourceType": "RequestGroup", "status": "active", "intent": "order", "authoredOn": "2025-03-14",
+            "subject": {"display": "Patient"},
+            "extension": [{"url": fhir.EXT_CONSENT, "valueBoolean": True}],
+            "action": [{"resource": {"reference": f"urn:uuid:{k}"}} for k in ("med", "dm", "bio", "ide")]}},
+        {"fullUrl": "urn:uuid:med", "resource": {
+            "resourceType": "MedicationRequest", "status": "active", "intent": "order",
+            "medicationCodeableConcept": {"coding": [{"system": SYS_CIP, "code": DOLIPRANE,
+                                                      "display": "DOLIPRANE 1000 mg cp"}]},
+            "dosageInstruction": [{"text": "1 comprimé 3 fois par jour si douleur"}],
+            "dispenseRequest": {"quantity": {"value": 2, "unit": "boîte"}, "numberOfRepeatsAllowed": 2,
+                                "expectedSupplyDuration": {"value": 3, "system": SYS_UCUM, "code": "wk"}},
+            "substitution": {"allowedBoolean": False}}},
+        {"fullUrl": "urn:uuid:dm", "resource": {
+            "resourceType": "DeviceRequest", "status": "active", "intent": "order",
+            "codeCodeableConcept": {"coding": [{"system": SYS_LPP, "code": "1188984"}], "text": "Lecteur de glycémie"},
+            "extension": [{"url": fhir.EXT_DEVICE_QUANTITY, "valueInteger": 1}]}},
+        {"fullUrl": "urn:uuid:bio", "resource": {
+            "resourceType": "ServiceRequest", "status": "active", "intent": "order",
+            "code": {"coding": [{"system": SYS_LOINC, "code": GLUCOSE, "display": "Glucose [Moles/volume] in Serum"}]},
+            "quantityQuantity": {"value": 1, "system": SYS_UCUM, "code": "mmol/L", "unit": "mmol/L"},
+            "note": [{"text": "à jeun"}]}},
+        {"fullUrl": "urn:uuid:ide", "resource": {
+            "resourceType": "ServiceRequest", "status": "active", "intent": "order",
+            "code": {"text": "Soins infirmiers à domicile : pansement tous les deux jours pendant 15 jours"}}},
+    ]}
+
+
+def _prescription(draft, status: str = "active") -> Prescription:
+    return Prescription(NUMBER, Prescriber("810000000001", "1750000000", "Logiciel", "10"),
+                        datetime(2025, 3, 14, 9, tzinfo=UTC), draft.prescribed_on, draft.consent, draft.lines, status)
+
+
+def _refused(bundle: dict, code: str) -> InvalidInput:
+    with pytest.raises(InvalidInput) as caught:
+        fhir.draft_from_fhir(bundle, units=UNITS)
+    assert caught.value.code == code, caught.value.message
+    return caught.value
+
+
+def _resource(bundle: dict, url: str) -> dict:
+    return next(e["resource"] for e in bundle["entry"] if e["fullUrl"] == url)
+
+
+def test_four_line_envelope_reads_and_round_trips():
+    draft = fhir.draft_from_fhir(_envelope(), units=UNITS)
+    assert draft.prescribed_on == date(2025, 3, 14) and draft.consent is True
+    med, dm, bio, ide = draft.lines
+    assert med == Line(1, LineKind.MEDICAMENT, "DOLIPRANE 1000 mg cp", DOLIPRANE, SYS_CIP,
+                       "1 comprimé 3 fois par jour si douleur", 2.0, "boîte", 2, False, 21)
+    assert (dm.kind, dm.code, dm.label, dm.quantity) == (LineKind.DISPOSITIF, "1188984", "Lecteur de glycémie", 1.0)
+    assert (bio.kind, bio.code, bio.unit, bio.instructions) == (LineKind.BIOLOGIE, GLUCOSE, "mmol/L", "à jeun")
+    assert ide.kind is LineKind.ACTE and ide.label.startswith("Soins infirmiers") and not ide.code
+
+    p = _prescription(draft)
+    bundle = fhir.prescription_bundle(p, None, base_url=BASE)
+    assert bundle["type"] == "collection"
+    assert [e["resource"]["resourceType"] for e in bundle["entry"]] == [
+        "RequestGroup", "MedicationRequest", "DeviceRequest", "ServiceRequest", "ServiceRequest"]
+    group = bundle["entry"][0]["resource"]
+    number = {"system": fhir.SYS_NUMBER, "value": NUMBER}
+    assert group["identifier"] == [number] and group["groupIdentifier"] == number
+    assert group["author"]["identifier"] == {"system": "urn:oid:1.2.250.1.71.4.2.1", "value": "810000000001"}
+    assert {"url": fhir.EXT_QR, "valueString": NUMBER} in group["extension"]
+    request = _resource(bundle, f"{BASE}/MedicationRequest/{NUMBER}-1")
+    assert request["groupIdentifier"] == number and request["identifier"][0]["value"] == f"{NUMBER}-1"
+    assert request["substitution"] == {"allowedBoolean": False}
+    assert fhir.draft_from_fhir(bundle, units=UNITS) == draft  # the base's answer is a valid envelope
+
+    bare = fhir.prescription_bundle(_prescription(Draft(draft.prescribed_on, False, (
+        Line(1, LineKind.MEDICAMENT, "DOLIPRANE", DOLIPRANE, SYS_CIP),))), None, base_url=BASE)
+    request = bare["entry"][1]["resource"]
+    assert "dispenseRequest" not in request and "dosageInstruction" not in request  # no empty elements
+    assert {"url": fhir.EXT_CONSENT, "valueBoolean": False} in bare["entry"][0]["resource"]["extension"]
+
+    revoked = fhir.prescription_bundle(_prescription(draft, "annulee"), None, base_url=BASE)
+    assert [e["resource"]["status"] for e in revoked["entry"][:3]] == ["revoked", "cancelled", "revoked"]
+
+
+def test_medication_resource_contained_or_in_the_bundle():
+    for where in ("contained", "bundle"):
+        bundle = _envelope()
+        medication = {"resourceType": "Medication", "id": "m1", "code": {
+            "coding": [{"system": "http://data.esante.gouv.fr/ansm/medicament/UCD", "code": "3400890006262",
+                        "display": "PARACETAMOL VIC 1000MG CPR"}], "text": "PARACETAMOL MYLAN CONSEIL 1000 MG"}}
+        request = bundle["entry"][1]["resource"]
+        del request["medicationCodeableConcept"]
+        if where == "contained":
+            request["contained"], request["medicationReference"] = [medication], {"reference": "#m1"}
+        else:
+            bundle["entry"].append({"fullUrl": "urn:uuid:m1", "resource": medication})
+            request["medicationReference"] = {"reference": "urn:uuid:m1"}
+        line = fhir.draft_from_fhir(bundle, units=UNITS).lines[0]
+        assert (line.code, line.label) == ("3400890006262", "PARACETAMOL MYLAN CONSEIL 1000 MG")
+
+
+@pytest.mark.parametrize("where", ["patient-entry", "subject-identifier", "subject-reference", "contained"])
+def test_patient_identity_refused(where):
+    # seed 000 L3697: the base is created without the patient's identity
+    bundle = _envelope()
+    patient = {"resourceType": "Patient", "id": "p", "identifier": [{"system": "urn:oid:1.2.250.1.213.1.4.8",
+                                                                     "value": "279035121518989"}]}
+    expected = {"patient-entry": "Bundle.entry[5].resource",
+                "subject-identifier": "Bundle.entry[1].resource.subject",
+                "subject-reference": "Bundle.entry[3].resource.subject",
+                "contained": "Bundle.entry[0].resource.contained[0]"}[where]
+    if where == "patient-entry":
+        bundle["entry"].append({"fullUrl": "urn:uuid:p", "resource": patient})
+    elif where == "subject-identifier":
+        bundle["entry"][1]["resource"]["subject"] = {"identifier": patient["identifier"][0]}
+    elif where == "subject-reference":
+        bundle["entry"][3]["resource"]["subject"] = {"reference": "Patient/p", "display": "Patient"}
+    else:
+        bundle["entry"][0]["resource"]["contained"] = [patient]
+    assert _refused(bundle, "identite-patient-interdite").expression == expected
+
+
+@pytest.mark.parametrize("concept", [
+    {"code": {"coding": [{"system": "http://snomed.info/sct", "code": "73957001"}]}},
+    {"category": [{"coding": [{"system": "urn:maison:test", "code": "transport"}]}], "code": {"text": "Aller-retour"}},
+    {"code": {"text": "Transport en ambulance allongé"}},
+    {"code": {"text": "Bon de transport : VSL"}},
+    {"code": {"text": "TAXI CONVENTIONNÉ pour la dialyse"}},
+])
+def test_patient_transport_refused(concept):
+    # seed 000 L3663: everything may be prescribed "excepté les transports sanitaires"
+    bundle = _envelope()
+    bundle["entry"][4]["resource"].update(concept)
+    error = _refused(bundle, "transport-exclu")
+    assert error.expression.startswith("Bundle.entry[4].resource.")
+
+
+@pytest.mark.parametrize(("entry", "change", "code", "expression"), [
+    (1, {"medicationCodeableConcept": {"coding": [{"system": SYS_CIP, "code": "3400935955839"}], "text": "DOLIPRANE"}},
+     "medicament-code", "Bundle.entry[1].resource"),
+    (2, {"codeCodeableConcept": {"coding": [{"system": SYS_LPP, "code": "118898"}], "text": "Lecteur"}},
+     "dispositif-lpp", "Bundle.entry[2].resource"),
+    (3, {"code": {"coding": [{"system": SYS_LOINC, "code": "2345-8", "display": "Glucose"}]}},
+     "biologie-loinc", "Bundle.entry[3].resource"),
+    (3, {"quantityQuantity": {"value": 1, "system": SYS_UCUM, "code": "mmol//L"}},
+     "unite-ucum", "Bundle.entry[3].resource.quantityQuantity.code"),
+    (3, {"quantityQuantity": {"value": 1, "system": SYS_UCUM, "code": "IU"}},
+     "unite-ucum", "Bundle.entry[3].resource.quantityQuantity.code"),
+    (3, {"quantityQuantity": {"value": 1, "unit": "mmol/L"}},
+     "unite-ucum", "Bundle.entry[3].resource.quantityQuantity.system"),
+    (4, {"code": {"coding": [{"system": "urn:ngap", "code": "AMI"}]}},
+     "acte-code", "Bundle.entry[4].resource.code.coding"),
+    (1, {"dispenseRequest": {"expectedSupplyDuration": {"value": 1, "code": "mo"}}},
+     "duree-traitement", "Bundle.entry[1].resource.dispenseRequest.expectedSupplyDuration"),
+    (0, {"extension": []}, "consentement-absent",
+     f"Bundle.entry[0].resource.extension.where(url='{fhir.EXT_CONSENT}')"),
+    (0, {"authoredOn": "14/03/2025"}, "date-prescription", "Bundle.entry[0].resource.authoredOn"),
+    (0, {"intent": "plan"}, "requestgroup-intent", "Bundle.entry[0].resource.intent"),
+])
+def test_bad_lines_refused_with_code_and_expression(entry, change, code, expression):
+    bundle = _envelope()
+    bundle["entry"][entry]["resource"].update(change)
+    assert _refused(bundle, code).expression == expression
+
+
+def test_envelope_structure_refused():
+    empty = {"resourceType": "Bundle", "type": "collection", "entry": []}
+    assert _refused(empty, "ordonnance-vide").expression == "Bundle.entry"
+    no_action = _envelope()
+    no_action["entry"] = no_action["entry"][:1]
+    no_action["entry"][0]["resource"]["action"] = []
+    _refused(no_action, "ordonnance-vide")
+    too_many = _envelope()
+    too_many["entry"][0]["resource"]["action"] *= MAX_LINES
+    _refused(too_many, "ordonnance-trop-de-lignes")
+    other = _envelope()
+    other["entry"].append({"fullUrl": "urn:uuid:o", "resource": {"resourceType": "Observation"}})
+    assert _refused(other, "ressource-non-prise-en-charge").expression == "Bundle.entry[5].resource"
+    dangling = _envelope()
+    dangling["entry"][0]["resource"]["action"][1]["resource"]["reference"] = "urn:uuid:nowhere"
+    assert _refused(dangling, "action-reference").expression == "Bundle.entry[0].resource.action[1].resource.reference"
+    outside = _envelope()
+    del outside["entry"][0]["resource"]["action"][3]
+    assert _refused(outside, "requete-hors-ordonnance").expression == "Bundle.entry[4].resource"
+    twice = _envelope()
+    twice["entry"][0]["resource"]["action"][1] = copy.deepcopy(twice["entry"][0]["resource"]["action"][0])
+    _refused(twice, "action-en-double")
+    with pytest.raises(MalformedRequest) as caught:
+        bad = _envelope()
+        bad["entry"][1]["resource"]["dispenseRequest"]["numberOfRepeatsAllowed"] = "2"
+        fhir.draft_from_fhir(bad, units=UNITS)
+    assert caught.value.expression == "Bundle.entry[1].resource.dispenseRequest.numberOfRepeatsAllowed"
+
+
+def _executer(*parameters: dict) -> dict:
+    return {"resourceType": "Parameters", "parameter": list(parameters)}
+
+
+def _ligne(numero: int, resultat: str, **parts) -> dict:
+    extra = [{"name": name, **value} for name, value in parts.items()]
+    return {"name": "ligne", "part": [{"name": "numero", "valueInteger": numero},
+                                      {"name": "resultat", "valueCode": resultat}, *extra]}
+
+
+def _four_lines(substitutable: bool = True) -> Prescription:
+    bundle = _envelope()
+    bundle["entry"][1]["resource"]["substitution"]["allowedBoolean"] = substitutable
+    return _prescription(fhir.draft_from_fhir(bundle, units=UNITS))
+
+
+def test_execution_parsed_with_substitution_and_ins():
+    generic = {"system": SYS_CIP, "code": "3400930000001", "display": "PARACETAMOL GNR 1000 mg cp"}
+    lines, ins, at_delivery = fhir.execution_from_fhir(_executer(
+        _ligne(1, "substitue", quantite={"valueDecimal": 2}, produit={"valueCoding": generic}),
+        _ligne(2, "non-delivre", motif={"valueString": "rupture de stock"}),
+        {"name": "patient", "part": [
+            {"name": "ins", "valueIdentifier": {"system": "urn:oid:1.2.250.1.213.1.4.8", "value": "279035121518989"}},
+            {"name": "statutIdentite", "valueCode": "QUAL"}]},
+        {"name": "aLaDelivrance", "valueBoolean": True}), _four_lines())
+    assert lines == (LineExecution(1, Outcome.SUBSTITUE, 2.0, generic["code"], SYS_CIP, generic["display"]),
+                     LineExecution(2, Outcome.NON_DELIVRE, reason="rupture de stock"))
+    assert (ins.matricule, ins.oid, ins.status) == ("279035121518989", "1.2.250.1.213.1.4.8", "QUAL")
+    assert at_delivery is True
+    lines, ins, at_delivery = fhir.execution_from_fhir(_executer(_ligne(3, "delivre")), _four_lines())
+    assert lines == (LineExecution(3, Outcome.DELIVRE),) and ins is None and at_delivery is False
+
+
+@pytest.mark.parametrize(("parameters", "error", "code", "expression"), [
+    ([_ligne(5, "delivre")], InvalidInput, "ligne-inconnue", "Parameters.parameter[0].part[0].valueInteger"),
+    ([_ligne(1, "delivre"), _ligne(1, "partiel", quantite={"valueDecimal": 1})], InvalidInput, "ligne-en-double",
+     "Parameters.parameter[1].part[0].valueInteger"),
+    ([_ligne(1, "perdu")], InvalidInput, "resultat-inconnu", "Parameters.parameter[0].part[1].valueCode"),
+    ([_ligne(1, "substitue", produit={"valueCoding": {"system": SYS_CIP, "code": "3400930000001"}})],
+     InvalidInput, "non-substituable", "Parameters.parameter[0]"),
+    ([_ligne(2, "adapte")], InvalidInput, "execution-motif", "Parameters.parameter[0]"),
+    ([], InvalidInput, "execution-vide", "Parameters.parameter"),
+    ([{"name": "ligne", "part": [{"name": "numero", "valueInteger": 1}]}], MalformedRequest, "parametre-part",
+     "Parameters.parameter[0].part"),
+    ([_ligne(1, "delivre", quantite={"valueString": "2"})], MalformedRequest, "structure",
+     "Parameters.parameter[0].part[2]"),
+    ([{"name": "numero", "valueInteger": 1}], MalformedRequest, "parametre-inconnu", "Parameters.parameter[0].name"),
+])
+def test_execution_refused(parameters, error, code, expression):
+    with pytest.raises(error) as caught:
+        fhir.execution_from_fhir(_executer(*parameters), _four_lines(substitutable=False))
+    assert (caught.value.code, caught.value.expression) == (code, expression)
+
+
+def test_executions_rendered_as_dispense_delivery_and_task():
+    p = _four_lines()
+    generic = LineExecution(1, Outcome.SUBSTITUE, 2.0, "3400930000001", SYS_CIP, "PARACETAMOL GNR 1000 mg cp")
+    counter = Execution("e1", NUMBER, "810000000002", "1750000001", "LGO", "21", datetime(2025, 3, 15, 10, tzinfo=UTC),
+                        True, (generic, LineExecution(2, Outcome.NON_DELIVRE, reason="rupture")),
+                        ins="279035121518989", ins_oid="1.2.250.1.213.1.4.8")
+    lab = Execution("e2", NUMBER, "810000000003", "1750000002", "SIL", "10", datetime(2025, 3, 16, 8, tzinfo=UTC),
+                    False, (LineExecution(3, Outcome.DELIVRE), LineExecution(4, Outcome.ADAPTE, reason="tous les 3 j")))
+    bundle = fhir.prescription_bundle(p, [counter, lab], base_url=BASE)
+    assert [e["resource"]["resourceType"] for e in bundle["entry"][5:]] == [
+        "MedicationDispense", "SupplyDelivery", "Task", "Task"]
+    dispense = _resource(bundle, f"{BASE}/MedicationDispense/e1-1")
+    ins = {"identifier": {"system": "urn:oid:1.2.250.1.213.1.4.8", "value": "279035121518989"}}
+    assert dispense["status"] == "completed" and dispense["subject"] == ins
+    assert dispense["substitution"]["wasSubstituted"] is True and dispense["substitution"]["type"]["coding"][0]["code"]
+    assert dispense["medicationCodeableConcept"]["coding"][0]["code"] == "3400930000001"
+    assert dispense["authorizingPrescription"] == [{"reference": f"{BASE}/MedicationRequest/{NUMBER}-1"}]
+    assert dispense["performer"][0]["actor"]["identifier"]["value"] == "810000000002"
+    assert dispense["quantity"]["value"] == 2 and dispense["whenHandedOver"].startswith("2025-03-15T10:00")
+    assert {"url": fhir.EXT_OUTCOME, "valueCode": "substitue"} in dispense["extension"]
+    delivery = _resource(bundle, f"{BASE}/SupplyDelivery/e1-2")
+    assert delivery["status"] == "abandoned" and delivery["patient"] == ins
+    assert {"url": fhir.EXT_REASON, "valueString": "rupture"} in delivery["extension"]
+    assert delivery["suppliedItem"]["itemCodeableConcept"]["coding"][0] == {
+        "system": SYS_LPP, "code": "1188984", "display": "Lecteur de glycémie"}
+    task = _resource(bundle, f"{BASE}/Task/e2-4")
+    assert task["status"] == "completed" and task["focus"] == {"reference": f"{BASE}/ServiceRequest/{NUMBER}-4"}
+    assert task["output"][0]["valueCode"] == "adapte" and task["note"] == [{"text": "tous les 3 j"}]
+    assert "for" not in task
+    declined = fhir.prescription_bundle(p, [Execution(
+        "e3", NUMBER, "810000000002", "s", "LGO", "21", datetime(2025, 3, 17, tzinfo=UTC), False,
+        (LineExecution(1, Outcome.NON_DELIVRE, reason="refus du patient"),))], base_url=BASE)
+    dispense = _resource(declined, f"{BASE}/MedicationDispense/e3-1")
+    assert dispense["status"] == "declined" and "whenHandedOver" not in dispense
+    assert dispense["note"] == [{"text": "refus du patient"}] and "subject" not in dispense
+    assert len(fhir.prescription_bundle(p, [], base_url=BASE)["entry"]) == 5
+
+
+def test_search_bundle():
+    p = _four_lines()
+    found = fhir.search_bundle([p], base_url=BASE, total=7)
+    assert (found["type"], found["total"]) == ("searchset", 7)
+    assert found["entry"][0]["fullUrl"] == f"{BASE}/RequestGroup/{NUMBER}"
+    assert found["entry"][0]["resource"]["resourceType"] == "RequestGroup"
+    assert found["entry"][0]["search"] == {"mode": "match"}
