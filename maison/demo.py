@@ -4,8 +4,9 @@ At this stage: seed the national referential, start the services, admit patients
 through FHIR, call INSi over SOAP 1.2 (with the client's retry rule), qualify identities with an
 identity document, detect and merge a planted doublon, print the cell's report; a doctor signs in
 with Pro Santé Connect and searches the Annuaire Santé; a hospital feeds the DMP at discharge, the
-GP reads, the patient masks a document and reads her access history (demo_dmp). It grows with
-each service.
+GP reads, the patient masks a document and reads her access history (demo_dmp); the GP prescribes
+an ordonnance numérique, a pharmacist scans and dispenses it, the GP sees the dispensation only
+with the patient's OUI (demo_ordonnance). It grows with each service.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from maison import demo_dmp, demo_mss, demo_professionals
+from maison import demo_dmp, demo_mss, demo_ordonnance, demo_professionals
 from maison.core import audit
 from maison.core.auth import issue_key
 from maison.core.config import Settings
@@ -143,6 +144,10 @@ def play(settings: Settings, count: int, console: Console) -> int:
     console.rule("MSSanté")
     mss_ok = dmp_ok and demo_mss.play(house, console, qualified[0], scene.letter, scene.gp_idnatps, scene.gp_token,
                                       scene.gp_structure, scene.patient_token, base)
+    ordonnance_ok = False
+    if dmp_ok:
+        console.rule("Ordonnance numérique")
+        ordonnance_ok = demo_ordonnance.play(house, base, console, qualified[0], scene)
 
     found = http.get("/fhir/Patient", params={"family": people[0].nom_naissance}).json()
     with house.db.read() as conn:
@@ -152,6 +157,6 @@ def play(settings: Settings, count: int, console: Console) -> int:
                   f"audit trail: {n_events} records, chain {'intact' if intact else 'BROKEN'}")
     server.should_exit = True
     thread.join(timeout=5)
-    ok = intact and bool(reviews) and civ["eligible"] and professionals_ok and dmp_ok and mss_ok
+    ok = intact and bool(reviews) and civ["eligible"] and professionals_ok and dmp_ok and mss_ok and ordonnance_ok
     console.rule("[green]done" if ok else "[red]failed")
     return 0 if ok else 1

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from datetime import date
+from datetime import date, datetime
 
 from unidecode import unidecode
 
@@ -41,6 +41,7 @@ from maison.partage.ordonnance.model import (
     LineKind,
     Outcome,
     PatientIns,
+    Prescriber,
     Prescription,
     check_execution,
     check_line,
@@ -344,6 +345,17 @@ def prescription_bundle(p: Prescription, executions: Sequence[Execution] | None,
     for execution in executions or ():
         resources += _executed(p, execution, base_url)
     return {"resourceType": "Bundle", "type": "collection", "entry": [_entry(base_url, r) for r in resources]}
+
+
+def prescription_from_fhir(bundle: dict, *, units: frozenset[str], structure: str, created_at: datetime
+                           ) -> Prescription:
+    """The prescription as the base answered it (`prescription_bundle`), for the prescriber's software
+    to print and copy to the DMP exactly what the base holds: the lines are read as an envelope is."""
+    draft = draft_from_fhir(bundle, units=units)
+    group = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "RequestGroup")
+    author = group.get("author", {}).get("identifier", {}).get("value", "")
+    return Prescription(group["id"], Prescriber(author, structure, "", ""), created_at, draft.prescribed_on,
+                        draft.consent, draft.lines, "annulee" if group.get("status") == "revoked" else "active")
 
 
 def search_bundle(items: Sequence[Prescription], *, base_url: str, total: int) -> dict:

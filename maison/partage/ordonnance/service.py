@@ -180,45 +180,35 @@ class Base:
                 at_delivery: bool = False) -> Execution:
         """Record what was done, line by line (exécutées, 001 L458); the INS only for a qualified
         identity (000 L3692-3694)."""
-        role = self._dispenser(caller, ACTION_EXECUTE)
-        number = self._number(caller, text, ACTION_EXECUTE)
-        if not lines:
-            raise InvalidInput("aucune ligne exécutée", code="execution-vide")
-        if ins is not None:
-            self._check_ins(caller, number, ins)
-        today = self.today()
-        execution = Execution(str(uuid.uuid4()), number, caller.person, caller.structure, caller.software, role,
-                              datetime.now(UTC), at_delivery, tuple(lines), ins.matricule if ins else "",
-                              ins.oid if ins else "")
-        entry = audit.entry(caller.actor(), ACTION_EXECUTE, patient=execution.ins or None,
-                            detail={"numero": number, "lignes": {str(d.line): d.outcome.value for d in lines},
-                                    "a_la_delivrance": at_delivery})
-
-        def work(conn: Connection):  # type: ignore[no-untyped-def]
-            prescription, executions = self._locked(conn, number)
-            _executable(prescription, executions, lines, role, today, ins)
-            return execution, [(store.ordo_execution.insert(), [_execution_row(execution)])], [entry]
-
-        return self._run(caller, ACTION_EXECUTE, number, work)  # type: ignore[return-value]
+        return self.execute_request(caller, text, lambda _p: (lines, ins, at_delivery))[1]
 
     def execute_request(self, caller: Caller, text: str,
                         interpret: Callable[[Prescription], tuple[Sequence[LineExecution], PatientIns | None, bool]]
                         ) -> tuple[Prescription, Execution]:
         """`execute` for a request that can only be read against the prescription (line numbers,
-        what each line allows): `interpret` turns it into lines, INS and the at-delivery flag. The
-        prescription it sees is re-read and judged again under the row lock."""
-        self._dispenser(caller, ACTION_EXECUTE)
+        what each line allows): `interpret` turns it into lines, INS and the at-delivery flag. It
+        runs under the row lock with the judgement, so the prescription is read once."""
+        role = self._dispenser(caller, ACTION_EXECUTE)
         number = self._number(caller, text, ACTION_EXECUTE)
-        with self.db.read() as conn:
-            prescription, _ = self._load(conn, number)
-        if prescription is None:
-            raise self._refused(caller, ACTION_EXECUTE, NotFound(f"prescription {number} inconnue",
-                                                                 code="prescription-inconnue"), number=number)
-        try:
+        today, actor = self.today(), caller.actor()
+
+        def work(conn: Connection):  # type: ignore[no-untyped-def]
+            prescription, executions = self._locked(conn, number)
             lines, ins, at_delivery = interpret(prescription)
-        except MaisonError as exc:
-            raise self._refused(caller, ACTION_EXECUTE, exc, number=number) from None
-        return prescription, self.execute(caller, number, lines, ins=ins, at_delivery=at_delivery)
+            if not lines:
+                raise InvalidInput("aucune ligne exécutée", code="execution-vide")
+            if ins is not None:
+                _check_ins(ins)
+            _executable(prescription, executions, lines, role, today, ins)
+            execution = Execution(str(uuid.uuid4()), number, caller.person, caller.structure, caller.software, role,
+                                  datetime.now(UTC), at_delivery, tuple(lines), ins.matricule if ins else "",
+                                  ins.oid if ins else "")
+            entry = audit.entry(actor, ACTION_EXECUTE, patient=execution.ins or None,
+                                detail={"numero": number, "lignes": {str(d.line): d.outcome.value for d in lines},
+                                        "a_la_delivrance": at_delivery})
+            return (prescription, execution), [(store.ordo_execution.insert(), [_execution_row(execution)])], [entry]
+
+        return self._run(caller, ACTION_EXECUTE, number, work)  # type: ignore[return-value]
 
     # --- counters --------------------------------------------------------------------------------
 
@@ -287,20 +277,6 @@ class Base:
                 code="prescription-autre-prescripteur"), number=number)
         return prescription, executions
 
-    def _check_ins(self, caller: Caller, number: str, ins: PatientIns) -> None:
-        if ins.status != QUALIFIED:  # seed 000 L3692-3694: only if the identity is qualified
-            raise self._refused(caller, ACTION_EXECUTE, Forbidden(
-                f"identité au statut {ins.status or '?'} : l'INS n'est enregistré que pour une identité qualifiée",
-                code="ins-identite-non-qualifiee"), number=number)
-        if ins.oid not in INS_OIDS:
-            raise self._refused(caller, ACTION_EXECUTE, InvalidInput(f"OID {ins.oid!r} : pas celui d'un INS",
-                                                                     code="ins-oid"), number=number)
-        try:
-            parse_matricule(ins.matricule)
-        except MaisonError as exc:
-            raise self._refused(caller, ACTION_EXECUTE, InvalidInput(f"matricule INS : {exc.message}",
-                                                                     code="ins-matricule"), number=number) from None
-
     def _load(self, conn: Connection, number: str, *, lock: bool = False
               ) -> tuple[Prescription | None, list[Execution]]:
         query = sa.select(store.ordo_prescription).where(store.ordo_prescription.c.number == number)
@@ -330,6 +306,18 @@ class Base:
         detail = {"code": error.code, **({"numero": number} if number else {})}
         self.journal.append(caller.actor(), action, outcome="refused", detail=detail)
         return error
+
+
+def _check_ins(ins: PatientIns) -> None:
+    if ins.status != QUALIFIED:  # seed 000 L3692-3694: only if the identity is qualified
+        raise Forbidden(f"identité au statut {ins.status or '?'} : l'INS n'est enregistré que pour une identité "
+                        "qualifiée", code="ins-identite-non-qualifiee")
+    if ins.oid not in INS_OIDS:
+        raise InvalidInput(f"OID {ins.oid!r} : pas celui d'un INS", code="ins-oid")
+    try:
+        parse_matricule(ins.matricule)
+    except MaisonError as exc:
+        raise InvalidInput(f"matricule INS : {exc.message}", code="ins-matricule") from None
 
 
 def _executable(prescription: Prescription, executions: list[Execution], lines: Sequence[LineExecution],
