@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 
 from maison.core.errors import InvalidInput, MalformedRequest
 from maison.formats.ucum import cisis_units
+from tests.conftest import REFERENCE
 from maison.partage.ordonnance import fhir
 from maison.partage.ordonnance.model import (
     MAX_LINES,
@@ -27,7 +27,7 @@ from maison.partage.ordonnance.model import (
     Prescription,
 )
 
-UNITS = cisis_units(Path("/work/shared/reference"))
+UNITS = cisis_units(REFERENCE)
 BASE = "https://maison.test/ordonnance/fhir"
 NUMBER = "01527BP22JCNZZYGHZ"
 DOLIPRANE = "3400935955838"  # CIP13, EAN-13 key 8
@@ -325,3 +325,46 @@ def test_search_bundle():
     assert found["entry"][0]["fullUrl"] == f"{BASE}/RequestGroup/{NUMBER}"
     assert found["entry"][0]["resource"]["resourceType"] == "RequestGroup"
     assert found["entry"][0]["search"] == {"mode": "match"}
+
+
+_JUNK = [None, 1, 1.5, "x", [], {}, [1], {"a": 1}, True, -1, 10**30, "2026-13-45", {"reference": 5}]
+
+
+def _mutated(document: dict, rnd) -> dict:  # type: ignore[no-untyped-def]
+    """`document` with one to three values replaced by junk of another JSON type, or removed."""
+    document = copy.deepcopy(document)
+    slots: list = []
+
+    def walk(node) -> None:  # type: ignore[no-untyped-def]
+        keys = node.keys() if isinstance(node, dict) else range(len(node)) if isinstance(node, list) else ()
+        for key in list(keys):
+            slots.append((node, key))
+            walk(node[key])
+
+    walk(document)
+    for _ in range(rnd.randint(1, 3)):
+        node, key = rnd.choice(slots)
+        if isinstance(node, dict) and rnd.random() < 0.2:
+            node.pop(key, None)
+        elif isinstance(node, dict) or key < len(node):
+            node[key] = rnd.choice(_JUNK)
+    return document
+
+
+def test_hostile_bodies_are_refused_never_crash():
+    """Wrong JSON types anywhere in an envelope or a $executer body: a MaisonError (OperationOutcome
+    400), never an exception that would become a 500."""
+    import random
+
+    from maison.core.errors import MaisonError
+
+    rnd, prescription = random.Random(6), _four_lines()
+    execution = _executer(_ligne(1, "substitue", produit={"valueCoding": {"system": SYS_CIP, "code": "3400930000021"}}),
+                          _ligne(2, "delivre"))
+    for _ in range(1500):
+        for parse in (lambda: fhir.draft_from_fhir(_mutated(_envelope(), rnd), units=UNITS),
+                      lambda: fhir.execution_from_fhir(_mutated(execution, rnd), prescription)):
+            try:
+                parse()
+            except MaisonError:
+                pass

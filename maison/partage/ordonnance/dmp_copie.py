@@ -190,18 +190,23 @@ def n1_ordonnance(prescription: Prescription, patient: PatientIdentity, author: 
 
 
 def deposit(client: httpx.Client, cda: bytes, *, replaces: str | None = None, visibility: Iterable[str] = (),
-            source_id: str | None = None) -> str:
+            source_id: str | None = None, structured: bytes | None = None) -> str:
     """Send `cda` to the DMP (ITI-65 over PDSm, `client` on the DMP's base URL with the professional's
     token) and answer the id of its DocumentReference. `replaces` is "DocumentReference/<id>" of the
     version a new one replaces; `source_id` the producing software's OID (XDS sourceId).
     A retry of the same bytes (after a lost answer) gets the first answer back: the submission set's id is
     derived from the document's, so the DMP sees a replay. A refusal raises `DepositRefused` with the
-    DMP's code and diagnostics; a transport failure is httpx's."""
+    DMP's code and diagnostics; a transport failure is httpx's. `structured` is the eP-MED-DM N3 of
+    the same ordonnance (epmeddm.py): it goes in the same submission as the structured form of the
+    N1 (seed 002 L790: an N3 only with its N1)."""
     header = read_header(xmlsafe.parse(cda, max_bytes=len(cda) + 1))
     # The submission set's id follows from the document's (an OID of the UUID form 2.25, ITU-T X.667):
     # sending the same document again is the same submission, which the DMP answers as a replay.
     submission_id = f"urn:oid:2.25.{uuid.uuid5(uuid.NAMESPACE_OID, 'maison-ordonnance-dmp:' + header.unique_id).int}"
-    bundle = provide_bundle([Produced(cda, visibility=tuple(visibility), replaces=replaces)],
+    documents = [Produced(cda, visibility=tuple(visibility), replaces=replaces)]
+    if structured is not None:
+        documents.append(Produced(structured, visibility=tuple(visibility), transforms=0))
+    bundle = provide_bundle(documents,
                             submission_id=submission_id, **({"source_id": source_id} if source_id else {}))
     response = client.post("", json=bundle, headers={"Content-Type": "application/fhir+json",
                                                      "Accept": "application/fhir+json"})

@@ -238,7 +238,8 @@ def _coded(concept: dict, where: str, systems: object) -> tuple[str, str, str]:
     """(code, system, label) of the first coding in `systems` (else the first coding): the label is
     the text as printed, else the coding's display."""
     codings = [c for _, c in _items(concept, "coding", where)]
-    chosen = next((c for c in codings if c.get("system") in systems), codings[0] if codings else {})
+    chosen = next((c for c in codings if _get(c, "system", str, f"{where}.coding") in systems),
+                  codings[0] if codings else {})
     code, system, display = (_get(chosen, key, str, f"{where}.coding") for key in ("code", "system", "display"))
     return code, system, _get(concept, "text", str, where) or display
 
@@ -311,7 +312,7 @@ def _service(number: int, res: dict, where: str, units: frozenset[str]) -> Line:
         texts = [_get(candidate, "text", str, path)]
         for coding_path, coding in _items(candidate, "coding", path):
             texts.append(_get(coding, "display", str, coding_path))
-            if coding.get("code") in TRANSPORT_CODES:
+            if _get(coding, "code", str, coding_path) in TRANSPORT_CODES:
                 _no_transport(number, coding_path)
         if any(_TRANSPORT_TEXT.search(unidecode(text).lower()) for text in texts):
             _no_transport(number, path)
@@ -566,7 +567,7 @@ def _parts(param: dict, where: str, expected: dict) -> dict[str, tuple]:
     """The parameter's parts by name, each (value, FHIRPath)."""
     parts: dict[str, tuple] = {}
     for path, part in _items(param, "part", where):
-        name = part.get("name")
+        name = _get(part, "name", str, path)
         if name not in expected or name in parts:
             raise MalformedRequest(f"{path} : part {name!r} inconnue ou en double ({', '.join(expected)})",
                                    code="parametre-part", expression=f"{path}.name")
