@@ -5,7 +5,6 @@ and devices belong to it."""
 
 from __future__ import annotations
 
-import functools
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,7 +20,6 @@ from maison.formats.cda.build import Address
 from maison.formats.cda.document import inspect_cda
 from maison.partage.ordonnance.epmeddm import CDA_SYSTEMS, TEMPLATE_EP_MED_DM, Mentions, PatientContact, ep_med_dm_n3
 from maison.formats.cda.header import NS, read_header
-from maison.formats.pdf import document_pdf
 from maison.partage.dmp.codes import VOLET_FORMAT
 from maison.partage.ordonnance.dmp_copie import OID_EPRESCRIPTION_NUMBER, n1_ordonnance
 from maison.partage.ordonnance.model import (
@@ -32,16 +30,12 @@ from maison.partage.ordonnance.model import (
     SYS_SMS,
     Line,
     LineKind,
-    Prescriber,
     Prescription,
 )
 from maison.partage.ordonnance.numero import new_number
-from tests.partage.world import CABINET, PROS, SARAH_ID
+from tests.partage.test_ordonnance_dmp import GP, MAX, PRESCRIBER, PROFILES, ROOT, pdf_of
+from tests.partage.world import PROS, SARAH_ID
 
-MAX = 50_000_000
-ROOT = "1.2.250.1.999.7.1"  # the test prescriber software's OID arc for its documents
-GP = PROS["generaliste"]
-PRESCRIBER = Prescriber(GP.idnatps, CABINET, "LAP de test 1.0", "10")
 CONTACT = PatientContact(Address("Rue de la Paix", "75002", "PARIS", "3"), "06 12 34 56 78", "sarah@example.org")
 PARACETAMOL = Line(1, LineKind.MEDICAMENT, "PARACETAMOL 1 g, comprimé", "3400935955838", SYS_CIP,
                    "1 comprimé 3 fois par jour si douleur", 2, renewals=2, duration_days=10)
@@ -51,20 +45,11 @@ BANDE = Line(3, LineKind.DISPOSITIF, "Bande de contention", "1110290", SYS_LPP, 
 GLYCEMIE = Line(4, LineKind.BIOLOGIE, "Glycémie à jeun", "2345-7", SYS_LOINC)
 KINE = Line(4, LineKind.ACTE, "", instructions="10 séances de rééducation du genou")
 VOLET = "CI-SIS_EP-MED-DM_2024.01.sch"
-PROFILES = ["profils/IHE.sch", "profils/structurationMinimale/ASIP-STRUCT-MIN-StrucMin.sch",
-            "profils/CI-SIS_ModelesDeContenusCDA.sch", "profils/terminologies/schematron/terminologie.sch",
-            "profils/CI-SIS_Modeles_ANS.sch"]
 
 
 def prescription(*lines: Line) -> Prescription:
     return Prescription(new_number(), PRESCRIBER, datetime.now(UTC).replace(microsecond=0), date.today(), True,
                         tuple(lines or (PARACETAMOL, AMOXICILLINE, BANDE)))
-
-
-@functools.lru_cache(maxsize=None)  # the PDF carries its creation time: one rendering per ordonnance
-def pdf_of(p: Prescription) -> bytes:
-    rows = [f"{line.number}. {line.label} — {line.instructions}" for line in p.lines]
-    return document_pdf(f"Ordonnance numérique N°{p.number}", [("Prescriptions", rows)])
 
 
 def n3(p: Prescription, reference_path: Path, **options) -> bytes:  # type: ignore[no-untyped-def]

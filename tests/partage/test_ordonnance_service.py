@@ -247,3 +247,19 @@ def test_a_device_prescribed_as_free_text_is_executed_with_its_lpp_code(base):
     done = base.execute(PHARMACIST, p.number, [LineExecution(1, Outcome.DELIVRE, code="1188984", system=SYS_LPP,
                                                              label="Lecteur FreeStyle")])
     assert done.lines[0].code == "1188984"
+
+
+def test_renewals_stop_with_the_treatment(base):
+    """CSP R.5132-21: twelve months of treatment at most; a line's own duration bounds its renewals."""
+    yearly = Line(1, LineKind.MEDICAMENT, "Lévothyroxine 50 µg", "3400930000014", SYS_CIP, renewals=11)
+    short = Line(2, LineKind.MEDICAMENT, "Amoxicilline 1 g", "3400930000021", SYS_CIP, renewals=2, duration_days=30)
+    p = _create(base, yearly, short, on=TODAY - timedelta(days=60))
+    base.execute(PHARMACIST, p.number, [LineExecution(1, Outcome.DELIVRE), LineExecution(2, Outcome.DELIVRE)])
+    with pytest.raises(TransitionRefused) as err:  # day 60 of a 30-day treatment
+        base.execute(PHARMACIST, p.number, [LineExecution(2, Outcome.DELIVRE)])
+    assert err.value.code == "ligne-duree-depassee"
+    base.execute(PHARMACIST, p.number, [LineExecution(1, Outcome.DELIVRE)])
+    base.today = lambda: TODAY + timedelta(days=320)  # 380 days after the prescription
+    with pytest.raises(TransitionRefused) as err:
+        base.execute(PHARMACIST, p.number, [LineExecution(1, Outcome.DELIVRE)])
+    assert err.value.code == "prescription-expiree" and "R.5132-21" in err.value.message

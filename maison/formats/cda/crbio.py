@@ -25,7 +25,7 @@ from __future__ import annotations
 import base64
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -498,18 +498,22 @@ def _specimen(w: Writer, holder: etree._Element, s: Specimen, n: int, vocabulary
 
 
 def _pdf_section(w: Writer, section: etree._Element, header: DocumentHeader, pdf: bytes) -> None:
-    """FR-Document-PDF-copie as S_documentPDFCopie_ANS.sch, E_organizerDocumentAttache_ANS.sch and
-    E_typeDocumentAttache_ANS.sch want it. Its ids are name-based UUIDs of the document id, so that
-    the same document is written the same way twice."""
-    def uid(name: str) -> str:
-        return str(uuid.uuid5(uuid.NAMESPACE_OID, f"{header.unique_id}/{name}")).upper()
+    """The CR-BIO's copy section; its ids are name-based UUIDs of the document id, so that the same
+    document is written the same way twice."""
+    pdf_copy_section(w, section, pdf, "Copie PDF du compte rendu",
+                     lambda name: str(uuid.uuid5(uuid.NAMESPACE_OID, f"{header.unique_id}/{name}")).upper())
 
+
+def pdf_copy_section(w: Writer, section: etree._Element, pdf: bytes, label: str, uid: Callable[[str], str]) -> None:
+    """FR-Document-PDF-copie as S_documentPDFCopie_ANS.sch, E_organizerDocumentAttache_ANS.sch and
+    E_typeDocumentAttache_ANS.sch want it, for any N3 volet that carries the PDF beside its entries;
+    `uid(name)` gives each element's stable id."""
     w.add(section, "templateId", root=SECTION_PDF)
     w.add(section, "id", root=uid("pdf-section"))
     w.code(section, "code", Code("55108-5", LOINC, "Copie du document"))
     w.add(section, "title", "Copie du document")
     text = w.add(section, "text")
-    w.add(text, "paragraph", "Copie PDF du compte rendu", ID="pdf-copie-type")
+    w.add(text, "paragraph", label, ID="pdf-copie-type")
     cell = w.add(w.add(w.add(w.add(text, "table"), "tbody"), "tr"), "td")
     w.add(cell, "renderMultiMedia", referencedObject="pdf-copie")
     organizer = w.add(w.add(section, "entry"), "organizer", classCode="CLUSTER", moodCode="EVN")

@@ -153,13 +153,10 @@ def document_ids(prescription: Prescription, document_root: str, version: int) -
     return f"{set_id}.{version}", set_id
 
 
-def n1_ordonnance(prescription: Prescription, patient: PatientIdentity, author: Professional, pdf: bytes, *,
-                  reference_path: Path, document_root: str, setting: Code = AMBULATOIRE,
-                  facility: Code = CABINET_INDIVIDUEL, version: int = 1, executant: str | None = None,
-                  confidentiality: str = "N") -> bytes:
-    """The CDA R2 N1 of the ordonnance: its header, and `pdf` — the ordonnance as printed and handed
-    to the patient — as the body. `document_root` is the producing software's OID arc; `version` > 1
-    writes the replacement of the previous version (RPLC), to deposit with `deposit(replaces=…)`."""
+def check_copy(prescription: Prescription, patient: PatientIdentity, author: Professional, pdf: bytes,
+               version: int) -> None:
+    """What every copy in the DMP (N1, N3) needs: an active ordonnance, its prescriber as author, the
+    patient's INS, a version, the PDF as printed."""
     if prescription.status != "active":
         raise InvalidInput(f"ordonnance {prescription.number} {prescription.status} : pas de copie au DMP",
                            code="ordonnance-annulee")
@@ -171,7 +168,17 @@ def n1_ordonnance(prescription: Prescription, patient: PatientIdentity, author: 
     if version < 1:
         raise InvalidInput(f"version {version} : entier positif attendu", code="ordonnance-version")
     if not pdf.startswith(b"%PDF-"):
-        raise InvalidInput("le corps d'une copie N1 est le PDF de l'ordonnance", code="ordonnance-pdf")
+        raise InvalidInput("la copie au DMP porte le PDF de l'ordonnance", code="ordonnance-pdf")
+
+
+def n1_ordonnance(prescription: Prescription, patient: PatientIdentity, author: Professional, pdf: bytes, *,
+                  reference_path: Path, document_root: str, setting: Code = AMBULATOIRE,
+                  facility: Code = CABINET_INDIVIDUEL, version: int = 1, executant: str | None = None,
+                  confidentiality: str = "N") -> bytes:
+    """The CDA R2 N1 of the ordonnance: its header, and `pdf` — the ordonnance as printed and handed
+    to the patient — as the body. `document_root` is the producing software's OID arc; `version` > 1
+    writes the replacement of the previous version (RPLC), to deposit with `deposit(replaces=…)`."""
+    check_copy(prescription, patient, author, pdf, version)
     kind = document_type(prescription, reference_path, executant=executant)
     unique_id, set_id = document_ids(prescription, document_root, version)
     created = prescription.created_at

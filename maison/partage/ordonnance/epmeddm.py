@@ -43,7 +43,6 @@ ordonnance sécurisée…: MED-1096…), the replaced prescriber and the desired
 
 from __future__ import annotations
 
-import base64
 import re
 import uuid
 from collections.abc import Mapping
@@ -66,12 +65,14 @@ from maison.formats.cda.build import (
     ts,
     write_header,
 )
-from maison.formats.cda.header import INS_ROOTS, V3, Code
+from maison.formats.cda.crbio import pdf_copy_section
+from maison.formats.cda.header import V3, Code
 from maison.partage.ordonnance.dmp_copie import (
     AMBULATOIRE,
     CABINET_INDIVIDUEL,
     OID_EPRESCRIPTION_NUMBER,
     TITLE,
+    check_copy,
     document_ids,
     document_type,
     valid_until,
@@ -97,7 +98,6 @@ TYPE_CODE = "57833-6"  # fixed by Entete_EP-MED-DM_2024.01.sch
 # PRE Prescription Section, FR-Prescription-medicaments
 SECTION_MEDICINES = ("1.3.6.1.4.1.19376.1.9.1.2.1", "1.2.250.1.213.1.1.2.171")
 SECTION_DEVICES = ("1.2.250.1.213.1.1.2.222",)  # FR-Prescription-dispositifs-medicaux
-SECTION_PDF = "1.2.250.1.213.1.1.2.243"  # FR-Document-PDF-copie, exactly one
 # Entries
 ENTRY_PRESCRIBED = ("2.16.840.1.113883.10.20.1.24", "1.3.6.1.4.1.19376.1.5.3.1.4.7", "1.3.6.1.4.1.19376.1.9.1.3.2",
                     "1.2.250.1.213.1.1.3.83")  # CCD, PCC Medications, PRE Prescription Item, FR-Traitement-prescrit
@@ -109,8 +109,6 @@ ENTRY_QUANTITY = ("1.3.6.1.4.1.19376.1.9.1.3.8", "1.2.250.1.213.1.1.3.86")  # FR
 ENTRY_SUBSTITUTION = ("1.3.6.1.4.1.19376.1.9.1.3.9.1", "1.2.250.1.213.1.1.3.87")  # FR-Autorisation-Substitution
 ENTRY_DEVICE = ("2.16.840.1.113883.10.20.1.34", "1.2.250.1.213.1.1.3.20")  # CCD Supply, FR-Dispositif-medical
 ENTRY_SIMPLE_OBSERVATION = ("1.3.6.1.4.1.19376.1.5.3.1.4.13", "1.2.250.1.213.1.1.3.48")
-ENTRY_ATTACHED = "1.2.250.1.213.1.1.3.18"  # FR-Document-attache
-ENTRY_ATTACHED_TYPE = (*ENTRY_SIMPLE_OBSERVATION, "1.2.250.1.213.1.1.3.48.18")
 # Code systems
 SYS_TA_ASIP = "1.2.250.1.213.1.1.4.322"
 SYS_ACT_CODE = "2.16.840.1.113883.5.4"
@@ -205,7 +203,7 @@ def ep_med_dm_n3(prescription: Prescription, patient: PatientIdentity, author: P
         _medicines(doc, w.add(w.add(body, "component"), "section"), medicines, mentions)
     if devices:
         _devices(doc, w.add(w.add(body, "component"), "section"), devices, mentions)
-    _pdf_section(doc, w.add(w.add(body, "component"), "section"), pdf)
+    pdf_copy_section(w, w.add(w.add(body, "component"), "section"), pdf, "Copie PDF de l'ordonnance", doc.uid)
     return etree.tostring(w.root, xml_declaration=True, encoding="UTF-8")
 
 
@@ -214,9 +212,7 @@ def ep_med_dm_n3(prescription: Prescription, patient: PatientIdentity, author: P
 
 def _check(prescription: Prescription, patient: PatientIdentity, author: Professional, pdf: bytes,
            contact: PatientContact, mentions: dict[int, Mentions], version: int) -> None:
-    if prescription.status != "active":
-        raise InvalidInput(f"ordonnance {prescription.number} {prescription.status} : pas de copie au DMP",
-                           code="ordonnance-annulee")
+    check_copy(prescription, patient, author, pdf, version)
     if not prescription.lines:
         raise InvalidInput("ordonnance sans ligne", code="ordonnance-vide")
     others = [line for line in prescription.lines if line.kind not in (LineKind.MEDICAMENT, LineKind.DISPOSITIF)]
@@ -237,16 +233,6 @@ def _check(prescription: Prescription, patient: PatientIdentity, author: Profess
         if said.hors_amm and line.kind is LineKind.DISPOSITIF:
             raise InvalidInput(f"ligne {number} : « hors AMM » ne concerne qu'un médicament",
                                code="ep-med-dm-mentions")
-    if author.idnatps != prescription.prescriber.idnatps:
-        raise InvalidInput("l'auteur de la copie au DMP est le prescripteur de l'ordonnance (001 L349)",
-                           code="ordonnance-auteur")
-    if patient.ins_oid not in INS_ROOTS or not patient.ins:
-        raise InvalidInput("la copie au DMP est associée à l'INS du patient (000 L3698)", code="ordonnance-ins")
-    if version < 1:
-        raise InvalidInput(f"version {version} : entier positif attendu", code="ordonnance-version")
-    if not pdf.startswith(b"%PDF-"):
-        raise InvalidInput("la copie du document (FR-Document-PDF-copie) est le PDF de l'ordonnance",
-                           code="ordonnance-pdf")
     a = contact.address
     if not (a.street.strip() and a.postal_code.strip() and a.city.strip()):
         raise InvalidInput("adresse du patient incomplète (voie, code postal, commune) : exigée par "
@@ -484,30 +470,3 @@ def _device(doc: _Doc, entry: etree._Element, line: Line, said: Mentions) -> Non
     _mentions(doc, supply, key, said, _DEVICE_MENTIONS)
 
 
-def _pdf_section(doc: _Doc, section: etree._Element, pdf: bytes) -> None:
-    """FR-Document-PDF-copie as S_documentPDFCopie_ANS.sch, E_organizerDocumentAttache_ANS.sch and
-    E_typeDocumentAttache_ANS.sch want it (crbio.py writes the same section for CR-BIO)."""
-    w = doc.w
-    w.add(section, "templateId", root=SECTION_PDF)
-    w.add(section, "id", root=doc.uid("pdf-section"))
-    w.code(section, "code", Code("55108-5", LOINC, "Copie du document"))
-    w.add(section, "title", "Copie du document")
-    text = w.add(section, "text")
-    w.add(text, "paragraph", "Copie PDF de l'ordonnance", ID="pdf-copie-type")
-    cell = w.add(w.add(w.add(w.add(text, "table"), "tbody"), "tr"), "td")
-    w.add(cell, "renderMultiMedia", referencedObject="pdf-copie")
-    organizer = w.add(w.add(section, "entry"), "organizer", classCode="CLUSTER", moodCode="EVN")
-    w.add(organizer, "templateId", root=ENTRY_ATTACHED)
-    w.add(organizer, "id", root=doc.uid("pdf-organizer"))
-    w.code(organizer, "code", Code("55107-7", LOINC, "Document attaché"))
-    w.add(organizer, "statusCode", code="completed")
-    kind = w.add(w.add(organizer, "component"), "observation", classCode="OBS", moodCode="EVN")
-    _templates(w, kind, ENTRY_ATTACHED_TYPE)
-    w.add(kind, "id", root=doc.uid("pdf-type"))
-    w.code(kind, "code", Code("69764-9", LOINC, "Type de document"))
-    w.add(w.add(kind, "text"), "reference", value="#pdf-copie-type")
-    w.add(kind, "statusCode", code="completed")
-    w.add(kind, "effectiveTime", nullFlavor="NA")
-    w.code(kind, "value", Code("55108-5", LOINC, "Copie du document")).set(_XSI_TYPE, "CD")
-    media = w.add(w.add(organizer, "component"), "observationMedia", classCode="OBS", moodCode="EVN", ID="pdf-copie")
-    w.add(media, "value", base64.b64encode(pdf).decode(), mediaType="application/pdf", representation="B64")
