@@ -392,6 +392,7 @@ def main() -> None:
                         "(below both chains' capacity: the latency of an unsaturated operator)")
     parser.add_argument("--pdf-bytes", type=int, default=190_000, help="size of each scanned PDF")
     parser.add_argument("--no-reference", action="store_true", help="skip the Postfix/Dovecot chain")
+    parser.add_argument("--saturation-only", action="store_true", help="skip the fixed-rate level")
     args = parser.parse_args()
     data = ROOT / "bench" / ".cache" / "mss"
     people = prepare(data, args.patients)
@@ -403,7 +404,7 @@ def main() -> None:
            "MAISON_DATABASE_URL": f"sqlite:///{data / 'maison.db'}?synchronous=full",
            "MAISON_REFERENCE_PATH": str(load_settings().reference_path)}
     timeout = max(120.0, args.messages / 10)
-    levels = [("saturation", 0.0), (f"{args.rate:g}/s offered", args.rate)]
+    levels = [("saturation", 0.0)] + ([] if args.saturation_only else [(f"{args.rate:g}/s offered", args.rate)])
     maison, reference = [], []
     server = start_serve(data, env)
     try:

@@ -132,7 +132,8 @@ def _nested() -> bytes:
     """A mail client's message: multipart/mixed holding multipart/alternative (text + HTML), a
     quoted-printable body with accents, attachments named in RFC 2231 and RFC 2047."""
     msg = email.message.EmailMessage(policy=email.policy.SMTP)
-    msg["From"], msg["To"], msg["Subject"] = HOSPITAL, GP, "Résultats — Mme Garcia-Hammadi"
+    msg["From"], msg["To"] = HOSPITAL, GP
+    msg["Subject"] = "Résultats — Mme Garcia-Hammadi " + "(créatininémie, ionogramme, NFS) " * 4  # folded
     msg["Message-ID"] = "<nested.1@chu-test.mssante.fr>"
     msg.set_content("Bonjour Docteur, voici les résultats (créatininémie élevée).\n" * 20, cte="quoted-printable")
     msg.add_alternative("<p>Bonjour Docteur, voici les r&eacute;sultats.</p>", subtype="html")
@@ -161,6 +162,10 @@ def test_fast_mime_reading_agrees_with_the_standard_library(variant):
     got = message.parse(raw, max_bytes=10_000_000)
     body, attachments = _stdlib_view(raw)
     assert got.body == body and "créatininémie" in got.body
+    whole = email.message_from_bytes(raw, policy=email.policy.default)  # the header fields, read alike
+    assert (got.subject, got.message_id, got.sender, got.to) == (
+        whole["Subject"], whole["Message-ID"], whole["From"].addresses[0].addr_spec, [GP])
+    assert got.subject.startswith("Résultats — Mme Garcia-Hammadi")
     assert [(a.filename, a.content_type, a.data) for a in got.attachments] == attachments
     assert got.xdm == bytes(range(256)) * 300
 
