@@ -55,6 +55,13 @@ class DocumentOutcome:
     patient_id: int | None = None
 
 
+Planned = tuple[DocumentOutcome, Callable[[sa.Connection], None]]  # an outcome and the write recording it
+
+
+def _nothing(_conn: sa.Connection) -> None:
+    """An archive refused as a whole: nothing to record but the MDN and the handled flag."""
+
+
 @dataclass(frozen=True)
 class MessageOutcome:
     uid: int
@@ -130,11 +137,13 @@ class Pfi(Worklist):
 
     # --- the mailbox ---------------------------------------------------------------------------------
 
-    def pending(self) -> list[int]:
+    def pending(self, after: int = 0) -> list[int]:
+        """UIDs above `after` not yet handled, in order (the flag is looked for by the database, not
+        by reading every message's row back)."""
         with self.db.read() as conn:
-            rows = conn.execute(sa.select(MSG.c.uid, MSG.c.flags).where(
-                MSG.c.address == self.mailbox, MSG.c.expunged.is_(False)).order_by(MSG.c.uid)).all()
-        return [r.uid for r in rows if HANDLED not in r.flags.split()]
+            return list(conn.execute(sa.select(MSG.c.uid).where(
+                MSG.c.address == self.mailbox, MSG.c.uid > after, MSG.c.expunged.is_(False),
+                sa.not_(MSG.c.flags.contains(HANDLED, autoescape=True))).order_by(MSG.c.uid)).scalars())
 
     def run_once(self) -> list[MessageOutcome]:
         return [self.handle(uid) for uid in self.pending()]
@@ -143,9 +152,11 @@ class Pfi(Worklist):
               on_outcome: Callable[[MessageOutcome], None] | None = None) -> None:
         """Handle the mailbox's messages as they arrive, until `stopping` is set (`maison pfi`). A
         message that fails for a reason of ours (database, disk) is retried at the next turn: it is
-        flagged handled only once its outcome is stored."""
+        flagged handled only once its outcome is stored. UIDs only grow (delivery assigns them under
+        the mailbox's row lock), so a turn asks only for those above the last one handled."""
+        cursor = 0
         while not stopping.is_set():
-            uids = self.pending()
+            uids = self.pending(cursor)
             for uid in uids:
                 if stopping.is_set():
                     return
@@ -155,12 +166,16 @@ class Pfi(Worklist):
                     log.exception("PFI %s : message %s non traité, nouvel essai au prochain tour", self.mailbox, uid)
                     stopping.wait(interval)
                     break
+                cursor = uid
                 if on_outcome is not None:
                     on_outcome(outcome)
             if not uids:
                 stopping.wait(interval)
 
     def handle(self, uid: int) -> MessageOutcome:
+        """One message: its documents' outcomes and the handled flag commit in one transaction. When
+        an MDN is asked, the flag waits for the MDN to leave: a failure to send it leaves the
+        message pending, and handling it again writes nothing twice."""
         with self.db.read() as conn:
             row = conn.execute(sa.select(MSG).where(MSG.c.address == self.mailbox, MSG.c.uid == uid)).one()
         raw = self.blobs.get(row.sha256)
@@ -172,35 +187,48 @@ class Pfi(Worklist):
         if not received.is_xdm:  # an ordinary mail: for the humans reading the mailbox
             self._handled(uid)
             return MessageOutcome(uid, received.message_id, (), None)
-        outcomes = self._documents(uid, received)
+        planned = self._documents(uid, received)
+        asked = received.wants_mdn()
+        with self.db.write() as conn:
+            for _outcome, write in planned:
+                write(conn)
+            if not asked:
+                self._flag(conn, uid)
+        outcomes = [outcome for outcome, _write in planned]
         answer = self._mdn(received, outcomes)
-        self._handled(uid)
+        if asked:
+            self._handled(uid)
         return MessageOutcome(uid, received.message_id, tuple(outcomes), answer)
 
     def _handled(self, uid: int) -> None:
         with self.db.write() as conn:
-            flags = conn.execute(sa.select(MSG.c.flags).where(MSG.c.address == self.mailbox, MSG.c.uid == uid)).scalar()
-            conn.execute(MSG.update().where(MSG.c.address == self.mailbox, MSG.c.uid == uid).values(
-                flags=" ".join(sorted(set((flags or "").split()) | {HANDLED, "\\Seen"}))))
+            self._flag(conn, uid)
+
+    def _flag(self, conn: sa.Connection, uid: int) -> None:
+        flags = conn.execute(sa.select(MSG.c.flags).where(MSG.c.address == self.mailbox, MSG.c.uid == uid)).scalar()
+        conn.execute(MSG.update().where(MSG.c.address == self.mailbox, MSG.c.uid == uid).values(
+            flags=" ".join(sorted(set((flags or "").split()) | {HANDLED, "\\Seen"}))))
 
     # --- the documents -------------------------------------------------------------------------------
+    # Each document's outcome is decided outside the write lock (archive, CDA, patient index, blob),
+    # and comes with the write that records it, run in the message's one transaction.
 
-    def _documents(self, uid: int, received: mime.Received) -> list[DocumentOutcome]:
+    def _documents(self, uid: int, received: mime.Received) -> list[Planned]:
         try:
             content = xdm.read(received.xdm or b"")
         except xdm.XdmError as exc:
-            return [DocumentOutcome("", exc.mdn_code, exc.message)]
-        outcomes = []
+            return [(DocumentOutcome("", exc.mdn_code, exc.message), _nothing)]
+        planned = []
         for entry in content.documents:
             try:
                 header = read_header(xmlsafe.parse(entry.data, max_bytes=len(entry.data) + 1))
             except MaisonError as exc:
-                outcomes.append(self._park(uid, received, entry, None, "906", f"CDA illisible : {exc.message}"))
+                planned.append(self._park(uid, received, entry, None, "906", f"CDA illisible : {exc.message}"))
                 continue
-            outcomes.append(self._one(uid, received, entry, header))
-        return outcomes
+            planned.append(self._one(uid, received, entry, header))
+        return planned
 
-    def _one(self, uid: int, received: mime.Received, entry: xdm.DocumentEntry, header: CdaHeader) -> DocumentOutcome:
+    def _one(self, uid: int, received: mime.Received, entry: xdm.DocumentEntry, header: CdaHeader) -> Planned:
         ins = header.patient.ins
         if ins is None or ins.root not in INS_ROOTS:
             return self._park(uid, received, entry, header, "903", "le document ne porte pas l'INS du patient")
@@ -232,26 +260,33 @@ class Pfi(Worklist):
                 and traits.sexe == p.gender and traits.date_naissance == birth)
 
     def _integrate(self, received: mime.Received, entry: xdm.DocumentEntry, header: CdaHeader,
-                   patient_id: int) -> DocumentOutcome:
-        digest = self.blobs.put(entry.data)
-        with self.db.write() as conn:
+                   patient_id: int) -> Planned:
+        digest = self.blobs.put(entry.data)  # durable before the row that names it
+
+        def write(conn: sa.Connection) -> None:
             if conn.execute(sa.select(D.c.id).where(D.c.structure == self.structure,
-                                                    D.c.unique_id == entry.unique_id)).first() is None:
-                conn.execute(D.insert().values(
-                    id=str(uuid.uuid4()), structure=self.structure, patient_id=patient_id, unique_id=entry.unique_id,
-                    type_code=entry.type_code, title=header.title, sha256=digest, message_id=received.message_id,
-                    sender=received.sender, integrated_at=datetime.now(UTC).isoformat(), how="automatique"))
-                audit.record(conn, self.actor, "mss.pfi.integrer", patient=header.patient.ins.extension, detail={
-                    "document": entry.unique_id, "type": entry.type_code, "message_id": received.message_id,
-                    "expediteur": received.sender, "patient_local": patient_id})
-        return DocumentOutcome(entry.unique_id, None, "intégré automatiquement (INS qualifiée)", patient_id)
+                                                    D.c.unique_id == entry.unique_id)).first() is not None:
+                return  # integrated already (the message handled again after a failed MDN)
+            conn.execute(D.insert().values(
+                id=str(uuid.uuid4()), structure=self.structure, patient_id=patient_id, unique_id=entry.unique_id,
+                type_code=entry.type_code, title=header.title, sha256=digest, message_id=received.message_id,
+                sender=received.sender, integrated_at=datetime.now(UTC).isoformat(), how="automatique"))
+            audit.record(conn, self.actor, "mss.pfi.integrer", patient=header.patient.ins.extension, detail={
+                "document": entry.unique_id, "type": entry.type_code, "message_id": received.message_id,
+                "expediteur": received.sender, "patient_local": patient_id})
+
+        return DocumentOutcome(entry.unique_id, None, "intégré automatiquement (INS qualifiée)", patient_id), write
 
     def _park(self, uid: int, received: mime.Received, entry: xdm.DocumentEntry, header: CdaHeader | None,
-              code: str, reason: str) -> DocumentOutcome:
+              code: str, reason: str) -> Planned:
         candidates = self._candidates(header) if header is not None else []
         ins = header.patient.ins.extension if header is not None and header.patient.ins else None
         digest = self.blobs.put(entry.data)
-        with self.db.write() as conn:
+
+        def write(conn: sa.Connection) -> None:
+            if conn.execute(sa.select(W.c.id).where(W.c.structure == self.structure, W.c.mailbox == self.mailbox,
+                                                    W.c.uid == uid, W.c.unique_id == entry.unique_id)).first():
+                return  # on the worklist already (the message handled again after a failed MDN)
             conn.execute(W.insert().values(
                 id=str(uuid.uuid4()), structure=self.structure, mailbox=self.mailbox, uid=uid,
                 message_id=received.message_id, unique_id=entry.unique_id, ins=ins, code=code, reason=reason,
@@ -260,7 +295,8 @@ class Pfi(Worklist):
             audit.record(conn, self.actor, "mss.pfi.a-rapprocher", patient=ins, detail={
                 "document": entry.unique_id, "code": code, "motif": reason, "message_id": received.message_id,
                 "candidats": [c["id"] for c in candidates]})
-        return DocumentOutcome(entry.unique_id, code, reason)
+
+        return DocumentOutcome(entry.unique_id, code, reason), write
 
     def _candidates(self, header: CdaHeader) -> list[dict]:
         """Local patients the document may be about, by birth name and birth date (to a human)."""
