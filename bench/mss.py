@@ -181,7 +181,9 @@ def _message(args: tuple) -> Prepared:
                         "Lettre de liaison de votre patient(e), document joint (IHE_XDM.ZIP).",
                         [mime.Attachment("IHE_XDM.ZIP", "application/zip", archive)])
     msg = mime.compose(out, domain=SENDER_DOMAIN)
-    return Prepared(str(msg["Message-ID"]).strip("<>"), mime.as_bytes(msg), len(archive))
+    raw = mime.as_bytes(msg)
+    assert raw.count(b"\n") == raw.count(b"\r\n") == raw.count(b"\r")  # what _send relies on
+    return Prepared(str(msg["Message-ID"]).strip("<>"), raw, len(archive))
 
 
 def messages(people: list[PatientIdentity], count: int, pdf_bytes: int, run: str) -> list[Prepared]:
@@ -203,6 +205,29 @@ def messages(people: list[PatientIdentity], count: int, pdf_bytes: int, run: str
 _LOAD: list[Prepared] = []
 
 
+def _send(client: smtplib.SMTP, raw: bytes) -> None:
+    """One message, as sendmail sends it, minus sendmail's two regular expressions over the whole
+    message (line endings, dot-stuffing: 2 ms of the load process's CPU for 270 KB, taken from the
+    cores the chains under test share): the messages are composed with CRLF line endings, so they
+    are dot-stuffed with one bytes.replace. Both chains get the same client."""
+    code, reply = client.mail(LPS, [f"SIZE={len(raw)}"] if client.has_extn("size") else [])
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, reply, LPS)
+    code, reply = client.rcpt(PFI)
+    if code not in (250, 251):
+        raise smtplib.SMTPRecipientsRefused({PFI: (code, reply)})
+    client.putcmd("data")
+    code, reply = client.getreply()
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    wire = raw.replace(b"\r\n.", b"\r\n..")
+    client.send((b"." + wire if wire.startswith(b".") else wire) + (b"" if wire.endswith(b"\r\n") else b"\r\n")
+                + b".\r\n")
+    code, reply = client.getreply()
+    if code != 250:
+        raise smtplib.SMTPDataError(code, reply)
+
+
 def _client_thread(items: list[Prepared], host: str, port: int, ca: str, login: tuple[str, str] | None,
                    rate: float, t0: float, out: list) -> None:
     context = ssl.create_default_context(cafile=ca)
@@ -218,7 +243,7 @@ def _client_thread(items: list[Prepared], host: str, port: int, ca: str, login: 
             if delay > 0:
                 time.sleep(delay)
         started = time.time()
-        client.sendmail(LPS, [PFI], item.raw)
+        _send(client, item.raw)
         out.append((item.message_id, started, time.time()))
     client.quit()
 

@@ -69,3 +69,23 @@ def test_a_line_too_long_and_too_much_data_refused_and_the_session_goes_on(sessi
     assert code == 552
     assert session.noop()[0] == 250
     assert _stored(house) == []
+
+
+def test_the_long_line_check_agrees_with_measuring_every_line():
+    """`_has_long_line` looks for an LF in blocks of half the limit before measuring lines: on
+    random data with rare or frequent LFs, its answer is the exact measure's."""
+    import random
+
+    from maison.partage.mss.smtp import _has_long_line
+
+    rnd = random.Random(5321)
+    disagreements = []
+    for _ in range(5000):
+        limit = rnd.choice([2, 5, 8, 16, 64, 16_384])
+        lf = rnd.choice([0.001, 0.01, 0.1, 0.5])
+        data = bytes(10 if rnd.random() < lf else 65 for _ in range(rnd.randint(0, 3 * limit + 50)))
+        exact = len(data) >= limit and max(map(len, data.split(b"\n"))) >= limit
+        if _has_long_line(data, limit) != exact:
+            disagreements.append((limit, data))
+    assert disagreements == []
+    assert _has_long_line(b"A" * 16_383 + b"\r\n", 16_384) and not _has_long_line(b"A" * 16_382 + b"\r\n", 16_384)

@@ -24,6 +24,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import UTC, date, datetime
 from email.message import EmailMessage, Message
 from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
@@ -105,17 +106,39 @@ def compose(out: Outgoing, *, domain: str) -> EmailMessage:
 
 @dataclass
 class Received:
+    """A message as received. The identifying fields are read at once (an operator needs them at
+    SMTP time); the others are decoded when first asked for, as email.policy.default reads them."""
+
     message_id: str
     sender: str
-    to: list[str]
-    subject: str
     body: str
     attachments: list[Attachment]
-    notification_to: str | None
-    return_path: str | None
-    end_of_exchange: bool
-    in_reply_to: str | None
+    head: Message = field(repr=False)  # the top-level header block, fields kept raw (compat32)
     raw: bytes = field(repr=False, default=b"")
+
+    @cached_property
+    def to(self) -> list[str]:
+        return [a for _n, a in getaddresses(_fields(self.head, "To")) if a]
+
+    @cached_property
+    def subject(self) -> str:
+        return _field(self.head, "Subject") or ""
+
+    @cached_property
+    def notification_to(self) -> str | None:
+        return _field(self.head, "Disposition-Notification-To") or None
+
+    @cached_property
+    def return_path(self) -> str | None:
+        return _field(self.head, "Return-Path") or None
+
+    @cached_property
+    def end_of_exchange(self) -> bool:
+        return (_field(self.head, END_OF_EXCHANGE[0]) or "").strip().upper() == END_OF_EXCHANGE[1]
+
+    @cached_property
+    def in_reply_to(self) -> str | None:
+        return _field(self.head, "In-Reply-To") or None
 
     @property
     def xdm(self) -> bytes | None:
@@ -144,6 +167,7 @@ class Received:
 # policy's parser builds a header object per field per access — a third of an operator's CPU.
 _HEADERS = email.parser.BytesParser(policy=email.policy.compat32)
 _DECODER = email.policy.default
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
 _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 MAX_DEPTH = 8
 
@@ -188,11 +212,23 @@ def _split_multipart(body: bytes, boundary: str) -> list[bytes]:
     return parts
 
 
+def _raw_field(msg: Message, name: str) -> str | None:
+    """The first `name` field as written, unfolded (RFC 5322 §2.2.3), its 8-bit octets read as
+    UTF-8 (RFC 6532; the parser keeps them as surrogates)."""
+    for key, value in msg.raw_items():
+        if key.lower() == name.lower():
+            return _FOLD.sub("", value).encode("ascii", "surrogateescape").decode("utf-8", "replace")
+    return None
+
+
 def _field(msg: Message, name: str) -> str | None:
     """The first `name` field, unfolded and RFC 2047-decoded as email.policy.default reads it."""
     for key, value in msg.raw_items():
         if key.lower() == name.lower():
-            return str(_DECODER.header_fetch_parse(key, value))
+            try:
+                return str(_DECODER.header_fetch_parse(key, value))
+            except (ValueError, TypeError, LookupError, AttributeError, IndexError):
+                return _FOLD.sub("", value)  # unreadable as structured: the text as written
     return None
 
 
@@ -249,13 +285,9 @@ def parse(raw: bytes, *, max_bytes: int, attachments: bool = True) -> Received:
     try:
         head, payload = _split_head(raw)
         msg = _HEADERS.parsebytes(head)
-        message_id = (_field(msg, "Message-ID") or "").strip()
-        sender = parseaddr(_field(msg, "From") or "")[1]
-        to = [a for _n, a in getaddresses(_fields(msg, "To")) if a]
-        subj = _field(msg, "Subject") or ""
-        notification_to, return_path = _field(msg, "Disposition-Notification-To"), _field(msg, "Return-Path")
-        end_of_exchange = (_field(msg, END_OF_EXCHANGE[0]) or "").strip().upper() == END_OF_EXCHANGE[1]
-        in_reply_to = _field(msg, "In-Reply-To")
+        # A msg-id and an addr-spec are ASCII (RFC 5322 §3.6.4, §3.4.1): read as written, no decoding
+        message_id = (_raw_field(msg, "Message-ID") or "").strip()
+        sender = parseaddr(_raw_field(msg, "From") or "")[1]
         body, found = "", []
         for part, encoded in _leaves(msg, payload, 0, [0]):
             filename = _filename(part)
@@ -268,12 +300,11 @@ def parse(raw: bytes, *, max_bytes: int, attachments: bool = True) -> Received:
         raise
     except (ValueError, TypeError, LookupError, AttributeError, IndexError, UnicodeError) as exc:
         raise MalformedMessage(f"MIME mal formé : {exc}", code="message-mal-forme") from None
-    if not message_id or not re.fullmatch(r"<[^<>\s]+@[^<>\s]+>", message_id):
+    if not message_id.isascii() or not re.fullmatch(r"<[^<>\s]+@[^<>\s]+>", message_id):
         raise MalformedMessage("Message-ID absent ou mal formé (RFC 5322 §3.6.4)", code="message-id")
     if not sender:
         raise MalformedMessage("From absent", code="message-mal-forme")
-    return Received(message_id, sender, to, subj, body, found, notification_to or None, return_path or None,
-                    end_of_exchange, in_reply_to or None, raw)
+    return Received(message_id, sender, body, found, msg, raw)
 
 
 def as_bytes(msg: Message) -> bytes:

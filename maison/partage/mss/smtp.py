@@ -141,8 +141,7 @@ class MssSMTP(SMTP):
         data = first + rest
         if limit and len(data) > limit:
             return b"", "552 Error: Too much mail data"
-        # a line with its CRLF longer than the limit (aiosmtpd's measure); a regex here costs 100 ms
-        if len(data) >= self.line_length_limit and max(map(len, data.split(b"\n"))) >= self.line_length_limit:
+        if _has_long_line(data, self.line_length_limit):
             return b"", "500 Line too long (see RFC5321 4.5.3.1.6)"
         data = data.replace(b"\r\n.", b"\r\n")
         return (data[1:] if data.startswith(b".") else data), None
@@ -157,6 +156,19 @@ class MssSMTP(SMTP):
                 await reader.read(exc.consumed)
 
 
+def _has_long_line(data: bytes, limit: int) -> bool:
+    """A line with its CRLF of `limit` octets or more (aiosmtpd's measure). A run of that many
+    octets without LF covers a whole aligned block of half the limit, so when every such block
+    holds an LF (a few `bytes.find`), no line is too long; otherwise the lines are measured. (A
+    regex costs 100 ms here, splitting the message into its lines 0.2 ms.)"""
+    if len(data) < limit:
+        return False
+    block = max(1, (limit - 1) // 2)
+    if all(data.find(b"\n", start, start + block) >= 0 for start in range(0, len(data) - block + 1, block)):
+        return False
+    return max(map(len, data.split(b"\n"))) >= limit
+
+
 def _reply(code: str, text: str) -> str:
     return f"{code} {text}"
 
@@ -164,6 +176,10 @@ def _reply(code: str, text: str) -> str:
 class _Base:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
+
+    async def _trust(self, lookup: Callable, *args: str) -> Operator | None:  # type: ignore[type-arg]
+        """A trust-space lookup: inline while the registry is cached, else from a worker thread."""
+        return lookup(*args) if self.rt.trust.cached() else await asyncio.to_thread(lookup, *args)
 
     async def handle_exception(self, error: Exception) -> str:  # never the exception's text to the client
         logging.getLogger(__name__).exception("mss smtp", exc_info=error)
@@ -218,7 +234,7 @@ class _Base:
             await asyncio.to_thread(self.rt.delivery.deliver, self.rt.actor(), parsed.sender, raw, citizen.TEST_MAILBOX,
                                     answer.message_id)
             return
-        operator = await asyncio.to_thread(self.rt.trust.for_domain, domain_of(parsed.sender))
+        operator = await self._trust(self.rt.trust.for_domain, domain_of(parsed.sender))
         if operator is not None:
             await asyncio.to_thread(self.rt.delivery.enqueue, self.rt.actor(), self.rt.operator.id, operator.id,
                                     citizen.TEST_MAILBOX, [parsed.sender], raw, answer.message_id)
@@ -319,7 +335,7 @@ class SubmissionHandler(_Base):
             refusal = await self._unknown_local(recipient)
             if refusal:
                 return refusal
-        elif await asyncio.to_thread(self.rt.trust.for_domain, domain) is None:
+        elif await self._trust(self.rt.trust.for_domain, domain) is None:
             return _reply("550", f"5.7.1 {domain} hors de l'espace de confiance MSSante")
         envelope.rcpt_tos.append(recipient)
         return _reply("250", "2.1.5 OK")
@@ -334,7 +350,7 @@ class SubmissionHandler(_Base):
         remote: dict[str, list[str]] = {}
         for r in envelope.rcpt_tos:
             if r not in local:
-                operator = await asyncio.to_thread(self.rt.trust.for_domain, domain_of(r))
+                operator = await self._trust(self.rt.trust.for_domain, domain_of(r))
                 remote.setdefault(operator.id, []).append(r)
         return await self._store(envelope, local, remote, parsed)
 
@@ -347,7 +363,7 @@ class RelayHandler(_Base):
         der = sslobj.getpeercert(binary_form=True) if sslobj else None
         if not der:
             return None
-        return await asyncio.to_thread(self.rt.trust.by_certificate, hashlib.sha256(der).hexdigest())
+        return await self._trust(self.rt.trust.by_certificate, hashlib.sha256(der).hexdigest())
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):  # type: ignore[no-untyped-def]
         peer = await self._peer(server)

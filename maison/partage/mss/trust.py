@@ -89,6 +89,12 @@ class TrustSpace:
             raise NotFound(f"opérateur {id_} inconnu de l'espace de confiance", code="operateur-inconnu")
         return _operator(row)
 
+    def cached(self) -> bool:
+        """Whether the registry can be answered from memory, without the database (so a caller on
+        an event loop may ask inline rather than from a worker thread)."""
+        cached = self._cached
+        return cached is not None and time.monotonic() - cached[0] < self.CACHE_SECONDS
+
     def operators(self) -> list[Operator]:
         cached = self._cached
         if cached is not None and time.monotonic() - cached[0] < self.CACHE_SECONDS:
