@@ -89,3 +89,39 @@ def test_the_long_line_check_agrees_with_measuring_every_line():
             disagreements.append((limit, data))
     assert disagreements == []
     assert _has_long_line(b"A" * 16_383 + b"\r\n", 16_384) and not _has_long_line(b"A" * 16_382 + b"\r\n", 16_384)
+
+
+def test_the_final_dot_is_found_as_a_search_for_crlf_dot_crlf_finds_it():
+    """`_until_final_dot` (dots found one octet at a time) against the plain algorithm (search
+    CRLF.CRLF, unstuff every line): random messages of text, dots and base64, cut into random
+    chunks as TCP delivers them, with a pipelined command after the final dot."""
+    import asyncio
+    import random
+
+    from maison.partage.mss.smtp import _until_final_dot
+
+    rnd = random.Random(4_5_2)
+    alphabet = [b"a", b"Z", b"=", b" ", b".", b".", b"\r\n", b"\r\n.", b"\r\n..", b"\n", b"\r"]
+
+    async def read(wire: bytes, cuts: list[int]) -> tuple[bytes, bool] | None:
+        reader = asyncio.StreamReader(limit=1 << 20)
+        start = 0
+        for cut in cuts + [len(wire)]:
+            reader.feed_data(wire[start:cut])
+            start = cut
+        reader.feed_eof()
+        found = await _until_final_dot(reader, 1 << 20)
+        assert await reader.read() == b"RSET\r\n"  # what followed the final dot stays for the next command
+        return found
+
+    for _ in range(3000):
+        lines = b"".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 400)))
+        if rnd.random() < 0.3:  # a long run of dots in text: the fallback search
+            lines += b"\r\n" + b"x." * rnd.randint(60, 200)
+        body = b"".join((b"." if line.startswith(b".") else b"") + line + b"\r\n"  # dot-stuffed
+                        for line in lines.split(b"\r\n"))
+        wire = body + b".\r\nRSET\r\n"
+        cuts = sorted(rnd.sample(range(1, len(wire)), min(len(wire) - 1, rnd.randint(0, 6))))
+        data, stuffed = asyncio.run(read(wire, cuts))
+        assert data == body
+        assert stuffed == (body.startswith(b".") or b"\r\n." in body)

@@ -125,26 +125,30 @@ class MssSMTP(SMTP):
             return b"", None
         while len(reader._buffer) < 3 and not reader.at_eof():  # type: ignore[attr-defined]
             await reader._wait_for_data("readuntil")  # type: ignore[attr-defined]
+        stuffed = first.startswith(b".")
         if reader._buffer.startswith(b".\r\n"):  # type: ignore[attr-defined]  # a one-line message
             await reader.readexactly(3)
             rest = b""
         else:
-            reader._limit = (limit or 1 << 30) + 8  # type: ignore[attr-defined]
+            reader._limit = (limit or 1 << 30) + 8  # type: ignore[attr-defined]  # no pause while it comes
             try:
-                rest = (await reader.readuntil(b"\r\n.\r\n"))[:-3]
-            except asyncio.LimitOverrunError:  # beyond the size limit: drain to the final dot, then 552
-                reader._limit = self.line_length_limit  # type: ignore[attr-defined]
-                await self._drain_data(reader)
-                return b"", "552 Error: Too much mail data"
+                found = await _until_final_dot(reader, (limit or 1 << 30) + 8)
             finally:
                 reader._limit = self.line_length_limit  # type: ignore[attr-defined]
+            if found is None:  # beyond the size limit: drain to the final dot, then 552
+                await self._drain_data(reader)
+                return b"", "552 Error: Too much mail data"
+            rest, stuffed_rest = found
+            stuffed = stuffed or stuffed_rest
         data = first + rest
         if limit and len(data) > limit:
             return b"", "552 Error: Too much mail data"
         if _has_long_line(data, self.line_length_limit):
             return b"", "500 Line too long (see RFC5321 4.5.3.1.6)"
-        data = data.replace(b"\r\n.", b"\r\n")
-        return (data[1:] if data.startswith(b".") else data), None
+        if stuffed:  # RFC 5321 §4.5.2: the first dot of a line is removed
+            data = data.replace(b"\r\n.", b"\r\n")
+            data = data[1:] if data.startswith(b".") else data
+        return data, None
 
     @staticmethod
     async def _drain_data(reader: asyncio.StreamReader) -> None:
@@ -154,6 +158,46 @@ class MssSMTP(SMTP):
                     return
             except asyncio.LimitOverrunError as exc:
                 await reader.read(exc.consumed)
+
+
+async def _until_final_dot(reader: asyncio.StreamReader, limit: int) -> tuple[bytes, bool] | None:
+    """The message data after its first line, up to the line holding a lone dot (RFC 5321 §4.1.1.4;
+    the CRLF before it kept, the dot line consumed, what follows left for the next command), and
+    whether a line of it starts with a dot (so must be unstuffed); None beyond `limit` octets.
+
+    The buffer starts at a line start. Its line-starting dots are found from the dots themselves
+    (`find` of one octet runs at memory speed, and base64 has no dots) rather than by searching
+    CRLF.CRLF, whose CRLF prefix matches at every line: that search and the unstuffing replace
+    were each 0.2 ms of a 270 KB message. Text full of dots goes back to that search."""
+    buf: bytearray = reader._buffer  # type: ignore[attr-defined]
+    at, stuffed, stray = 0, False, 0
+    while True:
+        while True:
+            if stray < 64:
+                dot = buf.find(b".", at)
+                if dot > 0 and buf[dot - 2:dot] != b"\r\n":
+                    stray, at = stray + 1, dot + 1
+                    continue
+            else:
+                dot = buf.find(b"\r\n.", max(at - 2, 0))
+                dot = dot + 2 if dot >= 0 else -1
+            if dot < 0:
+                at = max(len(buf) - 2, at)  # a CRLF may end the buffer: look there again
+                break
+            if len(buf) < dot + 3:
+                at = dot  # the dot line is not all here yet
+                break
+            if buf[dot + 1:dot + 3] == b"\r\n" and dot > 0:
+                data = bytes(buf[:dot])
+                del buf[:dot + 3]
+                reader._maybe_resume_transport()  # type: ignore[attr-defined]
+                return data, stuffed
+            stuffed, at = True, dot + 1
+        if len(buf) > limit:
+            return None
+        if reader.at_eof():
+            raise asyncio.IncompleteReadError(bytes(buf), None)
+        await reader._wait_for_data("readuntil")  # type: ignore[attr-defined]
 
 
 def _has_long_line(data: bytes, limit: int) -> bool:
