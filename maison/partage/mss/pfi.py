@@ -146,59 +146,74 @@ class Pfi(Worklist):
                 sa.not_(MSG.c.flags.contains(HANDLED, autoescape=True))).order_by(MSG.c.uid)).scalars())
 
     def run_once(self) -> list[MessageOutcome]:
-        return [self.handle(uid) for uid in self.pending()]
+        return self.handle_all(self.pending())
 
-    def watch(self, stopping: threading.Event, *, interval: float = 0.2,
+    def watch(self, stopping: threading.Event, *, interval: float = 0.2, batch: int = 16,
               on_outcome: Callable[[MessageOutcome], None] | None = None) -> None:
-        """Handle the mailbox's messages as they arrive, until `stopping` is set (`maison pfi`). A
-        message that fails for a reason of ours (database, disk) is retried at the next turn: it is
-        flagged handled only once its outcome is stored. UIDs only grow (delivery assigns them under
-        the mailbox's row lock), so a turn asks only for those above the last one handled."""
+        """Handle the mailbox's messages as they arrive, until `stopping` is set (`maison pfi`),
+        up to `batch` at a time. A batch that fails for a reason of ours (database, disk) is retried
+        at the next turn: its messages are flagged handled only once their outcomes are stored.
+        UIDs only grow (delivery assigns them under the mailbox's row lock), so a turn asks only for
+        those above the last one handled."""
         cursor = 0
         while not stopping.is_set():
             uids = self.pending(cursor)
-            for uid in uids:
+            for at in range(0, len(uids), batch):
                 if stopping.is_set():
                     return
                 try:
-                    outcome = self.handle(uid)
-                except Exception:  # noqa: BLE001 — logged, the message stays pending for the next turn
-                    log.exception("PFI %s : message %s non traité, nouvel essai au prochain tour", self.mailbox, uid)
+                    outcomes = self.handle_all(uids[at:at + batch])
+                except Exception:  # noqa: BLE001 — logged, the messages stay pending for the next turn
+                    log.exception("PFI %s : messages %s non traités, nouvel essai au prochain tour", self.mailbox,
+                                  uids[at:at + batch])
                     stopping.wait(interval)
                     break
-                cursor = uid
-                if on_outcome is not None:
+                cursor = uids[min(at + batch, len(uids)) - 1]
+                for outcome in outcomes if on_outcome is not None else ():
                     on_outcome(outcome)
             if not uids:
                 stopping.wait(interval)
 
     def handle(self, uid: int) -> MessageOutcome:
-        """One message: its documents' outcomes and the handled flag commit in one transaction. When
-        an MDN is asked, the flag waits for the MDN to leave: a failure to send it leaves the
-        message pending, and handling it again writes nothing twice."""
+        return self.handle_all([uid])[0]
+
+    def handle_all(self, uids: list[int]) -> list[MessageOutcome]:
+        """Messages in UID order: each one's documents are judged outside the write lock, then every
+        outcome and handled flag of the batch commits in one transaction (one commit, one fsync). A
+        message whose sender asked for an MDN is flagged only once the MDN has left: a failure to
+        send it leaves that message pending, and handling it again writes nothing twice."""
+        if not uids:
+            return []
         with self.db.read() as conn:
-            row = conn.execute(sa.select(MSG).where(MSG.c.address == self.mailbox, MSG.c.uid == uid)).one()
-        raw = self.blobs.get(row.sha256)
+            rows = {r.uid: r for r in conn.execute(sa.select(MSG).where(MSG.c.address == self.mailbox,
+                                                                           MSG.c.uid.in_(uids)))}
+        judged = [self._judge(rows[uid]) for uid in uids]
+        with self.db.write() as conn:
+            for uid, _received, planned, asked in judged:
+                for _outcome, write in planned:
+                    write(conn)
+                if not asked:
+                    self._flag(conn, uid)
+        out = []
+        for uid, received, planned, asked in judged:
+            outcomes = [outcome for outcome, _write in planned]
+            answer = self._mdn(received, outcomes) if asked else None
+            if asked:
+                self._handled(uid)
+            out.append(MessageOutcome(uid, received.message_id if received else rows[uid].message_id,
+                                      tuple(outcomes), answer))
+        return out
+
+    def _judge(self, row: sa.Row) -> tuple[int, mime.Received | None, list[Planned], bool]:
+        """(uid, the message read, its documents' outcomes with their writes, whether an MDN is asked)."""
+        raw = self.blobs.get(row.sha256)  # a blob gone bad is our fault, not the sender's: raised, retried
         try:
             received = mime.parse(raw, max_bytes=self.max_message_bytes)
         except MaisonError as exc:
-            self._handled(uid)
-            return MessageOutcome(uid, row.message_id, (DocumentOutcome("", "906", exc.message),), None)
+            return row.uid, None, [(DocumentOutcome("", "906", exc.message), _nothing)], False
         if not received.is_xdm:  # an ordinary mail: for the humans reading the mailbox
-            self._handled(uid)
-            return MessageOutcome(uid, received.message_id, (), None)
-        planned = self._documents(uid, received)
-        asked = received.wants_mdn()
-        with self.db.write() as conn:
-            for _outcome, write in planned:
-                write(conn)
-            if not asked:
-                self._flag(conn, uid)
-        outcomes = [outcome for outcome, _write in planned]
-        answer = self._mdn(received, outcomes)
-        if asked:
-            self._handled(uid)
-        return MessageOutcome(uid, received.message_id, tuple(outcomes), answer)
+            return row.uid, received, [], False
+        return row.uid, received, self._documents(row.uid, received), received.wants_mdn()
 
     def _handled(self, uid: int) -> None:
         with self.db.write() as conn:
