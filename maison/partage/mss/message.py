@@ -217,25 +217,28 @@ def _split_multipart(body: bytes, boundary: str) -> list[bytes]:
 def _raw_field(msg: Message, name: str) -> str | None:
     """The first `name` field as written, unfolded (RFC 5322 §2.2.3), its 8-bit octets read as
     UTF-8 (RFC 6532; the parser keeps them as surrogates)."""
-    for key, value in msg.raw_items():
-        if key.lower() == name.lower():
-            return _FOLD.sub("", value).encode("ascii", "surrogateescape").decode("utf-8", "replace")
-    return None
+    return next((_as_written(v) for k, v in msg.raw_items() if k.lower() == name.lower()), None)
+
+
+def _as_written(value: str) -> str:
+    return _FOLD.sub("", value).encode("ascii", "surrogateescape").decode("utf-8", "replace")
+
+
+def _decode(key: str, value: str) -> str:
+    """A field's raw value unfolded and RFC 2047-decoded as email.policy.default reads it."""
+    try:
+        return str(_DECODER.header_fetch_parse(key, value))
+    except (ValueError, TypeError, LookupError, AttributeError, IndexError):
+        return _as_written(value)  # unreadable as structured: the text as written
 
 
 def _field(msg: Message, name: str) -> str | None:
-    """The first `name` field, unfolded and RFC 2047-decoded as email.policy.default reads it."""
-    for key, value in msg.raw_items():
-        if key.lower() == name.lower():
-            try:
-                return str(_DECODER.header_fetch_parse(key, value))
-            except (ValueError, TypeError, LookupError, AttributeError, IndexError):
-                return _FOLD.sub("", value)  # unreadable as structured: the text as written
-    return None
+    """The first `name` field, decoded."""
+    return next((_decode(k, v) for k, v in msg.raw_items() if k.lower() == name.lower()), None)
 
 
 def _fields(msg: Message, name: str) -> list[str]:
-    return [str(_DECODER.header_fetch_parse(k, v)) for k, v in msg.raw_items() if k.lower() == name.lower()]
+    return [_decode(k, v) for k, v in msg.raw_items() if k.lower() == name.lower()]
 
 
 def _filename(part: Message) -> str | None:

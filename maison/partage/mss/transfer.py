@@ -42,7 +42,7 @@ def _a_line_starts_with_a_dot(raw: bytes) -> bool:
         if raw[dot - 2:dot] == b"\r\n":
             return True
         dot = raw.find(b".", dot + 1)
-    return dot >= 0 and raw.find(b"\r\n.", dot - 2) >= 0
+    return dot >= 0 and raw.find(b"\r\n.", max(dot - 2, 0)) >= 0
 
 
 class RelayClient(aiosmtplib.SMTP):
