@@ -63,8 +63,8 @@ def _qualified_sarah(house) -> int:  # type: ignore[no-untyped-def]
     return index.check_document(DESK, p.id, "PA").id
 
 
-def _gp_sends(mss, house, token: str, cda: bytes) -> None:  # type: ignore[no-untyped-def]
-    raw = _letter(sender=GP, to=PFI, notification_to=GP, cda=cda)
+def _gp_sends(mss, house, token: str, cda: bytes, *, mdn: bool = True) -> None:  # type: ignore[no-untyped-def]
+    raw = _letter(sender=GP, to=PFI, cda=cda, **({"notification_to": GP} if mdn else {}))
     with _client(mss, "medecins") as client:
         client.auth("XOAUTH2", lambda challenge=None: f"user={GP}\x01auth=Bearer {token}\x01\x01" if not challenge
                     else "")
@@ -176,3 +176,33 @@ def test_the_worklist_over_http_for_the_structure_s_desk(mss, house, live, token
     assert {"mss.pfi.consulter", "mss.pfi.rattacher", "mss.pfi.rejeter"} <= set(actions)
     desk.close()
     other.close()
+
+
+def test_a_message_failing_in_a_batch_fails_alone_and_is_handled_once_later(mss, house, token, reference_path,
+                                                                             monkeypatch):
+    """Messages are handled in batches, one transaction each; when it fails (a fault of ours on one
+    message), each message is recorded on its own: the others are stored and flagged, the failing one
+    stays pending, and handling it again writes its worklist entry once."""
+    _gp_sends(mss, house, token, n1(PROS["generaliste"], patient=CHILD_ID), mdn=False)  # Léa: not indexed, 902
+    _gp_sends(mss, house, token, n1(PROS["generaliste"], patient=CHILD_ID), mdn=False)
+    deadline = time.monotonic() + 15
+    while len(_delivered(house, PFI)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pfi = _pfi(mss, house, reference_path)
+    first, second = pfi.pending()
+    flag = pfi._flag
+
+    def broken_disk(conn, uid):  # type: ignore[no-untyped-def]
+        if uid == first:
+            raise OSError("disque plein")
+        flag(conn, uid)
+
+    monkeypatch.setattr(pfi, "_flag", broken_disk)
+    with pytest.raises(OSError):
+        pfi.run_once()
+    assert pfi.pending() == [first]
+    assert [w.uid for w in pfi.worklist()] == [second]
+    monkeypatch.setattr(pfi, "_flag", flag)
+    [outcome] = pfi.run_once()
+    assert outcome.uid == first and outcome.documents[0].code == "902"
+    assert sorted(w.uid for w in pfi.worklist()) == [first, second]  # no entry written twice

@@ -188,12 +188,22 @@ class Pfi(Worklist):
             rows = {r.uid: r for r in conn.execute(sa.select(MSG).where(MSG.c.address == self.mailbox,
                                                                            MSG.c.uid.in_(uids)))}
         judged = [self._judge(rows[uid]) for uid in uids]
-        with self.db.write() as conn:
-            for uid, _received, planned, asked in judged:
-                for _outcome, write in planned:
-                    write(conn)
-                if not asked:
-                    self._flag(conn, uid)
+        try:
+            with self.db.write() as conn:
+                for one in judged:
+                    self._record(conn, one)
+        except Exception:
+            if len(judged) == 1:
+                raise
+            failed: list[Exception] = []
+            for one in judged:  # each on its own, so that a failing message fails alone
+                try:
+                    with self.db.write() as conn:
+                        self._record(conn, one)
+                except Exception as exc:  # noqa: BLE001 — raised below, once the others are stored
+                    failed.append(exc)
+            if failed:
+                raise failed[0]
         out = []
         for uid, received, planned, asked in judged:
             outcomes = [outcome for outcome, _write in planned]
@@ -203,6 +213,14 @@ class Pfi(Worklist):
             out.append(MessageOutcome(uid, received.message_id if received else rows[uid].message_id,
                                       tuple(outcomes), answer))
         return out
+
+    def _record(self, conn: sa.Connection, judged: tuple[int, mime.Received | None, list[Planned], bool]) -> None:
+        """A judged message's writes (each idempotent), and its flag unless an MDN must leave first."""
+        uid, _received, planned, asked = judged
+        for _outcome, write in planned:
+            write(conn)
+        if not asked:
+            self._flag(conn, uid)
 
     def _judge(self, row: sa.Row) -> tuple[int, mime.Received | None, list[Planned], bool]:
         """(uid, the message read, its documents' outcomes with their writes, whether an MDN is asked)."""
