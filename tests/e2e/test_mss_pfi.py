@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import smtplib
 import ssl
+import threading
 import time
 
 import httpx
@@ -192,10 +193,10 @@ def test_a_message_failing_in_a_batch_fails_alone_and_is_handled_once_later(mss,
     first, second = pfi.pending()
     flag = pfi._flag
 
-    def broken_disk(conn, uid):  # type: ignore[no-untyped-def]
-        if uid == first:
+    def broken_disk(conn, uids):  # type: ignore[no-untyped-def]
+        if first in uids:
             raise OSError("disque plein")
-        flag(conn, uid)
+        flag(conn, uids)
 
     monkeypatch.setattr(pfi, "_flag", broken_disk)
     with pytest.raises(OSError):
@@ -206,3 +207,37 @@ def test_a_message_failing_in_a_batch_fails_alone_and_is_handled_once_later(mss,
     [outcome] = pfi.run_once()
     assert outcome.uid == first and outcome.documents[0].code == "902"
     assert sorted(w.uid for w in pfi.worklist()) == [first, second]  # no entry written twice
+
+
+def test_the_watch_pipeline_retries_a_batch_whose_recording_failed(mss, house, token, reference_path, monkeypatch):
+    """`maison pfi` judges a batch while the previous one is recorded; when a recording fails, that
+    batch and the one judged behind it stay pending and are handled at the next turn, once each."""
+    for _ in range(3):
+        _gp_sends(mss, house, token, n1(PROS["generaliste"], patient=CHILD_ID), mdn=False)  # Léa: 902
+    deadline = time.monotonic() + 15
+    while len(_delivered(house, PFI)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pfi = _pfi(mss, house, reference_path)
+    uids = pfi.pending()
+    flag, failures = pfi._flag, []
+
+    def disk_full_once(conn, flagged):  # type: ignore[no-untyped-def]
+        if uids[1] in flagged and not failures:
+            failures.append(flagged)
+            raise OSError("disque plein")
+        flag(conn, flagged)
+
+    monkeypatch.setattr(pfi, "_flag", disk_full_once)
+    stopping, handled = threading.Event(), []
+    watcher = threading.Thread(target=pfi.watch, args=(stopping,), kwargs={
+        "interval": 0.05, "batch": 1, "on_outcome": lambda outcome: handled.append(outcome.uid)})
+    watcher.start()
+    deadline = time.monotonic() + 20
+    while pfi.pending() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stopping.set()
+    watcher.join(10)
+    assert failures == [[uids[1]]]
+    assert sorted(handled) == uids  # each reported once, the failed one after its retry
+    assert sorted(w.uid for w in pfi.worklist()) == uids  # each on the worklist once
+    assert pfi.pending() == []

@@ -144,6 +144,16 @@ def by_ins(conn, structure: str, ins_number: str) -> list:  # type: ignore[no-un
         vig_patient.c.merged_into.is_(None))))
 
 
+def by_ins_numbers(conn, structure: str, ins_numbers: set[str]) -> dict[str, list]:  # type: ignore[no-untyped-def]
+    """`by_ins` for several matricules at once (the PFI's batch): matricule → its records."""
+    found: dict[str, list] = {number: [] for number in ins_numbers}
+    for row in conn.execute(sa.select(vig_patient).where(
+            vig_patient.c.structure == structure, vig_patient.c.ins_number.in_(ins_numbers),
+            vig_patient.c.merged_into.is_(None)).order_by(vig_patient.c.id)):
+        found[row.ins_number].append(row)
+    return found
+
+
 def search(conn, structure: str, *, family: str | None = None, given: str | None = None,  # type: ignore[no-untyped-def]
            birthdate: str | None = None, gender: str | None = None, ipp: str | None = None,
            ins_number: str | None = None, limit: int = 50) -> list:

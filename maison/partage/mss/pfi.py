@@ -21,6 +21,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +46,8 @@ from maison.partage.mss.codes import error_codes
 D, W, MSG = store.pfi_document, store.pfi_worklist, store.mss_message
 log = logging.getLogger(__name__)
 HANDLED = "$Integre"  # IMAP keyword the PFI sets on a message it has handled
+_SET_FLAGS = MSG.update().where(MSG.c.address == sa.bindparam("box"), MSG.c.uid == sa.bindparam("at")).values(
+    flags=sa.bindparam("to"))
 
 
 @dataclass(frozen=True)
@@ -55,11 +58,28 @@ class DocumentOutcome:
     patient_id: int | None = None
 
 
-Planned = tuple[DocumentOutcome, Callable[[sa.Connection], None]]  # an outcome and the write recording it
+@dataclass(frozen=True)
+class Planned:
+    """A document's outcome and what records it: its CDA stored as a blob, then a row of `table`
+    (`fields` plus the blob's digest) and an audit entry. An archive refused as a whole has no
+    table: nothing to record but the MDN and the handled flag."""
+
+    outcome: DocumentOutcome
+    table: sa.Table | None = None  # pfi_document (integrated) or pfi_worklist (waiting)
+    data: bytes = b""
+    fields: dict | None = None
+    audit: dict | None = None
 
 
-def _nothing(_conn: sa.Connection) -> None:
-    """An archive refused as a whole: nothing to record but the MDN and the handled flag."""
+@dataclass(frozen=True)
+class Judged:
+    """A message read and its documents judged, nothing written yet."""
+
+    uid: int
+    message_id: str
+    received: mime.Received | None
+    planned: list[Planned]
+    asked: bool  # its sender asked for an MDN: flagged handled only once it has left
 
 
 @dataclass(frozen=True)
@@ -151,117 +171,111 @@ class Pfi(Worklist):
     def watch(self, stopping: threading.Event, *, interval: float = 0.2, batch: int = 16,
               on_outcome: Callable[[MessageOutcome], None] | None = None) -> None:
         """Handle the mailbox's messages as they arrive, until `stopping` is set (`maison pfi`),
-        up to `batch` at a time. A batch that fails for a reason of ours (database, disk) is retried
-        at the next turn: its messages are flagged handled only once their outcomes are stored.
-        UIDs only grow (delivery assigns them under the mailbox's row lock), so a turn asks only for
-        those above the last one handled."""
+        up to `batch` at a time, in a pipeline: while one batch is recorded (blobs fsynced, one
+        commit, MDNs sent) by a thread of its own, the next one is judged, so the disk's waits no
+        longer idle the processor. A batch that fails for a reason of ours (database, disk) is
+        retried at the next turn: its messages are flagged handled only once their outcomes are
+        stored, and a batch judged behind a failed one is judged again. UIDs only grow (delivery
+        assigns them under the mailbox's row lock), so a turn asks only for those above the last
+        one handled."""
         cursor = 0
-        while not stopping.is_set():
-            uids = self.pending(cursor)
-            for at in range(0, len(uids), batch):
-                if stopping.is_set():
-                    return
-                try:
-                    outcomes = self.handle_all(uids[at:at + batch])
-                except Exception:  # noqa: BLE001 — logged, the messages stay pending for the next turn
-                    log.exception("PFI %s : messages %s non traités, nouvel essai au prochain tour", self.mailbox,
-                                  uids[at:at + batch])
+        with ThreadPoolExecutor(1, thread_name_prefix="pfi-enregistrement") as recorder:
+            while not stopping.is_set():
+                uids = self.pending(cursor)
+                recording: tuple[Future[list[MessageOutcome]], list[int]] | None = None
+                for at in range(0, len(uids), batch):
+                    part = uids[at:at + batch]
+                    try:
+                        judged = self._judge_all(part) if not stopping.is_set() else None
+                    except Exception:  # noqa: BLE001 — logged, the messages stay pending for the next turn
+                        log.exception("PFI %s : messages %s non lus, nouvel essai au prochain tour", self.mailbox, part)
+                        judged = None
+                    if recording is not None:
+                        if not self._settled(*recording, on_outcome):
+                            recording = None
+                            break
+                        cursor = recording[1][-1]
+                    recording = None
+                    if judged is None:
+                        break
+                    recording = recorder.submit(self._record_all, judged), part
+                if recording is not None and self._settled(*recording, on_outcome):
+                    cursor = recording[1][-1]
+                if not uids or cursor < uids[-1]:
                     stopping.wait(interval)
-                    break
-                cursor = uids[min(at + batch, len(uids)) - 1]
-                for outcome in outcomes if on_outcome is not None else ():
-                    on_outcome(outcome)
-            if not uids:
-                stopping.wait(interval)
+
+    def _settled(self, future: Future[list[MessageOutcome]], uids: list[int],
+                 on_outcome: Callable[[MessageOutcome], None] | None) -> bool:
+        try:
+            outcomes = future.result()
+        except Exception:  # noqa: BLE001 — logged, the messages stay pending for the next turn
+            log.exception("PFI %s : messages %s non traités, nouvel essai au prochain tour", self.mailbox, uids)
+            return False
+        for outcome in outcomes if on_outcome is not None else ():
+            on_outcome(outcome)
+        return True
 
     def handle(self, uid: int) -> MessageOutcome:
         return self.handle_all([uid])[0]
 
     def handle_all(self, uids: list[int]) -> list[MessageOutcome]:
-        """Messages in UID order: each one's documents are judged outside the write lock, then every
-        outcome and handled flag of the batch commits in one transaction (one commit, one fsync). A
-        message whose sender asked for an MDN is flagged only once the MDN has left: a failure to
-        send it leaves that message pending, and handling it again writes nothing twice."""
-        if not uids:
-            return []
+        """Messages in UID order: judged, then recorded (see `_record_all`)."""
+        return self._record_all(self._judge_all(uids)) if uids else []
+
+    # --- judging: reads only, so a judgment can be thrown away and made again ------------------------
+
+    def _judge_all(self, uids: list[int]) -> list[Judged]:
+        """Each message read and its documents judged; the patients of the whole batch are looked up
+        in the index with one query."""
         with self.db.read() as conn:
             rows = {r.uid: r for r in conn.execute(sa.select(MSG).where(MSG.c.address == self.mailbox,
                                                                            MSG.c.uid.in_(uids)))}
-        judged = [self._judge(rows[uid]) for uid in uids]
-        try:
-            with self.db.write() as conn:
-                for one in judged:
-                    self._record(conn, one)
-        except Exception:
-            if len(judged) == 1:
-                raise
-            failed: list[Exception] = []
-            for one in judged:  # each on its own, so that a failing message fails alone
-                try:
-                    with self.db.write() as conn:
-                        self._record(conn, one)
-                except Exception as exc:  # noqa: BLE001 — raised below, once the others are stored
-                    failed.append(exc)
-            if failed:
-                raise failed[0]
-        out = []
-        for uid, received, planned, asked in judged:
-            outcomes = [outcome for outcome, _write in planned]
-            answer = self._mdn(received, outcomes) if asked else None
-            if asked:
-                self._handled(uid)
-            out.append(MessageOutcome(uid, received.message_id if received else rows[uid].message_id,
-                                      tuple(outcomes), answer))
-        return out
+        read = [self._read(rows[uid]) for uid in uids]
+        numbers = {header.patient.ins.extension[:13] for *_, checked in read for _entry, header in checked}
+        index: dict[str, list] = {}  # type: ignore[type-arg]
+        if numbers:
+            with self.db.read() as conn:
+                index = {number: [vig.row_to_identity(r) for r in found]
+                         for number, found in vig.by_ins_numbers(conn, self.structure, numbers).items()}
+        judged = []
+        for one, received, planned, checked in read:
+            planned += [self._match(one.uid, received, entry, header, index.get(header.patient.ins.extension[:13], []))
+                        for entry, header in checked]
+            judged.append(Judged(one.uid, received.message_id if received else one.message_id, received, planned,
+                                 received is not None and received.is_xdm and received.wants_mdn()))
+        return judged
 
-    def _record(self, conn: sa.Connection, judged: tuple[int, mime.Received | None, list[Planned], bool]) -> None:
-        """A judged message's writes (each idempotent), and its flag unless an MDN must leave first."""
-        uid, _received, planned, asked = judged
-        for _outcome, write in planned:
-            write(conn)
-        if not asked:
-            self._flag(conn, uid)
-
-    def _judge(self, row: sa.Row) -> tuple[int, mime.Received | None, list[Planned], bool]:
-        """(uid, the message read, its documents' outcomes with their writes, whether an MDN is asked)."""
+    def _read(self, row: sa.Row) -> tuple[sa.Row, mime.Received | None, list[Planned],
+                                         list[tuple[xdm.DocumentEntry, CdaHeader]]]:
+        """(the row, the message read, the outcomes decided by reading alone, the documents whose
+        patient is to be matched in the index)."""
         raw = self.blobs.get(row.sha256)  # a blob gone bad is our fault, not the sender's: raised, retried
         try:
             received = mime.parse(raw, max_bytes=self.max_message_bytes)
         except MaisonError as exc:
-            return row.uid, None, [(DocumentOutcome("", "906", exc.message), _nothing)], False
+            return row, None, [Planned(DocumentOutcome("", "906", exc.message))], []
         if not received.is_xdm:  # an ordinary mail: for the humans reading the mailbox
-            return row.uid, received, [], False
-        return row.uid, received, self._documents(row.uid, received), received.wants_mdn()
-
-    def _handled(self, uid: int) -> None:
-        with self.db.write() as conn:
-            self._flag(conn, uid)
-
-    def _flag(self, conn: sa.Connection, uid: int) -> None:
-        flags = conn.execute(sa.select(MSG.c.flags).where(MSG.c.address == self.mailbox, MSG.c.uid == uid)).scalar()
-        conn.execute(MSG.update().where(MSG.c.address == self.mailbox, MSG.c.uid == uid).values(
-            flags=" ".join(sorted(set((flags or "").split()) | {HANDLED, "\\Seen"}))))
-
-    # --- the documents -------------------------------------------------------------------------------
-    # Each document's outcome is decided outside the write lock (archive, CDA, patient index, blob),
-    # and comes with the write that records it, run in the message's one transaction.
-
-    def _documents(self, uid: int, received: mime.Received) -> list[Planned]:
+            return row, received, [], []
         try:
             content = xdm.read(received.xdm or b"")
         except xdm.XdmError as exc:
-            return [(DocumentOutcome("", exc.mdn_code, exc.message), _nothing)]
-        planned = []
+            return row, received, [Planned(DocumentOutcome("", exc.mdn_code, exc.message))], []
+        planned, checked = [], []
         for entry in content.documents:
             try:
                 header = read_header(xmlsafe.parse(entry.data, max_bytes=len(entry.data) + 1))
             except MaisonError as exc:
-                planned.append(self._park(uid, received, entry, None, "906", f"CDA illisible : {exc.message}"))
+                planned.append(self._park(row.uid, received, entry, None, "906", f"CDA illisible : {exc.message}"))
                 continue
-            planned.append(self._one(uid, received, entry, header))
-        return planned
+            refused = self._check(row.uid, received, entry, header)
+            if refused is not None:
+                planned.append(refused)
+            else:
+                checked.append((entry, header))
+        return row, received, planned, checked
 
-    def _one(self, uid: int, received: mime.Received, entry: xdm.DocumentEntry, header: CdaHeader) -> Planned:
+    def _check(self, uid: int, received: mime.Received, entry: xdm.DocumentEntry, header: CdaHeader) -> Planned | None:
+        """What the document alone says against it (903, 905, 906), or None."""
         ins = header.patient.ins
         if ins is None or ins.root not in INS_ROOTS:
             return self._park(uid, received, entry, header, "903", "le document ne porte pas l'INS du patient")
@@ -272,8 +286,14 @@ class Pfi(Worklist):
         p = header.patient
         if not (p.birth_family and (p.birth_given_first or p.birth_givens) and p.gender and p.birth_date):
             return self._park(uid, received, entry, header, "905", "traits de l'INS incomplets dans le document")
-        with self.db.read() as conn:
-            known = [vig.row_to_identity(r) for r in vig.by_ins(conn, self.structure, ins.extension[:13])]
+        return None
+
+    def _match(self, uid: int, received: mime.Received, entry: xdm.DocumentEntry, header: CdaHeader,
+               known: list) -> Planned:  # type: ignore[type-arg]
+        """Against the index's identities with the document's INS matricule: one QUAL identity with
+        that INS and the document's traits, or the worklist (902, 904)."""
+        ins = header.patient.ins
+        assert ins is not None  # _check
         if not known:
             return self._park(uid, received, entry, header, "902", "patient inconnu de l'index local")
         qualified = [k for k in known if k.status is Status.QUAL and (k.ins_number or "") + (k.ins_cle or "")
@@ -281,7 +301,16 @@ class Pfi(Worklist):
         if len(qualified) != 1:
             return self._park(uid, received, entry, header, "904",
                               "l'INS ou les traits ne correspondent pas exactement à l'identité qualifiée de l'index")
-        return self._integrate(received, entry, header, qualified[0].id)
+        patient_id = qualified[0].id
+        return Planned(
+            DocumentOutcome(entry.unique_id, None, "intégré automatiquement (INS qualifiée)", patient_id), D,
+            entry.data,
+            dict(id=str(uuid.uuid4()), structure=self.structure, patient_id=patient_id, unique_id=entry.unique_id,
+                 type_code=entry.type_code, title=header.title, message_id=received.message_id,
+                 sender=received.sender, integrated_at=datetime.now(UTC).isoformat(), how="automatique"),
+            audit.entry(self.actor, "mss.pfi.integrer", patient=ins.extension, detail={
+                "document": entry.unique_id, "type": entry.type_code, "message_id": received.message_id,
+                "expediteur": received.sender, "patient_local": patient_id}))
 
     @staticmethod
     def _same_traits(traits, header: CdaHeader) -> bool:  # type: ignore[no-untyped-def]
@@ -292,44 +321,18 @@ class Pfi(Worklist):
                 and match_form(traits.prenoms[0]) == match_form(first)
                 and traits.sexe == p.gender and traits.date_naissance == birth)
 
-    def _integrate(self, received: mime.Received, entry: xdm.DocumentEntry, header: CdaHeader,
-                   patient_id: int) -> Planned:
-        digest = self.blobs.put(entry.data)  # durable before the row that names it
-
-        def write(conn: sa.Connection) -> None:
-            if conn.execute(sa.select(D.c.id).where(D.c.structure == self.structure,
-                                                    D.c.unique_id == entry.unique_id)).first() is not None:
-                return  # integrated already (the message handled again after a failed MDN)
-            conn.execute(D.insert().values(
-                id=str(uuid.uuid4()), structure=self.structure, patient_id=patient_id, unique_id=entry.unique_id,
-                type_code=entry.type_code, title=header.title, sha256=digest, message_id=received.message_id,
-                sender=received.sender, integrated_at=datetime.now(UTC).isoformat(), how="automatique"))
-            audit.record(conn, self.actor, "mss.pfi.integrer", patient=header.patient.ins.extension, detail={
-                "document": entry.unique_id, "type": entry.type_code, "message_id": received.message_id,
-                "expediteur": received.sender, "patient_local": patient_id})
-
-        return DocumentOutcome(entry.unique_id, None, "intégré automatiquement (INS qualifiée)", patient_id), write
-
     def _park(self, uid: int, received: mime.Received, entry: xdm.DocumentEntry, header: CdaHeader | None,
               code: str, reason: str) -> Planned:
         candidates = self._candidates(header) if header is not None else []
         ins = header.patient.ins.extension if header is not None and header.patient.ins else None
-        digest = self.blobs.put(entry.data)
-
-        def write(conn: sa.Connection) -> None:
-            if conn.execute(sa.select(W.c.id).where(W.c.structure == self.structure, W.c.mailbox == self.mailbox,
-                                                    W.c.uid == uid, W.c.unique_id == entry.unique_id)).first():
-                return  # on the worklist already (the message handled again after a failed MDN)
-            conn.execute(W.insert().values(
-                id=str(uuid.uuid4()), structure=self.structure, mailbox=self.mailbox, uid=uid,
-                message_id=received.message_id, unique_id=entry.unique_id, ins=ins, code=code, reason=reason,
-                candidates=json.dumps(candidates), sha256=digest, state="a-traiter",
-                created_at=datetime.now(UTC).isoformat()))
-            audit.record(conn, self.actor, "mss.pfi.a-rapprocher", patient=ins, detail={
+        return Planned(
+            DocumentOutcome(entry.unique_id, code, reason), W, entry.data,
+            dict(id=str(uuid.uuid4()), structure=self.structure, mailbox=self.mailbox, uid=uid,
+                 message_id=received.message_id, unique_id=entry.unique_id, ins=ins, code=code, reason=reason,
+                 candidates=json.dumps(candidates), state="a-traiter", created_at=datetime.now(UTC).isoformat()),
+            audit.entry(self.actor, "mss.pfi.a-rapprocher", patient=ins, detail={
                 "document": entry.unique_id, "code": code, "motif": reason, "message_id": received.message_id,
-                "candidats": [c["id"] for c in candidates]})
-
-        return DocumentOutcome(entry.unique_id, code, reason), write
+                "candidats": [c["id"] for c in candidates]}))
 
     def _candidates(self, header: CdaHeader) -> list[dict]:
         """Local patients the document may be about, by birth name and birth date (to a human)."""
@@ -342,6 +345,76 @@ class Pfi(Worklist):
                               birthdate=birth, limit=10)
         return [{"id": r.id, "ipp": r.ipp, "nom": r.nom_naissance, "prenoms": r.prenoms, "naissance": r.date_naissance,
                  "statut": r.status} for r in rows]
+
+    # --- recording: durable, idempotent, one transaction for the batch ------------------------------
+
+    def _record_all(self, judged: list[Judged]) -> list[MessageOutcome]:
+        """The documents' blobs fsynced (outside the write lock), then every outcome and handled flag
+        of the batch committed in one transaction: one commit, one fsync. If it fails, each message
+        is recorded on its own, so that a failing message fails alone. A message whose sender asked
+        for an MDN is flagged only once the MDN has left: a failure to send it leaves that message
+        pending, and handling it again writes nothing twice."""
+        digests = {id(p): self.blobs.put(p.data) for one in judged for p in one.planned if p.table is not None}
+        try:
+            with self.db.write() as conn:
+                self._write(conn, judged, digests)
+        except Exception:
+            if len(judged) == 1:
+                raise
+            failed: list[Exception] = []
+            for one in judged:
+                try:
+                    with self.db.write() as conn:
+                        self._write(conn, [one], digests)
+                except Exception as exc:  # noqa: BLE001 — raised below, once the others are stored
+                    failed.append(exc)
+            if failed:
+                raise failed[0]
+        out = []
+        for one in judged:
+            outcomes = [p.outcome for p in one.planned]
+            answer = self._mdn(one.received, outcomes) if one.asked and one.received else None
+            if one.asked:
+                with self.db.write() as conn:
+                    self._flag(conn, [one.uid])
+            out.append(MessageOutcome(one.uid, one.message_id, tuple(outcomes), answer))
+        return out
+
+    def _write(self, conn: sa.Connection, judged: list[Judged], digests: dict[int, str]) -> None:
+        """The rows not written already (a message handled again after a failed MDN, or the same
+        document twice in a batch), their audit entries, and the flags of messages needing no MDN."""
+        plans = [p for one in judged for p in one.planned if p.table is not None]
+        have = set()
+        if any(p.table is D for p in plans):
+            have |= {(D, u) for u in conn.execute(sa.select(D.c.unique_id).where(
+                D.c.structure == self.structure, D.c.unique_id.in_({p.fields["unique_id"] for p in plans
+                                                                   if p.table is D and p.fields}))).scalars()}
+        if any(p.table is W for p in plans):
+            have |= {(W, (uid, u)) for uid, u in conn.execute(sa.select(W.c.uid, W.c.unique_id).where(
+                W.c.structure == self.structure, W.c.mailbox == self.mailbox,
+                W.c.uid.in_({one.uid for one in judged}))).tuples()}
+        fresh: list[Planned] = []
+        for p in plans:
+            assert p.fields is not None
+            key = (p.table, p.fields["unique_id"] if p.table is D else (p.fields["uid"], p.fields["unique_id"]))
+            if key not in have:
+                have.add(key)
+                fresh.append(p)
+        for table in (D, W):
+            rows = [{**p.fields, "sha256": digests[id(p)]} for p in fresh if p.table is table and p.fields]
+            if rows:
+                conn.execute(table.insert(), rows)
+        if fresh:
+            audit.append(conn, [dict(p.audit) for p in fresh if p.audit])
+        self._flag(conn, [one.uid for one in judged if not one.asked])
+
+    def _flag(self, conn: sa.Connection, uids: list[int]) -> None:
+        if not uids:
+            return
+        rows = conn.execute(sa.select(MSG.c.uid, MSG.c.flags).where(MSG.c.address == self.mailbox,
+                                                                    MSG.c.uid.in_(uids))).all()
+        conn.execute(_SET_FLAGS, [{"box": self.mailbox, "at": uid, "to": " ".join(sorted(
+            set((flags or "").split()) | {HANDLED, "\\Seen"}))} for uid, flags in rows])
 
     # --- the answer ----------------------------------------------------------------------------------
 
