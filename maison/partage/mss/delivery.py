@@ -24,10 +24,12 @@ from maison.core import audit
 from maison.core.audit import Actor
 from maison.core.blobs import Blobs
 from maison.core.errors import Conflict, NotFound
+from maison.core.group_commit import GroupCommit
 from maison.core.storage import Database
 from maison.partage.mss import store
 
 M, MSG, OUT = store.mss_mailbox, store.mss_message, store.mss_outbox
+_DELIVER, _QUEUE = MSG.insert(), OUT.insert()
 RETRY = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
 
 
@@ -61,12 +63,34 @@ class Delivery:
     def __init__(self, db: Database, blobs: Blobs) -> None:
         self.db = db
         self.blobs = blobs
+        # Concurrent SMTP sessions' deliveries and relay entries commit together (one transaction,
+        # one fsync for the batch), each still answered 250 only once its own rows are committed.
+        self.group = GroupCommit(db, name="mss-group-commit")
 
     def deliver(self, actor: Actor, address: str, raw: bytes, sender: str, message_id: str) -> Delivered:
         digest = self.blobs.put(raw)  # durable before the row that names it
-        with self.db.write() as conn:
+        return self.group.run(self._delivery(actor, address, len(raw), sender, message_id, digest))  # type: ignore[return-value]
+
+    def enqueue(self, actor: Actor, operator: str, destination: str, sender: str, recipients: list[str],
+                raw: bytes, message_id: str) -> str:
+        digest = self.blobs.put(raw)
+        queued = str(uuid.uuid4())
+        row = dict(id=queued, operator=operator, sender=sender, recipients=json.dumps(recipients),
+                   destination=destination, sha256=digest, attempts=0, next_attempt_at=_now(), status="pending",
+                   created_at=_now())
+        trail = audit.entry(actor, "mss.relayer", purpose="TREAT", detail={
+            "operateur": operator, "destination": destination, "destinataires": recipients, "message_id": message_id})
+        return self.group.run(lambda _conn: (queued, [(_QUEUE, [row])], [dict(trail)]))  # type: ignore[return-value]
+
+    @staticmethod
+    def _delivery(actor: Actor, address: str, size: int, sender: str, message_id: str, digest: str):  # type: ignore[no-untyped-def]
+        """The body of a delivery's transaction, for the group commit: the mailbox's next UID taken
+        under its row lock (UIDs strictly increasing under concurrent deliveries), the Message-ID
+        looked up (a replay answered as delivered, another message refused), the row and its audit
+        record returned to be inserted with the batch's."""
+        def work(conn: sa.Connection):  # type: ignore[no-untyped-def]
             box = conn.execute(sa.select(M.c.uidnext, M.c.active).where(M.c.address == address)
-                               .with_for_update()).first()  # UIDs strictly increasing under concurrent deliveries
+                               .with_for_update()).first()
             if box is None or not box.active:
                 raise NotFound(f"BAL {address} inconnue", code="bal-inconnue")
             known = conn.execute(sa.select(MSG.c.uid, MSG.c.sha256).where(
@@ -74,30 +98,17 @@ class Delivery:
             if known is not None:
                 if known.sha256 != digest:
                     raise DuplicateMessageId(f"Message-ID {message_id} déjà remis à {address} pour un autre message")
-                return Delivered(address, known.uid, True)
+                return Delivered(address, known.uid, True), [], []
             uid = box.uidnext
             conn.execute(M.update().where(M.c.address == address).values(uidnext=uid + 1))
-            conn.execute(MSG.insert().values(address=address, uid=uid, message_id=message_id, sha256=digest,
-                                             size=len(raw), sender=sender, flags="\\Recent", received_at=_now()))
-            audit.record(conn, actor, "mss.remettre", purpose="TREAT",
-                         detail={"bal": address, "message_id": message_id, "expediteur": sender, "taille": len(raw)})
-        return Delivered(address, uid, False)
+            row = dict(address=address, uid=uid, message_id=message_id, sha256=digest, size=size, sender=sender,
+                       flags="\\Recent", received_at=_now())
+            return Delivered(address, uid, False), [(_DELIVER, [row])], [audit.entry(
+                actor, "mss.remettre", purpose="TREAT",
+                detail={"bal": address, "message_id": message_id, "expediteur": sender, "taille": size})]
+        return work
 
-    def enqueue(self, actor: Actor, operator: str, destination: str, sender: str, recipients: list[str],
-                raw: bytes, message_id: str) -> str:
-        digest = self.blobs.put(raw)
-        queued = str(uuid.uuid4())
-        with self.db.write() as conn:
-            conn.execute(OUT.insert().values(id=queued, operator=operator, sender=sender,
-                                             recipients=json.dumps(recipients), destination=destination,
-                                             sha256=digest, attempts=0, next_attempt_at=_now(), status="pending",
-                                             created_at=_now()))
-            audit.record(conn, actor, "mss.relayer", purpose="TREAT", detail={
-                "operateur": operator, "destination": destination, "destinataires": recipients,
-                "message_id": message_id})
-        return queued
-
-    def due(self, operator: str, limit: int = 50) -> list[Queued]:
+    def due(self, operator: str, limit: int = 200) -> list[Queued]:
         with self.db.read() as conn:
             rows = conn.execute(sa.select(OUT).where(OUT.c.operator == operator, OUT.c.status == "pending",
                                                      OUT.c.next_attempt_at <= _now())

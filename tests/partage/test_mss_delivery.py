@@ -1,0 +1,68 @@
+"""Deliveries of concurrent SMTP sessions commit together (one transaction for a batch): each mailbox's
+UIDs stay strictly increasing, a replay in the same batch is answered as delivered, a reuse of the
+Message-ID for another message is refused, and a refused delivery fails alone."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import sqlalchemy as sa
+
+from maison.core import audit
+from maison.core.blobs import Blobs
+from maison.core.errors import NotFound
+from maison.partage.mss import store
+from maison.partage.mss.delivery import Delivery, DuplicateMessageId
+from maison.partage.mss.mailboxes import Mailboxes
+
+ACTOR = audit.Actor(person="operateur:chu-test", structure="chu-test", software="maison-mss")
+BOX = "pfi@chu-test.mssante.fr"
+
+
+@pytest.fixture
+def delivery(db, tmp_path):  # type: ignore[no-untyped-def]
+    Mailboxes(db).create(ACTOR, BOX, "chu-test", "APP", "1750000019", "PFI", password="mot-de-passe-pfi")
+    return Delivery(db, Blobs(tmp_path / "blobs"))
+
+
+def _held(delivery: Delivery, calls: list) -> list:  # type: ignore[type-arg]
+    """Run `calls` while the group commit's writer is held in a first batch, so that they form one."""
+    gate = threading.Event()
+    delivery.group.submit(lambda conn: (gate.wait(10), [], []))
+    with ThreadPoolExecutor(len(calls)) as pool:
+        futures = [pool.submit(call) for call in calls]
+        while delivery.group._queue.qsize() < len(calls):  # every call's body is queued behind the gate
+            threading.Event().wait(0.01)
+        gate.set()
+        return [f.exception() or f.result() for f in futures]
+
+
+def test_a_batch_of_deliveries_keeps_uids_increasing_and_message_ids_unique(db, delivery):
+    mails = [f"message {n}\r\n".encode() for n in range(6)]
+    results = _held(delivery, [
+        *(lambda n=n: delivery.deliver(ACTOR, BOX, mails[n], "gp@medecins.mssante.fr", f"<{n}@medecins>")
+          for n in range(6)),
+        lambda: delivery.deliver(ACTOR, BOX, mails[0], "gp@medecins.mssante.fr", "<0@medecins>"),  # a replay
+        lambda: delivery.deliver(ACTOR, BOX, b"another\r\n", "gp@medecins.mssante.fr", "<1@medecins>"),  # a reuse
+        lambda: delivery.deliver(ACTOR, "nobody@chu-test.mssante.fr", mails[2], "gp@medecins.mssante.fr", "<x@m>"),
+    ])
+    # the batch's order is the sessions' race: whichever of two same Message-IDs comes first is stored
+    first, again = results[0], results[6]
+    assert first.uid == again.uid and sorted((first.replay, again.replay)) == [False, True]
+    one, reuse = results[1], results[7]
+    assert {type(one), type(reuse)} == {type(first), DuplicateMessageId}
+    stored = [r for r in (*results[2:6], one, reuse) if not isinstance(r, Exception)] + [min(
+        (first, again), key=lambda r: r.replay)]
+    assert sorted(r.uid for r in stored) == [1, 2, 3, 4, 5, 6] and not any(r.replay for r in stored)
+    assert isinstance(results[8], NotFound)
+    with db.read() as conn:
+        rows = conn.execute(sa.select(store.mss_message.c.uid, store.mss_message.c.message_id)
+                            .order_by(store.mss_message.c.uid)).all()
+        uidnext = conn.execute(sa.select(store.mss_mailbox.c.uidnext).where(store.mss_mailbox.c.address == BOX)).scalar()
+        trail = list(audit.events(conn, action_prefix="mss.remettre"))
+        assert audit.verify_chain(conn)[0]
+    assert [uid for uid, _ in rows] == [1, 2, 3, 4, 5, 6] and uidnext == 7
+    assert sorted(m for _, m in rows) == sorted(f"<{n}@medecins>" for n in range(6))
+    assert len(trail) == 6  # the replay and the refused ones are not delivered again
