@@ -72,10 +72,10 @@ class Delivery:
         return self.group.run(self._delivery(actor, address, len(raw), sender, message_id, digest))  # type: ignore[return-value]
 
     def enqueue(self, actor: Actor, operator: str, destination: str, sender: str, recipients: list[str],
-                raw: bytes, message_id: str) -> str:
+                raw: bytes, message_id: str) -> Queued:
         digest = self.blobs.put(raw)
-        queued = str(uuid.uuid4())
-        row = dict(id=queued, operator=operator, sender=sender, recipients=json.dumps(recipients),
+        queued = Queued(str(uuid.uuid4()), operator, destination, sender, list(recipients), digest, 0)
+        row = dict(id=queued.id, operator=operator, sender=sender, recipients=json.dumps(recipients),
                    destination=destination, sha256=digest, attempts=0, next_attempt_at=_now(), status="pending",
                    created_at=_now())
         trail = audit.entry(actor, "mss.relayer", purpose="TREAT", detail={

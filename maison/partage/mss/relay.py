@@ -17,6 +17,7 @@ import ssl
 import aiosmtplib
 
 from maison.partage.mss import message as mime
+from maison.partage.mss.delivery import Queued
 from maison.partage.mss.mdn import dsn
 from maison.partage.mss.pki import client_context
 from maison.partage.mss.smtp import Runtime
@@ -30,29 +31,29 @@ class PeerNotTrusted(Exception):
     pass
 
 
-SESSIONS_PER_DESTINATION = 4  # concurrent SMTP sessions to one operator (Postfix's default is 20 per domain)
+# Postfix's defaults for the same roles: default_destination_concurrency_limit = 20 sessions per
+# destination, smtp_connection_cache_time_limit = 2 s for a cached session with nothing to send.
+SESSIONS_PER_DESTINATION = 20
+IDLE_SESSION_SECONDS = 2.0
+ACTIVE_LIMIT = 200  # messages in the relay's hands at once (Postfix's active queue, qmgr_message_active_limit)
+HAND_OFF_DEPTH = 2 * SESSIONS_PER_DESTINATION  # a destination's waiting line for messages handed over in memory
 SENT_BATCH = 8  # messages a session marks sent in one transaction
 
 
 async def relay_forever(runtime: Runtime, *, idle_seconds: float = 1.0) -> None:
-    """Run until the operator stops: send what is due, then wait to be woken (new mail) or for the
-    next retry. A turn's messages for one operator share a few sessions, each carrying several
-    messages (one TLS handshake for many, as MTAs do); a message is never in two turns at once."""
-    context = client_context(runtime.ca, runtime.issued)
-    while not runtime.stopping.is_set():
-        runtime.wake.clear()
-        due = await asyncio.to_thread(runtime.delivery.due, runtime.operator.id)
-        by_destination: dict[str, list] = {}
-        for queued in due:
-            by_destination.setdefault(queued.destination, []).append(queued)
-        sessions = []
-        for destination, batch in by_destination.items():
-            shares = [batch[i::SESSIONS_PER_DESTINATION] for i in range(min(SESSIONS_PER_DESTINATION, len(batch)))]
-            sessions += [_session(runtime, context, destination, share) for share in shares]
-        if sessions:
-            await asyncio.gather(*sessions)
-            continue  # more may be due already
-        await until(runtime.wake, idle_seconds)
+    """Run until the operator stops: what the SMTP sessions queue is handed over in memory (see
+    `Outbound.hand_off`); the outbox is read for the rest (retries come due, mail queued by the web
+    messaging or before a restart) at each wake-up and every `idle_seconds`."""
+    outbound = Outbound(runtime, client_context(runtime.ca, runtime.issued))
+    runtime.outbound = outbound
+    try:
+        while not runtime.stopping.is_set():
+            runtime.wake.clear()
+            await outbound.poll()
+            await until(runtime.wake, idle_seconds)
+    finally:
+        runtime.outbound = None
+        await outbound.close()
 
 
 async def until(event: asyncio.Event, seconds: float) -> None:
@@ -65,42 +66,146 @@ async def until(event: asyncio.Event, seconds: float) -> None:
         waiter.cancel()
 
 
-async def _session(runtime: Runtime, context: ssl.SSLContext, destination_id: str, batch: list) -> None:
-    """One SMTP session to the destination operator, its messages one after the other; a broken
-    session is opened again for the next message."""
-    destination = await asyncio.to_thread(runtime.trust.get, destination_id)
-    client: RelayClient | None = None
-    done: list = []  # accepted by the destination; marked sent together (Delivery.sent)
-    try:
-        for queued in batch:
-            if runtime.stopping.is_set():
-                return
-            raw = await asyncio.to_thread(runtime.delivery.content, queued.sha256)
-            try:
-                if client is None or not client.is_connected:
-                    client = RelayClient(hostname=destination.relay_host, port=destination.relay_port,
-                                             start_tls=True, tls_context=context,
-                                             local_hostname=runtime.operator.domains[0], timeout=30)
-                    await client.connect()
-                    _check_peer(client, destination.certificate_sha256)
-                if await _send(runtime, client, queued, raw):
-                    done.append(queued)
-                    if len(done) >= SENT_BATCH:
-                        await asyncio.to_thread(runtime.delivery.sent, done)
-                        done = []
-            except (aiosmtplib.SMTPException, OSError, PeerNotTrusted, ssl.SSLError) as exc:
-                await _give_up(runtime, queued, raw, [(r, "4.4.1", f"451 4.4.1 {exc}") for r in queued.recipients],
-                               permanent=False)
-                if client is not None:
+class Outbound:
+    """The messages in the relay's hands, each in its destination's waiting line, and the SMTP
+    sessions that carry them: up to SESSIONS_PER_DESTINATION per destination, opened when the line
+    grows, each carrying message after message over one TLS handshake, and closed after
+    IDLE_SESSION_SECONDS with nothing to send (as an MTA's connection cache). A message is in the
+    relay's hands once until its outcome is stored (sent, retried later, or given up), so it is
+    never sent by two sessions; what a crash loses from memory is still pending in the outbox."""
+
+    def __init__(self, runtime: Runtime, context: ssl.SSLContext) -> None:
+        self.rt, self.context = runtime, context
+        self.active: set[str] = set()
+        self.lines: dict[str, asyncio.Queue] = {}
+        self.sessions: dict[str, set[asyncio.Task]] = {}
+        self.idle: dict[str, int] = {}
+        self.behind = False  # the outbox holds due messages that are not in hand
+
+    def hand_off(self, queued: Queued, raw: bytes) -> None:
+        """A message just queued by an SMTP session, with its bytes: sent without reading the outbox
+        or the blob back, unless the relay is behind (then `poll` takes it from the outbox)."""
+        line = self.lines.get(queued.destination)
+        if len(self.active) >= ACTIVE_LIMIT or (line is not None and line.qsize() >= HAND_OFF_DEPTH):
+            self.behind = True
+            return
+        self._take(queued, raw)
+
+    async def poll(self) -> None:
+        """Due messages of the outbox not in hand, as many as there is room for."""
+        room = ACTIVE_LIMIT - len(self.active)
+        if room <= 0:
+            self.behind = True
+            return
+        due = await asyncio.to_thread(self.rt.delivery.due, self.rt.operator.id, ACTIVE_LIMIT)
+        fresh = [q for q in due if q.id not in self.active][:room]
+        self.behind = len(due) == ACTIVE_LIMIT and len(fresh) == room
+        for queued in fresh:
+            self._take(queued, None)
+
+    def _take(self, queued: Queued, raw: bytes | None) -> None:
+        if queued.id in self.active:
+            return
+        self.active.add(queued.id)
+        self.lines.setdefault(queued.destination, asyncio.Queue()).put_nowait((queued, raw))
+        self._open(queued.destination)
+
+    def _open(self, destination: str) -> None:
+        """One more session when more messages wait than sessions are idle (and one ending lets
+        another start if messages still wait)."""
+        line, sessions = self.lines[destination], self.sessions.setdefault(destination, set())
+        if (line.qsize() > self.idle.get(destination, 0) and len(sessions) < SESSIONS_PER_DESTINATION
+                and not self.rt.stopping.is_set()):
+            task = asyncio.create_task(self._session(destination), name=f"relais-{destination}")
+            sessions.add(task)
+            task.add_done_callback(lambda ended: (sessions.discard(ended), self._open(destination)))
+
+    def _release(self, done: list[Queued]) -> None:
+        self.active.difference_update(q.id for q in done)
+        if self.behind and len(self.active) < ACTIVE_LIMIT // 2:
+            self.rt.wake.set()  # room again: read the outbox now rather than at the next idle turn
+
+    async def _session(self, destination_id: str) -> None:
+        """One SMTP session to the destination operator, its messages one after the other; a broken
+        session is opened again for the next message."""
+        line = self.lines[destination_id]
+        destination = await asyncio.to_thread(self.rt.trust.get, destination_id)
+        client: RelayClient | None = None
+        done: list[Queued] = []  # accepted by the destination; marked sent together (Delivery.sent)
+        try:
+            while not self.rt.stopping.is_set():
+                if line.empty() and done:
+                    await self._sent(done)
+                    done = []
+                self.idle[destination_id] = self.idle.get(destination_id, 0) + 1
+                try:
+                    taken = await _next(line, IDLE_SESSION_SECONDS)
+                finally:
+                    self.idle[destination_id] -= 1
+                if taken is None:
+                    return
+                queued, raw = taken
+                try:
+                    if raw is None:
+                        raw = await asyncio.to_thread(self.rt.delivery.content, queued.sha256)
+                    if client is None or not client.is_connected:
+                        client = RelayClient(hostname=destination.relay_host, port=destination.relay_port,
+                                             start_tls=True, tls_context=self.context,
+                                             local_hostname=self.rt.operator.domains[0], timeout=30)
+                        await client.connect()
+                        _check_peer(client, destination.certificate_sha256)
+                    if await _send(self.rt, client, queued, raw):
+                        done.append(queued)
+                        if len(done) >= SENT_BATCH:
+                            await self._sent(done)
+                            done = []
+                    else:
+                        self._release([queued])
+                except (aiosmtplib.SMTPException, OSError, PeerNotTrusted, ssl.SSLError) as exc:
+                    await _give_up(self.rt, queued, raw or b"",
+                                   [(r, "4.4.1", f"451 4.4.1 {exc}") for r in queued.recipients], permanent=False)
+                    self._release([queued])
+                    if client is not None:
+                        client.close()
+                    client = None
+        finally:
+            await self._sent(done)
+            if client is not None and client.is_connected:
+                try:
+                    await client.quit()
+                except (aiosmtplib.SMTPException, OSError):
                     client.close()
-                client = None
+
+    async def _sent(self, done: list[Queued]) -> None:
+        if done:
+            await asyncio.to_thread(self.rt.delivery.sent, done)
+            self._release(done)
+
+    async def close(self) -> None:
+        """Stopping: each session ends after its current message; those still waiting stay pending."""
+        for destination, tasks in self.sessions.items():
+            for _ in tasks:
+                self.lines[destination].put_nowait(None)  # an idle session wakes and ends
+        sessions = [task for tasks in self.sessions.values() for task in tasks]
+        if not sessions:
+            return
+        _done, late = await asyncio.wait(sessions, timeout=3)
+        for task in late:  # a session stuck on a silent peer: its message stays pending in the outbox
+            task.cancel()
+        if late:
+            await asyncio.wait(late, timeout=1)
+
+
+async def _next(line: asyncio.Queue, seconds: float):  # type: ignore[no-untyped-def]
+    """The next item of `line`, or None after `seconds` (no asyncio.wait_for, as `until`). An item
+    the getter took as it was cancelled is kept: Queue.get leaves it in the queue, or it is done."""
+    getter = asyncio.ensure_future(line.get())
+    try:
+        await asyncio.wait([getter], timeout=seconds)
     finally:
-        await asyncio.to_thread(runtime.delivery.sent, done)
-        if client is not None and client.is_connected:
-            try:
-                await client.quit()
-            except (aiosmtplib.SMTPException, OSError):
-                client.close()
+        if not getter.done():
+            getter.cancel()
+    return getter.result() if getter.done() and not getter.cancelled() else None
 
 
 async def _send(runtime: Runtime, client: RelayClient, queued, raw: bytes) -> bool:  # type: ignore[no-untyped-def]

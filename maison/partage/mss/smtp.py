@@ -24,6 +24,7 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult
 
@@ -32,7 +33,7 @@ from maison.core.errors import MaisonError
 from maison.identite.psc.provider import OAuthError, Provider
 from maison.partage.mss import citizen
 from maison.partage.mss import message as mime
-from maison.partage.mss.delivery import Delivery, DuplicateMessageId
+from maison.partage.mss.delivery import Delivery, DuplicateMessageId, Queued
 from maison.partage.mss.mailboxes import Mailboxes, normalise
 from maison.partage.mss.pki import Issued
 from maison.partage.mss.trust import Operator, TrustSpace, domain_of
@@ -68,6 +69,7 @@ class Runtime:
     has_espace: Callable[[str], bool] | None = None  # the Mon espace santé operator: whose espace exists
     servers: list[asyncio.AbstractServer] = field(default_factory=list)
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # the relay has mail to send
+    outbound: Any = None  # the running relay (relay.Outbound), which takes new mail in memory
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def actor(self) -> Actor:
@@ -225,6 +227,14 @@ class _Base:
         """A trust-space lookup: inline while the registry is cached, else from a worker thread."""
         return lookup(*args) if self.rt.trust.cached() else await asyncio.to_thread(lookup, *args)
 
+    def _relay(self, queued: Queued, raw: bytes) -> None:
+        """Queued for another operator: handed to the running relay with its bytes, else the relay
+        is woken to read it from the outbox."""
+        if self.rt.outbound is not None:
+            self.rt.outbound.hand_off(queued, raw)
+        else:
+            self.rt.wake.set()
+
     async def handle_exception(self, error: Exception) -> str:  # never the exception's text to the client
         logging.getLogger(__name__).exception("mss smtp", exc_info=error)
         return _reply("451", "4.3.0 Erreur temporaire du service, reessayer plus tard")
@@ -237,9 +247,9 @@ class _Base:
                 await asyncio.to_thread(self.rt.delivery.deliver, actor, address, raw, envelope.mail_from,
                                         parsed.message_id)
             for destination, recipients in remote.items():
-                await asyncio.to_thread(self.rt.delivery.enqueue, actor, self.rt.operator.id, destination,
-                                        envelope.mail_from, recipients, raw, parsed.message_id)
-                self.rt.wake.set()
+                queued = await asyncio.to_thread(self.rt.delivery.enqueue, actor, self.rt.operator.id, destination,
+                                                 envelope.mail_from, recipients, raw, parsed.message_id)
+                self._relay(queued, raw)
         except DuplicateMessageId as exc:
             return _reply("554", f"5.6.0 {mime.ascii_text(exc.message)}")
         if citizen.TEST_MAILBOX in local and self.rt.has_espace is not None:  # it reads the attachments
@@ -280,9 +290,9 @@ class _Base:
             return
         operator = await self._trust(self.rt.trust.for_domain, domain_of(parsed.sender))
         if operator is not None:
-            await asyncio.to_thread(self.rt.delivery.enqueue, self.rt.actor(), self.rt.operator.id, operator.id,
-                                    citizen.TEST_MAILBOX, [parsed.sender], raw, answer.message_id)
-            self.rt.wake.set()
+            queued = await asyncio.to_thread(self.rt.delivery.enqueue, self.rt.actor(), self.rt.operator.id,
+                                             operator.id, citizen.TEST_MAILBOX, [parsed.sender], raw, answer.message_id)
+            self._relay(queued, raw)
 
     def _parsed(self, envelope) -> mime.Received | str:  # type: ignore[no-untyped-def]
         try:
