@@ -14,7 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from maison.identite.psc.api import issuer_for
-from maison.partage.mss import message, store, xdm
+from maison.core.audit import SYSTEM
+from maison.partage.mss import message, smtp, store, xdm
 from maison.partage.mss.pki import Authority
 from tests.partage.mss_world import GP, HOPITAL_DOMAIN, MEDECIN_DOMAIN, PFI, PFI_PASSWORD, start_world
 from tests.partage.world import PROS, make_world, n1
@@ -128,6 +129,28 @@ def test_outside_the_trust_space_refused_at_rcpt(mss):
         assert code == 550 and b"5.7.1" in text and b"espace de confiance" in text
         code, text = client.rcpt(f"inconnu@{HOPITAL_DOMAIN}")
         assert code == 550 and b"5.1.1" in text
+
+
+def test_a_mailbox_closed_meanwhile_is_refused_at_data_then_at_rcpt(mss, house):
+    """RCPT answers for an open local mailbox are kept RECIPIENT_CACHE_SECONDS; a mailbox closed in
+    that time is refused at DATA by the delivery, which reads it under lock, and nothing is stored."""
+    desk = f"secretariat@{HOPITAL_DOMAIN}"
+    mss.mss.mailboxes.create(SYSTEM, desk, "chu-test", "APP", "1750000019", "Secrétariat", password=PFI_PASSWORD)
+    with _client(mss, "chu-test") as client:
+        client.login(PFI, PFI_PASSWORD)
+        assert client.sendmail(PFI, [desk], _letter(to=desk)) == {}
+        with house.db.write() as conn:
+            conn.execute(store.mss_mailbox.update().where(store.mss_mailbox.c.address == desk).values(active=False))
+        client.mail(PFI)
+        assert client.rcpt(desk)[0] == 250  # still the answer kept from the first message
+        code, text = client.data(_letter(to=desk))
+        assert code == 550 and b"5.1.1" in text
+        time.sleep(smtp.RECIPIENT_CACHE_SECONDS + 0.1)
+        client.rset()
+        client.mail(PFI)
+        code, text = client.rcpt(desk)
+        assert code == 550 and b"5.1.1" in text
+    assert len(_delivered(house, desk)) == 1
 
 
 def test_relay_port_refuses_a_client_without_the_registered_certificate(mss, tmp_path):

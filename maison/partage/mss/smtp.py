@@ -21,6 +21,7 @@ import collections
 import hashlib
 import logging
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from typing import Any
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult
 
 from maison.core.audit import Actor
-from maison.core.errors import MaisonError
+from maison.core.errors import MaisonError, NotFound
 from maison.identite.psc.provider import OAuthError, Provider
 from maison.partage.mss import citizen
 from maison.partage.mss import message as mime
@@ -41,6 +42,9 @@ from maison.partage.mss.trust import Operator, TrustSpace, domain_of
 # aiosmtpd logs every session at INFO, and warns at every AUTH that it sets a deprecated field itself
 logging.getLogger("mail.log").setLevel(logging.ERROR)
 MAX_RECIPIENTS = 100
+# RCPT answers for a local mailbox found open are kept this long (as the trust space's registry): a
+# mailbox closed meanwhile is refused at DATA (550 5.1.1) by the delivery, which reads it under lock.
+RECIPIENT_CACHE_SECONDS = 2.0
 SENDING_ROLES = ("titulaire", "co-titulaire", "delegue")
 
 
@@ -222,6 +226,7 @@ def _reply(code: str, text: str) -> str:
 class _Base:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
+        self._open_mailboxes: dict[str, float] = {}  # local mailbox found active → when (monotonic)
 
     async def _trust(self, lookup: Callable, *args: str) -> Operator | None:  # type: ignore[type-arg]
         """A trust-space lookup: inline while the registry is cached, else from a worker thread."""
@@ -252,6 +257,8 @@ class _Base:
                 self._relay(queued, raw)
         except DuplicateMessageId as exc:
             return _reply("554", f"5.6.0 {mime.ascii_text(exc.message)}")
+        except NotFound:  # closed since RCPT accepted it (RECIPIENT_CACHE_SECONDS)
+            return _reply("550", "5.1.1 BAL inconnue ou fermee")
         if citizen.TEST_MAILBOX in local and self.rt.has_espace is not None:  # it reads the attachments
             await self._answer_test(mime.parse(raw, max_bytes=self.rt.max_message_bytes))
         return _reply("250", f"2.0.0 Message {parsed.message_id} accepte")
@@ -277,7 +284,12 @@ class _Base:
             box = await asyncio.to_thread(citizen.citizen_mailbox, self.rt.mailboxes, self.rt.operator.id, recipient,
                                           self.rt.has_espace)
         else:
+            seen = self._open_mailboxes.get(recipient)
+            if seen is not None and time.monotonic() - seen < RECIPIENT_CACHE_SECONDS:
+                return None
             box = await asyncio.to_thread(self.rt.mailboxes.find, recipient)
+            if box is not None and box.active:
+                self._open_mailboxes[recipient] = time.monotonic()
         return None if box is not None and box.active else _reply("550", f"5.1.1 {recipient} : BAL inconnue")
 
     async def _answer_test(self, parsed: mime.Received) -> None:
