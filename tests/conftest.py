@@ -7,7 +7,9 @@ where `./dev test` refuses to run without it.
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import socket
 import threading
 import time
@@ -76,10 +78,22 @@ def settings(reference_path: Path, tmp_path: Path, database_url: str) -> Setting
                     max_body_bytes=200_000)
 
 
+_START = random.randrange(20_000, 32_000)
+_PORTS = itertools.cycle([*range(_START, 32_000), *range(20_000, _START)])
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port for a test's listener, taken below the kernel's ephemeral range (32768+ on
+    Linux): a port the kernel hands out (bind to 0) may be given to an outgoing connection, the
+    relay's sessions among them, before the listener binds it."""
+    for port in _PORTS:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("unreachable: the cycle never ends")
 
 
 class LiveServer:

@@ -139,9 +139,7 @@ def by_ipp(conn, structure: str, ipp: str):  # type: ignore[no-untyped-def]
 
 
 def by_ins(conn, structure: str, ins_number: str) -> list:  # type: ignore[no-untyped-def]
-    return list(conn.execute(sa.select(vig_patient).where(
-        vig_patient.c.structure == structure, vig_patient.c.ins_number == ins_number,
-        vig_patient.c.merged_into.is_(None))))
+    return by_ins_numbers(conn, structure, {ins_number})[ins_number]
 
 
 def by_ins_numbers(conn, structure: str, ins_numbers: set[str]) -> dict[str, list]:  # type: ignore[no-untyped-def]

@@ -231,48 +231,44 @@ class Pfi(Worklist):
             rows = {r.uid: r for r in conn.execute(sa.select(MSG).where(MSG.c.address == self.mailbox,
                                                                            MSG.c.uid.in_(uids)))}
         read = [self._read(rows[uid]) for uid in uids]
-        numbers = {header.patient.ins.extension[:13] for *_, checked in read for _entry, header in checked}
+        numbers = {item[1].patient.ins.extension[:13] for *_, items in read for item in items if isinstance(item, tuple)}
         index: dict[str, list] = {}  # type: ignore[type-arg]
         if numbers:
             with self.db.read() as conn:
                 index = {number: [vig.row_to_identity(r) for r in found]
                          for number, found in vig.by_ins_numbers(conn, self.structure, numbers).items()}
         judged = []
-        for one, received, planned, checked in read:
-            planned += [self._match(one.uid, received, entry, header, index.get(header.patient.ins.extension[:13], []))
-                        for entry, header in checked]
+        for one, received, items in read:
+            planned = [self._match(one.uid, received, *item, index.get(item[1].patient.ins.extension[:13], []))
+                       if isinstance(item, tuple) else item for item in items]
             judged.append(Judged(one.uid, received.message_id if received else one.message_id, received, planned,
                                  received is not None and received.is_xdm and received.wants_mdn()))
         return judged
 
-    def _read(self, row: sa.Row) -> tuple[sa.Row, mime.Received | None, list[Planned],
-                                         list[tuple[xdm.DocumentEntry, CdaHeader]]]:
-        """(the row, the message read, the outcomes decided by reading alone, the documents whose
-        patient is to be matched in the index)."""
+    def _read(self, row: sa.Row) -> tuple[sa.Row, mime.Received | None,
+                                         list[Planned | tuple[xdm.DocumentEntry, CdaHeader]]]:
+        """(the row, the message read, for each document in order: its outcome when reading alone
+        decides it, else the document and its header, whose patient is to be matched in the index)."""
         raw = self.blobs.get(row.sha256)  # a blob gone bad is our fault, not the sender's: raised, retried
         try:
             received = mime.parse(raw, max_bytes=self.max_message_bytes)
         except MaisonError as exc:
-            return row, None, [Planned(DocumentOutcome("", "906", exc.message))], []
+            return row, None, [Planned(DocumentOutcome("", "906", exc.message))]
         if not received.is_xdm:  # an ordinary mail: for the humans reading the mailbox
-            return row, received, [], []
+            return row, received, []
         try:
             content = xdm.read(received.xdm or b"")
         except xdm.XdmError as exc:
-            return row, received, [Planned(DocumentOutcome("", exc.mdn_code, exc.message))], []
-        planned, checked = [], []
+            return row, received, [Planned(DocumentOutcome("", exc.mdn_code, exc.message))]
+        items: list[Planned | tuple[xdm.DocumentEntry, CdaHeader]] = []
         for entry in content.documents:
             try:
                 header = read_header(xmlsafe.parse(entry.data, max_bytes=len(entry.data) + 1))
             except MaisonError as exc:
-                planned.append(self._park(row.uid, received, entry, None, "906", f"CDA illisible : {exc.message}"))
+                items.append(self._park(row.uid, received, entry, None, "906", f"CDA illisible : {exc.message}"))
                 continue
-            refused = self._check(row.uid, received, entry, header)
-            if refused is not None:
-                planned.append(refused)
-            else:
-                checked.append((entry, header))
-        return row, received, planned, checked
+            items.append(self._check(row.uid, received, entry, header) or (entry, header))
+        return row, received, items
 
     def _check(self, uid: int, received: mime.Received, entry: xdm.DocumentEntry, header: CdaHeader) -> Planned | None:
         """What the document alone says against it (903, 905, 906), or None."""
@@ -392,7 +388,7 @@ class Pfi(Worklist):
         if any(p.table is W for p in plans):
             have |= {(W, (uid, u)) for uid, u in conn.execute(sa.select(W.c.uid, W.c.unique_id).where(
                 W.c.structure == self.structure, W.c.mailbox == self.mailbox,
-                W.c.uid.in_({one.uid for one in judged}))).tuples()}
+                W.c.uid.in_({one.uid for one in judged})))}
         fresh: list[Planned] = []
         for p in plans:
             assert p.fields is not None
