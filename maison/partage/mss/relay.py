@@ -81,6 +81,7 @@ class Outbound:
         self.sessions: dict[str, set[asyncio.Task]] = {}
         self.idle: dict[str, int] = {}
         self.behind = False  # the outbox holds due messages that are not in hand
+        self.released: set[str] | None = None  # outcomes stored while `poll` reads the outbox
 
     def hand_off(self, queued: Queued, raw: bytes) -> None:
         """A message just queued by an SMTP session, with its bytes: sent without reading the outbox
@@ -97,8 +98,13 @@ class Outbound:
         if room <= 0:
             self.behind = True
             return
-        due = await asyncio.to_thread(self.rt.delivery.due, self.rt.operator.id, ACTIVE_LIMIT)
-        fresh = [q for q in due if q.id not in self.active][:room]
+        self.released = set()
+        try:
+            due = await asyncio.to_thread(self.rt.delivery.due, self.rt.operator.id, ACTIVE_LIMIT)
+            # not those whose outcome was stored while the outbox was read: they were read as pending
+            fresh = [q for q in due if q.id not in self.active and q.id not in self.released][:room]
+        finally:
+            self.released = None
         self.behind = len(due) == ACTIVE_LIMIT and len(fresh) == room
         for queued in fresh:
             self._take(queued, None)
@@ -122,6 +128,8 @@ class Outbound:
 
     def _release(self, done: list[Queued]) -> None:
         self.active.difference_update(q.id for q in done)
+        if self.released is not None:
+            self.released.update(q.id for q in done)
         if self.behind and len(self.active) < ACTIVE_LIMIT // 2:
             self.rt.wake.set()  # room again: read the outbox now rather than at the next idle turn
 
