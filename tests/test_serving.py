@@ -86,7 +86,8 @@ def test_several_workers_share_the_port(tmp_path):
         listeners: set[str] = set()
         for _ in range(100):  # each worker binds its own socket (SO_REUSEPORT) once started
             listening = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True).stdout
-            listeners = {line.split("pid=")[1].split(",")[0] for line in listening.splitlines()}
+            # a socket whose process ss cannot name yet (a worker being started) is looked at again
+            listeners = {line.split("pid=")[1].split(",")[0] for line in listening.splitlines() if "pid=" in line}
             if len(listeners) == 2:
                 break
             time.sleep(0.1)
