@@ -94,3 +94,22 @@ def test_what_only_the_outbox_holds_is_found_by_the_poll(mss, house, monkeypatch
     ids = _in_gp_box(house, 5)
     assert len(ids) == 5 and sorted(delivered.values()) == [1] * 5
     assert len(read) == 5  # read back from the blob store
+
+
+def test_a_queued_message_whose_blob_went_bad_is_retried_later_and_the_others_go(mss, house):
+    """A stored message altered on disk is never sent (Blobs.get checks its hash): the attempt is
+    recorded as a temporary failure, and the relay goes on with the next message."""
+    bad, good = _letter(), _letter()
+    for raw in (bad, good):
+        mss.mss.delivery.enqueue(SYSTEM, "chu-test", "medecins", PFI, [GP], raw,
+                                 message.parse(raw, max_bytes=len(raw)).message_id)
+    [queued] = [r for r in _outbox(house) if mss.mss.delivery.content(r.sha256) == bad]
+    mss.mss.blobs.path(queued.sha256).write_bytes(bad.replace(b"Lettre", b"Lettrf", 1))
+    assert _in_gp_box(house, 1) == [message.parse(good, max_bytes=len(good)).message_id]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        [row] = [r for r in _outbox(house) if r.id == queued.id]
+        if row.attempts:
+            break
+        time.sleep(0.05)
+    assert (row.status, row.attempts) == ("pending", 1) and "4.3.0" in row.last_error

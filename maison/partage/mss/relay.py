@@ -16,6 +16,7 @@ import ssl
 
 import aiosmtplib
 
+from maison.core.errors import MaisonError
 from maison.partage.mss import message as mime
 from maison.partage.mss.delivery import Queued
 from maison.partage.mss.mdn import dsn
@@ -153,9 +154,16 @@ class Outbound:
                 if taken is None:
                     return
                 queued, raw = taken
-                try:
-                    if raw is None:
+                if raw is None:
+                    try:
                         raw = await asyncio.to_thread(self.rt.delivery.content, queued.sha256)
+                    except MaisonError as exc:  # a blob gone bad: our fault, retried on the schedule
+                        log.error("relais %s : %s", queued.id, exc.message)
+                        await asyncio.to_thread(self.rt.delivery.failed, queued, f"451 4.3.0 {exc.message}",
+                                                permanent=False)
+                        self._release([queued])
+                        continue
+                try:
                     if client is None or not client.is_connected:
                         client = RelayClient(hostname=destination.relay_host, port=destination.relay_port,
                                              start_tls=True, tls_context=self.context,
@@ -170,7 +178,7 @@ class Outbound:
                     else:
                         self._release([queued])
                 except (aiosmtplib.SMTPException, OSError, PeerNotTrusted, ssl.SSLError) as exc:
-                    await _give_up(self.rt, queued, raw or b"",
+                    await _give_up(self.rt, queued, raw,
                                    [(r, "4.4.1", f"451 4.4.1 {exc}") for r in queued.recipients], permanent=False)
                     self._release([queued])
                     if client is not None:
