@@ -210,3 +210,46 @@ def as_fhir_audit_event(row: dict) -> dict:
                             "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
                                      "code": "1", "display": "Person"}}]
     return event
+
+
+# --- security events ---------------------------------------------------------------------------------
+# IHE BALP / ATNA record security events beside data accesses: authentications (DICOM 110114
+# "User Authentication", with its subtypes login/logout), security alerts (110113: lockouts,
+# credentials issued or revoked, identity providers registered, forged or invalid tokens) and
+# refused accesses (110110-style "Security Alert" on an access decision). Maison writes them into the
+# same chained trail under `securite.<event>`, so that they are as tamper-evident as data accesses
+# and the observatory can count them.
+
+SECURITY_EVENTS: dict[str, str] = {
+    "connexion": "110114",  # a login succeeded (PSC, Mon espace santé, SMTP AUTH, IMAP LOGIN)
+    "connexion-echec": "110114",  # a login failed (wrong password, code, unknown account)
+    "verrouillage": "110113",  # an account or a source locked out after repeated failures
+    "deconnexion": "110114",
+    "jeton-invalide": "110113",  # a bearer token refused (forged, expired, wrong issuer or audience)
+    "acces-refuse": "110113",  # an authenticated or anonymous caller refused by an access rule
+    "cle-emise": "110113",  # a structure API key issued
+    "cle-revoquee": "110113",
+    "idp-enregistre": "110113",  # a structure's own identity provider registered (IAM.80)
+    "certificat-refuse": "110113",  # a TLS client certificate refused (INSi, MSSanté)
+    "bris-de-glace": "110113",  # an emergency access used (kept as a security event too)
+}
+
+
+def security_entry(event: str, actor: Actor, *, outcome: str = "success", patient: str | None = None,
+                   detail: dict | None = None) -> dict:
+    """One security event as a trail entry (for `append` or the journal): action `securite.<event>`."""
+    if event not in SECURITY_EVENTS:
+        raise ValueError(f"unknown security event {event!r}")
+    return entry(actor, f"securite.{event}", outcome=outcome, patient=patient, purpose="SECURITY",
+                 detail={"dicom": SECURITY_EVENTS[event], **(detail or {})})
+
+
+def security(conn: Connection, event: str, actor: Actor, *, outcome: str = "success", patient: str | None = None,
+             detail: dict | None = None) -> int:
+    """Record a security event in the caller's write transaction."""
+    return append(conn, [security_entry(event, actor, outcome=outcome, patient=patient, detail=detail)])
+
+
+def anonymous(source: str = "", software: str = "") -> Actor:
+    """The actor of a caller not (yet) identified: its network source stands for the person."""
+    return Actor(person=f"anonyme:{source}" if source else "anonyme", structure="", software=software)

@@ -1,0 +1,23 @@
+"""lockout (security hardening, issue 18)
+
+Revision ID: 0021
+Revises: 0020
+Create Date: 2026-12-06 23:50:00
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0021'
+down_revision = '0020'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
