@@ -48,6 +48,7 @@ from maison.partage.dmp.habilitation import Matrix
 from maison.partage.dmp.service import Dmp
 from maison.partage.espace.api import router as espace_router
 from maison.partage.espace.service import Espace
+from maison.partage.mss.annuaire_rights import TrustSpaceRegistry
 from maison.partage.mss.citizen import espace_open
 from maison.partage.mss.messagerie import Messagerie
 from maison.partage.mss.messagerie_api import router as messagerie_router
@@ -160,7 +161,7 @@ class House:
                            tags=["Pro Santé Connect"])
         exports = Exports(self.db, self.settings.data_dir / "exports")
         app.include_router(annuaire_router(self.db, self.settings.max_body_bytes, exports, lambda: self.terminology,
-                                           authorizer),
+                                           authorizer, TrustSpaceRegistry()),
                            prefix="/annuaire",
                            tags=["Annuaire Santé"])
         # an ITI-65 Bundle carries the document base64-encoded inside a CDA that is itself base64-encoded

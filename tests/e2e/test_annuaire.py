@@ -26,6 +26,8 @@ from maison.identite.annuaire.vocabulary import (
     SYS_IDNATPS,
     SYS_RPPS,
 )
+from maison.partage.mss.mailboxes import Mailboxes
+from maison.partage.mss.trust import TrustSpace
 
 
 @pytest.fixture
@@ -375,10 +377,22 @@ def _patch(http: httpx.Client, url: str, *operations: dict, **params) -> httpx.R
                       headers={"Content-Type": "application/fhir+json"})
 
 
+OPERATOR = "1750000019"
+
+
+def _open(house, address: str, holder: str, kind: str = "PER") -> None:  # type: ignore[no-untyped-def]
+    """The operator opens a mailbox (its registry), so that it may publish it on its holder."""
+    Mailboxes(house.db).create(audit.SYSTEM, address, OPERATOR, kind, holder, "BAL de test")
+
+
 @pytest.fixture
 def operator(ann):  # type: ignore[no-untyped-def]
     house, http = ann
-    key = issue_key(house.db, "1750000019", "operateur-hopital", "operateur", "operateur-mss")
+    # issue 18 §1.2: an operator writes the mailboxes of its own domains, for their holders
+    TrustSpace(house.db).register(OPERATOR, "OPERATEUR HOPITAL", ["hopital-exemple.mssante.fr", "hopital.mssante.fr",
+                                                                  "b.mssante.fr"], "e" * 64, "127.0.0.1", 2525,
+                                  local=True)
+    key = issue_key(house.db, OPERATOR, "operateur-hopital", "operateur", "operateur-mss")
     return house, http, httpx.Client(base_url=str(http.base_url), headers={"ESANTE-API-KEY": key})
 
 
@@ -387,6 +401,7 @@ def test_operator_publishes_a_mailbox_by_conditional_patch(operator):
     prac = _one(house, "select id from ann_practitioner where id not in "
                        "(select rid from ann_mailbox where rtype='Practitioner') limit 1").id
     address = "jeanne.test@hopital-exemple.mssante.fr"
+    _open(house, address, prac)
     box = build.mailbox(address, "PER", liste_rouge=False)
     added = _patch(op, "/Practitioner", _operation("insert", "Practitioner.telecom", valueContactPoint=box),
                    identifier=f"{SYS_IDNATPS}|{prac}")
@@ -411,6 +426,7 @@ def test_patch_refusals(operator):
     house, reader, op = operator
     prac = _one(house, "select id from ann_practitioner limit 1").id
     org = _one(house, "select id from ann_organization limit 1").id
+    _open(house, "a.b@hopital.mssante.fr", prac)
     box = build.mailbox("a.b@hopital.mssante.fr", "PER")
     insert = _operation("insert", "Practitioner.telecom", valueContactPoint=box)
     # only operators write
@@ -430,16 +446,20 @@ def test_patch_refusals(operator):
     org_insert = _operation("insert", "Organization.telecom", valueContactPoint=box)
     assert _code(_patch(op, f"/Organization/{org}", org_insert)) == "bal-porteur"
     outside = _operation("insert", "Practitioner.telecom", valueContactPoint=build.mailbox("x@gmail.com", "PER"))
-    assert _code(_patch(op, f"/Practitioner/{prac}", outside)) == "bal-adresse"
+    assert _code(_patch(op, f"/Practitioner/{prac}", outside)) == "bal-hors-perimetre"  # not its domain
     assert _patch(op, f"/Practitioner/{prac}", _operation("replace", "Practitioner.name.family",
                                                           valueString="X")).status_code == 422
     assert _patch(op, f"/Practitioner/{prac}", insert).status_code == 200
     moved = _operation("replace", "Practitioner.telecom.where(value = 'a.b@hopital.mssante.fr')",
                        valueContactPoint=build.mailbox("c.d@hopital.mssante.fr", "PER"))
     assert _code(_patch(op, f"/Practitioner/{prac}", moved)) == "bal-immuable"
-    # an address published by someone else
+    # an address of another holder (issue 18 §1.2), or already published on another carrier
     other = _one(house, f"select id from ann_practitioner where id != '{prac}' limit 1").id
-    assert _code(_patch(op, f"/Practitioner/{other}", insert)) == "bal-existante"
+    assert _code(_patch(op, f"/Practitioner/{other}", insert)) == "bal-titulaire"
+    role = _one(house, f"select id from ann_role where practitioner = '{prac}' limit 1")
+    if role is not None:  # the person's PER mailbox on one of his roles too: one carrier only
+        assert _code(_patch(op, f"/PractitionerRole/{role.id}", _operation(
+            "insert", "PractitionerRole.telecom", valueContactPoint=box))) == "bal-existante"
 
 
 def _code(response: httpx.Response) -> str:

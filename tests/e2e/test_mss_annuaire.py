@@ -16,6 +16,7 @@ from maison.partage.mss import store
 from maison.partage.mss.mailboxes import Mailboxes
 from maison.identite.psc.api import issuer_for
 from maison.partage.mss.publication import AnnuaireAccess, Publication, PublicationRefused, publish_pending
+from maison.partage.mss.trust import TrustSpace
 from tests.partage.mss_world import start_world
 from tests.partage.world import CABINET, PROS, SARAH_ID, make_world
 
@@ -27,6 +28,9 @@ CABINET_BOX = "secretariat@cabinet-martin.mssante.fr"
 def published(house, live):  # type: ignore[no-untyped-def]
     make_world(house, live, keys=())
     boxes = Mailboxes(house.db)
+    # issue 18 §1.2: the operator publishes the mailboxes of the domains it serves in the trust space
+    TrustSpace(house.db).register("medecins", "OPERATEUR REGIONAL", ["medecin.mssante.fr", "cabinet-martin.mssante.fr"],
+                                  "d" * 64, "127.0.0.1", 2525, local=True)
     operator_key = issue_key(house.db, "medecins", "operateur-regional", "operateur", "operateur-mss")
     reader = httpx.Client(base_url=f"{live.url}/annuaire",
                           headers={"ESANTE-API-KEY": issue_key(house.db, CABINET, "logiciel-cabinet", "lecteur")})
@@ -103,12 +107,13 @@ def test_a_running_operator_publishes_the_mailboxes_created_while_it_runs(house,
     reader = httpx.Client(base_url=f"{live.url}/annuaire",
                           headers={"ESANTE-API-KEY": issue_key(house.db, CABINET, "logiciel-cabinet", "lecteur")})
     world = start_world(house, tmp_path, issuer_for(live.url), annuaire=AnnuaireAccess(f"{live.url}/annuaire", key))
+    cabinet_box = "secretariat.cabinet@medecin.mssante.fr"  # a domain the running operator serves
     try:
-        Mailboxes(house.db).create(SYSTEM, CABINET_BOX, "medecins", "CAB", CABINET, "Secrétariat du cabinet")
+        Mailboxes(house.db).create(SYSTEM, cabinet_box, "medecins", "CAB", CABINET, "Secrétariat du cabinet")
         deadline = time.monotonic() + 15
-        while _found(reader, "Organization", CABINET_BOX) == 0 and time.monotonic() < deadline:
+        while _found(reader, "Organization", cabinet_box) == 0 and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert _found(reader, "Organization", CABINET_BOX) == 1
+        assert _found(reader, "Organization", cabinet_box) == 1
         assert _found(reader, "Practitioner", GP) == 1  # the GP's mailbox the world created at start, too
     finally:
         world.close()

@@ -29,6 +29,7 @@ from maison.core.terminology import Terminology
 from maison.identite.annuaire import mailbox_patch, rpps_plus, search
 from maison.identite.annuaire.export import Exports
 from maison.identite.annuaire.index import get
+from maison.identite.annuaire.operators import MailboxRegistry, OperatorScope
 from maison.identite.annuaire.vocabulary import IG, PROFILE
 
 
@@ -74,8 +75,19 @@ def capability_statement(base: str) -> dict:
 
 
 def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Callable[[], Terminology],
-           authorizer: Authorizer) -> APIRouter:
+           authorizer: Authorizer, mailbox_registry: MailboxRegistry | None = None) -> APIRouter:
+    """`mailbox_registry`: the MSSanté trust space's view of operators and their mailboxes (plugged in
+    by the house); without it no operator may write mailboxes."""
     r = APIRouter()
+
+    def _refused(actor: Actor, exc: Forbidden, resource: str) -> Forbidden:
+        """A refused write leaves a security event, in a transaction of its own (the refused one is
+        rolled back)."""
+        with db.write() as conn:
+            audit.security(conn, "acces-refuse", actor, outcome="failure",
+                           detail={"operation": "annuaire.mailbox-patch", "resource": resource, "raison": exc.code,
+                                   "message": exc.message})
+        return exc
 
     def _base(request: Request) -> str:
         return str(request.base_url).rstrip("/") + "/annuaire"
@@ -175,18 +187,24 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
     async def _patch(request: Request, rtype: str, rid: str | None) -> Response:
         actor = _actor(authorizer, request)
         if actor.role != OPERATOR_ROLE:
-            raise Forbidden("seuls les opérateurs MSSanté publient des BAL dans l'annuaire", code="operateur-requis")
+            raise _refused(actor, Forbidden("seuls les opérateurs MSSanté publient des BAL dans l'annuaire",
+                                            code="operateur-requis"), rtype)
         if rtype not in mailbox_patch.CARRIERS["PER"] | mailbox_patch.CARRIERS["ORG"]:
             raise NotFound(f"type de ressource '{rtype}' non modifiable", code="type-inconnu")
         if request.headers.get("content-type", "").split(";")[0].strip() not in ("application/fhir+json",
                                                                                   "application/json"):
             raise UnsupportedMediaType("application/fhir+json (FHIRPath Patch) attendu")
         body = await read_json_object(request, max_body_bytes)
-        with db.write() as conn:
-            target = rid or mailbox_patch.resolve(conn, rtype, request.query_params.get("identifier", ""))
-            updated = mailbox_patch.apply(conn, rtype, target, body)
-            audit.record(conn, actor, "annuaire.mailbox-patch", purpose="HOPERAT",
-                         detail={"resource": f"{rtype}/{target}", "version": updated["meta"]["versionId"]})
+        target = rid
+        try:
+            with db.write() as conn:
+                scope = OperatorScope(mailbox_registry, conn, actor.structure)
+                target = rid or mailbox_patch.resolve(conn, rtype, request.query_params.get("identifier", ""))
+                updated = mailbox_patch.apply(conn, rtype, target, body, scope)
+                audit.record(conn, actor, "annuaire.mailbox-patch", purpose="HOPERAT",
+                             detail={"resource": f"{rtype}/{target}", "version": updated["meta"]["versionId"]})
+        except Forbidden as exc:
+            raise _refused(actor, exc, f"{rtype}/{target or request.query_params.get('identifier', '')}") from None
         return fhir_response(search.public(updated))
 
     @r.patch("/{rtype}")

@@ -15,7 +15,8 @@ Patch `Parameters` body. The operations it describes, and only those, are accept
 The address and the type of a mailbox never change (delete and insert instead); PER mailboxes go on
 Practitioner or PractitionerRole, ORG and APP on Organization, CAB on Organization or Practitioner;
 an address is MSSanté's (`…mssante.fr`) and belongs to one carrier only. Anything else is refused
-with an OperationOutcome naming the operation.
+with an OperationOutcome naming the operation. Which mailboxes the calling operator may touch at all
+is `operators.OperatorScope`'s question, asked before anything is looked up and on the result.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sqlalchemy.engine import Connection
 from maison.core.errors import Conflict, InvalidInput, MaisonError, MalformedRequest, NotFound
 from maison.identite.annuaire import store
 from maison.identite.annuaire.index import get, mailboxes, put
+from maison.identite.annuaire.operators import OperatorScope
 from maison.identite.annuaire.vocabulary import EXT_MAILBOX, MAILBOX_TYPES, system_alias
 
 CARRIERS = {"PER": {"Practitioner", "PractitionerRole"}, "ORG": {"Organization"}, "APP": {"Organization"},
@@ -90,20 +92,38 @@ def _parts(operation: object) -> dict:
     return {p.get("name"): p for p in parts}
 
 
-def apply(conn: Connection, rtype: str, rid: str, parameters: dict) -> dict:
-    """Apply a FHIRPath Patch to the mailboxes of one resource; returns the updated resource."""
+def _named_addresses(operations: list[dict]) -> list[str]:
+    """Every address an operation names, in its path or in a ContactPoint value."""
+    found = []
+    for operation in operations:
+        parts = _parts(operation)
+        path = parts.get("path", {}).get("valueString", "")
+        where = _WHERE.match(path) if isinstance(path, str) else None
+        if where:
+            found.append(where.group("address"))
+        contact = parts.get("value", {}).get("valueContactPoint")
+        if isinstance(contact, dict) and isinstance(contact.get("value"), str):
+            found.append(contact["value"])
+    return found
+
+
+def apply(conn: Connection, rtype: str, rid: str, parameters: dict, scope: OperatorScope) -> dict:
+    """Apply a FHIRPath Patch to the mailboxes of one resource, within the operator's `scope`;
+    returns the updated resource."""
     if parameters.get("resourceType") != "Parameters":
         raise MalformedRequest("ressource Parameters (FHIRPath Patch) attendue", code="resource-type")
-    resource = get(conn, rtype, rid)
-    if resource is None:
-        raise NotFound(f"{rtype}/{rid} inconnu", code="ressource-inconnue")
-    telecom = list(resource.get("telecom", []))
     listed = parameters.get("parameter", [])
     if not isinstance(listed, list) or not all(isinstance(p, dict) for p in listed):
         raise MalformedRequest("Parameters.parameter : liste d'objets attendue", code="patch-invalide")
     operations = [p for p in listed if p.get("name") == "operation"]
     if not operations:
         raise InvalidInput("aucune opération dans le Patch", code="patch-vide")
+    for address in _named_addresses(operations):  # authorised before anything is looked up
+        scope.address(address)
+    resource = get(conn, rtype, rid)
+    if resource is None:
+        raise NotFound(f"{rtype}/{rid} inconnu", code="ressource-inconnue")
+    telecom = list(resource.get("telecom", []))
     for number, operation in enumerate(operations, 1):
         parts = _parts(operation)
         kind = parts.get("type", {}).get("valueCode")
@@ -145,6 +165,7 @@ def apply(conn: Connection, rtype: str, rid: str, parameters: dict) -> dict:
             telecom[position] = _set_field(telecom[position], field, value_key, parts["value"][value_key])
         else:
             raise NotSupported(f"opération {number} ({kind} {path}) non supportée : voir la spécification BAL MSS")
+    scope.changes(resource, list(resource.get("telecom", [])), telecom)
     return _save(conn, resource, telecom)
 
 
