@@ -104,7 +104,8 @@ def print_report(report: dict) -> None:
 
 @app.command("rapport-civ")
 def rapport_civ(structure: list[str] = typer.Option(..., help="Structure(s); several make the GHT report, "
-                                                                "the first being the support establishment"),
+                                                                "all of one GHT (maison ght), read as the "
+                                                                "first one's cell"),
                 semestre: str = typer.Option(..., help="AAAA-S1 or AAAA-S2"),
                 data_dir: Path = typer.Option(None),
                 json_out: bool = typer.Option(False, "--json", help="Print the whole report as JSON")) -> None:
@@ -119,7 +120,9 @@ def rapport_civ(structure: list[str] = typer.Option(..., help="Structure(s); sev
     from maison.identite.vigilance.cellule import Cellule
 
     db = Database(_settings(data_dir).effective_database_url)
-    actor = Actor(person=f"cli:{getpass.getuser()}", structure=structure[0], software="maison-cli")
+    # The house's operator reads as the first structure's cell; the GHT rule still applies, so the
+    # command cannot join structures that are not of one GHT (issue 18 §1.3).
+    actor = Actor(person=f"cli:{getpass.getuser()}", structure=structure[0], software="maison-cli", role="cellule")
     try:
         report = Cellule(db).report(actor, semestre, structure)
     except MaisonError as exc:
@@ -128,6 +131,29 @@ def rapport_civ(structure: list[str] = typer.Option(..., help="Structure(s); sev
         typer.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
     else:
         print_report(report)
+
+
+@app.command("ght")
+def ght(code: str = typer.Option(..., help="The GHT's identifier"),
+        support: str = typer.Option(..., help="The support establishment (its structure identifier)"),
+        membre: list[str] = typer.Option([], help="An establishment party to the GHT (repeat)"),
+        nom: str = typer.Option("", help="The GHT's name"),
+        data_dir: Path = typer.Option(None)) -> None:
+    """Record a GHT and its establishments (the administrator's act: GHT reports follow it, seed 004 L349)."""
+    import getpass
+
+    from maison.core.audit import Actor
+    from maison.core.errors import MaisonError
+    from maison.core.storage import Database
+    from maison.identite.vigilance.cellule import Cellule
+
+    db = Database(_settings(data_dir).effective_database_url)
+    actor = Actor(person=f"cli:{getpass.getuser()}", structure="maison", software="maison-cli", role="administrateur")
+    try:
+        members = Cellule(db).record_ght(actor, code, nom, support, membre)
+    except MaisonError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    console.print(f"GHT {code}: {', '.join(members)} (support {support})")
 
 
 @app.command("stats-insi")

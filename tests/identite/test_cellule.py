@@ -9,7 +9,7 @@ from maison.core import audit
 from maison.core.auth import issue_key
 from maison.identite.ins.client import ClientIdentity, InsiClient
 from maison.identite.ins.traits import Traits
-from maison.identite.vigilance.cellule import REQUIRED_PROCEDURES, Semester
+from maison.identite.vigilance.cellule import REQUIRED_PROCEDURES, Cellule, Semester
 from tests.identite.helpers import IDAM, STRUCTURE, seed_referential
 
 OTHER = "1750000027"  # a second establishment of the same GHT
@@ -102,8 +102,20 @@ def test_full_report_counts_what_happened(civ, live):
             ["identitovigilance.report"]
 
 
+def _ght(house, *members: str) -> None:
+    admin = audit.Actor(person="cli:admin", structure="maison", software="maison-cli", role="administrateur")
+    Cellule(house.db).record_ght(admin, "GHT-TEST", "GHT de test", members[0], list(members[1:]))
+
+
+def _refusals(house) -> list[dict]:
+    with house.db.read() as conn:
+        return [audit.detail_of(e) | {"outcome": e["outcome"], "structure": e["actor_structure"]}
+                for e in audit.events(conn, action_prefix="securite.acces-refuse")]
+
+
 def test_ght_report_needs_every_establishment(civ):
-    _, http, client = civ
+    house, http, client = civ
+    _ght(house, STRUCTURE, OTHER)
     other = client(OTHER)
     for cell in (http, other):
         _adopt_all(cell)
@@ -117,6 +129,49 @@ def test_ght_report_needs_every_establishment(civ):
     # a structure outside the GHT cannot read it
     refused = client(OUTSIDER).get("/rapport", params=[("semestre", NOW), ("structure", STRUCTURE)])
     assert refused.status_code == 403 and refused.json()["resourceType"] == "OperationOutcome"
+
+
+def test_another_structures_report_only_for_the_cell_of_its_ght(civ, live):
+    """Issue 18 §1.3, the exact chain over HTTP: A names B as a second structure."""
+    house, _, client = civ
+    b = client(OTHER)
+    assert b.post("/incidents", json={"type": "collision", "description": "Mme DUPONT Jeanne sur le dossier de "
+                                      "Mme DUPOND Jeanne"}).status_code == 201
+    params = [("semestre", NOW), ("structure", OUTSIDER), ("structure", OTHER)]
+    # A (OUTSIDER) is in no GHT with B: refused, whatever its role, and recorded
+    refused = client(OUTSIDER).get("/rapport", params=params)
+    assert refused.status_code == 403 and refused.json()["resourceType"] == "OperationOutcome"
+    assert refused.json()["issue"][0]["details"]["coding"][0]["code"] == "hors-ght"
+    assert "DUPONT" not in refused.text
+    assert _refusals(house)[-1]["code"] == "hors-ght" and _refusals(house)[-1]["outcome"] == "failure"
+    # A and B in one GHT (recorded by the administrator), A's cell: the GHT report
+    _ght(house, OTHER, OUTSIDER)
+    report = client(OUTSIDER).get("/rapport", params=params)
+    assert report.status_code == 200, report.text
+    assert [p["structure"] for p in report.json()["structures"]] == [OUTSIDER, OTHER]
+    # same GHT, but a key of A's front desk: refused
+    desk_key = issue_key(house.db, OUTSIDER, IDAM, "accueil-A", "accueil")
+    desk = httpx.Client(base_url=f"{live.url}/identitovigilance", headers={"Authorization": f"Bearer {desk_key}"})
+    wrong_role = desk.get("/rapport", params=params)
+    assert wrong_role.status_code == 403 and "DUPONT" not in wrong_role.text
+    assert wrong_role.json()["issue"][0]["details"]["coding"][0]["code"] == "role-cellule-requis"
+    assert desk.get("/rapport", params={"semestre": NOW}).status_code == 200  # its own structure's report
+    # a structure of the GHT cannot reach a third structure by naming it
+    third = client(STRUCTURE).get("/rapport", params=[("semestre", NOW), ("structure", OTHER)])
+    assert third.status_code == 403
+    assert [r["code"] for r in _refusals(house)] == ["hors-ght", "role-cellule-requis", "hors-ght"]
+
+
+def test_an_incident_on_another_structures_patient_is_not_found(civ):
+    house, http, client = civ
+    theirs = house.patients.admit(CELL, STRUCTURE, "B1", Traits.of("MARTIN", "PAUL", "M", "1960-01-01"))
+    outsider = client(OUTSIDER)
+    probe = outsider.post("/incidents", json={"type": "collision", "description": "x", "patientId": theirs.id})
+    missing = outsider.post("/incidents", json={"type": "collision", "description": "x", "patientId": 987654})
+    assert probe.status_code == missing.status_code == 404
+    assert probe.json()["issue"][0]["details"]["coding"] == missing.json()["issue"][0]["details"]["coding"]
+    assert probe.json()["issue"][0]["details"]["text"] == f"patient {theirs.id} inconnu"
+    assert [r.get("structure_du_patient") for r in _refusals(house)] == [STRUCTURE, None]
 
 
 @pytest.mark.parametrize("path,body,code", [
@@ -160,3 +215,12 @@ def test_cli_report(db, database_url):
     bad = CliRunner().invoke(app, ["rapport-civ", "--structure", STRUCTURE, "--semestre", "S2"],
                              env={"MAISON_DATABASE_URL": database_url})
     assert bad.exit_code != 0
+    # several structures: only those of one GHT, which the administrator records
+    ght_report = ["rapport-civ", "--structure", STRUCTURE, "--structure", OTHER, "--semestre", NOW, "--json"]
+    outside = CliRunner().invoke(app, ght_report, env={"MAISON_DATABASE_URL": database_url})
+    assert outside.exit_code != 0 and "hors du GHT" in outside.output
+    recorded = CliRunner().invoke(app, ["ght", "--code", "GHT-75", "--support", STRUCTURE, "--membre", OTHER],
+                                  env={"MAISON_DATABASE_URL": database_url})
+    assert recorded.exit_code == 0, recorded.output
+    inside = CliRunner().invoke(app, ght_report, env={"MAISON_DATABASE_URL": database_url})
+    assert inside.exit_code == 0, inside.output

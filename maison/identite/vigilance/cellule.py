@@ -11,6 +11,12 @@ level (004 L349) the support establishment checks this for every establishment.
 Meetings, incidents and procedures are declared by the cell; the corrections and alerts are not
 declared but counted from what the patient index recorded, and the INSi activity from the audit
 trail, so that the report says what happened rather than what was remembered.
+
+Who may read a report (issue 18 §1.3): a report lists incidents with patients' names, so a structure
+reads its own; a report that covers other structures is the GHT's (004 L349, L379-380) and is given
+only to the cell of a structure of that same GHT — the caller's role must be the cell's or the
+identitovigilance referent's, and GHT membership is data recorded by the house's administrator
+(`record_ght`, `maison ght`), never what the caller names. A refusal is a 403 and a security event.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from datetime import UTC, date, datetime
 import sqlalchemy as sa
 
 from maison.core import audit
-from maison.core.errors import Forbidden, InvalidInput, NotFound
+from maison.core.errors import Forbidden, InvalidInput, MaisonError, NotFound
 from maison.core.storage import Database
 from maison.identite.vigilance import store
 
@@ -45,6 +51,11 @@ REQUIRED_PROCEDURES = {
     "creation": "procédure de création d'identité",
     "fusion": "procédure de fusion d'identités",
 }
+
+# The roles that act as an identitovigilance cell: its members and the identitovigilance referent.
+# No national nomenclature (TRE_R21 fonctions, TRE_R85 rôles) names them, so these are the roles a
+# structure gives to its cell's keys (`issue_key(..., role)`) and that the GHT report asks for.
+CELL_ROLES = frozenset({"cellule", "referent-identitovigilance"})
 
 _SEMESTER = re.compile(r"^(\d{4})-S([12])$")
 
@@ -93,11 +104,60 @@ class Cellule:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    @staticmethod
-    def _authorise(actor: audit.Actor, structures: list[str]) -> None:
-        if actor.structure not in structures:
-            raise Forbidden(f"{actor.person} n'appartient à aucune des structures {', '.join(structures)}",
-                            code="hors-structure")
+    def _refuse(self, actor: audit.Actor, error: MaisonError, detail: dict) -> MaisonError:
+        """Record a refusal as a security event (in its own transaction) and give the error back to raise."""
+        with self.db.write() as conn:
+            audit.security(conn, "acces-refuse", actor, outcome="failure",
+                           detail={"code": error.code, "message": error.message, **detail})
+        return error
+
+    def _own_patient(self, actor: audit.Actor, patient_id: int) -> str:
+        """The IPP of one of the caller's structure's patients. A record of another structure answers
+        exactly like a missing one (its existence is not revealed), and the attempt is recorded."""
+        row = None
+        if 0 < patient_id < 2**63:
+            with self.db.read() as conn:
+                row = store.get(conn, patient_id)
+        if row is None or row.structure != actor.structure:
+            raise self._refuse(actor, NotFound(f"patient {patient_id} inconnu", code="patient-inconnu"), {
+                "action": "identitovigilance.incident", "patient_id": patient_id,
+                **({"structure_du_patient": row.structure} if row is not None else {})})
+        return str(row.ipp)
+
+    def _authorise_report(self, actor: audit.Actor, structures: list[str]) -> None:
+        """A structure reads its own report; another structure's only as the GHT report, by the cell
+        of a structure of the same GHT (004 L349, L379-380)."""
+        others = [s for s in structures if s != actor.structure]
+        if not others:
+            return
+        detail = {"action": "identitovigilance.report", "structures": structures}
+        if actor.role not in CELL_ROLES:
+            raise self._refuse(actor, Forbidden(
+                "le rapport d'un GHT est réservé à la cellule d'identitovigilance (rôle cellule ou référent "
+                "en identitovigilance)", code="role-cellule-requis"), detail)
+        with self.db.read() as conn:
+            peers = store.ght_peers(conn, actor.structure)
+        outside = [s for s in others if s not in peers]
+        if outside:
+            raise self._refuse(actor, Forbidden(
+                f"{', '.join(outside)} : structure(s) hors du GHT de {actor.structure}", code="hors-ght"), detail)
+
+    # --- the GHT, recorded by the administrator ------------------------------------------------------
+
+    def record_ght(self, actor: audit.Actor, code: str, name: str, support: str, members: list[str]) -> list[str]:
+        """Record a GHT, its support establishment and the establishments party to it (004 L349).
+        Only the house's administrator calls this (the `maison ght` command): membership decides who
+        reads whose report, so it is never taken from a caller. Returns the members, support first."""
+        code, name, support = code.strip(), name.strip(), support.strip()
+        if not code or not support:
+            raise InvalidInput("un GHT a un code et un établissement support", code="ght-incomplet")
+        everyone = list(dict.fromkeys([support, *(m.strip() for m in members if m.strip())]))
+        with self.db.write() as conn:
+            store.put_ght(conn, code, name or code, support, everyone,
+                          datetime.now(UTC).isoformat(timespec="seconds"), actor.person)
+            audit.record(conn, actor, "identitovigilance.ght", purpose="HOPERAT",
+                         detail={"ght": code, "support": support, "membres": everyone})
+        return everyone
 
     # --- what the cell declares --------------------------------------------------------------------
 
@@ -123,14 +183,8 @@ class Cellule:
             raise InvalidInput("description de l'incident vide", code="description-absente")
         when = at or datetime.now(UTC).isoformat(timespec="seconds")
         _day(when[:10], "date de l'incident")
+        patient = self._own_patient(actor, patient_id) if patient_id is not None else None
         with self.db.write() as conn:
-            patient = None
-            if patient_id is not None:
-                row = store.get(conn, patient_id)
-                if row is None:
-                    raise NotFound(f"patient {patient_id} inconnu", code="patient-inconnu")
-                self._authorise(actor, [row.structure])
-                patient = row.ipp
             incident_id = conn.execute(store.vig_incident.insert().values(
                 structure=actor.structure, at=when, kind=kind, description=description, patient_id=patient_id,
                 reported_by=actor.person).returning(store.vig_incident.c.id)).scalar_one()
@@ -156,11 +210,11 @@ class Cellule:
     def report(self, actor: audit.Actor, semester: str, structures: list[str] | None = None) -> dict:
         """The activity report of one structure, or of a GHT when several structures are given.
 
-        A GHT report is produced by the support establishment, which must be one of them.
+        A GHT report is for the cell of a structure of that GHT (see the module's docstring).
         """
         period = Semester.parse(semester)
-        structures = structures or [actor.structure]
-        self._authorise(actor, structures)
+        structures = list(dict.fromkeys(structures or [actor.structure]))
+        self._authorise_report(actor, structures)
         with self.db.write() as conn:
             parts = [self._structure_report(conn, s, period) for s in structures]
             audit.record(conn, actor, "identitovigilance.report", purpose="HOPERAT",

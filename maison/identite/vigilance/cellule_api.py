@@ -10,7 +10,8 @@ the key's structure only.
 - `POST /detection` scans the index for doublons; `GET /alertes` lists open alerts;
   `POST /alertes/{id}/fusion` `{"conserver": id}`, `POST /alertes/{id}/ecarter`
 - `GET /rapport?semestre=2026-S1[&structure=…&structure=…]` the activity report (several
-  structures: the GHT report, produced by the support establishment).
+  structures: the GHT report, for a caller of a structure of that GHT with the cell's or the
+  identitovigilance referent's role; otherwise 403, recorded as a security event).
 """
 
 from __future__ import annotations

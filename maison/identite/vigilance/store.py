@@ -110,6 +110,44 @@ vig_procedure = sa.Table(
 )
 
 
+# A GHT (groupement hospitalier de territoire) and the establishments party to it, recorded by the
+# house's administrator: membership is data, not something a caller asserts. Seed 004 L349: a cell is
+# also set up at GHT level and relies on the establishments' cells; 004 L379-380: the GHT's activity
+# report is one of the justifying documents — so a GHT report covers the structures of one GHT.
+vig_ght = sa.Table(
+    "vig_ght",
+    metadata,
+    sa.Column("code", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("support", sa.String(64), nullable=False),  # the établissement support (004 L349)
+    sa.Column("recorded_at", sa.String(32), nullable=False),
+    sa.Column("recorded_by", sa.String(128), nullable=False),
+)
+
+vig_ght_member = sa.Table(
+    "vig_ght_member",
+    metadata,
+    sa.Column("ght", sa.String(64), sa.ForeignKey("vig_ght.code"), primary_key=True),
+    sa.Column("structure", sa.String(64), primary_key=True),
+    sa.Index("ix_vig_ght_member_structure", "structure"),
+)
+
+
+def put_ght(conn, code: str, name: str, support: str, members: list[str], at: str,  # type: ignore[no-untyped-def]
+            by: str) -> None:
+    """Record (or replace) a GHT and its member establishments."""
+    conn.execute(vig_ght_member.delete().where(vig_ght_member.c.ght == code))
+    conn.execute(vig_ght.delete().where(vig_ght.c.code == code))
+    conn.execute(vig_ght.insert().values(code=code, name=name, support=support, recorded_at=at, recorded_by=by))
+    conn.execute(vig_ght_member.insert(), [{"ght": code, "structure": s} for s in members])
+
+
+def ght_peers(conn, structure: str) -> set[str]:  # type: ignore[no-untyped-def]
+    """Every structure that shares a GHT with `structure` (itself included when it is in one)."""
+    mine = sa.select(vig_ght_member.c.ght).where(vig_ght_member.c.structure == structure)
+    return set(conn.execute(sa.select(vig_ght_member.c.structure).where(vig_ght_member.c.ght.in_(mine))).scalars())
+
+
 def row_to_identity(row):  # type: ignore[no-untyped-def]
     from maison.identite.ins.traits import Traits
     from maison.identite.vigilance.model import LocalIdentity, Status
