@@ -186,6 +186,39 @@ def stats_insi(mois: str = typer.Option(..., help="AAAA-MM"), data_dir: Path = t
             console.print(f"wrote {path}")
 
 
+@app.command("insi-certificat")
+def insi_certificat(structure: str = typer.Argument(..., help="The habilitated structure's identifier (ContexteLPS Emetteur)"),
+                    idam: str = typer.Option(..., help="The software's authorisation number (ContexteLPS IDAM)"),
+                    sortie: Path = typer.Option(None, help="Where to write the certificate and key "
+                                                           "(default: the house PKI, <data_dir>/pki)"),
+                    jours: int = typer.Option(3 * 365, help="Validity in days"),
+                    data_dir: Path = typer.Option(None)) -> None:
+    """Issue the structure's software certificate for INSi (mutual TLS) from the house's test PKI;
+    only for a structure habilitated to INSi and a known software, whose identifiers it carries."""
+    import getpass
+    from datetime import timedelta
+
+    from maison.core.audit import Actor
+    from maison.core.storage import Database
+    from maison.identite.ins.service import InsiService
+    from maison.serving_insi import authority
+
+    settings = _settings(data_dir)
+    db = Database(settings.effective_database_url)
+    service = InsiService(db)
+    actor = Actor(person=f"cli:{getpass.getuser()}", structure=structure, software="maison-cli", role="administrateur")
+    try:
+        issued = service.issue_certificate(actor, authority(settings), structure, idam, directory=sortie,
+                                           validity=timedelta(days=jours))
+    except MaisonError as exc:
+        raise typer.BadParameter(exc.message) from None
+    finally:
+        service.journal.close()
+        db.dispose()
+    console.print(f"certificat INSi de {structure} ({idam}) : {issued.cert}, clé {issued.key} "
+                  f"(SHA-256 {issued.fingerprint()[:16]}…); autorité {authority(settings).cert_path}")
+
+
 @app.command("mss-operateur")
 def mss_operateur(identifiant: str = typer.Argument(..., help="Identifier of the operator (e.g. chu-test)"),
                   nom: str = typer.Option(..., help="Its name"),

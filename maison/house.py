@@ -151,7 +151,8 @@ class House:
         app = FastAPI(title="Maison", version=__version__, docs_url="/docs", redoc_url=None, lifespan=lifespan)
         local_idps = LocalProviders(self.db)
         authorizer = Authorizer(self.db, self.psc, issuer_for, local_idps, self.patient_login, mes_issuer_for)
-        app.include_router(insi_router(self.insi, self.settings.reference_path, self.settings.max_body_bytes),
+        app.include_router(insi_router(self.insi, self.settings.reference_path, self.settings.max_body_bytes,
+                                       dev_sans_certificat=self.settings.insi_dev_sans_certificat),
                            prefix="/insi", tags=["INSi"])
         app.include_router(vigilance_router(self.patients, self.insi, self.settings.max_body_bytes, authorizer),
                            prefix="/fhir", tags=["Identitovigilance"])

@@ -100,6 +100,12 @@ def serve(settings: Settings, workers: int = 1) -> None:
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_mss, args=(settings, operator), name=f"maison-mss-{operator}")
              for operator in _local_operators(settings)]
+    if settings.insi_port:  # INSi's mutual-TLS listener, one process per worker (maison.serving_insi)
+        from maison import serving_insi
+
+        tls = serving_insi.prepare(settings)
+        procs += [ctx.Process(target=serving_insi.run, args=(settings, tls, workers > 1), name=f"maison-insi-{i}")
+                  for i in range(max(1, workers))]
     if workers <= 1 and not procs:
         _worker(settings, False)
         return

@@ -33,6 +33,16 @@ class Settings:
     port: int = 8080
     tls_cert: str = ""
     tls_key: str = ""
+    # INSi authenticates its callers by certificate: mutual TLS on a listener of its own (issue 18,
+    # 1.4). insi_port 0: no such listener, and INSi on the house port answers nobody unless
+    # insi_dev_sans_certificat (plain calls from loopback, for development only). Server certificate
+    # and key empty: issued by the house PKI (<data_dir>/pki); authority empty: the house PKI's (a
+    # deployment names IGC-Santé's chain).
+    insi_port: int = 0
+    insi_tls_cert: str = ""
+    insi_tls_key: str = ""
+    insi_tls_ca: str = ""
+    insi_dev_sans_certificat: bool = False
     # Largest request body any HTTP adapter accepts before parsing (bytes).
     max_body_bytes: int = 1_000_000
     # Which OID the INS referential stamps on NIR-based INS: production, test (qualification) or demo.
@@ -69,6 +79,8 @@ def _coerce(kind: type, value: object) -> object:
         return Path(str(value))
     if kind is int or kind == "int":
         return int(value)  # type: ignore[arg-type]
+    if kind is bool or kind == "bool":
+        return str(value).strip().lower() in ("1", "true", "yes", "oui", "on")
     return str(value)
 
 

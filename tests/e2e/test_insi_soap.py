@@ -11,6 +11,8 @@ from maison.core import audit
 from maison.identite.ins.client import ClientIdentity, InsiClient, InsiFault, traits_request
 from maison.identite.ins.model import CodeCR
 from maison.identite.ins.traits import Traits
+from maison.serving_insi import authority
+from tests.e2e.insi_mtls import InsiTlsServer, issue
 from tests.identite.helpers import IDAM, SARAH, SARAH_NIR, STRUCTURE, nir, seed_referential
 
 
@@ -28,10 +30,11 @@ def _body(payload: bytes) -> etree._Element:
 
 
 @pytest.fixture
-def insi(house, live):  # type: ignore[no-untyped-def]
+def insi(house):  # type: ignore[no-untyped-def]
+    """INSi over its mutual-TLS listener, called with the structure's certificate (issue 18, 1.4)."""
     ids = seed_referential(house.insi)
-    client = InsiClient(f"{live.url}/insi/lps", ClientIdentity(STRUCTURE, IDAM))
-    return house, client, ids
+    with InsiTlsServer(house) as listener, listener.client(issue(house, STRUCTURE, IDAM)) as http:
+        yield house, InsiClient(f"{listener.url}/insi/lps", ClientIdentity(STRUCTURE, IDAM), http=http), ids
 
 
 def test_answer_00_with_official_traits(insi, xsd):
@@ -133,14 +136,19 @@ def test_carte_vitale_search_with_twins(insi):
 
 def test_unknown_software_and_structure_are_refused(insi):
     house, client, _ = insi
-    stranger = InsiClient(client.endpoint, ClientIdentity(STRUCTURE, "UNKNOWN-IDAM"))
-    with pytest.raises(InsiFault) as err:
-        stranger.search_traits("GARCIA-HAMMADI", ["SARAH-LOU"], "F", "1977-01-21")
-    assert err.value.code == "desir_550" and err.value.status == 401
-    outsider = InsiClient(client.endpoint, ClientIdentity("1999999999", IDAM))
-    with pytest.raises(InsiFault) as err:
-        outsider.search_traits("GARCIA-HAMMADI", ["SARAH-LOU"], "F", "1977-01-21")
-    assert err.value.code == "desir_551" and err.value.status == 403
+    # certificates of the house authority naming them (the CLI would not issue these: not habilitated)
+    ca = authority(house.settings)
+    with InsiTlsServer(house) as listener:
+        with listener.client(ca.issue_structure(STRUCTURE, "UNKNOWN-IDAM")) as http:
+            stranger = InsiClient(f"{listener.url}/insi/lps", ClientIdentity(STRUCTURE, "UNKNOWN-IDAM"), http=http)
+            with pytest.raises(InsiFault) as err:
+                stranger.search_traits("GARCIA-HAMMADI", ["SARAH-LOU"], "F", "1977-01-21")
+        assert err.value.code == "desir_550" and err.value.status == 401
+        with listener.client(ca.issue_structure("1999999999", IDAM)) as http:
+            outsider = InsiClient(f"{listener.url}/insi/lps", ClientIdentity("1999999999", IDAM), http=http)
+            with pytest.raises(InsiFault) as err:
+                outsider.search_traits("GARCIA-HAMMADI", ["SARAH-LOU"], "F", "1977-01-21")
+        assert err.value.code == "desir_551" and err.value.status == 403
 
 
 def test_every_call_is_audited_with_structure_and_vendor(insi):

@@ -4,6 +4,8 @@
 publishes the reference WSDL with this server's address; `GET /insi/xsd/...` serves the XSDs the
 WSDL imports. `POST /insi/json/rechercherInsAvecTraitsIdentite` and `…/rechercherInsAvecCarteVitale`
 take and give JSON, for convenience, with the same rules, audit and errors (as OperationOutcome).
+Every call is authenticated by the certificate its connection verified (`certificats`), or, with
+`insi_dev_sans_certificat`, accepted in clear from loopback.
 """
 
 from __future__ import annotations
@@ -18,15 +20,20 @@ import anyio
 import orjson
 from fastapi import APIRouter, Request, Response
 
+from maison.core.authz import public
 from maison.core.errors import MaisonError, NotFound, TooLarge
 from maison.formats import soap
 from maison.formats.body import read_json_object, read_limited
 from maison.formats.fhir import outcome_response
-from maison.identite.ins import insi_soap
+from maison.identite.ins import certificats, insi_soap
 from maison.identite.ins.model import CallContext, CarteVitaleQuery, InsiResult, InsRef, TraitsQuery
 from maison.identite.ins.schemas import insi_dir
 from maison.identite.ins.service import InsiService
 
+
+# INSi callers are not the house's bearer credentials: the teleservice authenticates the structure's
+# certificate at the TLS layer and its habilitation in ContexteLPS (see the module docstring).
+CERTIFICATE = "téléservice INSi : authentification par certificat de la structure et habilitation (ContexteLPS)"
 
 def _ref(ref: InsRef) -> dict:
     out = {"matricule": ref.number, "cle": ref.cle, "type": ref.type, "oid": ref.oid}
@@ -54,11 +61,23 @@ def result_json(result: InsiResult) -> dict:
 INSI_THREADS = 4
 
 
-def router(service: InsiService, reference_path: Path, max_body_bytes: int) -> APIRouter:
+def _checked(search, ctx: CallContext, query, credential: certificats.Credential, source: str, *,  # type: ignore[no-untyped-def]
+             service: InsiService, receipts: list) -> InsiResult:
+    """A JSON call: the connection's certificate checked against the caller's claims, then the search."""
+    service.check_certificate(ctx, credential, source)
+    return search(ctx, query, receipts=receipts)
+
+
+def router(service: InsiService, reference_path: Path, max_body_bytes: int, *,
+           dev_sans_certificat: bool = False) -> APIRouter:
     r = APIRouter()
     limiter = anyio.CapacityLimiter(INSI_THREADS)
 
-    async def audited(fn, *args):  # type: ignore[no-untyped-def]
+    def caller(request: Request) -> dict:
+        return {"credential": certificats.credential(request.scope, development=dev_sans_certificat),
+                "source": certificats.source(request.scope)}
+
+    async def audited(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
         """Run an INSi call in a worker thread; answer only once its audit record is committed.
 
         The thread is released as soon as the answer is computed, and the commit is awaited here,
@@ -66,12 +85,13 @@ def router(service: InsiService, reference_path: Path, max_body_bytes: int) -> A
         """
         receipts: list = []
         try:
-            return await anyio.to_thread.run_sync(partial(fn, *args, receipts=receipts), limiter=limiter)
+            return await anyio.to_thread.run_sync(partial(fn, *args, receipts=receipts, **kwargs), limiter=limiter)
         finally:
             for receipt in receipts:
                 await asyncio.wrap_future(receipt)
 
     @r.post("/lps")
+    @public(CERTIFICATE)
     async def soap_endpoint(request: Request) -> Response:
         try:
             body = await read_limited(request, max_body_bytes)
@@ -80,7 +100,7 @@ def router(service: InsiService, reference_path: Path, max_body_bytes: int) -> A
             return Response(insi_soap.fault_response(fault), status_code=413, media_type=soap.CONTENT_TYPE)
         try:
             status, payload = await audited(insi_soap.handle, service, reference_path, body,
-                                            request.headers.get("content-type", ""), max_body_bytes)
+                                            request.headers.get("content-type", ""), max_body_bytes, **caller(request))
         except Exception:  # noqa: BLE001 - the audit record could not be committed: no answer leaves
             logging.getLogger("maison.insi").exception("INSi audit not committed")
             fault = insi_soap.technical_fault("")
@@ -88,6 +108,7 @@ def router(service: InsiService, reference_path: Path, max_body_bytes: int) -> A
         return Response(payload, status_code=status, media_type=soap.CONTENT_TYPE)
 
     @r.get("/lps")
+    @public(CERTIFICATE)
     async def wsdl(request: Request) -> Response:
         if "wsdl" not in request.query_params:
             return outcome_response(NotFound("ajouter ?wsdl pour obtenir la description du service"))
@@ -98,6 +119,7 @@ def router(service: InsiService, reference_path: Path, max_body_bytes: int) -> A
         return Response(text, media_type="text/xml; charset=utf-8")
 
     @r.get("/xsd/{path:path}")
+    @public(CERTIFICATE)
     async def xsd(path: str) -> Response:
         base = (insi_dir(reference_path) / "xsd").resolve()
         target = (base / path).resolve()
@@ -118,25 +140,29 @@ def router(service: InsiService, reference_path: Path, max_body_bytes: int) -> A
         return await read_json_object(request, max_body_bytes)
 
     @r.post("/json/rechercherInsAvecTraitsIdentite")
+    @public(CERTIFICATE)
     async def json_traits(request: Request) -> Response:
         try:
             p = await _json(request)
             prenoms = p.get("prenoms") or ([p["prenom"]] if p.get("prenom") else [])
             query = TraitsQuery(str(p.get("nomNaissance", "")), tuple(str(x) for x in prenoms), str(p.get("sexe", "")),
                                 str(p.get("dateNaissance", "")), p.get("lieuNaissance"))
-            result = await audited(service.search_by_traits, _ctx(request, p), query)
+            result = await audited(_checked, service.search_by_traits, _ctx(request, p), query,
+                                   *caller(request).values(), service=service)
             return Response(orjson.dumps(result_json(result)), media_type="application/json")
         except MaisonError as exc:
             return outcome_response(exc)
 
     @r.post("/json/rechercherInsAvecCarteVitale")
+    @public(CERTIFICATE)
     async def json_carte_vitale(request: Request) -> Response:
         try:
             p = await _json(request)
             rang = p.get("rangNaissance")
             query = CarteVitaleQuery(p.get("matriculeIndividu"), p.get("matriculeOD"), str(p.get("dateNaissance", "")),
                                      int(rang) if isinstance(rang, int) else None, p.get("nomNaissance"))
-            result = await audited(service.search_by_carte_vitale, _ctx(request, p), query)
+            result = await audited(_checked, service.search_by_carte_vitale, _ctx(request, p), query,
+                                   *caller(request).values(), service=service)
             return Response(orjson.dumps(result_json(result)), media_type="application/json")
         except MaisonError as exc:
             return outcome_response(exc)

@@ -10,7 +10,9 @@ Faults follow what the national service is seen to send: `soap:Sender` with subc
 `soap:Receiver`/`siram:siram_40` for a technical error, and `siram:Erreur` in the detail.
 The codes `insi_19` (birth name missing), `insi_102` (technical error) and `desir_550` (software
 authorisation number unknown) are the national service's own; the GIE guide listing the other
-codes is not public, so the other `insi_2x` codes below are Maison's, numbered in the same family.
+codes is not public, so the other `insi_2x` codes below are Maison's, numbered in the same family,
+as are `desir_552` (no client certificate) and `desir_553` (a certificate that is not the
+ContexteLPS's structure and software), authorisation errors beside `desir_550` (`certificats`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from lxml import etree
 from maison.core.errors import Forbidden, MaisonError, Unauthenticated
 from maison.formats import soap
 from maison.identite.ins import schemas as ns
+from maison.identite.ins.certificats import Credential
 from maison.identite.ins.model import CallContext, CarteVitaleQuery, InsiResult, InsRef, TraitsQuery
 from maison.identite.ins.service import InsiService
 
@@ -51,6 +54,8 @@ _ERRORS = {
     "contexte-absent": ("siram_10", "insi_28"),
     "logiciel-inconnu": ("siram_100", "desir_550"),
     "structure-non-habilitee": ("siram_100", "desir_551"),
+    "certificat-absent": ("siram_100", "desir_552"),
+    "certificat-refuse": ("siram_100", "desir_553"),
 }
 
 
@@ -195,13 +200,16 @@ def _response_headers(operation: str, message_id: str) -> list[etree._Element]:
 
 
 def handle(service: InsiService, reference_path: Path, data: bytes, content_type: str,
-           max_bytes: int, receipts: list | None = None) -> tuple[int, bytes]:
+           max_bytes: int, receipts: list | None = None, *, credential: Credential, source: str) -> tuple[int, bytes]:
     """One SOAP exchange: returns (HTTP status, response bytes). Never raises.
 
-    With `receipts`, the call's audit record is left pending there (see `InsiService`).
+    `credential` is what the connection proved (`certificats.credential`): without one the request
+    is refused before it is read. With `receipts`, the call's audit record is left pending there
+    (see `InsiService`).
     """
     message_id = ""
     try:
+        service.require_credential(credential, source)
         env = soap.read_envelope(data, content_type, max_bytes=max_bytes, understood=UNDERSTOOD)
         mid = env.headers.get(f"{{{soap.WSA}}}MessageID")
         message_id = (mid.text or "").strip() if mid is not None else ""
@@ -218,6 +226,7 @@ def handle(service: InsiService, reference_path: Path, data: bytes, content_type
                     raise MaisonError(f"message non conforme au schéma INSi : {err.message if err else ''}",
                                       code="schema")
         ctx = call_context(env)
+        service.check_certificate(ctx, credential, source)
         if operation == "rechercherInsAvecTraitsIdentite":
             result = service.search_by_traits(ctx, traits_query(env.body), receipts=receipts)
         else:

@@ -4,18 +4,27 @@ Every call — answered, refused or failed — is written to the audit trail wit
 structure, its département, the software and its vendor, the operation and the answer code,
 because the monthly INSi statistics by département, vendor and establishment (seed 003 L316-322)
 are computed from exactly that.
+
+A call over the network is served only for the structure its certificate names (`certificats`:
+the teleservice authenticates the structure by its software certificate, issue 18 1.4); a refused
+certificate is a `certificat-refuse` security event, not a call of the claimed structure.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
+
 import sqlalchemy as sa
 
-from maison.core import audit
+from maison.core import audit, pki
 from maison.core.audit_journal import Journal
 from maison.core.errors import Forbidden, MaisonError, Unauthenticated
 from maison.core.identifiers.professionals import department_of_structure
 from maison.core.storage import Database
 from maison.identite.ins import store
+from maison.identite.ins.certificats import (CertificateMissing, CertificateRefused, Credential,
+                                             DevelopmentAccess, StructureCertificate)
 from maison.identite.ins.model import CallContext, CarteVitaleQuery, Environment, InsiResult, TraitsQuery
 from maison.identite.ins.referential import Referential
 
@@ -79,6 +88,57 @@ class InsiService:
         extra = {**ctx.extra, "vendor": software[1], "software_name": software[0]}
         return CallContext(ctx.structure, ctx.software, ctx.software_version, ctx.professional, ctx.message_id,
                            structure[1], extra)
+
+    def issue_certificate(self, actor: audit.Actor, authority: pki.Authority, structure: str, idam: str, *,
+                          directory: Path | None = None, validity: timedelta = pki.STRUCTURE_VALIDITY) -> pki.Issued:
+        """A software certificate for INSi, issued only to a habilitated structure for a known
+        software: its subject names both (OU, CN), which is what binds it to the habilitation."""
+        software = self._lookup(store.insi_software, store.insi_software.c.idam, idam, self._software,
+                                (store.insi_software.c.name, store.insi_software.c.vendor))
+        if software is None:
+            raise UnknownSoftware(f"logiciel '{idam}' inconnu du téléservice INSi")
+        found = self._lookup(store.insi_structure, store.insi_structure.c.identifier, structure, self._structures,
+                             (store.insi_structure.c.name, store.insi_structure.c.department))
+        if found is None:
+            raise StructureNotAuthorised(f"structure '{structure}' non habilitée au téléservice INSi")
+        issued = authority.issue_structure(structure, idam, found[0], directory=directory, validity=validity)
+        with self.db.write() as conn:  # a credential issued: the security event of key issuance
+            audit.security(conn, "cle-emise", actor, detail={"type": "certificat", "service": "insi",
+                                                             "structure": structure, "idam": idam,
+                                                             "certificat": issued.fingerprint()})
+        return issued
+
+    # --- the caller's certificate ----------------------------------------------------------------
+
+    def require_credential(self, credential: Credential, source: str) -> None:
+        """Refuse, before reading the request, a network call that brings no acceptable credential."""
+        if credential is None:
+            self._certificate_refused(audit.anonymous(source), {"raison": "aucun certificat client", "source": source})
+            raise CertificateMissing("Aucun certificat d'authentification présenté : le téléservice INSi exige le "
+                                     "certificat logiciel de la structure appelante.")
+
+    def check_certificate(self, ctx: CallContext, credential: Credential, source: str) -> None:
+        """The certificate must be the ContexteLPS's structure and software (a certificate is
+        bound to one habilitated structure; the habilitation itself is checked by `authorise`)."""
+        self.require_credential(credential, source)
+        if isinstance(credential, DevelopmentAccess):
+            return
+        assert isinstance(credential, StructureCertificate)
+        if (credential.structure, credential.software) == (ctx.structure, ctx.software):
+            return
+        actor = audit.Actor(person=f"certificat:{credential.fingerprint[:16]}", structure=credential.structure,
+                            software=credential.software)
+        self._certificate_refused(actor, {
+            "raison": "certificat d'une autre structure ou d'un autre logiciel", "source": source,
+            "structure_annoncee": ctx.structure, "logiciel_annonce": ctx.software,
+            "certificat": credential.fingerprint, "sujet": credential.subject})
+        raise CertificateRefused(f"Le certificat présenté ({credential.subject}) n'est pas celui de la structure "
+                                 f"'{ctx.structure}' et du logiciel '{ctx.software}' du ContexteLPS.")
+
+    def _certificate_refused(self, actor: audit.Actor, detail: dict) -> None:
+        with self.db.write() as conn:
+            audit.security(conn, "certificat-refuse", actor, outcome="failure",
+                           detail={"service": "insi", **detail})
 
     # --- the two operations ----------------------------------------------------------------------
 
