@@ -12,15 +12,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
 from maison import __version__
+from maison.core.audit_anchor import Checkpointer
 from maison.core.config import Settings
+from maison.core.keystore import random_secret
 from maison.core.errors import MaisonError, MalformedRequest, NotFound
-from maison.core.authz import Authorizer
+from maison.core.authz import Authorizer, public
 from maison.core.storage import Database
 from maison.core.terminology import Terminology
 from maison.formats.fhir import outcome_response
@@ -95,9 +97,9 @@ class House:
     def open(cls, settings: Settings, *, migrate: bool = True) -> "House":
         db = Database(settings.effective_database_url)
         if migrate:
-            db.migrate()
+            db.migrate(keystore=settings.keystore())
         insi = InsiService(db, Environment(settings.ins_environment))
-        psc = Provider(db)
+        psc = Provider(db, settings.keystore())  # its signing keys live in the key store, not the database
         return cls(settings, db, insi, PatientIndex(db), Cellule(db), psc, PatientLogin(db, psc.keys))
 
     @cached_property
@@ -105,9 +107,21 @@ class House:
         """The DMP, documents in `<data_dir>/documents`, the patient told through Mon espace santé."""
         s = self.settings
         matrix = Matrix.load(Path(s.dmp_matrix_path)) if s.dmp_matrix_path else Matrix.load()
-        return Dmp(self.db, Blobs(s.data_dir / "documents"), self.insi.referential, lambda: self.terminology,
-                   s.reference_path, matrix=matrix, max_document_bytes=s.dmp_max_document_bytes,
-                   notify=self.patient_login.notify, journal=self.insi.journal)
+        return Dmp(self.db, Blobs(s.data_dir / "documents", self.blob_key), self.insi.referential,
+                   lambda: self.terminology, s.reference_path, matrix=matrix,
+                   max_document_bytes=s.dmp_max_document_bytes, notify=self.patient_login.notify,
+                   journal=self.insi.journal, code_secret=random_secret(s.keystore(), "dmp-delegation-codes.hmac"))
+
+    @cached_property
+    def blob_key(self) -> bytes:
+        """AES-256-GCM key of the document and message blobs, in the key store (outside the data directory)."""
+        return random_secret(self.settings.keystore(), "blobs.aes256gcm")
+
+    @cached_property
+    def checkpoints(self) -> Checkpointer:
+        """Signs the audit chain's head periodically and at shutdown (`maison.core.audit_anchor`)."""
+        s = self.settings
+        return Checkpointer(self.db, s.keystore(), s.effective_checkpoint_path, s.audit_checkpoint_interval_s)
 
     @cached_property
     def espace(self) -> Espace:
@@ -119,7 +133,7 @@ class House:
         """MSSanté: messages in `<data_dir>/mss/messages`, the trust space's test authority in
         `<data_dir>/mss/pki`; people authenticate with this house's Pro Santé Connect tokens."""
         s = self.settings
-        return Mss(self.db, Blobs(s.data_dir / "mss" / "messages"), s.data_dir / "mss" / "pki", self.psc,
+        return Mss(self.db, Blobs(s.data_dir / "mss" / "messages", self.blob_key), s.data_dir / "mss" / "pki", self.psc,
                    issuer_for(s.public_base_url), max_message_bytes=s.mss_max_message_bytes,
                    has_espace=espace_open(self.db, self.insi.referential))
 
@@ -145,12 +159,17 @@ class House:
     def app(self) -> FastAPI:
         @asynccontextmanager
         async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
+            self.checkpoints.start()
             yield
             self.insi.journal.close()  # every answered call's audit record is committed before exit
+            self.checkpoints.stop()  # and the head they make is signed
 
-        app = FastAPI(title="Maison", version=__version__, docs_url="/docs", redoc_url=None, lifespan=lifespan)
         local_idps = LocalProviders(self.db)
-        authorizer = Authorizer(self.db, self.psc, issuer_for, local_idps, self.patient_login, mes_issuer_for)
+        authorizer = Authorizer(self.db, self.psc, issuer_for, local_idps, self.patient_login, mes_issuer_for,
+                                journal=self.insi.journal)
+        # every route states its callers (maison.core.authz); the guard enforces it before the handler runs
+        app = FastAPI(title="Maison", version=__version__, docs_url="/docs", redoc_url=None, lifespan=lifespan,
+                      dependencies=[Depends(authorizer.guard)])
         app.include_router(insi_router(self.insi, self.settings.reference_path, self.settings.max_body_bytes,
                                        dev_sans_certificat=self.settings.insi_dev_sans_certificat),
                            prefix="/insi", tags=["INSi"])
@@ -158,7 +177,7 @@ class House:
                            prefix="/fhir", tags=["Identitovigilance"])
         app.include_router(mes_router(self.patient_login, self.settings.max_body_bytes), prefix="/mes",
                            tags=["Mon espace santé"])
-        app.include_router(psc_router(self.psc, self.settings.max_body_bytes, local_idps), prefix="/psc",
+        app.include_router(psc_router(self.psc, self.settings.max_body_bytes, local_idps, authorizer), prefix="/psc",
                            tags=["Pro Santé Connect"])
         exports = Exports(self.db, self.settings.data_dir / "exports")
         app.include_router(annuaire_router(self.db, self.settings.max_body_bytes, exports, lambda: self.terminology,
@@ -182,6 +201,7 @@ class House:
                            prefix="/pfi", tags=["MSSanté"])
 
         @app.get("/")
+        @public("la liste des services est publique")
         async def index() -> JSONResponse:
             return JSONResponse({"maison": __version__, "services": [{"path": p, "description": d} for p, d in SERVICES]})
 

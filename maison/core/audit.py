@@ -235,13 +235,19 @@ SECURITY_EVENTS: dict[str, str] = {
 }
 
 
-def security_entry(event: str, actor: Actor, *, outcome: str = "success", patient: str | None = None,
-                   detail: dict | None = None) -> dict:
-    """One security event as a trail entry (for `append` or the journal): action `securite.<event>`."""
+def security_fields(event: str, *, outcome: str = "success", patient: str | None = None,
+                    detail: dict | None = None) -> dict:
+    """The fields of `entry` for the security event `securite.<event>` (for the journal's `submit`)."""
     if event not in SECURITY_EVENTS:
         raise ValueError(f"unknown security event {event!r}")
-    return entry(actor, f"securite.{event}", outcome=outcome, patient=patient, purpose="SECURITY",
-                 detail={"dicom": SECURITY_EVENTS[event], **(detail or {})})
+    return {"outcome": outcome, "patient": patient, "purpose": "SECURITY",
+            "detail": {"dicom": SECURITY_EVENTS[event], **(detail or {})}}
+
+
+def security_entry(event: str, actor: Actor, *, outcome: str = "success", patient: str | None = None,
+                   detail: dict | None = None) -> dict:
+    """One security event as a trail entry (for `append`): action `securite.<event>`."""
+    return entry(actor, f"securite.{event}", **security_fields(event, outcome=outcome, patient=patient, detail=detail))
 
 
 def security(conn: Connection, event: str, actor: Actor, *, outcome: str = "success", patient: str | None = None,

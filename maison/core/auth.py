@@ -1,17 +1,35 @@
-"""Authentication of calling systems: structure API keys, presented as `Authorization: Bearer`.
+"""Structure API keys: the system-to-system credential of a structure's software, with a scope.
 
-A key names one structure and one software; the server keeps only its SHA-256. This is the
-system-to-system credential of a hospital's software until Pro Santé Connect (OIDC) tokens carry
-the professional himself. Authorisation is then checked against the structure by each service.
+A key names one structure, one software, the person it was issued to, and a **scope** that says
+what the key may do. A key is not a person: it never stands for a professional where the rules
+require the professional himself (Pro Santé Connect), and a desk's or a software's key cannot do
+what only the structure's administrator may (register the structure's own identity provider,
+declare professionals to RPPS+). The server keeps only the key's SHA-256: a key is 256 random
+bits, so its digest cannot be reversed or guessed, and a copy of the database holds no key.
+
+Scopes, after the roles a real deployment separates (PGSSI-S: least privilege, one credential per
+use; the Annuaire's and the DMP's "authentification indirecte" keys are per software):
+
+- `administrateur-structure` — the structure's administrator (DSI): identity provider, RPPS+;
+- `logiciel` — the structure's software (DPI, PFI, LGC) acting for the structure (indirect
+  authentication of the DMP, the patient index, the PFI's worklist);
+- `accueil` — the front desk: identities of the patient index, INSi retrieval;
+- `operateur-mss` — an MSSanté operator publishing its mailboxes in the Annuaire;
+- `fournisseur-lpp` — a provider of medical devices (LPP) recording an ordonnance's execution;
+- `administrateur-maison` — the operator of the house itself (validates RPPS+ declarations).
+
+Every issuance is a security event of the audit trail (`securite.cle-emise`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from enum import StrEnum
 
 import sqlalchemy as sa
 
+from maison.core import audit
 from maison.core.audit import Actor
 from maison.core.errors import Unauthenticated
 from maison.core.storage import Database, metadata
@@ -24,27 +42,62 @@ api_key = sa.Table(
     sa.Column("software", sa.String(128), nullable=False),
     sa.Column("person", sa.String(128), nullable=False),
     sa.Column("role", sa.String(64), nullable=False, server_default=""),
+    sa.Column("scope", sa.String(32), nullable=False, server_default="logiciel"),
+    sa.Column("revoked", sa.Boolean, nullable=False, server_default=sa.false()),
 )
+
+
+class KeyScope(StrEnum):
+    ADMINISTRATEUR_STRUCTURE = "administrateur-structure"
+    LOGICIEL = "logiciel"
+    ACCUEIL = "accueil"
+    OPERATEUR_MSS = "operateur-mss"
+    FOURNISSEUR_LPP = "fournisseur-lpp"
+    ADMINISTRATEUR_MAISON = "administrateur-maison"
+
+
+KEY_PREFIX = "mk_"
 
 
 def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def issue_key(db: Database, structure: str, software: str, person: str, role: str = "") -> str:
-    key = "mk_" + secrets.token_urlsafe(32)
+def issue_key(db: Database, structure: str, software: str, person: str, role: str = "",
+              scope: KeyScope | None = None, *, issued_by: Actor = audit.SYSTEM) -> str:
+    """A new key; only its digest is kept, and the issuance is recorded as a security event.
+
+    Without a scope, a key is its structure's software's (`logiciel`) — or an MSSanté operator's when
+    issued for that role, as migration 0020 scoped the operators' keys issued before scopes existed."""
+    scope = KeyScope(scope) if scope else (KeyScope.OPERATEUR_MSS if role == KeyScope.OPERATEUR_MSS.value
+                                           else KeyScope.LOGICIEL)
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    digest = _digest(key)
     with db.write() as conn:
-        conn.execute(api_key.insert().values(digest=_digest(key), structure=structure, software=software,
-                                             person=person, role=role))
+        conn.execute(api_key.insert().values(digest=digest, structure=structure, software=software,
+                                             person=person, role=role, scope=scope.value))
+        audit.security(conn, "cle-emise", issued_by, detail={
+            "structure": structure, "software": software, "person": person, "scope": scope.value,
+            "key": digest[:12]})
     return key
 
 
-def actor_for(db: Database, authorization: str | None) -> Actor:
-    if not authorization or not authorization.lower().startswith("bearer "):
-        raise Unauthenticated("authentification requise (Authorization: Bearer)", code="auth-absente")
-    key = authorization[7:].strip()
+def revoke_key(db: Database, key_digest_prefix: str, *, revoked_by: Actor = audit.SYSTEM) -> int:
+    """Revoke the keys whose digest starts with the given prefix (as `cle-emise` records it)."""
+    if len(key_digest_prefix) < 12:
+        raise ValueError("at least 12 hexadecimal characters of the key's digest")
+    with db.write() as conn:
+        count = conn.execute(api_key.update().where(api_key.c.digest.startswith(key_digest_prefix))
+                             .values(revoked=True)).rowcount
+        audit.security(conn, "cle-revoquee", revoked_by, detail={"key": key_digest_prefix, "count": count})
+    return count
+
+
+def key_actor(db: Database, key: str) -> tuple[Actor, KeyScope]:
+    """(actor, scope) of a valid, unrevoked key; Unauthenticated otherwise."""
     with db.read() as conn:
-        row = conn.execute(sa.select(api_key).where(api_key.c.digest == _digest(key))).first()
-    if row is None:
-        raise Unauthenticated("clé d'accès inconnue", code="auth-invalide")
-    return Actor(person=row.person, structure=row.structure, software=row.software, role=row.role)
+        row = conn.execute(sa.select(api_key).where(api_key.c.digest == _digest(key.strip()))).first()
+    if row is None or row.revoked:
+        raise Unauthenticated("clé d'accès inconnue ou révoquée", code="auth-invalide")
+    actor = Actor(person=row.person, structure=row.structure, software=row.software, role=row.role)
+    return actor, KeyScope(row.scope)

@@ -1,68 +1,225 @@
-"""Who is acting: one answer for every API, from the caller's credential.
+"""Who is acting, and whether this route accepts that kind of caller.
 
-Two kinds of callers are recognised today:
+Four credentials are recognised:
 
-- a professional, by a Pro Santé Connect access token (`Authorization: Bearer <JWT>`): the
-  IdNatPS, the profession, and the structure and role of the situation d'exercice acted in — the
-  professional's only one, or the one named by `X-Structure` when there are several (an IdNatStruct
-  or the Annuaire id of the structure), which must be one of them;
-- a professional, by the access token of his structure's own identity provider (IAM.80, see
+- a professional's Pro Santé Connect access token (`Authorization: Bearer <JWT>`): the IdNatPS,
+  the profession, and the structure and role of the situation d'exercice acted in — the
+  professional's only one, or the one named by `X-Structure` when there are several (an
+  IdNatStruct or the Annuaire id of the structure), which must be one of them;
+- a professional's token from his structure's own identity provider (IAM.80, seed 002 L626, see
   `maison.identite.psc.local_idp`): acting in that structure, where he must practise;
-- a patient, by a Mon espace santé token (`maison.identite.mes`): the INS of the person logged in
-  and, when a legal representative acts for a minor, the minor's;
-- a software, by a structure API key (`Authorization: Bearer mk_…` or `ESANTE-API-KEY`): the
-  structure, the software and the person the key was issued to.
+- a patient's Mon espace santé token (`maison.identite.mes`): the INS of the person logged in and,
+  when a legal representative acts for a minor, the minor's;
+- a structure API key (`Authorization: Bearer mk_…` or `ESANTE-API-KEY`) with its scope
+  (`maison.core.auth.KeyScope`): the structure, the software and the person it was issued to.
 
-Services build their own rules on the answer (the DMP's habilitation matrix is next); every
-caller becomes an audit `Actor`. Patients (Mon espace santé login) will be the third kind.
+**Every route states which of them it accepts** with `@accepts(Accepts(...))` on its handler (or
+`@public(...)` for a route that authenticates otherwise, or not at all), and `Authorizer.caller`
+reads that statement from the route being served: a route that states nothing refuses everyone
+(fail closed), and `tests/core/test_route_callers.py` calls every route with every kind of
+credential. A local provider's token is a second SSO modality *for the structure's own
+services* (IAM.80 is "pour SSO local"): the national services — DMP, MSSanté, INSi, ordonnance
+numérique — require Pro Santé Connect for a professional acting himself (seed 002 L573, L582;
+seed 000 L209), so their routes do not accept it.
+
+Every refusal here — a credential that does not verify, a kind of caller the route does not
+accept — is a security event of the audit trail (`securite.jeton-invalide`,
+`securite.acces-refuse`), handed to the house's journal so that a flood of refused calls costs
+one grouped commit, not one transaction each.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol, TypeVar
 
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from maison.core import audit
 from maison.core.audit import Actor
-from maison.core.auth import actor_for
+from maison.core.auth import KEY_PREFIX, KeyScope, key_actor
 from maison.core.errors import Forbidden, Unauthenticated
 from maison.core.storage import Database
 
 
+class Credential(StrEnum):
+    PSC = "psc"
+    LOCAL_IDP = "idp-local"
+    API_KEY = "cle"
+    PATIENT = "mon-espace-sante"
+
+
 @dataclass(frozen=True)
 class Caller:
-    kind: str  # professional / software
-    person: str  # IdNatPS, or the person an API key was issued to
+    kind: str  # professional / software / patient
+    person: str  # IdNatPS, the person an API key was issued to, or the patient (or representative) logged in
     structure: str
     software: str
     profession: str = ""  # TRE_G15 (or TRE_R85 for RPPS+ professionals)
     role: str = ""
     structures: tuple[str, ...] = field(default=())  # every structure the professional practises in
     patient: str = ""  # for a patient caller: whose espace (the minor when a representative acts)
+    credential: Credential = None  # type: ignore[assignment]  # how it was verified; by default from `kind`
+    scope: KeyScope | None = None  # for an API key
+
+    def __post_init__(self) -> None:
+        if self.credential is None:
+            default = {"professional": Credential.PSC, "patient": Credential.PATIENT}.get(self.kind, Credential.API_KEY)
+            object.__setattr__(self, "credential", default)
 
     def actor(self) -> Actor:
         return Actor(person=self.person, structure=self.structure, software=self.software,
                      role=self.role or self.profession)
 
 
+@dataclass(frozen=True)
+class Accepts:
+    """The kinds of caller a route accepts."""
+
+    psc: bool = False  # a professional by a Pro Santé Connect token
+    local_idp: bool = False  # a professional by his structure's own provider (IAM.80, local SSO only)
+    patient: bool = False  # a patient (or legal representative) by a Mon espace santé token
+    scopes: frozenset[KeyScope] = frozenset()  # structure API keys of these scopes
+    structure_required: bool = True  # False: a professional need not act in a structure (directory reads)
+
+    def admits(self, credential: Credential, scope: KeyScope | None) -> bool:
+        if credential is Credential.API_KEY:
+            return scope in self.scopes
+        return {Credential.PSC: self.psc, Credential.LOCAL_IDP: self.local_idp,
+                Credential.PATIENT: self.patient}[credential]
+
+    def describe(self) -> str:
+        kinds = [label for label, ok in (("Pro Santé Connect", self.psc), ("fournisseur d'identité local", self.local_idp),
+                                         ("Mon espace santé", self.patient)) if ok]
+        kinds += [f"clé « {s.value} »" for s in sorted(self.scopes)]
+        return ", ".join(kinds) or "personne"
+
+
+def keys(*scopes: KeyScope) -> frozenset[KeyScope]:
+    return frozenset(scopes)
+
+
+# The hospital wing's own services (patient index, identitovigilance cell, PFI worklist): the
+# structure's staff by Pro Santé Connect or by the structure's own SSO (IAM.80, seed 002 L626 —
+# "pour SSO local"), its software and its front desk by their keys. Patients never.
+HOSPITAL_STAFF = Accepts(psc=True, local_idp=True, scopes=keys(KeyScope.LOGICIEL, KeyScope.ACCUEIL))
+# The patient's own space (Mon espace santé): the patient, or the legal representative acting for a minor.
+PATIENT = Accepts(patient=True)
+
+
+@dataclass(frozen=True)
+class Public:
+    """A route that authenticates its callers otherwise (OAuth client, certificate) or serves everyone."""
+
+    why: str
+
+
+ACCEPTS_ATTRIBUTE = "__maison_accepts__"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def accepts(policy: Accepts) -> Callable[[F], F]:
+    """State on a route's handler which callers it accepts (put it under the route decorator)."""
+
+    def mark(handler: F) -> F:
+        setattr(handler, ACCEPTS_ATTRIBUTE, policy)
+        return handler
+
+    return mark
+
+
+def public(why: str) -> Callable[[F], F]:
+    """State that a route does not take the house's credentials, and why."""
+    return accepts(Public(why))  # type: ignore[arg-type]
+
+
+def policy_of(handler: object) -> Accepts | Public | None:
+    return getattr(handler, ACCEPTS_ATTRIBUTE, None)
+
+
+class HasHeaders(Protocol):
+    """What the authorizer reads of a request (a Starlette `Request`)."""
+
+    headers: Any
+    base_url: Any
+    scope: dict
+    client: Any
+
+
 class Authorizer:
     def __init__(self, db: Database, provider, issuer_of, local=None, patients=None,  # type: ignore[no-untyped-def]
-                 patient_issuer_of=None) -> None:
+                 patient_issuer_of=None, journal=None) -> None:
         """`provider` verifies PSC tokens; `issuer_of(request_base_url)` gives PSC's issuer for a request;
-        `local` (LocalProviders) verifies the tokens of structures' own identity providers (IAM.80)."""
+        `local` (LocalProviders) verifies the tokens of structures' own identity providers (IAM.80);
+        `journal` (the house's audit journal) records refusals."""
         self.db = db
         self.provider = provider
         self.issuer_of = issuer_of
         self.local = local
         self.patients = patients  # PatientLogin: Mon espace santé tokens
         self.patient_issuer_of = patient_issuer_of
+        self.journal = journal
 
-    def caller(self, headers, base_url: str, *, structure_required: bool = True) -> Caller:  # type: ignore[no-untyped-def]
-        """`structure_required=False` for calls that do not act in a structure (directory reads):
-        a professional with several situations d'exercice then acts in the first one."""
+    async def guard(self, request: Request) -> None:
+        """The house's one dependency on every route: authenticate and authorise before the handler reads
+        anything of the request, so that no answer depends on the body or the data for a caller the route
+        does not accept (issue 18 §2.2). Public routes pass; a route that stated nothing refuses everyone."""
+        if isinstance(policy_of(request.scope.get("endpoint")), Public):
+            return
+        request.state.maison_caller = await run_in_threadpool(self.caller, request)
+
+    def caller(self, request: HasHeaders, policy: Accepts | None = None) -> Caller:
+        """The caller of this request, if the route being served accepts its kind (401 / 403 otherwise)."""
+        state = getattr(request, "state", None)
+        known = getattr(state, "maison_caller", None) if policy is None else None
+        if known is not None:  # already established by `guard`
+            return known
+        if policy is None:
+            stated = policy_of(request.scope.get("endpoint"))
+            if not isinstance(stated, Accepts):  # fail closed: a route that stated nothing accepts no one
+                self._refused(request, None, "route-sans-politique")
+                raise Forbidden("cette route n'accepte aucun appelant", code="appelant-non-admis")
+            policy = stated
+        try:
+            caller = self._authenticate(request.headers, str(request.base_url), policy.structure_required)
+        except Unauthenticated as exc:
+            self._refused(request, None, exc.code, event="jeton-invalide" if _has_credential(request) else
+                          "acces-refuse")
+            raise
+        except Forbidden as exc:
+            self._refused(request, None, exc.code)
+            raise
+        if not policy.admits(caller.credential, caller.scope):
+            self._refused(request, caller, "appelant-non-admis")
+            held = f"clé « {caller.scope.value} »" if caller.scope else caller.credential.value
+            raise Forbidden(f"cette route n'accepte pas ce type d'appelant ({held}) ; acceptés : {policy.describe()}",
+                            code="appelant-non-admis")
+        return caller
+
+    def _refused(self, request: HasHeaders, caller: Caller | None, reason: str, event: str = "acces-refuse") -> None:
+        if self.journal is None:
+            return
+        source = request.client.host if getattr(request, "client", None) else ""
+        actor = caller.actor() if caller else audit.anonymous(source)
+        route = request.scope.get("route")
+        detail = {"reason": reason, "method": request.scope.get("method", ""),
+                  "route": getattr(route, "path", "") or request.scope.get("path", ""), "source": source}
+        if caller is not None:
+            detail["credential"] = caller.credential.value
+        patient = caller.patient or None if caller else None
+        self.journal.submit(actor, f"securite.{event}",
+                            **audit.security_fields(event, outcome="failure", patient=patient, detail=detail))
+
+    def _authenticate(self, headers: Any, base_url: str, structure_required: bool) -> Caller:
         authorization = headers.get("authorization", "")
         api_key = headers.get("esante-api-key")
-        if api_key or authorization.lower().startswith("bearer mk_"):
-            actor = actor_for(self.db, f"Bearer {api_key}" if api_key else authorization)
-            return Caller("software", actor.person, actor.structure, actor.software, role=actor.role)
+        if api_key or authorization.lower().startswith(f"bearer {KEY_PREFIX}"):
+            actor, scope = key_actor(self.db, api_key or authorization[7:])
+            return Caller("software", actor.person, actor.structure, actor.software, role=actor.role,
+                          credential=Credential.API_KEY, scope=scope)
         if not authorization.lower().startswith("bearer "):
             raise Unauthenticated("authentification requise (Authorization: Bearer)", code="auth-absente")
         from maison.identite.psc.local_idp import unverified_issuer
@@ -73,7 +230,8 @@ class Authorizer:
         if self.patients is not None and claimed == self.patient_issuer_of(base_url):
             patient = self.patients.verify(token, self.patient_issuer_of(base_url))
             return Caller("patient", patient.acting, "", "mon-espace-sante", patient=patient.ins,
-                          role="representant-legal" if patient.acting != patient.ins else "patient")
+                          role="representant-legal" if patient.acting != patient.ins else "patient",
+                          credential=Credential.PATIENT)
         wanted = headers.get("x-structure")
         psc_issuer = self.issuer_of(base_url)
         local_issuer = self.local.issuer_of(token) if self.local and claimed != psc_issuer else None
@@ -82,35 +240,51 @@ class Authorizer:
                 idnatps, wanted = self.local.verify(token, local_issuer)
                 claims = {"preferred_username": idnatps, "azp": local_issuer, "authMode": "LOCAL"}
                 info = self.provider.userinfo(claims)
+                credential = Credential.LOCAL_IDP
             else:
                 claims, info = self.provider.professional(token, psc_issuer)
+                credential = Credential.PSC
         except OAuthError as exc:
             raise Unauthenticated(f"jeton refusé : {exc.description}", code="jeton-invalide") from None
-        exercice = (info["SubjectRefPro"]["exercices"] or [{}])[0]
-        activities = exercice.get("activities", [])
-        ids = {a["identifiantTechniqueDeLaStructure"]: a for a in activities}
-        for a in activities:  # a structure may be named by its IdNatStruct as well as its Annuaire id
-            for alias in (f"1{a['numeroFinessSite']}" if a["numeroFinessSite"] else "",
-                          f"3{a['numeroSiretSite']}" if a["numeroSiretSite"] else ""):
-                if alias:
-                    ids.setdefault(alias, a)
-        if not activities:
-            if structure_required:
-                raise Forbidden(f"{info['SubjectNameID']} n'a aucune situation d'exercice active",
-                                code="sans-exercice")
-            return Caller("professional", info["SubjectNameID"], "", claims.get("azp", ""),
-                          exercice.get("codeProfession", ""))
-        if wanted:
-            activity = ids.get(wanted)
-            if activity is None:
-                raise Forbidden(f"{info['SubjectNameID']} n'exerce pas dans la structure {wanted}",
-                                code="structure-non-exercee")
-        elif len(activities) == 1 or (activities and not structure_required):
-            activity = activities[0]
-        else:
-            raise Forbidden("plusieurs situations d'exercice : préciser la structure (X-Structure)",
-                            code="structure-ambigue")
-        return Caller("professional", info["SubjectNameID"], activity["identifiantTechniqueDeLaStructure"],
-                      claims.get("azp", ""), exercice.get("codeProfession", ""), activity.get("codeRole", ""),
-                      tuple(a["identifiantTechniqueDeLaStructure"] for a in activities))
+        return _professional(claims, info, credential, wanted, structure_required)
+
+
+def _has_credential(request: HasHeaders) -> bool:
+    return bool(request.headers.get("authorization") or request.headers.get("esante-api-key"))
+
+
+def _professional(claims: dict, info: dict, credential: Credential, wanted: str | None,
+                  structure_required: bool) -> Caller:
+    exercice = (info["SubjectRefPro"]["exercices"] or [{}])[0]
+    activities = exercice.get("activities", [])
+    ids = {a["identifiantTechniqueDeLaStructure"]: a for a in activities}
+    for a in activities:  # a structure may be named by its IdNatStruct as well as its Annuaire id
+        for alias in _aliases(a):
+            ids.setdefault(alias, a)
+    profession = exercice.get("codeProfession", "")
+    if not activities:
+        if structure_required:
+            raise Forbidden(f"{info['SubjectNameID']} n'a aucune situation d'exercice active", code="sans-exercice")
+        return Caller("professional", info["SubjectNameID"], "", claims.get("azp", ""), profession,
+                      credential=credential)
+    if wanted:
+        activity = ids.get(wanted)
+        if activity is None:
+            raise Forbidden(f"{info['SubjectNameID']} n'exerce pas dans la structure {wanted}",
+                            code="structure-non-exercee")
+    elif len(activities) == 1 or not structure_required:
+        activity = activities[0]
+    else:
+        raise Forbidden("plusieurs situations d'exercice : préciser la structure (X-Structure)",
+                        code="structure-ambigue")
+    return Caller("professional", info["SubjectNameID"], activity["identifiantTechniqueDeLaStructure"],
+                  claims.get("azp", ""), profession, activity.get("codeRole", ""),
+                  tuple(a["identifiantTechniqueDeLaStructure"] for a in activities), credential=credential)
+
+
+def _aliases(activity: dict) -> Iterable[str]:
+    if activity["numeroFinessSite"]:
+        yield f"1{activity['numeroFinessSite']}"
+    if activity["numeroSiretSite"]:
+        yield f"3{activity['numeroSiretSite']}"
 

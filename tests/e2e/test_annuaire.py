@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from maison.core import audit
-from maison.core.auth import issue_key
+from maison.core.auth import KeyScope, issue_key
 from maison.identite.annuaire import resources as build
 from maison.identite.annuaire import store
 from maison.identite.annuaire.generator import seed_directory
@@ -470,26 +470,50 @@ def _registration(**values) -> dict:  # type: ignore[no-untyped-def]
     return {"resourceType": "Parameters", "parameter": [{"name": k, "valueString": v} for k, v in values.items()]}
 
 
-def test_rpps_plus_registration_by_the_employer(ann):
-    # 003 L1156-1160: the employer registers its médico-social professionals, declaring role and profession
-    house, _ = ann
+def test_rpps_plus_declaration_by_the_employer_waits_for_the_registry(ann):
+    # 003 L1156-1160: the employer registers its médico-social professionals, declaring role and profession;
+    # issue 18 §1.1: only its administrator declares, and nobody exists before the registry validates.
+    house, directory = ann
     ehpad = _one(house, "select id from ann_organization where resource like '%SA17%' limit 1").id
-    employer = httpx.Client(base_url=str(ann[1].base_url), headers={
-        "ESANTE-API-KEY": issue_key(house.db, ehpad, "rh-ehpad", "drh")})
+    base = str(directory.base_url)
+
+    def client(key: str) -> httpx.Client:
+        return httpx.Client(base_url=base, headers={"ESANTE-API-KEY": key})
+
+    desk = client(issue_key(house.db, ehpad, "rh-ehpad", "accueil"))
+    employer = client(issue_key(house.db, ehpad, "rh-ehpad", "drh", scope=KeyScope.ADMINISTRATEUR_STRUCTURE))
+    registry = client(issue_key(house.db, "maison", "rpps-plus", "gestionnaire", scope=KeyScope.ADMINISTRATEUR_MAISON))
     person = {"nom": "Lefèvre", "prenom": "Chloé", "dateNaissance": "1990-04-12", "civilite": "MME", "role": "318"}
-    created = employer.post("/$rpps-plus", json=_registration(**person))
-    assert created.status_code == 201, created.text
-    practitioner, role = (e["resource"] for e in created.json()["entry"])
+    refused = desk.post("/$rpps-plus", json=_registration(**person))
+    assert refused.status_code == 403 and _code(refused) == "appelant-non-admis"
+    declared = employer.post("/$rpps-plus", json=_registration(**person))
+    assert declared.status_code == 202, declared.text
+    values = {p["name"]: p.get("valueString") or p.get("valueCode") for p in declared.json()["parameter"]}
+    assert values["statut"] == "en-attente"
+    declaration = values["declaration"]
+    # pending: no professional in the directory, hence no IdNatPS any provider could vouch for
+    assert _ids(directory.get("/PractitionerRole", params={"organization": ehpad, "role": "318"}).json()) == []
+    assert _one(house, "select count(*) as n from ann_practitioner where id like '8998%'").n == 0
+    again = employer.post("/$rpps-plus", json=_registration(**person))
+    assert again.status_code == 200 and again.json()["parameter"][0]["valueString"] == declaration
+    assert employer.post(f"/$rpps-plus/{declaration}/$valider").status_code == 403  # not the registry's manager
+    validated = registry.post(f"/$rpps-plus/{declaration}/$valider")
+    assert validated.status_code == 200, validated.text
+    made = {p["name"]: p.get("resource") for p in validated.json()["parameter"]}
+    practitioner, role = made["Practitioner"], made["PractitionerRole"]
     assert practitioner["id"].startswith("8998") and role["organization"]["reference"] == f"Organization/{ehpad}"
     assert any(c["code"] == "318" for code in role["code"] for c in code["coding"])
-    again = employer.post("/$rpps-plus", json=_registration(**person))
-    assert again.status_code == 200 and again.json()["entry"][0]["resource"]["id"] == practitioner["id"]
-    found = ann[1].get("/PractitionerRole", params={"organization": ehpad, "role": "318"}).json()
-    assert _ids(found) == [role["id"]]
+    assert _ids(directory.get("/PractitionerRole", params={"organization": ehpad, "role": "318"}).json()) == [role["id"]]
+    assert registry.post(f"/$rpps-plus/{declaration}/$valider").status_code == 409
+    state = employer.get(f"/$rpps-plus/{declaration}")
+    assert state.status_code == 200 and state.json()["parameter"][1]["valueCode"] == "validee"
+    other = client(issue_key(house.db, "1990000001", "x", "x", scope=KeyScope.ADMINISTRATEUR_STRUCTURE))
+    assert other.get(f"/$rpps-plus/{declaration}").status_code == 404  # another employer's: as if absent
     assert _code(employer.post("/$rpps-plus", json=_registration(**{**person, "role": "999"}))) == "role-inconnu"
-    stranger = httpx.Client(base_url=str(ann[1].base_url), headers={
-        "ESANTE-API-KEY": issue_key(house.db, "1990000001", "x", "x")})
-    assert stranger.post("/$rpps-plus", json=_registration(**person)).status_code == 403
+    assert other.post("/$rpps-plus", json=_registration(**person)).status_code == 403  # not in the directory
+    refusal = employer.post("/$rpps-plus", json=_registration(**{**person, "prenom": "Zoé"}))
+    refused_id = refusal.json()["parameter"][0]["valueString"]
+    assert registry.post(f"/$rpps-plus/{refused_id}/$refuser").json()["parameter"][1]["valueCode"] == "refusee"
 
 
 @pytest.mark.parametrize("body", [

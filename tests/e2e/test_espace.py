@@ -43,7 +43,7 @@ def issue_code(response: httpx.Response) -> str:
 def test_only_the_patient_reaches_his_espace(world, sarah) -> None:
     assert httpx.get(f"{world.base}/espace/profil").status_code == 401
     doctor = httpx.get(f"{world.base}/espace/profil", headers=world.headers("generaliste"))
-    assert doctor.status_code == 403 and issue_code(doctor) == "reserve-patient"
+    assert doctor.status_code == 403 and issue_code(doctor) == "appelant-non-admis"
 
 
 def test_profile_identity_comes_from_the_ins_and_rubriques_hold_fhir_entries(world, sarah) -> None:

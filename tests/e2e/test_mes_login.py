@@ -114,6 +114,16 @@ def test_patient_token_in_authz(mes, house):
 
     login, base = mes
     token = _log_in(login, base)["access_token"]
+    from urllib.parse import urlsplit
+
+    from starlette.requests import Request
+
+    from maison.core.authz import PATIENT
+
     authorizer = Authorizer(house.db, house.psc, issuer_for, None, login, mes_issuer)
-    caller = authorizer.caller({"authorization": f"Bearer {token}"}, base.removesuffix("/mes") + "/")
+    url = urlsplit(base)
+    request = Request({"type": "http", "method": "GET", "scheme": url.scheme, "server": (url.hostname, url.port),
+                       "path": "/mes/moi", "root_path": "", "query_string": b"",
+                       "headers": [(b"authorization", f"Bearer {token}".encode())]})
+    caller = authorizer.caller(request, PATIENT)
     assert (caller.kind, caller.person, caller.patient, caller.role) == ("patient", SARAH_NIR, SARAH_NIR, "patient")

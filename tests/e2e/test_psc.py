@@ -316,11 +316,11 @@ def test_a_structures_own_identity_provider_is_accepted_for_its_staff(psc, house
     """IAM.80 (seed 002 L626): a second OpenID Connect modality, the structure's own SSO."""
     from joserfc.jwk import RSAKey
 
-    from maison.core.auth import issue_key
+    from maison.core.auth import KeyScope, issue_key
 
     key = RSAKey.generate_key(2048, parameters={"kid": "chu-1", "alg": "RS256", "use": "sig"})
     structure = "399999999900019"  # the doctor's cabinet, standing in for a hospital with its own SSO
-    admin = issue_key(house.db, structure, "sso-admin", "dsi")
+    admin = issue_key(house.db, structure, "sso-admin", "dsi", scope=KeyScope.ADMINISTRATEUR_STRUCTURE)
     issuer = "https://sso.chu-exemple.fr/realms/personnel"
     registered = httpx.post(f"{live.url}/psc/local-idp", headers={"Authorization": f"Bearer {admin}"}, json={
         "issuer": issuer, "audience": "maison", "jwks": {"keys": [key.as_dict(private=False)]}})
@@ -355,7 +355,7 @@ def test_local_provider_keys_fetched_from_its_jwks_uri_and_rotated(psc, house, l
 
     from joserfc.jwk import RSAKey
 
-    from maison.core.auth import issue_key
+    from maison.core.auth import KeyScope, issue_key
 
     published = {}
 
@@ -377,7 +377,7 @@ def test_local_provider_keys_fetched_from_its_jwks_uri_and_rotated(psc, house, l
         new = RSAKey.generate_key(2048, parameters={"kid": "k2", "alg": "RS256"})
         published["keys"] = [old.as_dict(private=False)]
         issuer = "https://sso.clinique-exemple.fr"
-        admin = issue_key(house.db, "399999999900019", "sso-admin", "dsi")
+        admin = issue_key(house.db, "399999999900019", "sso-admin", "dsi", scope=KeyScope.ADMINISTRATEUR_STRUCTURE)
         assert httpx.post(f"{live.url}/psc/local-idp", headers={"Authorization": f"Bearer {admin}"}, json={
             "issuer": issuer, "audience": "maison",
             "jwksUri": f"http://127.0.0.1:{server.server_port}/jwks"}).status_code == 201

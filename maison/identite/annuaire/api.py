@@ -20,7 +20,8 @@ from starlette.concurrency import run_in_threadpool
 from maison import __version__
 from maison.core import audit
 from maison.core.audit import Actor
-from maison.core.authz import Authorizer
+from maison.core.auth import KeyScope
+from maison.core.authz import Accepts, Authorizer, accepts, keys, public
 from maison.core.errors import Forbidden, InvalidInput, MaisonError, MalformedRequest, NotFound, UnsupportedMediaType
 from maison.core.storage import Database
 from maison.formats.body import json_response, parameter_values, read_json_object, read_limited
@@ -34,11 +35,29 @@ from maison.identite.annuaire.vocabulary import IG, PROFILE
 
 
 OPERATOR_ROLE = "operateur-mss"  # the role of the API keys MSSanté operators write mailboxes with
+# Directory data is public professional data: any key of the trust space or a professional may read it
+# (the real API's ESANTE-API-KEY); patients read it through their own services.
+READER = Accepts(psc=True, scopes=frozenset(KeyScope), structure_required=False)
+STRUCTURE_ADMINISTRATOR = Accepts(scopes=keys(KeyScope.ADMINISTRATEUR_STRUCTURE))  # RPPS+ (issue 18 §1.1)
+RPPS_PLUS_MANAGER = Accepts(scopes=keys(KeyScope.ADMINISTRATEUR_MAISON))
+RPPS_PLUS_PARTIES = Accepts(scopes=keys(KeyScope.ADMINISTRATEUR_STRUCTURE, KeyScope.ADMINISTRATEUR_MAISON))
+MSS_OPERATOR = Accepts(scopes=keys(KeyScope.OPERATEUR_MSS))
 
 
 def _actor(authorizer: Authorizer, request: Request) -> Actor:
     """An API key (`ESANTE-API-KEY` as the real API, or Bearer) or a professional's PSC token."""
-    return authorizer.caller(request.headers, str(request.base_url), structure_required=False).actor()
+    return authorizer.caller(request).actor()
+
+
+def _declaration(declaration: rpps_plus.Declaration, practitioner: dict | None = None, role: dict | None = None,
+                 base: str = "") -> dict:
+    """An RPPS+ declaration as FHIR Parameters: its id and status and, once validated, what it made."""
+    parameters: list[dict] = [{"name": "declaration", "valueString": declaration.id},
+                              {"name": "statut", "valueCode": declaration.status.value}]
+    for resource in (practitioner, role):
+        if resource is not None:
+            parameters.append({"name": resource["resourceType"], "resource": search.public(resource)})
+    return {"resourceType": "Parameters", "parameter": parameters}
 
 
 def _authenticate(authorizer: Authorizer, request: Request) -> str:
@@ -98,12 +117,14 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
             return search.run(conn, query, base)
 
     @r.get("/metadata")
+    @public("la déclaration de capacités FHIR est publique")
     async def metadata(request: Request) -> Response:
         return fhir_response(capability_statement(_base(request)))
 
     # --- bulk export (FHIR Bulk Data); declared before /{rtype} so that `$export` is not a type ---
 
     @r.get("/$export")
+    @accepts(READER)
     async def export_kickoff(request: Request) -> Response:
         requester = _authenticate(authorizer, request)
         if "respond-async" not in request.headers.get("prefer", ""):
@@ -119,6 +140,7 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
         return Response(status_code=202, headers={"Content-Location": f"{_base(request)}/$export-status/{job}"})
 
     @r.get("/$export-status/{job}")
+    @accepts(READER)
     async def export_status(job: str, request: Request) -> Response:
         row = exports.status(_authenticate(authorizer, request), job)
         if row["status"] == "en-cours":
@@ -136,44 +158,78 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
         return json_response(manifest)
 
     @r.delete("/$export-status/{job}")
+    @accepts(READER)
     async def export_cancel(job: str, request: Request) -> Response:
         exports.cancel(_authenticate(authorizer, request), job)
         return Response(status_code=202)
 
     @r.get("/$export-file/{job}/{name}")
+    @accepts(READER)
     async def export_file(job: str, name: str, request: Request) -> Response:
         path = exports.file(_authenticate(authorizer, request), job, name)
         return FileResponse(path, media_type="application/fhir+ndjson")
 
     @r.post("/$rpps-plus")
-    async def rpps_plus_registration(request: Request) -> Response:
-        """An employer registers a médico-social professional (Parameters: nom, prenom, dateNaissance,
-        civilite, role); 201 with the Practitioner and PractitionerRole, 200 if already registered."""
+    @accepts(STRUCTURE_ADMINISTRATOR)
+    async def rpps_plus_declaration(request: Request) -> Response:
+        """An employer's administrator declares a médico-social professional (Parameters: nom, prenom,
+        dateNaissance, civilite, role): 202 with the declaration pending validation, 200 if already declared."""
         actor = _actor(authorizer, request)
         values = parameter_values(await read_json_object(request, max_body_bytes))
         missing = [n for n in ("nom", "prenom", "dateNaissance", "civilite", "role") if not isinstance(values.get(n), str)]
         if missing:
             raise InvalidInput(f"paramètres manquants : {', '.join(missing)}", code="parametre-manquant")
         with db.write() as conn:
-            practitioner, role, created = rpps_plus.register(
+            declaration, created = rpps_plus.declare(
                 conn, terminology(), actor, family=values["nom"], given=values["prenom"],
                 birth_date=values["dateNaissance"], civilite=values["civilite"], role=values["role"])
             if created:
-                audit.record(conn, actor, "annuaire.rpps-plus", purpose="HOPERAT",
-                             detail={"practitioner": practitioner["id"], "role": values["role"]})
-        base = _base(request)
-        bundle = {"resourceType": "Bundle", "type": "collection",
-                  "entry": [{"fullUrl": f"{base}/{x['resourceType']}/{x['id']}", "resource": x}
-                            for x in (practitioner, role)]}
-        return fhir_response(bundle, 201 if created else 200)
+                audit.record(conn, actor, "annuaire.rpps-plus.declarer", purpose="HOPERAT",
+                             detail={"declaration": declaration.id, "role": values["role"]})
+        response = fhir_response(_declaration(declaration), 202 if created else 200)
+        response.headers["Content-Location"] = f"{_base(request)}/$rpps-plus/{declaration.id}"
+        return response
+
+    @r.get("/$rpps-plus/{declaration}")
+    @accepts(RPPS_PLUS_PARTIES)
+    async def rpps_plus_state(declaration: str, request: Request) -> Response:
+        """The declaration's state, for its employer's administrator or the registry's manager."""
+        caller = authorizer.caller(request)
+        with db.read() as conn:
+            found = rpps_plus.find(conn, declaration)
+            if found.employer != caller.structure and caller.scope is not KeyScope.ADMINISTRATEUR_MAISON:
+                raise NotFound(f"déclaration RPPS+ {declaration} inconnue", code="declaration-inconnue")
+            practitioner, role = rpps_plus.resources(conn, found)
+        return fhir_response(_declaration(found, practitioner, role, _base(request)))
+
+    async def _decide(declaration: str, request: Request, validate: bool) -> Response:
+        actor = _actor(authorizer, request)
+        with db.write() as conn:
+            decided, practitioner, role = rpps_plus.decide(conn, declaration, actor, validate=validate)
+            audit.record(conn, actor, "annuaire.rpps-plus.valider" if validate else "annuaire.rpps-plus.refuser",
+                         purpose="HOPERAT", detail={"declaration": declaration, "practitioner": decided.practitioner})
+        return fhir_response(_declaration(decided, practitioner, role, _base(request)), 200)
+
+    @r.post("/$rpps-plus/{declaration}/$valider")
+    @accepts(RPPS_PLUS_MANAGER)
+    async def rpps_plus_validate(declaration: str, request: Request) -> Response:
+        """The registry validates a declaration: the Practitioner and its role now exist in the directory."""
+        return await _decide(declaration, request, True)
+
+    @r.post("/$rpps-plus/{declaration}/$refuser")
+    @accepts(RPPS_PLUS_MANAGER)
+    async def rpps_plus_refuse(declaration: str, request: Request) -> Response:
+        return await _decide(declaration, request, False)
 
     @r.get("/{rtype}")
+    @accepts(READER)
     async def search_get(rtype: str, request: Request) -> Response:
         _authenticate(authorizer, request)
         params = parse_qsl(request.url.query, keep_blank_values=True)
         return fhir_response(await run_in_threadpool(_search, rtype, params, _base(request)))
 
     @r.post("/{rtype}/_search")
+    @accepts(READER)
     async def search_post(rtype: str, request: Request) -> Response:
         _authenticate(authorizer, request)
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
@@ -208,16 +264,19 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
         return fhir_response(search.public(updated))
 
     @r.patch("/{rtype}")
+    @accepts(MSS_OPERATOR)
     async def conditional_patch(rtype: str, request: Request) -> Response:
         if set(request.query_params) != {"identifier"}:
             raise InvalidInput("PATCH conditionnel : seul le critère identifier est accepté", code="parametre-inconnu")
         return await _patch(request, rtype, None)
 
     @r.patch("/{rtype}/{rid}")
+    @accepts(MSS_OPERATOR)
     async def patch(rtype: str, rid: str, request: Request) -> Response:
         return await _patch(request, rtype, rid)
 
     @r.get("/{rtype}/{rid}")
+    @accepts(READER)
     async def read(rtype: str, rid: str, request: Request) -> Response:
         _authenticate(authorizer, request)
         if rtype not in search.PARAMS:

@@ -8,19 +8,31 @@ d'exercice in the employer's structure carrying the declared role.
 
 The role is a TRE_R85 RolePriseCharge code (e.g. 318 auxiliaire de vie sociale, 326 éducateur
 spécialisé, 331 secrétaire médicale), checked against the CI-SIS value sets when the reference
-pack is configured. A person registered twice by the same employer (same names and birth date) is
-the same registration: the second call returns the first.
+pack is configured. A person declared twice by the same employer (same names and birth date) is
+the same declaration: the second call returns the first.
+
+A declaration does not make a professional by itself: it waits, `en-attente`, until the registry
+validates it (the RPPS+ portal's declarations are checked by its manager before a number is given —
+the ANS's "guichet RPPS+"; Maison's registry manager is the house's administrator). Only then do the
+Practitioner and its PractitionerRole exist in the directory, hence an IdNatPS that Pro Santé
+Connect, a structure's own identity provider or an e-CPS could vouch for (issue 18 §1.1: a front
+desk's key had declared a person and had a token minted for her at once).
 """
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from enum import StrEnum
+
+import orjson
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from maison.core.audit import Actor
-from maison.core.errors import Forbidden, InvalidInput
+from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from maison.core.identifiers.checksums import luhn_check_digit
 from maison.core.terminology import Terminology
 from maison.identite.annuaire import resources as build
@@ -41,9 +53,24 @@ def _next_rpps(conn: Connection) -> str:
     return body + luhn_check_digit(body)
 
 
-def register(conn: Connection, terminology: Terminology, employer: Actor, *, family: str, given: str,
-             birth_date: str, civilite: str, role: str) -> tuple[dict, dict, bool]:
-    """(Practitioner, PractitionerRole, created) for a professional declared by its employer."""
+class Status(StrEnum):
+    PENDING = "en-attente"
+    VALIDATED = "validee"
+    REFUSED = "refusee"
+
+
+@dataclass(frozen=True)
+class Declaration:
+    id: str
+    employer: str
+    status: Status
+    declared: dict  # nom, prenom, dateNaissance, civilite, role — as the employer declared them
+    practitioner: str | None = None  # once validated
+
+
+def declare(conn: Connection, terminology: Terminology, employer: Actor, *, family: str, given: str,
+            birth_date: str, civilite: str, role: str) -> tuple[Declaration, bool]:
+    """(declaration, created) for a professional declared by its employer, pending validation."""
     if not fold(family) or not fold(given):
         raise InvalidInput("nom et prénom requis", code="identite-incomplete")
     try:
@@ -63,20 +90,62 @@ def register(conn: Connection, terminology: Terminology, employer: Actor, *, fam
                         code="employeur-inconnu")
     person = f"{fold(family)}|{fold(given)}|{born.isoformat()}"
     r = store.ann_rpps_plus
-    existing = conn.execute(sa.select(r.c.practitioner, r.c.role).where(
-        r.c.employer == employer.structure, r.c.person == person)).first()
+    existing = conn.execute(sa.select(r).where(r.c.employer == employer.structure, r.c.person == person)).first()
     if existing:
-        return get(conn, "Practitioner", existing.practitioner), get(conn, "PractitionerRole", existing.role), False
+        return _declaration(existing), False
+    declared = {"nom": family.strip(), "prenom": given.strip(), "dateNaissance": born.isoformat(),
+                "civilite": civilite, "role": role}
+    declaration = secrets.token_hex(8)
+    conn.execute(r.insert().values(employer=employer.structure, person=person, declaration=declaration,
+                                   status=Status.PENDING.value, declared=orjson.dumps(declared).decode(),
+                                   registered_at=datetime.now(UTC).isoformat(timespec="seconds")))
+    return Declaration(declaration, employer.structure, Status.PENDING, declared), True
+
+
+def find(conn: Connection, declaration: str) -> Declaration:
+    row = conn.execute(sa.select(store.ann_rpps_plus).where(store.ann_rpps_plus.c.declaration == declaration)).first()
+    if row is None:
+        raise NotFound(f"déclaration RPPS+ {declaration} inconnue", code="declaration-inconnue")
+    return _declaration(row)
+
+
+def decide(conn: Connection, declaration: str, manager: Actor, *, validate: bool) -> tuple[Declaration, dict | None,
+                                                                                           dict | None]:
+    """The registry's decision on a pending declaration: (declaration, Practitioner, PractitionerRole)."""
+    current = find(conn, declaration)
+    if current.status is not Status.PENDING:
+        raise Conflict(f"déclaration RPPS+ déjà {current.status.value}", code="declaration-traitee")
     now = datetime.now(UTC).isoformat(timespec="seconds")
+    decided = {"decided_at": now, "decided_by": manager.person}
+    r = store.ann_rpps_plus
+    if not validate:
+        conn.execute(r.update().where(r.c.declaration == declaration).values(status=Status.REFUSED.value, **decided))
+        return Declaration(current.id, current.employer, Status.REFUSED, current.declared), None, None
+    d = current.declared
     rpps = _next_rpps(conn)
-    practitioner = build.practitioner(rpps, family.strip().upper(), given.strip(), civilite, role, "C", None, now)
+    practitioner = build.practitioner(rpps, d["nom"].upper(), d["prenom"], d["civilite"], d["role"], "C", None, now)
     # A non-health professional has no TRE_G15 profession: the qualification carries the R85 role.
-    practitioner["qualification"] = [{"code": {"coding": [{"system": CS_ROLE, "code": role}]}}]
-    role_resource = build.practitioner_role(f"{rpps}01", practitioner["id"], organization, now, fonction=None,
+    practitioner["qualification"] = [{"code": {"coding": [{"system": CS_ROLE, "code": d["role"]}]}}]
+    role_resource = build.practitioner_role(f"{rpps}01", practitioner["id"], current.employer, now, fonction=None,
                                             mode="S")
-    role_resource["code"].append({"coding": [{"system": CS_ROLE, "code": role}]})
+    role_resource["code"].append({"coding": [{"system": CS_ROLE, "code": d["role"]}]})
     put(conn, [practitioner])
     put(conn, [role_resource])
-    conn.execute(r.insert().values(employer=employer.structure, person=person, practitioner=practitioner["id"],
-                                   role=role_resource["id"], registered_at=now))
-    return practitioner, role_resource, True
+    conn.execute(r.update().where(r.c.declaration == declaration).values(
+        status=Status.VALIDATED.value, practitioner=practitioner["id"], role=role_resource["id"], **decided))
+    return (Declaration(current.id, current.employer, Status.VALIDATED, d, practitioner["id"]), practitioner,
+            role_resource)
+
+
+def resources(conn: Connection, declaration: Declaration) -> tuple[dict | None, dict | None]:
+    """The Practitioner and PractitionerRole a validated declaration made."""
+    if declaration.status is not Status.VALIDATED:
+        return None, None
+    row = conn.execute(sa.select(store.ann_rpps_plus.c.role).where(
+        store.ann_rpps_plus.c.declaration == declaration.id)).first()
+    return get(conn, "Practitioner", declaration.practitioner), get(conn, "PractitionerRole", row.role)
+
+
+def _declaration(row) -> Declaration:  # type: ignore[no-untyped-def]
+    return Declaration(row.declaration, row.employer, Status(row.status), orjson.loads(row.declared or "{}"),
+                       row.practitioner)

@@ -124,13 +124,20 @@ ann_export = sa.Table(
     sa.Column("error", sa.Text, nullable=False, server_default=""),
 )
 
-# RPPS+ registrations: who an employer registered, so that registering again finds the first one.
+# RPPS+ declarations: who an employer declared (registering again finds the first one), pending
+# until the registry validates it; the Practitioner and its role exist only once validated.
 ann_rpps_plus = sa.Table(
     "ann_rpps_plus",
     metadata,
     sa.Column("employer", sa.String(64), primary_key=True),
     sa.Column("person", sa.String(300), primary_key=True),  # folded names and birth date
-    sa.Column("practitioner", sa.String(64), nullable=False),
-    sa.Column("role", sa.String(64), nullable=False),
+    sa.Column("declaration", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False, server_default="validee"),  # en-attente / validee / refusee
+    sa.Column("declared", sa.Text, nullable=False, server_default="{}"),  # what the employer declared (JSON)
+    sa.Column("practitioner", sa.String(64)),
+    sa.Column("role", sa.String(64)),
     sa.Column("registered_at", sa.String(32), nullable=False),
+    sa.Column("decided_at", sa.String(32)),
+    sa.Column("decided_by", sa.String(128)),
+    sa.Index("ix_ann_rpps_plus_declaration", "declaration", unique=True),
 )

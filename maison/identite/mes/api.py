@@ -4,6 +4,7 @@
   and the code goes to the patient's e-mail or phone (the outbox);
 - `POST /mes/connexion/code` `{"transaction", "code"}` → the access token, the patient's INS and the
   minors he or she represents;
+- too many failures for the identifier or from the address: 429 with `Retry-After` (RFC 6585 §4);
 - `POST /mes/representation` `{"ins"}` with the token → a token acting for that minor;
 - `GET /mes/moi` with the token → whose espace, and who acts.
 """
@@ -11,10 +12,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
+from maison.core.authz import PATIENT, accepts, public
 from maison.core.errors import Unauthenticated
 from maison.formats.body import json_response, read_json_object, required_text
 from maison.identite.mes.login import PatientLogin
+
+
+LOGIN = "la connexion du patient : identifiant, mot de passe puis code à usage unique"
 
 
 def issuer_for(base_url: str) -> str:
@@ -23,6 +29,11 @@ def issuer_for(base_url: str) -> str:
 
 def _json(data: dict, status: int = 200) -> Response:
     return json_response(data, status, no_store=True)
+
+
+def _source(request: Request) -> str:
+    """The caller's address, which the login throttle counts failures by (maison.core.lockout)."""
+    return request.client.host if request.client else ""
 
 
 def router(login: PatientLogin, max_body_bytes: int) -> APIRouter:
@@ -35,22 +46,29 @@ def router(login: PatientLogin, max_body_bytes: int) -> APIRouter:
         return login.verify(header[7:].strip(), issuer_for(str(request.base_url)))
 
     @r.post("/connexion")
+    @public(LOGIN)
     async def start(request: Request) -> Response:
         data = await read_json_object(request, max_body_bytes)
-        return _json(login.start(required_text(data, "identifiant"), required_text(data, "motDePasse")), 202)
+        return _json(await run_in_threadpool(login.start, required_text(data, "identifiant"),
+                                             required_text(data, "motDePasse"), source=_source(request)), 202)
 
     @r.post("/connexion/code")
+    @public(LOGIN)
     async def finish(request: Request) -> Response:
         data = await read_json_object(request, max_body_bytes)
-        return _json(login.finish(required_text(data, "transaction"), required_text(data, "code"), issuer_for(str(request.base_url))))
+        return _json(await run_in_threadpool(login.finish, required_text(data, "transaction"),
+                                             required_text(data, "code"), issuer_for(str(request.base_url)),
+                                             source=_source(request)))
 
     @r.post("/representation")
+    @accepts(PATIENT)  # verified by the login service itself (`_patient`): it needs the token's own claims
     async def represent(request: Request) -> Response:
         patient = _patient(request)
         data = await read_json_object(request, max_body_bytes)
         return _json(login.act_for(patient, required_text(data, "ins"), issuer_for(str(request.base_url))))
 
     @r.get("/moi")
+    @accepts(PATIENT)
     async def me(request: Request) -> Response:
         patient = _patient(request)
         return _json({"patient": patient.ins, "agit": patient.acting,

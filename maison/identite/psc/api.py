@@ -18,8 +18,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse
 
-from maison.core.auth import actor_for
+from maison.core.auth import KeyScope
+from maison.core.authz import Accepts, Authorizer, accepts, keys, public
 from maison.core.errors import InvalidInput
+from maison.core.lockout import Locked
 from maison.formats.body import json_response, read_json_object, read_limited
 from maison.identite.psc.local_idp import LocalProviders
 from maison.identite.psc.provider import ACR, SCOPES, OAuthError, Provider
@@ -29,6 +31,14 @@ OIDC = f"{REALM}/protocol/openid-connect"
 MAX_LOGIN_ATTEMPTS = 5
 _templates = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
                          autoescape=select_autoescape(["html"]))
+
+
+# Registering a structure's identity provider is its administrator's act: the provider then vouches for
+# the structure's staff (issue 18 §1.1).
+STRUCTURE_ADMINISTRATOR = Accepts(scopes=keys(KeyScope.ADMINISTRATEUR_STRUCTURE))
+OAUTH = "point d'accès OpenID Connect : le client s'authentifie selon OAuth 2 (client_secret), l'utilisateur sur la page"
+
+ECPS = "côté application e-CPS de CIBA : l'application prouve le porteur par le code qu'elle génère (X-eCPS-Code)"
 
 
 def issuer_for(base_url: str) -> str:
@@ -42,25 +52,31 @@ def _json(data: dict, status: int = 200, headers: dict | None = None) -> Respons
     return response
 
 
+def _source(request: Request) -> str:
+    """The caller's address, which the login throttle counts failures by (maison.core.lockout)."""
+    return request.client.host if request.client else ""
+
+
 def oauth_error_response(exc: OAuthError) -> Response:
     """OAuth's error body; the house turns every OAuthError raised by these endpoints into it."""
     headers = {"WWW-Authenticate": f'Bearer error="{exc.error}"'} if exc.status == 401 else {}
     return _json({"error": exc.error, "error_description": exc.description}, exc.status, headers)
 
 
-def router(provider: Provider, max_body_bytes: int, local: LocalProviders) -> APIRouter:
+def router(provider: Provider, max_body_bytes: int, local: LocalProviders, authorizer: Authorizer) -> APIRouter:
     r = APIRouter()
 
     @r.post("/local-idp")
+    @accepts(STRUCTURE_ADMINISTRATOR)
     async def register_local_idp(request: Request) -> Response:
-        """IAM.80: a structure (by its API key) registers its own OpenID Connect provider for its staff.
-        Body: {"issuer", "audience", "jwks" or "jwksUri", "idnatpsClaim"?}."""
-        actor = actor_for(provider.db, request.headers.get("authorization"))
+        """IAM.80: a structure's administrator (a key of that scope) registers the structure's own OpenID
+        Connect provider for its staff. Body: {"issuer", "audience", "jwks" or "jwksUri", "idnatpsClaim"?}."""
+        actor = (await run_in_threadpool(authorizer.caller, request)).actor()
         body = await read_json_object(request, max_body_bytes)
         if not all(isinstance(body.get(k), str) for k in ("issuer", "audience")) or not (
                 isinstance(body.get("jwks"), dict) or isinstance(body.get("jwksUri"), str)):
             raise InvalidInput("issuer, audience (textes) et jwks (objet JWKS) ou jwksUri attendus", code="idp-invalide")
-        await run_in_threadpool(local.register, actor.structure, body["issuer"], body["audience"],
+        await run_in_threadpool(local.register, actor, body["issuer"], body["audience"],
                                 str(body.get("idnatpsClaim") or "idnatps"), jwks=body.get("jwks"),
                                 jwks_uri=body.get("jwksUri"))
         return _json({"issuer": body["issuer"], "structure": actor.structure}, 201)
@@ -98,10 +114,12 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders) -> AP
 
     @r.get(REALM + "/.well-known/openid-configuration")
     @r.get(REALM + "/.well-known/wallet-openid-configuration")
+    @public(OAUTH)
     async def well_known(request: Request) -> Response:
         return _json(discovery(request))
 
     @r.get(OIDC + "/certs")
+    @public(OAUTH)
     async def certs() -> Response:
         return _json(provider.keys.jwks())
 
@@ -118,6 +136,7 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders) -> AP
         return HTMLResponse(html, status, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
 
     @r.get(OIDC + "/auth")
+    @public(OAUTH)
     async def authorize(request: Request) -> Response:
         p = dict(request.query_params)
         client = provider.client(p.get("client_id", ""))
@@ -146,6 +165,7 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders) -> AP
         return _login_page(request, request_id, client.name)
 
     @r.post(OIDC + "/auth/login")
+    @public(OAUTH)
     async def login(request: Request) -> Response:
         try:
             f = await form(request)
@@ -158,7 +178,12 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders) -> AP
         idnatps = f.get("idnatps", "").strip()
         try:
             mode = await run_in_threadpool(provider.verify_login, idnatps, otp=f.get("otp") or None,
-                                           password=f.get("password") or None)
+                                           password=f.get("password") or None, source=_source(request))
+        except Locked as exc:  # the page says how long to wait; Retry-After says it to a program
+            provider.count_failed_login(f["request"])
+            page = _login_page(request, f["request"], client.name, exc.message, idnatps, 429)
+            page.headers.update(exc.http_headers)
+            return page
         except OAuthError as exc:
             if provider.count_failed_login(f["request"]) >= MAX_LOGIN_ATTEMPTS:
                 query = {"error": "access_denied", "error_description": "trop d'échecs d'authentification",
@@ -175,6 +200,7 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders) -> AP
     # --- token-side endpoints ----------------------------------------------------------------------
 
     @r.post(OIDC + "/token")
+    @public(OAUTH)
     async def token(request: Request) -> Response:
         f = await form(request)
         client = provider.authenticate_client(request.headers.get("authorization"), f)
@@ -191,6 +217,7 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders) -> AP
         return _json(out)
 
     @r.post(OIDC + "/ext/ciba/auth")
+    @public(OAUTH)
     async def ciba(request: Request) -> Response:
         f = await form(request)
         client = provider.authenticate_client(request.headers.get("authorization"), f)
@@ -201,15 +228,19 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders) -> AP
     # with the code it generates (X-eCPS-Code).
 
     @r.get("/ecps/{idnatps}/requests")
+    @public(ECPS)
     async def ecps_requests(idnatps: str, request: Request) -> Response:
-        return _json({"requests": provider.ecps_pending(idnatps, request.headers.get("x-ecps-code", ""))})
+        return _json({"requests": await run_in_threadpool(provider.ecps_pending, idnatps, request.headers.get(
+            "x-ecps-code", ""), source=_source(request))})
 
     @r.post("/ecps/{idnatps}/requests/{handle}")
+    @public(ECPS)
     async def ecps_answer(idnatps: str, handle: str, request: Request) -> Response:
         f = await form(request)
         if f.get("decision") not in ("approve", "deny"):
             raise OAuthError("invalid_request", "decision=approve ou deny")
-        provider.ecps_decide(idnatps, request.headers.get("x-ecps-code", ""), handle, f["decision"] == "approve")
+        await run_in_threadpool(provider.ecps_decide, idnatps, request.headers.get("x-ecps-code", ""), handle,
+                                f["decision"] == "approve", source=_source(request))
         return Response(status_code=204)
 
     def _bearer(request: Request) -> str:
@@ -220,17 +251,20 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders) -> AP
 
     @r.get(OIDC + "/userinfo")
     @r.post(OIDC + "/userinfo")
+    @public(OAUTH)
     async def userinfo(request: Request) -> Response:
         claims = provider.verify_access_token(_bearer(request), issuer(request))
         return _json(provider.userinfo(claims))
 
     @r.post(OIDC + "/token/introspect")
+    @public(OAUTH)
     async def introspect(request: Request) -> Response:
         f = await form(request)
         client = provider.authenticate_client(request.headers.get("authorization"), f)
         return _json(provider.introspect(client, f.get("token", ""), issuer(request)))
 
     @r.post(OIDC + "/revoke")
+    @public(OAUTH)
     async def revoke(request: Request) -> Response:
         f = await form(request)
         client = provider.authenticate_client(request.headers.get("authorization"), f)
@@ -238,6 +272,7 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders) -> AP
         return Response(status_code=200)
 
     @r.get(OIDC + "/logout")
+    @public(OAUTH)
     async def logout(request: Request) -> Response:
         p = request.query_params
         try:

@@ -22,6 +22,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from maison.core import audit
+from maison.core.audit import Actor
 from maison.core.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
 from maison.core.storage import Database
 from maison.identite.psc import store
@@ -37,9 +39,14 @@ class LocalProviders:
         self.db = db
         self._fetched: dict[str, float] = {}  # issuer -> when its JWKS was last refetched
 
-    def register(self, structure: str, issuer: str, audience: str, idnatps_claim: str = "idnatps", *,
+    def register(self, administrator: Actor, issuer: str, audience: str, idnatps_claim: str = "idnatps", *,
                  jwks: dict | None = None, jwks_uri: str | None = None) -> None:
-        """Keys given once (`jwks`) or fetched from the provider (`jwks_uri`, refetched when it rotates)."""
+        """Keys given once (`jwks`) or fetched from the provider (`jwks_uri`, refetched when it rotates).
+
+        `administrator` is the structure's administrator (a key of that scope): the provider vouches for
+        the structure's staff, so registering it is as sensitive as issuing their credentials, and is a
+        security event of the trail (`securite.idp-enregistre`)."""
+        structure = administrator.structure
         if not issuer.startswith("https://"):
             raise InvalidInput("issuer https attendu", code="issuer")
         if (jwks is None) == (jwks_uri is None):
@@ -55,6 +62,8 @@ class LocalProviders:
             conn.execute(L.insert().values(issuer=issuer, structure=structure, jwks=orjson.dumps(jwks).decode(),
                                            jwks_uri=jwks_uri, audience=audience, idnatps_claim=idnatps_claim,
                                            created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
+            audit.security(conn, "idp-enregistre", administrator, detail={
+                "issuer": issuer, "audience": audience, "jwksUri": jwks_uri or "", "structure": structure})
 
     def issuer_of(self, token: str) -> str | None:
         """The `iss` of a JWT if it is a registered local provider's (read before any verification)."""

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from maison.core import audit
-from maison.core.authz import Authorizer
+from maison.core.authz import HOSPITAL_STAFF, Authorizer, accepts
 from maison.core.errors import InvalidInput, MalformedRequest, UnsupportedMediaType
 from maison.core.identifiers.nir import parse_matricule
 from maison.formats.body import parameter_values, read_json_object, read_limited
@@ -63,7 +63,7 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int, authoriz
 
     def _actor(request: Request) -> audit.Actor:
         """The caller (a structure's API key, or a professional's Pro Santé Connect token) as an audit actor."""
-        return authorizer.caller(request.headers, str(request.base_url)).actor()
+        return authorizer.caller(request).actor()
 
     def _call_context(actor) -> CallContext:  # type: ignore[no-untyped-def]
         return CallContext(structure=actor.structure, software=actor.software, professional=actor.person)
@@ -74,6 +74,7 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int, authoriz
         return int(patient_id)
 
     @r.post("/Patient")
+    @accepts(HOSPITAL_STAFF)
     async def create(request: Request) -> Response:
         actor = _actor(request)
         resource = await read_json_object(request, max_body_bytes)
@@ -84,11 +85,13 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int, authoriz
         return response
 
     @r.get("/Patient/{patient_id}")
+    @accepts(HOSPITAL_STAFF)
     async def read(patient_id: str, request: Request) -> Response:
         actor = _actor(request)
         return fhir_response(patient_resource(index.get(actor, _patient_id(patient_id))))
 
     @r.get("/Patient")
+    @accepts(HOSPITAL_STAFF)
     async def search(request: Request) -> Response:
         actor = _actor(request)
         p = request.query_params
@@ -124,6 +127,7 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int, authoriz
             traits.nom_naissance, tuple(given), traits.sexe, traits.date_naissance, traits.lieu_naissance)))
 
     @r.post("/Patient/{patient_id}/$recuperer-ins")
+    @accepts(HOSPITAL_STAFF)
     async def recover_ins(patient_id: str, request: Request) -> Response:
         """Call INSi with the record's traits (each first name, then the list); 00 → RECUP or QUAL."""
         actor, pid = _actor(request), _patient_id(patient_id)
@@ -132,6 +136,7 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int, authoriz
         return fhir_response(patient_resource(index.record_insi_result(actor, pid, lookup.result)))
 
     @r.post("/Patient/{patient_id}/$verifier-piece")
+    @accepts(HOSPITAL_STAFF)
     async def check_document(patient_id: str, request: Request) -> Response:
         """`Parameters` with `typePiece` (valueCode: PA, CN, AN, LE, …): the desk checked that document."""
         actor, pid = _actor(request), _patient_id(patient_id)
@@ -142,6 +147,7 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int, authoriz
         return fhir_response(patient_resource(index.check_document(actor, pid, kind)))
 
     @r.post("/Patient/{patient_id}/$lire-datamatrix")
+    @accepts(HOSPITAL_STAFF)
     async def read_datamatrix(patient_id: str, request: Request) -> Response:
         """A scanned Datamatrix INS: `image/png` (the scan) or `text/plain` (what a 2D reader typed)."""
         from maison.formats import datamatrix

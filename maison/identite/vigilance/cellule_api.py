@@ -19,7 +19,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from maison.core import audit
-from maison.core.authz import Authorizer
+from maison.core.authz import HOSPITAL_STAFF, Authorizer, accepts
 from maison.core.errors import InvalidInput, NotFound
 from maison.formats.body import json_response, read_json_object, required_text
 from maison.identite.vigilance.cellule import Cellule
@@ -34,9 +34,10 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
 
     def _actor(request: Request) -> audit.Actor:
         """The caller (a structure's API key, or a professional's Pro Santé Connect token) as an audit actor."""
-        return authorizer.caller(request.headers, str(request.base_url)).actor()
+        return authorizer.caller(request).actor()
 
     @r.post("/reunions")
+    @accepts(HOSPITAL_STAFF)
     async def meeting(request: Request) -> Response:
         actor, data = _actor(request), await _body(request)
         participants = data.get("participants", [])
@@ -46,6 +47,7 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
                                                    participants)}, 201)
 
     @r.post("/incidents")
+    @accepts(HOSPITAL_STAFF)
     async def incident(request: Request) -> Response:
         actor, data = _actor(request), await _body(request)
         patient = data.get("patientId")
@@ -57,6 +59,7 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
                                                     patient, data.get("date"))}, 201)
 
     @r.post("/procedures")
+    @accepts(HOSPITAL_STAFF)
     async def procedure(request: Request) -> Response:
         actor, data = _actor(request), await _body(request)
         return json_response({"id": cellule.adopt_procedure(actor, required_text(data, "type"), str(data.get("titre", "")),
@@ -64,11 +67,13 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
                      201)
 
     @r.post("/detection")
+    @accepts(HOSPITAL_STAFF)
     async def detection(request: Request) -> Response:
         actor = _actor(request)
         return json_response({"alertes": index.detect_duplicates(actor, actor.structure)})
 
     @r.get("/alertes")
+    @accepts(HOSPITAL_STAFF)
     async def alerts(request: Request) -> Response:
         actor = _actor(request)
         return json_response(index.reviews(actor, actor.structure, request.query_params.get("etat", "ouvert")))
@@ -80,6 +85,7 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
         return review
 
     @r.post("/alertes/{review_id}/fusion")
+    @accepts(HOSPITAL_STAFF)
     async def merge(review_id: int, request: Request) -> Response:
         actor, data = _actor(request), await _body(request)
         review = _review(actor, review_id)
@@ -92,6 +98,7 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
         return json_response({"conserve": identity.id, "fusionne": drop})
 
     @r.post("/alertes/{review_id}/ecarter")
+    @accepts(HOSPITAL_STAFF)
     async def dismiss(review_id: int, request: Request) -> Response:
         actor = _actor(request)
         _review(actor, review_id)
@@ -99,6 +106,7 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
         return json_response({"ecartee": review_id})
 
     @r.get("/rapport")
+    @accepts(HOSPITAL_STAFF)
     async def report(request: Request) -> Response:
         actor = _actor(request)
         semester = request.query_params.get("semestre", "")

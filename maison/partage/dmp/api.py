@@ -29,7 +29,8 @@ from starlette.concurrency import run_in_threadpool
 
 from maison import __version__
 from maison.core import audit
-from maison.core.authz import Authorizer
+from maison.core.auth import KeyScope
+from maison.core.authz import PATIENT, Accepts, Authorizer, accepts, keys, public
 from maison.core.errors import InvalidInput, MaisonError, MalformedRequest, UnsupportedMediaType
 from maison.formats.body import json_response, read_json_object, read_limited, required_text
 from maison.formats.fhir import FHIR_JSON, fhir_response
@@ -47,6 +48,14 @@ URL_CONSENT_ACTION = "https://interop.esante.gouv.fr/ig/fhir/pdsm/CodeSystem/mai
 EXT_MOTIF = "urn:maison:dmp:motif-opposition-alimentation"
 
 
+# Who reaches the DMP (seed 002 L573: PSC generalised to the DMP; a structure's own SSO is local, IAM.80):
+# a professional by Pro Santé Connect, a structure's software by its key in indirect authentication
+# (AIR, 002 L619-620), and for reading and masking, the patient himself by Mon espace santé (000 L3238).
+DMP_PROFESSIONAL = Accepts(psc=True, scopes=keys(KeyScope.LOGICIEL))
+DMP_READER = Accepts(psc=True, patient=True, scopes=keys(KeyScope.LOGICIEL))
+DOCTOR = Accepts(psc=True)  # a doctor declares his secretariat himself
+
+
 class PatchNotAllowed(MaisonError):
     http_status = 405  # PDSm st_maj.md L59
     fhir_issue = "not-supported"
@@ -54,7 +63,7 @@ class PatchNotAllowed(MaisonError):
 
 
 def who_of(authorizer: Authorizer, request: Request) -> Who:
-    caller = authorizer.caller(request.headers, str(request.base_url))
+    caller = authorizer.caller(request)
     headers = request.headers
     mode = headers.get("x-mode-acces", AccessMode.NORMAL.value)
     code = headers.get("x-code-acces", "")
@@ -176,6 +185,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
         return dmp.under_doctor(who, doctor) if doctor and who.kind == "professional" else who
 
     @r.get("/metadata")
+    @accepts(public("la déclaration de capacités FHIR est publique"))
     async def metadata(request: Request) -> Response:
         return fhir_response(capability_statement(_base(request)))
 
@@ -183,6 +193,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
 
     @r.post("")
     @r.post("/")
+    @accepts(DMP_PROFESSIONAL)
     async def provide(request: Request) -> Response:
         who = _who(request)
         content_type = request.headers.get("content-type", "")
@@ -215,15 +226,18 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
         shown = [mhd.render_document(e, base) for e in entries if all(check(e) for check in checks)]
         return fhir_response(mhd.searchset(shown, f"{base}/DocumentReference", str(request.url.query), warnings))
 
+    accepts(DMP_READER)(_find_documents)
     r.add_api_route("/DocumentReference", _find_documents, methods=["GET"])
     r.add_api_route("/DocumentReference/_search", _find_documents, methods=["POST"])
 
     @r.get("/DocumentReference/{id_}")
+    @accepts(DMP_READER)
     async def read_document(id_: str, request: Request) -> Response:
         entry = await run_in_threadpool(dmp.document, _who(request), id_)
         return fhir_response(mhd.render_document(entry, _base(request)))
 
     @r.patch("/DocumentReference")
+    @accepts(DMP_READER)
     async def patch_document(request: Request) -> Response:
         who = _who(request)
         identifiers = request.query_params.getlist("identifier")
@@ -262,6 +276,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
                         headers={"ETag": f'W/"{entry.version}"', "Last-Modified": entry.last_updated})
 
     @r.delete("/DocumentReference/{id_}")
+    @accepts(DMP_READER)
     async def withdraw(id_: str, request: Request) -> Response:
         await run_in_threadpool(dmp.withdraw, _who(request), id_)
         return Response(status_code=204)
@@ -269,6 +284,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
     # --- ITI-68 --------------------------------------------------------------------------------------
 
     @r.get("/Binary/{id_}")
+    @accepts(DMP_READER)
     async def retrieve(id_: str, request: Request) -> Response:
         entry, data = await run_in_threadpool(dmp.retrieve, _who(request), id_)
         return Response(data, media_type=entry.content_type, headers={"Content-Length": str(len(data))})
@@ -290,6 +306,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
         lists = [_list(row) for row in rows]
         return fhir_response(mhd.searchset(lists, f"{base}/List", str(request.url.query)))
 
+    accepts(DMP_READER)(_find_lists)
     r.add_api_route("/List", _find_lists, methods=["GET"])
     r.add_api_route("/List/_search", _find_lists, methods=["POST"])
 
@@ -301,6 +318,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
     # --- information / opposition (002 L535-565) -----------------------------------------------------
 
     @r.post("/Consent")
+    @accepts(DMP_PROFESSIONAL)
     async def record_information(request: Request) -> Response:
         """The patient's answer to the structure's information, as a FHIR Consent: one provision per axis
         (action code alimentation / consultation, type permit or deny), the motif of an opposition to
@@ -331,6 +349,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
         return await _information(ins, who, 201)
 
     @r.get("/Consent")
+    @accepts(DMP_PROFESSIONAL)
     async def information(request: Request) -> Response:
         who = _who(request)
         ins = _ins_param(list(request.query_params.multi_items()))
@@ -360,11 +379,13 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
     # --- secretariat ---------------------------------------------------------------------------------
 
     @r.put("/secretariat/{secretary}")
+    @accepts(DOCTOR)
     async def add_secretary(secretary: str, request: Request) -> Response:
         await run_in_threadpool(dmp.declare_secretary, who_of(authorizer, request), secretary)
         return Response(status_code=204)
 
     @r.delete("/secretariat/{secretary}")
+    @accepts(DOCTOR)
     async def remove_secretary(secretary: str, request: Request) -> Response:
         await run_in_threadpool(dmp.declare_secretary, who_of(authorizer, request), secretary, remove=True)
         return Response(status_code=204)
@@ -372,6 +393,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
     # --- the patient's controls (Mon espace santé) ---------------------------------------------------
 
     @r.get("/espace/historique")
+    @accepts(PATIENT)
     async def history(request: Request) -> Response:
         rows = await run_in_threadpool(dmp.history, who_of(authorizer, request))
         events = [audit.as_fhir_audit_event(row) for row in rows]
@@ -379,6 +401,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
                               "entry": [{"resource": e} for e in events]})
 
     @r.put("/espace/preferences")
+    @accepts(PATIENT)
     async def preferences(request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         unknown = set(body) - {"medecinTraitant", "opposeBrisDeGlace", "opposeCentre15"}
@@ -396,17 +419,20 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
         return Response(status_code=204)
 
     @r.put("/espace/regles/{professional}")
+    @accepts(PATIENT)
     async def rule(professional: str, request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         await run_in_threadpool(dmp.set_rule, who_of(authorizer, request), professional, required_text(body, "regle"))
         return Response(status_code=204)
 
     @r.delete("/espace/regles/{professional}")
+    @accepts(PATIENT)
     async def remove_rule(professional: str, request: Request) -> Response:
         await run_in_threadpool(dmp.set_rule, who_of(authorizer, request), professional, None)
         return Response(status_code=204)
 
     @r.post("/espace/codes")
+    @accepts(PATIENT)
     async def create_code(request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         rubriques, days = body.get("rubriques"), body.get("jours", 7)
@@ -418,11 +444,13 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
         return json_response({"code": code, "jours": days}, 201, no_store=True)
 
     @r.delete("/espace/codes/{professional}")
+    @accepts(PATIENT)
     async def revoke_codes(professional: str, request: Request) -> Response:
         await run_in_threadpool(dmp.revoke_codes, who_of(authorizer, request), professional)
         return Response(status_code=204)
 
     @r.put("/espace/etat")
+    @accepts(PATIENT)
     async def dossier_state(request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         state = required_text(body, "etat")

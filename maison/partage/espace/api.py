@@ -20,7 +20,7 @@ import binascii
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from maison.core.authz import Authorizer
+from maison.core.authz import PATIENT, Authorizer, accepts
 from maison.core.errors import InvalidInput
 from maison.formats.body import json_response, read_json_object
 from maison.formats.fhir import fhir_response
@@ -43,88 +43,106 @@ def router(espace: Espace, authorizer: Authorizer, max_body_bytes: int) -> APIRo
         return who_of(authorizer, request)
 
     @r.get("/profil")
+    @accepts(PATIENT)
     async def profile(request: Request) -> Response:
         return fhir_response(await run_in_threadpool(espace.profile, who(request)))
 
     @r.get("/profil/volontes")
+    @accepts(PATIENT)
     async def wishes(request: Request) -> Response:
         return json_response(await run_in_threadpool(espace.volontes, who(request)))
 
     @r.put("/profil/coordonnees")
+    @accepts(PATIENT)
     async def contact_details(request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         return json_response(await run_in_threadpool(espace.set_profile_part, who(request), "coordonnees", body))
 
     @r.put("/profil/volontes")
+    @accepts(PATIENT)
     async def set_wishes(request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         return json_response(await run_in_threadpool(espace.set_profile_part, who(request), "volontes", body))
 
     @r.post("/profil/$partager")
+    @accepts(PATIENT)
     async def share(request: Request) -> Response:
         id_ = await run_in_threadpool(espace.share_profile, who(request))
         return Response(status_code=201, headers={"Location": f"/dmp/DocumentReference/{id_}"})
 
     @r.get("/profil/{rubrique}")
+    @accepts(PATIENT)
     async def items(rubrique: str, request: Request) -> Response:
         return fhir_response(_bundle(await run_in_threadpool(espace.items, who(request), rubrique)))
 
     @r.post("/profil/{rubrique}")
+    @accepts(PATIENT)
     async def add_item(rubrique: str, request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         return fhir_response(await run_in_threadpool(espace.put_item, who(request), rubrique, body), 201)
 
     @r.put("/profil/{rubrique}/{id_}")
+    @accepts(PATIENT)
     async def replace_item(rubrique: str, id_: str, request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         return fhir_response(await run_in_threadpool(espace.put_item, who(request), rubrique, body, id_))
 
     @r.delete("/profil/{rubrique}/{id_}")
+    @accepts(PATIENT)
     async def delete_item(rubrique: str, id_: str, request: Request) -> Response:
         await run_in_threadpool(espace.delete_item, who(request), rubrique, id_)
         return Response(status_code=204)
 
     @r.get("/mesures")
+    @accepts(PATIENT)
     async def measures(request: Request) -> Response:
         kind = request.query_params.get("code")
         return fhir_response(_bundle(await run_in_threadpool(espace.measures, who(request), kind)))
 
     @r.post("/mesures")
+    @accepts(PATIENT)
     async def add_measure(request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         return fhir_response(await run_in_threadpool(espace.add_measure, who(request), body), 201)
 
     @r.delete("/mesures/{id_}")
+    @accepts(PATIENT)
     async def delete_measure(id_: str, request: Request) -> Response:
         await run_in_threadpool(espace.delete_measure, who(request), id_)
         return Response(status_code=204)
 
     @r.get("/agenda")
+    @accepts(PATIENT)
     async def events(request: Request) -> Response:
         q = request.query_params
         return fhir_response(_bundle(await run_in_threadpool(espace.events, who(request), q.get("debut"),
                                                              q.get("fin"))))
 
     @r.post("/agenda")
+    @accepts(PATIENT)
     async def add_event(request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         return fhir_response(await run_in_threadpool(espace.put_event, who(request), body), 201)
 
     @r.put("/agenda/{id_}")
+    @accepts(PATIENT)
     async def replace_event(id_: str, request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         return fhir_response(await run_in_threadpool(espace.put_event, who(request), body, id_))
 
     @r.delete("/agenda/{id_}")
+    @accepts(PATIENT)
     async def delete_event(id_: str, request: Request) -> Response:
         await run_in_threadpool(espace.delete_event, who(request), id_)
         return Response(status_code=204)
 
     @r.get("/documents/categories")
+    @accepts(PATIENT)
     async def categories() -> Response:
         return json_response([{"code": c, "display": d} for c, d in sorted(espace.categories().items())])
 
     @r.post("/documents")
+    @accepts(PATIENT)
     async def deposit(request: Request) -> Response:
         body = await read_json_object(request, max_upload)
         if body.get("resourceType") != "DocumentReference":
@@ -149,11 +167,13 @@ def router(espace: Espace, authorizer: Authorizer, max_body_bytes: int) -> APIRo
         return Response(status_code=201, headers={"Location": f"/dmp/DocumentReference/{id_}"})
 
     @r.delete("/documents/{id_}")
+    @accepts(PATIENT)
     async def remove_document(id_: str, request: Request) -> Response:
         await run_in_threadpool(espace.remove_document, who(request), id_)
         return Response(status_code=204)
 
     @r.get("/export")
+    @accepts(PATIENT)
     async def export(request: Request) -> Response:
         data = await run_in_threadpool(export_archive, espace, who(request))
         return Response(data, media_type="application/zip", headers={

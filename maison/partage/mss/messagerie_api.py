@@ -12,7 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from maison.core.authz import Authorizer
+from maison.core.authz import PATIENT, Authorizer, accepts
 from maison.core.errors import InvalidInput, NotFound
 from maison.formats.body import json_response, read_json_object, required_text
 from maison.partage.dmp.api import who_of
@@ -28,6 +28,7 @@ def router(messagerie: Messagerie, authorizer: Authorizer, max_body_bytes: int) 
 
     @r.get("")
     @r.get("/")
+    @accepts(PATIENT)
     async def inbox(request: Request) -> Response:
         summaries = await run_in_threadpool(messagerie.inbox, ins(request))
         return json_response({"messages": [{
@@ -35,6 +36,7 @@ def router(messagerie: Messagerie, authorizer: Authorizer, max_body_bytes: int) 
             "echange_clos": m.closed, "pieces": list(m.attachments)} for m in summaries]})
 
     @r.get("/{uid}")
+    @accepts(PATIENT)
     async def read(uid: int, request: Request) -> Response:
         parsed, row = await run_in_threadpool(messagerie.read, ins(request), uid)
         return json_response({"uid": uid, "message_id": parsed.message_id, "expediteur": parsed.sender,
@@ -44,6 +46,7 @@ def router(messagerie: Messagerie, authorizer: Authorizer, max_body_bytes: int) 
                                          for i, a in enumerate(parsed.attachments)]})
 
     @r.get("/{uid}/pieces/{n}")
+    @accepts(PATIENT)
     async def attachment(uid: int, n: int, request: Request) -> Response:
         parsed, _row = await run_in_threadpool(messagerie.read, ins(request), uid)
         if not 0 <= n < len(parsed.attachments):
@@ -53,12 +56,14 @@ def router(messagerie: Messagerie, authorizer: Authorizer, max_body_bytes: int) 
                         headers={"Content-Disposition": f'attachment; filename="{a.filename}"'})
 
     @r.post("/{uid}/reponse")
+    @accepts(PATIENT)
     async def answer(uid: int, request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         message_id = await run_in_threadpool(messagerie.answer, ins(request), uid, required_text(body, "texte"))
         return json_response({"message_id": message_id}, 201)
 
     @r.post("/{uid}/transfert")
+    @accepts(PATIENT)
     async def forward(uid: int, request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         text = body.get("texte", "")

@@ -17,7 +17,7 @@ import json
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from maison.core.authz import Authorizer
+from maison.core.authz import HOSPITAL_STAFF, Authorizer, accepts
 from maison.core.blobs import Blobs
 from maison.core.errors import InvalidInput
 from maison.core.storage import Database
@@ -31,12 +31,13 @@ def router(db: Database, blobs: Blobs, authorizer: Authorizer, max_body_bytes: i
     r = APIRouter()
 
     def caller(request: Request):  # type: ignore[no-untyped-def]
-        actor = authorizer.caller(request.headers, str(request.base_url)).actor()
+        actor = authorizer.caller(request).actor()
         if not actor.structure:
             raise InvalidInput("l'appelant n'est rattaché à aucune structure", code="structure-absente")
         return actor, Worklist(db, blobs, actor.structure)
 
     @r.get("/liste-travail")
+    @accepts(HOSPITAL_STAFF)
     async def waiting(request: Request, etat: str = "a-traiter") -> Response:
         if etat not in STATES:
             raise InvalidInput(f"etat : {', '.join(STATES)}", code="etat")
@@ -48,12 +49,14 @@ def router(db: Database, blobs: Blobs, authorizer: Authorizer, max_body_bytes: i
             "candidats": json.loads(w.candidates)} for w in rows]})
 
     @r.get("/liste-travail/{entry_id}/document")
+    @accepts(HOSPITAL_STAFF)
     async def document(entry_id: str, request: Request) -> Response:
         actor, worklist = caller(request)
         _row, cda = await run_in_threadpool(worklist.document, actor, entry_id)
         return Response(cda, media_type="text/xml")
 
     @r.post("/liste-travail/{entry_id}/rattacher")
+    @accepts(HOSPITAL_STAFF)
     async def attach(entry_id: str, request: Request) -> Response:
         actor, worklist = caller(request)
         body = await read_json_object(request, max_body_bytes)
@@ -64,6 +67,7 @@ def router(db: Database, blobs: Blobs, authorizer: Authorizer, max_body_bytes: i
         return json_response({"document": document_id, "patient": patient}, 201)
 
     @r.post("/liste-travail/{entry_id}/rejeter")
+    @accepts(HOSPITAL_STAFF)
     async def reject(entry_id: str, request: Request) -> Response:
         actor, worklist = caller(request)
         body = await read_json_object(request, max_body_bytes)

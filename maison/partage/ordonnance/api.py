@@ -22,7 +22,8 @@ from datetime import date
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from maison.core.authz import Authorizer
+from maison.core.auth import KeyScope
+from maison.core.authz import Accepts, Authorizer, accepts, keys, public
 from maison.core.errors import InvalidInput
 from maison.formats.body import json_response, read_json_object
 from maison.formats.fhir import fhir_response
@@ -46,17 +47,25 @@ def _date_bounds(values: list[str]) -> tuple[date | None, date | None]:
     return since, until
 
 
+# seed 002 L573: Pro Santé Connect is generalised to the services socles, the ordonnance numérique (ON)
+# among them — a prescriber or a dispenser acts with his PSC token; an LPP provider, who has no RPPS, with
+# its structure's key of that scope (issue 6 §1.4).
+PRESCRIBER = Accepts(psc=True)
+DISPENSER = Accepts(psc=True, scopes=keys(KeyScope.FOURNISSEUR_LPP))
+
+
 def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units) -> APIRouter:  # type: ignore[no-untyped-def]
     """`units()` gives the UCUM units the CI-SIS accepts (read once from the reference pack)."""
     r = APIRouter()
 
     def who(request: Request):  # type: ignore[no-untyped-def]
-        return authorizer.caller(request.headers, str(request.base_url))
+        return authorizer.caller(request)
 
     def here(request: Request) -> str:
         return str(request.base_url).rstrip("/") + "/ordonnance"
 
     @r.post("/RequestGroup")
+    @accepts(PRESCRIBER)
     async def create(request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         caller = await run_in_threadpool(who, request)
@@ -68,6 +77,7 @@ def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units) -> AP
         return response
 
     @r.get("/RequestGroup")
+    @accepts(PRESCRIBER)
     async def search(request: Request) -> Response:
         params = request.query_params
         unknown = set(params) - {"date", "status", "_count"}
@@ -87,30 +97,35 @@ def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units) -> AP
         return fhir_response(fhir.search_bundle(found, base_url=here(request), total=len(found)))
 
     @r.get("/RequestGroup/{numero}")
+    @accepts(PRESCRIBER)
     async def consult(numero: str, request: Request) -> Response:
         caller = await run_in_threadpool(who, request)
         prescription, executions = await run_in_threadpool(base.read_as_prescriber, caller, numero)
         return fhir_response(fhir.prescription_bundle(prescription, executions, base_url=here(request)))
 
     @r.get("/RequestGroup/{numero}/$executions")
+    @accepts(PRESCRIBER)
     async def executions(numero: str, request: Request) -> Response:
         caller = await run_in_threadpool(who, request)
         prescription, done = await run_in_threadpool(base.executions_for_prescriber, caller, numero)
         return fhir_response(fhir.prescription_bundle(prescription, done, base_url=here(request)))
 
     @r.delete("/RequestGroup/{numero}")
+    @accepts(PRESCRIBER)
     async def cancel(numero: str, request: Request) -> Response:
         caller = await run_in_threadpool(who, request)
         prescription = await run_in_threadpool(base.cancel, caller, numero)
         return fhir_response(fhir.prescription_bundle(prescription, None, base_url=here(request)))
 
     @r.get("/RequestGroup/{numero}/$dispensation")
+    @accepts(DISPENSER)
     async def dispensation(numero: str, request: Request) -> Response:
         caller = await run_in_threadpool(who, request)
         prescription, done = await run_in_threadpool(base.read_as_dispenser, caller, numero)
         return fhir_response(fhir.prescription_bundle(prescription, done, base_url=here(request)))
 
     @r.post("/RequestGroup/{numero}/$executer")
+    @accepts(DISPENSER)
     async def execute(numero: str, request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         caller = await run_in_threadpool(who, request)
@@ -119,6 +134,7 @@ def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units) -> AP
         return fhir_response(fhir.prescription_bundle(prescription, [execution], base_url=here(request)), 201)
 
     @r.get("/$compteurs")
+    @public("les compteurs nationaux sont publics : des agrégats, aucune donnée de santé (001 L424-462)")
     async def counters() -> Response:
         return json_response(await run_in_threadpool(base.counters))
 

@@ -26,7 +26,8 @@ from sqlalchemy.exc import IntegrityError
 
 from maison.core import audit
 from maison.core.audit_journal import Journal
-from maison.core.authz import Caller
+from maison.core.auth import KeyScope
+from maison.core.authz import Caller, Credential
 from maison.core.errors import Conflict, Forbidden, InvalidInput, MaisonError, NotFound, TransitionRefused
 from maison.core.group_commit import GroupCommit
 from maison.core.identifiers.nir import parse_matricule
@@ -244,7 +245,9 @@ class Base:
     # --- rules shared by the calls ---------------------------------------------------------------
 
     def _prescriber(self, caller: Caller, action: str) -> None:
-        if caller.kind != "professional":  # issue 6 §1.1: prescribers authenticate with Pro Santé Connect
+        # issue 6 §1.1: prescribers authenticate with Pro Santé Connect (seed 002 L573: ON among the services
+        # socles where PSC is generalised) — neither a key nor a structure's own identity provider
+        if caller.kind != "professional" or caller.credential is not Credential.PSC:
             raise self._refused(caller, action, Forbidden("un prescripteur s'authentifie par Pro Santé Connect",
                                                           code="prescripteur-psc"))
         if caller.profession not in PRESCRIBERS:
@@ -252,7 +255,12 @@ class Base:
                 f"profession {caller.profession or '?'} : pas de prescription dans la base", code="prescripteur-non-habilite"))
 
     def _dispenser(self, caller: Caller, action: str) -> str:
-        role = LPP_PROVIDER if caller.kind == "software" else caller.profession
+        if caller.kind == "software":  # only a key issued to an LPP provider stands for one
+            role = LPP_PROVIDER if caller.scope is KeyScope.FOURNISSEUR_LPP else ""
+        elif caller.credential is Credential.PSC:
+            role = caller.profession
+        else:  # seed 002 L573: a professional executes with Pro Santé Connect
+            role = ""
         if not any(role in allowed for allowed in EXECUTANTS.values()):
             raise self._refused(caller, action, Forbidden(f"profession {role or '?'} : pas d'exécution de prescription",
                                                           code="executant-non-habilite"))
