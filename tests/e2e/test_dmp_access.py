@@ -6,6 +6,7 @@ import httpx
 import orjson
 import pytest
 
+from maison.core import audit
 from maison.partage.dmp.producer import Produced
 from tests.identite.helpers import SARAH_NIR
 from tests.partage.world import CHILD, CHILD_ID, PROS, make_world, n1
@@ -113,7 +114,7 @@ def test_emergency_access_code_and_secretariat(world):
     patient.put("/espace/preferences", json={"opposeBrisDeGlace": True, "opposeCentre15": True})
     assert _code(world.search("urgentiste", **headers, **{"X-Motif-Acces": "x"})) == "bris-de-glace-oppose"
     assert _code(world.search("urgentiste", **{"X-Mode-Acces": "centre_15"})) == "centre-15-oppose"
-    assert _code(world.search("infirmier", **{"X-Mode-Acces": "centre_15"})) == "centre-15-non-medecin"
+    assert _code(world.search("infirmier", **{"X-Mode-Acces": "centre_15"})) == "centre-15-profession"
     # a code chosen by the patient for one professional, the DMP rubrique (000 L3369-3376)
     created = patient.post("/espace/codes", json={"professionnel": PROS["pharmacien"].idnatps,
                                                   "rubriques": ["dmp"], "jours": 2})
@@ -167,3 +168,54 @@ def test_access_history_and_connexion_secrete(world):
     assert mine["total"] == 1
     assert _patient(world, sarah).get("/DocumentReference", params={"patient.identifier": CHILD,
                                                                      "status": "current"}).status_code == 403
+
+
+def _trail(world, prefix: str) -> list[dict]:
+    with world.house.db.read() as conn:
+        return [e | {"d": audit.detail_of(e)} for e in audit.events(conn, action_prefix=prefix)]
+
+
+def test_emergency_modes_are_not_self_declared(world):
+    """Issue 18 §2.1: each mode for the professions and structures the matrix file gives, a blocked
+    professional stays blocked, the patient's two oppositions kept, each use a security event."""
+    bdg = {"X-Mode-Acces": "bris_de_glace", "X-Motif-Acces": "patiente inconsciente"}
+    c15 = {"X-Mode-Acces": "centre_15"}
+    # pharmacists and nurses do not break the glass (professions médicales only, matrice.toml [[mode]])
+    assert _code(world.search("pharmacien", **bdg)) == "bris-de-glace-profession"
+    assert _code(world.search("infirmier", **bdg)) == "bris-de-glace-profession"
+    # the centre 15 mode is the SAMU's médecin régulateur's: not from a private practice (SA07)
+    refused = world.search("generaliste", **c15)
+    assert refused.status_code == 403 and _code(refused) == "centre-15-structure"
+    # a secretary does not break the glass under her doctor's delegation
+    world.client("generaliste").put(f"/secretariat/{PROS['secretaire'].idnatps}")
+    under = {"X-Pour-Le-Compte-De": PROS["generaliste"].idnatps}
+    assert _code(world.search("secretaire", **under, **bdg)) == "mode-urgence-personnel"
+    # a hospital doctor in an emergency, and the SAMU's regulator (a health establishment, SA01)
+    assert world.search("urgentiste", **bdg).json()["total"] == 1
+    assert world.search("urgentiste", **c15).json()["total"] == 1
+    # a professional the patient blocked stays blocked in an emergency (seed 000 L253; the real DMP)
+    patient = _patient(world, world.patient_token())
+    assert patient.put(f"/espace/regles/{PROS['urgentiste'].idnatps}", json={"regle": "bloque"}).status_code == 204
+    for mode in (bdg, c15):
+        blocked = world.search("urgentiste", **mode)
+        assert blocked.status_code == 403 and _code(blocked) == "bloque-par-patient"
+    doc_id = world.doc.split("/")[1]
+    assert world.client("urgentiste", **bdg).get(f"/Binary/{doc_id}").status_code in (403, 404)
+    # each mode keeps its own opposition: opposing centre 15 leaves bris de glace open (REG-2)
+    patient.delete(f"/espace/regles/{PROS['urgentiste'].idnatps}")
+    assert patient.put("/espace/preferences", json={"opposeCentre15": True}).status_code == 204
+    assert _code(world.search("urgentiste", **c15)) == "centre-15-oppose"
+    assert world.search("urgentiste", **bdg).status_code == 200
+    # a structure's software or a patient cannot claim an emergency either
+    claimed = patient.get("/DocumentReference", params={"patient.identifier": SARAH_NIR, "status": "current"},
+                          headers=bdg)
+    assert claimed.status_code == 403 and _code(claimed) == "mode-urgence-personnel"
+    # every emergency use is a security event; every refusal is in the trail with its reason
+    uses = _trail(world, "securite.bris-de-glace")
+    assert [(e["actor_person"], e["d"]["mode"], e["patient"]) for e in uses] == [
+        (PROS["urgentiste"].idnatps, "bris_de_glace", SARAH_NIR), (PROS["urgentiste"].idnatps, "centre_15", SARAH_NIR),
+        (PROS["urgentiste"].idnatps, "bris_de_glace", SARAH_NIR)]
+    refusals = [e["d"]["code"] for e in _trail(world, "dmp.rechercher") if e["outcome"] == "failure"]
+    assert refusals == ["bris-de-glace-profession", "bris-de-glace-profession", "centre-15-structure",
+                        "mode-urgence-personnel", "bloque-par-patient", "bloque-par-patient", "centre-15-oppose",
+                        "mode-urgence-personnel"]

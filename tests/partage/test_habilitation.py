@@ -51,3 +51,21 @@ def test_unknown_cells_policy_and_broken_files_are_refused(tmp_path: Path):
         path.write_text(broken, encoding="utf-8")
         with pytest.raises(MatrixError, match=why):
             Matrix.load(path)
+
+
+def test_emergency_modes_are_data(matrix, tmp_path: Path):
+    """Issue 18 §2.1: who may use bris de glace and the centre 15 mode, by profession and sector (TRE_R02)."""
+    assert matrix.may_use_mode("bris_de_glace", "10", "SA01").allowed  # a hospital doctor
+    assert matrix.may_use_mode("bris_de_glace", "50", "SA69").allowed  # a midwife in a maison de naissance
+    for profession in ("21", "60", "70", "SECR", ""):  # pharmacist, nurse, physiotherapist, no profession
+        assert matrix.may_use_mode("bris_de_glace", profession, "SA01").reason == "bris-de-glace-profession"
+    assert matrix.may_use_mode("bris_de_glace", "10", "SA66").reason == "bris-de-glace-structure"  # santé au travail
+    assert matrix.may_use_mode("centre_15", "10", "SA01").allowed
+    assert matrix.may_use_mode("centre_15", "10", "SA07").reason == "centre-15-structure"  # a private practice
+    assert matrix.may_use_mode("centre_15", "10", "").reason == "centre-15-structure"  # not in the Annuaire
+    assert matrix.may_use_mode("centre_15", "50", "SA01").reason == "centre-15-profession"
+    # a deployment's file without [[mode]] gives no emergency access at all
+    text = DEFAULT_MATRIX.read_text(encoding="utf-8").split("# --- Emergency access modes")[0]
+    bare = tmp_path / "bare.toml"
+    bare.write_text(text, encoding="utf-8")
+    assert Matrix.load(bare).may_use_mode("bris_de_glace", "10", "SA01").reason == "bris-de-glace-non-prevu"

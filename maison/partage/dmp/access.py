@@ -6,6 +6,15 @@ blocks and the médecin traitant; the patient's answer to the structure's inform
 L555-565); then, per document, the visibility flags and the default matrix (seed 000 L2078).
 Feeding is not governed by the matrix: every professional taking part in care must feed the DMP
 (CSP L.1111-15; seed 000 L4121-4125); only the patient's justified opposition stops it.
+
+Emergency modes (issue 18 §2.1) are not self-declared. The seeds are silent on them (they only let
+the patient block "tout ou partie des professionnels", seed 000 L253), so Maison follows the DMP's
+public rules: bris de glace is for a health professional in an emergency, the centre de régulation
+mode for the SAMU-Centre 15's médecin régulateur (CSP L.1111-17 I), each restricted to the professions
+and structure sectors the matrix file lists (`Matrix.may_use_mode`); each keeps its own opposition
+by the patient (two distinct consents, REG-2); an emergency is the professional's own act, never a
+secretary's under delegation; and a professional the patient blocked stays blocked in an emergency,
+as in the real DMP (the block names him; an emergency does not lift it — seed 000 L253).
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from maison.partage.dmp.habilitation import Decision, Matrix
 from maison.partage.dmp.model import AccessMode, DossierState, InformationState, Who
 
 PROFESSION_MEDECIN = "10"
+EMERGENCY_MODES = (AccessMode.BRIS_DE_GLACE, AccessMode.CENTRE_15)
 # CSP R.1111-53: a document made inaccessible to the patient until the consultation d'annonce becomes
 # accessible on its own one month after it was deposited; the patient is told after two weeks.
 ANNONCE_NOTICE = timedelta(days=14)
@@ -37,6 +47,7 @@ class DossierView:
     rule: str | None  # the patient's rule for the caller: bloque / autorise / None
     code_rubriques: frozenset[str]  # rubriques opened to the caller by a valid delegation code
     exists: bool = True  # False: no row yet (the DMP exists for everyone unless opposed, CRE-1)
+    sector: str = ""  # TRE_R02 sector of the caller's structure, read for the emergency modes only
 
 
 @dataclass(frozen=True)
@@ -59,11 +70,34 @@ def deny(reason: str, message: str, basis: str) -> Decision:
     return Decision(False, reason, message, basis)
 
 
-def may_feed(who: Who, dossier: DossierView) -> Decision:
+def _traitant(who: Who, dossier: DossierView) -> bool:
+    return bool(dossier.medecin_traitant) and dossier.medecin_traitant in (who.person, who.on_behalf_of)
+
+
+def mode_refusal(who: Who, dossier: DossierView, matrix: Matrix) -> Decision | None:
+    """The refusal of an access mode this caller may not use at all, or None. Emergency modes are
+    a professional's own (not a structure's software, a patient, nor a secretary under delegation),
+    within the matrix's professions and structure sectors (CSP L.1111-17 I; see the module's docstring)."""
+    if who.mode not in EMERGENCY_MODES:
+        return None
+    if who.kind != "professional" or who.on_behalf_of:
+        return deny("mode-urgence-personnel", f"le mode {who.mode.value} est l'acte personnel d'un professionnel "
+                    "de santé authentifié (ni logiciel, ni patient, ni secrétariat)", "CSP L.1111-17 I")
+    decision = matrix.may_use_mode(who.mode.value, who.profession, dossier.sector)
+    return None if decision.allowed else decision
+
+
+def may_feed(who: Who, dossier: DossierView, matrix: Matrix) -> Decision:
     if dossier.state is not DossierState.ACTIVE:
         return deny("dossier-ferme", f"le DMP de ce patient est {dossier.state.value}", "000 L253, L3228")
     if who.kind == "patient":
         return deny("alimentation-patient", "le patient dépose ses documents par Mon espace santé", "000 L3273")
+    refused = mode_refusal(who, dossier, matrix)
+    if refused is not None:
+        return refused
+    if who.mode is AccessMode.BRIS_DE_GLACE and dossier.oppose_bris_de_glace:  # L.1111-17 I: feeding too
+        return deny("bris-de-glace-oppose", "le patient s'est opposé à l'accès en urgence (bris de glace)",
+                    "CSP L.1111-17 I, R.1111-48")
     # A professional the patient blocked still feeds what he produces (CSP L.1111-15): blocks restrict reading.
     if dossier.alimentation is InformationState.OPPOSED:  # seed 002 L557-559
         return deny("opposition-alimentation",
@@ -73,13 +107,21 @@ def may_feed(who: Who, dossier: DossierView) -> Decision:
     return allow("alimentation-autorisee", f"alimentation ({dossier.alimentation.value})", "002 L555-559")
 
 
-def may_open(who: Who, dossier: DossierView) -> Decision:
+def may_open(who: Who, dossier: DossierView, matrix: Matrix) -> Decision:
     """May this professional consult this dossier at all (before looking at any document)?"""
     if dossier.state is not DossierState.ACTIVE:
         return deny("dossier-ferme", f"le DMP de ce patient est {dossier.state.value}", "000 L253, L3228")
+    refused = mode_refusal(who, dossier, matrix)
+    if refused is not None:
+        return refused
     if who.kind == "software":
         return allow("authentification-indirecte", "structure en authentification indirecte : ses propres documents",
                      "GI DMP AIR (002 L619-620)")
+    if who.mode in EMERGENCY_MODES and dossier.rule == "bloque" and not _traitant(who, dossier):
+        # seed 000 L253: the patient blocks "tout ou partie des professionnels"; the real DMP keeps a
+        # blocked professional blocked whatever the access mode (an emergency does not lift the block).
+        return deny("bloque-par-patient", "le patient a bloqué l'accès de ce professionnel à son DMP, y compris "
+                    "en urgence", "000 L253; CSP L.1111-19")
     if who.mode is AccessMode.BRIS_DE_GLACE:
         if dossier.oppose_bris_de_glace:
             return deny("bris-de-glace-oppose", "le patient s'est opposé à l'accès en urgence (bris de glace)",
@@ -89,9 +131,6 @@ def may_open(who: Who, dossier: DossierView) -> Decision:
                         "CSP L.1111-17 I")
         return allow("bris-de-glace", f"accès en urgence : {who.reason}", "CSP L.1111-17 I")
     if who.mode is AccessMode.CENTRE_15:
-        if who.profession != PROFESSION_MEDECIN:
-            return deny("centre-15-non-medecin", "seul le médecin régulateur du centre 15 accède en régulation",
-                        "CSP L.1111-17 I, L.6311-2")
         if dossier.oppose_centre_15:
             return deny("centre-15-oppose", "le patient s'est opposé à l'accès par le centre de régulation",
                         "CSP L.1111-17 I")

@@ -6,6 +6,10 @@ professions, and new rows and columns are added as data. So the matrix is a file
 (`matrice.toml`, or the deployment's own through the `dmp_matrix_path` setting) and this module only
 reads it: the most specific row wins (typeCode, then the document's class, then "*"), and a cell no
 source states falls under the file's `unknown_cells` policy. Every answer says why.
+
+The same file says who may use each emergency access mode (`[[mode]]`: bris de glace, centre de
+régulation), by profession and by the secteur d'activité (TRE_R02) of the structure acted in: the
+access is not self-declared, a caller outside a mode's professions or structures is refused it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,17 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class Mode:
+    """Who may use one emergency access mode: professions (TRE_G15) × sectors of the structure (TRE_R02)."""
+
+    id: str
+    label: str
+    professions: frozenset[str]
+    sectors: frozenset[str]
+    provenance: str
+
+
+@dataclass(frozen=True)
 class Cell:
     column: str
     row: str
@@ -41,8 +56,9 @@ class MatrixError(ValueError):
 
 class Matrix:
     def __init__(self, version: str, unknown_cells: str, columns: dict[str, tuple[str, tuple[str, ...]]],
-                 cells: dict[tuple[str, str], Cell]) -> None:
+                 cells: dict[tuple[str, str], Cell], modes: dict[str, Mode] | None = None) -> None:
         self.version = version
+        self.modes = modes or {}  # no [[mode]]: no emergency access at all
         self.unknown_cells = unknown_cells
         self.columns = columns  # id -> (label, professions)
         self.cells = cells
@@ -54,6 +70,24 @@ class Matrix:
 
     def column_of(self, profession: str) -> str | None:
         return self._by_profession.get(profession)
+
+    def may_use_mode(self, mode: str, profession: str, sector: str) -> Decision:
+        """May a professional of this profession, acting in a structure of this sector, use this
+        emergency mode? An unknown sector (a structure absent from the Annuaire) is refused."""
+        rule = self.modes.get(mode)
+        slug = mode.replace("_", "-")
+        if rule is None:
+            return Decision(False, f"{slug}-non-prevu", f"mode d'accès {mode} non prévu par la matrice",
+                            f"matrice {self.version}")
+        if profession not in rule.professions:
+            return Decision(False, f"{slug}-profession",
+                            f"{rule.label} : réservé aux professions {', '.join(sorted(rule.professions))} "
+                            f"(profession {profession or 'inconnue'})", f"matrice {self.version} ({rule.provenance})")
+        if sector not in rule.sectors:
+            return Decision(False, f"{slug}-structure",
+                            f"{rule.label} : impossible depuis une structure du secteur {sector or 'inconnu'}",
+                            f"matrice {self.version} ({rule.provenance})")
+        return Decision(True, slug, rule.label, f"matrice {self.version} ({rule.provenance})")
 
     def decide(self, profession: str, type_code: str, class_code: str) -> Decision:
         """May a professional of this profession read a document of this type and class?"""
@@ -107,4 +141,10 @@ def _load(path: Path) -> Matrix:
             if key in cells:
                 raise MatrixError(f"cellule en double : {key}")
             cells[key] = Cell(cell["column"], row, cell["access"], cell["provenance"])
-    return Matrix(str(data.get("version", "")), data["unknown_cells"], columns, cells)
+    modes: dict[str, Mode] = {}
+    for mode in data.get("mode", []):
+        if mode.get("id") in modes or not str(mode.get("provenance", "")).strip():
+            raise MatrixError(f"mode d'accès en double ou sans provenance : {mode.get('id')}")
+        modes[mode["id"]] = Mode(mode["id"], mode.get("label", mode["id"]), frozenset(mode["professions"]),
+                                 frozenset(mode["sectors"]), mode["provenance"])
+    return Matrix(str(data.get("version", "")), data["unknown_cells"], columns, cells, modes)

@@ -35,6 +35,8 @@ from maison.core.storage import Database
 from maison.core.terminology import Terminology
 from maison.formats.cda.document import CdaReport, inspect_cda
 from maison.formats.cda.header import FORMAT_N1_PDF
+from maison.identite.annuaire.index import get as annuaire_resource
+from maison.identite.annuaire.vocabulary import CS_SECTEUR
 from maison.identite.ins.traits import match_form
 from maison.partage.dmp import access, store
 from maison.partage.dmp.codes import TYPE_CLASS, VOLET_FORMAT
@@ -198,8 +200,9 @@ class Dmp:
                 c.ins == ins, c.professional == who.person, c.code_hash == code_hash, c.revoked.is_(False),
                 c.expires_at > _iso(now))).first()
             rubriques = frozenset(found.rubriques.split(",")) if found else frozenset()
+        sector = _sector(conn, who.structure) if who.mode in access.EMERGENCY_MODES else ""
         return access.DossierView(ins, state, traitant, bg, c15, alimentation, consultation, rule, rubriques,
-                                  exists=row is not None)
+                                  exists=row is not None, sector=sector)
 
     # --- feeding (ITI-65) ----------------------------------------------------------------------
 
@@ -411,7 +414,7 @@ class Dmp:
         if dossier.state is not DossierState.ACTIVE:
             raise RegistryError(f"le patient s'est opposé à la création de son DMP ou l'a fermé "
                                 f"({dossier.state.value})", code="XDSUnknownPatientId")
-        decision = access.may_feed(who, dossier)
+        decision = access.may_feed(who, dossier, self.matrix)
         if not decision.allowed:
             raise AccessDenied(decision)
         if not dossier.exists:  # the first feed creates it (CRE-1)
@@ -476,13 +479,19 @@ class Dmp:
                 error = Forbidden("un patient n'accède qu'à son propre dossier", code="autre-patient")
                 self._refused(who, action, ins, error)
                 raise error
-            decision = (access.allow("titulaire", "", "") if dossier.state is DossierState.ACTIVE else
-                        access.deny("dossier-ferme", f"le DMP est {dossier.state.value}", "000 L253"))
+            decision = access.mode_refusal(who, dossier, self.matrix) or (
+                access.allow("titulaire", "", "") if dossier.state is DossierState.ACTIVE else
+                access.deny("dossier-ferme", f"le DMP est {dossier.state.value}", "000 L253"))
         else:
-            decision = access.may_open(who, dossier)
+            decision = access.may_open(who, dossier, self.matrix)
         if not decision.allowed:
             self._refused(who, action, ins, AccessDenied(decision), {"decision": decision.reason})
             raise AccessDenied(decision)
+        if who.mode in access.EMERGENCY_MODES:  # every emergency use is also a security event (BALP 110113)
+            with self.db.write() as trail:
+                audit.security(trail, "bris-de-glace", actor_of(who), patient=ins, detail={
+                    "mode": who.mode.value, "motif": who.reason, "action": action, "decision": decision.reason,
+                    "base": decision.basis})
         return dossier, now
 
     def visible(self, who: Who, dossier: access.DossierView, entry: DocumentEntry, now: datetime) -> Decision:
@@ -666,7 +675,7 @@ class Dmp:
         now = _now()
         with self.db.read() as conn:
             dossier = self.view(conn, who, ins, now)
-        return dossier, access.may_feed(who, dossier), access.may_open(who, dossier)
+        return dossier, access.may_feed(who, dossier, self.matrix), access.may_open(who, dossier, self.matrix)
 
     # --- the patient's controls ----------------------------------------------------------------
 
@@ -811,6 +820,16 @@ _STANDING = sa.select(
     .where(_D.c.ins == sa.bindparam("ins"))
 _INSERT_SUBMISSION = store.dmp_submission.insert()
 _INSERT_DOCUMENT = store.dmp_document.insert()
+
+
+def _sector(conn: Connection, structure: str) -> str:
+    """The secteur d'activité (TRE_R02) of the structure acted in, from the Annuaire; "" when unknown."""
+    organization = annuaire_resource(conn, "Organization", structure) if structure else None
+    for concept in (organization or {}).get("type", []):
+        for coding in concept.get("coding", []) if isinstance(concept, dict) else []:
+            if isinstance(coding, dict) and coding.get("system") == CS_SECTEUR:
+                return str(coding.get("code", ""))
+    return ""
 
 
 def _unique(value: str) -> str:
