@@ -8,7 +8,8 @@ the running loop before anything imports its reactor (`install_reactor`).
 Logins: LOGIN / AUTHENTICATE PLAIN with an applicative mailbox's password; AUTHENTICATE XOAUTH2 or
 OAUTHBEARER with a Pro Santé Connect token for a person, naming the mailbox he opens (his own, a
 shared one, or one delegated to him). STARTTLS is required before any login. The mailbox is the
-account's INBOX.
+account's INBOX. The limits a hostile client meets (nothing before TLS, bounded literals and
+searches, missing parts) are `imap_guard.GuardedServer`'s.
 
 Fixes to Twisted 26.10 (each covered by the imaplib tests): SASL challenges longer than 57 bytes
 were split by newlines; FETCH BODY[] did not set \\Seen; BODY[] was rebuilt from parsed headers
@@ -64,6 +65,8 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
     from twisted.internet import ssl as tssl
     from twisted.mail import imap4
     from twisted.mail.interfaces import IChallengeResponse
+
+    from maison.partage.mss.imap_guard import GuardedServer
 
     db, blobs = runtime.delivery.db, runtime.delivery.blobs
 
@@ -375,13 +378,13 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
                 return defer.fail(error.UnauthorizedLogin())
             return defer.succeed(_avatar(c.user.lower(), c.person))
 
-    class Server(imap4.IMAP4Server):
+    class Server(GuardedServer):
         def do_FETCH(self, tag, messages, query, uid=0):  # type: ignore[no-untyped-def]
             """RFC 3501 §6.4.5: BODY[] (not PEEK), RFC822 and RFC822.TEXT set \\Seen."""
             if any((p.type == "body" and not getattr(p, "peek", False)) or p.type in ("rfc822", "rfc822text")
                    for p in query) and self.mbox is not None:
                 seen = defer.maybeDeferred(self.mbox.store, messages, ["\\Seen"], 1, uid)
-                seen.addCallback(lambda _: imap4.IMAP4Server.do_FETCH(self, tag, messages, query, uid))
+                seen.addCallback(lambda _: GuardedServer.do_FETCH(self, tag, messages, query, uid))
                 seen.addErrback(lambda _failure: self.sendBadResponse(tag, b"FETCH failed"))
                 return None
             return super().do_FETCH(tag, messages, query, uid)
@@ -408,6 +411,7 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
         def buildProtocol(self, addr):  # type: ignore[no-untyped-def]
             server = Server(chal={b"XOAUTH2": Xoauth2, b"OAUTHBEARER": OAuthBearer}, contextFactory=tls)
             server.portal = the_portal
+            server.max_literal = runtime.max_message_bytes  # APPENDLIMIT (RFC 7889)
             server.factory = self
             return server
 

@@ -1,0 +1,214 @@
+"""Twisted's IMAP server with the limits a hostile client meets (issue 18 §1.5, §2.8, §3).
+
+Imported only inside `imap.listen`, after the reactor is bound to the loop. Each rule is one method:
+
+- **Nothing authenticates before TLS** (RFC 3501 §6.2, RFC 8314 §3.3, RFC 9051 §6.2.3): before
+  STARTTLS only CAPABILITY, NOOP, LOGOUT and STARTTLS are served — any other command, whatever its
+  mechanism, is answered `NO [PRIVACYREQUIRED]` (RFC 5530 §3) — and the capabilities offer
+  LOGINDISABLED and no `AUTH=` (Twisted offered AUTH=XOAUTH2 and accepted it in clear). An allow-list,
+  so a mechanism or a command added later cannot slip through.
+- **Plaintext pipelined behind STARTTLS is dropped** (RFC 2595 §3.1, CVE-2011-0411's class): what
+  the client sent in clear after STARTTLS would otherwise run inside the TLS session.
+- **Literals are bounded before they are read** (RFC 7889 APPENDLIMIT): an APPEND whose literal
+  exceeds the operator's message size limit is answered `NO [TOOBIG]` (RFC 4469 §4) before any
+  continuation, so nothing is read; any other literal beyond the limit is a BAD. A literal spools to
+  a temporary file past `MEMORY_LITERAL` bytes (Twisted: 10 MB in memory per connection), and a
+  literal cut short by a disconnect or refused is closed at once (Twisted left its file open until
+  the protocol was collected).
+- **SEARCH is bounded** (RFC 5530 `LIMIT`): a query nested deeper than `SEARCH_DEPTH` or longer than
+  `SEARCH_TERMS` keys is refused before it is evaluated; an ill-formed one is a BAD without a trace.
+- **FETCH of a part the message lacks** (`BODY[1.2]` of a single-part message) is answered
+  `NO [NONEXISTENT]` (RFC 5530) before any data is written; Twisted raised in the middle of the
+  response and dropped the connection.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet import defer, interfaces
+from twisted.internet.defer import maybeDeferred
+from twisted.mail import imap4
+
+BEFORE_TLS = frozenset({b"CAPABILITY", b"NOOP", b"LOGOUT", b"STARTTLS"})
+MEMORY_LITERAL = 1 << 20  # a literal past 1 MB spools to a temporary file
+SEARCH_DEPTH = 16
+SEARCH_TERMS = 256
+
+
+class MissingPart(Exception):
+    """A FETCH names a body part the message does not have."""
+
+
+class BoundedLiteral(imap4.LiteralFile):
+    """Twisted's literal file, spooling to disk past `MEMORY_LITERAL`, and closable."""
+
+    _memoryFileLimit = MEMORY_LITERAL
+
+    def close(self) -> None:
+        self.data.close()
+
+
+class GuardedServer(imap4.IMAP4Server):
+    """The operator's IMAP server: `max_literal` is its message size limit (settings
+    `mss_max_message_bytes`), advertised as APPENDLIMIT."""
+
+    max_literal = 20_000_000
+    _literal: BoundedLiteral | None = None
+
+    # --- TLS before anything ------------------------------------------------------------------------
+
+    def secure(self) -> bool:
+        return bool(self.startedTLS) or interfaces.ISSLTransport(self.transport, None) is not None
+
+    def capabilities(self) -> dict:
+        caps = super().capabilities()
+        if not self.secure():
+            caps.pop(b"AUTH", None)
+            caps[b"LOGINDISABLED"] = None
+        caps[b"APPENDLIMIT"] = [str(self.max_literal).encode()]
+        return caps
+
+    def dispatchCommand(self, tag: bytes, cmd: bytes, rest: bytes | None, uid: Any = None) -> Any:
+        if not self.secure() and cmd.upper() not in BEFORE_TLS:
+            self.sendNegativeResponse(tag, b"[PRIVACYREQUIRED] STARTTLS d'abord : rien ne s'authentifie en clair")
+            return None
+        if cmd.upper() == b"APPEND" and self._literal_size(rest) > self.max_literal:
+            self.sendNegativeResponse(tag, b"[TOOBIG] message au-dela de la limite de la BAL (APPENDLIMIT=%d)"
+                                      % self.max_literal)
+            return None
+        return super().dispatchCommand(tag, cmd, rest, uid)
+
+    def do_STARTTLS(self, tag: bytes) -> None:
+        self.clearLineBuffer()  # what came in clear after STARTTLS is not read inside TLS
+        super().do_STARTTLS(tag)
+
+    unauth_STARTTLS = (do_STARTTLS,)
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        """A command line beyond Twisted's 16 KB (RFC 7162 §4 asks for 8 KB): the rest of it cannot be
+        told from the next command, so the session ends — with a reason, not silently."""
+        self.sendLine(b"* BYE ligne de commande trop longue")
+        self.transport.loseConnection()
+
+    # --- literals -------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _literal_size(rest: bytes | None) -> int:
+        line = (rest or b"").rstrip()
+        if not line.endswith(b"}") or b"{" not in line:
+            return 0
+        digits = line[line.rindex(b"{") + 1:-1].rstrip(b"+")
+        return int(digits) if digits.isdigit() and len(digits) < 20 else 1 << 62
+
+    def _fileLiteral(self, size: int) -> Any:
+        if size > self.max_literal:
+            raise imap4.IllegalClientResponse(f"litteral de {size} octets au-dela de {self.max_literal}")
+        d = defer.Deferred()
+        self.parseState = "pending"
+        self._pendingLiteral = self._literal = BoundedLiteral(size, d)
+        self.sendContinuationRequest(b"Ready for %d octets of data" % size)
+        self.setRawMode()
+        return d
+
+    def do_APPEND(self, tag: bytes, mailbox: bytes, flags: Any, date: Any, message: Any) -> None:
+        """MSSanté mail is submitted by SMTP (the operator's submission port checks the sender and the
+        trust space): APPEND is refused, and its literal released."""
+        self._release_literal()
+        if hasattr(message, "close"):
+            message.close()
+        self.sendNegativeResponse(tag, b"[CANNOT] APPEND non pris en charge : envoyer par SMTP")
+
+    auth_APPEND = (do_APPEND, imap4.IMAP4Server.arg_astring, imap4.IMAP4Server.opt_plist,
+                   imap4.IMAP4Server.opt_datetime, imap4.IMAP4Server.arg_literal)
+    select_APPEND = auth_APPEND
+
+    def _release_literal(self) -> None:
+        literal, self._literal = self._literal, None
+        if literal is not None:
+            literal.close()
+
+    def connectionLost(self, reason: Any) -> None:
+        self._release_literal()
+        pending = self._pendingLiteral
+        if isinstance(pending, imap4.LiteralFile):
+            pending.data.close()
+        self._pendingLiteral = None
+        super().connectionLost(reason)
+
+    # --- SEARCH and FETCH -----------------------------------------------------------------------------
+
+    def do_SEARCH(self, tag: bytes, charset: Any, query: list, uid: int = 0) -> None:
+        depth, terms = _extent(query)
+        if depth > SEARCH_DEPTH or terms > SEARCH_TERMS:
+            self.sendNegativeResponse(tag, b"[LIMIT] recherche trop complexe (%d niveaux, %d criteres au plus)"
+                                      % (SEARCH_DEPTH, SEARCH_TERMS))
+            return
+        super().do_SEARCH(tag, charset, query, uid)
+
+    select_SEARCH = (do_SEARCH, imap4.IMAP4Server.opt_charset, imap4.IMAP4Server.arg_searchkeys)
+
+    def _IMAP4Server__ebSearch(self, failure: Any, tag: bytes) -> None:
+        if failure.check(imap4.IllegalQueryError, IndexError, ValueError, TypeError, RecursionError):
+            self.sendBadResponse(tag, b"SEARCH : critere mal forme ou non pris en charge")
+            return
+        self.sendNegativeResponse(tag, b"SEARCH : erreur du serveur")
+
+    def do_FETCH(self, tag: bytes, messages: Any, query: list, uid: int = 0) -> Any:
+        sections = [p.part for p in query if p.type == "body" and p.part]
+        if not query or not sections:
+            return super().do_FETCH(tag, messages, query, uid)
+        self._oldTimeout = self.setTimeout(None)
+        d = maybeDeferred(self.mbox.fetch, messages, uid=uid)
+        d.addCallback(_with_parts, sections)
+        d.addCallback(self._IMAP4Server__cbFetch, tag, query, uid)
+        d.addErrback(self._fetch_failed, tag)
+        return None
+
+    select_FETCH = (do_FETCH, imap4.IMAP4Server.arg_seqset, imap4.IMAP4Server.arg_fetchatt)
+
+    def _fetch_failed(self, failure: Any, tag: bytes) -> None:
+        if not failure.check(MissingPart):
+            return self._IMAP4Server__ebFetch(failure, tag)
+        self.setTimeout(self._oldTimeout)
+        del self._oldTimeout
+        self.sendNegativeResponse(tag, b"[NONEXISTENT] " + str(failure.value).encode("ascii", "replace"))
+        return None
+
+
+def _extent(query: list) -> tuple[int, int]:
+    """(nesting depth, number of keys) of a parsed SEARCH query, without recursion."""
+    depth, terms, stack = 0, 0, [(query, 1)]
+    while stack:
+        items, level = stack.pop()
+        depth = max(depth, level)
+        for item in items:
+            if isinstance(item, list):
+                stack.append((item, level + 1))
+            else:
+                terms += 1
+    return depth, terms
+
+
+def _with_parts(results: Any, sections: list[list[int]]) -> Any:
+    """The fetched messages, once every requested section is known to exist in each (RFC 3501
+    §6.4.5: a single-part message has part 1 only)."""
+    results = list(results)
+    for seq, msg in results:
+        for section in sections:
+            part = msg
+            for number in section:
+                if number < 0:
+                    raise MissingPart(f"partie {_name(section)} inexistante dans le message {seq}")
+                if part.isMultipart():
+                    try:
+                        part = part.getSubPart(number)
+                    except (IndexError, TypeError):
+                        raise MissingPart(f"partie {_name(section)} inexistante dans le message {seq}") from None
+                elif number > 0:
+                    raise MissingPart(f"partie {_name(section)} inexistante dans le message {seq}")
+    return iter(results)
+
+
+def _name(section: list[int]) -> str:
+    return ".".join(str(n + 1) for n in section)
