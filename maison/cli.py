@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -17,9 +18,17 @@ console = Console() if sys.stdout.isatty() else Console(width=110)  # logs and C
 
 
 def _register_groups() -> None:
+    from maison.audit_cli import audit
     from maison.cda_cli import cda
 
     app.add_typer(cda, name="cda")
+    app.add_typer(audit, name="audit")
+
+
+@app.callback()
+def _private_files() -> None:
+    """Every file `maison` creates (database, WAL, blobs, exports, keys) is its owner's alone: 0600/0700."""
+    os.umask(0o077)
 
 
 _register_groups()

@@ -10,6 +10,7 @@ spreads new connections over the processes. A single socket shared after fork (u
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import socket
 
@@ -94,8 +95,9 @@ def serve(settings: Settings, workers: int = 1) -> None:
         raise ValueError("TLS (MAISON_TLS_CERT/MAISON_TLS_KEY) is required outside loopback")
     from maison.core.storage import Database
 
+    os.umask(0o077)  # the database, its WAL, blobs, exports and keys: the service account's alone
     db = Database(settings.effective_database_url)
-    db.migrate()
+    db.migrate(keystore=settings.keystore())  # 0022 moves the PSC signing keys to the key store
     db.dispose()
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_mss, args=(settings, operator), name=f"maison-mss-{operator}")

@@ -12,6 +12,10 @@ import os
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from maison.core.keystore import FileKeyStore
 
 
 def _default_reference_path() -> Path:
@@ -57,12 +61,39 @@ class Settings:
     public_url: str = ""
     # Secret used to sign local tokens; must come from the environment outside tests.
     secret_key: str = ""
+    # Keys kept outside the database (PSC signing keys, the blob key, HMAC secrets, the audit
+    # checkpoint key): a 0700 directory, files 0600. Empty: `<data_dir>.secrets`, beside the data
+    # directory (not in it); production points it at its own volume, or a KMS-backed store.
+    secrets_dir: str = ""
+    # The signed audit checkpoints, an append-only file kept outside the database; empty:
+    # `<secrets_dir>/audit-checkpoints.jsonl`. Written every `audit_checkpoint_interval_s` seconds.
+    audit_checkpoint_path: str = ""
+    audit_checkpoint_interval_s: int = 60
 
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'maison.db').resolve()}"
+
+    @property
+    def effective_secrets_dir(self) -> Path:
+        if self.secrets_dir:
+            return Path(self.secrets_dir)
+        data = self.data_dir.resolve()
+        return data.with_name(f"{data.name}.secrets")
+
+    @property
+    def effective_checkpoint_path(self) -> Path:
+        if self.audit_checkpoint_path:
+            return Path(self.audit_checkpoint_path)
+        return self.effective_secrets_dir / "audit-checkpoints.jsonl"
+
+    def keystore(self) -> "FileKeyStore":
+        """Where this deployment's keys live (see `maison.core.keystore`)."""
+        from maison.core.keystore import FileKeyStore
+
+        return FileKeyStore(self.effective_secrets_dir)
 
     @property
     def public_base_url(self) -> str:

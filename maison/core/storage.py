@@ -51,9 +51,10 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
     parsed = parsed.difference_update_query(["synchronous"])
     path = parsed.database
     if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     engine = sa.create_engine(
-        parsed, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8, max_overflow=16
+        parsed, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8, max_overflow=16,
+        hide_parameters=True,
     )
 
     @sa.event.listens_for(engine, "connect")
@@ -66,6 +67,8 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={WRITE_LOCK_TIMEOUT_S * 1000}")
         cur.close()
+        if path and path != ":memory:":
+            private_file(Path(path))  # SQLite gives its -wal and -shm files the database file's mode
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn):  # type: ignore[no-untyped-def]
@@ -100,15 +103,36 @@ def _begin_immediate(conn: Connection) -> None:
         raw.execute(f"PRAGMA busy_timeout={WRITE_LOCK_TIMEOUT_S * 1000}")
 
 
+def private_file(path: Path) -> None:
+    """Make a file of the data directory readable by its owner only (0600), whatever the umask was.
+
+    Health data at rest is for the service account alone (HDS: the host's access control; OWASP
+    Cryptographic Storage Cheat Sheet): files 0600, directories 0700. `maison` sets umask 077 at its
+    entry; this covers files created before that or by another entry point.
+    """
+    try:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+    except FileNotFoundError:
+        pass
+
+
 class Database:
-    """An engine plus the two ways services use it: `read()` and `write()`."""
+    """An engine plus the two ways services use it: `read()` and `write()`.
+
+    Engines are created with `hide_parameters=True`: a failing statement's message (an
+    IntegrityError on a duplicate INS, say) must not carry its bound values into logs and
+    tracebacks, which are kept and shipped with less care than the database (CNIL, "Sécurité :
+    Journaliser"; OWASP Logging Cheat Sheet: no health data in logs).
+    """
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         if url.startswith("sqlite"):
             self.engine = _sqlite_engine(url, echo)
         else:
-            self.engine = sa.create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            self.engine = sa.create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True,
+                                           hide_parameters=True)
         self.dialect = self.engine.dialect.name
 
     @contextmanager
@@ -127,11 +151,15 @@ class Database:
             finally:
                 conn.info.pop("write", None)
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision."""
+    def migrate(self, *, keystore: object = None) -> None:
+        """Bring the schema to the newest Alembic revision. `keystore` (a `maison.core.keystore`
+        store) lets migrations move secrets out of the database (0022: the PSC signing keys)."""
         from alembic import command
 
-        command.upgrade(alembic_config(self), "head")
+        cfg = alembic_config(self)
+        if keystore is not None:
+            cfg.attributes["keystore"] = keystore
+        command.upgrade(cfg, "head")
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -87,7 +87,7 @@ class Exports:
 
     def _run(self, job: str, types: list[str], since: str | None) -> None:
         folder = self.directory / job
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # files then follow the umask (077 under `maison`)
         output = []
         try:
             for rtype in types:

@@ -30,7 +30,7 @@ from maison.core.identifiers.nir import parse_matricule
 from maison.core.storage import Database
 from maison.identite.mes import store
 from maison.identite.psc.keys import Keys
-from maison.identite.psc.provider import check_password, hash_password
+from maison.core.passwords import check_password, hash_password, needs_rehash
 
 CODE_TTL, CODE_TRIES, PASSWORD_TRIES, LOCK_S, TOKEN_TTL = 300, 5, 5, 900, 900
 A, O = store.mes_account, store.mes_otp
@@ -124,6 +124,8 @@ class PatientLogin:
             raise Unauthenticated("identifiant ou mot de passe incorrect", code="identifiants-invalides")
         with self.db.write() as conn:
             conn.execute(A.update().where(A.c.login == login).values(failures=0))
+            if needs_rehash(account.password_hash):  # below OWASP's parameters: upgraded at this login
+                conn.execute(A.update().where(A.c.login == login).values(password_hash=hash_password(password)))
             transaction, code = uuid.uuid4().hex, f"{secrets.randbelow(1_000_000):06d}"
             conn.execute(O.insert().values(transaction=_sha(transaction), login=login, code_hash=_sha(code),
                                            expires_at=int(time.time()) + CODE_TTL))

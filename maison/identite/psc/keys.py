@@ -3,6 +3,15 @@
 `rotate()` makes a new active key and keeps the previous one published as `retiring`, so tokens
 signed just before the rotation still verify until they expire; `prune()` removes retiring keys
 older than the longest token lifetime. A key is generated on first use, never shipped.
+
+The private keys are not in the database: the table holds each key's id, state and public JWK
+(what every process needs to verify and publish), and the private JWK lives in the house's key
+store (`maison.core.keystore`: a 0600 file per key under the secrets directory, or a KMS), named
+`psc-signing-<kid>.jwk`. Whoever reads the database (a dump, a backup) cannot sign tokens
+(issue 18 item 2.9; OWASP Cryptographic Storage Cheat Sheet, "Key Storage": keys apart from the
+data they protect). Keys that an older version kept in the table are moved to the key store by
+migration 0022 (or, when it ran without the key store, on first use here), under their own kid, so
+tokens already issued keep verifying.
 """
 
 from __future__ import annotations
@@ -14,34 +23,60 @@ import orjson
 import sqlalchemy as sa
 from joserfc.jwk import KeySet, RSAKey
 
+from maison.core.keystore import KeyStore, KeyStoreError, MemoryKeyStore
 from maison.core.storage import Database
 from maison.identite.psc import store
 
 K = store.psc_key
 
 
+def key_name(kid: str) -> str:
+    return f"psc-signing-{kid}.jwk"
+
+
+def move_to_keystore(conn: sa.Connection, keystore: KeyStore) -> int:
+    """Move the private keys an older version kept in the table to the key store; returns how many."""
+    moved = 0
+    for row in conn.execute(sa.select(K.c.kid, K.c.private_jwk).where(K.c.private_jwk.is_not(None))).all():
+        private = RSAKey.import_key(orjson.loads(row.private_jwk))
+        keystore.create(key_name(row.kid), orjson.dumps(private.as_dict(private=True)))
+        conn.execute(K.update().where(K.c.kid == row.kid).values(
+            private_jwk=None, public_jwk=orjson.dumps(private.as_dict(private=False)).decode()))
+        moved += 1
+    return moved
+
+
 class Keys:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, keystore: KeyStore | None = None) -> None:
+        """`keystore`: where the private keys live; without one (tools, benches), this process's
+        memory, so that tokens it signs verify only while it runs."""
         self.db = db
+        self.keystore = keystore if keystore is not None else MemoryKeyStore()
         self._cache: tuple[str, RSAKey, KeySet] | None = None
 
     def _load(self) -> tuple[str, RSAKey, KeySet]:
         if self._cache is None:
             with self.db.write() as conn:
+                move_to_keystore(conn, self.keystore)
                 rows = conn.execute(sa.select(K).order_by(K.c.created_at)).all()
                 if not any(r.state == "active" for r in rows):
                     self._insert(conn)
                     rows = conn.execute(sa.select(K).order_by(K.c.created_at)).all()
-            keys = {r.kid: RSAKey.import_key(orjson.loads(r.private_jwk)) for r in rows}
+            public = [RSAKey.import_key(orjson.loads(r.public_jwk)) for r in rows if r.public_jwk]
             active = next(r.kid for r in rows if r.state == "active")
-            self._cache = (active, keys[active], KeySet(list(keys.values())))
+            private = self.keystore.read(key_name(active))
+            if private is None:
+                raise KeyStoreError(f"Pro Santé Connect signing key {active} is not in the key store "
+                                    "(MAISON_SECRETS_DIR points at another directory?)")
+            self._cache = (active, RSAKey.import_key(orjson.loads(private)), KeySet(public))
         return self._cache
 
-    @staticmethod
-    def _insert(conn: sa.Connection) -> str:
+    def _insert(self, conn: sa.Connection) -> str:
         kid = uuid.uuid4().hex
         key = RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig", "alg": "RS256"})
-        conn.execute(K.insert().values(kid=kid, private_jwk=orjson.dumps(key.as_dict(private=True)).decode(),
+        self.keystore.create(key_name(kid), orjson.dumps(key.as_dict(private=True)))  # before the row commits
+        conn.execute(K.insert().values(kid=kid, private_jwk=None,
+                                       public_jwk=orjson.dumps(key.as_dict(private=False)).decode(),
                                        created_at=datetime.now(UTC).isoformat(timespec="microseconds"),
                                        state="active"))
         return kid
@@ -59,6 +94,7 @@ class Keys:
 
     def rotate(self) -> str:
         with self.db.write() as conn:
+            move_to_keystore(conn, self.keystore)
             conn.execute(K.update().where(K.c.state == "active").values(state="retiring"))
             kid = self._insert(conn)
         self._cache = None
@@ -67,9 +103,13 @@ class Keys:
     def prune(self, older_than: timedelta) -> int:
         limit = (datetime.now(UTC) - older_than).isoformat(timespec="microseconds")
         with self.db.write() as conn:
-            removed = conn.execute(K.delete().where(K.c.state == "retiring", K.c.created_at < limit)).rowcount
+            gone = list(conn.execute(sa.select(K.c.kid).where(K.c.state == "retiring", K.c.created_at < limit))
+                        .scalars())
+            conn.execute(K.delete().where(K.c.kid.in_(gone)))
+        for kid in gone:
+            self.keystore.delete(key_name(kid))
         self._cache = None
-        return removed
+        return len(gone)
 
     def refresh(self) -> None:
         """Forget the cache (another process may have rotated)."""

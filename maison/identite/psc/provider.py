@@ -35,6 +35,8 @@ import sqlalchemy as sa
 from joserfc import jwt
 from joserfc.errors import JoseError
 
+from maison.core.keystore import KeyStore
+from maison.core.passwords import check_password, hash_password, needs_rehash
 from maison.core.storage import Database
 from maison.identite.annuaire import store as annuaire_store
 from maison.identite.psc import store
@@ -62,22 +64,6 @@ def _now() -> int:
     return int(time.time())
 
 
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
-    return f"scrypt${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
-
-
-def check_password(password: str, stored: str) -> bool:
-    try:
-        _, salt, digest = stored.split("$")
-        expected = base64.b64decode(digest)
-        return hmac.compare_digest(hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=2**14, r=8, p=1),
-                                   expected)
-    except ValueError:
-        return False
-
-
 @dataclass(frozen=True)
 class Client:
     client_id: str
@@ -88,9 +74,9 @@ class Client:
 
 
 class Provider:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, keystore: KeyStore | None = None) -> None:
         self.db = db
-        self.keys = Keys(db)
+        self.keys = Keys(db, keystore)
         self._verified: dict[str, tuple[object, dict]] = {}  # token → (key set that verified it, claims)
 
     # --- client software ---------------------------------------------------------------------------
@@ -174,6 +160,8 @@ class Provider:
             return "MOBILE"
         if account is not None and password and account.test_account and account.password_hash and check_password(
                 password, account.password_hash):
+            if needs_rehash(account.password_hash):  # a hash below OWASP's parameters, upgraded now
+                self._upsert_account(idnatps, password_hash=hash_password(password))
             return "PASSWORD"
         raise OAuthError("access_denied", "authentification refusée")
 

@@ -1,8 +1,9 @@
 """Persistence of Pro Santé Connect: signing keys, client software, accounts, codes and tokens.
 
-Codes and refresh tokens are stored by their SHA-256 only, client secrets and test passwords by
-their scrypt hash, e-CPS seeds and private keys as they must be used (the database is the secret
-store; in production it is encrypted at rest and not readable by the API workers' operators).
+Codes and refresh tokens are stored by their SHA-256 only, client secrets by their SHA-256 (random,
+high-entropy), test passwords by their Argon2id hash (`maison.core.passwords`), e-CPS seeds as they
+must be used. The signing keys' private parts are not here but in the key store (`keys.py`): the
+table keeps their public JWK.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ psc_key = sa.Table(
     "psc_key",
     metadata,
     sa.Column("kid", sa.String(64), primary_key=True),
-    sa.Column("private_jwk", sa.Text, nullable=False),
+    sa.Column("private_jwk", sa.Text),  # NULL: moved to the key store (migration 0022); kept for that move
+    sa.Column("public_jwk", sa.Text),
     sa.Column("created_at", sa.String(32), nullable=False),
     sa.Column("state", sa.String(10), nullable=False),  # active / retiring
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import secrets
 import threading
 import uuid
@@ -112,8 +113,14 @@ class PreparedLot:
 class Dmp:
     def __init__(self, db: Database, blobs: Blobs, referential, terminology: Callable[[], Terminology],  # type: ignore[no-untyped-def]
                  reference_path: Path, *, matrix: Matrix | None = None, max_document_bytes: int = 20_000_000,
-                 notify: Callable[[str, str, str], None] | None = None, journal: Journal | None = None) -> None:
+                 notify: Callable[[str, str, str], None] | None = None, journal: Journal | None = None,
+                 code_secret: bytes | None = None) -> None:
         self.db = db
+        # Delegation codes are kept as HMAC-SHA256 under a server secret held outside the database
+        # (`house.py` reads it from the key store): a dump of the table does not let the short codes be
+        # brute-forced offline (OWASP Password Storage Cheat Sheet, "peppering"). Without one, a secret
+        # of this process alone (codes then last as long as it runs).
+        self._code_secret = code_secret or secrets.token_bytes(32)
         # Searches have no transaction of their own: their audit records go through the journal's
         # group commit (one transaction for whatever is pending) instead of one write each.
         self.journal = journal or Journal(db)
@@ -194,10 +201,11 @@ class Dmp:
         rule = row.rule if row is not None else None
         rubriques: frozenset[str] = frozenset()
         if who.code:
-            code_hash = hashlib.sha256(who.code.encode()).hexdigest()
+            # codes given before keyed hashing (unsalted SHA-256) still open until they expire (1 year at most)
+            hashes = (self.code_hash(who.code), hashlib.sha256(who.code.encode()).hexdigest())
             c = store.dmp_delegation_code.c
             found = conn.execute(sa.select(c.rubriques).where(
-                c.ins == ins, c.professional == who.person, c.code_hash == code_hash, c.revoked.is_(False),
+                c.ins == ins, c.professional == who.person, c.code_hash.in_(hashes), c.revoked.is_(False),
                 c.expires_at > _iso(now))).first()
             rubriques = frozenset(found.rubriques.split(",")) if found else frozenset()
         sector = _sector(conn, who.structure) if who.mode in access.EMERGENCY_MODES else ""
@@ -721,6 +729,10 @@ class Dmp:
 
         self._patient_write(who, "dmp.patient.regle", {"professionnel": professional, "regle": rule}, change)
 
+    def code_hash(self, code: str) -> str:
+        """HMAC-SHA256 of a delegation code under the server's secret (hex, as the column holds)."""
+        return hmac.new(self._code_secret, code.encode(), hashlib.sha256).hexdigest()
+
     def create_code(self, who: Who, professional: str, rubriques: list[str], days: int) -> str:
         """A code the patient gives to a chosen professional for chosen rubriques, for a limited time
         (000 L3238, L3369-3376). Returns the code, shown once."""
@@ -734,7 +746,7 @@ class Dmp:
         def change(conn: Connection, now: datetime) -> None:
             conn.execute(store.dmp_delegation_code.insert().values(
                 id=str(uuid.uuid4()), ins=who.patient, professional=professional,
-                code_hash=hashlib.sha256(code.encode()).hexdigest(), rubriques=",".join(sorted(set(rubriques))),
+                code_hash=self.code_hash(code), rubriques=",".join(sorted(set(rubriques))),
                 expires_at=_iso(now + timedelta(days=days)), created_at=_iso(now)))
 
         self._patient_write(who, "dmp.patient.code", {"professionnel": professional, "rubriques": rubriques,

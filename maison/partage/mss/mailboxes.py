@@ -23,7 +23,7 @@ from maison.core import audit
 from maison.core.audit import Actor
 from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from maison.core.storage import Database
-from maison.identite.psc.provider import check_password, hash_password
+from maison.core.passwords import check_password, hash_password, needs_rehash
 from maison.partage.mss import store
 
 KINDS = ("PER", "ORG", "APP", "CAB")
@@ -165,4 +165,9 @@ class Mailboxes:
             row = conn.execute(sa.select(M).where(M.c.address == address.strip().lower())).first()
         if row is None or row.password_hash is None or not row.active:
             return None
-        return _mailbox(row) if check_password(password, row.password_hash) else None
+        if not check_password(password, row.password_hash):
+            return None
+        if needs_rehash(row.password_hash):  # below OWASP's parameters: upgraded at this login
+            with self.db.write() as conn:
+                conn.execute(M.update().where(M.c.address == row.address).values(password_hash=hash_password(password)))
+        return _mailbox(row)
