@@ -20,8 +20,10 @@ console = Console() if sys.stdout.isatty() else Console(width=110)  # logs and C
 def _register_groups() -> None:
     from maison.audit_cli import audit
     from maison.cda_cli import cda
+    from maison.cle_cli import cle
 
     app.add_typer(cda, name="cda")
+    app.add_typer(cle, name="cle")
     app.add_typer(audit, name="audit")
 
 

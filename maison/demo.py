@@ -24,7 +24,7 @@ from rich.table import Table
 
 from maison import demo_dmp, demo_mss, demo_ordonnance, demo_professionals
 from maison.core import audit
-from maison.core.auth import issue_key
+from maison.core.auth import KeyScope, issue_key
 from maison.core.config import Settings
 from maison.core.identifiers.checksums import luhn_check_digit
 from maison.house import House
@@ -73,7 +73,7 @@ def play(settings: Settings, count: int, console: Console) -> int:
     seed_with_progress(house.db, count, 2026)
     house.insi.register_software(IDAM, "DPI de démonstration", "Maison")
     house.insi.register_structure(STRUCTURE, "CHU de démonstration")
-    key = issue_key(house.db, STRUCTURE, IDAM, DESK.person, "accueil")
+    key = issue_key(house.db, STRUCTURE, IDAM, DESK.person, "accueil", KeyScope.ACCUEIL)
 
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(house.app(), host="127.0.0.1", port=port, log_level="warning"))

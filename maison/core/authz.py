@@ -121,8 +121,11 @@ ACCEPTS_ATTRIBUTE = "__maison_accepts__"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def accepts(policy: Accepts) -> Callable[[F], F]:
+def accepts(policy: Accepts | Public) -> Callable[[F], F]:
     """State on a route's handler which callers it accepts (put it under the route decorator)."""
+
+    if not isinstance(policy, (Accepts, Public)):
+        raise TypeError(f"accepts() takes an Accepts or a Public statement, not {policy!r}")
 
     def mark(handler: F) -> F:
         setattr(handler, ACCEPTS_ATTRIBUTE, policy)
@@ -133,7 +136,7 @@ def accepts(policy: Accepts) -> Callable[[F], F]:
 
 def public(why: str) -> Callable[[F], F]:
     """State that a route does not take the house's credentials, and why."""
-    return accepts(Public(why))  # type: ignore[arg-type]
+    return accepts(Public(why))
 
 
 def policy_of(handler: object) -> Accepts | Public | None:

@@ -76,6 +76,27 @@ def who_of(authorizer: Authorizer, request: Request) -> Who:
                secret=headers.get("x-connexion-secrete", "").lower() in ("1", "true", "oui"))
 
 
+def _patched(before: dict, operations: object) -> tuple:
+    """The metadata a JSON Patch changes: (status, archived, confidentiality, visibility), None where
+    unchanged; any other element is refused (PDSm st_maj.md L59)."""
+    after = jsonpatch.apply(before, operations)
+    changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    if changed - {"status", "securityLabel", "extension"}:
+        raise PatchNotAllowed(f"seuls status, securityLabel et l'extension isArchived se modifient "
+                              f"(élément(s) : {', '.join(sorted(changed))})")
+    status = after.get("status") if "status" in changed else None
+    archived = confidentiality = visibility = None
+    if "extension" in changed:
+        others = lambda res: [e for e in res.get("extension", [])  # noqa: E731
+                              if not isinstance(e, dict) or e.get("url") != mhd.EXT_IS_ARCHIVED]
+        if others(before) != others(after):
+            raise PatchNotAllowed("seule l'extension isArchived se modifie")
+        archived = mhd.is_archived(after)
+    if "securityLabel" in changed:
+        confidentiality, visibility = mhd.security_labels(after.get("securityLabel"))
+    return status, archived, confidentiality, visibility
+
+
 def _ins_param(params: list[tuple[str, str]]) -> str:
     values = [v for k, v in params if k in ("patient.identifier", "patient:identifier")]
     if not values:
@@ -185,7 +206,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
         return dmp.under_doctor(who, doctor) if doctor and who.kind == "professional" else who
 
     @r.get("/metadata")
-    @accepts(public("la déclaration de capacités FHIR est publique"))
+    @public("la déclaration de capacités FHIR est publique")
     async def metadata(request: Request) -> Response:
         return fhir_response(capability_statement(_base(request)))
 
@@ -251,24 +272,13 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
         except orjson.JSONDecodeError:
             raise MalformedRequest("JSON Patch mal formé", code="json") from None
         unique_id = identifiers[0].rpartition("|")[2]
+        # authorised first (a fiche the caller may not change is "not found"), evaluated after (issue 18 §2.2)
         current = await run_in_threadpool(dmp.current_for_patch, who, unique_id)
         base = _base(request)
-        before = mhd.render_document(current, base)
-        after = jsonpatch.apply(before, operations)
-        changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
-        if changed - {"status", "securityLabel", "extension"}:
-            raise PatchNotAllowed(f"seuls status, securityLabel et l'extension isArchived se modifient "
-                                  f"(élément(s) : {', '.join(sorted(changed))})")
-        status = after.get("status") if "status" in changed else None
-        archived = confidentiality = visibility = None
-        if "extension" in changed:
-            others = lambda res: [e for e in res.get("extension", [])  # noqa: E731
-                                  if not isinstance(e, dict) or e.get("url") != mhd.EXT_IS_ARCHIVED]
-            if others(before) != others(after):
-                raise PatchNotAllowed("seule l'extension isArchived se modifie")
-            archived = mhd.is_archived(after)
-        if "securityLabel" in changed:
-            confidentiality, visibility = mhd.security_labels(after.get("securityLabel"))
+        try:
+            status, archived, confidentiality, visibility = _patched(mhd.render_document(current, base), operations)
+        except MaisonError as exc:  # a refused change of an authorised caller is recorded too (§2.5)
+            raise await run_in_threadpool(dmp.refused_change, who, current, exc) from None
         entry = await run_in_threadpool(dmp.update_metadata, who, unique_id, status, archived, confidentiality,
                                         visibility)
         resource = mhd.render_document(entry, base)
