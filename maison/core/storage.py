@@ -179,6 +179,7 @@ def load_all_tables() -> sa.MetaData:
     """Import every store so that `metadata` knows every table (for migrations and test cleanup)."""
     import maison.core.audit  # noqa: F401
     import maison.core.auth  # noqa: F401
+    import maison.core.lockout  # noqa: F401
     import maison.identite.annuaire.store  # noqa: F401
     import maison.identite.mes.store  # noqa: F401
     import maison.identite.psc.store  # noqa: F401

@@ -26,7 +26,9 @@ def outcome_response(error: MaisonError) -> Response:
     status = error.http_status
     if error.code == "too-large":
         status = 413
-    return Response(orjson.dumps(operation_outcome(error)), status_code=status, media_type=FHIR_JSON)
+    # an error may name headers of its own (a throttle's Retry-After, RFC 6585 §4)
+    return Response(orjson.dumps(operation_outcome(error)), status_code=status, media_type=FHIR_JSON,
+                    headers=getattr(error, "http_headers", None))
 
 
 def fhir_response(resource: dict, status: int = 200) -> Response:

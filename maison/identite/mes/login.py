@@ -2,8 +2,11 @@
 
 Identifier and password first; then a six-digit code sent to the patient's e-mail or phone (here
 written to the outbox, which tests and the demo read); the code is valid 5 minutes, for 5 tries.
-Wrong identifier and wrong password get the same answer (no account enumeration); 5 failed
-passwords lock the account for 15 minutes. The tokens are RS256 JWTs of the house's keys, issued
+Wrong identifier and wrong password get the same answer, in the same time (the password hash
+runs for an unknown identifier too: no account enumeration). Guesses are throttled per identifier
+and per source address by `maison.core.lockout` (from the 5th failure a lock of 1 min, doubling up to
+15 min; each failure, lock and login a security event); a login counts as a success only once its
+code is given, so that someone holding the password but not the phone cannot reset the count. The tokens are RS256 JWTs of the house's keys, issued
 by `<base>/mes`, 15 minutes, subject the patient's matricule INS.
 
 A legal representative (a parent, a guardian) declared for a minor may act for the minor: the token
@@ -25,21 +28,18 @@ import sqlalchemy as sa
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from maison.core.errors import Conflict, Forbidden, InvalidInput, MaisonError, Unauthenticated
+from maison.core.audit import Actor
+from maison.core.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
+from maison.core.lockout import Locked, Throttle
 from maison.core.identifiers.nir import parse_matricule
 from maison.core.storage import Database
 from maison.identite.mes import store
 from maison.identite.psc.keys import Keys
-from maison.core.passwords import check_password, hash_password, needs_rehash
+from maison.core.passwords import check_password_evenly, hash_password, needs_rehash
 
-CODE_TTL, CODE_TRIES, PASSWORD_TRIES, LOCK_S, TOKEN_TTL = 300, 5, 5, 900, 900
+CODE_TTL, CODE_TRIES, TOKEN_TTL = 300, 5, 900
 A, O = store.mes_account, store.mes_otp
-
-
-class Locked(MaisonError):
-    http_status = 429
-    fhir_issue = "throttled"
-    code = "compte-verrouille"
+__all__ = ["Locked", "Patient", "PatientLogin"]  # Locked: the throttle's, answered 429 with Retry-After
 
 
 def _sha(text: str) -> str:
@@ -65,6 +65,7 @@ class PatientLogin:
     def __init__(self, db: Database, keys: Keys) -> None:
         self.db = db
         self.keys = keys
+        self.throttle = Throttle(db, "mes", software="mon-espace-sante")
 
     # --- accounts --------------------------------------------------------------------------------
 
@@ -108,22 +109,17 @@ class PatientLogin:
 
     # --- the two steps ------------------------------------------------------------------------------
 
-    def start(self, login: str, password: str) -> dict:
-        """Check identifier and password; send the one-time code; returns the transaction and channel."""
-        with self.db.write() as conn:
+    def start(self, login: str, password: str, *, source: str = "") -> dict:
+        """Check identifier and password; send the one-time code; returns the transaction and channel.
+        `Locked` (429) while the identifier or the source address is locked."""
+        attempt = self.throttle.begin(login, source)  # counted until the code is given
+        with self.db.read() as conn:
             account = conn.execute(sa.select(A).where(A.c.login == login)).first()
-            if account is not None and account.locked_until > time.time():
-                raise Locked("compte temporairement verrouillé après plusieurs échecs")
-            refused = account is None or not check_password(password, account.password_hash)
-            if refused and account is not None:  # counted in this transaction, which commits
-                failures = account.failures + 1
-                conn.execute(A.update().where(A.c.login == login).values(
-                    failures=0 if failures >= PASSWORD_TRIES else failures,
-                    locked_until=int(time.time()) + LOCK_S if failures >= PASSWORD_TRIES else 0))
-        if refused:
+        if not check_password_evenly(password, account.password_hash if account is not None else None):
+            self.throttle.failed(attempt, motif="mot-de-passe")
             raise Unauthenticated("identifiant ou mot de passe incorrect", code="identifiants-invalides")
+        self.throttle.first_factor_passed(attempt)
         with self.db.write() as conn:
-            conn.execute(A.update().where(A.c.login == login).values(failures=0))
             if needs_rehash(account.password_hash):  # below OWASP's parameters: upgraded at this login
                 conn.execute(A.update().where(A.c.login == login).values(password_hash=hash_password(password)))
             transaction, code = uuid.uuid4().hex, f"{secrets.randbelow(1_000_000):06d}"
@@ -137,7 +133,7 @@ class PatientLogin:
         masked = recipient[:2] + "***" + recipient[-4:] if recipient else ""
         return {"transaction": transaction, "canal": channel, "destinataire": masked}
 
-    def finish(self, transaction: str, code: str, issuer: str) -> dict:
+    def finish(self, transaction: str, code: str, issuer: str, *, source: str = "") -> dict:
         with self.db.write() as conn:
             row = conn.execute(sa.select(O).where(O.c.transaction == _sha(transaction))).first()
             if row is None or row.used or row.expires_at < time.time():
@@ -149,8 +145,11 @@ class PatientLogin:
             if not wrong:
                 account = conn.execute(sa.select(A).where(A.c.login == row.login)).first()
                 minors = self._represented(conn, account.ins)
-        if wrong:  # raised once the attempt is recorded
+        if wrong:  # raised once the attempt is recorded; a transaction's own tries bound the guesses
+            self.throttle.refused(row.login, source, motif="code")
             raise Unauthenticated(f"code incorrect ({CODE_TRIES - attempts} essai(s) restant(s))", code="code-invalide")
+        self.throttle.succeeded(row.login, source, Actor(person=account.ins, structure="", software="mon-espace-sante"),
+                                detail={"methode": "mot-de-passe+code"})
         return {**self._token(account.ins, account.ins, issuer), "patient": account.ins, "representes": minors}
 
     def _represented(self, conn: sa.Connection, ins: str) -> list[str]:

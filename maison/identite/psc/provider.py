@@ -36,7 +36,9 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from maison.core.keystore import KeyStore
-from maison.core.passwords import check_password, hash_password, needs_rehash
+from maison.core.audit import Actor
+from maison.core.lockout import Throttle
+from maison.core.passwords import check_password_evenly, hash_password, needs_rehash
 from maison.core.storage import Database
 from maison.identite.annuaire import store as annuaire_store
 from maison.identite.psc import store
@@ -77,6 +79,7 @@ class Provider:
     def __init__(self, db: Database, keystore: KeyStore | None = None) -> None:
         self.db = db
         self.keys = Keys(db, keystore)
+        self.throttle = Throttle(db, "psc", software="pro-sante-connect")
         self._verified: dict[str, tuple[object, dict]] = {}  # token → (key set that verified it, claims)
 
     # --- client software ---------------------------------------------------------------------------
@@ -151,15 +154,29 @@ class Provider:
             else:
                 conn.execute(a.update().where(a.c.idnatps == idnatps).values(**values))
 
-    def verify_login(self, idnatps: str, *, otp: str | None = None, password: str | None = None) -> str:
-        """The authentication mode used ('MOBILE' e-CPS or 'PASSWORD'), or access_denied."""
+    def verify_login(self, idnatps: str, *, otp: str | None = None, password: str | None = None,
+                     source: str = "") -> str:
+        """The authentication mode used ('MOBILE' e-CPS or 'PASSWORD'), or access_denied; `Locked` (429)
+        while the professional's account or the caller's address is locked (maison.core.lockout: a
+        6-digit e-CPS code would otherwise fall to a few hundred thousand guesses)."""
+        attempt = self.throttle.begin(idnatps, source)
+        try:
+            mode = self._check_login(idnatps, otp, password)
+        except OAuthError:
+            self.throttle.failed(attempt, motif="code-ecps" if otp else "mot-de-passe")
+            raise
+        self.throttle.succeeded(idnatps, source, Actor(person=idnatps, structure="", software="pro-sante-connect"),
+                                attempt=attempt, detail={"methode": mode})
+        return mode
+
+    def _check_login(self, idnatps: str, otp: str | None, password: str | None) -> str:
         self._practitioner(idnatps)
         with self.db.read() as conn:
             account = conn.execute(sa.select(store.psc_account).where(store.psc_account.c.idnatps == idnatps)).first()
         if account is not None and otp and account.totp_seed and pyotp.TOTP(account.totp_seed).verify(otp, valid_window=1):
             return "MOBILE"
-        if account is not None and password and account.test_account and account.password_hash and check_password(
-                password, account.password_hash):
+        test_hash = account.password_hash if account is not None and account.test_account else None
+        if password and check_password_evenly(password, test_hash):  # as long for an account without one
             if needs_rehash(account.password_hash):  # a hash below OWASP's parameters, upgraded now
                 self._upsert_account(idnatps, password_hash=hash_password(password))
             return "PASSWORD"
@@ -372,9 +389,9 @@ class Provider:
             "auth_mode": "MOBILE", "client_name": client.name}, CIBA_TTL)
         return {"auth_req_id": value, "expires_in": CIBA_TTL, "interval": CIBA_INTERVAL}
 
-    def ecps_pending(self, idnatps: str, otp: str) -> list[dict]:
+    def ecps_pending(self, idnatps: str, otp: str, *, source: str = "") -> list[dict]:
         """What the e-CPS app shows: the open requests for this professional (the app proves itself by its code)."""
-        self.verify_login(idnatps, otp=otp)
+        self.verify_login(idnatps, otp=otp, source=source)
         g = store.psc_grant
         with self.db.read() as conn:
             rows = conn.execute(sa.select(g.c.data).where(g.c.kind == "ciba", g.c.idnatps == idnatps,
@@ -383,8 +400,8 @@ class Provider:
         return [{"id": d["handle"], "client": d["client_name"], "binding_message": d["binding_message"]}
                 for d in open_ if d["status"] == "pending"]
 
-    def ecps_decide(self, idnatps: str, otp: str, handle: str, approve: bool) -> None:
-        self.verify_login(idnatps, otp=otp)
+    def ecps_decide(self, idnatps: str, otp: str, handle: str, approve: bool, *, source: str = "") -> None:
+        self.verify_login(idnatps, otp=otp, source=source)
         g = store.psc_grant
         with self.db.write() as conn:
             for row in conn.execute(sa.select(g.c.digest, g.c.data).where(

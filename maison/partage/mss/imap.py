@@ -33,6 +33,7 @@ from zope.interface import Interface, implementer
 
 from maison.core import audit
 from maison.core.audit import Actor
+from maison.core.lockout import Locked
 from maison.identite.psc.provider import OAuthError
 from maison.partage.mss import store
 from maison.partage.mss.smtp import SENDING_ROLES, Runtime
@@ -313,12 +314,25 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
 
         def requestAvatarId(self, c):  # type: ignore[no-untyped-def]
             async def check() -> bytes:
-                box = await asyncio.to_thread(runtime.mailboxes.authenticate_password,
-                                              c.username.decode("utf-8", "replace"), c.password.decode("utf-8", "replace"))
+                try:  # one throttle with SMTP AUTH, per address and per client (maison.core.lockout)
+                    box = await asyncio.to_thread(
+                        runtime.mailboxes.authenticate_password, c.username.decode("utf-8", "replace"),
+                        c.password.decode("utf-8", "replace"), source=getattr(c, "source", ""),
+                        operator=runtime.operator.id, via="imap")
+                except Locked as exc:
+                    raise Throttled(exc.retry_after) from None
                 if box is None or box.operator != runtime.operator.id:
                     raise error.UnauthorizedLogin()
                 return _avatar(box.address, None)
             return defer.Deferred.fromFuture(asyncio.ensure_future(check()))
+
+    class Throttled(error.UnauthorizedLogin):
+        """The address or the client is locked for a while: answered `NO [UNAVAILABLE]` (RFC 5530 §3,
+        a temporary failure: a client must not take it for a wrong password and prompt again)."""
+
+        def __init__(self, retry_after: int) -> None:
+            super().__init__(retry_after)
+            self.retry_after = retry_after
 
     class IBearer(Interface):
         """A mailbox and a Pro Santé Connect token, from XOAUTH2 or OAUTHBEARER."""
@@ -379,6 +393,33 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
             return defer.succeed(_avatar(c.user.lower(), c.person))
 
     class Server(GuardedServer):
+        # --- the client's address for the login throttle, and its answer -----------------------------
+
+        def authenticateLogin(self, user, passwd):  # type: ignore[no-untyped-def]
+            """LOGIN, as Twisted's, with the client's address on the credentials."""
+            c = credentials.UsernamePassword(user, passwd)
+            c.source = self.transport.getPeer().host
+            return self.portal.login(c, None, imap4.IAccount)
+
+        def authenticate(self, chal, tag):  # type: ignore[no-untyped-def]
+            chal.source = self.transport.getPeer().host
+            super().authenticate(chal, tag)
+
+        def _IMAP4Server__ebLogin(self, failure, tag):  # type: ignore[no-untyped-def]
+            if not self._throttled(failure, tag):
+                imap4.IMAP4Server._IMAP4Server__ebLogin(self, failure, tag)
+
+        def _IMAP4Server__ebAuthResp(self, failure, tag):  # type: ignore[no-untyped-def]
+            if not self._throttled(failure, tag):
+                imap4.IMAP4Server._IMAP4Server__ebAuthResp(self, failure, tag)
+
+        def _throttled(self, failure, tag) -> bool:  # type: ignore[no-untyped-def]
+            if not failure.check(Throttled):
+                return False
+            self.sendNegativeResponse(tag, b"[UNAVAILABLE] Trop d'echecs d'authentification : reessayer dans "
+                                           + str(failure.value.retry_after).encode() + b" s")
+            return True
+
         def do_FETCH(self, tag, messages, query, uid=0):  # type: ignore[no-untyped-def]
             """RFC 3501 §6.4.5: BODY[] (not PEEK), RFC822 and RFC822.TEXT set \\Seen."""
             if any((p.type == "body" and not getattr(p, "peek", False)) or p.type in ("rfc822", "rfc822text")

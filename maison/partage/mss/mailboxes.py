@@ -23,7 +23,8 @@ from maison.core import audit
 from maison.core.audit import Actor
 from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from maison.core.storage import Database
-from maison.core.passwords import check_password, hash_password, needs_rehash
+from maison.core.lockout import Throttle
+from maison.core.passwords import check_password_evenly, hash_password, needs_rehash
 from maison.partage.mss import store
 
 KINDS = ("PER", "ORG", "APP", "CAB")
@@ -62,6 +63,7 @@ def normalise(address: str) -> str:
 class Mailboxes:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.throttle = Throttle(db, "mss", software="mss")
 
     def create(self, actor: Actor, address: str, operator: str, kind: str, owner: str, display_name: str, *,
                password: str | None = None, liste_rouge: bool = False) -> Mailbox:
@@ -159,14 +161,21 @@ class Mailboxes:
                                 .where(A.c.person == person, M.c.active.is_(True)).order_by(M.c.address)).all()
         return [(_mailbox(r), r.role) for r in rows]
 
-    def authenticate_password(self, address: str, password: str) -> Mailbox | None:
-        """Applicative mailboxes (and test accounts) log in with their password."""
+    def authenticate_password(self, address: str, password: str, *, source: str = "", operator: str | None = None,
+                              via: str = "") -> Mailbox | None:
+        """Applicative mailboxes (and test accounts) log in with their password — at `operator`'s
+        servers if named. SMTP AUTH and IMAP LOGIN share one throttle per address and per source
+        (maison.core.lockout): `Locked` while either is locked; the hash runs for an unknown or
+        passwordless address too, so that the time taken does not tell which addresses exist."""
+        attempt = self.throttle.begin(address, source)
         with self.db.read() as conn:
             row = conn.execute(sa.select(M).where(M.c.address == address.strip().lower())).first()
-        if row is None or row.password_hash is None or not row.active:
+        usable = row is not None and row.active and (operator is None or row.operator == operator)
+        if not check_password_evenly(password, row.password_hash if usable else None):
+            self.throttle.failed(attempt)
             return None
-        if not check_password(password, row.password_hash):
-            return None
+        self.throttle.succeeded(address, source, Actor(person=row.address, structure=row.owner, software=via or "mss"),
+                                attempt=attempt, detail={"methode": "mot-de-passe"})
         if needs_rehash(row.password_hash):  # below OWASP's parameters: upgraded at this login
             with self.db.write() as conn:
                 conn.execute(M.update().where(M.c.address == row.address).values(password_hash=hash_password(password)))

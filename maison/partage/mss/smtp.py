@@ -31,6 +31,7 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult
 
 from maison.core.audit import Actor
 from maison.core.errors import MaisonError, NotFound
+from maison.core.lockout import Locked
 from maison.identite.psc.provider import OAuthError, Provider
 from maison.partage.mss import citizen
 from maison.partage.mss import message as mime
@@ -327,7 +328,7 @@ class SubmissionHandler(_Base):
         parts = blob.split("\x00")
         if len(parts) != 3:
             return AuthResult(success=False, handled=False, message="501 5.5.2 Reponse PLAIN mal formee")
-        return await self._password(parts[1], parts[2])
+        return await self._password(server, parts[1], parts[2])
 
     async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
         login = await _initial(server, args, challenge="Username:")
@@ -336,10 +337,19 @@ class SubmissionHandler(_Base):
         password = await server.challenge_auth("Password:")
         if not isinstance(password, bytes):
             return AuthResult(success=False, handled=True)
-        return await self._password(login, password.decode("utf-8", "replace"))
+        return await self._password(server, login, password.decode("utf-8", "replace"))
 
-    async def _password(self, login: str, password: str) -> AuthResult:
-        box = await asyncio.to_thread(self.rt.mailboxes.authenticate_password, login, password)
+    async def _password(self, server: SMTP, login: str, password: str) -> AuthResult:
+        """A password checked under the mailboxes' throttle (maison.core.lockout); while the address or
+        this client is locked: 454 4.7.0, RFC 4954 §6's temporary failure (RFC 3463 X.7.0), so that a
+        client does not take it for a wrong password."""
+        peer = server.session.peer[0] if isinstance(server.session.peer, tuple) else str(server.session.peer or "")
+        try:
+            box = await asyncio.to_thread(self.rt.mailboxes.authenticate_password, login, password, source=peer,
+                                          operator=self.rt.operator.id, via="smtp")
+        except Locked as exc:
+            return AuthResult(success=False, handled=False, message=f"454 4.7.0 Trop d'echecs d'authentification : "
+                                                                    f"reessayer dans {exc.retry_after} s")
         if box is None or box.operator != self.rt.operator.id:
             return AuthResult(success=False, handled=False, message="535 5.7.8 Identifiants refuses")
         return AuthResult(success=True, auth_data={"mailbox": box.address, "person": None})

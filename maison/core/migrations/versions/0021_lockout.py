@@ -16,8 +16,20 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    # maison/core/lockout.py: failures and locks per account and per source, shared by every process
+    op.create_table(
+        'auth_throttle',
+        sa.Column('service', sa.String(length=16), nullable=False),
+        sa.Column('kind', sa.String(length=8), nullable=False),
+        sa.Column('subject', sa.String(length=160), nullable=False),
+        sa.Column('failures', sa.Integer(), nullable=False),
+        sa.Column('last_failure', sa.BigInteger(), nullable=False),
+        sa.Column('locked_until', sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint('service', 'kind', 'subject', name='pk_auth_throttle'),
+    )
+    op.create_index('ix_auth_throttle_last_failure', 'auth_throttle', ['last_failure'])
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index('ix_auth_throttle_last_failure', table_name='auth_throttle')
+    op.drop_table('auth_throttle')
