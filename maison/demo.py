@@ -22,14 +22,13 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from maison import demo_dmp, demo_mss, demo_ordonnance, demo_professionals
+from maison import demo_dmp, demo_insi, demo_mss, demo_ordonnance, demo_professionals
 from maison.core import audit
 from maison.core.auth import KeyScope, issue_key
 from maison.core.config import Settings
 from maison.core.identifiers.checksums import luhn_check_digit
 from maison.house import House
 from maison.identite.ins import store as ins_store
-from maison.identite.ins.client import ClientIdentity, InsiClient
 from maison.identite.ins.traits import Traits
 from maison.identite.vigilance.cellule import Semester
 from maison.identite.vigilance.fhir import EXT_BIRTH_LIST
@@ -84,7 +83,7 @@ def play(settings: Settings, count: int, console: Console) -> int:
     base = f"http://127.0.0.1:{port}"
     console.print(f"Services on {base}: " + ", ".join(s["path"] for s in httpx.get(base).json()["services"]))
     http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=10)
-    insi = InsiClient(f"{base}/insi/lps", ClientIdentity(STRUCTURE, IDAM))
+    insi, stop_insi = demo_insi.start(house, STRUCTURE, IDAM, _free_port(), console)
 
     with house.db.read() as conn:
         rows = conn.execute(sa.select(ins_store.ins_person).where(
@@ -155,6 +154,7 @@ def play(settings: Settings, count: int, console: Console) -> int:
         n_events = conn.execute(sa.select(sa.func.count()).select_from(audit.audit_event)).scalar_one()
     console.print(f"PDQm search for {people[0].nom_naissance}: {found['total']} patient(s); "
                   f"audit trail: {n_events} records, chain {'intact' if intact else 'BROKEN'}")
+    stop_insi()
     server.should_exit = True
     thread.join(timeout=5)
     ok = intact and bool(reviews) and civ["eligible"] and professionals_ok and dmp_ok and mss_ok and ordonnance_ok
