@@ -367,6 +367,20 @@ def dmp_sweep(data_dir: Path = typer.Option(None),
     console.print(f"{removed} unreferenced file(s) removed; {len(referenced)} blob(s) referenced")
 
 
+@app.command("chiffrer-documents")
+def chiffrer_documents(data_dir: Path = typer.Option(None)) -> None:
+    """Encrypt, with the key store's blob key, the DMP documents and MSSanté messages stored in clear
+    before encryption at rest (they stay readable meanwhile). Idempotent; run once after the upgrade."""
+    from maison.house import House
+
+    house = House.open(_settings(data_dir), migrate=False)
+    try:
+        done = house.dmp.blobs.encrypt_legacy() + house.mss.blobs.encrypt_legacy()
+    finally:
+        house.close()
+    console.print(f"{done} document(s) chiffré(s) (AES-256-GCM)")
+
+
 @app.command()
 def demo(count: int = typer.Option(100_000, help="Synthetic identities to seed"),
          data_dir: Path = typer.Option(Path("data/demo"), help="A fresh directory for the demo database")) -> None:

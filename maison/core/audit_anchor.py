@@ -165,6 +165,8 @@ class Checkpointer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        """Sign the head found at start (what the previous run left), then every interval."""
+        self.write()
         if self._thread is None and self.interval_s > 0:
             self._thread = threading.Thread(target=self._run, name="audit-checkpoints", daemon=True)
             self._thread.start()
@@ -184,7 +186,6 @@ class Checkpointer:
             return None
 
     def _run(self) -> None:
-        self.write()
         while not self._stop.wait(self.interval_s):
             self.write()
 

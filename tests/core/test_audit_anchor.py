@@ -178,3 +178,16 @@ def test_cli_verify_names_the_break_and_exits_non_zero(db, tmp_path, database_ur
     (tmp_path / "junk.pub").write_bytes(b"not a key")
     assert runner.invoke(app, ["audit", "verify", "--cle-publique", str(tmp_path / "junk.pub")],
                          env=env).exit_code == 2
+
+
+def test_the_serving_app_checkpoints_at_start_and_at_clean_shutdown(house):
+    from tests.conftest import LiveServer
+
+    _write(house.db, 3)
+    path = house.settings.effective_checkpoint_path
+    with LiveServer(house.app()):
+        _write(house.db, 2, start=3)
+    # started: the head at start signed; stopped: the head at shutdown signed
+    assert [orjson.loads(line)["seq"] for line in path.read_bytes().splitlines()] == [3, 5]
+    public = audit_anchor.Signer(house.settings.keystore()).public
+    assert audit_anchor.verify(house.db, path, public).intact

@@ -246,3 +246,19 @@ def test_migration_0022_moves_the_keys_to_the_key_store(tmp_path):
     with db.read() as conn:
         assert orjson.loads(conn.execute(sa.text("SELECT private_jwk FROM psc_key")).scalar_one())["kid"] == "k1"
     db.dispose()
+
+
+def test_cli_encrypts_the_documents_stored_in_clear(tmp_path, database_url, db):
+    from typer.testing import CliRunner
+
+    from maison.cli import app
+
+    clear = Blobs(tmp_path / "data" / "documents")
+    digest = clear.put(b"compte rendu en clair")
+    env = {"MAISON_DATA_DIR": str(tmp_path / "data"), "MAISON_SECRETS_DIR": str(tmp_path / "secrets"),
+           "MAISON_DATABASE_URL": database_url, "MAISON_REFERENCE_PATH": os.environ.get("MAISON_REFERENCE_PATH", "")}
+    result = CliRunner().invoke(app, ["chiffrer-documents"], env={k: v for k, v in env.items() if v})
+    assert result.exit_code == 0 and "1 document(s)" in result.output, result.output
+    assert clear.path(digest).read_bytes().startswith(MAGIC)
+    key = FileKeyStore(tmp_path / "secrets").read("blobs.aes256gcm")
+    assert Blobs(tmp_path / "data" / "documents", key).get(digest) == b"compte rendu en clair"
