@@ -125,3 +125,25 @@ def test_oversized_bodies_are_refused_before_parsing(dpi, live):
     cell = httpx.post(f"{live.url}/identitovigilance/incidents", content=big,
                       headers={"Authorization": dpi.headers["Authorization"], "Content-Type": "application/json"})
     assert cell.status_code == 413
+
+
+def test_another_structures_patient_answers_like_a_missing_one_and_is_audited(dpi, house, live):
+    # issue 18 §2.2/§2.5: the same answer for "not there" and "not yours", and the attempt in the trail
+    from maison.core import audit
+
+    pid = _admit(dpi, "T9", "Garcia-Hammadi", "Anna Sarah-Lou", "female", "1977-01-21")
+    other = httpx.Client(base_url=f"{live.url}/fhir", headers={
+        "ESANTE-API-KEY": issue_key(house.db, "1690000035", "dpi-voisin", "curieux", "accueil")})
+    calls = [lambda p: other.get(f"/Patient/{p}"), lambda p: other.post(f"/Patient/{p}/$recuperer-ins"),
+             lambda p: other.post(f"/Patient/{p}/$verifier-piece", json={
+                 "resourceType": "Parameters", "parameter": [{"name": "typePiece", "valueCode": "CN"}]})]
+    for call in calls:
+        theirs, missing = call(pid), call(pid + 10_000)
+        assert theirs.status_code == missing.status_code == 404
+        assert theirs.text.replace(str(pid), "N") == missing.text.replace(str(pid + 10_000), "N")
+        assert _code(theirs) == "patient-inconnu"
+    with house.db.read() as conn:
+        refused = [r for r in audit.events(conn, action_prefix="identitovigilance.") if r["outcome"] == "failure"
+                   and r["actor_person"] == "curieux"]
+    assert len(refused) == 3 and {r["patient"] for r in refused} == {"T9"}
+    assert dpi.get(f"/Patient/{pid}").status_code == 200  # its own structure still reads it

@@ -20,8 +20,10 @@ audited and checked against the actor's structure.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -64,6 +66,36 @@ def insi_advice(result: InsiResult) -> str:
     return "INS trouvé : comparer les traits renvoyés à ceux du dossier avant d'associer."
 
 
+class _OtherStructure(NotFound):
+    """A record of another structure: answered exactly as a missing one (no oracle on ids), and audited."""
+
+    def __init__(self, patient_id: int, ipp: str, structure: str) -> None:
+        super().__init__(f"patient {patient_id} inconnu", code="patient-inconnu")
+        self.patient_id, self.ipp, self.structure = patient_id, ipp, structure
+
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _hides_other_structures(method: Method) -> Method:
+    """A call naming another structure's patient answers 404 like an unknown id (issue 18 §2.2, §2.5: the
+    same answer for "not there" and "not yours"), and its refusal is recorded once the call's own
+    transaction has rolled back."""
+
+    @functools.wraps(method)
+    def guarded(self: PatientIndex, actor: audit.Actor, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, actor, *args, **kwargs)
+        except _OtherStructure as refused:
+            with self.db.write() as conn:
+                audit.record(conn, actor, f"identitovigilance.{method.__name__}", outcome="failure",
+                             patient=refused.ipp, detail={"code": "hors-structure", "patient_id": refused.patient_id,
+                                                          "structure": refused.structure})
+            raise NotFound(refused.message, code=refused.code) from None
+
+    return guarded  # type: ignore[return-value]
+
+
 class PatientIndex:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -79,7 +111,8 @@ class PatientIndex:
         row = store.get(conn, patient_id, for_update=for_update)
         if row is None:
             raise NotFound(f"patient {patient_id} inconnu", code="patient-inconnu")
-        self._authorise(actor, row.structure)
+        if row.structure != actor.structure:
+            raise _OtherStructure(patient_id, row.ipp, row.structure)
         identity = store.row_to_identity(row)
         if identity.merged_into is not None and for_update:
             raise TransitionRefused(f"patient {patient_id} fusionné dans {identity.merged_into}", code="fusionne")
@@ -136,6 +169,7 @@ class PatientIndex:
                          detail={"structure": structure, "status": status.value})
             return store.row_to_identity(store.get(conn, patient_id))
 
+    @_hides_other_structures
     def get(self, actor: audit.Actor, patient_id: int) -> LocalIdentity:
         with self.db.write() as conn:
             identity = self._load(conn, actor, patient_id, for_update=False)
@@ -145,6 +179,7 @@ class PatientIndex:
 
     # --- the transitions -----------------------------------------------------------------------
 
+    @_hides_other_structures
     def record_insi_result(self, actor: audit.Actor, patient_id: int, result: InsiResult, *,
                            method: CollectionMethod = CollectionMethod.INSI) -> LocalIdentity:
         """Associate the INS returned by INSi (seed 002 L344: easy association on 00)."""
@@ -186,6 +221,7 @@ class PatientIndex:
             raise TransitionRefused("un autre INS est déjà associé à ce dossier : collision à traiter", code="collision")
         raise Conflict(f"INS déjà associé au dossier {others[0].ipp} : doublon à traiter", code="ins-deja-attribue")
 
+    @_hides_other_structures
     def record_datamatrix(self, actor: audit.Actor, patient_id: int, scanned: InsDatamatrix,
                           result: InsiResult) -> LocalIdentity:
         """A Datamatrix INS read on a document, then verified by INSi with the traits it carries.
@@ -202,6 +238,7 @@ class PatientIndex:
                                         code="datamatrix-ins-different")
         return self.record_insi_result(actor, patient_id, result, method=CollectionMethod.CB)
 
+    @_hides_other_structures
     def check_document(self, actor: audit.Actor, patient_id: int, document_type: str) -> LocalIdentity:
         if document_type not in DOCUMENT_TYPES:
             raise InvalidInput(f"type de pièce d'identité '{document_type}' inconnu", code="piece-inconnue")
@@ -215,6 +252,7 @@ class PatientIndex:
             return self._save(conn, actor, current, "document-check", document_checked=True,
                               document_type=document_type)
 
+    @_hides_other_structures
     def read_carte_vitale_app(self, actor: audit.Actor, patient_id: int, result: InsiResult, *,
                               holder: bool, qualify_beneficiary: bool = False) -> LocalIdentity:
         """Appli carte Vitale: the holder's INS is qualified; a beneficiary's qualified or
@@ -226,6 +264,7 @@ class PatientIndex:
                 return self._save(conn, actor, current, "apcv-qualification", document_checked=True)
         return self.get(actor, patient_id)
 
+    @_hides_other_structures
     def invalidate_ins(self, actor: audit.Actor, patient_id: int, reason: str) -> LocalIdentity:
         """The INS no longer verifies (INSi verification failed): RECUP→PROV, QUAL→VALI."""
         with self.db.write() as conn:
@@ -235,6 +274,7 @@ class PatientIndex:
             return self._save(conn, actor, current, "ins-invalidation", insi_retrieved=False,
                               ins_number=None, ins_cle=None, ins_oid=None)
 
+    @_hides_other_structures
     def set_attribute(self, actor: audit.Actor, patient_id: int, attribute: str, on: bool = True) -> LocalIdentity:
         """Flag an identity doubtful, fictitious or homonym; doubtful and fictitious force PROV."""
         if attribute not in ATTRIBUTES:
@@ -246,6 +286,7 @@ class PatientIndex:
             return self._save(conn, actor, current, f"attribute-{attribute}-{'on' if on else 'off'}",
                               attributes=frozenset(attrs))
 
+    @_hides_other_structures
     def update_traits(self, actor: audit.Actor, patient_id: int, traits: Traits) -> LocalIdentity:
         """Correct the traits of a record whose traits did not come from INSi.
 
@@ -273,6 +314,7 @@ class PatientIndex:
                                                           score=score, reason=reason, state="ouvert",
                                                           created_at=_now()))
 
+    @_hides_other_structures
     def merge(self, actor: audit.Actor, survivor_id: int, absorbed_id: int, review_id: int | None = None) -> LocalIdentity:
         """Fusion: the absorbed record points to the survivor and is never used again; history is kept."""
         if survivor_id == absorbed_id:
@@ -296,6 +338,7 @@ class PatientIndex:
             self._close_reviews(conn, actor, keep.id, drop.id, "fusionne", review_id)
             return store.row_to_identity(store.get(conn, keep.id))
 
+    @_hides_other_structures
     def split(self, actor: audit.Actor, patient_id: int, new_ipp: str, traits: Traits,
               review_id: int | None = None) -> LocalIdentity:
         """Dédoublement of a collision: the other person gets a new provisional record.
@@ -389,6 +432,7 @@ class PatientIndex:
                 store.vig_review.c.structure == structure, store.vig_review.c.state == state)
                 .order_by(store.vig_review.c.score.desc()))]
 
+    @_hides_other_structures
     def history(self, actor: audit.Actor, patient_id: int) -> list[dict]:
         with self.db.read() as conn:
             self._load(conn, actor, patient_id, for_update=False)
