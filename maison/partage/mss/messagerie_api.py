@@ -17,6 +17,7 @@ from maison.core.errors import InvalidInput, NotFound
 from maison.formats.body import json_response, read_json_object, required_text
 from maison.partage.dmp.api import who_of
 from maison.partage.espace.service import Espace
+from maison.partage.mss.download import attachment_response
 from maison.partage.mss.messagerie import Messagerie
 
 
@@ -52,8 +53,7 @@ def router(messagerie: Messagerie, authorizer: Authorizer, max_body_bytes: int) 
         if not 0 <= n < len(parsed.attachments):
             raise NotFound(f"pièce {n} absente du message {uid}", code="piece-inconnue")
         a = parsed.attachments[n]
-        return Response(a.data, media_type=a.content_type,
-                        headers={"Content-Disposition": f'attachment; filename="{a.filename}"'})
+        return attachment_response(a.data, a.filename, a.content_type)  # the sender's name and type, made safe
 
     @r.post("/{uid}/reponse")
     @accepts(PATIENT)
