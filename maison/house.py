@@ -164,7 +164,7 @@ class House:
             self.insi.journal.close()  # every answered call's audit record is committed before exit
             self.checkpoints.stop()  # and the head they make is signed
 
-        local_idps = LocalProviders(self.db)
+        local_idps = LocalProviders(self.db, private_addresses=self.settings.psc_jwks_adresses_privees)
         authorizer = Authorizer(self.db, self.psc, issuer_for, local_idps, self.patient_login, mes_issuer_for,
                                 journal=self.insi.journal)
         # every route states its callers (maison.core.authz); the guard enforces it before the handler runs

@@ -57,6 +57,9 @@ class Settings:
     dmp_matrix_path: str = ""
     espace_max_document_bytes: int = 5_000_000  # a document the patient deposits in Mon espace santé
     mss_max_message_bytes: int = 20_000_000  # the largest MSSanté message an operator accepts (SMTP SIZE)
+    # A structure's identity provider registered with a jwksUri: Maison fetches only public addresses
+    # (no loopback, private, link-local, reserved; SSRF, issue 18 §3), unless this is on (tests, a lab).
+    psc_jwks_adresses_privees: bool = False
     # How clients reach the house (Pro Santé Connect's issuer is derived from it); empty: scheme://host:port
     public_url: str = ""
     # Secret used to sign local tokens; must come from the environment outside tests.

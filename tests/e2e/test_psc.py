@@ -348,7 +348,14 @@ def test_a_structures_own_identity_provider_is_accepted_for_its_staff(psc, house
     assert httpx.get(fhir, headers={"Authorization": f"Bearer {forged}"}).status_code == 401
 
 
-def test_local_provider_keys_fetched_from_its_jwks_uri_and_rotated(psc, house, live):
+@pytest.fixture
+def private_jwks(house):  # type: ignore[no-untyped-def]
+    """The provider's JWKS served on loopback, which only this setting lets Maison fetch (before `live`)."""
+    house.settings = house.settings.with_overrides(psc_jwks_adresses_privees=True)
+    return house
+
+
+def test_local_provider_keys_fetched_from_its_jwks_uri_and_rotated(private_jwks, psc, house, live):
     import json
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

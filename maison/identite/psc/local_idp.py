@@ -8,6 +8,11 @@ accepts that provider's access tokens for the hospital's staff: the token must b
 the registered keys (RS256/ES256, never `none`), unexpired, for that audience, and name a
 professional who practises in the registering structure. The provider vouches for its own staff
 only: a token naming someone of another structure is refused.
+
+A `jwksUri` is fetched through `maison.core.outbound`: public addresses only (each resolved address
+checked, the connection pinned to it), https, no redirect, and one answer for every failure that
+does not say why (SSRF, issue 18 §3) — unless the setting `psc_jwks_adresses_privees` allows
+private addresses (tests, a lab).
 """
 
 from __future__ import annotations
@@ -15,14 +20,13 @@ from __future__ import annotations
 import base64
 import time
 
-import httpx
 import orjson
 import sqlalchemy as sa
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from maison.core import audit
+from maison.core import audit, outbound
 from maison.core.audit import Actor
 from maison.core.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
 from maison.core.storage import Database
@@ -35,8 +39,9 @@ L = store.psc_local_idp
 
 
 class LocalProviders:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, private_addresses: bool = False) -> None:
         self.db = db
+        self.private_addresses = private_addresses  # a jwksUri may name loopback/private addresses
         self._fetched: dict[str, float] = {}  # issuer -> when its JWKS was last refetched
 
     def register(self, administrator: Actor, issuer: str, audience: str, idnatps_claim: str = "idnatps", *,
@@ -52,9 +57,7 @@ class LocalProviders:
         if (jwks is None) == (jwks_uri is None):
             raise InvalidInput("jwks ou jwksUri, l'un des deux", code="jwks")
         if jwks_uri is not None:
-            if not jwks_uri.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-                raise InvalidInput("jwksUri https attendu", code="jwks")
-            jwks = _fetch(jwks_uri)
+            jwks = self._fetch(jwks_uri)
         _public_keys(jwks)
         with self.db.write() as conn:
             if conn.execute(sa.select(L.c.issuer).where(L.c.issuer == issuer)).first() is not None:
@@ -94,6 +97,19 @@ class LocalProviders:
         return idnatps, row.structure
 
 
+    def _fetch(self, uri: str) -> dict:
+        """The provider's public keys at `uri`; one `InvalidInput` whatever failed (address refused,
+        no answer, an error status, too big, not JSON, not a JWKS of public keys)."""
+        try:
+            data = orjson.loads(outbound.fetch(uri, max_bytes=MAX_JWKS_BYTES,
+                                               private_addresses=self.private_addresses))
+            if isinstance(data, dict):
+                _public_keys(data)
+                return data
+        except (outbound.Unreachable, orjson.JSONDecodeError, InvalidInput):
+            pass
+        raise InvalidInput(UNREACHABLE, code="jwks")
+
     def _after_rotation(self, row, token: str, error: Exception):  # type: ignore[no-untyped-def]
         """The provider may have rotated its keys: refetch its JWKS (at most once a minute) and retry."""
         last = self._fetched.get(row.issuer, 0.0)
@@ -101,8 +117,10 @@ class LocalProviders:
             raise Unauthenticated(f"jeton du fournisseur local refusé ({type(error).__name__})",
                                   code="jeton-invalide") from None
         self._fetched[row.issuer] = time.monotonic()
-        jwks = _fetch(row.jwks_uri)
-        _public_keys(jwks)
+        try:
+            jwks = self._fetch(row.jwks_uri)
+        except InvalidInput:
+            raise Unauthenticated("jeton du fournisseur local refusé", code="jeton-invalide") from None
         with self.db.write() as conn:
             conn.execute(L.update().where(L.c.issuer == row.issuer).values(jwks=orjson.dumps(jwks).decode()))
         try:
@@ -122,18 +140,7 @@ def _public_keys(jwks: dict) -> KeySet:
     return keys
 
 
-def _fetch(uri: str) -> dict:
-    try:
-        response = httpx.get(uri, timeout=5, follow_redirects=False)
-        response.raise_for_status()
-        if len(response.content) > MAX_JWKS_BYTES:
-            raise InvalidInput("JWKS trop volumineux", code="jwks")
-        data = orjson.loads(response.content)
-    except (httpx.HTTPError, orjson.JSONDecodeError) as exc:
-        raise InvalidInput(f"JWKS injoignable ou illisible à {uri} ({type(exc).__name__})", code="jwks") from None
-    if not isinstance(data, dict):
-        raise InvalidInput("JWKS : objet JSON attendu", code="jwks")
-    return data
+UNREACHABLE = "jwksUri : aucun JWKS de clés publiques n'a pu en être obtenu"  # the one answer, whatever the cause
 
 
 def unverified_issuer(token: str) -> str | None:
