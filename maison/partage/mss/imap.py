@@ -36,7 +36,7 @@ from maison.core.audit import Actor
 from maison.core.lockout import Locked
 from maison.identite.psc.provider import OAuthError
 from maison.partage.mss import store
-from maison.partage.mss.smtp import SENDING_ROLES, Runtime
+from maison.partage.mss.smtp import LISTEN_BACKLOG, SENDING_ROLES, Runtime
 
 MSG = store.mss_message
 FLAG_KEYS = {b"SEEN": ("\\Seen", True), b"UNSEEN": ("\\Seen", False), b"FLAGGED": ("\\Flagged", True),
@@ -456,4 +456,4 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
             server.factory = self
             return server
 
-    return reactor.listenTCP(port, Factory(), interface=host)
+    return reactor.listenTCP(port, Factory(), backlog=LISTEN_BACKLOG, interface=host)

@@ -47,6 +47,10 @@ MAX_RECIPIENTS = 100
 # mailbox closed meanwhile is refused at DATA (550 5.1.1) by the delivery, which reads it under lock.
 RECIPIENT_CACHE_SECONDS = 2.0
 SENDING_ROLES = ("titulaire", "co-titulaire", "delegue")
+# Connections the kernel queues for a listener before the loop accepts them (asyncio's default 100,
+# Twisted's 50): a burst of 500 relays and clients (issue 18 §3) must wait in the queue, not be
+# dropped; the kernel caps it at net.core.somaxconn (4096 by default since Linux 5.4).
+LISTEN_BACKLOG = 1024
 
 
 @dataclass(frozen=True)
@@ -517,9 +521,10 @@ async def start(runtime: Runtime) -> None:
     runtime.servers.append(await loop.create_server(
         lambda: MssSMTP(submission, tls_context=submission_tls, require_starttls=True, auth_required=True,
                      auth_require_tls=True, authenticator=_never, **common),
-        host, runtime.endpoints.submission))
+        host, runtime.endpoints.submission, backlog=LISTEN_BACKLOG))
     runtime.servers.append(await loop.create_server(
-        lambda: MssSMTP(relay, tls_context=relay_tls, require_starttls=True, **common), host, runtime.endpoints.relay))
+        lambda: MssSMTP(relay, tls_context=relay_tls, require_starttls=True, **common), host, runtime.endpoints.relay,
+        backlog=LISTEN_BACKLOG))
 
 
 async def stop(runtime: Runtime) -> None:
