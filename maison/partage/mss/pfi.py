@@ -144,11 +144,19 @@ class Worklist:
         return waiting, self.blobs.get(waiting.sha256)
 
 
+# What one batch may hold in memory: the messages read and the documents their archives inflated to
+# (issue 18 §3: several zip-bomb-like XDM messages — each within xdm's own limits — held the PFI's
+# memory by the gigabyte, 16 to a batch). A batch stops taking messages once it holds this much; the
+# rest wait for the next batch. At most two batches live at once (one recorded while the next is judged).
+BATCH_BYTES = 256_000_000
+
+
 class Pfi(Worklist):
     def __init__(self, db: Database, blobs: Blobs, reference_path: Path, structure: str, mailbox: str,
                  send: Callable[[bytes, str, list[str]], None], *, domain: str,
-                 max_message_bytes: int = 20_000_000) -> None:
+                 max_message_bytes: int = 20_000_000, batch_bytes: int = BATCH_BYTES) -> None:
         super().__init__(db, blobs, structure, max_message_bytes=max_message_bytes)
+        self.batch_bytes = batch_bytes
         self.mailbox = mailbox
         self.codes = error_codes(reference_path)
         self.send = send  # submits a message through the operator (SMTP), as the PFI's software does
@@ -183,7 +191,8 @@ class Pfi(Worklist):
             while not stopping.is_set():
                 uids = self.pending(cursor)
                 recording: tuple[Future[list[MessageOutcome]], list[int]] | None = None
-                for at in range(0, len(uids), batch):
+                at = 0
+                while at < len(uids):
                     part = uids[at:at + batch]
                     try:
                         judged = self._judge_all(part) if not stopping.is_set() else None
@@ -198,7 +207,9 @@ class Pfi(Worklist):
                     recording = None
                     if judged is None:
                         break
+                    part = part[:len(judged)]  # a batch may stop short of `batch` (BATCH_BYTES)
                     recording = recorder.submit(self._record_all, judged), part
+                    at += len(part)
                 if recording is not None and self._settled(*recording, on_outcome):
                     cursor = recording[1][-1]
                 if not uids or cursor < uids[-1]:
@@ -219,18 +230,28 @@ class Pfi(Worklist):
         return self.handle_all([uid])[0]
 
     def handle_all(self, uids: list[int]) -> list[MessageOutcome]:
-        """Messages in UID order: judged, then recorded (see `_record_all`)."""
-        return self._record_all(self._judge_all(uids)) if uids else []
+        """Messages in UID order: judged, then recorded (see `_record_all`), batch after batch."""
+        outcomes: list[MessageOutcome] = []
+        while uids:
+            judged = self._judge_all(uids)
+            outcomes += self._record_all(judged)
+            uids = uids[len(judged):]
+        return outcomes
 
     # --- judging: reads only, so a judgment can be thrown away and made again ------------------------
 
     def _judge_all(self, uids: list[int]) -> list[Judged]:
-        """Each message read and its documents judged; the patients of the whole batch are looked up
-        in the index with one query."""
+        """The first messages of `uids` read and their documents judged — as many as `batch_bytes`
+        allows, one at least; the patients of the batch are looked up in the index with one query."""
         with self.db.read() as conn:
             rows = {r.uid: r for r in conn.execute(sa.select(MSG).where(MSG.c.address == self.mailbox,
                                                                            MSG.c.uid.in_(uids)))}
-        read = [self._read(rows[uid]) for uid in uids]
+        read, held = [], 0
+        for uid in uids:
+            if read and held >= self.batch_bytes:
+                break
+            read.append(self._read(rows[uid]))
+            held += _held(read[-1])
         numbers = {item[1].patient.ins.extension[:13] for *_, items in read for item in items if isinstance(item, tuple)}
         index: dict[str, list] = {}  # type: ignore[type-arg]
         if numbers:
@@ -424,3 +445,9 @@ class Pfi(Worklist):
         wire = mime.as_bytes(report)
         self.send(wire, self.mailbox, [str(report["To"])])
         return wire
+
+
+def _held(read: tuple) -> int:  # type: ignore[type-arg]
+    """What a message read holds in memory: its bytes (raw and parsed) and its documents inflated."""
+    row, _received, items = read
+    return 2 * row.size + sum(len(item[0].data) if isinstance(item, tuple) else len(item.data) for item in items)
