@@ -164,6 +164,7 @@ class Throttle:
         """Refuse (`Locked`, audited) if the account or the source is locked; else count this attempt."""
         keys = {"compte": account_key(account), "source": source_key(source)}
         now = int(self.clock())
+        locks: dict[str, int] = {}
         with self.db.write() as conn:
             if random.randrange(PURGE_ONE_IN) == 0:
                 conn.execute(T.delete().where(T.c.last_failure < now - 2 * 86_400, T.c.locked_until < now))
@@ -173,7 +174,7 @@ class Throttle:
                 audit.security(conn, "connexion-echec", self._anonymous(source), outcome="failure",
                                detail=self._detail(account, source, motif="verrouille", attente_s=wait))
             else:
-                locks = {kind: self._count(conn, kind, keys[kind], rows[kind], now) for kind in keys}
+                locks = {kind: self._count(conn, kind, key, rows[kind], now) for kind, key in sorted(keys.items())}
         if wait > 0:
             raise Locked(wait)
         return Attempt(self.service, account, source, locks, rows)
