@@ -270,3 +270,35 @@ def test_fetching_a_part_a_message_lacks_is_refused_and_the_session_goes_on(sele
     lines = selected.command("g", "FETCH 2 (BODY.PEEK[1])")  # a part the multipart message has
     assert lines[-1].startswith(b"g OK"), lines
 
+
+
+# --- 2.5: token logins are security events (password logins: the throttle's, maison.core.lockout) ---
+
+def test_token_logins_over_imap_and_smtp_are_security_events(mss, house, live):
+    from maison.core import audit
+
+    world = make_world(house, live, keys=("generaliste",))
+    token = world.tokens["generaliste"]
+    good = base64.b64encode(f"user={GP}\x01auth=Bearer {token}\x01\x01".encode())
+    forged = base64.b64encode(f"user={GP}\x01auth=Bearer {token[:-4]}AAAA\x01\x01".encode())
+    raw = Raw(mss, "medecins")
+    raw.starttls()
+    assert raw.command("a", "AUTHENTICATE XOAUTH2")[-1].startswith(b"+")
+    lines = raw.respond(forged, "a")
+    if lines[-1].startswith(b"+"):  # the JSON error challenge, answered empty (RFC 7628 §3.2.3)
+        lines = raw.respond(b"", "a")
+    assert _answer(lines, "a") == b"NO"
+    assert raw.command("b", "AUTHENTICATE XOAUTH2")[-1].startswith(b"+")
+    assert raw.respond(good, "b")[-1].startswith(b"b OK")
+    endpoints = mss.endpoints("medecins")
+    client = smtplib.SMTP("127.0.0.1", endpoints.submission, timeout=20)
+    client.starttls(context=ssl.create_default_context(cafile=str(mss.mss.authority.cert_path)))
+    client.ehlo()
+    assert client.docmd("AUTH", "XOAUTH2 " + good.decode())[0] == 235
+    client.close()
+    with house.db.read() as conn:
+        events = [(e["action"], e["outcome"], e["actor_software"])
+                  for e in audit.events(conn, action_prefix="securite.connexion")]
+    assert ("securite.connexion-echec", "failure", "imap") in events
+    assert ("securite.connexion", "success", "imap") in events
+    assert ("securite.connexion", "success", "smtp") in events

@@ -36,6 +36,7 @@ from maison.core.audit import Actor
 from maison.core.lockout import Locked
 from maison.identite.psc.provider import OAuthError
 from maison.partage.mss import store
+from maison.partage.mss.logins import token_login
 from maison.partage.mss.smtp import LISTEN_BACKLOG, SENDING_ROLES, Runtime
 
 MSG = store.mss_message
@@ -388,9 +389,13 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
         credentialInterfaces = (IBearer,)
 
         def requestAvatarId(self, c):  # type: ignore[no-untyped-def]
-            if c.refused or not c.user or not c.person:
-                return defer.fail(error.UnauthorizedLogin())
-            return defer.succeed(_avatar(c.user.lower(), c.person))
+            ok = not c.refused and bool(c.user) and bool(c.person)
+            recorded = _off_loop(lambda: token_login(
+                db, ok=ok, mailbox=c.user or "", person=c.person, via="imap",
+                mechanism="OAUTHBEARER" if isinstance(c, OAuthBearer) else "XOAUTH2", source=getattr(c, "source", "")))
+            if not ok:
+                return recorded.addCallback(lambda _: defer.fail(error.UnauthorizedLogin()))
+            return recorded.addCallback(lambda _: _avatar(c.user.lower(), c.person))
 
     class Server(GuardedServer):
         # --- the client's address for the login throttle, and its answer -----------------------------

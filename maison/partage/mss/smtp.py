@@ -36,6 +36,7 @@ from maison.identite.psc.provider import OAuthError, Provider
 from maison.partage.mss import citizen
 from maison.partage.mss import message as mime
 from maison.partage.mss.delivery import Delivery, DuplicateMessageId, Queued
+from maison.partage.mss.logins import token_login
 from maison.partage.mss.mailboxes import Mailboxes, normalise
 from maison.partage.mss.pki import Issued
 from maison.partage.mss.trust import Operator, TrustSpace, domain_of
@@ -384,7 +385,11 @@ class SubmissionHandler(_Base):
             except OAuthError:
                 person = None
         role = await asyncio.to_thread(self.rt.mailboxes.role_of, user, person) if person and user else None
-        if person and role in SENDING_ROLES:
+        ok = bool(person) and role in SENDING_ROLES
+        peer = server.session.peer[0] if isinstance(server.session.peer, tuple) else str(server.session.peer or "")
+        await asyncio.to_thread(token_login, self.rt.mailboxes.db, ok=ok, mailbox=user, person=person, via="smtp",
+                                mechanism="OAUTHBEARER" if oauthbearer else "XOAUTH2", source=peer)
+        if ok:
             return AuthResult(success=True, auth_data={"mailbox": normalise(user), "person": person})
         # RFC 7628 §3.2.2 / XOAUTH2: an error challenge in JSON, the client's empty answer, then 535
         status = "invalid_token" if oauthbearer else "401"
