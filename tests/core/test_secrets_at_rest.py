@@ -262,3 +262,12 @@ def test_cli_encrypts_the_documents_stored_in_clear(tmp_path, database_url, db):
     assert clear.path(digest).read_bytes().startswith(MAGIC)
     key = FileKeyStore(tmp_path / "secrets").read("blobs.aes256gcm")
     assert Blobs(tmp_path / "data" / "documents", key).get(digest) == b"compte rendu en clair"
+
+
+def test_a_signing_key_missing_from_the_key_store_is_replaced_not_a_server_error(house):
+    from maison.identite.psc.keys import Keys
+
+    first, _ = Keys(house.db).signing()  # made in another process's memory: gone with it
+    kid, _ = house.psc.keys.signing()
+    assert kid != first and kid in {k.kid for k in house.psc.keys.verification().keys}
+    assert first in {k.kid for k in house.psc.keys.verification().keys}  # still verifies what it signed

@@ -16,6 +16,7 @@ tokens already issued keep verifying.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -28,6 +29,7 @@ from maison.core.storage import Database
 from maison.identite.psc import store
 
 K = store.psc_key
+log = logging.getLogger("maison.psc")
 
 
 def key_name(kid: str) -> str:
@@ -62,12 +64,20 @@ class Keys:
                 if not any(r.state == "active" for r in rows):
                     self._insert(conn)
                     rows = conn.execute(sa.select(K).order_by(K.c.created_at)).all()
-            public = [RSAKey.import_key(orjson.loads(r.public_jwk)) for r in rows if r.public_jwk]
             active = next(r.kid for r in rows if r.state == "active")
             private = self.keystore.read(key_name(active))
-            if private is None:
-                raise KeyStoreError(f"Pro Santé Connect signing key {active} is not in the key store "
-                                    "(MAISON_SECRETS_DIR points at another directory?)")
+            if private is None:  # made by a process with another key store: sign with a new key of ours
+                log.warning("PSC signing key %s is not in the key store %s: rotating to a new key "
+                            "(is MAISON_SECRETS_DIR the same for every process?)", active,
+                            getattr(self.keystore, "directory", "in memory"))
+                with self.db.write() as conn:
+                    conn.execute(K.update().where(K.c.kid == active).values(state="retiring"))
+                    active = self._insert(conn)
+                    rows = conn.execute(sa.select(K).order_by(K.c.created_at)).all()
+                private = self.keystore.read(key_name(active))
+                if private is None:
+                    raise KeyStoreError(f"the key store does not keep the new signing key {active}")
+            public = [RSAKey.import_key(orjson.loads(r.public_jwk)) for r in rows if r.public_jwk]
             self._cache = (active, RSAKey.import_key(orjson.loads(private)), KeySet(public))
         return self._cache
 
