@@ -73,10 +73,10 @@ def test_n1_with_its_n3_then_actions_from_the_n1_only_and_the_cascade(world):
     assert done.status_code == 200, done.text
     assert done.headers["etag"] == 'W/"2"'
     assert len(_search(world, "hospitalier", isArchived="true")["entry"]) == 2
-    # any other element: 405 (PDSm st_maj.md L59); another structure: 403
+    # any other element: 405 (PDSm st_maj.md L59); another structure: as if there were no such fiche (issue 18 §2.2)
     title = _patch(world, "hospitalier", n1_uid, [{"op": "add", "path": "/description", "value": "x"}])
     assert title.status_code == 405
-    assert _patch(world, "generaliste", n1_uid, archive).status_code == 403
+    assert _patch(world, "generaliste", n1_uid, archive).status_code == 404
     # withdrawing the N1 withdraws its N3 (002 L805)
     assert world.client("hospitalier").delete(f"/DocumentReference/{n1_doc['id']}").status_code == 204
     assert _search(world, "hospitalier")["total"] == 0

@@ -16,7 +16,8 @@ import hmac
 import secrets
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -67,6 +68,15 @@ class AccessDenied(Forbidden):
     def __init__(self, decision: Decision) -> None:
         super().__init__(f"{decision.message} [{decision.basis}]", code=decision.reason)
         self.decision = decision
+
+
+class _Hidden(Exception):
+    """A document the caller may not see or change: answered like a missing one (see `Dmp._hiding`)."""
+
+    def __init__(self, reason: str, ins: str | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.ins = ins
 
 
 def _now() -> datetime:
@@ -153,6 +163,39 @@ class Dmp:
         with self.db.write() as conn:
             audit.record(conn, actor_of(who), action, outcome="failure", patient=ins,
                          detail={"code": error.code, "message": error.message, **(detail or {})})
+
+    @contextmanager
+    def _audited_change(self, who: Who, action: str, name: str) -> Iterator[dict]:
+        """A refused change (PATCH, DELETE) leaves its record, whatever refused it (issue 18 §2.5);
+        the block puts the patient in the yielded dict once it knows him."""
+        seen: dict = {}
+        try:
+            yield seen
+        except MaisonError as error:
+            if not getattr(error, "audited", False):
+                self._refused(who, action, seen.get("ins"), error, {"document": name})
+            error.audited = True  # type: ignore[attr-defined]
+            raise
+
+    def refused_change(self, who: Who, entry: DocumentEntry, error: MaisonError) -> MaisonError:
+        """Record a change the adapter refused once the caller was authorised (a 405 element, a bad
+        JSON Patch), and give the error back to raise."""
+        self._refused(who, "dmp.mettre-a-jour", entry.ins, error, {"document": entry.unique_id})
+        return error
+
+    @contextmanager
+    def _hiding(self, who: Who, action: str, name: str) -> Iterator[None]:
+        """A document named by its id is authorised before anything of it is evaluated, and one the
+        caller may not see or change answers exactly like one that is not there (404 document-inconnu):
+        otherwise the answer is an oracle on masked documents (issue 18 §2.2; R.1111-49). The trail
+        keeps the real reason and the patient. Raise `_Hidden` inside; any transaction is left first."""
+        try:
+            yield
+        except _Hidden as hidden:
+            error = NotFound(f"document {name} inconnu", code="document-inconnu")
+            self._refused(who, action, hidden.ins, error, {"document": name, "motif": hidden.reason})
+            error.audited = True  # type: ignore[attr-defined]
+            raise error from None
 
     # --- dossiers ------------------------------------------------------------------------------
 
@@ -502,12 +545,15 @@ class Dmp:
                     "base": decision.basis})
         return dossier, now
 
+    @staticmethod
+    def _document_view(entry: DocumentEntry) -> access.DocumentView:
+        return access.DocumentView(entry.type_code, entry.class_code, entry.author, entry.author_structure,
+                                   MASQUE_PS in entry.visibility, INVISIBLE_PATIENT in entry.visibility,
+                                   INVISIBLE_REPRESENTANTS_LEGAUX in entry.visibility,
+                                   datetime.fromisoformat(entry.submitted_at))
+
     def visible(self, who: Who, dossier: access.DossierView, entry: DocumentEntry, now: datetime) -> Decision:
-        doc = access.DocumentView(entry.type_code, entry.class_code, entry.author, entry.author_structure,
-                                  MASQUE_PS in entry.visibility, INVISIBLE_PATIENT in entry.visibility,
-                                  INVISIBLE_REPRESENTANTS_LEGAUX in entry.visibility,
-                                  datetime.fromisoformat(entry.submitted_at))
-        return access.may_read(who, dossier, doc, self.matrix, now)
+        return access.may_read(who, dossier, self._document_view(entry), self.matrix, now)
 
     def find_documents(self, who: Who, ins: str, statuses: list[str], where: list | None = None,
                        query: str = "", *, receipts: list | None = None) -> list[DocumentEntry]:
@@ -522,19 +568,21 @@ class Dmp:
         return shown
 
     def document(self, who: Who, id_: str, *, action: str = "dmp.lire") -> DocumentEntry:
-        with self.db.read() as conn:
-            row = conn.execute(sa.select(store.dmp_document).where(store.dmp_document.c.id == id_)).first()
-        if row is None or row.status == DocumentStatus.DELETED.value:
-            raise NotFound(f"document {id_} inconnu", code="document-inconnu")
-        entry = entry_of(row)
-        dossier, now = self.open(who, entry.ins, action)
-        decision = self.visible(who, dossier, entry, now)
-        if not decision.allowed:
-            self._refused(who, action, entry.ins, AccessDenied(decision),
-                          {"document": entry.unique_id, "decision": decision.reason})
-            # a masked document's very existence is not revealed to professionals (R.1111-49)
-            raise NotFound(f"document {id_} inconnu", code="document-inconnu") if decision.reason in (
-                "masque-ps", "invisible-patient", "invisible-representants") else AccessDenied(decision)
+        """One document by its id. Whatever stops the caller — another patient's dossier, a dossier he
+        may not open, a masked document or one the matrix refuses him — answers like a missing id."""
+        with self._hiding(who, action, id_):
+            with self.db.read() as conn:
+                row = conn.execute(sa.select(store.dmp_document).where(store.dmp_document.c.id == id_)).first()
+            if row is None or row.status == DocumentStatus.DELETED.value:
+                raise _Hidden("document-inconnu", None)
+            entry = entry_of(row)
+            try:
+                dossier, now = self.open(who, entry.ins, action)  # records its own refusal, with its reason
+            except Forbidden:
+                raise NotFound(f"document {id_} inconnu", code="document-inconnu") from None
+            decision = self.visible(who, dossier, entry, now)
+            if not decision.allowed:  # R.1111-49: a masked document's very existence is not revealed
+                raise _Hidden(decision.reason, entry.ins)
         self._consulted(who, entry, action, decision)
         return entry
 
@@ -571,26 +619,45 @@ class Dmp:
     # --- metadata update, withdrawal (flux 03, DOC-15/16) ---------------------------------------
 
     def current_for_patch(self, who: Who, unique_id: str) -> DocumentEntry:
-        """The fiche a conditional PATCH names (identifier = its uniqueId), before the change is judged."""
-        with self.db.read() as conn:
-            row = conn.execute(sa.select(store.dmp_document).where(
-                store.dmp_document.c.unique_id == _unique(unique_id))).first()
-        if row is None or row.status == DocumentStatus.DELETED.value or (
-                who.kind == "patient" and row.ins != who.patient):
-            raise NotFound(f"document {unique_id} inconnu", code="document-inconnu")
-        return entry_of(row)
+        """The fiche a conditional PATCH names (identifier = its uniqueId), once the caller is known to
+        be allowed to change it: nothing of the patch (its `test` operations above all) is evaluated
+        against a fiche the caller may not change, and such a fiche answers like a missing one."""
+        with self._hiding(who, "dmp.mettre-a-jour", unique_id):
+            with self.db.read() as conn:
+                row = conn.execute(sa.select(store.dmp_document).where(
+                    store.dmp_document.c.unique_id == _unique(unique_id))).first()
+            if row is None or row.status == DocumentStatus.DELETED.value:
+                raise _Hidden("document-inconnu", None)
+            entry = entry_of(row)
+            self._changer(who, entry)
+        return entry
+
+    def _changer(self, who: Who, entry: DocumentEntry) -> None:
+        """May this caller change this fiche at all? The producer structure (CRE-23, 000 L2979) or the
+        patient on a document of hers she can see (000 L253; R.1111-49). Otherwise `_Hidden`."""
+        if who.kind == "patient":
+            if entry.ins != who.patient:
+                raise _Hidden("autre-patient", entry.ins)
+            if who.is_representative and INVISIBLE_REPRESENTANTS_LEGAUX in entry.visibility:
+                raise _Hidden("invisible-representants", entry.ins)
+            if access.announced(self._document_view(entry), _now()):  # R.1111-53: not hers to see yet
+                raise _Hidden("invisible-patient", entry.ins)
+        elif entry.author_structure != who.structure:
+            raise _Hidden("non-producteur", entry.ins)
 
     def update_metadata(self, who: Who, unique_id: str, status: str | None, archived: bool | None,
                         confidentiality: str | None, visibility: set[str] | None) -> DocumentEntry:
         d = store.dmp_document.c
         now = _now()
-        with self.db.write() as conn:
+        with self._audited_change(who, "dmp.mettre-a-jour", unique_id) as seen, \
+                self._hiding(who, "dmp.mettre-a-jour", unique_id), self.db.write() as conn:
             row = conn.execute(sa.select(store.dmp_document).where(d.unique_id == _unique(unique_id))
                                .with_for_update()).first()
             if row is None or row.status == DocumentStatus.DELETED.value:
-                raise NotFound(f"document {unique_id} inconnu", code="document-inconnu")
+                raise _Hidden("document-inconnu", None)
             entry = entry_of(row)
-            self._may_update(who, entry, conn, now, visibility)
+            seen["ins"] = entry.ins
+            self._may_update(who, entry, visibility)
             if entry.transforms is not None:  # DOC-15: actions from the N1 only, applied to both
                 raise RegistryError("les actions (masquer, visibilité, archiver, supprimer) se font sur le N1, "
                                     "elles s'appliquent au N3 (002 L799-803)", code="action-sur-n3")
@@ -617,30 +684,25 @@ class Dmp:
                                                               if k not in ("version", "last_updated")}})
             return entry_of(conn.execute(sa.select(store.dmp_document).where(d.id == entry.id)).first())
 
-    def _may_update(self, who: Who, entry: DocumentEntry, conn: Connection, now: datetime,
-                    visibility: set[str] | None) -> None:
-        if who.kind == "patient":
-            if entry.ins != who.patient or who.is_representative and INVISIBLE_REPRESENTANTS_LEGAUX in entry.visibility:
-                raise NotFound(f"document {entry.unique_id} inconnu", code="document-inconnu")
-            # the patient masks or unmasks a document from professionals (000 L253; CSP R.1111-49), nothing else
-            if visibility is None or (visibility ^ entry.visibility) - {MASQUE_PS}:
-                raise Forbidden("le patient ne peut que masquer ou démasquer un document aux professionnels",
-                                code="action-patient")
-            return
-        if entry.author_structure != who.structure:  # the producer manages its documents (CRE-23)
-            raise Forbidden("seule la structure productrice modifie les métadonnées de ce document",
-                            code="non-producteur")
+    def _may_update(self, who: Who, entry: DocumentEntry, visibility: set[str] | None) -> None:
+        self._changer(who, entry)  # not hers or not its producer's: `_Hidden`, answered as missing
+        # the patient masks or unmasks a document from professionals (000 L253; CSP R.1111-49), nothing else
+        if who.kind == "patient" and (visibility is None or (visibility ^ entry.visibility) - {MASQUE_PS}):
+            raise Forbidden("le patient ne peut que masquer ou démasquer un document aux professionnels",
+                            code="action-patient")
 
     def withdraw(self, who: Who, id_: str) -> None:
         """Retrait (000 L1062): the producer withdraws a document; the N1's N3 goes with it (002 L805)."""
         d = store.dmp_document.c
         now = _now()
-        with self.db.write() as conn:
+        with self._audited_change(who, "dmp.supprimer", id_) as seen, self._hiding(who, "dmp.supprimer", id_), \
+                self.db.write() as conn:
             row = conn.execute(sa.select(store.dmp_document).where(d.id == id_).with_for_update()).first()
             if row is None or row.status == DocumentStatus.DELETED.value:
-                raise NotFound(f"document {id_} inconnu", code="document-inconnu")
+                raise _Hidden("document-inconnu", None)
             entry = entry_of(row)
-            self._may_update(who, entry, conn, now, None)
+            seen["ins"] = entry.ins
+            self._may_update(who, entry, None)
             if entry.transforms is not None:
                 raise RegistryError("un N3 se supprime avec son N1 (002 L799-805)", code="action-sur-n3")
             conn.execute(store.dmp_document.update().where(sa.or_(d.id == id_, d.transforms == id_)).values(
@@ -679,11 +741,21 @@ class Dmp:
                 "motif": bool(motif)})
 
     def status_for(self, who: Who, ins: str) -> tuple[access.DossierView, Decision, Decision]:
-        """CRE-19 (002 L508): without a click, does the patient have an open dossier and may we feed / read it?"""
+        """CRE-19 (002 L508): without a click, does the patient have an open dossier and may we feed / read it?
+        The answer tells a patient's choices, so it is a read of health data: audited (issue 18 §2.5),
+        and a patient asks only about her own dossier (or the minor's she represents)."""
+        if who.kind == "patient" and ins != who.patient:
+            error = Forbidden("un patient n'accède qu'à son propre dossier", code="autre-patient")
+            self._refused(who, "dmp.information.lire", ins, error)
+            raise error
         now = _now()
         with self.db.read() as conn:
             dossier = self.view(conn, who, ins, now)
-        return dossier, access.may_feed(who, dossier, self.matrix), access.may_open(who, dossier, self.matrix)
+        feed, read = access.may_feed(who, dossier, self.matrix), access.may_open(who, dossier, self.matrix)
+        self._trace(who, "dmp.information.lire", None, patient=ins, detail={
+            "alimentation": dossier.alimentation.value, "consultation": dossier.consultation.value,
+            "peut-alimenter": feed.allowed, "peut-consulter": read.allowed})
+        return dossier, feed, read
 
     # --- the patient's controls ----------------------------------------------------------------
 
@@ -768,6 +840,8 @@ class Dmp:
             rows = [r for r in audit.events(conn, patient=who.patient, action_prefix="dmp.")]
         if who.is_representative:
             rows = [r for r in rows if audit.detail_of(r).get("actor", {}).get("connexion-secrete") != "oui"]
+        # reading the trail is itself a read of health data (issue 18 §2.5)
+        self._trace(who, "dmp.patient.historique", None, patient=who.patient, detail={"evenements": len(rows)})
         return rows
 
     # --- secretariat (000 L1934) ---------------------------------------------------------------
