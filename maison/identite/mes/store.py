@@ -15,8 +15,6 @@ mes_account = sa.Table(
     sa.Column("password_hash", sa.String(200), nullable=False),
     sa.Column("email", sa.String(200)),
     sa.Column("phone", sa.String(20)),
-    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("locked_until", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", sa.String(32), nullable=False),
 )
 

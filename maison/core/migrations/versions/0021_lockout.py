@@ -28,8 +28,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('service', 'kind', 'subject', name='pk_auth_throttle'),
     )
     op.create_index('ix_auth_throttle_last_failure', 'auth_throttle', ['last_failure'])
+    # Mon espace santé's own per-account counter (0010) gives way to the shared throttle
+    with op.batch_alter_table('mes_account') as batch:
+        batch.drop_column('failures')
+        batch.drop_column('locked_until')
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('mes_account') as batch:
+        batch.add_column(sa.Column('failures', sa.Integer(), server_default='0', nullable=False))
+        batch.add_column(sa.Column('locked_until', sa.Integer(), server_default='0', nullable=False))
     op.drop_index('ix_auth_throttle_last_failure', table_name='auth_throttle')
     op.drop_table('auth_throttle')
