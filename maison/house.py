@@ -21,11 +21,12 @@ from maison import __version__
 from maison.core.audit_anchor import Checkpointer
 from maison.core.config import Settings
 from maison.core.keystore import random_secret
-from maison.core.errors import MaisonError, MalformedRequest, NotFound
+from maison.core.errors import MaisonError, NotFound
 from maison.core.authz import Authorizer, public
 from maison.core.storage import Database
 from maison.core.terminology import Terminology
 from maison.formats.fhir import outcome_response
+from maison.formats.path_ids import parameter_error
 from maison.formats.ucum import cisis_units
 from maison.identite.annuaire.api import router as annuaire_router
 from maison.identite.annuaire.export import Exports
@@ -215,7 +216,7 @@ class House:
 
         @app.exception_handler(RequestValidationError)
         async def _validation(_request: Request, exc: RequestValidationError):  # type: ignore[no-untyped-def]
-            return outcome_response(MalformedRequest(str(exc.errors()[:3]), code="requete-invalide"))
+            return outcome_response(parameter_error(exc.errors()))
 
         @app.exception_handler(HTTPException)
         async def _http(_request: Request, exc: HTTPException):  # type: ignore[no-untyped-def]

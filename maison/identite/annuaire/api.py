@@ -26,6 +26,7 @@ from maison.core.errors import Forbidden, InvalidInput, MaisonError, MalformedRe
 from maison.core.storage import Database
 from maison.formats.body import json_response, parameter_values, read_json_object, read_limited
 from maison.formats.fhir import fhir_response
+from maison.formats.path_ids import Code, FhirId, FileName
 from maison.core.terminology import Terminology
 from maison.identite.annuaire import mailbox_patch, rpps_plus, search
 from maison.identite.annuaire.export import Exports
@@ -141,7 +142,7 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
 
     @r.get("/$export-status/{job}")
     @accepts(READER)
-    async def export_status(job: str, request: Request) -> Response:
+    async def export_status(job: FhirId, request: Request) -> Response:
         row = exports.status(_authenticate(authorizer, request), job)
         if row["status"] == "en-cours":
             return Response(status_code=202, headers={"X-Progress": "export en cours", "Retry-After": "2"})
@@ -159,13 +160,13 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
 
     @r.delete("/$export-status/{job}")
     @accepts(READER)
-    async def export_cancel(job: str, request: Request) -> Response:
+    async def export_cancel(job: FhirId, request: Request) -> Response:
         exports.cancel(_authenticate(authorizer, request), job)
         return Response(status_code=202)
 
     @r.get("/$export-file/{job}/{name}")
     @accepts(READER)
-    async def export_file(job: str, name: str, request: Request) -> Response:
+    async def export_file(job: FhirId, name: FileName, request: Request) -> Response:
         path = exports.file(_authenticate(authorizer, request), job, name)
         return FileResponse(path, media_type="application/fhir+ndjson")
 
@@ -192,7 +193,7 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
 
     @r.get("/$rpps-plus/{declaration}")
     @accepts(RPPS_PLUS_PARTIES)
-    async def rpps_plus_state(declaration: str, request: Request) -> Response:
+    async def rpps_plus_state(declaration: FhirId, request: Request) -> Response:
         """The declaration's state, for its employer's administrator or the registry's manager."""
         caller = authorizer.caller(request)
         with db.read() as conn:
@@ -212,25 +213,25 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
 
     @r.post("/$rpps-plus/{declaration}/$valider")
     @accepts(RPPS_PLUS_MANAGER)
-    async def rpps_plus_validate(declaration: str, request: Request) -> Response:
+    async def rpps_plus_validate(declaration: FhirId, request: Request) -> Response:
         """The registry validates a declaration: the Practitioner and its role now exist in the directory."""
         return await _decide(declaration, request, True)
 
     @r.post("/$rpps-plus/{declaration}/$refuser")
     @accepts(RPPS_PLUS_MANAGER)
-    async def rpps_plus_refuse(declaration: str, request: Request) -> Response:
+    async def rpps_plus_refuse(declaration: FhirId, request: Request) -> Response:
         return await _decide(declaration, request, False)
 
     @r.get("/{rtype}")
     @accepts(READER)
-    async def search_get(rtype: str, request: Request) -> Response:
+    async def search_get(rtype: Code, request: Request) -> Response:
         _authenticate(authorizer, request)
         params = parse_qsl(request.url.query, keep_blank_values=True)
         return fhir_response(await run_in_threadpool(_search, rtype, params, _base(request)))
 
     @r.post("/{rtype}/_search")
     @accepts(READER)
-    async def search_post(rtype: str, request: Request) -> Response:
+    async def search_post(rtype: Code, request: Request) -> Response:
         _authenticate(authorizer, request)
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
             raise UnsupportedMediaType("application/x-www-form-urlencoded attendu pour _search")
@@ -265,19 +266,19 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
 
     @r.patch("/{rtype}")
     @accepts(MSS_OPERATOR)
-    async def conditional_patch(rtype: str, request: Request) -> Response:
+    async def conditional_patch(rtype: Code, request: Request) -> Response:
         if set(request.query_params) != {"identifier"}:
             raise InvalidInput("PATCH conditionnel : seul le critère identifier est accepté", code="parametre-inconnu")
         return await _patch(request, rtype, None)
 
     @r.patch("/{rtype}/{rid}")
     @accepts(MSS_OPERATOR)
-    async def patch(rtype: str, rid: str, request: Request) -> Response:
+    async def patch(rtype: Code, rid: FhirId, request: Request) -> Response:
         return await _patch(request, rtype, rid)
 
     @r.get("/{rtype}/{rid}")
     @accepts(READER)
-    async def read(rtype: str, rid: str, request: Request) -> Response:
+    async def read(rtype: Code, rid: FhirId, request: Request) -> Response:
         _authenticate(authorizer, request)
         if rtype not in search.PARAMS:
             raise NotFound(f"type de ressource '{rtype}' non servi par l'annuaire", code="type-inconnu")

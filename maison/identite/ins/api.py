@@ -25,6 +25,7 @@ from maison.core.errors import MaisonError, NotFound, TooLarge
 from maison.formats import soap
 from maison.formats.body import read_json_object, read_limited
 from maison.formats.fhir import outcome_response
+from maison.formats.path_ids import RelativePath
 from maison.identite.ins import certificats, insi_soap
 from maison.identite.ins.model import CallContext, CarteVitaleQuery, InsiResult, InsRef, TraitsQuery
 from maison.identite.ins.schemas import insi_dir
@@ -120,7 +121,7 @@ def router(service: InsiService, reference_path: Path, max_body_bytes: int, *,
 
     @r.get("/xsd/{path:path}")
     @public(CERTIFICATE)
-    async def xsd(path: str) -> Response:
+    async def xsd(path: RelativePath) -> Response:
         base = (insi_dir(reference_path) / "xsd").resolve()
         target = (base / path).resolve()
         if not target.is_relative_to(base) or target.suffix != ".xsd" or not target.is_file():

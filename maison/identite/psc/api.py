@@ -23,6 +23,7 @@ from maison.core.authz import Accepts, Authorizer, accepts, keys, public
 from maison.core.errors import InvalidInput
 from maison.core.lockout import Locked
 from maison.formats.body import json_response, read_json_object, read_limited
+from maison.formats.path_ids import FhirId, Identifier
 from maison.identite.psc.local_idp import LocalProviders
 from maison.identite.psc.provider import ACR, SCOPES, OAuthError, Provider
 
@@ -229,13 +230,13 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
 
     @r.get("/ecps/{idnatps}/requests")
     @public(ECPS)
-    async def ecps_requests(idnatps: str, request: Request) -> Response:
+    async def ecps_requests(idnatps: Identifier, request: Request) -> Response:
         return _json({"requests": await run_in_threadpool(provider.ecps_pending, idnatps, request.headers.get(
             "x-ecps-code", ""), source=_source(request))})
 
     @r.post("/ecps/{idnatps}/requests/{handle}")
     @public(ECPS)
-    async def ecps_answer(idnatps: str, handle: str, request: Request) -> Response:
+    async def ecps_answer(idnatps: Identifier, handle: FhirId, request: Request) -> Response:
         f = await form(request)
         if f.get("decision") not in ("approve", "deny"):
             raise OAuthError("invalid_request", "decision=approve ou deny")

@@ -21,6 +21,7 @@ from maison.core.errors import InvalidInput, MalformedRequest, UnsupportedMediaT
 from maison.core.identifiers.nir import parse_matricule
 from maison.formats.body import parameter_values, read_json_object, read_limited
 from maison.formats.fhir import fhir_response
+from maison.formats.path_ids import RowId
 from maison.identite.ins.client import lookup_with_retry
 from maison.identite.ins.model import CallContext, TraitsQuery
 from maison.identite.ins.service import InsiService
@@ -68,11 +69,6 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int, authoriz
     def _call_context(actor) -> CallContext:  # type: ignore[no-untyped-def]
         return CallContext(structure=actor.structure, software=actor.software, professional=actor.person)
 
-    def _patient_id(patient_id: str) -> int:
-        if not patient_id.isdigit():
-            raise InvalidInput(f"identifiant '{patient_id}' invalide", code="id")
-        return int(patient_id)
-
     @r.post("/Patient")
     @accepts(HOSPITAL_STAFF)
     async def create(request: Request) -> Response:
@@ -86,9 +82,9 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int, authoriz
 
     @r.get("/Patient/{patient_id}")
     @accepts(HOSPITAL_STAFF)
-    async def read(patient_id: str, request: Request) -> Response:
+    async def read(patient_id: RowId, request: Request) -> Response:
         actor = _actor(request)
-        return fhir_response(patient_resource(index.get(actor, _patient_id(patient_id))))
+        return fhir_response(patient_resource(index.get(actor, patient_id)))
 
     @r.get("/Patient")
     @accepts(HOSPITAL_STAFF)
@@ -128,18 +124,18 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int, authoriz
 
     @r.post("/Patient/{patient_id}/$recuperer-ins")
     @accepts(HOSPITAL_STAFF)
-    async def recover_ins(patient_id: str, request: Request) -> Response:
+    async def recover_ins(patient_id: RowId, request: Request) -> Response:
         """Call INSi with the record's traits (each first name, then the list); 00 → RECUP or QUAL."""
-        actor, pid = _actor(request), _patient_id(patient_id)
+        actor, pid = _actor(request), patient_id
         current = index.get(actor, pid)
         lookup = await run_in_threadpool(_lookup, actor, current.traits)
         return fhir_response(patient_resource(index.record_insi_result(actor, pid, lookup.result)))
 
     @r.post("/Patient/{patient_id}/$verifier-piece")
     @accepts(HOSPITAL_STAFF)
-    async def check_document(patient_id: str, request: Request) -> Response:
+    async def check_document(patient_id: RowId, request: Request) -> Response:
         """`Parameters` with `typePiece` (valueCode: PA, CN, AN, LE, …): the desk checked that document."""
-        actor, pid = _actor(request), _patient_id(patient_id)
+        actor, pid = _actor(request), patient_id
         kind = parameter_values(await read_json_object(request, max_body_bytes, empty_as={})).get("typePiece")
         if not isinstance(kind, str) or not kind:
             raise InvalidInput("paramètre typePiece (valueCode) attendu", code="piece-absente",
@@ -148,11 +144,11 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int, authoriz
 
     @r.post("/Patient/{patient_id}/$lire-datamatrix")
     @accepts(HOSPITAL_STAFF)
-    async def read_datamatrix(patient_id: str, request: Request) -> Response:
+    async def read_datamatrix(patient_id: RowId, request: Request) -> Response:
         """A scanned Datamatrix INS: `image/png` (the scan) or `text/plain` (what a 2D reader typed)."""
         from maison.formats import datamatrix
 
-        actor, pid = _actor(request), _patient_id(patient_id)
+        actor, pid = _actor(request), patient_id
         raw = await read_limited(request, max_body_bytes)
         kind = request.headers.get("content-type", "").split(";")[0].strip()
         if kind == "image/png":

@@ -22,6 +22,7 @@ from maison.core import audit
 from maison.core.authz import HOSPITAL_STAFF, Authorizer, accepts
 from maison.core.errors import InvalidInput, NotFound
 from maison.formats.body import json_response, read_json_object, required_text
+from maison.formats.path_ids import RowId
 from maison.identite.vigilance.cellule import Cellule
 from maison.identite.vigilance.service import PatientIndex
 
@@ -86,7 +87,7 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
 
     @r.post("/alertes/{review_id}/fusion")
     @accepts(HOSPITAL_STAFF)
-    async def merge(review_id: int, request: Request) -> Response:
+    async def merge(review_id: RowId, request: Request) -> Response:
         actor, data = _actor(request), await _body(request)
         review = _review(actor, review_id)
         pair = (review["patient_a"], review["patient_b"])
@@ -99,7 +100,7 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
 
     @r.post("/alertes/{review_id}/ecarter")
     @accepts(HOSPITAL_STAFF)
-    async def dismiss(review_id: int, request: Request) -> Response:
+    async def dismiss(review_id: RowId, request: Request) -> Response:
         actor = _actor(request)
         _review(actor, review_id)
         index.dismiss_review(actor, review_id)

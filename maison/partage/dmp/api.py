@@ -34,6 +34,7 @@ from maison.core.authz import PATIENT, Accepts, Authorizer, accepts, keys, publi
 from maison.core.errors import InvalidInput, MaisonError, MalformedRequest, UnsupportedMediaType
 from maison.formats.body import json_response, read_json_object, read_limited, required_text
 from maison.formats.fhir import FHIR_JSON, fhir_response
+from maison.formats.path_ids import FhirId, Identifier
 from maison.partage.dmp import jsonpatch, mhd, store
 from maison.partage.dmp.model import AccessMode, DossierState, InformationState, Who
 from maison.partage.dmp.service import Dmp
@@ -253,7 +254,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
 
     @r.get("/DocumentReference/{id_}")
     @accepts(DMP_READER)
-    async def read_document(id_: str, request: Request) -> Response:
+    async def read_document(id_: FhirId, request: Request) -> Response:
         entry = await run_in_threadpool(dmp.document, _who(request), id_)
         return fhir_response(mhd.render_document(entry, _base(request)))
 
@@ -287,7 +288,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
 
     @r.delete("/DocumentReference/{id_}")
     @accepts(DMP_READER)
-    async def withdraw(id_: str, request: Request) -> Response:
+    async def withdraw(id_: FhirId, request: Request) -> Response:
         await run_in_threadpool(dmp.withdraw, _who(request), id_)
         return Response(status_code=204)
 
@@ -295,7 +296,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
 
     @r.get("/Binary/{id_}")
     @accepts(DMP_READER)
-    async def retrieve(id_: str, request: Request) -> Response:
+    async def retrieve(id_: FhirId, request: Request) -> Response:
         entry, data = await run_in_threadpool(dmp.retrieve, _who(request), id_)
         return Response(data, media_type=entry.content_type, headers={"Content-Length": str(len(data))})
 
@@ -390,13 +391,13 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
 
     @r.put("/secretariat/{secretary}")
     @accepts(DOCTOR)
-    async def add_secretary(secretary: str, request: Request) -> Response:
+    async def add_secretary(secretary: Identifier, request: Request) -> Response:
         await run_in_threadpool(dmp.declare_secretary, who_of(authorizer, request), secretary)
         return Response(status_code=204)
 
     @r.delete("/secretariat/{secretary}")
     @accepts(DOCTOR)
-    async def remove_secretary(secretary: str, request: Request) -> Response:
+    async def remove_secretary(secretary: Identifier, request: Request) -> Response:
         await run_in_threadpool(dmp.declare_secretary, who_of(authorizer, request), secretary, remove=True)
         return Response(status_code=204)
 
@@ -430,14 +431,14 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
 
     @r.put("/espace/regles/{professional}")
     @accepts(PATIENT)
-    async def rule(professional: str, request: Request) -> Response:
+    async def rule(professional: Identifier, request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         await run_in_threadpool(dmp.set_rule, who_of(authorizer, request), professional, required_text(body, "regle"))
         return Response(status_code=204)
 
     @r.delete("/espace/regles/{professional}")
     @accepts(PATIENT)
-    async def remove_rule(professional: str, request: Request) -> Response:
+    async def remove_rule(professional: Identifier, request: Request) -> Response:
         await run_in_threadpool(dmp.set_rule, who_of(authorizer, request), professional, None)
         return Response(status_code=204)
 
@@ -455,7 +456,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
 
     @r.delete("/espace/codes/{professional}")
     @accepts(PATIENT)
-    async def revoke_codes(professional: str, request: Request) -> Response:
+    async def revoke_codes(professional: Identifier, request: Request) -> Response:
         await run_in_threadpool(dmp.revoke_codes, who_of(authorizer, request), professional)
         return Response(status_code=204)
 

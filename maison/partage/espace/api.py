@@ -24,6 +24,7 @@ from maison.core.authz import PATIENT, Authorizer, accepts
 from maison.core.errors import InvalidInput
 from maison.formats.body import json_response, read_json_object
 from maison.formats.fhir import fhir_response
+from maison.formats.path_ids import Code, FhirId
 from maison.partage.dmp.api import who_of
 from maison.partage.espace.export import export_archive
 from maison.partage.espace.profil import shaped
@@ -72,24 +73,24 @@ def router(espace: Espace, authorizer: Authorizer, max_body_bytes: int) -> APIRo
 
     @r.get("/profil/{rubrique}")
     @accepts(PATIENT)
-    async def items(rubrique: str, request: Request) -> Response:
+    async def items(rubrique: Code, request: Request) -> Response:
         return fhir_response(_bundle(await run_in_threadpool(espace.items, who(request), rubrique)))
 
     @r.post("/profil/{rubrique}")
     @accepts(PATIENT)
-    async def add_item(rubrique: str, request: Request) -> Response:
+    async def add_item(rubrique: Code, request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         return fhir_response(await run_in_threadpool(espace.put_item, who(request), rubrique, body), 201)
 
     @r.put("/profil/{rubrique}/{id_}")
     @accepts(PATIENT)
-    async def replace_item(rubrique: str, id_: str, request: Request) -> Response:
+    async def replace_item(rubrique: Code, id_: FhirId, request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         return fhir_response(await run_in_threadpool(espace.put_item, who(request), rubrique, body, id_))
 
     @r.delete("/profil/{rubrique}/{id_}")
     @accepts(PATIENT)
-    async def delete_item(rubrique: str, id_: str, request: Request) -> Response:
+    async def delete_item(rubrique: Code, id_: FhirId, request: Request) -> Response:
         await run_in_threadpool(espace.delete_item, who(request), rubrique, id_)
         return Response(status_code=204)
 
@@ -107,7 +108,7 @@ def router(espace: Espace, authorizer: Authorizer, max_body_bytes: int) -> APIRo
 
     @r.delete("/mesures/{id_}")
     @accepts(PATIENT)
-    async def delete_measure(id_: str, request: Request) -> Response:
+    async def delete_measure(id_: FhirId, request: Request) -> Response:
         await run_in_threadpool(espace.delete_measure, who(request), id_)
         return Response(status_code=204)
 
@@ -126,13 +127,13 @@ def router(espace: Espace, authorizer: Authorizer, max_body_bytes: int) -> APIRo
 
     @r.put("/agenda/{id_}")
     @accepts(PATIENT)
-    async def replace_event(id_: str, request: Request) -> Response:
+    async def replace_event(id_: FhirId, request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         return fhir_response(await run_in_threadpool(espace.put_event, who(request), body, id_))
 
     @r.delete("/agenda/{id_}")
     @accepts(PATIENT)
-    async def delete_event(id_: str, request: Request) -> Response:
+    async def delete_event(id_: FhirId, request: Request) -> Response:
         await run_in_threadpool(espace.delete_event, who(request), id_)
         return Response(status_code=204)
 
@@ -168,7 +169,7 @@ def router(espace: Espace, authorizer: Authorizer, max_body_bytes: int) -> APIRo
 
     @r.delete("/documents/{id_}")
     @accepts(PATIENT)
-    async def remove_document(id_: str, request: Request) -> Response:
+    async def remove_document(id_: FhirId, request: Request) -> Response:
         await run_in_threadpool(espace.remove_document, who(request), id_)
         return Response(status_code=204)
 

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from maison.core.authz import PATIENT, Authorizer, accepts
 from maison.core.errors import InvalidInput, NotFound
 from maison.formats.body import json_response, read_json_object, required_text
+from maison.formats.path_ids import Index, RowId
 from maison.partage.dmp.api import who_of
 from maison.partage.espace.service import Espace
 from maison.partage.mss.download import attachment_response
@@ -38,7 +39,7 @@ def router(messagerie: Messagerie, authorizer: Authorizer, max_body_bytes: int) 
 
     @r.get("/{uid}")
     @accepts(PATIENT)
-    async def read(uid: int, request: Request) -> Response:
+    async def read(uid: RowId, request: Request) -> Response:
         parsed, row = await run_in_threadpool(messagerie.read, ins(request), uid)
         return json_response({"uid": uid, "message_id": parsed.message_id, "expediteur": parsed.sender,
                               "objet": parsed.subject, "recu": row.received_at, "texte": parsed.body,
@@ -48,7 +49,7 @@ def router(messagerie: Messagerie, authorizer: Authorizer, max_body_bytes: int) 
 
     @r.get("/{uid}/pieces/{n}")
     @accepts(PATIENT)
-    async def attachment(uid: int, n: int, request: Request) -> Response:
+    async def attachment(uid: RowId, n: Index, request: Request) -> Response:
         parsed, _row = await run_in_threadpool(messagerie.read, ins(request), uid)
         if not 0 <= n < len(parsed.attachments):
             raise NotFound(f"pièce {n} absente du message {uid}", code="piece-inconnue")
@@ -57,14 +58,14 @@ def router(messagerie: Messagerie, authorizer: Authorizer, max_body_bytes: int) 
 
     @r.post("/{uid}/reponse")
     @accepts(PATIENT)
-    async def answer(uid: int, request: Request) -> Response:
+    async def answer(uid: RowId, request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         message_id = await run_in_threadpool(messagerie.answer, ins(request), uid, required_text(body, "texte"))
         return json_response({"message_id": message_id}, 201)
 
     @r.post("/{uid}/transfert")
     @accepts(PATIENT)
-    async def forward(uid: int, request: Request) -> Response:
+    async def forward(uid: RowId, request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         text = body.get("texte", "")
         if not isinstance(text, str):

@@ -22,6 +22,7 @@ from maison.core.blobs import Blobs
 from maison.core.errors import InvalidInput
 from maison.core.storage import Database
 from maison.formats.body import json_response, read_json_object, required_text
+from maison.formats.path_ids import FhirId
 from maison.partage.mss.pfi import Worklist
 
 STATES = ("a-traiter", "rattache", "rejete")
@@ -50,14 +51,14 @@ def router(db: Database, blobs: Blobs, authorizer: Authorizer, max_body_bytes: i
 
     @r.get("/liste-travail/{entry_id}/document")
     @accepts(HOSPITAL_STAFF)
-    async def document(entry_id: str, request: Request) -> Response:
+    async def document(entry_id: FhirId, request: Request) -> Response:
         actor, worklist = caller(request)
         _row, cda = await run_in_threadpool(worklist.document, actor, entry_id)
         return Response(cda, media_type="text/xml")
 
     @r.post("/liste-travail/{entry_id}/rattacher")
     @accepts(HOSPITAL_STAFF)
-    async def attach(entry_id: str, request: Request) -> Response:
+    async def attach(entry_id: FhirId, request: Request) -> Response:
         actor, worklist = caller(request)
         body = await read_json_object(request, max_body_bytes)
         patient = body.get("patient")
@@ -68,7 +69,7 @@ def router(db: Database, blobs: Blobs, authorizer: Authorizer, max_body_bytes: i
 
     @r.post("/liste-travail/{entry_id}/rejeter")
     @accepts(HOSPITAL_STAFF)
-    async def reject(entry_id: str, request: Request) -> Response:
+    async def reject(entry_id: FhirId, request: Request) -> Response:
         actor, worklist = caller(request)
         body = await read_json_object(request, max_body_bytes)
         await run_in_threadpool(worklist.reject, actor, entry_id, required_text(body, "motif"))

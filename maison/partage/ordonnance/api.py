@@ -27,6 +27,7 @@ from maison.core.authz import Accepts, Authorizer, accepts, keys, public
 from maison.core.errors import InvalidInput
 from maison.formats.body import json_response, read_json_object
 from maison.formats.fhir import fhir_response
+from maison.formats.path_ids import Identifier
 from maison.partage.ordonnance import fhir
 from maison.partage.ordonnance.service import Base
 
@@ -98,35 +99,35 @@ def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units) -> AP
 
     @r.get("/RequestGroup/{numero}")
     @accepts(PRESCRIBER)
-    async def consult(numero: str, request: Request) -> Response:
+    async def consult(numero: Identifier, request: Request) -> Response:
         caller = await run_in_threadpool(who, request)
         prescription, executions = await run_in_threadpool(base.read_as_prescriber, caller, numero)
         return fhir_response(fhir.prescription_bundle(prescription, executions, base_url=here(request)))
 
     @r.get("/RequestGroup/{numero}/$executions")
     @accepts(PRESCRIBER)
-    async def executions(numero: str, request: Request) -> Response:
+    async def executions(numero: Identifier, request: Request) -> Response:
         caller = await run_in_threadpool(who, request)
         prescription, done = await run_in_threadpool(base.executions_for_prescriber, caller, numero)
         return fhir_response(fhir.prescription_bundle(prescription, done, base_url=here(request)))
 
     @r.delete("/RequestGroup/{numero}")
     @accepts(PRESCRIBER)
-    async def cancel(numero: str, request: Request) -> Response:
+    async def cancel(numero: Identifier, request: Request) -> Response:
         caller = await run_in_threadpool(who, request)
         prescription = await run_in_threadpool(base.cancel, caller, numero)
         return fhir_response(fhir.prescription_bundle(prescription, None, base_url=here(request)))
 
     @r.get("/RequestGroup/{numero}/$dispensation")
     @accepts(DISPENSER)
-    async def dispensation(numero: str, request: Request) -> Response:
+    async def dispensation(numero: Identifier, request: Request) -> Response:
         caller = await run_in_threadpool(who, request)
         prescription, done = await run_in_threadpool(base.read_as_dispenser, caller, numero)
         return fhir_response(fhir.prescription_bundle(prescription, done, base_url=here(request)))
 
     @r.post("/RequestGroup/{numero}/$executer")
     @accepts(DISPENSER)
-    async def execute(numero: str, request: Request) -> Response:
+    async def execute(numero: Identifier, request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         caller = await run_in_threadpool(who, request)
         prescription, execution = await run_in_threadpool(
