@@ -103,6 +103,8 @@ def test_smtp_auth_and_imap_login_share_one_throttle(mss, house):  # noqa: F811
     imap = _imap(mss, "chu-test")
     with pytest.raises(imaplib.IMAP4.error, match=r"\[UNAVAILABLE\]"):  # RFC 5530 §3
         imap.login(PFI, PFI_PASSWORD)
+    with pytest.raises(imaplib.IMAP4.error, match=r"\[UNAVAILABLE\]"):  # AUTHENTICATE PLAIN alike
+        imap.authenticate("PLAIN", lambda _challenge: f"\0{PFI}\0{PFI_PASSWORD}".encode())
     imap.logout()
     for runtime in mss.mss.runtimes.values():
         _later(runtime.mailboxes.throttle, 3600)

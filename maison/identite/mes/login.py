@@ -6,8 +6,9 @@ Wrong identifier and wrong password get the same answer, in the same time (the p
 runs for an unknown identifier too: no account enumeration). Guesses are throttled per identifier
 and per source address by `maison.core.lockout` (from the 5th failure a lock of 1 min, doubling up to
 15 min; each failure, lock and login a security event); a login counts as a success only once its
-code is given, so that someone holding the password but not the phone cannot reset the count. The tokens are RS256 JWTs of the house's keys, issued
-by `<base>/mes`, 15 minutes, subject the patient's matricule INS.
+code is given, so that someone holding the password but not the phone cannot reset the count.
+The tokens are RS256 JWTs of the house's keys, issued by `<base>/mes`, 15 minutes, subject the
+patient's matricule INS.
 
 A legal representative (a parent, a guardian) declared for a minor may act for the minor: the token
 then has the minor as subject and the representative in `act` (RFC 8693), and only while the
