@@ -61,6 +61,8 @@ def serve(host: str = typer.Option(None, help="Listen address (default 127.0.0.1
     scheme = "https" if settings.tls_cert else "http"
     console.print(f"Maison on {scheme}://{settings.host}:{settings.port}/ — {workers} process(es), "
                   f"database {settings.effective_database_url}")
+    if settings.insi_port:
+        console.print(f"INSi over mutual TLS on https://{settings.host}:{settings.insi_port}/insi/lps")
     try:
         run(settings, workers)
     except ValueError as exc:
