@@ -21,7 +21,9 @@ is why the file belongs where the database's writer cannot truncate it.
 
 Checkpoints are periodic (`Checkpointer`, every `audit_checkpoint_interval_s`, and at clean
 shutdown), never per record: the hot path (`audit.append`) is unchanged. One costs a read of the
-head row, an Ed25519 signature (about 50 µs) and an appended line with its fsync.
+head row, an Ed25519 signature and an appended line with its fsync: 5.6 ms in all, the signature
+73 µs of it (measured on this project's 2-core machine, SQLite). `verify` reads the whole chain:
+2.3 s for 100 000 records.
 """
 
 from __future__ import annotations
