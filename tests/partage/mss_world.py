@@ -58,7 +58,7 @@ def start_world(house, tmp_path: Path, psc_issuer: str,  # type: ignore[no-untyp
     """`annuaire`: where the regional operator ("medecins") publishes its mailboxes (none otherwise)."""
     # the same message store and authority as the house's HTTP side (Mon espace santé's messagerie)
     data = house.settings.data_dir / "mss"
-    mss = Mss(house.db, Blobs(data / "messages"), data / "pki", house.psc, psc_issuer,
+    mss = Mss(house.db, Blobs(data / "messages", house.blob_key), data / "pki", house.psc, psc_issuer,
               max_message_bytes=2_000_000, has_espace=espace_open(house.db, house.insi.referential),
               publish_interval=0.2)
     mss.local_operator("chu-test", "CHU DE TEST", [HOPITAL_DOMAIN],
