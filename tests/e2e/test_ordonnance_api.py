@@ -128,8 +128,8 @@ def test_each_refusal_is_precise(world, house):
             _client(world, "hospitalier") as colleague, _client(world, "dentiste") as dentist:
         r = pharmacy.get(f"/RequestGroup/{typo}/$dispensation")
         assert r.status_code == 400 and _code(r) == "numero-cle"
-        r = colleague.get(f"/RequestGroup/{number}")
-        assert r.status_code == 403 and _code(r) == "prescription-autre-prescripteur"
+        r = colleague.get(f"/RequestGroup/{number}")  # another prescriber's: as if it did not exist (issue 18 §2.2)
+        assert r.status_code == 404 and _code(r) == "prescription-inconnue"
         assert pharmacy.post(f"/RequestGroup/{number}/$executer", json=executer(line(1, "delivre"))).status_code == 201
         r = pharmacy.post(f"/RequestGroup/{number}/$executer", json=executer(line(1, "delivre")))
         assert r.status_code == 409 and _code(r) == "ligne-deja-executee"

@@ -87,10 +87,23 @@ def test_an_unknown_number_is_not_found(base):
 
 
 def test_a_prescriber_reads_and_searches_only_his_own(base):
+    from maison.partage.ordonnance.numero import new_number
+
     p = _create(base)
-    with pytest.raises(Forbidden) as err:
-        base.read_as_prescriber(OTHER_GP, p.number)
-    assert err.value.code == "prescription-autre-prescripteur"
+    # another prescriber's prescription answers exactly like a number that does not exist (issue 18 §2.2)
+    answers = []
+    for number in (p.number, new_number()):
+        for call in (base.read_as_prescriber, base.executions_for_prescriber, base.cancel):
+            with pytest.raises(NotFound) as err:
+                call(OTHER_GP, number)
+            answers.append((err.value.http_status, err.value.fhir_issue, err.value.code,
+                                err.value.message.replace(number, "N")))
+    assert len(set(answers)) == 1 and answers[0][2] == "prescription-inconnue"
+    with base.db.read() as conn:
+        refused = conn.execute(sa.select(audit_event.c.detail).where(audit_event.c.outcome == "refused",
+                                                                     audit_event.c.actor_person == OTHER_GP.person)
+                               ).scalars().all()
+    assert sum('"motif":"prescription-autre-prescripteur"' in d for d in refused) == 3 and len(refused) == 6
     assert [x.number for x in base.search(GP)] == [p.number]
     assert base.search(OTHER_GP) == []
     assert base.search(GP, since=TODAY + timedelta(days=1)) == []
@@ -205,7 +218,7 @@ def test_the_ins_is_recorded_only_for_a_qualified_identity(base, db):
 
 def test_cancelled_and_executed_prescriptions(base):
     p = _create(base)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # another prescriber's: as if it did not exist (issue 18 §2.2)
         base.cancel(OTHER_GP, p.number)
     assert base.cancel(GP, p.number).status == "annulee"
     with pytest.raises(TransitionRefused) as err:
@@ -227,7 +240,7 @@ def test_counters_count_successful_calls_only(base):
     for refused in (lambda: base.read_as_prescriber(OTHER_GP, p.number),
                     lambda: base.execute(PHARMACIST, p.number, [LineExecution(1, Outcome.DELIVRE)]),
                     lambda: _create(base, caller=PHARMACIST)):
-        with pytest.raises((Forbidden, Conflict)):
+        with pytest.raises((Forbidden, Conflict, NotFound)):
             refused()
     base.journal.close()
     # seed 001 L424-462: "appels avec succès"

@@ -4,11 +4,17 @@ Mon espace santé exists for everyone unless opposed (000 L3228): its state is t
 (opposing or closing it makes the espace read-only, as the dossier is). Only the patient — or the
 legal representative acting for a minor — reaches it, with a Mon espace santé token; every read and
 every change is one transaction with its audit record, so the access history shows them too.
+
+An entry is always looked for under the caller's own INS, so another patient's id answers exactly
+like a missing one (no oracle on which ids exist); such an attempt, and every refusal of a change by
+id, still leaves its record — with the entry's real owner as the patient when it has one (issue 18 §2.5).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -20,6 +26,7 @@ from maison.core import audit
 from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from maison.formats.pdf import document_pdf
 from maison.partage.dmp import store as dmp_store
+from maison.partage.dmp.access import ANNONCE_AUTO_VISIBLE
 from maison.partage.dmp.model import DocumentStatus, DossierState, Who
 from maison.partage.dmp.service import Dmp, actor_of
 from maison.partage.dmp.service import AccessDenied
@@ -74,6 +81,24 @@ class Espace:
 
     def record(self, conn: Connection, who: Who, action: str, detail: dict) -> None:
         audit.record(conn, actor_of(who), f"espace.{action}", patient=who.patient, detail=detail)
+
+    @contextmanager
+    def _by_id(self, who: Who, action: str, table: sa.Table, id_: str | None) -> Iterator[None]:
+        """Around a change of one entry by its id: a refusal (not found, not the caller's, not allowed)
+        is recorded after the change's transaction is gone, naming the entry's owner when there is one."""
+        try:
+            yield
+        except (NotFound, Forbidden, Conflict) as error:
+            owner = None
+            if id_ is not None and len(id_) <= 64:
+                with self.db.read() as conn:
+                    owner = conn.execute(sa.select(table.c.ins).where(table.c.id == id_)).scalar_one_or_none()
+            detail = {"code": error.code, "entree": id_,
+                      **({"autre-patient": True} if owner is not None and owner != who.patient else {})}
+            with self.db.write() as conn:
+                audit.record(conn, actor_of(who), f"espace.{action}", outcome="failure",
+                             patient=owner or who.patient or None, detail=detail)
+            raise
 
     # --- profil médical (000 L3281-3296) ----------------------------------------------------------
 
@@ -172,7 +197,7 @@ class Espace:
         kept = profil.check_item(rubrique, resource)
         now = _iso(_now())
         p = store.mes_profile_item.c
-        with self.db.write() as conn:
+        with self._by_id(who, "profil.modifier", store.mes_profile_item, id_), self.db.write() as conn:
             self._writable(conn, ins)
             if id_ is None:
                 id_ = str(uuid.uuid4())
@@ -189,7 +214,7 @@ class Espace:
     def delete_item(self, who: Who, rubrique: str, id_: str) -> None:
         ins = self.owner(who)
         p = store.mes_profile_item.c
-        with self.db.write() as conn:
+        with self._by_id(who, "profil.supprimer", store.mes_profile_item, id_), self.db.write() as conn:
             self._writable(conn, ins)
             if conn.execute(store.mes_profile_item.delete().where(p.id == id_, p.ins == ins,
                                                                   p.rubrique == rubrique)).rowcount != 1:
@@ -266,7 +291,7 @@ class Espace:
     def delete_measure(self, who: Who, id_: str) -> None:
         ins = self.owner(who)
         m = store.mes_measure.c
-        with self.db.write() as conn:
+        with self._by_id(who, "mesure.supprimer", store.mes_measure, id_), self.db.write() as conn:
             self._writable(conn, ins)
             row = conn.execute(sa.select(m.kind).where(m.id == id_, m.ins == ins)).first()
             if row is None or row.kind == "imc":
@@ -302,7 +327,7 @@ class Espace:
         a = store.mes_agenda_event.c
         values = dict(start=_iso(start), end=_iso(end) if end else None, resource=orjson.dumps(kept).decode(),
                       updated_at=now)
-        with self.db.write() as conn:
+        with self._by_id(who, "agenda.modifier", store.mes_agenda_event, id_), self.db.write() as conn:
             self._writable(conn, ins)
             if id_ is None:
                 id_ = str(uuid.uuid4())
@@ -330,7 +355,7 @@ class Espace:
     def delete_event(self, who: Who, id_: str) -> None:
         ins = self.owner(who)
         a = store.mes_agenda_event.c
-        with self.db.write() as conn:
+        with self._by_id(who, "agenda.supprimer", store.mes_agenda_event, id_), self.db.write() as conn:
             self._writable(conn, ins)
             if conn.execute(store.mes_agenda_event.delete().where(a.id == id_, a.ins == ins)).rowcount != 1:
                 raise NotFound(f"événement {id_} inconnu", code="evenement-inconnu")
@@ -391,10 +416,11 @@ class Espace:
         """The patient withdraws a document he deposited; professionals' documents he may only mask."""
         ins = self.owner(who)
         d = dmp_store.dmp_document.c
-        with self.db.write() as conn:
+        with self._by_id(who, "document.retirer", dmp_store.dmp_document, id_), self.db.write() as conn:
             self._writable(conn, ins)
-            row = conn.execute(sa.select(d.author, d.unique_id, d.status).where(d.id == id_, d.ins == ins)).first()
-            if row is None or row.status == DocumentStatus.DELETED.value:
+            row = conn.execute(sa.select(d.author, d.unique_id, d.status, d.invisible_patient, d.submitted_at,
+                                         d.invisible_representants).where(d.id == id_, d.ins == ins)).first()
+            if row is None or row.status == DocumentStatus.DELETED.value or self._hidden_from(who, row):
                 raise NotFound(f"document {id_} inconnu", code="document-inconnu")
             if row.author not in (ins, who.person):
                 raise Forbidden("le patient retire les documents qu'il a déposés ; il peut masquer les autres",
@@ -402,6 +428,13 @@ class Espace:
             conn.execute(dmp_store.dmp_document.update().where(d.id == id_).values(
                 status=DocumentStatus.DELETED.value, last_updated=_iso(_now())))
             self.record(conn, who, "document.retirer", {"document": row.unique_id})
+
+    @staticmethod
+    def _hidden_from(who: Who, row: sa.Row) -> bool:
+        """A document the patient (or her representative) may not see yet is not hers to name either
+        (R.1111-53 consultation d'annonce; L.1111-5 secret of the minor)."""
+        awaiting = row.invisible_patient and _now() < datetime.fromisoformat(row.submitted_at) + ANNONCE_AUTO_VISIBLE
+        return bool(awaiting or who.is_representative and row.invisible_representants)
 
     def share_profile(self, who: Who) -> str:
         """Save the profil médical synthesis in the DMP (DOCPAT08), so professionals see it (000 L3300)."""

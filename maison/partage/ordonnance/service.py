@@ -148,8 +148,8 @@ class Base:
 
         def work(conn: Connection):  # type: ignore[no-untyped-def]
             prescription, executions = self._locked(conn, number)
-            if prescription.prescriber.idnatps != caller.person:
-                raise Forbidden("prescription d'un autre prescripteur", code="prescription-autre-prescripteur")
+            if prescription.prescriber.idnatps != caller.person:  # answered like a missing one (see `_own`)
+                raise _NotTheirs(number)
             if executions:
                 raise TransitionRefused("prescription déjà exécutée : elle ne peut plus être annulée",
                                         code="prescription-executee")
@@ -280,9 +280,9 @@ class Base:
             raise self._refused(caller, action, NotFound(f"prescription {number} inconnue",
                                                          code="prescription-inconnue"), number=number)
         if prescription.prescriber.idnatps != caller.person:
-            raise self._refused(caller, action, Forbidden(
-                "prescription d'un autre prescripteur : seul son auteur la consulte côté prescripteur",
-                code="prescription-autre-prescripteur"), number=number)
+            # Another prescriber's prescription answers exactly like a missing one (issue 18 §2.2: no
+            # oracle on which numbers exist); the trail keeps the real reason.
+            raise self._refused(caller, action, _NotTheirs(number), number=number)
         return prescription, executions
 
     def _load(self, conn: Connection, number: str, *, lock: bool = False
@@ -312,8 +312,17 @@ class Base:
     def _refused(self, caller: Caller, action: str, error: MaisonError, *, number: str = "") -> MaisonError:
         """Trace a refusal (outcome `refused`, outside the counters) and give the error back to raise."""
         detail = {"code": error.code, **({"numero": number} if number else {})}
+        if isinstance(error, _NotTheirs):
+            detail["motif"] = "prescription-autre-prescripteur"
         self.journal.append(caller.actor(), action, outcome="refused", detail=detail)
         return error
+
+
+class _NotTheirs(NotFound):
+    """Another prescriber's prescription, told as a missing one; the trail says which it was."""
+
+    def __init__(self, number: str) -> None:
+        super().__init__(f"prescription {number} inconnue", code="prescription-inconnue")
 
 
 def _check_ins(ins: PatientIns) -> None:
