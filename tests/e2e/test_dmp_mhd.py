@@ -85,8 +85,12 @@ def test_replacement_supersedes_and_keeps_the_chain(world):
     # a superseded document cannot be replaced again; another structure cannot replace
     again = world.provide("hospitalier", [Produced(n1(PROS["hospitalier"]), replaces=old)])
     assert again.status_code == 422 and "n'est plus courant" in again.text
+    # …nor learn that it exists: answered like a document that is not there (issue 18 §2.2)
     other = world.provide("generaliste", [Produced(n1(PROS["generaliste"]), replaces=new)])
-    assert other.status_code == 422 and "structure productrice" in other.text
+    assert other.status_code == 422 and "inconnu pour ce patient" in other.text
+    nowhere = world.provide("generaliste", [Produced(n1(PROS["generaliste"]),
+                                                     replaces="DocumentReference/00000000-0000-4000-8000-000000000000")])
+    assert nowhere.json()["issue"][0]["details"]["coding"] == other.json()["issue"][0]["details"]["coding"]
 
 
 def test_replayed_submission_is_idempotent(world):

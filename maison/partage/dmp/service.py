@@ -501,7 +501,9 @@ class Dmp:
         else:
             query = query.where(d.id == target.rsplit("/", 1)[-1])
         row = conn.execute(query.with_for_update()).first()
-        if row is None or row.ins != ins:
+        # CRE-23 (000 L2979): the producer replaces its own documents. Another structure's (or patient's)
+        # document is answered like a missing one: the replacement is no oracle on masked documents (§2.2).
+        if row is None or row.ins != ins or row.author_structure != who.structure:
             raise RegistryError(f"{doc.unique_id} : document remplacé {target} inconnu pour ce patient",
                                 code="XDSRegistryMetadataError")
         if row.status != DocumentStatus.CURRENT.value:
@@ -509,9 +511,6 @@ class Dmp:
                                 code="XDSRegistryMetadataError")
         if row.transforms is not None:
             raise RegistryError(f"{doc.unique_id} : un N3 se remplace avec son N1 (002 L790, L799-803)",
-                                code="XDSRegistryMetadataError")
-        if row.author_structure != who.structure:  # CRE-23 (000 L2979): the producer feeds its documents
-            raise RegistryError(f"{doc.unique_id} : seule la structure productrice remplace ses documents",
                                 code="XDSRegistryMetadataError")
         return row.id
 
