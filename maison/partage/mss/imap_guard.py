@@ -99,7 +99,9 @@ class GuardedServer(imap4.IMAP4Server):
         if not line.endswith(b"}") or b"{" not in line:
             return 0
         digits = line[line.rindex(b"{") + 1:-1].rstrip(b"+")
-        return int(digits) if digits.isdigit() and len(digits) < 20 else 1 << 62
+        if not digits.isdigit():
+            return 0  # not a literal: Twisted's parser answers BAD
+        return int(digits) if len(digits) < 20 else 1 << 62
 
     def _fileLiteral(self, size: int) -> Any:
         if size > self.max_literal:
