@@ -160,6 +160,9 @@ def test_the_worklist_over_http_for_the_structure_s_desk(mss, house, live, token
     assert other.get(f"/liste-travail/{unqualified['id']}/document").status_code == 404
     cda = desk.get(f"/liste-travail/{unqualified['id']}/document")
     assert cda.status_code == 200 and b"ClinicalDocument" in cda.content
+    # the sender's XML is downloaded, never rendered in the house's origin (issue 18 §3)
+    assert cda.headers["x-content-type-options"] == "nosniff" and "sandbox" in cda.headers["content-security-policy"]
+    assert cda.headers["content-disposition"].startswith("attachment;")
     bad = desk.post(f"/liste-travail/{unqualified['id']}/rattacher", json={"patient": "un"})
     huge = desk.post(f"/liste-travail/{unqualified['id']}/rattacher", json={"patient": 10**20})
     assert huge.status_code == 400  # refused before any database (an integer beyond the column)

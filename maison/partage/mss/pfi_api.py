@@ -23,6 +23,7 @@ from maison.core.errors import InvalidInput
 from maison.core.storage import Database
 from maison.formats.body import json_response, read_json_object, required_text
 from maison.formats.path_ids import FhirId
+from maison.partage.mss.download import received_document_response
 from maison.partage.mss.pfi import Worklist
 
 STATES = ("a-traiter", "rattache", "rejete")
@@ -54,7 +55,7 @@ def router(db: Database, blobs: Blobs, authorizer: Authorizer, max_body_bytes: i
     async def document(entry_id: FhirId, request: Request) -> Response:
         actor, worklist = caller(request)
         _row, cda = await run_in_threadpool(worklist.document, actor, entry_id)
-        return Response(cda, media_type="text/xml")
+        return received_document_response(cda, "text/xml", f"{entry_id}.xml")  # the sender's XML, not run
 
     @r.post("/liste-travail/{entry_id}/rattacher")
     @accepts(HOSPITAL_STAFF)
