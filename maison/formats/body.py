@@ -11,11 +11,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from maison.core.errors import InvalidInput, MalformedRequest, TooLarge
+from maison.formats.jsonread import BIGINT_MAX, Node
 
 
 async def read_limited(request: Request, max_bytes: int) -> bytes:
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise TooLarge(f"requête de plus de {max_bytes} octets")
     body = bytearray()
     async for chunk in request.stream():
@@ -36,7 +37,22 @@ async def read_json_object(request: Request, max_bytes: int, *, empty_as: dict |
         raise MalformedRequest("JSON mal formé", code="json") from None
     if not isinstance(data, dict):
         raise MalformedRequest("objet JSON attendu", code="json")
+    _within_columns(data)
     return data
+
+
+def _within_columns(document: object) -> None:
+    """Refuse a JSON integer no database column holds (orjson reads up to 2^64-1, BIGINT stops at
+    2^63-1): checked once here, so no reader lets one reach SQL as an overflow (a 500)."""
+    stack: list[tuple[object, str]] = [(document, "$")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((v, f"{path}.{k}") for k, v in value.items() if isinstance(v, (dict, list, int)))
+        elif isinstance(value, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(value) if isinstance(v, (dict, list, int)))
+        elif isinstance(value, int) and not -BIGINT_MAX - 1 <= value <= BIGINT_MAX:
+            raise InvalidInput(f"{path} : entier hors limites (±2^63)", code="type-json", expression=path)
 
 
 def required_text(data: dict, key: str) -> str:
@@ -53,8 +69,13 @@ def parameter_values(body: dict) -> dict[str, object]:
         raise MalformedRequest("ressource Parameters attendue", code="resource-type")
     parameters = body.get("parameter", [])
     if not isinstance(parameters, list) or not all(isinstance(p, dict) for p in parameters):
-        raise MalformedRequest("Parameters.parameter : liste d'objets attendue", code="parameters")
-    return {p.get("name"): next((v for k, v in p.items() if k.startswith("value")), None) for p in parameters}
+        raise MalformedRequest("Parameters.parameter : liste d'objets attendue", code="parameters",
+                               expression="Parameters.parameter")
+    values: dict[str, object] = {}
+    for parameter in Node(body, "Parameters").objects("parameter"):  # typed: a wrong type names its path
+        name = parameter.text("name")
+        values[name] = next((v for k, v in parameter if k.startswith("value")), None)
+    return values
 
 
 def json_response(data: object, status: int = 200, *, no_store: bool = False) -> Response:

@@ -25,6 +25,7 @@ from maison.core.errors import MaisonError, NotFound, TooLarge
 from maison.formats import soap
 from maison.formats.body import read_json_object, read_limited
 from maison.formats.fhir import outcome_response
+from maison.formats.jsonread import Node
 from maison.formats.path_ids import RelativePath
 from maison.identite.ins import certificats, insi_soap
 from maison.identite.ins.model import CallContext, CarteVitaleQuery, InsiResult, InsRef, TraitsQuery
@@ -145,9 +146,10 @@ def router(service: InsiService, reference_path: Path, max_body_bytes: int, *,
     async def json_traits(request: Request) -> Response:
         try:
             p = await _json(request)
-            prenoms = p.get("prenoms") or ([p["prenom"]] if p.get("prenom") else [])
-            query = TraitsQuery(str(p.get("nomNaissance", "")), tuple(str(x) for x in prenoms), str(p.get("sexe", "")),
-                                str(p.get("dateNaissance", "")), p.get("lieuNaissance"))
+            doc = Node(p, "rechercherInsAvecTraitsIdentite")  # typed reads: a wrong type is a 400 naming it
+            prenoms = doc.texts("prenoms") or ([doc.text("prenom")] if doc.text("prenom") else [])
+            query = TraitsQuery(doc.text("nomNaissance"), tuple(prenoms), doc.text("sexe"), doc.text("dateNaissance"),
+                                doc.text("lieuNaissance") or None)
             result = await audited(_checked, service.search_by_traits, _ctx(request, p), query,
                                    *caller(request).values(), service=service)
             return Response(orjson.dumps(result_json(result)), media_type="application/json")
@@ -159,9 +161,10 @@ def router(service: InsiService, reference_path: Path, max_body_bytes: int, *,
     async def json_carte_vitale(request: Request) -> Response:
         try:
             p = await _json(request)
-            rang = p.get("rangNaissance")
-            query = CarteVitaleQuery(p.get("matriculeIndividu"), p.get("matriculeOD"), str(p.get("dateNaissance", "")),
-                                     int(rang) if isinstance(rang, int) else None, p.get("nomNaissance"))
+            doc = Node(p, "rechercherInsAvecCarteVitale")
+            query = CarteVitaleQuery(doc.text("matriculeIndividu") or None, doc.text("matriculeOD") or None,
+                                     doc.text("dateNaissance"), doc.integer("rangNaissance", 0, 999),
+                                     doc.text("nomNaissance") or None)
             result = await audited(_checked, service.search_by_carte_vitale, _ctx(request, p), query,
                                    *caller(request).values(), service=service)
             return Response(orjson.dumps(result_json(result)), media_type="application/json")

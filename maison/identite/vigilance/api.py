@@ -21,6 +21,7 @@ from maison.core.errors import InvalidInput, MalformedRequest, UnsupportedMediaT
 from maison.core.identifiers.nir import parse_matricule
 from maison.formats.body import parameter_values, read_json_object, read_limited
 from maison.formats.fhir import fhir_response
+from maison.formats.jsonread import Node
 from maison.formats.path_ids import RowId
 from maison.identite.ins.client import lookup_with_retry
 from maison.identite.ins.model import CallContext, TraitsQuery
@@ -37,26 +38,27 @@ def traits_from_patient(resource: dict) -> tuple[str, Traits]:
     """Read IPP and traits from a FHIR Patient (FR Core Patient) sent by a DPI."""
     if resource.get("resourceType") != "Patient":
         raise MalformedRequest("ressource Patient attendue", code="resource-type")
-    ipp = next((i.get("value") for i in resource.get("identifier", [])
-                if any(c.get("code") == "PI" for c in i.get("type", {}).get("coding", []))), None)
+    doc = Node(resource, "Patient")  # every member read typed: a wrong type is a 400 naming its path
+    ipp = next((i.text("value") for i in doc.objects("identifier")
+                if any(c.text("code") == "PI" for c in i.obj("type").objects("coding"))), None)
     if not ipp:
         raise InvalidInput("identifiant IPP (type PI) absent", code="ipp-absent", expression="Patient.identifier")
-    name = next((n for n in resource.get("name", []) if n.get("use") == "official"), None)
+    name = next((n for n in doc.objects("name") if n.text("use") == "official"), None)
     if name is None:
         raise InvalidInput("nom de naissance (name.use = official) absent", code="nom-absent",
                            expression="Patient.name")
-    given = next((e.get("valueString") for e in name.get("extension", []) if e.get("url") == EXT_BIRTH_LIST),
-                 " ".join(name.get("given", [])))
+    given = next((e.text("valueString") for e in name.objects("extension") if e.text("url") == EXT_BIRTH_LIST),
+                 " ".join(name.texts("given")))
     place = None
-    for ext in resource.get("extension", []):
-        if ext.get("url") == EXT_BIRTHPLACE:
-            for sub in ext.get("valueAddress", {}).get("extension", []):
-                if sub.get("url") == EXT_INSEE:
-                    place = sub.get("valueCoding", {}).get("code")
-    birth = str(resource.get("birthDate", ""))
+    for ext in doc.objects("extension"):
+        if ext.text("url") == EXT_BIRTHPLACE:
+            for sub in ext.obj("valueAddress").objects("extension"):
+                if sub.text("url") == EXT_INSEE:
+                    place = sub.obj("valueCoding").text("code") or None
+    birth = doc.text("birthDate")
     birth = birth + "-00" * (2 - birth.count("-")) if len(birth) in (4, 7) else birth
-    gender = _GENDER.get(resource.get("gender", ""), "")
-    return str(ipp), Traits.of(name.get("family", ""), given or "", gender, birth, place)
+    gender = _GENDER.get(doc.text("gender"), "")
+    return ipp, Traits.of(name.text("family"), given or "", gender, birth, place)
 
 
 def router(index: PatientIndex, insi: InsiService, max_body_bytes: int, authorizer: Authorizer) -> APIRouter:

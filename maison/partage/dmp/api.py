@@ -34,6 +34,7 @@ from maison.core.authz import PATIENT, Accepts, Authorizer, accepts, keys, publi
 from maison.core.errors import InvalidInput, MaisonError, MalformedRequest, UnsupportedMediaType
 from maison.formats.body import json_response, read_json_object, read_limited, required_text
 from maison.formats.fhir import FHIR_JSON, fhir_response
+from maison.formats.jsonread import Node
 from maison.formats.path_ids import FhirId, Identifier
 from maison.partage.dmp import jsonpatch, mhd, store
 from maison.partage.dmp.model import AccessMode, DossierState, InformationState, Who
@@ -85,9 +86,11 @@ def _patched(before: dict, operations: object) -> tuple:
     if changed - {"status", "securityLabel", "extension"}:
         raise PatchNotAllowed(f"seuls status, securityLabel et l'extension isArchived se modifient "
                               f"(élément(s) : {', '.join(sorted(changed))})")
-    status = after.get("status") if "status" in changed else None
+    patched = Node(after, "DocumentReference")  # the sender's values, typed before they reach the service
+    status = (patched.text("status") or None) if "status" in changed else None
     archived = confidentiality = visibility = None
     if "extension" in changed:
+        patched.objects("extension")
         others = lambda res: [e for e in res.get("extension", [])  # noqa: E731
                               if not isinstance(e, dict) or e.get("url") != mhd.EXT_IS_ARCHIVED]
         if others(before) != others(after):
@@ -338,25 +341,26 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
         consent = await read_json_object(request, max_body_bytes)
         if consent.get("resourceType") != "Consent":
             raise MalformedRequest("ressource Consent attendue", code="resource-type")
-        patient = consent.get("patient", {}).get("identifier", {}) if isinstance(consent.get("patient"), dict) else {}
-        if patient.get("system") not in mhd.INS_SYSTEMS or not isinstance(patient.get("value"), str):
-            raise InvalidInput("Consent.patient.identifier : l'INS du patient est attendu", code="patient-ins")
-        ins = dmp.resolve_ins(patient["value"], mhd.INS_SYSTEMS[patient["system"]])
+        doc = Node(consent, "Consent")  # every member read typed: a wrong type is a 400 naming its path
+        patient = doc.obj("patient").obj("identifier")
+        system, value = patient.text("system"), patient.text("value")
+        if system not in mhd.INS_SYSTEMS or not value:
+            raise InvalidInput("Consent.patient.identifier : l'INS du patient est attendu", code="patient-ins",
+                               expression="Consent.patient.identifier")
         axes = {"alimentation": InformationState.NOT_INFORMED, "consultation": InformationState.NOT_INFORMED}
-        provisions = consent.get("provision", {}).get("provision", []) if isinstance(consent.get("provision"), dict) else []
-        for provision in provisions:
-            action = mhd.code_of((provision.get("action") or [None])[0]) if isinstance(provision, dict) else ""
-            if action not in axes or provision.get("type") not in ("permit", "deny"):
+        provision = doc.obj("provision")
+        for item in provision.objects("provision"):
+            actions = item.objects("action")
+            action, kind = (mhd.code_of(actions[0].value) if actions else ""), item.text("type")
+            if action not in axes or kind not in ("permit", "deny"):
                 raise InvalidInput("provision : action alimentation|consultation, type permit|deny",
-                                   code="provision-invalide")
-            axes[action] = InformationState.NOT_OPPOSED if provision["type"] == "permit" else InformationState.OPPOSED
-        motif = next((e.get("valueString", "") for e in consent.get("extension", []) or []
-                      if isinstance(e, dict) and e.get("url") == EXT_MOTIF), "")
-        if not isinstance(motif, str):
-            raise InvalidInput("motif d'opposition : texte attendu", code="champ-invalide")
-        period = consent.get("provision", {}).get("period", {}) if isinstance(consent.get("provision"), dict) else {}
+                                   code="provision-invalide", expression=item.path)
+            axes[action] = InformationState.NOT_OPPOSED if kind == "permit" else InformationState.OPPOSED
+        motif = next((e.text("valueString") for e in doc.objects("extension") if e.text("url") == EXT_MOTIF), "")
+        end = provision.obj("period").text("end") or None
+        ins = dmp.resolve_ins(value, mhd.INS_SYSTEMS[system])  # the body read whole before any query
         await run_in_threadpool(dmp.record_information, who, ins, axes["alimentation"], axes["consultation"], motif,
-                                consent.get("id", ""), period.get("end"))
+                                doc.text("id"), end)
         return await _information(ins, who, 201)
 
     @r.get("/Consent")

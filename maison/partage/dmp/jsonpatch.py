@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 
 from maison.core.errors import MalformedRequest, TransitionRefused
+from maison.formats.path_ids import ascii_digits  # '²'.isdigit() is True, int('²') fails
 
 
 def _tokens(pointer: object) -> list[str]:
@@ -21,7 +22,7 @@ def _tokens(pointer: object) -> list[str]:
 def _parent(doc: object, tokens: list[str]) -> tuple[object, str]:
     node = doc
     for token in tokens[:-1]:
-        if isinstance(node, list) and token.isdigit() and int(token) < len(node):
+        if isinstance(node, list) and ascii_digits(token) and int(token) < len(node):
             node = node[int(token)]
         elif isinstance(node, dict) and token in node:
             node = node[token]
@@ -45,7 +46,7 @@ def apply(resource: dict, operations: object) -> dict:
         if kind != "remove" and "value" not in op:
             raise MalformedRequest(f"JSON Patch {kind} sans 'value'", code="json-patch")
         if isinstance(parent, list):
-            index = len(parent) if key == "-" else (int(key) if key.isdigit() else -1)
+            index = len(parent) if key == "-" else (int(key) if ascii_digits(key) else -1)
             limit = len(parent) if kind == "add" else len(parent) - 1
             if not 0 <= index <= limit:
                 raise TransitionRefused(f"indice hors limites : {op['path']}", code="json-patch-chemin")

@@ -176,7 +176,8 @@ def _instant(value: object) -> datetime | None:
 
 
 def is_archived(resource: dict) -> bool:
-    for ext in resource.get("extension", []):
+    extensions = resource.get("extension")
+    for ext in extensions if isinstance(extensions, list) else []:
         if isinstance(ext, dict) and ext.get("url") == EXT_IS_ARCHIVED:
             return ext.get("valueBoolean") is True
     return False
@@ -189,8 +190,10 @@ def security_labels(labels: object, index: int | None = None) -> tuple[str, set[
         raise RegistryError("securityLabel absent (1..* JDV_J08)", expression=where)
     confidentiality, visibility = "", set()
     for label in labels:
-        for coding in (label.get("coding", []) if isinstance(label, dict) else []):
-            code = VISIBILITY_ALIASES.get(coding.get("code"), coding.get("code")) if isinstance(coding, dict) else None
+        codings = label.get("coding") if isinstance(label, dict) else None
+        for coding in codings if isinstance(codings, list) else []:
+            code = coding.get("code") if isinstance(coding, dict) else None
+            code = VISIBILITY_ALIASES.get(code, code) if isinstance(code, str) else None
             if code in CONFIDENTIALITY_CODES:
                 confidentiality = code
             elif code in VISIBILITY_CODES:
