@@ -163,7 +163,7 @@ def test_another_structures_report_only_for_the_cell_of_its_ght(civ, live):
 
 
 def test_an_incident_on_another_structures_patient_is_not_found(civ):
-    house, http, client = civ
+    house, _, client = civ
     theirs = house.patients.admit(CELL, STRUCTURE, "B1", Traits.of("MARTIN", "PAUL", "M", "1960-01-01"))
     outsider = client(OUTSIDER)
     probe = outsider.post("/incidents", json={"type": "collision", "description": "x", "patientId": theirs.id})
