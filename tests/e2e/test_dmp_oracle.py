@@ -122,3 +122,17 @@ def test_consent_state_and_access_history_reads_are_audited(world):
         trail = [(e["action"], e["patient"]) for e in audit.events(conn, action_prefix="dmp.patient.historique")]
     assert ("dmp.information.lire", PROS["generaliste"].idnatps, SARAH_NIR, "success") in reads
     assert trail == [("dmp.patient.historique", SARAH_NIR)]
+
+
+def test_a_structures_software_reads_only_its_own_documents_and_others_are_missing(world):
+    """Indirect authentication (a structure's key, GI DMP AIR): a cross-structure read by id is a 404, recorded."""
+    from maison.core.auth import issue_key
+    from tests.partage.world import CABINET
+
+    key = issue_key(world.house.db, CABINET, "LGC de test", "poste-1")
+    software = httpx.Client(base_url=f"{world.base}/dmp", headers={"Authorization": f"Bearer {key}"})
+    for path in (f"/DocumentReference/{world.doc}", f"/Binary/{world.doc}"):
+        assert _answer(software.get(path)) == MISSING
+    refused = _refusals(world, "dmp.lire") + _refusals(world, "dmp.consulter")
+    assert [(r["actor_structure"], r["patient"], r["d"]["motif"]) for r in refused] == [
+        (CABINET, SARAH_NIR, "authentification-indirecte")] * 2
