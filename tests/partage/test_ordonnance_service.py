@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from maison.core.audit import audit_event
-from maison.core.authz import Caller
+from maison.core.auth import KeyScope
+from maison.core.authz import Caller, Credential
 from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TransitionRefused
 from maison.partage.ordonnance import store
 from maison.partage.ordonnance.model import (
@@ -30,7 +32,8 @@ GP = Caller("professional", "810000000002", "399999999900019", "LAP de test", "1
 OTHER_GP = Caller("professional", "810000000009", "399999999900019", "LAP de test", "10")
 PHARMACIST = Caller("professional", "810000000004", "399999999800011", "LGO de test", "21")
 NURSE = Caller("professional", "810000000003", "399999999700013", "Logiciel IDE", "60")
-LPP = Caller("software", "prestataire", "399999999500017", "Logiciel LPP")
+LPP = Caller("software", "prestataire", "399999999500017", "Logiciel LPP", scope=KeyScope.FOURNISSEUR_LPP)
+DESK_KEY = Caller("software", "accueil", "399999999500017", "Logiciel LPP", scope=KeyScope.LOGICIEL)
 SARAH_INS = PatientIns("277017515401259", "1.2.250.1.213.1.4.10", "QUAL")
 
 PARACETAMOL = Line(1, LineKind.MEDICAMENT, "Paracétamol 1 000 mg comprimé", "3400930000014", SYS_CIP,
@@ -173,6 +176,16 @@ def test_what_a_dispenser_reports_must_be_complete(base):
             base.execute(PHARMACIST, p.number, lines)
         assert err.value.code == code
     base.execute(LPP, p.number, [LineExecution(2, Outcome.DELIVRE, code="1101017", system=SYS_LPP)])
+
+
+def test_only_a_key_issued_to_an_lpp_provider_stands_for_one(base):
+    # issue 18 §3: any structure key used to count as an LPP provider for $dispensation
+    p = _create(base, BANDAGE)
+    for caller in (DESK_KEY, replace(PHARMACIST, credential=Credential.LOCAL_IDP)):
+        with pytest.raises(Forbidden) as err:
+            base.read_as_dispenser(caller, p.number)
+        assert err.value.code == "executant-non-habilite"
+    base.read_as_dispenser(LPP, p.number)
 
 
 def test_an_expired_prescription_is_not_executed(base, db):
