@@ -26,6 +26,7 @@ from maison.core.authz import Authorizer, public
 from maison.core.storage import Database
 from maison.core.terminology import Terminology
 from maison.formats.fhir import outcome_response
+from maison.formats.http_headers import HardenedHttp
 from maison.formats.path_ids import parameter_error
 from maison.formats.ucum import cisis_units
 from maison.identite.annuaire.api import router as annuaire_router
@@ -171,6 +172,8 @@ class House:
         # every route states its callers (maison.core.authz); the guard enforces it before the handler runs
         app = FastAPI(title="Maison", version=__version__, docs_url="/docs", redoc_url=None, lifespan=lifespan,
                       dependencies=[Depends(authorizer.guard)])
+        # the origin of absolute URLs is the configured public_url, never the Host header; nosniff, HSTS over TLS
+        app.add_middleware(HardenedHttp, public_url=self.settings.public_url)
         app.include_router(insi_router(self.insi, self.settings.reference_path, self.settings.max_body_bytes,
                                        dev_sans_certificat=self.settings.insi_dev_sans_certificat),
                            prefix="/insi", tags=["INSi"])

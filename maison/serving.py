@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import signal
 import socket
+from pathlib import Path
 
 from maison.core.config import Settings
 
@@ -34,14 +35,16 @@ def listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket
 def _worker(settings: Settings, reuse_port: bool) -> None:
     import uvicorn
 
+    from maison.core.pki import server_context
     from maison.house import House, tune_interpreter
+    from maison.serving_http import http_config
 
     tune_interpreter()
     house = House.open(settings, migrate=False)  # migrated once by `serve`
-    tls = {"ssl_certfile": settings.tls_cert, "ssl_keyfile": settings.tls_key} if settings.tls_cert else {}
-    config = uvicorn.Config(house.app(), log_level="warning", access_log=False, http="httptools", loop="uvloop",
-                            **tls)
-    server = uvicorn.Server(config)
+    # TLS ≥ 1.2 with AEAD suites only (uvicorn's own context would offer CBC suites), a deadline on
+    # each request's head (slowloris), no Server banner: maison.serving_http
+    context = server_context(Path(settings.tls_cert), Path(settings.tls_key), None) if settings.tls_cert else None
+    server = uvicorn.Server(http_config(house.app(), context))
     try:
         server.run(sockets=[listening_socket(settings.host, settings.port, reuse_port=reuse_port)])
     finally:

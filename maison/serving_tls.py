@@ -25,7 +25,8 @@ import ssl
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from maison.serving_http import GuardedHttpProtocol
 
 TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
 
@@ -43,7 +44,7 @@ def tls_extension(ssl_object: ssl.SSLObject) -> dict[str, Any]:
     }
 
 
-class TlsScopeProtocol(HttpToolsProtocol):
+class TlsScopeProtocol(GuardedHttpProtocol):  # the head deadline of every house listener (serving_http)
     """uvicorn's httptools protocol, with the ASGI TLS extension in each request's scope."""
 
     _tls: dict[str, Any] | None = None
@@ -70,5 +71,5 @@ class TlsScopeProtocol(HttpToolsProtocol):
 def tls_server(app: Any, context: ssl.SSLContext, **options: Any) -> uvicorn.Server:
     """A uvicorn server whose connections are TLS with `context` and whose scopes carry the extension."""
     config = uvicorn.Config(app, http=TlsScopeProtocol, loop="uvloop", log_level="warning", access_log=False,
-                            ssl_context_factory=lambda _config, _default: context, **options)
+                            server_header=False, ssl_context_factory=lambda _config, _default: context, **options)
     return uvicorn.Server(config)

@@ -37,6 +37,7 @@ from maison.core.lockout import Locked
 from maison.identite.psc.provider import OAuthError
 from maison.partage.mss import store
 from maison.partage.mss.logins import token_login
+from maison.partage.mss.pki import twisted_server_options
 from maison.partage.mss.smtp import LISTEN_BACKLOG, SENDING_ROLES, Runtime
 
 MSG = store.mss_message
@@ -64,7 +65,6 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
     """Start the operator's IMAP listener (STARTTLS) on the loop the reactor is bound to."""
     from twisted.cred import checkers, credentials, error, portal
     from twisted.internet import defer, protocol, reactor
-    from twisted.internet import ssl as tssl
     from twisted.mail import imap4
     from twisted.mail.interfaces import IChallengeResponse
 
@@ -450,7 +450,7 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
             self._pendingLiteral.addCallback(self._IMAP4Server__cbAuthChunk, chal, tag)
             self._pendingLiteral.addErrback(self._IMAP4Server__ebAuthChunk, tag)
 
-    tls = tssl.PrivateCertificate.loadPEM(runtime.issued.cert.read_text() + runtime.issued.key.read_text()).options()
+    tls = twisted_server_options(runtime.issued)  # TLS ≥ 1.2, AEAD suites only (issue 18 §3)
     the_portal = portal.Portal(Realm(), [PasswordChecker(), BearerChecker()])
 
     class Factory(protocol.Factory):

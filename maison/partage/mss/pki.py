@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from maison.core.pki import AEAD_CIPHERS
+
 VALIDITY = dt.timedelta(days=825)
 
 
@@ -110,10 +112,28 @@ class Authority:
         return issued
 
 
-def server_context(issued: Issued, ca: Path, *, require_client: bool) -> ssl.SSLContext:
-    """TLS ≥ 1.2 (Réf. socle SC.MSS/CONF.01); `require_client`: mutual TLS (the relay port)."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(ca))
+def harden(context: ssl.SSLContext) -> ssl.SSLContext:
+    """TLS ≥ 1.2 with AEAD suites only (issue 18 §3: OpenSSL's default list still offers CBC suites
+    in TLS 1.2; TLS 1.3's are all AEAD), no compression (CRIME): every MSSanté listener and client."""
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(AEAD_CIPHERS)
+    context.options |= ssl.OP_NO_COMPRESSION
+    return context
+
+
+def twisted_server_options(issued: Issued):  # type: ignore[no-untyped-def]
+    """The same TLS for a Twisted listener (IMAP): Twisted's default cipher list keeps CBC suites."""
+    from twisted.internet import ssl as tssl
+
+    certificate = tssl.PrivateCertificate.loadPEM(issued.cert.read_text() + issued.key.read_text())
+    return tssl.CertificateOptions(privateKey=certificate.privateKey.original, certificate=certificate.original,
+                                   raiseMinimumTo=tssl.TLSVersion.TLSv1_2,
+                                   acceptableCiphers=tssl.AcceptableCiphers.fromOpenSSLCipherString(AEAD_CIPHERS))
+
+
+def server_context(issued: Issued, ca: Path, *, require_client: bool) -> ssl.SSLContext:
+    """TLS ≥ 1.2 (Réf. socle SC.MSS/CONF.01), AEAD suites; `require_client`: mutual TLS (the relay port)."""
+    context = harden(ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(ca)))
     context.load_cert_chain(str(issued.cert), str(issued.key))
     context.verify_mode = ssl.CERT_REQUIRED if require_client else ssl.CERT_NONE
     return context
@@ -121,8 +141,7 @@ def server_context(issued: Issued, ca: Path, *, require_client: bool) -> ssl.SSL
 
 def client_context(ca: Path, issued: Issued | None = None) -> ssl.SSLContext:
     """What a relay (or a test's mail client) uses: the trust space's CA, and its own certificate."""
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca))
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context = harden(ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca)))
     if issued is not None:
         context.load_cert_chain(str(issued.cert), str(issued.key))
     return context

@@ -38,7 +38,7 @@ from maison.partage.mss import message as mime
 from maison.partage.mss.delivery import Delivery, DuplicateMessageId, Queued
 from maison.partage.mss.logins import token_login
 from maison.partage.mss.mailboxes import Mailboxes, normalise
-from maison.partage.mss.pki import Issued
+from maison.partage.mss.pki import Issued, harden
 from maison.partage.mss.trust import Operator, TrustSpace, domain_of
 
 # aiosmtpd logs every session at INFO, and warns at every AUTH that it sets a deprecated field itself
@@ -510,7 +510,7 @@ def tls_contexts(runtime: Runtime) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     relay.minimum_version = ssl.TLSVersion.TLSv1_2
     relay.load_cert_chain(str(runtime.issued.cert), str(runtime.issued.key))
     relay.verify_mode = ssl.CERT_OPTIONAL  # no certificate: refused at MAIL with a reply, not a dead handshake
-    return submission, relay
+    return harden(submission), harden(relay)  # AEAD suites only (issue 18 §3)
 
 
 async def start(runtime: Runtime) -> None:
