@@ -49,6 +49,9 @@ PLAUSIBLE: tuple[object, ...] = ("x", {}, [{}], 1)
 TOP_LEVEL = (b"", b"not json", b"\xff\xfe", b"{", b'{"a":1,"a":2}')
 
 
+JSON_TYPES = ("application/json", "application/fhir+json", "application/json-patch+json")
+
+
 def dumps(value: object) -> str:
     if isinstance(value, Raw):
         return value.text
@@ -123,6 +126,7 @@ class Operation:
     method: str
     path: str  # path parameters filled
     source: Path | None = None  # the package of its endpoint: the keys its readers look for are there
+    content_type: str = "application/json"
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
@@ -153,9 +157,8 @@ class Fuzzer:
         if answer.status_code >= 500 or not proper_error(op.path, answer):
             self.findings.append(Finding(str(op), credential, answer.status_code, body[:300], answer.text[:300]))
 
-    def send(self, client: httpx.Client, op: Operation, credential: str, body: str,
-             content_type: str = "application/json") -> httpx.Response:
-        headers = {**self.credentials[credential], "Content-Type": content_type}
+    def send(self, client: httpx.Client, op: Operation, credential: str, body: str) -> httpx.Response:
+        headers = {**self.credentials[credential], "Content-Type": op.content_type}
         self.sent += 1
         content = body.encode("utf-8", "surrogatepass")
         try:
@@ -164,7 +167,8 @@ class Fuzzer:
             try:
                 answer = client.request(op.method, op.path, content=content, headers=headers)
             except httpx.TransportError as exc:  # the server dropped this request: as bad as a 500
-                answer = httpx.Response(599, text=f"{type(exc).__name__}: {exc}")
+                answer = httpx.Response(599, text=f"{type(exc).__name__}: {exc}",
+                                        request=httpx.Request(op.method, op.path))
         self.check(op, credential, body, answer)
         return answer
 
@@ -188,6 +192,10 @@ class Fuzzer:
         rng = random.Random(f"{self.seed}{op}{credential}")
         queue: list[tuple[object, list[str | int]]] = []
         seen: set[str] = set()
+        for kind in JSON_TYPES:  # the JSON media type the operation takes
+            op.content_type = kind
+            if self.send(client, op, credential, "{}").status_code != 415:
+                break
         for raw in TOP_LEVEL:
             self.send(client, op, credential, raw.decode("latin-1"))
         if str(op) not in self.types:
@@ -243,9 +251,10 @@ def proper_error(path: str, answer: httpx.Response) -> bool:
     if answer.status_code < 400:
         return True
     kind = answer.headers.get("content-type", "")
-    if path.startswith("/psc/") and "/openid-connect/auth" in path and kind.startswith("text/html"):
+    if path.startswith("/psc/") and ("/openid-connect/auth" in path or path.endswith("/logout")) \
+            and kind.startswith("text/html"):
         return True
-    if path.startswith("/insi/lps"):
+    if path.startswith("/insi/lps") and answer.request.method == "POST":
         return "xml" in kind and b"Fault" in answer.content
     try:
         data = answer.json()
