@@ -1,0 +1,74 @@
+"""The structural JSON fuzzer (`jsonfuzz`) over every operation of the house's OpenAPI that takes a
+body, with every kind of caller the operation does not refuse outright: 0 server errors, every 4xx in
+the protocol's error format. Bounded: ~60 s on SQLite (the readers under test do not depend on the
+engine; the PostgreSQL run is skipped to keep the suite's time)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.routing import iter_route_contexts
+
+import maison
+from tests.hostile.jsonfuzz import Fuzzer, Operation, source_keys
+from tests.hostile.world import credentials, example_path
+
+BUDGET_S = float(os.environ.get("MAISON_FUZZ_SECONDS", "60"))
+
+
+def operations(app) -> list[Operation]:  # type: ignore[no-untyped-def]
+    """Every operation of the OpenAPI that takes a body, with the package its endpoint lives in."""
+    packages = {}
+    for ctx in iter_route_contexts(app.routes):
+        module = sys.modules.get(getattr(ctx.endpoint, "__module__", ""))
+        if module is not None and getattr(module, "__file__", None):
+            for method in ctx.methods or ():
+                packages[(method.lower(), ctx.path_format)] = Path(module.__file__).parent
+    spec = app.openapi()
+    return [Operation(method.upper(), example_path(path, op.get("parameters", [])), packages.get((method, path)))
+            for path, ops in spec["paths"].items() for method, op in ops.items()
+            if method in ("post", "put", "patch")]
+
+
+def _callers(client: httpx.Client, op: Operation, creds: dict[str, dict[str, str]]) -> list[str]:
+    """The credentials this operation does not turn away before reading the body (at most two)."""
+    passing = []
+    for name, headers in creds.items():
+        status = client.request(op.method, op.path, content=b"{}",
+                                headers={**headers, "Content-Type": "application/json"}).status_code
+        if status not in (401, 403):
+            passing.append(name)
+    return passing[:2] or ["aucun"]
+
+
+def test_no_json_body_makes_a_server_error(house, live, database_url):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("bounded run on SQLite only: the readers under test do not depend on the engine")
+    creds = credentials(house, live)
+    keys, types = source_keys(Path(maison.__file__).parent)
+    fuzzer = Fuzzer(live.url, creds, keys, types, per_operation=int(os.environ.get("MAISON_FUZZ_ROUNDS", "60")))
+    ops = operations(house.app())
+    assert len(ops) > 40 and all(op.source for op in ops)
+    started = time.monotonic()
+    with httpx.Client(base_url=live.url, timeout=30) as client:
+        for i, op in enumerate(ops):
+            callers = _callers(client, op, creds)
+            for caller in callers:  # each operation and caller its share of what time is left
+                share = (started + BUDGET_S - time.monotonic()) / (len(ops) - i) / len(callers)
+                fuzzer.run(client, op, caller, time.monotonic() + max(share, 0.2))
+    elapsed = time.monotonic() - started
+    print(f"{fuzzer.sent} requests over {len(ops)} operations in {elapsed:.1f} s")
+    firsts = {}
+    for f in fuzzer.findings:
+        firsts.setdefault((f.operation, f.status, f.body[:40]), f)
+    report = "\n".join(f"{f.operation} [{f.credential}] {f.status}: {f.body[:150]!r} → {f.answer[:200]}"
+                       for f in firsts.values())
+    if os.environ.get("MAISON_FUZZ_REPORT"):  # the whole list, for whoever fixes them
+        Path(os.environ["MAISON_FUZZ_REPORT"]).write_text(report)
+    assert not fuzzer.findings, f"{len(fuzzer.findings)} bad answers:\n{report}"
+    assert elapsed < BUDGET_S + 15
