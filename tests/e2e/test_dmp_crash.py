@@ -140,7 +140,7 @@ def test_killed_mid_submission_nothing_partial_nothing_acknowledged_lost(house, 
     for row in stored.documents:  # only what was sent, and never from a submission that was never sent
         assert row.unique_id in by_uid and by_uid[row.unique_id][0].state in ("acked", "cut"), row.unique_id
     # every row names a whole blob
-    assert blob_problems(blobs_root, stored.documents) == []
+    assert blob_problems(Blobs(blobs_root, house.blob_key), stored.documents) == []
     # one audit record per committed submission, naming its documents; the chain is intact
     fed = [detail_of(r) for r in stored.alimenter]
     assert sorted(d["lot"] for d in fed) == sorted(lots)
@@ -153,8 +153,9 @@ def test_killed_mid_submission_nothing_partial_nothing_acknowledged_lost(house, 
     files = blob_files(blobs_root)
     temporaries = [p for p in files if p.name.endswith(".tmp")]
     orphans = [p for p in files if not p.name.endswith(".tmp") and p.name not in referenced]
-    for path in orphans:
-        assert hashlib.sha256(path.read_bytes()).hexdigest() == path.name, f"partial blob {path}"
+    store = Blobs(blobs_root, house.blob_key)
+    for path in orphans:  # decrypted and checked against its address by the store, or it raises
+        assert hashlib.sha256(store.get(path.name)).hexdigest() == path.name, f"partial blob {path}"
     if moment == "at-commit":  # the kill did land between "blobs durable" and "rows committed"
         assert orphans
 
@@ -190,13 +191,13 @@ def test_killed_mid_submission_nothing_partial_nothing_acknowledged_lost(house, 
     final = read_storage(house.db)
     assert sorted(r.unique_id for r in final.documents) == sorted(by_uid), "a document missing or twice"
     assert sorted(r.unique_id for r in final.submissions) == sorted(by_lot)
-    assert blob_problems(blobs_root, final.documents) == []
+    assert blob_problems(Blobs(blobs_root, house.blob_key), final.documents) == []
     assert {detail_of(r)["lot"] for r in final.alimenter} == set(by_lot)
     assert final.chain_ok
 
     # the crash's leftovers: Blobs.sweep removes what no row names and nothing else
     swept = Blobs(blobs_root).sweep({r.blob for r in final.documents}, older_than_seconds=0)
-    assert blob_problems(blobs_root, final.documents) == []
+    assert blob_problems(Blobs(blobs_root, house.blob_key), final.documents) == []
     assert len(blob_files(blobs_root)) == len({r.blob for r in final.documents})
 
     elapsed = time.monotonic() - started

@@ -20,6 +20,8 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
+from maison.core.blobs import BlobCorrupted, Blobs
+
 from maison.core import audit
 from maison.core.storage import Database
 from maison.partage.dmp import store
@@ -223,15 +225,19 @@ def blob_files(root: Path) -> list[Path]:
     return sorted(p for p in root.glob("*/*/*") if p.is_file()) if root.is_dir() else []
 
 
-def blob_problems(root: Path, documents: list[sa.Row]) -> list[str]:
-    """Every document row names a blob that is on disk, whole: its size, SHA-1 and SHA-256 name agree."""
+def blob_problems(blobs: Blobs, documents: list[sa.Row]) -> list[str]:
+    """Every document row names a blob that is on disk, whole: its size, SHA-1 and SHA-256 name agree
+    (read through the store, which decrypts and checks the blob against its address)."""
     problems = []
     for row in documents:
-        path = root / row.blob[:2] / row.blob[2:4] / row.blob
-        if not path.is_file():
+        if not blobs.path(row.blob).is_file():
             problems.append(f"{row.unique_id}: blob {row.blob} absent")
             continue
-        data = path.read_bytes()
+        try:
+            data = blobs.get(row.blob)
+        except BlobCorrupted as exc:  # a blob that does not read back whole is the finding
+            problems.append(f"{row.unique_id}: blob unreadable ({exc})")
+            continue
         if len(data) != row.size:
             problems.append(f"{row.unique_id}: blob of {len(data)} bytes, row says {row.size}")
         if sha1_b64(data) != row.sha1:
