@@ -98,14 +98,14 @@ class _Parser:
                 self.annotation()
         elif char == "{":
             self.annotation()
-        elif char.isdigit():
+        elif char.isascii() and char.isdigit():  # '²'.isdigit() is True
             self.number()
         else:
             self.simple_unit()
 
     def number(self) -> None:
         start = self.i
-        while self.peek().isdigit():
+        while self.peek().isascii() and self.peek().isdigit():
             self.i += 1
         digits = self.text[start:self.i]
         if digits == "10" and self.peek() in ("*", "^"):  # the special atoms 10* and 10^ (UCUM §2.3)
@@ -141,9 +141,9 @@ class _Parser:
     def exponent(self) -> None:
         if self.peek() in ("+", "-"):
             self.i += 1
-            if not self.peek().isdigit():
+            if not (self.peek().isascii() and self.peek().isdigit()):
                 self.fail("signe d'exposant sans chiffre")
-        while self.peek().isdigit():
+        while self.peek().isascii() and self.peek().isdigit():
             self.i += 1
 
     def annotation(self) -> None:

@@ -97,7 +97,7 @@ def parse_matricule(text: str, key: str | None = None) -> Matricule:
     if len(raw) != 15:
         raise InvalidInput(f"matricule '{text}' : 15 caractères attendus (13 + clé)", code="nir-format")
     number, given_key = raw[:13], raw[13:]
-    if not _NUMBER.match(number) or not given_key.isdigit():
+    if not _NUMBER.match(number) or not (given_key.isascii() and given_key.isdigit()):
         raise InvalidInput(f"matricule '{text}' : format invalide", code="nir-format")
     if number[0] not in "123478":
         raise InvalidInput(f"matricule '{text}' : premier chiffre {number[0]} inconnu", code="nir-format")

@@ -91,7 +91,7 @@ def parse_idnatstruct(value: str) -> IdNat:
         kind, check = kinds[value[0]]
         if check(value[1:]):
             return IdNat(value, kind, value[1:])
-    if value.startswith("4") and is_rpps(value[1:12]) and value[12:].isdigit():
+    if value.startswith("4") and is_rpps(value[1:12]) and value[12:].isascii() and value[12:].isdigit():
         return IdNat(value, "CABINET-RPPS", value[1:])
     raise InvalidInput(f"IdNatStruct '{value}' invalide", code="idnatstruct")
 

@@ -232,7 +232,7 @@ def parse(rtype: str, params: Iterable[tuple[str, str]]) -> Query:
         query.echo.append((name, value))
         param, _, modifier = name.partition(":")
         if param == "_count":
-            if not value.isdigit() or not 0 < int(value) <= MAX_COUNT:
+            if not (value.isascii() and value.isdigit()) or not 0 < int(value) <= MAX_COUNT:
                 raise _bad(f"_count : entier de 1 à {MAX_COUNT} attendu", expression="_count")
             query.count = int(value)
         elif param == "_total":

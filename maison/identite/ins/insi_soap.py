@@ -139,7 +139,7 @@ def traits_query(body: etree._Element) -> TraitsQuery:
 def carte_vitale_query(body: etree._Element) -> CarteVitaleQuery:
     q = ns.NS_RECVIT
     rang = _text(body, "RangNaissance", q)
-    if rang and not rang.isdigit():
+    if rang and not (rang.isascii() and rang.isdigit()):
         raise MaisonError(f"RangNaissance '{rang}' : entier attendu", code="schema")
     return CarteVitaleQuery(
         matricule_individu=_matricule(body, "MatriculeIndividu"),

@@ -22,7 +22,7 @@ from maison.core.identifiers.nir import parse_matricule
 from maison.formats.body import parameter_values, read_json_object, read_limited
 from maison.formats.fhir import fhir_response
 from maison.formats.jsonread import Node
-from maison.formats.path_ids import RowId
+from maison.formats.path_ids import RowId, ascii_digits
 from maison.identite.ins.client import lookup_with_retry
 from maison.identite.ins.model import CallContext, TraitsQuery
 from maison.identite.ins.service import InsiService
@@ -104,7 +104,8 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int, authoriz
                 ins = parse_matricule(value).number
             else:
                 ipp = value
-        count = min(int(p.get("_count", "50")) if p.get("_count", "50").isdigit() else 50, 200)
+        wanted = p.get("_count", "50")
+        count = min(int(wanted) if ascii_digits(wanted, 4) else 50, 200)
         with index.db.write() as conn:
             rows = store.search(conn, actor.structure, family=normalise_name(p["family"]) if "family" in p else None,
                                 given=normalise_name(p["given"]) if "given" in p else None,

@@ -35,7 +35,7 @@ from maison.core.errors import InvalidInput, MaisonError, MalformedRequest, Unsu
 from maison.formats.body import json_response, read_json_object, read_limited, required_text
 from maison.formats.fhir import FHIR_JSON, fhir_response
 from maison.formats.jsonread import Node
-from maison.formats.path_ids import FhirId, Identifier
+from maison.formats.path_ids import FhirId, Identifier, ascii_digits
 from maison.partage.dmp import jsonpatch, mhd, store
 from maison.partage.dmp.model import AccessMode, DossierState, InformationState, Who
 from maison.partage.dmp.service import Dmp
@@ -124,7 +124,7 @@ def _statuses(params: list[tuple[str, str]]) -> list[str]:
 
 def _date_clause(column: sa.Column, value: str) -> sa.ColumnElement:
     prefix, rest = (value[:2], value[2:]) if value[:2] in ("ge", "gt", "le", "lt", "eq") else ("eq", value)
-    if not rest[:4].isdigit():
+    if not (rest[:4].isascii() and rest[:4].isdigit()):
         raise InvalidInput(f"date invalide : {value}", code="date-invalide")
     return {"ge": column >= rest, "gt": column > rest, "le": column <= rest + "\uffff", "lt": column < rest,
             "eq": column.startswith(rest)}[prefix]
@@ -426,7 +426,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
         if any(not isinstance(v, bool) for v in flags.values()):
             raise InvalidInput("opposeBrisDeGlace / opposeCentre15 : booléens", code="champ-invalide")
         traitant = body.get("medecinTraitant")
-        if traitant is not None and not (isinstance(traitant, str) and traitant.isdigit() and len(traitant) <= 20):
+        if traitant is not None and not (isinstance(traitant, str) and ascii_digits(traitant, 20)):
             raise InvalidInput("medecinTraitant : l'IdNatPS du médecin, ou null", code="champ-invalide")
         await run_in_threadpool(lambda: dmp.set_preferences(
             who_of(authorizer, request), medecin_traitant=traitant, clear_traitant="medecinTraitant" in body,

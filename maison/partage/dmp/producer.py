@@ -107,8 +107,8 @@ def document_reference(doc: Produced, binary_url: str, related: list[dict]) -> d
         node = resource
         *parents, last = path.split(".")
         for key in parents:
-            node = node[int(key)] if key.isdigit() else node[key]
-        node[int(last) if last.isdigit() else last] = value
+            node = node[int(key)] if (key.isascii() and key.isdigit()) else node[key]
+        node[int(last) if (last.isascii() and last.isdigit()) else last] = value
     return resource
 
 

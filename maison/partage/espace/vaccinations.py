@@ -17,7 +17,7 @@ _NS = {"v3": _V3}
 
 
 def _day(value: str | None) -> str | None:
-    if not value or len(value) < 8 or not value[:8].isdigit():
+    if not value or len(value) < 8 or not (value[:8].isascii() and value[:8].isdigit()):
         return None
     return f"{value[:4]}-{value[4:6]}-{value[6:8]}"
 

@@ -40,7 +40,7 @@ def error_codes(reference_path: Path) -> dict[str, ErrorCode]:
         table = html.fromstring("<table>" + chunk.split("</table>")[0] + "</table>")
         for row in table.iter("tr"):
             cells = [" ".join(td.text_content().split()) for td in row.findall("td")]
-            if len(cells) >= 2 and cells[0].isdigit():
+            if len(cells) >= 2 and (cells[0].isascii() and cells[0].isdigit()):
                 kind = "applicationErrorCondition" if int(cells[0]) >= 900 else "messageErrorCondition"
                 codes[cells[0]] = ErrorCode(cells[0], cells[1], cells[2] if len(cells) > 2 else "", kind)
     if "902" not in codes or "906" not in codes:

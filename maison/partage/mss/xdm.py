@@ -444,7 +444,7 @@ def _entry(eo: etree._Element, files: dict[str, bytes], base: str, replaces: str
     if data is None:
         raise XdmError(f"document {uri} annoncé par METADATA.XML absent de l'archive", code="xdm-document-absent")
     size, sha1 = _first(slots, "size"), _first(slots, "hash").lower()
-    if not size.isdigit() or int(size) != len(data):
+    if not (size.isascii() and size.isdigit()) or int(size) != len(data):
         raise XdmError(f"{uri} : taille déclarée {size!r} ≠ taille reçue {len(data)}", code="xdm-taille")
     if sha1 != hashlib.sha1(data).hexdigest():
         raise XdmError(f"{uri} : empreinte SHA-1 déclarée ≠ empreinte du document", code="xdm-empreinte")

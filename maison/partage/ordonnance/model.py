@@ -177,7 +177,7 @@ def loinc_check_digit(body: str) -> str:
 
 def ean13_valid(code: str) -> bool:
     """CIP13 codes are EAN-13 (GS1 prefix 34009): the 13th digit is the GS1 check digit."""
-    if len(code) != 13 or not code.isdigit():
+    if len(code) != 13 or not (code.isascii() and code.isdigit()):
         return False
     total = sum(int(c) * (3 if i % 2 else 1) for i, c in enumerate(code[:12]))
     return (10 - total % 10) % 10 == int(code[12])
