@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
 from maison import __version__
+from maison.core.audit import Trail
 from maison.core.audit_anchor import Checkpointer
 from maison.core.config import Settings
 from maison.core.keystore import random_secret
@@ -102,7 +103,8 @@ class House:
             db.migrate(keystore=settings.keystore())
         insi = InsiService(db, Environment(settings.ins_environment))
         psc = Provider(db, settings.keystore())  # its signing keys live in the key store, not the database
-        return cls(settings, db, insi, PatientIndex(db), Cellule(db), psc, PatientLogin(db, psc.keys))
+        trail = Trail(db, insi.journal)  # one journal: every read's record group-committed together
+        return cls(settings, db, insi, PatientIndex(db, trail), Cellule(db), psc, PatientLogin(db, psc.keys))
 
     @cached_property
     def dmp(self) -> Dmp:

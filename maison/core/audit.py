@@ -259,3 +259,78 @@ def security(conn: Connection, event: str, actor: Actor, *, outcome: str = "succ
 def anonymous(source: str = "", software: str = "") -> Actor:
     """The actor of a caller not (yet) identified: its network source stands for the person."""
     return Actor(person=f"anonyme:{source}" if source else "anonyme", structure="", software=software)
+
+
+# --- the one audit API ---------------------------------------------------------------------------------
+
+
+class Trail:
+    """The one way a service leaves a trace (DESIGN.md §Rules): `write`, `read`, `refused`, `security`.
+
+    Two ways to commit a record, chosen by the action's shape, never by its caller's taste:
+    - an action that writes carries its record in its own write transaction (`write(conn, …)`), so
+      the change and its trace commit or roll back together (as Zulip's `do_*` actions);
+    - an action that only reads has no transaction of its own: its record is group-committed through
+      the journal (`read(…)`), which returns once the record is durable. Opening a write transaction
+      per read only to audit it would serialise every reader on the chain head; the journal's group
+      commit is what keeps INSi and DMP reads fast (bench/insi.py, bench/dmp.py).
+    A refusal (`refused`) and a security event (`security`) take either way: in the caller's
+    transaction when it has one that will commit, through the journal otherwise (the refused action's
+    own transaction has rolled back). Group-commit bodies (`core.group_commit`) return `entry(…)`
+    rows, chained by the batch's single commit.
+    """
+
+    def __init__(self, db, journal=None) -> None:  # type: ignore[no-untyped-def]
+        self.db = db
+        self._journal = journal
+
+    @property
+    def journal(self):  # type: ignore[no-untyped-def]
+        """The group-commit writer of read records, started on first use (one per house when shared)."""
+        if self._journal is None:
+            from maison.core.audit_journal import Journal  # the journal builds on this module
+
+            self._journal = Journal(self.db)
+        return self._journal
+
+    @staticmethod
+    def entry(actor: Actor, action: str, **fields) -> dict:  # type: ignore[no-untyped-def]
+        """A record for a group-commit body's list of audit entries."""
+        return entry(actor, action, **fields)
+
+    @staticmethod
+    def write(conn: Connection, actor: Actor, action: str, **fields) -> int:  # type: ignore[no-untyped-def]
+        """Record an action in the caller's write transaction (commits or rolls back with it)."""
+        return record(conn, actor, action, **fields)
+
+    def read(self, actor: Actor, action: str, **fields) -> None:  # type: ignore[no-untyped-def]
+        """Record a read-only action; returns once the record is committed (group commit)."""
+        self.journal.append(actor, action, **fields)
+
+    def read_later(self, actor: Actor, action: str, **fields):  # type: ignore[no-untyped-def]
+        """As `read`, but returns the journal's future (async callers await it without a thread)."""
+        return self.journal.submit(actor, action, **fields)
+
+    def refused(self, actor: Actor, action: str, *, code: str, conn: Connection | None = None,
+                patient: str | None = None, purpose: str = "TREAT", detail: dict | None = None) -> None:
+        """Record a refused action (outcome `failure`, the refusal's `code` in the detail)."""
+        fields = {"outcome": "failure", "patient": patient, "purpose": purpose,
+                  "detail": {"code": code, **(detail or {})}}
+        if conn is not None:
+            record(conn, actor, action, **fields)
+        else:
+            self.journal.append(actor, action, **fields)
+
+    def security(self, event: str, actor: Actor, *, conn: Connection | None = None, outcome: str = "success",
+                 patient: str | None = None, detail: dict | None = None) -> None:
+        """Record the security event `securite.<event>` (login, lockout, token refused, …)."""
+        fields = security_fields(event, outcome=outcome, patient=patient, detail=detail)
+        if conn is not None:
+            record(conn, actor, f"securite.{event}", **fields)
+        else:
+            self.journal.append(actor, f"securite.{event}", **fields)
+
+    def close(self) -> None:
+        """Flush the journal (every answered read's record committed) when this trail owns one."""
+        if self._journal is not None:
+            self._journal.close()

@@ -87,18 +87,18 @@ def _hides_other_structures(method: Method) -> Method:
         try:
             return method(self, actor, *args, **kwargs)
         except _OtherStructure as refused:
-            with self.db.write() as conn:
-                audit.record(conn, actor, f"identitovigilance.{method.__name__}", outcome="failure",
-                             patient=refused.ipp, detail={"code": "hors-structure", "patient_id": refused.patient_id,
-                                                          "structure": refused.structure})
+            self.trail.refused(actor, f"identitovigilance.{method.__name__}", code="hors-structure",
+                               patient=refused.ipp,
+                               detail={"patient_id": refused.patient_id, "structure": refused.structure})
             raise NotFound(refused.message, code=refused.code) from None
 
     return guarded  # type: ignore[return-value]
 
 
 class PatientIndex:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, trail: audit.Trail | None = None) -> None:
         self.db = db
+        self.trail = trail or audit.Trail(db)
 
     # --- plumbing ------------------------------------------------------------------------------
 
@@ -137,7 +137,7 @@ class PatientIndex:
         if result.rowcount != 1:
             raise Conflict("le dossier a été modifié entre-temps", code="version")
         self._history(conn, actor, current.id, event, current.status, new_status, changes)
-        audit.record(conn, actor, f"identitovigilance.{event}", patient=current.ipp,
+        self.trail.write(conn, actor, f"identitovigilance.{event}", patient=current.ipp,
                      detail={"structure": current.structure, "from": current.status.value, "to": new_status.value})
         return store.row_to_identity(store.get(conn, current.id))
 
@@ -165,17 +165,17 @@ class PatientIndex:
                           created_at=now, updated_at=now)
             patient_id = conn.execute(_T.insert().values(**values).returning(_T.c.id)).scalar_one()
             self._history(conn, actor, patient_id, "admit", None, status, values)
-            audit.record(conn, actor, "identitovigilance.admit", patient=ipp,
+            self.trail.write(conn, actor, "identitovigilance.admit", patient=ipp,
                          detail={"structure": structure, "status": status.value})
             return store.row_to_identity(store.get(conn, patient_id))
 
     @_hides_other_structures
     def get(self, actor: audit.Actor, patient_id: int) -> LocalIdentity:
-        with self.db.write() as conn:
+        with self.db.read() as conn:
             identity = self._load(conn, actor, patient_id, for_update=False)
-            audit.record(conn, actor, "identitovigilance.read", patient=identity.ipp,
-                         detail={"structure": identity.structure})
-            return identity
+        self.trail.read(actor, "identitovigilance.read", patient=identity.ipp,
+                        detail={"structure": identity.structure})
+        return identity
 
     # --- the transitions -----------------------------------------------------------------------
 
@@ -210,12 +210,12 @@ class PatientIndex:
             if collision:
                 self._open_review(conn, current.structure, "collision", current.id, None, 1.0,
                                   "INSi renvoie un autre INS que celui du dossier")
-                audit.record(conn, actor, "identitovigilance.collision-detected", patient=current.ipp,
+                self.trail.write(conn, actor, "identitovigilance.collision-detected", patient=current.ipp,
                              outcome="failure", detail={"structure": current.structure})
             else:
                 self._open_review(conn, current.structure, "doublon", others[0].id, current.id, 1.0,
                                   "même INS sur deux dossiers")
-                audit.record(conn, actor, "identitovigilance.doublon-detected", patient=current.ipp,
+                self.trail.write(conn, actor, "identitovigilance.doublon-detected", patient=current.ipp,
                              outcome="failure", detail={"structure": current.structure, "other_ipp": others[0].ipp})
         if collision:
             raise TransitionRefused("un autre INS est déjà associé à ce dossier : collision à traiter", code="collision")
@@ -333,7 +333,7 @@ class PatientIndex:
                                                                       version=drop.version + 1))
             self._history(conn, actor, drop.id, "merged-into", drop.status, drop.status, {"survivor": keep.id})
             self._history(conn, actor, keep.id, "merge", keep.status, keep.status, {"absorbed": drop.id})
-            audit.record(conn, actor, "identitovigilance.merge", patient=keep.ipp,
+            self.trail.write(conn, actor, "identitovigilance.merge", patient=keep.ipp,
                          detail={"structure": keep.structure, "absorbed_ipp": drop.ipp})
             self._close_reviews(conn, actor, keep.id, drop.id, "fusionne", review_id)
             return store.row_to_identity(store.get(conn, keep.id))
@@ -359,7 +359,7 @@ class PatientIndex:
             new_id = conn.execute(_T.insert().values(**values).returning(_T.c.id)).scalar_one()
             self._history(conn, actor, new_id, "split-from", None, Status.PROV, {"origin": current.id})
             self._history(conn, actor, current.id, "split", current.status, current.status, {"new": new_id})
-            audit.record(conn, actor, "identitovigilance.split", patient=current.ipp,
+            self.trail.write(conn, actor, "identitovigilance.split", patient=current.ipp,
                          detail={"structure": current.structure, "new_ipp": new_ipp})
             self._close_reviews(conn, actor, current.id, None, "dedouble", review_id)
             return store.row_to_identity(store.get(conn, new_id))
@@ -394,7 +394,7 @@ class PatientIndex:
                 self._open_review(conn, structure, "doublon", a, b, s, "traits proches")
             for record, s, reason in mixed:
                 self._open_review(conn, structure, "collision", record, None, s, reason)
-            audit.record(conn, actor, "identitovigilance.detect-duplicates",
+            self.trail.write(conn, actor, "identitovigilance.detect-duplicates",
                          detail={"structure": structure, "records": len(candidates), "pairs": len(pairs),
                                  "collisions": len(mixed)})
         return len(pairs) + len(mixed)
@@ -423,7 +423,7 @@ class PatientIndex:
             self._authorise(actor, review.structure)
             conn.execute(store.vig_review.update().where(store.vig_review.c.id == review_id)
                          .values(state="ecarte", resolved_at=_now(), resolved_by=actor.person))
-            audit.record(conn, actor, "identitovigilance.dismiss", detail={"review": review_id})
+            self.trail.write(conn, actor, "identitovigilance.dismiss", detail={"review": review_id})
 
     def reviews(self, actor: audit.Actor, structure: str, state: str = "ouvert") -> list[dict]:
         self._authorise(actor, structure)
@@ -435,10 +435,13 @@ class PatientIndex:
     @_hides_other_structures
     def history(self, actor: audit.Actor, patient_id: int) -> list[dict]:
         with self.db.read() as conn:
-            self._load(conn, actor, patient_id, for_update=False)
-            return [dict(r._mapping) for r in conn.execute(
+            identity = self._load(conn, actor, patient_id, for_update=False)
+            rows = [dict(r._mapping) for r in conn.execute(
                 sa.select(store.vig_history).where(store.vig_history.c.patient_id == patient_id)
                 .order_by(store.vig_history.c.id))]
+        self.trail.read(actor, "identitovigilance.history", patient=identity.ipp,
+                        detail={"structure": identity.structure})
+        return rows
 
 
 def traits_mismatch(local: Traits, official: Traits) -> list[str]:
