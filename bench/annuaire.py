@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from maison.core.auth import issue_key  # noqa: E402
 from maison.core.storage import Database  # noqa: E402
+from maison.migrations import migrate  # noqa: E402
 from maison.identite.annuaire import store  # noqa: E402
 from maison.cli import seed_annuaire_with_progress  # noqa: E402
 from maison.identite.annuaire.vocabulary import CS_ACTIVITE_SANITAIRE, SYS_RPPS  # noqa: E402
@@ -56,7 +57,7 @@ def prepare(roles: int) -> Path:
         return data
     shutil.rmtree(data, ignore_errors=True)
     db = Database(f"sqlite:///{data / 'maison.db'}")
-    db.migrate()
+    migrate(db)
     started = time.perf_counter()
     counts = seed_annuaire_with_progress(db, roles, 2026)
     with db.write() as conn:

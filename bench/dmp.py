@@ -57,6 +57,7 @@ from maison.core.config import load_settings  # noqa: E402
 from maison.core.identifiers.checksums import luhn_check_digit  # noqa: E402
 from maison.core.identifiers.nir import OID_INS_NIA, OID_INS_NIR_TEST  # noqa: E402
 from maison.core.storage import Database  # noqa: E402
+from maison.migrations import migrate  # noqa: E402
 from maison.formats.cda.build import (  # noqa: E402
     LOINC,
     SYS_FACILITY,
@@ -122,7 +123,7 @@ def prepare(entries: int, patients: int) -> Path:
     shutil.rmtree(data, ignore_errors=True)
     started = time.perf_counter()
     db = Database(f"sqlite:///{data / 'maison.db'}")
-    db.migrate()
+    migrate(db)
     from maison.cli import seed_with_progress
     from maison.house import House
 

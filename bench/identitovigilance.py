@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from maison.core import audit  # noqa: E402
 from maison.core.storage import Database  # noqa: E402
+from maison.migrations import migrate  # noqa: E402
 from maison.identite.ins.population import generate  # noqa: E402
 from maison.identite.vigilance import store  # noqa: E402
 from maison.identite.vigilance.service import PatientIndex  # noqa: E402
@@ -126,7 +127,7 @@ def prepare(count: int, seed: int) -> tuple[Path, dict[tuple[int, int], str]]:
         return data, {(a, b): v for a, b, v in json.loads(truth_file.read_text())}
     shutil.rmtree(data, ignore_errors=True)
     db = Database(f"sqlite:///{data / 'maison.db'}")
-    db.migrate()
+    migrate(db)
     rnd = random.Random(seed)
     now = datetime.now(UTC).isoformat()
     base = dict(structure=STRUCTURE, status="PROV", insi_retrieved=False, document_checked=False,

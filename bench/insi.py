@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 from maison.core import pki  # noqa: E402
 from maison.core.config import load_settings  # noqa: E402
 from maison.core.storage import Database  # noqa: E402
+from maison.migrations import migrate  # noqa: E402
 from maison.identite.ins import store  # noqa: E402
 from maison.identite.ins.client import ClientIdentity, traits_request  # noqa: E402
 from maison.identite.ins.service import InsiService  # noqa: E402
@@ -63,14 +64,14 @@ def prepare(count: int) -> Path:
     data = ROOT / "bench" / ".cache" / f"insi-{count}"
     db_file = data / "maison.db"
     db = Database(f"sqlite:///{db_file}")
-    db.migrate()
+    migrate(db)
     with db.read() as conn:
         have = store.count_persons(conn)
     if have != count:
         db.dispose()
         shutil.rmtree(data)
         db = Database(f"sqlite:///{db_file}")
-        db.migrate()
+        migrate(db)
         from maison.cli import seed_with_progress
 
         seed_with_progress(db, count, 2026)

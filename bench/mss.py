@@ -52,6 +52,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from maison.core.audit import Actor  # noqa: E402
 from maison.core.config import load_settings  # noqa: E402
 from maison.core.storage import Database  # noqa: E402
+from maison.migrations import migrate  # noqa: E402
 from maison.formats.cda.build import (  # noqa: E402
     LOINC,
     SYS_FACILITY,
@@ -100,7 +101,7 @@ def prepare(data: Path, patients: int) -> list[PatientIdentity]:
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)
     db = Database(f"sqlite:///{data / 'maison.db'}")
-    db.migrate()
+    migrate(db)
     seed_with_progress(db, max(patients * 2, 1000), 2026)
     db.dispose()
     house = House.open(load_settings().with_overrides(data_dir=data), migrate=False)

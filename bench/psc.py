@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from maison.core.storage import Database  # noqa: E402
+from maison.migrations import migrate  # noqa: E402
 from maison.identite.annuaire import resources as build  # noqa: E402
 from maison.identite.annuaire.index import put  # noqa: E402
 from maison.identite.psc.provider import Provider  # noqa: E402
@@ -73,7 +74,7 @@ def _port() -> int:
 
 def prepare(data: Path, codes: int) -> tuple[str, list[str]]:
     db = Database(f"sqlite:///{data / 'maison.db'}")
-    db.migrate()
+    migrate(db)
     now = "2026-11-01T08:00:00+00:00"
     with db.write() as conn:
         put(conn, [build.practitioner("99900038441", "MARTIN", "Claire", "DR", "10", "C", "SM54", now)])

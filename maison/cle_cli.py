@@ -22,9 +22,10 @@ console = Console()
 
 def _database(data_dir: Path | None):  # type: ignore[no-untyped-def]
     from maison.core.storage import Database
+    from maison.migrations import migrate
 
     db = Database(load_settings().with_overrides(data_dir=data_dir).effective_database_url)
-    db.migrate()
+    migrate(db)
     return db
 
 

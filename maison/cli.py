@@ -76,10 +76,11 @@ def seed(count: int = typer.Option(100_000, help="How many synthetic identities"
          data_dir: Path = typer.Option(None)) -> None:
     """Fill the national INS referential (and the Annuaire Santé) with synthetic data."""
     from maison.core.storage import Database
+    from maison.migrations import migrate
 
     settings = _settings(data_dir)
     db = Database(settings.effective_database_url)
-    db.migrate()
+    migrate(db)
     if count:
         n = seed_with_progress(db, count, seed_value)
         console.print(f"{n} identities in {settings.effective_database_url}")

@@ -47,6 +47,7 @@ from maison.identite.vigilance.api import router as vigilance_router
 from maison.identite.vigilance.cellule import Cellule
 from maison.identite.vigilance.cellule_api import router as cellule_router
 from maison.identite.vigilance.service import PatientIndex
+from maison.migrations import migrate as migrate_schema
 from maison.core.blobs import Blobs
 from maison.partage.dmp.api import router as dmp_router
 from maison.partage.dmp.habilitation import Matrix
@@ -100,7 +101,7 @@ class House:
     def open(cls, settings: Settings, *, migrate: bool = True) -> "House":
         db = Database(settings.effective_database_url)
         if migrate:
-            db.migrate(keystore=settings.keystore())
+            migrate_schema(db, keystore=settings.keystore())
         insi = InsiService(db, Environment(settings.ins_environment))
         psc = Provider(db, settings.keystore())  # its signing keys live in the key store, not the database
         trail = Trail(db, insi.journal)  # one journal: every read's record group-committed together

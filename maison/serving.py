@@ -97,10 +97,11 @@ def serve(settings: Settings, workers: int = 1) -> None:
     if not settings.tls_cert and settings.host not in LOOPBACK:
         raise ValueError("TLS (MAISON_TLS_CERT/MAISON_TLS_KEY) is required outside loopback")
     from maison.core.storage import Database
+    from maison.migrations import migrate
 
     os.umask(0o077)  # the database, its WAL, blobs, exports and keys: the service account's alone
     db = Database(settings.effective_database_url)
-    db.migrate(keystore=settings.keystore())  # 0022 moves the PSC signing keys to the key store
+    migrate(db, keystore=settings.keystore())  # 0022 moves the PSC signing keys to the key store
     db.dispose()
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_mss, args=(settings, operator), name=f"maison-mss-{operator}")

@@ -21,7 +21,8 @@ import sqlalchemy as sa
 import uvicorn
 
 from maison.core.config import Settings
-from maison.core.storage import Database, load_all_tables
+from maison.core.storage import Database
+from maison.migrations import load_all_tables, migrate
 
 REFERENCE = Path(os.environ.get("MAISON_REFERENCE_PATH", Path(__file__).resolve().parents[2] / "shared" / "reference"))
 BACKENDS = ["sqlite", "postgresql"]
@@ -57,7 +58,7 @@ def database_url(request, tmp_path_factory) -> str:  # type: ignore[no-untyped-d
 @pytest.fixture(scope="session")
 def migrated(database_url):  # type: ignore[no-untyped-def]
     db = Database(database_url)
-    db.migrate()
+    migrate(db)
     yield db
     db.dispose()
 

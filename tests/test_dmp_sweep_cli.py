@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 from maison.cli import app
 from maison.core.blobs import Blobs
 from maison.core.storage import Database
+from maison.migrations import migrate
 from maison.partage.dmp.store import dmp_document
 
 
@@ -15,7 +16,7 @@ def test_sweep_removes_only_what_no_entry_names(tmp_path, reference_path, monkey
     monkeypatch.setenv("MAISON_REFERENCE_PATH", str(reference_path))
     monkeypatch.delenv("MAISON_DATABASE_URL", raising=False)
     db = Database(f"sqlite:///{tmp_path / 'maison.db'}")
-    db.migrate()
+    migrate(db)
     blobs = Blobs(tmp_path / "documents")
     named, orphan = blobs.put(b"<ClinicalDocument/> named"), blobs.put(b"<ClinicalDocument/> orphan")
     with db.write() as conn:

@@ -10,6 +10,7 @@ import httpx
 
 from maison.core.pki import Issued, client_context
 from maison.core.storage import Database
+from maison.migrations import migrate
 from maison.identite.ins.client import ClientIdentity, InsiClient, InsiFault, traits_request
 from maison.identite.ins.model import CodeCR
 from maison.identite.ins.service import InsiService
@@ -41,7 +42,7 @@ def test_serve_runs_insi_over_mutual_tls(tmp_path):
     data = tmp_path / "data"
     db = Database(f"sqlite:///{data / 'maison.db'}")
     data.mkdir(exist_ok=True)
-    db.migrate()
+    migrate(db)
     service = InsiService(db)
     service.register_software(IDAM, "Maison DPI", "Maison")
     service.register_structure(STRUCTURE, "Hôpital de test")

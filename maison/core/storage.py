@@ -1,8 +1,10 @@
 """Storage: SQLAlchemy 2 Core over SQLite (embedded default, WAL) or PostgreSQL (production, CI).
 
 Each service declares its tables on the shared `metadata` in its own `store.py`; only that store
-touches them. The schema is created and evolved by Alembic migrations (`maison/core/migrations`),
-never by `create_all`, so that a production database follows the same path as a test one.
+touches them. The schema is created and evolved by Alembic migrations (`maison/migrations`),
+never by `create_all`, so that a production database follows the same path as a test one. The
+migrations import every service's store, so they live above the services, not here: core runs
+whatever scripts its caller points it at (`maison.migrations.migrate`).
 
 Writes go through `Database.write()`: one transaction, all or nothing. On SQLite it starts with
 `BEGIN IMMEDIATE` so that two writers never deadlock on a lock upgrade; on PostgreSQL it is a
@@ -30,7 +32,6 @@ metadata = sa.MetaData(
     }
 )
 
-MIGRATIONS = Path(__file__).with_name("migrations")
 WRITE_LOCK_TIMEOUT_S = 30
 
 
@@ -151,12 +152,15 @@ class Database:
             finally:
                 conn.info.pop("write", None)
 
-    def migrate(self, *, keystore: object = None) -> None:
-        """Bring the schema to the newest Alembic revision. `keystore` (a `maison.core.keystore`
-        store) lets migrations move secrets out of the database (0022: the PSC signing keys)."""
+    def migrate(self, script_location: Path, *, keystore: object = None) -> None:
+        """Bring the schema to the newest revision of the Alembic scripts at `script_location`.
+
+        The caller names the scripts (`maison.migrations.migrate`): they import every store, which
+        the ground floor must not. `keystore` (a `maison.core.keystore` store) lets migrations move
+        secrets out of the database (0022: the PSC signing keys)."""
         from alembic import command
 
-        cfg = alembic_config(self)
+        cfg = alembic_config(self, script_location)
         if keystore is not None:
             cfg.attributes["keystore"] = keystore
         command.upgrade(cfg, "head")
@@ -165,29 +169,11 @@ class Database:
         self.engine.dispose()
 
 
-def alembic_config(db: Database):  # type: ignore[no-untyped-def]
+def alembic_config(db: Database, script_location: Path):  # type: ignore[no-untyped-def]
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("script_location", str(script_location))
     cfg.set_main_option("sqlalchemy.url", db.url.replace("%", "%%"))
     cfg.attributes["engine"] = db.engine
     return cfg
-
-
-def load_all_tables() -> sa.MetaData:
-    """Import every store so that `metadata` knows every table (for migrations and test cleanup)."""
-    import maison.core.audit  # noqa: F401
-    import maison.core.auth  # noqa: F401
-    import maison.core.lockout  # noqa: F401
-    import maison.identite.annuaire.store  # noqa: F401
-    import maison.identite.mes.store  # noqa: F401
-    import maison.identite.psc.store  # noqa: F401
-    import maison.identite.ins.store  # noqa: F401
-    import maison.identite.vigilance.store  # noqa: F401
-    import maison.partage.dmp.store  # noqa: F401
-    import maison.partage.espace.store  # noqa: F401
-    import maison.partage.mss.store  # noqa: F401
-    import maison.partage.ordonnance.store  # noqa: F401
-
-    return metadata

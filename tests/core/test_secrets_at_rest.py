@@ -226,7 +226,7 @@ def test_migration_0022_moves_the_keys_to_the_key_store(tmp_path):
     from alembic import command
     from joserfc.jwk import RSAKey
 
-    from maison.core.storage import alembic_config
+    from maison.migrations import alembic_config, migrate
 
     db = Database(f"sqlite:///{tmp_path / 'old.db'}")
     command.upgrade(alembic_config(db), "0021")
@@ -235,7 +235,7 @@ def test_migration_0022_moves_the_keys_to_the_key_store(tmp_path):
         conn.execute(sa.text("INSERT INTO psc_key (kid, private_jwk, created_at, state) VALUES "
                              "('k1', :jwk, '2026-01-01', 'active')"), {"jwk": orjson.dumps(old.as_dict(private=True)).decode()})
     keystore = FileKeyStore(tmp_path / "secrets")
-    db.migrate(keystore=keystore)
+    migrate(db, keystore=keystore)
     with db.read() as conn:
         row = conn.execute(sa.text("SELECT private_jwk, public_jwk FROM psc_key WHERE kid = 'k1'")).one()
     assert row.private_jwk is None and "\"d\"" not in row.public_jwk
