@@ -1,9 +1,9 @@
-"""Alembic environment: runs on the engine `Database.migrate()` hands over (or the configured URL)."""
+"""Alembic environment: runs on the engine `maison.migrations.migrate()` hands over (or the configured URL)."""
 
 from alembic import context
 import sqlalchemy as sa
 
-from maison.core.storage import load_all_tables
+from maison.migrations import load_all_tables
 
 config = context.config
 target_metadata = load_all_tables()

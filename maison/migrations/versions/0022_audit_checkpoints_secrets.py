@@ -2,7 +2,7 @@
 
 Pro Santé Connect's private signing keys leave the database for the key store (issue 18 item 2.9):
 `psc_key` gains `public_jwk` (what verification and the JWKS need) and `private_jwk` becomes
-nullable. When `Database.migrate(keystore=…)` hands the key store over (`maison serve`,
+nullable. When `maison.migrations.migrate(db, keystore=…)` hands the key store over (`maison serve`,
 `House.open`), each private key is written there under its kid (`psc-signing-<kid>.jwk`, 0600) and
 cleared from the table in the same run, so that existing deployments keep their keys and the
 tokens already issued keep verifying. Run without a key store (a bare `alembic upgrade`), the keys
