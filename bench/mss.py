@@ -65,7 +65,7 @@ from maison.formats.cda.build import (  # noqa: E402
 )
 from maison.formats.cda.header import Code  # noqa: E402
 from maison.identite.ins.model import TraitsQuery  # noqa: E402
-from maison.identite.ins.traits import Traits  # noqa: E402
+from maison.core.ins_traits import Traits  # noqa: E402
 from maison.partage.mss import message as mime  # noqa: E402
 from maison.partage.mss import store, xdm  # noqa: E402
 from maison.partage.mss.smtp import Endpoints  # noqa: E402

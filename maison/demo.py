@@ -29,7 +29,7 @@ from maison.core.config import Settings
 from maison.core.identifiers.checksums import luhn_check_digit
 from maison.house import House
 from maison.identite.ins import store as ins_store
-from maison.identite.ins.traits import Traits
+from maison.core.ins_traits import Traits
 from maison.identite.vigilance.cellule import Semester
 from maison.identite.vigilance.fhir import EXT_BIRTH_LIST
 

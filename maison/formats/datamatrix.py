@@ -37,7 +37,7 @@ from pylibdmtx import pylibdmtx
 
 from maison.core.errors import InvalidInput
 from maison.core.identifiers.nir import parse_matricule
-from maison.identite.ins.traits import Traits, check_birth_date, check_birth_place, normalise_name
+from maison.core.ins_traits import Traits, check_birth_date, check_birth_place, normalise_name
 
 GS = "\x1d"
 HEADER = "IS" + "01" + "0" * 22

@@ -10,7 +10,7 @@ import pytest
 from maison.core.identifiers.nir import OID_INS_NIR_TEST
 from maison.formats.cda.build import LOINC, PatientIdentity
 from maison.formats.cda.header import Code
-from maison.identite.ins.traits import Traits
+from maison.core.ins_traits import Traits
 from maison.partage.dmp.producer import Produced, provide_bundle
 from tests.partage.world import PROS, make_world, n1
 

@@ -281,7 +281,7 @@ def test_a_closed_espace_is_read_only_and_every_access_is_audited(world, house, 
 
 def test_vaccinations_show_the_patients_and_the_professionals_together(world, house, reference_path) -> None:
     # 000 L3293: "l'ensemble des vaccins, saisis par l'utilisateur ainsi que ceux saisis par le professionnel"
-    from maison.identite.ins.traits import Traits
+    from maison.core.ins_traits import Traits
     from tests.e2e.test_dmp_n1_n3 import PAT_TROIS_INS
     from tests.partage.world import PASSWORD
 

@@ -10,7 +10,7 @@ from lxml import etree
 from maison.core import audit
 from maison.identite.ins.client import ClientIdentity, InsiClient, InsiFault, traits_request
 from maison.identite.ins.model import CodeCR
-from maison.identite.ins.traits import Traits
+from maison.core.ins_traits import Traits
 from maison.serving_insi import authority
 from tests.e2e.insi_mtls import InsiTlsServer, issue
 from tests.identite.helpers import IDAM, SARAH, SARAH_NIR, STRUCTURE, nir, seed_referential

@@ -1,6 +1,8 @@
 """The hospital's PFI integrates what its applicative mailbox receives (002 L430-431): automatic when
 the qualified INS and traits match the local index, otherwise the worklist with candidates and the
-guide's code; an MDN when asked (mss-courriel struct-msg-mdn.md, error-codes.md)."""
+guide's code; an MDN when asked (mss-courriel struct-msg-mdn.md, error-codes.md). The PFI reads the
+house's operator over IMAP like any client (STARTTLS, LOGIN, `$Integre`); test_pfi_dovecot.py runs it
+against a Dovecot."""
 
 from __future__ import annotations
 
@@ -17,16 +19,18 @@ import sqlalchemy as sa
 from maison.core import audit
 from maison.core.auth import issue_key
 from maison.core.errors import NotFound
+from maison.etablissement.pfi.mailbox import HANDLED, ImapAccount, ImapMailbox
+from maison.etablissement.pfi.service import Pfi
 from maison.identite.ins.model import TraitsQuery
-from maison.identite.ins.traits import Traits
+from maison.core.ins_traits import Traits
 from maison.identite.psc.api import issuer_for
 from maison.partage.mss import mdn, store
-from maison.partage.mss.pfi import Pfi
 from tests.e2e.test_mss_smtp import _client, _delivered, _letter
 from tests.partage.mss_world import GP, HOPITAL_DOMAIN, PFI, PFI_PASSWORD, start_world
 from tests.partage.world import CABINET, CHILD_ID, HOPITAL, PROS, make_world, n1
 
 DESK = audit.Actor(person="accueil", structure=HOPITAL, software="dpi")
+VIGILANCE = audit.Actor(person="cellule-iv", structure=HOPITAL, software="dpi")
 
 
 @pytest.fixture
@@ -52,7 +56,10 @@ def _pfi(mss, house, reference_path) -> Pfi:  # type: ignore[no-untyped-def]
             client.login(PFI, PFI_PASSWORD)
             client.sendmail(sender, recipients, raw)
 
-    return Pfi(house.db, mss.mss.blobs, reference_path, HOPITAL, PFI, send, domain=HOPITAL_DOMAIN)
+    imap = ImapMailbox(ImapAccount("127.0.0.1", submission.imap, PFI, PFI_PASSWORD,
+                                   str(mss.mss.authority.cert_path)))
+    return Pfi(house.db, mss.mss.blobs, reference_path, HOPITAL, imap, send, address=PFI, domain=HOPITAL_DOMAIN,
+               patients=house.patients)
 
 
 def _qualified_sarah(house) -> int:  # type: ignore[no-untyped-def]
@@ -89,13 +96,17 @@ def test_qualified_ins_integrated_automatically_and_mdn_processed(mss, house, to
     assert disposition.processed and disposition.error_code is None
     assert disposition.original_message_id == outcome.message_id
     assert _pfi(mss, house, reference_path).run_once() == []  # handled once
+    with house.db.read() as conn:  # the operator keeps the keyword the PFI set over IMAP
+        [flags] = conn.execute(sa.select(store.mss_message.c.flags).where(
+            store.mss_message.c.address == PFI, store.mss_message.c.uid == outcome.uid)).scalars()
+    assert {HANDLED, "\\Seen"} <= set(flags.split())
 
 
 def test_unknown_patient_goes_to_the_worklist_with_mdn_902(mss, house, token, reference_path):
     _gp_sends(mss, house, token, n1(PROS["generaliste"], patient=CHILD_ID))  # Léa is not in the hospital's index
     [outcome] = _pfi(mss, house, reference_path).run_once()
     assert outcome.documents[0].code == "902"
-    [waiting] = _pfi(mss, house, reference_path).worklist()
+    [waiting] = _pfi(mss, house, reference_path).worklist(VIGILANCE)
     assert waiting.code == "902" and waiting.ins == CHILD_ID.ins
     [answer] = _delivered(house, GP)
     report = mss.mss.delivery.content(answer.sha256)
@@ -112,7 +123,7 @@ def test_traits_that_differ_are_not_integrated_904(mss, house, token, reference_
     _gp_sends(mss, house, token, n1(PROS["generaliste"]))
     [outcome] = _pfi(mss, house, reference_path).run_once()
     assert outcome.documents[0].code == "904"
-    [waiting] = _pfi(mss, house, reference_path).worklist()
+    [waiting] = _pfi(mss, house, reference_path).worklist(VIGILANCE)
     assert [c["id"] for c in json.loads(waiting.candidates)] == [p.id]  # proposed to a human
 
 
@@ -122,12 +133,12 @@ def test_a_human_attaches_the_waiting_document_or_rejects_it(mss, house, token, 
     _gp_sends(mss, house, token, n1(PROS["generaliste"]))  # Sarah's identity is not qualified: 904
     pfi = _pfi(mss, house, reference_path)
     pfi.run_once()
-    [waiting] = pfi.worklist()
+    [waiting] = pfi.worklist(VIGILANCE)
     nurse = audit.Actor(person="secretariat-medical", structure=HOPITAL, software="dpi")
     with pytest.raises(NotFound):
         pfi.attach(nurse, waiting.id, 999_999)
     pfi.attach(nurse, waiting.id, p.id)
-    assert pfi.worklist() == [] and [w.state for w in pfi.worklist("rattache")] == ["rattache"]
+    assert pfi.worklist(VIGILANCE) == [] and [w.state for w in pfi.worklist(VIGILANCE, "rattache")] == ["rattache"]
     with house.db.read() as conn:
         [row] = conn.execute(sa.select(store.pfi_document)).all()
         assert row.patient_id == p.id and row.how == "manuel"
@@ -176,8 +187,11 @@ def test_the_worklist_over_http_for_the_structure_s_desk(mss, house, live, token
         == [unqualified["id"]]
     assert desk.get("/liste-travail", params={"etat": "n-importe"}).status_code == 400
     with house.db.read() as conn:
-        actions = [e["action"] for e in audit.events(conn, action_prefix="mss.pfi.")]
-    assert {"mss.pfi.consulter", "mss.pfi.rattacher", "mss.pfi.rejeter"} <= set(actions)
+        events = list(audit.events(conn, action_prefix="mss.pfi."))
+    actions = [e["action"] for e in events]
+    assert {"mss.pfi.consulter", "mss.pfi.rattacher", "mss.pfi.rejeter", "mss.pfi.liste"} <= set(actions)
+    # reading the worklist names patients by INS: each entry read is audited (issue 19)
+    assert CHILD_ID.ins in {e["patient"] for e in events if e["action"] == "mss.pfi.liste"}
     desk.close()
     other.close()
 
@@ -194,22 +208,22 @@ def test_a_message_failing_in_a_batch_fails_alone_and_is_handled_once_later(mss,
         time.sleep(0.05)
     pfi = _pfi(mss, house, reference_path)
     first, second = pfi.pending()
-    flag = pfi._flag
+    write = pfi._write
 
-    def broken_disk(conn, uids):  # type: ignore[no-untyped-def]
-        if first in uids:
+    def broken_disk(conn, judged, digests):  # type: ignore[no-untyped-def]
+        if first in [one.uid for one in judged]:
             raise OSError("disque plein")
-        flag(conn, uids)
+        write(conn, judged, digests)
 
-    monkeypatch.setattr(pfi, "_flag", broken_disk)
+    monkeypatch.setattr(pfi, "_write", broken_disk)
     with pytest.raises(OSError):
         pfi.run_once()
     assert pfi.pending() == [first]
-    assert [w.uid for w in pfi.worklist()] == [second]
-    monkeypatch.setattr(pfi, "_flag", flag)
+    assert [w.uid for w in pfi.worklist(VIGILANCE)] == [second]
+    monkeypatch.setattr(pfi, "_write", write)
     [outcome] = pfi.run_once()
     assert outcome.uid == first and outcome.documents[0].code == "902"
-    assert sorted(w.uid for w in pfi.worklist()) == [first, second]  # no entry written twice
+    assert sorted(w.uid for w in pfi.worklist(VIGILANCE)) == [first, second]  # no entry written twice
 
 
 def test_the_watch_pipeline_retries_a_batch_whose_recording_failed(mss, house, token, reference_path, monkeypatch):
@@ -224,11 +238,11 @@ def test_the_watch_pipeline_retries_a_batch_whose_recording_failed(mss, house, t
     uids = pfi.pending()
     flag, failures = pfi._flag, []
 
-    def disk_full_once(conn, flagged):  # type: ignore[no-untyped-def]
+    def disk_full_once(flagged):  # type: ignore[no-untyped-def]  # committed, not flagged: handled again
         if uids[1] in flagged and not failures:
             failures.append(flagged)
-            raise OSError("disque plein")
-        flag(conn, flagged)
+            raise OSError("IMAP perdu")
+        flag(flagged)
 
     monkeypatch.setattr(pfi, "_flag", disk_full_once)
     stopping, handled = threading.Event(), []
@@ -242,5 +256,5 @@ def test_the_watch_pipeline_retries_a_batch_whose_recording_failed(mss, house, t
     watcher.join(10)
     assert failures == [[uids[1]]]
     assert sorted(handled) == uids  # each reported once, the failed one after its retry
-    assert sorted(w.uid for w in pfi.worklist()) == uids  # each on the worklist once
+    assert sorted(w.uid for w in pfi.worklist(VIGILANCE)) == uids  # each on the worklist once
     assert pfi.pending() == []

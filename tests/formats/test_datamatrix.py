@@ -24,7 +24,7 @@ from maison.formats.datamatrix import (
     read_png,
     render_png,
 )
-from maison.identite.ins.traits import Traits
+from maison.core.ins_traits import Traits
 
 GS = "\x1d"
 # Seed 003 L229: 2 77 01 01 154 003 29, GARCIA-HAMMADI Sarah-Lou Anna, F, 21/01/1977, 01154.

@@ -2,7 +2,7 @@
 
 from maison.core.identifiers.checksums import luhn_check_digit
 from maison.core.identifiers.nir import nir_key
-from maison.identite.ins.traits import Traits
+from maison.core.ins_traits import Traits
 
 FINESS = "75000001" + luhn_check_digit("75000001")
 STRUCTURE = "1" + FINESS

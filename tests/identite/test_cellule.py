@@ -8,7 +8,7 @@ import pytest
 from maison.core import audit
 from maison.core.auth import issue_key
 from maison.identite.ins.client import ClientIdentity, InsiClient
-from maison.identite.ins.traits import Traits
+from maison.core.ins_traits import Traits
 from maison.identite.vigilance.cellule import REQUIRED_PROCEDURES, Cellule, Semester
 from tests.identite.helpers import IDAM, STRUCTURE, seed_referential
 

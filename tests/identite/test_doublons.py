@@ -1,5 +1,5 @@
 from maison.core import audit
-from maison.identite.ins.traits import Traits
+from maison.core.ins_traits import Traits
 from maison.identite.vigilance.doublons import THRESHOLD, Candidate, find, score
 
 HOSP = "1750000019"

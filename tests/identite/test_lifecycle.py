@@ -7,7 +7,7 @@ import pytest
 from maison.core import audit
 from maison.core.errors import Conflict, InvalidInput, NotFound, TransitionRefused
 from maison.identite.ins.model import CodeCR, InsiResult, TraitsQuery
-from maison.identite.ins.traits import Traits
+from maison.core.ins_traits import Traits
 from maison.identite.vigilance.model import CollectionMethod, Status, status_of
 from maison.identite.vigilance.service import PatientIndex
 from tests.identite.helpers import SARAH, SARAH_NIR, seed_referential

@@ -19,7 +19,7 @@ from maison.identite.ins.population import (
     birth_place_name,
     generate,
 )
-from maison.identite.ins.traits import Traits, normalise_name
+from maison.core.ins_traits import Traits, normalise_name
 
 SAMPLE_SIZE = 50_000
 PARTICLE = re.compile(r"^(?:de |du |des |de la |le |la |d'|l')", re.IGNORECASE)

@@ -4,7 +4,7 @@ import pytest
 
 from maison.core.errors import Conflict
 from maison.identite.ins.model import CallContext, CodeCR, TraitsQuery
-from maison.identite.ins.traits import Traits
+from maison.core.ins_traits import Traits
 from tests.identite.helpers import IDAM, STRUCTURE, nir, seed_referential
 
 CTX = CallContext(structure=STRUCTURE, software=IDAM)

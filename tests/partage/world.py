@@ -25,7 +25,7 @@ from maison.formats.cda.header import Code
 from maison.formats.pdf import document_pdf
 from maison.identite.annuaire import resources as build
 from maison.identite.annuaire.index import put
-from maison.identite.ins.traits import Traits
+from maison.core.ins_traits import Traits
 from maison.identite.psc.client import sign_in
 from maison.partage.dmp.producer import Produced, provide_bundle
 from tests.identite.helpers import SARAH, SARAH_NIR, nir

@@ -35,7 +35,7 @@ from maison.core.errors import MaisonError, NotFound
 from maison.core.storage import Database
 from maison.formats import xmlsafe
 from maison.formats.cda.header import INS_ROOTS, CdaHeader, read_header
-from maison.identite.ins.traits import match_form, normalise_name
+from maison.core.ins_traits import match_form, normalise_name
 from maison.identite.vigilance import store as vig
 from maison.identite.vigilance.model import Status
 from maison.partage.mss import mdn as reports

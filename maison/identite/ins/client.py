@@ -20,7 +20,7 @@ from lxml import etree
 from maison.formats import soap, xmlsafe
 from maison.identite.ins import schemas as ns
 from maison.identite.ins.model import CodeCR, Individu, InsiResult, InsRef
-from maison.identite.ins.traits import Traits
+from maison.core.ins_traits import Traits
 
 ACTION = "urn:ServiceIdentiteCertifiee:1.0.0:"
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from maison.identite.ins.traits import Traits
+from maison.core.ins_traits import Traits
 
 
 class CodeCR(StrEnum):

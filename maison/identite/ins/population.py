@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from maison.core.identifiers.nir import nir_key
-from maison.identite.ins.traits import Traits, normalise_name
+from maison.core.ins_traits import Traits, normalise_name
 
 __all__ = ["Person", "generate", "birth_place_name", "COMMUNES", "PAYS", "NOMS", "PRENOMS_F", "PRENOMS_M"]
 

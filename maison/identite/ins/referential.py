@@ -42,7 +42,7 @@ from maison.identite.ins.model import (
     InsRef,
     TraitsQuery,
 )
-from maison.identite.ins.traits import Traits, check_birth_date, check_birth_place, check_sex, match_form
+from maison.core.ins_traits import Traits, check_birth_date, check_birth_place, check_sex, match_form
 
 _NIR_OID = {Environment.PRODUCTION: OID_INS_NIR, Environment.TEST: OID_INS_NIR_TEST, Environment.DEMO: OID_INS_NIR_DEMO}
 

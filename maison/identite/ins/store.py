@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from maison.core.storage import metadata
-from maison.identite.ins.traits import Traits, match_form
+from maison.core.ins_traits import Traits, match_form
 
 ins_person = sa.Table(
     "ins_person",

@@ -26,7 +26,7 @@ from maison.formats.path_ids import RowId, ascii_digits
 from maison.identite.ins.client import lookup_with_retry
 from maison.identite.ins.model import CallContext, TraitsQuery
 from maison.identite.ins.service import InsiService
-from maison.identite.ins.traits import Traits, normalise_name
+from maison.core.ins_traits import Traits, normalise_name
 from maison.identite.vigilance import store
 from maison.identite.vigilance.fhir import EXT_BIRTH_LIST, EXT_BIRTHPLACE, EXT_INSEE, patient_resource
 from maison.identite.vigilance.service import PatientIndex

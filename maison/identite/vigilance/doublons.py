@@ -23,7 +23,7 @@ from itertools import combinations
 import jellyfish
 from rapidfuzz.distance import OSA
 
-from maison.identite.ins.traits import match_form
+from maison.core.ins_traits import match_form
 
 THRESHOLD = 0.87
 # Weights of the traits; a single keying slip on any of them keeps a pair above THRESHOLD,

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from maison.identite.ins.traits import Traits
+from maison.core.ins_traits import Traits
 
 
 class Status(StrEnum):

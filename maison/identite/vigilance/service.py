@@ -33,7 +33,7 @@ from maison.core import audit
 from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TransitionRefused
 from maison.core.storage import Database
 from maison.identite.ins.model import CodeCR, InsiResult
-from maison.identite.ins.traits import Traits, match_form
+from maison.core.ins_traits import Traits, match_form
 from maison.identite.vigilance import store
 from maison.identite.vigilance.model import (
     ATTRIBUTES,

@@ -149,7 +149,7 @@ def ght_peers(conn, structure: str) -> set[str]:  # type: ignore[no-untyped-def]
 
 
 def row_to_identity(row):  # type: ignore[no-untyped-def]
-    from maison.identite.ins.traits import Traits
+    from maison.core.ins_traits import Traits
     from maison.identite.vigilance.model import LocalIdentity, Status
 
     return LocalIdentity(

@@ -39,7 +39,7 @@ from maison.formats.cda.document import CdaReport, inspect_cda
 from maison.formats.cda.header import FORMAT_N1_PDF
 from maison.identite.annuaire.index import get as annuaire_resource
 from maison.identite.annuaire.vocabulary import CS_SECTEUR
-from maison.identite.ins.traits import match_form
+from maison.core.ins_traits import match_form
 from maison.partage.dmp import access, store
 from maison.partage.dmp.codes import TYPE_CLASS, VOLET_FORMAT
 from maison.partage.dmp.habilitation import Decision, Matrix

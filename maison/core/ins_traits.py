@@ -12,6 +12,10 @@ compares `match_form`, where hyphens and apostrophes count as spaces, so that `S
 
 Birth dates are `YYYY-MM-DD` where the day, or day and month, may be `00` when unknown
 (the "date lunaire" the INSi schema's `DateLunaire` type carries).
+
+The traits are on the ground floor because every floor reads them the same way: the INS
+Datamatrix (`formats`), the national referential and INSi (`identite.ins`), the local patient
+index and the messages a PFI integrates (issue 19 §1.2).
 """
 
 from __future__ import annotations
