@@ -105,7 +105,7 @@ class House:
         insi = InsiService(db, Environment(settings.ins_environment))
         psc = Provider(db, settings.keystore())  # its signing keys live in the key store, not the database
         trail = Trail(db, insi.journal)  # one journal: every read's record group-committed together
-        return cls(settings, db, insi, PatientIndex(db, trail), Cellule(db), psc, PatientLogin(db, psc.keys))
+        return cls(settings, db, insi, PatientIndex(db, trail), Cellule(db, trail), psc, PatientLogin(db, psc.keys))
 
     @cached_property
     def dmp(self) -> Dmp:

@@ -312,9 +312,11 @@ class Trail:
         return self.journal.submit(actor, action, **fields)
 
     def refused(self, actor: Actor, action: str, *, code: str, conn: Connection | None = None,
-                patient: str | None = None, purpose: str = "TREAT", detail: dict | None = None) -> None:
-        """Record a refused action (outcome `failure`, the refusal's `code` in the detail)."""
-        fields = {"outcome": "failure", "patient": patient, "purpose": purpose,
+                patient: str | None = None, purpose: str = "TREAT", detail: dict | None = None,
+                outcome: str = "failure") -> None:
+        """Record a refused action (outcome `failure`, the refusal's `code` in the detail). The ordonnance
+        says `refused`, so that its national counters (successes only) read apart from failures."""
+        fields = {"outcome": outcome, "patient": patient, "purpose": purpose,
                   "detail": {"code": code, **(detail or {})}}
         if conn is not None:
             record(conn, actor, action, **fields)

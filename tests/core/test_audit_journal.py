@@ -49,9 +49,9 @@ def test_append_raises_when_the_record_cannot_be_committed(tmp_path):
 
 def test_insi_gives_no_answer_without_its_audit_record(house, live, tmp_path):
     seed_referential(house.insi)
-    house.insi.journal = Journal(Database(f"sqlite:///{tmp_path / 'no-schema.db'}"))
+    house.insi.trail = audit.Trail(Database(f"sqlite:///{tmp_path / 'no-schema.db'}"))
     request = traits_request(ClientIdentity(STRUCTURE, IDAM), "GARCIA-HAMMADI", ["SARAH-LOU"], "F", "1977-01-21")
     response = httpx.post(f"{live.url}/insi/lps", content=request, headers={"Content-Type": "application/soap+xml"})
     assert response.status_code == 500
     assert b"insi_102" in response.content and b"CodeCR" not in response.content
-    house.insi.journal.close()
+    house.insi.trail.close()

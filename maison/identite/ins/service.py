@@ -45,6 +45,7 @@ class InsiService:
                  journal: Journal | None = None) -> None:
         self.db = db
         self.journal = journal or Journal(db)
+        self.trail = audit.Trail(db, self.journal)
         self.referential = Referential(db, environment)
         self._software: dict[str, tuple[str, str]] = {}
         self._structures: dict[str, tuple[str, str]] = {}
@@ -102,10 +103,10 @@ class InsiService:
         if found is None:
             raise StructureNotAuthorised(f"structure '{structure}' non habilitée au téléservice INSi")
         issued = authority.issue_structure(structure, idam, found[0], directory=directory, validity=validity)
-        with self.db.write() as conn:  # a credential issued: the security event of key issuance
-            audit.security(conn, "cle-emise", actor, detail={"type": "certificat", "service": "insi",
-                                                             "structure": structure, "idam": idam,
-                                                             "certificat": issued.fingerprint()})
+        # a credential issued: the security event of key issuance (nothing else is written)
+        self.trail.security("cle-emise", actor, detail={"type": "certificat", "service": "insi",
+                                                        "structure": structure, "idam": idam,
+                                                        "certificat": issued.fingerprint()})
         return issued
 
     # --- the caller's certificate ----------------------------------------------------------------
@@ -136,9 +137,7 @@ class InsiService:
                                  f"'{ctx.structure}' et du logiciel '{ctx.software}' du ContexteLPS.")
 
     def _certificate_refused(self, actor: audit.Actor, detail: dict) -> None:
-        with self.db.write() as conn:
-            audit.security(conn, "certificat-refuse", actor, outcome="failure",
-                           detail={"service": "insi", **detail})
+        self.trail.security("certificat-refuse", actor, outcome="failure", detail={"service": "insi", **detail})
 
     # --- the two operations ----------------------------------------------------------------------
 
@@ -173,6 +172,6 @@ class InsiService:
         )
         fields = {"outcome": outcome, "patient": patient, "purpose": "TREAT", "detail": detail}
         if receipts is None:
-            self.journal.append(actor, operation, **fields)
+            self.trail.read(actor, operation, **fields)
         else:
-            receipts.append(self.journal.submit(actor, operation, **fields))
+            receipts.append(self.trail.read_later(actor, operation, **fields))

@@ -101,14 +101,15 @@ def _day(text: str, what: str) -> date:
 class Cellule:
     """The cell's work on one database; the actor must belong to the structure it acts for."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, trail: audit.Trail | None = None) -> None:
         self.db = db
+        self.trail = trail or audit.Trail(db)
 
     def _refuse(self, actor: audit.Actor, error: MaisonError, detail: dict) -> MaisonError:
-        """Record a refusal as a security event (in its own transaction) and give the error back to raise."""
-        with self.db.write() as conn:
-            audit.security(conn, "acces-refuse", actor, outcome="failure",
-                           detail={"code": error.code, "message": error.message, **detail})
+        """Record a refusal as a security event (through the journal: nothing of the refused action
+        commits) and give the error back to raise."""
+        self.trail.security("acces-refuse", actor, outcome="failure",
+                            detail={"code": error.code, "message": error.message, **detail})
         return error
 
     def _own_patient(self, actor: audit.Actor, patient_id: int) -> str:
@@ -155,7 +156,7 @@ class Cellule:
         with self.db.write() as conn:
             store.put_ght(conn, code, name or code, support, everyone,
                           datetime.now(UTC).isoformat(timespec="seconds"), actor.person)
-            audit.record(conn, actor, "identitovigilance.ght", purpose="HOPERAT",
+            self.trail.write(conn, actor, "identitovigilance.ght", purpose="HOPERAT",
                          detail={"ght": code, "support": support, "membres": everyone})
         return everyone
 
@@ -171,7 +172,7 @@ class Cellule:
             meeting_id = conn.execute(store.vig_meeting.insert().values(
                 structure=actor.structure, held_on=day.isoformat(), minutes=minutes,
                 participants="\n".join(participants)).returning(store.vig_meeting.c.id)).scalar_one()
-            audit.record(conn, actor, "identitovigilance.meeting", purpose="HOPERAT",
+            self.trail.write(conn, actor, "identitovigilance.meeting", purpose="HOPERAT",
                          detail={"structure": actor.structure, "held_on": day.isoformat()})
             return meeting_id
 
@@ -188,7 +189,7 @@ class Cellule:
             incident_id = conn.execute(store.vig_incident.insert().values(
                 structure=actor.structure, at=when, kind=kind, description=description, patient_id=patient_id,
                 reported_by=actor.person).returning(store.vig_incident.c.id)).scalar_one()
-            audit.record(conn, actor, "identitovigilance.incident", patient=patient, purpose="HOPERAT",
+            self.trail.write(conn, actor, "identitovigilance.incident", patient=patient, purpose="HOPERAT",
                          detail={"structure": actor.structure, "kind": kind})
             return incident_id
 
@@ -201,7 +202,7 @@ class Cellule:
             procedure_id = conn.execute(store.vig_procedure.insert().values(
                 structure=actor.structure, kind=kind, title=title.strip() or REQUIRED_PROCEDURES[kind],
                 adopted_on=day.isoformat(), reference=reference).returning(store.vig_procedure.c.id)).scalar_one()
-            audit.record(conn, actor, "identitovigilance.procedure", purpose="HOPERAT",
+            self.trail.write(conn, actor, "identitovigilance.procedure", purpose="HOPERAT",
                          detail={"structure": actor.structure, "kind": kind})
             return procedure_id
 
@@ -215,10 +216,10 @@ class Cellule:
         period = Semester.parse(semester)
         structures = list(dict.fromkeys(structures or [actor.structure]))
         self._authorise_report(actor, structures)
-        with self.db.write() as conn:
+        with self.db.read() as conn:
             parts = [self._structure_report(conn, s, period) for s in structures]
-            audit.record(conn, actor, "identitovigilance.report", purpose="HOPERAT",
-                         detail={"structures": structures, "semester": str(period)})
+        self.trail.read(actor, "identitovigilance.report", purpose="HOPERAT",
+                        detail={"structures": structures, "semester": str(period)})
         totals: Counter = Counter()
         for p in parts:
             totals.update(p["corrections"])
