@@ -26,15 +26,22 @@ Every refusal here — a credential that does not verify, a kind of caller the r
 accept — is a security event of the audit trail (`securite.jeton-invalide`,
 `securite.acces-refuse`), handed to the house's journal so that a flood of refused calls costs
 one grouped commit, not one transaction each.
+
+The verifiers themselves are the services' (Pro Santé Connect, the structures' providers, Mon
+espace santé), which sit above the ground floor: `house.py` hands them over, and this module knows
+them only by the small interfaces below (`ProfessionalTokens`, `LocalTokens`, `PatientTokens`), so
+that `core` imports no service (issue 19 §1.2).
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
+import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
@@ -152,9 +159,63 @@ class HasHeaders(Protocol):
     client: Any
 
 
+class TokenRejected(Exception):
+    """What a token verifier raises for a token that does not verify; `description` says why.
+
+    Pro Santé Connect's `OAuthError` is one, so that its refusal becomes a 401 here."""
+
+    description: str
+
+
+class ProfessionalTokens(Protocol):
+    """Pro Santé Connect as the authorizer uses it (`maison.identite.psc.provider.Provider`)."""
+
+    def professional(self, token: str, issuer: str) -> tuple[dict, dict]:
+        """The claims of a valid access token and its professional's UserInfo; TokenRejected otherwise."""
+        ...
+
+    def userinfo(self, claims: dict) -> dict: ...
+
+
+class LocalTokens(Protocol):
+    """The structures' own identity providers (`maison.identite.psc.local_idp.LocalProviders`, IAM.80)."""
+
+    def issuer_of(self, token: str) -> str | None: ...
+
+    def verify(self, token: str, issuer: str) -> tuple[str, str]:
+        """(IdNatPS, structure) of a valid token; Unauthenticated or Forbidden otherwise."""
+        ...
+
+
+class PatientSession(Protocol):
+    @property
+    def ins(self) -> str: ...  # whose espace it is
+
+    @property
+    def acting(self) -> str: ...  # who logged in (the patient, or a legal representative)
+
+
+class PatientTokens(Protocol):
+    """Mon espace santé's login (`maison.identite.mes.login.PatientLogin`)."""
+
+    def verify(self, token: str, issuer: str) -> PatientSession: ...
+
+
+def unverified_issuer(token: str) -> str | None:
+    """The `iss` a JWT claims, read before verification, only to choose which verifier to use."""
+    try:
+        segment = token.split(".")[1]
+        claims = orjson.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (IndexError, ValueError):
+        return None
+    issuer = claims.get("iss") if isinstance(claims, dict) else None
+    return issuer if isinstance(issuer, str) else None
+
+
 class Authorizer:
-    def __init__(self, db: Database, provider, issuer_of, local=None, patients=None,  # type: ignore[no-untyped-def]
-                 patient_issuer_of=None, journal=None) -> None:
+    def __init__(self, db: Database, provider: ProfessionalTokens, issuer_of: Callable[[str], str],
+                 local: LocalTokens | None = None, patients: PatientTokens | None = None,
+                 patient_issuer_of: Callable[[str], str] | None = None, journal: Any = None) -> None:
         """`provider` verifies PSC tokens; `issuer_of(request_base_url)` gives PSC's issuer for a request;
         `local` (LocalProviders) verifies the tokens of structures' own identity providers (IAM.80);
         `journal` (the house's audit journal) records refusals."""
@@ -225,12 +286,9 @@ class Authorizer:
                           credential=Credential.API_KEY, scope=scope)
         if not authorization.lower().startswith("bearer "):
             raise Unauthenticated("authentification requise (Authorization: Bearer)", code="auth-absente")
-        from maison.identite.psc.local_idp import unverified_issuer
-        from maison.identite.psc.provider import OAuthError
-
         token = authorization[7:].strip()
         claimed = unverified_issuer(token)  # only to choose the verifier; each verifies the signature
-        if self.patients is not None and claimed == self.patient_issuer_of(base_url):
+        if self.patients is not None and self.patient_issuer_of and claimed == self.patient_issuer_of(base_url):
             patient = self.patients.verify(token, self.patient_issuer_of(base_url))
             return Caller("patient", patient.acting, "", "mon-espace-sante", patient=patient.ins,
                           role="representant-legal" if patient.acting != patient.ins else "patient",
@@ -247,7 +305,7 @@ class Authorizer:
             else:
                 claims, info = self.provider.professional(token, psc_issuer)
                 credential = Credential.PSC
-        except OAuthError as exc:
+        except TokenRejected as exc:
             raise Unauthenticated(f"jeton refusé : {exc.description}", code="jeton-invalide") from None
         return _professional(claims, info, credential, wanted, structure_required)
 

@@ -17,7 +17,6 @@ private addresses (tests, a lab).
 
 from __future__ import annotations
 
-import base64
 import time
 
 import orjson
@@ -28,6 +27,7 @@ from joserfc.jwk import KeySet
 
 from maison.core import audit, outbound
 from maison.core.audit import Actor
+from maison.core.authz import unverified_issuer
 from maison.core.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
 from maison.core.storage import Database
 from maison.identite.psc import store
@@ -141,14 +141,3 @@ def _public_keys(jwks: dict) -> KeySet:
 
 
 UNREACHABLE = "jwksUri : aucun JWKS de clés publiques n'a pu en être obtenu"  # the one answer, whatever the cause
-
-
-def unverified_issuer(token: str) -> str | None:
-    """The `iss` a JWT claims, read before verification, only to choose which verifier to use."""
-    try:
-        segment = token.split(".")[1]
-        claims = orjson.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (IndexError, ValueError):
-        return None
-    issuer = claims.get("iss") if isinstance(claims, dict) else None
-    return issuer if isinstance(issuer, str) else None

@@ -37,6 +37,7 @@ from joserfc.errors import JoseError
 
 from maison.core.keystore import KeyStore
 from maison.core.audit import Actor
+from maison.core.authz import TokenRejected
 from maison.core.lockout import Throttle
 from maison.core.passwords import check_password_evenly, hash_password, needs_rehash
 from maison.core.storage import Database
@@ -50,7 +51,7 @@ SUB_PREFIX = "f:550dc1c8-d97b-4b1e-ac8c-8eb4471cf9dd:"  # the `sub` form PSC use
 SCOPES = {"openid", "scope_all"}
 
 
-class OAuthError(Exception):
+class OAuthError(TokenRejected):
     """An OAuth/OIDC error, answered as `{"error", "error_description"}` with its HTTP status."""
 
     def __init__(self, error: str, description: str, status: int = 400) -> None:
