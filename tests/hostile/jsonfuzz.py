@@ -49,6 +49,8 @@ PLAUSIBLE: tuple[object, ...] = ("x", {}, [{}], 1)
 TOP_LEVEL = (b"", b"not json", b"\xff\xfe", b"{", b'{"a":1,"a":2}')
 
 
+QUERY_VALUES = ("%C2%B2", "%D9%A3%D9%A3", "%EF%BC%91", str(2**64), "-1", "1e400", "%00", "%ED%A0%80", "%FF",
+                "a" * 10_000, "", "ge%C2%B2%C2%B2%C2%B2%C2%B2", "urn:oid:1.2|%C2%B2", "%7C%7C%7C", "eq2026-13-45")
 JSON_TYPES = ("application/json", "application/fhir+json", "application/json-patch+json")
 
 
@@ -214,6 +216,26 @@ class Fuzzer:
                     self._learn(client, op, credential, _put(parent, path, value), queue, seen)
                 continue
             self._learn(client, op, credential, next(generated), queue, seen)
+
+    def run_query(self, client: httpx.Client, op: Operation, credential: str, deadline: float) -> None:
+        """Hostile query strings: the parameters the endpoint's package reads, each given values no
+        reader of text should choke on (Unicode digits, 2^64, NUL, undecodable bytes, 10 000 chars)."""
+        rng = random.Random(f"{self.seed}{op}{credential}?")
+        near = source_keys(op.source)[0] if op.source else self.keys
+        for _ in range(self.per_operation):
+            if time.monotonic() > deadline:
+                return
+            pairs = [(rng.choice(near), rng.choice(QUERY_VALUES)) for _ in range(rng.randint(1, 3))]
+            query = "&".join(f"{k}={v}" for k, v in pairs)
+            self.sent += 1
+            try:
+                answer = client.request(op.method, f"{op.path}?{query}", headers=self.credentials[credential])
+            except httpx.TransportError:
+                try:
+                    answer = client.request(op.method, f"{op.path}?{query}", headers=self.credentials[credential])
+                except httpx.TransportError as exc:
+                    answer = httpx.Response(599, text=str(exc), request=httpx.Request(op.method, op.path))
+            self.check(op, credential, query, answer)
 
     def _types(self, client: httpx.Client, op: Operation, credential: str,
                queue: list[tuple[object, list[str | int]]], seen: set[str]) -> list[str]:

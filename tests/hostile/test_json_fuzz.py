@@ -19,10 +19,12 @@ from tests.hostile.jsonfuzz import Fuzzer, Operation, source_keys
 from tests.hostile.world import credentials, example_path
 
 BUDGET_S = float(os.environ.get("MAISON_FUZZ_SECONDS", "60"))
+QUERY_BUDGET_S = BUDGET_S / 2
 
 
-def operations(app) -> list[Operation]:  # type: ignore[no-untyped-def]
-    """Every operation of the OpenAPI that takes a body, with the package its endpoint lives in."""
+def operations(app, methods: tuple[str, ...] = ("post", "put", "patch")) -> list[Operation]:  # type: ignore[no-untyped-def]
+    """Every operation of the OpenAPI of these methods (by default: those taking a body), with the
+    package its endpoint lives in."""
     packages = {}
     for ctx in iter_route_contexts(app.routes):
         module = sys.modules.get(getattr(ctx.endpoint, "__module__", ""))
@@ -32,7 +34,7 @@ def operations(app) -> list[Operation]:  # type: ignore[no-untyped-def]
     spec = app.openapi()
     return [Operation(method.upper(), example_path(path, op.get("parameters", [])), packages.get((method, path)))
             for path, ops in spec["paths"].items() for method, op in ops.items()
-            if method in ("post", "put", "patch")]
+            if method in methods]
 
 
 def _callers(client: httpx.Client, op: Operation, creds: dict[str, dict[str, str]]) -> list[str]:
@@ -72,3 +74,26 @@ def test_no_json_body_makes_a_server_error(house, live, database_url):
         Path(os.environ["MAISON_FUZZ_REPORT"]).write_text(report)
     assert not fuzzer.findings, f"{len(fuzzer.findings)} bad answers:\n{report}"
     assert elapsed < BUDGET_S + 15
+
+
+def test_no_query_string_makes_a_server_error(house, live, database_url):
+    """The same over the query strings of every GET operation (most readers parse the raw query)."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("bounded run on SQLite only: the readers under test do not depend on the engine")
+    creds = credentials(house, live)
+    keys, types = source_keys(Path(maison.__file__).parent)
+    fuzzer = Fuzzer(live.url, creds, keys, types, per_operation=int(os.environ.get("MAISON_FUZZ_ROUNDS", "60")))
+    app = house.app()
+    ops = [op for op in operations(app, methods=("get", "delete"))]
+    started = time.monotonic()
+    with httpx.Client(base_url=live.url, timeout=30) as client:
+        for i, op in enumerate(ops):
+            callers = _callers(client, op, creds)
+            for caller in callers:
+                share = (started + QUERY_BUDGET_S - time.monotonic()) / (len(ops) - i) / len(callers)
+                fuzzer.run_query(client, op, caller, time.monotonic() + max(share, 0.2))
+    elapsed = time.monotonic() - started
+    print(f"{fuzzer.sent} query strings over {len(ops)} operations in {elapsed:.1f} s")
+    report = "\n".join(f"{f.operation}?{f.body[:100]} [{f.credential}] {f.status}: {f.answer[:200]}"
+                       for f in fuzzer.findings[:30])
+    assert not fuzzer.findings, f"{len(fuzzer.findings)} bad answers:\n{report}"
