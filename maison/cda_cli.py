@@ -12,6 +12,7 @@ from maison.core.config import load_settings
 from maison.core.errors import MaisonError
 from maison.core.terminology import Terminology
 from maison.formats.cda.document import CdaReport, inspect_cda
+from maison.formats.svs import read_value_set
 from maison.partage.dmp.codes import TYPE_CLASS, VOLET_FORMAT
 
 cda = typer.Typer(help="CDA R2 documents (CI-SIS).", no_args_is_help=True)
@@ -66,7 +67,7 @@ def inspect(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="
     console = Console()
     try:
         schematrons = settings.reference_path / "cisis" / "schematrons"
-        report = inspect_cda(file.read_bytes(), Terminology.from_settings(settings), settings.reference_path,
+        report = inspect_cda(file.read_bytes(), Terminology.from_settings(settings, read_value_set), settings.reference_path,
                              max_bytes=max(settings.max_body_bytes, file.stat().st_size),
                              schematrons=schematrons if schematrons.is_dir() else None, volet_formats=VOLET_FORMAT)
     except MaisonError as exc:

@@ -29,6 +29,7 @@ from maison.core.terminology import Terminology
 from maison.formats.fhir import outcome_response
 from maison.formats.http_headers import HardenedHttp
 from maison.formats.path_ids import parameter_error
+from maison.formats.svs import read_value_set
 from maison.formats.ucum import cisis_units
 from maison.identite.annuaire.api import router as annuaire_router
 from maison.identite.annuaire.export import Exports
@@ -154,7 +155,7 @@ class House:
     @cached_property
     def terminology(self) -> Terminology:
         """The CI-SIS value sets of the configured reference pack, or the compact default table."""
-        return Terminology.from_settings(self.settings)
+        return Terminology.from_settings(self.settings, read_value_set)
 
     def close(self) -> None:
         """Flush the audit journal and release the database."""

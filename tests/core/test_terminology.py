@@ -11,6 +11,7 @@ import pytest
 
 from maison.core.config import Settings
 from maison.core.terminology import Terminology
+from maison.formats.svs import read_value_set
 from maison.core.terminology.derive import TARGET, render
 
 GENDER = "2.16.840.1.113883.5.1"  # HL7 AdministrativeGender
@@ -24,7 +25,7 @@ def jdv(reference_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def terminology(jdv: Path) -> Terminology:
-    return Terminology.from_directory(jdv)
+    return Terminology.from_directory(jdv, read_value_set)
 
 
 def test_every_readable_file_is_loaded_and_the_empty_ones_are_reported(jdv, terminology):
@@ -103,7 +104,7 @@ HOSTILE = """<?xml version="1.0"?>
 
 def test_concept_validity_dates(tmp_path):
     (tmp_path / "JDV_Test_CISIS.xml").write_text(SVS, encoding="utf-8")
-    t = Terminology.from_directory(tmp_path)
+    t = Terminology.from_directory(tmp_path, read_value_set)
     assert t.contains("JDV_Test_CISIS", "OLD", on=date(2020, 6, 30))
     assert not t.contains("JDV_Test_CISIS", "OLD", on=date(2020, 7, 1))
     assert not t.contains("JDV_Test_CISIS", "NEW", on=date(2020, 6, 30))
@@ -115,7 +116,7 @@ def test_hostile_and_foreign_files_are_skipped_with_a_warning(tmp_path, jdv, cap
     (tmp_path / "bombe.xml").write_text(HOSTILE, encoding="utf-8")
     (tmp_path / "autre.xml").write_text("<racine/>", encoding="utf-8")
     with caplog.at_level(logging.WARNING, logger="maison.terminology"):
-        t = Terminology.from_directory(tmp_path)
+        t = Terminology.from_directory(tmp_path, read_value_set)
     assert [vs.oid for vs in t] == ["1.2.250.1.213.1.1.5.590"]
     assert "DOCTYPE" in t.skipped["bombe.xml"]
     assert "SVS" in t.skipped["autre.xml"]
@@ -124,7 +125,7 @@ def test_hostile_and_foreign_files_are_skipped_with_a_warning(tmp_path, jdv, cap
 
 
 def test_fallback_to_the_default_table_without_the_reference_pack(tmp_path):
-    t = Terminology.from_settings(Settings(reference_path=tmp_path))
+    t = Terminology.from_settings(Settings(reference_path=tmp_path), read_value_set)
     assert t.origin is None
     assert t.contains("JDV_J143-AdministrativeGender-CISIS", "M", GENDER)
     assert t.contains("1.2.250.1.213.1.1.5.463", "N", CONFIDENTIALITY)
@@ -132,12 +133,12 @@ def test_fallback_to_the_default_table_without_the_reference_pack(tmp_path):
 
 
 def test_settings_with_the_reference_pack_read_the_files(reference_path):
-    assert Terminology.from_settings(Settings(reference_path=reference_path)).origin is not None
+    assert Terminology.from_settings(Settings(reference_path=reference_path), read_value_set).origin is not None
 
 
 def test_default_table_is_what_derive_generates_now(terminology):
     assert TARGET.read_text(encoding="utf-8") == render(terminology), \
-        "defaults.py is stale: run python -m maison.core.terminology.derive"
+        "defaults.py is stale: run python -m maison.formats.svs"
 
 
 def test_default_table_agrees_with_the_files(terminology):

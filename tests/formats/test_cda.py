@@ -8,6 +8,7 @@ from lxml import etree
 
 from maison.core.errors import MalformedRequest
 from maison.core.terminology import Terminology
+from maison.formats.svs import read_value_set
 from maison.formats.cda.document import inspect_cda
 from maison.formats.cda.header import FORMAT_N1_PDF, embedded_pdf
 
@@ -17,7 +18,7 @@ MAX = 50_000_000
 
 @pytest.fixture(scope="module")
 def terminology(reference_path: Path) -> Terminology:
-    return Terminology.from_directory(reference_path / "cisis" / "jeuxDeValeurs")
+    return Terminology.from_directory(reference_path / "cisis" / "jeuxDeValeurs", read_value_set)
 
 
 def _example(reference_path: Path, name: str) -> bytes:

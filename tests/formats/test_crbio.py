@@ -12,6 +12,7 @@ from lxml import etree
 
 from maison.core.identifiers.nir import OID_INS_NIR_TEST
 from maison.core.terminology import Terminology
+from maison.formats.svs import read_value_set
 from maison.formats import xmlsafe
 from maison.formats.cda import schematron
 from maison.formats.cda.build import (
@@ -83,7 +84,7 @@ CHAPTERS = (Chapter(BIOCHIMIE, "BIOCHIMIE", (GLUCOSE, LIPIDS, SEROLOGY), BLOOD),
 
 @pytest.fixture(scope="module")
 def terminology(reference_path: Path) -> Terminology:
-    return Terminology.from_directory(reference_path / "cisis" / "jeuxDeValeurs")
+    return Terminology.from_directory(reference_path / "cisis" / "jeuxDeValeurs", read_value_set)
 
 
 @pytest.fixture(scope="module")

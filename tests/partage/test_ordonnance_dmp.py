@@ -13,6 +13,7 @@ import pytest
 
 from maison.core.errors import InvalidInput
 from maison.core.terminology import Terminology
+from maison.formats.svs import read_value_set
 from maison.formats import xmlsafe
 from maison.formats.cda import schematron
 from maison.formats.cda.document import inspect_cda
@@ -78,7 +79,7 @@ def n1(p: Prescription, reference_path: Path, **options) -> bytes:  # type: igno
 
 @pytest.fixture(scope="module")
 def terminology(reference_path: Path) -> Terminology:
-    return Terminology.from_directory(reference_path / "cisis" / "jeuxDeValeurs")
+    return Terminology.from_directory(reference_path / "cisis" / "jeuxDeValeurs", read_value_set)
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from lxml import etree
 
 from maison.core.errors import InvalidInput
 from maison.core.terminology import Terminology
+from maison.formats.svs import read_value_set
 from maison.formats import xmlsafe
 from maison.formats.cda import schematron
 from maison.formats.cda.build import Address
@@ -66,7 +67,7 @@ def judge(document: bytes, terminology: Terminology, reference_path: Path):  # t
 
 @pytest.fixture(scope="module")
 def terminology(reference_path: Path) -> Terminology:
-    return Terminology.from_directory(reference_path / "cisis" / "jeuxDeValeurs")
+    return Terminology.from_directory(reference_path / "cisis" / "jeuxDeValeurs", read_value_set)
 
 
 @pytest.fixture(scope="module")

@@ -5,18 +5,21 @@ Loading parses every file once, eagerly: the whole pack (520 files, 14,300 conce
 
 Without the reference pack (a bare install, a container without `shared/reference`), the registry
 falls back to the compact table of `defaults.py`, derived from the same files.
+
+The files are IHE SVS XML, read by `maison.formats.svs` with the hardened parser of `formats`;
+the ground floor imports neither, so whoever loads a directory hands the reader over
+(`Terminology.from_directory(path, read_value_set)`) and the registry receives parsed value sets.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from pathlib import Path
 
 from maison.core.config import Settings
 from maison.core.errors import MaisonError
-from maison.core.terminology.svs import read_value_set
 from maison.core.terminology.valuesets import ValueSet
 
 log = logging.getLogger("maison.terminology")
@@ -58,14 +61,15 @@ class Terminology:
             log.warning("jeu de valeurs %s ignoré : %s", file, reason)
 
     @classmethod
-    def from_directory(cls, directory: Path) -> Terminology:
-        """Every `*.xml` of a CI-SIS `jeuxDeValeurs` directory; unreadable files are skipped, not fatal."""
+    def from_directory(cls, directory: Path, read: Callable[[Path], ValueSet]) -> Terminology:
+        """Every `*.xml` of a CI-SIS `jeuxDeValeurs` directory, each parsed by `read`
+        (`maison.formats.svs.read_value_set`); unreadable files are skipped, not fatal."""
         if not directory.is_dir():
             raise FileNotFoundError(f"no value-set directory at {directory}")
         value_sets, skipped = [], {}
         for path in sorted(directory.glob("*.xml")):
             try:
-                value_sets.append(read_value_set(path))
+                value_sets.append(read(path))
             except MaisonError as exc:
                 skipped[path.name] = exc.message
         return cls(value_sets, origin=directory, skipped=skipped)
@@ -78,10 +82,10 @@ class Terminology:
         return cls(VALUE_SETS)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Terminology:
+    def from_settings(cls, settings: Settings, read: Callable[[Path], ValueSet]) -> Terminology:
         directory = value_set_directory(settings)
         if directory.is_dir():
-            return cls.from_directory(directory)
+            return cls.from_directory(directory, read)
         log.warning("pas de jeux de valeurs dans %s : table par défaut", directory)
         return cls.from_defaults()
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from lxml import etree
 
 from maison.core.identifiers.checksums import luhn_check_digit
-from maison.core.terminology.svs import read_value_set
+from maison.formats.svs import read_value_set
 from maison.formats import ucum
 from maison.formats.cda.build import (
     LOINC,

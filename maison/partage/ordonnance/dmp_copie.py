@@ -51,7 +51,7 @@ import httpx
 from lxml import etree
 
 from maison.core.errors import InvalidInput, MaisonError
-from maison.core.terminology.svs import read_value_set
+from maison.formats.svs import read_value_set
 from maison.core.terminology.valuesets import ValueSet
 from maison.formats import xmlsafe
 from maison.formats.cda.build import (

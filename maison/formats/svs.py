@@ -7,6 +7,11 @@ that the registry records rather than lets crash the load.
 A retired set (`dateFin` on the `ValueSet`, as on JDV_J48_ProfessionNonPS_CISIS) retires its
 concepts that carry no end of their own. The set's `dateValid` is not passed down: it dates the
 version of the set, not the day its codes became usable.
+
+SVS is a wire format read with the hardened parser, so it lives in `formats`; the registry of value
+sets (`maison.core.terminology`) is on the ground floor and receives what this module parses:
+`Terminology.from_directory(path, read_value_set)`. Run as a module, it regenerates core's default
+table from the files (`python -m maison.formats.svs [JEUX_DE_VALEURS_DIR]`).
 """
 
 from __future__ import annotations
@@ -14,7 +19,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 
+import typer
+
+from maison.core.config import load_settings
 from maison.core.errors import MalformedRequest
+from maison.core.terminology.derive import DEFAULT_OIDS, TARGET, render
+from maison.core.terminology.registry import Terminology, value_set_directory
 from maison.core.terminology.valuesets import Concept, ValueSet
 from maison.formats import xmlsafe
 
@@ -45,3 +55,14 @@ def _day(stamp: str | None) -> date | None:
         return datetime.strptime(stamp[:8], "%Y%m%d").date()
     except ValueError:
         raise MalformedRequest(f"date NOS illisible : {stamp!r}", code="svs-invalide") from None
+
+
+def main(directory: Path = typer.Argument(None, help="jeuxDeValeurs directory (default: from the settings)")) -> None:
+    """Regenerate `maison/core/terminology/defaults.py` from the CI-SIS files."""
+    terminology = Terminology.from_directory(directory or value_set_directory(load_settings()), read_value_set)
+    TARGET.write_text(render(terminology), encoding="utf-8")
+    typer.echo(f"{TARGET}: {len(DEFAULT_OIDS)} value sets from {terminology.origin}")
+
+
+if __name__ == "__main__":
+    typer.run(main)
