@@ -37,7 +37,7 @@ from maison.core.auth import issue_key  # noqa: E402
 from maison.core.storage import Database  # noqa: E402
 from maison.migrations import migrate  # noqa: E402
 from maison.identite.annuaire import store  # noqa: E402
-from maison.cli import seed_annuaire_with_progress  # noqa: E402
+from maison.terminal import seed_annuaire_with_progress  # noqa: E402
 from maison.identite.annuaire.vocabulary import CS_ACTIVITE_SANITAIRE, SYS_RPPS  # noqa: E402
 
 GOAL_P95_MS, GOAL_EXPORT_S = 30, 60

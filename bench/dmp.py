@@ -124,7 +124,7 @@ def prepare(entries: int, patients: int) -> Path:
     started = time.perf_counter()
     db = Database(f"sqlite:///{data / 'maison.db'}")
     migrate(db)
-    from maison.cli import seed_with_progress
+    from maison.terminal import seed_with_progress
     from maison.house import House
 
     seed_with_progress(db, patients, 2026)

@@ -72,7 +72,7 @@ def prepare(count: int) -> Path:
         shutil.rmtree(data)
         db = Database(f"sqlite:///{db_file}")
         migrate(db)
-        from maison.cli import seed_with_progress
+        from maison.terminal import seed_with_progress
 
         seed_with_progress(db, count, 2026)
     service = InsiService(db)

@@ -5,7 +5,8 @@ The chain measured, every part a real process on loopback:
     load process (smtplib, N connections) --SMTP submission, STARTTLS + AUTH PLAIN-->
     operator "regional" (medecins-bench.mssante.fr) --SMTP relay, mutual TLS checked against the
     trust space's registry--> operator "chu" (chu-bench.mssante.fr) --> the PFI's applicative mailbox
-    --> `maison pfi` (a process of its own): XDM opened as hostile input, the CDA's patient matched
+    --> `maison pfi` (a process of its own) reading that mailbox over IMAP (STARTTLS, keyword
+    `$Integre`): XDM opened as hostile input, the CDA's patient matched
     by qualified INS and traits in the hospital's patient index, the document integrated and audited.
 
 Both operators are run by `maison serve` (one `maison-mss-<operator>` process each); SQLite with synchronous=FULL,
@@ -95,7 +96,7 @@ def _port() -> int:
 def prepare(data: Path, patients: int) -> list[PatientIdentity]:
     """A fresh house: an INS referential, the hospital's index holding `patients` qualified
     identities, the two operators and their mailboxes. Returns the indexed patients."""
-    from maison.cli import seed_with_progress
+    from maison.terminal import seed_with_progress
     from maison.house import House
 
     shutil.rmtree(data, ignore_errors=True)
@@ -109,7 +110,8 @@ def prepare(data: Path, patients: int) -> list[PatientIdentity]:
         mss = house.mss
         mss.local_operator("regional", "OPERATEUR REGIONAL DE BENCH", [SENDER_DOMAIN],
                            Endpoints("127.0.0.1", _port(), _port(), 0))
-        mss.local_operator("chu", HOPITAL_NAME, [PFI_DOMAIN], Endpoints("127.0.0.1", _port(), _port(), 0))
+        # the chu operator serves IMAP: the PFI reads its applicative mailbox over it (issue 19 §1.1)
+        mss.local_operator("chu", HOPITAL_NAME, [PFI_DOMAIN], Endpoints("127.0.0.1", _port(), _port(), _port()))
         from maison.core.audit import SYSTEM
 
         mss.mailboxes.create(SYSTEM, LPS, "regional", "APP", CABINET, "Logiciel du cabinet", password=LPS_PASSWORD)

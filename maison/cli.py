@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from maison.core.config import load_settings
 from maison.core.errors import MaisonError
+from maison.terminal import console, print_report, seed_annuaire_with_progress, seed_with_progress
 
 app = typer.Typer(help="Maison: la maison du numérique en santé, runnable.", no_args_is_help=True)
-console = Console() if sys.stdout.isatty() else Console(width=110)  # logs and CI get whole tables
 
 
 def _register_groups() -> None:
@@ -38,15 +35,6 @@ _register_groups()
 
 def _settings(data_dir: Path | None, host: str | None = None, port: int | None = None):  # type: ignore[no-untyped-def]
     return load_settings().with_overrides(data_dir=data_dir, host=host, port=port)
-
-
-def seed_with_progress(db, count: int, seed: int) -> int:  # type: ignore[no-untyped-def]
-    from maison.seeding import seed_referential
-
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console) as progress:
-        task = progress.add_task("INS referential", total=count)
-        return seed_referential(db, count, seed=seed, progress=lambda n: progress.advance(task, n))
 
 
 @app.command()
@@ -87,33 +75,6 @@ def seed(count: int = typer.Option(100_000, help="How many synthetic identities"
     if annuaire:
         counts = seed_annuaire_with_progress(db, annuaire, seed_value)
         console.print(", ".join(f"{v} {k}" for k, v in counts.items()) + " in the Annuaire")
-
-
-def seed_annuaire_with_progress(db, roles: int, seed: int) -> dict:  # type: ignore[no-untyped-def]
-    from maison.identite.annuaire.generator import seed_directory
-
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console) as progress:
-        task = progress.add_task("Annuaire Santé", total=roles)
-        return seed_directory(db, roles, seed, progress=lambda n: progress.advance(task, n))
-
-
-def print_report(report: dict) -> None:
-    """The cell's activity report, one row per structure (004 L343-345: meetings, incidents, corrections)."""
-    from rich.table import Table
-
-    table = Table(title=f"Rapport d'activité de la cellule d'identitovigilance — {report['semestre']}")
-    for col in ("structure", "réunions", "incidents", "fusions", "dédoubl.", "appels INSi", "QUAL", "éligible"):
-        table.add_column(col, justify="right")
-    for part in report["structures"]:
-        table.add_row(part["structure"], str(len(part["reunions"])), str(len(part["incidents"])),
-                      str(part["corrections"]["fusions"]), str(part["corrections"]["dedoublements"]),
-                      str(part["insi"]["appels"]), f"{part['statuts']['part_qualifiee']:.0%}",
-                      "oui" if part["eligible"] else "non")
-    console.print(table)
-    for part in report["structures"]:
-        for problem in part["manques"]:
-            console.print(f"  [yellow]{part['structure']}[/]: {problem}")
 
 
 @app.command("rapport-civ")

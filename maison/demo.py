@@ -63,7 +63,7 @@ def _desk_patient(ipp: str, t: Traits, *, shuffle: bool = False) -> dict:
 
 
 def play(settings: Settings, count: int, console: Console) -> int:
-    from maison.cli import print_report, seed_with_progress
+    from maison.terminal import print_report, seed_with_progress
 
     if settings.data_dir.exists() and not settings.database_url:
         shutil.rmtree(settings.data_dir)

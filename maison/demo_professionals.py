@@ -22,7 +22,7 @@ IDNATPS = "8" + RPPS
 
 def play(house, base: str, console: Console) -> tuple[bool, str, str]:  # type: ignore[no-untyped-def]
     """Returns whether the scene held, and the hospital site (IdNatStruct, name) the doctor works in."""
-    from maison.cli import seed_annuaire_with_progress
+    from maison.terminal import seed_annuaire_with_progress
 
     seed_annuaire_with_progress(house.db, 5_000, 2026)
     with house.db.read() as conn:  # a hospital site with colleagues who have a personal mailbox
