@@ -273,41 +273,56 @@ def mss_bal(adresse: str = typer.Argument(..., help="The mailbox's address"),
 @app.command()
 def pfi(boite: str = typer.Option(..., help="The structure's applicative mailbox (e.g. pfi@chu.mssante.fr)"),
         structure: str = typer.Option(..., help="The structure whose patient index receives the documents"),
+        imap_host: str = typer.Option(None, help="The operator's IMAP host (default: its relay host)"),
+        imap_port: int = typer.Option(None, help="The operator's IMAP port (STARTTLS; default: the operator's)"),
+        imap_ca: Path = typer.Option(None, help="CA of the operator's TLS certificate (default: the trust space's)"),
+        imap_auth: str = typer.Option("LOGIN", help="LOGIN or PLAIN (both with the mailbox's password)"),
         data_dir: Path = typer.Option(None)) -> None:
-    """Run the structure's integration platform: every message of its applicative mailbox integrated
-    by qualified INS or put on the worklist, the MDN sent back when asked. The mailbox's password
-    is read from MAISON_PFI_PASSWORD (never on the command line)."""
+    """Run the structure's integration platform: its applicative mailbox read over IMAP (STARTTLS,
+    IDLE when offered), every message integrated by qualified INS or put on the worklist and flagged
+    `$Integre`, the MDN sent back over SMTP submission when asked. The mailbox's password is read
+    from MAISON_PFI_PASSWORD (never on the command line)."""
     import os
     import signal
     import threading
 
+    from maison.etablissement.pfi.mailbox import ImapAccount, ImapMailbox
+    from maison.etablissement.pfi.service import Pfi
     from maison.house import House
     from maison.partage.mss.envoi import Submission
-    from maison.partage.mss.pfi import Pfi
 
     password = os.environ.get("MAISON_PFI_PASSWORD")
     if not password:
         raise typer.BadParameter("MAISON_PFI_PASSWORD is not set")
+    if imap_auth.upper() not in ("LOGIN", "PLAIN"):
+        raise typer.BadParameter("--imap-auth: LOGIN or PLAIN")
     house = House.open(_settings(data_dir), migrate=False)
     try:
         box = house.mss.mailboxes.get(boite)
         operator = house.mss.trust.get(box.operator)
         if not operator.submission_port:
             raise typer.BadParameter(f"{boite}: its operator {box.operator} has no submission port")
+        if not (imap_port or operator.imap_port):
+            raise typer.BadParameter(f"{boite}: its operator {box.operator} has no IMAP port (--imap-port)")
     except MaisonError as exc:
         house.close()
         raise typer.BadParameter(exc.message) from None
+    ca = str(imap_ca or house.mss.authority.cert_path)
     submission = Submission(operator.relay_host, operator.submission_port, str(house.mss.authority.cert_path),
                             boite, password)
-    platform = Pfi(house.db, house.mss.blobs, house.settings.reference_path, structure, boite, submission.send,
-                   domain=boite.rpartition("@")[2], max_message_bytes=house.settings.mss_max_message_bytes)
+    mailbox = ImapMailbox(ImapAccount(imap_host or operator.relay_host, imap_port or operator.imap_port or 0,
+                                      boite, password, ca, imap_auth.upper()))
+    platform = Pfi(house.db, house.mss.blobs, house.settings.reference_path, structure, mailbox, submission.send,
+                   address=boite, domain=boite.rpartition("@")[2], patients=house.patients,
+                   max_message_bytes=house.settings.mss_max_message_bytes)
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
-    console.print(f"PFI de {structure} : boîte {boite} (opérateur {box.operator})")
+    console.print(f"PFI de {structure} : boîte {boite} (IMAP {mailbox.account.host}:{mailbox.account.port})")
     try:
         platform.watch(stopping)
     finally:
+        mailbox.close()
         house.close()
 
 

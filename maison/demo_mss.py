@@ -26,11 +26,12 @@ from rich.console import Console
 from rich.table import Table
 
 from maison.core.audit import SYSTEM, Actor
+from maison.etablissement.pfi.mailbox import ImapAccount, ImapMailbox
+from maison.etablissement.pfi.service import Pfi
 from maison.identite.ins.model import Individu, TraitsQuery
 from maison.identite.psc.api import issuer_for
 from maison.partage.mss import mdn, store
 from maison.partage.mss.envoi import Submission, dispatch
-from maison.partage.mss.pfi import Pfi
 from maison.partage.mss.smtp import Endpoints
 
 HOSPITAL_DOMAIN, REGIONAL_DOMAIN = "chu-demo.mssante.fr", "medecins-demo.mssante.fr"
@@ -120,12 +121,15 @@ def _scene(house, console: Console, individu: Individu, letter: bytes, gp_token:
     house.patients.record_insi_result(desk, local.id, house.insi.referential.search_by_traits(
         TraitsQuery(t.nom_naissance, t.prenoms[:1], t.sexe, t.date_naissance)))
     house.patients.check_document(desk, local.id, "CN")
-    pfi = Pfi(house.db, mss.blobs, house.settings.reference_path, gp_structure, GP_BOX, submit,
-              domain=REGIONAL_DOMAIN)
+    # it reads the mailbox over IMAP (the GP's token) and flags what it integrated `$Integre`
+    mailbox = ImapMailbox(ImapAccount("127.0.0.1", regional.imap, GP_BOX, gp_token, ca, "XOAUTH2"))
+    pfi = Pfi(house.db, mss.blobs, house.settings.reference_path, gp_structure, mailbox, submit,
+              address=GP_BOX, domain=REGIONAL_DOMAIN, patients=house.patients)
     outcomes = pfi.run_once()
+    mailbox.close()
     integrated = [d for o in outcomes for d in o.documents if d.code is None]
     console.print(f"The GP's software integrates {len(integrated)} document(s) by qualified INS "
-                  f"(worklist: {len(pfi.worklist())}); MDN sent back to the hospital")
+                  f"(worklist: {len(pfi.worklist(desk))}); MDN sent back to the hospital")
     answers = _wait(house, PFI, 1)
     disposition = mdn.read_mdn(mss.delivery.content(answers[0].sha256)) if answers else None
 

@@ -26,6 +26,7 @@ from maison.core.errors import MaisonError, NotFound
 from maison.core.authz import Authorizer, public
 from maison.core.storage import Database
 from maison.core.terminology import Terminology
+from maison.etablissement.pfi.api import router as pfi_router
 from maison.formats.fhir import outcome_response
 from maison.formats.http_headers import HardenedHttp
 from maison.formats.path_ids import parameter_error
@@ -59,7 +60,6 @@ from maison.partage.mss.annuaire_rights import TrustSpaceRegistry
 from maison.partage.mss.citizen import espace_open
 from maison.partage.mss.messagerie import Messagerie
 from maison.partage.mss.messagerie_api import router as messagerie_router
-from maison.partage.mss.pfi_api import router as pfi_router
 from maison.partage.mss.service import Mss
 from maison.partage.ordonnance.api import router as ordonnance_router
 from maison.partage.ordonnance.service import Base
@@ -205,7 +205,8 @@ class House:
         app.include_router(ordonnance_router(self.ordonnance, authorizer, self.settings.max_body_bytes,
                                              lambda: self.ucum_units),
                            prefix="/ordonnance", tags=["Ordonnance numérique"])
-        app.include_router(pfi_router(self.db, self.mss.blobs, authorizer, self.settings.max_body_bytes),
+        app.include_router(pfi_router(self.db, self.mss.blobs, authorizer, self.settings.max_body_bytes,
+                                      self.patients),
                            prefix="/pfi", tags=["MSSanté"])
 
         @app.get("/")

@@ -19,10 +19,10 @@ import sqlalchemy as sa
 from maison.core import audit
 from maison.core.auth import issue_key
 from maison.core.errors import NotFound
+from maison.core.ins_traits import Traits
 from maison.etablissement.pfi.mailbox import HANDLED, ImapAccount, ImapMailbox
 from maison.etablissement.pfi.service import Pfi
 from maison.identite.ins.model import TraitsQuery
-from maison.core.ins_traits import Traits
 from maison.identite.psc.api import issuer_for
 from maison.partage.mss import mdn, store
 from tests.e2e.test_mss_smtp import _client, _delivered, _letter

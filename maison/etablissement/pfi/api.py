@@ -2,7 +2,8 @@
 professional's Pro Santé Connect token; the structure is the caller's own):
 
 - `GET /pfi/liste-travail?etat=a-traiter` — the documents waiting, with the guide's code (902-906),
-  the reason and the candidate patients of the local index;
+  the reason and the candidate patients of the local index (each entry's reading audited: it
+  names a patient by INS);
 - `GET /pfi/liste-travail/{id}/document` — the waiting CDA, to check the identity (audited);
 - `POST /pfi/liste-travail/{id}/rattacher` `{"patient": <local id>}` — integrate it (as `manuel`);
 - `POST /pfi/liste-travail/{id}/rejeter` `{"motif": …}` — reject it.
@@ -21,22 +22,25 @@ from maison.core.authz import HOSPITAL_STAFF, Authorizer, accepts
 from maison.core.blobs import Blobs
 from maison.core.errors import InvalidInput
 from maison.core.storage import Database
+from maison.etablissement.pfi.service import Worklist
 from maison.formats.body import json_response, read_json_object, required_text
 from maison.formats.path_ids import FhirId
+from maison.identite.vigilance.service import PatientIndex
 from maison.partage.mss.download import received_document_response
-from maison.partage.mss.pfi import Worklist
 
 STATES = ("a-traiter", "rattache", "rejete")
 
 
-def router(db: Database, blobs: Blobs, authorizer: Authorizer, max_body_bytes: int) -> APIRouter:
+def router(db: Database, blobs: Blobs, authorizer: Authorizer, max_body_bytes: int,
+           patients: PatientIndex | None = None) -> APIRouter:
+    patients = patients or PatientIndex(db)
     r = APIRouter()
 
     def caller(request: Request):  # type: ignore[no-untyped-def]
         actor = authorizer.caller(request).actor()
         if not actor.structure:
             raise InvalidInput("l'appelant n'est rattaché à aucune structure", code="structure-absente")
-        return actor, Worklist(db, blobs, actor.structure)
+        return actor, Worklist(db, blobs, actor.structure, patients=patients)
 
     @r.get("/liste-travail")
     @accepts(HOSPITAL_STAFF)
@@ -44,7 +48,7 @@ def router(db: Database, blobs: Blobs, authorizer: Authorizer, max_body_bytes: i
         if etat not in STATES:
             raise InvalidInput(f"etat : {', '.join(STATES)}", code="etat")
         actor, worklist = caller(request)
-        rows = await run_in_threadpool(worklist.worklist, etat)
+        rows = await run_in_threadpool(worklist.worklist, actor, etat)
         return json_response({"structure": actor.structure, "etat": etat, "entrees": [{
             "id": w.id, "code": w.code, "motif": w.reason, "ins": w.ins, "document": w.unique_id,
             "message_id": w.message_id, "boite": w.mailbox, "recu": w.created_at,

@@ -1,7 +1,11 @@
 """The hospital's integration platform (PFI): what arrives in its applicative mailbox goes to the
 right patient's record, or to a human (002 L430-431, L436; SPEC §4).
 
-For each message of the mailbox not yet handled: open `IHE_XDM.ZIP` (xdm.py, hostile-input rules),
+The PFI is the hospital's software, not the operator's: it reads its mailbox over IMAP at whatever
+operator hosts it (mailbox.py: STARTTLS, LOGIN or PLAIN, the `$Integre` keyword, IDLE or polling),
+answers over SMTP submission, and finds patients through the local patient index's service.
+
+For each message of the mailbox not yet handled (without `$Integre`): open `IHE_XDM.ZIP` (xdm.py, hostile-input rules),
 and for each CDA document match the patient by the INS in METADATA.XML and the CDA header against
 the structure's local patient index:
 - a QUAL identity with that matricule whose traits are the document's → automatic integration;
@@ -11,7 +15,10 @@ the structure's local patient index:
   incomplete, 906 anything else (a broken archive, METADATA and CDA disagreeing).
 The PDF that travels beside its CDA is not integrated (002 L418). When the sender asked for it, an
 MDN says what happened (`processed`, or `processed/Error: <code>^<libellé>^applicationErrorCode`).
-Every integration and every worklist entry is audited with the patient's INS.
+Every integration and every worklist entry is audited with the patient's INS, and so is every
+reading of the worklist. A message is flagged `$Integre` only once its outcome is committed (and its
+MDN sent): a crash in between leaves it to be handled again, which writes nothing twice (the rows
+are keyed by document and by message) — so nothing is ever integrated twice, at any operator.
 """
 
 from __future__ import annotations
@@ -32,22 +39,20 @@ from maison.core import audit
 from maison.core.audit import Actor
 from maison.core.blobs import Blobs
 from maison.core.errors import MaisonError, NotFound
+from maison.core.ins_traits import match_form, normalise_name
 from maison.core.storage import Database
+from maison.etablissement.pfi.mailbox import ImapMailbox
 from maison.formats import xmlsafe
 from maison.formats.cda.header import INS_ROOTS, CdaHeader, read_header
-from maison.core.ins_traits import match_form, normalise_name
-from maison.identite.vigilance import store as vig
-from maison.identite.vigilance.model import Status
+from maison.identite.vigilance.model import LocalIdentity, Status
+from maison.identite.vigilance.service import PatientIndex
 from maison.partage.mss import mdn as reports
 from maison.partage.mss import message as mime
 from maison.partage.mss import store, xdm
 from maison.partage.mss.codes import error_codes
 
-D, W, MSG = store.pfi_document, store.pfi_worklist, store.mss_message
+D, W = store.pfi_document, store.pfi_worklist  # the PFI's own tables (declared with the operator's, for now)
 log = logging.getLogger(__name__)
-HANDLED = "$Integre"  # IMAP keyword the PFI sets on a message it has handled
-_SET_FLAGS = MSG.update().where(MSG.c.address == sa.bindparam("box"), MSG.c.uid == sa.bindparam("at")).values(
-    flags=sa.bindparam("to"))
 
 
 @dataclass(frozen=True)
@@ -94,20 +99,26 @@ class Worklist:
     """The structure's documents waiting for a human: read them, attach one to a patient of the
     index, or reject it (pfi_api.py serves it over HTTP)."""
 
-    def __init__(self, db: Database, blobs: Blobs, structure: str, *, max_message_bytes: int = 20_000_000) -> None:
+    def __init__(self, db: Database, blobs: Blobs, structure: str, *, patients: PatientIndex | None = None,
+                 max_message_bytes: int = 20_000_000) -> None:
         self.db, self.blobs, self.structure, self.max_message_bytes = db, blobs, structure, max_message_bytes
+        self.patients = patients or PatientIndex(db)
 
     def attach(self, actor: Actor, entry_id: str, patient_id: int) -> str:
         """A human attaches a waiting document to a patient of the index (after checking the identity):
-        integrated as `manuel`, the worklist entry closed; both audited."""
+        integrated as `manuel`, the worklist entry closed; both audited. The patient is read through
+        the index's service (audited there; another structure's patient is unknown here)."""
+        try:
+            patient = self.patients.get(actor, patient_id)
+        except MaisonError:
+            patient = None
+        if patient is None or patient.structure != self.structure or patient.merged_into is not None:
+            raise NotFound(f"patient {patient_id} inconnu de l'index de la structure", code="patient-inconnu")
         with self.db.write() as conn:
             waiting = conn.execute(sa.select(W).where(W.c.id == entry_id, W.c.structure == self.structure)
                                    .with_for_update()).first()
             if waiting is None or waiting.state != "a-traiter":
                 raise NotFound(f"entrée {entry_id} absente de la liste de travail", code="liste-travail-inconnue")
-            patient = vig.get(conn, patient_id)
-            if patient is None or patient.structure != self.structure or patient.merged_into is not None:
-                raise NotFound(f"patient {patient_id} inconnu de l'index de la structure", code="patient-inconnu")
             header = read_header(xmlsafe.parse(self.blobs.get(waiting.sha256), max_bytes=self.max_message_bytes))
             document_id = str(uuid.uuid4())
             conn.execute(D.insert().values(
@@ -128,10 +139,19 @@ class Worklist:
                 raise NotFound(f"entrée {entry_id} absente de la liste de travail", code="liste-travail-inconnue")
             audit.record(conn, actor, "mss.pfi.rejeter", detail={"entree": entry_id, "motif": reason})
 
-    def worklist(self, state: str = "a-traiter") -> list[sa.Row]:
+    def worklist(self, actor: Actor, state: str = "a-traiter") -> list[sa.Row]:
+        """The entries in `state`, each with its patient's INS and candidates: a read of health data,
+        so one audit record per entry (`mss.pfi.liste`, its INS), group-committed by the journal
+        (a read opens no write transaction), and one without patient when the list is empty."""
         with self.db.read() as conn:
-            return conn.execute(sa.select(W).where(W.c.structure == self.structure, W.c.state == state)
+            rows = conn.execute(sa.select(W).where(W.c.structure == self.structure, W.c.state == state)
                                 .order_by(W.c.created_at)).all()
+        trail = self.patients.trail
+        records = [trail.read_later(actor, "mss.pfi.liste", patient=w.ins,
+                                    detail={"entree": w.id, "document": w.unique_id, "etat": state}) for w in rows]
+        for done in records or [trail.read_later(actor, "mss.pfi.liste", detail={"etat": state, "entrees": 0})]:
+            done.result()
+        return rows
 
     def document(self, actor: Actor, entry_id: str) -> tuple[sa.Row, bytes]:
         """A waiting entry and its CDA, for the human who checks the identity (reading: audited)."""
@@ -152,26 +172,24 @@ BATCH_BYTES = 256_000_000
 
 
 class Pfi(Worklist):
-    def __init__(self, db: Database, blobs: Blobs, reference_path: Path, structure: str, mailbox: str,
-                 send: Callable[[bytes, str, list[str]], None], *, domain: str,
-                 max_message_bytes: int = 20_000_000, batch_bytes: int = BATCH_BYTES) -> None:
-        super().__init__(db, blobs, structure, max_message_bytes=max_message_bytes)
+    def __init__(self, db: Database, blobs: Blobs, reference_path: Path, structure: str, mailbox: ImapMailbox,
+                 send: Callable[[bytes, str, list[str]], object], *, address: str, domain: str,
+                 patients: PatientIndex | None = None, max_message_bytes: int = 20_000_000,
+                 batch_bytes: int = BATCH_BYTES) -> None:
+        super().__init__(db, blobs, structure, patients=patients, max_message_bytes=max_message_bytes)
         self.batch_bytes = batch_bytes
-        self.mailbox = mailbox
+        self.imap = mailbox  # the applicative mailbox, over IMAP at its operator
+        self.mailbox = address
         self.codes = error_codes(reference_path)
         self.send = send  # submits a message through the operator (SMTP), as the PFI's software does
         self.domain = domain
-        self.actor = Actor(person=mailbox, structure=structure, software="maison-pfi")
+        self.actor = Actor(person=address, structure=structure, software="maison-pfi")
 
     # --- the mailbox ---------------------------------------------------------------------------------
 
     def pending(self, after: int = 0) -> list[int]:
-        """UIDs above `after` not yet handled, in order (the flag is looked for by the database, not
-        by reading every message's row back)."""
-        with self.db.read() as conn:
-            return list(conn.execute(sa.select(MSG.c.uid).where(
-                MSG.c.address == self.mailbox, MSG.c.uid > after, MSG.c.expunged.is_(False),
-                sa.not_(MSG.c.flags.contains(HANDLED, autoescape=True))).order_by(MSG.c.uid)).scalars())
+        """UIDs above `after` without the `$Integre` keyword, in order (the server searches)."""
+        return [uid for uid in self.imap.unhandled() if uid > after]
 
     def run_once(self) -> list[MessageOutcome]:
         return self.handle_all(self.pending())
@@ -180,16 +198,21 @@ class Pfi(Worklist):
               on_outcome: Callable[[MessageOutcome], None] | None = None) -> None:
         """Handle the mailbox's messages as they arrive, until `stopping` is set (`maison pfi`),
         up to `batch` at a time, in a pipeline: while one batch is recorded (blobs fsynced, one
-        commit, MDNs sent) by a thread of its own, the next one is judged, so the disk's waits no
-        longer idle the processor. A batch that fails for a reason of ours (database, disk) is
-        retried at the next turn: its messages are flagged handled only once their outcomes are
-        stored, and a batch judged behind a failed one is judged again. UIDs only grow (delivery
-        assigns them under the mailbox's row lock), so a turn asks only for those above the last
-        one handled."""
+        commit, MDNs sent, flagged over IMAP) by a thread of its own, the next one is fetched and
+        judged, so the disk's and the network's waits no longer idle the processor. A batch that
+        fails (database, disk, IMAP) is retried at the next turn: its messages are flagged only once
+        their outcomes are stored, and a batch judged behind a failed one is judged again. UIDs only
+        grow within a UIDVALIDITY (RFC 3501 §2.3.1.1), so a turn asks only for those above the last
+        one handled. With nothing new, it waits on IDLE (RFC 2177) when offered, else sleeps."""
         cursor = 0
         with ThreadPoolExecutor(1, thread_name_prefix="pfi-enregistrement") as recorder:
             while not stopping.is_set():
-                uids = self.pending(cursor)
+                try:
+                    uids = self.pending(cursor)
+                except Exception:  # noqa: BLE001 — the operator is away: logged, tried again
+                    log.exception("PFI %s : boîte illisible, nouvel essai", self.mailbox)
+                    stopping.wait(max(interval, 1.0))
+                    continue
                 recording: tuple[Future[list[MessageOutcome]], list[int]] | None = None
                 at = 0
                 while at < len(uids):
@@ -212,8 +235,8 @@ class Pfi(Worklist):
                     at += len(part)
                 if recording is not None and self._settled(*recording, on_outcome):
                     cursor = recording[1][-1]
-                if not uids or cursor < uids[-1]:
-                    stopping.wait(interval)
+                if not stopping.is_set() and (not uids or cursor < uids[-1]):
+                    self.imap.wait(interval)
 
     def _settled(self, future: Future[list[MessageOutcome]], uids: list[int],
                  on_outcome: Callable[[MessageOutcome], None] | None) -> bool:
@@ -241,55 +264,60 @@ class Pfi(Worklist):
     # --- judging: reads only, so a judgment can be thrown away and made again ------------------------
 
     def _judge_all(self, uids: list[int]) -> list[Judged]:
-        """The first messages of `uids` read and their documents judged — as many as `batch_bytes`
-        allows, one at least; the patients of the batch are looked up in the index with one query."""
-        with self.db.read() as conn:
-            rows = {r.uid: r for r in conn.execute(sa.select(MSG).where(MSG.c.address == self.mailbox,
-                                                                           MSG.c.uid.in_(uids)))}
-        read, held = [], 0
+        """The first messages of `uids` fetched and their documents judged — as many as `batch_bytes`
+        allows (by their RFC822.SIZE, twice: raw and parsed; then by what they inflate to), one at
+        least; the patients of the batch are looked up in the index with one call."""
+        sizes = self.imap.sizes(uids)
+        take, held = [], 0
         for uid in uids:
+            if take and held + 2 * sizes.get(uid, 0) > self.batch_bytes:
+                break
+            take.append(uid)
+            held += 2 * sizes.get(uid, 0)
+        read, held = [], 0
+        for uid in take:  # one FETCH per message: a batch never holds all its raw messages at once
             if read and held >= self.batch_bytes:
                 break
-            read.append(self._read(rows[uid]))
-            held += _held(read[-1])
-        numbers = {item[1].patient.ins.extension[:13] for *_, items in read for item in items if isinstance(item, tuple)}
-        index: dict[str, list] = {}  # type: ignore[type-arg]
-        if numbers:
-            with self.db.read() as conn:
-                index = {number: [vig.row_to_identity(r) for r in found]
-                         for number, found in vig.by_ins_numbers(conn, self.structure, numbers).items()}
+            raw = self.imap.fetch([uid]).get(uid)
+            if raw is None:  # expunged meanwhile by someone else: nothing to integrate
+                read.append((uid, None, []))
+                continue
+            read.append(self._read(uid, raw))
+            held += _held(read[-1], len(raw))
+        numbers = {item[1].patient.ins.extension[:13] for *_, items in read for item in items
+                   if isinstance(item, tuple)}
+        index = self.patients.by_ins_numbers(self.actor, self.structure, numbers) if numbers else {}
         judged = []
-        for one, received, items in read:
-            planned = [self._match(one.uid, received, *item, index.get(item[1].patient.ins.extension[:13], []))
+        for uid, received, items in read:
+            planned = [self._match(uid, received, *item, index.get(item[1].patient.ins.extension[:13], []))
                        if isinstance(item, tuple) else item for item in items]
-            judged.append(Judged(one.uid, received.message_id if received else one.message_id, received, planned,
+            judged.append(Judged(uid, received.message_id if received else "", received, planned,
                                  received is not None and received.is_xdm and received.wants_mdn()))
         return judged
 
-    def _read(self, row: sa.Row) -> tuple[sa.Row, mime.Received | None,
-                                         list[Planned | tuple[xdm.DocumentEntry, CdaHeader]]]:
-        """(the row, the message read, for each document in order: its outcome when reading alone
+    def _read(self, uid: int, raw: bytes) -> tuple[int, mime.Received | None,
+                                                   list[Planned | tuple[xdm.DocumentEntry, CdaHeader]]]:
+        """(the UID, the message read, for each document in order: its outcome when reading alone
         decides it, else the document and its header, whose patient is to be matched in the index)."""
-        raw = self.blobs.get(row.sha256)  # a blob gone bad is our fault, not the sender's: raised, retried
         try:
             received = mime.parse(raw, max_bytes=self.max_message_bytes)
         except MaisonError as exc:
-            return row, None, [Planned(DocumentOutcome("", "906", exc.message))]
+            return uid, None, [Planned(DocumentOutcome("", "906", exc.message))]
         if not received.is_xdm:  # an ordinary mail: for the humans reading the mailbox
-            return row, received, []
+            return uid, received, []
         try:
             content = xdm.read(received.xdm or b"")
         except xdm.XdmError as exc:
-            return row, received, [Planned(DocumentOutcome("", exc.mdn_code, exc.message))]
+            return uid, received, [Planned(DocumentOutcome("", exc.mdn_code, exc.message))]
         items: list[Planned | tuple[xdm.DocumentEntry, CdaHeader]] = []
         for entry in content.documents:
             try:
                 header = read_header(xmlsafe.parse(entry.data, max_bytes=len(entry.data) + 1))
             except MaisonError as exc:
-                items.append(self._park(row.uid, received, entry, None, "906", f"CDA illisible : {exc.message}"))
+                items.append(self._park(uid, received, entry, None, "906", f"CDA illisible : {exc.message}"))
                 continue
-            items.append(self._check(row.uid, received, entry, header) or (entry, header))
-        return row, received, items
+            items.append(self._check(uid, received, entry, header) or (entry, header))
+        return uid, received, items
 
     def _check(self, uid: int, received: mime.Received, entry: xdm.DocumentEntry, header: CdaHeader) -> Planned | None:
         """What the document alone says against it (903, 905, 906), or None."""
@@ -306,7 +334,7 @@ class Pfi(Worklist):
         return None
 
     def _match(self, uid: int, received: mime.Received, entry: xdm.DocumentEntry, header: CdaHeader,
-               known: list) -> Planned:  # type: ignore[type-arg]
+               known: list[LocalIdentity]) -> Planned:
         """Against the index's identities with the document's INS matricule: one QUAL identity with
         that INS and the document's traits, or the worklist (902, 904)."""
         ins = header.patient.ins
@@ -357,49 +385,50 @@ class Pfi(Worklist):
         if not p.birth_family or len(p.birth_date) < 8:
             return []
         birth = f"{p.birth_date[:4]}-{p.birth_date[4:6]}-{p.birth_date[6:8]}"
-        with self.db.read() as conn:
-            rows = vig.search(conn, self.structure, family=normalise_name(p.birth_family)[:3],
-                              birthdate=birth, limit=10)
-        return [{"id": r.id, "ipp": r.ipp, "nom": r.nom_naissance, "prenoms": r.prenoms, "naissance": r.date_naissance,
-                 "statut": r.status} for r in rows]
+        found = self.patients.candidates(self.actor, self.structure, family=normalise_name(p.birth_family)[:3],
+                                         birthdate=birth, limit=10)
+        return [{"id": r.id, "ipp": r.ipp, "nom": r.traits.nom_naissance, "prenoms": " ".join(r.traits.prenoms),
+                 "naissance": r.traits.date_naissance, "statut": r.status.value} for r in found]
 
     # --- recording: durable, idempotent, one transaction for the batch ------------------------------
 
     def _record_all(self, judged: list[Judged]) -> list[MessageOutcome]:
-        """The documents' blobs fsynced (outside the write lock), then every outcome and handled flag
-        of the batch committed in one transaction: one commit, one fsync. If it fails, each message
-        is recorded on its own, so that a failing message fails alone. A message whose sender asked
-        for an MDN is flagged only once the MDN has left: a failure to send it leaves that message
-        pending, and handling it again writes nothing twice."""
+        """The documents' blobs fsynced (outside the write lock), then every outcome of the batch
+        committed in one transaction: one commit, one fsync. If it fails, each message is recorded
+        on its own, so that a failing message fails alone (the others are flagged, it is not). The
+        MDNs asked for are sent, then the messages flagged `$Integre` over IMAP in one STORE: a
+        failure before the flag leaves the messages pending, and handling them again writes nothing
+        twice."""
         digests = {id(p): self.blobs.put(p.data) for one in judged for p in one.planned if p.table is not None}
+        failed: list[Exception] = []
+        stored = judged
         try:
             with self.db.write() as conn:
                 self._write(conn, judged, digests)
         except Exception:
             if len(judged) == 1:
                 raise
-            failed: list[Exception] = []
+            stored = []
             for one in judged:
                 try:
                     with self.db.write() as conn:
                         self._write(conn, [one], digests)
-                except Exception as exc:  # noqa: BLE001 — raised below, once the others are stored
+                    stored.append(one)
+                except Exception as exc:  # noqa: BLE001 — raised below, once the others are flagged
                     failed.append(exc)
-            if failed:
-                raise failed[0]
         out = []
-        for one in judged:
+        for one in stored:
             outcomes = [p.outcome for p in one.planned]
             answer = self._mdn(one.received, outcomes) if one.asked and one.received else None
-            if one.asked:
-                with self.db.write() as conn:
-                    self._flag(conn, [one.uid])
             out.append(MessageOutcome(one.uid, one.message_id, tuple(outcomes), answer))
+        self._flag([one.uid for one in stored])
+        if failed:
+            raise failed[0]
         return out
 
     def _write(self, conn: sa.Connection, judged: list[Judged], digests: dict[int, str]) -> None:
         """The rows not written already (a message handled again after a failed MDN, or the same
-        document twice in a batch), their audit entries, and the flags of messages needing no MDN."""
+        document twice in a batch), and their audit entries."""
         plans = [p for one in judged for p in one.planned if p.table is not None]
         have = set()
         if any(p.table is D for p in plans):
@@ -423,15 +452,10 @@ class Pfi(Worklist):
                 conn.execute(table.insert(), rows)
         if fresh:
             audit.append(conn, [dict(p.audit) for p in fresh if p.audit])
-        self._flag(conn, [one.uid for one in judged if not one.asked])
 
-    def _flag(self, conn: sa.Connection, uids: list[int]) -> None:
-        if not uids:
-            return
-        rows = conn.execute(sa.select(MSG.c.uid, MSG.c.flags).where(MSG.c.address == self.mailbox,
-                                                                    MSG.c.uid.in_(uids))).all()
-        conn.execute(_SET_FLAGS, [{"box": self.mailbox, "at": uid, "to": " ".join(sorted(
-            set((flags or "").split()) | {HANDLED, "\\Seen"}))} for uid, flags in rows])
+    def _flag(self, uids: list[int]) -> None:
+        """`$Integre` and `\\Seen` on the messages whose outcomes are committed (mailbox.py)."""
+        self.imap.flag_handled(uids)
 
     # --- the answer ----------------------------------------------------------------------------------
 
@@ -447,7 +471,7 @@ class Pfi(Worklist):
         return wire
 
 
-def _held(read: tuple) -> int:  # type: ignore[type-arg]
+def _held(read: tuple, size: int) -> int:  # type: ignore[type-arg]
     """What a message read holds in memory: its bytes (raw and parsed) and its documents inflated."""
-    row, _received, items = read
-    return 2 * row.size + sum(len(item[0].data) if isinstance(item, tuple) else len(item.data) for item in items)
+    _uid, _received, items = read
+    return 2 * size + sum(len(item[0].data) if isinstance(item, tuple) else len(item.data) for item in items)

@@ -177,6 +177,24 @@ class PatientIndex:
                         detail={"structure": identity.structure})
         return identity
 
+    def by_ins_numbers(self, actor: audit.Actor, structure: str, numbers: set[str]) -> dict[str, list[LocalIdentity]]:
+        """The structure's (unmerged) identities carrying each INS matricule, for the PFI's matching of
+        a batch in one query. Not audited here: the caller's outcome (integration or worklist entry)
+        is recorded with the INS, in the same transaction as what it writes."""
+        self._authorise(actor, structure)
+        with self.db.read() as conn:
+            return {number: [store.row_to_identity(r) for r in rows]
+                    for number, rows in store.by_ins_numbers(conn, structure, numbers).items()}
+
+    def candidates(self, actor: audit.Actor, structure: str, *, family: str, birthdate: str,
+                   limit: int = 10) -> list[LocalIdentity]:
+        """Identities a document may be about, by the start of the birth name and the birth date, to
+        propose to a human (the worklist entry that lists them is audited)."""
+        self._authorise(actor, structure)
+        with self.db.read() as conn:
+            return [store.row_to_identity(r) for r in store.search(conn, structure, family=family,
+                                                                   birthdate=birthdate, limit=limit)]
+
     # --- the transitions -----------------------------------------------------------------------
 
     @_hides_other_structures

@@ -128,6 +128,7 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
     class Mailbox:
         def __init__(self, address: str, actor: Actor) -> None:
             self.address, self.actor, self.listeners = address, actor, []
+            self._searched: dict[int, int] = {}  # the last SEARCH's sequence numbers → UIDs
 
         def _rows(self) -> list[sa.Row]:
             with db.read() as conn:
@@ -172,7 +173,10 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
             self.listeners.remove(listener)
 
         def getUID(self, seq: int) -> int:
-            return self._rows()[seq - 1].uid
+            # UID SEARCH maps each result through here, on the loop: from the search's own rows,
+            # not one query per result (a PFI's mailbox searched for `UNKEYWORD $Integre`)
+            searched = self._searched.pop(seq, None)
+            return searched if searched is not None else self._rows()[seq - 1].uid
 
         def requestStatus(self, names):  # type: ignore[no-untyped-def]
             return imap4.statusRequestHelper(self, names)
@@ -239,11 +243,15 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
             return gone
 
         def _search(self, query, uid):  # type: ignore[no-untyped-def]
-            out = []
-            for seq, row in enumerate(self._rows(), 1):
+            out, rows = [], self._rows()
+            self._searched = {seq: row.uid for seq, row in enumerate(rows, 1)}
+            # a search on flags and keywords alone reads no message (the PFI's, at every turn)
+            content = any(isinstance(k, bytes) and (k.upper() in HEADER_KEYS | {b"HEADER", b"BODY", b"TEXT"})
+                          for k in _flat(query))
+            for seq, row in enumerate(rows, 1):
                 q = list(query)
-                raw = blobs.get(row.sha256)
-                parsed = email.message_from_bytes(raw, policy=email.policy.default)
+                raw = blobs.get(row.sha256) if content else b""
+                parsed = email.message_from_bytes(raw, policy=email.policy.default) if content else None
                 if all(_matches(q, seq, row, raw, parsed) for _ in iter(lambda: bool(q), False)):
                     out.append(seq)
             return out
@@ -265,6 +273,8 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
         if key in FLAG_KEYS:
             flag, present = FLAG_KEYS[key]
             return (flag in row.flags.split()) == present
+        if key in (b"KEYWORD", b"UNKEYWORD"):  # RFC 3501 §6.4.4 (e.g. a PFI's `$Integre`)
+            return (query.pop(0).decode() in row.flags.split()) == (key == b"KEYWORD")
         if key in HEADER_KEYS:
             return query.pop(0).decode().lower() in str(parsed.get(key.decode(), "")).lower()
         if key == b"HEADER":
@@ -286,6 +296,9 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
             wanted.last = seq
             return seq in wanted
         raise imap4.IllegalQueryError(f"critère de recherche non pris en charge : {key.decode()}")
+
+    def _flat(query: list) -> list:  # type: ignore[type-arg]
+        return [k for item in query for k in (_flat(item) if isinstance(item, list) else [item])]
 
     class Account(imap4.MemoryAccount):
         def __init__(self, address: str, actor: Actor) -> None:

@@ -1,35 +1,52 @@
 """The PFI's memory is bounded per batch, whatever the archives inflate to (issue 18 §3): several
-zip-bomb-like XDM messages (each within xdm's own limits) are judged a few at a time, all handled."""
+zip-bomb-like XDM messages (each within xdm's own limits) are judged a few at a time, all handled.
+The mailbox here is an in-memory stand-in of mailbox.ImapMailbox (the IMAP itself is tested against
+the house's operator in tests/e2e/test_mss_pfi.py and against Dovecot in tests/e2e/test_pfi_dovecot.py)."""
 
 from __future__ import annotations
 
 import tracemalloc
 
-from maison.core.audit import SYSTEM
-from maison.partage.mss.delivery import Delivery
-from maison.partage.mss.mailboxes import Mailboxes
-from maison.partage.mss.pfi import Pfi
+from maison.etablissement.pfi.service import Pfi
 from tests.e2e.test_mss_smtp import _letter
 from tests.partage.world import HOPITAL, PROS, n1
 
 BOX = "pfi@chu-test.mssante.fr"
 
 
-def _pfi(house, tmp_path, batch_bytes: int) -> tuple[Pfi, list[int]]:  # type: ignore[no-untyped-def]
-    blobs = house.mss.blobs
-    Mailboxes(house.db).create(SYSTEM, BOX, "chu-test", "APP", HOPITAL, "PFI", password="mot-de-passe-pfi-2026")
-    delivery = Delivery(house.db, blobs)
+class MemoryMailbox:
+    """What the PFI asks of its IMAP mailbox, held in a dict (UID → message, UIDs handled)."""
+
+    def __init__(self, messages: dict[int, bytes]) -> None:
+        self.messages, self.handled = messages, set()
+
+    def unhandled(self) -> list[int]:
+        return sorted(set(self.messages) - self.handled)
+
+    def sizes(self, uids: list[int]) -> dict[int, int]:
+        return {u: len(self.messages[u]) for u in uids}
+
+    def fetch(self, uids: list[int]) -> dict[int, bytes]:
+        return {u: self.messages[u] for u in uids}
+
+    def flag_handled(self, uids: list[int]) -> None:
+        self.handled |= set(uids)
+
+    def wait(self, seconds: float) -> None:
+        pass
+
+
+def _pfi(house, batch_bytes: int) -> tuple[Pfi, list[int]]:  # type: ignore[no-untyped-def]
     big = n1(PROS["hospitalier"], pdf_bytes=3_000_000)  # a CDA of ~4 MB once inflated
-    uids = []
-    for n in range(10):
-        raw = _letter(to=BOX, cda=big).replace(b"Message-ID: <", f"Message-ID: <{n}.".encode(), 1)
-        uids.append(delivery.deliver(SYSTEM, BOX, raw, BOX, f"<m{n}@x>").uid)
-    return Pfi(house.db, blobs, house.settings.reference_path, HOPITAL, BOX, lambda *_: None,
-               domain="chu-test.mssante.fr", batch_bytes=batch_bytes), uids
+    messages = {n + 1: _letter(to=BOX, cda=big).replace(b"Message-ID: <", f"Message-ID: <{n}.".encode(), 1)
+                for n in range(10)}
+    return Pfi(house.db, house.mss.blobs, house.settings.reference_path, HOPITAL, MemoryMailbox(messages),
+               lambda *_: None, address=BOX, domain="chu-test.mssante.fr", patients=house.patients,
+               batch_bytes=batch_bytes), sorted(messages)
 
 
-def test_a_batch_stops_at_its_memory_budget_and_every_message_is_still_handled(house, tmp_path):
-    pfi, uids = _pfi(house, tmp_path, batch_bytes=10_000_000)
+def test_a_batch_stops_at_its_memory_budget_and_every_message_is_still_handled(house):  # type: ignore[no-untyped-def]
+    pfi, uids = _pfi(house, batch_bytes=10_000_000)
     assert 1 <= len(pfi._judge_all(uids)) < len(uids)
     tracemalloc.start()
     try:
