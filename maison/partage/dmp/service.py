@@ -134,6 +134,7 @@ class Dmp:
         # Searches have no transaction of their own: their audit records go through the journal's
         # group commit (one transaction for whatever is pending) instead of one write each.
         self.journal = journal or Journal(db)
+        self.trail = audit.Trail(db, self.journal)
         self.group_commit = GroupCommit(db, name="dmp-group-commit")
         # Judging a document is CPU work under the GIL: more threads at it than cores only take turns
         # (and starve the commit thread); the others wait here without holding the GIL.
@@ -153,16 +154,15 @@ class Dmp:
     def _trace(self, who: Who, action: str, receipts: list | None, **fields) -> None:  # type: ignore[no-untyped-def]
         """Audit a read through the journal. Without `receipts`, wait here for the commit; with it, the
         caller (the HTTP adapter) awaits the receipts before answering, without holding a thread."""
-        receipt = self.journal.submit(actor_of(who), action, **fields)
         if receipts is None:
-            receipt.result()
+            self.trail.read(actor_of(who), action, **fields)
         else:
-            receipts.append(receipt)
+            receipts.append(self.trail.read_later(actor_of(who), action, **fields))
 
     def _refused(self, who: Who, action: str, ins: str | None, error: MaisonError, detail: dict | None = None) -> None:
-        with self.db.write() as conn:
-            audit.record(conn, actor_of(who), action, outcome="failure", patient=ins,
-                         detail={"code": error.code, "message": error.message, **(detail or {})})
+        """A refusal's record goes through the journal: the refused action has no transaction that commits."""
+        self.trail.refused(actor_of(who), action, code=error.code, patient=ins,
+                           detail={"message": error.message, **(detail or {})})
 
     @contextmanager
     def _audited_change(self, who: Who, action: str, name: str) -> Iterator[dict]:
@@ -482,7 +482,7 @@ class Dmp:
             conn.execute(store.dmp_document.update().where(sa.or_(d.id.in_(superseded), d.transforms.in_(superseded)))
                          .values(status=DocumentStatus.SUPERSEDED.value, last_updated=_iso(now),
                                  version=d.version + 1))
-        trail = audit.entry(actor_of(who), "dmp.alimenter", patient=ins, detail={
+        trail = self.trail.entry(actor_of(who), "dmp.alimenter", patient=ins, detail={
             "lot": request.submission.unique_id, "documents": [r["unique_id"] for r in lot.rows],
             "types": [r["type_code"] for r in lot.rows], "remplace": superseded, "decision": decision.reason})
         by_binary = {doc.binary_url: lot.ids[doc.full_url] for doc in request.documents}
@@ -538,10 +538,9 @@ class Dmp:
             self._refused(who, action, ins, AccessDenied(decision), {"decision": decision.reason})
             raise AccessDenied(decision)
         if who.mode in access.EMERGENCY_MODES:  # every emergency use is also a security event (BALP 110113)
-            with self.db.write() as trail:
-                audit.security(trail, "bris-de-glace", actor_of(who), patient=ins, detail={
-                    "mode": who.mode.value, "motif": who.reason, "action": action, "decision": decision.reason,
-                    "base": decision.basis})
+            self.trail.security("bris-de-glace", actor_of(who), patient=ins, detail={
+                "mode": who.mode.value, "motif": who.reason, "action": action, "decision": decision.reason,
+                "base": decision.basis})
         return dossier, now
 
     @staticmethod
@@ -590,9 +589,8 @@ class Dmp:
         return entry, self.blobs.get(entry.blob)
 
     def _consulted(self, who: Who, entry: DocumentEntry, action: str, decision: Decision) -> None:
-        with self.db.write() as conn:
-            audit.record(conn, actor_of(who), action, patient=entry.ins, detail={
-                "document": entry.unique_id, "type": entry.type_code, "decision": decision.reason})
+        self.trail.read(actor_of(who), action, patient=entry.ins, detail={
+            "document": entry.unique_id, "type": entry.type_code, "decision": decision.reason})
         if who.mode in (AccessMode.BRIS_DE_GLACE, AccessMode.CENTRE_15) and action == "dmp.consulter":
             # R.1111-48: the patient (and his médecin traitant) are told of an emergency access afterwards.
             self.notify(entry.ins, "Accès en urgence à votre dossier médical",
@@ -611,8 +609,7 @@ class Dmp:
                 d.ins == ins, d.status != DocumentStatus.DELETED.value))]
         readable = {e.submission for e in documents if self.visible(who, dossier, e, now).allowed}
         rows = [row for row in rows if row.id in readable]
-        with self.db.write() as conn:
-            audit.record(conn, actor_of(who), "dmp.rechercher-lots", patient=ins, detail={"resultats": len(rows)})
+        self.trail.read(actor_of(who), "dmp.rechercher-lots", patient=ins, detail={"resultats": len(rows)})
         return rows
 
     # --- metadata update, withdrawal (flux 03, DOC-15/16) ---------------------------------------
@@ -678,7 +675,7 @@ class Dmp:
             values.update(version=d.version + 1, last_updated=_iso(now))
             conn.execute(store.dmp_document.update().where(sa.or_(d.id == entry.id, d.transforms == entry.id))
                          .values(**values))
-            audit.record(conn, actor_of(who), "dmp.mettre-a-jour", patient=entry.ins, detail={
+            self.trail.write(conn, actor_of(who), "dmp.mettre-a-jour", patient=entry.ins, detail={
                 "document": entry.unique_id, "changements": {k: v for k, v in values.items()
                                                               if k not in ("version", "last_updated")}})
             return entry_of(conn.execute(sa.select(store.dmp_document).where(d.id == entry.id)).first())
@@ -706,7 +703,7 @@ class Dmp:
                 raise RegistryError("un N3 se supprime avec son N1 (002 L799-805)", code="action-sur-n3")
             conn.execute(store.dmp_document.update().where(sa.or_(d.id == id_, d.transforms == id_)).values(
                 status=DocumentStatus.DELETED.value, version=d.version + 1, last_updated=_iso(now)))
-            audit.record(conn, actor_of(who), "dmp.supprimer", patient=entry.ins,
+            self.trail.write(conn, actor_of(who), "dmp.supprimer", patient=entry.ins,
                          detail={"document": entry.unique_id, "cascade-n3": True})
 
     # --- information and opposition (seed 002 L535-565) ----------------------------------------
@@ -735,7 +732,7 @@ class Dmp:
             if not done:
                 conn.execute(store.dmp_information.insert().values(ins=ins, structure=who.structure, **values))
             # 002 L539-540: information and opposition are real and traced
-            audit.record(conn, actor_of(who), "dmp.information", patient=ins, detail={
+            self.trail.write(conn, actor_of(who), "dmp.information", patient=ins, detail={
                 "alimentation": alimentation.value, "consultation": consultation.value, "episode": episode,
                 "motif": bool(motif)})
 
@@ -765,7 +762,7 @@ class Dmp:
         with self.db.write() as conn:
             self._ensure_dossier(conn, who.patient, now)
             change(conn, now)
-            audit.record(conn, actor_of(who), action, patient=who.patient, detail=detail)
+            self.trail.write(conn, actor_of(who), action, patient=who.patient, detail=detail)
 
     def set_dossier_state(self, who: Who, state: DossierState) -> None:
         """CRE-3 (000 L253): the patient may oppose or close at any time, and reopen."""
@@ -856,7 +853,7 @@ class Dmp:
                 conn.execute(store.dmp_secretariat.insert().values(
                     doctor=who.person, secretary=secretary, doctor_profession=who.profession,
                     doctor_structure=who.structure, since=_iso(now)))
-            audit.record(conn, actor_of(who), "dmp.secretariat", detail={"secretaire": secretary, "retrait": remove})
+            self.trail.write(conn, actor_of(who), "dmp.secretariat", detail={"secretaire": secretary, "retrait": remove})
 
     def under_doctor(self, who: Who, doctor: str) -> Who:
         """The secretary's identity for the rules: the doctor's column and structure, both names in the trail."""
@@ -885,7 +882,7 @@ class Dmp:
                 d.transforms.is_(None))))
             for row in rows:
                 conn.execute(store.dmp_document.update().where(d.id == row.id).values(annonce_notifiee=True))
-                audit.record(conn, audit.SYSTEM, "dmp.annonce", patient=row.ins, detail={"document": row.id})
+                self.trail.write(conn, audit.SYSTEM, "dmp.annonce", patient=row.ins, detail={"document": row.id})
         for row in rows:  # once committed: the notice is sent by Mon espace santé in its own transaction
             self.notify(row.ins, "Votre dossier médical a été mis à jour",
                         "Un document a été ajouté à votre dossier médical. Prenez rendez-vous avec un "

@@ -2,8 +2,9 @@
 
 Mon espace santé exists for everyone unless opposed (000 L3228): its state is the DMP dossier's
 (opposing or closing it makes the espace read-only, as the dossier is). Only the patient — or the
-legal representative acting for a minor — reaches it, with a Mon espace santé token; every read and
-every change is one transaction with its audit record, so the access history shows them too.
+legal representative acting for a minor — reaches it, with a Mon espace santé token; every change is
+one transaction with its audit record, every read leaves its record through the audit journal, so the
+access history shows them too.
 
 An entry is always looked for under the caller's own INS, so another patient's id answers exactly
 like a missing one (no oracle on which ids exist); such an attempt, and every refusal of a change by
@@ -22,7 +23,6 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from maison.core import audit
 from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from maison.formats.pdf import document_pdf
 from maison.partage.dmp import store as dmp_store
@@ -80,7 +80,12 @@ class Espace:
                            code="espace-ferme")
 
     def record(self, conn: Connection, who: Who, action: str, detail: dict) -> None:
-        audit.record(conn, actor_of(who), f"espace.{action}", patient=who.patient, detail=detail)
+        """A change's record, in the change's own transaction."""
+        self.dmp.trail.write(conn, actor_of(who), f"espace.{action}", patient=who.patient, detail=detail)
+
+    def _read(self, who: Who, action: str, detail: dict) -> None:
+        """A read's record, group-committed through the journal (a read opens no write transaction)."""
+        self.dmp.trail.read(actor_of(who), f"espace.{action}", patient=who.patient, detail=detail)
 
     @contextmanager
     def _by_id(self, who: Who, action: str, table: sa.Table, id_: str | None) -> Iterator[None]:
@@ -93,11 +98,10 @@ class Espace:
             if id_ is not None and len(id_) <= 64:
                 with self.db.read() as conn:
                     owner = conn.execute(sa.select(table.c.ins).where(table.c.id == id_)).scalar_one_or_none()
-            detail = {"code": error.code, "entree": id_,
+            detail = {"entree": id_,
                       **({"autre-patient": True} if owner is not None and owner != who.patient else {})}
-            with self.db.write() as conn:
-                audit.record(conn, actor_of(who), f"espace.{action}", outcome="failure",
-                             patient=owner or who.patient or None, detail=detail)
+            self.dmp.trail.refused(actor_of(who), f"espace.{action}", code=error.code,
+                                   patient=owner or who.patient or None, detail=detail)
             raise
 
     # --- profil médical (000 L3281-3296) ----------------------------------------------------------
@@ -121,10 +125,10 @@ class Espace:
         """The whole profil médical as a FHIR Bundle (collection), the form it is downloaded in (000 L3298)."""
         ins = self.owner(who)
         patient = self.identity(ins)
-        with self.db.write() as conn:
+        with self.db.read() as conn:
             row = conn.execute(sa.select(store.mes_profile).where(store.mes_profile.c.ins == ins)).first()
             items = self._items(conn, ins)
-            self.record(conn, who, "profil.lire", {"entrees": len(items)})
+        self._read(who, "profil.lire", {"entrees": len(items)})
         items += self._recorded_vaccinations(who, ins)
         entries = [{"fullUrl": f"urn:maison:espace:Patient/{ins}", "resource": patient}]
         entries += [{"fullUrl": f"urn:maison:espace:{r['resourceType']}/{r['id']}", "resource": r} for r in items]
@@ -152,9 +156,9 @@ class Espace:
 
     def volontes(self, who: Who) -> dict:
         ins = self.owner(who)
-        with self.db.write() as conn:
+        with self.db.read() as conn:
             row = conn.execute(sa.select(store.mes_profile.c.volontes).where(store.mes_profile.c.ins == ins)).first()
-            self.record(conn, who, "volontes.lire", {})
+        self._read(who, "volontes.lire", {})
         return orjson.loads(row.volontes) if row and row.volontes else {"donOrganes": "non-renseigne"}
 
     def set_profile_part(self, who: Who, part: str, body: object) -> dict:
@@ -176,9 +180,9 @@ class Espace:
         ins = self.owner(who)
         if rubrique not in profil.RUBRIQUES:
             raise NotFound(f"rubrique {rubrique!r} inconnue : {', '.join(profil.RUBRIQUES)}", code="rubrique-inconnue")
-        with self.db.write() as conn:
+        with self.db.read() as conn:
             items = self._items(conn, ins, rubrique)
-            self.record(conn, who, "profil.lire", {"rubrique": rubrique, "entrees": len(items)})
+        self._read(who, "profil.lire", {"rubrique": rubrique, "entrees": len(items)})
         return items + (self._recorded_vaccinations(who, ins) if rubrique == "vaccinations" else [])
 
     def _recorded_vaccinations(self, who: Who, ins: str) -> list[dict]:
@@ -283,9 +287,9 @@ class Espace:
             raise InvalidInput(f"mesure {kind!r} inconnue : {', '.join(KINDS)}", code="mesure-inconnue")
         m = store.mes_measure.c
         query = sa.select(store.mes_measure).where(m.ins == ins, *([m.kind == kind] if kind else []))
-        with self.db.write() as conn:
+        with self.db.read() as conn:
             rows = list(conn.execute(query.order_by(m.effective, m.kind)))
-            self.record(conn, who, "mesure.lire", {"mesure": kind, "resultats": len(rows)})
+        self._read(who, "mesure.lire", {"mesure": kind, "resultats": len(rows)})
         return [_observation(r) for r in rows]
 
     def delete_measure(self, who: Who, id_: str) -> None:
@@ -347,9 +351,9 @@ class Espace:
             query = query.where(a.start >= _iso(_moment(since, "date")))
         if until:
             query = query.where(a.start < _iso(_moment(until, "date")))
-        with self.db.write() as conn:
+        with self.db.read() as conn:
             rows = list(conn.execute(query.order_by(a.start)))
-            self.record(conn, who, "agenda.lire", {"resultats": len(rows)})
+        self._read(who, "agenda.lire", {"resultats": len(rows)})
         return [_appointment(r) for r in rows]
 
     def delete_event(self, who: Who, id_: str) -> None:
