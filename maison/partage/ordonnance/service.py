@@ -66,6 +66,7 @@ class Base:
     def __init__(self, db: Database, *, journal: Journal | None = None, today=None) -> None:  # type: ignore[no-untyped-def]
         self.db = db
         self.journal = journal or Journal(db)
+        self.trail = audit.Trail(db, self.journal)
         self.commits = GroupCommit(db, name="ordonnance-group-commit")
         self.today = today or (lambda: datetime.now(PARIS).date())
 
@@ -84,7 +85,7 @@ class Base:
                                                              caller.profession),
                                     datetime.now(UTC), draft.prescribed_on, draft.consent, draft.lines)
         row = _row(prescription, idempotency_key)
-        entry = audit.entry(caller.actor(), ACTION_CREATE, detail={"numero": prescription.number,
+        entry = self.trail.entry(caller.actor(), ACTION_CREATE, detail={"numero": prescription.number,
                                                                    "lignes": [ln.kind.value for ln in draft.lines]})
 
         def work(conn: Connection):  # type: ignore[no-untyped-def]
@@ -107,7 +108,7 @@ class Base:
         """The prescriber's own prescription; what was executed only with the patient's OUI (001 L359)."""
         self._prescriber(caller, ACTION_READ_PRESCRIBER)
         prescription, executions = self._own(caller, text, ACTION_READ_PRESCRIBER)
-        self.journal.append(caller.actor(), ACTION_READ_PRESCRIBER, detail={"numero": prescription.number})
+        self.trail.read(caller.actor(), ACTION_READ_PRESCRIBER, detail={"numero": prescription.number})
         return prescription, executions if prescription.consent else None
 
     def executions_for_prescriber(self, caller: Caller, text: str) -> tuple[Prescription, list[Execution]]:
@@ -118,7 +119,7 @@ class Base:
             raise self._refused(caller, ACTION_READ_PRESCRIBER, Forbidden(
                 "le patient n'a pas accepté que le prescripteur consulte ce qui a été délivré ou exécuté (NON)",
                 code="execution-non-consentie"), number=prescription.number)
-        self.journal.append(caller.actor(), ACTION_READ_PRESCRIBER,
+        self.trail.read(caller.actor(), ACTION_READ_PRESCRIBER,
                             detail={"numero": prescription.number, "executions": len(executions)})
         return prescription, executions
 
@@ -137,14 +138,14 @@ class Base:
         with self.db.read() as conn:
             rows = conn.execute(query.order_by(t.c.created_at.desc()).limit(max(1, min(count, 500)))).all()
         found = [_prescription(r) for r in rows]
-        self.journal.append(caller.actor(), ACTION_SEARCH, detail={"resultats": len(found)})
+        self.trail.read(caller.actor(), ACTION_SEARCH, detail={"resultats": len(found)})
         return found
 
     def cancel(self, caller: Caller, text: str) -> Prescription:
         """The prescriber withdraws a prescription nobody has executed yet."""
         self._prescriber(caller, ACTION_CANCEL)
         number = parse_number(text)
-        entry = audit.entry(caller.actor(), ACTION_CANCEL, detail={"numero": number})
+        entry = self.trail.entry(caller.actor(), ACTION_CANCEL, detail={"numero": number})
 
         def work(conn: Connection):  # type: ignore[no-untyped-def]
             prescription, executions = self._locked(conn, number)
@@ -174,7 +175,7 @@ class Base:
             raise self._refused(caller, ACTION_READ_DISPENSER, Forbidden(
                 "aucune ligne de cette prescription ne relève de votre profession", code="executant-non-habilite"),
                 number=number)
-        self.journal.append(caller.actor(), ACTION_READ_DISPENSER, detail={"numero": number})
+        self.trail.read(caller.actor(), ACTION_READ_DISPENSER, detail={"numero": number})
         return prescription, executions
 
     def execute(self, caller: Caller, text: str, lines: Sequence[LineExecution], *, ins: PatientIns | None = None,
@@ -204,7 +205,7 @@ class Base:
             execution = Execution(str(uuid.uuid4()), number, caller.person, caller.structure, caller.software, role,
                                   datetime.now(UTC), at_delivery, tuple(lines), ins.matricule if ins else "",
                                   ins.oid if ins else "")
-            entry = audit.entry(actor, ACTION_EXECUTE, patient=execution.ins or None,
+            entry = self.trail.entry(actor, ACTION_EXECUTE, patient=execution.ins or None,
                                 detail={"numero": number, "lignes": {str(d.line): d.outcome.value for d in lines},
                                         "a_la_delivrance": at_delivery})
             return (prescription, execution), [(store.ordo_execution.insert(), [_execution_row(execution)])], [entry]
@@ -311,10 +312,10 @@ class Base:
 
     def _refused(self, caller: Caller, action: str, error: MaisonError, *, number: str = "") -> MaisonError:
         """Trace a refusal (outcome `refused`, outside the counters) and give the error back to raise."""
-        detail = {"code": error.code, **({"numero": number} if number else {})}
+        detail = {"numero": number} if number else {}
         if isinstance(error, _NotTheirs):
             detail["motif"] = "prescription-autre-prescripteur"
-        self.journal.append(caller.actor(), action, outcome="refused", detail=detail)
+        self.trail.refused(caller.actor(), action, code=error.code, outcome="refused", detail=detail)
         return error
 
 
