@@ -154,13 +154,14 @@ class Worklist:
         return rows
 
     def document(self, actor: Actor, entry_id: str) -> tuple[sa.Row, bytes]:
-        """A waiting entry and its CDA, for the human who checks the identity (reading: audited)."""
-        with self.db.write() as conn:
+        """A waiting entry and its CDA, for the human who checks the identity (reading: audited through
+        the journal, no write transaction opened only to audit)."""
+        with self.db.read() as conn:
             waiting = conn.execute(sa.select(W).where(W.c.id == entry_id, W.c.structure == self.structure)).first()
-            if waiting is None:
-                raise NotFound(f"entrée {entry_id} absente de la liste de travail", code="liste-travail-inconnue")
-            audit.record(conn, actor, "mss.pfi.consulter", patient=waiting.ins,
-                         detail={"entree": entry_id, "document": waiting.unique_id, "code": waiting.code})
+        if waiting is None:
+            raise NotFound(f"entrée {entry_id} absente de la liste de travail", code="liste-travail-inconnue")
+        self.patients.trail.read(actor, "mss.pfi.consulter", patient=waiting.ins,
+                                 detail={"entree": entry_id, "document": waiting.unique_id, "code": waiting.code})
         return waiting, self.blobs.get(waiting.sha256)
 
 
@@ -274,11 +275,12 @@ class Pfi(Worklist):
                 break
             take.append(uid)
             held += 2 * sizes.get(uid, 0)
+        fetched = self.imap.fetch(take)  # one FETCH for the batch (its raw bytes within half the budget)
         read, held = [], 0
-        for uid in take:  # one FETCH per message: a batch never holds all its raw messages at once
+        for uid in take:
             if read and held >= self.batch_bytes:
                 break
-            raw = self.imap.fetch([uid]).get(uid)
+            raw = fetched.pop(uid, None)
             if raw is None:  # expunged meanwhile by someone else: nothing to integrate
                 read.append((uid, None, []))
                 continue
