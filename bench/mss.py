@@ -68,6 +68,7 @@ from maison.formats.cda.header import Code  # noqa: E402
 from maison.identite.ins.model import TraitsQuery  # noqa: E402
 from maison.core.ins_traits import Traits  # noqa: E402
 from maison.partage.mss import message as mime  # noqa: E402
+from maison.etablissement.pfi import store as pfi_store  # noqa: E402
 from maison.partage.mss import store, xdm  # noqa: E402
 from maison.partage.mss.smtp import Endpoints  # noqa: E402
 
@@ -304,7 +305,7 @@ def summarise(sent: list[tuple[str, float, float]], done: dict[str, float], expe
 
 def integrated(db: Database) -> dict[str, float]:
     """Message-ID → when the PFI integrated its document."""
-    d = store.pfi_document.c
+    d = pfi_store.pfi_document.c
     with db.read() as conn:
         rows = conn.execute(sa.select(d.message_id, d.integrated_at).where(d.structure == HOPITAL)).all()
     return {r.message_id.strip("<>"): datetime.fromisoformat(r.integrated_at).timestamp() for r in rows}
@@ -313,7 +314,7 @@ def integrated(db: Database) -> dict[str, float]:
 def reset(db: Database) -> None:
     """Forget an earlier level's messages and documents (mailboxes, patients and keys stay)."""
     with db.write() as conn:
-        for table in (store.pfi_document, store.pfi_worklist, store.mss_message):
+        for table in (pfi_store.pfi_document, pfi_store.pfi_worklist, store.mss_message):
             conn.execute(table.delete())
         conn.execute(store.mss_mailbox.update().values(uidnext=1))
 
@@ -346,7 +347,7 @@ def run_maison(data: Path, env: dict, items: list[Prepared], connections: int, r
         pfi.terminate()
         pfi.wait(timeout=30)
     with db.read() as conn:
-        worklist = conn.execute(sa.select(sa.func.count()).select_from(store.pfi_worklist)).scalar_one()
+        worklist = conn.execute(sa.select(sa.func.count()).select_from(pfi_store.pfi_worklist)).scalar_one()
     audited = _integrations_audited(db) - audited_before
     db.dispose()
     result = summarise(sent, done, len(items))

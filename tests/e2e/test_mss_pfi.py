@@ -20,6 +20,7 @@ from maison.core import audit
 from maison.core.auth import issue_key
 from maison.core.errors import NotFound
 from maison.core.ins_traits import Traits
+from maison.etablissement.pfi import store as pfi_store
 from maison.etablissement.pfi.mailbox import HANDLED, ImapAccount, ImapMailbox
 from maison.etablissement.pfi.service import Pfi
 from maison.identite.ins.model import TraitsQuery
@@ -88,7 +89,7 @@ def test_qualified_ins_integrated_automatically_and_mdn_processed(mss, house, to
     [document] = outcome.documents
     assert document.code is None and document.patient_id == patient
     with house.db.read() as conn:
-        [row] = conn.execute(sa.select(store.pfi_document)).all()
+        [row] = conn.execute(sa.select(pfi_store.pfi_document)).all()
         assert row.patient_id == patient and row.how == "automatique" and row.type_code == "11490-0"
         assert list(audit.events(conn, action_prefix="mss.pfi.integrer"))[0]["patient"] == "277010115400329"
     [answer] = _delivered(house, GP)  # the MDN came back to the GP's mailbox
@@ -140,7 +141,7 @@ def test_a_human_attaches_the_waiting_document_or_rejects_it(mss, house, token, 
     pfi.attach(nurse, waiting.id, p.id)
     assert pfi.worklist(VIGILANCE) == [] and [w.state for w in pfi.worklist(VIGILANCE, "rattache")] == ["rattache"]
     with house.db.read() as conn:
-        [row] = conn.execute(sa.select(store.pfi_document)).all()
+        [row] = conn.execute(sa.select(pfi_store.pfi_document)).all()
         assert row.patient_id == p.id and row.how == "manuel"
     with pytest.raises(NotFound):  # already handled
         pfi.reject(nurse, waiting.id, "doublon")

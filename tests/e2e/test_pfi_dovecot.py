@@ -14,9 +14,10 @@ import pytest
 import sqlalchemy as sa
 
 from maison.core import audit
+from maison.etablissement.pfi import store as pfi_store
 from maison.etablissement.pfi.mailbox import HANDLED, ImapAccount, ImapMailbox, MailboxError
 from maison.etablissement.pfi.service import Pfi
-from maison.partage.mss import mdn, store
+from maison.partage.mss import mdn
 from tests.e2e import dovecot
 from tests.e2e.test_mss_pfi import _qualified_sarah
 from tests.e2e.test_mss_smtp import _letter
@@ -80,7 +81,7 @@ def test_the_pfi_integrates_from_a_dovecot_mailbox_and_sets_its_keyword(server, 
     [document] = outcome.documents
     assert document.code is None and document.patient_id == patient  # found by qualified INS
     with house.db.read() as conn:
-        [row] = conn.execute(sa.select(store.pfi_document)).all()
+        [row] = conn.execute(sa.select(pfi_store.pfi_document)).all()
         [integrated] = audit.events(conn, action_prefix="mss.pfi.integrer")
     assert row.patient_id == patient and row.how == "automatique" and house.mss.blobs.get(row.sha256)
     assert integrated["patient"] == "277010115400329"
@@ -107,7 +108,7 @@ def test_a_crash_between_commit_and_flag_integrates_once(server, house, referenc
     [outcome] = restarted.run_once()
     assert outcome.documents[0].code is None
     with house.db.read() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(store.pfi_document)).scalar() == 1
+        assert conn.execute(sa.select(sa.func.count()).select_from(pfi_store.pfi_document)).scalar() == 1
         assert len(list(audit.events(conn, action_prefix="mss.pfi.integrer"))) == 1
     assert restarted.pending() == []
     restarted.imap.close()

@@ -41,6 +41,7 @@ from maison.core.blobs import Blobs
 from maison.core.errors import MaisonError, NotFound
 from maison.core.ins_traits import match_form, normalise_name
 from maison.core.storage import Database
+from maison.etablissement.pfi import store
 from maison.etablissement.pfi.mailbox import ImapMailbox
 from maison.formats import xmlsafe
 from maison.formats.cda.header import INS_ROOTS, CdaHeader, read_header
@@ -48,10 +49,10 @@ from maison.identite.vigilance.model import LocalIdentity, Status
 from maison.identite.vigilance.service import PatientIndex
 from maison.partage.mss import mdn as reports
 from maison.partage.mss import message as mime
-from maison.partage.mss import store, xdm
+from maison.partage.mss import xdm
 from maison.partage.mss.codes import error_codes
 
-D, W = store.pfi_document, store.pfi_worklist  # the PFI's own tables (declared with the operator's, for now)
+D, W = store.pfi_document, store.pfi_worklist
 log = logging.getLogger(__name__)
 
 
@@ -115,26 +116,24 @@ class Worklist:
         if patient is None or patient.structure != self.structure or patient.merged_into is not None:
             raise NotFound(f"patient {patient_id} inconnu de l'index de la structure", code="patient-inconnu")
         with self.db.write() as conn:
-            waiting = conn.execute(sa.select(W).where(W.c.id == entry_id, W.c.structure == self.structure)
-                                   .with_for_update()).first()
+            waiting = store.entry(conn, self.structure, entry_id, for_update=True)
             if waiting is None or waiting.state != "a-traiter":
                 raise NotFound(f"entrée {entry_id} absente de la liste de travail", code="liste-travail-inconnue")
             header = read_header(xmlsafe.parse(self.blobs.get(waiting.sha256), max_bytes=self.max_message_bytes))
             document_id = str(uuid.uuid4())
-            conn.execute(D.insert().values(
+            store.insert(conn, D, [dict(
                 id=document_id, structure=self.structure, patient_id=patient_id, unique_id=waiting.unique_id,
                 type_code=header.type_code.code if header.type_code else "", title=header.title,
                 sha256=waiting.sha256, message_id=waiting.message_id, sender=waiting.mailbox,
-                integrated_at=datetime.now(UTC).isoformat(), how="manuel"))
-            conn.execute(W.update().where(W.c.id == entry_id).values(state="rattache"))
+                integrated_at=datetime.now(UTC).isoformat(), how="manuel")])
+            store.set_state(conn, self.structure, entry_id, "rattache")
             audit.record(conn, actor, "mss.pfi.rattacher", patient=waiting.ins,
                          detail={"document": waiting.unique_id, "patient_local": patient_id, "code": waiting.code})
         return document_id
 
     def reject(self, actor: Actor, entry_id: str, reason: str) -> None:
         with self.db.write() as conn:
-            done = conn.execute(W.update().where(W.c.id == entry_id, W.c.structure == self.structure,
-                                                 W.c.state == "a-traiter").values(state="rejete")).rowcount
+            done = store.set_state(conn, self.structure, entry_id, "rejete", only_from="a-traiter")
             if not done:
                 raise NotFound(f"entrée {entry_id} absente de la liste de travail", code="liste-travail-inconnue")
             audit.record(conn, actor, "mss.pfi.rejeter", detail={"entree": entry_id, "motif": reason})
@@ -144,8 +143,7 @@ class Worklist:
         so one audit record per entry (`mss.pfi.liste`, its INS), group-committed by the journal
         (a read opens no write transaction), and one without patient when the list is empty."""
         with self.db.read() as conn:
-            rows = conn.execute(sa.select(W).where(W.c.structure == self.structure, W.c.state == state)
-                                .order_by(W.c.created_at)).all()
+            rows = store.entries(conn, self.structure, state)
         trail = self.patients.trail
         records = [trail.read_later(actor, "mss.pfi.liste", patient=w.ins,
                                     detail={"entree": w.id, "document": w.unique_id, "etat": state}) for w in rows]
@@ -157,7 +155,7 @@ class Worklist:
         """A waiting entry and its CDA, for the human who checks the identity (reading: audited through
         the journal, no write transaction opened only to audit)."""
         with self.db.read() as conn:
-            waiting = conn.execute(sa.select(W).where(W.c.id == entry_id, W.c.structure == self.structure)).first()
+            waiting = store.entry(conn, self.structure, entry_id)
         if waiting is None:
             raise NotFound(f"entrée {entry_id} absente de la liste de travail", code="liste-travail-inconnue")
         self.patients.trail.read(actor, "mss.pfi.consulter", patient=waiting.ins,
@@ -434,13 +432,10 @@ class Pfi(Worklist):
         plans = [p for one in judged for p in one.planned if p.table is not None]
         have = set()
         if any(p.table is D for p in plans):
-            have |= {(D, u) for u in conn.execute(sa.select(D.c.unique_id).where(
-                D.c.structure == self.structure, D.c.unique_id.in_({p.fields["unique_id"] for p in plans
-                                                                   if p.table is D and p.fields}))).scalars()}
+            have |= {(D, u) for u in store.integrated(conn, self.structure, {
+                p.fields["unique_id"] for p in plans if p.table is D and p.fields})}
         if any(p.table is W for p in plans):
-            have |= {(W, (uid, u)) for uid, u in conn.execute(sa.select(W.c.uid, W.c.unique_id).where(
-                W.c.structure == self.structure, W.c.mailbox == self.mailbox,
-                W.c.uid.in_({one.uid for one in judged})))}
+            have |= {(W, key) for key in store.waiting(conn, self.structure, self.mailbox, {one.uid for one in judged})}
         fresh: list[Planned] = []
         for p in plans:
             assert p.fields is not None
@@ -449,9 +444,8 @@ class Pfi(Worklist):
                 have.add(key)
                 fresh.append(p)
         for table in (D, W):
-            rows = [{**p.fields, "sha256": digests[id(p)]} for p in fresh if p.table is table and p.fields]
-            if rows:
-                conn.execute(table.insert(), rows)
+            store.insert(conn, table, [{**p.fields, "sha256": digests[id(p)]} for p in fresh
+                                       if p.table is table and p.fields])
         if fresh:
             audit.append(conn, [dict(p.audit) for p in fresh if p.audit])
 

@@ -1,5 +1,5 @@
-"""MSSanté tables: the trust space's operators, mailboxes and who may use them, messages, relay queue,
-and the hospital PFI's integrations and worklist.
+"""MSSanté tables: the trust space's operators, mailboxes and who may use them, messages, relay queue
+(the hospital PFI's tables are its own: maison/etablissement/pfi/store.py).
 
 A message's bytes are a blob (maison.core.blobs, named by SHA-256), written and fsynced before the
 row that names it commits: an accepted message (SMTP 250) is never half-stored.
@@ -88,43 +88,4 @@ mss_outbox = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", sa.String(32), nullable=False),
     sa.Index("ix_mss_outbox_due", "status", "next_attempt_at"),
-)
-
-# --- the hospital's PFI: what it integrated, and what waits for a human ------------------------------
-
-pfi_document = sa.Table(
-    "pfi_document",
-    metadata,
-    sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("structure", sa.String(64), nullable=False),
-    sa.Column("patient_id", sa.Integer, nullable=False),  # the local patient index's record
-    sa.Column("unique_id", sa.String(128), nullable=False),  # the CDA's id
-    sa.Column("type_code", sa.String(32), nullable=False),
-    sa.Column("title", sa.String(300), nullable=False),
-    sa.Column("sha256", sa.String(64), nullable=False),  # the CDA's blob
-    sa.Column("message_id", sa.String(256), nullable=False),
-    sa.Column("sender", sa.String(256), nullable=False),
-    sa.Column("integrated_at", sa.String(32), nullable=False),
-    sa.Column("how", sa.String(12), nullable=False),  # automatique / manuel
-    sa.UniqueConstraint("structure", "unique_id", name="uq_pfi_document_unique"),
-    sa.Index("ix_pfi_document_patient", "structure", "patient_id"),
-)
-
-pfi_worklist = sa.Table(
-    "pfi_worklist",
-    metadata,
-    sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("structure", sa.String(64), nullable=False),
-    sa.Column("mailbox", sa.String(256), nullable=False),
-    sa.Column("uid", sa.Integer, nullable=False),  # the message in the applicative mailbox
-    sa.Column("message_id", sa.String(256), nullable=False),
-    sa.Column("unique_id", sa.String(128), nullable=False),
-    sa.Column("ins", sa.String(15)),
-    sa.Column("code", sa.String(3), nullable=False),  # 902-906 (mss-courriel error-codes.md)
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("candidates", sa.Text, nullable=False),  # JSON: local patients proposed by traits
-    sa.Column("sha256", sa.String(64), nullable=False),  # the CDA's blob
-    sa.Column("state", sa.String(12), nullable=False),  # a-traiter / rattache / rejete
-    sa.Column("created_at", sa.String(32), nullable=False),
-    sa.Index("ix_pfi_worklist_open", "structure", "state"),
 )
