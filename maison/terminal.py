@@ -7,6 +7,7 @@ Both `maison.cli` and `maison.demo` use them; they live here so that the command
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -29,7 +30,7 @@ def seed_with_progress(db: Database, count: int, seed: int) -> int:
         return seed_referential(db, count, seed=seed, progress=lambda n: progress.advance(task, n))
 
 
-def seed_annuaire_with_progress(db: Database, roles: int, seed: int) -> dict:
+def seed_annuaire_with_progress(db: Database, roles: int, seed: int) -> dict[str, int]:
     from maison.identite.annuaire.generator import seed_directory
 
     with _bar() as progress:
@@ -37,7 +38,7 @@ def seed_annuaire_with_progress(db: Database, roles: int, seed: int) -> dict:
         return seed_directory(db, roles, seed, progress=lambda n: progress.advance(task, n))
 
 
-def print_report(report: dict) -> None:
+def print_report(report: dict[str, Any]) -> None:
     """The cell's activity report, one row per structure (004 L343-345: meetings, incidents, corrections)."""
     from rich.table import Table
 

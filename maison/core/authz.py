@@ -170,11 +170,11 @@ class TokenRejected(Exception):
 class ProfessionalTokens(Protocol):
     """Pro Santé Connect as the authorizer uses it (`maison.identite.psc.provider.Provider`)."""
 
-    def professional(self, token: str, issuer: str) -> tuple[dict, dict]:
+    def professional(self, token: str, issuer: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """The claims of a valid access token and its professional's UserInfo; TokenRejected otherwise."""
         ...
 
-    def userinfo(self, claims: dict) -> dict: ...
+    def userinfo(self, claims: dict[str, Any]) -> dict[str, Any]: ...
 
 
 class LocalTokens(Protocol):
@@ -297,7 +297,7 @@ class Authorizer:
         psc_issuer = self.issuer_of(base_url)
         local_issuer = self.local.issuer_of(token) if self.local and claimed != psc_issuer else None
         try:
-            if local_issuer:  # a structure's own provider: its staff act in that structure
+            if local_issuer and self.local:  # a structure's own provider: its staff act in that structure
                 idnatps, wanted = self.local.verify(token, local_issuer)
                 claims = {"preferred_username": idnatps, "azp": local_issuer, "authMode": "LOCAL"}
                 info = self.provider.userinfo(claims)
