@@ -244,8 +244,9 @@ class Pfi(Worklist):
         except Exception:  # noqa: BLE001 — logged, the messages stay pending for the next turn
             log.exception("PFI %s : messages %s non traités, nouvel essai au prochain tour", self.mailbox, uids)
             return False
-        for outcome in outcomes if on_outcome is not None else ():
-            on_outcome(outcome)
+        if on_outcome is not None:
+            for outcome in outcomes:
+                on_outcome(outcome)
         return True
 
     def handle(self, uid: int) -> MessageOutcome:
@@ -267,14 +268,16 @@ class Pfi(Worklist):
         allows (by their RFC822.SIZE, twice: raw and parsed; then by what they inflate to), one at
         least; the patients of the batch are looked up in the index with one call."""
         sizes = self.imap.sizes(uids)
-        take, held = [], 0
+        take: list[int] = []
+        held = 0
         for uid in uids:
             if take and held + 2 * sizes.get(uid, 0) > self.batch_bytes:
                 break
             take.append(uid)
             held += 2 * sizes.get(uid, 0)
         fetched = self.imap.fetch(take)  # one FETCH for the batch (its raw bytes within half the budget)
-        read, held = [], 0
+        read: list[tuple[int, mime.Received | None, list[Planned | tuple[xdm.DocumentEntry, CdaHeader]]]] = []
+        held = 0
         for uid in take:
             if read and held >= self.batch_bytes:
                 break
@@ -284,13 +287,17 @@ class Pfi(Worklist):
                 continue
             read.append(self._read(uid, raw))
             held += _held(read[-1], len(raw))
-        numbers = {item[1].patient.ins.extension[:13] for *_, items in read for item in items
-                   if isinstance(item, tuple)}
+        numbers = {_matricule(item[1]) for *_, items in read for item in items if isinstance(item, tuple)}
         index = self.patients.by_ins_numbers(self.actor, self.structure, numbers) if numbers else {}
         judged = []
         for uid, received, items in read:
-            planned = [self._match(uid, received, *item, index.get(item[1].patient.ins.extension[:13], []))
-                       if isinstance(item, tuple) else item for item in items]
+            planned: list[Planned] = []
+            for item in items:
+                if isinstance(item, Planned):
+                    planned.append(item)
+                    continue
+                assert received is not None  # documents come only from a message parsed
+                planned.append(self._match(uid, received, *item, index.get(_matricule(item[1]), [])))
             judged.append(Judged(uid, received.message_id if received else "", received, planned,
                                  received is not None and received.is_xdm and received.wants_mdn()))
         return judged
@@ -430,7 +437,7 @@ class Pfi(Worklist):
         """The rows not written already (a message handled again after a failed MDN, or the same
         document twice in a batch), and their audit entries."""
         plans = [p for one in judged for p in one.planned if p.table is not None]
-        have = set()
+        have: set[tuple[sa.Table | None, object]] = set()
         if any(p.table is D for p in plans):
             have |= {(D, u) for u in store.integrated(conn, self.structure, {
                 p.fields["unique_id"] for p in plans if p.table is D and p.fields})}
@@ -459,12 +466,18 @@ class Pfi(Worklist):
         if not received.wants_mdn():
             return None
         failed = next((o for o in outcomes if o.code), None)
-        error = self.codes[failed.code] if failed else None
+        error = self.codes[failed.code] if failed and failed.code else None
         report = reports.mdn(received, reporter=self.mailbox, domain=self.domain, error=error,
                              detail=failed.reason if failed else "")
         wire = mime.as_bytes(report)
         self.send(wire, self.mailbox, [str(report["To"])])
         return wire
+
+
+def _matricule(header: CdaHeader) -> str:
+    """The INS matricule (13 digits) of a document that passed `_check` (it has an INS)."""
+    assert header.patient.ins is not None
+    return header.patient.ins.extension[:13]
 
 
 def _held(read: tuple, size: int) -> int:  # type: ignore[type-arg]
