@@ -102,9 +102,10 @@ class PatientIndex:
 
     # --- plumbing ------------------------------------------------------------------------------
 
-    @staticmethod
-    def _authorise(actor: audit.Actor, structure: str) -> None:
+    def _authorise(self, actor: audit.Actor, structure: str, action: str) -> None:
+        """Only the structure's own people act on its index; a refusal leaves its record."""
         if actor.structure != structure:
+            self.trail.refused(actor, action, code="hors-structure", detail={"structure": structure})
             raise Forbidden(f"{actor.person} n'appartient pas à la structure {structure}", code="hors-structure")
 
     def _load(self, conn: Connection, actor: audit.Actor, patient_id: int, *, for_update: bool = True) -> LocalIdentity:
@@ -147,7 +148,7 @@ class PatientIndex:
               collection_method: CollectionMethod = CollectionMethod.SM, document_type: str | None = None,
               nom_utilise: str | None = None, prenom_utilise: str | None = None) -> LocalIdentity:
         """Create a record: PROV, or VALI when a high-trust document was checked at the desk."""
-        self._authorise(actor, structure)
+        self._authorise(actor, structure, "identitovigilance.admit")
         if document_type is not None and document_type not in DOCUMENT_TYPES:
             raise InvalidInput(f"type de pièce d'identité '{document_type}' inconnu", code="piece-inconnue")
         checked = document_type in HIGH_TRUST_DOCUMENTS
@@ -181,7 +182,7 @@ class PatientIndex:
         """The structure's (unmerged) identities carrying each INS matricule, for the PFI's matching of
         a batch in one query. Not audited here: the caller's outcome (integration or worklist entry)
         is recorded with the INS, in the same transaction as what it writes."""
-        self._authorise(actor, structure)
+        self._authorise(actor, structure, "identitovigilance.by_ins_numbers")
         with self.db.read() as conn:
             return {number: [store.row_to_identity(r) for r in rows]
                     for number, rows in store.by_ins_numbers(conn, structure, numbers).items()}
@@ -190,7 +191,7 @@ class PatientIndex:
                    limit: int = 10) -> list[LocalIdentity]:
         """Identities a document may be about, by the start of the birth name and the birth date, to
         propose to a human (the worklist entry that lists them is audited)."""
-        self._authorise(actor, structure)
+        self._authorise(actor, structure, "identitovigilance.candidates")
         with self.db.read() as conn:
             return [store.row_to_identity(r) for r in store.search(conn, structure, family=family,
                                                                    birthdate=birthdate, limit=limit)]
@@ -399,7 +400,7 @@ class PatientIndex:
         """
         from maison.identite.vigilance.doublons import Candidate, collisions, find
 
-        self._authorise(actor, structure)
+        self._authorise(actor, structure, "identitovigilance.detect-duplicates")
         with self.db.read() as conn:
             rows = conn.execute(sa.select(_T.c.id, _T.c.nom_naissance, _T.c.prenoms, _T.c.sexe, _T.c.date_naissance,
                                           _T.c.lieu_naissance, _T.c.ins_number)
@@ -434,17 +435,18 @@ class PatientIndex:
         return histories
 
     def dismiss_review(self, actor: audit.Actor, review_id: int) -> None:
-        with self.db.write() as conn:
+        with self.db.read() as conn:  # judged before the write: a refusal's record goes through the journal
             review = conn.execute(sa.select(store.vig_review).where(store.vig_review.c.id == review_id)).first()
-            if review is None:
-                raise NotFound(f"alerte {review_id} inconnue")
-            self._authorise(actor, review.structure)
+        if review is None:
+            raise NotFound(f"alerte {review_id} inconnue")
+        self._authorise(actor, review.structure, "identitovigilance.dismiss")
+        with self.db.write() as conn:
             conn.execute(store.vig_review.update().where(store.vig_review.c.id == review_id)
                          .values(state="ecarte", resolved_at=_now(), resolved_by=actor.person))
             self.trail.write(conn, actor, "identitovigilance.dismiss", detail={"review": review_id})
 
     def reviews(self, actor: audit.Actor, structure: str, state: str = "ouvert") -> list[dict]:
-        self._authorise(actor, structure)
+        self._authorise(actor, structure, "identitovigilance.reviews")
         with self.db.read() as conn:
             return [dict(r._mapping) for r in conn.execute(sa.select(store.vig_review).where(
                 store.vig_review.c.structure == structure, store.vig_review.c.state == state)

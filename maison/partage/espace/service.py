@@ -73,6 +73,15 @@ class Espace:
                             code="reserve-patient")
         return who.patient
 
+    def _patient(self, who: Who, action: str) -> str:
+        """`owner`, with the refusal of anyone but the patient recorded (the service, not its HTTP guard,
+        is where the trail is kept)."""
+        try:
+            return self.owner(who)
+        except Forbidden as error:
+            self.dmp.trail.refused(actor_of(who), f"espace.{action}", code=error.code, patient=who.patient or None)
+            raise
+
     def _writable(self, conn: Connection, ins: str) -> None:
         row = conn.execute(sa.select(dmp_store.dmp_dossier.c.state).where(dmp_store.dmp_dossier.c.ins == ins)).first()
         if row is not None and DossierState(row.state) is not DossierState.ACTIVE:
@@ -123,7 +132,7 @@ class Espace:
 
     def profile(self, who: Who) -> dict:
         """The whole profil médical as a FHIR Bundle (collection), the form it is downloaded in (000 L3298)."""
-        ins = self.owner(who)
+        ins = self._patient(who, "profil.lire")
         patient = self.identity(ins)
         with self.db.read() as conn:
             row = conn.execute(sa.select(store.mes_profile).where(store.mes_profile.c.ins == ins)).first()
@@ -155,7 +164,7 @@ class Espace:
         return resource
 
     def volontes(self, who: Who) -> dict:
-        ins = self.owner(who)
+        ins = self._patient(who, "volontes.lire")
         with self.db.read() as conn:
             row = conn.execute(sa.select(store.mes_profile.c.volontes).where(store.mes_profile.c.ins == ins)).first()
         self._read(who, "volontes.lire", {})
@@ -163,7 +172,7 @@ class Espace:
 
     def set_profile_part(self, who: Who, part: str, body: object) -> dict:
         """Contact details (`coordonnees`) or wishes (`volontes`), replaced whole."""
-        ins = self.owner(who)
+        ins = self._patient(who, f"{part}.modifier")
         value = profil.check_coordonnees(body) if part == "coordonnees" else profil.check_volontes(body)
         now = _iso(_now())
         with self.db.write() as conn:
@@ -177,7 +186,7 @@ class Espace:
         return value
 
     def items(self, who: Who, rubrique: str) -> list[dict]:
-        ins = self.owner(who)
+        ins = self._patient(who, "profil.lire")
         if rubrique not in profil.RUBRIQUES:
             raise NotFound(f"rubrique {rubrique!r} inconnue : {', '.join(profil.RUBRIQUES)}", code="rubrique-inconnue")
         with self.db.read() as conn:
@@ -197,7 +206,7 @@ class Espace:
 
     def put_item(self, who: Who, rubrique: str, resource: object, id_: str | None = None) -> dict:
         """Add an entry (id_ None) or replace one of the patient's own entries."""
-        ins = self.owner(who)
+        ins = self._patient(who, "profil.modifier")
         kept = profil.check_item(rubrique, resource)
         now = _iso(_now())
         p = store.mes_profile_item.c
@@ -216,7 +225,7 @@ class Espace:
         return self._item_resource(row)
 
     def delete_item(self, who: Who, rubrique: str, id_: str) -> None:
-        ins = self.owner(who)
+        ins = self._patient(who, "profil.supprimer")
         p = store.mes_profile_item.c
         with self._by_id(who, "profil.supprimer", store.mes_profile_item, id_), self.db.write() as conn:
             self._writable(conn, ins)
@@ -229,7 +238,7 @@ class Espace:
 
     def add_measure(self, who: Who, observation: object) -> dict:
         """A FHIR Observation with a LOINC code and a UCUM valueQuantity; the BMI follows by itself."""
-        ins = self.owner(who)
+        ins = self._patient(who, "mesure.ajouter")
         if not isinstance(observation, dict) or observation.get("resourceType") != "Observation":
             raise InvalidInput("une ressource Observation est attendue", code="type-ressource",
                                expression="resourceType")
@@ -282,7 +291,7 @@ class Espace:
                 created_at=now))
 
     def measures(self, who: Who, kind: str | None = None) -> list[dict]:
-        ins = self.owner(who)
+        ins = self._patient(who, "mesure.lire")
         if kind is not None and kind not in KINDS:
             raise InvalidInput(f"mesure {kind!r} inconnue : {', '.join(KINDS)}", code="mesure-inconnue")
         m = store.mes_measure.c
@@ -293,7 +302,7 @@ class Espace:
         return [_observation(r) for r in rows]
 
     def delete_measure(self, who: Who, id_: str) -> None:
-        ins = self.owner(who)
+        ins = self._patient(who, "mesure.supprimer")
         m = store.mes_measure.c
         with self._by_id(who, "mesure.supprimer", store.mes_measure, id_), self.db.write() as conn:
             self._writable(conn, ins)
@@ -308,7 +317,7 @@ class Espace:
     # --- agenda (000 L3355-3361) ------------------------------------------------------------------
 
     def put_event(self, who: Who, appointment: object, id_: str | None = None) -> dict:
-        ins = self.owner(who)
+        ins = self._patient(who, "agenda.modifier")
         if not isinstance(appointment, dict) or appointment.get("resourceType") != "Appointment":
             raise InvalidInput("une ressource Appointment est attendue", code="type-ressource",
                                expression="resourceType")
@@ -344,7 +353,7 @@ class Espace:
         return _appointment(row)
 
     def events(self, who: Who, since: str | None = None, until: str | None = None) -> list[dict]:
-        ins = self.owner(who)
+        ins = self._patient(who, "agenda.lire")
         a = store.mes_agenda_event.c
         query = sa.select(store.mes_agenda_event).where(a.ins == ins)
         if since:
@@ -357,7 +366,7 @@ class Espace:
         return [_appointment(r) for r in rows]
 
     def delete_event(self, who: Who, id_: str) -> None:
-        ins = self.owner(who)
+        ins = self._patient(who, "agenda.supprimer")
         a = store.mes_agenda_event.c
         with self._by_id(who, "agenda.supprimer", store.mes_agenda_event, id_), self.db.write() as conn:
             self._writable(conn, ins)
@@ -374,7 +383,7 @@ class Espace:
                 by_service: bool = False) -> str:
         """File a document in the patient's category of his DMP; returns its entry id. A new profil
         médical synthesis replaces the previous one (RPLC chain, as a producer's replacement)."""
-        ins = self.owner(who)
+        ins = self._patient(who, "document.deposer")
         if not isinstance(title, str) or not title.strip() or len(title) > 200:
             raise InvalidInput("titre du document : 1 à 200 caractères", code="titre-invalide", expression="description")
         categories = self.categories()
@@ -418,7 +427,7 @@ class Espace:
 
     def remove_document(self, who: Who, id_: str) -> None:
         """The patient withdraws a document he deposited; professionals' documents he may only mask."""
-        ins = self.owner(who)
+        ins = self._patient(who, "document.retirer")
         d = dmp_store.dmp_document.c
         with self._by_id(who, "document.retirer", dmp_store.dmp_document, id_), self.db.write() as conn:
             self._writable(conn, ins)
