@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from maison.core import audit
 from maison.core.audit import Actor
 from maison.core.errors import Forbidden, InvalidInput, NotFound
+from maison.formats import mime
 from maison.identite.annuaire import store as annuaire_store
-from maison.partage.mss import message as mime
 from maison.partage.mss import store
 from maison.partage.mss.citizen import DOMAIN
 from maison.partage.mss.mailboxes import normalise
@@ -42,8 +42,9 @@ class Summary:
 
 
 class Messagerie:
-    def __init__(self, mss: Mss) -> None:
+    def __init__(self, mss: Mss, trail: audit.Trail | None = None) -> None:
         self.mss = mss
+        self.trail = trail or audit.Trail(mss.db)
 
     def _operator(self) -> str:
         operator = self.mss.trust.for_domain(DOMAIN)
@@ -78,9 +79,7 @@ class Messagerie:
             parsed = self._parsed(row)
             out.append(Summary(row.uid, parsed.sender, parsed.subject, row.received_at, "\\Seen" in row.flags.split(),
                                parsed.end_of_exchange, tuple(a.filename for a in parsed.attachments)))
-        with self.mss.db.write() as conn:
-            audit.record(conn, self._actor(ins), "espace.messagerie.lister", patient=ins,
-                         detail={"messages": len(out)})
+        self.trail.read(self._actor(ins), "espace.messagerie.lister", patient=ins, detail={"messages": len(out)})
         return out
 
     def read(self, ins: str, uid: int) -> tuple[mime.Received, sa.Row]:
@@ -89,7 +88,7 @@ class Messagerie:
         with self.mss.db.write() as conn:
             conn.execute(MSG.update().where(MSG.c.address == row.address, MSG.c.uid == uid).values(
                 flags=" ".join(sorted(set(row.flags.split()) - {"\\Recent"} | {"\\Seen"}))))
-            audit.record(conn, self._actor(ins), "espace.messagerie.lire", patient=ins,
+            self.trail.write(conn, self._actor(ins), "espace.messagerie.lire", patient=ins,
                          detail={"uid": uid, "message_id": parsed.message_id, "expediteur": parsed.sender})
         return parsed, row
 
@@ -142,5 +141,5 @@ class Messagerie:
             else:
                 self.mss.delivery.enqueue(actor, mine, operator.id, out.sender, [recipient], raw, message_id)
         with self.mss.db.write() as conn:
-            audit.record(conn, actor, action, patient=ins, detail={"message_id": message_id, "a": out.to})
+            self.trail.write(conn, actor, action, patient=ins, detail={"message_id": message_id, "a": out.to})
         return message_id
