@@ -67,7 +67,7 @@ from maison.formats.cda.build import (  # noqa: E402
 from maison.formats.cda.header import Code  # noqa: E402
 from maison.identite.ins.model import TraitsQuery  # noqa: E402
 from maison.core.ins_traits import Traits  # noqa: E402
-from maison.partage.mss import message as mime  # noqa: E402
+from maison.formats import mime  # noqa: E402
 from maison.etablissement.pfi import store as pfi_store  # noqa: E402
 from maison.partage.mss import store, xdm  # noqa: E402
 from maison.partage.mss.smtp import Endpoints  # noqa: E402

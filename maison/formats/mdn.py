@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from maison.partage.mss.codes import ErrorCode
-from maison.partage.mss.message import Attachment, Received, ascii_text, ko_subject
+from maison.formats.mime import Attachment, Received, ascii_text, ko_subject
+from maison.formats.mss_codes import ErrorCode
 
 UA = "Maison PFI"
 

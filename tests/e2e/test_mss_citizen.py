@@ -74,7 +74,7 @@ def test_sun_es_ps41_test_mailbox_answers_automatically(mss, house):
 
 
 def test_sun_es_test_without_an_archive_is_answered_as_not_conform(mss, house):
-    from maison.partage.mss import message
+    from maison.formats import mime as message
 
     plain = message.as_bytes(message.compose(message.Outgoing(PFI, [TEST_MAILBOX], "Test", "Sans pièce jointe."),
                                              domain="chu-test.mssante.fr"))

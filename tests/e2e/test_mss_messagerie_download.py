@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from maison.partage.mss import message
+from maison.formats import mime as message
 from tests.e2e.test_mss_messagerie import SARAH_BOX, setting  # noqa: F401 - the fixture
 from tests.e2e.test_mss_smtp import _client, _delivered
 from tests.partage.mss_world import PFI, PFI_PASSWORD

@@ -23,9 +23,10 @@ from maison.core.ins_traits import Traits
 from maison.etablissement.pfi import store as pfi_store
 from maison.etablissement.pfi.mailbox import HANDLED, ImapAccount, ImapMailbox
 from maison.etablissement.pfi.service import Pfi
+from maison.formats import mdn
 from maison.identite.ins.model import TraitsQuery
 from maison.identite.psc.api import issuer_for
-from maison.partage.mss import mdn, store
+from maison.partage.mss import store
 from tests.e2e.test_mss_smtp import _client, _delivered, _letter
 from tests.partage.mss_world import GP, HOPITAL_DOMAIN, PFI, PFI_PASSWORD, start_world
 from tests.partage.world import CABINET, CHILD_ID, HOPITAL, PROS, make_world, n1

@@ -12,8 +12,9 @@ import pytest
 import sqlalchemy as sa
 
 from maison.core.audit import SYSTEM
+from maison.formats import mime as message
 from maison.identite.psc.api import issuer_for
-from maison.partage.mss import message, store
+from maison.partage.mss import store
 from tests.e2e.test_mss_smtp import _client, _letter
 from tests.partage.mss_world import GP, PFI, PFI_PASSWORD, start_world
 

@@ -17,7 +17,7 @@ from maison.core import audit
 from maison.etablissement.pfi import store as pfi_store
 from maison.etablissement.pfi.mailbox import HANDLED, ImapAccount, ImapMailbox, MailboxError
 from maison.etablissement.pfi.service import Pfi
-from maison.partage.mss import mdn
+from maison.formats import mdn
 from tests.e2e import dovecot
 from tests.e2e.test_mss_pfi import _qualified_sarah
 from tests.e2e.test_mss_smtp import _letter

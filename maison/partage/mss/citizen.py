@@ -21,9 +21,9 @@ from maison.core.audit import SYSTEM
 from maison.core.errors import MaisonError
 from maison.core.identifiers.nir import parse_matricule
 from maison.core.storage import Database
+from maison.formats import mime
 from maison.partage.dmp import store as dmp_store
 from maison.partage.dmp.model import DossierState
-from maison.partage.mss import message as mime
 from maison.partage.mss import xdm
 from maison.partage.mss.mailboxes import CITIZEN, Mailbox, Mailboxes
 

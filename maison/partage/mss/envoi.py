@@ -24,10 +24,9 @@ from datetime import date
 import httpx
 import orjson
 
-from maison.formats import xmlsafe
+from maison.formats import mime, xmlsafe
 from maison.formats.cda.header import INS_ROOTS, embedded_pdf, read_header
 from maison.partage.dmp.producer import Produced, provide_bundle
-from maison.partage.mss import message as mime
 from maison.partage.mss import xdm
 from maison.partage.mss.citizen import DOMAIN as CITIZEN_DOMAIN
 

@@ -17,9 +17,9 @@ import ssl
 import aiosmtplib
 
 from maison.core.errors import MaisonError
-from maison.partage.mss import message as mime
+from maison.formats import mime
+from maison.formats.mdn import dsn
 from maison.partage.mss.delivery import Queued
-from maison.partage.mss.mdn import dsn
 from maison.partage.mss.pki import client_context
 from maison.partage.mss.smtp import Runtime
 from maison.partage.mss.transfer import RelayClient

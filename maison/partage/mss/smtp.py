@@ -32,9 +32,9 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult
 from maison.core.audit import Actor
 from maison.core.errors import MaisonError, NotFound
 from maison.core.lockout import Locked
+from maison.formats import mime
 from maison.identite.psc.provider import OAuthError, Provider
 from maison.partage.mss import citizen
-from maison.partage.mss import message as mime
 from maison.partage.mss.delivery import Delivery, DuplicateMessageId, Queued
 from maison.partage.mss.logins import token_login
 from maison.partage.mss.mailboxes import Mailboxes, normalise
