@@ -27,7 +27,6 @@ from maison.identite.ins.client import lookup_with_retry
 from maison.identite.ins.model import CallContext, TraitsQuery
 from maison.identite.ins.service import InsiService
 from maison.core.ins_traits import Traits, normalise_name
-from maison.identite.vigilance import store
 from maison.identite.vigilance.fhir import EXT_BIRTH_LIST, EXT_BIRTHPLACE, EXT_INSEE, patient_resource
 from maison.identite.vigilance.service import PatientIndex
 
@@ -106,15 +105,12 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int, authoriz
                 ipp = value
         wanted = p.get("_count", "50")
         count = min(int(wanted) if ascii_digits(wanted, 4) else 50, 200)
-        with index.db.write() as conn:
-            rows = store.search(conn, actor.structure, family=normalise_name(p["family"]) if "family" in p else None,
-                                given=normalise_name(p["given"]) if "given" in p else None,
-                                birthdate=p.get("birthdate"), gender=_GENDER.get(p.get("gender", ""), p.get("gender")),
-                                ipp=ipp, ins_number=ins, limit=count)
-            audit.record(conn, actor, "identitovigilance.search", purpose="TREAT",
-                         detail={"structure": actor.structure, "results": len(rows)})
-        entries = [{"fullUrl": f"Patient/{row.id}", "resource": patient_resource(store.row_to_identity(row)),
-                    "search": {"mode": "match"}} for row in rows]
+        found = index.search(actor, family=normalise_name(p["family"]) if "family" in p else None,
+                             given=normalise_name(p["given"]) if "given" in p else None,
+                             birthdate=p.get("birthdate"), gender=_GENDER.get(p.get("gender", ""), p.get("gender")),
+                             ipp=ipp, ins_number=ins, limit=count)
+        entries = [{"fullUrl": f"Patient/{identity.id}", "resource": patient_resource(identity),
+                    "search": {"mode": "match"}} for identity in found]
         return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": len(entries),
                               "entry": entries})
 

@@ -187,6 +187,18 @@ class PatientIndex:
             return {number: [store.row_to_identity(r) for r in rows]
                     for number, rows in store.by_ins_numbers(conn, structure, numbers).items()}
 
+    def search(self, actor: audit.Actor, *, family: str | None = None, given: str | None = None,
+               birthdate: str | None = None, gender: str | None = None, ipp: str | None = None,
+               ins_number: str | None = None, limit: int = 50) -> list[LocalIdentity]:
+        """The FHIR Patient search of the caller's structure (names already in match form). A search
+        answers with identities, so it is recorded — through the journal, since it writes nothing."""
+        with self.db.read() as conn:
+            rows = store.search(conn, actor.structure, family=family, given=given, birthdate=birthdate,
+                                gender=gender, ipp=ipp, ins_number=ins_number, limit=limit)
+        self.trail.read(actor, "identitovigilance.search", purpose="TREAT",
+                        detail={"structure": actor.structure, "results": len(rows)})
+        return [store.row_to_identity(r) for r in rows]
+
     def candidates(self, actor: audit.Actor, structure: str, *, family: str, birthdate: str,
                    limit: int = 10) -> list[LocalIdentity]:
         """Identities a document may be about, by the start of the birth name and the birth date, to
