@@ -8,7 +8,7 @@ from urllib.parse import unquote
 from hypothesis import given
 from hypothesis import strategies as st
 
-from maison.partage.mss.download import attachment_response, content_disposition, safe_type
+from maison.formats.download import attachment_response, content_disposition, safe_type
 
 _HEADER = re.compile(r"^attachment; filename=\"[A-Za-z0-9._ ()+-]+\"; filename\*=UTF-8''[A-Za-z0-9%._~-]+$")
 

@@ -15,10 +15,10 @@ from starlette.concurrency import run_in_threadpool
 from maison.core.authz import PATIENT, Authorizer, accepts
 from maison.core.errors import InvalidInput, NotFound
 from maison.formats.body import json_response, read_json_object, required_text
+from maison.formats.download import attachment_response
 from maison.formats.path_ids import Index, RowId
 from maison.partage.dmp.api import who_of
 from maison.partage.espace.service import Espace
-from maison.partage.mss.download import attachment_response
 from maison.partage.mss.messagerie import Messagerie
 
 
