@@ -50,6 +50,7 @@ class World:
     cellule: Cellule
     insi: InsiService
     espace: Espace
+    dmp: Dmp
     patient_id: int
     ipp: str
 
@@ -82,6 +83,12 @@ def _who(actor: audit.Actor) -> Who:
 
 def _espace(call: Callable[[Espace, Who], object], action: str) -> Scenario:
     return Scenario(lambda w, a: call(w.espace, _who(a)), action, action, refused_names_patient=False,
+                    patient=lambda w: SARAH_NIR, allowed_person=SARAH_NIR)
+
+
+def _dmp_patient(call: Callable[[Dmp, Who], object], action: str) -> Scenario:
+    """A DMP use reserved to the patient: Sarah allowed, a professional refused."""
+    return Scenario(lambda w, a: call(w.dmp, _who(a)), action, action, refused_names_patient=False,
                     patient=lambda w: SARAH_NIR, allowed_person=SARAH_NIR)
 
 
@@ -122,6 +129,10 @@ COVERED: dict[str, Scenario] = {
     "Espace.events": _espace(lambda e, who: e.events(who), "espace.agenda.lire"),
     "Espace.set_profile_part": _espace(lambda e, who: e.set_profile_part(who, "volontes", {"donOrganes": "favorable"}),
                                        "espace.volontes.modifier"),
+    "Dmp.history": _dmp_patient(lambda d, who: d.history(who), "dmp.patient.historique"),
+    "Dmp.status_for": Scenario(
+        lambda w, a: w.dmp.status_for(_who(a) if a is DESK else Who("patient", a.person, patient=a.person), SARAH_NIR),
+        "dmp.information.lire", "dmp.information.lire", patient=lambda w: SARAH_NIR, allowed_person=SARAH_NIR),
     "Cellule.report_incident": Scenario(
         lambda w, a: w.cellule.report_incident(a, "erreur-saisie", "nom mal saisi", patient_id=w.patient_id),
         "identitovigilance.incident", "securite.acces-refuse", refused_names_patient=False),
@@ -159,9 +170,9 @@ PENDING: dict[str, str] = {name: "scenario to write (issue 19 §2.2)" for name i
     "PatientIndex.reviews",
     "InsiService.search_by_carte_vitale",
     "Dmp.create_code", "Dmp.current_for_patch", "Dmp.declare_secretary", "Dmp.document", "Dmp.find_documents",
-    "Dmp.history", "Dmp.notify_announcements", "Dmp.open", "Dmp.provide", "Dmp.record_information",
+    "Dmp.notify_announcements", "Dmp.open", "Dmp.provide", "Dmp.record_information",
     "Dmp.retrieve", "Dmp.revoke_codes", "Dmp.set_dossier_state", "Dmp.set_preferences", "Dmp.set_rule",
-    "Dmp.status_for", "Dmp.submission_sets", "Dmp.update_metadata", "Dmp.withdraw",
+    "Dmp.submission_sets", "Dmp.update_metadata", "Dmp.withdraw",
     "Espace.add_measure", "Espace.delete_event", "Espace.delete_item", "Espace.delete_measure", "Espace.deposit",
     "Espace.identity", "Espace.put_event", "Espace.put_item", "Espace.remove_document", "Espace.share_profile",
     "Base.cancel", "Base.create", "Base.execute", "Base.execute_request", "Base.executions_for_prescriber",
@@ -189,7 +200,7 @@ def test_every_public_method_is_classified():
 def world(house) -> World:  # type: ignore[no-untyped-def]
     seed_referential(house.insi)
     p = house.patients.admit(DESK, HOSP, "IPP1", SARAH)
-    return World(house.patients, house.cellule, house.insi, house.espace, p.id, p.ipp)
+    return World(house.patients, house.cellule, house.insi, house.espace, house.dmp, p.id, p.ipp)
 
 
 def _records_after(db, seq: int) -> list[dict]:  # type: ignore[no-untyped-def]
@@ -227,6 +238,6 @@ def test_a_covered_method_leaves_its_record_allowed_and_refused(name, world, hou
                    and r["outcome"] == "failure" and r["action"] == scenario.refused_action]
         assert refused, f"{name}: the refusal left no record {scenario.refused_action}"
         if scenario.refused_names_patient:
-            assert refused[0]["patient"] == world.ipp
+            assert refused[0]["patient"] == expected_patient
     with house.db.read() as conn:
         assert audit.verify_chain(conn) == (True, None)

@@ -831,7 +831,9 @@ class Dmp:
         """L.1111-19 (003 L1420): the patient sees every access, who, which structure, which document, why.
         A representative does not see the accesses made in connexion secrète (secret of the minor)."""
         if who.kind != "patient":
-            raise Forbidden("réservé au titulaire du dossier", code="reserve-patient")
+            error = Forbidden("réservé au titulaire du dossier", code="reserve-patient")
+            self._refused(who, "dmp.patient.historique", None, error)
+            raise error
         with self.db.read() as conn:
             rows = [r for r in audit.events(conn, patient=who.patient, action_prefix="dmp.")]
         if who.is_representative:
