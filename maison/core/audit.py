@@ -9,6 +9,12 @@ chain, so a record changed, removed or inserted afterwards is detected. Records 
 caller's own transaction (`record(conn, …)`), so an action and its trace commit or roll back
 together. The chain head is one row, locked for the length of the writing transaction: this
 serialises audit writes, which is the price of a single verifiable chain.
+
+Services write through one object, `Trail` (end of this module): `write` in the caller's
+transaction, `read` group-committed through the journal, `refused`, `security`, and `entry` for
+group-commit bodies. The module functions below it (`record`, `security`, `entry`, `append`) are
+its machinery; `tests/core/test_audit_coverage.py` checks that every service method touching
+patient data leaves its record.
 """
 
 from __future__ import annotations
