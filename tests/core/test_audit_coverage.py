@@ -31,6 +31,7 @@ from maison.identite.vigilance.cellule import Cellule
 from maison.identite.vigilance.service import PatientIndex
 from maison.partage.dmp.model import Who
 from maison.partage.dmp.service import Dmp
+from maison.partage.espace.mesures import LOINC, UCUM
 from maison.partage.espace.service import Espace
 from maison.partage.mss.messagerie import Messagerie
 from maison.partage.ordonnance.service import Base
@@ -71,7 +72,7 @@ class Scenario:
 SARAH_QUERY = TraitsQuery("GARCIA-HAMMADI", ("SARAH-LOU",), "F", "1977-01-21")
 
 
-def _sarah_00(world: World):  # type: ignore[no-untyped-def]
+def _sarah_00(world: World):
     return world.insi.referential.search_by_traits(SARAH_QUERY)
 
 
@@ -161,6 +162,13 @@ COVERED: dict[str, Scenario] = {
     # the messagerie acts for the patient its token names (the INS is the caller): nothing to refuse here
     "Messagerie.inbox": Scenario(lambda w, a: w.messagerie.inbox(SARAH_NIR), "espace.messagerie.lister", "",
                                  patient=lambda w: SARAH_NIR, allowed_person=SARAH_NIR),
+    "Espace.put_item": _espace(
+        lambda e, who: e.put_item(who, "maladies", {"resourceType": "Condition", "code": {"text": "Asthme"}}),
+        "espace.profil.modifier"),
+    "Espace.add_measure": _espace(lambda e, who: e.add_measure(who, {
+        "resourceType": "Observation", "status": "final", "code": {"coding": [{"system": LOINC, "code": "29463-7"}]},
+        "valueQuantity": {"value": 60, "unit": "kg", "system": UCUM, "code": "kg"},
+        "effectiveDateTime": "2026-10-01T08:00:00Z"}), "espace.mesure.ajouter"),
     "Cellule.report_incident": Scenario(
         lambda w, a: w.cellule.report_incident(a, "erreur-saisie", "nom mal saisi", patient_id=w.patient_id),
         "identitovigilance.incident", "securite.acces-refuse", refused_names_patient=False),
@@ -200,8 +208,8 @@ PENDING: dict[str, str] = {name: "scenario to write (issue 19 §2.2)" for name i
     "Dmp.notify_announcements", "Dmp.open", "Dmp.provide", "Dmp.record_information",
     "Dmp.retrieve", "Dmp.revoke_codes", "Dmp.set_dossier_state", "Dmp.set_preferences", "Dmp.set_rule",
     "Dmp.submission_sets", "Dmp.update_metadata", "Dmp.withdraw",
-    "Espace.add_measure", "Espace.delete_event", "Espace.delete_item", "Espace.delete_measure", "Espace.deposit",
-    "Espace.identity", "Espace.put_event", "Espace.put_item", "Espace.remove_document", "Espace.share_profile",
+    "Espace.delete_event", "Espace.delete_item", "Espace.delete_measure", "Espace.deposit",
+    "Espace.identity", "Espace.put_event", "Espace.remove_document", "Espace.share_profile",
     "Base.cancel", "Base.create", "Base.execute", "Base.execute_request", "Base.executions_for_prescriber",
     "Base.read_as_dispenser", "Base.read_as_prescriber", "Base.search",
     "Messagerie.answer", "Messagerie.forward", "Messagerie.read",
@@ -224,19 +232,19 @@ def test_every_public_method_is_classified():
 
 
 @pytest.fixture
-def world(house) -> World:  # type: ignore[no-untyped-def]
+def world(house) -> World:
     seed_referential(house.insi)
     p = house.patients.admit(DESK, HOSP, "IPP1", SARAH)
     return World(house.patients, house.cellule, house.insi, house.espace, house.dmp, Messagerie(house.mss), p.id, p.ipp)
 
 
-def _records_after(db, seq: int) -> list[dict]:  # type: ignore[no-untyped-def]
+def _records_after(db, seq: int) -> list[dict]:
     with db.read() as conn:
         return [dict(r._mapping) for r in conn.execute(
             sa.select(audit.audit_event).where(audit.audit_event.c.seq > seq).order_by(audit.audit_event.c.seq))]
 
 
-def _last_seq(db) -> int:  # type: ignore[no-untyped-def]
+def _last_seq(db) -> int:
     with db.read() as conn:
         return conn.execute(sa.select(sa.func.coalesce(sa.func.max(audit.audit_event.c.seq), 0))).scalar_one()
 
