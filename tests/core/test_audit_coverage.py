@@ -198,11 +198,15 @@ NO_PATIENT_DATA: dict[str, str] = {
     "Messagerie.address": "the patient's MSSanté address, derived from the INS (no data read)",
 }
 
-# Patient data, audited by the service (its own tests check the records), scenario not yet written here.
-PENDING: dict[str, str] = {name: "scenario to write (issue 19 §2.2)" for name in (
-    "PatientIndex.by_ins_numbers", "PatientIndex.candidates", "PatientIndex.record_datamatrix",
+# Patient data whose scenario is still to be written here (issue 19 §2.2); most are audited by their
+# service and their own tests check the records. Known gaps are said with their reason.
+PENDING: dict[str, str] = {
+    "PatientIndex.by_ins_numbers": "gap: not audited itself; the PFI records its outcome with the INS",
+    "PatientIndex.candidates": "gap: not audited itself; the PFI's worklist entry that lists them is",
+    "PatientIndex.reviews": "gap: the structure's open alerts (record ids and scores) are read unaudited",
+} | {name: "scenario to write (issue 19 §2.2)" for name in (
+    "PatientIndex.record_datamatrix",
     "PatientIndex.read_carte_vitale_app", "PatientIndex.detect_duplicates", "PatientIndex.dismiss_review",
-    "PatientIndex.reviews",
     "InsiService.search_by_carte_vitale",
     "Dmp.create_code", "Dmp.current_for_patch", "Dmp.declare_secretary", "Dmp.document", "Dmp.find_documents",
     "Dmp.notify_announcements", "Dmp.open", "Dmp.provide", "Dmp.record_information",
@@ -229,6 +233,12 @@ def test_every_public_method_is_classified():
     assert found - classified == set(), "public service methods to classify (COVERED, NO_PATIENT_DATA or PENDING)"
     assert classified - found == set(), "classified methods that no longer exist"
     assert sum(len(t) for t in tables) == len(classified), "a method is in two tables"
+
+
+def test_a_new_public_method_is_caught(monkeypatch):
+    monkeypatch.setattr(PatientIndex, "export_everyone", lambda self, actor: [], raising=False)
+    classified = set(COVERED) | set(NO_PATIENT_DATA) | set(PENDING)
+    assert public_methods(PatientIndex) - classified == {"PatientIndex.export_everyone"}
 
 
 @pytest.fixture
