@@ -150,6 +150,9 @@ COVERED: dict[str, Scenario] = {
     "Dmp.status_for": Scenario(
         lambda w, a: w.dmp.status_for(_who(a) if a is DESK else Who("patient", a.person, patient=a.person), SARAH_NIR),
         "dmp.information.lire", "dmp.information.lire", patient=lambda w: SARAH_NIR, allowed_person=SARAH_NIR),
+    "PatientIndex.reviews": Scenario(lambda w, a: w.patients.reviews(a, HOSP), "identitovigilance.reviews",
+                                     "identitovigilance.reviews", patient=lambda w: None,
+                                     refused_names_patient=False),
     "PatientIndex.invalidate_ins": Scenario(
         lambda w, a: w.patients.invalidate_ins(a, _with_ins(w), "vérification INSi en échec"),
         "identitovigilance.ins-invalidation", "identitovigilance.invalidate_ins"),
@@ -203,7 +206,6 @@ NO_PATIENT_DATA: dict[str, str] = {
 PENDING: dict[str, str] = {
     "PatientIndex.by_ins_numbers": "gap: not audited itself; the PFI records its outcome with the INS",
     "PatientIndex.candidates": "gap: not audited itself; the PFI's worklist entry that lists them is",
-    "PatientIndex.reviews": "gap: the structure's open alerts (record ids and scores) are read unaudited",
 } | {name: "scenario to write (issue 19 §2.2)" for name in (
     "PatientIndex.record_datamatrix",
     "PatientIndex.read_carte_vitale_app", "PatientIndex.detect_duplicates", "PatientIndex.dismiss_review",

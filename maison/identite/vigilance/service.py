@@ -460,9 +460,13 @@ class PatientIndex:
     def reviews(self, actor: audit.Actor, structure: str, state: str = "ouvert") -> list[dict]:
         self._authorise(actor, structure, "identitovigilance.reviews")
         with self.db.read() as conn:
-            return [dict(r._mapping) for r in conn.execute(sa.select(store.vig_review).where(
+            rows = [dict(r._mapping) for r in conn.execute(sa.select(store.vig_review).where(
                 store.vig_review.c.structure == structure, store.vig_review.c.state == state)
                 .order_by(store.vig_review.c.score.desc()))]
+        # the alerts pair patients' records: reading them is recorded (no one patient: a list)
+        self.trail.read(actor, "identitovigilance.reviews", detail={"structure": structure, "state": state,
+                                                                     "results": len(rows)})
+        return rows
 
     @_hides_other_structures
     def history(self, actor: audit.Actor, patient_id: int) -> list[dict]:
