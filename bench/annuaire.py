@@ -35,10 +35,10 @@ sys.path.insert(0, str(ROOT))
 
 from maison.core.auth import issue_key  # noqa: E402
 from maison.core.storage import Database  # noqa: E402
-from maison.migrations import migrate  # noqa: E402
 from maison.identite.annuaire import store  # noqa: E402
-from maison.terminal import seed_annuaire_with_progress  # noqa: E402
 from maison.identite.annuaire.vocabulary import CS_ACTIVITE_SANITAIRE, SYS_RPPS  # noqa: E402
+from maison.migrations import migrate  # noqa: E402
+from maison.terminal import seed_annuaire_with_progress  # noqa: E402
 
 GOAL_P95_MS, GOAL_EXPORT_S = 30, 60
 console = Console(width=120)
@@ -91,7 +91,8 @@ def samples(db: Database, n: int) -> dict[str, list[tuple[str, list[tuple[str, s
         "by city (Organization?address-city=)": [("Organization", [("address-city", rnd.choice(cities))])
                                                  for _ in range(n)],
         "roles of a practitioner, _include organization": [
-            ("PractitionerRole", [("practitioner", p.id), ("_include", "PractitionerRole:organization")]) for p in prac],
+            ("PractitionerRole", [("practitioner", p.id), ("_include",
+                                                           "PractitionerRole:organization")]) for p in prac],
         "activities of a site (HealthcareService?organization=&service-type=)": [
             ("HealthcareService", [("organization", s), ("service-type", f"{CS_ACTIVITE_SANITAIRE}|01")])
             for s in hospital_sites],
@@ -172,7 +173,8 @@ def main() -> None:
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "annuaire.json").write_text(json.dumps(result, indent=2))
     table = Table(title=f"Annuaire searches — {meta['counts']['PractitionerRole']:,} PractitionerRole, "
-                        f"{meta['counts']['Practitioner']:,} Practitioner, {meta['counts']['Organization']:,} Organization, "
+                        f"{meta['counts']['Practitioner']:,} Practitioner, "
+                        f"{meta['counts']['Organization']:,} Organization, "
                         f"{meta['counts']['HealthcareService']:,} HealthcareService")
     for col in ("search", "requests", "with results", "p50 ms", "p95 ms", "max ms"):
         table.add_column(col, justify="left" if col == "search" else "right")

@@ -57,7 +57,6 @@ from maison.core.config import load_settings  # noqa: E402
 from maison.core.identifiers.checksums import luhn_check_digit  # noqa: E402
 from maison.core.identifiers.nir import OID_INS_NIA, OID_INS_NIR_TEST  # noqa: E402
 from maison.core.storage import Database  # noqa: E402
-from maison.migrations import migrate  # noqa: E402
 from maison.formats.cda.build import (  # noqa: E402
     LOINC,
     SYS_FACILITY,
@@ -71,6 +70,7 @@ from maison.formats.cda.build import (  # noqa: E402
 from maison.formats.cda.header import Code  # noqa: E402
 from maison.formats.pdf import document_pdf  # noqa: E402
 from maison.identite.ins import store as ins_store  # noqa: E402
+from maison.migrations import migrate  # noqa: E402
 from maison.partage.dmp import store  # noqa: E402
 from maison.partage.dmp.codes import TYPE_CLASS  # noqa: E402
 from maison.partage.dmp.model import InformationState  # noqa: E402
@@ -124,8 +124,8 @@ def prepare(entries: int, patients: int) -> Path:
     started = time.perf_counter()
     db = Database(f"sqlite:///{data / 'maison.db'}")
     migrate(db)
-    from maison.terminal import seed_with_progress
     from maison.house import House
+    from maison.terminal import seed_with_progress
 
     seed_with_progress(db, patients, 2026)
     db.dispose()
@@ -141,7 +141,7 @@ def prepare(entries: int, patients: int) -> Path:
     return data
 
 
-def _professionals(house) -> None:  # type: ignore[no-untyped-def]
+def _professionals(house) -> None:
     from maison.identite.annuaire import resources as build
     from maison.identite.annuaire.index import put
 
@@ -362,7 +362,7 @@ done = function(summary, latency, requests)
     summary.errors.status, summary.duration, latency:percentile(50), latency:percentile(90),
     latency:percentile(95), latency:percentile(99), latency.max))
 end
-"""
+"""  # noqa: E501 (wrk reads this JSON line: one Lua format string)
 PROVIDE_REQUEST = 'return wrk.format("POST", "/dmp", headers, items[i])'
 SEARCH_REQUEST = 'return wrk.format("GET", items[i], headers)'
 

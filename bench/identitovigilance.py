@@ -36,10 +36,10 @@ sys.path.insert(0, str(ROOT))
 
 from maison.core import audit  # noqa: E402
 from maison.core.storage import Database  # noqa: E402
-from maison.migrations import migrate  # noqa: E402
 from maison.identite.ins.population import generate  # noqa: E402
 from maison.identite.vigilance import store  # noqa: E402
 from maison.identite.vigilance.service import PatientIndex  # noqa: E402
+from maison.migrations import migrate  # noqa: E402
 
 STRUCTURE = "1750000019"
 CELL = audit.Actor(person="899900038441", structure=STRUCTURE, software="bench", role="cellule-identitovigilance")
@@ -218,7 +218,8 @@ def main() -> None:
     for col in ("seconds", "queued", "true pos.", "false pos.", "missed", "precision", "recall", "goal met"):
         table.add_column(col, justify="right")
     table.add_row(f"{elapsed:.1f}", f"{queued:,}", f"{true_positive:,}", f"{len(found - planted):,}",
-                  f"{len(planted - found):,}", f"{precision:.4f}", f"{recall:.4f}", "yes" if result["goal_met"] else "no")
+                  f"{len(planted - found):,}", f"{precision:.4f}", f"{recall:.4f}",
+                  "yes" if result["goal_met"] else "no")
     console.print(table)
     console.print(f"goal: < {GOAL_SECONDS} s, precision and recall ≥ {GOAL_QUALITY}; recall by variant: "
                   + ", ".join(f"{k} {v:.3f} (n={variants[k]})" for k, v in result["recall_by_variant"].items()))

@@ -44,10 +44,10 @@ sys.path.insert(0, str(ROOT))
 from maison.core import pki  # noqa: E402
 from maison.core.config import load_settings  # noqa: E402
 from maison.core.storage import Database  # noqa: E402
-from maison.migrations import migrate  # noqa: E402
 from maison.identite.ins import store  # noqa: E402
 from maison.identite.ins.client import ClientIdentity, traits_request  # noqa: E402
 from maison.identite.ins.service import InsiService  # noqa: E402
+from maison.migrations import migrate  # noqa: E402
 
 STRUCTURE, IDAM = "1750000019", "MAISON-BENCH"
 GOAL_RPS, GOAL_P99_MS = 1000, 20
@@ -106,9 +106,10 @@ end
 done = function(summary, latency, requests)
   io.write(string.format("JSON {\\"requests\\": %%d, \\"errors\\": %%d, \\"non2xx\\": %%d, \\"duration_us\\": %%d, \\"p50_us\\": %%d, \\"p90_us\\": %%d, \\"p99_us\\": %%d, \\"max_us\\": %%d}\\n",
     summary.requests, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+    summary.errors.status, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency.max))
 end
-"""
+"""  # noqa: E501 (wrk reads this JSON line: one Lua format string)
 
 
 def main() -> None:
@@ -182,7 +183,8 @@ def _mode(mode: str, data: Path, tmp: Path, probe: bytes, levels: list[int], arg
             _check(f"http://127.0.0.1:{port}/insi/lps", probe, None)
             target = port
         else:
-            _check(f"https://127.0.0.1:{insi_port}/insi/lps", probe, pki.client_context(data / "pki" / "ca.pem", issued))
+            _check(f"https://127.0.0.1:{insi_port}/insi/lps", probe, pki.client_context(data / "pki" / "ca.pem",
+                                                                                        issued))
             stunnel, target = _stunnel(tmp, issued, data / "pki" / "ca.pem", insi_port)
             _check(f"http://127.0.0.1:{target}/insi/lps", probe, None)
         subprocess.run(["wrk", "-t1", "-c4", "-d3s", "-s", str(tmp / "load.lua"), f"http://127.0.0.1:{target}"],

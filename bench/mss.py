@@ -52,8 +52,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from maison.core.audit import Actor  # noqa: E402
 from maison.core.config import load_settings  # noqa: E402
+from maison.core.ins_traits import Traits  # noqa: E402
 from maison.core.storage import Database  # noqa: E402
-from maison.migrations import migrate  # noqa: E402
+from maison.etablissement.pfi import store as pfi_store  # noqa: E402
+from maison.formats import mime  # noqa: E402
 from maison.formats.cda.build import (  # noqa: E402
     LOINC,
     SYS_FACILITY,
@@ -66,9 +68,7 @@ from maison.formats.cda.build import (  # noqa: E402
 )
 from maison.formats.cda.header import Code  # noqa: E402
 from maison.identite.ins.model import TraitsQuery  # noqa: E402
-from maison.core.ins_traits import Traits  # noqa: E402
-from maison.formats import mime  # noqa: E402
-from maison.etablissement.pfi import store as pfi_store  # noqa: E402
+from maison.migrations import migrate  # noqa: E402
 from maison.partage.mss import store, xdm  # noqa: E402
 from maison.partage.mss.smtp import Endpoints  # noqa: E402
 
@@ -97,8 +97,8 @@ def _port() -> int:
 def prepare(data: Path, patients: int) -> list[PatientIdentity]:
     """A fresh house: an INS referential, the hospital's index holding `patients` qualified
     identities, the two operators and their mailboxes. Returns the indexed patients."""
-    from maison.terminal import seed_with_progress
     from maison.house import House
+    from maison.terminal import seed_with_progress
 
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)
@@ -467,7 +467,7 @@ def main() -> None:
     for col in ("chain", "level", "msg/s", "submitted/s", "p50 ms", "p95 ms", "p99 ms", "arrived"):
         table.add_column(col, justify="right")
     for chain, runs in (("Maison (→ PFI integrated)", maison), ("Postfix→Postfix→Dovecot", reference)):
-        for (name, _rate), r in zip(levels, runs):
+        for (name, _rate), r in zip(levels, runs, strict=False):
             if isinstance(r, str):
                 table.add_row(chain, name, r, "", "", "", "", "")
                 continue

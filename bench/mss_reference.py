@@ -2,8 +2,8 @@
 
 Why it exists: `bench/mss.py` pushes the same messages through the project's own operators and through
 this chain, built from the mail servers every operator actually runs, and reports the ratio. The chain
-follows the tested recipe of docs/research/mssante-servers.md §2.2 and §3; it is started only from files under one root directory, all on
-127.0.0.1, never through /etc/postfix, /etc/dovecot or the system services:
+follows the tested recipe of docs/research/mssante-servers.md §2.2 and §3; it is started only from files under one
+root directory, all on 127.0.0.1, never through /etc/postfix, /etc/dovecot or the system services:
 
     load client --SMTP + STARTTLS--> Postfix A (submission port, the sender's operator)
         --SMTP + STARTTLS, A's client certificate, B's certificate verified--> Postfix B (relay port)

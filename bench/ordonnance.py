@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from dmp import LUA, wrk  # noqa: E402 — the DMP bench's wrk driver
+
 from maison.core.config import load_settings  # noqa: E402
 from maison.core.identifiers.checksums import luhn_check_digit  # noqa: E402
 from maison.core.storage import Database  # noqa: E402
@@ -139,7 +140,7 @@ def _prescriber_thread(base: str, token: str, idnatps: str, count: int, out: lis
             out.append((number, time.perf_counter() - started, len(pdf)))
 
 
-def _prescriber_process(base: str, work: list[tuple[str, str, int]], results) -> None:  # type: ignore[no-untyped-def]
+def _prescriber_process(base: str, work: list[tuple[str, str, int]], results) -> None:
     out: list = []
     threads = [threading.Thread(target=_prescriber_thread, args=(base, token, idnatps, n, out))
                for token, idnatps, n in work]
@@ -167,7 +168,8 @@ def create(base: str, data: Path, count: int, processes: int, threads: int) -> t
         p.join()
     ok = [d for d in done if d[0]]
     latencies = sorted(d[1] * 1000 for d in ok)
-    pct = (lambda q: round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 1)) if latencies else (lambda q: None)
+    pct = (lambda q: round(latencies[min(len(latencies) - 1, int(q * len(latencies)))],
+                           1)) if latencies else (lambda q: None)
     return ({"created": len(ok), "errors": len(done) - len(ok), "seconds": round(elapsed, 1),
              "per_s": round(len(ok) / elapsed, 1), "p50_ms": pct(0.5), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
              "pdf_kb": round(sum(d[2] for d in ok) / max(1, len(ok)) / 1000, 1),
@@ -248,7 +250,8 @@ def main() -> None:
     result = {
         "benchmark": "ordonnance-numerique", "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "server_workers": args.workers, "sqlite_synchronous": args.synchronous, "creation": creation, "dispensation": levels, "goals": GOALS,
+        "server_workers": args.workers, "sqlite_synchronous": args.synchronous, "creation": creation,
+        "dispensation": levels, "goals": GOALS,
         "goals_met": {"creations": creation["per_s"] >= GOALS["creations_per_s"] and not creation["errors"],
                       "dispensations": best >= GOALS["dispensations_per_s"]},
     }

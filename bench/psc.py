@@ -37,10 +37,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from maison.core.storage import Database  # noqa: E402
-from maison.migrations import migrate  # noqa: E402
 from maison.identite.annuaire import resources as build  # noqa: E402
 from maison.identite.annuaire.index import put  # noqa: E402
 from maison.identite.psc.provider import Provider  # noqa: E402
+from maison.migrations import migrate  # noqa: E402
 
 GOAL = 300
 REDIRECT = "https://dpi.example.fr/callback"
@@ -60,10 +60,11 @@ request = function()
 end
 done = function(summary, latency, requests)
   io.write(string.format("JSON {\\"requests\\": %%d, \\"non2xx\\": %%d, \\"errors\\": %%d, \\"duration_us\\": %%d, \\"p50_us\\": %%d, \\"p99_us\\": %%d}\\n",
-    summary.requests, summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.requests, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
     summary.duration, latency:percentile(50), latency:percentile(99)))
 end
-"""
+"""  # noqa: E501 (wrk reads this JSON line: one Lua format string)
 
 
 def _port() -> int:

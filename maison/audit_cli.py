@@ -20,7 +20,7 @@ audit = typer.Typer(help="The audit trail: signed checkpoints, verification.", n
 console = Console() if sys.stdout.isatty() else Console(width=110)
 
 
-def _settings(data_dir: Path | None):  # type: ignore[no-untyped-def]
+def _settings(data_dir: Path | None):
     return load_settings().with_overrides(data_dir=data_dir)
 
 
@@ -53,8 +53,8 @@ def public_key(data_dir: Path = typer.Option(None)) -> None:
 
 @audit.command("verify")
 def verify(data_dir: Path = typer.Option(None),
-           cle_publique: Path = typer.Option(None, "--cle-publique",
-                                             help="Verify with this public key (PEM) instead of the key store's")) -> None:
+           cle_publique: Path = typer.Option(
+               None, "--cle-publique", help="Verify with this public key (PEM) instead of the key store's")) -> None:
     """Check the chain record by record and against every signed checkpoint; say where it breaks."""
     from maison.core import audit_anchor
     from maison.core.keystore import KeyStoreError
@@ -76,7 +76,7 @@ def verify(data_dir: Path = typer.Option(None),
     raise typer.Exit(0 if report.intact else 1)
 
 
-def _render(report, path: Path) -> None:  # type: ignore[no-untyped-def]
+def _render(report, path: Path) -> None:
     table = Table(title="Piste d'audit", show_header=False)
     table.add_column("", style="bold")
     table.add_column("")
@@ -101,4 +101,5 @@ def _render(report, path: Path) -> None:  # type: ignore[no-untyped-def]
         problems.add_row(finding.kind, str(finding.seq or "—"), str(finding.line or "—"), finding.message)
     console.print(problems)
     first = report.first_bad_seq
-    console.print(f"[red]Piste d'audit altérée[/]" + (f" : premier enregistrement en cause seq {first}." if first else "."))
+    console.print("[red]Piste d'audit altérée[/]"
+                  + (f" : premier enregistrement en cause seq {first}." if first else "."))

@@ -18,7 +18,7 @@ from maison.partage.dmp.codes import TYPE_CLASS, VOLET_FORMAT
 cda = typer.Typer(help="CDA R2 documents (CI-SIS).", no_args_is_help=True)
 
 
-def _code(code) -> str:  # type: ignore[no-untyped-def]
+def _code(code) -> str:
     return f"{code.code} ({code.display or code.system})" if code else "—"
 
 
@@ -36,7 +36,8 @@ def render(report: CdaReport, console: Console) -> None:
         ("confidentialité", _code(h.confidentiality)), ("langue", h.language or "—"),
         ("patient INS", str(h.patient.ins) if h.patient.ins else "—"),
         ("patient", f"{h.patient.birth_family} {h.patient.birth_givens} ({h.patient.gender}, {h.patient.birth_date})"),
-        ("auteur", f"{author.idnatps or author.device or '—'} {author.family} {author.given}".strip() if author else "—"),
+        ("auteur",
+         f"{author.idnatps or author.device or '—'} {author.family} {author.given}".strip() if author else "—"),
         ("spécialité auteur", _code(author.code) if author else "—"),
         ("structure gardienne", str(h.custodian) if h.custodian else "—"),
         ("cadre d'exercice", _code(h.practice_setting)), ("secteur d'activité", _code(h.facility_type)),
@@ -56,7 +57,8 @@ def render(report: CdaReport, console: Console) -> None:
     for column in ("gravité", "code", "message", "où", "source"):
         problems.add_column(column)
     for f in report.findings:
-        problems.add_row("erreur" if f.severity == "error" else "avertissement", f.code, f.message, f.location, f.source)
+        problems.add_row("erreur" if f.severity == "error" else "avertissement", f.code, f.message, f.location,
+                         f.source)
     console.print(problems)
 
 
@@ -67,7 +69,8 @@ def inspect(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="
     console = Console()
     try:
         schematrons = settings.reference_path / "cisis" / "schematrons"
-        report = inspect_cda(file.read_bytes(), Terminology.from_settings(settings, read_value_set), settings.reference_path,
+        report = inspect_cda(file.read_bytes(), Terminology.from_settings(settings, read_value_set),
+                             settings.reference_path,
                              max_bytes=max(settings.max_body_bytes, file.stat().st_size),
                              schematrons=schematrons if schematrons.is_dir() else None, volet_formats=VOLET_FORMAT)
     except MaisonError as exc:

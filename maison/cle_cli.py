@@ -20,7 +20,7 @@ cle = typer.Typer(help="Structure API keys and their scopes.", no_args_is_help=T
 console = Console()
 
 
-def _database(data_dir: Path | None):  # type: ignore[no-untyped-def]
+def _database(data_dir: Path | None):
     from maison.core.storage import Database
     from maison.migrations import migrate
 

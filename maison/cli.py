@@ -33,7 +33,7 @@ def _private_files() -> None:
 _register_groups()
 
 
-def _settings(data_dir: Path | None, host: str | None = None, port: int | None = None):  # type: ignore[no-untyped-def]
+def _settings(data_dir: Path | None, host: str | None = None, port: int | None = None):
     return load_settings().with_overrides(data_dir=data_dir, host=host, port=port)
 
 
@@ -162,7 +162,8 @@ def stats_insi(mois: str = typer.Option(..., help="AAAA-MM"), data_dir: Path = t
 
 
 @app.command("insi-certificat")
-def insi_certificat(structure: str = typer.Argument(..., help="The habilitated structure's identifier (ContexteLPS Emetteur)"),
+def insi_certificat(structure: str = typer.Argument(
+                        ..., help="The habilitated structure's identifier (ContexteLPS Emetteur)"),
                     idam: str = typer.Option(..., help="The software's authorisation number (ContexteLPS IDAM)"),
                     sortie: Path = typer.Option(None, help="Where to write the certificate and key "
                                                            "(default: the house PKI, <data_dir>/pki)"),

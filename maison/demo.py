@@ -27,9 +27,9 @@ from maison.core import audit
 from maison.core.auth import KeyScope, issue_key
 from maison.core.config import Settings
 from maison.core.identifiers.checksums import luhn_check_digit
+from maison.core.ins_traits import Traits
 from maison.house import House
 from maison.identite.ins import store as ins_store
-from maison.core.ins_traits import Traits
 from maison.identite.vigilance.cellule import Semester
 from maison.identite.vigilance.fhir import EXT_BIRTH_LIST
 
@@ -130,7 +130,8 @@ def play(settings: Settings, count: int, console: Console) -> int:
         http.post(f"{cell}/procedures", json={"type": kind, "titre": "", "adopteeLe": "2024-01-15"})
     http.post(f"{cell}/reunions", json={"date": date.today().isoformat(), "participants": ["DIM", "Admissions"],
                                         "compteRendu": "Revue des doublons détectés et des appels INSi sans réponse"})
-    http.post(f"{cell}/incidents", json={"type": "doublon", "description": "patient réadmis sous un nom mal orthographié",
+    http.post(f"{cell}/incidents", json={"type": "doublon",
+                                         "description": "patient réadmis sous un nom mal orthographié",
                                          "patientId": ids[0]})
     civ = http.get(f"{cell}/rapport", params={"semestre": str(Semester.of(date.today()))}).json()
     print_report(civ)

@@ -33,8 +33,16 @@ from maison.formats.cda.build import (
     Professional,
     n1_from_pdf,
 )
-from maison.formats.cda.crbio import SYS_SPECIMEN_TYPE, Chapter, Quantity, ReferenceRange, Result, Specimen, crbio_n3, \
-    crbio_pdf
+from maison.formats.cda.crbio import (
+    SYS_SPECIMEN_TYPE,
+    Chapter,
+    Quantity,
+    ReferenceRange,
+    Result,
+    Specimen,
+    crbio_n3,
+    crbio_pdf,
+)
 from maison.formats.cda.header import Code
 from maison.formats.pdf import document_pdf
 from maison.identite.annuaire import resources as build
@@ -59,7 +67,8 @@ def _oid() -> str:
     return f"1.2.250.1.999.2.{datetime.now(UTC).strftime('%Y%m%d%H%M%S%f')}"
 
 
-def _enrolled(house, base: str, client: tuple[str, str], redirect: str, idnatps: str) -> dict:  # type: ignore[no-untyped-def]
+def _enrolled(house, base: str, client: tuple[str, str], redirect: str,
+              idnatps: str) -> dict:
     seed = parse_qs(urlsplit(house.psc.enroll_ecps(idnatps)).query)["secret"][0]
     return sign_in(base, *client, redirect, idnatps, otp=pyotp.TOTP(seed).now())
 
@@ -76,7 +85,8 @@ class Scene:
     patient_token: str = ""
 
 
-def play(house, base: str, console: Console, individu: Individu, doctor: Professional) -> Scene:  # type: ignore[no-untyped-def]
+def play(house, base: str, console: Console, individu: Individu,
+         doctor: Professional) -> Scene:
     """`individu`: a patient qualified earlier in the demo; `doctor`: the hospital doctor of the
     professional scene (signed in with her e-CPS)."""
     t = individu.traits
@@ -198,7 +208,8 @@ def _header(patient: PatientIdentity, doctor: Professional, type_: Code, title: 
 
 
 def _biology(collected: datetime) -> list[Chapter]:
-    blood = Specimen(("1.2.250.1.999.3", collected.strftime("%Y%m%d%H%M")), Code("BLD", SYS_SPECIMEN_TYPE, "Sang total"),
+    blood = Specimen(("1.2.250.1.999.3", collected.strftime("%Y%m%d%H%M")), Code("BLD", SYS_SPECIMEN_TYPE,
+                                                                                 "Sang total"),
                      collected)
     glucose = Result(Code("14749-6", LOINC, "Glucose [Moles/volume] in Serum or Plasma"),
                      Quantity(Decimal("6.2"), "mmol/L"), collected, ReferenceRange(Decimal("4.1"), Decimal("5.9")),

@@ -20,7 +20,8 @@ from maison.identite.ins.client import ClientIdentity, InsiClient
 from maison.serving_insi import authority, insi_server, prepare
 
 
-def start(house: House, structure: str, idam: str, port: int, console: Console) -> tuple[InsiClient, Callable[[], None]]:
+def start(house: House, structure: str, idam: str, port: int, console: Console) -> tuple[InsiClient, Callable[[],
+                                                                                                              None]]:
     """INSi's mutual-TLS listener on `port`, and the DPI's client holding its structure's certificate."""
     admin = audit.Actor(person="system:demo", structure=structure, software="maison-demo", role="administrateur")
     issued = house.insi.issue_certificate(admin, authority(house.settings), structure, idam)

@@ -47,7 +47,7 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def _wait(house, address: str, count: int = 1, timeout: float = 20) -> list[sa.Row]:  # type: ignore[no-untyped-def]
+def _wait(house, address: str, count: int = 1, timeout: float = 20) -> list[sa.Row]:
     deadline = time.monotonic() + timeout
     while True:
         with house.db.read() as conn:
@@ -58,7 +58,7 @@ def _wait(house, address: str, count: int = 1, timeout: float = 20) -> list[sa.R
         time.sleep(0.05)
 
 
-def play(house, console: Console, individu: Individu, letter: bytes, gp_idnatps: str, gp_token: str,  # type: ignore[no-untyped-def]
+def play(house, console: Console, individu: Individu, letter: bytes, gp_idnatps: str, gp_token: str,
          gp_structure: str, patient_token: str, base: str) -> bool:
     mss = house.mss
     mss.psc_issuer = issuer_for(base)  # the demo serves HTTP on a port of its own: PSC's issuer is there
@@ -80,7 +80,7 @@ def play(house, console: Console, individu: Individu, letter: bytes, gp_idnatps:
         thread.join(10)
 
 
-def _scene(house, console: Console, individu: Individu, letter: bytes, gp_token: str, gp_structure: str,  # type: ignore[no-untyped-def]
+def _scene(house, console: Console, individu: Individu, letter: bytes, gp_token: str, gp_structure: str,
            patient_token: str, base: str) -> bool:
     mss = house.mss
     ca = str(mss.authority.cert_path)

@@ -40,7 +40,7 @@ AM_NUMBER = "691234567"  # the practice's N° AM, from the practice software's s
 PARACETAMOL, GENERIQUE, THERMOMETRE_LPP = "3400930000014", "3400930000021", "1188984"
 
 
-def play(house, base: str, console: Console, individu: Individu, scene: Scene) -> bool:  # type: ignore[no-untyped-def]
+def play(house, base: str, console: Console, individu: Individu, scene: Scene) -> bool:
     """`individu`: the patient the DMP scene followed (qualified earlier); `scene`: the GP's token and practice."""
     gp_auth = {"Authorization": f"Bearer {scene.gp_token}"}
     lap = httpx.Client(base_url=f"{base}/ordonnance", headers=gp_auth, timeout=30)
@@ -113,8 +113,9 @@ def play(house, base: str, console: Console, individu: Individu, scene: Scene) -
     seen2 = lap.get(f"/RequestGroup/{second.number}")
     refused = lap.get(f"/RequestGroup/{second.number}/$executions")
     code = _issue_code(refused)
-    checks["non"] = (number2 == second.number and read2.status_code == 200 and done2.status_code == 201 and seen2.status_code == 200
-                     and not _of(seen2.json(), "MedicationDispense") and refused.status_code == 403
+    checks["non"] = (number2 == second.number and read2.status_code == 200 and done2.status_code == 201
+                     and seen2.status_code == 200 and not _of(seen2.json(), "MedicationDispense")
+                     and refused.status_code == 403
                      and code == "execution-non-consentie")
     console.print(f"Second ordonnance N°{second.number}, printed NON: delivered ($executer {done2.status_code}); "
                   f"the GP reads it with {len(_of(seen2.json(), 'MedicationDispense'))} dispensation shown, "
@@ -137,7 +138,8 @@ def play(house, base: str, console: Console, individu: Individu, scene: Scene) -
     return not failed
 
 
-def _prescribe(house, console: Console, lap: httpx.Client, dmp: httpx.Client, envelope: dict, scene: Scene,  # type: ignore[no-untyped-def]
+def _prescribe(house, console: Console, lap: httpx.Client, dmp: httpx.Client, envelope: dict,
+               scene: Scene,
                paper_gp: PaperPrescriber, paper_patient: PaperPatient, patient: PatientIdentity,
                author: Professional, checks: dict[str, bool], label: str) -> tuple[Prescription | None, bytes]:
     """Record in the base, print the PDF, copy it to the DMP; the Prescription as the base answered it."""
@@ -180,7 +182,8 @@ def _prescriber_from_annuaire(base: str, auth: dict, idnatps: str, structure: st
     name = person["name"][0]
     rpps = next(i["value"] for i in person["identifier"] if i["type"]["coding"][0]["code"] == "RPPS")
     address = (org.get("address") or [{}])[0]
-    lines = (org["name"], *address.get("line", []), f"{address.get('postalCode', '')} {address.get('city', '')}".strip())
+    lines = (org["name"], *address.get("line", []),
+             f"{address.get('postalCode', '')} {address.get('city', '')}".strip())
     codes = {c["code"] for q in person["qualification"] for c in q["code"]["coding"]}
     specialty = "Médecine générale" if "SM54" in codes else "Médecin"  # the savoir-faire GP.code names
     paper = PaperPrescriber(f"Dr {name['family']} {name['given'][0]}", tuple(x for x in lines if x), specialty, rpps,

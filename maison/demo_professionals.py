@@ -20,14 +20,15 @@ RPPS = "99900038441"  # seed 001 L383-384
 IDNATPS = "8" + RPPS
 
 
-def play(house, base: str, console: Console) -> tuple[bool, str, str]:  # type: ignore[no-untyped-def]
+def play(house, base: str, console: Console) -> tuple[bool, str, str]:
     """Returns whether the scene held, and the hospital site (IdNatStruct, name) the doctor works in."""
     from maison.terminal import seed_annuaire_with_progress
 
     seed_annuaire_with_progress(house.db, 5_000, 2026)
     with house.db.read() as conn:  # a hospital site with colleagues who have a personal mailbox
         m, r = annuaire_store.ann_mailbox, annuaire_store.ann_role
-        site = conn.execute(sa.select(r.c.organization).join(m, sa.and_(m.c.rid == r.c.id, m.c.rtype == "PractitionerRole"))
+        site = conn.execute(sa.select(r.c.organization).join(m, sa.and_(m.c.rid == r.c.id,
+                                                                        m.c.rtype == "PractitionerRole"))
                             .where(m.c.type == "PER", m.c.liste_rouge.is_(False), r.c.organization.like("1%"))
                             .group_by(r.c.organization).order_by(sa.func.count().desc()).limit(1)).scalar_one()
     now = "2026-11-01T08:00:00+00:00"

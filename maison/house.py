@@ -7,10 +7,10 @@ that what the tests drive is what a deployment runs.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,10 +20,11 @@ from starlette.responses import JSONResponse
 from maison import __version__
 from maison.core.audit import Trail
 from maison.core.audit_anchor import Checkpointer
-from maison.core.config import Settings
-from maison.core.keystore import random_secret
-from maison.core.errors import MaisonError, NotFound
 from maison.core.authz import Authorizer, public
+from maison.core.blobs import Blobs
+from maison.core.config import Settings
+from maison.core.errors import MaisonError, NotFound
+from maison.core.keystore import random_secret
 from maison.core.storage import Database
 from maison.core.terminology import Terminology
 from maison.etablissement.pfi.api import router as pfi_router
@@ -35,22 +36,20 @@ from maison.formats.ucum import cisis_units
 from maison.identite.annuaire.api import router as annuaire_router
 from maison.identite.annuaire.export import Exports
 from maison.identite.ins.api import router as insi_router
+from maison.identite.ins.model import Environment
+from maison.identite.ins.service import InsiService
 from maison.identite.mes.api import issuer_for as mes_issuer_for
 from maison.identite.mes.api import router as mes_router
 from maison.identite.mes.login import PatientLogin
-from maison.identite.psc.api import issuer_for
-from maison.identite.psc.api import oauth_error_response
+from maison.identite.psc.api import issuer_for, oauth_error_response
 from maison.identite.psc.api import router as psc_router
 from maison.identite.psc.local_idp import LocalProviders
 from maison.identite.psc.provider import OAuthError, Provider
-from maison.identite.ins.model import Environment
-from maison.identite.ins.service import InsiService
 from maison.identite.vigilance.api import router as vigilance_router
 from maison.identite.vigilance.cellule import Cellule
 from maison.identite.vigilance.cellule_api import router as cellule_router
 from maison.identite.vigilance.service import PatientIndex
 from maison.migrations import migrate as migrate_schema
-from maison.core.blobs import Blobs
 from maison.partage.dmp.api import router as dmp_router
 from maison.partage.dmp.habilitation import Matrix
 from maison.partage.dmp.service import Dmp
@@ -73,7 +72,8 @@ SERVICES = [
     ("/annuaire", "Annuaire Santé — Practitioner, PractitionerRole, Organization (FHIR R4, IG fhir-annuaire)"),
     ("/dmp", "DMP — Gestionnaire de partage de documents, PDSm 3.1.1 (MHD ITI-65/66/67/68), patient controls"),
     ("/espace", "Mon espace santé — profil médical, measures, agenda, the patient's documents, full export"),
-    ("/ordonnance", "Ordonnance numérique — the base of e-prescriptions (FHIR R4 RequestGroup, $dispensation, $executer)"),
+    ("/ordonnance",
+     "Ordonnance numérique — the base of e-prescriptions (FHIR R4 RequestGroup, $dispensation, $executer)"),
     ("/pfi", "MSSanté — the structure's integration platform: worklist of documents waiting for a patient"),
 ]
 
@@ -99,7 +99,7 @@ class House:
     patient_login: PatientLogin
 
     @classmethod
-    def open(cls, settings: Settings, *, migrate: bool = True) -> "House":
+    def open(cls, settings: Settings, *, migrate: bool = True) -> House:
         db = Database(settings.effective_database_url)
         if migrate:
             migrate_schema(db, keystore=settings.keystore())
@@ -164,7 +164,7 @@ class House:
 
     def app(self) -> FastAPI:
         @asynccontextmanager
-        async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
+        async def lifespan(_app: FastAPI):
             self.checkpoints.start()
             yield
             self.insi.journal.close()  # every answered call's audit record is committed before exit
@@ -212,28 +212,29 @@ class House:
         @app.get("/")
         @public("la liste des services est publique")
         async def index() -> JSONResponse:
-            return JSONResponse({"maison": __version__, "services": [{"path": p, "description": d} for p, d in SERVICES]})
+            return JSONResponse({"maison": __version__, "services": [{"path": p, "description": d} for p,
+                                                                     d in SERVICES]})
 
         @app.exception_handler(MaisonError)
-        async def _maison_error(_request: Request, exc: MaisonError):  # type: ignore[no-untyped-def]
+        async def _maison_error(_request: Request, exc: MaisonError):
             return outcome_response(exc)
 
         @app.exception_handler(OAuthError)
-        async def _oauth_error(_request: Request, exc: OAuthError):  # type: ignore[no-untyped-def]
+        async def _oauth_error(_request: Request, exc: OAuthError):
             return oauth_error_response(exc)
 
         @app.exception_handler(RequestValidationError)
-        async def _validation(_request: Request, exc: RequestValidationError):  # type: ignore[no-untyped-def]
+        async def _validation(_request: Request, exc: RequestValidationError):
             return outcome_response(parameter_error(exc.errors()))
 
         @app.exception_handler(HTTPException)
-        async def _http(_request: Request, exc: HTTPException):  # type: ignore[no-untyped-def]
+        async def _http(_request: Request, exc: HTTPException):
             error = NotFound(str(exc.detail)) if exc.status_code == 404 else MaisonError(str(exc.detail))
             error.http_status = exc.status_code
             return outcome_response(error)
 
         @app.exception_handler(Exception)
-        async def _unexpected(_request: Request, _exc: Exception):  # type: ignore[no-untyped-def]
+        async def _unexpected(_request: Request, _exc: Exception):
             error = MaisonError("erreur interne", code="exception")
             error.http_status, error.fhir_issue = 500, "exception"
             return outcome_response(error)

@@ -25,7 +25,8 @@ def seed_referential(db: Database, count: int, *, seed: int = 2026, batch: int =
                 store.ins_person.insert().returning(store.ins_person.c.id, sort_by_parameter_order=True),
                 [store.person_row(p.traits) for p in chunk])]
             store.bulk_insert(conn, store.ins_matricule, [
-                {"number": p.matricule[:13], "cle": p.matricule[13:], "type": "NIA" if p.matricule[0] in "78" else "NIR",
+                {"number": p.matricule[:13], "cle": p.matricule[13:],
+                 "type": "NIA" if p.matricule[0] in "78" else "NIR",
                  "person_id": pid, "date_deb": since, "date_fin": None} for p, pid in zip(chunk, ids, strict=True)])
             store.bulk_insert(conn, store.ins_beneficiary, [
                 {"ouvrant_droit": (p.ouvrant_droit or p.matricule)[:13], "person_id": pid,

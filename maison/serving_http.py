@@ -24,7 +24,8 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 HEAD_TIMEOUT_S = 10.0
-MAX_HEAD_BYTES = 64 * 1024  # nginx's large_client_header_buffers is 4 x 8 KiB; Apache's LimitRequestFieldSize 8 KiB each
+# nginx's large_client_header_buffers is 4 x 8 KiB; Apache's LimitRequestFieldSize 8 KiB each
+MAX_HEAD_BYTES = 64 * 1024
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):

@@ -61,7 +61,7 @@ def insi_app(house: House) -> FastAPI:
     s = house.settings
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
+    async def lifespan(_app: FastAPI):
         yield
         house.insi.journal.close()  # every answered call's audit record is committed before exit
 

@@ -35,7 +35,7 @@ def reference_path() -> Path:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request, tmp_path_factory) -> str:  # type: ignore[no-untyped-def]
+def database_url(request, tmp_path_factory) -> str:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'maison.db'}"
         return
@@ -56,7 +56,7 @@ def database_url(request, tmp_path_factory) -> str:  # type: ignore[no-untyped-d
 
 
 @pytest.fixture(scope="session")
-def migrated(database_url):  # type: ignore[no-untyped-def]
+def migrated(database_url):
     db = Database(database_url)
     migrate(db)
     yield db
@@ -102,13 +102,13 @@ def free_port() -> int:
 class LiveServer:
     """A real uvicorn server on a loopback port, in a thread, for tests that speak HTTP."""
 
-    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
-    def __enter__(self) -> "LiveServer":
+    def __enter__(self) -> LiveServer:
         self.thread.start()
         deadline = time.monotonic() + 10
         while not self.server.started:
@@ -123,7 +123,7 @@ class LiveServer:
 
 
 @pytest.fixture
-def house(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
+def house(settings: Settings, db: Database):
     from maison.house import House
 
     house = House.open(settings, migrate=False)
@@ -132,6 +132,6 @@ def house(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def live(house):  # type: ignore[no-untyped-def]
+def live(house):
     with LiveServer(house.app()) as server:
         yield server

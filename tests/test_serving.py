@@ -46,7 +46,7 @@ def _start(tmp_path: Path, port: int, *extra: str, env: dict | None = None) -> s
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def _wait(url: str, **kw) -> httpx.Response:  # type: ignore[no-untyped-def]
+def _wait(url: str, **kw) -> httpx.Response:
     for _ in range(150):
         try:
             return httpx.get(url, timeout=1, **kw)

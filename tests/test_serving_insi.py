@@ -1,4 +1,5 @@
-"""`maison serve` with `insi_port`: INSi over mutual TLS in real processes, certificates from `maison insi-certificat`."""
+"""`maison serve` with `insi_port`: INSi over mutual TLS in real processes, certificates from
+`maison insi-certificat`."""
 
 import os
 import subprocess
@@ -10,16 +11,16 @@ import httpx
 
 from maison.core.pki import Issued, client_context
 from maison.core.storage import Database
-from maison.migrations import migrate
 from maison.identite.ins.client import ClientIdentity, InsiClient, InsiFault, traits_request
 from maison.identite.ins.model import CodeCR
 from maison.identite.ins.service import InsiService
+from maison.migrations import migrate
 from tests.conftest import free_port
 from tests.identite.helpers import IDAM, STRUCTURE
 from tests.test_serving import _stop
 
 
-def _wait(url: str, **kw) -> None:  # type: ignore[no-untyped-def]
+def _wait(url: str, **kw) -> None:
     """Up to 90 s: two processes start on a machine other work may be keeping busy."""
     deadline = time.monotonic() + 90
     while True:

@@ -99,7 +99,8 @@ class Accepts:
                 Credential.PATIENT: self.patient}[credential]
 
     def describe(self) -> str:
-        kinds = [label for label, ok in (("Pro Santé Connect", self.psc), ("fournisseur d'identité local", self.local_idp),
+        kinds = [label for label, ok in (("Pro Santé Connect", self.psc), ("fournisseur d'identité local",
+                                                                           self.local_idp),
                                          ("Mon espace santé", self.patient)) if ok]
         kinds += [f"clé « {s.value} »" for s in sorted(self.scopes)]
         return ", ".join(kinds) or "personne"

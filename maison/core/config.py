@@ -92,7 +92,7 @@ class Settings:
             return Path(self.audit_checkpoint_path)
         return self.effective_secrets_dir / "audit-checkpoints.jsonl"
 
-    def keystore(self) -> "FileKeyStore":
+    def keystore(self) -> FileKeyStore:
         """Where this deployment's keys live (see `maison.core.keystore`)."""
         from maison.core.keystore import FileKeyStore
 
@@ -104,7 +104,7 @@ class Settings:
             return self.public_url.rstrip("/")
         return f"{'https' if self.tls_cert else 'http'}://{self.host}:{self.port}"
 
-    def with_overrides(self, **changes: object) -> "Settings":
+    def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 

@@ -94,7 +94,7 @@ class GroupCommit:
         except Exception:  # noqa: BLE001 - rolled back; each feed is tried again on its own
             self._commit_each(batch)
             return
-        for future, result in zip(batch, results):
+        for future, result in zip(batch, results, strict=False):
             future.set_result(result)
 
     def _commit_each(self, batch: list[Future]) -> None:

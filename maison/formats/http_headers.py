@@ -34,7 +34,7 @@ class HardenedHttp:
         parts = urlsplit(public_url) if public_url else None
         self.origin = (parts.scheme, parts.hostname or "", parts.port) if parts and parts.hostname else None
 
-    def canonical(self, scope: dict) -> dict:
+    def canonical(self, scope: dict[str, Any]) -> dict[str, Any]:
         if self.origin:
             scheme, host, port = self.origin
         elif scope.get("server"):
@@ -45,14 +45,14 @@ class HardenedHttp:
         headers.append((b"host", _host(host, port, scheme)))
         return {**scope, "scheme": scheme, "server": (host, port or _DEFAULT_PORTS.get(scheme)), "headers": headers}
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         scope = self.canonical(scope)
         over_tls = scope.get("scheme") == "https"
 
-        async def send_hardened(message: dict) -> None:
+        async def send_hardened(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 # an answer that set nosniff itself (a download) does not get it twice
                 headers = [(k, v) for k, v in message.get("headers", [])

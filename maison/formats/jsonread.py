@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import TypeVar
 
 from maison.core.errors import InvalidInput
+
+T = TypeVar("T")
+D = TypeVar("D")
 
 BIGINT_MAX = 2**63 - 1  # what a column holds; a JSON number past it is refused, not overflowed in SQL
 _NAMES = {dict: "objet", list: "liste", str: "texte", bool: "booléen", int: "entier", float: "nombre"}
@@ -36,7 +40,7 @@ class Node:
     def __repr__(self) -> str:
         return f"Node({self.path})"
 
-    def _member(self, key: str, kind: type, default: object) -> object:
+    def _member(self, key: str, kind: type[T], default: D) -> T | D:
         if not isinstance(self.value, dict):
             raise wrong_type(self.path, _NAMES[dict])
         value = self.value.get(key)
@@ -49,41 +53,41 @@ class Node:
     def has(self, key: str) -> bool:
         return isinstance(self.value, dict) and self.value.get(key) is not None
 
-    def obj(self, key: str) -> "Node":
+    def obj(self, key: str) -> Node:
         """The member, an object (an empty one when absent)."""
         return Node(self._member(key, dict, {}), f"{self.path}.{key}")
 
-    def objects(self, key: str) -> list["Node"]:
+    def objects(self, key: str) -> list[Node]:
         """The member, a list of objects (empty when absent)."""
         items = self._member(key, list, [])
         where = f"{self.path}.{key}"
         out = []
-        for i, item in enumerate(items):  # type: ignore[arg-type]
+        for i, item in enumerate(items):
             if not isinstance(item, dict):
                 raise wrong_type(f"{where}[{i}]", _NAMES[dict])
             out.append(Node(item, f"{where}[{i}]"))
         return out
 
     def text(self, key: str, default: str = "") -> str:
-        return self._member(key, str, default)  # type: ignore[return-value]
+        return self._member(key, str, default)
 
     def texts(self, key: str) -> list[str]:
         """The member, a list of strings (empty when absent)."""
         items = self._member(key, list, [])
-        for i, item in enumerate(items):  # type: ignore[arg-type]
+        for i, item in enumerate(items):
             if not isinstance(item, str):
                 raise wrong_type(f"{self.path}.{key}[{i}]", _NAMES[str])
-        return list(items)  # type: ignore[arg-type]
+        return list(items)
 
     def flag(self, key: str) -> bool | None:
-        return self._member(key, bool, None)  # type: ignore[return-value]
+        return self._member(key, bool, None)
 
     def integer(self, key: str, minimum: int = -BIGINT_MAX, maximum: int = BIGINT_MAX) -> int | None:
         value = self._member(key, int, None)
-        if value is not None and not minimum <= value <= maximum:  # type: ignore[operator]
+        if value is not None and not minimum <= value <= maximum:
             raise InvalidInput(f"{self.path}.{key} : entier de {minimum} à {maximum} attendu", code="type-json",
                                expression=f"{self.path}.{key}")
-        return value  # type: ignore[return-value]
+        return value
 
     def number(self, key: str) -> float | int | None:
         value = self.value.get(key) if isinstance(self.value, dict) else None

@@ -22,7 +22,8 @@ import email.policy
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
+from typing import cast
+from email.message import EmailMessage, Message
 from email.utils import format_datetime, make_msgid
 
 from maison.formats.mime import Attachment, Received, ascii_text, ko_subject
@@ -114,7 +115,8 @@ def read_mdn(raw: bytes) -> Disposition | None:
         if part.get_content_type() == "message/disposition-notification":
             payload = part.get_payload(decode=False)
             if isinstance(payload, list):  # the email package parsed the fields as headers (unfolded)
-                fields = {k.lower(): str(v).strip() for block in payload for k, v in block.items()}
+                blocks = cast("list[Message]", payload)  # each block of a disposition-notification is a Message
+                fields = {k.lower(): str(v).strip() for block in blocks for k, v in block.items()}
             else:
                 unfolded = re.sub(r"\r?\n[ \t]+", " ", str(payload))
                 fields = {k.lower(): v.strip() for k, v in re.findall(r"^([A-Za-z-]+):\s*(.*)$", unfolded,

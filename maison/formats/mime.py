@@ -190,7 +190,8 @@ def _split_multipart(body: bytes, boundary: str) -> list[bytes]:
         mark = b"--" + boundary.encode("ascii")
     except UnicodeEncodeError:
         raise MalformedMessage("boundary MIME non ASCII", code="message-mal-forme") from None
-    parts, start, at = [], None, body.find(mark)
+    parts: list[bytes] = []
+    start, at = None, body.find(mark)
     while at >= 0:
         line_start = at == 0 or body[at - 1:at] == b"\n"
         after = at + len(mark)

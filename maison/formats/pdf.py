@@ -22,7 +22,8 @@ def printable(text: str) -> str:
     text = text.translate(_TYPEWRITER)
     if all(ord(c) < 256 for c in text):
         return text
-    return "".join(c if ord(c) < 256 else (unicodedata.normalize("NFKD", c).encode("latin-1", "ignore").decode("latin-1")
+    return "".join(c if ord(c) < 256 else (unicodedata.normalize("NFKD", c).encode("latin-1",
+                                                                                   "ignore").decode("latin-1")
                                            or "?") for c in text)
 
 

@@ -10,6 +10,7 @@ service's own error element (for INSi, `siram:Erreur` with `code` and `severite`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -98,17 +99,18 @@ def read_envelope(data: bytes, content_type: str, *, max_bytes: int, understood:
     return env
 
 
-def envelope_bytes(body: etree._Element, headers: list[etree._Element] = ()) -> bytes:
+def envelope_bytes(body: etree._Element, headers: Sequence[etree._Element] = ()) -> bytes:
     nsmap = {"soap": SOAP12}
     env = etree.Element(f"{{{SOAP12}}}Envelope", nsmap=nsmap)
     if headers:
         header = etree.SubElement(env, f"{{{SOAP12}}}Header")
         header.extend(headers)
     etree.SubElement(env, f"{{{SOAP12}}}Body").append(body)
-    return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+    data: bytes = etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+    return data
 
 
-def fault_bytes(fault: SoapFault, subcode_ns: str | None = None, headers: list[etree._Element] = ()) -> bytes:
+def fault_bytes(fault: SoapFault, subcode_ns: str | None = None, headers: Sequence[etree._Element] = ()) -> bytes:
     f = etree.Element(f"{{{SOAP12}}}Fault", nsmap={"soap": SOAP12})
     code = etree.SubElement(f, f"{{{SOAP12}}}Code")
     etree.SubElement(code, f"{{{SOAP12}}}Value").text = f"soap:{fault.value}"

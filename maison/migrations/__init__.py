@@ -12,7 +12,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from maison.core.storage import Database, alembic_config as _alembic_config, metadata
+from maison.core.storage import Database, metadata
+from maison.core.storage import alembic_config as _alembic_config
 
 LOCATION = Path(__file__).parent
 
@@ -22,7 +23,7 @@ def migrate(db: Database, *, keystore: object = None) -> None:
     db.migrate(LOCATION, keystore=keystore)
 
 
-def alembic_config(db: Database):  # type: ignore[no-untyped-def]
+def alembic_config(db: Database):
     """Alembic's configuration for these scripts on `db` (to upgrade or downgrade to a given revision)."""
     return _alembic_config(db, LOCATION)
 

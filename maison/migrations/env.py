@@ -1,7 +1,7 @@
 """Alembic environment: runs on the engine `maison.migrations.migrate()` hands over (or the configured URL)."""
 
-from alembic import context
 import sqlalchemy as sa
+from alembic import context
 
 from maison.migrations import load_all_tables
 

@@ -54,7 +54,7 @@ def test_intact_chain_agrees_with_its_checkpoints(db, anchor):
     report = audit_anchor.verify(db, path, signer.public)
     assert report.intact and report.checkpoints == 2 and report.anchored_seq == 8 and report.head_seq == 8
     assert path.stat().st_mode & 0o777 == 0o600
-    assert (tmp_path := path.parent).stat().st_mode & 0o777 == 0o700
+    assert path.parent.stat().st_mode & 0o777 == 0o700
 
 
 def test_a_rewritten_tail_verifies_alone_but_contradicts_a_checkpoint(db, anchor):

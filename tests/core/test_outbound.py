@@ -31,7 +31,7 @@ class Seen(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def loopback():  # type: ignore[no-untyped-def]
+def loopback():
     Seen.requests = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), Seen)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -76,7 +76,7 @@ def test_the_connection_goes_to_the_checked_address_not_to_a_second_resolution(l
     real = socket.getaddrinfo
     answers: list[str] = []
 
-    def rebinding(host, port, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def rebinding(host, port, *args, **kwargs):
         if host != "jwks.rebind.example":
             return real(host, port, *args, **kwargs)
         answers.append(host)
@@ -85,7 +85,7 @@ def test_the_connection_goes_to_the_checked_address_not_to_a_second_resolution(l
 
     connected: list[str] = []
 
-    def no_network(target, address, max_bytes, timeout):  # type: ignore[no-untyped-def]
+    def no_network(target, address, max_bytes, timeout):
         connected.append(str(address))
         raise httpx.ConnectError("unreachable in this test")
 
@@ -104,7 +104,7 @@ def test_a_pinned_fetch_keeps_the_name_for_host(loopback, monkeypatch):
     real = socket.getaddrinfo
     calls: list[str] = []
 
-    def once(host, port, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def once(host, port, *args, **kwargs):
         if host == "idp.clinique.test":
             calls.append(host)
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1" if len(calls) == 1 else "10.9.9.9",

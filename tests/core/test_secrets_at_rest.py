@@ -21,12 +21,12 @@ from maison.core.storage import Database
 from tests.identite.helpers import SARAH_NIR
 
 
-def _mode(path) -> int:  # type: ignore[no-untyped-def]
+def _mode(path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
 @pytest.fixture
-def open_umask():  # type: ignore[no-untyped-def]
+def open_umask():
     """The default umask of a shell (022): what made the database and documents world-readable."""
     previous = os.umask(0o022)
     yield
@@ -233,7 +233,8 @@ def test_migration_0022_moves_the_keys_to_the_key_store(tmp_path):
     old = RSAKey.generate_key(2048, parameters={"kid": "k1", "use": "sig", "alg": "RS256"})
     with db.write() as conn:
         conn.execute(sa.text("INSERT INTO psc_key (kid, private_jwk, created_at, state) VALUES "
-                             "('k1', :jwk, '2026-01-01', 'active')"), {"jwk": orjson.dumps(old.as_dict(private=True)).decode()})
+                             "('k1', :jwk, '2026-01-01', 'active')"),
+                             {"jwk": orjson.dumps(old.as_dict(private=True)).decode()})
     keystore = FileKeyStore(tmp_path / "secrets")
     migrate(db, keystore=keystore)
     with db.read() as conn:

@@ -11,8 +11,8 @@ import pytest
 
 from maison.core.config import Settings
 from maison.core.terminology import Terminology
-from maison.formats.svs import read_value_set
 from maison.core.terminology.derive import TARGET, render
+from maison.formats.svs import read_value_set
 
 GENDER = "2.16.840.1.113883.5.1"  # HL7 AdministrativeGender
 CONFIDENTIALITY = "2.16.840.1.113883.5.25"  # HL7 Confidentiality

@@ -23,14 +23,14 @@ ADMIN = Actor(person="cli:test", structure="maison", software="maison-cli", role
 class InsiTlsServer:
     """`maison.serving_insi`'s server (uvicorn + the TLS-scope protocol) on a loopback port, in a thread."""
 
-    def __init__(self, house) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, house) -> None:
         self.tls: InsiTls = prepare(house.settings)
         self.port = free_port()
         self.url = f"https://127.0.0.1:{self.port}"
         self.server = insi_server(house, self.tls, host="127.0.0.1", port=self.port)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
-    def __enter__(self) -> "InsiTlsServer":
+    def __enter__(self) -> InsiTlsServer:
         self.thread.start()
         deadline = time.monotonic() + 10
         while not self.server.started:
@@ -43,12 +43,12 @@ class InsiTlsServer:
         self.server.should_exit = True
         self.thread.join(timeout=10)
 
-    def client(self, issued: pki.Issued | None = None, **kw) -> httpx.Client:  # type: ignore[no-untyped-def]
+    def client(self, issued: pki.Issued | None = None, **kw) -> httpx.Client:
         """An HTTP client that trusts the listener and presents `issued` (none: no certificate)."""
         return httpx.Client(verify=pki.client_context(self.tls.client_ca, issued), timeout=10, **kw)
 
 
-def issue(house, structure: str, idam: str, **kw) -> pki.Issued:  # type: ignore[no-untyped-def]
+def issue(house, structure: str, idam: str, **kw) -> pki.Issued:
     """What `maison insi-certificat` does: a certificate for a habilitated structure and software."""
     return house.insi.issue_certificate(ADMIN, authority(house.settings), structure, idam, **kw)
 

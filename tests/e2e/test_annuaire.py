@@ -31,7 +31,7 @@ from maison.partage.mss.trust import TrustSpace
 
 
 @pytest.fixture
-def ann(house, live):  # type: ignore[no-untyped-def]
+def ann(house, live):
     seed_directory(house.db, 400, seed=7)
     key = issue_key(house.db, "1750000019", "maison-tests", "tests")
     return house, httpx.Client(base_url=f"{live.url}/annuaire", headers={"ESANTE-API-KEY": key})
@@ -41,7 +41,7 @@ def _ids(bundle: dict, mode: str = "match") -> list[str]:
     return [e["resource"]["id"] for e in bundle["entry"] if e["search"]["mode"] == mode]
 
 
-def _one(house, sql: str):  # type: ignore[no-untyped-def]
+def _one(house, sql: str):
     with house.db.read() as conn:
         return conn.execute(sa.text(sql)).first()
 
@@ -91,7 +91,8 @@ def test_mailboxes_and_liste_rouge(ann):
     visible = _one(house, "select rid, address_exact from ann_mailbox where rtype='PractitionerRole' "
                           "and liste_rouge = false and type='PER' limit 1")
     assert _ids(http.get("/PractitionerRole", params={"mailbox-mss": visible.address_exact}).json()) == [visible.rid]
-    assert _ids(http.get("/PractitionerRole", params={"mailbox-mss:exact": visible.address_exact}).json()) == [visible.rid]
+    assert _ids(http.get("/PractitionerRole",
+                         params={"mailbox-mss:exact": visible.address_exact}).json()) == [visible.rid]
     domain = visible.address_exact.split("@")[1]
     assert visible.rid in _ids(http.get("/PractitionerRole", params={"mailbox-mss:contains": domain,
                                                                       "_count": 1000}).json())
@@ -246,7 +247,8 @@ def test_healthcare_activities(ann):
     assert http.get("/HealthcareService", params={"service-type": f"{CS_FORME_ACTIVITE}|{activite}",
                                                   "organization": row.organization}).json()["total"] == 0
     # _include the établissement; from the établissement, _revinclude its activities
-    included = http.get("/HealthcareService", params={"_id": row.id, "_include": "HealthcareService:organization"}).json()
+    included = http.get("/HealthcareService", params={"_id": row.id,
+                                                      "_include": "HealthcareService:organization"}).json()
     assert _ids(included, "include") == [row.organization]
     rev = http.get("/Organization", params={"_id": row.organization,
                                             "_revinclude": "HealthcareService:organization"}).json()
@@ -310,7 +312,8 @@ def test_authentication_and_capability_statement(ann, live):
     assert httpx.get(f"{live.url}/annuaire/Practitioner", headers={"ESANTE-API-KEY": "nope"}).status_code == 401
     cs = httpx.get(f"{live.url}/annuaire/metadata").json()
     practitioner = next(r for r in cs["rest"][0]["resource"] if r["type"] == "Practitioner")
-    assert {"family", "mailbox-mss", "qualification-code", "number-smartcard"} <= {p["name"] for p in practitioner["searchParam"]}
+    assert {"family", "mailbox-mss", "qualification-code",
+            "number-smartcard"} <= {p["name"] for p in practitioner["searchParam"]}
     services = next(r for r in cs["rest"][0]["resource"] if r["type"] == "HealthcareService")
     assert {p.rsplit("/", 1)[1] for p in services["supportedProfile"]} == {
         "as-dp-healthcareservice-healthcare-activity", "as-dp-healthcareservice-social-equipment"}
@@ -365,28 +368,29 @@ def test_bulk_export_refusals(ann):
     assert http.get("/$export-status/nope").status_code == 404
 
 
-def _operation(kind: str, path: str, **value) -> dict:  # type: ignore[no-untyped-def]
+def _operation(kind: str, path: str, **value) -> dict:
     parts = [{"name": "type", "valueCode": kind}, {"name": "path", "valueString": path}]
     if value:
         parts.append({"name": "value", **value})
     return {"name": "operation", "part": parts}
 
 
-def _patch(http: httpx.Client, url: str, *operations: dict, **params) -> httpx.Response:  # type: ignore[no-untyped-def]
-    return http.patch(url, params=params, content=orjson.dumps({"resourceType": "Parameters", "parameter": list(operations)}),
+def _patch(http: httpx.Client, url: str, *operations: dict, **params) -> httpx.Response:
+    return http.patch(url, params=params, content=orjson.dumps({"resourceType": "Parameters",
+                                                                "parameter": list(operations)}),
                       headers={"Content-Type": "application/fhir+json"})
 
 
 OPERATOR = "1750000019"
 
 
-def _open(house, address: str, holder: str, kind: str = "PER") -> None:  # type: ignore[no-untyped-def]
+def _open(house, address: str, holder: str, kind: str = "PER") -> None:
     """The operator opens a mailbox (its registry), so that it may publish it on its holder."""
     Mailboxes(house.db).create(audit.SYSTEM, address, OPERATOR, kind, holder, "BAL de test")
 
 
 @pytest.fixture
-def operator(ann):  # type: ignore[no-untyped-def]
+def operator(ann):
     house, http = ann
     # issue 18 §1.2: an operator writes the mailboxes of its own domains, for their holders
     TrustSpace(house.db).register(OPERATOR, "OPERATEUR HOPITAL", ["hopital-exemple.mssante.fr", "hopital.mssante.fr",
@@ -415,7 +419,8 @@ def test_operator_publishes_a_mailbox_by_conditional_patch(operator):
         valueBoolean=True))
     assert hidden.status_code == 200 and "telecom" not in hidden.json()
     assert reader.get("/Practitioner", params={"mailbox-mss": address}).json()["total"] == 0
-    removed = _patch(op, f"/Practitioner/{prac}", _operation("delete", f"Practitioner.telecom.where(value = '{address}')"))
+    removed = _patch(op, f"/Practitioner/{prac}", _operation("delete",
+                                                             f"Practitioner.telecom.where(value = '{address}')"))
     assert removed.status_code == 200
     with house.db.read() as conn:
         assert conn.execute(sa.select(store.ann_mailbox).where(store.ann_mailbox.c.rid == prac)).first() is None
@@ -466,7 +471,7 @@ def _code(response: httpx.Response) -> str:
     return response.json()["issue"][0]["details"]["coding"][0]["code"]
 
 
-def _registration(**values) -> dict:  # type: ignore[no-untyped-def]
+def _registration(**values) -> dict:
     return {"resourceType": "Parameters", "parameter": [{"name": k, "valueString": v} for k, v in values.items()]}
 
 
@@ -503,7 +508,8 @@ def test_rpps_plus_declaration_by_the_employer_waits_for_the_registry(ann):
     practitioner, role = made["Practitioner"], made["PractitionerRole"]
     assert practitioner["id"].startswith("8998") and role["organization"]["reference"] == f"Organization/{ehpad}"
     assert any(c["code"] == "318" for code in role["code"] for c in code["coding"])
-    assert _ids(directory.get("/PractitionerRole", params={"organization": ehpad, "role": "318"}).json()) == [role["id"]]
+    assert _ids(directory.get("/PractitionerRole", params={"organization": ehpad,
+                                                           "role": "318"}).json()) == [role["id"]]
     assert registry.post(f"/$rpps-plus/{declaration}/$valider").status_code == 409
     state = employer.get(f"/$rpps-plus/{declaration}")
     assert state.status_code == 200 and state.json()["parameter"][1]["valueCode"] == "validee"
@@ -535,6 +541,7 @@ def test_hostile_patch_bodies_are_refused_not_crashed(operator, body):
     house, _, op = operator
     prac = _one(house, "select id from ann_practitioner limit 1").id
     before = _one(house, f"select resource from ann_practitioner where id = '{prac}'").resource
-    response = op.patch(f"/Practitioner/{prac}", content=orjson.dumps(body), headers={"Content-Type": "application/fhir+json"})
+    response = op.patch(f"/Practitioner/{prac}", content=orjson.dumps(body),
+                        headers={"Content-Type": "application/fhir+json"})
     assert response.status_code in (400, 422) and response.json()["resourceType"] == "OperationOutcome"
     assert _one(house, f"select resource from ann_practitioner where id = '{prac}'").resource == before  # untouched

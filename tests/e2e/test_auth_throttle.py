@@ -19,21 +19,28 @@ from maison.partage.mss.mailboxes import Mailboxes
 from tests.e2e.test_mes_login import PASSWORD as PATIENT_PASSWORD
 from tests.e2e.test_mes_login import mes  # noqa: F401 - fixture
 from tests.e2e.test_mss_imap import _imap
-from tests.e2e.test_mss_smtp import _client
-from tests.e2e.test_mss_smtp import mss  # noqa: F401 - fixture
-from tests.e2e.test_psc import IDNATPS, PASSWORD, REDIRECT, _login
-from tests.e2e.test_psc import psc  # noqa: F401 - fixture
+from tests.e2e.test_mss_smtp import (
+    _client,
+    mss,  # noqa: F401 - fixture
+)
+from tests.e2e.test_psc import (
+    IDNATPS,
+    PASSWORD,
+    REDIRECT,
+    _login,
+    psc,  # noqa: F401 - fixture
+)
 from tests.partage.mss_world import PFI, PFI_PASSWORD
 
 GUESSES = 48
 
 
-def _security(house, event: str) -> list[dict]:  # type: ignore[no-untyped-def]
+def _security(house, event: str) -> list[dict]:
     with house.db.read() as conn:
         return [e for e in audit.events(conn, action_prefix=f"securite.{event}") if e["action"] == f"securite.{event}"]
 
 
-def _later(throttle, seconds: float) -> None:  # type: ignore[no-untyped-def]
+def _later(throttle, seconds: float) -> None:
     """Time passes for this throttle (its clock is the only thing moved)."""
     throttle.clock = lambda: time.time() + seconds
 

@@ -13,7 +13,7 @@ from tests.partage.world import CHILD, CHILD_ID, PROS, make_world, n1
 
 
 @pytest.fixture
-def world(house, live):  # type: ignore[no-untyped-def]
+def world(house, live):
     w = make_world(house, live)
     fed = w.provide("hospitalier", [Produced(n1(PROS["hospitalier"]))])
     assert fed.status_code == 200, fed.text

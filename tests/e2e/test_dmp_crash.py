@@ -28,6 +28,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from maison.core.audit import detail_of
+from maison.core.blobs import Blobs
 from tests.conftest import free_port
 from tests.partage.crash_world import (
     FHIR,
@@ -43,8 +45,6 @@ from tests.partage.crash_world import (
     submissions,
 )
 from tests.partage.world import PROS, make_world, n1
-from maison.core.audit import detail_of
-from maison.core.blobs import Blobs
 
 BUNDLES = 30  # every third one carries two documents
 PDF_BYTES = 300_000  # the CDA wrapping it in base64 is ~600 kB
@@ -61,7 +61,7 @@ def documents() -> list[list[bytes]]:
 
 
 @pytest.fixture
-def server(settings, tmp_path: Path):  # type: ignore[no-untyped-def]
+def server(settings, tmp_path: Path):
     proc = ServerProcess(free_port(), settings.data_dir, settings.database_url, settings.reference_path,
                          tmp_path / "server.log")
     yield proc
@@ -102,7 +102,7 @@ def test_killed_mid_submission_nothing_partial_nothing_acknowledged_lost(house, 
     world = make_world(house, Endpoint(server.url), ("hospitalier", "generaliste"))
     work = submissions(documents)
     by_lot = {s.lot: s for s in work}
-    by_uid = {uid: (s, data) for s in work for uid, data in zip(s.unique_ids, s.documents)}
+    by_uid = {uid: (s, data) for s in work for uid, data in zip(s.unique_ids, s.documents, strict=False)}
 
     # --- the volley, and the kill while submissions are in flight -------------------------------
     volley = Volley(server.url, world.headers("hospitalier"), work, threads=THREADS).start()
@@ -168,7 +168,7 @@ def test_killed_mid_submission_nothing_partial_nothing_acknowledged_lost(house, 
     assert len(resources) == len(stored.documents)
     with httpx.Client(headers=world.headers("generaliste"), timeout=30) as client:
         for s in acked:
-            for doc_id, data in zip(s.locations("DocumentReference"), s.documents):
+            for doc_id, data in zip(s.locations("DocumentReference"), s.documents, strict=False):
                 resource = resources[doc_id]
                 attachment = resource["content"][0]["attachment"]
                 assert attachment["hash"] == sha1_b64(data) and attachment["size"] == len(data)

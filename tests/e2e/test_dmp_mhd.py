@@ -14,7 +14,7 @@ from tests.partage.world import PROS, make_world, n1
 
 
 @pytest.fixture
-def world(house, live):  # type: ignore[no-untyped-def]
+def world(house, live):
     return make_world(house, live, ("hospitalier", "generaliste", "infirmier"))
 
 

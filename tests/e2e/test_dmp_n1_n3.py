@@ -8,9 +8,9 @@ import orjson
 import pytest
 
 from maison.core.identifiers.nir import OID_INS_NIR_TEST
+from maison.core.ins_traits import Traits
 from maison.formats.cda.build import LOINC, PatientIdentity
 from maison.formats.cda.header import Code
-from maison.core.ins_traits import Traits
 from maison.partage.dmp.producer import Produced, provide_bundle
 from tests.partage.world import PROS, make_world, n1
 
@@ -21,7 +21,7 @@ BIO = Code("11502-2", LOINC, "CR d'examens biologiques")
 
 
 @pytest.fixture
-def world(house, live, reference_path: Path):  # type: ignore[no-untyped-def]
+def world(house, live, reference_path: Path):
     house.insi.referential.register(Traits.of("PAT-TROIS", "DOMINIQUE MARIE-LOUISE", "F", "1979-03-28", "51215"),
                                     PAT_TROIS_INS)
     w = make_world(house, live, ("hospitalier", "generaliste"))

@@ -13,7 +13,7 @@ from tests.partage.world import CHILD, PROS, make_world, n1
 
 
 @pytest.fixture
-def world(house, live):  # type: ignore[no-untyped-def]
+def world(house, live):
     w = make_world(house, live, ("hospitalier", "generaliste", "dentiste"))
     fed = w.provide("hospitalier", [Produced(n1(PROS["hospitalier"]))])
     assert fed.status_code == 200, fed.text
@@ -105,7 +105,8 @@ def test_delete_read_and_binary_answer_not_yours_like_not_there(world):
     assert [(r["actor_person"], r["patient"], r["d"]["motif"]) for r in deleted] == [
         (PROS["generaliste"].idnatps, SARAH_NIR, "non-producteur"), (PROS["generaliste"].idnatps, None,
                                                                     "document-inconnu")]
-    reads = [(r["actor_person"], r["patient"]) for r in _refusals(world, "dmp.lire") + _refusals(world, "dmp.consulter")]
+    reads = [(r["actor_person"], r["patient"]) for r in _refusals(world, "dmp.lire") + _refusals(world,
+                                                                                                 "dmp.consulter")]
     assert reads.count((PROS["dentiste"].idnatps, SARAH_NIR)) == 2 and (CHILD, SARAH_NIR) in reads
 
 

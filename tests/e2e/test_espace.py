@@ -21,12 +21,12 @@ UCUM = "http://unitsofmeasure.org"
 
 
 @pytest.fixture
-def world(house, live):  # type: ignore[no-untyped-def]
+def world(house, live):
     return make_world(house, live, ("hospitalier", "generaliste"))
 
 
 @pytest.fixture
-def sarah(world):  # type: ignore[no-untyped-def]
+def sarah(world):
     return httpx.Client(base_url=f"{world.base}/espace", headers={"Authorization": f"Bearer {world.patient_token()}"},
                         timeout=30)
 
@@ -75,7 +75,8 @@ def test_profile_identity_comes_from_the_ins_and_rubriques_hold_fhir_entries(wor
     assert kinds == ["AllergyIntolerance", "Condition", "Immunization", "MedicationStatement", "RelatedPerson"]
     # the patient corrects and removes entries
     id_ = condition.json()["id"]
-    assert sarah.put(f"/profil/maladies/{id_}", json={"resourceType": "Condition", "code": {"text": "Asthme allergique"}}
+    assert sarah.put(f"/profil/maladies/{id_}", json={"resourceType": "Condition",
+                                                      "code": {"text": "Asthme allergique"}}
                      ).json()["code"]["text"] == "Asthme allergique"
     assert sarah.delete(f"/profil/maladies/{id_}").status_code == 204
     assert sarah.get("/profil/maladies").json()["total"] == 0
@@ -255,7 +256,8 @@ def test_the_export_holds_everything_the_patient_may_see(world, sarah) -> None:
     assert len(references) == 1  # the document awaiting its consultation d'annonce is not exported (R.1111-53)
     path = f"mon-espace-sante/{references[0]['content'][0]['attachment']['url']}"
     assert archive.read(path) == letter
-    sums = dict(reversed(line.split("  ")) for line in archive.read("mon-espace-sante/SHA256SUMS").decode().splitlines())
+    listing = archive.read("mon-espace-sante/SHA256SUMS").decode().splitlines()
+    sums = dict(reversed(line.split("  ")) for line in listing)
     for name, digest in sums.items():
         assert hashlib.sha256(archive.read(f"mon-espace-sante/{name}")).hexdigest() == digest
     assert {"mon-espace-sante/LISEZMOI.txt", "mon-espace-sante/historique-acces.json"} <= names

@@ -15,7 +15,7 @@ from tests.partage.world import CHILD, PROS, SARAH_NIR, make_world, n1
 
 
 @pytest.fixture
-def world(house, live):  # type: ignore[no-untyped-def]
+def world(house, live):
     return make_world(house, live, ("hospitalier",))
 
 

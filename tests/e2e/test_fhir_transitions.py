@@ -13,7 +13,7 @@ from tests.identite.helpers import IDAM, SARAH, SARAH_NIR, STRUCTURE, nir, seed_
 
 
 @pytest.fixture
-def dpi(house, live):  # type: ignore[no-untyped-def]
+def dpi(house, live):
     seed_referential(house.insi)
     key = issue_key(house.db, STRUCTURE, IDAM, "801234567897", "accueil")
     return httpx.Client(base_url=f"{live.url}/fhir", headers={"Authorization": f"Bearer {key}"})
@@ -103,7 +103,8 @@ def test_datamatrix_with_another_ins_is_refused(dpi):
     garbage = dpi.post(f"/Patient/{pid}/$lire-datamatrix", content=b"\x89PNG\r\n\x1a\nnot a png",
                        headers={"Content-Type": "image/png"})
     assert garbage.status_code == 400 and garbage.json()["resourceType"] == "OperationOutcome"
-    wrong_type = dpi.post(f"/Patient/{pid}/$lire-datamatrix", content=b"{}", headers={"Content-Type": "application/json"})
+    wrong_type = dpi.post(f"/Patient/{pid}/$lire-datamatrix", content=b"{}",
+                          headers={"Content-Type": "application/json"})
     assert _code(wrong_type) == "media-type"
 
 

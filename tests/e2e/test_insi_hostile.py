@@ -11,7 +11,7 @@ SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 
 
 @pytest.fixture
-def post(house, live):  # type: ignore[no-untyped-def]
+def post(house, live):
     seed_referential(house.insi)
 
     def send(body: bytes, content_type: str = "application/soap+xml; charset=utf-8") -> tuple[int, etree._Element]:

@@ -30,7 +30,7 @@ SARAH_QUERY = ("GARCIA-HAMMADI", ["SARAH-LOU"], "F", "1977-01-21")
 
 
 @pytest.fixture
-def strict(settings, db):  # type: ignore[no-untyped-def]
+def strict(settings, db):
     """The house as deployed: no development exception."""
     house = House.open(replace(settings, insi_dev_sans_certificat=False), migrate=False)
     seed_referential(house.insi)
@@ -40,7 +40,7 @@ def strict(settings, db):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def listener(strict):  # type: ignore[no-untyped-def]
+def listener(strict):
     with InsiTlsServer(strict) as server:
         yield server
 
@@ -51,7 +51,7 @@ def _fault(response: httpx.Response) -> str:
     return erreur.get("code")
 
 
-def _refusals(house) -> list[dict]:  # type: ignore[no-untyped-def]
+def _refusals(house) -> list[dict]:
     with house.db.read() as conn:
         return list(audit.events(conn, action_prefix="securite.certificat-refuse"))
 

@@ -8,12 +8,12 @@ import xmlschema
 from lxml import etree
 
 from maison.core import audit
+from maison.core.ins_traits import Traits
 from maison.identite.ins.client import ClientIdentity, InsiClient, InsiFault, traits_request
 from maison.identite.ins.model import CodeCR
-from maison.core.ins_traits import Traits
 from maison.serving_insi import authority
 from tests.e2e.insi_mtls import InsiTlsServer, issue
-from tests.identite.helpers import IDAM, SARAH, SARAH_NIR, STRUCTURE, nir, seed_referential
+from tests.identite.helpers import IDAM, SARAH_NIR, STRUCTURE, nir, seed_referential
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def _body(payload: bytes) -> etree._Element:
 
 
 @pytest.fixture
-def insi(house):  # type: ignore[no-untyped-def]
+def insi(house):
     """INSi over its mutual-TLS listener, called with the structure's certificate (issue 18, 1.4)."""
     ids = seed_referential(house.insi)
     with InsiTlsServer(house) as listener, listener.client(issue(house, STRUCTURE, IDAM)) as http:

@@ -13,7 +13,7 @@ CHILD = nir("2150375056021")  # a minor (born 2015)
 
 
 @pytest.fixture
-def mes(house, live):  # type: ignore[no-untyped-def]
+def mes(house, live):
     login = house.patient_login
     login.open_account("sarah.garcia", SARAH_NIR, "1977-01-21", PASSWORD, email="sarah@example.fr")
     login.open_account("lea.bernard", CHILD, "2015-03-03", PASSWORD, phone="+33612345678")
@@ -21,11 +21,11 @@ def mes(house, live):  # type: ignore[no-untyped-def]
     return login, f"{live.url}/mes"
 
 
-def _code(login, recipient: str) -> str:  # type: ignore[no-untyped-def]
+def _code(login, recipient: str) -> str:
     return re.search(r"\b(\d{6})\b", login.outbox(recipient)[-1]["body"]).group(1)
 
 
-def _log_in(login, base: str, user: str = "sarah.garcia", recipient: str = "sarah@example.fr") -> dict:  # type: ignore[no-untyped-def]
+def _log_in(login, base: str, user: str = "sarah.garcia", recipient: str = "sarah@example.fr") -> dict:
     started = httpx.post(f"{base}/connexion", json={"identifiant": user, "motDePasse": PASSWORD})
     assert started.status_code == 202, started.text
     done = httpx.post(f"{base}/connexion/code", json={"transaction": started.json()["transaction"],

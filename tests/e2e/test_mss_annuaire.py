@@ -12,9 +12,9 @@ from maison.core.audit import SYSTEM
 from maison.core.auth import issue_key
 from maison.core.errors import InvalidInput
 from maison.core.identifiers.checksums import luhn_check_digit
+from maison.identite.psc.api import issuer_for
 from maison.partage.mss import store
 from maison.partage.mss.mailboxes import Mailboxes
-from maison.identite.psc.api import issuer_for
 from maison.partage.mss.publication import AnnuaireAccess, Publication, PublicationRefused, publish_pending
 from maison.partage.mss.trust import TrustSpace
 from tests.partage.mss_world import start_world
@@ -25,7 +25,7 @@ CABINET_BOX = "secretariat@cabinet-martin.mssante.fr"
 
 
 @pytest.fixture
-def published(house, live):  # type: ignore[no-untyped-def]
+def published(house, live):
     make_world(house, live, keys=())
     boxes = Mailboxes(house.db)
     # issue 18 §1.2: the operator publishes the mailboxes of the domains it serves in the trust space
@@ -88,7 +88,7 @@ def test_the_operator_publishes_each_new_mailbox_once_and_never_a_citizen_one(pu
     assert publish_pending(boxes, "mes", publication) == (0, 0)
 
 
-def house_db(boxes: Mailboxes):  # type: ignore[no-untyped-def]
+def house_db(boxes: Mailboxes):
     return boxes.db.write()
 
 

@@ -24,7 +24,7 @@ DOCTOR, GP = PROS["hospitalier"].idnatps, PROS["generaliste"].idnatps
 
 
 @pytest.fixture
-def operators(house, live):  # type: ignore[no-untyped-def]
+def operators(house, live):
     make_world(house, live, keys=())
     trust, boxes = TrustSpace(house.db), Mailboxes(house.db)
     for name, domain in (("operateur-a", "a.mssante.fr"), ("operateur-b", "b.mssante.fr")):
@@ -42,7 +42,7 @@ def operators(house, live):  # type: ignore[no-untyped-def]
     a.close()
 
 
-def _operation(kind: str, path: str, **value) -> dict:  # type: ignore[no-untyped-def]
+def _operation(kind: str, path: str, **value) -> dict:
     parts = [{"name": "type", "valueCode": kind}, {"name": "path", "valueString": path}]
     if value:
         parts.append({"name": "value", **value})
@@ -54,7 +54,7 @@ def _patch(client: httpx.Client, idnatps: str, *operations: dict) -> httpx.Respo
                         content=orjson.dumps({"resourceType": "Parameters", "parameter": list(operations)}))
 
 
-def _addresses(house, idnatps: str) -> list[str]:  # type: ignore[no-untyped-def]
+def _addresses(house, idnatps: str) -> list[str]:
     from maison.identite.annuaire.index import get, mailboxes
 
     with house.db.read() as conn:

@@ -23,20 +23,20 @@ SARAH_BOX = f"{SARAH_ID.ins}@patient.mssante.fr"
 
 
 @pytest.fixture
-def mss(house, live, tmp_path):  # type: ignore[no-untyped-def]
+def mss(house, live, tmp_path):
     make_world(house, live, keys=())  # Sarah in the INS referential
     world = start_world(house, tmp_path, issuer_for(live.url))
     yield world
     world.close()
 
 
-def _send(mss, to: str, raw: bytes) -> None:  # type: ignore[no-untyped-def]
+def _send(mss, to: str, raw: bytes) -> None:
     with _client(mss, "chu-test") as client:
         client.login(PFI, PFI_PASSWORD)
         client.sendmail(PFI, [to], raw)
 
 
-def _text(mss, row) -> str:  # type: ignore[no-untyped-def]
+def _text(mss, row) -> str:
     parsed = email.message_from_bytes(mss.mss.delivery.content(row.sha256), policy=email.policy.default)
     return "".join(p.get_content() for p in parsed.walk() if p.get_content_type() == "text/plain")
 
@@ -63,7 +63,8 @@ def test_no_mailbox_without_a_mon_espace_sante(mss, house):
         time.sleep(0.05)
     assert len(_delivered(house, PFI)) == 2
     with house.db.read() as conn:
-        assert conn.execute(sa.select(store.mss_message).where(store.mss_message.c.address == SARAH_BOX)).first() is None
+        query = sa.select(store.mss_message).where(store.mss_message.c.address == SARAH_BOX)
+        assert conn.execute(query).first() is None
 
 
 def test_sun_es_ps41_test_mailbox_answers_automatically(mss, house):

@@ -16,7 +16,7 @@ from tests.partage.mss_world import PFI, PFI_PASSWORD, start_world
 
 
 @pytest.fixture
-def session(house, live, tmp_path):  # type: ignore[no-untyped-def]
+def session(house, live, tmp_path):
     world = start_world(house, tmp_path, issuer_for(live.url))
     client = _client(world, "chu-test")
     client.login(PFI, PFI_PASSWORD)
@@ -34,7 +34,7 @@ def _data(client: smtplib.SMTP, wire: bytes) -> tuple[int, bytes]:
     return client.getreply()
 
 
-def _stored(house) -> list[bytes]:  # type: ignore[no-untyped-def]
+def _stored(house) -> list[bytes]:
     with house.db.read() as conn:
         rows = conn.execute(sa.select(store.mss_message.c.sha256).order_by(store.mss_message.c.uid)).scalars().all()
     return [house.mss.delivery.content(digest) for digest in rows]

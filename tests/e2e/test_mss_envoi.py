@@ -15,14 +15,14 @@ SARAH_BOX = f"{SARAH_ID.ins}@patient.mssante.fr"
 
 
 @pytest.fixture
-def setting(house, live, tmp_path):  # type: ignore[no-untyped-def]
+def setting(house, live, tmp_path):
     world = make_world(house, live, keys=("hospitalier", "generaliste"))
     mss = start_world(house, tmp_path, issuer_for(live.url))
     yield world, mss
     mss.close()
 
 
-def _submission(mss) -> Submission:  # type: ignore[no-untyped-def]
+def _submission(mss) -> Submission:
     return Submission("127.0.0.1", mss.endpoints("chu-test").submission, str(mss.mss.authority.cert_path), PFI,
                       PFI_PASSWORD)
 

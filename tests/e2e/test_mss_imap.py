@@ -18,19 +18,19 @@ from tests.partage.world import PROS, make_world
 
 
 @pytest.fixture
-def mss(house, live, tmp_path):  # type: ignore[no-untyped-def]
+def mss(house, live, tmp_path):
     world = start_world(house, tmp_path, issuer_for(live.url))
     yield world
     world.close()
 
 
-def _imap(mss, operator: str) -> imaplib.IMAP4:  # type: ignore[no-untyped-def]
+def _imap(mss, operator: str) -> imaplib.IMAP4:
     client = imaplib.IMAP4("127.0.0.1", mss.endpoints(operator).imap, timeout=20)
     client.starttls(ssl_context=ssl.create_default_context(cafile=str(mss.mss.authority.cert_path)))
     return client
 
 
-def _send_to_gp(mss, house, raw: bytes) -> None:  # type: ignore[no-untyped-def]
+def _send_to_gp(mss, house, raw: bytes) -> None:
     with _client(mss, "chu-test") as client:
         client.login(PFI, PFI_PASSWORD)
         client.sendmail(PFI, [GP], raw)

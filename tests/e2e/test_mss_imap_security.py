@@ -22,7 +22,7 @@ from tests.partage.world import make_world
 
 
 @pytest.fixture
-def mss(house, live, tmp_path):  # type: ignore[no-untyped-def]
+def mss(house, live, tmp_path):
     world = start_world(house, tmp_path, issuer_for(live.url))
     yield world
     world.close()
@@ -31,7 +31,7 @@ def mss(house, live, tmp_path):  # type: ignore[no-untyped-def]
 class Raw:
     """A line-level IMAP client over a real socket, TLS after STARTTLS."""
 
-    def __init__(self, mss, operator: str = "chu-test") -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, mss, operator: str = "chu-test") -> None:
         self.context = ssl.create_default_context(cafile=str(mss.mss.authority.cert_path))
         self.sock: socket.socket | ssl.SSLSocket = socket.create_connection(
             ("127.0.0.1", mss.endpoints(operator).imap), timeout=20)
@@ -230,7 +230,7 @@ def test_an_append_within_the_limit_is_answered_no_and_leaves_nothing_open(mss):
 # --- 3: hostile SEARCH and FETCH: BAD or NO, the session goes on -------------------------------------
 
 @pytest.fixture
-def selected(mss, house):  # type: ignore[no-untyped-def]
+def selected(mss, house):
     with _client(mss, "chu-test") as client:
         client.login(PFI, PFI_PASSWORD)
         client.sendmail(PFI, [PFI], b"From: " + PFI.encode() + b"\r\nTo: " + PFI.encode()

@@ -20,7 +20,7 @@ PHARMACY_BOX = "pharmacie.du.marche@medecin.mssante.fr"  # an ORG mailbox at the
 
 
 @pytest.fixture
-def setting(house, live, tmp_path):  # type: ignore[no-untyped-def]
+def setting(house, live, tmp_path):
     world = make_world(house, live, keys=("generaliste",))
     mss = start_world(house, tmp_path, issuer_for(live.url))
     http = httpx.Client(base_url=f"{live.url}/espace/messagerie",
@@ -30,7 +30,7 @@ def setting(house, live, tmp_path):  # type: ignore[no-untyped-def]
     mss.close()
 
 
-def _from_hospital(mss, house, **extra) -> None:  # type: ignore[no-untyped-def]
+def _from_hospital(mss, house, **extra) -> None:
     with _client(mss, "chu-test") as client:
         client.login(PFI, PFI_PASSWORD)
         client.sendmail(PFI, [SARAH_BOX], _letter(to=SARAH_BOX, **extra))

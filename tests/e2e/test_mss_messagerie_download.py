@@ -26,7 +26,7 @@ def test_hostile_attachment_names_and_types_download_safely(setting, house):  # 
         client.sendmail(PFI, [SARAH_BOX], message.as_bytes(message.compose(out, domain="chu-test.mssante.fr")))
     assert _delivered(house, SARAH_BOX)
     uid = http.get("").json()["messages"][0]["uid"]
-    for n, (name, _kind, data) in enumerate(HOSTILE):
+    for n, (_name, _kind, data) in enumerate(HOSTILE):
         piece = http.get(f"/{uid}/pieces/{n}")
         assert piece.status_code == 200, piece.text
         assert piece.content == data

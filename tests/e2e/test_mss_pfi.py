@@ -36,19 +36,19 @@ VIGILANCE = audit.Actor(person="cellule-iv", structure=HOPITAL, software="dpi")
 
 
 @pytest.fixture
-def mss(house, live, tmp_path):  # type: ignore[no-untyped-def]
+def mss(house, live, tmp_path):
     world = start_world(house, tmp_path, issuer_for(live.url))
     yield world
     world.close()
 
 
 @pytest.fixture
-def token(house, live) -> str:  # type: ignore[no-untyped-def]
+def token(house, live) -> str:
     """The GP's PSC token; the world also puts Sarah and her child in the INS referential."""
     return make_world(house, live, keys=("generaliste",)).tokens["generaliste"]
 
 
-def _pfi(mss, house, reference_path) -> Pfi:  # type: ignore[no-untyped-def]
+def _pfi(mss, house, reference_path) -> Pfi:
     submission = mss.endpoints("chu-test")
 
     def send(raw: bytes, sender: str, recipients: list[str]) -> None:  # the PFI submits like any client
@@ -64,7 +64,7 @@ def _pfi(mss, house, reference_path) -> Pfi:  # type: ignore[no-untyped-def]
                patients=house.patients)
 
 
-def _qualified_sarah(house) -> int:  # type: ignore[no-untyped-def]
+def _qualified_sarah(house) -> int:
     """Sarah admitted at the hospital, her INS retrieved by INSi and her identity document checked."""
     index = house.patients
     p = index.admit(DESK, HOPITAL, "IPP-SARAH", Traits.of("Garcia-Hammadi", "Sarah-Lou", "F", "1977-01-21"))
@@ -73,7 +73,7 @@ def _qualified_sarah(house) -> int:  # type: ignore[no-untyped-def]
     return index.check_document(DESK, p.id, "PA").id
 
 
-def _gp_sends(mss, house, token: str, cda: bytes, *, mdn: bool = True) -> None:  # type: ignore[no-untyped-def]
+def _gp_sends(mss, house, token: str, cda: bytes, *, mdn: bool = True) -> None:
     raw = _letter(sender=GP, to=PFI, cda=cda, **({"notification_to": GP} if mdn else {}))
     with _client(mss, "medecins") as client:
         client.auth("XOAUTH2", lambda challenge=None: f"user={GP}\x01auth=Bearer {token}\x01\x01" if not challenge
@@ -212,7 +212,7 @@ def test_a_message_failing_in_a_batch_fails_alone_and_is_handled_once_later(mss,
     first, second = pfi.pending()
     write = pfi._write
 
-    def broken_disk(conn, judged, digests):  # type: ignore[no-untyped-def]
+    def broken_disk(conn, judged, digests):
         if first in [one.uid for one in judged]:
             raise OSError("disque plein")
         write(conn, judged, digests)

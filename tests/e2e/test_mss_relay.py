@@ -20,25 +20,25 @@ from tests.partage.mss_world import GP, PFI, PFI_PASSWORD, start_world
 
 
 @pytest.fixture
-def mss(house, live, tmp_path):  # type: ignore[no-untyped-def]
+def mss(house, live, tmp_path):
     world = start_world(house, tmp_path, issuer_for(live.url))
     yield world
     world.close()
 
 
-def _counting(monkeypatch, delivery):  # type: ignore[no-untyped-def]
+def _counting(monkeypatch, delivery):
     """Every delivery into the GP's mailbox (a replay too) and every read of a blob, counted."""
     delivered: collections.Counter = collections.Counter()
     read: list[str] = []
     lock = threading.Lock()
     deliver, content = delivery.deliver, delivery.content
 
-    def counted_deliver(actor, address, raw, sender, message_id):  # type: ignore[no-untyped-def]
+    def counted_deliver(actor, address, raw, sender, message_id):
         with lock:
             delivered[(address, message_id)] += 1
         return deliver(actor, address, raw, sender, message_id)
 
-    def counted_content(sha256):  # type: ignore[no-untyped-def]
+    def counted_content(sha256):
         read.append(sha256)
         return content(sha256)
 
@@ -47,7 +47,7 @@ def _counting(monkeypatch, delivery):  # type: ignore[no-untyped-def]
     return delivered, read
 
 
-def _in_gp_box(house, count: int, timeout: float = 30) -> list[str]:  # type: ignore[no-untyped-def]
+def _in_gp_box(house, count: int, timeout: float = 30) -> list[str]:
     deadline = time.monotonic() + timeout
     while True:
         with house.db.read() as conn:
@@ -58,7 +58,7 @@ def _in_gp_box(house, count: int, timeout: float = 30) -> list[str]:  # type: ig
         time.sleep(0.05)
 
 
-def _outbox(house) -> list[sa.Row]:  # type: ignore[no-untyped-def]
+def _outbox(house) -> list[sa.Row]:
     with house.db.read() as conn:
         return conn.execute(sa.select(store.mss_outbox)).all()
 

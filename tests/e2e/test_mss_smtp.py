@@ -13,9 +13,9 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from maison.identite.psc.api import issuer_for
 from maison.core.audit import SYSTEM
 from maison.formats import mime as message
+from maison.identite.psc.api import issuer_for
 from maison.partage.mss import smtp, store, xdm
 from maison.partage.mss.pki import Authority
 from tests.partage.mss_world import GP, HOPITAL_DOMAIN, MEDECIN_DOMAIN, PFI, PFI_PASSWORD, start_world
@@ -23,13 +23,14 @@ from tests.partage.world import PROS, make_world, n1
 
 
 @pytest.fixture
-def mss(house, live, tmp_path):  # type: ignore[no-untyped-def]
+def mss(house, live, tmp_path):
     world = start_world(house, tmp_path, issuer_for(live.url))
     yield world
     world.close()
 
 
-def _letter(sender: str = PFI, to: str = GP, cda: bytes | None = None, **extra) -> bytes:  # type: ignore[no-untyped-def]
+def _letter(sender: str = PFI, to: str = GP, cda: bytes | None = None,
+            **extra) -> bytes:
     archive = xdm.build([xdm.XdmDocument(cda or n1(PROS["hospitalier"]))], source_id="1.2.250.1.213.4.1.9.1")
     out = message.Outgoing(sender, [to], message.subject("Lettre de liaison", "Garcia-Hammadi", "Sarah",
                                                          date(1977, 1, 21)),
@@ -40,7 +41,7 @@ def _letter(sender: str = PFI, to: str = GP, cda: bytes | None = None, **extra) 
     return message.as_bytes(message.compose(out, domain=sender.rpartition("@")[2]))
 
 
-def _client(mss, operator: str) -> smtplib.SMTP:  # type: ignore[no-untyped-def]
+def _client(mss, operator: str) -> smtplib.SMTP:
     endpoints = mss.endpoints(operator)
     client = smtplib.SMTP("127.0.0.1", endpoints.submission, timeout=20)
     client.starttls(context=ssl.create_default_context(cafile=str(mss.mss.authority.cert_path)))
@@ -48,7 +49,7 @@ def _client(mss, operator: str) -> smtplib.SMTP:  # type: ignore[no-untyped-def]
     return client
 
 
-def _as_the_hospital_relay(mss) -> smtplib.SMTP:  # type: ignore[no-untyped-def]
+def _as_the_hospital_relay(mss) -> smtplib.SMTP:
     """A connection to the GP's operator's relay port, presenting the hospital operator's certificate."""
     runtime = mss.mss.runtimes["chu-test"]
     context = ssl.create_default_context(cafile=str(runtime.ca))
@@ -222,7 +223,8 @@ def test_oversized_and_malformed_messages_refused(mss):
     with _client(mss, "chu-test") as client:
         client.login(PFI, PFI_PASSWORD)
         with pytest.raises(smtplib.SMTPDataError) as no_id:
-            client.sendmail(PFI, [GP], f"From: {PFI}\r\nTo: {GP}\r\nSubject: sans identifiant\r\n\r\ncorps\r\n".encode())
+            client.sendmail(PFI, [GP],
+                            f"From: {PFI}\r\nTo: {GP}\r\nSubject: sans identifiant\r\n\r\ncorps\r\n".encode())
         assert no_id.value.smtp_code == 554 and b"Message-ID" in no_id.value.smtp_error
 
 
@@ -230,7 +232,7 @@ def test_a_professional_authenticates_with_his_psc_token(mss, house, live):
     world = make_world(house, live, keys=("generaliste",))
     token = world.tokens["generaliste"]
 
-    def xoauth2(challenge=None):  # type: ignore[no-untyped-def]
+    def xoauth2(challenge=None):
         return f"user={GP}\x01auth=Bearer {token}\x01\x01" if not challenge else ""
 
     with _client(mss, "medecins") as client:
@@ -241,7 +243,7 @@ def test_a_professional_authenticates_with_his_psc_token(mss, house, live):
         assert client.sendmail(GP, [PFI], reply) == {}
     assert len(_delivered(house, PFI)) == 1
 
-    def forged(challenge=None):  # type: ignore[no-untyped-def]
+    def forged(challenge=None):
         return f"user={GP}\x01auth=Bearer {token[:-4]}AAAA\x01\x01" if not challenge else ""
 
     with _client(mss, "medecins") as client:

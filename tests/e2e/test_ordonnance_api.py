@@ -14,13 +14,12 @@ from maison.partage.ordonnance.numero import ALPHABET, parse_number
 from tests.partage.world import OID_INS_NIR_TEST, SARAH_NIR, make_world
 
 
-
 @pytest.fixture
-def world(house, live):  # type: ignore[no-untyped-def]
+def world(house, live):
     return make_world(house, live, ("generaliste", "pharmacien", "infirmier", "dentiste", "hospitalier"))
 
 
-def _client(world, key: str) -> httpx.Client:  # type: ignore[no-untyped-def]
+def _client(world, key: str) -> httpx.Client:
     return httpx.Client(base_url=f"{world.base}/ordonnance", headers=world.headers(key), timeout=30)
 
 
@@ -67,7 +66,7 @@ def _code(response: httpx.Response) -> str:
     return response.json()["issue"][0]["details"]["coding"][0]["code"]
 
 
-def _created(world, **kw) -> str:  # type: ignore[no-untyped-def]
+def _created(world, **kw) -> str:
     with _client(world, "generaliste") as gp:
         r = gp.post("/RequestGroup", json=envelope(**kw))
     assert r.status_code == 201, r.text

@@ -29,13 +29,13 @@ VIGILANCE = audit.Actor(person="cellule-iv", structure=HOPITAL, software="dpi")
 
 
 @pytest.fixture
-def server():  # type: ignore[no-untyped-def]
+def server():
     running = dovecot.start(PFI, PFI_PASSWORD)
     yield running
     running.stop()
 
 
-def _session(server) -> imaplib.IMAP4:  # type: ignore[no-untyped-def]
+def _session(server) -> imaplib.IMAP4:
     """A mail client of the test's own, to deliver (APPEND) and to look at the flags."""
     client = imaplib.IMAP4(server.host, server.port)
     client.starttls(ssl.create_default_context(cafile=server.cafile))
@@ -44,27 +44,27 @@ def _session(server) -> imaplib.IMAP4:  # type: ignore[no-untyped-def]
     return client
 
 
-def _deliver(server, raw: bytes) -> None:  # type: ignore[no-untyped-def]
+def _deliver(server, raw: bytes) -> None:
     client = _session(server)
     assert client.append("INBOX", None, None, raw)[0] == "OK"
     client.logout()
 
 
-def _flags(server) -> list[bytes]:  # type: ignore[no-untyped-def]
+def _flags(server) -> list[bytes]:
     client = _session(server)
     _typ, data = client.uid("FETCH", "1:*", "(FLAGS)")
     client.logout()
     return [d for d in data if d]
 
 
-def _pfi(house, server, reference_path, sent: list, mechanism: str = "LOGIN") -> Pfi:  # type: ignore[no-untyped-def]
+def _pfi(house, server, reference_path, sent: list, mechanism: str = "LOGIN") -> Pfi:
     imap = ImapMailbox(ImapAccount(server.host, server.port, server.user, server.password, server.cafile, mechanism))
     return Pfi(house.db, house.mss.blobs, reference_path, HOPITAL, imap,
                lambda raw, sender, to: sent.append((raw, sender, to)), address=PFI, domain=HOPITAL_DOMAIN,
                patients=house.patients)
 
 
-def test_no_login_before_starttls(server):  # type: ignore[no-untyped-def]
+def test_no_login_before_starttls(server):
     client = imaplib.IMAP4(server.host, server.port)
     with pytest.raises(imaplib.IMAP4.error):
         client.login(server.user, server.password)

@@ -24,7 +24,7 @@ REDIRECT = "https://dpi.example.fr/callback"
 
 
 @pytest.fixture
-def psc(house, live):  # type: ignore[no-untyped-def]
+def psc(house, live):
     now = "2026-11-01T08:00:00+00:00"
     cabinet = build.organization("399999999900019", "CABINET DR MARTIN", now, siret="99999999900019",
                                  entity="LEGAL-ENTITY", secteur="SA07", city="LYON", postal_code="69002", insee="69382")
@@ -42,7 +42,7 @@ def psc(house, live):  # type: ignore[no-untyped-def]
     return provider, client_id, secret, base
 
 
-def _login(authorize_url: str, **credentials) -> httpx.Response:  # type: ignore[no-untyped-def]
+def _login(authorize_url: str, **credentials) -> httpx.Response:
     """What the professional does in the browser: open the page, fill the form, submit."""
     page = httpx.get(authorize_url)
     assert page.status_code == 200, page.text
@@ -51,7 +51,7 @@ def _login(authorize_url: str, **credentials) -> httpx.Response:  # type: ignore
     return httpx.post(action, data={"request": request_id, "idnatps": IDNATPS, **credentials})
 
 
-def _client(client_id: str, secret: str, **kw) -> OAuth2Client:  # type: ignore[no-untyped-def]
+def _client(client_id: str, secret: str, **kw) -> OAuth2Client:
     return OAuth2Client(client_id, secret, scope="openid scope_all", redirect_uri=REDIRECT,
                         code_challenge_method="S256", token_endpoint_auth_method="client_secret_basic", **kw)
 
@@ -95,7 +95,8 @@ def test_authlib_client_completes_the_code_flow(psc):
                      headers={"Authorization": f"Bearer {refreshed['access_token']}"}).status_code == 401
 
 
-def _code(base: str, client_id: str, verifier: str = "v" * 50, **extra) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+def _code(base: str, client_id: str, verifier: str = "v" * 50, **extra) -> tuple[str,
+                                                                                 str]:
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     params = {"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "scope": "openid scope_all",
               "code_challenge": challenge, "code_challenge_method": "S256", "state": "s1", **extra}
@@ -104,7 +105,8 @@ def _code(base: str, client_id: str, verifier: str = "v" * 50, **extra) -> tuple
     return parse_qs(urlsplit(location).query)["code"][0], verifier
 
 
-def _exchange(base: str, client_id: str, secret: str, code: str, verifier: str, redirect: str = REDIRECT):  # type: ignore[no-untyped-def]
+def _exchange(base: str, client_id: str, secret: str, code: str, verifier: str,
+              redirect: str = REDIRECT):
     return httpx.post(f"{base}/protocol/openid-connect/token", auth=(client_id, secret), data={
         "grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "code_verifier": verifier})
 
@@ -126,7 +128,8 @@ def test_pkce_and_redirect_uri_and_client_checks(psc):
     code, verifier = _code(base, client_id)
     assert _exchange(base, client_id, secret, code, "w" * 50).json()["error"] == "invalid_grant"  # PKCE mismatch
     code, verifier = _code(base, client_id)
-    assert _exchange(base, client_id, secret, code, verifier, "https://evil.example/cb").json()["error"] == "invalid_grant"
+    assert _exchange(base, client_id, secret, code, verifier,
+                     "https://evil.example/cb").json()["error"] == "invalid_grant"
     code, verifier = _code(base, client_id)
     wrong_secret = _exchange(base, client_id, "nope", code, verifier)
     assert wrong_secret.status_code == 401 and wrong_secret.json()["error"] == "invalid_client"
@@ -329,7 +332,7 @@ def test_a_structures_own_identity_provider_is_accepted_for_its_staff(psc, house
     assert httpx.post(f"{live.url}/psc/local-idp", headers={"Authorization": f"Bearer {admin}"}, json={
         "issuer": "https://other.example/x", "audience": "maison", "jwks": private}).status_code == 400
 
-    def token(**claims) -> str:  # type: ignore[no-untyped-def]
+    def token(**claims) -> str:
         body = {"iss": issuer, "aud": "maison", "exp": int(time.time()) + 300, "idnatps": IDNATPS, **claims}
         return jwt.encode({"alg": "RS256", "kid": "chu-1"}, body, key)
 
@@ -349,7 +352,7 @@ def test_a_structures_own_identity_provider_is_accepted_for_its_staff(psc, house
 
 
 @pytest.fixture
-def private_jwks(house):  # type: ignore[no-untyped-def]
+def private_jwks(house):
     """The provider's JWKS served on loopback, which only this setting lets Maison fetch (before `live`)."""
     house.settings = house.settings.with_overrides(psc_jwks_adresses_privees=True)
     return house
@@ -389,7 +392,7 @@ def test_local_provider_keys_fetched_from_its_jwks_uri_and_rotated(private_jwks,
             "issuer": issuer, "audience": "maison",
             "jwksUri": f"http://127.0.0.1:{server.server_port}/jwks"}).status_code == 201
 
-        def call(key, kid):  # type: ignore[no-untyped-def]
+        def call(key, kid):
             token = jwt.encode({"alg": "RS256", "kid": kid}, {"iss": issuer, "aud": "maison", "idnatps": IDNATPS,
                                                               "exp": int(time.time()) + 300}, key)
             return httpx.get(f"{live.url}/fhir/Patient", headers={"Authorization": f"Bearer {token}"}).status_code

@@ -16,7 +16,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
-def browser():  # type: ignore[no-untyped-def]
+def browser():
     assert CHROMIUM, "chromium is needed (./dev test installs the Debian package)"
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
@@ -40,7 +40,7 @@ def _authorize_url(base: str, client_id: str, verifier: str, redirect: str) -> s
         "state": "etat-42", "code_challenge": challenge, "code_challenge_method": "S256"}))
 
 
-def _log_in(browser, url: str, redirect: str, **fields) -> str:  # type: ignore[no-untyped-def]
+def _log_in(browser, url: str, redirect: str, **fields) -> str:
     """Fill the form as a professional would; returns the URL the browser is sent back to (or the page)."""
     page = browser.new_page()
     page.goto(url)

@@ -32,7 +32,7 @@ class Inside(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def inside():  # type: ignore[no-untyped-def]
+def inside():
     Inside.hits = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), Inside)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -40,7 +40,7 @@ def inside():  # type: ignore[no-untyped-def]
     server.shutdown()
 
 
-def _register(live, house, jwks_uri: str, n: int) -> httpx.Response:  # type: ignore[no-untyped-def]
+def _register(live, house, jwks_uri: str, n: int) -> httpx.Response:
     from maison.core.auth import KeyScope, issue_key
 
     admin = issue_key(house.db, STRUCTURE, f"sso-admin-{n}", "dsi", scope=KeyScope.ADMINISTRATEUR_STRUCTURE)

@@ -34,11 +34,11 @@ class Credentialed:
     scope: KeyScope | None = None
 
 
-def routes(app) -> list[tuple[str, str, object]]:  # type: ignore[no-untyped-def]
+def routes(app) -> list[tuple[str, str, object]]:
     """(method, path, handler) of every route of the application, included routers walked."""
     found: list[tuple[str, str, object]] = []
 
-    def walk(router, prefix: str) -> None:  # type: ignore[no-untyped-def]
+    def walk(router, prefix: str) -> None:
         for route in router.routes:
             if hasattr(route, "original_router"):  # an included router (FastAPI ≥ 0.120)
                 walk(route.original_router, prefix + route.include_context.prefix)
@@ -53,7 +53,7 @@ def routes(app) -> list[tuple[str, str, object]]:  # type: ignore[no-untyped-def
 FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}  # FastAPI's own pages: public
 
 
-def local_provider_token(house, live) -> str:  # type: ignore[no-untyped-def]
+def local_provider_token(house, live) -> str:
     """A token of the hospital's own SSO for its doctor, the provider registered by its administrator."""
     key = RSAKey.generate_key(2048, parameters={"kid": "sso-1", "alg": "RS256", "use": "sig"})
     admin = issue_key(house.db, HOPITAL, "sso-admin", "dsi", scope=KeyScope.ADMINISTRATEUR_STRUCTURE)
@@ -66,7 +66,7 @@ def local_provider_token(house, live) -> str:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def callers(house, live) -> list[Credentialed]:  # type: ignore[no-untyped-def]
+def callers(house, live) -> list[Credentialed]:
     world = make_world(house, live, keys=("generaliste",))
     made = [
         Credentialed("aucun", {}, None),
@@ -138,7 +138,7 @@ def test_every_route_states_its_callers_and_the_door_keeps_to_it(house, live, ca
     assert door_refusals(house) - refusals_before >= refused
 
 
-def door_refusals(house) -> int:  # type: ignore[no-untyped-def]
+def door_refusals(house) -> int:
     """The refusals at the door recorded in the trail."""
     with house.db.read() as conn:
         return sum(1 for row in audit.events(conn, action_prefix="securite.")

@@ -8,9 +8,9 @@ from lxml import etree
 
 from maison.core.errors import MalformedRequest
 from maison.core.terminology import Terminology
-from maison.formats.svs import read_value_set
 from maison.formats.cda.document import inspect_cda
 from maison.formats.cda.header import FORMAT_N1_PDF, embedded_pdf
+from maison.formats.svs import read_value_set
 
 V3 = "{urn:hl7-org:v3}"
 MAX = 50_000_000
@@ -98,21 +98,21 @@ def _mutated(reference_path: Path, change, name: str = "DOC_NON_STRUCTURE_CDA-R2
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-def _drop(path: str):  # type: ignore[no-untyped-def]
-    def change(root):  # type: ignore[no-untyped-def]
+def _drop(path: str):
+    def change(root):
         for node in root.xpath(path, namespaces={"h": "urn:hl7-org:v3"}):
             node.getparent().remove(node)
     return change
 
 
-def _set(path: str, attribute: str, value: str):  # type: ignore[no-untyped-def]
-    def change(root):  # type: ignore[no-untyped-def]
+def _set(path: str, attribute: str, value: str):
+    def change(root):
         for node in root.xpath(path, namespaces={"h": "urn:hl7-org:v3"}):
             node.set(attribute, value)
     return change
 
 
-def _add_template(root):  # type: ignore[no-untyped-def]
+def _add_template(root):
     extra = etree.Element(f"{V3}templateId", root="1.2.250.1.213.1.1.1.55")
     root.find(f"{V3}templateId").addnext(extra)
 
@@ -184,9 +184,9 @@ SCHEMATRONS = {"BIO-CR-BIO_2024.01_CR-2nde-intention-PDF.xml": "CI-SIS_BIO-CR-BI
 
 @pytest.mark.parametrize("name,expected", sorted(SCHEMATRONS.items()))
 def test_structured_examples_pass_their_volet_schematron(reference_path, terminology, name, expected):
+    from maison.formats import xmlsafe
     from maison.formats.cda import schematron
     from maison.formats.cda.header import read_header
-    from maison.formats import xmlsafe
 
     directory = reference_path / "cisis" / "schematrons"
     data = _example(reference_path, name)

@@ -12,7 +12,6 @@ from lxml import etree
 
 from maison.core.identifiers.nir import OID_INS_NIR_TEST
 from maison.core.terminology import Terminology
-from maison.formats.svs import read_value_set
 from maison.formats import xmlsafe
 from maison.formats.cda import schematron
 from maison.formats.cda.build import (
@@ -40,6 +39,7 @@ from maison.formats.cda.crbio import (
 )
 from maison.formats.cda.document import inspect_cda
 from maison.formats.cda.header import Code, read_header
+from maison.formats.svs import read_value_set
 
 NS = {"h": "urn:hl7-org:v3", "xsi": "http://www.w3.org/2001/XMLSchema-instance"}
 MAX = 50_000_000
@@ -94,7 +94,7 @@ def document(reference_path: Path) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def report(document, terminology, reference_path):  # type: ignore[no-untyped-def]
+def report(document, terminology, reference_path):
     """XSD + CI-SIS header rules (rules.py) + the volet schematron, as the DMP runs them."""
     from maison.partage.dmp.codes import VOLET_FORMAT
 
@@ -195,7 +195,7 @@ def test_the_pdf_copy_is_embedded_as_given_and_pairs_with_an_n1(reference_path):
         crbio_n3(HEADER, CHAPTERS, reference_path=reference_path, pdf=b"<html/>")
 
 
-def _with(result: Result, **changes) -> tuple[Chapter]:  # type: ignore[no-untyped-def]
+def _with(result: Result, **changes) -> tuple[Chapter]:
     return (Chapter(BIOCHIMIE, "BIOCHIMIE", (replace(result, **changes),)),)
 
 

@@ -14,6 +14,7 @@ from PIL import Image
 
 from maison.core.errors import InvalidInput
 from maison.core.identifiers.nir import OID_INS_NIR, OID_INS_NIR_TEST, nir_key
+from maison.core.ins_traits import Traits
 from maison.formats import datamatrix
 from maison.formats.datamatrix import (
     HEADER,
@@ -24,7 +25,6 @@ from maison.formats.datamatrix import (
     read_png,
     render_png,
 )
-from maison.core.ins_traits import Traits
 
 GS = "\x1d"
 # Seed 003 L229: 2 77 01 01 154 003 29, GARCIA-HAMMADI Sarah-Lou Anna, F, 21/01/1977, 01154.
@@ -234,7 +234,7 @@ def _png_declaring(width: int, height: int) -> bytes:
             + _chunk(b"IEND", b""))
 
 
-def _read_refused(source) -> InvalidInput:  # type: ignore[no-untyped-def]
+def _read_refused(source) -> InvalidInput:
     with pytest.raises(InvalidInput) as info:
         read_png(source)
     return info.value

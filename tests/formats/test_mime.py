@@ -18,7 +18,7 @@ HOSPITAL = "service.cardio@chu-test.mssante.fr"
 GP = "claire.martin@medecin.mssante.fr"
 
 
-def _outgoing(**extra) -> message.Outgoing:  # type: ignore[no-untyped-def]
+def _outgoing(**extra) -> message.Outgoing:
     archive = xdm.build([xdm.XdmDocument(n1(PROS["hospitalier"]))], source_id="1.2.250.1.213.4.1.9.1")
     return message.Outgoing(
         HOSPITAL, [GP], message.subject("Lettre de liaison", "Garcia-Hammadi", "Sarah-Lou", date(1977, 1, 21)),
@@ -81,7 +81,9 @@ def test_mdn_success_and_the_guides_other_spelling():
     ok = message.as_bytes(mdn.mdn(received, reporter="pfi@cabinet.mssante.fr", domain="cabinet.mssante.fr"))
     assert mdn.read_mdn(ok) == mdn.Disposition(received.message_id, True, None, "")
     # the guide's example labels 902 differently; the code is what counts
-    other = ok.replace(b"MDN-sent-automatically; processed\r\n", b"MDN-sent-automatically; processed/Error: 902^Identifiant de patient inconnu^messageErrorCondition"
+    other = ok.replace(b"MDN-sent-automatically; processed\r\n",
+                       b"MDN-sent-automatically; processed/Error: 902^Identifiant de patient inconnu"
+                       b"^messageErrorCondition"
                                                                     b"\r\n", 1)
     assert mdn.read_mdn(other).error_code == "902"
 

@@ -250,7 +250,8 @@ class Fuzzer:
         if answer.status_code != 400 or "fhir+json" not in answer.headers.get("content-type", ""):
             return answer
         for issue in answer.json().get("issue", []):
-            named = re.findall(r"\b[A-Z][A-Za-z]+(?:\.[A-Za-z_$][A-Za-z0-9_\-]*(?:\[\d+\])*)+", issue.get("diagnostics", ""))
+            named = re.findall(r"\b[A-Z][A-Za-z]+(?:\.[A-Za-z_$][A-Za-z0-9_\-]*(?:\[\d+\])*)+",
+                               issue.get("diagnostics", ""))
             for expression in [*(issue.get("expression") or []), *named]:
                 path = _segments(expression)
                 if path is not None and expression not in seen and len(seen) < 40:

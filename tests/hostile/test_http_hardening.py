@@ -26,7 +26,7 @@ CBC_SUITE = "ECDHE-ECDSA-AES128-SHA"  # a TLS 1.2 suite without AEAD
 
 
 @contextmanager
-def served(app, context: ssl.SSLContext | None = None):  # type: ignore[no-untyped-def]
+def served(app, context: ssl.SSLContext | None = None):
     """The app behind the house's own uvicorn configuration (serving.py's), on a loopback port."""
     import uvicorn
 
@@ -63,7 +63,7 @@ def _closed_within(sock: socket.socket, seconds: float, drip: bytes = b"") -> fl
 
 
 @pytest.fixture
-def quick_deadline(monkeypatch):  # type: ignore[no-untyped-def]
+def quick_deadline(monkeypatch):
     monkeypatch.setattr(GuardedHttpProtocol, "head_timeout", 1.0)
 
 
@@ -100,7 +100,8 @@ def test_an_oversized_request_head_is_refused(house):
 
 def test_every_answer_says_nosniff_and_names_no_server(house):
     with served(house.app()) as port:
-        for path in ("/", "/nexiste-pas", "/fhir/Patient", "/psc/auth/realms/esante-wallet/.well-known/openid-configuration"):
+        for path in ("/", "/nexiste-pas", "/fhir/Patient",
+                     "/psc/auth/realms/esante-wallet/.well-known/openid-configuration"):
             answer = httpx.get(f"http://127.0.0.1:{port}{path}")
             assert answer.headers.get("x-content-type-options") == "nosniff", path
             assert "server" not in answer.headers, path
@@ -108,7 +109,7 @@ def test_every_answer_says_nosniff_and_names_no_server(house):
 
 
 @pytest.fixture
-def tls(tmp_path: Path):  # type: ignore[no-untyped-def]
+def tls(tmp_path: Path):
     authority = pki.Authority(tmp_path / "pki")
     issued = authority.issue_server("maison", ["localhost", "127.0.0.1"])
     return authority, issued
@@ -117,7 +118,8 @@ def tls(tmp_path: Path):  # type: ignore[no-untyped-def]
 def test_over_tls_hsts_and_aead_suites_only(house, tls):
     authority, issued = tls
     with served(house.app(), pki.server_context(issued.cert, issued.key, None)) as port:
-        answer = httpx.get(f"https://127.0.0.1:{port}/", verify=ssl.create_default_context(cafile=str(authority.cert_path)))
+        answer = httpx.get(f"https://127.0.0.1:{port}/",
+                           verify=ssl.create_default_context(cafile=str(authority.cert_path)))
         assert answer.status_code == 200
         assert answer.headers["strict-transport-security"] == HSTS.decode()
         assert "server" not in answer.headers

@@ -22,7 +22,7 @@ BUDGET_S = float(os.environ.get("MAISON_FUZZ_SECONDS", "60"))
 QUERY_BUDGET_S = BUDGET_S / 2
 
 
-def operations(app, methods: tuple[str, ...] = ("post", "put", "patch")) -> list[Operation]:  # type: ignore[no-untyped-def]
+def operations(app, methods: tuple[str, ...] = ("post", "put", "patch")) -> list[Operation]:
     """Every operation of the OpenAPI of these methods (by default: those taking a body), with the
     package its endpoint lives in."""
     packages = {}

@@ -10,8 +10,8 @@ import pytest
 
 from maison.core.identifiers.nir import OID_INS_NIR_TEST
 from maison.partage.dmp.producer import Produced
-from tests.identite.helpers import SARAH_NIR
 from tests.hostile.world import credentials
+from tests.identite.helpers import SARAH_NIR
 from tests.partage.world import PROS, make_world, n1
 
 PI = {"type": {"coding": [{"code": "PI"}]}, "value": "IPP1"}
@@ -33,7 +33,8 @@ CASES = [  # (caller, path, body, FHIRPath the answer names)
     ("professionnel", "/dmp/Consent", {"resourceType": "Consent", "patient": {"identifier": {**INS, "value": []}}},
      "Consent.patient.identifier.value"),
     ("professionnel", "/dmp/Consent", {"resourceType": "Consent", "patient": {"identifier": INS},
-                                     "provision": {"provision": [{"action": 1}]}}, "Consent.provision.provision[0].action"),
+                                     "provision": {"provision": [{"action": 1}]}},
+                                     "Consent.provision.provision[0].action"),
     ("professionnel", "/dmp/Consent", {"resourceType": "Consent", "patient": {"identifier": INS},
                                      "extension": [{"url": "x", "valueString": {}}, 2]}, "Consent.extension[1]"),
     ("aucun", "/insi/json/rechercherInsAvecTraitsIdentite", {"prenoms": 1}, "rechercherInsAvecTraitsIdentite.prenoms"),
@@ -56,7 +57,7 @@ CASES = [  # (caller, path, body, FHIRPath the answer names)
 
 
 @pytest.fixture
-def callers(house, live):  # type: ignore[no-untyped-def]
+def callers(house, live):
     return credentials(house, live)
 
 
@@ -70,7 +71,7 @@ def test_a_wrong_json_type_is_a_400_naming_its_path(live, callers, caller, path,
 
 
 @pytest.fixture
-def document(house, live):  # type: ignore[no-untyped-def]
+def document(house, live):
     world = make_world(house, live, keys=("hospitalier",))
     fed = world.provide("hospitalier", [Produced(n1(PROS["hospitalier"]))])
     assert fed.status_code == 200, fed.text

@@ -25,7 +25,7 @@ def test_every_path_parameter_is_declared_with_a_path_id_type(house):
     assert not untyped, f"path ids without a maison.formats.path_ids type: {untyped}"
 
 
-def _operations(app) -> list[tuple[str, str, dict]]:  # type: ignore[no-untyped-def]
+def _operations(app) -> list[tuple[str, str, dict]]:
     return [(method.upper(), path, p) for path, ops in app.openapi()["paths"].items()
             for method, op in ops.items() for p in op.get("parameters", []) if p["in"] == "path"]
 

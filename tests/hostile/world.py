@@ -7,7 +7,7 @@ from maison.core.auth import KeyScope, issue_key
 from tests.partage.world import CABINET, make_world
 
 
-def credentials(house, live) -> dict[str, dict[str, str]]:  # type: ignore[no-untyped-def]
+def credentials(house, live) -> dict[str, dict[str, str]]:
     world = make_world(house, live, keys=("generaliste", "hospitalier", "pharmacien"))
     return {
         "aucun": {},
@@ -19,7 +19,7 @@ def credentials(house, live) -> dict[str, dict[str, str]]:  # type: ignore[no-un
     }
 
 
-def _key(house, scope: KeyScope) -> str:  # type: ignore[no-untyped-def]
+def _key(house, scope: KeyScope) -> str:
     if scope is KeyScope.OPERATEUR_MSS:
         return issue_key(house.db, "medecins", "operateur-regional", "operateur", "operateur-mss", scope)
     return issue_key(house.db, CABINET, "logiciel-cabinet", f"personne-{scope.value}", scope=scope)

@@ -17,7 +17,7 @@ SARAH = Traits.of("GARCIA-HAMMADI", "SARAH-LOU ANNA", "F", "1977-01-21", "01154"
 SARAH_NIR = "277010115400329"  # seed 003 L229
 
 
-def seed_referential(service) -> dict:  # type: ignore[no-untyped-def]
+def seed_referential(service) -> dict:
     """Sarah of the seed; two homonyms (Jean Martin, same birth) for 02; a person with a NIA later merged."""
     ref = service.referential
     ids = {"sarah": ref.register(SARAH, SARAH_NIR)}

@@ -7,8 +7,8 @@ import pytest
 
 from maison.core import audit
 from maison.core.auth import issue_key
-from maison.identite.ins.client import ClientIdentity, InsiClient
 from maison.core.ins_traits import Traits
+from maison.identite.ins.client import ClientIdentity, InsiClient
 from maison.identite.vigilance.cellule import REQUIRED_PROCEDURES, Cellule, Semester
 from tests.identite.helpers import IDAM, STRUCTURE, seed_referential
 
@@ -20,7 +20,7 @@ NOW = str(Semester.of(TODAY))
 
 
 @pytest.fixture
-def civ(house, live):  # type: ignore[no-untyped-def]
+def civ(house, live):
     def client(structure: str) -> httpx.Client:
         key = issue_key(house.db, structure, IDAM, f"civ-{structure}", "cellule")
         return httpx.Client(base_url=f"{live.url}/identitovigilance", headers={"Authorization": f"Bearer {key}"})
@@ -60,7 +60,8 @@ def test_missing_procedures_are_named(civ):
     part = http.get("/rapport", params={"semestre": NOW}).json()["structures"][0]
     # 004 L379: identification, rapprochement, création and fusion procedures at least
     assert part["eligible"] is False
-    assert part["manques"] == ["procédure de rapprochement d'identités absente", "procédure de création d'identité absente",
+    assert part["manques"] == ["procédure de rapprochement d'identités absente",
+                               "procédure de création d'identité absente",
                                "procédure de fusion d'identités absente"]
 
 

@@ -6,28 +6,28 @@ import pytest
 
 from maison.core import audit
 from maison.core.errors import Conflict, InvalidInput, NotFound, TransitionRefused
-from maison.identite.ins.model import CodeCR, InsiResult, TraitsQuery
 from maison.core.ins_traits import Traits
+from maison.identite.ins.model import CodeCR, InsiResult, TraitsQuery
 from maison.identite.vigilance.model import CollectionMethod, Status, status_of
 from maison.identite.vigilance.service import PatientIndex
-from tests.identite.helpers import SARAH, SARAH_NIR, seed_referential
+from tests.identite.helpers import SARAH_NIR, seed_referential
 
 HOSP = "1750000019"
 DESK = audit.Actor(person="899900038441", structure=HOSP, software="dpi")
 
 
 @pytest.fixture
-def index(house):  # type: ignore[no-untyped-def]
+def index(house):
     seed_referential(house.insi)
     return house.patients, house.insi.referential
 
 
-def sarah_00(ref) -> InsiResult:  # type: ignore[no-untyped-def]
+def sarah_00(ref) -> InsiResult:
     return ref.search_by_traits(TraitsQuery(
         "GARCIA-HAMMADI", ("SARAH-LOU",), "F", "1977-01-21"))
 
 
-def admit(index: PatientIndex, ipp="IPP1", traits=None, **kw):  # type: ignore[no-untyped-def]
+def admit(index: PatientIndex, ipp="IPP1", traits=None, **kw):
     local = traits or Traits.of("Garcia-Hammadi", "Sarah-Lou", "F", "1977-01-21")
     return index.admit(DESK, HOSP, ipp, local, **kw)
 

@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 
 from maison.core.identifiers.nir import consistency_problems, parse_matricule
+from maison.core.ins_traits import Traits, normalise_name
 from maison.identite.ins.population import (
     COMMUNES,
     NOMS,
@@ -19,7 +20,6 @@ from maison.identite.ins.population import (
     birth_place_name,
     generate,
 )
-from maison.core.ins_traits import Traits, normalise_name
 
 SAMPLE_SIZE = 50_000
 PARTICLE = re.compile(r"^(?:de |du |des |de la |le |la |d'|l')", re.IGNORECASE)
@@ -173,7 +173,7 @@ def test_minors_are_attached_to_an_adult_met_earlier(sample: list[Person]) -> No
 
 
 def test_twins(sample: list[Person]) -> None:
-    pairs = [(a, b) for a, b in zip(sample, sample[1:]) if b.rang_naissance == 2]
+    pairs = [(a, b) for a, b in itertools.pairwise(sample) if b.rang_naissance == 2]
     assert len(pairs) > 0.005 * len(sample)
     for a, b in pairs:
         assert a.rang_naissance == 1

@@ -20,9 +20,8 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from maison.core.blobs import BlobCorrupted, Blobs
-
 from maison.core import audit
+from maison.core.blobs import BlobCorrupted, Blobs
 from maison.core.storage import Database
 from maison.partage.dmp import store
 from maison.partage.dmp.producer import Produced, provide_bundle
@@ -49,7 +48,7 @@ class ServerProcess:
         self.cwd = data_dir  # no maison.toml there: the environment alone configures the server
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30) -> "ServerProcess":
+    def start(self, timeout: float = 30) -> ServerProcess:
         out = open(self.log, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "maison", "serve", "--port", str(self.port)],
                                      env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT,
@@ -145,7 +144,7 @@ class Volley:
     _next: int = 0
     _workers: list[threading.Thread] = field(default_factory=list)
 
-    def start(self) -> "Volley":
+    def start(self) -> Volley:
         for n in range(self.threads):
             t = threading.Thread(target=self._run, name=f"volley-{n}", daemon=True)
             t.start()
@@ -186,7 +185,7 @@ class Volley:
                     self.answered += state in ("acked", "refused")
                     self.cond.notify_all()
 
-    def wait_for(self, predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+    def wait_for(self, predicate, timeout: float) -> bool:
         with self.cond:
             return self.cond.wait_for(lambda: predicate(self), timeout)
 

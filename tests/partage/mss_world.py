@@ -33,7 +33,7 @@ class MssWorld:
     def endpoints(self, operator: str) -> Endpoints:
         return self.mss.runtimes[operator].endpoints
 
-    def run(self, coro):  # type: ignore[no-untyped-def]
+    def run(self, coro):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
 
     def close(self) -> None:
@@ -53,7 +53,7 @@ def _loop() -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
     return _LOOP[0], _LOOP[1]
 
 
-def start_world(house, tmp_path: Path, psc_issuer: str,  # type: ignore[no-untyped-def]
+def start_world(house, tmp_path: Path, psc_issuer: str,
                 annuaire: AnnuaireAccess | None = None) -> MssWorld:
     """`annuaire`: where the regional operator ("medecins") publishes its mailboxes (none otherwise)."""
     # the same message store and authority as the house's HTTP side (Mon espace santé's messagerie)

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from maison.core import audit
-from maison.partage.dmp import store
 from maison.core.group_commit import GroupCommit
+from maison.partage.dmp import store
 
 INSERT = store.dmp_dossier.insert()
 
@@ -18,15 +18,15 @@ def _dossier(ins: str) -> dict:
     return {"ins": ins, "state": "actif", "created_at": "2026-11-21T00:00:00", "updated_at": "2026-11-21T00:00:00"}
 
 
-def _work(ins: str, *, refuse: bool = False):  # type: ignore[no-untyped-def]
-    def work(conn):  # type: ignore[no-untyped-def]
+def _work(ins: str, *, refuse: bool = False):
+    def work(conn):
         if refuse:
             raise ValueError(f"refused {ins}")
         return ins, [(INSERT, [_dossier(ins)])], [audit.entry(audit.SYSTEM, "test.groupe", patient=ins)]
     return work
 
 
-def _batch(commit: GroupCommit, works: list) -> list:  # type: ignore[no-untyped-def]
+def _batch(commit: GroupCommit, works: list) -> list:
     """Hand `works` to the writer thread while it is held, so that they form one batch."""
     futures = []
     gate = threading.Event()
@@ -36,7 +36,7 @@ def _batch(commit: GroupCommit, works: list) -> list:  # type: ignore[no-untyped
     return futures
 
 
-def _stored(db) -> tuple[set[str], list[str]]:  # type: ignore[no-untyped-def]
+def _stored(db) -> tuple[set[str], list[str]]:
     with db.read() as conn:
         dossiers = set(conn.execute(sa.select(store.dmp_dossier.c.ins)).scalars())
         trail = [e["patient"] for e in audit.events(conn, action_prefix="test.groupe")]

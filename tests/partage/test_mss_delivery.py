@@ -22,7 +22,7 @@ BOX = "pfi@chu-test.mssante.fr"
 
 
 @pytest.fixture
-def delivery(db, tmp_path):  # type: ignore[no-untyped-def]
+def delivery(db, tmp_path):
     Mailboxes(db).create(ACTOR, BOX, "chu-test", "APP", "1750000019", "PFI", password="mot-de-passe-pfi")
     return Delivery(db, Blobs(tmp_path / "blobs"))
 
@@ -60,7 +60,8 @@ def test_a_batch_of_deliveries_keeps_uids_increasing_and_message_ids_unique(db, 
     with db.read() as conn:
         rows = conn.execute(sa.select(store.mss_message.c.uid, store.mss_message.c.message_id)
                             .order_by(store.mss_message.c.uid)).all()
-        uidnext = conn.execute(sa.select(store.mss_mailbox.c.uidnext).where(store.mss_mailbox.c.address == BOX)).scalar()
+        query = sa.select(store.mss_mailbox.c.uidnext).where(store.mss_mailbox.c.address == BOX)
+        uidnext = conn.execute(query).scalar()
         trail = list(audit.events(conn, action_prefix="mss.remettre"))
         assert audit.verify_chain(conn)[0]
     assert [uid for uid, _ in rows] == [1, 2, 3, 4, 5, 6] and uidnext == 7

@@ -13,13 +13,13 @@ import pytest
 
 from maison.core.errors import InvalidInput
 from maison.core.terminology import Terminology
-from maison.formats.svs import read_value_set
 from maison.formats import xmlsafe
 from maison.formats.cda import schematron
 from maison.formats.cda.document import inspect_cda
 from maison.formats.cda.header import FORMAT_N1_PDF, NS, embedded_pdf
 from maison.formats.cda.rules import VS_TYPE
 from maison.formats.pdf import document_pdf
+from maison.formats.svs import read_value_set
 from maison.partage.dmp.codes import TYPE_CLASS, VOLET_FORMAT
 from maison.partage.ordonnance.dmp_copie import (
     OID_EPRESCRIPTION_NUMBER,
@@ -65,14 +65,14 @@ def prescription(*lines: Line, renewals: int = 0) -> Prescription:
                         tuple(lines))
 
 
-@functools.lru_cache(maxsize=None)  # the PDF carries its creation time: one rendering per ordonnance
+@functools.cache  # the PDF carries its creation time: one rendering per ordonnance
 def pdf_of(p: Prescription, note: str = "") -> bytes:
     # the paper ordonnance's renderer (papier.py) is written elsewhere: any PDF of the same content will do
     rows = [f"{line.number}. {line.label} — {line.instructions}" for line in p.lines]
     return document_pdf(f"Ordonnance numérique N°{p.number}", [("Prescriptions", rows + ([note] if note else []))])
 
 
-def n1(p: Prescription, reference_path: Path, **options) -> bytes:  # type: ignore[no-untyped-def]
+def n1(p: Prescription, reference_path: Path, **options) -> bytes:
     return n1_ordonnance(p, SARAH_ID, GP.author(), pdf_of(p), reference_path=reference_path, document_root=ROOT,
                          **options)
 
@@ -88,7 +88,7 @@ def ordonnance() -> Prescription:
 
 
 @pytest.fixture(scope="module")
-def document(ordonnance, reference_path) -> bytes:  # type: ignore[no-untyped-def]
+def document(ordonnance, reference_path) -> bytes:
     return n1(ordonnance, reference_path)
 
 
@@ -184,7 +184,7 @@ def test_only_the_prescriber_s_copy_of_an_active_ordonnance_is_written(ordonnanc
 # --- through the live DMP -------------------------------------------------------------------------
 
 @pytest.fixture
-def world(house, live):  # type: ignore[no-untyped-def]
+def world(house, live):
     return make_world(house, live, ("generaliste",))
 
 

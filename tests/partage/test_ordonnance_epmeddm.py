@@ -14,15 +14,15 @@ from lxml import etree
 
 from maison.core.errors import InvalidInput
 from maison.core.terminology import Terminology
-from maison.formats.svs import read_value_set
 from maison.formats import xmlsafe
 from maison.formats.cda import schematron
 from maison.formats.cda.build import Address
 from maison.formats.cda.document import inspect_cda
-from maison.partage.ordonnance.epmeddm import CDA_SYSTEMS, TEMPLATE_EP_MED_DM, Mentions, PatientContact, ep_med_dm_n3
 from maison.formats.cda.header import NS, read_header
+from maison.formats.svs import read_value_set
 from maison.partage.dmp.codes import VOLET_FORMAT
 from maison.partage.ordonnance.dmp_copie import OID_EPRESCRIPTION_NUMBER, n1_ordonnance
+from maison.partage.ordonnance.epmeddm import CDA_SYSTEMS, TEMPLATE_EP_MED_DM, Mentions, PatientContact, ep_med_dm_n3
 from maison.partage.ordonnance.model import (
     SYS_CIP,
     SYS_CIS,
@@ -53,13 +53,13 @@ def prescription(*lines: Line) -> Prescription:
                         tuple(lines or (PARACETAMOL, AMOXICILLINE, BANDE)))
 
 
-def n3(p: Prescription, reference_path: Path, **options) -> bytes:  # type: ignore[no-untyped-def]
+def n3(p: Prescription, reference_path: Path, **options) -> bytes:
     options.setdefault("contact", CONTACT)
     return ep_med_dm_n3(p, SARAH_ID, GP.author(), pdf_of(p), reference_path=reference_path, document_root=ROOT,
                         **options)
 
 
-def judge(document: bytes, terminology: Terminology, reference_path: Path):  # type: ignore[no-untyped-def]
+def judge(document: bytes, terminology: Terminology, reference_path: Path):
     """The DMP's judgement of a submitted document (dmp/service.py): XSD, header rules, volet schematron."""
     return inspect_cda(document, terminology, reference_path, max_bytes=MAX, volet_formats=VOLET_FORMAT,
                        for_dmp=True, schematrons=reference_path / "cisis" / "schematrons")
@@ -76,20 +76,20 @@ def ordonnance() -> Prescription:
 
 
 @pytest.fixture(scope="module")
-def document(ordonnance, reference_path) -> bytes:  # type: ignore[no-untyped-def]
+def document(ordonnance, reference_path) -> bytes:
     return n3(ordonnance, reference_path)
 
 
-def entry(root, xpath: str):  # type: ignore[no-untyped-def]
+def entry(root, xpath: str):
     [node] = root.xpath(xpath, namespaces=NS)
     return node
 
 
-def medicine(root, number: int):  # type: ignore[no-untyped-def]
+def medicine(root, number: int):
     return entry(root, f"//h:substanceAdministration[h:text/h:reference/@value='#med-{number}']")
 
 
-def narrative(root, reference: str) -> str:  # type: ignore[no-untyped-def]
+def narrative(root, reference: str) -> str:
     return entry(root, f"//h:section/h:text//*[@ID='{reference.lstrip('#')}']").text
 
 

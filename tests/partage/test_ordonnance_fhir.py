@@ -9,7 +9,6 @@ import pytest
 
 from maison.core.errors import InvalidInput, MalformedRequest
 from maison.formats.ucum import cisis_units
-from tests.conftest import REFERENCE
 from maison.partage.ordonnance import fhir
 from maison.partage.ordonnance.model import (
     MAX_LINES,
@@ -26,6 +25,7 @@ from maison.partage.ordonnance.model import (
     Prescriber,
     Prescription,
 )
+from tests.conftest import REFERENCE
 
 UNITS = cisis_units(REFERENCE)
 BASE = "https://maison.test/ordonnance/fhir"
@@ -330,12 +330,12 @@ def test_search_bundle():
 _JUNK = [None, 1, 1.5, "x", [], {}, [1], {"a": 1}, True, -1, 10**30, "2026-13-45", {"reference": 5}]
 
 
-def _mutated(document: dict, rnd) -> dict:  # type: ignore[no-untyped-def]
+def _mutated(document: dict, rnd) -> dict:
     """`document` with one to three values replaced by junk of another JSON type, or removed."""
     document = copy.deepcopy(document)
     slots: list = []
 
-    def walk(node) -> None:  # type: ignore[no-untyped-def]
+    def walk(node) -> None:
         keys = node.keys() if isinstance(node, dict) else range(len(node)) if isinstance(node, list) else ()
         for key in list(keys):
             slots.append((node, key))

@@ -8,7 +8,7 @@ import io
 import re
 import threading
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pypdfium2
 import pytest
@@ -50,7 +50,7 @@ LINES = (PARACETAMOL, BANDAGE, GLUCOSE)
 
 def _prescription(lines: tuple[Line, ...] = LINES, *, consent: bool = True, number: str = NUMBER) -> Prescription:
     return Prescription(number, Prescriber("810000000002", "399999999900019", "LAP de test", "10"),
-                        datetime(2020, 9, 3, 9, 30, tzinfo=timezone.utc), date(2020, 9, 3), consent, lines)
+                        datetime(2020, 9, 3, 9, 30, tzinfo=UTC), date(2020, 9, 3), consent, lines)
 
 
 def _pages_text(pdf: bytes, *, collapse: bool = True) -> list[str]:
@@ -269,7 +269,7 @@ def test_threads_do_not_share_state(pdf):
 
 # --- reading back refuses what is not an ordonnance ------------------------------------------------
 
-def _plain_pdf(draw=None) -> bytes:  # type: ignore[no-untyped-def]
+def _plain_pdf(draw=None) -> bytes:
     doc = FPDF(format="A4")
     doc.add_page()
     doc.set_font("Helvetica", "", 12)

@@ -11,6 +11,7 @@ import httpx
 
 from maison.core.identifiers.checksums import luhn_check_digit
 from maison.core.identifiers.nir import OID_INS_NIR_TEST
+from maison.core.ins_traits import Traits
 from maison.formats.cda.build import (
     LOINC,
     SYS_FACILITY,
@@ -25,7 +26,6 @@ from maison.formats.cda.header import Code
 from maison.formats.pdf import document_pdf
 from maison.identite.annuaire import resources as build
 from maison.identite.annuaire.index import put
-from maison.core.ins_traits import Traits
 from maison.identite.psc.client import sign_in
 from maison.partage.dmp.producer import Produced, provide_bundle
 from tests.identite.helpers import SARAH, SARAH_NIR, nir
@@ -145,7 +145,7 @@ class World:
         return done.json()["access_token"]
 
 
-def make_world(house, live, keys: tuple[str, ...] = tuple(PROS)) -> World:  # type: ignore[no-untyped-def]
+def make_world(house, live, keys: tuple[str, ...] = tuple(PROS)) -> World:
     house.insi.referential.register(SARAH, SARAH_NIR)
     house.insi.referential.register(CHILD_TRAITS, CHILD)
     orgs = [build.organization(HOPITAL, HOPITAL_NAME, NOW, secteur="SA01", city="PARIS", postal_code="75013",

@@ -281,4 +281,5 @@ def n1_from_pdf(header: DocumentHeader, pdf: bytes) -> bytes:
     write_header(w, header, (TEMPLATE_XDS_SD,))
     body = w.add(w.add(w.root, "component"), "nonXMLBody")
     w.add(body, "text", base64.b64encode(pdf).decode(), mediaType="application/pdf", representation="B64")
-    return etree.tostring(w.root, xml_declaration=True, encoding="UTF-8")
+    data: bytes = etree.tostring(w.root, xml_declaration=True, encoding="UTF-8")
+    return data

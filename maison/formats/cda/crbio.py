@@ -35,7 +35,6 @@ from pathlib import Path
 from lxml import etree
 
 from maison.core.identifiers.checksums import luhn_check_digit
-from maison.formats.svs import read_value_set
 from maison.formats import ucum
 from maison.formats.cda.build import (
     LOINC,
@@ -49,6 +48,7 @@ from maison.formats.cda.build import (
 )
 from maison.formats.cda.header import Code
 from maison.formats.pdf import document_pdf
+from maison.formats.svs import read_value_set
 
 # Document level (Entete_CR-BIO.sch; example BIO-CR-BIO_2024.01_Glycémie_mole.xml:36-38)
 TEMPLATE_XD_LAB = "1.3.6.1.4.1.19376.1.3.3"  # IHE PaLM XD-LAB, required by Entete_CR-BIO.sch

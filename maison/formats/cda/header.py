@@ -199,7 +199,7 @@ def _id(node: etree._Element | None) -> InstanceId | None:
     return InstanceId(node.get("root", ""), node.get("extension", ""))
 
 
-def _ids(nodes: list) -> tuple[InstanceId, ...]:
+def _ids(nodes: list[etree._Element]) -> tuple[InstanceId, ...]:
     return tuple(i for i in (_id(n) for n in nodes) if i)
 
 
@@ -275,7 +275,8 @@ def read_header(root: etree._Element) -> CdaHeader:
         service_start=str(_first(event, "h:effectiveTime/h:low/@value") or "") if event is not None else "",
         service_stop=str(_first(event, "h:effectiveTime/h:high/@value") or "") if event is not None else "",
         event_codes=tuple(c for c in (_code(_first(e, "h:code")) for e in service_events) if c),
-        facility_type=_code(_first(root, "h:componentOf/h:encompassingEncounter/h:location/h:healthCareFacility/h:code")),
+        facility_type=_code(_first(root,
+                                   "h:componentOf/h:encompassingEncounter/h:location/h:healthCareFacility/h:code")),
         replaces=str(_first(root, "h:relatedDocument[@typeCode='RPLC']/h:parentDocument/h:id/@root") or "") or None,
         # IMG-CR-IMG: each documentationOf/serviceEvent/id is the exam's DICOM Study Instance UID (an OID, no extension)
         study_instance_uids=tuple(str(x) for x in root.xpath(

@@ -66,7 +66,7 @@ class Schematron:
     missing: list[str]  # includes the pack names but does not ship: those rules cannot run
 
     @classmethod
-    def load(cls, path: Path) -> "Schematron":
+    def load(cls, path: Path) -> Schematron:
         schema = cls(path, {}, [], [], {}, [])
         abstract_patterns: dict[str, etree._Element] = {}
         instances: list[tuple[etree._Element, Path]] = []
@@ -128,7 +128,8 @@ class Schematron:
         """Run the rules over a document given as text (serialised from the already parsed, hardened
         tree, so whatever encoding it declared has been dealt with)."""
         findings = [Finding("schematron-incomplet", f"{self.path.name} inclut {href}, absent du paquet CI-SIS : "
-                            "ces règles ne sont pas évaluées", href, self.path.name, "warning") for href in self.missing]
+                            "ces règles ne sont pas évaluées", href, self.path.name,
+                            "warning") for href in self.missing]
         with _lock:
             processor = _saxon()
             xpath = processor.new_xpath_processor()
@@ -162,7 +163,8 @@ class Schematron:
                     self._assert(xpath, rule.element, node_path, list(self.lets), findings)
         return findings
 
-    def _assert(self, xpath, rule: etree._Element, node_path: str, lets: list[tuple[str, str]],  # type: ignore[no-untyped-def]
+    def _assert(self, xpath, rule: etree._Element, node_path: str, lets: list[tuple[str,
+                                                                                    str]],  # type: ignore[no-untyped-def]
                 findings: list[Finding]) -> None:
         for child in rule:
             if not isinstance(child.tag, str):

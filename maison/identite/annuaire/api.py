@@ -14,8 +14,8 @@ from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import APIRouter, Request, Response
-from starlette.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import FileResponse
 
 from maison import __version__
 from maison.core import audit
@@ -24,16 +24,15 @@ from maison.core.auth import KeyScope
 from maison.core.authz import Accepts, Authorizer, accepts, keys, public
 from maison.core.errors import Forbidden, InvalidInput, MaisonError, MalformedRequest, NotFound, UnsupportedMediaType
 from maison.core.storage import Database
+from maison.core.terminology import Terminology
 from maison.formats.body import json_response, parameter_values, read_json_object, read_limited
 from maison.formats.fhir import fhir_response
 from maison.formats.path_ids import Code, FhirId, FileName
-from maison.core.terminology import Terminology
 from maison.identite.annuaire import mailbox_patch, rpps_plus, search
 from maison.identite.annuaire.export import Exports
 from maison.identite.annuaire.index import get
 from maison.identite.annuaire.operators import MailboxRegistry, OperatorScope
 from maison.identite.annuaire.vocabulary import IG, PROFILE
-
 
 OPERATOR_ROLE = "operateur-mss"  # the role of the API keys MSSanté operators write mailboxes with
 # Directory data is public professional data: any key of the trust space or a professional may read it
@@ -81,7 +80,8 @@ def capability_statement(base: str) -> dict:
             "searchInclude": sorted(search.INCLUDES[rtype]) + (["*"] if search.INCLUDES[rtype] else []),
             "searchRevInclude": sorted(search.REVINCLUDES[rtype]),
             "searchParam": [{"name": name, "type": {"id": "token", "bool": "token", "mailbox-type": "token",
-                                                    "date": "date", "reference": "reference", "profile": "uri"}.get(kind, "string")}
+                                                    "date": "date", "reference": "reference",
+                                                    "profile": "uri"}.get(kind, "string")}
                             for name, (kind, _t) in sorted(params.items())],
         })
     return {"resourceType": "CapabilityStatement", "status": "active", "date": "2026-11-21", "kind": "instance",
@@ -177,7 +177,8 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
         dateNaissance, civilite, role): 202 with the declaration pending validation, 200 if already declared."""
         actor = _actor(authorizer, request)
         values = parameter_values(await read_json_object(request, max_body_bytes))
-        missing = [n for n in ("nom", "prenom", "dateNaissance", "civilite", "role") if not isinstance(values.get(n), str)]
+        missing = [n for n in ("nom", "prenom", "dateNaissance", "civilite", "role") if not isinstance(values.get(n),
+                                                                                                       str)]
         if missing:
             raise InvalidInput(f"paramètres manquants : {', '.join(missing)}", code="parametre-manquant")
         with db.write() as conn:

@@ -109,7 +109,8 @@ class Exports:
         partial = path.with_suffix(".part")
         count = 0
         with self.db.read() as conn, partial.open("wb") as out:
-            hidden = set(conn.execute(sa.select(m.c.rid).where(m.c.rtype == rtype, m.c.liste_rouge.is_(True))).scalars())
+            hidden = set(conn.execute(sa.select(m.c.rid).where(m.c.rtype == rtype,
+                                                               m.c.liste_rouge.is_(True))).scalars())
             query = sa.select(table.c.id, table.c.resource).order_by(table.c.id)
             if since:
                 query = query.where(table.c.last_updated > since)

@@ -180,11 +180,14 @@ def stream(roles: int, seed: int = 2026, batch: int = 5_000) -> Iterator[Directo
                                    description=f"Secrétariat {service}")
                      for service in rnd.sample(SERVICES, 3)]
             if rnd.random() < 0.5:
-                boxes.append(build.mailbox(address("dpi", f"{slug}.mssante.fr"), "APP", description="Messagerie du DPI"))
-            et = build.organization(f"1{finess_et}", f"{name} - SITE {site + 1}", updated(), finess=(finess_et, "FINEG"),
+                boxes.append(build.mailbox(address("dpi", f"{slug}.mssante.fr"), "APP",
+                                           description="Messagerie du DPI"))
+            et = build.organization(f"1{finess_et}", f"{name} - SITE {site + 1}", updated(), finess=(finess_et,
+                                                                                                     "FINEG"),
                                     secteur="SA01" if public else "SA04", partof=ej["id"], city=where.city,
                                     postal_code=where.postal_code, insee=where.insee,
-                                    line=f"{rnd.randint(1, 200)} RUE {rnd.choice(('PASTEUR', 'DE LA PAIX', 'VICTOR HUGO', 'JEAN JAURES'))}",
+                                    line=f"{rnd.randint(1, 200)} RUE "
+                                         f"{rnd.choice(('PASTEUR', 'DE LA PAIX', 'VICTOR HUGO', 'JEAN JAURES'))}",
                                     mailboxes=boxes)
             current.organizations.append(et)
             for activite, modalite, forme, share in TRIPLETS:
@@ -248,7 +251,9 @@ def stream(roles: int, seed: int = 2026, batch: int = 5_000) -> Iterator[Directo
             return cabinet(family)
         kind = rnd.random()
         if profession in ("21", "39") and kind < 0.4:
-            return rnd.choice(by_kind["pharmacie"]) if by_kind["pharmacie"] and kind < 0.3 else new_structure("pharmacie")
+            if by_kind["pharmacie"] and kind < 0.3:
+                return rnd.choice(by_kind["pharmacie"])
+            return new_structure("pharmacie")
         if profession in ("60", "35") and kind < 0.15:
             pool = by_kind["ehpad"]
             return rnd.choice(pool) if len(pool) > 50 and rnd.random() < 0.8 else new_structure("ehpad")
@@ -301,7 +306,7 @@ def stream(roles: int, seed: int = 2026, batch: int = 5_000) -> Iterator[Directo
         yield current
 
 
-def seed_directory(db, roles: int, seed: int = 2026,  # type: ignore[no-untyped-def]
+def seed_directory(db, roles: int, seed: int = 2026,
                    progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Write a synthetic directory of about `roles` PractitionerRole; returns the counts by type."""
     from maison.identite.annuaire.index import put

@@ -46,7 +46,6 @@ from maison.identite.annuaire.vocabulary import (
     SYS_SIRENE,
 )
 
-
 # The registration authority (TRE_R60, JDV_J83) of the professions whose Ordre registers them.
 AUTORITE = {"10": "CNOM", "21": "CNOP"}
 
@@ -88,14 +87,16 @@ def mailbox(address: str, kind: str, *, liste_rouge: bool = False, description: 
 
 
 def practitioner(rpps: str, family: str, given: str, civilite: str, profession: str, categorie: str,
-                 savoir_faire: str | None, updated: str, *, mailboxes: list[dict] = (), card: tuple[str, str] | None = None,
+                 savoir_faire: str | None, updated: str, *, mailboxes: list[dict] = (), card: tuple[str,
+                                                                                                    str] | None = None,
                  active: bool = True) -> dict:
     qualifications = [{"code": {"coding": [{"system": CS_PROFESSION, "code": profession},
                                            {"system": CS_CATEGORIE_PRO, "code": categorie}]}}]
     if savoir_faire:
         qualifications.append({"code": {"coding": [{"system": CS_SAVOIR_FAIRE, "code": savoir_faire}]}})
     resource = {
-        "resourceType": "Practitioner", "id": f"8{rpps}", "meta": _meta("Practitioner", updated, "RPPS", AUTORITE.get(profession)), "language": "fr",
+        "resourceType": "Practitioner", "id": f"8{rpps}", "meta": _meta("Practitioner", updated, "RPPS",
+                                                                        AUTORITE.get(profession)), "language": "fr",
         "identifier": [_identifier(SYS_IDNATPS, f"8{rpps}", "IDNPS"), _identifier(SYS_RPPS, rpps, "RPPS")],
         "active": active,
         "name": [{"use": "usual", "family": family, "given": [given], "suffix": [civilite]}],
@@ -128,7 +129,9 @@ def organization(idnatstruct: str, name: str, updated: str, *, finess: tuple[str
     if categorie:
         types.append({"coding": [{"system": CS_CATEGORIE_ETAB, "code": categorie}]})
     resource: dict = {
-        "resourceType": "Organization", "id": idnatstruct, "meta": _meta("Organization", updated, "FINESS" if finess else "CG"), "language": "fr",
+        "resourceType": "Organization", "id": idnatstruct, "meta": _meta("Organization", updated,
+                                                                         "FINESS" if finess else "CG"),
+                                                                         "language": "fr",
         "identifier": identifiers, "active": active, "type": types, "name": name,
     }
     if city or postal_code:
@@ -192,7 +195,8 @@ def social_equipment(etablissement: str, discipline: str, updated: str, *, place
     return {
         "resourceType": "HealthcareService", "id": f"{etablissement}-{discipline}",
         "meta": _meta("HealthcareService", updated, "FINESS", profile="HealthcareService/social"), "language": "fr",
-        "extension": [{"url": EXT_AUTHORIZATION, "extension": [{"url": "dateAuthorization", "valueDate": authorised_on}]},
+        "extension": [{"url": EXT_AUTHORIZATION, "extension": [{"url": "dateAuthorization",
+                                                                "valueDate": authorised_on}]},
                       {"url": EXT_SUPPORTED_CAPACITY, "extension": [
                           {"url": "capacityAvailable", "valueInteger": places},
                           {"url": "installedCapacity", "valueInteger": installed}]}],

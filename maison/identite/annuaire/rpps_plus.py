@@ -27,7 +27,6 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 
 import orjson
-
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -146,6 +145,6 @@ def resources(conn: Connection, declaration: Declaration) -> tuple[dict | None, 
     return get(conn, "Practitioner", declaration.practitioner), get(conn, "PractitionerRole", row.role)
 
 
-def _declaration(row) -> Declaration:  # type: ignore[no-untyped-def]
+def _declaration(row) -> Declaration:
     return Declaration(row.declaration, row.employer, Status(row.status), orjson.loads(row.declared or "{}"),
                        row.practitioner)

@@ -37,7 +37,7 @@ from maison.identite.annuaire.vocabulary import EXT_MAILBOX, system_alias
 DEFAULT_COUNT, MAX_COUNT = 50, 1000
 CONTROL = {"_count", "_total", "_include", "_revinclude", "_elements", "_cursor", "_format"}
 
-P, R, O = store.ann_practitioner, store.ann_role, store.ann_organization
+P, R, Org = store.ann_practitioner, store.ann_role, store.ann_organization
 
 # param -> (kind, target). Kinds: string (folded column, exact column), token, mailbox, mailbox-type,
 # reference (column), date (column), bool (column), id.
@@ -62,7 +62,8 @@ PARAMS: dict[str, dict[str, tuple[str, object]]] = {
                           "service-type": ("token", None), "organization": ("reference", "organization"),
                           "_profile": ("profile", None)},
 }
-MODIFIERS = {"string": {"", "exact", "contains"}, "name": {"", "exact", "contains"}, "mailbox": {"", "exact", "contains"},
+MODIFIERS = {"string": {"", "exact", "contains"}, "name": {"", "exact", "contains"}, "mailbox": {"", "exact",
+                                                                                                 "contains"},
              "address": {"", "contains"}}
 INCLUDES = {"PractitionerRole": {"PractitionerRole:organization": ("Organization", "organization"),
                                  "PractitionerRole:practitioner": ("Practitioner", "practitioner")},
@@ -101,7 +102,7 @@ def _starts(column: sa.Column, value: str) -> sa.ColumnElement:
     return sa.and_(column >= value, column < value + "\uffff", column.like(_escape_like(value) + "%", escape="\\"))
 
 
-def _string(column, exact_column, modifier: str, value: str) -> sa.ColumnElement:  # type: ignore[no-untyped-def]
+def _string(column, exact_column, modifier: str, value: str) -> sa.ColumnElement:
     if modifier == "exact":
         if exact_column is None:
             return column == fold(value)
@@ -168,7 +169,8 @@ def _date_bounds(text: str) -> tuple[str, str]:
 
 
 def _date(column: sa.Column, value: str) -> sa.ColumnElement:
-    prefix, text = (value[:2], value[2:]) if value[:2] in ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb") else ("eq", value)
+    prefix, text = (value[:2], value[2:]) if value[:2] in ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb") else ("eq",
+                                                                                                                 value)
     low, high = _date_bounds(text)
     return {"eq": sa.and_(column >= low, column < high), "ne": sa.or_(column < low, column >= high),
             "gt": column >= high, "sa": column >= high, "ge": column >= low,
@@ -217,8 +219,8 @@ def _condition(rtype: str, table: sa.Table, param: str, modifier: str, raw: str)
         return sa.or_(*(sa.or_(_string(P.c.family, P.c.family_exact, modifier, v),
                                _string(P.c.given, P.c.given_exact, modifier, v)) for v in values))
     if kind == "address":
-        return sa.or_(*(sa.or_(_string(O.c.city, None, modifier, v), _string(O.c.line, None, modifier, v),
-                               _starts(O.c.postal_code, v)) for v in values))
+        return sa.or_(*(sa.or_(_string(Org.c.city, None, modifier, v), _string(Org.c.line, None, modifier, v),
+                               _starts(Org.c.postal_code, v)) for v in values))
     raise AssertionError(kind)
 
 
@@ -242,7 +244,8 @@ def parse(rtype: str, params: Iterable[tuple[str, str]]) -> Query:
         elif param == "_include":
             targets = INCLUDES[rtype] if value == "*" else {value: INCLUDES[rtype].get(value)}
             if None in targets.values() or modifier:
-                raise _bad(f"_include '{value}' non supporté pour {rtype}", code="include-inconnu", expression="_include")
+                raise _bad(f"_include '{value}' non supporté pour {rtype}", code="include-inconnu",
+                           expression="_include")
             query.includes += targets.values()
         elif param == "_revinclude":
             source = REVINCLUDES[rtype].get(value)

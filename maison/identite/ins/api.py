@@ -32,7 +32,6 @@ from maison.identite.ins.model import CallContext, CarteVitaleQuery, InsiResult,
 from maison.identite.ins.schemas import insi_dir
 from maison.identite.ins.service import InsiService
 
-
 # INSi callers are not the house's bearer credentials: the teleservice authenticates the structure's
 # certificate at the TLS layer and its habilitation in ContexteLPS (see the module docstring).
 CERTIFICATE = "téléservice INSi : authentification par certificat de la structure et habilitation (ContexteLPS)"
@@ -63,7 +62,7 @@ def result_json(result: InsiResult) -> dict:
 INSI_THREADS = 4
 
 
-def _checked(search, ctx: CallContext, query, credential: certificats.Credential, source: str, *,  # type: ignore[no-untyped-def]
+def _checked(search, ctx: CallContext, query, credential: certificats.Credential, source: str, *,
              service: InsiService, receipts: list) -> InsiResult:
     """A JSON call: the connection's certificate checked against the caller's claims, then the search."""
     service.check_certificate(ctx, credential, source)
@@ -79,7 +78,7 @@ def router(service: InsiService, reference_path: Path, max_body_bytes: int, *,
         return {"credential": certificats.credential(request.scope, development=dev_sans_certificat),
                 "source": certificats.source(request.scope)}
 
-    async def audited(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    async def audited(fn, *args, **kwargs):
         """Run an INSi call in a worker thread; answer only once its audit record is committed.
 
         The thread is released as soon as the answer is computed, and the commit is awaited here,

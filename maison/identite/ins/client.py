@@ -17,10 +17,10 @@ from datetime import UTC, date, datetime
 import httpx
 from lxml import etree
 
+from maison.core.ins_traits import Traits
 from maison.formats import soap, xmlsafe
 from maison.identite.ins import schemas as ns
 from maison.identite.ins.model import CodeCR, Individu, InsiResult, InsRef
-from maison.core.ins_traits import Traits
 
 ACTION = "urn:ServiceIdentiteCertifiee:1.0.0:"
 
@@ -183,7 +183,7 @@ class InsiClient:
         return self._post("rechercherInsAvecTraitsIdentite",
                           traits_request(self.me, nom, prenoms, sexe, date_naissance, lieu))
 
-    def search_carte_vitale(self, date_naissance: str, **kwargs) -> InsiResult:  # type: ignore[no-untyped-def]
+    def search_carte_vitale(self, date_naissance: str, **kwargs) -> InsiResult:
         return self._post("rechercherInsAvecCarteVitale", carte_vitale_request(self.me, date_naissance, **kwargs))
 
     def lookup(self, traits: Traits) -> Lookup:

@@ -120,7 +120,8 @@ def call_context(env: soap.Envelope) -> CallContext:
         name_id = security.find(f".//{{{ns.NS_SAML}}}Subject/{{{ns.NS_SAML}}}NameID")
         if name_id is not None and name_id.text:
             professional = name_id.text.strip()
-    extra = {k: v for k, v in {"lps_nom": name, "lps_instance": instance, "contexte_id": _text(lps, "Id", ns.NS_CTXLPS)}.items() if v}
+    fields = {"lps_nom": name, "lps_instance": instance, "contexte_id": _text(lps, "Id", ns.NS_CTXLPS)}
+    extra = {k: v for k, v in fields.items() if v}
     return CallContext(structure=structure, software=idam, software_version=version, professional=professional,
                        message_id=message_id, extra=extra)
 

@@ -27,6 +27,7 @@ are the INS form, computed once per list entry with `normalise_name` at import, 
 from __future__ import annotations
 
 import bisect
+import itertools
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -415,7 +416,7 @@ def _cumulate(weights: list[float]) -> list[float]:
 
 
 def _interpolate(points: tuple[tuple[int, int], ...], x: int) -> float:
-    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
         if x0 <= x <= x1:
             return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
     return float(points[-1][1])

@@ -31,6 +31,7 @@ from maison.core.identifiers.nir import (
     consistency_problems,
     parse_matricule,
 )
+from maison.core.ins_traits import Traits, check_birth_date, check_birth_place, check_sex, match_form
 from maison.core.storage import Database
 from maison.identite.ins import store
 from maison.identite.ins.model import (
@@ -42,7 +43,6 @@ from maison.identite.ins.model import (
     InsRef,
     TraitsQuery,
 )
-from maison.core.ins_traits import Traits, check_birth_date, check_birth_place, check_sex, match_form
 
 _NIR_OID = {Environment.PRODUCTION: OID_INS_NIR, Environment.TEST: OID_INS_NIR_TEST, Environment.DEMO: OID_INS_NIR_DEMO}
 

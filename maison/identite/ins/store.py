@@ -7,13 +7,13 @@ the referential shards by person like everything else at national scale.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from maison.core.storage import metadata
 from maison.core.ins_traits import Traits, match_form
+from maison.core.storage import metadata
 
 ins_person = sa.Table(
     "ins_person",
@@ -73,7 +73,8 @@ def insert_person(conn: Connection, traits: Traits) -> int:
     return conn.execute(ins_person.insert().values(**person_row(traits)).returning(ins_person.c.id)).scalar_one()
 
 
-def insert_matricule(conn: Connection, person_id: int, number: str, cle: str, kind: str, date_deb, date_fin=None) -> None:
+def insert_matricule(conn: Connection, person_id: int, number: str, cle: str, kind: str, date_deb,
+                     date_fin=None) -> None:
     conn.execute(ins_matricule.insert().values(
         number=number, cle=cle, type=kind, person_id=person_id, date_deb=date_deb, date_fin=date_fin))
 
@@ -97,7 +98,8 @@ _MATRICULES_OF = (
     sa.select(ins_matricule)
     .where(sa.or_(ins_matricule.c.person_id == sa.bindparam("i"),
                   ins_matricule.c.person_id.in_(
-                      sa.select(ins_person.c.id).where(ins_person.c.merged_into == sa.bindparam("i")).scalar_subquery())))
+                      sa.select(ins_person.c.id)
+                      .where(ins_person.c.merged_into == sa.bindparam("i")).scalar_subquery())))
     .order_by(ins_matricule.c.date_deb)
 )
 

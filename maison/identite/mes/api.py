@@ -19,7 +19,6 @@ from maison.core.errors import Unauthenticated
 from maison.formats.body import json_response, read_json_object, required_text
 from maison.identite.mes.login import PatientLogin
 
-
 LOGIN = "la connexion du patient : identifiant, mot de passe puis code à usage unique"
 
 
@@ -39,7 +38,7 @@ def _source(request: Request) -> str:
 def router(login: PatientLogin, max_body_bytes: int) -> APIRouter:
     r = APIRouter()
 
-    def _patient(request: Request):  # type: ignore[no-untyped-def]
+    def _patient(request: Request):
         header = request.headers.get("authorization", "")
         if not header.lower().startswith("bearer "):
             raise Unauthenticated("jeton patient requis (Authorization: Bearer)", code="auth-absente")

@@ -31,15 +31,15 @@ from joserfc.errors import JoseError
 
 from maison.core.audit import Actor
 from maison.core.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
-from maison.core.lockout import Locked, Throttle
 from maison.core.identifiers.nir import parse_matricule
+from maison.core.lockout import Locked, Throttle
+from maison.core.passwords import check_password_evenly, hash_password, needs_rehash
 from maison.core.storage import Database
 from maison.identite.mes import store
 from maison.identite.psc.keys import Keys
-from maison.core.passwords import check_password_evenly, hash_password, needs_rehash
 
 CODE_TTL, CODE_TRIES, TOKEN_TTL = 300, 5, 900
-A, O = store.mes_account, store.mes_otp
+A, Otp = store.mes_account, store.mes_otp
 __all__ = ["Locked", "Patient", "PatientLogin"]  # Locked: the throttle's, answered 429 with Retry-After
 
 
@@ -124,7 +124,7 @@ class PatientLogin:
             if needs_rehash(account.password_hash):  # below OWASP's parameters: upgraded at this login
                 conn.execute(A.update().where(A.c.login == login).values(password_hash=hash_password(password)))
             transaction, code = uuid.uuid4().hex, f"{secrets.randbelow(1_000_000):06d}"
-            conn.execute(O.insert().values(transaction=_sha(transaction), login=login, code_hash=_sha(code),
+            conn.execute(Otp.insert().values(transaction=_sha(transaction), login=login, code_hash=_sha(code),
                                            expires_at=int(time.time()) + CODE_TTL))
             channel, recipient = ("email", account.email) if account.email else ("sms", account.phone)
             conn.execute(store.mes_outbox.insert().values(
@@ -136,12 +136,12 @@ class PatientLogin:
 
     def finish(self, transaction: str, code: str, issuer: str, *, source: str = "") -> dict:
         with self.db.write() as conn:
-            row = conn.execute(sa.select(O).where(O.c.transaction == _sha(transaction))).first()
+            row = conn.execute(sa.select(Otp).where(Otp.c.transaction == _sha(transaction))).first()
             if row is None or row.used or row.expires_at < time.time():
                 raise Unauthenticated("code expiré ou transaction inconnue : recommencer", code="code-expire")
             wrong = not hmac.compare_digest(row.code_hash, _sha(code or ""))
             attempts = row.attempts + wrong
-            conn.execute(O.update().where(O.c.transaction == row.transaction).values(
+            conn.execute(Otp.update().where(Otp.c.transaction == row.transaction).values(
                 attempts=attempts, used=not wrong or attempts >= CODE_TRIES))
             if not wrong:
                 account = conn.execute(sa.select(A).where(A.c.login == row.login)).first()

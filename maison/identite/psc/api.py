@@ -37,7 +37,8 @@ _templates = Environment(loader=FileSystemLoader(Path(__file__).with_name("templ
 # Registering a structure's identity provider is its administrator's act: the provider then vouches for
 # the structure's staff (issue 18 §1.1).
 STRUCTURE_ADMINISTRATOR = Accepts(scopes=keys(KeyScope.ADMINISTRATEUR_STRUCTURE))
-OAUTH = "point d'accès OpenID Connect : le client s'authentifie selon OAuth 2 (client_secret), l'utilisateur sur la page"
+OAUTH = ("point d'accès OpenID Connect : le client s'authentifie selon OAuth 2 (client_secret), "
+         "l'utilisateur sur la page")
 
 ECPS = "côté application e-CPS de CIBA : l'application prouve le porteur par le code qu'elle génère (X-eCPS-Code)"
 
@@ -76,7 +77,8 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
         body = await read_json_object(request, max_body_bytes)
         if not all(isinstance(body.get(k), str) for k in ("issuer", "audience")) or not (
                 isinstance(body.get("jwks"), dict) or isinstance(body.get("jwksUri"), str)):
-            raise InvalidInput("issuer, audience (textes) et jwks (objet JWKS) ou jwksUri attendus", code="idp-invalide")
+            raise InvalidInput("issuer, audience (textes) et jwks (objet JWKS) ou jwksUri attendus",
+                               code="idp-invalide")
         await run_in_threadpool(local.register, actor, body["issuer"], body["audience"],
                                 str(body.get("idnatpsClaim") or "idnatps"), jwks=body.get("jwks"),
                                 jwks_uri=body.get("jwksUri"))
@@ -148,7 +150,8 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
             return _error_page("invalid_request", "redirect_uri non enregistrée pour ce client")
 
         def back(error: str, description: str) -> RedirectResponse:
-            query = {"error": error, "error_description": description, **({"state": p["state"]} if "state" in p else {})}
+            query = {"error": error, "error_description": description,
+                     **({"state": p["state"]} if "state" in p else {})}
             return RedirectResponse(f"{redirect_uri}?{urlencode(query)}", 302)
 
         if p.get("response_type") != "code":

@@ -110,7 +110,7 @@ class LocalProviders:
             pass
         raise InvalidInput(UNREACHABLE, code="jwks")
 
-    def _after_rotation(self, row, token: str, error: Exception):  # type: ignore[no-untyped-def]
+    def _after_rotation(self, row, token: str, error: Exception):
         """The provider may have rotated its keys: refetch its JWKS (at most once a minute) and retry."""
         last = self._fetched.get(row.issuer, 0.0)
         if not row.jwks_uri or time.monotonic() - last < REFETCH_S:

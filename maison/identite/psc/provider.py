@@ -35,9 +35,9 @@ import sqlalchemy as sa
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from maison.core.keystore import KeyStore
 from maison.core.audit import Actor
 from maison.core.authz import TokenRejected
+from maison.core.keystore import KeyStore
 from maison.core.lockout import Throttle
 from maison.core.passwords import check_password_evenly, hash_password, needs_rehash
 from maison.core.storage import Database
@@ -174,7 +174,8 @@ class Provider:
         self._practitioner(idnatps)
         with self.db.read() as conn:
             account = conn.execute(sa.select(store.psc_account).where(store.psc_account.c.idnatps == idnatps)).first()
-        if account is not None and otp and account.totp_seed and pyotp.TOTP(account.totp_seed).verify(otp, valid_window=1):
+        if account is not None and otp and account.totp_seed and pyotp.TOTP(account.totp_seed).verify(otp,
+                                                                                                      valid_window=1):
             return "MOBILE"
         test_hash = account.password_hash if account is not None and account.test_account else None
         if password and check_password_evenly(password, test_hash):  # as long for an account without one
@@ -322,7 +323,8 @@ class Provider:
 
     def _revoke_session(self, sid: str) -> None:
         with self.db.write() as conn:
-            if conn.execute(sa.select(store.psc_revoked.c.jti).where(store.psc_revoked.c.jti == f"sid:{sid}")).first() is None:
+            revoked = sa.select(store.psc_revoked.c.jti).where(store.psc_revoked.c.jti == f"sid:{sid}")
+            if conn.execute(revoked).first() is None:
                 conn.execute(store.psc_revoked.insert().values(jti=f"sid:{sid}", expires_at=_now() + REFRESH_TTL))
 
     def _session_revoked(self, sid: str) -> bool:

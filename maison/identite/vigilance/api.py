@@ -19,6 +19,7 @@ from maison.core import audit
 from maison.core.authz import HOSPITAL_STAFF, Authorizer, accepts
 from maison.core.errors import InvalidInput, MalformedRequest, UnsupportedMediaType
 from maison.core.identifiers.nir import parse_matricule
+from maison.core.ins_traits import Traits, normalise_name
 from maison.formats.body import parameter_values, read_json_object, read_limited
 from maison.formats.fhir import fhir_response
 from maison.formats.jsonread import Node
@@ -26,7 +27,6 @@ from maison.formats.path_ids import RowId, ascii_digits
 from maison.identite.ins.client import lookup_with_retry
 from maison.identite.ins.model import CallContext, TraitsQuery
 from maison.identite.ins.service import InsiService
-from maison.core.ins_traits import Traits, normalise_name
 from maison.identite.vigilance.fhir import EXT_BIRTH_LIST, EXT_BIRTHPLACE, EXT_INSEE, patient_resource
 from maison.identite.vigilance.service import PatientIndex
 
@@ -67,7 +67,7 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int, authoriz
         """The caller (a structure's API key, or a professional's Pro Santé Connect token) as an audit actor."""
         return authorizer.caller(request).actor()
 
-    def _call_context(actor) -> CallContext:  # type: ignore[no-untyped-def]
+    def _call_context(actor) -> CallContext:
         return CallContext(structure=actor.structure, software=actor.software, professional=actor.person)
 
     @r.post("/Patient")
@@ -116,7 +116,7 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int, authoriz
 
     # --- operations for the identity transitions a DPI drives -------------------------------------
 
-    def _lookup(actor, traits: Traits):  # type: ignore[no-untyped-def]
+    def _lookup(actor, traits: Traits):
         """INSi in process, with the client retry rule, on behalf of the actor's structure and software."""
         return lookup_with_retry(traits, lambda given: insi.search_by_traits(_call_context(actor), TraitsQuery(
             traits.nom_naissance, tuple(given), traits.sexe, traits.date_naissance, traits.lieu_naissance)))

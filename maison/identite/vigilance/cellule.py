@@ -68,14 +68,14 @@ class Semester:
     half: int
 
     @classmethod
-    def parse(cls, text: str) -> "Semester":
+    def parse(cls, text: str) -> Semester:
         m = _SEMESTER.match(text.strip())
         if not m:
             raise InvalidInput(f"semestre '{text}' : forme AAAA-S1 ou AAAA-S2 attendue", code="semestre")
         return cls(int(m.group(1)), int(m.group(2)))
 
     @classmethod
-    def of(cls, day: date) -> "Semester":
+    def of(cls, day: date) -> Semester:
         return cls(day.year, 1 if day.month <= 6 else 2)
 
     @property

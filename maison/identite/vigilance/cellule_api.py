@@ -44,7 +44,8 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
         participants = data.get("participants", [])
         if not isinstance(participants, list) or not all(isinstance(p, str) for p in participants):
             raise InvalidInput("'participants' : liste de noms attendue", code="participants")
-        return json_response({"id": cellule.record_meeting(actor, required_text(data, "date"), required_text(data, "compteRendu"),
+        return json_response({"id": cellule.record_meeting(actor, required_text(data, "date"), required_text(data,
+                                                                                                             "compteRendu"),
                                                    participants)}, 201)
 
     @r.post("/incidents")
@@ -56,14 +57,16 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
             raise InvalidInput("'patientId' : entier attendu", code="patient-id")
         if data.get("date") is not None and not isinstance(data["date"], str):
             raise InvalidInput("'date' : date AAAA-MM-JJ (texte) attendue", code="date-format")
-        return json_response({"id": cellule.report_incident(actor, required_text(data, "type"), required_text(data, "description"),
+        return json_response({"id": cellule.report_incident(actor, required_text(data, "type"), required_text(data,
+                                                                                                              "description"),
                                                     patient, data.get("date"))}, 201)
 
     @r.post("/procedures")
     @accepts(HOSPITAL_STAFF)
     async def procedure(request: Request) -> Response:
         actor, data = _actor(request), await _body(request)
-        return json_response({"id": cellule.adopt_procedure(actor, required_text(data, "type"), str(data.get("titre", "")),
+        return json_response({"id": cellule.adopt_procedure(actor, required_text(data, "type"), str(data.get("titre",
+                                                                                                             "")),
                                                     required_text(data, "adopteeLe"), str(data.get("reference", "")))},
                      201)
 
@@ -79,7 +82,7 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
         actor = _actor(request)
         return json_response(index.reviews(actor, actor.structure, request.query_params.get("etat", "ouvert")))
 
-    def _review(actor, review_id: int) -> dict:  # type: ignore[no-untyped-def]
+    def _review(actor, review_id: int) -> dict:
         review = next((x for x in index.reviews(actor, actor.structure, "ouvert") if x["id"] == review_id), None)
         if review is None:
             raise NotFound(f"alerte ouverte {review_id} inconnue", code="alerte-inconnue")

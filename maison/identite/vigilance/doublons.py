@@ -15,6 +15,7 @@ their traits, so they are never proposed.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -48,7 +49,7 @@ class Candidate:
 
     @classmethod
     def of(cls, id: int, nom: str, prenoms: str, sexe: str, date_naissance: str, lieu: str | None,
-           ins: str | None = None) -> "Candidate":
+           ins: str | None = None) -> Candidate:
         nom = match_form(nom)
         return cls(id, nom, tuple(match_form(prenoms).split(" ")), sexe, date_naissance, lieu, ins,
                    nom.replace(" ", ""), _phonetic(nom))
@@ -77,8 +78,8 @@ def _prenoms_score(a: tuple[str, ...], b: tuple[str, ...]) -> float:
         return 0.95  # one record has only the first first name(s)
     if "".join(a) == "".join(b):
         return 0.9  # JEAN PIERRE / JEANPIERRE
-    if len(a) == len(b) and sum(x != y for x, y in zip(a, b)) == 1 and all(
-            x == y or _slip(x, y) for x, y in zip(a, b)):
+    if len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) == 1 and all(
+            x == y or _slip(x, y) for x, y in zip(a, b, strict=True)):
         return 0.9  # one slip in one first name
     return 0.0
 
@@ -87,7 +88,7 @@ def _date_score(a: str, b: str) -> float:
     if a == b:
         return 1.0
     swapped = f"{b[:4]}-{b[8:10]}-{b[5:7]}"
-    if a == swapped or sum(x != y for x, y in zip(a, b)) == 1:
+    if a == swapped or sum(x != y for x, y in zip(a, b, strict=False)) == 1:
         return 0.5
     return 0.0
 
@@ -162,7 +163,7 @@ def collisions(histories: dict[int, list[dict]], threshold: float = THRESHOLD) -
     """
     found = []
     for record, states in histories.items():
-        for before, after in zip(states, states[1:]):
+        for before, after in itertools.pairwise(states):
             a = Candidate.of(record, *(before[k] for k in _TRAITS))
             b = Candidate.of(record, *(after[k] for k in _TRAITS))
             s = score(a, b)

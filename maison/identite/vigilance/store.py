@@ -133,7 +133,7 @@ vig_ght_member = sa.Table(
 )
 
 
-def put_ght(conn, code: str, name: str, support: str, members: list[str], at: str,  # type: ignore[no-untyped-def]
+def put_ght(conn, code: str, name: str, support: str, members: list[str], at: str,
             by: str) -> None:
     """Record (or replace) a GHT and its member establishments."""
     conn.execute(vig_ght_member.delete().where(vig_ght_member.c.ght == code))
@@ -142,19 +142,20 @@ def put_ght(conn, code: str, name: str, support: str, members: list[str], at: st
     conn.execute(vig_ght_member.insert(), [{"ght": code, "structure": s} for s in members])
 
 
-def ght_peers(conn, structure: str) -> set[str]:  # type: ignore[no-untyped-def]
+def ght_peers(conn, structure: str) -> set[str]:
     """Every structure that shares a GHT with `structure` (itself included when it is in one)."""
     mine = sa.select(vig_ght_member.c.ght).where(vig_ght_member.c.structure == structure)
     return set(conn.execute(sa.select(vig_ght_member.c.structure).where(vig_ght_member.c.ght.in_(mine))).scalars())
 
 
-def row_to_identity(row):  # type: ignore[no-untyped-def]
+def row_to_identity(row):
     from maison.core.ins_traits import Traits
     from maison.identite.vigilance.model import LocalIdentity, Status
 
     return LocalIdentity(
         id=row.id, structure=row.structure, ipp=row.ipp, status=Status(row.status),
-        traits=Traits(row.nom_naissance, tuple(row.prenoms.split(" ")), row.sexe, row.date_naissance, row.lieu_naissance),
+        traits=Traits(row.nom_naissance, tuple(row.prenoms.split(" ")), row.sexe, row.date_naissance,
+                      row.lieu_naissance),
         insi_retrieved=bool(row.insi_retrieved), document_checked=bool(row.document_checked),
         collection_method=row.collection_method, document_type=row.document_type,
         attributes=frozenset(a for a in row.attributes.split(",") if a),
@@ -164,23 +165,23 @@ def row_to_identity(row):  # type: ignore[no-untyped-def]
     )
 
 
-def get(conn, patient_id: int, *, for_update: bool = False):  # type: ignore[no-untyped-def]
+def get(conn, patient_id: int, *, for_update: bool = False):
     query = sa.select(vig_patient).where(vig_patient.c.id == patient_id)
     if for_update:
         query = query.with_for_update()
     return conn.execute(query).first()
 
 
-def by_ipp(conn, structure: str, ipp: str):  # type: ignore[no-untyped-def]
+def by_ipp(conn, structure: str, ipp: str):
     return conn.execute(sa.select(vig_patient).where(vig_patient.c.structure == structure,
                                                      vig_patient.c.ipp == ipp)).first()
 
 
-def by_ins(conn, structure: str, ins_number: str) -> list:  # type: ignore[no-untyped-def]
+def by_ins(conn, structure: str, ins_number: str) -> list:
     return by_ins_numbers(conn, structure, {ins_number})[ins_number]
 
 
-def by_ins_numbers(conn, structure: str, ins_numbers: set[str]) -> dict[str, list]:  # type: ignore[no-untyped-def]
+def by_ins_numbers(conn, structure: str, ins_numbers: set[str]) -> dict[str, list]:
     """`by_ins` for several matricules at once (the PFI's batch): matricule → its records."""
     found: dict[str, list] = {number: [] for number in ins_numbers}
     for row in conn.execute(sa.select(vig_patient).where(
@@ -190,7 +191,7 @@ def by_ins_numbers(conn, structure: str, ins_numbers: set[str]) -> dict[str, lis
     return found
 
 
-def search(conn, structure: str, *, family: str | None = None, given: str | None = None,  # type: ignore[no-untyped-def]
+def search(conn, structure: str, *, family: str | None = None, given: str | None = None,
            birthdate: str | None = None, gender: str | None = None, ipp: str | None = None,
            ins_number: str | None = None, limit: int = 50) -> list:
     q = sa.select(vig_patient).where(vig_patient.c.structure == structure, vig_patient.c.merged_into.is_(None))

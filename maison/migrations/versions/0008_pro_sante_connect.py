@@ -5,9 +5,8 @@ Revises: 0007
 Create Date: 2026-11-21 06:41:00.753581
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0008'
 down_revision = '0007'

@@ -5,9 +5,8 @@ Revises: 0011
 Create Date: 2026-11-21 07:18:20.184701
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0012'
 down_revision = '0011'

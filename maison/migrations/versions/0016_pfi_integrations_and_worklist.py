@@ -5,9 +5,8 @@ Revises: 0015
 Create Date: 2026-11-21 10:04:22.981568
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0016'
 down_revision = '0015'

@@ -5,9 +5,8 @@ Revises: 0017
 Create Date: 2026-11-21 11:40:00
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0018'
 down_revision = '0017'

@@ -5,9 +5,8 @@ Revises: 0018
 Create Date: 2026-11-21 13:10:00
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0019'
 down_revision = '0018'

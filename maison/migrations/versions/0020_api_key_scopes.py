@@ -10,9 +10,8 @@ Revises: 0019
 Create Date: 2026-12-06 23:50:00
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0020'
 down_revision = '0019'

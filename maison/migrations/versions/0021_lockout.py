@@ -5,9 +5,8 @@ Revises: 0020
 Create Date: 2026-12-06 23:50:00
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0021'
 down_revision = '0020'

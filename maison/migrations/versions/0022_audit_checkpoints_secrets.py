@@ -15,10 +15,9 @@ Revises: 0021
 Create Date: 2026-12-06 23:50:00
 """
 
-from alembic import context, op
 import orjson
 import sqlalchemy as sa
-
+from alembic import context, op
 
 revision = '0022'
 down_revision = '0021'

@@ -5,9 +5,8 @@ Revises: 0022
 Create Date: 2026-12-06 23:50:00
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0023'
 down_revision = '0022'

@@ -194,7 +194,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
     def _base(request: Request) -> str:
         return str(request.base_url).rstrip("/") + "/dmp"
 
-    async def _audited(fn, *args):  # type: ignore[no-untyped-def]
+    async def _audited(fn, *args):
         """Run a read in a worker thread; answer only once its audit record is committed. The thread is
         released as soon as the answer is computed and the journal's group commit is awaited here."""
         receipts: list = []
@@ -377,7 +377,8 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
                        "extension": [{"url": "urn:maison:dmp:etat-information", "valueCode": state.value}]}
                       for axis, state in (("alimentation", dossier.alimentation),
                                           ("consultation", dossier.consultation))]
-        consent = {"resourceType": "Consent", "status": "active" if dossier.state is DossierState.ACTIVE else "inactive",
+        consent = {"resourceType": "Consent",
+                   "status": "active" if dossier.state is DossierState.ACTIVE else "inactive",
                    "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
                                          "code": "patient-privacy"}]},
                    "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],

@@ -65,7 +65,7 @@ class Matrix:
         self._by_profession = {p: cid for cid, (_label, professions) in columns.items() for p in professions}
 
     @classmethod
-    def load(cls, path: Path = DEFAULT_MATRIX) -> "Matrix":
+    def load(cls, path: Path = DEFAULT_MATRIX) -> Matrix:
         return _load(Path(path).resolve())
 
     def column_of(self, profession: str) -> str | None:

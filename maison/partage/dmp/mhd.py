@@ -329,8 +329,10 @@ def _document(index: int, full_url: str, resource: dict, patients: dict, binarie
     return SubmittedDocument(
         index=index, full_url=full_url, resource=resource, unique_id=unique, ins=ins, ins_oid=oid,
         type_code=code_of(resource.get("type")),
-        class_code=code_of((resource.get("category") or [None])[0] if isinstance(resource.get("category"), list) else None),
-        format_code=code_of({"coding": [contents[0].get("format")]} if isinstance(contents[0].get("format"), dict) else None),
+        class_code=code_of((resource.get("category") or [None])[0] if isinstance(resource.get("category"),
+                                                                                 list) else None),
+        format_code=code_of({"coding": [contents[0].get("format")]} if isinstance(contents[0].get("format"),
+                                                                                  dict) else None),
         confidentiality=confidentiality, visibility=visibility, authors=authors,
         creation=_instant(attachment.get("creation")),
         period_start=str(period.get("start", "")), period_end=str(period.get("end", "") or ""),

@@ -55,6 +55,7 @@ def document_reference(doc: Produced, binary_url: str, related: list[dict]) -> d
     header = read_header(xmlsafe.parse(doc.cda, max_bytes=len(doc.cda) + 1))
     ins = header.patient.ins
     author = header.authors[0]
+    birth = header.patient.birth_date
     practitioner = {"resourceType": "Practitioner", "id": "auteur",
                     "identifier": [{"system": SYS_IDNATPS, "value": author.idnatps}],
                     "name": [{"family": author.family, "given": [author.given]}]}
@@ -62,7 +63,7 @@ def document_reference(doc: Produced, binary_url: str, related: list[dict]) -> d
                "identifier": [{"system": f"urn:oid:{ins.root}", "value": ins.extension}],
                "name": [{"family": header.patient.birth_family, "given": header.patient.birth_givens.split()}],
                "gender": {"M": "male", "F": "female"}.get(header.patient.gender, "unknown"),
-               "birthDate": f"{header.patient.birth_date[:4]}-{header.patient.birth_date[4:6]}-{header.patient.birth_date[6:8]}"}
+               "birthDate": f"{birth[:4]}-{birth[4:6]}-{birth[6:8]}"}
     fmt = format_code(header, VOLET_FORMAT)
     labels = [{"coding": [{"system": URL_CONFIDENTIALITY, "code": header.confidentiality.code}]}]
     labels += [{"coding": [{"system": URL_VISIBILITY, "code": code}]} for code in doc.visibility]
@@ -124,7 +125,8 @@ def provide_bundle(documents: list[Produced], *, source_id: str = "1.2.250.1.213
         "resourceType": "List", "status": "current", "mode": "working", "title": title or header.title,
         "extension": [{"url": EXT_SOURCE_ID, "valueIdentifier": {"value": f"urn:oid:{source_id}"}},
                       {"url": "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-designationType",
-                       "valueCodeableConcept": {"coding": [{"system": URL_FACILITY, "code": header.facility_type.code}]}}],
+                       "valueCodeableConcept": {"coding": [{"system": URL_FACILITY,
+                                                            "code": header.facility_type.code}]}}],
         "identifier": [{"use": "usual", "system": "urn:ietf:rfc:3986",
                         "value": submission_id or f"urn:oid:1.2.250.1.999.2.{uuid.uuid4().int}"}],
         "code": {"coding": [{"system": MHD_LIST_TYPES[0], "code": "submissionset"}]},
@@ -134,7 +136,7 @@ def provide_bundle(documents: list[Produced], *, source_id: str = "1.2.250.1.213
     }
     entries = [{"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": submission,
                 "request": {"method": "POST", "url": "List"}}]
-    for doc, (doc_url, binary_url) in zip(documents, urls):
+    for doc, (doc_url, binary_url) in zip(documents, urls, strict=False):
         related = []
         if doc.transforms is not None:
             related.append({"code": "transforms", "target": {"reference": urls[doc.transforms][0]}})

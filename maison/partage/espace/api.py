@@ -40,7 +40,7 @@ def router(espace: Espace, authorizer: Authorizer, max_body_bytes: int) -> APIRo
     r = APIRouter()
     max_upload = espace.max_document_bytes * 4 // 3 + 65_536  # base64 in a JSON DocumentReference
 
-    def who(request: Request):  # type: ignore[no-untyped-def]
+    def who(request: Request):
         return who_of(authorizer, request)
 
     @r.get("/profil")

@@ -41,8 +41,9 @@ def patient_categories(reference_path: Path) -> dict[str, str]:
     path = reference_path / "cisis" / "jeuxDeValeurs" / "JDV_J07_XdsTypeCode_CISIS.xml"
     data = path.read_bytes()
     root = xmlsafe.parse(data, max_bytes=len(data) + 1)
-    return {c.get("code"): c.get("displayName") for c in root.iter(etree.Element) if etree.QName(c).localname == "Concept"
-            and (c.get("code") or "").startswith("DOCPAT") and c.get("codeSystem") == SYS_TYPE_COMPLEMENTAIRE}
+    return {c.get("code"): c.get("displayName") for c in root.iter(etree.Element)
+            if etree.QName(c).localname == "Concept" and (c.get("code") or "").startswith("DOCPAT")
+            and c.get("codeSystem") == SYS_TYPE_COMPLEMENTAIRE}
 
 
 def check_upload(categories: dict[str, str], category: str, content_type: str, data: bytes, max_bytes: int,

@@ -55,11 +55,11 @@ PRESCRIBER = Accepts(psc=True)
 DISPENSER = Accepts(psc=True, scopes=keys(KeyScope.FOURNISSEUR_LPP))
 
 
-def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units) -> APIRouter:  # type: ignore[no-untyped-def]
+def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units) -> APIRouter:
     """`units()` gives the UCUM units the CI-SIS accepts (read once from the reference pack)."""
     r = APIRouter()
 
-    def who(request: Request):  # type: ignore[no-untyped-def]
+    def who(request: Request):
         return authorizer.caller(request)
 
     def here(request: Request) -> str:

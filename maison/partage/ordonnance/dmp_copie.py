@@ -51,7 +51,6 @@ import httpx
 from lxml import etree
 
 from maison.core.errors import InvalidInput, MaisonError
-from maison.formats.svs import read_value_set
 from maison.core.terminology.valuesets import ValueSet
 from maison.formats import xmlsafe
 from maison.formats.cda.build import (
@@ -65,6 +64,7 @@ from maison.formats.cda.build import (
     write_header,
 )
 from maison.formats.cda.header import INS_ROOTS, TEMPLATE_XDS_SD, V3, Code, read_header
+from maison.formats.svs import read_value_set
 from maison.partage.dmp.producer import Produced, provide_bundle
 from maison.partage.espace.documents import SYS_TYPE_COMPLEMENTAIRE
 from maison.partage.ordonnance.model import LineKind, Prescription

@@ -78,7 +78,7 @@ _KINDS = {dict: "un objet", list: "une liste", str: "une chaîne", int: "un enti
 # --- reading JSON without trusting it --------------------------------------------------------------
 
 
-def _get(obj: dict, key: str, kind: type, where: str):  # type: ignore[no-untyped-def]
+def _get(obj: dict, key: str, kind: type, where: str):
     """obj[key] checked to be a `kind` (absent: empty container, "" or None); else MalformedRequest."""
     value = obj.get(key)
     if value is None:
@@ -101,7 +101,7 @@ def _items(obj: dict, key: str, where: str) -> Iterator[tuple[str, dict]]:
         yield path, item
 
 
-def _extension(obj: dict, url: str, key: str, kind: type, where: str):  # type: ignore[no-untyped-def]
+def _extension(obj: dict, url: str, key: str, kind: type, where: str):
     for path, ext in _items(obj, "extension", where):
         if ext.get("url") == url:
             return _get(ext, key, kind, path)
