@@ -104,6 +104,7 @@ def play(settings: Settings, count: int, console: Console) -> int:
                                                      t.date_naissance, t.lieu_naissance))
         status = "PROV"
         if lookup.result.code.value == "00":
+            assert lookup.result.individu is not None  # code 00: one identity found
             qualified.append(lookup.result.individu)
             status = house.patients.record_insi_result(DESK, pid, lookup.result).status.value
             if i % 2 == 0:

@@ -154,7 +154,9 @@ def play(house, base: str, console: Console, individu: Individu,
     house.patient_login.open_account("patient.demo", patient.ins, patient.birth_date, PASSWORD,
                                      email="patient.demo@example.fr")
     started = httpx.post(f"{base}/mes/connexion", json={"identifiant": "patient.demo", "motDePasse": PASSWORD}).json()
-    code = re.search(r"\b(\d{6})\b", house.patient_login.outbox("patient.demo@example.fr")[-1]["body"]).group(1)
+    sent = re.search(r"\b(\d{6})\b", house.patient_login.outbox("patient.demo@example.fr")[-1]["body"])
+    assert sent is not None, "the code sent to the patient"
+    code = sent.group(1)
     token = httpx.post(f"{base}/mes/connexion/code", json={"transaction": started["transaction"], "code": code}
                        ).json()["access_token"]
     me = {"Authorization": f"Bearer {token}"}

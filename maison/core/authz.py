@@ -36,7 +36,7 @@ that `core` imports no service (issue 19 §1.2).
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
@@ -154,10 +154,14 @@ def policy_of(handler: object) -> Accepts | Public | None:
 class HasHeaders(Protocol):
     """What the authorizer reads of a request (a Starlette `Request`)."""
 
-    headers: Any
-    base_url: Any
-    scope: dict
-    client: Any
+    @property
+    def headers(self) -> Any: ...
+    @property
+    def base_url(self) -> Any: ...
+    @property
+    def scope(self) -> Mapping[str, Any]: ...
+    @property
+    def client(self) -> Any: ...
 
 
 class TokenRejected(Exception):
@@ -239,7 +243,7 @@ class Authorizer:
     def caller(self, request: HasHeaders, policy: Accepts | None = None) -> Caller:
         """The caller of this request, if the route being served accepts its kind (401 / 403 otherwise)."""
         state = getattr(request, "state", None)
-        known = getattr(state, "maison_caller", None) if policy is None else None
+        known: Caller | None = getattr(state, "maison_caller", None) if policy is None else None
         if known is not None:  # already established by `guard`
             return known
         if policy is None:
@@ -315,7 +319,7 @@ def _has_credential(request: HasHeaders) -> bool:
     return bool(request.headers.get("authorization") or request.headers.get("esante-api-key"))
 
 
-def _professional(claims: dict, info: dict, credential: Credential, wanted: str | None,
+def _professional(claims: dict[str, Any], info: dict[str, Any], credential: Credential, wanted: str | None,
                   structure_required: bool) -> Caller:
     exercice = (info["SubjectRefPro"]["exercices"] or [{}])[0]
     activities = exercice.get("activities", [])
@@ -344,7 +348,7 @@ def _professional(claims: dict, info: dict, credential: Credential, wanted: str 
                   tuple(a["identifiantTechniqueDeLaStructure"] for a in activities), credential=credential)
 
 
-def _aliases(activity: dict) -> Iterable[str]:
+def _aliases(activity: dict[str, Any]) -> Iterable[str]:
     if activity["numeroFinessSite"]:
         yield f"1{activity['numeroFinessSite']}"
     if activity["numeroSiretSite"]:

@@ -12,7 +12,7 @@ import os
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from maison.core.keystore import FileKeyStore
@@ -104,15 +104,17 @@ class Settings:
             return self.public_url.rstrip("/")
         return f"{'https' if self.tls_cert else 'http'}://{self.host}:{self.port}"
 
-    def with_overrides(self, **changes: object) -> Settings:
+    def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-def _coerce(kind: type, value: object) -> object:
+def _coerce(kind: object, value: Any) -> Any:
+    """`value` (from TOML or the environment) as the field's type, `kind` (a type or, with postponed
+    annotations, its name)."""
     if kind is Path or kind == "Path":
         return Path(str(value))
     if kind is int or kind == "int":
-        return int(value)  # type: ignore[arg-type]
+        return int(value)
     if kind is bool or kind == "bool":
         return str(value).strip().lower() in ("1", "true", "yes", "oui", "on")
     return str(value)
@@ -120,7 +122,7 @@ def _coerce(kind: type, value: object) -> object:
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if environ is None else environ)
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     config_file = env.get("MAISON_CONFIG") or ("maison.toml" if Path("maison.toml").is_file() else "")
     if config_file:
         with open(config_file, "rb") as fh:

@@ -11,12 +11,22 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from maison.core import audit
 from maison.core.storage import Database
+
+# (result, [(insert statement, rows)], audit entries), computed in the shared transaction
+Work = Callable[[Connection], tuple[object, list[tuple[sa.Insert, list[dict[str, Any]]]], list[dict[str, Any]]]]
+
+
+class _Job(Future[object]):
+    """A submitted work and the future its submitter waits on, one item of the queue."""
+
+    work: Work
 
 
 class GroupCommit:
@@ -42,16 +52,16 @@ class GroupCommit:
         self.db = db
         self.name = name
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def submit(self, work: Callable[[Connection], tuple[object, list, list[dict]]]) -> Future:
+    def submit(self, work: Work) -> Future[object]:
         """`work(conn)` inside the shared transaction reads and checks what it must under the write
         lock and returns (result, [(insert statement, rows)], audit entries); the future gets the
         result once committed, or the exception. `work` may run twice (see `_commit`)."""
-        future: Future = Future()
-        future.work = work  # type: ignore[attr-defined]
+        future = _Job()
+        future.work = work
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
@@ -60,7 +70,7 @@ class GroupCommit:
         self._queue.put(future)
         return future
 
-    def run(self, work: Callable[[Connection], tuple[object, list, list[dict]]]) -> object:
+    def run(self, work: Work) -> object:
         return self.submit(work).result()
 
     def _loop(self) -> None:
@@ -73,18 +83,18 @@ class GroupCommit:
                     break
             self._commit(batch)
 
-    def _commit(self, batch: list[Future]) -> None:
+    def _commit(self, batch: list[_Job]) -> None:
         """First as one transaction with every insert of the batch executed together; if any feed
         fails, again with a savepoint per feed, so that it fails alone."""
         try:
             with self.db.write() as conn:
                 results, writes, trail = [], [], []
                 for future in batch:
-                    result, inserts, entries = future.work(conn)  # type: ignore[attr-defined]
+                    result, inserts, entries = future.work(conn)
                     results.append(result)
                     writes += inserts
                     trail += entries
-                grouped: dict[sa.Insert, list[dict]] = {}
+                grouped: dict[sa.Insert, list[dict[str, Any]]] = {}
                 for statement, rows in writes:
                     grouped.setdefault(statement, []).extend(rows)
                 for statement, rows in grouped.items():
@@ -97,15 +107,15 @@ class GroupCommit:
         for future, result in zip(batch, results, strict=False):
             future.set_result(result)
 
-    def _commit_each(self, batch: list[Future]) -> None:
-        done: list[tuple[Future, object]] = []
+    def _commit_each(self, batch: list[_Job]) -> None:
+        done: list[tuple[_Job, object]] = []
         try:
             with self.db.write() as conn:
-                trail: list[dict] = []
+                trail: list[dict[str, Any]] = []
                 for future in batch:
                     try:
                         with conn.begin_nested():
-                            result, inserts, entries = future.work(conn)  # type: ignore[attr-defined]
+                            result, inserts, entries = future.work(conn)
                             for statement, rows in inserts:
                                 conn.execute(statement, rows)
                     except Exception as exc:  # noqa: BLE001 - this feed alone is rolled back; its caller raises

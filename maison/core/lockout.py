@@ -45,6 +45,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -192,7 +193,7 @@ class Throttle:
                         "echecs": self.policies[kind].remaining(*attempt.before[kind][:2], int(self.clock())) + 1})
 
     def succeeded(self, account: str, source: str, actor: Actor, *, attempt: Attempt | None = None,
-                  detail: dict | None = None) -> None:
+                  detail: dict[str, Any] | None = None) -> None:
         """The login succeeded: the account starts again from zero; the source gets back the attempt
         `begin` counted (if this success ends one), never more."""
         with self.db.write() as conn:
@@ -229,7 +230,7 @@ class Throttle:
             failures=T.c.failures - 1,
             locked_until=sa.case((T.c.locked_until > locked, locked), else_=T.c.locked_until)))
 
-    def _where(self, kind: str, key: str) -> tuple:
+    def _where(self, kind: str, key: str) -> tuple[sa.ColumnElement[bool], ...]:
         return T.c.service == self.service, T.c.kind == kind, T.c.subject == key
 
     def _row(self, conn: Connection, kind: str, key: str, now: int) -> tuple[int, int, int]:
@@ -241,6 +242,7 @@ class Throttle:
             conn.execute(_insert_missing(conn, {"service": self.service, "kind": kind, "subject": key,
                                                 "failures": 0, "last_failure": now, "locked_until": 0}))
             row = conn.execute(query).first()
+            assert row is not None  # inserted just above (or by a concurrent process), under the lock
         return int(row.failures), int(row.last_failure), int(row.locked_until)
 
     def _count(self, conn: Connection, kind: str, key: str, row: tuple[int, int, int], now: int) -> int:
@@ -254,14 +256,14 @@ class Throttle:
     def _anonymous(self, source: str) -> Actor:
         return audit.anonymous(source, software=self.software)
 
-    def _detail(self, account: str, source: str, **more: object) -> dict:
+    def _detail(self, account: str, source: str, **more: object) -> dict[str, Any]:
         return {"service": self.service, "compte": account_key(account), "source": source, **more}
 
 
-def _insert_missing(conn: Connection, values: dict) -> sa.Insert:
+def _insert_missing(conn: Connection, values: dict[str, Any]) -> sa.Insert:
     """INSERT … ON CONFLICT DO NOTHING: two processes may create the same row at once."""
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(T).values(**values).on_conflict_do_nothing()
+        from sqlalchemy.dialects import postgresql
+        return postgresql.insert(T).values(**values).on_conflict_do_nothing()
+    from sqlalchemy.dialects import sqlite
+    return sqlite.insert(T).values(**values).on_conflict_do_nothing()

@@ -18,9 +18,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 metadata = sa.MetaData(
     naming_convention={
@@ -46,7 +50,10 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
     checkpoints). FULL fsyncs the WAL at each commit, so an acknowledged write survives those too.
     """
     parsed = sa.engine.make_url(url)
-    synchronous = parsed.query.get("synchronous", "NORMAL").upper()
+    value = parsed.query.get("synchronous", "NORMAL")
+    if not isinstance(value, str):
+        raise ValueError("synchronous= given more than once")
+    synchronous = value.upper()
     if synchronous not in SQLITE_SYNCHRONOUS:
         raise ValueError(f"synchronous={synchronous!r}: one of {', '.join(SQLITE_SYNCHRONOUS)}")
     parsed = parsed.difference_update_query(["synchronous"])
@@ -59,7 +66,7 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
     )
 
     @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
         # We emit BEGIN ourselves (below): pysqlite's implicit transactions would defeat IMMEDIATE.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
@@ -72,7 +79,7 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
             private_file(Path(path))  # SQLite gives its -wal and -shm files the database file's mode
 
     @sa.event.listens_for(engine, "begin")
-    def _on_begin(conn):  # type: ignore[no-untyped-def]
+    def _on_begin(conn: Connection) -> None:
         if conn.info.get("write"):
             _begin_immediate(conn)
         else:
@@ -88,6 +95,7 @@ def _begin_immediate(conn: Connection) -> None:
     between two processes into a 100 ms tail; polling keeps the wait close to the holder's commit.
     """
     raw = conn.connection.driver_connection
+    assert raw is not None  # an open pool connection always has its DBAPI connection
     raw.execute("PRAGMA busy_timeout=0")
     try:
         deadline, pause = time.monotonic() + WRITE_LOCK_TIMEOUT_S, 0.0002
@@ -169,7 +177,7 @@ class Database:
         self.engine.dispose()
 
 
-def alembic_config(db: Database, script_location: Path):  # type: ignore[no-untyped-def]
+def alembic_config(db: Database, script_location: Path) -> AlembicConfig:
     from alembic.config import Config
 
     cfg = Config()

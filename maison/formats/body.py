@@ -6,6 +6,8 @@ held in memory; every adapter of the house reads its bodies through here.
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
@@ -26,7 +28,8 @@ async def read_limited(request: Request, max_bytes: int) -> bytes:
     return bytes(body)
 
 
-async def read_json_object(request: Request, max_bytes: int, *, empty_as: dict | None = None) -> dict:
+async def read_json_object(request: Request, max_bytes: int, *,
+                           empty_as: dict[str, Any] | None = None) -> dict[str, Any]:
     """A JSON object body; `empty_as` is returned for an empty body when given (else it is malformed)."""
     raw = await read_limited(request, max_bytes)
     if not raw and empty_as is not None:
@@ -55,7 +58,7 @@ def _within_columns(document: object) -> None:
             raise InvalidInput(f"{path} : entier hors limites (±2^63)", code="type-json", expression=path)
 
 
-def required_text(data: dict, key: str) -> str:
+def required_text(data: dict[str, Any], key: str) -> str:
     """A non-empty string member of a JSON body, or a precise 400 naming it."""
     value = data.get(key)
     if not isinstance(value, str) or not value:
@@ -63,7 +66,7 @@ def required_text(data: dict, key: str) -> str:
     return value
 
 
-def parameter_values(body: dict) -> dict[str, object]:
+def parameter_values(body: dict[str, Any]) -> dict[str, object]:
     """The values of a FHIR `Parameters` resource by name (`value[x]` of each parameter)."""
     if body.get("resourceType") != "Parameters":
         raise MalformedRequest("ressource Parameters attendue", code="resource-type")

@@ -30,7 +30,7 @@ import os
 import re
 import warnings
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from PIL import Image
 from pylibdmtx import pylibdmtx
@@ -268,7 +268,9 @@ def parse_content(text: str) -> InsDatamatrix:
                      "(ASCII imprimable et GS seuls admis)", "datamatrix-caractere")
     _check_header(text)
     values = _split_fields(text)
-    day, month, year = _DATE.match(values["S6"]).groups()  # type: ignore[union-attr]
+    birth = _DATE.match(values["S6"])
+    assert birth is not None  # S6's format checked by _split_fields
+    day, month, year = birth.groups()
     traits = Traits.of(values["S4"], values["S3"].split(" "), values["S5"], f"{year}-{month}-{day}",
                        values.get("S7"))
     if traits.liste_prenoms != values["S3"]:
@@ -280,7 +282,7 @@ def parse_content(text: str) -> InsDatamatrix:
 
 # --- Images ------------------------------------------------------------------------------------
 
-def _modules(encoded) -> list[list[bool]]:  # type: ignore[no-untyped-def]
+def _modules(encoded: Any) -> list[list[bool]]:  # pylibdmtx's Encoded (pylibdmtx has no type information)
     """Recover the module grid (True = dark) from libdmtx's bitmap, whatever its module size and margin.
 
     libdmtx draws with its own module size and margin, which pylibdmtx does not let us set; reading
@@ -290,14 +292,18 @@ def _modules(encoded) -> list[list[bool]]:  # type: ignore[no-untyped-def]
     """
     image = Image.frombytes("RGB", (encoded.width, encoded.height), encoded.pixels).convert("L")
     width, height = image.size
-    px = image.load()
-    top = next(y for y in range(height) if any(px[x, y] < 128 for x in range(width)))
-    left = next(x for x in range(width) if px[x, top] < 128)
+    grey = image.tobytes()  # mode "L": one byte per pixel, row after row
+
+    def dark(x: int, y: int) -> bool:
+        return grey[y * width + x] < 128
+
+    top = next(y for y in range(height) if any(dark(x, y) for x in range(width)))
+    left = next(x for x in range(width) if dark(x, top))
     run = 0
-    while left + run < width and px[left + run, top] < 128:
+    while left + run < width and dark(left + run, top):
         run += 1
     cols, rows = (width - 2 * left) // run, (height - 2 * top) // run
-    return [[px[left + c * run + run // 2, top + r * run + run // 2] < 128 for c in range(cols)]
+    return [[dark(left + c * run + run // 2, top + r * run + run // 2) for c in range(cols)]
             for r in range(rows)]
 
 
@@ -360,7 +366,7 @@ def _load_image(data: bytes) -> Image.Image:
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            image = Image.open(io.BytesIO(data), formats=["PNG"])
+            image: Image.Image = Image.open(io.BytesIO(data), formats=["PNG"])
             width, height = image.size
             if width * height > MAX_IMAGE_PIXELS:
                 raise _error(f"image de {width}×{height} pixels, au plus {MAX_IMAGE_PIXELS} pixels",

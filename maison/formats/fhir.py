@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from starlette.responses import Response
 
@@ -10,8 +12,8 @@ from maison.core.errors import MaisonError
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 
 
-def operation_outcome(error: MaisonError, severity: str = "error") -> dict:
-    issue: dict = {
+def operation_outcome(error: MaisonError, severity: str = "error") -> dict[str, Any]:
+    issue: dict[str, Any] = {
         "severity": severity,
         "code": error.fhir_issue,
         "details": {"coding": [{"system": "urn:maison:error", "code": error.code}], "text": error.message},
@@ -31,5 +33,5 @@ def outcome_response(error: MaisonError) -> Response:
                     headers=getattr(error, "http_headers", None))
 
 
-def fhir_response(resource: dict, status: int = 200) -> Response:
+def fhir_response(resource: dict[str, Any], status: int = 200) -> Response:
     return Response(orjson.dumps(resource), status_code=status, media_type=FHIR_JSON)

@@ -22,9 +22,9 @@ import email.policy
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
 from email.message import EmailMessage, Message
 from email.utils import format_datetime, make_msgid
+from typing import cast
 
 from maison.formats.mime import Attachment, Received, ascii_text, ko_subject
 from maison.formats.mss_codes import ErrorCode

@@ -48,7 +48,10 @@ def _render(title: str, sections: list[tuple[str, list[str]]], footer: str, anne
     pdf.set_creator("Maison")
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.add_page()
-    write = lambda height, text: pdf.multi_cell(0, height, printable(text), new_x="LMARGIN", new_y="NEXT")  # noqa: E731
+
+    def write(height: float, text: str) -> None:
+        pdf.multi_cell(0, height, printable(text), new_x="LMARGIN", new_y="NEXT")
+
     pdf.set_font("Helvetica", "B", 15)
     write(9, title)
     pdf.ln(3)

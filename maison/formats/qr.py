@@ -73,7 +73,8 @@ def modules(payload: str) -> tuple[bytes, ...]:
     symbol = zxingcpp.create_barcode(payload, zxingcpp.BarcodeFormat.QRCode, ec_level=ERROR_LEVEL)
     image = symbol.to_image(scale=1, add_quiet_zones=False)  # 8-bit grey: 0 dark, 255 light
     height, width = image.shape[0], image.shape[1]
-    pixels = bytes(image).translate(_DARK)
+    # zxingcpp.Image has the buffer protocol; its stubs do not declare it
+    pixels = bytes(image).translate(_DARK)  # type: ignore[call-overload]
     return tuple(pixels[r * width:(r + 1) * width] for r in range(height))
 
 
@@ -172,7 +173,8 @@ def render_pdf_page(pdf: bytes, page: int = 0, dpi: int = 200, *, grayscale: boo
                 bitmap = pdf_page.render(scale=dpi / 72, grayscale=grayscale)
                 try:
                     # to_pil shares the bitmap's buffer: copy before the bitmap is closed.
-                    return bitmap.to_pil().copy()
+                    copy: Image.Image = bitmap.to_pil().copy()
+                    return copy
                 finally:
                     bitmap.close()
             finally:
@@ -205,7 +207,8 @@ def find_qr(image: Image.Image) -> list[Found]:
     if image.mode not in ("L", "RGB", "RGBA"):
         image = image.convert("L")
     found = []
-    for symbol in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode):
+    # zxingcpp's stubs want BarcodeFormats; one BarcodeFormat is what its documentation passes
+    for symbol in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode):  # type: ignore[arg-type]
         p = symbol.position
         xs = (p.top_left.x, p.top_right.x, p.bottom_left.x, p.bottom_right.x)
         ys = (p.top_left.y, p.top_right.y, p.bottom_left.y, p.bottom_right.y)

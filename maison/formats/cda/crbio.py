@@ -381,7 +381,8 @@ def crbio_n3(header: DocumentHeader, chapters: Sequence[Chapter], *, reference_p
         _chapter(w, w.add(w.add(body, "component"), "section"), chapter, n, vocabulary)
     _pdf_section(w, w.add(w.add(body, "component"), "section"), header,
                  pdf if pdf is not None else crbio_pdf(header, chapters, reference_path=reference_path))
-    return etree.tostring(w.root, xml_declaration=True, encoding="UTF-8")
+    data: bytes = etree.tostring(w.root, xml_declaration=True, encoding="UTF-8")
+    return data
 
 
 def _templates(w: Writer, parent: etree._Element, roots: Sequence[str]) -> None:
@@ -468,8 +469,8 @@ def _observation(w: Writer, holder: etree._Element, r: Result, row: _Row, vocabu
         w.add(w.add(w.add(obs, "methodCode"), "originalText"), "reference", value=f"#{row.method_id}")
     rng = r.reference_range
     if rng is not None and isinstance(value, Quantity):
-        unit = rng.unit or value.unit
-        attrs = {} if unit == "1" else {"unit": unit}
+        range_unit = rng.unit or value.unit
+        attrs = {} if range_unit == "1" else {"unit": range_unit}
         observation_range = w.add(w.add(obs, "referenceRange", typeCode="REFV"), "observationRange",
                                   classCode="OBS", moodCode="EVN.CRT")
         interval = w.add(observation_range, "value", **{_XSI_TYPE: "IVL_PQ"})

@@ -59,7 +59,10 @@ def _person(findings: list[Finding], party: Party, where: str, code: str, source
 def check_header(header: CdaHeader, terminology: Terminology, *, for_dmp: bool = True) -> list[Finding]:
     """Every failed header rule, in document order; empty when the header conforms."""
     f: list[Finding] = []
-    add = lambda code, message, where, source: f.append(Finding(code, message, where, source))  # noqa: E731
+
+    def add(code: str, message: str, where: str, source: str) -> None:
+        f.append(Finding(code, message, where, source))
+
     if header.realm != "FR":
         add("cda-realm", "realmCode doit valoir FR", "realmCode", "SM:25-26")
     if header.type_id is None or (header.type_id.root, header.type_id.extension) != ("2.16.840.1.113883.1.3",

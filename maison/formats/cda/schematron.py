@@ -22,6 +22,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -35,7 +36,7 @@ _lock = threading.Lock()  # one SaxonC processor per process, used by one thread
 _processor = None
 
 
-def _saxon():  # type: ignore[no-untyped-def]
+def _saxon() -> Any:  # a saxonche PySaxonProcessor (saxonche has no type information)
     """The process's SaxonC processor, made once: starting one per document would cost more than the rules."""
     global _processor
     if _processor is None:
@@ -163,8 +164,7 @@ class Schematron:
                     self._assert(xpath, rule.element, node_path, list(self.lets), findings)
         return findings
 
-    def _assert(self, xpath, rule: etree._Element, node_path: str, lets: list[tuple[str,
-                                                                                    str]],  # type: ignore[no-untyped-def]
+    def _assert(self, xpath: Any, rule: etree._Element, node_path: str, lets: list[tuple[str, str]],
                 findings: list[Finding]) -> None:
         for child in rule:
             if not isinstance(child.tag, str):

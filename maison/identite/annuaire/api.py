@@ -183,8 +183,8 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
             raise InvalidInput(f"paramètres manquants : {', '.join(missing)}", code="parametre-manquant")
         with db.write() as conn:
             declaration, created = rpps_plus.declare(
-                conn, terminology(), actor, family=values["nom"], given=values["prenom"],
-                birth_date=values["dateNaissance"], civilite=values["civilite"], role=values["role"])
+                conn, terminology(), actor, family=str(values["nom"]), given=str(values["prenom"]),
+                birth_date=str(values["dateNaissance"]), civilite=str(values["civilite"]), role=str(values["role"]))
             if created:
                 audit.record(conn, actor, "annuaire.rpps-plus.declarer", purpose="HOPERAT",
                              detail={"declaration": declaration.id, "role": values["role"]})

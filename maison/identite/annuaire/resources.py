@@ -7,6 +7,9 @@ catégorie use the NOS code systems of `vocabulary`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from maison.identite.annuaire.activites import ACTIVITE, ACTIVITE_SOCIALE, FORME, MODALITE
 from maison.identite.annuaire.vocabulary import (
     CS_ACTIVITE_SANITAIRE,
@@ -50,10 +53,12 @@ from maison.identite.annuaire.vocabulary import (
 AUTORITE = {"10": "CNOM", "21": "CNOP"}
 
 
+Json = dict[str, Any]  # a FHIR element as JSON
+
 def _meta(rtype: str, updated: str, system: str, autorite: str | None = None, profile: str | None = None) -> dict:
     """meta with the data trace of rs-as-core (rulesets.fsh L1-7): the information system the data
     comes from (RPPS / FINESS / CG), its registration authority, its date at that authority."""
-    trace = [{"url": "systeme-information", "valueCode": system}]
+    trace: list[Json] = [{"url": "systeme-information", "valueCode": system}]
     if autorite:
         trace.append({"url": "autorite-enregistrement",
                       "valueCodeableConcept": {"coding": [{"system": CS_AUTORITE, "code": autorite}]}})
@@ -72,13 +77,14 @@ def _identifier(system: str, value: str, type_code: str | None = None) -> dict:
 def mailbox(address: str, kind: str, *, liste_rouge: bool = False, description: str = "", service: str = "",
             rank: int | None = None) -> dict:
     """A BAL MSSanté in `telecom` (as-mailbox-mss): email type MSSANTE and the mailbox metadata."""
-    meta = [{"url": "type", "valueCodeableConcept": {"coding": [{"system": CS_TYPE_BAL, "code": kind}]}}]
+    meta: list[Json] = [{"url": "type", "valueCodeableConcept": {"coding": [{"system": CS_TYPE_BAL, "code": kind}]}}]
     if description:
         meta.append({"url": "description", "valueString": description})
     if service:
         meta.append({"url": "service", "valueString": service})
     meta.append({"url": "listeRouge", "valueBoolean": liste_rouge})
-    out = {"extension": [{"url": EXT_EMAIL_TYPE, "valueCoding": {"system": CS_TYPE_MESSAGERIE, "code": "MSSANTE"}},
+    out: Json = {"extension": [{"url": EXT_EMAIL_TYPE, "valueCoding": {"system": CS_TYPE_MESSAGERIE,
+                                                                       "code": "MSSANTE"}},
                          {"url": EXT_MAILBOX, "extension": meta}],
            "system": "email", "value": address}
     if rank is not None:
@@ -87,7 +93,7 @@ def mailbox(address: str, kind: str, *, liste_rouge: bool = False, description: 
 
 
 def practitioner(rpps: str, family: str, given: str, civilite: str, profession: str, categorie: str,
-                 savoir_faire: str | None, updated: str, *, mailboxes: list[dict] = (), card: tuple[str,
+                 savoir_faire: str | None, updated: str, *, mailboxes: Sequence[Json] = (), card: tuple[str,
                                                                                                     str] | None = None,
                  active: bool = True) -> dict:
     qualifications = [{"code": {"coding": [{"system": CS_PROFESSION, "code": profession},
@@ -115,7 +121,7 @@ def practitioner(rpps: str, family: str, given: str, civilite: str, profession: 
 def organization(idnatstruct: str, name: str, updated: str, *, finess: tuple[str, str] | None = None,
                  siret: str | None = None, entity: str = "GEOGRAPHICAL-ENTITY", secteur: str | None = None,
                  categorie: str | None = None, partof: str | None = None, city: str = "", postal_code: str = "",
-                 insee: str = "", line: str = "", mailboxes: list[dict] = (), active: bool = True) -> dict:
+                 insee: str = "", line: str = "", mailboxes: Sequence[Json] = (), active: bool = True) -> dict:
     identifiers = [_identifier(SYS_IDNATSTRUCT, idnatstruct, "IDNST")]
     if finess:
         identifiers.append(_identifier(SYS_FINESS, finess[0], finess[1]))  # FINEJ (entité juridique) / FINEG
@@ -147,7 +153,7 @@ def organization(idnatstruct: str, name: str, updated: str, *, finess: tuple[str
 
 
 def practitioner_role(role_id: str, practitioner_id: str, organization_id: str | None, updated: str, *,
-                      fonction: str | None, genre: str = "GENR01", mode: str = "S", mailboxes: list[dict] = (),
+                      fonction: str | None, genre: str = "GENR01", mode: str = "S", mailboxes: Sequence[Json] = (),
                       active: bool = True) -> dict:
     codes = [{"coding": [{"system": CS_GENRE_ACTIVITE, "code": genre}]},
              {"coding": [{"system": CS_MODE_EXERCICE, "code": mode}]}]

@@ -142,6 +142,8 @@ def resources(conn: Connection, declaration: Declaration) -> tuple[dict | None, 
         return None, None
     row = conn.execute(sa.select(store.ann_rpps_plus.c.role).where(
         store.ann_rpps_plus.c.declaration == declaration.id)).first()
+    # a validated declaration has its practitioner and role (written in the same transaction)
+    assert row is not None and declaration.practitioner is not None
     return get(conn, "Practitioner", declaration.practitioner), get(conn, "PractitionerRole", row.role)
 
 

@@ -15,6 +15,7 @@ import logging
 import re
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import anyio
 import orjson
@@ -36,8 +37,8 @@ from maison.identite.ins.service import InsiService
 # certificate at the TLS layer and its habilitation in ContexteLPS (see the module docstring).
 CERTIFICATE = "téléservice INSi : authentification par certificat de la structure et habilitation (ContexteLPS)"
 
-def _ref(ref: InsRef) -> dict:
-    out = {"matricule": ref.number, "cle": ref.cle, "type": ref.type, "oid": ref.oid}
+def _ref(ref: InsRef) -> dict[str, Any]:
+    out: dict[str, Any] = {"matricule": ref.number, "cle": ref.cle, "type": ref.type, "oid": ref.oid}
     if ref.date_fin:
         out |= {"dateDeb": ref.date_deb.isoformat() if ref.date_deb else None, "dateFin": ref.date_fin.isoformat()}
     return out

@@ -17,6 +17,7 @@ refuses it with an alert, as the national service's front does.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -73,7 +74,7 @@ def read_certificate(pem: str) -> StructureCertificate:
                                 cert.fingerprint(hashes.SHA256()).hex(), subject.rfc4514_string())
 
 
-def credential(scope: dict[str, Any], *, development: bool) -> Credential:
+def credential(scope: Mapping[str, Any], *, development: bool) -> Credential:
     """The caller's credential from the ASGI scope; None when it has none that may be accepted."""
     tls = (scope.get("extensions") or {}).get("tls")
     chain = tls.get("client_cert_chain") if tls else None
@@ -85,6 +86,6 @@ def credential(scope: dict[str, Any], *, development: bool) -> Credential:
     return None
 
 
-def source(scope: dict[str, Any]) -> str:
+def source(scope: Mapping[str, Any]) -> str:
     client = scope.get("client")
     return str(client[0]) if client else ""

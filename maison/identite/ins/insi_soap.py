@@ -214,6 +214,7 @@ def handle(service: InsiService, reference_path: Path, data: bytes, content_type
         env = soap.read_envelope(data, content_type, max_bytes=max_bytes, understood=UNDERSTOOD)
         mid = env.headers.get(f"{{{soap.WSA}}}MessageID")
         message_id = (mid.text or "").strip() if mid is not None else ""
+        assert env.body is not None  # read_envelope refuses an envelope without a body
         operation = OPERATIONS.get(env.body.tag)
         if operation is None:
             raise MaisonError(f"opération inconnue : {env.body.tag}", code="operation")
@@ -236,11 +237,11 @@ def handle(service: InsiService, reference_path: Path, data: bytes, content_type
     except soap.SoapFault as fault:
         return fault.http_status, fault_response(fault, message_id)
     except MaisonError as exc:
-        fault = fault_for(exc, message_id)
-        return fault.http_status, fault_response(fault, message_id)
+        refusal = fault_for(exc, message_id)
+        return refusal.http_status, fault_response(refusal, message_id)
     except Exception:  # noqa: BLE001 - the caller gets a proper SOAP fault, the log gets the trace
         import logging
 
         logging.getLogger("maison.insi").exception("INSi technical error")
-        fault = technical_fault(message_id)
-        return fault.http_status, fault_response(fault, message_id)
+        technical = technical_fault(message_id)
+        return technical.http_status, fault_response(technical, message_id)

@@ -704,6 +704,7 @@ def generate(count: int, seed: int = 2026) -> Iterator[Person]:
                 sexe2 = sexe if rand() < 0.65 else ("M" if sexe == "F" else "F")
                 prenoms2 = draw_prenoms(sexe2, year, avoid=prenoms[1][0])
                 place2 = first.traits.lieu_naissance
+                assert place2 is not None  # every generated person has a place of birth
                 nia2 = first.matricule[0] in "78"
                 batch.append(person(sexe2, year, date, nir_month, place2, place2.startswith("99"),
                                     nom, prenoms2, parent, 2, nia2))

@@ -120,6 +120,7 @@ class PatientLogin:
             self.throttle.failed(attempt, motif="mot-de-passe")
             raise Unauthenticated("identifiant ou mot de passe incorrect", code="identifiants-invalides")
         self.throttle.first_factor_passed(attempt)
+        assert account is not None  # the password verified against this account's hash
         with self.db.write() as conn:
             if needs_rehash(account.password_hash):  # below OWASP's parameters: upgraded at this login
                 conn.execute(A.update().where(A.c.login == login).values(password_hash=hash_password(password)))
@@ -145,10 +146,12 @@ class PatientLogin:
                 attempts=attempts, used=not wrong or attempts >= CODE_TRIES))
             if not wrong:
                 account = conn.execute(sa.select(A).where(A.c.login == row.login)).first()
+                assert account is not None  # a code is issued only to an existing account
                 minors = self._represented(conn, account.ins)
         if wrong:  # raised once the attempt is recorded; a transaction's own tries bound the guesses
             self.throttle.refused(row.login, source, motif="code")
             raise Unauthenticated(f"code incorrect ({CODE_TRIES - attempts} essai(s) restant(s))", code="code-invalide")
+        assert account is not None  # a code is issued only to an existing account
         self.throttle.succeeded(row.login, source, Actor(person=account.ins, structure="", software="mon-espace-sante"),
                                 detail={"methode": "mot-de-passe+code"})
         return {**self._token(account.ins, account.ins, issuer), "patient": account.ins, "representes": minors}

@@ -28,8 +28,10 @@ def sign_in(base: str, client_id: str, secret: str, redirect: str, idnatps: str,
         "acr_values": "eidas1", "state": secrets.token_urlsafe(8), "nonce": secrets.token_urlsafe(8),
         "code_challenge": challenge, "code_challenge_method": "S256"})
     page.raise_for_status()
-    request_id = re.search(r'name="request" value="([^"]+)"', page.text).group(1)
-    action = re.search(r'action="([^"]+)"', page.text).group(1)
+    request_field = re.search(r'name="request" value="([^"]+)"', page.text)
+    action_field = re.search(r'action="([^"]+)"', page.text)
+    assert request_field and action_field, "not the provider's login page"
+    request_id, action = request_field.group(1), action_field.group(1)
     credentials = {"password": password} if password is not None else {"otp": otp}
     login = httpx.post(action, data={"request": request_id, "idnatps": idnatps, **credentials})
     if login.status_code != 303:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import sqlalchemy as sa
-from joserfc.jwk import KeySet, RSAKey
+from joserfc.jwk import Key, KeySet, RSAKey
 
 from maison.core.keystore import KeyStore, KeyStoreError, MemoryKeyStore
 from maison.core.storage import Database
@@ -77,7 +77,7 @@ class Keys:
                 private = self.keystore.read(key_name(active))
                 if private is None:
                     raise KeyStoreError(f"the key store does not keep the new signing key {active}")
-            public = [RSAKey.import_key(orjson.loads(r.public_jwk)) for r in rows if r.public_jwk]
+            public: list[Key] = [RSAKey.import_key(orjson.loads(r.public_jwk)) for r in rows if r.public_jwk]
             self._cache = (active, RSAKey.import_key(orjson.loads(private)), KeySet(public))
         return self._cache
 

@@ -18,12 +18,13 @@ private addresses (tests, a lab).
 from __future__ import annotations
 
 import time
+from typing import cast
 
 import orjson
 import sqlalchemy as sa
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 
 from maison.core import audit, outbound
 from maison.core.audit import Actor
@@ -58,6 +59,7 @@ class LocalProviders:
             raise InvalidInput("jwks ou jwksUri, l'un des deux", code="jwks")
         if jwks_uri is not None:
             jwks = self._fetch(jwks_uri)
+        assert jwks is not None  # given, or fetched just above
         _public_keys(jwks)
         with self.db.write() as conn:
             if conn.execute(sa.select(L.c.issuer).where(L.c.issuer == issuer)).first() is not None:
@@ -80,6 +82,7 @@ class LocalProviders:
         """(IdNatPS, structure) of a valid token of a registered local provider."""
         with self.db.read() as conn:
             row = conn.execute(sa.select(L).where(L.c.issuer == issuer)).first()
+        assert row is not None  # the authorizer routes here only the tokens of a registered issuer
         try:
             decoded = jwt.decode(token, KeySet.import_key_set(orjson.loads(row.jwks)), algorithms=ALGORITHMS)
         except (JoseError, ValueError) as exc:
@@ -124,7 +127,8 @@ class LocalProviders:
         with self.db.write() as conn:
             conn.execute(L.update().where(L.c.issuer == row.issuer).values(jwks=orjson.dumps(jwks).decode()))
         try:
-            return jwt.decode(token, KeySet.import_key_set(jwks), algorithms=ALGORITHMS)
+            # a JWKS as fetched (JSON); import_key_set checks its shape
+            return jwt.decode(token, KeySet.import_key_set(cast(KeySetSerialization, jwks)), algorithms=ALGORITHMS)
         except (JoseError, ValueError) as exc:
             raise Unauthenticated(f"jeton du fournisseur local refusé ({type(exc).__name__})",
                                   code="jeton-invalide") from None
@@ -132,7 +136,7 @@ class LocalProviders:
 
 def _public_keys(jwks: dict) -> KeySet:
     try:
-        keys = KeySet.import_key_set(jwks)
+        keys = KeySet.import_key_set(cast(KeySetSerialization, jwks))  # JSON: import_key_set checks its shape
     except (JoseError, ValueError, TypeError, KeyError) as exc:
         raise InvalidInput(f"JWKS illisible ({type(exc).__name__})", code="jwks") from None
     if not keys.keys or any(k.is_private for k in keys.keys):

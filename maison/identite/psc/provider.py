@@ -27,6 +27,7 @@ import hmac
 import secrets
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -85,7 +86,7 @@ class Provider:
 
     # --- client software ---------------------------------------------------------------------------
 
-    def register_client(self, name: str, redirect_uris: list[str], *, post_logout_uris: list[str] = (),
+    def register_client(self, name: str, redirect_uris: list[str], *, post_logout_uris: Sequence[str] = (),
                         ciba: bool = False) -> tuple[str, str]:
         """A confidential client: returns (client_id, client_secret); only the secret's hash is kept."""
         for uri in [*redirect_uris, *post_logout_uris]:
@@ -179,6 +180,7 @@ class Provider:
             return "MOBILE"
         test_hash = account.password_hash if account is not None and account.test_account else None
         if password and check_password_evenly(password, test_hash):  # as long for an account without one
+            assert account is not None  # a password verified against this account's test hash
             if needs_rehash(account.password_hash):  # a hash below OWASP's parameters, upgraded now
                 self._upsert_account(idnatps, password_hash=hash_password(password))
             return "PASSWORD"
@@ -208,6 +210,7 @@ class Provider:
         g = store.psc_grant
         with self.db.write() as conn:
             row = conn.execute(sa.select(g.c.data).where(g.c.digest == _sha256(value))).first()
+            assert row is not None  # the login form's request, shown by this provider (an unknown one fails here)
             data = orjson.loads(row.data)
             data["attempts"] = data.get("attempts", 0) + 1
             conn.execute(g.update().where(g.c.digest == _sha256(value)).values(

@@ -265,7 +265,7 @@ class Cellule:
         h, pt = store.vig_history, store.vig_patient
         in_period = (pt.c.structure == structure, h.c.at >= since, h.c.at < until)
         joined = h.join(pt, pt.c.id == h.c.patient_id)
-        counts = dict(conn.execute(
+        counts: dict[str, int] = dict(conn.execute(
             sa.select(h.c.event, sa.func.count()).select_from(joined)
             .where(*in_period, h.c.event.in_(("merge", "split", "traits-update", "ins-invalidation")))
             .group_by(h.c.event)).all())
@@ -279,9 +279,9 @@ class Cellule:
     @staticmethod
     def _alerts(conn: sa.Connection, structure: str, since: str, until: str) -> dict:
         r = store.vig_review
-        opened = dict(conn.execute(sa.select(r.c.kind, sa.func.count()).where(
+        opened: dict[str, int] = dict(conn.execute(sa.select(r.c.kind, sa.func.count()).where(
             r.c.structure == structure, r.c.created_at >= since, r.c.created_at < until).group_by(r.c.kind)).all())
-        resolved = dict(conn.execute(sa.select(r.c.state, sa.func.count()).where(
+        resolved: dict[str, int] = dict(conn.execute(sa.select(r.c.state, sa.func.count()).where(
             r.c.structure == structure, r.c.resolved_at >= since, r.c.resolved_at < until).group_by(r.c.state)).all())
         still_open = conn.execute(sa.select(sa.func.count()).where(
             r.c.structure == structure, r.c.state == "ouvert")).scalar_one()
@@ -290,7 +290,7 @@ class Cellule:
     @staticmethod
     def _statuses(conn: sa.Connection, structure: str) -> dict:
         pt = store.vig_patient
-        counts = dict(conn.execute(sa.select(pt.c.status, sa.func.count()).where(
+        counts: dict[str, int] = dict(conn.execute(sa.select(pt.c.status, sa.func.count()).where(
             pt.c.structure == structure, pt.c.merged_into.is_(None)).group_by(pt.c.status)).all())
         total = sum(counts.values())
         return {"par_statut": counts, "total": total,

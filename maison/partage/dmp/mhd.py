@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from maison.core.errors import MaisonError, MalformedRequest
 from maison.core.identifiers.nir import OID_INS_NIA, OID_INS_NIR, OID_INS_NIR_DEMO, OID_INS_NIR_TEST
@@ -297,7 +299,7 @@ def _document(index: int, full_url: str, resource: dict, patients: dict, binarie
     contents = resource.get("content")
     if not isinstance(contents, list) or len(contents) != 1 or not isinstance(contents[0], dict):
         raise RegistryError("content : exactement un élément attendu", expression=_where(index, "content"))
-    attachment = contents[0].get("attachment") if isinstance(contents[0].get("attachment"), dict) else {}
+    attachment = _object(contents[0].get("attachment"))
     url = attachment.get("url")
     if not isinstance(url, str) or url not in binaries:
         raise RegistryError(f"content.attachment.url {url!r} ne désigne aucun Binary de la transaction",
@@ -310,8 +312,8 @@ def _document(index: int, full_url: str, resource: dict, patients: dict, binarie
                                expression=_where(binaries[url], "data")) from None
     if not data:
         raise RegistryError("Binary vide", code="XDSMissingDocument", expression=_where(binaries[url], "data"))
-    context = resource.get("context") if isinstance(resource.get("context"), dict) else {}
-    period = context.get("period") if isinstance(context.get("period"), dict) else {}
+    context = _object(resource.get("context"))
+    period = _object(context.get("period"))
     confidentiality, visibility = security_labels(resource.get("securityLabel"), index)
     authors = tuple(a for a in (_idnatps(resource, ref) for ref in resource.get("author", []) or []) if a)
     relates = []
@@ -381,7 +383,12 @@ def render_document(entry: DocumentEntry, base: str) -> dict:
     return resource
 
 
-def searchset(resources: list[dict], base: str, query: str, warnings: list[str] = ()) -> dict:
+def _object(value: object) -> dict[str, Any]:
+    """A JSON member that must be an object, as an empty one when it is not."""
+    return value if isinstance(value, dict) else {}
+
+
+def searchset(resources: list[dict], base: str, query: str, warnings: Sequence[str] = ()) -> dict:
     entries = [{"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "match"}}
                for r in resources]
     if warnings:

@@ -12,6 +12,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from maison.formats import xmlsafe
 from maison.formats.cda.document import format_code
@@ -51,9 +52,13 @@ def _type_system(oid: str) -> str:
     return URL_TYPE_COMPLEMENTAIRE if oid == SYS_TYPE_COMPLEMENTAIRE else URL_LOINC
 
 
-def document_reference(doc: Produced, binary_url: str, related: list[dict]) -> dict:
+def document_reference(doc: Produced, binary_url: str, related: list[dict[str, Any]]) -> dict[str, Any]:
     header = read_header(xmlsafe.parse(doc.cda, max_bytes=len(doc.cda) + 1))
     ins = header.patient.ins
+    # a produced document carries these (the producer's CDA passed the header rules)
+    assert ins is not None and header.custodian is not None and header.type_code is not None
+    assert header.confidentiality is not None and header.facility_type is not None
+    assert header.practice_setting is not None
     author = header.authors[0]
     birth = header.patient.birth_date
     practitioner = {"resourceType": "Practitioner", "id": "auteur",
@@ -67,10 +72,10 @@ def document_reference(doc: Produced, binary_url: str, related: list[dict]) -> d
     fmt = format_code(header, VOLET_FORMAT)
     labels = [{"coding": [{"system": URL_CONFIDENTIALITY, "code": header.confidentiality.code}]}]
     labels += [{"coding": [{"system": URL_VISIBILITY, "code": code}]} for code in doc.visibility]
-    period = {"start": _iso(header.service_start and parse_ts(header.service_start))}
+    period = {"start": _iso(parse_ts(header.service_start) if header.service_start else None)}
     if header.service_stop:
         period["end"] = _iso(parse_ts(header.service_stop))
-    resource = {
+    resource: dict[str, Any] = {
         "resourceType": "DocumentReference",
         "contained": [practitioner, patient],
         "extension": [{"url": EXT_IS_ARCHIVED, "valueBoolean": doc.archived}],
@@ -105,7 +110,7 @@ def document_reference(doc: Produced, binary_url: str, related: list[dict]) -> d
     if related:
         resource["relatesTo"] = related
     for path, value in doc.overrides.items():  # "a.b.c" → value
-        node = resource
+        node: Any = resource
         *parents, last = path.split(".")
         for key in parents:
             node = node[int(key)] if (key.isascii() and key.isdigit()) else node[key]
@@ -120,6 +125,7 @@ def provide_bundle(documents: list[Produced], *, source_id: str = "1.2.250.1.213
     ins = header.patient.ins
     if ins is None or ins.root not in INS_ROOTS:
         raise ValueError("le document ne porte pas d'INS")
+    assert header.facility_type is not None  # a produced document carries it (the header rules)
     urls = [(f"urn:uuid:{uuid.uuid4()}", f"urn:uuid:{uuid.uuid4()}") for _ in documents]
     submission = {
         "resourceType": "List", "status": "current", "mode": "working", "title": title or header.title,
