@@ -99,7 +99,9 @@ def _scene(house, console: Console, individu: Individu, letter: bytes, gp_token:
     imap.authenticate("XOAUTH2", lambda _c: f"user={GP_BOX}\x01auth=Bearer {gp_token}\x01\x01".encode())
     imap.select("INBOX")
     _typ, data = imap.fetch("1", "(BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)])")
-    headers = email.message_from_bytes(data[0][1], policy=email.policy.default)
+    fetched = data[0]
+    assert isinstance(fetched, tuple), "one message fetched"
+    headers = email.message_from_bytes(fetched[1], policy=email.policy.default)
     console.print(f"The GP's software reads its mailbox over IMAP (XOAUTH2, PSC token): from {headers['From']}, "
                   f"« {headers['Subject']} »")
     imap.logout()

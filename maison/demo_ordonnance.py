@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
 from rich.console import Console
@@ -225,7 +226,8 @@ def _envelope(*, consent: bool, full: bool) -> dict:
 
 
 def _executer(*lines: dict, ins: dict | None = None, at_delivery: bool = False) -> dict:
-    params = [{"name": "ligne", "part": [{"name": k, **v} for k, v in line.items()]} for line in lines]
+    params: list[dict[str, Any]] = [{"name": "ligne", "part": [{"name": k, **v} for k, v in line.items()]}
+                                    for line in lines]
     if ins:
         params.append({"name": "patient", "part": [{"name": "ins", "valueIdentifier": ins},
                                                    {"name": "statutIdentite", "valueCode": "QUAL"}]})

@@ -56,7 +56,8 @@ class TlsScopeProtocol(GuardedHttpProtocol):  # the head deadline of every house
             if ssl_object is None:
                 return  # not TLS: the extension must be absent (ASGI TLS extension, "When to use")
             self._tls = tls_extension(ssl_object)
-        self.scope["extensions"] = {"tls": self._tls}  # type: ignore[typeddict-unknown-key]
+        # uvicorn's scope types its extensions as dict[object, object]
+        self.scope["extensions"] = {"tls": self._tls}  # type: ignore[dict-item]
 
     def shutdown(self) -> None:
         """At exit, an idle connection is dropped: closing a TLS connection waits for the peer's

@@ -25,13 +25,17 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 # TLS 1.2 suites with forward secrecy and an AEAD cipher; TLS 1.3's suites are all AEAD already.
 AEAD_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 STRUCTURE_VALIDITY = dt.timedelta(days=3 * 365)  # IGC-Santé software certificates: 3 years
 _LABEL = re.compile(r"[^A-Za-z0-9._-]")
+
+# the private keys x509.CertificateBuilder.sign accepts
+_ISSUER_KEYS = (rsa.RSAPrivateKey, dsa.DSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey,
+                ed448.Ed448PrivateKey)
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,9 @@ class Authority:
                    .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True))
         for extension, critical in extensions:
             builder = builder.add_extension(extension, critical=critical)
-        cert = builder.sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+        if not isinstance(ca_key, _ISSUER_KEYS):  # as builder.sign itself refuses a key that cannot sign
+            raise TypeError(f"the CA key {self.key_path} cannot sign certificates")
+        cert = builder.sign(ca_key, hashes.SHA256())
         out.cert.parent.mkdir(parents=True, exist_ok=True)
         _write_key(key, out.key)
         out.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))

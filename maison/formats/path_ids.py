@@ -19,7 +19,7 @@ number past 2^63 reached SQL (an overflow, a 500, in SQLite as in PostgreSQL).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import Path
@@ -47,7 +47,7 @@ def ascii_digits(text: str, max_length: int = 19) -> bool:
     return 0 < len(text) <= max_length and text.isascii() and text.isdigit()
 
 
-def _bounded_int(maximum: int, minimum: int):  # type: ignore[no-untyped-def]
+def _bounded_int(maximum: int, minimum: int) -> Callable[[object], int]:
     def check(value: object) -> int:
         if isinstance(value, str) and _DIGITS.fullmatch(value) and minimum <= int(value) <= maximum:
             return int(value)

@@ -10,7 +10,7 @@ target_metadata = load_all_tables()
 
 
 def run() -> None:
-    engine = config.attributes.get("engine") or sa.create_engine(config.get_main_option("sqlalchemy.url"))
+    engine = config.attributes.get("engine") or sa.create_engine(str(config.get_main_option("sqlalchemy.url")))
     with engine.connect() as conn:
         context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():

@@ -77,7 +77,8 @@ def _trace_tokens(resource: dict) -> Iterable[tuple[str, str, str]]:
     """data-information-system and data-registration-authority. The data trace sits in meta.extension
     (rulesets.fsh L5) while the SearchParameters' expressions read the resource's own extension
     (AsDataInformationSystemSearchParameter.fsh L14): both places are indexed."""
-    meta = resource.get("meta") if isinstance(resource.get("meta"), dict) else {}
+    declared = resource.get("meta")
+    meta = declared if isinstance(declared, dict) else {}
     for holder in (meta, resource):
         trace = _ext(holder, EXT_DATA_TRACE)
         for sub in _list((trace or {}).get("extension")):

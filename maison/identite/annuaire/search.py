@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 import orjson
@@ -45,7 +46,7 @@ _BASE = {"_id": ("id", None), "_lastUpdated": ("date", "last_updated"), "active"
          "identifier": ("token", None), "data-information-system": ("token", None),
          "data-registration-authority": ("token", None)}
 _COMMON = {**_BASE, "mailbox-mss": ("mailbox", None), "mailbox-mss-type": ("mailbox-type", None)}
-PARAMS: dict[str, dict[str, tuple[str, object]]] = {
+PARAMS: dict[str, dict[str, tuple[str, Any]]] = {  # the target's type depends on the kind
     "Practitioner": {**_COMMON, "family": ("string", ("family", "family_exact")),
                      "given": ("string", ("given", "given_exact")), "name": ("name", None),
                      "identifier-type": ("token", None), "qualification-code": ("token", None),
@@ -246,7 +247,7 @@ def parse(rtype: str, params: Iterable[tuple[str, str]]) -> Query:
             if None in targets.values() or modifier:
                 raise _bad(f"_include '{value}' non supporté pour {rtype}", code="include-inconnu",
                            expression="_include")
-            query.includes += targets.values()
+            query.includes += [t for t in targets.values() if t is not None]  # None refused just above
         elif param == "_revinclude":
             source = REVINCLUDES[rtype].get(value)
             if source is None or modifier:
@@ -316,7 +317,8 @@ def run(conn: Connection, query: Query, base: str) -> dict:
     more = len(ids) > query.count
     ids = ids[:query.count]
     matches = _fetch(conn, query.rtype, ids)
-    entries = [{"fullUrl": f"{base}/{query.rtype}/{m['id']}", "resource": m, "search": {"mode": "match"}}
+    entries: list[dict[str, Any]] = [{"fullUrl": f"{base}/{query.rtype}/{m['id']}", "resource": m,
+                                      "search": {"mode": "match"}}
                for m in matches]
     included: dict[tuple[str, str], dict] = {}
     for target, column in query.includes:

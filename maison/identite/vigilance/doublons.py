@@ -132,6 +132,7 @@ def find(records: Iterable[Candidate], threshold: float = THRESHOLD, max_block: 
     """All pairs (id_a < id_b, score) at or above the threshold."""
     found: dict[tuple[int, int], float] = {}
     for members in blocks(records):
+        pairs: Iterable[tuple[Candidate, Candidate]]
         if len(members) > max_block:  # a degenerate block (e.g. 1 January of unknown dates): sort by name
             members = sorted(members, key=lambda c: c.nom)
             pairs = ((members[i], members[j]) for i in range(len(members))

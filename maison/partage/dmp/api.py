@@ -149,11 +149,11 @@ def _document_filters(params: list[tuple[str, str]]) -> tuple[list, list[Callabl
             target = value.rsplit("/", 1)[-1]
             where.append(sa.or_(d.replaces == target, d.transforms == target))
         elif key == "security-label":
-            wanted = {v.rpartition("|")[2] for v in value.split(",")}
-            checks.append(lambda e, w=wanted: bool(w & ({e.confidentiality} | e.visibility)))
+            labels = {v.rpartition("|")[2] for v in value.split(",")}
+            checks.append(lambda e, w=labels: bool(w & ({e.confidentiality} | e.visibility)))
         elif key == "author.identifier":
-            wanted = value.rpartition("|")[2]
-            checks.append(lambda e, w=wanted: e.author == w)
+            author = value.rpartition("|")[2]
+            checks.append(lambda e, w=author: e.author == w)
         elif key == "event":
             wanted = {v.rpartition("|")[2] for v in value.split(",")}
             checks.append(lambda e, w=wanted: bool(w & {c.get("code") for ev in e.resource.get("context", {})

@@ -97,7 +97,7 @@ class ProvideRequest:
     submission: SubmissionSet
     documents: list[SubmittedDocument]
     binaries: dict[str, int]  # fullUrl → entry index
-    order: list[tuple[str, object]]  # each Bundle entry: ("List"|"DocumentReference"|"Binary"|…, key)
+    order: list[tuple[str, str]]  # each Bundle entry: ("List"|"DocumentReference"|"Binary"|…, key)
     warnings: list[str] = field(default_factory=list)
 
 

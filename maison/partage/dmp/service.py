@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import orjson
 import sqlalchemy as sa
@@ -31,15 +32,15 @@ from maison.core import audit
 from maison.core.audit import Actor
 from maison.core.audit_journal import Journal
 from maison.core.blobs import Blobs
-from maison.core.group_commit import GroupCommit
 from maison.core.errors import Conflict, Forbidden, InvalidInput, MaisonError, NotFound, TooLarge
+from maison.core.group_commit import GroupCommit
+from maison.core.ins_traits import match_form
 from maison.core.storage import Database
 from maison.core.terminology import Terminology
 from maison.formats.cda.document import CdaReport, inspect_cda
 from maison.formats.cda.header import FORMAT_N1_PDF
 from maison.identite.annuaire.index import get as annuaire_resource
 from maison.identite.annuaire.vocabulary import CS_SECTEUR
-from maison.core.ins_traits import match_form
 from maison.partage.dmp import access, store
 from maison.partage.dmp.codes import TYPE_CLASS, VOLET_FORMAT
 from maison.partage.dmp.habilitation import Decision, Matrix
@@ -121,9 +122,10 @@ class PreparedLot:
 
 
 class Dmp:
-    def __init__(self, db: Database, blobs: Blobs, referential, terminology: Callable[[], Terminology],  # type: ignore[no-untyped-def]
+    def __init__(self, db: Database, blobs: Blobs, referential, terminology: Callable[[],
+                                                                                      Terminology],
                  reference_path: Path, *, matrix: Matrix | None = None, max_document_bytes: int = 20_000_000,
-                 notify: Callable[[str, str, str], None] | None = None, journal: Journal | None = None,
+                 notify: Callable[[str, str, str], object] | None = None, journal: Journal | None = None,
                  code_secret: bytes | None = None) -> None:
         self.db = db
         # Delegation codes are kept as HMAC-SHA256 under a server secret held outside the database
@@ -151,7 +153,7 @@ class Dmp:
 
     # --- audit ---------------------------------------------------------------------------------
 
-    def _trace(self, who: Who, action: str, receipts: list | None, **fields) -> None:  # type: ignore[no-untyped-def]
+    def _trace(self, who: Who, action: str, receipts: list | None, **fields) -> None:
         """Audit a read through the journal. Without `receipts`, wait here for the commit; with it, the
         caller (the HTTP adapter) awaits the receipts before answering, without holding a thread."""
         if receipts is None:
@@ -174,7 +176,7 @@ class Dmp:
         except MaisonError as error:
             if not getattr(error, "audited", False):
                 self._refused(who, action, seen.get("ins"), error, {"document": name})
-            error.audited = True  # type: ignore[attr-defined]
+            error.audited = True  # type: ignore[attr-defined]  # a mark on the exception: recorded once
             raise
 
     def refused_change(self, who: Who, entry: DocumentEntry, error: MaisonError) -> MaisonError:
@@ -194,7 +196,7 @@ class Dmp:
         except _Hidden as hidden:
             error = NotFound(f"document {name} inconnu", code="document-inconnu")
             self._refused(who, action, hidden.ins, error, {"document": name, "motif": hidden.reason})
-            error.audited = True  # type: ignore[attr-defined]
+            error.audited = True  # type: ignore[attr-defined]  # a mark on the exception: recorded once
             raise error from None
 
     # --- dossiers ------------------------------------------------------------------------------
@@ -203,7 +205,7 @@ class Dmp:
         """The patient's active INS, checked against the referential (SNGI-synchronised pivot, 000 L2076)."""
         return self._individu(value, oid).active.value
 
-    def _individu(self, value: str, oid: str):  # type: ignore[no-untyped-def]
+    def _individu(self, value: str, oid: str):
         try:
             individu = self.referential.by_matricule(value)
         except (NotFound, InvalidInput):
@@ -285,7 +287,8 @@ class Dmp:
         blobs = {doc.full_url: self.blobs.put(doc.data) for doc in request.documents}  # durable before commit
         lot = self._prepare(who, request, ins, reports, blobs, now)
         try:
-            return self.group_commit.run(lambda conn: self._commit(conn, who, request, ins, lot, now))
+            # the group commit hands back what _commit returned
+            return cast(Provided, self.group_commit.run(lambda conn: self._commit(conn, who, request, ins, lot, now)))
         except IntegrityError:
             replay = self._replay(request, ins)  # a concurrent identical submission won the race
             if replay is not None:
@@ -321,7 +324,7 @@ class Dmp:
         by_binary = {doc.binary_url: ids[doc.full_url] for doc in request.documents}
         return Provided(lot, _locations(request, lot, ids, by_binary), ["soumission déjà enregistrée (rejeu)"], True)
 
-    def _judge(self, doc: SubmittedDocument, ins: str, traits, who: Who) -> CdaReport:  # type: ignore[no-untyped-def]
+    def _judge(self, doc: SubmittedDocument, ins: str, traits, who: Who) -> CdaReport:
         """One document: a valid CDA R2 whose header says what the metadata says (issue 4 §1.2)."""
         if len(doc.data) > self.max_document_bytes:
             raise TooLarge(f"document {doc.unique_id} de {len(doc.data)} octets : limite {self.max_document_bytes}")
@@ -330,10 +333,12 @@ class Dmp:
                                 code="XDSRepositoryMetadataError")
         if doc.size != len(doc.data):
             raise RegistryError(f"taille déclarée {doc.size} ≠ taille reçue {len(doc.data)} ({doc.unique_id})",
-                                code="XDSRepositoryMetadataError", expression="DocumentReference.content.attachment.size")
+                                code="XDSRepositoryMetadataError",
+                                expression="DocumentReference.content.attachment.size")
         if doc.hash != _sha1(doc.data):
             raise RegistryError(f"empreinte SHA-1 déclarée ≠ empreinte du document reçu ({doc.unique_id})",
-                                code="XDSRepositoryMetadataError", expression="DocumentReference.content.attachment.hash")
+                                code="XDSRepositoryMetadataError",
+                                expression="DocumentReference.content.attachment.hash")
         if doc.format_code not in KNOWN_FORMATS:
             raise RegistryError(f"formatCode {doc.format_code!r} inconnu (JDV_J10 / ASS_A11)",
                                 code="XDSRegistryMetadataError", expression="DocumentReference.content.format")
@@ -356,7 +361,8 @@ class Dmp:
         self._consistent(doc, report, ins, traits)
         return report
 
-    def _consistent(self, doc: SubmittedDocument, report: CdaReport, ins: str, traits) -> None:  # type: ignore[no-untyped-def]
+    def _consistent(self, doc: SubmittedDocument, report: CdaReport, ins: str,
+                    traits) -> None:
         """The CDA header and the submitted metadata must say the same thing (CI-SIS XDS ↔ CDA mapping)."""
         h = report.header
 
@@ -446,7 +452,8 @@ class Dmp:
                 masque_ps=MASQUE_PS in doc.visibility, invisible_patient=INVISIBLE_PATIENT in doc.visibility,
                 invisible_representants=INVISIBLE_REPRESENTANTS_LEGAUX in doc.visibility, secret=who.secret,
                 size=len(doc.data), sha1=reports[doc.full_url].sha1_base64, blob=blobs[doc.full_url],
-                content_type=doc.content_type, submitted_at=_iso(now), creation=_iso(doc.creation),
+                content_type=doc.content_type, submitted_at=_iso(now),
+                creation=_iso(doc.creation),  # type: ignore[arg-type]  # _judge refused a document without one
                 period_start=doc.period_start, period_end=doc.period_end or None, setting=doc.setting,
                 facility=doc.facility, version=1, last_updated=_iso(now),
                 transforms=next((ids[t] for code, t in doc.relates if code == "transforms"), None), replaces=None,
@@ -471,7 +478,7 @@ class Dmp:
         if not dossier.exists:  # the first feed creates it (CRE-1)
             self._ensure_dossier(conn, ins, now)
         superseded: list[str] = []
-        for doc, row in zip(request.documents, lot.rows):
+        for doc, row in zip(request.documents, lot.rows, strict=False):
             replaces = self._replacement_target(conn, doc, ins, who)
             if replaces is not None:
                 superseded.append(replaces)
@@ -516,7 +523,8 @@ class Dmp:
 
     # --- consultation (ITI-66/67/68) -----------------------------------------------------------
 
-    def open(self, who: Who, ins: str, action: str, conn: Connection | None = None) -> tuple[access.DossierView, datetime]:
+    def open(self, who: Who, ins: str, action: str, conn: Connection | None = None) -> tuple[access.DossierView,
+                                                                                             datetime]:
         """The dossier for a reader, or AccessDenied (audited). `conn`: the caller's read transaction."""
         now = _now()
         if conn is None:
@@ -678,7 +686,7 @@ class Dmp:
             self.trail.write(conn, actor_of(who), "dmp.mettre-a-jour", patient=entry.ins, detail={
                 "document": entry.unique_id, "changements": {k: v for k, v in values.items()
                                                               if k not in ("version", "last_updated")}})
-            return entry_of(conn.execute(sa.select(store.dmp_document).where(d.id == entry.id)).first())
+            return entry_of(conn.execute(sa.select(store.dmp_document).where(d.id == entry.id)).one())  # just updated
 
     def _may_update(self, who: Who, entry: DocumentEntry, visibility: set[str] | None) -> None:
         self._changer(who, entry)  # not hers or not its producer's: `_Hidden`, answered as missing
@@ -755,7 +763,8 @@ class Dmp:
 
     # --- the patient's controls ----------------------------------------------------------------
 
-    def _patient_write(self, who: Who, action: str, detail: dict, change: Callable[[Connection, datetime], None]) -> None:
+    def _patient_write(self, who: Who, action: str, detail: dict, change: Callable[[Connection, datetime],
+                                                                                   object]) -> None:
         if who.kind != "patient":
             raise Forbidden("réservé au titulaire du dossier (Mon espace santé)", code="reserve-patient")
         now = _now()
@@ -855,7 +864,8 @@ class Dmp:
                 conn.execute(store.dmp_secretariat.insert().values(
                     doctor=who.person, secretary=secretary, doctor_profession=who.profession,
                     doctor_structure=who.structure, since=_iso(now)))
-            self.trail.write(conn, actor_of(who), "dmp.secretariat", detail={"secretaire": secretary, "retrait": remove})
+            self.trail.write(conn, actor_of(who), "dmp.secretariat", detail={"secretaire": secretary,
+                                                                             "retrait": remove})
 
     def under_doctor(self, who: Who, doctor: str) -> Who:
         """The secretary's identity for the rules: the doctor's column and structure, both names in the trail."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import TypeVar
 
 from maison.core.errors import InvalidInput
 
@@ -33,7 +34,10 @@ _PHONE = re.compile(r"^\+?[0-9 .-]{6,20}$")
 _MAX_TEXT = 4000
 
 
-def shaped(value: object, kind: type, where: str, default: object = None) -> object:
+T = TypeVar("T")
+
+
+def shaped(value: object, kind: type[T], where: str, default: T | None = None) -> T:
     """`value` if it has the JSON shape the element needs (object, list…), `default` when absent,
     else InvalidInput naming the element — malformed FHIR is a 400, never a crash."""
     if value is None and default is not None:
@@ -75,7 +79,7 @@ def _concept_text(concept: object, where: str) -> str:
         raise InvalidInput(f"{where} : un CodeableConcept est attendu", code="texte-obligatoire", expression=where)
     codings = shaped(concept.get("coding"), list, f"{where}.coding", [])
     return narrative(concept.get("text") or next((c.get("display") for c in codings if isinstance(c, dict)), None),
-                 f"{where}.text")  # type: ignore[return-value]
+                 f"{where}.text")  # type: ignore[return-value]  # required: never None
 
 
 def _telecoms(values: object, where: str) -> list[dict]:

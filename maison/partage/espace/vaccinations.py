@@ -9,6 +9,8 @@ recorded by its primary source and pointing to the DMP document it comes from.
 
 from __future__ import annotations
 
+from typing import Any
+
 from maison.formats import xmlsafe
 
 TYPE_NOTE_VACCINATION = "87273-9"  # LOINC, the VAC-NOTE document type
@@ -25,7 +27,7 @@ def _day(value: str | None) -> str | None:
 def immunizations(cda: bytes, document_id: str, ins: str) -> list[dict]:
     """One Immunization per administration the note records."""
     root = xmlsafe.parse(cda, max_bytes=len(cda) + 1)
-    out = []
+    out: list[dict[str, Any]] = []
     for administration in root.iterfind(".//v3:substanceAdministration[@moodCode='EVN']", _NS):
         material = administration.find("v3:consumable/v3:manufacturedProduct/v3:manufacturedMaterial", _NS)
         if material is None:

@@ -227,10 +227,10 @@ def _check(prescription: Prescription, patient: PatientIdentity, author: Profess
         raise InvalidInput("numéros de ligne en double", code="ordonnance-lignes")
     by_number = {line.number: line for line in prescription.lines}
     for number, said in mentions.items():
-        line = by_number.get(number)
-        if line is None:
+        mentioned = by_number.get(number)
+        if mentioned is None:
             raise InvalidInput(f"mentions pour la ligne {number}, absente de l'ordonnance", code="ep-med-dm-mentions")
-        if said.hors_amm and line.kind is LineKind.DISPOSITIF:
+        if said.hors_amm and mentioned.kind is LineKind.DISPOSITIF:
             raise InvalidInput(f"ligne {number} : « hors AMM » ne concerne qu'un médicament",
                                code="ep-med-dm-mentions")
     a = contact.address

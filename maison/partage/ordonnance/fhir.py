@@ -20,8 +20,9 @@ The French medication guide (reference/eprescription: `fr-requestgroup-for-presc
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from datetime import date, datetime
+from typing import Any
 
 from unidecode import unidecode
 
@@ -234,7 +235,7 @@ def _line(number: int, where: str, res: dict, index: dict, units: frozenset[str]
     return line
 
 
-def _coded(concept: dict, where: str, systems: object) -> tuple[str, str, str]:
+def _coded(concept: dict, where: str, systems: Container[str]) -> tuple[str, str, str]:
     """(code, system, label) of the first coding in `systems` (else the first coding): the label is
     the text as printed, else the coding's display."""
     codings = [c for _, c in _items(concept, "coding", where)]
@@ -478,7 +479,7 @@ def _done(line: Line, done: LineExecution, e: Execution, request: str, performer
                   "suppliedItem": {"quantity": quantity, "itemCodeableConcept": given},
                   "occurrenceDateTime": when, "supplier": performer})
     else:
-        output = [{"type": {"text": "resultat"}, "valueCode": done.outcome.value}]
+        output: list[dict[str, Any]] = [{"type": {"text": "resultat"}, "valueCode": done.outcome.value}]
         if done.quantity is not None:
             output.append({"type": {"text": "quantite"}, "valueDecimal": done.quantity})
         r.update({"resourceType": "Task", "basedOn": [{"reference": request}],
@@ -571,7 +572,8 @@ def _parts(param: dict, where: str, expected: dict) -> dict[str, tuple]:
         if name not in expected or name in parts:
             raise MalformedRequest(f"{path} : part {name!r} inconnue ou en double ({', '.join(expected)})",
                                    code="parametre-part", expression=f"{path}.name")
-        parts[name] = _value(part, *expected[name][:2], path)
+        keys, kind, _required = expected[name]
+        parts[name] = _value(part, keys, kind, path)
     missing = [name for name, (_, _, required) in expected.items() if required and name not in parts]
     if missing:
         raise MalformedRequest(f"{where} : part {', '.join(missing)} obligatoire", code="parametre-part",

@@ -63,7 +63,8 @@ ACTION_CANCEL = "ordonnance.annuler"
 
 
 class Base:
-    def __init__(self, db: Database, *, journal: Journal | None = None, today=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, db: Database, *, journal: Journal | None = None,
+                 today=None) -> None:
         self.db = db
         self.journal = journal or Journal(db)
         self.trail = audit.Trail(db, self.journal)
@@ -88,7 +89,7 @@ class Base:
         entry = self.trail.entry(caller.actor(), ACTION_CREATE, detail={"numero": prescription.number,
                                                                    "lignes": [ln.kind.value for ln in draft.lines]})
 
-        def work(conn: Connection):  # type: ignore[no-untyped-def]
+        def work(conn: Connection):
             if idempotency_key is not None:
                 earlier = conn.execute(sa.select(store.ordo_prescription).where(
                     store.ordo_prescription.c.prescriber == caller.person,
@@ -98,11 +99,11 @@ class Base:
             return prescription, [(store.ordo_prescription.insert(), [row])], [entry]
 
         try:
-            return self.commits.run(work)  # type: ignore[return-value]
+            return self.commits.run(work)  # type: ignore[return-value]  # run() hands back work's result
         except IntegrityError:  # the same key raced in another batch: answer what it made
             if idempotency_key is None:
                 raise
-            return self.commits.run(work)  # type: ignore[return-value]
+            return self.commits.run(work)  # type: ignore[return-value]  # run() hands back work's result
 
     def read_as_prescriber(self, caller: Caller, text: str) -> tuple[Prescription, list[Execution] | None]:
         """The prescriber's own prescription; what was executed only with the patient's OUI (001 L359)."""
@@ -147,7 +148,7 @@ class Base:
         number = parse_number(text)
         entry = self.trail.entry(caller.actor(), ACTION_CANCEL, detail={"numero": number})
 
-        def work(conn: Connection):  # type: ignore[no-untyped-def]
+        def work(conn: Connection):
             prescription, executions = self._locked(conn, number)
             if prescription.prescriber.idnatps != caller.person:  # answered like a missing one (see `_own`)
                 raise _NotTheirs(number)
@@ -158,7 +159,7 @@ class Base:
                          .values(status="annulee"))
             return replace(prescription, status="annulee"), [], [entry]
 
-        return self._run(caller, ACTION_CANCEL, number, work)  # type: ignore[return-value]
+        return self._run(caller, ACTION_CANCEL, number, work)  # type: ignore[return-value]  # work's result
 
     # --- dispenser side --------------------------------------------------------------------------
 
@@ -194,7 +195,7 @@ class Base:
         number = self._number(caller, text, ACTION_EXECUTE)
         today, actor = self.today(), caller.actor()
 
-        def work(conn: Connection):  # type: ignore[no-untyped-def]
+        def work(conn: Connection):
             prescription, executions = self._locked(conn, number)
             lines, ins, at_delivery = interpret(prescription)
             if not lines:
@@ -210,7 +211,7 @@ class Base:
                                         "a_la_delivrance": at_delivery})
             return (prescription, execution), [(store.ordo_execution.insert(), [_execution_row(execution)])], [entry]
 
-        return self._run(caller, ACTION_EXECUTE, number, work)  # type: ignore[return-value]
+        return self._run(caller, ACTION_EXECUTE, number, work)  # type: ignore[return-value]  # work's result
 
     # --- counters --------------------------------------------------------------------------------
 
@@ -223,7 +224,7 @@ class Base:
         if until:
             cond.append(t.c.recorded_at < until.isoformat())
         with self.db.read() as conn:
-            by_action = dict(conn.execute(sa.select(t.c.action, sa.func.count()).where(*cond)
+            by_action: dict[str, int] = dict(conn.execute(sa.select(t.c.action, sa.func.count()).where(*cond)
                                           .group_by(t.c.action)).all())
             prescribers = conn.execute(sa.select(sa.func.count(sa.distinct(t.c.actor_person)))
                                        .where(*cond, t.c.action == ACTION_CREATE)).scalar_one()
@@ -253,7 +254,8 @@ class Base:
                                                           code="prescripteur-psc"))
         if caller.profession not in PRESCRIBERS:
             raise self._refused(caller, action, Forbidden(
-                f"profession {caller.profession or '?'} : pas de prescription dans la base", code="prescripteur-non-habilite"))
+                f"profession {caller.profession or '?'} : pas de prescription dans la base",
+                code="prescripteur-non-habilite"))
 
     def _dispenser(self, caller: Caller, action: str) -> str:
         if caller.kind == "software":  # only a key issued to an LPP provider stands for one
@@ -304,7 +306,7 @@ class Base:
             raise NotFound(f"prescription {number} inconnue", code="prescription-inconnue")
         return prescription, executions
 
-    def _run(self, caller: Caller, action: str, number: str, work) -> object:  # type: ignore[no-untyped-def]
+    def _run(self, caller: Caller, action: str, number: str, work) -> object:
         try:
             return self.commits.run(work)
         except MaisonError as exc:
