@@ -35,6 +35,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     _head_deadline: asyncio.TimerHandle | None = None
     _head_bytes = 0
 
+    # uvicorn's protocol takes the asyncio transport
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm()

@@ -49,9 +49,11 @@ def authority(settings: Settings) -> pki.Authority:
 def prepare(settings: Settings) -> InsiTls:
     """The configured files, the missing ones taken from the house PKI (issued once, then reused)."""
     house_pki = None if settings.insi_tls_ca and settings.insi_tls_cert else authority(settings)
+    # house_pki is set whenever a file is missing
     ca = Path(settings.insi_tls_ca) if settings.insi_tls_ca else house_pki.cert_path  # type: ignore[union-attr]
     if settings.insi_tls_cert:
         return InsiTls(Path(settings.insi_tls_cert), Path(settings.insi_tls_key or settings.insi_tls_cert), ca)
+    # house_pki is set whenever a file is missing
     issued = house_pki.issue_server("insi", [settings.host])  # type: ignore[union-attr]
     return InsiTls(issued.cert, issued.key, ca)
 

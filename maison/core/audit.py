@@ -23,12 +23,19 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from maison.core.storage import metadata
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from maison.core.audit_journal import Journal
+    from maison.core.storage import Database
 
 GENESIS = "0" * 64
 
@@ -75,18 +82,18 @@ class Actor:
 SYSTEM = Actor(person="system:maison", structure="maison", software="maison")
 
 
-def _canonical(row: dict) -> bytes:
+def _canonical(row: dict[str, Any]) -> bytes:
     keys = ("seq", "recorded_at", "actor_person", "actor_structure", "actor_software", "action", "patient",
             "purpose", "outcome", "detail")
     return orjson.dumps({k: row[k] for k in keys}, option=orjson.OPT_SORT_KEYS)
 
 
-def _chain(prev_hash: str, row: dict) -> str:
+def _chain(prev_hash: str, row: dict[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode() + _canonical(row)).hexdigest()
 
 
 def entry(actor: Actor, action: str, *, outcome: str = "success", patient: str | None = None,
-          purpose: str = "TREAT", detail: dict | None = None) -> dict:
+          purpose: str = "TREAT", detail: dict[str, Any] | None = None) -> dict[str, Any]:
     """One record before it is chained: what `record` and `Journal.append` write."""
     info = dict(actor.extra)
     if actor.role:
@@ -111,7 +118,7 @@ _INSERT = audit_event.insert()
 _MOVE_HEAD = audit_head.update().where(audit_head.c.id == 1).values(seq=sa.bindparam("s"), hash=sa.bindparam("h"))
 
 
-def append(conn: Connection, entries: list[dict]) -> int:
+def append(conn: Connection, entries: list[dict[str, Any]]) -> int:
     """Chain and insert `entries` in the caller's write transaction; returns the last sequence number."""
     head = conn.execute(_HEAD).first()
     if head is None:
@@ -136,7 +143,7 @@ def record(
     outcome: str = "success",
     patient: str | None = None,
     purpose: str = "TREAT",
-    detail: dict | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> int:
     """Append one record in the caller's transaction (which must be a `Database.write()` one)."""
     return append(conn, [entry(actor, action, outcome=outcome, patient=patient, purpose=purpose, detail=detail)])
@@ -144,7 +151,7 @@ def record(
 
 def events(conn: Connection, *, patient: str | None = None, action_prefix: str | None = None,
            since: str | None = None, until: str | None = None, structure: str | None = None,
-           limit: int | None = None) -> Iterator[dict]:
+           limit: int | None = None) -> Iterator[dict[str, Any]]:
     query = sa.select(audit_event).order_by(audit_event.c.seq)
     if patient is not None:
         query = query.where(audit_event.c.patient == patient)
@@ -162,9 +169,10 @@ def events(conn: Connection, *, patient: str | None = None, action_prefix: str |
         yield dict(r)
 
 
-def detail_of(row: dict) -> dict:
+def detail_of(row: dict[str, Any]) -> dict[str, Any]:
     """The record's detail (what the action said of itself, plus `actor` extras) as a dict."""
-    return orjson.loads(row["detail"])
+    detail: dict[str, Any] = orjson.loads(row["detail"])
+    return detail
 
 
 def verify_chain(conn: Connection) -> tuple[bool, int | None]:
@@ -185,7 +193,7 @@ def verify_chain(conn: Connection) -> tuple[bool, int | None]:
 _OUTCOME = {"success": "0", "minor-failure": "4", "failure": "8", "error": "12"}
 
 
-def as_fhir_audit_event(row: dict) -> dict:
+def as_fhir_audit_event(row: dict[str, Any]) -> dict[str, Any]:
     """One record as a FHIR R4 AuditEvent (the form the patient's access history is exported in)."""
     detail = orjson.loads(row["detail"])
     verb = row["action"].rsplit(".", 1)[-1]
@@ -242,7 +250,7 @@ SECURITY_EVENTS: dict[str, str] = {
 
 
 def security_fields(event: str, *, outcome: str = "success", patient: str | None = None,
-                    detail: dict | None = None) -> dict:
+                    detail: dict[str, Any] | None = None) -> dict[str, Any]:
     """The fields of `entry` for the security event `securite.<event>` (for the journal's `submit`)."""
     if event not in SECURITY_EVENTS:
         raise ValueError(f"unknown security event {event!r}")
@@ -251,13 +259,13 @@ def security_fields(event: str, *, outcome: str = "success", patient: str | None
 
 
 def security_entry(event: str, actor: Actor, *, outcome: str = "success", patient: str | None = None,
-                   detail: dict | None = None) -> dict:
+                   detail: dict[str, Any] | None = None) -> dict[str, Any]:
     """One security event as a trail entry (for `append`): action `securite.<event>`."""
     return entry(actor, f"securite.{event}", **security_fields(event, outcome=outcome, patient=patient, detail=detail))
 
 
 def security(conn: Connection, event: str, actor: Actor, *, outcome: str = "success", patient: str | None = None,
-             detail: dict | None = None) -> int:
+             detail: dict[str, Any] | None = None) -> int:
     """Record a security event in the caller's write transaction."""
     return append(conn, [security_entry(event, actor, outcome=outcome, patient=patient, detail=detail)])
 
@@ -286,12 +294,12 @@ class Trail:
     rows, chained by the batch's single commit.
     """
 
-    def __init__(self, db, journal=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, db: Database, journal: Journal | None = None) -> None:
         self.db = db
         self._journal = journal
 
     @property
-    def journal(self):  # type: ignore[no-untyped-def]
+    def journal(self) -> Journal:
         """The group-commit writer of read records, started on first use (one per house when shared)."""
         if self._journal is None:
             from maison.core.audit_journal import Journal  # the journal builds on this module
@@ -300,29 +308,29 @@ class Trail:
         return self._journal
 
     @staticmethod
-    def entry(actor: Actor, action: str, **fields) -> dict:  # type: ignore[no-untyped-def]
+    def entry(actor: Actor, action: str, **fields: Any) -> dict[str, Any]:
         """A record for a group-commit body's list of audit entries."""
         return entry(actor, action, **fields)
 
     @staticmethod
-    def write(conn: Connection, actor: Actor, action: str, **fields) -> int:  # type: ignore[no-untyped-def]
+    def write(conn: Connection, actor: Actor, action: str, **fields: Any) -> int:
         """Record an action in the caller's write transaction (commits or rolls back with it)."""
         return record(conn, actor, action, **fields)
 
-    def read(self, actor: Actor, action: str, **fields) -> None:  # type: ignore[no-untyped-def]
+    def read(self, actor: Actor, action: str, **fields: Any) -> None:
         """Record a read-only action; returns once the record is committed (group commit)."""
         self.journal.append(actor, action, **fields)
 
-    def read_later(self, actor: Actor, action: str, **fields):  # type: ignore[no-untyped-def]
+    def read_later(self, actor: Actor, action: str, **fields: Any) -> Future[None]:
         """As `read`, but returns the journal's future (async callers await it without a thread)."""
         return self.journal.submit(actor, action, **fields)
 
     def refused(self, actor: Actor, action: str, *, code: str, conn: Connection | None = None,
-                patient: str | None = None, purpose: str = "TREAT", detail: dict | None = None,
+                patient: str | None = None, purpose: str = "TREAT", detail: dict[str, Any] | None = None,
                 outcome: str = "failure") -> None:
         """Record a refused action (outcome `failure`, the refusal's `code` in the detail). The ordonnance
         says `refused`, so that its national counters (successes only) read apart from failures."""
-        fields = {"outcome": outcome, "patient": patient, "purpose": purpose,
+        fields: dict[str, Any] = {"outcome": outcome, "patient": patient, "purpose": purpose,
                   "detail": {"code": code, **(detail or {})}}
         if conn is not None:
             record(conn, actor, action, **fields)
@@ -330,7 +338,7 @@ class Trail:
             self.journal.append(actor, action, **fields)
 
     def security(self, event: str, actor: Actor, *, conn: Connection | None = None, outcome: str = "success",
-                 patient: str | None = None, detail: dict | None = None) -> None:
+                 patient: str | None = None, detail: dict[str, Any] | None = None) -> None:
         """Record the security event `securite.<event>` (login, lockout, token refused, …)."""
         fields = security_fields(event, outcome=outcome, patient=patient, detail=detail)
         if conn is not None:

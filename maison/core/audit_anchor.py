@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -92,7 +93,7 @@ def load_public_key(pem: bytes) -> Ed25519PublicKey:
     return key
 
 
-def _body(checkpoint: dict) -> bytes:
+def _body(checkpoint: dict[str, Any]) -> bytes:
     return orjson.dumps({k: checkpoint[k] for k in _BODY}, option=orjson.OPT_SORT_KEYS)
 
 
@@ -113,7 +114,7 @@ class CheckpointLog:
         except FileNotFoundError:
             return []
 
-    def append(self, db: Database, signer: Signer) -> dict | None:
+    def append(self, db: Database, signer: Signer) -> dict[str, Any] | None:
         """Sign the chain's current head and append it, unless the last checkpoint already holds it."""
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
@@ -141,18 +142,19 @@ def _head(db: Database) -> tuple[int, str] | None:
     return (row.seq, row.hash) if row is not None and row.seq > 0 else None
 
 
-def _parse(line: bytes) -> dict | None:
+def _parse(line: bytes) -> dict[str, Any] | None:
     try:
         value = orjson.loads(line)
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in ("hash", "at", "key", "prev", "sig")) \
+    if not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in ("hash", "at", "key", "prev",
+                                                                                      "sig")) \
             or not isinstance(value.get("seq"), int):
         return None
     return value
 
 
-def checkpoint(db: Database, keystore: KeyStore, path: Path) -> dict | None:
+def checkpoint(db: Database, keystore: KeyStore, path: Path) -> dict[str, Any] | None:
     """Write one checkpoint now (`maison audit checkpoint`); None when the chain has not moved."""
     return CheckpointLog(path).append(db, Signer(keystore))
 
@@ -180,7 +182,7 @@ class Checkpointer:
             self._thread = None
         self.write()
 
-    def write(self) -> dict | None:
+    def write(self) -> dict[str, Any] | None:
         try:
             return self.log.append(self.db, Signer(self.keystore))
         except Exception:  # noqa: BLE001 - the trail goes on; the next period tries again
@@ -222,7 +224,7 @@ class Report:
         return min(seqs) if seqs else None
 
 
-def _checkpoints(lines: list[bytes], public: Ed25519PublicKey, report: Report) -> dict[int, tuple[int, dict]]:
+def _checkpoints(lines: list[bytes], public: Ed25519PublicKey, report: Report) -> dict[int, tuple[int, dict[str, Any]]]:
     """The valid checkpoints by sequence (with their line number); every bad line is a finding."""
     wanted_key, valid, prev, last_seq = key_id(public), {}, GENESIS, 0
     for number, line in enumerate(lines, start=1):
@@ -231,15 +233,18 @@ def _checkpoints(lines: list[bytes], public: Ed25519PublicKey, report: Report) -
             report.findings.append(Finding("checkpoint-illisible", f"point de contrôle ligne {number} illisible",
                                            line=number))
         elif cp["key"] != wanted_key or not _signature_ok(public, cp):
-            report.findings.append(Finding("signature-invalide", f"point de contrôle ligne {number} (seq {cp['seq']}) : "
+            report.findings.append(Finding("signature-invalide",
+                                           f"point de contrôle ligne {number} (seq {cp['seq']}) : "
                                            "signature invalide — falsifié ou signé d'une autre clé", line=number))
         else:
             if cp["prev"] != prev:
-                report.findings.append(Finding("checkpoint-manquant", f"point de contrôle ligne {number} : le précédent "
+                report.findings.append(Finding("checkpoint-manquant",
+                                               f"point de contrôle ligne {number} : le précédent "
                                                "a été retiré, inséré ou modifié (chaînage des points rompu)",
                                                line=number))
             if cp["seq"] < last_seq:
-                report.findings.append(Finding("checkpoint-recule", f"point de contrôle ligne {number} : seq {cp['seq']} "
+                report.findings.append(Finding("checkpoint-recule",
+                                               f"point de contrôle ligne {number} : seq {cp['seq']} "
                                                f"après seq {last_seq}", seq=cp["seq"], line=number))
             valid[cp["seq"]] = (number, cp)
             last_seq = max(last_seq, cp["seq"])
@@ -248,7 +253,7 @@ def _checkpoints(lines: list[bytes], public: Ed25519PublicKey, report: Report) -
     return valid
 
 
-def _signature_ok(public: Ed25519PublicKey, cp: dict) -> bool:
+def _signature_ok(public: Ed25519PublicKey, cp: dict[str, Any]) -> bool:
     try:
         public.verify(base64.b64decode(cp["sig"], validate=True), _body(cp))
         return True
@@ -256,7 +261,7 @@ def _signature_ok(public: Ed25519PublicKey, cp: dict) -> bool:
         return False
 
 
-def _rows(db: Database) -> Iterator[dict]:
+def _rows(db: Database) -> Iterator[dict[str, Any]]:
     with db.read() as conn:
         query = sa.select(audit.audit_event).order_by(audit.audit_event.c.seq)
         for row in conn.execution_options(stream_results=True, yield_per=5000).execute(query).mappings():

@@ -14,11 +14,18 @@ from __future__ import annotations
 import queue
 import threading
 from concurrent.futures import Future
+from typing import Any
 
 from maison.core import audit
 from maison.core.storage import Database
 
 _STOP = object()
+
+
+class _Pending(Future[None]):
+    """One record handed to the writer, and the future its caller waits on."""
+
+    row: dict[str, Any]
 
 
 class Journal:
@@ -27,22 +34,22 @@ class Journal:
     def __init__(self, db: Database, *, max_batch: int = 512) -> None:
         self.db = db
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()  # _Pending records and _STOP
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def submit(self, actor: audit.Actor, action: str, **fields) -> Future:  # type: ignore[no-untyped-def]
+    def submit(self, actor: audit.Actor, action: str, **fields: Any) -> Future[None]:
         """Hand one record to the writer; the future completes when it is committed (or failed).
 
         Async callers await it (`asyncio.wrap_future`) without holding a thread while it commits.
         """
-        future: Future = Future()
-        future.row = audit.entry(actor, action, **fields)  # type: ignore[attr-defined]
+        future = _Pending()
+        future.row = audit.entry(actor, action, **fields)
         self._start()
         self._queue.put(future)
         return future
 
-    def append(self, actor: audit.Actor, action: str, **fields) -> None:  # type: ignore[no-untyped-def]
+    def append(self, actor: audit.Actor, action: str, **fields: Any) -> None:
         """Record one action; returns when it is committed, raises if it could not be."""
         self.submit(actor, action, **fields).result()
 
@@ -80,10 +87,10 @@ class Journal:
             if stop:
                 return
 
-    def _commit(self, batch: list[Future]) -> None:
+    def _commit(self, batch: list[_Pending]) -> None:
         try:
             with self.db.write() as conn:
-                audit.append(conn, [f.row for f in batch])  # type: ignore[attr-defined]
+                audit.append(conn, [f.row for f in batch])
         except BaseException as exc:  # every waiter learns that its record is not in the trail
             for f in batch:
                 f.set_exception(exc)

@@ -225,7 +225,8 @@ PENDING: dict[str, str] = {
 def public_methods(cls: type) -> set[str]:
     """The methods a service offers: public, defined on the class itself (not inherited from object)."""
     return {f"{cls.__name__}.{name}" for name, member in vars(cls).items()
-            if not name.startswith("_") and (inspect.isfunction(member) or isinstance(member, staticmethod | classmethod))}
+            if not name.startswith("_") and (inspect.isfunction(member) or isinstance(member,
+                                                                                      staticmethod | classmethod))}
 
 
 def test_every_public_method_is_classified():

@@ -36,7 +36,7 @@ class Dovecot:
     password: str
     cafile: str
     root: Path
-    process: subprocess.Popen  # type: ignore[type-arg]
+    process: subprocess.Popen
 
     def stop(self) -> None:
         self.process.terminate()

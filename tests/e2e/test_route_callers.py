@@ -93,6 +93,7 @@ def _call(client: httpx.Client, method: str, path: str, headers: dict[str, str])
                  "secretary", "professional", "rubrique", "patient_id", "idnatps", "handle", "rtype"):
         url = url.replace("{" + name + "}", "1")
     body = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
+    # the body's keywords (json= or content=)
     return client.request(method, url, headers=headers, **body)  # type: ignore[arg-type]
 
 

@@ -146,7 +146,8 @@ def test_every_mssante_tls_context_offers_aead_suites_only(tmp_path):
         pass
 
     runtime = Runtime()
-    runtime.issued, runtime.ca = issued, ca  # type: ignore[attr-defined]
+    runtime.issued, runtime.ca = issued, ca  # type: ignore[attr-defined]  # a stand-in runtime
+    # a stand-in runtime
     contexts["smtp-soumission"], contexts["smtp-relais"] = tls_contexts(runtime)  # type: ignore[arg-type]
     for name, context in contexts.items():
         suites = [c["name"] for c in context.get_ciphers()]

@@ -27,7 +27,7 @@ def delivery(db, tmp_path):
     return Delivery(db, Blobs(tmp_path / "blobs"))
 
 
-def _held(delivery: Delivery, calls: list) -> list:  # type: ignore[type-arg]
+def _held(delivery: Delivery, calls: list) -> list:
     """Run `calls` while the group commit's writer is held in a first batch, so that they form one."""
     gate = threading.Event()
     delivery.group.submit(lambda conn: (gate.wait(10), [], []))

@@ -330,7 +330,7 @@ def test_render_refuses_what_is_not_a_pdf(pdf):
              (b"%PDF-1.4\n%%EOF", "pdf-illisible"), (pdf[: len(pdf) // 3], "pdf-illisible")]
     for data, code in cases:
         with pytest.raises(InvalidInput) as refused:
-            qr.render_pdf_page(data)  # type: ignore[arg-type]
+            qr.render_pdf_page(data)  # type: ignore[arg-type]  # a wrong type on purpose
         assert refused.value.code == code, data[:20]
 
 
@@ -342,14 +342,14 @@ def test_render_refuses_a_page_that_does_not_exist(pdf):
     assert qr.render_pdf_page(pdf, -1, 20).size == qr.render_pdf_page(pdf, 0, 20).size
     for page in (1, -2, 10**9, "0", True):
         with pytest.raises(InvalidInput) as refused:
-            qr.render_pdf_page(pdf, page)  # type: ignore[arg-type]
+            qr.render_pdf_page(pdf, page)  # type: ignore[arg-type]  # a wrong type on purpose
         assert refused.value.code == "pdf-page"
 
 
 def test_render_refuses_absurd_resolutions(pdf):
     for dpi in (0, -72, 5000, 72.5, "200"):
         with pytest.raises(InvalidInput) as refused:
-            qr.render_pdf_page(pdf, 0, dpi)  # type: ignore[arg-type]
+            qr.render_pdf_page(pdf, 0, dpi)  # type: ignore[arg-type]  # a wrong type on purpose
         assert refused.value.code == "pdf-resolution"
 
 
@@ -381,7 +381,7 @@ def test_render_refuses_an_encrypted_pdf():
 
 def test_decode_refuses_what_is_not_an_image_and_huge_images(monkeypatch):
     with pytest.raises(InvalidInput) as refused:
-        qr.decode_qr(b"\x89PNG")  # type: ignore[arg-type]
+        qr.decode_qr(b"\x89PNG")  # type: ignore[arg-type]  # a wrong type on purpose
     assert refused.value.code == "image-type"
     monkeypatch.setattr(qr, "MAX_PIXELS", 10_000)
     with pytest.raises(InvalidInput) as refused:

@@ -44,13 +44,13 @@ SOINS = Line(4, LineKind.ACTE, "Soins infirmiers", instructions="Pansement tous 
 
 
 @pytest.fixture
-def base(db):  # type: ignore[no-untyped-def]
+def base(db):
     base = Base(db, today=lambda: TODAY)
     yield base
     base.journal.close()
 
 
-def _create(base: Base, *lines: Line, consent: bool = True, on: date = TODAY, caller: Caller = GP):  # type: ignore[no-untyped-def]
+def _create(base: Base, *lines: Line, consent: bool = True, on: date = TODAY, caller: Caller = GP):
     return base.create(caller, Draft(on, consent, lines or (PARACETAMOL,)))
 
 

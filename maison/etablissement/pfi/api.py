@@ -36,7 +36,7 @@ def router(db: Database, blobs: Blobs, authorizer: Authorizer, max_body_bytes: i
     patients = patients or PatientIndex(db)
     r = APIRouter()
 
-    def caller(request: Request):  # type: ignore[no-untyped-def]
+    def caller(request: Request):
         actor = authorizer.caller(request).actor()
         if not actor.structure:
             raise InvalidInput("l'appelant n'est rattaché à aucune structure", code="structure-absente")

@@ -72,7 +72,7 @@ class ImapMailbox:
             raise
         return conn
 
-    def _command(self, *args: str) -> list:  # type: ignore[type-arg]
+    def _command(self, *args: str) -> list:
         """A UID command on the open session (opened again when it broke)."""
         with self._lock:
             try:

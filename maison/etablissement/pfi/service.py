@@ -364,7 +364,7 @@ class Pfi(Worklist):
                 "expediteur": received.sender, "patient_local": patient_id}))
 
     @staticmethod
-    def _same_traits(traits, header: CdaHeader) -> bool:  # type: ignore[no-untyped-def]
+    def _same_traits(traits, header: CdaHeader) -> bool:
         p = header.patient
         first = (p.birth_given_first or p.birth_givens.split(" ")[0]) if (p.birth_given_first or p.birth_givens) else ""
         birth = f"{p.birth_date[:4]}-{p.birth_date[4:6]}-{p.birth_date[6:8]}"
@@ -479,7 +479,7 @@ def _matricule(header: CdaHeader) -> str:
     return header.patient.ins.extension[:13]
 
 
-def _held(read: tuple, size: int) -> int:  # type: ignore[type-arg]
+def _held(read: tuple, size: int) -> int:
     """What a message read holds in memory: its bytes (raw and parsed) and its documents inflated."""
     _uid, _received, items = read
     return 2 * size + sum(len(item[0].data) if isinstance(item, tuple) else len(item.data) for item in items)

@@ -23,8 +23,13 @@ from maison.core.errors import Forbidden, MaisonError, Unauthenticated
 from maison.core.identifiers.professionals import department_of_structure
 from maison.core.storage import Database
 from maison.identite.ins import store
-from maison.identite.ins.certificats import (CertificateMissing, CertificateRefused, Credential,
-                                             DevelopmentAccess, StructureCertificate)
+from maison.identite.ins.certificats import (
+    CertificateMissing,
+    CertificateRefused,
+    Credential,
+    DevelopmentAccess,
+    StructureCertificate,
+)
 from maison.identite.ins.model import CallContext, CarteVitaleQuery, Environment, InsiResult, TraitsQuery
 from maison.identite.ins.referential import Referential
 
@@ -151,7 +156,7 @@ class InsiService:
                                receipts: list | None = None) -> InsiResult:
         return self._call(OP_CARTE_VITALE, ctx, lambda: self.referential.search_by_carte_vitale(query), receipts)
 
-    def _call(self, operation: str, ctx: CallContext, run, receipts: list | None) -> InsiResult:  # type: ignore[no-untyped-def]
+    def _call(self, operation: str, ctx: CallContext, run, receipts: list | None) -> InsiResult:
         try:
             ctx = self.authorise(ctx)
             result = run()

@@ -31,9 +31,9 @@ from sqlalchemy.engine import Connection
 
 from maison.core import audit
 from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TransitionRefused
+from maison.core.ins_traits import Traits, match_form
 from maison.core.storage import Database
 from maison.identite.ins.model import CodeCR, InsiResult
-from maison.core.ins_traits import Traits, match_form
 from maison.identite.vigilance import store
 from maison.identite.vigilance.model import (
     ATTRIBUTES,
@@ -92,7 +92,7 @@ def _hides_other_structures(method: Method) -> Method:
                                detail={"patient_id": refused.patient_id, "structure": refused.structure})
             raise NotFound(refused.message, code=refused.code) from None
 
-    return guarded  # type: ignore[return-value]
+    return guarded  # type: ignore[return-value]  # wraps keep the decorated method's signature
 
 
 class PatientIndex:
@@ -126,7 +126,8 @@ class PatientIndex:
             from_status=before.value if before else None, to_status=after.value if after else None,
             snapshot=orjson.dumps(snapshot, default=str).decode()))
 
-    def _save(self, conn: Connection, actor: audit.Actor, current: LocalIdentity, event: str, **changes) -> LocalIdentity:
+    def _save(self, conn: Connection, actor: audit.Actor, current: LocalIdentity, event: str,
+              **changes) -> LocalIdentity:
         insi = changes.get("insi_retrieved", current.insi_retrieved)
         doc = changes.get("document_checked", current.document_checked)
         attrs = changes.pop("attributes", current.attributes)
@@ -249,7 +250,8 @@ class PatientIndex:
                 self.trail.write(conn, actor, "identitovigilance.doublon-detected", patient=current.ipp,
                              outcome="failure", detail={"structure": current.structure, "other_ipp": others[0].ipp})
         if collision:
-            raise TransitionRefused("un autre INS est déjà associé à ce dossier : collision à traiter", code="collision")
+            raise TransitionRefused("un autre INS est déjà associé à ce dossier : collision à traiter",
+                                    code="collision")
         raise Conflict(f"INS déjà associé au dossier {others[0].ipp} : doublon à traiter", code="ins-deja-attribue")
 
     @_hides_other_structures
@@ -346,7 +348,8 @@ class PatientIndex:
                                                           created_at=_now()))
 
     @_hides_other_structures
-    def merge(self, actor: audit.Actor, survivor_id: int, absorbed_id: int, review_id: int | None = None) -> LocalIdentity:
+    def merge(self, actor: audit.Actor, survivor_id: int, absorbed_id: int,
+              review_id: int | None = None) -> LocalIdentity:
         """Fusion: the absorbed record points to the survivor and is never used again; history is kept."""
         if survivor_id == absorbed_id:
             raise TransitionRefused("un dossier ne peut être fusionné avec lui-même", code="fusion-refusee")

@@ -28,8 +28,7 @@ from maison.formats.pdf import document_pdf
 from maison.partage.dmp import store as dmp_store
 from maison.partage.dmp.access import ANNONCE_AUTO_VISIBLE
 from maison.partage.dmp.model import DocumentStatus, DossierState, Who
-from maison.partage.dmp.service import Dmp, actor_of
-from maison.partage.dmp.service import AccessDenied
+from maison.partage.dmp.service import AccessDenied, Dmp, actor_of
 from maison.partage.espace import documents, mesures, profil, store, vaccinations
 from maison.partage.espace.mesures import KINDS, LOINC, UCUM
 
@@ -255,7 +254,8 @@ class Espace:
         kind, value = mesures.normalise(kind_name, quantity.get("value"), str(quantity.get("code") or ""))
         effective = _moment(observation.get("effectiveDateTime"), "effectiveDateTime")
         if effective > _now():
-            raise InvalidInput("effectiveDateTime est dans le futur", code="date-future", expression="effectiveDateTime")
+            raise InvalidInput("effectiveDateTime est dans le futur", code="date-future",
+                               expression="effectiveDateTime")
         note = next((n.get("text") for n in profil.shaped(observation.get("note"), list, "note", [])
                      if isinstance(n, dict)), None)
         id_ = str(uuid.uuid4())
@@ -385,7 +385,8 @@ class Espace:
         médical synthesis replaces the previous one (RPLC chain, as a producer's replacement)."""
         ins = self._patient(who, "document.deposer")
         if not isinstance(title, str) or not title.strip() or len(title) > 200:
-            raise InvalidInput("titre du document : 1 à 200 caractères", code="titre-invalide", expression="description")
+            raise InvalidInput("titre du document : 1 à 200 caractères", code="titre-invalide",
+                               expression="description")
         categories = self.categories()
         documents.check_upload(categories, category, content_type, data, self.max_document_bytes,
                                by_service=by_service)
@@ -407,7 +408,8 @@ class Espace:
             if previous is not None:
                 conn.execute(dmp_store.dmp_document.update().where(d.id == previous.id).values(
                     status=DocumentStatus.SUPERSEDED.value, last_updated=_iso(now), version=d.version + 1))
-                resource["relatesTo"] = [{"code": "replaces", "target": {"reference": f"DocumentReference/{previous.id}"}}]
+                resource["relatesTo"] = [{"code": "replaces",
+                                          "target": {"reference": f"DocumentReference/{previous.id}"}}]
             conn.execute(dmp_store.dmp_submission.insert().values(
                 id=lot, unique_id=documents.new_unique_id(), ins=ins, source_id="urn:maison:mon-espace-sante",
                 author=who.person, structure="", submitted_at=_iso(now), status="current",
@@ -487,7 +489,7 @@ def synthesis_pdf(bundle: dict, observations: list[dict]) -> bytes:
     patient = resources[0]
     name = patient["name"][0]
 
-    def lines(kind: str, text_of) -> list[str]:  # type: ignore[no-untyped-def]
+    def lines(kind: str, text_of) -> list[str]:
         return [text_of(r) for r in resources if r["resourceType"] == kind] or ["(rien de renseigné)"]
 
     def concept(c: dict) -> str:
@@ -499,7 +501,8 @@ def synthesis_pdf(bundle: dict, observations: list[dict]) -> bytes:
     sections = [
         ("Identité", [f"{name['family']} {' '.join(name['given'])}, né(e) le {patient['birthDate']}",
                       f"INS {patient['identifier'][0]['value']}"]),
-        ("Contacts d'urgence", lines("RelatedPerson", lambda r: f"{(r['name'][0].get('text') or r['name'][0].get('family'))}"
+        ("Contacts d'urgence", lines("RelatedPerson",
+                                     lambda r: f"{(r['name'][0].get('text') or r['name'][0].get('family'))}"
                                      f" — {', '.join(t['value'] for t in r['telecom'])}")),
         ("Maladies et sujets de santé", lines("Condition", lambda r: concept(r["code"]))),
         ("Traitements", lines("MedicationStatement", lambda r: concept(r["medicationCodeableConcept"]) + (

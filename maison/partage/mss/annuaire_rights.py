@@ -14,15 +14,15 @@ from sqlalchemy.engine import Connection
 from maison.identite.annuaire.operators import HostedMailbox, OperatorRights
 from maison.partage.mss import store
 
-O, M = store.mss_operator, store.mss_mailbox
+Op, M = store.mss_operator, store.mss_mailbox
 
 
 class TrustSpaceRegistry:
     """`maison.identite.annuaire.operators.MailboxRegistry` over the trust space's tables."""
 
     def operator(self, conn: Connection, operator_id: str) -> OperatorRights | None:
-        row = conn.execute(sa.select(O.c.domains, O.c.local).where(O.c.id == operator_id,
-                                                                   O.c.active.is_(True))).first()
+        row = conn.execute(sa.select(Op.c.domains, Op.c.local).where(Op.c.id == operator_id,
+                                                                   Op.c.active.is_(True))).first()
         if row is None:
             return None
         domains = frozenset(d.strip().lower() for d in row.domains.split(",") if d.strip())

@@ -32,7 +32,7 @@ TEST_MAILBOX = f"reponse.automatique-test@{DOMAIN}"
 N1_FORMAT = "urn:ihe:iti:xds-sd:pdf:2008"
 
 
-def espace_open(db: Database, referential) -> Callable[[str], bool]:  # type: ignore[no-untyped-def]
+def espace_open(db: Database, referential) -> Callable[[str], bool]:
     """Whether `ins` (matricule with key) has a Mon espace santé: the active INS of the referential,
     and no opposition or closing (CRE-1/CRE-2, 000 L3228)."""
 
@@ -51,7 +51,8 @@ def espace_open(db: Database, referential) -> Callable[[str], bool]:  # type: ig
     return check
 
 
-def citizen_mailbox(mailboxes: Mailboxes, operator: str, address: str, has_espace: Callable[[str], bool]) -> Mailbox | None:
+def citizen_mailbox(mailboxes: Mailboxes, operator: str, address: str, has_espace: Callable[[str],
+                                                                                            bool]) -> Mailbox | None:
     """The patient's mailbox, opened on first use; None if there is no such Mon espace santé."""
     found = mailboxes.find(address)
     if found is not None:

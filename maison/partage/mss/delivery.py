@@ -69,6 +69,7 @@ class Delivery:
 
     def deliver(self, actor: Actor, address: str, raw: bytes, sender: str, message_id: str) -> Delivered:
         digest = self.blobs.put(raw)  # durable before the row that names it
+        # run() hands back the work's result
         return self.group.run(self._delivery(actor, address, len(raw), sender, message_id, digest))  # type: ignore[return-value]
 
     def enqueue(self, actor: Actor, operator: str, destination: str, sender: str, recipients: list[str],
@@ -80,15 +81,16 @@ class Delivery:
                    created_at=_now())
         trail = audit.entry(actor, "mss.relayer", purpose="TREAT", detail={
             "operateur": operator, "destination": destination, "destinataires": recipients, "message_id": message_id})
+        # run() hands back the work's result
         return self.group.run(lambda _conn: (queued, [(_QUEUE, [row])], [dict(trail)]))  # type: ignore[return-value]
 
     @staticmethod
-    def _delivery(actor: Actor, address: str, size: int, sender: str, message_id: str, digest: str):  # type: ignore[no-untyped-def]
+    def _delivery(actor: Actor, address: str, size: int, sender: str, message_id: str, digest: str):
         """The body of a delivery's transaction, for the group commit: the mailbox's next UID taken
         under its row lock (UIDs strictly increasing under concurrent deliveries), the Message-ID
         looked up (a replay answered as delivered, another message refused), the row and its audit
         record returned to be inserted with the batch's."""
-        def work(conn: sa.Connection):  # type: ignore[no-untyped-def]
+        def work(conn: sa.Connection):
             box = conn.execute(sa.select(M.c.uidnext, M.c.active).where(M.c.address == address)
                                .with_for_update()).first()
             if box is None or not box.active:

@@ -84,7 +84,7 @@ def dispatch(cda: bytes, *, submission: Submission, source_oid: str, medecin_tra
     return out
 
 
-def _send(cda: bytes, header, recipients: list[str], submission: Submission, source_oid: str,  # type: ignore[no-untyped-def]
+def _send(cda: bytes, header, recipients: list[str], submission: Submission, source_oid: str,
           visibility: tuple[str, ...], body: str) -> tuple[str, list[str], dict[str, str]]:
     p = header.patient
     birth = date(int(p.birth_date[:4]), int(p.birth_date[4:6]), int(p.birth_date[6:8])) if len(p.birth_date) >= 8 \

@@ -26,7 +26,9 @@ import email.policy
 import email.utils
 import io
 import json
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from zope.interface import Interface, implementer
@@ -48,7 +50,7 @@ FLAG_KEYS = {b"SEEN": ("\\Seen", True), b"UNSEEN": ("\\Seen", False), b"FLAGGED"
 HEADER_KEYS = {b"SUBJECT", b"FROM", b"TO", b"CC", b"BCC"}
 
 
-def install_reactor(loop: asyncio.AbstractEventLoop):  # type: ignore[no-untyped-def]
+def install_reactor(loop: asyncio.AbstractEventLoop):
     """Bind Twisted to `loop` (once per process, before any import of its reactor)."""
     import sys
 
@@ -61,7 +63,7 @@ def install_reactor(loop: asyncio.AbstractEventLoop):  # type: ignore[no-untyped
     return reactor
 
 
-def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-def]
+def listen(runtime: Runtime, port: int, host: str):
     """Start the operator's IMAP listener (STARTTLS) on the loop the reactor is bound to."""
     from twisted.cred import checkers, credentials, error, portal
     from twisted.internet import defer, protocol, reactor
@@ -72,7 +74,7 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
 
     db, blobs = runtime.delivery.db, runtime.delivery.blobs
 
-    def _off_loop(work, *args):  # type: ignore[no-untyped-def]
+    def _off_loop(work, *args):
         return defer.Deferred.fromFuture(asyncio.ensure_future(asyncio.to_thread(work, *args)))
 
     @implementer(imap4.IMessage)
@@ -80,11 +82,11 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
         def __init__(self, msg: email.message.Message) -> None:
             self.msg = msg
 
-        def getHeaders(self, negate, *names):  # type: ignore[no-untyped-def]
+        def getHeaders(self, negate, *names):
             wanted = {n.lower() if isinstance(n, str) else n.decode().lower() for n in names}
             return {k.lower(): v for k, v in self.msg.items() if (k.lower() in wanted) != bool(negate)}
 
-        def getBodyFile(self):  # type: ignore[no-untyped-def]
+        def getBodyFile(self):
             raw = self.msg.as_bytes(policy=email.policy.SMTP)
             return io.BytesIO(raw.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in raw else b"")
 
@@ -94,7 +96,7 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
         def isMultipart(self) -> bool:
             return self.msg.is_multipart()
 
-        def getSubPart(self, part):  # type: ignore[no-untyped-def]
+        def getSubPart(self, part):
             return Part(self.msg.get_payload(part))
 
     @implementer(imap4.IMessage, imap4.IMessageFile)
@@ -106,10 +108,10 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
             self.raw = blobs.get(row.sha256)
             super().__init__(email.message_from_bytes(self.raw, policy=email.policy.compat32))
 
-        def open(self):  # type: ignore[no-untyped-def]
+        def open(self):
             return io.BytesIO(self.raw)
 
-        def getBodyFile(self):  # type: ignore[no-untyped-def]
+        def getBodyFile(self):
             return io.BytesIO(self.raw.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in self.raw else b"")
 
         def getSize(self) -> int:
@@ -127,17 +129,19 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
     @implementer(imap4.IMailboxInfo, imap4.IMailbox, imap4.ICloseableMailbox, imap4.ISearchableMailbox)
     class Mailbox:
         def __init__(self, address: str, actor: Actor) -> None:
-            self.address, self.actor, self.listeners = address, actor, []
+            self.address, self.actor = address, actor
+            self.listeners: list[Any] = []
             self._searched: dict[int, int] = {}  # the last SEARCH's sequence numbers → UIDs
 
-        def _rows(self) -> list[sa.Row]:
+        def _rows(self) -> Sequence[sa.Row[Any]]:
             with db.read() as conn:
                 return conn.execute(sa.select(MSG).where(MSG.c.address == self.address, MSG.c.expunged.is_(False))
                                     .order_by(MSG.c.uid)).all()
 
         def _box(self) -> sa.Row:
             with db.read() as conn:
-                return conn.execute(sa.select(store.mss_mailbox).where(store.mss_mailbox.c.address == self.address)).one()
+                box = store.mss_mailbox
+                return conn.execute(sa.select(box).where(box.c.address == self.address)).one()
 
         def getFlags(self) -> list[str]:
             return ["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"]
@@ -166,10 +170,10 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
         def destroy(self) -> None:
             raise imap4.MailboxException("Suppression de BAL interdite")
 
-        def addListener(self, listener) -> None:  # type: ignore[no-untyped-def]
+        def addListener(self, listener) -> None:
             self.listeners.append(listener)
 
-        def removeListener(self, listener) -> None:  # type: ignore[no-untyped-def]
+        def removeListener(self, listener) -> None:
             self.listeners.remove(listener)
 
         def getUID(self, seq: int) -> int:
@@ -178,13 +182,13 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
             searched = self._searched.pop(seq, None)
             return searched if searched is not None else self._rows()[seq - 1].uid
 
-        def requestStatus(self, names):  # type: ignore[no-untyped-def]
+        def requestStatus(self, names):
             return imap4.statusRequestHelper(self, names)
 
-        def addMessage(self, message, flags, date=None):  # type: ignore[no-untyped-def]
+        def addMessage(self, message, flags, date=None):
             raise imap4.MailboxException("APPEND non pris en charge : envoyer par SMTP")
 
-        def _select(self, messages, uid: bool) -> list[tuple[int, sa.Row]]:  # type: ignore[no-untyped-def]
+        def _select(self, messages, uid: bool) -> list[tuple[int, sa.Row]]:
             rows = self._rows()
             if not rows:
                 return []
@@ -198,22 +202,22 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
 
         # FETCH, STORE, EXPUNGE, SEARCH and CLOSE read the database and the blobs in a worker
         # thread (Twisted accepts a Deferred from each): the loop keeps serving SMTP and IMAP.
-        def fetch(self, messages, uid):  # type: ignore[no-untyped-def]
+        def fetch(self, messages, uid):
             return _off_loop(self._fetch, messages, uid)
 
-        def store(self, messages, flags, mode, uid):  # type: ignore[no-untyped-def]
+        def store(self, messages, flags, mode, uid):
             return _off_loop(self._store, messages, flags, mode, uid)
 
-        def expunge(self):  # type: ignore[no-untyped-def]
+        def expunge(self):
             return _off_loop(self._expunge)
 
-        def search(self, query, uid):  # type: ignore[no-untyped-def]
+        def search(self, query, uid):
             return _off_loop(self._search, query, uid)
 
-        def close(self):  # type: ignore[no-untyped-def]
+        def close(self):
             return _off_loop(self._close)
 
-        def _fetch(self, messages, uid):  # type: ignore[no-untyped-def]
+        def _fetch(self, messages, uid):
             selected = self._select(messages, uid)
             if selected:  # reading health data: audited, one record per command
                 with db.write() as conn:
@@ -221,7 +225,7 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
                         "bal": self.address, "uids": [r.uid for _s, r in selected][:200]})
             return [(seq, Message(r)) for seq, r in selected]
 
-        def _store(self, messages, flags, mode, uid):  # type: ignore[no-untyped-def]
+        def _store(self, messages, flags, mode, uid):
             out = {}
             with db.write() as conn:
                 for seq, r in self._select(messages, uid):
@@ -242,7 +246,7 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
                     audit.record(conn, self.actor, "mss.supprimer", detail={"bal": self.address, "uids": gone})
             return gone
 
-        def _search(self, query, uid):  # type: ignore[no-untyped-def]
+        def _search(self, query, uid):
             out, rows = [], self._rows()
             self._searched = {seq: row.uid for seq, row in enumerate(rows, 1)}
             # a search on flags and keywords alone reads no message (the PFI's, at every turn)
@@ -252,7 +256,8 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
                 q = list(query)
                 raw = blobs.get(row.sha256) if content else b""
                 parsed = email.message_from_bytes(raw, policy=email.policy.default) if content else None
-                if all(_matches(q, seq, row, raw, parsed) for _ in iter(lambda: bool(q), False)):
+                # the lambda runs within this iteration (q consumed by _matches)
+                if all(_matches(q, seq, row, raw, parsed) for _ in iter(lambda: bool(q), False)):  # noqa: B023
                     out.append(seq)
             return out
 
@@ -263,7 +268,7 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
                         conn.execute(MSG.update().where(MSG.c.address == self.address, MSG.c.uid == r.uid)
                                      .values(flags=" ".join(f for f in r.flags.split() if f != "\\Recent")))
 
-    def _matches(query: list, seq: int, row: sa.Row, raw: bytes, parsed) -> bool:  # type: ignore[no-untyped-def]
+    def _matches(query: list, seq: int, row: sa.Row, raw: bytes, parsed) -> bool:
         key = query.pop(0)
         if isinstance(key, list):
             return all(_matches(key, seq, row, raw, parsed) for _ in iter(lambda: bool(key), False))
@@ -297,20 +302,21 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
             return seq in wanted
         raise imap4.IllegalQueryError(f"critère de recherche non pris en charge : {key.decode()}")
 
-    def _flat(query: list) -> list:  # type: ignore[type-arg]
+    def _flat(query: list) -> list:
         return [k for item in query for k in (_flat(item) if isinstance(item, list) else [item])]
 
     class Account(imap4.MemoryAccount):
         def __init__(self, address: str, actor: Actor) -> None:
             super().__init__(address)
-            self.mailboxes["INBOX"] = Mailbox(address, actor)
+            # Twisted's MemoryAccount declares mailboxes None, sets a dict
+            self.mailboxes["INBOX"] = Mailbox(address, actor)  # type: ignore[index]
 
-        def _emptyMailbox(self, name, id):  # type: ignore[no-untyped-def]
+        def _emptyMailbox(self, name, id):
             raise imap4.MailboxException("création de dossier non prise en charge")
 
     @implementer(portal.IRealm)
     class Realm:
-        def requestAvatar(self, avatar_id, mind, *interfaces):  # type: ignore[no-untyped-def]
+        def requestAvatar(self, avatar_id, mind, *interfaces):
             if imap4.IAccount not in interfaces:  # twisted.cred's contract for an interface a realm lacks
                 raise NotImplementedError("seul l'accès IMAP (IAccount) est servi")
             address, person = json.loads(avatar_id)
@@ -326,7 +332,7 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
     class PasswordChecker:
         credentialInterfaces = (credentials.IUsernamePassword,)
 
-        def requestAvatarId(self, c):  # type: ignore[no-untyped-def]
+        def requestAvatarId(self, c):
             async def check() -> bytes:
                 try:  # one throttle with SMTP AUTH, per address and per client (maison.core.lockout)
                     box = await asyncio.to_thread(
@@ -375,7 +381,8 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
             if self.error_sent:
                 return
             try:
-                self.user, token = self.parse(response.decode("utf-8"))
+                # Twisted declares the authenticator's user None
+                self.user, token = self.parse(response.decode("utf-8"))  # type: ignore[assignment]
                 claims = runtime.psc.verify_access_token(token, runtime.psc_issuer)
                 self.person = claims.get("preferred_username")
                 role = runtime.mailboxes.role_of(self.user or "", self.person) if self.user else None
@@ -401,7 +408,7 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
     class BearerChecker:
         credentialInterfaces = (IBearer,)
 
-        def requestAvatarId(self, c):  # type: ignore[no-untyped-def]
+        def requestAvatarId(self, c):
             ok = not c.refused and bool(c.user) and bool(c.person)
             recorded = _off_loop(lambda: token_login(
                 db, ok=ok, mailbox=c.user or "", person=c.person, via="imap",
@@ -413,32 +420,32 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
     class Server(GuardedServer):
         # --- the client's address for the login throttle, and its answer -----------------------------
 
-        def authenticateLogin(self, user, passwd):  # type: ignore[no-untyped-def]
+        def authenticateLogin(self, user, passwd):
             """LOGIN, as Twisted's, with the client's address on the credentials."""
             c = credentials.UsernamePassword(user, passwd)
             c.source = self.transport.getPeer().host
             return self.portal.login(c, None, imap4.IAccount)
 
-        def authenticate(self, chal, tag):  # type: ignore[no-untyped-def]
+        def authenticate(self, chal, tag):
             chal.source = self.transport.getPeer().host
             super().authenticate(chal, tag)
 
-        def _IMAP4Server__ebLogin(self, failure, tag):  # type: ignore[no-untyped-def]
+        def _IMAP4Server__ebLogin(self, failure, tag):
             if not self._throttled(failure, tag):
                 imap4.IMAP4Server._IMAP4Server__ebLogin(self, failure, tag)
 
-        def _IMAP4Server__ebAuthResp(self, failure, tag):  # type: ignore[no-untyped-def]
+        def _IMAP4Server__ebAuthResp(self, failure, tag):
             if not self._throttled(failure, tag):
                 imap4.IMAP4Server._IMAP4Server__ebAuthResp(self, failure, tag)
 
-        def _throttled(self, failure, tag) -> bool:  # type: ignore[no-untyped-def]
+        def _throttled(self, failure, tag) -> bool:
             if not failure.check(Throttled):
                 return False
             self.sendNegativeResponse(tag, b"[UNAVAILABLE] Trop d'echecs d'authentification : reessayer dans "
                                            + str(failure.value.retry_after).encode() + b" s")
             return True
 
-        def do_FETCH(self, tag, messages, query, uid=0):  # type: ignore[no-untyped-def]
+        def do_FETCH(self, tag, messages, query, uid=0):
             """RFC 3501 §6.4.5: BODY[] (not PEEK), RFC822 and RFC822.TEXT set \\Seen."""
             if any((p.type == "body" and not getattr(p, "peek", False)) or p.type in ("rfc822", "rfc822text")
                    for p in query) and self.mbox is not None:
@@ -448,9 +455,11 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
                 return None
             return super().do_FETCH(tag, messages, query, uid)
 
-        select_FETCH = (do_FETCH, imap4.IMAP4Server.arg_seqset, imap4.IMAP4Server.arg_fetchatt)
+        # Twisted's command table: its own class's handlers
+        select_FETCH = (do_FETCH, imap4.IMAP4Server.arg_seqset,  # type: ignore[assignment]
+                        imap4.IMAP4Server.arg_fetchatt)
 
-        def _setupChallenge(self, chal, tag):  # type: ignore[no-untyped-def]
+        def _setupChallenge(self, chal, tag):
             """As Twisted's, with the challenge in one base64 line (encodebytes() split it)."""
             try:
                 challenge = chal.getChallenge()
@@ -464,14 +473,16 @@ def listen(runtime: Runtime, port: int, host: str):  # type: ignore[no-untyped-d
             self._pendingLiteral.addErrback(self._IMAP4Server__ebAuthChunk, tag)
 
     tls = twisted_server_options(runtime.issued)  # TLS ≥ 1.2, AEAD suites only (issue 18 §3)
-    the_portal = portal.Portal(Realm(), [PasswordChecker(), BearerChecker()])
+    # zope @implementer classes (mypy has no zope plugin here)
+    the_portal = portal.Portal(Realm(), [PasswordChecker(), BearerChecker()])  # type: ignore[arg-type, list-item]
 
     class Factory(protocol.Factory):
-        def buildProtocol(self, addr):  # type: ignore[no-untyped-def]
+        def buildProtocol(self, addr):
             server = Server(chal={b"XOAUTH2": Xoauth2, b"OAUTHBEARER": OAuthBearer}, contextFactory=tls)
             server.portal = the_portal
             server.max_literal = runtime.max_message_bytes  # APPENDLIMIT (RFC 7889)
             server.factory = self
             return server
 
-    return reactor.listenTCP(port, Factory(), backlog=LISTEN_BACKLOG, interface=host)
+    # the reactor's zope interface methods are read without self
+    return reactor.listenTCP(port, Factory(), backlog=LISTEN_BACKLOG, interface=host)  # type: ignore[misc, arg-type]

@@ -83,13 +83,14 @@ class GuardedServer(imap4.IMAP4Server):
         self.clearLineBuffer()  # what came in clear after STARTTLS is not read inside TLS
         super().do_STARTTLS(tag)
 
-    unauth_STARTTLS = (do_STARTTLS,)
+    unauth_STARTTLS = (do_STARTTLS,)  # type: ignore[assignment]  # Twisted's command table: its own class's handlers
 
     def lineLengthExceeded(self, line: bytes) -> None:
         """A command line beyond Twisted's 16 KB (RFC 7162 §4 asks for 8 KB): the rest of it cannot be
         told from the next command, so the session ends — with a reason, not silently."""
         self.sendLine(b"* BYE ligne de commande trop longue")
-        self.transport.loseConnection()
+        # connected: a transport (zope interface methods are read without self)
+        self.transport.loseConnection()  # type: ignore[misc, union-attr]
 
     # --- literals -------------------------------------------------------------------------------------
 
@@ -106,9 +107,10 @@ class GuardedServer(imap4.IMAP4Server):
     def _fileLiteral(self, size: int) -> Any:
         if size > self.max_literal:
             raise imap4.IllegalClientResponse(f"litteral de {size} octets au-dela de {self.max_literal}")
-        d = defer.Deferred()
+        d: defer.Deferred[Any] = defer.Deferred()
         self.parseState = "pending"
-        self._pendingLiteral = self._literal = BoundedLiteral(size, d)
+        # Twisted declares _pendingLiteral None
+        self._pendingLiteral = self._literal = BoundedLiteral(size, d)  # type: ignore[assignment]
         self.sendContinuationRequest(b"Ready for %d octets of data" % size)
         self.setRawMode()
         return d
@@ -121,16 +123,17 @@ class GuardedServer(imap4.IMAP4Server):
             message.close()
         self.sendNegativeResponse(tag, b"[CANNOT] APPEND non pris en charge : envoyer par SMTP")
 
-    auth_APPEND = (do_APPEND, imap4.IMAP4Server.arg_astring, imap4.IMAP4Server.opt_plist,
+    # Twisted's command table: its own class's handlers
+    auth_APPEND = (do_APPEND, imap4.IMAP4Server.arg_astring, imap4.IMAP4Server.opt_plist,  # type: ignore[assignment]
                    imap4.IMAP4Server.opt_datetime, imap4.IMAP4Server.arg_literal)
-    select_APPEND = auth_APPEND
+    select_APPEND = auth_APPEND  # type: ignore[assignment]  # Twisted's command table: its own class's handlers
 
     def _release_literal(self) -> None:
         literal, self._literal = self._literal, None
         if literal is not None:
             literal.close()
 
-    def connectionLost(self, reason: Any) -> None:
+    def connectionLost(self, reason: Any) -> None:  # type: ignore[override]  # Twisted always passes the reason
         self._release_literal()
         pending = self._pendingLiteral
         if isinstance(pending, imap4.LiteralFile):
@@ -148,7 +151,9 @@ class GuardedServer(imap4.IMAP4Server):
             return
         super().do_SEARCH(tag, charset, query, uid)
 
-    select_SEARCH = (do_SEARCH, imap4.IMAP4Server.opt_charset, imap4.IMAP4Server.arg_searchkeys)
+    # Twisted's command table: its own class's handlers
+    select_SEARCH = (do_SEARCH, imap4.IMAP4Server.opt_charset,  # type: ignore[assignment]
+                     imap4.IMAP4Server.arg_searchkeys)
 
     def _IMAP4Server__ebSearch(self, failure: Any, tag: bytes) -> None:
         if failure.check(imap4.IllegalQueryError, IndexError, ValueError, TypeError, RecursionError):
@@ -161,17 +166,21 @@ class GuardedServer(imap4.IMAP4Server):
         if not query or not sections:
             return super().do_FETCH(tag, messages, query, uid)
         self._oldTimeout = self.setTimeout(None)
-        d = maybeDeferred(self.mbox.fetch, messages, uid=uid)
+        # selected state: Twisted's mbox is set
+        d = maybeDeferred(self.mbox.fetch, messages, uid=uid)  # type: ignore[attr-defined]
         d.addCallback(_with_parts, sections)
-        d.addCallback(self._IMAP4Server__cbFetch, tag, query, uid)
+        # Twisted's own FETCH callback (name-mangled)
+        d.addCallback(self._IMAP4Server__cbFetch, tag, query, uid)  # type: ignore[call-overload, attr-defined]
         d.addErrback(self._fetch_failed, tag)
         return None
 
-    select_FETCH = (do_FETCH, imap4.IMAP4Server.arg_seqset, imap4.IMAP4Server.arg_fetchatt)
+    # Twisted's command table: its own class's handlers
+    select_FETCH = (do_FETCH, imap4.IMAP4Server.arg_seqset, imap4.IMAP4Server.arg_fetchatt)  # type: ignore[assignment]
 
     def _fetch_failed(self, failure: Any, tag: bytes) -> None:
         if not failure.check(MissingPart):
-            return self._IMAP4Server__ebFetch(failure, tag)
+            # Twisted's own FETCH errback (name-mangled)
+            return self._IMAP4Server__ebFetch(failure, tag)  # type: ignore[attr-defined]
         self.setTimeout(self._oldTimeout)
         del self._oldTimeout
         self.sendNegativeResponse(tag, b"[NONEXISTENT] " + str(failure.value).encode("ascii", "replace"))

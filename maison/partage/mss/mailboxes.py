@@ -22,9 +22,9 @@ import sqlalchemy as sa
 from maison.core import audit
 from maison.core.audit import Actor
 from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from maison.core.storage import Database
 from maison.core.lockout import Throttle
 from maison.core.passwords import check_password_evenly, hash_password, needs_rehash
+from maison.core.storage import Database
 from maison.partage.mss import store
 
 KINDS = ("PER", "ORG", "APP", "CAB")
@@ -171,9 +171,10 @@ class Mailboxes:
         with self.db.read() as conn:
             row = conn.execute(sa.select(M).where(M.c.address == address.strip().lower())).first()
         usable = row is not None and row.active and (operator is None or row.operator == operator)
-        if not check_password_evenly(password, row.password_hash if usable else None):
+        if not check_password_evenly(password, row.password_hash if usable and row is not None else None):
             self.throttle.failed(attempt)
             return None
+        assert row is not None  # the password verified against this mailbox's hash
         self.throttle.succeeded(address, source, Actor(person=row.address, structure=row.owner, software=via or "mss"),
                                 attempt=attempt, detail={"methode": "mot-de-passe"})
         if needs_rehash(row.password_hash):  # below OWASP's parameters: upgraded at this login

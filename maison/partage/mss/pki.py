@@ -80,7 +80,8 @@ class Authority:
                 .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
                 .not_valid_after(now + dt.timedelta(days=3650))
                 .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-                .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+                .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                               critical=True)
                 .sign(key, hashes.SHA256()))
         _write_key(key, self.key_path)
         self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -103,9 +104,10 @@ class Authority:
                 .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + VALIDITY)
                 .add_extension(x509.SubjectAlternativeName(names), critical=False)
                 .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
+                                                      ExtendedKeyUsageOID.CLIENT_AUTH]),
                                critical=False)
-                .sign(ca_key, hashes.SHA256()))  # type: ignore[arg-type]
+                .sign(ca_key, hashes.SHA256()))  # type: ignore[arg-type]  # the operators' CA key is EC
         issued = Issued(self.directory / f"{label}.pem", self.directory / f"{label}.key")
         _write_key(key, issued.key)
         issued.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -121,7 +123,7 @@ def harden(context: ssl.SSLContext) -> ssl.SSLContext:
     return context
 
 
-def twisted_server_options(issued: Issued):  # type: ignore[no-untyped-def]
+def twisted_server_options(issued: Issued):
     """The same TLS for a Twisted listener (IMAP): Twisted's default cipher list keeps CBC suites."""
     from twisted.internet import ssl as tssl
 

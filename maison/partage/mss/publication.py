@@ -38,7 +38,7 @@ def _carrier(box: Mailbox) -> tuple[str, str]:
     return "Organization", f"{SYS_IDNATSTRUCT}|{box.owner}"
 
 
-def _operation(kind: str, path: str, **value) -> dict:  # type: ignore[no-untyped-def]
+def _operation(kind: str, path: str, **value) -> dict:
     parts = [{"name": "type", "valueCode": kind}, {"name": "path", "valueString": path}]
     if value:
         parts.append({"name": "value", **value})
@@ -94,7 +94,7 @@ class AnnuaireAccess:
             json.dump({"url": self.url, "api_key": self.api_key}, out)
 
     @classmethod
-    def load(cls, path: Path) -> "AnnuaireAccess | None":
+    def load(cls, path: Path) -> AnnuaireAccess | None:
         if not path.is_file():
             return None
         data = json.loads(path.read_text())

@@ -125,7 +125,12 @@ class Outbound:
                 and not self.rt.stopping.is_set()):
             task = asyncio.create_task(self._session(destination), name=f"relais-{destination}")
             sessions.add(task)
-            task.add_done_callback(lambda ended: (sessions.discard(ended), self._open(destination)))
+
+            def ended(task: asyncio.Task[None]) -> None:
+                sessions.discard(task)
+                self._open(destination)
+
+            task.add_done_callback(ended)
 
     def _release(self, done: list[Queued]) -> None:
         self.active.difference_update(q.id for q in done)
@@ -212,7 +217,7 @@ class Outbound:
             await asyncio.wait(late, timeout=1)
 
 
-async def _next(line: asyncio.Queue, seconds: float):  # type: ignore[no-untyped-def]
+async def _next(line: asyncio.Queue, seconds: float):
     """The next item of `line`, or None after `seconds` (no asyncio.wait_for, as `until`). An item
     the getter took as it was cancelled is kept: Queue.get leaves it in the queue, or it is done."""
     getter = asyncio.ensure_future(line.get())
@@ -224,7 +229,7 @@ async def _next(line: asyncio.Queue, seconds: float):  # type: ignore[no-untyped
     return getter.result() if getter.done() and not getter.cancelled() else None
 
 
-async def _send(runtime: Runtime, client: RelayClient, queued, raw: bytes) -> bool:  # type: ignore[no-untyped-def]
+async def _send(runtime: Runtime, client: RelayClient, queued, raw: bytes) -> bool:
     """One message on an open session; a refusal ends the message (DSN), not the session. True
     when the destination accepted it."""
     try:
@@ -260,7 +265,7 @@ def _status(code: int, text: str) -> str:
     return found or ("5.0.0" if code >= 500 else "4.0.0")
 
 
-async def _give_up(runtime: Runtime, queued, raw: bytes, failures: list[tuple[str, str, str]], *,  # type: ignore[no-untyped-def]
+async def _give_up(runtime: Runtime, queued, raw: bytes, failures: list[tuple[str, str, str]], *,
                    permanent: bool) -> None:
     gave_up = await asyncio.to_thread(runtime.delivery.failed, queued, "; ".join(f[2] for f in failures),
                                       permanent=permanent)

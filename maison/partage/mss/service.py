@@ -15,17 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from maison.core.audit import SYSTEM
 from maison.core.blobs import Blobs
 from maison.core.storage import Database
 from maison.identite.psc.provider import Provider
-from maison.core.audit import SYSTEM
 from maison.partage.mss import citizen, imap, smtp
-from maison.partage.mss.smtp import Endpoints
 from maison.partage.mss.delivery import Delivery
 from maison.partage.mss.mailboxes import Mailboxes
 from maison.partage.mss.pki import Authority
 from maison.partage.mss.publication import AnnuaireAccess, Publication, publish_pending
 from maison.partage.mss.relay import relay_forever, until
+from maison.partage.mss.smtp import Endpoints
 from maison.partage.mss.trust import TrustSpace
 
 log = logging.getLogger(__name__)
@@ -81,14 +81,15 @@ class Mss:
             out.append(self._runtime(operator, issued, endpoints))
         return out
 
-    def _runtime(self, operator, issued, endpoints: Endpoints) -> smtp.Runtime:  # type: ignore[no-untyped-def]
+    def _runtime(self, operator, issued, endpoints: Endpoints) -> smtp.Runtime:
         citizens = citizen.DOMAIN in operator.domains
         runtime = smtp.Runtime(operator, issued, self.authority.cert_path, self.trust, self.mailboxes,
                                self.delivery, self.psc, self.psc_issuer, endpoints, self.max_message_bytes,
                                self.has_espace if citizens else None)
         if citizens and self.mailboxes.find(citizen.TEST_MAILBOX) is None:
             self.mailboxes.create(SYSTEM, citizen.TEST_MAILBOX, operator.id, "APP", "mon-espace-sante",
-                                  "Boîte de test SUN-ES PS4.1 (réponse automatique)", password=secrets.token_urlsafe(24))
+                                  "Boîte de test SUN-ES PS4.1 (réponse automatique)",
+                                  password=secrets.token_urlsafe(24))
         self.runtimes[operator.id] = runtime
         return runtime
 

@@ -95,7 +95,7 @@ class MssSMTP(SMTP):
 
     line_length_limit = 16_384
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.command_size_limits = collections.defaultdict(lambda: self.command_size_limit)
         self.command_size_limits["AUTH"] = self.line_length_limit
@@ -135,7 +135,9 @@ class MssSMTP(SMTP):
             return b"", "500 Line too long (see RFC5321 4.5.3.1.6)"
         if first == b".\r\n":
             return b"", None
+        # asyncio.StreamReader's private buffer: the measured DATA fast path
         while len(reader._buffer) < 3 and not reader.at_eof():  # type: ignore[attr-defined]
+            # asyncio.StreamReader's private buffer: the measured DATA fast path
             await reader._wait_for_data("readuntil")  # type: ignore[attr-defined]
         stuffed = first.startswith(b".")
         if reader._buffer.startswith(b".\r\n"):  # type: ignore[attr-defined]  # a one-line message
@@ -146,6 +148,7 @@ class MssSMTP(SMTP):
             try:
                 found = await _until_final_dot(reader, (limit or 1 << 30) + 8)
             finally:
+                # asyncio.StreamReader's private buffer: the measured DATA fast path
                 reader._limit = self.line_length_limit  # type: ignore[attr-defined]
             if found is None:  # beyond the size limit: drain to the final dot, then 552
                 await self._drain_data(reader)
@@ -181,6 +184,7 @@ async def _until_final_dot(reader: asyncio.StreamReader, limit: int) -> tuple[by
     (`find` of one octet runs at memory speed, and base64 has no dots) rather than by searching
     CRLF.CRLF, whose CRLF prefix matches at every line: that search and the unstuffing replace
     were each 0.2 ms of a 270 KB message. Text full of dots goes back to that search."""
+    # asyncio.StreamReader's private buffer: the measured DATA fast path
     buf: bytearray = reader._buffer  # type: ignore[attr-defined]
     at, stuffed, stray = 0, False, 0
     while True:
@@ -202,6 +206,7 @@ async def _until_final_dot(reader: asyncio.StreamReader, limit: int) -> tuple[by
             if buf[dot + 1:dot + 3] == b"\r\n" and dot > 0:
                 data = bytes(buf[:dot])
                 del buf[:dot + 3]
+                # asyncio.StreamReader's private buffer: the measured DATA fast path
                 reader._maybe_resume_transport()  # type: ignore[attr-defined]
                 return data, stuffed
             stuffed, at = True, dot + 1
@@ -209,6 +214,7 @@ async def _until_final_dot(reader: asyncio.StreamReader, limit: int) -> tuple[by
             return None
         if reader.at_eof():
             raise asyncio.IncompleteReadError(bytes(buf), None)
+        # asyncio.StreamReader's private buffer: the measured DATA fast path
         await reader._wait_for_data("readuntil")  # type: ignore[attr-defined]
 
 
@@ -234,7 +240,7 @@ class _Base:
         self.rt = runtime
         self._open_mailboxes: dict[str, float] = {}  # local mailbox found active → when (monotonic)
 
-    async def _trust(self, lookup: Callable, *args: str) -> Operator | None:  # type: ignore[type-arg]
+    async def _trust(self, lookup: Callable, *args: str) -> Operator | None:
         """A trust-space lookup: inline while the registry is cached, else from a worker thread."""
         return lookup(*args) if self.rt.trust.cached() else await asyncio.to_thread(lookup, *args)
 
@@ -250,7 +256,8 @@ class _Base:
         logging.getLogger(__name__).exception("mss smtp", exc_info=error)
         return _reply("451", "4.3.0 Erreur temporaire du service, reessayer plus tard")
 
-    async def _store(self, envelope, local: list[str], remote: dict[str, list[str]], parsed: mime.Received) -> str:  # type: ignore[no-untyped-def]
+    async def _store(self, envelope, local: list[str], remote: dict[str, list[str]],
+                     parsed: mime.Received) -> str:
         raw = envelope.original_content or envelope.content
         actor = self.rt.actor()
         try:
@@ -270,13 +277,13 @@ class _Base:
         return _reply("250", f"2.0.0 Message {parsed.message_id} accepte")
 
     @staticmethod
-    def _accepted_sender(envelope, sender: str, mail_options: list[str]) -> str:  # type: ignore[no-untyped-def]
+    def _accepted_sender(envelope, sender: str, mail_options: list[str]) -> str:
         envelope.mail_from = sender
         envelope.mail_options.extend(mail_options)
         return _reply("250", "2.1.0 OK")
 
     @staticmethod
-    def _recipient(envelope, address: str) -> tuple[str | None, str | None]:  # type: ignore[no-untyped-def]
+    def _recipient(envelope, address: str) -> tuple[str | None, str | None]:
         """(the normalised recipient, None) or (None, the refusal)."""
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return None, _reply("452", "4.5.3 Trop de destinataires")
@@ -312,7 +319,7 @@ class _Base:
                                              operator.id, citizen.TEST_MAILBOX, [parsed.sender], raw, answer.message_id)
             self._relay(queued, raw)
 
-    def _parsed(self, envelope) -> mime.Received | str:  # type: ignore[no-untyped-def]
+    def _parsed(self, envelope) -> mime.Received | str:
         try:
             return mime.parse(envelope.original_content or envelope.content, max_bytes=self.rt.max_message_bytes,
                               attachments=False)  # an operator carries attachments, it does not open them
@@ -348,6 +355,7 @@ class SubmissionHandler(_Base):
         """A password checked under the mailboxes' throttle (maison.core.lockout); while the address or
         this client is locked: 454 4.7.0, RFC 4954 §6's temporary failure (RFC 3463 X.7.0), so that a
         client does not take it for a wrong password."""
+        assert server.session is not None  # AUTH is answered within a session
         peer = server.session.peer[0] if isinstance(server.session.peer, tuple) else str(server.session.peer or "")
         try:
             box = await asyncio.to_thread(self.rt.mailboxes.authenticate_password, login, password, source=peer,
@@ -371,7 +379,8 @@ class SubmissionHandler(_Base):
         if blob is None:
             return AuthResult(success=False, handled=True)
         gs2, _, rest = blob.partition("\x01")
-        authzid = next((p[2:] for p in gs2.split(",") if p.startswith("a=")), "").replace("=2C", ",").replace("=3D", "=")
+        authzid = next((p[2:] for p in gs2.split(",") if p.startswith("a=")), "").replace("=2C", ",").replace("=3D",
+                                                                                                              "=")
         fields = dict(part.split("=", 1) for part in rest.split("\x01") if "=" in part)
         return await self._bearer(server, authzid, fields.get("auth", ""), oauthbearer=True)
 
@@ -386,6 +395,7 @@ class SubmissionHandler(_Base):
                 person = None
         role = await asyncio.to_thread(self.rt.mailboxes.role_of, user, person) if person and user else None
         ok = bool(person) and role in SENDING_ROLES
+        assert server.session is not None  # AUTH is answered within a session
         peer = server.session.peer[0] if isinstance(server.session.peer, tuple) else str(server.session.peer or "")
         await asyncio.to_thread(token_login, self.rt.mailboxes.db, ok=ok, mailbox=user, person=person, via="smtp",
                                 mechanism="OAUTHBEARER" if oauthbearer else "XOAUTH2", source=peer)
@@ -398,7 +408,7 @@ class SubmissionHandler(_Base):
 
     # --- envelope -------------------------------------------------------------------------------
 
-    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # type: ignore[no-untyped-def]
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
         auth = session.auth_data or {}
         try:
             sender = normalise(address)
@@ -411,7 +421,7 @@ class SubmissionHandler(_Base):
             return _reply("553", f"5.7.1 {sender} n'est pas une BAL de l'utilisateur authentifie")
         return self._accepted_sender(envelope, sender, mail_options)
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         recipient, refusal = self._recipient(envelope, address)
         if recipient is None:
             return refusal
@@ -425,7 +435,7 @@ class SubmissionHandler(_Base):
         envelope.rcpt_tos.append(recipient)
         return _reply("250", "2.1.5 OK")
 
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+    async def handle_DATA(self, server, session, envelope):
         parsed = self._parsed(envelope)
         if isinstance(parsed, str):
             return parsed
@@ -450,7 +460,7 @@ class RelayHandler(_Base):
             return None
         return await self._trust(self.rt.trust.by_certificate, hashlib.sha256(der).hexdigest())
 
-    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # type: ignore[no-untyped-def]
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
         peer = await self._peer(server)
         if peer is None:
             return _reply("550", "5.7.1 Certificat client absent ou hors de l'espace de confiance MSSante")
@@ -463,7 +473,7 @@ class RelayHandler(_Base):
         session.peer_operator = peer.id
         return self._accepted_sender(envelope, sender, mail_options)
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         recipient, refusal = self._recipient(envelope, address)
         if recipient is None:
             return refusal
@@ -475,7 +485,7 @@ class RelayHandler(_Base):
         envelope.rcpt_tos.append(recipient)
         return _reply("250", "2.1.5 OK")
 
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+    async def handle_DATA(self, server, session, envelope):
         parsed = self._parsed(envelope)
         if isinstance(parsed, str):
             return parsed
@@ -496,7 +506,7 @@ async def _initial(server: SMTP, args: list[str], challenge: str = "") -> str | 
     return answer.decode("utf-8", "replace")
 
 
-def _never(*_args) -> AuthResult:  # type: ignore[no-untyped-def]
+def _never(*_args) -> AuthResult:
     """aiosmtpd wants an authenticator; every mechanism is the handler's own (auth_PLAIN, …)."""
     return AuthResult(success=False, handled=False)
 

@@ -19,7 +19,7 @@ from maison.core.errors import Conflict, InvalidInput, NotFound
 from maison.core.storage import Database
 from maison.partage.mss import store
 
-O = store.mss_operator
+Op = store.mss_operator
 
 
 @dataclass(frozen=True)
@@ -63,9 +63,10 @@ class TrustSpace:
         if not domains or any("@" in d or " " in d for d in domains):
             raise InvalidInput("domaines de l'opérateur invalides", code="operateur-domaines")
         if len(certificate_sha256) != 64:
-            raise InvalidInput("empreinte SHA-256 du certificat attendue (64 hexadécimaux)", code="operateur-certificat")
+            raise InvalidInput("empreinte SHA-256 du certificat attendue (64 hexadécimaux)",
+                               code="operateur-certificat")
         with self.db.write() as conn:
-            taken = {d for r in conn.execute(sa.select(O.c.domains).where(O.c.id != id_)).scalars()
+            taken = {d for r in conn.execute(sa.select(Op.c.domains).where(Op.c.id != id_)).scalars()
                      for d in r.split(",")} & set(domains)
             if taken:
                 raise Conflict(f"domaine(s) déjà servi(s) par un autre opérateur : {', '.join(sorted(taken))}",
@@ -73,10 +74,10 @@ class TrustSpace:
             values = dict(name=name, domains=",".join(domains), certificate_sha256=certificate_sha256.lower(),
                           relay_host=relay_host, relay_port=relay_port, local=local, active=True,
                           submission_port=submission_port, imap_port=imap_port)
-            if conn.execute(sa.select(O.c.id).where(O.c.id == id_)).first():
-                conn.execute(O.update().where(O.c.id == id_).values(**values))
+            if conn.execute(sa.select(Op.c.id).where(Op.c.id == id_)).first():
+                conn.execute(Op.update().where(Op.c.id == id_).values(**values))
             else:
-                conn.execute(O.insert().values(id=id_, created_at=datetime.now(UTC).isoformat(), **values))
+                conn.execute(Op.insert().values(id=id_, created_at=datetime.now(UTC).isoformat(), **values))
             audit.record(conn, audit.SYSTEM, "mss.operateur.enregistrer", purpose="HOPERAT",
                          detail={"operateur": id_, "domaines": domains, "local": local})
         self._cached = None  # after the commit: a reader in between would cache the old registry
@@ -84,7 +85,7 @@ class TrustSpace:
 
     def get(self, id_: str) -> Operator:
         with self.db.read() as conn:
-            row = conn.execute(sa.select(O).where(O.c.id == id_)).first()
+            row = conn.execute(sa.select(Op).where(Op.c.id == id_)).first()
         if row is None:
             raise NotFound(f"opérateur {id_} inconnu de l'espace de confiance", code="operateur-inconnu")
         return _operator(row)
@@ -100,7 +101,7 @@ class TrustSpace:
         if cached is not None and time.monotonic() - cached[0] < self.CACHE_SECONDS:
             return cached[1]
         with self.db.read() as conn:
-            found = [_operator(r) for r in conn.execute(sa.select(O).where(O.c.active.is_(True)).order_by(O.c.id))]
+            found = [_operator(r) for r in conn.execute(sa.select(Op).where(Op.c.active.is_(True)).order_by(Op.c.id))]
         self._cached = (time.monotonic(), found)
         return found
 

@@ -244,7 +244,8 @@ def metadata(documents: list[tuple[XdmDocument, CdaHeader, str]], *, source_id: 
         _classification(eo, DE_TYPE, de_id, type_code, header.type_code.system if header.type_code else SCHEME_LOINC,
                         header.type_code.display if header.type_code else "")
         _external_id(eo, DE_PATIENT_ID, de_id, patient, "XDSDocumentEntry.patientId")
-        unique = header.id.root + (f"^{header.id.extension}" if header.id and header.id.extension else "")
+        assert header.id is not None  # a CDA's id is required by its header rules, checked before packing
+        unique = header.id.root + (f"^{header.id.extension}" if header.id.extension else "")
         _external_id(eo, DE_UNIQUE_ID, de_id, unique, "XDSDocumentEntry.uniqueId")
     package = _el(objects, "rim:RegistryPackage", id=ss_id, objectType=OBJECT_REGISTRY_PACKAGE)
     _slot(package, "submissionTime", _ts(now))
@@ -256,7 +257,7 @@ def metadata(documents: list[tuple[XdmDocument, CdaHeader, str]], *, source_id: 
     _external_id(package, SS_PATIENT_ID, ss_id, patient, "XDSSubmissionSet.patientId")
     _el(objects, "rim:Classification", id=f"urn:uuid:{uuid.uuid4()}", classifiedObject=ss_id,
         classificationNode=SUBMISSION_SET)
-    for de_id, (doc, _h, _f) in zip(entry_ids, documents):
+    for de_id, (doc, _h, _f) in zip(entry_ids, documents, strict=False):
         a = _el(objects, "rim:Association", id=f"urn:uuid:{uuid.uuid4()}", associationType=HAS_MEMBER,
                 sourceObject=ss_id, targetObject=de_id)
         _slot(a, "SubmissionSetStatus", "Original")
@@ -287,7 +288,7 @@ def build(documents: list[XdmDocument], *, source_id: str, submission_id: str | 
     meta = metadata(named, source_id=source_id, submission_id=submission_id or f"1.2.250.1.999.3.{uuid.uuid4().int}",
                     now=now)
     readme = (f"Archive IHE XDM (ITI-32) produite par {vendor}.\r\nContenu : {len(documents)} document(s) CDA R2 "
-              f"d'un patient, métadonnées dans {SUBSET}/METADATA.XML.\r\n").encode("utf-8")
+              f"d'un patient, métadonnées dans {SUBSET}/METADATA.XML.\r\n").encode()
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("INDEX.HTM", _index(named))

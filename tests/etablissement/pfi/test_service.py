@@ -36,7 +36,7 @@ class MemoryMailbox:
         pass
 
 
-def _pfi(house, batch_bytes: int) -> tuple[Pfi, list[int]]:  # type: ignore[no-untyped-def]
+def _pfi(house, batch_bytes: int) -> tuple[Pfi, list[int]]:
     big = n1(PROS["hospitalier"], pdf_bytes=3_000_000)  # a CDA of ~4 MB once inflated
     messages = {n + 1: _letter(to=BOX, cda=big).replace(b"Message-ID: <", f"Message-ID: <{n}.".encode(), 1)
                 for n in range(10)}
@@ -45,7 +45,7 @@ def _pfi(house, batch_bytes: int) -> tuple[Pfi, list[int]]:  # type: ignore[no-u
                batch_bytes=batch_bytes), sorted(messages)
 
 
-def test_a_batch_stops_at_its_memory_budget_and_every_message_is_still_handled(house):  # type: ignore[no-untyped-def]
+def test_a_batch_stops_at_its_memory_budget_and_every_message_is_still_handled(house):
     pfi, uids = _pfi(house, batch_bytes=10_000_000)
     assert 1 <= len(pfi._judge_all(uids)) < len(uids)
     tracemalloc.start()
