@@ -91,6 +91,9 @@ def start(user: str, password: str) -> Dovecot:
     (root / "mail").mkdir()
     os.chown(root / "mail", mail.pw_uid, mail.pw_gid)
     (root / "passwd").write_text(f"{user}:{{PLAIN}}{password}::::::\n")
+    # Dovecot's auth process runs as its own user: the file must be readable whatever umask the test
+    # process holds (`maison`'s CLI sets 077 when a test invokes it in-process)
+    (root / "passwd").chmod(0o644)
     port = _free_port()
     (root / "dovecot.conf").write_text(f"""
 base_dir = {root}/run
