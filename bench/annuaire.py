@@ -70,34 +70,53 @@ def prepare(roles: int) -> Path:
 def samples(db: Database, n: int) -> dict[str, list[tuple[str, list[tuple[str, str]]]]]:
     rnd = random.Random(11)
     with db.read() as conn:
-        prac = conn.execute(sa.select(store.ann_practitioner.c.id, store.ann_practitioner.c.family)
-                            .order_by(sa.func.random()).limit(n)).all()
-        boxes = conn.execute(sa.select(store.ann_mailbox.c.address_exact)
-                             .where(store.ann_mailbox.c.liste_rouge.is_(False),
-                                    store.ann_mailbox.c.rtype == "PractitionerRole")
-                             .order_by(sa.func.random()).limit(n)).all()
+        prac = conn.execute(
+            sa.select(store.ann_practitioner.c.id, store.ann_practitioner.c.family).order_by(sa.func.random()).limit(n)
+        ).all()
+        boxes = conn.execute(
+            sa.select(store.ann_mailbox.c.address_exact)
+            .where(store.ann_mailbox.c.liste_rouge.is_(False), store.ann_mailbox.c.rtype == "PractitionerRole")
+            .order_by(sa.func.random())
+            .limit(n)
+        ).all()
         cities = [r[0] for r in conn.execute(sa.select(store.ann_organization.c.city).distinct())]
-        hospital_sites = [r[0] for r in conn.execute(
-            sa.select(store.ann_service.c.organization).where(store.ann_service.c.resource.contains("R274"))
-            .distinct().order_by(sa.func.random()).limit(n))]
-        sites = [r[0] for r in conn.execute(sa.select(store.ann_service.c.organization).distinct()
-                                            .order_by(sa.func.random()).limit(n))]
+        hospital_sites = [
+            r[0]
+            for r in conn.execute(
+                sa.select(store.ann_service.c.organization)
+                .where(store.ann_service.c.resource.contains("R274"))
+                .distinct()
+                .order_by(sa.func.random())
+                .limit(n)
+            )
+        ]
+        sites = [
+            r[0]
+            for r in conn.execute(
+                sa.select(store.ann_service.c.organization).distinct().order_by(sa.func.random()).limit(n)
+            )
+        ]
     return {
-        "by name (Practitioner?family=)": [("Practitioner", [("family", p.family[:max(3, len(p.family) - 2)])])
-                                           for p in prac],
-        "by RPPS (Practitioner?identifier=)": [("Practitioner", [("identifier", f"{SYS_RPPS}|{p.id[1:]}")])
-                                               for p in prac],
+        "by name (Practitioner?family=)": [
+            ("Practitioner", [("family", p.family[: max(3, len(p.family) - 2)])]) for p in prac
+        ],
+        "by RPPS (Practitioner?identifier=)": [
+            ("Practitioner", [("identifier", f"{SYS_RPPS}|{p.id[1:]}")]) for p in prac
+        ],
         "by mailbox (PractitionerRole?mailbox-mss=)": [("PractitionerRole", [("mailbox-mss", b[0])]) for b in boxes],
-        "by city (Organization?address-city=)": [("Organization", [("address-city", rnd.choice(cities))])
-                                                 for _ in range(n)],
+        "by city (Organization?address-city=)": [
+            ("Organization", [("address-city", rnd.choice(cities))]) for _ in range(n)
+        ],
         "roles of a practitioner, _include organization": [
-            ("PractitionerRole", [("practitioner", p.id), ("_include",
-                                                           "PractitionerRole:organization")]) for p in prac],
+            ("PractitionerRole", [("practitioner", p.id), ("_include", "PractitionerRole:organization")]) for p in prac
+        ],
         "activities of a site (HealthcareService?organization=&service-type=)": [
             ("HealthcareService", [("organization", s), ("service-type", f"{CS_ACTIVITE_SANITAIRE}|01")])
-            for s in hospital_sites],
+            for s in hospital_sites
+        ],
         "a site with _revinclude HealthcareService": [
-            ("Organization", [("_id", s), ("_revinclude", "HealthcareService:organization")]) for s in sites],
+            ("Organization", [("_id", s), ("_revinclude", "HealthcareService:organization")]) for s in sites
+        ],
     }
 
 
@@ -116,8 +135,12 @@ def _export(http: httpx.Client) -> dict:
     for output in manifest["output"]:
         with http.stream("GET", output["url"]) as response:
             size += sum(len(chunk) for chunk in response.iter_bytes())
-    return {"seconds_to_manifest": round(ready, 1), "seconds_with_download": round(time.perf_counter() - started, 1),
-            "resources": {o["type"]: o["count"] for o in manifest["output"]}, "megabytes": round(size / 1e6)}
+    return {
+        "seconds_to_manifest": round(ready, 1),
+        "seconds_with_download": round(time.perf_counter() - started, 1),
+        "resources": {o["type"]: o["count"] for o in manifest["output"]},
+        "megabytes": round(size / 1e6),
+    }
 
 
 def main() -> None:
@@ -132,8 +155,9 @@ def main() -> None:
     db.dispose()
     port = _port()
     env = {**os.environ, "MAISON_DATA_DIR": str(data)}
-    server = subprocess.Popen([sys.executable, "-m", "maison", "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "maison", "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL
+    )
     results = []
     try:
         http = httpx.Client(base_url=f"http://127.0.0.1:{port}/annuaire", headers={"ESANTE-API-KEY": key}, timeout=30)
@@ -154,38 +178,59 @@ def main() -> None:
                 response.raise_for_status()
                 hits += bool(response.json().get("entry"))
             timings.sort()
-            results.append({"search": name, "requests": len(timings), "with_results": hits,
-                            "p50_ms": round(statistics.median(timings), 2),
-                            "p95_ms": round(timings[int(len(timings) * 0.95) - 1], 2),
-                            "max_ms": round(timings[-1], 2)})
+            results.append(
+                {
+                    "search": name,
+                    "requests": len(timings),
+                    "with_results": hits,
+                    "p50_ms": round(statistics.median(timings), 2),
+                    "p95_ms": round(timings[int(len(timings) * 0.95) - 1], 2),
+                    "max_ms": round(timings[-1], 2),
+                }
+            )
         export = _export(http)
     finally:
         server.terminate()
         server.wait(timeout=20)
     meta = json.loads((data / "done").read_text())
     result = {
-        "benchmark": "annuaire-search", "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "benchmark": "annuaire-search",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "directory": meta["counts"], "generation_seconds": meta["seconds"], "searches": results, "export": export,
+        "directory": meta["counts"],
+        "generation_seconds": meta["seconds"],
+        "searches": results,
+        "export": export,
         "goal": {"p95_ms": GOAL_P95_MS, "export_seconds": GOAL_EXPORT_S},
         "goal_met": all(r["p95_ms"] < GOAL_P95_MS for r in results) and export["seconds_to_manifest"] < GOAL_EXPORT_S,
     }
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "annuaire.json").write_text(json.dumps(result, indent=2))
-    table = Table(title=f"Annuaire searches — {meta['counts']['PractitionerRole']:,} PractitionerRole, "
-                        f"{meta['counts']['Practitioner']:,} Practitioner, "
-                        f"{meta['counts']['Organization']:,} Organization, "
-                        f"{meta['counts']['HealthcareService']:,} HealthcareService")
+    table = Table(
+        title=f"Annuaire searches — {meta['counts']['PractitionerRole']:,} PractitionerRole, "
+        f"{meta['counts']['Practitioner']:,} Practitioner, "
+        f"{meta['counts']['Organization']:,} Organization, "
+        f"{meta['counts']['HealthcareService']:,} HealthcareService"
+    )
     for col in ("search", "requests", "with results", "p50 ms", "p95 ms", "max ms"):
         table.add_column(col, justify="left" if col == "search" else "right")
     for r in results:
-        table.add_row(r["search"], str(r["requests"]), str(r["with_results"]), f"{r['p50_ms']:.2f}",
-                      f"{r['p95_ms']:.2f}", f"{r['max_ms']:.1f}")
+        table.add_row(
+            r["search"],
+            str(r["requests"]),
+            str(r["with_results"]),
+            f"{r['p50_ms']:.2f}",
+            f"{r['p95_ms']:.2f}",
+            f"{r['max_ms']:.1f}",
+        )
     console.print(table)
-    console.print(f"$export: manifest after {export['seconds_to_manifest']} s, files read after "
-                  f"{export['seconds_with_download']} s ({export['megabytes']} MB, {export['resources']})")
-    console.print(f"goal: p95 < {GOAL_P95_MS} ms, full export < {GOAL_EXPORT_S} s — "
-                  f"{'met' if result['goal_met'] else 'not met'}")
+    console.print(
+        f"$export: manifest after {export['seconds_to_manifest']} s, files read after "
+        f"{export['seconds_with_download']} s ({export['megabytes']} MB, {export['resources']})"
+    )
+    console.print(
+        f"goal: p95 < {GOAL_P95_MS} ms, full export < {GOAL_EXPORT_S} s — {'met' if result['goal_met'] else 'not met'}"
+    )
 
 
 if __name__ == "__main__":

@@ -136,8 +136,9 @@ def prepare(entries: int, patients: int) -> Path:
     with house.db.write() as conn:
         conn.exec_driver_sql("ANALYZE")
     house.close()
-    done.write_text(json.dumps({"entries": entries, "patients": len(people),
-                                "seconds": round(time.perf_counter() - started, 1)}))
+    done.write_text(
+        json.dumps({"entries": entries, "patients": len(people), "seconds": round(time.perf_counter() - started, 1)})
+    )
     return data
 
 
@@ -146,8 +147,14 @@ def _professionals(house) -> None:
     from maison.identite.annuaire.index import put
 
     with house.db.write() as conn:
-        put(conn, [build.organization(HOPITAL, HOPITAL_NAME, NOW, secteur="SA01", city="PARIS", postal_code="75013",
-                                      insee="75113")])
+        put(
+            conn,
+            [
+                build.organization(
+                    HOPITAL, HOPITAL_NAME, NOW, secteur="SA01", city="PARIS", postal_code="75013", insee="75113"
+                )
+            ],
+        )
         for i, (idnatps, rpps, family, given) in enumerate((FEEDER, READER)):
             put(conn, [build.practitioner(rpps, family, given, "DR", "10", "C", None, NOW)])
             put(conn, [build.practitioner_role(f"29000000{i:02d}", idnatps, HOPITAL, NOW, fonction=None, mode="S")])
@@ -161,12 +168,24 @@ def _people(db: Database) -> list[PatientIdentity]:
     """Every identity of the referential with its active INS (what a DPI holds once qualified)."""
     p, m = ins_store.ins_person.c, ins_store.ins_matricule.c
     with db.read() as conn:
-        rows = conn.execute(sa.select(p.nom_naissance, p.prenoms, p.sexe, p.date_naissance, p.lieu_naissance,
-                                      m.number, m.cle, m.type)
-                            .join(ins_store.ins_matricule, m.person_id == p.id)
-                            .where(m.date_fin.is_(None), p.merged_into.is_(None)).order_by(p.id)).all()
-    return [PatientIdentity(r.number + r.cle, OID_INS_NIA if r.type == "NIA" else OID_INS_NIR_TEST, r.nom_naissance,
-                            r.prenoms, r.sexe, r.date_naissance, r.lieu_naissance or "99999") for r in rows]
+        rows = conn.execute(
+            sa.select(p.nom_naissance, p.prenoms, p.sexe, p.date_naissance, p.lieu_naissance, m.number, m.cle, m.type)
+            .join(ins_store.ins_matricule, m.person_id == p.id)
+            .where(m.date_fin.is_(None), p.merged_into.is_(None))
+            .order_by(p.id)
+        ).all()
+    return [
+        PatientIdentity(
+            r.number + r.cle,
+            OID_INS_NIA if r.type == "NIA" else OID_INS_NIR_TEST,
+            r.nom_naissance,
+            r.prenoms,
+            r.sexe,
+            r.date_naissance,
+            r.lieu_naissance or "99999",
+        )
+        for r in rows
+    ]
 
 
 def _seed_documents(db: Database, people: list[PatientIdentity], entries: int, batch: int = 20_000) -> None:
@@ -180,28 +199,60 @@ def _seed_documents(db: Database, people: list[PatientIdentity], entries: int, b
     author = Professional(FEEDER[0], FEEDER[2], FEEDER[3], SPECIALTY, HOPITAL, HOPITAL_NAME)
     created = datetime(2026, 1, 1, tzinfo=UTC)
     lab = Code(TYPES[0][0], LOINC, TYPES[0][1])
-    header = DocumentHeader("1.2.250.1.999.3.0", "1.2.250.1.999.3.0.0", 1, lab, TYPES[0][1], created, people[0],
-                            author, lab, created - timedelta(days=2), created, SETTING, FACILITY)
+    header = DocumentHeader(
+        "1.2.250.1.999.3.0",
+        "1.2.250.1.999.3.0.0",
+        1,
+        lab,
+        TYPES[0][1],
+        created,
+        people[0],
+        author,
+        lab,
+        created - timedelta(days=2),
+        created,
+        SETTING,
+        FACILITY,
+    )
     template = document_reference(Produced(n1_from_pdf(header, small_pdf)), "urn:uuid:x", [])
     weights = [rnd.lognormvariate(0, 1.1) for _ in people]
     owners = rnd.choices(range(len(people)), weights=weights, k=entries)
     type_weights = [t[2] for t in TYPES]
     authors = [("8" + _rpps(f"2{n:09d}"), f"1{n:08d}") for n in range(4000)]
     start, span = datetime(2021, 1, 1, tzinfo=UTC).timestamp(), 5.8 * 365 * 86400
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console) as progress:
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
         task = progress.add_task("DMP dossiers", total=len(people))
         for lo in range(0, len(people), batch):
             with db.write() as conn:
-                conn.execute(store.dmp_dossier.insert(), [
-                    dict(ins=pat.ins, state="active", created_at="2021-01-01T00:00:00+00:00",
-                         updated_at="2021-01-01T00:00:00+00:00") for pat in people[lo:lo + batch]])
-                conn.execute(store.dmp_information.insert(), [
-                    dict(ins=pat.ins, structure=HOPITAL, alimentation=InformationState.NOT_OPPOSED.value,
-                         consultation=InformationState.NOT_OPPOSED.value,
-                         recorded_by=READER[0], recorded_at="2021-01-01T00:00:00+00:00")
-                    for pat in people[lo:lo + batch]])
-            progress.advance(task, len(people[lo:lo + batch]))
+                conn.execute(
+                    store.dmp_dossier.insert(),
+                    [
+                        dict(
+                            ins=pat.ins,
+                            state="active",
+                            created_at="2021-01-01T00:00:00+00:00",
+                            updated_at="2021-01-01T00:00:00+00:00",
+                        )
+                        for pat in people[lo : lo + batch]
+                    ],
+                )
+                conn.execute(
+                    store.dmp_information.insert(),
+                    [
+                        dict(
+                            ins=pat.ins,
+                            structure=HOPITAL,
+                            alimentation=InformationState.NOT_OPPOSED.value,
+                            consultation=InformationState.NOT_OPPOSED.value,
+                            recorded_by=READER[0],
+                            recorded_at="2021-01-01T00:00:00+00:00",
+                        )
+                        for pat in people[lo : lo + batch]
+                    ],
+                )
+            progress.advance(task, len(people[lo : lo + batch]))
         task = progress.add_task("DMP document entries", total=entries)
         for lo in range(0, entries, batch):
             rows = []
@@ -219,30 +270,79 @@ def _seed_documents(db: Database, people: list[PatientIdentity], entries: int, b
                 status = "superseded" if rnd.random() < 0.07 else "current"
                 size = rnd.randint(20_000, 400_000)
                 sha1 = base64.b64encode(hashlib.sha1(uid.encode()).digest()).decode()
-                resource = _resource(template, pat, uid, code, display, fmt, idnatps, structure, size, sha1,
-                                     creation, period_start, submitted)
+                resource = _resource(
+                    template,
+                    pat,
+                    uid,
+                    code,
+                    display,
+                    fmt,
+                    idnatps,
+                    structure,
+                    size,
+                    sha1,
+                    creation,
+                    period_start,
+                    submitted,
+                )
                 visibility = rnd.random()
-                rows.append(dict(
-                    id=doc_id, unique_id=uid, ins=pat.ins, submission=str(uuid.uuid4()), status=status,
-                    archived=False, type_code=code, class_code=TYPE_CLASS.get(code, "10"), format_code=fmt,
-                    level=level, author=idnatps, author_structure=structure, confidentiality="N",
-                    masque_ps=visibility < 0.015, invisible_patient=0.015 <= visibility < 0.02,
-                    invisible_representants=0.02 <= visibility < 0.023, secret=False, annonce_notifiee=False,
-                    size=size, sha1=sha1, blob=hashlib.sha256(uid.encode()).hexdigest(), content_type="text/xml",
-                    submitted_at=submitted.isoformat(timespec="microseconds"),
-                    creation=creation.isoformat(timespec="microseconds"),
-                    period_start=period_start.isoformat().replace("+00:00", "Z"), period_end=None,
-                    setting=SETTING.code, facility=FACILITY.code, version=1 if status == "current" else 2,
-                    last_updated=submitted.isoformat(timespec="microseconds"), transforms=None, replaces=None,
-                    resource=orjson.dumps(resource).decode()))
+                rows.append(
+                    dict(
+                        id=doc_id,
+                        unique_id=uid,
+                        ins=pat.ins,
+                        submission=str(uuid.uuid4()),
+                        status=status,
+                        archived=False,
+                        type_code=code,
+                        class_code=TYPE_CLASS.get(code, "10"),
+                        format_code=fmt,
+                        level=level,
+                        author=idnatps,
+                        author_structure=structure,
+                        confidentiality="N",
+                        masque_ps=visibility < 0.015,
+                        invisible_patient=0.015 <= visibility < 0.02,
+                        invisible_representants=0.02 <= visibility < 0.023,
+                        secret=False,
+                        annonce_notifiee=False,
+                        size=size,
+                        sha1=sha1,
+                        blob=hashlib.sha256(uid.encode()).hexdigest(),
+                        content_type="text/xml",
+                        submitted_at=submitted.isoformat(timespec="microseconds"),
+                        creation=creation.isoformat(timespec="microseconds"),
+                        period_start=period_start.isoformat().replace("+00:00", "Z"),
+                        period_end=None,
+                        setting=SETTING.code,
+                        facility=FACILITY.code,
+                        version=1 if status == "current" else 2,
+                        last_updated=submitted.isoformat(timespec="microseconds"),
+                        transforms=None,
+                        replaces=None,
+                        resource=orjson.dumps(resource).decode(),
+                    )
+                )
             with db.write() as conn:
                 conn.execute(store.dmp_document.insert(), rows)
             progress.advance(task, len(rows))
 
 
-def _resource(template: dict, pat: PatientIdentity, uid: str, code: str, display: str, fmt: str, idnatps: str,
-              structure: str, size: int, sha1: str, creation: datetime, period_start: datetime,
-              submitted: datetime) -> dict:
+def _resource(
+    template: dict,
+    pat: PatientIdentity,
+    uid: str,
+    code: str,
+    display: str,
+    fmt: str,
+    idnatps: str,
+    structure: str,
+    size: int,
+    sha1: str,
+    creation: datetime,
+    period_start: datetime,
+    submitted: datetime,
+) -> dict:
     r = orjson.loads(orjson.dumps(template))
     iso = lambda t: t.isoformat().replace("+00:00", "Z")  # noqa: E731
     r["contained"][0]["identifier"][0]["value"] = idnatps
@@ -267,8 +367,7 @@ def clean(data: Path) -> None:
     db = Database(f"sqlite:///{data / 'maison.db'}")
     d, s = store.dmp_document.c, store.dmp_submission.c
     with db.write() as conn:
-        conn.execute(store.dmp_document.delete().where(d.submission.in_(
-            sa.select(s.id).where(s.structure == HOPITAL))))
+        conn.execute(store.dmp_document.delete().where(d.submission.in_(sa.select(s.id).where(s.structure == HOPITAL))))
         conn.execute(store.dmp_submission.delete().where(s.structure == HOPITAL))
     db.dispose()
     shutil.rmtree(data / "documents", ignore_errors=True)
@@ -277,8 +376,11 @@ def clean(data: Path) -> None:
 def fed_count(data: Path) -> int:
     db = Database(f"sqlite:///{data / 'maison.db'}")
     with db.read() as conn:
-        n = conn.execute(sa.select(sa.func.count()).select_from(store.dmp_document).where(
-            store.dmp_document.c.submission.in_(sa.select(store.dmp_submission.c.id)))).scalar_one()
+        n = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(store.dmp_document)
+            .where(store.dmp_document.c.submission.in_(sa.select(store.dmp_submission.c.id)))
+        ).scalar_one()
     db.dispose()
     return n
 
@@ -303,9 +405,11 @@ def _pdf_pool(count: int, target: int) -> list[bytes]:
         pad = int(pad * target / size)
     out = []
     for i in range(count):
-        pdf = document_pdf(f"Lettre de liaison n° {i}", [("Synthèse", [f"Séjour du patient, document {i}."]),
-                                                          ("Traitement de sortie", ["Paracétamol 1 g x 3/j."])],
-                           min_bytes=pad)
+        pdf = document_pdf(
+            f"Lettre de liaison n° {i}",
+            [("Synthèse", [f"Séjour du patient, document {i}."]), ("Traitement de sortie", ["Paracétamol 1 g x 3/j."])],
+            min_bytes=pad,
+        )
         (cache / f"{i:04d}.pdf").write_bytes(pdf)
         out.append(pdf)
     return out
@@ -317,8 +421,21 @@ def _bundle(args: tuple) -> bytes:
     author = Professional(FEEDER[0], FEEDER[2], FEEDER[3], SPECIALTY, HOPITAL, HOPITAL_NAME)
     code, display, _w, _n3 = TYPES[i % 4]
     oid = f"1.2.250.1.999.4.{run}.{i}"
-    header = DocumentHeader(oid, oid + ".0", 1, Code(code, LOINC, display), display, created, pat, author,
-                            Code(code, LOINC, display), created - timedelta(days=2), created, SETTING, FACILITY)
+    header = DocumentHeader(
+        oid,
+        oid + ".0",
+        1,
+        Code(code, LOINC, display),
+        display,
+        created,
+        pat,
+        author,
+        Code(code, LOINC, display),
+        created - timedelta(days=2),
+        created,
+        SETTING,
+        FACILITY,
+    )
     cda = n1_from_pdf(header, _PDFS[i % len(_PDFS)])
     return orjson.dumps(provide_bundle([Produced(cda)], submission_id=f"urn:oid:{oid}.9"))
 
@@ -339,8 +456,10 @@ def tokens(base: str, data: Path) -> dict[str, str]:
     from maison.identite.psc.client import sign_in
 
     client = json.loads((data / "client.json").read_text())
-    return {who: sign_in(base, client["id"], client["secret"], REDIRECT, idnatps, password=PASSWORD)["access_token"]
-            for who, idnatps in (("feeder", FEEDER[0]), ("reader", READER[0]))}
+    return {
+        who: sign_in(base, client["id"], client["secret"], REDIRECT, idnatps, password=PASSWORD)["access_token"]
+        for who, idnatps in (("feeder", FEEDER[0]), ("reader", READER[0]))
+    }
 
 
 LUA = """
@@ -370,15 +489,32 @@ SEARCH_REQUEST = 'return wrk.format("GET", items[i], headers)'
 def wrk(port: int, tmp: Path, items: list[bytes], token: str, request: str, connections: int, seconds: int) -> dict:
     (tmp / "items.txt").write_bytes(b"\n".join(items))
     (tmp / "load.lua").write_text(LUA % {"file": tmp / "items.txt", "token": token, "request": request})
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
-                          "-s", str(tmp / "load.lua"), f"http://127.0.0.1:{port}"],
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(tmp / "load.lua"),
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout
     stats = json.loads(re.search(r"JSON (\{.*\})", out).group(1))
     return {
-        "connections": connections, "requests": stats["requests"], "errors": stats["errors"] + stats["non2xx"],
+        "connections": connections,
+        "requests": stats["requests"],
+        "errors": stats["errors"] + stats["non2xx"],
         "per_s": round(stats["requests"] / (stats["duration_us"] / 1e6), 1),
-        "p50_ms": stats["p50_us"] / 1000, "p90_ms": stats["p90_us"] / 1000, "p95_ms": stats["p95_us"] / 1000,
-        "p99_ms": stats["p99_us"] / 1000, "max_ms": stats["max_us"] / 1000,
+        "p50_ms": stats["p50_us"] / 1000,
+        "p90_ms": stats["p90_us"] / 1000,
+        "p95_ms": stats["p95_us"] / 1000,
+        "p99_ms": stats["p99_us"] / 1000,
+        "max_ms": stats["max_us"] / 1000,
     }
 
 
@@ -420,11 +556,17 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     port = _port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "MAISON_DATA_DIR": str(data),
-           "MAISON_DATABASE_URL": f"sqlite:///{data / 'maison.db'}?synchronous={args.synchronous}",
-           "MAISON_REFERENCE_PATH": str(load_settings().reference_path)}
-    server = subprocess.Popen([sys.executable, "-m", "maison", "serve", "--port", str(port), "--workers",
-                               str(args.workers)], env=env, stdout=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "MAISON_DATA_DIR": str(data),
+        "MAISON_DATABASE_URL": f"sqlite:///{data / 'maison.db'}?synchronous={args.synchronous}",
+        "MAISON_REFERENCE_PATH": str(load_settings().reference_path),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "maison", "serve", "--port", str(port), "--workers", str(args.workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     provides, searches = [], []
     try:
         for _ in range(300):
@@ -436,12 +578,20 @@ def main() -> None:
         # correctness first: one document fed and found again
         check_bundle = bundles(people, pdfs, 1, str(int(time.time())), rnd)[0]
         t = tokens(base, data)
-        fed = httpx.post(f"{base}/dmp", content=check_bundle, timeout=30,
-                         headers={"Authorization": f"Bearer {t['feeder']}", "Content-Type": "application/fhir+json"})
+        fed = httpx.post(
+            f"{base}/dmp",
+            content=check_bundle,
+            timeout=30,
+            headers={"Authorization": f"Bearer {t['feeder']}", "Content-Type": "application/fhir+json"},
+        )
         assert fed.status_code == 200, fed.text[:800]
         ins = orjson.loads(check_bundle)["entry"][0]["resource"]["subject"]["identifier"]["value"]
-        found = httpx.get(f"{base}/dmp/DocumentReference", params={"patient.identifier": ins, "status": "current"},
-                          headers={"Authorization": f"Bearer {t['reader']}"}, timeout=30)
+        found = httpx.get(
+            f"{base}/dmp/DocumentReference",
+            params={"patient.identifier": ins, "status": "current"},
+            headers={"Authorization": f"Bearer {t['reader']}"},
+            timeout=30,
+        )
         assert found.status_code == 200 and found.json()["total"] >= 1, found.text[:800]
         pdf_size = len(pdfs[0])
         for level, c in enumerate(int(c) for c in args.provide_connections.split(",") if c):
@@ -449,8 +599,11 @@ def main() -> None:
             before = fed_count(data)
             run = wrk(port, tmp, items, tokens(base, data)["feeder"], PROVIDE_REQUEST, c, args.seconds)
             stored = fed_count(data) - before
-            run.update(stored=stored, bundle_kb=round(sum(map(len, items)) / len(items) / 1000, 1),
-                       exhausted=run["requests"] > len(items))
+            run.update(
+                stored=stored,
+                bundle_kb=round(sum(map(len, items)) / len(items) / 1000, 1),
+                exhausted=run["requests"] > len(items),
+            )
             provides.append(run)
             console.print(f"ITI-65, {c} connections: {run['per_s']:.0f} documents/s, p95 {run['p95_ms']:.1f} ms")
         paths = search_paths(people, 200_000, rnd)
@@ -468,42 +621,90 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=20)
+
     # every answered request stored one entry; those still in flight when wrk stops (at most one per
     # connection) are committed too but not counted by wrk
-    ok_p = lambda r: r["per_s"] >= GOAL_DOCS_S and not r["errors"] and not r["exhausted"] \
-        and r["requests"] <= r["stored"] <= r["requests"] + r["connections"]  # noqa: E731
-    ok_s = lambda r: r["p95_ms"] < GOAL_SEARCH_P95_MS and not r["errors"]  # noqa: E731
+    def ok_p(r):
+        return (
+            r["per_s"] >= GOAL_DOCS_S
+            and not r["errors"]
+            and not r["exhausted"]
+            and r["requests"] <= r["stored"] <= r["requests"] + r["connections"]
+        )
+
+    def ok_s(r):
+        return r["p95_ms"] < GOAL_SEARCH_P95_MS and not r["errors"]
+
     result = {
-        "benchmark": "dmp-iti65-iti67", "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "benchmark": "dmp-iti65-iti67",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "entries": args.entries, "patients": len(people), "workers": args.workers,
-        "sqlite_synchronous": args.synchronous, "pdf_bytes": pdf_size, "seconds_per_level": args.seconds,
-        "provide": provides, "search": searches,
+        "entries": args.entries,
+        "patients": len(people),
+        "workers": args.workers,
+        "sqlite_synchronous": args.synchronous,
+        "pdf_bytes": pdf_size,
+        "seconds_per_level": args.seconds,
+        "provide": provides,
+        "search": searches,
         "search_results": {"mean": round(sum(hits) / len(hits), 1), "max": max(hits)},
         "goal": {"documents_per_s": GOAL_DOCS_S, "search_p95_ms": GOAL_SEARCH_P95_MS},
-        "goal_met": {"provide_at_connections": [r["connections"] for r in provides if ok_p(r)],
-                     "search_at_connections": [r["connections"] for r in searches if ok_s(r)]},
+        "goal_met": {
+            "provide_at_connections": [r["connections"] for r in provides if ok_p(r)],
+            "search_at_connections": [r["connections"] for r in searches if ok_s(r)],
+        },
     }
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "dmp.json").write_text(json.dumps(result, indent=2))
-    table = Table(title=f"DMP ITI-65 — CDA N1 with a {pdf_size / 1000:.0f} KB PDF, {args.workers} server process(es), "
-                        f"SQLite synchronous={args.synchronous.upper()}")
-    for col in ("connections", "docs/s", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "max ms", "errors", "stored",
-                "goal met"):
+    table = Table(
+        title=f"DMP ITI-65 — CDA N1 with a {pdf_size / 1000:.0f} KB PDF, {args.workers} server process(es), "
+        f"SQLite synchronous={args.synchronous.upper()}"
+    )
+    for col in (
+        "connections",
+        "docs/s",
+        "p50 ms",
+        "p90 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "stored",
+        "goal met",
+    ):
         table.add_column(col, justify="right")
     for r in provides:
-        table.add_row(str(r["connections"]), f"{r['per_s']:,.0f}", f"{r['p50_ms']:.1f}", f"{r['p90_ms']:.1f}",
-                      f"{r['p95_ms']:.1f}", f"{r['p99_ms']:.1f}", f"{r['max_ms']:.0f}", str(r["errors"]),
-                      f"{r['stored']:,}", "yes" if ok_p(r) else "no")
+        table.add_row(
+            str(r["connections"]),
+            f"{r['per_s']:,.0f}",
+            f"{r['p50_ms']:.1f}",
+            f"{r['p90_ms']:.1f}",
+            f"{r['p95_ms']:.1f}",
+            f"{r['p99_ms']:.1f}",
+            f"{r['max_ms']:.0f}",
+            str(r["errors"]),
+            f"{r['stored']:,}",
+            "yes" if ok_p(r) else "no",
+        )
     console.print(table)
-    table = Table(title=f"DMP ITI-67 — {args.entries:,} entries, {len(people):,} patients "
-                        f"(mean {result['search_results']['mean']} entries per answer)")
+    table = Table(
+        title=f"DMP ITI-67 — {args.entries:,} entries, {len(people):,} patients "
+        f"(mean {result['search_results']['mean']} entries per answer)"
+    )
     for col in ("connections", "searches/s", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "max ms", "errors", "goal met"):
         table.add_column(col, justify="right")
     for r in searches:
-        table.add_row(str(r["connections"]), f"{r['per_s']:,.0f}", f"{r['p50_ms']:.2f}", f"{r['p90_ms']:.2f}",
-                      f"{r['p95_ms']:.2f}", f"{r['p99_ms']:.2f}", f"{r['max_ms']:.1f}", str(r["errors"]),
-                      "yes" if ok_s(r) else "no")
+        table.add_row(
+            str(r["connections"]),
+            f"{r['per_s']:,.0f}",
+            f"{r['p50_ms']:.2f}",
+            f"{r['p90_ms']:.2f}",
+            f"{r['p95_ms']:.2f}",
+            f"{r['p99_ms']:.2f}",
+            f"{r['max_ms']:.1f}",
+            str(r["errors"]),
+            "yes" if ok_s(r) else "no",
+        )
     console.print(table)
     console.print(f"goals: ≥ {GOAL_DOCS_S} documents/s; search p95 < {GOAL_SEARCH_P95_MS} ms")
 

@@ -55,13 +55,13 @@ def _typo(word: str, rnd: random.Random) -> str:
     i = rnd.choice(letters[1:])
     kind = rnd.randrange(4)
     if kind == 0:
-        return word[:i] + word[i + 1:]  # dropped
+        return word[:i] + word[i + 1 :]  # dropped
     if kind == 1:
         return word[:i] + rnd.choice("AEIOULNRST").lower() + word[i:]  # inserted
     if kind == 2:
-        return word[:i] + rnd.choice("BCDFGMPV").lower() + word[i + 1:]  # replaced
+        return word[:i] + rnd.choice("BCDFGMPV").lower() + word[i + 1 :]  # replaced
     j = i - 1
-    return word[:j] + word[i] + word[j] + word[i + 1:]  # neighbours swapped
+    return word[:j] + word[i] + word[j] + word[i + 1 :]  # neighbours swapped
 
 
 def _hyphen(nom: str, rnd: random.Random) -> str:
@@ -87,8 +87,15 @@ def _date_slip(date: str, rnd: random.Random) -> str:
     return candidate
 
 
-VARIANTS = ("typo-nom", "typo-prenom", "prenoms-inverses", "sans-accents", "trait-d-union", "premier-prenom-seul",
-            "date-jour-mois-ou-chiffre")
+VARIANTS = (
+    "typo-nom",
+    "typo-prenom",
+    "prenoms-inverses",
+    "sans-accents",
+    "trait-d-union",
+    "premier-prenom-seul",
+    "date-jour-mois-ou-chiffre",
+)
 
 
 def plant(nom: str, prenoms: str, date: str, rnd: random.Random) -> tuple[str, str, str, str]:
@@ -130,28 +137,57 @@ def prepare(count: int, seed: int) -> tuple[Path, dict[tuple[int, int], str]]:
     migrate(db)
     rnd = random.Random(seed)
     now = datetime.now(UTC).isoformat()
-    base = dict(structure=STRUCTURE, status="PROV", insi_retrieved=False, document_checked=False,
-                collection_method="SM", attributes="", version=1, created_at=now, updated_at=now)
+    base = dict(
+        structure=STRUCTURE,
+        status="PROV",
+        insi_retrieved=False,
+        document_checked=False,
+        collection_method="SM",
+        attributes="",
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
     rows: list[dict] = []
     truth: dict[tuple[int, int], str] = {}
     next_id = 1
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console) as progress:
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
         task = progress.add_task("local index", total=count)
         for person in generate(count, seed):
             if next_id > count:
                 break
             t = person.traits
-            rows.append({**base, "id": next_id, "ipp": f"IPP{next_id:08d}", "nom_naissance": person.display_nom,
-                         "prenoms": person.display_prenoms, "sexe": t.sexe, "date_naissance": t.date_naissance,
-                         "lieu_naissance": t.lieu_naissance})
+            rows.append(
+                {
+                    **base,
+                    "id": next_id,
+                    "ipp": f"IPP{next_id:08d}",
+                    "nom_naissance": person.display_nom,
+                    "prenoms": person.display_prenoms,
+                    "sexe": t.sexe,
+                    "date_naissance": t.date_naissance,
+                    "lieu_naissance": t.lieu_naissance,
+                }
+            )
             original = next_id
             next_id += 1
             if next_id <= count and rnd.random() < DOUBLON_RATE:
                 variant, nom, prenoms, date = plant(person.display_nom, person.display_prenoms, t.date_naissance, rnd)
                 lieu = t.lieu_naissance if rnd.random() < 0.8 else None  # the desk did not always ask
-                rows.append({**base, "id": next_id, "ipp": f"IPP{next_id:08d}", "nom_naissance": nom,
-                             "prenoms": prenoms, "sexe": t.sexe, "date_naissance": date, "lieu_naissance": lieu})
+                rows.append(
+                    {
+                        **base,
+                        "id": next_id,
+                        "ipp": f"IPP{next_id:08d}",
+                        "nom_naissance": nom,
+                        "prenoms": prenoms,
+                        "sexe": t.sexe,
+                        "date_naissance": date,
+                        "lieu_naissance": lieu,
+                    }
+                )
                 truth[(original, next_id)] = variant
                 next_id += 1
             if len(rows) >= 20_000:
@@ -185,15 +221,32 @@ def main() -> None:
         queued = index.detect_duplicates(CELL, STRUCTURE)
         elapsed = time.perf_counter() - started
     with db.read() as conn:
-        found = {(r.patient_a, r.patient_b) for r in conn.execute(
-            sa.select(store.vig_review.c.patient_a, store.vig_review.c.patient_b)
-            .where(store.vig_review.c.kind == "doublon"))}
+        found = {
+            (r.patient_a, r.patient_b)
+            for r in conn.execute(
+                sa.select(store.vig_review.c.patient_a, store.vig_review.c.patient_b).where(
+                    store.vig_review.c.kind == "doublon"
+                )
+            )
+        }
     if args.show_errors:  # missed doublons, then false alarms, for whoever tunes the detector
         with db.read() as conn:
             for a, b in sorted(set(truth) - found)[:15] + sorted(found - set(truth))[:15]:
-                print([tuple(conn.execute(sa.select(store.vig_patient.c.nom_naissance, store.vig_patient.c.prenoms,
-                       store.vig_patient.c.date_naissance, store.vig_patient.c.lieu_naissance)
-                       .where(store.vig_patient.c.id == i)).one()) for i in (a, b)])
+                print(
+                    [
+                        tuple(
+                            conn.execute(
+                                sa.select(
+                                    store.vig_patient.c.nom_naissance,
+                                    store.vig_patient.c.prenoms,
+                                    store.vig_patient.c.date_naissance,
+                                    store.vig_patient.c.lieu_naissance,
+                                ).where(store.vig_patient.c.id == i)
+                            ).one()
+                        )
+                        for i in (a, b)
+                    ]
+                )
     db.dispose()
     shutil.rmtree(work)
     planted = set(truth)
@@ -203,12 +256,19 @@ def main() -> None:
     variants = Counter(truth.values())
     missed = Counter(truth[p] for p in planted - found)
     result = {
-        "benchmark": "identitovigilance-doublons", "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "benchmark": "identitovigilance-doublons",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "records": args.count, "planted": len(planted), "queued": queued,
-        "true_positives": true_positive, "false_positives": len(found - planted), "missed": len(planted - found),
+        "records": args.count,
+        "planted": len(planted),
+        "queued": queued,
+        "true_positives": true_positive,
+        "false_positives": len(found - planted),
+        "missed": len(planted - found),
         "recall_by_variant": {v: round(1 - missed[v] / n, 4) for v, n in sorted(variants.items())},
-        "seconds": round(elapsed, 1), "precision": round(precision, 4), "recall": round(recall, 4),
+        "seconds": round(elapsed, 1),
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
         "goal": {"seconds": GOAL_SECONDS, "precision": GOAL_QUALITY, "recall": GOAL_QUALITY},
         "goal_met": elapsed < GOAL_SECONDS and precision >= GOAL_QUALITY and recall >= GOAL_QUALITY,
     }
@@ -217,12 +277,21 @@ def main() -> None:
     table = Table(title=f"Doublon detection — {args.count:,} records, {len(planted):,} planted doublons")
     for col in ("seconds", "queued", "true pos.", "false pos.", "missed", "precision", "recall", "goal met"):
         table.add_column(col, justify="right")
-    table.add_row(f"{elapsed:.1f}", f"{queued:,}", f"{true_positive:,}", f"{len(found - planted):,}",
-                  f"{len(planted - found):,}", f"{precision:.4f}", f"{recall:.4f}",
-                  "yes" if result["goal_met"] else "no")
+    table.add_row(
+        f"{elapsed:.1f}",
+        f"{queued:,}",
+        f"{true_positive:,}",
+        f"{len(found - planted):,}",
+        f"{len(planted - found):,}",
+        f"{precision:.4f}",
+        f"{recall:.4f}",
+        "yes" if result["goal_met"] else "no",
+    )
     console.print(table)
-    console.print(f"goal: < {GOAL_SECONDS} s, precision and recall ≥ {GOAL_QUALITY}; recall by variant: "
-                  + ", ".join(f"{k} {v:.3f} (n={variants[k]})" for k, v in result["recall_by_variant"].items()))
+    console.print(
+        f"goal: < {GOAL_SECONDS} s, precision and recall ≥ {GOAL_QUALITY}; recall by variant: "
+        + ", ".join(f"{k} {v:.3f} (n={variants[k]})" for k, v in result["recall_by_variant"].items())
+    )
 
 
 if __name__ == "__main__":

@@ -132,25 +132,53 @@ def main() -> None:
     runs = {mode: _mode(mode, data, tmp, requests[0], levels, args) for mode in args.modes.split(",")}
     met = {mode: [r["connections"] for r in rs if _met(r)] for mode, rs in runs.items()}
     result = {
-        "benchmark": "insi-soap-traits", "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "cpu": _cpu_model(), "python": platform.python_version(),
-                    "platform": platform.platform()},
-        "referential": args.count, "workers": args.workers, "seconds_per_level": args.seconds, "runs": runs,
-        "goal": {"requests_per_s": GOAL_RPS, "p99_ms": GOAL_P99_MS}, "goal_met_at_connections": met,
+        "benchmark": "insi-soap-traits",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "cpu": _cpu_model(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "referential": args.count,
+        "workers": args.workers,
+        "seconds_per_level": args.seconds,
+        "runs": runs,
+        "goal": {"requests_per_s": GOAL_RPS, "p99_ms": GOAL_P99_MS},
+        "goal_met_at_connections": met,
     }
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "insi.json").write_text(json.dumps(result, indent=2))
     for mode, rs in runs.items():
-        table = Table(title=f"INSi SOAP trait lookups ({mode}) — {args.count:,} identities, "
-                            f"{args.workers} server process(es)")
-        for col in ("connections", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "server CPU ms/req",
-                    "stunnel CPU", "goal met"):
+        table = Table(
+            title=f"INSi SOAP trait lookups ({mode}) — {args.count:,} identities, {args.workers} server process(es)"
+        )
+        for col in (
+            "connections",
+            "req/s",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+            "errors",
+            "server CPU ms/req",
+            "stunnel CPU",
+            "goal met",
+        ):
             table.add_column(col, justify="right")
         for r in rs:
-            table.add_row(str(r["connections"]), f"{r['requests_per_s']:,.0f}", f"{r['p50_ms']:.2f}",
-                          f"{r['p90_ms']:.2f}", f"{r['p99_ms']:.2f}", f"{r['max_ms']:.1f}", str(r["errors"]),
-                          f"{r.get('server_cpu_ms_per_request', 0):.3f}",
-                          f"{r['stunnel_cpu']:.0%}" if "stunnel_cpu" in r else "", "yes" if _met(r) else "no")
+            table.add_row(
+                str(r["connections"]),
+                f"{r['requests_per_s']:,.0f}",
+                f"{r['p50_ms']:.2f}",
+                f"{r['p90_ms']:.2f}",
+                f"{r['p99_ms']:.2f}",
+                f"{r['max_ms']:.1f}",
+                str(r["errors"]),
+                f"{r.get('server_cpu_ms_per_request', 0):.3f}",
+                f"{r['stunnel_cpu']:.0%}" if "stunnel_cpu" in r else "",
+                "yes" if _met(r) else "no",
+            )
         console.print(table)
     console.print(f"goal: ≥ {GOAL_RPS} req/s with p99 < {GOAL_P99_MS} ms")
 
@@ -176,19 +204,25 @@ def _mode(mode: str, data: Path, tmp: Path, probe: bytes, levels: list[int], arg
     else:
         env["MAISON_INSI_PORT"] = str(insi_port)
         issued = _certificate(env, data)
-    server = subprocess.Popen([sys.executable, "-m", "maison", "serve", "--port", str(port), "--workers",
-                               str(args.workers)], env=env, stdout=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "maison", "serve", "--port", str(port), "--workers", str(args.workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     try:
         if mode == "plain":
             _check(f"http://127.0.0.1:{port}/insi/lps", probe, None)
             target = port
         else:
-            _check(f"https://127.0.0.1:{insi_port}/insi/lps", probe, pki.client_context(data / "pki" / "ca.pem",
-                                                                                        issued))
+            _check(
+                f"https://127.0.0.1:{insi_port}/insi/lps", probe, pki.client_context(data / "pki" / "ca.pem", issued)
+            )
             stunnel, target = _stunnel(tmp, issued, data / "pki" / "ca.pem", insi_port)
             _check(f"http://127.0.0.1:{target}/insi/lps", probe, None)
-        subprocess.run(["wrk", "-t1", "-c4", "-d3s", "-s", str(tmp / "load.lua"), f"http://127.0.0.1:{target}"],
-                       capture_output=True)  # warm-up
+        subprocess.run(
+            ["wrk", "-t1", "-c4", "-d3s", "-s", str(tmp / "load.lua"), f"http://127.0.0.1:{target}"],
+            capture_output=True,
+        )  # warm-up
         return [_load(target, tmp, c, args.seconds, stunnel, server) for c in levels]
     finally:
         if stunnel is not None:
@@ -200,8 +234,12 @@ def _mode(mode: str, data: Path, tmp: Path, probe: bytes, levels: list[int], arg
 
 def _certificate(env: dict, data: Path) -> pki.Issued:
     """The structure's certificate, as an administrator gets it: `maison insi-certificat`."""
-    subprocess.run([sys.executable, "-m", "maison", "insi-certificat", STRUCTURE, "--idam", IDAM], env=env,
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "maison", "insi-certificat", STRUCTURE, "--idam", IDAM],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     name = pki.label("structure", STRUCTURE, IDAM)
     return pki.Issued(data / "pki" / f"{name}.pem", data / "pki" / f"{name}.key")
 
@@ -210,8 +248,9 @@ def _check(url: str, probe: bytes, verify: ssl.SSLContext | None) -> None:
     """Wait for the server, then one lookup must find its identity."""
     for _ in range(600):
         try:
-            check = httpx.post(url, content=probe, headers={"Content-Type": "application/soap+xml"}, timeout=5,
-                               verify=verify or True)
+            check = httpx.post(
+                url, content=probe, headers={"Content-Type": "application/soap+xml"}, timeout=5, verify=verify or True
+            )
             break
         except httpx.TransportError:
             time.sleep(0.1)
@@ -264,22 +303,37 @@ def _tree_cpu_seconds(pid: int) -> float:
     return total
 
 
-def _load(port: int, tmp: Path, connections: int, seconds: int, front: subprocess.Popen | None = None,
-          server: subprocess.Popen | None = None) -> dict:
+def _load(
+    port: int,
+    tmp: Path,
+    connections: int,
+    seconds: int,
+    front: subprocess.Popen | None = None,
+    server: subprocess.Popen | None = None,
+) -> dict:
     """One closed-loop load level with wrk; every request is a different identity's trait lookup."""
     cpu = _cpu_seconds(front.pid) if front else 0.0
     server_cpu = _tree_cpu_seconds(server.pid) if server else 0.0
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(tmp / "load.lua"),
-                          f"http://127.0.0.1:{port}"], capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(tmp / "load.lua"), f"http://127.0.0.1:{port}"],
+        capture_output=True,
+        text=True,
+    ).stdout
     stats = json.loads(re.search(r"JSON (\{.*\})", out).group(1))
     extra = {"stunnel_cpu": round((_cpu_seconds(front.pid) - cpu) / (stats["duration_us"] / 1e6), 3)} if front else {}
     if server and stats["requests"]:
-        extra["server_cpu_ms_per_request"] = round((_tree_cpu_seconds(server.pid) - server_cpu) * 1000
-                                                   / stats["requests"], 3)
-    return {**extra, 
-        "connections": connections, "requests": stats["requests"], "errors": stats["errors"] + stats["non2xx"],
+        extra["server_cpu_ms_per_request"] = round(
+            (_tree_cpu_seconds(server.pid) - server_cpu) * 1000 / stats["requests"], 3
+        )
+    return {
+        **extra,
+        "connections": connections,
+        "requests": stats["requests"],
+        "errors": stats["errors"] + stats["non2xx"],
         "requests_per_s": round(stats["requests"] / (stats["duration_us"] / 1e6), 1),
-        "p50_ms": stats["p50_us"] / 1000, "p90_ms": stats["p90_us"] / 1000, "p99_ms": stats["p99_us"] / 1000,
+        "p50_ms": stats["p50_us"] / 1000,
+        "p90_ms": stats["p90_us"] / 1000,
+        "p99_ms": stats["p99_us"] / 1000,
         "max_ms": stats["max_us"] / 1000,
     }
 

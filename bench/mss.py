@@ -77,8 +77,14 @@ HOPITAL, HOPITAL_NAME, CABINET = "1750000019", "CHU DE BENCH", "1750000027"
 SENDER_DOMAIN, PFI_DOMAIN = "medecins-bench.mssante.fr", "chu-bench.mssante.fr"
 LPS, PFI = f"lps@{SENDER_DOMAIN}", f"pfi@{PFI_DOMAIN}"
 LPS_PASSWORD, PFI_PASSWORD = "mot-de-passe-lps-bench", "mot-de-passe-pfi-bench"
-AUTHOR = Professional("810100000001", "MARTIN", "Claire", Code("G15_10/SM54", SYS_SPECIALTY,
-                      "Médecin - Médecine générale (SM)"), CABINET, "CABINET MARTIN")
+AUTHOR = Professional(
+    "810100000001",
+    "MARTIN",
+    "Claire",
+    Code("G15_10/SM54", SYS_SPECIALTY, "Médecin - Médecine générale (SM)"),
+    CABINET,
+    "CABINET MARTIN",
+)
 LETTER = Code("11490-0", LOINC, "Lettre de liaison à la sortie d'un établissement de soins")
 SETTING = Code("CABINET", SYS_PRACTICE, "Cabinet individuel")
 FACILITY = Code("SA07", SYS_FACILITY, "Cabinet individuel")
@@ -109,8 +115,9 @@ def prepare(data: Path, patients: int) -> list[PatientIdentity]:
     house = House.open(load_settings().with_overrides(data_dir=data), migrate=False)
     try:
         mss = house.mss
-        mss.local_operator("regional", "OPERATEUR REGIONAL DE BENCH", [SENDER_DOMAIN],
-                           Endpoints("127.0.0.1", _port(), _port(), 0))
+        mss.local_operator(
+            "regional", "OPERATEUR REGIONAL DE BENCH", [SENDER_DOMAIN], Endpoints("127.0.0.1", _port(), _port(), 0)
+        )
         # the chu operator serves IMAP: the PFI reads its applicative mailbox over it (issue 19 §1.1)
         mss.local_operator("chu", HOPITAL_NAME, [PFI_DOMAIN], Endpoints("127.0.0.1", _port(), _port(), _port()))
         from maison.core.audit import SYSTEM
@@ -123,7 +130,8 @@ def prepare(data: Path, patients: int) -> list[PatientIdentity]:
             t = Traits.of(person.birth_family, person.birth_givens, person.gender, person.birth_date)
             local = house.patients.admit(desk, HOPITAL, f"IPP{n:06d}", t)
             found = house.insi.referential.search_by_traits(
-                TraitsQuery(t.nom_naissance, t.prenoms, t.sexe, t.date_naissance, person.birthplace_cog))
+                TraitsQuery(t.nom_naissance, t.prenoms, t.sexe, t.date_naissance, person.birthplace_cog)
+            )
             if found.individu is None:
                 continue
             house.patients.record_insi_result(desk, local.id, found)
@@ -172,18 +180,35 @@ def _message(args: tuple) -> Prepared:
     n, person, pdf, run = args
     created = datetime(2026, 11, 20, 18, 0, tzinfo=UTC) + timedelta(seconds=n)
     oid = f"1.2.250.1.999.5.{run}.{n}"
-    header = DocumentHeader(oid, oid + ".0", 1, LETTER, LETTER.display, created, person, AUTHOR, LETTER,
-                            created - timedelta(days=3), created, SETTING, FACILITY)
-    archive = xdm.build([xdm.XdmDocument(n1_from_pdf(header, pdf))], source_id="1.2.250.1.999.5",
-                        submission_id=f"{oid}.9")
+    header = DocumentHeader(
+        oid,
+        oid + ".0",
+        1,
+        LETTER,
+        LETTER.display,
+        created,
+        person,
+        AUTHOR,
+        LETTER,
+        created - timedelta(days=3),
+        created,
+        SETTING,
+        FACILITY,
+    )
+    archive = xdm.build(
+        [xdm.XdmDocument(n1_from_pdf(header, pdf))], source_id="1.2.250.1.999.5", submission_id=f"{oid}.9"
+    )
     try:
         birth: date | None = date.fromisoformat(person.birth_date)
     except ValueError:  # a birth date known only in part (day or month 00), as the INS allows
         birth = None
-    out = mime.Outgoing(LPS, [PFI], mime.subject(LETTER.display, person.birth_family,
-                                                 person.birth_givens.split(" ")[0], birth),
-                        "Lettre de liaison de votre patient(e), document joint (IHE_XDM.ZIP).",
-                        [mime.Attachment("IHE_XDM.ZIP", "application/zip", archive)])
+    out = mime.Outgoing(
+        LPS,
+        [PFI],
+        mime.subject(LETTER.display, person.birth_family, person.birth_givens.split(" ")[0], birth),
+        "Lettre de liaison de votre patient(e), document joint (IHE_XDM.ZIP).",
+        [mime.Attachment("IHE_XDM.ZIP", "application/zip", archive)],
+    )
     msg = mime.compose(out, domain=SENDER_DOMAIN)
     raw = mime.as_bytes(msg)
     assert raw.count(b"\n") == raw.count(b"\r\n") == raw.count(b"\r")  # what _send relies on
@@ -225,15 +250,24 @@ def _send(client: smtplib.SMTP, raw: bytes) -> None:
     if code != 354:
         raise smtplib.SMTPDataError(code, reply)
     wire = raw.replace(b"\r\n.", b"\r\n..")
-    client.send((b"." + wire if wire.startswith(b".") else wire) + (b"" if wire.endswith(b"\r\n") else b"\r\n")
-                + b".\r\n")
+    client.send(
+        (b"." + wire if wire.startswith(b".") else wire) + (b"" if wire.endswith(b"\r\n") else b"\r\n") + b".\r\n"
+    )
     code, reply = client.getreply()
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
 
 
-def _client_thread(items: list[Prepared], host: str, port: int, ca: str, login: tuple[str, str] | None,
-                   rate: float, t0: float, out: list) -> None:
+def _client_thread(
+    items: list[Prepared],
+    host: str,
+    port: int,
+    ca: str,
+    login: tuple[str, str] | None,
+    rate: float,
+    t0: float,
+    out: list,
+) -> None:
     context = ssl.create_default_context(cafile=ca)
     context.check_hostname = False  # the submission certificate names the operator's domains, not 127.0.0.1
     client = smtplib.SMTP(host, port, timeout=120)
@@ -252,15 +286,21 @@ def _client_thread(items: list[Prepared], host: str, port: int, ca: str, login: 
     client.quit()
 
 
-def _load(host: str, port: int, ca: str, login: tuple[str, str] | None, connections: int, rate: float,
-          results: multiprocessing.Queue) -> None:
+def _load(
+    host: str,
+    port: int,
+    ca: str,
+    login: tuple[str, str] | None,
+    connections: int,
+    rate: float,
+    results: multiprocessing.Queue,
+) -> None:
     """The load process: `connections` SMTP sessions sharing the messages (message k on session
     k mod connections), as fast as they go (rate 0) or at `rate` messages/s offered."""
     out: list = []
     t0 = time.time() + 0.2
     share = [[(k, m) for k, m in enumerate(_LOAD) if k % connections == c] for c in range(connections)]
-    threads = [threading.Thread(target=_client_thread, args=(s, host, port, ca, login, rate, t0, out))
-               for s in share]
+    threads = [threading.Thread(target=_client_thread, args=(s, host, port, ca, login, rate, t0, out)) for s in share]
     for t in threads:
         t.start()
     for t in threads:
@@ -268,12 +308,14 @@ def _load(host: str, port: int, ca: str, login: tuple[str, str] | None, connecti
     results.put(out)
 
 
-def drive(items: list[Prepared], host: str, port: int, ca: str, login: tuple[str, str] | None, connections: int,
-          rate: float) -> tuple[multiprocessing.Process, multiprocessing.Queue]:
+def drive(
+    items: list[Prepared], host: str, port: int, ca: str, login: tuple[str, str] | None, connections: int, rate: float
+) -> tuple[multiprocessing.Process, multiprocessing.Queue]:
     _LOAD[:] = items
     results: multiprocessing.Queue = multiprocessing.get_context("fork").Queue()
-    process = multiprocessing.get_context("fork").Process(target=_load, name="mss-load",
-                                                          args=(host, port, ca, login, connections, rate, results))
+    process = multiprocessing.get_context("fork").Process(
+        target=_load, name="mss-load", args=(host, port, ca, login, connections, rate, results)
+    )
     process.start()
     return process, results
 
@@ -292,11 +334,15 @@ def summarise(sent: list[tuple[str, float, float]], done: dict[str, float], expe
     last = max(arrived) if arrived else first
     submitted = max(e for _m, _s, e in sent)
     return {
-        "messages": expected, "arrived": len(arrived), "seconds": round(last - first, 2),
+        "messages": expected,
+        "arrived": len(arrived),
+        "seconds": round(last - first, 2),
         "per_s": round(len(arrived) / (last - first), 1) if last > first else 0.0,
         "submitted_per_s": round(len(sent) / (submitted - first), 1),
-        "p50_ms": round(_percentile(latencies, 0.5), 1), "p95_ms": round(_percentile(latencies, 0.95), 1),
-        "p99_ms": round(_percentile(latencies, 0.99), 1), "max_ms": round(max(latencies, default=0), 1),
+        "p50_ms": round(_percentile(latencies, 0.5), 1),
+        "p95_ms": round(_percentile(latencies, 0.95), 1),
+        "p99_ms": round(_percentile(latencies, 0.99), 1),
+        "max_ms": round(max(latencies, default=0), 1),
     }
 
 
@@ -332,8 +378,11 @@ def run_maison(data: Path, env: dict, items: list[Prepared], connections: int, r
 
     submission = TrustSpace(db).get("regional").submission_port or 0
     ca = str(data / "mss" / "pki" / "ca.pem")
-    pfi = subprocess.Popen([sys.executable, "-m", "maison", "pfi", "--boite", PFI, "--structure", HOPITAL],
-                           env={**env, "MAISON_PFI_PASSWORD": PFI_PASSWORD}, stdout=subprocess.DEVNULL)
+    pfi = subprocess.Popen(
+        [sys.executable, "-m", "maison", "pfi", "--boite", PFI, "--structure", HOPITAL],
+        env={**env, "MAISON_PFI_PASSWORD": PFI_PASSWORD},
+        stdout=subprocess.DEVNULL,
+    )
     try:
         process, results = drive(items, "127.0.0.1", submission, ca, (LPS, LPS_PASSWORD), connections, rate)
         sent = results.get(timeout=timeout)
@@ -357,8 +406,11 @@ def run_maison(data: Path, env: dict, items: list[Prepared], connections: int, r
 
 def start_serve(data: Path, env: dict) -> subprocess.Popen:
     port = _port()
-    server = subprocess.Popen([sys.executable, "-m", "maison", "serve", "--port", str(port), "--workers", "1"],
-                              env=env, stdout=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "maison", "serve", "--port", str(port), "--workers", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     db = Database(env["MAISON_DATABASE_URL"])
     from maison.partage.mss.trust import TrustSpace
 
@@ -396,9 +448,17 @@ def run_reference(data: Path, items: list[Prepared], connections: int, rate: flo
 
     authority = Authority(pki)
     a, b = authority.issued("regional"), authority.issued("chu")
-    with reference.ReferenceChain(data / "reference", ca_pem=authority.cert_path, a_cert=a.cert, a_key=a.key,
-                                  b_cert=b.cert, b_key=b.key, sender_domain=SENDER_DOMAIN,
-                                  recipient_domain=PFI_DOMAIN, recipients=[PFI]) as chain:
+    with reference.ReferenceChain(
+        data / "reference",
+        ca_pem=authority.cert_path,
+        a_cert=a.cert,
+        a_key=a.key,
+        b_cert=b.cert,
+        b_key=b.key,
+        sender_domain=SENDER_DOMAIN,
+        recipient_domain=PFI_DOMAIN,
+        recipients=[PFI],
+    ) as chain:
         host, port = chain.submission
         process, results = drive(items, host, port, str(authority.cert_path), None, connections, rate)
         sent = results.get(timeout=timeout)
@@ -417,8 +477,13 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=3000, help="messages per level")
     parser.add_argument("--patients", type=int, default=500, help="patients in the hospital's index")
     parser.add_argument("--connections", type=int, default=8, help="SMTP sessions of the load process")
-    parser.add_argument("--rate", type=float, default=30, help="offered messages/s of the fixed-rate level "
-                        "(below both chains' capacity: the latency of an unsaturated operator)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=30,
+        help="offered messages/s of the fixed-rate level "
+        "(below both chains' capacity: the latency of an unsaturated operator)",
+    )
     parser.add_argument("--pdf-bytes", type=int, default=190_000, help="size of each scanned PDF")
     parser.add_argument("--no-reference", action="store_true", help="skip the Postfix/Dovecot chain")
     parser.add_argument("--saturation-only", action="store_true", help="skip the fixed-rate level")
@@ -429,9 +494,12 @@ def main() -> None:
     items = messages(people, args.messages, args.pdf_bytes, str(int(time.time())))
     wire = sum(len(i.raw) for i in items) / len(items)
     archive = sum(i.xdm_bytes for i in items) / len(items)
-    env = {**os.environ, "MAISON_DATA_DIR": str(data),
-           "MAISON_DATABASE_URL": f"sqlite:///{data / 'maison.db'}?synchronous=full",
-           "MAISON_REFERENCE_PATH": str(load_settings().reference_path)}
+    env = {
+        **os.environ,
+        "MAISON_DATA_DIR": str(data),
+        "MAISON_DATABASE_URL": f"sqlite:///{data / 'maison.db'}?synchronous=full",
+        "MAISON_REFERENCE_PATH": str(load_settings().reference_path),
+    }
     timeout = max(120.0, args.messages / 10)
     levels = [("saturation", 0.0)] + ([] if args.saturation_only else [(f"{args.rate:g}/s offered", args.rate)])
     maison, reference = [], []
@@ -449,21 +517,32 @@ def main() -> None:
             r = run_reference(data, items, args.connections, rate, timeout)
             reference.append(r)
             console.print(f"Postfix → Postfix → Dovecot, {name}: {r if isinstance(r, str) else r['per_s']}")
-    ratio = (round(maison[0]["per_s"] / reference[0]["per_s"], 2)
-             if reference and isinstance(reference[0], dict) and reference[0]["per_s"] else None)
+    ratio = (
+        round(maison[0]["per_s"] / reference[0]["per_s"], 2)
+        if reference and isinstance(reference[0], dict) and reference[0]["per_s"]
+        else None
+    )
     result = {
-        "benchmark": "mss-xdm-end-to-end", "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "benchmark": "mss-xdm-end-to-end",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "messages": args.messages, "patients": len(people), "message_kb": round(wire / 1000, 1),
-        "xdm_kb": round(archive / 1000, 1), "connections": args.connections,
-        "maison": maison, "reference_postfix_dovecot": reference, "ratio_maison_to_reference": ratio,
-        "goal": {"messages_per_s": GOAL}, "goal_met": bool(maison and maison[0]["per_s"] >= GOAL
-                                                           and maison[0]["arrived"] == args.messages),
+        "messages": args.messages,
+        "patients": len(people),
+        "message_kb": round(wire / 1000, 1),
+        "xdm_kb": round(archive / 1000, 1),
+        "connections": args.connections,
+        "maison": maison,
+        "reference_postfix_dovecot": reference,
+        "ratio_maison_to_reference": ratio,
+        "goal": {"messages_per_s": GOAL},
+        "goal_met": bool(maison and maison[0]["per_s"] >= GOAL and maison[0]["arrived"] == args.messages),
     }
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "mss.json").write_text(json.dumps(result, indent=2))
-    table = Table(title=f"MSSanté end to end — {args.messages} messages of {wire / 1000:.0f} KB "
-                        f"(IHE_XDM.ZIP {archive / 1000:.0f} KB), {args.connections} SMTP sessions")
+    table = Table(
+        title=f"MSSanté end to end — {args.messages} messages of {wire / 1000:.0f} KB "
+        f"(IHE_XDM.ZIP {archive / 1000:.0f} KB), {args.connections} SMTP sessions"
+    )
     for col in ("chain", "level", "msg/s", "submitted/s", "p50 ms", "p95 ms", "p99 ms", "arrived"):
         table.add_column(col, justify="right")
     for chain, runs in (("Maison (→ PFI integrated)", maison), ("Postfix→Postfix→Dovecot", reference)):
@@ -471,11 +550,21 @@ def main() -> None:
             if isinstance(r, str):
                 table.add_row(chain, name, r, "", "", "", "", "")
                 continue
-            table.add_row(chain, name, f"{r['per_s']:.1f}", f"{r['submitted_per_s']:.1f}", f"{r['p50_ms']:.0f}",
-                          f"{r['p95_ms']:.0f}", f"{r['p99_ms']:.0f}", f"{r['arrived']}/{r['messages']}")
+            table.add_row(
+                chain,
+                name,
+                f"{r['per_s']:.1f}",
+                f"{r['submitted_per_s']:.1f}",
+                f"{r['p50_ms']:.0f}",
+                f"{r['p95_ms']:.0f}",
+                f"{r['p99_ms']:.0f}",
+                f"{r['arrived']}/{r['messages']}",
+            )
     console.print(table)
-    console.print(f"goal: ≥ {GOAL} messages/s end to end — {'met' if result['goal_met'] else 'NOT met'}; "
-                  f"Maison / reference at saturation: {ratio}")
+    console.print(
+        f"goal: ≥ {GOAL} messages/s end to end — {'met' if result['goal_met'] else 'NOT met'}; "
+        f"Maison / reference at saturation: {ratio}"
+    )
 
 
 if __name__ == "__main__":

@@ -119,9 +119,13 @@ def install() -> None:
     if os.geteuid() != 0:
         raise PermissionError("installing " + " ".join(missing) + " needs root")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "PATH": _PATH}
-    subprocess.run(["debconf-set-selections"], check=True, env=env, text=True,
-                   input="postfix postfix/main_mailer_type select No configuration\n"
-                         "postfix postfix/mailname string maison.test\n")
+    subprocess.run(
+        ["debconf-set-selections"],
+        check=True,
+        env=env,
+        text=True,
+        input="postfix postfix/main_mailer_type select No configuration\npostfix postfix/mailname string maison.test\n",
+    )
     command = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES]
     if subprocess.run(command, env=env, stdin=subprocess.DEVNULL, capture_output=True).returncode != 0:
         subprocess.run(["apt-get", "update", "-q"], env=env, stdin=subprocess.DEVNULL, check=True, capture_output=True)
@@ -233,12 +237,18 @@ def _kill_all(find: Callable[[], list[int]], grace: float) -> list[int]:
 def _run(command: list[str], what: str, log: Path | None = None) -> str:
     """Run a Postfix administration command under `script`: Postfix prints its fatal errors only to a
     terminal (or to syslog, absent here), so without a pseudo-terminal a failure would say nothing."""
-    out = subprocess.run(["script", "-qec", shlex.join(command), "/dev/null"], stdin=subprocess.DEVNULL,
-                         capture_output=True, text=True, env={**os.environ, "PATH": _PATH})
+    out = subprocess.run(
+        ["script", "-qec", shlex.join(command), "/dev/null"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": _PATH},
+    )
     text = (out.stdout + out.stderr).replace("\r", "")
     if out.returncode != 0:
-        raise RuntimeError(f"{what} failed (exit {out.returncode}):\n{text.strip()}" +
-                           ("\n" + _tail(log) if log else ""))
+        raise RuntimeError(
+            f"{what} failed (exit {out.returncode}):\n{text.strip()}" + ("\n" + _tail(log) if log else "")
+        )
     return text
 
 
@@ -317,9 +327,21 @@ class ReferenceChain:
     """Dovecot B's IMAP (STARTTLS, b_cert); any recipient logs in with IMAP_PASSWORD."""
     imaps: tuple[str, int]
 
-    def __init__(self, root: Path, *, ca_pem: Path, a_cert: Path, a_key: Path, b_cert: Path, b_key: Path,
-                 sender_domain: str, recipient_domain: str, recipients: list[str],
-                 ports: dict[str, int] | None = None, keep_mail: bool = False) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        ca_pem: Path,
+        a_cert: Path,
+        a_key: Path,
+        b_cert: Path,
+        b_key: Path,
+        sender_domain: str,
+        recipient_domain: str,
+        recipients: list[str],
+        ports: dict[str, int] | None = None,
+        keep_mail: bool = False,
+    ) -> None:
         unknown = set(ports or {}) - set(PORT_NAMES)
         if unknown:
             raise ValueError(f"unknown port names {sorted(unknown)}; expected {PORT_NAMES}")
@@ -327,7 +349,8 @@ class ReferenceChain:
             raise ValueError("at least one recipient is needed")
         self.root = Path(root).resolve()
         self.ca_pem, self.a_cert, self.a_key, self.b_cert, self.b_key = (
-            Path(p).resolve() for p in (ca_pem, a_cert, a_key, b_cert, b_key))
+            Path(p).resolve() for p in (ca_pem, a_cert, a_key, b_cert, b_key)
+        )
         self.sender_domain = sender_domain.lower()
         self.recipient_domain = recipient_domain.lower()
         self.recipients = sorted({r.lower() for r in recipients})
@@ -355,8 +378,10 @@ class ReferenceChain:
         dropping root) and clear an earlier chain's directories, and only those."""
         for parent in self.root.parents:
             if parent.exists() and not parent.stat().st_mode & stat.S_IXOTH:
-                raise PermissionError(f"{parent} is not searchable by other users: Postfix and Dovecot "
-                                      f"daemons (users {POSTFIX_USER}, {DOVECOT_USER}) could not reach {self.root}")
+                raise PermissionError(
+                    f"{parent} is not searchable by other users: Postfix and Dovecot "
+                    f"daemons (users {POSTFIX_USER}, {DOVECOT_USER}) could not reach {self.root}"
+                )
         if not self.root.exists():
             self.root.mkdir(parents=True, mode=0o755)
             self.root.chmod(0o755)
@@ -422,7 +447,10 @@ smtp_dns_support_level = disabled
 
     def _configure(self) -> None:
         tls_a, tls_b = self.a_dir / "etc" / "tls", self.b_dir / "etc" / "tls"
-        self._postfix(self.a_dir, self.ports["submission"], f"""\
+        self._postfix(
+            self.a_dir,
+            self.ports["submission"],
+            f"""\
 myhostname = {self.a_host}
 mydomain = {self.sender_domain}
 myorigin = $mydomain
@@ -431,20 +459,24 @@ smtpd_relay_restrictions = permit_mynetworks, reject
 smtpd_tls_security_level = may
 smtpd_tls_cert_file = {tls_a}/a.pem
 smtpd_tls_key_file = {tls_a}/a.key
-transport_maps = inline:{{ {self.recipient_domain}=smtp:[127.0.0.1]:{self.ports['relay']} }}
+transport_maps = inline:{{ {self.recipient_domain}=smtp:[127.0.0.1]:{self.ports["relay"]} }}
 smtp_tls_security_level = secure
 smtp_tls_CAfile = {tls_a}/ca.pem
 smtp_tls_cert_file = {tls_a}/a.pem
 smtp_tls_key_file = {tls_a}/a.key
 # inline: values containing spaces must be wrapped in {{...}}
-smtp_tls_policy_maps = inline:{{ {{[127.0.0.1]:{self.ports['relay']} = secure match={self.b_host}}} }}
+smtp_tls_policy_maps = inline:{{ {{[127.0.0.1]:{self.ports["relay"]} = secure match={self.b_host}}} }}
 smtp_tls_loglevel = 1
-""")
+""",
+        )
         self._copy(self.ca_pem, tls_a / "ca.pem", 0o644)
         self._copy(self.a_cert, tls_a / "a.pem", 0o644)
         self._copy(self.a_key, tls_a / "a.key", 0o600)
         mailboxes = self.b_dir / "etc" / "virtual_mailboxes"
-        self._postfix(self.b_dir, self.ports["relay"], f"""\
+        self._postfix(
+            self.b_dir,
+            self.ports["relay"],
+            f"""\
 myhostname = {self.b_host}
 mydomain = {self.recipient_domain}
 mynetworks =
@@ -460,8 +492,9 @@ smtpd_client_restrictions = check_ccert_access inline:{{ {_postfix_fingerprint(s
 smtpd_relay_restrictions = reject_unauth_destination
 virtual_mailbox_domains = {self.recipient_domain}
 virtual_mailbox_maps = texthash:{mailboxes}
-virtual_transport = lmtp:inet:127.0.0.1:{self.ports['lmtp']}
-""")
+virtual_transport = lmtp:inet:127.0.0.1:{self.ports["lmtp"]}
+""",
+        )
         mailboxes.write_text("".join(f"{r} ok\n" for r in self.recipients))
         self._copy(self.ca_pem, tls_b / "ca.pem", 0o644)
         self._copy(self.b_cert, tls_b / "b.pem", 0o644)
@@ -476,7 +509,7 @@ virtual_transport = lmtp:inet:127.0.0.1:{self.ports['lmtp']}
         (d / "users").write_text("".join(f"{r}::{uid}:{gid}::{d}/mail/{r}::\n" for r in self.recipients))
         (d / "dovecot.conf").write_text(f"""\
 # generated by bench/mss_reference.py: rootless Dovecot for {self.recipient_domain}
-instance_name = mss-reference-{self.ports['lmtp']}
+instance_name = mss-reference-{self.ports["lmtp"]}
 base_dir = {d}/run
 state_dir = {d}/state
 log_path = {d}/dovecot.log
@@ -504,17 +537,17 @@ service anvil {{
 service imap-login {{
   chroot =
   inet_listener imap {{
-    port = {self.ports['imap']}
+    port = {self.ports["imap"]}
   }}
   inet_listener imaps {{
-    port = {self.ports['imaps']}
+    port = {self.ports["imaps"]}
     ssl = yes
   }}
 }}
 service lmtp {{
   inet_listener lmtp {{
     address = 127.0.0.1
-    port = {self.ports['lmtp']}
+    port = {self.ports["lmtp"]}
   }}
 }}
 protocol lmtp {{
@@ -534,14 +567,28 @@ protocol lmtp {{
         with out:
             # foreground (-F) in a session of its own: the session id finds every Dovecot process on stop
             self._dovecot = subprocess.Popen(
-                ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
-                 "dovecot", "-F", "-c", str(d / "dovecot.conf")],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=d,
-                start_new_session=True, env={"PATH": _PATH, "LANG": "C"})
+                [
+                    "setpriv",
+                    f"--reuid={uid}",
+                    f"--regid={gid}",
+                    "--clear-groups",
+                    "dovecot",
+                    "-F",
+                    "-c",
+                    str(d / "dovecot.conf"),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=d,
+                start_new_session=True,
+                env={"PATH": _PATH, "LANG": "C"},
+            )
         dovecot = self._dovecot
         if not _wait_greeting(self.ports["lmtp"], b"Dovecot", time.monotonic() + 15, lambda: dovecot.poll() is None):
-            raise RuntimeError("Dovecot did not start:\n" + _tail(d / "dovecot.stdout") + "\n" +
-                               _tail(d / "dovecot.log"))
+            raise RuntimeError(
+                "Dovecot did not start:\n" + _tail(d / "dovecot.stdout") + "\n" + _tail(d / "dovecot.log")
+            )
 
     def _start_postfix(self, base: Path, port: int, hostname: str) -> None:
         etc, log = base / "etc", base / "maillog"
@@ -574,8 +621,9 @@ protocol lmtp {{
             os.umask(umask)
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def stop(self) -> None:
@@ -586,9 +634,13 @@ protocol lmtp {{
         errors: list[str] = []
         for etc in reversed(self._started):  # A first: it feeds B
             try:
-                subprocess.run(["script", "-qec", shlex.join(["postfix", "-c", str(etc), "stop"]), "/dev/null"],
-                               stdin=subprocess.DEVNULL, capture_output=True, env={**os.environ, "PATH": _PATH},
-                               timeout=60)
+                subprocess.run(
+                    ["script", "-qec", shlex.join(["postfix", "-c", str(etc), "stop"]), "/dev/null"],
+                    stdin=subprocess.DEVNULL,
+                    capture_output=True,
+                    env={**os.environ, "PATH": _PATH},
+                    timeout=60,
+                )
             except (OSError, subprocess.SubprocessError) as exc:
                 errors.append(f"postfix -c {etc} stop: {exc}")  # the kill below still applies
         for etc in reversed(self._started):
@@ -714,15 +766,24 @@ def _self_check(messages: int = 300, connections: int = 4, per_connection: int =
             msgid = make_msgid(idstring=f"n{i}", domain="opa.test")
             m["Message-ID"] = msgid
             m.set_content("Compte rendu en pièce jointe.\n")
-            m.add_attachment(os.urandom(200_000), maintype="application", subtype="octet-stream",
-                             filename=f"piece-{i}.bin")
+            m.add_attachment(
+                os.urandom(200_000), maintype="application", subtype="octet-stream", filename=f"piece-{i}.bin"
+            )
             items.append((msgid.strip("<>"), to, m.as_bytes()))
         print(f"{messages} messages of {sum(len(r) for *_x, r in items) / messages / 1000:.0f} KB on average")
 
         t0 = time.monotonic()
-        with ReferenceChain(base / "chain", ca_pem=authority.cert_path, a_cert=a.cert, a_key=a.key,
-                            b_cert=b.cert, b_key=b.key, sender_domain="opa.test", recipient_domain="opb.test",
-                            recipients=recipients) as chain:
+        with ReferenceChain(
+            base / "chain",
+            ca_pem=authority.cert_path,
+            a_cert=a.cert,
+            a_key=a.key,
+            b_cert=b.cert,
+            b_key=b.key,
+            sender_domain="opa.test",
+            recipient_domain="opb.test",
+            recipients=recipients,
+        ) as chain:
             print(f"chain up in {time.monotonic() - t0:.2f} s, ports {chain.ports}, B named {chain.b_host}")
             context = ssl.create_default_context(cafile=str(authority.cert_path))
             work: queue.Queue[tuple[str, str, bytes]] = queue.Queue()
@@ -758,16 +819,26 @@ def _self_check(messages: int = 300, connections: int = 4, per_connection: int =
             done = chain.wait_for(messages, timeout=300)
             mine = {k: v for k, v in done.items() if k in sent}
             if len(mine) < messages:
-                raise SystemExit(f"only {len(mine)} of {messages} delivered\n" + _tail(chain.a_dir / "maillog") +
-                                 "\n" + _tail(chain.b_dir / "maillog") + "\n" + _tail(chain.d_dir / "dovecot.log"))
+                raise SystemExit(
+                    f"only {len(mine)} of {messages} delivered\n"
+                    + _tail(chain.a_dir / "maillog")
+                    + "\n"
+                    + _tail(chain.b_dir / "maillog")
+                    + "\n"
+                    + _tail(chain.d_dir / "dovecot.log")
+                )
             last = max(mine.values())
             latencies = sorted((mine[k] - sent[k]) * 1000 for k in sent)
             p50 = latencies[len(latencies) // 2]
             p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
-            print(f"submitted {messages} in {submitted - start:.2f} s ({messages / (submitted - start):.1f}/s) "
-                  f"over {connections} STARTTLS connections, {per_connection} messages per connection")
-            print(f"delivered {len(mine)} in {last - start:.2f} s: {messages / (last - start):.1f} messages/s "
-                  f"end to end; latency p50 {p50:.0f} ms, p95 {p95:.0f} ms, max {latencies[-1]:.0f} ms")
+            print(
+                f"submitted {messages} in {submitted - start:.2f} s ({messages / (submitted - start):.1f}/s) "
+                f"over {connections} STARTTLS connections, {per_connection} messages per connection"
+            )
+            print(
+                f"delivered {len(mine)} in {last - start:.2f} s: {messages / (last - start):.1f} messages/s "
+                f"end to end; latency p50 {p50:.0f} ms, p95 {p95:.0f} ms, max {latencies[-1]:.0f} ms"
+            )
             verified = "Verified TLS connection established" in (chain.a_dir / "maillog").read_text()
             trusted = "Trusted TLS connection established" in (chain.b_dir / "maillog").read_text()
             print(f"A verified B's certificate: {verified}; B trusted A's client certificate: {trusted}")

@@ -53,16 +53,33 @@ GOALS = {"creations_per_s": 200, "dispensations_per_s": 500}
 NOW = "2026-11-01T08:00:00+00:00"
 PASSWORD = "mot-de-passe-bench-ordonnance"
 REDIRECT = "https://lap.example.fr/callback"
-CABINET, PHARMACIE = "3" + "98000000" + luhn_check_digit("98000000") + "00011", "3" + "97000000" + luhn_check_digit(
-    "97000000") + "00012"
+CABINET, PHARMACIE = (
+    "3" + "98000000" + luhn_check_digit("98000000") + "00011",
+    "3" + "97000000" + luhn_check_digit("97000000") + "00012",
+)
 GPS = [("8" + p + luhn_check_digit(p), p + luhn_check_digit(p)) for p in (f"18{i:08d}" for i in range(1, 17))]
 PHARMACISTS = [("8" + p + luhn_check_digit(p), p + luhn_check_digit(p)) for p in (f"28{i:08d}" for i in range(1, 9))]
-LINES = (Line(1, LineKind.MEDICAMENT, "Paracétamol 1 000 mg comprimé", "3400930000014", SYS_CIP,
-              "1 comprimé si fièvre, 3 par jour au plus", 1, "boîte"),
-         Line(2, LineKind.DISPOSITIF, "Thermomètre médical"),
-         Line(3, LineKind.ACTE, "", instructions="Soins infirmiers : prise de sang à domicile"))
-PRESCRIBER_ZONE = papier.PaperPrescriber("Dr MARTIN Claire", ("26 avenue du Professeur Lemierre", "72020 Paris"),
-                                         "Médecine Générale", "99900038441", "991118019")
+LINES = (
+    Line(
+        1,
+        LineKind.MEDICAMENT,
+        "Paracétamol 1 000 mg comprimé",
+        "3400930000014",
+        SYS_CIP,
+        "1 comprimé si fièvre, 3 par jour au plus",
+        1,
+        "boîte",
+    ),
+    Line(2, LineKind.DISPOSITIF, "Thermomètre médical"),
+    Line(3, LineKind.ACTE, "", instructions="Soins infirmiers : prise de sang à domicile"),
+)
+PRESCRIBER_ZONE = papier.PaperPrescriber(
+    "Dr MARTIN Claire",
+    ("26 avenue du Professeur Lemierre", "72020 Paris"),
+    "Médecine Générale",
+    "99900038441",
+    "991118019",
+)
 PATIENT_ZONE = papier.PaperPatient("ESSAI", "Alain", date(1975, 1, 1), 80)
 console = Console()
 
@@ -85,8 +102,22 @@ def prepare(data: Path) -> None:
     house = House.open(load_settings().with_overrides(data_dir=data))
     with house.db.write() as conn:
         for sid, name in ((CABINET, "CABINET MEDICAL DE BENCH"), (PHARMACIE, "PHARMACIE DE BENCH")):
-            put(conn, [build.organization(sid, name, NOW, siret=sid[1:], entity="LEGAL-ENTITY", secteur="SA07",
-                                          city="LYON", postal_code="69002", insee="69382")])
+            put(
+                conn,
+                [
+                    build.organization(
+                        sid,
+                        name,
+                        NOW,
+                        siret=sid[1:],
+                        entity="LEGAL-ENTITY",
+                        secteur="SA07",
+                        city="LYON",
+                        postal_code="69002",
+                        insee="69382",
+                    )
+                ],
+            )
         for i, (idnatps, rpps) in enumerate(GPS + PHARMACISTS):
             profession, site = ("10", CABINET) if i < len(GPS) else ("21", PHARMACIE)
             put(conn, [build.practitioner(rpps, f"BENCH{i}", "Alex", "DR", profession, "C", None, NOW)])
@@ -103,30 +134,49 @@ def tokens(base: str, data: Path, people: list[tuple[str, str]]) -> list[str]:
     from maison.identite.psc.client import sign_in
 
     client = json.loads((data / "client.json").read_text())
-    return [sign_in(base, client["id"], client["secret"], REDIRECT, idnatps, password=PASSWORD)["access_token"]
-            for idnatps, _ in people]
+    return [
+        sign_in(base, client["id"], client["secret"], REDIRECT, idnatps, password=PASSWORD)["access_token"]
+        for idnatps, _ in people
+    ]
 
 
 def envelope(consent: bool) -> dict:
     requests = [
-        {"resourceType": "MedicationRequest", "intent": "order",
-         "medicationCodeableConcept": {"coding": [{"system": SYS_CIP, "code": LINES[0].code}], "text": LINES[0].label},
-         "dosageInstruction": [{"text": LINES[0].instructions}],
-         "dispenseRequest": {"quantity": {"value": 1, "unit": "boîte"}}},
+        {
+            "resourceType": "MedicationRequest",
+            "intent": "order",
+            "medicationCodeableConcept": {
+                "coding": [{"system": SYS_CIP, "code": LINES[0].code}],
+                "text": LINES[0].label,
+            },
+            "dosageInstruction": [{"text": LINES[0].instructions}],
+            "dispenseRequest": {"quantity": {"value": 1, "unit": "boîte"}},
+        },
         {"resourceType": "DeviceRequest", "intent": "order", "codeCodeableConcept": {"text": LINES[1].label}},
-        {"resourceType": "ServiceRequest", "intent": "order", "code": {"text": LINES[2].instructions}}]
-    group = {"resourceType": "RequestGroup", "intent": "order", "status": "active",
-             "authoredOn": date.today().isoformat(), "extension": [{"url": fhir.EXT_CONSENT, "valueBoolean": consent}],
-             "action": [{"resource": {"reference": f"urn:uuid:r{i}"}} for i in range(len(requests))]}
-    return {"resourceType": "Bundle", "type": "collection", "entry": [{"fullUrl": "urn:uuid:rg", "resource": group}]
-            + [{"fullUrl": f"urn:uuid:r{i}", "resource": r} for i, r in enumerate(requests)]}
+        {"resourceType": "ServiceRequest", "intent": "order", "code": {"text": LINES[2].instructions}},
+    ]
+    group = {
+        "resourceType": "RequestGroup",
+        "intent": "order",
+        "status": "active",
+        "authoredOn": date.today().isoformat(),
+        "extension": [{"url": fhir.EXT_CONSENT, "valueBoolean": consent}],
+        "action": [{"resource": {"reference": f"urn:uuid:r{i}"}} for i in range(len(requests))],
+    }
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"fullUrl": "urn:uuid:rg", "resource": group}]
+        + [{"fullUrl": f"urn:uuid:r{i}", "resource": r} for i, r in enumerate(requests)],
+    }
 
 
 def _prescriber_thread(base: str, token: str, idnatps: str, count: int, out: list) -> None:
     """One LAP: create, then print. Records (number, seconds from POST to PDF, PDF bytes)."""
     bodies = [json.dumps(envelope(consent=i % 2 == 0)).encode() for i in range(2)]
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}",
-                                              "Content-Type": "application/fhir+json"}, timeout=30) as http:
+    with httpx.Client(
+        base_url=base, headers={"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"}, timeout=30
+    ) as http:
         for i in range(count):
             started = time.perf_counter()
             r = http.post("/ordonnance/RequestGroup", content=bodies[i % 2])
@@ -134,16 +184,23 @@ def _prescriber_thread(base: str, token: str, idnatps: str, count: int, out: lis
                 out.append(("", time.perf_counter() - started, r.status_code))
                 continue
             number = r.headers["location"].rsplit("/", 1)[1]
-            prescription = Prescription(number, Prescriber(idnatps, CABINET, "LAP de bench", "10"), datetime.now(UTC),
-                                        date.today(), i % 2 == 0, LINES)
+            prescription = Prescription(
+                number,
+                Prescriber(idnatps, CABINET, "LAP de bench", "10"),
+                datetime.now(UTC),
+                date.today(),
+                i % 2 == 0,
+                LINES,
+            )
             pdf = papier.ordonnance_pdf(prescription, PRESCRIBER_ZONE, PATIENT_ZONE)
             out.append((number, time.perf_counter() - started, len(pdf)))
 
 
 def _prescriber_process(base: str, work: list[tuple[str, str, int]], results) -> None:
     out: list = []
-    threads = [threading.Thread(target=_prescriber_thread, args=(base, token, idnatps, n, out))
-               for token, idnatps, n in work]
+    threads = [
+        threading.Thread(target=_prescriber_thread, args=(base, token, idnatps, n, out)) for token, idnatps, n in work
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -156,8 +213,10 @@ def create(base: str, data: Path, count: int, processes: int, threads: int) -> t
     per = count // (processes * threads)
     ctx = multiprocessing.get_context("spawn")
     results = ctx.Queue()
-    work = [[(toks[(p * threads + t) % len(toks)], GPS[(p * threads + t) % len(GPS)][0], per) for t in range(threads)]
-            for p in range(processes)]
+    work = [
+        [(toks[(p * threads + t) % len(toks)], GPS[(p * threads + t) % len(GPS)][0], per) for t in range(threads)]
+        for p in range(processes)
+    ]
     procs = [ctx.Process(target=_prescriber_process, args=(base, w, results)) for w in work]
     started = time.perf_counter()
     for p in procs:
@@ -168,21 +227,44 @@ def create(base: str, data: Path, count: int, processes: int, threads: int) -> t
         p.join()
     ok = [d for d in done if d[0]]
     latencies = sorted(d[1] * 1000 for d in ok)
-    pct = (lambda q: round(latencies[min(len(latencies) - 1, int(q * len(latencies)))],
-                           1)) if latencies else (lambda q: None)
-    return ({"created": len(ok), "errors": len(done) - len(ok), "seconds": round(elapsed, 1),
-             "per_s": round(len(ok) / elapsed, 1), "p50_ms": pct(0.5), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
-             "pdf_kb": round(sum(d[2] for d in ok) / max(1, len(ok)) / 1000, 1),
-             "connections": processes * threads}, [d[0] for d in ok])
+    pct = (
+        (lambda q: round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 1))
+        if latencies
+        else (lambda q: None)
+    )
+    return (
+        {
+            "created": len(ok),
+            "errors": len(done) - len(ok),
+            "seconds": round(elapsed, 1),
+            "per_s": round(len(ok) / elapsed, 1),
+            "p50_ms": pct(0.5),
+            "p95_ms": pct(0.95),
+            "p99_ms": pct(0.99),
+            "pdf_kb": round(sum(d[2] for d in ok) / max(1, len(ok)) / 1000, 1),
+            "connections": processes * threads,
+        },
+        [d[0] for d in ok],
+    )
 
 
-EXECUTER = json.dumps({"resourceType": "Parameters", "parameter": [
-    {"name": "ligne", "part": [{"name": "numero", "valueInteger": 1}, {"name": "resultat", "valueCode": "delivre"}]},
-    {"name": "aLaDelivrance", "valueBoolean": True}]})
-DISPENSE_REQUEST = ('local number, token = items[i]:match("(%S+) (%S+)")\n'
-                    '  local h = {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/fhir+json"}\n'
-                    '  return wrk.format("POST", "/ordonnance/RequestGroup/" .. number .. "/$executer", h, [['
-                    + EXECUTER + ']])')
+EXECUTER = json.dumps(
+    {
+        "resourceType": "Parameters",
+        "parameter": [
+            {
+                "name": "ligne",
+                "part": [{"name": "numero", "valueInteger": 1}, {"name": "resultat", "valueCode": "delivre"}],
+            },
+            {"name": "aLaDelivrance", "valueBoolean": True},
+        ],
+    }
+)
+DISPENSE_REQUEST = (
+    'local number, token = items[i]:match("(%S+) (%S+)")\n'
+    '  local h = {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/fhir+json"}\n'
+    '  return wrk.format("POST", "/ordonnance/RequestGroup/" .. number .. "/$executer", h, [[' + EXECUTER + "]])"
+)
 
 
 def dispense(port: int, base: str, data: Path, numbers: list[str], connections: int, seconds: int) -> dict:
@@ -211,19 +293,33 @@ def main() -> None:
     parser.add_argument("--connections", default="16,32", help="dispensation load levels (wrk connections)")
     parser.add_argument("--seconds", type=int, default=6, help="duration of each dispensation level")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="server processes")
-    parser.add_argument("--synchronous", default="full", choices=["normal", "full"],
-                        help="SQLite commit mode (full: every commit waits for the WAL's fsync)")
+    parser.add_argument(
+        "--synchronous",
+        default="full",
+        choices=["normal", "full"],
+        help="SQLite commit mode (full: every commit waits for the WAL's fsync)",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True)
     data = ROOT / "bench" / ".cache" / "ordonnance"
     prepare(data)
     url = f"sqlite:///{data / 'maison.db'}?synchronous={args.synchronous}"
-    port, env = _port(), {**os.environ, "MAISON_DATA_DIR": str(data), "MAISON_DATABASE_URL": url,
-                          "MAISON_REFERENCE_PATH": str(load_settings().reference_path)}
+    port, env = (
+        _port(),
+        {
+            **os.environ,
+            "MAISON_DATA_DIR": str(data),
+            "MAISON_DATABASE_URL": url,
+            "MAISON_REFERENCE_PATH": str(load_settings().reference_path),
+        },
+    )
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "maison", "serve", "--port", str(port), "--workers",
-                               str(args.workers)], env=env, stdout=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "maison", "serve", "--port", str(port), "--workers", str(args.workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     levels = []
     try:
         for _ in range(300):
@@ -248,25 +344,48 @@ def main() -> None:
         server.wait(timeout=20)
     best = max((r["per_s"] for r in levels if not r["errors"]), default=0)
     result = {
-        "benchmark": "ordonnance-numerique", "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "benchmark": "ordonnance-numerique",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "server_workers": args.workers, "sqlite_synchronous": args.synchronous, "creation": creation,
-        "dispensation": levels, "goals": GOALS,
-        "goals_met": {"creations": creation["per_s"] >= GOALS["creations_per_s"] and not creation["errors"],
-                      "dispensations": best >= GOALS["dispensations_per_s"]},
+        "server_workers": args.workers,
+        "sqlite_synchronous": args.synchronous,
+        "creation": creation,
+        "dispensation": levels,
+        "goals": GOALS,
+        "goals_met": {
+            "creations": creation["per_s"] >= GOALS["creations_per_s"] and not creation["errors"],
+            "dispensations": best >= GOALS["dispensations_per_s"],
+        },
     }
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "ordonnance.json").write_text(json.dumps(result, indent=2))
-    table = Table(title=f"Ordonnance numérique — {args.workers} server process(es), SQLite synchronous="
-                        f"{args.synchronous}, {os.cpu_count()} cores")
+    table = Table(
+        title=f"Ordonnance numérique — {args.workers} server process(es), SQLite synchronous="
+        f"{args.synchronous}, {os.cpu_count()} cores"
+    )
     for col in ("step", "load", "per s", "p50 ms", "p95 ms", "p99 ms", "errors", "goal"):
         table.add_column(col, justify="right")
-    table.add_row("create + PDF/QR", f"{creation['connections']} LAP sessions", f"{creation['per_s']:.0f}",
-                  str(creation["p50_ms"]), str(creation["p95_ms"]), str(creation["p99_ms"]), str(creation["errors"]),
-                  f"≥ {GOALS['creations_per_s']}")
+    table.add_row(
+        "create + PDF/QR",
+        f"{creation['connections']} LAP sessions",
+        f"{creation['per_s']:.0f}",
+        str(creation["p50_ms"]),
+        str(creation["p95_ms"]),
+        str(creation["p99_ms"]),
+        str(creation["errors"]),
+        f"≥ {GOALS['creations_per_s']}",
+    )
     for r in levels:
-        table.add_row("$executer", f"{r['connections']} wrk connections", f"{r['per_s']:.0f}", f"{r['p50_ms']:.1f}",
-                      f"{r['p95_ms']:.1f}", f"{r['p99_ms']:.1f}", str(r["errors"]), f"≥ {GOALS['dispensations_per_s']}")
+        table.add_row(
+            "$executer",
+            f"{r['connections']} wrk connections",
+            f"{r['per_s']:.0f}",
+            f"{r['p50_ms']:.1f}",
+            f"{r['p95_ms']:.1f}",
+            f"{r['p99_ms']:.1f}",
+            str(r["errors"]),
+            f"≥ {GOALS['dispensations_per_s']}",
+        )
     console.print(table)
     console.print(f"goals: {result['goals_met']}")
 

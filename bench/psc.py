@@ -86,10 +86,20 @@ def prepare(data: Path, codes: int) -> tuple[str, list[str]]:
     for i in range(codes):
         verifier = f"verifier-{i:08d}-" + "x" * 40
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-        code = provider.issue_code(client, "899900038441", redirect_uri=REDIRECT, code_challenge=challenge,
-                                   nonce=None, scope="openid scope_all", auth_mode="MOBILE")
-        bodies.append(urlencode({"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
-                                 "code_verifier": verifier}))
+        code = provider.issue_code(
+            client,
+            "899900038441",
+            redirect_uri=REDIRECT,
+            code_challenge=challenge,
+            nonce=None,
+            scope="openid scope_all",
+            auth_mode="MOBILE",
+        )
+        bodies.append(
+            urlencode(
+                {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier}
+            )
+        )
     provider.keys.signing()  # the signing key exists before the workers start
     db.dispose()
     basic = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
@@ -112,9 +122,11 @@ def main() -> None:
     (data / "bodies.txt").write_text("\n".join(bodies))
     (data / "load.lua").write_text(LUA % (data / "bodies.txt", basic))
     port = _port()
-    server = subprocess.Popen([sys.executable, "-m", "maison", "serve", "--port", str(port), "--workers",
-                               str(args.workers)], env={**os.environ, "MAISON_DATA_DIR": str(data)},
-                              stdout=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "maison", "serve", "--port", str(port), "--workers", str(args.workers)],
+        env={**os.environ, "MAISON_DATA_DIR": str(data)},
+        stdout=subprocess.DEVNULL,
+    )
     try:
         for _ in range(200):
             try:
@@ -123,19 +135,37 @@ def main() -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
         time.sleep(1)
-        out = subprocess.run(["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s", "-s", str(data / "load.lua"),
-                              f"http://127.0.0.1:{port}"], capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{args.connections}",
+                f"-d{args.seconds}s",
+                "-s",
+                str(data / "load.lua"),
+                f"http://127.0.0.1:{port}",
+            ],
+            capture_output=True,
+            text=True,
+        ).stdout
     finally:
         server.terminate()
         server.wait(timeout=20)
     stats = json.loads(re.search(r"JSON (\{.*\})", out).group(1))
     rps = stats["requests"] / (stats["duration_us"] / 1e6)
     result = {
-        "benchmark": "psc-token-code-exchange", "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "benchmark": "psc-token-code-exchange",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "workers": args.workers, "connections": args.connections, "seconds": args.seconds,
-        "exchanges": stats["requests"], "failed": stats["non2xx"] + stats["errors"], "exchanges_per_s": round(rps, 1),
-        "p50_ms": stats["p50_us"] / 1000, "p99_ms": stats["p99_us"] / 1000, "goal": {"exchanges_per_s": GOAL},
+        "workers": args.workers,
+        "connections": args.connections,
+        "seconds": args.seconds,
+        "exchanges": stats["requests"],
+        "failed": stats["non2xx"] + stats["errors"],
+        "exchanges_per_s": round(rps, 1),
+        "p50_ms": stats["p50_us"] / 1000,
+        "p99_ms": stats["p99_us"] / 1000,
+        "goal": {"exchanges_per_s": GOAL},
         "goal_met": rps >= GOAL and stats["non2xx"] == 0,
     }
     shutil.rmtree(data, ignore_errors=True)
@@ -144,8 +174,14 @@ def main() -> None:
     table = Table(title="Pro Santé Connect — authorization code exchanges")
     for col in ("exchanges/s", "p50 ms", "p99 ms", "exchanges", "failed", "goal met"):
         table.add_column(col, justify="right")
-    table.add_row(f"{rps:,.0f}", f"{result['p50_ms']:.2f}", f"{result['p99_ms']:.2f}", str(stats["requests"]),
-                  str(result["failed"]), "yes" if result["goal_met"] else "no")
+    table.add_row(
+        f"{rps:,.0f}",
+        f"{result['p50_ms']:.2f}",
+        f"{result['p99_ms']:.2f}",
+        str(stats["requests"]),
+        str(result["failed"]),
+        "yes" if result["goal_met"] else "no",
+    )
     console.print(table)
     console.print(f"goal: ≥ {GOAL} code exchanges/s")
 

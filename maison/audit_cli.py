@@ -39,8 +39,10 @@ def checkpoint(data_dir: Path = typer.Option(None)) -> None:
     if written is None:
         console.print("Rien de nouveau : le dernier point de contrôle couvre déjà la tête de chaîne.")
     else:
-        console.print(f"Point de contrôle seq {written['seq']} ({written['hash'][:16]}…) signé, "
-                      f"clé {written['key']}, dans {settings.effective_checkpoint_path}")
+        console.print(
+            f"Point de contrôle seq {written['seq']} ({written['hash'][:16]}…) signé, "
+            f"clé {written['key']}, dans {settings.effective_checkpoint_path}"
+        )
 
 
 @audit.command("cle-publique")
@@ -52,9 +54,12 @@ def public_key(data_dir: Path = typer.Option(None)) -> None:
 
 
 @audit.command("verify")
-def verify(data_dir: Path = typer.Option(None),
-           cle_publique: Path = typer.Option(
-               None, "--cle-publique", help="Verify with this public key (PEM) instead of the key store's")) -> None:
+def verify(
+    data_dir: Path = typer.Option(None),
+    cle_publique: Path = typer.Option(
+        None, "--cle-publique", help="Verify with this public key (PEM) instead of the key store's"
+    ),
+) -> None:
     """Check the chain record by record and against every signed checkpoint; say where it breaks."""
     from maison.core import audit_anchor
     from maison.core.keystore import KeyStoreError
@@ -62,8 +67,11 @@ def verify(data_dir: Path = typer.Option(None),
 
     settings = _settings(data_dir)
     try:
-        public = (audit_anchor.load_public_key(cle_publique.read_bytes()) if cle_publique
-                  else audit_anchor.Signer(settings.keystore()).public)
+        public = (
+            audit_anchor.load_public_key(cle_publique.read_bytes())
+            if cle_publique
+            else audit_anchor.Signer(settings.keystore()).public
+        )
     except (OSError, ValueError, KeyStoreError) as exc:
         console.print(f"[red]Vérification impossible[/] : {exc}")
         raise typer.Exit(2) from None
@@ -87,12 +95,15 @@ def _render(report, path: Path) -> None:
     console.print(table)
     if report.intact:
         if report.checkpoints == 0:
-            console.print("[yellow]Chaîne intègre mais non ancrée[/] : aucun point de contrôle signé "
-                          "(`maison audit checkpoint`).")
+            console.print(
+                "[yellow]Chaîne intègre mais non ancrée[/] : aucun point de contrôle signé (`maison audit checkpoint`)."
+            )
         else:
-            console.print(f"[green]Intègre[/] : chaîne cohérente et conforme aux {report.checkpoints} point(s) "
-                          f"de contrôle; {report.head_seq - report.anchored_seq} enregistrement(s) postérieurs "
-                          "au dernier point, pas encore ancrés.")
+            console.print(
+                f"[green]Intègre[/] : chaîne cohérente et conforme aux {report.checkpoints} point(s) "
+                f"de contrôle; {report.head_seq - report.anchored_seq} enregistrement(s) postérieurs "
+                "au dernier point, pas encore ancrés."
+            )
         return
     problems = Table(title="Ruptures", show_lines=False)
     for col in ("nature", "seq", "point (ligne)", "détail"):
@@ -101,5 +112,6 @@ def _render(report, path: Path) -> None:
         problems.add_row(finding.kind, str(finding.seq or "—"), str(finding.line or "—"), finding.message)
     console.print(problems)
     first = report.first_bad_seq
-    console.print("[red]Piste d'audit altérée[/]"
-                  + (f" : premier enregistrement en cause seq {first}." if first else "."))
+    console.print(
+        "[red]Piste d'audit altérée[/]" + (f" : premier enregistrement en cause seq {first}." if first else ".")
+    )

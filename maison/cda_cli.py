@@ -29,21 +29,29 @@ def render(report: CdaReport, console: Console) -> None:
     table.add_column("valeur")
     author = h.authors[0] if h.authors else None
     rows = [
-        ("uniqueId", h.unique_id or "—"), ("niveau", h.level), ("typeCode", _code(h.type_code)),
+        ("uniqueId", h.unique_id or "—"),
+        ("niveau", h.level),
+        ("typeCode", _code(h.type_code)),
         ("classCode", TYPE_CLASS.get(h.type_code.code, "—") if h.type_code else "—"),
-        ("formatCode", report.format_code or "—"), ("titre", h.title or "—"),
+        ("formatCode", report.format_code or "—"),
+        ("titre", h.title or "—"),
         ("creationTime (UTC)", h.creation.isoformat() if h.creation else h.effective_time or "—"),
-        ("confidentialité", _code(h.confidentiality)), ("langue", h.language or "—"),
+        ("confidentialité", _code(h.confidentiality)),
+        ("langue", h.language or "—"),
         ("patient INS", str(h.patient.ins) if h.patient.ins else "—"),
         ("patient", f"{h.patient.birth_family} {h.patient.birth_givens} ({h.patient.gender}, {h.patient.birth_date})"),
-        ("auteur",
-         f"{author.idnatps or author.device or '—'} {author.family} {author.given}".strip() if author else "—"),
+        (
+            "auteur",
+            f"{author.idnatps or author.device or '—'} {author.family} {author.given}".strip() if author else "—",
+        ),
         ("spécialité auteur", _code(author.code) if author else "—"),
         ("structure gardienne", str(h.custodian) if h.custodian else "—"),
-        ("cadre d'exercice", _code(h.practice_setting)), ("secteur d'activité", _code(h.facility_type)),
+        ("cadre d'exercice", _code(h.practice_setting)),
+        ("secteur d'activité", _code(h.facility_type)),
         ("acte", f"{h.service_start} → {h.service_stop or '…'}"),
         ("codes événement", ", ".join(c.code for c in h.event_codes) or "—"),
-        ("remplace", h.replaces or "—"), ("études PACS", ", ".join(h.study_instance_uids) or "—"),
+        ("remplace", h.replaces or "—"),
+        ("études PACS", ", ".join(h.study_instance_uids) or "—"),
         ("taille / SHA-1", f"{report.size} octets / {report.sha1_base64}"),
     ]
     for name, value in rows:
@@ -57,8 +65,9 @@ def render(report: CdaReport, console: Console) -> None:
     for column in ("gravité", "code", "message", "où", "source"):
         problems.add_column(column)
     for f in report.findings:
-        problems.add_row("erreur" if f.severity == "error" else "avertissement", f.code, f.message, f.location,
-                         f.source)
+        problems.add_row(
+            "erreur" if f.severity == "error" else "avertissement", f.code, f.message, f.location, f.source
+        )
     console.print(problems)
 
 
@@ -69,10 +78,14 @@ def inspect(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="
     console = Console()
     try:
         schematrons = settings.reference_path / "cisis" / "schematrons"
-        report = inspect_cda(file.read_bytes(), Terminology.from_settings(settings, read_value_set),
-                             settings.reference_path,
-                             max_bytes=max(settings.max_body_bytes, file.stat().st_size),
-                             schematrons=schematrons if schematrons.is_dir() else None, volet_formats=VOLET_FORMAT)
+        report = inspect_cda(
+            file.read_bytes(),
+            Terminology.from_settings(settings, read_value_set),
+            settings.reference_path,
+            max_bytes=max(settings.max_body_bytes, file.stat().st_size),
+            schematrons=schematrons if schematrons.is_dir() else None,
+            volet_formats=VOLET_FORMAT,
+        )
     except MaisonError as exc:
         console.print(f"[red]refusé[/red] ({exc.code}) : {exc.message}")
         raise typer.Exit(2) from None

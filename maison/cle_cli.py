@@ -30,14 +30,19 @@ def _database(data_dir: Path | None):
 
 
 @cle.command("emettre")
-def emettre(structure: str = typer.Argument(..., help="The structure (IdNatStruct or Annuaire id; 'maison' for the "
-                                                      "house's administrator)"),
-            portee: str = typer.Option("logiciel", help="administrateur-structure, logiciel, accueil, operateur-mss, "
-                                                        "fournisseur-lpp or administrateur-maison"),
-            logiciel: str = typer.Option(..., help="The software the key is for"),
-            personne: str = typer.Option(..., help="Who the key is issued to"),
-            role: str = typer.Option("", help="The holder's role, kept in the audit trail"),
-            data_dir: Path = typer.Option(None)) -> None:
+def emettre(
+    structure: str = typer.Argument(
+        ..., help="The structure (IdNatStruct or Annuaire id; 'maison' for the house's administrator)"
+    ),
+    portee: str = typer.Option(
+        "logiciel",
+        help="administrateur-structure, logiciel, accueil, operateur-mss, fournisseur-lpp or administrateur-maison",
+    ),
+    logiciel: str = typer.Option(..., help="The software the key is for"),
+    personne: str = typer.Option(..., help="Who the key is issued to"),
+    role: str = typer.Option("", help="The holder's role, kept in the audit trail"),
+    data_dir: Path = typer.Option(None),
+) -> None:
     """Issue a key and print it once."""
     from maison.core.auth import KeyScope, issue_key
 
@@ -55,9 +60,14 @@ def emettre(structure: str = typer.Argument(..., help="The structure (IdNatStruc
 
 
 @cle.command("revoquer")
-def revoquer(empreinte: str = typer.Argument(..., help="The first 12+ characters of the key's digest, as the "
-                                                       "securite.cle-emise record of the audit trail gives it"),
-             data_dir: Path = typer.Option(None)) -> None:
+def revoquer(
+    empreinte: str = typer.Argument(
+        ...,
+        help="The first 12+ characters of the key's digest, as the "
+        "securite.cle-emise record of the audit trail gives it",
+    ),
+    data_dir: Path = typer.Option(None),
+) -> None:
     """Revoke a key: it is refused from the next call on."""
     from maison.core.auth import revoke_key
 

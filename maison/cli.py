@@ -38,17 +38,21 @@ def _settings(data_dir: Path | None, host: str | None = None, port: int | None =
 
 
 @app.command()
-def serve(host: str = typer.Option(None, help="Listen address (default 127.0.0.1)"),
-          port: int = typer.Option(None, help="HTTP port (default 8080)"),
-          data_dir: Path = typer.Option(None, help="Where the embedded SQLite database lives"),
-          workers: int = typer.Option(1, help="Server processes sharing the port (one per core)")) -> None:
+def serve(
+    host: str = typer.Option(None, help="Listen address (default 127.0.0.1)"),
+    port: int = typer.Option(None, help="HTTP port (default 8080)"),
+    data_dir: Path = typer.Option(None, help="Where the embedded SQLite database lives"),
+    workers: int = typer.Option(1, help="Server processes sharing the port (one per core)"),
+) -> None:
     """Run every service of the house, one HTTP port, each service under its own path."""
     from maison.serving import serve as run
 
     settings = _settings(data_dir, host, port)
     scheme = "https" if settings.tls_cert else "http"
-    console.print(f"Maison on {scheme}://{settings.host}:{settings.port}/ — {workers} process(es), "
-                  f"database {settings.effective_database_url}")
+    console.print(
+        f"Maison on {scheme}://{settings.host}:{settings.port}/ — {workers} process(es), "
+        f"database {settings.effective_database_url}"
+    )
     if settings.insi_port:
         console.print(f"INSi over mutual TLS on https://{settings.host}:{settings.insi_port}/insi/lps")
     try:
@@ -58,10 +62,12 @@ def serve(host: str = typer.Option(None, help="Listen address (default 127.0.0.1
 
 
 @app.command()
-def seed(count: int = typer.Option(100_000, help="How many synthetic identities"),
-         annuaire: int = typer.Option(0, help="How many PractitionerRole in a synthetic Annuaire Santé"),
-         seed_value: int = typer.Option(2026, "--seed", help="Random seed (reproducible)"),
-         data_dir: Path = typer.Option(None)) -> None:
+def seed(
+    count: int = typer.Option(100_000, help="How many synthetic identities"),
+    annuaire: int = typer.Option(0, help="How many PractitionerRole in a synthetic Annuaire Santé"),
+    seed_value: int = typer.Option(2026, "--seed", help="Random seed (reproducible)"),
+    data_dir: Path = typer.Option(None),
+) -> None:
     """Fill the national INS referential (and the Annuaire Santé) with synthetic data."""
     from maison.core.storage import Database
     from maison.migrations import migrate
@@ -78,12 +84,14 @@ def seed(count: int = typer.Option(100_000, help="How many synthetic identities"
 
 
 @app.command("rapport-civ")
-def rapport_civ(structure: list[str] = typer.Option(..., help="Structure(s); several make the GHT report, "
-                                                                "all of one GHT (maison ght), read as the "
-                                                                "first one's cell"),
-                semestre: str = typer.Option(..., help="AAAA-S1 or AAAA-S2"),
-                data_dir: Path = typer.Option(None),
-                json_out: bool = typer.Option(False, "--json", help="Print the whole report as JSON")) -> None:
+def rapport_civ(
+    structure: list[str] = typer.Option(
+        ..., help="Structure(s); several make the GHT report, all of one GHT (maison ght), read as the first one's cell"
+    ),
+    semestre: str = typer.Option(..., help="AAAA-S1 or AAAA-S2"),
+    data_dir: Path = typer.Option(None),
+    json_out: bool = typer.Option(False, "--json", help="Print the whole report as JSON"),
+) -> None:
     """The semester activity report of the identitovigilance cell (meetings, incidents, corrections)."""
     import getpass
 
@@ -109,11 +117,13 @@ def rapport_civ(structure: list[str] = typer.Option(..., help="Structure(s); sev
 
 
 @app.command("ght")
-def ght(code: str = typer.Option(..., help="The GHT's identifier"),
-        support: str = typer.Option(..., help="The support establishment (its structure identifier)"),
-        membre: list[str] = typer.Option([], help="An establishment party to the GHT (repeat)"),
-        nom: str = typer.Option("", help="The GHT's name"),
-        data_dir: Path = typer.Option(None)) -> None:
+def ght(
+    code: str = typer.Option(..., help="The GHT's identifier"),
+    support: str = typer.Option(..., help="The support establishment (its structure identifier)"),
+    membre: list[str] = typer.Option([], help="An establishment party to the GHT (repeat)"),
+    nom: str = typer.Option("", help="The GHT's name"),
+    data_dir: Path = typer.Option(None),
+) -> None:
     """Record a GHT and its establishments (the administrator's act: GHT reports follow it, seed 004 L349)."""
     import getpass
 
@@ -132,8 +142,11 @@ def ght(code: str = typer.Option(..., help="The GHT's identifier"),
 
 
 @app.command("stats-insi")
-def stats_insi(mois: str = typer.Option(..., help="AAAA-MM"), data_dir: Path = typer.Option(None),
-               csv_dir: Path = typer.Option(None, "--csv", help="Also write the three tables as CSV here")) -> None:
+def stats_insi(
+    mois: str = typer.Option(..., help="AAAA-MM"),
+    data_dir: Path = typer.Option(None),
+    csv_dir: Path = typer.Option(None, "--csv", help="Also write the three tables as CSV here"),
+) -> None:
     """Monthly INSi statistics by département, éditeur and établissement, counted from the audit trail."""
     from rich.table import Table
 
@@ -153,8 +166,13 @@ def stats_insi(mois: str = typer.Option(..., help="AAAA-MM"), data_dir: Path = t
             table.add_column(col, justify="left" if col in (DIMENSIONS[dimension], "") else "right")
         for key, line in rows.items():
             d = line.as_dict()
-            table.add_row(key, str(d["appels"]), *(str(d[f"cr_{a}"]) for a in ANSWERS), str(d["etablissements"]),
-                          "█" * max(1, round(20 * line.total / peak)))
+            table.add_row(
+                key,
+                str(d["appels"]),
+                *(str(d[f"cr_{a}"]) for a in ANSWERS),
+                str(d["etablissements"]),
+                "█" * max(1, round(20 * line.total / peak)),
+            )
         console.print(table)
     if csv_dir:
         for path in write_csv(tables, mois, csv_dir):
@@ -162,13 +180,15 @@ def stats_insi(mois: str = typer.Option(..., help="AAAA-MM"), data_dir: Path = t
 
 
 @app.command("insi-certificat")
-def insi_certificat(structure: str = typer.Argument(
-                        ..., help="The habilitated structure's identifier (ContexteLPS Emetteur)"),
-                    idam: str = typer.Option(..., help="The software's authorisation number (ContexteLPS IDAM)"),
-                    sortie: Path = typer.Option(None, help="Where to write the certificate and key "
-                                                           "(default: the house PKI, <data_dir>/pki)"),
-                    jours: int = typer.Option(3 * 365, help="Validity in days"),
-                    data_dir: Path = typer.Option(None)) -> None:
+def insi_certificat(
+    structure: str = typer.Argument(..., help="The habilitated structure's identifier (ContexteLPS Emetteur)"),
+    idam: str = typer.Option(..., help="The software's authorisation number (ContexteLPS IDAM)"),
+    sortie: Path = typer.Option(
+        None, help="Where to write the certificate and key (default: the house PKI, <data_dir>/pki)"
+    ),
+    jours: int = typer.Option(3 * 365, help="Validity in days"),
+    data_dir: Path = typer.Option(None),
+) -> None:
     """Issue the structure's software certificate for INSi (mutual TLS) from the house's test PKI;
     only for a structure habilitated to INSi and a known software, whose identifiers it carries."""
     import getpass
@@ -184,30 +204,38 @@ def insi_certificat(structure: str = typer.Argument(
     service = InsiService(db)
     actor = Actor(person=f"cli:{getpass.getuser()}", structure=structure, software="maison-cli", role="administrateur")
     try:
-        issued = service.issue_certificate(actor, authority(settings), structure, idam, directory=sortie,
-                                           validity=timedelta(days=jours))
+        issued = service.issue_certificate(
+            actor, authority(settings), structure, idam, directory=sortie, validity=timedelta(days=jours)
+        )
     except MaisonError as exc:
         raise typer.BadParameter(exc.message) from None
     finally:
         service.journal.close()
         db.dispose()
-    console.print(f"certificat INSi de {structure} ({idam}) : {issued.cert}, clé {issued.key} "
-                  f"(SHA-256 {issued.fingerprint()[:16]}…); autorité {authority(settings).cert_path}")
+    console.print(
+        f"certificat INSi de {structure} ({idam}) : {issued.cert}, clé {issued.key} "
+        f"(SHA-256 {issued.fingerprint()[:16]}…); autorité {authority(settings).cert_path}"
+    )
 
 
 @app.command("mss-operateur")
-def mss_operateur(identifiant: str = typer.Argument(..., help="Identifier of the operator (e.g. chu-test)"),
-                  nom: str = typer.Option(..., help="Its name"),
-                  domaine: list[str] = typer.Option(..., help="Mail domain(s) it serves"),
-                  relais: int = typer.Option(..., help="Port the other operators deliver to (SMTP, mutual TLS)"),
-                  soumission: int = typer.Option(..., help="Port its users submit mail to (SMTP, STARTTLS + AUTH)"),
-                  imap: int = typer.Option(0, help="Its IMAP port (STARTTLS); 0: none"),
-                  hote: str = typer.Option("127.0.0.1", help="Address it listens on"),
-                  annuaire: str = typer.Option(None, help="Annuaire Santé FHIR base it publishes its mailboxes to "
-                                                          "(default: this house's /annuaire; key from "
-                                                          "MAISON_MSS_ANNUAIRE_KEY, or issued here for this house's)"),
-                  sans_annuaire: bool = typer.Option(False, help="Publish nothing (a test operator)"),
-                  data_dir: Path = typer.Option(None)) -> None:
+def mss_operateur(
+    identifiant: str = typer.Argument(..., help="Identifier of the operator (e.g. chu-test)"),
+    nom: str = typer.Option(..., help="Its name"),
+    domaine: list[str] = typer.Option(..., help="Mail domain(s) it serves"),
+    relais: int = typer.Option(..., help="Port the other operators deliver to (SMTP, mutual TLS)"),
+    soumission: int = typer.Option(..., help="Port its users submit mail to (SMTP, STARTTLS + AUTH)"),
+    imap: int = typer.Option(0, help="Its IMAP port (STARTTLS); 0: none"),
+    hote: str = typer.Option("127.0.0.1", help="Address it listens on"),
+    annuaire: str = typer.Option(
+        None,
+        help="Annuaire Santé FHIR base it publishes its mailboxes to "
+        "(default: this house's /annuaire; key from "
+        "MAISON_MSS_ANNUAIRE_KEY, or issued here for this house's)",
+    ),
+    sans_annuaire: bool = typer.Option(False, help="Publish nothing (a test operator)"),
+    data_dir: Path = typer.Option(None),
+) -> None:
     """Register a local MSSanté operator in the trust space (its certificate issued by the house's
     test authority); `maison serve` then runs it, and it publishes its new mailboxes."""
     import os
@@ -226,28 +254,36 @@ def mss_operateur(identifiant: str = typer.Argument(..., help="Identifier of the
             url = (annuaire or own).rstrip("/")
             key = os.environ.get("MAISON_MSS_ANNUAIRE_KEY") or (
                 issue_key(house.db, identifiant, "maison-mss", f"operateur:{identifiant}", "operateur-mss")
-                if url == own else None)
+                if url == own
+                else None
+            )
             if key is None:
                 raise typer.BadParameter("MAISON_MSS_ANNUAIRE_KEY is needed to publish to another Annuaire")
             access = AnnuaireAccess(url, key)
-        runtime = house.mss.local_operator(identifiant, nom, domaine, Endpoints(hote, soumission, relais, imap),
-                                           annuaire=access)
+        runtime = house.mss.local_operator(
+            identifiant, nom, domaine, Endpoints(hote, soumission, relais, imap), annuaire=access
+        )
     finally:
         house.close()
-    console.print(f"opérateur {identifiant} ({', '.join(runtime.operator.domains)}) : soumission {hote}:{soumission}, "
-                  f"relais {hote}:{relais}" + (f", IMAP {hote}:{imap}" if imap else "")
-                  + f"; certificat {runtime.issued.cert} (SHA-256 {runtime.operator.certificate_sha256[:16]}…)"
-                  + (f"; publie ses BAL dans {access.url}" if access else ""))
+    console.print(
+        f"opérateur {identifiant} ({', '.join(runtime.operator.domains)}) : soumission {hote}:{soumission}, "
+        f"relais {hote}:{relais}"
+        + (f", IMAP {hote}:{imap}" if imap else "")
+        + f"; certificat {runtime.issued.cert} (SHA-256 {runtime.operator.certificate_sha256[:16]}…)"
+        + (f"; publie ses BAL dans {access.url}" if access else "")
+    )
 
 
 @app.command("mss-bal")
-def mss_bal(adresse: str = typer.Argument(..., help="The mailbox's address"),
-            operateur: str = typer.Option(..., help="The local operator that hosts it"),
-            type_: str = typer.Option(..., "--type", help="PER, ORG, APP or CAB"),
-            titulaire: str = typer.Option(..., help="IdNatPS (PER) or the structure's identifier (ORG, APP, CAB)"),
-            nom: str = typer.Option(..., help="Display name"),
-            liste_rouge: bool = typer.Option(False, help="The holder refuses to appear in the Annuaire"),
-            data_dir: Path = typer.Option(None)) -> None:
+def mss_bal(
+    adresse: str = typer.Argument(..., help="The mailbox's address"),
+    operateur: str = typer.Option(..., help="The local operator that hosts it"),
+    type_: str = typer.Option(..., "--type", help="PER, ORG, APP or CAB"),
+    titulaire: str = typer.Option(..., help="IdNatPS (PER) or the structure's identifier (ORG, APP, CAB)"),
+    nom: str = typer.Option(..., help="Display name"),
+    liste_rouge: bool = typer.Option(False, help="The holder refuses to appear in the Annuaire"),
+    data_dir: Path = typer.Option(None),
+) -> None:
     """Create a mailbox (its operator then publishes it in the Annuaire). An applicative mailbox's
     password is read from MAISON_BAL_PASSWORD (never on the command line)."""
     import os
@@ -258,27 +294,38 @@ def mss_bal(adresse: str = typer.Argument(..., help="The mailbox's address"),
     house = House.open(_settings(data_dir), migrate=False)
     try:
         house.mss.trust.get(operateur)
-        box = house.mss.mailboxes.create(SYSTEM, adresse, operateur, type_.upper(), titulaire, nom,
-                                         password=os.environ.get("MAISON_BAL_PASSWORD") or None,
-                                         liste_rouge=liste_rouge)
+        box = house.mss.mailboxes.create(
+            SYSTEM,
+            adresse,
+            operateur,
+            type_.upper(),
+            titulaire,
+            nom,
+            password=os.environ.get("MAISON_BAL_PASSWORD") or None,
+            liste_rouge=liste_rouge,
+        )
     except MaisonError as exc:
         raise typer.BadParameter(exc.message) from None
     finally:
         house.close()
-    console.print(f"BAL {box.address} ({box.kind}) créée chez {box.operator}"
-                  + ("" if box.kind == "PER" else f" pour {box.owner}")
-                  + "; publiée dans l'Annuaire à la prochaine passe de l'opérateur"
-                  + (" (liste rouge : ni trouvée ni affichée)" if box.liste_rouge else ""))
+    console.print(
+        f"BAL {box.address} ({box.kind}) créée chez {box.operator}"
+        + ("" if box.kind == "PER" else f" pour {box.owner}")
+        + "; publiée dans l'Annuaire à la prochaine passe de l'opérateur"
+        + (" (liste rouge : ni trouvée ni affichée)" if box.liste_rouge else "")
+    )
 
 
 @app.command()
-def pfi(boite: str = typer.Option(..., help="The structure's applicative mailbox (e.g. pfi@chu.mssante.fr)"),
-        structure: str = typer.Option(..., help="The structure whose patient index receives the documents"),
-        imap_host: str = typer.Option(None, help="The operator's IMAP host (default: its relay host)"),
-        imap_port: int = typer.Option(None, help="The operator's IMAP port (STARTTLS; default: the operator's)"),
-        imap_ca: Path = typer.Option(None, help="CA of the operator's TLS certificate (default: the trust space's)"),
-        imap_auth: str = typer.Option("LOGIN", help="LOGIN or PLAIN (both with the mailbox's password)"),
-        data_dir: Path = typer.Option(None)) -> None:
+def pfi(
+    boite: str = typer.Option(..., help="The structure's applicative mailbox (e.g. pfi@chu.mssante.fr)"),
+    structure: str = typer.Option(..., help="The structure whose patient index receives the documents"),
+    imap_host: str = typer.Option(None, help="The operator's IMAP host (default: its relay host)"),
+    imap_port: int = typer.Option(None, help="The operator's IMAP port (STARTTLS; default: the operator's)"),
+    imap_ca: Path = typer.Option(None, help="CA of the operator's TLS certificate (default: the trust space's)"),
+    imap_auth: str = typer.Option("LOGIN", help="LOGIN or PLAIN (both with the mailbox's password)"),
+    data_dir: Path = typer.Option(None),
+) -> None:
     """Run the structure's integration platform: its applicative mailbox read over IMAP (STARTTLS,
     IDLE when offered), every message integrated by qualified INS or put on the worklist and flagged
     `$Integre`, the MDN sent back over SMTP submission when asked. The mailbox's password is read
@@ -309,13 +356,31 @@ def pfi(boite: str = typer.Option(..., help="The structure's applicative mailbox
         house.close()
         raise typer.BadParameter(exc.message) from None
     ca = str(imap_ca or house.mss.authority.cert_path)
-    submission = Submission(operator.relay_host, operator.submission_port, str(house.mss.authority.cert_path),
-                            boite, password)
-    mailbox = ImapMailbox(ImapAccount(imap_host or operator.relay_host, imap_port or operator.imap_port or 0,
-                                      boite, password, ca, imap_auth.upper()))
-    platform = Pfi(house.db, house.mss.blobs, house.settings.reference_path, structure, mailbox, submission.send,
-                   address=boite, domain=boite.rpartition("@")[2], patients=house.patients,
-                   max_message_bytes=house.settings.mss_max_message_bytes)
+    submission = Submission(
+        operator.relay_host, operator.submission_port, str(house.mss.authority.cert_path), boite, password
+    )
+    mailbox = ImapMailbox(
+        ImapAccount(
+            imap_host or operator.relay_host,
+            imap_port or operator.imap_port or 0,
+            boite,
+            password,
+            ca,
+            imap_auth.upper(),
+        )
+    )
+    platform = Pfi(
+        house.db,
+        house.mss.blobs,
+        house.settings.reference_path,
+        structure,
+        mailbox,
+        submission.send,
+        address=boite,
+        domain=boite.rpartition("@")[2],
+        patients=house.patients,
+        max_message_bytes=house.settings.mss_max_message_bytes,
+    )
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
@@ -328,8 +393,10 @@ def pfi(boite: str = typer.Option(..., help="The structure's applicative mailbox
 
 
 @app.command("dmp-sweep")
-def dmp_sweep(data_dir: Path = typer.Option(None),
-              older_than: float = typer.Option(3600, help="Seconds a leftover must be old before it goes")) -> None:
+def dmp_sweep(
+    data_dir: Path = typer.Option(None),
+    older_than: float = typer.Option(3600, help="Seconds a leftover must be old before it goes"),
+) -> None:
     """Remove the document blobs no DMP entry names: what a crash left between a blob's write and its
     row's commit (the rows are never partial; the blobs may be orphans). Run it from time to time."""
     import sqlalchemy as sa
@@ -362,8 +429,10 @@ def chiffrer_documents(data_dir: Path = typer.Option(None)) -> None:
 
 
 @app.command()
-def demo(count: int = typer.Option(100_000, help="Synthetic identities to seed"),
-         data_dir: Path = typer.Option(Path("data/demo"), help="A fresh directory for the demo database")) -> None:
+def demo(
+    count: int = typer.Option(100_000, help="Synthetic identities to seed"),
+    data_dir: Path = typer.Option(Path("data/demo"), help="A fresh directory for the demo database"),
+) -> None:
     """Seed, start the services, and play the end-to-end scenario over the real protocols."""
     from maison.demo import play
 

@@ -52,10 +52,20 @@ def _desk_patient(ipp: str, t: Traits, *, shuffle: bool = False) -> dict:
     given = list(reversed(t.prenoms)) if shuffle and len(t.prenoms) > 1 else list(t.prenoms)
     resource = {
         "resourceType": "Patient",
-        "identifier": [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "PI"}]},
-                        "value": ipp}],
-        "name": [{"use": "official", "family": t.nom_naissance.title(), "given": [given[0].title()],
-                  "extension": [{"url": EXT_BIRTH_LIST, "valueString": " ".join(g.title() for g in given)}]}],
+        "identifier": [
+            {
+                "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "PI"}]},
+                "value": ipp,
+            }
+        ],
+        "name": [
+            {
+                "use": "official",
+                "family": t.nom_naissance.title(),
+                "given": [given[0].title()],
+                "extension": [{"url": EXT_BIRTH_LIST, "valueString": " ".join(g.title() for g in given)}],
+            }
+        ],
         "gender": {"M": "male", "F": "female"}[t.sexe],
         "birthDate": t.date_naissance.replace("-00", ""),
     }
@@ -86,10 +96,15 @@ def play(settings: Settings, count: int, console: Console) -> int:
     insi, stop_insi = demo_insi.start(house, STRUCTURE, IDAM, _free_port(), console)
 
     with house.db.read() as conn:
-        rows = conn.execute(sa.select(ins_store.ins_person).where(
-            sa.func.length(ins_store.ins_person.c.prenoms) > 8).order_by(ins_store.ins_person.c.id).limit(6)).all()
-    people = [Traits(r.nom_naissance, tuple(r.prenoms.split(" ")), r.sexe, r.date_naissance, r.lieu_naissance)
-              for r in rows]
+        rows = conn.execute(
+            sa.select(ins_store.ins_person)
+            .where(sa.func.length(ins_store.ins_person.c.prenoms) > 8)
+            .order_by(ins_store.ins_person.c.id)
+            .limit(6)
+        ).all()
+    people = [
+        Traits(r.nom_naissance, tuple(r.prenoms.split(" ")), r.sexe, r.date_naissance, r.lieu_naissance) for r in rows
+    ]
     report = Table(title="Admissions")
     for col in ("IPP", "Nom", "Prénoms", "INSi", "Essais", "Statut"):
         report.add_column(col)
@@ -100,8 +115,11 @@ def play(settings: Settings, count: int, console: Console) -> int:
         created = http.post("/fhir/Patient", json=_desk_patient(ipp, t, shuffle=(i == 1)))
         created.raise_for_status()
         pid = int(created.json()["id"])
-        lookup = insi.lookup(t if i != 1 else Traits(t.nom_naissance, tuple(reversed(t.prenoms)), t.sexe,
-                                                     t.date_naissance, t.lieu_naissance))
+        lookup = insi.lookup(
+            t
+            if i != 1
+            else Traits(t.nom_naissance, tuple(reversed(t.prenoms)), t.sexe, t.date_naissance, t.lieu_naissance)
+        )
         status = "PROV"
         if lookup.result.code.value == "00":
             assert lookup.result.individu is not None  # code 00: one identity found
@@ -110,8 +128,9 @@ def play(settings: Settings, count: int, console: Console) -> int:
             if i % 2 == 0:
                 status = house.patients.check_document(DESK, pid, "CN").status.value
         ids.append(pid)
-        report.add_row(ipp, t.nom_naissance, t.liste_prenoms, lookup.result.code.value, str(len(lookup.attempts)),
-                       status)
+        report.add_row(
+            ipp, t.nom_naissance, t.liste_prenoms, lookup.result.code.value, str(len(lookup.attempts)), status
+        )
     console.print(report)
 
     # A planted doublon: the first patient comes back and is typed without accents and with a typo.
@@ -129,11 +148,18 @@ def play(settings: Settings, count: int, console: Console) -> int:
     # The cell's semester: its procedures, a meeting, an incident, then the activity report (004 L341-345).
     for kind in ("identification", "rapprochement", "creation", "fusion"):
         http.post(f"{cell}/procedures", json={"type": kind, "titre": "", "adopteeLe": "2024-01-15"})
-    http.post(f"{cell}/reunions", json={"date": date.today().isoformat(), "participants": ["DIM", "Admissions"],
-                                        "compteRendu": "Revue des doublons détectés et des appels INSi sans réponse"})
-    http.post(f"{cell}/incidents", json={"type": "doublon",
-                                         "description": "patient réadmis sous un nom mal orthographié",
-                                         "patientId": ids[0]})
+    http.post(
+        f"{cell}/reunions",
+        json={
+            "date": date.today().isoformat(),
+            "participants": ["DIM", "Admissions"],
+            "compteRendu": "Revue des doublons détectés et des appels INSi sans réponse",
+        },
+    )
+    http.post(
+        f"{cell}/incidents",
+        json={"type": "doublon", "description": "patient réadmis sous un nom mal orthographié", "patientId": ids[0]},
+    )
     civ = http.get(f"{cell}/rapport", params={"semestre": str(Semester.of(date.today()))}).json()
     print_report(civ)
 
@@ -143,8 +169,17 @@ def play(settings: Settings, count: int, console: Console) -> int:
     scene = demo_dmp.play(house, base, console, qualified[0], doctor) if qualified else demo_dmp.Scene(False)
     dmp_ok = scene.ok
     console.rule("MSSanté")
-    mss_ok = dmp_ok and demo_mss.play(house, console, qualified[0], scene.letter, scene.gp_idnatps, scene.gp_token,
-                                      scene.gp_structure, scene.patient_token, base)
+    mss_ok = dmp_ok and demo_mss.play(
+        house,
+        console,
+        qualified[0],
+        scene.letter,
+        scene.gp_idnatps,
+        scene.gp_token,
+        scene.gp_structure,
+        scene.patient_token,
+        base,
+    )
     ordonnance_ok = False
     if dmp_ok:
         console.rule("Ordonnance numérique")
@@ -154,8 +189,10 @@ def play(settings: Settings, count: int, console: Console) -> int:
     with house.db.read() as conn:
         intact, _ = audit.verify_chain(conn)
         n_events = conn.execute(sa.select(sa.func.count()).select_from(audit.audit_event)).scalar_one()
-    console.print(f"PDQm search for {people[0].nom_naissance}: {found['total']} patient(s); "
-                  f"audit trail: {n_events} records, chain {'intact' if intact else 'BROKEN'}")
+    console.print(
+        f"PDQm search for {people[0].nom_naissance}: {found['total']} patient(s); "
+        f"audit trail: {n_events} records, chain {'intact' if intact else 'BROKEN'}"
+    )
     stop_insi()
     server.should_exit = True
     thread.join(timeout=5)

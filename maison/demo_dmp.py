@@ -67,8 +67,7 @@ def _oid() -> str:
     return f"1.2.250.1.999.2.{datetime.now(UTC).strftime('%Y%m%d%H%M%S%f')}"
 
 
-def _enrolled(house, base: str, client: tuple[str, str], redirect: str,
-              idnatps: str) -> dict:
+def _enrolled(house, base: str, client: tuple[str, str], redirect: str, idnatps: str) -> dict:
     seed = parse_qs(urlsplit(house.psc.enroll_ecps(idnatps)).query)["secret"][0]
     return sign_in(base, *client, redirect, idnatps, otp=pyotp.TOTP(seed).now())
 
@@ -85,24 +84,47 @@ class Scene:
     patient_token: str = ""
 
 
-def play(house, base: str, console: Console, individu: Individu,
-         doctor: Professional) -> Scene:
+def play(house, base: str, console: Console, individu: Individu, doctor: Professional) -> Scene:
     """`individu`: a patient qualified earlier in the demo; `doctor`: the hospital doctor of the
     professional scene (signed in with her e-CPS)."""
     t = individu.traits
-    patient = PatientIdentity(individu.active.value, individu.active.oid, t.nom_naissance, " ".join(t.prenoms),
-                              t.sexe, t.date_naissance, t.lieu_naissance or "99999")
+    patient = PatientIdentity(
+        individu.active.value,
+        individu.active.oid,
+        t.nom_naissance,
+        " ".join(t.prenoms),
+        t.sexe,
+        t.date_naissance,
+        t.lieu_naissance or "99999",
+    )
     now = "2026-11-01T08:00:00+00:00"
     with house.db.write() as conn:  # the GP's practice and the GP in the Annuaire Santé
-        put(conn, [build.organization(CABINET, CABINET_NAME, now, siret=CABINET[1:], entity="LEGAL-ENTITY",
-                                      secteur="SA07", city="LYON", postal_code="69002", insee="69382")])
+        put(
+            conn,
+            [
+                build.organization(
+                    CABINET,
+                    CABINET_NAME,
+                    now,
+                    siret=CABINET[1:],
+                    entity="LEGAL-ENTITY",
+                    secteur="SA07",
+                    city="LYON",
+                    postal_code="69002",
+                    insee="69382",
+                )
+            ],
+        )
         put(conn, [build.practitioner(GP_RPPS, "LEROY", "Hugo", "DR", "10", "C", "SM54", now)])
         put(conn, [build.practitioner_role("1999999998", "8" + GP_RPPS, CABINET, now, fonction=None, mode="L")])
     redirect = f"{base}/callback"
     client = house.psc.register_client("DPI et logiciel de cabinet de démonstration", [redirect])
-    hospital = httpx.Client(base_url=f"{base}/dmp", timeout=30, headers={
-        "Authorization": f"Bearer {_enrolled(house, base, client, redirect, doctor.idnatps)['access_token']}"})
-    gp_token = _enrolled(house, base, client, redirect, '8' + GP_RPPS)['access_token']
+    hospital = httpx.Client(
+        base_url=f"{base}/dmp",
+        timeout=30,
+        headers={"Authorization": f"Bearer {_enrolled(house, base, client, redirect, doctor.idnatps)['access_token']}"},
+    )
+    gp_token = _enrolled(house, base, client, redirect, "8" + GP_RPPS)["access_token"]
     gp = httpx.Client(base_url=f"{base}/dmp", timeout=30, headers={"Authorization": f"Bearer {gp_token}"})
     ins_param = {"patient.identifier": f"urn:oid:{patient.ins_oid}|{patient.ins}", "status": "current"}
 
@@ -112,27 +134,38 @@ def play(house, base: str, console: Console, individu: Individu,
         informed.raise_for_status()
     discharge = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     admitted = discharge - timedelta(days=4)
-    letter = n1_from_pdf(_header(patient, doctor, LETTRE, "Lettre de liaison à la sortie", discharge, admitted),
-                         document_pdf("Lettre de liaison à la sortie", [
-                             ("Motif d'hospitalisation", ["Pneumopathie communautaire."]),
-                             ("Traitement de sortie", ["Amoxicilline 1 g x 3/j pendant 5 jours."]),
-                             ("Suivi", ["Consultation du médecin traitant sous 7 jours ; glycémie de contrôle."])]))
-    bio_header = _header(patient, doctor, BIOLOGIE, "Compte rendu d'examens biologiques", discharge,
-                         discharge - timedelta(hours=6))
+    letter = n1_from_pdf(
+        _header(patient, doctor, LETTRE, "Lettre de liaison à la sortie", discharge, admitted),
+        document_pdf(
+            "Lettre de liaison à la sortie",
+            [
+                ("Motif d'hospitalisation", ["Pneumopathie communautaire."]),
+                ("Traitement de sortie", ["Amoxicilline 1 g x 3/j pendant 5 jours."]),
+                ("Suivi", ["Consultation du médecin traitant sous 7 jours ; glycémie de contrôle."]),
+            ],
+        ),
+    )
+    bio_header = _header(
+        patient, doctor, BIOLOGIE, "Compte rendu d'examens biologiques", discharge, discharge - timedelta(hours=6)
+    )
     chapters = _biology(discharge - timedelta(hours=6))
     bio_pdf = crbio_pdf(bio_header, chapters, reference_path=house.settings.reference_path)
     bio_n1 = n1_from_pdf(bio_header, bio_pdf)
-    n3_header = _header(patient, doctor, BIOLOGIE, "Compte rendu d'examens biologiques", discharge,
-                        discharge - timedelta(hours=6))
+    n3_header = _header(
+        patient, doctor, BIOLOGIE, "Compte rendu d'examens biologiques", discharge, discharge - timedelta(hours=6)
+    )
     bio_n3 = crbio_n3(n3_header, chapters, reference_path=house.settings.reference_path, pdf=bio_pdf)
-    bundle = provide_bundle([Produced(letter), Produced(bio_n1), Produced(bio_n3, transforms=1)],
-                            title="Sortie d'hospitalisation")
+    bundle = provide_bundle(
+        [Produced(letter), Produced(bio_n1), Produced(bio_n3, transforms=1)], title="Sortie d'hospitalisation"
+    )
     fed = hospital.post("", json=bundle, headers={"Content-Type": "application/fhir+json"})
     if fed.status_code != 200:
         console.print(f"[red]ITI-65 refused: {fed.text}")
         return Scene(False)
-    console.print(f"DMP: the hospital fed {len(bundle['entry']) // 2} documents in one PDSm transaction "
-                  "(lettre de liaison N1, CR de biologie N1 + N3 CR-BIO)")
+    console.print(
+        f"DMP: the hospital fed {len(bundle['entry']) // 2} documents in one PDSm transaction "
+        "(lettre de liaison N1, CR de biologie N1 + N3 CR-BIO)"
+    )
 
     found = gp.get("/DocumentReference", params=ins_param).json()
     table = Table(title=f"DMP de {t.prenoms[0]} {t.nom_naissance} — vu par son médecin traitant (ITI-67)")
@@ -140,46 +173,74 @@ def play(house, base: str, console: Console, individu: Individu,
         table.add_column(col)
     for entry in found["entry"]:
         r = entry["resource"]
-        table.add_row(r["content"][0]["attachment"]["title"], r["type"]["coding"][0]["code"],
-                      r["content"][0]["format"]["code"], f"{r['content'][0]['attachment']['size']:,}",
-                      r["contained"][0]["name"][0]["family"] if r.get("contained") else "")
+        table.add_row(
+            r["content"][0]["attachment"]["title"],
+            r["type"]["coding"][0]["code"],
+            r["content"][0]["format"]["code"],
+            f"{r['content'][0]['attachment']['size']:,}",
+            r["contained"][0]["name"][0]["family"] if r.get("contained") else "",
+        )
     console.print(table)
     n3 = next(e["resource"] for e in found["entry"] if e["resource"]["content"][0]["format"]["code"] == FORMAT_CR_BIO)
     glucose = gp.get(f"/Binary/{n3['id']}")
     values = re.findall(rb'<value xsi:type="PQ" value="([^"]+)" unit="([^"]+)"', glucose.content)
-    console.print(f"The GP reads the N3 (ITI-68): {len(glucose.content):,} bytes, results "
-                  + ", ".join(f"{v.decode()} {u.decode()}" for v, u in values))
+    console.print(
+        f"The GP reads the N3 (ITI-68): {len(glucose.content):,} bytes, results "
+        + ", ".join(f"{v.decode()} {u.decode()}" for v, u in values)
+    )
 
     # The patient in Mon espace santé: logs in, records her weight, masks the biology report.
-    house.patient_login.open_account("patient.demo", patient.ins, patient.birth_date, PASSWORD,
-                                     email="patient.demo@example.fr")
+    house.patient_login.open_account(
+        "patient.demo", patient.ins, patient.birth_date, PASSWORD, email="patient.demo@example.fr"
+    )
     started = httpx.post(f"{base}/mes/connexion", json={"identifiant": "patient.demo", "motDePasse": PASSWORD}).json()
     sent = re.search(r"\b(\d{6})\b", house.patient_login.outbox("patient.demo@example.fr")[-1]["body"])
     assert sent is not None, "the code sent to the patient"
     code = sent.group(1)
-    token = httpx.post(f"{base}/mes/connexion/code", json={"transaction": started["transaction"], "code": code}
-                       ).json()["access_token"]
+    token = httpx.post(f"{base}/mes/connexion/code", json={"transaction": started["transaction"], "code": code}).json()[
+        "access_token"
+    ]
     me = {"Authorization": f"Bearer {token}"}
     espace = httpx.Client(base_url=f"{base}/espace", headers=me, timeout=30)
     for code_, value, unit in (("8302-2", 168, "cm"), ("29463-7", 64.5, "kg")):
-        espace.post("/mesures", json={"resourceType": "Observation", "code": {"coding": [
-            {"system": "http://loinc.org", "code": code_}]}, "valueQuantity": {"value": value, "code": unit,
-                                                                                "system": "http://unitsofmeasure.org"},
-            "effectiveDateTime": discharge.isoformat()}).raise_for_status()
+        espace.post(
+            "/mesures",
+            json={
+                "resourceType": "Observation",
+                "code": {"coding": [{"system": "http://loinc.org", "code": code_}]},
+                "valueQuantity": {"value": value, "code": unit, "system": "http://unitsofmeasure.org"},
+                "effectiveDateTime": discharge.isoformat(),
+            },
+        ).raise_for_status()
     bmi = espace.get("/mesures", params={"code": "imc"}).json()["entry"][0]["resource"]["valueQuantity"]
     console.print(f"Mon espace santé: weight and height recorded, BMI computed {bmi['value']} {bmi['unit']}")
     mine = httpx.Client(base_url=f"{base}/dmp", headers=me, timeout=30)
-    bio_uid = next(e["resource"]["masterIdentifier"]["value"] for e in found["entry"]
-                   if e["resource"]["type"]["coding"][0]["code"] == BIOLOGIE.code
-                   and e["resource"]["content"][0]["format"]["code"] == "urn:ihe:iti:xds-sd:pdf:2008")
-    masked = mine.patch("/DocumentReference", params={"identifier": bio_uid},
-                        headers={"Content-Type": "application/json-patch+json"},
-                        content=orjson.dumps([{"op": "replace", "path": "/securityLabel", "value": [
-                            {"coding": [{"code": "N"}]}, {"coding": [{"code": "MASQUE_PS"}]}]}]))
+    bio_uid = next(
+        e["resource"]["masterIdentifier"]["value"]
+        for e in found["entry"]
+        if e["resource"]["type"]["coding"][0]["code"] == BIOLOGIE.code
+        and e["resource"]["content"][0]["format"]["code"] == "urn:ihe:iti:xds-sd:pdf:2008"
+    )
+    masked = mine.patch(
+        "/DocumentReference",
+        params={"identifier": bio_uid},
+        headers={"Content-Type": "application/json-patch+json"},
+        content=orjson.dumps(
+            [
+                {
+                    "op": "replace",
+                    "path": "/securityLabel",
+                    "value": [{"coding": [{"code": "N"}]}, {"coding": [{"code": "MASQUE_PS"}]}],
+                }
+            ]
+        ),
+    )
     masked.raise_for_status()
     after = gp.get("/DocumentReference", params=ins_param).json()
-    console.print(f"The patient masks the biology report (N1 and its N3): the GP now finds {after['total']} "
-                  f"document(s) instead of {found['total']}")
+    console.print(
+        f"The patient masks the biology report (N1 and its N3): the GP now finds {after['total']} "
+        f"document(s) instead of {found['total']}"
+    )
 
     history = mine.get("/espace/historique").json()
     table = Table(title="Historique des accès — ce que la patiente lit dans Mon espace santé")
@@ -190,38 +251,82 @@ def play(house, base: str, console: Console, individu: Individu,
         agent = e["agent"][0]["who"]["identifier"]["value"]
         table.add_row(e["recorded"][:19], agent, e["type"]["code"], e["outcome"])
     console.print(table)
-    return Scene(after["total"] == found["total"] - 2 and bool(values) and history["total"] > 0, letter,
-                 gp_token=gp_token, patient_token=token)
+    return Scene(
+        after["total"] == found["total"] - 2 and bool(values) and history["total"] > 0,
+        letter,
+        gp_token=gp_token,
+        patient_token=token,
+    )
 
 
 def _consent(patient: PatientIdentity) -> dict:
-    return {"resourceType": "Consent", "status": "active",
-            "patient": {"identifier": {"system": f"urn:oid:{patient.ins_oid}", "value": patient.ins}},
-            "provision": {"type": "permit", "provision": [
+    return {
+        "resourceType": "Consent",
+        "status": "active",
+        "patient": {"identifier": {"system": f"urn:oid:{patient.ins_oid}", "value": patient.ins}},
+        "provision": {
+            "type": "permit",
+            "provision": [
                 {"type": "permit", "action": [{"coding": [{"code": "alimentation"}]}]},
-                {"type": "permit", "action": [{"coding": [{"code": "consultation"}]}]}]}}
+                {"type": "permit", "action": [{"coding": [{"code": "consultation"}]}]},
+            ],
+        },
+    }
 
 
-def _header(patient: PatientIdentity, doctor: Professional, type_: Code, title: str, created: datetime,
-            start: datetime) -> DocumentHeader:
+def _header(
+    patient: PatientIdentity, doctor: Professional, type_: Code, title: str, created: datetime, start: datetime
+) -> DocumentHeader:
     oid = _oid()
-    return DocumentHeader(oid, oid + ".0", 1, type_, title, created, patient, doctor, type_, start, created,
-                          HOSPITAL_SETTING, HOSPITAL_FACILITY)
+    return DocumentHeader(
+        oid,
+        oid + ".0",
+        1,
+        type_,
+        title,
+        created,
+        patient,
+        doctor,
+        type_,
+        start,
+        created,
+        HOSPITAL_SETTING,
+        HOSPITAL_FACILITY,
+    )
 
 
 def _biology(collected: datetime) -> list[Chapter]:
-    blood = Specimen(("1.2.250.1.999.3", collected.strftime("%Y%m%d%H%M")), Code("BLD", SYS_SPECIMEN_TYPE,
-                                                                                 "Sang total"),
-                     collected)
-    glucose = Result(Code("14749-6", LOINC, "Glucose [Moles/volume] in Serum or Plasma"),
-                     Quantity(Decimal("6.2"), "mmol/L"), collected, ReferenceRange(Decimal("4.1"), Decimal("5.9")),
-                     interpretation="H")
-    crp = Result(Code("1988-5", LOINC, "C reactive protein [Mass/volume] in Serum or Plasma"),
-                 Quantity(Decimal("12"), "mg/L"), collected, ReferenceRange(None, Decimal("5")), interpretation="H")
+    blood = Specimen(
+        ("1.2.250.1.999.3", collected.strftime("%Y%m%d%H%M")), Code("BLD", SYS_SPECIMEN_TYPE, "Sang total"), collected
+    )
+    glucose = Result(
+        Code("14749-6", LOINC, "Glucose [Moles/volume] in Serum or Plasma"),
+        Quantity(Decimal("6.2"), "mmol/L"),
+        collected,
+        ReferenceRange(Decimal("4.1"), Decimal("5.9")),
+        interpretation="H",
+    )
+    crp = Result(
+        Code("1988-5", LOINC, "C reactive protein [Mass/volume] in Serum or Plasma"),
+        Quantity(Decimal("12"), "mg/L"),
+        collected,
+        ReferenceRange(None, Decimal("5")),
+        interpretation="H",
+    )
     return [Chapter(Code("18719-5", LOINC, "Biochimie"), "Biochimie", [glucose, crp], specimen=blood)]
 
 
 def hospital_doctor(idnatps: str, structure: str, structure_name: str) -> Professional:
     address = Address("Rue de l'Hôpital", "75013", "PARIS", "1")
-    return Professional(idnatps, "MARTIN", "Claire", HOSPITAL_DOCTOR, structure, structure_name, address=address,
-                        telecom="tel:0140000000", structure_address=address, structure_telecom="tel:0140000000")
+    return Professional(
+        idnatps,
+        "MARTIN",
+        "Claire",
+        HOSPITAL_DOCTOR,
+        structure,
+        structure_name,
+        address=address,
+        telecom="tel:0140000000",
+        structure_address=address,
+        structure_telecom="tel:0140000000",
+    )

@@ -20,8 +20,9 @@ from maison.identite.ins.client import ClientIdentity, InsiClient
 from maison.serving_insi import authority, insi_server, prepare
 
 
-def start(house: House, structure: str, idam: str, port: int, console: Console) -> tuple[InsiClient, Callable[[],
-                                                                                                              None]]:
+def start(
+    house: House, structure: str, idam: str, port: int, console: Console
+) -> tuple[InsiClient, Callable[[], None]]:
     """INSi's mutual-TLS listener on `port`, and the DPI's client holding its structure's certificate."""
     admin = audit.Actor(person="system:demo", structure=structure, software="maison-demo", role="administrateur")
     issued = house.insi.issue_certificate(admin, authority(house.settings), structure, idam)
@@ -32,8 +33,10 @@ def start(house: House, structure: str, idam: str, port: int, console: Console) 
     while not server.started:
         time.sleep(0.02)
     http = httpx.Client(verify=pki.client_context(tls.client_ca, issued), timeout=10)
-    console.print(f"INSi on https://127.0.0.1:{port}/insi/lps (mutual TLS): the DPI presents "
-                  f"{issued.cert.name} (SHA-256 {issued.fingerprint()[:16]}…)")
+    console.print(
+        f"INSi on https://127.0.0.1:{port}/insi/lps (mutual TLS): the DPI presents "
+        f"{issued.cert.name} (SHA-256 {issued.fingerprint()[:16]}…)"
+    )
 
     def stop() -> None:
         http.close()

@@ -37,8 +37,11 @@ from maison.partage.mss.smtp import Endpoints
 
 HOSPITAL_DOMAIN, REGIONAL_DOMAIN = "chu-demo.mssante.fr", "medecins-demo.mssante.fr"
 PFI, PFI_PASSWORD = f"pfi@{HOSPITAL_DOMAIN}", "pfi-demonstration-2026"
-GP_BOX, GP_APP, GP_APP_PASSWORD = f"hugo.leroy@{REGIONAL_DOMAIN}", f"logiciel.leroy@{REGIONAL_DOMAIN}", \
-    "cabinet-demonstration-2026"
+GP_BOX, GP_APP, GP_APP_PASSWORD = (
+    f"hugo.leroy@{REGIONAL_DOMAIN}",
+    f"logiciel.leroy@{REGIONAL_DOMAIN}",
+    "cabinet-demonstration-2026",
+)
 
 
 def _port() -> int:
@@ -51,20 +54,34 @@ def _wait(house, address: str, count: int = 1, timeout: float = 20) -> list[sa.R
     deadline = time.monotonic() + timeout
     while True:
         with house.db.read() as conn:
-            rows = conn.execute(sa.select(store.mss_message).where(store.mss_message.c.address == address)
-                                .order_by(store.mss_message.c.uid)).all()
+            rows = conn.execute(
+                sa.select(store.mss_message)
+                .where(store.mss_message.c.address == address)
+                .order_by(store.mss_message.c.uid)
+            ).all()
         if len(rows) >= count or time.monotonic() > deadline:
             return rows
         time.sleep(0.05)
 
 
-def play(house, console: Console, individu: Individu, letter: bytes, gp_idnatps: str, gp_token: str,
-         gp_structure: str, patient_token: str, base: str) -> bool:
+def play(
+    house,
+    console: Console,
+    individu: Individu,
+    letter: bytes,
+    gp_idnatps: str,
+    gp_token: str,
+    gp_structure: str,
+    patient_token: str,
+    base: str,
+) -> bool:
     mss = house.mss
     mss.psc_issuer = issuer_for(base)  # the demo serves HTTP on a port of its own: PSC's issuer is there
-    for id_, name, domain in (("chu-demo", "CHU DE DEMONSTRATION", HOSPITAL_DOMAIN),
-                              ("regional-demo", "OPERATEUR REGIONAL", REGIONAL_DOMAIN),
-                              ("mes", "MON ESPACE SANTE", "patient.mssante.fr")):
+    for id_, name, domain in (
+        ("chu-demo", "CHU DE DEMONSTRATION", HOSPITAL_DOMAIN),
+        ("regional-demo", "OPERATEUR REGIONAL", REGIONAL_DOMAIN),
+        ("mes", "MON ESPACE SANTE", "patient.mssante.fr"),
+    ):
         mss.local_operator(id_, name, [domain], Endpoints("127.0.0.1", _port(), _port(), _port()))
     mss.mailboxes.create(SYSTEM, PFI, "chu-demo", "APP", "chu-demo", "PFI du CHU", password=PFI_PASSWORD)
     mss.mailboxes.create(SYSTEM, GP_BOX, "regional-demo", "PER", gp_idnatps, "LEROY Hugo")
@@ -80,16 +97,30 @@ def play(house, console: Console, individu: Individu, letter: bytes, gp_idnatps:
         thread.join(10)
 
 
-def _scene(house, console: Console, individu: Individu, letter: bytes, gp_token: str, gp_structure: str,
-           patient_token: str, base: str) -> bool:
+def _scene(
+    house,
+    console: Console,
+    individu: Individu,
+    letter: bytes,
+    gp_token: str,
+    gp_structure: str,
+    patient_token: str,
+    base: str,
+) -> bool:
     mss = house.mss
     ca = str(mss.authority.cert_path)
     hospital = mss.runtimes["chu-demo"].endpoints
-    sent = dispatch(letter, submission=Submission("127.0.0.1", hospital.submission, ca, PFI, PFI_PASSWORD),
-                    source_oid="1.2.250.1.213.4.1.9.1", medecin_traitant=GP_BOX)
+    sent = dispatch(
+        letter,
+        submission=Submission("127.0.0.1", hospital.submission, ca, PFI, PFI_PASSWORD),
+        source_oid="1.2.250.1.213.4.1.9.1",
+        medecin_traitant=GP_BOX,
+    )
     citizen = f"{individu.active.value}@patient.mssante.fr"
-    console.print(f"MSSanté: the hospital's PFI sends the lettre de liaison to {', '.join(sent.sent_to)} "
-                  f"(IHE_XDM.ZIP + PDF, MDN asked)")
+    console.print(
+        f"MSSanté: the hospital's PFI sends the lettre de liaison to {', '.join(sent.sent_to)} "
+        f"(IHE_XDM.ZIP + PDF, MDN asked)"
+    )
     _wait(house, GP_BOX)
 
     # The GP's software reads the mailbox over IMAP with the GP's Pro Santé Connect token (imaplib).
@@ -102,8 +133,10 @@ def _scene(house, console: Console, individu: Individu, letter: bytes, gp_token:
     fetched = data[0]
     assert isinstance(fetched, tuple), "one message fetched"
     headers = email.message_from_bytes(fetched[1], policy=email.policy.default)
-    console.print(f"The GP's software reads its mailbox over IMAP (XOAUTH2, PSC token): from {headers['From']}, "
-                  f"« {headers['Subject']} »")
+    console.print(
+        f"The GP's software reads its mailbox over IMAP (XOAUTH2, PSC token): from {headers['From']}, "
+        f"« {headers['Subject']} »"
+    )
     imap.logout()
 
     # ... and integrates it by the patient's qualified INS in the practice's patient index.
@@ -113,32 +146,49 @@ def _scene(house, console: Console, individu: Individu, letter: bytes, gp_token:
         with smtplib.SMTP("127.0.0.1", regional.submission, timeout=20) as client:
             client.starttls(context=ssl.create_default_context(cafile=ca))
             client.ehlo()
-            client.auth("XOAUTH2", lambda challenge=None: f"user={GP_BOX}\x01auth=Bearer {gp_token}\x01\x01"
-                        if not challenge else "")
+            client.auth(
+                "XOAUTH2",
+                lambda challenge=None: f"user={GP_BOX}\x01auth=Bearer {gp_token}\x01\x01" if not challenge else "",
+            )
             client.sendmail(sender, recipients, raw)
         sent_mdn.append(raw)
 
     desk = Actor(person="secretariat", structure=gp_structure, software="logiciel-cabinet")
     t = individu.traits  # the patient is known to the practice, her identity qualified (INSi + ID card)
     local = house.patients.admit(desk, gp_structure, "C00001", t)
-    house.patients.record_insi_result(desk, local.id, house.insi.referential.search_by_traits(
-        TraitsQuery(t.nom_naissance, t.prenoms[:1], t.sexe, t.date_naissance)))
+    house.patients.record_insi_result(
+        desk,
+        local.id,
+        house.insi.referential.search_by_traits(TraitsQuery(t.nom_naissance, t.prenoms[:1], t.sexe, t.date_naissance)),
+    )
     house.patients.check_document(desk, local.id, "CN")
     # it reads the mailbox over IMAP (the GP's token) and flags what it integrated `$Integre`
     mailbox = ImapMailbox(ImapAccount("127.0.0.1", regional.imap, GP_BOX, gp_token, ca, "XOAUTH2"))
-    pfi = Pfi(house.db, mss.blobs, house.settings.reference_path, gp_structure, mailbox, submit,
-              address=GP_BOX, domain=REGIONAL_DOMAIN, patients=house.patients)
+    pfi = Pfi(
+        house.db,
+        mss.blobs,
+        house.settings.reference_path,
+        gp_structure,
+        mailbox,
+        submit,
+        address=GP_BOX,
+        domain=REGIONAL_DOMAIN,
+        patients=house.patients,
+    )
     outcomes = pfi.run_once()
     mailbox.close()
     integrated = [d for o in outcomes for d in o.documents if d.code is None]
-    console.print(f"The GP's software integrates {len(integrated)} document(s) by qualified INS "
-                  f"(worklist: {len(pfi.worklist(desk))}); MDN sent back to the hospital")
+    console.print(
+        f"The GP's software integrates {len(integrated)} document(s) by qualified INS "
+        f"(worklist: {len(pfi.worklist(desk))}); MDN sent back to the hospital"
+    )
     answers = _wait(house, PFI, 1)
     disposition = mdn.read_mdn(mss.delivery.content(answers[0].sha256)) if answers else None
 
     # The patient reads the letter in Mon espace santé and answers.
-    espace = httpx.Client(base_url=f"{base}/espace/messagerie", headers={"Authorization": f"Bearer {patient_token}"},
-                          timeout=30)
+    espace = httpx.Client(
+        base_url=f"{base}/espace/messagerie", headers={"Authorization": f"Bearer {patient_token}"}, timeout=30
+    )
     inbox = espace.get("/").json()["messages"]
     table = Table(title="Messagerie de Mon espace santé — ce que la patiente lit")
     for col in ("reçu", "de", "objet", "pièces"):
@@ -146,12 +196,22 @@ def _scene(house, console: Console, individu: Individu, letter: bytes, gp_token:
     for m in inbox:
         table.add_row(m["recu"][:19], m["expediteur"], m["objet"], ", ".join(m["pieces"]))
     console.print(table)
-    answered = espace.post(f"/{inbox[0]['uid']}/reponse", json={"texte": "Merci, je prends rendez-vous."}) \
-        if inbox else None
+    answered = (
+        espace.post(f"/{inbox[0]['uid']}/reponse", json={"texte": "Merci, je prends rendez-vous."}) if inbox else None
+    )
     replies = _wait(house, PFI, 2)
-    console.print(f"The patient answers from Mon espace santé: the hospital's mailbox now holds {len(replies)} "
-                  f"message(s) (the GP's MDN and the patient's answer)")
-    return (sorted(sent.sent_to) == sorted([GP_BOX, citizen]) and len(integrated) == 1 and disposition is not None
-            and disposition.processed and disposition.error_code is None and answered is not None
-            and answered.status_code == 201 and len(replies) >= 2 and bool(sent_mdn))
-
+    console.print(
+        f"The patient answers from Mon espace santé: the hospital's mailbox now holds {len(replies)} "
+        f"message(s) (the GP's MDN and the patient's answer)"
+    )
+    return (
+        sorted(sent.sent_to) == sorted([GP_BOX, citizen])
+        and len(integrated) == 1
+        and disposition is not None
+        and disposition.processed
+        and disposition.error_code is None
+        and answered is not None
+        and answered.status_code == 201
+        and len(replies) >= 2
+        and bool(sent_mdn)
+    )

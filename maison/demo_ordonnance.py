@@ -51,22 +51,57 @@ def play(house, base: str, console: Console, individu: Individu, scene: Scene) -
     paper_gp, author = _prescriber_from_annuaire(base, gp_auth, scene.gp_idnatps, scene.gp_structure)
     t = individu.traits
     paper_patient = PaperPatient(t.nom_naissance, t.prenoms[0], _birth_date(t.date_naissance), 64.5)
-    patient = PatientIdentity(individu.active.value, individu.active.oid, t.nom_naissance, " ".join(t.prenoms),
-                              t.sexe, t.date_naissance, t.lieu_naissance or "99999")
+    patient = PatientIdentity(
+        individu.active.value,
+        individu.active.oid,
+        t.nom_naissance,
+        " ".join(t.prenoms),
+        t.sexe,
+        t.date_naissance,
+        t.lieu_naissance or "99999",
+    )
     dmp = httpx.Client(base_url=f"{base}/dmp", headers=gp_auth, timeout=30)
-    first, pdf = _prescribe(house, console, lap, dmp, _envelope(consent=True, full=True), scene, paper_gp,
-                            paper_patient, patient, author, checks, "oui")
+    first, pdf = _prescribe(
+        house,
+        console,
+        lap,
+        dmp,
+        _envelope(consent=True, full=True),
+        scene,
+        paper_gp,
+        paper_patient,
+        patient,
+        author,
+        checks,
+        "oui",
+    )
     if first is None:
         return False
 
     # 2. The pharmacist: her pharmacy and herself in the Annuaire, her e-CPS, her LGO.
     now = "2026-11-01T08:00:00+00:00"
     with house.db.write() as conn:
-        put(conn, [build.organization(PHARMACIE, PHARMACIE_NAME, now, siret=PHARMACIE[1:], entity="LEGAL-ENTITY",
-                                      secteur="SA33", city="LYON", postal_code="69002", insee="69382")])
+        put(
+            conn,
+            [
+                build.organization(
+                    PHARMACIE,
+                    PHARMACIE_NAME,
+                    now,
+                    siret=PHARMACIE[1:],
+                    entity="LEGAL-ENTITY",
+                    secteur="SA33",
+                    city="LYON",
+                    postal_code="69002",
+                    insee="69382",
+                )
+            ],
+        )
         put(conn, [build.practitioner(PHARMACIST_RPPS, "GIRARD", "Sophie", "DR", "21", "C", None, now)])
-        put(conn, [build.practitioner_role("1999999997", "8" + PHARMACIST_RPPS, PHARMACIE, now, fonction=None,
-                                           mode="L")])
+        put(
+            conn,
+            [build.practitioner_role("1999999997", "8" + PHARMACIST_RPPS, PHARMACIE, now, fonction=None, mode="L")],
+        )
     redirect = f"{base}/callback"
     client = house.psc.register_client("Logiciel d'officine de démonstration", [redirect])
     token = _enrolled(house, base, client, redirect, "8" + PHARMACIST_RPPS)["access_token"]
@@ -76,36 +111,78 @@ def play(house, base: str, console: Console, individu: Individu, scene: Scene) -
     checks["scan"] = scanned == first.number
     read = lgo.get(f"/RequestGroup/{scanned}/$dispensation")
     checks["dispensation"] = read.status_code == 200 and len(_of(read.json(), "RequestGroup")) == 1
-    console.print(f"Pharmacie: Sophie GIRARD scans the QR code of the printed ordonnance → N°{scanned}; "
-                  f"$dispensation answers {read.status_code} with {len(read.json().get('entry', []))} resources")
+    console.print(
+        f"Pharmacie: Sophie GIRARD scans the QR code of the printed ordonnance → N°{scanned}; "
+        f"$dispensation answers {read.status_code} with {len(read.json().get('entry', []))} resources"
+    )
     ins = {"system": f"urn:oid:{individu.active.oid}", "value": individu.active.value}
-    done = lgo.post(f"/RequestGroup/{scanned}/$executer", json=_executer(
-        _ligne(1, "substitue", produit={"valueCoding": {"system": SYS_CIP, "code": GENERIQUE,
-                                                        "display": "Paracétamol générique 1 000 mg comprimé"}}),
-        _ligne(2, "delivre", produit={"valueCoding": {"system": SYS_LPP, "code": THERMOMETRE_LPP,
-                                                      "display": "Thermomètre médical électronique"}}),
-        ins=ins, at_delivery=True))
+    done = lgo.post(
+        f"/RequestGroup/{scanned}/$executer",
+        json=_executer(
+            _ligne(
+                1,
+                "substitue",
+                produit={
+                    "valueCoding": {
+                        "system": SYS_CIP,
+                        "code": GENERIQUE,
+                        "display": "Paracétamol générique 1 000 mg comprimé",
+                    }
+                },
+            ),
+            _ligne(
+                2,
+                "delivre",
+                produit={
+                    "valueCoding": {
+                        "system": SYS_LPP,
+                        "code": THERMOMETRE_LPP,
+                        "display": "Thermomètre médical électronique",
+                    }
+                },
+            ),
+            ins=ins,
+            at_delivery=True,
+        ),
+    )
     checks["executer"] = done.status_code == 201
     if done.status_code != 201:
         console.print(f"[red]$executer refused ({done.status_code}): {done.text[:300]}")
         return False
     [given] = _of(done.json(), "MedicationDispense")
     checks["ins"] = given.get("subject", {}).get("identifier", {}).get("value") == individu.active.value
-    console.print(f"She delivers a generic in place of line 1 and the thermometer (LPP {THERMOMETRE_LPP}), "
-                  f"records the patient's INS (QUAL): $executer {done.status_code}")
+    console.print(
+        f"She delivers a generic in place of line 1 and the thermometer (LPP {THERMOMETRE_LPP}), "
+        f"records the patient's INS (QUAL): $executer {done.status_code}"
+    )
 
     # 3. The GP consults: with the patient's OUI he sees the substitution.
     seen = lap.get(f"/RequestGroup/{first.number}")
     dispensed = _of(seen.json(), "MedicationDispense")
-    checks["oui"] = (seen.status_code == 200 and len(dispensed) == 1
-                     and dispensed[0]["substitution"]["wasSubstituted"] is True
-                     and dispensed[0]["medicationCodeableConcept"]["coding"][0]["code"] == GENERIQUE
-                     and len(_of(seen.json(), "SupplyDelivery")) == 1)
+    checks["oui"] = (
+        seen.status_code == 200
+        and len(dispensed) == 1
+        and dispensed[0]["substitution"]["wasSubstituted"] is True
+        and dispensed[0]["medicationCodeableConcept"]["coding"][0]["code"] == GENERIQUE
+        and len(_of(seen.json(), "SupplyDelivery")) == 1
+    )
     console.print(_dispensation_table(seen.json(), first.number))
 
     # 4. A second ordonnance, the patient says NON: delivered, and the GP does not see it.
-    second, pdf2 = _prescribe(house, console, lap, dmp, _envelope(consent=False, full=False), scene, paper_gp,
-                              paper_patient, patient, author, checks, "non")
+    second, pdf2 = _prescribe(
+        house,
+        console,
+        lap,
+        dmp,
+        _envelope(consent=False, full=False),
+        scene,
+        paper_gp,
+        paper_patient,
+        patient,
+        author,
+        checks,
+        "non",
+    )
     if second is None:
         return False
     number2 = number_from_pdf(pdf2)
@@ -114,13 +191,20 @@ def play(house, base: str, console: Console, individu: Individu, scene: Scene) -
     seen2 = lap.get(f"/RequestGroup/{second.number}")
     refused = lap.get(f"/RequestGroup/{second.number}/$executions")
     code = _issue_code(refused)
-    checks["non"] = (number2 == second.number and read2.status_code == 200 and done2.status_code == 201
-                     and seen2.status_code == 200 and not _of(seen2.json(), "MedicationDispense")
-                     and refused.status_code == 403
-                     and code == "execution-non-consentie")
-    console.print(f"Second ordonnance N°{second.number}, printed NON: delivered ($executer {done2.status_code}); "
-                  f"the GP reads it with {len(_of(seen2.json(), 'MedicationDispense'))} dispensation shown, "
-                  f"and $executions answers {refused.status_code} {code}")
+    checks["non"] = (
+        number2 == second.number
+        and read2.status_code == 200
+        and done2.status_code == 201
+        and seen2.status_code == 200
+        and not _of(seen2.json(), "MedicationDispense")
+        and refused.status_code == 403
+        and code == "execution-non-consentie"
+    )
+    console.print(
+        f"Second ordonnance N°{second.number}, printed NON: delivered ($executer {done2.status_code}); "
+        f"the GP reads it with {len(_of(seen2.json(), 'MedicationDispense'))} dispensation shown, "
+        f"and $executions answers {refused.status_code} {code}"
+    )
 
     # 5. The national counters (001 L424-462), public.
     counters = httpx.get(f"{base}/ordonnance/$compteurs", timeout=30).json()
@@ -131,49 +215,69 @@ def play(house, base: str, console: Console, individu: Individu, scene: Scene) -
         for name, value in values.items():
             table.add_row(side, name, str(value))
     console.print(table)
-    checks["compteurs"] = (counters["prescripteurs"]["creees"] >= 2 and counters["executants"]["executees"] >= 2
-                           and counters["executants"]["consultees"] >= 2)
+    checks["compteurs"] = (
+        counters["prescripteurs"]["creees"] >= 2
+        and counters["executants"]["executees"] >= 2
+        and counters["executants"]["consultees"] >= 2
+    )
     failed = [name for name, held in checks.items() if not held]
     if failed:
         console.print(f"[red]Ordonnance numérique: failed checks: {', '.join(failed)}")
     return not failed
 
 
-def _prescribe(house, console: Console, lap: httpx.Client, dmp: httpx.Client, envelope: dict,
-               scene: Scene,
-               paper_gp: PaperPrescriber, paper_patient: PaperPatient, patient: PatientIdentity,
-               author: Professional, checks: dict[str, bool], label: str) -> tuple[Prescription | None, bytes]:
+def _prescribe(
+    house,
+    console: Console,
+    lap: httpx.Client,
+    dmp: httpx.Client,
+    envelope: dict,
+    scene: Scene,
+    paper_gp: PaperPrescriber,
+    paper_patient: PaperPatient,
+    patient: PatientIdentity,
+    author: Professional,
+    checks: dict[str, bool],
+    label: str,
+) -> tuple[Prescription | None, bytes]:
     """Record in the base, print the PDF, copy it to the DMP; the Prescription as the base answered it."""
     created = lap.post("/RequestGroup", json=envelope, headers={"Idempotency-Key": f"demo-{uuid.uuid4()}"})
     if created.status_code != 201:
         console.print(f"[red]POST /ordonnance/RequestGroup refused ({created.status_code}): {created.text[:300]}")
         return None, b""
     answered_at = parsedate_to_datetime(created.headers["date"]) if "date" in created.headers else datetime.now(UTC)
-    prescription = fhir.prescription_from_fhir(created.json(), units=house.ucum_units, structure=scene.gp_structure,
-                                               created_at=answered_at)
+    prescription = fhir.prescription_from_fhir(
+        created.json(), units=house.ucum_units, structure=scene.gp_structure, created_at=answered_at
+    )
     pdf = ordonnance_pdf(prescription, paper_gp, paper_patient)
     path = house.settings.data_dir / f"ordonnance-{prescription.number}.pdf"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pdf)
-    cda = n1_ordonnance(prescription, patient, author, pdf, reference_path=house.settings.reference_path,
-                        document_root=LAP_ROOT)
+    cda = n1_ordonnance(
+        prescription, patient, author, pdf, reference_path=house.settings.reference_path, document_root=LAP_ROOT
+    )
     try:
         docref = deposit(dmp, cda)
     except DepositRefused as refused:
         console.print(f"[red]{refused.message}")
         return None, b""
-    found = dmp.get("/DocumentReference", params={
-        "patient.identifier": f"urn:oid:{patient.ins_oid}|{patient.ins}", "status": "current"}).json()
+    found = dmp.get(
+        "/DocumentReference",
+        params={"patient.identifier": f"urn:oid:{patient.ins_oid}|{patient.ins}", "status": "current"},
+    ).json()
     in_dmp = any(e["resource"]["id"] == docref for e in found.get("entry", []))
     checks[f"dmp-{label}"] = in_dmp and prescription.consent == (label == "oui")
-    console.print(f"Dr LEROY prescribes {len(prescription.lines)} line(s), patient's {label.upper()}: "
-                  f"N°{prescription.number} ({created.status_code}); printed {len(pdf):,} bytes → {path}; "
-                  f"copy in the DMP: DocumentReference/{docref}" + (" (found back)" if in_dmp else " [red](not found)"))
+    console.print(
+        f"Dr LEROY prescribes {len(prescription.lines)} line(s), patient's {label.upper()}: "
+        f"N°{prescription.number} ({created.status_code}); printed {len(pdf):,} bytes → {path}; "
+        f"copy in the DMP: DocumentReference/{docref}" + (" (found back)" if in_dmp else " [red](not found)")
+    )
     return prescription, pdf
 
 
-def _prescriber_from_annuaire(base: str, auth: dict, idnatps: str, structure: str
-                              ) -> tuple[PaperPrescriber, Professional]:
+def _prescriber_from_annuaire(
+    base: str, auth: dict, idnatps: str, structure: str
+) -> tuple[PaperPrescriber, Professional]:
     """The prescriber zone and the CDA author, from the GP's own entries in the Annuaire Santé."""
     who = httpx.get(f"{base}/annuaire/Practitioner/{idnatps}", headers=auth, timeout=30)
     where = httpx.get(f"{base}/annuaire/Organization/{structure}", headers=auth, timeout=30)
@@ -183,16 +287,22 @@ def _prescriber_from_annuaire(base: str, auth: dict, idnatps: str, structure: st
     name = person["name"][0]
     rpps = next(i["value"] for i in person["identifier"] if i["type"]["coding"][0]["code"] == "RPPS")
     address = (org.get("address") or [{}])[0]
-    lines = (org["name"], *address.get("line", []),
-             f"{address.get('postalCode', '')} {address.get('city', '')}".strip())
+    lines = (
+        org["name"],
+        *address.get("line", []),
+        f"{address.get('postalCode', '')} {address.get('city', '')}".strip(),
+    )
     codes = {c["code"] for q in person["qualification"] for c in q["code"]["coding"]}
     specialty = "Médecine générale" if "SM54" in codes else "Médecin"  # the savoir-faire GP.code names
-    paper = PaperPrescriber(f"Dr {name['family']} {name['given'][0]}", tuple(x for x in lines if x), specialty, rpps,
-                            AM_NUMBER)
-    office = Address(" ".join(address.get("line", [])) or "Cabinet médical", address.get("postalCode", ""),
-                     address.get("city", ""))
-    author = Professional(idnatps, name["family"], name["given"][0], GP, structure, org["name"], address=office,
-                          structure_address=office)
+    paper = PaperPrescriber(
+        f"Dr {name['family']} {name['given'][0]}", tuple(x for x in lines if x), specialty, rpps, AM_NUMBER
+    )
+    office = Address(
+        " ".join(address.get("line", [])) or "Cabinet médical", address.get("postalCode", ""), address.get("city", "")
+    )
+    author = Professional(
+        idnatps, name["family"], name["given"][0], GP, structure, org["name"], address=office, structure_address=office
+    )
     return paper, author
 
 
@@ -205,32 +315,54 @@ def _birth_date(text: str) -> date:
 def _envelope(*, consent: bool, full: bool) -> dict:
     """What the LAP posts: a medicine by its CIP13, and (full) a device in free text and a nursing act."""
     requests = [
-        {"resourceType": "MedicationRequest", "intent": "order",
-         "medicationCodeableConcept": {"coding": [{"system": SYS_CIP, "code": PARACETAMOL}],
-                                       "text": "Paracétamol 1 000 mg comprimé"},
-         "dosageInstruction": [{"text": "1 comprimé si fièvre, 3 par jour au plus"}],
-         "dispenseRequest": {"quantity": {"value": 1, "unit": "boîte"}}}]
+        {
+            "resourceType": "MedicationRequest",
+            "intent": "order",
+            "medicationCodeableConcept": {
+                "coding": [{"system": SYS_CIP, "code": PARACETAMOL}],
+                "text": "Paracétamol 1 000 mg comprimé",
+            },
+            "dosageInstruction": [{"text": "1 comprimé si fièvre, 3 par jour au plus"}],
+            "dispenseRequest": {"quantity": {"value": 1, "unit": "boîte"}},
+        }
+    ]
     if full:
         requests += [
             {"resourceType": "DeviceRequest", "intent": "order", "codeCodeableConcept": {"text": "Thermomètre"}},
-            {"resourceType": "ServiceRequest", "intent": "order",
-             "code": {"text": "Soins infirmiers : surveillance de la température à domicile"},
-             "note": [{"text": "1 passage par jour pendant 3 jours"}]}]
-    group = {"resourceType": "RequestGroup", "intent": "order", "status": "active",
-             "authoredOn": date.today().isoformat(),
-             "extension": [{"url": fhir.EXT_CONSENT, "valueBoolean": consent}],
-             "action": [{"resource": {"reference": f"urn:uuid:r{i}"}} for i in range(len(requests))]}
-    return {"resourceType": "Bundle", "type": "collection",
-            "entry": [{"fullUrl": "urn:uuid:rg", "resource": group}]
-            + [{"fullUrl": f"urn:uuid:r{i}", "resource": r} for i, r in enumerate(requests)]}
+            {
+                "resourceType": "ServiceRequest",
+                "intent": "order",
+                "code": {"text": "Soins infirmiers : surveillance de la température à domicile"},
+                "note": [{"text": "1 passage par jour pendant 3 jours"}],
+            },
+        ]
+    group = {
+        "resourceType": "RequestGroup",
+        "intent": "order",
+        "status": "active",
+        "authoredOn": date.today().isoformat(),
+        "extension": [{"url": fhir.EXT_CONSENT, "valueBoolean": consent}],
+        "action": [{"resource": {"reference": f"urn:uuid:r{i}"}} for i in range(len(requests))],
+    }
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"fullUrl": "urn:uuid:rg", "resource": group}]
+        + [{"fullUrl": f"urn:uuid:r{i}", "resource": r} for i, r in enumerate(requests)],
+    }
 
 
 def _executer(*lines: dict, ins: dict | None = None, at_delivery: bool = False) -> dict:
-    params: list[dict[str, Any]] = [{"name": "ligne", "part": [{"name": k, **v} for k, v in line.items()]}
-                                    for line in lines]
+    params: list[dict[str, Any]] = [
+        {"name": "ligne", "part": [{"name": k, **v} for k, v in line.items()]} for line in lines
+    ]
     if ins:
-        params.append({"name": "patient", "part": [{"name": "ins", "valueIdentifier": ins},
-                                                   {"name": "statutIdentite", "valueCode": "QUAL"}]})
+        params.append(
+            {
+                "name": "patient",
+                "part": [{"name": "ins", "valueIdentifier": ins}, {"name": "statutIdentite", "valueCode": "QUAL"}],
+            }
+        )
     if at_delivery:
         params.append({"name": "aLaDelivrance", "valueBoolean": True})
     return {"resourceType": "Parameters", "parameter": params}
@@ -273,6 +405,11 @@ def _dispensation_table(bundle: dict, number: str) -> Table:
         else:
             request, concept = r["basedOn"][0]["reference"], {}
         coding = (concept.get("coding") or [{}])[0]
-        table.add_row(request.rsplit("-", 1)[1], r["resourceType"], outcome,
-                      concept.get("text") or coding.get("display", ""), coding.get("code", ""))
+        table.add_row(
+            request.rsplit("-", 1)[1],
+            r["resourceType"],
+            outcome,
+            concept.get("text") or coding.get("display", ""),
+            coding.get("code", ""),
+        )
     return table

@@ -27,10 +27,14 @@ def play(house, base: str, console: Console) -> tuple[bool, str, str]:
     seed_annuaire_with_progress(house.db, 5_000, 2026)
     with house.db.read() as conn:  # a hospital site with colleagues who have a personal mailbox
         m, r = annuaire_store.ann_mailbox, annuaire_store.ann_role
-        site = conn.execute(sa.select(r.c.organization).join(m, sa.and_(m.c.rid == r.c.id,
-                                                                        m.c.rtype == "PractitionerRole"))
-                            .where(m.c.type == "PER", m.c.liste_rouge.is_(False), r.c.organization.like("1%"))
-                            .group_by(r.c.organization).order_by(sa.func.count().desc()).limit(1)).scalar_one()
+        site = conn.execute(
+            sa.select(r.c.organization)
+            .join(m, sa.and_(m.c.rid == r.c.id, m.c.rtype == "PractitionerRole"))
+            .where(m.c.type == "PER", m.c.liste_rouge.is_(False), r.c.organization.like("1%"))
+            .group_by(r.c.organization)
+            .order_by(sa.func.count().desc())
+            .limit(1)
+        ).scalar_one()
     now = "2026-11-01T08:00:00+00:00"
     with house.db.write() as conn:
         put(conn, [build.practitioner(RPPS, "MARTIN", "Claire", "DR", "10", "C", "SM54", now)])
@@ -43,12 +47,21 @@ def play(house, base: str, console: Console) -> tuple[bool, str, str]:
     bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
     me = httpx.get(tokens["userinfo_endpoint"], headers=bearer).json()
     activity = me["SubjectRefPro"]["exercices"][0]["activities"][0]
-    console.print(f"Pro Santé Connect: Dr {me['given_name']} {me['family_name']} ({me['SubjectNameID']}), "
-                  f"e-CPS ({me['authMode']}), exerce à {activity['raisonSocialeSite']}")
+    console.print(
+        f"Pro Santé Connect: Dr {me['given_name']} {me['family_name']} ({me['SubjectNameID']}), "
+        f"e-CPS ({me['authMode']}), exerce à {activity['raisonSocialeSite']}"
+    )
 
-    found = httpx.get(f"{base}/annuaire/PractitionerRole", headers=bearer, params={
-        "organization": site, "mailbox-mss-type": "PER", "_include": "PractitionerRole:practitioner",
-        "_count": "5"}).json()
+    found = httpx.get(
+        f"{base}/annuaire/PractitionerRole",
+        headers=bearer,
+        params={
+            "organization": site,
+            "mailbox-mss-type": "PER",
+            "_include": "PractitionerRole:practitioner",
+            "_count": "5",
+        },
+    ).json()
     people = {e["resource"]["id"]: e["resource"] for e in found["entry"] if e["search"]["mode"] == "include"}
     table = Table(title=f"Annuaire Santé — collègues de {activity['raisonSocialeSite']} joignables par MSSanté")
     for col in ("nom", "profession", "BAL MSSanté"):

@@ -72,8 +72,10 @@ SERVICES = [
     ("/annuaire", "Annuaire Santé — Practitioner, PractitionerRole, Organization (FHIR R4, IG fhir-annuaire)"),
     ("/dmp", "DMP — Gestionnaire de partage de documents, PDSm 3.1.1 (MHD ITI-65/66/67/68), patient controls"),
     ("/espace", "Mon espace santé — profil médical, measures, agenda, the patient's documents, full export"),
-    ("/ordonnance",
-     "Ordonnance numérique — the base of e-prescriptions (FHIR R4 RequestGroup, $dispensation, $executer)"),
+    (
+        "/ordonnance",
+        "Ordonnance numérique — the base of e-prescriptions (FHIR R4 RequestGroup, $dispensation, $executer)",
+    ),
     ("/pfi", "MSSanté — the structure's integration platform: worklist of documents waiting for a patient"),
 ]
 
@@ -113,10 +115,18 @@ class House:
         """The DMP, documents in `<data_dir>/documents`, the patient told through Mon espace santé."""
         s = self.settings
         matrix = Matrix.load(Path(s.dmp_matrix_path)) if s.dmp_matrix_path else Matrix.load()
-        return Dmp(self.db, Blobs(s.data_dir / "documents", self.blob_key), self.insi.referential,
-                   lambda: self.terminology, s.reference_path, matrix=matrix,
-                   max_document_bytes=s.dmp_max_document_bytes, notify=self.patient_login.notify,
-                   journal=self.insi.journal, code_secret=random_secret(s.keystore(), "dmp-delegation-codes.hmac"))
+        return Dmp(
+            self.db,
+            Blobs(s.data_dir / "documents", self.blob_key),
+            self.insi.referential,
+            lambda: self.terminology,
+            s.reference_path,
+            matrix=matrix,
+            max_document_bytes=s.dmp_max_document_bytes,
+            notify=self.patient_login.notify,
+            journal=self.insi.journal,
+            code_secret=random_secret(s.keystore(), "dmp-delegation-codes.hmac"),
+        )
 
     @cached_property
     def blob_key(self) -> bytes:
@@ -131,17 +141,24 @@ class House:
 
     @cached_property
     def espace(self) -> Espace:
-        return Espace(self.dmp, self.settings.reference_path,
-                      max_document_bytes=self.settings.espace_max_document_bytes)
+        return Espace(
+            self.dmp, self.settings.reference_path, max_document_bytes=self.settings.espace_max_document_bytes
+        )
 
     @cached_property
     def mss(self) -> Mss:
         """MSSanté: messages in `<data_dir>/mss/messages`, the trust space's test authority in
         `<data_dir>/mss/pki`; people authenticate with this house's Pro Santé Connect tokens."""
         s = self.settings
-        return Mss(self.db, Blobs(s.data_dir / "mss" / "messages", self.blob_key), s.data_dir / "mss" / "pki", self.psc,
-                   issuer_for(s.public_base_url), max_message_bytes=s.mss_max_message_bytes,
-                   has_espace=espace_open(self.db, self.insi.referential))
+        return Mss(
+            self.db,
+            Blobs(s.data_dir / "mss" / "messages", self.blob_key),
+            s.data_dir / "mss" / "pki",
+            self.psc,
+            issuer_for(s.public_base_url),
+            max_message_bytes=s.mss_max_message_bytes,
+            has_espace=espace_open(self.db, self.insi.referential),
+        )
 
     @cached_property
     def ordonnance(self) -> Base:
@@ -171,49 +188,96 @@ class House:
             self.checkpoints.stop()  # and the head they make is signed
 
         local_idps = LocalProviders(self.db, private_addresses=self.settings.psc_jwks_adresses_privees)
-        authorizer = Authorizer(self.db, self.psc, issuer_for, local_idps, self.patient_login, mes_issuer_for,
-                                journal=self.insi.journal)
+        authorizer = Authorizer(
+            self.db, self.psc, issuer_for, local_idps, self.patient_login, mes_issuer_for, journal=self.insi.journal
+        )
         # every route states its callers (maison.core.authz); the guard enforces it before the handler runs
-        app = FastAPI(title="Maison", version=__version__, docs_url="/docs", redoc_url=None, lifespan=lifespan,
-                      dependencies=[Depends(authorizer.guard)])
+        app = FastAPI(
+            title="Maison",
+            version=__version__,
+            docs_url="/docs",
+            redoc_url=None,
+            lifespan=lifespan,
+            dependencies=[Depends(authorizer.guard)],
+        )
         # the origin of absolute URLs is the configured public_url, never the Host header; nosniff, HSTS over TLS
         app.add_middleware(HardenedHttp, public_url=self.settings.public_url)
-        app.include_router(insi_router(self.insi, self.settings.reference_path, self.settings.max_body_bytes,
-                                       dev_sans_certificat=self.settings.insi_dev_sans_certificat),
-                           prefix="/insi", tags=["INSi"])
-        app.include_router(vigilance_router(self.patients, self.insi, self.settings.max_body_bytes, authorizer),
-                           prefix="/fhir", tags=["Identitovigilance"])
-        app.include_router(mes_router(self.patient_login, self.settings.max_body_bytes), prefix="/mes",
-                           tags=["Mon espace santé"])
-        app.include_router(psc_router(self.psc, self.settings.max_body_bytes, local_idps, authorizer), prefix="/psc",
-                           tags=["Pro Santé Connect"])
+        app.include_router(
+            insi_router(
+                self.insi,
+                self.settings.reference_path,
+                self.settings.max_body_bytes,
+                dev_sans_certificat=self.settings.insi_dev_sans_certificat,
+            ),
+            prefix="/insi",
+            tags=["INSi"],
+        )
+        app.include_router(
+            vigilance_router(self.patients, self.insi, self.settings.max_body_bytes, authorizer),
+            prefix="/fhir",
+            tags=["Identitovigilance"],
+        )
+        app.include_router(
+            mes_router(self.patient_login, self.settings.max_body_bytes), prefix="/mes", tags=["Mon espace santé"]
+        )
+        app.include_router(
+            psc_router(self.psc, self.settings.max_body_bytes, local_idps, authorizer),
+            prefix="/psc",
+            tags=["Pro Santé Connect"],
+        )
         exports = Exports(self.db, self.settings.data_dir / "exports")
-        app.include_router(annuaire_router(self.db, self.settings.max_body_bytes, exports, lambda: self.terminology,
-                                           authorizer, TrustSpaceRegistry()),
-                           prefix="/annuaire",
-                           tags=["Annuaire Santé"])
+        app.include_router(
+            annuaire_router(
+                self.db,
+                self.settings.max_body_bytes,
+                exports,
+                lambda: self.terminology,
+                authorizer,
+                TrustSpaceRegistry(),
+            ),
+            prefix="/annuaire",
+            tags=["Annuaire Santé"],
+        )
         # an ITI-65 Bundle carries the document base64-encoded inside a CDA that is itself base64-encoded
-        app.include_router(dmp_router(self.dmp, authorizer, self.settings.max_body_bytes,
-                                      self.settings.dmp_max_document_bytes * 2 + 1_000_000),
-                           prefix="/dmp", tags=["DMP"])
-        app.include_router(messagerie_router(Messagerie(self.mss), authorizer, self.settings.max_body_bytes),
-                           prefix="/espace/messagerie", tags=["Mon espace santé"])
-        app.include_router(espace_router(self.espace, authorizer, self.settings.max_body_bytes),
-                           prefix="/espace", tags=["Mon espace santé"])
-        app.include_router(cellule_router(self.cellule, self.patients, self.settings.max_body_bytes, authorizer),
-                           prefix="/identitovigilance", tags=["Cellule d'identitovigilance"])
-        app.include_router(ordonnance_router(self.ordonnance, authorizer, self.settings.max_body_bytes,
-                                             lambda: self.ucum_units),
-                           prefix="/ordonnance", tags=["Ordonnance numérique"])
-        app.include_router(pfi_router(self.db, self.mss.blobs, authorizer, self.settings.max_body_bytes,
-                                      self.patients),
-                           prefix="/pfi", tags=["MSSanté"])
+        app.include_router(
+            dmp_router(
+                self.dmp, authorizer, self.settings.max_body_bytes, self.settings.dmp_max_document_bytes * 2 + 1_000_000
+            ),
+            prefix="/dmp",
+            tags=["DMP"],
+        )
+        app.include_router(
+            messagerie_router(Messagerie(self.mss), authorizer, self.settings.max_body_bytes),
+            prefix="/espace/messagerie",
+            tags=["Mon espace santé"],
+        )
+        app.include_router(
+            espace_router(self.espace, authorizer, self.settings.max_body_bytes),
+            prefix="/espace",
+            tags=["Mon espace santé"],
+        )
+        app.include_router(
+            cellule_router(self.cellule, self.patients, self.settings.max_body_bytes, authorizer),
+            prefix="/identitovigilance",
+            tags=["Cellule d'identitovigilance"],
+        )
+        app.include_router(
+            ordonnance_router(self.ordonnance, authorizer, self.settings.max_body_bytes, lambda: self.ucum_units),
+            prefix="/ordonnance",
+            tags=["Ordonnance numérique"],
+        )
+        app.include_router(
+            pfi_router(self.db, self.mss.blobs, authorizer, self.settings.max_body_bytes, self.patients),
+            prefix="/pfi",
+            tags=["MSSanté"],
+        )
 
         @app.get("/")
         @public("la liste des services est publique")
         async def index() -> JSONResponse:
-            return JSONResponse({"maison": __version__, "services": [{"path": p, "description": d} for p,
-                                                                     d in SERVICES]})
+            return JSONResponse(
+                {"maison": __version__, "services": [{"path": p, "description": d} for p, d in SERVICES]}
+            )
 
         @app.exception_handler(MaisonError)
         async def _maison_error(_request: Request, exc: MaisonError):

@@ -86,8 +86,9 @@ def _local_operators(settings: Settings) -> list[str]:
     db = Database(settings.effective_database_url)
     try:
         with db.read() as conn:
-            return list(conn.execute(sa.select(o.id).where(o.local.is_(True), o.active.is_(True))
-                                     .order_by(o.id)).scalars())
+            return list(
+                conn.execute(sa.select(o.id).where(o.local.is_(True), o.active.is_(True)).order_by(o.id)).scalars()
+            )
     finally:
         db.dispose()
 
@@ -104,14 +105,18 @@ def serve(settings: Settings, workers: int = 1) -> None:
     migrate(db, keystore=settings.keystore())  # 0022 moves the PSC signing keys to the key store
     db.dispose()
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_mss, args=(settings, operator), name=f"maison-mss-{operator}")
-             for operator in _local_operators(settings)]
+    procs = [
+        ctx.Process(target=_mss, args=(settings, operator), name=f"maison-mss-{operator}")
+        for operator in _local_operators(settings)
+    ]
     if settings.insi_port:  # INSi's mutual-TLS listener, one process per worker (maison.serving_insi)
         from maison import serving_insi
 
         tls = serving_insi.prepare(settings)
-        procs += [ctx.Process(target=serving_insi.run, args=(settings, tls, workers > 1), name=f"maison-insi-{i}")
-                  for i in range(max(1, workers))]
+        procs += [
+            ctx.Process(target=serving_insi.run, args=(settings, tls, workers > 1), name=f"maison-insi-{i}")
+            for i in range(max(1, workers))
+        ]
     if workers <= 1 and not procs:
         _worker(settings, False)
         return

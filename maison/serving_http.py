@@ -82,6 +82,13 @@ def http_config(app: Any, context: ssl.SSLContext | None = None, **options: Any)
     `Server` banner (it names the server's software and version to whoever asks), and the house's
     TLS context (≥ 1.2, AEAD suites only: `maison.core.pki.server_context`) when given."""
     tls = {"ssl_context_factory": lambda _config, _default: context} if context is not None else {}
-    options = {"http": GuardedHttpProtocol, "loop": "uvloop", "log_level": "warning", "access_log": False,
-               "server_header": False, **tls, **options}
+    options = {
+        "http": GuardedHttpProtocol,
+        "loop": "uvloop",
+        "log_level": "warning",
+        "access_log": False,
+        "server_header": False,
+        **tls,
+        **options,
+    }
     return uvicorn.Config(app, **options)

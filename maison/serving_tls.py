@@ -71,6 +71,14 @@ class TlsScopeProtocol(GuardedHttpProtocol):  # the head deadline of every house
 
 def tls_server(app: Any, context: ssl.SSLContext, **options: Any) -> uvicorn.Server:
     """A uvicorn server whose connections are TLS with `context` and whose scopes carry the extension."""
-    config = uvicorn.Config(app, http=TlsScopeProtocol, loop="uvloop", log_level="warning", access_log=False,
-                            server_header=False, ssl_context_factory=lambda _config, _default: context, **options)
+    config = uvicorn.Config(
+        app,
+        http=TlsScopeProtocol,
+        loop="uvloop",
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        ssl_context_factory=lambda _config, _default: context,
+        **options,
+    )
     return uvicorn.Server(config)

@@ -18,8 +18,9 @@ console = Console() if sys.stdout.isatty() else Console(width=110)  # logs and C
 
 
 def _bar() -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console)
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
 
 
 def seed_with_progress(db: Database, count: int, seed: int) -> int:
@@ -46,10 +47,16 @@ def print_report(report: dict[str, Any]) -> None:
     for col in ("structure", "réunions", "incidents", "fusions", "dédoubl.", "appels INSi", "QUAL", "éligible"):
         table.add_column(col, justify="right")
     for part in report["structures"]:
-        table.add_row(part["structure"], str(len(part["reunions"])), str(len(part["incidents"])),
-                      str(part["corrections"]["fusions"]), str(part["corrections"]["dedoublements"]),
-                      str(part["insi"]["appels"]), f"{part['statuts']['part_qualifiee']:.0%}",
-                      "oui" if part["eligible"] else "non")
+        table.add_row(
+            part["structure"],
+            str(len(part["reunions"])),
+            str(len(part["incidents"])),
+            str(part["corrections"]["fusions"]),
+            str(part["corrections"]["dedoublements"]),
+            str(part["insi"]["appels"]),
+            f"{part['statuts']['part_qualifiee']:.0%}",
+            "oui" if part["eligible"] else "non",
+        )
     console.print(table)
     for part in report["structures"]:
         for problem in part["manques"]:

@@ -77,8 +77,13 @@ def db(migrated: Database) -> Database:
 def settings(reference_path: Path, tmp_path: Path, database_url: str) -> Settings:
     # INSi is called over the plain loopback `live` server here: its development exception is on;
     # the tests of INSi's certificates (tests/e2e/test_insi_mtls.py) turn it off.
-    return Settings(data_dir=tmp_path, database_url=database_url, reference_path=reference_path,
-                    max_body_bytes=200_000, insi_dev_sans_certificat=True)
+    return Settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        reference_path=reference_path,
+        max_body_bytes=200_000,
+        insi_dev_sans_certificat=True,
+    )
 
 
 _START = random.randrange(20_000, 32_000)

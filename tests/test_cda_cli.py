@@ -7,8 +7,9 @@ from maison.cli import app
 
 def test_inspect_a_conform_document(reference_path, monkeypatch):
     monkeypatch.setenv("MAISON_REFERENCE_PATH", str(reference_path))
-    result = CliRunner().invoke(app, ["cda", "inspect", str(reference_path / "cisis/ExemplesCDA/LDL-SES_2022.01.xml")],
-                                env={"COLUMNS": "200"})
+    result = CliRunner().invoke(
+        app, ["cda", "inspect", str(reference_path / "cisis/ExemplesCDA/LDL-SES_2022.01.xml")], env={"COLUMNS": "200"}
+    )
     assert result.exit_code == 0, result.output
     assert "11490-0" in result.output and "1.2.250.1.213.1.4.10^279035121518989" in result.output
     assert "conforme" in result.output
@@ -19,7 +20,7 @@ def test_inspect_a_broken_and_a_hostile_document(reference_path, tmp_path, monke
     source = (reference_path / "cisis/ExemplesCDA/DOC_NON_STRUCTURE_CDA-R2-N1.xml").read_text(encoding="utf-8")
     broken = tmp_path / "sans-responsable.xml"
     start, end = source.index("<legalAuthenticator>"), source.index("</legalAuthenticator>")
-    broken.write_text(source[:start] + source[end + len("</legalAuthenticator>"):], encoding="utf-8")
+    broken.write_text(source[:start] + source[end + len("</legalAuthenticator>") :], encoding="utf-8")
     result = CliRunner().invoke(app, ["cda", "inspect", str(broken)], env={"COLUMNS": "200"})
     assert result.exit_code == 1 and "cda-responsable" in result.output
     hostile = tmp_path / "bombe.xml"

@@ -14,8 +14,22 @@ def test_issue_then_revoke(tmp_path, reference_path, monkeypatch):
     monkeypatch.setenv("MAISON_REFERENCE_PATH", str(reference_path))
     monkeypatch.delenv("MAISON_DATABASE_URL", raising=False)
     runner = CliRunner()
-    issued = runner.invoke(app, ["cle", "emettre", "1750000019", "--portee", "administrateur-structure",
-                                 "--logiciel", "dsi", "--personne", "M. Admin", "--data-dir", str(tmp_path)])
+    issued = runner.invoke(
+        app,
+        [
+            "cle",
+            "emettre",
+            "1750000019",
+            "--portee",
+            "administrateur-structure",
+            "--logiciel",
+            "dsi",
+            "--personne",
+            "M. Admin",
+            "--data-dir",
+            str(tmp_path),
+        ],
+    )
     assert issued.exit_code == 0, issued.output
     key = issued.output.strip().splitlines()[-1]
     assert key.startswith("mk_")
@@ -25,8 +39,25 @@ def test_issue_then_revoke(tmp_path, reference_path, monkeypatch):
     with db.read() as conn:
         issuance = [audit.detail_of(r) for r in audit.events(conn, action_prefix="securite.cle-emise")]
     assert issuance[0]["scope"] == "administrateur-structure" and key not in str(issuance)  # the key itself never
-    assert runner.invoke(app, ["cle", "emettre", "x", "--portee", "tout", "--logiciel", "l", "--personne", "p",
-                               "--data-dir", str(tmp_path)]).exit_code == 2
+    assert (
+        runner.invoke(
+            app,
+            [
+                "cle",
+                "emettre",
+                "x",
+                "--portee",
+                "tout",
+                "--logiciel",
+                "l",
+                "--personne",
+                "p",
+                "--data-dir",
+                str(tmp_path),
+            ],
+        ).exit_code
+        == 2
+    )
     revoked = runner.invoke(app, ["cle", "revoquer", issuance[0]["key"], "--data-dir", str(tmp_path)])
     assert revoked.exit_code == 0, revoked.output
     with pytest.raises(Unauthenticated):

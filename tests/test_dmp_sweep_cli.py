@@ -20,13 +20,37 @@ def test_sweep_removes_only_what_no_entry_names(tmp_path, reference_path, monkey
     blobs = Blobs(tmp_path / "documents")
     named, orphan = blobs.put(b"<ClinicalDocument/> named"), blobs.put(b"<ClinicalDocument/> orphan")
     with db.write() as conn:
-        conn.execute(dmp_document.insert().values(
-            id="d1", unique_id="1.2.3", ins="279035121518989", submission="s1", status="current", type_code="11490-0",
-            class_code="10", format_code="urn:ihe:iti:xds-sd:pdf:2008", level="N1", author="810000000001",
-            author_structure="1750000019", confidentiality="N", masque_ps=False, invisible_patient=False,
-            invisible_representants=False, size=1, sha1="x", blob=named, content_type="text/xml",
-            submitted_at="2026-11-21", creation="2026-11-21", period_start="2026-11-21", setting="", facility="",
-            version=1, last_updated="2026-11-21", resource="{}"))
+        conn.execute(
+            dmp_document.insert().values(
+                id="d1",
+                unique_id="1.2.3",
+                ins="279035121518989",
+                submission="s1",
+                status="current",
+                type_code="11490-0",
+                class_code="10",
+                format_code="urn:ihe:iti:xds-sd:pdf:2008",
+                level="N1",
+                author="810000000001",
+                author_structure="1750000019",
+                confidentiality="N",
+                masque_ps=False,
+                invisible_patient=False,
+                invisible_representants=False,
+                size=1,
+                sha1="x",
+                blob=named,
+                content_type="text/xml",
+                submitted_at="2026-11-21",
+                creation="2026-11-21",
+                period_start="2026-11-21",
+                setting="",
+                facility="",
+                version=1,
+                last_updated="2026-11-21",
+                resource="{}",
+            )
+        )
     db.dispose()
     old = time.time() - 7200
     for digest in (named, orphan):

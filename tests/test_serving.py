@@ -26,24 +26,34 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     cert_file, key_file = directory / "cert.pem", directory / "key.pem"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_file, key_file
 
 
 def _start(tmp_path: Path, port: int, *extra: str, env: dict | None = None) -> subprocess.Popen:
     environ = {**os.environ, "MAISON_DATA_DIR": str(tmp_path / "data"), **(env or {})}
     environ.pop("MAISON_DATABASE_URL", None)
-    return subprocess.Popen([sys.executable, "-m", "maison", "serve", "--port", str(port), *extra], env=environ,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "maison", "serve", "--port", str(port), *extra],
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _wait(url: str, **kw) -> httpx.Response:
@@ -109,15 +119,51 @@ def test_serve_runs_the_registered_mssante_operators(tmp_path):
     public = {"MAISON_PUBLIC_URL": f"http://127.0.0.1:{http}"}  # the operator publishes to this house's Annuaire
     environ = {**os.environ, "MAISON_DATA_DIR": str(tmp_path / "data"), **public}
     environ.pop("MAISON_DATABASE_URL", None)
-    registered = subprocess.run([sys.executable, "-m", "maison", "mss-operateur", "chu-test", "--nom", "CHU DE TEST",
-                                 "--domaine", "chu-test.mssante.fr", "--relais", str(relay), "--soumission",
-                                 str(submission), "--imap", str(imap)], env=environ, capture_output=True, text=True,
-                                timeout=120)
+    registered = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "maison",
+            "mss-operateur",
+            "chu-test",
+            "--nom",
+            "CHU DE TEST",
+            "--domaine",
+            "chu-test.mssante.fr",
+            "--relais",
+            str(relay),
+            "--soumission",
+            str(submission),
+            "--imap",
+            str(imap),
+        ],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert registered.returncode == 0, registered.stderr
-    created = subprocess.run([sys.executable, "-m", "maison", "mss-bal", "pfi@chu-test.mssante.fr", "--operateur",
-                              "chu-test", "--type", "APP", "--titulaire", "1750000019", "--nom", "PFI du CHU"],
-                             env={**environ, "MAISON_BAL_PASSWORD": "mot-de-passe-pfi-2026"}, capture_output=True,
-                             text=True, timeout=120)
+    created = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "maison",
+            "mss-bal",
+            "pfi@chu-test.mssante.fr",
+            "--operateur",
+            "chu-test",
+            "--type",
+            "APP",
+            "--titulaire",
+            "1750000019",
+            "--nom",
+            "PFI du CHU",
+        ],
+        env={**environ, "MAISON_BAL_PASSWORD": "mot-de-passe-pfi-2026"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert created.returncode == 0, created.stderr
     proc = _start(tmp_path, http, env=public)
     try:
@@ -160,10 +206,12 @@ def test_serve_runs_the_registered_mssante_operators(tmp_path):
         finally:
             db.dispose()
         assert box.annuaire == "a-publier" and "404" in box.annuaire_error, box.annuaire_error
-        pfi = subprocess.Popen([sys.executable, "-m", "maison", "pfi", "--boite", "pfi@chu-test.mssante.fr",
-                                "--structure", "1750000019"], env={**environ, "MAISON_PFI_PASSWORD":
-                                                                    "mot-de-passe-pfi-2026"},
-                               stdout=subprocess.PIPE, text=True)
+        pfi = subprocess.Popen(
+            [sys.executable, "-m", "maison", "pfi", "--boite", "pfi@chu-test.mssante.fr", "--structure", "1750000019"],
+            env={**environ, "MAISON_PFI_PASSWORD": "mot-de-passe-pfi-2026"},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert "PFI de 1750000019" in pfi.stdout.readline()
         assert _stop(pfi) == 0
         assert _stop(proc) == 0

@@ -49,16 +49,24 @@ def test_serve_runs_insi_over_mutual_tls(tmp_path):
     service.register_structure(STRUCTURE, "Hôpital de test")
     service.journal.close()
     db.dispose()
-    issued = subprocess.run([sys.executable, "-m", "maison", "insi-certificat", STRUCTURE, "--idam", IDAM],
-                            env=_environ(data), capture_output=True, text=True, timeout=120)
+    issued = subprocess.run(
+        [sys.executable, "-m", "maison", "insi-certificat", STRUCTURE, "--idam", IDAM],
+        env=_environ(data),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert issued.returncode == 0, issued.stderr
     [cert] = (data / "pki").glob("structure-*.pem")
     mine = Issued(cert, cert.with_suffix(".key"))
 
     http_port, insi_port = free_port(), free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "maison", "serve", "--port", str(http_port)],
-                            env=_environ(data, MAISON_INSI_PORT=str(insi_port)), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "maison", "serve", "--port", str(http_port)],
+        env=_environ(data, MAISON_INSI_PORT=str(insi_port)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         verify = client_context(data / "pki" / "ca.pem", mine)
         _wait(f"https://127.0.0.1:{insi_port}/insi/lps?wsdl", verify=verify)
@@ -66,17 +74,23 @@ def test_serve_runs_insi_over_mutual_tls(tmp_path):
         with httpx.Client(verify=verify, timeout=10) as http:
             client = InsiClient(f"https://127.0.0.1:{insi_port}/insi/lps", ClientIdentity(STRUCTURE, IDAM), http=http)
             assert client.search_traits("PERSONNE", ["NUL"], "M", "1950-01-01").code is CodeCR.AUCUN
-        anonymous = InsiClient(f"https://127.0.0.1:{insi_port}/insi/lps", ClientIdentity(STRUCTURE, IDAM),
-                               http=httpx.Client(verify=client_context(data / "pki" / "ca.pem"), timeout=10))
+        anonymous = InsiClient(
+            f"https://127.0.0.1:{insi_port}/insi/lps",
+            ClientIdentity(STRUCTURE, IDAM),
+            http=httpx.Client(verify=client_context(data / "pki" / "ca.pem"), timeout=10),
+        )
         try:
             anonymous.search_traits("PERSONNE", ["NUL"], "M", "1950-01-01")
             raise AssertionError("served without a certificate")
         except InsiFault as fault:
             assert fault.code == "desir_552"
         # the house port (plain HTTP on loopback) does not serve INSi without the development setting
-        plain = httpx.post(f"http://127.0.0.1:{http_port}/insi/lps", headers={"Content-Type": "application/soap+xml"},
-                           content=traits_request(ClientIdentity(STRUCTURE, IDAM), "PERSONNE", ["NUL"], "M",
-                                                  "1950-01-01"), timeout=10)
+        plain = httpx.post(
+            f"http://127.0.0.1:{http_port}/insi/lps",
+            headers={"Content-Type": "application/soap+xml"},
+            content=traits_request(ClientIdentity(STRUCTURE, IDAM), "PERSONNE", ["NUL"], "M", "1950-01-01"),
+            timeout=10,
+        )
         assert plain.status_code == 401 and b"desir_552" in plain.content
     finally:
         assert _stop(proc) == 0

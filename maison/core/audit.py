@@ -83,8 +83,18 @@ SYSTEM = Actor(person="system:maison", structure="maison", software="maison")
 
 
 def _canonical(row: dict[str, Any]) -> bytes:
-    keys = ("seq", "recorded_at", "actor_person", "actor_structure", "actor_software", "action", "patient",
-            "purpose", "outcome", "detail")
+    keys = (
+        "seq",
+        "recorded_at",
+        "actor_person",
+        "actor_structure",
+        "actor_software",
+        "action",
+        "patient",
+        "purpose",
+        "outcome",
+        "detail",
+    )
     return orjson.dumps({k: row[k] for k in keys}, option=orjson.OPT_SORT_KEYS)
 
 
@@ -92,8 +102,15 @@ def _chain(prev_hash: str, row: dict[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode() + _canonical(row)).hexdigest()
 
 
-def entry(actor: Actor, action: str, *, outcome: str = "success", patient: str | None = None,
-          purpose: str = "TREAT", detail: dict[str, Any] | None = None) -> dict[str, Any]:
+def entry(
+    actor: Actor,
+    action: str,
+    *,
+    outcome: str = "success",
+    patient: str | None = None,
+    purpose: str = "TREAT",
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """One record before it is chained: what `record` and `Journal.append` write."""
     info = dict(actor.extra)
     if actor.role:
@@ -149,9 +166,16 @@ def record(
     return append(conn, [entry(actor, action, outcome=outcome, patient=patient, purpose=purpose, detail=detail)])
 
 
-def events(conn: Connection, *, patient: str | None = None, action_prefix: str | None = None,
-           since: str | None = None, until: str | None = None, structure: str | None = None,
-           limit: int | None = None) -> Iterator[dict[str, Any]]:
+def events(
+    conn: Connection,
+    *,
+    patient: str | None = None,
+    action_prefix: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    structure: str | None = None,
+    limit: int | None = None,
+) -> Iterator[dict[str, Any]]:
     query = sa.select(audit_event).order_by(audit_event.c.seq)
     if patient is not None:
         query = query.where(audit_event.c.patient == patient)
@@ -197,9 +221,15 @@ def as_fhir_audit_event(row: dict[str, Any]) -> dict[str, Any]:
     """One record as a FHIR R4 AuditEvent (the form the patient's access history is exported in)."""
     detail = orjson.loads(row["detail"])
     verb = row["action"].rsplit(".", 1)[-1]
-    crud = "C" if verb.startswith(("create", "provide", "admit", "record")) else (
-        "U" if verb.startswith(("update", "qualify", "merge", "split", "validate", "transition")) else (
-            "D" if verb.startswith("delete") else "E" if verb.startswith(("rechercher", "search")) else "R"))
+    crud = (
+        "C"
+        if verb.startswith(("create", "provide", "admit", "record"))
+        else (
+            "U"
+            if verb.startswith(("update", "qualify", "merge", "split", "validate", "transition"))
+            else ("D" if verb.startswith("delete") else "E" if verb.startswith(("rechercher", "search")) else "R")
+        )
+    )
     event = {
         "resourceType": "AuditEvent",
         "id": str(row["seq"]),
@@ -208,21 +238,31 @@ def as_fhir_audit_event(row: dict[str, Any]) -> dict[str, Any]:
         "recorded": row["recorded_at"],
         "outcome": _OUTCOME.get(row["outcome"], "8"),
         "outcomeDesc": row["outcome"],
-        "purposeOfEvent": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason",
-                                        "code": row["purpose"]}]}],
-        "agent": [{
-            "who": {"identifier": {"value": row["actor_person"]}},
-            "requestor": True,
-            "location": {"identifier": {"value": row["actor_structure"]}},
-            **({"role": [{"text": detail["actor"]["role"]}]} if detail.get("actor", {}).get("role") else {}),
-        }],
+        "purposeOfEvent": [
+            {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": row["purpose"]}]}
+        ],
+        "agent": [
+            {
+                "who": {"identifier": {"value": row["actor_person"]}},
+                "requestor": True,
+                "location": {"identifier": {"value": row["actor_structure"]}},
+                **({"role": [{"text": detail["actor"]["role"]}]} if detail.get("actor", {}).get("role") else {}),
+            }
+        ],
         "source": {"observer": {"display": row["actor_software"]}},
         "extension": [{"url": "urn:maison:audit-chain", "valueString": row["hash"]}],
     }
     if row["patient"]:
-        event["entity"] = [{"what": {"identifier": {"value": row["patient"]}},
-                            "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
-                                     "code": "1", "display": "Person"}}]
+        event["entity"] = [
+            {
+                "what": {"identifier": {"value": row["patient"]}},
+                "type": {
+                    "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
+                    "code": "1",
+                    "display": "Person",
+                },
+            }
+        ]
     return event
 
 
@@ -249,23 +289,41 @@ SECURITY_EVENTS: dict[str, str] = {
 }
 
 
-def security_fields(event: str, *, outcome: str = "success", patient: str | None = None,
-                    detail: dict[str, Any] | None = None) -> dict[str, Any]:
+def security_fields(
+    event: str, *, outcome: str = "success", patient: str | None = None, detail: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The fields of `entry` for the security event `securite.<event>` (for the journal's `submit`)."""
     if event not in SECURITY_EVENTS:
         raise ValueError(f"unknown security event {event!r}")
-    return {"outcome": outcome, "patient": patient, "purpose": "SECURITY",
-            "detail": {"dicom": SECURITY_EVENTS[event], **(detail or {})}}
+    return {
+        "outcome": outcome,
+        "patient": patient,
+        "purpose": "SECURITY",
+        "detail": {"dicom": SECURITY_EVENTS[event], **(detail or {})},
+    }
 
 
-def security_entry(event: str, actor: Actor, *, outcome: str = "success", patient: str | None = None,
-                   detail: dict[str, Any] | None = None) -> dict[str, Any]:
+def security_entry(
+    event: str,
+    actor: Actor,
+    *,
+    outcome: str = "success",
+    patient: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """One security event as a trail entry (for `append`): action `securite.<event>`."""
     return entry(actor, f"securite.{event}", **security_fields(event, outcome=outcome, patient=patient, detail=detail))
 
 
-def security(conn: Connection, event: str, actor: Actor, *, outcome: str = "success", patient: str | None = None,
-             detail: dict[str, Any] | None = None) -> int:
+def security(
+    conn: Connection,
+    event: str,
+    actor: Actor,
+    *,
+    outcome: str = "success",
+    patient: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> int:
     """Record a security event in the caller's write transaction."""
     return append(conn, [security_entry(event, actor, outcome=outcome, patient=patient, detail=detail)])
 
@@ -325,20 +383,41 @@ class Trail:
         """As `read`, but returns the journal's future (async callers await it without a thread)."""
         return self.journal.submit(actor, action, **fields)
 
-    def refused(self, actor: Actor, action: str, *, code: str, conn: Connection | None = None,
-                patient: str | None = None, purpose: str = "TREAT", detail: dict[str, Any] | None = None,
-                outcome: str = "failure") -> None:
+    def refused(
+        self,
+        actor: Actor,
+        action: str,
+        *,
+        code: str,
+        conn: Connection | None = None,
+        patient: str | None = None,
+        purpose: str = "TREAT",
+        detail: dict[str, Any] | None = None,
+        outcome: str = "failure",
+    ) -> None:
         """Record a refused action (outcome `failure`, the refusal's `code` in the detail). The ordonnance
         says `refused`, so that its national counters (successes only) read apart from failures."""
-        fields: dict[str, Any] = {"outcome": outcome, "patient": patient, "purpose": purpose,
-                  "detail": {"code": code, **(detail or {})}}
+        fields: dict[str, Any] = {
+            "outcome": outcome,
+            "patient": patient,
+            "purpose": purpose,
+            "detail": {"code": code, **(detail or {})},
+        }
         if conn is not None:
             record(conn, actor, action, **fields)
         else:
             self.journal.append(actor, action, **fields)
 
-    def security(self, event: str, actor: Actor, *, conn: Connection | None = None, outcome: str = "success",
-                 patient: str | None = None, detail: dict[str, Any] | None = None) -> None:
+    def security(
+        self,
+        event: str,
+        actor: Actor,
+        *,
+        conn: Connection | None = None,
+        outcome: str = "success",
+        patient: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
         """Record the security event `securite.<event>` (login, lockout, token refused, …)."""
         fields = security_fields(event, outcome=outcome, patient=patient, detail=detail)
         if conn is not None:

@@ -69,8 +69,13 @@ class Signer:
     """The checkpoint key: Ed25519 (RFC 8032), generated in the key store on first use."""
 
     def __init__(self, keystore: KeyStore) -> None:
-        pem = get_or_create(keystore, KEY_NAME, lambda: Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        pem = get_or_create(
+            keystore,
+            KEY_NAME,
+            lambda: Ed25519PrivateKey.generate().private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ),
+        )
         private = serialization.load_pem_private_key(pem, password=None)
         if not isinstance(private, Ed25519PrivateKey):
             raise ValueError(f"{KEY_NAME}: not an Ed25519 key")
@@ -125,8 +130,13 @@ class CheckpointLog:
             last = _parse(lines[-1]) if lines else None
             if head is None or (last is not None and last.get("seq", -1) >= head[0]):
                 return None
-            checkpoint = {"seq": head[0], "hash": head[1], "at": datetime.now(UTC).isoformat(timespec="seconds"),
-                          "key": signer.key_id, "prev": _digest(lines[-1]) if lines else GENESIS}
+            checkpoint = {
+                "seq": head[0],
+                "hash": head[1],
+                "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "key": signer.key_id,
+                "prev": _digest(lines[-1]) if lines else GENESIS,
+            }
             checkpoint["sig"] = signer.sign(_body(checkpoint))
             os.write(fd, orjson.dumps(checkpoint, option=orjson.OPT_SORT_KEYS) + b"\n")
             os.fsync(fd)
@@ -147,9 +157,11 @@ def _parse(line: bytes) -> dict[str, Any] | None:
         value = orjson.loads(line)
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in ("hash", "at", "key", "prev",
-                                                                                      "sig")) \
-            or not isinstance(value.get("seq"), int):
+    if (
+        not isinstance(value, dict)
+        or not all(isinstance(value.get(k), str) for k in ("hash", "at", "key", "prev", "sig"))
+        or not isinstance(value.get("seq"), int)
+    ):
         return None
     return value
 
@@ -196,6 +208,7 @@ class Checkpointer:
 
 # --- verification ------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Finding:
     """One break: what (`kind`), where in the chain (`seq`) and which checkpoint (`line`, 1-based)."""
@@ -230,22 +243,37 @@ def _checkpoints(lines: list[bytes], public: Ed25519PublicKey, report: Report) -
     for number, line in enumerate(lines, start=1):
         cp = _parse(line)
         if cp is None:
-            report.findings.append(Finding("checkpoint-illisible", f"point de contrôle ligne {number} illisible",
-                                           line=number))
+            report.findings.append(
+                Finding("checkpoint-illisible", f"point de contrôle ligne {number} illisible", line=number)
+            )
         elif cp["key"] != wanted_key or not _signature_ok(public, cp):
-            report.findings.append(Finding("signature-invalide",
-                                           f"point de contrôle ligne {number} (seq {cp['seq']}) : "
-                                           "signature invalide — falsifié ou signé d'une autre clé", line=number))
+            report.findings.append(
+                Finding(
+                    "signature-invalide",
+                    f"point de contrôle ligne {number} (seq {cp['seq']}) : "
+                    "signature invalide — falsifié ou signé d'une autre clé",
+                    line=number,
+                )
+            )
         else:
             if cp["prev"] != prev:
-                report.findings.append(Finding("checkpoint-manquant",
-                                               f"point de contrôle ligne {number} : le précédent "
-                                               "a été retiré, inséré ou modifié (chaînage des points rompu)",
-                                               line=number))
+                report.findings.append(
+                    Finding(
+                        "checkpoint-manquant",
+                        f"point de contrôle ligne {number} : le précédent "
+                        "a été retiré, inséré ou modifié (chaînage des points rompu)",
+                        line=number,
+                    )
+                )
             if cp["seq"] < last_seq:
-                report.findings.append(Finding("checkpoint-recule",
-                                               f"point de contrôle ligne {number} : seq {cp['seq']} "
-                                               f"après seq {last_seq}", seq=cp["seq"], line=number))
+                report.findings.append(
+                    Finding(
+                        "checkpoint-recule",
+                        f"point de contrôle ligne {number} : seq {cp['seq']} après seq {last_seq}",
+                        seq=cp["seq"],
+                        line=number,
+                    )
+                )
             valid[cp["seq"]] = (number, cp)
             last_seq = max(last_seq, cp["seq"])
         prev = _digest(line)
@@ -274,22 +302,32 @@ def verify(db: Database, path: Path, public: Ed25519PublicKey) -> Report:
     anchors = _checkpoints(CheckpointLog(path).lines(), public, report)
     prev_hash, expected, last_seq, anchored, chain_broken, contradicted = audit.GENESIS, 1, 0, 0, False, False
     for row in _rows(db):
-        if not chain_broken and (row["seq"] != expected or row["prev_hash"] != prev_hash
-                                 or audit._chain(prev_hash, row) != row["hash"]):
+        if not chain_broken and (
+            row["seq"] != expected or row["prev_hash"] != prev_hash or audit._chain(prev_hash, row) != row["hash"]
+        ):
             chain_broken = True
             first = expected if row["seq"] > expected else row["seq"]
-            report.findings.append(Finding("chaine-rompue", f"chaîne rompue à seq {first} : enregistrement modifié, "
-                                           "supprimé ou inséré", seq=first))
+            report.findings.append(
+                Finding(
+                    "chaine-rompue",
+                    f"chaîne rompue à seq {first} : enregistrement modifié, supprimé ou inséré",
+                    seq=first,
+                )
+            )
         found = anchors.get(row["seq"])
         if found is not None:
             number, cp = found
             if cp["hash"] != row["hash"]:
                 contradicted = True
-                report.findings.append(Finding(
-                    "checkpoint-contredit",
-                    f"le point de contrôle ligne {number} (seq {cp['seq']}, signé le {cp['at']}) contredit la "
-                    f"chaîne : enregistrements réécrits entre seq {anchored + 1} et seq {cp['seq']}",
-                    seq=anchored + 1, line=number))
+                report.findings.append(
+                    Finding(
+                        "checkpoint-contredit",
+                        f"le point de contrôle ligne {number} (seq {cp['seq']}, signé le {cp['at']}) contredit la "
+                        f"chaîne : enregistrements réécrits entre seq {anchored + 1} et seq {cp['seq']}",
+                        seq=anchored + 1,
+                        line=number,
+                    )
+                )
             elif not (chain_broken or contradicted):
                 anchored = cp["seq"]
         prev_hash, expected, last_seq = row["hash"], row["seq"] + 1, row["seq"]
@@ -297,15 +335,25 @@ def verify(db: Database, path: Path, public: Ed25519PublicKey) -> Report:
     report.head_seq = last_seq
     for seq, (number, cp) in sorted(anchors.items()):
         if seq > last_seq:
-            report.findings.append(Finding(
-                "enregistrements-supprimes",
-                f"le point de contrôle ligne {number} atteste seq {seq} (signé le {cp['at']}) mais la chaîne "
-                f"s'arrête à seq {last_seq} : enregistrements supprimés", seq=last_seq + 1, line=number))
+            report.findings.append(
+                Finding(
+                    "enregistrements-supprimes",
+                    f"le point de contrôle ligne {number} atteste seq {seq} (signé le {cp['at']}) mais la chaîne "
+                    f"s'arrête à seq {last_seq} : enregistrements supprimés",
+                    seq=last_seq + 1,
+                    line=number,
+                )
+            )
     h = audit.audit_head.c
     with db.read() as conn:
         head = conn.execute(sa.select(h.seq, h.hash).where(h.id == 1)).first()
     if head is not None and (head.seq != last_seq or head.hash != prev_hash):
-        report.findings.append(Finding("tete-incoherente", f"la tête de chaîne (seq {head.seq}) ne correspond pas au "
-                                       f"dernier enregistrement (seq {last_seq})", seq=min(head.seq, last_seq) + 1))
+        report.findings.append(
+            Finding(
+                "tete-incoherente",
+                f"la tête de chaîne (seq {head.seq}) ne correspond pas au dernier enregistrement (seq {last_seq})",
+                seq=min(head.seq, last_seq) + 1,
+            )
+        )
     report.anchored_seq = anchored
     return report

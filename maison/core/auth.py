@@ -63,22 +63,45 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def issue_key(db: Database, structure: str, software: str, person: str, role: str = "",
-              scope: KeyScope | None = None, *, issued_by: Actor = audit.SYSTEM) -> str:
+def issue_key(
+    db: Database,
+    structure: str,
+    software: str,
+    person: str,
+    role: str = "",
+    scope: KeyScope | None = None,
+    *,
+    issued_by: Actor = audit.SYSTEM,
+) -> str:
     """A new key; only its digest is kept, and the issuance is recorded as a security event.
 
     Without a scope, a key is its structure's software's (`logiciel`) — or an MSSanté operator's when
     issued for that role, as migration 0020 scoped the operators' keys issued before scopes existed."""
-    scope = KeyScope(scope) if scope else (KeyScope.OPERATEUR_MSS if role == KeyScope.OPERATEUR_MSS.value
-                                           else KeyScope.LOGICIEL)
+    scope = (
+        KeyScope(scope)
+        if scope
+        else (KeyScope.OPERATEUR_MSS if role == KeyScope.OPERATEUR_MSS.value else KeyScope.LOGICIEL)
+    )
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     digest = _digest(key)
     with db.write() as conn:
-        conn.execute(api_key.insert().values(digest=digest, structure=structure, software=software,
-                                             person=person, role=role, scope=scope.value))
-        audit.security(conn, "cle-emise", issued_by, detail={
-            "structure": structure, "software": software, "person": person, "scope": scope.value,
-            "key": digest[:12]})
+        conn.execute(
+            api_key.insert().values(
+                digest=digest, structure=structure, software=software, person=person, role=role, scope=scope.value
+            )
+        )
+        audit.security(
+            conn,
+            "cle-emise",
+            issued_by,
+            detail={
+                "structure": structure,
+                "software": software,
+                "person": person,
+                "scope": scope.value,
+                "key": digest[:12],
+            },
+        )
     return key
 
 
@@ -87,8 +110,9 @@ def revoke_key(db: Database, key_digest_prefix: str, *, revoked_by: Actor = audi
     if len(key_digest_prefix) < 12:
         raise ValueError("at least 12 hexadecimal characters of the key's digest")
     with db.write() as conn:
-        count = conn.execute(api_key.update().where(api_key.c.digest.startswith(key_digest_prefix))
-                             .values(revoked=True)).rowcount
+        count = conn.execute(
+            api_key.update().where(api_key.c.digest.startswith(key_digest_prefix)).values(revoked=True)
+        ).rowcount
         audit.security(conn, "cle-revoquee", revoked_by, detail={"key": key_digest_prefix, "count": count})
     return count
 

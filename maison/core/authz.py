@@ -78,8 +78,9 @@ class Caller:
             object.__setattr__(self, "credential", default)
 
     def actor(self) -> Actor:
-        return Actor(person=self.person, structure=self.structure, software=self.software,
-                     role=self.role or self.profession)
+        return Actor(
+            person=self.person, structure=self.structure, software=self.software, role=self.role or self.profession
+        )
 
 
 @dataclass(frozen=True)
@@ -95,13 +96,20 @@ class Accepts:
     def admits(self, credential: Credential, scope: KeyScope | None) -> bool:
         if credential is Credential.API_KEY:
             return scope in self.scopes
-        return {Credential.PSC: self.psc, Credential.LOCAL_IDP: self.local_idp,
-                Credential.PATIENT: self.patient}[credential]
+        return {Credential.PSC: self.psc, Credential.LOCAL_IDP: self.local_idp, Credential.PATIENT: self.patient}[
+            credential
+        ]
 
     def describe(self) -> str:
-        kinds = [label for label, ok in (("Pro Santé Connect", self.psc), ("fournisseur d'identité local",
-                                                                           self.local_idp),
-                                         ("Mon espace santé", self.patient)) if ok]
+        kinds = [
+            label
+            for label, ok in (
+                ("Pro Santé Connect", self.psc),
+                ("fournisseur d'identité local", self.local_idp),
+                ("Mon espace santé", self.patient),
+            )
+            if ok
+        ]
         kinds += [f"clé « {s.value} »" for s in sorted(self.scopes)]
         return ", ".join(kinds) or "personne"
 
@@ -218,9 +226,16 @@ def unverified_issuer(token: str) -> str | None:
 
 
 class Authorizer:
-    def __init__(self, db: Database, provider: ProfessionalTokens, issuer_of: Callable[[str], str],
-                 local: LocalTokens | None = None, patients: PatientTokens | None = None,
-                 patient_issuer_of: Callable[[str], str] | None = None, journal: Any = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        provider: ProfessionalTokens,
+        issuer_of: Callable[[str], str],
+        local: LocalTokens | None = None,
+        patients: PatientTokens | None = None,
+        patient_issuer_of: Callable[[str], str] | None = None,
+        journal: Any = None,
+    ) -> None:
         """`provider` verifies PSC tokens; `issuer_of(request_base_url)` gives PSC's issuer for a request;
         `local` (LocalProviders) verifies the tokens of structures' own identity providers (IAM.80);
         `journal` (the house's audit journal) records refusals."""
@@ -255,8 +270,9 @@ class Authorizer:
         try:
             caller = self._authenticate(request.headers, str(request.base_url), policy.structure_required)
         except Unauthenticated as exc:
-            self._refused(request, None, exc.code, event="jeton-invalide" if _has_credential(request) else
-                          "acces-refuse")
+            self._refused(
+                request, None, exc.code, event="jeton-invalide" if _has_credential(request) else "acces-refuse"
+            )
             raise
         except Forbidden as exc:
             self._refused(request, None, exc.code)
@@ -264,8 +280,10 @@ class Authorizer:
         if not policy.admits(caller.credential, caller.scope):
             self._refused(request, caller, "appelant-non-admis")
             held = f"clé « {caller.scope.value} »" if caller.scope else caller.credential.value
-            raise Forbidden(f"cette route n'accepte pas ce type d'appelant ({held}) ; acceptés : {policy.describe()}",
-                            code="appelant-non-admis")
+            raise Forbidden(
+                f"cette route n'accepte pas ce type d'appelant ({held}) ; acceptés : {policy.describe()}",
+                code="appelant-non-admis",
+            )
         return caller
 
     def _refused(self, request: HasHeaders, caller: Caller | None, reason: str, event: str = "acces-refuse") -> None:
@@ -274,30 +292,50 @@ class Authorizer:
         source = request.client.host if getattr(request, "client", None) else ""
         actor = caller.actor() if caller else audit.anonymous(source)
         route = request.scope.get("route")
-        detail = {"reason": reason, "method": request.scope.get("method", ""),
-                  "route": getattr(route, "path", "") or request.scope.get("path", ""), "source": source}
+        detail = {
+            "reason": reason,
+            "method": request.scope.get("method", ""),
+            "route": getattr(route, "path", "") or request.scope.get("path", ""),
+            "source": source,
+        }
         if caller is not None:
             detail["credential"] = caller.credential.value
         patient = caller.patient or None if caller else None
-        self.journal.submit(actor, f"securite.{event}",
-                            **audit.security_fields(event, outcome="failure", patient=patient, detail=detail))
+        self.journal.submit(
+            actor,
+            f"securite.{event}",
+            **audit.security_fields(event, outcome="failure", patient=patient, detail=detail),
+        )
 
     def _authenticate(self, headers: Any, base_url: str, structure_required: bool) -> Caller:
         authorization = headers.get("authorization", "")
         api_key = headers.get("esante-api-key")
         if api_key or authorization.lower().startswith(f"bearer {KEY_PREFIX}"):
             actor, scope = key_actor(self.db, api_key or authorization[7:])
-            return Caller("software", actor.person, actor.structure, actor.software, role=actor.role,
-                          credential=Credential.API_KEY, scope=scope)
+            return Caller(
+                "software",
+                actor.person,
+                actor.structure,
+                actor.software,
+                role=actor.role,
+                credential=Credential.API_KEY,
+                scope=scope,
+            )
         if not authorization.lower().startswith("bearer "):
             raise Unauthenticated("authentification requise (Authorization: Bearer)", code="auth-absente")
         token = authorization[7:].strip()
         claimed = unverified_issuer(token)  # only to choose the verifier; each verifies the signature
         if self.patients is not None and self.patient_issuer_of and claimed == self.patient_issuer_of(base_url):
             patient = self.patients.verify(token, self.patient_issuer_of(base_url))
-            return Caller("patient", patient.acting, "", "mon-espace-sante", patient=patient.ins,
-                          role="representant-legal" if patient.acting != patient.ins else "patient",
-                          credential=Credential.PATIENT)
+            return Caller(
+                "patient",
+                patient.acting,
+                "",
+                "mon-espace-sante",
+                patient=patient.ins,
+                role="representant-legal" if patient.acting != patient.ins else "patient",
+                credential=Credential.PATIENT,
+            )
         wanted = headers.get("x-structure")
         psc_issuer = self.issuer_of(base_url)
         local_issuer = self.local.issuer_of(token) if self.local and claimed != psc_issuer else None
@@ -319,8 +357,9 @@ def _has_credential(request: HasHeaders) -> bool:
     return bool(request.headers.get("authorization") or request.headers.get("esante-api-key"))
 
 
-def _professional(claims: dict[str, Any], info: dict[str, Any], credential: Credential, wanted: str | None,
-                  structure_required: bool) -> Caller:
+def _professional(
+    claims: dict[str, Any], info: dict[str, Any], credential: Credential, wanted: str | None, structure_required: bool
+) -> Caller:
     exercice = (info["SubjectRefPro"]["exercices"] or [{}])[0]
     activities = exercice.get("activities", [])
     ids = {a["identifiantTechniqueDeLaStructure"]: a for a in activities}
@@ -331,21 +370,31 @@ def _professional(claims: dict[str, Any], info: dict[str, Any], credential: Cred
     if not activities:
         if structure_required:
             raise Forbidden(f"{info['SubjectNameID']} n'a aucune situation d'exercice active", code="sans-exercice")
-        return Caller("professional", info["SubjectNameID"], "", claims.get("azp", ""), profession,
-                      credential=credential)
+        return Caller(
+            "professional", info["SubjectNameID"], "", claims.get("azp", ""), profession, credential=credential
+        )
     if wanted:
         activity = ids.get(wanted)
         if activity is None:
-            raise Forbidden(f"{info['SubjectNameID']} n'exerce pas dans la structure {wanted}",
-                            code="structure-non-exercee")
+            raise Forbidden(
+                f"{info['SubjectNameID']} n'exerce pas dans la structure {wanted}", code="structure-non-exercee"
+            )
     elif len(activities) == 1 or not structure_required:
         activity = activities[0]
     else:
-        raise Forbidden("plusieurs situations d'exercice : préciser la structure (X-Structure)",
-                        code="structure-ambigue")
-    return Caller("professional", info["SubjectNameID"], activity["identifiantTechniqueDeLaStructure"],
-                  claims.get("azp", ""), profession, activity.get("codeRole", ""),
-                  tuple(a["identifiantTechniqueDeLaStructure"] for a in activities), credential=credential)
+        raise Forbidden(
+            "plusieurs situations d'exercice : préciser la structure (X-Structure)", code="structure-ambigue"
+        )
+    return Caller(
+        "professional",
+        info["SubjectNameID"],
+        activity["identifiantTechniqueDeLaStructure"],
+        claims.get("azp", ""),
+        profession,
+        activity.get("codeRole", ""),
+        tuple(a["identifiantTechniqueDeLaStructure"] for a in activities),
+        credential=credential,
+    )
 
 
 def _aliases(activity: dict[str, Any]) -> Iterable[str]:
@@ -353,4 +402,3 @@ def _aliases(activity: dict[str, Any]) -> Iterable[str]:
         yield f"1{activity['numeroFinessSite']}"
     if activity["numeroSiretSite"]:
         yield f"3{activity['numeroSiretSite']}"
-

@@ -95,8 +95,14 @@ class Traits:
     lieu_naissance: str | None = None
 
     @classmethod
-    def of(cls, nom_naissance: str, prenoms: str | list[str] | tuple[str, ...], sexe: str,
-           date_naissance: str, lieu_naissance: str | None = None) -> Traits:
+    def of(
+        cls,
+        nom_naissance: str,
+        prenoms: str | list[str] | tuple[str, ...],
+        sexe: str,
+        date_naissance: str,
+        lieu_naissance: str | None = None,
+    ) -> Traits:
         if isinstance(prenoms, str):
             prenoms = prenoms.split(" ")
         given = tuple(p for p in (normalise_name(x) for x in prenoms) if p)

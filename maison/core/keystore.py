@@ -109,8 +109,9 @@ class FileKeyStore:
     def names(self, prefix: str = "") -> list[str]:
         if not self.directory.is_dir():
             return []
-        return sorted(p.name for p in self.directory.iterdir() if p.name.startswith(prefix)
-                      and not p.name.startswith("."))
+        return sorted(
+            p.name for p in self.directory.iterdir() if p.name.startswith(prefix) and not p.name.startswith(".")
+        )
 
 
 class MemoryKeyStore:

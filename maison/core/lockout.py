@@ -97,8 +97,7 @@ class Policy:
         return max(0, failures - idle // self.leak_s) if self.leak_s else failures
 
 
-ACCOUNT = Policy(free=4, first_lock_s=60, max_lock_s=900, forget_after_s=86_400, ceiling=100,
-                 ceiling_lock_s=86_400)
+ACCOUNT = Policy(free=4, first_lock_s=60, max_lock_s=900, forget_after_s=86_400, ceiling=100, ceiling_lock_s=86_400)
 SOURCE = Policy(free=30, first_lock_s=60, max_lock_s=3_600, forget_after_s=86_400, leak_s=600)
 PURGE_ONE_IN = 200  # `begin` calls that also delete rows forgotten for two days
 
@@ -155,8 +154,16 @@ def source_key(source: str) -> str:
 class Throttle:
     """The throttle of one service's secret (`psc`, `mes`, `mss`)."""
 
-    def __init__(self, db: Database, service: str, *, account: Policy = ACCOUNT, source: Policy = SOURCE,
-                 clock: Callable[[], float] = time.time, software: str = "") -> None:
+    def __init__(
+        self,
+        db: Database,
+        service: str,
+        *,
+        account: Policy = ACCOUNT,
+        source: Policy = SOURCE,
+        clock: Callable[[], float] = time.time,
+        software: str = "",
+    ) -> None:
         self.db, self.service, self.software = db, service, software or f"maison-{service}"
         self.policies = {"compte": account, "source": source}
         self.clock = clock
@@ -172,8 +179,13 @@ class Throttle:
             rows = {kind: self._row(conn, kind, key, now) for kind, key in sorted(keys.items())}
             wait = max(row[2] - now for row in rows.values())
             if wait > 0:
-                audit.security(conn, "connexion-echec", self._anonymous(source), outcome="failure",
-                               detail=self._detail(account, source, motif="verrouille", attente_s=wait))
+                audit.security(
+                    conn,
+                    "connexion-echec",
+                    self._anonymous(source),
+                    outcome="failure",
+                    detail=self._detail(account, source, motif="verrouille", attente_s=wait),
+                )
             else:
                 locks = {kind: self._count(conn, kind, key, rows[kind], now) for kind, key in sorted(keys.items())}
         if wait > 0:
@@ -188,21 +200,39 @@ class Throttle:
             audit.security(conn, "connexion-echec", actor, outcome="failure", detail=detail)
             for kind, seconds in attempt.locks.items():
                 if seconds:
-                    audit.security(conn, "verrouillage", actor, outcome="success", detail={
-                        **detail, "portee": kind, "duree_s": seconds,
-                        "echecs": self.policies[kind].remaining(*attempt.before[kind][:2], int(self.clock())) + 1})
+                    audit.security(
+                        conn,
+                        "verrouillage",
+                        actor,
+                        outcome="success",
+                        detail={
+                            **detail,
+                            "portee": kind,
+                            "duree_s": seconds,
+                            "echecs": self.policies[kind].remaining(*attempt.before[kind][:2], int(self.clock())) + 1,
+                        },
+                    )
 
-    def succeeded(self, account: str, source: str, actor: Actor, *, attempt: Attempt | None = None,
-                  detail: dict[str, Any] | None = None) -> None:
+    def succeeded(
+        self,
+        account: str,
+        source: str,
+        actor: Actor,
+        *,
+        attempt: Attempt | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
         """The login succeeded: the account starts again from zero; the source gets back the attempt
         `begin` counted (if this success ends one), never more."""
         with self.db.write() as conn:
-            conn.execute(T.update().where(*self._where("compte", account_key(account))).values(
-                failures=0, locked_until=0))
+            conn.execute(
+                T.update().where(*self._where("compte", account_key(account))).values(failures=0, locked_until=0)
+            )
             if attempt is not None:
                 self._give_back(conn, attempt)
-            audit.security(conn, "connexion", actor, detail={
-                "service": self.service, "source": source, **(detail or {})})
+            audit.security(
+                conn, "connexion", actor, detail={"service": self.service, "source": source, **(detail or {})}
+            )
 
     def first_factor_passed(self, attempt: Attempt) -> None:
         """A first factor was right but the login goes on (a code to come): the source gets its attempt
@@ -213,34 +243,57 @@ class Throttle:
     def refused(self, account: str, source: str, *, motif: str) -> None:
         """A failure the caller bounds by other means (a one-time code's own tries): audited only."""
         with self.db.write() as conn:
-            audit.security(conn, "connexion-echec", self._anonymous(source), outcome="failure",
-                           detail=self._detail(account, source, motif=motif))
+            audit.security(
+                conn,
+                "connexion-echec",
+                self._anonymous(source),
+                outcome="failure",
+                detail=self._detail(account, source, motif=motif),
+            )
 
     def release(self, account: str) -> None:
         """An administrator (or a stronger authentication) lifts an account's lock."""
         with self.db.write() as conn:
-            conn.execute(T.update().where(*self._where("compte", account_key(account))).values(
-                failures=0, locked_until=0))
+            conn.execute(
+                T.update().where(*self._where("compte", account_key(account))).values(failures=0, locked_until=0)
+            )
 
     # --- rows --------------------------------------------------------------------------------------
 
     def _give_back(self, conn: Connection, attempt: Attempt) -> None:
         locked = attempt.before["source"][2]
-        conn.execute(T.update().where(*self._where("source", source_key(attempt.source)), T.c.failures > 0).values(
-            failures=T.c.failures - 1,
-            locked_until=sa.case((T.c.locked_until > locked, locked), else_=T.c.locked_until)))
+        conn.execute(
+            T.update()
+            .where(*self._where("source", source_key(attempt.source)), T.c.failures > 0)
+            .values(
+                failures=T.c.failures - 1,
+                locked_until=sa.case((T.c.locked_until > locked, locked), else_=T.c.locked_until),
+            )
+        )
 
     def _where(self, kind: str, key: str) -> tuple[sa.ColumnElement[bool], ...]:
         return T.c.service == self.service, T.c.kind == kind, T.c.subject == key
 
     def _row(self, conn: Connection, kind: str, key: str, now: int) -> tuple[int, int, int]:
         """(failures, last_failure, locked_until), the row locked for this transaction (created if new)."""
-        query = sa.select(T.c.failures, T.c.last_failure, T.c.locked_until).where(
-            *self._where(kind, key)).with_for_update()
+        query = (
+            sa.select(T.c.failures, T.c.last_failure, T.c.locked_until).where(*self._where(kind, key)).with_for_update()
+        )
         row = conn.execute(query).first()
         if row is None:
-            conn.execute(_insert_missing(conn, {"service": self.service, "kind": kind, "subject": key,
-                                                "failures": 0, "last_failure": now, "locked_until": 0}))
+            conn.execute(
+                _insert_missing(
+                    conn,
+                    {
+                        "service": self.service,
+                        "kind": kind,
+                        "subject": key,
+                        "failures": 0,
+                        "last_failure": now,
+                        "locked_until": 0,
+                    },
+                )
+            )
             row = conn.execute(query).first()
             assert row is not None  # inserted just above (or by a concurrent process), under the lock
         return int(row.failures), int(row.last_failure), int(row.locked_until)
@@ -249,8 +302,11 @@ class Throttle:
         policy = self.policies[kind]
         failures = policy.remaining(row[0], row[1], now) + 1
         seconds = policy.lock_for(failures)
-        conn.execute(T.update().where(*self._where(kind, key)).values(
-            failures=failures, last_failure=now, locked_until=now + seconds if seconds else 0))
+        conn.execute(
+            T.update()
+            .where(*self._where(kind, key))
+            .values(failures=failures, last_failure=now, locked_until=now + seconds if seconds else 0)
+        )
         return seconds
 
     def _anonymous(self, source: str) -> Actor:
@@ -264,6 +320,8 @@ def _insert_missing(conn: Connection, values: dict[str, Any]) -> sa.Insert:
     """INSERT … ON CONFLICT DO NOTHING: two processes may create the same row at once."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(T).values(**values).on_conflict_do_nothing()
     from sqlalchemy.dialects import sqlite
+
     return sqlite.insert(T).values(**values).on_conflict_do_nothing()

@@ -34,8 +34,13 @@ STRUCTURE_VALIDITY = dt.timedelta(days=3 * 365)  # IGC-Santé software certifica
 _LABEL = re.compile(r"[^A-Za-z0-9._-]")
 
 # the private keys x509.CertificateBuilder.sign accepts
-_ISSUER_KEYS = (rsa.RSAPrivateKey, dsa.DSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey,
-                ed448.Ed448PrivateKey)
+_ISSUER_KEYS = (
+    rsa.RSAPrivateKey,
+    dsa.DSAPrivateKey,
+    ec.EllipticCurvePrivateKey,
+    ed25519.Ed25519PrivateKey,
+    ed448.Ed448PrivateKey,
+)
 
 
 @dataclass(frozen=True)
@@ -55,18 +60,25 @@ def fingerprint(pem: bytes) -> str:
 
 
 def structure_name(organisation: str, structure: str, software: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation or structure),
-                      x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, structure),
-                      x509.NameAttribute(NameOID.COMMON_NAME, software)])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation or structure),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, structure),
+            x509.NameAttribute(NameOID.COMMON_NAME, software),
+        ]
+    )
 
 
 def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
     """Created 0600: the key is never readable by others, even between its write and a chmod."""
     path.unlink(missing_ok=True)
     with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
-        out.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()))
+        out.write(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
 
 
 def label(*parts: str) -> str:
@@ -89,28 +101,49 @@ class Authority:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = ec.generate_private_key(ec.SECP256R1())
         now = dt.datetime.now(dt.UTC)
-        subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
-                             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "MAISON"),
-                             x509.NameAttribute(NameOID.COMMON_NAME, self.name)])
-        cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-                .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-                .not_valid_after(now + dt.timedelta(days=3650))
-                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-                .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-                               critical=True)
-                .sign(key, hashes.SHA256()))
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "MAISON"),
+                x509.NameAttribute(NameOID.COMMON_NAME, self.name),
+            ]
+        )
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            .sign(key, hashes.SHA256())
+        )
         _write_key(key, self.key_path)
         self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
-    def _sign(self, subject: x509.Name, extensions: list[tuple[x509.ExtensionType, bool]],
-              not_before: dt.datetime, not_after: dt.datetime, out: Issued) -> Issued:
+    def _sign(
+        self,
+        subject: x509.Name,
+        extensions: list[tuple[x509.ExtensionType, bool]],
+        not_before: dt.datetime,
+        not_after: dt.datetime,
+        out: Issued,
+    ) -> Issued:
         ca_key = serialization.load_pem_private_key(self.key_path.read_bytes(), password=None)
         ca_cert = x509.load_pem_x509_certificate(self.cert_path.read_bytes())
         key = ec.generate_private_key(ec.SECP256R1())
-        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_cert.subject)
-                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(not_before).not_valid_after(not_after)
-                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True))
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before)
+            .not_valid_after(not_after)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        )
         for extension, critical in extensions:
             builder = builder.add_extension(extension, critical=critical)
         if not isinstance(ca_key, _ISSUER_KEYS):  # as builder.sign itself refuses a key that cannot sign
@@ -121,17 +154,28 @@ class Authority:
         out.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         return out
 
-    def issue_structure(self, structure: str, software: str, organisation: str = "", *,
-                        directory: Path | None = None, validity: dt.timedelta = STRUCTURE_VALIDITY,
-                        not_before: dt.datetime | None = None) -> Issued:
+    def issue_structure(
+        self,
+        structure: str,
+        software: str,
+        organisation: str = "",
+        *,
+        directory: Path | None = None,
+        validity: dt.timedelta = STRUCTURE_VALIDITY,
+        not_before: dt.datetime | None = None,
+    ) -> Issued:
         """A TLS client certificate for `software` (its IDAM) used by `structure` (its identifier)."""
         start = not_before or dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
         name = label("structure", structure, software)
         out = Issued((directory or self.directory) / f"{name}.pem", (directory or self.directory) / f"{name}.key")
         usage = x509.KeyUsage(True, False, False, False, False, False, False, False, False)
-        return self._sign(structure_name(organisation, structure, software),
-                          [(usage, True), (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)],
-                          start, start + validity, out)
+        return self._sign(
+            structure_name(organisation, structure, software),
+            [(usage, True), (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)],
+            start,
+            start + validity,
+            out,
+        )
 
     def issue_server(self, name: str, hostnames: list[str]) -> Issued:
         """A TLS server certificate for `hostnames` (and loopback), reused while it is valid."""
@@ -145,11 +189,22 @@ class Authority:
             except ValueError:
                 names.append(x509.DNSName(host))
         now = dt.datetime.now(dt.UTC)
-        subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "MAISON"),
-                             x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0])])
-        return self._sign(subject, [(x509.SubjectAlternativeName(names), False),
-                                    (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)],
-                          now - dt.timedelta(minutes=5), now + dt.timedelta(days=825), out)
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "MAISON"),
+                x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0]),
+            ]
+        )
+        return self._sign(
+            subject,
+            [
+                (x509.SubjectAlternativeName(names), False),
+                (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
+            ],
+            now - dt.timedelta(minutes=5),
+            now + dt.timedelta(days=825),
+            out,
+        )
 
 
 def server_context(cert: Path, key: Path, client_ca: Path | None, *, require_client: bool = False) -> ssl.SSLContext:

@@ -61,7 +61,11 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
     if path and path != ":memory:":
         Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     engine = sa.create_engine(
-        parsed, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8, max_overflow=16,
+        parsed,
+        echo=echo,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=8,
+        max_overflow=16,
         hide_parameters=True,
     )
 
@@ -140,8 +144,9 @@ class Database:
         if url.startswith("sqlite"):
             self.engine = _sqlite_engine(url, echo)
         else:
-            self.engine = sa.create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True,
-                                           hide_parameters=True)
+            self.engine = sa.create_engine(
+                url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True
+            )
         self.dialect = self.engine.dialect.name
 
     @contextmanager

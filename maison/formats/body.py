@@ -28,8 +28,9 @@ async def read_limited(request: Request, max_bytes: int) -> bytes:
     return bytes(body)
 
 
-async def read_json_object(request: Request, max_bytes: int, *,
-                           empty_as: dict[str, Any] | None = None) -> dict[str, Any]:
+async def read_json_object(
+    request: Request, max_bytes: int, *, empty_as: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """A JSON object body; `empty_as` is returned for an empty body when given (else it is malformed)."""
     raw = await read_limited(request, max_bytes)
     if not raw and empty_as is not None:
@@ -72,8 +73,9 @@ def parameter_values(body: dict[str, Any]) -> dict[str, object]:
         raise MalformedRequest("ressource Parameters attendue", code="resource-type")
     parameters = body.get("parameter", [])
     if not isinstance(parameters, list) or not all(isinstance(p, dict) for p in parameters):
-        raise MalformedRequest("Parameters.parameter : liste d'objets attendue", code="parameters",
-                               expression="Parameters.parameter")
+        raise MalformedRequest(
+            "Parameters.parameter : liste d'objets attendue", code="parameters", expression="Parameters.parameter"
+        )
     values: dict[str, object] = {}
     for parameter in Node(body, "Parameters").objects("parameter"):  # typed: a wrong type names its path
         name = parameter.text("name")
@@ -84,5 +86,9 @@ def parameter_values(body: dict[str, Any]) -> dict[str, object]:
 def json_response(data: object, status: int = 200, *, no_store: bool = False) -> Response:
     """Plain JSON (not FHIR) answers; `no_store` for anything carrying credentials."""
     headers = {"Cache-Control": "no-store"} if no_store else {}
-    return Response(orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS), status_code=status,
-                    media_type="application/json", headers=headers)
+    return Response(
+        orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )

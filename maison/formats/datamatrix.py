@@ -55,15 +55,18 @@ class _Field:
         return self.min_length == self.max_length
 
 
-_FIELDS = {f.ident: f for f in (
-    _Field("S1", "matricule INS", 15, 15),
-    _Field("S2", "OID", 19, 20),
-    _Field("S3", "liste des prénoms de naissance", 1, 100),
-    _Field("S4", "nom de naissance", 1, 100),
-    _Field("S5", "sexe", 1, 1),
-    _Field("S6", "date de naissance", 10, 10),
-    _Field("S7", "code lieu de naissance", 5, 5),
-)}
+_FIELDS = {
+    f.ident: f
+    for f in (
+        _Field("S1", "matricule INS", 15, 15),
+        _Field("S2", "OID", 19, 20),
+        _Field("S3", "liste des prénoms de naissance", 1, 100),
+        _Field("S4", "nom de naissance", 1, 100),
+        _Field("S5", "sexe", 1, 1),
+        _Field("S6", "date de naissance", 10, 10),
+        _Field("S7", "code lieu de naissance", 5, 5),
+    )
+}
 _REQUIRED = ("S1", "S2", "S3", "S4", "S5", "S6")
 
 # The longest payload: every variable field at its maximum, which is exactly when no GS is written.
@@ -95,10 +98,13 @@ def _error(message: str, code: str) -> InvalidInput:
 
 def _check_length(field: _Field, value: str) -> None:
     if not field.min_length <= len(value) <= field.max_length:
-        expected = (f"{field.max_length} caractères" if field.fixed
-                    else f"{field.min_length} à {field.max_length} caractères")
-        raise _error(f"champ {field.ident} ({field.label}) de {len(value)} caractères, {expected} attendus",
-                     "datamatrix-longueur")
+        expected = (
+            f"{field.max_length} caractères" if field.fixed else f"{field.min_length} à {field.max_length} caractères"
+        )
+        raise _error(
+            f"champ {field.ident} ({field.label}) de {len(value)} caractères, {expected} attendus",
+            "datamatrix-longueur",
+        )
 
 
 def _check_name(field: _Field, value: str) -> None:
@@ -106,8 +112,11 @@ def _check_name(field: _Field, value: str) -> None:
     # diacritics, doubled spaces, digits) would be a different string from the INS traits.
     _check_length(field, value)
     if normalise_name(value) != value:
-        raise _error(f"champ {field.ident} ({field.label}) '{value}' non normalisé : majuscules sans "
-                     "diacritiques, espace, tiret et apostrophe seuls attendus", "datamatrix-trait-non-normalise")
+        raise _error(
+            f"champ {field.ident} ({field.label}) '{value}' non normalisé : majuscules sans "
+            "diacritiques, espace, tiret et apostrophe seuls attendus",
+            "datamatrix-trait-non-normalise",
+        )
 
 
 def _check_value(ident: str, value: str) -> None:
@@ -115,8 +124,9 @@ def _check_value(ident: str, value: str) -> None:
     field = _FIELDS[ident]
     bad = _FIELD_CHARS.search(value)
     if bad:
-        raise _error(f"champ {ident} ({field.label}) : caractère interdit U+{ord(bad.group()):04X}",
-                     "datamatrix-caractere")
+        raise _error(
+            f"champ {ident} ({field.label}) : caractère interdit U+{ord(bad.group()):04X}", "datamatrix-caractere"
+        )
     if ident in ("S3", "S4"):
         _check_name(field, value)
         return
@@ -127,8 +137,7 @@ def _check_value(ident: str, value: str) -> None:
         except InvalidInput as exc:
             raise _error(f"champ S1 : {exc.message}", exc.code) from None
         if matricule.value != value:
-            raise _error(f"champ S1 : matricule '{value}' non normalisé (15 caractères sans séparateur)",
-                         "nir-format")
+            raise _error(f"champ S1 : matricule '{value}' non normalisé (15 caractères sans séparateur)", "nir-format")
     elif ident == "S2":
         if not _OID.match(value):
             raise _error(f"champ S2 : OID '{value}' mal formé", "datamatrix-oid")
@@ -163,8 +172,10 @@ def content(dm: InsDatamatrix) -> str:
     for prenom in t.prenoms:
         # The list is space-separated: a prénom holding a space would come back as two.
         if not prenom or " " in prenom:
-            raise _error(f"prénom '{prenom}' vide ou contenant une espace : liste non représentable",
-                         "datamatrix-trait-non-normalise")
+            raise _error(
+                f"prénom '{prenom}' vide ou contenant une espace : liste non représentable",
+                "datamatrix-trait-non-normalise",
+            )
     date = t.date_naissance or ""
     if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", date):
         raise _error(f"date de naissance '{date}', format AAAA-MM-JJ attendu", "date-format")
@@ -196,7 +207,7 @@ def _check_header(text: str) -> None:
         raise _error(f"entête tronqué ({len(text)} caractères, {len(HEADER)} attendus)", "datamatrix-entete")
     if text[2:4] != "01":
         raise _error(f"version d'entête '{text[2:4]}' non prise en charge (01 attendue)", "datamatrix-version")
-    if text[4:len(HEADER)] != HEADER[4:]:
+    if text[4 : len(HEADER)] != HEADER[4:]:
         raise _error("zone réservée de l'entête non nulle (22 zéros attendus)", "datamatrix-entete")
 
 
@@ -211,7 +222,7 @@ def _split_fields(text: str) -> dict[str, str]:
         where = pos + 1  # 1-based positions in messages: what a person counting characters sees
         if text[pos] == GS:
             raise _error(f"séparateur GS inattendu au caractère {where}", "datamatrix-separateur")
-        ident = text[pos:pos + 2]
+        ident = text[pos : pos + 2]
         if len(ident) < 2:
             raise _error(f"identifiant de champ tronqué au caractère {where}", "datamatrix-tronque")
         field = _FIELDS.get(ident)
@@ -221,24 +232,28 @@ def _split_fields(text: str) -> dict[str, str]:
             raise _error(f"champ {ident} ({field.label}) présent deux fois", "datamatrix-champ-double")
         pos += 2
         if field.fixed:
-            value = text[pos:pos + field.max_length]
+            value = text[pos : pos + field.max_length]
             if GS in value or len(value) < field.max_length:
-                raise _error(f"champ {ident} ({field.label}) tronqué : {field.max_length} caractères attendus",
-                             "datamatrix-tronque")
+                raise _error(
+                    f"champ {ident} ({field.label}) tronqué : {field.max_length} caractères attendus",
+                    "datamatrix-tronque",
+                )
             pos += field.max_length
         else:
             gs = text.find(GS, pos)
             stop = end if gs == -1 else gs
             if stop - pos > field.max_length:
                 # A field at its maximum length carries no GS: the next identifier follows directly.
-                value = text[pos:pos + field.max_length]
+                value = text[pos : pos + field.max_length]
                 pos += field.max_length
             else:
                 value = text[pos:stop]
                 if gs != -1:
                     if len(value) == field.max_length:
-                        raise _error(f"séparateur GS superflu après le champ {ident} de longueur maximale",
-                                     "datamatrix-separateur")
+                        raise _error(
+                            f"séparateur GS superflu après le champ {ident} de longueur maximale",
+                            "datamatrix-separateur",
+                        )
                     if gs + 1 == end:
                         raise _error(f"séparateur GS après le dernier champ ({ident})", "datamatrix-separateur")
                 pos = stop + 1 if gs != -1 else end
@@ -260,27 +275,33 @@ def parse_content(text: str) -> InsDatamatrix:
     if not isinstance(text, str) or not text:
         raise _error("contenu vide", "datamatrix-vide")
     if len(text) > MAX_CONTENT_LENGTH:
-        raise _error(f"contenu de {len(text)} caractères, au plus {MAX_CONTENT_LENGTH} attendus",
-                     "datamatrix-trop-long")
+        raise _error(
+            f"contenu de {len(text)} caractères, au plus {MAX_CONTENT_LENGTH} attendus", "datamatrix-trop-long"
+        )
     bad = _PRINTABLE.search(text)
     if bad:
-        raise _error(f"caractère interdit U+{ord(bad.group()):04X} au caractère {bad.start() + 1} "
-                     "(ASCII imprimable et GS seuls admis)", "datamatrix-caractere")
+        raise _error(
+            f"caractère interdit U+{ord(bad.group()):04X} au caractère {bad.start() + 1} "
+            "(ASCII imprimable et GS seuls admis)",
+            "datamatrix-caractere",
+        )
     _check_header(text)
     values = _split_fields(text)
     birth = _DATE.match(values["S6"])
     assert birth is not None  # S6's format checked by _split_fields
     day, month, year = birth.groups()
-    traits = Traits.of(values["S4"], values["S3"].split(" "), values["S5"], f"{year}-{month}-{day}",
-                       values.get("S7"))
+    traits = Traits.of(values["S4"], values["S3"].split(" "), values["S5"], f"{year}-{month}-{day}", values.get("S7"))
     if traits.liste_prenoms != values["S3"]:
         # Traits.of drops empty prénoms: "A  B" would silently become "A B".
-        raise _error(f"champ S3 (liste des prénoms de naissance) '{values['S3']}' non normalisé",
-                     "datamatrix-trait-non-normalise")
+        raise _error(
+            f"champ S3 (liste des prénoms de naissance) '{values['S3']}' non normalisé",
+            "datamatrix-trait-non-normalise",
+        )
     return InsDatamatrix(values["S1"], values["S2"], traits)
 
 
 # --- Images ------------------------------------------------------------------------------------
+
 
 def _modules(encoded: Any) -> list[list[bool]]:  # pylibdmtx's Encoded (pylibdmtx has no type information)
     """Recover the module grid (True = dark) from libdmtx's bitmap, whatever its module size and margin.
@@ -303,12 +324,10 @@ def _modules(encoded: Any) -> list[list[bool]]:  # pylibdmtx's Encoded (pylibdmt
     while left + run < width and dark(left + run, top):
         run += 1
     cols, rows = (width - 2 * left) // run, (height - 2 * top) // run
-    return [[dark(left + c * run + run // 2, top + r * run + run // 2) for c in range(cols)]
-            for r in range(rows)]
+    return [[dark(left + c * run + run // 2, top + r * run + run // 2) for c in range(cols)] for r in range(rows)]
 
 
-def render_png(dm: InsDatamatrix, path_or_buffer: str | os.PathLike[str] | BinaryIO, *,
-               module_size: int = 4) -> None:
+def render_png(dm: InsDatamatrix, path_or_buffer: str | os.PathLike[str] | BinaryIO, *, module_size: int = 4) -> None:
     """Draw the symbol as a black-on-white PNG, `module_size` pixels per module, 2-module quiet zone.
 
     What is honoured of the spec: ECC200, not GS1 (no FNC1), and the 26-character header encoded
@@ -369,8 +388,10 @@ def _load_image(data: bytes) -> Image.Image:
             image: Image.Image = Image.open(io.BytesIO(data), formats=["PNG"])
             width, height = image.size
             if width * height > MAX_IMAGE_PIXELS:
-                raise _error(f"image de {width}×{height} pixels, au plus {MAX_IMAGE_PIXELS} pixels",
-                             "datamatrix-image-trop-grande")
+                raise _error(
+                    f"image de {width}×{height} pixels, au plus {MAX_IMAGE_PIXELS} pixels",
+                    "datamatrix-image-trop-grande",
+                )
             image.load()
             if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
                 # Transparent background: put it on white, as it would be printed.

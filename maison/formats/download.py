@@ -48,11 +48,15 @@ def content_disposition(filename: str) -> str:
 
 
 def _guarded(data: bytes, media_type: str, filename: str) -> Response:
-    return Response(data, media_type=media_type, headers={
-        "Content-Disposition": content_disposition(filename),
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "default-src 'none'; sandbox",
-    })
+    return Response(
+        data,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": content_disposition(filename),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )
 
 
 def attachment_response(data: bytes, filename: str, content_type: str) -> Response:

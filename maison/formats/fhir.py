@@ -29,8 +29,12 @@ def outcome_response(error: MaisonError) -> Response:
     if error.code == "too-large":
         status = 413
     # an error may name headers of its own (a throttle's Retry-After, RFC 6585 §4)
-    return Response(orjson.dumps(operation_outcome(error)), status_code=status, media_type=FHIR_JSON,
-                    headers=getattr(error, "http_headers", None))
+    return Response(
+        orjson.dumps(operation_outcome(error)),
+        status_code=status,
+        media_type=FHIR_JSON,
+        headers=getattr(error, "http_headers", None),
+    )
 
 
 def fhir_response(resource: dict[str, Any], status: int = 200) -> Response:

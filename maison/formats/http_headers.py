@@ -55,8 +55,11 @@ class HardenedHttp:
         async def send_hardened(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 # an answer that set nosniff itself (a download) does not get it twice
-                headers = [(k, v) for k, v in message.get("headers", [])
-                           if k.lower() not in (b"server", b"x-content-type-options")]
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() not in (b"server", b"x-content-type-options")
+                ]
                 headers.append((b"x-content-type-options", b"nosniff"))
                 if over_tls:
                     headers.append((b"strict-transport-security", HSTS))

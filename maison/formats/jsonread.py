@@ -85,16 +85,23 @@ class Node:
     def integer(self, key: str, minimum: int = -BIGINT_MAX, maximum: int = BIGINT_MAX) -> int | None:
         value = self._member(key, int, None)
         if value is not None and not minimum <= value <= maximum:
-            raise InvalidInput(f"{self.path}.{key} : entier de {minimum} à {maximum} attendu", code="type-json",
-                               expression=f"{self.path}.{key}")
+            raise InvalidInput(
+                f"{self.path}.{key} : entier de {minimum} à {maximum} attendu",
+                code="type-json",
+                expression=f"{self.path}.{key}",
+            )
         return value
 
     def number(self, key: str) -> float | int | None:
         value = self.value.get(key) if isinstance(self.value, dict) else None
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                or abs(value) > BIGINT_MAX:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or abs(value) > BIGINT_MAX
+        ):
             raise wrong_type(f"{self.path}.{key}", "nombre fini")
         return value
 

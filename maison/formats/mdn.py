@@ -41,7 +41,7 @@ def _report(kind: str, sender: str, to: str, subject: str, domain: str) -> Email
     msg["Message-ID"] = make_msgid(domain=domain)
     msg["Auto-Submitted"] = "auto-replied"  # RFC 3834: never answered automatically in turn
     msg.make_mixed()
-    msg.replace_header("Content-Type", f'multipart/report; report-type={kind}')
+    msg.replace_header("Content-Type", f"multipart/report; report-type={kind}")
     return msg
 
 
@@ -55,8 +55,9 @@ def _part(content_type: str, text: str, *, filename: str | None = None) -> Email
     return part
 
 
-def mdn(received: Received, *, reporter: str, domain: str, error: ErrorCode | None = None,
-        detail: str = "") -> EmailMessage:
+def mdn(
+    received: Received, *, reporter: str, domain: str, error: ErrorCode | None = None, detail: str = ""
+) -> EmailMessage:
     """The PFI's MDN for `received`, from its mailbox `reporter`."""
     # the machine-readable fields are ASCII (RFC 8098 §3.1; an 8-bit field would need RFC 6533's
     # message/global-disposition-notification): labels lose their accents there, keep them in the text
@@ -66,14 +67,17 @@ def mdn(received: Received, *, reporter: str, domain: str, error: ErrorCode | No
     if error is None:
         text = f"Le document du message {received.message_id} a été intégré.\r\n"
     else:
-        text = (f"Le document n'a pas pu être intégré.\r\nCode erreur : {error.code}^{error.label}\r\n"
-                f"{detail}\r\n")
+        text = f"Le document n'a pas pu être intégré.\r\nCode erreur : {error.code}^{error.label}\r\n{detail}\r\n"
     human = EmailMessage(policy=email.policy.SMTP)
     human.set_content(text, charset="utf-8", cte="quoted-printable")
     msg.attach(human)
-    fields = [f"Reporting-UA: {domain}; {UA}", f"Original-Recipient: rfc822;{reporter}",
-              f"Final-Recipient: rfc822;{reporter}", f"Original-Message-ID: {received.message_id}",
-              f"Disposition: automatic-action/MDN-sent-automatically; {outcome}"]
+    fields = [
+        f"Reporting-UA: {domain}; {UA}",
+        f"Original-Recipient: rfc822;{reporter}",
+        f"Final-Recipient: rfc822;{reporter}",
+        f"Original-Message-ID: {received.message_id}",
+        f"Disposition: automatic-action/MDN-sent-automatically; {outcome}",
+    ]
     if error is not None:
         fields.append(f"Error: {ascii_text(error.mdn())}")
     msg.attach(_part("message/disposition-notification", "\r\n".join(fields) + "\r\n"))
@@ -119,28 +123,41 @@ def read_mdn(raw: bytes) -> Disposition | None:
                 fields = {k.lower(): str(v).strip() for block in blocks for k, v in block.items()}
             else:
                 unfolded = re.sub(r"\r?\n[ \t]+", " ", str(payload))
-                fields = {k.lower(): v.strip() for k, v in re.findall(r"^([A-Za-z-]+):\s*(.*)$", unfolded,
-                                                                       re.MULTILINE)}
+                fields = {
+                    k.lower(): v.strip() for k, v in re.findall(r"^([A-Za-z-]+):\s*(.*)$", unfolded, re.MULTILINE)
+                }
             disposition = fields.get("disposition", "")
             found = _ERROR.search(disposition)
             error_text = found.group(1).strip() if found else fields.get("error", "")
             code = re.match(r"(\d{3})", error_text)
-            return Disposition(fields.get("original-message-id", ""), "processed" in disposition.lower(),
-                               code.group(1) if code else None, error_text)
+            return Disposition(
+                fields.get("original-message-id", ""),
+                "processed" in disposition.lower(),
+                code.group(1) if code else None,
+                error_text,
+            )
     return None
 
 
-def dsn(original: bytes, failures: list[tuple[str, str, str]], *, reporting_mta: str, postmaster: str,
-        to: str) -> EmailMessage:
+def dsn(
+    original: bytes, failures: list[tuple[str, str, str]], *, reporting_mta: str, postmaster: str, to: str
+) -> EmailMessage:
     """Delivery failure report: `failures` are (recipient, status like 5.1.1, SMTP reply)."""
     msg = _report("delivery-status", postmaster, to, "Message non distribué (Undelivered Mail)", reporting_mta)
     human = EmailMessage(policy=email.policy.SMTP)
-    human.set_content("Le message n'a pas pu être distribué aux destinataires suivants :\r\n" + "".join(
-        f"  {r} : {reply}\r\n" for r, _s, reply in failures), charset="utf-8", cte="quoted-printable")
+    human.set_content(
+        "Le message n'a pas pu être distribué aux destinataires suivants :\r\n"
+        + "".join(f"  {r} : {reply}\r\n" for r, _s, reply in failures),
+        charset="utf-8",
+        cte="quoted-printable",
+    )
     msg.attach(human)
     blocks = [f"Reporting-MTA: dns; {reporting_mta}\r\nArrival-Date: {format_datetime(datetime.now(UTC))}\r\n"]
-    blocks += [f"Final-Recipient: rfc822; {r}\r\nAction: failed\r\nStatus: {status}\r\n"
-               f"Diagnostic-Code: smtp; {ascii_text(reply)}\r\n" for r, status, reply in failures]
+    blocks += [
+        f"Final-Recipient: rfc822; {r}\r\nAction: failed\r\nStatus: {status}\r\n"
+        f"Diagnostic-Code: smtp; {ascii_text(reply)}\r\n"
+        for r, status, reply in failures
+    ]
     status = EmailMessage(policy=email.policy.SMTP)
     status["Content-Type"] = "message/delivery-status"
     # the email package writes a delivery-status body from its blocks, each a set of header fields

@@ -177,9 +177,9 @@ MAX_DEPTH = 8
 def _split_head(data: bytes) -> tuple[bytes, bytes]:
     """A part's header block (with its blank line) and its body."""
     if data.startswith((b"\r\n", b"\n")):
-        return b"", data[2 if data.startswith(b"\r\n") else 1:]
+        return b"", data[2 if data.startswith(b"\r\n") else 1 :]
     blank = _BLANK_LINE.search(data)
-    return (data[:blank.end()], data[blank.end():]) if blank else (data, b"")
+    return (data[: blank.end()], data[blank.end() :]) if blank else (data, b"")
 
 
 def _split_multipart(body: bytes, boundary: str) -> list[bytes]:
@@ -193,18 +193,18 @@ def _split_multipart(body: bytes, boundary: str) -> list[bytes]:
     parts: list[bytes] = []
     start, at = None, body.find(mark)
     while at >= 0:
-        line_start = at == 0 or body[at - 1:at] == b"\n"
+        line_start = at == 0 or body[at - 1 : at] == b"\n"
         after = at + len(mark)
-        closing = body[after:after + 2] == b"--"
+        closing = body[after : after + 2] == b"--"
         end_of_line = after + 2 if closing else after
-        while body[end_of_line:end_of_line + 1] in (b" ", b"\t"):
+        while body[end_of_line : end_of_line + 1] in (b" ", b"\t"):
             end_of_line += 1
-        rest = body[end_of_line:end_of_line + 2]
+        rest = body[end_of_line : end_of_line + 2]
         if line_start and (rest.startswith(b"\n") or rest == b"\r\n" or end_of_line >= len(body)):
             if start is not None:
-                cut = at - 1 if at and body[at - 1:at] == b"\n" else at
-                cut -= 1 if cut and body[cut - 1:cut] == b"\r" else 0
-                parts.append(body[start:max(cut, start)])
+                cut = at - 1 if at and body[at - 1 : at] == b"\n" else at
+                cut -= 1 if cut and body[cut - 1 : cut] == b"\r" else 0
+                parts.append(body[start : max(cut, start)])
             if closing:
                 return parts
             start = end_of_line + (2 if rest == b"\r\n" else 1 if rest.startswith(b"\n") else 0)

@@ -52,19 +52,31 @@ def _bounded_int(maximum: int, minimum: int) -> Callable[[object], int]:
         if isinstance(value, str) and _DIGITS.fullmatch(value) and minimum <= int(value) <= maximum:
             return int(value)
         raise ValueError(f"entier attendu (chiffres ASCII, de {minimum} à {maximum})")
+
     return check
 
 
-RowId = Annotated[int, BeforeValidator(_bounded_int(BIGINT_MAX, 1)), PATH_ID,
-                  Path(json_schema_extra={"minimum": 1, "maximum": BIGINT_MAX, "examples": [1]})]
-Index = Annotated[int, BeforeValidator(_bounded_int(9_999, 0)), PATH_ID,
-                  Path(json_schema_extra={"minimum": 0, "maximum": 9_999, "examples": [0]})]
+RowId = Annotated[
+    int,
+    BeforeValidator(_bounded_int(BIGINT_MAX, 1)),
+    PATH_ID,
+    Path(json_schema_extra={"minimum": 1, "maximum": BIGINT_MAX, "examples": [1]}),
+]
+Index = Annotated[
+    int,
+    BeforeValidator(_bounded_int(9_999, 0)),
+    PATH_ID,
+    Path(json_schema_extra={"minimum": 0, "maximum": 9_999, "examples": [0]}),
+]
 FhirId = Annotated[str, PATH_ID, Path(pattern=r"^[A-Za-z0-9\-.]{1,64}$", examples=["1"])]
 Code = Annotated[str, PATH_ID, Path(pattern=r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$", examples=["a"])]
 Identifier = Annotated[str, PATH_ID, Path(pattern=r"^[A-Za-z0-9]{1,64}$", examples=["1"])]
 FileName = Annotated[str, PATH_ID, Path(pattern=r"^[A-Za-z0-9_\-][A-Za-z0-9._\-]{0,127}$", examples=["a"])]
-RelativePath = Annotated[str, PATH_ID, Path(
-    pattern=r"^[A-Za-z0-9_\-][A-Za-z0-9._\-]{0,127}(/[A-Za-z0-9_\-][A-Za-z0-9._\-]{0,127}){0,7}$", examples=["a"])]
+RelativePath = Annotated[
+    str,
+    PATH_ID,
+    Path(pattern=r"^[A-Za-z0-9_\-][A-Za-z0-9._\-]{0,127}(/[A-Za-z0-9_\-][A-Za-z0-9._\-]{0,127}){0,7}$", examples=["a"]),
+]
 
 
 _PLACES = {"path": "chemin", "query": "requête", "header": "en-tête", "cookie": "cookie", "body": "corps"}
@@ -85,5 +97,8 @@ def parameter_error(errors: Sequence[Mapping[str, Any]]) -> InvalidInput:
         why = "absent"
     else:
         why = f"valeur refusée ({kind})"
-    return InvalidInput(f"paramètre de {_PLACES.get(place, place)} '{name}' invalide : {why}",
-                        code="parametre-invalide", expression=name or None)
+    return InvalidInput(
+        f"paramètre de {_PLACES.get(place, place)} '{name}' invalide : {why}",
+        code="parametre-invalide",
+        expression=name or None,
+    )

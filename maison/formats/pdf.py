@@ -12,9 +12,22 @@ from fpdf import FPDF
 
 # The PDF core fonts (no font file to ship) cover Windows-1252; French typography outside it is
 # spelled the way a typewriter would, and any other character by its unaccented form or "?".
-_TYPEWRITER = str.maketrans({"\u2014": "-", "\u2013": "-", "\u2019": "'", "\u2018": "'", "\u201c": '"',
-                             "\u201d": '"', "\u2026": "...", "\u0153": "oe", "\u0152": "OE", "\u202f": " ",
-                             "\u2009": " ", "\u00a0": " "})
+_TYPEWRITER = str.maketrans(
+    {
+        "\u2014": "-",
+        "\u2013": "-",
+        "\u2019": "'",
+        "\u2018": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2026": "...",
+        "\u0153": "oe",
+        "\u0152": "OE",
+        "\u202f": " ",
+        "\u2009": " ",
+        "\u00a0": " ",
+    }
+)
 
 
 def printable(text: str) -> str:
@@ -22,13 +35,13 @@ def printable(text: str) -> str:
     text = text.translate(_TYPEWRITER)
     if all(ord(c) < 256 for c in text):
         return text
-    return "".join(c if ord(c) < 256 else (unicodedata.normalize("NFKD", c).encode("latin-1",
-                                                                                   "ignore").decode("latin-1")
-                                           or "?") for c in text)
+    return "".join(
+        c if ord(c) < 256 else (unicodedata.normalize("NFKD", c).encode("latin-1", "ignore").decode("latin-1") or "?")
+        for c in text
+    )
 
 
-def document_pdf(title: str, sections: list[tuple[str, list[str]]], *, footer: str = "",
-                 min_bytes: int = 0) -> bytes:
+def document_pdf(title: str, sections: list[tuple[str, list[str]]], *, footer: str = "", min_bytes: int = 0) -> bytes:
     """A PDF with a title and titled sections of paragraphs. `min_bytes` pads with annex pages of
     uncompressed text, for benchmarks that need documents of a given size."""
     annex_lines = 0

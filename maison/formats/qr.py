@@ -75,14 +75,13 @@ def modules(payload: str) -> tuple[bytes, ...]:
     height, width = image.shape[0], image.shape[1]
     # zxingcpp.Image has the buffer protocol; its stubs do not declare it
     pixels = bytes(image).translate(_DARK)  # type: ignore[call-overload]
-    return tuple(pixels[r * width:(r + 1) * width] for r in range(height))
+    return tuple(pixels[r * width : (r + 1) * width] for r in range(height))
 
 
 _DARK = bytes([1] * 128 + [0] * 128)  # a grey value below mid-grey is a dark module
 
 
-def qr_path(matrix: Sequence[Sequence[int]], x: float, y: float, module: float, *, page_height: float,
-            k: float) -> str:
+def qr_path(matrix: Sequence[Sequence[int]], x: float, y: float, module: float, *, page_height: float, k: float) -> str:
     """PDF content-stream operators that fill the dark modules of `matrix` in black.
 
     `x`, `y` are the symbol's top-left corner and `module` its module side, in the caller's unit
@@ -127,6 +126,7 @@ def draw_qr(pdf: FPDF, matrix: Sequence[Sequence[int]], x: float, y: float, modu
 
 # --- reading back ------------------------------------------------------------------------------
 
+
 def _open(pdf: bytes) -> pypdfium2.PdfDocument:
     """The document, or InvalidInput: call with PDFIUM_LOCK held."""
     if not isinstance(pdf, (bytes, bytearray, memoryview)):
@@ -168,8 +168,10 @@ def render_pdf_page(pdf: bytes, page: int = 0, dpi: int = 200, *, grayscale: boo
                 width, height = pdf_page.get_size()  # points, 1/72 inch
                 pixels = (width * dpi / 72) * (height * dpi / 72)
                 if not pixels <= MAX_PIXELS:  # also refuses NaN
-                    raise InvalidInput(f"page {page} : {pixels / 1e6:.0f} mégapixels à {dpi} dpi "
-                                       f"(au plus {MAX_PIXELS / 1e6:.0f})", code="pdf-page-trop-grande")
+                    raise InvalidInput(
+                        f"page {page} : {pixels / 1e6:.0f} mégapixels à {dpi} dpi (au plus {MAX_PIXELS / 1e6:.0f})",
+                        code="pdf-page-trop-grande",
+                    )
                 bitmap = pdf_page.render(scale=dpi / 72, grayscale=grayscale)
                 try:
                     # to_pil shares the bitmap's buffer: copy before the bitmap is closed.
@@ -200,8 +202,9 @@ def find_qr(image: Image.Image) -> list[Found]:
         raise InvalidInput("image attendue (PIL)", code="image-type")
     width, height = image.size
     if width * height > MAX_PIXELS:
-        raise InvalidInput(f"image de {width * height / 1e6:.0f} mégapixels (au plus {MAX_PIXELS / 1e6:.0f})",
-                           code="image-trop-grande")
+        raise InvalidInput(
+            f"image de {width * height / 1e6:.0f} mégapixels (au plus {MAX_PIXELS / 1e6:.0f})", code="image-trop-grande"
+        )
     if width == 0 or height == 0:
         return []
     if image.mode not in ("L", "RGB", "RGBA"):

@@ -66,11 +66,16 @@ def read_envelope(data: bytes, content_type: str, *, max_bytes: int, understood:
     if root.tag == f"{{{SOAP11}}}Envelope":
         raise SoapFault("enveloppe SOAP 1.1 : ce service parle SOAP 1.2", value="VersionMismatch", code="version")
     if root.tag != f"{{{SOAP12}}}Envelope":
-        raise SoapFault(f"élément racine {root.tag} : Envelope SOAP 1.2 attendue", value="VersionMismatch",
-                        code="version")
+        raise SoapFault(
+            f"élément racine {root.tag} : Envelope SOAP 1.2 attendue", value="VersionMismatch", code="version"
+        )
     if media not in ("application/soap+xml", ""):
-        raise SoapFault(f"type de contenu {media} : application/soap+xml attendu", subcode="TypeContenu",
-                        http_status=415, code="content-type")
+        raise SoapFault(
+            f"type de contenu {media} : application/soap+xml attendu",
+            subcode="TypeContenu",
+            http_status=415,
+            code="content-type",
+        )
     env = Envelope(action=_action_from_content_type(content_type))
     children = list(root)
     for child in children:
@@ -85,12 +90,14 @@ def read_envelope(data: bytes, content_type: str, *, max_bytes: int, understood:
         elif child.tag == f"{{{SOAP12}}}Body":
             parts = [c for c in child if isinstance(c.tag, str)]
             if len(parts) != 1:
-                raise SoapFault(f"Body : un seul élément attendu, {len(parts)} reçus", subcode="CorpsInvalide",
-                                code="body")
+                raise SoapFault(
+                    f"Body : un seul élément attendu, {len(parts)} reçus", subcode="CorpsInvalide", code="body"
+                )
             env.body = parts[0]
         else:
-            raise SoapFault(f"élément {child.tag} inattendu dans l'enveloppe", subcode="EnveloppeInvalide",
-                            code="envelope")
+            raise SoapFault(
+                f"élément {child.tag} inattendu dans l'enveloppe", subcode="EnveloppeInvalide", code="envelope"
+            )
     if env.body is None:
         raise SoapFault("Body absent", subcode="CorpsInvalide", code="body")
     action_header = env.headers.get(f"{{{WSA}}}Action")

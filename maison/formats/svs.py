@@ -38,8 +38,13 @@ def read_value_set(path: Path) -> ValueSet:
         raise MalformedRequest("pas une réponse IHE SVS avec un ValueSet identifié", code="svs-invalide")
     set_end = _day(element.get("dateFin"))
     concepts = tuple(
-        Concept(c.get("code"), c.get("codeSystem", ""), c.get("displayName", ""),
-                _day(c.get("dateValid")), _day(c.get("dateFin")) or set_end)
+        Concept(
+            c.get("code"),
+            c.get("codeSystem", ""),
+            c.get("displayName", ""),
+            _day(c.get("dateValid")),
+            _day(c.get("dateFin")) or set_end,
+        )
         for c in element.iter(f"{SVS}Concept")
         if c.get("code")  # a few stub files hold one placeholder concept with an empty code
     )

@@ -107,15 +107,14 @@ class _Parser:
         start = self.i
         while self.peek().isascii() and self.peek().isdigit():
             self.i += 1
-        digits = self.text[start:self.i]
+        digits = self.text[start : self.i]
         if digits == "10" and self.peek() in ("*", "^"):  # the special atoms 10* and 10^ (UCUM §2.3)
             self.i += 1
             self.exponent()
         elif self.peek() in ("+", "-"):
             self.fail(f"« {digits}{self.peek()} » : une puissance de dix s'écrit 10*n (10*3, 10*-3)")
         elif self.peek() not in ("", ".", "/", ")", "{"):
-            self.fail(f"le nombre {digits} doit être séparé de l'unité par un opérateur "
-                      f"({digits}.h, pas {digits}h)")
+            self.fail(f"le nombre {digits} doit être séparé de l'unité par un opérateur ({digits}.h, pas {digits}h)")
         if self.peek() == "{":
             self.annotation()
 
@@ -125,7 +124,7 @@ class _Parser:
             char = self.peek()
             if char == "[":  # square brackets are part of the symbol: [IU], [in_i'H2O], mm[Hg]
                 end = self.text.find("]", self.i + 1)
-                if end < 0 or "[" in self.text[self.i + 1:end]:
+                if end < 0 or "[" in self.text[self.i + 1 : end]:
                     self.fail("crochet non fermé")
                 self.i = end + 1
             elif char in _NOT_IN_SYMBOL:
@@ -148,7 +147,7 @@ class _Parser:
 
     def annotation(self) -> None:
         end = self.text.find("}", self.i + 1)
-        if end < 0 or "{" in self.text[self.i + 1:end]:
+        if end < 0 or "{" in self.text[self.i + 1 : end]:
             self.fail("accolade non fermée")
         self.i = end + 1
 
@@ -168,5 +167,7 @@ def check_unit(unit: str, known: frozenset[str]) -> None:
         raise ValueError(f"unité UCUM « {unit} » invalide : {error}")
     remainder = _CISIS_ANNOTATION.sub("", unit)
     if remainder and remainder not in known:
-        raise ValueError(f"unité « {unit} » absente de la table UCUM du CI-SIS ({CISIS_TABLE.name}), "
-                         "refusée par terminologie.sch (règle is-code-ucum-exist)")
+        raise ValueError(
+            f"unité « {unit} » absente de la table UCUM du CI-SIS ({CISIS_TABLE.name}), "
+            "refusée par terminologie.sch (règle is-code-ucum-exist)"
+        )

@@ -37,8 +37,11 @@ class Line:
         return sum(self.calls.values())
 
     def as_dict(self) -> dict:
-        return {"appels": self.total, **{f"cr_{a}": self.calls.get(a, 0) for a in ANSWERS},
-                "etablissements": len(self.structures)}
+        return {
+            "appels": self.total,
+            **{f"cr_{a}": self.calls.get(a, 0) for a in ANSWERS},
+            "etablissements": len(self.structures),
+        }
 
 
 def month_bounds(month: str) -> tuple[str, str]:
@@ -59,9 +62,11 @@ def monthly(db: Database, month: str) -> dict[str, dict[str, Line]]:
             detail = audit.detail_of(event)
             actor = detail.get("actor", {})
             answer = detail.get("cr") if event["outcome"] == "success" else "erreur"
-            keys = {"departement": actor.get("department") or "inconnu",
-                    "editeur": actor.get("vendor") or "inconnu",
-                    "etablissement": event["actor_structure"]}
+            keys = {
+                "departement": actor.get("department") or "inconnu",
+                "editeur": actor.get("vendor") or "inconnu",
+                "etablissement": event["actor_structure"],
+            }
             for dimension, key in keys.items():
                 line = tables[dimension][key]
                 line.calls[answer or "erreur"] += 1

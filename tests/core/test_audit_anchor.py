@@ -18,8 +18,10 @@ ACTOR = audit.Actor(person="801234567897", structure="1750000000", software="tes
 
 def _write(db, n: int, start: int = 0) -> None:
     with db.write() as conn:
-        audit.append(conn, [audit.entry(ACTOR, "test.lecture", patient=f"P{start + i}", detail={"i": start + i})
-                            for i in range(n)])
+        audit.append(
+            conn,
+            [audit.entry(ACTOR, "test.lecture", patient=f"P{start + i}", detail={"i": start + i}) for i in range(n)],
+        )
 
 
 def _rewrite_tail(db, from_seq: int) -> None:
@@ -33,8 +35,11 @@ def _rewrite_tail(db, from_seq: int) -> None:
         for row in rows:
             row["prev_hash"], row["hash"] = prev, audit._chain(prev, row)
             prev = row["hash"]
-            conn.execute(e.update().where(e.c.seq == row["seq"]).values(
-                patient=row["patient"], detail=row["detail"], prev_hash=row["prev_hash"], hash=row["hash"]))
+            conn.execute(
+                e.update()
+                .where(e.c.seq == row["seq"])
+                .values(patient=row["patient"], detail=row["detail"], prev_hash=row["prev_hash"], hash=row["hash"])
+            )
         conn.execute(audit.audit_head.update().where(audit.audit_head.c.id == 1).values(seq=rows[-1]["seq"], hash=prev))
 
 
@@ -154,8 +159,12 @@ def test_the_checkpointer_signs_at_stop_and_only_when_the_chain_moved(db, anchor
 def test_cli_verify_names_the_break_and_exits_non_zero(db, tmp_path, database_url):
     from maison.cli import app
 
-    env = {"MAISON_DATABASE_URL": database_url, "MAISON_DATA_DIR": str(tmp_path / "data"),
-           "MAISON_SECRETS_DIR": str(tmp_path / "secrets"), "COLUMNS": "200"}
+    env = {
+        "MAISON_DATABASE_URL": database_url,
+        "MAISON_DATA_DIR": str(tmp_path / "data"),
+        "MAISON_SECRETS_DIR": str(tmp_path / "secrets"),
+        "COLUMNS": "200",
+    }
     runner = CliRunner()
     _write(db, 5)
     assert runner.invoke(app, ["audit", "checkpoint"], env=env).exit_code == 0
@@ -168,16 +177,19 @@ def test_cli_verify_names_the_break_and_exits_non_zero(db, tmp_path, database_ur
     # an auditor verifies with the public key alone; a wrong key cannot verify anything
     pem = runner.invoke(app, ["audit", "cle-publique"], env=env).output
     (tmp_path / "audit.pub").write_text(pem)
-    assert runner.invoke(app, ["audit", "verify", "--cle-publique", str(tmp_path / "audit.pub")],
-                         env=env).exit_code == 1
-    other = Ed25519PrivateKey.generate().public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert (
+        runner.invoke(app, ["audit", "verify", "--cle-publique", str(tmp_path / "audit.pub")], env=env).exit_code == 1
+    )
+    other = (
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     (tmp_path / "other.pub").write_bytes(other)
     result = runner.invoke(app, ["audit", "verify", "--cle-publique", str(tmp_path / "other.pub")], env=env)
     assert result.exit_code == 1 and "signature-invalide" in result.output
     (tmp_path / "junk.pub").write_bytes(b"not a key")
-    assert runner.invoke(app, ["audit", "verify", "--cle-publique", str(tmp_path / "junk.pub")],
-                         env=env).exit_code == 2
+    assert runner.invoke(app, ["audit", "verify", "--cle-publique", str(tmp_path / "junk.pub")], env=env).exit_code == 2
 
 
 def test_the_serving_app_checkpoints_at_start_and_at_clean_shutdown(house):

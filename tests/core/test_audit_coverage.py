@@ -84,14 +84,26 @@ def _who(actor: audit.Actor) -> Who:
 
 
 def _espace(call: Callable[[Espace, Who], object], action: str) -> Scenario:
-    return Scenario(lambda w, a: call(w.espace, _who(a)), action, action, refused_names_patient=False,
-                    patient=lambda w: SARAH_NIR, allowed_person=SARAH_NIR)
+    return Scenario(
+        lambda w, a: call(w.espace, _who(a)),
+        action,
+        action,
+        refused_names_patient=False,
+        patient=lambda w: SARAH_NIR,
+        allowed_person=SARAH_NIR,
+    )
 
 
 def _dmp_patient(call: Callable[[Dmp, Who], object], action: str) -> Scenario:
     """A DMP use reserved to the patient: Sarah allowed, a professional refused."""
-    return Scenario(lambda w, a: call(w.dmp, _who(a)), action, action, refused_names_patient=False,
-                    patient=lambda w: SARAH_NIR, allowed_person=SARAH_NIR)
+    return Scenario(
+        lambda w, a: call(w.dmp, _who(a)),
+        action,
+        action,
+        refused_names_patient=False,
+        patient=lambda w: SARAH_NIR,
+        allowed_person=SARAH_NIR,
+    )
 
 
 _IPPS = iter(range(2, 10_000))
@@ -115,66 +127,121 @@ def _insi_context(actor: audit.Actor) -> CallContext:
 
 
 COVERED: dict[str, Scenario] = {
-    "PatientIndex.admit": Scenario(lambda w, a: w.patients.admit(a, HOSP, "IPP-NEW", SARAH),
-                                   "identitovigilance.admit", "identitovigilance.admit", refused_names_patient=False),
-    "PatientIndex.get": Scenario(lambda w, a: w.patients.get(a, w.patient_id),
-                                 "identitovigilance.read", "identitovigilance.get"),
+    "PatientIndex.admit": Scenario(
+        lambda w, a: w.patients.admit(a, HOSP, "IPP-NEW", SARAH),
+        "identitovigilance.admit",
+        "identitovigilance.admit",
+        refused_names_patient=False,
+    ),
+    "PatientIndex.get": Scenario(
+        lambda w, a: w.patients.get(a, w.patient_id), "identitovigilance.read", "identitovigilance.get"
+    ),
     # a search names no one patient (its record counts the results) and is scoped to the caller's
     # structure: another structure's desk finds nothing, there is no refusal to record
-    "PatientIndex.search": Scenario(lambda w, a: w.patients.search(a, family="GARCIA"),
-                                    "identitovigilance.search", "", patient=lambda w: None),
-    "PatientIndex.history": Scenario(lambda w, a: w.patients.history(a, w.patient_id),
-                                     "identitovigilance.history", "identitovigilance.history"),
+    "PatientIndex.search": Scenario(
+        lambda w, a: w.patients.search(a, family="GARCIA"), "identitovigilance.search", "", patient=lambda w: None
+    ),
+    "PatientIndex.history": Scenario(
+        lambda w, a: w.patients.history(a, w.patient_id), "identitovigilance.history", "identitovigilance.history"
+    ),
     "PatientIndex.record_insi_result": Scenario(
         lambda w, a: w.patients.record_insi_result(a, w.patient_id, _sarah_00(w)),
-        "identitovigilance.", "identitovigilance.record_insi_result"),
-    "PatientIndex.check_document": Scenario(lambda w, a: w.patients.check_document(a, w.patient_id, "CN"),
-                                            "identitovigilance.document-check", "identitovigilance.check_document"),
-    "PatientIndex.set_attribute": Scenario(lambda w, a: w.patients.set_attribute(a, w.patient_id, "douteuse"),
-                                           "identitovigilance.", "identitovigilance.set_attribute"),
+        "identitovigilance.",
+        "identitovigilance.record_insi_result",
+    ),
+    "PatientIndex.check_document": Scenario(
+        lambda w, a: w.patients.check_document(a, w.patient_id, "CN"),
+        "identitovigilance.document-check",
+        "identitovigilance.check_document",
+    ),
+    "PatientIndex.set_attribute": Scenario(
+        lambda w, a: w.patients.set_attribute(a, w.patient_id, "douteuse"),
+        "identitovigilance.",
+        "identitovigilance.set_attribute",
+    ),
     "PatientIndex.update_traits": Scenario(
         lambda w, a: w.patients.update_traits(a, w.patient_id, Traits.of("Garcia", "Sarah-Lou", "F", "1977-01-21")),
-        "identitovigilance.", "identitovigilance.update_traits"),
+        "identitovigilance.",
+        "identitovigilance.update_traits",
+    ),
     "InsiService.search_by_traits": Scenario(
         lambda w, a: w.insi.search_by_traits(_insi_context(a), SARAH_QUERY),
-        "insi.rechercherInsAvecTraitsIdentite", "insi.rechercherInsAvecTraitsIdentite",
-        refused_names_patient=False, patient=lambda w: _sarah_00(w).individu.active.value),
+        "insi.rechercherInsAvecTraitsIdentite",
+        "insi.rechercherInsAvecTraitsIdentite",
+        refused_names_patient=False,
+        patient=lambda w: _sarah_00(w).individu.active.value,
+    ),
     "Espace.profile": _espace(lambda e, who: e.profile(who), "espace.profil.lire"),
     "Espace.volontes": _espace(lambda e, who: e.volontes(who), "espace.volontes.lire"),
     "Espace.items": _espace(lambda e, who: e.items(who, "maladies"), "espace.profil.lire"),
     "Espace.measures": _espace(lambda e, who: e.measures(who), "espace.mesure.lire"),
     "Espace.events": _espace(lambda e, who: e.events(who), "espace.agenda.lire"),
-    "Espace.set_profile_part": _espace(lambda e, who: e.set_profile_part(who, "volontes", {"donOrganes": "favorable"}),
-                                       "espace.volontes.modifier"),
+    "Espace.set_profile_part": _espace(
+        lambda e, who: e.set_profile_part(who, "volontes", {"donOrganes": "favorable"}), "espace.volontes.modifier"
+    ),
     "Dmp.history": _dmp_patient(lambda d, who: d.history(who), "dmp.patient.historique"),
     "Dmp.status_for": Scenario(
         lambda w, a: w.dmp.status_for(_who(a) if a is DESK else Who("patient", a.person, patient=a.person), SARAH_NIR),
-        "dmp.information.lire", "dmp.information.lire", patient=lambda w: SARAH_NIR, allowed_person=SARAH_NIR),
-    "PatientIndex.reviews": Scenario(lambda w, a: w.patients.reviews(a, HOSP), "identitovigilance.reviews",
-                                     "identitovigilance.reviews", patient=lambda w: None,
-                                     refused_names_patient=False),
+        "dmp.information.lire",
+        "dmp.information.lire",
+        patient=lambda w: SARAH_NIR,
+        allowed_person=SARAH_NIR,
+    ),
+    "PatientIndex.reviews": Scenario(
+        lambda w, a: w.patients.reviews(a, HOSP),
+        "identitovigilance.reviews",
+        "identitovigilance.reviews",
+        patient=lambda w: None,
+        refused_names_patient=False,
+    ),
     "PatientIndex.invalidate_ins": Scenario(
         lambda w, a: w.patients.invalidate_ins(a, _with_ins(w), "vérification INSi en échec"),
-        "identitovigilance.ins-invalidation", "identitovigilance.invalidate_ins"),
-    "PatientIndex.merge": Scenario(lambda w, a: w.patients.merge(a, w.patient_id, _another(w)),
-                                   "identitovigilance.merge", "identitovigilance.merge"),
+        "identitovigilance.ins-invalidation",
+        "identitovigilance.invalidate_ins",
+    ),
+    "PatientIndex.merge": Scenario(
+        lambda w, a: w.patients.merge(a, w.patient_id, _another(w)),
+        "identitovigilance.merge",
+        "identitovigilance.merge",
+    ),
     "PatientIndex.split": Scenario(
-        lambda w, a: w.patients.split(a, w.patient_id, f"IPP{next(_IPPS)}",
-                                      Traits.of("Lambert", "Marie", "F", "1980-01-01")),
-        "identitovigilance.split", "identitovigilance.split"),
+        lambda w, a: w.patients.split(
+            a, w.patient_id, f"IPP{next(_IPPS)}", Traits.of("Lambert", "Marie", "F", "1980-01-01")
+        ),
+        "identitovigilance.split",
+        "identitovigilance.split",
+    ),
     # the messagerie acts for the patient its token names (the INS is the caller): nothing to refuse here
-    "Messagerie.inbox": Scenario(lambda w, a: w.messagerie.inbox(SARAH_NIR), "espace.messagerie.lister", "",
-                                 patient=lambda w: SARAH_NIR, allowed_person=SARAH_NIR),
+    "Messagerie.inbox": Scenario(
+        lambda w, a: w.messagerie.inbox(SARAH_NIR),
+        "espace.messagerie.lister",
+        "",
+        patient=lambda w: SARAH_NIR,
+        allowed_person=SARAH_NIR,
+    ),
     "Espace.put_item": _espace(
         lambda e, who: e.put_item(who, "maladies", {"resourceType": "Condition", "code": {"text": "Asthme"}}),
-        "espace.profil.modifier"),
-    "Espace.add_measure": _espace(lambda e, who: e.add_measure(who, {
-        "resourceType": "Observation", "status": "final", "code": {"coding": [{"system": LOINC, "code": "29463-7"}]},
-        "valueQuantity": {"value": 60, "unit": "kg", "system": UCUM, "code": "kg"},
-        "effectiveDateTime": "2026-10-01T08:00:00Z"}), "espace.mesure.ajouter"),
+        "espace.profil.modifier",
+    ),
+    "Espace.add_measure": _espace(
+        lambda e, who: e.add_measure(
+            who,
+            {
+                "resourceType": "Observation",
+                "status": "final",
+                "code": {"coding": [{"system": LOINC, "code": "29463-7"}]},
+                "valueQuantity": {"value": 60, "unit": "kg", "system": UCUM, "code": "kg"},
+                "effectiveDateTime": "2026-10-01T08:00:00Z",
+            },
+        ),
+        "espace.mesure.ajouter",
+    ),
     "Cellule.report_incident": Scenario(
         lambda w, a: w.cellule.report_incident(a, "erreur-saisie", "nom mal saisi", patient_id=w.patient_id),
-        "identitovigilance.incident", "securite.acces-refuse", refused_names_patient=False),
+        "identitovigilance.incident",
+        "securite.acces-refuse",
+        refused_names_patient=False,
+    ),
 }
 
 NO_PATIENT_DATA: dict[str, str] = {
@@ -206,27 +273,61 @@ NO_PATIENT_DATA: dict[str, str] = {
 PENDING: dict[str, str] = {
     "PatientIndex.by_ins_numbers": "gap: not audited itself; the PFI records its outcome with the INS",
     "PatientIndex.candidates": "gap: not audited itself; the PFI's worklist entry that lists them is",
-} | {name: "scenario to write (issue 19 §2.2)" for name in (
-    "PatientIndex.record_datamatrix",
-    "PatientIndex.read_carte_vitale_app", "PatientIndex.detect_duplicates", "PatientIndex.dismiss_review",
-    "InsiService.search_by_carte_vitale",
-    "Dmp.create_code", "Dmp.current_for_patch", "Dmp.declare_secretary", "Dmp.document", "Dmp.find_documents",
-    "Dmp.notify_announcements", "Dmp.open", "Dmp.provide", "Dmp.record_information",
-    "Dmp.retrieve", "Dmp.revoke_codes", "Dmp.set_dossier_state", "Dmp.set_preferences", "Dmp.set_rule",
-    "Dmp.submission_sets", "Dmp.update_metadata", "Dmp.withdraw",
-    "Espace.delete_event", "Espace.delete_item", "Espace.delete_measure", "Espace.deposit",
-    "Espace.identity", "Espace.put_event", "Espace.remove_document", "Espace.share_profile",
-    "Base.cancel", "Base.create", "Base.execute", "Base.execute_request", "Base.executions_for_prescriber",
-    "Base.read_as_dispenser", "Base.read_as_prescriber", "Base.search",
-    "Messagerie.answer", "Messagerie.forward", "Messagerie.read",
-)}
+} | {
+    name: "scenario to write (issue 19 §2.2)"
+    for name in (
+        "PatientIndex.record_datamatrix",
+        "PatientIndex.read_carte_vitale_app",
+        "PatientIndex.detect_duplicates",
+        "PatientIndex.dismiss_review",
+        "InsiService.search_by_carte_vitale",
+        "Dmp.create_code",
+        "Dmp.current_for_patch",
+        "Dmp.declare_secretary",
+        "Dmp.document",
+        "Dmp.find_documents",
+        "Dmp.notify_announcements",
+        "Dmp.open",
+        "Dmp.provide",
+        "Dmp.record_information",
+        "Dmp.retrieve",
+        "Dmp.revoke_codes",
+        "Dmp.set_dossier_state",
+        "Dmp.set_preferences",
+        "Dmp.set_rule",
+        "Dmp.submission_sets",
+        "Dmp.update_metadata",
+        "Dmp.withdraw",
+        "Espace.delete_event",
+        "Espace.delete_item",
+        "Espace.delete_measure",
+        "Espace.deposit",
+        "Espace.identity",
+        "Espace.put_event",
+        "Espace.remove_document",
+        "Espace.share_profile",
+        "Base.cancel",
+        "Base.create",
+        "Base.execute",
+        "Base.execute_request",
+        "Base.executions_for_prescriber",
+        "Base.read_as_dispenser",
+        "Base.read_as_prescriber",
+        "Base.search",
+        "Messagerie.answer",
+        "Messagerie.forward",
+        "Messagerie.read",
+    )
+}
 
 
 def public_methods(cls: type) -> set[str]:
     """The methods a service offers: public, defined on the class itself (not inherited from object)."""
-    return {f"{cls.__name__}.{name}" for name, member in vars(cls).items()
-            if not name.startswith("_") and (inspect.isfunction(member) or isinstance(member,
-                                                                                      staticmethod | classmethod))}
+    return {
+        f"{cls.__name__}.{name}"
+        for name, member in vars(cls).items()
+        if not name.startswith("_") and (inspect.isfunction(member) or isinstance(member, staticmethod | classmethod))
+    }
 
 
 def test_every_public_method_is_classified():
@@ -253,8 +354,12 @@ def world(house) -> World:
 
 def _records_after(db, seq: int) -> list[dict]:
     with db.read() as conn:
-        return [dict(r._mapping) for r in conn.execute(
-            sa.select(audit.audit_event).where(audit.audit_event.c.seq > seq).order_by(audit.audit_event.c.seq))]
+        return [
+            dict(r._mapping)
+            for r in conn.execute(
+                sa.select(audit.audit_event).where(audit.audit_event.c.seq > seq).order_by(audit.audit_event.c.seq)
+            )
+        ]
 
 
 def _last_seq(db) -> int:
@@ -271,19 +376,30 @@ def test_a_covered_method_leaves_its_record_allowed_and_refused(name, world, hou
     scenario = COVERED[name]
     before = _last_seq(house.db)
     scenario.call(world, DESK)
-    allowed = [r for r in _records_after(house.db, before) if r["actor_person"] == scenario.allowed_person
-               and r["outcome"] == "success" and _matches(r["action"], scenario.action)]
+    allowed = [
+        r
+        for r in _records_after(house.db, before)
+        if r["actor_person"] == scenario.allowed_person
+        and r["outcome"] == "success"
+        and _matches(r["action"], scenario.action)
+    ]
     assert allowed, f"{name}: no success record of {scenario.action}"
-    expected_patient = scenario.patient(world) if scenario.patient else (
-        "IPP-NEW" if name == "PatientIndex.admit" else world.ipp)
+    expected_patient = (
+        scenario.patient(world) if scenario.patient else ("IPP-NEW" if name == "PatientIndex.admit" else world.ipp)
+    )
     assert any(r["patient"] == expected_patient for r in allowed), f"{name}: the record does not name the patient"
 
     if scenario.refused_action:
         before = _last_seq(house.db)
         with pytest.raises(MaisonError):
             scenario.call(world, OUTSIDER)
-        refused = [r for r in _records_after(house.db, before) if r["actor_person"] == OUTSIDER.person
-                   and r["outcome"] == "failure" and r["action"] == scenario.refused_action]
+        refused = [
+            r
+            for r in _records_after(house.db, before)
+            if r["actor_person"] == OUTSIDER.person
+            and r["outcome"] == "failure"
+            and r["action"] == scenario.refused_action
+        ]
         assert refused, f"{name}: the refusal left no record {scenario.refused_action}"
         if scenario.refused_names_patient:
             assert refused[0]["patient"] == expected_patient

@@ -33,13 +33,16 @@ def test_nir_key_corsica():
     assert parse_matricule(number_a + nir_key(number_a)).place == "2A004"
 
 
-@pytest.mark.parametrize("bad, code", [
-    ("277010115400328", "nir-key"),  # wrong key
-    ("27701011540032", "nir-format"),  # too short
-    ("577010115400329", "nir-format"),  # first digit not 1/2/3/4/7/8
-    ("2770101X5400329", "nir-format"),
-    ("277010A11540032", "nir-format"),  # a letter outside the department place (found by hypothesis)
-])
+@pytest.mark.parametrize(
+    "bad, code",
+    [
+        ("277010115400328", "nir-key"),  # wrong key
+        ("27701011540032", "nir-format"),  # too short
+        ("577010115400329", "nir-format"),  # first digit not 1/2/3/4/7/8
+        ("2770101X5400329", "nir-format"),
+        ("277010A11540032", "nir-format"),  # a letter outside the department place (found by hypothesis)
+    ],
+)
 def test_invalid_matricules_are_refused(bad, code):
     with pytest.raises(InvalidInput) as err:
         parse_matricule(bad)

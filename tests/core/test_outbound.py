@@ -39,10 +39,31 @@ def loopback():
     server.shutdown()
 
 
-@pytest.mark.parametrize("address", [
-    "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
-    "255.255.255.255", "224.0.0.1", "239.1.2.3", "192.0.2.1", "::1", "::", "fe80::1", "fd00::1",
-    "::ffff:127.0.0.1", "64:ff9b::7f00:1", "2002:0a00:0001::1", "2001:db8::1", "ff02::1"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "255.255.255.255",
+        "224.0.0.1",
+        "239.1.2.3",
+        "192.0.2.1",
+        "::1",
+        "::",
+        "fe80::1",
+        "fd00::1",
+        "::ffff:127.0.0.1",
+        "64:ff9b::7f00:1",
+        "2002:0a00:0001::1",
+        "2001:db8::1",
+        "ff02::1",
+    ],
+)
 def test_non_public_addresses_are_refused(address):
     assert not outbound.is_public(ipaddress.ip_address(address))
 
@@ -53,9 +74,16 @@ def test_public_addresses_are_accepted(address):
 
 
 def test_loopback_is_never_contacted_by_default(loopback):
-    for url in (f"http://127.0.0.1:{loopback}/jwks", f"https://127.0.0.1:{loopback}/jwks",
-                f"https://localhost:{loopback}/jwks", f"https://[::ffff:127.0.0.1]:{loopback}/jwks",
-                f"https://user:pw@example.org:{loopback}/", "file:///etc/passwd", "https:///x", "pas une url"):
+    for url in (
+        f"http://127.0.0.1:{loopback}/jwks",
+        f"https://127.0.0.1:{loopback}/jwks",
+        f"https://localhost:{loopback}/jwks",
+        f"https://[::ffff:127.0.0.1]:{loopback}/jwks",
+        f"https://user:pw@example.org:{loopback}/",
+        "file:///etc/passwd",
+        "https:///x",
+        "pas une url",
+    ):
         with pytest.raises(outbound.Unreachable) as refused:
             outbound.fetch(url, max_bytes=1000)
         assert str(refused.value) == ""  # says nothing of why
@@ -63,8 +91,9 @@ def test_loopback_is_never_contacted_by_default(loopback):
 
 
 def test_one_private_answer_among_public_ones_refuses_the_name(loopback, monkeypatch):
-    monkeypatch.setattr(outbound, "resolve", lambda host, port: [ipaddress.ip_address("8.8.8.8"),
-                                                                  ipaddress.ip_address("127.0.0.1")])
+    monkeypatch.setattr(
+        outbound, "resolve", lambda host, port: [ipaddress.ip_address("8.8.8.8"), ipaddress.ip_address("127.0.0.1")]
+    )
     with pytest.raises(outbound.Unreachable):
         outbound.fetch(f"https://jwks.example.org:{loopback}/jwks", max_bytes=1000)
     assert Seen.requests == []
@@ -107,8 +136,7 @@ def test_a_pinned_fetch_keeps_the_name_for_host(loopback, monkeypatch):
     def once(host, port, *args, **kwargs):
         if host == "idp.clinique.test":
             calls.append(host)
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1" if len(calls) == 1 else "10.9.9.9",
-                                                                 port))]
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1" if len(calls) == 1 else "10.9.9.9", port))]
         return real(host, port, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", once)

@@ -35,6 +35,7 @@ def open_umask():
 
 # --- key store --------------------------------------------------------------------------------------
 
+
 def test_key_files_are_private_and_first_writer_wins(tmp_path, open_umask):
     store = FileKeyStore(tmp_path / "secrets")
     first = random_secret(store, "blobs.aes256gcm")
@@ -49,6 +50,7 @@ def test_key_files_are_private_and_first_writer_wins(tmp_path, open_umask):
 
 
 # --- blobs ------------------------------------------------------------------------------------------
+
 
 def test_blobs_are_encrypted_at_rest_and_still_content_addressed(tmp_path, open_umask):
     key = os.urandom(32)
@@ -98,6 +100,7 @@ def test_the_house_encrypts_documents_with_a_key_outside_the_data_directory(hous
 
 # --- the database's files and its errors ------------------------------------------------------------
 
+
 def test_database_file_and_directory_are_private(tmp_path, open_umask):
     db = Database(f"sqlite:///{tmp_path / 'data' / 'maison.db'}")
     with db.write() as conn:
@@ -114,10 +117,15 @@ def test_cli_sets_a_private_umask(tmp_path, open_umask):
 
     from maison.cli import app
 
-    result = CliRunner().invoke(app, ["audit", "checkpoint"],
-                                env={"MAISON_DATA_DIR": str(tmp_path / "data"),
-                                     "MAISON_SECRETS_DIR": str(tmp_path / "secrets"),
-                                     "MAISON_DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'maison.db'}"})
+    result = CliRunner().invoke(
+        app,
+        ["audit", "checkpoint"],
+        env={
+            "MAISON_DATA_DIR": str(tmp_path / "data"),
+            "MAISON_SECRETS_DIR": str(tmp_path / "secrets"),
+            "MAISON_DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'maison.db'}",
+        },
+    )
     previous = os.umask(0o022)
     assert previous == 0o077, result.output
 
@@ -125,8 +133,12 @@ def test_cli_sets_a_private_umask(tmp_path, open_umask):
 def test_sql_errors_do_not_carry_their_parameters_into_logs(db, caplog):
     from maison.core import audit
 
-    row = {**audit.entry(audit.SYSTEM, "test.lecture", patient=SARAH_NIR), "seq": 10**6, "prev_hash": "0" * 64,
-           "hash": "0" * 64}
+    row = {
+        **audit.entry(audit.SYSTEM, "test.lecture", patient=SARAH_NIR),
+        "seq": 10**6,
+        "prev_hash": "0" * 64,
+        "hash": "0" * 64,
+    }
     caplog.set_level(logging.DEBUG)
     with db.write() as conn:
         conn.execute(audit.audit_event.insert().values(**row))
@@ -139,6 +151,7 @@ def test_sql_errors_do_not_carry_their_parameters_into_logs(db, caplog):
 
 
 # --- passwords ----------------------------------------------------------------------------------------
+
 
 def test_passwords_are_hashed_at_owasp_parameters():
     from maison.core.passwords import check_password, hash_password
@@ -162,8 +175,11 @@ def test_old_hashes_still_log_in_and_are_upgraded(house):
     login.open_account("sarah.garcia", SARAH_NIR, "1977-01-21", "mot-de-passe-de-test-2026", email="s@example.fr")
     a = store.mes_account
     with house.db.write() as conn:
-        conn.execute(a.update().where(a.c.login == "sarah.garcia").values(
-            password_hash=_legacy_scrypt("mot-de-passe-de-test-2026")))
+        conn.execute(
+            a.update()
+            .where(a.c.login == "sarah.garcia")
+            .values(password_hash=_legacy_scrypt("mot-de-passe-de-test-2026"))
+        )
     assert login.start("sarah.garcia", "mot-de-passe-de-test-2026")["canal"] == "email"
     with house.db.read() as conn:
         stored = conn.execute(sa.select(a.c.password_hash).where(a.c.login == "sarah.garcia")).scalar_one()
@@ -171,6 +187,7 @@ def test_old_hashes_still_log_in_and_are_upgraded(house):
 
 
 # --- delegation codes ---------------------------------------------------------------------------------
+
 
 def test_delegation_codes_are_kept_by_a_keyed_hash(house):
     from maison.partage.dmp import store
@@ -190,6 +207,7 @@ def test_delegation_codes_are_kept_by_a_keyed_hash(house):
 
 
 # --- Pro Santé Connect signing keys -------------------------------------------------------------------
+
 
 def test_psc_signing_keys_are_not_in_the_database(house):
     from maison.identite.psc import store
@@ -212,8 +230,14 @@ def test_psc_keys_kept_in_the_database_by_an_older_version_move_out_and_keep_the
     old = RSAKey.generate_key(2048, parameters={"kid": "ancienne", "use": "sig", "alg": "RS256"})
     token = jwt.encode({"alg": "RS256", "kid": "ancienne"}, {"sub": "810000000001"}, old)
     with house.db.write() as conn:
-        conn.execute(store.psc_key.insert().values(kid="ancienne", private_jwk=orjson.dumps(old.as_dict(private=True))
-                                                   .decode(), created_at="2026-01-01T00:00:00", state="active"))
+        conn.execute(
+            store.psc_key.insert().values(
+                kid="ancienne",
+                private_jwk=orjson.dumps(old.as_dict(private=True)).decode(),
+                created_at="2026-01-01T00:00:00",
+                state="active",
+            )
+        )
     kid, key = house.psc.keys.signing()
     assert kid == "ancienne" and key.as_dict(private=True)["d"] == old.as_dict(private=True)["d"]
     assert jwt.decode(token, house.psc.keys.verification()).claims["sub"] == "810000000001"
@@ -232,14 +256,17 @@ def test_migration_0022_moves_the_keys_to_the_key_store(tmp_path):
     command.upgrade(alembic_config(db), "0021")
     old = RSAKey.generate_key(2048, parameters={"kid": "k1", "use": "sig", "alg": "RS256"})
     with db.write() as conn:
-        conn.execute(sa.text("INSERT INTO psc_key (kid, private_jwk, created_at, state) VALUES "
-                             "('k1', :jwk, '2026-01-01', 'active')"),
-                             {"jwk": orjson.dumps(old.as_dict(private=True)).decode()})
+        conn.execute(
+            sa.text(
+                "INSERT INTO psc_key (kid, private_jwk, created_at, state) VALUES ('k1', :jwk, '2026-01-01', 'active')"
+            ),
+            {"jwk": orjson.dumps(old.as_dict(private=True)).decode()},
+        )
     keystore = FileKeyStore(tmp_path / "secrets")
     migrate(db, keystore=keystore)
     with db.read() as conn:
         row = conn.execute(sa.text("SELECT private_jwk, public_jwk FROM psc_key WHERE kid = 'k1'")).one()
-    assert row.private_jwk is None and "\"d\"" not in row.public_jwk
+    assert row.private_jwk is None and '"d"' not in row.public_jwk
     assert orjson.loads(keystore.read("psc-signing-k1.jwk"))["d"] == old.as_dict(private=True)["d"]
     back = alembic_config(db)
     back.attributes["keystore"] = keystore
@@ -256,8 +283,12 @@ def test_cli_encrypts_the_documents_stored_in_clear(tmp_path, database_url, db):
 
     clear = Blobs(tmp_path / "data" / "documents")
     digest = clear.put(b"compte rendu en clair")
-    env = {"MAISON_DATA_DIR": str(tmp_path / "data"), "MAISON_SECRETS_DIR": str(tmp_path / "secrets"),
-           "MAISON_DATABASE_URL": database_url, "MAISON_REFERENCE_PATH": os.environ.get("MAISON_REFERENCE_PATH", "")}
+    env = {
+        "MAISON_DATA_DIR": str(tmp_path / "data"),
+        "MAISON_SECRETS_DIR": str(tmp_path / "secrets"),
+        "MAISON_DATABASE_URL": database_url,
+        "MAISON_REFERENCE_PATH": os.environ.get("MAISON_REFERENCE_PATH", ""),
+    }
     result = CliRunner().invoke(app, ["chiffrer-documents"], env={k: v for k, v in env.items() if v})
     assert result.exit_code == 0 and "1 document(s)" in result.output, result.output
     assert clear.path(digest).read_bytes().startswith(MAGIC)

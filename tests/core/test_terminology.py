@@ -45,8 +45,12 @@ def test_every_readable_file_is_loaded_and_the_empty_ones_are_reported(jdv, term
 def test_lookup_by_oid_and_by_every_spelling_of_the_name(terminology):
     by_oid = terminology["1.2.250.1.213.1.1.5.590"]
     assert by_oid.name == "JDV_J143_AdministrativeGender_CISIS"
-    for name in ("JDV_J143_AdministrativeGender_CISIS", "JDV_J143-AdministrativeGender-CISIS",
-                 "JDV_J143_AdministrativeGender_CISIS.tabs", "JDV_J143_AdministrativeGender_CISIS.xml"):
+    for name in (
+        "JDV_J143_AdministrativeGender_CISIS",
+        "JDV_J143-AdministrativeGender-CISIS",
+        "JDV_J143_AdministrativeGender_CISIS.tabs",
+        "JDV_J143_AdministrativeGender_CISIS.xml",
+    ):
         assert terminology[name] is by_oid
     assert terminology["JDV_Evaluation_AGGIR_PA_CISIS"] is terminology["1.2.250.1.213.1.1.5.806"]
     assert len(terminology["1.2.250.1.213.1.1.5.806"].concepts) == 11
@@ -137,8 +141,9 @@ def test_settings_with_the_reference_pack_read_the_files(reference_path):
 
 
 def test_default_table_is_what_derive_generates_now(terminology):
-    assert TARGET.read_text(encoding="utf-8") == render(terminology), \
+    assert TARGET.read_text(encoding="utf-8") == render(terminology), (
         "defaults.py is stale: run python -m maison.formats.svs"
+    )
 
 
 def test_default_table_agrees_with_the_files(terminology):

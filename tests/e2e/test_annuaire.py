@@ -65,8 +65,11 @@ def test_read_and_identifier_search(ann):
     rpps = row.id[1:]
     read = http.get(f"/Practitioner/{row.id}")
     assert read.status_code == 200 and read.json()["identifier"][1] == {
-        "use": "official", "system": SYS_RPPS, "value": rpps,
-        "type": {"coding": [{"system": "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203", "code": "RPPS"}]}}
+        "use": "official",
+        "system": SYS_RPPS,
+        "value": rpps,
+        "type": {"coding": [{"system": "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203", "code": "RPPS"}]},
+    }
     for value in (f"{SYS_RPPS}|{rpps}", f"{SYS_IDNATPS}|{row.id}", rpps):
         assert _ids(http.get("/Practitioner", params={"identifier": value}).json()) == [row.id]
     assert http.get("/Practitioner", params={"identifier": f"{SYS_IDNATPS}|{rpps}"}).json()["total"] == 0
@@ -79,7 +82,8 @@ def test_names_are_case_and_accent_insensitive_prefixes(ann):
     family = _one(house, "select family_exact from ann_practitioner where length(family_exact) > 5 limit 1")[0]
     found = http.get("/Practitioner", params={"family": family[:4].lower()}).json()
     assert found["total"] >= 1 and all(
-        e["resource"]["name"][0]["family"].upper().startswith(family[:4].upper()) for e in found["entry"])
+        e["resource"]["name"][0]["family"].upper().startswith(family[:4].upper()) for e in found["entry"]
+    )
     exact = http.get("/Practitioner", params={"family:exact": family}).json()
     assert exact["total"] >= 1 and all(e["resource"]["name"][0]["family"] == family for e in exact["entry"])
     assert http.get("/Practitioner", params={"family:exact": family.lower()}).json()["total"] == 0
@@ -88,18 +92,24 @@ def test_names_are_case_and_accent_insensitive_prefixes(ann):
 
 def test_mailboxes_and_liste_rouge(ann):
     house, http = ann
-    visible = _one(house, "select rid, address_exact from ann_mailbox where rtype='PractitionerRole' "
-                          "and liste_rouge = false and type='PER' limit 1")
+    visible = _one(
+        house,
+        "select rid, address_exact from ann_mailbox where rtype='PractitionerRole' "
+        "and liste_rouge = false and type='PER' limit 1",
+    )
     assert _ids(http.get("/PractitionerRole", params={"mailbox-mss": visible.address_exact}).json()) == [visible.rid]
-    assert _ids(http.get("/PractitionerRole",
-                         params={"mailbox-mss:exact": visible.address_exact}).json()) == [visible.rid]
+    assert _ids(http.get("/PractitionerRole", params={"mailbox-mss:exact": visible.address_exact}).json()) == [
+        visible.rid
+    ]
     domain = visible.address_exact.split("@")[1]
-    assert visible.rid in _ids(http.get("/PractitionerRole", params={"mailbox-mss:contains": domain,
-                                                                      "_count": 1000}).json())
+    assert visible.rid in _ids(
+        http.get("/PractitionerRole", params={"mailbox-mss:contains": domain, "_count": 1000}).json()
+    )
     # a mailbox on the liste rouge is neither found nor shown
     with house.db.write() as conn:
-        role = orjson.loads(conn.execute(sa.select(store.ann_role.c.resource).where(
-            store.ann_role.c.id == visible.rid)).scalar())
+        role = orjson.loads(
+            conn.execute(sa.select(store.ann_role.c.resource).where(store.ann_role.c.id == visible.rid)).scalar()
+        )
         role["telecom"] = [build.mailbox("secret.medecin@hopital.mssante.fr", "PER", liste_rouge=True)]
         put(conn, [role])
     assert http.get("/PractitionerRole", params={"mailbox-mss": "secret.medecin@"}).json()["total"] == 0
@@ -111,20 +121,30 @@ def test_mailboxes_and_liste_rouge(ann):
 
 def test_ig_search_parameters(ann):
     house, http = ann
-    prac = orjson.loads(_one(house, "select resource from ann_practitioner where resource like '%as-ext-smartcard%' "
-                                    "limit 1")[0])
+    prac = orjson.loads(
+        _one(house, "select resource from ann_practitioner where resource like '%as-ext-smartcard%' limit 1")[0]
+    )
     card = {e["url"]: e for e in prac["extension"][0]["extension"]}
     number = card["number"]["valueString"]
     assert _ids(http.get("/Practitioner", params={"number-smartcard": number}).json()) == [prac["id"]]
-    assert http.get("/Practitioner", params={"type-smartcard": f"{CS_TYPE_CARTE}|CPS", "_total": "accurate"}
-                    ).json()["total"] >= 1
+    assert (
+        http.get("/Practitioner", params={"type-smartcard": f"{CS_TYPE_CARTE}|CPS", "_total": "accurate"}).json()[
+            "total"
+        ]
+        >= 1
+    )
     doctors = http.get("/Practitioner", params={"qualification-code": f"{CS_PROFESSION}|10", "_count": 1000}).json()
     assert doctors["total"] >= 1 and all(
         any(c["code"] == "10" for q in e["resource"]["qualification"] for c in q["code"]["coding"])
-        for e in doctors["entry"])
+        for e in doctors["entry"]
+    )
     org = _one(house, "select id, city, insee, postal_code from ann_organization where insee != '' limit 1")
-    for params in ({"address-city": org.city}, {"address-insee": org.insee}, {"address-postalcode": org.postal_code},
-                   {"address": org.city}):
+    for params in (
+        {"address-city": org.city},
+        {"address-insee": org.insee},
+        {"address-postalcode": org.postal_code},
+        {"address": org.city},
+    ):
         assert org.id in _ids(http.get("/Organization", params={**params, "_count": 1000}).json())
     assert http.get("/Organization", params={"type": "SA33"}).json()["total"] >= 1  # pharmacies d'officine
     et = _one(house, "select id, partof from ann_organization where partof is not null limit 1")
@@ -140,8 +160,9 @@ def test_data_trace_search_parameters(ann):
     rs-as-core puts in meta.extension (rulesets.fsh L5)."""
     house, http = ann
     doctors = http.get("/Practitioner", params={"qualification-code": f"{CS_PROFESSION}|10", "_count": 1000}).json()
-    by_cnom = http.get("/Practitioner", params={"data-registration-authority": f"{CS_AUTORITE}|CNOM",
-                                                "_count": 1000}).json()
+    by_cnom = http.get(
+        "/Practitioner", params={"data-registration-authority": f"{CS_AUTORITE}|CNOM", "_count": 1000}
+    ).json()
     assert by_cnom["total"] == doctors["total"] > 0 and set(_ids(by_cnom)) == set(_ids(doctors))
     pharmacists = http.get("/Practitioner", params={"qualification-code": f"{CS_PROFESSION}|21"}).json()["total"]
     assert http.get("/Practitioner", params={"data-registration-authority": "CNOP"}).json()["total"] == pharmacists
@@ -152,8 +173,10 @@ def test_data_trace_search_parameters(ann):
     finess = http.get("/Organization", params={"data-information-system": "FINESS", "_count": 1000}).json()
     cabinets = http.get("/Organization", params={"data-information-system": "CG", "_count": 1000}).json()
     assert finess["total"] > 0 and cabinets["total"] > 0
-    assert all(any(i["system"] == "https://finess.esante.gouv.fr" for i in e["resource"]["identifier"])
-               for e in finess["entry"])
+    assert all(
+        any(i["system"] == "https://finess.esante.gouv.fr" for i in e["resource"]["identifier"])
+        for e in finess["entry"]
+    )
     assert not set(_ids(finess)) & set(_ids(cabinets))
 
 
@@ -166,8 +189,11 @@ def test_paging_with_filters_and_include_returns_every_match_once(ann):
     matches, includes = _walk(http, "/PractitionerRole", {**params, "_count": 7})
     assert matches == expected  # every match exactly once, in order
     assert set(includes) == set(_ids(everything, "include"))
-    organizations = {e["resource"]["organization"]["reference"].split("/")[1] for e in everything["entry"]
-                     if e["search"]["mode"] == "match"}
+    organizations = {
+        e["resource"]["organization"]["reference"].split("/")[1]
+        for e in everything["entry"]
+        if e["search"]["mode"] == "match"
+    }
     assert set(includes) == organizations
 
 
@@ -178,10 +204,13 @@ def test_paging_stays_correct_while_the_directory_changes(ann):
     nxt = next(link["url"] for link in first["link"] if link["relation"] == "next")
     # a practitioner is added before the cursor and another after it: no page repeats or skips
     with house.db.write() as conn:
-        put(conn, [build.practitioner("10000000016", "AVANT", "Paul", "M", "60", "C",
-                                      None, "2026-11-20T10:00:00+00:00"),
-                   build.practitioner("99999999990", "APRES", "Lea", "MME", "60", "C", None,
-                                      "2026-11-20T10:00:00+00:00")])
+        put(
+            conn,
+            [
+                build.practitioner("10000000016", "AVANT", "Paul", "M", "60", "C", None, "2026-11-20T10:00:00+00:00"),
+                build.practitioner("99999999990", "APRES", "Lea", "MME", "60", "C", None, "2026-11-20T10:00:00+00:00"),
+            ],
+        )
     rest = []
     page = http.get("/Practitioner", params=parse_qsl(urlsplit(nxt).query)).json()
     while True:
@@ -215,8 +244,11 @@ def test_totals(ann):
 def test_healthcare_activities(ann):
     """as-dp-healthcareservice-healthcare-activity and its CapabilityStatement parameters (L319-382)."""
     house, http = ann
-    row = _one(house, "select id, organization, resource from ann_service where active = true "
-                     "and resource like '%healthcare-activity%' order by id limit 1")
+    row = _one(
+        house,
+        "select id, organization, resource from ann_service where active = true "
+        "and resource like '%healthcare-activity%' order by id limit 1",
+    )
     service = orjson.loads(row.resource)
     # DP profile: ARHGOS number 1..1 (L30), providedBy the FINESS ET, the three RASS codings
     [arhgos] = service["identifier"]
@@ -229,40 +261,58 @@ def test_healthcare_activities(ann):
     modalite = service["category"][0]["coding"][0]["code"]
     forme = service["characteristic"][0]["coding"][0]["code"]
     searches = {
-        "identifier": f"{SYS_ARHGOS}|{arhgos['value']}", "organization": f"Organization/{row.organization}",
-        "service-type": f"{CS_ACTIVITE_SANITAIRE}|{activite}", "service-category": f"{CS_MODALITE_ACTIVITE}|{modalite}",
-        "characteristic": f"{CS_FORME_ACTIVITE}|{forme}", "_id": row.id, "active": "true",
+        "identifier": f"{SYS_ARHGOS}|{arhgos['value']}",
+        "organization": f"Organization/{row.organization}",
+        "service-type": f"{CS_ACTIVITE_SANITAIRE}|{activite}",
+        "service-category": f"{CS_MODALITE_ACTIVITE}|{modalite}",
+        "characteristic": f"{CS_FORME_ACTIVITE}|{forme}",
+        "_id": row.id,
+        "active": "true",
         "_profile": "https://interop.esante.gouv.fr/ig/fhir/annuaire/StructureDefinition/"
-                    "as-dp-healthcareservice-healthcare-activity",
+        "as-dp-healthcareservice-healthcare-activity",
     }
     for name, value in searches.items():
         found = http.get("/HealthcareService", params={name: value, "_count": 1000}).json()
         assert row.id in _ids(found), name
         assert all(e["resource"]["resourceType"] == "HealthcareService" for e in found["entry"])
-    together = http.get("/HealthcareService", params={k: searches[k] for k in ("organization", "service-type",
-                                                                                 "characteristic")}).json()
+    together = http.get(
+        "/HealthcareService", params={k: searches[k] for k in ("organization", "service-type", "characteristic")}
+    ).json()
     assert row.id in _ids(together) and all(
-        e["resource"]["type"][0]["coding"][0]["code"] == activite for e in together["entry"])
+        e["resource"]["type"][0]["coding"][0]["code"] == activite for e in together["entry"]
+    )
     # the wrong code system finds nothing
-    assert http.get("/HealthcareService", params={"service-type": f"{CS_FORME_ACTIVITE}|{activite}",
-                                                  "organization": row.organization}).json()["total"] == 0
+    assert (
+        http.get(
+            "/HealthcareService",
+            params={"service-type": f"{CS_FORME_ACTIVITE}|{activite}", "organization": row.organization},
+        ).json()["total"]
+        == 0
+    )
     # _include the établissement; from the établissement, _revinclude its activities
-    included = http.get("/HealthcareService", params={"_id": row.id,
-                                                      "_include": "HealthcareService:organization"}).json()
+    included = http.get(
+        "/HealthcareService", params={"_id": row.id, "_include": "HealthcareService:organization"}
+    ).json()
     assert _ids(included, "include") == [row.organization]
-    rev = http.get("/Organization", params={"_id": row.organization,
-                                            "_revinclude": "HealthcareService:organization"}).json()
+    rev = http.get(
+        "/Organization", params={"_id": row.organization, "_revinclude": "HealthcareService:organization"}
+    ).json()
     with house.db.read() as conn:
-        held = set(conn.execute(sa.text("select id from ann_service where organization = :o"),
-                                {"o": row.organization}).scalars())
+        held = set(
+            conn.execute(
+                sa.text("select id from ann_service where organization = :o"), {"o": row.organization}
+            ).scalars()
+        )
     assert set(_ids(rev, "include")) == held and row.id in held
     # EHPAD carry équipements sociaux (as-dp-healthcareservice-social-equipment): no identifier, a
     # TRE_R401 discipline, places in as-ext-supported-capacity; _profile tells the two profiles apart
-    social_profile = "https://interop.esante.gouv.fr/ig/fhir/annuaire/StructureDefinition/" \
-                     "as-dp-healthcareservice-social-equipment"
+    social_profile = (
+        "https://interop.esante.gouv.fr/ig/fhir/annuaire/StructureDefinition/as-dp-healthcareservice-social-equipment"
+    )
     social = http.get("/HealthcareService", params={"_profile": social_profile, "_count": 1000}).json()
-    activities = http.get("/HealthcareService", params={"_profile": searches["_profile"] + "|1.2.0-snapshot-2",
-                                                        "_total": "accurate"}).json()
+    activities = http.get(
+        "/HealthcareService", params={"_profile": searches["_profile"] + "|1.2.0-snapshot-2", "_total": "accurate"}
+    ).json()
     with house.db.read() as conn:
         services = conn.execute(sa.select(sa.func.count()).select_from(store.ann_service)).scalar_one()
     assert social["total"] > 0 and social["total"] + activities["total"] == services
@@ -271,13 +321,17 @@ def test_healthcare_activities(ann):
         assert "identifier" not in equipment and "category" not in equipment
         assert equipment["type"][0]["coding"][0]["system"] == CS_ACTIVITE_SOCIALE
         capacity = {e["url"]: e for e in equipment["extension"]}[
-            "https://interop.esante.gouv.fr/ig/fhir/annuaire/StructureDefinition/as-ext-supported-capacity"]
+            "https://interop.esante.gouv.fr/ig/fhir/annuaire/StructureDefinition/as-ext-supported-capacity"
+        ]
         places = {x["url"]: x["valueInteger"] for x in capacity["extension"]}
         assert 0 <= places["installedCapacity"] <= places["capacityAvailable"] > 0
     ehpad = social["entry"][0]["resource"]["providedBy"]["reference"]
     assert any(t["coding"][0]["code"] == "SA17" for t in http.get(f"/{ehpad}").json()["type"])
-    assert _ids(http.get("/HealthcareService", params={"service-type": f"{CS_ACTIVITE_SOCIALE}|924",
-                                                       "organization": ehpad}).json())
+    assert _ids(
+        http.get(
+            "/HealthcareService", params={"service-type": f"{CS_ACTIVITE_SOCIALE}|924", "organization": ehpad}
+        ).json()
+    )
     # paging with filters and _include: every match exactly once
     params = {"service-type": f"{CS_ACTIVITE_SANITAIRE}|01", "_include": "HealthcareService:organization"}
     everything = http.get("/HealthcareService", params={**params, "_count": 1000}).json()
@@ -286,19 +340,22 @@ def test_healthcare_activities(ann):
     assert set(includes) == set(_ids(everything, "include"))
 
 
-@pytest.mark.parametrize("path,params,code", [
-    ("/HealthcareService", {"mailbox-mss": "x@y.fr"}, "parametre-inconnu"),
-    ("/HealthcareService", {"_include": "PractitionerRole:organization"}, "include-inconnu"),
-    ("/Practitioner", {"famly": "MARTIN"}, "parametre-inconnu"),
-    ("/Practitioner", {"family:sounds": "MARTIN"}, "modificateur-inconnu"),
-    ("/Practitioner", {"_include": "PractitionerRole:organization"}, "include-inconnu"),
-    ("/Organization", {"_revinclude": "Device:organization"}, "include-inconnu"),
-    ("/Practitioner", {"_count": "0"}, "parametre-invalide"),
-    ("/Practitioner", {"_lastUpdated": "ge2026-13-45"}, "date-invalide"),
-    ("/Practitioner", {"active": "oui"}, "parametre-invalide"),
-    ("/Practitioner", {"_sort": "family"}, "parametre-inconnu"),
-    ("/Patient", {"name": "x"}, "type-inconnu"),
-])
+@pytest.mark.parametrize(
+    "path,params,code",
+    [
+        ("/HealthcareService", {"mailbox-mss": "x@y.fr"}, "parametre-inconnu"),
+        ("/HealthcareService", {"_include": "PractitionerRole:organization"}, "include-inconnu"),
+        ("/Practitioner", {"famly": "MARTIN"}, "parametre-inconnu"),
+        ("/Practitioner", {"family:sounds": "MARTIN"}, "modificateur-inconnu"),
+        ("/Practitioner", {"_include": "PractitionerRole:organization"}, "include-inconnu"),
+        ("/Organization", {"_revinclude": "Device:organization"}, "include-inconnu"),
+        ("/Practitioner", {"_count": "0"}, "parametre-invalide"),
+        ("/Practitioner", {"_lastUpdated": "ge2026-13-45"}, "date-invalide"),
+        ("/Practitioner", {"active": "oui"}, "parametre-invalide"),
+        ("/Practitioner", {"_sort": "family"}, "parametre-inconnu"),
+        ("/Patient", {"name": "x"}, "type-inconnu"),
+    ],
+)
 def test_bad_searches_are_refused(ann, path, params, code):
     _, http = ann
     response = http.get(path, params=params)
@@ -312,11 +369,14 @@ def test_authentication_and_capability_statement(ann, live):
     assert httpx.get(f"{live.url}/annuaire/Practitioner", headers={"ESANTE-API-KEY": "nope"}).status_code == 401
     cs = httpx.get(f"{live.url}/annuaire/metadata").json()
     practitioner = next(r for r in cs["rest"][0]["resource"] if r["type"] == "Practitioner")
-    assert {"family", "mailbox-mss", "qualification-code",
-            "number-smartcard"} <= {p["name"] for p in practitioner["searchParam"]}
+    assert {"family", "mailbox-mss", "qualification-code", "number-smartcard"} <= {
+        p["name"] for p in practitioner["searchParam"]
+    }
     services = next(r for r in cs["rest"][0]["resource"] if r["type"] == "HealthcareService")
     assert {p.rsplit("/", 1)[1] for p in services["supportedProfile"]} == {
-        "as-dp-healthcareservice-healthcare-activity", "as-dp-healthcareservice-social-equipment"}
+        "as-dp-healthcareservice-healthcare-activity",
+        "as-dp-healthcareservice-social-equipment",
+    }
     assert {"service-type", "characteristic", "_profile"} <= {p["name"] for p in services["searchParam"]}
     assert not any(i["code"] == "patch" for i in services["interaction"])
 
@@ -339,8 +399,10 @@ def test_bulk_export(ann):
     status_url, manifest = _export(http)
     assert manifest["requiresAccessToken"] is True and manifest["error"] == []
     with house.db.read() as conn:
-        expected = {t: conn.execute(sa.select(sa.func.count()).select_from(store.TABLES[t])).scalar_one()
-                    for t in ("Organization", "Practitioner", "PractitionerRole", "HealthcareService")}
+        expected = {
+            t: conn.execute(sa.select(sa.func.count()).select_from(store.TABLES[t])).scalar_one()
+            for t in ("Organization", "Practitioner", "PractitionerRole", "HealthcareService")
+        }
     assert expected["HealthcareService"] > 0
     assert {o["type"]: o["count"] for o in manifest["output"]} == expected
     for output in manifest["output"]:
@@ -353,8 +415,9 @@ def test_bulk_export(ann):
     [only] = recent["output"]
     assert only["type"] == "PractitionerRole" and 0 < only["count"] < expected["PractitionerRole"]
     # a job belongs to whoever started it; deleting it forgets it
-    other = httpx.Client(base_url=str(http.base_url), headers={
-        "ESANTE-API-KEY": issue_key(house.db, "1690000035", "autre", "autre")})
+    other = httpx.Client(
+        base_url=str(http.base_url), headers={"ESANTE-API-KEY": issue_key(house.db, "1690000035", "autre", "autre")}
+    )
     assert other.get(status_url).status_code == 403
     assert http.delete(status_url).status_code == 202
     assert http.get(status_url).status_code == 404
@@ -376,9 +439,12 @@ def _operation(kind: str, path: str, **value) -> dict:
 
 
 def _patch(http: httpx.Client, url: str, *operations: dict, **params) -> httpx.Response:
-    return http.patch(url, params=params, content=orjson.dumps({"resourceType": "Parameters",
-                                                                "parameter": list(operations)}),
-                      headers={"Content-Type": "application/fhir+json"})
+    return http.patch(
+        url,
+        params=params,
+        content=orjson.dumps({"resourceType": "Parameters", "parameter": list(operations)}),
+        headers={"Content-Type": "application/fhir+json"},
+    )
 
 
 OPERATOR = "1750000019"
@@ -393,34 +459,54 @@ def _open(house, address: str, holder: str, kind: str = "PER") -> None:
 def operator(ann):
     house, http = ann
     # issue 18 §1.2: an operator writes the mailboxes of its own domains, for their holders
-    TrustSpace(house.db).register(OPERATOR, "OPERATEUR HOPITAL", ["hopital-exemple.mssante.fr", "hopital.mssante.fr",
-                                                                  "b.mssante.fr"], "e" * 64, "127.0.0.1", 2525,
-                                  local=True)
+    TrustSpace(house.db).register(
+        OPERATOR,
+        "OPERATEUR HOPITAL",
+        ["hopital-exemple.mssante.fr", "hopital.mssante.fr", "b.mssante.fr"],
+        "e" * 64,
+        "127.0.0.1",
+        2525,
+        local=True,
+    )
     key = issue_key(house.db, OPERATOR, "operateur-hopital", "operateur", "operateur-mss")
     return house, http, httpx.Client(base_url=str(http.base_url), headers={"ESANTE-API-KEY": key})
 
 
 def test_operator_publishes_a_mailbox_by_conditional_patch(operator):
     house, reader, op = operator
-    prac = _one(house, "select id from ann_practitioner where id not in "
-                       "(select rid from ann_mailbox where rtype='Practitioner') limit 1").id
+    prac = _one(
+        house,
+        "select id from ann_practitioner where id not in "
+        "(select rid from ann_mailbox where rtype='Practitioner') limit 1",
+    ).id
     address = "jeanne.test@hopital-exemple.mssante.fr"
     _open(house, address, prac)
     box = build.mailbox(address, "PER", liste_rouge=False)
-    added = _patch(op, "/Practitioner", _operation("insert", "Practitioner.telecom", valueContactPoint=box),
-                   identifier=f"{SYS_IDNATPS}|{prac}")
+    added = _patch(
+        op,
+        "/Practitioner",
+        _operation("insert", "Practitioner.telecom", valueContactPoint=box),
+        identifier=f"{SYS_IDNATPS}|{prac}",
+    )
     assert added.status_code == 200, added.text
     assert added.json()["meta"]["versionId"] == "2"
     assert _ids(reader.get("/Practitioner", params={"mailbox-mss": address}).json()) == [prac]
     # put on the liste rouge: no longer found nor shown
-    hidden = _patch(op, f"/Practitioner/{prac}", _operation(
-        "replace", f"Practitioner.telecom.where(value = '{address}').extension('https://interop.esante.gouv.fr/ig/fhir/"
-                   "annuaire/StructureDefinition/as-ext-mailbox-mss-metadata').extension('listeRouge').value",
-        valueBoolean=True))
+    hidden = _patch(
+        op,
+        f"/Practitioner/{prac}",
+        _operation(
+            "replace",
+            f"Practitioner.telecom.where(value = '{address}').extension('https://interop.esante.gouv.fr/ig/fhir/"
+            "annuaire/StructureDefinition/as-ext-mailbox-mss-metadata').extension('listeRouge').value",
+            valueBoolean=True,
+        ),
+    )
     assert hidden.status_code == 200 and "telecom" not in hidden.json()
     assert reader.get("/Practitioner", params={"mailbox-mss": address}).json()["total"] == 0
-    removed = _patch(op, f"/Practitioner/{prac}", _operation("delete",
-                                                             f"Practitioner.telecom.where(value = '{address}')"))
+    removed = _patch(
+        op, f"/Practitioner/{prac}", _operation("delete", f"Practitioner.telecom.where(value = '{address}')")
+    )
     assert removed.status_code == 200
     with house.db.read() as conn:
         assert conn.execute(sa.select(store.ann_mailbox).where(store.ann_mailbox.c.rid == prac)).first() is None
@@ -438,33 +524,59 @@ def test_patch_refusals(operator):
     assert _patch(reader, f"/Practitioner/{prac}", insert).status_code == 403
     # conditional PATCH: none → 404, several → 412
     assert _patch(op, "/Practitioner", insert, identifier=f"{SYS_IDNATPS}|800000000000").status_code == 404
-    assert _patch(op, "/PractitionerRole", _operation("insert", "PractitionerRole.telecom", valueContactPoint=box),
-                  identifier="|").status_code == 400
+    assert (
+        _patch(
+            op,
+            "/PractitionerRole",
+            _operation("insert", "PractitionerRole.telecom", valueContactPoint=box),
+            identifier="|",
+        ).status_code
+        == 400
+    )
     with house.db.write() as conn:  # two roles carrying the same identifier
         roles = [orjson.loads(r) for r in conn.execute(sa.select(store.ann_role.c.resource).limit(2)).scalars()]
         roles[1]["identifier"] = roles[0]["identifier"]
         put(conn, [roles[1]])
-    twice = _patch(op, "/PractitionerRole", _operation("insert", "PractitionerRole.telecom", valueContactPoint=box),
-                   identifier=f"{SYS_RPPS}|{roles[0]['identifier'][0]['value']}")
+    twice = _patch(
+        op,
+        "/PractitionerRole",
+        _operation("insert", "PractitionerRole.telecom", valueContactPoint=box),
+        identifier=f"{SYS_RPPS}|{roles[0]['identifier'][0]['value']}",
+    )
     assert twice.status_code == 412
     # wrong carrier, outside the trust space, unknown type, unsupported path, immutable address
     org_insert = _operation("insert", "Organization.telecom", valueContactPoint=box)
     assert _code(_patch(op, f"/Organization/{org}", org_insert)) == "bal-porteur"
     outside = _operation("insert", "Practitioner.telecom", valueContactPoint=build.mailbox("x@gmail.com", "PER"))
     assert _code(_patch(op, f"/Practitioner/{prac}", outside)) == "bal-hors-perimetre"  # not its domain
-    assert _patch(op, f"/Practitioner/{prac}", _operation("replace", "Practitioner.name.family",
-                                                          valueString="X")).status_code == 422
+    assert (
+        _patch(
+            op, f"/Practitioner/{prac}", _operation("replace", "Practitioner.name.family", valueString="X")
+        ).status_code
+        == 422
+    )
     assert _patch(op, f"/Practitioner/{prac}", insert).status_code == 200
-    moved = _operation("replace", "Practitioner.telecom.where(value = 'a.b@hopital.mssante.fr')",
-                       valueContactPoint=build.mailbox("c.d@hopital.mssante.fr", "PER"))
+    moved = _operation(
+        "replace",
+        "Practitioner.telecom.where(value = 'a.b@hopital.mssante.fr')",
+        valueContactPoint=build.mailbox("c.d@hopital.mssante.fr", "PER"),
+    )
     assert _code(_patch(op, f"/Practitioner/{prac}", moved)) == "bal-immuable"
     # an address of another holder (issue 18 §1.2), or already published on another carrier
     other = _one(house, f"select id from ann_practitioner where id != '{prac}' limit 1").id
     assert _code(_patch(op, f"/Practitioner/{other}", insert)) == "bal-titulaire"
     role = _one(house, f"select id from ann_role where practitioner = '{prac}' limit 1")
     if role is not None:  # the person's PER mailbox on one of his roles too: one carrier only
-        assert _code(_patch(op, f"/PractitionerRole/{role.id}", _operation(
-            "insert", "PractitionerRole.telecom", valueContactPoint=box))) == "bal-existante"
+        assert (
+            _code(
+                _patch(
+                    op,
+                    f"/PractitionerRole/{role.id}",
+                    _operation("insert", "PractitionerRole.telecom", valueContactPoint=box),
+                )
+            )
+            == "bal-existante"
+        )
 
 
 def _code(response: httpx.Response) -> str:
@@ -508,8 +620,9 @@ def test_rpps_plus_declaration_by_the_employer_waits_for_the_registry(ann):
     practitioner, role = made["Practitioner"], made["PractitionerRole"]
     assert practitioner["id"].startswith("8998") and role["organization"]["reference"] == f"Organization/{ehpad}"
     assert any(c["code"] == "318" for code in role["code"] for c in code["coding"])
-    assert _ids(directory.get("/PractitionerRole", params={"organization": ehpad,
-                                                           "role": "318"}).json()) == [role["id"]]
+    assert _ids(directory.get("/PractitionerRole", params={"organization": ehpad, "role": "318"}).json()) == [
+        role["id"]
+    ]
     assert registry.post(f"/$rpps-plus/{declaration}/$valider").status_code == 409
     state = employer.get(f"/$rpps-plus/{declaration}")
     assert state.status_code == 200 and state.json()["parameter"][1]["valueCode"] == "validee"
@@ -522,26 +635,57 @@ def test_rpps_plus_declaration_by_the_employer_waits_for_the_registry(ann):
     assert registry.post(f"/$rpps-plus/{refused_id}/$refuser").json()["parameter"][1]["valueCode"] == "refusee"
 
 
-@pytest.mark.parametrize("body", [
-    {"resourceType": "Parameters", "parameter": "not a list"},
-    {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": "x"}]},
-    {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [1, 2]}]},
-    {"resourceType": "Parameters", "parameter": [_operation("insert", "Practitioner.telecom",
-                                                            valueContactPoint="x@y.mssante.fr")]},
-    {"resourceType": "Parameters", "parameter": [_operation("insert", "Practitioner.telecom", valueContactPoint={
-        "system": "email", "value": "a@b.mssante.fr", "extension": "not a list"})]},
-    {"resourceType": "Parameters", "parameter": [
-        {"name": "operation", "part": [{"name": "type", "valueCode": "insert"}, {"name": "path", "valueString": 7}]}]},
-    {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [
-        {"name": "type", "valueCode": "insert"}, {"name": "path", "valueString": "Practitioner.telecom"},
-        {"name": "index", "valueInteger": "premier"},
-        {"name": "value", "valueContactPoint": build.mailbox("z@b.mssante.fr", "PER")}]}]},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"resourceType": "Parameters", "parameter": "not a list"},
+        {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": "x"}]},
+        {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [1, 2]}]},
+        {
+            "resourceType": "Parameters",
+            "parameter": [_operation("insert", "Practitioner.telecom", valueContactPoint="x@y.mssante.fr")],
+        },
+        {
+            "resourceType": "Parameters",
+            "parameter": [
+                _operation(
+                    "insert",
+                    "Practitioner.telecom",
+                    valueContactPoint={"system": "email", "value": "a@b.mssante.fr", "extension": "not a list"},
+                )
+            ],
+        },
+        {
+            "resourceType": "Parameters",
+            "parameter": [
+                {
+                    "name": "operation",
+                    "part": [{"name": "type", "valueCode": "insert"}, {"name": "path", "valueString": 7}],
+                }
+            ],
+        },
+        {
+            "resourceType": "Parameters",
+            "parameter": [
+                {
+                    "name": "operation",
+                    "part": [
+                        {"name": "type", "valueCode": "insert"},
+                        {"name": "path", "valueString": "Practitioner.telecom"},
+                        {"name": "index", "valueInteger": "premier"},
+                        {"name": "value", "valueContactPoint": build.mailbox("z@b.mssante.fr", "PER")},
+                    ],
+                }
+            ],
+        },
+    ],
+)
 def test_hostile_patch_bodies_are_refused_not_crashed(operator, body):
     house, _, op = operator
     prac = _one(house, "select id from ann_practitioner limit 1").id
     before = _one(house, f"select resource from ann_practitioner where id = '{prac}'").resource
-    response = op.patch(f"/Practitioner/{prac}", content=orjson.dumps(body),
-                        headers={"Content-Type": "application/fhir+json"})
+    response = op.patch(
+        f"/Practitioner/{prac}", content=orjson.dumps(body), headers={"Content-Type": "application/fhir+json"}
+    )
     assert response.status_code in (400, 422) and response.json()["resourceType"] == "OperationOutcome"
     assert _one(house, f"select resource from ann_practitioner where id = '{prac}'").resource == before  # untouched

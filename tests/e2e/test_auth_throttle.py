@@ -46,9 +46,19 @@ def _later(throttle, seconds: float) -> None:
 
 
 def _authorize_url(base: str, client_id: str) -> str:
-    return f"{base}/protocol/openid-connect/auth?" + str(httpx.QueryParams({
-        "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "scope": "openid scope_all",
-        "code_challenge": "x" * 43, "code_challenge_method": "S256", "state": "s"}))
+    return f"{base}/protocol/openid-connect/auth?" + str(
+        httpx.QueryParams(
+            {
+                "response_type": "code",
+                "client_id": client_id,
+                "redirect_uri": REDIRECT,
+                "scope": "openid scope_all",
+                "code_challenge": "x" * 43,
+                "code_challenge_method": "S256",
+                "state": "s",
+            }
+        )
+    )
 
 
 def test_psc_login_page_refuses_the_right_password_after_guesses_until_the_lock_ends(psc, house):  # noqa: F811
@@ -92,8 +102,12 @@ def test_mes_login_throttled_per_account_and_per_source(mes, house):  # noqa: F8
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
     assert refused.json()["issue"][0]["code"] == "throttled"
     # the accounts it tried are not locked: Sarah, elsewhere, logs in
-    assert httpx.post(f"{base}/connexion", json={"identifiant": "sarah.garcia", "motDePasse": PATIENT_PASSWORD}
-                      ).status_code == 202
+    assert (
+        httpx.post(
+            f"{base}/connexion", json={"identifiant": "sarah.garcia", "motDePasse": PATIENT_PASSWORD}
+        ).status_code
+        == 202
+    )
     [lock] = _security(house, "verrouillage")
     assert audit.detail_of(lock)["portee"] == "source" and lock["actor_person"] == "anonyme:127.0.0.2"
     attacker.close()

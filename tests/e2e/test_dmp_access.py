@@ -73,10 +73,12 @@ def test_matrix_masking_traitant_and_blocks(world):
     # the patient masks the document from professionals (000 L253; R.1111-49)
     uid = world.search("generaliste").json()["entry"][0]["resource"]["masterIdentifier"]["value"]
     labels = [{"coding": [{"code": "N"}]}, {"coding": [{"code": "MASQUE_PS"}]}]
-    masked = patient.patch("/DocumentReference", params={"identifier": uid},
-                           headers={"Content-Type": "application/json-patch+json"},
-                           content=orjson.dumps([{"op": "replace", "path": "/securityLabel",
-                                                              "value": labels}]))
+    masked = patient.patch(
+        "/DocumentReference",
+        params={"identifier": uid},
+        headers={"Content-Type": "application/json-patch+json"},
+        content=orjson.dumps([{"op": "replace", "path": "/securityLabel", "value": labels}]),
+    )
     assert masked.status_code == 200, masked.text
     assert world.search("generaliste").json()["total"] == 0
     doc_id = world.doc.split("/")[1]
@@ -85,10 +87,12 @@ def test_matrix_masking_traitant_and_blocks(world):
     world.inform("hospitalier")
     assert world.search("hospitalier").json()["total"] == 1  # the author still sees it (R.1111-49)
     # the patient may not touch anything else
-    other = patient.patch("/DocumentReference", params={"identifier": uid},
-                          headers={"Content-Type": "application/json-patch+json"},
-                          content=orjson.dumps([{"op": "replace", "path": "/status",
-                                                             "value": "superseded"}]))
+    other = patient.patch(
+        "/DocumentReference",
+        params={"identifier": uid},
+        headers={"Content-Type": "application/json-patch+json"},
+        content=orjson.dumps([{"op": "replace", "path": "/status", "value": "superseded"}]),
+    )
     assert other.status_code == 403
     # the médecin traitant sees masked documents (CSP L.1111-16) and cannot be blocked
     assert patient.put("/espace/preferences", json={"medecinTraitant": PROS["generaliste"].idnatps}).status_code == 204
@@ -116,8 +120,9 @@ def test_emergency_access_code_and_secretariat(world):
     assert _code(world.search("urgentiste", **{"X-Mode-Acces": "centre_15"})) == "centre-15-oppose"
     assert _code(world.search("infirmier", **{"X-Mode-Acces": "centre_15"})) == "centre-15-profession"
     # a code chosen by the patient for one professional, the DMP rubrique (000 L3369-3376)
-    created = patient.post("/espace/codes", json={"professionnel": PROS["pharmacien"].idnatps,
-                                                  "rubriques": ["dmp"], "jours": 2})
+    created = patient.post(
+        "/espace/codes", json={"professionnel": PROS["pharmacien"].idnatps, "rubriques": ["dmp"], "jours": 2}
+    )
     code = created.json()["code"]
     assert world.search("pharmacien", **{"X-Code-Acces": code}).json()["total"] == 1
     assert _code(world.search("pharmacien", **{"X-Code-Acces": "0000-0000-0000"})) == "code-invalide"
@@ -139,35 +144,50 @@ def test_access_history_and_connexion_secrete(world):
     world.inform("generaliste")
     world.search("generaliste")
     # connexion secrète for a minor: only documents invisible to the legal representatives (EX_2.1-1050)
-    plain = world.provide("hospitalier", [Produced(n1(PROS["hospitalier"], patient=CHILD_ID))],
-                          **{"X-Connexion-Secrete": "oui"})
+    plain = world.provide(
+        "hospitalier", [Produced(n1(PROS["hospitalier"], patient=CHILD_ID))], **{"X-Connexion-Secrete": "oui"}
+    )
     assert plain.status_code == 422 and "connexion secrète" in plain.text
-    secret = world.provide("hospitalier", [Produced(n1(PROS["hospitalier"], patient=CHILD_ID),
-                                                    visibility=("INVISIBLE_REPRESENTANTS_LEGAUX",))],
-                           **{"X-Connexion-Secrete": "oui"})
+    secret = world.provide(
+        "hospitalier",
+        [Produced(n1(PROS["hospitalier"], patient=CHILD_ID), visibility=("INVISIBLE_REPRESENTANTS_LEGAUX",))],
+        **{"X-Connexion-Secrete": "oui"},
+    )
     assert secret.status_code == 200, secret.text
     sarah = world.patient_token()
     history = _patient(world, sarah).get("/espace/historique").json()
-    actions = [(e["type"]["code"], e["agent"][0]["who"]["identifier"]["value"]) for e in
-               (x["resource"] for x in history["entry"])]
+    actions = [
+        (e["type"]["code"], e["agent"][0]["who"]["identifier"]["value"])
+        for e in (x["resource"] for x in history["entry"])
+    ]
     assert ("dmp.alimenter", PROS["hospitalier"].idnatps) in actions
     assert ("dmp.rechercher", PROS["generaliste"].idnatps) in actions
     # the parent acting for the child sees neither the secret document nor the secret feeding
-    acting = httpx.post(f"{world.base}/mes/representation", json={"ins": CHILD},
-                        headers={"Authorization": f"Bearer {sarah}"}).json()["access_token"]
+    acting = httpx.post(
+        f"{world.base}/mes/representation", json={"ins": CHILD}, headers={"Authorization": f"Bearer {sarah}"}
+    ).json()["access_token"]
     parent = _patient(world, acting)
     docs = parent.get("/DocumentReference", params={"patient.identifier": CHILD, "status": "current"})
     assert docs.status_code == 200 and docs.json()["total"] == 0
-    seen = [x["resource"]["agent"][0]["who"]["identifier"]["value"] for x in
-            parent.get("/espace/historique").json()["entry"]]
+    seen = [
+        x["resource"]["agent"][0]["who"]["identifier"]["value"]
+        for x in parent.get("/espace/historique").json()["entry"]
+    ]
     assert seen and PROS["hospitalier"].idnatps not in seen  # only the parent's own reading
     # the patient does not see a document awaiting its consultation d'annonce (R.1111-53)
     world.provide("hospitalier", [Produced(n1(PROS["hospitalier"]), visibility=("INVISIBLE_PATIENT",))])
-    mine = _patient(world, sarah).get("/DocumentReference", params={"patient.identifier": SARAH_NIR,
-                                                                     "status": "current"}).json()
+    mine = (
+        _patient(world, sarah)
+        .get("/DocumentReference", params={"patient.identifier": SARAH_NIR, "status": "current"})
+        .json()
+    )
     assert mine["total"] == 1
-    assert _patient(world, sarah).get("/DocumentReference", params={"patient.identifier": CHILD,
-                                                                     "status": "current"}).status_code == 403
+    assert (
+        _patient(world, sarah)
+        .get("/DocumentReference", params={"patient.identifier": CHILD, "status": "current"})
+        .status_code
+        == 403
+    )
 
 
 def _trail(world, prefix: str) -> list[dict]:
@@ -207,15 +227,25 @@ def test_emergency_modes_are_not_self_declared(world):
     assert _code(world.search("urgentiste", **c15)) == "centre-15-oppose"
     assert world.search("urgentiste", **bdg).status_code == 200
     # a structure's software or a patient cannot claim an emergency either
-    claimed = patient.get("/DocumentReference", params={"patient.identifier": SARAH_NIR, "status": "current"},
-                          headers=bdg)
+    claimed = patient.get(
+        "/DocumentReference", params={"patient.identifier": SARAH_NIR, "status": "current"}, headers=bdg
+    )
     assert claimed.status_code == 403 and _code(claimed) == "mode-urgence-personnel"
     # every emergency use is a security event; every refusal is in the trail with its reason
     uses = _trail(world, "securite.bris-de-glace")
     assert [(e["actor_person"], e["d"]["mode"], e["patient"]) for e in uses] == [
-        (PROS["urgentiste"].idnatps, "bris_de_glace", SARAH_NIR), (PROS["urgentiste"].idnatps, "centre_15", SARAH_NIR),
-        (PROS["urgentiste"].idnatps, "bris_de_glace", SARAH_NIR)]
+        (PROS["urgentiste"].idnatps, "bris_de_glace", SARAH_NIR),
+        (PROS["urgentiste"].idnatps, "centre_15", SARAH_NIR),
+        (PROS["urgentiste"].idnatps, "bris_de_glace", SARAH_NIR),
+    ]
     refusals = [e["d"]["code"] for e in _trail(world, "dmp.rechercher") if e["outcome"] == "failure"]
-    assert refusals == ["bris-de-glace-profession", "bris-de-glace-profession", "centre-15-structure",
-                        "mode-urgence-personnel", "bloque-par-patient", "bloque-par-patient", "centre-15-oppose",
-                        "mode-urgence-personnel"]
+    assert refusals == [
+        "bris-de-glace-profession",
+        "bris-de-glace-profession",
+        "centre-15-structure",
+        "mode-urgence-personnel",
+        "bloque-par-patient",
+        "bloque-par-patient",
+        "centre-15-oppose",
+        "mode-urgence-personnel",
+    ]

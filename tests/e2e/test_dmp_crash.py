@@ -56,14 +56,17 @@ ACKED_BEFORE_KILL = 4
 def documents() -> list[list[bytes]]:
     """The CDA documents, built once for every run (each run has its own database and blob store)."""
     author = PROS["hospitalier"]
-    return [[n1(author, title=f"Lettre de liaison {i}.{k}", pdf_bytes=PDF_BYTES) for k in range(1 + (i % 3 == 0))]
-            for i in range(BUNDLES)]
+    return [
+        [n1(author, title=f"Lettre de liaison {i}.{k}", pdf_bytes=PDF_BYTES) for k in range(1 + (i % 3 == 0))]
+        for i in range(BUNDLES)
+    ]
 
 
 @pytest.fixture
 def server(settings, tmp_path: Path):
-    proc = ServerProcess(free_port(), settings.data_dir, settings.database_url, settings.reference_path,
-                         tmp_path / "server.log")
+    proc = ServerProcess(
+        free_port(), settings.data_dir, settings.database_url, settings.reference_path, tmp_path / "server.log"
+    )
     yield proc
     proc.kill()
 
@@ -76,8 +79,10 @@ def _kill_in_flight(volley: Volley, server: ServerProcess, barrier: WriteBarrier
         barrier.hold()
         committed = committed_blobs(db)  # stable: no commit passes the barrier
         deadline = time.monotonic() + 15
-        while not ({p.name for p in blob_files(blobs_root) if not p.name.endswith(".tmp")} - committed
-                   and volley.in_flight >= 2):
+        while not (
+            {p.name for p in blob_files(blobs_root) if not p.name.endswith(".tmp")} - committed
+            and volley.in_flight >= 2
+        ):
             assert time.monotonic() < deadline, "no submission reached its commit with its blobs written"
             time.sleep(0.005)
     else:
@@ -94,8 +99,7 @@ def _kill_in_flight(volley: Volley, server: ServerProcess, barrier: WriteBarrier
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("moment", ["at-commit", "anywhere"])
-def test_killed_mid_submission_nothing_partial_nothing_acknowledged_lost(house, server, settings, documents,
-                                                                        moment):
+def test_killed_mid_submission_nothing_partial_nothing_acknowledged_lost(house, server, settings, documents, moment):
     started = time.monotonic()
     blobs_root = settings.data_dir / "documents"
     server.start()
@@ -163,8 +167,11 @@ def test_killed_mid_submission_nothing_partial_nothing_acknowledged_lost(house, 
     assert world.inform("generaliste").status_code == 201
     found = world.search("generaliste")
     assert found.status_code == 200, found.text
-    resources = {e["resource"]["id"]: e["resource"] for e in found.json()["entry"]
-                 if e["resource"]["resourceType"] == "DocumentReference"}
+    resources = {
+        e["resource"]["id"]: e["resource"]
+        for e in found.json()["entry"]
+        if e["resource"]["resourceType"] == "DocumentReference"
+    }
     assert len(resources) == len(stored.documents)
     with httpx.Client(headers=world.headers("generaliste"), timeout=30) as client:
         for s in acked:
@@ -185,7 +192,8 @@ def test_killed_mid_submission_nothing_partial_nothing_acknowledged_lost(house, 
         replay = client.post("", json=acked[0].bundle, headers=FHIR)
         assert replay.status_code == 200, replay.text
         assert [e["response"]["location"] for e in replay.json()["entry"]] == [
-            e["response"]["location"] for e in acked[0].answer["entry"]]
+            e["response"]["location"] for e in acked[0].answer["entry"]
+        ]
         assert {e["response"]["status"] for e in replay.json()["entry"]} == {"200 OK"}
 
     final = read_storage(house.db)
@@ -201,7 +209,9 @@ def test_killed_mid_submission_nothing_partial_nothing_acknowledged_lost(house, 
     assert len(blob_files(blobs_root)) == len({r.blob for r in final.documents})
 
     elapsed = time.monotonic() - started
-    print(f"\n[{moment} {house.db.dialect}] killed with {at_kill['in_flight']} in flight after "
-          f"{at_kill['acked']} acks: {len(acked)} acked, {len(cut)} cut ({len(committed_unacked)} of them had "
-          f"committed), {len(unsent)} never sent; left on disk: {len(orphans)} blob(s) without a row, "
-          f"{len(temporaries)} .tmp; swept {swept}; {elapsed:.1f} s")
+    print(
+        f"\n[{moment} {house.db.dialect}] killed with {at_kill['in_flight']} in flight after "
+        f"{at_kill['acked']} acks: {len(acked)} acked, {len(cut)} cut ({len(committed_unacked)} of them had "
+        f"committed), {len(unsent)} never sent; left on disk: {len(orphans)} blob(s) without a row, "
+        f"{len(temporaries)} .tmp; swept {swept}; {elapsed:.1f} s"
+    )

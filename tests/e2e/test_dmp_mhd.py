@@ -47,20 +47,31 @@ def test_publish_one_document_then_find_and_retrieve_it(world):
 
 
 def test_publish_two_documents_in_one_lot_and_find_the_lot(world):
-    answer = world.provide("hospitalier", [Produced(n1(PROS["hospitalier"], title="Lettre de liaison")),
-                                           Produced(n1(PROS["hospitalier"], title="Ordonnance de sortie"))])
+    answer = world.provide(
+        "hospitalier",
+        [
+            Produced(n1(PROS["hospitalier"], title="Lettre de liaison")),
+            Produced(n1(PROS["hospitalier"], title="Ordonnance de sortie")),
+        ],
+    )
     assert answer.status_code == 200, answer.text
     lot = _locations(answer)[0].split("/")[1]
     world.inform("generaliste")
     assert len(world.search("generaliste").json()["entry"]) == 2
-    lists = world.client("generaliste").get("/List", params={
-        "patient.identifier": f"urn:oid:1.2.250.1.213.1.4.10|{SARAH_NIR}", "status": "current",
-        "code": "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes|submissionset"})
+    lists = world.client("generaliste").get(
+        "/List",
+        params={
+            "patient.identifier": f"urn:oid:1.2.250.1.213.1.4.10|{SARAH_NIR}",
+            "status": "current",
+            "code": "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes|submissionset",
+        },
+    )
     assert lists.status_code == 200 and [e["resource"]["id"] for e in lists.json()["entry"]] == [lot]
     # required parameters (PDSm st_recherche_lot.md L41, st_recherche_fiche.md L40)
     assert world.client("generaliste").get("/List", params={"status": "current"}).status_code == 400
-    no_status = world.client("generaliste").get("/DocumentReference", params={
-        "patient.identifier": f"urn:oid:1.2.250.1.213.1.4.10|{SARAH_NIR}"})
+    no_status = world.client("generaliste").get(
+        "/DocumentReference", params={"patient.identifier": f"urn:oid:1.2.250.1.213.1.4.10|{SARAH_NIR}"}
+    )
     assert no_status.status_code == 400 and _code(no_status) == "statut-obligatoire"
 
 
@@ -71,8 +82,10 @@ def test_replacement_supersedes_and_keeps_the_chain(world):
         import sqlalchemy as sa
 
         from maison.partage.dmp.store import dmp_document
-        old_uid = conn.execute(sa.select(dmp_document.c.unique_id).where(
-            dmp_document.c.id == old.split("/")[1])).scalar_one()
+
+        old_uid = conn.execute(
+            sa.select(dmp_document.c.unique_id).where(dmp_document.c.id == old.split("/")[1])
+        ).scalar_one()
     second = world.provide("hospitalier", [Produced(n1(PROS["hospitalier"], replaces=old_uid), replaces=old)])
     assert second.status_code == 200, second.text
     new = _locations(second)[1]
@@ -88,8 +101,10 @@ def test_replacement_supersedes_and_keeps_the_chain(world):
     # …nor learn that it exists: answered like a document that is not there (issue 18 §2.2)
     other = world.provide("generaliste", [Produced(n1(PROS["generaliste"]), replaces=new)])
     assert other.status_code == 422 and "inconnu pour ce patient" in other.text
-    nowhere = world.provide("generaliste", [Produced(n1(PROS["generaliste"]),
-                                                     replaces="DocumentReference/00000000-0000-4000-8000-000000000000")])
+    nowhere = world.provide(
+        "generaliste",
+        [Produced(n1(PROS["generaliste"]), replaces="DocumentReference/00000000-0000-4000-8000-000000000000")],
+    )
     assert nowhere.json()["issue"][0]["details"]["coding"] == other.json()["issue"][0]["details"]["coding"]
 
 
@@ -113,16 +128,28 @@ def test_replayed_submission_is_idempotent(world):
     assert clash.status_code in (409, 422)
 
 
-@pytest.mark.parametrize("override, code, words", [
-    ({"content.0.attachment.hash": base64.b64encode(b"x" * 20).decode()}, "XDSRepositoryMetadataError", "SHA-1"),
-    ({"content.0.attachment.size": 12}, "XDSRepositoryMetadataError", "taille"),
-    ({"content.0.format.code": "urn:maison:inconnu"}, "XDSRegistryMetadataError", "formatCode"),
-    ({"type.coding.0.code": "34112-3"}, "XDSRegistryMetadataError", "type"),
-    ({"content.0.attachment.creation": "2020-01-01T00:00:00Z"}, "XDSRegistryMetadataError", "date de création"),
-    ({"securityLabel": [{"coding": [{"code": "N"}]}, {"coding": [{"code": "MASQUE_PS"}]},
-                        {"coding": [{"code": "INVISIBLE_PATIENT"}]}]}, "XDSRegistryMetadataError", "à la fois"),
-    ({"subject.identifier.value": "279035121518989"}, "XDSPatientIdDoesNotMatch", "patient"),
-])
+@pytest.mark.parametrize(
+    "override, code, words",
+    [
+        ({"content.0.attachment.hash": base64.b64encode(b"x" * 20).decode()}, "XDSRepositoryMetadataError", "SHA-1"),
+        ({"content.0.attachment.size": 12}, "XDSRepositoryMetadataError", "taille"),
+        ({"content.0.format.code": "urn:maison:inconnu"}, "XDSRegistryMetadataError", "formatCode"),
+        ({"type.coding.0.code": "34112-3"}, "XDSRegistryMetadataError", "type"),
+        ({"content.0.attachment.creation": "2020-01-01T00:00:00Z"}, "XDSRegistryMetadataError", "date de création"),
+        (
+            {
+                "securityLabel": [
+                    {"coding": [{"code": "N"}]},
+                    {"coding": [{"code": "MASQUE_PS"}]},
+                    {"coding": [{"code": "INVISIBLE_PATIENT"}]},
+                ]
+            },
+            "XDSRegistryMetadataError",
+            "à la fois",
+        ),
+        ({"subject.identifier.value": "279035121518989"}, "XDSPatientIdDoesNotMatch", "patient"),
+    ],
+)
 def test_negative_cases_are_refused_precisely_and_nothing_is_kept(world, override, code, words):
     answer = world.provide("hospitalier", [Produced(n1(PROS["hospitalier"]), overrides=override)])
     assert answer.status_code == 422, answer.text
@@ -137,12 +164,15 @@ def test_negative_cases_are_refused_precisely_and_nothing_is_kept(world, overrid
 
 
 def test_hostile_cda_and_bundles(world):
-    bomb = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
-            b'<ClinicalDocument xmlns="urn:hl7-org:v3">&lol2;</ClinicalDocument>')
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
+        b'<ClinicalDocument xmlns="urn:hl7-org:v3">&lol2;</ClinicalDocument>'
+    )
     bundle = provide_bundle([Produced(n1(PROS["hospitalier"]))])
     bundle["entry"][2]["resource"]["data"] = base64.b64encode(bomb).decode()
     bundle["entry"][1]["resource"]["content"][0]["attachment"].update(
-        size=len(bomb), hash=base64.b64encode(hashlib.sha1(bomb).digest()).decode())
+        size=len(bomb), hash=base64.b64encode(hashlib.sha1(bomb).digest()).decode()
+    )
     client = world.client("hospitalier")
     refused = client.post("", json=bundle, headers={"Content-Type": "application/fhir+json"})
     assert refused.status_code == 400 and _code(refused) == "xml-dtd-interdit"
@@ -152,8 +182,12 @@ def test_hostile_cda_and_bundles(world):
     missing = client.post("", json=orphan, headers={"Content-Type": "application/fhir+json"})
     assert missing.status_code == 422 and _code(missing) == "XDSMissingDocument"
     assert client.post("", content=b"{", headers={"Content-Type": "application/fhir+json"}).status_code == 400
-    assert client.post("", json={"resourceType": "Bundle", "type": "batch"},
-                       headers={"Content-Type": "application/fhir+json"}).status_code == 400
+    assert (
+        client.post(
+            "", json={"resourceType": "Bundle", "type": "batch"}, headers={"Content-Type": "application/fhir+json"}
+        ).status_code
+        == 400
+    )
 
 
 def test_a_100_mb_document_is_refused_before_it_is_read(world, house):
@@ -164,17 +198,23 @@ def test_a_100_mb_document_is_refused_before_it_is_read(world, house):
     assert house.settings.dmp_max_document_bytes * 2 + 1_000_000 < 100_000_000
     host, port = urlsplit(world.base).hostname, urlsplit(world.base).port
     with socket.create_connection((host, port), timeout=10) as sock:
-        sock.sendall(f"POST /dmp HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/fhir+json\r\n"
-                     f"Authorization: Bearer {world.tokens['hospitalier']}\r\n"
-                     f"Content-Length: 100000000\r\n\r\n{{".encode())
+        sock.sendall(
+            f"POST /dmp HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/fhir+json\r\n"
+            f"Authorization: Bearer {world.tokens['hospitalier']}\r\n"
+            f"Content-Length: 100000000\r\n\r\n{{".encode()
+        )
         assert sock.recv(65536).split(b"\r\n")[0].endswith(b"413 Request Entity Too Large")
 
     def stream():  # 100 MB, chunked: the server stops reading past its limit
         for _ in range(100):
             yield b" " * 1_000_000
 
-    streamed = httpx.post(f"{world.base}/dmp", content=stream(), timeout=60,
-                          headers={**world.headers("hospitalier"), "Content-Type": "application/fhir+json"})
+    streamed = httpx.post(
+        f"{world.base}/dmp",
+        content=stream(),
+        timeout=60,
+        headers={**world.headers("hospitalier"), "Content-Type": "application/fhir+json"},
+    )
     assert streamed.status_code == 413
 
 
@@ -182,7 +222,6 @@ def test_unknown_patient_and_missing_token(world):
     assert httpx.post(f"{world.base}/dmp", json={}).status_code == 401
     from tests.partage.world import PatientIdentity
 
-    stranger = PatientIdentity("180057511500165", "1.2.250.1.213.1.4.10", "INCONNU", "JEAN", "M", "1980-05-10",
-                               "75115")
+    stranger = PatientIdentity("180057511500165", "1.2.250.1.213.1.4.10", "INCONNU", "JEAN", "M", "1980-05-10", "75115")
     refused = world.provide("hospitalier", [Produced(n1(PROS["hospitalier"], patient=stranger))])
     assert refused.status_code == 422 and _code(refused) == "XDSUnknownPatientId"

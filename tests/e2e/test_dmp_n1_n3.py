@@ -15,15 +15,17 @@ from maison.partage.dmp.producer import Produced, provide_bundle
 from tests.partage.world import PROS, make_world, n1
 
 PAT_TROIS_INS = "279035121518989"
-PAT_TROIS = PatientIdentity(PAT_TROIS_INS, OID_INS_NIR_TEST, "PAT-TROIS", "DOMINIQUE MARIE-LOUISE", "F", "1979-03-28",
-                            "51215")
+PAT_TROIS = PatientIdentity(
+    PAT_TROIS_INS, OID_INS_NIR_TEST, "PAT-TROIS", "DOMINIQUE MARIE-LOUISE", "F", "1979-03-28", "51215"
+)
 BIO = Code("11502-2", LOINC, "CR d'examens biologiques")
 
 
 @pytest.fixture
 def world(house, live, reference_path: Path):
-    house.insi.referential.register(Traits.of("PAT-TROIS", "DOMINIQUE MARIE-LOUISE", "F", "1979-03-28", "51215"),
-                                    PAT_TROIS_INS)
+    house.insi.referential.register(
+        Traits.of("PAT-TROIS", "DOMINIQUE MARIE-LOUISE", "F", "1979-03-28", "51215"), PAT_TROIS_INS
+    )
     w = make_world(house, live, ("hospitalier", "generaliste"))
     w.examples = reference_path / "cisis" / "ExemplesCDA"
     w.inform("hospitalier", PAT_TROIS_INS)
@@ -39,8 +41,12 @@ def _search(world, key: str, **params: str) -> dict:
 
 
 def _patch(world, key: str, uid: str, ops: list) -> httpx.Response:
-    return world.client(key).patch("/DocumentReference", params={"identifier": uid}, content=orjson.dumps(ops),
-                                   headers={"Content-Type": "application/json-patch+json"})
+    return world.client(key).patch(
+        "/DocumentReference",
+        params={"identifier": uid},
+        content=orjson.dumps(ops),
+        headers={"Content-Type": "application/json-patch+json"},
+    )
 
 
 def test_n3_alone_refused_except_the_two_exceptions(world):
@@ -53,8 +59,13 @@ def test_n3_alone_refused_except_the_two_exceptions(world):
 
 def test_n1_with_its_n3_then_actions_from_the_n1_only_and_the_cascade(world):
     glycemie = (world.examples / "BIO-CR-BIO_2024.01_Glycémie_mole.xml").read_bytes()
-    pair = world.provide("hospitalier", [Produced(n1(PROS["hospitalier"], patient=PAT_TROIS, type_=BIO,
-                                                     title="CR de biologie")), Produced(glycemie, transforms=0)])
+    pair = world.provide(
+        "hospitalier",
+        [
+            Produced(n1(PROS["hospitalier"], patient=PAT_TROIS, type_=BIO, title="CR de biologie")),
+            Produced(glycemie, transforms=0),
+        ],
+    )
     assert pair.status_code == 200, pair.text
     found = _search(world, "hospitalier")["entry"]
     assert len(found) == 2
@@ -67,8 +78,11 @@ def test_n1_with_its_n3_then_actions_from_the_n1_only_and_the_cascade(world):
     assert on_n3.status_code == 422 and _code(on_n3) == "action-sur-n3"
     assert world.client("hospitalier").delete(f"/DocumentReference/{n3_doc['id']}").status_code == 422
     # the producer archives the N1: both are archived
-    archive = [{"op": "replace", "path": f"/extension/{i}/valueBoolean", "value": True}
-               for i, e in enumerate(n1_doc["extension"]) if e["url"].endswith("pdsm-ext-is-archived")]
+    archive = [
+        {"op": "replace", "path": f"/extension/{i}/valueBoolean", "value": True}
+        for i, e in enumerate(n1_doc["extension"])
+        if e["url"].endswith("pdsm-ext-is-archived")
+    ]
     done = _patch(world, "hospitalier", n1_uid, archive)
     assert done.status_code == 200, done.text
     assert done.headers["etag"] == 'W/"2"'

@@ -28,8 +28,12 @@ def _patient(world, token: str) -> httpx.Client:
 
 
 def _patch(client: httpx.Client, uid: str, ops: list) -> httpx.Response:
-    return client.patch("/DocumentReference", params={"identifier": uid}, content=orjson.dumps(ops),
-                        headers={"Content-Type": "application/json-patch+json"})
+    return client.patch(
+        "/DocumentReference",
+        params={"identifier": uid},
+        content=orjson.dumps(ops),
+        headers={"Content-Type": "application/json-patch+json"},
+    )
 
 
 def _answer(response: httpx.Response) -> tuple:
@@ -40,8 +44,9 @@ def _answer(response: httpx.Response) -> tuple:
 
 def _refusals(world, action: str) -> list[dict]:
     with world.house.db.read() as conn:
-        return [e | {"d": audit.detail_of(e)} for e in audit.events(conn, action_prefix=action)
-                if e["outcome"] == "failure"]
+        return [
+            e | {"d": audit.detail_of(e)} for e in audit.events(conn, action_prefix=action) if e["outcome"] == "failure"
+        ]
 
 
 MISSING = (404, "not-found", "document-inconnu")
@@ -67,10 +72,11 @@ def test_a_conditional_patch_is_no_oracle(world):
     assert _patch(world.client("hospitalier"), world.uid, TYPE_IS_NOT).status_code == 422
     refused = _refusals(world, "dmp.mettre-a-jour")
     assert [(r["actor_person"], r["patient"], r["d"].get("motif")) for r in refused[:4]] == [
-        (PROS["generaliste"].idnatps, SARAH_NIR, "non-producteur"), (PROS["generaliste"].idnatps, SARAH_NIR,
-                                                                    "non-producteur"),
-        (PROS["generaliste"].idnatps, None, "document-inconnu"), (PROS["generaliste"].idnatps, SARAH_NIR,
-                                                                 "non-producteur")]
+        (PROS["generaliste"].idnatps, SARAH_NIR, "non-producteur"),
+        (PROS["generaliste"].idnatps, SARAH_NIR, "non-producteur"),
+        (PROS["generaliste"].idnatps, None, "document-inconnu"),
+        (PROS["generaliste"].idnatps, SARAH_NIR, "non-producteur"),
+    ]
     assert refused[-1]["d"]["code"] == "json-patch-test" and refused[-1]["patient"] == SARAH_NIR
 
 
@@ -103,10 +109,12 @@ def test_delete_read_and_binary_answer_not_yours_like_not_there(world):
     # every refusal is in the trail, with the actor and the patient when known (§2.5)
     deleted = _refusals(world, "dmp.supprimer")
     assert [(r["actor_person"], r["patient"], r["d"]["motif"]) for r in deleted] == [
-        (PROS["generaliste"].idnatps, SARAH_NIR, "non-producteur"), (PROS["generaliste"].idnatps, None,
-                                                                    "document-inconnu")]
-    reads = [(r["actor_person"], r["patient"]) for r in _refusals(world, "dmp.lire") + _refusals(world,
-                                                                                                 "dmp.consulter")]
+        (PROS["generaliste"].idnatps, SARAH_NIR, "non-producteur"),
+        (PROS["generaliste"].idnatps, None, "document-inconnu"),
+    ]
+    reads = [
+        (r["actor_person"], r["patient"]) for r in _refusals(world, "dmp.lire") + _refusals(world, "dmp.consulter")
+    ]
     assert reads.count((PROS["dentiste"].idnatps, SARAH_NIR)) == 2 and (CHILD, SARAH_NIR) in reads
 
 
@@ -118,8 +126,10 @@ def test_consent_state_and_access_history_reads_are_audited(world):
     history = sarah.get("/espace/historique")
     assert history.status_code == 200
     with world.house.db.read() as conn:
-        reads = [(e["action"], e["actor_person"], e["patient"], e["outcome"])
-                 for e in audit.events(conn, action_prefix="dmp.information.lire")]
+        reads = [
+            (e["action"], e["actor_person"], e["patient"], e["outcome"])
+            for e in audit.events(conn, action_prefix="dmp.information.lire")
+        ]
         trail = [(e["action"], e["patient"]) for e in audit.events(conn, action_prefix="dmp.patient.historique")]
     assert ("dmp.information.lire", PROS["generaliste"].idnatps, SARAH_NIR, "success") in reads
     assert trail == [("dmp.patient.historique", SARAH_NIR)]
@@ -136,4 +146,5 @@ def test_a_structures_software_reads_only_its_own_documents_and_others_are_missi
         assert _answer(software.get(path)) == MISSING
     refused = _refusals(world, "dmp.lire") + _refusals(world, "dmp.consulter")
     assert [(r["actor_structure"], r["patient"], r["d"]["motif"]) for r in refused] == [
-        (CABINET, SARAH_NIR, "authentification-indirecte")] * 2
+        (CABINET, SARAH_NIR, "authentification-indirecte")
+    ] * 2

@@ -27,13 +27,19 @@ def world(house, live):
 
 @pytest.fixture
 def sarah(world):
-    return httpx.Client(base_url=f"{world.base}/espace", headers={"Authorization": f"Bearer {world.patient_token()}"},
-                        timeout=30)
+    return httpx.Client(
+        base_url=f"{world.base}/espace", headers={"Authorization": f"Bearer {world.patient_token()}"}, timeout=30
+    )
 
 
 def observation(code: str, value: float, unit: str, when: str = "2026-10-01T08:00:00Z") -> dict:
-    return {"resourceType": "Observation", "status": "final", "code": {"coding": [{"system": LOINC, "code": code}]},
-            "valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": unit}, "effectiveDateTime": when}
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": LOINC, "code": code}]},
+        "valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": unit},
+        "effectiveDateTime": when,
+    }
 
 
 def issue_code(response: httpx.Response) -> str:
@@ -48,23 +54,50 @@ def test_only_the_patient_reaches_his_espace(world, sarah) -> None:
 
 def test_profile_identity_comes_from_the_ins_and_rubriques_hold_fhir_entries(world, sarah) -> None:
     # 000 L3281-3296: identity and contacts, emergency contacts, wishes, then the narrative rubriques
-    assert sarah.put("/profil/coordonnees", json={"telecom": [{"system": "email", "value": "sarah@example.fr"}],
-                                                   "address": [{"line": ["3 rue des Lilas"], "postalCode": "75013",
-                                                                "city": "PARIS"}]}).status_code == 200
-    contact = sarah.post("/profil/contacts-urgence", json={
-        "resourceType": "RelatedPerson", "name": [{"family": "GARCIA", "given": ["Karim"]}],
-        "relationship": [{"text": "conjoint"}], "telecom": [{"system": "phone", "value": "+33 6 11 22 33 44"}]})
+    assert (
+        sarah.put(
+            "/profil/coordonnees",
+            json={
+                "telecom": [{"system": "email", "value": "sarah@example.fr"}],
+                "address": [{"line": ["3 rue des Lilas"], "postalCode": "75013", "city": "PARIS"}],
+            },
+        ).status_code
+        == 200
+    )
+    contact = sarah.post(
+        "/profil/contacts-urgence",
+        json={
+            "resourceType": "RelatedPerson",
+            "name": [{"family": "GARCIA", "given": ["Karim"]}],
+            "relationship": [{"text": "conjoint"}],
+            "telecom": [{"system": "phone", "value": "+33 6 11 22 33 44"}],
+        },
+    )
     assert contact.status_code == 201, contact.text
-    condition = sarah.post("/profil/maladies", json={"resourceType": "Condition", "code": {"text": "Asthme"},
-                                                     "onsetDateTime": "1995-04-01"})
-    treatment = sarah.post("/profil/traitements", json={
-        "resourceType": "MedicationStatement", "medicationCodeableConcept": {"text": "Salbutamol 100 µg"},
-        "effectivePeriod": {"start": "2020-01-01"}, "note": [{"text": "en cas de crise"}]})
-    allergy = sarah.post("/profil/allergies", json={"resourceType": "AllergyIntolerance",
-                                                    "code": {"text": "Pénicilline"}})
-    vaccine = sarah.post("/profil/vaccinations", json={"resourceType": "Immunization",
-                                                       "vaccineCode": {"text": "Grippe saisonnière"},
-                                                       "occurrenceDateTime": "2025-10-15"})
+    condition = sarah.post(
+        "/profil/maladies",
+        json={"resourceType": "Condition", "code": {"text": "Asthme"}, "onsetDateTime": "1995-04-01"},
+    )
+    treatment = sarah.post(
+        "/profil/traitements",
+        json={
+            "resourceType": "MedicationStatement",
+            "medicationCodeableConcept": {"text": "Salbutamol 100 µg"},
+            "effectivePeriod": {"start": "2020-01-01"},
+            "note": [{"text": "en cas de crise"}],
+        },
+    )
+    allergy = sarah.post(
+        "/profil/allergies", json={"resourceType": "AllergyIntolerance", "code": {"text": "Pénicilline"}}
+    )
+    vaccine = sarah.post(
+        "/profil/vaccinations",
+        json={
+            "resourceType": "Immunization",
+            "vaccineCode": {"text": "Grippe saisonnière"},
+            "occurrenceDateTime": "2025-10-15",
+        },
+    )
     assert [r.status_code for r in (condition, treatment, allergy, vaccine)] == [201] * 4
     assert treatment.json()["status"] == "active" and vaccine.json()["primarySource"] is False
     profile = sarah.get("/profil").json()
@@ -75,37 +108,68 @@ def test_profile_identity_comes_from_the_ins_and_rubriques_hold_fhir_entries(wor
     assert kinds == ["AllergyIntolerance", "Condition", "Immunization", "MedicationStatement", "RelatedPerson"]
     # the patient corrects and removes entries
     id_ = condition.json()["id"]
-    assert sarah.put(f"/profil/maladies/{id_}", json={"resourceType": "Condition",
-                                                      "code": {"text": "Asthme allergique"}}
-                     ).json()["code"]["text"] == "Asthme allergique"
+    assert (
+        sarah.put(
+            f"/profil/maladies/{id_}", json={"resourceType": "Condition", "code": {"text": "Asthme allergique"}}
+        ).json()["code"]["text"]
+        == "Asthme allergique"
+    )
     assert sarah.delete(f"/profil/maladies/{id_}").status_code == 204
     assert sarah.get("/profil/maladies").json()["total"] == 0
     assert sarah.delete(f"/profil/maladies/{id_}").status_code == 404
 
 
-@pytest.mark.parametrize(("rubrique", "body", "code"), [
-    ("maladies", {"resourceType": "Condition"}, "texte-obligatoire"),
-    ("maladies", {"resourceType": "AllergyIntolerance", "code": {"text": "x"}}, "type-ressource"),
-    ("contacts-urgence", {"resourceType": "RelatedPerson", "name": [{"family": "X"}], "telecom": []},
-     "contact-injoignable"),
-    ("contacts-urgence", {"resourceType": "RelatedPerson", "name": [{"family": "X"}],
-                          "telecom": [{"system": "email", "value": "pas-un-mail"}]}, "contact-invalide"),
-    ("traitements", {"resourceType": "MedicationStatement", "medicationCodeableConcept": {"text": "x"},
-                     "effectivePeriod": {"start": "2024-05-01", "end": "2024-01-01"}}, "periode-invalide"),
-    ("vaccinations", {"resourceType": "Immunization", "vaccineCode": {"text": "x"}}, "date-invalide"),
-    ("vaccinations", {"resourceType": "Immunization", "vaccineCode": {"text": "x"},
-                      "occurrenceDateTime": "2999-01-01"}, "date-future"),
-    ("inconnue", {"resourceType": "Condition"}, "rubrique-inconnue"),
-])
+@pytest.mark.parametrize(
+    ("rubrique", "body", "code"),
+    [
+        ("maladies", {"resourceType": "Condition"}, "texte-obligatoire"),
+        ("maladies", {"resourceType": "AllergyIntolerance", "code": {"text": "x"}}, "type-ressource"),
+        (
+            "contacts-urgence",
+            {"resourceType": "RelatedPerson", "name": [{"family": "X"}], "telecom": []},
+            "contact-injoignable",
+        ),
+        (
+            "contacts-urgence",
+            {
+                "resourceType": "RelatedPerson",
+                "name": [{"family": "X"}],
+                "telecom": [{"system": "email", "value": "pas-un-mail"}],
+            },
+            "contact-invalide",
+        ),
+        (
+            "traitements",
+            {
+                "resourceType": "MedicationStatement",
+                "medicationCodeableConcept": {"text": "x"},
+                "effectivePeriod": {"start": "2024-05-01", "end": "2024-01-01"},
+            },
+            "periode-invalide",
+        ),
+        ("vaccinations", {"resourceType": "Immunization", "vaccineCode": {"text": "x"}}, "date-invalide"),
+        (
+            "vaccinations",
+            {"resourceType": "Immunization", "vaccineCode": {"text": "x"}, "occurrenceDateTime": "2999-01-01"},
+            "date-future",
+        ),
+        ("inconnue", {"resourceType": "Condition"}, "rubrique-inconnue"),
+    ],
+)
 def test_a_bad_profile_entry_is_refused_with_its_element(sarah, rubrique, body, code) -> None:
     response = sarah.post(f"/profil/{rubrique}", json=body)
     assert response.status_code == 400 and issue_code(response) == code, response.text
 
 
 def test_wishes(sarah) -> None:
-    body = {"directivesAnticipees": {"redigees": True, "lieu": "chez mon médecin traitant"}, "donOrganes": "favorable",
-            "personneDeConfiance": {"name": [{"family": "GARCIA"}], "telecom": [{"system": "phone",
-                                                                                  "value": "0611223344"}]}}
+    body = {
+        "directivesAnticipees": {"redigees": True, "lieu": "chez mon médecin traitant"},
+        "donOrganes": "favorable",
+        "personneDeConfiance": {
+            "name": [{"family": "GARCIA"}],
+            "telecom": [{"system": "phone", "value": "0611223344"}],
+        },
+    }
     assert sarah.put("/profil/volontes", json=body).status_code == 200
     wishes = sarah.get("/profil/volontes").json()
     assert wishes["donOrganes"] == "favorable" and wishes["directivesAnticipees"]["redigees"] is True
@@ -117,20 +181,29 @@ def test_measures_are_normalised_and_the_bmi_is_computed(sarah) -> None:
     # 000 L3306-3317: weight kg, height m, BMI computed automatically, waist cm, temperature, glycaemia...
     weight = sarah.post("/mesures", json=observation("29463-7", 70000, "g", "2026-10-01T08:00:00Z"))
     assert weight.status_code == 201 and weight.json()["valueQuantity"] == {
-        "value": 70.0, "unit": "kg", "system": UCUM, "code": "kg"}
+        "value": 70.0,
+        "unit": "kg",
+        "system": UCUM,
+        "code": "kg",
+    }
     assert sarah.get("/mesures", params={"code": "imc"}).json()["total"] == 0  # no height yet
     height = sarah.post("/mesures", json=observation("8302-2", 175, "cm", "2026-09-01T08:00:00Z"))
     assert height.json()["valueQuantity"]["value"] == 1.75
     bmi = sarah.get("/mesures", params={"code": "imc"}).json()["entry"]
     assert [e["resource"]["valueQuantity"]["value"] for e in bmi] == [22.9]  # 70 / 1.75²
     assert {d["reference"] for d in bmi[0]["resource"]["derivedFrom"]} == {
-        f"Observation/{weight.json()['id']}", f"Observation/{height.json()['id']}"}
+        f"Observation/{weight.json()['id']}",
+        f"Observation/{height.json()['id']}",
+    }
     sarah.post("/mesures", json=observation("29463-7", 80, "kg", "2026-11-01T08:00:00Z"))
-    assert [e["resource"]["valueQuantity"]["value"] for e in sarah.get("/mesures", params={"code": "imc"}).json()
-            ["entry"]] == [22.9, 26.1]
+    assert [
+        e["resource"]["valueQuantity"]["value"] for e in sarah.get("/mesures", params={"code": "imc"}).json()["entry"]
+    ] == [22.9, 26.1]
     glucose = sarah.post("/mesures", json=observation("2339-0", 5.5, "mmol/L"))
-    assert glucose.json()["valueQuantity"]["value"] == pytest.approx(99.088) and \
-        glucose.json()["valueQuantity"]["unit"] == "mg/dL"
+    assert (
+        glucose.json()["valueQuantity"]["value"] == pytest.approx(99.088)
+        and glucose.json()["valueQuantity"]["unit"] == "mg/dL"
+    )
     temperature = sarah.post("/mesures", json=observation("8310-5", 98.6, "[degF]"))
     assert temperature.json()["valueQuantity"]["value"] == pytest.approx(37.0)
     # removing the height removes the BMIs it made
@@ -138,16 +211,19 @@ def test_measures_are_normalised_and_the_bmi_is_computed(sarah) -> None:
     assert sarah.get("/mesures", params={"code": "imc"}).json()["total"] == 0
 
 
-@pytest.mark.parametrize(("body", "code"), [
-    (observation("39156-5", 22, "kg/m2"), "mesure-calculee"),  # 000 L3309: the BMI is computed
-    (observation("29463-7", 70, "lb"), "unite-invalide"),
-    (observation("29463-7", 700, "kg"), "valeur-improbable"),
-    (observation("8310-5", 20, "Cel"), "valeur-improbable"),
-    (observation("72514-3", 4.5, "{score}"), "valeur-invalide"),
-    (observation("1234-5", 1, "kg"), "mesure-inconnue"),
-    (observation("29463-7", 70, "kg", "2999-01-01T00:00:00Z"), "date-future"),
-    ({**observation("29463-7", 70, "kg"), "valueQuantity": {"value": "70", "code": "kg"}}, "valeur-invalide"),
-])
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (observation("39156-5", 22, "kg/m2"), "mesure-calculee"),  # 000 L3309: the BMI is computed
+        (observation("29463-7", 70, "lb"), "unite-invalide"),
+        (observation("29463-7", 700, "kg"), "valeur-improbable"),
+        (observation("8310-5", 20, "Cel"), "valeur-improbable"),
+        (observation("72514-3", 4.5, "{score}"), "valeur-invalide"),
+        (observation("1234-5", 1, "kg"), "mesure-inconnue"),
+        (observation("29463-7", 70, "kg", "2999-01-01T00:00:00Z"), "date-future"),
+        ({**observation("29463-7", 70, "kg"), "valueQuantity": {"value": "70", "code": "kg"}}, "valeur-invalide"),
+    ],
+)
 def test_a_bad_measure_is_refused(sarah, body, code) -> None:
     response = sarah.post("/mesures", json=body)
     assert response.status_code == 400 and issue_code(response) == code, response.text
@@ -155,13 +231,19 @@ def test_a_bad_measure_is_refused(sarah, body, code) -> None:
 
 def test_agenda(sarah) -> None:
     start = datetime(2026, 12, 3, 9, 30, tzinfo=UTC)
-    event = {"resourceType": "Appointment", "status": "booked", "description": "Consultation cardiologie",
-             "start": start.isoformat(), "end": (start + timedelta(minutes=30)).isoformat(),
-             "participant": [{"actor": {"display": "Dr MARTIN"}, "status": "accepted"}]}
+    event = {
+        "resourceType": "Appointment",
+        "status": "booked",
+        "description": "Consultation cardiologie",
+        "start": start.isoformat(),
+        "end": (start + timedelta(minutes=30)).isoformat(),
+        "participant": [{"actor": {"display": "Dr MARTIN"}, "status": "accepted"}],
+    }
     created = sarah.post("/agenda", json=event)
     assert created.status_code == 201, created.text
-    sarah.post("/agenda", json={**event, "description": "Prise de sang", "start": "2027-01-10T08:00:00+01:00",
-                                "end": None})
+    sarah.post(
+        "/agenda", json={**event, "description": "Prise de sang", "start": "2027-01-10T08:00:00+01:00", "end": None}
+    )
     listed = sarah.get("/agenda", params={"debut": "2026-12-01", "fin": "2027-01-01"}).json()
     assert [e["resource"]["description"] for e in listed["entry"]] == ["Consultation cardiologie"]
     moved = sarah.put(f"/agenda/{created.json()['id']}", json={**event, "status": "cancelled"})
@@ -173,8 +255,12 @@ def test_agenda(sarah) -> None:
 
 
 def _upload(category: str, data: bytes, content_type: str = "application/pdf", title: str = "Compte rendu") -> dict:
-    return {"resourceType": "DocumentReference", "type": {"coding": [{"code": category}]}, "description": title,
-            "content": [{"attachment": {"contentType": content_type, "data": base64.b64encode(data).decode()}}]}
+    return {
+        "resourceType": "DocumentReference",
+        "type": {"coding": [{"code": category}]},
+        "description": title,
+        "content": [{"attachment": {"contentType": content_type, "data": base64.b64encode(data).decode()}}],
+    }
 
 
 def test_the_patient_deposits_documents_in_his_categories(world, sarah) -> None:
@@ -186,8 +272,9 @@ def test_the_patient_deposits_documents_in_his_categories(world, sarah) -> None:
     assert created.status_code == 201, created.text
     id_ = created.headers["Location"].rsplit("/", 1)[1]
     dmp = httpx.Client(base_url=f"{world.base}/dmp", headers=sarah.headers, timeout=30)
-    found = dmp.get("/DocumentReference", params={"patient.identifier": SARAH_NIR, "status": "current",
-                                                  "type": "DOCPAT03"}).json()
+    found = dmp.get(
+        "/DocumentReference", params={"patient.identifier": SARAH_NIR, "status": "current", "type": "DOCPAT03"}
+    ).json()
     assert [e["resource"]["id"] for e in found["entry"]] == [id_]
     fiche = found["entry"][0]["resource"]
     assert fiche["category"][0]["coding"][0]["code"] == "10"  # ASS_X04: DOCPAT03 → compte rendu
@@ -203,20 +290,25 @@ def test_the_patient_deposits_documents_in_his_categories(world, sarah) -> None:
     assert refused.status_code == 403 and issue_code(refused) == "document-non-depose"
 
 
-@pytest.mark.parametrize(("category", "data", "content_type", "status", "code"), [
-    ("DOCPAT99", b"%PDF-1.4 x", "application/pdf", 400, "categorie-inconnue"),
-    ("11490-0", b"%PDF-1.4 x", "application/pdf", 400, "categorie-inconnue"),  # a professional's type
-    ("DOCPAT08", b"%PDF-1.4 x", "application/pdf", 400, "categorie-reservee"),
-    ("DOCPAT03", b"MZ\x90\x00 not a pdf", "application/pdf", 400, "contenu-incoherent"),
-    ("DOCPAT03", b"<html></html>", "text/html", 400, "format-non-accepte"),
-    ("DOCPAT04", b"\x89PNG\r\n\x1a\n" + b"\0" * 5_000_001, "image/png", 413, "document-trop-gros"),
-])
-def test_a_bad_deposit_is_refused_and_nothing_is_kept(world, sarah, category, data, content_type, status,
-                                                      code) -> None:
+@pytest.mark.parametrize(
+    ("category", "data", "content_type", "status", "code"),
+    [
+        ("DOCPAT99", b"%PDF-1.4 x", "application/pdf", 400, "categorie-inconnue"),
+        ("11490-0", b"%PDF-1.4 x", "application/pdf", 400, "categorie-inconnue"),  # a professional's type
+        ("DOCPAT08", b"%PDF-1.4 x", "application/pdf", 400, "categorie-reservee"),
+        ("DOCPAT03", b"MZ\x90\x00 not a pdf", "application/pdf", 400, "contenu-incoherent"),
+        ("DOCPAT03", b"<html></html>", "text/html", 400, "format-non-accepte"),
+        ("DOCPAT04", b"\x89PNG\r\n\x1a\n" + b"\0" * 5_000_001, "image/png", 413, "document-trop-gros"),
+    ],
+)
+def test_a_bad_deposit_is_refused_and_nothing_is_kept(world, sarah, category, data, content_type, status, code) -> None:
     response = sarah.post("/documents", json=_upload(category, data, content_type))
     assert response.status_code == status and issue_code(response) == code, response.text
-    found = httpx.get(f"{world.base}/dmp/DocumentReference", headers=sarah.headers,
-                      params={"patient.identifier": SARAH_NIR, "status": "current"}).json()
+    found = httpx.get(
+        f"{world.base}/dmp/DocumentReference",
+        headers=sarah.headers,
+        params={"patient.identifier": SARAH_NIR, "status": "current"},
+    ).json()
     assert found["total"] == 0
 
 
@@ -227,11 +319,14 @@ def test_sharing_the_profile_files_its_synthesis_in_the_dmp_and_replaces_the_pre
     second = sarah.post("/profil/$partager")
     assert first.status_code == second.status_code == 201
     dmp = httpx.Client(base_url=f"{world.base}/dmp", headers=sarah.headers, timeout=30)
-    current = dmp.get("/DocumentReference", params={"patient.identifier": SARAH_NIR, "status": "current",
-                                                    "type": "DOCPAT08"}).json()["entry"]
+    current = dmp.get(
+        "/DocumentReference", params={"patient.identifier": SARAH_NIR, "status": "current", "type": "DOCPAT08"}
+    ).json()["entry"]
     assert [e["resource"]["id"] for e in current] == [second.headers["Location"].rsplit("/", 1)[1]]
-    assert current[0]["resource"]["relatesTo"][0]["target"]["reference"] == \
-        f"DocumentReference/{first.headers['Location'].rsplit('/', 1)[1]}"
+    assert (
+        current[0]["resource"]["relatesTo"][0]["target"]["reference"]
+        == f"DocumentReference/{first.headers['Location'].rsplit('/', 1)[1]}"
+    )
     pdf = dmp.get(current[0]["resource"]["content"][0]["attachment"]["url"].removeprefix(f"{world.base}/dmp")).content
     assert pdf.startswith(b"%PDF-")
 
@@ -276,6 +371,7 @@ def test_a_closed_espace_is_read_only_and_every_access_is_audited(world, house, 
     assert b"closed" in export.read("mon-espace-sante/documents-non-exportes.txt")  # the DMP's rule, said
     assert b"Latex" in export.read("mon-espace-sante/mon-espace-sante.json")
     from maison.core import audit
+
     with house.db.read() as conn:
         actions = [e["action"] for e in audit.events(conn, patient=SARAH_NIR, action_prefix="espace.")]
     assert {"espace.profil.modifier", "espace.profil.lire", "espace.exporter"} <= set(actions)
@@ -287,16 +383,26 @@ def test_vaccinations_show_the_patients_and_the_professionals_together(world, ho
     from tests.e2e.test_dmp_n1_n3 import PAT_TROIS_INS
     from tests.partage.world import PASSWORD
 
-    house.insi.referential.register(Traits.of("PAT-TROIS", "DOMINIQUE MARIE-LOUISE", "F", "1979-03-28", "51215"),
-                                    PAT_TROIS_INS)
+    house.insi.referential.register(
+        Traits.of("PAT-TROIS", "DOMINIQUE MARIE-LOUISE", "F", "1979-03-28", "51215"), PAT_TROIS_INS
+    )
     world.inform("hospitalier", PAT_TROIS_INS)
     note = (reference_path / "cisis" / "ExemplesCDA" / "VAC-NOTE_2023.01.xml").read_bytes()
     assert world.provide("hospitalier", [Produced(note)]).status_code == 200
     house.patient_login.open_account("pat.trois", PAT_TROIS_INS, "1979-03-28", PASSWORD, email="pat3@example.fr")
-    patient = httpx.Client(base_url=f"{world.base}/espace", timeout=30, headers={
-        "Authorization": f"Bearer {world.patient_token('pat.trois', 'pat3@example.fr')}"})
-    patient.post("/profil/vaccinations", json={"resourceType": "Immunization", "vaccineCode": {"text": "Fièvre jaune"},
-                                               "occurrenceDateTime": "2019-06-01"})
+    patient = httpx.Client(
+        base_url=f"{world.base}/espace",
+        timeout=30,
+        headers={"Authorization": f"Bearer {world.patient_token('pat.trois', 'pat3@example.fr')}"},
+    )
+    patient.post(
+        "/profil/vaccinations",
+        json={
+            "resourceType": "Immunization",
+            "vaccineCode": {"text": "Fièvre jaune"},
+            "occurrenceDateTime": "2019-06-01",
+        },
+    )
     listed = [e["resource"] for e in patient.get("/profil/vaccinations").json()["entry"]]
     typed = [i for i in listed if not i["primarySource"]]
     recorded = [i for i in listed if i["primarySource"]]
@@ -307,20 +413,37 @@ def test_vaccinations_show_the_patients_and_the_professionals_together(world, ho
     assert tetanus["extension"][0]["valueReference"]["reference"].startswith("DocumentReference/")
 
 
-@pytest.mark.parametrize(("path", "body"), [
-    ("/mesures", {"resourceType": "Observation", "code": "poids", "valueQuantity": {"value": 1, "code": "kg"}}),
-    ("/mesures", {**observation("29463-7", 70, "kg"), "note": "pas une liste"}),
-    ("/mesures", {**observation("29463-7", 70, "kg"), "valueQuantity": {"value": 70, "code": ["kg"]}}),
-    ("/agenda", {"resourceType": "Appointment", "description": "x", "start": "2026-12-01T10:00:00Z",
-                 "participant": 3}),
-    ("/agenda", {"resourceType": "Appointment", "description": "x", "start": 20261201}),
-    ("/documents", {"resourceType": "DocumentReference", "type": "DOCPAT03", "content": {"attachment": {}}}),
-    ("/documents", {"resourceType": "DocumentReference", "type": {"coding": "DOCPAT03"},
-                    "content": [{"attachment": {"data": "JVBERi0=", "contentType": "application/pdf"}}]}),
-    ("/profil/traitements", {"resourceType": "MedicationStatement", "medicationCodeableConcept": {"text": "x"},
-                             "effectivePeriod": {"start": "2024-01-01", "end": 20240101}}),
-    ("/profil/maladies", {"resourceType": "Condition", "code": {"coding": "x"}}),
-])
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/mesures", {"resourceType": "Observation", "code": "poids", "valueQuantity": {"value": 1, "code": "kg"}}),
+        ("/mesures", {**observation("29463-7", 70, "kg"), "note": "pas une liste"}),
+        ("/mesures", {**observation("29463-7", 70, "kg"), "valueQuantity": {"value": 70, "code": ["kg"]}}),
+        (
+            "/agenda",
+            {"resourceType": "Appointment", "description": "x", "start": "2026-12-01T10:00:00Z", "participant": 3},
+        ),
+        ("/agenda", {"resourceType": "Appointment", "description": "x", "start": 20261201}),
+        ("/documents", {"resourceType": "DocumentReference", "type": "DOCPAT03", "content": {"attachment": {}}}),
+        (
+            "/documents",
+            {
+                "resourceType": "DocumentReference",
+                "type": {"coding": "DOCPAT03"},
+                "content": [{"attachment": {"data": "JVBERi0=", "contentType": "application/pdf"}}],
+            },
+        ),
+        (
+            "/profil/traitements",
+            {
+                "resourceType": "MedicationStatement",
+                "medicationCodeableConcept": {"text": "x"},
+                "effectivePeriod": {"start": "2024-01-01", "end": 20240101},
+            },
+        ),
+        ("/profil/maladies", {"resourceType": "Condition", "code": {"coding": "x"}}),
+    ],
+)
 def test_malformed_bodies_get_a_precise_400_not_a_500(sarah, path, body) -> None:
     response = sarah.post(path, json=body)
     assert response.status_code == 400, response.text

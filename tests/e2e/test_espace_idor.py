@@ -33,31 +33,45 @@ def test_another_patients_entries_answer_like_missing_ones_and_are_audited(world
     sarah, lea = _espace(world, "sarah.garcia", "sarah@example.fr"), _espace(world, "lea.garcia", "+33612345678")
     condition = {"resourceType": "Condition", "code": {"text": "Asthme"}}
     item = sarah.post("/profil/maladies", json=condition).json()["id"]
-    measure = sarah.post("/mesures", json={
-        "resourceType": "Observation", "status": "final", "code": {"coding": [{"system": "http://loinc.org",
-                                                                               "code": "29463-7"}]},
-        "valueQuantity": {"value": 60, "unit": "kg", "system": "http://unitsofmeasure.org", "code": "kg"},
-        "effectiveDateTime": "2026-10-01T08:00:00Z"}).json()["id"]
-    event = {"resourceType": "Appointment", "status": "booked", "description": "Consultation",
-             "start": "2026-12-03T09:30:00+00:00"}
+    measure = sarah.post(
+        "/mesures",
+        json={
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+            "valueQuantity": {"value": 60, "unit": "kg", "system": "http://unitsofmeasure.org", "code": "kg"},
+            "effectiveDateTime": "2026-10-01T08:00:00Z",
+        },
+    ).json()["id"]
+    event = {
+        "resourceType": "Appointment",
+        "status": "booked",
+        "description": "Consultation",
+        "start": "2026-12-03T09:30:00+00:00",
+    }
     appointment = sarah.post("/agenda", json=event).json()["id"]
     fed = world.provide("hospitalier", [Produced(n1(PROS["hospitalier"]))])
     document = fed.json()["entry"][1]["response"]["location"].split("/")[1]
     nowhere = str(uuid.uuid4())
-    attempts = [(lambda i: lea.put(f"/profil/maladies/{i}", json=condition), item),
-                (lambda i: lea.delete(f"/profil/maladies/{i}"), item),
-                (lambda i: lea.delete(f"/mesures/{i}"), measure),
-                (lambda i: lea.put(f"/agenda/{i}", json=event), appointment),
-                (lambda i: lea.delete(f"/agenda/{i}"), appointment),
-                (lambda i: lea.delete(f"/documents/{i}"), document)]
+    attempts = [
+        (lambda i: lea.put(f"/profil/maladies/{i}", json=condition), item),
+        (lambda i: lea.delete(f"/profil/maladies/{i}"), item),
+        (lambda i: lea.delete(f"/mesures/{i}"), measure),
+        (lambda i: lea.put(f"/agenda/{i}", json=event), appointment),
+        (lambda i: lea.delete(f"/agenda/{i}"), appointment),
+        (lambda i: lea.delete(f"/documents/{i}"), document),
+    ]
     for attempt, theirs in attempts:
         assert _answer(attempt(theirs)) == _answer(attempt(nowhere))
         assert attempt(theirs).status_code == 404
     # nothing of Sarah's changed
     assert sarah.get("/profil/maladies").json()["total"] == 1 and sarah.get("/agenda").json()["total"] == 1
     with world.house.db.read() as conn:
-        refused = [(e["actor_person"], e["patient"], audit.detail_of(e).get("autre-patient", False))
-                   for e in audit.events(conn, action_prefix="espace.") if e["outcome"] == "failure"]
+        refused = [
+            (e["actor_person"], e["patient"], audit.detail_of(e).get("autre-patient", False))
+            for e in audit.events(conn, action_prefix="espace.")
+            if e["outcome"] == "failure"
+        ]
     # each attempt thrice (theirs, nowhere, theirs): on Sarah's entries the record names Sarah
     assert len(refused) == 3 * len(attempts)
     assert refused.count((CHILD, SARAH_NIR, True)) == 2 * len(attempts)

@@ -20,11 +20,20 @@ def dpi(house, live):
 
 
 def _admit(http: httpx.Client, ipp: str, family: str, given: str, gender: str, birth: str) -> int:
-    resource = {"resourceType": "Patient",
-                "identifier": [{"type": {"coding": [{"code": "PI"}]}, "value": ipp}],
-                "name": [{"use": "official", "family": family, "given": given.split(" "),
-                          "extension": [{"url": EXT_BIRTH_LIST, "valueString": given}]}],
-                "gender": gender, "birthDate": birth}
+    resource = {
+        "resourceType": "Patient",
+        "identifier": [{"type": {"coding": [{"code": "PI"}]}, "value": ipp}],
+        "name": [
+            {
+                "use": "official",
+                "family": family,
+                "given": given.split(" "),
+                "extension": [{"url": EXT_BIRTH_LIST, "valueString": given}],
+            }
+        ],
+        "gender": gender,
+        "birthDate": birth,
+    }
     response = http.post("/Patient", json=resource)
     assert response.status_code == 201, response.text
     return int(response.json()["id"])
@@ -50,8 +59,10 @@ def test_insi_retrieval_then_document_check_qualifies(dpi):
     assert recup.status_code == 200, recup.text
     assert _status(recup.json()) == ("RECUP", "INSI")
     assert _ins(recup.json()) == []  # the matricule is shared only once qualified (000 L2007-2009)
-    checked = dpi.post(f"/Patient/{pid}/$verifier-piece", json={
-        "resourceType": "Parameters", "parameter": [{"name": "typePiece", "valueCode": "CN"}]})
+    checked = dpi.post(
+        f"/Patient/{pid}/$verifier-piece",
+        json={"resourceType": "Parameters", "parameter": [{"name": "typePiece", "valueCode": "CN"}]},
+    )
     assert _status(checked.json())[0] == "QUAL" and _ins(checked.json()) == [SARAH_NIR]
 
 
@@ -66,15 +77,26 @@ def test_inconclusive_insi_is_refused_with_advice(dpi):
 
 def test_low_trust_document_and_bad_parameters(dpi):
     pid = _admit(dpi, "T4", "Garcia-Hammadi", "Sarah-Lou", "female", "1977-01-21")
-    weak = dpi.post(f"/Patient/{pid}/$verifier-piece", json={
-        "resourceType": "Parameters", "parameter": [{"name": "typePiece", "valueCode": "PC"}]})
+    weak = dpi.post(
+        f"/Patient/{pid}/$verifier-piece",
+        json={"resourceType": "Parameters", "parameter": [{"name": "typePiece", "valueCode": "PC"}]},
+    )
     assert weak.status_code == 422 and _code(weak) == "piece-faible-confiance"
     assert _code(dpi.post(f"/Patient/{pid}/$verifier-piece", json={"resourceType": "Patient"})) == "resource-type"
     assert _code(dpi.post(f"/Patient/{pid}/$verifier-piece", json={"resourceType": "Parameters"})) == "piece-absente"
-    assert _code(dpi.post(f"/Patient/{pid}/$verifier-piece", json={"resourceType": "Parameters",
-                                                                    "parameter": ["CN"]})) == "parameters"
-    assert _code(dpi.post(f"/Patient/{pid}/$verifier-piece", json={
-        "resourceType": "Parameters", "parameter": [{"name": "typePiece", "valueCode": ["CN"]}]})) == "piece-absente"
+    assert (
+        _code(dpi.post(f"/Patient/{pid}/$verifier-piece", json={"resourceType": "Parameters", "parameter": ["CN"]}))
+        == "parameters"
+    )
+    assert (
+        _code(
+            dpi.post(
+                f"/Patient/{pid}/$verifier-piece",
+                json={"resourceType": "Parameters", "parameter": [{"name": "typePiece", "valueCode": ["CN"]}]},
+            )
+        )
+        == "piece-absente"
+    )
 
 
 @pytest.mark.parametrize("as_image", [True, False])
@@ -84,11 +106,13 @@ def test_datamatrix_scan_verified_by_insi_is_recup_cb(dpi, as_image):
     if as_image:
         png = io.BytesIO()
         render_png(label, png)
-        scanned = dpi.post(f"/Patient/{pid}/$lire-datamatrix", content=png.getvalue(),
-                           headers={"Content-Type": "image/png"})
+        scanned = dpi.post(
+            f"/Patient/{pid}/$lire-datamatrix", content=png.getvalue(), headers={"Content-Type": "image/png"}
+        )
     else:
-        scanned = dpi.post(f"/Patient/{pid}/$lire-datamatrix", content=content(label),
-                           headers={"Content-Type": "text/plain"})
+        scanned = dpi.post(
+            f"/Patient/{pid}/$lire-datamatrix", content=content(label), headers={"Content-Type": "text/plain"}
+        )
     assert scanned.status_code == 200, scanned.text
     assert _status(scanned.json()) == ("RECUP", "CB")  # the Datamatrix alone never qualifies
 
@@ -97,14 +121,17 @@ def test_datamatrix_with_another_ins_is_refused(dpi):
     # 000 L2042: only INSi gives an INS — a Datamatrix INS that INSi does not confirm is not used
     pid = _admit(dpi, "T6", "GARCIA-HAMMADI", "SARAH-LOU ANNA", "female", "1977-01-21")
     forged = InsDatamatrix(nir("2770101154004"), OID_INS_NIR_TEST, SARAH)  # Sarah's traits, someone else's INS
-    refused = dpi.post(f"/Patient/{pid}/$lire-datamatrix", content=content(forged),
-                       headers={"Content-Type": "text/plain"})
+    refused = dpi.post(
+        f"/Patient/{pid}/$lire-datamatrix", content=content(forged), headers={"Content-Type": "text/plain"}
+    )
     assert refused.status_code == 422 and _code(refused) == "datamatrix-ins-different"
-    garbage = dpi.post(f"/Patient/{pid}/$lire-datamatrix", content=b"\x89PNG\r\n\x1a\nnot a png",
-                       headers={"Content-Type": "image/png"})
+    garbage = dpi.post(
+        f"/Patient/{pid}/$lire-datamatrix", content=b"\x89PNG\r\n\x1a\nnot a png", headers={"Content-Type": "image/png"}
+    )
     assert garbage.status_code == 400 and garbage.json()["resourceType"] == "OperationOutcome"
-    wrong_type = dpi.post(f"/Patient/{pid}/$lire-datamatrix", content=b"{}",
-                          headers={"Content-Type": "application/json"})
+    wrong_type = dpi.post(
+        f"/Patient/{pid}/$lire-datamatrix", content=b"{}", headers={"Content-Type": "application/json"}
+    )
     assert _code(wrong_type) == "media-type"
 
 
@@ -118,13 +145,19 @@ def test_software_unknown_to_insi_cannot_retrieve(house, live, dpi):
 
 def test_oversized_bodies_are_refused_before_parsing(dpi, live):
     big = b"x" * 1_100_000  # above max_body_bytes (1 MB)
-    for path, kind in [("/Patient", "application/fhir+json"), ("/Patient/1/$lire-datamatrix", "image/png"),
-                       ("/Patient/1/$verifier-piece", "application/fhir+json")]:
+    for path, kind in [
+        ("/Patient", "application/fhir+json"),
+        ("/Patient/1/$lire-datamatrix", "image/png"),
+        ("/Patient/1/$verifier-piece", "application/fhir+json"),
+    ]:
         response = dpi.post(path, content=big, headers={"Content-Type": kind})
         assert response.status_code == 413, path
         assert response.json()["resourceType"] == "OperationOutcome"
-    cell = httpx.post(f"{live.url}/identitovigilance/incidents", content=big,
-                      headers={"Authorization": dpi.headers["Authorization"], "Content-Type": "application/json"})
+    cell = httpx.post(
+        f"{live.url}/identitovigilance/incidents",
+        content=big,
+        headers={"Authorization": dpi.headers["Authorization"], "Content-Type": "application/json"},
+    )
     assert cell.status_code == 413
 
 
@@ -133,18 +166,28 @@ def test_another_structures_patient_answers_like_a_missing_one_and_is_audited(dp
     from maison.core import audit
 
     pid = _admit(dpi, "T9", "Garcia-Hammadi", "Anna Sarah-Lou", "female", "1977-01-21")
-    other = httpx.Client(base_url=f"{live.url}/fhir", headers={
-        "ESANTE-API-KEY": issue_key(house.db, "1690000035", "dpi-voisin", "curieux", "accueil")})
-    calls = [lambda p: other.get(f"/Patient/{p}"), lambda p: other.post(f"/Patient/{p}/$recuperer-ins"),
-             lambda p: other.post(f"/Patient/{p}/$verifier-piece", json={
-                 "resourceType": "Parameters", "parameter": [{"name": "typePiece", "valueCode": "CN"}]})]
+    other = httpx.Client(
+        base_url=f"{live.url}/fhir",
+        headers={"ESANTE-API-KEY": issue_key(house.db, "1690000035", "dpi-voisin", "curieux", "accueil")},
+    )
+    calls = [
+        lambda p: other.get(f"/Patient/{p}"),
+        lambda p: other.post(f"/Patient/{p}/$recuperer-ins"),
+        lambda p: other.post(
+            f"/Patient/{p}/$verifier-piece",
+            json={"resourceType": "Parameters", "parameter": [{"name": "typePiece", "valueCode": "CN"}]},
+        ),
+    ]
     for call in calls:
         theirs, missing = call(pid), call(pid + 10_000)
         assert theirs.status_code == missing.status_code == 404
         assert theirs.text.replace(str(pid), "N") == missing.text.replace(str(pid + 10_000), "N")
         assert _code(theirs) == "patient-inconnu"
     with house.db.read() as conn:
-        refused = [r for r in audit.events(conn, action_prefix="identitovigilance.") if r["outcome"] == "failure"
-                   and r["actor_person"] == "curieux"]
+        refused = [
+            r
+            for r in audit.events(conn, action_prefix="identitovigilance.")
+            if r["outcome"] == "failure" and r["actor_person"] == "curieux"
+        ]
     assert len(refused) == 3 and {r["patient"] for r in refused} == {"T9"}
     assert dpi.get(f"/Patient/{pid}").status_code == 200  # its own structure still reads it

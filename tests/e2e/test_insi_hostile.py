@@ -68,21 +68,24 @@ def test_malformed_xml(post):
 
 def test_soap11_envelope_is_a_version_mismatch(post):
     body = traits_request(ME, "X", ["Y"], "M", "1980-01-01").replace(
-        SOAP12.encode(), b"http://schemas.xmlsoap.org/soap/envelope/")
+        SOAP12.encode(), b"http://schemas.xmlsoap.org/soap/envelope/"
+    )
     status, root = post(body, "text/xml")
     assert status == 400 and fault(root)[0] == "soap:VersionMismatch"
 
 
 def test_wrong_body_namespace_is_an_unknown_operation(post):
     body = traits_request(ME, "X", ["Y"], "M", "1980-01-01").replace(
-        b"http://www.cnamts.fr/INSiRecSans", b"http://example.org/evil")
+        b"http://www.cnamts.fr/INSiRecSans", b"http://example.org/evil"
+    )
     status, root = post(body)
     assert status == 400 and fault(root)[1] == "insi_27"
 
 
 def test_must_understand_header_not_understood(post):
     body = traits_request(ME, "X", ["Y"], "M", "1980-01-01").replace(
-        b"<soap:Header>", b'<soap:Header><e:Evil xmlns:e="urn:evil" soap:mustUnderstand="true"/>')
+        b"<soap:Header>", b'<soap:Header><e:Evil xmlns:e="urn:evil" soap:mustUnderstand="true"/>'
+    )
     status, root = post(body)
     assert fault(root)[0] == "soap:MustUnderstand"
 
@@ -97,14 +100,17 @@ def test_schema_violation_is_refused(post):
     assert status == 400 and fault(res)[1] == "insi_26"
 
 
-@pytest.mark.parametrize("nom, prenoms, sexe, date, code", [
-    ("", ["SARAH"], "F", "1977-01-21", "insi_19"),
-    ("GARCIA", [], "F", "1977-01-21", "insi_20"),
-    ("GARCIA", ["SARAH"], "X", "1977-01-21", "insi_21"),
-    ("GARCIA", ["SARAH"], "F", "21/13/1977", "insi_22"),
-    ("GARCIA", ["SARAH"], "F", "1977-02-30", "insi_22"),
-    ("GARCIA", ["SARAH"], "F", "2999-01-01", "insi_22"),
-])
+@pytest.mark.parametrize(
+    "nom, prenoms, sexe, date, code",
+    [
+        ("", ["SARAH"], "F", "1977-01-21", "insi_19"),
+        ("GARCIA", [], "F", "1977-01-21", "insi_20"),
+        ("GARCIA", ["SARAH"], "X", "1977-01-21", "insi_21"),
+        ("GARCIA", ["SARAH"], "F", "21/13/1977", "insi_22"),
+        ("GARCIA", ["SARAH"], "F", "1977-02-30", "insi_22"),
+        ("GARCIA", ["SARAH"], "F", "2999-01-01", "insi_22"),
+    ],
+)
 def test_missing_or_invalid_traits(post, nom, prenoms, sexe, date, code):
     status, root = post(traits_request(ME, nom, prenoms, sexe, date))
     assert status == 400 and fault(root)[1] == code
@@ -139,8 +145,16 @@ def test_json_mirror_errors_are_operation_outcomes(live, house):
     seed_referential(house.insi)
     r = httpx.post(f"{live.url}/insi/json/rechercherInsAvecTraitsIdentite", content=b"{not json")
     assert r.status_code == 400 and r.json()["resourceType"] == "OperationOutcome"
-    ok = httpx.post(f"{live.url}/insi/json/rechercherInsAvecTraitsIdentite", json={
-        "structure": STRUCTURE, "idam": IDAM, "nomNaissance": "GARCIA-HAMMADI", "prenom": "SARAH-LOU",
-        "sexe": "F", "dateNaissance": "1977-01-21"})
+    ok = httpx.post(
+        f"{live.url}/insi/json/rechercherInsAvecTraitsIdentite",
+        json={
+            "structure": STRUCTURE,
+            "idam": IDAM,
+            "nomNaissance": "GARCIA-HAMMADI",
+            "prenom": "SARAH-LOU",
+            "sexe": "F",
+            "dateNaissance": "1977-01-21",
+        },
+    )
     assert ok.status_code == 200 and ok.json()["codeCR"] == "00"
     assert ok.json()["individu"]["insActif"]["matricule"] == "2770101154003"

@@ -59,11 +59,24 @@ def _refusals(house) -> list[dict]:
 def test_public_numbers_alone_no_longer_give_a_nir(strict):
     """The pentest's chain: registered structure id + public IDAM, plain HTTP, no certificate → refused."""
     with LiveServer(strict.app()) as live:
-        r = httpx.post(f"{live.url}/insi/lps", content=traits_request(ClientIdentity(STRUCTURE, IDAM), *SARAH_QUERY),
-                       headers=SOAP, timeout=10)
-        json = httpx.post(f"{live.url}/insi/json/rechercherInsAvecTraitsIdentite", timeout=10,
-                          json={"structure": STRUCTURE, "idam": IDAM, "nomNaissance": "GARCIA-HAMMADI",
-                                "prenom": "SARAH-LOU", "sexe": "F", "dateNaissance": "1977-01-21"})
+        r = httpx.post(
+            f"{live.url}/insi/lps",
+            content=traits_request(ClientIdentity(STRUCTURE, IDAM), *SARAH_QUERY),
+            headers=SOAP,
+            timeout=10,
+        )
+        json = httpx.post(
+            f"{live.url}/insi/json/rechercherInsAvecTraitsIdentite",
+            timeout=10,
+            json={
+                "structure": STRUCTURE,
+                "idam": IDAM,
+                "nomNaissance": "GARCIA-HAMMADI",
+                "prenom": "SARAH-LOU",
+                "sexe": "F",
+                "dateNaissance": "1977-01-21",
+            },
+        )
     assert r.status_code == 401 and _fault(r) == "desir_552"
     assert SARAH_NIR[:13].encode() not in r.content
     assert json.status_code == 401 and SARAH_NIR[:13] not in json.text
@@ -79,9 +92,17 @@ def test_the_right_certificate_is_served(strict, listener, tmp_path):
     with listener.client(mine) as http:
         client = InsiClient(f"{listener.url}/insi/lps", ClientIdentity(STRUCTURE, IDAM), http=http)
         result = client.search_traits(*SARAH_QUERY)
-        json = http.post(f"{listener.url}/insi/json/rechercherInsAvecTraitsIdentite",
-                         json={"structure": STRUCTURE, "idam": IDAM, "nomNaissance": "GARCIA-HAMMADI",
-                               "prenom": "SARAH-LOU", "sexe": "F", "dateNaissance": "1977-01-21"})
+        json = http.post(
+            f"{listener.url}/insi/json/rechercherInsAvecTraitsIdentite",
+            json={
+                "structure": STRUCTURE,
+                "idam": IDAM,
+                "nomNaissance": "GARCIA-HAMMADI",
+                "prenom": "SARAH-LOU",
+                "sexe": "F",
+                "dateNaissance": "1977-01-21",
+            },
+        )
     assert result.code is CodeCR.TROUVE and result.individu.active.value == SARAH_NIR
     assert json.status_code == 200 and json.json()["codeCR"] == "00"
     assert _refusals(strict) == []
@@ -89,8 +110,11 @@ def test_the_right_certificate_is_served(strict, listener, tmp_path):
 
 def test_no_certificate_on_the_listener_is_a_soap_fault(strict, listener):
     with listener.client() as http:
-        r = http.post(f"{listener.url}/insi/lps", content=traits_request(ClientIdentity(STRUCTURE, IDAM),
-                                                                         *SARAH_QUERY), headers=SOAP)
+        r = http.post(
+            f"{listener.url}/insi/lps",
+            content=traits_request(ClientIdentity(STRUCTURE, IDAM), *SARAH_QUERY),
+            headers=SOAP,
+        )
     assert r.status_code == 401 and _fault(r) == "desir_552"
     assert "certificat" in etree.fromstring(r.content).findtext(".//{*}Reason/{*}Text")
     assert len(_refusals(strict)) == 1
@@ -121,8 +145,9 @@ def test_the_cli_issues_only_for_a_habilitated_structure(strict, tmp_path):
     runner = CliRunner()
     refused = runner.invoke(app, ["insi-certificat", "1999999999", "--idam", IDAM], env=env)
     assert refused.exit_code != 0 and "non habilitée" in refused.output
-    done = runner.invoke(app, ["insi-certificat", STRUCTURE, "--idam", IDAM, "--sortie", str(tmp_path / "out")],
-                         env=env)
+    done = runner.invoke(
+        app, ["insi-certificat", STRUCTURE, "--idam", IDAM, "--sortie", str(tmp_path / "out")], env=env
+    )
     assert done.exit_code == 0, done.output
     from cryptography import x509
 
@@ -145,13 +170,20 @@ def test_certificates_that_do_not_verify_are_refused_by_the_handshake(strict, li
         bad = Authority(tmp_path / "other", "AC PIRATE").issue_structure(STRUCTURE, IDAM)
     else:
         bad = authority(strict.settings).issue_structure(
-            STRUCTURE, IDAM, directory=tmp_path / "old", validity=dt.timedelta(days=1),
-            not_before=dt.datetime.now(dt.UTC) - dt.timedelta(days=10))
+            STRUCTURE,
+            IDAM,
+            directory=tmp_path / "old",
+            validity=dt.timedelta(days=1),
+            not_before=dt.datetime.now(dt.UTC) - dt.timedelta(days=10),
+        )
     with listener.client(bad) as http, pytest.raises(httpx.TransportError):
         # TLS 1.3: the client's handshake ends before the server checks its certificate; the
         # server's alert then ends the connection at the first read
-        http.post(f"{listener.url}/insi/lps", content=traits_request(ClientIdentity(STRUCTURE, IDAM), *SARAH_QUERY),
-                  headers=SOAP)
+        http.post(
+            f"{listener.url}/insi/lps",
+            content=traits_request(ClientIdentity(STRUCTURE, IDAM), *SARAH_QUERY),
+            headers=SOAP,
+        )
 
 
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1])
@@ -195,6 +227,9 @@ def test_development_setting_still_checks_a_presented_certificate(house):
             with pytest.raises(InsiFault) as err:
                 client.search_traits(*SARAH_QUERY)
         with listener.client() as http:  # TLS without a certificate is not the plain development access
-            r = http.post(f"{listener.url}/insi/lps", headers=SOAP,
-                          content=traits_request(ClientIdentity(STRUCTURE, IDAM), *SARAH_QUERY))
+            r = http.post(
+                f"{listener.url}/insi/lps",
+                headers=SOAP,
+                content=traits_request(ClientIdentity(STRUCTURE, IDAM), *SARAH_QUERY),
+            )
     assert err.value.code == "desir_553" and _fault(r) == "desir_552"

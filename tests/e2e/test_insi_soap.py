@@ -20,8 +20,10 @@ from tests.identite.helpers import IDAM, SARAH_NIR, STRUCTURE, nir, seed_referen
 def xsd(reference_path: Path) -> xmlschema.XMLSchema:
     """An independent validator (xmlschema, not the server's lxml) over the reference XSDs."""
     base = reference_path / "insi" / "xsd" / "ServiceIdentiteCertifiee"
-    return {name: xmlschema.XMLSchema(str(base / f"{name}.xsd"))
-            for name in ("INSi_RECSANS_INS", "INSi_RECVITALE_INS", "INSi_RESULTAT_INS")}
+    return {
+        name: xmlschema.XMLSchema(str(base / f"{name}.xsd"))
+        for name in ("INSi_RECSANS_INS", "INSi_RECVITALE_INS", "INSi_RESULTAT_INS")
+    }
 
 
 def _body(payload: bytes) -> etree._Element:
@@ -42,8 +44,9 @@ def test_answer_00_with_official_traits(insi, xsd):
     house, client, _ = insi
     request = traits_request(client.me, "GARCIA-HAMMADI", ["SARAH-LOU"], "F", "1977-01-21")
     xsd["INSi_RECSANS_INS"].validate(etree.tostring(_body(request)))
-    response = client.http.post(client.endpoint, content=request,
-                                headers={"Content-Type": "application/soap+xml; charset=utf-8"})
+    response = client.http.post(
+        client.endpoint, content=request, headers={"Content-Type": "application/soap+xml; charset=utf-8"}
+    )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/soap+xml")
     xsd["INSi_RESULTAT_INS"].validate(etree.tostring(_body(response.content)))
@@ -73,12 +76,17 @@ def test_answer_01_and_02(insi, xsd):
     assert several.code is CodeCR.PLUSIEURS and several.individu is None
     # the birth place tells them apart
     assert client.search_traits("MARTIN", ["JEAN"], "M", "1980-05-10", "69123").code is CodeCR.TROUVE
-    raw = client.http.post(client.endpoint, content=traits_request(client.me, "MARTIN", ["JEAN"], "M", "1980-05-10"),
-                           headers={"Content-Type": "application/soap+xml"})
+    raw = client.http.post(
+        client.endpoint,
+        content=traits_request(client.me, "MARTIN", ["JEAN"], "M", "1980-05-10"),
+        headers={"Content-Type": "application/soap+xml"},
+    )
     body = _body(raw.content)
     xsd["INSi_RESULTAT_INS"].validate(etree.tostring(body))
-    assert body.findtext("{http://www.cnamts.fr/INSiResultat}CR/{http://www.cnamts.fr/INSiResultat}LibelleCR") \
+    assert (
+        body.findtext("{http://www.cnamts.fr/INSiResultat}CR/{http://www.cnamts.fr/INSiResultat}LibelleCR")
         == "Plusieurs identites trouvees"
+    )
 
 
 def test_client_retries_once_per_first_name(insi):
@@ -113,8 +121,11 @@ def test_historic_ins_after_merge(insi, xsd):
     # a carte Vitale still carrying the old matricule leads to the surviving identity
     by_card = client.search_carte_vitale("1990-07-14", matricule_individu=nia)
     assert by_card.code is CodeCR.TROUVE and by_card.individu.active.value == duplicate
-    raw = client.http.post(client.endpoint, content=traits_request(client.me, "DUPONT", ["LUC"], "M", "1990-07-14"),
-                           headers={"Content-Type": "application/soap+xml"})
+    raw = client.http.post(
+        client.endpoint,
+        content=traits_request(client.me, "DUPONT", ["LUC"], "M", "1990-07-14"),
+        headers={"Content-Type": "application/soap+xml"},
+    )
     xsd["INSi_RESULTAT_INS"].validate(etree.tostring(_body(raw.content)))
 
 
@@ -123,10 +134,18 @@ def test_carte_vitale_search_with_twins(insi):
     parent = nir("1700175056011")
     ref = house.insi.referential
     ref.register(Traits.of("BERNARD", "PAUL", "M", "1970-01-05", "75056"), parent)
-    ref.register(Traits.of("BERNARD", "LEA", "F", "2015-03-03", "75056"), nir("2150375056021"),
-                 ouvrant_droit=parent, rang_naissance=1)
-    ref.register(Traits.of("BERNARD", "EMMA", "F", "2015-03-03", "75056"), nir("2150375056022"),
-                 ouvrant_droit=parent, rang_naissance=2)
+    ref.register(
+        Traits.of("BERNARD", "LEA", "F", "2015-03-03", "75056"),
+        nir("2150375056021"),
+        ouvrant_droit=parent,
+        rang_naissance=1,
+    )
+    ref.register(
+        Traits.of("BERNARD", "EMMA", "F", "2015-03-03", "75056"),
+        nir("2150375056022"),
+        ouvrant_droit=parent,
+        rang_naissance=2,
+    )
     assert client.search_carte_vitale("2015-03-03", matricule_od=parent).code is CodeCR.PLUSIEURS
     emma = client.search_carte_vitale("2015-03-03", matricule_od=parent, rang=2)
     assert emma.code is CodeCR.TROUVE and emma.individu.traits.premier_prenom == "EMMA"

@@ -28,8 +28,9 @@ def _code(login, recipient: str) -> str:
 def _log_in(login, base: str, user: str = "sarah.garcia", recipient: str = "sarah@example.fr") -> dict:
     started = httpx.post(f"{base}/connexion", json={"identifiant": user, "motDePasse": PASSWORD})
     assert started.status_code == 202, started.text
-    done = httpx.post(f"{base}/connexion/code", json={"transaction": started.json()["transaction"],
-                                                       "code": _code(login, recipient)})
+    done = httpx.post(
+        f"{base}/connexion/code", json={"transaction": started.json()["transaction"], "code": _code(login, recipient)}
+    )
     assert done.status_code == 200, done.text
     return done.json()
 
@@ -40,8 +41,9 @@ def test_password_then_code_then_token(mes):
     assert started["canal"] == "email" and "***" in started["destinataire"]
     [mail] = login.outbox("sarah@example.fr")
     assert "Mon espace santé" in mail["subject"]
-    tokens = httpx.post(f"{base}/connexion/code", json={"transaction": started["transaction"],
-                                                        "code": _code(login, "sarah@example.fr")}).json()
+    tokens = httpx.post(
+        f"{base}/connexion/code", json={"transaction": started["transaction"], "code": _code(login, "sarah@example.fr")}
+    ).json()
     assert tokens["patient"] == SARAH_NIR and tokens["representes"] == [CHILD]
     me = httpx.get(f"{base}/moi", headers={"Authorization": f"Bearer {tokens['access_token']}"}).json()
     assert me == {"patient": SARAH_NIR, "agit": SARAH_NIR, "representation": False}
@@ -78,8 +80,10 @@ def test_code_tries_are_limited(mes):
     good = _code(login, "sarah@example.fr")
     bad = "000000" if good != "000000" else "111111"
     for _ in range(5):
-        assert httpx.post(f"{base}/connexion/code", json={"transaction": started["transaction"], "code": bad}
-                          ).status_code == 401
+        assert (
+            httpx.post(f"{base}/connexion/code", json={"transaction": started["transaction"], "code": bad}).status_code
+            == 401
+        )
     late = httpx.post(f"{base}/connexion/code", json={"transaction": started["transaction"], "code": good})
     assert late.status_code == 401  # the transaction died with the fifth wrong code
 
@@ -87,15 +91,17 @@ def test_code_tries_are_limited(mes):
 def test_a_parent_acts_for_the_minor(mes):
     login, base = mes
     parent = _log_in(login, base)
-    acting = httpx.post(f"{base}/representation", json={"ins": CHILD},
-                        headers={"Authorization": f"Bearer {parent['access_token']}"})
+    acting = httpx.post(
+        f"{base}/representation", json={"ins": CHILD}, headers={"Authorization": f"Bearer {parent['access_token']}"}
+    )
     assert acting.status_code == 200
     me = httpx.get(f"{base}/moi", headers={"Authorization": f"Bearer {acting.json()['access_token']}"}).json()
     assert me == {"patient": CHILD, "agit": SARAH_NIR, "representation": True}
     # nobody else, and not an adult
     child = _log_in(login, base, "lea.bernard", "+33612345678")
-    refused = httpx.post(f"{base}/representation", json={"ins": SARAH_NIR},
-                         headers={"Authorization": f"Bearer {child['access_token']}"})
+    refused = httpx.post(
+        f"{base}/representation", json={"ins": SARAH_NIR}, headers={"Authorization": f"Bearer {child['access_token']}"}
+    )
     assert refused.status_code == 403
 
 
@@ -122,8 +128,17 @@ def test_patient_token_in_authz(mes, house):
 
     authorizer = Authorizer(house.db, house.psc, issuer_for, None, login, mes_issuer)
     url = urlsplit(base)
-    request = Request({"type": "http", "method": "GET", "scheme": url.scheme, "server": (url.hostname, url.port),
-                       "path": "/mes/moi", "root_path": "", "query_string": b"",
-                       "headers": [(b"authorization", f"Bearer {token}".encode())]})
+    request = Request(
+        {
+            "type": "http",
+            "method": "GET",
+            "scheme": url.scheme,
+            "server": (url.hostname, url.port),
+            "path": "/mes/moi",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"authorization", f"Bearer {token}".encode())],
+        }
+    )
     caller = authorizer.caller(request, PATIENT)
     assert (caller.kind, caller.person, caller.patient, caller.role) == ("patient", SARAH_NIR, SARAH_NIR, "patient")

@@ -29,11 +29,20 @@ def published(house, live):
     make_world(house, live, keys=())
     boxes = Mailboxes(house.db)
     # issue 18 §1.2: the operator publishes the mailboxes of the domains it serves in the trust space
-    TrustSpace(house.db).register("medecins", "OPERATEUR REGIONAL", ["medecin.mssante.fr", "cabinet-martin.mssante.fr"],
-                                  "d" * 64, "127.0.0.1", 2525, local=True)
+    TrustSpace(house.db).register(
+        "medecins",
+        "OPERATEUR REGIONAL",
+        ["medecin.mssante.fr", "cabinet-martin.mssante.fr"],
+        "d" * 64,
+        "127.0.0.1",
+        2525,
+        local=True,
+    )
     operator_key = issue_key(house.db, "medecins", "operateur-regional", "operateur", "operateur-mss")
-    reader = httpx.Client(base_url=f"{live.url}/annuaire",
-                          headers={"ESANTE-API-KEY": issue_key(house.db, CABINET, "logiciel-cabinet", "lecteur")})
+    reader = httpx.Client(
+        base_url=f"{live.url}/annuaire",
+        headers={"ESANTE-API-KEY": issue_key(house.db, CABINET, "logiciel-cabinet", "lecteur")},
+    )
     publication = Publication(f"{live.url}/annuaire", operator_key)
     yield boxes, publication, reader
     publication.close()
@@ -83,8 +92,11 @@ def test_the_operator_publishes_each_new_mailbox_once_and_never_a_citizen_one(pu
     assert publish_pending(boxes, "medecins", publication) == (0, 0)  # once
     assert publish_pending(boxes, "mes", publication) == (0, 0)  # the citizen mailboxes: never
     with house_db(boxes) as conn:  # even one left "a-publier" by a mailbox created before the state existed
-        conn.execute(store.mss_mailbox.update().where(store.mss_mailbox.c.address == citizen.address)
-                     .values(annuaire="a-publier"))
+        conn.execute(
+            store.mss_mailbox.update()
+            .where(store.mss_mailbox.c.address == citizen.address)
+            .values(annuaire="a-publier")
+        )
     assert publish_pending(boxes, "mes", publication) == (0, 0)
 
 
@@ -104,8 +116,10 @@ def test_a_refused_publication_stays_pending_with_the_annuaire_s_reason(publishe
 def test_a_running_operator_publishes_the_mailboxes_created_while_it_runs(house, live, tmp_path):
     make_world(house, live, keys=())
     key = issue_key(house.db, "medecins", "maison-mss", "operateur:medecins", "operateur-mss")
-    reader = httpx.Client(base_url=f"{live.url}/annuaire",
-                          headers={"ESANTE-API-KEY": issue_key(house.db, CABINET, "logiciel-cabinet", "lecteur")})
+    reader = httpx.Client(
+        base_url=f"{live.url}/annuaire",
+        headers={"ESANTE-API-KEY": issue_key(house.db, CABINET, "logiciel-cabinet", "lecteur")},
+    )
     world = start_world(house, tmp_path, issuer_for(live.url), annuaire=AnnuaireAccess(f"{live.url}/annuaire", key))
     cabinet_box = "secretariat.cabinet@medecin.mssante.fr"  # a domain the running operator serves
     try:

@@ -31,13 +31,21 @@ def operators(house, live):
         trust.register(name, name.upper(), [domain], name[-1] * 64, "127.0.0.1", 2525, local=True)
     boxes.create(SYSTEM, B_BOX, "operateur-b", "PER", DOCTOR, "DURAND Paul")
     boxes.create(SYSTEM, A_BOX, "operateur-a", "PER", GP, "MARTIN Claire")
-    by_b = Publication(f"{live.url}/annuaire", issue_key(house.db, "operateur-b", "maison-mss", "operateur:operateur-b",
-                                                         "operateur-mss"))
+    by_b = Publication(
+        f"{live.url}/annuaire",
+        issue_key(house.db, "operateur-b", "maison-mss", "operateur:operateur-b", "operateur-mss"),
+    )
     by_b.publish(boxes.get(B_BOX))  # B publishes its real address
     by_b.close()
-    a = httpx.Client(base_url=f"{live.url}/annuaire", headers={
-        "ESANTE-API-KEY": issue_key(house.db, "operateur-a", "maison-mss", "operateur:operateur-a", "operateur-mss"),
-        "Content-Type": "application/fhir+json"})
+    a = httpx.Client(
+        base_url=f"{live.url}/annuaire",
+        headers={
+            "ESANTE-API-KEY": issue_key(
+                house.db, "operateur-a", "maison-mss", "operateur:operateur-a", "operateur-mss"
+            ),
+            "Content-Type": "application/fhir+json",
+        },
+    )
     yield a
     a.close()
 
@@ -50,8 +58,11 @@ def _operation(kind: str, path: str, **value) -> dict:
 
 
 def _patch(client: httpx.Client, idnatps: str, *operations: dict) -> httpx.Response:
-    return client.patch("/Practitioner", params={"identifier": f"{SYS_IDNATPS}|{idnatps}"},
-                        content=orjson.dumps({"resourceType": "Parameters", "parameter": list(operations)}))
+    return client.patch(
+        "/Practitioner",
+        params={"identifier": f"{SYS_IDNATPS}|{idnatps}"},
+        content=orjson.dumps({"resourceType": "Parameters", "parameter": list(operations)}),
+    )
 
 
 def _addresses(house, idnatps: str) -> list[str]:
@@ -81,27 +92,37 @@ def test_operator_a_cannot_delete_or_add_in_operator_b_s_domain_but_writes_its_o
     assert _addresses(house, GP) == [A_BOX]
     with house.db.read() as conn:
         refusals = list(audit.events(conn, action_prefix="securite.acces-refuse"))
-    assert len(refusals) == 2 and all(r["outcome"] == "failure" and r["actor_structure"] == "operateur-a"
-                                      for r in refusals)
+    assert len(refusals) == 2 and all(
+        r["outcome"] == "failure" and r["actor_structure"] == "operateur-a" for r in refusals
+    )
 
 
-@pytest.mark.parametrize("operation", [
-    # B's address written otherwise: its liste rouge, its whole ContactPoint, in capitals
-    _operation("replace", f"Practitioner.telecom.where(value = '{B_BOX}').extension('{EXT_MAILBOX}')"
-                          ".extension('listeRouge').value", valueBoolean=True),
-    _operation("replace", f"Practitioner.telecom.where(value = '{B_BOX}')",
-               valueContactPoint=build.mailbox(B_BOX, "PER", liste_rouge=True)),
-    _operation("delete", f"Practitioner.telecom.where(value = '{B_BOX.upper()}')"),
-    _operation("insert", "Practitioner.telecom", valueContactPoint=build.mailbox("X@B.MSSANTE.FR", "PER")),
-    # a sub-domain of B's, or a domain nobody serves
-    _operation("insert", "Practitioner.telecom", valueContactPoint=build.mailbox("x@evil.b.mssante.fr", "PER")),
-    _operation("insert", "Practitioner.telecom", valueContactPoint=build.mailbox("x@nobody.mssante.fr", "PER")),
-    # A's own domain, but an address A never opened, or A's GP mailbox put on another practitioner
-    _operation("insert", "Practitioner.telecom", valueContactPoint=build.mailbox("faux@a.mssante.fr", "PER")),
-    _operation("insert", "Practitioner.telecom", valueContactPoint=build.mailbox(A_BOX, "PER")),
-    # a telecom entry that is no mailbox at all
-    _operation("insert", "Practitioner.telecom", valueContactPoint={"system": "phone", "value": "0102030405"}),
-])
+@pytest.mark.parametrize(
+    "operation",
+    [
+        # B's address written otherwise: its liste rouge, its whole ContactPoint, in capitals
+        _operation(
+            "replace",
+            f"Practitioner.telecom.where(value = '{B_BOX}').extension('{EXT_MAILBOX}').extension('listeRouge').value",
+            valueBoolean=True,
+        ),
+        _operation(
+            "replace",
+            f"Practitioner.telecom.where(value = '{B_BOX}')",
+            valueContactPoint=build.mailbox(B_BOX, "PER", liste_rouge=True),
+        ),
+        _operation("delete", f"Practitioner.telecom.where(value = '{B_BOX.upper()}')"),
+        _operation("insert", "Practitioner.telecom", valueContactPoint=build.mailbox("X@B.MSSANTE.FR", "PER")),
+        # a sub-domain of B's, or a domain nobody serves
+        _operation("insert", "Practitioner.telecom", valueContactPoint=build.mailbox("x@evil.b.mssante.fr", "PER")),
+        _operation("insert", "Practitioner.telecom", valueContactPoint=build.mailbox("x@nobody.mssante.fr", "PER")),
+        # A's own domain, but an address A never opened, or A's GP mailbox put on another practitioner
+        _operation("insert", "Practitioner.telecom", valueContactPoint=build.mailbox("faux@a.mssante.fr", "PER")),
+        _operation("insert", "Practitioner.telecom", valueContactPoint=build.mailbox(A_BOX, "PER")),
+        # a telecom entry that is no mailbox at all
+        _operation("insert", "Practitioner.telecom", valueContactPoint={"system": "phone", "value": "0102030405"}),
+    ],
+)
 def test_every_other_way_of_writing_outside_its_perimeter_is_refused(operators, house, operation):
     before = _addresses(house, DOCTOR)
     response = _patch(operators, DOCTOR, operation)
@@ -110,13 +131,22 @@ def test_every_other_way_of_writing_outside_its_perimeter_is_refused(operators, 
 
 
 def test_an_operator_unknown_to_the_trust_space_and_a_reader_write_nothing(operators, house, live):
-    stranger = httpx.Client(base_url=f"{live.url}/annuaire", headers={
-        "ESANTE-API-KEY": issue_key(house.db, "operateur-x", "x", "operateur:operateur-x", "operateur-mss"),
-        "Content-Type": "application/fhir+json"})
+    stranger = httpx.Client(
+        base_url=f"{live.url}/annuaire",
+        headers={
+            "ESANTE-API-KEY": issue_key(house.db, "operateur-x", "x", "operateur:operateur-x", "operateur-mss"),
+            "Content-Type": "application/fhir+json",
+        },
+    )
     delete = _operation("delete", f"Practitioner.telecom.where(value = '{B_BOX}')")
     assert _refused(_patch(stranger, DOCTOR, delete))
-    reader = httpx.Client(base_url=f"{live.url}/annuaire", headers={
-        "ESANTE-API-KEY": issue_key(house.db, "1750000019", "dpi", "accueil"), "Content-Type": "application/fhir+json"})
+    reader = httpx.Client(
+        base_url=f"{live.url}/annuaire",
+        headers={
+            "ESANTE-API-KEY": issue_key(house.db, "1750000019", "dpi", "accueil"),
+            "Content-Type": "application/fhir+json",
+        },
+    )
     assert _refused(_patch(reader, DOCTOR, delete))
     assert _addresses(house, DOCTOR) == [B_BOX]
     with house.db.read() as conn:  # (the reader's refusal is the route guard's, recorded through the journal)

@@ -55,8 +55,11 @@ def test_no_mailbox_without_a_mon_espace_sante(mss, house):
     [bounce] = _delivered(house, PFI)  # refused by the Mon espace santé operator: a DSN comes back
     assert "5.1.1" in mss.mss.delivery.content(bounce.sha256).decode("utf-8", "replace")
     with house.db.write() as conn:  # Sarah closes Mon espace santé: nothing reaches her any more
-        conn.execute(dmp_store.dmp_dossier.insert().values(ins=SARAH_ID.ins, state="closed", created_at="2026-01-01",
-                                                           updated_at="2026-11-01"))
+        conn.execute(
+            dmp_store.dmp_dossier.insert().values(
+                ins=SARAH_ID.ins, state="closed", created_at="2026-01-01", updated_at="2026-11-01"
+            )
+        )
     _send(mss, SARAH_BOX, _letter(to=SARAH_BOX))
     deadline = time.monotonic() + 15
     while len(_delivered(house, PFI)) < 2 and time.monotonic() < deadline:  # the second DSN
@@ -77,8 +80,11 @@ def test_sun_es_ps41_test_mailbox_answers_automatically(mss, house):
 def test_sun_es_test_without_an_archive_is_answered_as_not_conform(mss, house):
     from maison.formats import mime as message
 
-    plain = message.as_bytes(message.compose(message.Outgoing(PFI, [TEST_MAILBOX], "Test", "Sans pièce jointe."),
-                                             domain="chu-test.mssante.fr"))
+    plain = message.as_bytes(
+        message.compose(
+            message.Outgoing(PFI, [TEST_MAILBOX], "Test", "Sans pièce jointe."), domain="chu-test.mssante.fr"
+        )
+    )
     _send(mss, TEST_MAILBOX, plain)
     [answer] = _delivered(house, PFI)
     assert "Test non conforme : aucune pièce jointe IHE_XDM.ZIP" in _text(mss, answer)

@@ -40,8 +40,10 @@ def _stored(house) -> list[bytes]:
     return [house.mss.delivery.content(digest) for digest in rows]
 
 
-MESSAGE = (f"From: {PFI}\r\nTo: {PFI}\r\nMessage-ID: <data.1@chu-test.mssante.fr>\r\nSubject: points\r\n\r\n"
-           ".ligne qui commence par un point\r\n..deux points\r\nfin\r\n").encode()
+MESSAGE = (
+    f"From: {PFI}\r\nTo: {PFI}\r\nMessage-ID: <data.1@chu-test.mssante.fr>\r\nSubject: points\r\n\r\n"
+    ".ligne qui commence par un point\r\n..deux points\r\nfin\r\n"
+).encode()
 
 
 def test_dot_stuffed_lines_restored_and_a_pipelined_command_kept(session, house):
@@ -118,8 +120,10 @@ def test_the_final_dot_is_found_as_a_search_for_crlf_dot_crlf_finds_it():
         lines = b"".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 400)))
         if rnd.random() < 0.3:  # a long run of dots in text: the fallback search
             lines += b"\r\n" + b"x." * rnd.randint(60, 200)
-        body = b"".join((b"." if line.startswith(b".") else b"") + line + b"\r\n"  # dot-stuffed
-                        for line in lines.split(b"\r\n"))
+        body = b"".join(
+            (b"." if line.startswith(b".") else b"") + line + b"\r\n"  # dot-stuffed
+            for line in lines.split(b"\r\n")
+        )
         wire = body + b".\r\nRSET\r\n"
         cuts = sorted(rnd.sample(range(1, len(wire)), min(len(wire) - 1, rnd.randint(0, 6))))
         data, stuffed = asyncio.run(read(wire, cuts))

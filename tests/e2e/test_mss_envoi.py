@@ -23,16 +23,23 @@ def setting(house, live, tmp_path):
 
 
 def _submission(mss) -> Submission:
-    return Submission("127.0.0.1", mss.endpoints("chu-test").submission, str(mss.mss.authority.cert_path), PFI,
-                      PFI_PASSWORD)
+    return Submission(
+        "127.0.0.1", mss.endpoints("chu-test").submission, str(mss.mss.authority.cert_path), PFI, PFI_PASSWORD
+    )
 
 
 def test_the_letter_reaches_the_gp_the_patient_and_the_dmp(setting, house):
     world, mss = setting
     assert world.inform("hospitalier").status_code == 201
     letter = n1(PROS["hospitalier"])
-    out = dispatch(letter, submission=_submission(mss), source_oid="1.2.250.1.213.4.1.9.1", medecin_traitant=GP,
-                   dmp_url=f"{world.base}/dmp", dmp_headers=world.headers("hospitalier"))
+    out = dispatch(
+        letter,
+        submission=_submission(mss),
+        source_oid="1.2.250.1.213.4.1.9.1",
+        medecin_traitant=GP,
+        dmp_url=f"{world.base}/dmp",
+        dmp_headers=world.headers("hospitalier"),
+    )
     assert sorted(out.sent_to) == sorted([GP, SARAH_BOX]) and not out.refused
     assert out.dmp == "201 Created"
     for box in (GP, SARAH_BOX):
@@ -46,7 +53,12 @@ def test_the_letter_reaches_the_gp_the_patient_and_the_dmp(setting, house):
 
 def test_a_document_invisible_to_the_patient_is_not_sent_to_her(setting, house):
     world, mss = setting
-    out = dispatch(n1(PROS["hospitalier"]), submission=_submission(mss), source_oid="1.2.250.1.213.4.1.9.1",
-                   medecin_traitant=GP, visibility=("INVISIBLE_PATIENT",))
+    out = dispatch(
+        n1(PROS["hospitalier"]),
+        submission=_submission(mss),
+        source_oid="1.2.250.1.213.4.1.9.1",
+        medecin_traitant=GP,
+        visibility=("INVISIBLE_PATIENT",),
+    )
     assert out.sent_to == [GP] and out.dmp == ""
     assert _delivered(house, GP) and not _delivered(house, SARAH_BOX, timeout=1)

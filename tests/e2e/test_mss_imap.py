@@ -83,8 +83,9 @@ def test_a_token_for_someone_elses_mailbox_is_refused(mss, house, live):
     client = _imap(mss, "medecins")
     token = world.tokens["infirmier"]  # a valid PSC token, but not a holder of the GP's mailbox
     with pytest.raises(imaplib.IMAP4.error):
-        client.authenticate("XOAUTH2", lambda _c: f"user={GP}\x01auth=Bearer {token}\x01\x01".encode()
-                            if _c == b"" else b"")
+        client.authenticate(
+            "XOAUTH2", lambda _c: f"user={GP}\x01auth=Bearer {token}\x01\x01".encode() if _c == b"" else b""
+        )
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl absent")
@@ -95,7 +96,19 @@ def test_curl_reads_the_applicative_mailbox(mss, house):
         client.sendmail(PFI, [PFI], raw)
     assert _delivered(house, PFI)
     url = f"imap://127.0.0.1:{mss.endpoints('chu-test').imap}/INBOX;UID=1"
-    fetched = subprocess.run(["curl", "-sS", "--ssl-reqd", "--cacert", str(mss.mss.authority.cert_path),
-                              "--user", f"{PFI}:{PFI_PASSWORD}", url], capture_output=True, timeout=30)
+    fetched = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "--ssl-reqd",
+            "--cacert",
+            str(mss.mss.authority.cert_path),
+            "--user",
+            f"{PFI}:{PFI_PASSWORD}",
+            url,
+        ],
+        capture_output=True,
+        timeout=30,
+    )
     assert fetched.returncode == 0, fetched.stderr
     assert fetched.stdout == raw

@@ -34,7 +34,8 @@ class Raw:
     def __init__(self, mss, operator: str = "chu-test") -> None:
         self.context = ssl.create_default_context(cafile=str(mss.mss.authority.cert_path))
         self.sock: socket.socket | ssl.SSLSocket = socket.create_connection(
-            ("127.0.0.1", mss.endpoints(operator).imap), timeout=20)
+            ("127.0.0.1", mss.endpoints(operator).imap), timeout=20
+        )
         self.buffer = b""
         self.greeting = self.line()
 
@@ -90,10 +91,11 @@ def _capabilities(lines: list[bytes]) -> set[bytes]:
 
 
 def _answer(lines: list[bytes], tag: str) -> bytes:
-    return lines[-1][len(tag) + 1:].split(b" ", 1)[0]
+    return lines[-1][len(tag) + 1 :].split(b" ", 1)[0]
 
 
 # --- 1.5: no authentication before TLS, on any listener --------------------------------------------
+
 
 def test_imap_offers_and_accepts_no_authentication_before_starttls(mss, house, live):
     world = make_world(house, live, keys=("generaliste",))
@@ -105,8 +107,12 @@ def test_imap_offers_and_accepts_no_authentication_before_starttls(mss, house, l
     xoauth2 = base64.b64encode(f"user={GP}\x01auth=Bearer {token}\x01\x01".encode())
     oauthbearer = base64.b64encode(f"n,a={GP},\x01auth=Bearer {token}\x01\x01".encode())
     plain = base64.b64encode(f"\x00{PFI}\x00{PFI_PASSWORD}".encode())
-    for mechanism, response in ((b"XOAUTH2", xoauth2), (b"OAUTHBEARER", oauthbearer), (b"PLAIN", plain),
-                                (b"LOGIN", base64.b64encode(PFI.encode()))):
+    for mechanism, response in (
+        (b"XOAUTH2", xoauth2),
+        (b"OAUTHBEARER", oauthbearer),
+        (b"PLAIN", plain),
+        (b"LOGIN", base64.b64encode(PFI.encode())),
+    ):
         lines = raw.command("a", b"AUTHENTICATE " + mechanism)
         if lines[-1].startswith(b"+"):  # a server that asks for the response has already failed
             lines = raw.respond(response, "a")
@@ -176,6 +182,7 @@ def test_smtp_drops_plaintext_pipelined_behind_starttls(mss):
 
 # --- 2.8: APPEND literals bounded before they are read, released on disconnect ----------------------
 
+
 def test_append_beyond_the_limit_is_refused_before_its_literal_and_the_session_goes_on(mss):
     raw = Raw(mss)
     raw.login()
@@ -229,12 +236,20 @@ def test_an_append_within_the_limit_is_answered_no_and_leaves_nothing_open(mss):
 
 # --- 3: hostile SEARCH and FETCH: BAD or NO, the session goes on -------------------------------------
 
+
 @pytest.fixture
 def selected(mss, house):
     with _client(mss, "chu-test") as client:
         client.login(PFI, PFI_PASSWORD)
-        client.sendmail(PFI, [PFI], b"From: " + PFI.encode() + b"\r\nTo: " + PFI.encode()
-                        + b"\r\nSubject: simple\r\nMessage-ID: <simple@chu-test.mssante.fr>\r\n\r\nUn texte.\r\n")
+        client.sendmail(
+            PFI,
+            [PFI],
+            b"From: "
+            + PFI.encode()
+            + b"\r\nTo: "
+            + PFI.encode()
+            + b"\r\nSubject: simple\r\nMessage-ID: <simple@chu-test.mssante.fr>\r\n\r\nUn texte.\r\n",
+        )
         client.sendmail(PFI, [PFI], _letter(to=PFI))
     deadline = time.monotonic() + 15
     while len(_delivered(house, PFI)) < 2 and time.monotonic() < deadline:
@@ -245,16 +260,19 @@ def selected(mss, house):
     return raw
 
 
-@pytest.mark.parametrize("query", [
-    "(" * 3000 + "ALL" + ")" * 3000,
-    "NOT " * 3000 + "ALL",
-    "OR " * 1000 + "ALL " * 1001,
-    "(" * 40 + "SUBJECT x" + ")" * 40,
-    "HEADER",  # a key without its arguments
-    "SUBJECT",
-    "UID",
-    "BEFORE pas-une-date",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "(" * 3000 + "ALL" + ")" * 3000,
+        "NOT " * 3000 + "ALL",
+        "OR " * 1000 + "ALL " * 1001,
+        "(" * 40 + "SUBJECT x" + ")" * 40,
+        "HEADER",  # a key without its arguments
+        "SUBJECT",
+        "UID",
+        "BEFORE pas-une-date",
+    ],
+)
 def test_hostile_searches_are_refused_and_the_session_goes_on(selected, query):
     lines = selected.command("q", f"SEARCH {query}")
     assert _answer(lines, "q") in (b"OK", b"NO", b"BAD"), lines
@@ -271,8 +289,8 @@ def test_fetching_a_part_a_message_lacks_is_refused_and_the_session_goes_on(sele
     assert lines[-1].startswith(b"g OK"), lines
 
 
-
 # --- 2.5: token logins are security events (password logins: the throttle's, maison.core.lockout) ---
+
 
 def test_token_logins_over_imap_and_smtp_are_security_events(mss, house, live):
     from maison.core import audit
@@ -297,8 +315,10 @@ def test_token_logins_over_imap_and_smtp_are_security_events(mss, house, live):
     assert client.docmd("AUTH", "XOAUTH2 " + good.decode())[0] == 235
     client.close()
     with house.db.read() as conn:
-        events = [(e["action"], e["outcome"], e["actor_software"])
-                  for e in audit.events(conn, action_prefix="securite.connexion")]
+        events = [
+            (e["action"], e["outcome"], e["actor_software"])
+            for e in audit.events(conn, action_prefix="securite.connexion")
+        ]
     assert ("securite.connexion-echec", "failure", "imap") in events
     assert ("securite.connexion", "success", "imap") in events
     assert ("securite.connexion", "success", "smtp") in events

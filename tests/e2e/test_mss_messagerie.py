@@ -23,8 +23,11 @@ PHARMACY_BOX = "pharmacie.du.marche@medecin.mssante.fr"  # an ORG mailbox at the
 def setting(house, live, tmp_path):
     world = make_world(house, live, keys=("generaliste",))
     mss = start_world(house, tmp_path, issuer_for(live.url))
-    http = httpx.Client(base_url=f"{live.url}/espace/messagerie",
-                        headers={"Authorization": f"Bearer {world.patient_token()}"}, timeout=30)
+    http = httpx.Client(
+        base_url=f"{live.url}/espace/messagerie",
+        headers={"Authorization": f"Bearer {world.patient_token()}"},
+        timeout=30,
+    )
     yield world, mss, http
     http.close()
     mss.close()
@@ -70,8 +73,9 @@ def test_the_patient_forwards_the_ordonnance_to_a_pharmacy_of_the_annuaire(setti
     refused = http.post(f"/{uid}/transfert", json={"destinataire": PHARMACY_BOX})
     assert refused.status_code == 403  # not (yet) in the Annuaire
     box = mss.mss.mailboxes.create(SYSTEM, PHARMACY_BOX, "medecins", "ORG", PHARMACIE, "Pharmacie du marché")
-    publication = Publication(f"{live.url}/annuaire",
-                              issue_key(house.db, "medecins", "operateur-regional", "operateur", "operateur-mss"))
+    publication = Publication(
+        f"{live.url}/annuaire", issue_key(house.db, "medecins", "operateur-regional", "operateur", "operateur-mss")
+    )
     publication.publish(box)
     publication.close()
     forwarded = http.post(f"/{uid}/transfert", json={"destinataire": PHARMACY_BOX, "texte": "Mon ordonnance"})

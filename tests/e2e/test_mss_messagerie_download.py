@@ -11,7 +11,7 @@ from tests.e2e.test_mss_smtp import _client, _delivered
 from tests.partage.mss_world import PFI, PFI_PASSWORD
 
 HOSTILE = [
-    ("ordonnance_été_处方\".pdf\r\nX-Injected: 1", "application/pdf", b"%PDF-1.4 ordonnance"),
+    ('ordonnance_été_处方".pdf\r\nX-Injected: 1', "application/pdf", b"%PDF-1.4 ordonnance"),
     ("page.svg", "image/svg+xml", b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>"),
     ("../../etc/passwd.html", "text/html", b"<script>document.cookie</script>"),
 ]
@@ -19,8 +19,13 @@ HOSTILE = [
 
 def test_hostile_attachment_names_and_types_download_safely(setting, house):  # noqa: F811
     _world, mss, http = setting
-    out = message.Outgoing(PFI, [SARAH_BOX], "Vos documents", "Bonjour, voici vos documents.",
-                           [message.Attachment(name, kind, data) for name, kind, data in HOSTILE])
+    out = message.Outgoing(
+        PFI,
+        [SARAH_BOX],
+        "Vos documents",
+        "Bonjour, voici vos documents.",
+        [message.Attachment(name, kind, data) for name, kind, data in HOSTILE],
+    )
     with _client(mss, "chu-test") as client:
         client.login(PFI, PFI_PASSWORD)
         client.sendmail(PFI, [SARAH_BOX], message.as_bytes(message.compose(out, domain="chu-test.mssante.fr")))
@@ -33,7 +38,7 @@ def test_hostile_attachment_names_and_types_download_safely(setting, house):  # 
         assert piece.headers["x-content-type-options"] == "nosniff"
         assert "x-injected" not in piece.headers
         disposition = piece.headers["content-disposition"]
-        assert disposition.startswith("attachment; filename=\"") and "\r" not in disposition
+        assert disposition.startswith('attachment; filename="') and "\r" not in disposition
         encoded = disposition.split("filename*=UTF-8''", 1)[1]
         assert "/" not in unquote(encoded) and "\n" not in unquote(encoded)
     assert http.get(f"/{uid}/pieces/0").headers["content-type"] == "application/pdf"

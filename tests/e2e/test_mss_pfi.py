@@ -58,10 +58,18 @@ def _pfi(mss, house, reference_path) -> Pfi:
             client.login(PFI, PFI_PASSWORD)
             client.sendmail(sender, recipients, raw)
 
-    imap = ImapMailbox(ImapAccount("127.0.0.1", submission.imap, PFI, PFI_PASSWORD,
-                                   str(mss.mss.authority.cert_path)))
-    return Pfi(house.db, mss.mss.blobs, reference_path, HOPITAL, imap, send, address=PFI, domain=HOPITAL_DOMAIN,
-               patients=house.patients)
+    imap = ImapMailbox(ImapAccount("127.0.0.1", submission.imap, PFI, PFI_PASSWORD, str(mss.mss.authority.cert_path)))
+    return Pfi(
+        house.db,
+        mss.mss.blobs,
+        reference_path,
+        HOPITAL,
+        imap,
+        send,
+        address=PFI,
+        domain=HOPITAL_DOMAIN,
+        patients=house.patients,
+    )
 
 
 def _qualified_sarah(house) -> int:
@@ -76,8 +84,9 @@ def _qualified_sarah(house) -> int:
 def _gp_sends(mss, house, token: str, cda: bytes, *, mdn: bool = True) -> None:
     raw = _letter(sender=GP, to=PFI, cda=cda, **({"notification_to": GP} if mdn else {}))
     with _client(mss, "medecins") as client:
-        client.auth("XOAUTH2", lambda challenge=None: f"user={GP}\x01auth=Bearer {token}\x01\x01" if not challenge
-                    else "")
+        client.auth(
+            "XOAUTH2", lambda challenge=None: f"user={GP}\x01auth=Bearer {token}\x01\x01" if not challenge else ""
+        )
         client.sendmail(GP, [PFI], raw)
     assert _delivered(house, PFI)
 
@@ -99,8 +108,11 @@ def test_qualified_ins_integrated_automatically_and_mdn_processed(mss, house, to
     assert disposition.original_message_id == outcome.message_id
     assert _pfi(mss, house, reference_path).run_once() == []  # handled once
     with house.db.read() as conn:  # the operator keeps the keyword the PFI set over IMAP
-        [flags] = conn.execute(sa.select(store.mss_message.c.flags).where(
-            store.mss_message.c.address == PFI, store.mss_message.c.uid == outcome.uid)).scalars()
+        [flags] = conn.execute(
+            sa.select(store.mss_message.c.flags).where(
+                store.mss_message.c.address == PFI, store.mss_message.c.uid == outcome.uid
+            )
+        ).scalars()
     assert {HANDLED, "\\Seen"} <= set(flags.split())
 
 
@@ -153,18 +165,27 @@ def test_the_worklist_over_http_for_the_structure_s_desk(mss, house, live, token
     structure's key sees none of it."""
     index = house.patients
     p = index.admit(DESK, HOPITAL, "IPP-SARAH", Traits.of("Garcia-Hammadi", "Sarah-Lou", "F", "1977-01-21"))
-    index.record_insi_result(DESK, p.id, house.insi.referential.search_by_traits(
-        TraitsQuery("GARCIA-HAMMADI", ("SARAH-LOU",), "F", "1977-01-21")))
+    index.record_insi_result(
+        DESK,
+        p.id,
+        house.insi.referential.search_by_traits(TraitsQuery("GARCIA-HAMMADI", ("SARAH-LOU",), "F", "1977-01-21")),
+    )
     _gp_sends(mss, house, token, n1(PROS["generaliste"]))  # her INS is known, not qualified: 904
     _gp_sends(mss, house, token, n1(PROS["generaliste"], patient=CHILD_ID))  # Léa: not in the index, 902
     deadline = time.monotonic() + 15
     while len(_delivered(house, PFI)) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [o.documents[0].code for o in _pfi(mss, house, reference_path).run_once()] == ["904", "902"]
-    desk = httpx.Client(base_url=f"{live.url}/pfi", timeout=30,
-                        headers={"ESANTE-API-KEY": issue_key(house.db, HOPITAL, "dpi", "accueil")})
-    other = httpx.Client(base_url=f"{live.url}/pfi", timeout=30,
-                         headers={"ESANTE-API-KEY": issue_key(house.db, CABINET, "logiciel-cabinet", "secretaire")})
+    desk = httpx.Client(
+        base_url=f"{live.url}/pfi",
+        timeout=30,
+        headers={"ESANTE-API-KEY": issue_key(house.db, HOPITAL, "dpi", "accueil")},
+    )
+    other = httpx.Client(
+        base_url=f"{live.url}/pfi",
+        timeout=30,
+        headers={"ESANTE-API-KEY": issue_key(house.db, CABINET, "logiciel-cabinet", "secretaire")},
+    )
     entries = desk.get("/liste-travail").json()["entrees"]
     assert sorted(e["code"] for e in entries) == ["902", "904"]
     unqualified = next(e for e in entries if e["code"] == "904")
@@ -182,11 +203,14 @@ def test_the_worklist_over_http_for_the_structure_s_desk(mss, house, live, token
     assert bad.status_code == 400 and bad.json()["issue"][0]["details"]["coding"][0]["code"] == "patient"
     assert desk.post(f"/liste-travail/{unqualified['id']}/rattacher", json={"patient": p.id}).status_code == 201
     unknown = next(e for e in entries if e["code"] == "902")
-    assert desk.post(f"/liste-travail/{unknown['id']}/rejeter", json={"motif": "patient non suivi ici"}).json() \
-        == {"id": unknown["id"], "etat": "rejete"}
+    assert desk.post(f"/liste-travail/{unknown['id']}/rejeter", json={"motif": "patient non suivi ici"}).json() == {
+        "id": unknown["id"],
+        "etat": "rejete",
+    }
     assert desk.get("/liste-travail").json()["entrees"] == []
-    assert [e["id"] for e in desk.get("/liste-travail", params={"etat": "rattache"}).json()["entrees"]] \
-        == [unqualified["id"]]
+    assert [e["id"] for e in desk.get("/liste-travail", params={"etat": "rattache"}).json()["entrees"]] == [
+        unqualified["id"]
+    ]
     assert desk.get("/liste-travail", params={"etat": "n-importe"}).status_code == 400
     with house.db.read() as conn:
         events = list(audit.events(conn, action_prefix="mss.pfi."))
@@ -198,8 +222,9 @@ def test_the_worklist_over_http_for_the_structure_s_desk(mss, house, live, token
     other.close()
 
 
-def test_a_message_failing_in_a_batch_fails_alone_and_is_handled_once_later(mss, house, token, reference_path,
-                                                                             monkeypatch):
+def test_a_message_failing_in_a_batch_fails_alone_and_is_handled_once_later(
+    mss, house, token, reference_path, monkeypatch
+):
     """Messages are handled in batches, one transaction each; when it fails (a fault of ours on one
     message), each message is recorded on its own: the others are stored and flagged, the failing one
     stays pending, and handling it again writes its worklist entry once."""
@@ -248,8 +273,11 @@ def test_the_watch_pipeline_retries_a_batch_whose_recording_failed(mss, house, t
 
     monkeypatch.setattr(pfi, "_flag", disk_full_once)
     stopping, handled = threading.Event(), []
-    watcher = threading.Thread(target=pfi.watch, args=(stopping,), kwargs={
-        "interval": 0.05, "batch": 1, "on_outcome": lambda outcome: handled.append(outcome.uid)})
+    watcher = threading.Thread(
+        target=pfi.watch,
+        args=(stopping,),
+        kwargs={"interval": 0.05, "batch": 1, "on_outcome": lambda outcome: handled.append(outcome.uid)},
+    )
     watcher.start()
     deadline = time.monotonic() + 20
     while pfi.pending() and time.monotonic() < deadline:

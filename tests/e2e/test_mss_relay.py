@@ -51,8 +51,11 @@ def _in_gp_box(house, count: int, timeout: float = 30) -> list[str]:
     deadline = time.monotonic() + timeout
     while True:
         with house.db.read() as conn:
-            ids = list(conn.execute(sa.select(store.mss_message.c.message_id)
-                                    .where(store.mss_message.c.address == GP)).scalars())
+            ids = list(
+                conn.execute(
+                    sa.select(store.mss_message.c.message_id).where(store.mss_message.c.address == GP)
+                ).scalars()
+            )
         if len(ids) >= count or time.monotonic() > deadline:
             return ids
         time.sleep(0.05)
@@ -90,8 +93,9 @@ def test_what_only_the_outbox_holds_is_found_by_the_poll(mss, house, monkeypatch
     delivered, read = _counting(monkeypatch, mss.mss.delivery)
     letters = [_letter() for _ in range(5)]
     for raw in letters:
-        mss.mss.delivery.enqueue(SYSTEM, "chu-test", "medecins", PFI, [GP], raw,
-                                 message.parse(raw, max_bytes=len(raw)).message_id)
+        mss.mss.delivery.enqueue(
+            SYSTEM, "chu-test", "medecins", PFI, [GP], raw, message.parse(raw, max_bytes=len(raw)).message_id
+        )
     ids = _in_gp_box(house, 5)
     assert len(ids) == 5 and sorted(delivered.values()) == [1] * 5
     assert len(read) == 5  # read back from the blob store
@@ -102,8 +106,9 @@ def test_a_queued_message_whose_blob_went_bad_is_retried_later_and_the_others_go
     recorded as a temporary failure, and the relay goes on with the next message."""
     bad, good = _letter(), _letter()
     for raw in (bad, good):
-        mss.mss.delivery.enqueue(SYSTEM, "chu-test", "medecins", PFI, [GP], raw,
-                                 message.parse(raw, max_bytes=len(raw)).message_id)
+        mss.mss.delivery.enqueue(
+            SYSTEM, "chu-test", "medecins", PFI, [GP], raw, message.parse(raw, max_bytes=len(raw)).message_id
+        )
     [queued] = [r for r in _outbox(house) if mss.mss.delivery.content(r.sha256) == bad]
     mss.mss.blobs.path(queued.sha256).write_bytes(bad.replace(b"Lettre", b"Lettrf", 1))
     assert _in_gp_box(house, 1) == [message.parse(good, max_bytes=len(good)).message_id]

@@ -29,15 +29,23 @@ def mss(house, live, tmp_path):
     world.close()
 
 
-def _letter(sender: str = PFI, to: str = GP, cda: bytes | None = None,
-            **extra) -> bytes:
+def _letter(sender: str = PFI, to: str = GP, cda: bytes | None = None, **extra) -> bytes:
     archive = xdm.build([xdm.XdmDocument(cda or n1(PROS["hospitalier"]))], source_id="1.2.250.1.213.4.1.9.1")
-    out = message.Outgoing(sender, [to], message.subject("Lettre de liaison", "Garcia-Hammadi", "Sarah",
-                                                         date(1977, 1, 21)),
-                           "Lettre de liaison de votre patiente.",
-                           [message.Attachment("IHE_XDM.ZIP", "application/zip", archive),
-                            message.Attachment("20261121_Lettre_de_liaison_GARCIA-HAMMADI.pdf", "application/pdf",
-                                               b"%PDF-1.4 la version lisible de la lettre")], **extra)
+    out = message.Outgoing(
+        sender,
+        [to],
+        message.subject("Lettre de liaison", "Garcia-Hammadi", "Sarah", date(1977, 1, 21)),
+        "Lettre de liaison de votre patiente.",
+        [
+            message.Attachment("IHE_XDM.ZIP", "application/zip", archive),
+            message.Attachment(
+                "20261121_Lettre_de_liaison_GARCIA-HAMMADI.pdf",
+                "application/pdf",
+                b"%PDF-1.4 la version lisible de la lettre",
+            ),
+        ],
+        **extra,
+    )
     return message.as_bytes(message.compose(out, domain=sender.rpartition("@")[2]))
 
 
@@ -84,8 +92,10 @@ def test_two_operators_exchange_a_message_over_mutual_tls(mss, house):
 
 def test_lines_starting_with_a_dot_cross_both_hops_unchanged(mss, house):
     """RFC 5321 §4.5.2: the relay dot-stuffs what it sends; a lone "." line must not end the message."""
-    raw = (f"From: {PFI}\r\nTo: {GP}\r\nSubject: points\r\nMessage-ID: <points@{HOPITAL_DOMAIN}>\r\n\r\n"
-           ".premiere ligne\r\n.\r\n..deux points\r\nfin\r\n").encode()
+    raw = (
+        f"From: {PFI}\r\nTo: {GP}\r\nSubject: points\r\nMessage-ID: <points@{HOPITAL_DOMAIN}>\r\n\r\n"
+        ".premiere ligne\r\n.\r\n..deux points\r\nfin\r\n"
+    ).encode()
     with _client(mss, "chu-test") as client:
         client.login(PFI, PFI_PASSWORD)
         assert client.sendmail(PFI, [GP], raw) == {}
@@ -223,8 +233,9 @@ def test_oversized_and_malformed_messages_refused(mss):
     with _client(mss, "chu-test") as client:
         client.login(PFI, PFI_PASSWORD)
         with pytest.raises(smtplib.SMTPDataError) as no_id:
-            client.sendmail(PFI, [GP],
-                            f"From: {PFI}\r\nTo: {GP}\r\nSubject: sans identifiant\r\n\r\ncorps\r\n".encode())
+            client.sendmail(
+                PFI, [GP], f"From: {PFI}\r\nTo: {GP}\r\nSubject: sans identifiant\r\n\r\ncorps\r\n".encode()
+            )
         assert no_id.value.smtp_code == 554 and b"Message-ID" in no_id.value.smtp_error
 
 

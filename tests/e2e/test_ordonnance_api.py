@@ -26,33 +26,58 @@ def _client(world, key: str) -> httpx.Client:
 def envelope(*, consent: bool = True, on: date | None = None, extra: list[dict] | None = None) -> dict:
     """A GP's envelope: a medicine, a device in free text, a biology request and a nursing act."""
     requests = [
-        {"resourceType": "MedicationRequest", "intent": "order",
-         "medicationCodeableConcept": {"coding": [{"system": SYS_CIP, "code": "3400930000014"}],
-                                       "text": "Paracétamol 1 000 mg comprimé"},
-         "dosageInstruction": [{"text": "1 comprimé si fièvre, 3 par jour au plus"}],
-         "dispenseRequest": {"quantity": {"value": 1, "unit": "boîte"}}},
+        {
+            "resourceType": "MedicationRequest",
+            "intent": "order",
+            "medicationCodeableConcept": {
+                "coding": [{"system": SYS_CIP, "code": "3400930000014"}],
+                "text": "Paracétamol 1 000 mg comprimé",
+            },
+            "dosageInstruction": [{"text": "1 comprimé si fièvre, 3 par jour au plus"}],
+            "dispenseRequest": {"quantity": {"value": 1, "unit": "boîte"}},
+        },
         {"resourceType": "DeviceRequest", "intent": "order", "codeCodeableConcept": {"text": "Thermomètre"}},
-        {"resourceType": "ServiceRequest", "intent": "order",
-         "code": {"coding": [{"system": SYS_LOINC, "code": "2345-7"}], "text": "Glycémie à jeun"},
-         "quantityQuantity": {"value": 1, "system": SYS_UCUM, "code": "mmol/L"}},
-        {"resourceType": "ServiceRequest", "intent": "order",
-         "code": {"text": "Soins infirmiers : prise de sang à domicile"}},
-        *(extra or [])]
-    group = {"resourceType": "RequestGroup", "intent": "order", "status": "active",
-             "authoredOn": (on or date.today()).isoformat(),
-             "extension": [{"url": fhir.EXT_CONSENT, "valueBoolean": consent}],
-             "action": [{"resource": {"reference": f"urn:uuid:r{i}"}} for i in range(len(requests))]}
-    return {"resourceType": "Bundle", "type": "collection",
-            "entry": [{"fullUrl": "urn:uuid:rg", "resource": group}]
-            + [{"fullUrl": f"urn:uuid:r{i}", "resource": r} for i, r in enumerate(requests)]}
+        {
+            "resourceType": "ServiceRequest",
+            "intent": "order",
+            "code": {"coding": [{"system": SYS_LOINC, "code": "2345-7"}], "text": "Glycémie à jeun"},
+            "quantityQuantity": {"value": 1, "system": SYS_UCUM, "code": "mmol/L"},
+        },
+        {
+            "resourceType": "ServiceRequest",
+            "intent": "order",
+            "code": {"text": "Soins infirmiers : prise de sang à domicile"},
+        },
+        *(extra or []),
+    ]
+    group = {
+        "resourceType": "RequestGroup",
+        "intent": "order",
+        "status": "active",
+        "authoredOn": (on or date.today()).isoformat(),
+        "extension": [{"url": fhir.EXT_CONSENT, "valueBoolean": consent}],
+        "action": [{"resource": {"reference": f"urn:uuid:r{i}"}} for i in range(len(requests))],
+    }
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"fullUrl": "urn:uuid:rg", "resource": group}]
+        + [{"fullUrl": f"urn:uuid:r{i}", "resource": r} for i, r in enumerate(requests)],
+    }
 
 
 def executer(*lines: dict, ins: tuple[str, str] | None = None, at_delivery: bool = False) -> dict:
     params = [{"name": "ligne", "part": [{"name": k, **v} for k, v in line.items()]} for line in lines]
     if ins:
-        params.append({"name": "patient", "part": [
-            {"name": "ins", "valueIdentifier": {"system": f"urn:oid:{OID_INS_NIR_TEST}", "value": SARAH_NIR}},
-            {"name": "statutIdentite", "valueCode": ins[1]}]})
+        params.append(
+            {
+                "name": "patient",
+                "part": [
+                    {"name": "ins", "valueIdentifier": {"system": f"urn:oid:{OID_INS_NIR_TEST}", "value": SARAH_NIR}},
+                    {"name": "statutIdentite", "valueCode": ins[1]},
+                ],
+            }
+        )
     if at_delivery:
         params.append({"name": "aLaDelivrance", "valueBoolean": True})
     return {"resourceType": "Parameters", "parameter": params}
@@ -78,8 +103,11 @@ def _resources(bundle: dict, kind: str) -> list[dict]:
 
 
 def test_the_circuit_prescribe_scan_dispense_consult(world):
-    with _client(world, "generaliste") as gp, _client(world, "pharmacien") as pharmacy, \
-            _client(world, "infirmier") as nurse:
+    with (
+        _client(world, "generaliste") as gp,
+        _client(world, "pharmacien") as pharmacy,
+        _client(world, "infirmier") as nurse,
+    ):
         created = gp.post("/RequestGroup", json=envelope(), headers={"Idempotency-Key": "lap-0001"})
         assert created.status_code == 201, created.text
         group = created.json()["entry"][0]["resource"]
@@ -91,11 +119,21 @@ def test_the_circuit_prescribe_scan_dispense_consult(world):
 
         read = pharmacy.get(f"/RequestGroup/{number}/$dispensation")
         assert read.status_code == 200 and len(read.json()["entry"]) == 5
-        done = pharmacy.post(f"/RequestGroup/{number}/$executer", json=executer(
-            line(1, "substitue", produit={"valueCoding": {"system": SYS_CIP, "code": "3400930000021",
-                                                          "display": "Paracétamol générique"}}),
-            line(2, "delivre", produit={"valueCoding": {"system": SYS_LPP, "code": "1188984"}}),
-            ins=(SARAH_NIR, "QUAL"), at_delivery=True))
+        done = pharmacy.post(
+            f"/RequestGroup/{number}/$executer",
+            json=executer(
+                line(
+                    1,
+                    "substitue",
+                    produit={
+                        "valueCoding": {"system": SYS_CIP, "code": "3400930000021", "display": "Paracétamol générique"}
+                    },
+                ),
+                line(2, "delivre", produit={"valueCoding": {"system": SYS_LPP, "code": "1188984"}}),
+                ins=(SARAH_NIR, "QUAL"),
+                at_delivery=True,
+            ),
+        )
         assert done.status_code == 201, done.text
         [dispense] = _resources(done.json(), "MedicationDispense")
         assert dispense["substitution"]["wasSubstituted"] is True
@@ -123,8 +161,12 @@ def test_execution_hidden_from_the_prescriber_with_the_patients_non(world):
 def test_each_refusal_is_precise(world, house):
     number = _created(world)
     typo = number[:3] + ALPHABET[(ALPHABET.index(number[3]) + 7) % 36] + number[4:]
-    with _client(world, "generaliste") as gp, _client(world, "pharmacien") as pharmacy, \
-            _client(world, "hospitalier") as colleague, _client(world, "dentiste") as dentist:
+    with (
+        _client(world, "generaliste") as gp,
+        _client(world, "pharmacien") as pharmacy,
+        _client(world, "hospitalier") as colleague,
+        _client(world, "dentiste") as dentist,
+    ):
         r = pharmacy.get(f"/RequestGroup/{typo}/$dispensation")
         assert r.status_code == 400 and _code(r) == "numero-cle"
         r = colleague.get(f"/RequestGroup/{number}")  # another prescriber's: as if it did not exist (issue 18 §2.2)
@@ -132,8 +174,9 @@ def test_each_refusal_is_precise(world, house):
         assert pharmacy.post(f"/RequestGroup/{number}/$executer", json=executer(line(1, "delivre"))).status_code == 201
         r = pharmacy.post(f"/RequestGroup/{number}/$executer", json=executer(line(1, "delivre")))
         assert r.status_code == 409 and _code(r) == "ligne-deja-executee"
-        r = pharmacy.post(f"/RequestGroup/{number}/$executer", json=executer(
-            line(3, "delivre"), ins=(SARAH_NIR, "VALI")))  # seed 000 L3692-3694
+        r = pharmacy.post(
+            f"/RequestGroup/{number}/$executer", json=executer(line(3, "delivre"), ins=(SARAH_NIR, "VALI"))
+        )  # seed 000 L3692-3694
         assert r.status_code == 403 and _code(r) == "ins-identite-non-qualifiee"
         r = dentist.get(f"/RequestGroup/{number}/$dispensation")
         assert r.status_code == 403 and _code(r) == "executant-non-habilite"
@@ -141,17 +184,35 @@ def test_each_refusal_is_precise(world, house):
         assert r.status_code == 403 and _code(r) == "prescripteur-non-habilite"
 
         with_patient = envelope()
-        with_patient["entry"].append({"fullUrl": "urn:uuid:p", "resource": {"resourceType": "Patient", "identifier": [
-            {"system": f"urn:oid:{OID_INS_NIR_TEST}", "value": SARAH_NIR}]}})
+        with_patient["entry"].append(
+            {
+                "fullUrl": "urn:uuid:p",
+                "resource": {
+                    "resourceType": "Patient",
+                    "identifier": [{"system": f"urn:oid:{OID_INS_NIR_TEST}", "value": SARAH_NIR}],
+                },
+            }
+        )
         r = gp.post("/RequestGroup", json=with_patient)  # seed 000 L3697
         assert r.status_code == 400 and _code(r) == "identite-patient-interdite"
-        r = gp.post("/RequestGroup", json=envelope(extra=[{"resourceType": "ServiceRequest", "intent": "order",
-                                                           "code": {"text": "Transport sanitaire en VSL"}}]))
+        r = gp.post(
+            "/RequestGroup",
+            json=envelope(
+                extra=[
+                    {
+                        "resourceType": "ServiceRequest",
+                        "intent": "order",
+                        "code": {"text": "Transport sanitaire en VSL"},
+                    }
+                ]
+            ),
+        )
         assert r.status_code == 400 and _code(r) == "transport-exclu"  # seed 000 L3663
-        r = gp.post("/RequestGroup", content=b"{\"resourceType\": ", headers={"Content-Type": "application/json"})
+        r = gp.post("/RequestGroup", content=b'{"resourceType": ', headers={"Content-Type": "application/json"})
         assert r.status_code == 400
-        r = gp.post("/RequestGroup", content=b"{" + b" " * 3_000_000 + b"}",
-                    headers={"Content-Type": "application/json"})
+        r = gp.post(
+            "/RequestGroup", content=b"{" + b" " * 3_000_000 + b"}", headers={"Content-Type": "application/json"}
+        )
         assert r.status_code == 413
         assert httpx.get(f"{world.base}/ordonnance/RequestGroup").status_code == 401
 

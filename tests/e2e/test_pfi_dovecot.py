@@ -59,9 +59,17 @@ def _flags(server) -> list[bytes]:
 
 def _pfi(house, server, reference_path, sent: list, mechanism: str = "LOGIN") -> Pfi:
     imap = ImapMailbox(ImapAccount(server.host, server.port, server.user, server.password, server.cafile, mechanism))
-    return Pfi(house.db, house.mss.blobs, reference_path, HOPITAL, imap,
-               lambda raw, sender, to: sent.append((raw, sender, to)), address=PFI, domain=HOPITAL_DOMAIN,
-               patients=house.patients)
+    return Pfi(
+        house.db,
+        house.mss.blobs,
+        reference_path,
+        HOPITAL,
+        imap,
+        lambda raw, sender, to: sent.append((raw, sender, to)),
+        address=PFI,
+        domain=HOPITAL_DOMAIN,
+        patients=house.patients,
+    )
 
 
 def test_no_login_before_starttls(server):

@@ -26,8 +26,17 @@ REDIRECT = "https://dpi.example.fr/callback"
 @pytest.fixture
 def psc(house, live):
     now = "2026-11-01T08:00:00+00:00"
-    cabinet = build.organization("399999999900019", "CABINET DR MARTIN", now, siret="99999999900019",
-                                 entity="LEGAL-ENTITY", secteur="SA07", city="LYON", postal_code="69002", insee="69382")
+    cabinet = build.organization(
+        "399999999900019",
+        "CABINET DR MARTIN",
+        now,
+        siret="99999999900019",
+        entity="LEGAL-ENTITY",
+        secteur="SA07",
+        city="LYON",
+        postal_code="69002",
+        insee="69382",
+    )
     doctor = build.practitioner(RPPS, "MARTIN", "Claire", "DR", "10", "C", "SM54", now)
     role = build.practitioner_role("1000000099", IDNATPS, cabinet["id"], now, fonction=None, mode="L")
     with house.db.write() as conn:
@@ -36,8 +45,9 @@ def psc(house, live):
         put(conn, [role])
     provider = house.psc
     provider.set_test_password(IDNATPS, PASSWORD)
-    client_id, secret = provider.register_client("DPI de test", [REDIRECT],
-                                                 post_logout_uris=["https://dpi.example.fr/bye"])
+    client_id, secret = provider.register_client(
+        "DPI de test", [REDIRECT], post_logout_uris=["https://dpi.example.fr/bye"]
+    )
     base = f"{live.url}/psc/auth/realms/esante-wallet"
     return provider, client_id, secret, base
 
@@ -52,8 +62,15 @@ def _login(authorize_url: str, **credentials) -> httpx.Response:
 
 
 def _client(client_id: str, secret: str, **kw) -> OAuth2Client:
-    return OAuth2Client(client_id, secret, scope="openid scope_all", redirect_uri=REDIRECT,
-                        code_challenge_method="S256", token_endpoint_auth_method="client_secret_basic", **kw)
+    return OAuth2Client(
+        client_id,
+        secret,
+        scope="openid scope_all",
+        redirect_uri=REDIRECT,
+        code_challenge_method="S256",
+        token_endpoint_auth_method="client_secret_basic",
+        **kw,
+    )
 
 
 def test_authlib_client_completes_the_code_flow(psc):
@@ -63,8 +80,9 @@ def test_authlib_client_completes_the_code_flow(psc):
     assert config["issuer"] == base and config["code_challenge_methods_supported"] == ["S256"]
     client = _client(client_id, secret)
     verifier = generate_token(48)
-    url, state = client.create_authorization_url(config["authorization_endpoint"], code_verifier=verifier,
-                                                 nonce="n-0S6_WzA2Mj", acr_values="eidas1")
+    url, state = client.create_authorization_url(
+        config["authorization_endpoint"], code_verifier=verifier, nonce="n-0S6_WzA2Mj", acr_values="eidas1"
+    )
     redirected = _login(url, password=PASSWORD)
     assert redirected.status_code == 303
     location = redirected.headers["location"]
@@ -78,37 +96,56 @@ def test_authlib_client_completes_the_code_flow(psc):
     assert info["SubjectNameID"] == IDNATPS and info["family_name"] == "MARTIN"
     [exercice] = info["SubjectRefPro"]["exercices"]
     assert (exercice["codeProfession"], exercice["codeSavoirFaire"], exercice["codeCiviliteDexercice"]) == (
-        "10", "SM54", "DR")
+        "10",
+        "SM54",
+        "DR",
+    )
     [activity] = exercice["activities"]
     assert activity["codeModeExercice"] == "L" and activity["numeroSiretSite"] == "99999999900019"
     assert activity["codeSecteurDactivite"] == "SA07"
     # refresh, then introspection and revocation
     refreshed = client.refresh_token(config["token_endpoint"])
     assert refreshed["access_token"] != token["access_token"]
-    seen = httpx.post(config["introspection_endpoint"], data={"token": refreshed["access_token"]},
-                      auth=(client_id, secret)).json()
+    seen = httpx.post(
+        config["introspection_endpoint"], data={"token": refreshed["access_token"]}, auth=(client_id, secret)
+    ).json()
     assert seen["active"] is True and seen["client_id"] == client_id
     httpx.post(config["revocation_endpoint"], data={"token": refreshed["access_token"]}, auth=(client_id, secret))
-    assert httpx.post(config["introspection_endpoint"], data={"token": refreshed["access_token"]},
-                      auth=(client_id, secret)).json() == {"active": False}
-    assert httpx.get(config["userinfo_endpoint"],
-                     headers={"Authorization": f"Bearer {refreshed['access_token']}"}).status_code == 401
+    assert httpx.post(
+        config["introspection_endpoint"], data={"token": refreshed["access_token"]}, auth=(client_id, secret)
+    ).json() == {"active": False}
+    assert (
+        httpx.get(
+            config["userinfo_endpoint"], headers={"Authorization": f"Bearer {refreshed['access_token']}"}
+        ).status_code
+        == 401
+    )
 
 
-def _code(base: str, client_id: str, verifier: str = "v" * 50, **extra) -> tuple[str,
-                                                                                 str]:
+def _code(base: str, client_id: str, verifier: str = "v" * 50, **extra) -> tuple[str, str]:
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    params = {"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "scope": "openid scope_all",
-              "code_challenge": challenge, "code_challenge_method": "S256", "state": "s1", **extra}
-    location = _login(f"{base}/protocol/openid-connect/auth?{httpx.QueryParams(params)}", password=PASSWORD
-                      ).headers["location"]
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT,
+        "scope": "openid scope_all",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "state": "s1",
+        **extra,
+    }
+    location = _login(f"{base}/protocol/openid-connect/auth?{httpx.QueryParams(params)}", password=PASSWORD).headers[
+        "location"
+    ]
     return parse_qs(urlsplit(location).query)["code"][0], verifier
 
 
-def _exchange(base: str, client_id: str, secret: str, code: str, verifier: str,
-              redirect: str = REDIRECT):
-    return httpx.post(f"{base}/protocol/openid-connect/token", auth=(client_id, secret), data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "code_verifier": verifier})
+def _exchange(base: str, client_id: str, secret: str, code: str, verifier: str, redirect: str = REDIRECT):
+    return httpx.post(
+        f"{base}/protocol/openid-connect/token",
+        auth=(client_id, secret),
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "code_verifier": verifier},
+    )
 
 
 def test_replayed_code_is_refused_and_revokes_its_tokens(psc):
@@ -118,8 +155,9 @@ def test_replayed_code_is_refused_and_revokes_its_tokens(psc):
     assert first.status_code == 200
     replay = _exchange(base, client_id, secret, code, verifier)
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
-    userinfo = httpx.get(f"{base}/protocol/openid-connect/userinfo",
-                         headers={"Authorization": f"Bearer {first.json()['access_token']}"})
+    userinfo = httpx.get(
+        f"{base}/protocol/openid-connect/userinfo", headers={"Authorization": f"Bearer {first.json()['access_token']}"}
+    )
     assert userinfo.status_code == 401  # the replay revoked what the first exchange gave
 
 
@@ -128,19 +166,36 @@ def test_pkce_and_redirect_uri_and_client_checks(psc):
     code, verifier = _code(base, client_id)
     assert _exchange(base, client_id, secret, code, "w" * 50).json()["error"] == "invalid_grant"  # PKCE mismatch
     code, verifier = _code(base, client_id)
-    assert _exchange(base, client_id, secret, code, verifier,
-                     "https://evil.example/cb").json()["error"] == "invalid_grant"
+    assert (
+        _exchange(base, client_id, secret, code, verifier, "https://evil.example/cb").json()["error"] == "invalid_grant"
+    )
     code, verifier = _code(base, client_id)
     wrong_secret = _exchange(base, client_id, "nope", code, verifier)
     assert wrong_secret.status_code == 401 and wrong_secret.json()["error"] == "invalid_client"
     # an unregistered redirect URI is shown an error page, never redirected to
-    bad = httpx.get(f"{base}/protocol/openid-connect/auth", params={
-        "response_type": "code", "client_id": client_id, "redirect_uri": "https://evil.example/cb",
-        "scope": "openid", "code_challenge": "x" * 43, "code_challenge_method": "S256"})
+    bad = httpx.get(
+        f"{base}/protocol/openid-connect/auth",
+        params={
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": "https://evil.example/cb",
+            "scope": "openid",
+            "code_challenge": "x" * 43,
+            "code_challenge_method": "S256",
+        },
+    )
     assert bad.status_code == 400 and "location" not in bad.headers
     # without PKCE the request goes back to the client with an error
-    no_pkce = httpx.get(f"{base}/protocol/openid-connect/auth", params={
-        "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "scope": "openid", "state": "z"})
+    no_pkce = httpx.get(
+        f"{base}/protocol/openid-connect/auth",
+        params={
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": REDIRECT,
+            "scope": "openid",
+            "state": "z",
+        },
+    )
     query = parse_qs(urlsplit(no_pkce.headers["location"]).query)
     assert no_pkce.status_code == 302 and query["error"] == ["invalid_request"] and query["state"] == ["z"]
 
@@ -171,8 +226,11 @@ def test_a_token_once_accepted_is_still_checked_at_every_call(psc, house):
     first = _exchange(base, client_id, secret, *_code(base, client_id)).json()["access_token"]
     second = _exchange(base, client_id, secret, *_code(base, client_id)).json()["access_token"]
     assert status(first) == 200 and status(second) == 200
-    revoked = httpx.post(f"{base}/protocol/openid-connect/revoke", auth=(client_id, secret),
-                         data={"token": first, "token_type_hint": "access_token"})
+    revoked = httpx.post(
+        f"{base}/protocol/openid-connect/revoke",
+        auth=(client_id, secret),
+        data={"token": first, "token_type_hint": "access_token"},
+    )
     assert revoked.status_code == 200 and status(first) == 401
     provider.keys.rotate()
     assert status(second) == 200  # the retiring key still verifies what it signed
@@ -181,8 +239,17 @@ def test_a_token_once_accepted_is_still_checked_at_every_call(psc, house):
     third = _exchange(base, client_id, secret, *_code(base, client_id)).json()["access_token"]
     assert status(third) == 200
     with house.db.write() as conn:  # the professional leaves the Annuaire: his token no longer acts
-        put(conn, [{**build.practitioner(RPPS, "MARTIN", "Claire", "DR", "10", "C", "SM54",
-                                         "2026-11-02T08:00:00+00:00"), "active": False}])
+        put(
+            conn,
+            [
+                {
+                    **build.practitioner(
+                        RPPS, "MARTIN", "Claire", "DR", "10", "C", "SM54", "2026-11-02T08:00:00+00:00"
+                    ),
+                    "active": False,
+                }
+            ],
+        )
     gone = httpx.get(userinfo, headers={"Authorization": f"Bearer {third}"})
     assert gone.status_code == 400 and gone.json()["error"] == "access_denied"
 
@@ -192,17 +259,27 @@ def test_ecps_enrolment_and_login_by_code(psc):
     uri = provider.enroll_ecps(IDNATPS)
     seed = parse_qs(urlsplit(uri).query)["secret"][0]
     challenge = base64.urlsafe_b64encode(hashlib.sha256(b"v" * 50).digest()).rstrip(b"=").decode()
-    url = f"{base}/protocol/openid-connect/auth?" + str(httpx.QueryParams({
-        "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "scope": "openid scope_all",
-        "code_challenge": challenge, "code_challenge_method": "S256"}))
+    url = f"{base}/protocol/openid-connect/auth?" + str(
+        httpx.QueryParams(
+            {
+                "response_type": "code",
+                "client_id": client_id,
+                "redirect_uri": REDIRECT,
+                "scope": "openid scope_all",
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+            }
+        )
+    )
     wrong = _login(url, otp="000000" if pyotp.TOTP(seed).now() != "000000" else "111111")
     assert wrong.status_code == 401 and "authentification refusée" in wrong.text
     ok = _login(url, otp=pyotp.TOTP(seed).now())
     assert ok.status_code == 303
     code = parse_qs(urlsplit(ok.headers["location"]).query)["code"][0]
     tokens = _exchange(base, client_id, secret, code, "v" * 50).json()
-    info = httpx.get(f"{base}/protocol/openid-connect/userinfo",
-                     headers={"Authorization": f"Bearer {tokens['access_token']}"}).json()
+    info = httpx.get(
+        f"{base}/protocol/openid-connect/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    ).json()
     assert info["authMode"] == "MOBILE"
 
 
@@ -212,15 +289,25 @@ def test_expired_token_and_logout(psc, monkeypatch):
     tokens = _exchange(base, client_id, secret, code, verifier).json()
     future = time.time() + 3600
     monkeypatch.setattr("maison.identite.psc.provider.time.time", lambda: future)
-    expired = httpx.get(f"{base}/protocol/openid-connect/userinfo",
-                        headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    expired = httpx.get(
+        f"{base}/protocol/openid-connect/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
     assert expired.status_code == 401
     monkeypatch.undo()
-    out = httpx.get(f"{base}/protocol/openid-connect/logout", params={
-        "id_token_hint": tokens["id_token"], "post_logout_redirect_uri": "https://dpi.example.fr/bye", "state": "k"})
+    out = httpx.get(
+        f"{base}/protocol/openid-connect/logout",
+        params={
+            "id_token_hint": tokens["id_token"],
+            "post_logout_redirect_uri": "https://dpi.example.fr/bye",
+            "state": "k",
+        },
+    )
     assert out.status_code == 302 and out.headers["location"] == "https://dpi.example.fr/bye?state=k"
-    again = httpx.post(f"{base}/protocol/openid-connect/token", auth=(client_id, secret), data={
-        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    again = httpx.post(
+        f"{base}/protocol/openid-connect/token",
+        auth=(client_id, secret),
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+    )
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
 
 
@@ -231,9 +318,13 @@ def test_ciba_with_authlib_client(psc, live):
     seed = parse_qs(urlsplit(provider.enroll_ecps(IDNATPS)).query)["secret"][0]
     config = httpx.get(f"{base}/.well-known/openid-configuration").json()
     software = _client(client_id, secret)
-    started = software.request("POST", config["backchannel_authentication_endpoint"], withhold_token=True,
-                            auth=(client_id, secret), data={"scope": "openid scope_all", "login_hint": IDNATPS,
-                                                            "binding_message": "42"}).json()
+    started = software.request(
+        "POST",
+        config["backchannel_authentication_endpoint"],
+        withhold_token=True,
+        auth=(client_id, secret),
+        data={"scope": "openid scope_all", "login_hint": IDNATPS, "binding_message": "42"},
+    ).json()
     auth_req_id = started["auth_req_id"]
     poll = {"grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": auth_req_id}
     pending = httpx.post(config["token_endpoint"], data=poll, auth=(client_id, secret))
@@ -245,11 +336,14 @@ def test_ciba_with_authlib_client(psc, live):
     assert httpx.get(app, headers={"X-eCPS-Code": "000000" if code != "000000" else "111111"}).status_code == 400
     [shown] = httpx.get(app, headers={"X-eCPS-Code": code}).json()["requests"]
     assert shown["binding_message"] == "42" and shown["client"] == "Logiciel lourd"
-    assert httpx.post(f"{app}/{shown['id']}", data={"decision": "approve"},
-                      headers={"X-eCPS-Code": code}).status_code == 204
+    assert (
+        httpx.post(f"{app}/{shown['id']}", data={"decision": "approve"}, headers={"X-eCPS-Code": code}).status_code
+        == 204
+    )
     time.sleep(2.1)  # the interval
-    software.fetch_token(config["token_endpoint"], grant_type="urn:openid:params:grant-type:ciba",
-                         auth_req_id=auth_req_id)
+    software.fetch_token(
+        config["token_endpoint"], grant_type="urn:openid:params:grant-type:ciba", auth_req_id=auth_req_id
+    )
     assert software.get(config["userinfo_endpoint"]).json()["SubjectNameID"] == IDNATPS
     assert httpx.post(config["token_endpoint"], data=poll, auth=(client_id, secret)).json()["error"] == "invalid_grant"
 
@@ -262,19 +356,27 @@ def test_ciba_refusals(psc, live):
     ciba_id, ciba_secret = provider.register_client("Lourd", [REDIRECT], ciba=True)
     assert httpx.post(endpoint, data=params, auth=(ciba_id, ciba_secret)).json()["error"] == "unknown_user_id"
     seed = parse_qs(urlsplit(provider.enroll_ecps(IDNATPS)).query)["secret"][0]
-    assert httpx.post(endpoint, data={**params, "binding_message": ""},
-                      auth=(ciba_id, ciba_secret)).json()["error"] == "invalid_binding_message"
+    assert (
+        httpx.post(endpoint, data={**params, "binding_message": ""}, auth=(ciba_id, ciba_secret)).json()["error"]
+        == "invalid_binding_message"
+    )
     auth_req_id = httpx.post(endpoint, data=params, auth=(ciba_id, ciba_secret)).json()["auth_req_id"]
     app = f"{live.url}/psc/ecps/{IDNATPS}/requests"
     code = pyotp.TOTP(seed).now()
     [shown] = httpx.get(app, headers={"X-eCPS-Code": code}).json()["requests"]
     httpx.post(f"{app}/{shown['id']}", data={"decision": "deny"}, headers={"X-eCPS-Code": code})
-    refused = httpx.post(f"{base}/protocol/openid-connect/token", auth=(ciba_id, ciba_secret), data={
-        "grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": auth_req_id})
+    refused = httpx.post(
+        f"{base}/protocol/openid-connect/token",
+        auth=(ciba_id, ciba_secret),
+        data={"grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": auth_req_id},
+    )
     assert refused.json()["error"] == "access_denied"
     # another client cannot poll someone else's request
-    other = httpx.post(f"{base}/protocol/openid-connect/token", auth=(client_id, secret), data={
-        "grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": auth_req_id})
+    other = httpx.post(
+        f"{base}/protocol/openid-connect/token",
+        auth=(client_id, secret),
+        data={"grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": auth_req_id},
+    )
     assert other.json()["error"] == "invalid_grant"
 
 
@@ -286,30 +388,55 @@ def test_a_professional_acts_with_the_psc_token(psc, house, live):
     _, client_id, secret, base = psc
     code, verifier = _code(base, client_id)
     access = _exchange(base, client_id, secret, code, verifier).json()["access_token"]
-    patient = {"resourceType": "Patient", "identifier": [{"type": {"coding": [{"code": "PI"}]}, "value": "C1"}],
-               "name": [{"use": "official", "family": "DURAND", "given": ["LUC"],
-                         "extension": [{"url": EXT_BIRTH_LIST, "valueString": "LUC"}]}],
-               "gender": "male", "birthDate": "1970-01-01"}
+    patient = {
+        "resourceType": "Patient",
+        "identifier": [{"type": {"coding": [{"code": "PI"}]}, "value": "C1"}],
+        "name": [
+            {
+                "use": "official",
+                "family": "DURAND",
+                "given": ["LUC"],
+                "extension": [{"url": EXT_BIRTH_LIST, "valueString": "LUC"}],
+            }
+        ],
+        "gender": "male",
+        "birthDate": "1970-01-01",
+    }
     fhir = f"{live.url}/fhir/Patient"
     created = httpx.post(fhir, json=patient, headers={"Authorization": f"Bearer {access}"})
     assert created.status_code == 201, created.text
     with house.db.read() as conn:
         [event] = list(audit.events(conn, action_prefix="identitovigilance.admit"))
     assert (event["actor_person"], event["actor_structure"], event["actor_software"]) == (
-        IDNATPS, "399999999900019", client_id)
+        IDNATPS,
+        "399999999900019",
+        client_id,
+    )
     assert audit.detail_of(event)["actor"]["role"] == "10"  # médecin
     # a second situation d'exercice: the acting structure must be named, and be one of them
     with house.db.write() as conn:
-        put(conn, [build.practitioner_role("1000000098", IDNATPS, "1990000001", "2026-11-01T08:00:00+00:00",
-                                           fonction=None, mode="S")])
+        put(
+            conn,
+            [
+                build.practitioner_role(
+                    "1000000098", IDNATPS, "1990000001", "2026-11-01T08:00:00+00:00", fonction=None, mode="S"
+                )
+            ],
+        )
     ambiguous = httpx.get(fhir, params={"family": "DURAND"}, headers={"Authorization": f"Bearer {access}"})
-    assert ambiguous.status_code == 403 and ambiguous.json()["issue"][0]["details"]["coding"][0]["code"] == \
-        "structure-ambigue"
-    named = httpx.get(fhir, params={"family": "DURAND"},
-                      headers={"Authorization": f"Bearer {access}", "X-Structure": "399999999900019"})
+    assert (
+        ambiguous.status_code == 403
+        and ambiguous.json()["issue"][0]["details"]["coding"][0]["code"] == "structure-ambigue"
+    )
+    named = httpx.get(
+        fhir,
+        params={"family": "DURAND"},
+        headers={"Authorization": f"Bearer {access}", "X-Structure": "399999999900019"},
+    )
     assert named.status_code == 200 and named.json()["total"] == 1
-    elsewhere = httpx.get(fhir, params={"family": "DURAND"},
-                          headers={"Authorization": f"Bearer {access}", "X-Structure": "1750000019"})
+    elsewhere = httpx.get(
+        fhir, params={"family": "DURAND"}, headers={"Authorization": f"Bearer {access}", "X-Structure": "1750000019"}
+    )
     assert elsewhere.status_code == 403
     forged = httpx.get(fhir, headers={"Authorization": "Bearer eyJhbGciOiJub25lIn0.e30."})
     assert forged.status_code == 401
@@ -325,12 +452,21 @@ def test_a_structures_own_identity_provider_is_accepted_for_its_staff(psc, house
     structure = "399999999900019"  # the doctor's cabinet, standing in for a hospital with its own SSO
     admin = issue_key(house.db, structure, "sso-admin", "dsi", scope=KeyScope.ADMINISTRATEUR_STRUCTURE)
     issuer = "https://sso.chu-exemple.fr/realms/personnel"
-    registered = httpx.post(f"{live.url}/psc/local-idp", headers={"Authorization": f"Bearer {admin}"}, json={
-        "issuer": issuer, "audience": "maison", "jwks": {"keys": [key.as_dict(private=False)]}})
+    registered = httpx.post(
+        f"{live.url}/psc/local-idp",
+        headers={"Authorization": f"Bearer {admin}"},
+        json={"issuer": issuer, "audience": "maison", "jwks": {"keys": [key.as_dict(private=False)]}},
+    )
     assert registered.status_code == 201
     private = {"keys": [key.as_dict(private=True)]}
-    assert httpx.post(f"{live.url}/psc/local-idp", headers={"Authorization": f"Bearer {admin}"}, json={
-        "issuer": "https://other.example/x", "audience": "maison", "jwks": private}).status_code == 400
+    assert (
+        httpx.post(
+            f"{live.url}/psc/local-idp",
+            headers={"Authorization": f"Bearer {admin}"},
+            json={"issuer": "https://other.example/x", "audience": "maison", "jwks": private},
+        ).status_code
+        == 400
+    )
 
     def token(**claims) -> str:
         body = {"iss": issuer, "aud": "maison", "exp": int(time.time()) + 300, "idnatps": IDNATPS, **claims}
@@ -346,8 +482,11 @@ def test_a_structures_own_identity_provider_is_accepted_for_its_staff(psc, house
     stranger = httpx.get(fhir, headers={"Authorization": f"Bearer {token(idnatps='810000000016')}"})
     assert stranger.status_code in (401, 403)  # not staff of that structure
     other_key = RSAKey.generate_key(2048, parameters={"kid": "chu-1", "alg": "RS256"})
-    forged = jwt.encode({"alg": "RS256", "kid": "chu-1"}, {"iss": issuer, "aud": "maison", "idnatps": IDNATPS,
-                                                          "exp": int(time.time()) + 300}, other_key)
+    forged = jwt.encode(
+        {"alg": "RS256", "kid": "chu-1"},
+        {"iss": issuer, "aud": "maison", "idnatps": IDNATPS, "exp": int(time.time()) + 300},
+        other_key,
+    )
     assert httpx.get(fhir, headers={"Authorization": f"Bearer {forged}"}).status_code == 401
 
 
@@ -388,13 +527,21 @@ def test_local_provider_keys_fetched_from_its_jwks_uri_and_rotated(private_jwks,
         published["keys"] = [old.as_dict(private=False)]
         issuer = "https://sso.clinique-exemple.fr"
         admin = issue_key(house.db, "399999999900019", "sso-admin", "dsi", scope=KeyScope.ADMINISTRATEUR_STRUCTURE)
-        assert httpx.post(f"{live.url}/psc/local-idp", headers={"Authorization": f"Bearer {admin}"}, json={
-            "issuer": issuer, "audience": "maison",
-            "jwksUri": f"http://127.0.0.1:{server.server_port}/jwks"}).status_code == 201
+        assert (
+            httpx.post(
+                f"{live.url}/psc/local-idp",
+                headers={"Authorization": f"Bearer {admin}"},
+                json={"issuer": issuer, "audience": "maison", "jwksUri": f"http://127.0.0.1:{server.server_port}/jwks"},
+            ).status_code
+            == 201
+        )
 
         def call(key, kid):
-            token = jwt.encode({"alg": "RS256", "kid": kid}, {"iss": issuer, "aud": "maison", "idnatps": IDNATPS,
-                                                              "exp": int(time.time()) + 300}, key)
+            token = jwt.encode(
+                {"alg": "RS256", "kid": kid},
+                {"iss": issuer, "aud": "maison", "idnatps": IDNATPS, "exp": int(time.time()) + 300},
+                key,
+            )
             return httpx.get(f"{live.url}/fhir/Patient", headers={"Authorization": f"Bearer {token}"}).status_code
 
         assert call(old, "k1") == 200

@@ -35,9 +35,19 @@ def app(psc, live):  # type: ignore[no-untyped-def]  # noqa: F811
 
 def _authorize_url(base: str, client_id: str, verifier: str, redirect: str) -> str:
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return f"{base}/protocol/openid-connect/auth?" + str(httpx.QueryParams({
-        "response_type": "code", "client_id": client_id, "redirect_uri": redirect, "scope": "openid scope_all",
-        "state": "etat-42", "code_challenge": challenge, "code_challenge_method": "S256"}))
+    return f"{base}/protocol/openid-connect/auth?" + str(
+        httpx.QueryParams(
+            {
+                "response_type": "code",
+                "client_id": client_id,
+                "redirect_uri": redirect,
+                "scope": "openid scope_all",
+                "state": "etat-42",
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+            }
+        )
+    )
 
 
 def _log_in(browser, url: str, redirect: str, **fields) -> str:
@@ -58,17 +68,26 @@ def _log_in(browser, url: str, redirect: str, **fields) -> str:
 def test_code_flow_in_a_browser(app, browser):
     provider, client_id, secret, base, redirect = app
     verifier = "v" * 64
-    wrong = _log_in(browser, _authorize_url(base, client_id, verifier, redirect), redirect,
-                    password="pas le bon mot de passe")
+    wrong = _log_in(
+        browser, _authorize_url(base, client_id, verifier, redirect), redirect, password="pas le bon mot de passe"
+    )
     assert "authentification refusée" in wrong  # the page says so, and stays
     back = _log_in(browser, _authorize_url(base, client_id, verifier, redirect), redirect, password=PASSWORD)
     query = parse_qs(urlsplit(back).query)
     assert back.startswith(redirect) and query["state"] == ["etat-42"]
-    tokens = httpx.post(f"{base}/protocol/openid-connect/token", auth=(client_id, secret), data={
-        "grant_type": "authorization_code", "code": query["code"][0], "redirect_uri": redirect,
-        "code_verifier": verifier}).json()
-    info = httpx.get(f"{base}/protocol/openid-connect/userinfo",
-                     headers={"Authorization": f"Bearer {tokens['access_token']}"}).json()
+    tokens = httpx.post(
+        f"{base}/protocol/openid-connect/token",
+        auth=(client_id, secret),
+        data={
+            "grant_type": "authorization_code",
+            "code": query["code"][0],
+            "redirect_uri": redirect,
+            "code_verifier": verifier,
+        },
+    ).json()
+    info = httpx.get(
+        f"{base}/protocol/openid-connect/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    ).json()
     assert info["SubjectNameID"] == IDNATPS
 
 

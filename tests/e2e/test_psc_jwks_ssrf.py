@@ -44,8 +44,11 @@ def _register(live, house, jwks_uri: str, n: int) -> httpx.Response:
     from maison.core.auth import KeyScope, issue_key
 
     admin = issue_key(house.db, STRUCTURE, f"sso-admin-{n}", "dsi", scope=KeyScope.ADMINISTRATEUR_STRUCTURE)
-    return httpx.post(f"{live.url}/psc/local-idp", headers={"Authorization": f"Bearer {admin}"}, json={
-        "issuer": f"https://sso{n}.clinique-exemple.fr", "audience": "maison", "jwksUri": jwks_uri})
+    return httpx.post(
+        f"{live.url}/psc/local-idp",
+        headers={"Authorization": f"Bearer {admin}"},
+        json={"issuer": f"https://sso{n}.clinique-exemple.fr", "audience": "maison", "jwksUri": jwks_uri},
+    )
 
 
 def _diagnostics(answer: httpx.Response) -> str:
@@ -54,10 +57,17 @@ def _diagnostics(answer: httpx.Response) -> str:
 
 
 def test_inside_addresses_are_refused_with_one_answer_that_says_nothing(psc, house, live, inside):  # noqa: F811
-    uris = [f"http://127.0.0.1:{inside}/jwks", f"https://127.0.0.1:{inside}/jwks",
-            f"http://localhost:{inside}/jwks", f"https://localhost:{inside}/jwks",
-            f"https://[::ffff:127.0.0.1]:{inside}/jwks", "https://169.254.169.254/latest/meta-data/",
-            "https://10.0.0.1/jwks", "https://[::1]/jwks", "file:///etc/passwd"]
+    uris = [
+        f"http://127.0.0.1:{inside}/jwks",
+        f"https://127.0.0.1:{inside}/jwks",
+        f"http://localhost:{inside}/jwks",
+        f"https://localhost:{inside}/jwks",
+        f"https://[::ffff:127.0.0.1]:{inside}/jwks",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://10.0.0.1/jwks",
+        "https://[::1]/jwks",
+        "file:///etc/passwd",
+    ]
     answers = {_diagnostics(_register(live, house, uri, n)) for n, uri in enumerate(uris)}
     assert len(answers) == 1  # the same sentence whatever the address
     [answer] = answers
@@ -76,8 +86,13 @@ def test_where_private_addresses_are_allowed_failures_still_say_nothing(house, i
     admin = Actor(person="dsi", structure=STRUCTURE, software="test")
     closed = inside + 1 if inside < 65535 else inside - 1
     messages = set()
-    for n, uri in enumerate((f"http://127.0.0.1:{inside}/absent", f"http://127.0.0.1:{inside}/pas-un-jwks",
-                             f"http://127.0.0.1:{closed}/jwks")):
+    for n, uri in enumerate(
+        (
+            f"http://127.0.0.1:{inside}/absent",
+            f"http://127.0.0.1:{inside}/pas-un-jwks",
+            f"http://127.0.0.1:{closed}/jwks",
+        )
+    ):
         with pytest.raises(InvalidInput) as refused:
             local.register(admin, f"https://lab{n}.exemple.fr", "maison", jwks_uri=uri)
         messages.add(refused.value.message)

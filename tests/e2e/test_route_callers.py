@@ -58,8 +58,11 @@ def local_provider_token(house, live) -> str:
     key = RSAKey.generate_key(2048, parameters={"kid": "sso-1", "alg": "RS256", "use": "sig"})
     admin = issue_key(house.db, HOPITAL, "sso-admin", "dsi", scope=KeyScope.ADMINISTRATEUR_STRUCTURE)
     issuer = "https://sso.chu-de-test.fr/realms/personnel"
-    registered = httpx.post(f"{live.url}/psc/local-idp", headers={"ESANTE-API-KEY": admin}, json={
-        "issuer": issuer, "audience": "maison", "jwks": {"keys": [key.as_dict(private=False)]}})
+    registered = httpx.post(
+        f"{live.url}/psc/local-idp",
+        headers={"ESANTE-API-KEY": admin},
+        json={"issuer": issuer, "audience": "maison", "jwks": {"keys": [key.as_dict(private=False)]}},
+    )
     assert registered.status_code == 201, registered.text
     claims = {"iss": issuer, "aud": "maison", "exp": int(time.time()) + 600, "idnatps": PROS["hospitalier"].idnatps}
     return jwt.encode({"alg": "RS256", "kid": "sso-1"}, claims, key)
@@ -73,24 +76,48 @@ def callers(house, live) -> list[Credentialed]:
         Credentialed("jeton-inconnu", {"Authorization": "Bearer eyJhbGciOiJub25lIn0.e30."}, None),
         Credentialed("patient", {"Authorization": f"Bearer {world.patient_token()}"}, Credential.PATIENT),
         Credentialed("professionnel-psc", world.headers("generaliste"), Credential.PSC),
-        Credentialed("professionnel-idp-local", {"Authorization": f"Bearer {local_provider_token(house, live)}"},
-                     Credential.LOCAL_IDP),
-        Credentialed("cle-logiciel-autre-structure",
-                     {"ESANTE-API-KEY": issue_key(house.db, HOPITAL, "dpi-chu", "dpi")}, Credential.API_KEY,
-                     KeyScope.LOGICIEL),
+        Credentialed(
+            "professionnel-idp-local",
+            {"Authorization": f"Bearer {local_provider_token(house, live)}"},
+            Credential.LOCAL_IDP,
+        ),
+        Credentialed(
+            "cle-logiciel-autre-structure",
+            {"ESANTE-API-KEY": issue_key(house.db, HOPITAL, "dpi-chu", "dpi")},
+            Credential.API_KEY,
+            KeyScope.LOGICIEL,
+        ),
     ]
     structures = {KeyScope.OPERATEUR_MSS: "medecins", KeyScope.ADMINISTRATEUR_MAISON: "maison"}
     for scope in KeyScope:
-        key = issue_key(house.db, structures.get(scope, CABINET), "logiciel-de-test", f"porteur-{scope.value}",
-                        scope=scope)
+        key = issue_key(
+            house.db, structures.get(scope, CABINET), "logiciel-de-test", f"porteur-{scope.value}", scope=scope
+        )
         made.append(Credentialed(f"cle-{scope.value}", {"ESANTE-API-KEY": key}, Credential.API_KEY, scope))
     return made
 
 
 def _call(client: httpx.Client, method: str, path: str, headers: dict[str, str]) -> httpx.Response:
     url = path.replace("{path:path}", "x.xsd")
-    for name in ("id_", "rid", "job", "name", "uid", "n", "entry_id", "review_id", "numero", "declaration",
-                 "secretary", "professional", "rubrique", "patient_id", "idnatps", "handle", "rtype"):
+    for name in (
+        "id_",
+        "rid",
+        "job",
+        "name",
+        "uid",
+        "n",
+        "entry_id",
+        "review_id",
+        "numero",
+        "declaration",
+        "secretary",
+        "professional",
+        "rubrique",
+        "patient_id",
+        "idnatps",
+        "handle",
+        "rtype",
+    ):
         url = url.replace("{" + name + "}", "1")
     body = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
     # the body's keywords (json= or content=)
@@ -142,5 +169,8 @@ def test_every_route_states_its_callers_and_the_door_keeps_to_it(house, live, ca
 def door_refusals(house) -> int:
     """The refusals at the door recorded in the trail."""
     with house.db.read() as conn:
-        return sum(1 for row in audit.events(conn, action_prefix="securite.")
-                   if row["action"] in ("securite.acces-refuse", "securite.jeton-invalide"))
+        return sum(
+            1
+            for row in audit.events(conn, action_prefix="securite.")
+            if row["action"] in ("securite.acces-refuse", "securite.jeton-invalide")
+        )

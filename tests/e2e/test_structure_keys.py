@@ -44,8 +44,9 @@ def test_a_desk_key_mints_nobody_and_local_tokens_stay_local(house, live) -> Non
     for key in (desk, software):
         refused = httpx.post(f"{live.url}/psc/local-idp", headers={"ESANTE-API-KEY": key}, json=registration)
         assert refused.status_code == 403 and _code(refused) == "appelant-non-admis"
-    assert httpx.post(f"{live.url}/psc/local-idp", headers={"ESANTE-API-KEY": admin},
-                      json=registration).status_code == 201
+    assert (
+        httpx.post(f"{live.url}/psc/local-idp", headers={"ESANTE-API-KEY": admin}, json=registration).status_code == 201
+    )
 
     # 2. the structure's own SSO serves its own services, not the national ones (seed 002 L573, L626)
     doctor = {"Authorization": f"Bearer {_token(signing, PROS['hospitalier'].idnatps)}"}
@@ -60,16 +61,30 @@ def test_a_desk_key_mints_nobody_and_local_tokens_stay_local(house, live) -> Non
     assert [(r.status_code, _code(r)) for r in national] == [(403, "appelant-non-admis")] * 4
 
     # 3. RPPS+: the desk cannot declare; the administrator's declaration makes nobody before validation
-    person = {"resourceType": "Parameters", "parameter": [
-        {"name": k, "valueString": v} for k, v in
-        {"nom": "Martin", "prenom": "Léo", "dateNaissance": "1991-02-03", "civilite": "M", "role": "318"}.items()]}
-    assert httpx.post(f"{live.url}/annuaire/$rpps-plus", headers={"ESANTE-API-KEY": desk},
-                      json=person).status_code == 403
+    person = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": k, "valueString": v}
+            for k, v in {
+                "nom": "Martin",
+                "prenom": "Léo",
+                "dateNaissance": "1991-02-03",
+                "civilite": "M",
+                "role": "318",
+            }.items()
+        ],
+    }
+    assert (
+        httpx.post(f"{live.url}/annuaire/$rpps-plus", headers={"ESANTE-API-KEY": desk}, json=person).status_code == 403
+    )
     declared = httpx.post(f"{live.url}/annuaire/$rpps-plus", headers={"ESANTE-API-KEY": admin}, json=person)
     assert declared.status_code == 202
     next_number = "8" + "9980000001" + luhn_check_digit("9980000001")  # the number validation would give
-    minted = httpx.get(f"{live.url}/fhir/Patient", params={"family": "X"},
-                       headers={"Authorization": f"Bearer {_token(signing, next_number)}"})
+    minted = httpx.get(
+        f"{live.url}/fhir/Patient",
+        params={"family": "X"},
+        headers={"Authorization": f"Bearer {_token(signing, next_number)}"},
+    )
     assert minted.status_code == 401 and _code(minted) == "jeton-invalide"  # no such professional
 
     # 4. the trail holds the refusals and the registration

@@ -27,44 +27,181 @@ def _example(reference_path: Path, name: str) -> bytes:
 
 # file, level, typeCode, author IdNatPS, custodian IdNatStruct, practice setting, facility, creation (UTC), replaces
 EXAMPLES = [
-    ("01_Modèles_contenus_CDA.xml", "N3", "60591-5", "801234567897", "1120456789", "ETABLISSEMENT", "SA04",
-     "2023-02-09T10:30:00", "1.2.250.1.213.1.1.1.13.1.1"),
-    ("BIO-CR-BIO_2021.01_CDA-R2-Niveau-1.xml", "N1", "11502-2", "801234534765", "1120459876", "AMBULATOIRE", "SA25",
-     "2021-01-04T15:05:27", None),
-    ("BIO-CR-BIO_2024.01_CR-2nde-intention-PDF.xml", "N3", "11502-2", "801234534765", "1120459876", "AMBULATOIRE",
-     "SA25", "2024-01-04T15:05:27", None),
-    ("BIO-CR-BIO_2024.01_Glycémie_mole.xml", "N3", "11502-2", "801234534765", "1120459876", "AMBULATOIRE", "SA25",
-     "2021-04-01T16:10:00", None),
-    ("BIO-CR-BIO_2024.01_Microbiologie_V1.xml", "N3", "11502-2", "801234534765", "1120459876", "AMBULATOIRE", "SA25",
-     "2024-01-04T15:05:27", None),
-    ("BIO-CR-BIO_2024.01_TSH_1.xml", "N3", "11502-2", "801234534765", "1120459876", "AMBULATOIRE", "SA25",
-     "2021-04-01T16:10:00", None),
+    (
+        "01_Modèles_contenus_CDA.xml",
+        "N3",
+        "60591-5",
+        "801234567897",
+        "1120456789",
+        "ETABLISSEMENT",
+        "SA04",
+        "2023-02-09T10:30:00",
+        "1.2.250.1.213.1.1.1.13.1.1",
+    ),
+    (
+        "BIO-CR-BIO_2021.01_CDA-R2-Niveau-1.xml",
+        "N1",
+        "11502-2",
+        "801234534765",
+        "1120459876",
+        "AMBULATOIRE",
+        "SA25",
+        "2021-01-04T15:05:27",
+        None,
+    ),
+    (
+        "BIO-CR-BIO_2024.01_CR-2nde-intention-PDF.xml",
+        "N3",
+        "11502-2",
+        "801234534765",
+        "1120459876",
+        "AMBULATOIRE",
+        "SA25",
+        "2024-01-04T15:05:27",
+        None,
+    ),
+    (
+        "BIO-CR-BIO_2024.01_Glycémie_mole.xml",
+        "N3",
+        "11502-2",
+        "801234534765",
+        "1120459876",
+        "AMBULATOIRE",
+        "SA25",
+        "2021-04-01T16:10:00",
+        None,
+    ),
+    (
+        "BIO-CR-BIO_2024.01_Microbiologie_V1.xml",
+        "N3",
+        "11502-2",
+        "801234534765",
+        "1120459876",
+        "AMBULATOIRE",
+        "SA25",
+        "2024-01-04T15:05:27",
+        None,
+    ),
+    (
+        "BIO-CR-BIO_2024.01_TSH_1.xml",
+        "N3",
+        "11502-2",
+        "801234534765",
+        "1120459876",
+        "AMBULATOIRE",
+        "SA25",
+        "2021-04-01T16:10:00",
+        None,
+    ),
     ("CNAM-HR_2021.01.xml", "N3", "REMB", None, "318003502400041", "AMO", "SA24", "2019-07-01T15:49:00", None),
-    ("DOC_NON_STRUCTURE_CDA-R2-N1.xml", "N1", "11502-2", "801234534765", "1120459876", "AMBULATOIRE", "SA07",
-     "2021-04-01T12:47:45", None),
-    ("IMG-DA-IMG_2024.01_TEP_Thorax.xml", "N3", "55115-0", "801234567897", "101235555", "ETABLISSEMENT", "SA01",
-     "2021-01-12T10:17:00", None),
-    ("IMG_CR_IMG_2024.01.xml", "N3", "18748-4", "801234560801", "1920008059", "AMBULATOIRE", "SA08",
-     "2021-01-08T10:17:00", "90E1C8EC-F951-4B26-A305-A34848818DD6"),
-    ("IMG_CR_IMG_2024.01_CDA-R2-Niveau-1.xml", "N1", "18748-4", "801234560801", "1750803447", "AMBULATOIRE", "SA08",
-     "2021-01-08T10:17:00", "90E1C8EC-F951-4B26-A305-A34848818DD6"),
-    ("IPS-FR_2024.01.xml", "N3", "60591-5", "801234567897", "1120456789", "ETABLISSEMENT", "SA04",
-     "2024-04-02T10:17:00", "8D5E778C-E155-4685-95C6-5FF65A362964"),
-    ("LDL-SES_2022.01.xml", "N3", "11490-0", "801234567897", "1750803447", "ETABLISSEMENT", "SA01",
-     "2019-12-03T12:30:00", None),
-    ("VAC-NOTE_2023.01.xml", "N3", "87273-9", "801234567897", "1750803447", "AMBULATOIRE", "SA07",
-     "2021-04-09T14:35:00", None),
-    ("VSM_1.4_2022.01.xml", "N3", "SYNTH", "801234567897", "1120456789", "ETABLISSEMENT", "SA04",
-     "2020-03-12T10:17:00", None),
-    ("eP-MED-DM_2024.01_PosoStruct.xml", "N3", "57833-6", "801234567897", "1750512345", "AMBULATOIRE", "SA07",
-     "2023-12-01T08:30:00", None),
+    (
+        "DOC_NON_STRUCTURE_CDA-R2-N1.xml",
+        "N1",
+        "11502-2",
+        "801234534765",
+        "1120459876",
+        "AMBULATOIRE",
+        "SA07",
+        "2021-04-01T12:47:45",
+        None,
+    ),
+    (
+        "IMG-DA-IMG_2024.01_TEP_Thorax.xml",
+        "N3",
+        "55115-0",
+        "801234567897",
+        "101235555",
+        "ETABLISSEMENT",
+        "SA01",
+        "2021-01-12T10:17:00",
+        None,
+    ),
+    (
+        "IMG_CR_IMG_2024.01.xml",
+        "N3",
+        "18748-4",
+        "801234560801",
+        "1920008059",
+        "AMBULATOIRE",
+        "SA08",
+        "2021-01-08T10:17:00",
+        "90E1C8EC-F951-4B26-A305-A34848818DD6",
+    ),
+    (
+        "IMG_CR_IMG_2024.01_CDA-R2-Niveau-1.xml",
+        "N1",
+        "18748-4",
+        "801234560801",
+        "1750803447",
+        "AMBULATOIRE",
+        "SA08",
+        "2021-01-08T10:17:00",
+        "90E1C8EC-F951-4B26-A305-A34848818DD6",
+    ),
+    (
+        "IPS-FR_2024.01.xml",
+        "N3",
+        "60591-5",
+        "801234567897",
+        "1120456789",
+        "ETABLISSEMENT",
+        "SA04",
+        "2024-04-02T10:17:00",
+        "8D5E778C-E155-4685-95C6-5FF65A362964",
+    ),
+    (
+        "LDL-SES_2022.01.xml",
+        "N3",
+        "11490-0",
+        "801234567897",
+        "1750803447",
+        "ETABLISSEMENT",
+        "SA01",
+        "2019-12-03T12:30:00",
+        None,
+    ),
+    (
+        "VAC-NOTE_2023.01.xml",
+        "N3",
+        "87273-9",
+        "801234567897",
+        "1750803447",
+        "AMBULATOIRE",
+        "SA07",
+        "2021-04-09T14:35:00",
+        None,
+    ),
+    (
+        "VSM_1.4_2022.01.xml",
+        "N3",
+        "SYNTH",
+        "801234567897",
+        "1120456789",
+        "ETABLISSEMENT",
+        "SA04",
+        "2020-03-12T10:17:00",
+        None,
+    ),
+    (
+        "eP-MED-DM_2024.01_PosoStruct.xml",
+        "N3",
+        "57833-6",
+        "801234567897",
+        "1750512345",
+        "AMBULATOIRE",
+        "SA07",
+        "2023-12-01T08:30:00",
+        None,
+    ),
 ]
 
 
-@pytest.mark.parametrize("name,level,type_code,author,custodian,setting,facility,created,replaces", EXAMPLES,
-                         ids=[e[0] for e in EXAMPLES])
-def test_official_examples_are_accepted_with_their_metadata(reference_path, terminology, name, level, type_code,
-                                                            author, custodian, setting, facility, created, replaces):
+@pytest.mark.parametrize(
+    "name,level,type_code,author,custodian,setting,facility,created,replaces", EXAMPLES, ids=[e[0] for e in EXAMPLES]
+)
+def test_official_examples_are_accepted_with_their_metadata(
+    reference_path, terminology, name, level, type_code, author, custodian, setting, facility, created, replaces
+):
     data = _example(reference_path, name)
     report = inspect_cda(data, terminology, reference_path, max_bytes=MAX)
     assert report.findings == [] and report.valid
@@ -85,10 +222,14 @@ def test_official_examples_are_accepted_with_their_metadata(reference_path, term
 
 
 def test_imaging_report_points_to_its_pacs_studies(reference_path, terminology):
-    h = inspect_cda(_example(reference_path, "IMG_CR_IMG_2024.01.xml"), terminology, reference_path,
-                    max_bytes=MAX).header
-    assert h.study_instance_uids == ("1.2.250.1.925.994044.27.123.1876360", "1.2.250.1.925.994044.27.123.1876361",
-                                     "1.2.250.1.925.994044.27.123.1876362")
+    h = inspect_cda(
+        _example(reference_path, "IMG_CR_IMG_2024.01.xml"), terminology, reference_path, max_bytes=MAX
+    ).header
+    assert h.study_instance_uids == (
+        "1.2.250.1.925.994044.27.123.1876360",
+        "1.2.250.1.925.994044.27.123.1876361",
+        "1.2.250.1.925.994044.27.123.1876362",
+    )
     assert h.accession_numbers == ("105234751", "105234752")
 
 
@@ -102,6 +243,7 @@ def _drop(path: str):
     def change(root):
         for node in root.xpath(path, namespaces={"h": "urn:hl7-org:v3"}):
             node.getparent().remove(node)
+
     return change
 
 
@@ -109,6 +251,7 @@ def _set(path: str, attribute: str, value: str):
     def change(root):
         for node in root.xpath(path, namespaces={"h": "urn:hl7-org:v3"}):
             node.set(attribute, value)
+
     return change
 
 
@@ -134,8 +277,11 @@ BROKEN = [
     ("cda-auteur", _set("h:author/h:assignedAuthor/h:id", "extension", ""), "SM:1151-1157"),
     ("cda-auteur-specialite", _set("h:author/h:assignedAuthor/h:code", "code", "G15_99/ZZ"), "SM:1164-1173"),
     ("cda-gardien", _set("h:custodian//h:representedCustodianOrganization/h:id", "root", "1.2.3"), "SM:2531-2568"),
-    ("cda-cadre-exercice", _set("h:documentationOf//h:standardIndustryClassCode", "code", "NULLE_PART"),
-     "SM:5524-5539"),
+    (
+        "cda-cadre-exercice",
+        _set("h:documentationOf//h:standardIndustryClassCode", "code", "NULLE_PART"),
+        "SM:5524-5539",
+    ),
     ("cda-secteur", _set("h:componentOf//h:healthCareFacility/h:code", "code", "SA99"), "SM:7186-7237"),
     ("cda-realm", _set("h:realmCode", "code", "BE"), "SM:25-26"),
     ("cda-xsd", _drop("h:recordTarget"), "CDA_extended.xsd"),
@@ -155,13 +301,22 @@ def test_structured_documents_are_checked_too(reference_path, terminology):
     assert "cda-secteur" in {f.code for f in inspect_cda(data, terminology, reference_path, max_bytes=MAX).findings}
 
 
-@pytest.mark.parametrize("payload,code", [
-    (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
-     b'<ClinicalDocument xmlns="urn:hl7-org:v3">&b;</ClinicalDocument>', "xml-dtd-interdit"),
-    (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-     b'<ClinicalDocument xmlns="urn:hl7-org:v3">&x;</ClinicalDocument>', "xml-dtd-interdit"),
-    (b"<ClinicalDocument xmlns='urn:hl7-org:v3'><unclosed></ClinicalDocument>", "xml-mal-forme"),
-])
+@pytest.mark.parametrize(
+    "payload,code",
+    [
+        (
+            b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
+            b'<ClinicalDocument xmlns="urn:hl7-org:v3">&b;</ClinicalDocument>',
+            "xml-dtd-interdit",
+        ),
+        (
+            b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+            b'<ClinicalDocument xmlns="urn:hl7-org:v3">&x;</ClinicalDocument>',
+            "xml-dtd-interdit",
+        ),
+        (b"<ClinicalDocument xmlns='urn:hl7-org:v3'><unclosed></ClinicalDocument>", "xml-mal-forme"),
+    ],
+)
 def test_hostile_xml_is_refused_before_reading(reference_path, terminology, payload, code):
     with pytest.raises(MalformedRequest) as refused:
         inspect_cda(payload, terminology, reference_path, max_bytes=MAX)
@@ -173,13 +328,16 @@ def test_a_document_that_is_not_a_cda(reference_path, terminology):
     assert [f.code for f in report.findings] == ["cda-racine"]
 
 
-SCHEMATRONS = {"BIO-CR-BIO_2024.01_CR-2nde-intention-PDF.xml": "CI-SIS_BIO-CR-BIO_2024.01.sch",
-               "BIO-CR-BIO_2024.01_TSH_1.xml": "CI-SIS_BIO-CR-BIO_2024.01.sch",
-               "IMG_CR_IMG_2024.01.xml": "CI-SIS_IMG-CR-IMG_2024.01.sch",
-               "IMG-DA-IMG_2024.01_TEP_Thorax.xml": "CI-SIS_IMG-DA-IMG_2024.01.sch",
-               "IPS-FR_2024.01.xml": "CI-SIS_IPS-FR_2024.01.sch", "LDL-SES_2022.01.xml": "CI-SIS_LDL-SES_2022.01.sch",
-               "VAC-NOTE_2023.01.xml": "CI-SIS_VAC-NOTE_2023.01.sch",
-               "eP-MED-DM_2024.01_PosoStruct.xml": "CI-SIS_EP-MED-DM_2024.01.sch"}
+SCHEMATRONS = {
+    "BIO-CR-BIO_2024.01_CR-2nde-intention-PDF.xml": "CI-SIS_BIO-CR-BIO_2024.01.sch",
+    "BIO-CR-BIO_2024.01_TSH_1.xml": "CI-SIS_BIO-CR-BIO_2024.01.sch",
+    "IMG_CR_IMG_2024.01.xml": "CI-SIS_IMG-CR-IMG_2024.01.sch",
+    "IMG-DA-IMG_2024.01_TEP_Thorax.xml": "CI-SIS_IMG-DA-IMG_2024.01.sch",
+    "IPS-FR_2024.01.xml": "CI-SIS_IPS-FR_2024.01.sch",
+    "LDL-SES_2022.01.xml": "CI-SIS_LDL-SES_2022.01.sch",
+    "VAC-NOTE_2023.01.xml": "CI-SIS_VAC-NOTE_2023.01.sch",
+    "eP-MED-DM_2024.01_PosoStruct.xml": "CI-SIS_EP-MED-DM_2024.01.sch",
+}
 
 
 @pytest.mark.parametrize("name,expected", sorted(SCHEMATRONS.items()))
@@ -199,61 +357,89 @@ def test_structured_examples_pass_their_volet_schematron(reference_path, termino
 def test_volet_schematron_failures_are_reported(reference_path, terminology):
     directory = reference_path / "cisis" / "schematrons"
     # the LDL-SES volet requires its "statut du document" section (CI-SIS_LDL-SES_2022.01.sch:55-60)
-    data = _mutated(reference_path, _drop("//h:component[h:section/h:templateId/@root='1.2.250.1.213.1.1.2.35.1']"),
-                    "LDL-SES_2022.01.xml")
+    data = _mutated(
+        reference_path,
+        _drop("//h:component[h:section/h:templateId/@root='1.2.250.1.213.1.1.2.35.1']"),
+        "LDL-SES_2022.01.xml",
+    )
     report = inspect_cda(data, terminology, reference_path, max_bytes=MAX, schematrons=directory)
     [failure] = [f for f in report.findings if f.severity == "error"]
     assert failure.code == "schematron" and "1.2.250.1.213.1.1.2.35.1" in failure.message
     assert failure.source.startswith("CI-SIS_LDL-SES_2022.01.sch:")
     # the catalogue document claims the VSM volet but is not a synthèse: the volet says so
-    catalogue = inspect_cda(_example(reference_path, "01_Modèles_contenus_CDA.xml"), terminology, reference_path,
-                            max_bytes=MAX, schematrons=directory)
+    catalogue = inspect_cda(
+        _example(reference_path, "01_Modèles_contenus_CDA.xml"),
+        terminology,
+        reference_path,
+        max_bytes=MAX,
+        schematrons=directory,
+    )
     assert any("SYNTH" in f.message for f in catalogue.findings if f.code == "schematron")
 
 
 def test_incomplete_pack_and_n1_documents(reference_path, terminology):
     directory = reference_path / "cisis" / "schematrons"
-    cnam = inspect_cda(_example(reference_path, "CNAM-HR_2021.01.xml"), terminology, reference_path, max_bytes=MAX,
-                       schematrons=directory)
+    cnam = inspect_cda(
+        _example(reference_path, "CNAM-HR_2021.01.xml"),
+        terminology,
+        reference_path,
+        max_bytes=MAX,
+        schematrons=directory,
+    )
     assert cnam.valid and {f.code for f in cnam.findings} == {"schematron-incomplet"}
-    n1 = inspect_cda(_example(reference_path, "DOC_NON_STRUCTURE_CDA-R2-N1.xml"), terminology, reference_path,
-                     max_bytes=MAX, schematrons=directory)
+    n1 = inspect_cda(
+        _example(reference_path, "DOC_NON_STRUCTURE_CDA-R2-N1.xml"),
+        terminology,
+        reference_path,
+        max_bytes=MAX,
+        schematrons=directory,
+    )
     assert n1.findings == []  # SM:23-24: an N1 body is a PDF, no volet schematron applies
 
 
-@pytest.mark.parametrize("name,format_code,class_code", [
-    ("LDL-SES_2022.01.xml", "urn:asip:ci-sis:ldl-ses:2017", "10"),
-    ("BIO-CR-BIO_2024.01_TSH_1.xml", "urn:ihe:lab:xd-lab:2008", "10"),
-    ("VAC-NOTE_2023.01.xml", "urn:asip:ci-sis:vac-note:2021", "52"),
-    ("DOC_NON_STRUCTURE_CDA-R2-N1.xml", FORMAT_N1_PDF, "10"),
-    ("VSM_1.4_2022.01.xml", "urn:asip:ci-sis:vsm:2012", "11"),
-])
-def test_format_and_class_codes_derive_from_the_ans_concept_maps(reference_path, terminology, name, format_code,
-                                                                 class_code):
+@pytest.mark.parametrize(
+    "name,format_code,class_code",
+    [
+        ("LDL-SES_2022.01.xml", "urn:asip:ci-sis:ldl-ses:2017", "10"),
+        ("BIO-CR-BIO_2024.01_TSH_1.xml", "urn:ihe:lab:xd-lab:2008", "10"),
+        ("VAC-NOTE_2023.01.xml", "urn:asip:ci-sis:vac-note:2021", "52"),
+        ("DOC_NON_STRUCTURE_CDA-R2-N1.xml", FORMAT_N1_PDF, "10"),
+        ("VSM_1.4_2022.01.xml", "urn:asip:ci-sis:vsm:2012", "11"),
+    ],
+)
+def test_format_and_class_codes_derive_from_the_ans_concept_maps(
+    reference_path, terminology, name, format_code, class_code
+):
     """formatCode from the volet templateId (ASS_A11), classCode from the typeCode (ASS_X04)."""
     from maison.partage.dmp.codes import TYPE_CLASS, VOLET_FORMAT
 
-    report = inspect_cda(_example(reference_path, name), terminology, reference_path, max_bytes=MAX,
-                         volet_formats=VOLET_FORMAT)
+    report = inspect_cda(
+        _example(reference_path, name), terminology, reference_path, max_bytes=MAX, volet_formats=VOLET_FORMAT
+    )
     assert report.format_code == format_code
     assert TYPE_CLASS[report.header.type_code.code] == class_code
 
 
-@pytest.mark.parametrize("path,attribute,value", [
-    ("h:effectiveTime", "value", "20210401134745+9999"),  # an offset beyond a day
-    ("h:effectiveTime", "value", "2021040113474²"),  # a digit str.isdigit() accepts and int() refuses
-    ("h:versionNumber", "value", "²"),
-    ("h:effectiveTime", "value", "20211341"),  # month 13
-])
+@pytest.mark.parametrize(
+    "path,attribute,value",
+    [
+        ("h:effectiveTime", "value", "20210401134745+9999"),  # an offset beyond a day
+        ("h:effectiveTime", "value", "2021040113474²"),  # a digit str.isdigit() accepts and int() refuses
+        ("h:versionNumber", "value", "²"),
+        ("h:effectiveTime", "value", "20211341"),  # month 13
+    ],
+)
 def test_hostile_dates_and_versions_are_findings_not_crashes(reference_path, terminology, path, attribute, value):
-    report = inspect_cda(_mutated(reference_path, _set(path, attribute, value)), terminology, reference_path,
-                         max_bytes=MAX)
+    report = inspect_cda(
+        _mutated(reference_path, _set(path, attribute, value)), terminology, reference_path, max_bytes=MAX
+    )
     assert {"cda-date", "cda-version"} & {f.code for f in report.findings}
 
 
 def test_a_latin1_document_gets_its_volet_schematron(reference_path, terminology):
     root = etree.fromstring(_example(reference_path, "LDL-SES_2022.01.xml"))
     data = etree.tostring(root, xml_declaration=True, encoding="ISO-8859-1")
-    report = inspect_cda(data, terminology, reference_path, max_bytes=MAX,
-                         schematrons=reference_path / "cisis" / "schematrons")
+    report = inspect_cda(
+        data, terminology, reference_path, max_bytes=MAX, schematrons=reference_path / "cisis" / "schematrons"
+    )
     assert report.valid and report.header.patient.birth_family == "PAT-TROIS"

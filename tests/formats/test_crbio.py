@@ -44,13 +44,29 @@ from maison.formats.svs import read_value_set
 NS = {"h": "urn:hl7-org:v3", "xsi": "http://www.w3.org/2001/XMLSchema-instance"}
 MAX = 50_000_000
 LAB = Address("Rue Frédéric Bastia", "92100", "BOULOGNE-BILLANCOURT", "8")
-BIOLOGIST = Professional("801234534765", "CAMPARINI", "Marcel",
-                         Code("G15_10/SM03", SYS_SPECIALTY, "Médecin - Biologie médicale (SM)"), "1120459876",
-                         "Laboratoire des charmes", LAB, "tel:0174589607", LAB, "tel:0174589600")
-PRESCRIBER = Professional("810002422979", "CHARLES", "Pascal",
-                          Code("G15_10/SM41", SYS_SPECIALTY, "Médecin - Pneumologie (SM)"), "1120452948", "Cabinet")
-PATIENT = PatientIdentity("279035121518989", OID_INS_NIR_TEST, "PAT-TROIS", "DOMINIQUE MARIE-LOUISE", "F",
-                          "1979-03-28", "51215")
+BIOLOGIST = Professional(
+    "801234534765",
+    "CAMPARINI",
+    "Marcel",
+    Code("G15_10/SM03", SYS_SPECIALTY, "Médecin - Biologie médicale (SM)"),
+    "1120459876",
+    "Laboratoire des charmes",
+    LAB,
+    "tel:0174589607",
+    LAB,
+    "tel:0174589600",
+)
+PRESCRIBER = Professional(
+    "810002422979",
+    "CHARLES",
+    "Pascal",
+    Code("G15_10/SM41", SYS_SPECIALTY, "Médecin - Pneumologie (SM)"),
+    "1120452948",
+    "Cabinet",
+)
+PATIENT = PatientIdentity(
+    "279035121518989", OID_INS_NIR_TEST, "PAT-TROIS", "DOMINIQUE MARIE-LOUISE", "F", "1979-03-28", "51215"
+)
 
 
 def at(hour: int, minute: int = 0) -> datetime:
@@ -58,28 +74,71 @@ def at(hour: int, minute: int = 0) -> datetime:
 
 
 BIOCHIMIE, HORMONO = Code("18719-5", LOINC, "Biochimie"), Code("18718-7", LOINC, "Protéines, marqueurs, vitamines")
-HEADER = DocumentHeader("1.2.250.1.213.1.1.9.77.1", "1.2.250.1.213.1.1.9.77", 1, TYPE, TYPE.display, at(15),
-                        PATIENT, BIOLOGIST, BIOCHIMIE, at(7, 35), at(15),
-                        Code("AMBULATOIRE", SYS_PRACTICE, "Ambulatoire"),
-                        Code("SA25", SYS_FACILITY, "Laboratoire de biologie médicale"))
+HEADER = DocumentHeader(
+    "1.2.250.1.213.1.1.9.77.1",
+    "1.2.250.1.213.1.1.9.77",
+    1,
+    TYPE,
+    TYPE.display,
+    at(15),
+    PATIENT,
+    BIOLOGIST,
+    BIOCHIMIE,
+    at(7, 35),
+    at(15),
+    Code("AMBULATOIRE", SYS_PRACTICE, "Ambulatoire"),
+    Code("SA25", SYS_FACILITY, "Laboratoire de biologie médicale"),
+)
 BLOOD = Specimen(("1.2.250.1.213.1.1.9.78", "S-42"), Code("BLD", SYS_SPECIMEN_TYPE, "Sang total"), at(7, 35), at(8, 10))
-GLUCOSE = Result(Code("40193-5", LOINC, "Glucose à jeun [Moles/Volume] Sérum/Plasma ; Numérique"),
-                 Quantity("4.89", "mmol/L"), at(7, 35), ReferenceRange("3.89", "6.00"), "N",
-                 method="Glucose oxydase", label="Glycémie à jeun")
-TSH = Result(Code("3016-3", LOINC, "Thyréostimuline [Arbitraire/Volume] Sérum/Plasma ; Numérique"),
-             Quantity("1.950", "m[IU]/L"), at(7, 35), ReferenceRange("0.270", "4.200"), "N", method="ECL Modular")
-LIPIDS = Battery(Code("24331-1", LOINC, "Bilan lipidique"), (
-    Result(Code("2093-3", LOINC, "Cholestérol [Masse/Volume] Sérum/Plasma ; Numérique"), Quantity("2.41", "g/L"),
-           at(7, 35), ReferenceRange(high="2.00"), "H"),
-    Result(Code("2085-9", LOINC, "Cholestérol HDL [Masse/Volume] Sérum/Plasma ; Numérique"), Quantity("0.52", "g/L"),
-           at(7, 35), ReferenceRange(low="0.40"), "N"),
-))
-SEROLOGY = Result(Code("5196-1", LOINC, "Hépatite B virus Ag HBs [Présence] Sérum ; Qualitatif"),
-                  Code("260385009", "2.16.840.1.113883.6.96", "Négatif"), at(7, 35), interpretation="NEG")
-RATIO = Result(Code("6301-6", LOINC, "INR Plasma ; Numérique"), Quantity("1.1", "1"), at(7, 35),
-               ReferenceRange("0.8", "1.2"))
-CHAPTERS = (Chapter(BIOCHIMIE, "BIOCHIMIE", (GLUCOSE, LIPIDS, SEROLOGY), BLOOD),
-            Chapter(HORMONO, "HORMONOLOGIE", (TSH, RATIO)))
+GLUCOSE = Result(
+    Code("40193-5", LOINC, "Glucose à jeun [Moles/Volume] Sérum/Plasma ; Numérique"),
+    Quantity("4.89", "mmol/L"),
+    at(7, 35),
+    ReferenceRange("3.89", "6.00"),
+    "N",
+    method="Glucose oxydase",
+    label="Glycémie à jeun",
+)
+TSH = Result(
+    Code("3016-3", LOINC, "Thyréostimuline [Arbitraire/Volume] Sérum/Plasma ; Numérique"),
+    Quantity("1.950", "m[IU]/L"),
+    at(7, 35),
+    ReferenceRange("0.270", "4.200"),
+    "N",
+    method="ECL Modular",
+)
+LIPIDS = Battery(
+    Code("24331-1", LOINC, "Bilan lipidique"),
+    (
+        Result(
+            Code("2093-3", LOINC, "Cholestérol [Masse/Volume] Sérum/Plasma ; Numérique"),
+            Quantity("2.41", "g/L"),
+            at(7, 35),
+            ReferenceRange(high="2.00"),
+            "H",
+        ),
+        Result(
+            Code("2085-9", LOINC, "Cholestérol HDL [Masse/Volume] Sérum/Plasma ; Numérique"),
+            Quantity("0.52", "g/L"),
+            at(7, 35),
+            ReferenceRange(low="0.40"),
+            "N",
+        ),
+    ),
+)
+SEROLOGY = Result(
+    Code("5196-1", LOINC, "Hépatite B virus Ag HBs [Présence] Sérum ; Qualitatif"),
+    Code("260385009", "2.16.840.1.113883.6.96", "Négatif"),
+    at(7, 35),
+    interpretation="NEG",
+)
+RATIO = Result(
+    Code("6301-6", LOINC, "INR Plasma ; Numérique"), Quantity("1.1", "1"), at(7, 35), ReferenceRange("0.8", "1.2")
+)
+CHAPTERS = (
+    Chapter(BIOCHIMIE, "BIOCHIMIE", (GLUCOSE, LIPIDS, SEROLOGY), BLOOD),
+    Chapter(HORMONO, "HORMONOLOGIE", (TSH, RATIO)),
+)
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +148,14 @@ def terminology(reference_path: Path) -> Terminology:
 
 @pytest.fixture(scope="module")
 def document(reference_path: Path) -> bytes:
-    return crbio_n3(HEADER, CHAPTERS, reference_path=reference_path, prescriber=PRESCRIBER, prescribed=at(6),
-                    order=("1.2.250.1.213.1.1.9", "2014123456789"))
+    return crbio_n3(
+        HEADER,
+        CHAPTERS,
+        reference_path=reference_path,
+        prescriber=PRESCRIBER,
+        prescribed=at(6),
+        order=("1.2.250.1.213.1.1.9", "2014123456789"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +163,14 @@ def report(document, terminology, reference_path):
     """XSD + CI-SIS header rules (rules.py) + the volet schematron, as the DMP runs them."""
     from maison.partage.dmp.codes import VOLET_FORMAT
 
-    return inspect_cda(document, terminology, reference_path, max_bytes=MAX, volet_formats=VOLET_FORMAT,
-                       schematrons=reference_path / "cisis" / "schematrons")
+    return inspect_cda(
+        document,
+        terminology,
+        reference_path,
+        max_bytes=MAX,
+        volet_formats=VOLET_FORMAT,
+        schematrons=reference_path / "cisis" / "schematrons",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -116,9 +187,13 @@ def test_valid_against_xsd_header_rules_and_the_cr_bio_2024_schematron(report, r
 
 # The schematrons the official CR-BIO examples name in their <?oxygen SCHSchema?> instructions
 # (ExemplesCDA/BIO-CR-BIO_2024.01_Glycémie_mole.xml:3-8), beyond the volet's own.
-PROFILES = ["profils/IHE.sch", "profils/CI-SIS_ModelesDeContenusCDA.sch", "profils/CI-SIS_Modeles_ANS.sch",
-            "profils/terminologies/schematron/terminologie.sch",
-            "profils/structurationMinimale/ASIP-STRUCT-MIN-StrucMin.sch"]
+PROFILES = [
+    "profils/IHE.sch",
+    "profils/CI-SIS_ModelesDeContenusCDA.sch",
+    "profils/CI-SIS_Modeles_ANS.sch",
+    "profils/terminologies/schematron/terminologie.sch",
+    "profils/structurationMinimale/ASIP-STRUCT-MIN-StrucMin.sch",
+]
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -130,11 +205,18 @@ def test_passes_the_profiles_the_official_examples_name(document, reference_path
 def test_header_reads_back_as_the_registry_indexes_it(report):
     h = report.header
     assert (h.level, h.type_code.code, h.type_code.display, h.title) == (
-        "N3", "11502-2", "CR d'examens biologiques", "Compte rendu d'examens biologiques")
+        "N3",
+        "11502-2",
+        "CR d'examens biologiques",
+        "Compte rendu d'examens biologiques",
+    )
     assert h.volet_templates == ("1.3.6.1.4.1.19376.1.3.3", "1.2.250.1.213.1.1.1.55")
     assert (h.patient.ins.root, h.patient.ins.extension) == (OID_INS_NIR_TEST, "279035121518989")
-    assert (h.patient.birth_family, h.patient.birth_given_first, h.patient.birthplace_cog) == ("PAT-TROIS", "DOMINIQUE",
-                                                                                              "51215")
+    assert (h.patient.birth_family, h.patient.birth_given_first, h.patient.birthplace_cog) == (
+        "PAT-TROIS",
+        "DOMINIQUE",
+        "51215",
+    )
     assert h.authors[0].idnatps == "801234534765" and h.authors[0].code.code == "G15_10/SM03"
     assert (h.custodian.extension, h.custodian_name) == ("1120459876", "Laboratoire des charmes")
     assert h.legal_authenticator.idnatps == "801234534765"
@@ -180,8 +262,10 @@ def test_batteries_and_specimen_are_structured_entries(root):
     assert battery.xpath("h:component/h:observation/h:code/@code", namespaces=NS) == ["2093-3", "2085-9"]
     [procedure] = root.xpath("//h:procedure[h:templateId/@root='1.2.250.1.213.1.1.3.77']", namespaces=NS)
     assert procedure.xpath("string(.//h:playingEntity/h:code/@code)", namespaces=NS) == "BLD"
-    assert procedure.xpath("string(.//h:act[h:code/@code='SPRECEIVE']/h:effectiveTime/@value)",
-                           namespaces=NS) == "20240104091000+0100"
+    assert (
+        procedure.xpath("string(.//h:act[h:code/@code='SPRECEIVE']/h:effectiveTime/@value)", namespaces=NS)
+        == "20240104091000+0100"
+    )
 
 
 def test_the_pdf_copy_is_embedded_as_given_and_pairs_with_an_n1(reference_path):
@@ -216,10 +300,14 @@ REFUSED = [
     (_with(GLUCOSE, reference_range=ReferenceRange("6.00", "3.89")), "intervalle de référence inversé"),
     (_with(SEROLOGY, reference_range=ReferenceRange("1", "2")), "ne s'applique qu'à une valeur mesurée"),
     ((Chapter(Code("18719-5", "1.2.3", "Biochimie"), "BIOCHIMIE", (GLUCOSE,)),), "chapitre 1 .*non LOINC"),
-    ((Chapter(BIOCHIMIE, "BIOCHIMIE", (replace(LIPIDS, code=Code("24331-2", LOINC, "Lipides")),)),),
-     "batterie : code LOINC 24331-2"),
-    ((Chapter(BIOCHIMIE, "BIOCHIMIE", (GLUCOSE,), replace(BLOOD, type=Code("SANG", SYS_SPECIMEN_TYPE))),),
-     "hors JDV_HL7_SpecimenType_CISIS"),
+    (
+        (Chapter(BIOCHIMIE, "BIOCHIMIE", (replace(LIPIDS, code=Code("24331-2", LOINC, "Lipides")),)),),
+        "batterie : code LOINC 24331-2",
+    ),
+    (
+        (Chapter(BIOCHIMIE, "BIOCHIMIE", (GLUCOSE,), replace(BLOOD, type=Code("SANG", SYS_SPECIMEN_TYPE))),),
+        "hors JDV_HL7_SpecimenType_CISIS",
+    ),
     ((Chapter(BIOCHIMIE, "BIOCHIMIE", ()),), "aucun résultat"),
     ((), "au moins un chapitre"),
 ]
@@ -232,10 +320,14 @@ def test_what_the_volet_refuses_is_refused_before_writing(reference_path, chapte
 
 
 def test_an_aborted_test_needs_no_value(reference_path, terminology):
-    data = crbio_n3(HEADER, _with(GLUCOSE, value=None, status="aborted", reference_range=None, interpretation=None),
-                    reference_path=reference_path)
-    report = inspect_cda(data, terminology, reference_path, max_bytes=MAX,
-                         schematrons=reference_path / "cisis" / "schematrons")
+    data = crbio_n3(
+        HEADER,
+        _with(GLUCOSE, value=None, status="aborted", reference_range=None, interpretation=None),
+        reference_path=reference_path,
+    )
+    report = inspect_cda(
+        data, terminology, reference_path, max_bytes=MAX, schematrons=reference_path / "cisis" / "schematrons"
+    )
     assert report.valid, report.findings
     assert _narrative_row(report.root, "#res-1-1")[1] == "non réalisé"
 

@@ -24,7 +24,8 @@ def test_any_name_gives_one_well_formed_ascii_header(name):
 
 def test_names_and_types():
     assert content_disposition("Compte rendu été.pdf") == (
-        "attachment; filename=\"Compte rendu ete.pdf\"; filename*=UTF-8''Compte%20rendu%20%C3%A9t%C3%A9.pdf")
+        "attachment; filename=\"Compte rendu ete.pdf\"; filename*=UTF-8''Compte%20rendu%20%C3%A9t%C3%A9.pdf"
+    )
     assert content_disposition("").startswith('attachment; filename="piece-jointe"')
     assert safe_type("application/PDF; name=x") == "application/pdf"
     assert safe_type("text/html") == safe_type("image/svg+xml") == safe_type("text/xml") == "application/octet-stream"

@@ -13,18 +13,49 @@ def known(reference_path: Path) -> frozenset[str]:
     return cisis_units(reference_path)
 
 
-@pytest.mark.parametrize("unit", ["mmol/L", "m[IU]/L", "10*9/L", "10*-3", "10^3", "/uL", "kg.m/s2", "m-2", "%", "Cel",
-                                  "mm[Hg]", "{ratio}", "/100{cells}", "g/(8.h){shift}", "mL/min/{1.73_m2}", "[pH]"])
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "mmol/L",
+        "m[IU]/L",
+        "10*9/L",
+        "10*-3",
+        "10^3",
+        "/uL",
+        "kg.m/s2",
+        "m-2",
+        "%",
+        "Cel",
+        "mm[Hg]",
+        "{ratio}",
+        "/100{cells}",
+        "g/(8.h){shift}",
+        "mL/min/{1.73_m2}",
+        "[pH]",
+    ],
+)
 def test_grammar_accepts_unit_terms(unit):
     assert syntax_error(unit) is None
 
 
-@pytest.mark.parametrize("unit,reason", [
-    ("", "vide"), ("m/", "n'est suivi d'aucun terme"), ("mmol//L", "n'est suivi d'aucun terme"),
-    ("10+3/L", "10*n"), ("mL/12h", "12.h"), ("µg/L", "le micro s'écrit « u »"), ("mg /L", "interdit"),
-    ("(m", "parenthèse non fermée"), ("[IU/L", "crochet non fermé"), ("{cells/uL", "accolade non fermée"),
-    ("m+", "signe d'exposant sans chiffre"), (".m", "unité attendue"), ("m)", "inattendu"),
-])
+@pytest.mark.parametrize(
+    "unit,reason",
+    [
+        ("", "vide"),
+        ("m/", "n'est suivi d'aucun terme"),
+        ("mmol//L", "n'est suivi d'aucun terme"),
+        ("10+3/L", "10*n"),
+        ("mL/12h", "12.h"),
+        ("µg/L", "le micro s'écrit « u »"),
+        ("mg /L", "interdit"),
+        ("(m", "parenthèse non fermée"),
+        ("[IU/L", "crochet non fermé"),
+        ("{cells/uL", "accolade non fermée"),
+        ("m+", "signe d'exposant sans chiffre"),
+        (".m", "unité attendue"),
+        ("m)", "inattendu"),
+    ],
+)
 def test_grammar_refuses_with_the_reason(unit, reason):
     assert reason in syntax_error(unit)
 

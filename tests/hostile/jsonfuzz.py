@@ -35,22 +35,75 @@ class Raw:
 
 
 HOSTILE: tuple[object, ...] = (
-    None, True, False, 0, -1, 1.5, Raw("1e400"), Raw("-1e400"), Raw(str(2**70)), Raw(str(2**64 - 1)),
-    Raw(str(2**63)), Raw(str(-(2**63) - 1)), "", "x", Raw('"\\ud800"'), Raw('"\\udc00x"'), "\u0000", "²٣",
-    "9" * 40, [], {}, [None], [[]], [""], [{}], {"": None},
-    Raw("[" * DEEP + "]" * DEEP), Raw('{"a":' * DEEP + "1" + "}" * DEEP),
+    None,
+    True,
+    False,
+    0,
+    -1,
+    1.5,
+    Raw("1e400"),
+    Raw("-1e400"),
+    Raw(str(2**70)),
+    Raw(str(2**64 - 1)),
+    Raw(str(2**63)),
+    Raw(str(-(2**63) - 1)),
+    "",
+    "x",
+    Raw('"\\ud800"'),
+    Raw('"\\udc00x"'),
+    "\u0000",
+    "²٣",
+    "9" * 40,
+    [],
+    {},
+    [None],
+    [[]],
+    [""],
+    [{}],
+    {"": None},
+    Raw("[" * DEEP + "]" * DEEP),
+    Raw('{"a":' * DEEP + "1" + "}" * DEEP),
     Raw('{"a":1,"a":[],"a":{}}'),
 )
 # at a path a reader named: one of each JSON type, the numbers no column holds, and the strings
 # that broke readers before
-POINTED: tuple[object, ...] = (None, True, 1.5, Raw(str(2**64 - 1)), Raw("1e400"), "", Raw('"\\ud800"'), "²٣",
-                               [], {}, [None], [[]], [""], Raw("[" * DEEP + "]" * DEEP))
+POINTED: tuple[object, ...] = (
+    None,
+    True,
+    1.5,
+    Raw(str(2**64 - 1)),
+    Raw("1e400"),
+    "",
+    Raw('"\\ud800"'),
+    "²٣",
+    [],
+    {},
+    [None],
+    [[]],
+    [""],
+    Raw("[" * DEEP + "]" * DEEP),
+)
 PLAUSIBLE: tuple[object, ...] = ("x", {}, [{}], 1)
 TOP_LEVEL = (b"", b"not json", b"\xff\xfe", b"{", b'{"a":1,"a":2}')
 
 
-QUERY_VALUES = ("%C2%B2", "%D9%A3%D9%A3", "%EF%BC%91", str(2**64), "-1", "1e400", "%00", "%ED%A0%80", "%FF",
-                "a" * 10_000, "", "ge%C2%B2%C2%B2%C2%B2%C2%B2", "urn:oid:1.2|%C2%B2", "%7C%7C%7C", "eq2026-13-45")
+QUERY_VALUES = (
+    "%C2%B2",
+    "%D9%A3%D9%A3",
+    "%EF%BC%91",
+    str(2**64),
+    "-1",
+    "1e400",
+    "%00",
+    "%ED%A0%80",
+    "%FF",
+    "a" * 10_000,
+    "",
+    "ge%C2%B2%C2%B2%C2%B2%C2%B2",
+    "urn:oid:1.2|%C2%B2",
+    "%7C%7C%7C",
+    "eq2026-13-45",
+)
 JSON_TYPES = ("application/json", "application/fhir+json", "application/json-patch+json")
 
 
@@ -169,8 +222,9 @@ class Fuzzer:
             try:
                 answer = client.request(op.method, op.path, content=content, headers=headers)
             except httpx.TransportError as exc:  # the server dropped this request: as bad as a 500
-                answer = httpx.Response(599, text=f"{type(exc).__name__}: {exc}",
-                                        request=httpx.Request(op.method, op.path))
+                answer = httpx.Response(
+                    599, text=f"{type(exc).__name__}: {exc}", request=httpx.Request(op.method, op.path)
+                )
         self.check(op, credential, body, answer)
         return answer
 
@@ -237,21 +291,38 @@ class Fuzzer:
                     answer = httpx.Response(599, text=str(exc), request=httpx.Request(op.method, op.path))
             self.check(op, credential, query, answer)
 
-    def _types(self, client: httpx.Client, op: Operation, credential: str,
-               queue: list[tuple[object, list[str | int]]], seen: set[str]) -> list[str]:
+    def _types(
+        self,
+        client: httpx.Client,
+        op: Operation,
+        credential: str,
+        queue: list[tuple[object, list[str | int]]],
+        seen: set[str],
+    ) -> list[str]:
         """The resource types this operation reads: those answered otherwise than an unknown one."""
         unknown = _signature(self.send(client, op, credential, '{"resourceType":"Zzz"}'))
-        return [t for t in self.resource_types
-                if _signature(self._learn(client, op, credential, {"resourceType": t}, queue, seen)) != unknown]
+        return [
+            t
+            for t in self.resource_types
+            if _signature(self._learn(client, op, credential, {"resourceType": t}, queue, seen)) != unknown
+        ]
 
-    def _learn(self, client: httpx.Client, op: Operation, credential: str, body: object,
-               queue: list[tuple[object, list[str | int]]], seen: set[str]) -> httpx.Response:
+    def _learn(
+        self,
+        client: httpx.Client,
+        op: Operation,
+        credential: str,
+        body: object,
+        queue: list[tuple[object, list[str | int]]],
+        seen: set[str],
+    ) -> httpx.Response:
         answer = self.send(client, op, credential, dumps(body))
         if answer.status_code != 400 or "fhir+json" not in answer.headers.get("content-type", ""):
             return answer
         for issue in answer.json().get("issue", []):
-            named = re.findall(r"\b[A-Z][A-Za-z]+(?:\.[A-Za-z_$][A-Za-z0-9_\-]*(?:\[\d+\])*)+",
-                               issue.get("diagnostics", ""))
+            named = re.findall(
+                r"\b[A-Z][A-Za-z]+(?:\.[A-Za-z_$][A-Za-z0-9_\-]*(?:\[\d+\])*)+", issue.get("diagnostics", "")
+            )
             for expression in [*(issue.get("expression") or []), *named]:
                 path = _segments(expression)
                 if path is not None and expression not in seen and len(seen) < 40:
@@ -274,8 +345,11 @@ def proper_error(path: str, answer: httpx.Response) -> bool:
     if answer.status_code < 400:
         return True
     kind = answer.headers.get("content-type", "")
-    if path.startswith("/psc/") and ("/openid-connect/auth" in path or path.endswith("/logout")) \
-            and kind.startswith("text/html"):
+    if (
+        path.startswith("/psc/")
+        and ("/openid-connect/auth" in path or path.endswith("/logout"))
+        and kind.startswith("text/html")
+    ):
         return True
     if path.startswith("/insi/lps") and answer.request.method == "POST":
         return "xml" in kind and b"Fault" in answer.content

@@ -37,10 +37,15 @@ def test_no_digit_test_on_text_without_isascii():
 
 def test_unicode_digits_in_parameters_are_refused_over_http(house, live):
     creds = credentials(house, live)
-    for caller, path in (("professionnel", "/annuaire/Practitioner?_count=%C2%B2"),
-                         ("hospitalier", "/fhir/Patient?_count=%C2%B2&family=X")):
+    for caller, path in (
+        ("professionnel", "/annuaire/Practitioner?_count=%C2%B2"),
+        ("hospitalier", "/fhir/Patient?_count=%C2%B2&family=X"),
+    ):
         answer = httpx.get(f"{live.url}{path}", headers=creds[caller])
         assert answer.status_code < 500 and answer.json()["resourceType"] in ("OperationOutcome", "Bundle"), path
-    refused = httpx.put(f"{live.url}/dmp/espace/preferences", content=orjson.dumps({"medecinTraitant": "٣٣٣"}),
-                        headers={**creds["patient"], "Content-Type": "application/json"})
+    refused = httpx.put(
+        f"{live.url}/dmp/espace/preferences",
+        content=orjson.dumps({"medecinTraitant": "٣٣٣"}),
+        headers={**creds["patient"], "Content-Type": "application/json"},
+    )
     assert refused.status_code == 400, refused.text

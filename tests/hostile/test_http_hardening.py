@@ -52,7 +52,7 @@ def _closed_within(sock: socket.socket, seconds: float, drip: bytes = b"") -> fl
     for i in range(int(seconds / 0.3) + 1):
         try:
             if drip:
-                sock.sendall(drip[i % len(drip):i % len(drip) + 1])
+                sock.sendall(drip[i % len(drip) : i % len(drip) + 1])
             if sock.recv(4096) == b"":
                 return time.monotonic() - started
         except TimeoutError:
@@ -100,8 +100,12 @@ def test_an_oversized_request_head_is_refused(house):
 
 def test_every_answer_says_nosniff_and_names_no_server(house):
     with served(house.app()) as port:
-        for path in ("/", "/nexiste-pas", "/fhir/Patient",
-                     "/psc/auth/realms/esante-wallet/.well-known/openid-configuration"):
+        for path in (
+            "/",
+            "/nexiste-pas",
+            "/fhir/Patient",
+            "/psc/auth/realms/esante-wallet/.well-known/openid-configuration",
+        ):
             answer = httpx.get(f"http://127.0.0.1:{port}{path}")
             assert answer.headers.get("x-content-type-options") == "nosniff", path
             assert "server" not in answer.headers, path
@@ -118,8 +122,9 @@ def tls(tmp_path: Path):
 def test_over_tls_hsts_and_aead_suites_only(house, tls):
     authority, issued = tls
     with served(house.app(), pki.server_context(issued.cert, issued.key, None)) as port:
-        answer = httpx.get(f"https://127.0.0.1:{port}/",
-                           verify=ssl.create_default_context(cafile=str(authority.cert_path)))
+        answer = httpx.get(
+            f"https://127.0.0.1:{port}/", verify=ssl.create_default_context(cafile=str(authority.cert_path))
+        )
         assert answer.status_code == 200
         assert answer.headers["strict-transport-security"] == HSTS.decode()
         assert "server" not in answer.headers
@@ -138,8 +143,10 @@ def test_every_mssante_tls_context_offers_aead_suites_only(tmp_path):
     authority = mss_pki.Authority(tmp_path / "mss")
     issued = authority.issue("op", ["op.fr"], "OP")
     ca = authority.cert_path
-    contexts = {"serveur": mss_pki.server_context(issued, ca, require_client=True),
-                "client": mss_pki.client_context(ca, issued)}
+    contexts = {
+        "serveur": mss_pki.server_context(issued, ca, require_client=True),
+        "client": mss_pki.client_context(ca, issued),
+    }
     from maison.partage.mss.smtp import tls_contexts
 
     class Runtime:
@@ -173,8 +180,10 @@ def test_the_configured_public_url_is_the_origin(settings, db):
     house = House.open(settings.with_overrides(public_url="https://maison.example.fr"), migrate=False)
     try:
         with LiveServer(house.app()) as live:
-            config = httpx.get(f"{live.url}/psc/auth/realms/esante-wallet/.well-known/openid-configuration",
-                               headers={"Host": "evil.example"}).json()
+            config = httpx.get(
+                f"{live.url}/psc/auth/realms/esante-wallet/.well-known/openid-configuration",
+                headers={"Host": "evil.example"},
+            ).json()
             assert config["issuer"] == "https://maison.example.fr/psc/auth/realms/esante-wallet"
             answer = httpx.get(f"{live.url}/")
             assert answer.headers["strict-transport-security"] == HSTS.decode()  # TLS at the public front

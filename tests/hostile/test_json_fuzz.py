@@ -32,17 +32,21 @@ def operations(app, methods: tuple[str, ...] = ("post", "put", "patch")) -> list
             for method in ctx.methods or ():
                 packages[(method.lower(), ctx.path_format)] = Path(module.__file__).parent
     spec = app.openapi()
-    return [Operation(method.upper(), example_path(path, op.get("parameters", [])), packages.get((method, path)))
-            for path, ops in spec["paths"].items() for method, op in ops.items()
-            if method in methods]
+    return [
+        Operation(method.upper(), example_path(path, op.get("parameters", [])), packages.get((method, path)))
+        for path, ops in spec["paths"].items()
+        for method, op in ops.items()
+        if method in methods
+    ]
 
 
 def _callers(client: httpx.Client, op: Operation, creds: dict[str, dict[str, str]]) -> list[str]:
     """The credentials this operation does not turn away before reading the body (at most two)."""
     passing = []
     for name, headers in creds.items():
-        status = client.request(op.method, op.path, content=b"{}",
-                                headers={**headers, "Content-Type": "application/json"}).status_code
+        status = client.request(
+            op.method, op.path, content=b"{}", headers={**headers, "Content-Type": "application/json"}
+        ).status_code
         if status not in (401, 403):
             passing.append(name)
     return passing[:2] or ["aucun"]
@@ -68,8 +72,9 @@ def test_no_json_body_makes_a_server_error(house, live, database_url):
     firsts = {}
     for f in fuzzer.findings:
         firsts.setdefault((f.operation, f.status, f.body[:40]), f)
-    report = "\n".join(f"{f.operation} [{f.credential}] {f.status}: {f.body[:150]!r} → {f.answer[:200]}"
-                       for f in firsts.values())
+    report = "\n".join(
+        f"{f.operation} [{f.credential}] {f.status}: {f.body[:150]!r} → {f.answer[:200]}" for f in firsts.values()
+    )
     if os.environ.get("MAISON_FUZZ_REPORT"):  # the whole list, for whoever fixes them
         Path(os.environ["MAISON_FUZZ_REPORT"]).write_text(report)
     assert not fuzzer.findings, f"{len(fuzzer.findings)} bad answers:\n{report}"
@@ -94,6 +99,7 @@ def test_no_query_string_makes_a_server_error(house, live, database_url):
                 fuzzer.run_query(client, op, caller, time.monotonic() + max(share, 0.2))
     elapsed = time.monotonic() - started
     print(f"{fuzzer.sent} query strings over {len(ops)} operations in {elapsed:.1f} s")
-    report = "\n".join(f"{f.operation}?{f.body[:100]} [{f.credential}] {f.status}: {f.answer[:200]}"
-                       for f in fuzzer.findings[:30])
+    report = "\n".join(
+        f"{f.operation}?{f.body[:100]} [{f.credential}] {f.status}: {f.answer[:200]}" for f in fuzzer.findings[:30]
+    )
     assert not fuzzer.findings, f"{len(fuzzer.findings)} bad answers:\n{report}"

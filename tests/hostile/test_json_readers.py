@@ -20,38 +20,102 @@ PARAMS = [{"name": n, "valueString": "x"} for n in ("nom", "prenom", "dateNaissa
 CASES = [  # (caller, path, body, FHIRPath the answer names)
     ("hospitalier", "/fhir/Patient", {"resourceType": "Patient", "identifier": 1}, "Patient.identifier"),
     ("hospitalier", "/fhir/Patient", {"resourceType": "Patient", "identifier": [1]}, "Patient.identifier[0]"),
-    ("hospitalier", "/fhir/Patient", {"resourceType": "Patient", "identifier": [{"type": []}]},
-     "Patient.identifier[0].type"),
-    ("hospitalier", "/fhir/Patient", {"resourceType": "Patient", "identifier": [PI], "name": [
-        {"use": "official", "family": ["X"]}]}, "Patient.name[0].family"),
-    ("hospitalier", "/fhir/Patient", {"resourceType": "Patient", "identifier": [PI], "name": [
-        {"use": "official", "given": [1]}]}, "Patient.name[0].given[0]"),
-    ("hospitalier", "/fhir/Patient", {"resourceType": "Patient", "identifier": [PI], "name": [
-        {"use": "official", "family": "X"}], "birthDate": 19770121}, "Patient.birthDate"),
-    ("professionnel", "/dmp/Consent", {"resourceType": "Consent", "patient": {"identifier": 1}},
-     "Consent.patient.identifier"),
-    ("professionnel", "/dmp/Consent", {"resourceType": "Consent", "patient": {"identifier": {**INS, "value": []}}},
-     "Consent.patient.identifier.value"),
-    ("professionnel", "/dmp/Consent", {"resourceType": "Consent", "patient": {"identifier": INS},
-                                     "provision": {"provision": [{"action": 1}]}},
-                                     "Consent.provision.provision[0].action"),
-    ("professionnel", "/dmp/Consent", {"resourceType": "Consent", "patient": {"identifier": INS},
-                                     "extension": [{"url": "x", "valueString": {}}, 2]}, "Consent.extension[1]"),
+    (
+        "hospitalier",
+        "/fhir/Patient",
+        {"resourceType": "Patient", "identifier": [{"type": []}]},
+        "Patient.identifier[0].type",
+    ),
+    (
+        "hospitalier",
+        "/fhir/Patient",
+        {"resourceType": "Patient", "identifier": [PI], "name": [{"use": "official", "family": ["X"]}]},
+        "Patient.name[0].family",
+    ),
+    (
+        "hospitalier",
+        "/fhir/Patient",
+        {"resourceType": "Patient", "identifier": [PI], "name": [{"use": "official", "given": [1]}]},
+        "Patient.name[0].given[0]",
+    ),
+    (
+        "hospitalier",
+        "/fhir/Patient",
+        {
+            "resourceType": "Patient",
+            "identifier": [PI],
+            "name": [{"use": "official", "family": "X"}],
+            "birthDate": 19770121,
+        },
+        "Patient.birthDate",
+    ),
+    (
+        "professionnel",
+        "/dmp/Consent",
+        {"resourceType": "Consent", "patient": {"identifier": 1}},
+        "Consent.patient.identifier",
+    ),
+    (
+        "professionnel",
+        "/dmp/Consent",
+        {"resourceType": "Consent", "patient": {"identifier": {**INS, "value": []}}},
+        "Consent.patient.identifier.value",
+    ),
+    (
+        "professionnel",
+        "/dmp/Consent",
+        {"resourceType": "Consent", "patient": {"identifier": INS}, "provision": {"provision": [{"action": 1}]}},
+        "Consent.provision.provision[0].action",
+    ),
+    (
+        "professionnel",
+        "/dmp/Consent",
+        {"resourceType": "Consent", "patient": {"identifier": INS}, "extension": [{"url": "x", "valueString": {}}, 2]},
+        "Consent.extension[1]",
+    ),
     ("aucun", "/insi/json/rechercherInsAvecTraitsIdentite", {"prenoms": 1}, "rechercherInsAvecTraitsIdentite.prenoms"),
-    ("aucun", "/insi/json/rechercherInsAvecTraitsIdentite", {"prenoms": ["A", {}]},
-     "rechercherInsAvecTraitsIdentite.prenoms[1]"),
-    ("aucun", "/insi/json/rechercherInsAvecTraitsIdentite", {"lieuNaissance": 75056},
-     "rechercherInsAvecTraitsIdentite.lieuNaissance"),
-    ("aucun", "/insi/json/rechercherInsAvecCarteVitale", {"matriculeIndividu": 1},
-     "rechercherInsAvecCarteVitale.matriculeIndividu"),
-    ("aucun", "/insi/json/rechercherInsAvecCarteVitale", {"rangNaissance": "1"},
-     "rechercherInsAvecCarteVitale.rangNaissance"),
-    ("cle-administrateur-structure", "/annuaire/$rpps-plus",
-     {"resourceType": "Parameters", "parameter": [{"name": [], "valueString": "x"}]}, "Parameters.parameter[0].name"),
-    ("cle-administrateur-structure", "/annuaire/$rpps-plus", {"resourceType": "Parameters", "parameter": 1},
-     "Parameters.parameter"),
-    ("cle-administrateur-structure", "/annuaire/$rpps-plus", {"resourceType": "Parameters", "parameter": [[]]},
-     "Parameters.parameter"),
+    (
+        "aucun",
+        "/insi/json/rechercherInsAvecTraitsIdentite",
+        {"prenoms": ["A", {}]},
+        "rechercherInsAvecTraitsIdentite.prenoms[1]",
+    ),
+    (
+        "aucun",
+        "/insi/json/rechercherInsAvecTraitsIdentite",
+        {"lieuNaissance": 75056},
+        "rechercherInsAvecTraitsIdentite.lieuNaissance",
+    ),
+    (
+        "aucun",
+        "/insi/json/rechercherInsAvecCarteVitale",
+        {"matriculeIndividu": 1},
+        "rechercherInsAvecCarteVitale.matriculeIndividu",
+    ),
+    (
+        "aucun",
+        "/insi/json/rechercherInsAvecCarteVitale",
+        {"rangNaissance": "1"},
+        "rechercherInsAvecCarteVitale.rangNaissance",
+    ),
+    (
+        "cle-administrateur-structure",
+        "/annuaire/$rpps-plus",
+        {"resourceType": "Parameters", "parameter": [{"name": [], "valueString": "x"}]},
+        "Parameters.parameter[0].name",
+    ),
+    (
+        "cle-administrateur-structure",
+        "/annuaire/$rpps-plus",
+        {"resourceType": "Parameters", "parameter": 1},
+        "Parameters.parameter",
+    ),
+    (
+        "cle-administrateur-structure",
+        "/annuaire/$rpps-plus",
+        {"resourceType": "Parameters", "parameter": [[]]},
+        "Parameters.parameter",
+    ),
     ("hospitalier", "/fhir/Patient", {"resourceType": "Patient", "x": [{"y": 2**64 - 1}]}, "$.x[0].y"),
 ]
 
@@ -63,8 +127,9 @@ def callers(house, live):
 
 @pytest.mark.parametrize("caller,path,body,expression", CASES, ids=[f"{c[1]}:{c[3]}" for c in CASES])
 def test_a_wrong_json_type_is_a_400_naming_its_path(live, callers, caller, path, body, expression):
-    answer = httpx.post(f"{live.url}{path}", content=orjson.dumps(body),
-                        headers={**callers[caller], "Content-Type": "application/json"})
+    answer = httpx.post(
+        f"{live.url}{path}", content=orjson.dumps(body), headers={**callers[caller], "Content-Type": "application/json"}
+    )
     assert answer.status_code == 400, answer.text
     issue = answer.json()["issue"][0]
     assert issue["expression"] == [expression], issue
@@ -79,20 +144,27 @@ def document(house, live):
     return world, world.search("hospitalier").json()["entry"][0]["resource"]["masterIdentifier"]["value"]
 
 
-@pytest.mark.parametrize("operations", [
-    [{"op": "replace", "path": "/securityLabel", "value": [{"coding": [{"code": ["N"]}]}]}],
-    [{"op": "replace", "path": "/securityLabel", "value": [{"coding": 1}]}],
-    [{"op": "replace", "path": "/securityLabel", "value": 7}],
-    [{"op": "add", "path": "/extension", "value": 1}],
-    [{"op": "replace", "path": "/status", "value": {"a": 1}}],
-    [{"op": "replace", "path": "/securityLabel/²/coding", "value": []}],
-    [{"op": "add", "path": "/content/٣", "value": {}}],
-    [{"op": "replace", "path": "/securityLabel/0", "value": {"coding": [{"code": 2**64 - 1}]}}],
-], ids=lambda ops: orjson.dumps(ops).decode()[:60])
+@pytest.mark.parametrize(
+    "operations",
+    [
+        [{"op": "replace", "path": "/securityLabel", "value": [{"coding": [{"code": ["N"]}]}]}],
+        [{"op": "replace", "path": "/securityLabel", "value": [{"coding": 1}]}],
+        [{"op": "replace", "path": "/securityLabel", "value": 7}],
+        [{"op": "add", "path": "/extension", "value": 1}],
+        [{"op": "replace", "path": "/status", "value": {"a": 1}}],
+        [{"op": "replace", "path": "/securityLabel/²/coding", "value": []}],
+        [{"op": "add", "path": "/content/٣", "value": {}}],
+        [{"op": "replace", "path": "/securityLabel/0", "value": {"coding": [{"code": 2**64 - 1}]}}],
+    ],
+    ids=lambda ops: orjson.dumps(ops).decode()[:60],
+)
 def test_the_dmp_conditional_patch_refuses_wrong_types(document, operations):
     world, uid = document
-    answer = world.client("hospitalier").patch("/DocumentReference", params={"identifier": uid},
-                                               content=orjson.dumps(operations),
-                                               headers={"Content-Type": "application/json-patch+json"})
+    answer = world.client("hospitalier").patch(
+        "/DocumentReference",
+        params={"identifier": uid},
+        content=orjson.dumps(operations),
+        headers={"Content-Type": "application/json-patch+json"},
+    )
     assert 400 <= answer.status_code < 500, answer.text
     assert answer.json()["resourceType"] == "OperationOutcome"

@@ -20,14 +20,22 @@ def test_every_path_parameter_is_declared_with_a_path_id_type(house):
     untyped = []
     for ctx in iter_route_contexts(house.app().routes):
         if isinstance(ctx.route, APIRoute):
-            untyped += [f"{ctx.path_format} {p.name}" for p in ctx.route.dependant.path_params
-                        if PATH_ID not in p.field_info.metadata]
+            untyped += [
+                f"{ctx.path_format} {p.name}"
+                for p in ctx.route.dependant.path_params
+                if PATH_ID not in p.field_info.metadata
+            ]
     assert not untyped, f"path ids without a maison.formats.path_ids type: {untyped}"
 
 
 def _operations(app) -> list[tuple[str, str, dict]]:
-    return [(method.upper(), path, p) for path, ops in app.openapi()["paths"].items()
-            for method, op in ops.items() for p in op.get("parameters", []) if p["in"] == "path"]
+    return [
+        (method.upper(), path, p)
+        for path, ops in app.openapi()["paths"].items()
+        for method, op in ops.items()
+        for p in op.get("parameters", [])
+        if p["in"] == "path"
+    ]
 
 
 def test_hostile_path_ids_are_refused_with_400_before_any_query(house, live):
@@ -39,8 +47,11 @@ def test_hostile_path_ids_are_refused_with_400_before_any_query(house, live):
             others = [p for p in app.openapi()["paths"][template][method.lower()]["parameters"] if p is not param]
             integer = param["schema"].get("type") == "integer"
             example = example_path(template, others + [param])
-            callers = [name for name, headers in creds.items()  # those the route's guard lets through
-                       if client.request(method, example, headers=headers).status_code not in (401, 403)]
+            callers = [
+                name
+                for name, headers in creds.items()  # those the route's guard lets through
+                if client.request(method, example, headers=headers).status_code not in (401, 403)
+            ]
             for value in (*NON_ASCII, *TOO_BIG, *(NOT_INTEGERS if integer else ())):
                 invalid = integer or value in NON_ASCII or len(value) > 64  # by its type alone
                 path = example_path(template.replace("{" + param["name"] + "}", value), others)
@@ -51,8 +62,12 @@ def test_hostile_path_ids_are_refused_with_400_before_any_query(house, live):
                     body = answer.json() if "json" in answer.headers.get("content-type", "") else {}
                     if answer.status_code >= 500 or not proper_error(path, answer):
                         wrong.append(f"{method} {path} [{name}] {answer.status_code} {answer.text[:120]}")
-                    elif invalid and answer.status_code == 400 and body.get("resourceType") == "OperationOutcome" \
-                            and body["issue"][0].get("expression") != [param["name"]]:
+                    elif (
+                        invalid
+                        and answer.status_code == 400
+                        and body.get("resourceType") == "OperationOutcome"
+                        and body["issue"][0].get("expression") != [param["name"]]
+                    ):
                         wrong.append(f"{method} {path} [{name}] 400 without naming {param['name']}")
                 if 400 not in statuses and invalid:
                     wrong.append(f"{method} {path}: no 400 with any caller ({sorted(statuses)})")

@@ -35,25 +35,39 @@ def test_no_generated_request_makes_a_server_error(house, live, database_url):
     assert len(operations) > 80
     with httpx.Client(base_url=live.url, timeout=30) as client:
         for i, operation in enumerate(operations):
-            example = example_path(operation.path, spec["paths"][operation.path][operation.method.lower()]
-                                   .get("parameters", []))
-            callers = [name for name, headers in creds.items()
-                       if client.request(operation.method.upper(), example, headers=headers).status_code not in (401,
-                                                                                                                 403)]
+            example = example_path(
+                operation.path, spec["paths"][operation.path][operation.method.lower()].get("parameters", [])
+            )
+            callers = [
+                name
+                for name, headers in creds.items()
+                if client.request(operation.method.upper(), example, headers=headers).status_code not in (401, 403)
+            ]
             headers = creds[(callers or ["aucun"])[0]]
             share = (started + BUDGET_S - time.monotonic()) / (len(operations) - i)
 
             @given(case=operation.as_strategy(GenerationMode.POSITIVE) | operation.as_strategy(GenerationMode.NEGATIVE))
-            @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                      phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
             def check(case) -> None:
                 nonlocal calls
                 if time.monotonic() > stop:  # noqa: B023 (check() runs in this iteration, right below)
                     return
                 calls += 1
                 kwargs = case.as_transport_kwargs(base_url=live.url, headers=headers)  # noqa: B023 (same)
-                answer = client.request(kwargs["method"], kwargs["url"], headers=kwargs.get("headers"),
-                                        params=kwargs.get("params"), content=_content(kwargs))
+                answer = client.request(
+                    kwargs["method"],
+                    kwargs["url"],
+                    headers=kwargs.get("headers"),
+                    params=kwargs.get("params"),
+                    content=_content(kwargs),
+                )
                 if answer.status_code >= 500 or not proper_error(case.formatted_path, answer):
                     failures.append(f"{case.method} {answer.request.url} → {answer.status_code} {answer.text[:200]}")
 

@@ -44,8 +44,17 @@ def test_no_meeting_in_the_semester_is_not_eligible(civ):
     _adopt_all(http)
     # 004 L341-343: at least one meeting per semester; one held the semester before does not count
     previous = Semester.of(Semester.parse(NOW).start - timedelta(days=1))
-    assert http.post("/reunions", json={"date": (previous.end - timedelta(days=1)).isoformat(),
-                                        "compteRendu": "revue des doublons", "participants": []}).status_code == 201
+    assert (
+        http.post(
+            "/reunions",
+            json={
+                "date": (previous.end - timedelta(days=1)).isoformat(),
+                "compteRendu": "revue des doublons",
+                "participants": [],
+            },
+        ).status_code
+        == 201
+    )
     report = http.get("/rapport", params={"semestre": NOW}).json()
     assert report["eligible"] is False
     assert report["structures"][0]["manques"] == ["aucune réunion de la cellule au cours du semestre"]
@@ -55,22 +64,34 @@ def test_no_meeting_in_the_semester_is_not_eligible(civ):
 def test_missing_procedures_are_named(civ):
     _, http, _ = civ
     http.post("/reunions", json={"date": TODAY.isoformat(), "compteRendu": "CR", "participants": ["DIM"]})
-    http.post("/procedures", json={"type": "identification", "titre": "Identification à l'accueil",
-                                   "adopteeLe": "2021-03-01"})
+    http.post(
+        "/procedures", json={"type": "identification", "titre": "Identification à l'accueil", "adopteeLe": "2021-03-01"}
+    )
     part = http.get("/rapport", params={"semestre": NOW}).json()["structures"][0]
     # 004 L379: identification, rapprochement, création and fusion procedures at least
     assert part["eligible"] is False
-    assert part["manques"] == ["procédure de rapprochement d'identités absente",
-                               "procédure de création d'identité absente",
-                               "procédure de fusion d'identités absente"]
+    assert part["manques"] == [
+        "procédure de rapprochement d'identités absente",
+        "procédure de création d'identité absente",
+        "procédure de fusion d'identités absente",
+    ]
 
 
 def test_full_report_counts_what_happened(civ, live):
     house, http, _ = civ
     seed_referential(house.insi)
     _adopt_all(http)
-    assert http.post("/reunions", json={"date": TODAY.isoformat(), "compteRendu": "Bilan du semestre",
-                                        "participants": ["Dr Martin", "Mme Durand (admissions)"]}).status_code == 201
+    assert (
+        http.post(
+            "/reunions",
+            json={
+                "date": TODAY.isoformat(),
+                "compteRendu": "Bilan du semestre",
+                "participants": ["Dr Martin", "Mme Durand (admissions)"],
+            },
+        ).status_code
+        == 201
+    )
     index = house.patients
     a = index.admit(CELL, STRUCTURE, "A1", Traits.of("Lefèvre", "Marie-Thérèse", "F", "1980-03-04"))
     b = index.admit(CELL, STRUCTURE, "A2", Traits.of("LEFEVRE", "MARIE THERESE", "F", "1980-03-04"))
@@ -80,8 +101,13 @@ def test_full_report_counts_what_happened(civ, live):
     merged = http.post(f"/alertes/{alert['id']}/fusion", json={"conserver": a.id})
     assert merged.json() == {"conserve": a.id, "fusionne": b.id}
     index.split(CELL, c.id, "A4", Traits.of("DURAND", "LUCIE", "F", "1972-02-02"))
-    assert http.post("/incidents", json={"type": "collision", "description": "deux patients sur le dossier A3",
-                                         "patientId": c.id}).status_code == 201
+    assert (
+        http.post(
+            "/incidents",
+            json={"type": "collision", "description": "deux patients sur le dossier A3", "patientId": c.id},
+        ).status_code
+        == 201
+    )
     assert http.post("/incidents", json={"type": "usurpation", "description": "carte Vitale prêtée"}).status_code == 201
     insi = InsiClient(f"{live.url}/insi/lps", ClientIdentity(STRUCTURE, IDAM))
     insi.search_traits("GARCIA-HAMMADI", ["SARAH-LOU"], "F", "1977-01-21")
@@ -99,8 +125,9 @@ def test_full_report_counts_what_happened(civ, live):
     assert part["statuts"]["par_statut"] == {"PROV": 3} and part["statuts"]["total"] == 3
     assert part["insi"] == {"appels": 3, "par_reponse": {"00": 1, "01": 1, "02": 1}}
     with house.db.read() as conn:
-        assert [e["action"] for e in audit.events(conn, action_prefix="identitovigilance.report")] == \
-            ["identitovigilance.report"]
+        assert [e["action"] for e in audit.events(conn, action_prefix="identitovigilance.report")] == [
+            "identitovigilance.report"
+        ]
 
 
 def _ght(house, *members: str) -> None:
@@ -110,8 +137,10 @@ def _ght(house, *members: str) -> None:
 
 def _refusals(house) -> list[dict]:
     with house.db.read() as conn:
-        return [audit.detail_of(e) | {"outcome": e["outcome"], "structure": e["actor_structure"]}
-                for e in audit.events(conn, action_prefix="securite.acces-refuse")]
+        return [
+            audit.detail_of(e) | {"outcome": e["outcome"], "structure": e["actor_structure"]}
+            for e in audit.events(conn, action_prefix="securite.acces-refuse")
+        ]
 
 
 def test_ght_report_needs_every_establishment(civ):
@@ -136,8 +165,13 @@ def test_another_structures_report_only_for_the_cell_of_its_ght(civ, live):
     """Issue 18 §1.3, the exact chain over HTTP: A names B as a second structure."""
     house, _, client = civ
     b = client(OTHER)
-    assert b.post("/incidents", json={"type": "collision", "description": "Mme DUPONT Jeanne sur le dossier de "
-                                      "Mme DUPOND Jeanne"}).status_code == 201
+    assert (
+        b.post(
+            "/incidents",
+            json={"type": "collision", "description": "Mme DUPONT Jeanne sur le dossier de Mme DUPOND Jeanne"},
+        ).status_code
+        == 201
+    )
     params = [("semestre", NOW), ("structure", OUTSIDER), ("structure", OTHER)]
     # A (OUTSIDER) is in no GHT with B: refused, whatever its role, and recorded
     refused = client(OUTSIDER).get("/rapport", params=params)
@@ -175,18 +209,24 @@ def test_an_incident_on_another_structures_patient_is_not_found(civ):
     assert [r.get("structure_du_patient") for r in _refusals(house)] == [STRUCTURE, None]
 
 
-@pytest.mark.parametrize("path,body,code", [
-    ("/reunions", {"date": (TODAY + timedelta(days=3)).isoformat(), "compteRendu": "x", "participants": []},
-     "date-future"),
-    ("/reunions", {"date": "21/11/2026", "compteRendu": "x", "participants": []}, "date-format"),
-    ("/reunions", {"date": TODAY.isoformat(), "compteRendu": " ", "participants": []}, "compte-rendu-absent"),
-    ("/incidents", {"type": "panne", "description": "x"}, "incident-type"),
-    ("/incidents", {"type": "collision", "description": "x", "patientId": 999999}, "patient-inconnu"),
-    ("/incidents", {"type": "collision", "description": "x", "date": 20261121}, "date-format"),
-    ("/incidents", {"type": "collision", "description": "x", "date": "hier"}, "date-format"),
-    ("/reunions", {"date": "2026-11-01", "compteRendu": 3, "participants": []}, "champ-absent"),
-    ("/procedures", {"type": "archivage", "adopteeLe": "2020-01-01"}, "procedure-type"),
-])
+@pytest.mark.parametrize(
+    "path,body,code",
+    [
+        (
+            "/reunions",
+            {"date": (TODAY + timedelta(days=3)).isoformat(), "compteRendu": "x", "participants": []},
+            "date-future",
+        ),
+        ("/reunions", {"date": "21/11/2026", "compteRendu": "x", "participants": []}, "date-format"),
+        ("/reunions", {"date": TODAY.isoformat(), "compteRendu": " ", "participants": []}, "compte-rendu-absent"),
+        ("/incidents", {"type": "panne", "description": "x"}, "incident-type"),
+        ("/incidents", {"type": "collision", "description": "x", "patientId": 999999}, "patient-inconnu"),
+        ("/incidents", {"type": "collision", "description": "x", "date": 20261121}, "date-format"),
+        ("/incidents", {"type": "collision", "description": "x", "date": "hier"}, "date-format"),
+        ("/reunions", {"date": "2026-11-01", "compteRendu": 3, "participants": []}, "champ-absent"),
+        ("/procedures", {"type": "archivage", "adopteeLe": "2020-01-01"}, "procedure-type"),
+    ],
+)
 def test_bad_declarations_are_refused(civ, path, body, code):
     _, http, _ = civ
     response = http.post(path, json=body)
@@ -207,21 +247,28 @@ def test_cli_report(db, database_url):
 
     from maison.cli import app
 
-    result = CliRunner().invoke(app, ["rapport-civ", "--structure", STRUCTURE, "--semestre", NOW, "--json"],
-                                env={"MAISON_DATABASE_URL": database_url})
+    result = CliRunner().invoke(
+        app,
+        ["rapport-civ", "--structure", STRUCTURE, "--semestre", NOW, "--json"],
+        env={"MAISON_DATABASE_URL": database_url},
+    )
     assert result.exit_code == 0, result.output
     report = orjson.loads(result.output)
     assert report["eligible"] is False and report["semestre"] == NOW
     assert "aucune réunion de la cellule au cours du semestre" in report["structures"][0]["manques"]
-    bad = CliRunner().invoke(app, ["rapport-civ", "--structure", STRUCTURE, "--semestre", "S2"],
-                             env={"MAISON_DATABASE_URL": database_url})
+    bad = CliRunner().invoke(
+        app, ["rapport-civ", "--structure", STRUCTURE, "--semestre", "S2"], env={"MAISON_DATABASE_URL": database_url}
+    )
     assert bad.exit_code != 0
     # several structures: only those of one GHT, which the administrator records
     ght_report = ["rapport-civ", "--structure", STRUCTURE, "--structure", OTHER, "--semestre", NOW, "--json"]
     outside = CliRunner().invoke(app, ght_report, env={"MAISON_DATABASE_URL": database_url})
     assert outside.exit_code != 0 and "hors du GHT" in outside.output
-    recorded = CliRunner().invoke(app, ["ght", "--code", "GHT-75", "--support", STRUCTURE, "--membre", OTHER],
-                                  env={"MAISON_DATABASE_URL": database_url})
+    recorded = CliRunner().invoke(
+        app,
+        ["ght", "--code", "GHT-75", "--support", STRUCTURE, "--membre", OTHER],
+        env={"MAISON_DATABASE_URL": database_url},
+    )
     assert recorded.exit_code == 0, recorded.output
     inside = CliRunner().invoke(app, ght_report, env={"MAISON_DATABASE_URL": database_url})
     assert inside.exit_code == 0, inside.output

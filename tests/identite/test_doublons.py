@@ -36,8 +36,10 @@ def test_twins_and_homonyms_are_not_doublons():
     assert find([c(1, "BERNARD", "LEA"), c(2, "BERNARD", "EMMA")]) == []
     assert find([c(3, "ROUX", "CHLOE MARIE"), c(4, "ROUX", "CLARA MARIE")]) == []
     # homonyms: every trait equal but the birth place, both known
-    assert score(c(5, "MARTIN", "JEAN", sexe="M", lieu="75056"), c(6, "MARTIN", "JEAN", sexe="M",
-                                                                   lieu="69123")) < THRESHOLD
+    assert (
+        score(c(5, "MARTIN", "JEAN", sexe="M", lieu="75056"), c(6, "MARTIN", "JEAN", sexe="M", lieu="69123"))
+        < THRESHOLD
+    )
     # ... whereas a record without birth place stays a candidate doublon
     assert score(c(7, "MARTIN", "JEAN", sexe="M"), c(8, "MARTIN", "JEAN", sexe="M", lieu=None)) >= THRESHOLD
 

@@ -23,8 +23,7 @@ def index(house):
 
 
 def sarah_00(ref) -> InsiResult:
-    return ref.search_by_traits(TraitsQuery(
-        "GARCIA-HAMMADI", ("SARAH-LOU",), "F", "1977-01-21"))
+    return ref.search_by_traits(TraitsQuery("GARCIA-HAMMADI", ("SARAH-LOU",), "F", "1977-01-21"))
 
 
 def admit(index: PatientIndex, ipp="IPP1", traits=None, **kw):
@@ -75,8 +74,7 @@ def test_carte_vitale_app_holder_is_qualified_beneficiary_at_choice(index):
     assert holder.status is Status.QUAL and holder.collection_method == CollectionMethod.AV
     # seed 001 L329-330: a beneficiary's INS is qualified or retrieved at the professional's decision
     other = Traits.of("MARTIN", "JEAN", "M", "1980-05-10", "69123")
-    res = ref.search_by_traits(TraitsQuery(
-        "MARTIN", ("JEAN",), "M", "1980-05-10", "69123"))
+    res = ref.search_by_traits(TraitsQuery("MARTIN", ("JEAN",), "M", "1980-05-10", "69123"))
     ben = patients.read_carte_vitale_app(DESK, admit(patients, "IPP9", other).id, res, holder=False)
     assert ben.status is Status.RECUP
 
@@ -225,5 +223,8 @@ def test_every_change_is_audited_and_chained(index, house):
     with house.db.read() as conn:
         actions = [e["action"] for e in audit.events(conn, action_prefix="identitovigilance.")]
         assert audit.verify_chain(conn) == (True, None)
-    assert actions == ["identitovigilance.admit", "identitovigilance.insi-retrieval",
-                       "identitovigilance.document-check"]
+    assert actions == [
+        "identitovigilance.admit",
+        "identitovigilance.insi-retrieval",
+        "identitovigilance.document-check",
+    ]

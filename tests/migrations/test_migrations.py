@@ -24,7 +24,10 @@ def test_a_fresh_database_migrates_to_head_and_matches_the_stores(migrated):
     head = ScriptDirectory.from_config(alembic_config(migrated)).get_current_head()
     with migrated.engine.connect() as conn:
         assert MigrationContext.configure(conn).get_current_revision() == head
-        missing = [d for d in compare_metadata(MigrationContext.configure(conn), load_all_tables())
-                   if d[0] in ("add_table", "remove_table")]
+        missing = [
+            d
+            for d in compare_metadata(MigrationContext.configure(conn), load_all_tables())
+            if d[0] in ("add_table", "remove_table")
+        ]
         assert missing == []
         assert set(load_all_tables().tables) <= set(sa.inspect(conn).get_table_names())

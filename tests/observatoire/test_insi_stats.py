@@ -24,8 +24,13 @@ def test_monthly_tables(house, tmp_path):
     insi.register_structure(LYON, "Clinique de Lyon")
     insi.register_structure(AJACCIO, "Hôpital d'Ajaccio")
     paris, lyon = CallContext(STRUCTURE, IDAM), CallContext(LYON, "EDITEUR-B-01")
-    for ctx, query in [(paris, SARAH), (paris, NOBODY), (lyon, SARAH), (lyon, SARAH),
-                       (CallContext(AJACCIO, "EDITEUR-B-01"), NOBODY)]:
+    for ctx, query in [
+        (paris, SARAH),
+        (paris, NOBODY),
+        (lyon, SARAH),
+        (lyon, SARAH),
+        (CallContext(AJACCIO, "EDITEUR-B-01"), NOBODY),
+    ]:
         insi.search_by_traits(ctx, query)
     with pytest.raises(MaisonError):  # a structure not habilitated: refused, and counted as an error
         insi.search_by_traits(CallContext("1990000001", IDAM), SARAH)

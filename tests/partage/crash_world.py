@@ -43,16 +43,25 @@ class ServerProcess:
         self.port, self.log = port, log
         self.url = f"http://127.0.0.1:{port}"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("MAISON_")}
-        self.env.update(MAISON_DATA_DIR=str(data_dir), MAISON_DATABASE_URL=database_url,
-                        MAISON_REFERENCE_PATH=str(reference_path), PYTHONUNBUFFERED="1")
+        self.env.update(
+            MAISON_DATA_DIR=str(data_dir),
+            MAISON_DATABASE_URL=database_url,
+            MAISON_REFERENCE_PATH=str(reference_path),
+            PYTHONUNBUFFERED="1",
+        )
         self.cwd = data_dir  # no maison.toml there: the environment alone configures the server
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30) -> ServerProcess:
         out = open(self.log, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "maison", "serve", "--port", str(self.port)],
-                                     env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT,
-                                     start_new_session=True)  # its own group: SIGKILL reaches every process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "maison", "serve", "--port", str(self.port)],
+            env=self.env,
+            cwd=self.cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # its own group: SIGKILL reaches every process
         out.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -111,13 +120,19 @@ class Submission:
 
     @property
     def unique_ids(self) -> list[str]:
-        return [e["resource"]["masterIdentifier"]["value"].removeprefix("urn:oid:")
-                for e in self.bundle["entry"] if e["resource"]["resourceType"] == "DocumentReference"]
+        return [
+            e["resource"]["masterIdentifier"]["value"].removeprefix("urn:oid:")
+            for e in self.bundle["entry"]
+            if e["resource"]["resourceType"] == "DocumentReference"
+        ]
 
     def locations(self, kind: str) -> list[str]:
         assert self.answer is not None
-        return [e["response"]["location"].split("/", 1)[1] for e in self.answer["entry"]
-                if e["response"]["location"].startswith(kind + "/")]
+        return [
+            e["response"]["location"].split("/", 1)[1]
+            for e in self.answer["entry"]
+            if e["response"]["location"].startswith(kind + "/")
+        ]
 
 
 def submissions(cdas: Iterable[list[bytes]]) -> list[Submission]:
@@ -270,13 +285,18 @@ class WriteBarrier:
             engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
             conn = engine.connect()
             transaction = conn.begin()
-            assert conn.execute(sa.select(audit.audit_head.c.seq).where(audit.audit_head.c.id == 1)
-                                .with_for_update()).first() is not None
+            assert (
+                conn.execute(
+                    sa.select(audit.audit_head.c.seq).where(audit.audit_head.c.id == 1).with_for_update()
+                ).first()
+                is not None
+            )
 
             def release() -> None:
                 transaction.rollback()
                 conn.close()
                 engine.dispose()
+
         self._release = release
 
     def release(self) -> None:

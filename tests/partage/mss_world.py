@@ -53,20 +53,31 @@ def _loop() -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
     return _LOOP[0], _LOOP[1]
 
 
-def start_world(house, tmp_path: Path, psc_issuer: str,
-                annuaire: AnnuaireAccess | None = None) -> MssWorld:
+def start_world(house, tmp_path: Path, psc_issuer: str, annuaire: AnnuaireAccess | None = None) -> MssWorld:
     """`annuaire`: where the regional operator ("medecins") publishes its mailboxes (none otherwise)."""
     # the same message store and authority as the house's HTTP side (Mon espace santé's messagerie)
     data = house.settings.data_dir / "mss"
-    mss = Mss(house.db, Blobs(data / "messages", house.blob_key), data / "pki", house.psc, psc_issuer,
-              max_message_bytes=2_000_000, has_espace=espace_open(house.db, house.insi.referential),
-              publish_interval=0.2)
-    mss.local_operator("chu-test", "CHU DE TEST", [HOPITAL_DOMAIN],
-                       Endpoints("127.0.0.1", free_port(), free_port(), free_port()))
-    mss.local_operator("medecins", "OPERATEUR REGIONAL", [MEDECIN_DOMAIN],
-                       Endpoints("127.0.0.1", free_port(), free_port(), free_port()), annuaire=annuaire)
-    mss.local_operator("mes", "MON ESPACE SANTE", [CITIZEN_DOMAIN],
-                       Endpoints("127.0.0.1", free_port(), free_port()))
+    mss = Mss(
+        house.db,
+        Blobs(data / "messages", house.blob_key),
+        data / "pki",
+        house.psc,
+        psc_issuer,
+        max_message_bytes=2_000_000,
+        has_espace=espace_open(house.db, house.insi.referential),
+        publish_interval=0.2,
+    )
+    mss.local_operator(
+        "chu-test", "CHU DE TEST", [HOPITAL_DOMAIN], Endpoints("127.0.0.1", free_port(), free_port(), free_port())
+    )
+    mss.local_operator(
+        "medecins",
+        "OPERATEUR REGIONAL",
+        [MEDECIN_DOMAIN],
+        Endpoints("127.0.0.1", free_port(), free_port(), free_port()),
+        annuaire=annuaire,
+    )
+    mss.local_operator("mes", "MON ESPACE SANTE", [CITIZEN_DOMAIN], Endpoints("127.0.0.1", free_port(), free_port()))
     mss.mailboxes.create(SYSTEM, PFI, "chu-test", "APP", "1750000019", "PFI du CHU", password=PFI_PASSWORD)
     mss.mailboxes.create(SYSTEM, GP, "medecins", "PER", PROS["generaliste"].idnatps, "MARTIN Claire")
     loop, thread = _loop()

@@ -15,8 +15,10 @@ def test_invisible_until_announced_then_visible_after_a_month():
     doc = access.DocumentView("11502-2", "10", "8x", "S", False, True, False, deposited)
     patient = Who("patient", "277010115400329", patient="277010115400329")
     dossier = None
-    assert access.may_read(patient, dossier, doc, Matrix.load(), deposited + timedelta(days=29)).reason == \
-        "invisible-patient"
+    assert (
+        access.may_read(patient, dossier, doc, Matrix.load(), deposited + timedelta(days=29)).reason
+        == "invisible-patient"
+    )
     assert access.may_read(patient, dossier, doc, Matrix.load(), deposited + timedelta(days=31)).allowed
 
 

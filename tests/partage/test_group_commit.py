@@ -23,6 +23,7 @@ def _work(ins: str, *, refuse: bool = False):
         if refuse:
             raise ValueError(f"refused {ins}")
         return ins, [(INSERT, [_dossier(ins)])], [audit.entry(audit.SYSTEM, "test.groupe", patient=ins)]
+
     return work
 
 
@@ -55,8 +56,9 @@ def test_a_batch_commits_its_rows_and_audit_records_together(db):
 
 def test_a_refused_feed_fails_alone(db):
     commit = GroupCommit(db)
-    futures = _batch(commit, [_work("100000000000001"), _work("100000000000002", refuse=True),
-                              _work("100000000000003")])
+    futures = _batch(
+        commit, [_work("100000000000001"), _work("100000000000002", refuse=True), _work("100000000000003")]
+    )
     assert futures[0].result(timeout=10) == "100000000000001"
     with pytest.raises(ValueError, match="refused 100000000000002"):
         futures[1].result(timeout=10)

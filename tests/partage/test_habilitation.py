@@ -40,13 +40,12 @@ def test_unknown_cells_policy_and_broken_files_are_refused(tmp_path: Path):
     permissive = tmp_path / "permissive.toml"
     permissive.write_text(text.replace('unknown_cells = "refus"', 'unknown_cells = "lecture"'), encoding="utf-8")
     assert Matrix.load(permissive).decide("60", "REMB", "60").allowed is True
-    for broken, why in ((text.replace('unknown_cells = "refus"', 'unknown_cells = "peut-etre"'), "unknown_cells"),
-                        (text + '\n[[cell]]\ncolumn = "MED"\nrows = ["*"]\naccess = "lecture"\nprovenance = "x"\n',
-                         "double"),
-                        (text + '\n[[cell]]\ncolumn = "XX"\nrows = ["*"]\naccess = "lecture"\nprovenance = "x"\n',
-                         "colonne inconnue"),
-                        (text + '\n[[cell]]\ncolumn = "MED"\nrows = ["A"]\naccess = "lecture"\nprovenance = ""\n',
-                         "provenance")):
+    for broken, why in (
+        (text.replace('unknown_cells = "refus"', 'unknown_cells = "peut-etre"'), "unknown_cells"),
+        (text + '\n[[cell]]\ncolumn = "MED"\nrows = ["*"]\naccess = "lecture"\nprovenance = "x"\n', "double"),
+        (text + '\n[[cell]]\ncolumn = "XX"\nrows = ["*"]\naccess = "lecture"\nprovenance = "x"\n', "colonne inconnue"),
+        (text + '\n[[cell]]\ncolumn = "MED"\nrows = ["A"]\naccess = "lecture"\nprovenance = ""\n', "provenance"),
+    ):
         path = tmp_path / f"broken{hash(why)}.toml"
         path.write_text(broken, encoding="utf-8")
         with pytest.raises(MatrixError, match=why):

@@ -41,25 +41,32 @@ def _held(delivery: Delivery, calls: list) -> list:
 
 def test_a_batch_of_deliveries_keeps_uids_increasing_and_message_ids_unique(db, delivery):
     mails = [f"message {n}\r\n".encode() for n in range(6)]
-    results = _held(delivery, [
-        *(lambda n=n: delivery.deliver(ACTOR, BOX, mails[n], "gp@medecins.mssante.fr", f"<{n}@medecins>")
-          for n in range(6)),
-        lambda: delivery.deliver(ACTOR, BOX, mails[0], "gp@medecins.mssante.fr", "<0@medecins>"),  # a replay
-        lambda: delivery.deliver(ACTOR, BOX, b"another\r\n", "gp@medecins.mssante.fr", "<1@medecins>"),  # a reuse
-        lambda: delivery.deliver(ACTOR, "nobody@chu-test.mssante.fr", mails[2], "gp@medecins.mssante.fr", "<x@m>"),
-    ])
+    results = _held(
+        delivery,
+        [
+            *(
+                lambda n=n: delivery.deliver(ACTOR, BOX, mails[n], "gp@medecins.mssante.fr", f"<{n}@medecins>")
+                for n in range(6)
+            ),
+            lambda: delivery.deliver(ACTOR, BOX, mails[0], "gp@medecins.mssante.fr", "<0@medecins>"),  # a replay
+            lambda: delivery.deliver(ACTOR, BOX, b"another\r\n", "gp@medecins.mssante.fr", "<1@medecins>"),  # a reuse
+            lambda: delivery.deliver(ACTOR, "nobody@chu-test.mssante.fr", mails[2], "gp@medecins.mssante.fr", "<x@m>"),
+        ],
+    )
     # the batch's order is the sessions' race: whichever of two same Message-IDs comes first is stored
     first, again = results[0], results[6]
     assert first.uid == again.uid and sorted((first.replay, again.replay)) == [False, True]
     one, reuse = results[1], results[7]
     assert {type(one), type(reuse)} == {type(first), DuplicateMessageId}
-    stored = [r for r in (*results[2:6], one, reuse) if not isinstance(r, Exception)] + [min(
-        (first, again), key=lambda r: r.replay)]
+    stored = [r for r in (*results[2:6], one, reuse) if not isinstance(r, Exception)] + [
+        min((first, again), key=lambda r: r.replay)
+    ]
     assert sorted(r.uid for r in stored) == [1, 2, 3, 4, 5, 6] and not any(r.replay for r in stored)
     assert isinstance(results[8], NotFound)
     with db.read() as conn:
-        rows = conn.execute(sa.select(store.mss_message.c.uid, store.mss_message.c.message_id)
-                            .order_by(store.mss_message.c.uid)).all()
+        rows = conn.execute(
+            sa.select(store.mss_message.c.uid, store.mss_message.c.message_id).order_by(store.mss_message.c.uid)
+        ).all()
         query = sa.select(store.mss_mailbox.c.uidnext).where(store.mss_mailbox.c.address == BOX)
         uidnext = conn.execute(query).scalar()
         trail = list(audit.events(conn, action_prefix="mss.remettre"))

@@ -29,6 +29,6 @@ def test_dot_stuffing_found_from_the_dots_agrees_with_replacing_every_line():
             parts.append(b"x." * rnd.randint(60, 150) + rnd.choice([b"\r\n.", b"\r\n", b""]))
         raw = b"".join(parts)
         plain = raw.replace(b"\r\n.", b"\r\n..")
-        plain = (b"." + plain if plain.startswith(b".") else plain)
+        plain = b"." + plain if plain.startswith(b".") else plain
         plain = (plain if plain.endswith(b"\r\n") else plain + b"\r\n") + b".\r\n"
         assert on_the_wire(raw) == plain

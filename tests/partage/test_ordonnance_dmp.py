@@ -45,24 +45,46 @@ MAX = 50_000_000
 ROOT = "1.2.250.1.999.7.1"  # the test prescriber software's OID arc for its documents
 GP = PROS["generaliste"]
 PRESCRIBER = Prescriber(GP.idnatps, CABINET, "LAP de test 1.0", "10")
-PARACETAMOL = Line(1, LineKind.MEDICAMENT, "PARACETAMOL 1 g, comprimé", "3400935955838", SYS_CIP,
-                   "1 comprimé 3 fois par jour si douleur", 2, substitutable=True, duration_days=10)
-AMOXICILLINE = Line(2, LineKind.MEDICAMENT, "AMOXICILLINE 1 g, comprimé dispersible", "3400936403130", SYS_CIP,
-                    "1 comprimé matin et soir pendant 6 jours", 1, duration_days=6)
+PARACETAMOL = Line(
+    1,
+    LineKind.MEDICAMENT,
+    "PARACETAMOL 1 g, comprimé",
+    "3400935955838",
+    SYS_CIP,
+    "1 comprimé 3 fois par jour si douleur",
+    2,
+    substitutable=True,
+    duration_days=10,
+)
+AMOXICILLINE = Line(
+    2,
+    LineKind.MEDICAMENT,
+    "AMOXICILLINE 1 g, comprimé dispersible",
+    "3400936403130",
+    SYS_CIP,
+    "1 comprimé matin et soir pendant 6 jours",
+    1,
+    duration_days=6,
+)
 BANDE = Line(3, LineKind.DISPOSITIF, "Bande de contention", "1110290", SYS_LPP, "1 par jour", 1)
 GLYCEMIE = Line(1, LineKind.BIOLOGIE, "Glycémie à jeun", "2345-7", SYS_LOINC)
 KINE = Line(1, LineKind.ACTE, "", instructions="10 séances de rééducation du genou")
-PROFILES = ["profils/IHE.sch", "profils/structurationMinimale/ASIP-STRUCT-MIN-StrucMin.sch",
-            "profils/CI-SIS_ModelesDeContenusCDA.sch", "profils/terminologies/schematron/terminologie.sch",
-            "profils/CI-SIS_Modeles_ANS.sch"]
+PROFILES = [
+    "profils/IHE.sch",
+    "profils/structurationMinimale/ASIP-STRUCT-MIN-StrucMin.sch",
+    "profils/CI-SIS_ModelesDeContenusCDA.sch",
+    "profils/terminologies/schematron/terminologie.sch",
+    "profils/CI-SIS_Modeles_ANS.sch",
+]
 
 
 def prescription(*lines: Line, renewals: int = 0) -> Prescription:
     lines = lines or (PARACETAMOL, AMOXICILLINE, BANDE)
     if renewals:
         lines = tuple(replace(line, renewals=renewals) for line in lines)
-    return Prescription(new_number(), PRESCRIBER, datetime.now(UTC).replace(microsecond=0), date.today(), True,
-                        tuple(lines))
+    return Prescription(
+        new_number(), PRESCRIBER, datetime.now(UTC).replace(microsecond=0), date.today(), True, tuple(lines)
+    )
 
 
 @functools.cache  # the PDF carries its creation time: one rendering per ordonnance
@@ -73,8 +95,9 @@ def pdf_of(p: Prescription, note: str = "") -> bytes:
 
 
 def n1(p: Prescription, reference_path: Path, **options) -> bytes:
-    return n1_ordonnance(p, SARAH_ID, GP.author(), pdf_of(p), reference_path=reference_path, document_root=ROOT,
-                         **options)
+    return n1_ordonnance(
+        p, SARAH_ID, GP.author(), pdf_of(p), reference_path=reference_path, document_root=ROOT, **options
+    )
 
 
 @pytest.fixture(scope="module")
@@ -94,11 +117,19 @@ def document(ordonnance, reference_path) -> bytes:
 
 # --- the document ---------------------------------------------------------------------------------
 
+
 def test_n1_of_a_three_line_ordonnance_passes_the_dmp_validation(document, ordonnance, terminology, reference_path):
     # seed 000 L3621: the patient's copy is first an N1 (CDA R2 "peu structuré")
     # the DMP's own judgement of a submitted document (dmp/service.py): XSD, header rules, volet schematron
-    report = inspect_cda(document, terminology, reference_path, max_bytes=MAX, volet_formats=VOLET_FORMAT,
-                         for_dmp=True, schematrons=reference_path / "cisis" / "schematrons")
+    report = inspect_cda(
+        document,
+        terminology,
+        reference_path,
+        max_bytes=MAX,
+        volet_formats=VOLET_FORMAT,
+        for_dmp=True,
+        schematrons=reference_path / "cisis" / "schematrons",
+    )
     assert report.findings == [] and report.valid
     h = report.header
     assert (h.level, report.format_code) == ("N1", FORMAT_N1_PDF)
@@ -134,16 +165,19 @@ def test_validity_period_is_the_prescription_s(ordonnance, reference_path):
     assert valid_until(long) == long.treatment_until
 
 
-@pytest.mark.parametrize("lines, executant, expected", [
-    ((PARACETAMOL, AMOXICILLINE, BANDE), None, "57833-6"),  # eP-MED-DM: médicaments et/ou DM
-    ((PARACETAMOL,), None, "57833-6"),
-    ((BANDE,), None, "57833-6"),
-    ((GLYCEMIE,), None, "PRESC-BIO"),  # EP-BIO (seed 000 L3684)
-    ((KINE,), "70", "PRESC-KINE"),
-    ((replace(KINE, instructions="Soins infirmiers à domicile"),), "60", "PRESC-INF"),
-    ((KINE,), None, "57832-8"),  # other acts, performer not named: Prescription de soins
-    ((PARACETAMOL, replace(GLYCEMIE, number=2)), None, "57828-6"),  # mixed envelope: Prescription (autre)
-])
+@pytest.mark.parametrize(
+    "lines, executant, expected",
+    [
+        ((PARACETAMOL, AMOXICILLINE, BANDE), None, "57833-6"),  # eP-MED-DM: médicaments et/ou DM
+        ((PARACETAMOL,), None, "57833-6"),
+        ((BANDE,), None, "57833-6"),
+        ((GLYCEMIE,), None, "PRESC-BIO"),  # EP-BIO (seed 000 L3684)
+        ((KINE,), "70", "PRESC-KINE"),
+        ((replace(KINE, instructions="Soins infirmiers à domicile"),), "60", "PRESC-INF"),
+        ((KINE,), None, "57832-8"),  # other acts, performer not named: Prescription de soins
+        ((PARACETAMOL, replace(GLYCEMIE, number=2)), None, "57828-6"),  # mixed envelope: Prescription (autre)
+    ],
+)
 def test_type_code_follows_what_the_envelope_prescribes(lines, executant, expected, reference_path, terminology):
     # seed 000 L3672: the patient finds "l'ensemble de ses e-prescriptions selon leur type";
     # seed 000 L3663-3665: medicines, devices and every other act in one envelope
@@ -161,7 +195,9 @@ def test_a_type_the_value_set_does_not_list_is_refused(tmp_path):
         '<RetrieveValueSetResponse xmlns="urn:ihe:iti:svs:2008"><ValueSet id="1.2.250.1.213.1.1.5.471" '
         'displayName="JDV_J07_XdsTypeCode_CISIS.tabs"><ConceptList><Concept code="57828-6" '
         'codeSystem="2.16.840.1.113883.6.1" displayName="Prescription (autre)"/></ConceptList></ValueSet>'
-        '</RetrieveValueSetResponse>', encoding="utf-8")
+        "</RetrieveValueSetResponse>",
+        encoding="utf-8",
+    )
     with pytest.raises(InvalidInput) as refused:
         document_type(prescription(), tmp_path)
     assert refused.value.code == "ordonnance-type" and "57833-6" in refused.value.message
@@ -169,19 +205,31 @@ def test_a_type_the_value_set_does_not_list_is_refused(tmp_path):
 
 def test_only_the_prescriber_s_copy_of_an_active_ordonnance_is_written(ordonnance, reference_path):
     with pytest.raises(InvalidInput, match="prescripteur"):
-        n1_ordonnance(ordonnance, SARAH_ID, PROS["hospitalier"].author(), pdf_of(ordonnance),
-                      reference_path=reference_path, document_root=ROOT)
+        n1_ordonnance(
+            ordonnance,
+            SARAH_ID,
+            PROS["hospitalier"].author(),
+            pdf_of(ordonnance),
+            reference_path=reference_path,
+            document_root=ROOT,
+        )
     with pytest.raises(InvalidInput, match="annulee"):
         n1(replace(ordonnance, status="annulee"), reference_path)
     with pytest.raises(InvalidInput, match="PDF"):
-        n1_ordonnance(ordonnance, SARAH_ID, GP.author(), b"<html/>", reference_path=reference_path,
-                      document_root=ROOT)
+        n1_ordonnance(ordonnance, SARAH_ID, GP.author(), b"<html/>", reference_path=reference_path, document_root=ROOT)
     with pytest.raises(InvalidInput, match="INS"):
-        n1_ordonnance(ordonnance, replace(SARAH_ID, ins_oid="1.2.250.1.999.1.1"), GP.author(), pdf_of(ordonnance),
-                      reference_path=reference_path, document_root=ROOT)
+        n1_ordonnance(
+            ordonnance,
+            replace(SARAH_ID, ins_oid="1.2.250.1.999.1.1"),
+            GP.author(),
+            pdf_of(ordonnance),
+            reference_path=reference_path,
+            document_root=ROOT,
+        )
 
 
 # --- through the live DMP -------------------------------------------------------------------------
+
 
 @pytest.fixture
 def world(house, live):
@@ -219,8 +267,12 @@ def test_retry_replacement_and_refusal(world, reference_path):
     assert deposit(client, first) == docref
     # other bytes under the same id are refused, with the DMP's code
     with pytest.raises(DepositRefused) as refused:
-        deposit(client, n1_ordonnance(p, SARAH_ID, GP.author(), pdf_of(p, "ajout"), reference_path=reference_path,
-                                      document_root=ROOT))
+        deposit(
+            client,
+            n1_ordonnance(
+                p, SARAH_ID, GP.author(), pdf_of(p, "ajout"), reference_path=reference_path, document_root=ROOT
+            ),
+        )
     assert (refused.value.status, refused.value.code) == (409, "XDSNonIdenticalHash")
     assert "autre contenu" in refused.value.message
     # version 2 replaces version 1 (CDA RPLC + relatesTo replaces), under the same setId

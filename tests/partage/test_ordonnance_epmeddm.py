@@ -38,10 +38,28 @@ from tests.partage.test_ordonnance_dmp import GP, MAX, PRESCRIBER, PROFILES, ROO
 from tests.partage.world import PROS, SARAH_ID
 
 CONTACT = PatientContact(Address("Rue de la Paix", "75002", "PARIS", "3"), "06 12 34 56 78", "sarah@example.org")
-PARACETAMOL = Line(1, LineKind.MEDICAMENT, "PARACETAMOL 1 g, comprimé", "3400935955838", SYS_CIP,
-                   "1 comprimé 3 fois par jour si douleur", 2, renewals=2, duration_days=10)
-AMOXICILLINE = Line(2, LineKind.MEDICAMENT, "AMOXICILLINE 1 g, comprimé dispersible", "3400936403130", SYS_CIP,
-                    "1 comprimé matin et soir pendant 6 jours", 1, substitutable=False, duration_days=6)
+PARACETAMOL = Line(
+    1,
+    LineKind.MEDICAMENT,
+    "PARACETAMOL 1 g, comprimé",
+    "3400935955838",
+    SYS_CIP,
+    "1 comprimé 3 fois par jour si douleur",
+    2,
+    renewals=2,
+    duration_days=10,
+)
+AMOXICILLINE = Line(
+    2,
+    LineKind.MEDICAMENT,
+    "AMOXICILLINE 1 g, comprimé dispersible",
+    "3400936403130",
+    SYS_CIP,
+    "1 comprimé matin et soir pendant 6 jours",
+    1,
+    substitutable=False,
+    duration_days=6,
+)
 BANDE = Line(3, LineKind.DISPOSITIF, "Bande de contention", "1110290", SYS_LPP, "1 par jour", 1, renewals=1)
 GLYCEMIE = Line(4, LineKind.BIOLOGIE, "Glycémie à jeun", "2345-7", SYS_LOINC)
 KINE = Line(4, LineKind.ACTE, "", instructions="10 séances de rééducation du genou")
@@ -49,20 +67,34 @@ VOLET = "CI-SIS_EP-MED-DM_2024.01.sch"
 
 
 def prescription(*lines: Line) -> Prescription:
-    return Prescription(new_number(), PRESCRIBER, datetime.now(UTC).replace(microsecond=0), date.today(), True,
-                        tuple(lines or (PARACETAMOL, AMOXICILLINE, BANDE)))
+    return Prescription(
+        new_number(),
+        PRESCRIBER,
+        datetime.now(UTC).replace(microsecond=0),
+        date.today(),
+        True,
+        tuple(lines or (PARACETAMOL, AMOXICILLINE, BANDE)),
+    )
 
 
 def n3(p: Prescription, reference_path: Path, **options) -> bytes:
     options.setdefault("contact", CONTACT)
-    return ep_med_dm_n3(p, SARAH_ID, GP.author(), pdf_of(p), reference_path=reference_path, document_root=ROOT,
-                        **options)
+    return ep_med_dm_n3(
+        p, SARAH_ID, GP.author(), pdf_of(p), reference_path=reference_path, document_root=ROOT, **options
+    )
 
 
 def judge(document: bytes, terminology: Terminology, reference_path: Path):
     """The DMP's judgement of a submitted document (dmp/service.py): XSD, header rules, volet schematron."""
-    return inspect_cda(document, terminology, reference_path, max_bytes=MAX, volet_formats=VOLET_FORMAT,
-                       for_dmp=True, schematrons=reference_path / "cisis" / "schematrons")
+    return inspect_cda(
+        document,
+        terminology,
+        reference_path,
+        max_bytes=MAX,
+        volet_formats=VOLET_FORMAT,
+        for_dmp=True,
+        schematrons=reference_path / "cisis" / "schematrons",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +127,8 @@ def narrative(root, reference: str) -> str:
 
 # --- the DMP's judgement --------------------------------------------------------------------------
 
-def test_n3_of_two_medicines_and_a_device_passes_the_dmp_validation(document, ordonnance, terminology,
-                                                                    reference_path):
+
+def test_n3_of_two_medicines_and_a_device_passes_the_dmp_validation(document, ordonnance, terminology, reference_path):
     # issue 6 §1.6; seed 000 L3621: the copy in the DMP, structured (CDA R2 N3, volet eP-MED-DM)
     root = xmlsafe.parse(document)
     header = read_header(root)
@@ -142,6 +174,7 @@ def test_the_official_example_passes_the_same_validation(terminology, reference_
 
 # --- what the entries carry -----------------------------------------------------------------------
 
+
 def test_medicine_entries_carry_code_renewals_substitution_and_posology(document):
     root = xmlsafe.parse(document)
     for line in (PARACETAMOL, AMOXICILLINE):
@@ -152,12 +185,15 @@ def test_medicine_entries_carry_code_renewals_substitution_and_posology(document
         [cip] = code.xpath("h:translation", namespaces=NS)
         assert (cip.get("code"), cip.get("codeSystem")) == (line.code, CDA_SYSTEMS[SYS_CIP])
         assert sa.xpath("h:repeatNumber/@value", namespaces=NS) == [str(line.renewals)]
-        [substitution] = sa.xpath("h:entryRelationship/h:act[h:templateId/@root='1.2.250.1.213.1.1.3.87']/h:code",
-                                  namespaces=NS)
+        [substitution] = sa.xpath(
+            "h:entryRelationship/h:act[h:templateId/@root='1.2.250.1.213.1.1.3.87']/h:code", namespaces=NS
+        )
         assert substitution.get("code") == ("G" if line.substitutable else "N")
         assert substitution.get("codeSystem") == "2.16.840.1.113883.5.1070"
-        [posology] = sa.xpath("h:entryRelationship[@typeCode='SUBJ']/h:act[h:code/@code='PINSTRUCT']"
-                              "/h:text/h:reference/@value", namespaces=NS)
+        [posology] = sa.xpath(
+            "h:entryRelationship[@typeCode='SUBJ']/h:act[h:code/@code='PINSTRUCT']/h:text/h:reference/@value",
+            namespaces=NS,
+        )
         assert narrative(root, posology) == line.instructions
         assert sa.xpath("h:entryRelationship/h:supply/h:quantity/@value", namespaces=NS) == [str(int(line.quantity))]
         [low, high] = sa.xpath("h:effectiveTime/h:low/@value | h:effectiveTime/h:high/@value", namespaces=NS)
@@ -176,27 +212,40 @@ def test_device_entry_carries_lpp_code_renewals_and_quantity(document):
 
 def test_mentions_default_to_false_and_are_written_when_given(ordonnance, reference_path, terminology):
     root = xmlsafe.parse(n3(ordonnance, reference_path))
-    values = root.xpath("//h:observation[h:code/@codeSystem='1.2.250.1.213.1.1.4.322']/h:value/@value",
-                        namespaces=NS)
+    values = root.xpath("//h:observation[h:code/@codeSystem='1.2.250.1.213.1.1.4.322']/h:value/@value", namespaces=NS)
     assert len(values) == 5 + 5 + 4 and set(values) == {"false"}  # two medicines, one device
-    document = n3(ordonnance, reference_path, mentions={2: Mentions(ald=True, non_substitution_reason="MTE"),
-                                                         3: Mentions(accident_travail=True)})
+    document = n3(
+        ordonnance,
+        reference_path,
+        mentions={2: Mentions(ald=True, non_substitution_reason="MTE"), 3: Mentions(accident_travail=True)},
+    )
     assert judge(document, terminology, reference_path).findings == []
     root = xmlsafe.parse(document)
-    ald = medicine(root, 2).xpath("h:entryRelationship/h:observation[h:code/@code='MED-574']/h:value/@value",
-                                  namespaces=NS)
+    ald = medicine(root, 2).xpath(
+        "h:entryRelationship/h:observation[h:code/@code='MED-574']/h:value/@value", namespaces=NS
+    )
     assert ald == ["true"] and narrative(root, "#med-2-ALD") == "Oui"
     assert narrative(root, "#med-2-substitution") == "Non substituable (MTE)"
-    at = root.xpath("//h:supply/h:entryRelationship/h:observation[h:code/@code='GEN-180']/h:value/@value",
-                    namespaces=NS)
+    at = root.xpath(
+        "//h:supply/h:entryRelationship/h:observation[h:code/@code='GEN-180']/h:value/@value", namespaces=NS
+    )
     assert at == ["true"]
 
 
 def test_cis_substance_and_free_text_lines_pass_too(reference_path, terminology):
-    p = prescription(Line(1, LineKind.MEDICAMENT, "PARACETAMOL MYLAN 500 mg, comprimé", "63107752", SYS_CIS,
-                          "2 comprimés si fièvre", 1),
-                     Line(2, LineKind.MEDICAMENT, "Ibuprofène 400 mg (DC)", "100000085259", SYS_SMS),
-                     Line(3, LineKind.DISPOSITIF, "Attelle de poignet", instructions="la nuit"))
+    p = prescription(
+        Line(
+            1,
+            LineKind.MEDICAMENT,
+            "PARACETAMOL MYLAN 500 mg, comprimé",
+            "63107752",
+            SYS_CIS,
+            "2 comprimés si fièvre",
+            1,
+        ),
+        Line(2, LineKind.MEDICAMENT, "Ibuprofène 400 mg (DC)", "100000085259", SYS_SMS),
+        Line(3, LineKind.DISPOSITIF, "Attelle de poignet", instructions="la nuit"),
+    )
     document = n3(p, reference_path)
     assert judge(document, terminology, reference_path).findings == []
     for profile in PROFILES:
@@ -205,8 +254,9 @@ def test_cis_substance_and_free_text_lines_pass_too(reference_path, terminology)
     root = xmlsafe.parse(document)
     [cis] = medicine(root, 1).xpath(".//h:manufacturedMaterial/h:code", namespaces=NS)
     assert (cis.get("code"), cis.get("codeSystem")) == ("63107752", CDA_SYSTEMS[SYS_CIS])
-    [sms] = medicine(root, 2).xpath(".//pharm:ingredient/pharm:code",
-                                    namespaces={**NS, "pharm": "urn:ihe:pharm:medication"})
+    [sms] = medicine(root, 2).xpath(
+        ".//pharm:ingredient/pharm:code", namespaces={**NS, "pharm": "urn:ihe:pharm:medication"}
+    )
     assert (sms.get("code"), sms.get("codeSystem")) == ("100000085259", CDA_SYSTEMS[SYS_SMS])
     [device] = root.xpath("//h:playingDevice/h:code", namespaces=NS)
     assert device.get("nullFlavor") == "OTH" and device.get("code") is None
@@ -219,8 +269,13 @@ def test_cis_substance_and_free_text_lines_pass_too(reference_path, terminology)
 
 def test_ids_are_stable_and_distinct_from_the_n1(ordonnance, document, reference_path):
     assert n3(ordonnance, reference_path) == document  # a retried deposit is a replay
-    n1 = read_header(xmlsafe.parse(n1_ordonnance(ordonnance, SARAH_ID, GP.author(), pdf_of(ordonnance),
-                                                 reference_path=reference_path, document_root=ROOT)))
+    n1 = read_header(
+        xmlsafe.parse(
+            n1_ordonnance(
+                ordonnance, SARAH_ID, GP.author(), pdf_of(ordonnance), reference_path=reference_path, document_root=ROOT
+            )
+        )
+    )
     header = read_header(xmlsafe.parse(document))
     assert header.set_id == f"{n1.set_id}.0" and header.id.root == f"{n1.set_id}.0.1"
     assert header.id.root != n1.id.root
@@ -229,6 +284,7 @@ def test_ids_are_stable_and_distinct_from_the_n1(ordonnance, document, reference
 
 
 # --- refusals -------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("other", [GLYCEMIE, KINE])
 def test_biology_and_other_acts_are_refused(other, reference_path):
@@ -247,11 +303,25 @@ def test_what_the_volet_cannot_carry_is_refused_before_writing(ordonnance, refer
     with pytest.raises(InvalidInput, match="hors AMM"):
         n3(ordonnance, reference_path, mentions={3: Mentions(hors_amm=True)})
     with pytest.raises(InvalidInput, match="prescripteur"):
-        ep_med_dm_n3(ordonnance, SARAH_ID, PROS["hospitalier"].author(), pdf_of(ordonnance),
-                     reference_path=reference_path, document_root=ROOT, contact=CONTACT)
+        ep_med_dm_n3(
+            ordonnance,
+            SARAH_ID,
+            PROS["hospitalier"].author(),
+            pdf_of(ordonnance),
+            reference_path=reference_path,
+            document_root=ROOT,
+            contact=CONTACT,
+        )
     with pytest.raises(InvalidInput, match="PDF"):
-        ep_med_dm_n3(ordonnance, SARAH_ID, GP.author(), b"<html/>", reference_path=reference_path,
-                     document_root=ROOT, contact=CONTACT)
+        ep_med_dm_n3(
+            ordonnance,
+            SARAH_ID,
+            GP.author(),
+            b"<html/>",
+            reference_path=reference_path,
+            document_root=ROOT,
+            contact=CONTACT,
+        )
     with pytest.raises(InvalidInput, match="annulee"):
         n3(replace(ordonnance, status="annulee"), reference_path)
 

@@ -36,38 +36,89 @@ GLUCOSE = "2345-7"  # LOINC, check digit 7
 
 def _envelope() -> dict:
     """Four lines as a prescriber's software posts them: medicine, device, biology, nursing act."""
-    return {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"fullUrl": "urn:uuid:rg", "resource": {
-            "resourceType": "RequestGroup", "status": "active", "intent": "order", "authoredOn": "2025-03-14",
-            "subject": {"display": "Patient"},
-            "extension": [{"url": fhir.EXT_CONSENT, "valueBoolean": True}],
-            "action": [{"resource": {"reference": f"urn:uuid:{k}"}} for k in ("med", "dm", "bio", "ide")]}},
-        {"fullUrl": "urn:uuid:med", "resource": {
-            "resourceType": "MedicationRequest", "status": "active", "intent": "order",
-            "medicationCodeableConcept": {"coding": [{"system": SYS_CIP, "code": DOLIPRANE,
-                                                      "display": "DOLIPRANE 1000 mg cp"}]},
-            "dosageInstruction": [{"text": "1 comprimé 3 fois par jour si douleur"}],
-            "dispenseRequest": {"quantity": {"value": 2, "unit": "boîte"}, "numberOfRepeatsAllowed": 2,
-                                "expectedSupplyDuration": {"value": 3, "system": SYS_UCUM, "code": "wk"}},
-            "substitution": {"allowedBoolean": False}}},
-        {"fullUrl": "urn:uuid:dm", "resource": {
-            "resourceType": "DeviceRequest", "status": "active", "intent": "order",
-            "codeCodeableConcept": {"coding": [{"system": SYS_LPP, "code": "1188984"}], "text": "Lecteur de glycémie"},
-            "extension": [{"url": fhir.EXT_DEVICE_QUANTITY, "valueInteger": 1}]}},
-        {"fullUrl": "urn:uuid:bio", "resource": {
-            "resourceType": "ServiceRequest", "status": "active", "intent": "order",
-            "code": {"coding": [{"system": SYS_LOINC, "code": GLUCOSE, "display": "Glucose [Moles/volume] in Serum"}]},
-            "quantityQuantity": {"value": 1, "system": SYS_UCUM, "code": "mmol/L", "unit": "mmol/L"},
-            "note": [{"text": "à jeun"}]}},
-        {"fullUrl": "urn:uuid:ide", "resource": {
-            "resourceType": "ServiceRequest", "status": "active", "intent": "order",
-            "code": {"text": "Soins infirmiers à domicile : pansement tous les deux jours pendant 15 jours"}}},
-    ]}
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:rg",
+                "resource": {
+                    "resourceType": "RequestGroup",
+                    "status": "active",
+                    "intent": "order",
+                    "authoredOn": "2025-03-14",
+                    "subject": {"display": "Patient"},
+                    "extension": [{"url": fhir.EXT_CONSENT, "valueBoolean": True}],
+                    "action": [{"resource": {"reference": f"urn:uuid:{k}"}} for k in ("med", "dm", "bio", "ide")],
+                },
+            },
+            {
+                "fullUrl": "urn:uuid:med",
+                "resource": {
+                    "resourceType": "MedicationRequest",
+                    "status": "active",
+                    "intent": "order",
+                    "medicationCodeableConcept": {
+                        "coding": [{"system": SYS_CIP, "code": DOLIPRANE, "display": "DOLIPRANE 1000 mg cp"}]
+                    },
+                    "dosageInstruction": [{"text": "1 comprimé 3 fois par jour si douleur"}],
+                    "dispenseRequest": {
+                        "quantity": {"value": 2, "unit": "boîte"},
+                        "numberOfRepeatsAllowed": 2,
+                        "expectedSupplyDuration": {"value": 3, "system": SYS_UCUM, "code": "wk"},
+                    },
+                    "substitution": {"allowedBoolean": False},
+                },
+            },
+            {
+                "fullUrl": "urn:uuid:dm",
+                "resource": {
+                    "resourceType": "DeviceRequest",
+                    "status": "active",
+                    "intent": "order",
+                    "codeCodeableConcept": {
+                        "coding": [{"system": SYS_LPP, "code": "1188984"}],
+                        "text": "Lecteur de glycémie",
+                    },
+                    "extension": [{"url": fhir.EXT_DEVICE_QUANTITY, "valueInteger": 1}],
+                },
+            },
+            {
+                "fullUrl": "urn:uuid:bio",
+                "resource": {
+                    "resourceType": "ServiceRequest",
+                    "status": "active",
+                    "intent": "order",
+                    "code": {
+                        "coding": [{"system": SYS_LOINC, "code": GLUCOSE, "display": "Glucose [Moles/volume] in Serum"}]
+                    },
+                    "quantityQuantity": {"value": 1, "system": SYS_UCUM, "code": "mmol/L", "unit": "mmol/L"},
+                    "note": [{"text": "à jeun"}],
+                },
+            },
+            {
+                "fullUrl": "urn:uuid:ide",
+                "resource": {
+                    "resourceType": "ServiceRequest",
+                    "status": "active",
+                    "intent": "order",
+                    "code": {"text": "Soins infirmiers à domicile : pansement tous les deux jours pendant 15 jours"},
+                },
+            },
+        ],
+    }
 
 
 def _prescription(draft, status: str = "active") -> Prescription:
-    return Prescription(NUMBER, Prescriber("810000000001", "1750000000", "Logiciel", "10"),
-                        datetime(2025, 3, 14, 9, tzinfo=UTC), draft.prescribed_on, draft.consent, draft.lines, status)
+    return Prescription(
+        NUMBER,
+        Prescriber("810000000001", "1750000000", "Logiciel", "10"),
+        datetime(2025, 3, 14, 9, tzinfo=UTC),
+        draft.prescribed_on,
+        draft.consent,
+        draft.lines,
+        status,
+    )
 
 
 def _refused(bundle: dict, code: str) -> InvalidInput:
@@ -85,8 +136,19 @@ def test_four_line_envelope_reads_and_round_trips():
     draft = fhir.draft_from_fhir(_envelope(), units=UNITS)
     assert draft.prescribed_on == date(2025, 3, 14) and draft.consent is True
     med, dm, bio, ide = draft.lines
-    assert med == Line(1, LineKind.MEDICAMENT, "DOLIPRANE 1000 mg cp", DOLIPRANE, SYS_CIP,
-                       "1 comprimé 3 fois par jour si douleur", 2.0, "boîte", 2, False, 21)
+    assert med == Line(
+        1,
+        LineKind.MEDICAMENT,
+        "DOLIPRANE 1000 mg cp",
+        DOLIPRANE,
+        SYS_CIP,
+        "1 comprimé 3 fois par jour si douleur",
+        2.0,
+        "boîte",
+        2,
+        False,
+        21,
+    )
     assert (dm.kind, dm.code, dm.label, dm.quantity) == (LineKind.DISPOSITIF, "1188984", "Lecteur de glycémie", 1.0)
     assert (bio.kind, bio.code, bio.unit, bio.instructions) == (LineKind.BIOLOGIE, GLUCOSE, "mmol/L", "à jeun")
     assert ide.kind is LineKind.ACTE and ide.label.startswith("Soins infirmiers") and not ide.code
@@ -95,7 +157,12 @@ def test_four_line_envelope_reads_and_round_trips():
     bundle = fhir.prescription_bundle(p, None, base_url=BASE)
     assert bundle["type"] == "collection"
     assert [e["resource"]["resourceType"] for e in bundle["entry"]] == [
-        "RequestGroup", "MedicationRequest", "DeviceRequest", "ServiceRequest", "ServiceRequest"]
+        "RequestGroup",
+        "MedicationRequest",
+        "DeviceRequest",
+        "ServiceRequest",
+        "ServiceRequest",
+    ]
     group = bundle["entry"][0]["resource"]
     number = {"system": fhir.SYS_NUMBER, "value": NUMBER}
     assert group["identifier"] == [number] and group["groupIdentifier"] == number
@@ -106,8 +173,13 @@ def test_four_line_envelope_reads_and_round_trips():
     assert request["substitution"] == {"allowedBoolean": False}
     assert fhir.draft_from_fhir(bundle, units=UNITS) == draft  # the base's answer is a valid envelope
 
-    bare = fhir.prescription_bundle(_prescription(Draft(draft.prescribed_on, False, (
-        Line(1, LineKind.MEDICAMENT, "DOLIPRANE", DOLIPRANE, SYS_CIP),))), None, base_url=BASE)
+    bare = fhir.prescription_bundle(
+        _prescription(
+            Draft(draft.prescribed_on, False, (Line(1, LineKind.MEDICAMENT, "DOLIPRANE", DOLIPRANE, SYS_CIP),))
+        ),
+        None,
+        base_url=BASE,
+    )
     request = bare["entry"][1]["resource"]
     assert "dispenseRequest" not in request and "dosageInstruction" not in request  # no empty elements
     assert {"url": fhir.EXT_CONSENT, "valueBoolean": False} in bare["entry"][0]["resource"]["extension"]
@@ -119,9 +191,20 @@ def test_four_line_envelope_reads_and_round_trips():
 def test_medication_resource_contained_or_in_the_bundle():
     for where in ("contained", "bundle"):
         bundle = _envelope()
-        medication = {"resourceType": "Medication", "id": "m1", "code": {
-            "coding": [{"system": "http://data.esante.gouv.fr/ansm/medicament/UCD", "code": "3400890006262",
-                        "display": "PARACETAMOL VIC 1000MG CPR"}], "text": "PARACETAMOL MYLAN CONSEIL 1000 MG"}}
+        medication = {
+            "resourceType": "Medication",
+            "id": "m1",
+            "code": {
+                "coding": [
+                    {
+                        "system": "http://data.esante.gouv.fr/ansm/medicament/UCD",
+                        "code": "3400890006262",
+                        "display": "PARACETAMOL VIC 1000MG CPR",
+                    }
+                ],
+                "text": "PARACETAMOL MYLAN CONSEIL 1000 MG",
+            },
+        }
         request = bundle["entry"][1]["resource"]
         del request["medicationCodeableConcept"]
         if where == "contained":
@@ -137,12 +220,17 @@ def test_medication_resource_contained_or_in_the_bundle():
 def test_patient_identity_refused(where):
     # seed 000 L3697: the base is created without the patient's identity
     bundle = _envelope()
-    patient = {"resourceType": "Patient", "id": "p", "identifier": [{"system": "urn:oid:1.2.250.1.213.1.4.8",
-                                                                     "value": "279035121518989"}]}
-    expected = {"patient-entry": "Bundle.entry[5].resource",
-                "subject-identifier": "Bundle.entry[1].resource.subject",
-                "subject-reference": "Bundle.entry[3].resource.subject",
-                "contained": "Bundle.entry[0].resource.contained[0]"}[where]
+    patient = {
+        "resourceType": "Patient",
+        "id": "p",
+        "identifier": [{"system": "urn:oid:1.2.250.1.213.1.4.8", "value": "279035121518989"}],
+    }
+    expected = {
+        "patient-entry": "Bundle.entry[5].resource",
+        "subject-identifier": "Bundle.entry[1].resource.subject",
+        "subject-reference": "Bundle.entry[3].resource.subject",
+        "contained": "Bundle.entry[0].resource.contained[0]",
+    }[where]
     if where == "patient-entry":
         bundle["entry"].append({"fullUrl": "urn:uuid:p", "resource": patient})
     elif where == "subject-identifier":
@@ -154,13 +242,19 @@ def test_patient_identity_refused(where):
     assert _refused(bundle, "identite-patient-interdite").expression == expected
 
 
-@pytest.mark.parametrize("concept", [
-    {"code": {"coding": [{"system": "http://snomed.info/sct", "code": "73957001"}]}},
-    {"category": [{"coding": [{"system": "urn:maison:test", "code": "transport"}]}], "code": {"text": "Aller-retour"}},
-    {"code": {"text": "Transport en ambulance allongé"}},
-    {"code": {"text": "Bon de transport : VSL"}},
-    {"code": {"text": "TAXI CONVENTIONNÉ pour la dialyse"}},
-])
+@pytest.mark.parametrize(
+    "concept",
+    [
+        {"code": {"coding": [{"system": "http://snomed.info/sct", "code": "73957001"}]}},
+        {
+            "category": [{"coding": [{"system": "urn:maison:test", "code": "transport"}]}],
+            "code": {"text": "Aller-retour"},
+        },
+        {"code": {"text": "Transport en ambulance allongé"}},
+        {"code": {"text": "Bon de transport : VSL"}},
+        {"code": {"text": "TAXI CONVENTIONNÉ pour la dialyse"}},
+    ],
+)
 def test_patient_transport_refused(concept):
     # seed 000 L3663: everything may be prescribed "excepté les transports sanitaires"
     bundle = _envelope()
@@ -169,28 +263,72 @@ def test_patient_transport_refused(concept):
     assert error.expression.startswith("Bundle.entry[4].resource.")
 
 
-@pytest.mark.parametrize(("entry", "change", "code", "expression"), [
-    (1, {"medicationCodeableConcept": {"coding": [{"system": SYS_CIP, "code": "3400935955839"}], "text": "DOLIPRANE"}},
-     "medicament-code", "Bundle.entry[1].resource"),
-    (2, {"codeCodeableConcept": {"coding": [{"system": SYS_LPP, "code": "118898"}], "text": "Lecteur"}},
-     "dispositif-lpp", "Bundle.entry[2].resource"),
-    (3, {"code": {"coding": [{"system": SYS_LOINC, "code": "2345-8", "display": "Glucose"}]}},
-     "biologie-loinc", "Bundle.entry[3].resource"),
-    (3, {"quantityQuantity": {"value": 1, "system": SYS_UCUM, "code": "mmol//L"}},
-     "unite-ucum", "Bundle.entry[3].resource.quantityQuantity.code"),
-    (3, {"quantityQuantity": {"value": 1, "system": SYS_UCUM, "code": "IU"}},
-     "unite-ucum", "Bundle.entry[3].resource.quantityQuantity.code"),
-    (3, {"quantityQuantity": {"value": 1, "unit": "mmol/L"}},
-     "unite-ucum", "Bundle.entry[3].resource.quantityQuantity.system"),
-    (4, {"code": {"coding": [{"system": "urn:ngap", "code": "AMI"}]}},
-     "acte-code", "Bundle.entry[4].resource.code.coding"),
-    (1, {"dispenseRequest": {"expectedSupplyDuration": {"value": 1, "code": "mo"}}},
-     "duree-traitement", "Bundle.entry[1].resource.dispenseRequest.expectedSupplyDuration"),
-    (0, {"extension": []}, "consentement-absent",
-     f"Bundle.entry[0].resource.extension.where(url='{fhir.EXT_CONSENT}')"),
-    (0, {"authoredOn": "14/03/2025"}, "date-prescription", "Bundle.entry[0].resource.authoredOn"),
-    (0, {"intent": "plan"}, "requestgroup-intent", "Bundle.entry[0].resource.intent"),
-])
+@pytest.mark.parametrize(
+    ("entry", "change", "code", "expression"),
+    [
+        (
+            1,
+            {
+                "medicationCodeableConcept": {
+                    "coding": [{"system": SYS_CIP, "code": "3400935955839"}],
+                    "text": "DOLIPRANE",
+                }
+            },
+            "medicament-code",
+            "Bundle.entry[1].resource",
+        ),
+        (
+            2,
+            {"codeCodeableConcept": {"coding": [{"system": SYS_LPP, "code": "118898"}], "text": "Lecteur"}},
+            "dispositif-lpp",
+            "Bundle.entry[2].resource",
+        ),
+        (
+            3,
+            {"code": {"coding": [{"system": SYS_LOINC, "code": "2345-8", "display": "Glucose"}]}},
+            "biologie-loinc",
+            "Bundle.entry[3].resource",
+        ),
+        (
+            3,
+            {"quantityQuantity": {"value": 1, "system": SYS_UCUM, "code": "mmol//L"}},
+            "unite-ucum",
+            "Bundle.entry[3].resource.quantityQuantity.code",
+        ),
+        (
+            3,
+            {"quantityQuantity": {"value": 1, "system": SYS_UCUM, "code": "IU"}},
+            "unite-ucum",
+            "Bundle.entry[3].resource.quantityQuantity.code",
+        ),
+        (
+            3,
+            {"quantityQuantity": {"value": 1, "unit": "mmol/L"}},
+            "unite-ucum",
+            "Bundle.entry[3].resource.quantityQuantity.system",
+        ),
+        (
+            4,
+            {"code": {"coding": [{"system": "urn:ngap", "code": "AMI"}]}},
+            "acte-code",
+            "Bundle.entry[4].resource.code.coding",
+        ),
+        (
+            1,
+            {"dispenseRequest": {"expectedSupplyDuration": {"value": 1, "code": "mo"}}},
+            "duree-traitement",
+            "Bundle.entry[1].resource.dispenseRequest.expectedSupplyDuration",
+        ),
+        (
+            0,
+            {"extension": []},
+            "consentement-absent",
+            f"Bundle.entry[0].resource.extension.where(url='{fhir.EXT_CONSENT}')",
+        ),
+        (0, {"authoredOn": "14/03/2025"}, "date-prescription", "Bundle.entry[0].resource.authoredOn"),
+        (0, {"intent": "plan"}, "requestgroup-intent", "Bundle.entry[0].resource.intent"),
+    ],
+)
 def test_bad_lines_refused_with_code_and_expression(entry, change, code, expression):
     bundle = _envelope()
     bundle["entry"][entry]["resource"].update(change)
@@ -232,8 +370,10 @@ def _executer(*parameters: dict) -> dict:
 
 def _ligne(numero: int, resultat: str, **parts) -> dict:
     extra = [{"name": name, **value} for name, value in parts.items()]
-    return {"name": "ligne", "part": [{"name": "numero", "valueInteger": numero},
-                                      {"name": "resultat", "valueCode": resultat}, *extra]}
+    return {
+        "name": "ligne",
+        "part": [{"name": "numero", "valueInteger": numero}, {"name": "resultat", "valueCode": resultat}, *extra],
+    }
 
 
 def _four_lines(substitutable: bool = True) -> Prescription:
@@ -244,36 +384,73 @@ def _four_lines(substitutable: bool = True) -> Prescription:
 
 def test_execution_parsed_with_substitution_and_ins():
     generic = {"system": SYS_CIP, "code": "3400930000001", "display": "PARACETAMOL GNR 1000 mg cp"}
-    lines, ins, at_delivery = fhir.execution_from_fhir(_executer(
-        _ligne(1, "substitue", quantite={"valueDecimal": 2}, produit={"valueCoding": generic}),
-        _ligne(2, "non-delivre", motif={"valueString": "rupture de stock"}),
-        {"name": "patient", "part": [
-            {"name": "ins", "valueIdentifier": {"system": "urn:oid:1.2.250.1.213.1.4.8", "value": "279035121518989"}},
-            {"name": "statutIdentite", "valueCode": "QUAL"}]},
-        {"name": "aLaDelivrance", "valueBoolean": True}), _four_lines())
-    assert lines == (LineExecution(1, Outcome.SUBSTITUE, 2.0, generic["code"], SYS_CIP, generic["display"]),
-                     LineExecution(2, Outcome.NON_DELIVRE, reason="rupture de stock"))
+    lines, ins, at_delivery = fhir.execution_from_fhir(
+        _executer(
+            _ligne(1, "substitue", quantite={"valueDecimal": 2}, produit={"valueCoding": generic}),
+            _ligne(2, "non-delivre", motif={"valueString": "rupture de stock"}),
+            {
+                "name": "patient",
+                "part": [
+                    {
+                        "name": "ins",
+                        "valueIdentifier": {"system": "urn:oid:1.2.250.1.213.1.4.8", "value": "279035121518989"},
+                    },
+                    {"name": "statutIdentite", "valueCode": "QUAL"},
+                ],
+            },
+            {"name": "aLaDelivrance", "valueBoolean": True},
+        ),
+        _four_lines(),
+    )
+    assert lines == (
+        LineExecution(1, Outcome.SUBSTITUE, 2.0, generic["code"], SYS_CIP, generic["display"]),
+        LineExecution(2, Outcome.NON_DELIVRE, reason="rupture de stock"),
+    )
     assert (ins.matricule, ins.oid, ins.status) == ("279035121518989", "1.2.250.1.213.1.4.8", "QUAL")
     assert at_delivery is True
     lines, ins, at_delivery = fhir.execution_from_fhir(_executer(_ligne(3, "delivre")), _four_lines())
     assert lines == (LineExecution(3, Outcome.DELIVRE),) and ins is None and at_delivery is False
 
 
-@pytest.mark.parametrize(("parameters", "error", "code", "expression"), [
-    ([_ligne(5, "delivre")], InvalidInput, "ligne-inconnue", "Parameters.parameter[0].part[0].valueInteger"),
-    ([_ligne(1, "delivre"), _ligne(1, "partiel", quantite={"valueDecimal": 1})], InvalidInput, "ligne-en-double",
-     "Parameters.parameter[1].part[0].valueInteger"),
-    ([_ligne(1, "perdu")], InvalidInput, "resultat-inconnu", "Parameters.parameter[0].part[1].valueCode"),
-    ([_ligne(1, "substitue", produit={"valueCoding": {"system": SYS_CIP, "code": "3400930000001"}})],
-     InvalidInput, "non-substituable", "Parameters.parameter[0]"),
-    ([_ligne(2, "adapte")], InvalidInput, "execution-motif", "Parameters.parameter[0]"),
-    ([], InvalidInput, "execution-vide", "Parameters.parameter"),
-    ([{"name": "ligne", "part": [{"name": "numero", "valueInteger": 1}]}], MalformedRequest, "parametre-part",
-     "Parameters.parameter[0].part"),
-    ([_ligne(1, "delivre", quantite={"valueString": "2"})], MalformedRequest, "structure",
-     "Parameters.parameter[0].part[2]"),
-    ([{"name": "numero", "valueInteger": 1}], MalformedRequest, "parametre-inconnu", "Parameters.parameter[0].name"),
-])
+@pytest.mark.parametrize(
+    ("parameters", "error", "code", "expression"),
+    [
+        ([_ligne(5, "delivre")], InvalidInput, "ligne-inconnue", "Parameters.parameter[0].part[0].valueInteger"),
+        (
+            [_ligne(1, "delivre"), _ligne(1, "partiel", quantite={"valueDecimal": 1})],
+            InvalidInput,
+            "ligne-en-double",
+            "Parameters.parameter[1].part[0].valueInteger",
+        ),
+        ([_ligne(1, "perdu")], InvalidInput, "resultat-inconnu", "Parameters.parameter[0].part[1].valueCode"),
+        (
+            [_ligne(1, "substitue", produit={"valueCoding": {"system": SYS_CIP, "code": "3400930000001"}})],
+            InvalidInput,
+            "non-substituable",
+            "Parameters.parameter[0]",
+        ),
+        ([_ligne(2, "adapte")], InvalidInput, "execution-motif", "Parameters.parameter[0]"),
+        ([], InvalidInput, "execution-vide", "Parameters.parameter"),
+        (
+            [{"name": "ligne", "part": [{"name": "numero", "valueInteger": 1}]}],
+            MalformedRequest,
+            "parametre-part",
+            "Parameters.parameter[0].part",
+        ),
+        (
+            [_ligne(1, "delivre", quantite={"valueString": "2"})],
+            MalformedRequest,
+            "structure",
+            "Parameters.parameter[0].part[2]",
+        ),
+        (
+            [{"name": "numero", "valueInteger": 1}],
+            MalformedRequest,
+            "parametre-inconnu",
+            "Parameters.parameter[0].name",
+        ),
+    ],
+)
 def test_execution_refused(parameters, error, code, expression):
     with pytest.raises(error) as caught:
         fhir.execution_from_fhir(_executer(*parameters), _four_lines(substitutable=False))
@@ -283,14 +460,37 @@ def test_execution_refused(parameters, error, code, expression):
 def test_executions_rendered_as_dispense_delivery_and_task():
     p = _four_lines()
     generic = LineExecution(1, Outcome.SUBSTITUE, 2.0, "3400930000001", SYS_CIP, "PARACETAMOL GNR 1000 mg cp")
-    counter = Execution("e1", NUMBER, "810000000002", "1750000001", "LGO", "21", datetime(2025, 3, 15, 10, tzinfo=UTC),
-                        True, (generic, LineExecution(2, Outcome.NON_DELIVRE, reason="rupture")),
-                        ins="279035121518989", ins_oid="1.2.250.1.213.1.4.8")
-    lab = Execution("e2", NUMBER, "810000000003", "1750000002", "SIL", "10", datetime(2025, 3, 16, 8, tzinfo=UTC),
-                    False, (LineExecution(3, Outcome.DELIVRE), LineExecution(4, Outcome.ADAPTE, reason="tous les 3 j")))
+    counter = Execution(
+        "e1",
+        NUMBER,
+        "810000000002",
+        "1750000001",
+        "LGO",
+        "21",
+        datetime(2025, 3, 15, 10, tzinfo=UTC),
+        True,
+        (generic, LineExecution(2, Outcome.NON_DELIVRE, reason="rupture")),
+        ins="279035121518989",
+        ins_oid="1.2.250.1.213.1.4.8",
+    )
+    lab = Execution(
+        "e2",
+        NUMBER,
+        "810000000003",
+        "1750000002",
+        "SIL",
+        "10",
+        datetime(2025, 3, 16, 8, tzinfo=UTC),
+        False,
+        (LineExecution(3, Outcome.DELIVRE), LineExecution(4, Outcome.ADAPTE, reason="tous les 3 j")),
+    )
     bundle = fhir.prescription_bundle(p, [counter, lab], base_url=BASE)
     assert [e["resource"]["resourceType"] for e in bundle["entry"][5:]] == [
-        "MedicationDispense", "SupplyDelivery", "Task", "Task"]
+        "MedicationDispense",
+        "SupplyDelivery",
+        "Task",
+        "Task",
+    ]
     dispense = _resource(bundle, f"{BASE}/MedicationDispense/e1-1")
     ins = {"identifier": {"system": "urn:oid:1.2.250.1.213.1.4.8", "value": "279035121518989"}}
     assert dispense["status"] == "completed" and dispense["subject"] == ins
@@ -304,14 +504,31 @@ def test_executions_rendered_as_dispense_delivery_and_task():
     assert delivery["status"] == "abandoned" and delivery["patient"] == ins
     assert {"url": fhir.EXT_REASON, "valueString": "rupture"} in delivery["extension"]
     assert delivery["suppliedItem"]["itemCodeableConcept"]["coding"][0] == {
-        "system": SYS_LPP, "code": "1188984", "display": "Lecteur de glycémie"}
+        "system": SYS_LPP,
+        "code": "1188984",
+        "display": "Lecteur de glycémie",
+    }
     task = _resource(bundle, f"{BASE}/Task/e2-4")
     assert task["status"] == "completed" and task["focus"] == {"reference": f"{BASE}/ServiceRequest/{NUMBER}-4"}
     assert task["output"][0]["valueCode"] == "adapte" and task["note"] == [{"text": "tous les 3 j"}]
     assert "for" not in task
-    declined = fhir.prescription_bundle(p, [Execution(
-        "e3", NUMBER, "810000000002", "s", "LGO", "21", datetime(2025, 3, 17, tzinfo=UTC), False,
-        (LineExecution(1, Outcome.NON_DELIVRE, reason="refus du patient"),))], base_url=BASE)
+    declined = fhir.prescription_bundle(
+        p,
+        [
+            Execution(
+                "e3",
+                NUMBER,
+                "810000000002",
+                "s",
+                "LGO",
+                "21",
+                datetime(2025, 3, 17, tzinfo=UTC),
+                False,
+                (LineExecution(1, Outcome.NON_DELIVRE, reason="refus du patient"),),
+            )
+        ],
+        base_url=BASE,
+    )
     dispense = _resource(declined, f"{BASE}/MedicationDispense/e3-1")
     assert dispense["status"] == "declined" and "whenHandedOver" not in dispense
     assert dispense["note"] == [{"text": "refus du patient"}] and "subject" not in dispense
@@ -359,11 +576,15 @@ def test_hostile_bodies_are_refused_never_crash():
     from maison.core.errors import MaisonError
 
     rnd, prescription = random.Random(6), _four_lines()
-    execution = _executer(_ligne(1, "substitue", produit={"valueCoding": {"system": SYS_CIP, "code": "3400930000021"}}),
-                          _ligne(2, "delivre"))
+    execution = _executer(
+        _ligne(1, "substitue", produit={"valueCoding": {"system": SYS_CIP, "code": "3400930000021"}}),
+        _ligne(2, "delivre"),
+    )
     for _ in range(1500):
-        for parse in (lambda: fhir.draft_from_fhir(_mutated(_envelope(), rnd), units=UNITS),
-                      lambda: fhir.execution_from_fhir(_mutated(execution, rnd), prescription)):
+        for parse in (
+            lambda: fhir.draft_from_fhir(_mutated(_envelope(), rnd), units=UNITS),
+            lambda: fhir.execution_from_fhir(_mutated(execution, rnd), prescription),
+        ):
             try:
                 parse()
             except MaisonError:

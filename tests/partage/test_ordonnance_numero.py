@@ -24,19 +24,23 @@ def test_every_single_typo_and_adjacent_swap_is_detected(seed):
         for c in ALPHABET:
             if c != number[i]:
                 with pytest.raises(InvalidInput):
-                    parse_number(number[:i] + c + number[i + 1:])
+                    parse_number(number[:i] + c + number[i + 1 :])
     for i in range(17):
         if number[i] != number[i + 1]:
             with pytest.raises(InvalidInput) as err:
-                parse_number(number[:i] + number[i + 1] + number[i] + number[i + 2:])
+                parse_number(number[:i] + number[i + 1] + number[i] + number[i + 2 :])
             assert err.value.code == "numero-cle"
 
 
 def test_what_is_typed_is_normalised_and_what_cannot_be_a_number_refused():
     number = new_number()
     assert parse_number(f" {number[:6].lower()} {number[6:12]}-{number[12:]} ") == number
-    for text, code in (("", "numero-longueur"), (number + "A", "numero-longueur"),
-                       (number[:17] + "é", "numero-caracteres"), (number[:17] + "_", "numero-caracteres")):
+    for text, code in (
+        ("", "numero-longueur"),
+        (number + "A", "numero-longueur"),
+        (number[:17] + "é", "numero-caracteres"),
+        (number[:17] + "_", "numero-caracteres"),
+    ):
         with pytest.raises(InvalidInput) as err:
             parse_number(text)
         assert err.value.code == code

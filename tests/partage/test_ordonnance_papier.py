@@ -34,23 +34,41 @@ from maison.partage.ordonnance.papier import (
 # (numero.py), so the tests use its 16 first characters with Maison's two check characters.
 NUMBER = "01527BP22JCNZZYGQV"
 # seed 001 L379-388: the prescriber and patient of the seed's paper copy
-DOCTOR = PaperPrescriber("Dr ADEMIS Pierre", ("26 avenue du Professeur Lemierre", "72020 Paris"),
-                         "Médecine Générale", "99900038441", "991118019")
+DOCTOR = PaperPrescriber(
+    "Dr ADEMIS Pierre",
+    ("26 avenue du Professeur Lemierre", "72020 Paris"),
+    "Médecine Générale",
+    "99900038441",
+    "991118019",
+)
 PATIENT = PaperPatient("Essai", "Alain", date(1975, 1, 1), 80.0)
 # seed 001 L392-395: the seed's line, as a coded medicine
-PARACETAMOL = Line(1, LineKind.MEDICAMENT, "Paracétamol 1 000 mg comprimé", "3400930000014", SYS_CIP,
-                   "1 comprimé (voie orale) en cas de fièvre supérieure à 38°5, à renouveler toutes les 8 heures "
-                   "si besoin.\nNe pas dépasser 3 comprimés par jour.\nTraitement pour une semaine", 1, "{boîte}",
-                   renewals=2)
-BANDAGE = Line(2, LineKind.DISPOSITIF, "Bande de contention", "1101017", SYS_LPP, "Au lever", 2,
-               substitutable=False)
+PARACETAMOL = Line(
+    1,
+    LineKind.MEDICAMENT,
+    "Paracétamol 1 000 mg comprimé",
+    "3400930000014",
+    SYS_CIP,
+    "1 comprimé (voie orale) en cas de fièvre supérieure à 38°5, à renouveler toutes les 8 heures "
+    "si besoin.\nNe pas dépasser 3 comprimés par jour.\nTraitement pour une semaine",
+    1,
+    "{boîte}",
+    renewals=2,
+)
+BANDAGE = Line(2, LineKind.DISPOSITIF, "Bande de contention", "1101017", SYS_LPP, "Au lever", 2, substitutable=False)
 GLUCOSE = Line(3, LineKind.BIOLOGIE, "Glucose [Masse/Volume] Sérum", "2345-7", SYS_LOINC)
 LINES = (PARACETAMOL, BANDAGE, GLUCOSE)
 
 
 def _prescription(lines: tuple[Line, ...] = LINES, *, consent: bool = True, number: str = NUMBER) -> Prescription:
-    return Prescription(number, Prescriber("810000000002", "399999999900019", "LAP de test", "10"),
-                        datetime(2020, 9, 3, 9, 30, tzinfo=UTC), date(2020, 9, 3), consent, lines)
+    return Prescription(
+        number,
+        Prescriber("810000000002", "399999999900019", "LAP de test", "10"),
+        datetime(2020, 9, 3, 9, 30, tzinfo=UTC),
+        date(2020, 9, 3),
+        consent,
+        lines,
+    )
 
 
 def _pages_text(pdf: bytes, *, collapse: bool = True) -> list[str]:
@@ -83,6 +101,7 @@ def text(pdf: bytes) -> str:
 
 
 # --- the QR code --------------------------------------------------------------------------------
+
 
 def test_the_qr_code_read_from_the_rendered_page_is_the_number(pdf):
     # seed 001 L397-400: the QR code and the number make the paper copy an ordonnance numérique
@@ -120,10 +139,17 @@ def test_an_invalid_number_is_never_printed():
 
 # --- the zones and the mentions ------------------------------------------------------------------
 
+
 def test_the_prescriber_zone(text):
     # seed 001 L379-384
-    for expected in ("Dr ADEMIS Pierre", "26 avenue du Professeur Lemierre", "72020 Paris", "Médecine Générale",
-                     "N° RPPS : 99900038441", "N°AM : 991118019"):
+    for expected in (
+        "Dr ADEMIS Pierre",
+        "26 avenue du Professeur Lemierre",
+        "72020 Paris",
+        "Médecine Générale",
+        "N° RPPS : 99900038441",
+        "N°AM : 991118019",
+    ):
         assert expected in text
 
 
@@ -165,8 +191,10 @@ def test_the_mentions_legales_say_oui_when_the_patient_consented(text):
     assert MENTION_CONSENT.format(consent="OUI") in text
     assert "a été délivré ou exécuté sur la présente prescription : OUI." in text
     assert MENTION_DONNEES in text
-    assert "Pour en savoir plus sur la gestion de vos données personnelles et pour exercer vos droits, " \
-           "reportez-vous à https://www.ameli.fr." in text
+    assert (
+        "Pour en savoir plus sur la gestion de vos données personnelles et pour exercer vos droits, "
+        "reportez-vous à https://www.ameli.fr." in text
+    )
 
 
 def test_the_mentions_legales_say_non_when_the_patient_refused():
@@ -195,6 +223,7 @@ def test_french_dates_and_weights():
 
 
 # --- pagination -----------------------------------------------------------------------------------
+
 
 def test_forty_lines_paginate_and_every_page_carries_the_qr_code_and_mentions():
     lines = tuple(replace(LINES[i % 3], number=i + 1, label=f"{LINES[i % 3].label} n{i + 1}") for i in range(40))
@@ -269,6 +298,7 @@ def test_threads_do_not_share_state(pdf):
 
 # --- reading back refuses what is not an ordonnance ------------------------------------------------
 
+
 def _plain_pdf(draw=None) -> bytes:
     doc = FPDF(format="A4")
     doc.add_page()
@@ -301,6 +331,7 @@ def test_number_from_pdf_refuses_garbage(garbage):
 
 # --- maison.formats.qr ------------------------------------------------------------------------------
 
+
 def test_segno_and_zxing_symbols_both_decode_to_the_payload():
     number = new_number()
     for matrix in (qr.encode(number).matrix, qr.modules(number)):
@@ -326,8 +357,13 @@ def test_qr_encoding_refuses_empty_or_oversized_payloads(payload, code):
 
 
 def test_render_refuses_what_is_not_a_pdf(pdf):
-    cases = [("not bytes", "pdf-type"), (b"", "pdf-signature"), (b"GIF89a" + bytes(50), "pdf-signature"),
-             (b"%PDF-1.4\n%%EOF", "pdf-illisible"), (pdf[: len(pdf) // 3], "pdf-illisible")]
+    cases = [
+        ("not bytes", "pdf-type"),
+        (b"", "pdf-signature"),
+        (b"GIF89a" + bytes(50), "pdf-signature"),
+        (b"%PDF-1.4\n%%EOF", "pdf-illisible"),
+        (pdf[: len(pdf) // 3], "pdf-illisible"),
+    ]
     for data, code in cases:
         with pytest.raises(InvalidInput) as refused:
             qr.render_pdf_page(data)  # type: ignore[arg-type]  # a wrong type on purpose

@@ -36,8 +36,16 @@ LPP = Caller("software", "prestataire", "399999999500017", "Logiciel LPP", scope
 DESK_KEY = Caller("software", "accueil", "399999999500017", "Logiciel LPP", scope=KeyScope.LOGICIEL)
 SARAH_INS = PatientIns("277017515401259", "1.2.250.1.213.1.4.10", "QUAL")
 
-PARACETAMOL = Line(1, LineKind.MEDICAMENT, "Paracétamol 1 000 mg comprimé", "3400930000014", SYS_CIP,
-                   "1 comprimé en cas de fièvre, 3 par jour au plus", 1, "{boîte}")
+PARACETAMOL = Line(
+    1,
+    LineKind.MEDICAMENT,
+    "Paracétamol 1 000 mg comprimé",
+    "3400930000014",
+    SYS_CIP,
+    "1 comprimé en cas de fièvre, 3 par jour au plus",
+    1,
+    "{boîte}",
+)
 BANDAGE = Line(2, LineKind.DISPOSITIF, "Bande de contention", "1101017", SYS_LPP, "", 2)
 GLUCOSE = Line(3, LineKind.BIOLOGIE, "Glucose [Masse/Volume] Sérum", "2345-7", SYS_LOINC)
 SOINS = Line(4, LineKind.ACTE, "Soins infirmiers", instructions="Pansement tous les 2 jours pendant 10 jours")
@@ -99,13 +107,20 @@ def test_a_prescriber_reads_and_searches_only_his_own(base):
         for call in (base.read_as_prescriber, base.executions_for_prescriber, base.cancel):
             with pytest.raises(NotFound) as err:
                 call(OTHER_GP, number)
-            answers.append((err.value.http_status, err.value.fhir_issue, err.value.code,
-                                err.value.message.replace(number, "N")))
+            answers.append(
+                (err.value.http_status, err.value.fhir_issue, err.value.code, err.value.message.replace(number, "N"))
+            )
     assert len(set(answers)) == 1 and answers[0][2] == "prescription-inconnue"
     with base.db.read() as conn:
-        refused = conn.execute(sa.select(audit_event.c.detail).where(audit_event.c.outcome == "refused",
-                                                                     audit_event.c.actor_person == OTHER_GP.person)
-                               ).scalars().all()
+        refused = (
+            conn.execute(
+                sa.select(audit_event.c.detail).where(
+                    audit_event.c.outcome == "refused", audit_event.c.actor_person == OTHER_GP.person
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert sum('"motif":"prescription-autre-prescripteur"' in d for d in refused) == 3 and len(refused) == 6
     assert [x.number for x in base.search(GP)] == [p.number]
     assert base.search(OTHER_GP) == []
@@ -135,8 +150,11 @@ def test_the_same_request_sent_twice_makes_one_prescription(base, db):
 
 def test_execution_line_by_line_and_double_dispensation_refused(base):
     p = _create(base, PARACETAMOL, SOINS)
-    done = base.execute(PHARMACIST, p.number, [LineExecution(1, Outcome.SUBSTITUE, 1, "3400930000021", SYS_CIP,
-                                                             "Paracétamol générique")])
+    done = base.execute(
+        PHARMACIST,
+        p.number,
+        [LineExecution(1, Outcome.SUBSTITUE, 1, "3400930000021", SYS_CIP, "Paracétamol générique")],
+    )
     assert done.lines[0].outcome is Outcome.SUBSTITUE
     with pytest.raises(Conflict) as err:  # a single-delivery line, delivered
         base.execute(PHARMACIST, p.number, [LineExecution(1, Outcome.DELIVRE)])
@@ -166,11 +184,13 @@ def test_renewals_and_partial_deliveries(base):
 def test_what_a_dispenser_reports_must_be_complete(base):
     ns = Line(1, LineKind.MEDICAMENT, "Lévothyrox 50 µg", "3400930000014", SYS_CIP, substitutable=False)
     p = _create(base, ns, BANDAGE)
-    cases = [([LineExecution(1, Outcome.SUBSTITUE, code="3400930000021")], "non-substituable"),
-             ([LineExecution(1, Outcome.ADAPTE)], "execution-motif"),
-             ([LineExecution(1, Outcome.NON_DELIVRE)], "execution-motif"),
-             ([LineExecution(1, Outcome.PARTIEL)], "execution-quantite"),
-             ([LineExecution(9, Outcome.DELIVRE)], "ligne-inconnue")]
+    cases = [
+        ([LineExecution(1, Outcome.SUBSTITUE, code="3400930000021")], "non-substituable"),
+        ([LineExecution(1, Outcome.ADAPTE)], "execution-motif"),
+        ([LineExecution(1, Outcome.NON_DELIVRE)], "execution-motif"),
+        ([LineExecution(1, Outcome.PARTIEL)], "execution-quantite"),
+        ([LineExecution(9, Outcome.DELIVRE)], "ligne-inconnue"),
+    ]
     for lines, code in cases:
         with pytest.raises(InvalidInput) as err:
             base.execute(PHARMACIST, p.number, lines)
@@ -214,18 +234,29 @@ def test_the_ins_is_recorded_only_for_a_qualified_identity(base, db):
     p = _create(base)
     for status in ("VALI", "PROV", "RECUP", ""):  # seed 000 L3692-3694
         with pytest.raises(Forbidden) as err:
-            base.execute(PHARMACIST, p.number, [LineExecution(1, Outcome.DELIVRE)],
-                         ins=PatientIns(SARAH_INS.matricule, SARAH_INS.oid, status))
+            base.execute(
+                PHARMACIST,
+                p.number,
+                [LineExecution(1, Outcome.DELIVRE)],
+                ins=PatientIns(SARAH_INS.matricule, SARAH_INS.oid, status),
+            )
         assert err.value.code == "ins-identite-non-qualifiee"
     with pytest.raises(InvalidInput) as err:
-        base.execute(PHARMACIST, p.number, [LineExecution(1, Outcome.DELIVRE)],
-                     ins=PatientIns("277017515401258", SARAH_INS.oid, "QUAL"))
+        base.execute(
+            PHARMACIST,
+            p.number,
+            [LineExecution(1, Outcome.DELIVRE)],
+            ins=PatientIns("277017515401258", SARAH_INS.oid, "QUAL"),
+        )
     assert err.value.code == "ins-matricule"
     done = base.execute(PHARMACIST, p.number, [LineExecution(1, Outcome.DELIVRE)], ins=SARAH_INS)
     assert done.ins == SARAH_INS.matricule
     with db.read() as conn:
-        trail = conn.execute(sa.select(audit_event).where(audit_event.c.action == "ordonnance.executer",
-                                                          audit_event.c.outcome == "success")).one()
+        trail = conn.execute(
+            sa.select(audit_event).where(
+                audit_event.c.action == "ordonnance.executer", audit_event.c.outcome == "success"
+            )
+        ).one()
     assert trail.patient == SARAH_INS.matricule
 
 
@@ -250,16 +281,19 @@ def test_counters_count_successful_calls_only(base):
     base.search(GP)
     base.read_as_dispenser(PHARMACIST, p.number)
     base.execute(PHARMACIST, p.number, [LineExecution(1, Outcome.DELIVRE)])
-    for refused in (lambda: base.read_as_prescriber(OTHER_GP, p.number),
-                    lambda: base.execute(PHARMACIST, p.number, [LineExecution(1, Outcome.DELIVRE)]),
-                    lambda: _create(base, caller=PHARMACIST)):
+    for refused in (
+        lambda: base.read_as_prescriber(OTHER_GP, p.number),
+        lambda: base.execute(PHARMACIST, p.number, [LineExecution(1, Outcome.DELIVRE)]),
+        lambda: _create(base, caller=PHARMACIST),
+    ):
         with pytest.raises((Forbidden, Conflict, NotFound)):
             refused()
     base.journal.close()
     # seed 001 L424-462: "appels avec succès"
     assert base.counters() == {
         "prescripteurs": {"creees": 1, "consultees": 1, "recherchees": 1, "prescripteursActifs": 1, "logiciels": 1},
-        "executants": {"consultees": 1, "executees": 1, "structuresActives": 1, "logiciels": 1}}
+        "executants": {"consultees": 1, "executees": 1, "structuresActives": 1, "logiciels": 1},
+    }
 
 
 def test_a_device_prescribed_as_free_text_is_executed_with_its_lpp_code(base):
@@ -270,8 +304,11 @@ def test_a_device_prescribed_as_free_text_is_executed_with_its_lpp_code(base):
     assert err.value.code == "execution-lpp"
     with pytest.raises(InvalidInput):
         base.execute(PHARMACIST, p.number, [LineExecution(1, Outcome.DELIVRE, code="118898", system=SYS_LPP)])
-    done = base.execute(PHARMACIST, p.number, [LineExecution(1, Outcome.DELIVRE, code="1188984", system=SYS_LPP,
-                                                             label="Lecteur FreeStyle")])
+    done = base.execute(
+        PHARMACIST,
+        p.number,
+        [LineExecution(1, Outcome.DELIVRE, code="1188984", system=SYS_LPP, label="Lecteur FreeStyle")],
+    )
     assert done.lines[0].code == "1188984"
 
 

@@ -37,8 +37,13 @@ def test_layout_and_metadata_read_back():
     # SPEC §4 (reference/mss-courriel): INDEX.HTM, README.TXT, IHE_XDM/SUBSET01/METADATA.XML + documents
     letter, other = n1(PROS["hospitalier"]), n1(PROS["hospitalier"], title="Compte rendu")
     archive = _archive(xdm.XdmDocument(letter, visibility=("INVISIBLE_PATIENT",)), xdm.XdmDocument(other))
-    assert sorted(_files(archive)) == ["IHE_XDM/SUBSET01/DOC0001.XML", "IHE_XDM/SUBSET01/DOC0002.XML",
-                                       "IHE_XDM/SUBSET01/METADATA.XML", "INDEX.HTM", "README.TXT"]
+    assert sorted(_files(archive)) == [
+        "IHE_XDM/SUBSET01/DOC0001.XML",
+        "IHE_XDM/SUBSET01/DOC0002.XML",
+        "IHE_XDM/SUBSET01/METADATA.XML",
+        "INDEX.HTM",
+        "README.TXT",
+    ]
     content = xdm.read(archive)
     assert content.submission_unique_id == "1.2.250.1.999.3.1" and content.source_id == HOSPITAL_SOURCE
     assert content.warnings == ()
@@ -59,11 +64,20 @@ def test_metadata_is_an_ebrs_submit_objects_request():
     [eo] = meta.findall(".//rim:ExtrinsicObject", rim)
     assert eo.get("objectType") == xdm.STABLE_DOCUMENT
     schemes = {c.get("classificationScheme") for c in eo.findall("rim:Classification", rim)}
-    assert {xdm.DE_CLASS, xdm.DE_TYPE, xdm.DE_FORMAT, xdm.DE_CONFIDENTIALITY, xdm.DE_FACILITY,
-            xdm.DE_PRACTICE, xdm.DE_AUTHOR} <= schemes
+    assert {
+        xdm.DE_CLASS,
+        xdm.DE_TYPE,
+        xdm.DE_FORMAT,
+        xdm.DE_CONFIDENTIALITY,
+        xdm.DE_FACILITY,
+        xdm.DE_PRACTICE,
+        xdm.DE_AUTHOR,
+    } <= schemes
     [package] = meta.findall(".//rim:RegistryPackage", rim)
-    assert any(c.get("classificationNode") == xdm.SUBMISSION_SET and c.get("classifiedObject") == package.get("id")
-               for c in meta.findall(".//rim:Classification", rim))
+    assert any(
+        c.get("classificationNode") == xdm.SUBMISSION_SET and c.get("classifiedObject") == package.get("id")
+        for c in meta.findall(".//rim:Classification", rim)
+    )
     [association] = meta.findall(".//rim:Association", rim)
     assert association.get("associationType") == xdm.HAS_MEMBER
 
@@ -108,8 +122,10 @@ def test_missing_parts_refused_or_warned():
 
 def test_a_subset_named_otherwise_is_read():
     # ANS's own DRIM-M example names its subset SS000001: parse any subset, resolve URI beside METADATA.XML
-    files = {k.replace("SUBSET01", "SS000001"): v for k, v in _files(_archive(xdm.XdmDocument(n1(PROS["hospitalier"]))))
-             .items()}
+    files = {
+        k.replace("SUBSET01", "SS000001"): v
+        for k, v in _files(_archive(xdm.XdmDocument(n1(PROS["hospitalier"])))).items()
+    }
     assert len(xdm.read(_rezip(files)).documents) == 1
 
 
@@ -150,31 +166,32 @@ def test_a_lying_size_header_refused():
         info = z.getinfo("IHE_XDM/SUBSET01/X.BIN")
     # patch the uncompressed size in both the local header and the central directory entry
     local_size = info.header_offset + 22
-    archive[local_size:local_size + 4] = (10).to_bytes(4, "little")
+    archive[local_size : local_size + 4] = (10).to_bytes(4, "little")
     start = 0
     while True:
         central = archive.find(b"PK\x01\x02", start)
         if central < 0:
             break
-        name_len = int.from_bytes(archive[central + 28:central + 30], "little")
-        if archive[central + 46:central + 46 + name_len] == b"IHE_XDM/SUBSET01/X.BIN":
-            archive[central + 24:central + 28] = (10).to_bytes(4, "little")
+        name_len = int.from_bytes(archive[central + 28 : central + 30], "little")
+        if archive[central + 46 : central + 46 + name_len] == b"IHE_XDM/SUBSET01/X.BIN":
+            archive[central + 24 : central + 28] = (10).to_bytes(4, "little")
         start = central + 4
     assert "CRC" in _refused(bytes(archive), "xdm-illisible").message
 
 
 def test_entity_expansion_in_metadata_refused():
     files = _files(_archive(xdm.XdmDocument(n1(PROS["hospitalier"]))))
-    bomb = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
-            b'<lcm:SubmitObjectsRequest xmlns:lcm="urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0">&lol2;'
-            b'</lcm:SubmitObjectsRequest>')
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
+        b'<lcm:SubmitObjectsRequest xmlns:lcm="urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0">&lol2;'
+        b"</lcm:SubmitObjectsRequest>"
+    )
     _refused(_rezip({**files, "IHE_XDM/SUBSET01/METADATA.XML": bomb}), "xdm-metadonnees")
 
 
 def test_too_many_members_and_duplicates_refused():
     files = _files(_archive(xdm.XdmDocument(n1(PROS["hospitalier"]))))
-    _refused(_rezip({**files, **{f"IHE_XDM/SUBSET01/F{i:04d}.TXT": b"x" for i in range(300)}}),
-             "xdm-trop-de-membres")
+    _refused(_rezip({**files, **{f"IHE_XDM/SUBSET01/F{i:04d}.TXT": b"x" for i in range(300)}}), "xdm-trop-de-membres")
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:
         for name, data in files.items():
@@ -188,10 +205,10 @@ def test_an_unsupported_compression_method_refused():
     archive = bytearray(_rezip(files))
     start = 0
     while (at := archive.find(b"PK\x03\x04", start)) >= 0:  # every member's method set to 99 (AE-x)
-        archive[at + 8:at + 10] = (99).to_bytes(2, "little")
+        archive[at + 8 : at + 10] = (99).to_bytes(2, "little")
         start = at + 4
     start = 0
     while (at := archive.find(b"PK\x01\x02", start)) >= 0:
-        archive[at + 10:at + 12] = (99).to_bytes(2, "little")
+        archive[at + 10 : at + 12] = (99).to_bytes(2, "little")
         start = at + 4
     _refused(bytes(archive), "xdm-compression")

@@ -38,8 +38,9 @@ def _key(name: str) -> str:
 class Terminology:
     """Value sets by OID and by name. `skipped` maps each file left out to the reason, in French."""
 
-    def __init__(self, value_sets: Iterable[ValueSet], *, origin: Path | None = None,
-                 skipped: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, value_sets: Iterable[ValueSet], *, origin: Path | None = None, skipped: dict[str, str] | None = None
+    ) -> None:
         self.origin = origin  # the directory read; None for the built-in default table
         self.skipped = dict(skipped or {})
         self._by_oid: dict[str, ValueSet] = {}

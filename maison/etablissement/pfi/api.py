@@ -31,8 +31,9 @@ from maison.identite.vigilance.service import PatientIndex
 STATES = ("a-traiter", "rattache", "rejete")
 
 
-def router(db: Database, blobs: Blobs, authorizer: Authorizer, max_body_bytes: int,
-           patients: PatientIndex | None = None) -> APIRouter:
+def router(
+    db: Database, blobs: Blobs, authorizer: Authorizer, max_body_bytes: int, patients: PatientIndex | None = None
+) -> APIRouter:
     patients = patients or PatientIndex(db)
     r = APIRouter()
 
@@ -49,10 +50,26 @@ def router(db: Database, blobs: Blobs, authorizer: Authorizer, max_body_bytes: i
             raise InvalidInput(f"etat : {', '.join(STATES)}", code="etat")
         actor, worklist = caller(request)
         rows = await run_in_threadpool(worklist.worklist, actor, etat)
-        return json_response({"structure": actor.structure, "etat": etat, "entrees": [{
-            "id": w.id, "code": w.code, "motif": w.reason, "ins": w.ins, "document": w.unique_id,
-            "message_id": w.message_id, "boite": w.mailbox, "recu": w.created_at,
-            "candidats": json.loads(w.candidates)} for w in rows]})
+        return json_response(
+            {
+                "structure": actor.structure,
+                "etat": etat,
+                "entrees": [
+                    {
+                        "id": w.id,
+                        "code": w.code,
+                        "motif": w.reason,
+                        "ins": w.ins,
+                        "document": w.unique_id,
+                        "message_id": w.message_id,
+                        "boite": w.mailbox,
+                        "recu": w.created_at,
+                        "candidats": json.loads(w.candidates),
+                    }
+                    for w in rows
+                ],
+            }
+        )
 
     @r.get("/liste-travail/{entry_id}/document")
     @accepts(HOSPITAL_STAFF)

@@ -134,8 +134,9 @@ class ImapMailbox:
         for i, item in enumerate(data):
             if not isinstance(item, tuple):
                 continue
-            found = _UID.search(item[0]) or (_UID.search(data[i + 1]) if i + 1 < len(data)
-                                              and isinstance(data[i + 1], bytes) else None)
+            found = _UID.search(item[0]) or (
+                _UID.search(data[i + 1]) if i + 1 < len(data) and isinstance(data[i + 1], bytes) else None
+            )
             if found:
                 out[int(found.group(1))] = item[1]
         return out
@@ -179,4 +180,3 @@ class ImapMailbox:
 
 def _set(uids: list[int]) -> str:
     return ",".join(str(u) for u in uids)
-

@@ -99,8 +99,15 @@ class Worklist:
     """The structure's documents waiting for a human: read them, attach one to a patient of the
     index, or reject it (pfi_api.py serves it over HTTP)."""
 
-    def __init__(self, db: Database, blobs: Blobs, structure: str, *, patients: PatientIndex | None = None,
-                 max_message_bytes: int = 20_000_000) -> None:
+    def __init__(
+        self,
+        db: Database,
+        blobs: Blobs,
+        structure: str,
+        *,
+        patients: PatientIndex | None = None,
+        max_message_bytes: int = 20_000_000,
+    ) -> None:
         self.db, self.blobs, self.structure, self.max_message_bytes = db, blobs, structure, max_message_bytes
         self.patients = patients or PatientIndex(db)
 
@@ -120,14 +127,33 @@ class Worklist:
                 raise NotFound(f"entrée {entry_id} absente de la liste de travail", code="liste-travail-inconnue")
             header = read_header(xmlsafe.parse(self.blobs.get(waiting.sha256), max_bytes=self.max_message_bytes))
             document_id = str(uuid.uuid4())
-            store.insert(conn, D, [dict(
-                id=document_id, structure=self.structure, patient_id=patient_id, unique_id=waiting.unique_id,
-                type_code=header.type_code.code if header.type_code else "", title=header.title,
-                sha256=waiting.sha256, message_id=waiting.message_id, sender=waiting.mailbox,
-                integrated_at=datetime.now(UTC).isoformat(), how="manuel")])
+            store.insert(
+                conn,
+                D,
+                [
+                    dict(
+                        id=document_id,
+                        structure=self.structure,
+                        patient_id=patient_id,
+                        unique_id=waiting.unique_id,
+                        type_code=header.type_code.code if header.type_code else "",
+                        title=header.title,
+                        sha256=waiting.sha256,
+                        message_id=waiting.message_id,
+                        sender=waiting.mailbox,
+                        integrated_at=datetime.now(UTC).isoformat(),
+                        how="manuel",
+                    )
+                ],
+            )
             store.set_state(conn, self.structure, entry_id, "rattache")
-            audit.record(conn, actor, "mss.pfi.rattacher", patient=waiting.ins,
-                         detail={"document": waiting.unique_id, "patient_local": patient_id, "code": waiting.code})
+            audit.record(
+                conn,
+                actor,
+                "mss.pfi.rattacher",
+                patient=waiting.ins,
+                detail={"document": waiting.unique_id, "patient_local": patient_id, "code": waiting.code},
+            )
         return document_id
 
     def reject(self, actor: Actor, entry_id: str, reason: str) -> None:
@@ -144,8 +170,12 @@ class Worklist:
         with self.db.read() as conn:
             rows = store.entries(conn, self.structure, state)
         trail = self.patients.trail
-        records = [trail.read_later(actor, "mss.pfi.liste", patient=w.ins,
-                                    detail={"entree": w.id, "document": w.unique_id, "etat": state}) for w in rows]
+        records = [
+            trail.read_later(
+                actor, "mss.pfi.liste", patient=w.ins, detail={"entree": w.id, "document": w.unique_id, "etat": state}
+            )
+            for w in rows
+        ]
         for done in records or [trail.read_later(actor, "mss.pfi.liste", detail={"etat": state, "entrees": 0})]:
             done.result()
         return rows
@@ -157,8 +187,12 @@ class Worklist:
             waiting = store.entry(conn, self.structure, entry_id)
         if waiting is None:
             raise NotFound(f"entrée {entry_id} absente de la liste de travail", code="liste-travail-inconnue")
-        self.patients.trail.read(actor, "mss.pfi.consulter", patient=waiting.ins,
-                                 detail={"entree": entry_id, "document": waiting.unique_id, "code": waiting.code})
+        self.patients.trail.read(
+            actor,
+            "mss.pfi.consulter",
+            patient=waiting.ins,
+            detail={"entree": entry_id, "document": waiting.unique_id, "code": waiting.code},
+        )
         return waiting, self.blobs.get(waiting.sha256)
 
 
@@ -170,10 +204,21 @@ BATCH_BYTES = 256_000_000
 
 
 class Pfi(Worklist):
-    def __init__(self, db: Database, blobs: Blobs, reference_path: Path, structure: str, mailbox: ImapMailbox,
-                 send: Callable[[bytes, str, list[str]], object], *, address: str, domain: str,
-                 patients: PatientIndex | None = None, max_message_bytes: int = 20_000_000,
-                 batch_bytes: int = BATCH_BYTES) -> None:
+    def __init__(
+        self,
+        db: Database,
+        blobs: Blobs,
+        reference_path: Path,
+        structure: str,
+        mailbox: ImapMailbox,
+        send: Callable[[bytes, str, list[str]], object],
+        *,
+        address: str,
+        domain: str,
+        patients: PatientIndex | None = None,
+        max_message_bytes: int = 20_000_000,
+        batch_bytes: int = BATCH_BYTES,
+    ) -> None:
         super().__init__(db, blobs, structure, patients=patients, max_message_bytes=max_message_bytes)
         self.batch_bytes = batch_bytes
         self.imap = mailbox  # the applicative mailbox, over IMAP at its operator
@@ -192,8 +237,14 @@ class Pfi(Worklist):
     def run_once(self) -> list[MessageOutcome]:
         return self.handle_all(self.pending())
 
-    def watch(self, stopping: threading.Event, *, interval: float = 0.2, batch: int = 16,
-              on_outcome: Callable[[MessageOutcome], None] | None = None) -> None:
+    def watch(
+        self,
+        stopping: threading.Event,
+        *,
+        interval: float = 0.2,
+        batch: int = 16,
+        on_outcome: Callable[[MessageOutcome], None] | None = None,
+    ) -> None:
         """Handle the mailbox's messages as they arrive, until `stopping` is set (`maison pfi`),
         up to `batch` at a time, in a pipeline: while one batch is recorded (blobs fsynced, one
         commit, MDNs sent, flagged over IMAP) by a thread of its own, the next one is fetched and
@@ -214,7 +265,7 @@ class Pfi(Worklist):
                 recording: tuple[Future[list[MessageOutcome]], list[int]] | None = None
                 at = 0
                 while at < len(uids):
-                    part = uids[at:at + batch]
+                    part = uids[at : at + batch]
                     try:
                         judged = self._judge_all(part) if not stopping.is_set() else None
                     except Exception:  # noqa: BLE001 — logged, the messages stay pending for the next turn
@@ -228,7 +279,7 @@ class Pfi(Worklist):
                     recording = None
                     if judged is None:
                         break
-                    part = part[:len(judged)]  # a batch may stop short of `batch` (BATCH_BYTES)
+                    part = part[: len(judged)]  # a batch may stop short of `batch` (BATCH_BYTES)
                     recording = recorder.submit(self._record_all, judged), part
                     at += len(part)
                 if recording is not None and self._settled(*recording, on_outcome):
@@ -236,8 +287,9 @@ class Pfi(Worklist):
                 if not stopping.is_set() and (not uids or cursor < uids[-1]):
                     self.imap.wait(interval)
 
-    def _settled(self, future: Future[list[MessageOutcome]], uids: list[int],
-                 on_outcome: Callable[[MessageOutcome], None] | None) -> bool:
+    def _settled(
+        self, future: Future[list[MessageOutcome]], uids: list[int], on_outcome: Callable[[MessageOutcome], None] | None
+    ) -> bool:
         try:
             outcomes = future.result()
         except Exception:  # noqa: BLE001 — logged, the messages stay pending for the next turn
@@ -257,7 +309,7 @@ class Pfi(Worklist):
         while uids:
             judged = self._judge_all(uids)
             outcomes += self._record_all(judged)
-            uids = uids[len(judged):]
+            uids = uids[len(judged) :]
         return outcomes
 
     # --- judging: reads only, so a judgment can be thrown away and made again ------------------------
@@ -297,12 +349,20 @@ class Pfi(Worklist):
                     continue
                 assert received is not None  # documents come only from a message parsed
                 planned.append(self._match(uid, received, *item, index.get(_matricule(item[1]), [])))
-            judged.append(Judged(uid, received.message_id if received else "", received, planned,
-                                 received is not None and received.is_xdm and received.wants_mdn()))
+            judged.append(
+                Judged(
+                    uid,
+                    received.message_id if received else "",
+                    received,
+                    planned,
+                    received is not None and received.is_xdm and received.wants_mdn(),
+                )
+            )
         return judged
 
-    def _read(self, uid: int, raw: bytes) -> tuple[int, mime.Received | None,
-                                                   list[Planned | tuple[xdm.DocumentEntry, CdaHeader]]]:
+    def _read(
+        self, uid: int, raw: bytes
+    ) -> tuple[int, mime.Received | None, list[Planned | tuple[xdm.DocumentEntry, CdaHeader]]]:
         """(the UID, the message read, for each document in order: its outcome when reading alone
         decides it, else the document and its header, whose patient is to be matched in the index)."""
         try:
@@ -332,58 +392,124 @@ class Pfi(Worklist):
             return self._park(uid, received, entry, header, "903", "le document ne porte pas l'INS du patient")
         matricule, oid = entry.ins
         if (matricule, oid) != (ins.extension, ins.root):
-            return self._park(uid, received, entry, header, "906",
-                              "l'INS de METADATA.XML diffère de celui de l'en-tête CDA")
+            return self._park(
+                uid, received, entry, header, "906", "l'INS de METADATA.XML diffère de celui de l'en-tête CDA"
+            )
         p = header.patient
         if not (p.birth_family and (p.birth_given_first or p.birth_givens) and p.gender and p.birth_date):
             return self._park(uid, received, entry, header, "905", "traits de l'INS incomplets dans le document")
         return None
 
-    def _match(self, uid: int, received: mime.Received, entry: xdm.DocumentEntry, header: CdaHeader,
-               known: list[LocalIdentity]) -> Planned:
+    def _match(
+        self, uid: int, received: mime.Received, entry: xdm.DocumentEntry, header: CdaHeader, known: list[LocalIdentity]
+    ) -> Planned:
         """Against the index's identities with the document's INS matricule: one QUAL identity with
         that INS and the document's traits, or the worklist (902, 904)."""
         ins = header.patient.ins
         assert ins is not None  # _check
         if not known:
             return self._park(uid, received, entry, header, "902", "patient inconnu de l'index local")
-        qualified = [k for k in known if k.status is Status.QUAL and (k.ins_number or "") + (k.ins_cle or "")
-                     == ins.extension and self._same_traits(k.traits, header)]
+        qualified = [
+            k
+            for k in known
+            if k.status is Status.QUAL
+            and (k.ins_number or "") + (k.ins_cle or "") == ins.extension
+            and self._same_traits(k.traits, header)
+        ]
         if len(qualified) != 1:
-            return self._park(uid, received, entry, header, "904",
-                              "l'INS ou les traits ne correspondent pas exactement à l'identité qualifiée de l'index")
+            return self._park(
+                uid,
+                received,
+                entry,
+                header,
+                "904",
+                "l'INS ou les traits ne correspondent pas exactement à l'identité qualifiée de l'index",
+            )
         patient_id = qualified[0].id
         return Planned(
-            DocumentOutcome(entry.unique_id, None, "intégré automatiquement (INS qualifiée)", patient_id), D,
+            DocumentOutcome(entry.unique_id, None, "intégré automatiquement (INS qualifiée)", patient_id),
+            D,
             entry.data,
-            dict(id=str(uuid.uuid4()), structure=self.structure, patient_id=patient_id, unique_id=entry.unique_id,
-                 type_code=entry.type_code, title=header.title, message_id=received.message_id,
-                 sender=received.sender, integrated_at=datetime.now(UTC).isoformat(), how="automatique"),
-            audit.entry(self.actor, "mss.pfi.integrer", patient=ins.extension, detail={
-                "document": entry.unique_id, "type": entry.type_code, "message_id": received.message_id,
-                "expediteur": received.sender, "patient_local": patient_id}))
+            dict(
+                id=str(uuid.uuid4()),
+                structure=self.structure,
+                patient_id=patient_id,
+                unique_id=entry.unique_id,
+                type_code=entry.type_code,
+                title=header.title,
+                message_id=received.message_id,
+                sender=received.sender,
+                integrated_at=datetime.now(UTC).isoformat(),
+                how="automatique",
+            ),
+            audit.entry(
+                self.actor,
+                "mss.pfi.integrer",
+                patient=ins.extension,
+                detail={
+                    "document": entry.unique_id,
+                    "type": entry.type_code,
+                    "message_id": received.message_id,
+                    "expediteur": received.sender,
+                    "patient_local": patient_id,
+                },
+            ),
+        )
 
     @staticmethod
     def _same_traits(traits, header: CdaHeader) -> bool:
         p = header.patient
         first = (p.birth_given_first or p.birth_givens.split(" ")[0]) if (p.birth_given_first or p.birth_givens) else ""
         birth = f"{p.birth_date[:4]}-{p.birth_date[4:6]}-{p.birth_date[6:8]}"
-        return (match_form(traits.nom_naissance) == match_form(p.birth_family)
-                and match_form(traits.prenoms[0]) == match_form(first)
-                and traits.sexe == p.gender and traits.date_naissance == birth)
+        return (
+            match_form(traits.nom_naissance) == match_form(p.birth_family)
+            and match_form(traits.prenoms[0]) == match_form(first)
+            and traits.sexe == p.gender
+            and traits.date_naissance == birth
+        )
 
-    def _park(self, uid: int, received: mime.Received, entry: xdm.DocumentEntry, header: CdaHeader | None,
-              code: str, reason: str) -> Planned:
+    def _park(
+        self,
+        uid: int,
+        received: mime.Received,
+        entry: xdm.DocumentEntry,
+        header: CdaHeader | None,
+        code: str,
+        reason: str,
+    ) -> Planned:
         candidates = self._candidates(header) if header is not None else []
         ins = header.patient.ins.extension if header is not None and header.patient.ins else None
         return Planned(
-            DocumentOutcome(entry.unique_id, code, reason), W, entry.data,
-            dict(id=str(uuid.uuid4()), structure=self.structure, mailbox=self.mailbox, uid=uid,
-                 message_id=received.message_id, unique_id=entry.unique_id, ins=ins, code=code, reason=reason,
-                 candidates=json.dumps(candidates), state="a-traiter", created_at=datetime.now(UTC).isoformat()),
-            audit.entry(self.actor, "mss.pfi.a-rapprocher", patient=ins, detail={
-                "document": entry.unique_id, "code": code, "motif": reason, "message_id": received.message_id,
-                "candidats": [c["id"] for c in candidates]}))
+            DocumentOutcome(entry.unique_id, code, reason),
+            W,
+            entry.data,
+            dict(
+                id=str(uuid.uuid4()),
+                structure=self.structure,
+                mailbox=self.mailbox,
+                uid=uid,
+                message_id=received.message_id,
+                unique_id=entry.unique_id,
+                ins=ins,
+                code=code,
+                reason=reason,
+                candidates=json.dumps(candidates),
+                state="a-traiter",
+                created_at=datetime.now(UTC).isoformat(),
+            ),
+            audit.entry(
+                self.actor,
+                "mss.pfi.a-rapprocher",
+                patient=ins,
+                detail={
+                    "document": entry.unique_id,
+                    "code": code,
+                    "motif": reason,
+                    "message_id": received.message_id,
+                    "candidats": [c["id"] for c in candidates],
+                },
+            ),
+        )
 
     def _candidates(self, header: CdaHeader) -> list[dict]:
         """Local patients the document may be about, by birth name and birth date (to a human)."""
@@ -391,10 +517,20 @@ class Pfi(Worklist):
         if not p.birth_family or len(p.birth_date) < 8:
             return []
         birth = f"{p.birth_date[:4]}-{p.birth_date[4:6]}-{p.birth_date[6:8]}"
-        found = self.patients.candidates(self.actor, self.structure, family=normalise_name(p.birth_family)[:3],
-                                         birthdate=birth, limit=10)
-        return [{"id": r.id, "ipp": r.ipp, "nom": r.traits.nom_naissance, "prenoms": " ".join(r.traits.prenoms),
-                 "naissance": r.traits.date_naissance, "statut": r.status.value} for r in found]
+        found = self.patients.candidates(
+            self.actor, self.structure, family=normalise_name(p.birth_family)[:3], birthdate=birth, limit=10
+        )
+        return [
+            {
+                "id": r.id,
+                "ipp": r.ipp,
+                "nom": r.traits.nom_naissance,
+                "prenoms": " ".join(r.traits.prenoms),
+                "naissance": r.traits.date_naissance,
+                "statut": r.status.value,
+            }
+            for r in found
+        ]
 
     # --- recording: durable, idempotent, one transaction for the batch ------------------------------
 
@@ -438,8 +574,12 @@ class Pfi(Worklist):
         plans = [p for one in judged for p in one.planned if p.table is not None]
         have: set[tuple[sa.Table | None, object]] = set()
         if any(p.table is D for p in plans):
-            have |= {(D, u) for u in store.integrated(conn, self.structure, {
-                p.fields["unique_id"] for p in plans if p.table is D and p.fields})}
+            have |= {
+                (D, u)
+                for u in store.integrated(
+                    conn, self.structure, {p.fields["unique_id"] for p in plans if p.table is D and p.fields}
+                )
+            }
         if any(p.table is W for p in plans):
             have |= {(W, key) for key in store.waiting(conn, self.structure, self.mailbox, {one.uid for one in judged})}
         fresh: list[Planned] = []
@@ -450,8 +590,9 @@ class Pfi(Worklist):
                 have.add(key)
                 fresh.append(p)
         for table in (D, W):
-            store.insert(conn, table, [{**p.fields, "sha256": digests[id(p)]} for p in fresh
-                                       if p.table is table and p.fields])
+            store.insert(
+                conn, table, [{**p.fields, "sha256": digests[id(p)]} for p in fresh if p.table is table and p.fields]
+            )
         if fresh:
             audit.append(conn, [dict(p.audit) for p in fresh if p.audit])
 
@@ -466,8 +607,9 @@ class Pfi(Worklist):
             return None
         failed = next((o for o in outcomes if o.code), None)
         error = self.codes[failed.code] if failed and failed.code else None
-        report = reports.mdn(received, reporter=self.mailbox, domain=self.domain, error=error,
-                             detail=failed.reason if failed else "")
+        report = reports.mdn(
+            received, reporter=self.mailbox, domain=self.domain, error=error, detail=failed.reason if failed else ""
+        )
         wire = mime.as_bytes(report)
         self.send(wire, self.mailbox, [str(report["To"])])
         return wire

@@ -55,8 +55,13 @@ def entry(conn: sa.Connection, structure: str, entry_id: str, *, for_update: boo
 
 
 def entries(conn: sa.Connection, structure: str, state: str) -> list[sa.Row]:
-    return list(conn.execute(sa.select(pfi_worklist).where(
-        pfi_worklist.c.structure == structure, pfi_worklist.c.state == state).order_by(pfi_worklist.c.created_at)))
+    return list(
+        conn.execute(
+            sa.select(pfi_worklist)
+            .where(pfi_worklist.c.structure == structure, pfi_worklist.c.state == state)
+            .order_by(pfi_worklist.c.created_at)
+        )
+    )
 
 
 def set_state(conn: sa.Connection, structure: str, entry_id: str, state: str, *, only_from: str | None = None) -> int:
@@ -69,16 +74,27 @@ def set_state(conn: sa.Connection, structure: str, entry_id: str, state: str, *,
 
 def integrated(conn: sa.Connection, structure: str, unique_ids: Iterable[str]) -> set[str]:
     """Which of these CDA ids the structure has integrated already."""
-    return set(conn.execute(sa.select(pfi_document.c.unique_id).where(
-        pfi_document.c.structure == structure, pfi_document.c.unique_id.in_(set(unique_ids)))).scalars())
+    return set(
+        conn.execute(
+            sa.select(pfi_document.c.unique_id).where(
+                pfi_document.c.structure == structure, pfi_document.c.unique_id.in_(set(unique_ids))
+            )
+        ).scalars()
+    )
 
 
 def waiting(conn: sa.Connection, structure: str, mailbox: str, uids: Iterable[int]) -> set[tuple[int, str]]:
     """(message UID, CDA id) already put on the worklist from these messages of the mailbox."""
-    return {(uid, unique_id) for uid, unique_id in conn.execute(
-        sa.select(pfi_worklist.c.uid, pfi_worklist.c.unique_id).where(
-            pfi_worklist.c.structure == structure, pfi_worklist.c.mailbox == mailbox,
-            pfi_worklist.c.uid.in_(set(uids))))}
+    return {
+        (uid, unique_id)
+        for uid, unique_id in conn.execute(
+            sa.select(pfi_worklist.c.uid, pfi_worklist.c.unique_id).where(
+                pfi_worklist.c.structure == structure,
+                pfi_worklist.c.mailbox == mailbox,
+                pfi_worklist.c.uid.in_(set(uids)),
+            )
+        )
+    }
 
 
 def insert(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:

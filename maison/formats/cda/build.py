@@ -35,8 +35,14 @@ SYS_PRACTICE = "1.2.250.1.213.1.1.4.9"  # J04 practice setting
 SYS_FACILITY = "1.2.250.1.71.4.2.4"  # J02 / TRE_R02 secteur d'activité
 _PARIS = ZoneInfo("Europe/Paris")
 # SM:177 (SMDS_CDAClinicalDocument) wants confidentialityCode@displayName: JDV_HL7_Confidentiality_CISIS's
-CONFIDENTIALITY = {"L": "Bas", "M": "Modéré", "N": "Normal", "R": "Restreint", "U": "Non restreint",
-                   "V": "Très restreint"}
+CONFIDENTIALITY = {
+    "L": "Bas",
+    "M": "Modéré",
+    "N": "Normal",
+    "R": "Restreint",
+    "U": "Non restreint",
+    "V": "Très restreint",
+}
 
 
 @dataclass(frozen=True)
@@ -132,11 +138,19 @@ class Writer:
         return self.add(parent, tag, **attrs)
 
 
-def write_header(w: Writer, h: DocumentHeader, templates: Sequence[str | tuple[str, str]], *,
-                 participants: Sequence[Participant] = (), orders: Sequence[tuple[str, str]] = (),
-                 performer: Professional | None = None, performer_template: str | None = None,
-                 performed: datetime | None = None, other_events: Sequence[Code] = (),
-                 responsible: Professional | None = None) -> None:
+def write_header(
+    w: Writer,
+    h: DocumentHeader,
+    templates: Sequence[str | tuple[str, str]],
+    *,
+    participants: Sequence[Participant] = (),
+    orders: Sequence[tuple[str, str]] = (),
+    performer: Professional | None = None,
+    performer_template: str | None = None,
+    performed: datetime | None = None,
+    other_events: Sequence[Code] = (),
+    responsible: Professional | None = None,
+) -> None:
     """The CDA header, in CDA order. `templates` are the volet's templateIds, a root or (root, extension).
     The performer of the first documentationOf is `performer` (default: the author), carrying
     `performer_template` and the time `performed` when given; each of `other_events` gets a
@@ -201,8 +215,13 @@ def write_header(w: Writer, h: DocumentHeader, templates: Sequence[str | tuple[s
         w.add(w.add(performing, "time"), "high", value=ts(performed))
     # the performer's name too, as the official N1 example writes it (DOC_NON_STRUCTURE_CDA-R2-N1.xml)
     # and CR-BIO requires it (Entete_CR-BIO.sch)
-    _person(w, w.add(performing, "assignedEntity"), performer or a, with_specialty=False,
-            practice_setting=h.practice_setting)
+    _person(
+        w,
+        w.add(performing, "assignedEntity"),
+        performer or a,
+        with_specialty=False,
+        practice_setting=h.practice_setting,
+    )
     for other in other_events:
         w.code(w.add(w.add(r, "documentationOf"), "serviceEvent"), "code", other)
     if h.replaces:  # CDA order: documentationOf, relatedDocument, componentOf
@@ -215,8 +234,9 @@ def write_header(w: Writer, h: DocumentHeader, templates: Sequence[str | tuple[s
     w.code(facility, "code", h.facility_type)
 
 
-def _person(w: Writer, parent: etree._Element, a: Professional, *, with_specialty: bool,
-            practice_setting: Code | None = None) -> None:
+def _person(
+    w: Writer, parent: etree._Element, a: Professional, *, with_specialty: bool, practice_setting: Code | None = None
+) -> None:
     """An assignedAuthor/assignedEntity, in CDA order: id, code, addr, telecom, person, organisation."""
     w.add(parent, "id", root=OID_IDNATPS, extension=a.idnatps)
     if with_specialty:
@@ -233,9 +253,11 @@ def _person(w: Writer, parent: etree._Element, a: Professional, *, with_specialt
         w.code(org, "standardIndustryClassCode", practice_setting)
 
 
-def _contact(w: Writer, parent: etree._Element, telecom: str, address: Address | None, *,
-             address_first: bool = False) -> None:
+def _contact(
+    w: Writer, parent: etree._Element, telecom: str, address: Address | None, *, address_first: bool = False
+) -> None:
     """addr and telecom, in the order the parent's CDA class wants (roles: addr first; organisations: telecom first)."""
+
     def add_address() -> None:
         if address:
             addr = w.add(parent, "addr")

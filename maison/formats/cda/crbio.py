@@ -153,8 +153,11 @@ def _vocabulary(reference_path: Path) -> _Vocabulary:
     def codes(path: Path, system: str) -> dict[str, str]:
         return {c.code: c.display for c in read_value_set(reference_path / path).concepts if c.code_system == system}
 
-    return _Vocabulary(ucum.cisis_units(reference_path), codes(JDV_INTERPRETATION, SYS_INTERPRETATION),
-                       codes(JDV_SPECIMEN_TYPE, SYS_SPECIMEN_TYPE))
+    return _Vocabulary(
+        ucum.cisis_units(reference_path),
+        codes(JDV_INTERPRETATION, SYS_INTERPRETATION),
+        codes(JDV_SPECIMEN_TYPE, SYS_SPECIMEN_TYPE),
+    )
 
 
 # ---------------------------------------------------------------------------------------------- checks
@@ -170,8 +173,10 @@ def check_loinc(code: Code, where: str) -> None:
     if not match:
         raise ValueError(f"{where} : « {code.code} » n'est pas un code LOINC (chiffres-clé, ex. 2345-7)")
     if luhn_check_digit(match.group(1)) != match.group(2):
-        raise ValueError(f"{where} : code LOINC {code.code} : clé de contrôle fausse "
-                         f"({match.group(1)}-{luhn_check_digit(match.group(1))} attendu)")
+        raise ValueError(
+            f"{where} : code LOINC {code.code} : clé de contrôle fausse "
+            f"({match.group(1)}-{luhn_check_digit(match.group(1))} attendu)"
+        )
     if not code.display:
         raise ValueError(f"{where} : code LOINC {code.code} sans displayName")
 
@@ -208,8 +213,10 @@ def _check_result(r: Result, where: str, vocabulary: _Vocabulary) -> None:
     elif isinstance(r.value, Code) and not (r.value.code and r.value.system):
         raise ValueError(f"{where} : valeur codée sans code ou sans système de codes")
     if r.interpretation is not None and r.interpretation not in vocabulary.interpretations:
-        raise ValueError(f"{where} : interprétation « {r.interpretation} » hors "
-                         "JDV_HL7_ObservationInterpretation_CISIS (JDV_HL7_ObservationInterpretation-CISIS.sch)")
+        raise ValueError(
+            f"{where} : interprétation « {r.interpretation} » hors "
+            "JDV_HL7_ObservationInterpretation_CISIS (JDV_HL7_ObservationInterpretation-CISIS.sch)"
+        )
     rng = r.reference_range
     if rng is not None:
         if not isinstance(r.value, Quantity):
@@ -223,20 +230,29 @@ def _check_result(r: Result, where: str, vocabulary: _Vocabulary) -> None:
             raise ValueError(f"{where} : intervalle de référence inversé ({rng.low} > {rng.high})")
 
 
-def _check(header: DocumentHeader, chapters: Sequence[Chapter], performer: Professional,
-           vocabulary: _Vocabulary) -> None:
+def _check(
+    header: DocumentHeader, chapters: Sequence[Chapter], performer: Professional, vocabulary: _Vocabulary
+) -> None:
     if (header.type.code, header.type.system) != (TYPE.code, TYPE.system):
         raise ValueError(f"un CR-BIO a le type LOINC {TYPE.code} (Entete_CR-BIO.sch), pas {header.type.code}")
     if not chapters:  # CI-SIS_BIO-CR-BIO_2024.01.sch, pattern variables: at least one chapter
         raise ValueError("un CR-BIO compte au moins un chapitre (CI-SIS_BIO-CR-BIO_2024.01.sch)")
     # Entete_CR-BIO.sch, rule documentationOf/serviceEvent/performer: the laboratory and its director, reachable
-    missing = [label for label, value in (("adresse du biologiste", performer.address),
-                                          ("télécom du biologiste", performer.telecom),
-                                          ("adresse du laboratoire", performer.structure_address),
-                                          ("télécom du laboratoire", performer.structure_telecom)) if not value]
+    missing = [
+        label
+        for label, value in (
+            ("adresse du biologiste", performer.address),
+            ("télécom du biologiste", performer.telecom),
+            ("adresse du laboratoire", performer.structure_address),
+            ("télécom du laboratoire", performer.structure_telecom),
+        )
+        if not value
+    ]
     if missing:
-        raise ValueError(f"laboratoire exécutant {performer.idnatps} : {', '.join(missing)} manquant(s) "
-                         "(Entete_CR-BIO.sch, performer)")
+        raise ValueError(
+            f"laboratoire exécutant {performer.idnatps} : {', '.join(missing)} manquant(s) "
+            "(Entete_CR-BIO.sch, performer)"
+        )
     for n, chapter in enumerate(chapters, 1):
         where = f"chapitre {n} ({chapter.title})"
         check_loinc(chapter.code, where)
@@ -246,8 +262,9 @@ def _check(header: DocumentHeader, chapters: Sequence[Chapter], performer: Profe
             raise ValueError(f"{where} : aucun résultat")
         kind = chapter.specimen.type if chapter.specimen else None
         if kind and (kind.system != SYS_SPECIMEN_TYPE or kind.code not in vocabulary.specimen_types):
-            raise ValueError(f"{where} : nature d'échantillon {kind.code}@{kind.system} hors "
-                             "JDV_HL7_SpecimenType_CISIS")
+            raise ValueError(
+                f"{where} : nature d'échantillon {kind.code}@{kind.system} hors JDV_HL7_SpecimenType_CISIS"
+            )
         for item in chapter.items:
             if isinstance(item, Battery):
                 check_loinc(item.code, f"{where}, batterie")
@@ -303,9 +320,16 @@ def _rows(chapter: Chapter, number: int, vocabulary: _Vocabulary) -> list[_Row]:
 
     def result_row(r: Result, key: str) -> _Row:
         value, unit = _shown(r.value)
-        return _Row(f"res-{key}", r.label or r.code.display, value, unit, _range(r),
-                    vocabulary.interpretations.get(r.interpretation or "", ""), r.method,
-                    f"met-{key}" if r.method else "")
+        return _Row(
+            f"res-{key}",
+            r.label or r.code.display,
+            value,
+            unit,
+            _range(r),
+            vocabulary.interpretations.get(r.interpretation or "", ""),
+            r.method,
+            f"met-{key}" if r.method else "",
+        )
 
     for i, item in enumerate(chapter.items, 1):
         if isinstance(item, Battery):
@@ -335,8 +359,10 @@ def crbio_pdf(header: DocumentHeader, chapters: Sequence[Chapter], *, reference_
     PDF copy and what the paired N1 carries, so the three renderings say the same thing."""
     vocabulary = _vocabulary(reference_path)
     p, a = header.patient, header.author
-    sections = [("Patient", [f"{p.birth_family} {p.birth_givens}, né(e) le {p.birth_date}, INS {p.ins}"]),
-                ("Laboratoire", [f"{a.structure_name} - biologiste : {a.given} {a.family}"])]
+    sections = [
+        ("Patient", [f"{p.birth_family} {p.birth_givens}, né(e) le {p.birth_date}, INS {p.ins}"]),
+        ("Laboratoire", [f"{a.structure_name} - biologiste : {a.given} {a.family}"]),
+    ]
     for n, chapter in enumerate(chapters, 1):
         lines = [_specimen_line(chapter.specimen, vocabulary)] if chapter.specimen else []
         for row in _rows(chapter, n, vocabulary):
@@ -344,16 +370,23 @@ def crbio_pdf(header: DocumentHeader, chapters: Sequence[Chapter], *, reference_
                 lines.append(row.label.upper())
                 continue
             extras = [f"référence {row.range}" if row.range else "", row.interpretation, row.method]
-            lines.append(f"{row.label} : {row.value} {row.unit}".rstrip()
-                         + "".join(f" ; {e}" for e in extras if e))
+            lines.append(f"{row.label} : {row.value} {row.unit}".rstrip() + "".join(f" ; {e}" for e in extras if e))
         sections.append((chapter.title, lines))
     return document_pdf(TITLE, sections, footer=f"Document {header.unique_id}, version {header.version}")
 
 
-def crbio_n3(header: DocumentHeader, chapters: Sequence[Chapter], *, reference_path: Path, pdf: bytes | None = None,
-             performer: Professional | None = None, validated: datetime | None = None,
-             prescriber: Professional | None = None, prescribed: datetime | None = None,
-             order: tuple[str, str] | None = None) -> bytes:
+def crbio_n3(
+    header: DocumentHeader,
+    chapters: Sequence[Chapter],
+    *,
+    reference_path: Path,
+    pdf: bytes | None = None,
+    performer: Professional | None = None,
+    validated: datetime | None = None,
+    prescriber: Professional | None = None,
+    prescribed: datetime | None = None,
+    order: tuple[str, str] | None = None,
+) -> bytes:
     """The CR-BIO 2024.01 N3 of `chapters`. The volet fixes the type's display and the title, and
     the first chapter is the main act (first documentationOf, example Glycémie_mole.xml:352), the
     other chapters one documentationOf each: what `header` holds there is replaced.
@@ -371,16 +404,27 @@ def crbio_n3(header: DocumentHeader, chapters: Sequence[Chapter], *, reference_p
     events = list(dict.fromkeys(c.code for c in chapters))
     header = replace(header, type=TYPE, title=TITLE, service_event=events[0])
     w = Writer()
-    write_header(w, header, (TEMPLATE_XD_LAB, TEMPLATE_CR_BIO),
-                 participants=[Participant("REF", prescriber, prescribed, TEMPLATE_PRESCRIBER)] if prescriber else (),
-                 orders=[order] if order else (), performer=performer, performer_template=TEMPLATE_PERFORMER,
-                 performed=validated or header.service_stop or header.created, other_events=events[1:],
-                 responsible=header.author)  # Entete_CR-BIO.sch: encompassingEncounter/responsibleParty
+    write_header(
+        w,
+        header,
+        (TEMPLATE_XD_LAB, TEMPLATE_CR_BIO),
+        participants=[Participant("REF", prescriber, prescribed, TEMPLATE_PRESCRIBER)] if prescriber else (),
+        orders=[order] if order else (),
+        performer=performer,
+        performer_template=TEMPLATE_PERFORMER,
+        performed=validated or header.service_stop or header.created,
+        other_events=events[1:],
+        responsible=header.author,
+    )  # Entete_CR-BIO.sch: encompassingEncounter/responsibleParty
     body = w.add(w.add(w.root, "component"), "structuredBody")
     for n, chapter in enumerate(chapters, 1):
         _chapter(w, w.add(w.add(body, "component"), "section"), chapter, n, vocabulary)
-    _pdf_section(w, w.add(w.add(body, "component"), "section"), header,
-                 pdf if pdf is not None else crbio_pdf(header, chapters, reference_path=reference_path))
+    _pdf_section(
+        w,
+        w.add(w.add(body, "component"), "section"),
+        header,
+        pdf if pdf is not None else crbio_pdf(header, chapters, reference_path=reference_path),
+    )
     data: bytes = etree.tostring(w.root, xml_declaration=True, encoding="UTF-8")
     return data
 
@@ -425,8 +469,9 @@ def _chapter(w: Writer, section: etree._Element, chapter: Chapter, n: int, vocab
             _observation(w, holder, item, next(shown), vocabulary)
 
 
-def _narrative(w: Writer, text: etree._Element, chapter: Chapter, n: int, rows: list[_Row],
-               vocabulary: _Vocabulary) -> None:
+def _narrative(
+    w: Writer, text: etree._Element, chapter: Chapter, n: int, rows: list[_Row], vocabulary: _Vocabulary
+) -> None:
     if chapter.specimen:
         w.add(text, "paragraph", _specimen_line(chapter.specimen, vocabulary), ID=f"spec-{n}")
     table = w.add(text, "table", border="1")
@@ -463,16 +508,20 @@ def _observation(w: Writer, holder: etree._Element, r: Result, row: _Row, vocabu
     elif value is not None:
         w.add(obs, "value", value, **{_XSI_TYPE: "ST"})
     if r.interpretation:  # in JDV_HL7_ObservationInterpretation_CISIS (checked, and by the volet schematron)
-        w.code(obs, "interpretationCode",
-               Code(r.interpretation, SYS_INTERPRETATION, vocabulary.interpretations[r.interpretation]))
+        w.code(
+            obs,
+            "interpretationCode",
+            Code(r.interpretation, SYS_INTERPRETATION, vocabulary.interpretations[r.interpretation]),
+        )
     if r.method:
         w.add(w.add(w.add(obs, "methodCode"), "originalText"), "reference", value=f"#{row.method_id}")
     rng = r.reference_range
     if rng is not None and isinstance(value, Quantity):
         range_unit = rng.unit or value.unit
         attrs = {} if range_unit == "1" else {"unit": range_unit}
-        observation_range = w.add(w.add(obs, "referenceRange", typeCode="REFV"), "observationRange",
-                                  classCode="OBS", moodCode="EVN.CRT")
+        observation_range = w.add(
+            w.add(obs, "referenceRange", typeCode="REFV"), "observationRange", classCode="OBS", moodCode="EVN.CRT"
+        )
         interval = w.add(observation_range, "value", **{_XSI_TYPE: "IVL_PQ"})
         if rng.low is not None:
             w.add(interval, "low", value=_number(rng.low, r.code.code), **attrs)
@@ -501,8 +550,13 @@ def _specimen(w: Writer, holder: etree._Element, s: Specimen, n: int, vocabulary
 def _pdf_section(w: Writer, section: etree._Element, header: DocumentHeader, pdf: bytes) -> None:
     """The CR-BIO's copy section; its ids are name-based UUIDs of the document id, so that the same
     document is written the same way twice."""
-    pdf_copy_section(w, section, pdf, "Copie PDF du compte rendu",
-                     lambda name: str(uuid.uuid5(uuid.NAMESPACE_OID, f"{header.unique_id}/{name}")).upper())
+    pdf_copy_section(
+        w,
+        section,
+        pdf,
+        "Copie PDF du compte rendu",
+        lambda name: str(uuid.uuid5(uuid.NAMESPACE_OID, f"{header.unique_id}/{name}")).upper(),
+    )
 
 
 def pdf_copy_section(w: Writer, section: etree._Element, pdf: bytes, label: str, uid: Callable[[str], str]) -> None:

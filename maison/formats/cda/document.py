@@ -47,21 +47,34 @@ def format_code(header: CdaHeader, volet_formats: dict[str, str]) -> str | None:
     return next((volet_formats[t] for t in header.volet_templates if t in volet_formats), None)
 
 
-def inspect_cda(data: bytes, terminology: Terminology, reference_path: Path, *, max_bytes: int,
-                volet_formats: dict[str, str] | None = None, for_dmp: bool = True,
-                schematrons: Path | None = None) -> CdaReport:
+def inspect_cda(
+    data: bytes,
+    terminology: Terminology,
+    reference_path: Path,
+    *,
+    max_bytes: int,
+    volet_formats: dict[str, str] | None = None,
+    for_dmp: bool = True,
+    schematrons: Path | None = None,
+) -> CdaReport:
     """Parse and judge one document. Raises the parser's errors (malformed XML, DTD/entities,
     too large) — nothing else about a document can be judged without a tree. With `schematrons`
     (the CI-SIS pack's directory), an N3 document is also checked against its volet schematron."""
     root = xmlsafe.parse(data, max_bytes=max_bytes)
     if xmlsafe.local(root.tag) != "ClinicalDocument" or xmlsafe.namespace(root.tag) != "urn:hl7-org:v3":
         header = read_header(root)
-        return CdaReport(header, [Finding("cda-racine", "l'élément racine doit être {urn:hl7-org:v3}ClinicalDocument",
-                                          "/", "CDA R2")], len(data), hashlib.sha1(data).digest(), root)
+        return CdaReport(
+            header,
+            [Finding("cda-racine", "l'élément racine doit être {urn:hl7-org:v3}ClinicalDocument", "/", "CDA R2")],
+            len(data),
+            hashlib.sha1(data).digest(),
+            root,
+        )
     header = read_header(root)
     findings = schema.validate(root, reference_path) + check_header(header, terminology, for_dmp=for_dmp)
     volet = schematron.schematron_for(header, root, schematrons) if schematrons else None
     if volet is not None:
         findings += schematron.load(volet).validate(etree.tostring(root, encoding="unicode"))
-    return CdaReport(header, findings, len(data), hashlib.sha1(data).digest(), root,
-                     format_code(header, volet_formats or {}))
+    return CdaReport(
+        header, findings, len(data), hashlib.sha1(data).digest(), root, format_code(header, volet_formats or {})
+    )

@@ -24,8 +24,12 @@ from maison.core.identifiers.professionals import OID_IDNATPS
 
 V3 = "urn:hl7-org:v3"
 NS = {"h": V3, "xsi": "http://www.w3.org/2001/XMLSchema-instance", "dicom": "urn:dicom-org:ps3-20"}
-INS_ROOTS = {OID_INS_NIR: "INS-NIR", OID_INS_NIA: "INS-NIA", OID_INS_NIR_TEST: "INS-NIR-TEST",
-             OID_INS_NIR_DEMO: "INS-NIR-DEMO"}
+INS_ROOTS = {
+    OID_INS_NIR: "INS-NIR",
+    OID_INS_NIA: "INS-NIA",
+    OID_INS_NIR_TEST: "INS-NIR-TEST",
+    OID_INS_NIR_DEMO: "INS-NIR-DEMO",
+}
 TEMPLATE_HL7_FRANCE = "2.16.840.1.113883.2.8.2.1"
 TEMPLATE_CISIS = "1.2.250.1.213.1.1.1.1"
 TEMPLATE_XDS_SD = "1.3.6.1.4.1.19376.1.2.20"  # IHE XDS-SD: the N1 (PDF) document
@@ -147,7 +151,7 @@ def parse_ts(value: str) -> datetime | None:
     for sign in ("+", "-"):
         if sign in value[4:]:
             cut = value.rindex(sign)
-            text, zone = value[:cut], value[cut + 1:]
+            text, zone = value[:cut], value[cut + 1 :]
             if len(zone) != 4 or not _digits(zone) or int(zone[:2]) > 14 or int(zone[2:]) > 59:
                 return None
             minutes = int(zone[:2]) * 60 + int(zone[2:])
@@ -156,7 +160,7 @@ def parse_ts(value: str) -> datetime | None:
     text = text.split(".")[0]
     if not _digits(text) or len(text) not in (4, 6, 8, 10, 12, 14):
         return None
-    padded = text + "0101000000"[len(text) - 4:] if len(text) < 14 else text
+    padded = text + "0101000000"[len(text) - 4 :] if len(text) < 14 else text
     try:
         moment = datetime.strptime(padded[:14], "%Y%m%d%H%M%S")
     except ValueError:
@@ -238,8 +242,11 @@ def _patient(root: etree._Element) -> Patient:
 
     return Patient(
         ids=_ids(role.xpath("h:id", namespaces=NS)),
-        birth_family=part("family", "BR"), birth_given_first=part("given", "BR"), birth_givens=part("given", None),
-        used_family=part("family", "CL"), used_given=part("given", "CL"),
+        birth_family=part("family", "BR"),
+        birth_given_first=part("given", "BR"),
+        birth_givens=part("given", None),
+        used_family=part("family", "CL"),
+        used_given=part("given", "CL"),
         gender=str(_first(role, "h:patient/h:administrativeGenderCode/@code") or ""),
         birth_date=str(_first(role, "h:patient/h:birthTime/@value") or ""),
         birthplace_cog=_text(_first(role, "h:patient/h:birthplace/h:place/h:addr/h:county")),
@@ -264,26 +271,39 @@ def read_header(root: etree._Element) -> CdaHeader:
         confidentiality=_code(_first(root, "h:confidentialityCode")),
         language=str(_first(root, "h:languageCode/@code") or ""),
         patient=_patient(root),
-        authors=tuple(p for p in (_party(a, "assignedAuthor", "assignedPerson", "representedOrganization")
-                                  for a in root.xpath("h:author", namespaces=NS)) if p),
+        authors=tuple(
+            p
+            for p in (
+                _party(a, "assignedAuthor", "assignedPerson", "representedOrganization")
+                for a in root.xpath("h:author", namespaces=NS)
+            )
+            if p
+        ),
         custodian=_id(_first(root, "h:custodian/h:assignedCustodian/h:representedCustodianOrganization/h:id")),
         custodian_name=_text(_first(root, "h:custodian/h:assignedCustodian/h:representedCustodianOrganization/h:name")),
-        legal_authenticator=_party(_first(root, "h:legalAuthenticator"), "assignedEntity", "assignedPerson",
-                                   "representedOrganization"),
-        performer=_party(_first(event, "h:performer"), "assignedEntity", "assignedPerson",
-                         "representedOrganization") if event is not None else None,
+        legal_authenticator=_party(
+            _first(root, "h:legalAuthenticator"), "assignedEntity", "assignedPerson", "representedOrganization"
+        ),
+        performer=_party(_first(event, "h:performer"), "assignedEntity", "assignedPerson", "representedOrganization")
+        if event is not None
+        else None,
         service_start=str(_first(event, "h:effectiveTime/h:low/@value") or "") if event is not None else "",
         service_stop=str(_first(event, "h:effectiveTime/h:high/@value") or "") if event is not None else "",
         event_codes=tuple(c for c in (_code(_first(e, "h:code")) for e in service_events) if c),
-        facility_type=_code(_first(root,
-                                   "h:componentOf/h:encompassingEncounter/h:location/h:healthCareFacility/h:code")),
+        facility_type=_code(
+            _first(root, "h:componentOf/h:encompassingEncounter/h:location/h:healthCareFacility/h:code")
+        ),
         replaces=str(_first(root, "h:relatedDocument[@typeCode='RPLC']/h:parentDocument/h:id/@root") or "") or None,
         # IMG-CR-IMG: each documentationOf/serviceEvent/id is the exam's DICOM Study Instance UID (an OID, no extension)
-        study_instance_uids=tuple(str(x) for x in root.xpath(
-            "h:documentationOf/h:serviceEvent/h:id[not(@extension)]/@root", namespaces=NS))
-        if any(t.startswith(IMAGING_TEMPLATE_PREFIX) for t in root.xpath("h:templateId/@root", namespaces=NS)) else (),
-        accession_numbers=tuple(str(x.get("extension") or x.get("root")) for x in root.xpath(
-            "h:inFulfillmentOf/h:order/dicom:accessionNumber", namespaces=NS)),
+        study_instance_uids=tuple(
+            str(x) for x in root.xpath("h:documentationOf/h:serviceEvent/h:id[not(@extension)]/@root", namespaces=NS)
+        )
+        if any(t.startswith(IMAGING_TEMPLATE_PREFIX) for t in root.xpath("h:templateId/@root", namespaces=NS))
+        else (),
+        accession_numbers=tuple(
+            str(x.get("extension") or x.get("root"))
+            for x in root.xpath("h:inFulfillmentOf/h:order/dicom:accessionNumber", namespaces=NS)
+        ),
         order_ids=tuple(str(i) for i in _ids(root.xpath("h:inFulfillmentOf/h:order/h:id", namespaces=NS))),
         body_media_type=body.get("mediaType", "") if body is not None else "",
         body_representation=body.get("representation", "") if body is not None else "",

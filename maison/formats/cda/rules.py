@@ -65,8 +65,10 @@ def check_header(header: CdaHeader, terminology: Terminology, *, for_dmp: bool =
 
     if header.realm != "FR":
         add("cda-realm", "realmCode doit valoir FR", "realmCode", "SM:25-26")
-    if header.type_id is None or (header.type_id.root, header.type_id.extension) != ("2.16.840.1.113883.1.3",
-                                                                                     "POCD_HD000040"):
+    if header.type_id is None or (header.type_id.root, header.type_id.extension) != (
+        "2.16.840.1.113883.1.3",
+        "POCD_HD000040",
+    ):
         add("cda-typeid", "typeId doit être 2.16.840.1.113883.1.3 / POCD_HD000040", "typeId", "SM:27-28")
     for template, label in ((TEMPLATE_HL7_FRANCE, "HL7 France"), (TEMPLATE_CISIS, "CI-SIS")):
         if template not in header.template_ids:
@@ -76,16 +78,29 @@ def check_header(header: CdaHeader, terminology: Terminology, *, for_dmp: bool =
     if header.level == "N1":
         # SM:23-24: an N1 document carries exactly these three templateIds, XDS-SD replacing the volet's
         if sorted(header.template_ids) != sorted((TEMPLATE_HL7_FRANCE, TEMPLATE_CISIS, TEMPLATE_XDS_SD)):
-            add("cda-n1-templates", f"un document N1 porte exactement les templateId {TEMPLATE_HL7_FRANCE}, "
-                f"{TEMPLATE_CISIS} et {TEMPLATE_XDS_SD}", "templateId", "SM:23-24")
+            add(
+                "cda-n1-templates",
+                f"un document N1 porte exactement les templateId {TEMPLATE_HL7_FRANCE}, "
+                f"{TEMPLATE_CISIS} et {TEMPLATE_XDS_SD}",
+                "templateId",
+                "SM:23-24",
+            )
         if (header.body_media_type, header.body_representation) != ("application/pdf", "B64"):
-            add("cda-n1-corps", "nonXMLBody/text : mediaType application/pdf et representation B64 attendus",
-                "component/nonXMLBody/text", "SM:7448-7452; XDS-SD")
+            add(
+                "cda-n1-corps",
+                "nonXMLBody/text : mediaType application/pdf et representation B64 attendus",
+                "component/nonXMLBody/text",
+                "SM:7448-7452; XDS-SD",
+            )
     if header.id is None:
         add("cda-id", "identifiant du document (id@root) absent", "id", "SM:34-35")
     elif for_dmp and header.id.extension:
-        add("cda-id", "le DMP n'accepte pas d'identifiant de document au format OID^extension", "id",
-            "xds-cda-metadata profils-messages.md:1384")
+        add(
+            "cda-id",
+            "le DMP n'accepte pas d'identifiant de document au format OID^extension",
+            "id",
+            "xds-cda-metadata profils-messages.md:1384",
+        )
     if not _in(terminology, VS_TYPE, header.type_code):
         got = f"{header.type_code.code}@{header.type_code.system}" if header.type_code else "absent"
         add("cda-type", f"code du document {got} hors JDV_J07_XdsTypeCode_CISIS", "code", "SM:136-147")
@@ -94,11 +109,19 @@ def check_header(header: CdaHeader, terminology: Terminology, *, for_dmp: bool =
     if parse_ts(header.effective_time) is None:
         add("cda-date", f"effectiveTime '{header.effective_time}' invalide", "effectiveTime", "SM:162-167")
     if not _in(terminology, VS_CONFIDENTIALITY, header.confidentiality):
-        add("cda-confidentialite", "confidentialityCode hors JDV_HL7_Confidentiality_CISIS", "confidentialityCode",
-            "SM:174-184")
+        add(
+            "cda-confidentialite",
+            "confidentialityCode hors JDV_HL7_Confidentiality_CISIS",
+            "confidentialityCode",
+            "SM:174-184",
+        )
     if not _LANGUAGE.match(header.language):
-        add("cda-langue", f"languageCode '{header.language}' : format ll-CC attendu (fr-FR)", "languageCode",
-            "SM:190-197")
+        add(
+            "cda-langue",
+            f"languageCode '{header.language}' : format ll-CC attendu (fr-FR)",
+            "languageCode",
+            "SM:190-197",
+        )
     if not header.set_id:
         add("cda-setid", "setId@root absent", "setId", "SM:204-209")
     if header.version is None or header.version < 1:
@@ -112,32 +135,57 @@ def check_header(header: CdaHeader, terminology: Terminology, *, for_dmp: bool =
         if not author.time:
             add("cda-auteur", f"author[{n}]/time absent", f"author[{n}]/time", "SM:1090-1091")
         if not author.device and not author.family:
-            add("cda-auteur", f"{where} : assignedPerson/name/family ou assignedAuthoringDevice requis", where,
-                "SM:1141-1143, 1376-1392")
+            add(
+                "cda-auteur",
+                f"{where} : assignedPerson/name/family ou assignedAuthoringDevice requis",
+                where,
+                "SM:1141-1143, 1376-1392",
+            )
         if author.code is not None and not _in(terminology, VS_SPECIALTY, author.code):
-            add("cda-auteur-specialite", f"{where}/code {author.code.code} hors JDV_J01_XdsAuthorSpecialty_CISIS",
-                f"{where}/code", "SM:1164-1173")
-    if header.custodian is None or header.custodian.root not in (OID_IDNATSTRUCT, OID_PATIENT_ORGANISATION) \
-            or not header.custodian.extension:
-        add("cda-gardien", f"custodian : identifiant de structure ({OID_IDNATSTRUCT}) requis",
-            "custodian/assignedCustodian/representedCustodianOrganization/id", "SM:55-56, 2531-2568")
+            add(
+                "cda-auteur-specialite",
+                f"{where}/code {author.code.code} hors JDV_J01_XdsAuthorSpecialty_CISIS",
+                f"{where}/code",
+                "SM:1164-1173",
+            )
+    if (
+        header.custodian is None
+        or header.custodian.root not in (OID_IDNATSTRUCT, OID_PATIENT_ORGANISATION)
+        or not header.custodian.extension
+    ):
+        add(
+            "cda-gardien",
+            f"custodian : identifiant de structure ({OID_IDNATSTRUCT}) requis",
+            "custodian/assignedCustodian/representedCustodianOrganization/id",
+            "SM:55-56, 2531-2568",
+        )
     if header.legal_authenticator is None or not header.legal_authenticator.ids:
-        add("cda-responsable", "legalAuthenticator (responsable du document) requis", "legalAuthenticator",
-            "SM:57-58")
+        add("cda-responsable", "legalAuthenticator (responsable du document) requis", "legalAuthenticator", "SM:57-58")
     else:
         _person(f, header.legal_authenticator, "legalAuthenticator/assignedEntity", "cda-responsable", "SM:3284-3354")
         if not header.legal_authenticator.time:
             add("cda-responsable", "legalAuthenticator/time absent", "legalAuthenticator/time", "SM:3284-3354")
     if header.performer is None or not header.service_start:
-        add("cda-acte", "le premier documentationOf porte un serviceEvent avec effectiveTime/low et un performer",
-            "documentationOf[1]/serviceEvent", "SM:21-22, 5080-5089")
+        add(
+            "cda-acte",
+            "le premier documentationOf porte un serviceEvent avec effectiveTime/low et un performer",
+            "documentationOf[1]/serviceEvent",
+            "SM:21-22, 5080-5089",
+        )
     if not _in(terminology, VS_PRACTICE, header.practice_setting):
-        add("cda-cadre-exercice", "standardIndustryClassCode du performer hors JDV_J04_XdsPracticeSettingCode_CISIS",
+        add(
+            "cda-cadre-exercice",
+            "standardIndustryClassCode du performer hors JDV_J04_XdsPracticeSettingCode_CISIS",
             "documentationOf[1]/serviceEvent/performer/assignedEntity/representedOrganization/standardIndustryClassCode",
-            "SM:5524-5539, 5763-5771")
+            "SM:5524-5539, 5763-5771",
+        )
     if not _in(terminology, VS_FACILITY, header.facility_type):
-        add("cda-secteur", "healthCareFacility/code hors JDV_J02_XdsHealthcareFacilityTypeCode_CISIS",
-            "componentOf/encompassingEncounter/location/healthCareFacility/code", "SM:7186-7237")
+        add(
+            "cda-secteur",
+            "healthCareFacility/code hors JDV_J02_XdsHealthcareFacilityTypeCode_CISIS",
+            "componentOf/encompassingEncounter/location/healthCareFacility/code",
+            "SM:7186-7237",
+        )
     return f
 
 
@@ -148,23 +196,41 @@ def _patient_rules(header: CdaHeader, terminology: Terminology, f: list[Finding]
         f.append(Finding("cda-patient", "identifiant du patient absent", f"{where}/id", "SM:241"))
     for ident in patient.ids:
         if not ident.extension:
-            f.append(Finding("cda-patient", f"identifiant patient {ident.root} sans extension", f"{where}/id",
-                             "SM:250-256"))
+            f.append(
+                Finding("cda-patient", f"identifiant patient {ident.root} sans extension", f"{where}/id", "SM:250-256")
+            )
     if patient.ins is None:
         if for_dmp:  # seed 000 L2076: the matricule INS is the DMP's pivot identifier
-            f.append(Finding("cda-ins", f"le patient doit être identifié par son INS ({', '.join(INS_ROOTS)})",
-                             f"{where}/id", "SM:52; SPEC §3"))
+            f.append(
+                Finding(
+                    "cda-ins",
+                    f"le patient doit être identifié par son INS ({', '.join(INS_ROOTS)})",
+                    f"{where}/id",
+                    "SM:52; SPEC §3",
+                )
+            )
         return
     # SM:52: with an INS, the traits of the INS identity are all required
-    missing = [label for label, value in (("nom de naissance (family BR)", patient.birth_family),
-                                          ("premier prénom de naissance (given BR)", patient.birth_given_first),
-                                          ("prénoms de naissance (given)", patient.birth_givens),
-                                          ("date de naissance", patient.birth_date),
-                                          ("sexe", patient.gender),
-                                          ("lieu de naissance (code COG)", patient.birthplace_cog)) if not value]
+    missing = [
+        label
+        for label, value in (
+            ("nom de naissance (family BR)", patient.birth_family),
+            ("premier prénom de naissance (given BR)", patient.birth_given_first),
+            ("prénoms de naissance (given)", patient.birth_givens),
+            ("date de naissance", patient.birth_date),
+            ("sexe", patient.gender),
+            ("lieu de naissance (code COG)", patient.birthplace_cog),
+        )
+        if not value
+    ]
     if missing:
-        f.append(Finding("cda-ins-traits", f"traits INS manquants : {', '.join(missing)}", f"{where}/patient",
-                         "SM:52"))
+        f.append(Finding("cda-ins-traits", f"traits INS manquants : {', '.join(missing)}", f"{where}/patient", "SM:52"))
     if patient.gender and not terminology.contains(VS_GENDER, patient.gender):
-        f.append(Finding("cda-ins-traits", f"sexe '{patient.gender}' hors JDV_J143_AdministrativeGender_CISIS",
-                         f"{where}/patient/administrativeGenderCode", "SM:519-524"))
+        f.append(
+            Finding(
+                "cda-ins-traits",
+                f"sexe '{patient.gender}' hors JDV_J143_AdministrativeGender_CISIS",
+                f"{where}/patient/administrativeGenderCode",
+                "SM:519-524",
+            )
+        )

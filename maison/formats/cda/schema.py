@@ -33,5 +33,6 @@ def validate(root: etree._Element, reference_path: Path, *, limit: int = 20) -> 
     schema = _schema(schema_path(reference_path))
     if schema.validate(root.getroottree()):
         return []
-    return [Finding("cda-xsd", e.message, f"ligne {e.line}", "CDA_extended.xsd")
-            for e in list(schema.error_log)[:limit]]
+    return [
+        Finding("cda-xsd", e.message, f"ligne {e.line}", "CDA_extended.xsd") for e in list(schema.error_log)[:limit]
+    ]

@@ -128,9 +128,16 @@ class Schematron:
     def validate(self, document_text: str) -> list[Finding]:
         """Run the rules over a document given as text (serialised from the already parsed, hardened
         tree, so whatever encoding it declared has been dealt with)."""
-        findings = [Finding("schematron-incomplet", f"{self.path.name} inclut {href}, absent du paquet CI-SIS : "
-                            "ces règles ne sont pas évaluées", href, self.path.name,
-                            "warning") for href in self.missing]
+        findings = [
+            Finding(
+                "schematron-incomplet",
+                f"{self.path.name} inclut {href}, absent du paquet CI-SIS : ces règles ne sont pas évaluées",
+                href,
+                self.path.name,
+                "warning",
+            )
+            for href in self.missing
+        ]
         with _lock:
             processor = _saxon()
             xpath = processor.new_xpath_processor()
@@ -140,8 +147,9 @@ class Schematron:
             try:
                 document = processor.parse_xml(xml_text=document_text)
             except Exception as exc:  # noqa: BLE001 - reported as a finding, never a 500
-                return findings + [Finding("schematron-document", f"document illisible par Saxon : {exc}"[:300], "/",
-                                           self.path.name)]
+                return findings + [
+                    Finding("schematron-document", f"document illisible par Saxon : {exc}"[:300], "/", self.path.name)
+                ]
             handled: dict[str, set[str]] = {}
             for rule in self.rules:
                 context = rule.element.get("context", "")
@@ -150,8 +158,15 @@ class Schematron:
                 try:
                     nodes = xpath.evaluate(_with_lets(self.lets, expression))
                 except Exception as exc:  # noqa: BLE001 - a broken rule of the pack is reported, not fatal
-                    findings.append(Finding("schematron-regle", f"contexte non évaluable : {exc}"[:300], context,
-                                            _where(self.path, rule.element), "warning"))
+                    findings.append(
+                        Finding(
+                            "schematron-regle",
+                            f"contexte non évaluable : {exc}"[:300],
+                            context,
+                            _where(self.path, rule.element),
+                            "warning",
+                        )
+                    )
                     continue
                 seen = handled.setdefault(rule.pattern, set())
                 for index in range(nodes.size if nodes is not None else 0):
@@ -164,8 +179,9 @@ class Schematron:
                     self._assert(xpath, rule.element, node_path, list(self.lets), findings)
         return findings
 
-    def _assert(self, xpath: Any, rule: etree._Element, node_path: str, lets: list[tuple[str, str]],
-                findings: list[Finding]) -> None:
+    def _assert(
+        self, xpath: Any, rule: etree._Element, node_path: str, lets: list[tuple[str, str]], findings: list[Finding]
+    ) -> None:
         for child in rule:
             if not isinstance(child.tag, str):
                 continue
@@ -180,14 +196,28 @@ class Schematron:
                 try:
                     outcome = xpath.effective_boolean_value(_with_lets(lets, f"boolean(({test}))"))
                 except Exception as exc:  # noqa: BLE001
-                    findings.append(Finding("schematron-regle", f"test non évaluable : {exc}"[:300], node_path,
-                                            _where(self.path, child), "warning"))
+                    findings.append(
+                        Finding(
+                            "schematron-regle",
+                            f"test non évaluable : {exc}"[:300],
+                            node_path,
+                            _where(self.path, child),
+                            "warning",
+                        )
+                    )
                     continue
                 if outcome != (child.tag == _q("assert")):
                     message = " ".join("".join(child.itertext()).split())
                     role = (child.get("role") or child.get("flag") or "error").lower()
-                    findings.append(Finding("schematron", message[:500], node_path, _where(self.path, child),
-                                            "error" if role in ("error", "fatal") else "warning"))
+                    findings.append(
+                        Finding(
+                            "schematron",
+                            message[:500],
+                            node_path,
+                            _where(self.path, child),
+                            "error" if role in ("error", "fatal") else "warning",
+                        )
+                    )
 
 
 def _xslt2(expression: str) -> str:

@@ -49,11 +49,14 @@ def _actor(authorizer: Authorizer, request: Request) -> Actor:
     return authorizer.caller(request).actor()
 
 
-def _declaration(declaration: rpps_plus.Declaration, practitioner: dict | None = None, role: dict | None = None,
-                 base: str = "") -> dict:
+def _declaration(
+    declaration: rpps_plus.Declaration, practitioner: dict | None = None, role: dict | None = None, base: str = ""
+) -> dict:
     """An RPPS+ declaration as FHIR Parameters: its id and status and, once validated, what it made."""
-    parameters: list[dict] = [{"name": "declaration", "valueString": declaration.id},
-                              {"name": "statut", "valueCode": declaration.status.value}]
+    parameters: list[dict] = [
+        {"name": "declaration", "valueString": declaration.id},
+        {"name": "statut", "valueCode": declaration.status.value},
+    ]
     for resource in (practitioner, role):
         if resource is not None:
             parameters.append({"name": resource["resourceType"], "resource": search.public(resource)})
@@ -70,32 +73,69 @@ def capability_statement(base: str) -> dict:
     resources = []
     for rtype, params in search.PARAMS.items():
         patchable = rtype in mailbox_patch.CARRIERS["PER"] | mailbox_patch.CARRIERS["ORG"]
-        resources.append({
-            "type": rtype,
-            "profile": PROFILE[rtype][-1].split("|")[0],
-            "supportedProfile": [p.split("|")[0] for key, profiles in PROFILE.items()
-                                 if key.split("/")[0] == rtype for p in profiles[-1:]],
-            "interaction": [{"code": "read"}, {"code": "search-type"}, *([{"code": "patch"}] if patchable else [])],
-            "conditionalPatch": patchable,
-            "searchInclude": sorted(search.INCLUDES[rtype]) + (["*"] if search.INCLUDES[rtype] else []),
-            "searchRevInclude": sorted(search.REVINCLUDES[rtype]),
-            "searchParam": [{"name": name, "type": {"id": "token", "bool": "token", "mailbox-type": "token",
-                                                    "date": "date", "reference": "reference",
-                                                    "profile": "uri"}.get(kind, "string")}
-                            for name, (kind, _t) in sorted(params.items())],
-        })
-    return {"resourceType": "CapabilityStatement", "status": "active", "date": "2026-11-21", "kind": "instance",
-            "software": {"name": "Maison — Annuaire Santé", "version": __version__},
-            "implementation": {"description": "Annuaire Santé (FHIR R4, IG fhir-annuaire)", "url": base},
-            "fhirVersion": "4.0.1", "format": ["application/fhir+json", "json"],
-            "instantiates": [f"{IG}/CapabilityStatement/AsServerDPCapabilityStatement"],
-            "rest": [{"mode": "server", "resource": resources,
-                      "operation": [{"name": "export",  # ours: the real API has none (see export.py)
-                                     "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"}]}]}
+        resources.append(
+            {
+                "type": rtype,
+                "profile": PROFILE[rtype][-1].split("|")[0],
+                "supportedProfile": [
+                    p.split("|")[0]
+                    for key, profiles in PROFILE.items()
+                    if key.split("/")[0] == rtype
+                    for p in profiles[-1:]
+                ],
+                "interaction": [{"code": "read"}, {"code": "search-type"}, *([{"code": "patch"}] if patchable else [])],
+                "conditionalPatch": patchable,
+                "searchInclude": sorted(search.INCLUDES[rtype]) + (["*"] if search.INCLUDES[rtype] else []),
+                "searchRevInclude": sorted(search.REVINCLUDES[rtype]),
+                "searchParam": [
+                    {
+                        "name": name,
+                        "type": {
+                            "id": "token",
+                            "bool": "token",
+                            "mailbox-type": "token",
+                            "date": "date",
+                            "reference": "reference",
+                            "profile": "uri",
+                        }.get(kind, "string"),
+                    }
+                    for name, (kind, _t) in sorted(params.items())
+                ],
+            }
+        )
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-11-21",
+        "kind": "instance",
+        "software": {"name": "Maison — Annuaire Santé", "version": __version__},
+        "implementation": {"description": "Annuaire Santé (FHIR R4, IG fhir-annuaire)", "url": base},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "instantiates": [f"{IG}/CapabilityStatement/AsServerDPCapabilityStatement"],
+        "rest": [
+            {
+                "mode": "server",
+                "resource": resources,
+                "operation": [
+                    {
+                        "name": "export",  # ours: the real API has none (see export.py)
+                        "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
+                    }
+                ],
+            }
+        ],
+    }
 
 
-def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Callable[[], Terminology],
-           authorizer: Authorizer, mailbox_registry: MailboxRegistry | None = None) -> APIRouter:
+def router(
+    db: Database,
+    max_body_bytes: int,
+    exports: Exports,
+    terminology: Callable[[], Terminology],
+    authorizer: Authorizer,
+    mailbox_registry: MailboxRegistry | None = None,
+) -> APIRouter:
     """`mailbox_registry`: the MSSanté trust space's view of operators and their mailboxes (plugged in
     by the house); without it no operator may write mailboxes."""
     r = APIRouter()
@@ -104,9 +144,18 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
         """A refused write leaves a security event, in a transaction of its own (the refused one is
         rolled back)."""
         with db.write() as conn:
-            audit.security(conn, "acces-refuse", actor, outcome="failure",
-                           detail={"operation": "annuaire.mailbox-patch", "resource": resource, "raison": exc.code,
-                                   "message": exc.message})
+            audit.security(
+                conn,
+                "acces-refuse",
+                actor,
+                outcome="failure",
+                detail={
+                    "operation": "annuaire.mailbox-patch",
+                    "resource": resource,
+                    "raison": exc.code,
+                    "message": exc.message,
+                },
+            )
         return exc
 
     def _base(request: Request) -> str:
@@ -136,8 +185,9 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
         fmt = request.query_params.get("_outputFormat", "application/fhir+ndjson")
         if fmt not in ("application/fhir+ndjson", "application/ndjson", "ndjson"):
             raise InvalidInput("_outputFormat : seul NDJSON est produit", code="format")
-        job = exports.start(requester, str(request.url), request.query_params.get("_type"),
-                            request.query_params.get("_since"))
+        job = exports.start(
+            requester, str(request.url), request.query_params.get("_type"), request.query_params.get("_since")
+        )
         return Response(status_code=202, headers={"Content-Location": f"{_base(request)}/$export-status/{job}"})
 
     @r.get("/$export-status/{job}")
@@ -153,9 +203,16 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
             error.http_status, error.fhir_issue = 500, "exception"
             raise error
         base = _base(request)
-        manifest = {"transactionTime": row["created_at"], "request": row["request"], "requiresAccessToken": True,
-                    "output": [{"type": o["type"], "url": f"{base}/$export-file/{job}/{o['file']}", "count": o["count"]}
-                               for o in orjson.loads(row["output"])], "error": []}
+        manifest = {
+            "transactionTime": row["created_at"],
+            "request": row["request"],
+            "requiresAccessToken": True,
+            "output": [
+                {"type": o["type"], "url": f"{base}/$export-file/{job}/{o['file']}", "count": o["count"]}
+                for o in orjson.loads(row["output"])
+            ],
+            "error": [],
+        }
         return json_response(manifest)
 
     @r.delete("/$export-status/{job}")
@@ -177,17 +234,30 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
         dateNaissance, civilite, role): 202 with the declaration pending validation, 200 if already declared."""
         actor = _actor(authorizer, request)
         values = parameter_values(await read_json_object(request, max_body_bytes))
-        missing = [n for n in ("nom", "prenom", "dateNaissance", "civilite", "role") if not isinstance(values.get(n),
-                                                                                                       str)]
+        missing = [
+            n for n in ("nom", "prenom", "dateNaissance", "civilite", "role") if not isinstance(values.get(n), str)
+        ]
         if missing:
             raise InvalidInput(f"paramètres manquants : {', '.join(missing)}", code="parametre-manquant")
         with db.write() as conn:
             declaration, created = rpps_plus.declare(
-                conn, terminology(), actor, family=str(values["nom"]), given=str(values["prenom"]),
-                birth_date=str(values["dateNaissance"]), civilite=str(values["civilite"]), role=str(values["role"]))
+                conn,
+                terminology(),
+                actor,
+                family=str(values["nom"]),
+                given=str(values["prenom"]),
+                birth_date=str(values["dateNaissance"]),
+                civilite=str(values["civilite"]),
+                role=str(values["role"]),
+            )
             if created:
-                audit.record(conn, actor, "annuaire.rpps-plus.declarer", purpose="HOPERAT",
-                             detail={"declaration": declaration.id, "role": values["role"]})
+                audit.record(
+                    conn,
+                    actor,
+                    "annuaire.rpps-plus.declarer",
+                    purpose="HOPERAT",
+                    detail={"declaration": declaration.id, "role": values["role"]},
+                )
         response = fhir_response(_declaration(declaration), 202 if created else 200)
         response.headers["Content-Location"] = f"{_base(request)}/$rpps-plus/{declaration.id}"
         return response
@@ -208,8 +278,13 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
         actor = _actor(authorizer, request)
         with db.write() as conn:
             decided, practitioner, role = rpps_plus.decide(conn, declaration, actor, validate=validate)
-            audit.record(conn, actor, "annuaire.rpps-plus.valider" if validate else "annuaire.rpps-plus.refuser",
-                         purpose="HOPERAT", detail={"declaration": declaration, "practitioner": decided.practitioner})
+            audit.record(
+                conn,
+                actor,
+                "annuaire.rpps-plus.valider" if validate else "annuaire.rpps-plus.refuser",
+                purpose="HOPERAT",
+                detail={"declaration": declaration, "practitioner": decided.practitioner},
+            )
         return fhir_response(_declaration(decided, practitioner, role, _base(request)), 200)
 
     @r.post("/$rpps-plus/{declaration}/$valider")
@@ -245,12 +320,17 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
     async def _patch(request: Request, rtype: str, rid: str | None) -> Response:
         actor = _actor(authorizer, request)
         if actor.role != OPERATOR_ROLE:
-            raise _refused(actor, Forbidden("seuls les opérateurs MSSanté publient des BAL dans l'annuaire",
-                                            code="operateur-requis"), rtype)
+            raise _refused(
+                actor,
+                Forbidden("seuls les opérateurs MSSanté publient des BAL dans l'annuaire", code="operateur-requis"),
+                rtype,
+            )
         if rtype not in mailbox_patch.CARRIERS["PER"] | mailbox_patch.CARRIERS["ORG"]:
             raise NotFound(f"type de ressource '{rtype}' non modifiable", code="type-inconnu")
-        if request.headers.get("content-type", "").split(";")[0].strip() not in ("application/fhir+json",
-                                                                                  "application/json"):
+        if request.headers.get("content-type", "").split(";")[0].strip() not in (
+            "application/fhir+json",
+            "application/json",
+        ):
             raise UnsupportedMediaType("application/fhir+json (FHIRPath Patch) attendu")
         body = await read_json_object(request, max_body_bytes)
         target = rid
@@ -259,8 +339,13 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
                 scope = OperatorScope(mailbox_registry, conn, actor.structure)
                 target = rid or mailbox_patch.resolve(conn, rtype, request.query_params.get("identifier", ""))
                 updated = mailbox_patch.apply(conn, rtype, target, body, scope)
-                audit.record(conn, actor, "annuaire.mailbox-patch", purpose="HOPERAT",
-                             detail={"resource": f"{rtype}/{target}", "version": updated["meta"]["versionId"]})
+                audit.record(
+                    conn,
+                    actor,
+                    "annuaire.mailbox-patch",
+                    purpose="HOPERAT",
+                    detail={"resource": f"{rtype}/{target}", "version": updated["meta"]["versionId"]},
+                )
         except Forbidden as exc:
             raise _refused(actor, exc, f"{rtype}/{target or request.query_params.get('identifier', '')}") from None
         return fhir_response(search.public(updated))
@@ -290,6 +375,3 @@ def router(db: Database, max_body_bytes: int, exports: Exports, terminology: Cal
         return fhir_response(search.public(resource))
 
     return r
-
-
-

@@ -44,19 +44,29 @@ class Exports:
         wanted = [t.strip() for t in (types or ",".join(TYPES)).split(",") if t.strip()]
         unknown = [t for t in wanted if t not in TYPES]
         if unknown or not wanted:
-            raise InvalidInput(f"_type : types exportables {', '.join(TYPES)}", code="type-inconnu",
-                               expression="_type")
+            raise InvalidInput(f"_type : types exportables {', '.join(TYPES)}", code="type-inconnu", expression="_type")
         if since:
             try:
-                since = datetime.fromisoformat(since.replace("Z", "+00:00")).astimezone(UTC).isoformat(
-                    timespec="seconds")
+                since = (
+                    datetime.fromisoformat(since.replace("Z", "+00:00")).astimezone(UTC).isoformat(timespec="seconds")
+                )
             except ValueError:
-                raise InvalidInput(f"_since '{since}' : instant ISO 8601 attendu", code="date-invalide",
-                                   expression="_since") from None
+                raise InvalidInput(
+                    f"_since '{since}' : instant ISO 8601 attendu", code="date-invalide", expression="_since"
+                ) from None
         job = uuid.uuid4().hex
         with self.db.write() as conn:
-            conn.execute(E.insert().values(id=job, requester=requester, request=request_url[:1000],
-                                           types=",".join(wanted), since=since, status="en-cours", created_at=_now()))
+            conn.execute(
+                E.insert().values(
+                    id=job,
+                    requester=requester,
+                    request=request_url[:1000],
+                    types=",".join(wanted),
+                    since=since,
+                    status="en-cours",
+                    created_at=_now(),
+                )
+            )
         threading.Thread(target=self._run, args=(job, wanted, since), name=f"export-{job[:8]}", daemon=True).start()
         return job
 
@@ -96,21 +106,26 @@ class Exports:
                 count = self._write(rtype, since, folder / f"{rtype}.ndjson")
                 output.append({"type": rtype, "file": f"{rtype}.ndjson", "count": count})
             with self.db.write() as conn:
-                conn.execute(E.update().where(E.c.id == job, E.c.status == "en-cours").values(
-                    status="termine", finished_at=_now(), output=orjson.dumps(output).decode()))
+                conn.execute(
+                    E.update()
+                    .where(E.c.id == job, E.c.status == "en-cours")
+                    .values(status="termine", finished_at=_now(), output=orjson.dumps(output).decode())
+                )
         except Exception as exc:  # noqa: BLE001 - the job says it failed; the log has the trace
             log.exception("export %s failed", job)
             with self.db.write() as conn:
-                conn.execute(E.update().where(E.c.id == job).values(status="erreur", finished_at=_now(),
-                                                                    error=str(exc)[:500]))
+                conn.execute(
+                    E.update().where(E.c.id == job).values(status="erreur", finished_at=_now(), error=str(exc)[:500])
+                )
 
     def _write(self, rtype: str, since: str | None, path: Path) -> int:
         table, m = store.TABLES[rtype], store.ann_mailbox
         partial = path.with_suffix(".part")
         count = 0
         with self.db.read() as conn, partial.open("wb") as out:
-            hidden = set(conn.execute(sa.select(m.c.rid).where(m.c.rtype == rtype,
-                                                               m.c.liste_rouge.is_(True))).scalars())
+            hidden = set(
+                conn.execute(sa.select(m.c.rid).where(m.c.rtype == rtype, m.c.liste_rouge.is_(True))).scalars()
+            )
             query = sa.select(table.c.id, table.c.resource).order_by(table.c.id)
             if since:
                 query = query.where(table.c.last_updated > since)
@@ -123,4 +138,3 @@ class Exports:
                 count += 1
         partial.rename(path)
         return count
-

@@ -28,9 +28,31 @@ from maison.identite.ins.population import COMMUNES, generate
 # (G15 code, catégorie R09, share, share libéral, civilité, mailbox domain, savoir-faire codes R38 with weights)
 PROFESSIONS = (
     ("60", "C", 0.38, 0.20, None, "infirmier", ()),
-    ("10", "C", 0.22, 0.45, "DR", "medecin", (("SM54", 40), ("SM26", 5), ("SM04", 4), ("SM42", 4), ("SM40", 3),
-                                              ("SM02", 4), ("SM44", 4), ("SM38", 3), ("SM15", 2), ("SM20", 3),
-                                              ("SM59", 4), ("SM18", 2), ("SM03", 2), ("SM32", 2), ("SM41", 2))),
+    (
+        "10",
+        "C",
+        0.22,
+        0.45,
+        "DR",
+        "medecin",
+        (
+            ("SM54", 40),
+            ("SM26", 5),
+            ("SM04", 4),
+            ("SM42", 4),
+            ("SM40", 3),
+            ("SM02", 4),
+            ("SM44", 4),
+            ("SM38", 3),
+            ("SM15", 2),
+            ("SM20", 3),
+            ("SM59", 4),
+            ("SM18", 2),
+            ("SM03", 2),
+            ("SM32", 2),
+            ("SM41", 2),
+        ),
+    ),
     ("70", "C", 0.09, 0.80, None, "kine", ()),
     ("21", "C", 0.07, 0.40, "DR", "pharmacien", ()),
     ("40", "C", 0.04, 0.85, "DR", "chirurgien-dentiste", ()),
@@ -47,8 +69,22 @@ PROFESSIONS = (
     ("26", "C", 0.005, 0.90, None, "audioprothesiste", ()),
 )
 
-SERVICES = ("cardiologie", "urgences", "pediatrie", "radiologie", "maternite", "geriatrie", "chirurgie",
-            "oncologie", "psychiatrie", "medecine-interne", "laboratoire", "pharmacie", "dim", "secretariat")
+SERVICES = (
+    "cardiologie",
+    "urgences",
+    "pediatrie",
+    "radiologie",
+    "maternite",
+    "geriatrie",
+    "chirurgie",
+    "oncologie",
+    "psychiatrie",
+    "medecine-interne",
+    "laboratoire",
+    "pharmacie",
+    "dim",
+    "secretariat",
+)
 
 
 @dataclass
@@ -160,8 +196,14 @@ def stream(roles: int, seed: int = 2026, batch: int = 5_000) -> Iterator[Directo
     # Structures shared by the whole stream, created as they are first needed.
     hospitals: list[str] = []  # ET ids
     domains: dict[str, str] = {}  # ET id -> its MSSanté domain
-    by_kind: dict[str, list[str]] = {"pharmacie": [], "laboratoire": [], "ehpad": [], "centre": [], "msp": [],
-                                     "cabinet": []}
+    by_kind: dict[str, list[str]] = {
+        "pharmacie": [],
+        "laboratoire": [],
+        "ehpad": [],
+        "centre": [],
+        "msp": [],
+        "cabinet": [],
+    }
     current = Directory()
 
     def new_hospital() -> None:
@@ -170,59 +212,121 @@ def stream(roles: int, seed: int = 2026, batch: int = 5_000) -> Iterator[Directo
         public = rnd.random() < 0.6
         name = f"{'CH' if public else 'CLINIQUE'} {where.city} {len(hospitals) + 1}"
         slug = _slug(name)
-        ej = build.organization(f"1{finess_ej}", name, updated(), finess=(finess_ej, "FINEJ"), entity="LEGAL-ENTITY",
-                                secteur="SA01" if public else "SA04", city=where.city, postal_code=where.postal_code,
-                                insee=where.insee)
+        ej = build.organization(
+            f"1{finess_ej}",
+            name,
+            updated(),
+            finess=(finess_ej, "FINEJ"),
+            entity="LEGAL-ENTITY",
+            secteur="SA01" if public else "SA04",
+            city=where.city,
+            postal_code=where.postal_code,
+            insee=where.insee,
+        )
         current.organizations.append(ej)
         for site in range(rnd.choice((1, 1, 2, 3))):
             finess_et = numbers.next_finess(where.insee)
-            boxes = [build.mailbox(address(f"{service}", f"{slug}.mssante.fr"), "ORG", service=service,
-                                   description=f"Secrétariat {service}")
-                     for service in rnd.sample(SERVICES, 3)]
+            boxes = [
+                build.mailbox(
+                    address(f"{service}", f"{slug}.mssante.fr"),
+                    "ORG",
+                    service=service,
+                    description=f"Secrétariat {service}",
+                )
+                for service in rnd.sample(SERVICES, 3)
+            ]
             if rnd.random() < 0.5:
-                boxes.append(build.mailbox(address("dpi", f"{slug}.mssante.fr"), "APP",
-                                           description="Messagerie du DPI"))
-            et = build.organization(f"1{finess_et}", f"{name} - SITE {site + 1}", updated(), finess=(finess_et,
-                                                                                                     "FINEG"),
-                                    secteur="SA01" if public else "SA04", partof=ej["id"], city=where.city,
-                                    postal_code=where.postal_code, insee=where.insee,
-                                    line=f"{rnd.randint(1, 200)} RUE "
-                                         f"{rnd.choice(('PASTEUR', 'DE LA PAIX', 'VICTOR HUGO', 'JEAN JAURES'))}",
-                                    mailboxes=boxes)
+                boxes.append(
+                    build.mailbox(address("dpi", f"{slug}.mssante.fr"), "APP", description="Messagerie du DPI")
+                )
+            et = build.organization(
+                f"1{finess_et}",
+                f"{name} - SITE {site + 1}",
+                updated(),
+                finess=(finess_et, "FINEG"),
+                secteur="SA01" if public else "SA04",
+                partof=ej["id"],
+                city=where.city,
+                postal_code=where.postal_code,
+                insee=where.insee,
+                line=f"{rnd.randint(1, 200)} RUE {rnd.choice(('PASTEUR', 'DE LA PAIX', 'VICTOR HUGO', 'JEAN JAURES'))}",
+                mailboxes=boxes,
+            )
             current.organizations.append(et)
             for activite, modalite, forme, share in TRIPLETS:
                 if rnd.random() < share:
                     year = rnd.randint(1998, 2024)
-                    current.services.append(build.healthcare_activity(
-                        numbers.next_arhgos(where.insee), et["id"], activite, modalite, forme, updated(),
-                        authorised_on=f"{year}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}",
-                        first_use=f"{year + 1}-01-01", ends_on=f"{year + 8}-12-31", active=rnd.random() > 0.02))
+                    current.services.append(
+                        build.healthcare_activity(
+                            numbers.next_arhgos(where.insee),
+                            et["id"],
+                            activite,
+                            modalite,
+                            forme,
+                            updated(),
+                            authorised_on=f"{year}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}",
+                            first_use=f"{year + 1}-01-01",
+                            ends_on=f"{year + 8}-12-31",
+                            active=rnd.random() > 0.02,
+                        )
+                    )
             hospitals.append(et["id"])
             domains[et["id"]] = f"{slug}.mssante.fr"
 
     def new_structure(kind: str) -> str:
         where = place()
         secteur = {"pharmacie": "SA33", "laboratoire": "SA25", "ehpad": "SA17", "centre": "SA05", "msp": "SA52"}[kind]
-        label = {"pharmacie": "PHARMACIE", "laboratoire": "LABORATOIRE", "ehpad": "EHPAD", "centre": "CENTRE DE SANTE",
-                 "msp": "MAISON DE SANTE"}[kind]
+        label = {
+            "pharmacie": "PHARMACIE",
+            "laboratoire": "LABORATOIRE",
+            "ehpad": "EHPAD",
+            "centre": "CENTRE DE SANTE",
+            "msp": "MAISON DE SANTE",
+        }[kind]
         finess = numbers.next_finess(where.insee)
         name = f"{label} {where.city} {len(by_kind[kind]) + 1}"
-        boxes = [build.mailbox(address(_slug(name), "structure.mssante.fr"), "ORG", description=name.title())] \
-            if rnd.random() < 0.6 else []
-        org = build.organization(f"1{finess}", name, updated(), finess=(finess, "FINEG"), secteur=secteur,
-                                 city=where.city, postal_code=where.postal_code, insee=where.insee, mailboxes=boxes)
+        boxes = (
+            [build.mailbox(address(_slug(name), "structure.mssante.fr"), "ORG", description=name.title())]
+            if rnd.random() < 0.6
+            else []
+        )
+        org = build.organization(
+            f"1{finess}",
+            name,
+            updated(),
+            finess=(finess, "FINEG"),
+            secteur=secteur,
+            city=where.city,
+            postal_code=where.postal_code,
+            insee=where.insee,
+            mailboxes=boxes,
+        )
         current.organizations.append(org)
         if kind == "ehpad":
             places = rnd.randint(40, 120)
             authorised = f"{rnd.randint(2002, 2024)}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}"
-            current.services.append(build.social_equipment(org["id"], "924", updated(), places=places,
-                                                           installed=places - rnd.randint(0, 5),
-                                                           authorised_on=authorised))
+            current.services.append(
+                build.social_equipment(
+                    org["id"],
+                    "924",
+                    updated(),
+                    places=places,
+                    installed=places - rnd.randint(0, 5),
+                    authorised_on=authorised,
+                )
+            )
             if rnd.random() < 0.4:
                 temporary = rnd.randint(2, 10)
-                current.services.append(build.social_equipment(org["id"], "657", updated(), places=temporary,
-                                                               installed=temporary - rnd.randint(0, 2),
-                                                               authorised_on=authorised))
+                current.services.append(
+                    build.social_equipment(
+                        org["id"],
+                        "657",
+                        updated(),
+                        places=temporary,
+                        installed=temporary - rnd.randint(0, 2),
+                        authorised_on=authorised,
+                    )
+                )
         by_kind[kind].append(org["id"])
         return org["id"]
 
@@ -233,11 +337,23 @@ def stream(roles: int, seed: int = 2026, batch: int = 5_000) -> Iterator[Directo
         siret = numbers.next_siret()
         group = rnd.random() < 0.4
         name = f"CABINET {'MEDICAL ' if group else ''}{family.upper()}"
-        boxes = [build.mailbox(address(_slug(f"cabinet-{family}"), "cabinet.mssante.fr"), "CAB",
-                               description=name.title())] if group and rnd.random() < 0.5 else []
-        org = build.organization(f"3{siret}", name, updated(), siret=siret, entity="LEGAL-ENTITY",
-                                 secteur="SA08" if group else "SA07", city=where.city, postal_code=where.postal_code,
-                                 insee=where.insee, mailboxes=boxes)
+        boxes = (
+            [build.mailbox(address(_slug(f"cabinet-{family}"), "cabinet.mssante.fr"), "CAB", description=name.title())]
+            if group and rnd.random() < 0.5
+            else []
+        )
+        org = build.organization(
+            f"3{siret}",
+            name,
+            updated(),
+            siret=siret,
+            entity="LEGAL-ENTITY",
+            secteur="SA08" if group else "SA07",
+            city=where.city,
+            postal_code=where.postal_code,
+            insee=where.insee,
+            mailboxes=boxes,
+        )
         current.organizations.append(org)
         if group:
             by_kind["cabinet"].append(org["id"])
@@ -272,30 +388,57 @@ def stream(roles: int, seed: int = 2026, batch: int = 5_000) -> Iterator[Directo
         if made >= roles:
             break
         profession, categorie, _share, liberal_share, civilite, domain, specialties = rnd.choices(
-            PROFESSIONS, prof_weights)[0]
+            PROFESSIONS, prof_weights
+        )[0]
         rpps = numbers.next_rpps()
         family, given = person.display_nom.upper(), person.display_prenoms.split(" ")[0]
         civ = civilite or ("MME" if person.traits.sexe == "F" else "M")
         savoir_faire = rnd.choices([c for c, _ in specialties], [w for _, w in specialties])[0] if specialties else None
         personal = []
         if rnd.random() < (0.6 if profession == "10" else 0.3):
-            personal.append(build.mailbox(address(f"{_slug(given)}.{_slug(family)}", f"{domain}.mssante.fr"), "PER",
-                                          liste_rouge=rnd.random() < 0.03))
-        practitioner = build.practitioner(rpps, family, given, civ, profession, categorie, savoir_faire, updated(),
-                                          mailboxes=personal,
-                                          card=("CPS", numbers.next_card()) if rnd.random() < 0.9 else None)
+            personal.append(
+                build.mailbox(
+                    address(f"{_slug(given)}.{_slug(family)}", f"{domain}.mssante.fr"),
+                    "PER",
+                    liste_rouge=rnd.random() < 0.03,
+                )
+            )
+        practitioner = build.practitioner(
+            rpps,
+            family,
+            given,
+            civ,
+            profession,
+            categorie,
+            savoir_faire,
+            updated(),
+            mailboxes=personal,
+            card=("CPS", numbers.next_card()) if rnd.random() < 0.9 else None,
+        )
         current.practitioners.append(practitioner)
         for _ in range(rnd.choices((1, 2, 3), (0.8, 0.15, 0.05))[0]):
             liberal = rnd.random() < liberal_share
             org = structure_for(profession, liberal, family)
             role_boxes = []
             if not liberal and rnd.random() < 0.35:
-                role_boxes.append(build.mailbox(address(f"{_slug(given)}.{_slug(family)}",
-                                                        domains.get(org, "structure.mssante.fr")), "PER",
-                                                liste_rouge=rnd.random() < 0.03))
-            current.roles.append(build.practitioner_role(numbers.next_role(), practitioner["id"], org, updated(),
-                                                         fonction="FON-AU", mode="L" if liberal else "S",
-                                                         mailboxes=role_boxes))
+                role_boxes.append(
+                    build.mailbox(
+                        address(f"{_slug(given)}.{_slug(family)}", domains.get(org, "structure.mssante.fr")),
+                        "PER",
+                        liste_rouge=rnd.random() < 0.03,
+                    )
+                )
+            current.roles.append(
+                build.practitioner_role(
+                    numbers.next_role(),
+                    practitioner["id"],
+                    org,
+                    updated(),
+                    fonction="FON-AU",
+                    mode="L" if liberal else "S",
+                    mailboxes=role_boxes,
+                )
+            )
             made += 1
             if made >= roles:
                 break
@@ -306,15 +449,18 @@ def stream(roles: int, seed: int = 2026, batch: int = 5_000) -> Iterator[Directo
         yield current
 
 
-def seed_directory(db, roles: int, seed: int = 2026,
-                   progress: Callable[[int], None] | None = None) -> dict[str, int]:
+def seed_directory(db, roles: int, seed: int = 2026, progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Write a synthetic directory of about `roles` PractitionerRole; returns the counts by type."""
     from maison.identite.annuaire.index import put
 
     counts = {"Organization": 0, "Practitioner": 0, "PractitionerRole": 0, "HealthcareService": 0}
     for part in stream(roles, seed):
-        batches = {"Organization": part.organizations, "Practitioner": part.practitioners,
-                   "PractitionerRole": part.roles, "HealthcareService": part.services}
+        batches = {
+            "Organization": part.organizations,
+            "Practitioner": part.practitioners,
+            "PractitionerRole": part.roles,
+            "HealthcareService": part.services,
+        }
         with db.write() as conn:
             for rtype, resources in batches.items():
                 put(conn, resources)

@@ -51,8 +51,12 @@ def mailboxes(resource: dict) -> list[dict]:
     """The MSSanté mailboxes in `telecom`: address, type (PER/ORG/APP/CAB) and liste rouge."""
     found = []
     for t in _list(resource.get("telecom")):
-        if t.get("system") != "email" or _ext(t, EXT_EMAIL_TYPE) is None or not isinstance(t.get("value"), str) \
-                or not t["value"]:
+        if (
+            t.get("system") != "email"
+            or _ext(t, EXT_EMAIL_TYPE) is None
+            or not isinstance(t.get("value"), str)
+            or not t["value"]
+        ):
             continue
         meta = _ext(t, EXT_MAILBOX) or {}
         kind, rouge = "", False
@@ -91,15 +95,22 @@ def _trace_tokens(resource: dict) -> Iterable[tuple[str, str, str]]:
 def rows_of(resource: dict) -> tuple[dict, list[tuple[str, str, str]], list[dict]]:
     """(the resource table's row, its tokens as (param, system, code), its mailboxes)."""
     rtype = resource["resourceType"]
-    row = {"id": resource["id"], "active": bool(resource.get("active", True)),
-           "last_updated": resource.get("meta", {}).get("lastUpdated", ""),
-           "resource": orjson.dumps(resource).decode()}
+    row = {
+        "id": resource["id"],
+        "active": bool(resource.get("active", True)),
+        "last_updated": resource.get("meta", {}).get("lastUpdated", ""),
+        "resource": orjson.dumps(resource).decode(),
+    }
     tokens = list(_identifier_tokens(resource)) + list(_trace_tokens(resource))
     if rtype == "Practitioner":
         name = (resource.get("name") or [{}])[0]
         given = " ".join(name.get("given", []))
-        row |= {"family": fold(name.get("family", "")), "given": fold(given),
-                "family_exact": name.get("family", ""), "given_exact": given}
+        row |= {
+            "family": fold(name.get("family", "")),
+            "given": fold(given),
+            "family_exact": name.get("family", ""),
+            "given_exact": given,
+        }
         for q in resource.get("qualification", []):
             tokens += [("qualification-code", s, c) for s, c in _codings(q.get("code"))]
         for card in (e for e in resource.get("extension", []) if e.get("url") == EXT_SMARTCARD):
@@ -111,22 +122,31 @@ def rows_of(resource: dict) -> tuple[dict, list[tuple[str, str, str]], list[dict
     elif rtype == "Organization":
         address = (resource.get("address") or [{}])[0]
         insee = _ext(address, EXT_INSEE)
-        row |= {"name": fold(resource.get("name", "")), "name_exact": resource.get("name", ""),
-                "city": fold(address.get("city", "")), "postal_code": address.get("postalCode", ""),
-                "insee": (insee or {}).get("valueCoding", {}).get("code", ""),
-                "line": fold(" ".join(x for x in address.get("line", []) if x)),
-                "partof": _ref_id(resource.get("partOf"))}
+        row |= {
+            "name": fold(resource.get("name", "")),
+            "name_exact": resource.get("name", ""),
+            "city": fold(address.get("city", "")),
+            "postal_code": address.get("postalCode", ""),
+            "insee": (insee or {}).get("valueCoding", {}).get("code", ""),
+            "line": fold(" ".join(x for x in address.get("line", []) if x)),
+            "partof": _ref_id(resource.get("partOf")),
+        }
         for t in resource.get("type", []):
             tokens += [("type", s, c) for s, c in _codings(t)]
     elif rtype == "PractitionerRole":
-        row |= {"practitioner": _ref_id(resource.get("practitioner")),
-                "organization": _ref_id(resource.get("organization"))}
+        row |= {
+            "practitioner": _ref_id(resource.get("practitioner")),
+            "organization": _ref_id(resource.get("organization")),
+        }
         for code in resource.get("code", []):
             tokens += [("role", s, c) for s, c in _codings(code)]
     elif rtype == "HealthcareService":
         row |= {"organization": _ref_id(resource.get("providedBy"))}
-        for param, element in (("service-category", "category"), ("service-type", "type"),
-                               ("characteristic", "characteristic")):
+        for param, element in (
+            ("service-category", "category"),
+            ("service-type", "type"),
+            ("characteristic", "characteristic"),
+        ):
             for concept in _list(resource.get(element)):
                 tokens += [(param, s, c) for s, c in _codings(concept)]
         for profile in resource.get("meta", {}).get("profile", []):  # a canonical: (base, name), no |version
@@ -148,19 +168,30 @@ def put(conn: Connection, resources: list[dict]) -> None:
     table = store.TABLES[rtype]
     ids = [r["id"] for r in resources]
     for chunk in range(0, len(ids), 500):
-        part = ids[chunk:chunk + 500]
+        part = ids[chunk : chunk + 500]
         conn.execute(table.delete().where(table.c.id.in_(part)))
         conn.execute(store.ann_token.delete().where(store.ann_token.c.rtype == rtype, store.ann_token.c.rid.in_(part)))
-        conn.execute(store.ann_mailbox.delete().where(store.ann_mailbox.c.rtype == rtype,
-                                                      store.ann_mailbox.c.rid.in_(part)))
+        conn.execute(
+            store.ann_mailbox.delete().where(store.ann_mailbox.c.rtype == rtype, store.ann_mailbox.c.rid.in_(part))
+        )
     rows, tokens, boxes = [], [], []
     for resource in resources:
         row, toks, mbs = rows_of(resource)
         rows.append(row)
-        tokens += [{"rtype": rtype, "rid": row["id"], "param": p, "system": system_alias(s), "code": c}
-                   for p, s, c in toks]
-        boxes += [{"rtype": rtype, "rid": row["id"], "address": m["address"].lower(), "address_exact": m["address"],
-                   "type": m["type"], "liste_rouge": m["liste_rouge"]} for m in mbs]
+        tokens += [
+            {"rtype": rtype, "rid": row["id"], "param": p, "system": system_alias(s), "code": c} for p, s, c in toks
+        ]
+        boxes += [
+            {
+                "rtype": rtype,
+                "rid": row["id"],
+                "address": m["address"].lower(),
+                "address_exact": m["address"],
+                "type": m["type"],
+                "liste_rouge": m["liste_rouge"],
+            }
+            for m in mbs
+        ]
     conn.execute(table.insert(), rows)
     if tokens:
         conn.execute(store.ann_token.insert(), tokens)

@@ -33,12 +33,18 @@ from maison.identite.annuaire.index import get, mailboxes, put
 from maison.identite.annuaire.operators import OperatorScope
 from maison.identite.annuaire.vocabulary import EXT_MAILBOX, MAILBOX_TYPES, system_alias
 
-CARRIERS = {"PER": {"Practitioner", "PractitionerRole"}, "ORG": {"Organization"}, "APP": {"Organization"},
-            "CAB": {"Organization", "Practitioner"}}
+CARRIERS = {
+    "PER": {"Practitioner", "PractitionerRole"},
+    "ORG": {"Organization"},
+    "APP": {"Organization"},
+    "CAB": {"Organization", "Practitioner"},
+}
 FIELDS = {"listeRouge": "valueBoolean", "description": "valueString", "service": "valueString"}
 _ADDRESS = re.compile(r"^[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+\.)*mssante\.fr$")
-_WHERE = re.compile(r"^(?P<type>\w+)\.telecom\.where\(value\s*=\s*'(?P<address>[^']+)'\)"
-                    r"(?:\.extension\('(?P<meta>[^']+)'\)\.extension\('(?P<field>\w+)'\)\.value)?$")
+_WHERE = re.compile(
+    r"^(?P<type>\w+)\.telecom\.where\(value\s*=\s*'(?P<address>[^']+)'\)"
+    r"(?:\.extension\('(?P<meta>[^']+)'\)\.extension\('(?P<field>\w+)'\)\.value)?$"
+)
 
 
 class PreconditionFailed(MaisonError):
@@ -73,8 +79,11 @@ def resolve(conn: Connection, rtype: str, identifier: str) -> str:
 def _check_mailbox(rtype: str, contact: dict) -> dict:
     found = mailboxes({"telecom": [contact]})
     if not found:
-        raise InvalidInput("ContactPoint de BAL MSSanté attendu (system email, extension de type MSSANTE)",
-                           code="bal-invalide", expression="Parameters.parameter.part.valueContactPoint")
+        raise InvalidInput(
+            "ContactPoint de BAL MSSanté attendu (system email, extension de type MSSANTE)",
+            code="bal-invalide",
+            expression="Parameters.parameter.part.valueContactPoint",
+        )
     box = found[0]
     if not _ADDRESS.match(box["address"]):
         raise InvalidInput(f"adresse '{box['address']}' hors de l'espace de confiance MSSanté", code="bal-adresse")
@@ -176,7 +185,8 @@ def _set_field(contact: dict, field: str, value_key: str, value: object) -> dict
         meta = {"url": EXT_MAILBOX, "extension": []}
         contact["extension"].append(meta)
     meta["extension"] = [s for s in meta.get("extension", []) if s.get("url") != field] + [
-        {"url": field, value_key: value}]
+        {"url": field, value_key: value}
+    ]
     return contact
 
 

@@ -73,8 +73,9 @@ class OperatorScope:
     def __init__(self, registry: MailboxRegistry | None, conn: Connection, operator_id: str) -> None:
         rights = registry.operator(conn, operator_id) if registry is not None else None
         if rights is None or registry is None:
-            raise MailboxRefused(f"{operator_id} n'est pas un opérateur actif de l'espace de confiance MSSanté",
-                                 code="operateur-inconnu")
+            raise MailboxRefused(
+                f"{operator_id} n'est pas un opérateur actif de l'espace de confiance MSSanté", code="operateur-inconnu"
+            )
         self.registry, self.conn, self.operator_id, self.rights = registry, conn, operator_id, rights
 
     def address(self, address: str) -> None:
@@ -102,18 +103,24 @@ class OperatorScope:
             return
         hosted = self.registry.mailbox(self.conn, box["address"])
         if hosted is None or hosted.operator != self.operator_id or not hosted.active:
-            raise MailboxRefused(f"BAL {box['address']} absente du registre de l'opérateur {self.operator_id}",
-                                 code="bal-non-ouverte")
+            raise MailboxRefused(
+                f"BAL {box['address']} absente du registre de l'opérateur {self.operator_id}", code="bal-non-ouverte"
+            )
         if hosted.kind != box["type"] or hosted.holder not in holders(self.conn, resource):
-            raise MailboxRefused(f"BAL {box['address']} : le titulaire n'est pas {resource['resourceType']}/"
-                                 f"{resource['id']}", code="bal-titulaire")
+            raise MailboxRefused(
+                f"BAL {box['address']} : le titulaire n'est pas {resource['resourceType']}/{resource['id']}",
+                code="bal-titulaire",
+            )
 
 
 def holders(conn: Connection, resource: dict) -> set[str]:
     """The national identifiers the carrier stands for: its IdNatPS or IdNatStruct, and for a
     PractitionerRole those of its practitioner (a PER mailbox on a role is the person's)."""
-    found = {i["value"] for i in resource.get("identifier", []) if isinstance(i, dict)
-             and i.get("system") in (SYS_IDNATPS, SYS_IDNATSTRUCT) and isinstance(i.get("value"), str)}
+    found = {
+        i["value"]
+        for i in resource.get("identifier", [])
+        if isinstance(i, dict) and i.get("system") in (SYS_IDNATPS, SYS_IDNATSTRUCT) and isinstance(i.get("value"), str)
+    }
     if resource.get("resourceType") == "PractitionerRole":
         reference = (resource.get("practitioner") or {}).get("reference", "")
         practitioner = get(conn, "Practitioner", reference.rpartition("/")[2]) if reference else None

@@ -45,8 +45,11 @@ RPPS_PLUS_PREFIX = "998"  # numbers given by this registry (the test ranges, lik
 
 
 def _next_rpps(conn: Connection) -> str:
-    last = conn.execute(sa.select(sa.func.max(store.ann_practitioner.c.id)).where(
-        store.ann_practitioner.c.id.like(f"8{RPPS_PLUS_PREFIX}%"))).scalar()
+    last = conn.execute(
+        sa.select(sa.func.max(store.ann_practitioner.c.id)).where(
+            store.ann_practitioner.c.id.like(f"8{RPPS_PLUS_PREFIX}%")
+        )
+    ).scalar()
     sequence = int(last[4:11]) + 1 if last else 1
     body = f"{RPPS_PLUS_PREFIX}{sequence:07d}"
     return body + luhn_check_digit(body)
@@ -67,8 +70,17 @@ class Declaration:
     practitioner: str | None = None  # once validated
 
 
-def declare(conn: Connection, terminology: Terminology, employer: Actor, *, family: str, given: str,
-            birth_date: str, civilite: str, role: str) -> tuple[Declaration, bool]:
+def declare(
+    conn: Connection,
+    terminology: Terminology,
+    employer: Actor,
+    *,
+    family: str,
+    given: str,
+    birth_date: str,
+    civilite: str,
+    role: str,
+) -> tuple[Declaration, bool]:
     """(declaration, created) for a professional declared by its employer, pending validation."""
     if not fold(family) or not fold(given):
         raise InvalidInput("nom et prénom requis", code="identite-incomplete")
@@ -82,22 +94,37 @@ def declare(conn: Connection, terminology: Terminology, employer: Actor, *, fami
         raise InvalidInput("civilité M ou MME", code="civilite")
     if not terminology.knows(OID_ROLE, role):
         raise InvalidInput(f"rôle '{role}' absent de TRE_R85-RolePriseCharge", code="role-inconnu")
-    organization = conn.execute(sa.select(store.ann_organization.c.id).where(
-        store.ann_organization.c.id == employer.structure)).scalar()
+    organization = conn.execute(
+        sa.select(store.ann_organization.c.id).where(store.ann_organization.c.id == employer.structure)
+    ).scalar()
     if organization is None:
-        raise Forbidden(f"structure {employer.structure} absente de l'annuaire : pas d'enregistrement RPPS+",
-                        code="employeur-inconnu")
+        raise Forbidden(
+            f"structure {employer.structure} absente de l'annuaire : pas d'enregistrement RPPS+",
+            code="employeur-inconnu",
+        )
     person = f"{fold(family)}|{fold(given)}|{born.isoformat()}"
     r = store.ann_rpps_plus
     existing = conn.execute(sa.select(r).where(r.c.employer == employer.structure, r.c.person == person)).first()
     if existing:
         return _declaration(existing), False
-    declared = {"nom": family.strip(), "prenom": given.strip(), "dateNaissance": born.isoformat(),
-                "civilite": civilite, "role": role}
+    declared = {
+        "nom": family.strip(),
+        "prenom": given.strip(),
+        "dateNaissance": born.isoformat(),
+        "civilite": civilite,
+        "role": role,
+    }
     declaration = secrets.token_hex(8)
-    conn.execute(r.insert().values(employer=employer.structure, person=person, declaration=declaration,
-                                   status=Status.PENDING.value, declared=orjson.dumps(declared).decode(),
-                                   registered_at=datetime.now(UTC).isoformat(timespec="seconds")))
+    conn.execute(
+        r.insert().values(
+            employer=employer.structure,
+            person=person,
+            declaration=declaration,
+            status=Status.PENDING.value,
+            declared=orjson.dumps(declared).decode(),
+            registered_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+    )
     return Declaration(declaration, employer.structure, Status.PENDING, declared), True
 
 
@@ -108,8 +135,9 @@ def find(conn: Connection, declaration: str) -> Declaration:
     return _declaration(row)
 
 
-def decide(conn: Connection, declaration: str, manager: Actor, *, validate: bool) -> tuple[Declaration, dict | None,
-                                                                                           dict | None]:
+def decide(
+    conn: Connection, declaration: str, manager: Actor, *, validate: bool
+) -> tuple[Declaration, dict | None, dict | None]:
     """The registry's decision on a pending declaration: (declaration, Practitioner, PractitionerRole)."""
     current = find(conn, declaration)
     if current.status is not Status.PENDING:
@@ -125,28 +153,37 @@ def decide(conn: Connection, declaration: str, manager: Actor, *, validate: bool
     practitioner = build.practitioner(rpps, d["nom"].upper(), d["prenom"], d["civilite"], d["role"], "C", None, now)
     # A non-health professional has no TRE_G15 profession: the qualification carries the R85 role.
     practitioner["qualification"] = [{"code": {"coding": [{"system": CS_ROLE, "code": d["role"]}]}}]
-    role_resource = build.practitioner_role(f"{rpps}01", practitioner["id"], current.employer, now, fonction=None,
-                                            mode="S")
+    role_resource = build.practitioner_role(
+        f"{rpps}01", practitioner["id"], current.employer, now, fonction=None, mode="S"
+    )
     role_resource["code"].append({"coding": [{"system": CS_ROLE, "code": d["role"]}]})
     put(conn, [practitioner])
     put(conn, [role_resource])
-    conn.execute(r.update().where(r.c.declaration == declaration).values(
-        status=Status.VALIDATED.value, practitioner=practitioner["id"], role=role_resource["id"], **decided))
-    return (Declaration(current.id, current.employer, Status.VALIDATED, d, practitioner["id"]), practitioner,
-            role_resource)
+    conn.execute(
+        r.update()
+        .where(r.c.declaration == declaration)
+        .values(status=Status.VALIDATED.value, practitioner=practitioner["id"], role=role_resource["id"], **decided)
+    )
+    return (
+        Declaration(current.id, current.employer, Status.VALIDATED, d, practitioner["id"]),
+        practitioner,
+        role_resource,
+    )
 
 
 def resources(conn: Connection, declaration: Declaration) -> tuple[dict | None, dict | None]:
     """The Practitioner and PractitionerRole a validated declaration made."""
     if declaration.status is not Status.VALIDATED:
         return None, None
-    row = conn.execute(sa.select(store.ann_rpps_plus.c.role).where(
-        store.ann_rpps_plus.c.declaration == declaration.id)).first()
+    row = conn.execute(
+        sa.select(store.ann_rpps_plus.c.role).where(store.ann_rpps_plus.c.declaration == declaration.id)
+    ).first()
     # a validated declaration has its practitioner and role (written in the same transaction)
     assert row is not None and declaration.practitioner is not None
     return get(conn, "Practitioner", declaration.practitioner), get(conn, "PractitionerRole", row.role)
 
 
 def _declaration(row) -> Declaration:
-    return Declaration(row.declaration, row.employer, Status(row.status), orjson.loads(row.declared or "{}"),
-                       row.practitioner)
+    return Declaration(
+        row.declaration, row.employer, Status(row.status), orjson.loads(row.declared or "{}"), row.practitioner
+    )

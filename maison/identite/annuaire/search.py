@@ -42,39 +42,79 @@ P, R, Org = store.ann_practitioner, store.ann_role, store.ann_organization
 
 # param -> (kind, target). Kinds: string (folded column, exact column), token, mailbox, mailbox-type,
 # reference (column), date (column), bool (column), id.
-_BASE = {"_id": ("id", None), "_lastUpdated": ("date", "last_updated"), "active": ("bool", "active"),
-         "identifier": ("token", None), "data-information-system": ("token", None),
-         "data-registration-authority": ("token", None)}
+_BASE = {
+    "_id": ("id", None),
+    "_lastUpdated": ("date", "last_updated"),
+    "active": ("bool", "active"),
+    "identifier": ("token", None),
+    "data-information-system": ("token", None),
+    "data-registration-authority": ("token", None),
+}
 _COMMON = {**_BASE, "mailbox-mss": ("mailbox", None), "mailbox-mss-type": ("mailbox-type", None)}
 PARAMS: dict[str, dict[str, tuple[str, Any]]] = {  # the target's type depends on the kind
-    "Practitioner": {**_COMMON, "family": ("string", ("family", "family_exact")),
-                     "given": ("string", ("given", "given_exact")), "name": ("name", None),
-                     "identifier-type": ("token", None), "qualification-code": ("token", None),
-                     "number-smartcard": ("token", None), "type-smartcard": ("token", None)},
-    "PractitionerRole": {**_COMMON, "role": ("token", None), "organization": ("reference", "organization"),
-                         "practitioner": ("reference", "practitioner")},
-    "Organization": {**_COMMON, "name": ("string", ("name", "name_exact")), "address-city": ("string", ("city", None)),
-                     "address-line": ("string", ("line", None)), "address-postalcode": ("prefix", "postal_code"),
-                     "address-insee": ("prefix", "insee"), "address": ("address", None),
-                     "identifier-type": ("token", None), "type": ("token", None),
-                     "partof": ("reference", "partof"), "pharmacy-licence": ("token", None)},
+    "Practitioner": {
+        **_COMMON,
+        "family": ("string", ("family", "family_exact")),
+        "given": ("string", ("given", "given_exact")),
+        "name": ("name", None),
+        "identifier-type": ("token", None),
+        "qualification-code": ("token", None),
+        "number-smartcard": ("token", None),
+        "type-smartcard": ("token", None),
+    },
+    "PractitionerRole": {
+        **_COMMON,
+        "role": ("token", None),
+        "organization": ("reference", "organization"),
+        "practitioner": ("reference", "practitioner"),
+    },
+    "Organization": {
+        **_COMMON,
+        "name": ("string", ("name", "name_exact")),
+        "address-city": ("string", ("city", None)),
+        "address-line": ("string", ("line", None)),
+        "address-postalcode": ("prefix", "postal_code"),
+        "address-insee": ("prefix", "insee"),
+        "address": ("address", None),
+        "identifier-type": ("token", None),
+        "type": ("token", None),
+        "partof": ("reference", "partof"),
+        "pharmacy-licence": ("token", None),
+    },
     # as-dp-healthcareservice-healthcare-activity in AsServerDPCapabilityStatement (L319-382)
-    "HealthcareService": {**_BASE, "characteristic": ("token", None), "service-category": ("token", None),
-                          "service-type": ("token", None), "organization": ("reference", "organization"),
-                          "_profile": ("profile", None)},
+    "HealthcareService": {
+        **_BASE,
+        "characteristic": ("token", None),
+        "service-category": ("token", None),
+        "service-type": ("token", None),
+        "organization": ("reference", "organization"),
+        "_profile": ("profile", None),
+    },
 }
-MODIFIERS = {"string": {"", "exact", "contains"}, "name": {"", "exact", "contains"}, "mailbox": {"", "exact",
-                                                                                                 "contains"},
-             "address": {"", "contains"}}
-INCLUDES = {"PractitionerRole": {"PractitionerRole:organization": ("Organization", "organization"),
-                                 "PractitionerRole:practitioner": ("Practitioner", "practitioner")},
-            "Organization": {"Organization:partof": ("Organization", "partof")},
-            "HealthcareService": {"HealthcareService:organization": ("Organization", "organization")},
-            "Practitioner": {}}
-REVINCLUDES = {"Practitioner": {"PractitionerRole:practitioner": ("PractitionerRole", "practitioner")},
-               "Organization": {"PractitionerRole:organization": ("PractitionerRole", "organization"),
-                                "HealthcareService:organization": ("HealthcareService", "organization")},
-               "PractitionerRole": {}, "HealthcareService": {}}
+MODIFIERS = {
+    "string": {"", "exact", "contains"},
+    "name": {"", "exact", "contains"},
+    "mailbox": {"", "exact", "contains"},
+    "address": {"", "contains"},
+}
+INCLUDES = {
+    "PractitionerRole": {
+        "PractitionerRole:organization": ("Organization", "organization"),
+        "PractitionerRole:practitioner": ("Practitioner", "practitioner"),
+    },
+    "Organization": {"Organization:partof": ("Organization", "partof")},
+    "HealthcareService": {"HealthcareService:organization": ("Organization", "organization")},
+    "Practitioner": {},
+}
+REVINCLUDES = {
+    "Practitioner": {"PractitionerRole:practitioner": ("PractitionerRole", "practitioner")},
+    "Organization": {
+        "PractitionerRole:organization": ("PractitionerRole", "organization"),
+        "HealthcareService:organization": ("HealthcareService", "organization"),
+    },
+    "PractitionerRole": {},
+    "HealthcareService": {},
+}
 
 
 def _bad(message: str, code: str = "parametre-invalide", expression: str | None = None) -> InvalidInput:
@@ -170,12 +210,20 @@ def _date_bounds(text: str) -> tuple[str, str]:
 
 
 def _date(column: sa.Column, value: str) -> sa.ColumnElement:
-    prefix, text = (value[:2], value[2:]) if value[:2] in ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb") else ("eq",
-                                                                                                                 value)
+    prefix, text = (
+        (value[:2], value[2:]) if value[:2] in ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb") else ("eq", value)
+    )
     low, high = _date_bounds(text)
-    return {"eq": sa.and_(column >= low, column < high), "ne": sa.or_(column < low, column >= high),
-            "gt": column >= high, "sa": column >= high, "ge": column >= low,
-            "lt": column < low, "eb": column < low, "le": column < high}[prefix]
+    return {
+        "eq": sa.and_(column >= low, column < high),
+        "ne": sa.or_(column < low, column >= high),
+        "gt": column >= high,
+        "sa": column >= high,
+        "ge": column >= low,
+        "lt": column < low,
+        "eb": column < low,
+        "le": column < high,
+    }[prefix]
 
 
 def _reference(value: str) -> str:
@@ -189,8 +237,11 @@ def _condition(rtype: str, table: sa.Table, param: str, modifier: str, raw: str)
     kind, target = PARAMS[rtype][param]
     allowed = MODIFIERS.get(kind, {""}) | ({"not"} if kind == "token" else set())
     if modifier not in allowed:
-        raise _bad(f"modificateur ':{modifier}' non supporté pour {param}", code="modificateur-inconnu",
-                   expression=f"{param}:{modifier}")
+        raise _bad(
+            f"modificateur ':{modifier}' non supporté pour {param}",
+            code="modificateur-inconnu",
+            expression=f"{param}:{modifier}",
+        )
     values = [v for v in raw.split(",")] if kind != "date" else [raw]
     if any(v == "" for v in values):
         raise _bad(f"{param} : valeur vide", expression=param)
@@ -214,14 +265,29 @@ def _condition(rtype: str, table: sa.Table, param: str, modifier: str, raw: str)
         return sa.or_(*(_starts(table.c[target], v) for v in values))
     if kind == "string":
         folded_col, exact_col = target
-        return sa.or_(*(_string(table.c[folded_col], table.c[exact_col] if exact_col else None, modifier, v)
-                        for v in values))
+        return sa.or_(
+            *(_string(table.c[folded_col], table.c[exact_col] if exact_col else None, modifier, v) for v in values)
+        )
     if kind == "name":
-        return sa.or_(*(sa.or_(_string(P.c.family, P.c.family_exact, modifier, v),
-                               _string(P.c.given, P.c.given_exact, modifier, v)) for v in values))
+        return sa.or_(
+            *(
+                sa.or_(
+                    _string(P.c.family, P.c.family_exact, modifier, v), _string(P.c.given, P.c.given_exact, modifier, v)
+                )
+                for v in values
+            )
+        )
     if kind == "address":
-        return sa.or_(*(sa.or_(_string(Org.c.city, None, modifier, v), _string(Org.c.line, None, modifier, v),
-                               _starts(Org.c.postal_code, v)) for v in values))
+        return sa.or_(
+            *(
+                sa.or_(
+                    _string(Org.c.city, None, modifier, v),
+                    _string(Org.c.line, None, modifier, v),
+                    _starts(Org.c.postal_code, v),
+                )
+                for v in values
+            )
+        )
     raise AssertionError(kind)
 
 
@@ -245,14 +311,16 @@ def parse(rtype: str, params: Iterable[tuple[str, str]]) -> Query:
         elif param == "_include":
             targets = INCLUDES[rtype] if value == "*" else {value: INCLUDES[rtype].get(value)}
             if None in targets.values() or modifier:
-                raise _bad(f"_include '{value}' non supporté pour {rtype}", code="include-inconnu",
-                           expression="_include")
+                raise _bad(
+                    f"_include '{value}' non supporté pour {rtype}", code="include-inconnu", expression="_include"
+                )
             query.includes += [t for t in targets.values() if t is not None]  # None refused just above
         elif param == "_revinclude":
             source = REVINCLUDES[rtype].get(value)
             if source is None or modifier:
-                raise _bad(f"_revinclude '{value}' non supporté pour {rtype}", code="include-inconnu",
-                           expression="_revinclude")
+                raise _bad(
+                    f"_revinclude '{value}' non supporté pour {rtype}", code="include-inconnu", expression="_revinclude"
+                )
             query.revincludes.append(source)
         elif param == "_elements":
             query.elements += [e.strip() for e in value.split(",") if e.strip()]
@@ -265,8 +333,9 @@ def parse(rtype: str, params: Iterable[tuple[str, str]]) -> Query:
         elif param in PARAMS[rtype]:
             query.filters.append(_condition(rtype, table, param, modifier, value))
         else:
-            raise _bad(f"paramètre de recherche inconnu pour {rtype} : '{name}'", code="parametre-inconnu",
-                       expression=name)
+            raise _bad(
+                f"paramètre de recherche inconnu pour {rtype} : '{name}'", code="parametre-inconnu", expression=name
+            )
     return query
 
 
@@ -274,9 +343,16 @@ def public(resource: dict) -> dict:
     """What the public directory shows: mailboxes on the liste rouge are removed."""
     telecom = resource.get("telecom")
     if telecom:
-        kept = [t for t in telecom if not any(
-            sub.get("url") == "listeRouge" and sub.get("valueBoolean")
-            for ext in t.get("extension", []) if ext.get("url") == EXT_MAILBOX for sub in ext.get("extension", []))]
+        kept = [
+            t
+            for t in telecom
+            if not any(
+                sub.get("url") == "listeRouge" and sub.get("valueBoolean")
+                for ext in t.get("extension", [])
+                if ext.get("url") == EXT_MAILBOX
+                for sub in ext.get("extension", [])
+            )
+        ]
         if len(kept) != len(telecom):
             resource = {**resource, "telecom": kept} if kept else {k: v for k, v in resource.items() if k != "telecom"}
     return resource
@@ -286,8 +362,10 @@ def _subset(resource: dict, elements: list[str]) -> dict:
     keep = {"resourceType", "id", "meta", *elements}
     out = {k: v for k, v in resource.items() if k in keep}
     meta = dict(out.get("meta", {}))
-    meta["tag"] = [*meta.get("tag", []), {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
-                                         "code": "SUBSETTED"}]
+    meta["tag"] = [
+        *meta.get("tag", []),
+        {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED"},
+    ]
     out["meta"] = meta
     return out
 
@@ -299,8 +377,9 @@ def _fetch(conn: Connection, rtype: str, ids: Iterable[str]) -> list[dict]:
     table = store.TABLES[rtype]
     found = []
     for chunk in range(0, len(wanted), 500):
-        rows = conn.execute(sa.select(table.c.resource).where(table.c.id.in_(wanted[chunk:chunk + 500]))
-                            .order_by(table.c.id))
+        rows = conn.execute(
+            sa.select(table.c.resource).where(table.c.id.in_(wanted[chunk : chunk + 500])).order_by(table.c.id)
+        )
         found += [orjson.loads(r.resource) for r in rows]
     return found
 
@@ -315,11 +394,11 @@ def run(conn: Connection, query: Query, base: str) -> dict:
         page_query = page_query.where(table.c.id > query.after)
     ids = list(conn.execute(page_query.order_by(table.c.id).limit(query.count + 1)).scalars())
     more = len(ids) > query.count
-    ids = ids[:query.count]
+    ids = ids[: query.count]
     matches = _fetch(conn, query.rtype, ids)
-    entries: list[dict[str, Any]] = [{"fullUrl": f"{base}/{query.rtype}/{m['id']}", "resource": m,
-                                      "search": {"mode": "match"}}
-               for m in matches]
+    entries: list[dict[str, Any]] = [
+        {"fullUrl": f"{base}/{query.rtype}/{m['id']}", "resource": m, "search": {"mode": "match"}} for m in matches
+    ]
     included: dict[tuple[str, str], dict] = {}
     for target, column in query.includes:
         targets = conn.execute(sa.select(table.c[column]).where(table.c.id.in_(ids))).scalars()
@@ -327,12 +406,14 @@ def run(conn: Connection, query: Query, base: str) -> dict:
             included[(target, resource["id"])] = resource
     for source, column in query.revincludes:
         src = store.TABLES[source]
-        for text in conn.execute(sa.select(src.c.resource).where(src.c[column].in_(ids))
-                                 .order_by(src.c.id)).scalars():
+        for text in conn.execute(sa.select(src.c.resource).where(src.c[column].in_(ids)).order_by(src.c.id)).scalars():
             resource = orjson.loads(text)
             included[(source, resource["id"])] = resource
-    entries += [{"fullUrl": f"{base}/{t}/{i}", "resource": r, "search": {"mode": "include"}}
-                for (t, i), r in included.items() if t != query.rtype or i not in set(ids)]
+    entries += [
+        {"fullUrl": f"{base}/{t}/{i}", "resource": r, "search": {"mode": "include"}}
+        for (t, i), r in included.items()
+        if t != query.rtype or i not in set(ids)
+    ]
     for entry in entries:
         entry["resource"] = public(entry["resource"])
         if query.elements and entry["search"]["mode"] == "match":
@@ -344,8 +425,9 @@ def run(conn: Connection, query: Query, base: str) -> dict:
     own = urlencode([*query.echo, *([("_cursor", query.after)] if query.after is not None else [])])
     links = [{"relation": "self", "url": f"{base}/{query.rtype}?{own}".rstrip("?")}]
     if more:
-        links.append({"relation": "next",
-                      "url": f"{base}/{query.rtype}?{urlencode([*query.echo, ('_cursor', ids[-1])])}"})
+        links.append(
+            {"relation": "next", "url": f"{base}/{query.rtype}?{urlencode([*query.echo, ('_cursor', ids[-1])])}"}
+        )
     bundle["link"] = links
     bundle["entry"] = entries
     return bundle

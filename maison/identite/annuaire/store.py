@@ -105,8 +105,12 @@ ann_mailbox = sa.Table(
     sa.Index("ix_ann_mailbox_resource", "rtype", "rid"),
 )
 
-TABLES = {"Practitioner": ann_practitioner, "Organization": ann_organization, "PractitionerRole": ann_role,
-          "HealthcareService": ann_service}
+TABLES = {
+    "Practitioner": ann_practitioner,
+    "Organization": ann_organization,
+    "PractitionerRole": ann_role,
+    "HealthcareService": ann_service,
+}
 
 # Bulk $export jobs (FHIR Bulk Data): who asked, what, and where the NDJSON files are.
 ann_export = sa.Table(

@@ -18,12 +18,18 @@ def nos(tre: str) -> str:
 
 
 PROFILE = {
-    "Practitioner": [f"{FR_CORE}/StructureDefinition/fr-core-practitioner|2.2.0",
-                     f"{IG}/StructureDefinition/as-dp-practitioner|{IG_VERSION}"],
-    "PractitionerRole": [f"{FR_CORE}/StructureDefinition/fr-core-practitioner-role|2.2.0",
-                         f"{IG}/StructureDefinition/as-dp-practitionerrole|{IG_VERSION}"],
-    "Organization": [f"{FR_CORE}/StructureDefinition/fr-core-organization|2.2.0",
-                     f"{IG}/StructureDefinition/as-dp-organization|{IG_VERSION}"],
+    "Practitioner": [
+        f"{FR_CORE}/StructureDefinition/fr-core-practitioner|2.2.0",
+        f"{IG}/StructureDefinition/as-dp-practitioner|{IG_VERSION}",
+    ],
+    "PractitionerRole": [
+        f"{FR_CORE}/StructureDefinition/fr-core-practitioner-role|2.2.0",
+        f"{IG}/StructureDefinition/as-dp-practitionerrole|{IG_VERSION}",
+    ],
+    "Organization": [
+        f"{FR_CORE}/StructureDefinition/fr-core-organization|2.2.0",
+        f"{IG}/StructureDefinition/as-dp-organization|{IG_VERSION}",
+    ],
     "HealthcareService": [f"{IG}/StructureDefinition/as-dp-healthcareservice-healthcare-activity|{IG_VERSION}"],
     "HealthcareService/social": [f"{IG}/StructureDefinition/as-dp-healthcareservice-social-equipment|{IG_VERSION}"],
 }
@@ -75,14 +81,34 @@ EXT_SUPPORTED_CAPACITY = f"{IG}/StructureDefinition/as-ext-supported-capacity"
 MAILBOX_TYPES = ("PER", "ORG", "APP", "CAB")
 
 # Token systems are stored under short aliases (millions of token rows repeat a handful of URLs).
-SYSTEM_ALIASES = {url: alias for alias, url in {
-    "g15": CS_PROFESSION, "r09": CS_CATEGORIE_PRO, "r38": CS_SAVOIR_FAIRE, "r21": CS_FONCTION,
-    "r22": CS_GENRE_ACTIVITE, "r23": CS_MODE_EXERCICE, "r02": CS_SECTEUR, "r66": CS_CATEGORIE_ETAB,
-    "r87": CS_TYPE_CARTE, "3307": CS_ORG_TYPE, "0203": CS_ID_TYPE, "idnps": SYS_IDNATPS, "idnst": SYS_IDNATSTRUCT,
-    "rpps": SYS_RPPS, "finess": SYS_FINESS, "sirene": SYS_SIRENE, "rppsrang": SYS_RPPS_RANG,
-    "r274": CS_ACTIVITE_SANITAIRE, "r275": CS_MODALITE_ACTIVITE, "r276": CS_FORME_ACTIVITE, "arhgos": SYS_ARHGOS,
-    "r60": CS_AUTORITE, "r401": CS_ACTIVITE_SOCIALE,
-}.items()}
+SYSTEM_ALIASES = {
+    url: alias
+    for alias, url in {
+        "g15": CS_PROFESSION,
+        "r09": CS_CATEGORIE_PRO,
+        "r38": CS_SAVOIR_FAIRE,
+        "r21": CS_FONCTION,
+        "r22": CS_GENRE_ACTIVITE,
+        "r23": CS_MODE_EXERCICE,
+        "r02": CS_SECTEUR,
+        "r66": CS_CATEGORIE_ETAB,
+        "r87": CS_TYPE_CARTE,
+        "3307": CS_ORG_TYPE,
+        "0203": CS_ID_TYPE,
+        "idnps": SYS_IDNATPS,
+        "idnst": SYS_IDNATSTRUCT,
+        "rpps": SYS_RPPS,
+        "finess": SYS_FINESS,
+        "sirene": SYS_SIRENE,
+        "rppsrang": SYS_RPPS_RANG,
+        "r274": CS_ACTIVITE_SANITAIRE,
+        "r275": CS_MODALITE_ACTIVITE,
+        "r276": CS_FORME_ACTIVITE,
+        "arhgos": SYS_ARHGOS,
+        "r60": CS_AUTORITE,
+        "r401": CS_ACTIVITE_SOCIALE,
+    }.items()
+}
 
 
 def system_alias(system: str) -> str:

@@ -37,6 +37,7 @@ from maison.identite.ins.service import InsiService
 # certificate at the TLS layer and its habilitation in ContexteLPS (see the module docstring).
 CERTIFICATE = "téléservice INSi : authentification par certificat de la structure et habilitation (ContexteLPS)"
 
+
 def _ref(ref: InsRef) -> dict[str, Any]:
     out: dict[str, Any] = {"matricule": ref.number, "cle": ref.cle, "type": ref.type, "oid": ref.oid}
     if ref.date_fin:
@@ -51,8 +52,14 @@ def result_json(result: InsiResult) -> dict:
         out["individu"] = {
             "insActif": _ref(result.individu.active),
             "insHisto": [_ref(r) for r in result.individu.history],
-            "traits": {"nomNaissance": t.nom_naissance, "prenom": t.premier_prenom, "listePrenom": t.liste_prenoms,
-                       "sexe": t.sexe, "dateNaissance": t.date_naissance, "lieuNaissance": t.lieu_naissance},
+            "traits": {
+                "nomNaissance": t.nom_naissance,
+                "prenom": t.premier_prenom,
+                "listePrenom": t.liste_prenoms,
+                "sexe": t.sexe,
+                "dateNaissance": t.date_naissance,
+                "lieuNaissance": t.lieu_naissance,
+            },
         }
     return out
 
@@ -63,21 +70,32 @@ def result_json(result: InsiResult) -> dict:
 INSI_THREADS = 4
 
 
-def _checked(search, ctx: CallContext, query, credential: certificats.Credential, source: str, *,
-             service: InsiService, receipts: list) -> InsiResult:
+def _checked(
+    search,
+    ctx: CallContext,
+    query,
+    credential: certificats.Credential,
+    source: str,
+    *,
+    service: InsiService,
+    receipts: list,
+) -> InsiResult:
     """A JSON call: the connection's certificate checked against the caller's claims, then the search."""
     service.check_certificate(ctx, credential, source)
     return search(ctx, query, receipts=receipts)
 
 
-def router(service: InsiService, reference_path: Path, max_body_bytes: int, *,
-           dev_sans_certificat: bool = False) -> APIRouter:
+def router(
+    service: InsiService, reference_path: Path, max_body_bytes: int, *, dev_sans_certificat: bool = False
+) -> APIRouter:
     r = APIRouter()
     limiter = anyio.CapacityLimiter(INSI_THREADS)
 
     def caller(request: Request) -> dict:
-        return {"credential": certificats.credential(request.scope, development=dev_sans_certificat),
-                "source": certificats.source(request.scope)}
+        return {
+            "credential": certificats.credential(request.scope, development=dev_sans_certificat),
+            "source": certificats.source(request.scope),
+        }
 
     async def audited(fn, *args, **kwargs):
         """Run an INSi call in a worker thread; answer only once its audit record is committed.
@@ -101,8 +119,15 @@ def router(service: InsiService, reference_path: Path, max_body_bytes: int, *,
             fault = soap.SoapFault(exc.message, subcode="siram_10", http_status=413, code="too-large")
             return Response(insi_soap.fault_response(fault), status_code=413, media_type=soap.CONTENT_TYPE)
         try:
-            status, payload = await audited(insi_soap.handle, service, reference_path, body,
-                                            request.headers.get("content-type", ""), max_body_bytes, **caller(request))
+            status, payload = await audited(
+                insi_soap.handle,
+                service,
+                reference_path,
+                body,
+                request.headers.get("content-type", ""),
+                max_body_bytes,
+                **caller(request),
+            )
         except Exception:  # noqa: BLE001 - the audit record could not be committed: no answer leaves
             logging.getLogger("maison.insi").exception("INSi audit not committed")
             fault = insi_soap.technical_fault("")
@@ -148,10 +173,16 @@ def router(service: InsiService, reference_path: Path, max_body_bytes: int, *,
             p = await _json(request)
             doc = Node(p, "rechercherInsAvecTraitsIdentite")  # typed reads: a wrong type is a 400 naming it
             prenoms = doc.texts("prenoms") or ([doc.text("prenom")] if doc.text("prenom") else [])
-            query = TraitsQuery(doc.text("nomNaissance"), tuple(prenoms), doc.text("sexe"), doc.text("dateNaissance"),
-                                doc.text("lieuNaissance") or None)
-            result = await audited(_checked, service.search_by_traits, _ctx(request, p), query,
-                                   *caller(request).values(), service=service)
+            query = TraitsQuery(
+                doc.text("nomNaissance"),
+                tuple(prenoms),
+                doc.text("sexe"),
+                doc.text("dateNaissance"),
+                doc.text("lieuNaissance") or None,
+            )
+            result = await audited(
+                _checked, service.search_by_traits, _ctx(request, p), query, *caller(request).values(), service=service
+            )
             return Response(orjson.dumps(result_json(result)), media_type="application/json")
         except MaisonError as exc:
             return outcome_response(exc)
@@ -162,11 +193,21 @@ def router(service: InsiService, reference_path: Path, max_body_bytes: int, *,
         try:
             p = await _json(request)
             doc = Node(p, "rechercherInsAvecCarteVitale")
-            query = CarteVitaleQuery(doc.text("matriculeIndividu") or None, doc.text("matriculeOD") or None,
-                                     doc.text("dateNaissance"), doc.integer("rangNaissance", 0, 999),
-                                     doc.text("nomNaissance") or None)
-            result = await audited(_checked, service.search_by_carte_vitale, _ctx(request, p), query,
-                                   *caller(request).values(), service=service)
+            query = CarteVitaleQuery(
+                doc.text("matriculeIndividu") or None,
+                doc.text("matriculeOD") or None,
+                doc.text("dateNaissance"),
+                doc.integer("rangNaissance", 0, 999),
+                doc.text("nomNaissance") or None,
+            )
+            result = await audited(
+                _checked,
+                service.search_by_carte_vitale,
+                _ctx(request, p),
+                query,
+                *caller(request).values(),
+                service=service,
+            )
             return Response(orjson.dumps(result_json(result)), media_type="application/json")
         except MaisonError as exc:
             return outcome_response(exc)

@@ -69,9 +69,12 @@ def read_certificate(pem: str) -> StructureCertificate:
     """Parse once per certificate (a caller keeps its connections and its certificate)."""
     cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
     subject = cert.subject
-    return StructureCertificate(_attribute(subject, NameOID.ORGANIZATIONAL_UNIT_NAME),
-                                _attribute(subject, NameOID.COMMON_NAME),
-                                cert.fingerprint(hashes.SHA256()).hex(), subject.rfc4514_string())
+    return StructureCertificate(
+        _attribute(subject, NameOID.ORGANIZATIONAL_UNIT_NAME),
+        _attribute(subject, NameOID.COMMON_NAME),
+        cert.fingerprint(hashes.SHA256()).hex(),
+        subject.rfc4514_string(),
+    )
 
 
 def credential(scope: Mapping[str, Any], *, development: bool) -> Credential:

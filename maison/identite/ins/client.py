@@ -52,8 +52,9 @@ def _el(parent: etree._Element, ns_uri: str, name: str, text: str | None = None,
 
 def _headers(me: ClientIdentity, operation: str, message_id: str) -> list[etree._Element]:
     now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    lps = etree.Element(f"{{{ns.NS_CTXLPS}}}ContexteLPS", nsmap={"ctxlps": ns.NS_CTXLPS}, Nature="CTXLPS",
-                        Version="01_00")
+    lps = etree.Element(
+        f"{{{ns.NS_CTXLPS}}}ContexteLPS", nsmap={"ctxlps": ns.NS_CTXLPS}, Nature="CTXLPS", Version="01_00"
+    )
     _el(lps, ns.NS_CTXLPS, "Id", str(uuid.uuid4()))
     _el(lps, ns.NS_CTXLPS, "Temps", now)
     _el(lps, ns.NS_CTXLPS, "Emetteur", me.structure)
@@ -73,8 +74,15 @@ def _headers(me: ClientIdentity, operation: str, message_id: str) -> list[etree.
     return [lps, bam, mid, action]
 
 
-def traits_request(me: ClientIdentity, nom: str, prenoms: list[str], sexe: str, date_naissance: str,
-                   lieu: str | None = None, message_id: str | None = None) -> bytes:
+def traits_request(
+    me: ClientIdentity,
+    nom: str,
+    prenoms: list[str],
+    sexe: str,
+    date_naissance: str,
+    lieu: str | None = None,
+    message_id: str | None = None,
+) -> bytes:
     body = etree.Element(f"{{{ns.NS_RECSANS}}}RECSANSVITALE", nsmap={"insi": ns.NS_RECSANS})
     _el(body, ns.NS_RECSANS, "NomNaissance", nom)
     for p in prenoms:
@@ -83,12 +91,20 @@ def traits_request(me: ClientIdentity, nom: str, prenoms: list[str], sexe: str, 
     _el(body, ns.NS_RECSANS, "DateNaissance", date_naissance)
     if lieu:
         _el(body, ns.NS_RECSANS, "LieuNaissance", lieu)
-    return soap.envelope_bytes(body, _headers(me, "rechercherInsAvecTraitsIdentite",
-                                              message_id or f"uuid:{uuid.uuid4()}"))
+    return soap.envelope_bytes(
+        body, _headers(me, "rechercherInsAvecTraitsIdentite", message_id or f"uuid:{uuid.uuid4()}")
+    )
 
 
-def carte_vitale_request(me: ClientIdentity, date_naissance: str, *, matricule_individu: str | None = None,
-                         matricule_od: str | None = None, rang: int | None = None, nom: str | None = None) -> bytes:
+def carte_vitale_request(
+    me: ClientIdentity,
+    date_naissance: str,
+    *,
+    matricule_individu: str | None = None,
+    matricule_od: str | None = None,
+    rang: int | None = None,
+    nom: str | None = None,
+) -> bytes:
     body = etree.Element(f"{{{ns.NS_RECVIT}}}RECVITALE", nsmap={"insi": ns.NS_RECVIT})
     for tag, value in (("MatriculeIndividu", matricule_individu), ("MatriculeOD", matricule_od)):
         if value:
@@ -113,8 +129,14 @@ def _ref(el: etree._Element) -> InsRef:
     deb, fin = text("R:DateDeb"), text("R:DateFin")
     number = text("R:IdIndividu/R:NumIdentifiant") or ""
     kind = text("R:IdIndividu/R:TypeMatricule") or ("NIA" if number[:1] in "78" else "NIR")
-    return InsRef(number, text("R:IdIndividu/R:Cle") or "", kind, text("R:OID") or "",
-                  date.fromisoformat(deb) if deb else None, date.fromisoformat(fin) if fin else None)
+    return InsRef(
+        number,
+        text("R:IdIndividu/R:Cle") or "",
+        kind,
+        text("R:OID") or "",
+        date.fromisoformat(deb) if deb else None,
+        date.fromisoformat(fin) if fin else None,
+    )
 
 
 def parse_response(status: int, payload: bytes) -> InsiResult:
@@ -133,11 +155,18 @@ def parse_response(status: int, payload: bytes) -> InsiResult:
     if ind is None:
         return InsiResult(code)
     tiq = ind.find(f"{{{r}}}TIQ")
-    traits = Traits(tiq.findtext(f"{{{r}}}NomNaissance"), tuple((tiq.findtext(f"{{{r}}}ListePrenom") or "").split()),
-                    tiq.findtext(f"{{{r}}}Sexe"), tiq.findtext(f"{{{r}}}DateNaissance"),
-                    tiq.findtext(f"{{{r}}}LieuNaissance"))
-    return InsiResult(code, Individu(_ref(ind.find(f"{{{r}}}INSACTIF")),
-                                     tuple(_ref(h) for h in ind.findall(f"{{{r}}}INSHISTO")), traits), 1)
+    traits = Traits(
+        tiq.findtext(f"{{{r}}}NomNaissance"),
+        tuple((tiq.findtext(f"{{{r}}}ListePrenom") or "").split()),
+        tiq.findtext(f"{{{r}}}Sexe"),
+        tiq.findtext(f"{{{r}}}DateNaissance"),
+        tiq.findtext(f"{{{r}}}LieuNaissance"),
+    )
+    return InsiResult(
+        code,
+        Individu(_ref(ind.find(f"{{{r}}}INSACTIF")), tuple(_ref(h) for h in ind.findall(f"{{{r}}}INSHISTO")), traits),
+        1,
+    )
 
 
 @dataclass
@@ -168,25 +197,35 @@ def lookup_with_retry(traits: Traits, search: Callable[[list[str]], InsiResult])
 
 
 class InsiClient:
-    def __init__(self, endpoint: str, me: ClientIdentity, *, timeout: float = 10.0,
-                 http: httpx.Client | None = None) -> None:
+    def __init__(
+        self, endpoint: str, me: ClientIdentity, *, timeout: float = 10.0, http: httpx.Client | None = None
+    ) -> None:
         self.endpoint, self.me = endpoint, me
         self.http = http or httpx.Client(timeout=timeout)
 
     def _post(self, operation: str, payload: bytes) -> InsiResult:
-        response = self.http.post(self.endpoint, content=payload, headers={
-            "Content-Type": f'{soap.CONTENT_TYPE}; action="{ACTION}{operation}"'})
+        response = self.http.post(
+            self.endpoint,
+            content=payload,
+            headers={"Content-Type": f'{soap.CONTENT_TYPE}; action="{ACTION}{operation}"'},
+        )
         return parse_response(response.status_code, response.content)
 
-    def search_traits(self, nom: str, prenoms: list[str], sexe: str, date_naissance: str,
-                      lieu: str | None = None) -> InsiResult:
-        return self._post("rechercherInsAvecTraitsIdentite",
-                          traits_request(self.me, nom, prenoms, sexe, date_naissance, lieu))
+    def search_traits(
+        self, nom: str, prenoms: list[str], sexe: str, date_naissance: str, lieu: str | None = None
+    ) -> InsiResult:
+        return self._post(
+            "rechercherInsAvecTraitsIdentite", traits_request(self.me, nom, prenoms, sexe, date_naissance, lieu)
+        )
 
     def search_carte_vitale(self, date_naissance: str, **kwargs) -> InsiResult:
         return self._post("rechercherInsAvecCarteVitale", carte_vitale_request(self.me, date_naissance, **kwargs))
 
     def lookup(self, traits: Traits) -> Lookup:
         """Search with the retry rule over HTTP (see `lookup_with_retry`)."""
-        return lookup_with_retry(traits, lambda given: self.search_traits(
-            traits.nom_naissance, given, traits.sexe, traits.date_naissance, traits.lieu_naissance))
+        return lookup_with_retry(
+            traits,
+            lambda given: self.search_traits(
+                traits.nom_naissance, given, traits.sexe, traits.date_naissance, traits.lieu_naissance
+            ),
+        )

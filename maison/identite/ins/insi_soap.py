@@ -34,8 +34,12 @@ OPERATIONS = {
     f"{{{ns.NS_RECVIT}}}RECVITALE": "rechercherInsAvecCarteVitale",
 }
 UNDERSTOOD = {
-    f"{{{ns.NS_WSSE}}}Security", f"{{{ns.NS_CTXLPS}}}ContexteLPS", f"{{{ns.NS_CTXBAM}}}ContexteBAM",
-    f"{{{soap.WSA}}}MessageID", f"{{{soap.WSA}}}Action", f"{{{soap.WSA}}}To",
+    f"{{{ns.NS_WSSE}}}Security",
+    f"{{{ns.NS_CTXLPS}}}ContexteLPS",
+    f"{{{ns.NS_CTXBAM}}}ContexteBAM",
+    f"{{{soap.WSA}}}MessageID",
+    f"{{{soap.WSA}}}Action",
+    f"{{{soap.WSA}}}To",
 }
 
 # Error code of each domain error, as (subcode, siram code, severity).
@@ -70,14 +74,25 @@ def _erreur(code: str, text: str, severity: str, message_id: str) -> etree._Elem
 def fault_for(exc: MaisonError, message_id: str = "") -> soap.SoapFault:
     subcode, code = _ERRORS.get(exc.code, ("siram_10", "insi_29"))
     status = 403 if isinstance(exc, Forbidden) else 401 if isinstance(exc, Unauthenticated) else 400
-    return soap.SoapFault(exc.message, subcode=subcode, http_status=status, code=code,
-                          detail=_erreur(code, exc.message, "erreur", message_id))
+    return soap.SoapFault(
+        exc.message,
+        subcode=subcode,
+        http_status=status,
+        code=code,
+        detail=_erreur(code, exc.message, "erreur", message_id),
+    )
 
 
 def technical_fault(message_id: str = "") -> soap.SoapFault:
     text = "L'appel au service de recherche avec les traits d'identité a rencontré une erreur technique."
-    return soap.SoapFault(text, value="Receiver", subcode="siram_40", http_status=500, code="insi_102",
-                          detail=_erreur("insi_102", text, "fatale", message_id))
+    return soap.SoapFault(
+        text,
+        value="Receiver",
+        subcode="siram_40",
+        http_status=500,
+        code="insi_102",
+        detail=_erreur("insi_102", text, "fatale", message_id),
+    )
 
 
 def fault_response(fault: soap.SoapFault, message_id: str = "") -> bytes:
@@ -122,8 +137,14 @@ def call_context(env: soap.Envelope) -> CallContext:
             professional = name_id.text.strip()
     fields = {"lps_nom": name, "lps_instance": instance, "contexte_id": _text(lps, "Id", ns.NS_CTXLPS)}
     extra = {k: v for k, v in fields.items() if v}
-    return CallContext(structure=structure, software=idam, software_version=version, professional=professional,
-                       message_id=message_id, extra=extra)
+    return CallContext(
+        structure=structure,
+        software=idam,
+        software_version=version,
+        professional=professional,
+        message_id=message_id,
+        extra=extra,
+    )
 
 
 def traits_query(body: etree._Element) -> TraitsQuery:
@@ -200,8 +221,17 @@ def _response_headers(operation: str, message_id: str) -> list[etree._Element]:
     return headers
 
 
-def handle(service: InsiService, reference_path: Path, data: bytes, content_type: str,
-           max_bytes: int, receipts: list | None = None, *, credential: Credential, source: str) -> tuple[int, bytes]:
+def handle(
+    service: InsiService,
+    reference_path: Path,
+    data: bytes,
+    content_type: str,
+    max_bytes: int,
+    receipts: list | None = None,
+    *,
+    credential: Credential,
+    source: str,
+) -> tuple[int, bytes]:
     """One SOAP exchange: returns (HTTP status, response bytes). Never raises.
 
     `credential` is what the connection proved (`certificats.credential`): without one the request
@@ -225,8 +255,9 @@ def handle(service: InsiService, reference_path: Path, data: bytes, content_type
             if element.tag in UNDERSTOOD or element is env.body:
                 if not schema.validate(element):
                     err = schema.error_log.last_error
-                    raise MaisonError(f"message non conforme au schéma INSi : {err.message if err else ''}",
-                                      code="schema")
+                    raise MaisonError(
+                        f"message non conforme au schéma INSi : {err.message if err else ''}", code="schema"
+                    )
         ctx = call_context(env)
         service.check_certificate(ctx, credential, source)
         if operation == "rechercherInsAvecTraitsIdentite":

@@ -66,8 +66,13 @@ class Referential:
         if len(active) != 1:
             raise Conflict(f"identité {person.id} : {len(active)} INS actifs", code="referentiel-incoherent")
         history = tuple(r for r in refs if r.date_fin is not None)
-        traits = Traits(person.nom_naissance, tuple(person.prenoms.split(" ")), person.sexe,
-                        person.date_naissance, person.lieu_naissance)
+        traits = Traits(
+            person.nom_naissance,
+            tuple(person.prenoms.split(" ")),
+            person.sexe,
+            person.date_naissance,
+            person.lieu_naissance,
+        )
         return Individu(active[0], history, traits)
 
     def _answer(self, conn: Connection, persons: list[sa.Row]) -> InsiResult:
@@ -138,12 +143,20 @@ class Referential:
 
     # --- writing (the registration bodies' side) ------------------------------------------------
 
-    def register(self, traits: Traits, matricule: str, *, since: date | None = None,
-                 ouvrant_droit: str | None = None, rang_naissance: int = 1) -> int:
+    def register(
+        self,
+        traits: Traits,
+        matricule: str,
+        *,
+        since: date | None = None,
+        ouvrant_droit: str | None = None,
+        rang_naissance: int = 1,
+    ) -> int:
         """Add an identity with its matricule; the matricule must agree with the traits."""
         m = parse_matricule(matricule)
-        problems = consistency_problems(m, sex=traits.sexe, birth_date=traits.date_naissance,
-                                        birth_place=traits.lieu_naissance)
+        problems = consistency_problems(
+            m, sex=traits.sexe, birth_date=traits.date_naissance, birth_place=traits.lieu_naissance
+        )
         if problems:
             raise InvalidInput("matricule incohérent avec les traits : " + "; ".join(problems), code="nir-incoherent")
         with self.db.write() as conn:
@@ -152,8 +165,11 @@ class Referential:
             person_id = store.insert_person(conn, traits)
             store.insert_matricule(conn, person_id, m.number, m.key, m.type.value, since or date.today())
             od = parse_matricule(ouvrant_droit).number if ouvrant_droit else m.number
-            conn.execute(store.ins_beneficiary.insert().values(
-                ouvrant_droit=od, person_id=person_id, rang_naissance=rang_naissance))
+            conn.execute(
+                store.ins_beneficiary.insert().values(
+                    ouvrant_droit=od, person_id=person_id, rang_naissance=rang_naissance
+                )
+            )
             return person_id
 
     def replace_matricule(self, current: str, new: str, *, on: date | None = None) -> None:
@@ -166,8 +182,9 @@ class Referential:
                 raise NotFound(f"matricule actif {current} inconnu", code="matricule-inconnu")
             if store.matricule(conn, fresh.number) is not None:
                 raise Conflict(f"matricule {fresh.value} déjà attribué", code="matricule-existant")
-            conn.execute(store.ins_matricule.update().where(store.ins_matricule.c.number == old.number)
-                         .values(date_fin=when))
+            conn.execute(
+                store.ins_matricule.update().where(store.ins_matricule.c.number == old.number).values(date_fin=when)
+            )
             store.insert_matricule(conn, row.person_id, fresh.number, fresh.key, fresh.type.value, when)
 
     def merge(self, survivor: str, absorbed: str, *, on: date | None = None) -> None:
@@ -182,29 +199,40 @@ class Referential:
                 raise Conflict("seuls deux INS actifs peuvent être fusionnés", code="fusion-refusee")
             if keep_row.person_id == drop_row.person_id:
                 raise Conflict("les deux INS désignent déjà la même identité", code="fusion-refusee")
-            conn.execute(store.ins_matricule.update()
-                         .where(store.ins_matricule.c.person_id == drop_row.person_id,
-                                store.ins_matricule.c.date_fin.is_(None))
-                         .values(date_fin=when))
+            conn.execute(
+                store.ins_matricule.update()
+                .where(store.ins_matricule.c.person_id == drop_row.person_id, store.ins_matricule.c.date_fin.is_(None))
+                .values(date_fin=when)
+            )
             # Identities the absorbed one had itself absorbed follow it: merges stay one level deep,
             # so the survivor's historic INS are its own and those of `merged_into = survivor`.
-            conn.execute(store.ins_person.update()
-                         .where(sa.or_(store.ins_person.c.id == drop_row.person_id,
-                                       store.ins_person.c.merged_into == drop_row.person_id))
-                         .values(merged_into=keep_row.person_id))
+            conn.execute(
+                store.ins_person.update()
+                .where(
+                    sa.or_(
+                        store.ins_person.c.id == drop_row.person_id,
+                        store.ins_person.c.merged_into == drop_row.person_id,
+                    )
+                )
+                .values(merged_into=keep_row.person_id)
+            )
             # Carte Vitale rights follow the survivor, once per ouvrant droit.
             ben = store.ins_beneficiary
             kept = {r.ouvrant_droit for r in store.rights_of(conn, keep_row.person_id)}
             for right in store.rights_of(conn, drop_row.person_id):
                 if right.ouvrant_droit in kept:
-                    conn.execute(ben.delete().where(ben.c.ouvrant_droit == right.ouvrant_droit,
-                                                    ben.c.person_id == drop_row.person_id))
+                    conn.execute(
+                        ben.delete().where(
+                            ben.c.ouvrant_droit == right.ouvrant_droit, ben.c.person_id == drop_row.person_id
+                        )
+                    )
                 else:
-                    conn.execute(ben.update().where(ben.c.ouvrant_droit == right.ouvrant_droit,
-                                                    ben.c.person_id == drop_row.person_id)
-                                 .values(person_id=keep_row.person_id))
+                    conn.execute(
+                        ben.update()
+                        .where(ben.c.ouvrant_droit == right.ouvrant_droit, ben.c.person_id == drop_row.person_id)
+                        .values(person_id=keep_row.person_id)
+                    )
 
     def count(self) -> int:
         with self.db.read() as conn:
             return store.count_persons(conn)
-

@@ -62,10 +62,13 @@ def insi_schema(reference_path: Path) -> etree.XMLSchema:
     """One schema that knows every element an INSi message may carry."""
     xsd = (insi_dir(reference_path) / "xsd").resolve()
     wsa_file = Path(_wsa_file())
-    imports = "".join(
-        f'<xs:import namespace="{ns}" schemaLocation="{(xsd / rel).resolve().as_uri()}"/>' for ns,
-        rel in _IMPORTS.items()
-    ) + f'<xs:import namespace="{NS_WSA}" schemaLocation="{wsa_file.as_uri()}"/>'
+    imports = (
+        "".join(
+            f'<xs:import namespace="{ns}" schemaLocation="{(xsd / rel).resolve().as_uri()}"/>'
+            for ns, rel in _IMPORTS.items()
+        )
+        + f'<xs:import namespace="{NS_WSA}" schemaLocation="{wsa_file.as_uri()}"/>'
+    )
     wrapper = f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">{imports}</xs:schema>'
     parser = etree.XMLParser(no_network=True, resolve_entities=False)
     doc = etree.fromstring(wrapper.encode(), parser=parser, base_url=(xsd / "wrapper.xsd").as_uri())

@@ -46,8 +46,9 @@ class StructureNotAuthorised(Forbidden):
 
 
 class InsiService:
-    def __init__(self, db: Database, environment: Environment = Environment.TEST,
-                 journal: Journal | None = None) -> None:
+    def __init__(
+        self, db: Database, environment: Environment = Environment.TEST, journal: Journal | None = None
+    ) -> None:
         self.db = db
         self.journal = journal or Journal(db)
         self.trail = audit.Trail(db, self.journal)
@@ -82,36 +83,80 @@ class InsiService:
 
     def authorise(self, ctx: CallContext) -> CallContext:
         """Check the software (IDAM) and the structure; return the context completed with vendor and département."""
-        software = self._lookup(store.insi_software, store.insi_software.c.idam, ctx.software, self._software,
-                                (store.insi_software.c.name, store.insi_software.c.vendor)) if ctx.software else None
+        software = (
+            self._lookup(
+                store.insi_software,
+                store.insi_software.c.idam,
+                ctx.software,
+                self._software,
+                (store.insi_software.c.name, store.insi_software.c.vendor),
+            )
+            if ctx.software
+            else None
+        )
         if software is None:
             raise UnknownSoftware("Numéro d'autorisation du logiciel inconnu.")
-        structure = self._lookup(store.insi_structure, store.insi_structure.c.identifier, ctx.structure,
-                                 self._structures, (store.insi_structure.c.name, store.insi_structure.c.department)
-                                 ) if ctx.structure else None
+        structure = (
+            self._lookup(
+                store.insi_structure,
+                store.insi_structure.c.identifier,
+                ctx.structure,
+                self._structures,
+                (store.insi_structure.c.name, store.insi_structure.c.department),
+            )
+            if ctx.structure
+            else None
+        )
         if structure is None:
             raise StructureNotAuthorised(f"structure '{ctx.structure}' non habilitée au téléservice INSi")
         extra = {**ctx.extra, "vendor": software[1], "software_name": software[0]}
-        return CallContext(ctx.structure, ctx.software, ctx.software_version, ctx.professional, ctx.message_id,
-                           structure[1], extra)
+        return CallContext(
+            ctx.structure, ctx.software, ctx.software_version, ctx.professional, ctx.message_id, structure[1], extra
+        )
 
-    def issue_certificate(self, actor: audit.Actor, authority: pki.Authority, structure: str, idam: str, *,
-                          directory: Path | None = None, validity: timedelta = pki.STRUCTURE_VALIDITY) -> pki.Issued:
+    def issue_certificate(
+        self,
+        actor: audit.Actor,
+        authority: pki.Authority,
+        structure: str,
+        idam: str,
+        *,
+        directory: Path | None = None,
+        validity: timedelta = pki.STRUCTURE_VALIDITY,
+    ) -> pki.Issued:
         """A software certificate for INSi, issued only to a habilitated structure for a known
         software: its subject names both (OU, CN), which is what binds it to the habilitation."""
-        software = self._lookup(store.insi_software, store.insi_software.c.idam, idam, self._software,
-                                (store.insi_software.c.name, store.insi_software.c.vendor))
+        software = self._lookup(
+            store.insi_software,
+            store.insi_software.c.idam,
+            idam,
+            self._software,
+            (store.insi_software.c.name, store.insi_software.c.vendor),
+        )
         if software is None:
             raise UnknownSoftware(f"logiciel '{idam}' inconnu du téléservice INSi")
-        found = self._lookup(store.insi_structure, store.insi_structure.c.identifier, structure, self._structures,
-                             (store.insi_structure.c.name, store.insi_structure.c.department))
+        found = self._lookup(
+            store.insi_structure,
+            store.insi_structure.c.identifier,
+            structure,
+            self._structures,
+            (store.insi_structure.c.name, store.insi_structure.c.department),
+        )
         if found is None:
             raise StructureNotAuthorised(f"structure '{structure}' non habilitée au téléservice INSi")
         issued = authority.issue_structure(structure, idam, found[0], directory=directory, validity=validity)
         # a credential issued: the security event of key issuance (nothing else is written)
-        self.trail.security("cle-emise", actor, detail={"type": "certificat", "service": "insi",
-                                                        "structure": structure, "idam": idam,
-                                                        "certificat": issued.fingerprint()})
+        self.trail.security(
+            "cle-emise",
+            actor,
+            detail={
+                "type": "certificat",
+                "service": "insi",
+                "structure": structure,
+                "idam": idam,
+                "certificat": issued.fingerprint(),
+            },
+        )
         return issued
 
     # --- the caller's certificate ----------------------------------------------------------------
@@ -120,8 +165,10 @@ class InsiService:
         """Refuse, before reading the request, a network call that brings no acceptable credential."""
         if credential is None:
             self._certificate_refused(audit.anonymous(source), {"raison": "aucun certificat client", "source": source})
-            raise CertificateMissing("Aucun certificat d'authentification présenté : le téléservice INSi exige le "
-                                     "certificat logiciel de la structure appelante.")
+            raise CertificateMissing(
+                "Aucun certificat d'authentification présenté : le téléservice INSi exige le "
+                "certificat logiciel de la structure appelante."
+            )
 
     def check_certificate(self, ctx: CallContext, credential: Credential, source: str) -> None:
         """The certificate must be the ContexteLPS's structure and software (a certificate is
@@ -132,14 +179,26 @@ class InsiService:
         assert isinstance(credential, StructureCertificate)
         if (credential.structure, credential.software) == (ctx.structure, ctx.software):
             return
-        actor = audit.Actor(person=f"certificat:{credential.fingerprint[:16]}", structure=credential.structure,
-                            software=credential.software)
-        self._certificate_refused(actor, {
-            "raison": "certificat d'une autre structure ou d'un autre logiciel", "source": source,
-            "structure_annoncee": ctx.structure, "logiciel_annonce": ctx.software,
-            "certificat": credential.fingerprint, "sujet": credential.subject})
-        raise CertificateRefused(f"Le certificat présenté ({credential.subject}) n'est pas celui de la structure "
-                                 f"'{ctx.structure}' et du logiciel '{ctx.software}' du ContexteLPS.")
+        actor = audit.Actor(
+            person=f"certificat:{credential.fingerprint[:16]}",
+            structure=credential.structure,
+            software=credential.software,
+        )
+        self._certificate_refused(
+            actor,
+            {
+                "raison": "certificat d'une autre structure ou d'un autre logiciel",
+                "source": source,
+                "structure_annoncee": ctx.structure,
+                "logiciel_annonce": ctx.software,
+                "certificat": credential.fingerprint,
+                "sujet": credential.subject,
+            },
+        )
+        raise CertificateRefused(
+            f"Le certificat présenté ({credential.subject}) n'est pas celui de la structure "
+            f"'{ctx.structure}' et du logiciel '{ctx.software}' du ContexteLPS."
+        )
 
     def _certificate_refused(self, actor: audit.Actor, detail: dict) -> None:
         self.trail.security("certificat-refuse", actor, outcome="failure", detail={"service": "insi", **detail})
@@ -152,8 +211,9 @@ class InsiService:
     def search_by_traits(self, ctx: CallContext, query: TraitsQuery, *, receipts: list | None = None) -> InsiResult:
         return self._call(OP_TRAITS, ctx, lambda: self.referential.search_by_traits(query), receipts)
 
-    def search_by_carte_vitale(self, ctx: CallContext, query: CarteVitaleQuery, *,
-                               receipts: list | None = None) -> InsiResult:
+    def search_by_carte_vitale(
+        self, ctx: CallContext, query: CarteVitaleQuery, *, receipts: list | None = None
+    ) -> InsiResult:
         return self._call(OP_CARTE_VITALE, ctx, lambda: self.referential.search_by_carte_vitale(query), receipts)
 
     def _call(self, operation: str, ctx: CallContext, run, receipts: list | None) -> InsiResult:
@@ -167,13 +227,30 @@ class InsiService:
         self._audit(operation, ctx, receipts, outcome="success", patient=patient, detail={"cr": result.code.value})
         return result
 
-    def _audit(self, operation: str, ctx: CallContext, receipts: list | None, *, outcome: str,
-               patient: str | None = None, detail: dict) -> None:
+    def _audit(
+        self,
+        operation: str,
+        ctx: CallContext,
+        receipts: list | None,
+        *,
+        outcome: str,
+        patient: str | None = None,
+        detail: dict,
+    ) -> None:
         actor = audit.Actor(
-            person=ctx.professional or f"structure:{ctx.structure}", structure=ctx.structure or "inconnue",
-            software=ctx.software or "inconnu", department=ctx.department,
-            extra={k: v for k, v in {"vendor": ctx.extra.get("vendor", ""), "message_id": ctx.message_id,
-                                     "software_version": ctx.software_version}.items() if v},
+            person=ctx.professional or f"structure:{ctx.structure}",
+            structure=ctx.structure or "inconnue",
+            software=ctx.software or "inconnu",
+            department=ctx.department,
+            extra={
+                k: v
+                for k, v in {
+                    "vendor": ctx.extra.get("vendor", ""),
+                    "message_id": ctx.message_id,
+                    "software_version": ctx.software_version,
+                }.items()
+                if v
+            },
         )
         fields = {"outcome": outcome, "patient": patient, "purpose": "TREAT", "detail": detail}
         if receipts is None:

@@ -73,10 +73,14 @@ def insert_person(conn: Connection, traits: Traits) -> int:
     return conn.execute(ins_person.insert().values(**person_row(traits)).returning(ins_person.c.id)).scalar_one()
 
 
-def insert_matricule(conn: Connection, person_id: int, number: str, cle: str, kind: str, date_deb,
-                     date_fin=None) -> None:
-    conn.execute(ins_matricule.insert().values(
-        number=number, cle=cle, type=kind, person_id=person_id, date_deb=date_deb, date_fin=date_fin))
+def insert_matricule(
+    conn: Connection, person_id: int, number: str, cle: str, kind: str, date_deb, date_fin=None
+) -> None:
+    conn.execute(
+        ins_matricule.insert().values(
+            number=number, cle=cle, type=kind, person_id=person_id, date_deb=date_deb, date_fin=date_fin
+        )
+    )
 
 
 def bulk_insert(conn: Connection, table: sa.Table, rows: Sequence[dict]) -> None:
@@ -96,10 +100,14 @@ _MATRICULE = sa.select(ins_matricule).where(ins_matricule.c.number == sa.bindpar
 # The matricules of an identity and of every identity merged into it (its historic INS).
 _MATRICULES_OF = (
     sa.select(ins_matricule)
-    .where(sa.or_(ins_matricule.c.person_id == sa.bindparam("i"),
-                  ins_matricule.c.person_id.in_(
-                      sa.select(ins_person.c.id)
-                      .where(ins_person.c.merged_into == sa.bindparam("i")).scalar_subquery())))
+    .where(
+        sa.or_(
+            ins_matricule.c.person_id == sa.bindparam("i"),
+            ins_matricule.c.person_id.in_(
+                sa.select(ins_person.c.id).where(ins_person.c.merged_into == sa.bindparam("i")).scalar_subquery()
+            ),
+        )
+    )
     .order_by(ins_matricule.c.date_deb)
 )
 
@@ -118,9 +126,13 @@ def matricules_of(conn: Connection, person_id: int) -> list[sa.Row]:
 
 
 def beneficiaries(conn: Connection, ouvrant_droit: str) -> list[sa.Row]:
-    return list(conn.execute(
-        sa.select(ins_beneficiary.c.person_id, ins_beneficiary.c.rang_naissance)
-        .where(ins_beneficiary.c.ouvrant_droit == ouvrant_droit)))
+    return list(
+        conn.execute(
+            sa.select(ins_beneficiary.c.person_id, ins_beneficiary.c.rang_naissance).where(
+                ins_beneficiary.c.ouvrant_droit == ouvrant_droit
+            )
+        )
+    )
 
 
 def rights_of(conn: Connection, person_id: int) -> list[sa.Row]:

@@ -48,16 +48,29 @@ def router(login: PatientLogin, max_body_bytes: int) -> APIRouter:
     @public(LOGIN)
     async def start(request: Request) -> Response:
         data = await read_json_object(request, max_body_bytes)
-        return _json(await run_in_threadpool(login.start, required_text(data, "identifiant"),
-                                             required_text(data, "motDePasse"), source=_source(request)), 202)
+        return _json(
+            await run_in_threadpool(
+                login.start,
+                required_text(data, "identifiant"),
+                required_text(data, "motDePasse"),
+                source=_source(request),
+            ),
+            202,
+        )
 
     @r.post("/connexion/code")
     @public(LOGIN)
     async def finish(request: Request) -> Response:
         data = await read_json_object(request, max_body_bytes)
-        return _json(await run_in_threadpool(login.finish, required_text(data, "transaction"),
-                                             required_text(data, "code"), issuer_for(str(request.base_url)),
-                                             source=_source(request)))
+        return _json(
+            await run_in_threadpool(
+                login.finish,
+                required_text(data, "transaction"),
+                required_text(data, "code"),
+                issuer_for(str(request.base_url)),
+                source=_source(request),
+            )
+        )
 
     @r.post("/representation")
     @accepts(PATIENT)  # verified by the login service itself (`_patient`): it needs the token's own claims
@@ -70,7 +83,6 @@ def router(login: PatientLogin, max_body_bytes: int) -> APIRouter:
     @accepts(PATIENT)
     async def me(request: Request) -> Response:
         patient = _patient(request)
-        return _json({"patient": patient.ins, "agit": patient.acting,
-                      "representation": patient.acting != patient.ins})
+        return _json({"patient": patient.ins, "agit": patient.acting, "representation": patient.acting != patient.ins})
 
     return r

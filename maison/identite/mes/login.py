@@ -70,8 +70,16 @@ class PatientLogin:
 
     # --- accounts --------------------------------------------------------------------------------
 
-    def open_account(self, login: str, ins: str, birth_date: str, password: str, *, email: str | None = None,
-                     phone: str | None = None) -> None:
+    def open_account(
+        self,
+        login: str,
+        ins: str,
+        birth_date: str,
+        password: str,
+        *,
+        email: str | None = None,
+        phone: str | None = None,
+    ) -> None:
         matricule = parse_matricule(ins)
         if not (email or phone):
             raise InvalidInput("une adresse e-mail ou un numéro de mobile pour le code", code="canal-absent")
@@ -84,17 +92,30 @@ class PatientLogin:
         with self.db.write() as conn:
             if conn.execute(sa.select(A.c.login).where(sa.or_(A.c.login == login, A.c.ins == matricule.value))).first():
                 raise Conflict("identifiant ou INS déjà utilisé", code="compte-existant")
-            conn.execute(A.insert().values(login=login, ins=matricule.value, birth_date=birth_date,
-                                           password_hash=hash_password(password), email=email, phone=phone,
-                                           created_at=_now_iso()))
+            conn.execute(
+                A.insert().values(
+                    login=login,
+                    ins=matricule.value,
+                    birth_date=birth_date,
+                    password_hash=hash_password(password),
+                    email=email,
+                    phone=phone,
+                    created_at=_now_iso(),
+                )
+            )
 
     def declare_representative(self, representative_ins: str, minor_ins: str, quality: str) -> None:
         if quality not in ("parent", "tuteur"):
             raise InvalidInput("qualité parent ou tuteur", code="qualite")
         with self.db.write() as conn:
-            conn.execute(store.mes_representation.insert().values(
-                representative=parse_matricule(representative_ins).value, represented=parse_matricule(minor_ins).value,
-                quality=quality, since=date.today().isoformat()))
+            conn.execute(
+                store.mes_representation.insert().values(
+                    representative=parse_matricule(representative_ins).value,
+                    represented=parse_matricule(minor_ins).value,
+                    quality=quality,
+                    since=date.today().isoformat(),
+                )
+            )
 
     def notify(self, ins: str, subject: str, body: str) -> bool:
         """Tell the patient something by the channel of his account (the DMP's notices: emergency access,
@@ -104,8 +125,11 @@ class PatientLogin:
             if account is None:
                 return False
             channel, recipient = ("email", account.email) if account.email else ("sms", account.phone)
-            conn.execute(store.mes_outbox.insert().values(channel=channel, recipient=recipient, subject=subject,
-                                                          body=body, created_at=_now_iso()))
+            conn.execute(
+                store.mes_outbox.insert().values(
+                    channel=channel, recipient=recipient, subject=subject, body=body, created_at=_now_iso()
+                )
+            )
         return True
 
     # --- the two steps ------------------------------------------------------------------------------
@@ -125,13 +149,25 @@ class PatientLogin:
             if needs_rehash(account.password_hash):  # below OWASP's parameters: upgraded at this login
                 conn.execute(A.update().where(A.c.login == login).values(password_hash=hash_password(password)))
             transaction, code = uuid.uuid4().hex, f"{secrets.randbelow(1_000_000):06d}"
-            conn.execute(Otp.insert().values(transaction=_sha(transaction), login=login, code_hash=_sha(code),
-                                           expires_at=int(time.time()) + CODE_TTL))
+            conn.execute(
+                Otp.insert().values(
+                    transaction=_sha(transaction),
+                    login=login,
+                    code_hash=_sha(code),
+                    expires_at=int(time.time()) + CODE_TTL,
+                )
+            )
             channel, recipient = ("email", account.email) if account.email else ("sms", account.phone)
-            conn.execute(store.mes_outbox.insert().values(
-                channel=channel, recipient=recipient, subject="Mon espace santé : votre code de connexion",
-                body=f"Votre code de connexion à Mon espace santé est {code}. Il expire dans 5 minutes. "
-                     "Ne le communiquez à personne.", created_at=_now_iso()))
+            conn.execute(
+                store.mes_outbox.insert().values(
+                    channel=channel,
+                    recipient=recipient,
+                    subject="Mon espace santé : votre code de connexion",
+                    body=f"Votre code de connexion à Mon espace santé est {code}. Il expire dans 5 minutes. "
+                    "Ne le communiquez à personne.",
+                    created_at=_now_iso(),
+                )
+            )
         masked = recipient[:2] + "***" + recipient[-4:] if recipient else ""
         return {"transaction": transaction, "canal": channel, "destinataire": masked}
 
@@ -142,8 +178,11 @@ class PatientLogin:
                 raise Unauthenticated("code expiré ou transaction inconnue : recommencer", code="code-expire")
             wrong = not hmac.compare_digest(row.code_hash, _sha(code or ""))
             attempts = row.attempts + wrong
-            conn.execute(Otp.update().where(Otp.c.transaction == row.transaction).values(
-                attempts=attempts, used=not wrong or attempts >= CODE_TRIES))
+            conn.execute(
+                Otp.update()
+                .where(Otp.c.transaction == row.transaction)
+                .values(attempts=attempts, used=not wrong or attempts >= CODE_TRIES)
+            )
             if not wrong:
                 account = conn.execute(sa.select(A).where(A.c.login == row.login)).first()
                 assert account is not None  # a code is issued only to an existing account
@@ -152,8 +191,12 @@ class PatientLogin:
             self.throttle.refused(row.login, source, motif="code")
             raise Unauthenticated(f"code incorrect ({CODE_TRIES - attempts} essai(s) restant(s))", code="code-invalide")
         assert account is not None  # a code is issued only to an existing account
-        self.throttle.succeeded(row.login, source, Actor(person=account.ins, structure="", software="mon-espace-sante"),
-                                detail={"methode": "mot-de-passe+code"})
+        self.throttle.succeeded(
+            row.login,
+            source,
+            Actor(person=account.ins, structure="", software="mon-espace-sante"),
+            detail={"methode": "mot-de-passe+code"},
+        )
         return {**self._token(account.ins, account.ins, issuer), "patient": account.ins, "representes": minors}
 
     def _represented(self, conn: sa.Connection, ins: str) -> list[str]:
@@ -181,12 +224,22 @@ class PatientLogin:
     def _token(self, subject: str, acting: str, issuer: str) -> dict:
         kid, key = self.keys.signing()
         now = int(time.time())
-        claims = {"iss": issuer, "sub": subject, "aud": "mon-espace-sante", "iat": now, "exp": now + TOKEN_TTL,
-                  "jti": uuid.uuid4().hex, "typ": "Bearer"}
+        claims = {
+            "iss": issuer,
+            "sub": subject,
+            "aud": "mon-espace-sante",
+            "iat": now,
+            "exp": now + TOKEN_TTL,
+            "jti": uuid.uuid4().hex,
+            "typ": "Bearer",
+        }
         if acting != subject:
             claims["act"] = {"sub": acting}
-        return {"access_token": jwt.encode({"alg": "RS256", "kid": kid}, claims, key), "token_type": "Bearer",
-                "expires_in": TOKEN_TTL}
+        return {
+            "access_token": jwt.encode({"alg": "RS256", "kid": kid}, claims, key),
+            "token_type": "Bearer",
+            "expires_in": TOKEN_TTL,
+        }
 
     def verify(self, token: str, issuer: str) -> Patient:
         try:
@@ -200,5 +253,11 @@ class PatientLogin:
     def outbox(self, recipient: str) -> list[dict]:
         """What was sent to an address or number, newest last (what the patient received)."""
         with self.db.read() as conn:
-            return [dict(r._mapping) for r in conn.execute(sa.select(store.mes_outbox).where(
-                store.mes_outbox.c.recipient == recipient).order_by(store.mes_outbox.c.id))]
+            return [
+                dict(r._mapping)
+                for r in conn.execute(
+                    sa.select(store.mes_outbox)
+                    .where(store.mes_outbox.c.recipient == recipient)
+                    .order_by(store.mes_outbox.c.id)
+                )
+            ]

@@ -30,15 +30,17 @@ from maison.identite.psc.provider import ACR, SCOPES, OAuthError, Provider
 REALM = "/auth/realms/esante-wallet"
 OIDC = f"{REALM}/protocol/openid-connect"
 MAX_LOGIN_ATTEMPTS = 5
-_templates = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
-                         autoescape=select_autoescape(["html"]))
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).with_name("templates")), autoescape=select_autoescape(["html"])
+)
 
 
 # Registering a structure's identity provider is its administrator's act: the provider then vouches for
 # the structure's staff (issue 18 §1.1).
 STRUCTURE_ADMINISTRATOR = Accepts(scopes=keys(KeyScope.ADMINISTRATEUR_STRUCTURE))
-OAUTH = ("point d'accès OpenID Connect : le client s'authentifie selon OAuth 2 (client_secret), "
-         "l'utilisateur sur la page")
+OAUTH = (
+    "point d'accès OpenID Connect : le client s'authentifie selon OAuth 2 (client_secret), l'utilisateur sur la page"
+)
 
 ECPS = "côté application e-CPS de CIBA : l'application prouve le porteur par le code qu'elle génère (X-eCPS-Code)"
 
@@ -76,12 +78,20 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
         actor = (await run_in_threadpool(authorizer.caller, request)).actor()
         body = await read_json_object(request, max_body_bytes)
         if not all(isinstance(body.get(k), str) for k in ("issuer", "audience")) or not (
-                isinstance(body.get("jwks"), dict) or isinstance(body.get("jwksUri"), str)):
-            raise InvalidInput("issuer, audience (textes) et jwks (objet JWKS) ou jwksUri attendus",
-                               code="idp-invalide")
-        await run_in_threadpool(local.register, actor, body["issuer"], body["audience"],
-                                str(body.get("idnatpsClaim") or "idnatps"), jwks=body.get("jwks"),
-                                jwks_uri=body.get("jwksUri"))
+            isinstance(body.get("jwks"), dict) or isinstance(body.get("jwksUri"), str)
+        ):
+            raise InvalidInput(
+                "issuer, audience (textes) et jwks (objet JWKS) ou jwksUri attendus", code="idp-invalide"
+            )
+        await run_in_threadpool(
+            local.register,
+            actor,
+            body["issuer"],
+            body["audience"],
+            str(body.get("idnatpsClaim") or "idnatps"),
+            jwks=body.get("jwks"),
+            jwks_uri=body.get("jwksUri"),
+        )
         return _json({"issuer": body["issuer"], "structure": actor.structure}, 201)
 
     def issuer(request: Request) -> str:
@@ -100,19 +110,27 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
         iss = issuer(request)
         endpoint = iss + "/protocol/openid-connect"
         return {
-            "issuer": iss, "authorization_endpoint": f"{endpoint}/auth", "token_endpoint": f"{endpoint}/token",
-            "userinfo_endpoint": f"{endpoint}/userinfo", "jwks_uri": f"{endpoint}/certs",
-            "introspection_endpoint": f"{endpoint}/token/introspect", "revocation_endpoint": f"{endpoint}/revoke",
+            "issuer": iss,
+            "authorization_endpoint": f"{endpoint}/auth",
+            "token_endpoint": f"{endpoint}/token",
+            "userinfo_endpoint": f"{endpoint}/userinfo",
+            "jwks_uri": f"{endpoint}/certs",
+            "introspection_endpoint": f"{endpoint}/token/introspect",
+            "revocation_endpoint": f"{endpoint}/revoke",
             "end_session_endpoint": f"{endpoint}/logout",
             "backchannel_authentication_endpoint": f"{endpoint}/ext/ciba/auth",
             "backchannel_token_delivery_modes_supported": ["poll"],
             "backchannel_user_code_parameter_supported": False,
             "grant_types_supported": ["authorization_code", "refresh_token", "urn:openid:params:grant-type:ciba"],
-            "response_types_supported": ["code"], "response_modes_supported": ["query"],
-            "scopes_supported": sorted(SCOPES), "acr_values_supported": [ACR],
-            "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "scopes_supported": sorted(SCOPES),
+            "acr_values_supported": [ACR],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-            "code_challenge_methods_supported": ["S256"], "claims_parameter_supported": False,
+            "code_challenge_methods_supported": ["S256"],
+            "claims_parameter_supported": False,
         }
 
     @r.get(REALM + "/.well-known/openid-configuration")
@@ -131,11 +149,16 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
     def _error_page(error: str, description: str) -> HTMLResponse:
         return HTMLResponse(_templates.get_template("error.html").render(error=error, description=description), 400)
 
-    def _login_page(request: Request, request_id: str, client_name: str, error: str = "", idnatps: str = "",
-                    status: int = 200) -> HTMLResponse:
+    def _login_page(
+        request: Request, request_id: str, client_name: str, error: str = "", idnatps: str = "", status: int = 200
+    ) -> HTMLResponse:
         html = _templates.get_template("login.html").render(
-            action=issuer(request) + "/protocol/openid-connect/auth/login", request_id=request_id,
-            client_name=client_name, error=error, idnatps=idnatps)
+            action=issuer(request) + "/protocol/openid-connect/auth/login",
+            request_id=request_id,
+            client_name=client_name,
+            error=error,
+            idnatps=idnatps,
+        )
         return HTMLResponse(html, status, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
 
     @r.get(OIDC + "/auth")
@@ -150,8 +173,11 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
             return _error_page("invalid_request", "redirect_uri non enregistrée pour ce client")
 
         def back(error: str, description: str) -> RedirectResponse:
-            query = {"error": error, "error_description": description,
-                     **({"state": p["state"]} if "state" in p else {})}
+            query = {
+                "error": error,
+                "error_description": description,
+                **({"state": p["state"]} if "state" in p else {}),
+            }
             return RedirectResponse(f"{redirect_uri}?{urlencode(query)}", 302)
 
         if p.get("response_type") != "code":
@@ -163,9 +189,20 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
             return back("invalid_request", "PKCE obligatoire : code_challenge et code_challenge_method=S256")
         if p.get("acr_values") and p["acr_values"] != ACR:
             return back("invalid_request", f"acr_values accepté : {ACR}")
-        request_id = provider._grant("login", client.client_id, "", {
-            "redirect_uri": redirect_uri, "code_challenge": p["code_challenge"], "nonce": p.get("nonce"),
-            "scope": " ".join(sorted(scopes)), "state": p.get("state"), "attempts": 0}, 600)
+        request_id = provider._grant(
+            "login",
+            client.client_id,
+            "",
+            {
+                "redirect_uri": redirect_uri,
+                "code_challenge": p["code_challenge"],
+                "nonce": p.get("nonce"),
+                "scope": " ".join(sorted(scopes)),
+                "state": p.get("state"),
+                "attempts": 0,
+            },
+            600,
+        )
         return _login_page(request, request_id, client.name)
 
     @r.post(OIDC + "/auth/login")
@@ -181,8 +218,13 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
         client, data = pending
         idnatps = f.get("idnatps", "").strip()
         try:
-            mode = await run_in_threadpool(provider.verify_login, idnatps, otp=f.get("otp") or None,
-                                           password=f.get("password") or None, source=_source(request))
+            mode = await run_in_threadpool(
+                provider.verify_login,
+                idnatps,
+                otp=f.get("otp") or None,
+                password=f.get("password") or None,
+                source=_source(request),
+            )
         except Locked as exc:  # the page says how long to wait; Retry-After says it to a program
             provider.count_failed_login(f["request"])
             page = _login_page(request, f["request"], client.name, exc.message, idnatps, 429)
@@ -190,14 +232,23 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
             return page
         except OAuthError as exc:
             if provider.count_failed_login(f["request"]) >= MAX_LOGIN_ATTEMPTS:
-                query = {"error": "access_denied", "error_description": "trop d'échecs d'authentification",
-                         **({"state": data["state"]} if data.get("state") else {})}
+                query = {
+                    "error": "access_denied",
+                    "error_description": "trop d'échecs d'authentification",
+                    **({"state": data["state"]} if data.get("state") else {}),
+                }
                 return RedirectResponse(f"{data['redirect_uri']}?{urlencode(query)}", 303)
             return _login_page(request, f["request"], client.name, exc.description, idnatps, 401)
         provider.close_login(f["request"])
-        code = provider.issue_code(client, idnatps, redirect_uri=data["redirect_uri"],
-                                   code_challenge=data["code_challenge"], nonce=data.get("nonce"),
-                                   scope=data["scope"], auth_mode=mode)
+        code = provider.issue_code(
+            client,
+            idnatps,
+            redirect_uri=data["redirect_uri"],
+            code_challenge=data["code_challenge"],
+            nonce=data.get("nonce"),
+            scope=data["scope"],
+            auth_mode=mode,
+        )
         query = {"code": code, **({"state": data["state"]} if data.get("state") else {}), "iss": issuer(request)}
         return RedirectResponse(f"{data['redirect_uri']}?{urlencode(query)}", 303)
 
@@ -210,8 +261,9 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
         client = provider.authenticate_client(request.headers.get("authorization"), f)
         grant = f.get("grant_type")
         if grant == "authorization_code":
-            out = provider.exchange_code(client, f.get("code", ""), f.get("redirect_uri", ""),
-                                         f.get("code_verifier", ""), issuer(request))
+            out = provider.exchange_code(
+                client, f.get("code", ""), f.get("redirect_uri", ""), f.get("code_verifier", ""), issuer(request)
+            )
         elif grant == "refresh_token":
             out = provider.refresh(client, f.get("refresh_token", ""), issuer(request))
         elif grant == "urn:openid:params:grant-type:ciba":
@@ -225,8 +277,9 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
     async def ciba(request: Request) -> Response:
         f = await form(request)
         client = provider.authenticate_client(request.headers.get("authorization"), f)
-        return _json(provider.ciba_start(client, f.get("login_hint", ""), f.get("scope", ""),
-                                         f.get("binding_message", "")))
+        return _json(
+            provider.ciba_start(client, f.get("login_hint", ""), f.get("scope", ""), f.get("binding_message", ""))
+        )
 
     # The e-CPS app's side of CIBA: it lists the open requests and answers them, proving itself
     # with the code it generates (X-eCPS-Code).
@@ -234,8 +287,13 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
     @r.get("/ecps/{idnatps}/requests")
     @public(ECPS)
     async def ecps_requests(idnatps: Identifier, request: Request) -> Response:
-        return _json({"requests": await run_in_threadpool(provider.ecps_pending, idnatps, request.headers.get(
-            "x-ecps-code", ""), source=_source(request))})
+        return _json(
+            {
+                "requests": await run_in_threadpool(
+                    provider.ecps_pending, idnatps, request.headers.get("x-ecps-code", ""), source=_source(request)
+                )
+            }
+        )
 
     @r.post("/ecps/{idnatps}/requests/{handle}")
     @public(ECPS)
@@ -243,8 +301,14 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
         f = await form(request)
         if f.get("decision") not in ("approve", "deny"):
             raise OAuthError("invalid_request", "decision=approve ou deny")
-        await run_in_threadpool(provider.ecps_decide, idnatps, request.headers.get("x-ecps-code", ""), handle,
-                                f["decision"] == "approve", source=_source(request))
+        await run_in_threadpool(
+            provider.ecps_decide,
+            idnatps,
+            request.headers.get("x-ecps-code", ""),
+            handle,
+            f["decision"] == "approve",
+            source=_source(request),
+        )
         return Response(status_code=204)
 
     def _bearer(request: Request) -> str:

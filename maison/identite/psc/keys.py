@@ -42,8 +42,11 @@ def move_to_keystore(conn: sa.Connection, keystore: KeyStore) -> int:
     for row in conn.execute(sa.select(K.c.kid, K.c.private_jwk).where(K.c.private_jwk.is_not(None))).all():
         private = RSAKey.import_key(orjson.loads(row.private_jwk))
         keystore.create(key_name(row.kid), orjson.dumps(private.as_dict(private=True)))
-        conn.execute(K.update().where(K.c.kid == row.kid).values(
-            private_jwk=None, public_jwk=orjson.dumps(private.as_dict(private=False)).decode()))
+        conn.execute(
+            K.update()
+            .where(K.c.kid == row.kid)
+            .values(private_jwk=None, public_jwk=orjson.dumps(private.as_dict(private=False)).decode())
+        )
         moved += 1
     return moved
 
@@ -67,9 +70,12 @@ class Keys:
             active = next(r.kid for r in rows if r.state == "active")
             private = self.keystore.read(key_name(active))
             if private is None:  # made by a process with another key store: sign with a new key of ours
-                log.warning("PSC signing key %s is not in the key store %s: rotating to a new key "
-                            "(is MAISON_SECRETS_DIR the same for every process?)", active,
-                            getattr(self.keystore, "directory", "in memory"))
+                log.warning(
+                    "PSC signing key %s is not in the key store %s: rotating to a new key "
+                    "(is MAISON_SECRETS_DIR the same for every process?)",
+                    active,
+                    getattr(self.keystore, "directory", "in memory"),
+                )
                 with self.db.write() as conn:
                     conn.execute(K.update().where(K.c.kid == active).values(state="retiring"))
                     active = self._insert(conn)
@@ -85,10 +91,15 @@ class Keys:
         kid = uuid.uuid4().hex
         key = RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig", "alg": "RS256"})
         self.keystore.create(key_name(kid), orjson.dumps(key.as_dict(private=True)))  # before the row commits
-        conn.execute(K.insert().values(kid=kid, private_jwk=None,
-                                       public_jwk=orjson.dumps(key.as_dict(private=False)).decode(),
-                                       created_at=datetime.now(UTC).isoformat(timespec="microseconds"),
-                                       state="active"))
+        conn.execute(
+            K.insert().values(
+                kid=kid,
+                private_jwk=None,
+                public_jwk=orjson.dumps(key.as_dict(private=False)).decode(),
+                created_at=datetime.now(UTC).isoformat(timespec="microseconds"),
+                state="active",
+            )
+        )
         return kid
 
     def signing(self) -> tuple[str, RSAKey]:
@@ -113,8 +124,9 @@ class Keys:
     def prune(self, older_than: timedelta) -> int:
         limit = (datetime.now(UTC) - older_than).isoformat(timespec="microseconds")
         with self.db.write() as conn:
-            gone = list(conn.execute(sa.select(K.c.kid).where(K.c.state == "retiring", K.c.created_at < limit))
-                        .scalars())
+            gone = list(
+                conn.execute(sa.select(K.c.kid).where(K.c.state == "retiring", K.c.created_at < limit)).scalars()
+            )
             conn.execute(K.delete().where(K.c.kid.in_(gone)))
         for kid in gone:
             self.keystore.delete(key_name(kid))

@@ -45,8 +45,16 @@ class LocalProviders:
         self.private_addresses = private_addresses  # a jwksUri may name loopback/private addresses
         self._fetched: dict[str, float] = {}  # issuer -> when its JWKS was last refetched
 
-    def register(self, administrator: Actor, issuer: str, audience: str, idnatps_claim: str = "idnatps", *,
-                 jwks: dict | None = None, jwks_uri: str | None = None) -> None:
+    def register(
+        self,
+        administrator: Actor,
+        issuer: str,
+        audience: str,
+        idnatps_claim: str = "idnatps",
+        *,
+        jwks: dict | None = None,
+        jwks_uri: str | None = None,
+    ) -> None:
         """Keys given once (`jwks`) or fetched from the provider (`jwks_uri`, refetched when it rotates).
 
         `administrator` is the structure's administrator (a key of that scope): the provider vouches for
@@ -64,11 +72,23 @@ class LocalProviders:
         with self.db.write() as conn:
             if conn.execute(sa.select(L.c.issuer).where(L.c.issuer == issuer)).first() is not None:
                 raise Conflict(f"fournisseur {issuer} déjà enregistré", code="idp-existant")
-            conn.execute(L.insert().values(issuer=issuer, structure=structure, jwks=orjson.dumps(jwks).decode(),
-                                           jwks_uri=jwks_uri, audience=audience, idnatps_claim=idnatps_claim,
-                                           created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
-            audit.security(conn, "idp-enregistre", administrator, detail={
-                "issuer": issuer, "audience": audience, "jwksUri": jwks_uri or "", "structure": structure})
+            conn.execute(
+                L.insert().values(
+                    issuer=issuer,
+                    structure=structure,
+                    jwks=orjson.dumps(jwks).decode(),
+                    jwks_uri=jwks_uri,
+                    audience=audience,
+                    idnatps_claim=idnatps_claim,
+                    created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                )
+            )
+            audit.security(
+                conn,
+                "idp-enregistre",
+                administrator,
+                detail={"issuer": issuer, "audience": audience, "jwksUri": jwks_uri or "", "structure": structure},
+            )
 
     def issuer_of(self, token: str) -> str | None:
         """The `iss` of a JWT if it is a registered local provider's (read before any verification)."""
@@ -99,13 +119,11 @@ class LocalProviders:
             raise Forbidden(f"le jeton ne porte pas l'IdNatPS ({row.idnatps_claim})", code="idnatps-absent")
         return idnatps, row.structure
 
-
     def _fetch(self, uri: str) -> dict:
         """The provider's public keys at `uri`; one `InvalidInput` whatever failed (address refused,
         no answer, an error status, too big, not JSON, not a JWKS of public keys)."""
         try:
-            data = orjson.loads(outbound.fetch(uri, max_bytes=MAX_JWKS_BYTES,
-                                               private_addresses=self.private_addresses))
+            data = orjson.loads(outbound.fetch(uri, max_bytes=MAX_JWKS_BYTES, private_addresses=self.private_addresses))
             if isinstance(data, dict):
                 _public_keys(data)
                 return data
@@ -117,8 +135,9 @@ class LocalProviders:
         """The provider may have rotated its keys: refetch its JWKS (at most once a minute) and retry."""
         last = self._fetched.get(row.issuer, 0.0)
         if not row.jwks_uri or time.monotonic() - last < REFETCH_S:
-            raise Unauthenticated(f"jeton du fournisseur local refusé ({type(error).__name__})",
-                                  code="jeton-invalide") from None
+            raise Unauthenticated(
+                f"jeton du fournisseur local refusé ({type(error).__name__})", code="jeton-invalide"
+            ) from None
         self._fetched[row.issuer] = time.monotonic()
         try:
             jwks = self._fetch(row.jwks_uri)
@@ -130,8 +149,9 @@ class LocalProviders:
             # a JWKS as fetched (JSON); import_key_set checks its shape
             return jwt.decode(token, KeySet.import_key_set(cast(KeySetSerialization, jwks)), algorithms=ALGORITHMS)
         except (JoseError, ValueError) as exc:
-            raise Unauthenticated(f"jeton du fournisseur local refusé ({type(exc).__name__})",
-                                  code="jeton-invalide") from None
+            raise Unauthenticated(
+                f"jeton du fournisseur local refusé ({type(exc).__name__})", code="jeton-invalide"
+            ) from None
 
 
 def _public_keys(jwks: dict) -> KeySet:

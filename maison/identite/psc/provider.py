@@ -86,8 +86,9 @@ class Provider:
 
     # --- client software ---------------------------------------------------------------------------
 
-    def register_client(self, name: str, redirect_uris: list[str], *, post_logout_uris: Sequence[str] = (),
-                        ciba: bool = False) -> tuple[str, str]:
+    def register_client(
+        self, name: str, redirect_uris: list[str], *, post_logout_uris: Sequence[str] = (), ciba: bool = False
+    ) -> tuple[str, str]:
         """A confidential client: returns (client_id, client_secret); only the secret's hash is kept."""
         for uri in [*redirect_uris, *post_logout_uris]:
             if not uri.startswith(("https://", "http://127.0.0.1", "http://localhost")) or "#" in uri or "*" in uri:
@@ -95,10 +96,17 @@ class Provider:
         client_id = f"{uuid.uuid4().hex[:12]}-{name.lower().replace(' ', '-')[:40]}"
         secret = secrets.token_urlsafe(32)
         with self.db.write() as conn:
-            conn.execute(store.psc_client.insert().values(
-                client_id=client_id, secret_hash=_sha256(secret), name=name, redirect_uris="\n".join(redirect_uris),
-                post_logout_uris="\n".join(post_logout_uris), ciba=ciba,
-                created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
+            conn.execute(
+                store.psc_client.insert().values(
+                    client_id=client_id,
+                    secret_hash=_sha256(secret),
+                    name=name,
+                    redirect_uris="\n".join(redirect_uris),
+                    post_logout_uris="\n".join(post_logout_uris),
+                    ciba=ciba,
+                    created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                )
+            )
         return client_id, secret
 
     def client(self, client_id: str) -> Client | None:
@@ -106,8 +114,13 @@ class Provider:
             row = conn.execute(sa.select(store.psc_client).where(store.psc_client.c.client_id == client_id)).first()
         if row is None:
             return None
-        return Client(row.client_id, row.name, tuple(row.redirect_uris.split("\n")),
-                      tuple(u for u in row.post_logout_uris.split("\n") if u), bool(row.ciba))
+        return Client(
+            row.client_id,
+            row.name,
+            tuple(row.redirect_uris.split("\n")),
+            tuple(u for u in row.post_logout_uris.split("\n") if u),
+            bool(row.ciba),
+        )
 
     def authenticate_client(self, authorization: str | None, form: dict[str, str]) -> Client:
         """client_secret_basic, or client_secret_post; `invalid_client` (401) otherwise."""
@@ -120,8 +133,9 @@ class Provider:
         if not client_id or not secret:
             raise OAuthError("invalid_client", "authentification du client requise", 401)
         with self.db.read() as conn:
-            stored = conn.execute(sa.select(store.psc_client.c.secret_hash).where(
-                store.psc_client.c.client_id == client_id)).scalar()
+            stored = conn.execute(
+                sa.select(store.psc_client.c.secret_hash).where(store.psc_client.c.client_id == client_id)
+            ).scalar()
         if stored is None or not hmac.compare_digest(stored, _sha256(secret)):
             raise OAuthError("invalid_client", "client inconnu ou secret invalide", 401)
         client = self.client(client_id)
@@ -156,8 +170,9 @@ class Provider:
             else:
                 conn.execute(a.update().where(a.c.idnatps == idnatps).values(**values))
 
-    def verify_login(self, idnatps: str, *, otp: str | None = None, password: str | None = None,
-                     source: str = "") -> str:
+    def verify_login(
+        self, idnatps: str, *, otp: str | None = None, password: str | None = None, source: str = ""
+    ) -> str:
         """The authentication mode used ('MOBILE' e-CPS or 'PASSWORD'), or access_denied; `Locked` (429)
         while the professional's account or the caller's address is locked (maison.core.lockout: a
         6-digit e-CPS code would otherwise fall to a few hundred thousand guesses)."""
@@ -167,16 +182,25 @@ class Provider:
         except OAuthError:
             self.throttle.failed(attempt, motif="code-ecps" if otp else "mot-de-passe")
             raise
-        self.throttle.succeeded(idnatps, source, Actor(person=idnatps, structure="", software="pro-sante-connect"),
-                                attempt=attempt, detail={"methode": mode})
+        self.throttle.succeeded(
+            idnatps,
+            source,
+            Actor(person=idnatps, structure="", software="pro-sante-connect"),
+            attempt=attempt,
+            detail={"methode": mode},
+        )
         return mode
 
     def _check_login(self, idnatps: str, otp: str | None, password: str | None) -> str:
         self._practitioner(idnatps)
         with self.db.read() as conn:
             account = conn.execute(sa.select(store.psc_account).where(store.psc_account.c.idnatps == idnatps)).first()
-        if account is not None and otp and account.totp_seed and pyotp.TOTP(account.totp_seed).verify(otp,
-                                                                                                      valid_window=1):
+        if (
+            account is not None
+            and otp
+            and account.totp_seed
+            and pyotp.TOTP(account.totp_seed).verify(otp, valid_window=1)
+        ):
             return "MOBILE"
         test_hash = account.password_hash if account is not None and account.test_account else None
         if password and check_password_evenly(password, test_hash):  # as long for an account without one
@@ -191,9 +215,16 @@ class Provider:
     def _grant(self, kind: str, client_id: str, idnatps: str, data: dict, ttl: int) -> str:
         value = secrets.token_urlsafe(32)
         with self.db.write() as conn:
-            conn.execute(store.psc_grant.insert().values(digest=_sha256(value), kind=kind, client_id=client_id,
-                                                         idnatps=idnatps, data=orjson.dumps(data).decode(),
-                                                         expires_at=_now() + ttl))
+            conn.execute(
+                store.psc_grant.insert().values(
+                    digest=_sha256(value),
+                    kind=kind,
+                    client_id=client_id,
+                    idnatps=idnatps,
+                    data=orjson.dumps(data).decode(),
+                    expires_at=_now() + ttl,
+                )
+            )
         return value
 
     def pending_login(self, value: str) -> tuple[Client, dict] | None:
@@ -213,19 +244,42 @@ class Provider:
             assert row is not None  # the login form's request, shown by this provider (an unknown one fails here)
             data = orjson.loads(row.data)
             data["attempts"] = data.get("attempts", 0) + 1
-            conn.execute(g.update().where(g.c.digest == _sha256(value)).values(
-                data=orjson.dumps(data).decode(), used=data["attempts"] >= 5))
+            conn.execute(
+                g.update()
+                .where(g.c.digest == _sha256(value))
+                .values(data=orjson.dumps(data).decode(), used=data["attempts"] >= 5)
+            )
             return data["attempts"]
 
     def close_login(self, value: str) -> None:
         with self.db.write() as conn:
             conn.execute(store.psc_grant.update().where(store.psc_grant.c.digest == _sha256(value)).values(used=True))
 
-    def issue_code(self, client: Client, idnatps: str, *, redirect_uri: str, code_challenge: str, nonce: str | None,
-                   scope: str, auth_mode: str) -> str:
-        return self._grant("code", client.client_id, idnatps, {
-            "redirect_uri": redirect_uri, "code_challenge": code_challenge, "nonce": nonce, "scope": scope,
-            "auth_mode": auth_mode, "sid": uuid.uuid4().hex}, CODE_TTL)
+    def issue_code(
+        self,
+        client: Client,
+        idnatps: str,
+        *,
+        redirect_uri: str,
+        code_challenge: str,
+        nonce: str | None,
+        scope: str,
+        auth_mode: str,
+    ) -> str:
+        return self._grant(
+            "code",
+            client.client_id,
+            idnatps,
+            {
+                "redirect_uri": redirect_uri,
+                "code_challenge": code_challenge,
+                "nonce": nonce,
+                "scope": scope,
+                "auth_mode": auth_mode,
+                "sid": uuid.uuid4().hex,
+            },
+            CODE_TTL,
+        )
 
     def _take(self, kind: str, value: str, client: Client) -> tuple[str, dict, bool]:
         """(idnatps, data, first use) of a code/refresh/ciba grant of this client, marking it used."""
@@ -264,18 +318,42 @@ class Provider:
     def _tokens(self, client: Client, idnatps: str, data: dict, issuer: str, *, id_token: bool = True) -> dict:
         kid, key = self.keys.signing()
         now = _now()
-        access = {"iss": issuer, "sub": SUB_PREFIX + idnatps, "aud": client.client_id, "azp": client.client_id,
-                  "exp": now + ACCESS_TTL, "iat": now, "jti": uuid.uuid4().hex, "typ": "Bearer", "acr": ACR,
-                  "scope": data["scope"], "sid": data["sid"], "preferred_username": idnatps,
-                  "authMode": data.get("auth_mode", "")}
-        out = {"access_token": jwt.encode({"alg": "RS256", "kid": kid}, access, key), "token_type": "Bearer",
-               "expires_in": ACCESS_TTL, "scope": data["scope"],
-               "refresh_token": self._grant("refresh", client.client_id, idnatps, data, REFRESH_TTL),
-               "refresh_expires_in": REFRESH_TTL}
+        access = {
+            "iss": issuer,
+            "sub": SUB_PREFIX + idnatps,
+            "aud": client.client_id,
+            "azp": client.client_id,
+            "exp": now + ACCESS_TTL,
+            "iat": now,
+            "jti": uuid.uuid4().hex,
+            "typ": "Bearer",
+            "acr": ACR,
+            "scope": data["scope"],
+            "sid": data["sid"],
+            "preferred_username": idnatps,
+            "authMode": data.get("auth_mode", ""),
+        }
+        out = {
+            "access_token": jwt.encode({"alg": "RS256", "kid": kid}, access, key),
+            "token_type": "Bearer",
+            "expires_in": ACCESS_TTL,
+            "scope": data["scope"],
+            "refresh_token": self._grant("refresh", client.client_id, idnatps, data, REFRESH_TTL),
+            "refresh_expires_in": REFRESH_TTL,
+        }
         if id_token:
-            claims = {"iss": issuer, "sub": SUB_PREFIX + idnatps, "aud": client.client_id, "azp": client.client_id,
-                      "exp": now + ACCESS_TTL, "iat": now, "auth_time": now, "acr": ACR, "sid": data["sid"],
-                      "preferred_username": idnatps}
+            claims = {
+                "iss": issuer,
+                "sub": SUB_PREFIX + idnatps,
+                "aud": client.client_id,
+                "azp": client.client_id,
+                "exp": now + ACCESS_TTL,
+                "iat": now,
+                "auth_time": now,
+                "acr": ACR,
+                "sid": data["sid"],
+                "preferred_username": idnatps,
+            }
             if data.get("nonce"):
                 claims["nonce"] = data["nonce"]
             out["id_token"] = jwt.encode({"alg": "RS256", "kid": kid}, claims, key)
@@ -332,8 +410,10 @@ class Provider:
 
     def _session_revoked(self, sid: str) -> bool:
         with self.db.read() as conn:
-            return conn.execute(sa.select(store.psc_revoked.c.jti).where(
-                store.psc_revoked.c.jti == f"sid:{sid}")).first() is not None
+            return (
+                conn.execute(sa.select(store.psc_revoked.c.jti).where(store.psc_revoked.c.jti == f"sid:{sid}")).first()
+                is not None
+            )
 
     def revoke(self, client: Client, token: str, issuer: str) -> None:
         """RFC 7009: a refresh token or an access token of this client; unknown tokens are ignored."""
@@ -356,9 +436,16 @@ class Provider:
             claims = self.verify_access_token(token, issuer)
         except OAuthError:
             return {"active": False}
-        return {"active": True, **{k: claims[k] for k in ("sub", "scope", "exp", "iat", "iss", "acr", "jti",
-                                                          "preferred_username") if k in claims},
-                "client_id": claims.get("azp"), "token_type": "Bearer"}
+        return {
+            "active": True,
+            **{
+                k: claims[k]
+                for k in ("sub", "scope", "exp", "iat", "iss", "acr", "jti", "preferred_username")
+                if k in claims
+            },
+            "client_id": claims.get("azp"),
+            "token_type": "Bearer",
+        }
 
     def logout(self, id_token_hint: str, issuer: str) -> str:
         """End the session the ID token belongs to; returns its client_id."""
@@ -385,14 +472,28 @@ class Provider:
         if not binding_message or len(binding_message) > 20:
             raise OAuthError("invalid_binding_message", "binding_message requis (20 caractères au plus)")
         with self.db.read() as conn:
-            account = conn.execute(sa.select(store.psc_account.c.totp_seed).where(
-                store.psc_account.c.idnatps == login_hint)).scalar()
+            account = conn.execute(
+                sa.select(store.psc_account.c.totp_seed).where(store.psc_account.c.idnatps == login_hint)
+            ).scalar()
         if not account:
             raise OAuthError("unknown_user_id", "aucune e-CPS activée pour cet identifiant")
-        value = self._grant("ciba", client.client_id, login_hint, {
-            "status": "pending", "scope": " ".join(sorted(scopes)), "binding_message": binding_message,
-            "handle": uuid.uuid4().hex, "sid": uuid.uuid4().hex, "last_poll": 0, "nonce": None,
-            "auth_mode": "MOBILE", "client_name": client.name}, CIBA_TTL)
+        value = self._grant(
+            "ciba",
+            client.client_id,
+            login_hint,
+            {
+                "status": "pending",
+                "scope": " ".join(sorted(scopes)),
+                "binding_message": binding_message,
+                "handle": uuid.uuid4().hex,
+                "sid": uuid.uuid4().hex,
+                "last_poll": 0,
+                "nonce": None,
+                "auth_mode": "MOBILE",
+                "client_name": client.name,
+            },
+            CIBA_TTL,
+        )
         return {"auth_req_id": value, "expires_in": CIBA_TTL, "interval": CIBA_INTERVAL}
 
     def ecps_pending(self, idnatps: str, otp: str, *, source: str = "") -> list[dict]:
@@ -400,18 +501,27 @@ class Provider:
         self.verify_login(idnatps, otp=otp, source=source)
         g = store.psc_grant
         with self.db.read() as conn:
-            rows = conn.execute(sa.select(g.c.data).where(g.c.kind == "ciba", g.c.idnatps == idnatps,
-                                                          g.c.expires_at >= _now(), g.c.used.is_(False))).scalars()
+            rows = conn.execute(
+                sa.select(g.c.data).where(
+                    g.c.kind == "ciba", g.c.idnatps == idnatps, g.c.expires_at >= _now(), g.c.used.is_(False)
+                )
+            ).scalars()
             open_ = [orjson.loads(d) for d in rows]
-        return [{"id": d["handle"], "client": d["client_name"], "binding_message": d["binding_message"]}
-                for d in open_ if d["status"] == "pending"]
+        return [
+            {"id": d["handle"], "client": d["client_name"], "binding_message": d["binding_message"]}
+            for d in open_
+            if d["status"] == "pending"
+        ]
 
     def ecps_decide(self, idnatps: str, otp: str, handle: str, approve: bool, *, source: str = "") -> None:
         self.verify_login(idnatps, otp=otp, source=source)
         g = store.psc_grant
         with self.db.write() as conn:
-            for row in conn.execute(sa.select(g.c.digest, g.c.data).where(
-                    g.c.kind == "ciba", g.c.idnatps == idnatps, g.c.expires_at >= _now())).all():
+            for row in conn.execute(
+                sa.select(g.c.digest, g.c.data).where(
+                    g.c.kind == "ciba", g.c.idnatps == idnatps, g.c.expires_at >= _now()
+                )
+            ).all():
                 data = orjson.loads(row.data)
                 if data["handle"] == handle and data["status"] == "pending":
                     data["status"] = "approved" if approve else "denied"
@@ -430,15 +540,20 @@ class Provider:
             data = orjson.loads(row.data)
             too_soon = _now() - data["last_poll"] < CIBA_INTERVAL
             data["last_poll"] = _now()
-            conn.execute(g.update().where(g.c.digest == row.digest).values(
-                data=orjson.dumps(data).decode(), used=data["status"] != "pending"))
+            conn.execute(
+                g.update()
+                .where(g.c.digest == row.digest)
+                .values(data=orjson.dumps(data).decode(), used=data["status"] != "pending")
+            )
         if data["status"] == "denied":
             raise OAuthError("access_denied", "le professionnel a refusé la demande")
         if data["status"] == "pending":
             if too_soon:
                 raise OAuthError("slow_down", f"interrogation trop fréquente : {CIBA_INTERVAL} s au moins")
-            raise OAuthError("authorization_pending", "The authorization request is still pending as the end-user "
-                                                      "hasn't yet been authenticated.")
+            raise OAuthError(
+                "authorization_pending",
+                "The authorization request is still pending as the end-user hasn't yet been authenticated.",
+            )
         return self._tokens(client, row.idnatps, data, issuer)
 
     # --- UserInfo ----------------------------------------------------------------------------------
@@ -452,8 +567,14 @@ class Provider:
         practitioner = _active_practitioner(conn, idnatps)
         roles = [orjson.loads(x) for x in conn.execute(_ROLES, {"practitioner": idnatps}).scalars()]
         org_ids = {x.get("organization", {}).get("reference", "").split("/")[-1] for x in roles}
-        orgs = {x["id"]: x for x in (orjson.loads(t) for t in conn.execute(_ORGANIZATIONS, {"ids": list(org_ids)})
-                                     .scalars())} if org_ids else {}
+        orgs = (
+            {
+                x["id"]: x
+                for x in (orjson.loads(t) for t in conn.execute(_ORGANIZATIONS, {"ids": list(org_ids)}).scalars())
+            }
+            if org_ids
+            else {}
+        )
         return userinfo_claims(practitioner, roles, orgs, claims.get("authMode", ""))
 
 
@@ -469,12 +590,19 @@ def _active_practitioner(conn: sa.Connection, idnatps: str) -> dict:
 VERIFIED_TOKENS = 4096  # signatures remembered per process; the access tokens live ACCESS_TTL
 _REVOKED = sa.select(store.psc_revoked.c.jti).where(store.psc_revoked.c.jti.in_(sa.bindparam("ids", expanding=True)))
 _PRACTITIONER = sa.select(annuaire_store.ann_practitioner.c.resource).where(
-    annuaire_store.ann_practitioner.c.id == sa.bindparam("id"))
-_ROLES = sa.select(annuaire_store.ann_role.c.resource).where(
-    annuaire_store.ann_role.c.practitioner == sa.bindparam("practitioner"),
-    annuaire_store.ann_role.c.active.is_(True)).order_by(annuaire_store.ann_role.c.id)
+    annuaire_store.ann_practitioner.c.id == sa.bindparam("id")
+)
+_ROLES = (
+    sa.select(annuaire_store.ann_role.c.resource)
+    .where(
+        annuaire_store.ann_role.c.practitioner == sa.bindparam("practitioner"),
+        annuaire_store.ann_role.c.active.is_(True),
+    )
+    .order_by(annuaire_store.ann_role.c.id)
+)
 _ORGANIZATIONS = sa.select(annuaire_store.ann_organization.c.resource).where(
-    annuaire_store.ann_organization.c.id.in_(sa.bindparam("ids", expanding=True)))
+    annuaire_store.ann_organization.c.id.in_(sa.bindparam("ids", expanding=True))
+)
 
 
 def _code(concept_list: list[dict], system_part: str) -> str:
@@ -492,19 +620,36 @@ def _activity(role: dict, org: dict | None) -> dict:
     address = (org.get("address") or [{}])[0]
     codes = role.get("code", [])
     return {
-        "codeModeExercice": _code(codes, "TRE_R23"), "codeSecteurDactivite": _code(org.get("type", []), "TRE_R02"),
-        "codeSectionPharmacien": "", "codeRole": _code(codes, "TRE_R85") or _code(codes, "TRE_R21"),
-        "codeGenreActivite": _code(codes, "TRE_R22"), "numeroSiretSite": idents.get("SIRET") or "",
-        "numeroSirenSite": (idents.get("SIRET") or "")[:9], "numeroFinessSite": finess,
+        "codeModeExercice": _code(codes, "TRE_R23"),
+        "codeSecteurDactivite": _code(org.get("type", []), "TRE_R02"),
+        "codeSectionPharmacien": "",
+        "codeRole": _code(codes, "TRE_R85") or _code(codes, "TRE_R21"),
+        "codeGenreActivite": _code(codes, "TRE_R22"),
+        "numeroSiretSite": idents.get("SIRET") or "",
+        "numeroSirenSite": (idents.get("SIRET") or "")[:9],
+        "numeroFinessSite": finess,
         "numeroFinessetablissementJuridique": idents.get("FINEJ") or "",
-        "identifiantTechniqueDeLaStructure": org.get("id", ""), "raisonSocialeSite": org.get("name", ""),
-        "enseigneCommercialeSite": "", "complementDestinataire": "", "complementPointGeographique": "",
-        "numeroVoie": "", "indiceRepetitionVoie": "", "codeTypeDeVoie": "",
-        "libelleVoie": " ".join(x for x in address.get("line", []) if x), "mentionDistribution": "",
+        "identifiantTechniqueDeLaStructure": org.get("id", ""),
+        "raisonSocialeSite": org.get("name", ""),
+        "enseigneCommercialeSite": "",
+        "complementDestinataire": "",
+        "complementPointGeographique": "",
+        "numeroVoie": "",
+        "indiceRepetitionVoie": "",
+        "codeTypeDeVoie": "",
+        "libelleVoie": " ".join(x for x in address.get("line", []) if x),
+        "mentionDistribution": "",
         "bureauCedex": f"{address.get('postalCode', '')} {address.get('city', '')}".strip(),
-        "codePostal": address.get("postalCode", ""), "codeCommune": "", "codePays": "", "telephone": "",
-        "telephone2": "", "telecopie": "", "adresseEMail": "", "codeDepartement": address.get("postalCode", "")[:2],
-        "ancienIdentifiantDeLaStructure": org.get("id", ""), "autoriteDenregistrement": "",
+        "codePostal": address.get("postalCode", ""),
+        "codeCommune": "",
+        "codePays": "",
+        "telephone": "",
+        "telephone2": "",
+        "telecopie": "",
+        "adresseEMail": "",
+        "codeDepartement": address.get("postalCode", "")[:2],
+        "ancienIdentifiantDeLaStructure": org.get("id", ""),
+        "autoriteDenregistrement": "",
     }
 
 
@@ -519,19 +664,34 @@ def userinfo_claims(practitioner: dict, roles: list[dict], orgs: dict[str, dict]
     civilite = (name.get("suffix") or [""])[0]
     return {
         "Secteur_Activite": f"{first.get('codeSecteurDactivite', '')}^1.2.250.1.71.4.2.4" if first else "",
-        "sub": SUB_PREFIX + idnatps, "SubjectOrganization": first.get("raisonSocialeSite", ""),
-        "Mode_Acces_Raison": "", "preferred_username": idnatps, "given_name": " ".join(name.get("given", [])),
-        "Acces_Regulation_Medicale": "FAUX", "UITVersion": "1.0", "authMode": auth_mode,
+        "sub": SUB_PREFIX + idnatps,
+        "SubjectOrganization": first.get("raisonSocialeSite", ""),
+        "Mode_Acces_Raison": "",
+        "preferred_username": idnatps,
+        "given_name": " ".join(name.get("given", [])),
+        "Acces_Regulation_Medicale": "FAUX",
+        "UITVersion": "1.0",
+        "authMode": auth_mode,
         "Palier_Authentification": "APPPRIP3^1.2.250.1.213.1.5.1.1.1",
-        "SubjectRefPro": {"codeCivilite": "MME" if civilite == "MME" else "M", "exercices": [{
-            "codeProfession": profession, "codeCategorieProfessionnelle": _code(quals, "TRE_R09"),
-            "codeCiviliteDexercice": civilite if civilite in ("DR", "PR") else "",
-            "nomDexercice": name.get("family", ""), "prenomDexercice": " ".join(name.get("given", [])),
-            "codeTypeSavoirFaire": "S" if _code(quals, "TRE_R38") else "", "codeSavoirFaire": _code(quals, "TRE_R38"),
-            "activities": activities}]},
+        "SubjectRefPro": {
+            "codeCivilite": "MME" if civilite == "MME" else "M",
+            "exercices": [
+                {
+                    "codeProfession": profession,
+                    "codeCategorieProfessionnelle": _code(quals, "TRE_R09"),
+                    "codeCiviliteDexercice": civilite if civilite in ("DR", "PR") else "",
+                    "nomDexercice": name.get("family", ""),
+                    "prenomDexercice": " ".join(name.get("given", [])),
+                    "codeTypeSavoirFaire": "S" if _code(quals, "TRE_R38") else "",
+                    "codeSavoirFaire": _code(quals, "TRE_R38"),
+                    "activities": activities,
+                }
+            ],
+        },
         "SubjectOrganizationID": first.get("identifiantTechniqueDeLaStructure", ""),
         "SubjectRole": [f"{profession}^1.2.250.1.213.1.1.5.5"] if profession else [],
         "PSI_Locale": "1.2.250.1.213.1.3.1.1",
         "otherIds": [{"identifiant": idnatps, "origine": "RPPS", "qualite": 1}],
-        "SubjectNameID": idnatps, "family_name": name.get("family", ""),
+        "SubjectNameID": idnatps,
+        "family_name": name.get("family", ""),
     }

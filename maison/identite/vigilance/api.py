@@ -38,16 +38,25 @@ def traits_from_patient(resource: dict) -> tuple[str, Traits]:
     if resource.get("resourceType") != "Patient":
         raise MalformedRequest("ressource Patient attendue", code="resource-type")
     doc = Node(resource, "Patient")  # every member read typed: a wrong type is a 400 naming its path
-    ipp = next((i.text("value") for i in doc.objects("identifier")
-                if any(c.text("code") == "PI" for c in i.obj("type").objects("coding"))), None)
+    ipp = next(
+        (
+            i.text("value")
+            for i in doc.objects("identifier")
+            if any(c.text("code") == "PI" for c in i.obj("type").objects("coding"))
+        ),
+        None,
+    )
     if not ipp:
         raise InvalidInput("identifiant IPP (type PI) absent", code="ipp-absent", expression="Patient.identifier")
     name = next((n for n in doc.objects("name") if n.text("use") == "official"), None)
     if name is None:
-        raise InvalidInput("nom de naissance (name.use = official) absent", code="nom-absent",
-                           expression="Patient.name")
-    given = next((e.text("valueString") for e in name.objects("extension") if e.text("url") == EXT_BIRTH_LIST),
-                 " ".join(name.texts("given")))
+        raise InvalidInput(
+            "nom de naissance (name.use = official) absent", code="nom-absent", expression="Patient.name"
+        )
+    given = next(
+        (e.text("valueString") for e in name.objects("extension") if e.text("url") == EXT_BIRTH_LIST),
+        " ".join(name.texts("given")),
+    )
     place = None
     for ext in doc.objects("extension"):
         if ext.text("url") == EXT_BIRTHPLACE:
@@ -105,21 +114,35 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int, authoriz
                 ipp = value
         wanted = p.get("_count", "50")
         count = min(int(wanted) if ascii_digits(wanted, 4) else 50, 200)
-        found = index.search(actor, family=normalise_name(p["family"]) if "family" in p else None,
-                             given=normalise_name(p["given"]) if "given" in p else None,
-                             birthdate=p.get("birthdate"), gender=_GENDER.get(p.get("gender", ""), p.get("gender")),
-                             ipp=ipp, ins_number=ins, limit=count)
-        entries = [{"fullUrl": f"Patient/{identity.id}", "resource": patient_resource(identity),
-                    "search": {"mode": "match"}} for identity in found]
-        return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": len(entries),
-                              "entry": entries})
+        found = index.search(
+            actor,
+            family=normalise_name(p["family"]) if "family" in p else None,
+            given=normalise_name(p["given"]) if "given" in p else None,
+            birthdate=p.get("birthdate"),
+            gender=_GENDER.get(p.get("gender", ""), p.get("gender")),
+            ipp=ipp,
+            ins_number=ins,
+            limit=count,
+        )
+        entries = [
+            {"fullUrl": f"Patient/{identity.id}", "resource": patient_resource(identity), "search": {"mode": "match"}}
+            for identity in found
+        ]
+        return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries})
 
     # --- operations for the identity transitions a DPI drives -------------------------------------
 
     def _lookup(actor, traits: Traits):
         """INSi in process, with the client retry rule, on behalf of the actor's structure and software."""
-        return lookup_with_retry(traits, lambda given: insi.search_by_traits(_call_context(actor), TraitsQuery(
-            traits.nom_naissance, tuple(given), traits.sexe, traits.date_naissance, traits.lieu_naissance)))
+        return lookup_with_retry(
+            traits,
+            lambda given: insi.search_by_traits(
+                _call_context(actor),
+                TraitsQuery(
+                    traits.nom_naissance, tuple(given), traits.sexe, traits.date_naissance, traits.lieu_naissance
+                ),
+            ),
+        )
 
     @r.post("/Patient/{patient_id}/$recuperer-ins")
     @accepts(HOSPITAL_STAFF)
@@ -137,8 +160,9 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int, authoriz
         actor, pid = _actor(request), patient_id
         kind = parameter_values(await read_json_object(request, max_body_bytes, empty_as={})).get("typePiece")
         if not isinstance(kind, str) or not kind:
-            raise InvalidInput("paramètre typePiece (valueCode) attendu", code="piece-absente",
-                               expression="Parameters.parameter")
+            raise InvalidInput(
+                "paramètre typePiece (valueCode) attendu", code="piece-absente", expression="Parameters.parameter"
+            )
         return fhir_response(patient_resource(index.check_document(actor, pid, kind)))
 
     @r.post("/Patient/{patient_id}/$lire-datamatrix")

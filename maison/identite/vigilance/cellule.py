@@ -108,8 +108,9 @@ class Cellule:
     def _refuse(self, actor: audit.Actor, error: MaisonError, detail: dict) -> MaisonError:
         """Record a refusal as a security event (through the journal: nothing of the refused action
         commits) and give the error back to raise."""
-        self.trail.security("acces-refuse", actor, outcome="failure",
-                            detail={"code": error.code, "message": error.message, **detail})
+        self.trail.security(
+            "acces-refuse", actor, outcome="failure", detail={"code": error.code, "message": error.message, **detail}
+        )
         return error
 
     def _own_patient(self, actor: audit.Actor, patient_id: int) -> str:
@@ -120,9 +121,15 @@ class Cellule:
             with self.db.read() as conn:
                 row = store.get(conn, patient_id)
         if row is None or row.structure != actor.structure:
-            raise self._refuse(actor, NotFound(f"patient {patient_id} inconnu", code="patient-inconnu"), {
-                "action": "identitovigilance.incident", "patient_id": patient_id,
-                **({"structure_du_patient": row.structure} if row is not None else {})})
+            raise self._refuse(
+                actor,
+                NotFound(f"patient {patient_id} inconnu", code="patient-inconnu"),
+                {
+                    "action": "identitovigilance.incident",
+                    "patient_id": patient_id,
+                    **({"structure_du_patient": row.structure} if row is not None else {}),
+                },
+            )
         return str(row.ipp)
 
     def _authorise_report(self, actor: audit.Actor, structures: list[str]) -> None:
@@ -133,15 +140,24 @@ class Cellule:
             return
         detail = {"action": "identitovigilance.report", "structures": structures}
         if actor.role not in CELL_ROLES:
-            raise self._refuse(actor, Forbidden(
-                "le rapport d'un GHT est réservé à la cellule d'identitovigilance (rôle cellule ou référent "
-                "en identitovigilance)", code="role-cellule-requis"), detail)
+            raise self._refuse(
+                actor,
+                Forbidden(
+                    "le rapport d'un GHT est réservé à la cellule d'identitovigilance (rôle cellule ou référent "
+                    "en identitovigilance)",
+                    code="role-cellule-requis",
+                ),
+                detail,
+            )
         with self.db.read() as conn:
             peers = store.ght_peers(conn, actor.structure)
         outside = [s for s in others if s not in peers]
         if outside:
-            raise self._refuse(actor, Forbidden(
-                f"{', '.join(outside)} : structure(s) hors du GHT de {actor.structure}", code="hors-ght"), detail)
+            raise self._refuse(
+                actor,
+                Forbidden(f"{', '.join(outside)} : structure(s) hors du GHT de {actor.structure}", code="hors-ght"),
+                detail,
+            )
 
     # --- the GHT, recorded by the administrator ------------------------------------------------------
 
@@ -154,10 +170,22 @@ class Cellule:
             raise InvalidInput("un GHT a un code et un établissement support", code="ght-incomplet")
         everyone = list(dict.fromkeys([support, *(m.strip() for m in members if m.strip())]))
         with self.db.write() as conn:
-            store.put_ght(conn, code, name or code, support, everyone,
-                          datetime.now(UTC).isoformat(timespec="seconds"), actor.person)
-            self.trail.write(conn, actor, "identitovigilance.ght", purpose="HOPERAT",
-                         detail={"ght": code, "support": support, "membres": everyone})
+            store.put_ght(
+                conn,
+                code,
+                name or code,
+                support,
+                everyone,
+                datetime.now(UTC).isoformat(timespec="seconds"),
+                actor.person,
+            )
+            self.trail.write(
+                conn,
+                actor,
+                "identitovigilance.ght",
+                purpose="HOPERAT",
+                detail={"ght": code, "support": support, "membres": everyone},
+            )
         return everyone
 
     # --- what the cell declares --------------------------------------------------------------------
@@ -169,15 +197,28 @@ class Cellule:
         if not minutes.strip():
             raise InvalidInput("compte-rendu de réunion vide", code="compte-rendu-absent")
         with self.db.write() as conn:
-            meeting_id = conn.execute(store.vig_meeting.insert().values(
-                structure=actor.structure, held_on=day.isoformat(), minutes=minutes,
-                participants="\n".join(participants)).returning(store.vig_meeting.c.id)).scalar_one()
-            self.trail.write(conn, actor, "identitovigilance.meeting", purpose="HOPERAT",
-                         detail={"structure": actor.structure, "held_on": day.isoformat()})
+            meeting_id = conn.execute(
+                store.vig_meeting.insert()
+                .values(
+                    structure=actor.structure,
+                    held_on=day.isoformat(),
+                    minutes=minutes,
+                    participants="\n".join(participants),
+                )
+                .returning(store.vig_meeting.c.id)
+            ).scalar_one()
+            self.trail.write(
+                conn,
+                actor,
+                "identitovigilance.meeting",
+                purpose="HOPERAT",
+                detail={"structure": actor.structure, "held_on": day.isoformat()},
+            )
             return meeting_id
 
-    def report_incident(self, actor: audit.Actor, kind: str, description: str, patient_id: int | None = None,
-                        at: str | None = None) -> int:
+    def report_incident(
+        self, actor: audit.Actor, kind: str, description: str, patient_id: int | None = None, at: str | None = None
+    ) -> int:
         if kind not in INCIDENT_KINDS:
             raise InvalidInput(f"type d'incident '{kind}' inconnu ({', '.join(INCIDENT_KINDS)})", code="incident-type")
         if not description.strip():
@@ -186,24 +227,53 @@ class Cellule:
         _day(when[:10], "date de l'incident")
         patient = self._own_patient(actor, patient_id) if patient_id is not None else None
         with self.db.write() as conn:
-            incident_id = conn.execute(store.vig_incident.insert().values(
-                structure=actor.structure, at=when, kind=kind, description=description, patient_id=patient_id,
-                reported_by=actor.person).returning(store.vig_incident.c.id)).scalar_one()
-            self.trail.write(conn, actor, "identitovigilance.incident", patient=patient, purpose="HOPERAT",
-                         detail={"structure": actor.structure, "kind": kind})
+            incident_id = conn.execute(
+                store.vig_incident.insert()
+                .values(
+                    structure=actor.structure,
+                    at=when,
+                    kind=kind,
+                    description=description,
+                    patient_id=patient_id,
+                    reported_by=actor.person,
+                )
+                .returning(store.vig_incident.c.id)
+            ).scalar_one()
+            self.trail.write(
+                conn,
+                actor,
+                "identitovigilance.incident",
+                patient=patient,
+                purpose="HOPERAT",
+                detail={"structure": actor.structure, "kind": kind},
+            )
             return incident_id
 
     def adopt_procedure(self, actor: audit.Actor, kind: str, title: str, adopted_on: str, reference: str = "") -> int:
         if kind not in REQUIRED_PROCEDURES:
-            raise InvalidInput(f"type de procédure '{kind}' inconnu ({', '.join(REQUIRED_PROCEDURES)})",
-                               code="procedure-type")
+            raise InvalidInput(
+                f"type de procédure '{kind}' inconnu ({', '.join(REQUIRED_PROCEDURES)})", code="procedure-type"
+            )
         day = _day(adopted_on, "date d'adoption")
         with self.db.write() as conn:
-            procedure_id = conn.execute(store.vig_procedure.insert().values(
-                structure=actor.structure, kind=kind, title=title.strip() or REQUIRED_PROCEDURES[kind],
-                adopted_on=day.isoformat(), reference=reference).returning(store.vig_procedure.c.id)).scalar_one()
-            self.trail.write(conn, actor, "identitovigilance.procedure", purpose="HOPERAT",
-                         detail={"structure": actor.structure, "kind": kind})
+            procedure_id = conn.execute(
+                store.vig_procedure.insert()
+                .values(
+                    structure=actor.structure,
+                    kind=kind,
+                    title=title.strip() or REQUIRED_PROCEDURES[kind],
+                    adopted_on=day.isoformat(),
+                    reference=reference,
+                )
+                .returning(store.vig_procedure.c.id)
+            ).scalar_one()
+            self.trail.write(
+                conn,
+                actor,
+                "identitovigilance.procedure",
+                purpose="HOPERAT",
+                detail={"structure": actor.structure, "kind": kind},
+            )
             return procedure_id
 
     # --- the semester activity report ----------------------------------------------------------------
@@ -218,33 +288,51 @@ class Cellule:
         self._authorise_report(actor, structures)
         with self.db.read() as conn:
             parts = [self._structure_report(conn, s, period) for s in structures]
-        self.trail.read(actor, "identitovigilance.report", purpose="HOPERAT",
-                        detail={"structures": structures, "semester": str(period)})
+        self.trail.read(
+            actor,
+            "identitovigilance.report",
+            purpose="HOPERAT",
+            detail={"structures": structures, "semester": str(period)},
+        )
         totals: Counter = Counter()
         for p in parts:
             totals.update(p["corrections"])
         return {
-            "semestre": str(period), "debut": period.start.isoformat(), "fin": period.end.isoformat(),
-            "structures": parts, "corrections": dict(totals),
+            "semestre": str(period),
+            "debut": period.start.isoformat(),
+            "fin": period.end.isoformat(),
+            "structures": parts,
+            "corrections": dict(totals),
             "eligible": all(p["eligible"] for p in parts),
         }
 
     def _structure_report(self, conn: sa.Connection, structure: str, period: Semester) -> dict:
         since, until = period.start.isoformat(), period.end.isoformat()
         m, i, p = store.vig_meeting, store.vig_incident, store.vig_procedure
-        meetings = [{"date": r.held_on, "participants": [x for x in r.participants.split("\n") if x],
-                     "compte_rendu": r.minutes}
-                    for r in conn.execute(sa.select(m).where(m.c.structure == structure, m.c.held_on >= since,
-                                                             m.c.held_on < until).order_by(m.c.held_on))]
-        incidents = [{"date": r.at, "type": r.kind, "description": r.description, "patient_id": r.patient_id}
-                     for r in conn.execute(sa.select(i).where(i.c.structure == structure, i.c.at >= since,
-                                                              i.c.at < until).order_by(i.c.at))]
-        procedures = {r.kind: {"titre": r.title, "adoptee_le": r.adopted_on, "reference": r.reference}
-                      for r in conn.execute(sa.select(p).where(p.c.structure == structure, p.c.adopted_on < until)
-                                            .order_by(p.c.adopted_on))}
+        meetings = [
+            {"date": r.held_on, "participants": [x for x in r.participants.split("\n") if x], "compte_rendu": r.minutes}
+            for r in conn.execute(
+                sa.select(m)
+                .where(m.c.structure == structure, m.c.held_on >= since, m.c.held_on < until)
+                .order_by(m.c.held_on)
+            )
+        ]
+        incidents = [
+            {"date": r.at, "type": r.kind, "description": r.description, "patient_id": r.patient_id}
+            for r in conn.execute(
+                sa.select(i).where(i.c.structure == structure, i.c.at >= since, i.c.at < until).order_by(i.c.at)
+            )
+        ]
+        procedures = {
+            r.kind: {"titre": r.title, "adoptee_le": r.adopted_on, "reference": r.reference}
+            for r in conn.execute(
+                sa.select(p).where(p.c.structure == structure, p.c.adopted_on < until).order_by(p.c.adopted_on)
+            )
+        }
         missing = [k for k in REQUIRED_PROCEDURES if k not in procedures]
-        problems = ([] if meetings else ["aucune réunion de la cellule au cours du semestre"]) + \
-            [f"{REQUIRED_PROCEDURES[k]} absente" for k in missing]
+        problems = ([] if meetings else ["aucune réunion de la cellule au cours du semestre"]) + [
+            f"{REQUIRED_PROCEDURES[k]} absente" for k in missing
+        ]
         return {
             "structure": structure,
             "reunions": meetings,  # (a)
@@ -265,36 +353,65 @@ class Cellule:
         h, pt = store.vig_history, store.vig_patient
         in_period = (pt.c.structure == structure, h.c.at >= since, h.c.at < until)
         joined = h.join(pt, pt.c.id == h.c.patient_id)
-        counts: dict[str, int] = dict(conn.execute(
-            sa.select(h.c.event, sa.func.count()).select_from(joined)
-            .where(*in_period, h.c.event.in_(("merge", "split", "traits-update", "ins-invalidation")))
-            .group_by(h.c.event)).all())
-        qualified = conn.execute(sa.select(sa.func.count()).select_from(joined).where(
-            *in_period, h.c.to_status == "QUAL", sa.or_(h.c.from_status.is_(None), h.c.from_status != "QUAL"))
+        counts: dict[str, int] = dict(
+            conn.execute(
+                sa.select(h.c.event, sa.func.count())
+                .select_from(joined)
+                .where(*in_period, h.c.event.in_(("merge", "split", "traits-update", "ins-invalidation")))
+                .group_by(h.c.event)
+            ).all()
+        )
+        qualified = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(joined)
+            .where(*in_period, h.c.to_status == "QUAL", sa.or_(h.c.from_status.is_(None), h.c.from_status != "QUAL"))
         ).scalar_one()
-        return {"fusions": counts.get("merge", 0), "dedoublements": counts.get("split", 0),
-                "corrections_de_traits": counts.get("traits-update", 0),
-                "ins_invalides": counts.get("ins-invalidation", 0), "identites_qualifiees": qualified}
+        return {
+            "fusions": counts.get("merge", 0),
+            "dedoublements": counts.get("split", 0),
+            "corrections_de_traits": counts.get("traits-update", 0),
+            "ins_invalides": counts.get("ins-invalidation", 0),
+            "identites_qualifiees": qualified,
+        }
 
     @staticmethod
     def _alerts(conn: sa.Connection, structure: str, since: str, until: str) -> dict:
         r = store.vig_review
-        opened: dict[str, int] = dict(conn.execute(sa.select(r.c.kind, sa.func.count()).where(
-            r.c.structure == structure, r.c.created_at >= since, r.c.created_at < until).group_by(r.c.kind)).all())
-        resolved: dict[str, int] = dict(conn.execute(sa.select(r.c.state, sa.func.count()).where(
-            r.c.structure == structure, r.c.resolved_at >= since, r.c.resolved_at < until).group_by(r.c.state)).all())
-        still_open = conn.execute(sa.select(sa.func.count()).where(
-            r.c.structure == structure, r.c.state == "ouvert")).scalar_one()
+        opened: dict[str, int] = dict(
+            conn.execute(
+                sa.select(r.c.kind, sa.func.count())
+                .where(r.c.structure == structure, r.c.created_at >= since, r.c.created_at < until)
+                .group_by(r.c.kind)
+            ).all()
+        )
+        resolved: dict[str, int] = dict(
+            conn.execute(
+                sa.select(r.c.state, sa.func.count())
+                .where(r.c.structure == structure, r.c.resolved_at >= since, r.c.resolved_at < until)
+                .group_by(r.c.state)
+            ).all()
+        )
+        still_open = conn.execute(
+            sa.select(sa.func.count()).where(r.c.structure == structure, r.c.state == "ouvert")
+        ).scalar_one()
         return {"detectees": opened, "traitees": resolved, "en_attente": still_open}
 
     @staticmethod
     def _statuses(conn: sa.Connection, structure: str) -> dict:
         pt = store.vig_patient
-        counts: dict[str, int] = dict(conn.execute(sa.select(pt.c.status, sa.func.count()).where(
-            pt.c.structure == structure, pt.c.merged_into.is_(None)).group_by(pt.c.status)).all())
+        counts: dict[str, int] = dict(
+            conn.execute(
+                sa.select(pt.c.status, sa.func.count())
+                .where(pt.c.structure == structure, pt.c.merged_into.is_(None))
+                .group_by(pt.c.status)
+            ).all()
+        )
         total = sum(counts.values())
-        return {"par_statut": counts, "total": total,
-                "part_qualifiee": round(counts.get("QUAL", 0) / total, 4) if total else 0.0}
+        return {
+            "par_statut": counts,
+            "total": total,
+            "part_qualifiee": round(counts.get("QUAL", 0) / total, 4) if total else 0.0,
+        }
 
     @staticmethod
     def _insi(conn: sa.Connection, structure: str, since: str, until: str) -> dict:

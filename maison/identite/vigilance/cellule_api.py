@@ -44,9 +44,14 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
         participants = data.get("participants", [])
         if not isinstance(participants, list) or not all(isinstance(p, str) for p in participants):
             raise InvalidInput("'participants' : liste de noms attendue", code="participants")
-        return json_response({"id": cellule.record_meeting(actor, required_text(data, "date"), required_text(data,
-                                                                                                             "compteRendu"),
-                                                   participants)}, 201)
+        return json_response(
+            {
+                "id": cellule.record_meeting(
+                    actor, required_text(data, "date"), required_text(data, "compteRendu"), participants
+                )
+            },
+            201,
+        )
 
     @r.post("/incidents")
     @accepts(HOSPITAL_STAFF)
@@ -57,18 +62,31 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
             raise InvalidInput("'patientId' : entier attendu", code="patient-id")
         if data.get("date") is not None and not isinstance(data["date"], str):
             raise InvalidInput("'date' : date AAAA-MM-JJ (texte) attendue", code="date-format")
-        return json_response({"id": cellule.report_incident(actor, required_text(data, "type"), required_text(data,
-                                                                                                              "description"),
-                                                    patient, data.get("date"))}, 201)
+        return json_response(
+            {
+                "id": cellule.report_incident(
+                    actor, required_text(data, "type"), required_text(data, "description"), patient, data.get("date")
+                )
+            },
+            201,
+        )
 
     @r.post("/procedures")
     @accepts(HOSPITAL_STAFF)
     async def procedure(request: Request) -> Response:
         actor, data = _actor(request), await _body(request)
-        return json_response({"id": cellule.adopt_procedure(actor, required_text(data, "type"), str(data.get("titre",
-                                                                                                             "")),
-                                                    required_text(data, "adopteeLe"), str(data.get("reference", "")))},
-                     201)
+        return json_response(
+            {
+                "id": cellule.adopt_procedure(
+                    actor,
+                    required_text(data, "type"),
+                    str(data.get("titre", "")),
+                    required_text(data, "adopteeLe"),
+                    str(data.get("reference", "")),
+                )
+            },
+            201,
+        )
 
     @r.post("/detection")
     @accepts(HOSPITAL_STAFF)

@@ -48,11 +48,21 @@ class Candidate:
     sound: str = field(default="", compare=False)  # its phonetic key
 
     @classmethod
-    def of(cls, id: int, nom: str, prenoms: str, sexe: str, date_naissance: str, lieu: str | None,
-           ins: str | None = None) -> Candidate:
+    def of(
+        cls, id: int, nom: str, prenoms: str, sexe: str, date_naissance: str, lieu: str | None, ins: str | None = None
+    ) -> Candidate:
         nom = match_form(nom)
-        return cls(id, nom, tuple(match_form(prenoms).split(" ")), sexe, date_naissance, lieu, ins,
-                   nom.replace(" ", ""), _phonetic(nom))
+        return cls(
+            id,
+            nom,
+            tuple(match_form(prenoms).split(" ")),
+            sexe,
+            date_naissance,
+            lieu,
+            ins,
+            nom.replace(" ", ""),
+            _phonetic(nom),
+        )
 
 
 def _slip(a: str, b: str) -> bool:
@@ -78,8 +88,11 @@ def _prenoms_score(a: tuple[str, ...], b: tuple[str, ...]) -> float:
         return 0.95  # one record has only the first first name(s)
     if "".join(a) == "".join(b):
         return 0.9  # JEAN PIERRE / JEANPIERRE
-    if len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) == 1 and all(
-            x == y or _slip(x, y) for x, y in zip(a, b, strict=True)):
+    if (
+        len(a) == len(b)
+        and sum(x != y for x, y in zip(a, b, strict=True)) == 1
+        and all(x == y or _slip(x, y) for x, y in zip(a, b, strict=True))
+    ):
         return 0.9  # one slip in one first name
     return 0.0
 
@@ -99,8 +112,12 @@ def score(a: Candidate, b: Candidate) -> float:
     nom = _nom_score(a, b)
     if nom == 0.0:
         return 0.0
-    total = W_NOM * nom + W_PRENOMS * _prenoms_score(a.prenoms, b.prenoms) \
-        + W_DATE * _date_score(a.date_naissance, b.date_naissance) + W_SEXE * (a.sexe == b.sexe)
+    total = (
+        W_NOM * nom
+        + W_PRENOMS * _prenoms_score(a.prenoms, b.prenoms)
+        + W_DATE * _date_score(a.date_naissance, b.date_naissance)
+        + W_SEXE * (a.sexe == b.sexe)
+    )
     if a.lieu_naissance and b.lieu_naissance and a.lieu_naissance != b.lieu_naissance:
         total *= DIFFERENT_PLACE
     else:
@@ -127,16 +144,18 @@ def blocks(records: Iterable[Candidate]) -> Iterator[list[Candidate]]:
                 yield members
 
 
-def find(records: Iterable[Candidate], threshold: float = THRESHOLD, max_block: int = 400
-         ) -> list[tuple[int, int, float]]:
+def find(
+    records: Iterable[Candidate], threshold: float = THRESHOLD, max_block: int = 400
+) -> list[tuple[int, int, float]]:
     """All pairs (id_a < id_b, score) at or above the threshold."""
     found: dict[tuple[int, int], float] = {}
     for members in blocks(records):
         pairs: Iterable[tuple[Candidate, Candidate]]
         if len(members) > max_block:  # a degenerate block (e.g. 1 January of unknown dates): sort by name
             members = sorted(members, key=lambda c: c.nom)
-            pairs = ((members[i], members[j]) for i in range(len(members))
-                     for j in range(i + 1, min(i + 20, len(members))))
+            pairs = (
+                (members[i], members[j]) for i in range(len(members)) for j in range(i + 1, min(i + 20, len(members)))
+            )
         else:
             pairs = combinations(members, 2)
         for a, b in pairs:
@@ -150,8 +169,13 @@ def find(records: Iterable[Candidate], threshold: float = THRESHOLD, max_block: 
 
 
 _TRAITS = ("nom_naissance", "prenoms", "sexe", "date_naissance", "lieu_naissance")
-_LABELS = {"nom_naissance": "nom de naissance", "prenoms": "prénoms", "sexe": "sexe",
-           "date_naissance": "date de naissance", "lieu_naissance": "lieu de naissance"}
+_LABELS = {
+    "nom_naissance": "nom de naissance",
+    "prenoms": "prénoms",
+    "sexe": "sexe",
+    "date_naissance": "date de naissance",
+    "lieu_naissance": "lieu de naissance",
+}
 
 
 def collisions(histories: dict[int, list[dict]], threshold: float = THRESHOLD) -> list[tuple[int, float, str]]:

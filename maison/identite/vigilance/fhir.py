@@ -45,41 +45,60 @@ def ipp_system(structure: str) -> str:
 
 def patient_resource(identity: LocalIdentity) -> dict:
     t = identity.traits
-    identifiers = [{
-        "use": "usual",
-        "type": {"coding": [{"system": CS_V2_0203, "code": "PI"}]},
-        "system": ipp_system(identity.structure),
-        "value": identity.ipp,
-    }]
+    identifiers = [
+        {
+            "use": "usual",
+            "type": {"coding": [{"system": CS_V2_0203, "code": "PI"}]},
+            "system": ipp_system(identity.structure),
+            "value": identity.ipp,
+        }
+    ]
     ins = identity.shareable_ins
     if ins:
         kind = "INS-NIA" if identity.ins_oid == OID_INS_NIA else "INS-NIR"
-        identifiers.append({
-            "use": "official",
-            "type": {"coding": [{"system": CS_ID_TYPE, "code": kind}]},
-            "system": f"urn:oid:{identity.ins_oid}",
-            "value": ins,
-        })
-    reliability = [{"url": "identityStatus", "valueCoding": {"system": CS_IDENTITY_STATUS,
-                                                              "code": identity.status.value}},
-                   {"url": "methodCollection", "valueCoding": {"system": CS_METHOD,
-                                                                "code": identity.collection_method}}]
+        identifiers.append(
+            {
+                "use": "official",
+                "type": {"coding": [{"system": CS_ID_TYPE, "code": kind}]},
+                "system": f"urn:oid:{identity.ins_oid}",
+                "value": ins,
+            }
+        )
+    reliability = [
+        {"url": "identityStatus", "valueCoding": {"system": CS_IDENTITY_STATUS, "code": identity.status.value}},
+        {"url": "methodCollection", "valueCoding": {"system": CS_METHOD, "code": identity.collection_method}},
+    ]
     if identity.document_type:
-        reliability.append({"url": "validationMode", "valueCoding": {"system": CS_VALIDATION,
-                                                                      "code": identity.document_type}})
-    names = [{
-        "extension": [{"url": EXT_BIRTH_LIST, "valueString": t.liste_prenoms}],
-        "use": "official", "family": t.nom_naissance, "given": [t.premier_prenom],
-    }]
+        reliability.append(
+            {"url": "validationMode", "valueCoding": {"system": CS_VALIDATION, "code": identity.document_type}}
+        )
+    names = [
+        {
+            "extension": [{"url": EXT_BIRTH_LIST, "valueString": t.liste_prenoms}],
+            "use": "official",
+            "family": t.nom_naissance,
+            "given": [t.premier_prenom],
+        }
+    ]
     if identity.nom_utilise or identity.prenom_utilise:
-        names.append({"use": "usual", "family": identity.nom_utilise or t.nom_naissance,
-                      "given": [identity.prenom_utilise or t.premier_prenom]})
+        names.append(
+            {
+                "use": "usual",
+                "family": identity.nom_utilise or t.nom_naissance,
+                "given": [identity.prenom_utilise or t.premier_prenom],
+            }
+        )
     resource: dict = {
         "resourceType": "Patient",
         "id": str(identity.id),
-        "meta": {"versionId": str(identity.version),
-                 "profile": [f"{FR_CORE}/StructureDefinition/fr-core-patient-ins" if ins
-                             else f"{FR_CORE}/StructureDefinition/fr-core-patient"]},
+        "meta": {
+            "versionId": str(identity.version),
+            "profile": [
+                f"{FR_CORE}/StructureDefinition/fr-core-patient-ins"
+                if ins
+                else f"{FR_CORE}/StructureDefinition/fr-core-patient"
+            ],
+        },
         "extension": [{"url": EXT_RELIABILITY, "extension": reliability}],
         "identifier": identifiers,
         "active": identity.merged_into is None,
@@ -88,8 +107,14 @@ def patient_resource(identity: LocalIdentity) -> dict:
         "birthDate": fhir_date(t.date_naissance),
     }
     if t.lieu_naissance:
-        resource["extension"].append({"url": EXT_BIRTHPLACE, "valueAddress": {
-            "extension": [{"url": EXT_INSEE, "valueCoding": {"system": COMMUNES, "code": t.lieu_naissance}}]}})
+        resource["extension"].append(
+            {
+                "url": EXT_BIRTHPLACE,
+                "valueAddress": {
+                    "extension": [{"url": EXT_INSEE, "valueCoding": {"system": COMMUNES, "code": t.lieu_naissance}}]
+                },
+            }
+        )
     if identity.merged_into is not None:
         resource["link"] = [{"other": {"reference": f"Patient/{identity.merged_into}"}, "type": "replaced-by"}]
     return resource

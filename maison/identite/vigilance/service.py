@@ -58,11 +58,15 @@ def _now() -> str:
 def insi_advice(result: InsiResult) -> str:
     """What to tell the professional when INSi is inconclusive (seed 002 L343)."""
     if result.code is CodeCR.AUCUN:
-        return ("Aucune identité trouvée : vérifier l'orthographe du nom de naissance, l'ordre des prénoms, "
-                "la date et le sexe sur une pièce d'identité, puis relancer ; l'identité reste provisoire.")
+        return (
+            "Aucune identité trouvée : vérifier l'orthographe du nom de naissance, l'ordre des prénoms, "
+            "la date et le sexe sur une pièce d'identité, puis relancer ; l'identité reste provisoire."
+        )
     if result.code is CodeCR.PLUSIEURS:
-        return ("Plusieurs identités trouvées : relancer avec la liste complète des prénoms de naissance et le "
-                "code du lieu de naissance ; l'identité reste provisoire.")
+        return (
+            "Plusieurs identités trouvées : relancer avec la liste complète des prénoms de naissance et le "
+            "code du lieu de naissance ; l'identité reste provisoire."
+        )
     return "INS trouvé : comparer les traits renvoyés à ceux du dossier avant d'associer."
 
 
@@ -87,9 +91,13 @@ def _hides_other_structures(method: Method) -> Method:
         try:
             return method(self, actor, *args, **kwargs)
         except _OtherStructure as refused:
-            self.trail.refused(actor, f"identitovigilance.{method.__name__}", code="hors-structure",
-                               patient=refused.ipp,
-                               detail={"patient_id": refused.patient_id, "structure": refused.structure})
+            self.trail.refused(
+                actor,
+                f"identitovigilance.{method.__name__}",
+                code="hors-structure",
+                patient=refused.ipp,
+                detail={"patient_id": refused.patient_id, "structure": refused.structure},
+            )
             raise NotFound(refused.message, code=refused.code) from None
 
     return guarded  # type: ignore[return-value]  # wraps keep the decorated method's signature
@@ -119,35 +127,70 @@ class PatientIndex:
             raise TransitionRefused(f"patient {patient_id} fusionné dans {identity.merged_into}", code="fusionne")
         return identity
 
-    def _history(self, conn: Connection, actor: audit.Actor, patient_id: int, event: str,
-                 before: Status | None, after: Status | None, snapshot: dict) -> None:
-        conn.execute(store.vig_history.insert().values(
-            patient_id=patient_id, at=_now(), actor=actor.person, event=event,
-            from_status=before.value if before else None, to_status=after.value if after else None,
-            snapshot=orjson.dumps(snapshot, default=str).decode()))
+    def _history(
+        self,
+        conn: Connection,
+        actor: audit.Actor,
+        patient_id: int,
+        event: str,
+        before: Status | None,
+        after: Status | None,
+        snapshot: dict,
+    ) -> None:
+        conn.execute(
+            store.vig_history.insert().values(
+                patient_id=patient_id,
+                at=_now(),
+                actor=actor.person,
+                event=event,
+                from_status=before.value if before else None,
+                to_status=after.value if after else None,
+                snapshot=orjson.dumps(snapshot, default=str).decode(),
+            )
+        )
 
-    def _save(self, conn: Connection, actor: audit.Actor, current: LocalIdentity, event: str,
-              **changes) -> LocalIdentity:
+    def _save(
+        self, conn: Connection, actor: audit.Actor, current: LocalIdentity, event: str, **changes
+    ) -> LocalIdentity:
         insi = changes.get("insi_retrieved", current.insi_retrieved)
         doc = changes.get("document_checked", current.document_checked)
         attrs = changes.pop("attributes", current.attributes)
         new_status = status_of(insi, doc, frozenset(attrs))
-        changes |= {"status": new_status.value, "attributes": ",".join(sorted(attrs)), "updated_at": _now(),
-                    "version": current.version + 1}
-        result = conn.execute(_T.update().where(_T.c.id == current.id, _T.c.version == current.version)
-                              .values(**changes))
+        changes |= {
+            "status": new_status.value,
+            "attributes": ",".join(sorted(attrs)),
+            "updated_at": _now(),
+            "version": current.version + 1,
+        }
+        result = conn.execute(
+            _T.update().where(_T.c.id == current.id, _T.c.version == current.version).values(**changes)
+        )
         if result.rowcount != 1:
             raise Conflict("le dossier a été modifié entre-temps", code="version")
         self._history(conn, actor, current.id, event, current.status, new_status, changes)
-        self.trail.write(conn, actor, f"identitovigilance.{event}", patient=current.ipp,
-                     detail={"structure": current.structure, "from": current.status.value, "to": new_status.value})
+        self.trail.write(
+            conn,
+            actor,
+            f"identitovigilance.{event}",
+            patient=current.ipp,
+            detail={"structure": current.structure, "from": current.status.value, "to": new_status.value},
+        )
         return store.row_to_identity(store.get(conn, current.id))
 
     # --- admission and reading -------------------------------------------------------------------
 
-    def admit(self, actor: audit.Actor, structure: str, ipp: str, traits: Traits, *,
-              collection_method: CollectionMethod = CollectionMethod.SM, document_type: str | None = None,
-              nom_utilise: str | None = None, prenom_utilise: str | None = None) -> LocalIdentity:
+    def admit(
+        self,
+        actor: audit.Actor,
+        structure: str,
+        ipp: str,
+        traits: Traits,
+        *,
+        collection_method: CollectionMethod = CollectionMethod.SM,
+        document_type: str | None = None,
+        nom_utilise: str | None = None,
+        prenom_utilise: str | None = None,
+    ) -> LocalIdentity:
         """Create a record: PROV, or VALI when a high-trust document was checked at the desk."""
         self._authorise(actor, structure, "identitovigilance.admit")
         if document_type is not None and document_type not in DOCUMENT_TYPES:
@@ -158,25 +201,42 @@ class PatientIndex:
         with self.db.write() as conn:
             if store.by_ipp(conn, structure, ipp) is not None:
                 raise Conflict(f"IPP {ipp} déjà utilisé dans {structure}", code="ipp-existant")
-            values = dict(structure=structure, ipp=ipp, status=status.value, insi_retrieved=False,
-                          document_checked=checked, nom_naissance=traits.nom_naissance, prenoms=traits.liste_prenoms,
-                          sexe=traits.sexe, date_naissance=traits.date_naissance, lieu_naissance=traits.lieu_naissance,
-                          nom_utilise=nom_utilise, prenom_utilise=prenom_utilise,
-                          collection_method=collection_method.value,
-                          document_type=document_type if checked else None, attributes="", version=1,
-                          created_at=now, updated_at=now)
+            values = dict(
+                structure=structure,
+                ipp=ipp,
+                status=status.value,
+                insi_retrieved=False,
+                document_checked=checked,
+                nom_naissance=traits.nom_naissance,
+                prenoms=traits.liste_prenoms,
+                sexe=traits.sexe,
+                date_naissance=traits.date_naissance,
+                lieu_naissance=traits.lieu_naissance,
+                nom_utilise=nom_utilise,
+                prenom_utilise=prenom_utilise,
+                collection_method=collection_method.value,
+                document_type=document_type if checked else None,
+                attributes="",
+                version=1,
+                created_at=now,
+                updated_at=now,
+            )
             patient_id = conn.execute(_T.insert().values(**values).returning(_T.c.id)).scalar_one()
             self._history(conn, actor, patient_id, "admit", None, status, values)
-            self.trail.write(conn, actor, "identitovigilance.admit", patient=ipp,
-                         detail={"structure": structure, "status": status.value})
+            self.trail.write(
+                conn,
+                actor,
+                "identitovigilance.admit",
+                patient=ipp,
+                detail={"structure": structure, "status": status.value},
+            )
             return store.row_to_identity(store.get(conn, patient_id))
 
     @_hides_other_structures
     def get(self, actor: audit.Actor, patient_id: int) -> LocalIdentity:
         with self.db.read() as conn:
             identity = self._load(conn, actor, patient_id, for_update=False)
-        self.trail.read(actor, "identitovigilance.read", patient=identity.ipp,
-                        detail={"structure": identity.structure})
+        self.trail.read(actor, "identitovigilance.read", patient=identity.ipp, detail={"structure": identity.structure})
         return identity
 
     def by_ins_numbers(self, actor: audit.Actor, structure: str, numbers: set[str]) -> dict[str, list[LocalIdentity]]:
@@ -185,35 +245,68 @@ class PatientIndex:
         is recorded with the INS, in the same transaction as what it writes."""
         self._authorise(actor, structure, "identitovigilance.by_ins_numbers")
         with self.db.read() as conn:
-            return {number: [store.row_to_identity(r) for r in rows]
-                    for number, rows in store.by_ins_numbers(conn, structure, numbers).items()}
+            return {
+                number: [store.row_to_identity(r) for r in rows]
+                for number, rows in store.by_ins_numbers(conn, structure, numbers).items()
+            }
 
-    def search(self, actor: audit.Actor, *, family: str | None = None, given: str | None = None,
-               birthdate: str | None = None, gender: str | None = None, ipp: str | None = None,
-               ins_number: str | None = None, limit: int = 50) -> list[LocalIdentity]:
+    def search(
+        self,
+        actor: audit.Actor,
+        *,
+        family: str | None = None,
+        given: str | None = None,
+        birthdate: str | None = None,
+        gender: str | None = None,
+        ipp: str | None = None,
+        ins_number: str | None = None,
+        limit: int = 50,
+    ) -> list[LocalIdentity]:
         """The FHIR Patient search of the caller's structure (names already in match form). A search
         answers with identities, so it is recorded — through the journal, since it writes nothing."""
         with self.db.read() as conn:
-            rows = store.search(conn, actor.structure, family=family, given=given, birthdate=birthdate,
-                                gender=gender, ipp=ipp, ins_number=ins_number, limit=limit)
-        self.trail.read(actor, "identitovigilance.search", purpose="TREAT",
-                        detail={"structure": actor.structure, "results": len(rows)})
+            rows = store.search(
+                conn,
+                actor.structure,
+                family=family,
+                given=given,
+                birthdate=birthdate,
+                gender=gender,
+                ipp=ipp,
+                ins_number=ins_number,
+                limit=limit,
+            )
+        self.trail.read(
+            actor,
+            "identitovigilance.search",
+            purpose="TREAT",
+            detail={"structure": actor.structure, "results": len(rows)},
+        )
         return [store.row_to_identity(r) for r in rows]
 
-    def candidates(self, actor: audit.Actor, structure: str, *, family: str, birthdate: str,
-                   limit: int = 10) -> list[LocalIdentity]:
+    def candidates(
+        self, actor: audit.Actor, structure: str, *, family: str, birthdate: str, limit: int = 10
+    ) -> list[LocalIdentity]:
         """Identities a document may be about, by the start of the birth name and the birth date, to
         propose to a human (the worklist entry that lists them is audited)."""
         self._authorise(actor, structure, "identitovigilance.candidates")
         with self.db.read() as conn:
-            return [store.row_to_identity(r) for r in store.search(conn, structure, family=family,
-                                                                   birthdate=birthdate, limit=limit)]
+            return [
+                store.row_to_identity(r)
+                for r in store.search(conn, structure, family=family, birthdate=birthdate, limit=limit)
+            ]
 
     # --- the transitions -----------------------------------------------------------------------
 
     @_hides_other_structures
-    def record_insi_result(self, actor: audit.Actor, patient_id: int, result: InsiResult, *,
-                           method: CollectionMethod = CollectionMethod.INSI) -> LocalIdentity:
+    def record_insi_result(
+        self,
+        actor: audit.Actor,
+        patient_id: int,
+        result: InsiResult,
+        *,
+        method: CollectionMethod = CollectionMethod.INSI,
+    ) -> LocalIdentity:
         """Associate the INS returned by INSi (seed 002 L344: easy association on 00)."""
         if result.code is not CodeCR.TROUVE or result.individu is None:
             raise TransitionRefused(insi_advice(result), code=f"insi-{result.code.value}")
@@ -224,39 +317,75 @@ class PatientIndex:
                 raise TransitionRefused("identité douteuse ou fictive : pas de récupération d'INS", code="douteuse")
             mismatch = traits_mismatch(current.traits, individu.traits)
             if mismatch:
-                raise TransitionRefused("traits INSi incohérents avec le dossier : " + ", ".join(mismatch),
-                                        code="traits-incoherents")
+                raise TransitionRefused(
+                    "traits INSi incohérents avec le dossier : " + ", ".join(mismatch), code="traits-incoherents"
+                )
             collision = bool(current.ins_number) and current.ins_number not in (
-                individu.active.number, *(h.number for h in individu.history))
+                individu.active.number,
+                *(h.number for h in individu.history),
+            )
             others = [r for r in store.by_ins(conn, current.structure, individu.active.number) if r.id != current.id]
             if not others and not collision:
                 t = individu.traits
-                return self._save(conn, actor, current, "insi-retrieval", insi_retrieved=True,
-                                  ins_number=individu.active.number, ins_cle=individu.active.cle,
-                                  ins_oid=individu.active.oid, nom_naissance=t.nom_naissance,
-                                  prenoms=t.liste_prenoms, sexe=t.sexe, date_naissance=t.date_naissance,
-                                  lieu_naissance=t.lieu_naissance, collection_method=method.value)
+                return self._save(
+                    conn,
+                    actor,
+                    current,
+                    "insi-retrieval",
+                    insi_retrieved=True,
+                    ins_number=individu.active.number,
+                    ins_cle=individu.active.cle,
+                    ins_oid=individu.active.oid,
+                    nom_naissance=t.nom_naissance,
+                    prenoms=t.liste_prenoms,
+                    sexe=t.sexe,
+                    date_naissance=t.date_naissance,
+                    lieu_naissance=t.lieu_naissance,
+                    collection_method=method.value,
+                )
         # Refused, but what was found goes to the identitovigilance cell, in a transaction of its own:
         # another INS already on this record (a collision), or this INS already on another (a doublon).
         with self.db.write() as conn:
             if collision:
-                self._open_review(conn, current.structure, "collision", current.id, None, 1.0,
-                                  "INSi renvoie un autre INS que celui du dossier")
-                self.trail.write(conn, actor, "identitovigilance.collision-detected", patient=current.ipp,
-                             outcome="failure", detail={"structure": current.structure})
+                self._open_review(
+                    conn,
+                    current.structure,
+                    "collision",
+                    current.id,
+                    None,
+                    1.0,
+                    "INSi renvoie un autre INS que celui du dossier",
+                )
+                self.trail.write(
+                    conn,
+                    actor,
+                    "identitovigilance.collision-detected",
+                    patient=current.ipp,
+                    outcome="failure",
+                    detail={"structure": current.structure},
+                )
             else:
-                self._open_review(conn, current.structure, "doublon", others[0].id, current.id, 1.0,
-                                  "même INS sur deux dossiers")
-                self.trail.write(conn, actor, "identitovigilance.doublon-detected", patient=current.ipp,
-                             outcome="failure", detail={"structure": current.structure, "other_ipp": others[0].ipp})
+                self._open_review(
+                    conn, current.structure, "doublon", others[0].id, current.id, 1.0, "même INS sur deux dossiers"
+                )
+                self.trail.write(
+                    conn,
+                    actor,
+                    "identitovigilance.doublon-detected",
+                    patient=current.ipp,
+                    outcome="failure",
+                    detail={"structure": current.structure, "other_ipp": others[0].ipp},
+                )
         if collision:
-            raise TransitionRefused("un autre INS est déjà associé à ce dossier : collision à traiter",
-                                    code="collision")
+            raise TransitionRefused(
+                "un autre INS est déjà associé à ce dossier : collision à traiter", code="collision"
+            )
         raise Conflict(f"INS déjà associé au dossier {others[0].ipp} : doublon à traiter", code="ins-deja-attribue")
 
     @_hides_other_structures
-    def record_datamatrix(self, actor: audit.Actor, patient_id: int, scanned: InsDatamatrix,
-                          result: InsiResult) -> LocalIdentity:
+    def record_datamatrix(
+        self, actor: audit.Actor, patient_id: int, scanned: InsDatamatrix, result: InsiResult
+    ) -> LocalIdentity:
         """A Datamatrix INS read on a document, then verified by INSi with the traits it carries.
 
         The Datamatrix gives the INS and the traits of a qualified identity elsewhere, but only INSi
@@ -267,8 +396,10 @@ class PatientIndex:
         if result.code is CodeCR.TROUVE and result.individu is not None:
             known = {result.individu.active.number, *(h.number for h in result.individu.history)}
             if scanned.matricule[:13] not in known:
-                raise TransitionRefused("l'INS du Datamatrix n'est pas celui que renvoie INSi : ne pas l'utiliser",
-                                        code="datamatrix-ins-different")
+                raise TransitionRefused(
+                    "l'INS du Datamatrix n'est pas celui que renvoie INSi : ne pas l'utiliser",
+                    code="datamatrix-ins-different",
+                )
         return self.record_insi_result(actor, patient_id, result, method=CollectionMethod.CB)
 
     @_hides_other_structures
@@ -276,18 +407,29 @@ class PatientIndex:
         if document_type not in DOCUMENT_TYPES:
             raise InvalidInput(f"type de pièce d'identité '{document_type}' inconnu", code="piece-inconnue")
         if document_type not in HIGH_TRUST_DOCUMENTS:
-            raise TransitionRefused(f"{DOCUMENT_TYPES[document_type]} : pièce à faible niveau de confiance, "
-                                    "ne permet pas de valider l'identité", code="piece-faible-confiance")
+            raise TransitionRefused(
+                f"{DOCUMENT_TYPES[document_type]} : pièce à faible niveau de confiance, "
+                "ne permet pas de valider l'identité",
+                code="piece-faible-confiance",
+            )
         with self.db.write() as conn:
             current = self._load(conn, actor, patient_id)
             if current.attributes & {"douteuse", "fictive"}:
                 raise TransitionRefused("identité douteuse ou fictive : validation impossible", code="douteuse")
-            return self._save(conn, actor, current, "document-check", document_checked=True,
-                              document_type=document_type)
+            return self._save(
+                conn, actor, current, "document-check", document_checked=True, document_type=document_type
+            )
 
     @_hides_other_structures
-    def read_carte_vitale_app(self, actor: audit.Actor, patient_id: int, result: InsiResult, *,
-                              holder: bool, qualify_beneficiary: bool = False) -> LocalIdentity:
+    def read_carte_vitale_app(
+        self,
+        actor: audit.Actor,
+        patient_id: int,
+        result: InsiResult,
+        *,
+        holder: bool,
+        qualify_beneficiary: bool = False,
+    ) -> LocalIdentity:
         """Appli carte Vitale: the holder's INS is qualified; a beneficiary's qualified or
         retrieved, at the professional's decision (seed 001 L329-330)."""
         self.record_insi_result(actor, patient_id, result, method=CollectionMethod.AV)
@@ -304,8 +446,16 @@ class PatientIndex:
             current = self._load(conn, actor, patient_id)
             if not current.insi_retrieved:
                 raise TransitionRefused("aucun INS à invalider", code="sans-ins")
-            return self._save(conn, actor, current, "ins-invalidation", insi_retrieved=False,
-                              ins_number=None, ins_cle=None, ins_oid=None)
+            return self._save(
+                conn,
+                actor,
+                current,
+                "ins-invalidation",
+                insi_retrieved=False,
+                ins_number=None,
+                ins_cle=None,
+                ins_oid=None,
+            )
 
     @_hides_other_structures
     def set_attribute(self, actor: audit.Actor, patient_id: int, attribute: str, on: bool = True) -> LocalIdentity:
@@ -316,8 +466,9 @@ class PatientIndex:
             current = self._load(conn, actor, patient_id)
             attrs = set(current.attributes)
             (attrs.add if on else attrs.discard)(attribute)
-            return self._save(conn, actor, current, f"attribute-{attribute}-{'on' if on else 'off'}",
-                              attributes=frozenset(attrs))
+            return self._save(
+                conn, actor, current, f"attribute-{attribute}-{'on' if on else 'off'}", attributes=frozenset(attrs)
+            )
 
     @_hides_other_structures
     def update_traits(self, actor: audit.Actor, patient_id: int, traits: Traits) -> LocalIdentity:
@@ -329,27 +480,52 @@ class PatientIndex:
             current = self._load(conn, actor, patient_id)
             if current.insi_retrieved:
                 raise TransitionRefused("traits issus de l'INSi : modification interdite", code="traits-insi")
-            return self._save(conn, actor, current, "traits-update", document_checked=False, document_type=None,
-                              nom_naissance=traits.nom_naissance, prenoms=traits.liste_prenoms, sexe=traits.sexe,
-                              date_naissance=traits.date_naissance, lieu_naissance=traits.lieu_naissance)
+            return self._save(
+                conn,
+                actor,
+                current,
+                "traits-update",
+                document_checked=False,
+                document_type=None,
+                nom_naissance=traits.nom_naissance,
+                prenoms=traits.liste_prenoms,
+                sexe=traits.sexe,
+                date_naissance=traits.date_naissance,
+                lieu_naissance=traits.lieu_naissance,
+            )
 
     # --- doublons, collisions, merge and split ---------------------------------------------------
 
-    def _open_review(self, conn: Connection, structure: str, kind: str, a: int, b: int | None, score: float,
-                     reason: str) -> None:
+    def _open_review(
+        self, conn: Connection, structure: str, kind: str, a: int, b: int | None, score: float, reason: str
+    ) -> None:
         lo, hi = (a, b) if b is None or a < b else (b, a)
-        exists = conn.execute(sa.select(store.vig_review.c.id).where(
-            store.vig_review.c.structure == structure, store.vig_review.c.kind == kind,
-            store.vig_review.c.patient_a == lo,
-            store.vig_review.c.patient_b == hi if hi is not None else store.vig_review.c.patient_b.is_(None))).first()
+        exists = conn.execute(
+            sa.select(store.vig_review.c.id).where(
+                store.vig_review.c.structure == structure,
+                store.vig_review.c.kind == kind,
+                store.vig_review.c.patient_a == lo,
+                store.vig_review.c.patient_b == hi if hi is not None else store.vig_review.c.patient_b.is_(None),
+            )
+        ).first()
         if exists is None:
-            conn.execute(store.vig_review.insert().values(structure=structure, kind=kind, patient_a=lo, patient_b=hi,
-                                                          score=score, reason=reason, state="ouvert",
-                                                          created_at=_now()))
+            conn.execute(
+                store.vig_review.insert().values(
+                    structure=structure,
+                    kind=kind,
+                    patient_a=lo,
+                    patient_b=hi,
+                    score=score,
+                    reason=reason,
+                    state="ouvert",
+                    created_at=_now(),
+                )
+            )
 
     @_hides_other_structures
-    def merge(self, actor: audit.Actor, survivor_id: int, absorbed_id: int,
-              review_id: int | None = None) -> LocalIdentity:
+    def merge(
+        self, actor: audit.Actor, survivor_id: int, absorbed_id: int, review_id: int | None = None
+    ) -> LocalIdentity:
         """Fusion: the absorbed record points to the survivor and is never used again; history is kept."""
         if survivor_id == absorbed_id:
             raise TransitionRefused("un dossier ne peut être fusionné avec lui-même", code="fusion-refusee")
@@ -363,18 +539,27 @@ class PatientIndex:
             order = [Status.PROV, Status.VALI, Status.RECUP, Status.QUAL]
             if order.index(drop.status) > order.index(keep.status):
                 raise TransitionRefused("conserver le dossier au statut le plus élevé", code="fusion-refusee")
-            conn.execute(_T.update().where(_T.c.id == drop.id).values(merged_into=keep.id, updated_at=_now(),
-                                                                      version=drop.version + 1))
+            conn.execute(
+                _T.update()
+                .where(_T.c.id == drop.id)
+                .values(merged_into=keep.id, updated_at=_now(), version=drop.version + 1)
+            )
             self._history(conn, actor, drop.id, "merged-into", drop.status, drop.status, {"survivor": keep.id})
             self._history(conn, actor, keep.id, "merge", keep.status, keep.status, {"absorbed": drop.id})
-            self.trail.write(conn, actor, "identitovigilance.merge", patient=keep.ipp,
-                         detail={"structure": keep.structure, "absorbed_ipp": drop.ipp})
+            self.trail.write(
+                conn,
+                actor,
+                "identitovigilance.merge",
+                patient=keep.ipp,
+                detail={"structure": keep.structure, "absorbed_ipp": drop.ipp},
+            )
             self._close_reviews(conn, actor, keep.id, drop.id, "fusionne", review_id)
             return store.row_to_identity(store.get(conn, keep.id))
 
     @_hides_other_structures
-    def split(self, actor: audit.Actor, patient_id: int, new_ipp: str, traits: Traits,
-              review_id: int | None = None) -> LocalIdentity:
+    def split(
+        self, actor: audit.Actor, patient_id: int, new_ipp: str, traits: Traits, review_id: int | None = None
+    ) -> LocalIdentity:
         """Dédoublement of a collision: the other person gets a new provisional record.
 
         The original record keeps its INS only if its traits are still those INSi returned; the
@@ -385,27 +570,53 @@ class PatientIndex:
             if store.by_ipp(conn, current.structure, new_ipp) is not None:
                 raise Conflict(f"IPP {new_ipp} déjà utilisé", code="ipp-existant")
             now = _now()
-            values = dict(structure=current.structure, ipp=new_ipp, status=Status.PROV.value, insi_retrieved=False,
-                          document_checked=False, nom_naissance=traits.nom_naissance, prenoms=traits.liste_prenoms,
-                          sexe=traits.sexe, date_naissance=traits.date_naissance, lieu_naissance=traits.lieu_naissance,
-                          collection_method=CollectionMethod.SM.value, attributes="", version=1,
-                          created_at=now, updated_at=now)
+            values = dict(
+                structure=current.structure,
+                ipp=new_ipp,
+                status=Status.PROV.value,
+                insi_retrieved=False,
+                document_checked=False,
+                nom_naissance=traits.nom_naissance,
+                prenoms=traits.liste_prenoms,
+                sexe=traits.sexe,
+                date_naissance=traits.date_naissance,
+                lieu_naissance=traits.lieu_naissance,
+                collection_method=CollectionMethod.SM.value,
+                attributes="",
+                version=1,
+                created_at=now,
+                updated_at=now,
+            )
             new_id = conn.execute(_T.insert().values(**values).returning(_T.c.id)).scalar_one()
             self._history(conn, actor, new_id, "split-from", None, Status.PROV, {"origin": current.id})
             self._history(conn, actor, current.id, "split", current.status, current.status, {"new": new_id})
-            self.trail.write(conn, actor, "identitovigilance.split", patient=current.ipp,
-                         detail={"structure": current.structure, "new_ipp": new_ipp})
+            self.trail.write(
+                conn,
+                actor,
+                "identitovigilance.split",
+                patient=current.ipp,
+                detail={"structure": current.structure, "new_ipp": new_ipp},
+            )
             self._close_reviews(conn, actor, current.id, None, "dedouble", review_id)
             return store.row_to_identity(store.get(conn, new_id))
 
-    def _close_reviews(self, conn: Connection, actor: audit.Actor, a: int, b: int | None, state: str,
-                       review_id: int | None) -> None:
+    def _close_reviews(
+        self, conn: Connection, actor: audit.Actor, a: int, b: int | None, state: str, review_id: int | None
+    ) -> None:
         r = store.vig_review
-        cond = r.c.id == review_id if review_id else sa.or_(
-            sa.and_(r.c.patient_a == min(a, b), r.c.patient_b == max(a, b)) if b else r.c.patient_a == a,
-            sa.and_(r.c.patient_a == a, r.c.patient_b.is_(None)))
-        conn.execute(r.update().where(cond, r.c.state == "ouvert")
-                     .values(state=state, resolved_at=_now(), resolved_by=actor.person))
+        cond = (
+            r.c.id == review_id
+            if review_id
+            else sa.or_(
+                sa.and_(r.c.patient_a == min(a, b), r.c.patient_b == max(a, b)) if b else r.c.patient_a == a,
+                sa.and_(r.c.patient_a == a, r.c.patient_b.is_(None)),
+            )
+        )
+        conn.execute(
+            r.update()
+            .where(cond, r.c.state == "ouvert")
+            .values(state=state, resolved_at=_now(), resolved_by=actor.person)
+        )
 
     def detect_duplicates(self, actor: audit.Actor, structure: str) -> int:
         """Scan the whole index of a structure; queue every likely doublon and collision for review.
@@ -417,9 +628,17 @@ class PatientIndex:
 
         self._authorise(actor, structure, "identitovigilance.detect-duplicates")
         with self.db.read() as conn:
-            rows = conn.execute(sa.select(_T.c.id, _T.c.nom_naissance, _T.c.prenoms, _T.c.sexe, _T.c.date_naissance,
-                                          _T.c.lieu_naissance, _T.c.ins_number)
-                                .where(_T.c.structure == structure, _T.c.merged_into.is_(None)))
+            rows = conn.execute(
+                sa.select(
+                    _T.c.id,
+                    _T.c.nom_naissance,
+                    _T.c.prenoms,
+                    _T.c.sexe,
+                    _T.c.date_naissance,
+                    _T.c.lieu_naissance,
+                    _T.c.ins_number,
+                ).where(_T.c.structure == structure, _T.c.merged_into.is_(None))
+            )
             candidates = [Candidate.of(*row) for row in rows]
             mixed = collisions(self._trait_histories(conn, structure))
         pairs = find(candidates)
@@ -428,25 +647,43 @@ class PatientIndex:
                 self._open_review(conn, structure, "doublon", a, b, s, "traits proches")
             for record, s, reason in mixed:
                 self._open_review(conn, structure, "collision", record, None, s, reason)
-            self.trail.write(conn, actor, "identitovigilance.detect-duplicates",
-                         detail={"structure": structure, "records": len(candidates), "pairs": len(pairs),
-                                 "collisions": len(mixed)})
+            self.trail.write(
+                conn,
+                actor,
+                "identitovigilance.detect-duplicates",
+                detail={
+                    "structure": structure,
+                    "records": len(candidates),
+                    "pairs": len(pairs),
+                    "collisions": len(mixed),
+                },
+            )
         return len(pairs) + len(mixed)
 
     @staticmethod
     def _trait_histories(conn: Connection, structure: str) -> dict[int, list[dict]]:
         """The successive traits of every live record whose traits were ever changed after admission."""
         h = store.vig_history
-        changed = sa.select(h.c.patient_id).join(_T, _T.c.id == h.c.patient_id).where(
-            _T.c.structure == structure, _T.c.merged_into.is_(None), h.c.event.in_(("traits-update", "insi-retrieval")))
+        changed = (
+            sa.select(h.c.patient_id)
+            .join(_T, _T.c.id == h.c.patient_id)
+            .where(
+                _T.c.structure == structure,
+                _T.c.merged_into.is_(None),
+                h.c.event.in_(("traits-update", "insi-retrieval")),
+            )
+        )
         histories: dict[int, list[dict]] = {}
-        for row in conn.execute(sa.select(h.c.patient_id, h.c.snapshot).where(
-                h.c.patient_id.in_(changed), h.c.event.in_(("admit", "traits-update", "insi-retrieval")))
-                .order_by(h.c.patient_id, h.c.id)):
+        for row in conn.execute(
+            sa.select(h.c.patient_id, h.c.snapshot)
+            .where(h.c.patient_id.in_(changed), h.c.event.in_(("admit", "traits-update", "insi-retrieval")))
+            .order_by(h.c.patient_id, h.c.id)
+        ):
             states = histories.setdefault(row.patient_id, [])
             state = {**(states[-1] if states else {}), **orjson.loads(row.snapshot)}
-            states.append({k: state.get(k) for k in ("nom_naissance", "prenoms", "sexe", "date_naissance",
-                                                     "lieu_naissance")})
+            states.append(
+                {k: state.get(k) for k in ("nom_naissance", "prenoms", "sexe", "date_naissance", "lieu_naissance")}
+            )
         return histories
 
     def dismiss_review(self, actor: audit.Actor, review_id: int) -> None:
@@ -456,30 +693,45 @@ class PatientIndex:
             raise NotFound(f"alerte {review_id} inconnue")
         self._authorise(actor, review.structure, "identitovigilance.dismiss")
         with self.db.write() as conn:
-            conn.execute(store.vig_review.update().where(store.vig_review.c.id == review_id)
-                         .values(state="ecarte", resolved_at=_now(), resolved_by=actor.person))
+            conn.execute(
+                store.vig_review.update()
+                .where(store.vig_review.c.id == review_id)
+                .values(state="ecarte", resolved_at=_now(), resolved_by=actor.person)
+            )
             self.trail.write(conn, actor, "identitovigilance.dismiss", detail={"review": review_id})
 
     def reviews(self, actor: audit.Actor, structure: str, state: str = "ouvert") -> list[dict]:
         self._authorise(actor, structure, "identitovigilance.reviews")
         with self.db.read() as conn:
-            rows = [dict(r._mapping) for r in conn.execute(sa.select(store.vig_review).where(
-                store.vig_review.c.structure == structure, store.vig_review.c.state == state)
-                .order_by(store.vig_review.c.score.desc()))]
+            rows = [
+                dict(r._mapping)
+                for r in conn.execute(
+                    sa.select(store.vig_review)
+                    .where(store.vig_review.c.structure == structure, store.vig_review.c.state == state)
+                    .order_by(store.vig_review.c.score.desc())
+                )
+            ]
         # the alerts pair patients' records: reading them is recorded (no one patient: a list)
-        self.trail.read(actor, "identitovigilance.reviews", detail={"structure": structure, "state": state,
-                                                                     "results": len(rows)})
+        self.trail.read(
+            actor, "identitovigilance.reviews", detail={"structure": structure, "state": state, "results": len(rows)}
+        )
         return rows
 
     @_hides_other_structures
     def history(self, actor: audit.Actor, patient_id: int) -> list[dict]:
         with self.db.read() as conn:
             identity = self._load(conn, actor, patient_id, for_update=False)
-            rows = [dict(r._mapping) for r in conn.execute(
-                sa.select(store.vig_history).where(store.vig_history.c.patient_id == patient_id)
-                .order_by(store.vig_history.c.id))]
-        self.trail.read(actor, "identitovigilance.history", patient=identity.ipp,
-                        detail={"structure": identity.structure})
+            rows = [
+                dict(r._mapping)
+                for r in conn.execute(
+                    sa.select(store.vig_history)
+                    .where(store.vig_history.c.patient_id == patient_id)
+                    .order_by(store.vig_history.c.id)
+                )
+            ]
+        self.trail.read(
+            actor, "identitovigilance.history", patient=identity.ipp, detail={"structure": identity.structure}
+        )
         return rows
 
 

@@ -133,8 +133,7 @@ vig_ght_member = sa.Table(
 )
 
 
-def put_ght(conn, code: str, name: str, support: str, members: list[str], at: str,
-            by: str) -> None:
+def put_ght(conn, code: str, name: str, support: str, members: list[str], at: str, by: str) -> None:
     """Record (or replace) a GHT and its member establishments."""
     conn.execute(vig_ght_member.delete().where(vig_ght_member.c.ght == code))
     conn.execute(vig_ght.delete().where(vig_ght.c.code == code))
@@ -153,14 +152,24 @@ def row_to_identity(row):
     from maison.identite.vigilance.model import LocalIdentity, Status
 
     return LocalIdentity(
-        id=row.id, structure=row.structure, ipp=row.ipp, status=Status(row.status),
-        traits=Traits(row.nom_naissance, tuple(row.prenoms.split(" ")), row.sexe, row.date_naissance,
-                      row.lieu_naissance),
-        insi_retrieved=bool(row.insi_retrieved), document_checked=bool(row.document_checked),
-        collection_method=row.collection_method, document_type=row.document_type,
+        id=row.id,
+        structure=row.structure,
+        ipp=row.ipp,
+        status=Status(row.status),
+        traits=Traits(
+            row.nom_naissance, tuple(row.prenoms.split(" ")), row.sexe, row.date_naissance, row.lieu_naissance
+        ),
+        insi_retrieved=bool(row.insi_retrieved),
+        document_checked=bool(row.document_checked),
+        collection_method=row.collection_method,
+        document_type=row.document_type,
         attributes=frozenset(a for a in row.attributes.split(",") if a),
-        ins_number=row.ins_number, ins_cle=row.ins_cle, ins_oid=row.ins_oid,
-        nom_utilise=row.nom_utilise, prenom_utilise=row.prenom_utilise, merged_into=row.merged_into,
+        ins_number=row.ins_number,
+        ins_cle=row.ins_cle,
+        ins_oid=row.ins_oid,
+        nom_utilise=row.nom_utilise,
+        prenom_utilise=row.prenom_utilise,
+        merged_into=row.merged_into,
         version=row.version,
     )
 
@@ -173,8 +182,9 @@ def get(conn, patient_id: int, *, for_update: bool = False):
 
 
 def by_ipp(conn, structure: str, ipp: str):
-    return conn.execute(sa.select(vig_patient).where(vig_patient.c.structure == structure,
-                                                     vig_patient.c.ipp == ipp)).first()
+    return conn.execute(
+        sa.select(vig_patient).where(vig_patient.c.structure == structure, vig_patient.c.ipp == ipp)
+    ).first()
 
 
 def by_ins(conn, structure: str, ins_number: str) -> list:
@@ -184,16 +194,31 @@ def by_ins(conn, structure: str, ins_number: str) -> list:
 def by_ins_numbers(conn, structure: str, ins_numbers: set[str]) -> dict[str, list]:
     """`by_ins` for several matricules at once (the PFI's batch): matricule → its records."""
     found: dict[str, list] = {number: [] for number in ins_numbers}
-    for row in conn.execute(sa.select(vig_patient).where(
-            vig_patient.c.structure == structure, vig_patient.c.ins_number.in_(ins_numbers),
-            vig_patient.c.merged_into.is_(None)).order_by(vig_patient.c.id)):
+    for row in conn.execute(
+        sa.select(vig_patient)
+        .where(
+            vig_patient.c.structure == structure,
+            vig_patient.c.ins_number.in_(ins_numbers),
+            vig_patient.c.merged_into.is_(None),
+        )
+        .order_by(vig_patient.c.id)
+    ):
         found[row.ins_number].append(row)
     return found
 
 
-def search(conn, structure: str, *, family: str | None = None, given: str | None = None,
-           birthdate: str | None = None, gender: str | None = None, ipp: str | None = None,
-           ins_number: str | None = None, limit: int = 50) -> list:
+def search(
+    conn,
+    structure: str,
+    *,
+    family: str | None = None,
+    given: str | None = None,
+    birthdate: str | None = None,
+    gender: str | None = None,
+    ipp: str | None = None,
+    ins_number: str | None = None,
+    limit: int = 50,
+) -> list:
     q = sa.select(vig_patient).where(vig_patient.c.structure == structure, vig_patient.c.merged_into.is_(None))
     if family:
         q = q.where(vig_patient.c.nom_naissance.startswith(family))

@@ -19,20 +19,21 @@ import orjson
 import sqlalchemy as sa
 from alembic import context, op
 
-revision = '0022'
-down_revision = '0021'
+revision = "0022"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
-_KEYS = sa.table('psc_key', sa.column('kid', sa.String), sa.column('private_jwk', sa.Text),
-                 sa.column('public_jwk', sa.Text))
+_KEYS = sa.table(
+    "psc_key", sa.column("kid", sa.String), sa.column("private_jwk", sa.Text), sa.column("public_jwk", sa.Text)
+)
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('psc_key', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('public_jwk', sa.Text(), nullable=True))
-        batch_op.alter_column('private_jwk', existing_type=sa.Text(), nullable=True)
-    keystore = context.config.attributes.get('keystore')
+    with op.batch_alter_table("psc_key", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("public_jwk", sa.Text(), nullable=True))
+        batch_op.alter_column("private_jwk", existing_type=sa.Text(), nullable=True)
+    keystore = context.config.attributes.get("keystore")
     if keystore is None:
         return
     from joserfc.jwk import RSAKey
@@ -40,21 +41,24 @@ def upgrade() -> None:
     conn = op.get_bind()
     for row in conn.execute(sa.select(_KEYS.c.kid, _KEYS.c.private_jwk).where(_KEYS.c.private_jwk.is_not(None))).all():
         private = RSAKey.import_key(orjson.loads(row.private_jwk))
-        keystore.create(f'psc-signing-{row.kid}.jwk', orjson.dumps(private.as_dict(private=True)))
-        conn.execute(_KEYS.update().where(_KEYS.c.kid == row.kid).values(
-            private_jwk=None, public_jwk=orjson.dumps(private.as_dict(private=False)).decode()))
+        keystore.create(f"psc-signing-{row.kid}.jwk", orjson.dumps(private.as_dict(private=True)))
+        conn.execute(
+            _KEYS.update()
+            .where(_KEYS.c.kid == row.kid)
+            .values(private_jwk=None, public_jwk=orjson.dumps(private.as_dict(private=False)).decode())
+        )
 
 
 def downgrade() -> None:
     """Back into the table (the older code reads them there); keys absent from the store are dropped."""
-    keystore = context.config.attributes.get('keystore')
+    keystore = context.config.attributes.get("keystore")
     conn = op.get_bind()
     for row in conn.execute(sa.select(_KEYS.c.kid).where(_KEYS.c.private_jwk.is_(None))).all():
-        private = keystore.read(f'psc-signing-{row.kid}.jwk') if keystore is not None else None
+        private = keystore.read(f"psc-signing-{row.kid}.jwk") if keystore is not None else None
         if private is None:
             conn.execute(_KEYS.delete().where(_KEYS.c.kid == row.kid))
         else:
             conn.execute(_KEYS.update().where(_KEYS.c.kid == row.kid).values(private_jwk=private.decode()))
-    with op.batch_alter_table('psc_key', schema=None) as batch_op:
-        batch_op.alter_column('private_jwk', existing_type=sa.Text(), nullable=False)
-        batch_op.drop_column('public_jwk')
+    with op.batch_alter_table("psc_key", schema=None) as batch_op:
+        batch_op.alter_column("private_jwk", existing_type=sa.Text(), nullable=False)
+        batch_op.drop_column("public_jwk")

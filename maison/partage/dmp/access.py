@@ -81,8 +81,12 @@ def mode_refusal(who: Who, dossier: DossierView, matrix: Matrix) -> Decision | N
     if who.mode not in EMERGENCY_MODES:
         return None
     if who.kind != "professional" or who.on_behalf_of:
-        return deny("mode-urgence-personnel", f"le mode {who.mode.value} est l'acte personnel d'un professionnel "
-                    "de santé authentifié (ni logiciel, ni patient, ni secrétariat)", "CSP L.1111-17 I")
+        return deny(
+            "mode-urgence-personnel",
+            f"le mode {who.mode.value} est l'acte personnel d'un professionnel "
+            "de santé authentifié (ni logiciel, ni patient, ni secrétariat)",
+            "CSP L.1111-17 I",
+        )
     decision = matrix.may_use_mode(who.mode.value, who.profession, dossier.sector)
     return None if decision.allowed else decision
 
@@ -96,13 +100,18 @@ def may_feed(who: Who, dossier: DossierView, matrix: Matrix) -> Decision:
     if refused is not None:
         return refused
     if who.mode is AccessMode.BRIS_DE_GLACE and dossier.oppose_bris_de_glace:  # L.1111-17 I: feeding too
-        return deny("bris-de-glace-oppose", "le patient s'est opposé à l'accès en urgence (bris de glace)",
-                    "CSP L.1111-17 I, R.1111-48")
+        return deny(
+            "bris-de-glace-oppose",
+            "le patient s'est opposé à l'accès en urgence (bris de glace)",
+            "CSP L.1111-17 I, R.1111-48",
+        )
     # A professional the patient blocked still feeds what he produces (CSP L.1111-15): blocks restrict reading.
     if dossier.alimentation is InformationState.OPPOSED:  # seed 002 L557-559
-        return deny("opposition-alimentation",
-                    "le patient, informé, s'est opposé à l'alimentation de son DMP par cette structure",
-                    "002 L551, L555-559; CSP R.1111-47")
+        return deny(
+            "opposition-alimentation",
+            "le patient, informé, s'est opposé à l'alimentation de son DMP par cette structure",
+            "002 L551, L555-559; CSP R.1111-47",
+        )
     # 002 L557: not yet informed → the professional may feed.
     return allow("alimentation-autorisee", f"alimentation ({dossier.alimentation.value})", "002 L555-559")
 
@@ -115,45 +124,65 @@ def may_open(who: Who, dossier: DossierView, matrix: Matrix) -> Decision:
     if refused is not None:
         return refused
     if who.kind == "software":
-        return allow("authentification-indirecte", "structure en authentification indirecte : ses propres documents",
-                     "GI DMP AIR (002 L619-620)")
+        return allow(
+            "authentification-indirecte",
+            "structure en authentification indirecte : ses propres documents",
+            "GI DMP AIR (002 L619-620)",
+        )
     if who.mode in EMERGENCY_MODES and dossier.rule == "bloque" and not _traitant(who, dossier):
         # seed 000 L253: the patient blocks "tout ou partie des professionnels"; the real DMP keeps a
         # blocked professional blocked whatever the access mode (an emergency does not lift the block).
-        return deny("bloque-par-patient", "le patient a bloqué l'accès de ce professionnel à son DMP, y compris "
-                    "en urgence", "000 L253; CSP L.1111-19")
+        return deny(
+            "bloque-par-patient",
+            "le patient a bloqué l'accès de ce professionnel à son DMP, y compris en urgence",
+            "000 L253; CSP L.1111-19",
+        )
     if who.mode is AccessMode.BRIS_DE_GLACE:
         if dossier.oppose_bris_de_glace:
-            return deny("bris-de-glace-oppose", "le patient s'est opposé à l'accès en urgence (bris de glace)",
-                        "CSP L.1111-17 I, R.1111-48")
+            return deny(
+                "bris-de-glace-oppose",
+                "le patient s'est opposé à l'accès en urgence (bris de glace)",
+                "CSP L.1111-17 I, R.1111-48",
+            )
         if not who.reason.strip():
-            return deny("bris-de-glace-sans-motif", "l'accès en bris de glace doit être justifié (X-Motif-Acces)",
-                        "CSP L.1111-17 I")
+            return deny(
+                "bris-de-glace-sans-motif",
+                "l'accès en bris de glace doit être justifié (X-Motif-Acces)",
+                "CSP L.1111-17 I",
+            )
         return allow("bris-de-glace", f"accès en urgence : {who.reason}", "CSP L.1111-17 I")
     if who.mode is AccessMode.CENTRE_15:
         if dossier.oppose_centre_15:
-            return deny("centre-15-oppose", "le patient s'est opposé à l'accès par le centre de régulation",
-                        "CSP L.1111-17 I")
+            return deny(
+                "centre-15-oppose", "le patient s'est opposé à l'accès par le centre de régulation", "CSP L.1111-17 I"
+            )
         return allow("centre-15", "accès du médecin régulateur", "CSP L.1111-17 I")
     if who.mode is AccessMode.CODE:
         if "dmp" not in dossier.code_rubriques:
-            return deny("code-invalide", "code d'accès inconnu, expiré, révoqué ou sans la rubrique DMP",
-                        "000 L3369-3376")
+            return deny(
+                "code-invalide", "code d'accès inconnu, expiré, révoqué ou sans la rubrique DMP", "000 L3369-3376"
+            )
         return allow("code", "accès délégué par le patient (code)", "000 L3238, L3369-3376")
     if who.person == dossier.medecin_traitant or who.on_behalf_of and who.on_behalf_of == dossier.medecin_traitant:
         return allow("medecin-traitant", "médecin traitant du patient", "CSP L.1111-16")
     if dossier.rule == "bloque":
-        return deny("bloque-par-patient", "le patient a bloqué l'accès de ce professionnel à son DMP",
-                    "CSP L.1111-19; 000 L253")
+        return deny(
+            "bloque-par-patient", "le patient a bloqué l'accès de ce professionnel à son DMP", "CSP L.1111-19; 000 L253"
+        )
     if dossier.rule == "autorise":
         return allow("autorise-par-patient", "professionnel autorisé par le patient", "CSP L.1111-19, R.1111-46")
     if dossier.consultation is InformationState.NOT_INFORMED:  # seed 002 L561: N/A → may not consult
-        return deny("patient-non-informe",
-                    "le patient n'a pas été informé de l'accès à son DMP par cette structure : consultation impossible",
-                    "002 L535-540, L561")
+        return deny(
+            "patient-non-informe",
+            "le patient n'a pas été informé de l'accès à son DMP par cette structure : consultation impossible",
+            "002 L535-540, L561",
+        )
     if dossier.consultation is InformationState.OPPOSED:  # seed 002 L565
-        return deny("opposition-consultation", "le patient, informé, s'est opposé à la consultation de son DMP",
-                    "002 L551, L565")
+        return deny(
+            "opposition-consultation",
+            "le patient, informé, s'est opposé à la consultation de son DMP",
+            "002 L551, L565",
+        )
     return allow("informe-non-oppose", "patient informé, non opposé", "002 L563")
 
 
@@ -164,8 +193,11 @@ def may_read(who: Who, dossier: DossierView, doc: DocumentView, matrix: Matrix, 
     if who.kind == "software":
         if doc.author_structure == who.structure:
             return allow("document-de-la-structure", "document déposé par la structure", "CSP R.1111-49")
-        return deny("authentification-indirecte", "en authentification indirecte, seuls les documents de la "
-                    "structure sont accessibles", "GI DMP AIR")
+        return deny(
+            "authentification-indirecte",
+            "en authentification indirecte, seuls les documents de la structure sont accessibles",
+            "GI DMP AIR",
+        )
     acting = who.on_behalf_of or who.person
     authored = doc.author in (who.person, acting) or doc.author_structure == who.structure
     traitant = acting == dossier.medecin_traitant
@@ -189,9 +221,15 @@ def announced(doc: DocumentView, now: datetime) -> bool:
 
 def _patient_reads(who: Who, doc: DocumentView, now: datetime) -> Decision:
     if announced(doc, now):
-        return deny("invisible-patient", "document non visible du patient avant la consultation d'annonce",
-                    "CSP R.1111-53; 002 L391, L801")
+        return deny(
+            "invisible-patient",
+            "document non visible du patient avant la consultation d'annonce",
+            "CSP R.1111-53; 002 L391, L801",
+        )
     if who.is_representative and doc.invisible_representants:
-        return deny("invisible-representants", "document non visible des représentants légaux (secret du mineur)",
-                    "CSP L.1111-5; 002 L801")
+        return deny(
+            "invisible-representants",
+            "document non visible des représentants légaux (secret du mineur)",
+            "CSP L.1111-5; 002 L801",
+        )
     return allow("titulaire", "le titulaire accède à son dossier", "CSP L.1111-19")

@@ -40,12 +40,34 @@ from maison.partage.dmp import jsonpatch, mhd, store
 from maison.partage.dmp.model import AccessMode, DossierState, InformationState, Who
 from maison.partage.dmp.service import Dmp
 
-SEARCH_TOKENS = {"type": "type_code", "category": "class_code", "format": "format_code", "setting": "setting",
-                 "facility": "facility"}
-DATE_PARAMS = {"creation": "creation", "period-start": "period_start", "period-end": "period_end",
-               "date": "submitted_at"}
-KNOWN = {"patient", "patient.identifier", "patient:identifier", "status", "identifier", "isArchived", "relatesto",
-         "security-label", "author.identifier", "event", "_format", *SEARCH_TOKENS, *DATE_PARAMS}
+SEARCH_TOKENS = {
+    "type": "type_code",
+    "category": "class_code",
+    "format": "format_code",
+    "setting": "setting",
+    "facility": "facility",
+}
+DATE_PARAMS = {
+    "creation": "creation",
+    "period-start": "period_start",
+    "period-end": "period_end",
+    "date": "submitted_at",
+}
+KNOWN = {
+    "patient",
+    "patient.identifier",
+    "patient:identifier",
+    "status",
+    "identifier",
+    "isArchived",
+    "relatesto",
+    "security-label",
+    "author.identifier",
+    "event",
+    "_format",
+    *SEARCH_TOKENS,
+    *DATE_PARAMS,
+}
 URL_CONSENT_ACTION = "https://interop.esante.gouv.fr/ig/fhir/pdsm/CodeSystem/maison-dmp-acces"
 EXT_MOTIF = "urn:maison:dmp:motif-opposition-alimentation"
 
@@ -73,9 +95,19 @@ def who_of(authorizer: Authorizer, request: Request) -> Who:
         mode = AccessMode.CODE.value
     if mode not in {m.value for m in AccessMode}:
         raise InvalidInput(f"X-Mode-Acces {mode!r} : normal, bris_de_glace ou centre_15", code="mode-acces")
-    return Who(caller.kind, caller.person, caller.structure, caller.profession, caller.role, caller.software,
-               caller.patient, mode=AccessMode(mode), reason=headers.get("x-motif-acces", ""), code=code,
-               secret=headers.get("x-connexion-secrete", "").lower() in ("1", "true", "oui"))
+    return Who(
+        caller.kind,
+        caller.person,
+        caller.structure,
+        caller.profession,
+        caller.role,
+        caller.software,
+        caller.patient,
+        mode=AccessMode(mode),
+        reason=headers.get("x-motif-acces", ""),
+        code=code,
+        secret=headers.get("x-connexion-secrete", "").lower() in ("1", "true", "oui"),
+    )
 
 
 def _patched(before: dict, operations: object) -> tuple:
@@ -84,15 +116,23 @@ def _patched(before: dict, operations: object) -> tuple:
     after = jsonpatch.apply(before, operations)
     changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
     if changed - {"status", "securityLabel", "extension"}:
-        raise PatchNotAllowed(f"seuls status, securityLabel et l'extension isArchived se modifient "
-                              f"(élément(s) : {', '.join(sorted(changed))})")
+        raise PatchNotAllowed(
+            f"seuls status, securityLabel et l'extension isArchived se modifient "
+            f"(élément(s) : {', '.join(sorted(changed))})"
+        )
     patched = Node(after, "DocumentReference")  # the sender's values, typed before they reach the service
     status = (patched.text("status") or None) if "status" in changed else None
     archived = confidentiality = visibility = None
     if "extension" in changed:
         patched.objects("extension")
-        others = lambda res: [e for e in res.get("extension", [])  # noqa: E731
-                              if not isinstance(e, dict) or e.get("url") != mhd.EXT_IS_ARCHIVED]
+
+        def others(res):
+            return [
+                e
+                for e in res.get("extension", [])  # noqa: E731
+                if not isinstance(e, dict) or e.get("url") != mhd.EXT_IS_ARCHIVED
+            ]
+
         if others(before) != others(after):
             raise PatchNotAllowed("seule l'extension isArchived se modifie")
         archived = mhd.is_archived(after)
@@ -104,8 +144,11 @@ def _patched(before: dict, operations: object) -> tuple:
 def _ins_param(params: list[tuple[str, str]]) -> str:
     values = [v for k, v in params if k in ("patient.identifier", "patient:identifier")]
     if not values:
-        raise InvalidInput("patient.identifier (INS) est obligatoire (PDSm st_recherche_fiche.md L40)",
-                           code="patient-obligatoire", expression="patient.identifier")
+        raise InvalidInput(
+            "patient.identifier (INS) est obligatoire (PDSm st_recherche_fiche.md L40)",
+            code="patient-obligatoire",
+            expression="patient.identifier",
+        )
     system, _, value = values[0].rpartition("|")
     if system and system not in mhd.INS_SYSTEMS:
         raise InvalidInput(f"patient.identifier : système {system} n'est pas un INS", code="patient-ins")
@@ -126,8 +169,13 @@ def _date_clause(column: sa.Column, value: str) -> sa.ColumnElement:
     prefix, rest = (value[:2], value[2:]) if value[:2] in ("ge", "gt", "le", "lt", "eq") else ("eq", value)
     if not (rest[:4].isascii() and rest[:4].isdigit()):
         raise InvalidInput(f"date invalide : {value}", code="date-invalide")
-    return {"ge": column >= rest, "gt": column > rest, "le": column <= rest + "\uffff", "lt": column < rest,
-            "eq": column.startswith(rest)}[prefix]
+    return {
+        "ge": column >= rest,
+        "gt": column > rest,
+        "le": column <= rest + "\uffff",
+        "lt": column < rest,
+        "eq": column.startswith(rest),
+    }[prefix]
 
 
 def _document_filters(params: list[tuple[str, str]]) -> tuple[list, list[Callable], list[str]]:
@@ -156,8 +204,16 @@ def _document_filters(params: list[tuple[str, str]]) -> tuple[list, list[Callabl
             checks.append(lambda e, w=author: e.author == w)
         elif key == "event":
             wanted = {v.rpartition("|")[2] for v in value.split(",")}
-            checks.append(lambda e, w=wanted: bool(w & {c.get("code") for ev in e.resource.get("context", {})
-                                                        .get("event", []) for c in ev.get("coding", [])}))
+            checks.append(
+                lambda e, w=wanted: bool(
+                    w
+                    & {
+                        c.get("code")
+                        for ev in e.resource.get("context", {}).get("event", [])
+                        for c in ev.get("coding", [])
+                    }
+                )
+            )
     return where, checks, warnings
 
 
@@ -172,20 +228,40 @@ async def _params(request: Request, max_bytes: int) -> list[tuple[str, str]]:
 
 def capability_statement(base: str) -> dict:
     doc_params = sorted(KNOWN - {"_format", "patient:identifier"})
-    return {"resourceType": "CapabilityStatement", "status": "active", "date": "2026-11-21", "kind": "instance",
-            "software": {"name": "Maison — DMP", "version": __version__},
-            "implementation": {"description": "DMP — Gestionnaire de partage de documents (PDSm 3.1.1)", "url": base},
-            "fhirVersion": "4.0.1", "format": ["application/fhir+json", "json"],
-            "instantiates": [f"{mhd.PDSM}/CapabilityStatement/PDSm-GestionnaireDePartageDeDocuments"],
-            "rest": [{"mode": "server", "interaction": [{"code": "transaction"}], "resource": [
-                {"type": "DocumentReference", "profile": mhd.PROFILE_DOCREF,
-                 "interaction": [{"code": c} for c in ("read", "search-type", "patch", "delete")],
-                 "conditionalUpdate": True, "searchParam": [{"name": p} for p in doc_params]},
-                {"type": "List", "profile": mhd.PROFILE_SUBMISSION_SET,
-                 "interaction": [{"code": "read"}, {"code": "search-type"}],
-                 "searchParam": [{"name": p} for p in ("patient.identifier", "code", "status", "identifier")]},
-                {"type": "Binary", "interaction": [{"code": "read"}]},
-                {"type": "Consent", "interaction": [{"code": "create"}, {"code": "search-type"}]}]}]}
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-11-21",
+        "kind": "instance",
+        "software": {"name": "Maison — DMP", "version": __version__},
+        "implementation": {"description": "DMP — Gestionnaire de partage de documents (PDSm 3.1.1)", "url": base},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "instantiates": [f"{mhd.PDSM}/CapabilityStatement/PDSm-GestionnaireDePartageDeDocuments"],
+        "rest": [
+            {
+                "mode": "server",
+                "interaction": [{"code": "transaction"}],
+                "resource": [
+                    {
+                        "type": "DocumentReference",
+                        "profile": mhd.PROFILE_DOCREF,
+                        "interaction": [{"code": c} for c in ("read", "search-type", "patch", "delete")],
+                        "conditionalUpdate": True,
+                        "searchParam": [{"name": p} for p in doc_params],
+                    },
+                    {
+                        "type": "List",
+                        "profile": mhd.PROFILE_SUBMISSION_SET,
+                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "searchParam": [{"name": p} for p in ("patient.identifier", "code", "status", "identifier")],
+                    },
+                    {"type": "Binary", "interaction": [{"code": "read"}]},
+                    {"type": "Consent", "interaction": [{"code": "create"}, {"code": "search-type"}]},
+                ],
+            }
+        ],
+    }
 
 
 def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_bytes: int) -> APIRouter:
@@ -233,10 +309,18 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
             response: dict = {"status": "200 OK" if provided.replay else "201 Created", "location": location}
             entries.append({"response": response})
         if provided.warnings:
-            entries[0]["response"]["outcome"] = {"resourceType": "OperationOutcome", "issue": [
-                {"severity": "warning", "code": "informational", "diagnostics": w} for w in provided.warnings]}
-        answer = {"resourceType": "Bundle", "type": "transaction-response", "entry": entries,
-                  "link": [{"relation": "self", "url": base}]}
+            entries[0]["response"]["outcome"] = {
+                "resourceType": "OperationOutcome",
+                "issue": [
+                    {"severity": "warning", "code": "informational", "diagnostics": w} for w in provided.warnings
+                ],
+            }
+        answer = {
+            "resourceType": "Bundle",
+            "type": "transaction-response",
+            "entry": entries,
+            "link": [{"relation": "self", "url": base}],
+        }
         return fhir_response(answer, 200)
 
     # --- ITI-67 / read / PATCH / DELETE --------------------------------------------------------------
@@ -267,8 +351,9 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
         who = _who(request)
         identifiers = request.query_params.getlist("identifier")
         if len(identifiers) != 1:
-            raise InvalidInput("PATCH conditionnel : un paramètre identifier=[system]|[valeur] attendu",
-                               code="identifier-obligatoire")
+            raise InvalidInput(
+                "PATCH conditionnel : un paramètre identifier=[system]|[valeur] attendu", code="identifier-obligatoire"
+            )
         if not request.headers.get("content-type", "").startswith("application/json-patch+json"):
             raise UnsupportedMediaType("PATCH : application/json-patch+json attendu (JSON Patch, RFC 6902)")
         try:
@@ -283,11 +368,15 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
             status, archived, confidentiality, visibility = _patched(mhd.render_document(current, base), operations)
         except MaisonError as exc:  # a refused change of an authorised caller is recorded too (§2.5)
             raise await run_in_threadpool(dmp.refused_change, who, current, exc) from None
-        entry = await run_in_threadpool(dmp.update_metadata, who, unique_id, status, archived, confidentiality,
-                                        visibility)
+        entry = await run_in_threadpool(
+            dmp.update_metadata, who, unique_id, status, archived, confidentiality, visibility
+        )
         resource = mhd.render_document(entry, base)
-        return Response(orjson.dumps(resource), media_type=FHIR_JSON,
-                        headers={"ETag": f'W/"{entry.version}"', "Last-Modified": entry.last_updated})
+        return Response(
+            orjson.dumps(resource),
+            media_type=FHIR_JSON,
+            headers={"ETag": f'W/"{entry.version}"', "Last-Modified": entry.last_updated},
+        )
 
     @r.delete("/DocumentReference/{id_}")
     @accepts(DMP_READER)
@@ -345,22 +434,29 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
         patient = doc.obj("patient").obj("identifier")
         system, value = patient.text("system"), patient.text("value")
         if system not in mhd.INS_SYSTEMS or not value:
-            raise InvalidInput("Consent.patient.identifier : l'INS du patient est attendu", code="patient-ins",
-                               expression="Consent.patient.identifier")
+            raise InvalidInput(
+                "Consent.patient.identifier : l'INS du patient est attendu",
+                code="patient-ins",
+                expression="Consent.patient.identifier",
+            )
         axes = {"alimentation": InformationState.NOT_INFORMED, "consultation": InformationState.NOT_INFORMED}
         provision = doc.obj("provision")
         for item in provision.objects("provision"):
             actions = item.objects("action")
             action, kind = (mhd.code_of(actions[0].value) if actions else ""), item.text("type")
             if action not in axes or kind not in ("permit", "deny"):
-                raise InvalidInput("provision : action alimentation|consultation, type permit|deny",
-                                   code="provision-invalide", expression=item.path)
+                raise InvalidInput(
+                    "provision : action alimentation|consultation, type permit|deny",
+                    code="provision-invalide",
+                    expression=item.path,
+                )
             axes[action] = InformationState.NOT_OPPOSED if kind == "permit" else InformationState.OPPOSED
         motif = next((e.text("valueString") for e in doc.objects("extension") if e.text("url") == EXT_MOTIF), "")
         end = provision.obj("period").text("end") or None
         ins = dmp.resolve_ins(value, mhd.INS_SYSTEMS[system])  # the body read whole before any query
-        await run_in_threadpool(dmp.record_information, who, ins, axes["alimentation"], axes["consultation"], motif,
-                                doc.text("id"), end)
+        await run_in_threadpool(
+            dmp.record_information, who, ins, axes["alimentation"], axes["consultation"], motif, doc.text("id"), end
+        )
         return await _information(ins, who, 201)
 
     @r.get("/Consent")
@@ -372,24 +468,31 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
 
     async def _information(ins: str, who: Who, status: int) -> Response:
         dossier, feed, read = await run_in_threadpool(dmp.status_for, who, ins)
-        provisions = [{"type": "permit" if state is InformationState.NOT_OPPOSED else "deny",
-                       "action": [{"coding": [{"system": URL_CONSENT_ACTION, "code": axis}]}],
-                       "extension": [{"url": "urn:maison:dmp:etat-information", "valueCode": state.value}]}
-                      for axis, state in (("alimentation", dossier.alimentation),
-                                          ("consultation", dossier.consultation))]
-        consent = {"resourceType": "Consent",
-                   "status": "active" if dossier.state is DossierState.ACTIVE else "inactive",
-                   "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
-                                         "code": "patient-privacy"}]},
-                   "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
-                   "patient": {"identifier": {"value": ins}},
-                   "organization": [{"identifier": {"value": who.structure}}],
-                   "provision": {"type": "permit", "provision": provisions},
-                   "extension": [{"url": "urn:maison:dmp:etat-dossier", "valueCode": dossier.state.value},
-                                 {"url": "urn:maison:dmp:peut-alimenter", "valueBoolean": feed.allowed},
-                                 {"url": "urn:maison:dmp:peut-consulter", "valueBoolean": read.allowed},
-                                 {"url": "urn:maison:dmp:motif", "valueString": read.message if not read.allowed
-                                  else feed.message}]}
+        provisions = [
+            {
+                "type": "permit" if state is InformationState.NOT_OPPOSED else "deny",
+                "action": [{"coding": [{"system": URL_CONSENT_ACTION, "code": axis}]}],
+                "extension": [{"url": "urn:maison:dmp:etat-information", "valueCode": state.value}],
+            }
+            for axis, state in (("alimentation", dossier.alimentation), ("consultation", dossier.consultation))
+        ]
+        consent = {
+            "resourceType": "Consent",
+            "status": "active" if dossier.state is DossierState.ACTIVE else "inactive",
+            "scope": {
+                "coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]
+            },
+            "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+            "patient": {"identifier": {"value": ins}},
+            "organization": [{"identifier": {"value": who.structure}}],
+            "provision": {"type": "permit", "provision": provisions},
+            "extension": [
+                {"url": "urn:maison:dmp:etat-dossier", "valueCode": dossier.state.value},
+                {"url": "urn:maison:dmp:peut-alimenter", "valueBoolean": feed.allowed},
+                {"url": "urn:maison:dmp:peut-consulter", "valueBoolean": read.allowed},
+                {"url": "urn:maison:dmp:motif", "valueString": read.message if not read.allowed else feed.message},
+            ],
+        }
         return fhir_response(consent, status)
 
     # --- secretariat ---------------------------------------------------------------------------------
@@ -413,8 +516,14 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
     async def history(request: Request) -> Response:
         rows = await run_in_threadpool(dmp.history, who_of(authorizer, request))
         events = [audit.as_fhir_audit_event(row) for row in rows]
-        return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": len(events),
-                              "entry": [{"resource": e} for e in events]})
+        return fhir_response(
+            {
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "total": len(events),
+                "entry": [{"resource": e} for e in events],
+            }
+        )
 
     @r.put("/espace/preferences")
     @accepts(PATIENT)
@@ -429,9 +538,15 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
         traitant = body.get("medecinTraitant")
         if traitant is not None and not (isinstance(traitant, str) and ascii_digits(traitant, 20)):
             raise InvalidInput("medecinTraitant : l'IdNatPS du médecin, ou null", code="champ-invalide")
-        await run_in_threadpool(lambda: dmp.set_preferences(
-            who_of(authorizer, request), medecin_traitant=traitant, clear_traitant="medecinTraitant" in body,
-            oppose_bris_de_glace=flags.get("opposeBrisDeGlace"), oppose_centre_15=flags.get("opposeCentre15")))
+        await run_in_threadpool(
+            lambda: dmp.set_preferences(
+                who_of(authorizer, request),
+                medecin_traitant=traitant,
+                clear_traitant="medecinTraitant" in body,
+                oppose_bris_de_glace=flags.get("opposeBrisDeGlace"),
+                oppose_centre_15=flags.get("opposeCentre15"),
+            )
+        )
         return Response(status_code=204)
 
     @r.put("/espace/regles/{professional}")
@@ -452,11 +567,15 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
     async def create_code(request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         rubriques, days = body.get("rubriques"), body.get("jours", 7)
-        if not isinstance(rubriques, list) or not all(isinstance(x, str) for x in rubriques) or \
-                not isinstance(days, int):
+        if (
+            not isinstance(rubriques, list)
+            or not all(isinstance(x, str) for x in rubriques)
+            or not isinstance(days, int)
+        ):
             raise InvalidInput("rubriques (liste) et jours (entier) attendus", code="champ-invalide")
-        code = await run_in_threadpool(dmp.create_code, who_of(authorizer, request),
-                                       required_text(body, "professionnel"), rubriques, days)
+        code = await run_in_threadpool(
+            dmp.create_code, who_of(authorizer, request), required_text(body, "professionnel"), rubriques, days
+        )
         return json_response({"code": code, "jours": days}, 201, no_store=True)
 
     @r.delete("/espace/codes/{professional}")

@@ -55,8 +55,14 @@ class MatrixError(ValueError):
 
 
 class Matrix:
-    def __init__(self, version: str, unknown_cells: str, columns: dict[str, tuple[str, tuple[str, ...]]],
-                 cells: dict[tuple[str, str], Cell], modes: dict[str, Mode] | None = None) -> None:
+    def __init__(
+        self,
+        version: str,
+        unknown_cells: str,
+        columns: dict[str, tuple[str, tuple[str, ...]]],
+        cells: dict[tuple[str, str], Cell],
+        modes: dict[str, Mode] | None = None,
+    ) -> None:
         self.version = version
         self.modes = modes or {}  # no [[mode]]: no emergency access at all
         self.unknown_cells = unknown_cells
@@ -77,38 +83,56 @@ class Matrix:
         rule = self.modes.get(mode)
         slug = mode.replace("_", "-")
         if rule is None:
-            return Decision(False, f"{slug}-non-prevu", f"mode d'accès {mode} non prévu par la matrice",
-                            f"matrice {self.version}")
+            return Decision(
+                False, f"{slug}-non-prevu", f"mode d'accès {mode} non prévu par la matrice", f"matrice {self.version}"
+            )
         if profession not in rule.professions:
-            return Decision(False, f"{slug}-profession",
-                            f"{rule.label} : réservé aux professions {', '.join(sorted(rule.professions))} "
-                            f"(profession {profession or 'inconnue'})", f"matrice {self.version} ({rule.provenance})")
+            return Decision(
+                False,
+                f"{slug}-profession",
+                f"{rule.label} : réservé aux professions {', '.join(sorted(rule.professions))} "
+                f"(profession {profession or 'inconnue'})",
+                f"matrice {self.version} ({rule.provenance})",
+            )
         if sector not in rule.sectors:
-            return Decision(False, f"{slug}-structure",
-                            f"{rule.label} : impossible depuis une structure du secteur {sector or 'inconnu'}",
-                            f"matrice {self.version} ({rule.provenance})")
+            return Decision(
+                False,
+                f"{slug}-structure",
+                f"{rule.label} : impossible depuis une structure du secteur {sector or 'inconnu'}",
+                f"matrice {self.version} ({rule.provenance})",
+            )
         return Decision(True, slug, rule.label, f"matrice {self.version} ({rule.provenance})")
 
     def decide(self, profession: str, type_code: str, class_code: str) -> Decision:
         """May a professional of this profession read a document of this type and class?"""
         column = self.column_of(profession)
         if column is None:
-            return Decision(False, "matrice-profession-absente",
-                            f"la profession {profession or '(inconnue)'} n'a pas de colonne dans la matrice "
-                            f"d'habilitation", f"matrice {self.version}")
+            return Decision(
+                False,
+                "matrice-profession-absente",
+                f"la profession {profession or '(inconnue)'} n'a pas de colonne dans la matrice d'habilitation",
+                f"matrice {self.version}",
+            )
         label = self.columns[column][0]
         for row in (type_code, f"classe:{class_code}", "*"):
             cell = self.cells.get((column, row))
             if cell is not None:
                 allowed = cell.access == "lecture"
                 what = "autorise" if allowed else "refuse"
-                return Decision(allowed, f"matrice-{'lecture' if allowed else 'refus'}",
-                                f"matrice d'habilitation : {label} × {row} → {what}",
-                                f"matrice {self.version} ({cell.provenance})")
+                return Decision(
+                    allowed,
+                    f"matrice-{'lecture' if allowed else 'refus'}",
+                    f"matrice d'habilitation : {label} × {row} → {what}",
+                    f"matrice {self.version} ({cell.provenance})",
+                )
         allowed = self.unknown_cells == "lecture"
-        return Decision(allowed, "matrice-cellule-inconnue",
-                        f"matrice d'habilitation : {label} × {type_code} (classe {class_code}) non publiée ; "
-                        f"politique par défaut : {self.unknown_cells}", f"matrice {self.version} (inconnue)")
+        return Decision(
+            allowed,
+            "matrice-cellule-inconnue",
+            f"matrice d'habilitation : {label} × {type_code} (classe {class_code}) non publiée ; "
+            f"politique par défaut : {self.unknown_cells}",
+            f"matrice {self.version} (inconnue)",
+        )
 
 
 @lru_cache(maxsize=4)
@@ -145,6 +169,11 @@ def _load(path: Path) -> Matrix:
     for mode in data.get("mode", []):
         if mode.get("id") in modes or not str(mode.get("provenance", "")).strip():
             raise MatrixError(f"mode d'accès en double ou sans provenance : {mode.get('id')}")
-        modes[mode["id"]] = Mode(mode["id"], mode.get("label", mode["id"]), frozenset(mode["professions"]),
-                                 frozenset(mode["sectors"]), mode["provenance"])
+        modes[mode["id"]] = Mode(
+            mode["id"],
+            mode.get("label", mode["id"]),
+            frozenset(mode["professions"]),
+            frozenset(mode["sectors"]),
+            mode["provenance"],
+        )
     return Matrix(str(data.get("version", "")), data["unknown_cells"], columns, cells, modes)

@@ -35,8 +35,10 @@ PDSM = "https://interop.esante.gouv.fr/ig/fhir/pdsm"
 EXT_IS_ARCHIVED = f"{PDSM}/StructureDefinition/pdsm-ext-is-archived"
 PROFILE_DOCREF = f"{PDSM}/StructureDefinition/pdsm-comprehensive-document-reference"
 PROFILE_SUBMISSION_SET = f"{PDSM}/StructureDefinition/pdsm-submissionset-comprehensive"
-MHD_LIST_TYPES = ("https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes",
-                  "http://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes")
+MHD_LIST_TYPES = (
+    "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes",
+    "http://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes",
+)
 EXT_SOURCE_ID = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId"
 INS_SYSTEMS = {f"urn:oid:{oid}": oid for oid in (OID_INS_NIR, OID_INS_NIA, OID_INS_NIR_TEST, OID_INS_NIR_DEMO)}
 SYS_IDNATPS = f"urn:oid:{OID_IDNATPS}"
@@ -128,21 +130,29 @@ def _patient(resource: dict, element: str, index: int, patients: dict[str, dict]
         key = ref["reference"]
         patient = patients.get(key)
         if patient is None and key.startswith("#"):
-            patient = next((c for c in resource.get("contained", []) if isinstance(c, dict)
-                            and c.get("id") == key[1:]), None)
+            patient = next(
+                (c for c in resource.get("contained", []) if isinstance(c, dict) and c.get("id") == key[1:]), None
+            )
         if patient is None:
-            raise RegistryError(f"{element} : Patient {key} introuvable dans la transaction",
-                                code="XDSUnknownPatientId", expression=_where(index, element))
-        target = next((i for i in patient.get("identifier", []) if isinstance(i, dict)
-                       and i.get("system") in INS_SYSTEMS), None)
+            raise RegistryError(
+                f"{element} : Patient {key} introuvable dans la transaction",
+                code="XDSUnknownPatientId",
+                expression=_where(index, element),
+            )
+        target = next(
+            (i for i in patient.get("identifier", []) if isinstance(i, dict) and i.get("system") in INS_SYSTEMS), None
+        )
     if not isinstance(target, dict) or target.get("system") not in INS_SYSTEMS:
-        raise RegistryError(f"{element} : le patient doit être identifié par son INS (système urn:oid:"
-                            f"1.2.250.1.213.1.4.8/9/10/11)", code="XDSUnknownPatientId",
-                            expression=_where(index, element))
+        raise RegistryError(
+            f"{element} : le patient doit être identifié par son INS (système urn:oid:1.2.250.1.213.1.4.8/9/10/11)",
+            code="XDSUnknownPatientId",
+            expression=_where(index, element),
+        )
     value = target.get("value")
     if not isinstance(value, str) or not value:
-        raise RegistryError(f"{element} : matricule INS absent", code="XDSUnknownPatientId",
-                            expression=_where(index, element))
+        raise RegistryError(
+            f"{element} : matricule INS absent", code="XDSUnknownPatientId", expression=_where(index, element)
+        )
     return value, INS_SYSTEMS[target["system"]]
 
 
@@ -161,8 +171,14 @@ def _idnatps(resource: dict, ref: object) -> str | None:
             return None
         target = contained.get(key[1:], {})
         if target.get("resourceType") == "Practitioner":
-            return next((i.get("value") for i in target.get("identifier", [])
-                         if isinstance(i, dict) and i.get("system") == SYS_IDNATPS), None)
+            return next(
+                (
+                    i.get("value")
+                    for i in target.get("identifier", [])
+                    if isinstance(i, dict) and i.get("system") == SYS_IDNATPS
+                ),
+                None,
+            )
         ref = target.get("practitioner")
     return None
 
@@ -223,8 +239,11 @@ def parse_provide(bundle: dict) -> ProvideRequest:
         full_url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else ""
         request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
         if kind != "Patient" and request.get("method") != "POST":
-            raise MalformedRequest(f"Bundle.entry[{index}].request.method doit être POST (ITI-65)",
-                                   code="bundle-methode", expression=f"Bundle.entry[{index}].request")
+            raise MalformedRequest(
+                f"Bundle.entry[{index}].request.method doit être POST (ITI-65)",
+                code="bundle-methode",
+                expression=f"Bundle.entry[{index}].request",
+            )
         if kind == "Patient":
             patients[full_url] = resource
             order.append(("Patient", full_url))
@@ -238,34 +257,47 @@ def parse_provide(bundle: dict) -> ProvideRequest:
             docrefs.append((index, full_url, resource))
             order.append(("DocumentReference", full_url))
         else:
-            raise RegistryError(f"Bundle.entry[{index}] : ressource {kind} inattendue dans un ITI-65",
-                                expression=f"Bundle.entry[{index}]")
+            raise RegistryError(
+                f"Bundle.entry[{index}] : ressource {kind} inattendue dans un ITI-65",
+                expression=f"Bundle.entry[{index}]",
+            )
     submission_sets = [x for x in lists if _list_code(x[2]) == "submissionset"]
     folders = [x for x in lists if _list_code(x[2]) == "folder"]
     if len(submission_sets) != 1 or len(lists) != len(submission_sets) + len(folders):
-        raise RegistryError("ITI-65 : exactement un lot de soumission (List code submissionset) est attendu",
-                            code="XDSRegistryMetadataError")
+        raise RegistryError(
+            "ITI-65 : exactement un lot de soumission (List code submissionset) est attendu",
+            code="XDSRegistryMetadataError",
+        )
     if not docrefs:  # PDSm st_ajout.md L11: one or more fiches
-        raise RegistryError("ITI-65 : au moins une fiche (DocumentReference) est attendue",
-                            code="XDSMissingDocumentMetadata")
-    warnings = [f"PartialFolderContentNotProcessed: classeur {f[1] or f[0]} ignoré (non géré par le DMP)"
-                for f in folders]
+        raise RegistryError(
+            "ITI-65 : au moins une fiche (DocumentReference) est attendue", code="XDSMissingDocumentMetadata"
+        )
+    warnings = [
+        f"PartialFolderContentNotProcessed: classeur {f[1] or f[0]} ignoré (non géré par le DMP)" for f in folders
+    ]
     submission = _submission_set(*submission_sets[0], patients)
     documents = [_document(i, u, r, patients, binaries, entries) for i, u, r in docrefs]
     referenced = {d.binary_url for d in documents}
     orphan = next((u for u in binaries if u not in referenced), None)
     if orphan is not None:
-        raise RegistryError(f"Binary {orphan} sans fiche qui le décrive", code="XDSMissingDocumentMetadata",
-                            expression=_where(binaries[orphan]))
+        raise RegistryError(
+            f"Binary {orphan} sans fiche qui le décrive",
+            code="XDSMissingDocumentMetadata",
+            expression=_where(binaries[orphan]),
+        )
     for label, value in [("lot : uniqueId", submission.unique_id), ("lot : sourceId", submission.source_id)] + [
-            (f"{d.unique_id[:40]} : {name}", v) for d in documents
-            for name, v in (("masterIdentifier", d.unique_id), ("classCode", d.class_code))]:
+        (f"{d.unique_id[:40]} : {name}", v)
+        for d in documents
+        for name, v in (("masterIdentifier", d.unique_id), ("classCode", d.class_code))
+    ]:
         if len(value) > (40 if label.endswith("classCode") else 128):  # the registry's column widths
             raise RegistryError(f"{label} trop long ({len(value)} caractères)", code="XDSRegistryMetadataError")
     unique_ids = [d.unique_id for d in documents] + [submission.unique_id]
     if len(set(unique_ids)) != len(unique_ids):
-        raise RegistryError("identifiant unique (masterIdentifier) en double dans la transaction",
-                            code="XDSRegistryDuplicateUniqueIdInMessage")
+        raise RegistryError(
+            "identifiant unique (masterIdentifier) en double dans la transaction",
+            code="XDSRegistryDuplicateUniqueIdInMessage",
+        )
     return ProvideRequest(submission, documents, binaries, order, warnings)
 
 
@@ -275,26 +307,37 @@ def _list_code(resource: dict) -> str:
 
 
 def _submission_set(index: int, full_url: str, resource: dict, patients: dict) -> SubmissionSet:
-    unique = next((i.get("value") for i in resource.get("identifier", []) if isinstance(i, dict)
-                   and i.get("use") == "usual"), None)
+    unique = next(
+        (i.get("value") for i in resource.get("identifier", []) if isinstance(i, dict) and i.get("use") == "usual"),
+        None,
+    )
     if not isinstance(unique, str) or not unique:
-        raise RegistryError("lot de soumission sans identifier[uniqueId] (use=usual)",
-                            expression=_where(index, "identifier"))
-    source = next((e.get("valueIdentifier", {}).get("value") for e in resource.get("extension", [])
-                   if isinstance(e, dict) and e.get("url") == EXT_SOURCE_ID), None)
+        raise RegistryError(
+            "lot de soumission sans identifier[uniqueId] (use=usual)", expression=_where(index, "identifier")
+        )
+    source = next(
+        (
+            e.get("valueIdentifier", {}).get("value")
+            for e in resource.get("extension", [])
+            if isinstance(e, dict) and e.get("url") == EXT_SOURCE_ID
+        ),
+        None,
+    )
     if not isinstance(source, str) or not source:
         raise RegistryError("lot de soumission sans extension ihe-sourceId", expression=_where(index, "extension"))
     ins, oid = _patient(resource, "subject", index, patients)
     return SubmissionSet(index, full_url, resource, unique, source, ins, oid)
 
 
-def _document(index: int, full_url: str, resource: dict, patients: dict, binaries: dict[str, int],
-              entries: list) -> SubmittedDocument:
+def _document(
+    index: int, full_url: str, resource: dict, patients: dict, binaries: dict[str, int], entries: list
+) -> SubmittedDocument:
     master = resource.get("masterIdentifier")
     unique = master.get("value") if isinstance(master, dict) else None
     if not isinstance(unique, str) or not unique:
-        raise RegistryError("masterIdentifier (identifiant unique du document) absent",
-                            expression=_where(index, "masterIdentifier"))
+        raise RegistryError(
+            "masterIdentifier (identifiant unique du document) absent", expression=_where(index, "masterIdentifier")
+        )
     ins, oid = _patient(resource, "subject", index, patients)
     contents = resource.get("content")
     if not isinstance(contents, list) or len(contents) != 1 or not isinstance(contents[0], dict):
@@ -302,14 +345,18 @@ def _document(index: int, full_url: str, resource: dict, patients: dict, binarie
     attachment = _object(contents[0].get("attachment"))
     url = attachment.get("url")
     if not isinstance(url, str) or url not in binaries:
-        raise RegistryError(f"content.attachment.url {url!r} ne désigne aucun Binary de la transaction",
-                            code="XDSMissingDocument", expression=_where(index, "content[0].attachment.url"))
+        raise RegistryError(
+            f"content.attachment.url {url!r} ne désigne aucun Binary de la transaction",
+            code="XDSMissingDocument",
+            expression=_where(index, "content[0].attachment.url"),
+        )
     binary = entries[binaries[url]]["resource"]
     try:
         data = base64.b64decode(binary.get("data", ""), validate=True)
     except (binascii.Error, ValueError, TypeError):
-        raise MalformedRequest("Binary.data n'est pas du base64", code="base64",
-                               expression=_where(binaries[url], "data")) from None
+        raise MalformedRequest(
+            "Binary.data n'est pas du base64", code="base64", expression=_where(binaries[url], "data")
+        ) from None
     if not data:
         raise RegistryError("Binary vide", code="XDSMissingDocument", expression=_where(binaries[url], "data"))
     context = _object(resource.get("context"))
@@ -324,24 +371,42 @@ def _document(index: int, full_url: str, resource: dict, patients: dict, binarie
         if not reference and isinstance(target, dict) and isinstance(target.get("identifier"), dict):
             reference = "identifier:" + str(target["identifier"].get("value", ""))
         if code not in RELATIONS or not isinstance(reference, str):
-            raise RegistryError(f"relatesTo {code!r} non pris en charge (replaces, transforms)",
-                                code="PartialReplaceContentNotProcessed", expression=_where(index, "relatesTo"))
+            raise RegistryError(
+                f"relatesTo {code!r} non pris en charge (replaces, transforms)",
+                code="PartialReplaceContentNotProcessed",
+                expression=_where(index, "relatesTo"),
+            )
         relates.append((code, reference))
     size, digest = attachment.get("size"), attachment.get("hash")
     return SubmittedDocument(
-        index=index, full_url=full_url, resource=resource, unique_id=unique, ins=ins, ins_oid=oid,
+        index=index,
+        full_url=full_url,
+        resource=resource,
+        unique_id=unique,
+        ins=ins,
+        ins_oid=oid,
         type_code=code_of(resource.get("type")),
-        class_code=code_of((resource.get("category") or [None])[0] if isinstance(resource.get("category"),
-                                                                                 list) else None),
-        format_code=code_of({"coding": [contents[0].get("format")]} if isinstance(contents[0].get("format"),
-                                                                                  dict) else None),
-        confidentiality=confidentiality, visibility=visibility, authors=authors,
+        class_code=code_of(
+            (resource.get("category") or [None])[0] if isinstance(resource.get("category"), list) else None
+        ),
+        format_code=code_of(
+            {"coding": [contents[0].get("format")]} if isinstance(contents[0].get("format"), dict) else None
+        ),
+        confidentiality=confidentiality,
+        visibility=visibility,
+        authors=authors,
         creation=_instant(attachment.get("creation")),
-        period_start=str(period.get("start", "")), period_end=str(period.get("end", "") or ""),
-        setting=code_of(context.get("practiceSetting")), facility=code_of(context.get("facilityType")),
-        size=size if isinstance(size, int) else None, hash=digest if isinstance(digest, str) else None,
+        period_start=str(period.get("start", "")),
+        period_end=str(period.get("end", "") or ""),
+        setting=code_of(context.get("practiceSetting")),
+        facility=code_of(context.get("facilityType")),
+        size=size if isinstance(size, int) else None,
+        hash=digest if isinstance(digest, str) else None,
         content_type=str(attachment.get("contentType") or binary.get("contentType") or ""),
-        binary_url=url, relates=relates, archived=is_archived(resource), data=data,
+        binary_url=url,
+        relates=relates,
+        archived=is_archived(resource),
+        data=data,
         study_uids=_reference_ids(context, "urn:ihe:iti:xds:2016:studyInstanceUID"),
         accession_numbers=_reference_ids(context, "urn:ihe:iti:xds:2013:accession"),
     )
@@ -367,18 +432,23 @@ def render_document(entry: DocumentEntry, base: str) -> dict:
         content[0]["attachment"] = dict(content[0].get("attachment", {}))
     resource["content"] = content
     resource["id"] = entry.id
-    resource["meta"] = {"versionId": str(entry.version), "lastUpdated": entry.last_updated,
-                        "profile": [PROFILE_DOCREF]}
+    resource["meta"] = {"versionId": str(entry.version), "lastUpdated": entry.last_updated, "profile": [PROFILE_DOCREF]}
     resource["status"] = "superseded" if entry.status.value == "superseded" else "current"
     identifiers = [i for i in resource.get("identifier", []) if isinstance(i, dict) and i.get("use") != "official"]
-    resource["identifier"] = [*identifiers, {"use": "official", "system": "urn:ietf:rfc:3986",
-                                             "value": f"urn:uuid:{entry.id}"}]
+    resource["identifier"] = [
+        *identifiers,
+        {"use": "official", "system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{entry.id}"},
+    ]
     labels = [{"coding": [{"system": URL_CONFIDENTIALITY, "code": entry.confidentiality}]}]
-    labels += [{"coding": [{"system": URL_VISIBILITY, "code": code}]}
-               for code in (MASQUE_PS, INVISIBLE_PATIENT, INVISIBLE_REPRESENTANTS_LEGAUX) if code in entry.visibility]
+    labels += [
+        {"coding": [{"system": URL_VISIBILITY, "code": code}]}
+        for code in (MASQUE_PS, INVISIBLE_PATIENT, INVISIBLE_REPRESENTANTS_LEGAUX)
+        if code in entry.visibility
+    ]
     resource["securityLabel"] = labels
     resource["extension"] = [e for e in resource.get("extension", []) if e.get("url") != EXT_IS_ARCHIVED] + [
-        {"url": EXT_IS_ARCHIVED, "valueBoolean": entry.archived}]
+        {"url": EXT_IS_ARCHIVED, "valueBoolean": entry.archived}
+    ]
     resource["content"][0]["attachment"]["url"] = f"{base}/Binary/{entry.id}"
     return resource
 
@@ -389,11 +459,24 @@ def _object(value: object) -> dict[str, Any]:
 
 
 def searchset(resources: list[dict], base: str, query: str, warnings: Sequence[str] = ()) -> dict:
-    entries = [{"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "match"}}
-               for r in resources]
+    entries = [
+        {"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "match"}}
+        for r in resources
+    ]
     if warnings:
-        entries.append({"resource": {"resourceType": "OperationOutcome", "issue": [
-            {"severity": "warning", "code": "informational", "diagnostics": w} for w in warnings]},
-            "search": {"mode": "outcome"}})
-    return {"resourceType": "Bundle", "type": "searchset", "total": len(resources),
-            "link": [{"relation": "self", "url": f"{base}?{query}" if query else base}], "entry": entries}
+        entries.append(
+            {
+                "resource": {
+                    "resourceType": "OperationOutcome",
+                    "issue": [{"severity": "warning", "code": "informational", "diagnostics": w} for w in warnings],
+                },
+                "search": {"mode": "outcome"},
+            }
+        )
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(resources),
+        "link": [{"relation": "self", "url": f"{base}?{query}" if query else base}],
+        "entry": entries,
+    }

@@ -61,14 +61,20 @@ def document_reference(doc: Produced, binary_url: str, related: list[dict[str, A
     assert header.practice_setting is not None
     author = header.authors[0]
     birth = header.patient.birth_date
-    practitioner = {"resourceType": "Practitioner", "id": "auteur",
-                    "identifier": [{"system": SYS_IDNATPS, "value": author.idnatps}],
-                    "name": [{"family": author.family, "given": [author.given]}]}
-    patient = {"resourceType": "Patient", "id": "patient",
-               "identifier": [{"system": f"urn:oid:{ins.root}", "value": ins.extension}],
-               "name": [{"family": header.patient.birth_family, "given": header.patient.birth_givens.split()}],
-               "gender": {"M": "male", "F": "female"}.get(header.patient.gender, "unknown"),
-               "birthDate": f"{birth[:4]}-{birth[4:6]}-{birth[6:8]}"}
+    practitioner = {
+        "resourceType": "Practitioner",
+        "id": "auteur",
+        "identifier": [{"system": SYS_IDNATPS, "value": author.idnatps}],
+        "name": [{"family": author.family, "given": [author.given]}],
+    }
+    patient = {
+        "resourceType": "Patient",
+        "id": "patient",
+        "identifier": [{"system": f"urn:oid:{ins.root}", "value": ins.extension}],
+        "name": [{"family": header.patient.birth_family, "given": header.patient.birth_givens.split()}],
+        "gender": {"M": "male", "F": "female"}.get(header.patient.gender, "unknown"),
+        "birthDate": f"{birth[:4]}-{birth[4:6]}-{birth[6:8]}",
+    }
     fmt = format_code(header, VOLET_FORMAT)
     labels = [{"coding": [{"system": URL_CONFIDENTIALITY, "code": header.confidentiality.code}]}]
     labels += [{"coding": [{"system": URL_VISIBILITY, "code": code}]} for code in doc.visibility]
@@ -81,30 +87,49 @@ def document_reference(doc: Produced, binary_url: str, related: list[dict[str, A
         "extension": [{"url": EXT_IS_ARCHIVED, "valueBoolean": doc.archived}],
         "masterIdentifier": {"use": "usual", "system": "urn:ietf:rfc:3986", "value": f"urn:oid:{header.unique_id}"},
         "status": "current",
-        "type": {"coding": [{"system": _type_system(header.type_code.system), "code": header.type_code.code,
-                             "display": header.type_code.display}]},
+        "type": {
+            "coding": [
+                {
+                    "system": _type_system(header.type_code.system),
+                    "code": header.type_code.code,
+                    "display": header.type_code.display,
+                }
+            ]
+        },
         "category": [{"coding": [{"system": URL_CLASS, "code": TYPE_CLASS.get(header.type_code.code, "")}]}],
         "subject": {"identifier": {"system": f"urn:oid:{ins.root}", "value": ins.extension}},
         "date": _iso(None),
         "author": [{"reference": "#auteur"}],
         "custodian": {"identifier": {"system": SYS_IDNATSTRUCT, "value": header.custodian.extension}},
         "securityLabel": labels,
-        "content": [{"attachment": {
-            "contentType": "text/xml", "language": "fr-FR", "url": binary_url, "size": len(doc.cda),
-            "hash": base64.b64encode(hashlib.sha1(doc.cda).digest()).decode(), "title": header.title,
-            "creation": _iso(header.creation)},
-            "format": {"system": URL_FORMAT, "code": fmt}}],
-        "context": {"period": period,
-                    "facilityType": {"coding": [{"system": URL_FACILITY, "code": header.facility_type.code}]},
-                    "practiceSetting": {"coding": [{"system": URL_PRACTICE, "code": header.practice_setting.code}]},
-                    "sourcePatientInfo": {"reference": "#patient"}},
+        "content": [
+            {
+                "attachment": {
+                    "contentType": "text/xml",
+                    "language": "fr-FR",
+                    "url": binary_url,
+                    "size": len(doc.cda),
+                    "hash": base64.b64encode(hashlib.sha1(doc.cda).digest()).decode(),
+                    "title": header.title,
+                    "creation": _iso(header.creation),
+                },
+                "format": {"system": URL_FORMAT, "code": fmt},
+            }
+        ],
+        "context": {
+            "period": period,
+            "facilityType": {"coding": [{"system": URL_FACILITY, "code": header.facility_type.code}]},
+            "practiceSetting": {"coding": [{"system": URL_PRACTICE, "code": header.practice_setting.code}]},
+            "sourcePatientInfo": {"reference": "#patient"},
+        },
     }
     pointers = [(uid, "urn:ihe:iti:xds:2016:studyInstanceUID") for uid in header.study_instance_uids]
     pointers += [(number, "urn:ihe:iti:xds:2013:accession") for number in header.accession_numbers]
     if pointers:  # the imaging pointer: the PACS study beside its report (000 L3542; PDSm referenceIdList)
-        resource["context"]["related"] = [{"identifier": {
-            "type": {"coding": [{"system": "urn:ietf:rfc:3986", "code": code}]}, "value": value}}
-            for value, code in pointers]
+        resource["context"]["related"] = [
+            {"identifier": {"type": {"coding": [{"system": "urn:ietf:rfc:3986", "code": code}]}, "value": value}}
+            for value, code in pointers
+        ]
     if header.event_codes:
         resource["context"]["event"] = [{"coding": [{"system": URL_LOINC, "code": c.code}]} for c in header.event_codes]
     if related:
@@ -118,8 +143,13 @@ def document_reference(doc: Produced, binary_url: str, related: list[dict[str, A
     return resource
 
 
-def provide_bundle(documents: list[Produced], *, source_id: str = "1.2.250.1.213.4.1.9.1",
-                   submission_id: str | None = None, title: str = "") -> dict:
+def provide_bundle(
+    documents: list[Produced],
+    *,
+    source_id: str = "1.2.250.1.213.4.1.9.1",
+    submission_id: str | None = None,
+    title: str = "",
+) -> dict:
     """An ITI-65 transaction Bundle: the submission set, then each DocumentReference and its Binary."""
     header = read_header(xmlsafe.parse(documents[0].cda, max_bytes=len(documents[0].cda) + 1))
     ins = header.patient.ins
@@ -128,31 +158,61 @@ def provide_bundle(documents: list[Produced], *, source_id: str = "1.2.250.1.213
     assert header.facility_type is not None  # a produced document carries it (the header rules)
     urls = [(f"urn:uuid:{uuid.uuid4()}", f"urn:uuid:{uuid.uuid4()}") for _ in documents]
     submission = {
-        "resourceType": "List", "status": "current", "mode": "working", "title": title or header.title,
-        "extension": [{"url": EXT_SOURCE_ID, "valueIdentifier": {"value": f"urn:oid:{source_id}"}},
-                      {"url": "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-designationType",
-                       "valueCodeableConcept": {"coding": [{"system": URL_FACILITY,
-                                                            "code": header.facility_type.code}]}}],
-        "identifier": [{"use": "usual", "system": "urn:ietf:rfc:3986",
-                        "value": submission_id or f"urn:oid:1.2.250.1.999.2.{uuid.uuid4().int}"}],
+        "resourceType": "List",
+        "status": "current",
+        "mode": "working",
+        "title": title or header.title,
+        "extension": [
+            {"url": EXT_SOURCE_ID, "valueIdentifier": {"value": f"urn:oid:{source_id}"}},
+            {
+                "url": "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-designationType",
+                "valueCodeableConcept": {"coding": [{"system": URL_FACILITY, "code": header.facility_type.code}]},
+            },
+        ],
+        "identifier": [
+            {
+                "use": "usual",
+                "system": "urn:ietf:rfc:3986",
+                "value": submission_id or f"urn:oid:1.2.250.1.999.2.{uuid.uuid4().int}",
+            }
+        ],
         "code": {"coding": [{"system": MHD_LIST_TYPES[0], "code": "submissionset"}]},
         "subject": {"identifier": {"system": f"urn:oid:{ins.root}", "value": ins.extension}},
         "date": _iso(None),
         "entry": [{"item": {"reference": doc_url}} for doc_url, _b in urls],
     }
-    entries = [{"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": submission,
-                "request": {"method": "POST", "url": "List"}}]
+    entries = [
+        {"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": submission, "request": {"method": "POST", "url": "List"}}
+    ]
     for doc, (doc_url, binary_url) in zip(documents, urls, strict=False):
         related = []
         if doc.transforms is not None:
             related.append({"code": "transforms", "target": {"reference": urls[doc.transforms][0]}})
         if doc.replaces:
             related.append({"code": "replaces", "target": {"reference": doc.replaces}})
-        entries.append({"fullUrl": doc_url, "resource": document_reference(doc, binary_url, related),
-                        "request": {"method": "POST", "url": "DocumentReference"}})
-        entries.append({"fullUrl": binary_url, "resource": {
-            "resourceType": "Binary", "contentType": "text/xml", "data": base64.b64encode(doc.cda).decode()},
-            "request": {"method": "POST", "url": "Binary"}})
-    return {"resourceType": "Bundle", "type": "transaction",
-            "meta": {"profile": ["https://profiles.ihe.net/ITI/MHD/StructureDefinition/IHE.MHD.Comprehensive.ProvideBundle"]},
-            "entry": entries}
+        entries.append(
+            {
+                "fullUrl": doc_url,
+                "resource": document_reference(doc, binary_url, related),
+                "request": {"method": "POST", "url": "DocumentReference"},
+            }
+        )
+        entries.append(
+            {
+                "fullUrl": binary_url,
+                "resource": {
+                    "resourceType": "Binary",
+                    "contentType": "text/xml",
+                    "data": base64.b64encode(doc.cda).decode(),
+                },
+                "request": {"method": "POST", "url": "Binary"},
+            }
+        )
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "meta": {
+            "profile": ["https://profiles.ihe.net/ITI/MHD/StructureDefinition/IHE.MHD.Comprehensive.ProvideBundle"]
+        },
+        "entry": entries,
+    }

@@ -96,8 +96,9 @@ def actor_of(who: Who) -> Actor:
         extra["connexion-secrete"] = "oui"
     if who.reason:
         extra["motif"] = who.reason
-    return Actor(person=who.person, structure=who.structure, software=who.software,
-                 role=who.role or who.profession, extra=extra)
+    return Actor(
+        person=who.person, structure=who.structure, software=who.software, role=who.role or who.profession, extra=extra
+    )
 
 
 @dataclass
@@ -122,11 +123,20 @@ class PreparedLot:
 
 
 class Dmp:
-    def __init__(self, db: Database, blobs: Blobs, referential, terminology: Callable[[],
-                                                                                      Terminology],
-                 reference_path: Path, *, matrix: Matrix | None = None, max_document_bytes: int = 20_000_000,
-                 notify: Callable[[str, str, str], object] | None = None, journal: Journal | None = None,
-                 code_secret: bytes | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        blobs: Blobs,
+        referential,
+        terminology: Callable[[], Terminology],
+        reference_path: Path,
+        *,
+        matrix: Matrix | None = None,
+        max_document_bytes: int = 20_000_000,
+        notify: Callable[[str, str, str], object] | None = None,
+        journal: Journal | None = None,
+        code_secret: bytes | None = None,
+    ) -> None:
         self.db = db
         # Delegation codes are kept as HMAC-SHA256 under a server secret held outside the database
         # (`house.py` reads it from the key store): a dump of the table does not let the short codes be
@@ -163,8 +173,9 @@ class Dmp:
 
     def _refused(self, who: Who, action: str, ins: str | None, error: MaisonError, detail: dict | None = None) -> None:
         """A refusal's record goes through the journal: the refused action has no transaction that commits."""
-        self.trail.refused(actor_of(who), action, code=error.code, patient=ins,
-                           detail={"message": error.message, **(detail or {})})
+        self.trail.refused(
+            actor_of(who), action, code=error.code, patient=ins, detail={"message": error.message, **(detail or {})}
+        )
 
     @contextmanager
     def _audited_change(self, who: Who, action: str, name: str) -> Iterator[dict]:
@@ -209,14 +220,19 @@ class Dmp:
         try:
             individu = self.referential.by_matricule(value)
         except (NotFound, InvalidInput):
-            raise RegistryError(f"INS {value} inconnu du référentiel national : patient non identifié par une "
-                                f"INS qualifiée", code="XDSUnknownPatientId") from None
+            raise RegistryError(
+                f"INS {value} inconnu du référentiel national : patient non identifié par une INS qualifiée",
+                code="XDSUnknownPatientId",
+            ) from None
         if individu.active.value != value:
-            raise RegistryError(f"INS {value} historique : l'INS actif est {individu.active.value}",
-                                code="XDSUnknownPatientId")
+            raise RegistryError(
+                f"INS {value} historique : l'INS actif est {individu.active.value}", code="XDSUnknownPatientId"
+            )
         if individu.active.oid != oid:
-            raise RegistryError(f"OID d'autorité {oid} ne correspond pas à l'INS {value} ({individu.active.oid})",
-                                code="XDSUnknownPatientId")
+            raise RegistryError(
+                f"OID d'autorité {oid} ne correspond pas à l'INS {value} ({individu.active.oid})",
+                code="XDSUnknownPatientId",
+            )
         return individu
 
     def _ensure_dossier(self, conn: Connection, ins: str, now: datetime) -> None:
@@ -224,8 +240,11 @@ class Dmp:
         if conn.execute(_DOSSIER_EXISTS, {"ins": ins}).first() is None:
             try:
                 with conn.begin_nested():
-                    conn.execute(store.dmp_dossier.insert().values(ins=ins, state=DossierState.ACTIVE.value,
-                                                                   created_at=_iso(now), updated_at=_iso(now)))
+                    conn.execute(
+                        store.dmp_dossier.insert().values(
+                            ins=ins, state=DossierState.ACTIVE.value, created_at=_iso(now), updated_at=_iso(now)
+                        )
+                    )
             except IntegrityError:
                 pass  # created meanwhile by a concurrent submission
 
@@ -237,11 +256,18 @@ class Dmp:
         if row is None:  # no dossier yet: neither information nor rules can exist (both create it)
             state, traitant, bg, c15 = DossierState.ACTIVE, None, False, False
         else:
-            state, traitant, bg, c15 = (DossierState(row.state), row.medecin_traitant, row.oppose_bris_de_glace,
-                                        row.oppose_centre_15)
+            state, traitant, bg, c15 = (
+                DossierState(row.state),
+                row.medecin_traitant,
+                row.oppose_bris_de_glace,
+                row.oppose_centre_15,
+            )
         alimentation = consultation = InformationState.NOT_INFORMED
-        if row is not None and row.alimentation is not None and (row.valid_until is None
-                                                                  or row.valid_until > _iso(now)):
+        if (
+            row is not None
+            and row.alimentation is not None
+            and (row.valid_until is None or row.valid_until > _iso(now))
+        ):
             alimentation, consultation = InformationState(row.alimentation), InformationState(row.consultation)
         rule = row.rule if row is not None else None
         rubriques: frozenset[str] = frozenset()
@@ -249,13 +275,30 @@ class Dmp:
             # codes given before keyed hashing (unsalted SHA-256) still open until they expire (1 year at most)
             hashes = (self.code_hash(who.code), hashlib.sha256(who.code.encode()).hexdigest())
             c = store.dmp_delegation_code.c
-            found = conn.execute(sa.select(c.rubriques).where(
-                c.ins == ins, c.professional == who.person, c.code_hash.in_(hashes), c.revoked.is_(False),
-                c.expires_at > _iso(now))).first()
+            found = conn.execute(
+                sa.select(c.rubriques).where(
+                    c.ins == ins,
+                    c.professional == who.person,
+                    c.code_hash.in_(hashes),
+                    c.revoked.is_(False),
+                    c.expires_at > _iso(now),
+                )
+            ).first()
             rubriques = frozenset(found.rubriques.split(",")) if found else frozenset()
         sector = _sector(conn, who.structure) if who.mode in access.EMERGENCY_MODES else ""
-        return access.DossierView(ins, state, traitant, bg, c15, alimentation, consultation, rule, rubriques,
-                                  exists=row is not None, sector=sector)
+        return access.DossierView(
+            ins,
+            state,
+            traitant,
+            bg,
+            c15,
+            alimentation,
+            consultation,
+            rule,
+            rubriques,
+            exists=row is not None,
+            sector=sector,
+        )
 
     # --- feeding (ITI-65) ----------------------------------------------------------------------
 
@@ -265,8 +308,9 @@ class Dmp:
         try:
             return self._provide(who, request, now)
         except MaisonError as error:
-            self._refused(who, "dmp.alimenter", ins if len(ins) == 15 else None, error,
-                          {"lot": request.submission.unique_id})
+            self._refused(
+                who, "dmp.alimenter", ins if len(ins) == 15 else None, error, {"lot": request.submission.unique_id}
+            )
             raise
 
     def _provide(self, who: Who, request: ProvideRequest, now: datetime) -> Provided:
@@ -276,8 +320,10 @@ class Dmp:
         ins = individu.active.value
         for doc in request.documents:
             if (doc.ins, doc.ins_oid) != (request.submission.ins, request.submission.ins_oid):
-                raise RegistryError(f"la fiche {doc.unique_id} ne concerne pas le patient du lot de soumission",
-                                    code="XDSPatientIdDoesNotMatch")
+                raise RegistryError(
+                    f"la fiche {doc.unique_id} ne concerne pas le patient du lot de soumission",
+                    code="XDSPatientIdDoesNotMatch",
+                )
         with self._judging:
             replay = self._replay(request, ins)
             if replay is not None:
@@ -297,8 +343,16 @@ class Dmp:
 
     def _replayed(self, who: Who, request: ProvideRequest, ins: str, replay: Provided) -> Provided:
         """A replay stores nothing, but the caller did send health data and got an answer: traced."""
-        self._trace(who, "dmp.alimenter.rejeu", None, patient=ins, detail={
-            "lot": request.submission.unique_id, "documents": [_unique(d.unique_id) for d in request.documents]})
+        self._trace(
+            who,
+            "dmp.alimenter.rejeu",
+            None,
+            patient=ins,
+            detail={
+                "lot": request.submission.unique_id,
+                "documents": [_unique(d.unique_id) for d in request.documents],
+            },
+        )
         return replay
 
     def _replay(self, request: ProvideRequest, ins: str) -> Provided | None:
@@ -306,20 +360,29 @@ class Dmp:
         d = store.dmp_document.c
         unique_ids = [_unique(doc.unique_id) for doc in request.documents]
         with self.db.read() as conn:
-            stored = {r.unique_id: r for r in conn.execute(sa.select(d.unique_id, d.id, d.sha1, d.ins, d.submission)
-                                                           .where(d.unique_id.in_(unique_ids)))}
-            lot = conn.execute(sa.select(store.dmp_submission.c.id).where(
-                store.dmp_submission.c.unique_id == request.submission.unique_id)).scalar_one_or_none()
+            stored = {
+                r.unique_id: r
+                for r in conn.execute(
+                    sa.select(d.unique_id, d.id, d.sha1, d.ins, d.submission).where(d.unique_id.in_(unique_ids))
+                )
+            }
+            lot = conn.execute(
+                sa.select(store.dmp_submission.c.id).where(
+                    store.dmp_submission.c.unique_id == request.submission.unique_id
+                )
+            ).scalar_one_or_none()
         if not stored and lot is None:
             return None
         for doc in request.documents:
             row = stored.get(_unique(doc.unique_id))
             if row is not None and row.sha1 != _sha1(doc.data):
-                raise Conflict(f"document {doc.unique_id} déjà enregistré avec un autre contenu",
-                               code="XDSNonIdenticalHash")
+                raise Conflict(
+                    f"document {doc.unique_id} déjà enregistré avec un autre contenu", code="XDSNonIdenticalHash"
+                )
         if lot is None or len(stored) != len(request.documents) or any(r.submission != lot for r in stored.values()):
-            raise Conflict("identifiant unique déjà utilisé par une autre soumission",
-                           code="XDSDuplicateUniqueIdInRegistry")
+            raise Conflict(
+                "identifiant unique déjà utilisé par une autre soumission", code="XDSDuplicateUniqueIdInRegistry"
+            )
         ids = {doc.full_url: stored[_unique(doc.unique_id)].id for doc in request.documents}
         by_binary = {doc.binary_url: ids[doc.full_url] for doc in request.documents}
         return Provided(lot, _locations(request, lot, ids, by_binary), ["soumission déjà enregistrée (rejeu)"], True)
@@ -329,31 +392,52 @@ class Dmp:
         if len(doc.data) > self.max_document_bytes:
             raise TooLarge(f"document {doc.unique_id} de {len(doc.data)} octets : limite {self.max_document_bytes}")
         if doc.size is None or doc.hash is None:
-            raise RegistryError("content.attachment.size et .hash sont obligatoires (PDSm 1..1)",
-                                code="XDSRepositoryMetadataError")
+            raise RegistryError(
+                "content.attachment.size et .hash sont obligatoires (PDSm 1..1)", code="XDSRepositoryMetadataError"
+            )
         if doc.size != len(doc.data):
-            raise RegistryError(f"taille déclarée {doc.size} ≠ taille reçue {len(doc.data)} ({doc.unique_id})",
-                                code="XDSRepositoryMetadataError",
-                                expression="DocumentReference.content.attachment.size")
+            raise RegistryError(
+                f"taille déclarée {doc.size} ≠ taille reçue {len(doc.data)} ({doc.unique_id})",
+                code="XDSRepositoryMetadataError",
+                expression="DocumentReference.content.attachment.size",
+            )
         if doc.hash != _sha1(doc.data):
-            raise RegistryError(f"empreinte SHA-1 déclarée ≠ empreinte du document reçu ({doc.unique_id})",
-                                code="XDSRepositoryMetadataError",
-                                expression="DocumentReference.content.attachment.hash")
+            raise RegistryError(
+                f"empreinte SHA-1 déclarée ≠ empreinte du document reçu ({doc.unique_id})",
+                code="XDSRepositoryMetadataError",
+                expression="DocumentReference.content.attachment.hash",
+            )
         if doc.format_code not in KNOWN_FORMATS:
-            raise RegistryError(f"formatCode {doc.format_code!r} inconnu (JDV_J10 / ASS_A11)",
-                                code="XDSRegistryMetadataError", expression="DocumentReference.content.format")
+            raise RegistryError(
+                f"formatCode {doc.format_code!r} inconnu (JDV_J10 / ASS_A11)",
+                code="XDSRegistryMetadataError",
+                expression="DocumentReference.content.format",
+            )
         if doc.content_type.split(";")[0].strip() not in CDA_TYPES:
-            raise RegistryError(f"le DMP n'accepte que des documents CDA R2 (contentType {doc.content_type!r})",
-                                code="XDSRegistryMetadataError")
+            raise RegistryError(
+                f"le DMP n'accepte que des documents CDA R2 (contentType {doc.content_type!r})",
+                code="XDSRegistryMetadataError",
+            )
         if MASQUE_PS in doc.visibility and INVISIBLE_PATIENT in doc.visibility:
             # DMP parameter cumul-invisible_patient-masque_ps = false (homologation EX_2.1-1050)
-            raise RegistryError("un document ne peut être à la fois masqué aux professionnels et invisible du "
-                                "patient", code="XDSRegistryMetadataError")
+            raise RegistryError(
+                "un document ne peut être à la fois masqué aux professionnels et invisible du patient",
+                code="XDSRegistryMetadataError",
+            )
         if who.secret and INVISIBLE_REPRESENTANTS_LEGAUX not in doc.visibility:
-            raise RegistryError("en connexion secrète, seuls des documents invisibles aux représentants légaux "
-                                "peuvent être déposés", code="XDSRegistryMetadataError")
-        report = inspect_cda(doc.data, self.terminology(), self.reference_path, max_bytes=self.max_document_bytes,
-                             volet_formats=VOLET_FORMAT, for_dmp=True, schematrons=self.schematrons)
+            raise RegistryError(
+                "en connexion secrète, seuls des documents invisibles aux représentants légaux peuvent être déposés",
+                code="XDSRegistryMetadataError",
+            )
+        report = inspect_cda(
+            doc.data,
+            self.terminology(),
+            self.reference_path,
+            max_bytes=self.max_document_bytes,
+            volet_formats=VOLET_FORMAT,
+            for_dmp=True,
+            schematrons=self.schematrons,
+        )
         errors = [f for f in report.findings if f.severity == "error"]
         if errors:
             listed = "; ".join(f"{f.code}: {f.message} ({f.location}, {f.source})" for f in errors[:8])
@@ -361,26 +445,34 @@ class Dmp:
         self._consistent(doc, report, ins, traits)
         return report
 
-    def _consistent(self, doc: SubmittedDocument, report: CdaReport, ins: str,
-                    traits) -> None:
+    def _consistent(self, doc: SubmittedDocument, report: CdaReport, ins: str, traits) -> None:
         """The CDA header and the submitted metadata must say the same thing (CI-SIS XDS ↔ CDA mapping)."""
         h = report.header
 
         def mismatch(what: str, header_value: object, metadata_value: object) -> RegistryError:
-            return RegistryError(f"{doc.unique_id} : {what} de l'en-tête CDA ({header_value}) ≠ métadonnée "
-                                 f"({metadata_value})", code="XDSRegistryMetadataError")
+            return RegistryError(
+                f"{doc.unique_id} : {what} de l'en-tête CDA ({header_value}) ≠ métadonnée ({metadata_value})",
+                code="XDSRegistryMetadataError",
+            )
 
         if _unique(doc.unique_id) != h.unique_id:
             raise mismatch("identifiant", h.unique_id, doc.unique_id)
         patient = h.patient.ins
         if patient is None or (patient.extension, patient.root) != (ins, doc.ins_oid):
-            raise RegistryError(f"{doc.unique_id} : patient de l'en-tête CDA ({patient}) ≠ patient de la fiche "
-                                f"({ins})", code="XDSPatientIdDoesNotMatch")
+            raise RegistryError(
+                f"{doc.unique_id} : patient de l'en-tête CDA ({patient}) ≠ patient de la fiche ({ins})",
+                code="XDSPatientIdDoesNotMatch",
+            )
         if (match_form(h.patient.birth_family), h.patient.birth_date[:8], h.patient.gender) != (
-                match_form(traits.nom_naissance), traits.date_naissance.replace("-", ""), traits.sexe):
-            raise RegistryError(f"{doc.unique_id} : traits d'identité de l'en-tête CDA ({h.patient.birth_family}, "
-                                f"{h.patient.birth_date}, {h.patient.gender}) différents de ceux de l'INS",
-                                code="XDSPatientIdDoesNotMatch")
+            match_form(traits.nom_naissance),
+            traits.date_naissance.replace("-", ""),
+            traits.sexe,
+        ):
+            raise RegistryError(
+                f"{doc.unique_id} : traits d'identité de l'en-tête CDA ({h.patient.birth_family}, "
+                f"{h.patient.birth_date}, {h.patient.gender}) différents de ceux de l'INS",
+                code="XDSPatientIdDoesNotMatch",
+            )
         if h.type_code is None or h.type_code.code != doc.type_code:
             raise mismatch("type", h.type_code.code if h.type_code else None, doc.type_code)
         expected_class = TYPE_CLASS.get(doc.type_code)
@@ -390,21 +482,26 @@ class Dmp:
             raise mismatch("formatCode", report.format_code, doc.format_code)
         header_authors = {a.idnatps for a in h.authors if a.idnatps}
         if not header_authors & set(doc.authors):
-            raise mismatch("auteur (IdNatPS)", ", ".join(sorted(header_authors)) or "absent",
-                           ", ".join(doc.authors) or "absent")
+            raise mismatch(
+                "auteur (IdNatPS)", ", ".join(sorted(header_authors)) or "absent", ", ".join(doc.authors) or "absent"
+            )
         if h.creation is None or doc.creation is None or abs((h.creation - doc.creation).total_seconds()) >= 1:
             raise mismatch("date de création", h.creation, doc.creation)
         if h.confidentiality is None or h.confidentiality.code != doc.confidentiality:
-            raise mismatch("confidentialité", h.confidentiality.code if h.confidentiality else None,
-                           doc.confidentiality)
+            raise mismatch(
+                "confidentialité", h.confidentiality.code if h.confidentiality else None, doc.confidentiality
+            )
         if h.practice_setting is not None and h.practice_setting.code != doc.setting:
             raise mismatch("cadre d'exercice", h.practice_setting.code, doc.setting)
         if h.facility_type is not None and h.facility_type.code != doc.facility:
             raise mismatch("secteur d'activité", h.facility_type.code, doc.facility)
         # 000 L3542: the pointer to the images is fed consistently with the imaging report
         if set(h.study_instance_uids) != set(doc.study_uids):
-            raise mismatch("Study Instance UID (pointeur PACS)", ", ".join(h.study_instance_uids) or "aucun",
-                           ", ".join(doc.study_uids) or "aucun")
+            raise mismatch(
+                "Study Instance UID (pointeur PACS)",
+                ", ".join(h.study_instance_uids) or "aucun",
+                ", ".join(doc.study_uids) or "aucun",
+            )
         if h.accession_numbers and set(h.accession_numbers) != set(doc.accession_numbers):
             raise mismatch("numéro d'accession", ", ".join(h.accession_numbers), ", ".join(doc.accession_numbers))
 
@@ -418,24 +515,40 @@ class Dmp:
                 if not transforms:
                     if doc.format_code in N3_ALONE_FORMATS:  # 002 L413: mesures de l'enfant, note de vaccination
                         continue
-                    raise RegistryError(f"{doc.unique_id} : un document N3 n'est accepté qu'avec son N1, lié par XFRM "
-                                        f"(relatesTo transforms) dans le même lot", code="XDSRegistryMetadataError")
+                    raise RegistryError(
+                        f"{doc.unique_id} : un document N3 n'est accepté qu'avec son N1, lié par XFRM "
+                        f"(relatesTo transforms) dans le même lot",
+                        code="XDSRegistryMetadataError",
+                    )
                 target = in_lot.get(transforms[0])
                 if target is None:  # 002 L790: same submission set
-                    raise RegistryError(f"{doc.unique_id} : le N1 lié par XFRM doit être dans le même lot de "
-                                        f"soumission", code="XDSRegistryMetadataError")
+                    raise RegistryError(
+                        f"{doc.unique_id} : le N1 lié par XFRM doit être dans le même lot de soumission",
+                        code="XDSRegistryMetadataError",
+                    )
                 if reports[target.full_url].header.level != "N1":
-                    raise RegistryError(f"{doc.unique_id} : la cible XFRM doit être un document N1",
-                                        code="XDSRegistryMetadataError")
+                    raise RegistryError(
+                        f"{doc.unique_id} : la cible XFRM doit être un document N1", code="XDSRegistryMetadataError"
+                    )
                 if any(code == "replaces" for code, _t in doc.relates):
-                    raise RegistryError(f"{doc.unique_id} : le remplacement se fait depuis le N1 (002 L799-803)",
-                                        code="XDSRegistryMetadataError")
+                    raise RegistryError(
+                        f"{doc.unique_id} : le remplacement se fait depuis le N1 (002 L799-803)",
+                        code="XDSRegistryMetadataError",
+                    )
             elif transforms:
-                raise RegistryError(f"{doc.unique_id} : seul un document N3 se lie à son N1 par XFRM",
-                                    code="XDSRegistryMetadataError")
+                raise RegistryError(
+                    f"{doc.unique_id} : seul un document N3 se lie à son N1 par XFRM", code="XDSRegistryMetadataError"
+                )
 
-    def _prepare(self, who: Who, request: ProvideRequest, ins: str, reports: dict[str, CdaReport],
-                 blobs: dict[str, str], now: datetime) -> PreparedLot:
+    def _prepare(
+        self,
+        who: Who,
+        request: ProvideRequest,
+        ins: str,
+        reports: dict[str, CdaReport],
+        blobs: dict[str, str],
+        now: datetime,
+    ) -> PreparedLot:
         """The lot's rows, built before the write lock is taken (only a replacement's target is left
         to read under it)."""
         lot = str(uuid.uuid4())
@@ -443,35 +556,66 @@ class Dmp:
         rows = []
         for doc in request.documents:
             h = reports[doc.full_url].header
-            rows.append(dict(
-                id=ids[doc.full_url], unique_id=_unique(doc.unique_id), ins=ins, submission=lot,
-                status=DocumentStatus.CURRENT.value, archived=doc.archived, type_code=doc.type_code,
-                class_code=doc.class_code, format_code=doc.format_code, level=h.level,
-                author=next(iter(sorted(a.idnatps for a in h.authors if a.idnatps))),
-                author_structure=who.structure, confidentiality=doc.confidentiality,
-                masque_ps=MASQUE_PS in doc.visibility, invisible_patient=INVISIBLE_PATIENT in doc.visibility,
-                invisible_representants=INVISIBLE_REPRESENTANTS_LEGAUX in doc.visibility, secret=who.secret,
-                size=len(doc.data), sha1=reports[doc.full_url].sha1_base64, blob=blobs[doc.full_url],
-                content_type=doc.content_type, submitted_at=_iso(now),
-                creation=_iso(doc.creation),  # type: ignore[arg-type]  # _judge refused a document without one
-                period_start=doc.period_start, period_end=doc.period_end or None, setting=doc.setting,
-                facility=doc.facility, version=1, last_updated=_iso(now),
-                transforms=next((ids[t] for code, t in doc.relates if code == "transforms"), None), replaces=None,
-                resource=orjson.dumps(_stored_resource(doc, ids, None)).decode()))
+            rows.append(
+                dict(
+                    id=ids[doc.full_url],
+                    unique_id=_unique(doc.unique_id),
+                    ins=ins,
+                    submission=lot,
+                    status=DocumentStatus.CURRENT.value,
+                    archived=doc.archived,
+                    type_code=doc.type_code,
+                    class_code=doc.class_code,
+                    format_code=doc.format_code,
+                    level=h.level,
+                    author=next(iter(sorted(a.idnatps for a in h.authors if a.idnatps))),
+                    author_structure=who.structure,
+                    confidentiality=doc.confidentiality,
+                    masque_ps=MASQUE_PS in doc.visibility,
+                    invisible_patient=INVISIBLE_PATIENT in doc.visibility,
+                    invisible_representants=INVISIBLE_REPRESENTANTS_LEGAUX in doc.visibility,
+                    secret=who.secret,
+                    size=len(doc.data),
+                    sha1=reports[doc.full_url].sha1_base64,
+                    blob=blobs[doc.full_url],
+                    content_type=doc.content_type,
+                    submitted_at=_iso(now),
+                    creation=_iso(doc.creation),  # type: ignore[arg-type]  # _judge refused a document without one
+                    period_start=doc.period_start,
+                    period_end=doc.period_end or None,
+                    setting=doc.setting,
+                    facility=doc.facility,
+                    version=1,
+                    last_updated=_iso(now),
+                    transforms=next((ids[t] for code, t in doc.relates if code == "transforms"), None),
+                    replaces=None,
+                    resource=orjson.dumps(_stored_resource(doc, ids, None)).decode(),
+                )
+            )
         submission = dict(
-            id=lot, unique_id=request.submission.unique_id, ins=ins, source_id=request.submission.source_id,
-            author=who.on_behalf_of or who.person, structure=who.structure, submitted_at=_iso(now), status="current",
-            resource=orjson.dumps(request.submission.resource).decode())
+            id=lot,
+            unique_id=request.submission.unique_id,
+            ins=ins,
+            source_id=request.submission.source_id,
+            author=who.on_behalf_of or who.person,
+            structure=who.structure,
+            submitted_at=_iso(now),
+            status="current",
+            resource=orjson.dumps(request.submission.resource).decode(),
+        )
         return PreparedLot(lot, ids, submission, rows)
 
-    def _commit(self, conn: Connection, who: Who, request: ProvideRequest, ins: str, lot: PreparedLot,
-                now: datetime) -> tuple[Provided, list, list[dict]]:
+    def _commit(
+        self, conn: Connection, who: Who, request: ProvideRequest, ins: str, lot: PreparedLot, now: datetime
+    ) -> tuple[Provided, list, list[dict]]:
         """Under the write lock: the dossier's state and the access rules as they are now, the
         replacement targets, the rows; the audit record is chained by the group commit."""
         dossier = self.view(conn, who, ins, now)
         if dossier.state is not DossierState.ACTIVE:
-            raise RegistryError(f"le patient s'est opposé à la création de son DMP ou l'a fermé "
-                                f"({dossier.state.value})", code="XDSUnknownPatientId")
+            raise RegistryError(
+                f"le patient s'est opposé à la création de son DMP ou l'a fermé ({dossier.state.value})",
+                code="XDSUnknownPatientId",
+            )
         decision = access.may_feed(who, dossier, self.matrix)
         if not decision.allowed:
             raise AccessDenied(decision)
@@ -486,12 +630,23 @@ class Dmp:
                 row["resource"] = orjson.dumps(_stored_resource(doc, lot.ids, replaces)).decode()
         if superseded:  # the replaced N1 and its N3 leave the current set (replacement keeps the chain)
             d = store.dmp_document.c
-            conn.execute(store.dmp_document.update().where(sa.or_(d.id.in_(superseded), d.transforms.in_(superseded)))
-                         .values(status=DocumentStatus.SUPERSEDED.value, last_updated=_iso(now),
-                                 version=d.version + 1))
-        trail = self.trail.entry(actor_of(who), "dmp.alimenter", patient=ins, detail={
-            "lot": request.submission.unique_id, "documents": [r["unique_id"] for r in lot.rows],
-            "types": [r["type_code"] for r in lot.rows], "remplace": superseded, "decision": decision.reason})
+            conn.execute(
+                store.dmp_document.update()
+                .where(sa.or_(d.id.in_(superseded), d.transforms.in_(superseded)))
+                .values(status=DocumentStatus.SUPERSEDED.value, last_updated=_iso(now), version=d.version + 1)
+            )
+        trail = self.trail.entry(
+            actor_of(who),
+            "dmp.alimenter",
+            patient=ins,
+            detail={
+                "lot": request.submission.unique_id,
+                "documents": [r["unique_id"] for r in lot.rows],
+                "types": [r["type_code"] for r in lot.rows],
+                "remplace": superseded,
+                "decision": decision.reason,
+            },
+        )
         by_binary = {doc.binary_url: lot.ids[doc.full_url] for doc in request.documents}
         writes = [(_INSERT_SUBMISSION, [lot.submission]), (_INSERT_DOCUMENT, lot.rows)]
         return Provided(lot.id, _locations(request, lot.id, lot.ids, by_binary), request.warnings), writes, [trail]
@@ -511,20 +666,25 @@ class Dmp:
         # CRE-23 (000 L2979): the producer replaces its own documents. Another structure's (or patient's)
         # document is answered like a missing one: the replacement is no oracle on masked documents (§2.2).
         if row is None or row.ins != ins or row.author_structure != who.structure:
-            raise RegistryError(f"{doc.unique_id} : document remplacé {target} inconnu pour ce patient",
-                                code="XDSRegistryMetadataError")
+            raise RegistryError(
+                f"{doc.unique_id} : document remplacé {target} inconnu pour ce patient", code="XDSRegistryMetadataError"
+            )
         if row.status != DocumentStatus.CURRENT.value:
-            raise RegistryError(f"{doc.unique_id} : le document remplacé {target} n'est plus courant ({row.status})",
-                                code="XDSRegistryMetadataError")
+            raise RegistryError(
+                f"{doc.unique_id} : le document remplacé {target} n'est plus courant ({row.status})",
+                code="XDSRegistryMetadataError",
+            )
         if row.transforms is not None:
-            raise RegistryError(f"{doc.unique_id} : un N3 se remplace avec son N1 (002 L790, L799-803)",
-                                code="XDSRegistryMetadataError")
+            raise RegistryError(
+                f"{doc.unique_id} : un N3 se remplace avec son N1 (002 L790, L799-803)", code="XDSRegistryMetadataError"
+            )
         return row.id
 
     # --- consultation (ITI-66/67/68) -----------------------------------------------------------
 
-    def open(self, who: Who, ins: str, action: str, conn: Connection | None = None) -> tuple[access.DossierView,
-                                                                                             datetime]:
+    def open(
+        self, who: Who, ins: str, action: str, conn: Connection | None = None
+    ) -> tuple[access.DossierView, datetime]:
         """The dossier for a reader, or AccessDenied (audited). `conn`: the caller's read transaction."""
         now = _now()
         if conn is None:
@@ -538,39 +698,69 @@ class Dmp:
                 self._refused(who, action, ins, error)
                 raise error
             decision = access.mode_refusal(who, dossier, self.matrix) or (
-                access.allow("titulaire", "", "") if dossier.state is DossierState.ACTIVE else
-                access.deny("dossier-ferme", f"le DMP est {dossier.state.value}", "000 L253"))
+                access.allow("titulaire", "", "")
+                if dossier.state is DossierState.ACTIVE
+                else access.deny("dossier-ferme", f"le DMP est {dossier.state.value}", "000 L253")
+            )
         else:
             decision = access.may_open(who, dossier, self.matrix)
         if not decision.allowed:
             self._refused(who, action, ins, AccessDenied(decision), {"decision": decision.reason})
             raise AccessDenied(decision)
         if who.mode in access.EMERGENCY_MODES:  # every emergency use is also a security event (BALP 110113)
-            self.trail.security("bris-de-glace", actor_of(who), patient=ins, detail={
-                "mode": who.mode.value, "motif": who.reason, "action": action, "decision": decision.reason,
-                "base": decision.basis})
+            self.trail.security(
+                "bris-de-glace",
+                actor_of(who),
+                patient=ins,
+                detail={
+                    "mode": who.mode.value,
+                    "motif": who.reason,
+                    "action": action,
+                    "decision": decision.reason,
+                    "base": decision.basis,
+                },
+            )
         return dossier, now
 
     @staticmethod
     def _document_view(entry: DocumentEntry) -> access.DocumentView:
-        return access.DocumentView(entry.type_code, entry.class_code, entry.author, entry.author_structure,
-                                   MASQUE_PS in entry.visibility, INVISIBLE_PATIENT in entry.visibility,
-                                   INVISIBLE_REPRESENTANTS_LEGAUX in entry.visibility,
-                                   datetime.fromisoformat(entry.submitted_at))
+        return access.DocumentView(
+            entry.type_code,
+            entry.class_code,
+            entry.author,
+            entry.author_structure,
+            MASQUE_PS in entry.visibility,
+            INVISIBLE_PATIENT in entry.visibility,
+            INVISIBLE_REPRESENTANTS_LEGAUX in entry.visibility,
+            datetime.fromisoformat(entry.submitted_at),
+        )
 
     def visible(self, who: Who, dossier: access.DossierView, entry: DocumentEntry, now: datetime) -> Decision:
         return access.may_read(who, dossier, self._document_view(entry), self.matrix, now)
 
-    def find_documents(self, who: Who, ins: str, statuses: list[str], where: list | None = None,
-                       query: str = "", *, receipts: list | None = None) -> list[DocumentEntry]:
+    def find_documents(
+        self,
+        who: Who,
+        ins: str,
+        statuses: list[str],
+        where: list | None = None,
+        query: str = "",
+        *,
+        receipts: list | None = None,
+    ) -> list[DocumentEntry]:
         d = store.dmp_document.c
         select = sa.select(store.dmp_document).where(d.ins == ins, d.status.in_(statuses), *(where or []))
         with self.db.read() as conn:  # the dossier's rules and its entries read in one snapshot
             dossier, now = self.open(who, ins, "dmp.rechercher", conn)
             entries = [entry_of(r) for r in conn.execute(select.order_by(d.submitted_at.desc(), d.id))]
         shown = [e for e in entries if self.visible(who, dossier, e, now).allowed]
-        self._trace(who, "dmp.rechercher", receipts, patient=ins,
-                    detail={"requete": query[:500], "resultats": len(shown), "decision": "ouverture"})
+        self._trace(
+            who,
+            "dmp.rechercher",
+            receipts,
+            patient=ins,
+            detail={"requete": query[:500], "resultats": len(shown), "decision": "ouverture"},
+        )
         return shown
 
     def document(self, who: Who, id_: str, *, action: str = "dmp.lire") -> DocumentEntry:
@@ -597,13 +787,20 @@ class Dmp:
         return entry, self.blobs.get(entry.blob)
 
     def _consulted(self, who: Who, entry: DocumentEntry, action: str, decision: Decision) -> None:
-        self.trail.read(actor_of(who), action, patient=entry.ins, detail={
-            "document": entry.unique_id, "type": entry.type_code, "decision": decision.reason})
+        self.trail.read(
+            actor_of(who),
+            action,
+            patient=entry.ins,
+            detail={"document": entry.unique_id, "type": entry.type_code, "decision": decision.reason},
+        )
         if who.mode in (AccessMode.BRIS_DE_GLACE, AccessMode.CENTRE_15) and action == "dmp.consulter":
             # R.1111-48: the patient (and his médecin traitant) are told of an emergency access afterwards.
-            self.notify(entry.ins, "Accès en urgence à votre dossier médical",
-                        f"Le professionnel {who.person} ({who.structure}) a consulté un document de votre DMP en "
-                        f"mode {who.mode.value} : {who.reason or 'régulation'}.")
+            self.notify(
+                entry.ins,
+                "Accès en urgence à votre dossier médical",
+                f"Le professionnel {who.person} ({who.structure}) a consulté un document de votre DMP en "
+                f"mode {who.mode.value} : {who.reason or 'régulation'}.",
+            )
 
     def submission_sets(self, who: Who, ins: str, statuses: list[str]) -> list[sa.Row]:
         """The lots that hold at least one document the caller may read (a lot's title must not reveal
@@ -611,10 +808,19 @@ class Dmp:
         dossier, now = self.open(who, ins, "dmp.rechercher-lots")
         s, d = store.dmp_submission.c, store.dmp_document.c
         with self.db.read() as conn:
-            rows = list(conn.execute(sa.select(store.dmp_submission).where(s.ins == ins, s.status.in_(statuses))
-                                     .order_by(s.submitted_at.desc())))
-            documents = [entry_of(r) for r in conn.execute(sa.select(store.dmp_document).where(
-                d.ins == ins, d.status != DocumentStatus.DELETED.value))]
+            rows = list(
+                conn.execute(
+                    sa.select(store.dmp_submission)
+                    .where(s.ins == ins, s.status.in_(statuses))
+                    .order_by(s.submitted_at.desc())
+                )
+            )
+            documents = [
+                entry_of(r)
+                for r in conn.execute(
+                    sa.select(store.dmp_document).where(d.ins == ins, d.status != DocumentStatus.DELETED.value)
+                )
+            ]
         readable = {e.submission for e in documents if self.visible(who, dossier, e, now).allowed}
         rows = [row for row in rows if row.id in readable]
         self.trail.read(actor_of(who), "dmp.rechercher-lots", patient=ins, detail={"resultats": len(rows)})
@@ -628,8 +834,9 @@ class Dmp:
         against a fiche the caller may not change, and such a fiche answers like a missing one."""
         with self._hiding(who, "dmp.mettre-a-jour", unique_id):
             with self.db.read() as conn:
-                row = conn.execute(sa.select(store.dmp_document).where(
-                    store.dmp_document.c.unique_id == _unique(unique_id))).first()
+                row = conn.execute(
+                    sa.select(store.dmp_document).where(store.dmp_document.c.unique_id == _unique(unique_id))
+                ).first()
             if row is None or row.status == DocumentStatus.DELETED.value:
                 raise _Hidden("document-inconnu", None)
             entry = entry_of(row)
@@ -649,22 +856,36 @@ class Dmp:
         elif entry.author_structure != who.structure:
             raise _Hidden("non-producteur", entry.ins)
 
-    def update_metadata(self, who: Who, unique_id: str, status: str | None, archived: bool | None,
-                        confidentiality: str | None, visibility: set[str] | None) -> DocumentEntry:
+    def update_metadata(
+        self,
+        who: Who,
+        unique_id: str,
+        status: str | None,
+        archived: bool | None,
+        confidentiality: str | None,
+        visibility: set[str] | None,
+    ) -> DocumentEntry:
         d = store.dmp_document.c
         now = _now()
-        with self._audited_change(who, "dmp.mettre-a-jour", unique_id) as seen, \
-                self._hiding(who, "dmp.mettre-a-jour", unique_id), self.db.write() as conn:
-            row = conn.execute(sa.select(store.dmp_document).where(d.unique_id == _unique(unique_id))
-                               .with_for_update()).first()
+        with (
+            self._audited_change(who, "dmp.mettre-a-jour", unique_id) as seen,
+            self._hiding(who, "dmp.mettre-a-jour", unique_id),
+            self.db.write() as conn,
+        ):
+            row = conn.execute(
+                sa.select(store.dmp_document).where(d.unique_id == _unique(unique_id)).with_for_update()
+            ).first()
             if row is None or row.status == DocumentStatus.DELETED.value:
                 raise _Hidden("document-inconnu", None)
             entry = entry_of(row)
             seen["ins"] = entry.ins
             self._may_update(who, entry, visibility)
             if entry.transforms is not None:  # DOC-15: actions from the N1 only, applied to both
-                raise RegistryError("les actions (masquer, visibilité, archiver, supprimer) se font sur le N1, "
-                                    "elles s'appliquent au N3 (002 L799-803)", code="action-sur-n3")
+                raise RegistryError(
+                    "les actions (masquer, visibilité, archiver, supprimer) se font sur le N1, "
+                    "elles s'appliquent au N3 (002 L799-803)",
+                    code="action-sur-n3",
+                )
             values: dict = {}
             if status is not None:
                 if status not in ("current", "superseded"):
@@ -676,31 +897,49 @@ class Dmp:
                 values["confidentiality"] = confidentiality
             if visibility is not None:
                 if MASQUE_PS in visibility and INVISIBLE_PATIENT in visibility:
-                    raise RegistryError("un document ne peut être à la fois masqué aux professionnels et invisible "
-                                        "du patient (EX_2.1-1050)", code="XDSRegistryMetadataError")
-                values.update(masque_ps=MASQUE_PS in visibility, invisible_patient=INVISIBLE_PATIENT in visibility,
-                              invisible_representants=INVISIBLE_REPRESENTANTS_LEGAUX in visibility)
+                    raise RegistryError(
+                        "un document ne peut être à la fois masqué aux professionnels et invisible "
+                        "du patient (EX_2.1-1050)",
+                        code="XDSRegistryMetadataError",
+                    )
+                values.update(
+                    masque_ps=MASQUE_PS in visibility,
+                    invisible_patient=INVISIBLE_PATIENT in visibility,
+                    invisible_representants=INVISIBLE_REPRESENTANTS_LEGAUX in visibility,
+                )
             values.update(version=d.version + 1, last_updated=_iso(now))
-            conn.execute(store.dmp_document.update().where(sa.or_(d.id == entry.id, d.transforms == entry.id))
-                         .values(**values))
-            self.trail.write(conn, actor_of(who), "dmp.mettre-a-jour", patient=entry.ins, detail={
-                "document": entry.unique_id, "changements": {k: v for k, v in values.items()
-                                                              if k not in ("version", "last_updated")}})
+            conn.execute(
+                store.dmp_document.update().where(sa.or_(d.id == entry.id, d.transforms == entry.id)).values(**values)
+            )
+            self.trail.write(
+                conn,
+                actor_of(who),
+                "dmp.mettre-a-jour",
+                patient=entry.ins,
+                detail={
+                    "document": entry.unique_id,
+                    "changements": {k: v for k, v in values.items() if k not in ("version", "last_updated")},
+                },
+            )
             return entry_of(conn.execute(sa.select(store.dmp_document).where(d.id == entry.id)).one())  # just updated
 
     def _may_update(self, who: Who, entry: DocumentEntry, visibility: set[str] | None) -> None:
         self._changer(who, entry)  # not hers or not its producer's: `_Hidden`, answered as missing
         # the patient masks or unmasks a document from professionals (000 L253; CSP R.1111-49), nothing else
         if who.kind == "patient" and (visibility is None or (visibility ^ entry.visibility) - {MASQUE_PS}):
-            raise Forbidden("le patient ne peut que masquer ou démasquer un document aux professionnels",
-                            code="action-patient")
+            raise Forbidden(
+                "le patient ne peut que masquer ou démasquer un document aux professionnels", code="action-patient"
+            )
 
     def withdraw(self, who: Who, id_: str) -> None:
         """Retrait (000 L1062): the producer withdraws a document; the N1's N3 goes with it (002 L805)."""
         d = store.dmp_document.c
         now = _now()
-        with self._audited_change(who, "dmp.supprimer", id_) as seen, self._hiding(who, "dmp.supprimer", id_), \
-                self.db.write() as conn:
+        with (
+            self._audited_change(who, "dmp.supprimer", id_) as seen,
+            self._hiding(who, "dmp.supprimer", id_),
+            self.db.write() as conn,
+        ):
             row = conn.execute(sa.select(store.dmp_document).where(d.id == id_).with_for_update()).first()
             if row is None or row.status == DocumentStatus.DELETED.value:
                 raise _Hidden("document-inconnu", None)
@@ -709,40 +948,76 @@ class Dmp:
             self._may_update(who, entry, None)
             if entry.transforms is not None:
                 raise RegistryError("un N3 se supprime avec son N1 (002 L799-805)", code="action-sur-n3")
-            conn.execute(store.dmp_document.update().where(sa.or_(d.id == id_, d.transforms == id_)).values(
-                status=DocumentStatus.DELETED.value, version=d.version + 1, last_updated=_iso(now)))
-            self.trail.write(conn, actor_of(who), "dmp.supprimer", patient=entry.ins,
-                         detail={"document": entry.unique_id, "cascade-n3": True})
+            conn.execute(
+                store.dmp_document.update()
+                .where(sa.or_(d.id == id_, d.transforms == id_))
+                .values(status=DocumentStatus.DELETED.value, version=d.version + 1, last_updated=_iso(now))
+            )
+            self.trail.write(
+                conn,
+                actor_of(who),
+                "dmp.supprimer",
+                patient=entry.ins,
+                detail={"document": entry.unique_id, "cascade-n3": True},
+            )
 
     # --- information and opposition (seed 002 L535-565) ----------------------------------------
 
-    def record_information(self, who: Who, ins: str, alimentation: InformationState,
-                           consultation: InformationState, motif: str = "", episode: str = "",
-                           valid_until: str | None = None) -> None:
+    def record_information(
+        self,
+        who: Who,
+        ins: str,
+        alimentation: InformationState,
+        consultation: InformationState,
+        motif: str = "",
+        episode: str = "",
+        valid_until: str | None = None,
+    ) -> None:
         if who.kind != "professional" or not who.structure:
-            raise Forbidden("l'information du patient est recueillie par un professionnel dans sa structure",
-                            code="information-professionnel")
+            raise Forbidden(
+                "l'information du patient est recueillie par un professionnel dans sa structure",
+                code="information-professionnel",
+            )
         if alimentation is InformationState.OPPOSED and not motif.strip():  # 002 L551; CSP R.1111-47
-            raise InvalidInput("l'opposition à l'alimentation doit invoquer un motif légitime",
-                               code="motif-legitime-absent")
+            raise InvalidInput(
+                "l'opposition à l'alimentation doit invoquer un motif légitime", code="motif-legitime-absent"
+            )
         if InformationState.NOT_INFORMED in (alimentation, consultation) and alimentation != consultation:
-            raise InvalidInput("une fois informé, le patient répond pour l'alimentation et la consultation",
-                               code="information-incomplete")
+            raise InvalidInput(
+                "une fois informé, le patient répond pour l'alimentation et la consultation",
+                code="information-incomplete",
+            )
         now = _now()
-        values = dict(alimentation=alimentation.value, consultation=consultation.value, motif=motif or None,
-                      episode=episode or None, valid_until=valid_until, recorded_by=who.person,
-                      recorded_at=_iso(now))
+        values = dict(
+            alimentation=alimentation.value,
+            consultation=consultation.value,
+            motif=motif or None,
+            episode=episode or None,
+            valid_until=valid_until,
+            recorded_by=who.person,
+            recorded_at=_iso(now),
+        )
         with self.db.write() as conn:
             self._ensure_dossier(conn, ins, now)
             i = store.dmp_information.c
-            done = conn.execute(store.dmp_information.update().where(i.ins == ins, i.structure == who.structure)
-                                .values(**values)).rowcount
+            done = conn.execute(
+                store.dmp_information.update().where(i.ins == ins, i.structure == who.structure).values(**values)
+            ).rowcount
             if not done:
                 conn.execute(store.dmp_information.insert().values(ins=ins, structure=who.structure, **values))
             # 002 L539-540: information and opposition are real and traced
-            self.trail.write(conn, actor_of(who), "dmp.information", patient=ins, detail={
-                "alimentation": alimentation.value, "consultation": consultation.value, "episode": episode,
-                "motif": bool(motif)})
+            self.trail.write(
+                conn,
+                actor_of(who),
+                "dmp.information",
+                patient=ins,
+                detail={
+                    "alimentation": alimentation.value,
+                    "consultation": consultation.value,
+                    "episode": episode,
+                    "motif": bool(motif),
+                },
+            )
 
     def status_for(self, who: Who, ins: str) -> tuple[access.DossierView, Decision, Decision]:
         """CRE-19 (002 L508): without a click, does the patient have an open dossier and may we feed / read it?
@@ -756,15 +1031,25 @@ class Dmp:
         with self.db.read() as conn:
             dossier = self.view(conn, who, ins, now)
         feed, read = access.may_feed(who, dossier, self.matrix), access.may_open(who, dossier, self.matrix)
-        self._trace(who, "dmp.information.lire", None, patient=ins, detail={
-            "alimentation": dossier.alimentation.value, "consultation": dossier.consultation.value,
-            "peut-alimenter": feed.allowed, "peut-consulter": read.allowed})
+        self._trace(
+            who,
+            "dmp.information.lire",
+            None,
+            patient=ins,
+            detail={
+                "alimentation": dossier.alimentation.value,
+                "consultation": dossier.consultation.value,
+                "peut-alimenter": feed.allowed,
+                "peut-consulter": read.allowed,
+            },
+        )
         return dossier, feed, read
 
     # --- the patient's controls ----------------------------------------------------------------
 
-    def _patient_write(self, who: Who, action: str, detail: dict, change: Callable[[Connection, datetime],
-                                                                                   object]) -> None:
+    def _patient_write(
+        self, who: Who, action: str, detail: dict, change: Callable[[Connection, datetime], object]
+    ) -> None:
         if who.kind != "patient":
             raise Forbidden("réservé au titulaire du dossier (Mon espace santé)", code="reserve-patient")
         now = _now()
@@ -775,12 +1060,26 @@ class Dmp:
 
     def set_dossier_state(self, who: Who, state: DossierState) -> None:
         """CRE-3 (000 L253): the patient may oppose or close at any time, and reopen."""
-        self._patient_write(who, "dmp.patient.etat", {"etat": state.value}, lambda conn, now: conn.execute(
-            store.dmp_dossier.update().where(store.dmp_dossier.c.ins == who.patient)
-            .values(state=state.value, updated_at=_iso(now))))
+        self._patient_write(
+            who,
+            "dmp.patient.etat",
+            {"etat": state.value},
+            lambda conn, now: conn.execute(
+                store.dmp_dossier.update()
+                .where(store.dmp_dossier.c.ins == who.patient)
+                .values(state=state.value, updated_at=_iso(now))
+            ),
+        )
 
-    def set_preferences(self, who: Who, *, medecin_traitant: str | None = None, clear_traitant: bool = False,
-                        oppose_bris_de_glace: bool | None = None, oppose_centre_15: bool | None = None) -> None:
+    def set_preferences(
+        self,
+        who: Who,
+        *,
+        medecin_traitant: str | None = None,
+        clear_traitant: bool = False,
+        oppose_bris_de_glace: bool | None = None,
+        oppose_centre_15: bool | None = None,
+    ) -> None:
         values: dict = {}
         if medecin_traitant is not None or clear_traitant:
             values["medecin_traitant"] = medecin_traitant
@@ -788,9 +1087,16 @@ class Dmp:
             values["oppose_bris_de_glace"] = oppose_bris_de_glace
         if oppose_centre_15 is not None:
             values["oppose_centre_15"] = oppose_centre_15
-        self._patient_write(who, "dmp.patient.preferences", dict(values), lambda conn, now: conn.execute(
-            store.dmp_dossier.update().where(store.dmp_dossier.c.ins == who.patient)
-            .values(updated_at=_iso(now), **values)))
+        self._patient_write(
+            who,
+            "dmp.patient.preferences",
+            dict(values),
+            lambda conn, now: conn.execute(
+                store.dmp_dossier.update()
+                .where(store.dmp_dossier.c.ins == who.patient)
+                .values(updated_at=_iso(now), **values)
+            ),
+        )
 
     def set_rule(self, who: Who, professional: str, rule: str | None) -> None:
         """Block or authorise one professional (CSP L.1111-19); None removes the rule."""
@@ -801,8 +1107,11 @@ class Dmp:
         def change(conn: Connection, now: datetime) -> None:
             conn.execute(store.dmp_patient_rule.delete().where(r.ins == who.patient, r.professional == professional))
             if rule:
-                conn.execute(store.dmp_patient_rule.insert().values(ins=who.patient, professional=professional,
-                                                                    rule=rule, since=_iso(now)))
+                conn.execute(
+                    store.dmp_patient_rule.insert().values(
+                        ins=who.patient, professional=professional, rule=rule, since=_iso(now)
+                    )
+                )
 
         self._patient_write(who, "dmp.patient.regle", {"professionnel": professional, "regle": rule}, change)
 
@@ -821,20 +1130,35 @@ class Dmp:
         code = "-".join(secrets.token_hex(2).upper() for _ in range(3))
 
         def change(conn: Connection, now: datetime) -> None:
-            conn.execute(store.dmp_delegation_code.insert().values(
-                id=str(uuid.uuid4()), ins=who.patient, professional=professional,
-                code_hash=self.code_hash(code), rubriques=",".join(sorted(set(rubriques))),
-                expires_at=_iso(now + timedelta(days=days)), created_at=_iso(now)))
+            conn.execute(
+                store.dmp_delegation_code.insert().values(
+                    id=str(uuid.uuid4()),
+                    ins=who.patient,
+                    professional=professional,
+                    code_hash=self.code_hash(code),
+                    rubriques=",".join(sorted(set(rubriques))),
+                    expires_at=_iso(now + timedelta(days=days)),
+                    created_at=_iso(now),
+                )
+            )
 
-        self._patient_write(who, "dmp.patient.code", {"professionnel": professional, "rubriques": rubriques,
-                                                      "jours": days}, change)
+        self._patient_write(
+            who, "dmp.patient.code", {"professionnel": professional, "rubriques": rubriques, "jours": days}, change
+        )
         return code
 
     def revoke_codes(self, who: Who, professional: str) -> None:
         c = store.dmp_delegation_code.c
-        self._patient_write(who, "dmp.patient.code-revoque", {"professionnel": professional},
-                            lambda conn, now: conn.execute(store.dmp_delegation_code.update().where(
-                                c.ins == who.patient, c.professional == professional).values(revoked=True)))
+        self._patient_write(
+            who,
+            "dmp.patient.code-revoque",
+            {"professionnel": professional},
+            lambda conn, now: conn.execute(
+                store.dmp_delegation_code.update()
+                .where(c.ins == who.patient, c.professional == professional)
+                .values(revoked=True)
+            ),
+        )
 
     def history(self, who: Who) -> list[dict]:
         """L.1111-19 (003 L1420): the patient sees every access, who, which structure, which document, why.
@@ -861,24 +1185,41 @@ class Dmp:
         with self.db.write() as conn:
             conn.execute(store.dmp_secretariat.delete().where(s.doctor == who.person, s.secretary == secretary))
             if not remove:
-                conn.execute(store.dmp_secretariat.insert().values(
-                    doctor=who.person, secretary=secretary, doctor_profession=who.profession,
-                    doctor_structure=who.structure, since=_iso(now)))
-            self.trail.write(conn, actor_of(who), "dmp.secretariat", detail={"secretaire": secretary,
-                                                                             "retrait": remove})
+                conn.execute(
+                    store.dmp_secretariat.insert().values(
+                        doctor=who.person,
+                        secretary=secretary,
+                        doctor_profession=who.profession,
+                        doctor_structure=who.structure,
+                        since=_iso(now),
+                    )
+                )
+            self.trail.write(
+                conn, actor_of(who), "dmp.secretariat", detail={"secretaire": secretary, "retrait": remove}
+            )
 
     def under_doctor(self, who: Who, doctor: str) -> Who:
         """The secretary's identity for the rules: the doctor's column and structure, both names in the trail."""
         s = store.dmp_secretariat.c
         with self.db.read() as conn:
-            row = conn.execute(sa.select(store.dmp_secretariat).where(
-                s.doctor == doctor, s.secretary == who.person)).first()
+            row = conn.execute(
+                sa.select(store.dmp_secretariat).where(s.doctor == doctor, s.secretary == who.person)
+            ).first()
         if row is None:
             raise Forbidden(f"{who.person} n'a pas de délégation du médecin {doctor}", code="sans-delegation")
         if row.doctor_structure != who.structure:
             raise Forbidden("la délégation vaut dans la structure du médecin", code="delegation-structure")
-        return Who(who.kind, who.person, who.structure, row.doctor_profession, "secretariat", who.software,
-                   on_behalf_of=doctor, mode=who.mode, reason=who.reason)
+        return Who(
+            who.kind,
+            who.person,
+            who.structure,
+            row.doctor_profession,
+            "secretariat",
+            who.software,
+            on_behalf_of=doctor,
+            mode=who.mode,
+            reason=who.reason,
+        )
 
     # --- R.1111-53: the consultation d'annonce ---------------------------------------------------
 
@@ -888,30 +1229,49 @@ class Dmp:
         d = store.dmp_document.c
         cutoff = _iso(now - access.ANNONCE_NOTICE)
         with self.db.write() as conn:
-            rows = list(conn.execute(sa.select(d.id, d.ins).where(
-                d.invisible_patient.is_(True), d.annonce_notifiee.is_(False), d.status == "current",
-                d.submitted_at <= cutoff, d.submitted_at > _iso(now - access.ANNONCE_AUTO_VISIBLE),
-                d.transforms.is_(None))))
+            rows = list(
+                conn.execute(
+                    sa.select(d.id, d.ins).where(
+                        d.invisible_patient.is_(True),
+                        d.annonce_notifiee.is_(False),
+                        d.status == "current",
+                        d.submitted_at <= cutoff,
+                        d.submitted_at > _iso(now - access.ANNONCE_AUTO_VISIBLE),
+                        d.transforms.is_(None),
+                    )
+                )
+            )
             for row in rows:
                 conn.execute(store.dmp_document.update().where(d.id == row.id).values(annonce_notifiee=True))
                 self.trail.write(conn, audit.SYSTEM, "dmp.annonce", patient=row.ins, detail={"document": row.id})
         for row in rows:  # once committed: the notice is sent by Mon espace santé in its own transaction
-            self.notify(row.ins, "Votre dossier médical a été mis à jour",
-                        "Un document a été ajouté à votre dossier médical. Prenez rendez-vous avec un "
-                        "professionnel de santé pour en prendre connaissance.")
+            self.notify(
+                row.ins,
+                "Votre dossier médical a été mis à jour",
+                "Un document a été ajouté à votre dossier médical. Prenez rendez-vous avec un "
+                "professionnel de santé pour en prendre connaissance.",
+            )
         return len(rows)
 
 
 # Statements every feed or read runs, built once (SQLAlchemy then only looks up its compiled form).
 _DOSSIER_EXISTS = sa.select(store.dmp_dossier.c.ins).where(store.dmp_dossier.c.ins == sa.bindparam("ins"))
 _D, _I, _R = store.dmp_dossier, store.dmp_information, store.dmp_patient_rule
-_STANDING = sa.select(
-    _D, _I.c.alimentation, _I.c.consultation, _I.c.valid_until,
-    # "bloque" > "autorise": the patient's block wins over an authorisation for the same person
-    sa.select(sa.func.max(_R.c.rule)).where(_R.c.ins == _D.c.ins, _R.c.professional.in_(
-        sa.bindparam("people", expanding=True))).scalar_subquery().label("rule"),
-).select_from(_D.outerjoin(_I, sa.and_(_I.c.ins == _D.c.ins, _I.c.structure == sa.bindparam("structure")))) \
+_STANDING = (
+    sa.select(
+        _D,
+        _I.c.alimentation,
+        _I.c.consultation,
+        _I.c.valid_until,
+        # "bloque" > "autorise": the patient's block wins over an authorisation for the same person
+        sa.select(sa.func.max(_R.c.rule))
+        .where(_R.c.ins == _D.c.ins, _R.c.professional.in_(sa.bindparam("people", expanding=True)))
+        .scalar_subquery()
+        .label("rule"),
+    )
+    .select_from(_D.outerjoin(_I, sa.and_(_I.c.ins == _D.c.ins, _I.c.structure == sa.bindparam("structure"))))
     .where(_D.c.ins == sa.bindparam("ins"))
+)
 _INSERT_SUBMISSION = store.dmp_submission.insert()
 _INSERT_DOCUMENT = store.dmp_document.insert()
 
@@ -963,13 +1323,41 @@ def _stored_resource(doc: SubmittedDocument, ids: dict[str, str], replaces: str 
 
 
 def entry_of(row: sa.Row) -> DocumentEntry:
-    visibility = {code for code, flag in ((MASQUE_PS, row.masque_ps), (INVISIBLE_PATIENT, row.invisible_patient),
-                                          (INVISIBLE_REPRESENTANTS_LEGAUX, row.invisible_representants)) if flag}
+    visibility = {
+        code
+        for code, flag in (
+            (MASQUE_PS, row.masque_ps),
+            (INVISIBLE_PATIENT, row.invisible_patient),
+            (INVISIBLE_REPRESENTANTS_LEGAUX, row.invisible_representants),
+        )
+        if flag
+    }
     return DocumentEntry(
-        id=row.id, unique_id=row.unique_id, ins=row.ins, submission=row.submission, status=DocumentStatus(row.status),
-        archived=row.archived, type_code=row.type_code, class_code=row.class_code, format_code=row.format_code,
-        level=row.level, author=row.author, author_structure=row.author_structure, confidentiality=row.confidentiality,
-        visibility=visibility, size=row.size, sha1=row.sha1, blob=row.blob, content_type=row.content_type,
-        submitted_at=row.submitted_at, creation=row.creation, period_start=row.period_start,
-        period_end=row.period_end or "", version=row.version, last_updated=row.last_updated,
-        transforms=row.transforms, replaces=row.replaces, resource=orjson.loads(row.resource))
+        id=row.id,
+        unique_id=row.unique_id,
+        ins=row.ins,
+        submission=row.submission,
+        status=DocumentStatus(row.status),
+        archived=row.archived,
+        type_code=row.type_code,
+        class_code=row.class_code,
+        format_code=row.format_code,
+        level=row.level,
+        author=row.author,
+        author_structure=row.author_structure,
+        confidentiality=row.confidentiality,
+        visibility=visibility,
+        size=row.size,
+        sha1=row.sha1,
+        blob=row.blob,
+        content_type=row.content_type,
+        submitted_at=row.submitted_at,
+        creation=row.creation,
+        period_start=row.period_start,
+        period_end=row.period_end or "",
+        version=row.version,
+        last_updated=row.last_updated,
+        transforms=row.transforms,
+        replaces=row.replaces,
+        resource=orjson.loads(row.resource),
+    )

@@ -32,8 +32,12 @@ from maison.partage.espace.service import Espace
 
 
 def _bundle(resources: list[dict]) -> dict:
-    return {"resourceType": "Bundle", "type": "searchset", "total": len(resources),
-            "entry": [{"resource": r, "search": {"mode": "match"}} for r in resources]}
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(resources),
+        "entry": [{"resource": r, "search": {"mode": "match"}} for r in resources],
+    }
 
 
 def router(espace: Espace, authorizer: Authorizer, max_body_bytes: int) -> APIRouter:
@@ -116,8 +120,9 @@ def router(espace: Espace, authorizer: Authorizer, max_body_bytes: int) -> APIRo
     @accepts(PATIENT)
     async def events(request: Request) -> Response:
         q = request.query_params
-        return fhir_response(_bundle(await run_in_threadpool(espace.events, who(request), q.get("debut"),
-                                                             q.get("fin"))))
+        return fhir_response(
+            _bundle(await run_in_threadpool(espace.events, who(request), q.get("debut"), q.get("fin")))
+        )
 
     @r.post("/agenda")
     @accepts(PATIENT)
@@ -147,24 +152,34 @@ def router(espace: Espace, authorizer: Authorizer, max_body_bytes: int) -> APIRo
     async def deposit(request: Request) -> Response:
         body = await read_json_object(request, max_upload)
         if body.get("resourceType") != "DocumentReference":
-            raise InvalidInput("une ressource DocumentReference est attendue", code="type-ressource",
-                               expression="resourceType")
+            raise InvalidInput(
+                "une ressource DocumentReference est attendue", code="type-ressource", expression="resourceType"
+            )
         kind = shaped(body.get("type"), dict, "type", {})
         codings = shaped(kind.get("coding"), list, "type.coding", []) or [{}]
         contents = shaped(body.get("content"), list, "content", []) or [{}]
         attachment = contents[0].get("attachment") if isinstance(contents[0], dict) else None
         category = codings[0].get("code", "") if isinstance(codings[0], dict) else ""
         if not isinstance(attachment, dict) or not isinstance(attachment.get("data"), str):
-            raise InvalidInput("content[0].attachment.data (base64) est obligatoire", code="contenu-absent",
-                               expression="content[0].attachment.data")
+            raise InvalidInput(
+                "content[0].attachment.data (base64) est obligatoire",
+                code="contenu-absent",
+                expression="content[0].attachment.data",
+            )
         try:
             data = base64.b64decode(attachment["data"], validate=True)
         except (binascii.Error, ValueError):
-            raise InvalidInput("content[0].attachment.data : base64 invalide", code="base64",
-                               expression="content[0].attachment.data") from None
+            raise InvalidInput(
+                "content[0].attachment.data : base64 invalide", code="base64", expression="content[0].attachment.data"
+            ) from None
         id_ = await run_in_threadpool(
-            espace.deposit, who(request), str(category),
-            body.get("description") or attachment.get("title") or "", str(attachment.get("contentType", "")), data)
+            espace.deposit,
+            who(request),
+            str(category),
+            body.get("description") or attachment.get("title") or "",
+            str(attachment.get("contentType", "")),
+            data,
+        )
         return Response(status_code=201, headers={"Location": f"/dmp/DocumentReference/{id_}"})
 
     @r.delete("/documents/{id_}")
@@ -177,7 +192,10 @@ def router(espace: Espace, authorizer: Authorizer, max_body_bytes: int) -> APIRo
     @accepts(PATIENT)
     async def export(request: Request) -> Response:
         data = await run_in_threadpool(export_archive, espace, who(request))
-        return Response(data, media_type="application/zip", headers={
-            "Content-Disposition": 'attachment; filename="mon-espace-sante.zip"', "Cache-Control": "no-store"})
+        return Response(
+            data,
+            media_type="application/zip",
+            headers={"Content-Disposition": 'attachment; filename="mon-espace-sante.zip"', "Cache-Control": "no-store"},
+        )
 
     return r

@@ -26,7 +26,9 @@ from maison.partage.dmp.mhd import EXT_IS_ARCHIVED, INS_SYSTEMS
 from maison.partage.dmp.model import URL_CONFIDENTIALITY
 
 SYS_TYPE_COMPLEMENTAIRE = "1.2.250.1.213.1.1.4.12"  # TRE_A05
-URL_TYPE_COMPLEMENTAIRE = "https://mos.esante.gouv.fr/NOS/TRE_A05-TypeDocComplementaire/FHIR/TRE-A05-TypeDocComplementaire"
+URL_TYPE_COMPLEMENTAIRE = (
+    "https://mos.esante.gouv.fr/NOS/TRE_A05-TypeDocComplementaire/FHIR/TRE-A05-TypeDocComplementaire"
+)
 URL_CLASS = "https://mos.esante.gouv.fr/NOS/TRE_A03-ClasseDocument/FHIR/TRE-A03-ClasseDocument"
 URL_FORMAT = "https://mos.esante.gouv.fr/NOS/TRE_A11-IheFormatCode/FHIR/TRE-A11-IheFormatCode"
 FORMAT_MIME_SUFFICIENT = "urn:ihe:iti:xds:2017:mimeTypeSufficient"
@@ -41,31 +43,62 @@ def patient_categories(reference_path: Path) -> dict[str, str]:
     path = reference_path / "cisis" / "jeuxDeValeurs" / "JDV_J07_XdsTypeCode_CISIS.xml"
     data = path.read_bytes()
     root = xmlsafe.parse(data, max_bytes=len(data) + 1)
-    return {c.get("code"): c.get("displayName") for c in root.iter(etree.Element)
-            if etree.QName(c).localname == "Concept" and (c.get("code") or "").startswith("DOCPAT")
-            and c.get("codeSystem") == SYS_TYPE_COMPLEMENTAIRE}
+    return {
+        c.get("code"): c.get("displayName")
+        for c in root.iter(etree.Element)
+        if etree.QName(c).localname == "Concept"
+        and (c.get("code") or "").startswith("DOCPAT")
+        and c.get("codeSystem") == SYS_TYPE_COMPLEMENTAIRE
+    }
 
 
-def check_upload(categories: dict[str, str], category: str, content_type: str, data: bytes, max_bytes: int,
-                 *, by_service: bool = False) -> None:
+def check_upload(
+    categories: dict[str, str],
+    category: str,
+    content_type: str,
+    data: bytes,
+    max_bytes: int,
+    *,
+    by_service: bool = False,
+) -> None:
     if category not in categories:
-        raise InvalidInput(f"catégorie {category!r} : une des catégories du patient ({', '.join(sorted(categories))})",
-                           code="categorie-inconnue", expression="type")
+        raise InvalidInput(
+            f"catégorie {category!r} : une des catégories du patient ({', '.join(sorted(categories))})",
+            code="categorie-inconnue",
+            expression="type",
+        )
     if category == PROFILE_SYNTHESIS and not by_service:
-        raise InvalidInput("la synthèse du profil médical est produite par Mon espace santé (partage du profil)",
-                           code="categorie-reservee", expression="type")
+        raise InvalidInput(
+            "la synthèse du profil médical est produite par Mon espace santé (partage du profil)",
+            code="categorie-reservee",
+            expression="type",
+        )
     if content_type not in SIGNATURES:
-        raise InvalidInput(f"type {content_type!r} : {', '.join(SIGNATURES)}", code="format-non-accepte",
-                           expression="content.attachment.contentType")
+        raise InvalidInput(
+            f"type {content_type!r} : {', '.join(SIGNATURES)}",
+            code="format-non-accepte",
+            expression="content.attachment.contentType",
+        )
     if len(data) > max_bytes:
         raise TooLarge(f"document de {len(data)} octets : {max_bytes} au plus", code="document-trop-gros")
     if not data.startswith(SIGNATURES[content_type]):
-        raise InvalidInput(f"le contenu n'est pas un {content_type}", code="contenu-incoherent",
-                           expression="content.attachment.data")
+        raise InvalidInput(
+            f"le contenu n'est pas un {content_type}", code="contenu-incoherent", expression="content.attachment.data"
+        )
 
 
-def document_reference(*, ins: str, ins_oid: str, unique_id: str, category: str, display: str, title: str,
-                       content_type: str, data: bytes, created: datetime) -> dict:
+def document_reference(
+    *,
+    ins: str,
+    ins_oid: str,
+    unique_id: str,
+    category: str,
+    display: str,
+    title: str,
+    content_type: str,
+    data: bytes,
+    created: datetime,
+) -> dict:
     """The fiche of a patient document, in the shape of the PDSm DocumentReference the DMP keeps."""
     system = next((s for s, oid in INS_SYSTEMS.items() if oid == ins_oid), f"urn:oid:{ins_oid}")
     when = created.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -81,10 +114,19 @@ def document_reference(*, ins: str, ins_oid: str, unique_id: str, category: str,
         "author": [{"identifier": {"system": system, "value": ins}, "display": "déposé par le patient"}],
         "description": title,
         "securityLabel": [{"coding": [{"system": URL_CONFIDENTIALITY, "code": "N"}]}],
-        "content": [{"attachment": {
-            "contentType": content_type, "language": "fr-FR", "size": len(data),
-            "hash": base64.b64encode(hashlib.sha1(data).digest()).decode(), "title": title, "creation": when},
-            "format": {"system": URL_FORMAT, "code": FORMAT_MIME_SUFFICIENT}}],
+        "content": [
+            {
+                "attachment": {
+                    "contentType": content_type,
+                    "language": "fr-FR",
+                    "size": len(data),
+                    "hash": base64.b64encode(hashlib.sha1(data).digest()).decode(),
+                    "title": title,
+                    "creation": when,
+                },
+                "format": {"system": URL_FORMAT, "code": FORMAT_MIME_SUFFICIENT},
+            }
+        ],
         "context": {"period": {"start": when}},
     }
 

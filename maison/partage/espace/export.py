@@ -69,22 +69,27 @@ def export_archive(espace: Espace, who: Who) -> bytes:
         resource = render_document(entry, "")
         resource["content"][0]["attachment"]["url"] = name
         references.append(resource)
-    bundle["entry"] += [{"fullUrl": f"urn:maison:espace:{r['resourceType']}/{r['id']}", "resource": r}
-                        for r in (*measures, *events, *references)]
+    bundle["entry"] += [
+        {"fullUrl": f"urn:maison:espace:{r['resourceType']}/{r['id']}", "resource": r}
+        for r in (*measures, *events, *references)
+    ]
     files["mon-espace-sante.json"] = orjson.dumps(bundle, option=orjson.OPT_INDENT_2)
     files["volontes.json"] = orjson.dumps(volontes, option=orjson.OPT_INDENT_2)
-    files["historique-acces.json"] = orjson.dumps({"resourceType": "Bundle", "type": "collection",
-                                                   "entry": [{"resource": e} for e in history]},
-                                                  option=orjson.OPT_INDENT_2)
+    files["historique-acces.json"] = orjson.dumps(
+        {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": e} for e in history]},
+        option=orjson.OPT_INDENT_2,
+    )
     files["LISEZMOI.txt"] = README.encode()
-    files["SHA256SUMS"] = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n"
-                                  for name, data in sorted(files.items())).encode()
+    files["SHA256SUMS"] = "".join(
+        f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(files.items())
+    ).encode()
     out = io.BytesIO()
     stamp = datetime.now(UTC).timetuple()[:6]
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in files.items():
-            archive.writestr(zipfile.ZipInfo(f"mon-espace-sante/{name}", date_time=stamp), data,
-                             compress_type=zipfile.ZIP_DEFLATED)
+            archive.writestr(
+                zipfile.ZipInfo(f"mon-espace-sante/{name}", date_time=stamp), data, compress_type=zipfile.ZIP_DEFLATED
+            )
     with espace.db.write() as conn:
         espace.record(conn, who, "exporter", {"documents": [e.unique_id for e in entries], "octets": out.tell()})
     return out.getvalue()

@@ -37,46 +37,97 @@ def _same(value: float) -> float:
     return value
 
 
-KINDS = {k.name: k for k in (
-    Kind("poids", "29463-7", "Body weight", "kg", 0.3, 400, {"kg": _same, "g": lambda v: v / 1000}),
-    Kind("taille", "8302-2", "Body height", "m", 0.2, 2.6, {"m": _same, "cm": lambda v: v / 100}),
-    Kind("imc", "39156-5", "Body mass index (BMI) [Ratio]", "kg/m2", 5, 150, {"kg/m2": _same}, computed=True),
-    Kind("tour-de-taille", "8280-0", "Waist Circumference at umbilicus by Tape measure", "cm", 20, 300,
-         {"cm": _same, "m": lambda v: v * 100}),
-    Kind("temperature", "8310-5", "Body temperature", "Cel", 25, 45,
-         {"Cel": _same, "[degF]": lambda v: (v - 32) * 5 / 9}),
-    Kind("glycemie", "2339-0", "Glucose [Mass/volume] in Blood", "mg/dL", 10, 1500,
-         {"mg/dL": _same, "g/L": lambda v: v * 100, "mmol/L": lambda v: v * GLUCOSE_MG_PER_MMOL}),
-    Kind("douleur", "72514-3", "Pain severity - 0-10 verbal numeric rating [Score] - Reported", "{score}", 0, 10,
-         {"{score}": _same}, integer=True),
-    Kind("frequence-cardiaque", "8867-4", "Heart rate", "/min", 20, 300, {"/min": _same}),
-    Kind("pas", "55423-8", "Number of steps in unspecified time Pedometer", "{steps}", 0, 200_000,
-         {"{steps}": _same}, integer=True),
-)}
+KINDS = {
+    k.name: k
+    for k in (
+        Kind("poids", "29463-7", "Body weight", "kg", 0.3, 400, {"kg": _same, "g": lambda v: v / 1000}),
+        Kind("taille", "8302-2", "Body height", "m", 0.2, 2.6, {"m": _same, "cm": lambda v: v / 100}),
+        Kind("imc", "39156-5", "Body mass index (BMI) [Ratio]", "kg/m2", 5, 150, {"kg/m2": _same}, computed=True),
+        Kind(
+            "tour-de-taille",
+            "8280-0",
+            "Waist Circumference at umbilicus by Tape measure",
+            "cm",
+            20,
+            300,
+            {"cm": _same, "m": lambda v: v * 100},
+        ),
+        Kind(
+            "temperature",
+            "8310-5",
+            "Body temperature",
+            "Cel",
+            25,
+            45,
+            {"Cel": _same, "[degF]": lambda v: (v - 32) * 5 / 9},
+        ),
+        Kind(
+            "glycemie",
+            "2339-0",
+            "Glucose [Mass/volume] in Blood",
+            "mg/dL",
+            10,
+            1500,
+            {"mg/dL": _same, "g/L": lambda v: v * 100, "mmol/L": lambda v: v * GLUCOSE_MG_PER_MMOL},
+        ),
+        Kind(
+            "douleur",
+            "72514-3",
+            "Pain severity - 0-10 verbal numeric rating [Score] - Reported",
+            "{score}",
+            0,
+            10,
+            {"{score}": _same},
+            integer=True,
+        ),
+        Kind("frequence-cardiaque", "8867-4", "Heart rate", "/min", 20, 300, {"/min": _same}),
+        Kind(
+            "pas",
+            "55423-8",
+            "Number of steps in unspecified time Pedometer",
+            "{steps}",
+            0,
+            200_000,
+            {"{steps}": _same},
+            integer=True,
+        ),
+    )
+}
 
 
 def normalise(kind_name: str, value: object, unit: str) -> tuple[Kind, float]:
     """The measure in its kind's canonical unit, or InvalidInput naming what is wrong."""
     kind = KINDS.get(kind_name)
     if kind is None:
-        raise InvalidInput(f"mesure {kind_name!r} inconnue : {', '.join(k for k in KINDS if not KINDS[k].computed)}",
-                           code="mesure-inconnue", expression="code")
+        raise InvalidInput(
+            f"mesure {kind_name!r} inconnue : {', '.join(k for k in KINDS if not KINDS[k].computed)}",
+            code="mesure-inconnue",
+            expression="code",
+        )
     if kind.computed:  # 000 L3309: "L'IMC (calculé automatiquement)"
-        raise InvalidInput("l'IMC est calculé automatiquement à partir du poids et de la taille",
-                           code="mesure-calculee", expression="code")
+        raise InvalidInput(
+            "l'IMC est calculé automatiquement à partir du poids et de la taille",
+            code="mesure-calculee",
+            expression="code",
+        )
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidInput("valueQuantity.value : un nombre", code="valeur-invalide", expression="valueQuantity.value")
     convert = kind.conversions.get(unit)
     if convert is None:
-        raise InvalidInput(f"unité {unit!r} pour {kind.name} : {', '.join(kind.conversions)} (UCUM)",
-                           code="unite-invalide", expression="valueQuantity.code")
+        raise InvalidInput(
+            f"unité {unit!r} pour {kind.name} : {', '.join(kind.conversions)} (UCUM)",
+            code="unite-invalide",
+            expression="valueQuantity.code",
+        )
     if kind.integer and value != int(value):
         raise InvalidInput(f"{kind.name} : un nombre entier", code="valeur-invalide", expression="valueQuantity.value")
     canonical = round(convert(float(value)), 4)
     if not kind.low <= canonical <= kind.high:
-        raise InvalidInput(f"{kind.name} {value} {unit} hors des valeurs possibles "
-                           f"({kind.low:g}–{kind.high:g} {kind.unit})", code="valeur-improbable",
-                           expression="valueQuantity.value")
+        raise InvalidInput(
+            f"{kind.name} {value} {unit} hors des valeurs possibles ({kind.low:g}–{kind.high:g} {kind.unit})",
+            code="valeur-improbable",
+            expression="valueQuantity.value",
+        )
     return kind, canonical
 
 

@@ -48,11 +48,15 @@ def _moment(value: object, where: str) -> datetime:
     if not isinstance(value, str) or len(value) < 10:
         raise InvalidInput(f"{where} : un dateTime FHIR est attendu", code="date-invalide", expression=where)
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00")) if len(value) > 10 else \
-            datetime.combine(date.fromisoformat(value), datetime.min.time())
+        moment = (
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if len(value) > 10
+            else datetime.combine(date.fromisoformat(value), datetime.min.time())
+        )
     except ValueError:
-        raise InvalidInput(f"{where} : {value!r} n'est pas un dateTime", code="date-invalide",
-                           expression=where) from None
+        raise InvalidInput(
+            f"{where} : {value!r} n'est pas un dateTime", code="date-invalide", expression=where
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -68,8 +72,7 @@ class Espace:
     @staticmethod
     def owner(who: Who) -> str:
         if who.kind != "patient" or not who.patient:
-            raise Forbidden("Mon espace santé : réservé au patient ou à son représentant légal",
-                            code="reserve-patient")
+            raise Forbidden("Mon espace santé : réservé au patient ou à son représentant légal", code="reserve-patient")
         return who.patient
 
     def _patient(self, who: Who, action: str) -> str:
@@ -84,8 +87,9 @@ class Espace:
     def _writable(self, conn: Connection, ins: str) -> None:
         row = conn.execute(sa.select(dmp_store.dmp_dossier.c.state).where(dmp_store.dmp_dossier.c.ins == ins)).first()
         if row is not None and DossierState(row.state) is not DossierState.ACTIVE:
-            raise Conflict(f"Mon espace santé est {row.state} (000 L3228) : consultation et export seulement",
-                           code="espace-ferme")
+            raise Conflict(
+                f"Mon espace santé est {row.state} (000 L3228) : consultation et export seulement", code="espace-ferme"
+            )
 
     def record(self, conn: Connection, who: Who, action: str, detail: dict) -> None:
         """A change's record, in the change's own transaction."""
@@ -106,10 +110,10 @@ class Espace:
             if id_ is not None and len(id_) <= 64:
                 with self.db.read() as conn:
                     owner = conn.execute(sa.select(table.c.ins).where(table.c.id == id_)).scalar_one_or_none()
-            detail = {"entree": id_,
-                      **({"autre-patient": True} if owner is not None and owner != who.patient else {})}
-            self.dmp.trail.refused(actor_of(who), f"espace.{action}", code=error.code,
-                                   patient=owner or who.patient or None, detail=detail)
+            detail = {"entree": id_, **({"autre-patient": True} if owner is not None and owner != who.patient else {})}
+            self.dmp.trail.refused(
+                actor_of(who), f"espace.{action}", code=error.code, patient=owner or who.patient or None, detail=detail
+            )
             raise
 
     # --- profil médical (000 L3281-3296) ----------------------------------------------------------
@@ -118,11 +122,16 @@ class Espace:
         """The FHIR Patient of the espace: the INS identity from the referential, the patient's contacts."""
         individu = self.dmp.referential.by_matricule(ins)
         t = individu.traits
-        patient = {"resourceType": "Patient", "id": ins,
-                   "identifier": [{"use": "official", "system": f"urn:oid:{individu.active.oid}",
-                                   "value": individu.active.value}],
-                   "name": [{"use": "official", "family": t.nom_naissance, "given": list(t.prenoms)}],
-                   "gender": {"M": "male", "F": "female"}.get(t.sexe, "unknown"), "birthDate": t.date_naissance}
+        patient = {
+            "resourceType": "Patient",
+            "id": ins,
+            "identifier": [
+                {"use": "official", "system": f"urn:oid:{individu.active.oid}", "value": individu.active.value}
+            ],
+            "name": [{"use": "official", "family": t.nom_naissance, "given": list(t.prenoms)}],
+            "gender": {"M": "male", "F": "female"}.get(t.sexe, "unknown"),
+            "birthDate": t.date_naissance,
+        }
         with self.db.read() as conn:
             row = conn.execute(sa.select(store.mes_profile).where(store.mes_profile.c.ins == ins)).first()
         if row is not None and row.coordonnees:
@@ -155,10 +164,18 @@ class Espace:
     @staticmethod
     def _item_resource(row: sa.Row) -> dict:
         resource = orjson.loads(row.resource)
-        resource.update(id=row.id, meta={"lastUpdated": row.updated_at, "tag": [
-            {"system": "urn:maison:espace:rubrique", "code": row.rubrique}]})
-        key = "patient" if resource["resourceType"] in ("AllergyIntolerance", "Immunization", "RelatedPerson") \
+        resource.update(
+            id=row.id,
+            meta={
+                "lastUpdated": row.updated_at,
+                "tag": [{"system": "urn:maison:espace:rubrique", "code": row.rubrique}],
+            },
+        )
+        key = (
+            "patient"
+            if resource["resourceType"] in ("AllergyIntolerance", "Immunization", "RelatedPerson")
             else "subject"
+        )
         resource[key] = {"reference": f"Patient/{row.ins}"}
         return resource
 
@@ -179,8 +196,11 @@ class Espace:
             p = store.mes_profile.c
             if conn.execute(sa.select(p.ins).where(p.ins == ins)).first() is None:
                 conn.execute(store.mes_profile.insert().values(ins=ins, updated_at=now))
-            conn.execute(store.mes_profile.update().where(p.ins == ins).values(
-                {part: orjson.dumps(value).decode(), "updated_at": now}))
+            conn.execute(
+                store.mes_profile.update()
+                .where(p.ins == ins)
+                .values({part: orjson.dumps(value).decode(), "updated_at": now})
+            )
             self.record(conn, who, f"{part}.modifier", {"elements": sorted(value)})
         return value
 
@@ -197,8 +217,13 @@ class Espace:
         """The vaccinations professionals recorded in notes de vaccination the patient may read (000 L3293)."""
         d = dmp_store.dmp_document.c
         try:
-            notes = self.dmp.find_documents(who, ins, ["current"], [d.type_code == vaccinations.TYPE_NOTE_VACCINATION],
-                                            query="vaccinations du profil médical")
+            notes = self.dmp.find_documents(
+                who,
+                ins,
+                ["current"],
+                [d.type_code == vaccinations.TYPE_NOTE_VACCINATION],
+                query="vaccinations du profil médical",
+            )
         except AccessDenied:  # a closed dossier: only what the patient typed
             return []
         return [i for note in notes for i in vaccinations.immunizations(self.dmp.blobs.get(note.blob), note.id, ins)]
@@ -213,11 +238,24 @@ class Espace:
             self._writable(conn, ins)
             if id_ is None:
                 id_ = str(uuid.uuid4())
-                conn.execute(store.mes_profile_item.insert().values(
-                    id=id_, ins=ins, rubrique=rubrique, resource=orjson.dumps(kept).decode(), created_at=now,
-                    updated_at=now))
-            elif conn.execute(store.mes_profile_item.update().where(p.id == id_, p.ins == ins, p.rubrique == rubrique)
-                              .values(resource=orjson.dumps(kept).decode(), updated_at=now)).rowcount != 1:
+                conn.execute(
+                    store.mes_profile_item.insert().values(
+                        id=id_,
+                        ins=ins,
+                        rubrique=rubrique,
+                        resource=orjson.dumps(kept).decode(),
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            elif (
+                conn.execute(
+                    store.mes_profile_item.update()
+                    .where(p.id == id_, p.ins == ins, p.rubrique == rubrique)
+                    .values(resource=orjson.dumps(kept).decode(), updated_at=now)
+                ).rowcount
+                != 1
+            ):
                 raise NotFound(f"{rubrique}/{id_} inconnu", code="entree-inconnue")
             self.record(conn, who, "profil.modifier", {"rubrique": rubrique, "entree": id_})
             row = conn.execute(sa.select(store.mes_profile_item).where(p.id == id_)).one()
@@ -228,8 +266,12 @@ class Espace:
         p = store.mes_profile_item.c
         with self._by_id(who, "profil.supprimer", store.mes_profile_item, id_), self.db.write() as conn:
             self._writable(conn, ins)
-            if conn.execute(store.mes_profile_item.delete().where(p.id == id_, p.ins == ins,
-                                                                  p.rubrique == rubrique)).rowcount != 1:
+            if (
+                conn.execute(
+                    store.mes_profile_item.delete().where(p.id == id_, p.ins == ins, p.rubrique == rubrique)
+                ).rowcount
+                != 1
+            ):
                 raise NotFound(f"{rubrique}/{id_} inconnu", code="entree-inconnue")
             self.record(conn, who, "profil.supprimer", {"rubrique": rubrique, "entree": id_})
 
@@ -239,8 +281,9 @@ class Espace:
         """A FHIR Observation with a LOINC code and a UCUM valueQuantity; the BMI follows by itself."""
         ins = self._patient(who, "mesure.ajouter")
         if not isinstance(observation, dict) or observation.get("resourceType") != "Observation":
-            raise InvalidInput("une ressource Observation est attendue", code="type-ressource",
-                               expression="resourceType")
+            raise InvalidInput(
+                "une ressource Observation est attendue", code="type-ressource", expression="resourceType"
+            )
         code = profil.shaped(observation.get("code"), dict, "code", {})
         codings = profil.shaped(code.get("coding"), list, "code.coding", [])
         loinc = next((c.get("code") for c in codings if isinstance(c, dict) and c.get("system") == LOINC), None)
@@ -249,21 +292,36 @@ class Espace:
         if not isinstance(quantity, dict):
             raise InvalidInput("valueQuantity est obligatoire", code="valeur-invalide", expression="valueQuantity")
         if quantity.get("system", UCUM) != UCUM:
-            raise InvalidInput("valueQuantity.system : UCUM (http://unitsofmeasure.org)", code="unite-invalide",
-                               expression="valueQuantity.system")
+            raise InvalidInput(
+                "valueQuantity.system : UCUM (http://unitsofmeasure.org)",
+                code="unite-invalide",
+                expression="valueQuantity.system",
+            )
         kind, value = mesures.normalise(kind_name, quantity.get("value"), str(quantity.get("code") or ""))
         effective = _moment(observation.get("effectiveDateTime"), "effectiveDateTime")
         if effective > _now():
-            raise InvalidInput("effectiveDateTime est dans le futur", code="date-future",
-                               expression="effectiveDateTime")
-        note = next((n.get("text") for n in profil.shaped(observation.get("note"), list, "note", [])
-                     if isinstance(n, dict)), None)
+            raise InvalidInput(
+                "effectiveDateTime est dans le futur", code="date-future", expression="effectiveDateTime"
+            )
+        note = next(
+            (n.get("text") for n in profil.shaped(observation.get("note"), list, "note", []) if isinstance(n, dict)),
+            None,
+        )
         id_ = str(uuid.uuid4())
         with self.db.write() as conn:
             self._writable(conn, ins)
-            conn.execute(store.mes_measure.insert().values(
-                id=id_, ins=ins, kind=kind.name, value=value, unit=kind.unit, effective=_iso(effective),
-                note=note, created_at=_iso(_now())))
+            conn.execute(
+                store.mes_measure.insert().values(
+                    id=id_,
+                    ins=ins,
+                    kind=kind.name,
+                    value=value,
+                    unit=kind.unit,
+                    effective=_iso(effective),
+                    note=note,
+                    created_at=_iso(_now()),
+                )
+            )
             if kind.name in ("poids", "taille"):
                 self._recompute_bmi(conn, ins)
             self.record(conn, who, "mesure.ajouter", {"mesure": kind.name})
@@ -276,8 +334,11 @@ class Espace:
         000 L3309 "L'IMC (calculé automatiquement)"."""
         m = store.mes_measure.c
         conn.execute(store.mes_measure.delete().where(m.ins == ins, m.kind == "imc"))
-        rows = list(conn.execute(sa.select(store.mes_measure).where(m.ins == ins, m.kind.in_(("poids", "taille")))
-                                 .order_by(m.effective)))
+        rows = list(
+            conn.execute(
+                sa.select(store.mes_measure).where(m.ins == ins, m.kind.in_(("poids", "taille"))).order_by(m.effective)
+            )
+        )
         heights = [r for r in rows if r.kind == "taille"]
         if not heights:
             return
@@ -285,10 +346,18 @@ class Espace:
         for weight in (r for r in rows if r.kind == "poids"):
             before = [h for h in heights if h.effective <= weight.effective]
             height = before[-1] if before else heights[0]
-            conn.execute(store.mes_measure.insert().values(
-                id=str(uuid.uuid4()), ins=ins, kind="imc", value=mesures.bmi(weight.value, height.value),
-                unit=KINDS["imc"].unit, effective=weight.effective, derived_from=f"{weight.id},{height.id}",
-                created_at=now))
+            conn.execute(
+                store.mes_measure.insert().values(
+                    id=str(uuid.uuid4()),
+                    ins=ins,
+                    kind="imc",
+                    value=mesures.bmi(weight.value, height.value),
+                    unit=KINDS["imc"].unit,
+                    effective=weight.effective,
+                    derived_from=f"{weight.id},{height.id}",
+                    created_at=now,
+                )
+            )
 
     def measures(self, who: Who, kind: str | None = None) -> list[dict]:
         ins = self._patient(who, "mesure.lire")
@@ -308,8 +377,10 @@ class Espace:
             self._writable(conn, ins)
             row = conn.execute(sa.select(m.kind).where(m.id == id_, m.ins == ins)).first()
             if row is None or row.kind == "imc":
-                raise NotFound(f"mesure {id_} inconnue" + (" (l'IMC suit le poids et la taille)" if row else ""),
-                               code="mesure-inconnue")
+                raise NotFound(
+                    f"mesure {id_} inconnue" + (" (l'IMC suit le poids et la taille)" if row else ""),
+                    code="mesure-inconnue",
+                )
             conn.execute(store.mes_measure.delete().where(m.id == id_))
             self._recompute_bmi(conn, ins)
             self.record(conn, who, "mesure.supprimer", {"mesure": row.kind})
@@ -319,12 +390,14 @@ class Espace:
     def put_event(self, who: Who, appointment: object, id_: str | None = None) -> dict:
         ins = self._patient(who, "agenda.modifier")
         if not isinstance(appointment, dict) or appointment.get("resourceType") != "Appointment":
-            raise InvalidInput("une ressource Appointment est attendue", code="type-ressource",
-                               expression="resourceType")
+            raise InvalidInput(
+                "une ressource Appointment est attendue", code="type-ressource", expression="resourceType"
+            )
         status = appointment.get("status", "booked")
         if status not in APPOINTMENT_STATUSES:
-            raise InvalidInput(f"status : {', '.join(APPOINTMENT_STATUSES)}", code="statut-invalide",
-                               expression="status")
+            raise InvalidInput(
+                f"status : {', '.join(APPOINTMENT_STATUSES)}", code="statut-invalide", expression="status"
+            )
         start = _moment(appointment.get("start"), "start")
         end = _moment(appointment["end"], "end") if appointment.get("end") else None
         if end is not None and end < start:
@@ -332,21 +405,30 @@ class Espace:
         profil.narrative(appointment.get("description"), "description")
         kept = {k: v for k, v in appointment.items() if k not in ("id", "meta")}
         participants = profil.shaped(appointment.get("participant"), list, "participant", [])
-        others = [p for p in participants if isinstance(p, dict) and isinstance(p.get("actor", {}), dict)
-                  and p.get("actor", {}).get("reference") != f"Patient/{ins}"]
-        kept.update(status=status, participant=[*others,
-                                               {"actor": {"reference": f"Patient/{ins}"}, "status": "accepted"}])
+        others = [
+            p
+            for p in participants
+            if isinstance(p, dict)
+            and isinstance(p.get("actor", {}), dict)
+            and p.get("actor", {}).get("reference") != f"Patient/{ins}"
+        ]
+        kept.update(
+            status=status, participant=[*others, {"actor": {"reference": f"Patient/{ins}"}, "status": "accepted"}]
+        )
         now = _iso(_now())
         a = store.mes_agenda_event.c
-        values = dict(start=_iso(start), end=_iso(end) if end else None, resource=orjson.dumps(kept).decode(),
-                      updated_at=now)
+        values = dict(
+            start=_iso(start), end=_iso(end) if end else None, resource=orjson.dumps(kept).decode(), updated_at=now
+        )
         with self._by_id(who, "agenda.modifier", store.mes_agenda_event, id_), self.db.write() as conn:
             self._writable(conn, ins)
             if id_ is None:
                 id_ = str(uuid.uuid4())
                 conn.execute(store.mes_agenda_event.insert().values(id=id_, ins=ins, created_at=now, **values))
-            elif conn.execute(store.mes_agenda_event.update().where(a.id == id_, a.ins == ins)
-                              .values(**values)).rowcount != 1:
+            elif (
+                conn.execute(store.mes_agenda_event.update().where(a.id == id_, a.ins == ins).values(**values)).rowcount
+                != 1
+            ):
                 raise NotFound(f"événement {id_} inconnu", code="evenement-inconnu")
             self.record(conn, who, "agenda.modifier", {"evenement": id_})
             row = conn.execute(sa.select(store.mes_agenda_event).where(a.id == id_)).one()
@@ -379,52 +461,111 @@ class Espace:
     def categories(self) -> dict[str, str]:
         return documents.patient_categories(self.reference_path)
 
-    def deposit(self, who: Who, category: str, title: str, content_type: str, data: bytes, *,
-                by_service: bool = False) -> str:
+    def deposit(
+        self, who: Who, category: str, title: str, content_type: str, data: bytes, *, by_service: bool = False
+    ) -> str:
         """File a document in the patient's category of his DMP; returns its entry id. A new profil
         médical synthesis replaces the previous one (RPLC chain, as a producer's replacement)."""
         ins = self._patient(who, "document.deposer")
         if not isinstance(title, str) or not title.strip() or len(title) > 200:
-            raise InvalidInput("titre du document : 1 à 200 caractères", code="titre-invalide",
-                               expression="description")
+            raise InvalidInput(
+                "titre du document : 1 à 200 caractères", code="titre-invalide", expression="description"
+            )
         categories = self.categories()
-        documents.check_upload(categories, category, content_type, data, self.max_document_bytes,
-                               by_service=by_service)
+        documents.check_upload(categories, category, content_type, data, self.max_document_bytes, by_service=by_service)
         individu = self.dmp.referential.by_matricule(ins)
         now = _now()
         unique_id = documents.new_unique_id()
         resource = documents.document_reference(
-            ins=ins, ins_oid=individu.active.oid, unique_id=unique_id, category=category,
-            display=categories[category], title=title.strip(), content_type=content_type, data=data, created=now)
+            ins=ins,
+            ins_oid=individu.active.oid,
+            unique_id=unique_id,
+            category=category,
+            display=categories[category],
+            title=title.strip(),
+            content_type=content_type,
+            data=data,
+            created=now,
+        )
         blob = self.dmp.blobs.put(data)  # durable before the row that names it
         id_, lot = str(uuid.uuid4()), str(uuid.uuid4())
         d = dmp_store.dmp_document.c
         attachment = resource["content"][0]["attachment"]
         with self.db.write() as conn:
             self._writable(conn, ins)
-            previous = conn.execute(sa.select(d.id).where(
-                d.ins == ins, d.type_code == category, d.status == DocumentStatus.CURRENT.value)).first() \
-                if category == documents.PROFILE_SYNTHESIS else None
+            previous = (
+                conn.execute(
+                    sa.select(d.id).where(
+                        d.ins == ins, d.type_code == category, d.status == DocumentStatus.CURRENT.value
+                    )
+                ).first()
+                if category == documents.PROFILE_SYNTHESIS
+                else None
+            )
             if previous is not None:
-                conn.execute(dmp_store.dmp_document.update().where(d.id == previous.id).values(
-                    status=DocumentStatus.SUPERSEDED.value, last_updated=_iso(now), version=d.version + 1))
-                resource["relatesTo"] = [{"code": "replaces",
-                                          "target": {"reference": f"DocumentReference/{previous.id}"}}]
-            conn.execute(dmp_store.dmp_submission.insert().values(
-                id=lot, unique_id=documents.new_unique_id(), ins=ins, source_id="urn:maison:mon-espace-sante",
-                author=who.person, structure="", submitted_at=_iso(now), status="current",
-                resource=orjson.dumps({"resourceType": "List", "title": title.strip()}).decode()))
-            conn.execute(dmp_store.dmp_document.insert().values(
-                id=id_, unique_id=unique_id, ins=ins, submission=lot, status=DocumentStatus.CURRENT.value,
-                archived=False, type_code=category, class_code=resource["category"][0]["coding"][0]["code"],
-                format_code=documents.FORMAT_MIME_SUFFICIENT, level="", author=who.person, author_structure="",
-                confidentiality="N", masque_ps=False, invisible_patient=False, invisible_representants=False,
-                secret=who.secret, size=len(data), sha1=attachment["hash"], blob=blob, content_type=content_type,
-                submitted_at=_iso(now), creation=attachment["creation"], period_start=attachment["creation"],
-                period_end=None, setting="", facility="", version=1, last_updated=_iso(now), transforms=None,
-                replaces=previous.id if previous else None, resource=orjson.dumps(resource).decode()))
-            self.record(conn, who, "document.deposer", {"document": unique_id, "type": category,
-                                                        "remplace": previous.id if previous else None})
+                conn.execute(
+                    dmp_store.dmp_document.update()
+                    .where(d.id == previous.id)
+                    .values(status=DocumentStatus.SUPERSEDED.value, last_updated=_iso(now), version=d.version + 1)
+                )
+                resource["relatesTo"] = [
+                    {"code": "replaces", "target": {"reference": f"DocumentReference/{previous.id}"}}
+                ]
+            conn.execute(
+                dmp_store.dmp_submission.insert().values(
+                    id=lot,
+                    unique_id=documents.new_unique_id(),
+                    ins=ins,
+                    source_id="urn:maison:mon-espace-sante",
+                    author=who.person,
+                    structure="",
+                    submitted_at=_iso(now),
+                    status="current",
+                    resource=orjson.dumps({"resourceType": "List", "title": title.strip()}).decode(),
+                )
+            )
+            conn.execute(
+                dmp_store.dmp_document.insert().values(
+                    id=id_,
+                    unique_id=unique_id,
+                    ins=ins,
+                    submission=lot,
+                    status=DocumentStatus.CURRENT.value,
+                    archived=False,
+                    type_code=category,
+                    class_code=resource["category"][0]["coding"][0]["code"],
+                    format_code=documents.FORMAT_MIME_SUFFICIENT,
+                    level="",
+                    author=who.person,
+                    author_structure="",
+                    confidentiality="N",
+                    masque_ps=False,
+                    invisible_patient=False,
+                    invisible_representants=False,
+                    secret=who.secret,
+                    size=len(data),
+                    sha1=attachment["hash"],
+                    blob=blob,
+                    content_type=content_type,
+                    submitted_at=_iso(now),
+                    creation=attachment["creation"],
+                    period_start=attachment["creation"],
+                    period_end=None,
+                    setting="",
+                    facility="",
+                    version=1,
+                    last_updated=_iso(now),
+                    transforms=None,
+                    replaces=previous.id if previous else None,
+                    resource=orjson.dumps(resource).decode(),
+                )
+            )
+            self.record(
+                conn,
+                who,
+                "document.deposer",
+                {"document": unique_id, "type": category, "remplace": previous.id if previous else None},
+            )
         return id_
 
     def remove_document(self, who: Who, id_: str) -> None:
@@ -433,15 +574,23 @@ class Espace:
         d = dmp_store.dmp_document.c
         with self._by_id(who, "document.retirer", dmp_store.dmp_document, id_), self.db.write() as conn:
             self._writable(conn, ins)
-            row = conn.execute(sa.select(d.author, d.unique_id, d.status, d.invisible_patient, d.submitted_at,
-                                         d.invisible_representants).where(d.id == id_, d.ins == ins)).first()
+            row = conn.execute(
+                sa.select(
+                    d.author, d.unique_id, d.status, d.invisible_patient, d.submitted_at, d.invisible_representants
+                ).where(d.id == id_, d.ins == ins)
+            ).first()
             if row is None or row.status == DocumentStatus.DELETED.value or self._hidden_from(who, row):
                 raise NotFound(f"document {id_} inconnu", code="document-inconnu")
             if row.author not in (ins, who.person):
-                raise Forbidden("le patient retire les documents qu'il a déposés ; il peut masquer les autres",
-                                code="document-non-depose")
-            conn.execute(dmp_store.dmp_document.update().where(d.id == id_).values(
-                status=DocumentStatus.DELETED.value, last_updated=_iso(_now())))
+                raise Forbidden(
+                    "le patient retire les documents qu'il a déposés ; il peut masquer les autres",
+                    code="document-non-depose",
+                )
+            conn.execute(
+                dmp_store.dmp_document.update()
+                .where(d.id == id_)
+                .values(status=DocumentStatus.DELETED.value, last_updated=_iso(_now()))
+            )
             self.record(conn, who, "document.retirer", {"document": row.unique_id})
 
     @staticmethod
@@ -454,18 +603,32 @@ class Espace:
     def share_profile(self, who: Who) -> str:
         """Save the profil médical synthesis in the DMP (DOCPAT08), so professionals see it (000 L3300)."""
         bundle = self.profile(who)
-        return self.deposit(who, documents.PROFILE_SYNTHESIS, "Profil médical Mon espace santé",
-                            "application/pdf", synthesis_pdf(bundle, self.measures(who)), by_service=True)
+        return self.deposit(
+            who,
+            documents.PROFILE_SYNTHESIS,
+            "Profil médical Mon espace santé",
+            "application/pdf",
+            synthesis_pdf(bundle, self.measures(who)),
+            by_service=True,
+        )
 
 
 def _observation(row: sa.Row) -> dict:
     kind = KINDS[row.kind]
     resource = {
-        "resourceType": "Observation", "id": row.id, "status": "final",
-        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                                  "code": "vital-signs"}]}],
+        "resourceType": "Observation",
+        "id": row.id,
+        "status": "final",
+        "category": [
+            {
+                "coding": [
+                    {"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}
+                ]
+            }
+        ],
         "code": {"coding": [{"system": LOINC, "code": kind.loinc, "display": kind.display}], "text": kind.name},
-        "subject": {"reference": f"Patient/{row.ins}"}, "effectiveDateTime": row.effective,
+        "subject": {"reference": f"Patient/{row.ins}"},
+        "effectiveDateTime": row.effective,
         "valueQuantity": {"value": row.value, "unit": kind.unit, "system": UCUM, "code": kind.unit},
     }
     if row.derived_from:
@@ -499,18 +662,51 @@ def synthesis_pdf(bundle: dict, observations: list[dict]) -> bytes:
     for o in observations:
         latest[o["code"]["text"]] = o
     sections = [
-        ("Identité", [f"{name['family']} {' '.join(name['given'])}, né(e) le {patient['birthDate']}",
-                      f"INS {patient['identifier'][0]['value']}"]),
-        ("Contacts d'urgence", lines("RelatedPerson",
-                                     lambda r: f"{(r['name'][0].get('text') or r['name'][0].get('family'))}"
-                                     f" — {', '.join(t['value'] for t in r['telecom'])}")),
+        (
+            "Identité",
+            [
+                f"{name['family']} {' '.join(name['given'])}, né(e) le {patient['birthDate']}",
+                f"INS {patient['identifier'][0]['value']}",
+            ],
+        ),
+        (
+            "Contacts d'urgence",
+            lines(
+                "RelatedPerson",
+                lambda r: (
+                    f"{(r['name'][0].get('text') or r['name'][0].get('family'))}"
+                    f" — {', '.join(t['value'] for t in r['telecom'])}"
+                ),
+            ),
+        ),
         ("Maladies et sujets de santé", lines("Condition", lambda r: concept(r["code"]))),
-        ("Traitements", lines("MedicationStatement", lambda r: concept(r["medicationCodeableConcept"]) + (
-            f" (depuis {r['effectivePeriod']['start']})" if r.get("effectivePeriod", {}).get("start") else ""))),
+        (
+            "Traitements",
+            lines(
+                "MedicationStatement",
+                lambda r: (
+                    concept(r["medicationCodeableConcept"])
+                    + (
+                        f" (depuis {r['effectivePeriod']['start']})"
+                        if r.get("effectivePeriod", {}).get("start")
+                        else ""
+                    )
+                ),
+            ),
+        ),
         ("Allergies", lines("AllergyIntolerance", lambda r: concept(r["code"]))),
         ("Vaccinations", lines("Immunization", lambda r: f"{concept(r['vaccineCode'])} le {r['occurrenceDateTime']}")),
-        ("Mesures", [f"{k} : {o['valueQuantity']['value']:g} {o['valueQuantity']['unit']} "
-                     f"({o['effectiveDateTime'][:10]})" for k, o in sorted(latest.items())] or ["(aucune mesure)"]),
+        (
+            "Mesures",
+            [
+                f"{k} : {o['valueQuantity']['value']:g} {o['valueQuantity']['unit']} ({o['effectiveDateTime'][:10]})"
+                for k, o in sorted(latest.items())
+            ]
+            or ["(aucune mesure)"],
+        ),
     ]
-    return document_pdf("Profil médical — Mon espace santé", sections,
-                        footer="Saisi par le patient dans Mon espace santé ; non validé par un professionnel.")
+    return document_pdf(
+        "Profil médical — Mon espace santé",
+        sections,
+        footer="Saisi par le patient dans Mon espace santé ; non validé par un professionnel.",
+    )

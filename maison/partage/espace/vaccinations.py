@@ -35,24 +35,37 @@ def immunizations(cda: bytes, document_id: str, ins: str) -> list[dict]:
         code = material.find("v3:code", _NS)
         when = administration.find("v3:effectiveTime", _NS)
         day = _day(when.get("value") if when is not None else None) or _day(
-            when.find("v3:low", _NS).get("value") if when is not None and when.find("v3:low", _NS) is not None
-            else None)
+            when.find("v3:low", _NS).get("value") if when is not None and when.find("v3:low", _NS) is not None else None
+        )
         if code is None or day is None:
             continue
         vaccine = {"text": code.get("displayName") or code.get("code")}
         if code.get("code") and code.get("codeSystem"):
-            vaccine["coding"] = [{"system": f"urn:oid:{code.get('codeSystem')}", "code": code.get("code"),
-                                  "display": code.get("displayName")}]
-        resource = {"resourceType": "Immunization", "id": f"{document_id}-{len(out) + 1}",
-                    "status": "not-done" if administration.get("negationInd") == "true" else "completed",
-                    "vaccineCode": vaccine, "patient": {"reference": f"Patient/{ins}"}, "occurrenceDateTime": day,
-                    "primarySource": True, "meta": {"tag": [{"system": "urn:maison:espace:rubrique",
-                                                             "code": "vaccinations"}]},
-                    "extension": [{"url": "urn:maison:espace:source-document",
-                                   "valueReference": {"reference": f"DocumentReference/{document_id}"}}]}
+            vaccine["coding"] = [
+                {
+                    "system": f"urn:oid:{code.get('codeSystem')}",
+                    "code": code.get("code"),
+                    "display": code.get("displayName"),
+                }
+            ]
+        resource = {
+            "resourceType": "Immunization",
+            "id": f"{document_id}-{len(out) + 1}",
+            "status": "not-done" if administration.get("negationInd") == "true" else "completed",
+            "vaccineCode": vaccine,
+            "patient": {"reference": f"Patient/{ins}"},
+            "occurrenceDateTime": day,
+            "primarySource": True,
+            "meta": {"tag": [{"system": "urn:maison:espace:rubrique", "code": "vaccinations"}]},
+            "extension": [
+                {
+                    "url": "urn:maison:espace:source-document",
+                    "valueReference": {"reference": f"DocumentReference/{document_id}"},
+                }
+            ],
+        }
         lot = material.findtext("v3:lotNumberText", namespaces=_NS)
         if lot:
             resource["lotNumber"] = lot.strip()
         out.append(resource)
     return out
-

@@ -21,14 +21,16 @@ class TrustSpaceRegistry:
     """`maison.identite.annuaire.operators.MailboxRegistry` over the trust space's tables."""
 
     def operator(self, conn: Connection, operator_id: str) -> OperatorRights | None:
-        row = conn.execute(sa.select(Op.c.domains, Op.c.local).where(Op.c.id == operator_id,
-                                                                   Op.c.active.is_(True))).first()
+        row = conn.execute(
+            sa.select(Op.c.domains, Op.c.local).where(Op.c.id == operator_id, Op.c.active.is_(True))
+        ).first()
         if row is None:
             return None
         domains = frozenset(d.strip().lower() for d in row.domains.split(",") if d.strip())
         return OperatorRights(domains, keeps_registry=bool(row.local))
 
     def mailbox(self, conn: Connection, address: str) -> HostedMailbox | None:
-        row = conn.execute(sa.select(M.c.operator, M.c.kind, M.c.owner, M.c.active)
-                           .where(M.c.address == address.strip().lower())).first()
+        row = conn.execute(
+            sa.select(M.c.operator, M.c.kind, M.c.owner, M.c.active).where(M.c.address == address.strip().lower())
+        ).first()
         return None if row is None else HostedMailbox(row.operator, row.kind, row.owner, bool(row.active))

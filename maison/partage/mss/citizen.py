@@ -44,15 +44,17 @@ def espace_open(db: Database, referential) -> Callable[[str], bool]:
         except MaisonError:
             return False
         with db.read() as conn:
-            state = conn.execute(sa.select(dmp_store.dmp_dossier.c.state).where(
-                dmp_store.dmp_dossier.c.ins == ins)).scalar()
+            state = conn.execute(
+                sa.select(dmp_store.dmp_dossier.c.state).where(dmp_store.dmp_dossier.c.ins == ins)
+            ).scalar()
         return state is None or DossierState(state) is DossierState.ACTIVE
 
     return check
 
 
-def citizen_mailbox(mailboxes: Mailboxes, operator: str, address: str, has_espace: Callable[[str],
-                                                                                            bool]) -> Mailbox | None:
+def citizen_mailbox(
+    mailboxes: Mailboxes, operator: str, address: str, has_espace: Callable[[str], bool]
+) -> Mailbox | None:
     """The patient's mailbox, opened on first use; None if there is no such Mon espace santé."""
     found = mailboxes.find(address)
     if found is not None:
@@ -75,15 +77,25 @@ def test_answer(received: mime.Received, *, domain: str = DOMAIN) -> bytes:
     else:
         try:
             content = xdm.read(received.xdm)
-            found = [f"{d.type_code} {d.title} ({'N1' if d.format_code == N1_FORMAT else d.format_code})"
-                     for d in content.documents]
+            found = [
+                f"{d.type_code} {d.title} ({'N1' if d.format_code == N1_FORMAT else d.format_code})"
+                for d in content.documents
+            ]
             if not any(d.format_code == N1_FORMAT for d in content.documents):
                 problem = "l'archive ne contient aucun document CDA R2 N1"
         except xdm.XdmError as exc:
             problem = f"archive IHE_XDM.ZIP refusée ({exc.code}) : {exc.message}"
     verdict = "Test réussi" if not problem else f"Test non conforme : {problem}"
-    body = (f"{verdict}.\r\nMessage {received.message_id} reçu par la boîte de test de la messagerie citoyenne.\r\n"
-            + "".join(f"  - {line}\r\n" for line in found))
-    answer = mime.Outgoing(TEST_MAILBOX, [received.sender], f"Re: {received.subject}"[:250], body,
-                           in_reply_to=received.message_id, extra_headers={"Auto-Submitted": "auto-replied"})
+    body = (
+        f"{verdict}.\r\nMessage {received.message_id} reçu par la boîte de test de la messagerie citoyenne.\r\n"
+        + "".join(f"  - {line}\r\n" for line in found)
+    )
+    answer = mime.Outgoing(
+        TEST_MAILBOX,
+        [received.sender],
+        f"Re: {received.subject}"[:250],
+        body,
+        in_reply_to=received.message_id,
+        extra_headers={"Auto-Submitted": "auto-replied"},
+    )
     return mime.as_bytes(mime.compose(answer, domain=domain))

@@ -72,15 +72,41 @@ class Delivery:
         # run() hands back the work's result
         return self.group.run(self._delivery(actor, address, len(raw), sender, message_id, digest))  # type: ignore[return-value]
 
-    def enqueue(self, actor: Actor, operator: str, destination: str, sender: str, recipients: list[str],
-                raw: bytes, message_id: str) -> Queued:
+    def enqueue(
+        self,
+        actor: Actor,
+        operator: str,
+        destination: str,
+        sender: str,
+        recipients: list[str],
+        raw: bytes,
+        message_id: str,
+    ) -> Queued:
         digest = self.blobs.put(raw)
         queued = Queued(str(uuid.uuid4()), operator, destination, sender, list(recipients), digest, 0)
-        row = dict(id=queued.id, operator=operator, sender=sender, recipients=json.dumps(recipients),
-                   destination=destination, sha256=digest, attempts=0, next_attempt_at=_now(), status="pending",
-                   created_at=_now())
-        trail = audit.entry(actor, "mss.relayer", purpose="TREAT", detail={
-            "operateur": operator, "destination": destination, "destinataires": recipients, "message_id": message_id})
+        row = dict(
+            id=queued.id,
+            operator=operator,
+            sender=sender,
+            recipients=json.dumps(recipients),
+            destination=destination,
+            sha256=digest,
+            attempts=0,
+            next_attempt_at=_now(),
+            status="pending",
+            created_at=_now(),
+        )
+        trail = audit.entry(
+            actor,
+            "mss.relayer",
+            purpose="TREAT",
+            detail={
+                "operateur": operator,
+                "destination": destination,
+                "destinataires": recipients,
+                "message_id": message_id,
+            },
+        )
         # run() hands back the work's result
         return self.group.run(lambda _conn: (queued, [(_QUEUE, [row])], [dict(trail)]))  # type: ignore[return-value]
 
@@ -90,33 +116,59 @@ class Delivery:
         under its row lock (UIDs strictly increasing under concurrent deliveries), the Message-ID
         looked up (a replay answered as delivered, another message refused), the row and its audit
         record returned to be inserted with the batch's."""
+
         def work(conn: sa.Connection):
-            box = conn.execute(sa.select(M.c.uidnext, M.c.active).where(M.c.address == address)
-                               .with_for_update()).first()
+            box = conn.execute(
+                sa.select(M.c.uidnext, M.c.active).where(M.c.address == address).with_for_update()
+            ).first()
             if box is None or not box.active:
                 raise NotFound(f"BAL {address} inconnue", code="bal-inconnue")
-            known = conn.execute(sa.select(MSG.c.uid, MSG.c.sha256).where(
-                MSG.c.address == address, MSG.c.message_id == message_id)).first()
+            known = conn.execute(
+                sa.select(MSG.c.uid, MSG.c.sha256).where(MSG.c.address == address, MSG.c.message_id == message_id)
+            ).first()
             if known is not None:
                 if known.sha256 != digest:
                     raise DuplicateMessageId(f"Message-ID {message_id} déjà remis à {address} pour un autre message")
                 return Delivered(address, known.uid, True), [], []
             uid = box.uidnext
             conn.execute(M.update().where(M.c.address == address).values(uidnext=uid + 1))
-            row = dict(address=address, uid=uid, message_id=message_id, sha256=digest, size=size, sender=sender,
-                       flags="\\Recent", received_at=_now())
-            return Delivered(address, uid, False), [(_DELIVER, [row])], [audit.entry(
-                actor, "mss.remettre", purpose="TREAT",
-                detail={"bal": address, "message_id": message_id, "expediteur": sender, "taille": size})]
+            row = dict(
+                address=address,
+                uid=uid,
+                message_id=message_id,
+                sha256=digest,
+                size=size,
+                sender=sender,
+                flags="\\Recent",
+                received_at=_now(),
+            )
+            return (
+                Delivered(address, uid, False),
+                [(_DELIVER, [row])],
+                [
+                    audit.entry(
+                        actor,
+                        "mss.remettre",
+                        purpose="TREAT",
+                        detail={"bal": address, "message_id": message_id, "expediteur": sender, "taille": size},
+                    )
+                ],
+            )
+
         return work
 
     def due(self, operator: str, limit: int = 200) -> list[Queued]:
         with self.db.read() as conn:
-            rows = conn.execute(sa.select(OUT).where(OUT.c.operator == operator, OUT.c.status == "pending",
-                                                     OUT.c.next_attempt_at <= _now())
-                                .order_by(OUT.c.next_attempt_at).limit(limit)).all()
-        return [Queued(r.id, r.operator, r.destination, r.sender, json.loads(r.recipients), r.sha256, r.attempts)
-                for r in rows]
+            rows = conn.execute(
+                sa.select(OUT)
+                .where(OUT.c.operator == operator, OUT.c.status == "pending", OUT.c.next_attempt_at <= _now())
+                .order_by(OUT.c.next_attempt_at)
+                .limit(limit)
+            ).all()
+        return [
+            Queued(r.id, r.operator, r.destination, r.sender, json.loads(r.recipients), r.sha256, r.attempts)
+            for r in rows
+        ]
 
     def content(self, sha256: str) -> bytes:
         return self.blobs.get(sha256)
@@ -129,14 +181,24 @@ class Delivery:
             return
         with self.db.write() as conn:
             for queued in done:
-                conn.execute(OUT.update().where(OUT.c.id == queued.id).values(
-                    status="sent", attempts=queued.attempts + 1, last_error=None))
+                conn.execute(
+                    OUT.update()
+                    .where(OUT.c.id == queued.id)
+                    .values(status="sent", attempts=queued.attempts + 1, last_error=None)
+                )
 
     def failed(self, queued: Queued, error: str, *, permanent: bool) -> bool:
         """Record a failed attempt; True when the message is given up (permanent, or retries exhausted)."""
         give_up = permanent or queued.attempts + 1 >= len(RETRY)
         with self.db.write() as conn:
-            conn.execute(OUT.update().where(OUT.c.id == queued.id).values(
-                status="failed" if give_up else "pending", attempts=queued.attempts + 1, last_error=error,
-                next_attempt_at=(datetime.now(UTC) + RETRY[min(queued.attempts, len(RETRY) - 1)]).isoformat()))
+            conn.execute(
+                OUT.update()
+                .where(OUT.c.id == queued.id)
+                .values(
+                    status="failed" if give_up else "pending",
+                    attempts=queued.attempts + 1,
+                    last_error=error,
+                    next_attempt_at=(datetime.now(UTC) + RETRY[min(queued.attempts, len(RETRY) - 1)]).isoformat(),
+                )
+            )
         return give_up

@@ -63,9 +63,19 @@ class Dispatch:
     dmp: str = ""  # "201 Created" / "200 OK" (replay) / the refusal
 
 
-def dispatch(cda: bytes, *, submission: Submission, source_oid: str, medecin_traitant: str | None = None,
-             prescripteur: str | None = None, patient: bool = True, visibility: tuple[str, ...] = (),
-             dmp_url: str | None = None, dmp_headers: dict[str, str] | None = None, body: str = "") -> Dispatch:
+def dispatch(
+    cda: bytes,
+    *,
+    submission: Submission,
+    source_oid: str,
+    medecin_traitant: str | None = None,
+    prescripteur: str | None = None,
+    patient: bool = True,
+    visibility: tuple[str, ...] = (),
+    dmp_url: str | None = None,
+    dmp_headers: dict[str, str] | None = None,
+    body: str = "",
+) -> Dispatch:
     header = read_header(xmlsafe.parse(cda, max_bytes=len(cda) + 1))
     ins = header.patient.ins
     out = Dispatch()
@@ -73,34 +83,64 @@ def dispatch(cda: bytes, *, submission: Submission, source_oid: str, medecin_tra
     if patient and "INVISIBLE_PATIENT" not in visibility and ins is not None and ins.root in INS_ROOTS:
         recipients.append(f"{ins.extension}@{CITIZEN_DOMAIN}")
     if recipients:
-        out.message_id, out.sent_to, out.refused = _send(cda, header, recipients, submission, source_oid,
-                                                         visibility, body)
+        out.message_id, out.sent_to, out.refused = _send(
+            cda, header, recipients, submission, source_oid, visibility, body
+        )
     if dmp_url:
-        answer = httpx.post(dmp_url, content=orjson.dumps(provide_bundle([Produced(cda, visibility=visibility)],
-                                                                        source_id=source_oid)),
-                            headers={"Content-Type": "application/fhir+json", **(dmp_headers or {})}, timeout=60)
-        out.dmp = (answer.json()["entry"][0]["response"]["status"] if answer.status_code == 200
-                   else f"{answer.status_code} {answer.text[:300]}")
+        answer = httpx.post(
+            dmp_url,
+            content=orjson.dumps(provide_bundle([Produced(cda, visibility=visibility)], source_id=source_oid)),
+            headers={"Content-Type": "application/fhir+json", **(dmp_headers or {})},
+            timeout=60,
+        )
+        out.dmp = (
+            answer.json()["entry"][0]["response"]["status"]
+            if answer.status_code == 200
+            else f"{answer.status_code} {answer.text[:300]}"
+        )
     return out
 
 
-def _send(cda: bytes, header, recipients: list[str], submission: Submission, source_oid: str,
-          visibility: tuple[str, ...], body: str) -> tuple[str, list[str], dict[str, str]]:
+def _send(
+    cda: bytes,
+    header,
+    recipients: list[str],
+    submission: Submission,
+    source_oid: str,
+    visibility: tuple[str, ...],
+    body: str,
+) -> tuple[str, list[str], dict[str, str]]:
     p = header.patient
-    birth = date(int(p.birth_date[:4]), int(p.birth_date[4:6]), int(p.birth_date[6:8])) if len(p.birth_date) >= 8 \
-        else None
-    attachments = [mime.Attachment("IHE_XDM.ZIP", "application/zip",
-                                   xdm.build([xdm.XdmDocument(cda, visibility=visibility)], source_id=source_oid))]
+    birth = (
+        date(int(p.birth_date[:4]), int(p.birth_date[4:6]), int(p.birth_date[6:8])) if len(p.birth_date) >= 8 else None
+    )
+    attachments = [
+        mime.Attachment(
+            "IHE_XDM.ZIP",
+            "application/zip",
+            xdm.build([xdm.XdmDocument(cda, visibility=visibility)], source_id=source_oid),
+        )
+    ]
     pdf = embedded_pdf(xmlsafe.parse(cda, max_bytes=len(cda) + 1))
     if pdf:  # the PDF travels beside its CDA for mail clients (002 L417)
         stamp = (header.effective_time or "")[:8]
-        attachments.append(mime.Attachment(f"{stamp}_{_filename_part(header.title)}_{_filename_part(p.birth_family)}.pdf",
-                                           "application/pdf", pdf))
+        attachments.append(
+            mime.Attachment(
+                f"{stamp}_{_filename_part(header.title)}_{_filename_part(p.birth_family)}.pdf", "application/pdf", pdf
+            )
+        )
     subject = mime.subject(header.title, p.birth_family, (p.birth_given_first or p.birth_givens.split(" ")[0]), birth)
-    msg = mime.compose(mime.Outgoing(submission.mailbox, recipients, subject,
-                                     body or f"{header.title} — document joint (IHE_XDM.ZIP) et sa version PDF.",
-                                     attachments, notification_to=submission.mailbox),
-                       domain=submission.mailbox.rpartition("@")[2])
+    msg = mime.compose(
+        mime.Outgoing(
+            submission.mailbox,
+            recipients,
+            subject,
+            body or f"{header.title} — document joint (IHE_XDM.ZIP) et sa version PDF.",
+            attachments,
+            notification_to=submission.mailbox,
+        ),
+        domain=submission.mailbox.rpartition("@")[2],
+    )
     failed = submission.send(mime.as_bytes(msg), submission.mailbox, recipients)
     return str(msg["Message-ID"]), [r for r in recipients if r not in failed], failed
 

@@ -43,10 +43,19 @@ from maison.partage.mss.pki import twisted_server_options
 from maison.partage.mss.smtp import LISTEN_BACKLOG, SENDING_ROLES, Runtime
 
 MSG = store.mss_message
-FLAG_KEYS = {b"SEEN": ("\\Seen", True), b"UNSEEN": ("\\Seen", False), b"FLAGGED": ("\\Flagged", True),
-             b"UNFLAGGED": ("\\Flagged", False), b"DELETED": ("\\Deleted", True), b"UNDELETED": ("\\Deleted", False),
-             b"ANSWERED": ("\\Answered", True), b"UNANSWERED": ("\\Answered", False), b"RECENT": ("\\Recent", True),
-             b"NEW": ("\\Recent", True), b"DRAFT": ("\\Draft", True)}
+FLAG_KEYS = {
+    b"SEEN": ("\\Seen", True),
+    b"UNSEEN": ("\\Seen", False),
+    b"FLAGGED": ("\\Flagged", True),
+    b"UNFLAGGED": ("\\Flagged", False),
+    b"DELETED": ("\\Deleted", True),
+    b"UNDELETED": ("\\Deleted", False),
+    b"ANSWERED": ("\\Answered", True),
+    b"UNANSWERED": ("\\Answered", False),
+    b"RECENT": ("\\Recent", True),
+    b"NEW": ("\\Recent", True),
+    b"DRAFT": ("\\Draft", True),
+}
 HEADER_KEYS = {b"SUBJECT", b"FROM", b"TO", b"CC", b"BCC"}
 
 
@@ -135,8 +144,9 @@ def listen(runtime: Runtime, port: int, host: str):
 
         def _rows(self) -> Sequence[sa.Row[Any]]:
             with db.read() as conn:
-                return conn.execute(sa.select(MSG).where(MSG.c.address == self.address, MSG.c.expunged.is_(False))
-                                    .order_by(MSG.c.uid)).all()
+                return conn.execute(
+                    sa.select(MSG).where(MSG.c.address == self.address, MSG.c.expunged.is_(False)).order_by(MSG.c.uid)
+                ).all()
 
         def _box(self) -> sa.Row:
             with db.read() as conn:
@@ -221,8 +231,12 @@ def listen(runtime: Runtime, port: int, host: str):
             selected = self._select(messages, uid)
             if selected:  # reading health data: audited, one record per command
                 with db.write() as conn:
-                    audit.record(conn, self.actor, "mss.lire", detail={
-                        "bal": self.address, "uids": [r.uid for _s, r in selected][:200]})
+                    audit.record(
+                        conn,
+                        self.actor,
+                        "mss.lire",
+                        detail={"bal": self.address, "uids": [r.uid for _s, r in selected][:200]},
+                    )
             return [(seq, Message(r)) for seq, r in selected]
 
         def _store(self, messages, flags, mode, uid):
@@ -230,10 +244,16 @@ def listen(runtime: Runtime, port: int, host: str):
             with db.write() as conn:
                 for seq, r in self._select(messages, uid):
                     current = set(r.flags.split())
-                    new = set(flags) | (current & {"\\Recent"}) if mode == 0 else \
-                        (current | set(flags) if mode == 1 else current - set(flags))
-                    conn.execute(MSG.update().where(MSG.c.address == self.address, MSG.c.uid == r.uid)
-                                 .values(flags=" ".join(sorted(new))))
+                    new = (
+                        set(flags) | (current & {"\\Recent"})
+                        if mode == 0
+                        else (current | set(flags) if mode == 1 else current - set(flags))
+                    )
+                    conn.execute(
+                        MSG.update()
+                        .where(MSG.c.address == self.address, MSG.c.uid == r.uid)
+                        .values(flags=" ".join(sorted(new)))
+                    )
                     out[seq] = sorted(new)
             return out
 
@@ -241,8 +261,9 @@ def listen(runtime: Runtime, port: int, host: str):
             gone = [r.uid for r in self._rows() if "\\Deleted" in r.flags.split()]
             if gone:
                 with db.write() as conn:
-                    conn.execute(MSG.update().where(MSG.c.address == self.address, MSG.c.uid.in_(gone))
-                                 .values(expunged=True))
+                    conn.execute(
+                        MSG.update().where(MSG.c.address == self.address, MSG.c.uid.in_(gone)).values(expunged=True)
+                    )
                     audit.record(conn, self.actor, "mss.supprimer", detail={"bal": self.address, "uids": gone})
             return gone
 
@@ -250,8 +271,10 @@ def listen(runtime: Runtime, port: int, host: str):
             out, rows = [], self._rows()
             self._searched = {seq: row.uid for seq, row in enumerate(rows, 1)}
             # a search on flags and keywords alone reads no message (the PFI's, at every turn)
-            content = any(isinstance(k, bytes) and (k.upper() in HEADER_KEYS | {b"HEADER", b"BODY", b"TEXT"})
-                          for k in _flat(query))
+            content = any(
+                isinstance(k, bytes) and (k.upper() in HEADER_KEYS | {b"HEADER", b"BODY", b"TEXT"})
+                for k in _flat(query)
+            )
             for seq, row in enumerate(rows, 1):
                 q = list(query)
                 raw = blobs.get(row.sha256) if content else b""
@@ -265,8 +288,11 @@ def listen(runtime: Runtime, port: int, host: str):
             with db.write() as conn:
                 for r in self._rows():
                     if "\\Recent" in r.flags.split():
-                        conn.execute(MSG.update().where(MSG.c.address == self.address, MSG.c.uid == r.uid)
-                                     .values(flags=" ".join(f for f in r.flags.split() if f != "\\Recent")))
+                        conn.execute(
+                            MSG.update()
+                            .where(MSG.c.address == self.address, MSG.c.uid == r.uid)
+                            .values(flags=" ".join(f for f in r.flags.split() if f != "\\Recent"))
+                        )
 
     def _matches(query: list, seq: int, row: sa.Row, raw: bytes, parsed) -> bool:
         key = query.pop(0)
@@ -321,8 +347,7 @@ def listen(runtime: Runtime, port: int, host: str):
                 raise NotImplementedError("seul l'accès IMAP (IAccount) est servi")
             address, person = json.loads(avatar_id)
             box = runtime.mailboxes.get(address)
-            actor = Actor(person=person or address, structure=box.owner if box.kind != "PER" else "",
-                          software="imap")
+            actor = Actor(person=person or address, structure=box.owner if box.kind != "PER" else "", software="imap")
             return imap4.IAccount, Account(address, actor), lambda: None
 
     def _avatar(address: str, person: str | None) -> bytes:
@@ -336,14 +361,19 @@ def listen(runtime: Runtime, port: int, host: str):
             async def check() -> bytes:
                 try:  # one throttle with SMTP AUTH, per address and per client (maison.core.lockout)
                     box = await asyncio.to_thread(
-                        runtime.mailboxes.authenticate_password, c.username.decode("utf-8", "replace"),
-                        c.password.decode("utf-8", "replace"), source=getattr(c, "source", ""),
-                        operator=runtime.operator.id, via="imap")
+                        runtime.mailboxes.authenticate_password,
+                        c.username.decode("utf-8", "replace"),
+                        c.password.decode("utf-8", "replace"),
+                        source=getattr(c, "source", ""),
+                        operator=runtime.operator.id,
+                        via="imap",
+                    )
                 except Locked as exc:
                     raise Throttled(exc.retry_after) from None
                 if box is None or box.operator != runtime.operator.id:
                     raise error.UnauthorizedLogin()
                 return _avatar(box.address, None)
+
             return defer.Deferred.fromFuture(asyncio.ensure_future(check()))
 
     class Throttled(error.UnauthorizedLogin):
@@ -396,8 +426,11 @@ def listen(runtime: Runtime, port: int, host: str):
     @implementer(IChallengeResponse, IBearer)
     class OAuthBearer(Xoauth2):
         def error(self) -> dict:
-            return {"status": "invalid_token", "scope": "mssante",
-                    "openid-configuration": f"{runtime.psc_issuer}/.well-known/openid-configuration"}
+            return {
+                "status": "invalid_token",
+                "scope": "mssante",
+                "openid-configuration": f"{runtime.psc_issuer}/.well-known/openid-configuration",
+            }
 
         def parse(self, text: str) -> tuple[str | None, str]:
             gs2, _, rest = text.partition("\x01")
@@ -410,9 +443,17 @@ def listen(runtime: Runtime, port: int, host: str):
 
         def requestAvatarId(self, c):
             ok = not c.refused and bool(c.user) and bool(c.person)
-            recorded = _off_loop(lambda: token_login(
-                db, ok=ok, mailbox=c.user or "", person=c.person, via="imap",
-                mechanism="OAUTHBEARER" if isinstance(c, OAuthBearer) else "XOAUTH2", source=getattr(c, "source", "")))
+            recorded = _off_loop(
+                lambda: token_login(
+                    db,
+                    ok=ok,
+                    mailbox=c.user or "",
+                    person=c.person,
+                    via="imap",
+                    mechanism="OAUTHBEARER" if isinstance(c, OAuthBearer) else "XOAUTH2",
+                    source=getattr(c, "source", ""),
+                )
+            )
             if not ok:
                 return recorded.addCallback(lambda _: defer.fail(error.UnauthorizedLogin()))
             return recorded.addCallback(lambda _: _avatar(c.user.lower(), c.person))
@@ -441,14 +482,23 @@ def listen(runtime: Runtime, port: int, host: str):
         def _throttled(self, failure, tag) -> bool:
             if not failure.check(Throttled):
                 return False
-            self.sendNegativeResponse(tag, b"[UNAVAILABLE] Trop d'echecs d'authentification : reessayer dans "
-                                           + str(failure.value.retry_after).encode() + b" s")
+            self.sendNegativeResponse(
+                tag,
+                b"[UNAVAILABLE] Trop d'echecs d'authentification : reessayer dans "
+                + str(failure.value.retry_after).encode()
+                + b" s",
+            )
             return True
 
         def do_FETCH(self, tag, messages, query, uid=0):
             """RFC 3501 §6.4.5: BODY[] (not PEEK), RFC822 and RFC822.TEXT set \\Seen."""
-            if any((p.type == "body" and not getattr(p, "peek", False)) or p.type in ("rfc822", "rfc822text")
-                   for p in query) and self.mbox is not None:
+            if (
+                any(
+                    (p.type == "body" and not getattr(p, "peek", False)) or p.type in ("rfc822", "rfc822text")
+                    for p in query
+                )
+                and self.mbox is not None
+            ):
                 seen = defer.maybeDeferred(self.mbox.store, messages, ["\\Seen"], 1, uid)
                 seen.addCallback(lambda _: GuardedServer.do_FETCH(self, tag, messages, query, uid))
                 seen.addErrback(lambda _failure: self.sendBadResponse(tag, b"FETCH failed"))
@@ -456,8 +506,11 @@ def listen(runtime: Runtime, port: int, host: str):
             return super().do_FETCH(tag, messages, query, uid)
 
         # Twisted's command table: its own class's handlers
-        select_FETCH = (do_FETCH, imap4.IMAP4Server.arg_seqset,  # type: ignore[assignment]
-                        imap4.IMAP4Server.arg_fetchatt)
+        select_FETCH = (
+            do_FETCH,
+            imap4.IMAP4Server.arg_seqset,  # type: ignore[assignment]
+            imap4.IMAP4Server.arg_fetchatt,
+        )
 
         def _setupChallenge(self, chal, tag):
             """As Twisted's, with the challenge in one base64 line (encodebytes() split it)."""

@@ -74,8 +74,9 @@ class GuardedServer(imap4.IMAP4Server):
             self.sendNegativeResponse(tag, b"[PRIVACYREQUIRED] STARTTLS d'abord : rien ne s'authentifie en clair")
             return None
         if cmd.upper() == b"APPEND" and self._literal_size(rest) > self.max_literal:
-            self.sendNegativeResponse(tag, b"[TOOBIG] message au-dela de la limite de la BAL (APPENDLIMIT=%d)"
-                                      % self.max_literal)
+            self.sendNegativeResponse(
+                tag, b"[TOOBIG] message au-dela de la limite de la BAL (APPENDLIMIT=%d)" % self.max_literal
+            )
             return None
         return super().dispatchCommand(tag, cmd, rest, uid)
 
@@ -99,7 +100,7 @@ class GuardedServer(imap4.IMAP4Server):
         line = (rest or b"").rstrip()
         if not line.endswith(b"}") or b"{" not in line:
             return 0
-        digits = line[line.rindex(b"{") + 1:-1].rstrip(b"+")
+        digits = line[line.rindex(b"{") + 1 : -1].rstrip(b"+")
         if not digits.isdigit():
             return 0  # not a literal: Twisted's parser answers BAD
         return int(digits) if len(digits) < 20 else 1 << 62
@@ -124,8 +125,13 @@ class GuardedServer(imap4.IMAP4Server):
         self.sendNegativeResponse(tag, b"[CANNOT] APPEND non pris en charge : envoyer par SMTP")
 
     # Twisted's command table: its own class's handlers
-    auth_APPEND = (do_APPEND, imap4.IMAP4Server.arg_astring, imap4.IMAP4Server.opt_plist,  # type: ignore[assignment]
-                   imap4.IMAP4Server.opt_datetime, imap4.IMAP4Server.arg_literal)
+    auth_APPEND = (
+        do_APPEND,
+        imap4.IMAP4Server.arg_astring,
+        imap4.IMAP4Server.opt_plist,  # type: ignore[assignment]
+        imap4.IMAP4Server.opt_datetime,
+        imap4.IMAP4Server.arg_literal,
+    )
     select_APPEND = auth_APPEND  # type: ignore[assignment]  # Twisted's command table: its own class's handlers
 
     def _release_literal(self) -> None:
@@ -146,14 +152,18 @@ class GuardedServer(imap4.IMAP4Server):
     def do_SEARCH(self, tag: bytes, charset: Any, query: list, uid: int = 0) -> None:
         depth, terms = _extent(query)
         if depth > SEARCH_DEPTH or terms > SEARCH_TERMS:
-            self.sendNegativeResponse(tag, b"[LIMIT] recherche trop complexe (%d niveaux, %d criteres au plus)"
-                                      % (SEARCH_DEPTH, SEARCH_TERMS))
+            self.sendNegativeResponse(
+                tag, b"[LIMIT] recherche trop complexe (%d niveaux, %d criteres au plus)" % (SEARCH_DEPTH, SEARCH_TERMS)
+            )
             return
         super().do_SEARCH(tag, charset, query, uid)
 
     # Twisted's command table: its own class's handlers
-    select_SEARCH = (do_SEARCH, imap4.IMAP4Server.opt_charset,  # type: ignore[assignment]
-                     imap4.IMAP4Server.arg_searchkeys)
+    select_SEARCH = (
+        do_SEARCH,
+        imap4.IMAP4Server.opt_charset,  # type: ignore[assignment]
+        imap4.IMAP4Server.arg_searchkeys,
+    )
 
     def _IMAP4Server__ebSearch(self, failure: Any, tag: bytes) -> None:
         if failure.check(imap4.IllegalQueryError, IndexError, ValueError, TypeError, RecursionError):

@@ -15,11 +15,22 @@ from maison.core.lockout import account_key
 from maison.core.storage import Database
 
 
-def token_login(db: Database, *, ok: bool, mailbox: str, person: str | None, via: str, mechanism: str,
-                source: str) -> None:
+def token_login(
+    db: Database, *, ok: bool, mailbox: str, person: str | None, via: str, mechanism: str, source: str
+) -> None:
     """Record one token login to `mailbox` (`via` smtp or imap) as `connexion` or `connexion-echec`."""
     actor = Actor(person=person, structure="", software=via) if person else audit.anonymous(source, software=via)
     with db.write() as conn:
-        audit.security(conn, "connexion" if ok else "connexion-echec", actor, outcome="success" if ok else "failure",
-                       detail={"service": "mss", "compte": account_key(mailbox or ""), "source": source,
-                               "methode": mechanism, "via": via})
+        audit.security(
+            conn,
+            "connexion" if ok else "connexion-echec",
+            actor,
+            outcome="success" if ok else "failure",
+            detail={
+                "service": "mss",
+                "compte": account_key(mailbox or ""),
+                "source": source,
+                "methode": mechanism,
+                "via": via,
+            },
+        )

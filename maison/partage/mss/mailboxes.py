@@ -49,8 +49,18 @@ class Mailbox:
 
 
 def _mailbox(row: sa.Row) -> Mailbox:
-    return Mailbox(row.address, row.operator, row.kind, row.owner, row.display_name, row.liste_rouge, row.active,
-                   row.uidvalidity, row.password_hash is not None, row.annuaire)
+    return Mailbox(
+        row.address,
+        row.operator,
+        row.kind,
+        row.owner,
+        row.display_name,
+        row.liste_rouge,
+        row.active,
+        row.uidvalidity,
+        row.password_hash is not None,
+        row.annuaire,
+    )
 
 
 def normalise(address: str) -> str:
@@ -65,8 +75,18 @@ class Mailboxes:
         self.db = db
         self.throttle = Throttle(db, "mss", software="mss")
 
-    def create(self, actor: Actor, address: str, operator: str, kind: str, owner: str, display_name: str, *,
-               password: str | None = None, liste_rouge: bool = False) -> Mailbox:
+    def create(
+        self,
+        actor: Actor,
+        address: str,
+        operator: str,
+        kind: str,
+        owner: str,
+        display_name: str,
+        *,
+        password: str | None = None,
+        liste_rouge: bool = False,
+    ) -> Mailbox:
         address = normalise(address)
         if kind not in KINDS + (CITIZEN,):
             raise InvalidInput(f"type de BAL {kind!r} : PER, ORG, APP ou CAB", code="bal-type")
@@ -78,16 +98,33 @@ class Mailboxes:
         with self.db.write() as conn:
             if conn.execute(sa.select(M.c.address).where(M.c.address == address)).first():
                 raise Conflict(f"la BAL {address} existe déjà", code="bal-existante")
-            conn.execute(M.insert().values(
-                address=address, operator=operator, kind=kind, owner=owner, display_name=display_name,
-                password_hash=hash_password(password) if password else None, liste_rouge=liste_rouge, active=True,
-                uidvalidity=int(time.time()), uidnext=1, created_at=now,
-                annuaire="non-publiee" if kind == CITIZEN else "a-publier"))
+            conn.execute(
+                M.insert().values(
+                    address=address,
+                    operator=operator,
+                    kind=kind,
+                    owner=owner,
+                    display_name=display_name,
+                    password_hash=hash_password(password) if password else None,
+                    liste_rouge=liste_rouge,
+                    active=True,
+                    uidvalidity=int(time.time()),
+                    uidnext=1,
+                    created_at=now,
+                    annuaire="non-publiee" if kind == CITIZEN else "a-publier",
+                )
+            )
             if kind == "PER":
-                conn.execute(A.insert().values(address=address, person=owner, role="titulaire", granted_by=owner,
-                                               granted_at=now))
-            audit.record(conn, actor, "mss.bal.creer", purpose="HOPERAT",
-                         detail={"bal": address, "type": kind, "operateur": operator, "liste_rouge": liste_rouge})
+                conn.execute(
+                    A.insert().values(address=address, person=owner, role="titulaire", granted_by=owner, granted_at=now)
+                )
+            audit.record(
+                conn,
+                actor,
+                "mss.bal.creer",
+                purpose="HOPERAT",
+                detail={"bal": address, "type": kind, "operateur": operator, "liste_rouge": liste_rouge},
+            )
         return self.get(address)
 
     def get(self, address: str) -> Mailbox:
@@ -106,18 +143,28 @@ class Mailboxes:
     def to_publish(self, operator: str) -> list[Mailbox]:
         """The operator's mailboxes not yet in the Annuaire (publication.publish_pending)."""
         with self.db.read() as conn:
-            rows = conn.execute(sa.select(M).where(M.c.operator == operator, M.c.annuaire == "a-publier",
-                                                   M.c.kind != CITIZEN, M.c.active.is_(True))
-                                .order_by(M.c.created_at)).all()
+            rows = conn.execute(
+                sa.select(M)
+                .where(M.c.operator == operator, M.c.annuaire == "a-publier", M.c.kind != CITIZEN, M.c.active.is_(True))
+                .order_by(M.c.created_at)
+            ).all()
         return [_mailbox(r) for r in rows]
 
     def publication_done(self, address: str, error: str | None = None) -> None:
         """Published (error None), or refused by the Annuaire this time: pending, with the reason."""
         with self.db.write() as conn:
-            conn.execute(M.update().where(M.c.address == address).values(
-                annuaire="a-publier" if error else "publiee", annuaire_error=error[:500] if error else None))
-            audit.record(conn, audit.SYSTEM, "mss.bal.publier", purpose="HOPERAT",
-                         detail={"bal": address, "erreur": error} if error else {"bal": address})
+            conn.execute(
+                M.update()
+                .where(M.c.address == address)
+                .values(annuaire="a-publier" if error else "publiee", annuaire_error=error[:500] if error else None)
+            )
+            audit.record(
+                conn,
+                audit.SYSTEM,
+                "mss.bal.publier",
+                purpose="HOPERAT",
+                detail={"bal": address, "erreur": error} if error else {"bal": address},
+            )
 
     def grant(self, actor: Actor, address: str, person: str, role: str) -> None:
         """Share (co-titulaire) or delegate (délégué, e.g. a secretary): a titulaire grants; the
@@ -132,10 +179,22 @@ class Mailboxes:
             if not administration and self._role(conn, address, actor.person) != "titulaire":
                 raise Forbidden("seul un titulaire de la BAL en partage ou délègue l'accès", code="bal-non-titulaire")
             conn.execute(A.delete().where(A.c.address == address, A.c.person == person))
-            conn.execute(A.insert().values(address=address, person=person, role=role, granted_by=actor.person,
-                                           granted_at=datetime.now(UTC).isoformat()))
-            audit.record(conn, actor, "mss.bal.acces", purpose="HOPERAT",
-                         detail={"bal": address, "personne": person, "role": role})
+            conn.execute(
+                A.insert().values(
+                    address=address,
+                    person=person,
+                    role=role,
+                    granted_by=actor.person,
+                    granted_at=datetime.now(UTC).isoformat(),
+                )
+            )
+            audit.record(
+                conn,
+                actor,
+                "mss.bal.acces",
+                purpose="HOPERAT",
+                detail={"bal": address, "personne": person, "role": role},
+            )
 
     def revoke(self, actor: Actor, address: str, person: str) -> None:
         address = normalise(address)
@@ -143,8 +202,9 @@ class Mailboxes:
             if self._role(conn, address, actor.person) != "titulaire":
                 raise Forbidden("seul un titulaire retire un accès", code="bal-non-titulaire")
             conn.execute(A.delete().where(A.c.address == address, A.c.person == person, A.c.role != "titulaire"))
-            audit.record(conn, actor, "mss.bal.acces.retirer", purpose="HOPERAT",
-                         detail={"bal": address, "personne": person})
+            audit.record(
+                conn, actor, "mss.bal.acces.retirer", purpose="HOPERAT", detail={"bal": address, "personne": person}
+            )
 
     @staticmethod
     def _role(conn: sa.Connection, address: str, person: str) -> str | None:
@@ -157,12 +217,17 @@ class Mailboxes:
     def accessible(self, person: str) -> list[tuple[Mailbox, str]]:
         """Every mailbox a professional may open, with his role in it."""
         with self.db.read() as conn:
-            rows = conn.execute(sa.select(M, A.c.role).join(A, A.c.address == M.c.address)
-                                .where(A.c.person == person, M.c.active.is_(True)).order_by(M.c.address)).all()
+            rows = conn.execute(
+                sa.select(M, A.c.role)
+                .join(A, A.c.address == M.c.address)
+                .where(A.c.person == person, M.c.active.is_(True))
+                .order_by(M.c.address)
+            ).all()
         return [(_mailbox(r), r.role) for r in rows]
 
-    def authenticate_password(self, address: str, password: str, *, source: str = "", operator: str | None = None,
-                              via: str = "") -> Mailbox | None:
+    def authenticate_password(
+        self, address: str, password: str, *, source: str = "", operator: str | None = None, via: str = ""
+    ) -> Mailbox | None:
         """Applicative mailboxes (and test accounts) log in with their password — at `operator`'s
         servers if named. SMTP AUTH and IMAP LOGIN share one throttle per address and per source
         (maison.core.lockout): `Locked` while either is locked; the hash runs for an unknown or
@@ -175,8 +240,13 @@ class Mailboxes:
             self.throttle.failed(attempt)
             return None
         assert row is not None  # the password verified against this mailbox's hash
-        self.throttle.succeeded(address, source, Actor(person=row.address, structure=row.owner, software=via or "mss"),
-                                attempt=attempt, detail={"methode": "mot-de-passe"})
+        self.throttle.succeeded(
+            address,
+            source,
+            Actor(person=row.address, structure=row.owner, software=via or "mss"),
+            attempt=attempt,
+            detail={"methode": "mot-de-passe"},
+        )
         if needs_rehash(row.password_hash):  # below OWASP's parameters: upgraded at this login
             with self.db.write() as conn:
                 conn.execute(M.update().where(M.c.address == row.address).values(password_hash=hash_password(password)))

@@ -61,8 +61,9 @@ class Messagerie:
 
     def _row(self, ins: str, uid: int) -> sa.Row:
         with self.mss.db.read() as conn:
-            row = conn.execute(sa.select(MSG).where(MSG.c.address == self.address(ins), MSG.c.uid == uid,
-                                                    MSG.c.expunged.is_(False))).first()
+            row = conn.execute(
+                sa.select(MSG).where(MSG.c.address == self.address(ins), MSG.c.uid == uid, MSG.c.expunged.is_(False))
+            ).first()
         if row is None:
             raise NotFound(f"message {uid} absent de la messagerie", code="message-inconnu")
         return row
@@ -72,13 +73,25 @@ class Messagerie:
 
     def inbox(self, ins: str) -> list[Summary]:
         with self.mss.db.read() as conn:
-            rows = conn.execute(sa.select(MSG).where(MSG.c.address == self.address(ins), MSG.c.expunged.is_(False))
-                                .order_by(MSG.c.uid.desc())).all()
+            rows = conn.execute(
+                sa.select(MSG)
+                .where(MSG.c.address == self.address(ins), MSG.c.expunged.is_(False))
+                .order_by(MSG.c.uid.desc())
+            ).all()
         out = []
         for row in rows:
             parsed = self._parsed(row)
-            out.append(Summary(row.uid, parsed.sender, parsed.subject, row.received_at, "\\Seen" in row.flags.split(),
-                               parsed.end_of_exchange, tuple(a.filename for a in parsed.attachments)))
+            out.append(
+                Summary(
+                    row.uid,
+                    parsed.sender,
+                    parsed.subject,
+                    row.received_at,
+                    "\\Seen" in row.flags.split(),
+                    parsed.end_of_exchange,
+                    tuple(a.filename for a in parsed.attachments),
+                )
+            )
         self.trail.read(self._actor(ins), "espace.messagerie.lister", patient=ins, detail={"messages": len(out)})
         return out
 
@@ -86,10 +99,18 @@ class Messagerie:
         row = self._row(ins, uid)
         parsed = self._parsed(row)
         with self.mss.db.write() as conn:
-            conn.execute(MSG.update().where(MSG.c.address == row.address, MSG.c.uid == uid).values(
-                flags=" ".join(sorted(set(row.flags.split()) - {"\\Recent"} | {"\\Seen"}))))
-            self.trail.write(conn, self._actor(ins), "espace.messagerie.lire", patient=ins,
-                         detail={"uid": uid, "message_id": parsed.message_id, "expediteur": parsed.sender})
+            conn.execute(
+                MSG.update()
+                .where(MSG.c.address == row.address, MSG.c.uid == uid)
+                .values(flags=" ".join(sorted(set(row.flags.split()) - {"\\Recent"} | {"\\Seen"})))
+            )
+            self.trail.write(
+                conn,
+                self._actor(ins),
+                "espace.messagerie.lire",
+                patient=ins,
+                detail={"uid": uid, "message_id": parsed.message_id, "expediteur": parsed.sender},
+            )
         return parsed, row
 
     def answer(self, ins: str, uid: int, text: str) -> str:
@@ -98,8 +119,9 @@ class Messagerie:
             raise InvalidInput("réponse vide", code="reponse-vide")
         parsed = self._parsed(self._row(ins, uid))
         if parsed.end_of_exchange:
-            raise Forbidden("le professionnel a clos l'échange (X-MSS-MES: FIN) : pas de réponse possible",
-                            code="echange-clos")
+            raise Forbidden(
+                "le professionnel a clos l'échange (X-MSS-MES: FIN) : pas de réponse possible", code="echange-clos"
+            )
         if domain_of(parsed.sender) == DOMAIN or parsed.sender.startswith(("postmaster@", "reponse.automatique")):
             raise Forbidden("seul un message d'un professionnel appelle une réponse", code="reponse-interdite")
         subject = parsed.subject if parsed.subject.lower().startswith("re:") else f"Re: {parsed.subject}"
@@ -111,17 +133,26 @@ class Messagerie:
         organisational mailbox listed in the Annuaire Santé."""
         recipient = normalise(to)
         with self.mss.db.read() as conn:
-            listed = conn.execute(sa.select(annuaire_store.ann_mailbox.c.type).where(
-                annuaire_store.ann_mailbox.c.address == recipient,
-                annuaire_store.ann_mailbox.c.rtype == "Organization",
-                annuaire_store.ann_mailbox.c.liste_rouge.is_(False))).first()
+            listed = conn.execute(
+                sa.select(annuaire_store.ann_mailbox.c.type).where(
+                    annuaire_store.ann_mailbox.c.address == recipient,
+                    annuaire_store.ann_mailbox.c.rtype == "Organization",
+                    annuaire_store.ann_mailbox.c.liste_rouge.is_(False),
+                )
+            ).first()
         if listed is None or listed.type != "ORG":
-            raise Forbidden(f"{recipient} n'est pas une BAL organisationnelle de l'Annuaire Santé",
-                            code="destinataire-non-annuaire")
+            raise Forbidden(
+                f"{recipient} n'est pas une BAL organisationnelle de l'Annuaire Santé", code="destinataire-non-annuaire"
+            )
         parsed = self._parsed(self._row(ins, uid))
-        out = mime.Outgoing(self.address(ins), [recipient], f"Tr: {parsed.subject}"[:250],
-                            text or "Message transféré depuis Mon espace santé.", parsed.attachments,
-                            extra_headers={"X-Forwarded-Message-ID": parsed.message_id})
+        out = mime.Outgoing(
+            self.address(ins),
+            [recipient],
+            f"Tr: {parsed.subject}"[:250],
+            text or "Message transféré depuis Mon espace santé.",
+            parsed.attachments,
+            extra_headers={"X-Forwarded-Message-ID": parsed.message_id},
+        )
         return self._send(ins, out, "espace.messagerie.transferer")
 
     def _send(self, ins: str, out: mime.Outgoing, action: str) -> str:

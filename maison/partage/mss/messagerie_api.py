@@ -33,19 +33,42 @@ def router(messagerie: Messagerie, authorizer: Authorizer, max_body_bytes: int) 
     @accepts(PATIENT)
     async def inbox(request: Request) -> Response:
         summaries = await run_in_threadpool(messagerie.inbox, ins(request))
-        return json_response({"messages": [{
-            "uid": m.uid, "expediteur": m.sender, "objet": m.subject, "recu": m.received_at, "lu": m.seen,
-            "echange_clos": m.closed, "pieces": list(m.attachments)} for m in summaries]})
+        return json_response(
+            {
+                "messages": [
+                    {
+                        "uid": m.uid,
+                        "expediteur": m.sender,
+                        "objet": m.subject,
+                        "recu": m.received_at,
+                        "lu": m.seen,
+                        "echange_clos": m.closed,
+                        "pieces": list(m.attachments),
+                    }
+                    for m in summaries
+                ]
+            }
+        )
 
     @r.get("/{uid}")
     @accepts(PATIENT)
     async def read(uid: RowId, request: Request) -> Response:
         parsed, row = await run_in_threadpool(messagerie.read, ins(request), uid)
-        return json_response({"uid": uid, "message_id": parsed.message_id, "expediteur": parsed.sender,
-                              "objet": parsed.subject, "recu": row.received_at, "texte": parsed.body,
-                              "echange_clos": parsed.end_of_exchange,
-                              "pieces": [{"n": i, "nom": a.filename, "type": a.content_type, "taille": len(a.data)}
-                                         for i, a in enumerate(parsed.attachments)]})
+        return json_response(
+            {
+                "uid": uid,
+                "message_id": parsed.message_id,
+                "expediteur": parsed.sender,
+                "objet": parsed.subject,
+                "recu": row.received_at,
+                "texte": parsed.body,
+                "echange_clos": parsed.end_of_exchange,
+                "pieces": [
+                    {"n": i, "nom": a.filename, "type": a.content_type, "taille": len(a.data)}
+                    for i, a in enumerate(parsed.attachments)
+                ],
+            }
+        )
 
     @r.get("/{uid}/pieces/{n}")
     @accepts(PATIENT)
@@ -70,8 +93,9 @@ def router(messagerie: Messagerie, authorizer: Authorizer, max_body_bytes: int) 
         text = body.get("texte", "")
         if not isinstance(text, str):
             raise InvalidInput("texte : chaîne attendue", code="texte")
-        message_id = await run_in_threadpool(messagerie.forward, ins(request), uid,
-                                             required_text(body, "destinataire"), text)
+        message_id = await run_in_threadpool(
+            messagerie.forward, ins(request), uid, required_text(body, "destinataire"), text
+        )
         return json_response({"message_id": message_id}, 201)
 
     return r

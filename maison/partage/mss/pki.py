@@ -47,17 +47,24 @@ def fingerprint_der(der: bytes) -> str:
 
 
 def _name(common: str, organization: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
-                      x509.NameAttribute(NameOID.COMMON_NAME, common)])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+            x509.NameAttribute(NameOID.COMMON_NAME, common),
+        ]
+    )
 
 
 def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
     """Created 0600 (not chmod-ed after the write: the key is never readable by others, even briefly)."""
     path.unlink(missing_ok=True)
     with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
-        out.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()))
+        out.write(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
 
 
 class Authority:
@@ -76,13 +83,18 @@ class Authority:
         key = ec.generate_private_key(ec.SECP256R1())
         now = dt.datetime.now(dt.UTC)
         subject = _name(self.name, "MAISON")
-        cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-                .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-                .not_valid_after(now + dt.timedelta(days=3650))
-                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-                .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-                               critical=True)
-                .sign(key, hashes.SHA256()))
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            .sign(key, hashes.SHA256())
+        )
         _write_key(key, self.key_path)
         self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
@@ -95,19 +107,28 @@ class Authority:
         """A certificate for `hostnames` (first one as CN), valid as TLS server and client."""
         ca_key = serialization.load_pem_private_key(self.key_path.read_bytes(), password=None)
         ca_cert = x509.load_pem_x509_certificate(self.cert_path.read_bytes())
+        if not isinstance(ca_key, ec.EllipticCurvePrivateKey):  # the operators' CA key is EC (created here)
+            raise ValueError("la clé de l'autorité MSSanté n'est pas une clé EC")
         key = ec.generate_private_key(ec.SECP256R1())
         now = dt.datetime.now(dt.UTC)
         names: list[x509.GeneralName] = [x509.DNSName(h) for h in hostnames]
         names.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))  # operators on one machine (tests, demo)
-        cert = (x509.CertificateBuilder().subject_name(_name(hostnames[0], organization))
-                .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + VALIDITY)
-                .add_extension(x509.SubjectAlternativeName(names), critical=False)
-                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
-                                                      ExtendedKeyUsageOID.CLIENT_AUTH]),
-                               critical=False)
-                .sign(ca_key, hashes.SHA256()))  # type: ignore[arg-type]  # the operators' CA key is EC
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(_name(hostnames[0], organization))
+            .issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + VALIDITY)
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+                critical=False,
+            )
+            .sign(ca_key, hashes.SHA256())
+        )
         issued = Issued(self.directory / f"{label}.pem", self.directory / f"{label}.key")
         _write_key(key, issued.key)
         issued.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -128,9 +149,12 @@ def twisted_server_options(issued: Issued):
     from twisted.internet import ssl as tssl
 
     certificate = tssl.PrivateCertificate.loadPEM(issued.cert.read_text() + issued.key.read_text())
-    return tssl.CertificateOptions(privateKey=certificate.privateKey.original, certificate=certificate.original,
-                                   raiseMinimumTo=tssl.TLSVersion.TLSv1_2,
-                                   acceptableCiphers=tssl.AcceptableCiphers.fromOpenSSLCipherString(AEAD_CIPHERS))
+    return tssl.CertificateOptions(
+        privateKey=certificate.privateKey.original,
+        certificate=certificate.original,
+        raiseMinimumTo=tssl.TLSVersion.TLSv1_2,
+        acceptableCiphers=tssl.AcceptableCiphers.fromOpenSSLCipherString(AEAD_CIPHERS),
+    )
 
 
 def server_context(issued: Issued, ca: Path, *, require_client: bool) -> ssl.SSLContext:

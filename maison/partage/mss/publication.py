@@ -47,29 +47,52 @@ def _operation(kind: str, path: str, **value) -> dict:
 
 class Publication:
     def __init__(self, annuaire_url: str, api_key: str, *, timeout: float = 30) -> None:
-        self.http = httpx.Client(base_url=annuaire_url.rstrip("/"), timeout=timeout,
-                                 headers={"ESANTE-API-KEY": api_key, "Content-Type": "application/fhir+json"})
+        self.http = httpx.Client(
+            base_url=annuaire_url.rstrip("/"),
+            timeout=timeout,
+            headers={"ESANTE-API-KEY": api_key, "Content-Type": "application/fhir+json"},
+        )
 
     def _patch(self, box: Mailbox, operation: dict) -> dict:
         rtype, identifier = _carrier(box)
-        answer = self.http.patch(f"/{rtype}", params={"identifier": identifier}, content=orjson.dumps(
-            {"resourceType": "Parameters", "parameter": [operation]}))
+        answer = self.http.patch(
+            f"/{rtype}",
+            params={"identifier": identifier},
+            content=orjson.dumps({"resourceType": "Parameters", "parameter": [operation]}),
+        )
         if answer.status_code != 200:
-            issue = (answer.json().get("issue") or [{}])[0] if answer.headers.get("content-type", "").startswith(
-                ("application/fhir+json", "application/json")) else {}
+            issue = (
+                (answer.json().get("issue") or [{}])[0]
+                if answer.headers.get("content-type", "").startswith(("application/fhir+json", "application/json"))
+                else {}
+            )
             raise PublicationRefused(f"Annuaire : {answer.status_code} {issue.get('diagnostics', answer.text[:200])}")
         return answer.json()
 
     def publish(self, box: Mailbox, *, description: str = "", service: str = "") -> dict:
         rtype, _ = _carrier(box)
-        return self._patch(box, _operation("insert", f"{rtype}.telecom", valueContactPoint=contact_point(
-            box.address, box.kind, liste_rouge=box.liste_rouge, description=description, service=service)))
+        return self._patch(
+            box,
+            _operation(
+                "insert",
+                f"{rtype}.telecom",
+                valueContactPoint=contact_point(
+                    box.address, box.kind, liste_rouge=box.liste_rouge, description=description, service=service
+                ),
+            ),
+        )
 
     def liste_rouge(self, box: Mailbox, on: bool) -> dict:
         rtype, _ = _carrier(box)
-        return self._patch(box, _operation(
-            "replace", f"{rtype}.telecom.where(value = '{box.address}').extension('{EXT_MAILBOX}')"
-                       f".extension('listeRouge').value", valueBoolean=on))
+        return self._patch(
+            box,
+            _operation(
+                "replace",
+                f"{rtype}.telecom.where(value = '{box.address}').extension('{EXT_MAILBOX}')"
+                f".extension('listeRouge').value",
+                valueBoolean=on,
+            ),
+        )
 
     def withdraw(self, box: Mailbox) -> dict:
         rtype, _ = _carrier(box)

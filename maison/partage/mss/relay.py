@@ -121,8 +121,11 @@ class Outbound:
         """One more session when more messages wait than sessions are idle (and one ending lets
         another start if messages still wait)."""
         line, sessions = self.lines[destination], self.sessions.setdefault(destination, set())
-        if (line.qsize() > self.idle.get(destination, 0) and len(sessions) < SESSIONS_PER_DESTINATION
-                and not self.rt.stopping.is_set()):
+        if (
+            line.qsize() > self.idle.get(destination, 0)
+            and len(sessions) < SESSIONS_PER_DESTINATION
+            and not self.rt.stopping.is_set()
+        ):
             task = asyncio.create_task(self._session(destination), name=f"relais-{destination}")
             sessions.add(task)
 
@@ -164,15 +167,21 @@ class Outbound:
                         raw = await asyncio.to_thread(self.rt.delivery.content, queued.sha256)
                     except MaisonError as exc:  # a blob gone bad: our fault, retried on the schedule
                         log.error("relais %s : %s", queued.id, exc.message)
-                        await asyncio.to_thread(self.rt.delivery.failed, queued, f"451 4.3.0 {exc.message}",
-                                                permanent=False)
+                        await asyncio.to_thread(
+                            self.rt.delivery.failed, queued, f"451 4.3.0 {exc.message}", permanent=False
+                        )
                         self._release([queued])
                         continue
                 try:
                     if client is None or not client.is_connected:
-                        client = RelayClient(hostname=destination.relay_host, port=destination.relay_port,
-                                             start_tls=True, tls_context=self.context,
-                                             local_hostname=self.rt.operator.domains[0], timeout=30)
+                        client = RelayClient(
+                            hostname=destination.relay_host,
+                            port=destination.relay_port,
+                            start_tls=True,
+                            tls_context=self.context,
+                            local_hostname=self.rt.operator.domains[0],
+                            timeout=30,
+                        )
                         await client.connect()
                         _check_peer(client, destination.certificate_sha256)
                     if await _send(self.rt, client, queued, raw):
@@ -183,8 +192,13 @@ class Outbound:
                     else:
                         self._release([queued])
                 except (aiosmtplib.SMTPException, OSError, PeerNotTrusted, ssl.SSLError) as exc:
-                    await _give_up(self.rt, queued, raw,
-                                   [(r, "4.4.1", f"451 4.4.1 {exc}") for r in queued.recipients], permanent=False)
+                    await _give_up(
+                        self.rt,
+                        queued,
+                        raw,
+                        [(r, "4.4.1", f"451 4.4.1 {exc}") for r in queued.recipients],
+                        permanent=False,
+                    )
                     self._release([queued])
                     if client is not None:
                         client.close()
@@ -235,14 +249,24 @@ async def _send(runtime: Runtime, client: RelayClient, queued, raw: bytes) -> bo
     try:
         errors = await client.transfer(queued.sender, queued.recipients, raw)
     except aiosmtplib.SMTPRecipientsRefused as exc:  # aiosmtplib has reset the transaction
-        await _give_up(runtime, queued, raw, [(r.recipient, _status(r.code, r.message), f"{r.code} {r.message}")
-                                              for r in exc.recipients], permanent=True)
+        await _give_up(
+            runtime,
+            queued,
+            raw,
+            [(r.recipient, _status(r.code, r.message), f"{r.code} {r.message}") for r in exc.recipients],
+            permanent=True,
+        )
         return False
     except aiosmtplib.SMTPResponseException as exc:
         if exc.code == 421:  # the server is closing the session: a temporary failure of the session
             raise
-        await _give_up(runtime, queued, raw, [(r, _status(exc.code, exc.message), f"{exc.code} {exc.message}")
-                                              for r in queued.recipients], permanent=exc.code >= 500)
+        await _give_up(
+            runtime,
+            queued,
+            raw,
+            [(r, _status(exc.code, exc.message), f"{exc.code} {exc.message}") for r in queued.recipients],
+            permanent=exc.code >= 500,
+        )
         return False
     refused = [(r, _status(code, text), f"{code} {text}") for r, (code, text) in errors.items()]
     if refused:
@@ -265,17 +289,30 @@ def _status(code: int, text: str) -> str:
     return found or ("5.0.0" if code >= 500 else "4.0.0")
 
 
-async def _give_up(runtime: Runtime, queued, raw: bytes, failures: list[tuple[str, str, str]], *,
-                   permanent: bool) -> None:
-    gave_up = await asyncio.to_thread(runtime.delivery.failed, queued, "; ".join(f[2] for f in failures),
-                                      permanent=permanent)
+async def _give_up(
+    runtime: Runtime, queued, raw: bytes, failures: list[tuple[str, str, str]], *, permanent: bool
+) -> None:
+    gave_up = await asyncio.to_thread(
+        runtime.delivery.failed, queued, "; ".join(f[2] for f in failures), permanent=permanent
+    )
     if not gave_up or domain_of(queued.sender) not in runtime.operator.domains:
         return
-    report = dsn(raw, failures, reporting_mta=runtime.operator.domains[0],
-                 postmaster=f"postmaster@{runtime.operator.domains[0]}", to=queued.sender)
+    report = dsn(
+        raw,
+        failures,
+        reporting_mta=runtime.operator.domains[0],
+        postmaster=f"postmaster@{runtime.operator.domains[0]}",
+        to=queued.sender,
+    )
     wire = mime.as_bytes(report)
     try:
-        await asyncio.to_thread(runtime.delivery.deliver, runtime.actor(), queued.sender, wire,
-                                f"postmaster@{runtime.operator.domains[0]}", str(report["Message-ID"]))
+        await asyncio.to_thread(
+            runtime.delivery.deliver,
+            runtime.actor(),
+            queued.sender,
+            wire,
+            f"postmaster@{runtime.operator.domains[0]}",
+            str(report["Message-ID"]),
+        )
     except Exception:  # noqa: BLE001 - a DSN that cannot be delivered is logged, never bounced again
         log.exception("DSN non remis à %s", queued.sender)

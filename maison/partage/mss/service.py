@@ -51,16 +51,25 @@ class Mss:
         self.delivery = Delivery(self.db, self.blobs)
         self.authority = Authority(self.pki_dir)
 
-    def local_operator(self, id_: str, name: str, domains: list[str], endpoints: Endpoints, *,
-                       annuaire: AnnuaireAccess | None = None) -> smtp.Runtime:
+    def local_operator(
+        self, id_: str, name: str, domains: list[str], endpoints: Endpoints, *, annuaire: AnnuaireAccess | None = None
+    ) -> smtp.Runtime:
         """Register a local operator of the trust space, with a certificate for its domains (kept:
         the other operators know it by its fingerprint), and where it publishes its mailboxes."""
         if annuaire is not None:
             annuaire.save(self.annuaire_access_path(id_))
         issued = self.authority.issued(id_) or self.authority.issue(id_, domains, name)
-        operator = self.trust.register(id_, name, domains, issued.fingerprint(), endpoints.host, endpoints.relay,
-                                       local=True, submission_port=endpoints.submission,
-                                       imap_port=endpoints.imap or None)
+        operator = self.trust.register(
+            id_,
+            name,
+            domains,
+            issued.fingerprint(),
+            endpoints.host,
+            endpoints.relay,
+            local=True,
+            submission_port=endpoints.submission,
+            imap_port=endpoints.imap or None,
+        )
         return self._runtime(operator, issued, endpoints)
 
     def annuaire_access_path(self, operator: str) -> Path:
@@ -76,20 +85,37 @@ class Mss:
             issued = self.authority.issued(operator.id) if operator.local else None
             if issued is None or issued.fingerprint() != operator.certificate_sha256:
                 continue
-            endpoints = Endpoints(operator.relay_host, operator.submission_port or 0, operator.relay_port,
-                                  operator.imap_port or 0)
+            endpoints = Endpoints(
+                operator.relay_host, operator.submission_port or 0, operator.relay_port, operator.imap_port or 0
+            )
             out.append(self._runtime(operator, issued, endpoints))
         return out
 
     def _runtime(self, operator, issued, endpoints: Endpoints) -> smtp.Runtime:
         citizens = citizen.DOMAIN in operator.domains
-        runtime = smtp.Runtime(operator, issued, self.authority.cert_path, self.trust, self.mailboxes,
-                               self.delivery, self.psc, self.psc_issuer, endpoints, self.max_message_bytes,
-                               self.has_espace if citizens else None)
+        runtime = smtp.Runtime(
+            operator,
+            issued,
+            self.authority.cert_path,
+            self.trust,
+            self.mailboxes,
+            self.delivery,
+            self.psc,
+            self.psc_issuer,
+            endpoints,
+            self.max_message_bytes,
+            self.has_espace if citizens else None,
+        )
         if citizens and self.mailboxes.find(citizen.TEST_MAILBOX) is None:
-            self.mailboxes.create(SYSTEM, citizen.TEST_MAILBOX, operator.id, "APP", "mon-espace-sante",
-                                  "Boîte de test SUN-ES PS4.1 (réponse automatique)",
-                                  password=secrets.token_urlsafe(24))
+            self.mailboxes.create(
+                SYSTEM,
+                citizen.TEST_MAILBOX,
+                operator.id,
+                "APP",
+                "mon-espace-sante",
+                "Boîte de test SUN-ES PS4.1 (réponse automatique)",
+                password=secrets.token_urlsafe(24),
+            )
         self.runtimes[operator.id] = runtime
         return runtime
 
@@ -103,8 +129,9 @@ class Mss:
             self._tasks.append(asyncio.create_task(relay_forever(runtime), name=f"relais-{runtime.operator.id}"))
             access = AnnuaireAccess.load(self.annuaire_access_path(runtime.operator.id))
             if access is not None and citizen.DOMAIN not in runtime.operator.domains:
-                self._tasks.append(asyncio.create_task(self._publish_forever(runtime, access),
-                                                       name=f"annuaire-{runtime.operator.id}"))
+                self._tasks.append(
+                    asyncio.create_task(self._publish_forever(runtime, access), name=f"annuaire-{runtime.operator.id}")
+                )
 
     async def _publish_forever(self, runtime: smtp.Runtime, access: AnnuaireAccess) -> None:
         """Publish the operator's new mailboxes in the Annuaire, every `publish_interval` seconds."""

@@ -191,7 +191,7 @@ async def _until_final_dot(reader: asyncio.StreamReader, limit: int) -> tuple[by
         while True:
             if stray < 64:
                 dot = buf.find(b".", at)
-                if dot > 0 and buf[dot - 2:dot] != b"\r\n":
+                if dot > 0 and buf[dot - 2 : dot] != b"\r\n":
                     stray, at = stray + 1, dot + 1
                     continue
             else:
@@ -203,9 +203,9 @@ async def _until_final_dot(reader: asyncio.StreamReader, limit: int) -> tuple[by
             if len(buf) < dot + 3:
                 at = dot  # the dot line is not all here yet
                 break
-            if buf[dot + 1:dot + 3] == b"\r\n" and dot > 0:
+            if buf[dot + 1 : dot + 3] == b"\r\n" and dot > 0:
                 data = bytes(buf[:dot])
-                del buf[:dot + 3]
+                del buf[: dot + 3]
                 # asyncio.StreamReader's private buffer: the measured DATA fast path
                 reader._maybe_resume_transport()  # type: ignore[attr-defined]
                 return data, stuffed
@@ -256,17 +256,25 @@ class _Base:
         logging.getLogger(__name__).exception("mss smtp", exc_info=error)
         return _reply("451", "4.3.0 Erreur temporaire du service, reessayer plus tard")
 
-    async def _store(self, envelope, local: list[str], remote: dict[str, list[str]],
-                     parsed: mime.Received) -> str:
+    async def _store(self, envelope, local: list[str], remote: dict[str, list[str]], parsed: mime.Received) -> str:
         raw = envelope.original_content or envelope.content
         actor = self.rt.actor()
         try:
             for address in local:
-                await asyncio.to_thread(self.rt.delivery.deliver, actor, address, raw, envelope.mail_from,
-                                        parsed.message_id)
+                await asyncio.to_thread(
+                    self.rt.delivery.deliver, actor, address, raw, envelope.mail_from, parsed.message_id
+                )
             for destination, recipients in remote.items():
-                queued = await asyncio.to_thread(self.rt.delivery.enqueue, actor, self.rt.operator.id, destination,
-                                                 envelope.mail_from, recipients, raw, parsed.message_id)
+                queued = await asyncio.to_thread(
+                    self.rt.delivery.enqueue,
+                    actor,
+                    self.rt.operator.id,
+                    destination,
+                    envelope.mail_from,
+                    recipients,
+                    raw,
+                    parsed.message_id,
+                )
                 self._relay(queued, raw)
         except DuplicateMessageId as exc:
             return _reply("554", f"5.6.0 {mime.ascii_text(exc.message)}")
@@ -294,8 +302,9 @@ class _Base:
 
     async def _unknown_local(self, recipient: str) -> str | None:
         if self.rt.has_espace is not None and domain_of(recipient) == citizen.DOMAIN:
-            box = await asyncio.to_thread(citizen.citizen_mailbox, self.rt.mailboxes, self.rt.operator.id, recipient,
-                                          self.rt.has_espace)
+            box = await asyncio.to_thread(
+                citizen.citizen_mailbox, self.rt.mailboxes, self.rt.operator.id, recipient, self.rt.has_espace
+            )
         else:
             seen = self._open_mailboxes.get(recipient)
             if seen is not None and time.monotonic() - seen < RECIPIENT_CACHE_SECONDS:
@@ -310,19 +319,29 @@ class _Base:
         raw = citizen.test_answer(parsed)
         answer = mime.parse(raw, max_bytes=self.rt.max_message_bytes)
         if domain_of(parsed.sender) in self.rt.operator.domains:
-            await asyncio.to_thread(self.rt.delivery.deliver, self.rt.actor(), parsed.sender, raw, citizen.TEST_MAILBOX,
-                                    answer.message_id)
+            await asyncio.to_thread(
+                self.rt.delivery.deliver, self.rt.actor(), parsed.sender, raw, citizen.TEST_MAILBOX, answer.message_id
+            )
             return
         operator = await self._trust(self.rt.trust.for_domain, domain_of(parsed.sender))
         if operator is not None:
-            queued = await asyncio.to_thread(self.rt.delivery.enqueue, self.rt.actor(), self.rt.operator.id,
-                                             operator.id, citizen.TEST_MAILBOX, [parsed.sender], raw, answer.message_id)
+            queued = await asyncio.to_thread(
+                self.rt.delivery.enqueue,
+                self.rt.actor(),
+                self.rt.operator.id,
+                operator.id,
+                citizen.TEST_MAILBOX,
+                [parsed.sender],
+                raw,
+                answer.message_id,
+            )
             self._relay(queued, raw)
 
     def _parsed(self, envelope) -> mime.Received | str:
         try:
-            return mime.parse(envelope.original_content or envelope.content, max_bytes=self.rt.max_message_bytes,
-                              attachments=False)  # an operator carries attachments, it does not open them
+            return mime.parse(
+                envelope.original_content or envelope.content, max_bytes=self.rt.max_message_bytes, attachments=False
+            )  # an operator carries attachments, it does not open them
         except mime.MalformedMessage as exc:
             return _reply("554", f"5.6.0 Message refuse : {mime.ascii_text(exc.message)}")
 
@@ -358,11 +377,20 @@ class SubmissionHandler(_Base):
         assert server.session is not None  # AUTH is answered within a session
         peer = server.session.peer[0] if isinstance(server.session.peer, tuple) else str(server.session.peer or "")
         try:
-            box = await asyncio.to_thread(self.rt.mailboxes.authenticate_password, login, password, source=peer,
-                                          operator=self.rt.operator.id, via="smtp")
+            box = await asyncio.to_thread(
+                self.rt.mailboxes.authenticate_password,
+                login,
+                password,
+                source=peer,
+                operator=self.rt.operator.id,
+                via="smtp",
+            )
         except Locked as exc:
-            return AuthResult(success=False, handled=False, message=f"454 4.7.0 Trop d'echecs d'authentification : "
-                                                                    f"reessayer dans {exc.retry_after} s")
+            return AuthResult(
+                success=False,
+                handled=False,
+                message=f"454 4.7.0 Trop d'echecs d'authentification : reessayer dans {exc.retry_after} s",
+            )
         if box is None or box.operator != self.rt.operator.id:
             return AuthResult(success=False, handled=False, message="535 5.7.8 Identifiants refuses")
         return AuthResult(success=True, auth_data={"mailbox": box.address, "person": None})
@@ -379,8 +407,9 @@ class SubmissionHandler(_Base):
         if blob is None:
             return AuthResult(success=False, handled=True)
         gs2, _, rest = blob.partition("\x01")
-        authzid = next((p[2:] for p in gs2.split(",") if p.startswith("a=")), "").replace("=2C", ",").replace("=3D",
-                                                                                                              "=")
+        authzid = (
+            next((p[2:] for p in gs2.split(",") if p.startswith("a=")), "").replace("=2C", ",").replace("=3D", "=")
+        )
         fields = dict(part.split("=", 1) for part in rest.split("\x01") if "=" in part)
         return await self._bearer(server, authzid, fields.get("auth", ""), oauthbearer=True)
 
@@ -397,8 +426,16 @@ class SubmissionHandler(_Base):
         ok = bool(person) and role in SENDING_ROLES
         assert server.session is not None  # AUTH is answered within a session
         peer = server.session.peer[0] if isinstance(server.session.peer, tuple) else str(server.session.peer or "")
-        await asyncio.to_thread(token_login, self.rt.mailboxes.db, ok=ok, mailbox=user, person=person, via="smtp",
-                                mechanism="OAUTHBEARER" if oauthbearer else "XOAUTH2", source=peer)
+        await asyncio.to_thread(
+            token_login,
+            self.rt.mailboxes.db,
+            ok=ok,
+            mailbox=user,
+            person=person,
+            via="smtp",
+            mechanism="OAUTHBEARER" if oauthbearer else "XOAUTH2",
+            source=peer,
+        )
         if ok:
             return AuthResult(success=True, auth_data={"mailbox": normalise(user), "person": person})
         # RFC 7628 §3.2.2 / XOAUTH2: an error challenge in JSON, the client's empty answer, then 535
@@ -529,17 +566,39 @@ async def start(runtime: Runtime) -> None:
     host = runtime.endpoints.host
     submission_tls, relay_tls = tls_contexts(runtime)
     hostname = runtime.operator.domains[0]
-    common = dict(hostname=hostname, data_size_limit=runtime.max_message_bytes, enable_SMTPUTF8=True,
-                  decode_data=False, timeout=300)
+    common = dict(
+        hostname=hostname,
+        data_size_limit=runtime.max_message_bytes,
+        enable_SMTPUTF8=True,
+        decode_data=False,
+        timeout=300,
+    )
     submission = SubmissionHandler(runtime)
     relay = RelayHandler(runtime)
-    runtime.servers.append(await loop.create_server(
-        lambda: MssSMTP(submission, tls_context=submission_tls, require_starttls=True, auth_required=True,
-                     auth_require_tls=True, authenticator=_never, **common),
-        host, runtime.endpoints.submission, backlog=LISTEN_BACKLOG))
-    runtime.servers.append(await loop.create_server(
-        lambda: MssSMTP(relay, tls_context=relay_tls, require_starttls=True, **common), host, runtime.endpoints.relay,
-        backlog=LISTEN_BACKLOG))
+    runtime.servers.append(
+        await loop.create_server(
+            lambda: MssSMTP(
+                submission,
+                tls_context=submission_tls,
+                require_starttls=True,
+                auth_required=True,
+                auth_require_tls=True,
+                authenticator=_never,
+                **common,
+            ),
+            host,
+            runtime.endpoints.submission,
+            backlog=LISTEN_BACKLOG,
+        )
+    )
+    runtime.servers.append(
+        await loop.create_server(
+            lambda: MssSMTP(relay, tls_context=relay_tls, require_starttls=True, **common),
+            host,
+            runtime.endpoints.relay,
+            backlog=LISTEN_BACKLOG,
+        )
+    )
 
 
 async def stop(runtime: Runtime) -> None:

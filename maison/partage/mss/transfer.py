@@ -39,7 +39,7 @@ def _a_line_starts_with_a_dot(raw: bytes) -> bool:
     for _ in range(64):
         if dot < 0:
             return False
-        if raw[dot - 2:dot] == b"\r\n":
+        if raw[dot - 2 : dot] == b"\r\n":
             return True
         dot = raw.find(b".", dot + 1)
     return dot >= 0 and raw.find(b"\r\n.", max(dot - 2, 0)) >= 0

@@ -37,8 +37,18 @@ class Operator:
 
 
 def _operator(row: sa.Row) -> Operator:
-    return Operator(row.id, row.name, tuple(row.domains.split(",")), row.certificate_sha256, row.relay_host,
-                    row.relay_port, row.local, row.active, row.submission_port, row.imap_port)
+    return Operator(
+        row.id,
+        row.name,
+        tuple(row.domains.split(",")),
+        row.certificate_sha256,
+        row.relay_host,
+        row.relay_port,
+        row.local,
+        row.active,
+        row.submission_port,
+        row.imap_port,
+    )
 
 
 def domain_of(address: str) -> str:
@@ -56,30 +66,57 @@ class TrustSpace:
         self.db = db
         self._cached: tuple[float, list[Operator]] | None = None
 
-    def register(self, id_: str, name: str, domains: list[str], certificate_sha256: str, relay_host: str,
-                 relay_port: int, *, local: bool, submission_port: int | None = None,
-                 imap_port: int | None = None) -> Operator:
+    def register(
+        self,
+        id_: str,
+        name: str,
+        domains: list[str],
+        certificate_sha256: str,
+        relay_host: str,
+        relay_port: int,
+        *,
+        local: bool,
+        submission_port: int | None = None,
+        imap_port: int | None = None,
+    ) -> Operator:
         domains = [d.lower().strip() for d in domains if d.strip()]
         if not domains or any("@" in d or " " in d for d in domains):
             raise InvalidInput("domaines de l'opérateur invalides", code="operateur-domaines")
         if len(certificate_sha256) != 64:
-            raise InvalidInput("empreinte SHA-256 du certificat attendue (64 hexadécimaux)",
-                               code="operateur-certificat")
+            raise InvalidInput(
+                "empreinte SHA-256 du certificat attendue (64 hexadécimaux)", code="operateur-certificat"
+            )
         with self.db.write() as conn:
-            taken = {d for r in conn.execute(sa.select(Op.c.domains).where(Op.c.id != id_)).scalars()
-                     for d in r.split(",")} & set(domains)
+            taken = {
+                d for r in conn.execute(sa.select(Op.c.domains).where(Op.c.id != id_)).scalars() for d in r.split(",")
+            } & set(domains)
             if taken:
-                raise Conflict(f"domaine(s) déjà servi(s) par un autre opérateur : {', '.join(sorted(taken))}",
-                               code="operateur-domaine-pris")
-            values = dict(name=name, domains=",".join(domains), certificate_sha256=certificate_sha256.lower(),
-                          relay_host=relay_host, relay_port=relay_port, local=local, active=True,
-                          submission_port=submission_port, imap_port=imap_port)
+                raise Conflict(
+                    f"domaine(s) déjà servi(s) par un autre opérateur : {', '.join(sorted(taken))}",
+                    code="operateur-domaine-pris",
+                )
+            values = dict(
+                name=name,
+                domains=",".join(domains),
+                certificate_sha256=certificate_sha256.lower(),
+                relay_host=relay_host,
+                relay_port=relay_port,
+                local=local,
+                active=True,
+                submission_port=submission_port,
+                imap_port=imap_port,
+            )
             if conn.execute(sa.select(Op.c.id).where(Op.c.id == id_)).first():
                 conn.execute(Op.update().where(Op.c.id == id_).values(**values))
             else:
                 conn.execute(Op.insert().values(id=id_, created_at=datetime.now(UTC).isoformat(), **values))
-            audit.record(conn, audit.SYSTEM, "mss.operateur.enregistrer", purpose="HOPERAT",
-                         detail={"operateur": id_, "domaines": domains, "local": local})
+            audit.record(
+                conn,
+                audit.SYSTEM,
+                "mss.operateur.enregistrer",
+                purpose="HOPERAT",
+                detail={"operateur": id_, "domaines": domains, "local": local},
+            )
         self._cached = None  # after the commit: a reader in between would cache the old registry
         return self.get(id_)
 

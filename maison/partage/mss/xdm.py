@@ -154,30 +154,54 @@ def _name(parent: etree._Element, text: str) -> None:
     _el(_el(parent, "rim:Name"), "rim:LocalizedString", value=text)
 
 
-def _classification(parent: etree._Element, scheme: str, obj: str, code: str, coding_scheme: str,
-                    display: str = "") -> None:
-    c = _el(parent, "rim:Classification", id=f"urn:uuid:{uuid.uuid4()}", objectType=CLASSIFICATION,
-            classificationScheme=scheme, classifiedObject=obj, nodeRepresentation=code)
+def _classification(
+    parent: etree._Element, scheme: str, obj: str, code: str, coding_scheme: str, display: str = ""
+) -> None:
+    c = _el(
+        parent,
+        "rim:Classification",
+        id=f"urn:uuid:{uuid.uuid4()}",
+        objectType=CLASSIFICATION,
+        classificationScheme=scheme,
+        classifiedObject=obj,
+        nodeRepresentation=code,
+    )
     _slot(c, "codingScheme", coding_scheme)
     _name(c, display or code)
 
 
 def _external_id(parent: etree._Element, scheme: str, obj: str, value: str, name: str) -> None:
-    e = _el(parent, "rim:ExternalIdentifier", id=f"urn:uuid:{uuid.uuid4()}", registryObject=obj,
-            identificationScheme=scheme, value=value)
+    e = _el(
+        parent,
+        "rim:ExternalIdentifier",
+        id=f"urn:uuid:{uuid.uuid4()}",
+        registryObject=obj,
+        identificationScheme=scheme,
+        value=value,
+    )
     _name(e, name)
 
 
 def _author(parent: etree._Element, scheme: str, obj: str, header: CdaHeader) -> None:
     author = header.authors[0] if header.authors else None
-    c = _el(parent, "rim:Classification", id=f"urn:uuid:{uuid.uuid4()}", objectType=CLASSIFICATION,
-            classificationScheme=scheme, classifiedObject=obj, nodeRepresentation="")
+    c = _el(
+        parent,
+        "rim:Classification",
+        id=f"urn:uuid:{uuid.uuid4()}",
+        objectType=CLASSIFICATION,
+        classificationScheme=scheme,
+        classifiedObject=obj,
+        nodeRepresentation="",
+    )
     if author is not None:
         idnatps = next((i.extension for i in author.ids if i.extension), "")
         _slot(c, "authorPerson", f"{idnatps}^{author.family}^{author.given}^^^^^^&1.2.250.1.71.4.2.1&ISO^D^^^IDNPS")
         if author.organization is not None:
-            _slot(c, "authorInstitution", f"{author.organization_name}^^^^^&1.2.250.1.71.4.2.2&ISO^IDNST^^^"
-                                          f"{author.organization.extension}")
+            _slot(
+                c,
+                "authorInstitution",
+                f"{author.organization_name}^^^^^&1.2.250.1.71.4.2.2&ISO^IDNST^^^{author.organization.extension}",
+            )
         if author.code is not None:
             _slot(c, "authorSpecialty", f"{author.code.code}^{author.code.display}^{author.code.system}")
 
@@ -193,8 +217,14 @@ def _ts(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%d%H%M%S")
 
 
-def metadata(documents: list[tuple[XdmDocument, CdaHeader, str]], *, source_id: str, submission_id: str,
-             content_type: tuple[str, str] = ("04", "Hospitalisation de jour"), now: datetime | None = None) -> bytes:
+def metadata(
+    documents: list[tuple[XdmDocument, CdaHeader, str]],
+    *,
+    source_id: str,
+    submission_id: str,
+    content_type: tuple[str, str] = ("04", "Hospitalisation de jour"),
+    now: datetime | None = None,
+) -> bytes:
     """METADATA.XML for `(document, its header, its file name)`; one patient per archive."""
     patients = {_cx(h) for _d, h, _f in documents}
     if len(patients) != 1:
@@ -215,8 +245,13 @@ def metadata(documents: list[tuple[XdmDocument, CdaHeader, str]], *, source_id: 
         _slot(eo, "size", str(len(doc.cda)))
         _slot(eo, "sourcePatientId", patient)
         p = header.patient
-        _slot(eo, "sourcePatientInfo", f"PID-5|{p.birth_family}^{p.birth_givens}^^^^^L",
-              f"PID-7|{p.birth_date}", f"PID-8|{p.gender}")
+        _slot(
+            eo,
+            "sourcePatientInfo",
+            f"PID-5|{p.birth_family}^{p.birth_givens}^^^^^L",
+            f"PID-7|{p.birth_date}",
+            f"PID-8|{p.gender}",
+        )
         if header.service_start:
             _slot(eo, "serviceStartTime", header.service_start[:14])
         if header.service_stop:
@@ -236,13 +271,25 @@ def metadata(documents: list[tuple[XdmDocument, CdaHeader, str]], *, source_id: 
             _classification(eo, DE_EVENT, de_id, event.code, event.system or SCHEME_LOINC, event.display)
         _classification(eo, DE_FORMAT, de_id, format_code(header, VOLET_FORMAT) or "", SCHEME_FORMAT)
         if header.facility_type is not None:
-            _classification(eo, DE_FACILITY, de_id, header.facility_type.code, header.facility_type.system,
-                            header.facility_type.display)
+            _classification(
+                eo,
+                DE_FACILITY,
+                de_id,
+                header.facility_type.code,
+                header.facility_type.system,
+                header.facility_type.display,
+            )
         setting = header.practice_setting  # documentationOf/serviceEvent/performer (CI-SIS mapping)
         if setting is not None:
             _classification(eo, DE_PRACTICE, de_id, setting.code, setting.system, setting.display)
-        _classification(eo, DE_TYPE, de_id, type_code, header.type_code.system if header.type_code else SCHEME_LOINC,
-                        header.type_code.display if header.type_code else "")
+        _classification(
+            eo,
+            DE_TYPE,
+            de_id,
+            type_code,
+            header.type_code.system if header.type_code else SCHEME_LOINC,
+            header.type_code.display if header.type_code else "",
+        )
         _external_id(eo, DE_PATIENT_ID, de_id, patient, "XDSDocumentEntry.patientId")
         assert header.id is not None  # a CDA's id is required by its header rules, checked before packing
         unique = header.id.root + (f"^{header.id.extension}" if header.id.extension else "")
@@ -255,40 +302,70 @@ def metadata(documents: list[tuple[XdmDocument, CdaHeader, str]], *, source_id: 
     _external_id(package, SS_UNIQUE_ID, ss_id, submission_id, "XDSSubmissionSet.uniqueId")
     _external_id(package, SS_SOURCE_ID, ss_id, source_id, "XDSSubmissionSet.sourceId")
     _external_id(package, SS_PATIENT_ID, ss_id, patient, "XDSSubmissionSet.patientId")
-    _el(objects, "rim:Classification", id=f"urn:uuid:{uuid.uuid4()}", classifiedObject=ss_id,
-        classificationNode=SUBMISSION_SET)
+    _el(
+        objects,
+        "rim:Classification",
+        id=f"urn:uuid:{uuid.uuid4()}",
+        classifiedObject=ss_id,
+        classificationNode=SUBMISSION_SET,
+    )
     for de_id, (doc, _h, _f) in zip(entry_ids, documents, strict=False):
-        a = _el(objects, "rim:Association", id=f"urn:uuid:{uuid.uuid4()}", associationType=HAS_MEMBER,
-                sourceObject=ss_id, targetObject=de_id)
+        a = _el(
+            objects,
+            "rim:Association",
+            id=f"urn:uuid:{uuid.uuid4()}",
+            associationType=HAS_MEMBER,
+            sourceObject=ss_id,
+            targetObject=de_id,
+        )
         _slot(a, "SubmissionSetStatus", "Original")
         if doc.replaces:
-            _el(objects, "rim:Association", id=f"urn:uuid:{uuid.uuid4()}", associationType=REPLACES,
-                sourceObject=de_id, targetObject=doc.replaces)
+            _el(
+                objects,
+                "rim:Association",
+                id=f"urn:uuid:{uuid.uuid4()}",
+                associationType=REPLACES,
+                sourceObject=de_id,
+                targetObject=doc.replaces,
+            )
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
 def _index(documents: list[tuple[XdmDocument, CdaHeader, str]]) -> bytes:
     rows = "".join(f'<li><a href="{SUBSET}/{name}">{_escape(h.title)}</a></li>' for _d, h, name in documents)
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml">'
-            f'<head><title>IHE_XDM</title></head><body><h1>Documents</h1><ul>{rows}</ul>'
-            f'<p><a href="README.TXT">README.TXT</a></p></body></html>\n').encode()
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml">'
+        f"<head><title>IHE_XDM</title></head><body><h1>Documents</h1><ul>{rows}</ul>"
+        f'<p><a href="README.TXT">README.TXT</a></p></body></html>\n'
+    ).encode()
 
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
-def build(documents: list[XdmDocument], *, source_id: str, submission_id: str | None = None,
-          vendor: str = "Maison", now: datetime | None = None) -> bytes:
+def build(
+    documents: list[XdmDocument],
+    *,
+    source_id: str,
+    submission_id: str | None = None,
+    vendor: str = "Maison",
+    now: datetime | None = None,
+) -> bytes:
     """The `IHE_XDM.ZIP` bytes for one patient's documents."""
     if not documents:
         raise XdmError("une archive XDM contient au moins un document", code="xdm-vide")
-    named = [(doc, read_header(xmlsafe.parse(doc.cda, max_bytes=len(doc.cda) + 1)), f"DOC{i:04d}.XML")
-             for i, doc in enumerate(documents, 1)]
-    meta = metadata(named, source_id=source_id, submission_id=submission_id or f"1.2.250.1.999.3.{uuid.uuid4().int}",
-                    now=now)
-    readme = (f"Archive IHE XDM (ITI-32) produite par {vendor}.\r\nContenu : {len(documents)} document(s) CDA R2 "
-              f"d'un patient, métadonnées dans {SUBSET}/METADATA.XML.\r\n").encode()
+    named = [
+        (doc, read_header(xmlsafe.parse(doc.cda, max_bytes=len(doc.cda) + 1)), f"DOC{i:04d}.XML")
+        for i, doc in enumerate(documents, 1)
+    ]
+    meta = metadata(
+        named, source_id=source_id, submission_id=submission_id or f"1.2.250.1.999.3.{uuid.uuid4().int}", now=now
+    )
+    readme = (
+        f"Archive IHE XDM (ITI-32) produite par {vendor}.\r\nContenu : {len(documents)} document(s) CDA R2 "
+        f"d'un patient, métadonnées dans {SUBSET}/METADATA.XML.\r\n"
+    ).encode()
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("INDEX.HTM", _index(named))
@@ -336,30 +413,36 @@ def _members(data: bytes, max_expanded: int) -> dict[str, bytes]:
             raise XdmError(f"membre en double : {name!r}", code="xdm-doublon")
         limit = min(budget, max(RATIO_FLOOR, info.compress_size * MAX_RATIO))
         if info.file_size > limit:
-            raise XdmError(f"{name} se décompresse en {info.file_size} octets : bombe de décompression refusée",
-                           code="xdm-bombe")
+            raise XdmError(
+                f"{name} se décompresse en {info.file_size} octets : bombe de décompression refusée", code="xdm-bombe"
+            )
         try:
             with archive.open(info) as member:
                 content = member.read(limit + 1)
         except NotImplementedError:  # zipfile's answer to a compression method it does not implement
-            raise XdmError(f"{name} : méthode de compression {info.compress_type} non prise en charge",
-                           code="xdm-compression") from None
+            raise XdmError(
+                f"{name} : méthode de compression {info.compress_type} non prise en charge", code="xdm-compression"
+            ) from None
         except (zipfile.BadZipFile, RuntimeError, ValueError, EOFError, OSError) as exc:
             raise XdmError(f"{name} illisible : {exc}", code="xdm-illisible") from None
         if len(content) > limit:
-            raise XdmError(f"{name} se décompresse au-delà de {limit} octets : bombe de décompression refusée",
-                           code="xdm-bombe")
+            raise XdmError(
+                f"{name} se décompresse au-delà de {limit} octets : bombe de décompression refusée", code="xdm-bombe"
+            )
         if len(content) != info.file_size:
-            raise XdmError(f"{name} : taille réelle {len(content)} ≠ taille déclarée {info.file_size}",
-                           code="xdm-taille")
+            raise XdmError(
+                f"{name} : taille réelle {len(content)} ≠ taille déclarée {info.file_size}", code="xdm-taille"
+            )
         budget -= len(content)
         files[key] = content
     return files
 
 
 def _slots(el: etree._Element) -> dict[str, list[str]]:
-    return {s.get("name", ""): [v.text or "" for v in s.iterfind("rim:ValueList/rim:Value", NS)]
-            for s in el.iterfind("rim:Slot", NS)}
+    return {
+        s.get("name", ""): [v.text or "" for v in s.iterfind("rim:ValueList/rim:Value", NS)]
+        for s in el.iterfind("rim:Slot", NS)
+    }
 
 
 def _first(values: dict[str, list[str]], name: str) -> str:
@@ -367,23 +450,31 @@ def _first(values: dict[str, list[str]], name: str) -> str:
 
 
 def _classified(el: etree._Element, scheme: str) -> list[tuple[str, str]]:
-    return [(c.get("nodeRepresentation", ""),
-             (c.find("rim:Name/rim:LocalizedString", NS).get("value", "") if c.find("rim:Name/rim:LocalizedString", NS)
-              is not None else ""))
-            for c in el.iterfind("rim:Classification", NS) if c.get("classificationScheme") == scheme]
+    return [
+        (
+            c.get("nodeRepresentation", ""),
+            (
+                c.find("rim:Name/rim:LocalizedString", NS).get("value", "")
+                if c.find("rim:Name/rim:LocalizedString", NS) is not None
+                else ""
+            ),
+        )
+        for c in el.iterfind("rim:Classification", NS)
+        if c.get("classificationScheme") == scheme
+    ]
 
 
 def _external(el: etree._Element, scheme: str) -> str:
-    found = [e.get("value", "") for e in el.iterfind("rim:ExternalIdentifier", NS)
-             if e.get("identificationScheme") == scheme]
+    found = [
+        e.get("value", "") for e in el.iterfind("rim:ExternalIdentifier", NS) if e.get("identificationScheme") == scheme
+    ]
     return found[0] if found else ""
 
 
 def read(data: bytes, *, max_expanded: int = MAX_EXPANDED_BYTES) -> XdmContent:
     """Open an `IHE_XDM.ZIP` received by mail: its submission set and documents, checked."""
     files = _members(data, max_expanded)
-    warnings = [f"{name} absent de l'archive (IHE ITI-32)" for name in ("INDEX.HTM", "README.TXT")
-                if name not in files]
+    warnings = [f"{name} absent de l'archive (IHE ITI-32)" for name in ("INDEX.HTM", "README.TXT") if name not in files]
     metadata_paths = sorted(n for n in files if n.startswith("IHE_XDM/") and n.endswith("/METADATA.XML"))
     if not metadata_paths:
         raise XdmError("IHE_XDM/<sous-lot>/METADATA.XML absent de l'archive", code="xdm-sans-metadonnees")
@@ -400,17 +491,26 @@ def read(data: bytes, *, max_expanded: int = MAX_EXPANDED_BYTES) -> XdmContent:
     if objects is None:
         raise XdmError("METADATA.XML sans rim:RegistryObjectList", code="xdm-metadonnees")
     packages = objects.findall("rim:RegistryPackage", NS)
-    submission_ids = {c.get("classifiedObject") for c in objects.iterfind("rim:Classification", NS)
-                      if c.get("classificationNode") == SUBMISSION_SET}
+    submission_ids = {
+        c.get("classifiedObject")
+        for c in objects.iterfind("rim:Classification", NS)
+        if c.get("classificationNode") == SUBMISSION_SET
+    }
     sets = [p for p in packages if p.get("id") in submission_ids] or packages
     if len(sets) != 1:
         raise XdmError("METADATA.XML doit contenir exactement un lot de soumission", code="xdm-metadonnees")
     ss = sets[0]
     ss_patient = _external(ss, SS_PATIENT_ID)
-    members = {a.get("targetObject") for a in objects.iterfind("rim:Association", NS)
-               if a.get("associationType") == HAS_MEMBER and a.get("sourceObject") == ss.get("id")}
-    replaced = {a.get("sourceObject"): a.get("targetObject") for a in objects.iterfind("rim:Association", NS)
-                if a.get("associationType") == REPLACES}
+    members = {
+        a.get("targetObject")
+        for a in objects.iterfind("rim:Association", NS)
+        if a.get("associationType") == HAS_MEMBER and a.get("sourceObject") == ss.get("id")
+    }
+    replaced = {
+        a.get("sourceObject"): a.get("targetObject")
+        for a in objects.iterfind("rim:Association", NS)
+        if a.get("associationType") == REPLACES
+    }
     documents = []
     for eo in objects.iterfind("rim:ExtrinsicObject", NS):
         documents.append(_entry(eo, files, base, replaced.get(eo.get("id"))))
@@ -421,8 +521,15 @@ def read(data: bytes, *, max_expanded: int = MAX_EXPANDED_BYTES) -> XdmContent:
     patients = {d.patient_id.split("^")[0] for d in documents} | ({ss_patient.split("^")[0]} if ss_patient else set())
     if len(patients) != 1:
         raise XdmError("les documents de l'archive concernent plusieurs patients", code="xdm-plusieurs-patients")
-    return XdmContent(_external(ss, SS_UNIQUE_ID), _external(ss, SS_SOURCE_ID), ss_patient or documents[0].patient_id,
-                      _first(_slots(ss), "submissionTime"), _institution(ss), tuple(documents), tuple(warnings))
+    return XdmContent(
+        _external(ss, SS_UNIQUE_ID),
+        _external(ss, SS_SOURCE_ID),
+        ss_patient or documents[0].patient_id,
+        _first(_slots(ss), "submissionTime"),
+        _institution(ss),
+        tuple(documents),
+        tuple(warnings),
+    )
 
 
 def _institution(package: etree._Element) -> str:
@@ -456,8 +563,20 @@ def _entry(eo: etree._Element, files: dict[str, bytes], base: str, replaces: str
         raise XdmError(f"fiche {where} sans uniqueId ou patientId", code="xdm-metadonnees")
     title = eo.find("rim:Name/rim:LocalizedString", NS)
     return DocumentEntry(
-        where, unique, patient, types[0][0] if types else "", types[0][1] if types else "",
-        next((c for c, _ in _classified(eo, DE_CLASS)), ""), next((c for c, _ in _classified(eo, DE_FORMAT)), ""),
-        tuple(c for c, _ in _classified(eo, DE_CONFIDENTIALITY)), eo.get("mimeType", ""),
-        _first(slots, "creationTime"), title.get("value", "") if title is not None else "", uri, len(data), sha1,
-        data, replaces)
+        where,
+        unique,
+        patient,
+        types[0][0] if types else "",
+        types[0][1] if types else "",
+        next((c for c, _ in _classified(eo, DE_CLASS)), ""),
+        next((c for c, _ in _classified(eo, DE_FORMAT)), ""),
+        tuple(c for c, _ in _classified(eo, DE_CONFIDENTIALITY)),
+        eo.get("mimeType", ""),
+        _first(slots, "creationTime"),
+        title.get("value", "") if title is not None else "",
+        uri,
+        len(data),
+        sha1,
+        data,
+        replaces,
+    )

@@ -39,8 +39,9 @@ def _date_bounds(values: list[str]) -> tuple[date | None, date | None]:
         try:
             day = date.fromisoformat(text)
         except ValueError:
-            raise InvalidInput(f"date {value!r} : AAAA-MM-JJ avec ge, le ou eq", code="recherche-date",
-                               expression="date") from None
+            raise InvalidInput(
+                f"date {value!r} : AAAA-MM-JJ avec ge, le ou eq", code="recherche-date", expression="date"
+            ) from None
         if prefix in ("ge", "eq"):
             since = day
         if prefix in ("le", "eq"):
@@ -83,8 +84,9 @@ def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units) -> AP
         params = request.query_params
         unknown = set(params) - {"date", "status", "_count"}
         if unknown:
-            raise InvalidInput(f"paramètres non pris en charge : {', '.join(sorted(unknown))}",
-                               code="recherche-parametre")
+            raise InvalidInput(
+                f"paramètres non pris en charge : {', '.join(sorted(unknown))}", code="recherche-parametre"
+            )
         since, until = _date_bounds(params.getlist("date"))
         try:
             count = int(params.get("_count", "50"))
@@ -131,7 +133,8 @@ def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units) -> AP
         body = await read_json_object(request, max_body_bytes)
         caller = await run_in_threadpool(who, request)
         prescription, execution = await run_in_threadpool(
-            base.execute_request, caller, numero, lambda p: fhir.execution_from_fhir(body, p))
+            base.execute_request, caller, numero, lambda p: fhir.execution_from_fhir(body, p)
+        )
         return fhir_response(fhir.prescription_bundle(prescription, [execution], base_url=here(request)), 201)
 
     @r.get("/$compteurs")

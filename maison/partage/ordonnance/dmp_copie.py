@@ -83,9 +83,13 @@ BIOLOGIE = ("PRESC-BIO", SYS_TYPE_COMPLEMENTAIRE)  # EP-BIO
 SOINS = ("57832-8", LOINC)  # other acts, performer not named
 AUTRE = ("57828-6", LOINC)  # an envelope mixing the families above
 # Other acts by the TRE_G15 profession that performs them (model.EXECUTANTS names the same ones).
-ACTES = {"60": ("PRESC-INF", SYS_TYPE_COMPLEMENTAIRE), "70": ("PRESC-KINE", SYS_TYPE_COMPLEMENTAIRE),
-         "80": ("PRESC-PEDI", SYS_TYPE_COMPLEMENTAIRE), "91": ("PRESC-ORTHOPHO", SYS_TYPE_COMPLEMENTAIRE),
-         "92": ("PRESC-ORTHOPTIE", SYS_TYPE_COMPLEMENTAIRE)}
+ACTES = {
+    "60": ("PRESC-INF", SYS_TYPE_COMPLEMENTAIRE),
+    "70": ("PRESC-KINE", SYS_TYPE_COMPLEMENTAIRE),
+    "80": ("PRESC-PEDI", SYS_TYPE_COMPLEMENTAIRE),
+    "91": ("PRESC-ORTHOPHO", SYS_TYPE_COMPLEMENTAIRE),
+    "92": ("PRESC-ORTHOPTIE", SYS_TYPE_COMPLEMENTAIRE),
+}
 
 # Where a prescriber usually writes: liberal practice in his own practice (the eP-MED-DM example's
 # values). A hospital's outpatient or discharge ordonnance passes ETABLISSEMENT and its SA code.
@@ -128,8 +132,11 @@ def document_type(prescription: Prescription, reference_path: Path, *, executant
     value_set = _types(reference_path / JDV_TYPES)
     concept = next((c for c in value_set.concepts if (c.code, c.code_system) == (code, system)), None)
     if concept is None or not concept.valid_on(prescription.prescribed_on):
-        raise InvalidInput(f"type de document {code}@{system} absent de {value_set.name} ({value_set.source_file}) "
-                           f"ou retiré au {prescription.prescribed_on.isoformat()}", code="ordonnance-type")
+        raise InvalidInput(
+            f"type de document {code}@{system} absent de {value_set.name} ({value_set.source_file}) "
+            f"ou retiré au {prescription.prescribed_on.isoformat()}",
+            code="ordonnance-type",
+        )
     return Code(concept.code, concept.code_system, concept.display)
 
 
@@ -140,8 +147,11 @@ def valid_until(prescription: Prescription) -> date:
     end = prescription.first_execution_until
     for line in prescription.lines:
         if line.renewals:
-            line_end = (prescription.prescribed_on + timedelta(days=line.duration_days * (1 + line.renewals))
-                        if line.duration_days else prescription.treatment_until)
+            line_end = (
+                prescription.prescribed_on + timedelta(days=line.duration_days * (1 + line.renewals))
+                if line.duration_days
+                else prescription.treatment_until
+            )
             end = max(end, min(line_end, prescription.treatment_until))
     return end
 
@@ -153,16 +163,19 @@ def document_ids(prescription: Prescription, document_root: str, version: int) -
     return f"{set_id}.{version}", set_id
 
 
-def check_copy(prescription: Prescription, patient: PatientIdentity, author: Professional, pdf: bytes,
-               version: int) -> None:
+def check_copy(
+    prescription: Prescription, patient: PatientIdentity, author: Professional, pdf: bytes, version: int
+) -> None:
     """What every copy in the DMP (N1, N3) needs: an active ordonnance, its prescriber as author, the
     patient's INS, a version, the PDF as printed."""
     if prescription.status != "active":
-        raise InvalidInput(f"ordonnance {prescription.number} {prescription.status} : pas de copie au DMP",
-                           code="ordonnance-annulee")
+        raise InvalidInput(
+            f"ordonnance {prescription.number} {prescription.status} : pas de copie au DMP", code="ordonnance-annulee"
+        )
     if author.idnatps != prescription.prescriber.idnatps:
-        raise InvalidInput("l'auteur de la copie au DMP est le prescripteur de l'ordonnance (001 L349)",
-                           code="ordonnance-auteur")
+        raise InvalidInput(
+            "l'auteur de la copie au DMP est le prescripteur de l'ordonnance (001 L349)", code="ordonnance-auteur"
+        )
     if patient.ins_oid not in INS_ROOTS or not patient.ins:
         raise InvalidInput("la copie au DMP est associée à l'INS du patient (000 L3698)", code="ordonnance-ins")
     if version < 1:
@@ -171,10 +184,20 @@ def check_copy(prescription: Prescription, patient: PatientIdentity, author: Pro
         raise InvalidInput("la copie au DMP porte le PDF de l'ordonnance", code="ordonnance-pdf")
 
 
-def n1_ordonnance(prescription: Prescription, patient: PatientIdentity, author: Professional, pdf: bytes, *,
-                  reference_path: Path, document_root: str, setting: Code = AMBULATOIRE,
-                  facility: Code = CABINET_INDIVIDUEL, version: int = 1, executant: str | None = None,
-                  confidentiality: str = "N") -> bytes:
+def n1_ordonnance(
+    prescription: Prescription,
+    patient: PatientIdentity,
+    author: Professional,
+    pdf: bytes,
+    *,
+    reference_path: Path,
+    document_root: str,
+    setting: Code = AMBULATOIRE,
+    facility: Code = CABINET_INDIVIDUEL,
+    version: int = 1,
+    executant: str | None = None,
+    confidentiality: str = "N",
+) -> bytes:
     """The CDA R2 N1 of the ordonnance: its header, and `pdf` — the ordonnance as printed and handed
     to the patient — as the body. `document_root` is the producing software's OID arc; `version` > 1
     writes the replacement of the previous version (RPLC), to deposit with `deposit(replaces=…)`."""
@@ -183,9 +206,23 @@ def n1_ordonnance(prescription: Prescription, patient: PatientIdentity, author: 
     unique_id, set_id = document_ids(prescription, document_root, version)
     created = prescription.created_at
     until = datetime.combine(valid_until(prescription), time(23, 59, 59), tzinfo=_PARIS)
-    header = DocumentHeader(unique_id, set_id, version, kind, TITLE.format(number=prescription.number), created,
-                            patient, author, kind, created, until, setting, facility, confidentiality,
-                            replaces=f"{set_id}.{version - 1}" if version > 1 else None)
+    header = DocumentHeader(
+        unique_id,
+        set_id,
+        version,
+        kind,
+        TITLE.format(number=prescription.number),
+        created,
+        patient,
+        author,
+        kind,
+        created,
+        until,
+        setting,
+        facility,
+        confidentiality,
+        replaces=f"{set_id}.{version - 1}" if version > 1 else None,
+    )
     w = Writer()
     write_header(w, header, (TEMPLATE_XDS_SD,))
     event = w.root.find(f"{{{V3}}}documentationOf/{{{V3}}}serviceEvent")
@@ -196,8 +233,15 @@ def n1_ordonnance(prescription: Prescription, patient: PatientIdentity, author: 
     return etree.tostring(w.root, xml_declaration=True, encoding="UTF-8")
 
 
-def deposit(client: httpx.Client, cda: bytes, *, replaces: str | None = None, visibility: Iterable[str] = (),
-            source_id: str | None = None, structured: bytes | None = None) -> str:
+def deposit(
+    client: httpx.Client,
+    cda: bytes,
+    *,
+    replaces: str | None = None,
+    visibility: Iterable[str] = (),
+    source_id: str | None = None,
+    structured: bytes | None = None,
+) -> str:
     """Send `cda` to the DMP (ITI-65 over PDSm, `client` on the DMP's base URL with the professional's
     token) and answer the id of its DocumentReference. `replaces` is "DocumentReference/<id>" of the
     version a new one replaces; `source_id` the producing software's OID (XDS sourceId).
@@ -213,10 +257,10 @@ def deposit(client: httpx.Client, cda: bytes, *, replaces: str | None = None, vi
     documents = [Produced(cda, visibility=tuple(visibility), replaces=replaces)]
     if structured is not None:
         documents.append(Produced(structured, visibility=tuple(visibility), transforms=0))
-    bundle = provide_bundle(documents,
-                            submission_id=submission_id, **({"source_id": source_id} if source_id else {}))
-    response = client.post("", json=bundle, headers={"Content-Type": "application/fhir+json",
-                                                     "Accept": "application/fhir+json"})
+    bundle = provide_bundle(documents, submission_id=submission_id, **({"source_id": source_id} if source_id else {}))
+    response = client.post(
+        "", json=bundle, headers={"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
+    )
     try:
         body = response.json()
     except ValueError:
@@ -231,8 +275,9 @@ def deposit(client: httpx.Client, cda: bytes, *, replaces: str | None = None, vi
         location = str(answer.get("location", ""))
         if location.startswith("DocumentReference/"):
             return location.split("/")[1]
-    raise DepositRefused("DMP : réponse ITI-65 sans DocumentReference créée", status=response.status_code,
-                         code="reponse-sans-fiche")
+    raise DepositRefused(
+        "DMP : réponse ITI-65 sans DocumentReference créée", status=response.status_code, code="reponse-sans-fiche"
+    )
 
 
 def _refusal(status: int, body: object, text: str) -> DepositRefused:
@@ -244,8 +289,10 @@ def _refusal(status: int, body: object, text: str) -> DepositRefused:
     first = errors[0] if errors else {}
     codings = (first.get("details") or {}).get("coding") or [{}]
     code = codings[0].get("code") or first.get("code") or "dmp-refus"
-    diagnostics = " ; ".join(str(i.get("diagnostics") or (i.get("details") or {}).get("text") or i.get("code"))
-                             for i in errors)
+    diagnostics = " ; ".join(
+        str(i.get("diagnostics") or (i.get("details") or {}).get("text") or i.get("code")) for i in errors
+    )
     expression = ", ".join(first.get("expression") or []) or None
-    return DepositRefused(f"DMP : dépôt refusé (HTTP {status}, {code}) : {diagnostics}", status=status, code=code,
-                          expression=expression)
+    return DepositRefused(
+        f"DMP : dépôt refusé (HTTP {status}, {code}) : {diagnostics}", status=status, code=code, expression=expression
+    )

@@ -99,8 +99,12 @@ TYPE_CODE = "57833-6"  # fixed by Entete_EP-MED-DM_2024.01.sch
 SECTION_MEDICINES = ("1.3.6.1.4.1.19376.1.9.1.2.1", "1.2.250.1.213.1.1.2.171")
 SECTION_DEVICES = ("1.2.250.1.213.1.1.2.222",)  # FR-Prescription-dispositifs-medicaux
 # Entries
-ENTRY_PRESCRIBED = ("2.16.840.1.113883.10.20.1.24", "1.3.6.1.4.1.19376.1.5.3.1.4.7", "1.3.6.1.4.1.19376.1.9.1.3.2",
-                    "1.2.250.1.213.1.1.3.83")  # CCD, PCC Medications, PRE Prescription Item, FR-Traitement-prescrit
+ENTRY_PRESCRIBED = (
+    "2.16.840.1.113883.10.20.1.24",
+    "1.3.6.1.4.1.19376.1.5.3.1.4.7",
+    "1.3.6.1.4.1.19376.1.9.1.3.2",
+    "1.2.250.1.213.1.1.3.83",
+)  # CCD, PCC Medications, PRE Prescription Item, FR-Traitement-prescrit
 MODE_NORMAL = "1.3.6.1.4.1.19376.1.5.3.1.4.7.1"  # "doses normales": no subordinate administration
 ENTRY_PRODUCT = ("2.16.840.1.113883.10.20.1.53", "1.3.6.1.4.1.19376.1.5.3.1.4.7.2", "1.2.250.1.213.1.1.3.43")
 ENTRY_MEDICINE = "1.3.6.1.4.1.19376.1.9.1.3.1"  # PRE Medicine Entry (manufacturedMaterial)
@@ -114,10 +118,17 @@ SYS_TA_ASIP = "1.2.250.1.213.1.1.4.322"
 SYS_ACT_CODE = "2.16.840.1.113883.5.4"
 SYS_SUBSTITUTION = "2.16.840.1.113883.5.1070"  # JDV_HL7_ActSubstanceAdminSubstitutionCode_CISIS: N or G
 SYS_IHE_ACT = "1.3.6.1.4.1.19376.1.5.3.2"
-CDA_SYSTEMS = {SYS_CIS: "1.2.250.1.213.2.3.1", SYS_CIP: "1.2.250.1.213.2.3.2", SYS_UCD: "1.2.250.1.215.200.1.1.2",
-               SYS_SMS: "2.16.840.1.113883.3.6905.2", SYS_LPP: "1.2.250.1.215.200.2.1"}
-SUBSTITUTION = {True: Code("G", SYS_SUBSTITUTION, "Substitution autorisée par un produit générique"),
-                False: Code("N", SYS_SUBSTITUTION, "Aucune substitution permise")}
+CDA_SYSTEMS = {
+    SYS_CIS: "1.2.250.1.213.2.3.1",
+    SYS_CIP: "1.2.250.1.213.2.3.2",
+    SYS_UCD: "1.2.250.1.215.200.1.1.2",
+    SYS_SMS: "2.16.840.1.113883.3.6905.2",
+    SYS_LPP: "1.2.250.1.215.200.2.1",
+}
+SUBSTITUTION = {
+    True: Code("G", SYS_SUBSTITUTION, "Substitution autorisée par un produit générique"),
+    False: Code("N", SYS_SUBSTITUTION, "Aucune substitution permise"),
+}
 PHARM = "urn:ihe:pharm:medication"
 _XSI_TYPE = f"{{{XSI}}}type"
 _PARIS = ZoneInfo("Europe/Paris")
@@ -150,8 +161,13 @@ class PatientContact:
 # (template, code, display, narrative column, Mentions field) of each mention, in the example's order
 _MENTIONS = (
     ("1.2.250.1.213.1.1.3.48.13", "MED-574", "En rapport avec une ALD", "ALD", "ald"),
-    ("1.2.250.1.213.1.1.3.48.14", "GEN-180", "En rapport avec un accident du travail ou une maladie professionnelle",
-     "ATMP", "accident_travail"),
+    (
+        "1.2.250.1.213.1.1.3.48.14",
+        "GEN-180",
+        "En rapport avec un accident du travail ou une maladie professionnelle",
+        "ATMP",
+        "accident_travail",
+    ),
     ("1.2.250.1.213.1.1.3.48.34", "GEN-295", "En rapport avec la prévention", "prev", "prevention"),
     ("1.2.250.1.213.1.1.3.48.15", "GEN-181", "Non remboursable", "non-remb", "non_remboursable"),
     ("1.2.250.1.213.1.1.3.48.12", "GEN-179", "Hors Autorisation de Mise sur le Marché (AMM)", "horsamm", "hors_amm"),
@@ -160,10 +176,21 @@ _MEDICINE_MENTIONS = _MENTIONS  # E_traitementPrescrit_fr.sch: ALD, AT, non remb
 _DEVICE_MENTIONS = _MENTIONS[:4]  # E_dispositifMedicalPrescrit.sch: ALD, AT, prévention, non remboursable [1..1]
 
 
-def ep_med_dm_n3(prescription: Prescription, patient: PatientIdentity, author: Professional, pdf: bytes, *,
-                 reference_path: Path, document_root: str, contact: PatientContact,
-                 mentions: Mapping[int, Mentions] | None = None, setting: Code = AMBULATOIRE,
-                 facility: Code = CABINET_INDIVIDUEL, version: int = 1, confidentiality: str = "N") -> bytes:
+def ep_med_dm_n3(
+    prescription: Prescription,
+    patient: PatientIdentity,
+    author: Professional,
+    pdf: bytes,
+    *,
+    reference_path: Path,
+    document_root: str,
+    contact: PatientContact,
+    mentions: Mapping[int, Mentions] | None = None,
+    setting: Code = AMBULATOIRE,
+    facility: Code = CABINET_INDIVIDUEL,
+    version: int = 1,
+    confidentiality: str = "N",
+) -> bytes:
     """The eP-MED-DM 2024.01 N3 of `prescription`, an ordonnance of medicines and/or medical devices.
 
     `patient` is the INS identity the copy is filed under, `author` the prescriber, `pdf` the ordonnance
@@ -187,9 +214,23 @@ def ep_med_dm_n3(prescription: Prescription, patient: PatientIdentity, author: P
     unique_id = f"{set_id}.{version}"
     created = prescription.created_at
     until = datetime.combine(valid_until(prescription), time(23, 59, 59), tzinfo=_PARIS)
-    header = DocumentHeader(unique_id, set_id, version, kind, TITLE.format(number=prescription.number), created,
-                            patient, author, kind, created, until, setting, facility, confidentiality,
-                            replaces=f"{set_id}.{version - 1}" if version > 1 else None)
+    header = DocumentHeader(
+        unique_id,
+        set_id,
+        version,
+        kind,
+        TITLE.format(number=prescription.number),
+        created,
+        patient,
+        author,
+        kind,
+        created,
+        until,
+        setting,
+        facility,
+        confidentiality,
+        replaces=f"{set_id}.{version - 1}" if version > 1 else None,
+    )
     w = Writer()
     write_header(w, header, (TEMPLATE_PRE, TEMPLATE_PCC, TEMPLATE_EP_MED_DM))
     _patient_contact(w, contact)
@@ -210,16 +251,26 @@ def ep_med_dm_n3(prescription: Prescription, patient: PatientIdentity, author: P
 # ---------------------------------------------------------------------------------------------- checks
 
 
-def _check(prescription: Prescription, patient: PatientIdentity, author: Professional, pdf: bytes,
-           contact: PatientContact, mentions: dict[int, Mentions], version: int) -> None:
+def _check(
+    prescription: Prescription,
+    patient: PatientIdentity,
+    author: Professional,
+    pdf: bytes,
+    contact: PatientContact,
+    mentions: dict[int, Mentions],
+    version: int,
+) -> None:
     check_copy(prescription, patient, author, pdf, version)
     if not prescription.lines:
         raise InvalidInput("ordonnance sans ligne", code="ordonnance-vide")
     others = [line for line in prescription.lines if line.kind not in (LineKind.MEDICAMENT, LineKind.DISPOSITIF)]
     if others:
         listed = ", ".join(f"ligne {line.number} ({line.kind.value})" for line in others)
-        raise InvalidInput(f"eP-MED-DM ne porte que des médicaments et des dispositifs médicaux : {listed} "
-                           "relève d'un autre volet (EP-BIO pour la biologie)", code="ep-med-dm-ligne")
+        raise InvalidInput(
+            f"eP-MED-DM ne porte que des médicaments et des dispositifs médicaux : {listed} "
+            "relève d'un autre volet (EP-BIO pour la biologie)",
+            code="ep-med-dm-ligne",
+        )
     for line in prescription.lines:
         check_line(line, f"ligne {line.number}")
     numbers = [line.number for line in prescription.lines]
@@ -231,15 +282,18 @@ def _check(prescription: Prescription, patient: PatientIdentity, author: Profess
         if mentioned is None:
             raise InvalidInput(f"mentions pour la ligne {number}, absente de l'ordonnance", code="ep-med-dm-mentions")
         if said.hors_amm and mentioned.kind is LineKind.DISPOSITIF:
-            raise InvalidInput(f"ligne {number} : « hors AMM » ne concerne qu'un médicament",
-                               code="ep-med-dm-mentions")
+            raise InvalidInput(f"ligne {number} : « hors AMM » ne concerne qu'un médicament", code="ep-med-dm-mentions")
     a = contact.address
     if not (a.street.strip() and a.postal_code.strip() and a.city.strip()):
-        raise InvalidInput("adresse du patient incomplète (voie, code postal, commune) : exigée par "
-                           "Entete_EP-MED-DM_2024.01.sch", code="ep-med-dm-patient")
+        raise InvalidInput(
+            "adresse du patient incomplète (voie, code postal, commune) : exigée par Entete_EP-MED-DM_2024.01.sch",
+            code="ep-med-dm-patient",
+        )
     if not _PHONE.match(_phone(contact.phone)):
-        raise InvalidInput(f"téléphone du patient « {contact.phone} » invalide : exigé par "
-                           "Entete_EP-MED-DM_2024.01.sch", code="ep-med-dm-patient")
+        raise InvalidInput(
+            f"téléphone du patient « {contact.phone} » invalide : exigé par Entete_EP-MED-DM_2024.01.sch",
+            code="ep-med-dm-patient",
+        )
 
 
 def _phone(number: str) -> str:
@@ -268,8 +322,12 @@ def _patient_contact(w: Writer, contact: PatientContact) -> None:
     at = list(role).index(patient)
     addr = etree.Element(f"{{{V3}}}addr")
     a = contact.address
-    for tag, value in (("houseNumber", a.house_number), ("streetName", a.street), ("postalCode", a.postal_code),
-                       ("city", a.city)):
+    for tag, value in (
+        ("houseNumber", a.house_number),
+        ("streetName", a.street),
+        ("postalCode", a.postal_code),
+        ("city", a.city),
+    ):
         if value:
             etree.SubElement(addr, f"{{{V3}}}{tag}").text = value
     nodes = [addr, etree.Element(f"{{{V3}}}telecom", value=f"tel:{_phone(contact.phone)}")]
@@ -316,9 +374,19 @@ def _medicines(doc: _Doc, section: etree._Element, lines: list[Line], mentions: 
     text = w.add(section, "text")
     table = w.add(text, "table", border="1")
     head = w.add(w.add(table, "thead"), "tr")
-    for title in ("Médicament", "Posologie", "Durée du traitement", "Quantité", "Substitution",
-                  "Nombre de renouvel.", "En rapport ALD", "En rapport AT/MP", "En rapport Prévention",
-                  "Non remboursable", "Hors AMM"):
+    for title in (
+        "Médicament",
+        "Posologie",
+        "Durée du traitement",
+        "Quantité",
+        "Substitution",
+        "Nombre de renouvel.",
+        "En rapport ALD",
+        "En rapport AT/MP",
+        "En rapport Prévention",
+        "Non remboursable",
+        "Hors AMM",
+    ):
         w.add(head, "th", title)
     tbody = w.add(table, "tbody")
     for line in lines:
@@ -330,8 +398,11 @@ def _medicines(doc: _Doc, section: etree._Element, lines: list[Line], mentions: 
         period = _period(line, doc.prescribed_on)
         w.add(tr, "td", f"du {_fr(period[0])} au {_fr(period[1])}" if period else "-")
         w.add(tr, "td", f"{_number(line.quantity)} {line.unit}".strip() if line.quantity is not None else "-")
-        shown = "Oui" if line.substitutable else "Non substituable" + (
-            f" ({said.non_substitution_reason})" if said.non_substitution_reason else "")
+        shown = (
+            "Oui"
+            if line.substitutable
+            else "Non substituable" + (f" ({said.non_substitution_reason})" if said.non_substitution_reason else "")
+        )
         w.add(w.add(tr, "td"), "content", shown, ID=f"{key}-substitution")
         w.add(tr, "td", str(line.renewals))
         for _, _, _, column, field in _MEDICINE_MENTIONS:
@@ -393,8 +464,9 @@ def _medicine(doc: _Doc, entry: etree._Element, line: Line, said: Mentions) -> N
 def _instructions(doc: _Doc, parent: etree._Element, reference: str) -> None:
     """FR-Instructions-au-patient: the free-text posology."""
     w = doc.w
-    act = w.add(w.add(parent, "entryRelationship", typeCode="SUBJ", inversionInd="true"), "act",
-                classCode="ACT", moodCode="INT")
+    act = w.add(
+        w.add(parent, "entryRelationship", typeCode="SUBJ", inversionInd="true"), "act", classCode="ACT", moodCode="INT"
+    )
     _templates(w, act, ENTRY_INSTRUCTIONS)
     w.code(act, "code", Code("PINSTRUCT", SYS_IHE_ACT))
     w.add(w.add(act, "text"), "reference", value=reference)
@@ -404,8 +476,7 @@ def _instructions(doc: _Doc, parent: etree._Element, reference: str) -> None:
 def _mentions(doc: _Doc, parent: etree._Element, key: str, said: Mentions, which: tuple) -> None:
     w = doc.w
     for template, code, display, column, field in which:
-        obs = w.add(w.add(parent, "entryRelationship", typeCode="COMP"), "observation", classCode="OBS",
-                    moodCode="EVN")
+        obs = w.add(w.add(parent, "entryRelationship", typeCode="COMP"), "observation", classCode="OBS", moodCode="EVN")
         _templates(w, obs, (*ENTRY_SIMPLE_OBSERVATION, template))
         w.add(obs, "id", root=doc.uid(f"{key}-{column}"))
         w.code(obs, "code", Code(code, SYS_TA_ASIP, display))
@@ -423,8 +494,16 @@ def _devices(doc: _Doc, section: etree._Element, lines: list[Line], mentions: di
     w.add(section, "title", "Prescription de dispositifs médicaux")
     table = w.add(w.add(section, "text"), "table", border="1")
     head = w.add(w.add(table, "thead"), "tr")
-    for title in ("Dispositif médical", "Instructions", "Quantité", "Nombre de renouvellements", "En rapport ALD",
-                  "En rapport AT/MP", "En rapport Prévention", "Non remboursable"):
+    for title in (
+        "Dispositif médical",
+        "Instructions",
+        "Quantité",
+        "Nombre de renouvellements",
+        "En rapport ALD",
+        "En rapport AT/MP",
+        "En rapport Prévention",
+        "Non remboursable",
+    ):
         w.add(head, "th", title)
     tbody = w.add(table, "tbody")
     for line in lines:
@@ -468,5 +547,3 @@ def _device(doc: _Doc, entry: etree._Element, line: Line, said: Mentions) -> Non
     if line.instructions.strip():
         _instructions(doc, supply, f"#{key}-instructions")
     _mentions(doc, supply, key, said, _DEVICE_MENTIONS)
-
-

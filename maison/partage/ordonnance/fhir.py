@@ -56,8 +56,9 @@ EXT_REASON = _MAISON + "ordonnance-motif"  # SupplyDelivery has no note in R4
 EXT_AT_DELIVERY = _MAISON + "ordonnance-a-la-delivrance"  # 001 L473
 EXT_REQUEST = _MAISON + "ordonnance-ligne-prescrite"  # SupplyDelivery.basedOn only takes a SupplyRequest
 EXT_DEVICE_QUANTITY = "http://hl7.org/fhir/5.0/StructureDefinition/extension-DeviceRequest.quantity"
-EXT_RENDERED_DOSAGE = ("http://hl7.org/fhir/5.0/StructureDefinition/"
-                       "extension-MedicationRequest.renderedDosageInstruction")
+EXT_RENDERED_DOSAGE = (
+    "http://hl7.org/fhir/5.0/StructureDefinition/extension-MedicationRequest.renderedDosageInstruction"
+)
 FR_MEDICATION = "https://hl7.fr/fhir/fr/medication/StructureDefinition/"
 SYS_NUMBER = "https://maison.esante.gouv.fr/ordonnance/numero"
 SYS_LINE = "https://maison.esante.gouv.fr/ordonnance/ligne"
@@ -67,13 +68,23 @@ SYS_SUBSTITUTION = "http://terminology.hl7.org/CodeSystem/v3-substanceAdminSubst
 SYS_SUPPLY_TYPE = "http://terminology.hl7.org/CodeSystem/supply-item-type"
 NO_IDENTITY = "patient (identité non conservée par la base, 000 L3697)"
 LPP_PROVIDER = "prestataire-lpp"  # model.EXECUTANTS: acts through its structure, has no IdNatPS
-RESOURCE_OF = {LineKind.MEDICAMENT: "MedicationRequest", LineKind.DISPOSITIF: "DeviceRequest",
-               LineKind.BIOLOGIE: "ServiceRequest", LineKind.ACTE: "ServiceRequest"}
+RESOURCE_OF = {
+    LineKind.MEDICAMENT: "MedicationRequest",
+    LineKind.DISPOSITIF: "DeviceRequest",
+    LineKind.BIOLOGIE: "ServiceRequest",
+    LineKind.ACTE: "ServiceRequest",
+}
 _ENTRY_TYPES = {"RequestGroup", "Medication", *RESOURCE_OF.values()}
 TRANSPORT_CODES = {"73957001", "transport"}  # SNOMED CT "Patient transport"; a category coded `transport`
 _TRANSPORT_TEXT = re.compile(r"transports? sanitaires?|ambulance|\bvsl\b|taxis? conventionnes?")
-_KINDS = {dict: "un objet", list: "une liste", str: "une chaîne", int: "un entier", float: "un nombre",
-          bool: "un booléen"}
+_KINDS = {
+    dict: "un objet",
+    list: "une liste",
+    str: "une chaîne",
+    int: "un entier",
+    float: "un nombre",
+    bool: "un booléen",
+}
 
 
 # --- reading JSON without trusting it --------------------------------------------------------------
@@ -121,8 +132,9 @@ def draft_from_fhir(resource: dict, *, units: frozenset[str]) -> Draft:
     if not isinstance(resource, dict) or resource.get("resourceType") != "Bundle":
         raise MalformedRequest("une ordonnance se crée par un Bundle", code="resource-type", expression="Bundle")
     if resource.get("type") not in ("collection", "transaction"):
-        raise MalformedRequest("Bundle.type : collection ou transaction attendu", code="bundle-type",
-                               expression="Bundle.type")
+        raise MalformedRequest(
+            "Bundle.type : collection ou transaction attendu", code="bundle-type", expression="Bundle.type"
+        )
     index: dict[str, tuple[str, dict]] = {}
     groups, requests = [], []
     for path, entry in _items(resource, "entry", "Bundle"):
@@ -133,8 +145,11 @@ def draft_from_fhir(resource: dict, *, units: frozenset[str]) -> Draft:
         if kind == "Patient":
             _no_identity(where)
         if kind not in _ENTRY_TYPES:
-            raise InvalidInput(f"{where} : ressource {kind!r} non prise en charge par la base ordonnance numérique",
-                               code="ressource-non-prise-en-charge", expression=where)
+            raise InvalidInput(
+                f"{where} : ressource {kind!r} non prise en charge par la base ordonnance numérique",
+                code="ressource-non-prise-en-charge",
+                expression=where,
+            )
         _no_patient(res, where)
         for key in (_get(entry, "fullUrl", str, path), f"{kind}/{res['id']}" if isinstance(res.get("id"), str) else ""):
             if key:
@@ -146,44 +161,62 @@ def draft_from_fhir(resource: dict, *, units: frozenset[str]) -> Draft:
     if not groups and not requests:
         raise InvalidInput("ordonnance vide", code="ordonnance-vide", expression="Bundle.entry")
     if len(groups) != 1:
-        raise InvalidInput(f"une ordonnance est un RequestGroup et ses lignes ({len(groups)} RequestGroup reçus)",
-                           code="requestgroup-unique", expression="Bundle.entry")
+        raise InvalidInput(
+            f"une ordonnance est un RequestGroup et ses lignes ({len(groups)} RequestGroup reçus)",
+            code="requestgroup-unique",
+            expression="Bundle.entry",
+        )
     where, group = groups[0]
     if group.get("intent") != "order":
-        raise InvalidInput("RequestGroup.intent : order attendu", code="requestgroup-intent",
-                           expression=f"{where}.intent")
+        raise InvalidInput(
+            "RequestGroup.intent : order attendu", code="requestgroup-intent", expression=f"{where}.intent"
+        )
     contained = {f"#{c['id']}": (p, c) for p, c in _items(group, "contained", where) if isinstance(c.get("id"), str)}
     actions = list(_items(group, "action", where))
     if not actions:
-        raise InvalidInput("ordonnance vide : aucune ligne (RequestGroup.action)", code="ordonnance-vide",
-                           expression=f"{where}.action")
+        raise InvalidInput(
+            "ordonnance vide : aucune ligne (RequestGroup.action)", code="ordonnance-vide", expression=f"{where}.action"
+        )
     if len(actions) > MAX_LINES:
-        raise InvalidInput(f"{len(actions)} lignes : une ordonnance en compte {MAX_LINES} au plus",
-                           code="ordonnance-trop-de-lignes", expression=f"{where}.action")
+        raise InvalidInput(
+            f"{len(actions)} lignes : une ordonnance en compte {MAX_LINES} au plus",
+            code="ordonnance-trop-de-lignes",
+            expression=f"{where}.action",
+        )
     lines, used = [], set()
     for number, (path, action) in enumerate(actions, 1):
         ref = _get(_get(action, "resource", dict, path), "reference", str, f"{path}.resource")
         target = contained.get(ref) or index.get(ref)
         if target is None:
-            raise InvalidInput(f"ligne {number} : {ref!r} ne désigne aucune ressource du Bundle (fullUrl)",
-                               code="action-reference", expression=f"{path}.resource.reference")
+            raise InvalidInput(
+                f"ligne {number} : {ref!r} ne désigne aucune ressource du Bundle (fullUrl)",
+                code="action-reference",
+                expression=f"{path}.resource.reference",
+            )
         if id(target[1]) in used:
-            raise InvalidInput(f"ligne {number} : {ref!r} déjà prescrite", code="action-en-double",
-                               expression=f"{path}.resource.reference")
+            raise InvalidInput(
+                f"ligne {number} : {ref!r} déjà prescrite",
+                code="action-en-double",
+                expression=f"{path}.resource.reference",
+            )
         used.add(id(target[1]))
         lines.append(_line(number, target[0], target[1], index, units))
     for path, res in requests:
         if id(res) not in used:  # a request outside the envelope would be silently lost
-            raise InvalidInput(f"{path} : demande absente de RequestGroup.action", code="requete-hors-ordonnance",
-                               expression=path)
+            raise InvalidInput(
+                f"{path} : demande absente de RequestGroup.action", code="requete-hors-ordonnance", expression=path
+            )
     return Draft(_prescribed_on(group, where), _consent(group, where), tuple(lines))
 
 
 def _no_identity(where: str) -> None:
     # seed 000 L3697: the base is fed without the patient's identity
-    raise InvalidInput("la base ordonnance numérique ne reçoit pas l'identité du patient : ni ressource Patient, "
-                       "ni subject autre qu'un libellé (display) — 000 L3697", code="identite-patient-interdite",
-                       expression=where)
+    raise InvalidInput(
+        "la base ordonnance numérique ne reçoit pas l'identité du patient : ni ressource Patient, "
+        "ni subject autre qu'un libellé (display) — 000 L3697",
+        code="identite-patient-interdite",
+        expression=where,
+    )
 
 
 def _no_patient(resource: dict, where: str) -> None:
@@ -202,16 +235,21 @@ def _prescribed_on(group: dict, where: str) -> date:
             return date.fromisoformat(text[:10])
     except ValueError:
         pass
-    raise InvalidInput("date de la prescription (RequestGroup.authoredOn) absente ou invalide",
-                       code="date-prescription", expression=f"{where}.authoredOn")
+    raise InvalidInput(
+        "date de la prescription (RequestGroup.authoredOn) absente ou invalide",
+        code="date-prescription",
+        expression=f"{where}.authoredOn",
+    )
 
 
 def _consent(group: dict, where: str) -> bool:
     consent = _extension(group, EXT_CONSENT, "valueBoolean", bool, where)
     if consent is None:  # 001 L408: printed OUI or NON on every ordonnance numérique
-        raise InvalidInput("accord du patient (OUI/NON) à la consultation de l'exécution par le prescripteur "
-                           "obligatoire — 001 L408", code="consentement-absent",
-                           expression=f"{where}.extension.where(url='{EXT_CONSENT}')")
+        raise InvalidInput(
+            "accord du patient (OUI/NON) à la consultation de l'exécution par le prescripteur obligatoire — 001 L408",
+            code="consentement-absent",
+            expression=f"{where}.extension.where(url='{EXT_CONSENT}')",
+        )
     return consent
 
 
@@ -221,16 +259,27 @@ def _line(number: int, where: str, res: dict, index: dict, units: frozenset[str]
     if kind == "MedicationRequest":
         line = _medicine(number, res, where, index, units)
     elif kind == "DeviceRequest":
-        code, system, label = _coded(_get(res, "codeCodeableConcept", dict, where), f"{where}.codeCodeableConcept",
-                                     {SYS_LPP})
+        code, system, label = _coded(
+            _get(res, "codeCodeableConcept", dict, where), f"{where}.codeCodeableConcept", {SYS_LPP}
+        )
         quantity = _extension(res, EXT_DEVICE_QUANTITY, "valueInteger", int, where)
-        line = Line(number, LineKind.DISPOSITIF, label, code, system, _notes(res, where),
-                    None if quantity is None else float(quantity))
+        line = Line(
+            number,
+            LineKind.DISPOSITIF,
+            label,
+            code,
+            system,
+            _notes(res, where),
+            None if quantity is None else float(quantity),
+        )
     elif kind == "ServiceRequest":
         line = _service(number, res, where, units)
     else:
-        raise InvalidInput(f"ligne {number} : MedicationRequest, DeviceRequest ou ServiceRequest attendu, pas {kind}",
-                           code="ressource-non-prise-en-charge", expression=where)
+        raise InvalidInput(
+            f"ligne {number} : MedicationRequest, DeviceRequest ou ServiceRequest attendu, pas {kind}",
+            code="ressource-non-prise-en-charge",
+            expression=where,
+        )
     check_line(line, where)
     return line
 
@@ -239,14 +288,16 @@ def _coded(concept: dict, where: str, systems: Container[str]) -> tuple[str, str
     """(code, system, label) of the first coding in `systems` (else the first coding): the label is
     the text as printed, else the coding's display."""
     codings = [c for _, c in _items(concept, "coding", where)]
-    chosen = next((c for c in codings if _get(c, "system", str, f"{where}.coding") in systems),
-                  codings[0] if codings else {})
+    chosen = next(
+        (c for c in codings if _get(c, "system", str, f"{where}.coding") in systems), codings[0] if codings else {}
+    )
     code, system, display = (_get(chosen, key, str, f"{where}.coding") for key in ("code", "system", "display"))
     return code, system, _get(concept, "text", str, where) or display
 
 
-def _quantity(obj: dict, key: str, where: str, units: frozenset[str], *,
-              ucum: bool = False) -> tuple[float | None, str]:
+def _quantity(
+    obj: dict, key: str, where: str, units: frozenset[str], *, ucum: bool = False
+) -> tuple[float | None, str]:
     """(value, unit); a UCUM unit is checked against the CI-SIS table, and `ucum` requires one."""
     quantity, path = _get(obj, key, dict, where), f"{where}.{key}"
     if not quantity:
@@ -254,8 +305,9 @@ def _quantity(obj: dict, key: str, where: str, units: frozenset[str], *,
     value = _get(quantity, "value", float, path)
     system, code, unit = (_get(quantity, k, str, path) for k in ("system", "code", "unit"))
     if ucum and (code or unit) and system != SYS_UCUM:  # 000 L3680: biology quantities in UCUM
-        raise InvalidInput(f"unité {code or unit!r} : UCUM attendu (system {SYS_UCUM})", code="unite-ucum",
-                           expression=f"{path}.system")
+        raise InvalidInput(
+            f"unité {code or unit!r} : UCUM attendu (system {SYS_UCUM})", code="unite-ucum", expression=f"{path}.system"
+        )
     if system == SYS_UCUM:
         try:
             check_unit(code, units)
@@ -271,8 +323,11 @@ def _medicine(number: int, res: dict, where: str, index: dict, units: frozenset[
         inner = {f"#{c.get('id')}": (p, c) for p, c in _items(res, "contained", where)}
         med_where, med = inner.get(ref) or index.get(ref) or ("", {})
         if med.get("resourceType") != "Medication":
-            raise InvalidInput(f"ligne {number} : {ref!r} ne désigne aucune Medication", code="medicament-reference",
-                               expression=f"{where}.medicationReference.reference")
+            raise InvalidInput(
+                f"ligne {number} : {ref!r} ne désigne aucune Medication",
+                code="medicament-reference",
+                expression=f"{where}.medicationReference.reference",
+            )
         concept, concept_where = _get(med, "code", dict, med_where), f"{med_where}.code"
     else:
         concept_where = f"{where}.medicationCodeableConcept"
@@ -283,8 +338,19 @@ def _medicine(number: int, res: dict, where: str, index: dict, units: frozenset[
     dispense, dispense_where = _get(res, "dispenseRequest", dict, where), f"{where}.dispenseRequest"
     quantity, unit = _quantity(dispense, "quantity", dispense_where, units)
     renewals = _get(dispense, "numberOfRepeatsAllowed", int, dispense_where) or 0
-    return Line(number, LineKind.MEDICAMENT, label, code, system, instructions, quantity, unit, renewals,
-                _substitutable(res, where), _days(dispense, dispense_where))
+    return Line(
+        number,
+        LineKind.MEDICAMENT,
+        label,
+        code,
+        system,
+        instructions,
+        quantity,
+        unit,
+        renewals,
+        _substitutable(res, where),
+        _days(dispense, dispense_where),
+    )
 
 
 def _days(dispense: dict, where: str) -> int | None:
@@ -294,8 +360,11 @@ def _days(dispense: dict, where: str) -> int | None:
     value = _get(duration, "value", float, path)
     factor = {"d": 1, "wk": 7}.get(_get(duration, "code", str, path))
     if value is None or factor is None or value <= 0 or value * factor != int(value * factor):
-        raise InvalidInput("durée de traitement : un nombre entier de jours (code UCUM d ou wk)",
-                           code="duree-traitement", expression=path)
+        raise InvalidInput(
+            "durée de traitement : un nombre entier de jours (code UCUM d ou wk)",
+            code="duree-traitement",
+            expression=path,
+        )
     return int(value * factor)
 
 
@@ -320,12 +389,21 @@ def _service(number: int, res: dict, where: str, units: frozenset[str]) -> Line:
     codings = [c for _, c in _items(concept, "coding", concept_where)]
     if not codings:  # 000 L3665: every other act in free text, until acts are coded
         quantity, unit = _quantity(res, "quantityQuantity", where, units)
-        return Line(number, LineKind.ACTE, _get(concept, "text", str, concept_where), instructions=_notes(res, where),
-                    quantity=quantity, unit=unit)
+        return Line(
+            number,
+            LineKind.ACTE,
+            _get(concept, "text", str, concept_where),
+            instructions=_notes(res, where),
+            quantity=quantity,
+            unit=unit,
+        )
     if all(c.get("system") != SYS_LOINC for c in codings):
-        raise InvalidInput(f"ligne {number} : un examen de biologie se code en LOINC (000 L3680), tout autre acte "
-                           "se prescrit en texte libre (code.text, 000 L3665)", code="acte-code",
-                           expression=f"{concept_where}.coding")
+        raise InvalidInput(
+            f"ligne {number} : un examen de biologie se code en LOINC (000 L3680), tout autre acte "
+            "se prescrit en texte libre (code.text, 000 L3665)",
+            code="acte-code",
+            expression=f"{concept_where}.coding",
+        )
     code, system, label = _coded(concept, concept_where, {SYS_LOINC})
     quantity, unit = _quantity(res, "quantityQuantity", where, units, ucum=True)
     return Line(number, LineKind.BIOLOGIE, label, code, system, _notes(res, where), quantity, unit)
@@ -333,8 +411,11 @@ def _service(number: int, res: dict, where: str, units: frozenset[str]) -> Line:
 
 def _no_transport(number: int, where: str) -> None:
     # seed 000 L3663: "tout prescrire ... (excepté les transports sanitaires)"
-    raise InvalidInput(f"ligne {number} : les transports sanitaires ne se prescrivent pas dans l'ordonnance "
-                       "numérique — 000 L3663", code="transport-exclu", expression=where)
+    raise InvalidInput(
+        f"ligne {number} : les transports sanitaires ne se prescrivent pas dans l'ordonnance numérique — 000 L3663",
+        code="transport-exclu",
+        expression=where,
+    )
 
 
 # --- the base's answers ------------------------------------------------------------------------
@@ -349,30 +430,49 @@ def prescription_bundle(p: Prescription, executions: Sequence[Execution] | None,
     return {"resourceType": "Bundle", "type": "collection", "entry": [_entry(base_url, r) for r in resources]}
 
 
-def prescription_from_fhir(bundle: dict, *, units: frozenset[str], structure: str, created_at: datetime
-                           ) -> Prescription:
+def prescription_from_fhir(
+    bundle: dict, *, units: frozenset[str], structure: str, created_at: datetime
+) -> Prescription:
     """The prescription as the base answered it (`prescription_bundle`), for the prescriber's software
     to print and copy to the DMP exactly what the base holds: the lines are read as an envelope is."""
     draft = draft_from_fhir(bundle, units=units)
     group = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "RequestGroup")
     author = group.get("author", {}).get("identifier", {}).get("value", "")
-    return Prescription(group["id"], Prescriber(author, structure, "", ""), created_at, draft.prescribed_on,
-                        draft.consent, draft.lines, "annulee" if group.get("status") == "revoked" else "active")
+    return Prescription(
+        group["id"],
+        Prescriber(author, structure, "", ""),
+        created_at,
+        draft.prescribed_on,
+        draft.consent,
+        draft.lines,
+        "annulee" if group.get("status") == "revoked" else "active",
+    )
 
 
 def search_bundle(items: Sequence[Prescription], *, base_url: str, total: int) -> dict:
-    return {"resourceType": "Bundle", "type": "searchset", "total": total,
-            "entry": [{**_entry(base_url, request_group(p, base_url)), "search": {"mode": "match"}} for p in items]}
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": total,
+        "entry": [{**_entry(base_url, request_group(p, base_url)), "search": {"mode": "match"}} for p in items],
+    }
 
 
 def request_group(p: Prescription, base_url: str) -> dict:
     number = {"system": SYS_NUMBER, "value": p.number}
-    return {"resourceType": "RequestGroup", "id": p.number,
-            "meta": {"profile": [FR_MEDICATION + "fr-requestgroup-for-prescription"]},
-            "extension": [{"url": EXT_CONSENT, "valueBoolean": p.consent}, {"url": EXT_QR, "valueString": p.number}],
-            "identifier": [number], "groupIdentifier": number, "status": _status(p, "RequestGroup"),
-            "intent": "order", "authoredOn": p.prescribed_on.isoformat(), "author": _practitioner(p.prescriber.idnatps),
-            "action": [{"resource": {"reference": _url(base_url, p, line)}} for line in p.lines]}
+    return {
+        "resourceType": "RequestGroup",
+        "id": p.number,
+        "meta": {"profile": [FR_MEDICATION + "fr-requestgroup-for-prescription"]},
+        "extension": [{"url": EXT_CONSENT, "valueBoolean": p.consent}, {"url": EXT_QR, "valueString": p.number}],
+        "identifier": [number],
+        "groupIdentifier": number,
+        "status": _status(p, "RequestGroup"),
+        "intent": "order",
+        "authoredOn": p.prescribed_on.isoformat(),
+        "author": _practitioner(p.prescriber.idnatps),
+        "action": [{"resource": {"reference": _url(base_url, p, line)}} for line in p.lines],
+    }
 
 
 def _entry(base_url: str, resource: dict) -> dict:
@@ -414,21 +514,33 @@ def _pruned(resource: dict) -> dict:
 
 def _request(p: Prescription, line: Line, base_url: str) -> dict:
     kind, key = RESOURCE_OF[line.kind], f"{p.number}-{line.number}"
-    r: dict = {"resourceType": kind, "id": key, "identifier": [{"system": SYS_LINE, "value": key}],
-               "groupIdentifier": {"system": SYS_NUMBER, "value": p.number}, "status": _status(p, kind),
-               "intent": "order", "subject": {"display": NO_IDENTITY}, "authoredOn": p.prescribed_on.isoformat(),
-               "requester": _practitioner(p.prescriber.idnatps)}
+    r: dict = {
+        "resourceType": kind,
+        "id": key,
+        "identifier": [{"system": SYS_LINE, "value": key}],
+        "groupIdentifier": {"system": SYS_NUMBER, "value": p.number},
+        "status": _status(p, kind),
+        "intent": "order",
+        "subject": {"display": NO_IDENTITY},
+        "authoredOn": p.prescribed_on.isoformat(),
+        "requester": _practitioner(p.prescriber.idnatps),
+    }
     concept = _concept(line.system, line.code, line.label)
     if line.kind is LineKind.MEDICAMENT:
         days = {"value": line.duration_days, "unit": "jours", "system": SYS_UCUM, "code": "d"}
-        r.update({
-            "meta": {"profile": [FR_MEDICATION + "fr-medicationrequest"]}, "medicationCodeableConcept": concept,
-            "dosageInstruction": [{"text": line.instructions}] if line.instructions else None,
-            "dispenseRequest": {
-                "quantity": _qty(line.quantity, line.unit), "numberOfRepeatsAllowed": line.renewals or None,
-                "expectedSupplyDuration": days if line.duration_days else None,
-            },
-            "substitution": {"allowedBoolean": line.substitutable}})
+        r.update(
+            {
+                "meta": {"profile": [FR_MEDICATION + "fr-medicationrequest"]},
+                "medicationCodeableConcept": concept,
+                "dosageInstruction": [{"text": line.instructions}] if line.instructions else None,
+                "dispenseRequest": {
+                    "quantity": _qty(line.quantity, line.unit),
+                    "numberOfRepeatsAllowed": line.renewals or None,
+                    "expectedSupplyDuration": days if line.duration_days else None,
+                },
+                "substitution": {"allowedBoolean": line.substitutable},
+            }
+        )
         return _pruned(r)
     if line.kind is LineKind.DISPOSITIF:
         r["codeCodeableConcept"] = concept
@@ -444,76 +556,130 @@ def _request(p: Prescription, line: Line, base_url: str) -> dict:
 def _executed(p: Prescription, e: Execution, base_url: str) -> list[dict]:
     """One resource per line executed: MedicationDispense, SupplyDelivery or Task."""
     lines = {line.number: line for line in p.lines}
-    performer = ({"type": "Organization", "identifier": {"system": SYS_IDNATSTRUCT, "value": e.structure}}
-                 if e.profession == LPP_PROVIDER else _practitioner(e.dispenser))
+    performer = (
+        {"type": "Organization", "identifier": {"system": SYS_IDNATSTRUCT, "value": e.structure}}
+        if e.profession == LPP_PROVIDER
+        else _practitioner(e.dispenser)
+    )
     patient = {"identifier": {"system": f"urn:oid:{e.ins_oid}", "value": e.ins}} if e.ins else None
-    return [_pruned(_done(lines[done.line], done, e, _url(base_url, p, lines[done.line]), performer, patient))
-            for done in e.lines]
+    return [
+        _pruned(_done(lines[done.line], done, e, _url(base_url, p, lines[done.line]), performer, patient))
+        for done in e.lines
+    ]
 
 
 def _done(line: Line, done: LineExecution, e: Execution, request: str, performer: dict, patient: dict | None) -> dict:
     key, when, declined = f"{e.id}-{done.line}", e.executed_at.isoformat(), done.outcome is Outcome.NON_DELIVRE
-    given = (_concept(done.system, done.code, done.label or line.label) if done.code
-             else _concept(line.system, line.code, line.label))
+    given = (
+        _concept(done.system, done.code, done.label or line.label)
+        if done.code
+        else _concept(line.system, line.code, line.label)
+    )
     note = [{"text": done.reason}] if done.reason else None
     reason = {"text": done.reason} if declined and done.reason else None
     quantity = _qty(done.quantity, line.unit)
-    r: dict = {"id": key, "identifier": [{"system": SYS_EXECUTION, "value": key}],
-               "extension": [{"url": EXT_OUTCOME, "valueCode": done.outcome.value},
-                             {"url": EXT_AT_DELIVERY, "valueBoolean": e.at_delivery}]}
+    r: dict = {
+        "id": key,
+        "identifier": [{"system": SYS_EXECUTION, "value": key}],
+        "extension": [
+            {"url": EXT_OUTCOME, "valueCode": done.outcome.value},
+            {"url": EXT_AT_DELIVERY, "valueBoolean": e.at_delivery},
+        ],
+    }
     if line.kind is LineKind.MEDICAMENT:
         substituted = done.outcome is Outcome.SUBSTITUE
-        r.update({"resourceType": "MedicationDispense", "status": "declined" if declined else "completed",
-                  "statusReasonCodeableConcept": reason, "medicationCodeableConcept": given, "subject": patient,
-                  "performer": [{"actor": performer}], "authorizingPrescription": [{"reference": request}],
-                  "quantity": quantity, "whenHandedOver": None if declined else when,
-                  "substitution": {"wasSubstituted": substituted, "type": {"coding": [{
-                      "system": SYS_SUBSTITUTION, "code": "E", "display": "equivalent"}]} if substituted else None},
-                  "note": note})
+        r.update(
+            {
+                "resourceType": "MedicationDispense",
+                "status": "declined" if declined else "completed",
+                "statusReasonCodeableConcept": reason,
+                "medicationCodeableConcept": given,
+                "subject": patient,
+                "performer": [{"actor": performer}],
+                "authorizingPrescription": [{"reference": request}],
+                "quantity": quantity,
+                "whenHandedOver": None if declined else when,
+                "substitution": {
+                    "wasSubstituted": substituted,
+                    "type": {"coding": [{"system": SYS_SUBSTITUTION, "code": "E", "display": "equivalent"}]}
+                    if substituted
+                    else None,
+                },
+                "note": note,
+            }
+        )
     elif line.kind is LineKind.DISPOSITIF:
         r["extension"].append({"url": EXT_REQUEST, "valueReference": {"reference": request}})
         if done.reason:
             r["extension"].append({"url": EXT_REASON, "valueString": done.reason})
-        r.update({"resourceType": "SupplyDelivery", "status": "abandoned" if declined else "completed",
-                  "patient": patient, "type": {"coding": [{"system": SYS_SUPPLY_TYPE, "code": "device"}]},
-                  "suppliedItem": {"quantity": quantity, "itemCodeableConcept": given},
-                  "occurrenceDateTime": when, "supplier": performer})
+        r.update(
+            {
+                "resourceType": "SupplyDelivery",
+                "status": "abandoned" if declined else "completed",
+                "patient": patient,
+                "type": {"coding": [{"system": SYS_SUPPLY_TYPE, "code": "device"}]},
+                "suppliedItem": {"quantity": quantity, "itemCodeableConcept": given},
+                "occurrenceDateTime": when,
+                "supplier": performer,
+            }
+        )
     else:
         output: list[dict[str, Any]] = [{"type": {"text": "resultat"}, "valueCode": done.outcome.value}]
         if done.quantity is not None:
             output.append({"type": {"text": "quantite"}, "valueDecimal": done.quantity})
-        r.update({"resourceType": "Task", "basedOn": [{"reference": request}],
-                  "status": "rejected" if declined else "completed", "statusReason": reason, "intent": "order",
-                  "focus": {"reference": request}, "for": patient, "authoredOn": when, "lastModified": when,
-                  "owner": performer, "note": note, "output": output})
+        r.update(
+            {
+                "resourceType": "Task",
+                "basedOn": [{"reference": request}],
+                "status": "rejected" if declined else "completed",
+                "statusReason": reason,
+                "intent": "order",
+                "focus": {"reference": request},
+                "for": patient,
+                "authoredOn": when,
+                "lastModified": when,
+                "owner": performer,
+                "note": note,
+                "output": output,
+            }
+        )
     return r
 
 
 # --- execution: the dispenser's $executer ----------------------------------------------------------
 
 # part name: (value[x] keys accepted, type, required)
-_LIGNE = {"numero": (("valueInteger",), int, True), "resultat": (("valueCode",), str, True),
-          "quantite": (("valueDecimal", "valueInteger"), float, False), "produit": (("valueCoding",), dict, False),
-          "motif": (("valueString",), str, False)}
+_LIGNE = {
+    "numero": (("valueInteger",), int, True),
+    "resultat": (("valueCode",), str, True),
+    "quantite": (("valueDecimal", "valueInteger"), float, False),
+    "produit": (("valueCoding",), dict, False),
+    "motif": (("valueString",), str, False),
+}
 _PATIENT = {"ins": (("valueIdentifier",), dict, True), "statutIdentite": (("valueCode",), str, True)}
 _PARAMETERS = ("ligne", "patient", "aLaDelivrance")
 
 
-def execution_from_fhir(resource: dict, prescription: Prescription
-                        ) -> tuple[tuple[LineExecution, ...], PatientIns | None, bool]:
+def execution_from_fhir(
+    resource: dict, prescription: Prescription
+) -> tuple[tuple[LineExecution, ...], PatientIns | None, bool]:
     """(lines done, INS as the dispenser recorded it, recorded at delivery) from `$executer`'s
     Parameters. Whether the INS may be kept (QUAL only, 000 L3692-3694) is the service's decision."""
     if not isinstance(resource, dict) or resource.get("resourceType") != "Parameters":
-        raise MalformedRequest("$executer : une ressource Parameters est attendue", code="resource-type",
-                               expression="Parameters")
+        raise MalformedRequest(
+            "$executer : une ressource Parameters est attendue", code="resource-type", expression="Parameters"
+        )
     by_number = {line.number: line for line in prescription.lines}
     done: dict[int, LineExecution] = {}
     ins, at_delivery, seen = None, False, set()
     for path, param in _items(resource, "parameter", "Parameters"):
         name = param.get("name")
         if name not in _PARAMETERS or (name in seen and name != "ligne"):
-            raise MalformedRequest(f"{path} : paramètre {name!r} inconnu ou en double ({', '.join(_PARAMETERS)})",
-                                   code="parametre-inconnu", expression=f"{path}.name")
+            raise MalformedRequest(
+                f"{path} : paramètre {name!r} inconnu ou en double ({', '.join(_PARAMETERS)})",
+                code="parametre-inconnu",
+                expression=f"{path}.name",
+            )
         seen.add(name)
         if name == "aLaDelivrance":
             at_delivery = _value(param, ("valueBoolean",), bool, path)[0]
@@ -531,28 +697,37 @@ def execution_from_fhir(resource: dict, prescription: Prescription
 def _line_done(parts: dict, by_number: dict[int, Line], done: dict, number_of: str) -> LineExecution:
     (number, number_where), (result, result_where) = parts["numero"], parts["resultat"]
     if number not in by_number:
-        raise InvalidInput(f"ligne {number} inconnue : la prescription {number_of} compte {len(by_number)} lignes",
-                           code="ligne-inconnue", expression=number_where)
+        raise InvalidInput(
+            f"ligne {number} inconnue : la prescription {number_of} compte {len(by_number)} lignes",
+            code="ligne-inconnue",
+            expression=number_where,
+        )
     if number in done:
-        raise InvalidInput(f"ligne {number} exécutée deux fois dans le même appel", code="ligne-en-double",
-                           expression=number_where)
+        raise InvalidInput(
+            f"ligne {number} exécutée deux fois dans le même appel", code="ligne-en-double", expression=number_where
+        )
     try:
         outcome = Outcome(result)
     except ValueError:
-        raise InvalidInput(f"résultat {result!r} inconnu ({', '.join(Outcome)})", code="resultat-inconnu",
-                           expression=result_where) from None
+        raise InvalidInput(
+            f"résultat {result!r} inconnu ({', '.join(Outcome)})", code="resultat-inconnu", expression=result_where
+        ) from None
     product, product_where = parts.get("produit", ({}, ""))
     code, system, label = (_get(product, key, str, product_where) for key in ("code", "system", "display"))
-    return LineExecution(number, outcome, parts.get("quantite", (None,))[0], code, system, label,
-                         parts.get("motif", ("",))[0])
+    return LineExecution(
+        number, outcome, parts.get("quantite", (None,))[0], code, system, label, parts.get("motif", ("",))[0]
+    )
 
 
 def _ins(parts: dict) -> PatientIns:
     identifier, where = parts["ins"]
     system, value = _get(identifier, "system", str, where), _get(identifier, "value", str, where)
     if not system.startswith("urn:oid:") or not value:
-        raise InvalidInput("INS : identifiant {system: urn:oid:<OID>, value: matricule} attendu",
-                           code="ins-identifiant", expression=where)
+        raise InvalidInput(
+            "INS : identifiant {system: urn:oid:<OID>, value: matricule} attendu",
+            code="ins-identifiant",
+            expression=where,
+        )
     return PatientIns(value, system.removeprefix("urn:oid:"), parts["statutIdentite"][0])
 
 
@@ -570,12 +745,16 @@ def _parts(param: dict, where: str, expected: dict) -> dict[str, tuple]:
     for path, part in _items(param, "part", where):
         name = _get(part, "name", str, path)
         if name not in expected or name in parts:
-            raise MalformedRequest(f"{path} : part {name!r} inconnue ou en double ({', '.join(expected)})",
-                                   code="parametre-part", expression=f"{path}.name")
+            raise MalformedRequest(
+                f"{path} : part {name!r} inconnue ou en double ({', '.join(expected)})",
+                code="parametre-part",
+                expression=f"{path}.name",
+            )
         keys, kind, _required = expected[name]
         parts[name] = _value(part, keys, kind, path)
     missing = [name for name, (_, _, required) in expected.items() if required and name not in parts]
     if missing:
-        raise MalformedRequest(f"{where} : part {', '.join(missing)} obligatoire", code="parametre-part",
-                               expression=f"{where}.part")
+        raise MalformedRequest(
+            f"{where} : part {', '.join(missing)} obligatoire", code="parametre-part", expression=f"{where}.part"
+        )
     return parts

@@ -188,41 +188,63 @@ def check_line(line: Line, where: str) -> None:
     if not line.label.strip() and line.kind is not LineKind.ACTE:
         raise InvalidInput(f"ligne {line.number} : libellé obligatoire", code="ligne-libelle", expression=where)
     if len(line.label) > MAX_TEXT or len(line.instructions) > MAX_TEXT:
-        raise InvalidInput(f"ligne {line.number} : texte de plus de {MAX_TEXT} caractères", code="ligne-texte",
-                           expression=where)
+        raise InvalidInput(
+            f"ligne {line.number} : texte de plus de {MAX_TEXT} caractères", code="ligne-texte", expression=where
+        )
     if not 0 <= line.renewals <= MAX_RENEWALS:
-        raise InvalidInput(f"ligne {line.number} : {line.renewals} renouvellements (0 à {MAX_RENEWALS}, "
-                           f"traitement de {MAX_TREATMENT_MONTHS} mois au plus, CSP R.5132-21)",
-                           code="ligne-renouvellements", expression=where)
+        raise InvalidInput(
+            f"ligne {line.number} : {line.renewals} renouvellements (0 à {MAX_RENEWALS}, "
+            f"traitement de {MAX_TREATMENT_MONTHS} mois au plus, CSP R.5132-21)",
+            code="ligne-renouvellements",
+            expression=where,
+        )
     if line.quantity is not None and not 0 < line.quantity < 1e6:
         raise InvalidInput(f"ligne {line.number} : quantité {line.quantity}", code="ligne-quantite", expression=where)
     if line.kind is LineKind.MEDICAMENT:
         kind = MEDICINE_SYSTEMS.get(line.system)
         if kind is None:
-            raise InvalidInput(f"ligne {line.number} : un médicament est prescrit codé (CIP13, UCD, CIS ou "
-                               "substance en DC) — 000 L3663", code="medicament-non-code", expression=where)
+            raise InvalidInput(
+                f"ligne {line.number} : un médicament est prescrit codé (CIP13, UCD, CIS ou "
+                "substance en DC) — 000 L3663",
+                code="medicament-non-code",
+                expression=where,
+            )
         if kind == "CIP13" and not (ean13_valid(line.code) and line.code.startswith("34009")):
-            raise InvalidInput(f"ligne {line.number} : code CIP13 {line.code!r} invalide (34009…, clé EAN-13)",
-                               code="medicament-code", expression=where)
-        if kind in ("UCD", "CIS") and not (_DIGITS.match(line.code) and len(line.code) in ((7, 13) if kind == "UCD"
-                                                                                            else (8,))):
-            raise InvalidInput(f"ligne {line.number} : code {kind} {line.code!r} invalide", code="medicament-code",
-                               expression=where)
+            raise InvalidInput(
+                f"ligne {line.number} : code CIP13 {line.code!r} invalide (34009…, clé EAN-13)",
+                code="medicament-code",
+                expression=where,
+            )
+        if kind in ("UCD", "CIS") and not (
+            _DIGITS.match(line.code) and len(line.code) in ((7, 13) if kind == "UCD" else (8,))
+        ):
+            raise InvalidInput(
+                f"ligne {line.number} : code {kind} {line.code!r} invalide", code="medicament-code", expression=where
+            )
         if kind == "SMS" and not line.code.strip():
             raise InvalidInput(f"ligne {line.number} : substance sans code", code="medicament-code", expression=where)
     elif line.kind is LineKind.DISPOSITIF:
         # seed 000 L3650: devices are mostly prescribed as free text; a code, when given, is LPP
         if (line.code or line.system) and (line.system != SYS_LPP or not _LPP.match(line.code)):
-            raise InvalidInput(f"ligne {line.number} : le code d'un dispositif médical est un code LPP (7 chiffres)",
-                               code="dispositif-lpp", expression=where)
+            raise InvalidInput(
+                f"ligne {line.number} : le code d'un dispositif médical est un code LPP (7 chiffres)",
+                code="dispositif-lpp",
+                expression=where,
+            )
     elif line.kind is LineKind.BIOLOGIE:
         m = _LOINC.match(line.code)
         if line.system != SYS_LOINC or not m:
-            raise InvalidInput(f"ligne {line.number} : un examen de biologie est codé en LOINC — 000 L3680",
-                               code="biologie-loinc", expression=where)
+            raise InvalidInput(
+                f"ligne {line.number} : un examen de biologie est codé en LOINC — 000 L3680",
+                code="biologie-loinc",
+                expression=where,
+            )
         if loinc_check_digit(m.group(1)) != m.group(2):
-            raise InvalidInput(f"ligne {line.number} : code LOINC {line.code!r} : chiffre de contrôle faux",
-                               code="biologie-loinc", expression=where)
+            raise InvalidInput(
+                f"ligne {line.number} : code LOINC {line.code!r} : chiffre de contrôle faux",
+                code="biologie-loinc",
+                expression=where,
+            )
     elif line.kind is LineKind.ACTE and not (line.instructions.strip() or line.label.strip()):
         raise InvalidInput(f"ligne {line.number} : acte sans texte", code="acte-texte", expression=where)
 
@@ -230,29 +252,43 @@ def check_line(line: Line, where: str) -> None:
 def check_execution(line: Line, done: LineExecution, where: str) -> None:
     """What a dispenser reports for one line must say enough to be read back by the prescriber."""
     if done.outcome in (Outcome.ADAPTE, Outcome.NON_DELIVRE) and not done.reason.strip():
-        raise InvalidInput(f"ligne {done.line} : {done.outcome.value} sans motif", code="execution-motif",
-                           expression=where)
+        raise InvalidInput(
+            f"ligne {done.line} : {done.outcome.value} sans motif", code="execution-motif", expression=where
+        )
     if done.outcome is Outcome.SUBSTITUE:
         if not line.substitutable:
-            raise InvalidInput(f"ligne {done.line} : prescrite non substituable", code="non-substituable",
-                               expression=where)
+            raise InvalidInput(
+                f"ligne {done.line} : prescrite non substituable", code="non-substituable", expression=where
+            )
         if line.kind is not LineKind.MEDICAMENT:
-            raise InvalidInput(f"ligne {done.line} : seule une ligne de médicament se substitue",
-                               code="substitution-type", expression=where)
+            raise InvalidInput(
+                f"ligne {done.line} : seule une ligne de médicament se substitue",
+                code="substitution-type",
+                expression=where,
+            )
         if not done.code:
-            raise InvalidInput(f"ligne {done.line} : substitution sans le code du produit délivré",
-                               code="substitution-code", expression=where)
-    if (line.kind is LineKind.DISPOSITIF and done.outcome is not Outcome.NON_DELIVRE
-            and (done.system or SYS_LPP, bool(_LPP.match(done.code or line.code))) != (SYS_LPP, True)):
+            raise InvalidInput(
+                f"ligne {done.line} : substitution sans le code du produit délivré",
+                code="substitution-code",
+                expression=where,
+            )
+    if (
+        line.kind is LineKind.DISPOSITIF
+        and done.outcome is not Outcome.NON_DELIVRE
+        and (done.system or SYS_LPP, bool(_LPP.match(done.code or line.code))) != (SYS_LPP, True)
+    ):
         # seed 000 L3652: after execution the e-prescription holds at least the LPP code
-        raise InvalidInput(f"ligne {done.line} : dispositif délivré sans son code LPP (7 chiffres)",
-                           code="execution-lpp", expression=where)
+        raise InvalidInput(
+            f"ligne {done.line} : dispositif délivré sans son code LPP (7 chiffres)",
+            code="execution-lpp",
+            expression=where,
+        )
     if done.outcome is Outcome.PARTIEL and done.quantity is None:
-        raise InvalidInput(f"ligne {done.line} : délivrance partielle sans quantité", code="execution-quantite",
-                           expression=where)
+        raise InvalidInput(
+            f"ligne {done.line} : délivrance partielle sans quantité", code="execution-quantite", expression=where
+        )
     if done.quantity is not None and not 0 <= done.quantity < 1e6:
-        raise InvalidInput(f"ligne {done.line} : quantité {done.quantity}", code="execution-quantite",
-                           expression=where)
+        raise InvalidInput(f"ligne {done.line} : quantité {done.quantity}", code="execution-quantite", expression=where)
 
 
 def add_months(day: date, months: int) -> date:

@@ -50,13 +50,17 @@ def parse_number(text: str) -> str:
     """The number, or InvalidInput saying precisely what is wrong with it."""
     number = normalise(text)
     if len(number) != LENGTH:
-        raise InvalidInput(f"numéro de prescription : {LENGTH} caractères attendus, {len(number)} reçus",
-                           code="numero-longueur")
+        raise InvalidInput(
+            f"numéro de prescription : {LENGTH} caractères attendus, {len(number)} reçus", code="numero-longueur"
+        )
     bad = sorted({c for c in number if c not in _VALUE})
     if bad:
-        raise InvalidInput(f"numéro de prescription : caractères interdits {''.join(bad)!r} (A-Z, 0-9)",
-                           code="numero-caracteres")
+        raise InvalidInput(
+            f"numéro de prescription : caractères interdits {''.join(bad)!r} (A-Z, 0-9)", code="numero-caracteres"
+        )
     if _check(number[:_RANDOM]) != number[_RANDOM:]:
-        raise InvalidInput("numéro de prescription erroné : la clé de contrôle ne correspond pas (erreur de saisie ?)",
-                           code="numero-cle")
+        raise InvalidInput(
+            "numéro de prescription erroné : la clé de contrôle ne correspond pas (erreur de saisie ?)",
+            code="numero-cle",
+        )
     return number

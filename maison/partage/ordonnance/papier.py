@@ -47,15 +47,31 @@ from maison.partage.ordonnance.model import Line, Prescription
 from maison.partage.ordonnance.numero import parse_number
 
 # seed 001 L408-409, verbatim; {consent} is OUI or NON (L417)
-MENTION_CONSENT = ("Le patient ou le ou les titulaire(s) de l'autorité parentale a (ont) accepté que je puisse "
-                   "consulter ce qui a été délivré ou exécuté sur la présente prescription : {consent}.")
-MENTION_DONNEES = ("Les données de la prescription sont transmises électroniquement à l'Assurance maladie qui "
-                   "traite vos données dans le cadre de ses missions. Pour en savoir plus sur la gestion de vos "
-                   "données personnelles et pour exercer vos droits, reportez-vous à https://www.ameli.fr.")
+MENTION_CONSENT = (
+    "Le patient ou le ou les titulaire(s) de l'autorité parentale a (ont) accepté que je puisse "
+    "consulter ce qui a été délivré ou exécuté sur la présente prescription : {consent}."
+)
+MENTION_DONNEES = (
+    "Les données de la prescription sont transmises électroniquement à l'Assurance maladie qui "
+    "traite vos données dans le cadre de ses missions. Pour en savoir plus sur la gestion de vos "
+    "données personnelles et pour exercer vos droits, reportez-vous à https://www.ameli.fr."
+)
 E_PRESCRIPTION = "e-prescription"  # seed 001 L405
 
-MOIS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-        "novembre", "décembre")
+MOIS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
 
 # --- the page, in mm (A4) ----------------------------------------------------------------------
 PAGE_W, PAGE_H = 210.0, 297.0
@@ -107,11 +123,12 @@ def qr_payload(number: str) -> str:
 
 
 def date_fr(day: date) -> str:
-    """"Le 03 septembre 2020" (001 L390: day on two digits)."""
+    """ "Le 03 septembre 2020" (001 L390: day on two digits)."""
     return f"Le {day.day:02d} {MOIS[day.month - 1]} {day.year}"
 
 
 # --- text layout on the core fonts' metrics ----------------------------------------------------
+
 
 def _clean(text: str) -> str:
     """What can be drawn: latin-1 (pdf.printable), no control characters but the line feed, which
@@ -225,8 +242,10 @@ def _mentions(consent: bool) -> tuple[str, ...]:
 
 # --- pagination ---------------------------------------------------------------------------------
 
-def _paginate(blocks: list[list[_Row]], first_top: float, next_top: float) -> tuple[list[list[tuple[float, _Row]]],
-                                                                                   float]:
+
+def _paginate(
+    blocks: list[list[_Row]], first_top: float, next_top: float
+) -> tuple[list[list[tuple[float, _Row]]], float]:
     """Baselines for every row, page by page; and where the signature zone starts on the last page."""
     pages: list[list[tuple[float, _Row]]] = [[]]
     top = first_top
@@ -251,6 +270,7 @@ def _paginate(blocks: list[list[_Row]], first_top: float, next_top: float) -> tu
 
 # --- the document -------------------------------------------------------------------------------
 
+
 def ordonnance_pdf(prescription: Prescription, prescriber: PaperPrescriber, patient: PaperPatient) -> bytes:
     """The paper ordonnance (seed 001 L363-418) as a PDF: A4, as many pages as the lines need.
 
@@ -261,8 +281,10 @@ def ordonnance_pdf(prescription: Prescription, prescriber: PaperPrescriber, pati
     if patient.weight_kg is not None and not 0 < patient.weight_kg < 1000:
         raise InvalidInput(f"poids du patient {patient.weight_kg} kg", code="patient-poids")
     if len(prescriber.address_lines) > MAX_ADDRESS_LINES:
-        raise InvalidInput(f"adresse du prescripteur sur {len(prescriber.address_lines)} lignes "
-                           f"(au plus {MAX_ADDRESS_LINES})", code="prescripteur-adresse")
+        raise InvalidInput(
+            f"adresse du prescripteur sur {len(prescriber.address_lines)} lignes (au plus {MAX_ADDRESS_LINES})",
+            code="prescripteur-adresse",
+        )
     when = _clean(date_fr(prescription.prescribed_on))
     patient_name = f"{patient.given.strip()} {patient.family.strip().upper()}".strip()
     blocks = [_line_rows(line) for line in prescription.lines]
@@ -309,8 +331,7 @@ def _fit(text: str, style: str, size: float, width: float) -> str:
     return lines[0] if lines else ""
 
 
-def _first_header(pdf: FPDF, prescriber: PaperPrescriber, patient: PaperPatient, patient_name: str,
-                  when: str) -> None:
+def _first_header(pdf: FPDF, prescriber: PaperPrescriber, patient: PaperPatient, patient_name: str, when: str) -> None:
     """The prescriber zone at the left, the patient zone at the right, the date under them."""
     text = pdf.text
     column = PAGE_W / 2 - MARGIN
@@ -318,8 +339,12 @@ def _first_header(pdf: FPDF, prescriber: PaperPrescriber, patient: PaperPatient,
     pdf.set_font("Helvetica", "B", 11)
     text(MARGIN, y, _fit(prescriber.name, "B", 11, column))
     pdf.set_font("Helvetica", "", 9)
-    for entry in (*prescriber.address_lines, prescriber.specialty, f"N° RPPS : {prescriber.rpps}",
-                  f"N°AM : {prescriber.am_number}"):  # the seed's spelling, 001 L383-384
+    for entry in (
+        *prescriber.address_lines,
+        prescriber.specialty,
+        f"N° RPPS : {prescriber.rpps}",
+        f"N°AM : {prescriber.am_number}",
+    ):  # the seed's spelling, 001 L383-384
         y += 4.2
         text(MARGIN, y, _fit(entry, "", 9, column))
     x = PAGE_W / 2 + 15
@@ -346,8 +371,7 @@ def _signature(pdf: FPDF, y: float) -> None:
     pdf.text(x + 2, y + 5.5, "Signature du prescripteur")
 
 
-def _foot(pdf: FPDF, matrix: tuple[bytes, ...], number: str, mentions: tuple[str, ...], index: int,
-          total: int) -> None:
+def _foot(pdf: FPDF, matrix: tuple[bytes, ...], number: str, mentions: tuple[str, ...], index: int, total: int) -> None:
     """QR code bottom left; beside it "e-prescription", the number, the mentions légales (001 L397-409)."""
     side = len(matrix) * QR_MODULE
     qr.draw_qr(pdf, matrix, MARGIN, PAGE_H - BOTTOM - side, QR_MODULE)
@@ -371,6 +395,7 @@ def _foot(pdf: FPDF, matrix: tuple[bytes, ...], number: str, mentions: tuple[str
 
 # --- reading the paper back ---------------------------------------------------------------------
 
+
 def number_from_pdf(pdf: bytes, *, dpi: int = 150) -> str:
     """The prescription number read from the QR code of a paper ordonnance's PDF.
 
@@ -386,6 +411,7 @@ def number_from_pdf(pdf: bytes, *, dpi: int = 150) -> str:
             except InvalidInput:
                 seen.append(text)
     if seen:
-        raise InvalidInput(f"le QR code ne porte pas un numéro de prescription ({seen[0][:40]!r})",
-                           code="ordonnance-qr-numero")
+        raise InvalidInput(
+            f"le QR code ne porte pas un numéro de prescription ({seen[0][:40]!r})", code="ordonnance-qr-numero"
+        )
     raise InvalidInput("aucun QR code lisible sur l'ordonnance", code="ordonnance-sans-qr")

@@ -51,8 +51,12 @@ from maison.partage.ordonnance.numero import new_number, parse_number
 
 PARIS = ZoneInfo("Europe/Paris")
 LPP_PROVIDER = "prestataire-lpp"  # a structure's API key: an LPP provider has no RPPS (issue 6 §1.4)
-INS_OIDS = {"1.2.250.1.213.1.4.8": "NIR", "1.2.250.1.213.1.4.9": "NIA",  # production
-            "1.2.250.1.213.1.4.10": "NIR", "1.2.250.1.213.1.4.11": "NIA"}  # test and demonstration
+INS_OIDS = {
+    "1.2.250.1.213.1.4.8": "NIR",
+    "1.2.250.1.213.1.4.9": "NIA",  # production
+    "1.2.250.1.213.1.4.10": "NIR",
+    "1.2.250.1.213.1.4.11": "NIA",
+}  # test and demonstration
 QUALIFIED = "QUAL"
 # Outcomes that complete one delivery of a line; a partial one completes it when the prescribed
 # quantity is reached; "non délivré" leaves it open.
@@ -63,8 +67,7 @@ ACTION_CANCEL = "ordonnance.annuler"
 
 
 class Base:
-    def __init__(self, db: Database, *, journal: Journal | None = None,
-                 today=None) -> None:
+    def __init__(self, db: Database, *, journal: Journal | None = None, today=None) -> None:
         self.db = db
         self.journal = journal or Journal(db)
         self.trail = audit.Trail(db, self.journal)
@@ -78,22 +81,38 @@ class Base:
         sent again (same prescriber, same Idempotency-Key) answers the prescription already made."""
         self._prescriber(caller, ACTION_CREATE)
         if draft.prescribed_on > self.today():
-            raise self._refused(caller, ACTION_CREATE, InvalidInput(
-                f"date de prescription {draft.prescribed_on.isoformat()} dans le futur", code="date-future"))
+            raise self._refused(
+                caller,
+                ACTION_CREATE,
+                InvalidInput(
+                    f"date de prescription {draft.prescribed_on.isoformat()} dans le futur", code="date-future"
+                ),
+            )
         if idempotency_key is not None and not 0 < len(idempotency_key) <= 80:
             raise InvalidInput("Idempotency-Key : 1 à 80 caractères", code="idempotence-cle")
-        prescription = Prescription(new_number(), Prescriber(caller.person, caller.structure, caller.software,
-                                                             caller.profession),
-                                    datetime.now(UTC), draft.prescribed_on, draft.consent, draft.lines)
+        prescription = Prescription(
+            new_number(),
+            Prescriber(caller.person, caller.structure, caller.software, caller.profession),
+            datetime.now(UTC),
+            draft.prescribed_on,
+            draft.consent,
+            draft.lines,
+        )
         row = _row(prescription, idempotency_key)
-        entry = self.trail.entry(caller.actor(), ACTION_CREATE, detail={"numero": prescription.number,
-                                                                   "lignes": [ln.kind.value for ln in draft.lines]})
+        entry = self.trail.entry(
+            caller.actor(),
+            ACTION_CREATE,
+            detail={"numero": prescription.number, "lignes": [ln.kind.value for ln in draft.lines]},
+        )
 
         def work(conn: Connection):
             if idempotency_key is not None:
-                earlier = conn.execute(sa.select(store.ordo_prescription).where(
-                    store.ordo_prescription.c.prescriber == caller.person,
-                    store.ordo_prescription.c.idempotency_key == idempotency_key)).first()
+                earlier = conn.execute(
+                    sa.select(store.ordo_prescription).where(
+                        store.ordo_prescription.c.prescriber == caller.person,
+                        store.ordo_prescription.c.idempotency_key == idempotency_key,
+                    )
+                ).first()
                 if earlier is not None:
                     return _prescription(earlier), [], []
             return prescription, [(store.ordo_prescription.insert(), [row])], [entry]
@@ -117,15 +136,31 @@ class Base:
         self._prescriber(caller, ACTION_READ_PRESCRIBER)
         prescription, executions = self._own(caller, text, ACTION_READ_PRESCRIBER)
         if not prescription.consent:  # seed 001 L408-417: the patient's NON printed on the paper copy
-            raise self._refused(caller, ACTION_READ_PRESCRIBER, Forbidden(
-                "le patient n'a pas accepté que le prescripteur consulte ce qui a été délivré ou exécuté (NON)",
-                code="execution-non-consentie"), number=prescription.number)
-        self.trail.read(caller.actor(), ACTION_READ_PRESCRIBER,
-                            detail={"numero": prescription.number, "executions": len(executions)})
+            raise self._refused(
+                caller,
+                ACTION_READ_PRESCRIBER,
+                Forbidden(
+                    "le patient n'a pas accepté que le prescripteur consulte ce qui a été délivré ou exécuté (NON)",
+                    code="execution-non-consentie",
+                ),
+                number=prescription.number,
+            )
+        self.trail.read(
+            caller.actor(),
+            ACTION_READ_PRESCRIBER,
+            detail={"numero": prescription.number, "executions": len(executions)},
+        )
         return prescription, executions
 
-    def search(self, caller: Caller, *, since: date | None = None, until: date | None = None,
-               status: str | None = None, count: int = 50) -> list[Prescription]:
+    def search(
+        self,
+        caller: Caller,
+        *,
+        since: date | None = None,
+        until: date | None = None,
+        status: str | None = None,
+        count: int = 50,
+    ) -> list[Prescription]:
         """The prescriber's own prescriptions, newest first (recherchées, 001 L446)."""
         self._prescriber(caller, ACTION_SEARCH)
         t = store.ordo_prescription
@@ -153,10 +188,14 @@ class Base:
             if prescription.prescriber.idnatps != caller.person:  # answered like a missing one (see `_own`)
                 raise _NotTheirs(number)
             if executions:
-                raise TransitionRefused("prescription déjà exécutée : elle ne peut plus être annulée",
-                                        code="prescription-executee")
-            conn.execute(store.ordo_prescription.update().where(store.ordo_prescription.c.number == number)
-                         .values(status="annulee"))
+                raise TransitionRefused(
+                    "prescription déjà exécutée : elle ne peut plus être annulée", code="prescription-executee"
+                )
+            conn.execute(
+                store.ordo_prescription.update()
+                .where(store.ordo_prescription.c.number == number)
+                .values(status="annulee")
+            )
             return replace(prescription, status="annulee"), [], [entry]
 
         return self._run(caller, ACTION_CANCEL, number, work)  # type: ignore[return-value]  # work's result
@@ -170,24 +209,43 @@ class Base:
         with self.db.read() as conn:
             prescription, executions = self._load(conn, number)
         if prescription is None:
-            raise self._refused(caller, ACTION_READ_DISPENSER, NotFound(f"prescription {number} inconnue",
-                                                                        code="prescription-inconnue"), number=number)
+            raise self._refused(
+                caller,
+                ACTION_READ_DISPENSER,
+                NotFound(f"prescription {number} inconnue", code="prescription-inconnue"),
+                number=number,
+            )
         if not any(role in EXECUTANTS[ln.kind] for ln in prescription.lines):
-            raise self._refused(caller, ACTION_READ_DISPENSER, Forbidden(
-                "aucune ligne de cette prescription ne relève de votre profession", code="executant-non-habilite"),
-                number=number)
+            raise self._refused(
+                caller,
+                ACTION_READ_DISPENSER,
+                Forbidden(
+                    "aucune ligne de cette prescription ne relève de votre profession", code="executant-non-habilite"
+                ),
+                number=number,
+            )
         self.trail.read(caller.actor(), ACTION_READ_DISPENSER, detail={"numero": number})
         return prescription, executions
 
-    def execute(self, caller: Caller, text: str, lines: Sequence[LineExecution], *, ins: PatientIns | None = None,
-                at_delivery: bool = False) -> Execution:
+    def execute(
+        self,
+        caller: Caller,
+        text: str,
+        lines: Sequence[LineExecution],
+        *,
+        ins: PatientIns | None = None,
+        at_delivery: bool = False,
+    ) -> Execution:
         """Record what was done, line by line (exécutées, 001 L458); the INS only for a qualified
         identity (000 L3692-3694)."""
         return self.execute_request(caller, text, lambda _p: (lines, ins, at_delivery))[1]
 
-    def execute_request(self, caller: Caller, text: str,
-                        interpret: Callable[[Prescription], tuple[Sequence[LineExecution], PatientIns | None, bool]]
-                        ) -> tuple[Prescription, Execution]:
+    def execute_request(
+        self,
+        caller: Caller,
+        text: str,
+        interpret: Callable[[Prescription], tuple[Sequence[LineExecution], PatientIns | None, bool]],
+    ) -> tuple[Prescription, Execution]:
         """`execute` for a request that can only be read against the prescription (line numbers,
         what each line allows): `interpret` turns it into lines, INS and the at-delivery flag. It
         runs under the row lock with the judgement, so the prescription is read once."""
@@ -203,12 +261,29 @@ class Base:
             if ins is not None:
                 _check_ins(ins)
             _executable(prescription, executions, lines, role, today, ins)
-            execution = Execution(str(uuid.uuid4()), number, caller.person, caller.structure, caller.software, role,
-                                  datetime.now(UTC), at_delivery, tuple(lines), ins.matricule if ins else "",
-                                  ins.oid if ins else "")
-            entry = self.trail.entry(actor, ACTION_EXECUTE, patient=execution.ins or None,
-                                detail={"numero": number, "lignes": {str(d.line): d.outcome.value for d in lines},
-                                        "a_la_delivrance": at_delivery})
+            execution = Execution(
+                str(uuid.uuid4()),
+                number,
+                caller.person,
+                caller.structure,
+                caller.software,
+                role,
+                datetime.now(UTC),
+                at_delivery,
+                tuple(lines),
+                ins.matricule if ins else "",
+                ins.oid if ins else "",
+            )
+            entry = self.trail.entry(
+                actor,
+                ACTION_EXECUTE,
+                patient=execution.ins or None,
+                detail={
+                    "numero": number,
+                    "lignes": {str(d.line): d.outcome.value for d in lines},
+                    "a_la_delivrance": at_delivery,
+                },
+            )
             return (prescription, execution), [(store.ordo_execution.insert(), [_execution_row(execution)])], [entry]
 
         return self._run(caller, ACTION_EXECUTE, number, work)  # type: ignore[return-value]  # work's result
@@ -224,24 +299,39 @@ class Base:
         if until:
             cond.append(t.c.recorded_at < until.isoformat())
         with self.db.read() as conn:
-            by_action: dict[str, int] = dict(conn.execute(sa.select(t.c.action, sa.func.count()).where(*cond)
-                                          .group_by(t.c.action)).all())
-            prescribers = conn.execute(sa.select(sa.func.count(sa.distinct(t.c.actor_person)))
-                                       .where(*cond, t.c.action == ACTION_CREATE)).scalar_one()
-            dispensers = conn.execute(sa.select(sa.func.count(sa.distinct(t.c.actor_structure)))
-                                      .where(*cond, t.c.action == ACTION_EXECUTE)).scalar_one()
-            prescriber_software = conn.execute(sa.select(sa.func.count(sa.distinct(t.c.actor_software))).where(
-                *cond, t.c.action.in_([ACTION_CREATE, ACTION_READ_PRESCRIBER, ACTION_SEARCH]))).scalar_one()
-            dispenser_software = conn.execute(sa.select(sa.func.count(sa.distinct(t.c.actor_software))).where(
-                *cond, t.c.action.in_([ACTION_READ_DISPENSER, ACTION_EXECUTE]))).scalar_one()
+            by_action: dict[str, int] = dict(
+                conn.execute(sa.select(t.c.action, sa.func.count()).where(*cond).group_by(t.c.action)).all()
+            )
+            prescribers = conn.execute(
+                sa.select(sa.func.count(sa.distinct(t.c.actor_person))).where(*cond, t.c.action == ACTION_CREATE)
+            ).scalar_one()
+            dispensers = conn.execute(
+                sa.select(sa.func.count(sa.distinct(t.c.actor_structure))).where(*cond, t.c.action == ACTION_EXECUTE)
+            ).scalar_one()
+            prescriber_software = conn.execute(
+                sa.select(sa.func.count(sa.distinct(t.c.actor_software))).where(
+                    *cond, t.c.action.in_([ACTION_CREATE, ACTION_READ_PRESCRIBER, ACTION_SEARCH])
+                )
+            ).scalar_one()
+            dispenser_software = conn.execute(
+                sa.select(sa.func.count(sa.distinct(t.c.actor_software))).where(
+                    *cond, t.c.action.in_([ACTION_READ_DISPENSER, ACTION_EXECUTE])
+                )
+            ).scalar_one()
         return {
-            "prescripteurs": {"creees": by_action.get(ACTION_CREATE, 0),
-                              "consultees": by_action.get(ACTION_READ_PRESCRIBER, 0),
-                              "recherchees": by_action.get(ACTION_SEARCH, 0),
-                              "prescripteursActifs": prescribers, "logiciels": prescriber_software},
-            "executants": {"consultees": by_action.get(ACTION_READ_DISPENSER, 0),
-                           "executees": by_action.get(ACTION_EXECUTE, 0),
-                           "structuresActives": dispensers, "logiciels": dispenser_software},
+            "prescripteurs": {
+                "creees": by_action.get(ACTION_CREATE, 0),
+                "consultees": by_action.get(ACTION_READ_PRESCRIBER, 0),
+                "recherchees": by_action.get(ACTION_SEARCH, 0),
+                "prescripteursActifs": prescribers,
+                "logiciels": prescriber_software,
+            },
+            "executants": {
+                "consultees": by_action.get(ACTION_READ_DISPENSER, 0),
+                "executees": by_action.get(ACTION_EXECUTE, 0),
+                "structuresActives": dispensers,
+                "logiciels": dispenser_software,
+            },
         }
 
     # --- rules shared by the calls ---------------------------------------------------------------
@@ -250,12 +340,20 @@ class Base:
         # issue 6 §1.1: prescribers authenticate with Pro Santé Connect (seed 002 L573: ON among the services
         # socles where PSC is generalised) — neither a key nor a structure's own identity provider
         if caller.kind != "professional" or caller.credential is not Credential.PSC:
-            raise self._refused(caller, action, Forbidden("un prescripteur s'authentifie par Pro Santé Connect",
-                                                          code="prescripteur-psc"))
+            raise self._refused(
+                caller,
+                action,
+                Forbidden("un prescripteur s'authentifie par Pro Santé Connect", code="prescripteur-psc"),
+            )
         if caller.profession not in PRESCRIBERS:
-            raise self._refused(caller, action, Forbidden(
-                f"profession {caller.profession or '?'} : pas de prescription dans la base",
-                code="prescripteur-non-habilite"))
+            raise self._refused(
+                caller,
+                action,
+                Forbidden(
+                    f"profession {caller.profession or '?'} : pas de prescription dans la base",
+                    code="prescripteur-non-habilite",
+                ),
+            )
 
     def _dispenser(self, caller: Caller, action: str) -> str:
         if caller.kind == "software":  # only a key issued to an LPP provider stands for one
@@ -265,8 +363,11 @@ class Base:
         else:  # seed 002 L573: a professional executes with Pro Santé Connect
             role = ""
         if not any(role in allowed for allowed in EXECUTANTS.values()):
-            raise self._refused(caller, action, Forbidden(f"profession {role or '?'} : pas d'exécution de prescription",
-                                                          code="executant-non-habilite"))
+            raise self._refused(
+                caller,
+                action,
+                Forbidden(f"profession {role or '?'} : pas d'exécution de prescription", code="executant-non-habilite"),
+            )
         return role
 
     def _number(self, caller: Caller, text: str, action: str) -> str:
@@ -280,22 +381,27 @@ class Base:
         with self.db.read() as conn:
             prescription, executions = self._load(conn, number)
         if prescription is None:
-            raise self._refused(caller, action, NotFound(f"prescription {number} inconnue",
-                                                         code="prescription-inconnue"), number=number)
+            raise self._refused(
+                caller, action, NotFound(f"prescription {number} inconnue", code="prescription-inconnue"), number=number
+            )
         if prescription.prescriber.idnatps != caller.person:
             # Another prescriber's prescription answers exactly like a missing one (issue 18 §2.2: no
             # oracle on which numbers exist); the trail keeps the real reason.
             raise self._refused(caller, action, _NotTheirs(number), number=number)
         return prescription, executions
 
-    def _load(self, conn: Connection, number: str, *, lock: bool = False
-              ) -> tuple[Prescription | None, list[Execution]]:
+    def _load(
+        self, conn: Connection, number: str, *, lock: bool = False
+    ) -> tuple[Prescription | None, list[Execution]]:
         query = sa.select(store.ordo_prescription).where(store.ordo_prescription.c.number == number)
         row = conn.execute(query.with_for_update() if lock else query).first()
         if row is None:
             return None, []
-        done = conn.execute(sa.select(store.ordo_execution).where(store.ordo_execution.c.number == number)
-                            .order_by(store.ordo_execution.c.executed_at)).all()
+        done = conn.execute(
+            sa.select(store.ordo_execution)
+            .where(store.ordo_execution.c.number == number)
+            .order_by(store.ordo_execution.c.executed_at)
+        ).all()
         return _prescription(row), [_execution(r) for r in done]
 
     def _locked(self, conn: Connection, number: str) -> tuple[Prescription, list[Execution]]:
@@ -330,8 +436,10 @@ class _NotTheirs(NotFound):
 
 def _check_ins(ins: PatientIns) -> None:
     if ins.status != QUALIFIED:  # seed 000 L3692-3694: only if the identity is qualified
-        raise Forbidden(f"identité au statut {ins.status or '?'} : l'INS n'est enregistré que pour une identité "
-                        "qualifiée", code="ins-identite-non-qualifiee")
+        raise Forbidden(
+            f"identité au statut {ins.status or '?'} : l'INS n'est enregistré que pour une identité qualifiée",
+            code="ins-identite-non-qualifiee",
+        )
     if ins.oid not in INS_OIDS:
         raise InvalidInput(f"OID {ins.oid!r} : pas celui d'un INS", code="ins-oid")
     try:
@@ -340,18 +448,30 @@ def _check_ins(ins: PatientIns) -> None:
         raise InvalidInput(f"matricule INS : {exc.message}", code="ins-matricule") from None
 
 
-def _executable(prescription: Prescription, executions: list[Execution], lines: Sequence[LineExecution],
-                role: str, today: date, ins: PatientIns | None) -> None:
+def _executable(
+    prescription: Prescription,
+    executions: list[Execution],
+    lines: Sequence[LineExecution],
+    role: str,
+    today: date,
+    ins: PatientIns | None,
+) -> None:
     """Refuse an execution the rules forbid, with the precise reason."""
     if prescription.status == "annulee":
         raise TransitionRefused("prescription annulée par son prescripteur", code="prescription-annulee")
     if not executions and today > prescription.first_execution_until:
-        raise TransitionRefused(f"prescription du {prescription.prescribed_on.isoformat()} expirée : première "
-                                f"exécution au plus tard le {prescription.first_execution_until.isoformat()} "
-                                "(CSP R.5132-22)", code="prescription-expiree")
+        raise TransitionRefused(
+            f"prescription du {prescription.prescribed_on.isoformat()} expirée : première "
+            f"exécution au plus tard le {prescription.first_execution_until.isoformat()} "
+            "(CSP R.5132-22)",
+            code="prescription-expiree",
+        )
     if today > prescription.treatment_until:
-        raise TransitionRefused(f"prescription du {prescription.prescribed_on.isoformat()} expirée : 12 mois de "
-                                "traitement au plus (CSP R.5132-21)", code="prescription-expiree")
+        raise TransitionRefused(
+            f"prescription du {prescription.prescribed_on.isoformat()} expirée : 12 mois de "
+            "traitement au plus (CSP R.5132-21)",
+            code="prescription-expiree",
+        )
     recorded = {e.ins for e in executions if e.ins}
     if ins is not None and recorded and ins.matricule not in recorded:
         raise Conflict("un autre INS est déjà enregistré pour cette prescription", code="ins-different")
@@ -362,17 +482,26 @@ def _executable(prescription: Prescription, executions: list[Execution], lines: 
         if line is None:
             raise InvalidInput(f"ligne {done.line} inconnue", code="ligne-inconnue", expression=where)
         if role not in EXECUTANTS[line.kind]:
-            raise Forbidden(f"ligne {done.line} ({line.kind.value}) : hors de la compétence de l'exécutant ({role})",
-                            code="ligne-hors-competence", expression=where)
+            raise Forbidden(
+                f"ligne {done.line} ({line.kind.value}) : hors de la compétence de l'exécutant ({role})",
+                code="ligne-hors-competence",
+                expression=where,
+            )
         check_execution(line, done, where)
         deliveries = _deliveries(line, executions)
         if deliveries >= 1 + line.renewals:
-            raise Conflict(f"ligne {done.line} déjà exécutée"
-                           + (f" ({1 + line.renewals} délivrances prescrites)" if line.renewals else
-                              " (délivrance unique)"), code="ligne-deja-executee", expression=where)
+            raise Conflict(
+                f"ligne {done.line} déjà exécutée"
+                + (f" ({1 + line.renewals} délivrances prescrites)" if line.renewals else " (délivrance unique)"),
+                code="ligne-deja-executee",
+                expression=where,
+            )
         if line.duration_days and deliveries and (today - prescription.prescribed_on).days > line.duration_days:
-            raise TransitionRefused(f"ligne {done.line} : durée de traitement de {line.duration_days} jours dépassée",
-                                    code="ligne-duree-depassee", expression=where)
+            raise TransitionRefused(
+                f"ligne {done.line} : durée de traitement de {line.duration_days} jours dépassée",
+                code="ligne-duree-depassee",
+                expression=where,
+            )
 
 
 def _deliveries(line: Line, executions: list[Execution]) -> int:
@@ -396,9 +525,19 @@ def _deliveries(line: Line, executions: list[Execution]) -> int:
 
 
 def _line_json(line: Line) -> dict:
-    return {"n": line.number, "k": line.kind.value, "l": line.label, "c": line.code, "s": line.system,
-            "i": line.instructions, "q": line.quantity, "u": line.unit, "r": line.renewals,
-            "sub": line.substitutable, "d": line.duration_days}
+    return {
+        "n": line.number,
+        "k": line.kind.value,
+        "l": line.label,
+        "c": line.code,
+        "s": line.system,
+        "i": line.instructions,
+        "q": line.quantity,
+        "u": line.unit,
+        "r": line.renewals,
+        "sub": line.substitutable,
+        "d": line.duration_days,
+    }
 
 
 def _line(d: dict) -> Line:
@@ -406,30 +545,67 @@ def _line(d: dict) -> Line:
 
 
 def _row(p: Prescription, idempotency_key: str | None) -> dict:
-    return {"number": p.number, "prescriber": p.prescriber.idnatps, "structure": p.prescriber.structure,
-            "software": p.prescriber.software, "profession": p.prescriber.profession,
-            "created_at": p.created_at.isoformat(timespec="microseconds"), "prescribed_on": p.prescribed_on.isoformat(),
-            "consent": p.consent, "status": p.status, "idempotency_key": idempotency_key,
-            "lines": orjson.dumps([_line_json(ln) for ln in p.lines]).decode()}
+    return {
+        "number": p.number,
+        "prescriber": p.prescriber.idnatps,
+        "structure": p.prescriber.structure,
+        "software": p.prescriber.software,
+        "profession": p.prescriber.profession,
+        "created_at": p.created_at.isoformat(timespec="microseconds"),
+        "prescribed_on": p.prescribed_on.isoformat(),
+        "consent": p.consent,
+        "status": p.status,
+        "idempotency_key": idempotency_key,
+        "lines": orjson.dumps([_line_json(ln) for ln in p.lines]).decode(),
+    }
 
 
 def _prescription(r: Row) -> Prescription:
-    return Prescription(r.number, Prescriber(r.prescriber, r.structure, r.software, r.profession),
-                        datetime.fromisoformat(r.created_at), date.fromisoformat(r.prescribed_on), bool(r.consent),
-                        tuple(_line(d) for d in orjson.loads(r.lines)), r.status)
+    return Prescription(
+        r.number,
+        Prescriber(r.prescriber, r.structure, r.software, r.profession),
+        datetime.fromisoformat(r.created_at),
+        date.fromisoformat(r.prescribed_on),
+        bool(r.consent),
+        tuple(_line(d) for d in orjson.loads(r.lines)),
+        r.status,
+    )
 
 
 def _execution_row(e: Execution) -> dict:
-    lines = [{"n": d.line, "o": d.outcome.value, "q": d.quantity, "c": d.code, "s": d.system, "l": d.label,
-              "m": d.reason} for d in e.lines]
-    return {"id": e.id, "number": e.number, "dispenser": e.dispenser, "structure": e.structure,
-            "software": e.software, "profession": e.profession,
-            "executed_at": e.executed_at.isoformat(timespec="microseconds"), "at_delivery": e.at_delivery,
-            "ins": e.ins or None, "ins_oid": e.ins_oid or None, "lines": orjson.dumps(lines).decode()}
+    lines = [
+        {"n": d.line, "o": d.outcome.value, "q": d.quantity, "c": d.code, "s": d.system, "l": d.label, "m": d.reason}
+        for d in e.lines
+    ]
+    return {
+        "id": e.id,
+        "number": e.number,
+        "dispenser": e.dispenser,
+        "structure": e.structure,
+        "software": e.software,
+        "profession": e.profession,
+        "executed_at": e.executed_at.isoformat(timespec="microseconds"),
+        "at_delivery": e.at_delivery,
+        "ins": e.ins or None,
+        "ins_oid": e.ins_oid or None,
+        "lines": orjson.dumps(lines).decode(),
+    }
 
 
 def _execution(r: Row) -> Execution:
-    lines = tuple(LineExecution(d["n"], Outcome(d["o"]), d["q"], d["c"], d["s"], d["l"], d["m"])
-                  for d in orjson.loads(r.lines))
-    return Execution(r.id, r.number, r.dispenser, r.structure, r.software, r.profession,
-                     datetime.fromisoformat(r.executed_at), bool(r.at_delivery), lines, r.ins or "", r.ins_oid or "")
+    lines = tuple(
+        LineExecution(d["n"], Outcome(d["o"]), d["q"], d["c"], d["s"], d["l"], d["m"]) for d in orjson.loads(r.lines)
+    )
+    return Execution(
+        r.id,
+        r.number,
+        r.dispenser,
+        r.structure,
+        r.software,
+        r.profession,
+        datetime.fromisoformat(r.executed_at),
+        bool(r.at_delivery),
+        lines,
+        r.ins or "",
+        r.ins_oid or "",
+    )

@@ -38,11 +38,21 @@ class MemoryMailbox:
 
 def _pfi(house, batch_bytes: int) -> tuple[Pfi, list[int]]:
     big = n1(PROS["hospitalier"], pdf_bytes=3_000_000)  # a CDA of ~4 MB once inflated
-    messages = {n + 1: _letter(to=BOX, cda=big).replace(b"Message-ID: <", f"Message-ID: <{n}.".encode(), 1)
-                for n in range(10)}
-    return Pfi(house.db, house.mss.blobs, house.settings.reference_path, HOPITAL, MemoryMailbox(messages),
-               lambda *_: None, address=BOX, domain="chu-test.mssante.fr", patients=house.patients,
-               batch_bytes=batch_bytes), sorted(messages)
+    messages = {
+        n + 1: _letter(to=BOX, cda=big).replace(b"Message-ID: <", f"Message-ID: <{n}.".encode(), 1) for n in range(10)
+    }
+    return Pfi(
+        house.db,
+        house.mss.blobs,
+        house.settings.reference_path,
+        HOPITAL,
+        MemoryMailbox(messages),
+        lambda *_: None,
+        address=BOX,
+        domain="chu-test.mssante.fr",
+        patients=house.patients,
+        batch_bytes=batch_bytes,
+    ), sorted(messages)
 
 
 def test_a_batch_stops_at_its_memory_budget_and_every_message_is_still_handled(house):
