@@ -70,7 +70,7 @@ def structure_name(organisation: str, structure: str, software: str) -> x509.Nam
     )
 
 
-def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
+def write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
     """Created 0600: the key is never readable by others, even between its write and a chmod."""
     path.unlink(missing_ok=True)
     with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
@@ -120,7 +120,7 @@ class Authority:
             .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
             .sign(key, hashes.SHA256())
         )
-        _write_key(key, self.key_path)
+        write_key(key, self.key_path)
         self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
     def _sign(
@@ -150,7 +150,7 @@ class Authority:
             raise TypeError(f"the CA key {self.key_path} cannot sign certificates")
         cert = builder.sign(ca_key, hashes.SHA256())
         out.cert.parent.mkdir(parents=True, exist_ok=True)
-        _write_key(key, out.key)
+        write_key(key, out.key)
         out.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         return out
 

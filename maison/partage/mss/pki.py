@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import ssl
-from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
@@ -23,23 +21,19 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from maison.core.pki import AEAD_CIPHERS
+from maison.core.pki import AEAD_CIPHERS, Issued, write_key
+from maison.core.pki import Authority as HouseAuthority
 
 VALIDITY = dt.timedelta(days=825)
-
-
-@dataclass(frozen=True)
-class Issued:
-    cert: Path
-    key: Path
-
-    def fingerprint(self) -> str:
-        return fingerprint(self.cert.read_bytes())
-
-
-def fingerprint(pem: bytes) -> str:
-    """SHA-256 of the DER certificate, lower-case hex: how the registry names a certificate."""
-    return x509.load_pem_x509_certificate(pem).fingerprint(hashes.SHA256()).hex()
+__all__ = [
+    "Authority",
+    "Issued",
+    "client_context",
+    "fingerprint_der",
+    "harden",
+    "server_context",
+    "twisted_server_options",
+]
 
 
 def fingerprint_der(der: bytes) -> str:
@@ -56,47 +50,11 @@ def _name(common: str, organization: str) -> x509.Name:
     )
 
 
-def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
-    """Created 0600 (not chmod-ed after the write: the key is never readable by others, even briefly)."""
-    path.unlink(missing_ok=True)
-    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
-        out.write(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
-
-
-class Authority:
-    """The trust space's certificate authority (created on first use)."""
+class Authority(HouseAuthority):
+    """The trust space's certificate authority: the house's authority under the trust space's name."""
 
     def __init__(self, directory: Path, name: str = "AC MAISON TEST - espace de confiance MSSante") -> None:
-        self.directory = directory
-        self.name = name
-        self.cert_path = directory / "ca.pem"
-        self.key_path = directory / "ca.key"
-        if not self.cert_path.is_file():
-            self._create()
-
-    def _create(self) -> None:
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        key = ec.generate_private_key(ec.SECP256R1())
-        now = dt.datetime.now(dt.UTC)
-        subject = _name(self.name, "MAISON")
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-            .sign(key, hashes.SHA256())
-        )
-        _write_key(key, self.key_path)
-        self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        super().__init__(directory, name)
 
     def issued(self, label: str) -> Issued | None:
         """The certificate issued earlier under `label`, if any."""
@@ -130,7 +88,7 @@ class Authority:
             .sign(ca_key, hashes.SHA256())
         )
         issued = Issued(self.directory / f"{label}.pem", self.directory / f"{label}.key")
-        _write_key(key, issued.key)
+        write_key(key, issued.key)
         issued.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         return issued
 
