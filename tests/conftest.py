@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 import uuid
+import weakref
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,35 @@ def database_url(request, tmp_path_factory) -> str:
     with admin.connect() as conn:
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     admin.dispose()
+
+
+_OPENED: list[weakref.ref[Database]] = []
+_database_init = Database.__init__
+
+
+def _tracked_init(self: Database, *args, **kwargs) -> None:
+    _database_init(self, *args, **kwargs)
+    _OPENED.append(weakref.ref(self))
+
+
+Database.__init__ = _tracked_init  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _close_databases_opened_by_the_test():
+    """Each `Database` a test (or the house it builds) opens has its pool closed at the test's end.
+
+    Engines left to the garbage collector keep their pooled PostgreSQL connections open meanwhile:
+    two workers running a few hundred tests exhausted the server's max_connections (CI, "sorry, too
+    many clients already"). A disposed engine still works if a longer-lived fixture uses it again:
+    its pool reopens on demand."""
+    before = len(_OPENED)
+    yield
+    opened, _OPENED[before:] = _OPENED[before:], []
+    for ref in opened:
+        database = ref()
+        if database is not None:
+            database.dispose()
 
 
 @pytest.fixture(scope="session")
