@@ -77,18 +77,13 @@ def _mss(settings: Settings, operator: str) -> None:
 
 
 def _local_operators(settings: Settings) -> list[str]:
-    import sqlalchemy as sa
-
+    """The active operators this house runs, from the trust space's registry (by id)."""
     from maison.core.storage import Database
-    from maison.partage.mss import store
+    from maison.partage.mss.trust import TrustSpace
 
-    o = store.mss_operator.c
     db = Database(settings.effective_database_url)
     try:
-        with db.read() as conn:
-            return list(
-                conn.execute(sa.select(o.id).where(o.local.is_(True), o.active.is_(True)).order_by(o.id)).scalars()
-            )
+        return [operator.id for operator in TrustSpace(db).operators() if operator.local]
     finally:
         db.dispose()
 

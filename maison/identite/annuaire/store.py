@@ -145,3 +145,42 @@ ann_rpps_plus = sa.Table(
     sa.Column("decided_by", sa.String(128)),
     sa.Index("ix_ann_rpps_plus_declaration", "declaration", unique=True),
 )
+
+
+# --- the reads other services make (through service.py), built once: PSC runs them on every call ----
+
+_PRACTITIONER = sa.select(ann_practitioner.c.resource).where(ann_practitioner.c.id == sa.bindparam("id"))
+_ACTIVE_ROLES = (
+    sa.select(ann_role.c.resource)
+    .where(ann_role.c.practitioner == sa.bindparam("practitioner"), ann_role.c.active.is_(True))
+    .order_by(ann_role.c.id)
+)
+_ORGANIZATIONS = sa.select(ann_organization.c.resource).where(
+    ann_organization.c.id.in_(sa.bindparam("ids", expanding=True))
+)
+_MAILBOX_TYPE = sa.select(ann_mailbox.c.type).where(
+    ann_mailbox.c.address == sa.bindparam("address"),
+    ann_mailbox.c.rtype == sa.bindparam("rtype"),
+    ann_mailbox.c.liste_rouge.is_(False),
+)
+
+
+def practitioner_json(conn: sa.Connection, idnatps: str) -> str | None:
+    """The Practitioner's stored JSON, or None."""
+    return conn.execute(_PRACTITIONER, {"id": idnatps}).scalar()
+
+
+def active_roles_json(conn: sa.Connection, practitioner: str) -> list[str]:
+    """The JSON of the practitioner's active PractitionerRoles, in id order."""
+    return list(conn.execute(_ACTIVE_ROLES, {"practitioner": practitioner}).scalars())
+
+
+def organizations_json(conn: sa.Connection, ids: list[str]) -> list[str]:
+    """The JSON of these Organizations (those that exist)."""
+    return list(conn.execute(_ORGANIZATIONS, {"ids": ids}).scalars()) if ids else []
+
+
+def listed_mailbox_type(conn: sa.Connection, address: str, rtype: str) -> str | None:
+    """The type (PER/ORG/APP/CAB) under which a resource of `rtype` lists `address` (lower case)
+    outside the liste rouge, or None."""
+    return conn.execute(_MAILBOX_TYPE, {"address": address, "rtype": rtype}).scalar()

@@ -42,7 +42,7 @@ from maison.core.keystore import KeyStore
 from maison.core.lockout import Throttle
 from maison.core.passwords import check_password_evenly, hash_password, needs_rehash
 from maison.core.storage import Database
-from maison.identite.annuaire import store as annuaire_store
+from maison.identite.annuaire import service as annuaire
 from maison.identite.psc import store
 from maison.identite.psc.keys import Keys
 
@@ -564,45 +564,26 @@ class Provider:
 
     def _userinfo(self, conn: sa.Connection, claims: dict) -> dict:
         idnatps = claims["preferred_username"]
-        practitioner = _active_practitioner(conn, idnatps)
-        roles = [orjson.loads(x) for x in conn.execute(_ROLES, {"practitioner": idnatps}).scalars()]
-        org_ids = {x.get("organization", {}).get("reference", "").split("/")[-1] for x in roles}
-        orgs = (
-            {
-                x["id"]: x
-                for x in (orjson.loads(t) for t in conn.execute(_ORGANIZATIONS, {"ids": list(org_ids)}).scalars())
-            }
-            if org_ids
-            else {}
-        )
-        return userinfo_claims(practitioner, roles, orgs, claims.get("authMode", ""))
+        found = annuaire.professional(conn, idnatps)
+        if found is None or not found.practitioner.get("active", True):
+            raise _inactive(idnatps)
+        return userinfo_claims(found.practitioner, found.roles, found.organizations, claims.get("authMode", ""))
 
 
 def _active_practitioner(conn: sa.Connection, idnatps: str) -> dict:
-    text = conn.execute(_PRACTITIONER, {"id": idnatps}).scalar()
-    practitioner = orjson.loads(text) if text else None
+    practitioner = annuaire.practitioner(conn, idnatps)
     if practitioner is None or not practitioner.get("active", True):
-        raise OAuthError("access_denied", f"{idnatps} n'est pas un professionnel actif de l'Annuaire Santé")
+        raise _inactive(idnatps)
     return practitioner
+
+
+def _inactive(idnatps: str) -> OAuthError:
+    return OAuthError("access_denied", f"{idnatps} n'est pas un professionnel actif de l'Annuaire Santé")
 
 
 # Statements every authenticated call runs, built once (SQLAlchemy then only looks up its cache).
 VERIFIED_TOKENS = 4096  # signatures remembered per process; the access tokens live ACCESS_TTL
 _REVOKED = sa.select(store.psc_revoked.c.jti).where(store.psc_revoked.c.jti.in_(sa.bindparam("ids", expanding=True)))
-_PRACTITIONER = sa.select(annuaire_store.ann_practitioner.c.resource).where(
-    annuaire_store.ann_practitioner.c.id == sa.bindparam("id")
-)
-_ROLES = (
-    sa.select(annuaire_store.ann_role.c.resource)
-    .where(
-        annuaire_store.ann_role.c.practitioner == sa.bindparam("practitioner"),
-        annuaire_store.ann_role.c.active.is_(True),
-    )
-    .order_by(annuaire_store.ann_role.c.id)
-)
-_ORGANIZATIONS = sa.select(annuaire_store.ann_organization.c.resource).where(
-    annuaire_store.ann_organization.c.id.in_(sa.bindparam("ids", expanding=True))
-)
 
 
 def _code(concept_list: list[dict], system_part: str) -> str:

@@ -20,14 +20,12 @@ from maison.core import audit
 from maison.core.audit import Actor
 from maison.core.errors import Forbidden, InvalidInput, NotFound
 from maison.formats import mime
-from maison.identite.annuaire import store as annuaire_store
+from maison.formats.mime import CITIZEN_DOMAIN
+from maison.identite.annuaire import service as annuaire
 from maison.partage.mss import store
-from maison.partage.mss.citizen import DOMAIN
 from maison.partage.mss.mailboxes import normalise
 from maison.partage.mss.service import Mss
 from maison.partage.mss.trust import domain_of
-
-MSG = store.mss_message
 
 
 @dataclass(frozen=True)
@@ -47,23 +45,21 @@ class Messagerie:
         self.trail = trail or audit.Trail(mss.db)
 
     def _operator(self) -> str:
-        operator = self.mss.trust.for_domain(DOMAIN)
+        operator = self.mss.trust.for_domain(CITIZEN_DOMAIN)
         if operator is None or not operator.local:
             raise NotFound("cette maison n'héberge pas l'opérateur de Mon espace santé", code="operateur-mes-absent")
         return operator.id
 
     @staticmethod
     def address(ins: str) -> str:
-        return f"{ins.lower()}@{DOMAIN}"
+        return f"{ins.lower()}@{CITIZEN_DOMAIN}"
 
     def _actor(self, ins: str) -> Actor:
         return Actor(person=ins, structure="", software="mon-espace-sante", role="patient")
 
     def _row(self, ins: str, uid: int) -> sa.Row:
         with self.mss.db.read() as conn:
-            row = conn.execute(
-                sa.select(MSG).where(MSG.c.address == self.address(ins), MSG.c.uid == uid, MSG.c.expunged.is_(False))
-            ).first()
+            row = store.message(conn, self.address(ins), uid)
         if row is None:
             raise NotFound(f"message {uid} absent de la messagerie", code="message-inconnu")
         return row
@@ -73,11 +69,7 @@ class Messagerie:
 
     def inbox(self, ins: str) -> list[Summary]:
         with self.mss.db.read() as conn:
-            rows = conn.execute(
-                sa.select(MSG)
-                .where(MSG.c.address == self.address(ins), MSG.c.expunged.is_(False))
-                .order_by(MSG.c.uid.desc())
-            ).all()
+            rows = store.messages(conn, self.address(ins))
         out = []
         for row in rows:
             parsed = self._parsed(row)
@@ -99,10 +91,8 @@ class Messagerie:
         row = self._row(ins, uid)
         parsed = self._parsed(row)
         with self.mss.db.write() as conn:
-            conn.execute(
-                MSG.update()
-                .where(MSG.c.address == row.address, MSG.c.uid == uid)
-                .values(flags=" ".join(sorted(set(row.flags.split()) - {"\\Recent"} | {"\\Seen"})))
+            store.set_flags(
+                conn, row.address, uid, " ".join(sorted(set(row.flags.split()) - {"\\Recent"} | {"\\Seen"}))
             )
             self.trail.write(
                 conn,
@@ -122,7 +112,9 @@ class Messagerie:
             raise Forbidden(
                 "le professionnel a clos l'échange (X-MSS-MES: FIN) : pas de réponse possible", code="echange-clos"
             )
-        if domain_of(parsed.sender) == DOMAIN or parsed.sender.startswith(("postmaster@", "reponse.automatique")):
+        if domain_of(parsed.sender) == CITIZEN_DOMAIN or parsed.sender.startswith(
+            ("postmaster@", "reponse.automatique")
+        ):
             raise Forbidden("seul un message d'un professionnel appelle une réponse", code="reponse-interdite")
         subject = parsed.subject if parsed.subject.lower().startswith("re:") else f"Re: {parsed.subject}"
         out = mime.Outgoing(self.address(ins), [parsed.sender], subject[:250], text, in_reply_to=parsed.message_id)
@@ -133,14 +125,8 @@ class Messagerie:
         organisational mailbox listed in the Annuaire Santé."""
         recipient = normalise(to)
         with self.mss.db.read() as conn:
-            listed = conn.execute(
-                sa.select(annuaire_store.ann_mailbox.c.type).where(
-                    annuaire_store.ann_mailbox.c.address == recipient,
-                    annuaire_store.ann_mailbox.c.rtype == "Organization",
-                    annuaire_store.ann_mailbox.c.liste_rouge.is_(False),
-                )
-            ).first()
-        if listed is None or listed.type != "ORG":
+            listed = annuaire.is_organisational_mailbox(conn, recipient)
+        if not listed:
             raise Forbidden(
                 f"{recipient} n'est pas une BAL organisationnelle de l'Annuaire Santé", code="destinataire-non-annuaire"
             )
@@ -156,13 +142,13 @@ class Messagerie:
         return self._send(ins, out, "espace.messagerie.transferer")
 
     def _send(self, ins: str, out: mime.Outgoing, action: str) -> str:
-        msg = mime.compose(out, domain=DOMAIN)
+        msg = mime.compose(out, domain=CITIZEN_DOMAIN)
         raw = mime.as_bytes(msg)
         message_id = str(msg["Message-ID"])
         actor = self._actor(ins)
         mine = self._operator()
         for recipient in out.to:
-            if domain_of(recipient) == DOMAIN:
+            if domain_of(recipient) == CITIZEN_DOMAIN:
                 raise Forbidden("un patient n'écrit pas à un autre patient", code="destinataire-patient")
             operator = self.mss.trust.for_domain(domain_of(recipient))
             if operator is None:

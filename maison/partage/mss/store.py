@@ -89,3 +89,22 @@ mss_outbox = sa.Table(
     sa.Column("created_at", sa.String(32), nullable=False),
     sa.Index("ix_mss_outbox_due", "status", "next_attempt_at"),
 )
+
+
+def message(conn: sa.Connection, address: str, uid: int) -> sa.Row | None:
+    """One message of a mailbox, unless expunged."""
+    m = mss_message.c
+    return conn.execute(sa.select(mss_message).where(m.address == address, m.uid == uid, m.expunged.is_(False))).first()
+
+
+def messages(conn: sa.Connection, address: str) -> list[sa.Row]:
+    """A mailbox's messages not expunged, newest (highest UID) first."""
+    m = mss_message.c
+    return list(
+        conn.execute(sa.select(mss_message).where(m.address == address, m.expunged.is_(False)).order_by(m.uid.desc()))
+    )
+
+
+def set_flags(conn: sa.Connection, address: str, uid: int, flags: str) -> None:
+    m = mss_message.c
+    conn.execute(mss_message.update().where(m.address == address, m.uid == uid).values(flags=flags))
