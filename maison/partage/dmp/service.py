@@ -682,7 +682,7 @@ class Dmp:
 
     # --- consultation (ITI-66/67/68) -----------------------------------------------------------
 
-    def open(
+    def _open(
         self, who: Who, ins: str, action: str, conn: Connection | None = None
     ) -> tuple[access.DossierView, datetime]:
         """The dossier for a reader, or AccessDenied (audited). `conn`: the caller's read transaction."""
@@ -751,7 +751,7 @@ class Dmp:
         d = store.dmp_document.c
         select = sa.select(store.dmp_document).where(d.ins == ins, d.status.in_(statuses), *(where or []))
         with self.db.read() as conn:  # the dossier's rules and its entries read in one snapshot
-            dossier, now = self.open(who, ins, "dmp.rechercher", conn)
+            dossier, now = self._open(who, ins, "dmp.rechercher", conn)
             entries = [entry_of(r) for r in conn.execute(select.order_by(d.submitted_at.desc(), d.id))]
         shown = [e for e in entries if self.visible(who, dossier, e, now).allowed]
         self._trace(
@@ -773,7 +773,7 @@ class Dmp:
                 raise _Hidden("document-inconnu", None)
             entry = entry_of(row)
             try:
-                dossier, now = self.open(who, entry.ins, action)  # records its own refusal, with its reason
+                dossier, now = self._open(who, entry.ins, action)  # records its own refusal, with its reason
             except Forbidden:
                 raise NotFound(f"document {id_} inconnu", code="document-inconnu") from None
             decision = self.visible(who, dossier, entry, now)
@@ -805,7 +805,7 @@ class Dmp:
     def submission_sets(self, who: Who, ins: str, statuses: list[str]) -> list[sa.Row]:
         """The lots that hold at least one document the caller may read (a lot's title must not reveal
         a masked document)."""
-        dossier, now = self.open(who, ins, "dmp.rechercher-lots")
+        dossier, now = self._open(who, ins, "dmp.rechercher-lots")
         s, d = store.dmp_submission.c, store.dmp_document.c
         with self.db.read() as conn:
             rows = list(
@@ -973,6 +973,24 @@ class Dmp:
         episode: str = "",
         valid_until: str | None = None,
     ) -> None:
+        """Record the patient's answer to a structure's information; a refused recording (not a
+        professional in his structure, an opposition without its motif) leaves its record too."""
+        try:
+            self._record_information(who, ins, alimentation, consultation, motif, episode, valid_until)
+        except MaisonError as error:
+            self._refused(who, "dmp.information", ins, error)
+            raise
+
+    def _record_information(
+        self,
+        who: Who,
+        ins: str,
+        alimentation: InformationState,
+        consultation: InformationState,
+        motif: str,
+        episode: str,
+        valid_until: str | None,
+    ) -> None:
         if who.kind != "professional" or not who.structure:
             raise Forbidden(
                 "l'information du patient est recueillie par un professionnel dans sa structure",
@@ -1051,7 +1069,9 @@ class Dmp:
         self, who: Who, action: str, detail: dict, change: Callable[[Connection, datetime], object]
     ) -> None:
         if who.kind != "patient":
-            raise Forbidden("réservé au titulaire du dossier (Mon espace santé)", code="reserve-patient")
+            error = Forbidden("réservé au titulaire du dossier (Mon espace santé)", code="reserve-patient")
+            self._refused(who, action, None, error)  # a professional at the patient's controls: recorded
+            raise error
         now = _now()
         with self.db.write() as conn:
             self._ensure_dossier(conn, who.patient, now)

@@ -118,7 +118,7 @@ class Espace:
 
     # --- profil médical (000 L3281-3296) ----------------------------------------------------------
 
-    def identity(self, ins: str) -> dict:
+    def _identity(self, ins: str) -> dict:
         """The FHIR Patient of the espace: the INS identity from the referential, the patient's contacts."""
         individu = self.dmp.referential.by_matricule(ins)
         t = individu.traits
@@ -141,7 +141,7 @@ class Espace:
     def profile(self, who: Who) -> dict:
         """The whole profil médical as a FHIR Bundle (collection), the form it is downloaded in (000 L3298)."""
         ins = self._patient(who, "profil.lire")
-        patient = self.identity(ins)
+        patient = self._identity(ins)
         with self.db.read() as conn:
             row = conn.execute(sa.select(store.mes_profile).where(store.mes_profile.c.ins == ins)).first()
             items = self._items(conn, ins)

@@ -12,13 +12,16 @@ queued for the recipient's operator (whose relay, in the operators' process, pol
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from maison.core import audit
 from maison.core.audit import Actor
-from maison.core.errors import Forbidden, InvalidInput, NotFound
+from maison.core.errors import Forbidden, InvalidInput, MaisonError, NotFound
 from maison.formats import mime
 from maison.formats.mime import CITIZEN_DOMAIN
 from maison.identite.annuaire import service as annuaire
@@ -26,6 +29,27 @@ from maison.partage.mss import store
 from maison.partage.mss.mailboxes import normalise
 from maison.partage.mss.service import Mss
 from maison.partage.mss.trust import domain_of
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _refusal_recorded(action: str) -> Callable[[Method], Method]:
+    """A refused use of the messagerie (a message not in the patient's mailbox, an exchange closed, a
+    recipient outside the Annuaire) leaves its record like the allowed one (DESIGN.md §Rules): through
+    the journal, since the refused action's own transaction, if any, has rolled back."""
+
+    def decorate(method: Method) -> Method:
+        @functools.wraps(method)
+        def recorded(self: Messagerie, ins: str, uid: int, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, ins, uid, *args, **kwargs)
+            except MaisonError as error:
+                self.trail.refused(self._actor(ins), action, code=error.code, patient=ins, detail={"uid": uid})
+                raise
+
+        return recorded  # type: ignore[return-value]  # wraps keep the decorated method's signature
+
+    return decorate
 
 
 @dataclass(frozen=True)
@@ -87,6 +111,7 @@ class Messagerie:
         self.trail.read(self._actor(ins), "espace.messagerie.lister", patient=ins, detail={"messages": len(out)})
         return out
 
+    @_refusal_recorded("espace.messagerie.lire")
     def read(self, ins: str, uid: int) -> tuple[mime.Received, sa.Row]:
         row = self._row(ins, uid)
         parsed = self._parsed(row)
@@ -103,6 +128,7 @@ class Messagerie:
             )
         return parsed, row
 
+    @_refusal_recorded("espace.messagerie.repondre")
     def answer(self, ins: str, uid: int, text: str) -> str:
         """The patient answers the professional who wrote (000 L3255: never first)."""
         if not text.strip():
@@ -120,6 +146,7 @@ class Messagerie:
         out = mime.Outgoing(self.address(ins), [parsed.sender], subject[:250], text, in_reply_to=parsed.message_id)
         return self._send(ins, out, "espace.messagerie.repondre")
 
+    @_refusal_recorded("espace.messagerie.transferer")
     def forward(self, ins: str, uid: int, to: str, text: str = "") -> str:
         """The patient forwards a message (an ordonnance) to the pharmacy he chooses: an
         organisational mailbox listed in the Annuaire Santé."""
