@@ -57,6 +57,7 @@ from maison.core.config import load_settings  # noqa: E402
 from maison.core.identifiers.checksums import luhn_check_digit  # noqa: E402
 from maison.core.identifiers.nir import OID_INS_NIA, OID_INS_NIR_TEST  # noqa: E402
 from maison.core.storage import Database  # noqa: E402
+from maison.etablissement.dmp.producer import Produced, document_reference, provide_bundle  # noqa: E402
 from maison.formats.cda.build import (  # noqa: E402
     LOINC,
     SYS_FACILITY,
@@ -69,12 +70,11 @@ from maison.formats.cda.build import (  # noqa: E402
 )
 from maison.formats.cda.header import Code  # noqa: E402
 from maison.formats.pdf import document_pdf  # noqa: E402
+from maison.formats.xds_codes import TYPE_CLASS  # noqa: E402
 from maison.identite.ins import store as ins_store  # noqa: E402
 from maison.migrations import migrate  # noqa: E402
 from maison.partage.dmp import store  # noqa: E402
-from maison.partage.dmp.codes import TYPE_CLASS  # noqa: E402
 from maison.partage.dmp.model import InformationState  # noqa: E402
-from maison.partage.dmp.producer import Produced, document_reference, provide_bundle  # noqa: E402
 
 GOAL_DOCS_S, GOAL_SEARCH_P95_MS = 200, 30
 HOPITAL, HOPITAL_NAME = "1750000019", "CHU DE BENCH"

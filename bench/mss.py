@@ -55,7 +55,7 @@ from maison.core.config import load_settings  # noqa: E402
 from maison.core.ins_traits import Traits  # noqa: E402
 from maison.core.storage import Database  # noqa: E402
 from maison.etablissement.pfi import store as pfi_store  # noqa: E402
-from maison.formats import mime  # noqa: E402
+from maison.formats import mime, xdm  # noqa: E402
 from maison.formats.cda.build import (  # noqa: E402
     LOINC,
     SYS_FACILITY,
@@ -69,7 +69,7 @@ from maison.formats.cda.build import (  # noqa: E402
 from maison.formats.cda.header import Code  # noqa: E402
 from maison.identite.ins.model import TraitsQuery  # noqa: E402
 from maison.migrations import migrate  # noqa: E402
-from maison.partage.mss import store, xdm  # noqa: E402
+from maison.partage.mss import store  # noqa: E402
 from maison.partage.mss.smtp import Endpoints  # noqa: E402
 
 GOAL = 100  # messages/s end to end

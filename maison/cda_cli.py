@@ -13,7 +13,7 @@ from maison.core.errors import MaisonError
 from maison.core.terminology import Terminology
 from maison.formats.cda.document import CdaReport, inspect_cda
 from maison.formats.svs import read_value_set
-from maison.partage.dmp.codes import TYPE_CLASS, VOLET_FORMAT
+from maison.formats.xds_codes import TYPE_CLASS, VOLET_FORMAT
 
 cda = typer.Typer(help="CDA R2 documents (CI-SIS).", no_args_is_help=True)
 

@@ -334,10 +334,10 @@ def pfi(
     import signal
     import threading
 
+    from maison.etablissement.pfi.envoi import Submission
     from maison.etablissement.pfi.mailbox import ImapAccount, ImapMailbox
     from maison.etablissement.pfi.service import Pfi
     from maison.house import House
-    from maison.partage.mss.envoi import Submission
 
     password = os.environ.get("MAISON_PFI_PASSWORD")
     if not password:

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from maison.core.identifiers.checksums import luhn_check_digit
+from maison.etablissement.dmp.producer import Produced, provide_bundle
 from maison.formats.cda.build import (
     LOINC,
     SYS_FACILITY,
@@ -49,7 +50,6 @@ from maison.identite.annuaire import resources as build
 from maison.identite.annuaire.index import put
 from maison.identite.ins.model import Individu
 from maison.identite.psc.client import sign_in
-from maison.partage.dmp.producer import Produced, provide_bundle
 
 PASSWORD = "demo-mon-espace-sante-2026"
 CABINET, CABINET_NAME = "3" + "99000000" + luhn_check_digit("99000000") + "00017", "CABINET DU DR LEROY"

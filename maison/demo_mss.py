@@ -26,13 +26,13 @@ from rich.console import Console
 from rich.table import Table
 
 from maison.core.audit import SYSTEM, Actor
+from maison.etablissement.pfi.envoi import Submission, dispatch
 from maison.etablissement.pfi.mailbox import ImapAccount, ImapMailbox
 from maison.etablissement.pfi.service import Pfi
 from maison.formats import mdn
 from maison.identite.ins.model import Individu, TraitsQuery
 from maison.identite.psc.api import issuer_for
 from maison.partage.mss import store
-from maison.partage.mss.envoi import Submission, dispatch
 from maison.partage.mss.smtp import Endpoints
 
 HOSPITAL_DOMAIN, REGIONAL_DOMAIN = "chu-demo.mssante.fr", "medecins-demo.mssante.fr"

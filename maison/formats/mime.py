@@ -33,6 +33,9 @@ import pybase64
 
 from maison.core.errors import MaisonError
 
+# The citizen mailboxes of Mon espace santé are `<matricule INS>@patient.mssante.fr`: one national
+# domain that every sender on the trust space writes to, whatever its operator (000 L4121-4125).
+CITIZEN_DOMAIN = "patient.mssante.fr"
 SUBJECT_MARK = "XDM/1.0/DDM"
 XDM_NAME = "IHE_XDM.ZIP"
 KO_PREFIX = "[KO Intégration système !]"

@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from maison.core import audit
-from maison.partage.dmp.producer import Produced
+from maison.etablissement.dmp.producer import Produced
 from tests.identite.helpers import SARAH_NIR
 from tests.partage.world import CHILD, CHILD_ID, PROS, make_world, n1
 

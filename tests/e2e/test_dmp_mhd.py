@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from maison.core import audit
-from maison.partage.dmp.producer import Produced, provide_bundle
+from maison.etablissement.dmp.producer import Produced, provide_bundle
 from tests.identite.helpers import SARAH_NIR
 from tests.partage.world import PROS, make_world, n1
 

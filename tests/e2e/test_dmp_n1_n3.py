@@ -9,9 +9,9 @@ import pytest
 
 from maison.core.identifiers.nir import OID_INS_NIR_TEST
 from maison.core.ins_traits import Traits
+from maison.etablissement.dmp.producer import Produced, provide_bundle
 from maison.formats.cda.build import LOINC, PatientIdentity
 from maison.formats.cda.header import Code
-from maison.partage.dmp.producer import Produced, provide_bundle
 from tests.partage.world import PROS, make_world, n1
 
 PAT_TROIS_INS = "279035121518989"

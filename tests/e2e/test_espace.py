@@ -12,8 +12,8 @@ import httpx
 import orjson
 import pytest
 
+from maison.etablissement.dmp.producer import Produced
 from maison.formats.pdf import document_pdf
-from maison.partage.dmp.producer import Produced
 from tests.partage.world import PROS, SARAH_NIR, make_world, n1
 
 LOINC = "http://loinc.org"

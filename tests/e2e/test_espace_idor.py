@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from maison.core import audit
-from maison.partage.dmp.producer import Produced
+from maison.etablissement.dmp.producer import Produced
 from tests.partage.world import CHILD, PROS, SARAH_NIR, make_world, n1
 
 

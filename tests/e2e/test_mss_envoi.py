@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from maison.etablissement.pfi.envoi import Submission, dispatch
 from maison.identite.psc.api import issuer_for
-from maison.partage.mss.envoi import Submission, dispatch
 from tests.e2e.test_mss_smtp import _delivered
 from tests.partage.mss_world import GP, PFI, PFI_PASSWORD, start_world
 from tests.partage.world import PROS, SARAH_ID, make_world, n1

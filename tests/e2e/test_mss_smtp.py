@@ -15,8 +15,9 @@ import sqlalchemy as sa
 
 from maison.core.audit import SYSTEM
 from maison.formats import mime as message
+from maison.formats import xdm
 from maison.identite.psc.api import issuer_for
-from maison.partage.mss import smtp, store, xdm
+from maison.partage.mss import smtp, store
 from maison.partage.mss.pki import Authority
 from tests.partage.mss_world import GP, HOPITAL_DOMAIN, MEDECIN_DOMAIN, PFI, PFI_PASSWORD, start_world
 from tests.partage.world import PROS, make_world, n1

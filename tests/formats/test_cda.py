@@ -411,7 +411,7 @@ def test_format_and_class_codes_derive_from_the_ans_concept_maps(
     reference_path, terminology, name, format_code, class_code
 ):
     """formatCode from the volet templateId (ASS_A11), classCode from the typeCode (ASS_X04)."""
-    from maison.partage.dmp.codes import TYPE_CLASS, VOLET_FORMAT
+    from maison.formats.xds_codes import TYPE_CLASS, VOLET_FORMAT
 
     report = inspect_cda(
         _example(reference_path, name), terminology, reference_path, max_bytes=MAX, volet_formats=VOLET_FORMAT

@@ -161,7 +161,7 @@ def document(reference_path: Path) -> bytes:
 @pytest.fixture(scope="module")
 def report(document, terminology, reference_path):
     """XSD + CI-SIS header rules (rules.py) + the volet schematron, as the DMP runs them."""
-    from maison.partage.dmp.codes import VOLET_FORMAT
+    from maison.formats.xds_codes import VOLET_FORMAT
 
     return inspect_cda(
         document,

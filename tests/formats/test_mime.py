@@ -8,10 +8,9 @@ from datetime import date
 
 import pytest
 
-from maison.formats import mdn
+from maison.formats import mdn, xdm
 from maison.formats import mime as message
 from maison.formats.mss_codes import error_codes
-from maison.partage.mss import xdm
 from tests.partage.world import PROS, n1
 
 HOSPITAL = "service.cardio@chu-test.mssante.fr"

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from maison.core.identifiers.nir import OID_INS_NIR_TEST
-from maison.partage.dmp.producer import Produced
+from maison.etablissement.dmp.producer import Produced
 from tests.hostile.world import credentials
 from tests.identite.helpers import SARAH_NIR
 from tests.partage.world import PROS, make_world, n1

@@ -23,8 +23,8 @@ import sqlalchemy as sa
 from maison.core import audit
 from maison.core.blobs import BlobCorrupted, Blobs
 from maison.core.storage import Database
+from maison.etablissement.dmp.producer import Produced, provide_bundle
 from maison.partage.dmp import store
-from maison.partage.dmp.producer import Produced, provide_bundle
 
 FHIR = {"Content-Type": "application/fhir+json"}
 

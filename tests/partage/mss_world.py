@@ -9,7 +9,7 @@ from pathlib import Path
 
 from maison.core.audit import SYSTEM
 from maison.core.blobs import Blobs
-from maison.partage.mss.citizen import DOMAIN as CITIZEN_DOMAIN
+from maison.formats.mime import CITIZEN_DOMAIN
 from maison.partage.mss.citizen import espace_open
 from maison.partage.mss.publication import AnnuaireAccess
 from maison.partage.mss.service import Mss

@@ -3,10 +3,10 @@ after two weeks, and the document becomes visible on its own one month after it 
 
 from datetime import UTC, datetime, timedelta
 
+from maison.etablissement.dmp.producer import Produced
 from maison.partage.dmp import access
 from maison.partage.dmp.habilitation import Matrix
 from maison.partage.dmp.model import Who
-from maison.partage.dmp.producer import Produced
 from tests.partage.world import PROS, make_world, n1
 
 

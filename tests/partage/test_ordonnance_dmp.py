@@ -20,7 +20,7 @@ from maison.formats.cda.header import FORMAT_N1_PDF, NS, embedded_pdf
 from maison.formats.cda.rules import VS_TYPE
 from maison.formats.pdf import document_pdf
 from maison.formats.svs import read_value_set
-from maison.partage.dmp.codes import TYPE_CLASS, VOLET_FORMAT
+from maison.formats.xds_codes import TYPE_CLASS, VOLET_FORMAT
 from maison.partage.ordonnance.dmp_copie import (
     OID_EPRESCRIPTION_NUMBER,
     DepositRefused,

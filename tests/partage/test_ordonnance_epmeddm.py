@@ -20,7 +20,7 @@ from maison.formats.cda.build import Address
 from maison.formats.cda.document import inspect_cda
 from maison.formats.cda.header import NS, read_header
 from maison.formats.svs import read_value_set
-from maison.partage.dmp.codes import VOLET_FORMAT
+from maison.formats.xds_codes import VOLET_FORMAT
 from maison.partage.ordonnance.dmp_copie import OID_EPRESCRIPTION_NUMBER, n1_ordonnance
 from maison.partage.ordonnance.epmeddm import CDA_SYSTEMS, TEMPLATE_EP_MED_DM, Mentions, PatientContact, ep_med_dm_n3
 from maison.partage.ordonnance.model import (

@@ -32,6 +32,7 @@ from maison.core import audit
 from maison.core.auth import KeyScope
 from maison.core.authz import PATIENT, Accepts, Authorizer, accepts, keys, public
 from maison.core.errors import InvalidInput, MaisonError, MalformedRequest, UnsupportedMediaType
+from maison.formats import pdsm
 from maison.formats.body import json_response, read_json_object, read_limited, required_text
 from maison.formats.fhir import FHIR_JSON, fhir_response
 from maison.formats.jsonread import Node
@@ -130,7 +131,7 @@ def _patched(before: dict, operations: object) -> tuple:
             return [
                 e
                 for e in res.get("extension", [])  # noqa: E731
-                if not isinstance(e, dict) or e.get("url") != mhd.EXT_IS_ARCHIVED
+                if not isinstance(e, dict) or e.get("url") != pdsm.EXT_IS_ARCHIVED
             ]
 
         if others(before) != others(after):
@@ -150,7 +151,7 @@ def _ins_param(params: list[tuple[str, str]]) -> str:
             expression="patient.identifier",
         )
     system, _, value = values[0].rpartition("|")
-    if system and system not in mhd.INS_SYSTEMS:
+    if system and system not in pdsm.INS_SYSTEMS:
         raise InvalidInput(f"patient.identifier : système {system} n'est pas un INS", code="patient-ins")
     return value
 
@@ -237,7 +238,7 @@ def capability_statement(base: str) -> dict:
         "implementation": {"description": "DMP — Gestionnaire de partage de documents (PDSm 3.1.1)", "url": base},
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json"],
-        "instantiates": [f"{mhd.PDSM}/CapabilityStatement/PDSm-GestionnaireDePartageDeDocuments"],
+        "instantiates": [f"{pdsm.PDSM}/CapabilityStatement/PDSm-GestionnaireDePartageDeDocuments"],
         "rest": [
             {
                 "mode": "server",
@@ -245,14 +246,14 @@ def capability_statement(base: str) -> dict:
                 "resource": [
                     {
                         "type": "DocumentReference",
-                        "profile": mhd.PROFILE_DOCREF,
+                        "profile": pdsm.PROFILE_DOCREF,
                         "interaction": [{"code": c} for c in ("read", "search-type", "patch", "delete")],
                         "conditionalUpdate": True,
                         "searchParam": [{"name": p} for p in doc_params],
                     },
                     {
                         "type": "List",
-                        "profile": mhd.PROFILE_SUBMISSION_SET,
+                        "profile": pdsm.PROFILE_SUBMISSION_SET,
                         "interaction": [{"code": "read"}, {"code": "search-type"}],
                         "searchParam": [{"name": p} for p in ("patient.identifier", "code", "status", "identifier")],
                     },
@@ -415,7 +416,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
 
     def _list(row: sa.Row) -> dict:
         resource = orjson.loads(row.resource)
-        resource.update(id=row.id, status=row.status, meta={"profile": [mhd.PROFILE_SUBMISSION_SET]})
+        resource.update(id=row.id, status=row.status, meta={"profile": [pdsm.PROFILE_SUBMISSION_SET]})
         return resource
 
     # --- information / opposition (002 L535-565) -----------------------------------------------------
@@ -433,7 +434,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
         doc = Node(consent, "Consent")  # every member read typed: a wrong type is a 400 naming its path
         patient = doc.obj("patient").obj("identifier")
         system, value = patient.text("system"), patient.text("value")
-        if system not in mhd.INS_SYSTEMS or not value:
+        if system not in pdsm.INS_SYSTEMS or not value:
             raise InvalidInput(
                 "Consent.patient.identifier : l'INS du patient est attendu",
                 code="patient-ins",
@@ -453,7 +454,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
             axes[action] = InformationState.NOT_OPPOSED if kind == "permit" else InformationState.OPPOSED
         motif = next((e.text("valueString") for e in doc.objects("extension") if e.text("url") == EXT_MOTIF), "")
         end = provision.obj("period").text("end") or None
-        ins = dmp.resolve_ins(value, mhd.INS_SYSTEMS[system])  # the body read whole before any query
+        ins = dmp.resolve_ins(value, pdsm.INS_SYSTEMS[system])  # the body read whole before any query
         await run_in_threadpool(
             dmp.record_information, who, ins, axes["alimentation"], axes["consultation"], motif, doc.text("id"), end
         )

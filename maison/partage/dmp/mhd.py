@@ -17,31 +17,26 @@ from datetime import UTC, datetime
 from typing import Any
 
 from maison.core.errors import MaisonError, MalformedRequest
-from maison.core.identifiers.nir import OID_INS_NIA, OID_INS_NIR, OID_INS_NIR_DEMO, OID_INS_NIR_TEST
-from maison.core.identifiers.professionals import OID_IDNATPS
+from maison.formats.pdsm import (
+    EXT_IS_ARCHIVED,
+    EXT_SOURCE_ID,
+    INS_SYSTEMS,
+    MHD_LIST_TYPES,
+    PROFILE_DOCREF,
+    SYS_IDNATPS,
+    URL_CONFIDENTIALITY,
+    URL_VISIBILITY,
+)
 from maison.partage.dmp.model import (
     CONFIDENTIALITY_CODES,
     INVISIBLE_PATIENT,
     INVISIBLE_REPRESENTANTS_LEGAUX,
     MASQUE_PS,
-    URL_CONFIDENTIALITY,
-    URL_VISIBILITY,
     VISIBILITY_ALIASES,
     VISIBILITY_CODES,
     DocumentEntry,
 )
 
-PDSM = "https://interop.esante.gouv.fr/ig/fhir/pdsm"
-EXT_IS_ARCHIVED = f"{PDSM}/StructureDefinition/pdsm-ext-is-archived"
-PROFILE_DOCREF = f"{PDSM}/StructureDefinition/pdsm-comprehensive-document-reference"
-PROFILE_SUBMISSION_SET = f"{PDSM}/StructureDefinition/pdsm-submissionset-comprehensive"
-MHD_LIST_TYPES = (
-    "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes",
-    "http://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes",
-)
-EXT_SOURCE_ID = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId"
-INS_SYSTEMS = {f"urn:oid:{oid}": oid for oid in (OID_INS_NIR, OID_INS_NIA, OID_INS_NIR_TEST, OID_INS_NIR_DEMO)}
-SYS_IDNATPS = f"urn:oid:{OID_IDNATPS}"
 RELATIONS = {"replaces": "RPLC", "transforms": "XFRM"}
 
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-# JDV_J08 / TRE_A07-StatusVisibiliteDocument (reference/cisis/jeuxDeValeurs/JDV_J08… L22-30)
+# JDV_J08 / TRE_A07-StatusVisibiliteDocument (reference/cisis/jeuxDeValeurs/JDV_J08… L22-30); its FHIR
+# system is maison.formats.pdsm.URL_VISIBILITY
 SYS_VISIBILITY = "1.2.250.1.213.1.1.4.13"
-URL_VISIBILITY = "https://mos.esante.gouv.fr/NOS/TRE_A07-StatusVisibiliteDocument/FHIR/TRE-A07-StatusVisibiliteDocument"
-URL_CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 MASQUE_PS = "MASQUE_PS"
 INVISIBLE_PATIENT = "INVISIBLE_PATIENT"
 INVISIBLE_REPRESENTANTS_LEGAUX = "INVISIBLE_REPRESENTANTS_LEGAUX"
@@ -24,7 +23,7 @@ VISIBILITY_ALIASES = {"INVISIBLE_REP_LEGAUX": INVISIBLE_REPRESENTANTS_LEGAUX}
 CONFIDENTIALITY_CODES = ("N", "R", "V")
 
 # The two documents that may be fed as N3 alone (seed 002 L413): mesures de l'enfant (volet CSE-MDE),
-# note de vaccination (volet VAC-NOTE) — by their formatCode (ASS_A11, maison/partage/dmp/codes.py).
+# note de vaccination (volet VAC-NOTE) — by their formatCode (ASS_A11, maison/formats/xds_codes.py).
 N3_ALONE_FORMATS = frozenset({"urn:ans:ci-sis:cse-mde:2023", "urn:asip:ci-sis:vac-note:2021"})
 
 

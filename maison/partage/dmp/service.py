@@ -39,10 +39,10 @@ from maison.core.storage import Database
 from maison.core.terminology import Terminology
 from maison.formats.cda.document import CdaReport, inspect_cda
 from maison.formats.cda.header import FORMAT_N1_PDF
+from maison.formats.xds_codes import TYPE_CLASS, VOLET_FORMAT
 from maison.identite.annuaire.index import get as annuaire_resource
 from maison.identite.annuaire.vocabulary import CS_SECTEUR
 from maison.partage.dmp import access, store
-from maison.partage.dmp.codes import TYPE_CLASS, VOLET_FORMAT
 from maison.partage.dmp.habilitation import Decision, Matrix
 from maison.partage.dmp.mhd import ProvideRequest, RegistryError, SubmittedDocument
 from maison.partage.dmp.model import (

@@ -21,16 +21,17 @@ from lxml import etree
 
 from maison.core.errors import InvalidInput, TooLarge
 from maison.formats import xmlsafe
-from maison.partage.dmp.codes import TYPE_CLASS
-from maison.partage.dmp.mhd import EXT_IS_ARCHIVED, INS_SYSTEMS
-from maison.partage.dmp.model import URL_CONFIDENTIALITY
-
-SYS_TYPE_COMPLEMENTAIRE = "1.2.250.1.213.1.1.4.12"  # TRE_A05
-URL_TYPE_COMPLEMENTAIRE = (
-    "https://mos.esante.gouv.fr/NOS/TRE_A05-TypeDocComplementaire/FHIR/TRE-A05-TypeDocComplementaire"
+from maison.formats.pdsm import (
+    EXT_IS_ARCHIVED,
+    INS_SYSTEMS,
+    SYS_TYPE_COMPLEMENTAIRE,
+    URL_CLASS,
+    URL_CONFIDENTIALITY,
+    URL_FORMAT,
+    URL_TYPE_COMPLEMENTAIRE,
 )
-URL_CLASS = "https://mos.esante.gouv.fr/NOS/TRE_A03-ClasseDocument/FHIR/TRE-A03-ClasseDocument"
-URL_FORMAT = "https://mos.esante.gouv.fr/NOS/TRE_A11-IheFormatCode/FHIR/TRE-A11-IheFormatCode"
+from maison.formats.xds_codes import TYPE_CLASS
+
 FORMAT_MIME_SUFFICIENT = "urn:ihe:iti:xds:2017:mimeTypeSufficient"
 PROFILE_SYNTHESIS = "DOCPAT08"  # "Profil médical Mon espace santé"
 # The signature each accepted type starts with.

@@ -21,14 +21,12 @@ from maison.core.audit import SYSTEM
 from maison.core.errors import MaisonError
 from maison.core.identifiers.nir import parse_matricule
 from maison.core.storage import Database
-from maison.formats import mime
+from maison.formats import mime, xdm
 from maison.partage.dmp import store as dmp_store
 from maison.partage.dmp.model import DossierState
-from maison.partage.mss import xdm
 from maison.partage.mss.mailboxes import CITIZEN, Mailbox, Mailboxes
 
-DOMAIN = "patient.mssante.fr"
-TEST_MAILBOX = f"reponse.automatique-test@{DOMAIN}"
+TEST_MAILBOX = f"reponse.automatique-test@{mime.CITIZEN_DOMAIN}"
 N1_FORMAT = "urn:ihe:iti:xds-sd:pdf:2008"
 
 
@@ -60,7 +58,7 @@ def citizen_mailbox(
     if found is not None:
         return found if found.active else None
     local, _, domain = address.partition("@")
-    if domain != DOMAIN or not has_espace(local.upper()):
+    if domain != mime.CITIZEN_DOMAIN or not has_espace(local.upper()):
         return None
     try:
         return mailboxes.create(SYSTEM, address, operator, CITIZEN, local.upper(), f"Mon espace santé {local.upper()}")
@@ -68,7 +66,7 @@ def citizen_mailbox(
         return mailboxes.find(address)
 
 
-def test_answer(received: mime.Received, *, domain: str = DOMAIN) -> bytes:
+def test_answer(received: mime.Received, *, domain: str = mime.CITIZEN_DOMAIN) -> bytes:
     """The SUN-ES PS4.1 automatic answer to a test message (004 L706-712)."""
     found: list[str] = []
     problem = ""

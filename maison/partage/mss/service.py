@@ -18,6 +18,7 @@ from pathlib import Path
 from maison.core.audit import SYSTEM
 from maison.core.blobs import Blobs
 from maison.core.storage import Database
+from maison.formats import mime
 from maison.identite.psc.provider import Provider
 from maison.partage.mss import citizen, imap, smtp
 from maison.partage.mss.delivery import Delivery
@@ -92,7 +93,7 @@ class Mss:
         return out
 
     def _runtime(self, operator, issued, endpoints: Endpoints) -> smtp.Runtime:
-        citizens = citizen.DOMAIN in operator.domains
+        citizens = mime.CITIZEN_DOMAIN in operator.domains
         runtime = smtp.Runtime(
             operator,
             issued,
@@ -128,7 +129,7 @@ class Mss:
                 self._imap_ports.append(imap.listen(runtime, runtime.endpoints.imap, runtime.endpoints.host))
             self._tasks.append(asyncio.create_task(relay_forever(runtime), name=f"relais-{runtime.operator.id}"))
             access = AnnuaireAccess.load(self.annuaire_access_path(runtime.operator.id))
-            if access is not None and citizen.DOMAIN not in runtime.operator.domains:
+            if access is not None and mime.CITIZEN_DOMAIN not in runtime.operator.domains:
                 self._tasks.append(
                     asyncio.create_task(self._publish_forever(runtime, access), name=f"annuaire-{runtime.operator.id}")
                 )

@@ -301,7 +301,7 @@ class _Base:
             return None, _reply("553", "5.1.3 Adresse de destinataire invalide")
 
     async def _unknown_local(self, recipient: str) -> str | None:
-        if self.rt.has_espace is not None and domain_of(recipient) == citizen.DOMAIN:
+        if self.rt.has_espace is not None and domain_of(recipient) == mime.CITIZEN_DOMAIN:
             box = await asyncio.to_thread(
                 citizen.citizen_mailbox, self.rt.mailboxes, self.rt.operator.id, recipient, self.rt.has_espace
             )

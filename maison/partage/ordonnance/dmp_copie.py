@@ -52,6 +52,7 @@ from lxml import etree
 
 from maison.core.errors import InvalidInput, MaisonError
 from maison.core.terminology.valuesets import ValueSet
+from maison.etablissement.dmp.producer import Produced, provide_bundle
 from maison.formats import xmlsafe
 from maison.formats.cda.build import (
     LOINC,
@@ -65,7 +66,6 @@ from maison.formats.cda.build import (
 )
 from maison.formats.cda.header import INS_ROOTS, TEMPLATE_XDS_SD, V3, Code, read_header
 from maison.formats.svs import read_value_set
-from maison.partage.dmp.producer import Produced, provide_bundle
 from maison.partage.espace.documents import SYS_TYPE_COMPLEMENTAIRE
 from maison.partage.ordonnance.model import LineKind, Prescription
 from maison.partage.ordonnance.numero import parse_number

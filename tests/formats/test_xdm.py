@@ -10,7 +10,7 @@ import zipfile
 import pytest
 from lxml import etree
 
-from maison.partage.mss import xdm
+from maison.formats import xdm
 from tests.partage.world import CHILD_ID, PROS, SARAH_ID, n1
 
 HOSPITAL_SOURCE = "1.2.250.1.213.4.1.9.1"

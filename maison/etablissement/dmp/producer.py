@@ -2,7 +2,8 @@
 
 The metadata is read from each document's own header (the CI-SIS XDS ↔ CDA mapping), so what is
 declared is what the document says; the hash and size are those of the exact bytes sent. The
-demo, the benchmark and the tests feed the DMP through this, as a vendor's software would.
+demo, the benchmark and the tests feed the DMP through this, as a vendor's software would: it is the
+hospital wing's, and knows the DMP only by its wire format (maison.formats.pdsm, xds_codes).
 """
 
 from __future__ import annotations
@@ -17,17 +18,25 @@ from typing import Any
 from maison.formats import xmlsafe
 from maison.formats.cda.document import format_code
 from maison.formats.cda.header import INS_ROOTS, parse_ts, read_header
-from maison.partage.dmp.codes import TYPE_CLASS, VOLET_FORMAT
-from maison.partage.dmp.mhd import EXT_IS_ARCHIVED, EXT_SOURCE_ID, MHD_LIST_TYPES, SYS_IDNATPS
-from maison.partage.dmp.model import URL_CONFIDENTIALITY, URL_VISIBILITY
-from maison.partage.espace.documents import SYS_TYPE_COMPLEMENTAIRE, URL_TYPE_COMPLEMENTAIRE
-
-URL_LOINC = "http://loinc.org"
-URL_CLASS = "https://mos.esante.gouv.fr/NOS/TRE_A03-ClasseDocument/FHIR/TRE-A03-ClasseDocument"
-URL_FORMAT = "https://mos.esante.gouv.fr/NOS/TRE_A11-IheFormatCode/FHIR/TRE-A11-IheFormatCode"
-URL_PRACTICE = "https://mos.esante.gouv.fr/NOS/TRE_A01-CadreExercice/FHIR/TRE-A01-CadreExercice"
-URL_FACILITY = "https://mos.esante.gouv.fr/NOS/TRE_R02-SecteurActivite/FHIR/TRE-R02-SecteurActivite"
-SYS_IDNATSTRUCT = "urn:oid:1.2.250.1.71.4.2.2"
+from maison.formats.pdsm import (
+    EXT_DESIGNATION_TYPE,
+    EXT_IS_ARCHIVED,
+    EXT_SOURCE_ID,
+    MHD_LIST_TYPES,
+    PROFILE_PROVIDE_BUNDLE,
+    SYS_IDNATPS,
+    SYS_IDNATSTRUCT,
+    SYS_TYPE_COMPLEMENTAIRE,
+    URL_CLASS,
+    URL_CONFIDENTIALITY,
+    URL_FACILITY,
+    URL_FORMAT,
+    URL_LOINC,
+    URL_PRACTICE,
+    URL_TYPE_COMPLEMENTAIRE,
+    URL_VISIBILITY,
+)
+from maison.formats.xds_codes import TYPE_CLASS, VOLET_FORMAT
 
 
 @dataclass
@@ -165,7 +174,7 @@ def provide_bundle(
         "extension": [
             {"url": EXT_SOURCE_ID, "valueIdentifier": {"value": f"urn:oid:{source_id}"}},
             {
-                "url": "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-designationType",
+                "url": EXT_DESIGNATION_TYPE,
                 "valueCodeableConcept": {"coding": [{"system": URL_FACILITY, "code": header.facility_type.code}]},
             },
         ],
@@ -211,8 +220,6 @@ def provide_bundle(
     return {
         "resourceType": "Bundle",
         "type": "transaction",
-        "meta": {
-            "profile": ["https://profiles.ihe.net/ITI/MHD/StructureDefinition/IHE.MHD.Comprehensive.ProvideBundle"]
-        },
+        "meta": {"profile": [PROFILE_PROVIDE_BUNDLE]},
         "entry": entries,
     }

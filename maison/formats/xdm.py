@@ -32,7 +32,7 @@ from maison.core.errors import MaisonError
 from maison.formats import xmlsafe
 from maison.formats.cda.document import format_code
 from maison.formats.cda.header import CdaHeader, read_header
-from maison.partage.dmp.codes import TYPE_CLASS, VOLET_FORMAT
+from maison.formats.xds_codes import TYPE_CLASS, VOLET_FORMAT
 
 NS_LCM = "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0"
 NS_RIM = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"
@@ -328,7 +328,8 @@ def metadata(
                 sourceObject=de_id,
                 targetObject=doc.replaces,
             )
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return data
 
 
 def _index(documents: list[tuple[XdmDocument, CdaHeader, str]]) -> bytes:

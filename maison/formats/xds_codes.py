@@ -1,4 +1,7 @@
-"""DMP code tables that the CI-SIS reference pack does not carry, transcribed from their public sources.
+"""XDS code tables that the CI-SIS reference pack does not carry, transcribed from their public sources.
+
+They are the specifications' (CI-SIS ConceptMaps), read by every side that writes or checks XDS
+metadata: the DMP, IHE XDM archives, the producers of the hospital wing, the CDA inspector.
 
 - VOLET_FORMAT: ConceptMap ASS_A11-CorresModeleCDA-XdsFormatCode-CISIS (OID 1.2.250.1.213.1.1.4.331),
   version 20260629, groups 1-2 (the volet templateId of a structured CDA → XDS formatCode); plus the

@@ -24,11 +24,9 @@ from datetime import date
 import httpx
 import orjson
 
-from maison.formats import mime, xmlsafe
+from maison.etablissement.dmp.producer import Produced, provide_bundle
+from maison.formats import mime, xdm, xmlsafe
 from maison.formats.cda.header import INS_ROOTS, embedded_pdf, read_header
-from maison.partage.dmp.producer import Produced, provide_bundle
-from maison.partage.mss import xdm
-from maison.partage.mss.citizen import DOMAIN as CITIZEN_DOMAIN
 
 
 @dataclass(frozen=True)
@@ -81,7 +79,7 @@ def dispatch(
     out = Dispatch()
     recipients = [a for a in (medecin_traitant, prescripteur) if a]
     if patient and "INVISIBLE_PATIENT" not in visibility and ins is not None and ins.root in INS_ROOTS:
-        recipients.append(f"{ins.extension}@{CITIZEN_DOMAIN}")
+        recipients.append(f"{ins.extension}@{mime.CITIZEN_DOMAIN}")
     if recipients:
         out.message_id, out.sent_to, out.refused = _send(
             cda, header, recipients, submission, source_oid, visibility, body
