@@ -434,7 +434,7 @@ def demo(
     data_dir: Path = typer.Option(Path("data/demo"), help="A fresh directory for the demo database"),
 ) -> None:
     """Seed, start the services, and play the end-to-end scenario over the real protocols."""
-    from maison.demo import play
+    from maison.demo.scenario import play
 
     raise typer.Exit(play(_settings(data_dir), count, console))
 

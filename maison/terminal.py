@@ -7,12 +7,16 @@ Both `maison.cli` and `maison.demo` use them; they live here so that the command
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from maison.core.storage import Database
+
+if TYPE_CHECKING:
+    from maison.seeding.directory import Directory
 
 console = Console() if sys.stdout.isatty() else Console(width=110)  # logs and CI get whole tables
 
@@ -24,19 +28,21 @@ def _bar() -> Progress:
 
 
 def seed_with_progress(db: Database, count: int, seed: int) -> int:
-    from maison.seeding import seed_referential
+    from maison.seeding.referential import seed_referential
 
     with _bar() as progress:
         task = progress.add_task("INS referential", total=count)
         return seed_referential(db, count, seed=seed, progress=lambda n: progress.advance(task, n))
 
 
-def seed_annuaire_with_progress(db: Database, roles: int, seed: int) -> dict[str, int]:
-    from maison.identite.annuaire.generator import seed_directory
+def seed_annuaire_with_progress(
+    db: Database, roles: int, seed: int, seen: Callable[[Directory], None] | None = None
+) -> dict[str, int]:
+    from maison.seeding.directory import seed_directory
 
     with _bar() as progress:
         task = progress.add_task("Annuaire Santé", total=roles)
-        return seed_directory(db, roles, seed, progress=lambda n: progress.advance(task, n))
+        return seed_directory(db, roles, seed, progress=lambda n: progress.advance(task, n), seen=seen)
 
 
 def print_report(report: dict[str, Any]) -> None:

@@ -12,7 +12,6 @@ from maison.core import audit
 from maison.core.auth import KeyScope, issue_key
 from maison.identite.annuaire import resources as build
 from maison.identite.annuaire import store
-from maison.identite.annuaire.generator import seed_directory
 from maison.identite.annuaire.index import put
 from maison.identite.annuaire.vocabulary import (
     CS_ACTIVITE_SANITAIRE,
@@ -28,6 +27,7 @@ from maison.identite.annuaire.vocabulary import (
 )
 from maison.partage.mss.mailboxes import Mailboxes
 from maison.partage.mss.trust import TrustSpace
+from maison.seeding.directory import seed_directory
 
 
 @pytest.fixture

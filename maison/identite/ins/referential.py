@@ -17,6 +17,7 @@ of the identity it was merged into (SPEC §1: merges deactivate an INS, FHIR `us
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import sqlalchemy as sa
@@ -171,6 +172,14 @@ class Referential:
                 )
             )
             return person_id
+
+    def load(self, people: Sequence[tuple[Traits, str, str | None, int]], *, since: date) -> int:
+        """Register a batch in one transaction, without the per-identity checks of `register`:
+        the bulk load of a synthetic population (maison.seeding), whose generator makes matricules
+        that are unique and consistent with the traits. Entries: (traits, matricule, ouvrant droit
+        or None, rang de naissance); returns how many were registered."""
+        with self.db.write() as conn:
+            return store.load_people(conn, people, since)
 
     def replace_matricule(self, current: str, new: str, *, on: date | None = None) -> None:
         """A NIA replaced by the NIR, or a corrected NIR: the old one becomes a historic INS."""

@@ -8,6 +8,7 @@ the referential shards by person like everything else at national scale.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -86,6 +87,45 @@ def insert_matricule(
 def bulk_insert(conn: Connection, table: sa.Table, rows: Sequence[dict]) -> None:
     if rows:
         conn.execute(table.insert(), list(rows))
+
+
+def load_people(conn: Connection, people: Sequence[tuple[Traits, str, str | None, int]], since: date) -> int:
+    """A batch of registrations in one statement per table (the seeding's bulk load): each entry is
+    (traits, matricule with its key, the ouvrant droit's matricule or None, rang de naissance).
+    The caller vouches that matricules are unique and agree with the traits; returns the count."""
+    if not people:
+        return 0
+    ids = [
+        row[0]
+        for row in conn.execute(
+            ins_person.insert().returning(ins_person.c.id, sort_by_parameter_order=True),
+            [person_row(traits) for traits, _, _, _ in people],
+        )
+    ]
+    bulk_insert(
+        conn,
+        ins_matricule,
+        [
+            {
+                "number": matricule[:13],
+                "cle": matricule[13:],
+                "type": "NIA" if matricule[0] in "78" else "NIR",
+                "person_id": pid,
+                "date_deb": since,
+                "date_fin": None,
+            }
+            for (_, matricule, _, _), pid in zip(people, ids, strict=True)
+        ],
+    )
+    bulk_insert(
+        conn,
+        ins_beneficiary,
+        [
+            {"ouvrant_droit": (ouvrant_droit or matricule)[:13], "person_id": pid, "rang_naissance": rang}
+            for (_, matricule, ouvrant_droit, rang), pid in zip(people, ids, strict=True)
+        ],
+    )
+    return len(ids)
 
 
 _BY_KEY = sa.select(ins_person).where(ins_person.c.match_key == sa.bindparam("k"), ins_person.c.merged_into.is_(None))

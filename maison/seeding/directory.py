@@ -21,9 +21,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from maison.core.identifiers.checksums import luhn_check_digit
+from maison.core.storage import Database
 from maison.identite.annuaire import resources as build
 from maison.identite.annuaire.activites import TRIPLETS
-from maison.identite.ins.population import COMMUNES, generate
+from maison.identite.annuaire.index import put
+from maison.seeding.population import COMMUNES, generate
 
 # (G15 code, catégorie R09, share, share libéral, civilité, mailbox domain, savoir-faire codes R38 with weights)
 PROFESSIONS = (
@@ -449,10 +451,17 @@ def stream(roles: int, seed: int = 2026, batch: int = 5_000) -> Iterator[Directo
         yield current
 
 
-def seed_directory(db, roles: int, seed: int = 2026, progress: Callable[[int], None] | None = None) -> dict[str, int]:
-    """Write a synthetic directory of about `roles` PractitionerRole; returns the counts by type."""
-    from maison.identite.annuaire.index import put
-
+def seed_directory(
+    db: Database,
+    roles: int,
+    seed: int = 2026,
+    progress: Callable[[int], None] | None = None,
+    *,
+    seen: Callable[[Directory], None] | None = None,
+) -> dict[str, int]:
+    """Write a synthetic directory of about `roles` PractitionerRole; returns the counts by type.
+    `seen` receives each generated batch once it is written: who needs to know the directory (the
+    demo casting its doctor) reads what was generated instead of querying the Annuaire's tables."""
     counts = {"Organization": 0, "Practitioner": 0, "PractitionerRole": 0, "HealthcareService": 0}
     for part in stream(roles, seed):
         batches = {
@@ -461,10 +470,20 @@ def seed_directory(db, roles: int, seed: int = 2026, progress: Callable[[int], N
             "PractitionerRole": part.roles,
             "HealthcareService": part.services,
         }
-        with db.write() as conn:
-            for rtype, resources in batches.items():
-                put(conn, resources)
-                counts[rtype] += len(resources)
+        load(db, *batches.values())
+        for rtype, resources in batches.items():
+            counts[rtype] += len(resources)
         if progress:
             progress(len(part.roles))
+        if seen:
+            seen(part)
     return counts
+
+
+def load(db: Database, *groups: list[dict]) -> None:
+    """Write resources into the Annuaire in one transaction, through its index (which owns the
+    tables and the search tokens): each group holds resources of one type, structures before the
+    practitioners and roles that refer to them. What the operator's load of an RPPS extraction does."""
+    with db.write() as conn:
+        for resources in groups:
+            put(conn, resources)

@@ -1,4 +1,4 @@
-"""The demo's INSi scene set-up: the hospital's DPI calls INSi as a real one must, over mutual TLS.
+"""The demo's INSi set-up: the hospital's DPI calls INSi as a real one must, over mutual TLS.
 
 The structure's software certificate is issued by the house PKI (what `maison insi-certificat`
 does), and INSi's own listener (`maison.serving_insi`) is started beside the house port: the
@@ -14,18 +14,18 @@ from collections.abc import Callable
 import httpx
 from rich.console import Console
 
-from maison.core import audit, pki
+from maison.core import pki
+from maison.demo import backoffice
+from maison.etablissement.insi.client import ClientIdentity, InsiClient
 from maison.house import House
-from maison.identite.ins.client import ClientIdentity, InsiClient
-from maison.serving_insi import authority, insi_server, prepare
+from maison.serving_insi import insi_server, prepare
 
 
 def start(
     house: House, structure: str, idam: str, port: int, console: Console
 ) -> tuple[InsiClient, Callable[[], None]]:
     """INSi's mutual-TLS listener on `port`, and the DPI's client holding its structure's certificate."""
-    admin = audit.Actor(person="system:demo", structure=structure, software="maison-demo", role="administrateur")
-    issued = house.insi.issue_certificate(admin, authority(house.settings), structure, idam)
+    issued = backoffice.insi_certificate(house, structure, idam)
     tls = prepare(house.settings)
     server = insi_server(house, tls, host="127.0.0.1", port=port)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -10,7 +10,7 @@ import pytest
 
 from maison.core.identifiers.nir import consistency_problems, parse_matricule
 from maison.core.ins_traits import Traits, normalise_name
-from maison.identite.ins.population import (
+from maison.seeding.population import (
     COMMUNES,
     NOMS,
     PAYS,

@@ -4,7 +4,9 @@ A hospital discharges a patient: its DPI builds the lettre de liaison (CDA N1) a
 report (an N1 and its CR-BIO N3, XFRM-linked) and feeds them to the DMP in one ITI-65 transaction.
 The patient's GP, logged in with her e-CPS, finds and reads them (ITI-67, ITI-68). The patient
 logs in to Mon espace santé, records a measure, masks the biology report; the GP no longer finds
-it; the patient reads who accessed her record.
+it; the patient reads who accessed her record. The GP and her practice enter the directory as the
+RPPS loads them, the e-CPS and the patient's account are activated at the operators' desks
+(`backoffice`); everything else is PDSm, OpenID Connect and Mon espace santé's HTTP API.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import orjson
@@ -22,7 +23,9 @@ from rich.console import Console
 from rich.table import Table
 
 from maison.core.identifiers.checksums import luhn_check_digit
+from maison.demo import backoffice
 from maison.etablissement.dmp.producer import Produced, provide_bundle
+from maison.etablissement.psc.client import sign_in
 from maison.formats.cda.build import (
     LOINC,
     SYS_FACILITY,
@@ -45,13 +48,12 @@ from maison.formats.cda.crbio import (
     crbio_pdf,
 )
 from maison.formats.cda.header import Code
+from maison.formats.insi import Individu
 from maison.formats.pdf import document_pdf
+from maison.house import House
 from maison.identite.annuaire import resources as build
-from maison.identite.annuaire.index import put
-from maison.identite.ins.model import Individu
-from maison.identite.psc.client import sign_in
 
-PASSWORD = "demo-mon-espace-sante-2026"
+PASSWORD, EMAIL = "demo-mon-espace-sante-2026", "patient.demo@example.fr"
 CABINET, CABINET_NAME = "3" + "99000000" + luhn_check_digit("99000000") + "00017", "CABINET DU DR LEROY"
 GP_RPPS = "10000000" + "09" + luhn_check_digit("1000000009")
 HOSPITAL_DOCTOR = Code("G15_10/SM26", SYS_SPECIALTY, "Médecin - Qualifié en médecine générale (SM)")
@@ -67,8 +69,9 @@ def _oid() -> str:
     return f"1.2.250.1.999.2.{datetime.now(UTC).strftime('%Y%m%d%H%M%S%f')}"
 
 
-def _enrolled(house, base: str, client: tuple[str, str], redirect: str, idnatps: str) -> dict:
-    seed = parse_qs(urlsplit(house.psc.enroll_ecps(idnatps)).query)["secret"][0]
+def enrolled(house: House, base: str, client: tuple[str, str], redirect: str, idnatps: str) -> dict:
+    """The professional activates her e-CPS and signs in with it: her tokens."""
+    seed = backoffice.ecps_seed(house, idnatps)
     return sign_in(base, *client, redirect, idnatps, otp=pyotp.TOTP(seed).now())
 
 
@@ -84,7 +87,7 @@ class Scene:
     patient_token: str = ""
 
 
-def play(house, base: str, console: Console, individu: Individu, doctor: Professional) -> Scene:
+def play(house: House, base: str, console: Console, individu: Individu, doctor: Professional) -> Scene:
     """`individu`: a patient qualified earlier in the demo; `doctor`: the hospital doctor of the
     professional scene (signed in with her e-CPS)."""
     t = individu.traits
@@ -98,33 +101,32 @@ def play(house, base: str, console: Console, individu: Individu, doctor: Profess
         t.lieu_naissance or "99999",
     )
     now = "2026-11-01T08:00:00+00:00"
-    with house.db.write() as conn:  # the GP's practice and the GP in the Annuaire Santé
-        put(
-            conn,
-            [
-                build.organization(
-                    CABINET,
-                    CABINET_NAME,
-                    now,
-                    siret=CABINET[1:],
-                    entity="LEGAL-ENTITY",
-                    secteur="SA07",
-                    city="LYON",
-                    postal_code="69002",
-                    insee="69382",
-                )
-            ],
-        )
-        put(conn, [build.practitioner(GP_RPPS, "LEROY", "Hugo", "DR", "10", "C", "SM54", now)])
-        put(conn, [build.practitioner_role("1999999998", "8" + GP_RPPS, CABINET, now, fonction=None, mode="L")])
+    backoffice.directory(  # the GP's practice and the GP in the Annuaire Santé
+        house,
+        [
+            build.organization(
+                CABINET,
+                CABINET_NAME,
+                now,
+                siret=CABINET[1:],
+                entity="LEGAL-ENTITY",
+                secteur="SA07",
+                city="LYON",
+                postal_code="69002",
+                insee="69382",
+            )
+        ],
+        [build.practitioner(GP_RPPS, "LEROY", "Hugo", "DR", "10", "C", "SM54", now)],
+        [build.practitioner_role("1999999998", "8" + GP_RPPS, CABINET, now, fonction=None, mode="L")],
+    )
     redirect = f"{base}/callback"
-    client = house.psc.register_client("DPI et logiciel de cabinet de démonstration", [redirect])
+    client = backoffice.psc_client(house, "DPI et logiciel de cabinet de démonstration", redirect)
     hospital = httpx.Client(
         base_url=f"{base}/dmp",
         timeout=30,
-        headers={"Authorization": f"Bearer {_enrolled(house, base, client, redirect, doctor.idnatps)['access_token']}"},
+        headers={"Authorization": f"Bearer {enrolled(house, base, client, redirect, doctor.idnatps)['access_token']}"},
     )
-    gp_token = _enrolled(house, base, client, redirect, "8" + GP_RPPS)["access_token"]
+    gp_token = enrolled(house, base, client, redirect, "8" + GP_RPPS)["access_token"]
     gp = httpx.Client(base_url=f"{base}/dmp", timeout=30, headers={"Authorization": f"Bearer {gp_token}"})
     ins_param = {"patient.identifier": f"urn:oid:{patient.ins_oid}|{patient.ins}", "status": "current"}
 
@@ -190,13 +192,9 @@ def play(house, base: str, console: Console, individu: Individu, doctor: Profess
     )
 
     # The patient in Mon espace santé: logs in, records her weight, masks the biology report.
-    house.patient_login.open_account(
-        "patient.demo", patient.ins, patient.birth_date, PASSWORD, email="patient.demo@example.fr"
-    )
+    backoffice.mes_account(house, "patient.demo", patient.ins, patient.birth_date, PASSWORD, EMAIL)
     started = httpx.post(f"{base}/mes/connexion", json={"identifiant": "patient.demo", "motDePasse": PASSWORD}).json()
-    sent = re.search(r"\b(\d{6})\b", house.patient_login.outbox("patient.demo@example.fr")[-1]["body"])
-    assert sent is not None, "the code sent to the patient"
-    code = sent.group(1)
+    code = backoffice.mes_code(house, EMAIL)
     token = httpx.post(f"{base}/mes/connexion/code", json={"transaction": started["transaction"], "code": code}).json()[
         "access_token"
     ]

@@ -7,7 +7,9 @@ paper ordonnance with its QR code and, in parallel, deposits its N1 copy in the 
 PDF's image, reads the prescription, delivers a generic in place of the medicine and the device
 with its LPP code, and records the patient's qualified INS. The GP sees what was delivered because
 the patient said OUI; on a second ordonnance, printed NON, he sees nothing and is told why. The
-national counters close the scene.
+national counters close the scene. The pharmacist and her pharmacy enter the directory as the RPPS
+loads them and her e-CPS is activated at the operator's desk (`backoffice`); the rest is the base's
+FHIR API, PDSm and OpenID Connect.
 """
 
 from __future__ import annotations
@@ -22,15 +24,17 @@ from rich.console import Console
 from rich.table import Table
 
 from maison.core.identifiers.checksums import luhn_check_digit
-from maison.demo_dmp import GP, Scene, _enrolled
+from maison.demo import backoffice
+from maison.demo.dmp import GP, Scene, enrolled
+from maison.etablissement.ordonnance.dmp_copie import DepositRefused, deposit, n1_ordonnance
+from maison.etablissement.ordonnance.papier import PaperPatient, PaperPrescriber, number_from_pdf, ordonnance_pdf
+from maison.etablissement.ordonnance.prescription import Prescription, prescription_from_fhir
 from maison.formats.cda.build import Address, PatientIdentity, Professional
+from maison.formats.insi import Individu
+from maison.formats.ordonnance import EXT_CONSENT, SYS_CIP, SYS_LPP
+from maison.house import House
 from maison.identite.annuaire import resources as build
-from maison.identite.annuaire.index import put
-from maison.identite.ins.model import Individu
 from maison.partage.ordonnance import fhir
-from maison.partage.ordonnance.dmp_copie import DepositRefused, deposit, n1_ordonnance
-from maison.partage.ordonnance.model import SYS_CIP, SYS_LPP, Prescription
-from maison.partage.ordonnance.papier import PaperPatient, PaperPrescriber, number_from_pdf, ordonnance_pdf
 
 _SIREN = "99000001" + luhn_check_digit("99000001")
 PHARMACIE = "3" + _SIREN + "0001" + luhn_check_digit(_SIREN + "0001")  # IdNatStruct: 3 + SIRET
@@ -41,7 +45,7 @@ AM_NUMBER = "691234567"  # the practice's N° AM, from the practice software's s
 PARACETAMOL, GENERIQUE, THERMOMETRE_LPP = "3400930000014", "3400930000021", "1188984"
 
 
-def play(house, base: str, console: Console, individu: Individu, scene: Scene) -> bool:
+def play(house: House, base: str, console: Console, individu: Individu, scene: Scene) -> bool:
     """`individu`: the patient the DMP scene followed (qualified earlier); `scene`: the GP's token and practice."""
     gp_auth = {"Authorization": f"Bearer {scene.gp_token}"}
     lap = httpx.Client(base_url=f"{base}/ordonnance", headers=gp_auth, timeout=30)
@@ -80,31 +84,27 @@ def play(house, base: str, console: Console, individu: Individu, scene: Scene) -
 
     # 2. The pharmacist: her pharmacy and herself in the Annuaire, her e-CPS, her LGO.
     now = "2026-11-01T08:00:00+00:00"
-    with house.db.write() as conn:
-        put(
-            conn,
-            [
-                build.organization(
-                    PHARMACIE,
-                    PHARMACIE_NAME,
-                    now,
-                    siret=PHARMACIE[1:],
-                    entity="LEGAL-ENTITY",
-                    secteur="SA33",
-                    city="LYON",
-                    postal_code="69002",
-                    insee="69382",
-                )
-            ],
-        )
-        put(conn, [build.practitioner(PHARMACIST_RPPS, "GIRARD", "Sophie", "DR", "21", "C", None, now)])
-        put(
-            conn,
-            [build.practitioner_role("1999999997", "8" + PHARMACIST_RPPS, PHARMACIE, now, fonction=None, mode="L")],
-        )
+    backoffice.directory(
+        house,
+        [
+            build.organization(
+                PHARMACIE,
+                PHARMACIE_NAME,
+                now,
+                siret=PHARMACIE[1:],
+                entity="LEGAL-ENTITY",
+                secteur="SA33",
+                city="LYON",
+                postal_code="69002",
+                insee="69382",
+            )
+        ],
+        [build.practitioner(PHARMACIST_RPPS, "GIRARD", "Sophie", "DR", "21", "C", None, now)],
+        [build.practitioner_role("1999999997", "8" + PHARMACIST_RPPS, PHARMACIE, now, fonction=None, mode="L")],
+    )
     redirect = f"{base}/callback"
-    client = house.psc.register_client("Logiciel d'officine de démonstration", [redirect])
-    token = _enrolled(house, base, client, redirect, "8" + PHARMACIST_RPPS)["access_token"]
+    client = backoffice.psc_client(house, "Logiciel d'officine de démonstration", redirect)
+    token = enrolled(house, base, client, redirect, "8" + PHARMACIST_RPPS)["access_token"]
     lgo = httpx.Client(base_url=f"{base}/ordonnance", headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
     scanned = number_from_pdf(pdf)  # the counter's scanner: the PDF rendered to an image, its QR code decoded
@@ -227,7 +227,7 @@ def play(house, base: str, console: Console, individu: Individu, scene: Scene) -
 
 
 def _prescribe(
-    house,
+    house: House,
     console: Console,
     lap: httpx.Client,
     dmp: httpx.Client,
@@ -246,9 +246,7 @@ def _prescribe(
         console.print(f"[red]POST /ordonnance/RequestGroup refused ({created.status_code}): {created.text[:300]}")
         return None, b""
     answered_at = parsedate_to_datetime(created.headers["date"]) if "date" in created.headers else datetime.now(UTC)
-    prescription = fhir.prescription_from_fhir(
-        created.json(), units=house.ucum_units, structure=scene.gp_structure, created_at=answered_at
-    )
+    prescription = prescription_from_fhir(created.json(), created_at=answered_at)
     pdf = ordonnance_pdf(prescription, paper_gp, paper_patient)
     path = house.settings.data_dir / f"ordonnance-{prescription.number}.pdf"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -341,7 +339,7 @@ def _envelope(*, consent: bool, full: bool) -> dict:
         "intent": "order",
         "status": "active",
         "authoredOn": date.today().isoformat(),
-        "extension": [{"url": fhir.EXT_CONSENT, "valueBoolean": consent}],
+        "extension": [{"url": EXT_CONSENT, "valueBoolean": consent}],
         "action": [{"resource": {"reference": f"urn:uuid:r{i}"}} for i in range(len(requests))],
     }
     return {

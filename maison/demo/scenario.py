@@ -1,0 +1,105 @@
+"""The order of the demo's scenes, the house they play against, and the closing checks.
+
+The house is opened on a fresh directory, the national referential seeded with a synthetic
+population (`maison.seeding`), and every service served over HTTP on a port of the demo's own
+(INSi's mutual-TLS listener and the MSSanté operators beside it). Then the scenes play, each over
+the protocols: admissions and identitovigilance, Pro Santé Connect and the Annuaire Santé, the
+DMP and Mon espace santé, MSSanté, the ordonnance numérique. The demo closes with a PDQm search
+and the audit trail's verification, as `maison audit verify` does it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+
+import httpx
+import uvicorn
+from rich.console import Console
+
+from maison.core import audit_anchor
+from maison.core.auth import KeyScope
+from maison.core.config import Settings
+from maison.core.identifiers.checksums import luhn_check_digit
+from maison.demo import admissions, backoffice, dmp, insi, mss, ordonnance, professionals
+from maison.house import House
+
+FINESS = "75010001" + luhn_check_digit("75010001")
+STRUCTURE = "1" + FINESS
+IDAM = "MAISON-DPI-DEMO"
+DESK = "899900038441"  # the admission desk's agent, in whose name the desk's key is issued
+SEED = 2026
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def play(settings: Settings, count: int, console: Console) -> int:
+    from maison.terminal import seed_with_progress
+
+    if settings.data_dir.exists() and not settings.database_url:
+        shutil.rmtree(settings.data_dir)
+        # The checkpoints signed over the previous database's trail would contradict the new one.
+        settings.effective_checkpoint_path.unlink(missing_ok=True)
+    house = House.open(settings)
+    console.rule("[bold]Maison — démonstration")
+    seed_with_progress(house.db, count, SEED)
+    backoffice.habilitate_insi(house, STRUCTURE, "CHU de démonstration", IDAM, "DPI de démonstration")
+    key = backoffice.api_key(house, STRUCTURE, IDAM, DESK, "accueil", KeyScope.ACCUEIL)
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(house.app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    base = f"http://127.0.0.1:{port}"
+    console.print(f"Services on {base}: " + ", ".join(s["path"] for s in httpx.get(base).json()["services"]))
+    http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    insi_client, stop_insi = insi.start(house, STRUCTURE, IDAM, _free_port(), console)
+    try:
+        admitted = admissions.play(http, insi_client, admissions.arrivals(count, SEED), console)
+        professionals_ok, site, site_name = professionals.play(house, base, console)
+        console.rule("DMP and Mon espace santé")
+        doctor = dmp.hospital_doctor(professionals.IDNATPS, site, site_name)
+        qualified = admitted.qualified
+        scene = dmp.play(house, base, console, qualified[0], doctor) if qualified else dmp.Scene(False)
+        console.rule("MSSanté")
+        mss_ok = scene.ok and mss.play(
+            house,
+            console,
+            qualified[0],
+            scene.letter,
+            scene.gp_idnatps,
+            scene.gp_token,
+            scene.gp_structure,
+            scene.patient_token,
+            base,
+        )
+        ordonnance_ok = False
+        if scene.ok:
+            console.rule("Ordonnance numérique")
+            ordonnance_ok = ordonnance.play(house, base, console, qualified[0], scene)
+
+        family = admitted.people[0].nom_naissance
+        found = http.get("/fhir/Patient", params={"family": family}).json()
+    finally:
+        stop_insi()
+        server.should_exit = True
+        thread.join(timeout=5)
+    trail = audit_anchor.verify(
+        house.db, settings.effective_checkpoint_path, audit_anchor.Signer(settings.keystore()).public
+    )
+    console.print(
+        f"PDQm search for {family}: {found['total']} patient(s); "
+        f"audit trail: {trail.records} records, chain {'intact' if trail.intact else 'BROKEN'}"
+    )
+    house.close()
+    ok = trail.intact and admitted.ok and professionals_ok and scene.ok and mss_ok and ordonnance_ok
+    console.rule("[green]done" if ok else "[red]failed")
+    return 0 if ok else 1
