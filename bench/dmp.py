@@ -453,7 +453,7 @@ def bundles(people: list[PatientIdentity], pdfs: list[bytes], n: int, run: str, 
 
 def tokens(base: str, data: Path) -> dict[str, str]:
     """Fresh Pro Santé Connect access tokens (they live 120 s) for the feeding and the reading doctor."""
-    from maison.identite.psc.client import sign_in
+    from maison.etablissement.psc.client import sign_in
 
     client = json.loads((data / "client.json").read_text())
     return {

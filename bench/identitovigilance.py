@@ -36,9 +36,9 @@ sys.path.insert(0, str(ROOT))
 
 from maison.core import audit  # noqa: E402
 from maison.core.storage import Database  # noqa: E402
+from maison.etablissement.vigilance import store  # noqa: E402
+from maison.etablissement.vigilance.service import PatientIndex  # noqa: E402
 from maison.identite.ins.population import generate  # noqa: E402
-from maison.identite.vigilance import store  # noqa: E402
-from maison.identite.vigilance.service import PatientIndex  # noqa: E402
 from maison.migrations import migrate  # noqa: E402
 
 STRUCTURE = "1750000019"

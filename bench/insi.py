@@ -44,8 +44,8 @@ sys.path.insert(0, str(ROOT))
 from maison.core import pki  # noqa: E402
 from maison.core.config import load_settings  # noqa: E402
 from maison.core.storage import Database  # noqa: E402
+from maison.etablissement.insi.client import ClientIdentity, traits_request  # noqa: E402
 from maison.identite.ins import store  # noqa: E402
-from maison.identite.ins.client import ClientIdentity, traits_request  # noqa: E402
 from maison.identite.ins.service import InsiService  # noqa: E402
 from maison.migrations import migrate  # noqa: E402
 

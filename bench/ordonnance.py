@@ -131,7 +131,7 @@ def prepare(data: Path) -> None:
 
 def tokens(base: str, data: Path, people: list[tuple[str, str]]) -> list[str]:
     """Fresh access tokens (they live 120 s)."""
-    from maison.identite.psc.client import sign_in
+    from maison.etablissement.psc.client import sign_in
 
     client = json.loads((data / "client.json").read_text())
     return [

@@ -100,7 +100,7 @@ def rapport_civ(
     from maison.core.audit import Actor
     from maison.core.errors import MaisonError
     from maison.core.storage import Database
-    from maison.identite.vigilance.cellule import Cellule
+    from maison.etablissement.vigilance.cellule import Cellule
 
     db = Database(_settings(data_dir).effective_database_url)
     # The house's operator reads as the first structure's cell; the GHT rule still applies, so the
@@ -130,7 +130,7 @@ def ght(
     from maison.core.audit import Actor
     from maison.core.errors import MaisonError
     from maison.core.storage import Database
-    from maison.identite.vigilance.cellule import Cellule
+    from maison.etablissement.vigilance.cellule import Cellule
 
     db = Database(_settings(data_dir).effective_database_url)
     actor = Actor(person=f"cli:{getpass.getuser()}", structure="maison", software="maison-cli", role="administrateur")

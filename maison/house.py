@@ -27,7 +27,12 @@ from maison.core.errors import MaisonError, NotFound
 from maison.core.keystore import random_secret
 from maison.core.storage import Database
 from maison.core.terminology import Terminology
+from maison.etablissement.insi.transport import InsiGateway
 from maison.etablissement.pfi.api import router as pfi_router
+from maison.etablissement.vigilance.api import router as vigilance_router
+from maison.etablissement.vigilance.cellule import Cellule
+from maison.etablissement.vigilance.cellule_api import router as cellule_router
+from maison.etablissement.vigilance.service import PatientIndex
 from maison.formats.fhir import outcome_response
 from maison.formats.http_headers import HardenedHttp
 from maison.formats.path_ids import parameter_error
@@ -45,10 +50,6 @@ from maison.identite.psc.api import issuer_for, oauth_error_response
 from maison.identite.psc.api import router as psc_router
 from maison.identite.psc.local_idp import LocalProviders
 from maison.identite.psc.provider import OAuthError, Provider
-from maison.identite.vigilance.api import router as vigilance_router
-from maison.identite.vigilance.cellule import Cellule
-from maison.identite.vigilance.cellule_api import router as cellule_router
-from maison.identite.vigilance.service import PatientIndex
 from maison.migrations import migrate as migrate_schema
 from maison.partage.dmp.api import router as dmp_router
 from maison.partage.dmp.habilitation import Matrix
@@ -184,6 +185,7 @@ class House:
         async def lifespan(_app: FastAPI):
             self.checkpoints.start()
             yield
+            await insi_gateway.aclose()
             self.insi.journal.close()  # every answered call's audit record is committed before exit
             self.checkpoints.stop()  # and the head they make is signed
 
@@ -191,6 +193,8 @@ class House:
         authorizer = Authorizer(
             self.db, self.psc, issuer_for, local_idps, self.patient_login, mes_issuer_for, journal=self.insi.journal
         )
+        # the patient index reaches INSi over SOAP: at insi_url, or in memory to this very app
+        insi_gateway = InsiGateway.from_settings(self.settings, lambda: app)
         # every route states its callers (maison.core.authz); the guard enforces it before the handler runs
         app = FastAPI(
             title="Maison",
@@ -213,7 +217,7 @@ class House:
             tags=["INSi"],
         )
         app.include_router(
-            vigilance_router(self.patients, self.insi, self.settings.max_body_bytes, authorizer),
+            vigilance_router(self.patients, insi_gateway, self.settings.max_body_bytes, authorizer),
             prefix="/fhir",
             tags=["Identitovigilance"],
         )

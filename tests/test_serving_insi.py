@@ -11,8 +11,8 @@ import httpx
 
 from maison.core.pki import Issued, client_context
 from maison.core.storage import Database
-from maison.identite.ins.client import ClientIdentity, InsiClient, InsiFault, traits_request
-from maison.identite.ins.model import CodeCR
+from maison.etablissement.insi.client import ClientIdentity, InsiClient, InsiFault, traits_request
+from maison.formats.insi import CodeCR
 from maison.identite.ins.service import InsiService
 from maison.migrations import migrate
 from tests.conftest import free_port

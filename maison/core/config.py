@@ -47,6 +47,14 @@ class Settings:
     insi_tls_key: str = ""
     insi_tls_ca: str = ""
     insi_dev_sans_certificat: bool = False
+    # The hospital wing's INSi (issue 19 §1.1): the SOAP endpoint its patient index calls, with the
+    # structure's software certificate and key (PEM files) and the authority that signed the server's
+    # (empty: the system's). insi_url empty: the house's own INSi, in memory, with a certificate the
+    # house PKI issues to each calling structure's software (maison.etablissement.insi.transport).
+    insi_url: str = ""
+    insi_client_cert: str = ""
+    insi_client_key: str = ""
+    insi_client_ca: str = ""
     # Largest request body any HTTP adapter accepts before parsing (bytes).
     max_body_bytes: int = 1_000_000
     # Which OID the INS referential stamps on NIR-based INS: production, test (qualification) or demo.

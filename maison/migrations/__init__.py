@@ -34,11 +34,11 @@ def load_all_tables() -> sa.MetaData:
     import maison.core.auth  # noqa: F401
     import maison.core.lockout  # noqa: F401
     import maison.etablissement.pfi.store  # noqa: F401
+    import maison.etablissement.vigilance.store  # noqa: F401
     import maison.identite.annuaire.store  # noqa: F401
     import maison.identite.ins.store  # noqa: F401
     import maison.identite.mes.store  # noqa: F401
     import maison.identite.psc.store  # noqa: F401
-    import maison.identite.vigilance.store  # noqa: F401
     import maison.partage.dmp.store  # noqa: F401
     import maison.partage.espace.store  # noqa: F401
     import maison.partage.mss.store  # noqa: F401

@@ -8,7 +8,7 @@ import pytest
 from maison.core import audit
 from maison.core.audit_journal import Journal
 from maison.core.storage import Database
-from maison.identite.ins.client import ClientIdentity, traits_request
+from maison.etablissement.insi.client import ClientIdentity, traits_request
 from tests.identite.helpers import IDAM, STRUCTURE, seed_referential
 
 ACTOR = audit.Actor(person="801234567897", structure=STRUCTURE, software=IDAM)

@@ -7,8 +7,8 @@ import pytest
 
 from maison.core.auth import issue_key
 from maison.core.identifiers.nir import OID_INS_NIR_TEST
+from maison.etablissement.vigilance.fhir import EXT_BIRTH_LIST, EXT_RELIABILITY
 from maison.formats.datamatrix import InsDatamatrix, content, render_png
-from maison.identite.vigilance.fhir import EXT_BIRTH_LIST, EXT_RELIABILITY
 from tests.identite.helpers import IDAM, SARAH, SARAH_NIR, STRUCTURE, nir, seed_referential
 
 

@@ -4,7 +4,7 @@ import httpx
 import pytest
 from lxml import etree
 
-from maison.identite.ins.client import ClientIdentity, carte_vitale_request, traits_request
+from maison.etablissement.insi.client import ClientIdentity, carte_vitale_request, traits_request
 from tests.identite.helpers import IDAM, STRUCTURE, seed_referential
 
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"

@@ -16,9 +16,9 @@ import pytest
 from lxml import etree
 
 from maison.core import audit
+from maison.etablissement.insi.client import ClientIdentity, InsiClient, InsiFault, traits_request
+from maison.formats.insi import CodeCR
 from maison.house import House
-from maison.identite.ins.client import ClientIdentity, InsiClient, InsiFault, traits_request
-from maison.identite.ins.model import CodeCR
 from maison.serving_insi import authority
 from tests.conftest import LiveServer
 from tests.e2e.insi_mtls import InsiTlsServer, issue, self_signed

@@ -9,8 +9,8 @@ from lxml import etree
 
 from maison.core import audit
 from maison.core.ins_traits import Traits
-from maison.identite.ins.client import ClientIdentity, InsiClient, InsiFault, traits_request
-from maison.identite.ins.model import CodeCR
+from maison.etablissement.insi.client import ClientIdentity, InsiClient, InsiFault, traits_request
+from maison.formats.insi import CodeCR
 from maison.serving_insi import authority
 from tests.e2e.insi_mtls import InsiTlsServer, issue
 from tests.identite.helpers import IDAM, SARAH_NIR, STRUCTURE, nir, seed_referential

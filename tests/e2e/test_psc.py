@@ -383,7 +383,7 @@ def test_ciba_refusals(psc, live):
 def test_a_professional_acts_with_the_psc_token(psc, house, live):
     """maison.core.authz: the token says who acts, in which structure, with which profession."""
     from maison.core import audit
-    from maison.identite.vigilance.fhir import EXT_BIRTH_LIST
+    from maison.etablissement.vigilance.fhir import EXT_BIRTH_LIST
 
     _, client_id, secret, base = psc
     code, verifier = _code(base, client_id)

@@ -4,7 +4,8 @@ import pytest
 
 from maison.core.errors import Conflict
 from maison.core.ins_traits import Traits
-from maison.identite.ins.model import CallContext, CodeCR, TraitsQuery
+from maison.formats.insi import CodeCR
+from maison.identite.ins.model import CallContext, TraitsQuery
 from tests.identite.helpers import IDAM, STRUCTURE, nir, seed_referential
 
 CTX = CallContext(structure=STRUCTURE, software=IDAM)

@@ -13,6 +13,7 @@ from maison.core.identifiers.checksums import luhn_check_digit
 from maison.core.identifiers.nir import OID_INS_NIR_TEST
 from maison.core.ins_traits import Traits
 from maison.etablissement.dmp.producer import Produced, provide_bundle
+from maison.etablissement.psc.client import sign_in
 from maison.formats.cda.build import (
     LOINC,
     SYS_FACILITY,
@@ -27,7 +28,6 @@ from maison.formats.cda.header import Code
 from maison.formats.pdf import document_pdf
 from maison.identite.annuaire import resources as build
 from maison.identite.annuaire.index import put
-from maison.identite.psc.client import sign_in
 from tests.identite.helpers import SARAH, SARAH_NIR, nir
 
 PASSWORD = "mot-de-passe-de-test-2026"

@@ -8,7 +8,7 @@ rendering is here, beside the table it writes).
 The table is derived, never hand-edited, so that it cannot drift from the CI-SIS files; a test
 renders it again and compares. The INS identity statuses (PROV, VALI, RECUP, QUAL) and the
 identity document types are not CI-SIS value sets (they are FR Core and IHE PAM FR tables): they
-live in `maison.identite.vigilance.model`, not here.
+live in `maison.etablissement.vigilance.model`, not here.
 """
 
 from __future__ import annotations

@@ -23,10 +23,10 @@ from maison.core.blobs import Blobs
 from maison.core.errors import InvalidInput
 from maison.core.storage import Database
 from maison.etablissement.pfi.service import Worklist
+from maison.etablissement.vigilance.service import PatientIndex
 from maison.formats.body import json_response, read_json_object, required_text
 from maison.formats.download import received_document_response
 from maison.formats.path_ids import FhirId
-from maison.identite.vigilance.service import PatientIndex
 
 STATES = ("a-traiter", "rattache", "rejete")
 

@@ -43,12 +43,12 @@ from maison.core.ins_traits import match_form, normalise_name
 from maison.core.storage import Database
 from maison.etablissement.pfi import store
 from maison.etablissement.pfi.mailbox import ImapMailbox
+from maison.etablissement.vigilance.model import LocalIdentity, Status
+from maison.etablissement.vigilance.service import PatientIndex
 from maison.formats import mdn as reports
 from maison.formats import mime, xdm, xmlsafe
 from maison.formats.cda.header import INS_ROOTS, CdaHeader, read_header
 from maison.formats.mss_codes import error_codes
-from maison.identite.vigilance.model import LocalIdentity, Status
-from maison.identite.vigilance.service import PatientIndex
 
 D, W = store.pfi_document, store.pfi_worklist
 log = logging.getLogger(__name__)

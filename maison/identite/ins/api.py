@@ -26,10 +26,11 @@ from maison.core.errors import MaisonError, NotFound, TooLarge
 from maison.formats import soap
 from maison.formats.body import read_json_object, read_limited
 from maison.formats.fhir import outcome_response
+from maison.formats.insi import InsiResult, InsRef
 from maison.formats.jsonread import Node
 from maison.formats.path_ids import RelativePath
 from maison.identite.ins import certificats, insi_soap
-from maison.identite.ins.model import CallContext, CarteVitaleQuery, InsiResult, InsRef, TraitsQuery
+from maison.identite.ins.model import CallContext, CarteVitaleQuery, TraitsQuery
 from maison.identite.ins.schemas import insi_dir
 from maison.identite.ins.service import InsiService
 

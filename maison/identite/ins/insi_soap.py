@@ -10,9 +10,10 @@ Faults follow what the national service is seen to send: `soap:Sender` with subc
 `soap:Receiver`/`siram:siram_40` for a technical error, and `siram:Erreur` in the detail.
 The codes `insi_19` (birth name missing), `insi_102` (technical error) and `desir_550` (software
 authorisation number unknown) are the national service's own; the GIE guide listing the other
-codes is not public, so the other `insi_2x` codes below are Maison's, numbered in the same family,
-as are `desir_552` (no client certificate) and `desir_553` (a certificate that is not the
-ContexteLPS's structure and software), authorisation errors beside `desir_550` (`certificats`).
+codes is not public, so the other `insi_2x` codes (`maison.formats.insi.ERRORS`) are Maison's,
+numbered in the same family, as are `desir_552` (no client certificate) and `desir_553` (a
+certificate that is not the ContexteLPS's structure and software), authorisation errors beside
+`desir_550` (`certificats`).
 """
 
 from __future__ import annotations
@@ -22,16 +23,17 @@ from pathlib import Path
 from lxml import etree
 
 from maison.core.errors import Forbidden, MaisonError, Unauthenticated
+from maison.formats import insi as ns
 from maison.formats import soap
-from maison.identite.ins import schemas as ns
+from maison.formats.insi import InsiResult, InsRef
 from maison.identite.ins.certificats import Credential
-from maison.identite.ins.model import CallContext, CarteVitaleQuery, InsiResult, InsRef, TraitsQuery
+from maison.identite.ins.model import CallContext, CarteVitaleQuery, TraitsQuery
+from maison.identite.ins.schemas import insi_schema
 from maison.identite.ins.service import InsiService
 
-ACTION_BASE = "urn:ServiceIdentiteCertifiee:1.0.0:"
 OPERATIONS = {
-    f"{{{ns.NS_RECSANS}}}RECSANSVITALE": "rechercherInsAvecTraitsIdentite",
-    f"{{{ns.NS_RECVIT}}}RECVITALE": "rechercherInsAvecCarteVitale",
+    f"{{{ns.NS_RECSANS}}}RECSANSVITALE": ns.OP_TRAITS,
+    f"{{{ns.NS_RECVIT}}}RECVITALE": ns.OP_CARTE_VITALE,
 }
 UNDERSTOOD = {
     f"{{{ns.NS_WSSE}}}Security",
@@ -40,26 +42,6 @@ UNDERSTOOD = {
     f"{{{soap.WSA}}}MessageID",
     f"{{{soap.WSA}}}Action",
     f"{{{soap.WSA}}}To",
-}
-
-# Error code of each domain error, as (subcode, siram code, severity).
-_ERRORS = {
-    "nom-absent": ("siram_10", "insi_19"),
-    "prenom-absent": ("siram_10", "insi_20"),
-    "sexe": ("siram_10", "insi_21"),
-    "date-format": ("siram_10", "insi_22"),
-    "date-invalid": ("siram_10", "insi_22"),
-    "cog-format": ("siram_10", "insi_23"),
-    "nir-format": ("siram_10", "insi_24"),
-    "nir-key": ("siram_10", "insi_24"),
-    "matricule-absent": ("siram_10", "insi_25"),
-    "schema": ("siram_10", "insi_26"),
-    "operation": ("siram_10", "insi_27"),
-    "contexte-absent": ("siram_10", "insi_28"),
-    "logiciel-inconnu": ("siram_100", "desir_550"),
-    "structure-non-habilitee": ("siram_100", "desir_551"),
-    "certificat-absent": ("siram_100", "desir_552"),
-    "certificat-refuse": ("siram_100", "desir_553"),
 }
 
 
@@ -72,7 +54,7 @@ def _erreur(code: str, text: str, severity: str, message_id: str) -> etree._Elem
 
 
 def fault_for(exc: MaisonError, message_id: str = "") -> soap.SoapFault:
-    subcode, code = _ERRORS.get(exc.code, ("siram_10", "insi_29"))
+    subcode, code = ns.ERRORS.get(exc.code, ("siram_10", "insi_29"))
     status = 403 if isinstance(exc, Forbidden) else 401 if isinstance(exc, Unauthenticated) else 400
     return soap.SoapFault(
         exc.message,
@@ -212,7 +194,7 @@ def resultat(result: InsiResult) -> etree._Element:
 
 def _response_headers(operation: str, message_id: str) -> list[etree._Element]:
     action = etree.Element(f"{{{soap.WSA}}}Action", nsmap={"wsa": soap.WSA})
-    action.text = f"{ACTION_BASE}{operation}Response"
+    action.text = f"{ns.ACTION_BASE}{operation}Response"
     headers = [action]
     if message_id:
         relates = etree.Element(f"{{{soap.WSA}}}RelatesTo", nsmap={"wsa": soap.WSA})
@@ -248,9 +230,9 @@ def handle(
         operation = OPERATIONS.get(env.body.tag)
         if operation is None:
             raise MaisonError(f"opération inconnue : {env.body.tag}", code="operation")
-        if env.action and env.action != ACTION_BASE + operation:
+        if env.action and env.action != ns.ACTION_BASE + operation:
             raise MaisonError(f"action '{env.action}' incohérente avec le corps {operation}", code="operation")
-        schema = ns.insi_schema(Path(reference_path))
+        schema = insi_schema(Path(reference_path))
         for element in [env.body, *env.headers.values()]:
             if element.tag in UNDERSTOOD or element is env.body:
                 if not schema.validate(element):
@@ -260,7 +242,7 @@ def handle(
                     )
         ctx = call_context(env)
         service.check_certificate(ctx, credential, source)
-        if operation == "rechercherInsAvecTraitsIdentite":
+        if operation == ns.OP_TRAITS:
             result = service.search_by_traits(ctx, traits_query(env.body), receipts=receipts)
         else:
             result = service.search_by_carte_vitale(ctx, carte_vitale_query(env.body), receipts=receipts)

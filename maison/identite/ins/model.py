@@ -1,27 +1,9 @@
-"""Domain types of the INS referential and of INSi answers."""
+"""Domain types of the INS referential and of INSi requests (the answers are wire format: `maison.formats.insi`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from enum import StrEnum
-
-from maison.core.ins_traits import Traits
-
-
-class CodeCR(StrEnum):
-    """INSi answer codes (compte rendu): exactly one identity, none, several."""
-
-    TROUVE = "00"
-    AUCUN = "01"
-    PLUSIEURS = "02"
-
-
-LIBELLE_CR = {
-    CodeCR.TROUVE: "OK",
-    CodeCR.AUCUN: "Aucune identite trouvee",
-    CodeCR.PLUSIEURS: "Plusieurs identites trouvees",
-}
 
 
 class Environment(StrEnum):
@@ -30,40 +12,6 @@ class Environment(StrEnum):
     PRODUCTION = "production"
     TEST = "test"
     DEMO = "demo"
-
-
-@dataclass(frozen=True, slots=True)
-class InsRef:
-    """One matricule INS as INSi returns it (INSACTIF or INSHISTO)."""
-
-    number: str
-    cle: str
-    type: str  # NIR / NIA
-    oid: str
-    date_deb: date | None = None
-    date_fin: date | None = None
-
-    @property
-    def value(self) -> str:
-        return self.number + self.cle
-
-
-@dataclass(frozen=True, slots=True)
-class Individu:
-    active: InsRef
-    history: tuple[InsRef, ...]
-    traits: Traits
-
-
-@dataclass(frozen=True, slots=True)
-class InsiResult:
-    code: CodeCR
-    individu: Individu | None = None
-    candidates: int = 0
-
-    @property
-    def libelle(self) -> str:
-        return LIBELLE_CR[self.code]
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,16 +34,9 @@ from maison.core.identifiers.nir import (
 )
 from maison.core.ins_traits import Traits, check_birth_date, check_birth_place, check_sex, match_form
 from maison.core.storage import Database
+from maison.formats.insi import CodeCR, Individu, InsiResult, InsRef
 from maison.identite.ins import store
-from maison.identite.ins.model import (
-    CarteVitaleQuery,
-    CodeCR,
-    Environment,
-    Individu,
-    InsiResult,
-    InsRef,
-    TraitsQuery,
-)
+from maison.identite.ins.model import CarteVitaleQuery, Environment, TraitsQuery
 
 _NIR_OID = {Environment.PRODUCTION: OID_INS_NIR, Environment.TEST: OID_INS_NIR_TEST, Environment.DEMO: OID_INS_NIR_DEMO}
 

@@ -13,15 +13,7 @@ from pathlib import Path
 
 from lxml import etree
 
-NS_RECSANS = "http://www.cnamts.fr/INSiRecSans"
-NS_RECVIT = "http://www.cnamts.fr/INSiRecVit"
-NS_RESULTAT = "http://www.cnamts.fr/INSiResultat"
-NS_WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
-NS_SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
-NS_CTXLPS = "urn:siram:lps:ctxlps"
-NS_CTXBAM = "urn:siram:bam:ctxbam"
-NS_SIRAM = "urn:siram"
-NS_WSA = "http://www.w3.org/2005/08/addressing"
+from maison.formats.insi import NS_CTXBAM, NS_CTXLPS, NS_RECSANS, NS_RECVIT, NS_RESULTAT, NS_SIRAM, NS_WSA, NS_WSSE
 
 _WSA_XSD = b"""<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"
   targetNamespace="http://www.w3.org/2005/08/addressing" elementFormDefault="qualified">

@@ -22,6 +22,7 @@ from maison.core.audit_journal import Journal
 from maison.core.errors import Forbidden, MaisonError, Unauthenticated
 from maison.core.identifiers.professionals import department_of_structure
 from maison.core.storage import Database
+from maison.formats.insi import InsiResult
 from maison.identite.ins import store
 from maison.identite.ins.certificats import (
     CertificateMissing,
@@ -30,7 +31,7 @@ from maison.identite.ins.certificats import (
     DevelopmentAccess,
     StructureCertificate,
 )
-from maison.identite.ins.model import CallContext, CarteVitaleQuery, Environment, InsiResult, TraitsQuery
+from maison.identite.ins.model import CallContext, CarteVitaleQuery, Environment, TraitsQuery
 from maison.identite.ins.referential import Referential
 
 OP_TRAITS = "insi.rechercherInsAvecTraitsIdentite"

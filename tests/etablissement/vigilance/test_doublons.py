@@ -1,6 +1,6 @@
 from maison.core import audit
 from maison.core.ins_traits import Traits
-from maison.identite.vigilance.doublons import THRESHOLD, Candidate, find, score
+from maison.etablissement.vigilance.doublons import THRESHOLD, Candidate, find, score
 
 HOSP = "1750000019"
 DESK = audit.Actor(person="899900038441", structure=HOSP, software="dpi")

@@ -1,28 +1,34 @@
-"""An INSi client, as a DPI uses it (the hospital side of Maison uses this one).
+"""An INSi client, as a DPI uses it: SOAP 1.2 over HTTP(S), the caller's structure in ContexteLPS.
 
 - Called when a record is opened, automatically and in the background (seed 002 L342).
 - Retry rule: a trait search is sent with the first birth first name; on `01` it is sent again
   with each other first name in order, then with the whole list, stopping at the first `00`.
 - On `01`/`02` the answer carries advice for the professional (seed 002 L343); on `00` it carries
   what is needed to associate the INS in one action (seed 002 L344).
+
+Only the wire format is shared with the teleservice (`maison.formats.insi`): this client works
+against any INSi endpoint, the national one included. `InsiClient` is the blocking client (a
+script, the demo, the tests); `AsyncInsiClient` is the one an HTTP adapter awaits (`transport`).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 import httpx
 from lxml import etree
 
+from maison.core.errors import Forbidden, MaisonError, Unauthenticated
 from maison.core.ins_traits import Traits
+from maison.formats import insi as ns
 from maison.formats import soap, xmlsafe
-from maison.identite.ins import schemas as ns
-from maison.identite.ins.model import CodeCR, Individu, InsiResult, InsRef
+from maison.formats.insi import CodeCR, Individu, InsiResult, InsRef
 
-ACTION = "urn:ServiceIdentiteCertifiee:1.0.0:"
+ACTION = ns.ACTION_BASE
 
 
 @dataclass(frozen=True)
@@ -34,13 +40,34 @@ class ClientIdentity:
     software_name: str = "Maison DPI"
     software_version: str = "1.0"
     instance: str = field(default_factory=lambda: str(uuid.uuid4()))
-    professional: str = ""
+    professional: str = ""  # the professional on whose behalf the software asks (IdNatPS), if any
+
+
+class InsiUnavailable(MaisonError):
+    """INSi could not be reached or answered something that is not INSi's (a gateway error)."""
+
+    http_status = 502
+    fhir_issue = "transient"
+    code = "insi-indisponible"
 
 
 class InsiFault(Exception):
+    """A SOAP fault INSi answered: its HTTP status, SIRAM code (`insi_19`, `desir_550`…) and reason."""
+
     def __init__(self, status: int, code: str, reason: str) -> None:
         super().__init__(f"{code}: {reason}")
         self.status, self.code, self.reason = status, code, reason
+
+    def error(self) -> MaisonError:
+        """The domain error the fault names, for the caller's own adapter to answer in its terms."""
+        code = ns.DOMAIN_ERROR.get(self.code, self.code)
+        if self.status >= 500:
+            return InsiUnavailable(f"INSi : {self.reason}", code=code)
+        if self.status == 401:
+            return Unauthenticated(self.reason, code=code)
+        if self.status == 403:
+            return Forbidden(self.reason, code=code)
+        return MaisonError(self.reason, code=code)
 
 
 def _el(parent: etree._Element, ns_uri: str, name: str, text: str | None = None, **attrs: str) -> etree._Element:
@@ -71,7 +98,27 @@ def _headers(me: ClientIdentity, operation: str, message_id: str) -> list[etree.
     mid.text = message_id
     action = etree.Element(f"{{{soap.WSA}}}Action", nsmap={"wsa": soap.WSA})
     action.text = ACTION + operation
-    return [lps, bam, mid, action]
+    return [lps, bam, mid, action, *_vihf(me, now)]
+
+
+def _vihf(me: ClientIdentity, now: str) -> list[etree._Element]:
+    """`wsse:Security` naming the professional (SAML `Subject/NameID`), when the software acts for one:
+    INSi records who asked with every call. The structure's certificate authenticates the call; the
+    assertion is the structure's declaration, as ContexteLPS is."""
+    if not me.professional:
+        return []
+    security = etree.Element(f"{{{ns.NS_WSSE}}}Security", nsmap={"wsse": ns.NS_WSSE})
+    assertion = etree.SubElement(
+        security,
+        f"{{{ns.NS_SAML}}}Assertion",
+        nsmap={"saml": ns.NS_SAML},
+        ID=f"_{uuid.uuid4().hex}",
+        Version="2.0",
+        IssueInstant=now,
+    )
+    _el(assertion, ns.NS_SAML, "Issuer", me.structure)
+    _el(_el(assertion, ns.NS_SAML, "Subject"), ns.NS_SAML, "NameID", me.professional)
+    return [security]
 
 
 def traits_request(
@@ -140,9 +187,14 @@ def _ref(el: etree._Element) -> InsRef:
 
 
 def parse_response(status: int, payload: bytes) -> InsiResult:
-    root = xmlsafe.parse(payload)
-    body = root.find(f"{{{soap.SOAP12}}}Body")
-    fault = body.find(f"{{{soap.SOAP12}}}Fault") if body is not None else None
+    """The answer of one call, or `InsiFault` for a SOAP fault; anything that is not SOAP is `InsiUnavailable`."""
+    try:
+        body = xmlsafe.parse(payload).find(f"{{{soap.SOAP12}}}Body")
+    except MaisonError as exc:  # malformed, too large, a DOCTYPE: the peer did not answer SOAP
+        raise InsiUnavailable(f"réponse INSi illisible (HTTP {status}) : {exc.message}") from exc
+    if body is None:
+        raise InsiUnavailable(f"réponse INSi sans corps SOAP (HTTP {status})")
+    fault = body.find(f"{{{soap.SOAP12}}}Fault")
     if fault is not None:
         erreur = fault.find(f".//{{{ns.NS_SIRAM}}}Erreur")
         code = erreur.get("code") if erreur is not None else "soap"
@@ -150,6 +202,8 @@ def parse_response(status: int, payload: bytes) -> InsiResult:
         raise InsiFault(status, code, reason)
     r = ns.NS_RESULTAT
     res = body.find(f"{{{r}}}RESULTAT")
+    if res is None:
+        raise InsiUnavailable(f"réponse INSi sans RESULTAT (HTTP {status})")
     code = CodeCR(res.findtext(f"{{{r}}}CR/{{{r}}}CodeCR"))
     ind = res.find(f"{{{r}}}INDIVIDU")
     if ind is None:
@@ -169,6 +223,21 @@ def parse_response(status: int, payload: bytes) -> InsiResult:
     )
 
 
+def insi_advice(result: InsiResult) -> str:
+    """What to tell the professional when INSi is inconclusive (seed 002 L343)."""
+    if result.code is CodeCR.AUCUN:
+        return (
+            "Aucune identité trouvée : vérifier l'orthographe du nom de naissance, l'ordre des prénoms, "
+            "la date et le sexe sur une pièce d'identité, puis relancer ; l'identité reste provisoire."
+        )
+    if result.code is CodeCR.PLUSIEURS:
+        return (
+            "Plusieurs identités trouvées : relancer avec la liste complète des prénoms de naissance et le "
+            "code du lieu de naissance ; l'identité reste provisoire."
+        )
+    return "INS trouvé : comparer les traits renvoyés à ceux du dossier avant d'associer."
+
+
 @dataclass
 class Lookup:
     """The outcome of the client's search with retries: the final answer and the attempts made."""
@@ -178,17 +247,20 @@ class Lookup:
     advice: str
 
 
-def lookup_with_retry(traits: Traits, search: Callable[[list[str]], InsiResult]) -> Lookup:
-    """The client rule: search with each first name in order, then the whole list, until an answer
-    other than 01 (seed 002 L342-343); `search(first_names)` is one INSi call by traits."""
-    from maison.identite.vigilance.service import insi_advice
-
+def first_name_tries(traits: Traits) -> list[list[str]]:
+    """The first names of each search, in order: each birth first name alone, then the whole list."""
     tries = [[p] for p in traits.prenoms]
     if len(traits.prenoms) > 1:
         tries.append(list(traits.prenoms))
+    return tries
+
+
+def lookup_with_retry(traits: Traits, search: Callable[[list[str]], InsiResult]) -> Lookup:
+    """The client rule: search with each first name in order, then the whole list, until an answer
+    other than 01 (seed 002 L342-343); `search(first_names)` is one INSi call by traits."""
     attempts: list[list[str]] = []
     result = InsiResult(CodeCR.AUCUN)
-    for given in tries:
+    for given in first_name_tries(traits):
         attempts.append(given)
         result = search(given)
         if result.code is not CodeCR.AUCUN:
@@ -196,7 +268,25 @@ def lookup_with_retry(traits: Traits, search: Callable[[list[str]], InsiResult])
     return Lookup(result, attempts, insi_advice(result))
 
 
+async def lookup_with_retry_async(traits: Traits, search: Callable[[list[str]], Awaitable[InsiResult]]) -> Lookup:
+    """`lookup_with_retry` for a search that is awaited (`AsyncInsiClient`)."""
+    attempts: list[list[str]] = []
+    result = InsiResult(CodeCR.AUCUN)
+    for given in first_name_tries(traits):
+        attempts.append(given)
+        result = await search(given)
+        if result.code is not CodeCR.AUCUN:
+            break
+    return Lookup(result, attempts, insi_advice(result))
+
+
+def _content_type(operation: str) -> dict[str, str]:
+    return {"Content-Type": f'{soap.CONTENT_TYPE}; action="{ACTION}{operation}"'}
+
+
 class InsiClient:
+    """INSi over blocking HTTP: `http` holds the TLS that presents the structure's certificate."""
+
     def __init__(
         self, endpoint: str, me: ClientIdentity, *, timeout: float = 10.0, http: httpx.Client | None = None
     ) -> None:
@@ -204,22 +294,16 @@ class InsiClient:
         self.http = http or httpx.Client(timeout=timeout)
 
     def _post(self, operation: str, payload: bytes) -> InsiResult:
-        response = self.http.post(
-            self.endpoint,
-            content=payload,
-            headers={"Content-Type": f'{soap.CONTENT_TYPE}; action="{ACTION}{operation}"'},
-        )
+        response = self.http.post(self.endpoint, content=payload, headers=_content_type(operation))
         return parse_response(response.status_code, response.content)
 
     def search_traits(
         self, nom: str, prenoms: list[str], sexe: str, date_naissance: str, lieu: str | None = None
     ) -> InsiResult:
-        return self._post(
-            "rechercherInsAvecTraitsIdentite", traits_request(self.me, nom, prenoms, sexe, date_naissance, lieu)
-        )
+        return self._post(ns.OP_TRAITS, traits_request(self.me, nom, prenoms, sexe, date_naissance, lieu))
 
-    def search_carte_vitale(self, date_naissance: str, **kwargs) -> InsiResult:
-        return self._post("rechercherInsAvecCarteVitale", carte_vitale_request(self.me, date_naissance, **kwargs))
+    def search_carte_vitale(self, date_naissance: str, **kwargs: Any) -> InsiResult:
+        return self._post(ns.OP_CARTE_VITALE, carte_vitale_request(self.me, date_naissance, **kwargs))
 
     def lookup(self, traits: Traits) -> Lookup:
         """Search with the retry rule over HTTP (see `lookup_with_retry`)."""
@@ -229,3 +313,31 @@ class InsiClient:
                 traits.nom_naissance, given, traits.sexe, traits.date_naissance, traits.lieu_naissance
             ),
         )
+
+
+class AsyncInsiClient:
+    """INSi over awaited HTTP, for an adapter that runs in an event loop; `http` is shared by the calls
+    of one structure (its transport presents that structure's certificate, see `transport`)."""
+
+    def __init__(self, endpoint: str, me: ClientIdentity, http: httpx.AsyncClient) -> None:
+        self.endpoint, self.me, self.http = endpoint, me, http
+
+    async def search_traits(
+        self, nom: str, prenoms: list[str], sexe: str, date_naissance: str, lieu: str | None = None
+    ) -> InsiResult:
+        payload = traits_request(self.me, nom, prenoms, sexe, date_naissance, lieu)
+        try:
+            response = await self.http.post(self.endpoint, content=payload, headers=_content_type(ns.OP_TRAITS))
+        except httpx.HTTPError as exc:
+            raise InsiUnavailable(f"INSi injoignable : {type(exc).__name__}") from exc
+        return parse_response(response.status_code, response.content)
+
+    async def lookup(self, traits: Traits) -> Lookup:
+        """Search with the retry rule (see `lookup_with_retry`)."""
+
+        def search(given: list[str]) -> Awaitable[InsiResult]:
+            return self.search_traits(
+                traits.nom_naissance, given, traits.sexe, traits.date_naissance, traits.lieu_naissance
+            )
+
+        return await lookup_with_retry_async(traits, search)

@@ -21,10 +21,10 @@ from fastapi import APIRouter, Request, Response
 from maison.core import audit
 from maison.core.authz import HOSPITAL_STAFF, Authorizer, accepts
 from maison.core.errors import InvalidInput, NotFound
+from maison.etablissement.vigilance.cellule import Cellule
+from maison.etablissement.vigilance.service import PatientIndex
 from maison.formats.body import json_response, read_json_object, required_text
 from maison.formats.path_ids import RowId
-from maison.identite.vigilance.cellule import Cellule
-from maison.identite.vigilance.service import PatientIndex
 
 
 def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorizer: Authorizer) -> APIRouter:

@@ -14,7 +14,7 @@ Unknown day or month (`00`) is written as the FHIR partial date (`1980-03`, `198
 from __future__ import annotations
 
 from maison.core.identifiers.nir import OID_INS_NIA
-from maison.identite.vigilance.model import LocalIdentity
+from maison.etablissement.vigilance.model import LocalIdentity
 
 FR_CORE = "https://hl7.fr/ig/fhir/core"
 EXT_RELIABILITY = f"{FR_CORE}/StructureDefinition/fr-core-identity-reliability"

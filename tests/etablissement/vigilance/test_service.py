@@ -7,9 +7,10 @@ import pytest
 from maison.core import audit
 from maison.core.errors import Conflict, InvalidInput, NotFound, TransitionRefused
 from maison.core.ins_traits import Traits
-from maison.identite.ins.model import CodeCR, InsiResult, TraitsQuery
-from maison.identite.vigilance.model import CollectionMethod, Status, status_of
-from maison.identite.vigilance.service import PatientIndex
+from maison.etablissement.vigilance.model import CollectionMethod, Status, status_of
+from maison.etablissement.vigilance.service import PatientIndex
+from maison.formats.insi import CodeCR, InsiResult
+from maison.identite.ins.model import TraitsQuery
 from tests.identite.helpers import SARAH_NIR, seed_referential
 
 HOSP = "1750000019"

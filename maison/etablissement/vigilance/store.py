@@ -149,7 +149,7 @@ def ght_peers(conn, structure: str) -> set[str]:
 
 def row_to_identity(row):
     from maison.core.ins_traits import Traits
-    from maison.identite.vigilance.model import LocalIdentity, Status
+    from maison.etablissement.vigilance.model import LocalIdentity, Status
 
     return LocalIdentity(
         id=row.id,

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from maison.core import audit
 from maison.core.errors import Forbidden, InvalidInput, MaisonError, NotFound
 from maison.core.storage import Database
-from maison.identite.vigilance import store
+from maison.etablissement.vigilance import store
 
 # The incident types an identitovigilance cell records (typology of the RNIV risk analysis).
 INCIDENT_KINDS = {

@@ -8,8 +8,8 @@ import pytest
 from maison.core import audit
 from maison.core.auth import issue_key
 from maison.core.ins_traits import Traits
-from maison.identite.ins.client import ClientIdentity, InsiClient
-from maison.identite.vigilance.cellule import REQUIRED_PROCEDURES, Cellule, Semester
+from maison.etablissement.insi.client import ClientIdentity, InsiClient
+from maison.etablissement.vigilance.cellule import REQUIRED_PROCEDURES, Cellule, Semester
 from tests.identite.helpers import IDAM, STRUCTURE, seed_referential
 
 OTHER = "1750000027"  # a second establishment of the same GHT

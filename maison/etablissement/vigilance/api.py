@@ -5,7 +5,8 @@ a `searchset` Bundle; `identifier=<system>|<value>` finds a patient by IPP or, f
 identity only, by INS. Every request is authenticated (`Authorization: Bearer`) and audited.
 
 The identity transitions a DPI drives are FHIR operations on the record: `$recuperer-ins` (INSi
-with the retry rule, association on 00), `$verifier-piece` (an identity document checked at the
+over SOAP, as the caller's structure and software with their certificate, `maison.etablissement.insi`;
+the retry rule, association on 00), `$verifier-piece` (an identity document checked at the
 desk) and `$lire-datamatrix` (a Datamatrix INS scanned from a document, verified by INSi). A
 refused transition is an OperationOutcome (422) saying why, with INSi's advice when inconclusive.
 """
@@ -20,15 +21,14 @@ from maison.core.authz import HOSPITAL_STAFF, Authorizer, accepts
 from maison.core.errors import InvalidInput, MalformedRequest, UnsupportedMediaType
 from maison.core.identifiers.nir import parse_matricule
 from maison.core.ins_traits import Traits, normalise_name
+from maison.etablissement.insi.client import ClientIdentity, InsiFault, Lookup
+from maison.etablissement.insi.transport import InsiGateway
+from maison.etablissement.vigilance.fhir import EXT_BIRTH_LIST, EXT_BIRTHPLACE, EXT_INSEE, patient_resource
+from maison.etablissement.vigilance.service import PatientIndex
 from maison.formats.body import parameter_values, read_json_object, read_limited
 from maison.formats.fhir import fhir_response
 from maison.formats.jsonread import Node
 from maison.formats.path_ids import RowId, ascii_digits
-from maison.identite.ins.client import lookup_with_retry
-from maison.identite.ins.model import CallContext, TraitsQuery
-from maison.identite.ins.service import InsiService
-from maison.identite.vigilance.fhir import EXT_BIRTH_LIST, EXT_BIRTHPLACE, EXT_INSEE, patient_resource
-from maison.identite.vigilance.service import PatientIndex
 
 _GENDER = {"male": "M", "female": "F"}
 
@@ -69,15 +69,12 @@ def traits_from_patient(resource: dict) -> tuple[str, Traits]:
     return ipp, Traits.of(name.text("family"), given or "", gender, birth, place)
 
 
-def router(index: PatientIndex, insi: InsiService, max_body_bytes: int, authorizer: Authorizer) -> APIRouter:
+def router(index: PatientIndex, insi: InsiGateway, max_body_bytes: int, authorizer: Authorizer) -> APIRouter:
     r = APIRouter()
 
     def _actor(request: Request) -> audit.Actor:
         """The caller (a structure's API key, or a professional's Pro Santé Connect token) as an audit actor."""
         return authorizer.caller(request).actor()
-
-    def _call_context(actor) -> CallContext:
-        return CallContext(structure=actor.structure, software=actor.software, professional=actor.person)
 
     @r.post("/Patient")
     @accepts(HOSPITAL_STAFF)
@@ -132,17 +129,13 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int, authoriz
 
     # --- operations for the identity transitions a DPI drives -------------------------------------
 
-    def _lookup(actor, traits: Traits):
-        """INSi in process, with the client retry rule, on behalf of the actor's structure and software."""
-        return lookup_with_retry(
-            traits,
-            lambda given: insi.search_by_traits(
-                _call_context(actor),
-                TraitsQuery(
-                    traits.nom_naissance, tuple(given), traits.sexe, traits.date_naissance, traits.lieu_naissance
-                ),
-            ),
-        )
+    async def _lookup(actor: audit.Actor, traits: Traits) -> Lookup:
+        """INSi over SOAP with the client retry rule, as the actor's structure and software call it (its
+        certificate, its ContexteLPS) for the actor; INSi's refusal is answered as the error it names."""
+        try:
+            return await insi.lookup(ClientIdentity(actor.structure, actor.software, professional=actor.person), traits)
+        except InsiFault as fault:
+            raise fault.error() from None
 
     @r.post("/Patient/{patient_id}/$recuperer-ins")
     @accepts(HOSPITAL_STAFF)
@@ -150,7 +143,7 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int, authoriz
         """Call INSi with the record's traits (each first name, then the list); 00 → RECUP or QUAL."""
         actor, pid = _actor(request), patient_id
         current = index.get(actor, pid)
-        lookup = await run_in_threadpool(_lookup, actor, current.traits)
+        lookup = await _lookup(actor, current.traits)
         return fhir_response(patient_resource(index.record_insi_result(actor, pid, lookup.result)))
 
     @r.post("/Patient/{patient_id}/$verifier-piece")
@@ -180,7 +173,7 @@ def router(index: PatientIndex, insi: InsiService, max_body_bytes: int, authoriz
             scanned = datamatrix.parse_content(raw.decode("ascii", errors="replace"))
         else:
             raise UnsupportedMediaType("image/png ou text/plain attendu")
-        lookup = await run_in_threadpool(_lookup, actor, scanned.traits)
+        lookup = await _lookup(actor, scanned.traits)
         identity = index.record_datamatrix(actor, pid, scanned, lookup.result)
         return fhir_response(patient_resource(identity))
 

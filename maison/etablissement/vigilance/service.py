@@ -33,9 +33,9 @@ from maison.core import audit
 from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TransitionRefused
 from maison.core.ins_traits import Traits, match_form
 from maison.core.storage import Database
-from maison.identite.ins.model import CodeCR, InsiResult
-from maison.identite.vigilance import store
-from maison.identite.vigilance.model import (
+from maison.etablissement.insi.client import insi_advice
+from maison.etablissement.vigilance import store
+from maison.etablissement.vigilance.model import (
     ATTRIBUTES,
     DOCUMENT_TYPES,
     HIGH_TRUST_DOCUMENTS,
@@ -44,6 +44,7 @@ from maison.identite.vigilance.model import (
     Status,
     status_of,
 )
+from maison.formats.insi import CodeCR, InsiResult
 
 if TYPE_CHECKING:  # pylibdmtx needs the system libdmtx: only the adapter that scans imports it
     from maison.formats.datamatrix import InsDatamatrix
@@ -53,21 +54,6 @@ _T = store.vig_patient
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def insi_advice(result: InsiResult) -> str:
-    """What to tell the professional when INSi is inconclusive (seed 002 L343)."""
-    if result.code is CodeCR.AUCUN:
-        return (
-            "Aucune identité trouvée : vérifier l'orthographe du nom de naissance, l'ordre des prénoms, "
-            "la date et le sexe sur une pièce d'identité, puis relancer ; l'identité reste provisoire."
-        )
-    if result.code is CodeCR.PLUSIEURS:
-        return (
-            "Plusieurs identités trouvées : relancer avec la liste complète des prénoms de naissance et le "
-            "code du lieu de naissance ; l'identité reste provisoire."
-        )
-    return "INS trouvé : comparer les traits renvoyés à ceux du dossier avant d'associer."
 
 
 class _OtherStructure(NotFound):
@@ -624,7 +610,7 @@ class PatientIndex:
         Doublons: pairs of live records whose traits differ by at most a keying slip. Collisions:
         records whose traits were changed into another person's. Returns how many alerts were queued.
         """
-        from maison.identite.vigilance.doublons import Candidate, collisions, find
+        from maison.etablissement.vigilance.doublons import Candidate, collisions, find
 
         self._authorise(actor, structure, "identitovigilance.detect-duplicates")
         with self.db.read() as conn:
