@@ -399,15 +399,11 @@ def dmp_sweep(
 ) -> None:
     """Remove the document blobs no DMP entry names: what a crash left between a blob's write and its
     row's commit (the rows are never partial; the blobs may be orphans). Run it from time to time."""
-    import sqlalchemy as sa
-
     from maison.house import House
-    from maison.partage.dmp.store import dmp_document
 
     house = House.open(_settings(data_dir), migrate=False)
     try:
-        with house.db.read() as conn:
-            referenced = set(conn.execute(sa.select(dmp_document.c.blob)).scalars())
+        referenced = house.dmp.referenced_blobs()
         removed = house.dmp.blobs.sweep(referenced, older_than_seconds=older_than)
     finally:
         house.close()

@@ -23,7 +23,6 @@ from functools import partial
 from urllib.parse import parse_qsl
 
 import orjson
-import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -37,8 +36,16 @@ from maison.formats.body import json_response, read_json_object, read_limited, r
 from maison.formats.fhir import FHIR_JSON, fhir_response
 from maison.formats.jsonread import Node
 from maison.formats.path_ids import FhirId, Identifier, ascii_digits
-from maison.partage.dmp import jsonpatch, mhd, store
-from maison.partage.dmp.model import AccessMode, DossierState, InformationState, Who
+from maison.partage.dmp import jsonpatch, mhd
+from maison.partage.dmp.model import (
+    AccessMode,
+    DateFilter,
+    DocumentQuery,
+    DossierState,
+    InformationState,
+    SubmissionSet,
+    Who,
+)
 from maison.partage.dmp.service import Dmp
 
 SEARCH_TOKENS = {
@@ -166,37 +173,33 @@ def _statuses(params: list[tuple[str, str]]) -> list[str]:
     return statuses
 
 
-def _date_clause(column: sa.Column, value: str) -> sa.ColumnElement:
+def _date_filter(value: str) -> DateFilter:
     prefix, rest = (value[:2], value[2:]) if value[:2] in ("ge", "gt", "le", "lt", "eq") else ("eq", value)
     if not (rest[:4].isascii() and rest[:4].isdigit()):
         raise InvalidInput(f"date invalide : {value}", code="date-invalide")
-    return {
-        "ge": column >= rest,
-        "gt": column > rest,
-        "le": column <= rest + "\uffff",
-        "lt": column < rest,
-        "eq": column.startswith(rest),
-    }[prefix]
+    return DateFilter(prefix, rest)
 
 
-def _document_filters(params: list[tuple[str, str]]) -> tuple[list, list[Callable], list[str]]:
-    d = store.dmp_document.c
-    where: list = []
+def _document_filters(params: list[tuple[str, str]]) -> tuple[DocumentQuery, list[Callable], list[str]]:
+    """The search's criteria the store turns into SQL (a DocumentQuery), those checked on each entry
+    found (their data is in the stored DocumentReference), and the warnings for ignored parameters."""
+    criteria: dict[str, list] = {}
     checks: list[Callable] = []
     warnings = [f"paramètre {k} ignoré (non pris en charge)" for k, _ in params if k not in KNOWN]
     for key, value in params:
         if key in SEARCH_TOKENS:
-            where.append(getattr(d, SEARCH_TOKENS[key]).in_([v.rpartition("|")[2] for v in value.split(",")]))
+            criteria.setdefault(SEARCH_TOKENS[key], []).append(tuple(v.rpartition("|")[2] for v in value.split(",")))
         elif key in DATE_PARAMS:
-            where.append(_date_clause(getattr(d, DATE_PARAMS[key]), value))
+            criteria.setdefault(DATE_PARAMS[key], []).append(_date_filter(value))
         elif key == "identifier":
             token = value.rpartition("|")[2]
-            where.append(sa.or_(d.unique_id == token.removeprefix("urn:oid:"), d.id == token.removeprefix("urn:uuid:")))
+            criteria.setdefault("identifier", []).append(
+                (token.removeprefix("urn:oid:"), token.removeprefix("urn:uuid:"))
+            )
         elif key == "isArchived":
-            where.append(d.archived.is_(value.rpartition("|")[2] == "true"))
+            criteria.setdefault("archived", []).append(value.rpartition("|")[2] == "true")
         elif key == "relatesto":
-            target = value.rsplit("/", 1)[-1]
-            where.append(sa.or_(d.replaces == target, d.transforms == target))
+            criteria.setdefault("relates_to", []).append(value.rsplit("/", 1)[-1])
         elif key == "security-label":
             labels = {v.rpartition("|")[2] for v in value.split(",")}
             checks.append(lambda e, w=labels: bool(w & ({e.confidentiality} | e.visibility)))
@@ -215,7 +218,7 @@ def _document_filters(params: list[tuple[str, str]]) -> tuple[list, list[Callabl
                     }
                 )
             )
-    return where, checks, warnings
+    return DocumentQuery(**{name: tuple(values) for name, values in criteria.items()}), checks, warnings
 
 
 async def _params(request: Request, max_bytes: int) -> list[tuple[str, str]]:
@@ -330,8 +333,8 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
         who = _who(request)
         params = await _params(request, max_body_bytes)
         ins, statuses = _ins_param(params), _statuses(params)
-        where, checks, warnings = _document_filters(params)
-        entries = await _audited(dmp.find_documents, who, ins, statuses, where, str(request.url.query))
+        filters, checks, warnings = _document_filters(params)
+        entries = await _audited(dmp.find_documents, who, ins, statuses, filters, str(request.url.query))
         base = _base(request)
         shown = [mhd.render_document(e, base) for e in entries if all(check(e) for check in checks)]
         return fhir_response(mhd.searchset(shown, f"{base}/DocumentReference", str(request.url.query), warnings))
@@ -414,10 +417,8 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
     r.add_api_route("/List", _find_lists, methods=["GET"])
     r.add_api_route("/List/_search", _find_lists, methods=["POST"])
 
-    def _list(row: sa.Row) -> dict:
-        resource = orjson.loads(row.resource)
-        resource.update(id=row.id, status=row.status, meta={"profile": [pdsm.PROFILE_SUBMISSION_SET]})
-        return resource
+    def _list(lot: SubmissionSet) -> dict:
+        return {**lot.resource, "id": lot.id, "status": lot.status, "meta": {"profile": [pdsm.PROFILE_SUBMISSION_SET]}}
 
     # --- information / opposition (002 L535-565) -----------------------------------------------------
 

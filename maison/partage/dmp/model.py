@@ -111,3 +111,60 @@ class DocumentEntry:
     study_uids: tuple[str, ...] = ()
     accession_numbers: tuple[str, ...] = ()
     resource: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DateFilter:
+    """One date criterion of a search: a FHIR date prefix and the date (or its beginning) it compares with."""
+
+    prefix: str  # ge, gt, le, lt, eq
+    value: str  # from the year on: a prefix of the stored ISO instants
+
+
+@dataclass(frozen=True)
+class DocumentQuery:
+    """The filters of a document search (ITI-67), as the HTTP adapter read them from the request; the
+    store turns them into SQL. Each element of a tuple is one criterion, and all must hold (a search
+    parameter given twice is two criteria); within one code criterion, the codes are alternatives."""
+
+    type_code: tuple[tuple[str, ...], ...] = ()
+    class_code: tuple[tuple[str, ...], ...] = ()
+    format_code: tuple[tuple[str, ...], ...] = ()
+    setting: tuple[tuple[str, ...], ...] = ()
+    facility: tuple[tuple[str, ...], ...] = ()
+    creation: tuple[DateFilter, ...] = ()
+    period_start: tuple[DateFilter, ...] = ()
+    period_end: tuple[DateFilter, ...] = ()
+    submitted_at: tuple[DateFilter, ...] = ()
+    identifier: tuple[tuple[str, str], ...] = ()  # (uniqueId, entry id): the document is either
+    archived: tuple[bool, ...] = ()
+    relates_to: tuple[str, ...] = ()  # an entry id the document replaces or transforms
+
+
+@dataclass(frozen=True)
+class SubmissionSet:
+    """A submission set (PDSm lot) as stored: the List resource as submitted, our id and its status."""
+
+    id: str
+    status: str
+    resource: dict
+
+
+@dataclass(frozen=True)
+class PatientDocument:
+    """A document the patient files in her DMP from Mon espace santé (000 L3267-3269): the
+    DocumentReference Mon espace santé built, its bytes, and the submission set it is filed in."""
+
+    ins: str
+    unique_id: str
+    lot_unique_id: str
+    title: str
+    type_code: str
+    class_code: str
+    format_code: str
+    content_type: str
+    data: bytes
+    sha1: str  # base64, as the DocumentReference's attachment.hash
+    creation: str
+    resource: dict
+    replaces_current: bool = False  # a new one replaces the current one of its type (profil médical synthesis)

@@ -40,7 +40,7 @@ from maison.core.terminology import Terminology
 from maison.formats.cda.document import CdaReport, inspect_cda
 from maison.formats.cda.header import FORMAT_N1_PDF
 from maison.formats.xds_codes import TYPE_CLASS, VOLET_FORMAT
-from maison.identite.annuaire.index import get as annuaire_resource
+from maison.identite.annuaire import service as annuaire
 from maison.identite.annuaire.vocabulary import CS_SECTEUR
 from maison.partage.dmp import access, store
 from maison.partage.dmp.habilitation import Decision, Matrix
@@ -52,9 +52,12 @@ from maison.partage.dmp.model import (
     N3_ALONE_FORMATS,
     AccessMode,
     DocumentEntry,
+    DocumentQuery,
     DocumentStatus,
     DossierState,
     InformationState,
+    PatientDocument,
+    SubmissionSet,
     Who,
 )
 
@@ -357,35 +360,35 @@ class Dmp:
 
     def _replay(self, request: ProvideRequest, ins: str) -> Provided | None:
         """Idempotent resubmission: the same lot and documents, byte for byte, answer as the first time."""
-        d = store.dmp_document.c
-        unique_ids = [_unique(doc.unique_id) for doc in request.documents]
+        documents = [(doc.unique_id, _unique(doc.unique_id), _sha1(doc.data)) for doc in request.documents]
+        replay = self._replay_of(request.submission.unique_id, documents)
+        if replay is None:
+            return None
+        lot, stored = replay
+        ids = {doc.full_url: stored[_unique(doc.unique_id)] for doc in request.documents}
+        by_binary = {doc.binary_url: ids[doc.full_url] for doc in request.documents}
+        return Provided(lot, _locations(request, lot, ids, by_binary), ["soumission déjà enregistrée (rejeu)"], True)
+
+    def _replay_of(self, lot_unique_id: str, documents: list[tuple[str, str, str]]) -> tuple[str, dict] | None:
+        """The replay check of every feed, a professional's lot or a patient's document: `documents` as
+        (name as submitted, uniqueId, SHA-1). None when nothing of it is stored; the stored lot's id and
+        the entry ids by uniqueId when all of it is, byte for byte; a Conflict when only part of it is,
+        or with other bytes."""
         with self.db.read() as conn:
-            stored = {
-                r.unique_id: r
-                for r in conn.execute(
-                    sa.select(d.unique_id, d.id, d.sha1, d.ins, d.submission).where(d.unique_id.in_(unique_ids))
-                )
-            }
-            lot = conn.execute(
-                sa.select(store.dmp_submission.c.id).where(
-                    store.dmp_submission.c.unique_id == request.submission.unique_id
-                )
-            ).scalar_one_or_none()
+            stored, lot = store.stored_for_replay(
+                conn, [unique_id for _name, unique_id, _sha in documents], lot_unique_id
+            )
         if not stored and lot is None:
             return None
-        for doc in request.documents:
-            row = stored.get(_unique(doc.unique_id))
-            if row is not None and row.sha1 != _sha1(doc.data):
-                raise Conflict(
-                    f"document {doc.unique_id} déjà enregistré avec un autre contenu", code="XDSNonIdenticalHash"
-                )
-        if lot is None or len(stored) != len(request.documents) or any(r.submission != lot for r in stored.values()):
+        for name, unique_id, sha1 in documents:
+            row = stored.get(unique_id)
+            if row is not None and row.sha1 != sha1:
+                raise Conflict(f"document {name} déjà enregistré avec un autre contenu", code="XDSNonIdenticalHash")
+        if lot is None or len(stored) != len(documents) or any(r.submission != lot for r in stored.values()):
             raise Conflict(
                 "identifiant unique déjà utilisé par une autre soumission", code="XDSDuplicateUniqueIdInRegistry"
             )
-        ids = {doc.full_url: stored[_unique(doc.unique_id)].id for doc in request.documents}
-        by_binary = {doc.binary_url: ids[doc.full_url] for doc in request.documents}
-        return Provided(lot, _locations(request, lot, ids, by_binary), ["soumission déjà enregistrée (rejeu)"], True)
+        return lot, {unique_id: row.id for unique_id, row in stored.items()}
 
     def _judge(self, doc: SubmittedDocument, ins: str, traits, who: Who) -> CdaReport:
         """One document: a valid CDA R2 whose header says what the metadata says (issue 4 §1.2)."""
@@ -557,12 +560,12 @@ class Dmp:
         for doc in request.documents:
             h = reports[doc.full_url].header
             rows.append(
-                dict(
+                _document_row(
                     id=ids[doc.full_url],
                     unique_id=_unique(doc.unique_id),
                     ins=ins,
                     submission=lot,
-                    status=DocumentStatus.CURRENT.value,
+                    now=now,
                     archived=doc.archived,
                     type_code=doc.type_code,
                     class_code=doc.class_code,
@@ -571,37 +574,30 @@ class Dmp:
                     author=next(iter(sorted(a.idnatps for a in h.authors if a.idnatps))),
                     author_structure=who.structure,
                     confidentiality=doc.confidentiality,
-                    masque_ps=MASQUE_PS in doc.visibility,
-                    invisible_patient=INVISIBLE_PATIENT in doc.visibility,
-                    invisible_representants=INVISIBLE_REPRESENTANTS_LEGAUX in doc.visibility,
+                    visibility=doc.visibility,
                     secret=who.secret,
                     size=len(doc.data),
                     sha1=reports[doc.full_url].sha1_base64,
                     blob=blobs[doc.full_url],
                     content_type=doc.content_type,
-                    submitted_at=_iso(now),
                     creation=_iso(doc.creation),  # type: ignore[arg-type]  # _judge refused a document without one
                     period_start=doc.period_start,
                     period_end=doc.period_end or None,
                     setting=doc.setting,
                     facility=doc.facility,
-                    version=1,
-                    last_updated=_iso(now),
                     transforms=next((ids[t] for code, t in doc.relates if code == "transforms"), None),
-                    replaces=None,
-                    resource=orjson.dumps(_stored_resource(doc, ids, None)).decode(),
+                    resource=_stored_resource(doc, ids, None),
                 )
             )
-        submission = dict(
+        submission = _submission_row(
             id=lot,
             unique_id=request.submission.unique_id,
             ins=ins,
             source_id=request.submission.source_id,
             author=who.on_behalf_of or who.person,
             structure=who.structure,
-            submitted_at=_iso(now),
-            status="current",
-            resource=orjson.dumps(request.submission.resource).decode(),
+            now=now,
+            resource=request.submission.resource,
         )
         return PreparedLot(lot, ids, submission, rows)
 
@@ -629,12 +625,7 @@ class Dmp:
                 row["replaces"] = replaces
                 row["resource"] = orjson.dumps(_stored_resource(doc, lot.ids, replaces)).decode()
         if superseded:  # the replaced N1 and its N3 leave the current set (replacement keeps the chain)
-            d = store.dmp_document.c
-            conn.execute(
-                store.dmp_document.update()
-                .where(sa.or_(d.id.in_(superseded), d.transforms.in_(superseded)))
-                .values(status=DocumentStatus.SUPERSEDED.value, last_updated=_iso(now), version=d.version + 1)
-            )
+            store.supersede(conn, superseded, _iso(now))
         trail = self.trail.entry(
             actor_of(who),
             "dmp.alimenter",
@@ -743,16 +734,17 @@ class Dmp:
         who: Who,
         ins: str,
         statuses: list[str],
-        where: list | None = None,
+        filters: DocumentQuery | None = None,
         query: str = "",
         *,
         receipts: list | None = None,
     ) -> list[DocumentEntry]:
-        d = store.dmp_document.c
-        select = sa.select(store.dmp_document).where(d.ins == ins, d.status.in_(statuses), *(where or []))
+        """The entries of the patient's dossier in these statuses that meet `filters` and that the
+        caller may read, newest first; `query` is the request as the trail keeps it."""
         with self.db.read() as conn:  # the dossier's rules and its entries read in one snapshot
             dossier, now = self._open(who, ins, "dmp.rechercher", conn)
-            entries = [entry_of(r) for r in conn.execute(select.order_by(d.submitted_at.desc(), d.id))]
+            found = store.find_documents(conn, ins, statuses, filters or DocumentQuery())
+            entries = [entry_of(r) for r in found]
         shown = [e for e in entries if self.visible(who, dossier, e, now).allowed]
         self._trace(
             who,
@@ -786,6 +778,11 @@ class Dmp:
         entry = self.document(who, id_, action="dmp.consulter")
         return entry, self.blobs.get(entry.blob)
 
+    def referenced_blobs(self) -> set[str]:
+        """Every blob an entry names, whatever its status: what `Blobs.sweep` must keep (`maison dmp-sweep`)."""
+        with self.db.read() as conn:
+            return store.referenced_blobs(conn)
+
     def _consulted(self, who: Who, entry: DocumentEntry, action: str, decision: Decision) -> None:
         self.trail.read(
             actor_of(who),
@@ -802,29 +799,17 @@ class Dmp:
                 f"mode {who.mode.value} : {who.reason or 'régulation'}.",
             )
 
-    def submission_sets(self, who: Who, ins: str, statuses: list[str]) -> list[sa.Row]:
+    def submission_sets(self, who: Who, ins: str, statuses: list[str]) -> list[SubmissionSet]:
         """The lots that hold at least one document the caller may read (a lot's title must not reveal
         a masked document)."""
         dossier, now = self._open(who, ins, "dmp.rechercher-lots")
-        s, d = store.dmp_submission.c, store.dmp_document.c
         with self.db.read() as conn:
-            rows = list(
-                conn.execute(
-                    sa.select(store.dmp_submission)
-                    .where(s.ins == ins, s.status.in_(statuses))
-                    .order_by(s.submitted_at.desc())
-                )
-            )
-            documents = [
-                entry_of(r)
-                for r in conn.execute(
-                    sa.select(store.dmp_document).where(d.ins == ins, d.status != DocumentStatus.DELETED.value)
-                )
-            ]
+            rows = store.submissions(conn, ins, statuses)
+            documents = [entry_of(r) for r in store.undeleted_documents(conn, ins)]
         readable = {e.submission for e in documents if self.visible(who, dossier, e, now).allowed}
-        rows = [row for row in rows if row.id in readable]
-        self.trail.read(actor_of(who), "dmp.rechercher-lots", patient=ins, detail={"resultats": len(rows)})
-        return rows
+        lots = [SubmissionSet(row.id, row.status, orjson.loads(row.resource)) for row in rows if row.id in readable]
+        self.trail.read(actor_of(who), "dmp.rechercher-lots", patient=ins, detail={"resultats": len(lots)})
+        return lots
 
     # --- metadata update, withdrawal (flux 03, DOC-15/16) ---------------------------------------
 
@@ -1135,6 +1120,98 @@ class Dmp:
 
         self._patient_write(who, "dmp.patient.regle", {"professionnel": professional, "regle": rule}, change)
 
+    # --- the patient's own documents (000 L3267-3269) -------------------------------------------
+
+    def deposit(self, who: Who, doc: PatientDocument, *, action: str) -> str:
+        """File a document the patient gives from Mon espace santé; returns its entry id. Its row is
+        built, checked for a replay and committed as a professional's feed is (`_document_row`,
+        `_replay_of`, the group commit), under the action Mon espace santé names in the trail. A new
+        one that replaces the current one of its type (the profil médical synthesis) supersedes it,
+        as a producer's replacement does (RPLC chain)."""
+        replay = self._replay_of(doc.lot_unique_id, [(doc.unique_id, doc.unique_id, doc.sha1)])
+        if replay is not None:
+            return str(replay[1][doc.unique_id])
+        blob = self.blobs.put(doc.data)  # durable before the row that names it
+        now = _now()
+        submission = _submission_row(
+            id=str(uuid.uuid4()),
+            unique_id=doc.lot_unique_id,
+            ins=doc.ins,
+            source_id="urn:maison:mon-espace-sante",
+            author=who.person,
+            structure="",
+            now=now,
+            resource={"resourceType": "List", "title": doc.title},
+        )
+        id_ = str(uuid.uuid4())
+
+        def work(conn: Connection) -> tuple[str, list, list[dict]]:
+            ensure_writable(conn, doc.ins)
+            previous = store.current_of_type(conn, doc.ins, doc.type_code) if doc.replaces_current else None
+            resource = dict(doc.resource)
+            if previous is not None:
+                store.supersede(conn, [previous], _iso(now))
+                resource["relatesTo"] = [{"code": "replaces", "target": {"reference": f"DocumentReference/{previous}"}}]
+            row = _document_row(
+                id=id_,
+                unique_id=doc.unique_id,
+                ins=doc.ins,
+                submission=submission["id"],
+                now=now,
+                type_code=doc.type_code,
+                class_code=doc.class_code,
+                format_code=doc.format_code,
+                level="",
+                author=who.person,
+                author_structure="",
+                confidentiality="N",
+                visibility=set(),
+                secret=who.secret,
+                size=len(doc.data),
+                sha1=doc.sha1,
+                blob=blob,
+                content_type=doc.content_type,
+                creation=doc.creation,
+                period_start=doc.creation,
+                period_end=None,
+                setting="",
+                facility="",
+                replaces=previous,
+                resource=resource,
+            )
+            trail = self.trail.entry(
+                actor_of(who),
+                action,
+                patient=who.patient,
+                detail={"document": doc.unique_id, "type": doc.type_code, "remplace": previous},
+            )
+            return id_, [(_INSERT_SUBMISSION, [submission]), (_INSERT_DOCUMENT, [row])], [trail]
+
+        try:
+            return cast(str, self.group_commit.run(work))  # the group commit hands back what work returned
+        except IntegrityError:
+            replay = self._replay_of(doc.lot_unique_id, [(doc.unique_id, doc.unique_id, doc.sha1)])
+            if replay is not None:  # a concurrent identical deposit won the race
+                return str(replay[1][doc.unique_id])
+            raise Conflict("identifiant unique déjà enregistré", code="XDSDuplicateUniqueIdInRegistry") from None
+
+    def withdraw_deposited(self, who: Who, id_: str, *, action: str) -> None:
+        """The patient withdraws a document she deposited; professionals' documents she may only mask.
+        One she may not see yet, or not hers, answers like a missing one."""
+        ins = who.patient
+        with self.db.write() as conn:
+            ensure_writable(conn, ins)
+            row = store.patient_document(conn, id_, ins)
+            if row is None or row.status == DocumentStatus.DELETED.value or _hidden_from(who, row):
+                raise NotFound(f"document {id_} inconnu", code="document-inconnu")
+            if row.author not in (ins, who.person):
+                raise Forbidden(
+                    "le patient retire les documents qu'il a déposés ; il peut masquer les autres",
+                    code="document-non-depose",
+                )
+            store.withdraw_deposited(conn, id_, _iso(_now()))
+            self.trail.write(conn, actor_of(who), action, patient=who.patient, detail={"document": row.unique_id})
+
     def code_hash(self, code: str) -> str:
         """HMAC-SHA256 of a delegation code under the server's secret (hex, as the column holds)."""
         return hmac.new(self._code_secret, code.encode(), hashlib.sha256).hexdigest()
@@ -1296,9 +1373,71 @@ _INSERT_SUBMISSION = store.dmp_submission.insert()
 _INSERT_DOCUMENT = store.dmp_document.insert()
 
 
+def _document_row(
+    *,
+    now: datetime,
+    visibility: set[str],
+    resource: dict,
+    archived: bool = False,
+    transforms: str | None = None,
+    replaces: str | None = None,
+    **fields: object,
+) -> dict:
+    """The one builder of a new entry's row (a professional's ITI-65 or a patient's own document):
+    current, version 1, its flags from the visibility codes, the stored DocumentReference."""
+    return dict(
+        fields,
+        status=DocumentStatus.CURRENT.value,
+        archived=archived,
+        masque_ps=MASQUE_PS in visibility,
+        invisible_patient=INVISIBLE_PATIENT in visibility,
+        invisible_representants=INVISIBLE_REPRESENTANTS_LEGAUX in visibility,
+        submitted_at=_iso(now),
+        version=1,
+        last_updated=_iso(now),
+        transforms=transforms,
+        replaces=replaces,
+        resource=orjson.dumps(resource).decode(),
+    )
+
+
+def _submission_row(*, now: datetime, resource: dict, **fields: object) -> dict:
+    """A new submission set's row: current, with the List as submitted."""
+    return dict(fields, submitted_at=_iso(now), status="current", resource=orjson.dumps(resource).decode())
+
+
+def dossier_state(conn: Connection, ins: str) -> DossierState | None:
+    """The state of the patient's dossier — Mon espace santé's too (000 L3228) — in the caller's
+    transaction; None while it does not exist (it exists for everyone unless opposed)."""
+    state = store.dossier_state(conn, ins)
+    return None if state is None else DossierState(state)
+
+
+def ensure_writable(conn: Connection, ins: str) -> None:
+    """Refuse a change while the patient has opposed or closed Mon espace santé (000 L3228)."""
+    state = dossier_state(conn, ins)
+    if state is not None and state is not DossierState.ACTIVE:
+        raise Conflict(
+            f"Mon espace santé est {state.value} (000 L3228) : consultation et export seulement", code="espace-ferme"
+        )
+
+
+def document_owner(conn: Connection, id_: str) -> str | None:
+    """The patient whose dossier holds the entry of this id, None if there is none: how a refused
+    change names its patient in the trail."""
+    return store.document_owner(conn, id_)
+
+
+def _hidden_from(who: Who, row: sa.Row) -> bool:
+    """A document the patient (or her representative) may not see yet is not hers to name either
+    (R.1111-53 consultation d'annonce; L.1111-5 secret of the minor)."""
+    awaiting = row.invisible_patient and _now() < datetime.fromisoformat(row.submitted_at) + access.ANNONCE_AUTO_VISIBLE
+    return bool(awaiting or who.is_representative and row.invisible_representants)
+
+
 def _sector(conn: Connection, structure: str) -> str:
     """The secteur d'activité (TRE_R02) of the structure acted in, from the Annuaire; "" when unknown."""
-    organization = annuaire_resource(conn, "Organization", structure) if structure else None
+    organization = annuaire.organization(conn, structure) if structure else None
     for concept in (organization or {}).get("type", []):
         for coding in concept.get("coding", []) if isinstance(concept, dict) else []:
             if isinstance(coding, dict) and coding.get("system") == CS_SECTEUR:

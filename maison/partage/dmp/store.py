@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from maison.core.storage import metadata
+from maison.partage.dmp.model import DateFilter, DocumentQuery, DocumentStatus
 
 dmp_dossier = sa.Table(
     "dmp_dossier",
@@ -128,3 +129,123 @@ dmp_document = sa.Table(
     sa.Index("ix_dmp_document_ins", "ins", "status", "submitted_at"),
     sa.Index("ix_dmp_document_transforms", "transforms"),
 )
+
+
+# --- queries ------------------------------------------------------------------------------------
+
+_CODE_CRITERIA = ("type_code", "class_code", "format_code", "setting", "facility")
+_DATE_CRITERIA = ("creation", "period_start", "period_end", "submitted_at")
+
+
+def _date(column: sa.Column, criterion: DateFilter) -> sa.ColumnElement[bool]:
+    """FHIR date search on an ISO instant kept as text: the date given is a prefix of the instants."""
+    value = criterion.value
+    return {
+        "ge": lambda: column >= value,
+        "gt": lambda: column > value,
+        "le": lambda: column <= value + "\uffff",
+        "lt": lambda: column < value,
+        "eq": lambda: column.startswith(value),
+    }[criterion.prefix]()
+
+
+def _conditions(query: DocumentQuery) -> list[sa.ColumnElement[bool]]:
+    d = dmp_document.c
+    where = [getattr(d, name).in_(list(codes)) for name in _CODE_CRITERIA for codes in getattr(query, name)]
+    where += [_date(getattr(d, name), criterion) for name in _DATE_CRITERIA for criterion in getattr(query, name)]
+    where += [sa.or_(d.unique_id == unique_id, d.id == id_) for unique_id, id_ in query.identifier]
+    where += [d.archived.is_(archived) for archived in query.archived]
+    where += [sa.or_(d.replaces == target, d.transforms == target) for target in query.relates_to]
+    return where
+
+
+def find_documents(conn: sa.Connection, ins: str, statuses: list[str], query: DocumentQuery) -> list[sa.Row]:
+    """A patient's entries in these statuses that meet the query, newest first."""
+    d = dmp_document.c
+    return list(
+        conn.execute(
+            sa.select(dmp_document)
+            .where(d.ins == ins, d.status.in_(statuses), *_conditions(query))
+            .order_by(d.submitted_at.desc(), d.id)
+        )
+    )
+
+
+def dossier_state(conn: sa.Connection, ins: str) -> str | None:
+    """The dossier's state (DossierState's value), None while it does not exist."""
+    return conn.execute(sa.select(dmp_dossier.c.state).where(dmp_dossier.c.ins == ins)).scalar()
+
+
+def referenced_blobs(conn: sa.Connection) -> set[str]:
+    """Every blob an entry names, whatever its status."""
+    return set(conn.execute(sa.select(dmp_document.c.blob)).scalars())
+
+
+def submissions(conn: sa.Connection, ins: str, statuses: list[str]) -> list[sa.Row]:
+    """A patient's submission sets in these statuses, newest first."""
+    s = dmp_submission.c
+    return list(
+        conn.execute(
+            sa.select(dmp_submission).where(s.ins == ins, s.status.in_(statuses)).order_by(s.submitted_at.desc())
+        )
+    )
+
+
+def undeleted_documents(conn: sa.Connection, ins: str) -> list[sa.Row]:
+    """A patient's entries but those withdrawn."""
+    d = dmp_document.c
+    return list(conn.execute(sa.select(dmp_document).where(d.ins == ins, d.status != DocumentStatus.DELETED.value)))
+
+
+def stored_for_replay(conn: sa.Connection, unique_ids: list[str], lot_unique_id: str) -> tuple[dict, str | None]:
+    """The entries already stored under these uniqueIds (by uniqueId: id, sha1, ins, submission), and
+    the id of the submission set stored under `lot_unique_id`."""
+    d = dmp_document.c
+    stored = {
+        r.unique_id: r
+        for r in conn.execute(
+            sa.select(d.unique_id, d.id, d.sha1, d.ins, d.submission).where(d.unique_id.in_(unique_ids))
+        )
+    }
+    lot = conn.execute(
+        sa.select(dmp_submission.c.id).where(dmp_submission.c.unique_id == lot_unique_id)
+    ).scalar_one_or_none()
+    return stored, lot
+
+
+def current_of_type(conn: sa.Connection, ins: str, type_code: str) -> str | None:
+    """The id of a current entry of this type in the patient's dossier, if any."""
+    d = dmp_document.c
+    return conn.execute(
+        sa.select(d.id).where(d.ins == ins, d.type_code == type_code, d.status == DocumentStatus.CURRENT.value)
+    ).scalar()
+
+
+def supersede(conn: sa.Connection, ids: list[str], now: str) -> None:
+    """These entries, and the N3 that transform them, leave the current set (a replacement)."""
+    d = dmp_document.c
+    conn.execute(
+        dmp_document.update()
+        .where(sa.or_(d.id.in_(ids), d.transforms.in_(ids)))
+        .values(status=DocumentStatus.SUPERSEDED.value, last_updated=now, version=d.version + 1)
+    )
+
+
+def patient_document(conn: sa.Connection, id_: str, ins: str) -> sa.Row | None:
+    """What deciding on a patient's withdrawal of one of her entries needs."""
+    d = dmp_document.c
+    return conn.execute(
+        sa.select(
+            d.author, d.unique_id, d.status, d.invisible_patient, d.submitted_at, d.invisible_representants
+        ).where(d.id == id_, d.ins == ins)
+    ).first()
+
+
+def withdraw_deposited(conn: sa.Connection, id_: str, now: str) -> None:
+    d = dmp_document.c
+    conn.execute(dmp_document.update().where(d.id == id_).values(status=DocumentStatus.DELETED.value, last_updated=now))
+
+
+def document_owner(conn: sa.Connection, id_: str) -> str | None:
+    """The patient whose dossier holds this entry."""
+    return conn.execute(sa.select(dmp_document.c.ins).where(dmp_document.c.id == id_)).scalar_one_or_none()

@@ -14,9 +14,10 @@ id, still leaves its record — with the entry's real owner as the patient when 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 import orjson
@@ -25,14 +26,16 @@ from sqlalchemy.engine import Connection
 
 from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from maison.formats.pdf import document_pdf
-from maison.partage.dmp import store as dmp_store
-from maison.partage.dmp.access import ANNONCE_AUTO_VISIBLE
-from maison.partage.dmp.model import DocumentStatus, DossierState, Who
-from maison.partage.dmp.service import AccessDenied, Dmp, actor_of
+from maison.partage.dmp.model import DocumentQuery, PatientDocument, Who
+from maison.partage.dmp.service import AccessDenied, Dmp, actor_of, document_owner, ensure_writable
 from maison.partage.espace import documents, mesures, profil, store, vaccinations
 from maison.partage.espace.mesures import KINDS, LOINC, UCUM
 
 APPOINTMENT_STATUSES = ("proposed", "pending", "booked", "fulfilled", "cancelled", "noshow")
+# Who an entry named by its id belongs to, for the record of a refused change (`Espace._by_id`)
+_ITEM_OWNER = partial(store.entry_owner, store.mes_profile_item)
+_MEASURE_OWNER = partial(store.entry_owner, store.mes_measure)
+_EVENT_OWNER = partial(store.entry_owner, store.mes_agenda_event)
 
 
 def _now() -> datetime:
@@ -84,12 +87,10 @@ class Espace:
             self.dmp.trail.refused(actor_of(who), f"espace.{action}", code=error.code, patient=who.patient or None)
             raise
 
-    def _writable(self, conn: Connection, ins: str) -> None:
-        row = conn.execute(sa.select(dmp_store.dmp_dossier.c.state).where(dmp_store.dmp_dossier.c.ins == ins)).first()
-        if row is not None and DossierState(row.state) is not DossierState.ACTIVE:
-            raise Conflict(
-                f"Mon espace santé est {row.state} (000 L3228) : consultation et export seulement", code="espace-ferme"
-            )
+    @staticmethod
+    def _writable(conn: Connection, ins: str) -> None:
+        """Mon espace santé's state is the DMP dossier's: opposed or closed, it is read-only."""
+        ensure_writable(conn, ins)
 
     def record(self, conn: Connection, who: Who, action: str, detail: dict) -> None:
         """A change's record, in the change's own transaction."""
@@ -100,16 +101,19 @@ class Espace:
         self.dmp.trail.read(actor_of(who), f"espace.{action}", patient=who.patient, detail=detail)
 
     @contextmanager
-    def _by_id(self, who: Who, action: str, table: sa.Table, id_: str | None) -> Iterator[None]:
+    def _by_id(
+        self, who: Who, action: str, owner_of: Callable[[Connection, str], str | None], id_: str | None
+    ) -> Iterator[None]:
         """Around a change of one entry by its id: a refusal (not found, not the caller's, not allowed)
-        is recorded after the change's transaction is gone, naming the entry's owner when there is one."""
+        is recorded after the change's transaction is gone, naming the entry's owner (`owner_of`) when
+        there is one."""
         try:
             yield
         except (NotFound, Forbidden, Conflict) as error:
             owner = None
             if id_ is not None and len(id_) <= 64:
                 with self.db.read() as conn:
-                    owner = conn.execute(sa.select(table.c.ins).where(table.c.id == id_)).scalar_one_or_none()
+                    owner = owner_of(conn, id_)
             detail = {"entree": id_, **({"autre-patient": True} if owner is not None and owner != who.patient else {})}
             self.dmp.trail.refused(
                 actor_of(who), f"espace.{action}", code=error.code, patient=owner or who.patient or None, detail=detail
@@ -215,13 +219,12 @@ class Espace:
 
     def _recorded_vaccinations(self, who: Who, ins: str) -> list[dict]:
         """The vaccinations professionals recorded in notes de vaccination the patient may read (000 L3293)."""
-        d = dmp_store.dmp_document.c
         try:
             notes = self.dmp.find_documents(
                 who,
                 ins,
                 ["current"],
-                [d.type_code == vaccinations.TYPE_NOTE_VACCINATION],
+                DocumentQuery(type_code=((vaccinations.TYPE_NOTE_VACCINATION,),)),
                 query="vaccinations du profil médical",
             )
         except AccessDenied:  # a closed dossier: only what the patient typed
@@ -234,7 +237,7 @@ class Espace:
         kept = profil.check_item(rubrique, resource)
         now = _iso(_now())
         p = store.mes_profile_item.c
-        with self._by_id(who, "profil.modifier", store.mes_profile_item, id_), self.db.write() as conn:
+        with self._by_id(who, "profil.modifier", _ITEM_OWNER, id_), self.db.write() as conn:
             self._writable(conn, ins)
             if id_ is None:
                 id_ = str(uuid.uuid4())
@@ -264,7 +267,7 @@ class Espace:
     def delete_item(self, who: Who, rubrique: str, id_: str) -> None:
         ins = self._patient(who, "profil.supprimer")
         p = store.mes_profile_item.c
-        with self._by_id(who, "profil.supprimer", store.mes_profile_item, id_), self.db.write() as conn:
+        with self._by_id(who, "profil.supprimer", _ITEM_OWNER, id_), self.db.write() as conn:
             self._writable(conn, ins)
             if (
                 conn.execute(
@@ -373,7 +376,7 @@ class Espace:
     def delete_measure(self, who: Who, id_: str) -> None:
         ins = self._patient(who, "mesure.supprimer")
         m = store.mes_measure.c
-        with self._by_id(who, "mesure.supprimer", store.mes_measure, id_), self.db.write() as conn:
+        with self._by_id(who, "mesure.supprimer", _MEASURE_OWNER, id_), self.db.write() as conn:
             self._writable(conn, ins)
             row = conn.execute(sa.select(m.kind).where(m.id == id_, m.ins == ins)).first()
             if row is None or row.kind == "imc":
@@ -420,7 +423,7 @@ class Espace:
         values = dict(
             start=_iso(start), end=_iso(end) if end else None, resource=orjson.dumps(kept).decode(), updated_at=now
         )
-        with self._by_id(who, "agenda.modifier", store.mes_agenda_event, id_), self.db.write() as conn:
+        with self._by_id(who, "agenda.modifier", _EVENT_OWNER, id_), self.db.write() as conn:
             self._writable(conn, ins)
             if id_ is None:
                 id_ = str(uuid.uuid4())
@@ -450,7 +453,7 @@ class Espace:
     def delete_event(self, who: Who, id_: str) -> None:
         ins = self._patient(who, "agenda.supprimer")
         a = store.mes_agenda_event.c
-        with self._by_id(who, "agenda.supprimer", store.mes_agenda_event, id_), self.db.write() as conn:
+        with self._by_id(who, "agenda.supprimer", _EVENT_OWNER, id_), self.db.write() as conn:
             self._writable(conn, ins)
             if conn.execute(store.mes_agenda_event.delete().where(a.id == id_, a.ins == ins)).rowcount != 1:
                 raise NotFound(f"événement {id_} inconnu", code="evenement-inconnu")
@@ -487,118 +490,32 @@ class Espace:
             data=data,
             created=now,
         )
-        blob = self.dmp.blobs.put(data)  # durable before the row that names it
-        id_, lot = str(uuid.uuid4()), str(uuid.uuid4())
-        d = dmp_store.dmp_document.c
         attachment = resource["content"][0]["attachment"]
-        with self.db.write() as conn:
-            self._writable(conn, ins)
-            previous = (
-                conn.execute(
-                    sa.select(d.id).where(
-                        d.ins == ins, d.type_code == category, d.status == DocumentStatus.CURRENT.value
-                    )
-                ).first()
-                if category == documents.PROFILE_SYNTHESIS
-                else None
-            )
-            if previous is not None:
-                conn.execute(
-                    dmp_store.dmp_document.update()
-                    .where(d.id == previous.id)
-                    .values(status=DocumentStatus.SUPERSEDED.value, last_updated=_iso(now), version=d.version + 1)
-                )
-                resource["relatesTo"] = [
-                    {"code": "replaces", "target": {"reference": f"DocumentReference/{previous.id}"}}
-                ]
-            conn.execute(
-                dmp_store.dmp_submission.insert().values(
-                    id=lot,
-                    unique_id=documents.new_unique_id(),
-                    ins=ins,
-                    source_id="urn:maison:mon-espace-sante",
-                    author=who.person,
-                    structure="",
-                    submitted_at=_iso(now),
-                    status="current",
-                    resource=orjson.dumps({"resourceType": "List", "title": title.strip()}).decode(),
-                )
-            )
-            conn.execute(
-                dmp_store.dmp_document.insert().values(
-                    id=id_,
-                    unique_id=unique_id,
-                    ins=ins,
-                    submission=lot,
-                    status=DocumentStatus.CURRENT.value,
-                    archived=False,
-                    type_code=category,
-                    class_code=resource["category"][0]["coding"][0]["code"],
-                    format_code=documents.FORMAT_MIME_SUFFICIENT,
-                    level="",
-                    author=who.person,
-                    author_structure="",
-                    confidentiality="N",
-                    masque_ps=False,
-                    invisible_patient=False,
-                    invisible_representants=False,
-                    secret=who.secret,
-                    size=len(data),
-                    sha1=attachment["hash"],
-                    blob=blob,
-                    content_type=content_type,
-                    submitted_at=_iso(now),
-                    creation=attachment["creation"],
-                    period_start=attachment["creation"],
-                    period_end=None,
-                    setting="",
-                    facility="",
-                    version=1,
-                    last_updated=_iso(now),
-                    transforms=None,
-                    replaces=previous.id if previous else None,
-                    resource=orjson.dumps(resource).decode(),
-                )
-            )
-            self.record(
-                conn,
-                who,
-                "document.deposer",
-                {"document": unique_id, "type": category, "remplace": previous.id if previous else None},
-            )
-        return id_
+        return self.dmp.deposit(
+            who,
+            PatientDocument(
+                ins=ins,
+                unique_id=unique_id,
+                lot_unique_id=documents.new_unique_id(),
+                title=title.strip(),
+                type_code=category,
+                class_code=resource["category"][0]["coding"][0]["code"],
+                format_code=documents.FORMAT_MIME_SUFFICIENT,
+                content_type=content_type,
+                data=data,
+                sha1=attachment["hash"],
+                creation=attachment["creation"],
+                resource=resource,
+                replaces_current=category == documents.PROFILE_SYNTHESIS,
+            ),
+            action="espace.document.deposer",
+        )
 
     def remove_document(self, who: Who, id_: str) -> None:
         """The patient withdraws a document he deposited; professionals' documents he may only mask."""
-        ins = self._patient(who, "document.retirer")
-        d = dmp_store.dmp_document.c
-        with self._by_id(who, "document.retirer", dmp_store.dmp_document, id_), self.db.write() as conn:
-            self._writable(conn, ins)
-            row = conn.execute(
-                sa.select(
-                    d.author, d.unique_id, d.status, d.invisible_patient, d.submitted_at, d.invisible_representants
-                ).where(d.id == id_, d.ins == ins)
-            ).first()
-            if row is None or row.status == DocumentStatus.DELETED.value or self._hidden_from(who, row):
-                raise NotFound(f"document {id_} inconnu", code="document-inconnu")
-            if row.author not in (ins, who.person):
-                raise Forbidden(
-                    "le patient retire les documents qu'il a déposés ; il peut masquer les autres",
-                    code="document-non-depose",
-                )
-            conn.execute(
-                dmp_store.dmp_document.update()
-                .where(d.id == id_)
-                .values(status=DocumentStatus.DELETED.value, last_updated=_iso(_now()))
-            )
-            self.record(conn, who, "document.retirer", {"document": row.unique_id})
-
-    @staticmethod
-    def _hidden_from(who: Who, row: sa.Row) -> bool:
-        """A document the patient (or her representative) may not see yet is not hers to name either
-        (R.1111-53 consultation d'annonce; L.1111-5 secret of the minor)."""
-        awaiting = row.invisible_patient and _now() < datetime.fromisoformat(row.submitted_at) + ANNONCE_AUTO_VISIBLE
-        return bool(awaiting or who.is_representative and row.invisible_representants)
+        self._patient(who, "document.retirer")
+        with self._by_id(who, "document.retirer", document_owner, id_):
+            self.dmp.withdraw_deposited(who, id_, action="espace.document.retirer")
 
     def share_profile(self, who: Who) -> str:
         """Save the profil médical synthesis in the DMP (DOCPAT08), so professionals see it (000 L3300)."""

@@ -65,3 +65,8 @@ mes_agenda_event = sa.Table(
     sa.Column("updated_at", sa.String(32), nullable=False),
     sa.Index("ix_mes_agenda_event_ins", "ins", "start"),
 )
+
+
+def entry_owner(table: sa.Table, conn: sa.Connection, id_: str) -> str | None:
+    """The patient an entry of one of these tables (by its id) belongs to, None if there is none."""
+    return conn.execute(sa.select(table.c.ins).where(table.c.id == id_)).scalar_one_or_none()

@@ -15,15 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import sqlalchemy as sa
-
 from maison.core.audit import SYSTEM
 from maison.core.errors import MaisonError
 from maison.core.identifiers.nir import parse_matricule
 from maison.core.storage import Database
 from maison.formats import mime, xdm
-from maison.partage.dmp import store as dmp_store
 from maison.partage.dmp.model import DossierState
+from maison.partage.dmp.service import dossier_state
 from maison.partage.mss.mailboxes import CITIZEN, Mailbox, Mailboxes
 
 TEST_MAILBOX = f"reponse.automatique-test@{mime.CITIZEN_DOMAIN}"
@@ -42,10 +40,8 @@ def espace_open(db: Database, referential) -> Callable[[str], bool]:
         except MaisonError:
             return False
         with db.read() as conn:
-            state = conn.execute(
-                sa.select(dmp_store.dmp_dossier.c.state).where(dmp_store.dmp_dossier.c.ins == ins)
-            ).scalar()
-        return state is None or DossierState(state) is DossierState.ACTIVE
+            state = dossier_state(conn, ins)
+        return state is None or state is DossierState.ACTIVE
 
     return check
 
