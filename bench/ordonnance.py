@@ -7,7 +7,8 @@ processes on the same 2 cores:
 1. Creations — prescribers' software (2 processes × 8 threads, one GP's Pro Santé Connect token per
    thread): POST /ordonnance/RequestGroup with a 3-line envelope (a coded medicine, a device in free
    text, a nursing act; consent OUI or NON), then the paper ordonnance rendered with its QR code
-   (maison.partage.ordonnance.papier, as the LAP prints it). Timed from the POST to the PDF in hand.
+   (maison.etablissement.ordonnance.papier, as the LAP prints it, from the base's answer read by
+   maison.etablissement.ordonnance.prescription). Timed from the POST to the PDF in hand.
 2. Dispensations — pharmacists' software, wrk (C, low overhead, a pharmacist's token per request):
    POST /ordonnance/RequestGroup/{numero}/$executer, each prescription created in step 1 dispensed
    once (line 1 delivered), judged by the base under its row lock and committed with its audit record.
@@ -46,8 +47,9 @@ from dmp import LUA, wrk  # noqa: E402 — the DMP bench's wrk driver
 from maison.core.config import load_settings  # noqa: E402
 from maison.core.identifiers.checksums import luhn_check_digit  # noqa: E402
 from maison.core.storage import Database  # noqa: E402
-from maison.partage.ordonnance import fhir, papier  # noqa: E402
-from maison.partage.ordonnance.model import SYS_CIP, Line, LineKind, Prescriber, Prescription  # noqa: E402
+from maison.etablissement.ordonnance import papier  # noqa: E402
+from maison.etablissement.ordonnance.prescription import Line, LineKind, prescription_from_fhir  # noqa: E402
+from maison.formats.ordonnance import EXT_CONSENT, SYS_CIP  # noqa: E402
 
 GOALS = {"creations_per_s": 200, "dispensations_per_s": 500}
 NOW = "2026-11-01T08:00:00+00:00"
@@ -160,7 +162,7 @@ def envelope(consent: bool) -> dict:
         "intent": "order",
         "status": "active",
         "authoredOn": date.today().isoformat(),
-        "extension": [{"url": fhir.EXT_CONSENT, "valueBoolean": consent}],
+        "extension": [{"url": EXT_CONSENT, "valueBoolean": consent}],
         "action": [{"resource": {"reference": f"urn:uuid:r{i}"}} for i in range(len(requests))],
     }
     return {
@@ -184,14 +186,7 @@ def _prescriber_thread(base: str, token: str, idnatps: str, count: int, out: lis
                 out.append(("", time.perf_counter() - started, r.status_code))
                 continue
             number = r.headers["location"].rsplit("/", 1)[1]
-            prescription = Prescription(
-                number,
-                Prescriber(idnatps, CABINET, "LAP de bench", "10"),
-                datetime.now(UTC),
-                date.today(),
-                i % 2 == 0,
-                LINES,
-            )
+            prescription = prescription_from_fhir(r.json(), created_at=datetime.now(UTC))
             pdf = papier.ordonnance_pdf(prescription, PRESCRIBER_ZONE, PATIENT_ZONE)
             out.append((number, time.perf_counter() - started, len(pdf)))
 

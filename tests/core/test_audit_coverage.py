@@ -36,6 +36,7 @@ from maison.etablissement.vigilance.service import PatientIndex
 from maison.formats import mime
 from maison.formats.datamatrix import InsDatamatrix
 from maison.formats.mime import CITIZEN_DOMAIN
+from maison.formats.ordonnance import SYS_CIP
 from maison.identite.annuaire import resources as annuaire_resources
 from maison.identite.annuaire.index import put as annuaire_put
 from maison.identite.ins.model import CallContext, CarteVitaleQuery, TraitsQuery
@@ -48,7 +49,7 @@ from maison.partage.espace.service import Espace
 from maison.partage.mss.mailboxes import CITIZEN
 from maison.partage.mss.messagerie import Messagerie
 from maison.partage.mss.smtp import Endpoints
-from maison.partage.ordonnance.model import SYS_CIP, Draft, Line, LineExecution, LineKind, Outcome, PatientIns
+from maison.partage.ordonnance.model import Draft, Line, LineExecution, LineKind, Outcome, PatientIns
 from maison.partage.ordonnance.service import Base
 from tests.identite.helpers import IDAM, SARAH_NIR, STRUCTURE, seed_referential
 from tests.partage.world import PROS, n1

@@ -8,9 +8,8 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
+from maison.formats.ordonnance import ALPHABET, EXT_CONSENT, SYS_CIP, SYS_LOINC, SYS_LPP, SYS_UCUM, parse_number
 from maison.partage.ordonnance import fhir
-from maison.partage.ordonnance.model import SYS_CIP, SYS_LOINC, SYS_LPP, SYS_UCUM
-from maison.partage.ordonnance.numero import ALPHABET, parse_number
 from tests.partage.world import OID_INS_NIR_TEST, SARAH_NIR, make_world
 
 
@@ -55,7 +54,7 @@ def envelope(*, consent: bool = True, on: date | None = None, extra: list[dict] 
         "intent": "order",
         "status": "active",
         "authoredOn": (on or date.today()).isoformat(),
-        "extension": [{"url": fhir.EXT_CONSENT, "valueBoolean": consent}],
+        "extension": [{"url": EXT_CONSENT, "valueBoolean": consent}],
         "action": [{"resource": {"reference": f"urn:uuid:r{i}"}} for i in range(len(requests))],
     }
     return {

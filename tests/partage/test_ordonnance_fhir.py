@@ -8,14 +8,11 @@ from datetime import UTC, date, datetime
 import pytest
 
 from maison.core.errors import InvalidInput, MalformedRequest
+from maison.formats.ordonnance import EXT_CONSENT, EXT_DEVICE_QUANTITY, SYS_CIP, SYS_LOINC, SYS_LPP, SYS_UCUM
 from maison.formats.ucum import cisis_units
 from maison.partage.ordonnance import fhir
 from maison.partage.ordonnance.model import (
     MAX_LINES,
-    SYS_CIP,
-    SYS_LOINC,
-    SYS_LPP,
-    SYS_UCUM,
     Draft,
     Execution,
     Line,
@@ -48,7 +45,7 @@ def _envelope() -> dict:
                     "intent": "order",
                     "authoredOn": "2025-03-14",
                     "subject": {"display": "Patient"},
-                    "extension": [{"url": fhir.EXT_CONSENT, "valueBoolean": True}],
+                    "extension": [{"url": EXT_CONSENT, "valueBoolean": True}],
                     "action": [{"resource": {"reference": f"urn:uuid:{k}"}} for k in ("med", "dm", "bio", "ide")],
                 },
             },
@@ -80,7 +77,7 @@ def _envelope() -> dict:
                         "coding": [{"system": SYS_LPP, "code": "1188984"}],
                         "text": "Lecteur de glycémie",
                     },
-                    "extension": [{"url": fhir.EXT_DEVICE_QUANTITY, "valueInteger": 1}],
+                    "extension": [{"url": EXT_DEVICE_QUANTITY, "valueInteger": 1}],
                 },
             },
             {
@@ -182,7 +179,7 @@ def test_four_line_envelope_reads_and_round_trips():
     )
     request = bare["entry"][1]["resource"]
     assert "dispenseRequest" not in request and "dosageInstruction" not in request  # no empty elements
-    assert {"url": fhir.EXT_CONSENT, "valueBoolean": False} in bare["entry"][0]["resource"]["extension"]
+    assert {"url": EXT_CONSENT, "valueBoolean": False} in bare["entry"][0]["resource"]["extension"]
 
     revoked = fhir.prescription_bundle(_prescription(draft, "annulee"), None, base_url=BASE)
     assert [e["resource"]["status"] for e in revoked["entry"][:3]] == ["revoked", "cancelled", "revoked"]
@@ -323,7 +320,7 @@ def test_patient_transport_refused(concept):
             0,
             {"extension": []},
             "consentement-absent",
-            f"Bundle.entry[0].resource.extension.where(url='{fhir.EXT_CONSENT}')",
+            f"Bundle.entry[0].resource.extension.where(url='{EXT_CONSENT}')",
         ),
         (0, {"authoredOn": "14/03/2025"}, "date-prescription", "Bundle.entry[0].resource.authoredOn"),
         (0, {"intent": "plan"}, "requestgroup-intent", "Bundle.entry[0].resource.intent"),

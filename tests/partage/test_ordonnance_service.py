@@ -12,19 +12,9 @@ from maison.core.audit import audit_event
 from maison.core.auth import KeyScope
 from maison.core.authz import Caller, Credential
 from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TransitionRefused
+from maison.formats.ordonnance import ALPHABET, SYS_CIP, SYS_LOINC, SYS_LPP, parse_number
 from maison.partage.ordonnance import store
-from maison.partage.ordonnance.model import (
-    SYS_CIP,
-    SYS_LOINC,
-    SYS_LPP,
-    Draft,
-    Line,
-    LineExecution,
-    LineKind,
-    Outcome,
-    PatientIns,
-)
-from maison.partage.ordonnance.numero import ALPHABET, parse_number
+from maison.partage.ordonnance.model import Draft, Line, LineExecution, LineKind, Outcome, PatientIns
 from maison.partage.ordonnance.service import Base
 
 TODAY = date(2026, 11, 21)
@@ -90,7 +80,7 @@ def test_a_mistyped_number_is_detected_before_any_lookup(base):
 
 
 def test_an_unknown_number_is_not_found(base):
-    from maison.partage.ordonnance.numero import new_number
+    from maison.formats.ordonnance import new_number
 
     with pytest.raises(NotFound) as err:
         base.read_as_dispenser(PHARMACIST, new_number())
@@ -98,7 +88,7 @@ def test_an_unknown_number_is_not_found(base):
 
 
 def test_a_prescriber_reads_and_searches_only_his_own(base):
-    from maison.partage.ordonnance.numero import new_number
+    from maison.formats.ordonnance import new_number
 
     p = _create(base)
     # another prescriber's prescription answers exactly like a number that does not exist (issue 18 §2.2)

@@ -21,20 +21,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Container, Iterator, Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from unidecode import unidecode
 
 from maison.core.errors import InvalidInput, MalformedRequest
 from maison.core.identifiers.professionals import OID_IDNATPS, OID_IDNATSTRUCT
+from maison.formats.ordonnance import (
+    EXT_CONSENT,
+    EXT_DEVICE_QUANTITY,
+    EXT_RENDERED_DOSAGE,
+    SYS_LOINC,
+    SYS_LPP,
+    SYS_UCUM,
+)
 from maison.formats.ucum import check_unit
 from maison.partage.ordonnance.model import (
     MAX_LINES,
     MEDICINE_SYSTEMS,
-    SYS_LOINC,
-    SYS_LPP,
-    SYS_UCUM,
     Draft,
     Execution,
     Line,
@@ -42,23 +47,17 @@ from maison.partage.ordonnance.model import (
     LineKind,
     Outcome,
     PatientIns,
-    Prescriber,
     Prescription,
     check_execution,
     check_line,
 )
 
 _MAISON = "https://maison.esante.gouv.fr/fhir/StructureDefinition/"
-EXT_CONSENT = _MAISON + "ordonnance-consentement-execution"  # OUI/NON printed on the paper, 001 L408
 EXT_QR = _MAISON + "ordonnance-qr-code"
 EXT_OUTCOME = _MAISON + "ordonnance-resultat-execution"
 EXT_REASON = _MAISON + "ordonnance-motif"  # SupplyDelivery has no note in R4
 EXT_AT_DELIVERY = _MAISON + "ordonnance-a-la-delivrance"  # 001 L473
 EXT_REQUEST = _MAISON + "ordonnance-ligne-prescrite"  # SupplyDelivery.basedOn only takes a SupplyRequest
-EXT_DEVICE_QUANTITY = "http://hl7.org/fhir/5.0/StructureDefinition/extension-DeviceRequest.quantity"
-EXT_RENDERED_DOSAGE = (
-    "http://hl7.org/fhir/5.0/StructureDefinition/extension-MedicationRequest.renderedDosageInstruction"
-)
 FR_MEDICATION = "https://hl7.fr/fhir/fr/medication/StructureDefinition/"
 SYS_NUMBER = "https://maison.esante.gouv.fr/ordonnance/numero"
 SYS_LINE = "https://maison.esante.gouv.fr/ordonnance/ligne"
@@ -428,25 +427,6 @@ def prescription_bundle(p: Prescription, executions: Sequence[Execution] | None,
     for execution in executions or ():
         resources += _executed(p, execution, base_url)
     return {"resourceType": "Bundle", "type": "collection", "entry": [_entry(base_url, r) for r in resources]}
-
-
-def prescription_from_fhir(
-    bundle: dict, *, units: frozenset[str], structure: str, created_at: datetime
-) -> Prescription:
-    """The prescription as the base answered it (`prescription_bundle`), for the prescriber's software
-    to print and copy to the DMP exactly what the base holds: the lines are read as an envelope is."""
-    draft = draft_from_fhir(bundle, units=units)
-    group = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "RequestGroup")
-    author = group.get("author", {}).get("identifier", {}).get("value", "")
-    return Prescription(
-        group["id"],
-        Prescriber(author, structure, "", ""),
-        created_at,
-        draft.prescribed_on,
-        draft.consent,
-        draft.lines,
-        "annulee" if group.get("status") == "revoked" else "active",
-    )
 
 
 def search_bundle(items: Sequence[Prescription], *, base_url: str, total: int) -> dict:

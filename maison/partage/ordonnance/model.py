@@ -20,21 +20,23 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from maison.core.errors import InvalidInput
+from maison.formats.ordonnance import (
+    FIRST_EXECUTION_MONTHS,
+    MAX_TREATMENT_MONTHS,
+    SYS_CIP,
+    SYS_CIS,
+    SYS_LOINC,
+    SYS_LPP,
+    SYS_SMS,
+    SYS_UCD,
+    add_months,
+)
 
-FIRST_EXECUTION_MONTHS = 3  # CSP R.5132-22: presented within three months
-MAX_TREATMENT_MONTHS = 12  # CSP R.5132-21: at most twelve months of treatment
 MAX_LINES = 100  # one envelope; a bigger one is not an ordonnance but a mistake
 MAX_TEXT = 2000  # characters of a free-text field (an act, a posology)
 MAX_RENEWALS = 11  # monthly renewals within 12 months
 
-# Code systems (reference/eprescription/input/fsh/aliases.fsh)
-SYS_CIP = "http://data.esante.gouv.fr/ansm/medicament/Presentation"  # CIP 13
-SYS_UCD = "http://data.esante.gouv.fr/ansm/medicament/UCD"
-SYS_CIS = "http://data.esante.gouv.fr/ansm/medicament/SpecialitePharmaceutique"
-SYS_SMS = "http://data.esante.gouv.fr/ansm/medicament/codeSMS"  # substance: prescription en DC
-SYS_LPP = "http://data.esante.gouv.fr/cnam/LPP"
-SYS_LOINC = "http://loinc.org"
-SYS_UCUM = "http://unitsofmeasure.org"
+# The code systems are the wire format's (maison.formats.ordonnance)
 MEDICINE_SYSTEMS = {SYS_CIP: "CIP13", SYS_UCD: "UCD", SYS_CIS: "CIS", SYS_SMS: "SMS"}
 
 
@@ -289,14 +291,3 @@ def check_execution(line: Line, done: LineExecution, where: str) -> None:
         )
     if done.quantity is not None and not 0 <= done.quantity < 1e6:
         raise InvalidInput(f"ligne {done.line} : quantité {done.quantity}", code="execution-quantite", expression=where)
-
-
-def add_months(day: date, months: int) -> date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    for last in (31, 30, 29, 28):
-        try:
-            return date(year, month, min(day.day, last))
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")

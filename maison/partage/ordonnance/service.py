@@ -32,6 +32,7 @@ from maison.core.errors import Conflict, Forbidden, InvalidInput, MaisonError, N
 from maison.core.group_commit import GroupCommit
 from maison.core.identifiers.nir import parse_matricule
 from maison.core.storage import Database
+from maison.formats.ordonnance import new_number, parse_number
 from maison.partage.ordonnance import store
 from maison.partage.ordonnance.model import (
     EXECUTANTS,
@@ -47,7 +48,6 @@ from maison.partage.ordonnance.model import (
     Prescription,
     check_execution,
 )
-from maison.partage.ordonnance.numero import new_number, parse_number
 
 PARIS = ZoneInfo("Europe/Paris")
 LPP_PROVIDER = "prestataire-lpp"  # a structure's API key: an LPP provider has no RPPS (issue 6 §1.4)

@@ -5,7 +5,8 @@ ordonnance in the patient's DMP, where the patient finds it in Mon espace santé
 de la retrouver en cas de perte"; 000 L3595). The copy is tied to the patient's INS although the base
 holds none (000 L3698); it is first an N1 — the PDF handed to the patient — and later the volet's N3
 (000 L3621). This module writes the N1 and deposits it through the DMP's PDSm API, as a vendor's
-software does; the structured N3 (CI-SIS eP-MED-DM) is not written yet.
+software does (the structured N3 is epmeddm.py's); the prescription is the one the base answered
+(prescription.py).
 
 Choices, each from the CI-SIS reference pack (`reference/cisis`) where it speaks:
 
@@ -22,14 +23,15 @@ Choices, each from the CI-SIS reference pack (`reference/cisis`) where it speaks
   else LOINC 57832-8 "Prescription de soins". An envelope that mixes these families (000 L3661-3665
   allows one envelope for everything) is one paper ordonnance, one PDF, hence one DMP document: it
   takes LOINC 57828-6 "Prescription (autre)", the JDV's code for a prescription none of the others
-  describes. All of them file under class 42 "Prescription" (ASS_X04, `dmp/codes.py`).
+  describes. All of them file under class 42 "Prescription" (ASS_X04, `formats/xds_codes.py`).
 - **Prescription number**: in the title ("Ordonnance numérique N°…") and as the id of the documented
   act, `documentationOf/serviceEvent/id` root 1.2.250.1.215.500.1.1 (the CNAM's arc of e-prescription
   numbers), where the official eP-MED-DM example puts it (`ExemplesCDA/eP-MED-DM_2024.01_PosoStruct.xml`
   L373-374). The document's own `id` cannot carry it: the DMP refuses root^extension document ids.
 - **Validity**: the serviceEvent's effectiveTime runs from the prescription to the last day it may
   be executed, as eP-MED-DM requires ("date de début et date de fin de validité de la prescription",
-  `Entete_EP-MED-DM_2024.01.sch`); that day is computed with the rules `model.py` applies.
+  `Entete_EP-MED-DM_2024.01.sch`); that day is computed with the
+  rules the base applies (the CSP periods of `formats/ordonnance.py`).
 - **Document ids**: setId = `<producer's OID arc>.<number read in base 36>`, id = `<setId>.<version>`.
   The same ordonnance always gets the same ids, so a deposit retried after a lost answer is a replay
   (the DMP answers what it answered and stores nothing twice), never a second copy; version n+1
@@ -53,6 +55,7 @@ from lxml import etree
 from maison.core.errors import InvalidInput, MaisonError
 from maison.core.terminology.valuesets import ValueSet
 from maison.etablissement.dmp.producer import Produced, provide_bundle
+from maison.etablissement.ordonnance.prescription import LineKind, Prescription
 from maison.formats import xmlsafe
 from maison.formats.cda.build import (
     LOINC,
@@ -65,10 +68,9 @@ from maison.formats.cda.build import (
     write_header,
 )
 from maison.formats.cda.header import INS_ROOTS, TEMPLATE_XDS_SD, V3, Code, read_header
+from maison.formats.ordonnance import parse_number
+from maison.formats.pdsm import SYS_TYPE_COMPLEMENTAIRE
 from maison.formats.svs import read_value_set
-from maison.partage.espace.documents import SYS_TYPE_COMPLEMENTAIRE
-from maison.partage.ordonnance.model import LineKind, Prescription
-from maison.partage.ordonnance.numero import parse_number
 
 log = logging.getLogger("maison.ordonnance")
 
@@ -82,7 +84,7 @@ PRODUITS_DE_SANTE = ("57833-6", LOINC)  # medicines and/or devices (eP-MED-DM)
 BIOLOGIE = ("PRESC-BIO", SYS_TYPE_COMPLEMENTAIRE)  # EP-BIO
 SOINS = ("57832-8", LOINC)  # other acts, performer not named
 AUTRE = ("57828-6", LOINC)  # an envelope mixing the families above
-# Other acts by the TRE_G15 profession that performs them (model.EXECUTANTS names the same ones).
+# Other acts by the TRE_G15 profession that performs them (the base's EXECUTANTS name the same ones).
 ACTES = {
     "60": ("PRESC-INF", SYS_TYPE_COMPLEMENTAIRE),
     "70": ("PRESC-KINE", SYS_TYPE_COMPLEMENTAIRE),
@@ -143,7 +145,7 @@ def document_type(prescription: Prescription, reference_path: Path, *, executant
 def valid_until(prescription: Prescription) -> date:
     """The last day the ordonnance may be executed: a first execution within three months, renewals
     within the treatment's duration (each of the 1 + renewals executions covers it), never past
-    twelve months (CSP R.5132-21/22, as model.py applies them)."""
+    twelve months (CSP R.5132-21/22, formats/ordonnance.py)."""
     end = prescription.first_execution_until
     for line in prescription.lines:
         if line.renewals:
@@ -169,10 +171,9 @@ def check_copy(
     """What every copy in the DMP (N1, N3) needs: an active ordonnance, its prescriber as author, the
     patient's INS, a version, the PDF as printed."""
     if prescription.status != "active":
-        raise InvalidInput(
-            f"ordonnance {prescription.number} {prescription.status} : pas de copie au DMP", code="ordonnance-annulee"
-        )
-    if author.idnatps != prescription.prescriber.idnatps:
+        state = "annulée" if prescription.status == "revoked" else prescription.status
+        raise InvalidInput(f"ordonnance {prescription.number} {state} : pas de copie au DMP", code="ordonnance-annulee")
+    if author.idnatps != prescription.prescriber:
         raise InvalidInput(
             "l'auteur de la copie au DMP est le prescripteur de l'ordonnance (001 L349)", code="ordonnance-auteur"
         )

@@ -1,4 +1,13 @@
-"""The prescription number: 18 upper-case alphanumeric characters, unique, unguessable, checked.
+"""The ordonnance numérique on the wire: what the base, the prescriber's software and the dispensers'
+share whoever runs them — the prescription number's syntax, the code systems and FHIR extensions of
+the envelope, and the validity an ordonnance carries.
+
+The base (maison.partage.ordonnance) enforces all of it; the prescriber's software in the hospital
+wing (maison.etablissement.ordonnance) prints the number, reads the base's FHIR answers and writes
+the validity into the DMP copy (eP-MED-DM's serviceEvent). One definition here keeps both sides
+agreeing, without the wing importing the base.
+
+The prescription number: 18 upper-case alphanumeric characters, unique, unguessable, checked.
 
 Seed 001 L406 shows one, `N°01527BP22JCNZZYGHZ`, printed under the QR code. The CNAM's cahier des
 charges that defines how the real base builds it is not among the seeds, so Maison builds its own
@@ -16,8 +25,30 @@ Uniqueness is the base's unique constraint; a collision (one in 2**82 per pair) 
 from __future__ import annotations
 
 import secrets
+from datetime import date
 
 from maison.core.errors import InvalidInput
+
+# Code systems of the lines (reference/eprescription/input/fsh/aliases.fsh)
+SYS_CIP = "http://data.esante.gouv.fr/ansm/medicament/Presentation"  # CIP 13
+SYS_UCD = "http://data.esante.gouv.fr/ansm/medicament/UCD"
+SYS_CIS = "http://data.esante.gouv.fr/ansm/medicament/SpecialitePharmaceutique"
+SYS_SMS = "http://data.esante.gouv.fr/ansm/medicament/codeSMS"  # substance: prescription en DC
+SYS_LPP = "http://data.esante.gouv.fr/cnam/LPP"
+SYS_LOINC = "http://loinc.org"
+SYS_UCUM = "http://unitsofmeasure.org"
+
+# FHIR extensions of the envelope that both sides read (the base's own are in its fhir.py)
+EXT_CONSENT = "https://maison.esante.gouv.fr/fhir/StructureDefinition/ordonnance-consentement-execution"  # 001 L408
+EXT_DEVICE_QUANTITY = "http://hl7.org/fhir/5.0/StructureDefinition/extension-DeviceRequest.quantity"
+EXT_RENDERED_DOSAGE = (
+    "http://hl7.org/fhir/5.0/StructureDefinition/extension-MedicationRequest.renderedDosageInstruction"
+)
+
+# Validity (not in the seeds: the Code de la santé publique, as pharmacies apply it): a first
+# execution within 3 months of the prescription (R.5132-22), a treatment of 12 months at most (R.5132-21).
+FIRST_EXECUTION_MONTHS = 3
+MAX_TREATMENT_MONTHS = 12
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 LENGTH = 18  # seed 001 L406
@@ -64,3 +95,15 @@ def parse_number(text: str) -> str:
             code="numero-cle",
         )
     return number
+
+
+def add_months(day: date, months: int) -> date:
+    """`day` plus `months` calendar months, on the month's last day when it is shorter (31 Jan + 1 → 28/29 Feb)."""
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    for last in (31, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")

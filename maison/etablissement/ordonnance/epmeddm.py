@@ -1,6 +1,6 @@
 """The ordonnance of health products (CI-SIS volet eP-MED-DM 2024.01, "ePrescription de médicaments
 et/ou de dispositifs médicaux") as a CDA R2 N3: the structured copy the prescriber's software files
-in the patient's DMP next to (or after) the N1 of `partage/ordonnance/dmp_copie.py` (seed 000 L3621:
+in the patient's DMP next to (or after) the N1 of `dmp_copie.py` (seed 000 L3621:
 "d'abord sous un format peu structuré (CDA R2 N1) puis sous un format structuré").
 
 What this module writes, as the official example (`ExemplesCDA/eP-MED-DM_2024.01_PosoStruct.xml`),
@@ -54,6 +54,17 @@ from zoneinfo import ZoneInfo
 from lxml import etree
 
 from maison.core.errors import InvalidInput
+from maison.etablissement.ordonnance.dmp_copie import (
+    AMBULATOIRE,
+    CABINET_INDIVIDUEL,
+    OID_EPRESCRIPTION_NUMBER,
+    TITLE,
+    check_copy,
+    document_ids,
+    document_type,
+    valid_until,
+)
+from maison.etablissement.ordonnance.prescription import Line, LineKind, Prescription
 from maison.formats.cda.build import (
     LOINC,
     XSI,
@@ -67,27 +78,7 @@ from maison.formats.cda.build import (
 )
 from maison.formats.cda.crbio import pdf_copy_section
 from maison.formats.cda.header import V3, Code
-from maison.partage.ordonnance.dmp_copie import (
-    AMBULATOIRE,
-    CABINET_INDIVIDUEL,
-    OID_EPRESCRIPTION_NUMBER,
-    TITLE,
-    check_copy,
-    document_ids,
-    document_type,
-    valid_until,
-)
-from maison.partage.ordonnance.model import (
-    SYS_CIP,
-    SYS_CIS,
-    SYS_LPP,
-    SYS_SMS,
-    SYS_UCD,
-    Line,
-    LineKind,
-    Prescription,
-    check_line,
-)
+from maison.formats.ordonnance import SYS_CIP, SYS_CIS, SYS_LPP, SYS_SMS, SYS_UCD
 
 # Document level (Entete_EP-MED-DM_2024.01.sch; example lines 36-43)
 TEMPLATE_PRE = "1.3.6.1.4.1.19376.1.9.1.1.1"  # IHE Pharm PRE
@@ -201,7 +192,7 @@ def ep_med_dm_n3(
     `facility` (J02) are where the prescriber works; `version` > 1 replaces the previous version (RPLC).
 
     Raises InvalidInput, before writing anything, for what the volet refuses: a line that is neither a
-    medicine nor a device (biology and other acts have their own volets), a line the base would refuse,
+    medicine nor a device (biology and other acts have their own volets), a line the volet cannot code,
     an ordonnance not active, an author who is not the prescriber, a patient without INS, a missing
     contact, a mention for a line that does not exist, a body that is not a PDF."""
     mentions = dict(mentions or {})
@@ -272,7 +263,7 @@ def _check(
             code="ep-med-dm-ligne",
         )
     for line in prescription.lines:
-        check_line(line, f"ligne {line.number}")
+        _writable(line)
     numbers = [line.number for line in prescription.lines]
     if len(set(numbers)) != len(numbers):
         raise InvalidInput("numéros de ligne en double", code="ordonnance-lignes")
@@ -294,6 +285,17 @@ def _check(
             f"téléphone du patient « {contact.phone} » invalide : exigé par Entete_EP-MED-DM_2024.01.sch",
             code="ep-med-dm-patient",
         )
+
+
+def _writable(line: Line) -> None:
+    """A line the volet can code: a medicine in CIS, CIP13, UCD or as a substance (SMS), a device in LPP
+    or in free text. The base accepts no other (it checked the codes themselves at creation)."""
+    if line.kind is LineKind.MEDICAMENT and (line.system not in CDA_SYSTEMS or line.system == SYS_LPP or not line.code):
+        raise InvalidInput(
+            f"ligne {line.number} : médicament sans code CIS, CIP13, UCD ou substance (SMS)", code="ep-med-dm-ligne"
+        )
+    if line.kind is LineKind.DISPOSITIF and line.code and line.system != SYS_LPP:
+        raise InvalidInput(f"ligne {line.number} : dispositif codé hors LPP", code="ep-med-dm-ligne")
 
 
 def _phone(number: str) -> str:

@@ -21,6 +21,9 @@ Layout choices the seed leaves open, and why:
   a one-line header (prescriber, patient, date) and show "Page i/n".
 - The signature zone follows the last line, on the last page.
 
+The prescription printed is the one the base answered (prescription.py reads its FHIR Bundle), so
+the paper carries the number and the lines on record.
+
 Performance (the base creates ≥ 200 prescriptions/s with their PDF on 2 cores): the layout is
 computed from the core fonts' width tables and drawn with fpdf2's `text()`, the cheapest call it
 has, instead of `multi_cell` (which reshapes and re-measures every fragment); the wrapped mentions
@@ -41,10 +44,10 @@ from fpdf import FPDF
 from fpdf.fonts import CORE_FONTS_CHARWIDTHS
 
 from maison.core.errors import InvalidInput
+from maison.etablissement.ordonnance.prescription import Line, Prescription
 from maison.formats import qr
+from maison.formats.ordonnance import parse_number
 from maison.formats.pdf import printable
-from maison.partage.ordonnance.model import Line, Prescription
-from maison.partage.ordonnance.numero import parse_number
 
 # seed 001 L408-409, verbatim; {consent} is OUI or NON (L417)
 MENTION_CONSENT = (

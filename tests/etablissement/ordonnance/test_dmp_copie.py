@@ -13,15 +13,7 @@ import pytest
 
 from maison.core.errors import InvalidInput
 from maison.core.terminology import Terminology
-from maison.formats import xmlsafe
-from maison.formats.cda import schematron
-from maison.formats.cda.document import inspect_cda
-from maison.formats.cda.header import FORMAT_N1_PDF, NS, embedded_pdf
-from maison.formats.cda.rules import VS_TYPE
-from maison.formats.pdf import document_pdf
-from maison.formats.svs import read_value_set
-from maison.formats.xds_codes import TYPE_CLASS, VOLET_FORMAT
-from maison.partage.ordonnance.dmp_copie import (
+from maison.etablissement.ordonnance.dmp_copie import (
     OID_EPRESCRIPTION_NUMBER,
     DepositRefused,
     deposit,
@@ -29,22 +21,22 @@ from maison.partage.ordonnance.dmp_copie import (
     n1_ordonnance,
     valid_until,
 )
-from maison.partage.ordonnance.model import (
-    SYS_CIP,
-    SYS_LOINC,
-    SYS_LPP,
-    Line,
-    LineKind,
-    Prescriber,
-    Prescription,
-)
-from maison.partage.ordonnance.numero import new_number
-from tests.partage.world import CABINET, PROS, SARAH_ID, make_world
+from maison.etablissement.ordonnance.prescription import Line, LineKind, Prescription
+from maison.formats import xmlsafe
+from maison.formats.cda import schematron
+from maison.formats.cda.document import inspect_cda
+from maison.formats.cda.header import FORMAT_N1_PDF, NS, embedded_pdf
+from maison.formats.cda.rules import VS_TYPE
+from maison.formats.ordonnance import SYS_CIP, SYS_LOINC, SYS_LPP, new_number
+from maison.formats.pdf import document_pdf
+from maison.formats.svs import read_value_set
+from maison.formats.xds_codes import TYPE_CLASS, VOLET_FORMAT
+from tests.partage.world import PROS, SARAH_ID, make_world
 
 MAX = 50_000_000
 ROOT = "1.2.250.1.999.7.1"  # the test prescriber software's OID arc for its documents
 GP = PROS["generaliste"]
-PRESCRIBER = Prescriber(GP.idnatps, CABINET, "LAP de test 1.0", "10")
+PRESCRIBER = GP.idnatps
 PARACETAMOL = Line(
     1,
     LineKind.MEDICAMENT,
@@ -135,7 +127,7 @@ def test_n1_of_a_three_line_ordonnance_passes_the_dmp_validation(document, ordon
     assert (h.level, report.format_code) == ("N1", FORMAT_N1_PDF)
     # seed 000 L3698: the copy is tied to the patient's INS, its author is the prescriber (001 L349)
     assert (h.patient.ins.root, h.patient.ins.extension) == (SARAH_ID.ins_oid, SARAH_ID.ins)
-    assert h.authors[0].idnatps == GP.idnatps == ordonnance.prescriber.idnatps
+    assert h.authors[0].idnatps == GP.idnatps == ordonnance.prescriber
     assert h.title == f"Ordonnance numérique N°{ordonnance.number}"
     # the number where the eP-MED-DM example carries it: the documented act's id
     root = xmlsafe.parse(document)
@@ -213,8 +205,8 @@ def test_only_the_prescriber_s_copy_of_an_active_ordonnance_is_written(ordonnanc
             reference_path=reference_path,
             document_root=ROOT,
         )
-    with pytest.raises(InvalidInput, match="annulee"):
-        n1(replace(ordonnance, status="annulee"), reference_path)
+    with pytest.raises(InvalidInput, match="annulée"):
+        n1(replace(ordonnance, status="revoked"), reference_path)
     with pytest.raises(InvalidInput, match="PDF"):
         n1_ordonnance(ordonnance, SARAH_ID, GP.author(), b"<html/>", reference_path=reference_path, document_root=ROOT)
     with pytest.raises(InvalidInput, match="INS"):

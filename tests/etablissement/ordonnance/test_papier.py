@@ -1,4 +1,4 @@
-"""The paper ordonnance (maison/partage/ordonnance/papier.py) and the QR helpers it stands on
+"""The paper ordonnance (maison/etablissement/ordonnance/papier.py) and the QR helpers it stands on
 (maison/formats/qr.py): every check reads the PDF back as a pharmacist would — PDFium renders the
 page, zxing-cpp decodes the QR code from the pixels, PDFium extracts the text."""
 
@@ -16,11 +16,8 @@ from fpdf import FPDF
 from PIL import Image
 
 from maison.core.errors import InvalidInput
-from maison.formats import qr
-from maison.partage.ordonnance import papier
-from maison.partage.ordonnance.model import SYS_CIP, SYS_LOINC, SYS_LPP, Line, LineKind, Prescriber, Prescription
-from maison.partage.ordonnance.numero import new_number
-from maison.partage.ordonnance.papier import (
+from maison.etablissement.ordonnance import papier
+from maison.etablissement.ordonnance.papier import (
     MENTION_CONSENT,
     MENTION_DONNEES,
     PaperPatient,
@@ -29,6 +26,9 @@ from maison.partage.ordonnance.papier import (
     ordonnance_pdf,
     qr_payload,
 )
+from maison.etablissement.ordonnance.prescription import Line, LineKind, Prescription
+from maison.formats import qr
+from maison.formats.ordonnance import SYS_CIP, SYS_LOINC, SYS_LPP, new_number
 
 # seed 001 L406 prints N°01527BP22JCNZZYGHZ; its check characters are the CNAM's, not Maison's
 # (numero.py), so the tests use its 16 first characters with Maison's two check characters.
@@ -63,7 +63,7 @@ LINES = (PARACETAMOL, BANDAGE, GLUCOSE)
 def _prescription(lines: tuple[Line, ...] = LINES, *, consent: bool = True, number: str = NUMBER) -> Prescription:
     return Prescription(
         number,
-        Prescriber("810000000002", "399999999900019", "LAP de test", "10"),
+        "810000000002",
         datetime(2020, 9, 3, 9, 30, tzinfo=UTC),
         date(2020, 9, 3),
         consent,

@@ -14,27 +14,24 @@ from lxml import etree
 
 from maison.core.errors import InvalidInput
 from maison.core.terminology import Terminology
+from maison.etablissement.ordonnance.dmp_copie import OID_EPRESCRIPTION_NUMBER, n1_ordonnance
+from maison.etablissement.ordonnance.epmeddm import (
+    CDA_SYSTEMS,
+    TEMPLATE_EP_MED_DM,
+    Mentions,
+    PatientContact,
+    ep_med_dm_n3,
+)
+from maison.etablissement.ordonnance.prescription import Line, LineKind, Prescription
 from maison.formats import xmlsafe
 from maison.formats.cda import schematron
 from maison.formats.cda.build import Address
 from maison.formats.cda.document import inspect_cda
 from maison.formats.cda.header import NS, read_header
+from maison.formats.ordonnance import SYS_CIP, SYS_CIS, SYS_LOINC, SYS_LPP, SYS_SMS, new_number
 from maison.formats.svs import read_value_set
 from maison.formats.xds_codes import VOLET_FORMAT
-from maison.partage.ordonnance.dmp_copie import OID_EPRESCRIPTION_NUMBER, n1_ordonnance
-from maison.partage.ordonnance.epmeddm import CDA_SYSTEMS, TEMPLATE_EP_MED_DM, Mentions, PatientContact, ep_med_dm_n3
-from maison.partage.ordonnance.model import (
-    SYS_CIP,
-    SYS_CIS,
-    SYS_LOINC,
-    SYS_LPP,
-    SYS_SMS,
-    Line,
-    LineKind,
-    Prescription,
-)
-from maison.partage.ordonnance.numero import new_number
-from tests.partage.test_ordonnance_dmp import GP, MAX, PRESCRIBER, PROFILES, ROOT, pdf_of
+from tests.etablissement.ordonnance.test_dmp_copie import GP, MAX, PRESCRIBER, PROFILES, ROOT, pdf_of
 from tests.partage.world import PROS, SARAH_ID
 
 CONTACT = PatientContact(Address("Rue de la Paix", "75002", "PARIS", "3"), "06 12 34 56 78", "sarah@example.org")
@@ -141,7 +138,7 @@ def test_n3_of_two_medicines_and_a_device_passes_the_dmp_validation(document, or
     assert report.format_code == VOLET_FORMAT[TEMPLATE_EP_MED_DM[0]] == "urn:ihe:pharm:pre:2010"
     assert report.header.type_code.code == "57833-6"  # Entete_EP-MED-DM_2024.01.sch
     assert (report.header.patient.ins.root, report.header.patient.ins.extension) == (SARAH_ID.ins_oid, SARAH_ID.ins)
-    assert report.header.authors[0].idnatps == ordonnance.prescriber.idnatps
+    assert report.header.authors[0].idnatps == ordonnance.prescriber
     [number] = root.xpath("h:documentationOf/h:serviceEvent/h:id", namespaces=NS)
     assert (number.get("root"), number.get("extension")) == (OID_EPRESCRIPTION_NUMBER, ordonnance.number)
 
@@ -322,14 +319,14 @@ def test_what_the_volet_cannot_carry_is_refused_before_writing(ordonnance, refer
             document_root=ROOT,
             contact=CONTACT,
         )
-    with pytest.raises(InvalidInput, match="annulee"):
-        n3(replace(ordonnance, status="annulee"), reference_path)
+    with pytest.raises(InvalidInput, match="annulée"):
+        n3(replace(ordonnance, status="revoked"), reference_path)
 
 
 def test_the_n3_goes_to_the_live_dmp_with_its_n1(house, live, reference_path):
     """Issue 6 §1.6: the copy in the DMP as N1 and, structured, as eP-MED-DM N3 — in one submission,
     the N3 as the N1's structured form (seed 002 L790: an N3 only with its N1)."""
-    from maison.partage.ordonnance.dmp_copie import deposit, n1_ordonnance
+    from maison.etablissement.ordonnance.dmp_copie import deposit, n1_ordonnance
     from tests.partage.world import make_world
 
     world = make_world(house, live, ("generaliste",))

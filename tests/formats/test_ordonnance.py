@@ -1,4 +1,4 @@
-"""The prescription number (maison/partage/ordonnance/numero.py)."""
+"""The prescription number (maison/formats/ordonnance.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 import pytest
 
 from maison.core.errors import InvalidInput
-from maison.partage.ordonnance.numero import ALPHABET, new_number, parse_number
+from maison.formats.ordonnance import ALPHABET, new_number, parse_number
 
 
 def test_form_of_the_number():
