@@ -45,8 +45,10 @@ def seed_annuaire_with_progress(
         return seed_directory(db, roles, seed, progress=lambda n: progress.advance(task, n), seen=seen)
 
 
-def print_report(report: dict[str, Any]) -> None:
-    """The cell's activity report, one row per structure (004 L343-345: meetings, incidents, corrections)."""
+def print_report(report: dict[str, Any], out: Console | None = None) -> None:
+    """The cell's activity report, one row per structure (004 L343-345: meetings, incidents, corrections),
+    on `out` (the demo's console) or the command's."""
+    out = out or console
     from rich.table import Table
 
     table = Table(title=f"Rapport d'activité de la cellule d'identitovigilance — {report['semestre']}")
@@ -63,7 +65,7 @@ def print_report(report: dict[str, Any]) -> None:
             f"{part['statuts']['part_qualifiee']:.0%}",
             "oui" if part["eligible"] else "non",
         )
-    console.print(table)
+    out.print(table)
     for part in report["structures"]:
         for problem in part["manques"]:
-            console.print(f"  [yellow]{part['structure']}[/]: {problem}")
+            out.print(f"  [yellow]{part['structure']}[/]: {problem}")

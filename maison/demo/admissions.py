@@ -150,6 +150,6 @@ def play(http: httpx.Client, insi: InsiClient, people: list[Traits], console: Co
         json={"type": "doublon", "description": "patient réadmis sous un nom mal orthographié", "patientId": ids[0]},
     )
     civ = http.get(f"{CELL}/rapport", params={"semestre": str(Semester.of(date.today()))}).json()
-    print_report(civ)
+    print_report(civ, console)
     admitted.ok = bool(reviews) and civ["eligible"]
     return admitted
