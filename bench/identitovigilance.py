@@ -38,8 +38,8 @@ from maison.core import audit  # noqa: E402
 from maison.core.storage import Database  # noqa: E402
 from maison.etablissement.vigilance import store  # noqa: E402
 from maison.etablissement.vigilance.service import PatientIndex  # noqa: E402
-from maison.identite.ins.population import generate  # noqa: E402
 from maison.migrations import migrate  # noqa: E402
+from maison.seeding.population import generate  # noqa: E402
 
 STRUCTURE = "1750000019"
 CELL = audit.Actor(person="899900038441", structure=STRUCTURE, software="bench", role="cellule-identitovigilance")
