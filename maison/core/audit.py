@@ -5,16 +5,17 @@ The trail is both the security record and the data source of the indicators (INS
 statistics by département, vendor and establishment — seed 003 L316-322 — are counted from it).
 
 Each record stores `hash = sha256(prev_hash ‖ canonical record)`; `verify_chain` recomputes the
-chain, so a record changed, removed or inserted afterwards is detected. Records are written in the
-caller's own transaction (`record(conn, …)`), so an action and its trace commit or roll back
-together. The chain head is one row, locked for the length of the writing transaction: this
-serialises audit writes, which is the price of a single verifiable chain.
+chain, so a record changed, removed or inserted afterwards is detected. A writing action's records
+are chained in its own transaction (`Trail.write(conn, …)`), so an action and its trace commit or
+roll back together. The chain head is one row, locked for the length of the writing transaction:
+this serialises audit writes, which is the price of a single verifiable chain.
 
-Services write through one object, `Trail` (end of this module): `write` in the caller's
-transaction, `read` group-committed through the journal, `refused`, `security`, and `entry` for
-group-commit bodies. The module functions below it (`record`, `security`, `entry`, `append`) are
-its machinery; `tests/core/test_audit_coverage.py` checks that every service method touching
-patient data leaves its record.
+Everything outside this module writes through one object, `Trail` (end of this module): `write` and
+`write_security` in the caller's transaction, `read` group-committed through the journal, `refused`,
+`security`, and `entry` / `security_entry` for group-commit bodies. `append` below is their
+machinery (and the journal's and the group commit's, which chain whole batches);
+`tests/core/test_audit_coverage.py` checks that every service method touching patient data leaves
+its record.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def _chain(prev_hash: str, row: dict[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode() + _canonical(row)).hexdigest()
 
 
-def entry(
+def _entry(
     actor: Actor,
     action: str,
     *,
@@ -111,7 +112,7 @@ def entry(
     purpose: str = "TREAT",
     detail: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One record before it is chained: what `record` and `Journal.append` write."""
+    """One record before it is chained (`Trail.entry`)."""
     info = dict(actor.extra)
     if actor.role:
         info["role"] = actor.role
@@ -150,20 +151,6 @@ def append(conn: Connection, entries: list[dict[str, Any]]) -> int:
     conn.execute(_INSERT, entries)
     conn.execute(_MOVE_HEAD, {"s": seq, "h": prev_hash})
     return seq
-
-
-def record(
-    conn: Connection,
-    actor: Actor,
-    action: str,
-    *,
-    outcome: str = "success",
-    patient: str | None = None,
-    purpose: str = "TREAT",
-    detail: dict[str, Any] | None = None,
-) -> int:
-    """Append one record in the caller's transaction (which must be a `Database.write()` one)."""
-    return append(conn, [entry(actor, action, outcome=outcome, patient=patient, purpose=purpose, detail=detail)])
 
 
 def events(
@@ -289,10 +276,10 @@ SECURITY_EVENTS: dict[str, str] = {
 }
 
 
-def security_fields(
+def _security_fields(
     event: str, *, outcome: str = "success", patient: str | None = None, detail: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The fields of `entry` for the security event `securite.<event>` (for the journal's `submit`)."""
+    """The fields of a record of the security event `securite.<event>`."""
     if event not in SECURITY_EVENTS:
         raise ValueError(f"unknown security event {event!r}")
     return {
@@ -301,31 +288,6 @@ def security_fields(
         "purpose": "SECURITY",
         "detail": {"dicom": SECURITY_EVENTS[event], **(detail or {})},
     }
-
-
-def security_entry(
-    event: str,
-    actor: Actor,
-    *,
-    outcome: str = "success",
-    patient: str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """One security event as a trail entry (for `append`): action `securite.<event>`."""
-    return entry(actor, f"securite.{event}", **security_fields(event, outcome=outcome, patient=patient, detail=detail))
-
-
-def security(
-    conn: Connection,
-    event: str,
-    actor: Actor,
-    *,
-    outcome: str = "success",
-    patient: str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> int:
-    """Record a security event in the caller's write transaction."""
-    return append(conn, [security_entry(event, actor, outcome=outcome, patient=patient, detail=detail)])
 
 
 def anonymous(source: str = "", software: str = "") -> Actor:
@@ -367,13 +329,47 @@ class Trail:
 
     @staticmethod
     def entry(actor: Actor, action: str, **fields: Any) -> dict[str, Any]:
-        """A record for a group-commit body's list of audit entries."""
-        return entry(actor, action, **fields)
+        """A record for a group-commit body's list of audit entries (chained by the batch's commit)."""
+        return _entry(actor, action, **fields)
+
+    @staticmethod
+    def security_entry(
+        event: str,
+        actor: Actor,
+        *,
+        outcome: str = "success",
+        patient: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The security event `securite.<event>` as a group-commit body's entry."""
+        return _entry(
+            actor, f"securite.{event}", **_security_fields(event, outcome=outcome, patient=patient, detail=detail)
+        )
 
     @staticmethod
     def write(conn: Connection, actor: Actor, action: str, **fields: Any) -> int:
         """Record an action in the caller's write transaction (commits or rolls back with it)."""
-        return record(conn, actor, action, **fields)
+        return append(conn, [_entry(actor, action, **fields)])
+
+    @staticmethod
+    def write_entries(conn: Connection, entries: list[dict[str, Any]]) -> int:
+        """Chain records made beforehand with `entry` in the caller's write transaction (a batch that
+        decides its records before it commits, as the PFI's integration)."""
+        return append(conn, entries) if entries else 0
+
+    @staticmethod
+    def write_security(
+        conn: Connection,
+        event: str,
+        actor: Actor,
+        *,
+        outcome: str = "success",
+        patient: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> int:
+        """Record the security event `securite.<event>` in the caller's write transaction (a lockout
+        counted, a key issued: the event and what it changed commit together)."""
+        return append(conn, [Trail.security_entry(event, actor, outcome=outcome, patient=patient, detail=detail)])
 
     def read(self, actor: Actor, action: str, **fields: Any) -> None:
         """Record a read-only action; returns once the record is committed (group commit)."""
@@ -404,7 +400,7 @@ class Trail:
             "detail": {"code": code, **(detail or {})},
         }
         if conn is not None:
-            record(conn, actor, action, **fields)
+            self.write(conn, actor, action, **fields)
         else:
             self.journal.append(actor, action, **fields)
 
@@ -418,12 +414,27 @@ class Trail:
         patient: str | None = None,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        """Record the security event `securite.<event>` (login, lockout, token refused, …)."""
-        fields = security_fields(event, outcome=outcome, patient=patient, detail=detail)
+        """Record the security event `securite.<event>` (login, lockout, token refused, …): in `conn`
+        when given, through the journal otherwise."""
         if conn is not None:
-            record(conn, actor, f"securite.{event}", **fields)
+            self.write_security(conn, event, actor, outcome=outcome, patient=patient, detail=detail)
         else:
+            fields = _security_fields(event, outcome=outcome, patient=patient, detail=detail)
             self.journal.append(actor, f"securite.{event}", **fields)
+
+    def security_later(
+        self,
+        event: str,
+        actor: Actor,
+        *,
+        outcome: str = "success",
+        patient: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> Future[None]:
+        """As `security` through the journal, returning its future (an async guard answers without
+        waiting on a thread)."""
+        fields = _security_fields(event, outcome=outcome, patient=patient, detail=detail)
+        return self.journal.submit(actor, f"securite.{event}", **fields)
 
     def close(self) -> None:
         """Flush the journal (every answered read's record committed) when this trail owns one."""

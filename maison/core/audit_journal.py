@@ -44,7 +44,7 @@ class Journal:
         Async callers await it (`asyncio.wrap_future`) without holding a thread while it commits.
         """
         future = _Pending()
-        future.row = audit.entry(actor, action, **fields)
+        future.row = audit.Trail.entry(actor, action, **fields)
         self._start()
         self._queue.put(future)
         return future

@@ -90,7 +90,7 @@ def issue_key(
                 digest=digest, structure=structure, software=software, person=person, role=role, scope=scope.value
             )
         )
-        audit.security(
+        audit.Trail.write_security(
             conn,
             "cle-emise",
             issued_by,
@@ -113,7 +113,7 @@ def revoke_key(db: Database, key_digest_prefix: str, *, revoked_by: Actor = audi
         count = conn.execute(
             api_key.update().where(api_key.c.digest.startswith(key_digest_prefix)).values(revoked=True)
         ).rowcount
-        audit.security(conn, "cle-revoquee", revoked_by, detail={"key": key_digest_prefix, "count": count})
+        audit.Trail.write_security(conn, "cle-revoquee", revoked_by, detail={"key": key_digest_prefix, "count": count})
     return count
 
 

@@ -246,6 +246,7 @@ class Authorizer:
         self.patients = patients  # PatientLogin: Mon espace santé tokens
         self.patient_issuer_of = patient_issuer_of
         self.journal = journal
+        self.trail = audit.Trail(db, journal) if journal is not None else None
 
     async def guard(self, request: Request) -> None:
         """The house's one dependency on every route: authenticate and authorise before the handler reads
@@ -287,7 +288,7 @@ class Authorizer:
         return caller
 
     def _refused(self, request: HasHeaders, caller: Caller | None, reason: str, event: str = "acces-refuse") -> None:
-        if self.journal is None:
+        if self.trail is None:
             return
         source = request.client.host if getattr(request, "client", None) else ""
         actor = caller.actor() if caller else audit.anonymous(source)
@@ -301,11 +302,7 @@ class Authorizer:
         if caller is not None:
             detail["credential"] = caller.credential.value
         patient = caller.patient or None if caller else None
-        self.journal.submit(
-            actor,
-            f"securite.{event}",
-            **audit.security_fields(event, outcome="failure", patient=patient, detail=detail),
-        )
+        self.trail.security_later(event, actor, outcome="failure", patient=patient, detail=detail)
 
     def _authenticate(self, headers: Any, base_url: str, structure_required: bool) -> Caller:
         authorization = headers.get("authorization", "")

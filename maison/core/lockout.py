@@ -179,7 +179,7 @@ class Throttle:
             rows = {kind: self._row(conn, kind, key, now) for kind, key in sorted(keys.items())}
             wait = max(row[2] - now for row in rows.values())
             if wait > 0:
-                audit.security(
+                audit.Trail.write_security(
                     conn,
                     "connexion-echec",
                     self._anonymous(source),
@@ -197,10 +197,10 @@ class Throttle:
         actor = self._anonymous(attempt.source)
         with self.db.write() as conn:
             detail = self._detail(attempt.account, attempt.source, motif=motif)
-            audit.security(conn, "connexion-echec", actor, outcome="failure", detail=detail)
+            audit.Trail.write_security(conn, "connexion-echec", actor, outcome="failure", detail=detail)
             for kind, seconds in attempt.locks.items():
                 if seconds:
-                    audit.security(
+                    audit.Trail.write_security(
                         conn,
                         "verrouillage",
                         actor,
@@ -230,7 +230,7 @@ class Throttle:
             )
             if attempt is not None:
                 self._give_back(conn, attempt)
-            audit.security(
+            audit.Trail.write_security(
                 conn, "connexion", actor, detail={"service": self.service, "source": source, **(detail or {})}
             )
 
@@ -243,7 +243,7 @@ class Throttle:
     def refused(self, account: str, source: str, *, motif: str) -> None:
         """A failure the caller bounds by other means (a one-time code's own tries): audited only."""
         with self.db.write() as conn:
-            audit.security(
+            audit.Trail.write_security(
                 conn,
                 "connexion-echec",
                 self._anonymous(source),

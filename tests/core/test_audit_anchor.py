@@ -20,7 +20,10 @@ def _write(db, n: int, start: int = 0) -> None:
     with db.write() as conn:
         audit.append(
             conn,
-            [audit.entry(ACTOR, "test.lecture", patient=f"P{start + i}", detail={"i": start + i}) for i in range(n)],
+            [
+                audit.Trail.entry(ACTOR, "test.lecture", patient=f"P{start + i}", detail={"i": start + i})
+                for i in range(n)
+            ],
         )
 
 

@@ -134,7 +134,7 @@ def test_sql_errors_do_not_carry_their_parameters_into_logs(db, caplog):
     from maison.core import audit
 
     row = {
-        **audit.entry(audit.SYSTEM, "test.lecture", patient=SARAH_NIR),
+        **audit.Trail.entry(audit.SYSTEM, "test.lecture", patient=SARAH_NIR),
         "seq": 10**6,
         "prev_hash": "0" * 64,
         "hash": "0" * 64,

@@ -22,7 +22,7 @@ def _work(ins: str, *, refuse: bool = False):
     def work(conn):
         if refuse:
             raise ValueError(f"refused {ins}")
-        return ins, [(INSERT, [_dossier(ins)])], [audit.entry(audit.SYSTEM, "test.groupe", patient=ins)]
+        return ins, [(INSERT, [_dossier(ins)])], [audit.Trail.entry(audit.SYSTEM, "test.groupe", patient=ins)]
 
     return work
 

@@ -146,7 +146,7 @@ class Worklist:
                 ],
             )
             store.set_state(conn, self.structure, entry_id, "rattache")
-            audit.record(
+            audit.Trail.write(
                 conn,
                 actor,
                 "mss.pfi.rattacher",
@@ -160,7 +160,7 @@ class Worklist:
             done = store.set_state(conn, self.structure, entry_id, "rejete", only_from="a-traiter")
             if not done:
                 raise NotFound(f"entrée {entry_id} absente de la liste de travail", code="liste-travail-inconnue")
-            audit.record(conn, actor, "mss.pfi.rejeter", detail={"entree": entry_id, "motif": reason})
+            audit.Trail.write(conn, actor, "mss.pfi.rejeter", detail={"entree": entry_id, "motif": reason})
 
     def worklist(self, actor: Actor, state: str = "a-traiter") -> list[sa.Row]:
         """The entries in `state`, each with its patient's INS and candidates: a read of health data,
@@ -441,7 +441,7 @@ class Pfi(Worklist):
                 integrated_at=datetime.now(UTC).isoformat(),
                 how="automatique",
             ),
-            audit.entry(
+            audit.Trail.entry(
                 self.actor,
                 "mss.pfi.integrer",
                 patient=ins.extension,
@@ -496,7 +496,7 @@ class Pfi(Worklist):
                 state="a-traiter",
                 created_at=datetime.now(UTC).isoformat(),
             ),
-            audit.entry(
+            audit.Trail.entry(
                 self.actor,
                 "mss.pfi.a-rapprocher",
                 patient=ins,
@@ -593,7 +593,7 @@ class Pfi(Worklist):
                 conn, table, [{**p.fields, "sha256": digests[id(p)]} for p in fresh if p.table is table and p.fields]
             )
         if fresh:
-            audit.append(conn, [dict(p.audit) for p in fresh if p.audit])
+            audit.Trail.write_entries(conn, [dict(p.audit) for p in fresh if p.audit])
 
     def _flag(self, uids: list[int]) -> None:
         """`$Integre` and `\\Seen` on the messages whose outcomes are committed (mailbox.py)."""

@@ -144,7 +144,7 @@ def router(
         """A refused write leaves a security event, in a transaction of its own (the refused one is
         rolled back)."""
         with db.write() as conn:
-            audit.security(
+            audit.Trail.write_security(
                 conn,
                 "acces-refuse",
                 actor,
@@ -251,7 +251,7 @@ def router(
                 role=str(values["role"]),
             )
             if created:
-                audit.record(
+                audit.Trail.write(
                     conn,
                     actor,
                     "annuaire.rpps-plus.declarer",
@@ -278,7 +278,7 @@ def router(
         actor = _actor(authorizer, request)
         with db.write() as conn:
             decided, practitioner, role = rpps_plus.decide(conn, declaration, actor, validate=validate)
-            audit.record(
+            audit.Trail.write(
                 conn,
                 actor,
                 "annuaire.rpps-plus.valider" if validate else "annuaire.rpps-plus.refuser",
@@ -339,7 +339,7 @@ def router(
                 scope = OperatorScope(mailbox_registry, conn, actor.structure)
                 target = rid or mailbox_patch.resolve(conn, rtype, request.query_params.get("identifier", ""))
                 updated = mailbox_patch.apply(conn, rtype, target, body, scope)
-                audit.record(
+                audit.Trail.write(
                     conn,
                     actor,
                     "annuaire.mailbox-patch",

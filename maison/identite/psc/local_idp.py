@@ -83,7 +83,7 @@ class LocalProviders:
                     created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 )
             )
-            audit.security(
+            audit.Trail.write_security(
                 conn,
                 "idp-enregistre",
                 administrator,

@@ -96,7 +96,7 @@ class Delivery:
             status="pending",
             created_at=_now(),
         )
-        trail = audit.entry(
+        trail = audit.Trail.entry(
             actor,
             "mss.relayer",
             purpose="TREAT",
@@ -146,7 +146,7 @@ class Delivery:
                 Delivered(address, uid, False),
                 [(_DELIVER, [row])],
                 [
-                    audit.entry(
+                    audit.Trail.entry(
                         actor,
                         "mss.remettre",
                         purpose="TREAT",

@@ -231,7 +231,7 @@ def listen(runtime: Runtime, port: int, host: str):
             selected = self._select(messages, uid)
             if selected:  # reading health data: audited, one record per command
                 with db.write() as conn:
-                    audit.record(
+                    audit.Trail.write(
                         conn,
                         self.actor,
                         "mss.lire",
@@ -264,7 +264,7 @@ def listen(runtime: Runtime, port: int, host: str):
                     conn.execute(
                         MSG.update().where(MSG.c.address == self.address, MSG.c.uid.in_(gone)).values(expunged=True)
                     )
-                    audit.record(conn, self.actor, "mss.supprimer", detail={"bal": self.address, "uids": gone})
+                    audit.Trail.write(conn, self.actor, "mss.supprimer", detail={"bal": self.address, "uids": gone})
             return gone
 
         def _search(self, query, uid):

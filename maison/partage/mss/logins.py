@@ -21,7 +21,7 @@ def token_login(
     """Record one token login to `mailbox` (`via` smtp or imap) as `connexion` or `connexion-echec`."""
     actor = Actor(person=person, structure="", software=via) if person else audit.anonymous(source, software=via)
     with db.write() as conn:
-        audit.security(
+        audit.Trail.write_security(
             conn,
             "connexion" if ok else "connexion-echec",
             actor,

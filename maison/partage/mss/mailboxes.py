@@ -118,7 +118,7 @@ class Mailboxes:
                 conn.execute(
                     A.insert().values(address=address, person=owner, role="titulaire", granted_by=owner, granted_at=now)
                 )
-            audit.record(
+            audit.Trail.write(
                 conn,
                 actor,
                 "mss.bal.creer",
@@ -158,7 +158,7 @@ class Mailboxes:
                 .where(M.c.address == address)
                 .values(annuaire="a-publier" if error else "publiee", annuaire_error=error[:500] if error else None)
             )
-            audit.record(
+            audit.Trail.write(
                 conn,
                 audit.SYSTEM,
                 "mss.bal.publier",
@@ -188,7 +188,7 @@ class Mailboxes:
                     granted_at=datetime.now(UTC).isoformat(),
                 )
             )
-            audit.record(
+            audit.Trail.write(
                 conn,
                 actor,
                 "mss.bal.acces",
@@ -202,7 +202,7 @@ class Mailboxes:
             if self._role(conn, address, actor.person) != "titulaire":
                 raise Forbidden("seul un titulaire retire un accès", code="bal-non-titulaire")
             conn.execute(A.delete().where(A.c.address == address, A.c.person == person, A.c.role != "titulaire"))
-            audit.record(
+            audit.Trail.write(
                 conn, actor, "mss.bal.acces.retirer", purpose="HOPERAT", detail={"bal": address, "personne": person}
             )
 

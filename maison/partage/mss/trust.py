@@ -110,7 +110,7 @@ class TrustSpace:
                 conn.execute(Op.update().where(Op.c.id == id_).values(**values))
             else:
                 conn.execute(Op.insert().values(id=id_, created_at=datetime.now(UTC).isoformat(), **values))
-            audit.record(
+            audit.Trail.write(
                 conn,
                 audit.SYSTEM,
                 "mss.operateur.enregistrer",
