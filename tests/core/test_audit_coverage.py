@@ -658,6 +658,15 @@ EXCLUDED: dict[str, str] = {
         "the PATCH's authorisation step: its refusal is recorded (dmp.mettre-a-jour); the fiche it returns "
         "is never answered, the PATCH that follows records its outcome (update_metadata or refused_change)"
     ),
+    "Dmp.deposit": (
+        "the DMP's half of Espace.deposit (covered): the espace checks the caller is the patient and records "
+        "a refusal; this commits the entry with its record under the espace's action"
+    ),
+    "Dmp.withdraw_deposited": (
+        "the DMP's half of Espace.remove_document (covered): the espace checks the caller and records a "
+        "refusal; this withdraws the entry with its record under the espace's action"
+    ),
+    "Dmp.referenced_blobs": "the blob digests entries name, for the store's sweep (no patient data)",
     "Dmp.declare_secretary": "a doctor's delegation to a secretary (no patient; recorded as dmp.secretariat)",
     "Espace.owner": "checks the caller is a patient (no data read)",
     "Espace.categories": "the list of document categories (reference data)",
