@@ -42,9 +42,8 @@ def _free_port() -> int:
 def play(settings: Settings, count: int, console: Console) -> int:
     from maison.terminal import seed_with_progress
 
-    if settings.data_dir.exists() and not settings.database_url:
-        shutil.rmtree(settings.data_dir)
-        # The checkpoints signed over the previous database's trail would contradict the new one.
+    if not settings.database_url:  # a fresh embedded database, and no checkpoint signed over an older one's trail
+        shutil.rmtree(settings.data_dir, ignore_errors=True)
         settings.effective_checkpoint_path.unlink(missing_ok=True)
     house = House.open(settings)
     console.rule("[bold]Maison — démonstration")
