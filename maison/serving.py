@@ -99,6 +99,10 @@ def serve(settings: Settings, workers: int = 1) -> None:
     db = Database(settings.effective_database_url)
     migrate(db, keystore=settings.keystore())  # 0022 moves the PSC signing keys to the key store
     db.dispose()
+    if not settings.insi_url:  # the workers' in-memory INSi certificates come from the house PKI: made once, here
+        from maison.core.pki import Authority
+
+        Authority(settings.data_dir / "pki")
     ctx = multiprocessing.get_context("spawn")
     procs = [
         ctx.Process(target=_mss, args=(settings, operator), name=f"maison-mss-{operator}")
