@@ -102,8 +102,8 @@ def _sarah_00(world: World):
 def _who(actor: audit.Actor) -> Who:
     """In Mon espace santé the desk stands for Sarah herself; the outsider is a professional, refused."""
     if actor is DESK:
-        return Who("patient", SARAH_NIR, patient=SARAH_NIR)
-    return Who("professional", actor.person, structure=actor.structure, software=actor.software)
+        return Who(Caller("patient", SARAH_NIR, "", "", patient=SARAH_NIR))
+    return Who(Caller("professional", actor.person, actor.structure, actor.software))
 
 
 SARAH_WHO = _who(DESK)
@@ -181,7 +181,7 @@ def _sarah_ins(world: World) -> str:
 
 
 def _doctor(actor: audit.Actor) -> Who:
-    return Who("professional", actor.person, structure=actor.structure, profession="10", software=actor.software)
+    return Who(Caller("professional", actor.person, actor.structure, actor.software, "10"))
 
 
 def _informed(world: World) -> None:
@@ -419,7 +419,9 @@ COVERED: dict[str, Scenario] = {
     ),
     "Dmp.history": _dmp_patient(lambda d, who: d.history(who), "dmp.patient.historique"),
     "Dmp.status_for": Scenario(
-        lambda w, a: w.dmp.status_for(_who(a) if a is DESK else Who("patient", a.person, patient=a.person), SARAH_NIR),
+        lambda w, a: w.dmp.status_for(
+            _who(a) if a is DESK else Who(Caller("patient", a.person, "", "", patient=a.person)), SARAH_NIR
+        ),
         "dmp.information.lire",
         "dmp.information.lire",
         patient=lambda w: SARAH_NIR,
@@ -519,7 +521,7 @@ COVERED: dict[str, Scenario] = {
     "Dmp.record_information": Scenario(
         # only a professional in his structure records the patient's information: a structure's software is refused
         lambda w, a: w.dmp.record_information(
-            _doctor(a) if a is DESK else Who("software", a.person, structure=a.structure, software=a.software),
+            _doctor(a) if a is DESK else Who(Caller("software", a.person, a.structure, a.software)),
             SARAH_NIR,
             InformationState.NOT_OPPOSED,
             InformationState.NOT_OPPOSED,

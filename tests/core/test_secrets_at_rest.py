@@ -190,17 +190,18 @@ def test_old_hashes_still_log_in_and_are_upgraded(house):
 
 
 def test_delegation_codes_are_kept_by_a_keyed_hash(house):
+    from maison.core.authz import Caller
     from maison.partage.dmp import store
-    from maison.partage.dmp.model import Who
+    from maison.partage.dmp.model import Access, Who
 
-    patient = Who(kind="patient", person=SARAH_NIR, patient=SARAH_NIR)
+    patient = Who(Caller("patient", SARAH_NIR, "", "", patient=SARAH_NIR))
     code = house.dmp.create_code(patient, "810000000001", ["dmp"], 2)
     with house.db.read() as conn:
         kept = conn.execute(sa.select(store.dmp_delegation_code.c.code_hash)).scalar_one()
     assert kept != hashlib.sha256(code.encode()).hexdigest()  # not brute-forceable from a dump alone
     secret = house.settings.keystore().read("dmp-delegation-codes.hmac")
     assert secret is not None and kept == __import__("hmac").new(secret, code.encode(), "sha256").hexdigest()
-    professional = Who(kind="professional", person="810000000001", code=code)
+    professional = Who(Caller("professional", "810000000001", "", ""), Access(code=code))
     with house.db.read() as conn:
         view = house.dmp.view(conn, professional, SARAH_NIR, datetime.now(UTC))
     assert view.code_rubriques == frozenset({"dmp"})

@@ -38,6 +38,7 @@ from maison.formats.jsonread import Node
 from maison.formats.path_ids import FhirId, Identifier, ascii_digits
 from maison.partage.dmp import jsonpatch, mhd
 from maison.partage.dmp.model import (
+    Access,
     AccessMode,
     DateFilter,
     DocumentQuery,
@@ -104,17 +105,13 @@ def who_of(authorizer: Authorizer, request: Request) -> Who:
     if mode not in {m.value for m in AccessMode}:
         raise InvalidInput(f"X-Mode-Acces {mode!r} : normal, bris_de_glace ou centre_15", code="mode-acces")
     return Who(
-        caller.kind,
-        caller.person,
-        caller.structure,
-        caller.profession,
-        caller.role,
-        caller.software,
-        caller.patient,
-        mode=AccessMode(mode),
-        reason=headers.get("x-motif-acces", ""),
-        code=code,
-        secret=headers.get("x-connexion-secrete", "").lower() in ("1", "true", "oui"),
+        caller,
+        Access(
+            mode=AccessMode(mode),
+            reason=headers.get("x-motif-acces", ""),
+            code=code,
+            secret=headers.get("x-connexion-secrete", "").lower() in ("1", "true", "oui"),
+        ),
     )
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from maison.core.authz import Caller
+
 # JDV_J08 / TRE_A07-StatusVisibiliteDocument (reference/cisis/jeuxDeValeurs/JDV_J08… L22-30); its FHIR
 # system is maison.formats.pdsm.URL_VISIBILITY
 SYS_VISIBILITY = "1.2.250.1.213.1.1.4.13"
@@ -59,21 +61,74 @@ class AccessMode(StrEnum):
 
 
 @dataclass(frozen=True)
-class Who:
-    """The acting party as the access rules see it."""
+class Access:
+    """How a caller reaches a dossier — not who he is (that is core's `Caller`, the house's one type for
+    it): the access mode and its justification, a delegation code, the connexion secrète, and the doctor
+    a secretary acts for. The DMP's adapter reads them from the request's headers."""
 
-    kind: str  # professional / software / patient
-    person: str  # IdNatPS, or the patient's (or representative's) INS
-    structure: str = ""
-    profession: str = ""  # TRE_G15 code of the professional
-    role: str = ""
-    software: str = ""
-    patient: str = ""  # for a patient caller: whose dossier (the minor when a representative acts)
-    on_behalf_of: str = ""  # a secretary acting under this doctor's IdNatPS (000 L1934)
     mode: AccessMode = AccessMode.NORMAL
     reason: str = ""  # the justification of an emergency access
     code: str = ""  # the delegation code presented
     secret: bool = False  # connexion secrète (minors, CSP L.1111-5)
+    on_behalf_of: str = ""  # a secretary acting under this doctor's IdNatPS (000 L1934)
+
+
+@dataclass(frozen=True)
+class Who:
+    """A caller of the DMP as its access rules see him: who acts (`caller`, core's `Caller`, shared with
+    every other service) and how he reaches the dossier (`access`). The properties read through both, so
+    the rules say `who.person` or `who.mode` without caring which half holds it."""
+
+    caller: Caller
+    access: Access = Access()
+
+    @property
+    def kind(self) -> str:  # professional / software / patient
+        return self.caller.kind
+
+    @property
+    def person(self) -> str:  # IdNatPS, or the patient's (or representative's) INS
+        return self.caller.person
+
+    @property
+    def structure(self) -> str:
+        return self.caller.structure
+
+    @property
+    def profession(self) -> str:  # TRE_G15 code of the professional
+        return self.caller.profession
+
+    @property
+    def role(self) -> str:
+        return self.caller.role
+
+    @property
+    def software(self) -> str:
+        return self.caller.software
+
+    @property
+    def patient(self) -> str:  # for a patient caller: whose dossier (the minor when a representative acts)
+        return self.caller.patient
+
+    @property
+    def mode(self) -> AccessMode:
+        return self.access.mode
+
+    @property
+    def reason(self) -> str:
+        return self.access.reason
+
+    @property
+    def code(self) -> str:
+        return self.access.code
+
+    @property
+    def secret(self) -> bool:
+        return self.access.secret
+
+    @property
+    def on_behalf_of(self) -> str:
+        return self.access.on_behalf_of
 
     @property
     def is_representative(self) -> bool:

@@ -18,7 +18,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
@@ -50,6 +50,7 @@ from maison.partage.dmp.model import (
     INVISIBLE_REPRESENTANTS_LEGAUX,
     MASQUE_PS,
     N3_ALONE_FORMATS,
+    Access,
     AccessMode,
     DocumentEntry,
     DocumentQuery,
@@ -1307,15 +1308,8 @@ class Dmp:
         if row.doctor_structure != who.structure:
             raise Forbidden("la délégation vaut dans la structure du médecin", code="delegation-structure")
         return Who(
-            who.kind,
-            who.person,
-            who.structure,
-            row.doctor_profession,
-            "secretariat",
-            who.software,
-            on_behalf_of=doctor,
-            mode=who.mode,
-            reason=who.reason,
+            replace(who.caller, profession=row.doctor_profession, role="secretariat", patient=""),
+            Access(mode=who.mode, reason=who.reason, on_behalf_of=doctor),
         )
 
     # --- R.1111-53: the consultation d'annonce ---------------------------------------------------
