@@ -165,6 +165,8 @@ class Throttle:
         software: str = "",
     ) -> None:
         self.db, self.service, self.software = db, service, software or f"maison-{service}"
+        # the service's security events that change nothing here go through the journal (`refused`)
+        self.trail = audit.Trail(db)
         self.policies = {"compte": account, "source": source}
         self.clock = clock
 
@@ -241,15 +243,14 @@ class Throttle:
             self._give_back(conn, attempt)
 
     def refused(self, account: str, source: str, *, motif: str) -> None:
-        """A failure the caller bounds by other means (a one-time code's own tries): audited only."""
-        with self.db.write() as conn:
-            audit.Trail.write_security(
-                conn,
-                "connexion-echec",
-                self._anonymous(source),
-                outcome="failure",
-                detail=self._detail(account, source, motif=motif),
-            )
+        """A failure the caller bounds by other means (a one-time code's own tries): audited only, so
+        group-committed through the journal rather than in a write transaction of its own."""
+        self.trail.security(
+            "connexion-echec",
+            self._anonymous(source),
+            outcome="failure",
+            detail=self._detail(account, source, motif=motif),
+        )
 
     def release(self, account: str) -> None:
         """An administrator (or a stronger authentication) lifts an account's lock."""

@@ -9,6 +9,7 @@ MSSanté operators (API keys with the role `operateur-mss`) publish mailboxes by
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
@@ -139,13 +140,14 @@ def router(
     """`mailbox_registry`: the MSSanté trust space's view of operators and their mailboxes (plugged in
     by the house); without it no operator may write mailboxes."""
     r = APIRouter()
+    trail = audit.Trail(db)
 
-    def _refused(actor: Actor, exc: Forbidden, resource: str) -> Forbidden:
-        """A refused write leaves a security event, in a transaction of its own (the refused one is
-        rolled back)."""
-        with db.write() as conn:
-            audit.Trail.write_security(
-                conn,
+    async def _refused(actor: Actor, exc: Forbidden, resource: str) -> Forbidden:
+        """A refused write leaves a security event, through the journal (the refused transaction is
+        rolled back, and a write transaction only to audit would serialise refusals on the chain head);
+        the answer waits for the record, without holding the event loop."""
+        await asyncio.wrap_future(
+            trail.security_later(
                 "acces-refuse",
                 actor,
                 outcome="failure",
@@ -156,6 +158,7 @@ def router(
                     "message": exc.message,
                 },
             )
+        )
         return exc
 
     def _base(request: Request) -> str:
@@ -320,7 +323,7 @@ def router(
     async def _patch(request: Request, rtype: str, rid: str | None) -> Response:
         actor = _actor(authorizer, request)
         if actor.role != OPERATOR_ROLE:
-            raise _refused(
+            raise await _refused(
                 actor,
                 Forbidden("seuls les opérateurs MSSanté publient des BAL dans l'annuaire", code="operateur-requis"),
                 rtype,
@@ -347,7 +350,9 @@ def router(
                     detail={"resource": f"{rtype}/{target}", "version": updated["meta"]["versionId"]},
                 )
         except Forbidden as exc:
-            raise _refused(actor, exc, f"{rtype}/{target or request.query_params.get('identifier', '')}") from None
+            raise await _refused(
+                actor, exc, f"{rtype}/{target or request.query_params.get('identifier', '')}"
+            ) from None
         return fhir_response(search.public(updated))
 
     @r.patch("/{rtype}")

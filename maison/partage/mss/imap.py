@@ -82,6 +82,7 @@ def listen(runtime: Runtime, port: int, host: str):
     from maison.partage.mss.imap_guard import GuardedServer
 
     db, blobs = runtime.delivery.db, runtime.delivery.blobs
+    trail = runtime.mailboxes.trail  # reads and token logins change nothing: recorded through the journal
 
     def _off_loop(work, *args):
         return defer.Deferred.fromFuture(asyncio.ensure_future(asyncio.to_thread(work, *args)))
@@ -229,14 +230,10 @@ def listen(runtime: Runtime, port: int, host: str):
 
         def _fetch(self, messages, uid):
             selected = self._select(messages, uid)
-            if selected:  # reading health data: audited, one record per command
-                with db.write() as conn:
-                    audit.Trail.write(
-                        conn,
-                        self.actor,
-                        "mss.lire",
-                        detail={"bal": self.address, "uids": [r.uid for _s, r in selected][:200]},
-                    )
+            if selected:  # reading health data: audited, one record per command, group-committed
+                trail.read(
+                    self.actor, "mss.lire", detail={"bal": self.address, "uids": [r.uid for _s, r in selected][:200]}
+                )
             return [(seq, Message(r)) for seq, r in selected]
 
         def _store(self, messages, flags, mode, uid):
@@ -445,7 +442,7 @@ def listen(runtime: Runtime, port: int, host: str):
             ok = not c.refused and bool(c.user) and bool(c.person)
             recorded = _off_loop(
                 lambda: token_login(
-                    db,
+                    trail,
                     ok=ok,
                     mailbox=c.user or "",
                     person=c.person,

@@ -12,25 +12,23 @@ from __future__ import annotations
 from maison.core import audit
 from maison.core.audit import Actor
 from maison.core.lockout import account_key
-from maison.core.storage import Database
 
 
 def token_login(
-    db: Database, *, ok: bool, mailbox: str, person: str | None, via: str, mechanism: str, source: str
+    trail: audit.Trail, *, ok: bool, mailbox: str, person: str | None, via: str, mechanism: str, source: str
 ) -> None:
-    """Record one token login to `mailbox` (`via` smtp or imap) as `connexion` or `connexion-echec`."""
+    """Record one token login to `mailbox` (`via` smtp or imap) as `connexion` or `connexion-echec`:
+    it changes nothing, so its record is group-committed through the journal (returns once durable)."""
     actor = Actor(person=person, structure="", software=via) if person else audit.anonymous(source, software=via)
-    with db.write() as conn:
-        audit.Trail.write_security(
-            conn,
-            "connexion" if ok else "connexion-echec",
-            actor,
-            outcome="success" if ok else "failure",
-            detail={
-                "service": "mss",
-                "compte": account_key(mailbox or ""),
-                "source": source,
-                "methode": mechanism,
-                "via": via,
-            },
-        )
+    trail.security(
+        "connexion" if ok else "connexion-echec",
+        actor,
+        outcome="success" if ok else "failure",
+        detail={
+            "service": "mss",
+            "compte": account_key(mailbox or ""),
+            "source": source,
+            "methode": mechanism,
+            "via": via,
+        },
+    )

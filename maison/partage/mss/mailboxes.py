@@ -74,6 +74,7 @@ class Mailboxes:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.throttle = Throttle(db, "mss", software="mss")
+        self.trail = self.throttle.trail  # the operators' reads and token logins, through one journal
 
     def create(
         self,

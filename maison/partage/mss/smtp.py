@@ -428,7 +428,7 @@ class SubmissionHandler(_Base):
         peer = server.session.peer[0] if isinstance(server.session.peer, tuple) else str(server.session.peer or "")
         await asyncio.to_thread(
             token_login,
-            self.rt.mailboxes.db,
+            self.rt.mailboxes.trail,
             ok=ok,
             mailbox=user,
             person=person,
