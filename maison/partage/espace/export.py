@@ -29,7 +29,7 @@ import orjson
 from maison.core import audit
 from maison.partage.dmp.mhd import render_document
 from maison.partage.dmp.model import Who
-from maison.partage.dmp.service import AccessDenied
+from maison.partage.dmp.service import AccessDenied, actor_of
 from maison.partage.espace.service import Espace
 
 EXTENSIONS = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
@@ -90,6 +90,11 @@ def export_archive(espace: Espace, who: Who) -> bytes:
             archive.writestr(
                 zipfile.ZipInfo(f"mon-espace-sante/{name}", date_time=stamp), data, compress_type=zipfile.ZIP_DEFLATED
             )
-    with espace.db.write() as conn:
-        espace.record(conn, who, "exporter", {"documents": [e.unique_id for e in entries], "octets": out.tell()})
+    # an export writes nothing: its record is group-committed through the journal, durable before it leaves
+    espace.dmp.trail.read(
+        actor_of(who),
+        "espace.exporter",
+        patient=who.patient,
+        detail={"documents": [e.unique_id for e in entries], "octets": out.tell()},
+    )
     return out.getvalue()
