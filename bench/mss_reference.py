@@ -8,6 +8,11 @@ root directory, all on 127.0.0.1, never through /etc/postfix, /etc/dovecot or th
     load client --SMTP + STARTTLS--> Postfix A (submission port, the sender's operator)
         --SMTP + STARTTLS, A's client certificate, B's certificate verified--> Postfix B (relay port)
         --LMTP over TCP--> Dovecot B (rootless, as `nobody`) --> Maildir of each recipient
+        <--IMAP (STARTTLS, LOGIN, IDLE)-- `ImapReader`: each message's BODY[] fetched, `$Integre` set
+
+The chain ends where Maison's ends (issue 19): the PFI reads its applicative mailbox over IMAP, so the
+reference is read back the same way, by the PFI's own IMAP client code (maison/etablissement/pfi/
+mailbox.py) in a process of its own, doing what the PFI asks of its operator and nothing more.
 
 What is configured (everything else is the stock Postfix 3.7 / Dovecot 2.3 default: process limits,
 concurrency, queue, fsync behaviour, no TLS session cache, no TLS connection reuse):
@@ -45,9 +50,11 @@ from __future__ import annotations
 
 import functools
 import grp
+import multiprocessing
 import os
 import pwd
 import re
+import resource
 import shlex
 import shutil
 import signal
@@ -56,6 +63,7 @@ import stat
 import subprocess
 import time
 from collections.abc import Callable
+from multiprocessing.queues import Queue
 from pathlib import Path
 from types import TracebackType
 
@@ -295,10 +303,19 @@ def _message_id(path: Path) -> str | None:
             if not chunk:
                 break
             head += chunk
-            end = min((i for i in (head.find(b"\n\n"), head.find(b"\n\r\n")) if i >= 0), default=-1)
-            if end >= 0:
-                head = head[:end]
+            if _header_end(head) >= 0:
                 break
+    return _message_id_in(head)
+
+
+def _header_end(raw: bytes) -> int:
+    return min((i for i in (raw.find(b"\n\n"), raw.find(b"\n\r\n")) if i >= 0), default=-1)
+
+
+def _message_id_in(raw: bytes) -> str | None:
+    """The Message-ID (without <>) in a message's header section (`raw` may hold the whole message)."""
+    end = _header_end(raw)
+    head = raw[:end] if end >= 0 else raw
     for field in re.split(rb"\r?\n(?![ \t])", head):  # one unfolded header field at a time
         name, colon, value = field.partition(b":")
         if colon and name.strip().lower() == b"message-id":
@@ -306,6 +323,98 @@ def _message_id(path: Path) -> str | None:
             text = found.group(1) if found else re.sub(rb"\s+", b"", value)
             return text.decode("ascii", "replace") or None
     return None
+
+
+# --- the mailbox read back over IMAP -------------------------------------------------------------
+
+
+def _read_over_imap(
+    account: tuple[str, int, str, str, str | None], expected: int, timeout: float, batch: int, out: Queue
+) -> None:
+    """The reader process: see `ImapReader`. Puts {Message-ID: time fetched} (or an error string)."""
+    from maison.etablissement.pfi.mailbox import HANDLED, ImapAccount, ImapMailbox, MailboxError
+
+    mailbox = ImapMailbox(ImapAccount(*account))
+    fetched: dict[str, float] = {}
+    deadline = time.monotonic() + timeout
+    error = ""
+    try:
+        while len(fetched) < expected and time.monotonic() < deadline:
+            try:
+                uids = mailbox.unhandled()  # UID SEARCH UNKEYWORD $Integre, as the PFI asks
+                if not uids:
+                    mailbox.wait(1.0)  # IDLE (Dovecot offers it) until new mail, at most 1 s
+                    continue
+                for at in range(0, len(uids), batch):
+                    part = uids[at : at + batch]
+                    mailbox.sizes(part)  # the PFI bounds its batch by the messages' sizes first
+                    bodies = mailbox.fetch(part)  # UID FETCH (UID BODY.PEEK[])
+                    now = time.time()
+                    for raw in bodies.values():
+                        msgid = _message_id_in(raw)
+                        if msgid:
+                            fetched.setdefault(msgid, now)
+                    mailbox.flag_handled(part)  # UID STORE +FLAGS.SILENT ($Integre \\Seen)
+            except MailboxError as exc:  # e.g. the INBOX not made yet: try again shortly
+                error = str(exc)
+                time.sleep(0.2)
+    finally:
+        mailbox.close()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = round(usage.ru_utime + usage.ru_stime, 2)
+    out.put((fetched, cpu) if fetched or not error else f"IMAP reader: {error} (keyword {HANDLED})")
+
+
+class ImapReader:
+    """A client reading `user`'s INBOX on Dovecot B over IMAP the way the PFI reads its applicative
+    mailbox (maison/etablissement/pfi/mailbox.py, the same code): STARTTLS then LOGIN, `UID SEARCH
+    UNKEYWORD $Integre`, per batch of up to `batch` messages their RFC822.SIZE then `BODY.PEEK[]`,
+    then `$Integre \\Seen` set on them; IDLE while nothing is new. It stops once `expected`
+    distinct messages are fetched (or after `timeout` s). A process of its own, as the PFI is.
+
+    `result()` → Message-ID (without <>) → time.time() at which the batch holding the message had
+    been fetched in full: the reference chain's end, the point where the PFI starts integrating.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        user: str,
+        cafile: str | None,
+        expected: int,
+        timeout: float,
+        *,
+        password: str = IMAP_PASSWORD,
+        batch: int = 16,
+    ) -> None:
+        context = multiprocessing.get_context("fork")
+        self._queue: Queue = context.Queue()
+        self._process = context.Process(
+            target=_read_over_imap,
+            name="mss-reference-imap",
+            args=((host, port, user, password, cafile), expected, timeout, batch, self._queue),
+        )
+        self._timeout = timeout
+        self.cpu_s: float | None = None
+
+    def start(self) -> ImapReader:
+        self._process.start()
+        return self
+
+    def result(self) -> dict[str, float] | str:
+        """What was fetched (or why nothing was); `cpu_s`: the reader's CPU seconds (user + system)."""
+        try:
+            found = self._queue.get(timeout=self._timeout + 30)
+        except Exception:  # noqa: BLE001 — queue.Empty: the reader hung; reported, not raised
+            found = "IMAP reader: no answer"
+        self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        if isinstance(found, tuple):
+            found, self.cpu_s = found
+        return found
 
 
 # --- the chain -----------------------------------------------------------------------------------
