@@ -241,22 +241,13 @@ class Dmp:
 
     def _ensure_dossier(self, conn: Connection, ins: str, now: datetime) -> None:
         """CRE-1/CRE-2 (000 L3228, L3532): the DMP exists for everyone unless opposed; created on first need."""
-        if conn.execute(_DOSSIER_EXISTS, {"ins": ins}).first() is None:
-            try:
-                with conn.begin_nested():
-                    conn.execute(
-                        store.dmp_dossier.insert().values(
-                            ins=ins, state=DossierState.ACTIVE.value, created_at=_iso(now), updated_at=_iso(now)
-                        )
-                    )
-            except IntegrityError:
-                pass  # created meanwhile by a concurrent submission
+        store.ensure_dossier(conn, ins, _iso(now))
 
     def view(self, conn: Connection, who: Who, ins: str, now: datetime) -> access.DossierView:
         """The dossier and the caller's standing in it (information of his structure, the patient's
         rule for him), read in one statement: every feed runs it under the write lock."""
         people = [p for p in (who.person, who.on_behalf_of) if p]
-        row = conn.execute(_STANDING, {"ins": ins, "structure": who.structure, "people": people}).first()
+        row = store.standing(conn, ins, who.structure, people)
         if row is None:  # no dossier yet: neither information nor rules can exist (both create it)
             state, traitant, bg, c15 = DossierState.ACTIVE, None, False, False
         else:
@@ -278,17 +269,8 @@ class Dmp:
         if who.code:
             # codes given before keyed hashing (unsalted SHA-256) still open until they expire (1 year at most)
             hashes = (self.code_hash(who.code), hashlib.sha256(who.code.encode()).hexdigest())
-            c = store.dmp_delegation_code.c
-            found = conn.execute(
-                sa.select(c.rubriques).where(
-                    c.ins == ins,
-                    c.professional == who.person,
-                    c.code_hash.in_(hashes),
-                    c.revoked.is_(False),
-                    c.expires_at > _iso(now),
-                )
-            ).first()
-            rubriques = frozenset(found.rubriques.split(",")) if found else frozenset()
+            found = store.delegation_rubriques(conn, ins, who.person, hashes, _iso(now))
+            rubriques = frozenset(found.split(",")) if found is not None else frozenset()
         sector = _sector(conn, who.structure) if who.mode in access.EMERGENCY_MODES else ""
         return access.DossierView(
             ins,
@@ -640,21 +622,18 @@ class Dmp:
             },
         )
         by_binary = {doc.binary_url: lot.ids[doc.full_url] for doc in request.documents}
-        writes = [(_INSERT_SUBMISSION, [lot.submission]), (_INSERT_DOCUMENT, lot.rows)]
+        writes = [(store.INSERT_SUBMISSION, [lot.submission]), (store.INSERT_DOCUMENT, lot.rows)]
         return Provided(lot.id, _locations(request, lot.id, lot.ids, by_binary), request.warnings), writes, [trail]
 
     def _replacement_target(self, conn: Connection, doc: SubmittedDocument, ins: str, who: Who) -> str | None:
         targets = [t for code, t in doc.relates if code == "replaces"]
         if not targets:
             return None
-        d = store.dmp_document.c
         target = targets[0]
-        query = sa.select(d.id, d.ins, d.status, d.transforms, d.author_structure)
         if target.startswith("identifier:"):
-            query = query.where(d.unique_id == _unique(target.removeprefix("identifier:")))
+            row = store.replacement_target(conn, unique_id=_unique(target.removeprefix("identifier:")))
         else:
-            query = query.where(d.id == target.rsplit("/", 1)[-1])
-        row = conn.execute(query.with_for_update()).first()
+            row = store.replacement_target(conn, id_=target.rsplit("/", 1)[-1])
         # CRE-23 (000 L2979): the producer replaces its own documents. Another structure's (or patient's)
         # document is answered like a missing one: the replacement is no oracle on masked documents (§2.2).
         if row is None or row.ins != ins or row.author_structure != who.structure:
@@ -761,7 +740,7 @@ class Dmp:
         may not open, a masked document or one the matrix refuses him — answers like a missing id."""
         with self._hiding(who, action, id_):
             with self.db.read() as conn:
-                row = conn.execute(sa.select(store.dmp_document).where(store.dmp_document.c.id == id_)).first()
+                row = store.document(conn, id_=id_)
             if row is None or row.status == DocumentStatus.DELETED.value:
                 raise _Hidden("document-inconnu", None)
             entry = entry_of(row)
@@ -820,9 +799,7 @@ class Dmp:
         against a fiche the caller may not change, and such a fiche answers like a missing one."""
         with self._hiding(who, "dmp.mettre-a-jour", unique_id):
             with self.db.read() as conn:
-                row = conn.execute(
-                    sa.select(store.dmp_document).where(store.dmp_document.c.unique_id == _unique(unique_id))
-                ).first()
+                row = store.document(conn, unique_id=_unique(unique_id))
             if row is None or row.status == DocumentStatus.DELETED.value:
                 raise _Hidden("document-inconnu", None)
             entry = entry_of(row)
@@ -851,16 +828,13 @@ class Dmp:
         confidentiality: str | None,
         visibility: set[str] | None,
     ) -> DocumentEntry:
-        d = store.dmp_document.c
         now = _now()
         with (
             self._audited_change(who, "dmp.mettre-a-jour", unique_id) as seen,
             self._hiding(who, "dmp.mettre-a-jour", unique_id),
             self.db.write() as conn,
         ):
-            row = conn.execute(
-                sa.select(store.dmp_document).where(d.unique_id == _unique(unique_id)).with_for_update()
-            ).first()
+            row = store.document(conn, unique_id=_unique(unique_id), for_update=True)
             if row is None or row.status == DocumentStatus.DELETED.value:
                 raise _Hidden("document-inconnu", None)
             entry = entry_of(row)
@@ -893,10 +867,7 @@ class Dmp:
                     invisible_patient=INVISIBLE_PATIENT in visibility,
                     invisible_representants=INVISIBLE_REPRESENTANTS_LEGAUX in visibility,
                 )
-            values.update(version=d.version + 1, last_updated=_iso(now))
-            conn.execute(
-                store.dmp_document.update().where(sa.or_(d.id == entry.id, d.transforms == entry.id)).values(**values)
-            )
+            store.change_document(conn, entry.id, _iso(now), **values)
             self.trail.write(
                 conn,
                 actor_of(who),
@@ -904,10 +875,12 @@ class Dmp:
                 patient=entry.ins,
                 detail={
                     "document": entry.unique_id,
-                    "changements": {k: v for k, v in values.items() if k not in ("version", "last_updated")},
+                    "changements": values,
                 },
             )
-            return entry_of(conn.execute(sa.select(store.dmp_document).where(d.id == entry.id)).one())  # just updated
+            updated = store.document(conn, id_=entry.id)
+            assert updated is not None  # just updated, in this transaction
+            return entry_of(updated)
 
     def _may_update(self, who: Who, entry: DocumentEntry, visibility: set[str] | None) -> None:
         self._changer(who, entry)  # not hers or not its producer's: `_Hidden`, answered as missing
@@ -919,14 +892,13 @@ class Dmp:
 
     def withdraw(self, who: Who, id_: str) -> None:
         """Retrait (000 L1062): the producer withdraws a document; the N1's N3 goes with it (002 L805)."""
-        d = store.dmp_document.c
         now = _now()
         with (
             self._audited_change(who, "dmp.supprimer", id_) as seen,
             self._hiding(who, "dmp.supprimer", id_),
             self.db.write() as conn,
         ):
-            row = conn.execute(sa.select(store.dmp_document).where(d.id == id_).with_for_update()).first()
+            row = store.document(conn, id_=id_, for_update=True)
             if row is None or row.status == DocumentStatus.DELETED.value:
                 raise _Hidden("document-inconnu", None)
             entry = entry_of(row)
@@ -934,11 +906,7 @@ class Dmp:
             self._may_update(who, entry, None)
             if entry.transforms is not None:
                 raise RegistryError("un N3 se supprime avec son N1 (002 L799-805)", code="action-sur-n3")
-            conn.execute(
-                store.dmp_document.update()
-                .where(sa.or_(d.id == id_, d.transforms == id_))
-                .values(status=DocumentStatus.DELETED.value, version=d.version + 1, last_updated=_iso(now))
-            )
+            store.change_document(conn, id_, _iso(now), status=DocumentStatus.DELETED.value)
             self.trail.write(
                 conn,
                 actor_of(who),
@@ -1003,12 +971,7 @@ class Dmp:
         )
         with self.db.write() as conn:
             self._ensure_dossier(conn, ins, now)
-            i = store.dmp_information.c
-            done = conn.execute(
-                store.dmp_information.update().where(i.ins == ins, i.structure == who.structure).values(**values)
-            ).rowcount
-            if not done:
-                conn.execute(store.dmp_information.insert().values(ins=ins, structure=who.structure, **values))
+            store.record_information(conn, ins, who.structure, **values)
             # 002 L539-540: information and opposition are real and traced
             self.trail.write(
                 conn,
@@ -1070,11 +1033,7 @@ class Dmp:
             who,
             "dmp.patient.etat",
             {"etat": state.value},
-            lambda conn, now: conn.execute(
-                store.dmp_dossier.update()
-                .where(store.dmp_dossier.c.ins == who.patient)
-                .values(state=state.value, updated_at=_iso(now))
-            ),
+            lambda conn, now: store.update_dossier(conn, who.patient, state=state.value, updated_at=_iso(now)),
         )
 
     def set_preferences(
@@ -1097,29 +1056,19 @@ class Dmp:
             who,
             "dmp.patient.preferences",
             dict(values),
-            lambda conn, now: conn.execute(
-                store.dmp_dossier.update()
-                .where(store.dmp_dossier.c.ins == who.patient)
-                .values(updated_at=_iso(now), **values)
-            ),
+            lambda conn, now: store.update_dossier(conn, who.patient, updated_at=_iso(now), **values),
         )
 
     def set_rule(self, who: Who, professional: str, rule: str | None) -> None:
         """Block or authorise one professional (CSP L.1111-19); None removes the rule."""
         if rule not in ("bloque", "autorise", None):
             raise InvalidInput("règle : bloque ou autorise", code="regle-invalide")
-        r = store.dmp_patient_rule.c
-
-        def change(conn: Connection, now: datetime) -> None:
-            conn.execute(store.dmp_patient_rule.delete().where(r.ins == who.patient, r.professional == professional))
-            if rule:
-                conn.execute(
-                    store.dmp_patient_rule.insert().values(
-                        ins=who.patient, professional=professional, rule=rule, since=_iso(now)
-                    )
-                )
-
-        self._patient_write(who, "dmp.patient.regle", {"professionnel": professional, "regle": rule}, change)
+        self._patient_write(
+            who,
+            "dmp.patient.regle",
+            {"professionnel": professional, "regle": rule},
+            lambda conn, now: store.set_patient_rule(conn, who.patient, professional, rule, _iso(now)),
+        )
 
     # --- the patient's own documents (000 L3267-3269) -------------------------------------------
 
@@ -1186,7 +1135,7 @@ class Dmp:
                 patient=who.patient,
                 detail={"document": doc.unique_id, "type": doc.type_code, "remplace": previous},
             )
-            return id_, [(_INSERT_SUBMISSION, [submission]), (_INSERT_DOCUMENT, [row])], [trail]
+            return id_, [(store.INSERT_SUBMISSION, [submission]), (store.INSERT_DOCUMENT, [row])], [trail]
 
         try:
             return cast(str, self.group_commit.run(work))  # the group commit hands back what work returned
@@ -1228,16 +1177,15 @@ class Dmp:
         code = "-".join(secrets.token_hex(2).upper() for _ in range(3))
 
         def change(conn: Connection, now: datetime) -> None:
-            conn.execute(
-                store.dmp_delegation_code.insert().values(
-                    id=str(uuid.uuid4()),
-                    ins=who.patient,
-                    professional=professional,
-                    code_hash=self.code_hash(code),
-                    rubriques=",".join(sorted(set(rubriques))),
-                    expires_at=_iso(now + timedelta(days=days)),
-                    created_at=_iso(now),
-                )
+            store.add_delegation_code(
+                conn,
+                id=str(uuid.uuid4()),
+                ins=who.patient,
+                professional=professional,
+                code_hash=self.code_hash(code),
+                rubriques=",".join(sorted(set(rubriques))),
+                expires_at=_iso(now + timedelta(days=days)),
+                created_at=_iso(now),
             )
 
         self._patient_write(
@@ -1246,16 +1194,11 @@ class Dmp:
         return code
 
     def revoke_codes(self, who: Who, professional: str) -> None:
-        c = store.dmp_delegation_code.c
         self._patient_write(
             who,
             "dmp.patient.code-revoque",
             {"professionnel": professional},
-            lambda conn, now: conn.execute(
-                store.dmp_delegation_code.update()
-                .where(c.ins == who.patient, c.professional == professional)
-                .values(revoked=True)
-            ),
+            lambda conn, now: store.revoke_delegation_codes(conn, who.patient, professional),
         )
 
     def history(self, who: Who) -> list[dict]:
@@ -1278,31 +1221,22 @@ class Dmp:
     def declare_secretary(self, who: Who, secretary: str, *, remove: bool = False) -> None:
         if who.kind != "professional" or who.profession != access.PROFESSION_MEDECIN or who.on_behalf_of:
             raise Forbidden("seul un médecin délègue à un secrétariat, sous son autorité", code="delegation-medecin")
-        s = store.dmp_secretariat.c
         now = _now()
+        delegation = (
+            {}
+            if remove
+            else {"doctor_profession": who.profession, "doctor_structure": who.structure, "since": _iso(now)}
+        )
         with self.db.write() as conn:
-            conn.execute(store.dmp_secretariat.delete().where(s.doctor == who.person, s.secretary == secretary))
-            if not remove:
-                conn.execute(
-                    store.dmp_secretariat.insert().values(
-                        doctor=who.person,
-                        secretary=secretary,
-                        doctor_profession=who.profession,
-                        doctor_structure=who.structure,
-                        since=_iso(now),
-                    )
-                )
+            store.set_secretary(conn, who.person, secretary, **delegation)
             self.trail.write(
                 conn, actor_of(who), "dmp.secretariat", detail={"secretaire": secretary, "retrait": remove}
             )
 
     def under_doctor(self, who: Who, doctor: str) -> Who:
         """The secretary's identity for the rules: the doctor's column and structure, both names in the trail."""
-        s = store.dmp_secretariat.c
         with self.db.read() as conn:
-            row = conn.execute(
-                sa.select(store.dmp_secretariat).where(s.doctor == doctor, s.secretary == who.person)
-            ).first()
+            row = store.secretariat(conn, doctor, who.person)
         if row is None:
             raise Forbidden(f"{who.person} n'a pas de délégation du médecin {doctor}", code="sans-delegation")
         if row.doctor_structure != who.structure:
@@ -1317,23 +1251,11 @@ class Dmp:
     def notify_announcements(self, now: datetime | None = None) -> int:
         """Tell the patient, two weeks after the deposit, that a document awaits its consultation d'annonce."""
         now = now or _now()
-        d = store.dmp_document.c
         cutoff = _iso(now - access.ANNONCE_NOTICE)
         with self.db.write() as conn:
-            rows = list(
-                conn.execute(
-                    sa.select(d.id, d.ins).where(
-                        d.invisible_patient.is_(True),
-                        d.annonce_notifiee.is_(False),
-                        d.status == "current",
-                        d.submitted_at <= cutoff,
-                        d.submitted_at > _iso(now - access.ANNONCE_AUTO_VISIBLE),
-                        d.transforms.is_(None),
-                    )
-                )
-            )
+            rows = store.announcements_due(conn, cutoff, _iso(now - access.ANNONCE_AUTO_VISIBLE))
             for row in rows:
-                conn.execute(store.dmp_document.update().where(d.id == row.id).values(annonce_notifiee=True))
+                store.mark_announced(conn, row.id)
                 self.trail.write(conn, audit.SYSTEM, "dmp.annonce", patient=row.ins, detail={"document": row.id})
         for row in rows:  # once committed: the notice is sent by Mon espace santé in its own transaction
             self.notify(
@@ -1343,28 +1265,6 @@ class Dmp:
                 "professionnel de santé pour en prendre connaissance.",
             )
         return len(rows)
-
-
-# Statements every feed or read runs, built once (SQLAlchemy then only looks up its compiled form).
-_DOSSIER_EXISTS = sa.select(store.dmp_dossier.c.ins).where(store.dmp_dossier.c.ins == sa.bindparam("ins"))
-_D, _I, _R = store.dmp_dossier, store.dmp_information, store.dmp_patient_rule
-_STANDING = (
-    sa.select(
-        _D,
-        _I.c.alimentation,
-        _I.c.consultation,
-        _I.c.valid_until,
-        # "bloque" > "autorise": the patient's block wins over an authorisation for the same person
-        sa.select(sa.func.max(_R.c.rule))
-        .where(_R.c.ins == _D.c.ins, _R.c.professional.in_(sa.bindparam("people", expanding=True)))
-        .scalar_subquery()
-        .label("rule"),
-    )
-    .select_from(_D.outerjoin(_I, sa.and_(_I.c.ins == _D.c.ins, _I.c.structure == sa.bindparam("structure"))))
-    .where(_D.c.ins == sa.bindparam("ins"))
-)
-_INSERT_SUBMISSION = store.dmp_submission.insert()
-_INSERT_DOCUMENT = store.dmp_document.insert()
 
 
 def _document_row(

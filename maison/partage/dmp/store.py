@@ -8,9 +8,10 @@ live in the blob store; a row names its blob only once the blob is durably on di
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from maison.core.storage import metadata
-from maison.partage.dmp.model import DateFilter, DocumentQuery, DocumentStatus
+from maison.partage.dmp.model import DateFilter, DocumentQuery, DocumentStatus, DossierState
 
 dmp_dossier = sa.Table(
     "dmp_dossier",
@@ -249,3 +250,161 @@ def withdraw_deposited(conn: sa.Connection, id_: str, now: str) -> None:
 def document_owner(conn: sa.Connection, id_: str) -> str | None:
     """The patient whose dossier holds this entry."""
     return conn.execute(sa.select(dmp_document.c.ins).where(dmp_document.c.id == id_)).scalar_one_or_none()
+
+
+# --- the dossier and the caller's standing in it -------------------------------------------------
+
+# Statements every feed or read runs, built once (SQLAlchemy then only looks up its compiled form).
+_DOSSIER_EXISTS = sa.select(dmp_dossier.c.ins).where(dmp_dossier.c.ins == sa.bindparam("ins"))
+_D, _I, _R = dmp_dossier, dmp_information, dmp_patient_rule
+_STANDING = (
+    sa.select(
+        _D,
+        _I.c.alimentation,
+        _I.c.consultation,
+        _I.c.valid_until,
+        # "bloque" > "autorise": the patient's block wins over an authorisation for the same person
+        sa.select(sa.func.max(_R.c.rule))
+        .where(_R.c.ins == _D.c.ins, _R.c.professional.in_(sa.bindparam("people", expanding=True)))
+        .scalar_subquery()
+        .label("rule"),
+    )
+    .select_from(_D.outerjoin(_I, sa.and_(_I.c.ins == _D.c.ins, _I.c.structure == sa.bindparam("structure"))))
+    .where(_D.c.ins == sa.bindparam("ins"))
+)
+# The inserts of a feed, which the group commit batches by statement
+INSERT_SUBMISSION = dmp_submission.insert()
+INSERT_DOCUMENT = dmp_document.insert()
+
+
+def ensure_dossier(conn: sa.Connection, ins: str, now: str) -> None:
+    """Create the patient's dossier, active, unless it exists (or a concurrent transaction just created it)."""
+    if conn.execute(_DOSSIER_EXISTS, {"ins": ins}).first() is None:
+        try:
+            with conn.begin_nested():
+                conn.execute(
+                    dmp_dossier.insert().values(
+                        ins=ins, state=DossierState.ACTIVE.value, created_at=now, updated_at=now
+                    )
+                )
+        except IntegrityError:
+            pass  # created meanwhile by a concurrent submission
+
+
+def standing(conn: sa.Connection, ins: str, structure: str, people: list[str]) -> sa.Row | None:
+    """The dossier, the structure's information record and the patient's rule for these people
+    (the strongest), in one statement; None while the dossier does not exist."""
+    return conn.execute(_STANDING, {"ins": ins, "structure": structure, "people": people}).first()
+
+
+def update_dossier(conn: sa.Connection, ins: str, **values: object) -> None:
+    conn.execute(dmp_dossier.update().where(dmp_dossier.c.ins == ins).values(**values))
+
+
+def delegation_rubriques(
+    conn: sa.Connection, ins: str, professional: str, hashes: tuple[str, ...], now: str
+) -> str | None:
+    """The rubriques (comma separated) a valid, unrevoked delegation code of these hashes opens."""
+    c = dmp_delegation_code.c
+    return conn.execute(
+        sa.select(c.rubriques).where(
+            c.ins == ins,
+            c.professional == professional,
+            c.code_hash.in_(hashes),
+            c.revoked.is_(False),
+            c.expires_at > now,
+        )
+    ).scalar()
+
+
+def add_delegation_code(conn: sa.Connection, **row: object) -> None:
+    conn.execute(dmp_delegation_code.insert().values(**row))
+
+
+def revoke_delegation_codes(conn: sa.Connection, ins: str, professional: str) -> None:
+    c = dmp_delegation_code.c
+    conn.execute(dmp_delegation_code.update().where(c.ins == ins, c.professional == professional).values(revoked=True))
+
+
+def set_patient_rule(conn: sa.Connection, ins: str, professional: str, rule: str | None, since: str) -> None:
+    """The patient's rule for one professional, replaced; None removes it."""
+    r = dmp_patient_rule.c
+    conn.execute(dmp_patient_rule.delete().where(r.ins == ins, r.professional == professional))
+    if rule:
+        conn.execute(dmp_patient_rule.insert().values(ins=ins, professional=professional, rule=rule, since=since))
+
+
+def record_information(conn: sa.Connection, ins: str, structure: str, **values: object) -> None:
+    """The structure's information record for the patient, created or replaced."""
+    i = dmp_information.c
+    done = conn.execute(dmp_information.update().where(i.ins == ins, i.structure == structure).values(**values))
+    if not done.rowcount:
+        conn.execute(dmp_information.insert().values(ins=ins, structure=structure, **values))
+
+
+# --- document entries ----------------------------------------------------------------------------
+
+
+def document(
+    conn: sa.Connection, *, id_: str | None = None, unique_id: str | None = None, for_update: bool = False
+) -> sa.Row | None:
+    """One entry by its id or its uniqueId (locked for a change with `for_update`)."""
+    d = dmp_document.c
+    query = sa.select(dmp_document).where(d.id == id_ if unique_id is None else d.unique_id == unique_id)
+    return conn.execute(query.with_for_update() if for_update else query).first()
+
+
+def replacement_target(conn: sa.Connection, *, id_: str | None = None, unique_id: str | None = None) -> sa.Row | None:
+    """What deciding on a replacement needs of its target, locked until the feed commits."""
+    d = dmp_document.c
+    query = sa.select(d.id, d.ins, d.status, d.transforms, d.author_structure).where(
+        d.id == id_ if unique_id is None else d.unique_id == unique_id
+    )
+    return conn.execute(query.with_for_update()).first()
+
+
+def change_document(conn: sa.Connection, id_: str, now: str, **values: object) -> None:
+    """Change an N1 entry and the N3 that transforms it together, a new version of each."""
+    d = dmp_document.c
+    conn.execute(
+        dmp_document.update()
+        .where(sa.or_(d.id == id_, d.transforms == id_))
+        .values(**values, version=d.version + 1, last_updated=now)
+    )
+
+
+def announcements_due(conn: sa.Connection, deposited_before: str, deposited_after: str) -> list[sa.Row]:
+    """The documents awaiting a consultation d'annonce whose patient is not told yet (id, ins)."""
+    d = dmp_document.c
+    return list(
+        conn.execute(
+            sa.select(d.id, d.ins).where(
+                d.invisible_patient.is_(True),
+                d.annonce_notifiee.is_(False),
+                d.status == DocumentStatus.CURRENT.value,
+                d.submitted_at <= deposited_before,
+                d.submitted_at > deposited_after,
+                d.transforms.is_(None),
+            )
+        )
+    )
+
+
+def mark_announced(conn: sa.Connection, id_: str) -> None:
+    conn.execute(dmp_document.update().where(dmp_document.c.id == id_).values(annonce_notifiee=True))
+
+
+# --- secretariats ----------------------------------------------------------------------------------
+
+
+def set_secretary(conn: sa.Connection, doctor: str, secretary: str, **row: object) -> None:
+    """The doctor's delegation to this secretary, replaced by `row` (none: removed)."""
+    s = dmp_secretariat.c
+    conn.execute(dmp_secretariat.delete().where(s.doctor == doctor, s.secretary == secretary))
+    if row:
+        conn.execute(dmp_secretariat.insert().values(doctor=doctor, secretary=secretary, **row))
+
+
+def secretariat(conn: sa.Connection, doctor: str, secretary: str) -> sa.Row | None:
+    s = dmp_secretariat.c
+    return conn.execute(sa.select(dmp_secretariat).where(s.doctor == doctor, s.secretary == secretary)).first()
