@@ -31,6 +31,7 @@ from maison.core.errors import MaisonError
 from maison.core.identifiers.nir import OID_INS_NIR_TEST
 from maison.core.ins_traits import Traits
 from maison.etablissement.dmp.producer import Produced, provide_bundle
+from maison.etablissement.pfi.service import Pfi, Worklist
 from maison.etablissement.vigilance.cellule import Cellule
 from maison.etablissement.vigilance.service import PatientIndex
 from maison.formats import mime
@@ -51,16 +52,19 @@ from maison.partage.mss.messagerie import Messagerie
 from maison.partage.mss.smtp import Endpoints
 from maison.partage.ordonnance.model import Draft, Line, LineExecution, LineKind, Outcome, PatientIns
 from maison.partage.ordonnance.service import Base
+from tests.e2e.test_mss_smtp import _letter as mss_letter
+from tests.etablissement.pfi.test_service import MemoryMailbox
 from tests.identite.helpers import IDAM, SARAH_NIR, STRUCTURE, seed_referential
 from tests.partage.world import PROS, n1
 
-SERVICES: tuple[type, ...] = (PatientIndex, Cellule, InsiService, Dmp, Espace, Base, Messagerie)
+SERVICES: tuple[type, ...] = (PatientIndex, Cellule, InsiService, Dmp, Espace, Base, Messagerie, Worklist, Pfi)
 
 HOSP = "1750000019"
 DESK = audit.Actor(person="899900038441", structure=HOSP, software="dpi")
 OUTSIDER = audit.Actor(person="899900099999", structure="1999999999", software="dpi")
 SARAH = Traits.of("Garcia-Hammadi", "Sarah-Lou", "F", "1977-01-21")
 SYSTEM = audit.SYSTEM.person
+DESK_OF = {DESK.structure: DESK, OUTSIDER.structure: OUTSIDER}  # who acts on a structure's worklist
 
 
 @dataclass(frozen=True)
@@ -347,6 +351,58 @@ def _pharmacy_listed(world: World) -> None:
         annuaire_put(conn, [org])
 
 
+# --- the hospital's PFI: a letter about Sarah in its applicative mailbox ------------------------------
+
+PFI_BOX = f"pfi@{HOSPITAL_DOMAIN}"
+
+
+def _pfi(world: World) -> Pfi:
+    """The desk's PFI over a mailbox holding one letter about Sarah (her INS not yet in the index: the
+    document waits on the worklist for a human to attach it)."""
+    if "pfi" not in world.made:
+        world.made["pfi"] = Pfi(
+            world.house.db,
+            world.house.mss.blobs,
+            world.house.settings.reference_path,
+            HOSP,
+            MemoryMailbox({1: mss_letter(to=PFI_BOX)}),
+            lambda *_: None,
+            address=PFI_BOX,
+            domain=HOSPITAL_DOMAIN,
+            patients=world.patients,
+        )
+    return world.made["pfi"]
+
+
+def _waiting(world: World) -> str:
+    """The worklist entry of the letter, once the PFI handled it."""
+    if "entry" not in world.made:
+        _pfi(world).handle_all([1])
+        world.made["entry"] = Worklist(world.house.db, world.house.mss.blobs, HOSP).worklist(DESK)[0].id
+    return world.made["entry"]
+
+
+def _worklist(actor: audit.Actor, world: World) -> Worklist:
+    """The worklist of the caller's own structure (the PFI's adapter builds it so): the outsider's does
+    not hold the desk's entries."""
+    return Worklist(world.house.db, world.house.mss.blobs, actor.structure, patients=world.patients)
+
+
+def _worklist_use(call: Callable[[Worklist, str, World], object], action: str) -> Scenario:
+    return Scenario(
+        lambda w, a: call(_worklist(a, w), _waiting(w), w),
+        action,
+        action,
+        refused_names_patient=False,
+        patient=lambda w: SARAH_NIR,
+    )
+
+
+def _pfi_batch(call: Callable[[Pfi], object]) -> Scenario:
+    """The PFI's own batch (no caller to refuse): its record names the letter's patient."""
+    return Scenario(lambda w, a: call(_pfi(w)), "mss.pfi.", "", patient=lambda w: SARAH_NIR, allowed_person=PFI_BOX)
+
+
 def _patient_of(actor: audit.Actor) -> str:
     """The messagerie acts for the patient its token names: Sarah, or a stranger naming her message."""
     return SARAH_NIR if actor is DESK else STRANGER
@@ -629,6 +685,26 @@ COVERED: dict[str, Scenario] = {
         lambda w, ins: (_pharmacy_listed(w), w.messagerie.forward(ins, _letter(w), PHARMACY_BOX)),
         "espace.messagerie.transferer",
     ),
+    # a worklist is the caller's structure's own (the adapter builds it from the caller): another
+    # structure's desk reads its own list, there is no refusal to record
+    "Worklist.worklist": Scenario(
+        lambda w, a: (_waiting(w), _worklist(a, w).worklist(a)),
+        "mss.pfi.liste",
+        "",
+        patient=lambda w: SARAH_NIR,
+    ),
+    "Worklist.document": _worklist_use(
+        lambda wl, entry, w: wl.document(DESK_OF[wl.structure], entry), "mss.pfi.consulter"
+    ),
+    "Worklist.attach": _worklist_use(
+        lambda wl, entry, w: wl.attach(DESK_OF[wl.structure], entry, w.patient_id), "mss.pfi.rattacher"
+    ),
+    "Worklist.reject": _worklist_use(
+        lambda wl, entry, w: wl.reject(DESK_OF[wl.structure], entry, "pas notre patiente"), "mss.pfi.rejeter"
+    ),
+    "Pfi.handle": _pfi_batch(lambda pfi: pfi.handle(1)),
+    "Pfi.handle_all": _pfi_batch(lambda pfi: pfi.handle_all([1])),
+    "Pfi.run_once": _pfi_batch(lambda pfi: pfi.run_once()),
 }
 
 EXCLUDED: dict[str, str] = {
@@ -675,6 +751,11 @@ EXCLUDED: dict[str, str] = {
     "Espace.record": "the record writer of the espace's changes itself",
     "Base.counters": "national counters from the trail (no patient)",
     "Messagerie.address": "the patient's MSSanté address, derived from the INS (no data read)",
+    "Pfi.pending": "the UIDs of the mailbox's unhandled messages (no patient data)",
+    "Pfi.watch": (
+        "the loop of `maison pfi` until stopped: each batch is judged and recorded as handle_all does "
+        "(covered), its records in the batch's commit"
+    ),
 }
 
 # Patient data whose scenario is still to be written here (issue 19 §2.2), with the reason: none left.

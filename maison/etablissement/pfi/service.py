@@ -23,6 +23,7 @@ are keyed by document and by message) — so nothing is ever integrated twice, a
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -32,6 +33,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -94,6 +96,29 @@ class MessageOutcome:
     mdn: bytes | None  # the MDN sent back, when one was asked for
 
 
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _refusal_recorded(action: str) -> Callable[[Method], Method]:
+    """A refused use of the worklist (an entry not in the structure's list, a patient not in its index)
+    leaves its record like the allowed one (DESIGN.md §Rules), through the journal: the refused action's
+    own transaction, if any, has rolled back."""
+
+    def decorate(method: Method) -> Method:
+        @functools.wraps(method)
+        def recorded(self: Worklist, actor: Actor, entry_id: str, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, actor, entry_id, *args, **kwargs)
+            except MaisonError as error:
+                detail = {"entree": entry_id, "structure": self.structure}
+                self.patients.trail.refused(actor, action, code=error.code, detail=detail)
+                raise
+
+        return recorded  # type: ignore[return-value]  # wraps keep the decorated method's signature
+
+    return decorate
+
+
 class Worklist:
     """The structure's documents waiting for a human: read them, attach one to a patient of the
     index, or reject it (pfi_api.py serves it over HTTP)."""
@@ -110,6 +135,7 @@ class Worklist:
         self.db, self.blobs, self.structure, self.max_message_bytes = db, blobs, structure, max_message_bytes
         self.patients = patients or PatientIndex(db)
 
+    @_refusal_recorded("mss.pfi.rattacher")
     def attach(self, actor: Actor, entry_id: str, patient_id: int) -> str:
         """A human attaches a waiting document to a patient of the index (after checking the identity):
         integrated as `manuel`, the worklist entry closed; both audited. The patient is read through
@@ -155,12 +181,17 @@ class Worklist:
             )
         return document_id
 
+    @_refusal_recorded("mss.pfi.rejeter")
     def reject(self, actor: Actor, entry_id: str, reason: str) -> None:
+        """A human rejects a waiting document (not this structure's patient); the record names the
+        patient the document is about."""
         with self.db.write() as conn:
-            done = store.set_state(conn, self.structure, entry_id, "rejete", only_from="a-traiter")
-            if not done:
+            waiting = store.entry(conn, self.structure, entry_id, for_update=True)
+            if waiting is None or not store.set_state(conn, self.structure, entry_id, "rejete", only_from="a-traiter"):
                 raise NotFound(f"entrée {entry_id} absente de la liste de travail", code="liste-travail-inconnue")
-            audit.Trail.write(conn, actor, "mss.pfi.rejeter", detail={"entree": entry_id, "motif": reason})
+            audit.Trail.write(
+                conn, actor, "mss.pfi.rejeter", patient=waiting.ins, detail={"entree": entry_id, "motif": reason}
+            )
 
     def worklist(self, actor: Actor, state: str = "a-traiter") -> list[sa.Row]:
         """The entries in `state`, each with its patient's INS and candidates: a read of health data,
@@ -179,6 +210,7 @@ class Worklist:
             done.result()
         return rows
 
+    @_refusal_recorded("mss.pfi.consulter")
     def document(self, actor: Actor, entry_id: str) -> tuple[sa.Row, bytes]:
         """A waiting entry and its CDA, for the human who checks the identity (reading: audited through
         the journal, no write transaction opened only to audit)."""
