@@ -137,7 +137,7 @@ class Espace:
             "birthDate": t.date_naissance,
         }
         with self.db.read() as conn:
-            row = conn.execute(sa.select(store.mes_profile).where(store.mes_profile.c.ins == ins)).first()
+            row = store.profile(conn, ins)
         if row is not None and row.coordonnees:
             patient.update(orjson.loads(row.coordonnees))
         return patient
@@ -147,7 +147,7 @@ class Espace:
         ins = self._patient(who, "profil.lire")
         patient = self._identity(ins)
         with self.db.read() as conn:
-            row = conn.execute(sa.select(store.mes_profile).where(store.mes_profile.c.ins == ins)).first()
+            row = store.profile(conn, ins)
             items = self._items(conn, ins)
         self._read(who, "profil.lire", {"entrees": len(items)})
         items += self._recorded_vaccinations(who, ins)
@@ -159,11 +159,7 @@ class Espace:
         return bundle
 
     def _items(self, conn: Connection, ins: str, rubrique: str | None = None) -> list[dict]:
-        p = store.mes_profile_item.c
-        query = sa.select(store.mes_profile_item).where(p.ins == ins)
-        if rubrique:
-            query = query.where(p.rubrique == rubrique)
-        return [self._item_resource(r) for r in conn.execute(query.order_by(p.rubrique, p.created_at))]
+        return [self._item_resource(r) for r in store.items(conn, ins, rubrique)]
 
     @staticmethod
     def _item_resource(row: sa.Row) -> dict:
@@ -186,7 +182,7 @@ class Espace:
     def volontes(self, who: Who) -> dict:
         ins = self._patient(who, "volontes.lire")
         with self.db.read() as conn:
-            row = conn.execute(sa.select(store.mes_profile.c.volontes).where(store.mes_profile.c.ins == ins)).first()
+            row = store.profile(conn, ins)
         self._read(who, "volontes.lire", {})
         return orjson.loads(row.volontes) if row and row.volontes else {"donOrganes": "non-renseigne"}
 
@@ -197,14 +193,7 @@ class Espace:
         now = _iso(_now())
         with self.db.write() as conn:
             self._writable(conn, ins)
-            p = store.mes_profile.c
-            if conn.execute(sa.select(p.ins).where(p.ins == ins)).first() is None:
-                conn.execute(store.mes_profile.insert().values(ins=ins, updated_at=now))
-            conn.execute(
-                store.mes_profile.update()
-                .where(p.ins == ins)
-                .values({part: orjson.dumps(value).decode(), "updated_at": now})
-            )
+            store.set_profile_part(conn, ins, part, orjson.dumps(value).decode(), now)
             self.record(conn, who, f"{part}.modifier", {"elements": sorted(value)})
         return value
 
@@ -236,45 +225,30 @@ class Espace:
         ins = self._patient(who, "profil.modifier")
         kept = profil.check_item(rubrique, resource)
         now = _iso(_now())
-        p = store.mes_profile_item.c
         with self._by_id(who, "profil.modifier", _ITEM_OWNER, id_), self.db.write() as conn:
             self._writable(conn, ins)
             if id_ is None:
                 id_ = str(uuid.uuid4())
-                conn.execute(
-                    store.mes_profile_item.insert().values(
-                        id=id_,
-                        ins=ins,
-                        rubrique=rubrique,
-                        resource=orjson.dumps(kept).decode(),
-                        created_at=now,
-                        updated_at=now,
-                    )
+                store.add_item(
+                    conn,
+                    id=id_,
+                    ins=ins,
+                    rubrique=rubrique,
+                    resource=orjson.dumps(kept).decode(),
+                    created_at=now,
+                    updated_at=now,
                 )
-            elif (
-                conn.execute(
-                    store.mes_profile_item.update()
-                    .where(p.id == id_, p.ins == ins, p.rubrique == rubrique)
-                    .values(resource=orjson.dumps(kept).decode(), updated_at=now)
-                ).rowcount
-                != 1
-            ):
+            elif not store.replace_item(conn, id_, ins, rubrique, orjson.dumps(kept).decode(), now):
                 raise NotFound(f"{rubrique}/{id_} inconnu", code="entree-inconnue")
             self.record(conn, who, "profil.modifier", {"rubrique": rubrique, "entree": id_})
-            row = conn.execute(sa.select(store.mes_profile_item).where(p.id == id_)).one()
+            row = store.item(conn, id_)
         return self._item_resource(row)
 
     def delete_item(self, who: Who, rubrique: str, id_: str) -> None:
         ins = self._patient(who, "profil.supprimer")
-        p = store.mes_profile_item.c
         with self._by_id(who, "profil.supprimer", _ITEM_OWNER, id_), self.db.write() as conn:
             self._writable(conn, ins)
-            if (
-                conn.execute(
-                    store.mes_profile_item.delete().where(p.id == id_, p.ins == ins, p.rubrique == rubrique)
-                ).rowcount
-                != 1
-            ):
+            if not store.delete_item(conn, id_, ins, rubrique):
                 raise NotFound(f"{rubrique}/{id_} inconnu", code="entree-inconnue")
             self.record(conn, who, "profil.supprimer", {"rubrique": rubrique, "entree": id_})
 
@@ -313,44 +287,37 @@ class Espace:
         id_ = str(uuid.uuid4())
         with self.db.write() as conn:
             self._writable(conn, ins)
-            conn.execute(
-                store.mes_measure.insert().values(
-                    id=id_,
-                    ins=ins,
-                    kind=kind.name,
-                    value=value,
-                    unit=kind.unit,
-                    effective=_iso(effective),
-                    note=note,
-                    created_at=_iso(_now()),
-                )
+            store.add_measure(
+                conn,
+                id=id_,
+                ins=ins,
+                kind=kind.name,
+                value=value,
+                unit=kind.unit,
+                effective=_iso(effective),
+                note=note,
+                created_at=_iso(_now()),
             )
             if kind.name in ("poids", "taille"):
                 self._recompute_bmi(conn, ins)
             self.record(conn, who, "mesure.ajouter", {"mesure": kind.name})
-            row = conn.execute(sa.select(store.mes_measure).where(store.mes_measure.c.id == id_)).one()
+            row = store.measure(conn, id_)
         return _observation(row)
 
     @staticmethod
     def _recompute_bmi(conn: Connection, ins: str) -> None:
         """Each weight gets its BMI with the height measured last before it (else the first one after):
         000 L3309 "L'IMC (calculé automatiquement)"."""
-        m = store.mes_measure.c
-        conn.execute(store.mes_measure.delete().where(m.ins == ins, m.kind == "imc"))
-        rows = list(
-            conn.execute(
-                sa.select(store.mes_measure).where(m.ins == ins, m.kind.in_(("poids", "taille"))).order_by(m.effective)
-            )
-        )
+        rows = store.weights_and_heights(conn, ins)
         heights = [r for r in rows if r.kind == "taille"]
-        if not heights:
-            return
+        weights = [r for r in rows if r.kind == "poids"] if heights else []  # no height, no BMI
+        bmis = []
         now = _iso(_now())
-        for weight in (r for r in rows if r.kind == "poids"):
+        for weight in weights:
             before = [h for h in heights if h.effective <= weight.effective]
             height = before[-1] if before else heights[0]
-            conn.execute(
-                store.mes_measure.insert().values(
+            bmis.append(
+                dict(
                     id=str(uuid.uuid4()),
                     ins=ins,
                     kind="imc",
@@ -361,32 +328,30 @@ class Espace:
                     created_at=now,
                 )
             )
+        store.replace_bmis(conn, ins, bmis)
 
     def measures(self, who: Who, kind: str | None = None) -> list[dict]:
         ins = self._patient(who, "mesure.lire")
         if kind is not None and kind not in KINDS:
             raise InvalidInput(f"mesure {kind!r} inconnue : {', '.join(KINDS)}", code="mesure-inconnue")
-        m = store.mes_measure.c
-        query = sa.select(store.mes_measure).where(m.ins == ins, *([m.kind == kind] if kind else []))
         with self.db.read() as conn:
-            rows = list(conn.execute(query.order_by(m.effective, m.kind)))
+            rows = store.measures(conn, ins, kind)
         self._read(who, "mesure.lire", {"mesure": kind, "resultats": len(rows)})
         return [_observation(r) for r in rows]
 
     def delete_measure(self, who: Who, id_: str) -> None:
         ins = self._patient(who, "mesure.supprimer")
-        m = store.mes_measure.c
         with self._by_id(who, "mesure.supprimer", _MEASURE_OWNER, id_), self.db.write() as conn:
             self._writable(conn, ins)
-            row = conn.execute(sa.select(m.kind).where(m.id == id_, m.ins == ins)).first()
-            if row is None or row.kind == "imc":
+            kind = store.measure_kind(conn, id_, ins)
+            if kind is None or kind == "imc":
                 raise NotFound(
-                    f"mesure {id_} inconnue" + (" (l'IMC suit le poids et la taille)" if row else ""),
+                    f"mesure {id_} inconnue" + (" (l'IMC suit le poids et la taille)" if kind else ""),
                     code="mesure-inconnue",
                 )
-            conn.execute(store.mes_measure.delete().where(m.id == id_))
+            store.delete_measure(conn, id_)
             self._recompute_bmi(conn, ins)
-            self.record(conn, who, "mesure.supprimer", {"mesure": row.kind})
+            self.record(conn, who, "mesure.supprimer", {"mesure": kind})
 
     # --- agenda (000 L3355-3361) ------------------------------------------------------------------
 
@@ -419,7 +384,6 @@ class Espace:
             status=status, participant=[*others, {"actor": {"reference": f"Patient/{ins}"}, "status": "accepted"}]
         )
         now = _iso(_now())
-        a = store.mes_agenda_event.c
         values = dict(
             start=_iso(start), end=_iso(end) if end else None, resource=orjson.dumps(kept).decode(), updated_at=now
         )
@@ -427,35 +391,27 @@ class Espace:
             self._writable(conn, ins)
             if id_ is None:
                 id_ = str(uuid.uuid4())
-                conn.execute(store.mes_agenda_event.insert().values(id=id_, ins=ins, created_at=now, **values))
-            elif (
-                conn.execute(store.mes_agenda_event.update().where(a.id == id_, a.ins == ins).values(**values)).rowcount
-                != 1
-            ):
+                store.add_event(conn, id=id_, ins=ins, created_at=now, **values)
+            elif not store.replace_event(conn, id_, ins, **values):
                 raise NotFound(f"événement {id_} inconnu", code="evenement-inconnu")
             self.record(conn, who, "agenda.modifier", {"evenement": id_})
-            row = conn.execute(sa.select(store.mes_agenda_event).where(a.id == id_)).one()
+            row = store.event(conn, id_)
         return _appointment(row)
 
     def events(self, who: Who, since: str | None = None, until: str | None = None) -> list[dict]:
         ins = self._patient(who, "agenda.lire")
-        a = store.mes_agenda_event.c
-        query = sa.select(store.mes_agenda_event).where(a.ins == ins)
-        if since:
-            query = query.where(a.start >= _iso(_moment(since, "date")))
-        if until:
-            query = query.where(a.start < _iso(_moment(until, "date")))
+        start = _iso(_moment(since, "date")) if since else None
+        end = _iso(_moment(until, "date")) if until else None
         with self.db.read() as conn:
-            rows = list(conn.execute(query.order_by(a.start)))
+            rows = store.events(conn, ins, start, end)
         self._read(who, "agenda.lire", {"resultats": len(rows)})
         return [_appointment(r) for r in rows]
 
     def delete_event(self, who: Who, id_: str) -> None:
         ins = self._patient(who, "agenda.supprimer")
-        a = store.mes_agenda_event.c
         with self._by_id(who, "agenda.supprimer", _EVENT_OWNER, id_), self.db.write() as conn:
             self._writable(conn, ins)
-            if conn.execute(store.mes_agenda_event.delete().where(a.id == id_, a.ins == ins)).rowcount != 1:
+            if not store.delete_event(conn, id_, ins):
                 raise NotFound(f"événement {id_} inconnu", code="evenement-inconnu")
             self.record(conn, who, "agenda.supprimer", {"evenement": id_})
 
