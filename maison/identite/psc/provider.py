@@ -96,22 +96,21 @@ class Provider:
         client_id = f"{uuid.uuid4().hex[:12]}-{name.lower().replace(' ', '-')[:40]}"
         secret = secrets.token_urlsafe(32)
         with self.db.write() as conn:
-            conn.execute(
-                store.psc_client.insert().values(
-                    client_id=client_id,
-                    secret_hash=_sha256(secret),
-                    name=name,
-                    redirect_uris="\n".join(redirect_uris),
-                    post_logout_uris="\n".join(post_logout_uris),
-                    ciba=ciba,
-                    created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                )
+            store.add_client(
+                conn,
+                client_id=client_id,
+                secret_hash=_sha256(secret),
+                name=name,
+                redirect_uris="\n".join(redirect_uris),
+                post_logout_uris="\n".join(post_logout_uris),
+                ciba=ciba,
+                created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             )
         return client_id, secret
 
     def client(self, client_id: str) -> Client | None:
         with self.db.read() as conn:
-            row = conn.execute(sa.select(store.psc_client).where(store.psc_client.c.client_id == client_id)).first()
+            row = store.client(conn, client_id)
         if row is None:
             return None
         return Client(
@@ -133,9 +132,7 @@ class Provider:
         if not client_id or not secret:
             raise OAuthError("invalid_client", "authentification du client requise", 401)
         with self.db.read() as conn:
-            stored = conn.execute(
-                sa.select(store.psc_client.c.secret_hash).where(store.psc_client.c.client_id == client_id)
-            ).scalar()
+            stored = store.client_secret_hash(conn, client_id)
         if stored is None or not hmac.compare_digest(stored, _sha256(secret)):
             raise OAuthError("invalid_client", "client inconnu ou secret invalide", 401)
         client = self.client(client_id)
@@ -163,12 +160,8 @@ class Provider:
         self._upsert_account(idnatps, password_hash=hash_password(password), test_account=True)
 
     def _upsert_account(self, idnatps: str, **values: object) -> None:
-        a = store.psc_account
         with self.db.write() as conn:
-            if conn.execute(sa.select(a.c.idnatps).where(a.c.idnatps == idnatps)).first() is None:
-                conn.execute(a.insert().values(idnatps=idnatps, **values))
-            else:
-                conn.execute(a.update().where(a.c.idnatps == idnatps).values(**values))
+            store.upsert_account(conn, idnatps, **values)
 
     def verify_login(
         self, idnatps: str, *, otp: str | None = None, password: str | None = None, source: str = ""
@@ -194,7 +187,7 @@ class Provider:
     def _check_login(self, idnatps: str, otp: str | None, password: str | None) -> str:
         self._practitioner(idnatps)
         with self.db.read() as conn:
-            account = conn.execute(sa.select(store.psc_account).where(store.psc_account.c.idnatps == idnatps)).first()
+            account = store.account(conn, idnatps)
         if (
             account is not None
             and otp
@@ -215,45 +208,38 @@ class Provider:
     def _grant(self, kind: str, client_id: str, idnatps: str, data: dict, ttl: int) -> str:
         value = secrets.token_urlsafe(32)
         with self.db.write() as conn:
-            conn.execute(
-                store.psc_grant.insert().values(
-                    digest=_sha256(value),
-                    kind=kind,
-                    client_id=client_id,
-                    idnatps=idnatps,
-                    data=orjson.dumps(data).decode(),
-                    expires_at=_now() + ttl,
-                )
+            store.add_grant(
+                conn,
+                digest=_sha256(value),
+                kind=kind,
+                client_id=client_id,
+                idnatps=idnatps,
+                data=orjson.dumps(data).decode(),
+                expires_at=_now() + ttl,
             )
         return value
 
     def pending_login(self, value: str) -> tuple[Client, dict] | None:
         """The authorization request a login page answers, if still open."""
-        g = store.psc_grant
         with self.db.read() as conn:
-            row = conn.execute(sa.select(g).where(g.c.digest == _sha256(value), g.c.kind == "login")).first()
+            row = store.grant(conn, _sha256(value), "login")
         if row is None or row.used or row.expires_at < _now():
             return None
         client = self.client(row.client_id)
         return (client, orjson.loads(row.data)) if client else None
 
     def count_failed_login(self, value: str) -> int:
-        g = store.psc_grant
         with self.db.write() as conn:
-            row = conn.execute(sa.select(g.c.data).where(g.c.digest == _sha256(value))).first()
+            row = store.grant(conn, _sha256(value))
             assert row is not None  # the login form's request, shown by this provider (an unknown one fails here)
             data = orjson.loads(row.data)
             data["attempts"] = data.get("attempts", 0) + 1
-            conn.execute(
-                g.update()
-                .where(g.c.digest == _sha256(value))
-                .values(data=orjson.dumps(data).decode(), used=data["attempts"] >= 5)
-            )
+            store.update_grant(conn, _sha256(value), data=orjson.dumps(data).decode(), used=data["attempts"] >= 5)
             return data["attempts"]
 
     def close_login(self, value: str) -> None:
         with self.db.write() as conn:
-            conn.execute(store.psc_grant.update().where(store.psc_grant.c.digest == _sha256(value)).values(used=True))
+            store.update_grant(conn, _sha256(value), used=True)
 
     def issue_code(
         self,
@@ -283,15 +269,14 @@ class Provider:
 
     def _take(self, kind: str, value: str, client: Client) -> tuple[str, dict, bool]:
         """(idnatps, data, first use) of a code/refresh/ciba grant of this client, marking it used."""
-        g = store.psc_grant
         with self.db.write() as conn:
-            row = conn.execute(sa.select(g).where(g.c.digest == _sha256(value or ""), g.c.kind == kind)).first()
+            row = store.grant(conn, _sha256(value or ""), kind)
             if row is None or row.client_id != client.client_id:
                 raise OAuthError("invalid_grant", f"{kind} inconnu pour ce client")
             if row.expires_at < _now():
                 raise OAuthError("expired_token" if kind == "ciba" else "invalid_grant", f"{kind} expiré")
             first = not row.used
-            conn.execute(g.update().where(g.c.digest == row.digest).values(used=True))
+            store.update_grant(conn, row.digest, used=True)
             return row.idnatps, orjson.loads(row.data), first
 
     def exchange_code(self, client: Client, code: str, redirect_uri: str, code_verifier: str, issuer: str) -> dict:
@@ -398,30 +383,24 @@ class Provider:
         return dict(claims)
 
     def _not_revoked(self, conn: sa.Connection, claims: dict) -> None:
-        revoked = conn.execute(_REVOKED, {"ids": [claims["jti"], f"sid:{claims.get('sid')}"]}).first()
-        if revoked is not None:
+        if store.any_revoked(conn, [claims["jti"], f"sid:{claims.get('sid')}"]):
             raise OAuthError("invalid_token", "jeton révoqué", 401)
 
     def _revoke_session(self, sid: str) -> None:
         with self.db.write() as conn:
-            revoked = sa.select(store.psc_revoked.c.jti).where(store.psc_revoked.c.jti == f"sid:{sid}")
-            if conn.execute(revoked).first() is None:
-                conn.execute(store.psc_revoked.insert().values(jti=f"sid:{sid}", expires_at=_now() + REFRESH_TTL))
+            if not store.revoked(conn, f"sid:{sid}"):
+                store.revoke(conn, f"sid:{sid}", _now() + REFRESH_TTL)
 
     def _session_revoked(self, sid: str) -> bool:
         with self.db.read() as conn:
-            return (
-                conn.execute(sa.select(store.psc_revoked.c.jti).where(store.psc_revoked.c.jti == f"sid:{sid}")).first()
-                is not None
-            )
+            return store.revoked(conn, f"sid:{sid}")
 
     def revoke(self, client: Client, token: str, issuer: str) -> None:
         """RFC 7009: a refresh token or an access token of this client; unknown tokens are ignored."""
-        g = store.psc_grant
         with self.db.write() as conn:
-            row = conn.execute(sa.select(g).where(g.c.digest == _sha256(token), g.c.kind == "refresh")).first()
+            row = store.grant(conn, _sha256(token), "refresh")
             if row is not None and row.client_id == client.client_id:
-                conn.execute(g.update().where(g.c.digest == row.digest).values(used=True))
+                store.update_grant(conn, row.digest, used=True)
                 return
         try:
             claims = self.verify_access_token(token, issuer)
@@ -429,7 +408,7 @@ class Provider:
             return
         if claims.get("azp") == client.client_id:
             with self.db.write() as conn:
-                conn.execute(store.psc_revoked.insert().values(jti=claims["jti"], expires_at=claims["exp"]))
+                store.revoke(conn, claims["jti"], claims["exp"])
 
     def introspect(self, client: Client, token: str, issuer: str) -> dict:
         try:
@@ -472,10 +451,8 @@ class Provider:
         if not binding_message or len(binding_message) > 20:
             raise OAuthError("invalid_binding_message", "binding_message requis (20 caractères au plus)")
         with self.db.read() as conn:
-            account = conn.execute(
-                sa.select(store.psc_account.c.totp_seed).where(store.psc_account.c.idnatps == login_hint)
-            ).scalar()
-        if not account:
+            account = store.account(conn, login_hint)
+        if account is None or not account.totp_seed:
             raise OAuthError("unknown_user_id", "aucune e-CPS activée pour cet identifiant")
         value = self._grant(
             "ciba",
@@ -499,14 +476,8 @@ class Provider:
     def ecps_pending(self, idnatps: str, otp: str, *, source: str = "") -> list[dict]:
         """What the e-CPS app shows: the open requests for this professional (the app proves itself by its code)."""
         self.verify_login(idnatps, otp=otp, source=source)
-        g = store.psc_grant
         with self.db.read() as conn:
-            rows = conn.execute(
-                sa.select(g.c.data).where(
-                    g.c.kind == "ciba", g.c.idnatps == idnatps, g.c.expires_at >= _now(), g.c.used.is_(False)
-                )
-            ).scalars()
-            open_ = [orjson.loads(d) for d in rows]
+            open_ = [orjson.loads(r.data) for r in store.open_ciba_requests(conn, idnatps, _now(), unused_only=True)]
         return [
             {"id": d["handle"], "client": d["client_name"], "binding_message": d["binding_message"]}
             for d in open_
@@ -515,24 +486,18 @@ class Provider:
 
     def ecps_decide(self, idnatps: str, otp: str, handle: str, approve: bool, *, source: str = "") -> None:
         self.verify_login(idnatps, otp=otp, source=source)
-        g = store.psc_grant
         with self.db.write() as conn:
-            for row in conn.execute(
-                sa.select(g.c.digest, g.c.data).where(
-                    g.c.kind == "ciba", g.c.idnatps == idnatps, g.c.expires_at >= _now()
-                )
-            ).all():
+            for row in store.open_ciba_requests(conn, idnatps, _now(), unused_only=False):
                 data = orjson.loads(row.data)
                 if data["handle"] == handle and data["status"] == "pending":
                     data["status"] = "approved" if approve else "denied"
-                    conn.execute(g.update().where(g.c.digest == row.digest).values(data=orjson.dumps(data).decode()))
+                    store.update_grant(conn, row.digest, data=orjson.dumps(data).decode())
                     return
         raise OAuthError("invalid_request", "demande inconnue ou déjà traitée", 404)
 
     def ciba_poll(self, client: Client, auth_req_id: str, issuer: str) -> dict:
-        g = store.psc_grant
         with self.db.write() as conn:
-            row = conn.execute(sa.select(g).where(g.c.digest == _sha256(auth_req_id or ""), g.c.kind == "ciba")).first()
+            row = store.grant(conn, _sha256(auth_req_id or ""), "ciba")
             if row is None or row.client_id != client.client_id or row.used:
                 raise OAuthError("invalid_grant", "auth_req_id inconnu pour ce client")
             if row.expires_at < _now():
@@ -540,11 +505,7 @@ class Provider:
             data = orjson.loads(row.data)
             too_soon = _now() - data["last_poll"] < CIBA_INTERVAL
             data["last_poll"] = _now()
-            conn.execute(
-                g.update()
-                .where(g.c.digest == row.digest)
-                .values(data=orjson.dumps(data).decode(), used=data["status"] != "pending")
-            )
+            store.update_grant(conn, row.digest, data=orjson.dumps(data).decode(), used=data["status"] != "pending")
         if data["status"] == "denied":
             raise OAuthError("access_denied", "le professionnel a refusé la demande")
         if data["status"] == "pending":
@@ -581,9 +542,7 @@ def _inactive(idnatps: str) -> OAuthError:
     return OAuthError("access_denied", f"{idnatps} n'est pas un professionnel actif de l'Annuaire Santé")
 
 
-# Statements every authenticated call runs, built once (SQLAlchemy then only looks up its cache).
 VERIFIED_TOKENS = 4096  # signatures remembered per process; the access tokens live ACCESS_TTL
-_REVOKED = sa.select(store.psc_revoked.c.jti).where(store.psc_revoked.c.jti.in_(sa.bindparam("ids", expanding=True)))
 
 
 def _code(concept_list: list[dict], system_part: str) -> str:

@@ -79,3 +79,67 @@ psc_local_idp = sa.Table(
     sa.Column("idnatps_claim", sa.String(64), nullable=False),
     sa.Column("created_at", sa.String(32), nullable=False),
 )
+
+
+# --- queries (the provider's; keys.py and local_idp.py keep theirs for now) -------------------------
+
+# Run by every authenticated call, built once (SQLAlchemy then only looks up its cache).
+_REVOKED = sa.select(psc_revoked.c.jti).where(psc_revoked.c.jti.in_(sa.bindparam("ids", expanding=True)))
+
+
+def add_client(conn: sa.Connection, **row: object) -> None:
+    conn.execute(psc_client.insert().values(**row))
+
+
+def client(conn: sa.Connection, client_id: str) -> sa.Row | None:
+    return conn.execute(sa.select(psc_client).where(psc_client.c.client_id == client_id)).first()
+
+
+def client_secret_hash(conn: sa.Connection, client_id: str) -> str | None:
+    return conn.execute(sa.select(psc_client.c.secret_hash).where(psc_client.c.client_id == client_id)).scalar()
+
+
+def account(conn: sa.Connection, idnatps: str) -> sa.Row | None:
+    return conn.execute(sa.select(psc_account).where(psc_account.c.idnatps == idnatps)).first()
+
+
+def upsert_account(conn: sa.Connection, idnatps: str, **values: object) -> None:
+    a = psc_account.c
+    if conn.execute(sa.select(a.idnatps).where(a.idnatps == idnatps)).first() is None:
+        conn.execute(psc_account.insert().values(idnatps=idnatps, **values))
+    else:
+        conn.execute(psc_account.update().where(a.idnatps == idnatps).values(**values))
+
+
+def add_grant(conn: sa.Connection, **row: object) -> None:
+    conn.execute(psc_grant.insert().values(**row))
+
+
+def grant(conn: sa.Connection, digest: str, kind: str | None = None) -> sa.Row | None:
+    """The grant stored under this digest (of this kind, when given)."""
+    g = psc_grant.c
+    return conn.execute(sa.select(psc_grant).where(g.digest == digest, *([g.kind == kind] if kind else []))).first()
+
+
+def update_grant(conn: sa.Connection, digest: str, **values: object) -> None:
+    conn.execute(psc_grant.update().where(psc_grant.c.digest == digest).values(**values))
+
+
+def open_ciba_requests(conn: sa.Connection, idnatps: str, now: int, *, unused_only: bool) -> list[sa.Row]:
+    """A professional's CIBA requests not expired (digest, data), only the unused ones if asked."""
+    g = psc_grant.c
+    query = sa.select(g.digest, g.data).where(g.kind == "ciba", g.idnatps == idnatps, g.expires_at >= now)
+    return list(conn.execute(query.where(g.used.is_(False)) if unused_only else query))
+
+
+def any_revoked(conn: sa.Connection, jtis: list[str]) -> bool:
+    """Whether one of these token or session ids (`sid:…`) is revoked."""
+    return conn.execute(_REVOKED, {"ids": jtis}).first() is not None
+
+
+def revoked(conn: sa.Connection, jti: str) -> bool:
+    return conn.execute(sa.select(psc_revoked.c.jti).where(psc_revoked.c.jti == jti)).first() is not None
+
+
+def revoke(conn: sa.Connection, jti: str, expires_at: int) -> None:
+    conn.execute(psc_revoked.insert().values(jti=jti, expires_at=expires_at))
