@@ -366,7 +366,7 @@ def test_a_closed_espace_is_read_only_and_every_access_is_audited(world, house, 
     assert dmp.put("/espace/etat", json={"etat": "closed"}).status_code == 204
     refused = sarah.post("/profil/allergies", json={"resourceType": "AllergyIntolerance", "code": {"text": "x"}})
     assert refused.status_code == 409 and issue_code(refused) == "espace-ferme"
-    # a document too: the DMP's deposit checks the dossier under its group commit, and stores no row
+    # a document too: the DMP's deposit checks the dossier's state inside its group commit
     pdf = document_pdf("CR", [("Texte", ["Déposé après la fermeture."])])
     deposit = sarah.post("/documents", json=_upload("DOCPAT03", pdf))
     assert deposit.status_code == 409 and issue_code(deposit) == "espace-ferme"
