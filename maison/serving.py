@@ -12,7 +12,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import socket
 from pathlib import Path
 
 from maison.core.config import Settings
@@ -20,24 +19,12 @@ from maison.core.config import Settings
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuse_port:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
 def _worker(settings: Settings, reuse_port: bool) -> None:
     import uvicorn
 
     from maison.core.pki import server_context
     from maison.house import House, tune_interpreter
-    from maison.serving_http import http_config
+    from maison.serving_http import http_config, listening_socket
 
     tune_interpreter()
     house = House.open(settings, migrate=False)  # migrated once by `serve`

@@ -17,6 +17,7 @@ clients (software on the same networks), and nginx's `client_header_timeout` def
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from typing import Any
 
@@ -92,3 +93,19 @@ def http_config(app: Any, context: ssl.SSLContext | None = None, **options: Any)
         **options,
     }
     return uvicorn.Config(app, **options)
+
+
+def listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    """A bound, listening, inheritable TCP socket for one worker of the main or INSi listener.
+
+    With SO_REUSEPORT each worker binds its own socket and the kernel spreads connections (see
+    maison.serving's docstring for the measure that chose it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock

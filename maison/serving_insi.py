@@ -88,7 +88,7 @@ def insi_server(house: House, tls: InsiTls, **options: Any) -> uvicorn.Server:
 def run(settings: Settings, tls: InsiTls, reuse_port: bool) -> None:
     """One INSi worker process: serve until terminated."""
     from maison.house import House, tune_interpreter
-    from maison.serving import listening_socket
+    from maison.serving_http import listening_socket
 
     tune_interpreter()
     house = House.open(settings, migrate=False)  # migrated once by `serve`
