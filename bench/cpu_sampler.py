@@ -4,7 +4,7 @@
 
 Runs COMMAND and, every 0.25 s, reads utime + stime of every process of the run, kept per pid at its
 last reading (a process that exits loses at most its last 0.25 s). Each process is put in one part
-by its nearest ancestor (or itself) that is one of:
+by its nearest ancestor (or itself) that is one of (only processes below COMMAND count, but Postfix's):
 
 - `operators`: a `maison serve` process and its workers (the MSSanté operators, INSi, the DMP);
 - `pfi`: a `maison pfi` process;
@@ -92,13 +92,18 @@ def main() -> None:
             if pid not in parts:
                 parts[pid] = _own(pid, _cmdline(pid), child.pid, under)
         for pid, (_ppid, cpu) in table.items():
-            p, part = pid, None
-            for _ in range(64):  # the nearest ancestor with a part
-                part = parts.get(p)
-                if part or p not in table or p <= 1:
+            p, part, ours = pid, None, False
+            for _ in range(64):  # the nearest ancestor with a part, and whether the run started it
+                part = part or parts.get(p)
+                if p == child.pid:
+                    ours = True
+                    break
+                if p not in table or p <= 1:
                     break
                 p = table[p][0]
-            if part:
+            # another user's `maison serve` or `maison pfi` (a test meanwhile) is not the run's;
+            # Postfix's daemons are not below the run (its master detaches) but carry its MAIL_CONFIG
+            if part and (ours or part == "postfix"):
                 seen[pid] = (part, cpu)
         if done:
             break
