@@ -21,7 +21,7 @@ its record.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -178,6 +178,31 @@ def events(
         query = query.limit(limit)
     for r in conn.execute(query).mappings():
         yield dict(r)
+
+
+def tally(
+    conn: Connection,
+    *,
+    actions: Sequence[str],
+    since: str | None = None,
+    until: str | None = None,
+    distinct: str | None = None,
+) -> int:
+    """How many successful records of `actions` the trail holds in [since, until); with `distinct`
+    (an actor column: actor_person, actor_structure, actor_software), how many different actors.
+
+    The services' activity counters (the ordonnance base's 001 L424-462) are computed from the
+    trail, never from a table of their own (DESIGN.md: the trail is both the security record and the
+    data source); this is the one place that reads it for them."""
+    if distinct not in (None, "actor_person", "actor_structure", "actor_software"):
+        raise ValueError(f"distinct={distinct!r}: an actor column")
+    counted = sa.func.count() if distinct is None else sa.func.count(sa.distinct(audit_event.c[distinct]))
+    query = sa.select(counted).where(audit_event.c.action.in_(list(actions)), audit_event.c.outcome == "success")
+    if since:
+        query = query.where(audit_event.c.recorded_at >= since)
+    if until:
+        query = query.where(audit_event.c.recorded_at < until)
+    return int(conn.execute(query).scalar_one())
 
 
 def detail_of(row: dict[str, Any]) -> dict[str, Any]:

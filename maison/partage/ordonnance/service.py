@@ -292,43 +292,40 @@ class Base:
 
     def counters(self, *, since: datetime | None = None, until: datetime | None = None) -> dict:
         """The national service's counters (001 L424-462): successful calls only."""
-        t = audit.audit_event
-        cond = [t.c.action.like("ordonnance.%"), t.c.outcome == "success"]
-        if since:
-            cond.append(t.c.recorded_at >= since.isoformat())
-        if until:
-            cond.append(t.c.recorded_at < until.isoformat())
+        window = {"since": since.isoformat() if since else None, "until": until.isoformat() if until else None}
         with self.db.read() as conn:
-            by_action: dict[str, int] = dict(
-                conn.execute(sa.select(t.c.action, sa.func.count()).where(*cond).group_by(t.c.action)).all()
+            by_action = {
+                action: audit.tally(conn, actions=[action], **window)
+                for action in (
+                    ACTION_CREATE,
+                    ACTION_READ_PRESCRIBER,
+                    ACTION_SEARCH,
+                    ACTION_READ_DISPENSER,
+                    ACTION_EXECUTE,
+                )
+            }
+            prescribers = audit.tally(conn, actions=[ACTION_CREATE], distinct="actor_person", **window)
+            dispensers = audit.tally(conn, actions=[ACTION_EXECUTE], distinct="actor_structure", **window)
+            prescriber_software = audit.tally(
+                conn,
+                actions=[ACTION_CREATE, ACTION_READ_PRESCRIBER, ACTION_SEARCH],
+                distinct="actor_software",
+                **window,
             )
-            prescribers = conn.execute(
-                sa.select(sa.func.count(sa.distinct(t.c.actor_person))).where(*cond, t.c.action == ACTION_CREATE)
-            ).scalar_one()
-            dispensers = conn.execute(
-                sa.select(sa.func.count(sa.distinct(t.c.actor_structure))).where(*cond, t.c.action == ACTION_EXECUTE)
-            ).scalar_one()
-            prescriber_software = conn.execute(
-                sa.select(sa.func.count(sa.distinct(t.c.actor_software))).where(
-                    *cond, t.c.action.in_([ACTION_CREATE, ACTION_READ_PRESCRIBER, ACTION_SEARCH])
-                )
-            ).scalar_one()
-            dispenser_software = conn.execute(
-                sa.select(sa.func.count(sa.distinct(t.c.actor_software))).where(
-                    *cond, t.c.action.in_([ACTION_READ_DISPENSER, ACTION_EXECUTE])
-                )
-            ).scalar_one()
+            dispenser_software = audit.tally(
+                conn, actions=[ACTION_READ_DISPENSER, ACTION_EXECUTE], distinct="actor_software", **window
+            )
         return {
             "prescripteurs": {
-                "creees": by_action.get(ACTION_CREATE, 0),
-                "consultees": by_action.get(ACTION_READ_PRESCRIBER, 0),
-                "recherchees": by_action.get(ACTION_SEARCH, 0),
+                "creees": by_action[ACTION_CREATE],
+                "consultees": by_action[ACTION_READ_PRESCRIBER],
+                "recherchees": by_action[ACTION_SEARCH],
                 "prescripteursActifs": prescribers,
                 "logiciels": prescriber_software,
             },
             "executants": {
-                "consultees": by_action.get(ACTION_READ_DISPENSER, 0),
-                "executees": by_action.get(ACTION_EXECUTE, 0),
+                "consultees": by_action[ACTION_READ_DISPENSER],
+                "executees": by_action[ACTION_EXECUTE],
                 "structuresActives": dispensers,
                 "logiciels": dispenser_software,
             },
