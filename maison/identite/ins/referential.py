@@ -20,9 +20,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
 from maison.core.errors import Conflict, InvalidInput, NotFound
 from maison.core.identifiers.nir import (
     OID_INS_NIA,
@@ -50,11 +47,11 @@ class Referential:
 
     # --- reading -----------------------------------------------------------------------------
 
-    def _ref(self, row: sa.Row) -> InsRef:
+    def _ref(self, row: store.Row) -> InsRef:
         oid = OID_INS_NIA if row.type == "NIA" else _NIR_OID[self.environment]
         return InsRef(row.number, row.cle, row.type, oid, row.date_deb, row.date_fin)
 
-    def _individu(self, conn: Connection, person: sa.Row) -> Individu:
+    def _individu(self, conn: store.Connection, person: store.Row) -> Individu:
         refs = [self._ref(r) for r in store.matricules_of(conn, person.id)]
         active = [r for r in refs if r.date_fin is None]
         if len(active) != 1:
@@ -69,7 +66,7 @@ class Referential:
         )
         return Individu(active[0], history, traits)
 
-    def _answer(self, conn: Connection, persons: list[sa.Row]) -> InsiResult:
+    def _answer(self, conn: store.Connection, persons: list[store.Row]) -> InsiResult:
         if not persons:
             return InsiResult(CodeCR.AUCUN)
         if len(persons) > 1:
@@ -102,7 +99,7 @@ class Referential:
         if not (query.matricule_individu or query.matricule_od):
             raise InvalidInput("MatriculeIndividu ou MatriculeOD attendu", code="matricule-absent")
         with self.db.read() as conn:
-            candidates: list[sa.Row] = []
+            candidates: list[store.Row] = []
             if query.matricule_individu:
                 m = parse_matricule(query.matricule_individu)
                 row = store.matricule(conn, m.number)
@@ -119,7 +116,7 @@ class Referential:
             unique = {p.id: p for p in found}
             return self._answer(conn, list(unique.values()))
 
-    def _surviving(self, conn: Connection, person_id: int) -> sa.Row:
+    def _surviving(self, conn: store.Connection, person_id: int) -> store.Row:
         person = store.person(conn, person_id)
         while person is not None and person.merged_into is not None:
             person = store.person(conn, person.merged_into)
@@ -159,11 +156,7 @@ class Referential:
             person_id = store.insert_person(conn, traits)
             store.insert_matricule(conn, person_id, m.number, m.key, m.type.value, since or date.today())
             od = parse_matricule(ouvrant_droit).number if ouvrant_droit else m.number
-            conn.execute(
-                store.ins_beneficiary.insert().values(
-                    ouvrant_droit=od, person_id=person_id, rang_naissance=rang_naissance
-                )
-            )
+            store.add_beneficiary(conn, od, person_id, rang_naissance)
             return person_id
 
     def load(self, people: Sequence[tuple[Traits, str, str | None, int]], *, since: date) -> int:
@@ -184,9 +177,7 @@ class Referential:
                 raise NotFound(f"matricule actif {current} inconnu", code="matricule-inconnu")
             if store.matricule(conn, fresh.number) is not None:
                 raise Conflict(f"matricule {fresh.value} déjà attribué", code="matricule-existant")
-            conn.execute(
-                store.ins_matricule.update().where(store.ins_matricule.c.number == old.number).values(date_fin=when)
-            )
+            store.end_matricule(conn, old.number, when)
             store.insert_matricule(conn, row.person_id, fresh.number, fresh.key, fresh.type.value, when)
 
     def merge(self, survivor: str, absorbed: str, *, on: date | None = None) -> None:
@@ -201,39 +192,16 @@ class Referential:
                 raise Conflict("seuls deux INS actifs peuvent être fusionnés", code="fusion-refusee")
             if keep_row.person_id == drop_row.person_id:
                 raise Conflict("les deux INS désignent déjà la même identité", code="fusion-refusee")
-            conn.execute(
-                store.ins_matricule.update()
-                .where(store.ins_matricule.c.person_id == drop_row.person_id, store.ins_matricule.c.date_fin.is_(None))
-                .values(date_fin=when)
-            )
             # Identities the absorbed one had itself absorbed follow it: merges stay one level deep,
             # so the survivor's historic INS are its own and those of `merged_into = survivor`.
-            conn.execute(
-                store.ins_person.update()
-                .where(
-                    sa.or_(
-                        store.ins_person.c.id == drop_row.person_id,
-                        store.ins_person.c.merged_into == drop_row.person_id,
-                    )
-                )
-                .values(merged_into=keep_row.person_id)
-            )
+            store.merge_person(conn, drop_row.person_id, keep_row.person_id, when)
             # Carte Vitale rights follow the survivor, once per ouvrant droit.
-            ben = store.ins_beneficiary
             kept = {r.ouvrant_droit for r in store.rights_of(conn, keep_row.person_id)}
             for right in store.rights_of(conn, drop_row.person_id):
                 if right.ouvrant_droit in kept:
-                    conn.execute(
-                        ben.delete().where(
-                            ben.c.ouvrant_droit == right.ouvrant_droit, ben.c.person_id == drop_row.person_id
-                        )
-                    )
+                    store.drop_right(conn, right.ouvrant_droit, drop_row.person_id)
                 else:
-                    conn.execute(
-                        ben.update()
-                        .where(ben.c.ouvrant_droit == right.ouvrant_droit, ben.c.person_id == drop_row.person_id)
-                        .values(person_id=keep_row.person_id)
-                    )
+                    store.move_right(conn, right.ouvrant_droit, drop_row.person_id, keep_row.person_id)
 
     def count(self) -> int:
         with self.db.read() as conn:

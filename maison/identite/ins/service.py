@@ -12,10 +12,9 @@ certificate is a `certificat-refuse` security event, not a call of the claimed s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-
-import sqlalchemy as sa
 
 from maison.core import audit, pki
 from maison.core.audit_journal import Journal
@@ -61,53 +60,32 @@ class InsiService:
 
     def register_software(self, idam: str, name: str, vendor: str) -> None:
         with self.db.write() as conn:
-            conn.execute(store.insi_software.delete().where(store.insi_software.c.idam == idam))
-            conn.execute(store.insi_software.insert().values(idam=idam, name=name, vendor=vendor))
+            store.replace_software(conn, idam, name, vendor)
         self._software.pop(idam, None)
 
     def register_structure(self, identifier: str, name: str, department: str = "") -> None:
         department = department or department_of_structure(identifier)
         with self.db.write() as conn:
-            conn.execute(store.insi_structure.delete().where(store.insi_structure.c.identifier == identifier))
-            conn.execute(store.insi_structure.insert().values(identifier=identifier, name=name, department=department))
+            store.replace_structure(conn, identifier, name, department)
         self._structures.pop(identifier, None)
 
-    def _lookup(self, table: sa.Table, key_col: sa.Column, key: str, cache: dict, cols: tuple) -> tuple | None:
+    def _lookup(
+        self, read: Callable[[store.Connection, str], tuple[str, str] | None], key: str, cache: dict
+    ) -> tuple[str, str] | None:
         if key in cache:
             return cache[key]
         with self.db.read() as conn:
-            row = conn.execute(sa.select(*cols).where(key_col == key)).first()
-        value = tuple(row) if row else None
+            value = read(conn, key)
         if value:
             cache[key] = value
         return value
 
     def authorise(self, ctx: CallContext) -> CallContext:
         """Check the software (IDAM) and the structure; return the context completed with vendor and département."""
-        software = (
-            self._lookup(
-                store.insi_software,
-                store.insi_software.c.idam,
-                ctx.software,
-                self._software,
-                (store.insi_software.c.name, store.insi_software.c.vendor),
-            )
-            if ctx.software
-            else None
-        )
+        software = self._lookup(store.software, ctx.software, self._software) if ctx.software else None
         if software is None:
             raise UnknownSoftware("Numéro d'autorisation du logiciel inconnu.")
-        structure = (
-            self._lookup(
-                store.insi_structure,
-                store.insi_structure.c.identifier,
-                ctx.structure,
-                self._structures,
-                (store.insi_structure.c.name, store.insi_structure.c.department),
-            )
-            if ctx.structure
-            else None
-        )
+        structure = self._lookup(store.structure, ctx.structure, self._structures) if ctx.structure else None
         if structure is None:
             raise StructureNotAuthorised(f"structure '{ctx.structure}' non habilitée au téléservice INSi")
         extra = {**ctx.extra, "vendor": software[1], "software_name": software[0]}
@@ -127,22 +105,10 @@ class InsiService:
     ) -> pki.Issued:
         """A software certificate for INSi, issued only to a habilitated structure for a known
         software: its subject names both (OU, CN), which is what binds it to the habilitation."""
-        software = self._lookup(
-            store.insi_software,
-            store.insi_software.c.idam,
-            idam,
-            self._software,
-            (store.insi_software.c.name, store.insi_software.c.vendor),
-        )
+        software = self._lookup(store.software, idam, self._software)
         if software is None:
             raise UnknownSoftware(f"logiciel '{idam}' inconnu du téléservice INSi")
-        found = self._lookup(
-            store.insi_structure,
-            store.insi_structure.c.identifier,
-            structure,
-            self._structures,
-            (store.insi_structure.c.name, store.insi_structure.c.department),
-        )
+        found = self._lookup(store.structure, structure, self._structures)
         if found is None:
             raise StructureNotAuthorised(f"structure '{structure}' non habilitée au téléservice INSi")
         issued = authority.issue_structure(structure, idam, found[0], directory=directory, validity=validity)

@@ -11,10 +11,13 @@ from collections.abc import Sequence
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection as Connection  # re-exported: the type the callers' transactions have
 
 from maison.core.ins_traits import Traits, match_form
 from maison.core.storage import metadata
+
+# What the service and the referential hold: a database row, and the connection of their transaction.
+Row = sa.Row
 
 ins_person = sa.Table(
     "ins_person",
@@ -200,3 +203,74 @@ insi_structure = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("department", sa.String(3), nullable=False),
 )
+
+
+def replace_software(conn: Connection, idam: str, name: str, vendor: str) -> None:
+    """Declare (or redeclare) a software by its CNDA authorisation number."""
+    conn.execute(insi_software.delete().where(insi_software.c.idam == idam))
+    conn.execute(insi_software.insert().values(idam=idam, name=name, vendor=vendor))
+
+
+def replace_structure(conn: Connection, identifier: str, name: str, department: str) -> None:
+    """Habilitate (or re-habilitate) a structure to the teleservice."""
+    conn.execute(insi_structure.delete().where(insi_structure.c.identifier == identifier))
+    conn.execute(insi_structure.insert().values(identifier=identifier, name=name, department=department))
+
+
+def software(conn: Connection, idam: str) -> tuple[str, str] | None:
+    """(name, vendor) of a known software, or None."""
+    row = conn.execute(
+        sa.select(insi_software.c.name, insi_software.c.vendor).where(insi_software.c.idam == idam)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def structure(conn: Connection, identifier: str) -> tuple[str, str] | None:
+    """(name, département) of a habilitated structure, or None."""
+    row = conn.execute(
+        sa.select(insi_structure.c.name, insi_structure.c.department).where(insi_structure.c.identifier == identifier)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def add_beneficiary(conn: Connection, ouvrant_droit: str, person_id: int, rang_naissance: int) -> None:
+    conn.execute(
+        ins_beneficiary.insert().values(ouvrant_droit=ouvrant_droit, person_id=person_id, rang_naissance=rang_naissance)
+    )
+
+
+def end_matricule(conn: Connection, number: str, when: date) -> None:
+    """The matricule becomes historic from `when`."""
+    conn.execute(ins_matricule.update().where(ins_matricule.c.number == number).values(date_fin=when))
+
+
+def merge_person(conn: Connection, absorbed: int, survivor: int, when: date) -> None:
+    """The absorbed identity, and those it had absorbed, merge into the survivor; its active
+    matricules end on `when`. Merges stay one level deep: the survivor's historic INS are its own
+    and those of `merged_into = survivor`. The Carte Vitale rights move apart (`drop_right`, `move_right`)."""
+    conn.execute(
+        ins_matricule.update()
+        .where(ins_matricule.c.person_id == absorbed, ins_matricule.c.date_fin.is_(None))
+        .values(date_fin=when)
+    )
+    conn.execute(
+        ins_person.update()
+        .where(sa.or_(ins_person.c.id == absorbed, ins_person.c.merged_into == absorbed))
+        .values(merged_into=survivor)
+    )
+
+
+def drop_right(conn: Connection, ouvrant_droit: str, person_id: int) -> None:
+    conn.execute(
+        ins_beneficiary.delete().where(
+            ins_beneficiary.c.ouvrant_droit == ouvrant_droit, ins_beneficiary.c.person_id == person_id
+        )
+    )
+
+
+def move_right(conn: Connection, ouvrant_droit: str, person_id: int, to: int) -> None:
+    conn.execute(
+        ins_beneficiary.update()
+        .where(ins_beneficiary.c.ouvrant_droit == ouvrant_droit, ins_beneficiary.c.person_id == person_id)
+        .values(person_id=to)
+    )
