@@ -25,7 +25,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-import sqlalchemy as sa
 from joserfc import jwt
 from joserfc.errors import JoseError
 
@@ -39,7 +38,6 @@ from maison.identite.mes import store
 from maison.identite.psc.keys import Keys
 
 CODE_TTL, CODE_TRIES, TOKEN_TTL = 300, 5, 900
-A, Otp = store.mes_account, store.mes_otp
 __all__ = ["Locked", "Patient", "PatientLogin"]  # Locked: the throttle's, answered 429 with Retry-After
 
 
@@ -90,46 +88,40 @@ class PatientLogin:
         except (TypeError, ValueError):
             raise InvalidInput(f"date de naissance '{birth_date}' : AAAA-MM-JJ attendu", code="date-format") from None
         with self.db.write() as conn:
-            if conn.execute(sa.select(A.c.login).where(sa.or_(A.c.login == login, A.c.ins == matricule.value))).first():
+            if store.account_taken(conn, login, matricule.value):
                 raise Conflict("identifiant ou INS déjà utilisé", code="compte-existant")
-            conn.execute(
-                A.insert().values(
-                    login=login,
-                    ins=matricule.value,
-                    birth_date=birth_date,
-                    password_hash=hash_password(password),
-                    email=email,
-                    phone=phone,
-                    created_at=_now_iso(),
-                )
+            store.add_account(
+                conn,
+                login=login,
+                ins=matricule.value,
+                birth_date=birth_date,
+                password_hash=hash_password(password),
+                email=email,
+                phone=phone,
+                created_at=_now_iso(),
             )
 
     def declare_representative(self, representative_ins: str, minor_ins: str, quality: str) -> None:
         if quality not in ("parent", "tuteur"):
             raise InvalidInput("qualité parent ou tuteur", code="qualite")
         with self.db.write() as conn:
-            conn.execute(
-                store.mes_representation.insert().values(
-                    representative=parse_matricule(representative_ins).value,
-                    represented=parse_matricule(minor_ins).value,
-                    quality=quality,
-                    since=date.today().isoformat(),
-                )
+            store.add_representation(
+                conn,
+                representative=parse_matricule(representative_ins).value,
+                represented=parse_matricule(minor_ins).value,
+                quality=quality,
+                since=date.today().isoformat(),
             )
 
     def notify(self, ins: str, subject: str, body: str) -> bool:
         """Tell the patient something by the channel of his account (the DMP's notices: emergency access,
         a document awaiting its consultation d'annonce). False when the patient has no account yet."""
         with self.db.write() as conn:
-            account = conn.execute(sa.select(A.c.email, A.c.phone).where(A.c.ins == ins)).first()
+            account = store.contact_of(conn, ins)
             if account is None:
                 return False
             channel, recipient = ("email", account.email) if account.email else ("sms", account.phone)
-            conn.execute(
-                store.mes_outbox.insert().values(
-                    channel=channel, recipient=recipient, subject=subject, body=body, created_at=_now_iso()
-                )
-            )
+            store.send(conn, channel=channel, recipient=recipient, subject=subject, body=body, created_at=_now_iso())
         return True
 
     # --- the two steps ------------------------------------------------------------------------------
@@ -139,7 +131,7 @@ class PatientLogin:
         `Locked` (429) while the identifier or the source address is locked."""
         attempt = self.throttle.begin(login, source)  # counted until the code is given
         with self.db.read() as conn:
-            account = conn.execute(sa.select(A).where(A.c.login == login)).first()
+            account = store.account(conn, login)
         if not check_password_evenly(password, account.password_hash if account is not None else None):
             self.throttle.failed(attempt, motif="mot-de-passe")
             raise Unauthenticated("identifiant ou mot de passe incorrect", code="identifiants-invalides")
@@ -147,44 +139,38 @@ class PatientLogin:
         assert account is not None  # the password verified against this account's hash
         with self.db.write() as conn:
             if needs_rehash(account.password_hash):  # below OWASP's parameters: upgraded at this login
-                conn.execute(A.update().where(A.c.login == login).values(password_hash=hash_password(password)))
+                store.set_password_hash(conn, login, hash_password(password))
             transaction, code = uuid.uuid4().hex, f"{secrets.randbelow(1_000_000):06d}"
-            conn.execute(
-                Otp.insert().values(
-                    transaction=_sha(transaction),
-                    login=login,
-                    code_hash=_sha(code),
-                    expires_at=int(time.time()) + CODE_TTL,
-                )
+            store.add_otp(
+                conn,
+                transaction=_sha(transaction),
+                login=login,
+                code_hash=_sha(code),
+                expires_at=int(time.time()) + CODE_TTL,
             )
             channel, recipient = ("email", account.email) if account.email else ("sms", account.phone)
-            conn.execute(
-                store.mes_outbox.insert().values(
-                    channel=channel,
-                    recipient=recipient,
-                    subject="Mon espace santé : votre code de connexion",
-                    body=f"Votre code de connexion à Mon espace santé est {code}. Il expire dans 5 minutes. "
-                    "Ne le communiquez à personne.",
-                    created_at=_now_iso(),
-                )
+            store.send(
+                conn,
+                channel=channel,
+                recipient=recipient,
+                subject="Mon espace santé : votre code de connexion",
+                body=f"Votre code de connexion à Mon espace santé est {code}. Il expire dans 5 minutes. "
+                "Ne le communiquez à personne.",
+                created_at=_now_iso(),
             )
         masked = recipient[:2] + "***" + recipient[-4:] if recipient else ""
         return {"transaction": transaction, "canal": channel, "destinataire": masked}
 
     def finish(self, transaction: str, code: str, issuer: str, *, source: str = "") -> dict:
         with self.db.write() as conn:
-            row = conn.execute(sa.select(Otp).where(Otp.c.transaction == _sha(transaction))).first()
+            row = store.otp(conn, _sha(transaction))
             if row is None or row.used or row.expires_at < time.time():
                 raise Unauthenticated("code expiré ou transaction inconnue : recommencer", code="code-expire")
             wrong = not hmac.compare_digest(row.code_hash, _sha(code or ""))
             attempts = row.attempts + wrong
-            conn.execute(
-                Otp.update()
-                .where(Otp.c.transaction == row.transaction)
-                .values(attempts=attempts, used=not wrong or attempts >= CODE_TRIES)
-            )
+            store.record_otp_try(conn, row.transaction, attempts=attempts, used=not wrong or attempts >= CODE_TRIES)
             if not wrong:
-                account = conn.execute(sa.select(A).where(A.c.login == row.login)).first()
+                account = store.account(conn, row.login)
                 assert account is not None  # a code is issued only to an existing account
                 minors = self._represented(conn, account.ins)
         if wrong:  # raised once the attempt is recorded; a transaction's own tries bound the guesses
@@ -199,13 +185,12 @@ class PatientLogin:
         )
         return {**self._token(account.ins, account.ins, issuer), "patient": account.ins, "representes": minors}
 
-    def _represented(self, conn: sa.Connection, ins: str) -> list[str]:
-        r = store.mes_representation
+    def _represented(self, conn: store.Connection, ins: str) -> list[str]:
         minors = []
-        for row in conn.execute(sa.select(r.c.represented).where(r.c.representative == ins)):
-            account = conn.execute(sa.select(A.c.birth_date).where(A.c.ins == row.represented)).first()
-            if account is not None and _age(account.birth_date, date.today()) < 18:
-                minors.append(row.represented)
+        for represented in store.represented_by(conn, ins):
+            birth_date = store.birth_date_of(conn, represented)
+            if birth_date is not None and _age(birth_date, date.today()) < 18:
+                minors.append(represented)
         return minors
 
     def act_for(self, patient: Patient, minor_ins: str, issuer: str) -> dict:
@@ -253,11 +238,4 @@ class PatientLogin:
     def outbox(self, recipient: str) -> list[dict]:
         """What was sent to an address or number, newest last (what the patient received)."""
         with self.db.read() as conn:
-            return [
-                dict(r._mapping)
-                for r in conn.execute(
-                    sa.select(store.mes_outbox)
-                    .where(store.mes_outbox.c.recipient == recipient)
-                    .order_by(store.mes_outbox.c.id)
-                )
-            ]
+            return store.sent_to(conn, recipient)
