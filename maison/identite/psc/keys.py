@@ -21,14 +21,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import orjson
-import sqlalchemy as sa
 from joserfc.jwk import Key, KeySet, RSAKey
 
 from maison.core.keystore import KeyStore, KeyStoreError, MemoryKeyStore
 from maison.core.storage import Database
 from maison.identite.psc import store
 
-K = store.psc_key
 log = logging.getLogger("maison.psc")
 
 
@@ -36,17 +34,13 @@ def key_name(kid: str) -> str:
     return f"psc-signing-{kid}.jwk"
 
 
-def move_to_keystore(conn: sa.Connection, keystore: KeyStore) -> int:
+def move_to_keystore(conn: store.Connection, keystore: KeyStore) -> int:
     """Move the private keys an older version kept in the table to the key store; returns how many."""
     moved = 0
-    for row in conn.execute(sa.select(K.c.kid, K.c.private_jwk).where(K.c.private_jwk.is_not(None))).all():
+    for row in store.keys_with_private_jwk(conn):
         private = RSAKey.import_key(orjson.loads(row.private_jwk))
         keystore.create(key_name(row.kid), orjson.dumps(private.as_dict(private=True)))
-        conn.execute(
-            K.update()
-            .where(K.c.kid == row.kid)
-            .values(private_jwk=None, public_jwk=orjson.dumps(private.as_dict(private=False)).decode())
-        )
+        store.keep_public_half(conn, row.kid, orjson.dumps(private.as_dict(private=False)).decode())
         moved += 1
     return moved
 
@@ -63,10 +57,10 @@ class Keys:
         if self._cache is None:
             with self.db.write() as conn:
                 move_to_keystore(conn, self.keystore)
-                rows = conn.execute(sa.select(K).order_by(K.c.created_at)).all()
+                rows = store.signing_keys(conn)
                 if not any(r.state == "active" for r in rows):
                     self._insert(conn)
-                    rows = conn.execute(sa.select(K).order_by(K.c.created_at)).all()
+                    rows = store.signing_keys(conn)
             active = next(r.kid for r in rows if r.state == "active")
             private = self.keystore.read(key_name(active))
             if private is None:  # made by a process with another key store: sign with a new key of ours
@@ -77,9 +71,9 @@ class Keys:
                     getattr(self.keystore, "directory", "in memory"),
                 )
                 with self.db.write() as conn:
-                    conn.execute(K.update().where(K.c.kid == active).values(state="retiring"))
+                    store.retire_key(conn, active)
                     active = self._insert(conn)
-                    rows = conn.execute(sa.select(K).order_by(K.c.created_at)).all()
+                    rows = store.signing_keys(conn)
                 private = self.keystore.read(key_name(active))
                 if private is None:
                     raise KeyStoreError(f"the key store does not keep the new signing key {active}")
@@ -87,18 +81,15 @@ class Keys:
             self._cache = (active, RSAKey.import_key(orjson.loads(private)), KeySet(public))
         return self._cache
 
-    def _insert(self, conn: sa.Connection) -> str:
+    def _insert(self, conn: store.Connection) -> str:
         kid = uuid.uuid4().hex
         key = RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig", "alg": "RS256"})
         self.keystore.create(key_name(kid), orjson.dumps(key.as_dict(private=True)))  # before the row commits
-        conn.execute(
-            K.insert().values(
-                kid=kid,
-                private_jwk=None,
-                public_jwk=orjson.dumps(key.as_dict(private=False)).decode(),
-                created_at=datetime.now(UTC).isoformat(timespec="microseconds"),
-                state="active",
-            )
+        store.add_key(
+            conn,
+            kid=kid,
+            public_jwk=orjson.dumps(key.as_dict(private=False)).decode(),
+            created_at=datetime.now(UTC).isoformat(timespec="microseconds"),
         )
         return kid
 
@@ -116,7 +107,7 @@ class Keys:
     def rotate(self) -> str:
         with self.db.write() as conn:
             move_to_keystore(conn, self.keystore)
-            conn.execute(K.update().where(K.c.state == "active").values(state="retiring"))
+            store.retire_active_keys(conn)
             kid = self._insert(conn)
         self._cache = None
         return kid
@@ -124,10 +115,7 @@ class Keys:
     def prune(self, older_than: timedelta) -> int:
         limit = (datetime.now(UTC) - older_than).isoformat(timespec="microseconds")
         with self.db.write() as conn:
-            gone = list(
-                conn.execute(sa.select(K.c.kid).where(K.c.state == "retiring", K.c.created_at < limit)).scalars()
-            )
-            conn.execute(K.delete().where(K.c.kid.in_(gone)))
+            gone = store.drop_retiring_keys(conn, limit)
         for kid in gone:
             self.keystore.delete(key_name(kid))
         self._cache = None

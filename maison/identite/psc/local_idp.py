@@ -21,7 +21,6 @@ import time
 from typing import cast
 
 import orjson
-import sqlalchemy as sa
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, KeySetSerialization
@@ -36,7 +35,6 @@ from maison.identite.psc import store
 ALGORITHMS = ["RS256", "ES256"]
 REFETCH_S = 60
 MAX_JWKS_BYTES = 100_000
-L = store.psc_local_idp
 
 
 class LocalProviders:
@@ -70,18 +68,17 @@ class LocalProviders:
         assert jwks is not None  # given, or fetched just above
         _public_keys(jwks)
         with self.db.write() as conn:
-            if conn.execute(sa.select(L.c.issuer).where(L.c.issuer == issuer)).first() is not None:
+            if store.local_idp_registered(conn, issuer):
                 raise Conflict(f"fournisseur {issuer} déjà enregistré", code="idp-existant")
-            conn.execute(
-                L.insert().values(
-                    issuer=issuer,
-                    structure=structure,
-                    jwks=orjson.dumps(jwks).decode(),
-                    jwks_uri=jwks_uri,
-                    audience=audience,
-                    idnatps_claim=idnatps_claim,
-                    created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                )
+            store.add_local_idp(
+                conn,
+                issuer=issuer,
+                structure=structure,
+                jwks=orjson.dumps(jwks).decode(),
+                jwks_uri=jwks_uri,
+                audience=audience,
+                idnatps_claim=idnatps_claim,
+                created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             )
             audit.Trail.write_security(
                 conn,
@@ -96,12 +93,12 @@ class LocalProviders:
         if issuer is None:
             return None
         with self.db.read() as conn:
-            return issuer if conn.execute(sa.select(L.c.issuer).where(L.c.issuer == issuer)).first() else None
+            return issuer if store.local_idp_registered(conn, issuer) else None
 
     def verify(self, token: str, issuer: str) -> tuple[str, str]:
         """(IdNatPS, structure) of a valid token of a registered local provider."""
         with self.db.read() as conn:
-            row = conn.execute(sa.select(L).where(L.c.issuer == issuer)).first()
+            row = store.local_idp(conn, issuer)
         assert row is not None  # the authorizer routes here only the tokens of a registered issuer
         try:
             decoded = jwt.decode(token, KeySet.import_key_set(orjson.loads(row.jwks)), algorithms=ALGORITHMS)
@@ -144,7 +141,7 @@ class LocalProviders:
         except InvalidInput:
             raise Unauthenticated("jeton du fournisseur local refusé", code="jeton-invalide") from None
         with self.db.write() as conn:
-            conn.execute(L.update().where(L.c.issuer == row.issuer).values(jwks=orjson.dumps(jwks).decode()))
+            store.set_local_idp_jwks(conn, row.issuer, orjson.dumps(jwks).decode())
         try:
             # a JWKS as fetched (JSON); import_key_set checks its shape
             return jwt.decode(token, KeySet.import_key_set(cast(KeySetSerialization, jwks)), algorithms=ALGORITHMS)

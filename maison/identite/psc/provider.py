@@ -32,7 +32,6 @@ from dataclasses import dataclass
 
 import orjson
 import pyotp
-import sqlalchemy as sa
 from joserfc import jwt
 from joserfc.errors import JoseError
 
@@ -382,7 +381,7 @@ class Provider:
             raise OAuthError("invalid_token", "jeton expiré ou d'un autre émetteur", 401)
         return dict(claims)
 
-    def _not_revoked(self, conn: sa.Connection, claims: dict) -> None:
+    def _not_revoked(self, conn: store.Connection, claims: dict) -> None:
         if store.any_revoked(conn, [claims["jti"], f"sid:{claims.get('sid')}"]):
             raise OAuthError("invalid_token", "jeton révoqué", 401)
 
@@ -523,7 +522,7 @@ class Provider:
         with self.db.read() as conn:
             return self._userinfo(conn, claims)
 
-    def _userinfo(self, conn: sa.Connection, claims: dict) -> dict:
+    def _userinfo(self, conn: store.Connection, claims: dict) -> dict:
         idnatps = claims["preferred_username"]
         found = annuaire.professional(conn, idnatps)
         if found is None or not found.practitioner.get("active", True):
@@ -531,7 +530,7 @@ class Provider:
         return userinfo_claims(found.practitioner, found.roles, found.organizations, claims.get("authMode", ""))
 
 
-def _active_practitioner(conn: sa.Connection, idnatps: str) -> dict:
+def _active_practitioner(conn: store.Connection, idnatps: str) -> dict:
     practitioner = annuaire.practitioner(conn, idnatps)
     if practitioner is None or not practitioner.get("active", True):
         raise _inactive(idnatps)

@@ -9,8 +9,12 @@ table keeps their public JWK.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection as Connection  # re-exported: the type the callers' transactions have
 
 from maison.core.storage import metadata
+
+# What keys.py and local_idp.py hold: a database row.
+Row = sa.Row
 
 psc_key = sa.Table(
     "psc_key",
@@ -81,7 +85,7 @@ psc_local_idp = sa.Table(
 )
 
 
-# --- queries (the provider's; keys.py and local_idp.py keep theirs for now) -------------------------
+# --- the provider's queries ---------------------------------------------------------------------
 
 # Run by every authenticated call, built once (SQLAlchemy then only looks up its cache).
 _REVOKED = sa.select(psc_revoked.c.jti).where(psc_revoked.c.jti.in_(sa.bindparam("ids", expanding=True)))
@@ -143,3 +147,68 @@ def revoked(conn: sa.Connection, jti: str) -> bool:
 
 def revoke(conn: sa.Connection, jti: str, expires_at: int) -> None:
     conn.execute(psc_revoked.insert().values(jti=jti, expires_at=expires_at))
+
+
+# --- signing keys (keys.py) ----------------------------------------------------------------------
+
+
+def keys_with_private_jwk(conn: Connection) -> list[Row]:
+    """(kid, private_jwk) of the keys an older version kept with their private half in the table."""
+    return list(
+        conn.execute(sa.select(psc_key.c.kid, psc_key.c.private_jwk).where(psc_key.c.private_jwk.is_not(None))).all()
+    )
+
+
+def keep_public_half(conn: Connection, kid: str, public_jwk: str) -> None:
+    """The key's private half is gone from the table (moved to the key store); its public JWK stays."""
+    conn.execute(psc_key.update().where(psc_key.c.kid == kid).values(private_jwk=None, public_jwk=public_jwk))
+
+
+def signing_keys(conn: Connection) -> list[Row]:
+    """Every key, oldest first."""
+    return list(conn.execute(sa.select(psc_key).order_by(psc_key.c.created_at)).all())
+
+
+def add_key(conn: Connection, *, kid: str, public_jwk: str, created_at: str) -> None:
+    """A new active key (its private half is in the key store)."""
+    conn.execute(
+        psc_key.insert().values(kid=kid, private_jwk=None, public_jwk=public_jwk, created_at=created_at, state="active")
+    )
+
+
+def retire_key(conn: Connection, kid: str) -> None:
+    conn.execute(psc_key.update().where(psc_key.c.kid == kid).values(state="retiring"))
+
+
+def retire_active_keys(conn: Connection) -> None:
+    conn.execute(psc_key.update().where(psc_key.c.state == "active").values(state="retiring"))
+
+
+def drop_retiring_keys(conn: Connection, created_before: str) -> list[str]:
+    """Delete the retiring keys created before this instant; returns their kids."""
+    gone = list(
+        conn.execute(
+            sa.select(psc_key.c.kid).where(psc_key.c.state == "retiring", psc_key.c.created_at < created_before)
+        ).scalars()
+    )
+    conn.execute(psc_key.delete().where(psc_key.c.kid.in_(gone)))
+    return gone
+
+
+# --- the structures' own identity providers (local_idp.py) ------------------------------------------
+
+
+def local_idp_registered(conn: Connection, issuer: str) -> bool:
+    return conn.execute(sa.select(psc_local_idp.c.issuer).where(psc_local_idp.c.issuer == issuer)).first() is not None
+
+
+def add_local_idp(conn: Connection, **row: object) -> None:
+    conn.execute(psc_local_idp.insert().values(**row))
+
+
+def local_idp(conn: Connection, issuer: str) -> Row | None:
+    return conn.execute(sa.select(psc_local_idp).where(psc_local_idp.c.issuer == issuer)).first()
+
+
+def set_local_idp_jwks(conn: Connection, issuer: str, jwks: str) -> None:
+    conn.execute(psc_local_idp.update().where(psc_local_idp.c.issuer == issuer).values(jwks=jwks))
