@@ -20,9 +20,6 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import orjson
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Row
-from sqlalchemy.exc import IntegrityError
 
 from maison.core import audit
 from maison.core.audit_journal import Journal
@@ -105,21 +102,16 @@ class Base:
             detail={"numero": prescription.number, "lignes": [ln.kind.value for ln in draft.lines]},
         )
 
-        def work(conn: Connection):
+        def work(conn: store.Connection):
             if idempotency_key is not None:
-                earlier = conn.execute(
-                    sa.select(store.ordo_prescription).where(
-                        store.ordo_prescription.c.prescriber == caller.person,
-                        store.ordo_prescription.c.idempotency_key == idempotency_key,
-                    )
-                ).first()
+                earlier = store.prescription_by_idempotency_key(conn, caller.person, idempotency_key)
                 if earlier is not None:
                     return _prescription(earlier), [], []
-            return prescription, [(store.ordo_prescription.insert(), [row])], [entry]
+            return prescription, [store.prescription_write(row)], [entry]
 
         try:
             return self.commits.run(work)  # type: ignore[return-value]  # run() hands back work's result
-        except IntegrityError:  # the same key raced in another batch: answer what it made
+        except store.IntegrityError:  # the same key raced in another batch: answer what it made
             if idempotency_key is None:
                 raise
             return self.commits.run(work)  # type: ignore[return-value]  # run() hands back work's result
@@ -163,16 +155,10 @@ class Base:
     ) -> list[Prescription]:
         """The prescriber's own prescriptions, newest first (recherchées, 001 L446)."""
         self._prescriber(caller, ACTION_SEARCH)
-        t = store.ordo_prescription
-        query = sa.select(t).where(t.c.prescriber == caller.person)
-        if since:
-            query = query.where(t.c.prescribed_on >= since.isoformat())
-        if until:
-            query = query.where(t.c.prescribed_on <= until.isoformat())
-        if status:
-            query = query.where(t.c.status == status)
         with self.db.read() as conn:
-            rows = conn.execute(query.order_by(t.c.created_at.desc()).limit(max(1, min(count, 500)))).all()
+            rows = store.prescriptions_of(
+                conn, caller.person, since=since, until=until, status=status, limit=max(1, min(count, 500))
+            )
         found = [_prescription(r) for r in rows]
         self.trail.read(caller.actor(), ACTION_SEARCH, detail={"resultats": len(found)})
         return found
@@ -183,7 +169,7 @@ class Base:
         number = parse_number(text)
         entry = self.trail.entry(caller.actor(), ACTION_CANCEL, detail={"numero": number})
 
-        def work(conn: Connection):
+        def work(conn: store.Connection):
             prescription, executions = self._locked(conn, number)
             if prescription.prescriber.idnatps != caller.person:  # answered like a missing one (see `_own`)
                 raise _NotTheirs(number)
@@ -191,11 +177,7 @@ class Base:
                 raise TransitionRefused(
                     "prescription déjà exécutée : elle ne peut plus être annulée", code="prescription-executee"
                 )
-            conn.execute(
-                store.ordo_prescription.update()
-                .where(store.ordo_prescription.c.number == number)
-                .values(status="annulee")
-            )
+            store.set_status(conn, number, "annulee")
             return replace(prescription, status="annulee"), [], [entry]
 
         return self._run(caller, ACTION_CANCEL, number, work)  # type: ignore[return-value]  # work's result
@@ -253,7 +235,7 @@ class Base:
         number = self._number(caller, text, ACTION_EXECUTE)
         today, actor = self.today(), caller.actor()
 
-        def work(conn: Connection):
+        def work(conn: store.Connection):
             prescription, executions = self._locked(conn, number)
             lines, ins, at_delivery = interpret(prescription)
             if not lines:
@@ -284,7 +266,7 @@ class Base:
                     "a_la_delivrance": at_delivery,
                 },
             )
-            return (prescription, execution), [(store.ordo_execution.insert(), [_execution_row(execution)])], [entry]
+            return (prescription, execution), [store.execution_write(_execution_row(execution))], [entry]
 
         return self._run(caller, ACTION_EXECUTE, number, work)  # type: ignore[return-value]  # work's result
 
@@ -388,20 +370,15 @@ class Base:
         return prescription, executions
 
     def _load(
-        self, conn: Connection, number: str, *, lock: bool = False
+        self, conn: store.Connection, number: str, *, lock: bool = False
     ) -> tuple[Prescription | None, list[Execution]]:
-        query = sa.select(store.ordo_prescription).where(store.ordo_prescription.c.number == number)
-        row = conn.execute(query.with_for_update() if lock else query).first()
+        row = store.prescription(conn, number, lock=lock)
         if row is None:
             return None, []
-        done = conn.execute(
-            sa.select(store.ordo_execution)
-            .where(store.ordo_execution.c.number == number)
-            .order_by(store.ordo_execution.c.executed_at)
-        ).all()
+        done = store.executions(conn, number)
         return _prescription(row), [_execution(r) for r in done]
 
-    def _locked(self, conn: Connection, number: str) -> tuple[Prescription, list[Execution]]:
+    def _locked(self, conn: store.Connection, number: str) -> tuple[Prescription, list[Execution]]:
         """The prescription and its executions under a row lock: two dispensers at once are
         judged one after the other."""
         prescription, executions = self._load(conn, number, lock=True)
@@ -557,7 +534,7 @@ def _row(p: Prescription, idempotency_key: str | None) -> dict:
     }
 
 
-def _prescription(r: Row) -> Prescription:
+def _prescription(r: store.Row) -> Prescription:
     return Prescription(
         r.number,
         Prescriber(r.prescriber, r.structure, r.software, r.profession),
@@ -589,7 +566,7 @@ def _execution_row(e: Execution) -> dict:
     }
 
 
-def _execution(r: Row) -> Execution:
+def _execution(r: store.Row) -> Execution:
     lines = tuple(
         LineExecution(d["n"], Outcome(d["o"]), d["q"], d["c"], d["s"], d["l"], d["m"]) for d in orjson.loads(r.lines)
     )

@@ -9,7 +9,13 @@ the service validated them: they are read and written whole, never queried insid
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection as Connection  # re-exported: the type the callers' transactions have
+from sqlalchemy.engine import Row as Row  # re-exported: what the service turns into its domain types
+from sqlalchemy.exc import IntegrityError as IntegrityError  # re-exported: a racing duplicate, at commit
 
 from maison.core.storage import metadata
 
@@ -46,3 +52,60 @@ ordo_execution = sa.Table(
     sa.Column("ins_oid", sa.String(64)),
     sa.Column("lines", sa.Text, nullable=False),
 )
+
+
+# --- queries -------------------------------------------------------------------------------------
+
+# A write handed to the group commit: a statement and its rows. Each call builds its own statement,
+# so one prescription's (or execution's) insert is executed on its own, as it always was.
+Write = tuple[sa.Insert, list[dict[str, Any]]]
+
+
+def prescription_write(row: dict[str, Any]) -> Write:
+    """The group commit's insert of a new prescription."""
+    return ordo_prescription.insert(), [row]
+
+
+def execution_write(row: dict[str, Any]) -> Write:
+    """The group commit's insert of an execution."""
+    return ordo_execution.insert(), [row]
+
+
+def prescription_by_idempotency_key(conn: Connection, prescriber: str, key: str) -> Row | None:
+    """The prescription this prescriber already made under this Idempotency-Key, if any."""
+    t = ordo_prescription
+    return conn.execute(sa.select(t).where(t.c.prescriber == prescriber, t.c.idempotency_key == key)).first()
+
+
+def prescriptions_of(
+    conn: Connection, prescriber: str, *, since: date | None, until: date | None, status: str | None, limit: int
+) -> list[Row]:
+    """A prescriber's prescriptions, newest first, within the given prescription dates and status."""
+    t = ordo_prescription
+    query = sa.select(t).where(t.c.prescriber == prescriber)
+    if since:
+        query = query.where(t.c.prescribed_on >= since.isoformat())
+    if until:
+        query = query.where(t.c.prescribed_on <= until.isoformat())
+    if status:
+        query = query.where(t.c.status == status)
+    return list(conn.execute(query.order_by(t.c.created_at.desc()).limit(limit)).all())
+
+
+def set_status(conn: Connection, number: str, status: str) -> None:
+    conn.execute(ordo_prescription.update().where(ordo_prescription.c.number == number).values(status=status))
+
+
+def prescription(conn: Connection, number: str, *, lock: bool = False) -> Row | None:
+    """The prescription of this number; `lock`: under a row lock (SELECT … FOR UPDATE) until the commit."""
+    query = sa.select(ordo_prescription).where(ordo_prescription.c.number == number)
+    return conn.execute(query.with_for_update() if lock else query).first()
+
+
+def executions(conn: Connection, number: str) -> list[Row]:
+    """The executions of a prescription, in the order they were done."""
+    return list(
+        conn.execute(
+            sa.select(ordo_execution).where(ordo_execution.c.number == number).order_by(ordo_execution.c.executed_at)
+        ).all()
+    )
