@@ -26,12 +26,11 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-import sqlalchemy as sa
-
 from maison.core import audit
 from maison.core.errors import Forbidden, InvalidInput, MaisonError, NotFound
 from maison.core.storage import Database
 from maison.etablissement.vigilance import store
+from maison.etablissement.vigilance.store import Connection
 
 # The incident types an identitovigilance cell records (typology of the RNIV risk analysis).
 INCIDENT_KINDS = {
@@ -197,16 +196,7 @@ class Cellule:
         if not minutes.strip():
             raise InvalidInput("compte-rendu de réunion vide", code="compte-rendu-absent")
         with self.db.write() as conn:
-            meeting_id = conn.execute(
-                store.vig_meeting.insert()
-                .values(
-                    structure=actor.structure,
-                    held_on=day.isoformat(),
-                    minutes=minutes,
-                    participants="\n".join(participants),
-                )
-                .returning(store.vig_meeting.c.id)
-            ).scalar_one()
+            meeting_id = store.add_meeting(conn, actor.structure, day.isoformat(), minutes, "\n".join(participants))
             self.trail.write(
                 conn,
                 actor,
@@ -227,18 +217,7 @@ class Cellule:
         _day(when[:10], "date de l'incident")
         patient = self._own_patient(actor, patient_id) if patient_id is not None else None
         with self.db.write() as conn:
-            incident_id = conn.execute(
-                store.vig_incident.insert()
-                .values(
-                    structure=actor.structure,
-                    at=when,
-                    kind=kind,
-                    description=description,
-                    patient_id=patient_id,
-                    reported_by=actor.person,
-                )
-                .returning(store.vig_incident.c.id)
-            ).scalar_one()
+            incident_id = store.add_incident(conn, actor.structure, when, kind, description, patient_id, actor.person)
             self.trail.write(
                 conn,
                 actor,
@@ -256,17 +235,9 @@ class Cellule:
             )
         day = _day(adopted_on, "date d'adoption")
         with self.db.write() as conn:
-            procedure_id = conn.execute(
-                store.vig_procedure.insert()
-                .values(
-                    structure=actor.structure,
-                    kind=kind,
-                    title=title.strip() or REQUIRED_PROCEDURES[kind],
-                    adopted_on=day.isoformat(),
-                    reference=reference,
-                )
-                .returning(store.vig_procedure.c.id)
-            ).scalar_one()
+            procedure_id = store.add_procedure(
+                conn, actor.structure, kind, title.strip() or REQUIRED_PROCEDURES[kind], day.isoformat(), reference
+            )
             self.trail.write(
                 conn,
                 actor,
@@ -306,28 +277,19 @@ class Cellule:
             "eligible": all(p["eligible"] for p in parts),
         }
 
-    def _structure_report(self, conn: sa.Connection, structure: str, period: Semester) -> dict:
+    def _structure_report(self, conn: Connection, structure: str, period: Semester) -> dict:
         since, until = period.start.isoformat(), period.end.isoformat()
-        m, i, p = store.vig_meeting, store.vig_incident, store.vig_procedure
         meetings = [
             {"date": r.held_on, "participants": [x for x in r.participants.split("\n") if x], "compte_rendu": r.minutes}
-            for r in conn.execute(
-                sa.select(m)
-                .where(m.c.structure == structure, m.c.held_on >= since, m.c.held_on < until)
-                .order_by(m.c.held_on)
-            )
+            for r in store.meetings(conn, structure, since, until)
         ]
         incidents = [
             {"date": r.at, "type": r.kind, "description": r.description, "patient_id": r.patient_id}
-            for r in conn.execute(
-                sa.select(i).where(i.c.structure == structure, i.c.at >= since, i.c.at < until).order_by(i.c.at)
-            )
+            for r in store.incidents(conn, structure, since, until)
         ]
         procedures = {
             r.kind: {"titre": r.title, "adoptee_le": r.adopted_on, "reference": r.reference}
-            for r in conn.execute(
-                sa.select(p).where(p.c.structure == structure, p.c.adopted_on < until).order_by(p.c.adopted_on)
-            )
+            for r in store.procedures(conn, structure, until)
         }
         missing = [k for k in REQUIRED_PROCEDURES if k not in procedures]
         problems = ([] if meetings else ["aucune réunion de la cellule au cours du semestre"]) + [
@@ -348,24 +310,12 @@ class Cellule:
         }
 
     @staticmethod
-    def _corrections(conn: sa.Connection, structure: str, since: str, until: str) -> dict:
+    def _corrections(conn: Connection, structure: str, since: str, until: str) -> dict:
         """Fusions and dédoublements (004 L345), with the other corrections and the qualifications gained."""
-        h, pt = store.vig_history, store.vig_patient
-        in_period = (pt.c.structure == structure, h.c.at >= since, h.c.at < until)
-        joined = h.join(pt, pt.c.id == h.c.patient_id)
-        counts: dict[str, int] = dict(
-            conn.execute(
-                sa.select(h.c.event, sa.func.count())
-                .select_from(joined)
-                .where(*in_period, h.c.event.in_(("merge", "split", "traits-update", "ins-invalidation")))
-                .group_by(h.c.event)
-            ).all()
+        counts = store.history_event_counts(
+            conn, structure, since, until, ("merge", "split", "traits-update", "ins-invalidation")
         )
-        qualified = conn.execute(
-            sa.select(sa.func.count())
-            .select_from(joined)
-            .where(*in_period, h.c.to_status == "QUAL", sa.or_(h.c.from_status.is_(None), h.c.from_status != "QUAL"))
-        ).scalar_one()
+        qualified = store.qualifications(conn, structure, since, until)
         return {
             "fusions": counts.get("merge", 0),
             "dedoublements": counts.get("split", 0),
@@ -375,37 +325,15 @@ class Cellule:
         }
 
     @staticmethod
-    def _alerts(conn: sa.Connection, structure: str, since: str, until: str) -> dict:
-        r = store.vig_review
-        opened: dict[str, int] = dict(
-            conn.execute(
-                sa.select(r.c.kind, sa.func.count())
-                .where(r.c.structure == structure, r.c.created_at >= since, r.c.created_at < until)
-                .group_by(r.c.kind)
-            ).all()
-        )
-        resolved: dict[str, int] = dict(
-            conn.execute(
-                sa.select(r.c.state, sa.func.count())
-                .where(r.c.structure == structure, r.c.resolved_at >= since, r.c.resolved_at < until)
-                .group_by(r.c.state)
-            ).all()
-        )
-        still_open = conn.execute(
-            sa.select(sa.func.count()).where(r.c.structure == structure, r.c.state == "ouvert")
-        ).scalar_one()
+    def _alerts(conn: Connection, structure: str, since: str, until: str) -> dict:
+        opened = store.reviews_opened(conn, structure, since, until)
+        resolved = store.reviews_resolved(conn, structure, since, until)
+        still_open = store.reviews_waiting(conn, structure)
         return {"detectees": opened, "traitees": resolved, "en_attente": still_open}
 
     @staticmethod
-    def _statuses(conn: sa.Connection, structure: str) -> dict:
-        pt = store.vig_patient
-        counts: dict[str, int] = dict(
-            conn.execute(
-                sa.select(pt.c.status, sa.func.count())
-                .where(pt.c.structure == structure, pt.c.merged_into.is_(None))
-                .group_by(pt.c.status)
-            ).all()
-        )
+    def _statuses(conn: Connection, structure: str) -> dict:
+        counts = store.status_counts(conn, structure)
         total = sum(counts.values())
         return {
             "par_statut": counts,
@@ -414,7 +342,7 @@ class Cellule:
         }
 
     @staticmethod
-    def _insi(conn: sa.Connection, structure: str, since: str, until: str) -> dict:
+    def _insi(conn: Connection, structure: str, since: str, until: str) -> dict:
         """INSi calls of the structure in the semester, by answer, from the audit trail."""
         answers: Counter = Counter()
         for event in audit.events(conn, action_prefix="insi.", since=since, until=until, structure=structure):

@@ -26,8 +26,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from maison.core import audit
 from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TransitionRefused
@@ -44,12 +42,11 @@ from maison.etablissement.vigilance.model import (
     Status,
     status_of,
 )
+from maison.etablissement.vigilance.store import Connection
 from maison.formats.insi import CodeCR, InsiResult
 
 if TYPE_CHECKING:  # pylibdmtx needs the system libdmtx: only the adapter that scans imports it
     from maison.formats.datamatrix import InsDatamatrix
-
-_T = store.vig_patient
 
 
 def _now() -> str:
@@ -123,16 +120,15 @@ class PatientIndex:
         after: Status | None,
         snapshot: dict,
     ) -> None:
-        conn.execute(
-            store.vig_history.insert().values(
-                patient_id=patient_id,
-                at=_now(),
-                actor=actor.person,
-                event=event,
-                from_status=before.value if before else None,
-                to_status=after.value if after else None,
-                snapshot=orjson.dumps(snapshot, default=str).decode(),
-            )
+        store.add_history(
+            conn,
+            patient_id,
+            at=_now(),
+            actor=actor.person,
+            event=event,
+            from_status=before.value if before else None,
+            to_status=after.value if after else None,
+            snapshot=orjson.dumps(snapshot, default=str).decode(),
         )
 
     def _save(
@@ -148,10 +144,7 @@ class PatientIndex:
             "updated_at": _now(),
             "version": current.version + 1,
         }
-        result = conn.execute(
-            _T.update().where(_T.c.id == current.id, _T.c.version == current.version).values(**changes)
-        )
-        if result.rowcount != 1:
+        if not store.update_patient(conn, current.id, current.version, changes):
             raise Conflict("le dossier a été modifié entre-temps", code="version")
         self._history(conn, actor, current.id, event, current.status, new_status, changes)
         self.trail.write(
@@ -207,7 +200,7 @@ class PatientIndex:
                 created_at=now,
                 updated_at=now,
             )
-            patient_id = conn.execute(_T.insert().values(**values).returning(_T.c.id)).scalar_one()
+            patient_id = store.insert_patient(conn, values)
             self._history(conn, actor, patient_id, "admit", None, status, values)
             self.trail.write(
                 conn,
@@ -486,27 +479,7 @@ class PatientIndex:
         self, conn: Connection, structure: str, kind: str, a: int, b: int | None, score: float, reason: str
     ) -> None:
         lo, hi = (a, b) if b is None or a < b else (b, a)
-        exists = conn.execute(
-            sa.select(store.vig_review.c.id).where(
-                store.vig_review.c.structure == structure,
-                store.vig_review.c.kind == kind,
-                store.vig_review.c.patient_a == lo,
-                store.vig_review.c.patient_b == hi if hi is not None else store.vig_review.c.patient_b.is_(None),
-            )
-        ).first()
-        if exists is None:
-            conn.execute(
-                store.vig_review.insert().values(
-                    structure=structure,
-                    kind=kind,
-                    patient_a=lo,
-                    patient_b=hi,
-                    score=score,
-                    reason=reason,
-                    state="ouvert",
-                    created_at=_now(),
-                )
-            )
+        store.open_review(conn, structure, kind, lo, hi, score, reason, _now())
 
     @_hides_other_structures
     def merge(
@@ -525,11 +498,7 @@ class PatientIndex:
             order = [Status.PROV, Status.VALI, Status.RECUP, Status.QUAL]
             if order.index(drop.status) > order.index(keep.status):
                 raise TransitionRefused("conserver le dossier au statut le plus élevé", code="fusion-refusee")
-            conn.execute(
-                _T.update()
-                .where(_T.c.id == drop.id)
-                .values(merged_into=keep.id, updated_at=_now(), version=drop.version + 1)
-            )
+            store.mark_merged(conn, drop.id, keep.id, drop.version + 1, _now())
             self._history(conn, actor, drop.id, "merged-into", drop.status, drop.status, {"survivor": keep.id})
             self._history(conn, actor, keep.id, "merge", keep.status, keep.status, {"absorbed": drop.id})
             self.trail.write(
@@ -573,7 +542,7 @@ class PatientIndex:
                 created_at=now,
                 updated_at=now,
             )
-            new_id = conn.execute(_T.insert().values(**values).returning(_T.c.id)).scalar_one()
+            new_id = store.insert_patient(conn, values)
             self._history(conn, actor, new_id, "split-from", None, Status.PROV, {"origin": current.id})
             self._history(conn, actor, current.id, "split", current.status, current.status, {"new": new_id})
             self.trail.write(
@@ -589,20 +558,7 @@ class PatientIndex:
     def _close_reviews(
         self, conn: Connection, actor: audit.Actor, a: int, b: int | None, state: str, review_id: int | None
     ) -> None:
-        r = store.vig_review
-        cond = (
-            r.c.id == review_id
-            if review_id
-            else sa.or_(
-                sa.and_(r.c.patient_a == min(a, b), r.c.patient_b == max(a, b)) if b else r.c.patient_a == a,
-                sa.and_(r.c.patient_a == a, r.c.patient_b.is_(None)),
-            )
-        )
-        conn.execute(
-            r.update()
-            .where(cond, r.c.state == "ouvert")
-            .values(state=state, resolved_at=_now(), resolved_by=actor.person)
-        )
+        store.close_reviews(conn, state, _now(), actor.person, review_id=review_id, a=a, b=b)
 
     def detect_duplicates(self, actor: audit.Actor, structure: str) -> int:
         """Scan the whole index of a structure; queue every likely doublon and collision for review.
@@ -614,18 +570,7 @@ class PatientIndex:
 
         self._authorise(actor, structure, "identitovigilance.detect-duplicates")
         with self.db.read() as conn:
-            rows = conn.execute(
-                sa.select(
-                    _T.c.id,
-                    _T.c.nom_naissance,
-                    _T.c.prenoms,
-                    _T.c.sexe,
-                    _T.c.date_naissance,
-                    _T.c.lieu_naissance,
-                    _T.c.ins_number,
-                ).where(_T.c.structure == structure, _T.c.merged_into.is_(None))
-            )
-            candidates = [Candidate.of(*row) for row in rows]
+            candidates = [Candidate.of(*row) for row in store.live_traits(conn, structure)]
             mixed = collisions(self._trait_histories(conn, structure))
         pairs = find(candidates)
         with self.db.write() as conn:
@@ -649,22 +594,8 @@ class PatientIndex:
     @staticmethod
     def _trait_histories(conn: Connection, structure: str) -> dict[int, list[dict]]:
         """The successive traits of every live record whose traits were ever changed after admission."""
-        h = store.vig_history
-        changed = (
-            sa.select(h.c.patient_id)
-            .join(_T, _T.c.id == h.c.patient_id)
-            .where(
-                _T.c.structure == structure,
-                _T.c.merged_into.is_(None),
-                h.c.event.in_(("traits-update", "insi-retrieval")),
-            )
-        )
         histories: dict[int, list[dict]] = {}
-        for row in conn.execute(
-            sa.select(h.c.patient_id, h.c.snapshot)
-            .where(h.c.patient_id.in_(changed), h.c.event.in_(("admit", "traits-update", "insi-retrieval")))
-            .order_by(h.c.patient_id, h.c.id)
-        ):
+        for row in store.trait_snapshots(conn, structure):
             states = histories.setdefault(row.patient_id, [])
             state = {**(states[-1] if states else {}), **orjson.loads(row.snapshot)}
             states.append(
@@ -674,29 +605,18 @@ class PatientIndex:
 
     def dismiss_review(self, actor: audit.Actor, review_id: int) -> None:
         with self.db.read() as conn:  # judged before the write: a refusal's record goes through the journal
-            review = conn.execute(sa.select(store.vig_review).where(store.vig_review.c.id == review_id)).first()
+            review = store.review(conn, review_id)
         if review is None:
             raise NotFound(f"alerte {review_id} inconnue")
         self._authorise(actor, review.structure, "identitovigilance.dismiss")
         with self.db.write() as conn:
-            conn.execute(
-                store.vig_review.update()
-                .where(store.vig_review.c.id == review_id)
-                .values(state="ecarte", resolved_at=_now(), resolved_by=actor.person)
-            )
+            store.resolve_review(conn, review_id, "ecarte", _now(), actor.person)
             self.trail.write(conn, actor, "identitovigilance.dismiss", detail={"review": review_id})
 
     def reviews(self, actor: audit.Actor, structure: str, state: str = "ouvert") -> list[dict]:
         self._authorise(actor, structure, "identitovigilance.reviews")
         with self.db.read() as conn:
-            rows = [
-                dict(r._mapping)
-                for r in conn.execute(
-                    sa.select(store.vig_review)
-                    .where(store.vig_review.c.structure == structure, store.vig_review.c.state == state)
-                    .order_by(store.vig_review.c.score.desc())
-                )
-            ]
+            rows = [dict(r._mapping) for r in store.reviews(conn, structure, state)]
         # the alerts pair patients' records: reading them is recorded (no one patient: a list)
         self.trail.read(
             actor, "identitovigilance.reviews", detail={"structure": structure, "state": state, "results": len(rows)}
@@ -707,14 +627,7 @@ class PatientIndex:
     def history(self, actor: audit.Actor, patient_id: int) -> list[dict]:
         with self.db.read() as conn:
             identity = self._load(conn, actor, patient_id, for_update=False)
-            rows = [
-                dict(r._mapping)
-                for r in conn.execute(
-                    sa.select(store.vig_history)
-                    .where(store.vig_history.c.patient_id == patient_id)
-                    .order_by(store.vig_history.c.id)
-                )
-            ]
+            rows = [dict(r._mapping) for r in store.history(conn, patient_id)]
         self.trail.read(
             actor, "identitovigilance.history", patient=identity.ipp, detail={"structure": identity.structure}
         )

@@ -8,6 +8,9 @@ from maison.core.storage import metadata
 
 _ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
+# What service.py and cellule.py pass to the functions below: their own transaction, never a new one.
+Connection = sa.Connection
+
 vig_patient = sa.Table(
     "vig_patient",
     metadata,
@@ -233,3 +236,303 @@ def search(
     if ins_number:
         q = q.where(vig_patient.c.ins_number == ins_number, vig_patient.c.status == "QUAL")
     return list(conn.execute(q.order_by(vig_patient.c.id).limit(limit)))
+
+
+# --- the patient index (service.PatientIndex) ------------------------------------------------------
+
+
+def insert_patient(conn, values: dict) -> int:
+    """A new record (admission, or the other person of a dédoublement); its id."""
+    return conn.execute(vig_patient.insert().values(**values).returning(vig_patient.c.id)).scalar_one()
+
+
+def update_patient(conn, patient_id: int, version: int, changes: dict) -> bool:
+    """Apply `changes` to the record if it is still at `version`; False when someone changed it meanwhile."""
+    result = conn.execute(
+        vig_patient.update().where(vig_patient.c.id == patient_id, vig_patient.c.version == version).values(**changes)
+    )
+    return result.rowcount == 1
+
+
+def mark_merged(conn, absorbed_id: int, survivor_id: int, version: int, at: str) -> None:
+    """The absorbed record points to the survivor (a fusion)."""
+    conn.execute(
+        vig_patient.update()
+        .where(vig_patient.c.id == absorbed_id)
+        .values(merged_into=survivor_id, updated_at=at, version=version)
+    )
+
+
+def live_traits(conn, structure: str) -> list:
+    """(id, the five traits, INS matricule) of every unmerged record of the structure."""
+    return list(
+        conn.execute(
+            sa.select(
+                vig_patient.c.id,
+                vig_patient.c.nom_naissance,
+                vig_patient.c.prenoms,
+                vig_patient.c.sexe,
+                vig_patient.c.date_naissance,
+                vig_patient.c.lieu_naissance,
+                vig_patient.c.ins_number,
+            ).where(vig_patient.c.structure == structure, vig_patient.c.merged_into.is_(None))
+        )
+    )
+
+
+def add_history(
+    conn,
+    patient_id: int,
+    *,
+    at: str,
+    actor: str,
+    event: str,
+    from_status: str | None,
+    to_status: str | None,
+    snapshot: str,
+) -> None:
+    conn.execute(
+        vig_history.insert().values(
+            patient_id=patient_id,
+            at=at,
+            actor=actor,
+            event=event,
+            from_status=from_status,
+            to_status=to_status,
+            snapshot=snapshot,
+        )
+    )
+
+
+def history(conn, patient_id: int) -> list:
+    """A record's history, oldest first."""
+    return list(
+        conn.execute(sa.select(vig_history).where(vig_history.c.patient_id == patient_id).order_by(vig_history.c.id))
+    )
+
+
+def trait_snapshots(conn, structure: str) -> list:
+    """(patient_id, snapshot) of the admission and every change of traits of each live record whose
+    traits were ever changed after admission, by record then in order."""
+    h = vig_history
+    changed = (
+        sa.select(h.c.patient_id)
+        .join(vig_patient, vig_patient.c.id == h.c.patient_id)
+        .where(
+            vig_patient.c.structure == structure,
+            vig_patient.c.merged_into.is_(None),
+            h.c.event.in_(("traits-update", "insi-retrieval")),
+        )
+    )
+    return list(
+        conn.execute(
+            sa.select(h.c.patient_id, h.c.snapshot)
+            .where(h.c.patient_id.in_(changed), h.c.event.in_(("admit", "traits-update", "insi-retrieval")))
+            .order_by(h.c.patient_id, h.c.id)
+        )
+    )
+
+
+def open_review(
+    conn, structure: str, kind: str, patient_a: int, patient_b: int | None, score: float, reason: str, at: str
+) -> None:
+    """Queue an alert on the pair (`patient_a` < `patient_b`), unless one is already recorded."""
+    r = vig_review
+    exists = conn.execute(
+        sa.select(r.c.id).where(
+            r.c.structure == structure,
+            r.c.kind == kind,
+            r.c.patient_a == patient_a,
+            r.c.patient_b == patient_b if patient_b is not None else r.c.patient_b.is_(None),
+        )
+    ).first()
+    if exists is None:
+        conn.execute(
+            r.insert().values(
+                structure=structure,
+                kind=kind,
+                patient_a=patient_a,
+                patient_b=patient_b,
+                score=score,
+                reason=reason,
+                state="ouvert",
+                created_at=at,
+            )
+        )
+
+
+def close_reviews(conn, state: str, at: str, by: str, *, review_id: int | None, a: int, b: int | None) -> None:
+    """Resolve the open alert `review_id`, or else the open alerts on the pair (a, b) and on `a` alone."""
+    r = vig_review
+    cond = (
+        r.c.id == review_id
+        if review_id
+        else sa.or_(
+            sa.and_(r.c.patient_a == min(a, b), r.c.patient_b == max(a, b)) if b else r.c.patient_a == a,
+            sa.and_(r.c.patient_a == a, r.c.patient_b.is_(None)),
+        )
+    )
+    conn.execute(r.update().where(cond, r.c.state == "ouvert").values(state=state, resolved_at=at, resolved_by=by))
+
+
+def review(conn, review_id: int):
+    return conn.execute(sa.select(vig_review).where(vig_review.c.id == review_id)).first()
+
+
+def resolve_review(conn, review_id: int, state: str, at: str, by: str) -> None:
+    conn.execute(
+        vig_review.update().where(vig_review.c.id == review_id).values(state=state, resolved_at=at, resolved_by=by)
+    )
+
+
+def reviews(conn, structure: str, state: str) -> list:
+    """The structure's alerts in `state`, highest score first."""
+    return list(
+        conn.execute(
+            sa.select(vig_review)
+            .where(vig_review.c.structure == structure, vig_review.c.state == state)
+            .order_by(vig_review.c.score.desc())
+        )
+    )
+
+
+# --- the identitovigilance cell (cellule.Cellule) ---------------------------------------------------
+
+
+def add_meeting(conn, structure: str, held_on: str, minutes: str, participants: str) -> int:
+    return conn.execute(
+        vig_meeting.insert()
+        .values(structure=structure, held_on=held_on, minutes=minutes, participants=participants)
+        .returning(vig_meeting.c.id)
+    ).scalar_one()
+
+
+def add_incident(
+    conn, structure: str, at: str, kind: str, description: str, patient_id: int | None, reported_by: str
+) -> int:
+    return conn.execute(
+        vig_incident.insert()
+        .values(
+            structure=structure,
+            at=at,
+            kind=kind,
+            description=description,
+            patient_id=patient_id,
+            reported_by=reported_by,
+        )
+        .returning(vig_incident.c.id)
+    ).scalar_one()
+
+
+def add_procedure(conn, structure: str, kind: str, title: str, adopted_on: str, reference: str) -> int:
+    return conn.execute(
+        vig_procedure.insert()
+        .values(structure=structure, kind=kind, title=title, adopted_on=adopted_on, reference=reference)
+        .returning(vig_procedure.c.id)
+    ).scalar_one()
+
+
+def meetings(conn, structure: str, since: str, until: str) -> list:
+    """The structure's meetings held in [since, until), in date order."""
+    m = vig_meeting
+    return list(
+        conn.execute(
+            sa.select(m)
+            .where(m.c.structure == structure, m.c.held_on >= since, m.c.held_on < until)
+            .order_by(m.c.held_on)
+        )
+    )
+
+
+def incidents(conn, structure: str, since: str, until: str) -> list:
+    """The structure's incidents in [since, until), in time order."""
+    i = vig_incident
+    return list(
+        conn.execute(sa.select(i).where(i.c.structure == structure, i.c.at >= since, i.c.at < until).order_by(i.c.at))
+    )
+
+
+def procedures(conn, structure: str, until: str) -> list:
+    """The structure's procedures adopted before `until`, oldest first."""
+    p = vig_procedure
+    return list(
+        conn.execute(sa.select(p).where(p.c.structure == structure, p.c.adopted_on < until).order_by(p.c.adopted_on))
+    )
+
+
+def _history_in_period(structure: str, since: str, until: str) -> tuple:
+    return (vig_patient.c.structure == structure, vig_history.c.at >= since, vig_history.c.at < until)
+
+
+_HISTORY_OF_PATIENT = vig_history.join(vig_patient, vig_patient.c.id == vig_history.c.patient_id)
+
+
+def history_event_counts(conn, structure: str, since: str, until: str, events: tuple[str, ...]) -> dict[str, int]:
+    """How many times each of `events` happened to the structure's records in [since, until)."""
+    h = vig_history
+    return dict(
+        conn.execute(
+            sa.select(h.c.event, sa.func.count())
+            .select_from(_HISTORY_OF_PATIENT)
+            .where(*_history_in_period(structure, since, until), h.c.event.in_(events))
+            .group_by(h.c.event)
+        ).all()
+    )
+
+
+def qualifications(conn, structure: str, since: str, until: str) -> int:
+    """How many times a record of the structure became QUAL in [since, until)."""
+    h = vig_history
+    return conn.execute(
+        sa.select(sa.func.count())
+        .select_from(_HISTORY_OF_PATIENT)
+        .where(
+            *_history_in_period(structure, since, until),
+            h.c.to_status == "QUAL",
+            sa.or_(h.c.from_status.is_(None), h.c.from_status != "QUAL"),
+        )
+    ).scalar_one()
+
+
+def reviews_opened(conn, structure: str, since: str, until: str) -> dict[str, int]:
+    """Alerts raised in [since, until), by kind."""
+    r = vig_review
+    return dict(
+        conn.execute(
+            sa.select(r.c.kind, sa.func.count())
+            .where(r.c.structure == structure, r.c.created_at >= since, r.c.created_at < until)
+            .group_by(r.c.kind)
+        ).all()
+    )
+
+
+def reviews_resolved(conn, structure: str, since: str, until: str) -> dict[str, int]:
+    """Alerts resolved in [since, until), by outcome."""
+    r = vig_review
+    return dict(
+        conn.execute(
+            sa.select(r.c.state, sa.func.count())
+            .where(r.c.structure == structure, r.c.resolved_at >= since, r.c.resolved_at < until)
+            .group_by(r.c.state)
+        ).all()
+    )
+
+
+def reviews_waiting(conn, structure: str) -> int:
+    """Alerts of the structure still open."""
+    r = vig_review
+    return conn.execute(
+        sa.select(sa.func.count()).where(r.c.structure == structure, r.c.state == "ouvert")
+    ).scalar_one()
+
+
+def status_counts(conn, structure: str) -> dict[str, int]:
+    """The structure's unmerged records, by status."""
+    pt = vig_patient
+    return dict(
+        conn.execute(
+            sa.select(pt.c.status, sa.func.count())
+            .where(pt.c.structure == structure, pt.c.merged_into.is_(None))
+            .group_by(pt.c.status)
+        ).all()
+    )
