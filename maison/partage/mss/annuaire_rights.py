@@ -8,29 +8,25 @@ transaction (one database), so that what is checked is what is committed.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from typing import TYPE_CHECKING
 
 from maison.identite.annuaire.operators import HostedMailbox, OperatorRights
 from maison.partage.mss import store
 
-Op, M = store.mss_operator, store.mss_mailbox
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 
 class TrustSpaceRegistry:
     """`maison.identite.annuaire.operators.MailboxRegistry` over the trust space's tables."""
 
     def operator(self, conn: Connection, operator_id: str) -> OperatorRights | None:
-        row = conn.execute(
-            sa.select(Op.c.domains, Op.c.local).where(Op.c.id == operator_id, Op.c.active.is_(True))
-        ).first()
+        row = store.active_operator_rights(conn, operator_id)
         if row is None:
             return None
         domains = frozenset(d.strip().lower() for d in row.domains.split(",") if d.strip())
         return OperatorRights(domains, keeps_registry=bool(row.local))
 
     def mailbox(self, conn: Connection, address: str) -> HostedMailbox | None:
-        row = conn.execute(
-            sa.select(M.c.operator, M.c.kind, M.c.owner, M.c.active).where(M.c.address == address.strip().lower())
-        ).first()
+        row = store.mailbox_hosting(conn, address.strip().lower())
         return None if row is None else HostedMailbox(row.operator, row.kind, row.owner, bool(row.active))

@@ -18,8 +18,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import sqlalchemy as sa
-
 from maison.core import audit
 from maison.core.audit import Actor
 from maison.core.blobs import Blobs
@@ -28,8 +26,6 @@ from maison.core.group_commit import GroupCommit
 from maison.core.storage import Database
 from maison.partage.mss import store
 
-M, MSG, OUT = store.mss_mailbox, store.mss_message, store.mss_outbox
-_DELIVER, _QUEUE = MSG.insert(), OUT.insert()
 RETRY = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
 
 
@@ -108,7 +104,7 @@ class Delivery:
             },
         )
         # run() hands back the work's result
-        return self.group.run(lambda _conn: (queued, [(_QUEUE, [row])], [dict(trail)]))  # type: ignore[return-value]
+        return self.group.run(lambda _conn: (queued, [(store.QUEUE, [row])], [dict(trail)]))  # type: ignore[return-value]
 
     @staticmethod
     def _delivery(actor: Actor, address: str, size: int, sender: str, message_id: str, digest: str):
@@ -117,21 +113,17 @@ class Delivery:
         looked up (a replay answered as delivered, another message refused), the row and its audit
         record returned to be inserted with the batch's."""
 
-        def work(conn: sa.Connection):
-            box = conn.execute(
-                sa.select(M.c.uidnext, M.c.active).where(M.c.address == address).with_for_update()
-            ).first()
+        def work(conn):
+            box = store.lock_mailbox(conn, address)
             if box is None or not box.active:
                 raise NotFound(f"BAL {address} inconnue", code="bal-inconnue")
-            known = conn.execute(
-                sa.select(MSG.c.uid, MSG.c.sha256).where(MSG.c.address == address, MSG.c.message_id == message_id)
-            ).first()
+            known = store.delivered(conn, address, message_id)
             if known is not None:
                 if known.sha256 != digest:
                     raise DuplicateMessageId(f"Message-ID {message_id} déjà remis à {address} pour un autre message")
                 return Delivered(address, known.uid, True), [], []
             uid = box.uidnext
-            conn.execute(M.update().where(M.c.address == address).values(uidnext=uid + 1))
+            store.set_uidnext(conn, address, uid + 1)
             row = dict(
                 address=address,
                 uid=uid,
@@ -144,7 +136,7 @@ class Delivery:
             )
             return (
                 Delivered(address, uid, False),
-                [(_DELIVER, [row])],
+                [(store.DELIVER, [row])],
                 [
                     audit.Trail.entry(
                         actor,
@@ -159,12 +151,7 @@ class Delivery:
 
     def due(self, operator: str, limit: int = 200) -> list[Queued]:
         with self.db.read() as conn:
-            rows = conn.execute(
-                sa.select(OUT)
-                .where(OUT.c.operator == operator, OUT.c.status == "pending", OUT.c.next_attempt_at <= _now())
-                .order_by(OUT.c.next_attempt_at)
-                .limit(limit)
-            ).all()
+            rows = store.due(conn, operator, _now(), limit)
         return [
             Queued(r.id, r.operator, r.destination, r.sender, json.loads(r.recipients), r.sha256, r.attempts)
             for r in rows
@@ -181,24 +168,18 @@ class Delivery:
             return
         with self.db.write() as conn:
             for queued in done:
-                conn.execute(
-                    OUT.update()
-                    .where(OUT.c.id == queued.id)
-                    .values(status="sent", attempts=queued.attempts + 1, last_error=None)
-                )
+                store.update_outbox(conn, queued.id, status="sent", attempts=queued.attempts + 1, last_error=None)
 
     def failed(self, queued: Queued, error: str, *, permanent: bool) -> bool:
         """Record a failed attempt; True when the message is given up (permanent, or retries exhausted)."""
         give_up = permanent or queued.attempts + 1 >= len(RETRY)
         with self.db.write() as conn:
-            conn.execute(
-                OUT.update()
-                .where(OUT.c.id == queued.id)
-                .values(
-                    status="failed" if give_up else "pending",
-                    attempts=queued.attempts + 1,
-                    last_error=error,
-                    next_attempt_at=(datetime.now(UTC) + RETRY[min(queued.attempts, len(RETRY) - 1)]).isoformat(),
-                )
+            store.update_outbox(
+                conn,
+                queued.id,
+                status="failed" if give_up else "pending",
+                attempts=queued.attempts + 1,
+                last_error=error,
+                next_attempt_at=(datetime.now(UTC) + RETRY[min(queued.attempts, len(RETRY) - 1)]).isoformat(),
             )
         return give_up

@@ -30,7 +30,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from zope.interface import Interface, implementer
 
 from maison.core import audit
@@ -42,7 +41,6 @@ from maison.partage.mss.logins import token_login
 from maison.partage.mss.pki import twisted_server_options
 from maison.partage.mss.smtp import LISTEN_BACKLOG, SENDING_ROLES, Runtime
 
-MSG = store.mss_message
 FLAG_KEYS = {
     b"SEEN": ("\\Seen", True),
     b"UNSEEN": ("\\Seen", False),
@@ -113,7 +111,7 @@ def listen(runtime: Runtime, port: int, host: str):
     class Message(Part):
         """Served byte for byte from the blob (IMessageFile), never rebuilt."""
 
-        def __init__(self, row: sa.Row) -> None:
+        def __init__(self, row: Any) -> None:
             self.row = row
             self.raw = blobs.get(row.sha256)
             super().__init__(email.message_from_bytes(self.raw, policy=email.policy.compat32))
@@ -143,16 +141,13 @@ def listen(runtime: Runtime, port: int, host: str):
             self.listeners: list[Any] = []
             self._searched: dict[int, int] = {}  # the last SEARCH's sequence numbers → UIDs
 
-        def _rows(self) -> Sequence[sa.Row[Any]]:
+        def _rows(self) -> Sequence[Any]:
             with db.read() as conn:
-                return conn.execute(
-                    sa.select(MSG).where(MSG.c.address == self.address, MSG.c.expunged.is_(False)).order_by(MSG.c.uid)
-                ).all()
+                return store.messages_by_uid(conn, self.address)
 
-        def _box(self) -> sa.Row:
+        def _box(self) -> Any:
             with db.read() as conn:
-                box = store.mss_mailbox
-                return conn.execute(sa.select(box).where(box.c.address == self.address)).one()
+                return store.mailbox_one(conn, self.address)
 
         def getFlags(self) -> list[str]:
             return ["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"]
@@ -199,7 +194,7 @@ def listen(runtime: Runtime, port: int, host: str):
         def addMessage(self, message, flags, date=None):
             raise imap4.MailboxException("APPEND non pris en charge : envoyer par SMTP")
 
-        def _select(self, messages, uid: bool) -> list[tuple[int, sa.Row]]:
+        def _select(self, messages, uid: bool) -> list[tuple[int, Any]]:
             rows = self._rows()
             if not rows:
                 return []
@@ -246,11 +241,7 @@ def listen(runtime: Runtime, port: int, host: str):
                         if mode == 0
                         else (current | set(flags) if mode == 1 else current - set(flags))
                     )
-                    conn.execute(
-                        MSG.update()
-                        .where(MSG.c.address == self.address, MSG.c.uid == r.uid)
-                        .values(flags=" ".join(sorted(new)))
-                    )
+                    store.set_flags(conn, self.address, r.uid, " ".join(sorted(new)))
                     out[seq] = sorted(new)
             return out
 
@@ -258,9 +249,7 @@ def listen(runtime: Runtime, port: int, host: str):
             gone = [r.uid for r in self._rows() if "\\Deleted" in r.flags.split()]
             if gone:
                 with db.write() as conn:
-                    conn.execute(
-                        MSG.update().where(MSG.c.address == self.address, MSG.c.uid.in_(gone)).values(expunged=True)
-                    )
+                    store.expunge(conn, self.address, gone)
                     audit.Trail.write(conn, self.actor, "mss.supprimer", detail={"bal": self.address, "uids": gone})
             return gone
 
@@ -285,13 +274,10 @@ def listen(runtime: Runtime, port: int, host: str):
             with db.write() as conn:
                 for r in self._rows():
                     if "\\Recent" in r.flags.split():
-                        conn.execute(
-                            MSG.update()
-                            .where(MSG.c.address == self.address, MSG.c.uid == r.uid)
-                            .values(flags=" ".join(f for f in r.flags.split() if f != "\\Recent"))
-                        )
+                        kept = " ".join(f for f in r.flags.split() if f != "\\Recent")
+                        store.set_flags(conn, self.address, r.uid, kept)
 
-    def _matches(query: list, seq: int, row: sa.Row, raw: bytes, parsed) -> bool:
+    def _matches(query: list, seq: int, row: Any, raw: bytes, parsed) -> bool:
         key = query.pop(0)
         if isinstance(key, list):
             return all(_matches(key, seq, row, raw, parsed) for _ in iter(lambda: bool(key), False))

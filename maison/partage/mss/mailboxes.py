@@ -16,8 +16,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-import sqlalchemy as sa
+from typing import Any
 
 from maison.core import audit
 from maison.core.audit import Actor
@@ -31,7 +30,6 @@ KINDS = ("PER", "ORG", "APP", "CAB")
 CITIZEN = "PAT"  # the Mon espace santé mailbox (not an Annuaire type: never published)
 ROLES = ("titulaire", "co-titulaire", "delegue")
 ADDRESS = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,63}@[a-z0-9-]+(\.[a-z0-9-]+)+$")
-M, A = store.mss_mailbox, store.mss_mailbox_access
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,7 @@ class Mailbox:
     annuaire: str = "a-publier"  # a-publier / publiee / non-publiee (citizen mailboxes)
 
 
-def _mailbox(row: sa.Row) -> Mailbox:
+def _mailbox(row: Any) -> Mailbox:
     return Mailbox(
         row.address,
         row.operator,
@@ -97,27 +95,26 @@ class Mailboxes:
             raise InvalidInput("mot de passe : 12 caractères au moins", code="bal-mot-de-passe")
         now = datetime.now(UTC).isoformat()
         with self.db.write() as conn:
-            if conn.execute(sa.select(M.c.address).where(M.c.address == address)).first():
+            if store.mailbox_exists(conn, address):
                 raise Conflict(f"la BAL {address} existe déjà", code="bal-existante")
-            conn.execute(
-                M.insert().values(
-                    address=address,
-                    operator=operator,
-                    kind=kind,
-                    owner=owner,
-                    display_name=display_name,
-                    password_hash=hash_password(password) if password else None,
-                    liste_rouge=liste_rouge,
-                    active=True,
-                    uidvalidity=int(time.time()),
-                    uidnext=1,
-                    created_at=now,
-                    annuaire="non-publiee" if kind == CITIZEN else "a-publier",
-                )
+            store.insert_mailbox(
+                conn,
+                address=address,
+                operator=operator,
+                kind=kind,
+                owner=owner,
+                display_name=display_name,
+                password_hash=hash_password(password) if password else None,
+                liste_rouge=liste_rouge,
+                active=True,
+                uidvalidity=int(time.time()),
+                uidnext=1,
+                created_at=now,
+                annuaire="non-publiee" if kind == CITIZEN else "a-publier",
             )
             if kind == "PER":
-                conn.execute(
-                    A.insert().values(address=address, person=owner, role="titulaire", granted_by=owner, granted_at=now)
+                store.insert_access(
+                    conn, address=address, person=owner, role="titulaire", granted_by=owner, granted_at=now
                 )
             audit.Trail.write(
                 conn,
@@ -130,7 +127,7 @@ class Mailboxes:
 
     def get(self, address: str) -> Mailbox:
         with self.db.read() as conn:
-            row = conn.execute(sa.select(M).where(M.c.address == normalise(address))).first()
+            row = store.mailbox(conn, normalise(address))
         if row is None:
             raise NotFound(f"BAL {address} inconnue", code="bal-inconnue")
         return _mailbox(row)
@@ -144,21 +141,13 @@ class Mailboxes:
     def to_publish(self, operator: str) -> list[Mailbox]:
         """The operator's mailboxes not yet in the Annuaire (publication.publish_pending)."""
         with self.db.read() as conn:
-            rows = conn.execute(
-                sa.select(M)
-                .where(M.c.operator == operator, M.c.annuaire == "a-publier", M.c.kind != CITIZEN, M.c.active.is_(True))
-                .order_by(M.c.created_at)
-            ).all()
+            rows = store.mailboxes_to_publish(conn, operator, CITIZEN)
         return [_mailbox(r) for r in rows]
 
     def publication_done(self, address: str, error: str | None = None) -> None:
         """Published (error None), or refused by the Annuaire this time: pending, with the reason."""
         with self.db.write() as conn:
-            conn.execute(
-                M.update()
-                .where(M.c.address == address)
-                .values(annuaire="a-publier" if error else "publiee", annuaire_error=error[:500] if error else None)
-            )
+            store.set_publication(conn, address, "a-publier" if error else "publiee", error[:500] if error else None)
             audit.Trail.write(
                 conn,
                 audit.SYSTEM,
@@ -175,19 +164,18 @@ class Mailboxes:
         if role not in (ROLES if administration else ROLES[1:]):
             raise InvalidInput(f"rôle {role!r} : co-titulaire ou delegue", code="bal-role")
         with self.db.write() as conn:
-            if conn.execute(sa.select(M.c.address).where(M.c.address == address)).first() is None:
+            if not store.mailbox_exists(conn, address):
                 raise NotFound(f"BAL {address} inconnue", code="bal-inconnue")
-            if not administration and self._role(conn, address, actor.person) != "titulaire":
+            if not administration and store.role(conn, address, actor.person) != "titulaire":
                 raise Forbidden("seul un titulaire de la BAL en partage ou délègue l'accès", code="bal-non-titulaire")
-            conn.execute(A.delete().where(A.c.address == address, A.c.person == person))
-            conn.execute(
-                A.insert().values(
-                    address=address,
-                    person=person,
-                    role=role,
-                    granted_by=actor.person,
-                    granted_at=datetime.now(UTC).isoformat(),
-                )
+            store.delete_access(conn, address, person)
+            store.insert_access(
+                conn,
+                address=address,
+                person=person,
+                role=role,
+                granted_by=actor.person,
+                granted_at=datetime.now(UTC).isoformat(),
             )
             audit.Trail.write(
                 conn,
@@ -200,30 +188,21 @@ class Mailboxes:
     def revoke(self, actor: Actor, address: str, person: str) -> None:
         address = normalise(address)
         with self.db.write() as conn:
-            if self._role(conn, address, actor.person) != "titulaire":
+            if store.role(conn, address, actor.person) != "titulaire":
                 raise Forbidden("seul un titulaire retire un accès", code="bal-non-titulaire")
-            conn.execute(A.delete().where(A.c.address == address, A.c.person == person, A.c.role != "titulaire"))
+            store.delete_access(conn, address, person, keep_titulaire=True)
             audit.Trail.write(
                 conn, actor, "mss.bal.acces.retirer", purpose="HOPERAT", detail={"bal": address, "personne": person}
             )
 
-    @staticmethod
-    def _role(conn: sa.Connection, address: str, person: str) -> str | None:
-        return conn.execute(sa.select(A.c.role).where(A.c.address == address, A.c.person == person)).scalar()
-
     def role_of(self, address: str, person: str) -> str | None:
         with self.db.read() as conn:
-            return self._role(conn, normalise(address), person)
+            return store.role(conn, normalise(address), person)
 
     def accessible(self, person: str) -> list[tuple[Mailbox, str]]:
         """Every mailbox a professional may open, with his role in it."""
         with self.db.read() as conn:
-            rows = conn.execute(
-                sa.select(M, A.c.role)
-                .join(A, A.c.address == M.c.address)
-                .where(A.c.person == person, M.c.active.is_(True))
-                .order_by(M.c.address)
-            ).all()
+            rows = store.accessible_mailboxes(conn, person)
         return [(_mailbox(r), r.role) for r in rows]
 
     def authenticate_password(
@@ -235,7 +214,7 @@ class Mailboxes:
         passwordless address too, so that the time taken does not tell which addresses exist."""
         attempt = self.throttle.begin(address, source)
         with self.db.read() as conn:
-            row = conn.execute(sa.select(M).where(M.c.address == address.strip().lower())).first()
+            row = store.mailbox(conn, address.strip().lower())
         usable = row is not None and row.active and (operator is None or row.operator == operator)
         if not check_password_evenly(password, row.password_hash if usable and row is not None else None):
             self.throttle.failed(attempt)
@@ -250,5 +229,5 @@ class Mailboxes:
         )
         if needs_rehash(row.password_hash):  # below OWASP's parameters: upgraded at this login
             with self.db.write() as conn:
-                conn.execute(M.update().where(M.c.address == row.address).values(password_hash=hash_password(password)))
+                store.set_password_hash(conn, row.address, hash_password(password))
         return _mailbox(row)

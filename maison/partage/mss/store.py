@@ -108,3 +108,177 @@ def messages(conn: sa.Connection, address: str) -> list[sa.Row]:
 def set_flags(conn: sa.Connection, address: str, uid: int, flags: str) -> None:
     m = mss_message.c
     conn.execute(mss_message.update().where(m.address == address, m.uid == uid).values(flags=flags))
+
+
+# Operators (the trust space)
+
+
+def operator(conn: sa.Connection, id_: str) -> sa.Row | None:
+    return conn.execute(sa.select(mss_operator).where(mss_operator.c.id == id_)).first()
+
+
+def operator_exists(conn: sa.Connection, id_: str) -> bool:
+    return conn.execute(sa.select(mss_operator.c.id).where(mss_operator.c.id == id_)).first() is not None
+
+
+def domains_of_others(conn: sa.Connection, id_: str) -> set[str]:
+    """The domains served by every operator but `id_`."""
+    Op = mss_operator
+    return {d for r in conn.execute(sa.select(Op.c.domains).where(Op.c.id != id_)).scalars() for d in r.split(",")}
+
+
+def insert_operator(conn: sa.Connection, id_: str, created_at: str, **values) -> None:
+    conn.execute(mss_operator.insert().values(id=id_, created_at=created_at, **values))
+
+
+def update_operator(conn: sa.Connection, id_: str, **values) -> None:
+    conn.execute(mss_operator.update().where(mss_operator.c.id == id_).values(**values))
+
+
+def active_operators(conn: sa.Connection) -> list[sa.Row]:
+    Op = mss_operator
+    return list(conn.execute(sa.select(Op).where(Op.c.active.is_(True)).order_by(Op.c.id)))
+
+
+def active_operator_rights(conn: sa.Connection, id_: str) -> sa.Row | None:
+    """An active operator's domains and whether it is local."""
+    Op = mss_operator
+    return conn.execute(sa.select(Op.c.domains, Op.c.local).where(Op.c.id == id_, Op.c.active.is_(True))).first()
+
+
+# Mailboxes and their accesses
+
+
+def mailbox(conn: sa.Connection, address: str) -> sa.Row | None:
+    return conn.execute(sa.select(mss_mailbox).where(mss_mailbox.c.address == address)).first()
+
+
+def mailbox_one(conn: sa.Connection, address: str) -> sa.Row:
+    """A mailbox's row, which must exist (sa.exc.NoResultFound otherwise)."""
+    return conn.execute(sa.select(mss_mailbox).where(mss_mailbox.c.address == address)).one()
+
+
+def mailbox_exists(conn: sa.Connection, address: str) -> bool:
+    M = mss_mailbox
+    return conn.execute(sa.select(M.c.address).where(M.c.address == address)).first() is not None
+
+
+def mailbox_hosting(conn: sa.Connection, address: str) -> sa.Row | None:
+    """Who hosts a mailbox and whose it is: operator, kind, owner, active."""
+    M = mss_mailbox
+    return conn.execute(sa.select(M.c.operator, M.c.kind, M.c.owner, M.c.active).where(M.c.address == address)).first()
+
+
+def insert_mailbox(conn: sa.Connection, **values) -> None:
+    conn.execute(mss_mailbox.insert().values(**values))
+
+
+def mailboxes_to_publish(conn: sa.Connection, operator: str, citizen_kind: str) -> list[sa.Row]:
+    """An operator's active mailboxes still to be published in the Annuaire, oldest first."""
+    M = mss_mailbox
+    return list(
+        conn.execute(
+            sa.select(M)
+            .where(
+                M.c.operator == operator, M.c.annuaire == "a-publier", M.c.kind != citizen_kind, M.c.active.is_(True)
+            )
+            .order_by(M.c.created_at)
+        ).all()
+    )
+
+
+def set_publication(conn: sa.Connection, address: str, annuaire: str, error: str | None) -> None:
+    M = mss_mailbox
+    conn.execute(M.update().where(M.c.address == address).values(annuaire=annuaire, annuaire_error=error))
+
+
+def set_password_hash(conn: sa.Connection, address: str, password_hash: str) -> None:
+    M = mss_mailbox
+    conn.execute(M.update().where(M.c.address == address).values(password_hash=password_hash))
+
+
+def insert_access(conn: sa.Connection, **values) -> None:
+    conn.execute(mss_mailbox_access.insert().values(**values))
+
+
+def delete_access(conn: sa.Connection, address: str, person: str, *, keep_titulaire: bool = False) -> None:
+    """Remove a person's access to a mailbox (a titulaire's kept if `keep_titulaire`)."""
+    A = mss_mailbox_access
+    where = [A.c.address == address, A.c.person == person]
+    if keep_titulaire:
+        where.append(A.c.role != "titulaire")
+    conn.execute(A.delete().where(*where))
+
+
+def role(conn: sa.Connection, address: str, person: str) -> str | None:
+    A = mss_mailbox_access
+    return conn.execute(sa.select(A.c.role).where(A.c.address == address, A.c.person == person)).scalar()
+
+
+def accessible_mailboxes(conn: sa.Connection, person: str) -> list[sa.Row]:
+    """Every active mailbox a person may open, with a `role` column."""
+    M, A = mss_mailbox, mss_mailbox_access
+    return list(
+        conn.execute(
+            sa.select(M, A.c.role)
+            .join(A, A.c.address == M.c.address)
+            .where(A.c.person == person, M.c.active.is_(True))
+            .order_by(M.c.address)
+        ).all()
+    )
+
+
+# Delivery (run inside the group commit's transaction) and the relay's outbox
+
+DELIVER = mss_message.insert()  # a delivered message's row, inserted with its batch
+QUEUE = mss_outbox.insert()  # a message waiting for the relay, inserted with its batch
+
+
+def lock_mailbox(conn: sa.Connection, address: str) -> sa.Row | None:
+    """A mailbox's `uidnext` and `active`, its row locked until the transaction ends."""
+    M = mss_mailbox
+    return conn.execute(sa.select(M.c.uidnext, M.c.active).where(M.c.address == address).with_for_update()).first()
+
+
+def delivered(conn: sa.Connection, address: str, message_id: str) -> sa.Row | None:
+    """The `uid` and `sha256` of the message of that Message-ID already in the mailbox, if any."""
+    m = mss_message.c
+    return conn.execute(sa.select(m.uid, m.sha256).where(m.address == address, m.message_id == message_id)).first()
+
+
+def set_uidnext(conn: sa.Connection, address: str, uidnext: int) -> None:
+    M = mss_mailbox
+    conn.execute(M.update().where(M.c.address == address).values(uidnext=uidnext))
+
+
+def due(conn: sa.Connection, operator: str, now: str, limit: int) -> list[sa.Row]:
+    """An operator's pending outbox entries whose next attempt is due, earliest first."""
+    O = mss_outbox.c  # noqa: E741
+    return list(
+        conn.execute(
+            sa.select(mss_outbox)
+            .where(O.operator == operator, O.status == "pending", O.next_attempt_at <= now)
+            .order_by(O.next_attempt_at)
+            .limit(limit)
+        ).all()
+    )
+
+
+def update_outbox(conn: sa.Connection, id_: str, **values) -> None:
+    conn.execute(mss_outbox.update().where(mss_outbox.c.id == id_).values(**values))
+
+
+# IMAP
+
+
+def messages_by_uid(conn: sa.Connection, address: str) -> list[sa.Row]:
+    """A mailbox's messages not expunged, in UID order (the IMAP sequence)."""
+    m = mss_message.c
+    return list(
+        conn.execute(sa.select(mss_message).where(m.address == address, m.expunged.is_(False)).order_by(m.uid)).all()
+    )
+
+
+def expunge(conn: sa.Connection, address: str, uids: list[int]) -> None:
+    m = mss_message.c
+    conn.execute(mss_message.update().where(m.address == address, m.uid.in_(uids)).values(expunged=True))

@@ -11,15 +11,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-import sqlalchemy as sa
+from typing import Any
 
 from maison.core import audit
 from maison.core.errors import Conflict, InvalidInput, NotFound
 from maison.core.storage import Database
 from maison.partage.mss import store
-
-Op = store.mss_operator
 
 
 @dataclass(frozen=True)
@@ -36,7 +33,7 @@ class Operator:
     imap_port: int | None = None
 
 
-def _operator(row: sa.Row) -> Operator:
+def _operator(row: Any) -> Operator:
     return Operator(
         row.id,
         row.name,
@@ -87,9 +84,7 @@ class TrustSpace:
                 "empreinte SHA-256 du certificat attendue (64 hexadécimaux)", code="operateur-certificat"
             )
         with self.db.write() as conn:
-            taken = {
-                d for r in conn.execute(sa.select(Op.c.domains).where(Op.c.id != id_)).scalars() for d in r.split(",")
-            } & set(domains)
+            taken = store.domains_of_others(conn, id_) & set(domains)
             if taken:
                 raise Conflict(
                     f"domaine(s) déjà servi(s) par un autre opérateur : {', '.join(sorted(taken))}",
@@ -106,10 +101,10 @@ class TrustSpace:
                 submission_port=submission_port,
                 imap_port=imap_port,
             )
-            if conn.execute(sa.select(Op.c.id).where(Op.c.id == id_)).first():
-                conn.execute(Op.update().where(Op.c.id == id_).values(**values))
+            if store.operator_exists(conn, id_):
+                store.update_operator(conn, id_, **values)
             else:
-                conn.execute(Op.insert().values(id=id_, created_at=datetime.now(UTC).isoformat(), **values))
+                store.insert_operator(conn, id_, datetime.now(UTC).isoformat(), **values)
             audit.Trail.write(
                 conn,
                 audit.SYSTEM,
@@ -122,7 +117,7 @@ class TrustSpace:
 
     def get(self, id_: str) -> Operator:
         with self.db.read() as conn:
-            row = conn.execute(sa.select(Op).where(Op.c.id == id_)).first()
+            row = store.operator(conn, id_)
         if row is None:
             raise NotFound(f"opérateur {id_} inconnu de l'espace de confiance", code="operateur-inconnu")
         return _operator(row)
@@ -138,7 +133,7 @@ class TrustSpace:
         if cached is not None and time.monotonic() - cached[0] < self.CACHE_SECONDS:
             return cached[1]
         with self.db.read() as conn:
-            found = [_operator(r) for r in conn.execute(sa.select(Op).where(Op.c.active.is_(True)).order_by(Op.c.id))]
+            found = [_operator(r) for r in store.active_operators(conn)]
         self._cached = (time.monotonic(), found)
         return found
 
