@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
-import sqlalchemy as sa
 
 from maison.core.errors import Forbidden, InvalidInput, NotFound
 from maison.core.storage import Database
@@ -27,7 +26,6 @@ from maison.identite.annuaire import store
 from maison.identite.annuaire.search import public
 
 TYPES = ("Organization", "Practitioner", "PractitionerRole", "HealthcareService")
-E = store.ann_export
 log = logging.getLogger("maison.annuaire.export")
 
 
@@ -56,23 +54,22 @@ class Exports:
                 ) from None
         job = uuid.uuid4().hex
         with self.db.write() as conn:
-            conn.execute(
-                E.insert().values(
-                    id=job,
-                    requester=requester,
-                    request=request_url[:1000],
-                    types=",".join(wanted),
-                    since=since,
-                    status="en-cours",
-                    created_at=_now(),
-                )
+            store.insert_export(
+                conn,
+                id=job,
+                requester=requester,
+                request=request_url[:1000],
+                types=",".join(wanted),
+                since=since,
+                status="en-cours",
+                created_at=_now(),
             )
         threading.Thread(target=self._run, args=(job, wanted, since), name=f"export-{job[:8]}", daemon=True).start()
         return job
 
     def status(self, requester: str, job: str) -> dict:
         with self.db.read() as conn:
-            row = conn.execute(sa.select(E).where(E.c.id == job)).first()
+            row = store.export(conn, job)
         if row is None:
             raise NotFound(f"export {job} inconnu", code="export-inconnu")
         if row.requester != requester:
@@ -82,7 +79,7 @@ class Exports:
     def cancel(self, requester: str, job: str) -> None:
         self.status(requester, job)
         with self.db.write() as conn:
-            conn.execute(E.update().where(E.c.id == job).values(status="annule", finished_at=_now()))
+            store.update_export(conn, job, status="annule", finished_at=_now())
         shutil.rmtree(self.directory / job, ignore_errors=True)
 
     def file(self, requester: str, job: str, name: str) -> Path:
@@ -93,7 +90,7 @@ class Exports:
 
     def _cancelled(self, job: str) -> bool:
         with self.db.read() as conn:
-            return conn.execute(sa.select(E.c.status).where(E.c.id == job)).scalar() == "annule"
+            return store.export_status(conn, job) == "annule"
 
     def _run(self, job: str, types: list[str], since: str | None) -> None:
         folder = self.directory / job
@@ -106,30 +103,25 @@ class Exports:
                 count = self._write(rtype, since, folder / f"{rtype}.ndjson")
                 output.append({"type": rtype, "file": f"{rtype}.ndjson", "count": count})
             with self.db.write() as conn:
-                conn.execute(
-                    E.update()
-                    .where(E.c.id == job, E.c.status == "en-cours")
-                    .values(status="termine", finished_at=_now(), output=orjson.dumps(output).decode())
+                store.update_export(
+                    conn,
+                    job,
+                    only_if_status="en-cours",
+                    status="termine",
+                    finished_at=_now(),
+                    output=orjson.dumps(output).decode(),
                 )
         except Exception as exc:  # noqa: BLE001 - the job says it failed; the log has the trace
             log.exception("export %s failed", job)
             with self.db.write() as conn:
-                conn.execute(
-                    E.update().where(E.c.id == job).values(status="erreur", finished_at=_now(), error=str(exc)[:500])
-                )
+                store.update_export(conn, job, status="erreur", finished_at=_now(), error=str(exc)[:500])
 
     def _write(self, rtype: str, since: str | None, path: Path) -> int:
-        table, m = store.TABLES[rtype], store.ann_mailbox
         partial = path.with_suffix(".part")
         count = 0
         with self.db.read() as conn, partial.open("wb") as out:
-            hidden = set(
-                conn.execute(sa.select(m.c.rid).where(m.c.rtype == rtype, m.c.liste_rouge.is_(True))).scalars()
-            )
-            query = sa.select(table.c.id, table.c.resource).order_by(table.c.id)
-            if since:
-                query = query.where(table.c.last_updated > since)
-            for row in conn.execution_options(stream_results=True, yield_per=5000).execute(query):
+            hidden = store.listed_in_red(conn, rtype)
+            for row in store.stream_resources(conn, rtype, since):
                 if row.id in hidden:
                     out.write(orjson.dumps(public(orjson.loads(row.resource))))
                 else:

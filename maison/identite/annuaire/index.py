@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import orjson
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 from unidecode import unidecode
 
 from maison.identite.annuaire import store
@@ -24,6 +23,9 @@ from maison.identite.annuaire.vocabulary import (
     EXT_SMARTCARD,
     system_alias,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 _NON_WORD = re.compile(r"[^0-9a-z@._]+")
 
@@ -165,15 +167,10 @@ def put(conn: Connection, resources: list[dict]) -> None:
     if not resources:
         return
     rtype = resources[0]["resourceType"]
-    table = store.TABLES[rtype]
     ids = [r["id"] for r in resources]
     for chunk in range(0, len(ids), 500):
         part = ids[chunk : chunk + 500]
-        conn.execute(table.delete().where(table.c.id.in_(part)))
-        conn.execute(store.ann_token.delete().where(store.ann_token.c.rtype == rtype, store.ann_token.c.rid.in_(part)))
-        conn.execute(
-            store.ann_mailbox.delete().where(store.ann_mailbox.c.rtype == rtype, store.ann_mailbox.c.rid.in_(part))
-        )
+        store.delete_resources(conn, rtype, part)
     rows, tokens, boxes = [], [], []
     for resource in resources:
         row, toks, mbs = rows_of(resource)
@@ -192,14 +189,9 @@ def put(conn: Connection, resources: list[dict]) -> None:
             }
             for m in mbs
         ]
-    conn.execute(table.insert(), rows)
-    if tokens:
-        conn.execute(store.ann_token.insert(), tokens)
-    if boxes:
-        conn.execute(store.ann_mailbox.insert(), boxes)
+    store.insert_resources(conn, rtype, rows, tokens, boxes)
 
 
 def get(conn: Connection, rtype: str, rid: str) -> dict | None:
-    table = store.TABLES[rtype]
-    text = conn.execute(sa.select(table.c.resource).where(table.c.id == rid)).scalar()
+    text = store.resource_json(conn, rtype, rid)
     return orjson.loads(text) if text else None

@@ -23,15 +23,16 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from typing import TYPE_CHECKING
 
 from maison.core.errors import Conflict, InvalidInput, MaisonError, MalformedRequest, NotFound
 from maison.identite.annuaire import store
 from maison.identite.annuaire.index import get, mailboxes, put
 from maison.identite.annuaire.operators import OperatorScope
 from maison.identite.annuaire.vocabulary import EXT_MAILBOX, MAILBOX_TYPES, system_alias
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 CARRIERS = {
     "PER": {"Practitioner", "PractitionerRole"},
@@ -64,11 +65,7 @@ def resolve(conn: Connection, rtype: str, identifier: str) -> str:
     system, bar, value = identifier.rpartition("|")
     if not bar or not value:
         raise InvalidInput("identifier=système|valeur attendu pour un PATCH conditionnel", code="identifier")
-    t = store.ann_token
-    cond = [t.c.rtype == rtype, t.c.param == "identifier", t.c.code == value]
-    if system:
-        cond.append(t.c.system == system_alias(system))
-    ids = sorted(set(conn.execute(sa.select(t.c.rid).where(*cond)).scalars()))
+    ids = store.ids_by_identifier(conn, rtype, value, system_alias(system) if system else None)
     if not ids:
         raise NotFound(f"aucun {rtype} avec l'identifiant {identifier}", code="ressource-inconnue")
     if len(ids) > 1:
@@ -192,9 +189,8 @@ def _set_field(contact: dict, field: str, value_key: str, value: object) -> dict
 
 def _save(conn: Connection, resource: dict, telecom: list[dict]) -> dict:
     rtype, rid = resource["resourceType"], resource["id"]
-    m = store.ann_mailbox
     for box in mailboxes({"telecom": telecom}):
-        owner = conn.execute(sa.select(m.c.rtype, m.c.rid).where(m.c.address == box["address"].lower())).first()
+        owner = store.mailbox_publisher(conn, box["address"].lower())
         if owner is not None and (owner.rtype, owner.rid) != (rtype, rid):
             raise Conflict(f"BAL {box['address']} déjà publiée par {owner.rtype}/{owner.rid}", code="bal-existante")
     updated = {k: v for k, v in resource.items() if k != "telecom"}

@@ -25,10 +25,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import orjson
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from maison.core.audit import Actor
 from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -39,17 +38,16 @@ from maison.identite.annuaire import store
 from maison.identite.annuaire.index import fold, get, put
 from maison.identite.annuaire.vocabulary import nos
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
 CS_ROLE = nos("TRE_R85-RolePriseCharge")
 OID_ROLE = "1.2.250.1.213.1.6.1.107"  # TRE_R85 in the CI-SIS value sets
 RPPS_PLUS_PREFIX = "998"  # numbers given by this registry (the test ranges, like seed 001 L383's)
 
 
 def _next_rpps(conn: Connection) -> str:
-    last = conn.execute(
-        sa.select(sa.func.max(store.ann_practitioner.c.id)).where(
-            store.ann_practitioner.c.id.like(f"8{RPPS_PLUS_PREFIX}%")
-        )
-    ).scalar()
+    last = store.last_practitioner_id(conn, f"8{RPPS_PLUS_PREFIX}")
     sequence = int(last[4:11]) + 1 if last else 1
     body = f"{RPPS_PLUS_PREFIX}{sequence:07d}"
     return body + luhn_check_digit(body)
@@ -94,17 +92,13 @@ def declare(
         raise InvalidInput("civilité M ou MME", code="civilite")
     if not terminology.knows(OID_ROLE, role):
         raise InvalidInput(f"rôle '{role}' absent de TRE_R85-RolePriseCharge", code="role-inconnu")
-    organization = conn.execute(
-        sa.select(store.ann_organization.c.id).where(store.ann_organization.c.id == employer.structure)
-    ).scalar()
-    if organization is None:
+    if not store.organization_exists(conn, employer.structure):
         raise Forbidden(
             f"structure {employer.structure} absente de l'annuaire : pas d'enregistrement RPPS+",
             code="employeur-inconnu",
         )
     person = f"{fold(family)}|{fold(given)}|{born.isoformat()}"
-    r = store.ann_rpps_plus
-    existing = conn.execute(sa.select(r).where(r.c.employer == employer.structure, r.c.person == person)).first()
+    existing = store.declaration_of(conn, employer.structure, person)
     if existing:
         return _declaration(existing), False
     declared = {
@@ -115,21 +109,20 @@ def declare(
         "role": role,
     }
     declaration = secrets.token_hex(8)
-    conn.execute(
-        r.insert().values(
-            employer=employer.structure,
-            person=person,
-            declaration=declaration,
-            status=Status.PENDING.value,
-            declared=orjson.dumps(declared).decode(),
-            registered_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        )
+    store.insert_declaration(
+        conn,
+        employer=employer.structure,
+        person=person,
+        declaration=declaration,
+        status=Status.PENDING.value,
+        declared=orjson.dumps(declared).decode(),
+        registered_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     return Declaration(declaration, employer.structure, Status.PENDING, declared), True
 
 
 def find(conn: Connection, declaration: str) -> Declaration:
-    row = conn.execute(sa.select(store.ann_rpps_plus).where(store.ann_rpps_plus.c.declaration == declaration)).first()
+    row = store.declaration(conn, declaration)
     if row is None:
         raise NotFound(f"déclaration RPPS+ {declaration} inconnue", code="declaration-inconnue")
     return _declaration(row)
@@ -144,9 +137,8 @@ def decide(
         raise Conflict(f"déclaration RPPS+ déjà {current.status.value}", code="declaration-traitee")
     now = datetime.now(UTC).isoformat(timespec="seconds")
     decided = {"decided_at": now, "decided_by": manager.person}
-    r = store.ann_rpps_plus
     if not validate:
-        conn.execute(r.update().where(r.c.declaration == declaration).values(status=Status.REFUSED.value, **decided))
+        store.update_declaration(conn, declaration, status=Status.REFUSED.value, **decided)
         return Declaration(current.id, current.employer, Status.REFUSED, current.declared), None, None
     d = current.declared
     rpps = _next_rpps(conn)
@@ -159,10 +151,13 @@ def decide(
     role_resource["code"].append({"coding": [{"system": CS_ROLE, "code": d["role"]}]})
     put(conn, [practitioner])
     put(conn, [role_resource])
-    conn.execute(
-        r.update()
-        .where(r.c.declaration == declaration)
-        .values(status=Status.VALIDATED.value, practitioner=practitioner["id"], role=role_resource["id"], **decided)
+    store.update_declaration(
+        conn,
+        declaration,
+        status=Status.VALIDATED.value,
+        practitioner=practitioner["id"],
+        role=role_resource["id"],
+        **decided,
     )
     return (
         Declaration(current.id, current.employer, Status.VALIDATED, d, practitioner["id"]),
@@ -175,9 +170,7 @@ def resources(conn: Connection, declaration: Declaration) -> tuple[dict | None, 
     """The Practitioner and PractitionerRole a validated declaration made."""
     if declaration.status is not Status.VALIDATED:
         return None, None
-    row = conn.execute(
-        sa.select(store.ann_rpps_plus.c.role).where(store.ann_rpps_plus.c.declaration == declaration.id)
-    ).first()
+    row = store.declared_role(conn, declaration.id)
     # a validated declaration has its practitioner and role (written in the same transaction)
     assert row is not None and declaration.practitioner is not None
     return get(conn, "Practitioner", declaration.practitioner), get(conn, "PractitionerRole", row.role)

@@ -23,22 +23,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import orjson
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from maison.core.errors import InvalidInput
 from maison.identite.annuaire import store
 from maison.identite.annuaire.index import fold
 from maison.identite.annuaire.vocabulary import EXT_MAILBOX, system_alias
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
 DEFAULT_COUNT, MAX_COUNT = 50, 1000
 CONTROL = {"_count", "_total", "_include", "_revinclude", "_elements", "_cursor", "_format"}
-
-P, R, Org = store.ann_practitioner, store.ann_role, store.ann_organization
 
 # param -> (kind, target). Kinds: string (folded column, exact column), token, mailbox, mailbox-type,
 # reference (column), date (column), bool (column), id.
@@ -124,7 +123,7 @@ def _bad(message: str, code: str = "parametre-invalide", expression: str | None 
 @dataclass
 class Query:
     rtype: str
-    filters: list = field(default_factory=list)  # SQL conditions, ANDed
+    filters: list = field(default_factory=list)  # the store's conditions, ANDed
     count: int = DEFAULT_COUNT
     total: str = ""  # accurate / none / "" (default)
     includes: list[tuple[str, str]] = field(default_factory=list)  # (target type, column on the source)
@@ -132,61 +131,6 @@ class Query:
     elements: list[str] = field(default_factory=list)
     after: str | None = None
     echo: list[tuple[str, str]] = field(default_factory=list)  # the parameters, for the links
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _starts(column: sa.Column, value: str) -> sa.ColumnElement:
-    # The range lets the index do the work; LIKE keeps the answer exact under any collation.
-    return sa.and_(column >= value, column < value + "\uffff", column.like(_escape_like(value) + "%", escape="\\"))
-
-
-def _string(column, exact_column, modifier: str, value: str) -> sa.ColumnElement:
-    if modifier == "exact":
-        if exact_column is None:
-            return column == fold(value)
-        return exact_column == value
-    folded = fold(value)
-    if not folded:
-        raise _bad("valeur de recherche vide")
-    if modifier == "contains":
-        return column.like("%" + _escape_like(folded) + "%", escape="\\")
-    return _starts(column, folded)
-
-
-def _token(rtype: str, table: sa.Table, param: str, values: list[str], modifier: str) -> sa.ColumnElement:
-    t = store.ann_token
-    clauses = []
-    for value in values:
-        system, bar, code = value.rpartition("|")
-        cond = [t.c.rtype == rtype, t.c.param == param]
-        if bar and system:
-            cond.append(t.c.system == system_alias(system))
-        if code:
-            cond.append(t.c.code == code)
-        elif not system:
-            raise _bad(f"{param} : valeur vide", expression=param)
-        clauses.append(sa.and_(*cond))
-    inner = sa.select(t.c.rid).where(sa.or_(*clauses))
-    return table.c.id.in_(inner) if modifier != "not" else table.c.id.not_in(inner)
-
-
-def _mailbox(rtype: str, table: sa.Table, values: list[str], modifier: str, by_type: bool) -> sa.ColumnElement:
-    m = store.ann_mailbox
-    clauses = []
-    for value in values:
-        if by_type:
-            _system, _bar, code = value.rpartition("|")
-            clauses.append(m.c.type == code.upper())
-        elif modifier == "exact":
-            clauses.append(m.c.address_exact == value)
-        elif modifier == "contains":
-            clauses.append(m.c.address.like("%" + _escape_like(value.lower()) + "%", escape="\\"))
-        else:
-            clauses.append(_starts(m.c.address, value.lower()))
-    return table.c.id.in_(sa.select(m.c.rid).where(m.c.rtype == rtype, m.c.liste_rouge.is_(False), sa.or_(*clauses)))
 
 
 def _date_bounds(text: str) -> tuple[str, str]:
@@ -209,21 +153,31 @@ def _date_bounds(text: str) -> tuple[str, str]:
         raise _bad(f"date '{text}' invalide", code="date-invalide") from None
 
 
-def _date(column: sa.Column, value: str) -> sa.ColumnElement:
+def _date(rtype: str, column: str, value: str):
     prefix, text = (
         (value[:2], value[2:]) if value[:2] in ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb") else ("eq", value)
     )
     low, high = _date_bounds(text)
-    return {
-        "eq": sa.and_(column >= low, column < high),
-        "ne": sa.or_(column < low, column >= high),
-        "gt": column >= high,
-        "sa": column >= high,
-        "ge": column >= low,
-        "lt": column < low,
-        "eb": column < low,
-        "le": column < high,
-    }[prefix]
+    return store.date_condition(rtype, column, prefix, low, high)
+
+
+def _tokens(param: str, values: list[str]) -> list[tuple[str | None, str]]:
+    """Token values as (system, code), the system by its stored alias; `|` alone is refused."""
+    tokens = []
+    for value in values:
+        system, bar, code = value.rpartition("|")
+        if not code and not system:
+            raise _bad(f"{param} : valeur vide", expression=param)
+        tokens.append((system_alias(system) if bar and system else None, code))
+    return tokens
+
+
+def _folded(values: list[str], modifier: str) -> list[tuple[str, str]]:
+    """(value, folded value) for string matching; an empty folded value is refused unless exact."""
+    pairs = [(v, fold(v)) for v in values]
+    if modifier != "exact" and any(not f for _v, f in pairs):
+        raise _bad("valeur de recherche vide")
+    return pairs
 
 
 def _reference(value: str) -> str:
@@ -233,7 +187,7 @@ def _reference(value: str) -> str:
     return ref
 
 
-def _condition(rtype: str, table: sa.Table, param: str, modifier: str, raw: str) -> sa.ColumnElement:
+def _condition(rtype: str, param: str, modifier: str, raw: str):
     kind, target = PARAMS[rtype][param]
     allowed = MODIFIERS.get(kind, {""}) | ({"not"} if kind == "token" else set())
     if modifier not in allowed:
@@ -246,48 +200,31 @@ def _condition(rtype: str, table: sa.Table, param: str, modifier: str, raw: str)
     if any(v == "" for v in values):
         raise _bad(f"{param} : valeur vide", expression=param)
     if kind == "id":
-        return table.c.id.in_(values)
+        return store.id_condition(rtype, values)
     if kind == "bool":
         if raw not in ("true", "false"):
             raise _bad(f"{param} : true ou false attendu", expression=param)
-        return table.c[target] == (raw == "true")
+        return store.bool_condition(rtype, target, raw == "true")
     if kind == "date":
-        return _date(table.c[target], raw)
+        return _date(rtype, target, raw)
     if kind == "token":
-        return _token(rtype, table, param, values, modifier)
+        return store.token_condition(rtype, param, _tokens(param, values), negate=modifier == "not")
     if kind in ("mailbox", "mailbox-type"):
-        return _mailbox(rtype, table, values, modifier, kind == "mailbox-type")
+        return store.mailbox_condition(rtype, values, modifier, kind == "mailbox-type")
     if kind == "reference":
-        return table.c[target].in_([_reference(v) for v in values])
+        return store.reference_condition(rtype, target, [_reference(v) for v in values])
     if kind == "profile":  # a canonical, with or without its |version, stored as (base, name)
-        return _token(rtype, table, "_profile", ["|".join(v.split("|")[0].rpartition("/")[::2]) for v in values], "")
+        canonicals = ["|".join(v.split("|")[0].rpartition("/")[::2]) for v in values]
+        return store.token_condition(rtype, "_profile", _tokens("_profile", canonicals), negate=False)
     if kind == "prefix":
-        return sa.or_(*(_starts(table.c[target], v) for v in values))
+        return store.prefix_condition(rtype, target, values)
     if kind == "string":
         folded_col, exact_col = target
-        return sa.or_(
-            *(_string(table.c[folded_col], table.c[exact_col] if exact_col else None, modifier, v) for v in values)
-        )
+        return store.string_condition(rtype, folded_col, exact_col, modifier, _folded(values, modifier))
     if kind == "name":
-        return sa.or_(
-            *(
-                sa.or_(
-                    _string(P.c.family, P.c.family_exact, modifier, v), _string(P.c.given, P.c.given_exact, modifier, v)
-                )
-                for v in values
-            )
-        )
+        return store.name_condition(modifier, _folded(values, modifier))
     if kind == "address":
-        return sa.or_(
-            *(
-                sa.or_(
-                    _string(Org.c.city, None, modifier, v),
-                    _string(Org.c.line, None, modifier, v),
-                    _starts(Org.c.postal_code, v),
-                )
-                for v in values
-            )
-        )
+        return store.address_condition(modifier, _folded(values, modifier))
     raise AssertionError(kind)
 
 
@@ -295,7 +232,6 @@ def parse(rtype: str, params: Iterable[tuple[str, str]]) -> Query:
     """Validate and translate the search parameters of one request (GET query or POST form)."""
     if rtype not in PARAMS:
         raise _bad(f"type de ressource '{rtype}' non servi par l'annuaire", code="type-inconnu")
-    table = store.TABLES[rtype]
     query = Query(rtype)
     for name, value in params:
         query.echo.append((name, value))
@@ -331,7 +267,7 @@ def parse(rtype: str, params: Iterable[tuple[str, str]]) -> Query:
             if value not in ("json", "application/json", "application/fhir+json"):
                 raise _bad("seul le format JSON est servi", code="format", expression="_format")
         elif param in PARAMS[rtype]:
-            query.filters.append(_condition(rtype, table, param, modifier, value))
+            query.filters.append(_condition(rtype, param, modifier, value))
         else:
             raise _bad(
                 f"paramètre de recherche inconnu pour {rtype} : '{name}'", code="parametre-inconnu", expression=name
@@ -370,29 +306,20 @@ def _subset(resource: dict, elements: list[str]) -> dict:
     return out
 
 
-def _fetch(conn: Connection, rtype: str, ids: Iterable[str]) -> list[dict]:
+def _fetch(conn: Connection, rtype: str, ids: Iterable[str | None]) -> list[dict]:
     wanted = sorted({i for i in ids if i})
     if not wanted:
         return []
-    table = store.TABLES[rtype]
     found = []
     for chunk in range(0, len(wanted), 500):
-        rows = conn.execute(
-            sa.select(table.c.resource).where(table.c.id.in_(wanted[chunk : chunk + 500])).order_by(table.c.id)
-        )
-        found += [orjson.loads(r.resource) for r in rows]
+        found += [orjson.loads(text) for text in store.resources_json_in(conn, rtype, wanted[chunk : chunk + 500])]
     return found
 
 
 def run(conn: Connection, query: Query, base: str) -> dict:
     """The searchset Bundle of one page."""
-    table = store.TABLES[query.rtype]
-    where = sa.and_(*query.filters) if query.filters else sa.true()
     # The page's ids first (from the indexes alone), then only their rows.
-    page_query = sa.select(table.c.id).where(where)
-    if query.after is not None:
-        page_query = page_query.where(table.c.id > query.after)
-    ids = list(conn.execute(page_query.order_by(table.c.id).limit(query.count + 1)).scalars())
+    ids = store.search_ids(conn, query.rtype, query.filters, query.after, query.count + 1)
     more = len(ids) > query.count
     ids = ids[: query.count]
     matches = _fetch(conn, query.rtype, ids)
@@ -401,12 +328,11 @@ def run(conn: Connection, query: Query, base: str) -> dict:
     ]
     included: dict[tuple[str, str], dict] = {}
     for target, column in query.includes:
-        targets = conn.execute(sa.select(table.c[column]).where(table.c.id.in_(ids))).scalars()
+        targets = store.referenced(conn, query.rtype, column, ids)
         for resource in _fetch(conn, target, targets):
             included[(target, resource["id"])] = resource
     for source, column in query.revincludes:
-        src = store.TABLES[source]
-        for text in conn.execute(sa.select(src.c.resource).where(src.c[column].in_(ids)).order_by(src.c.id)).scalars():
+        for text in store.referring_json(conn, source, column, ids):
             resource = orjson.loads(text)
             included[(source, resource["id"])] = resource
     entries += [
@@ -421,7 +347,7 @@ def run(conn: Connection, query: Query, base: str) -> dict:
     bundle: dict = {"resourceType": "Bundle", "type": "searchset"}
     counted = query.total == "accurate" or (query.total == "" and bool(query.filters))
     if counted:
-        bundle["total"] = conn.execute(sa.select(sa.func.count()).select_from(table).where(where)).scalar_one()
+        bundle["total"] = store.search_total(conn, query.rtype, query.filters)
     own = urlencode([*query.echo, *([("_cursor", query.after)] if query.after is not None else [])])
     links = [{"relation": "self", "url": f"{base}/{query.rtype}?{own}".rstrip("?")}]
     if more:

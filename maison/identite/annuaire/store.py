@@ -184,3 +184,293 @@ def listed_mailbox_type(conn: sa.Connection, address: str, rtype: str) -> str | 
     """The type (PER/ORG/APP/CAB) under which a resource of `rtype` lists `address` (lower case)
     outside the liste rouge, or None."""
     return conn.execute(_MAILBOX_TYPE, {"address": address, "rtype": rtype}).scalar()
+
+
+# --- resources and what their searches use (written by index.put, always together) -----------------
+
+
+def delete_resources(conn: sa.Connection, rtype: str, ids: list[str]) -> None:
+    """Delete these resources of `rtype` with their tokens and mailboxes."""
+    table = TABLES[rtype]
+    conn.execute(table.delete().where(table.c.id.in_(ids)))
+    conn.execute(ann_token.delete().where(ann_token.c.rtype == rtype, ann_token.c.rid.in_(ids)))
+    conn.execute(ann_mailbox.delete().where(ann_mailbox.c.rtype == rtype, ann_mailbox.c.rid.in_(ids)))
+
+
+def insert_resources(conn: sa.Connection, rtype: str, rows: list[dict], tokens: list[dict], boxes: list[dict]) -> None:
+    """Insert resources of `rtype` (their rows), their tokens and their mailboxes (executemany each)."""
+    conn.execute(TABLES[rtype].insert(), rows)
+    if tokens:
+        conn.execute(ann_token.insert(), tokens)
+    if boxes:
+        conn.execute(ann_mailbox.insert(), boxes)
+
+
+def resource_json(conn: sa.Connection, rtype: str, rid: str) -> str | None:
+    """A resource's stored JSON, or None."""
+    table = TABLES[rtype]
+    return conn.execute(sa.select(table.c.resource).where(table.c.id == rid)).scalar()
+
+
+def ids_by_identifier(conn: sa.Connection, rtype: str, code: str, system: str | None) -> list[str]:
+    """The ids of the resources of `rtype` carrying the identifier `code` (of `system`, if given), sorted."""
+    t = ann_token
+    cond = [t.c.rtype == rtype, t.c.param == "identifier", t.c.code == code]
+    if system:
+        cond.append(t.c.system == system)
+    return sorted(set(conn.execute(sa.select(t.c.rid).where(*cond)).scalars()))
+
+
+def mailbox_publisher(conn: sa.Connection, address: str) -> sa.Row | None:
+    """The resource (`rtype`, `rid`) publishing a mailbox (address lower case), if any."""
+    m = ann_mailbox
+    return conn.execute(sa.select(m.c.rtype, m.c.rid).where(m.c.address == address)).first()
+
+
+def organization_exists(conn: sa.Connection, id_: str | None) -> bool:
+    o = ann_organization
+    return conn.execute(sa.select(o.c.id).where(o.c.id == id_)).scalar() is not None
+
+
+# --- RPPS+ declarations -----------------------------------------------------------------------------
+
+
+def last_practitioner_id(conn: sa.Connection, prefix: str) -> str | None:
+    """The greatest Practitioner id starting with `prefix`."""
+    p = ann_practitioner
+    return conn.execute(sa.select(sa.func.max(p.c.id)).where(p.c.id.like(f"{prefix}%"))).scalar()
+
+
+def declaration_of(conn: sa.Connection, employer: str, person: str) -> sa.Row | None:
+    """The employer's declaration of that person (folded names and birth date), if any."""
+    r = ann_rpps_plus
+    return conn.execute(sa.select(r).where(r.c.employer == employer, r.c.person == person)).first()
+
+
+def declaration(conn: sa.Connection, declaration: str) -> sa.Row | None:
+    r = ann_rpps_plus
+    return conn.execute(sa.select(r).where(r.c.declaration == declaration)).first()
+
+
+def insert_declaration(conn: sa.Connection, **values) -> None:
+    conn.execute(ann_rpps_plus.insert().values(**values))
+
+
+def update_declaration(conn: sa.Connection, declaration: str, **values) -> None:
+    r = ann_rpps_plus
+    conn.execute(r.update().where(r.c.declaration == declaration).values(**values))
+
+
+def declared_role(conn: sa.Connection, declaration: str) -> sa.Row | None:
+    """The row (`role`) naming the PractitionerRole a declaration made."""
+    r = ann_rpps_plus
+    return conn.execute(sa.select(r.c.role).where(r.c.declaration == declaration)).first()
+
+
+# --- bulk $export jobs ------------------------------------------------------------------------------
+
+
+def insert_export(conn: sa.Connection, **values) -> None:
+    conn.execute(ann_export.insert().values(**values))
+
+
+def export(conn: sa.Connection, job: str) -> sa.Row | None:
+    return conn.execute(sa.select(ann_export).where(ann_export.c.id == job)).first()
+
+
+def export_status(conn: sa.Connection, job: str) -> str | None:
+    return conn.execute(sa.select(ann_export.c.status).where(ann_export.c.id == job)).scalar()
+
+
+def update_export(conn: sa.Connection, job: str, *, only_if_status: str | None = None, **values) -> None:
+    """Update a job (only while in `only_if_status`, if given)."""
+    E = ann_export
+    where = [E.c.id == job]
+    if only_if_status is not None:
+        where.append(E.c.status == only_if_status)
+    conn.execute(E.update().where(*where).values(**values))
+
+
+def listed_in_red(conn: sa.Connection, rtype: str) -> set[str]:
+    """The ids of the resources of `rtype` with a mailbox on the liste rouge."""
+    m = ann_mailbox
+    return set(conn.execute(sa.select(m.c.rid).where(m.c.rtype == rtype, m.c.liste_rouge.is_(True))).scalars())
+
+
+def stream_resources(conn: sa.Connection, rtype: str, since: str | None) -> sa.CursorResult:
+    """Every resource of `rtype` (`id`, `resource`), updated after `since` if given, in id order,
+    streamed by batches of 5000."""
+    table = TABLES[rtype]
+    query = sa.select(table.c.id, table.c.resource).order_by(table.c.id)
+    if since:
+        query = query.where(table.c.last_updated > since)
+    return conn.execution_options(stream_results=True, yield_per=5000).execute(query)
+
+
+# --- FHIR search (search.py validates the parameters; here their SQL) ------------------------------
+# Each *_condition builds one parameter's condition on a resource type's table; a search's page, its
+# total and its includes take the list of them, ANDed.
+
+P, R, Org = ann_practitioner, ann_role, ann_organization
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _starts(column: sa.ColumnElement, value: str) -> sa.ColumnElement:
+    # The range lets the index do the work; LIKE keeps the answer exact under any collation.
+    return sa.and_(column >= value, column < value + "\uffff", column.like(_escape_like(value) + "%", escape="\\"))
+
+
+def _string(column, exact_column, modifier: str, value: str, folded: str) -> sa.ColumnElement:
+    """`value` (and its folded form, not empty unless `modifier` is exact) on a string column."""
+    if modifier == "exact":
+        if exact_column is None:
+            return column == folded
+        return exact_column == value
+    if modifier == "contains":
+        return column.like("%" + _escape_like(folded) + "%", escape="\\")
+    return _starts(column, folded)
+
+
+def id_condition(rtype: str, values: list[str]) -> sa.ColumnElement:
+    return TABLES[rtype].c.id.in_(values)
+
+
+def bool_condition(rtype: str, column: str, value: bool) -> sa.ColumnElement:
+    return TABLES[rtype].c[column] == value
+
+
+def date_condition(rtype: str, column: str, prefix: str, low: str, high: str) -> sa.ColumnElement:
+    """A FHIR date comparison (`prefix` eq, ne, gt, sa, ge, lt, eb, le) against the range [low, high)."""
+    c = TABLES[rtype].c[column]
+    return {
+        "eq": sa.and_(c >= low, c < high),
+        "ne": sa.or_(c < low, c >= high),
+        "gt": c >= high,
+        "sa": c >= high,
+        "ge": c >= low,
+        "lt": c < low,
+        "eb": c < low,
+        "le": c < high,
+    }[prefix]
+
+
+def token_condition(rtype: str, param: str, values: list[tuple[str | None, str]], *, negate: bool) -> sa.ColumnElement:
+    """Resources carrying (or, `negate`, not carrying) any of the tokens (system, code) of `param`;
+    a system None or an empty code matches any."""
+    t = ann_token
+    clauses = []
+    for system, code in values:
+        cond = [t.c.rtype == rtype, t.c.param == param]
+        if system is not None:
+            cond.append(t.c.system == system)
+        if code:
+            cond.append(t.c.code == code)
+        clauses.append(sa.and_(*cond))
+    inner = sa.select(t.c.rid).where(sa.or_(*clauses))
+    table = TABLES[rtype]
+    return table.c.id.in_(inner) if not negate else table.c.id.not_in(inner)
+
+
+def mailbox_condition(rtype: str, values: list[str], modifier: str, by_type: bool) -> sa.ColumnElement:
+    """Resources publishing, outside the liste rouge, a mailbox of one of these addresses (starting
+    with, `exact`, `contains`) or, `by_type`, of one of these types (PER, ORG, APP, CAB)."""
+    m = ann_mailbox
+    clauses = []
+    for value in values:
+        if by_type:
+            _system, _bar, code = value.rpartition("|")
+            clauses.append(m.c.type == code.upper())
+        elif modifier == "exact":
+            clauses.append(m.c.address_exact == value)
+        elif modifier == "contains":
+            clauses.append(m.c.address.like("%" + _escape_like(value.lower()) + "%", escape="\\"))
+        else:
+            clauses.append(_starts(m.c.address, value.lower()))
+    return TABLES[rtype].c.id.in_(
+        sa.select(m.c.rid).where(m.c.rtype == rtype, m.c.liste_rouge.is_(False), sa.or_(*clauses))
+    )
+
+
+def reference_condition(rtype: str, column: str, ids: list[str]) -> sa.ColumnElement:
+    return TABLES[rtype].c[column].in_(ids)
+
+
+def prefix_condition(rtype: str, column: str, values: list[str]) -> sa.ColumnElement:
+    """The column starts with any of the values."""
+    table = TABLES[rtype]
+    return sa.or_(*(_starts(table.c[column], v) for v in values))
+
+
+def string_condition(
+    rtype: str, column: str, exact_column: str | None, modifier: str, values: list[tuple[str, str]]
+) -> sa.ColumnElement:
+    """Any of the (value, folded value) on a string parameter's folded column (and its as-written one)."""
+    table = TABLES[rtype]
+    return sa.or_(
+        *(_string(table.c[column], table.c[exact_column] if exact_column else None, modifier, v, f) for v, f in values)
+    )
+
+
+def name_condition(modifier: str, values: list[tuple[str, str]]) -> sa.ColumnElement:
+    """A Practitioner's family or given name matching any of the (value, folded value)."""
+    return sa.or_(
+        *(
+            sa.or_(
+                _string(P.c.family, P.c.family_exact, modifier, v, f),
+                _string(P.c.given, P.c.given_exact, modifier, v, f),
+            )
+            for v, f in values
+        )
+    )
+
+
+def address_condition(modifier: str, values: list[tuple[str, str]]) -> sa.ColumnElement:
+    """An Organization's city, line or postal code matching any of the (value, folded value)."""
+    return sa.or_(
+        *(
+            sa.or_(
+                _string(Org.c.city, None, modifier, v, f),
+                _string(Org.c.line, None, modifier, v, f),
+                _starts(Org.c.postal_code, v),
+            )
+            for v, f in values
+        )
+    )
+
+
+def search_ids(conn: sa.Connection, rtype: str, filters: list, after: str | None, limit: int) -> list[str]:
+    """The ids of the resources matching every filter, after `after`, in id order (from the indexes alone)."""
+    table = TABLES[rtype]
+    where = sa.and_(*filters) if filters else sa.true()
+    page_query = sa.select(table.c.id).where(where)
+    if after is not None:
+        page_query = page_query.where(table.c.id > after)
+    return list(conn.execute(page_query.order_by(table.c.id).limit(limit)).scalars())
+
+
+def search_total(conn: sa.Connection, rtype: str, filters: list) -> int:
+    """How many resources match every filter."""
+    table = TABLES[rtype]
+    where = sa.and_(*filters) if filters else sa.true()
+    return conn.execute(sa.select(sa.func.count()).select_from(table).where(where)).scalar_one()
+
+
+def resources_json_in(conn: sa.Connection, rtype: str, ids: list[str]) -> list[str]:
+    """The JSON of these resources (those that exist), in id order."""
+    table = TABLES[rtype]
+    return list(conn.execute(sa.select(table.c.resource).where(table.c.id.in_(ids)).order_by(table.c.id)).scalars())
+
+
+def referenced(conn: sa.Connection, rtype: str, column: str, ids: list[str]) -> list[str | None]:
+    """What these resources reference in `column` (an _include)."""
+    table = TABLES[rtype]
+    return list(conn.execute(sa.select(table.c[column]).where(table.c.id.in_(ids))).scalars())
+
+
+def referring_json(conn: sa.Connection, rtype: str, column: str, ids: list[str]) -> list[str]:
+    """The JSON of the resources of `rtype` whose `column` references one of `ids` (a _revinclude), in id order."""
+    src = TABLES[rtype]
+    return list(conn.execute(sa.select(src.c.resource).where(src.c[column].in_(ids)).order_by(src.c.id)).scalars())
