@@ -31,7 +31,13 @@ How, in numbers (`ACCOUNT`, `SOURCE`):
   once the account's own short lock has passed.
 
 Every attempt is counted as a failure *before* the secret is checked (`begin`), and given back on
-success: so parallel guesses cannot all pass one check while the first is still hashing.
+success: so parallel guesses cannot all pass one check while the first is still hashing. The
+account's lock that such in-flight attempts set may be lifted a moment later by one of them
+succeeding: an application opening eight sessions to one mailbox at once would otherwise lock
+itself out (bench/mss.py did, issue 19). So an attempt that finds its account locked by a failure
+counted within the last `settle_s` (1 s: a password check takes tens of milliseconds) waits up
+to that long for the lock to be lifted before it is refused; a guesser gains nothing by it — the
+lock stays, no secret is checked meanwhile, and the refusal comes as before.
 Each failure, lock and success is a security event of the audit trail (`securite.connexion-echec`,
 `securite.verrouillage`, `securite.connexion`), in the transaction that counts it.
 """
@@ -100,6 +106,8 @@ class Policy:
 ACCOUNT = Policy(free=4, first_lock_s=60, max_lock_s=900, forget_after_s=86_400, ceiling=100, ceiling_lock_s=86_400)
 SOURCE = Policy(free=30, first_lock_s=60, max_lock_s=3_600, forget_after_s=86_400, leak_s=600)
 PURGE_ONE_IN = 200  # `begin` calls that also delete rows forgotten for two days
+SETTLE_S = 1.0  # how long an attempt waits for in-flight attempts to lift the lock they set
+SETTLE_POLL_S = 0.05
 
 
 class Locked(MaisonError):
@@ -163,36 +171,52 @@ class Throttle:
         source: Policy = SOURCE,
         clock: Callable[[], float] = time.time,
         software: str = "",
+        settle_s: float = SETTLE_S,
     ) -> None:
         self.db, self.service, self.software = db, service, software or f"maison-{service}"
         # the service's security events that change nothing here go through the journal (`refused`)
         self.trail = audit.Trail(db)
         self.policies = {"compte": account, "source": source}
         self.clock = clock
+        self.settle_s = settle_s
 
     def begin(self, account: str, source: str) -> Attempt:
-        """Refuse (`Locked`, audited) if the account or the source is locked; else count this attempt."""
+        """Refuse (`Locked`, audited) if the account or the source is locked; else count this attempt.
+
+        A lock set by the account's failure of the last `settle_s` seconds may be an attempt still in
+        flight that will succeed and lift it: wait for that (real time, polled) before refusing."""
         keys = {"compte": account_key(account), "source": source_key(source)}
-        now = int(self.clock())
-        locks: dict[str, int] = {}
-        with self.db.write() as conn:
-            if random.randrange(PURGE_ONE_IN) == 0:
-                conn.execute(T.delete().where(T.c.last_failure < now - 2 * 86_400, T.c.locked_until < now))
-            rows = {kind: self._row(conn, kind, key, now) for kind, key in sorted(keys.items())}
-            wait = max(row[2] - now for row in rows.values())
-            if wait > 0:
-                audit.Trail.write_security(
-                    conn,
-                    "connexion-echec",
-                    self._anonymous(source),
-                    outcome="failure",
-                    detail=self._detail(account, source, motif="verrouille", attente_s=wait),
+        settle_until = time.monotonic() + self.settle_s
+        while True:
+            now = int(self.clock())
+            locks: dict[str, int] = {}
+            with self.db.write() as conn:
+                if random.randrange(PURGE_ONE_IN) == 0:
+                    conn.execute(T.delete().where(T.c.last_failure < now - 2 * 86_400, T.c.locked_until < now))
+                rows = {kind: self._row(conn, kind, key, now) for kind, key in sorted(keys.items())}
+                wait = max(row[2] - now for row in rows.values())
+                last_failure = rows["compte"][1]
+                settling = (
+                    wait > 0
+                    and rows["source"][2] <= now  # a locked source is not waited for
+                    and last_failure >= now - math.ceil(self.settle_s)
+                    and time.monotonic() < settle_until
                 )
-            else:
-                locks = {kind: self._count(conn, kind, key, rows[kind], now) for kind, key in sorted(keys.items())}
-        if wait > 0:
-            raise Locked(wait)
-        return Attempt(self.service, account, source, locks, rows)
+                if wait > 0 and not settling:
+                    audit.Trail.write_security(
+                        conn,
+                        "connexion-echec",
+                        self._anonymous(source),
+                        outcome="failure",
+                        detail=self._detail(account, source, motif="verrouille", attente_s=wait),
+                    )
+                elif wait <= 0:
+                    locks = {kind: self._count(conn, kind, key, rows[kind], now) for kind, key in sorted(keys.items())}
+            if wait <= 0:
+                return Attempt(self.service, account, source, locks, rows)
+            if not settling:
+                raise Locked(wait)
+            time.sleep(SETTLE_POLL_S)
 
     def failed(self, attempt: Attempt, *, motif: str = "secret-invalide") -> None:
         """The secret was wrong: record the failure, and the lock it brought if any."""

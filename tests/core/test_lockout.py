@@ -4,6 +4,7 @@ temporary, audited — on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -122,6 +123,38 @@ def test_parallel_guesses_cannot_all_pass_one_check(db, database_url):
     for e in engines:
         e.dispose()
     assert len(passed) == ACCOUNT.free + 1 and len(refused) == 20 - ACCOUNT.free - 1
+
+
+def test_an_application_opening_many_sessions_at_once_is_not_locked_out(db, database_url):
+    """Eight sessions of one application log in to one mailbox at the same moment with the right
+    password (bench/mss.py's load, issue 19): the fifth in-flight attempt sets the account's lock,
+    the first success lifts it, and the attempts that found it locked meanwhile wait for that
+    instead of being refused (OWASP: lockout must not deny the real user)."""
+    engines = [Database(database_url), Database(database_url)]
+    throttles = [Throttle(e, "mss") for e in engines]
+    passed, refused = [], []
+    start = threading.Barrier(8)
+
+    def login(i: int) -> None:
+        throttle = throttles[i % 2]
+        start.wait()
+        try:
+            attempt = throttle.begin("pfi@hopital.test", "192.0.2.10")
+        except Locked:
+            refused.append(i)
+            return
+        time.sleep(0.05)  # the password's check
+        throttle.succeeded("pfi@hopital.test", "192.0.2.10", USER, attempt=attempt)
+        passed.append(i)
+
+    threads = [threading.Thread(target=login, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for e in engines:
+        e.dispose()
+    assert refused == [] and len(passed) == 8
 
 
 def test_sources_are_keyed_by_address_and_ipv6_prefix():
