@@ -18,7 +18,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
 from maison import __version__
-from maison.core.audit import Trail
+from maison.core import pki
+from maison.core.audit import SYSTEM, Trail
 from maison.core.audit_anchor import Checkpointer
 from maison.core.authz import Authorizer, public
 from maison.core.blobs import Blobs
@@ -175,6 +176,14 @@ class House:
         """The CI-SIS value sets of the configured reference pack, or the compact default table."""
         return Terminology.from_settings(self.settings, read_value_set)
 
+    def issue_insi_certificate(self, structure: str, software: str, directory: Path) -> pki.Issued:
+        """A structure's INSi software certificate from the house PKI (`<data_dir>/pki`), issued by INSi
+        itself: habilitated structure and known software only, the issuance recorded (securite.cle-emise).
+        What the wing's in-memory transport presents on a structure's first call, and what nothing
+        else may issue it with (the wing holds this callable, never the authority)."""
+        authority = pki.Authority(self.settings.data_dir / "pki")
+        return self.insi.issue_certificate(SYSTEM, authority, structure, software, directory=directory)
+
     def close(self) -> None:
         """Flush the audit journal and release the database."""
         self.insi.journal.close()
@@ -194,7 +203,7 @@ class House:
             self.db, self.psc, issuer_for, local_idps, self.patient_login, mes_issuer_for, journal=self.insi.journal
         )
         # the patient index reaches INSi over SOAP: at insi_url, or in memory to this very app
-        insi_gateway = InsiGateway.from_settings(self.settings, lambda: app)
+        insi_gateway = InsiGateway.from_settings(self.settings, lambda: app, self.issue_insi_certificate)
         # every route states its callers (maison.core.authz); the guard enforces it before the handler runs
         app = FastAPI(
             title="Maison",

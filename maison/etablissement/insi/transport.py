@@ -12,7 +12,10 @@ INSi authenticates the calling structure by its software certificate in a mutual
   through httpx's ASGI transport, each request's scope carrying the ASGI TLS extension exactly as
   the mutual-TLS listener (`maison.serving_tls`) gives it after a handshake: the certificate of the
   calling structure and software, issued by the house PKI that stands in for IGC-Santé. The
-  development exception (`insi_dev_sans_certificat`) is never needed.
+  development exception (`insi_dev_sans_certificat`) is never needed. The wing does not issue
+  those certificates itself: the composition root (`maison.house`) hands it INSi's own issuing
+  (`IssueCertificate`), which checks the habilitation and records the issuance
+  (`securite.cle-emise`), as `maison insi-certificat` does.
 """
 
 from __future__ import annotations
@@ -55,20 +58,26 @@ class PresentedCertificate:
         await self.app()(scope, receive, send)
 
 
-class HouseCertificates:
-    """The structures' INSi certificates, issued by the house PKI in `directory` (created on first use),
-    one per structure and software, kept for the process. Only the certificate is kept: in memory
-    there is no handshake to sign, so its private key is dropped with the directory it was written to."""
+IssueCertificate = Callable[[str, str, Path], pki.Issued]
+"""INSi's issuing of a structure's software certificate: (structure, software, where to write it) to
+the certificate issued; it refuses a structure or software INSi does not know and records each issuance."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+
+class HouseCertificates:
+    """The structures' INSi certificates, issued on first use by `issue` (INSi's own issuing, handed in
+    by the composition root: this wing holds no authority and writes no audit record of its own), one
+    per structure and software, kept for the process. Only the certificate is kept: in memory there is
+    no handshake to sign, so its private key is dropped with the directory it was written to."""
+
+    def __init__(self, issue: IssueCertificate) -> None:
+        self._issue = issue
         self._pem: dict[tuple[str, str], str] = {}
 
     def pem(self, structure: str, software: str) -> str:
         key = (structure, software)
         if key not in self._pem:
             with tempfile.TemporaryDirectory(prefix="maison-insi-") as scratch:
-                issued = pki.Authority(self.directory).issue_structure(structure, software, directory=Path(scratch))
+                issued = self._issue(structure, software, Path(scratch))
                 self._pem[key] = issued.cert.read_text(encoding="ascii")
         return self._pem[key]
 
@@ -104,13 +113,14 @@ class InsiGateway:
         return cls(endpoint, lambda _structure, _software: shared)
 
     @classmethod
-    def from_settings(cls, settings: Settings, app: Callable[[], ASGIApp]) -> InsiGateway:
-        """`insi_url` and its certificate when configured, else the house's own INSi in memory."""
+    def from_settings(cls, settings: Settings, app: Callable[[], ASGIApp], issue: IssueCertificate) -> InsiGateway:
+        """`insi_url` and its certificate when configured, else the house's own INSi in memory, each
+        structure presenting the certificate `issue` (the house's INSi) gives it on its first call."""
         if settings.insi_url:
             return cls.over_https(
                 settings.insi_url, settings.insi_client_cert, settings.insi_client_key, settings.insi_client_ca
             )
-        return cls.in_memory(app, HouseCertificates(settings.data_dir / "pki"))
+        return cls.in_memory(app, HouseCertificates(issue))
 
     def client(self, me: ClientIdentity) -> AsyncInsiClient:
         key = (me.structure, me.idam)

@@ -8,6 +8,7 @@ import pytest
 
 from maison.core import audit
 from maison.core.auth import issue_key
+from maison.core.identifiers.checksums import luhn_check_digit
 from maison.etablissement.vigilance.fhir import EXT_RELIABILITY
 from maison.house import House
 from tests.conftest import LiveServer
@@ -15,6 +16,7 @@ from tests.e2e.insi_mtls import InsiTlsServer, issue
 from tests.identite.helpers import IDAM, STRUCTURE, seed_referential
 
 OTHER = "1750000019"
+UNKNOWN = "1" + "75000002" + luhn_check_digit("75000002")  # a FINESS INSi never habilitated
 DESK = "801234567897"
 SARAH = {
     "resourceType": "Patient",
@@ -53,6 +55,12 @@ def _events(house: House, prefix: str) -> list[dict]:
         return list(audit.events(conn, action_prefix=prefix))
 
 
+def _certificates(house: House) -> list[dict]:
+    """The records of certificates issued (the desk's API key has its own `cle-emise`)."""
+    issued = _events(house, "securite.cle-emise")
+    return [e for e in issued if audit.detail_of(e).get("type") == "certificat"]
+
+
 def _status(patient: dict) -> str:
     reliability = next(e for e in patient["extension"] if e["url"] == EXT_RELIABILITY)
     return next(e["valueCoding"]["code"] for e in reliability["extension"] if e["url"] == "identityStatus")
@@ -76,6 +84,35 @@ def test_in_memory_each_structure_presents_its_own(national):
         assert _recover(http).status_code == 200
     [call] = _events(national, "insi.rechercherInsAvecTraitsIdentite")
     assert (call["actor_structure"], call["actor_software"]) == (OTHER, "DPI-VOISIN")
+
+
+def test_in_memory_the_certificate_is_issued_by_insi_and_recorded(national):
+    """The wing holds no authority: the certificate it presents is INSi's issuing, handed in by the
+    house, so its issuance leaves `securite.cle-emise` — once per structure and software."""
+    with LiveServer(national.app()) as live, _dpi(national, live.url) as http:
+        assert _recover(http).status_code == 200
+        _recover(http, "IPP-2")  # a second call (a doublon, 409, but INSi answered): the same certificate
+    assert len(_events(national, "insi.rechercherInsAvecTraitsIdentite")) == 2
+    [issued] = _certificates(national)
+    detail = audit.detail_of(issued)
+    assert (detail["type"], detail["service"], detail["structure"], detail["idam"]) == (
+        "certificat",
+        "insi",
+        STRUCTURE,
+        IDAM,
+    )
+    assert issued["outcome"] == "success" and len(detail["certificat"]) == 64  # its SHA-256 fingerprint
+
+
+def test_in_memory_no_certificate_for_a_structure_insi_does_not_know(national):
+    """A structure that is not habilitated gets no certificate (INSi's issuing refuses it), so nothing
+    is presented and nothing is issued unrecorded."""
+    with LiveServer(national.app()) as live, _dpi(national, live.url, UNKNOWN, IDAM) as http:
+        refused = _recover(http)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["issue"][0]["details"]["coding"][0]["code"] == "structure-non-habilitee"
+    assert _certificates(national) == []
+    assert _events(national, "insi.") == []
 
 
 def test_over_https_with_the_configured_certificate(national, settings, tmp_path):
