@@ -34,7 +34,7 @@ from unidecode import unidecode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from maison.core import audit  # noqa: E402
+from maison.core.actor import Actor  # noqa: E402
 from maison.core.storage import Database  # noqa: E402
 from maison.etablissement.vigilance import store  # noqa: E402
 from maison.etablissement.vigilance.service import PatientIndex  # noqa: E402
@@ -42,7 +42,7 @@ from maison.migrations import migrate  # noqa: E402
 from maison.seeding.population import generate  # noqa: E402
 
 STRUCTURE = "1750000019"
-CELL = audit.Actor(person="899900038441", structure=STRUCTURE, software="bench", role="cellule-identitovigilance")
+CELL = Actor(person="899900038441", structure=STRUCTURE, software="bench", role="cellule-identitovigilance")
 GOAL_SECONDS, GOAL_QUALITY = 120, 0.98
 DOUBLON_RATE = 0.02
 console = Console(width=120)

@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from maison.core.audit import Actor  # noqa: E402
+from maison.core.actor import Actor  # noqa: E402
 from maison.core.config import load_settings  # noqa: E402
 from maison.core.ins_traits import Traits  # noqa: E402
 from maison.core.storage import Database  # noqa: E402

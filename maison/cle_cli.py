@@ -44,7 +44,8 @@ def emettre(
     data_dir: Path = typer.Option(None),
 ) -> None:
     """Issue a key and print it once."""
-    from maison.core.auth import KeyScope, issue_key
+    from maison.core.actor import KeyScope
+    from maison.core.auth import issue_key
 
     try:
         scope = KeyScope(portee)

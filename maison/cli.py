@@ -97,7 +97,7 @@ def rapport_civ(
 
     import orjson
 
-    from maison.core.audit import Actor
+    from maison.core.actor import Actor
     from maison.core.errors import MaisonError
     from maison.core.storage import Database
     from maison.etablissement.vigilance.cellule import Cellule
@@ -127,7 +127,7 @@ def ght(
     """Record a GHT and its establishments (the administrator's act: GHT reports follow it, seed 004 L349)."""
     import getpass
 
-    from maison.core.audit import Actor
+    from maison.core.actor import Actor
     from maison.core.errors import MaisonError
     from maison.core.storage import Database
     from maison.etablissement.vigilance.cellule import Cellule
@@ -194,7 +194,7 @@ def insi_certificat(
     import getpass
     from datetime import timedelta
 
-    from maison.core.audit import Actor
+    from maison.core.actor import Actor
     from maison.core.storage import Database
     from maison.identite.ins.service import InsiService
     from maison.serving_insi import authority

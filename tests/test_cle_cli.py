@@ -5,7 +5,8 @@ from typer.testing import CliRunner
 
 from maison.cli import app
 from maison.core import audit
-from maison.core.auth import KeyScope, key_actor
+from maison.core.actor import Credential, KeyScope
+from maison.core.auth import key_actor
 from maison.core.errors import Unauthenticated
 from maison.core.storage import Database
 
@@ -34,8 +35,9 @@ def test_issue_then_revoke(tmp_path, reference_path, monkeypatch):
     key = issued.output.strip().splitlines()[-1]
     assert key.startswith("mk_")
     db = Database(f"sqlite:///{tmp_path / 'maison.db'}")
-    actor, scope = key_actor(db, key)
-    assert (actor.structure, actor.person, scope) == ("1750000019", "M. Admin", KeyScope.ADMINISTRATEUR_STRUCTURE)
+    actor = key_actor(db, key)
+    assert (actor.structure, actor.person, actor.scope) == ("1750000019", "M. Admin", KeyScope.ADMINISTRATEUR_STRUCTURE)
+    assert (actor.kind, actor.credential) == ("software", Credential.API_KEY)
     with db.read() as conn:
         issuance = [audit.detail_of(r) for r in audit.events(conn, action_prefix="securite.cle-emise")]
     assert issuance[0]["scope"] == "administrateur-structure" and key not in str(issuance)  # the key itself never

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +29,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from maison.core.actor import Actor
 from maison.core.storage import metadata
 
 if TYPE_CHECKING:
@@ -68,18 +68,6 @@ audit_head = sa.Table(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who acts: a person (IdNatPS, patient INS, or `system:<name>`), in a structure, through a software."""
-
-    person: str
-    structure: str
-    software: str
-    role: str = ""
-    department: str = ""  # the structure's département, for statistics by territory
-    extra: dict[str, str] = field(default_factory=dict)
-
-
 SYSTEM = Actor(person="system:maison", structure="maison", software="maison")
 
 
@@ -114,8 +102,8 @@ def _entry(
 ) -> dict[str, Any]:
     """One record before it is chained (`Trail.entry`)."""
     info = dict(actor.extra)
-    if actor.role:
-        info["role"] = actor.role
+    if actor.role or actor.profession:  # a professional without a role is recorded by his profession
+        info["role"] = actor.role or actor.profession
     if actor.department:
         info["department"] = actor.department
     return {

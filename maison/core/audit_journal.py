@@ -17,6 +17,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from maison.core import audit
+from maison.core.actor import Actor
 from maison.core.storage import Database
 
 _STOP = object()
@@ -38,7 +39,7 @@ class Journal:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def submit(self, actor: audit.Actor, action: str, **fields: Any) -> Future[None]:
+    def submit(self, actor: Actor, action: str, **fields: Any) -> Future[None]:
         """Hand one record to the writer; the future completes when it is committed (or failed).
 
         Async callers await it (`asyncio.wrap_future`) without holding a thread while it commits.
@@ -49,7 +50,7 @@ class Journal:
         self._queue.put(future)
         return future
 
-    def append(self, actor: audit.Actor, action: str, **fields: Any) -> None:
+    def append(self, actor: Actor, action: str, **fields: Any) -> None:
         """Record one action; returns when it is committed, raises if it could not be."""
         self.submit(actor, action, **fields).result()
 

@@ -7,8 +7,9 @@ what only the structure's administrator may (register the structure's own identi
 declare professionals to RPPS+). The server keeps only the key's SHA-256: a key is 256 random
 bits, so its digest cannot be reversed or guessed, and a copy of the database holds no key.
 
-Scopes, after the roles a real deployment separates (PGSSI-S: least privilege, one credential per
-use; the Annuaire's and the DMP's "authentification indirecte" keys are per software):
+Scopes (`maison.core.actor.KeyScope`, beside the actor that carries one), after the roles a real
+deployment separates (PGSSI-S: least privilege, one credential per use; the Annuaire's and the
+DMP's "authentification indirecte" keys are per software):
 
 - `administrateur-structure` — the structure's administrator (DSI): identity provider, RPPS+;
 - `logiciel` — the structure's software (DPI, PFI, LGC) acting for the structure (indirect
@@ -25,12 +26,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from enum import StrEnum
 
 import sqlalchemy as sa
 
 from maison.core import audit
-from maison.core.audit import Actor
+from maison.core.actor import Actor, KeyScope
 from maison.core.errors import Unauthenticated
 from maison.core.storage import Database, metadata
 
@@ -45,15 +45,6 @@ api_key = sa.Table(
     sa.Column("scope", sa.String(32), nullable=False, server_default="logiciel"),
     sa.Column("revoked", sa.Boolean, nullable=False, server_default=sa.false()),
 )
-
-
-class KeyScope(StrEnum):
-    ADMINISTRATEUR_STRUCTURE = "administrateur-structure"
-    LOGICIEL = "logiciel"
-    ACCUEIL = "accueil"
-    OPERATEUR_MSS = "operateur-mss"
-    FOURNISSEUR_LPP = "fournisseur-lpp"
-    ADMINISTRATEUR_MAISON = "administrateur-maison"
 
 
 KEY_PREFIX = "mk_"
@@ -117,11 +108,10 @@ def revoke_key(db: Database, key_digest_prefix: str, *, revoked_by: Actor = audi
     return count
 
 
-def key_actor(db: Database, key: str) -> tuple[Actor, KeyScope]:
-    """(actor, scope) of a valid, unrevoked key; Unauthenticated otherwise."""
+def key_actor(db: Database, key: str) -> Actor:
+    """The actor of a valid, unrevoked key (its software, with the key's scope); Unauthenticated otherwise."""
     with db.read() as conn:
         row = conn.execute(sa.select(api_key).where(api_key.c.digest == _digest(key.strip()))).first()
     if row is None or row.revoked:
         raise Unauthenticated("clé d'accès inconnue ou révoquée", code="auth-invalide")
-    actor = Actor(person=row.person, structure=row.structure, software=row.software, role=row.role)
-    return actor, KeyScope(row.scope)
+    return Actor(row.person, row.structure, row.software, kind="software", role=row.role, scope=KeyScope(row.scope))

@@ -1,5 +1,8 @@
 """Who is acting, and whether this route accepts that kind of caller.
 
+Who acts is a `maison.core.actor.Actor`: the one object `Authorizer.caller` establishes, the
+handlers and services decide on, and the audit trail records.
+
 Four credentials are recognised:
 
 - a professional's Pro Santé Connect access token (`Authorization: Bearer <JWT>`): the IdNatPS,
@@ -11,7 +14,7 @@ Four credentials are recognised:
 - a patient's Mon espace santé token (`maison.identite.mes`): the INS of the person logged in and,
   when a legal representative acts for a minor, the minor's;
 - a structure API key (`Authorization: Bearer mk_…` or `ESANTE-API-KEY`) with its scope
-  (`maison.core.auth.KeyScope`): the structure, the software and the person it was issued to.
+  (`maison.core.actor.KeyScope`): the structure, the software and the person it was issued to.
 
 **Every route states which of them it accepts** with `@accepts(Accepts(...))` on its handler (or
 `@public(...)` for a route that authenticates otherwise, or not at all), and `Authorizer.caller`
@@ -37,8 +40,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import orjson
@@ -46,41 +48,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from maison.core import audit
-from maison.core.audit import Actor
-from maison.core.auth import KEY_PREFIX, KeyScope, key_actor
+from maison.core.actor import Actor, Credential, KeyScope
+from maison.core.auth import KEY_PREFIX, key_actor
 from maison.core.errors import Forbidden, Unauthenticated
 from maison.core.storage import Database
-
-
-class Credential(StrEnum):
-    PSC = "psc"
-    LOCAL_IDP = "idp-local"
-    API_KEY = "cle"
-    PATIENT = "mon-espace-sante"
-
-
-@dataclass(frozen=True)
-class Caller:
-    kind: str  # professional / software / patient
-    person: str  # IdNatPS, the person an API key was issued to, or the patient (or representative) logged in
-    structure: str
-    software: str
-    profession: str = ""  # TRE_G15 (or TRE_R85 for RPPS+ professionals)
-    role: str = ""
-    structures: tuple[str, ...] = field(default=())  # every structure the professional practises in
-    patient: str = ""  # for a patient caller: whose espace (the minor when a representative acts)
-    credential: Credential = None  # type: ignore[assignment]  # how it was verified; by default from `kind`
-    scope: KeyScope | None = None  # for an API key
-
-    def __post_init__(self) -> None:
-        if self.credential is None:
-            default = {"professional": Credential.PSC, "patient": Credential.PATIENT}.get(self.kind, Credential.API_KEY)
-            object.__setattr__(self, "credential", default)
-
-    def actor(self) -> Actor:
-        return Actor(
-            person=self.person, structure=self.structure, software=self.software, role=self.role or self.profession
-        )
 
 
 @dataclass(frozen=True)
@@ -93,7 +64,9 @@ class Accepts:
     scopes: frozenset[KeyScope] = frozenset()  # structure API keys of these scopes
     structure_required: bool = True  # False: a professional need not act in a structure (directory reads)
 
-    def admits(self, credential: Credential, scope: KeyScope | None) -> bool:
+    def admits(self, credential: Credential | None, scope: KeyScope | None) -> bool:
+        if credential is None:  # the house's own actors come through no route
+            return False
         if credential is Credential.API_KEY:
             return scope in self.scopes
         return {Credential.PSC: self.psc, Credential.LOCAL_IDP: self.local_idp, Credential.PATIENT: self.patient}[
@@ -256,10 +229,10 @@ class Authorizer:
             return
         request.state.maison_caller = await run_in_threadpool(self.caller, request)
 
-    def caller(self, request: HasHeaders, policy: Accepts | None = None) -> Caller:
+    def caller(self, request: HasHeaders, policy: Accepts | None = None) -> Actor:
         """The caller of this request, if the route being served accepts its kind (401 / 403 otherwise)."""
         state = getattr(request, "state", None)
-        known: Caller | None = getattr(state, "maison_caller", None) if policy is None else None
+        known: Actor | None = getattr(state, "maison_caller", None) if policy is None else None
         if known is not None:  # already established by `guard`
             return known
         if policy is None:
@@ -280,18 +253,18 @@ class Authorizer:
             raise
         if not policy.admits(caller.credential, caller.scope):
             self._refused(request, caller, "appelant-non-admis")
-            held = f"clé « {caller.scope.value} »" if caller.scope else caller.credential.value
+            held = f"clé « {caller.scope.value} »" if caller.scope else str(caller.credential)
             raise Forbidden(
                 f"cette route n'accepte pas ce type d'appelant ({held}) ; acceptés : {policy.describe()}",
                 code="appelant-non-admis",
             )
         return caller
 
-    def _refused(self, request: HasHeaders, caller: Caller | None, reason: str, event: str = "acces-refuse") -> None:
+    def _refused(self, request: HasHeaders, caller: Actor | None, reason: str, event: str = "acces-refuse") -> None:
         if self.trail is None:
             return
         source = request.client.host if getattr(request, "client", None) else ""
-        actor = caller.actor() if caller else audit.anonymous(source)
+        actor = caller or audit.anonymous(source)
         route = request.scope.get("route")
         detail = {
             "reason": reason,
@@ -299,36 +272,27 @@ class Authorizer:
             "route": getattr(route, "path", "") or request.scope.get("path", ""),
             "source": source,
         }
-        if caller is not None:
+        if caller is not None and caller.credential is not None:
             detail["credential"] = caller.credential.value
         patient = caller.patient or None if caller else None
         self.trail.security_later(event, actor, outcome="failure", patient=patient, detail=detail)
 
-    def _authenticate(self, headers: Any, base_url: str, structure_required: bool) -> Caller:
+    def _authenticate(self, headers: Any, base_url: str, structure_required: bool) -> Actor:
         authorization = headers.get("authorization", "")
         api_key = headers.get("esante-api-key")
         if api_key or authorization.lower().startswith(f"bearer {KEY_PREFIX}"):
-            actor, scope = key_actor(self.db, api_key or authorization[7:])
-            return Caller(
-                "software",
-                actor.person,
-                actor.structure,
-                actor.software,
-                role=actor.role,
-                credential=Credential.API_KEY,
-                scope=scope,
-            )
+            return key_actor(self.db, api_key or authorization[7:])
         if not authorization.lower().startswith("bearer "):
             raise Unauthenticated("authentification requise (Authorization: Bearer)", code="auth-absente")
         token = authorization[7:].strip()
         claimed = unverified_issuer(token)  # only to choose the verifier; each verifies the signature
         if self.patients is not None and self.patient_issuer_of and claimed == self.patient_issuer_of(base_url):
             patient = self.patients.verify(token, self.patient_issuer_of(base_url))
-            return Caller(
-                "patient",
+            return Actor(
                 patient.acting,
                 "",
                 "mon-espace-sante",
+                kind="patient",
                 patient=patient.ins,
                 role="representant-legal" if patient.acting != patient.ins else "patient",
                 credential=Credential.PATIENT,
@@ -356,7 +320,7 @@ def _has_credential(request: HasHeaders) -> bool:
 
 def _professional(
     claims: dict[str, Any], info: dict[str, Any], credential: Credential, wanted: str | None, structure_required: bool
-) -> Caller:
+) -> Actor:
     exercice = (info["SubjectRefPro"]["exercices"] or [{}])[0]
     activities = exercice.get("activities", [])
     ids = {a["identifiantTechniqueDeLaStructure"]: a for a in activities}
@@ -367,8 +331,13 @@ def _professional(
     if not activities:
         if structure_required:
             raise Forbidden(f"{info['SubjectNameID']} n'a aucune situation d'exercice active", code="sans-exercice")
-        return Caller(
-            "professional", info["SubjectNameID"], "", claims.get("azp", ""), profession, credential=credential
+        return Actor(
+            info["SubjectNameID"],
+            "",
+            claims.get("azp", ""),
+            kind="professional",
+            profession=profession,
+            credential=credential,
         )
     if wanted:
         activity = ids.get(wanted)
@@ -382,14 +351,14 @@ def _professional(
         raise Forbidden(
             "plusieurs situations d'exercice : préciser la structure (X-Structure)", code="structure-ambigue"
         )
-    return Caller(
-        "professional",
+    return Actor(
         info["SubjectNameID"],
         activity["identifiantTechniqueDeLaStructure"],
         claims.get("azp", ""),
-        profession,
-        activity.get("codeRole", ""),
-        tuple(a["identifiantTechniqueDeLaStructure"] for a in activities),
+        kind="professional",
+        profession=profession,
+        role=activity.get("codeRole", ""),
+        structures=tuple(a["identifiantTechniqueDeLaStructure"] for a in activities),
         credential=credential,
     )
 

@@ -57,7 +57,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from maison.core import audit
-from maison.core.audit import Actor
+from maison.core.actor import Actor
 from maison.core.errors import MaisonError
 from maison.core.storage import Database, metadata
 

@@ -23,9 +23,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
 
-from maison.core import audit, pki
+from maison.core import pki
+from maison.core.actor import Actor, KeyScope
 from maison.core.audit import SYSTEM
-from maison.core.auth import KeyScope, issue_key
+from maison.core.auth import issue_key
 from maison.house import House
 from maison.identite.psc.api import issuer_for
 from maison.partage.mss.smtp import Endpoints
@@ -47,7 +48,7 @@ def api_key(house: House, structure: str, software: str, person: str, role: str,
 
 def insi_certificate(house: House, structure: str, idam: str) -> pki.Issued:
     """The structure's INSi software certificate, as `maison insi-certificat` issues it."""
-    admin = audit.Actor(person="system:demo", structure=structure, software="maison-demo", role="administrateur")
+    admin = Actor(person="system:demo", structure=structure, software="maison-demo", role="administrateur")
     return house.insi.issue_certificate(admin, authority(house.settings), structure, idam)
 
 

@@ -28,7 +28,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from maison.core.auth import KeyScope
+from maison.core.actor import KeyScope
 from maison.core.blobs import Blobs
 from maison.demo import backoffice
 from maison.demo.admissions import desk_patient, identity_status

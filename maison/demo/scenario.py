@@ -20,7 +20,7 @@ import uvicorn
 from rich.console import Console
 
 from maison.core import audit_anchor
-from maison.core.auth import KeyScope
+from maison.core.actor import KeyScope
 from maison.core.config import Settings
 from maison.core.identifiers.checksums import luhn_check_digit
 from maison.demo import admissions, backoffice, dmp, insi, mss, ordonnance, professionals

@@ -11,9 +11,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
 from maison.core import audit, audit_anchor
+from maison.core.actor import Actor
 from maison.core.keystore import FileKeyStore
 
-ACTOR = audit.Actor(person="801234567897", structure="1750000000", software="test")
+ACTOR = Actor(person="801234567897", structure="1750000000", software="test")
 
 
 def _write(db, n: int, start: int = 0) -> None:

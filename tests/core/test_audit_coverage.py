@@ -26,7 +26,7 @@ import pytest
 import sqlalchemy as sa
 
 from maison.core import audit
-from maison.core.authz import Caller
+from maison.core.actor import Actor
 from maison.core.errors import MaisonError
 from maison.core.identifiers.nir import OID_INS_NIR_TEST
 from maison.core.ins_traits import Traits
@@ -60,8 +60,8 @@ from tests.partage.world import PROS, n1
 SERVICES: tuple[type, ...] = (PatientIndex, Cellule, InsiService, Dmp, Espace, Base, Messagerie, Worklist, Pfi)
 
 HOSP = "1750000019"
-DESK = audit.Actor(person="899900038441", structure=HOSP, software="dpi")
-OUTSIDER = audit.Actor(person="899900099999", structure="1999999999", software="dpi")
+DESK = Actor(person="899900038441", structure=HOSP, software="dpi")
+OUTSIDER = Actor(person="899900099999", structure="1999999999", software="dpi")
 SARAH = Traits.of("Garcia-Hammadi", "Sarah-Lou", "F", "1977-01-21")
 SYSTEM = audit.SYSTEM.person
 DESK_OF = {DESK.structure: DESK, OUTSIDER.structure: OUTSIDER}  # who acts on a structure's worklist
@@ -86,7 +86,7 @@ class World:
 class Scenario:
     """`call(world, actor)` once by `DESK` (allowed) and once by `OUTSIDER` (refused, raises)."""
 
-    call: Callable[[World, audit.Actor], object]
+    call: Callable[[World, Actor], object]
     action: str  # the action of the allowed call's record (a prefix ending in "." matches a family)
     refused_action: str  # empty when the method cannot be refused (said where it is declared)
     refused_names_patient: bool = True
@@ -103,11 +103,11 @@ def _sarah_00(world: World):
     return world.insi.referential.search_by_traits(SARAH_QUERY)
 
 
-def _who(actor: audit.Actor) -> Who:
+def _who(actor: Actor) -> Who:
     """In Mon espace santé the desk stands for Sarah herself; the outsider is a professional, refused."""
     if actor is DESK:
-        return Who(Caller("patient", SARAH_NIR, "", "", patient=SARAH_NIR))
-    return Who(Caller("professional", actor.person, actor.structure, actor.software))
+        return Who(Actor(SARAH_NIR, "", "", kind="patient", patient=SARAH_NIR))
+    return Who(Actor(actor.person, actor.structure, actor.software, kind="professional"))
 
 
 SARAH_WHO = _who(DESK)
@@ -172,7 +172,7 @@ def _review(world: World) -> int:
     return world.made["review"]
 
 
-def _insi_context(actor: audit.Actor) -> CallContext:
+def _insi_context(actor: Actor) -> CallContext:
     """The desk calls INSi for its habilitated structure; the outsider's structure is not habilitated."""
     return CallContext(STRUCTURE if actor is DESK else actor.structure, IDAM, professional=actor.person)
 
@@ -184,8 +184,8 @@ def _sarah_ins(world: World) -> str:
 # --- the DMP: the desk's doctor feeds and reads; the outsider's structure never informed Sarah ----------
 
 
-def _doctor(actor: audit.Actor) -> Who:
-    return Who(Caller("professional", actor.person, actor.structure, actor.software, "10"))
+def _doctor(actor: Actor) -> Who:
+    return Who(Actor(actor.person, actor.structure, actor.software, kind="professional", profession="10"))
 
 
 def _informed(world: World) -> None:
@@ -222,7 +222,7 @@ def _fed_unique_id(world: World) -> str:
     return world.made["unique_id"]
 
 
-def _provide(world: World, actor: audit.Actor):
+def _provide(world: World, actor: Actor):
     """The outsider's structure informed Sarah, who opposed its feeding her DMP: its lot is refused."""
     if actor is OUTSIDER:
         world.dmp.record_information(
@@ -283,14 +283,16 @@ TODAY = date.today()
 PARACETAMOL = Line(1, LineKind.MEDICAMENT, "Paracétamol 1 000 mg comprimé", "3400930000014", SYS_CIP, "", 1, "{boîte}")
 
 
-def _prescriber(actor: audit.Actor) -> Caller:
+def _prescriber(actor: Actor) -> Actor:
     """The desk's doctor by Pro Santé Connect; the outsider a doctor of another structure."""
-    return Caller("professional", actor.person, actor.structure, actor.software, "10")
+    return Actor(actor.person, actor.structure, actor.software, kind="professional", profession="10")
 
 
-def _pharmacist(actor: audit.Actor) -> Caller:
+def _pharmacist(actor: Actor) -> Actor:
     """The desk's pharmacist; the outsider a professional whose profession executes nothing."""
-    return Caller("professional", actor.person, actor.structure, actor.software, "21" if actor is DESK else "99")
+    return Actor(
+        actor.person, actor.structure, actor.software, kind="professional", profession="21" if actor is DESK else "99"
+    )
 
 
 def _prescription(world: World) -> str:
@@ -305,7 +307,7 @@ SARAH_QUALIFIED = PatientIns(SARAH_NIR, OID_INS_NIR_TEST, "QUAL")
 DELIVERED = (LineExecution(1, Outcome.DELIVRE),)
 
 
-def _ordonnance(call: Callable[[World, audit.Actor], object], action: str, **fields) -> Scenario:
+def _ordonnance(call: Callable[[World, Actor], object], action: str, **fields) -> Scenario:
     """The base holds no patient identity (000 L3697): its records name none, unless an INS is given."""
     return Scenario(
         call,
@@ -382,7 +384,7 @@ def _waiting(world: World) -> str:
     return world.made["entry"]
 
 
-def _worklist(actor: audit.Actor, world: World) -> Worklist:
+def _worklist(actor: Actor, world: World) -> Worklist:
     """The worklist of the caller's own structure (the PFI's adapter builds it so): the outsider's does
     not hold the desk's entries."""
     return Worklist(world.house.db, world.house.mss.blobs, actor.structure, patients=world.patients)
@@ -403,7 +405,7 @@ def _pfi_batch(call: Callable[[Pfi], object]) -> Scenario:
     return Scenario(lambda w, a: call(_pfi(w)), "mss.pfi.", "", patient=lambda w: SARAH_NIR, allowed_person=PFI_BOX)
 
 
-def _patient_of(actor: audit.Actor) -> str:
+def _patient_of(actor: Actor) -> str:
     """The messagerie acts for the patient its token names: Sarah, or a stranger naming her message."""
     return SARAH_NIR if actor is DESK else STRANGER
 
@@ -476,7 +478,7 @@ COVERED: dict[str, Scenario] = {
     "Dmp.history": _dmp_patient(lambda d, who: d.history(who), "dmp.patient.historique"),
     "Dmp.status_for": Scenario(
         lambda w, a: w.dmp.status_for(
-            _who(a) if a is DESK else Who(Caller("patient", a.person, "", "", patient=a.person)), SARAH_NIR
+            _who(a) if a is DESK else Who(Actor(a.person, "", "", kind="patient", patient=a.person)), SARAH_NIR
         ),
         "dmp.information.lire",
         "dmp.information.lire",
@@ -577,7 +579,7 @@ COVERED: dict[str, Scenario] = {
     "Dmp.record_information": Scenario(
         # only a professional in his structure records the patient's information: a structure's software is refused
         lambda w, a: w.dmp.record_information(
-            _doctor(a) if a is DESK else Who(Caller("software", a.person, a.structure, a.software)),
+            _doctor(a) if a is DESK else Who(Actor(a.person, a.structure, a.software, kind="software")),
             SARAH_NIR,
             InformationState.NOT_OPPOSED,
             InformationState.NOT_OPPOSED,
@@ -639,7 +641,9 @@ COVERED: dict[str, Scenario] = {
     ),
     "Base.create": _ordonnance(
         lambda w, a: w.ordonnance.create(
-            _prescriber(a) if a is DESK else Caller("professional", a.person, a.structure, a.software, "21"),
+            _prescriber(a)
+            if a is DESK
+            else Actor(a.person, a.structure, a.software, kind="professional", profession="21"),
             Draft(TODAY, True, (PARACETAMOL,)),
         ),
         "ordonnance.creer",
@@ -654,7 +658,9 @@ COVERED: dict[str, Scenario] = {
     ),
     "Base.search": _ordonnance(
         lambda w, a: w.ordonnance.search(
-            _prescriber(a) if a is DESK else Caller("professional", a.person, a.structure, a.software, "21")
+            _prescriber(a)
+            if a is DESK
+            else Actor(a.person, a.structure, a.software, kind="professional", profession="21")
         ),
         "ordonnance.rechercher",
     ),

@@ -6,12 +6,13 @@ import httpx
 import pytest
 
 from maison.core import audit
+from maison.core.actor import Actor
 from maison.core.audit_journal import Journal
 from maison.core.storage import Database
 from maison.etablissement.insi.client import ClientIdentity, traits_request
 from tests.identite.helpers import IDAM, STRUCTURE, seed_referential
 
-ACTOR = audit.Actor(person="801234567897", structure=STRUCTURE, software=IDAM)
+ACTOR = Actor(person="801234567897", structure=STRUCTURE, software=IDAM)
 
 
 def test_concurrent_appends_are_all_committed_in_one_chain(db):

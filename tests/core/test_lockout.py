@@ -9,7 +9,7 @@ import time
 import pytest
 
 from maison.core import audit
-from maison.core.audit import Actor
+from maison.core.actor import Actor
 from maison.core.lockout import ACCOUNT, SOURCE, Locked, Throttle, source_key
 from maison.core.storage import Database
 

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from maison.core import pki
-from maison.core.audit import Actor
+from maison.core.actor import Actor
 from maison.serving_insi import InsiTls, authority, insi_server, prepare
 from tests.conftest import free_port
 

@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from maison.core import audit
-from maison.core.auth import KeyScope, issue_key
+from maison.core.actor import KeyScope
+from maison.core.auth import issue_key
 from maison.identite.annuaire import resources as build
 from maison.identite.annuaire import store
 from maison.identite.annuaire.index import put

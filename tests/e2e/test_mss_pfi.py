@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from maison.core import audit
+from maison.core.actor import Actor
 from maison.core.auth import issue_key
 from maison.core.errors import NotFound
 from maison.core.ins_traits import Traits
@@ -31,8 +32,8 @@ from tests.e2e.test_mss_smtp import _client, _delivered, _letter
 from tests.partage.mss_world import GP, HOPITAL_DOMAIN, PFI, PFI_PASSWORD, start_world
 from tests.partage.world import CABINET, CHILD_ID, HOPITAL, PROS, make_world, n1
 
-DESK = audit.Actor(person="accueil", structure=HOPITAL, software="dpi")
-VIGILANCE = audit.Actor(person="cellule-iv", structure=HOPITAL, software="dpi")
+DESK = Actor(person="accueil", structure=HOPITAL, software="dpi")
+VIGILANCE = Actor(person="cellule-iv", structure=HOPITAL, software="dpi")
 
 
 @pytest.fixture
@@ -148,7 +149,7 @@ def test_a_human_attaches_the_waiting_document_or_rejects_it(mss, house, token, 
     pfi = _pfi(mss, house, reference_path)
     pfi.run_once()
     [waiting] = pfi.worklist(VIGILANCE)
-    nurse = audit.Actor(person="secretariat-medical", structure=HOPITAL, software="dpi")
+    nurse = Actor(person="secretariat-medical", structure=HOPITAL, software="dpi")
     with pytest.raises(NotFound):
         pfi.attach(nurse, waiting.id, 999_999)
     pfi.attach(nurse, waiting.id, p.id)

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from maison.core import audit
+from maison.core.actor import Actor
 from maison.etablissement.pfi import store as pfi_store
 from maison.etablissement.pfi.mailbox import HANDLED, ImapAccount, ImapMailbox, MailboxError
 from maison.etablissement.pfi.service import Pfi
@@ -25,7 +26,7 @@ from tests.partage.mss_world import GP, HOPITAL_DOMAIN, PFI, PFI_PASSWORD
 from tests.partage.world import CHILD_ID, HOPITAL, PROS, SARAH, SARAH_NIR, n1
 
 pytestmark = pytest.mark.skipif(dovecot.DOVECOT is None, reason="dovecot-imapd missing (./dev test installs it)")
-VIGILANCE = audit.Actor(person="cellule-iv", structure=HOPITAL, software="dpi")
+VIGILANCE = Actor(person="cellule-iv", structure=HOPITAL, software="dpi")
 
 
 @pytest.fixture

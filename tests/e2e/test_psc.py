@@ -446,7 +446,8 @@ def test_a_structures_own_identity_provider_is_accepted_for_its_staff(psc, house
     """IAM.80 (seed 002 L626): a second OpenID Connect modality, the structure's own SSO."""
     from joserfc.jwk import RSAKey
 
-    from maison.core.auth import KeyScope, issue_key
+    from maison.core.actor import KeyScope
+    from maison.core.auth import issue_key
 
     key = RSAKey.generate_key(2048, parameters={"kid": "chu-1", "alg": "RS256", "use": "sig"})
     structure = "399999999900019"  # the doctor's cabinet, standing in for a hospital with its own SSO
@@ -504,7 +505,8 @@ def test_local_provider_keys_fetched_from_its_jwks_uri_and_rotated(private_jwks,
 
     from joserfc.jwk import RSAKey
 
-    from maison.core.auth import KeyScope, issue_key
+    from maison.core.actor import KeyScope
+    from maison.core.auth import issue_key
 
     published = {}
 

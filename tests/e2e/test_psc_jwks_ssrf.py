@@ -41,7 +41,8 @@ def inside():
 
 
 def _register(live, house, jwks_uri: str, n: int) -> httpx.Response:
-    from maison.core.auth import KeyScope, issue_key
+    from maison.core.actor import KeyScope
+    from maison.core.auth import issue_key
 
     admin = issue_key(house.db, STRUCTURE, f"sso-admin-{n}", "dsi", scope=KeyScope.ADMINISTRATEUR_STRUCTURE)
     return httpx.post(
@@ -78,7 +79,7 @@ def test_inside_addresses_are_refused_with_one_answer_that_says_nothing(psc, hou
 def test_where_private_addresses_are_allowed_failures_still_say_nothing(house, inside):
     """The lab setting (psc_jwks_adresses_privees) lifts the address rule, not the generic answer:
     an error status, JSON that is not a JWKS and a closed port read alike."""
-    from maison.core.audit import Actor
+    from maison.core.actor import Actor
     from maison.core.errors import InvalidInput
     from maison.identite.psc.local_idp import LocalProviders
 

@@ -19,8 +19,9 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from maison.core import audit
-from maison.core.auth import KeyScope, issue_key
-from maison.core.authz import Accepts, Credential, Public, policy_of
+from maison.core.actor import Credential, KeyScope
+from maison.core.auth import issue_key
+from maison.core.authz import Accepts, Public, policy_of
 from tests.partage.world import CABINET, HOPITAL, PROS, make_world
 
 

@@ -15,7 +15,8 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from maison.core import audit
-from maison.core.auth import KeyScope, issue_key
+from maison.core.actor import KeyScope
+from maison.core.auth import issue_key
 from maison.core.identifiers.checksums import luhn_check_digit
 from maison.core.identifiers.nir import OID_INS_NIR_TEST
 from tests.partage.world import HOPITAL, PROS, SARAH_NIR, make_world

@@ -190,18 +190,18 @@ def test_old_hashes_still_log_in_and_are_upgraded(house):
 
 
 def test_delegation_codes_are_kept_by_a_keyed_hash(house):
-    from maison.core.authz import Caller
+    from maison.core.actor import Actor
     from maison.partage.dmp import store
     from maison.partage.dmp.model import Access, Who
 
-    patient = Who(Caller("patient", SARAH_NIR, "", "", patient=SARAH_NIR))
+    patient = Who(Actor(SARAH_NIR, "", "", kind="patient", patient=SARAH_NIR))
     code = house.dmp.create_code(patient, "810000000001", ["dmp"], 2)
     with house.db.read() as conn:
         kept = conn.execute(sa.select(store.dmp_delegation_code.c.code_hash)).scalar_one()
     assert kept != hashlib.sha256(code.encode()).hexdigest()  # not brute-forceable from a dump alone
     secret = house.settings.keystore().read("dmp-delegation-codes.hmac")
     assert secret is not None and kept == __import__("hmac").new(secret, code.encode(), "sha256").hexdigest()
-    professional = Who(Caller("professional", "810000000001", "", ""), Access(code=code))
+    professional = Who(Actor("810000000001", "", "", kind="professional"), Access(code=code))
     with house.db.read() as conn:
         view = house.dmp.view(conn, professional, SARAH_NIR, datetime.now(UTC))
     assert view.code_rubriques == frozenset({"dmp"})

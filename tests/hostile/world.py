@@ -3,7 +3,8 @@ a fuzzer that only ever meets `401` tests the authentication, not the readers be
 
 from __future__ import annotations
 
-from maison.core.auth import KeyScope, issue_key
+from maison.core.actor import KeyScope
+from maison.core.auth import issue_key
 from tests.partage.world import CABINET, make_world
 
 

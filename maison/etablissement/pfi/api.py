@@ -38,7 +38,7 @@ def router(
     r = APIRouter()
 
     def caller(request: Request):
-        actor = authorizer.caller(request).actor()
+        actor = authorizer.caller(request)
         if not actor.structure:
             raise InvalidInput("l'appelant n'est rattaché à aucune structure", code="structure-absente")
         return actor, Worklist(db, blobs, actor.structure, patients=patients)

@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from maison.core import audit
-from maison.core.audit import Actor
+from maison.core.actor import Actor
 from maison.core.blobs import Blobs
 from maison.core.errors import MaisonError, NotFound
 from maison.core.ins_traits import match_form, normalise_name

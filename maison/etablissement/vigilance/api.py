@@ -16,7 +16,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from maison.core import audit
+from maison.core.actor import Actor
 from maison.core.authz import HOSPITAL_STAFF, Authorizer, accepts
 from maison.core.errors import InvalidInput, MalformedRequest, UnsupportedMediaType
 from maison.core.identifiers.nir import parse_matricule
@@ -72,9 +72,9 @@ def traits_from_patient(resource: dict) -> tuple[str, Traits]:
 def router(index: PatientIndex, insi: InsiGateway, max_body_bytes: int, authorizer: Authorizer) -> APIRouter:
     r = APIRouter()
 
-    def _actor(request: Request) -> audit.Actor:
+    def _actor(request: Request) -> Actor:
         """The caller (a structure's API key, or a professional's Pro Santé Connect token) as an audit actor."""
-        return authorizer.caller(request).actor()
+        return authorizer.caller(request)
 
     @r.post("/Patient")
     @accepts(HOSPITAL_STAFF)
@@ -129,7 +129,7 @@ def router(index: PatientIndex, insi: InsiGateway, max_body_bytes: int, authoriz
 
     # --- operations for the identity transitions a DPI drives -------------------------------------
 
-    async def _lookup(actor: audit.Actor, traits: Traits) -> Lookup:
+    async def _lookup(actor: Actor, traits: Traits) -> Lookup:
         """INSi over SOAP with the client retry rule, as the actor's structure and software call it (its
         certificate, its ContexteLPS) for the actor; INSi's refusal is answered as the error it names."""
         try:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from maison.core import audit
+from maison.core.actor import Actor
 from maison.core.errors import Forbidden, InvalidInput, MaisonError, NotFound
 from maison.core.storage import Database
 from maison.etablissement.vigilance import store
@@ -104,7 +105,7 @@ class Cellule:
         self.db = db
         self.trail = trail or audit.Trail(db)
 
-    def _refuse(self, actor: audit.Actor, error: MaisonError, detail: dict) -> MaisonError:
+    def _refuse(self, actor: Actor, error: MaisonError, detail: dict) -> MaisonError:
         """Record a refusal as a security event (through the journal: nothing of the refused action
         commits) and give the error back to raise."""
         self.trail.security(
@@ -112,7 +113,7 @@ class Cellule:
         )
         return error
 
-    def _own_patient(self, actor: audit.Actor, patient_id: int) -> str:
+    def _own_patient(self, actor: Actor, patient_id: int) -> str:
         """The IPP of one of the caller's structure's patients. A record of another structure answers
         exactly like a missing one (its existence is not revealed), and the attempt is recorded."""
         row = None
@@ -131,7 +132,7 @@ class Cellule:
             )
         return str(row.ipp)
 
-    def _authorise_report(self, actor: audit.Actor, structures: list[str]) -> None:
+    def _authorise_report(self, actor: Actor, structures: list[str]) -> None:
         """A structure reads its own report; another structure's only as the GHT report, by the cell
         of a structure of the same GHT (004 L349, L379-380)."""
         others = [s for s in structures if s != actor.structure]
@@ -160,7 +161,7 @@ class Cellule:
 
     # --- the GHT, recorded by the administrator ------------------------------------------------------
 
-    def record_ght(self, actor: audit.Actor, code: str, name: str, support: str, members: list[str]) -> list[str]:
+    def record_ght(self, actor: Actor, code: str, name: str, support: str, members: list[str]) -> list[str]:
         """Record a GHT, its support establishment and the establishments party to it (004 L349).
         Only the house's administrator calls this (the `maison ght` command): membership decides who
         reads whose report, so it is never taken from a caller. Returns the members, support first."""
@@ -189,7 +190,7 @@ class Cellule:
 
     # --- what the cell declares --------------------------------------------------------------------
 
-    def record_meeting(self, actor: audit.Actor, held_on: str, minutes: str, participants: list[str]) -> int:
+    def record_meeting(self, actor: Actor, held_on: str, minutes: str, participants: list[str]) -> int:
         day = _day(held_on, "date de réunion")
         if day > date.today():
             raise InvalidInput("une réunion ne peut être enregistrée avant d'avoir eu lieu", code="date-future")
@@ -207,7 +208,7 @@ class Cellule:
             return meeting_id
 
     def report_incident(
-        self, actor: audit.Actor, kind: str, description: str, patient_id: int | None = None, at: str | None = None
+        self, actor: Actor, kind: str, description: str, patient_id: int | None = None, at: str | None = None
     ) -> int:
         if kind not in INCIDENT_KINDS:
             raise InvalidInput(f"type d'incident '{kind}' inconnu ({', '.join(INCIDENT_KINDS)})", code="incident-type")
@@ -228,7 +229,7 @@ class Cellule:
             )
             return incident_id
 
-    def adopt_procedure(self, actor: audit.Actor, kind: str, title: str, adopted_on: str, reference: str = "") -> int:
+    def adopt_procedure(self, actor: Actor, kind: str, title: str, adopted_on: str, reference: str = "") -> int:
         if kind not in REQUIRED_PROCEDURES:
             raise InvalidInput(
                 f"type de procédure '{kind}' inconnu ({', '.join(REQUIRED_PROCEDURES)})", code="procedure-type"
@@ -249,7 +250,7 @@ class Cellule:
 
     # --- the semester activity report ----------------------------------------------------------------
 
-    def report(self, actor: audit.Actor, semester: str, structures: list[str] | None = None) -> dict:
+    def report(self, actor: Actor, semester: str, structures: list[str] | None = None) -> dict:
         """The activity report of one structure, or of a GHT when several structures are given.
 
         A GHT report is for the cell of a structure of that GHT (see the module's docstring).

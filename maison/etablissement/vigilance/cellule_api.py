@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from maison.core import audit
+from maison.core.actor import Actor
 from maison.core.authz import HOSPITAL_STAFF, Authorizer, accepts
 from maison.core.errors import InvalidInput, NotFound
 from maison.etablissement.vigilance.cellule import Cellule
@@ -33,9 +33,9 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
     async def _body(request: Request) -> dict:
         return await read_json_object(request, max_body_bytes, empty_as={})
 
-    def _actor(request: Request) -> audit.Actor:
+    def _actor(request: Request) -> Actor:
         """The caller (a structure's API key, or a professional's Pro Santé Connect token) as an audit actor."""
-        return authorizer.caller(request).actor()
+        return authorizer.caller(request)
 
     @r.post("/reunions")
     @accepts(HOSPITAL_STAFF)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import orjson
 
 from maison.core import audit
+from maison.core.actor import Actor
 from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TransitionRefused
 from maison.core.ins_traits import Traits, match_form
 from maison.core.storage import Database
@@ -70,7 +71,7 @@ def _hides_other_structures(method: Method) -> Method:
     transaction has rolled back."""
 
     @functools.wraps(method)
-    def guarded(self: PatientIndex, actor: audit.Actor, *args: Any, **kwargs: Any) -> Any:
+    def guarded(self: PatientIndex, actor: Actor, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, actor, *args, **kwargs)
         except _OtherStructure as refused:
@@ -93,13 +94,13 @@ class PatientIndex:
 
     # --- plumbing ------------------------------------------------------------------------------
 
-    def _authorise(self, actor: audit.Actor, structure: str, action: str) -> None:
+    def _authorise(self, actor: Actor, structure: str, action: str) -> None:
         """Only the structure's own people act on its index; a refusal leaves its record."""
         if actor.structure != structure:
             self.trail.refused(actor, action, code="hors-structure", detail={"structure": structure})
             raise Forbidden(f"{actor.person} n'appartient pas à la structure {structure}", code="hors-structure")
 
-    def _load(self, conn: Connection, actor: audit.Actor, patient_id: int, *, for_update: bool = True) -> LocalIdentity:
+    def _load(self, conn: Connection, actor: Actor, patient_id: int, *, for_update: bool = True) -> LocalIdentity:
         row = store.get(conn, patient_id, for_update=for_update)
         if row is None:
             raise NotFound(f"patient {patient_id} inconnu", code="patient-inconnu")
@@ -113,7 +114,7 @@ class PatientIndex:
     def _history(
         self,
         conn: Connection,
-        actor: audit.Actor,
+        actor: Actor,
         patient_id: int,
         event: str,
         before: Status | None,
@@ -131,9 +132,7 @@ class PatientIndex:
             snapshot=orjson.dumps(snapshot, default=str).decode(),
         )
 
-    def _save(
-        self, conn: Connection, actor: audit.Actor, current: LocalIdentity, event: str, **changes
-    ) -> LocalIdentity:
+    def _save(self, conn: Connection, actor: Actor, current: LocalIdentity, event: str, **changes) -> LocalIdentity:
         insi = changes.get("insi_retrieved", current.insi_retrieved)
         doc = changes.get("document_checked", current.document_checked)
         attrs = changes.pop("attributes", current.attributes)
@@ -160,7 +159,7 @@ class PatientIndex:
 
     def admit(
         self,
-        actor: audit.Actor,
+        actor: Actor,
         structure: str,
         ipp: str,
         traits: Traits,
@@ -212,13 +211,13 @@ class PatientIndex:
             return store.row_to_identity(store.get(conn, patient_id))
 
     @_hides_other_structures
-    def get(self, actor: audit.Actor, patient_id: int) -> LocalIdentity:
+    def get(self, actor: Actor, patient_id: int) -> LocalIdentity:
         with self.db.read() as conn:
             identity = self._load(conn, actor, patient_id, for_update=False)
         self.trail.read(actor, "identitovigilance.read", patient=identity.ipp, detail={"structure": identity.structure})
         return identity
 
-    def by_ins_numbers(self, actor: audit.Actor, structure: str, numbers: set[str]) -> dict[str, list[LocalIdentity]]:
+    def by_ins_numbers(self, actor: Actor, structure: str, numbers: set[str]) -> dict[str, list[LocalIdentity]]:
         """The structure's (unmerged) identities carrying each INS matricule, for the PFI's matching of
         a batch in one query. Not audited here: the caller's outcome (integration or worklist entry)
         is recorded with the INS, in the same transaction as what it writes."""
@@ -231,7 +230,7 @@ class PatientIndex:
 
     def search(
         self,
-        actor: audit.Actor,
+        actor: Actor,
         *,
         family: str | None = None,
         given: str | None = None,
@@ -264,7 +263,7 @@ class PatientIndex:
         return [store.row_to_identity(r) for r in rows]
 
     def candidates(
-        self, actor: audit.Actor, structure: str, *, family: str, birthdate: str, limit: int = 10
+        self, actor: Actor, structure: str, *, family: str, birthdate: str, limit: int = 10
     ) -> list[LocalIdentity]:
         """Identities a document may be about, by the start of the birth name and the birth date, to
         propose to a human (the worklist entry that lists them is audited)."""
@@ -280,7 +279,7 @@ class PatientIndex:
     @_hides_other_structures
     def record_insi_result(
         self,
-        actor: audit.Actor,
+        actor: Actor,
         patient_id: int,
         result: InsiResult,
         *,
@@ -363,7 +362,7 @@ class PatientIndex:
 
     @_hides_other_structures
     def record_datamatrix(
-        self, actor: audit.Actor, patient_id: int, scanned: InsDatamatrix, result: InsiResult
+        self, actor: Actor, patient_id: int, scanned: InsDatamatrix, result: InsiResult
     ) -> LocalIdentity:
         """A Datamatrix INS read on a document, then verified by INSi with the traits it carries.
 
@@ -382,7 +381,7 @@ class PatientIndex:
         return self.record_insi_result(actor, patient_id, result, method=CollectionMethod.CB)
 
     @_hides_other_structures
-    def check_document(self, actor: audit.Actor, patient_id: int, document_type: str) -> LocalIdentity:
+    def check_document(self, actor: Actor, patient_id: int, document_type: str) -> LocalIdentity:
         if document_type not in DOCUMENT_TYPES:
             raise InvalidInput(f"type de pièce d'identité '{document_type}' inconnu", code="piece-inconnue")
         if document_type not in HIGH_TRUST_DOCUMENTS:
@@ -402,7 +401,7 @@ class PatientIndex:
     @_hides_other_structures
     def read_carte_vitale_app(
         self,
-        actor: audit.Actor,
+        actor: Actor,
         patient_id: int,
         result: InsiResult,
         *,
@@ -419,7 +418,7 @@ class PatientIndex:
         return self.get(actor, patient_id)
 
     @_hides_other_structures
-    def invalidate_ins(self, actor: audit.Actor, patient_id: int, reason: str) -> LocalIdentity:
+    def invalidate_ins(self, actor: Actor, patient_id: int, reason: str) -> LocalIdentity:
         """The INS no longer verifies (INSi verification failed): RECUP→PROV, QUAL→VALI."""
         with self.db.write() as conn:
             current = self._load(conn, actor, patient_id)
@@ -437,7 +436,7 @@ class PatientIndex:
             )
 
     @_hides_other_structures
-    def set_attribute(self, actor: audit.Actor, patient_id: int, attribute: str, on: bool = True) -> LocalIdentity:
+    def set_attribute(self, actor: Actor, patient_id: int, attribute: str, on: bool = True) -> LocalIdentity:
         """Flag an identity doubtful, fictitious or homonym; doubtful and fictitious force PROV."""
         if attribute not in ATTRIBUTES:
             raise InvalidInput(f"attribut '{attribute}' inconnu", code="attribut")
@@ -450,7 +449,7 @@ class PatientIndex:
             )
 
     @_hides_other_structures
-    def update_traits(self, actor: audit.Actor, patient_id: int, traits: Traits) -> LocalIdentity:
+    def update_traits(self, actor: Actor, patient_id: int, traits: Traits) -> LocalIdentity:
         """Correct the traits of a record whose traits did not come from INSi.
 
         A VALI record goes back to PROV: the document that validated the old traits no longer does.
@@ -482,9 +481,7 @@ class PatientIndex:
         store.open_review(conn, structure, kind, lo, hi, score, reason, _now())
 
     @_hides_other_structures
-    def merge(
-        self, actor: audit.Actor, survivor_id: int, absorbed_id: int, review_id: int | None = None
-    ) -> LocalIdentity:
+    def merge(self, actor: Actor, survivor_id: int, absorbed_id: int, review_id: int | None = None) -> LocalIdentity:
         """Fusion: the absorbed record points to the survivor and is never used again; history is kept."""
         if survivor_id == absorbed_id:
             raise TransitionRefused("un dossier ne peut être fusionné avec lui-même", code="fusion-refusee")
@@ -513,7 +510,7 @@ class PatientIndex:
 
     @_hides_other_structures
     def split(
-        self, actor: audit.Actor, patient_id: int, new_ipp: str, traits: Traits, review_id: int | None = None
+        self, actor: Actor, patient_id: int, new_ipp: str, traits: Traits, review_id: int | None = None
     ) -> LocalIdentity:
         """Dédoublement of a collision: the other person gets a new provisional record.
 
@@ -556,11 +553,11 @@ class PatientIndex:
             return store.row_to_identity(store.get(conn, new_id))
 
     def _close_reviews(
-        self, conn: Connection, actor: audit.Actor, a: int, b: int | None, state: str, review_id: int | None
+        self, conn: Connection, actor: Actor, a: int, b: int | None, state: str, review_id: int | None
     ) -> None:
         store.close_reviews(conn, state, _now(), actor.person, review_id=review_id, a=a, b=b)
 
-    def detect_duplicates(self, actor: audit.Actor, structure: str) -> int:
+    def detect_duplicates(self, actor: Actor, structure: str) -> int:
         """Scan the whole index of a structure; queue every likely doublon and collision for review.
 
         Doublons: pairs of live records whose traits differ by at most a keying slip. Collisions:
@@ -603,7 +600,7 @@ class PatientIndex:
             )
         return histories
 
-    def dismiss_review(self, actor: audit.Actor, review_id: int) -> None:
+    def dismiss_review(self, actor: Actor, review_id: int) -> None:
         with self.db.read() as conn:  # judged before the write: a refusal's record goes through the journal
             review = store.review(conn, review_id)
         if review is None:
@@ -613,7 +610,7 @@ class PatientIndex:
             store.resolve_review(conn, review_id, "ecarte", _now(), actor.person)
             self.trail.write(conn, actor, "identitovigilance.dismiss", detail={"review": review_id})
 
-    def reviews(self, actor: audit.Actor, structure: str, state: str = "ouvert") -> list[dict]:
+    def reviews(self, actor: Actor, structure: str, state: str = "ouvert") -> list[dict]:
         self._authorise(actor, structure, "identitovigilance.reviews")
         with self.db.read() as conn:
             rows = [dict(r._mapping) for r in store.reviews(conn, structure, state)]
@@ -624,7 +621,7 @@ class PatientIndex:
         return rows
 
     @_hides_other_structures
-    def history(self, actor: audit.Actor, patient_id: int) -> list[dict]:
+    def history(self, actor: Actor, patient_id: int) -> list[dict]:
         with self.db.read() as conn:
             identity = self._load(conn, actor, patient_id, for_update=False)
             rows = [dict(r._mapping) for r in store.history(conn, patient_id)]

@@ -20,8 +20,7 @@ from starlette.responses import FileResponse
 
 from maison import __version__
 from maison.core import audit
-from maison.core.audit import Actor
-from maison.core.auth import KeyScope
+from maison.core.actor import Actor, KeyScope
 from maison.core.authz import Accepts, Authorizer, accepts, keys, public
 from maison.core.errors import Forbidden, InvalidInput, MaisonError, MalformedRequest, NotFound, UnsupportedMediaType
 from maison.core.storage import Database
@@ -47,7 +46,7 @@ MSS_OPERATOR = Accepts(scopes=keys(KeyScope.OPERATEUR_MSS))
 
 def _actor(authorizer: Authorizer, request: Request) -> Actor:
     """An API key (`ESANTE-API-KEY` as the real API, or Bearer) or a professional's PSC token."""
-    return authorizer.caller(request).actor()
+    return authorizer.caller(request)
 
 
 def _declaration(

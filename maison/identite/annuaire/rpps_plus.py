@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from maison.core.audit import Actor
+from maison.core.actor import Actor
 from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from maison.core.identifiers.checksums import luhn_check_digit
 from maison.core.terminology import Terminology

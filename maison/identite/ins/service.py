@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from maison.core import audit, pki
+from maison.core.actor import Actor
 from maison.core.audit_journal import Journal
 from maison.core.errors import Forbidden, MaisonError, Unauthenticated
 from maison.core.identifiers.professionals import department_of_structure
@@ -95,7 +96,7 @@ class InsiService:
 
     def issue_certificate(
         self,
-        actor: audit.Actor,
+        actor: Actor,
         authority: pki.Authority,
         structure: str,
         idam: str,
@@ -146,7 +147,7 @@ class InsiService:
         assert isinstance(credential, StructureCertificate)
         if (credential.structure, credential.software) == (ctx.structure, ctx.software):
             return
-        actor = audit.Actor(
+        actor = Actor(
             person=f"certificat:{credential.fingerprint[:16]}",
             structure=credential.structure,
             software=credential.software,
@@ -167,7 +168,7 @@ class InsiService:
             f"'{ctx.structure}' et du logiciel '{ctx.software}' du ContexteLPS."
         )
 
-    def _certificate_refused(self, actor: audit.Actor, detail: dict) -> None:
+    def _certificate_refused(self, actor: Actor, detail: dict) -> None:
         self.trail.security("certificat-refuse", actor, outcome="failure", detail={"service": "insi", **detail})
 
     # --- the two operations ----------------------------------------------------------------------
@@ -204,7 +205,7 @@ class InsiService:
         patient: str | None = None,
         detail: dict,
     ) -> None:
-        actor = audit.Actor(
+        actor = Actor(
             person=ctx.professional or f"structure:{ctx.structure}",
             structure=ctx.structure or "inconnue",
             software=ctx.software or "inconnu",

@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from maison.core.audit import Actor
+from maison.core.actor import Actor
 from maison.core.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
 from maison.core.identifiers.nir import parse_matricule
 from maison.core.lockout import Locked, Throttle

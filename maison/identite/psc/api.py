@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse
 
-from maison.core.auth import KeyScope
+from maison.core.actor import KeyScope
 from maison.core.authz import Accepts, Authorizer, accepts, keys, public
 from maison.core.errors import InvalidInput
 from maison.core.lockout import Locked
@@ -75,7 +75,7 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
     async def register_local_idp(request: Request) -> Response:
         """IAM.80: a structure's administrator (a key of that scope) registers the structure's own OpenID
         Connect provider for its staff. Body: {"issuer", "audience", "jwks" or "jwksUri", "idnatpsClaim"?}."""
-        actor = (await run_in_threadpool(authorizer.caller, request)).actor()
+        actor = await run_in_threadpool(authorizer.caller, request)
         body = await read_json_object(request, max_body_bytes)
         if not all(isinstance(body.get(k), str) for k in ("issuer", "audience")) or not (
             isinstance(body.get("jwks"), dict) or isinstance(body.get("jwksUri"), str)

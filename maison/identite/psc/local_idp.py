@@ -26,7 +26,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, KeySetSerialization
 
 from maison.core import audit, outbound
-from maison.core.audit import Actor
+from maison.core.actor import Actor
 from maison.core.authz import unverified_issuer
 from maison.core.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
 from maison.core.storage import Database

@@ -35,7 +35,7 @@ import pyotp
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from maison.core.audit import Actor
+from maison.core.actor import Actor
 from maison.core.authz import TokenRejected
 from maison.core.keystore import KeyStore
 from maison.core.lockout import Throttle

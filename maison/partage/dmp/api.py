@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from maison import __version__
 from maison.core import audit
-from maison.core.auth import KeyScope
+from maison.core.actor import KeyScope
 from maison.core.authz import PATIENT, Accepts, Authorizer, accepts, keys, public
 from maison.core.errors import InvalidInput, MaisonError, MalformedRequest, UnsupportedMediaType
 from maison.formats import pdsm

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from maison.core.authz import Caller
+from maison.core.actor import Actor
 
 # JDV_J08 / TRE_A07-StatusVisibiliteDocument (reference/cisis/jeuxDeValeurs/JDV_J08… L22-30); its FHIR
 # system is maison.formats.pdsm.URL_VISIBILITY
@@ -62,7 +62,7 @@ class AccessMode(StrEnum):
 
 @dataclass(frozen=True)
 class Access:
-    """How a caller reaches a dossier — not who he is (that is core's `Caller`, the house's one type for
+    """How a caller reaches a dossier — not who he is (that is core's `Actor`, the house's one type for
     it): the access mode and its justification, a delegation code, the connexion secrète, and the doctor
     a secretary acts for. The DMP's adapter reads them from the request's headers."""
 
@@ -75,11 +75,11 @@ class Access:
 
 @dataclass(frozen=True)
 class Who:
-    """A caller of the DMP as its access rules see him: who acts (`caller`, core's `Caller`, shared with
+    """A caller of the DMP as its access rules see him: who acts (`caller`, core's `Actor`, shared with
     every other service) and how he reaches the dossier (`access`). The properties read through both, so
     the rules say `who.person` or `who.mode` without caring which half holds it."""
 
-    caller: Caller
+    caller: Actor
     access: Access = Access()
 
     @property

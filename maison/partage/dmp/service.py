@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from maison.core import audit
-from maison.core.audit import Actor
+from maison.core.actor import Actor
 from maison.core.audit_journal import Journal
 from maison.core.blobs import Blobs
 from maison.core.errors import Conflict, Forbidden, InvalidInput, MaisonError, NotFound, TooLarge
@@ -100,9 +100,7 @@ def actor_of(who: Who) -> Actor:
         extra["connexion-secrete"] = "oui"
     if who.reason:
         extra["motif"] = who.reason
-    return Actor(
-        person=who.person, structure=who.structure, software=who.software, role=who.role or who.profession, extra=extra
-    )
+    return replace(who.caller, extra=extra)  # the caller himself, with how he reached the dossier
 
 
 @dataclass

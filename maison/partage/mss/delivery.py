@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from maison.core import audit
-from maison.core.audit import Actor
+from maison.core.actor import Actor
 from maison.core.blobs import Blobs
 from maison.core.errors import Conflict, NotFound
 from maison.core.group_commit import GroupCommit

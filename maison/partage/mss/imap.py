@@ -34,7 +34,7 @@ from typing import Any
 from zope.interface import Interface, implementer
 
 from maison.core import audit
-from maison.core.audit import Actor
+from maison.core.actor import Actor
 from maison.core.lockout import Locked
 from maison.identite.psc.provider import OAuthError
 from maison.partage.mss import store

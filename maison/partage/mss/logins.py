@@ -10,7 +10,7 @@ in the same shape as the throttle's (`service` mss, the account as `compte`).
 from __future__ import annotations
 
 from maison.core import audit
-from maison.core.audit import Actor
+from maison.core.actor import Actor
 from maison.core.lockout import account_key
 
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from maison.core import audit
-from maison.core.audit import Actor
+from maison.core.actor import Actor
 from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from maison.core.lockout import Throttle
 from maison.core.passwords import check_password_evenly, hash_password, needs_rehash

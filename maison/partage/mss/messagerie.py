@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from maison.core import audit
-from maison.core.audit import Actor
+from maison.core.actor import Actor
 from maison.core.errors import Forbidden, InvalidInput, MaisonError, NotFound
 from maison.formats import mime
 from maison.formats.mime import CITIZEN_DOMAIN

@@ -29,7 +29,7 @@ from typing import Any
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult
 
-from maison.core.audit import Actor
+from maison.core.actor import Actor
 from maison.core.errors import MaisonError, NotFound
 from maison.core.lockout import Locked
 from maison.formats import mime

@@ -22,7 +22,7 @@ from datetime import date
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from maison.core.auth import KeyScope
+from maison.core.actor import KeyScope
 from maison.core.authz import Accepts, Authorizer, accepts, keys, public
 from maison.core.errors import InvalidInput
 from maison.formats.body import json_response, read_json_object

@@ -22,9 +22,8 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from maison.core import audit
+from maison.core.actor import Actor, Credential, KeyScope
 from maison.core.audit_journal import Journal
-from maison.core.auth import KeyScope
-from maison.core.authz import Caller, Credential
 from maison.core.errors import Conflict, Forbidden, InvalidInput, MaisonError, NotFound, TransitionRefused
 from maison.core.group_commit import GroupCommit
 from maison.core.identifiers.nir import parse_matricule
@@ -73,7 +72,7 @@ class Base:
 
     # --- prescriber side -------------------------------------------------------------------------
 
-    def create(self, caller: Caller, draft: Draft, *, idempotency_key: str | None = None) -> Prescription:
+    def create(self, caller: Actor, draft: Draft, *, idempotency_key: str | None = None) -> Prescription:
         """Record a prescription without the patient's identity (000 L3697); the same request
         sent again (same prescriber, same Idempotency-Key) answers the prescription already made."""
         self._prescriber(caller, ACTION_CREATE)
@@ -97,7 +96,7 @@ class Base:
         )
         row = _row(prescription, idempotency_key)
         entry = self.trail.entry(
-            caller.actor(),
+            caller,
             ACTION_CREATE,
             detail={"numero": prescription.number, "lignes": [ln.kind.value for ln in draft.lines]},
         )
@@ -116,14 +115,14 @@ class Base:
                 raise
             return self.commits.run(work)  # type: ignore[return-value]  # run() hands back work's result
 
-    def read_as_prescriber(self, caller: Caller, text: str) -> tuple[Prescription, list[Execution] | None]:
+    def read_as_prescriber(self, caller: Actor, text: str) -> tuple[Prescription, list[Execution] | None]:
         """The prescriber's own prescription; what was executed only with the patient's OUI (001 L359)."""
         self._prescriber(caller, ACTION_READ_PRESCRIBER)
         prescription, executions = self._own(caller, text, ACTION_READ_PRESCRIBER)
-        self.trail.read(caller.actor(), ACTION_READ_PRESCRIBER, detail={"numero": prescription.number})
+        self.trail.read(caller, ACTION_READ_PRESCRIBER, detail={"numero": prescription.number})
         return prescription, executions if prescription.consent else None
 
-    def executions_for_prescriber(self, caller: Caller, text: str) -> tuple[Prescription, list[Execution]]:
+    def executions_for_prescriber(self, caller: Actor, text: str) -> tuple[Prescription, list[Execution]]:
         """Execution data asked for explicitly: refused, and said so, when the patient said NON."""
         self._prescriber(caller, ACTION_READ_PRESCRIBER)
         prescription, executions = self._own(caller, text, ACTION_READ_PRESCRIBER)
@@ -138,7 +137,7 @@ class Base:
                 number=prescription.number,
             )
         self.trail.read(
-            caller.actor(),
+            caller,
             ACTION_READ_PRESCRIBER,
             detail={"numero": prescription.number, "executions": len(executions)},
         )
@@ -146,7 +145,7 @@ class Base:
 
     def search(
         self,
-        caller: Caller,
+        caller: Actor,
         *,
         since: date | None = None,
         until: date | None = None,
@@ -160,14 +159,14 @@ class Base:
                 conn, caller.person, since=since, until=until, status=status, limit=max(1, min(count, 500))
             )
         found = [_prescription(r) for r in rows]
-        self.trail.read(caller.actor(), ACTION_SEARCH, detail={"resultats": len(found)})
+        self.trail.read(caller, ACTION_SEARCH, detail={"resultats": len(found)})
         return found
 
-    def cancel(self, caller: Caller, text: str) -> Prescription:
+    def cancel(self, caller: Actor, text: str) -> Prescription:
         """The prescriber withdraws a prescription nobody has executed yet."""
         self._prescriber(caller, ACTION_CANCEL)
         number = parse_number(text)
-        entry = self.trail.entry(caller.actor(), ACTION_CANCEL, detail={"numero": number})
+        entry = self.trail.entry(caller, ACTION_CANCEL, detail={"numero": number})
 
         def work(conn: store.Connection):
             prescription, executions = self._locked(conn, number)
@@ -184,7 +183,7 @@ class Base:
 
     # --- dispenser side --------------------------------------------------------------------------
 
-    def read_as_dispenser(self, caller: Caller, text: str) -> tuple[Prescription, list[Execution]]:
+    def read_as_dispenser(self, caller: Actor, text: str) -> tuple[Prescription, list[Execution]]:
         """What the dispenser's software shows after the scan: the lines and what was already done."""
         role = self._dispenser(caller, ACTION_READ_DISPENSER)
         number = self._number(caller, text, ACTION_READ_DISPENSER)
@@ -206,12 +205,12 @@ class Base:
                 ),
                 number=number,
             )
-        self.trail.read(caller.actor(), ACTION_READ_DISPENSER, detail={"numero": number})
+        self.trail.read(caller, ACTION_READ_DISPENSER, detail={"numero": number})
         return prescription, executions
 
     def execute(
         self,
-        caller: Caller,
+        caller: Actor,
         text: str,
         lines: Sequence[LineExecution],
         *,
@@ -224,7 +223,7 @@ class Base:
 
     def execute_request(
         self,
-        caller: Caller,
+        caller: Actor,
         text: str,
         interpret: Callable[[Prescription], tuple[Sequence[LineExecution], PatientIns | None, bool]],
     ) -> tuple[Prescription, Execution]:
@@ -233,7 +232,7 @@ class Base:
         runs under the row lock with the judgement, so the prescription is read once."""
         role = self._dispenser(caller, ACTION_EXECUTE)
         number = self._number(caller, text, ACTION_EXECUTE)
-        today, actor = self.today(), caller.actor()
+        today, actor = self.today(), caller
 
         def work(conn: store.Connection):
             prescription, executions = self._locked(conn, number)
@@ -315,7 +314,7 @@ class Base:
 
     # --- rules shared by the calls ---------------------------------------------------------------
 
-    def _prescriber(self, caller: Caller, action: str) -> None:
+    def _prescriber(self, caller: Actor, action: str) -> None:
         # issue 6 §1.1: prescribers authenticate with Pro Santé Connect (seed 002 L573: ON among the services
         # socles where PSC is generalised) — neither a key nor a structure's own identity provider
         if caller.kind != "professional" or caller.credential is not Credential.PSC:
@@ -334,7 +333,7 @@ class Base:
                 ),
             )
 
-    def _dispenser(self, caller: Caller, action: str) -> str:
+    def _dispenser(self, caller: Actor, action: str) -> str:
         if caller.kind == "software":  # only a key issued to an LPP provider stands for one
             role = LPP_PROVIDER if caller.scope is KeyScope.FOURNISSEUR_LPP else ""
         elif caller.credential is Credential.PSC:
@@ -349,13 +348,13 @@ class Base:
             )
         return role
 
-    def _number(self, caller: Caller, text: str, action: str) -> str:
+    def _number(self, caller: Actor, text: str, action: str) -> str:
         try:
             return parse_number(text)
         except InvalidInput as exc:
             raise self._refused(caller, action, exc) from None
 
-    def _own(self, caller: Caller, text: str, action: str) -> tuple[Prescription, list[Execution]]:
+    def _own(self, caller: Actor, text: str, action: str) -> tuple[Prescription, list[Execution]]:
         number = self._number(caller, text, action)
         with self.db.read() as conn:
             prescription, executions = self._load(conn, number)
@@ -386,18 +385,18 @@ class Base:
             raise NotFound(f"prescription {number} inconnue", code="prescription-inconnue")
         return prescription, executions
 
-    def _run(self, caller: Caller, action: str, number: str, work) -> object:
+    def _run(self, caller: Actor, action: str, number: str, work) -> object:
         try:
             return self.commits.run(work)
         except MaisonError as exc:
             raise self._refused(caller, action, exc, number=number) from None
 
-    def _refused(self, caller: Caller, action: str, error: MaisonError, *, number: str = "") -> MaisonError:
+    def _refused(self, caller: Actor, action: str, error: MaisonError, *, number: str = "") -> MaisonError:
         """Trace a refusal (outcome `refused`, outside the counters) and give the error back to raise."""
         detail = {"numero": number} if number else {}
         if isinstance(error, _NotTheirs):
             detail["motif"] = "prescription-autre-prescripteur"
-        self.trail.refused(caller.actor(), action, code=error.code, outcome="refused", detail=detail)
+        self.trail.refused(caller, action, code=error.code, outcome="refused", detail=detail)
         return error
 
 

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from maison.core import audit
+from maison.core.actor import Actor
 from maison.core.auth import issue_key
 from maison.core.ins_traits import Traits
 from maison.etablissement.insi.client import ClientIdentity, InsiClient
@@ -14,7 +15,7 @@ from tests.identite.helpers import IDAM, STRUCTURE, seed_referential
 
 OTHER = "1750000027"  # a second establishment of the same GHT
 OUTSIDER = "1690000035"
-CELL = audit.Actor(person="899900038441", structure=STRUCTURE, software=IDAM, role="cellule")
+CELL = Actor(person="899900038441", structure=STRUCTURE, software=IDAM, role="cellule")
 TODAY = date.today()
 NOW = str(Semester.of(TODAY))
 
@@ -131,7 +132,7 @@ def test_full_report_counts_what_happened(civ, live):
 
 
 def _ght(house, *members: str) -> None:
-    admin = audit.Actor(person="cli:admin", structure="maison", software="maison-cli", role="administrateur")
+    admin = Actor(person="cli:admin", structure="maison", software="maison-cli", role="administrateur")
     Cellule(house.db).record_ght(admin, "GHT-TEST", "GHT de test", members[0], list(members[1:]))
 
 

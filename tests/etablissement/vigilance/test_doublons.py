@@ -1,9 +1,9 @@
-from maison.core import audit
+from maison.core.actor import Actor
 from maison.core.ins_traits import Traits
 from maison.etablissement.vigilance.doublons import THRESHOLD, Candidate, find, score
 
 HOSP = "1750000019"
-DESK = audit.Actor(person="899900038441", structure=HOSP, software="dpi")
+DESK = Actor(person="899900038441", structure=HOSP, software="dpi")
 
 
 def c(id, nom, prenoms, sexe="F", date="1980-03-04", lieu="75056", ins=None):

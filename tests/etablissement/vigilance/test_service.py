@@ -5,6 +5,7 @@ from dataclasses import replace
 import pytest
 
 from maison.core import audit
+from maison.core.actor import Actor
 from maison.core.errors import Conflict, InvalidInput, NotFound, TransitionRefused
 from maison.core.ins_traits import Traits
 from maison.etablissement.vigilance.model import CollectionMethod, Status, status_of
@@ -14,7 +15,7 @@ from maison.identite.ins.model import TraitsQuery
 from tests.identite.helpers import SARAH_NIR, seed_referential
 
 HOSP = "1750000019"
-DESK = audit.Actor(person="899900038441", structure=HOSP, software="dpi")
+DESK = Actor(person="899900038441", structure=HOSP, software="dpi")
 
 
 @pytest.fixture
@@ -210,7 +211,7 @@ def test_insi_returning_another_ins_is_a_collision(index):
 def test_another_structure_cannot_touch_the_record(index):
     patients, _ = index
     p = admit(patients)
-    outsider = audit.Actor(person="x", structure="1999999999", software="dpi")
+    outsider = Actor(person="x", structure="1999999999", software="dpi")
     with pytest.raises(NotFound):  # as if absent: no oracle on another structure's ids (issue 18 §2.2)
         patients.get(outsider, p.id)
     with pytest.raises(NotFound):

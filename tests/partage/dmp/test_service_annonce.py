@@ -3,7 +3,7 @@ after two weeks, and the document becomes visible on its own one month after it 
 
 from datetime import UTC, datetime, timedelta
 
-from maison.core.authz import Caller
+from maison.core.actor import Actor
 from maison.etablissement.dmp.producer import Produced
 from maison.partage.dmp import access
 from maison.partage.dmp.habilitation import Matrix
@@ -14,7 +14,7 @@ from tests.partage.world import PROS, make_world, n1
 def test_invisible_until_announced_then_visible_after_a_month():
     deposited = datetime(2026, 11, 1, tzinfo=UTC)
     doc = access.DocumentView("11502-2", "10", "8x", "S", False, True, False, deposited)
-    patient = Who(Caller("patient", "277010115400329", "", "", patient="277010115400329"))
+    patient = Who(Actor("277010115400329", "", "", kind="patient", patient="277010115400329"))
     dossier = None
     assert (
         access.may_read(patient, dossier, doc, Matrix.load(), deposited + timedelta(days=29)).reason

@@ -11,13 +11,14 @@ import pytest
 import sqlalchemy as sa
 
 from maison.core import audit
+from maison.core.actor import Actor
 from maison.core.blobs import Blobs
 from maison.core.errors import NotFound
 from maison.partage.mss import store
 from maison.partage.mss.delivery import Delivery, DuplicateMessageId
 from maison.partage.mss.mailboxes import Mailboxes
 
-ACTOR = audit.Actor(person="operateur:chu-test", structure="chu-test", software="maison-mss")
+ACTOR = Actor(person="operateur:chu-test", structure="chu-test", software="maison-mss")
 BOX = "pfi@chu-test.mssante.fr"
 
 

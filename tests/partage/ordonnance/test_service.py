@@ -8,9 +8,8 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from maison.core.actor import Actor, Credential, KeyScope
 from maison.core.audit import audit_event
-from maison.core.auth import KeyScope
-from maison.core.authz import Caller, Credential
 from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TransitionRefused
 from maison.formats.ordonnance import ALPHABET, SYS_CIP, SYS_LOINC, SYS_LPP, parse_number
 from maison.partage.ordonnance import store
@@ -18,12 +17,19 @@ from maison.partage.ordonnance.model import Draft, Line, LineExecution, LineKind
 from maison.partage.ordonnance.service import Base
 
 TODAY = date(2026, 11, 21)
-GP = Caller("professional", "810000000002", "399999999900019", "LAP de test", "10", structures=("399999999900019",))
-OTHER_GP = Caller("professional", "810000000009", "399999999900019", "LAP de test", "10")
-PHARMACIST = Caller("professional", "810000000004", "399999999800011", "LGO de test", "21")
-NURSE = Caller("professional", "810000000003", "399999999700013", "Logiciel IDE", "60")
-LPP = Caller("software", "prestataire", "399999999500017", "Logiciel LPP", scope=KeyScope.FOURNISSEUR_LPP)
-DESK_KEY = Caller("software", "accueil", "399999999500017", "Logiciel LPP", scope=KeyScope.LOGICIEL)
+GP = Actor(
+    "810000000002",
+    "399999999900019",
+    "LAP de test",
+    kind="professional",
+    profession="10",
+    structures=("399999999900019",),
+)
+OTHER_GP = Actor("810000000009", "399999999900019", "LAP de test", kind="professional", profession="10")
+PHARMACIST = Actor("810000000004", "399999999800011", "LGO de test", kind="professional", profession="21")
+NURSE = Actor("810000000003", "399999999700013", "Logiciel IDE", kind="professional", profession="60")
+LPP = Actor("prestataire", "399999999500017", "Logiciel LPP", kind="software", scope=KeyScope.FOURNISSEUR_LPP)
+DESK_KEY = Actor("accueil", "399999999500017", "Logiciel LPP", kind="software", scope=KeyScope.LOGICIEL)
 SARAH_INS = PatientIns("277017515401259", "1.2.250.1.213.1.4.10", "QUAL")
 
 PARACETAMOL = Line(
@@ -48,7 +54,7 @@ def base(db):
     base.journal.close()
 
 
-def _create(base: Base, *lines: Line, consent: bool = True, on: date = TODAY, caller: Caller = GP):
+def _create(base: Base, *lines: Line, consent: bool = True, on: date = TODAY, caller: Actor = GP):
     return base.create(caller, Draft(on, consent, lines or (PARACETAMOL,)))
 
 
