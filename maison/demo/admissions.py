@@ -2,10 +2,12 @@
 works, all over FHIR/HTTP, with INSi over SOAP and mutual TLS.
 
 Six people of the synthetic population walk in. The desk creates each record in the patient index
-(FHIR `Patient`, mixed case, first names maybe in another order); the DPI calls INSi over mutual
-TLS with the client's retry rule (each first name, then the list) and shows the answer; the index
-records it by asking INSi itself (`$recuperer-ins`) and, for every other patient, the identity
-document the desk checked (`$verifier-piece`), which qualifies the identity. A planted doublon (the
+(FHIR `Patient`, mixed case, first names maybe in another order), then asks the index to retrieve
+the INS (`$recuperer-ins`): the index calls INSi over SOAP with its structure's certificate and the
+client's retry rule (each first name, then the list), once per admission, and its answer tells the
+DPI what INSi answered (code CR, searches made), which the desk shows; for every other patient the
+index records the identity document the desk checked (`$verifier-piece`), which qualifies the
+identity. A planted doublon (the
 first patient back under a misspelt name) is detected and merged by the cell, which then records
 its semester (procedures, a meeting, an incident) and prints its activity report.
 
@@ -24,10 +26,10 @@ from rich.console import Console
 from rich.table import Table
 
 from maison.core.ins_traits import Traits
-from maison.etablissement.insi.client import InsiClient
+from maison.etablissement.vigilance.api import traits_from_patient
 from maison.etablissement.vigilance.cellule import Semester
-from maison.etablissement.vigilance.fhir import EXT_BIRTH_LIST, EXT_RELIABILITY
-from maison.formats.insi import Individu
+from maison.etablissement.vigilance.fhir import CS_ID_TYPE, EXT_BIRTH_LIST, EXT_RELIABILITY, read_insi_answer
+from maison.formats.insi import Individu, InsRef
 from maison.seeding.population import generate
 
 CELL = "/identitovigilance"
@@ -38,7 +40,7 @@ class Admitted:
     """What the scene leaves to the next ones."""
 
     people: list[Traits]
-    qualified: list[Individu] = field(default_factory=list)  # INSi's answers that found the patient
+    qualified: list[Individu] = field(default_factory=list)  # the qualified identities, as the index shows them
     ok: bool = False
 
 
@@ -83,8 +85,32 @@ def identity_status(patient: dict) -> str:
     return ""
 
 
-def play(http: httpx.Client, insi: InsiClient, people: list[Traits], console: Console) -> Admitted:
-    """`http`: the desk's client of the house (its structure's API key); `insi`: the DPI's INSi client."""
+def qualified_identity(patient: dict) -> Individu | None:
+    """A qualified identity as the index shows it (its INS is shared only then, FR Core Patient INS):
+    what the next scenes follow the patient by."""
+    for identifier in patient.get("identifier", []):
+        kind = identifier.get("type", {}).get("coding", [{}])[0]
+        if kind.get("system") == CS_ID_TYPE and kind.get("code") in ("INS-NIR", "INS-NIA"):
+            value, oid = identifier["value"], identifier["system"].removeprefix("urn:oid:")
+            active = InsRef(value[:13], value[13:], kind["code"].removeprefix("INS-"), oid)
+            return Individu(active, (), traits_from_patient(patient)[1])
+    return None
+
+
+def recover_ins(http: httpx.Client, pid: int) -> tuple[str, int, dict | None]:
+    """`$recuperer-ins`: INSi's code CR and searches as the index tells them, and the Patient it
+    recorded (None when the transition was refused, e.g. INSi found no one)."""
+    answer = http.post(f"/fhir/Patient/{pid}/$recuperer-ins")
+    if answer.status_code != 422:
+        answer.raise_for_status()
+    told = read_insi_answer(answer.json())
+    assert told is not None, answer.text  # the index always says what INSi answered
+    code, attempts = told
+    return code, attempts, answer.json() if answer.status_code == 200 else None
+
+
+def play(http: httpx.Client, people: list[Traits], console: Console) -> Admitted:
+    """`http`: the desk's client of the house (its structure's API key)."""
     from maison.terminal import print_report
 
     admitted = Admitted(people)
@@ -97,30 +123,20 @@ def play(http: httpx.Client, insi: InsiClient, people: list[Traits], console: Co
         created = http.post("/fhir/Patient", json=desk_patient(ipp, t, shuffle=(i == 1)))
         created.raise_for_status()
         pid = int(created.json()["id"])
-        typed = (
-            t
-            if i != 1
-            else Traits(t.nom_naissance, tuple(reversed(t.prenoms)), t.sexe, t.date_naissance, t.lieu_naissance)
-        )
-        lookup = insi.lookup(typed)
-        status = identity_status(created.json())
-        if lookup.result.code.value == "00":
-            assert lookup.result.individu is not None  # code 00: one identity found
-            admitted.qualified.append(lookup.result.individu)
-            recorded = http.post(f"/fhir/Patient/{pid}/$recuperer-ins")
-            recorded.raise_for_status()
-            status = identity_status(recorded.json())
-            if i % 2 == 0:
-                checked = http.post(
-                    f"/fhir/Patient/{pid}/$verifier-piece",
-                    json={"resourceType": "Parameters", "parameter": [{"name": "typePiece", "valueCode": "CN"}]},
-                )
-                checked.raise_for_status()
-                status = identity_status(checked.json())
+        code, attempts, recorded = recover_ins(http, pid)  # the one INSi lookup of this admission
+        status = identity_status(recorded or created.json())
+        if recorded is not None and i % 2 == 0:
+            checked = http.post(
+                f"/fhir/Patient/{pid}/$verifier-piece",
+                json={"resourceType": "Parameters", "parameter": [{"name": "typePiece", "valueCode": "CN"}]},
+            )
+            checked.raise_for_status()
+            status = identity_status(checked.json())
+            identity = qualified_identity(checked.json())
+            if identity is not None:
+                admitted.qualified.append(identity)
         ids.append(pid)
-        report.add_row(
-            ipp, t.nom_naissance, t.liste_prenoms, lookup.result.code.value, str(len(lookup.attempts)), status
-        )
+        report.add_row(ipp, t.nom_naissance, t.liste_prenoms, code, str(attempts), status)
     console.print(report)
 
     # A planted doublon: the first patient comes back and is typed without accents and with a typo.

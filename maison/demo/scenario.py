@@ -2,10 +2,12 @@
 
 The house is opened on a fresh directory, the national referential seeded with a synthetic
 population (`maison.seeding`), and every service served over HTTP on a port of the demo's own
-(INSi's mutual-TLS listener and the MSSanté operators beside it). Then the scenes play, each over
-the protocols: admissions and identitovigilance, Pro Santé Connect and the Annuaire Santé, the
-DMP and Mon espace santé, MSSanté, the ordonnance numérique. The demo closes with a PDQm search
-and the audit trail's verification, as `maison audit verify` does it.
+(the MSSanté operators beside it; the patient index reaches INSi over SOAP in memory, each
+structure presenting the certificate INSi issued it, `maison.etablissement.insi.transport`).
+Then the scenes play, each over the protocols: admissions and identitovigilance, Pro Santé
+Connect and the Annuaire Santé, the DMP and Mon espace santé, MSSanté, the ordonnance numérique.
+The demo closes with a PDQm search and the audit trail's verification, as `maison audit verify`
+does it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from maison.core import audit_anchor
 from maison.core.actor import KeyScope
 from maison.core.config import Settings
 from maison.core.identifiers.checksums import luhn_check_digit
-from maison.demo import admissions, backoffice, dmp, insi, mss, ordonnance, professionals
+from maison.demo import admissions, backoffice, dmp, mss, ordonnance, professionals
 from maison.house import House
 
 FINESS = "75010001" + luhn_check_digit("75010001")
@@ -60,9 +62,8 @@ def play(settings: Settings, count: int, console: Console) -> int:
     base = f"http://127.0.0.1:{port}"
     console.print(f"Services on {base}: " + ", ".join(s["path"] for s in httpx.get(base).json()["services"]))
     http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=10)
-    insi_client, stop_insi = insi.start(house, STRUCTURE, IDAM, _free_port(), console)
     try:
-        admitted = admissions.play(http, insi_client, admissions.arrivals(count, SEED), console)
+        admitted = admissions.play(http, admissions.arrivals(count, SEED), console)
         professionals_ok, site, site_name = professionals.play(house, base, console)
         console.rule("DMP and Mon espace santé")
         doctor = dmp.hospital_doctor(professionals.IDNATPS, site, site_name)
@@ -88,7 +89,6 @@ def play(settings: Settings, count: int, console: Console) -> int:
         family = admitted.people[0].nom_naissance
         found = http.get("/fhir/Patient", params={"family": family}).json()
     finally:
-        stop_insi()
         server.should_exit = True
         thread.join(timeout=5)
     trail = audit_anchor.verify(

@@ -10,12 +10,73 @@ of `./dev demo`, which this test reads back from what the demo printed.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 
 from rich.console import Console
 
+from maison.core import audit
 from maison.core.config import Settings
-from maison.demo.scenario import play
+from maison.core.storage import Database
+from maison.demo.mss import PRACTICE_IDAM
+from maison.demo.scenario import IDAM, STRUCTURE, play
+
+# The demo's audit trail, action by action (`:refused` when refused): the scenario's footprint,
+# pinned so that a scene calling a service twice for one act shows here. Against the demo before
+# the hospital wing was split off (9d97194, 91 records at 2 000 identities), the differences are:
+# - insi.rechercherInsAvecTraitsIdentite 7 -> 8: the hospital's six admissions make 7 searches (the
+#   retry rule's attempts), as before; the 8th is the practice's own `$recuperer-ins`, where the old
+#   MSSanté scene read INSi's referential in process (no call, no record);
+# - identitovigilance.read 0 -> 7: `$recuperer-ins` reads the record whose traits it sends to INSi
+#   (the operation did so at 9d97194 too; the old demo called the index in process instead);
+# - identitovigilance.reviews 0 -> 2: the alert list is recorded when read (da6b2d6, issue 19 §2.2):
+#   the cell's GET /alertes, and the fusion looking its alert up in that list;
+# - securite.cle-emise 2 -> 4: the desk's API key and the hospital's INSi certificate as before
+#   (now issued by INSi for the index's in-memory transport), plus the practice's API key and INSi
+#   certificate (its desk now reaches its index over FHIR);
+# - securite.connexion 8 -> 12, mss.lire 1 -> 6, mss.pfi.liste 0 -> 1: the MSSanté scene reads the
+#   mailboxes over IMAP as their owners do (the GP's twice and the practice's PFI, the hospital's
+#   twice) where it read the operators' tables, and the practice's worklist over HTTP.
+TRAIL = {
+    "dmp.alimenter": 3,
+    "dmp.consulter": 1,
+    "dmp.information": 2,
+    "dmp.information.lire": 2,
+    "dmp.mettre-a-jour": 1,
+    "dmp.patient.historique": 1,
+    "dmp.rechercher": 4,
+    "espace.messagerie.lister": 1,
+    "espace.messagerie.repondre": 1,
+    "espace.mesure.ajouter": 2,
+    "espace.mesure.lire": 1,
+    "identitovigilance.admit": 8,
+    "identitovigilance.detect-duplicates": 1,
+    "identitovigilance.document-check": 4,
+    "identitovigilance.incident": 1,
+    "identitovigilance.insi-retrieval": 7,
+    "identitovigilance.meeting": 1,
+    "identitovigilance.merge": 1,
+    "identitovigilance.procedure": 4,
+    "identitovigilance.read": 7,
+    "identitovigilance.report": 1,
+    "identitovigilance.reviews": 2,
+    "identitovigilance.search": 1,
+    "insi.rechercherInsAvecTraitsIdentite": 8,
+    "mss.bal.creer": 4,
+    "mss.lire": 6,
+    "mss.operateur.enregistrer": 3,
+    "mss.pfi.integrer": 1,
+    "mss.pfi.liste": 1,
+    "mss.relayer": 4,
+    "mss.remettre": 4,
+    "ordonnance.consulter.executant": 2,
+    "ordonnance.consulter.prescripteur": 2,
+    "ordonnance.consulter.prescripteur:refused": 1,
+    "ordonnance.creer": 2,
+    "ordonnance.executer": 2,
+    "securite.cle-emise": 4,
+    "securite.connexion": 12,
+}
 
 
 def test_the_demo_plays_every_scene_with_the_outcomes_of_the_scenario(tmp_path: Path, reference_path: Path) -> None:
@@ -54,4 +115,20 @@ def test_the_demo_plays_every_scene_with_the_outcomes_of_the_scenario(tmp_path: 
     assert not missing, missing
     report = re.search(r"│ +1750100018 │ +(\d+) │ +(\d+) │ +(\d+) │ +(\d+) │ +(\d+) │ +(\d+)% │ +(\w+) │", text)
     assert report is not None and report.groups()[:4] == ("1", "1", "1", "0") and report.group(7) == "oui"
+    assert report.group(5) == "7"  # INSi calls: one lookup per admission, 1 + 2 + 1 + 1 + 1 + 1 attempts
+
+    db = Database(settings.effective_database_url)
+    try:
+        with db.read() as conn:
+            trail = list(audit.events(conn))
+    finally:
+        db.dispose()
+    calls = [e for e in trail if e["action"] == "insi.rechercherInsAvecTraitsIdentite"]
+    by_software = Counter((e["actor_structure"], e["actor_software"]) for e in calls)
+    assert by_software[(STRUCTURE, IDAM)] == 7 and sum(by_software.values()) == 8, by_software
+    assert by_software[next(k for k in by_software if k[1] == PRACTICE_IDAM)] == 1
+    tally = Counter(e["action"] + ("" if e["outcome"] == "success" else f":{e['outcome']}") for e in trail)
+    assert dict(tally) == TRAIL
+    certificates = [e for e in trail if e["action"] == "securite.cle-emise" and '"certificat"' in e["detail"]]
+    assert sorted(audit.detail_of(e)["idam"] for e in certificates) == sorted([IDAM, PRACTICE_IDAM])
     assert len(list((tmp_path / "demo").glob("ordonnance-*.pdf"))) == 2

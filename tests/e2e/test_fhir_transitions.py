@@ -7,7 +7,7 @@ import pytest
 
 from maison.core.auth import issue_key
 from maison.core.identifiers.nir import OID_INS_NIR_TEST
-from maison.etablissement.vigilance.fhir import EXT_BIRTH_LIST, EXT_RELIABILITY
+from maison.etablissement.vigilance.fhir import EXT_BIRTH_LIST, EXT_RELIABILITY, read_insi_answer
 from maison.formats.datamatrix import InsDatamatrix, content, render_png
 from tests.identite.helpers import IDAM, SARAH, SARAH_NIR, STRUCTURE, nir, seed_referential
 
@@ -59,6 +59,9 @@ def test_insi_retrieval_then_document_check_qualifies(dpi):
     assert recup.status_code == 200, recup.text
     assert _status(recup.json()) == ("RECUP", "INSI")
     assert _ins(recup.json()) == []  # the matricule is shared only once qualified (000 L2007-2009)
+    # what INSi answered, told to the DPI so it need not call INSi itself: 00 at the retry rule's second
+    # search (Anna alone finds no one, Sarah-Lou alone finds her)
+    assert read_insi_answer(recup.json()) == ("00", 2)
     checked = dpi.post(
         f"/Patient/{pid}/$verifier-piece",
         json={"resourceType": "Parameters", "parameter": [{"name": "typePiece", "valueCode": "CN"}]},
@@ -71,8 +74,10 @@ def test_inconclusive_insi_is_refused_with_advice(dpi):
     refused = dpi.post(f"/Patient/{unknown}/$recuperer-ins")
     assert refused.status_code == 422 and _code(refused) == "insi-01"
     assert "provisoire" in refused.json()["issue"][0]["diagnostics"]
+    assert read_insi_answer(refused.json()) == ("01", 1)  # on the refusal's issue: code CR, searches made
     homonym = _admit(dpi, "T3", "Martin", "Jean", "male", "1980-05-10")
-    assert _code(dpi.post(f"/Patient/{homonym}/$recuperer-ins")) == "insi-02"
+    ambiguous = dpi.post(f"/Patient/{homonym}/$recuperer-ins")
+    assert _code(ambiguous) == "insi-02" and read_insi_answer(ambiguous.json()) == ("02", 1)
 
 
 def test_low_trust_document_and_bad_parameters(dpi):

@@ -6,9 +6,10 @@ identity only, by INS. Every request is authenticated (`Authorization: Bearer`) 
 
 The identity transitions a DPI drives are FHIR operations on the record: `$recuperer-ins` (INSi
 over SOAP, as the caller's structure and software with their certificate, `maison.etablissement.insi`;
-the retry rule, association on 00), `$verifier-piece` (an identity document checked at the
-desk) and `$lire-datamatrix` (a Datamatrix INS scanned from a document, verified by INSi). A
-refused transition is an OperationOutcome (422) saying why, with INSi's advice when inconclusive.
+the retry rule, association on 00; the answer says what INSi answered), `$verifier-piece` (an
+identity document checked at the desk) and `$lire-datamatrix` (a Datamatrix INS scanned from a
+document, verified by INSi). A refused transition is an OperationOutcome (422) saying why, with
+INSi's advice when inconclusive.
 """
 
 from __future__ import annotations
@@ -18,15 +19,21 @@ from starlette.concurrency import run_in_threadpool
 
 from maison.core.actor import Actor
 from maison.core.authz import HOSPITAL_STAFF, Authorizer, accepts
-from maison.core.errors import InvalidInput, MalformedRequest, UnsupportedMediaType
+from maison.core.errors import InvalidInput, MaisonError, MalformedRequest, UnsupportedMediaType
 from maison.core.identifiers.nir import parse_matricule
 from maison.core.ins_traits import Traits, normalise_name
 from maison.etablissement.insi.client import ClientIdentity, InsiFault, Lookup
 from maison.etablissement.insi.transport import InsiGateway
-from maison.etablissement.vigilance.fhir import EXT_BIRTH_LIST, EXT_BIRTHPLACE, EXT_INSEE, patient_resource
+from maison.etablissement.vigilance.fhir import (
+    EXT_BIRTH_LIST,
+    EXT_BIRTHPLACE,
+    EXT_INSEE,
+    insi_answer,
+    patient_resource,
+)
 from maison.etablissement.vigilance.service import PatientIndex
 from maison.formats.body import parameter_values, read_json_object, read_limited
-from maison.formats.fhir import fhir_response
+from maison.formats.fhir import fhir_response, operation_outcome
 from maison.formats.jsonread import Node
 from maison.formats.path_ids import RowId, ascii_digits
 
@@ -140,11 +147,21 @@ def router(index: PatientIndex, insi: InsiGateway, max_body_bytes: int, authoriz
     @r.post("/Patient/{patient_id}/$recuperer-ins")
     @accepts(HOSPITAL_STAFF)
     async def recover_ins(patient_id: RowId, request: Request) -> Response:
-        """Call INSi with the record's traits (each first name, then the list); 00 → RECUP or QUAL."""
+        """Call INSi with the record's traits (each first name, then the list); 00 → RECUP or QUAL.
+        The answer tells what INSi answered (code CR, searches made: `insi_answer`), on the Patient or
+        on the refusal's issue, so the DPI shows it without calling INSi again."""
         actor, pid = _actor(request), patient_id
         current = index.get(actor, pid)
         lookup = await _lookup(actor, current.traits)
-        return fhir_response(patient_resource(index.record_insi_result(actor, pid, lookup.result)))
+        answer = insi_answer(lookup.result.code.value, len(lookup.attempts))
+        try:
+            patient = patient_resource(index.record_insi_result(actor, pid, lookup.result))
+        except MaisonError as refused:
+            outcome = operation_outcome(refused)
+            outcome["issue"][0]["extension"] = [answer]
+            return fhir_response(outcome, refused.http_status)
+        patient["extension"].append(answer)
+        return fhir_response(patient)
 
     @r.post("/Patient/{patient_id}/$verifier-piece")
     @accepts(HOSPITAL_STAFF)

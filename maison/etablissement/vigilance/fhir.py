@@ -9,6 +9,13 @@
   (use `usual`) when known.
 - `birthDate`, `gender`, and `patient-birthPlace` with the INSEE COG code of the birth place.
 Unknown day or month (`00`) is written as the FHIR partial date (`1980-03`, `1980`).
+
+What INSi answered the index's own call (`$recuperer-ins`) is told to the DPI that asked, so it
+never calls INSi a second time to show it: the `insi-reponse` extension (`insi_answer`) — on the
+returned Patient when INSi found the identity, on the OperationOutcome's issue when the
+transition is refused — with INSi's code CR (`codeCR`, seed 002: 00 one identity, 01 none, 02
+several) and the number of searches the client's retry rule made (`essais`). FR Core defines no
+such element; it is the house's own extension, carried only by the operation's answer, never stored.
 """
 
 from __future__ import annotations
@@ -28,6 +35,29 @@ CS_ID_TYPE = f"{FR_CORE}/CodeSystem/fr-core-cs-v2-0203"
 CS_V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 COMMUNES = "https://mos.esante.gouv.fr/NOS/TRE_R13-CommuneOM/FHIR/TRE-R13-CommuneOM"
 GENDER = {"M": "male", "F": "female"}
+EXT_INSI_ANSWER = "urn:maison:fhir:StructureDefinition:insi-reponse"
+CS_INSI_CR = "urn:maison:insi:code-cr"
+
+
+def insi_answer(code: str, attempts: int) -> dict:
+    """The `insi-reponse` extension: INSi's code CR and the searches the retry rule made."""
+    return {
+        "url": EXT_INSI_ANSWER,
+        "extension": [
+            {"url": "codeCR", "valueCoding": {"system": CS_INSI_CR, "code": code}},
+            {"url": "essais", "valuePositiveInt": attempts},
+        ],
+    }
+
+
+def read_insi_answer(resource: dict) -> tuple[str, int] | None:
+    """(code CR, attempts) from a Patient or an OperationOutcome answering `$recuperer-ins`, if told."""
+    holders = [resource, *resource.get("issue", [])]
+    for ext in (e for holder in holders for e in holder.get("extension", [])):
+        if ext.get("url") == EXT_INSI_ANSWER:
+            parts = {part["url"]: part for part in ext["extension"]}
+            return parts["codeCR"]["valueCoding"]["code"], parts["essais"]["valuePositiveInt"]
+    return None
 
 
 def fhir_date(value: str) -> str:
