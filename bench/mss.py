@@ -385,10 +385,11 @@ def run_maison(data: Path, env: dict, items: list[Prepared], connections: int, r
     ca = str(data / "mss" / "pki" / "ca.pem")
     pfi = subprocess.Popen(
         [sys.executable, "-m", "maison", "pfi", "--boite", PFI, "--structure", HOPITAL],
-        env={**env, "MAISON_PFI_PASSWORD": PFI_PASSWORD},
-        stdout=subprocess.DEVNULL,
+        env={**env, "MAISON_PFI_PASSWORD": PFI_PASSWORD, "COLUMNS": "200"},
+        stdout=subprocess.PIPE,
     )
     try:
+        _wait_until_watching(pfi, timeout)
         process, results = drive(items, "127.0.0.1", submission, ca, (LPS, LPS_PASSWORD), connections, rate)
         sent = results.get(timeout=timeout)
         process.join()
@@ -407,6 +408,28 @@ def run_maison(data: Path, env: dict, items: list[Prepared], connections: int, r
     result = summarise(sent, done, len(items))
     result.update(connections=connections, offered_per_s=rate or None, worklist=worklist, audited=audited)
     return result
+
+
+def _wait_until_watching(pfi: subprocess.Popen, timeout: float) -> None:
+    """The load starts once the PFI watches its mailbox, as the reference's reader is logged in
+    before it: both chains are measured as running services, not from their processes' start-up
+    (importing the house takes the PFI 2-5 s on these cores). `maison pfi` says so on its first
+    line, then its output is drained (a full pipe would stop it)."""
+    assert pfi.stdout is not None
+    found: list[bytes] = []
+    ready = threading.Event()
+
+    def drain() -> None:
+        assert pfi.stdout is not None
+        for line in pfi.stdout:
+            if not ready.is_set() and line.startswith(b"PFI de"):
+                found.append(line)
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=drain, name="pfi-stdout", daemon=True).start()
+    if not ready.wait(timeout) or not found:
+        raise RuntimeError("the PFI did not start watching its mailbox")
 
 
 def start_serve(data: Path, env: dict) -> subprocess.Popen:

@@ -66,6 +66,7 @@ from collections.abc import Callable
 from multiprocessing.queues import Queue
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -329,7 +330,7 @@ def _message_id_in(raw: bytes) -> str | None:
 
 
 def _read_over_imap(
-    account: tuple[str, int, str, str, str | None], expected: int, timeout: float, batch: int, out: Queue
+    account: tuple[str, int, str, str, str | None], expected: int, timeout: float, batch: int, out: Queue, ready: Any
 ) -> None:
     """The reader process: see `ImapReader`. Puts {Message-ID: time fetched} (or an error string)."""
     from maison.etablissement.pfi.mailbox import HANDLED, ImapAccount, ImapMailbox, MailboxError
@@ -342,6 +343,7 @@ def _read_over_imap(
         while len(fetched) < expected and time.monotonic() < deadline:
             try:
                 uids = mailbox.unhandled()  # UID SEARCH UNKEYWORD $Integre, as the PFI asks
+                ready.set()  # logged in and watching: the load may start
                 if not uids:
                     mailbox.wait(1.0)  # IDLE (Dovecot offers it) until new mail, at most 1 s
                     continue
@@ -390,16 +392,19 @@ class ImapReader:
     ) -> None:
         context = multiprocessing.get_context("fork")
         self._queue: Queue = context.Queue()
+        self._ready = context.Event()
         self._process = context.Process(
             target=_read_over_imap,
             name="mss-reference-imap",
-            args=((host, port, user, password, cafile), expected, timeout, batch, self._queue),
+            args=((host, port, user, password, cafile), expected, timeout, batch, self._queue, self._ready),
         )
         self._timeout = timeout
         self.cpu_s: float | None = None
 
     def start(self) -> ImapReader:
+        """The reader started and logged in (as the PFI watches its mailbox before the load starts)."""
         self._process.start()
+        self._ready.wait(60)
         return self
 
     def result(self) -> dict[str, float] | str:
