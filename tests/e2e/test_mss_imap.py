@@ -7,11 +7,18 @@ import imaplib
 import shutil
 import ssl
 import subprocess
+import time
+import uuid
 
 import pytest
 
 from maison.core import audit
+from maison.core.audit import SYSTEM
+from maison.etablissement.pfi.mailbox import ImapAccount, ImapMailbox
 from maison.identite.psc.api import issuer_for
+from maison.partage.mss import imap as mss_imap
+from maison.partage.mss import store
+from maison.partage.mss.delivery import Delivery
 from tests.e2e.test_mss_smtp import _client, _delivered, _letter
 from tests.partage.mss_world import GP, PFI, PFI_PASSWORD, start_world
 from tests.partage.world import PROS, make_world
@@ -137,3 +144,138 @@ def test_fetching_flags_size_and_headers_reads_no_whole_message(mss, house, live
     typ, data = client.fetch("1", "(BODY.PEEK[])")
     assert data[0][1] == raw and len(reads) == 2  # one read per FETCH command that needs the bytes
     client.logout()
+
+
+# --- sets of messages, selected by the database -------------------------------------------------------
+
+
+def _to_pfi(mss, house, count: int) -> None:
+    with _client(mss, "chu-test") as client:
+        client.login(PFI, PFI_PASSWORD)
+        for _ in range(count):
+            client.sendmail(PFI, [PFI], _letter(to=PFI))
+    deadline = time.monotonic() + 15
+    while len(_delivered(house, PFI)) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _pairs(data: list) -> list[tuple[int, int]]:
+    """(sequence number, UID) of each FETCH answer line."""
+    out = []
+    for line in data:
+        head = line[0] if isinstance(line, tuple) else line
+        seq, _, rest = head.partition(b" ")
+        out.append((int(seq), int(rest.split(b"UID ")[1].split()[0].rstrip(b")"))))
+    return out
+
+
+def test_fetch_and_store_name_their_messages_by_sequence_number_and_uid(mss, house, monkeypatch):
+    """RFC 3501 §2.3.1: after an EXPUNGE, sequence numbers close up and UIDs stay; `*` is the last
+    message (or the highest UID, also when the range's start is above it, §6.4.8). FETCH and STORE
+    read only the rows their set names: none of them reads the whole mailbox (a PFI's mailbox keeps
+    every message it integrated, so each command cost grew with it)."""
+    _to_pfi(mss, house, 5)
+    client = _imap(mss, "chu-test")
+    client.login(PFI, PFI_PASSWORD)
+    assert client.select("INBOX")[1] == [b"5"]
+    client.store("2", "+FLAGS", "\\Deleted")
+    client.expunge()
+
+    def whole_mailbox(*_args):
+        raise AssertionError("a FETCH or STORE read every message of the mailbox")
+
+    monkeypatch.setattr(store, "messages_by_uid", whole_mailbox)
+    assert _pairs(client.fetch("2:*", "(UID)")[1]) == [(2, 3), (3, 4), (4, 5)]
+    assert _pairs(client.fetch("*", "(UID)")[1]) == [(4, 5)]
+    assert _pairs(client.fetch("1,3", "(UID)")[1]) == [(1, 1), (3, 4)]
+    assert _pairs(client.uid("FETCH", "4:*", "(UID)")[1]) == [(3, 4), (4, 5)]
+    assert _pairs(client.uid("FETCH", "9:*", "(UID)")[1]) == [(4, 5)]  # 9:* is 5:9
+    assert client.uid("FETCH", "2", "(UID)")[1] == [None]  # expunged: nothing
+    client.uid("STORE", "1,5", "+FLAGS", "(\\Flagged)")
+    assert client.search(None, "FLAGGED")[1] == [b"1 4"]
+    assert client.uid("SEARCH", None, "UNFLAGGED")[1] == [b"3 4"]
+    client.logout()
+
+
+def test_a_set_of_many_ranges_is_answered_too(mss, house):
+    """Beyond MAX_RANGES ranges the rows are read and filtered: the same answer."""
+    _to_pfi(mss, house, 3)
+    client = _imap(mss, "chu-test")
+    client.login(PFI, PFI_PASSWORD)
+    client.select("INBOX")
+    many = ",".join(["1", "3"] + [str(n) for n in range(10, 10 + 2 * mss_imap.MAX_RANGES, 2)])
+    assert _pairs(client.fetch(many, "(UID)")[1]) == [(1, 1), (3, 3)]
+    client.logout()
+
+
+# --- IDLE (RFC 2177) ----------------------------------------------------------------------------------
+
+
+def _idle(client: imaplib.IMAP4) -> bytes:
+    tag = client._new_tag()
+    client.send(tag + b" IDLE\r\n")
+    assert client.readline().startswith(b"+")
+    return tag
+
+
+def _next_line(client: imaplib.IMAP4, timeout: float) -> tuple[bytes, float]:
+    started = time.monotonic()
+    client.sock.settimeout(timeout)
+    try:
+        return client.readline(), time.monotonic() - started
+    finally:
+        client.sock.settimeout(20)
+
+
+def test_idle_tells_of_mail_delivered_over_smtp_at_once(mss, house, monkeypatch):
+    """A session in IDLE hears `* n EXISTS` as soon as the operator's SMTP delivers (the PFI, or a
+    practice's mail client, waits on IDLE rather than asking again and again)."""
+    monkeypatch.setattr(mss_imap, "IDLE_CHECK_S", 60.0)  # only the delivery itself can tell it
+    client = _imap(mss, "chu-test")
+    client.login(PFI, PFI_PASSWORD)
+    assert client.select("INBOX")[1] == [b"0"]
+    tag = _idle(client)
+    with _client(mss, "chu-test") as smtp:
+        smtp.login(PFI, PFI_PASSWORD)
+        smtp.sendmail(PFI, [PFI], _letter(to=PFI))
+    line, waited = _next_line(client, 10)
+    assert line.strip() == b"* 1 EXISTS" and waited < 5
+    client.send(b"DONE\r\n")
+    assert client.readline().startswith(tag + b" OK")
+    client.logout()
+
+
+def test_idle_tells_of_mail_another_process_delivered(mss, house, monkeypatch):
+    """Mail written by another process (the HTTP workers' Mon espace santé messaging) reaches the
+    session in IDLE within IDLE_CHECK_S: the server reads the mailbox's count again meanwhile."""
+    monkeypatch.setattr(mss_imap, "IDLE_CHECK_S", 0.5)
+    client = _imap(mss, "chu-test")
+    client.login(PFI, PFI_PASSWORD)
+    client.select("INBOX")
+    tag = _idle(client)
+    elsewhere = Delivery(house.db, mss.mss.runtimes["chu-test"].delivery.blobs)  # observed by nobody
+    elsewhere.deliver(SYSTEM, PFI, _letter(to=PFI), "autre@chu-test.mssante.fr", f"{uuid.uuid4()}@test")
+    line, waited = _next_line(client, 10)
+    assert line.strip() == b"* 1 EXISTS" and waited < 5
+    client.send(b"DONE\r\n")
+    assert client.readline().startswith(tag + b" OK")
+    client.logout()
+
+
+def test_the_pfi_does_not_wait_for_mail_announced_before_its_idle(mss, house, monkeypatch):
+    """Mail delivered between two of the PFI's commands is announced at once (RFC 3501 §7: untagged
+    data at any time), before IDLE's continuation: the PFI's client takes it as news, does not wait,
+    and keeps its session (it took the EXISTS line for a refusal and dropped the connection)."""
+    monkeypatch.setattr(mss_imap, "IDLE_CHECK_S", 60.0)
+    endpoints = mss.endpoints("chu-test")
+    mailbox = ImapMailbox(ImapAccount("127.0.0.1", endpoints.imap, PFI, PFI_PASSWORD, str(mss.mss.authority.cert_path)))
+    assert mailbox.unhandled() == []
+    session = mailbox._conn
+    _to_pfi(mss, house, 1)
+    time.sleep(0.5)  # the EXISTS is on its way, between commands
+    started = time.monotonic()
+    mailbox.wait(0.2, idle=30)
+    assert time.monotonic() - started < 5
+    assert mailbox._conn is session  # the same session
+    assert mailbox.unhandled() == [1]
+    mailbox.close()

@@ -147,35 +147,43 @@ class ImapMailbox:
         if uids:
             self._command("STORE", _set(uids), "+FLAGS.SILENT", f"({HANDLED} \\Seen)")
 
-    def wait(self, seconds: float) -> None:
-        """Until new mail may be there: IDLE (RFC 2177) up to `seconds` when the server offers it,
-        else a plain sleep (polling)."""
+    def wait(self, seconds: float, *, idle: float | None = None) -> None:
+        """Until new mail may be there: IDLE (RFC 2177) up to `idle` seconds (default `seconds`) when
+        the server offers it, else a plain sleep of `seconds` (polling)."""
         with self._lock:
             conn = self._conn
             if conn is None or "IDLE" not in conn.capabilities:
-                idle = False
+                idling = False
             else:
-                idle = True
+                idling = True
                 try:
-                    self._idle(conn, seconds)
+                    self._idle(conn, seconds if idle is None else idle)
                 except (imaplib.IMAP4.abort, OSError, MailboxError):
                     self._drop()
-        if not idle:
+        if not idling:
             time.sleep(seconds)
 
     @staticmethod
     def _idle(conn: imaplib.IMAP4, seconds: float) -> None:
+        """IDLE until the server sends news or `seconds` pass, then DONE. An EXISTS the server sent
+        with an earlier command's answer, or before the continuation (RFC 3501 §7: untagged data
+        may come at any time), means mail is there already: no wait."""
+        news = conn.untagged_responses.pop("EXISTS", None) is not None
         tag = conn._new_tag()  # type: ignore[attr-defined]  # imaplib < 3.14 has no idle()
         conn.send(tag + b" IDLE\r\n")
-        if not conn.readline().startswith(b"+"):
-            raise MailboxError("IDLE refusé")
+        while not (line := conn.readline()).startswith(b"+"):
+            if not line or line.startswith(tag):  # closed, or IDLE refused (tagged NO / BAD)
+                raise MailboxError("IDLE refusé")
+            news = news or line.rstrip().upper().endswith(b"EXISTS")
         sock = conn.sock
-        pending = isinstance(sock, ssl.SSLSocket) and sock.pending()
-        if pending or select.select([sock], [], [], seconds)[0]:
-            conn.readline()  # "* n EXISTS" (or any untagged news): time to look
+        if not news:
+            pending = isinstance(sock, ssl.SSLSocket) and sock.pending()
+            if pending or select.select([sock], [], [], seconds)[0]:
+                conn.readline()  # "* n EXISTS" (or any untagged news): time to look
         conn.send(b"DONE\r\n")
-        while not conn.readline().startswith(tag):
-            pass
+        while not (line := conn.readline()).startswith(tag):
+            if not line:
+                raise MailboxError("IDLE interrompu")
 
 
 def _set(uids: list[int]) -> str:

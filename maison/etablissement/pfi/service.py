@@ -273,6 +273,7 @@ class Pfi(Worklist):
         stopping: threading.Event,
         *,
         interval: float = 0.2,
+        idle: float = 1.0,
         batch: int = 16,
         on_outcome: Callable[[MessageOutcome], None] | None = None,
     ) -> None:
@@ -283,7 +284,8 @@ class Pfi(Worklist):
         fails (database, disk, IMAP) is retried at the next turn: its messages are flagged only once
         their outcomes are stored, and a batch judged behind a failed one is judged again. UIDs only
         grow within a UIDVALIDITY (RFC 3501 §2.3.1.1), so a turn asks only for those above the last
-        one handled. With nothing new, it waits on IDLE (RFC 2177) when offered, else sleeps."""
+        one handled. With nothing new, it waits on IDLE (RFC 2177) up to `idle` s when offered (the
+        server tells of new mail), else sleeps `interval` s and asks again."""
         cursor = 0
         with ThreadPoolExecutor(1, thread_name_prefix="pfi-enregistrement") as recorder:
             while not stopping.is_set():
@@ -316,7 +318,7 @@ class Pfi(Worklist):
                 if recording is not None and self._settled(*recording, on_outcome):
                     cursor = recording[1][-1]
                 if not stopping.is_set() and (not uids or cursor < uids[-1]):
-                    self.imap.wait(interval)
+                    self.imap.wait(interval, idle=idle)
 
     def _settled(
         self, future: Future[list[MessageOutcome]], uids: list[int], on_outcome: Callable[[MessageOutcome], None] | None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -62,11 +63,17 @@ class Delivery:
         # Concurrent SMTP sessions' deliveries and relay entries commit together (one transaction,
         # one fsync for the batch), each still answered 250 only once its own rows are committed.
         self.group = GroupCommit(db, name="mss-group-commit")
+        # told each mailbox that received a new message, once committed (the IMAP sessions in IDLE)
+        self.observers: list[Callable[[str], None]] = []
 
     def deliver(self, actor: Actor, address: str, raw: bytes, sender: str, message_id: str) -> Delivered:
         digest = self.blobs.put(raw)  # durable before the row that names it
         # run() hands back the work's result
-        return self.group.run(self._delivery(actor, address, len(raw), sender, message_id, digest))  # type: ignore[return-value]
+        delivered: Delivered = self.group.run(self._delivery(actor, address, len(raw), sender, message_id, digest))  # type: ignore[assignment]
+        if not delivered.replay:
+            for observer in self.observers:
+                observer(address)
+        return delivered
 
     def enqueue(
         self,

@@ -110,6 +110,58 @@ def set_flags(conn: sa.Connection, address: str, uid: int, flags: str) -> None:
     conn.execute(mss_message.update().where(m.address == address, m.uid == uid).values(flags=flags))
 
 
+def set_flags_of(conn: sa.Connection, address: str, flags_by_uid: dict[int, str]) -> None:
+    """Several messages' flags in one statement executed for each (an IMAP STORE on a set)."""
+    if flags_by_uid:
+        m = mss_message.c
+        conn.execute(
+            mss_message.update()
+            .where(m.address == address, m.uid == sa.bindparam("b_uid"))
+            .values(flags=sa.bindparam("b_flags")),
+            [{"b_uid": uid, "b_flags": flags} for uid, flags in flags_by_uid.items()],
+        )
+
+
+def mailbox_extent(conn: sa.Connection, address: str) -> tuple[int, int]:
+    """(how many messages the mailbox holds, not expunged; their highest UID, 0 if none): what `*`
+    stands for in an IMAP sequence set or UID set (RFC 3501 §6.4.8, §9 `seq-number`)."""
+    m = mss_message.c
+    count, top = conn.execute(
+        sa.select(sa.func.count(), sa.func.max(m.uid)).where(m.address == address, m.expunged.is_(False))
+    ).one()
+    return int(count), int(top or 0)
+
+
+def messages_in(
+    conn: sa.Connection, address: str, ranges: list[tuple[int, int]], *, by_uid: bool
+) -> list[tuple[int, sa.Row]]:
+    """The mailbox's messages whose UID (`by_uid`) or sequence number lies in one of the closed
+    `ranges`, in UID order, each with its sequence number: its rank among the messages not expunged
+    (RFC 3501 §2.3.1.2), computed by the database, so that a FETCH or STORE of a few messages reads
+    their rows only, whatever the mailbox holds (a PFI's mailbox keeps every message it integrated)."""
+    m = mss_message.c
+    ranked = (
+        sa.select(mss_message, sa.func.row_number().over(order_by=m.uid).label("seq"))
+        .where(m.address == address, m.expunged.is_(False))
+        .subquery()
+    )
+    key = ranked.c.uid if by_uid else ranked.c.seq
+    found = conn.execute(
+        sa.select(ranked).where(sa.or_(*(key.between(low, high) for low, high in ranges))).order_by(ranked.c.uid)
+    )
+    return [(row.seq, row) for row in found]
+
+
+def flags_by_uid(conn: sa.Connection, address: str) -> list[sa.Row]:
+    """(uid, flags, sha256) of a mailbox's messages not expunged, in UID order: what a SEARCH reads."""
+    m = mss_message.c
+    return list(
+        conn.execute(
+            sa.select(m.uid, m.flags, m.sha256).where(m.address == address, m.expunged.is_(False)).order_by(m.uid)
+        )
+    )
+
+
 # Operators (the trust space)
 
 
