@@ -174,8 +174,7 @@ class Delivery:
         if not done:
             return
         with self.db.write() as conn:
-            for queued in done:
-                store.update_outbox(conn, queued.id, status="sent", attempts=queued.attempts + 1, last_error=None)
+            store.outbox_sent(conn, {queued.id: queued.attempts + 1 for queued in done})
 
     def failed(self, queued: Queued, error: str, *, permanent: bool) -> bool:
         """Record a failed attempt; True when the message is given up (permanent, or retries exhausted)."""

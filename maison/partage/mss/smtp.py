@@ -20,6 +20,7 @@ import base64
 import collections
 import hashlib
 import logging
+import re
 import ssl
 import time
 from collections.abc import Callable
@@ -99,6 +100,19 @@ class MssSMTP(SMTP):
         super().__init__(*args, **kwargs)
         self.command_size_limits = collections.defaultdict(lambda: self.command_size_limit)
         self.command_size_limits["AUTH"] = self.line_length_limit
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's reading of a MAIL / RCPT path, with a fast path for the plain `<local@domain>`
+        that software sends: the library's RFC 5322 parser (email._header_value_parser) took a
+        tenth of the relaying operator's Python time in bench/mss.py. Anything else (quoted local
+        parts, source routes, comments, `<>`) goes to the library, whose answer the fast path gives."""
+        plain = _PLAIN_PATH.fullmatch(arg)
+        if plain is None:
+            return super()._getaddr(arg)
+        address, rest = plain.group(1), plain.group(2)
+        if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
+            return None, None
+        return address, rest
 
     async def smtp_DATA(self, arg: str) -> None:
         """aiosmtpd's DATA, reading the message in one search for CRLF.CRLF instead of one await per
@@ -216,6 +230,15 @@ async def _until_final_dot(reader: asyncio.StreamReader, limit: int) -> tuple[by
             raise asyncio.IncompleteReadError(bytes(buf), None)
         # asyncio.StreamReader's private buffer: the measured DATA fast path
         await reader._wait_for_data("readuntil")  # type: ignore[attr-defined]
+
+
+# `<dot-atom@domain>` then the parameters (RFC 5321 §4.1.2 Mailbox with a Dot-string local part)
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_PLAIN_PATH = re.compile(
+    rf"[ \t]*<({_ATEXT}(?:\.{_ATEXT})*@{_LABEL}(?:\.{_LABEL})*)>[ \t]*(.*)",
+    re.ASCII | re.DOTALL,
+)
 
 
 def _has_long_line(data: bytes, limit: int) -> bool:

@@ -320,6 +320,17 @@ def update_outbox(conn: sa.Connection, id_: str, **values) -> None:
     conn.execute(mss_outbox.update().where(mss_outbox.c.id == id_).values(**values))
 
 
+def outbox_sent(conn: sa.Connection, attempts_by_id: dict[str, int]) -> None:
+    """Relayed messages marked sent, with their attempt counts: one statement executed for each."""
+    if attempts_by_id:
+        conn.execute(
+            mss_outbox.update()
+            .where(mss_outbox.c.id == sa.bindparam("b_id"))
+            .values(status="sent", attempts=sa.bindparam("b_attempts"), last_error=None),
+            [{"b_id": id_, "b_attempts": attempts} for id_, attempts in attempts_by_id.items()],
+        )
+
+
 # IMAP
 
 
