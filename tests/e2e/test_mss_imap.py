@@ -262,10 +262,11 @@ def test_idle_tells_of_mail_another_process_delivered(mss, house, monkeypatch):
     client.logout()
 
 
-def test_the_pfi_does_not_wait_for_mail_announced_before_its_idle(mss, house, monkeypatch):
-    """Mail delivered between two of the PFI's commands is announced at once (RFC 3501 §7: untagged
-    data at any time), before IDLE's continuation: the PFI's client takes it as news, does not wait,
-    and keeps its session (it took the EXISTS line for a refusal and dropped the connection)."""
+def test_the_pfi_does_not_wait_for_mail_delivered_before_its_idle(mss, house, monkeypatch):
+    """Mail delivered between two of the PFI's commands is told as IDLE starts (the server counts
+    again then), so the PFI does not wait out its IDLE, and keeps its session (its client also takes
+    an EXISTS that a server sends before IDLE's continuation as news: it took it for a refusal and
+    dropped the connection)."""
     monkeypatch.setattr(mss_imap, "IDLE_CHECK_S", 60.0)
     endpoints = mss.endpoints("chu-test")
     mailbox = ImapMailbox(ImapAccount("127.0.0.1", endpoints.imap, PFI, PFI_PASSWORD, str(mss.mss.authority.cert_path)))

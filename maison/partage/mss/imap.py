@@ -87,10 +87,10 @@ def listen(runtime: Runtime, port: int, host: str):
 
     db, blobs = runtime.delivery.db, runtime.delivery.blobs
     trail = runtime.mailboxes.trail  # reads and token logins change nothing: recorded through the journal
-    watched: dict[str, set[Mailbox]] = {}  # the selected mailboxes of this listener's sessions
+    idling: dict[str, set[Mailbox]] = {}  # the mailboxes of this listener's sessions in IDLE
 
-    def _delivered(address: str) -> None:  # on the loop: the sessions that selected it hear of it
-        for box in list(watched.get(address, ())):
+    def _delivered(address: str) -> None:  # on the loop: the sessions waiting on it hear of it
+        for box in list(idling.get(address, ())):
             box.refresh()
 
     # a message delivered by this process (its SMTP): news for IDLE at once (RFC 2177)
@@ -220,15 +220,22 @@ def listen(runtime: Runtime, port: int, host: str):
 
         def addListener(self, listener) -> None:
             self.listeners.append(listener)
-            watched.setdefault(self.address, set()).add(self)
 
         def removeListener(self, listener) -> None:
             if listener in self.listeners:
                 self.listeners.remove(listener)
-            if not self.listeners and self in watched.get(self.address, ()):
-                watched[self.address].discard(self)
-                if not watched[self.address]:
-                    del watched[self.address]
+            if not self.listeners:
+                self.idle(False)
+
+        def idle(self, waiting: bool) -> None:
+            """A session enters or leaves IDLE: only then does a delivery cost it a count (a session
+            busy with commands learns of new mail by asking, as the PFI does between batches)."""
+            if waiting:
+                idling.setdefault(self.address, set()).add(self)
+            elif self in idling.get(self.address, ()):
+                idling[self.address].discard(self)
+                if not idling[self.address]:
+                    del idling[self.address]
 
         def refresh(self) -> None:
             """On the loop: the message count read again (in a worker thread) and, when it changed,
@@ -541,7 +548,9 @@ def listen(runtime: Runtime, port: int, host: str):
 
         def do_IDLE(self, tag):
             super().do_IDLE(tag)
-            if self.mbox is not None:  # deliveries by another process (the Mon espace santé messaging)
+            if self.mbox is not None:
+                self.mbox.idle(True)  # this process's deliveries tell it at once
+                # what came before, and deliveries by another process (the Mon espace santé messaging)
                 self._idle_check = task.LoopingCall(self.mbox.refresh)
                 self._idle_check.start(IDLE_CHECK_S, now=True)
 
@@ -555,6 +564,8 @@ def listen(runtime: Runtime, port: int, host: str):
             if self._idle_check is not None and self._idle_check.running:
                 self._idle_check.stop()
             self._idle_check = None
+            if self.mbox is not None:
+                self.mbox.idle(False)
 
         def connectionLost(self, reason):
             self._stop_idle_check()
