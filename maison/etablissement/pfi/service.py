@@ -230,8 +230,7 @@ class Worklist:
 # What one batch may hold in memory: the messages read and the documents their archives inflated to
 # (issue 18 §3: several zip-bomb-like XDM messages — each within xdm's own limits — held the PFI's
 # memory by the gigabyte, 16 to a batch). A batch stops taking messages once it holds this much; the
-# rest wait for the next batch. At most three batches live at once (one recorded while the next is
-# judged and the one after it read).
+# rest wait for the next batch. At most two batches live at once (one recorded while the next is judged).
 BATCH_BYTES = 256_000_000
 
 
@@ -280,19 +279,15 @@ class Pfi(Worklist):
     ) -> None:
         """Handle the mailbox's messages as they arrive, until `stopping` is set (`maison pfi`),
         up to `batch` at a time, in a pipeline: while one batch is recorded (blobs fsynced, one
-        commit, MDNs sent, flagged over IMAP) by a thread of its own, the next one is judged and the
-        one after it read by a third (the operator's FETCH answer was half the judging thread's
-        time in bench/mss.py), so the disk's and the network's waits no longer idle the processor. A batch that
+        commit, MDNs sent, flagged over IMAP) by a thread of its own, the next one is fetched and
+        judged, so the disk's and the network's waits no longer idle the processor. A batch that
         fails (database, disk, IMAP) is retried at the next turn: its messages are flagged only once
         their outcomes are stored, and a batch judged behind a failed one is judged again. UIDs only
         grow within a UIDVALIDITY (RFC 3501 §2.3.1.1), so a turn asks only for those above the last
         one handled. With nothing new, it waits on IDLE (RFC 2177) up to `idle` s when offered (the
         server tells of new mail), else sleeps `interval` s and asks again."""
         cursor = 0
-        with (
-            ThreadPoolExecutor(1, thread_name_prefix="pfi-lecture") as reader,
-            ThreadPoolExecutor(1, thread_name_prefix="pfi-enregistrement") as recorder,
-        ):
+        with ThreadPoolExecutor(1, thread_name_prefix="pfi-enregistrement") as recorder:
             while not stopping.is_set():
                 try:
                     uids = self.pending(cursor)
@@ -302,33 +297,24 @@ class Pfi(Worklist):
                     continue
                 recording: tuple[Future[list[MessageOutcome]], list[int]] | None = None
                 at = 0
-                fetching = reader.submit(self._fetch, uids[:batch]) if uids else None
-                while fetching is not None:
-                    judged, ahead, following = None, at, None
+                while at < len(uids):
+                    part = uids[at : at + batch]
                     try:
-                        take, fetched = fetching.result()
-                        ahead = at + len(take)
-                        if ahead < len(uids) and not stopping.is_set():  # the next batch read meanwhile
-                            following = reader.submit(self._fetch, uids[ahead : ahead + batch])
-                        judged = self._judge_fetched(take, fetched) if not stopping.is_set() else None
+                        judged = self._judge_all(part) if not stopping.is_set() else None
                     except Exception:  # noqa: BLE001 — logged, the messages stay pending for the next turn
-                        log.exception("PFI %s : messages %s non lus, nouvel essai", self.mailbox, uids[at : at + batch])
-                    fetching = following
-                    if judged is not None and at + len(judged) < ahead and fetching is not None:
-                        _drain(fetching)  # the batch stopped short (BATCH_BYTES): read on from where it stopped
-                        fetching = reader.submit(self._fetch, uids[at + len(judged) : at + len(judged) + batch])
+                        log.exception("PFI %s : messages %s non lus, nouvel essai au prochain tour", self.mailbox, part)
+                        judged = None
                     if recording is not None:
                         if not self._settled(*recording, on_outcome):
-                            judged = None
-                        else:
-                            cursor = recording[1][-1]
+                            recording = None
+                            break
+                        cursor = recording[1][-1]
                     recording = None
                     if judged is None:
-                        if fetching is not None:
-                            _drain(fetching)
                         break
-                    recording = recorder.submit(self._record_all, judged), uids[at : at + len(judged)]
-                    at += len(judged)
+                    part = part[: len(judged)]  # a batch may stop short of `batch` (BATCH_BYTES)
+                    recording = recorder.submit(self._record_all, judged), part
+                    at += len(part)
                 if recording is not None and self._settled(*recording, on_outcome):
                     cursor = recording[1][-1]
                 if not stopping.is_set() and (not uids or cursor < uids[-1]):
@@ -365,11 +351,6 @@ class Pfi(Worklist):
         """The first messages of `uids` fetched and their documents judged — as many as `batch_bytes`
         allows (by their RFC822.SIZE, twice: raw and parsed; then by what they inflate to), one at
         least; the patients of the batch are looked up in the index with one call."""
-        return self._judge_fetched(*self._fetch(uids))
-
-    def _fetch(self, uids: list[int]) -> tuple[list[int], dict[int, bytes]]:
-        """The first messages of `uids` whose sizes, twice, fit in `batch_bytes` (one at least), and
-        their bytes: one FETCH for the batch (its raw bytes within half the budget)."""
         sizes = self.imap.sizes(uids)
         take: list[int] = []
         held = 0
@@ -378,11 +359,7 @@ class Pfi(Worklist):
                 break
             take.append(uid)
             held += 2 * sizes.get(uid, 0)
-        return take, self.imap.fetch(take)
-
-    def _judge_fetched(self, take: list[int], fetched: dict[int, bytes]) -> list[Judged]:
-        """The fetched messages read and their documents judged, in order, until what they inflate
-        to reaches `batch_bytes` (one at least)."""
+        fetched = self.imap.fetch(take)  # one FETCH for the batch (its raw bytes within half the budget)
         read: list[tuple[int, mime.Received | None, list[Planned | tuple[xdm.DocumentEntry, CdaHeader]]]] = []
         held = 0
         for uid in take:
@@ -669,14 +646,6 @@ class Pfi(Worklist):
         wire = mime.as_bytes(report)
         self.send(wire, self.mailbox, [str(report["To"])])
         return wire
-
-
-def _drain(future: Future) -> None:
-    """Wait for a read whose result is not wanted (its messages are read again later)."""
-    try:
-        future.result()
-    except Exception:  # noqa: BLE001 — nothing was taken from it
-        pass
 
 
 def _matricule(header: CdaHeader) -> str:

@@ -5,8 +5,6 @@ the house's operator in tests/e2e/test_mss_pfi.py and against Dovecot in tests/e
 
 from __future__ import annotations
 
-import threading
-import time
 import tracemalloc
 
 from maison.etablissement.pfi.service import Pfi
@@ -34,7 +32,7 @@ class MemoryMailbox:
     def flag_handled(self, uids: list[int]) -> None:
         self.handled |= set(uids)
 
-    def wait(self, seconds: float, *, idle: float | None = None) -> None:
+    def wait(self, seconds: float) -> None:
         pass
 
 
@@ -69,24 +67,3 @@ def test_a_batch_stops_at_its_memory_budget_and_every_message_is_still_handled(h
     assert [o.uid for o in outcomes] == uids
     assert peak < 55_000_000, peak  # 10 messages of ~4 MB inflated each (~80 MB held at once before)
     assert pfi.pending() == []
-
-
-def test_the_watching_pfi_reads_ahead_and_handles_each_message_once_in_order(house):
-    """watch() reads the next batch while it judges one and records another; when a batch stops short
-    of what was read (what it inflates to reaches the budget), the read-ahead starts again from the
-    first message not judged: every message handled once, in UID order."""
-    pfi, uids = _pfi(house, batch_bytes=10_000_000)
-    handled: list[int] = []
-    stopping = threading.Event()
-    watcher = threading.Thread(
-        target=pfi.watch, args=(stopping,), kwargs={"batch": 4, "on_outcome": lambda o: handled.append(o.uid)}
-    )
-    watcher.start()
-    try:
-        deadline = time.monotonic() + 60
-        while pfi.pending() and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        stopping.set()
-        watcher.join(30)
-    assert handled == uids
