@@ -227,39 +227,43 @@ def _next_line(client: imaplib.IMAP4, timeout: float) -> tuple[bytes, float]:
         client.sock.settimeout(20)
 
 
-def test_idle_tells_of_mail_delivered_over_smtp_at_once(mss, house, monkeypatch):
-    """A session in IDLE hears `* n EXISTS` as soon as the operator's SMTP delivers (the PFI, or a
-    practice's mail client, waits on IDLE rather than asking again and again)."""
-    monkeypatch.setattr(mss_imap, "IDLE_CHECK_S", 60.0)  # only the delivery itself can tell it
+def _told_in_idle(mss, deliver) -> None:
+    """A session selects the PFI's empty INBOX and enters IDLE; `deliver()` brings one message; the
+    session hears `* 1 EXISTS` within 5 s, then DONE ends IDLE with OK."""
     client = _imap(mss, "chu-test")
     client.login(PFI, PFI_PASSWORD)
     assert client.select("INBOX")[1] == [b"0"]
     tag = _idle(client)
-    with _client(mss, "chu-test") as smtp:
-        smtp.login(PFI, PFI_PASSWORD)
-        smtp.sendmail(PFI, [PFI], _letter(to=PFI))
+    deliver()
     line, waited = _next_line(client, 10)
     assert line.strip() == b"* 1 EXISTS" and waited < 5
     client.send(b"DONE\r\n")
     assert client.readline().startswith(tag + b" OK")
     client.logout()
+
+
+def test_idle_tells_of_mail_delivered_over_smtp_at_once(mss, house, monkeypatch):
+    """A session in IDLE hears `* n EXISTS` as soon as the operator's SMTP delivers (the PFI, or a
+    practice's mail client, waits on IDLE rather than asking again and again)."""
+    monkeypatch.setattr(mss_imap, "IDLE_CHECK_S", 60.0)  # only the delivery itself can tell it
+
+    def over_smtp() -> None:
+        with _client(mss, "chu-test") as smtp:
+            smtp.login(PFI, PFI_PASSWORD)
+            smtp.sendmail(PFI, [PFI], _letter(to=PFI))
+
+    _told_in_idle(mss, over_smtp)
 
 
 def test_idle_tells_of_mail_another_process_delivered(mss, house, monkeypatch):
     """Mail written by another process (the HTTP workers' Mon espace santé messaging) reaches the
     session in IDLE within IDLE_CHECK_S: the server reads the mailbox's count again meanwhile."""
     monkeypatch.setattr(mss_imap, "IDLE_CHECK_S", 0.5)
-    client = _imap(mss, "chu-test")
-    client.login(PFI, PFI_PASSWORD)
-    client.select("INBOX")
-    tag = _idle(client)
     elsewhere = Delivery(house.db, mss.mss.runtimes["chu-test"].delivery.blobs)  # observed by nobody
-    elsewhere.deliver(SYSTEM, PFI, _letter(to=PFI), "autre@chu-test.mssante.fr", f"{uuid.uuid4()}@test")
-    line, waited = _next_line(client, 10)
-    assert line.strip() == b"* 1 EXISTS" and waited < 5
-    client.send(b"DONE\r\n")
-    assert client.readline().startswith(tag + b" OK")
-    client.logout()
+    _told_in_idle(
+        mss,
+        lambda: elsewhere.deliver(SYSTEM, PFI, _letter(to=PFI), "autre@chu-test.mssante.fr", f"{uuid.uuid4()}@test"),
+    )
 
 
 def test_the_pfi_does_not_wait_for_mail_delivered_before_its_idle(mss, house, monkeypatch):

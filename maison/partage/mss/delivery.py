@@ -14,6 +14,7 @@ a DSN (RFC 3464).
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from maison.core.group_commit import GroupCommit
 from maison.core.storage import Database
 from maison.partage.mss import store
 
+log = logging.getLogger(__name__)
 RETRY = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
 
 
@@ -72,7 +74,10 @@ class Delivery:
         delivered: Delivered = self.group.run(self._delivery(actor, address, len(raw), sender, message_id, digest))  # type: ignore[assignment]
         if not delivered.replay:
             for observer in self.observers:
-                observer(address)
+                try:
+                    observer(address)
+                except Exception:  # noqa: BLE001 — committed: a listener's failure must not fail the delivery
+                    log.exception("BAL %s : avis de remise non transmis", address)
         return delivered
 
     def enqueue(

@@ -201,9 +201,12 @@ def listen(runtime: Runtime, port: int, host: str):
         def getUIDNext(self) -> int:
             return self._box().uidnext
 
-        def getMessageCount(self) -> int:
+        def _count(self) -> int:
             with db.read() as conn:
-                self._told = store.mailbox_extent(conn, self.address)[0]
+                return store.mailbox_extent(conn, self.address)[0]
+
+        def getMessageCount(self) -> int:
+            self._told = self._count()
             return self._told
 
         def getRecentCount(self) -> int:
@@ -247,10 +250,6 @@ def listen(runtime: Runtime, port: int, host: str):
                 return
             self._refreshing = True
 
-            def count() -> int:
-                with db.read() as conn:
-                    return store.mailbox_extent(conn, self.address)[0]
-
             def done(result: Any) -> None:
                 self._refreshing = False
                 if isinstance(result, int) and result != self._told:
@@ -261,7 +260,7 @@ def listen(runtime: Runtime, port: int, host: str):
                     self._again = False
                     self.refresh()
 
-            _off_loop(count).addBoth(done)
+            _off_loop(self._count).addBoth(done)
 
         def getUID(self, seq: int) -> int:
             # UID SEARCH maps each result through here, on the loop: from the search's own rows,

@@ -75,3 +75,19 @@ def test_a_batch_of_deliveries_keeps_uids_increasing_and_message_ids_unique(db, 
     assert [uid for uid, _ in rows] == [1, 2, 3, 4, 5, 6] and uidnext == 7
     assert sorted(m for _, m in rows) == sorted(f"<{n}@medecins>" for n in range(6))
     assert len(trail) == 6  # the replay and the refused ones are not delivered again
+
+
+def test_a_failing_observer_does_not_fail_a_committed_delivery(delivery):
+    """The IMAP sessions hear of a delivery after its commit; if telling them fails (the loop gone),
+    the delivery still stands and is answered as delivered; a replay tells nobody."""
+    told: list[str] = []
+
+    def broken(address: str) -> None:
+        told.append(address)
+        raise RuntimeError("Event loop is closed")
+
+    delivery.observers.append(broken)
+    raw = b"Subject: t\r\n\r\nx\r\n"
+    done = delivery.deliver(ACTOR, BOX, raw, "a@b.fr", "<obs-1@test>")
+    assert not done.replay and done.uid == 1 and told == [BOX]
+    assert delivery.deliver(ACTOR, BOX, raw, "a@b.fr", "<obs-1@test>").replay and told == [BOX]
