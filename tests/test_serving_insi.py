@@ -91,6 +91,6 @@ def test_serve_runs_insi_over_mutual_tls(tmp_path):
             content=traits_request(ClientIdentity(STRUCTURE, IDAM), "PERSONNE", ["NUL"], "M", "1950-01-01"),
             timeout=10,
         )
-        assert plain.status_code == 401 and b"desir_552" in plain.content
+        assert plain.status_code == 500 and b"desir_552" in plain.content
     finally:
         assert _stop(proc) == 0

@@ -51,6 +51,35 @@ ERRORS: dict[str, tuple[str, str]] = {
     "certificat-absent": ("siram_100", "desir_552"),
     "certificat-refuse": ("siram_100", "desir_553"),
 }
+# The fault families (`soap:Subcode`, a QName in the envelope's namespace: `soap:siram_100`) and the
+# generic sentence the national service writes for each in `soap:Reason/soap:Text`; the precise
+# reason stays in the detail's `siram:Erreur`. The sentences of `siram_100` (authorisation) and
+# `siram_40` (technical) are the teleservice's own, as its qualification endpoint answers them
+# (`qualiflps-services-ps-tlsm.ameli.fr`, recorded in the public test fixtures of a vendor's INSi
+# client, github.com/padoa/tlsi-ins, `fixtures/service-errors/siram_100-desir_500-fake-idam`, and its
+# `insi_102` cases); no public source gives the one of `siram_10` (a request error), so that
+# sentence is Maison's, written in the same style.
+SIRAM_REQUEST = "siram_10"
+SIRAM_AUTHORISATION = "siram_100"
+SIRAM_TECHNICAL = "siram_40"
+REASONS: dict[str, str] = {
+    SIRAM_REQUEST: (
+        "La requête transmise au service est invalide. "
+        "Contactez l'éditeur du progiciel ou votre responsable informatique."
+    ),
+    SIRAM_AUTHORISATION: (
+        "L'accès par ce progiciel au service n'est pas autorisé. "
+        "Contactez l'éditeur du progiciel ou votre responsable informatique."
+    ),
+    SIRAM_TECHNICAL: (
+        "Le service est temporairement inaccessible. Veuillez renouveler votre demande ultérieurement. "
+        "Si le problème persiste, contactez l'éditeur du progiciel ou votre responsable informatique."
+    ),
+}
+# The authorisation errors that say "who are you" (the software or its certificate is not known)
+# rather than "you may not": a caller answers them as 401, the other `siram_100` as 403.
+UNAUTHENTICATED: frozenset[str] = frozenset({"desir_550", "desir_552"})
+
 # A caller reads a fault's SIRAM code back as the first domain error that writes it.
 DOMAIN_ERROR: dict[str, str] = {}
 for _domain, (_subcode, _siram) in ERRORS.items():

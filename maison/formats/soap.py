@@ -117,18 +117,19 @@ def envelope_bytes(body: etree._Element, headers: Sequence[etree._Element] = ())
     return data
 
 
-def fault_bytes(fault: SoapFault, subcode_ns: str | None = None, headers: Sequence[etree._Element] = ()) -> bytes:
+def fault_bytes(fault: SoapFault) -> bytes:
+    """The fault's envelope. `Subcode/Value` is a QName (SOAP 1.2 part 1 §5.4.6.1) in the envelope's
+    own namespace (`soap:siram_100`), as the INSi teleservice writes it and its clients read it."""
     f = etree.Element(f"{{{SOAP12}}}Fault", nsmap={"soap": SOAP12})
     code = etree.SubElement(f, f"{{{SOAP12}}}Code")
     etree.SubElement(code, f"{{{SOAP12}}}Value").text = f"soap:{fault.value}"
     if fault.subcode:
         sub = etree.SubElement(code, f"{{{SOAP12}}}Subcode")
-        value = etree.SubElement(sub, f"{{{SOAP12}}}Value", nsmap={"siram": subcode_ns} if subcode_ns else None)
-        value.text = f"siram:{fault.subcode}" if subcode_ns else fault.subcode
+        etree.SubElement(sub, f"{{{SOAP12}}}Value").text = f"soap:{fault.subcode}"
     reason = etree.SubElement(f, f"{{{SOAP12}}}Reason")
     text = etree.SubElement(reason, f"{{{SOAP12}}}Text")
     text.set("{http://www.w3.org/XML/1998/namespace}lang", "fr")
     text.text = fault.reason
     if fault.detail is not None:
         etree.SubElement(f, f"{{{SOAP12}}}Detail").append(fault.detail)
-    return envelope_bytes(f, headers)
+    return envelope_bytes(f)

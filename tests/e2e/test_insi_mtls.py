@@ -77,7 +77,7 @@ def test_public_numbers_alone_no_longer_give_a_nir(strict):
                 "dateNaissance": "1977-01-21",
             },
         )
-    assert r.status_code == 401 and _fault(r) == "desir_552"
+    assert r.status_code == 500 and _fault(r) == "desir_552"  # as the national service: every fault on 500
     assert SARAH_NIR[:13].encode() not in r.content
     assert json.status_code == 401 and SARAH_NIR[:13] not in json.text
     events = _refusals(strict)
@@ -115,8 +115,8 @@ def test_no_certificate_on_the_listener_is_a_soap_fault(strict, listener):
             content=traits_request(ClientIdentity(STRUCTURE, IDAM), *SARAH_QUERY),
             headers=SOAP,
         )
-    assert r.status_code == 401 and _fault(r) == "desir_552"
-    assert "certificat" in etree.fromstring(r.content).findtext(".//{*}Reason/{*}Text")
+    assert r.status_code == 500 and _fault(r) == "desir_552"
+    assert "certificat" in etree.fromstring(r.content).findtext(".//{urn:siram}Erreur")  # the precise reason
     assert len(_refusals(strict)) == 1
 
 
@@ -129,7 +129,8 @@ def test_a_certificate_of_another_structure_is_refused(strict, listener):
         other_software = InsiClient(f"{listener.url}/insi/lps", ClientIdentity(OTHER, "MAISON-AUTRE"), http=http)
         with pytest.raises(InsiFault) as err2:
             other_software.search_traits(*SARAH_QUERY)
-    assert err.value.code == "desir_553" and err.value.status == 403
+    assert err.value.code == "desir_553" and err.value.subcode == "siram_100"
+    assert err.value.error().http_status == 403
     assert err2.value.code == "desir_553"
     [event, _] = _refusals(strict)
     assert event["actor_structure"] == OTHER and f'"structure_annoncee":"{STRUCTURE}"' in event["detail"]

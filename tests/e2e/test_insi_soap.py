@@ -26,6 +26,9 @@ def xsd(reference_path: Path) -> xmlschema.XMLSchema:
     }
 
 
+SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+
+
 def _body(payload: bytes) -> etree._Element:
     root = etree.fromstring(payload)
     return root.find("{http://www.w3.org/2003/05/soap-envelope}Body")[0]
@@ -162,12 +165,46 @@ def test_unknown_software_and_structure_are_refused(insi):
             stranger = InsiClient(f"{listener.url}/insi/lps", ClientIdentity(STRUCTURE, "UNKNOWN-IDAM"), http=http)
             with pytest.raises(InsiFault) as err:
                 stranger.search_traits("GARCIA-HAMMADI", ["SARAH-LOU"], "F", "1977-01-21")
-        assert err.value.code == "desir_550" and err.value.status == 401
+        assert err.value.code == "desir_550" and err.value.status == 500 and err.value.error().http_status == 401
         with listener.client(ca.issue_structure("1999999999", IDAM)) as http:
             outsider = InsiClient(f"{listener.url}/insi/lps", ClientIdentity("1999999999", IDAM), http=http)
             with pytest.raises(InsiFault) as err:
                 outsider.search_traits("GARCIA-HAMMADI", ["SARAH-LOU"], "F", "1977-01-21")
-        assert err.value.code == "desir_551" and err.value.status == 403
+        assert err.value.code == "desir_551" and err.value.status == 500 and err.value.error().http_status == 403
+
+
+def test_answers_and_faults_are_enveloped_as_the_national_service_does(insi):
+    """Issue 20 §1: an answer carries no soap:Header; an authorisation fault is HTTP 500, soap:Sender,
+    subcode `soap:siram_100` (a QName of the envelope's namespace), the service's own generic sentence
+    in Reason/Text and the precise reason in siram:Erreur."""
+    house, client, _ = insi
+    headers = {"Content-Type": "application/soap+xml; charset=utf-8"}
+    answer = client.http.post(
+        client.endpoint,
+        content=traits_request(client.me, "GARCIA-HAMMADI", ["SARAH-LOU"], "F", "1977-01-21"),
+        headers=headers,
+    )
+    assert answer.status_code == 200 and etree.fromstring(answer.content).find(f"{{{SOAP12}}}Header") is None
+    stranger = ClientIdentity(STRUCTURE, "UNKNOWN-IDAM")
+    with InsiTlsServer(house) as listener:
+        with listener.client(authority(house.settings).issue_structure(STRUCTURE, "UNKNOWN-IDAM")) as http:
+            refused = http.post(
+                f"{listener.url}/insi/lps",
+                content=traits_request(stranger, "GARCIA-HAMMADI", ["SARAH-LOU"], "F", "1977-01-21"),
+                headers=headers,
+            )
+    root = etree.fromstring(refused.content)
+    assert refused.status_code == 500 and root.find(f"{{{SOAP12}}}Header") is None
+    fault = root.find(f"{{{SOAP12}}}Body/{{{SOAP12}}}Fault")
+    assert fault.findtext(f"{{{SOAP12}}}Code/{{{SOAP12}}}Value") == "soap:Sender"
+    subcode = fault.find(f"{{{SOAP12}}}Code/{{{SOAP12}}}Subcode/{{{SOAP12}}}Value")
+    assert subcode.text == "soap:siram_100" and subcode.nsmap["soap"] == SOAP12
+    assert fault.findtext(f"{{{SOAP12}}}Reason/{{{SOAP12}}}Text") == (
+        "L'accès par ce progiciel au service n'est pas autorisé. "
+        "Contactez l'éditeur du progiciel ou votre responsable informatique."
+    )
+    erreur = fault.find(f"{{{SOAP12}}}Detail/{{urn:siram}}Erreur")
+    assert erreur.get("code") == "desir_550" and erreur.text == "Numéro d'autorisation du logiciel inconnu."
 
 
 def test_every_call_is_audited_with_structure_and_vendor(insi):

@@ -52,22 +52,35 @@ class InsiUnavailable(MaisonError):
 
 
 class InsiFault(Exception):
-    """A SOAP fault INSi answered: its HTTP status, SIRAM code (`insi_19`, `desir_550`…) and reason."""
+    """A SOAP fault INSi answered: its HTTP status (500, as the national service answers every fault),
+    SOAP code (`Sender`, `Receiver`…), family (`siram_10`, `siram_100`, `siram_40`), SIRAM code
+    (`insi_19`, `desir_550`…), the family's generic sentence (`reason`) and the precise one (`detail`,
+    the text of `siram:Erreur`)."""
 
-    def __init__(self, status: int, code: str, reason: str) -> None:
-        super().__init__(f"{code}: {reason}")
+    def __init__(
+        self, status: int, code: str, reason: str, *, value: str = "", subcode: str = "", detail: str = ""
+    ) -> None:
+        super().__init__(f"{code}: {detail or reason}")
         self.status, self.code, self.reason = status, code, reason
+        self.value, self.subcode, self.detail = value, subcode, detail
 
     def error(self) -> MaisonError:
-        """The domain error the fault names, for the caller's own adapter to answer in its terms."""
+        """The domain error the fault names, for the caller's own adapter to answer in its terms: read
+        from the fault's code and family, not from the HTTP status (always 500)."""
         code = ns.DOMAIN_ERROR.get(self.code, self.code)
-        if self.status >= 500:
-            return InsiUnavailable(f"INSi : {self.reason}", code=code)
-        if self.status == 401:
-            return Unauthenticated(self.reason, code=code)
-        if self.status == 403:
-            return Forbidden(self.reason, code=code)
-        return MaisonError(self.reason, code=code)
+        text = self.detail or self.reason
+        if self.value == "Receiver" or self.subcode == ns.SIRAM_TECHNICAL:
+            return InsiUnavailable(f"INSi : {text}", code=code)
+        if self.subcode == ns.SIRAM_AUTHORISATION:
+            if self.code in ns.UNAUTHENTICATED:
+                return Unauthenticated(text, code=code)
+            return Forbidden(text, code=code)
+        return MaisonError(text, code=code)
+
+
+def _local(qname: str | None) -> str:
+    """The local part of a QName as written in a fault (`soap:siram_100` -> `siram_100`)."""
+    return (qname or "").strip().rpartition(":")[2]
 
 
 def _el(parent: etree._Element, ns_uri: str, name: str, text: str | None = None, **attrs: str) -> etree._Element:
@@ -196,10 +209,16 @@ def parse_response(status: int, payload: bytes) -> InsiResult:
         raise InsiUnavailable(f"réponse INSi sans corps SOAP (HTTP {status})")
     fault = body.find(f"{{{soap.SOAP12}}}Fault")
     if fault is not None:
+        s12 = soap.SOAP12
         erreur = fault.find(f".//{{{ns.NS_SIRAM}}}Erreur")
-        code = erreur.get("code") if erreur is not None else "soap"
-        reason = fault.findtext(f"{{{soap.SOAP12}}}Reason/{{{soap.SOAP12}}}Text") or ""
-        raise InsiFault(status, code, reason)
+        raise InsiFault(
+            status,
+            (erreur.get("code") if erreur is not None else None) or "soap",
+            fault.findtext(f"{{{s12}}}Reason/{{{s12}}}Text") or "",
+            value=_local(fault.findtext(f"{{{s12}}}Code/{{{s12}}}Value")),
+            subcode=_local(fault.findtext(f"{{{s12}}}Code/{{{s12}}}Subcode/{{{s12}}}Value")),
+            detail=(erreur.text or "").strip() if erreur is not None else "",
+        )
     r = ns.NS_RESULTAT
     res = body.find(f"{{{r}}}RESULTAT")
     if res is None:

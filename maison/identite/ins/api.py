@@ -117,8 +117,10 @@ def router(
         try:
             body = await read_limited(request, max_body_bytes)
         except TooLarge as exc:
-            fault = soap.SoapFault(exc.message, subcode="siram_10", http_status=413, code="too-large")
-            return Response(insi_soap.fault_response(fault), status_code=413, media_type=soap.CONTENT_TYPE)
+            fault = insi_soap.envelope_fault(soap.SoapFault(exc.message, code="too-large"))
+            return Response(
+                insi_soap.fault_response(fault), status_code=fault.http_status, media_type=soap.CONTENT_TYPE
+            )
         try:
             status, payload = await audited(
                 insi_soap.handle,

@@ -5,9 +5,13 @@ number `LPS/IDAM` and the emitting structure), `ContexteBAM`, `wsa:MessageID`, `
 optionally `wsse:Security` (a CPS-signed SAML assertion naming the professional); body
 `RECSANSVITALE` or `RECVITALE`. Each block is validated against the reference XSDs.
 
-Faults follow what the national service is seen to send: `soap:Sender` with subcode
-`siram:siram_10` for a request error, `siram:siram_100` for an authorisation error,
-`soap:Receiver`/`siram:siram_40` for a technical error, and `siram:Erreur` in the detail.
+Faults are what the national service sends (its qualification endpoint, seen by vendors' clients,
+see `maison.formats.insi.REASONS`): always HTTP 500 — the clients read a structured fault on 500
+only — with `soap:Sender` and subcode `soap:siram_10` for a request error, `soap:siram_100` for an
+authorisation error, `soap:Receiver`/`soap:siram_40` for a technical error (the subcode a QName in
+the envelope's namespace); `soap:Reason/soap:Text` is the family's generic sentence and the precise
+reason is the detail's `siram:Erreur`. Answers, faults or not, carry no `soap:Header`, as the
+service's do.
 The codes `insi_19` (birth name missing), `insi_102` (technical error) and `desir_550` (software
 authorisation number unknown) are the national service's own; the GIE guide listing the other
 codes is not public, so the other `insi_2x` codes (`maison.formats.insi.ERRORS`) are Maison's,
@@ -22,7 +26,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from maison.core.errors import Forbidden, MaisonError, Unauthenticated
+from maison.core.errors import MaisonError
 from maison.formats import insi as ns
 from maison.formats import soap
 from maison.formats.insi import InsiResult, InsRef
@@ -53,35 +57,41 @@ def _erreur(code: str, text: str, severity: str, message_id: str) -> etree._Elem
     return e
 
 
-def fault_for(exc: MaisonError, message_id: str = "") -> soap.SoapFault:
-    subcode, code = ns.ERRORS.get(exc.code, ("siram_10", "insi_29"))
-    status = 403 if isinstance(exc, Forbidden) else 401 if isinstance(exc, Unauthenticated) else 400
+def _fault(value: str, subcode: str, code: str, precise: str, severity: str, message_id: str) -> soap.SoapFault:
     return soap.SoapFault(
-        exc.message,
+        ns.REASONS[subcode],
+        value=value,
         subcode=subcode,
-        http_status=status,
+        http_status=500,
         code=code,
-        detail=_erreur(code, exc.message, "erreur", message_id),
+        detail=_erreur(code, precise, severity, message_id),
     )
+
+
+def fault_for(exc: MaisonError, message_id: str = "") -> soap.SoapFault:
+    """A refusal of the caller's request (`soap:Sender`), its family and SIRAM code from `ERRORS`."""
+    subcode, code = ns.ERRORS.get(exc.code, (ns.SIRAM_REQUEST, "insi_29"))
+    return _fault("Sender", subcode, code, exc.message, "erreur", message_id)
+
+
+TECHNICAL = "L'appel au service de recherche avec les traits d'identité renvoie une erreur technique."
 
 
 def technical_fault(message_id: str = "") -> soap.SoapFault:
-    text = "L'appel au service de recherche avec les traits d'identité a rencontré une erreur technique."
-    return soap.SoapFault(
-        text,
-        value="Receiver",
-        subcode="siram_40",
-        http_status=500,
-        code="insi_102",
-        detail=_erreur("insi_102", text, "fatale", message_id),
-    )
+    """Our own failure (`soap:Receiver`, `siram_40`, `insi_102`), in the service's words."""
+    return _fault("Receiver", ns.SIRAM_TECHNICAL, "insi_102", TECHNICAL, "fatale", message_id)
 
 
-def fault_response(fault: soap.SoapFault, message_id: str = "") -> bytes:
-    if fault.detail is None:
-        code = "insi_30" if fault.code == "too-large" else "insi_26"
-        fault.detail = _erreur(code, fault.reason, "erreur", message_id)
-    return soap.fault_bytes(fault, subcode_ns=ns.NS_SIRAM)
+def envelope_fault(fault: soap.SoapFault, message_id: str = "") -> soap.SoapFault:
+    """A fault of the SOAP layer (`soap.read_envelope`: size, XML, version, header, body) in INSi's
+    terms: its SOAP code kept (Sender, VersionMismatch, MustUnderstand), the request-error family,
+    `insi_30` (too large) or `insi_26` (not a valid message), its own text as the precise reason."""
+    code = "insi_30" if fault.code == "too-large" else "insi_26"
+    return _fault(fault.value, ns.SIRAM_REQUEST, code, fault.reason, "erreur", message_id)
+
+
+def fault_response(fault: soap.SoapFault) -> bytes:
+    return soap.fault_bytes(fault)
 
 
 def _text(parent: etree._Element, name: str, namespace: str) -> str:
@@ -192,17 +202,6 @@ def resultat(result: InsiResult) -> etree._Element:
     return root
 
 
-def _response_headers(operation: str, message_id: str) -> list[etree._Element]:
-    action = etree.Element(f"{{{soap.WSA}}}Action", nsmap={"wsa": soap.WSA})
-    action.text = f"{ns.ACTION_BASE}{operation}Response"
-    headers = [action]
-    if message_id:
-        relates = etree.Element(f"{{{soap.WSA}}}RelatesTo", nsmap={"wsa": soap.WSA})
-        relates.text = message_id
-        headers.append(relates)
-    return headers
-
-
 def handle(
     service: InsiService,
     reference_path: Path,
@@ -246,15 +245,16 @@ def handle(
             result = service.search_by_traits(ctx, traits_query(env.body), receipts=receipts)
         else:
             result = service.search_by_carte_vitale(ctx, carte_vitale_query(env.body), receipts=receipts)
-        return 200, soap.envelope_bytes(resultat(result), _response_headers(operation, message_id))
+        return 200, soap.envelope_bytes(resultat(result))
     except soap.SoapFault as fault:
-        return fault.http_status, fault_response(fault, message_id)
+        refusal = envelope_fault(fault, message_id)
+        return refusal.http_status, fault_response(refusal)
     except MaisonError as exc:
         refusal = fault_for(exc, message_id)
-        return refusal.http_status, fault_response(refusal, message_id)
+        return refusal.http_status, fault_response(refusal)
     except Exception:  # noqa: BLE001 - the caller gets a proper SOAP fault, the log gets the trace
         import logging
 
         logging.getLogger("maison.insi").exception("INSi technical error")
         technical = technical_fault(message_id)
-        return technical.http_status, fault_response(technical, message_id)
+        return technical.http_status, fault_response(technical)

@@ -18,7 +18,7 @@ from maison.etablissement.insi.client import (
     parse_response,
 )
 from maison.formats import soap
-from maison.formats.insi import NS_RECSANS, NS_SAML, CodeCR, Individu, InsiResult, InsRef
+from maison.formats.insi import NS_RECSANS, NS_SAML, REASONS, CodeCR, Individu, InsiResult, InsRef
 from maison.identite.ins import insi_soap
 
 SARAH = Traits.of("GARCIA-HAMMADI", "ANNA SARAH-LOU", "F", "1977-01-21", "01154")
@@ -33,8 +33,9 @@ def _answer(result: InsiResult) -> bytes:
     return soap.envelope_bytes(insi_soap.resultat(result))
 
 
-def _fault(status: int, error: MaisonError) -> httpx.Response:
-    return httpx.Response(status, content=insi_soap.fault_response(insi_soap.fault_for(error)))
+def _fault(error: MaisonError) -> httpx.Response:
+    fault = insi_soap.fault_for(error)
+    return httpx.Response(fault.http_status, content=insi_soap.fault_response(fault))
 
 
 def test_an_answer_of_the_teleservice_is_read_back():
@@ -53,11 +54,43 @@ def test_an_answer_of_the_teleservice_is_read_back():
     ],
 )
 def test_a_fault_names_the_domain_error_behind_its_siram_code(status, error, expected, code):
-    response = _fault(status, error)
+    response = _fault(error)
+    assert response.status_code == 500  # every fault on 500: the error is read from the fault itself
     with pytest.raises(InsiFault) as fault:
         parse_response(response.status_code, response.content)
     mapped = fault.value.error()
     assert type(mapped) is expected and mapped.code == code and mapped.http_status == status
+    assert mapped.message == error.message  # the precise reason (siram:Erreur), not the family's sentence
+
+
+# A fault as the national service writes it (other prefixes than ours, `severite="fatal"` outside the
+# XSD's list, the subcode a QName of the envelope's namespace), for each family.
+NATIONAL_FAULT = """<?xml version="1.0" encoding="UTF-8"?>
+<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><env:Body
+ xmlns:S="http://www.w3.org/2003/05/soap-envelope" xmlns:env="http://www.w3.org/2003/05/soap-envelope"><S:Fault>
+<S:Code><S:Value>S:{value}</S:Value><S:Subcode><S:Value>S:{subcode}</S:Value></S:Subcode></S:Code>
+<S:Reason><S:Text xml:lang="fr">{reason}</S:Text></S:Reason><S:Detail><siram:Erreur severite="fatal" code="{code}"
+ xmlns:siram="urn:siram">{text}</siram:Erreur></S:Detail></S:Fault></env:Body></soap:Envelope>"""
+
+
+@pytest.mark.parametrize(
+    ("value", "subcode", "code", "expected", "status"),
+    [
+        ("Sender", "siram_100", "desir_550", Unauthenticated, 401),
+        ("Sender", "siram_100", "desir_551", Forbidden, 403),
+        ("Sender", "siram_10", "insi_19", MaisonError, 400),
+        ("Receiver", "siram_40", "insi_102", InsiUnavailable, 502),
+    ],
+)
+def test_a_fault_of_the_national_service_is_read(value, subcode, code, expected, status):
+    """Issue 20 §1: the client reads the fault on HTTP 500 by its code and family, whatever prefixes."""
+    payload = NATIONAL_FAULT.format(value=value, subcode=subcode, code=code, reason=REASONS[subcode], text="précis")
+    with pytest.raises(InsiFault) as fault:
+        parse_response(500, payload.encode())
+    assert (fault.value.value, fault.value.subcode, fault.value.code) == (value, subcode, code)
+    assert fault.value.reason == REASONS[subcode] and fault.value.detail == "précis"
+    mapped = fault.value.error()
+    assert type(mapped) is expected and mapped.http_status == status and "précis" in mapped.message
 
 
 def test_a_technical_fault_is_a_gateway_error():
