@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from maison.core.config import load_settings
+from maison.core.config import Settings, load_settings
 from maison.core.errors import MaisonError
 from maison.core.terminology import Terminology
 from maison.formats.cda.document import CdaReport, inspect_cda
@@ -53,12 +54,15 @@ def render(report: CdaReport, console: Console) -> None:
         ("remplace", h.replaces or "—"),
         ("études PACS", ", ".join(h.study_instance_uids) or "—"),
         ("taille / SHA-1", f"{report.size} octets / {report.sha1_base64}"),
+        ("présentation", "auto-présentable (xsl:stylesheet)" if report.self_presenting else "CDA"),
     ]
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)
+    _volet(report, console)
     if report.valid:
-        console.print("[green]conforme[/green] : XSD CDA_extended, règles d'en-tête CI-SIS et schématron du volet")
+        checked = ["XSD CDA_extended", "règles d'en-tête CI-SIS", *(f"schématron {n}" for n in report.schematrons_run)]
+        console.print(f"[green]conforme[/green] : {', '.join(checked)}")
         if not report.findings:
             return
     problems = Table(title="Constats", show_lines=False)
@@ -71,6 +75,29 @@ def render(report: CdaReport, console: Console) -> None:
     console.print(problems)
 
 
+@lru_cache(maxsize=2)
+def _terminology(settings: Settings) -> Terminology:
+    """The CI-SIS value sets, read once per process (0.4 s): a session that inspects many files pays it once."""
+    return Terminology.from_settings(settings, read_value_set)
+
+
+def _volet(report: CdaReport, console: Console) -> None:
+    """Which volet schematron judged the document, or why none did: never claimed when it did not run."""
+    choice = report.volet
+    if choice is None:
+        console.print("schématrons : paquet CI-SIS absent, non évalués")
+        return
+    if choice.schematron is not None:
+        console.print(
+            f"schématron du volet : {choice.schematron.name} (template {choice.template}, {choice.reason})",
+            soft_wrap=True,
+        )
+        return
+    console.print(choice.reason, soft_wrap=True)
+    if report.schematrons_run:
+        console.print(f"vérifié avec le schématron de structuration minimale : {', '.join(report.schematrons_run)}")
+
+
 @cda.command()
 def inspect(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CDA R2 XML file")) -> None:
     """Print the header metadata and the validation result; exit 1 when the document is not conform."""
@@ -80,11 +107,12 @@ def inspect(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="
         schematrons = settings.reference_path / "cisis" / "schematrons"
         report = inspect_cda(
             file.read_bytes(),
-            Terminology.from_settings(settings, read_value_set),
+            _terminology(settings),
             settings.reference_path,
             max_bytes=max(settings.max_body_bytes, file.stat().st_size),
             schematrons=schematrons if schematrons.is_dir() else None,
             volet_formats=VOLET_FORMAT,
+            structuration_minimale=True,
         )
     except MaisonError as exc:
         console.print(f"[red]refusé[/red] ({exc.code}) : {exc.message}")

@@ -24,7 +24,7 @@ from maison.etablissement.ordonnance.epmeddm import (
 )
 from maison.etablissement.ordonnance.prescription import Line, LineKind, Prescription
 from maison.formats import xmlsafe
-from maison.formats.cda import schematron
+from maison.formats.cda import schematron, volets
 from maison.formats.cda.build import Address
 from maison.formats.cda.document import inspect_cda
 from maison.formats.cda.header import NS, read_header
@@ -129,7 +129,7 @@ def test_n3_of_two_medicines_and_a_device_passes_the_dmp_validation(document, or
     # issue 6 §1.6; seed 000 L3621: the copy in the DMP, structured (CDA R2 N3, volet eP-MED-DM)
     root = xmlsafe.parse(document)
     header = read_header(root)
-    volet = schematron.schematron_for(header, root, reference_path / "cisis" / "schematrons")
+    volet = volets.choose(header, root, reference_path / "cisis" / "schematrons").schematron
     assert volet is not None and volet.name == VOLET  # the 2024.01 volet schematron is the one applied
     report = judge(document, terminology, reference_path)
     assert report.findings == [] and report.valid
@@ -158,7 +158,10 @@ def test_the_volet_schematron_really_runs(document, terminology, reference_path)
     for telecom in telecoms:
         telecom.getparent().remove(telecom)
     report = judge(etree.tostring(root, xml_declaration=True, encoding="UTF-8"), terminology, reference_path)
-    assert [f.source for f in report.findings] == [f"{VOLET}:41"]
+    # issue 20 §2.5: the finding names the included file where the assert is written, and its line
+    assert [f.source for f in report.findings] == [
+        "include/specificationsVolets/EP-MED-DM_2024.01/Entete/Entete_EP-MED-DM_2024.01.sch:41"
+    ]
     assert "télécom du patient" in report.findings[0].message
 
 

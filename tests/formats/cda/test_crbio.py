@@ -13,7 +13,7 @@ from lxml import etree
 from maison.core.identifiers.nir import OID_INS_NIR_TEST
 from maison.core.terminology import Terminology
 from maison.formats import xmlsafe
-from maison.formats.cda import schematron
+from maison.formats.cda import schematron, volets
 from maison.formats.cda.build import (
     LOINC,
     SYS_FACILITY,
@@ -180,7 +180,7 @@ def root(document) -> etree._Element:
 
 def test_valid_against_xsd_header_rules_and_the_cr_bio_2024_schematron(report, root, reference_path):
     directory = reference_path / "cisis" / "schematrons"
-    assert schematron.schematron_for(report.header, root, directory).name == "CI-SIS_BIO-CR-BIO_2024.01.sch"
+    assert volets.choose(report.header, root, directory).schematron.name == "CI-SIS_BIO-CR-BIO_2024.01.sch"
     assert report.findings == [] and report.valid
     assert report.format_code == "urn:ihe:lab:xd-lab:2008"  # ASS_A11, from the volet templateId
 

@@ -336,21 +336,18 @@ SCHEMATRONS = {
     "IPS-FR_2024.01.xml": "CI-SIS_IPS-FR_2024.01.sch",
     "LDL-SES_2022.01.xml": "CI-SIS_LDL-SES_2022.01.sch",
     "VAC-NOTE_2023.01.xml": "CI-SIS_VAC-NOTE_2023.01.sch",
+    "VSM_1.4_2022.01.xml": "CI-SIS_VSM_1.4_2022.01.sch",
     "eP-MED-DM_2024.01_PosoStruct.xml": "CI-SIS_EP-MED-DM_2024.01.sch",
 }
 
 
 @pytest.mark.parametrize("name,expected", sorted(SCHEMATRONS.items()))
 def test_structured_examples_pass_their_volet_schematron(reference_path, terminology, name, expected):
-    from maison.formats import xmlsafe
-    from maison.formats.cda import schematron
-    from maison.formats.cda.header import read_header
-
     directory = reference_path / "cisis" / "schematrons"
-    data = _example(reference_path, name)
-    root = xmlsafe.parse(data, max_bytes=MAX)
-    assert schematron.schematron_for(read_header(root), root, directory).name == expected
-    report = inspect_cda(data, terminology, reference_path, max_bytes=MAX, schematrons=directory)
+    report = inspect_cda(
+        _example(reference_path, name), terminology, reference_path, max_bytes=MAX, schematrons=directory
+    )
+    assert report.volet.schematron.name == expected and report.schematrons_run == (expected,)
     assert report.valid, [f for f in report.findings if f.severity == "error"]
 
 
@@ -366,15 +363,21 @@ def test_volet_schematron_failures_are_reported(reference_path, terminology):
     [failure] = [f for f in report.findings if f.severity == "error"]
     assert failure.code == "schematron" and "1.2.250.1.213.1.1.2.35.1" in failure.message
     assert failure.source.startswith("CI-SIS_LDL-SES_2022.01.sch:")
-    # the catalogue document claims the VSM volet but is not a synthèse: the volet says so
-    catalogue = inspect_cda(
-        _example(reference_path, "01_Modèles_contenus_CDA.xml"),
-        terminology,
-        reference_path,
-        max_bytes=MAX,
-        schematrons=directory,
+
+
+def test_no_volet_schematron_is_said_and_none_claimed(reference_path, terminology):
+    """Issue 20 §2.3: the catalogue declares the VSM template without a version the pack names: it is
+    checked as the pack checks it, with the structuration minimale only, and the verdict says so."""
+    directory = reference_path / "cisis" / "schematrons"
+    catalogue = _example(reference_path, "01_Modèles_contenus_CDA.xml")
+    report = inspect_cda(catalogue, terminology, reference_path, max_bytes=MAX, schematrons=directory)
+    assert report.volet.schematron is None and report.schematrons_run == ()
+    assert report.volet.reason.startswith("aucun schématron de volet trouvé pour les templates 1.2.250.1.213.1.1.1.13")
+    assert report.valid and not any(f.code == "schematron" for f in report.findings)
+    checked = inspect_cda(
+        catalogue, terminology, reference_path, max_bytes=MAX, schematrons=directory, structuration_minimale=True
     )
-    assert any("SYNTH" in f.message for f in catalogue.findings if f.code == "schematron")
+    assert checked.schematrons_run == ("ASIP-STRUCT-MIN-StrucMin.sch",) and checked.valid
 
 
 def test_incomplete_pack_and_n1_documents(reference_path, terminology):
@@ -443,3 +446,46 @@ def test_a_latin1_document_gets_its_volet_schematron(reference_path, terminology
         data, terminology, reference_path, max_bytes=MAX, schematrons=reference_path / "cisis" / "schematrons"
     )
     assert report.valid and report.header.patient.birth_family == "PAT-TROIS"
+
+
+def _self_presenting(document: bytes) -> bytes:
+    """A CDA made self-presenting as the CI-SIS examples do it (BIO-CR-BIO_2021.01_Auto-Presentable of
+    the ANS kit): an XSLT stylesheet showing the document, which a top-level data element holds. The
+    document is pasted as written, its namespace declarations (and so its xsi:type QNames) kept."""
+    cda = etree.tostring(etree.fromstring(document), encoding="UTF-8")  # without its XML declaration
+    return (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<?xml-stylesheet type="text/xsl" href="#"?>\n'
+        b'<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"'
+        b' xmlns:data="urn:asip-sante:ci-sis" xmlns:c="urn:hl7-org:v3">'
+        b'<xsl:output method="html"/>'
+        b'<xsl:template match="/"><html><body><xsl:value-of select="//c:title"/></body></html></xsl:template>'
+        b"<data:Contenu>" + cda + b"</data:Contenu></xsl:stylesheet>"
+    )
+
+
+def test_a_self_presenting_document_is_read_and_judged_as_its_embedded_document(reference_path, terminology):
+    """Issue 20 §2.4: header metadata, XSD and volet schematron of the embedded ClinicalDocument."""
+    directory = reference_path / "cisis" / "schematrons"
+    data = _self_presenting(_example(reference_path, "LDL-SES_2022.01.xml"))
+    report = inspect_cda(data, terminology, reference_path, max_bytes=MAX, schematrons=directory)
+    assert report.self_presenting and report.valid, report.findings
+    assert report.header.type_code.code == "11490-0" and report.header.patient.ins.extension == "279035121518989"
+    assert report.size == len(data) and report.schematrons_run == ("CI-SIS_LDL-SES_2022.01.sch",)
+    # the volet schematron and the XSD really run on it
+    broken = _self_presenting(
+        _mutated(
+            reference_path,
+            _drop("//h:component[h:section/h:templateId/@root='1.2.250.1.213.1.1.2.35.1']"),
+            "LDL-SES_2022.01.xml",
+        )
+    )
+    judged = inspect_cda(broken, terminology, reference_path, max_bytes=MAX, schematrons=directory)
+    assert any(f.code == "schematron" and "1.2.250.1.213.1.1.2.35.1" in f.message for f in judged.findings)
+    no_custodian = _self_presenting(_mutated(reference_path, _drop("h:custodian"), "LDL-SES_2022.01.xml"))
+    assert "cda-xsd" in {f.code for f in inspect_cda(no_custodian, terminology, reference_path, max_bytes=MAX).findings}
+
+
+def test_a_stylesheet_without_a_clinical_document_is_not_a_cda(reference_path, terminology):
+    empty = b'<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"/>'
+    report = inspect_cda(empty, terminology, reference_path, max_bytes=MAX)
+    assert [f.code for f in report.findings] == ["cda-racine"] and not report.self_presenting
