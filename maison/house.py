@@ -128,6 +128,7 @@ class House:
             notify=self.patient_login.notify,
             journal=self.insi.journal,
             code_secret=random_secret(s.keystore(), "dmp-delegation-codes.hmac"),
+            accept_self_presenting=s.dmp_cda_auto_presentable,
         )
 
     @cached_property

@@ -63,6 +63,10 @@ class Settings:
     # habilitation matrix file (empty: the matrix shipped with Maison, maison/partage/dmp/matrice.toml).
     dmp_max_document_bytes: int = 20_000_000
     dmp_matrix_path: str = ""
+    # DMP: whether self-presenting CDA documents (an xsl:stylesheet embedding the ClinicalDocument, XDS
+    # mimeType application/xslt+xml, which the DMP's metadata mapping lists) are taken; off, they are
+    # refused with the XDS code InvalidDocumentContent (issue 20 §2.4).
+    dmp_cda_auto_presentable: bool = True
     espace_max_document_bytes: int = 5_000_000  # a document the patient deposits in Mon espace santé
     mss_max_message_bytes: int = 20_000_000  # the largest MSSanté message an operator accepts (SMTP SIZE)
     # A structure's identity provider registered with a jwksUri: Maison fetches only public addresses

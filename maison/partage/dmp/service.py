@@ -37,7 +37,7 @@ from maison.core.group_commit import GroupCommit
 from maison.core.ins_traits import match_form
 from maison.core.storage import Database
 from maison.core.terminology import Terminology
-from maison.formats.cda.document import CdaReport, inspect_cda
+from maison.formats.cda.document import MIME_SELF_PRESENTING, CdaReport, inspect_cda
 from maison.formats.cda.header import FORMAT_N1_PDF
 from maison.formats.xds_codes import TYPE_CLASS, VOLET_FORMAT
 from maison.identite.annuaire import service as annuaire
@@ -138,8 +138,10 @@ class Dmp:
         notify: Callable[[str, str, str], object] | None = None,
         journal: Journal | None = None,
         code_secret: bytes | None = None,
+        accept_self_presenting: bool = True,
     ) -> None:
         self.db = db
+        self.accept_self_presenting = accept_self_presenting  # see `_self_presenting`
         # Delegation codes are kept as HMAC-SHA256 under a server secret held outside the database
         # (`house.py` reads it from the key store): a dump of the table does not let the short codes be
         # brute-forced offline (OWASP Password Storage Cheat Sheet, "peppering"). Without one, a secret
@@ -397,7 +399,10 @@ class Dmp:
                 code="XDSRegistryMetadataError",
                 expression="DocumentReference.content.format",
             )
-        if doc.content_type.split(";")[0].strip() not in CDA_TYPES:
+        declared = doc.content_type.split(";")[0].strip()
+        if declared == MIME_SELF_PRESENTING:
+            self._self_presenting(doc)
+        elif declared not in CDA_TYPES:
             raise RegistryError(
                 f"le DMP n'accepte que des documents CDA R2 (contentType {doc.content_type!r})",
                 code="XDSRegistryMetadataError",
@@ -422,12 +427,35 @@ class Dmp:
             for_dmp=True,
             schematrons=self.schematrons,
         )
+        if report.self_presenting:
+            self._self_presenting(doc)
+        if report.self_presenting != (declared == MIME_SELF_PRESENTING):
+            raise RegistryError(
+                f"{doc.unique_id} : contentType {declared!r} ; un document CDA auto-présentable se déclare "
+                f"{MIME_SELF_PRESENTING}, un autre document CDA text/xml (xds-cda-metadata mapping.md:397-402)",
+                code="XDSRegistryMetadataError",
+                expression="DocumentReference.content.attachment.contentType",
+            )
         errors = [f for f in report.findings if f.severity == "error"]
         if errors:
             listed = "; ".join(f"{f.code}: {f.message} ({f.location}, {f.source})" for f in errors[:8])
             raise RegistryError(f"document {doc.unique_id} non conforme : {listed}", code="XDSRegistryMetadataError")
         self._consistent(doc, report, ins, traits)
         return report
+
+    def _self_presenting(self, doc: SubmittedDocument) -> None:
+        """A self-presenting CDA (an XSLT stylesheet embedding the ClinicalDocument, which the CI-SIS XSD
+        allows; XDS mimeType application/xslt+xml, xds-cda-metadata mapping.md:397-402) is taken unless
+        the deployment turns them off (`dmp_cda_auto_presentable`). Refused, the code is IHE ITI TF-3
+        Table 4.2.4.1-2's `InvalidDocumentContent` — the registry rejects the document's content, not
+        its metadata — with the document's uniqueId as its context."""
+        if not self.accept_self_presenting:
+            raise RegistryError(
+                f"document {doc.unique_id} : les documents CDA auto-présentables ne sont pas acceptés par ce DMP "
+                "(paramètre dmp_cda_auto_presentable)",
+                code="InvalidDocumentContent",
+                expression="DocumentReference.content.attachment",
+            )
 
     def _consistent(self, doc: SubmittedDocument, report: CdaReport, ins: str, traits) -> None:
         """The CDA header and the submitted metadata must say the same thing (CI-SIS XDS ↔ CDA mapping)."""
