@@ -158,10 +158,17 @@ class House:
             Blobs(s.data_dir / "mss" / "messages", self.blob_key),
             s.data_dir / "mss" / "pki",
             self.psc,
-            issuer_for(s.public_base_url),
+            self.psc_issuer,
             max_message_bytes=s.mss_max_message_bytes,
             has_espace=espace_open(self.db, self.insi.referential),
         )
+
+    @property
+    def psc_issuer(self) -> str:
+        """Pro Santé Connect's issuer: from the configured public URL only (`public_url`, else the
+        configured host and port), never from a request's Host or X-Forwarded headers, so that a token
+        is valid whichever name reached the house, over HTTP as over MSSanté's SMTP and IMAP."""
+        return issuer_for(self.settings.public_base_url)
 
     @cached_property
     def ordonnance(self) -> Base:
@@ -201,7 +208,13 @@ class House:
 
         local_idps = LocalProviders(self.db, private_addresses=self.settings.psc_jwks_adresses_privees)
         authorizer = Authorizer(
-            self.db, self.psc, issuer_for, local_idps, self.patient_login, mes_issuer_for, journal=self.insi.journal
+            self.db,
+            self.psc,
+            lambda _base_url: self.psc_issuer,  # the configured issuer, whatever the request's origin
+            local_idps,
+            self.patient_login,
+            mes_issuer_for,
+            journal=self.insi.journal,
         )
         # the patient index reaches INSi over SOAP: at insi_url, or in memory to this very app
         insi_gateway = InsiGateway.from_settings(self.settings, lambda: app, self.issue_insi_certificate)
@@ -235,7 +248,7 @@ class House:
             mes_router(self.patient_login, self.settings.max_body_bytes), prefix="/mes", tags=["Mon espace santé"]
         )
         app.include_router(
-            psc_router(self.psc, self.settings.max_body_bytes, local_idps, authorizer),
+            psc_router(self.psc, self.settings.max_body_bytes, local_idps, authorizer, self.psc_issuer),
             prefix="/psc",
             tags=["Pro Santé Connect"],
         )

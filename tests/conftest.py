@@ -125,8 +125,11 @@ def db(migrated: Database) -> Database:
 def settings(reference_path: Path, tmp_path: Path, database_url: str) -> Settings:
     # INSi is called over the plain loopback `live` server here: its development exception is on;
     # the tests of INSi's certificates (tests/e2e/test_insi_mtls.py) turn it off.
+    # The port is chosen here so that the house's configured origin (Pro Santé Connect's issuer, from
+    # `public_base_url`) is where the `live` server listens.
     return Settings(
         data_dir=tmp_path,
+        port=free_port(),
         database_url=database_url,
         reference_path=reference_path,
         max_body_bytes=200_000,
@@ -155,8 +158,8 @@ def free_port() -> int:
 class LiveServer:
     """A real uvicorn server on a loopback port, in a thread, for tests that speak HTTP."""
 
-    def __init__(self, app) -> None:
-        self.port = free_port()
+    def __init__(self, app, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -186,5 +189,5 @@ def house(settings: Settings, db: Database):
 
 @pytest.fixture
 def live(house):
-    with LiveServer(house.app()) as server:
+    with LiveServer(house.app(), house.settings.port) as server:
         yield server

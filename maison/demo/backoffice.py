@@ -28,7 +28,6 @@ from maison.core.actor import Actor, KeyScope
 from maison.core.audit import SYSTEM
 from maison.core.auth import issue_key
 from maison.house import House
-from maison.identite.psc.api import issuer_for
 from maison.partage.mss.smtp import Endpoints
 from maison.seeding.directory import load
 from maison.serving_insi import authority
@@ -81,11 +80,11 @@ def directory(house: House, *groups: list[dict]) -> None:
     load(house.db, *groups)
 
 
-def mss_operators(house: House, base: str, operators: list[tuple[str, str, str, Endpoints]]) -> str:
+def mss_operators(house: House, operators: list[tuple[str, str, str, Endpoints]]) -> str:
     """Local MSSanté operators of the trust space (`maison mss-operateur`): (id, name, domain,
-    endpoints); their users log in with Pro Santé Connect, whose issuer is served at `base`.
-    Returns the trust space's CA certificate, which every client pins."""
-    house.mss.psc_issuer = issuer_for(base)
+    endpoints); their users log in with Pro Santé Connect, whose tokens carry the house's configured
+    issuer (`House.psc_issuer`), the one SMTP and IMAP check. Returns the trust space's CA
+    certificate, which every client pins."""
     for id_, name, domain, endpoints in operators:
         house.mss.local_operator(id_, name, [domain], endpoints)
     return str(house.mss.authority.cert_path)

@@ -107,7 +107,6 @@ def play(
     hospital, regional, citizens = (Endpoints("127.0.0.1", _port(), _port(), _port()) for _ in range(3))
     ca = backoffice.mss_operators(
         house,
-        base,
         [
             ("chu-demo", "CHU DE DEMONSTRATION", HOSPITAL_DOMAIN, hospital),
             ("regional-demo", "OPERATEUR REGIONAL", REGIONAL_DOMAIN, regional),

@@ -47,13 +47,15 @@ def play(settings: Settings, count: int, console: Console) -> int:
     if not settings.database_url:  # a fresh embedded database, and no checkpoint signed over an older one's trail
         shutil.rmtree(settings.data_dir, ignore_errors=True)
         settings.effective_checkpoint_path.unlink(missing_ok=True)
+    port = _free_port()
+    if not settings.public_url:  # the house's configured origin (PSC's issuer) is where the demo serves it
+        settings = settings.with_overrides(port=port)
     house = House.open(settings)
     console.rule("[bold]Maison — démonstration")
     seed_with_progress(house.db, count, SEED)
     backoffice.habilitate_insi(house, STRUCTURE, "CHU de démonstration", IDAM, "DPI de démonstration")
     key = backoffice.api_key(house, STRUCTURE, IDAM, DESK, "accueil", KeyScope.ACCUEIL)
 
-    port = _free_port()
     server = uvicorn.Server(uvicorn.Config(house.app(), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

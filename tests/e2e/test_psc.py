@@ -352,12 +352,13 @@ def test_ciba_refusals(psc, live):
     provider, client_id, secret, base = psc
     endpoint = f"{base}/protocol/openid-connect/ext/ciba/auth"
     params = {"scope": "openid", "login_hint": IDNATPS, "binding_message": "07"}
-    assert httpx.post(endpoint, data=params, auth=(client_id, secret)).json()["error"] == "unauthorized_client"
+    not_ciba = httpx.post(endpoint, data=params, auth=(client_id, secret))
+    assert not_ciba.status_code == 403 and not_ciba.json()["error"] == "unauthorized_client"  # CIBA §13
     ciba_id, ciba_secret = provider.register_client("Lourd", [REDIRECT], ciba=True)
     assert httpx.post(endpoint, data=params, auth=(ciba_id, ciba_secret)).json()["error"] == "unknown_user_id"
     seed = parse_qs(urlsplit(provider.enroll_ecps(IDNATPS)).query)["secret"][0]
     assert (
-        httpx.post(endpoint, data={**params, "binding_message": ""}, auth=(ciba_id, ciba_secret)).json()["error"]
+        httpx.post(endpoint, data={**params, "binding_message": "x" * 21}, auth=(ciba_id, ciba_secret)).json()["error"]
         == "invalid_binding_message"
     )
     auth_req_id = httpx.post(endpoint, data=params, auth=(ciba_id, ciba_secret)).json()["auth_req_id"]

@@ -6,6 +6,10 @@ token/introspect,revoke,logout}`. The login page is rendered here (Jinja2) and w
 Errors follow OAuth: at the authorization endpoint, an unknown client or an unregistered
 redirect URI is shown on an error page (never redirected to); other errors are redirected to the
 client with `error` and `state`; the token-side endpoints answer JSON errors.
+
+The issuer is the configured one (`issuer_for(settings.public_base_url)`, from `public_url`), never
+built from the request's `Host` or `X-Forwarded-*`: a token is the same whichever name the client
+used to reach the house, and MSSanté's SMTP and IMAP check it against that same issuer.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ ECPS = "côté application e-CPS de CIBA : l'application prouve le porteur par l
 
 
 def issuer_for(base_url: str) -> str:
-    """PSC's issuer as seen from a request's base URL (where `maison serve` is reached)."""
+    """PSC's issuer for the house's public base URL (`Settings.public_base_url`)."""
     return base_url.rstrip("/") + "/psc" + REALM
 
 
@@ -62,12 +66,22 @@ def _source(request: Request) -> str:
 
 
 def oauth_error_response(exc: OAuthError) -> Response:
-    """OAuth's error body; the house turns every OAuthError raised by these endpoints into it."""
-    headers = {"WWW-Authenticate": f'Bearer error="{exc.error}"'} if exc.status == 401 else {}
+    """OAuth's error body; the house turns every OAuthError raised by these endpoints into it. A 401
+    challenges with the scheme the caller used: the error's own (Basic for a client that failed
+    Basic authentication, RFC 6749 §5.2), else Bearer for a token refused (RFC 6750 §3) — never
+    Bearer for a client authentication (`invalid_client`)."""
+    headers = {}
+    if exc.challenge:
+        headers = {"WWW-Authenticate": exc.challenge}
+    elif exc.status == 401 and exc.error != "invalid_client":
+        headers = {"WWW-Authenticate": f'Bearer error="{exc.error}"'}
     return _json({"error": exc.error, "error_description": exc.description}, exc.status, headers)
 
 
-def router(provider: Provider, max_body_bytes: int, local: LocalProviders, authorizer: Authorizer) -> APIRouter:
+def router(
+    provider: Provider, max_body_bytes: int, local: LocalProviders, authorizer: Authorizer, issuer: str
+) -> APIRouter:
+    """PSC's endpoints for the configured `issuer` (`issuer_for(settings.public_base_url)`)."""
     r = APIRouter()
 
     @r.post("/local-idp")
@@ -94,9 +108,6 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
         )
         return _json({"issuer": body["issuer"], "structure": actor.structure}, 201)
 
-    def issuer(request: Request) -> str:
-        return issuer_for(str(request.base_url))
-
     async def form(request: Request) -> dict[str, str]:
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
             raise OAuthError("invalid_request", "corps application/x-www-form-urlencoded attendu")
@@ -106,8 +117,11 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
             raise OAuthError("invalid_request", "paramètre répété")
         return dict(pairs)
 
-    def discovery(request: Request) -> dict:
-        iss = issuer(request)
+    def discovery() -> dict:
+        """OpenID Connect Discovery 1.0 §3, with CIBA Core 1.0 §4's metadata: a client that knows only
+        this document finds the backchannel endpoint, the poll mode and the CIBA grant of the token
+        endpoint here."""
+        iss = issuer
         endpoint = iss + "/protocol/openid-connect"
         return {
             "issuer": iss,
@@ -136,8 +150,8 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
     @r.get(REALM + "/.well-known/openid-configuration")
     @r.get(REALM + "/.well-known/wallet-openid-configuration")
     @public(OAUTH)
-    async def well_known(request: Request) -> Response:
-        return _json(discovery(request))
+    async def well_known() -> Response:
+        return _json(discovery())
 
     @r.get(OIDC + "/certs")
     @public(OAUTH)
@@ -153,7 +167,7 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
         request: Request, request_id: str, client_name: str, error: str = "", idnatps: str = "", status: int = 200
     ) -> HTMLResponse:
         html = _templates.get_template("login.html").render(
-            action=issuer(request) + "/protocol/openid-connect/auth/login",
+            action=issuer + "/protocol/openid-connect/auth/login",
             request_id=request_id,
             client_name=client_name,
             error=error,
@@ -249,7 +263,7 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
             scope=data["scope"],
             auth_mode=mode,
         )
-        query = {"code": code, **({"state": data["state"]} if data.get("state") else {}), "iss": issuer(request)}
+        query = {"code": code, **({"state": data["state"]} if data.get("state") else {}), "iss": issuer}
         return RedirectResponse(f"{data['redirect_uri']}?{urlencode(query)}", 303)
 
     # --- token-side endpoints ----------------------------------------------------------------------
@@ -262,12 +276,12 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
         grant = f.get("grant_type")
         if grant == "authorization_code":
             out = provider.exchange_code(
-                client, f.get("code", ""), f.get("redirect_uri", ""), f.get("code_verifier", ""), issuer(request)
+                client, f.get("code", ""), f.get("redirect_uri", ""), f.get("code_verifier", ""), issuer
             )
         elif grant == "refresh_token":
-            out = provider.refresh(client, f.get("refresh_token", ""), issuer(request))
+            out = provider.refresh(client, f.get("refresh_token", ""), issuer)
         elif grant == "urn:openid:params:grant-type:ciba":
-            out = provider.ciba_poll(client, f.get("auth_req_id", ""), issuer(request))
+            out = provider.ciba_poll(client, f.get("auth_req_id", ""), issuer)
         else:
             raise OAuthError("unsupported_grant_type", f"grant_type '{grant}' non supporté")
         return _json(out)
@@ -278,7 +292,16 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
         f = await form(request)
         client = provider.authenticate_client(request.headers.get("authorization"), f)
         return _json(
-            provider.ciba_start(client, f.get("login_hint", ""), f.get("scope", ""), f.get("binding_message", ""))
+            provider.ciba_start(
+                client,
+                f.get("login_hint", ""),
+                f.get("scope", ""),
+                f.get("binding_message", ""),
+                id_token_hint=f.get("id_token_hint", ""),
+                login_hint_token=f.get("login_hint_token", ""),
+                requested_expiry=f.get("requested_expiry", ""),
+                issuer=issuer,
+            )
         )
 
     # The e-CPS app's side of CIBA: it lists the open requests and answers them, proving itself
@@ -311,8 +334,19 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
         )
         return Response(status_code=204)
 
-    def _bearer(request: Request) -> str:
+    async def _access_token(request: Request) -> str:
+        """The access token of a UserInfo request: in the Authorization header (RFC 6750 §2.1) or, for
+        a POST, as `access_token` in a form-encoded body (§2.2, as Keycloak accepts it); never both
+        (§2: one method only)."""
         header = request.headers.get("authorization", "")
+        in_body = ""
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if request.method == "POST" and media == "application/x-www-form-urlencoded":
+            in_body = (await form(request)).get("access_token", "")
+        if header and in_body:
+            raise OAuthError("invalid_request", "jeton à la fois dans l'en-tête et dans le corps", 400)
+        if in_body:
+            return in_body
         if not header.lower().startswith("bearer "):
             raise OAuthError("invalid_token", "jeton d'accès Bearer requis", 401)
         return header[7:].strip()
@@ -321,7 +355,7 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
     @r.post(OIDC + "/userinfo")
     @public(OAUTH)
     async def userinfo(request: Request) -> Response:
-        claims = provider.verify_access_token(_bearer(request), issuer(request))
+        claims = provider.verify_access_token(await _access_token(request), issuer)
         return _json(provider.userinfo(claims))
 
     @r.post(OIDC + "/token/introspect")
@@ -329,14 +363,14 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
     async def introspect(request: Request) -> Response:
         f = await form(request)
         client = provider.authenticate_client(request.headers.get("authorization"), f)
-        return _json(provider.introspect(client, f.get("token", ""), issuer(request)))
+        return _json(provider.introspect(client, f.get("token", ""), issuer))
 
     @r.post(OIDC + "/revoke")
     @public(OAUTH)
     async def revoke(request: Request) -> Response:
         f = await form(request)
         client = provider.authenticate_client(request.headers.get("authorization"), f)
-        provider.revoke(client, f.get("token", ""), issuer(request))
+        provider.revoke(client, f.get("token", ""), issuer)
         return Response(status_code=200)
 
     @r.get(OIDC + "/logout")
@@ -344,7 +378,7 @@ def router(provider: Provider, max_body_bytes: int, local: LocalProviders, autho
     async def logout(request: Request) -> Response:
         p = request.query_params
         try:
-            client_id = provider.logout(p.get("id_token_hint", ""), issuer(request))
+            client_id = provider.logout(p.get("id_token_hint", ""), issuer)
         except OAuthError as exc:
             return _error_page(exc.error, exc.description)
         target = p.get("post_logout_redirect_uri")

@@ -52,11 +52,17 @@ SCOPES = {"openid", "scope_all"}
 
 
 class OAuthError(TokenRejected):
-    """An OAuth/OIDC error, answered as `{"error", "error_description"}` with its HTTP status."""
+    """An OAuth/OIDC error, answered as `{"error", "error_description"}` with its HTTP status;
+    `challenge` is the `WWW-Authenticate` value to answer with, when not the Bearer one of a 401."""
 
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
+    def __init__(self, error: str, description: str, status: int = 400, *, challenge: str = "") -> None:
         super().__init__(description)
-        self.error, self.description, self.status = error, description, status
+        self.error, self.description, self.status, self.challenge = error, description, status, challenge
+
+
+# RFC 6749 §5.2: a client that authenticated with the Authorization header is answered, when that
+# fails, 401 with a challenge of the scheme it used (Basic, RFC 7617), naming the realm.
+BASIC_CHALLENGE = 'Basic realm="esante-wallet"'
 
 
 def _sha256(text: str) -> str:
@@ -121,19 +127,23 @@ class Provider:
         )
 
     def authenticate_client(self, authorization: str | None, form: dict[str, str]) -> Client:
-        """client_secret_basic, or client_secret_post; `invalid_client` (401) otherwise."""
+        """client_secret_basic, or client_secret_post; `invalid_client` (401) otherwise, with a Basic
+        challenge when the client used Basic (RFC 6749 §5.2), none when it used the body (a Bearer
+        challenge would name a scheme the client never used)."""
         client_id, secret = form.get("client_id"), form.get("client_secret")
+        challenge = ""
         if authorization and authorization.lower().startswith("basic "):
+            challenge = BASIC_CHALLENGE
             try:
                 client_id, _, secret = base64.b64decode(authorization[6:]).decode().partition(":")
             except ValueError:
-                raise OAuthError("invalid_client", "en-tête Basic illisible", 401) from None
+                raise OAuthError("invalid_client", "en-tête Basic illisible", 401, challenge=challenge) from None
         if not client_id or not secret:
-            raise OAuthError("invalid_client", "authentification du client requise", 401)
+            raise OAuthError("invalid_client", "authentification du client requise", 401, challenge=challenge)
         with self.db.read() as conn:
             stored = store.client_secret_hash(conn, client_id)
         if stored is None or not hmac.compare_digest(stored, _sha256(secret)):
-            raise OAuthError("invalid_client", "client inconnu ou secret invalide", 401)
+            raise OAuthError("invalid_client", "client inconnu ou secret invalide", 401, challenge=challenge)
         client = self.client(client_id)
         assert client is not None
         return client
@@ -410,6 +420,11 @@ class Provider:
                 store.revoke(conn, claims["jti"], claims["exp"])
 
     def introspect(self, client: Client, token: str, issuer: str) -> dict:
+        """RFC 7662 for an access token, or a refresh token of this client (§2.2: what it is, until
+        when, for whom): a refresh token is active while unused, unexpired and its session open."""
+        refresh = self._refresh_introspection(client, token, issuer)
+        if refresh is not None:
+            return refresh
         try:
             claims = self.verify_access_token(token, issuer)
         except OAuthError:
@@ -425,6 +440,27 @@ class Provider:
             "token_type": "Bearer",
         }
 
+    def _refresh_introspection(self, client: Client, token: str, issuer: str) -> dict | None:
+        """None when `token` is no refresh token of this client (another client learns nothing of it)."""
+        with self.db.read() as conn:
+            row = store.grant(conn, _sha256(token or ""), "refresh")
+            if row is None or row.client_id != client.client_id:
+                return None
+            data = orjson.loads(row.data)
+            if row.used or row.expires_at < _now() or store.revoked(conn, f"sid:{data.get('sid')}"):
+                return {"active": False}
+        return {
+            "active": True,
+            "sub": SUB_PREFIX + row.idnatps,
+            "scope": data.get("scope", ""),
+            "exp": row.expires_at,
+            "iss": issuer,
+            "sid": data.get("sid"),
+            "preferred_username": row.idnatps,
+            "client_id": row.client_id,
+            "token_type": "Refresh",  # Keycloak's `typ` of a refresh token, as PSC runs on Keycloak
+        }
+
     def logout(self, id_token_hint: str, issuer: str) -> str:
         """End the session the ID token belongs to; returns its client_id."""
         try:
@@ -438,17 +474,42 @@ class Provider:
 
     # --- CIBA (seed 002 L625: recommended for heavy clients) -------------------------------------------
     # The software asks for a professional by IdNatPS; the professional's e-CPS app lists the request
-    # (with the binding message the software shows too) and approves it with its code; the software
-    # polls the token endpoint meanwhile (poll mode, the only one PSC offers).
+    # (with the binding message the software shows too, if it sent one) and approves it with its code;
+    # the software polls the token endpoint meanwhile (poll mode, the only one PSC offers). The request
+    # is OpenID CIBA Core 1.0 §7.1: `scope`, exactly one hint (`login_hint`, or `id_token_hint` — an ID
+    # token this provider issued; `login_hint_token` is not supported), optional `binding_message`
+    # and `requested_expiry`; errors as §13 with its statuses.
 
-    def ciba_start(self, client: Client, login_hint: str, scope: str, binding_message: str) -> dict:
+    def ciba_start(
+        self,
+        client: Client,
+        login_hint: str,
+        scope: str,
+        binding_message: str = "",
+        *,
+        id_token_hint: str = "",
+        login_hint_token: str = "",
+        requested_expiry: str = "",
+        issuer: str = "",
+    ) -> dict:
         if not client.ciba:
-            raise OAuthError("unauthorized_client", "client non autorisé au flux CIBA")
+            raise OAuthError("unauthorized_client", "client non autorisé au flux CIBA", 403)
         scopes = set(scope.split())
         if "openid" not in scopes or not scopes <= SCOPES:
             raise OAuthError("invalid_scope", f"portées acceptées : {' '.join(sorted(SCOPES))}")
-        if not binding_message or len(binding_message) > 20:
-            raise OAuthError("invalid_binding_message", "binding_message requis (20 caractères au plus)")
+        if sum(bool(h) for h in (login_hint, id_token_hint, login_hint_token)) != 1:
+            raise OAuthError("invalid_request", "un et un seul de login_hint, id_token_hint, login_hint_token")
+        if login_hint_token:
+            raise OAuthError("invalid_request", "login_hint_token non supporté : login_hint ou id_token_hint")
+        if len(binding_message) > 20:
+            raise OAuthError("invalid_binding_message", "binding_message : 20 caractères au plus")
+        ttl = CIBA_TTL
+        if requested_expiry:
+            if not (requested_expiry.isascii() and requested_expiry.isdigit()) or int(requested_expiry) < 1:
+                raise OAuthError("invalid_request", "requested_expiry : un nombre entier de secondes positif")
+            ttl = min(int(requested_expiry), CIBA_TTL)
+        if id_token_hint:
+            login_hint = self._hinted_professional(id_token_hint, issuer)
         with self.db.read() as conn:
             account = store.account(conn, login_hint)
         if account is None or not account.totp_seed:
@@ -468,9 +529,20 @@ class Provider:
                 "auth_mode": "MOBILE",
                 "client_name": client.name,
             },
-            CIBA_TTL,
+            ttl,
         )
-        return {"auth_req_id": value, "expires_in": CIBA_TTL, "interval": CIBA_INTERVAL}
+        return {"auth_req_id": value, "expires_in": ttl, "interval": CIBA_INTERVAL}
+
+    def _hinted_professional(self, id_token_hint: str, issuer: str) -> str:
+        """The professional an ID token of this provider names (CIBA §7.1 `id_token_hint`); its
+        expiry does not matter (it names someone, it authorises nothing), its signature and issuer do."""
+        try:
+            claims = jwt.decode(id_token_hint, self.keys.verification(), algorithms=["RS256"]).claims
+        except (JoseError, ValueError):
+            raise OAuthError("invalid_request", "id_token_hint invalide") from None
+        if claims.get("iss") != issuer or not claims.get("preferred_username"):
+            raise OAuthError("invalid_request", "id_token_hint d'un autre émetteur")
+        return str(claims["preferred_username"])
 
     def ecps_pending(self, idnatps: str, otp: str, *, source: str = "") -> list[dict]:
         """What the e-CPS app shows: the open requests for this professional (the app proves itself by its code)."""
@@ -478,7 +550,7 @@ class Provider:
         with self.db.read() as conn:
             open_ = [orjson.loads(r.data) for r in store.open_ciba_requests(conn, idnatps, _now(), unused_only=True)]
         return [
-            {"id": d["handle"], "client": d["client_name"], "binding_message": d["binding_message"]}
+            {"id": d["handle"], "client": d["client_name"], "binding_message": d["binding_message"] or ""}
             for d in open_
             if d["status"] == "pending"
         ]
@@ -506,7 +578,7 @@ class Provider:
             data["last_poll"] = _now()
             store.update_grant(conn, row.digest, data=orjson.dumps(data).decode(), used=data["status"] != "pending")
         if data["status"] == "denied":
-            raise OAuthError("access_denied", "le professionnel a refusé la demande")
+            raise OAuthError("access_denied", "le professionnel a refusé la demande")  # CIBA §11: 400
         if data["status"] == "pending":
             if too_soon:
                 raise OAuthError("slow_down", f"interrogation trop fréquente : {CIBA_INTERVAL} s au moins")
