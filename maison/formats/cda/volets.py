@@ -226,6 +226,7 @@ def _version(
     mapped: Path | None,
 ) -> VoletChoice:
     versions = ", ".join(sorted({c.version or c.path.name for c in candidates}))
+    allowed: list[VoletSchematron] = []
     if ext:
         exact = [c for c in candidates if (template, ext) in c.templates]
         named = [c for c in candidates if ext in (c.version, c.version.rpartition("_")[2])]
@@ -261,11 +262,13 @@ def _version(
         return VoletChoice(
             mapped, labels, template, "", "template sans extension : version du fichier de correspondance"
         )
-    why = f"{template} en version {ext} absent du paquet" if ext else f"{template} sans extension, version non désignée"
+    if len(allowed) > 1:  # a generic template several volets test, none more specific declared
+        names = ", ".join(c.path.name for c in allowed)
+        why = f"{template} en version {ext} est testé par {len(allowed)} volets ({names})"
+    elif ext:
+        why = f"{template} en version {ext} absent du paquet (versions : {versions})"
+    else:
+        why = f"{template} sans extension, version non désignée (versions : {versions})"
     return VoletChoice(
-        None,
-        labels,
-        template,
-        ext,
-        f"aucun schématron de volet trouvé pour les templates {', '.join(labels)} : {why} (versions : {versions})",
+        None, labels, template, ext, f"aucun schématron de volet trouvé pour les templates {', '.join(labels)} : {why}"
     )

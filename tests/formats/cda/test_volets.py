@@ -50,6 +50,9 @@ def test_the_version_comes_from_the_extension_never_the_latest_by_default(refere
     assert CS24 in unversioned.reason and "2025.01" in unversioned.reason  # the versions it could not choose from
     # an extension the pack has no schematron of: none either
     assert _choose(reference_path, directory, [(CS24, "2031.01")]).schematron is None
+    # the generic certificate template alone: CS8, CS9 and CS24 all test it, none is chosen
+    generic = _choose(reference_path, directory, [(CS_GENERIC, "2024.01")])
+    assert generic.schematron is None and "3 volets" in generic.reason
     # a schematron that tests an explicit (root, extension) pair refuses the others
     assert _choose(reference_path, directory, [("1.2.250.1.213.1.1.1.46", "2023.01")]).schematron.name == (
         "CI-SIS_VAC-NOTE_2023.01.sch"
