@@ -35,6 +35,7 @@ from maison.etablissement.vigilance.cellule import Cellule
 from maison.etablissement.vigilance.cellule_api import router as cellule_router
 from maison.etablissement.vigilance.service import PatientIndex
 from maison.formats.fhir import outcome_response
+from maison.formats.fhir_format import FhirFormat
 from maison.formats.http_headers import HardenedHttp
 from maison.formats.path_ids import parameter_error
 from maison.formats.svs import read_value_set
@@ -80,6 +81,8 @@ SERVICES = [
     ),
     ("/pfi", "MSSanté — the structure's integration platform: worklist of documents waiting for a patient"),
 ]
+# the paths that speak FHIR (JSON only, XML answered 406); all but /espace (FHIR bodies only) have /metadata
+FHIR_BASES = ("/fhir", "/annuaire", "/dmp", "/espace", "/ordonnance")
 
 
 def tune_interpreter() -> None:
@@ -229,6 +232,8 @@ class House:
         )
         # the origin of absolute URLs is the configured public_url, never the Host header; nosniff, HSTS over TLS
         app.add_middleware(HardenedHttp, public_url=self.settings.public_url)
+        # the FHIR bases serve JSON: a client asking FHIR XML is answered 406, never JSON (issue 20 §4.3)
+        app.add_middleware(FhirFormat, bases=FHIR_BASES)
         app.include_router(
             insi_router(
                 self.insi,

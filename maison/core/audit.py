@@ -242,14 +242,14 @@ def as_fhir_audit_event(row: dict[str, Any]) -> dict[str, Any]:
             {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": row["purpose"]}]}
         ],
         "agent": [
-            {
-                "who": {"identifier": {"value": row["actor_person"]}},
+            {  # R4 json.html: an identifier without a value is left out, never sent as ""
+                **({"who": {"identifier": {"value": row["actor_person"]}}} if row["actor_person"] else {}),
                 "requestor": True,
-                "location": {"identifier": {"value": row["actor_structure"]}},
+                **({"location": {"identifier": {"value": row["actor_structure"]}}} if row["actor_structure"] else {}),
                 **({"role": [{"text": detail["actor"]["role"]}]} if detail.get("actor", {}).get("role") else {}),
             }
         ],
-        "source": {"observer": {"display": row["actor_software"]}},
+        "source": {"observer": {"display": row["actor_software"] or "Maison"}},
         "extension": [{"url": "urn:maison:audit-chain", "valueString": row["hash"]}],
     }
     if row["patient"]:

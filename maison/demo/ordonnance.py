@@ -157,7 +157,7 @@ def play(house: House, base: str, console: Console, individu: Individu, scene: S
     )
 
     # 3. The GP consults: with the patient's OUI he sees the substitution.
-    seen = lap.get(f"/RequestGroup/{first.number}")
+    seen = lap.get(f"/RequestGroup/{first.number}/$enveloppe")
     dispensed = _of(seen.json(), "MedicationDispense")
     checks["oui"] = (
         seen.status_code == 200
@@ -188,7 +188,7 @@ def play(house: House, base: str, console: Console, individu: Individu, scene: S
     number2 = number_from_pdf(pdf2)
     read2 = lgo.get(f"/RequestGroup/{number2}/$dispensation")
     done2 = lgo.post(f"/RequestGroup/{number2}/$executer", json=_executer(_ligne(1, "delivre"), ins=ins))
-    seen2 = lap.get(f"/RequestGroup/{second.number}")
+    seen2 = lap.get(f"/RequestGroup/{second.number}/$enveloppe")
     refused = lap.get(f"/RequestGroup/{second.number}/$executions")
     code = _issue_code(refused)
     checks["non"] = (

@@ -196,3 +196,42 @@ def test_another_structures_patient_answers_like_a_missing_one_and_is_audited(dp
         ]
     assert len(refused) == 3 and {r["patient"] for r in refused} == {"T9"}
     assert dpi.get(f"/Patient/{pid}").status_code == 200  # its own structure still reads it
+
+
+def test_update_put_as_an_identity_source_sends_it(dpi, house, live):
+    """Issue 20 §4.5: PUT (FHIR update) under the rules of the other operations — identitovigilance
+    (INSi's traits are not changed, VALI goes back to PROV, the IPP stays), audit, and structures."""
+    from maison.core import audit
+
+    pid = _admit(dpi, "U1", "Martin", "Louise", "female", "1990-05-04")
+    patient = dpi.get(f"/Patient/{pid}").json()
+    # a PAM source re-sends the record unchanged: nothing changes
+    assert dpi.put(f"/Patient/{pid}", json=patient).json() == patient
+    # corrected traits: the record takes them, the answer is the new record
+    official = next(n for n in patient["name"] if n["use"] == "official")
+    official.update(family="MARTIN-DUVAL", extension=[{"url": EXT_BIRTH_LIST, "valueString": "LOUISE MARIE"}])
+    updated = dpi.put(f"/Patient/{pid}", json=patient)
+    assert updated.status_code == 200, updated.text
+    assert next(n for n in updated.json()["name"] if n["use"] == "official")["family"] == "MARTIN-DUVAL"
+    assert dpi.get(f"/Patient/{pid}").json() == updated.json()
+    # an update does not change the IPP, names its id, and reaches no other structure's record
+    wrong_ipp = {**patient, "identifier": [{"type": {"coding": [{"code": "PI"}]}, "value": "U2"}]}
+    assert _code(dpi.put(f"/Patient/{pid}", json=wrong_ipp)) == "ipp-different"
+    assert _code(dpi.put(f"/Patient/{pid}", json={**patient, "id": "999"})) == "id-different"
+    assert dpi.put(f"/Patient/{pid + 10_000}", json={**patient, "id": str(pid + 10_000)}).status_code == 404
+    other = httpx.Client(
+        base_url=f"{live.url}/fhir",
+        headers={"ESANTE-API-KEY": issue_key(house.db, "1690000035", "dpi-voisin", "curieux", "accueil")},
+    )
+    assert other.put(f"/Patient/{pid}", json=patient).status_code == 404
+    # INSi's traits are not changed by a source
+    qualified = _admit(dpi, "U3", "GARCIA-HAMMADI", "ANNA SARAH-LOU", "female", "1977-01-21")
+    assert dpi.post(f"/Patient/{qualified}/$recuperer-ins").status_code == 200
+    record = dpi.get(f"/Patient/{qualified}").json()
+    assert dpi.put(f"/Patient/{qualified}", json=record).status_code == 200  # unchanged: accepted
+    renamed = {**record, "gender": "male"}
+    refused = dpi.put(f"/Patient/{qualified}", json=renamed)
+    assert refused.status_code == 422 and _code(refused) == "traits-insi"
+    with house.db.read() as conn:
+        actions = [r["action"] for r in audit.events(conn, action_prefix="identitovigilance.")]
+    assert "identitovigilance.traits-update" in actions and "identitovigilance.update-unchanged" in actions

@@ -140,7 +140,7 @@ def test_the_circuit_prescribe_scan_dispense_consult(world):
         assert nurse.post(f"/RequestGroup/{number}/$executer", json=executer(line(4, "delivre"))).status_code == 201
 
         # seed 001 L359: with the patient's OUI the prescriber sees what was delivered
-        seen = gp.get(f"/RequestGroup/{number}").json()
+        seen = gp.get(f"/RequestGroup/{number}/$enveloppe").json()
         assert len(_resources(seen, "MedicationDispense")) == 1 and len(_resources(seen, "Task")) == 1
         assert gp.get(f"/RequestGroup/{number}/$executions").status_code == 200
         found = gp.get("/RequestGroup", params={"date": f"ge{(date.today() - timedelta(days=2)).isoformat()}"}).json()
@@ -151,7 +151,7 @@ def test_execution_hidden_from_the_prescriber_with_the_patients_non(world):
     number = _created(world, consent=False)
     with _client(world, "generaliste") as gp, _client(world, "pharmacien") as pharmacy:
         assert pharmacy.post(f"/RequestGroup/{number}/$executer", json=executer(line(1, "delivre"))).status_code == 201
-        seen = gp.get(f"/RequestGroup/{number}").json()
+        seen = gp.get(f"/RequestGroup/{number}/$enveloppe").json()
         assert _resources(seen, "MedicationDispense") == []
         refused = gp.get(f"/RequestGroup/{number}/$executions")  # seed 001 L408-417
         assert refused.status_code == 403 and _code(refused) == "execution-non-consentie"
@@ -231,3 +231,39 @@ def test_counters_published_without_authentication(world, house):
     counters = httpx.get(f"{world.base}/ordonnance/$compteurs").json()
     assert counters["prescripteurs"]["creees"] == 1 and counters["prescripteurs"]["consultees"] == 0
     assert counters["executants"] == {"consultees": 1, "executees": 1, "structuresActives": 1, "logiciels": 1}
+
+
+def test_a_read_returns_the_resource_it_names(world):
+    """Issue 20 §4.4: `GET RequestGroup/{n}` is the RequestGroup; each action's URL is read as its
+    request; the envelope is `$enveloppe`; a RequestGroup posted alone (its requests contained) is
+    created and answered as the resource; the guide's envelope (searchset, with the prescriber's
+    Practitioner) is accepted."""
+    number = _created(world)
+    with _client(world, "generaliste") as gp, _client(world, "pharmacien") as pharmacy:
+        group = gp.get(f"/RequestGroup/{number}")
+        assert group.status_code == 200 and group.json()["resourceType"] == "RequestGroup"
+        assert group.json()["id"] == number and "versionId" not in group.json().get("meta", {})
+        urls = [a["resource"]["reference"] for a in group.json()["action"]]
+        kinds = [httpx.get(url, headers=gp.headers).json()["resourceType"] for url in urls]
+        assert kinds == ["MedicationRequest", "DeviceRequest", "ServiceRequest", "ServiceRequest"]
+        envelope_ = gp.get(f"/RequestGroup/{number}/$enveloppe").json()
+        assert [e["fullUrl"] for e in envelope_["entry"][1:]] == urls  # each fullUrl is where it is read
+        assert gp.get(f"/MedicationRequest/{number}-9").status_code == 404
+        assert gp.get(f"/DeviceRequest/{number}-1").status_code == 404  # line 1 is a MedicationRequest
+        assert pharmacy.get(urls[0]).status_code in (403, 404)  # the prescriber's read, not the dispenser's
+
+        alone = dict(envelope()["entry"][0]["resource"])
+        requests = [e["resource"] for e in envelope()["entry"][1:]]
+        alone["contained"] = [{**r, "id": f"l{n}"} for n, r in enumerate(requests, 1)]
+        alone["action"] = [{"resource": {"reference": f"#l{n}"}} for n in range(1, len(requests) + 1)]
+        created = gp.post("/RequestGroup", json=alone)
+        assert created.status_code == 201, created.text
+        assert created.json()["resourceType"] == "RequestGroup" and len(created.json()["action"]) == 4
+
+        practitioner = {"resourceType": "Practitioner", "id": "p1", "identifier": [{"value": "810000000001"}]}
+        guide = {**envelope(), "type": "searchset"}
+        guide["entry"] = [
+            *guide["entry"],
+            {"fullUrl": "urn:uuid:7d5b8a3c-1f2e-4a6b-9c0d-1e2f3a4b5c6d", "resource": practitioner},
+        ]
+        assert gp.post("/RequestGroup", json=guide).status_code == 201

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from maison.core.actor import Actor
-from maison.core.authz import HOSPITAL_STAFF, Authorizer, accepts
+from maison.core.authz import HOSPITAL_STAFF, Authorizer, accepts, public
 from maison.core.errors import InvalidInput, MaisonError, MalformedRequest, UnsupportedMediaType
 from maison.core.identifiers.nir import parse_matricule
 from maison.core.ins_traits import Traits, normalise_name
@@ -28,16 +28,42 @@ from maison.etablissement.vigilance.fhir import (
     EXT_BIRTH_LIST,
     EXT_BIRTHPLACE,
     EXT_INSEE,
+    FR_CORE,
     insi_answer,
     patient_resource,
 )
 from maison.etablissement.vigilance.service import PatientIndex
+from maison.formats import fhir_capability
 from maison.formats.body import parameter_values, read_json_object, read_limited
-from maison.formats.fhir import fhir_response, operation_outcome
+from maison.formats.fhir import bundle, fhir_response, operation_outcome
+from maison.formats.fhir_capability import Operation, ResourceCapability
 from maison.formats.jsonread import Node
 from maison.formats.path_ids import RowId, ascii_digits
 
 _GENDER = {"male": "M", "female": "F"}
+SEARCH = {"family": "string", "given": "string", "birthdate": "date", "gender": "token", "identifier": "token"}
+OPERATIONS = (Operation("recuperer-ins"), Operation("verifier-piece"), Operation("lire-datamatrix"))
+
+
+def capability_statement(base: str) -> dict:
+    """The patient index as the routes below serve it: FR Core Patient read, create, update (PUT, as
+    PAM/PDQm sources send it) and PDQm search, and the identity transitions as operations."""
+    patient = ResourceCapability(
+        "Patient",
+        ("read", "update", "create", "search-type"),
+        SEARCH,
+        profile=f"{FR_CORE}/StructureDefinition/fr-core-patient",
+        supported_profiles=[f"{FR_CORE}/StructureDefinition/fr-core-patient-ins"],
+        operations=OPERATIONS,
+        update_create=False,
+    )
+    return fhir_capability.capability_statement(
+        name="index des patients",
+        description="Index local des patients et identitovigilance (FHIR R4 Patient, FR Core, PDQm)",
+        base=base,
+        resources=[patient],
+        date="2026-12-07",
+    )
 
 
 def traits_from_patient(resource: dict) -> tuple[str, Traits]:
@@ -79,9 +105,17 @@ def traits_from_patient(resource: dict) -> tuple[str, Traits]:
 def router(index: PatientIndex, insi: InsiGateway, max_body_bytes: int, authorizer: Authorizer) -> APIRouter:
     r = APIRouter()
 
+    def _base(request: Request) -> str:
+        return str(request.base_url).rstrip("/") + "/fhir"
+
     def _actor(request: Request) -> Actor:
         """The caller (a structure's API key, or a professional's Pro Santé Connect token) as an audit actor."""
         return authorizer.caller(request)
+
+    @r.get("/metadata")
+    @public("la déclaration de capacités FHIR est publique")
+    async def metadata(request: Request) -> Response:
+        return fhir_response(capability_statement(_base(request)))
 
     @r.post("/Patient")
     @accepts(HOSPITAL_STAFF)
@@ -91,8 +125,27 @@ def router(index: PatientIndex, insi: InsiGateway, max_body_bytes: int, authoriz
         ipp, traits = traits_from_patient(resource)
         identity = index.admit(actor, actor.structure, ipp, traits)
         response = fhir_response(patient_resource(identity), 201)
-        response.headers["Location"] = f"Patient/{identity.id}/_history/{identity.version}"
+        response.headers["Location"] = f"{_base(request)}/Patient/{identity.id}"
         return response
+
+    @r.put("/Patient/{patient_id}")
+    @accepts(HOSPITAL_STAFF)
+    async def update(patient_id: RowId, request: Request) -> Response:
+        """FHIR update (R4 http.html §3.1.0.4), as PAM / PDQm identity sources send a record whole:
+        the id in the body is the one of the URL; the IPP is the record's; the traits go through the
+        identitovigilance rules of `PatientIndex.update_from_source`. No update as create: the index
+        assigns ids at admission (CapabilityStatement updateCreate false)."""
+        actor = _actor(request)
+        resource = await read_json_object(request, max_body_bytes)
+        if resource.get("id") != str(patient_id):
+            raise InvalidInput(
+                f"Patient.id {resource.get('id')!r} : l'id de l'URL ({patient_id}) est attendu",
+                code="id-different",
+                expression="Patient.id",
+            )
+        ipp, traits = traits_from_patient(resource)
+        identity = await run_in_threadpool(index.update_from_source, actor, patient_id, ipp, traits)
+        return fhir_response(patient_resource(identity))
 
     @r.get("/Patient/{patient_id}")
     @accepts(HOSPITAL_STAFF)
@@ -128,11 +181,12 @@ def router(index: PatientIndex, insi: InsiGateway, max_body_bytes: int, authoriz
             ins_number=ins,
             limit=count,
         )
+        base = _base(request)
         entries = [
-            {"fullUrl": f"Patient/{identity.id}", "resource": patient_resource(identity), "search": {"mode": "match"}}
-            for identity in found
+            {"fullUrl": f"{base}/Patient/{i.id}", "resource": patient_resource(i), "search": {"mode": "match"}}
+            for i in found
         ]
-        return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries})
+        return fhir_response(bundle("searchset", entries, total=len(entries)))
 
     # --- operations for the identity transitions a DPI drives -------------------------------------
 

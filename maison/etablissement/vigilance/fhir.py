@@ -121,8 +121,9 @@ def patient_resource(identity: LocalIdentity) -> dict:
     resource: dict = {
         "resourceType": "Patient",
         "id": str(identity.id),
+        # no meta.versionId: the index keeps no readable past versions (no vread, R4 http.html §3.1.0.5),
+        # so it claims none; its version counter stays an internal guard against lost updates
         "meta": {
-            "versionId": str(identity.version),
             "profile": [
                 f"{FR_CORE}/StructureDefinition/fr-core-patient-ins"
                 if ins

@@ -455,22 +455,44 @@ class PatientIndex:
         A VALI record goes back to PROV: the document that validated the old traits no longer does.
         """
         with self.db.write() as conn:
+            return self._change_traits(conn, actor, self._load(conn, actor, patient_id), traits)
+
+    @_hides_other_structures
+    def update_from_source(self, actor: Actor, patient_id: int, ipp: str, traits: Traits) -> LocalIdentity:
+        """The record as an identity source sends it whole (FHIR update, as PAM / PDQm feeds do): the
+        same IPP — an IPP is never changed by an update — and its traits. Traits sent unchanged change
+        nothing (a source re-sends its records: no new version, no history line, a read in the trail);
+        changed traits follow `update_traits`' rules (INSi's traits are not modified, VALI → PROV)."""
+        with self.db.write() as conn:
             current = self._load(conn, actor, patient_id)
-            if current.insi_retrieved:
-                raise TransitionRefused("traits issus de l'INSi : modification interdite", code="traits-insi")
-            return self._save(
-                conn,
-                actor,
-                current,
-                "traits-update",
-                document_checked=False,
-                document_type=None,
-                nom_naissance=traits.nom_naissance,
-                prenoms=traits.liste_prenoms,
-                sexe=traits.sexe,
-                date_naissance=traits.date_naissance,
-                lieu_naissance=traits.lieu_naissance,
-            )
+            if ipp != current.ipp:
+                raise InvalidInput(
+                    f"IPP {ipp} : le dossier {patient_id} porte l'IPP {current.ipp}, une mise à jour ne le change pas",
+                    code="ipp-different",
+                    expression="Patient.identifier",
+                )
+            if traits != current.traits:
+                return self._change_traits(conn, actor, current, traits)
+        structure = {"structure": current.structure}
+        self.trail.read(actor, "identitovigilance.update-unchanged", patient=current.ipp, detail=structure)
+        return current
+
+    def _change_traits(self, conn: Connection, actor: Actor, current: LocalIdentity, traits: Traits) -> LocalIdentity:
+        if current.insi_retrieved:
+            raise TransitionRefused("traits issus de l'INSi : modification interdite", code="traits-insi")
+        return self._save(
+            conn,
+            actor,
+            current,
+            "traits-update",
+            document_checked=False,
+            document_type=None,
+            nom_naissance=traits.nom_naissance,
+            prenoms=traits.liste_prenoms,
+            sexe=traits.sexe,
+            date_naissance=traits.date_naissance,
+            lieu_naissance=traits.lieu_naissance,
+        )
 
     # --- doublons, collisions, merge and split ---------------------------------------------------
 

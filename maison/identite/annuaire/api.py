@@ -18,15 +18,16 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse
 
-from maison import __version__
 from maison.core import audit
 from maison.core.actor import Actor, KeyScope
 from maison.core.authz import Accepts, Authorizer, accepts, keys, public
 from maison.core.errors import Forbidden, InvalidInput, MaisonError, MalformedRequest, NotFound, UnsupportedMediaType
 from maison.core.storage import Database
 from maison.core.terminology import Terminology
+from maison.formats import fhir_capability
 from maison.formats.body import json_response, parameter_values, read_json_object, read_limited
 from maison.formats.fhir import fhir_response
+from maison.formats.fhir_capability import Operation, ResourceCapability
 from maison.formats.path_ids import Code, FhirId, FileName
 from maison.identite.annuaire import mailbox_patch, rpps_plus, search
 from maison.identite.annuaire.export import Exports
@@ -69,63 +70,56 @@ def _authenticate(authorizer: Authorizer, request: Request) -> str:
     return f"{actor.structure}/{actor.software}/{actor.person}"
 
 
+_SEARCH_TYPE = {  # the kinds of search.PARAMS as R4 SearchParamType
+    "id": "token",
+    "bool": "token",
+    "mailbox-type": "token",
+    "token": "token",
+    "date": "date",
+    "reference": "reference",
+    "profile": "uri",
+}
+OPERATIONS = (
+    Operation("export", "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"),  # ours: the real API has none
+    Operation("rpps-plus"),  # a médico-social professional declared by his employer (issue 18 §1.1)
+    Operation("valider"),  # ... validated by the registry: `$rpps-plus/{declaration}/$valider`
+    Operation("refuser"),  # ... or refused
+)
+
+
 def capability_statement(base: str) -> dict:
-    resources = []
-    for rtype, params in search.PARAMS.items():
-        patchable = rtype in mailbox_patch.CARRIERS["PER"] | mailbox_patch.CARRIERS["ORG"]
-        resources.append(
-            {
-                "type": rtype,
-                "profile": PROFILE[rtype][-1].split("|")[0],
-                "supportedProfile": [
-                    p.split("|")[0]
-                    for key, profiles in PROFILE.items()
-                    if key.split("/")[0] == rtype
-                    for p in profiles[-1:]
-                ],
-                "interaction": [{"code": "read"}, {"code": "search-type"}, *([{"code": "patch"}] if patchable else [])],
-                "conditionalPatch": patchable,
-                "searchInclude": sorted(search.INCLUDES[rtype]) + (["*"] if search.INCLUDES[rtype] else []),
-                "searchRevInclude": sorted(search.REVINCLUDES[rtype]),
-                "searchParam": [
-                    {
-                        "name": name,
-                        "type": {
-                            "id": "token",
-                            "bool": "token",
-                            "mailbox-type": "token",
-                            "date": "date",
-                            "reference": "reference",
-                            "profile": "uri",
-                        }.get(kind, "string"),
-                    }
-                    for name, (kind, _t) in sorted(params.items())
-                ],
-            }
+    """What this directory serves, read from the tables the routes use (search.PARAMS, INCLUDES,
+    REVINCLUDES, mailbox_patch.CARRIERS). PATCH is also conditional (`PATCH /{type}?identifier=`),
+    which R4 has no flag for (R5's conditionalPatch): it is said in the documentation."""
+    patchable = mailbox_patch.CARRIERS["PER"] | mailbox_patch.CARRIERS["ORG"]
+    resources = [
+        ResourceCapability(
+            type=rtype,
+            profile=PROFILE[rtype][-1].split("|")[0],
+            supported_profiles=[
+                p.split("|")[0] for key, vs in PROFILE.items() if key.split("/")[0] == rtype for p in vs[-1:]
+            ],
+            interactions=("read", "search-type", *(("patch",) if rtype in patchable else ())),
+            search={name: _SEARCH_TYPE.get(kind, "string") for name, (kind, _t) in sorted(params.items())},
+            includes=[*sorted(search.INCLUDES[rtype]), *(["*"] if search.INCLUDES[rtype] else [])],
+            revincludes=sorted(search.REVINCLUDES[rtype]),
+            documentation=(
+                f"PATCH (FHIRPath Patch) par les opérateurs MSSanté, aussi conditionnel : PATCH /{rtype}?identifier=…"
+                if rtype in patchable
+                else ""
+            ),
         )
-    return {
-        "resourceType": "CapabilityStatement",
-        "status": "active",
-        "date": "2026-11-21",
-        "kind": "instance",
-        "software": {"name": "Maison — Annuaire Santé", "version": __version__},
-        "implementation": {"description": "Annuaire Santé (FHIR R4, IG fhir-annuaire)", "url": base},
-        "fhirVersion": "4.0.1",
-        "format": ["application/fhir+json", "json"],
-        "instantiates": [f"{IG}/CapabilityStatement/AsServerDPCapabilityStatement"],
-        "rest": [
-            {
-                "mode": "server",
-                "resource": resources,
-                "operation": [
-                    {
-                        "name": "export",  # ours: the real API has none (see export.py)
-                        "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
-                    }
-                ],
-            }
-        ],
-    }
+        for rtype, params in search.PARAMS.items()
+    ]
+    return fhir_capability.capability_statement(
+        name="Annuaire Santé",
+        description="Annuaire Santé (FHIR R4, IG fhir-annuaire)",
+        base=base,
+        resources=resources,
+        date="2026-12-07",
+        instantiates=[f"{IG}/CapabilityStatement/AsServerDPCapabilityStatement"],
+        operations=OPERATIONS,
+    )
 
 
 def router(

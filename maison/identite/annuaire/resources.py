@@ -214,7 +214,9 @@ def organization(
         "name": name,
     }
     if city or postal_code:
-        address: dict = {"line": [line] if line else [], "city": city, "postalCode": postal_code, "country": "FRANCE"}
+        # R4 json.html: no empty arrays nor strings — an element without a value is left out
+        parts = {"line": [line] if line else None, "city": city, "postalCode": postal_code, "country": "FRANCE"}
+        address: dict = {k: v for k, v in parts.items() if v}
         if insee:
             address["extension"] = [{"url": EXT_INSEE, "valueCoding": {"system": CS_COMMUNE, "code": insee}}]
         resource["address"] = [address]

@@ -276,7 +276,11 @@ def parse(rtype: str, params: Iterable[tuple[str, str]]) -> Query:
 
 
 def public(resource: dict) -> dict:
-    """What the public directory shows: mailboxes on the liste rouge are removed."""
+    """What the public directory shows: mailboxes on the liste rouge are removed; and no
+    `meta.versionId`: the directory keeps no past versions to read (no vread, R4 http.html §3.1.0.5),
+    the counter it keeps for its audit trail is not a version a client could ask for."""
+    if "versionId" in resource.get("meta", {}):
+        resource = {**resource, "meta": {k: v for k, v in resource["meta"].items() if k != "versionId"}}
     telecom = resource.get("telecom")
     if telecom:
         kept = [
@@ -355,5 +359,6 @@ def run(conn: Connection, query: Query, base: str) -> dict:
             {"relation": "next", "url": f"{base}/{query.rtype}?{urlencode([*query.echo, ('_cursor', ids[-1])])}"}
         )
     bundle["link"] = links
-    bundle["entry"] = entries
+    if entries:  # R4 json.html: an empty array is left out, never sent as []
+        bundle["entry"] = entries
     return bundle

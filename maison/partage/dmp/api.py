@@ -26,14 +26,14 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from maison import __version__
 from maison.core import audit
 from maison.core.actor import KeyScope
 from maison.core.authz import PATIENT, Accepts, Authorizer, accepts, keys, public
 from maison.core.errors import InvalidInput, MaisonError, MalformedRequest, UnsupportedMediaType
-from maison.formats import pdsm
+from maison.formats import fhir_capability, pdsm
 from maison.formats.body import json_response, read_json_object, read_limited, required_text
 from maison.formats.fhir import FHIR_JSON, fhir_response
+from maison.formats.fhir_capability import ResourceCapability
 from maison.formats.jsonread import Node
 from maison.formats.path_ids import FhirId, Identifier, ascii_digits
 from maison.partage.dmp import jsonpatch, mhd
@@ -227,42 +227,43 @@ async def _params(request: Request, max_bytes: int) -> list[tuple[str, str]]:
     return params
 
 
+def _search_types() -> dict[str, str]:
+    """The DocumentReference search parameters (PDSm ITI-67) with their R4 SearchParamType."""
+    kinds = {name: "token" for name in SEARCH_TOKENS} | {name: "date" for name in DATE_PARAMS}
+    kinds |= {"patient": "reference", "relatesto": "reference"}
+    return {name: kinds.get(name, "token") for name in sorted(KNOWN - {"_format", "patient:identifier"})}
+
+
 def capability_statement(base: str) -> dict:
-    doc_params = sorted(KNOWN - {"_format", "patient:identifier"})
-    return {
-        "resourceType": "CapabilityStatement",
-        "status": "active",
-        "date": "2026-11-21",
-        "kind": "instance",
-        "software": {"name": "Maison — DMP", "version": __version__},
-        "implementation": {"description": "DMP — Gestionnaire de partage de documents (PDSm 3.1.1)", "url": base},
-        "fhirVersion": "4.0.1",
-        "format": ["application/fhir+json", "json"],
-        "instantiates": [f"{pdsm.PDSM}/CapabilityStatement/PDSm-GestionnaireDePartageDeDocuments"],
-        "rest": [
-            {
-                "mode": "server",
-                "interaction": [{"code": "transaction"}],
-                "resource": [
-                    {
-                        "type": "DocumentReference",
-                        "profile": pdsm.PROFILE_DOCREF,
-                        "interaction": [{"code": c} for c in ("read", "search-type", "patch", "delete")],
-                        "conditionalUpdate": True,
-                        "searchParam": [{"name": p} for p in doc_params],
-                    },
-                    {
-                        "type": "List",
-                        "profile": pdsm.PROFILE_SUBMISSION_SET,
-                        "interaction": [{"code": "read"}, {"code": "search-type"}],
-                        "searchParam": [{"name": p} for p in ("patient.identifier", "code", "status", "identifier")],
-                    },
-                    {"type": "Binary", "interaction": [{"code": "read"}]},
-                    {"type": "Consent", "interaction": [{"code": "create"}, {"code": "search-type"}]},
-                ],
-            }
+    """What the routes below do, no more: ITI-65 as a transaction, ITI-67 search and read, the
+    metadata update as a conditional PATCH (`PATCH /DocumentReference?identifier=`, PDSm st_maj.md),
+    the withdrawal as DELETE, ITI-66 search of lots, ITI-68 as Binary read, and the patient's
+    information state as Consent."""
+    return fhir_capability.capability_statement(
+        name="DMP",
+        description="DMP — Gestionnaire de partage de documents (PDSm 3.1.1)",
+        base=base,
+        date="2026-12-07",
+        instantiates=[f"{pdsm.PDSM}/CapabilityStatement/PDSm-GestionnaireDePartageDeDocuments"],
+        system_interactions=("transaction",),
+        resources=[
+            ResourceCapability(
+                "DocumentReference",
+                ("read", "search-type", "patch", "delete"),
+                _search_types(),
+                profile=pdsm.PROFILE_DOCREF,
+                documentation="PATCH conditionnel (identifier = uniqueId) : status, securityLabel, isArchived",
+            ),
+            ResourceCapability(
+                "List",
+                ("search-type",),
+                {"patient.identifier": "token", "code": "token", "status": "token", "identifier": "token"},
+                profile=pdsm.PROFILE_SUBMISSION_SET,
+            ),
+            ResourceCapability("Binary", ("read",)),
+            ResourceCapability("Consent", ("create", "search-type"), {"patient.identifier": "token"}),
         ],
-    }
+    )
 
 
 def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_bytes: int) -> APIRouter:
@@ -334,7 +335,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
         entries = await _audited(dmp.find_documents, who, ins, statuses, filters, str(request.url.query))
         base = _base(request)
         shown = [mhd.render_document(e, base) for e in entries if all(check(e) for check in checks)]
-        return fhir_response(mhd.searchset(shown, f"{base}/DocumentReference", str(request.url.query), warnings))
+        return fhir_response(mhd.searchset(shown, base, "DocumentReference", str(request.url.query), warnings))
 
     accepts(DMP_READER)(_find_documents)
     r.add_api_route("/DocumentReference", _find_documents, methods=["GET"])
@@ -408,7 +409,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
         rows = await run_in_threadpool(dmp.submission_sets, who, ins, statuses) if "submissionset" in codes else []
         base = _base(request)
         lists = [_list(row) for row in rows]
-        return fhir_response(mhd.searchset(lists, f"{base}/List", str(request.url.query)))
+        return fhir_response(mhd.searchset(lists, base, "List", str(request.url.query)))
 
     accepts(DMP_READER)(_find_lists)
     r.add_api_route("/List", _find_lists, methods=["GET"])

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from maison.core.errors import MaisonError, MalformedRequest
+from maison.formats.fhir import bundle, full_url
 from maison.formats.pdsm import (
     EXT_IS_ARCHIVED,
     EXT_SOURCE_ID,
@@ -453,11 +454,10 @@ def _object(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def searchset(resources: list[dict], base: str, query: str, warnings: Sequence[str] = ()) -> dict:
-    entries = [
-        {"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "match"}}
-        for r in resources
-    ]
+def searchset(resources: list[dict], base: str, rtype: str, query: str, warnings: Sequence[str] = ()) -> dict:
+    """The searchset of one search on `{base}/{rtype}`: each fullUrl is the resource's own URL on the
+    base (R4 §2.36.4), the warnings in an OperationOutcome entry, no `entry` when there is none."""
+    entries = [{"fullUrl": full_url(base, r), "resource": r, "search": {"mode": "match"}} for r in resources]
     if warnings:
         entries.append(
             {
@@ -468,10 +468,6 @@ def searchset(resources: list[dict], base: str, query: str, warnings: Sequence[s
                 "search": {"mode": "outcome"},
             }
         )
-    return {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": len(resources),
-        "link": [{"relation": "self", "url": f"{base}?{query}" if query else base}],
-        "entry": entries,
-    }
+    url = f"{base}/{rtype}"
+    link = [{"relation": "self", "url": f"{url}?{query}" if query else url}]
+    return bundle("searchset", entries, total=len(resources), link=link)

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from maison.core.authz import PATIENT, Authorizer, accepts
 from maison.core.errors import InvalidInput
 from maison.formats.body import json_response, read_json_object
-from maison.formats.fhir import fhir_response
+from maison.formats.fhir import bundle, fhir_response, local_url
 from maison.formats.path_ids import Code, FhirId
 from maison.partage.dmp.api import who_of
 from maison.partage.espace.export import export_archive
@@ -32,12 +32,10 @@ from maison.partage.espace.service import Espace
 
 
 def _bundle(resources: list[dict]) -> dict:
-    return {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": len(resources),
-        "entry": [{"resource": r, "search": {"mode": "match"}} for r in resources],
-    }
+    """A searchset of the patient's own entries (urn:uuid fullUrls: they have no RESTful URL of their
+    own), without `entry` when there is none (R4 json.html)."""
+    entries = [{"fullUrl": local_url(r), "resource": r, "search": {"mode": "match"}} for r in resources]
+    return bundle("searchset", entries, total=len(resources))
 
 
 def router(espace: Espace, authorizer: Authorizer, max_body_bytes: int) -> APIRouter:

@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 import orjson
 
 from maison.core import audit
+from maison.formats.fhir import bundle as fhir_bundle
+from maison.formats.fhir import local_url
 from maison.partage.dmp.mhd import render_document
 from maison.partage.dmp.model import Who
 from maison.partage.dmp.service import AccessDenied, actor_of
@@ -69,14 +71,11 @@ def export_archive(espace: Espace, who: Who) -> bytes:
         resource = render_document(entry, "")
         resource["content"][0]["attachment"]["url"] = name
         references.append(resource)
-    bundle["entry"] += [
-        {"fullUrl": f"urn:maison:espace:{r['resourceType']}/{r['id']}", "resource": r}
-        for r in (*measures, *events, *references)
-    ]
+    bundle["entry"] += [{"fullUrl": local_url(r), "resource": r} for r in (*measures, *events, *references)]
     files["mon-espace-sante.json"] = orjson.dumps(bundle, option=orjson.OPT_INDENT_2)
     files["volontes.json"] = orjson.dumps(volontes, option=orjson.OPT_INDENT_2)
     files["historique-acces.json"] = orjson.dumps(
-        {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": e} for e in history]},
+        fhir_bundle("collection", [{"fullUrl": local_url(e), "resource": e} for e in history]),
         option=orjson.OPT_INDENT_2,
     )
     files["LISEZMOI.txt"] = README.encode()

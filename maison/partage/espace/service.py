@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from maison.formats.fhir import local_url
 from maison.formats.pdf import document_pdf
 from maison.partage.dmp.model import DocumentQuery, PatientDocument, Who
 from maison.partage.dmp.service import AccessDenied, Dmp, actor_of, document_owner, ensure_writable
@@ -151,8 +152,7 @@ class Espace:
             items = self._items(conn, ins)
         self._read(who, "profil.lire", {"entrees": len(items)})
         items += self._recorded_vaccinations(who, ins)
-        entries = [{"fullUrl": f"urn:maison:espace:Patient/{ins}", "resource": patient}]
-        entries += [{"fullUrl": f"urn:maison:espace:{r['resourceType']}/{r['id']}", "resource": r} for r in items]
+        entries = [{"fullUrl": local_url(r), "resource": r} for r in (patient, *items)]
         bundle = {"resourceType": "Bundle", "type": "collection", "timestamp": _iso(_now()), "entry": entries}
         if row is not None and row.volontes:
             bundle["extension"] = [{"url": "urn:maison:espace:volontes", "valueString": row.volontes}]

@@ -24,10 +24,12 @@ from starlette.concurrency import run_in_threadpool
 
 from maison.core.actor import KeyScope
 from maison.core.authz import Accepts, Authorizer, accepts, keys, public
-from maison.core.errors import InvalidInput
+from maison.core.errors import InvalidInput, NotFound
+from maison.formats import fhir_capability
 from maison.formats.body import json_response, read_json_object
 from maison.formats.fhir import fhir_response
-from maison.formats.path_ids import Identifier
+from maison.formats.fhir_capability import Operation, ResourceCapability
+from maison.formats.path_ids import FhirId, Identifier, ascii_digits
 from maison.partage.ordonnance import fhir
 from maison.partage.ordonnance.service import Base
 
@@ -56,6 +58,32 @@ PRESCRIBER = Accepts(psc=True)
 DISPENSER = Accepts(psc=True, scopes=keys(KeyScope.FOURNISSEUR_LPP))
 
 
+OPERATIONS = (Operation("executions"), Operation("dispensation"), Operation("executer"), Operation("enveloppe"))
+REQUESTS = ("MedicationRequest", "DeviceRequest", "ServiceRequest")
+
+
+def capability_statement(here: str) -> dict:
+    """The base as its routes serve it: the prescription (RequestGroup) created from its envelope,
+    read, searched and cancelled; each prescribed line read as its request; the envelope, what was
+    executed and the dispensation as operations; `$compteurs` public."""
+    group = ResourceCapability(
+        "RequestGroup",
+        ("read", "create", "delete", "search-type"),
+        {"date": "date", "status": "token"},
+        profile=fhir.FR_MEDICATION + "fr-requestgroup-for-prescription",
+        operations=OPERATIONS,
+    )
+    lines = [ResourceCapability(kind, ("read",)) for kind in REQUESTS]
+    return fhir_capability.capability_statement(
+        name="base ordonnance numérique",
+        description="Ordonnance numérique — la base des e-prescriptions (FHIR R4)",
+        base=here,
+        resources=[group, *lines],
+        date="2026-12-07",
+        operations=[Operation("compteurs")],
+    )
+
+
 def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units) -> APIRouter:
     """`units()` gives the UCUM units the CI-SIS accepts (read once from the reference pack)."""
     r = APIRouter()
@@ -66,6 +94,11 @@ def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units) -> AP
     def here(request: Request) -> str:
         return str(request.base_url).rstrip("/") + "/ordonnance"
 
+    @r.get("/metadata")
+    @public("la déclaration de capacités FHIR est publique")
+    async def metadata(request: Request) -> Response:
+        return fhir_response(capability_statement(here(request)))
+
     @r.post("/RequestGroup")
     @accepts(PRESCRIBER)
     async def create(request: Request) -> Response:
@@ -74,7 +107,10 @@ def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units) -> AP
         draft = fhir.draft_from_fhir(body, units=units())
         key = request.headers.get("idempotency-key")
         prescription = await run_in_threadpool(base.create, caller, draft, idempotency_key=key)
-        response = fhir_response(fhir.prescription_bundle(prescription, None, base_url=here(request)), 201)
+        if body.get("resourceType") == "RequestGroup":  # a plain create answers the resource created
+            response = fhir_response(fhir.request_group(prescription, here(request)), 201)
+        else:  # the envelope answers the envelope, each line with its id and URL
+            response = fhir_response(fhir.prescription_bundle(prescription, None, base_url=here(request)), 201)
         response.headers["Location"] = f"{here(request)}/RequestGroup/{prescription.number}"
         return response
 
@@ -102,9 +138,40 @@ def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units) -> AP
     @r.get("/RequestGroup/{numero}")
     @accepts(PRESCRIBER)
     async def consult(numero: Identifier, request: Request) -> Response:
+        """A read answers the resource it names (R4 http.html §3.1.0.3): the RequestGroup; its lines
+        are read at their own URLs (`action.resource`), the whole envelope by `$enveloppe`."""
+        caller = await run_in_threadpool(who, request)
+        prescription, _executions = await run_in_threadpool(base.read_as_prescriber, caller, numero)
+        return fhir_response(fhir.request_group(prescription, here(request)))
+
+    @r.get("/RequestGroup/{numero}/$enveloppe")
+    @accepts(PRESCRIBER)
+    async def envelope(numero: Identifier, request: Request) -> Response:
+        """The envelope: the RequestGroup, its requests and, with the patient's OUI, what was executed."""
         caller = await run_in_threadpool(who, request)
         prescription, executions = await run_in_threadpool(base.read_as_prescriber, caller, numero)
         return fhir_response(fhir.prescription_bundle(prescription, executions, base_url=here(request)))
+
+    async def read_line(kind: str, line_id: str, request: Request) -> Response:
+        """A prescribed line, read by its prescriber at the URL the RequestGroup's action names."""
+        numero, _, line = line_id.rpartition("-")
+        if not numero or not ascii_digits(line, 2):
+            raise NotFound(f"{kind}/{line_id} inconnu", code="ligne-inconnue")
+        caller = await run_in_threadpool(who, request)
+        prescription, _executions = await run_in_threadpool(base.read_as_prescriber, caller, numero)
+        found = fhir.line_request(prescription, int(line), here(request))
+        if found is None or found["resourceType"] != kind:
+            raise NotFound(f"{kind}/{line_id} inconnu", code="ligne-inconnue")
+        return fhir_response(found)
+
+    def line_reader(kind: str):
+        async def read_request(line_id: FhirId, request: Request) -> Response:
+            return await read_line(kind, line_id, request)
+
+        return accepts(PRESCRIBER)(read_request)
+
+    for kind in REQUESTS:
+        r.add_api_route(f"/{kind}/{{line_id}}", line_reader(kind), methods=["GET"])
 
     @r.get("/RequestGroup/{numero}/$executions")
     @accepts(PRESCRIBER)

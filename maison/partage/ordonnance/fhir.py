@@ -28,6 +28,7 @@ from unidecode import unidecode
 
 from maison.core.errors import InvalidInput, MalformedRequest
 from maison.core.identifiers.professionals import OID_IDNATPS, OID_IDNATSTRUCT
+from maison.formats.fhir import full_url, local_url
 from maison.formats.ordonnance import (
     EXT_CONSENT,
     EXT_DEVICE_QUANTITY,
@@ -73,7 +74,10 @@ RESOURCE_OF = {
     LineKind.BIOLOGIE: "ServiceRequest",
     LineKind.ACTE: "ServiceRequest",
 }
-_ENTRY_TYPES = {"RequestGroup", "Medication", *RESOURCE_OF.values()}
+# the guide's envelope (FrPrescriptionBundleForExample) may also carry the prescriber's Practitioner: the
+# base takes the prescriber from his Pro Santé Connect token, the resource is accepted and not kept
+_ENTRY_TYPES = {"RequestGroup", "Medication", "Practitioner", *RESOURCE_OF.values()}
+SERVED = {"RequestGroup", *RESOURCE_OF.values()}  # the types the base serves at {base}/{type}/{id}
 TRANSPORT_CODES = {"73957001", "transport"}  # SNOMED CT "Patient transport"; a category coded `transport`
 _TRANSPORT_TEXT = re.compile(r"transports? sanitaires?|ambulance|\bvsl\b|taxis? conventionnes?")
 _KINDS = {
@@ -127,12 +131,20 @@ def _notes(resource: dict, where: str) -> str:
 
 
 def draft_from_fhir(resource: dict, *, units: frozenset[str]) -> Draft:
-    """The envelope a prescriber's software posts, as a Draft; every refusal names its FHIRPath."""
+    """The envelope a prescriber's software posts, as a Draft; every refusal names its FHIRPath.
+
+    Two forms: a Bundle holding the RequestGroup and its requests (the guide's envelope; `searchset`,
+    the type the guide's example profile defaults to, as well as collection and transaction), or the
+    RequestGroup alone, its requests `contained` (a plain FHIR create of the resource)."""
+    if isinstance(resource, dict) and resource.get("resourceType") == "RequestGroup":
+        resource = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": resource}]}
     if not isinstance(resource, dict) or resource.get("resourceType") != "Bundle":
-        raise MalformedRequest("une ordonnance se crée par un Bundle", code="resource-type", expression="Bundle")
-    if resource.get("type") not in ("collection", "transaction"):
         raise MalformedRequest(
-            "Bundle.type : collection ou transaction attendu", code="bundle-type", expression="Bundle.type"
+            "une ordonnance se crée par un Bundle ou un RequestGroup", code="resource-type", expression="Bundle"
+        )
+    if resource.get("type") not in ("collection", "transaction", "searchset"):
+        raise MalformedRequest(
+            "Bundle.type : collection, transaction ou searchset attendu", code="bundle-type", expression="Bundle.type"
         )
     index: dict[str, tuple[str, dict]] = {}
     groups, requests = [], []
@@ -155,7 +167,7 @@ def draft_from_fhir(resource: dict, *, units: frozenset[str]) -> Draft:
                 index[key] = (where, res)
         if kind == "RequestGroup":
             groups.append((where, res))
-        elif kind != "Medication":
+        elif kind not in ("Medication", "Practitioner"):
             requests.append((where, res))
     if not groups and not requests:
         raise InvalidInput("ordonnance vide", code="ordonnance-vide", expression="Bundle.entry")
@@ -456,7 +468,16 @@ def request_group(p: Prescription, base_url: str) -> dict:
 
 
 def _entry(base_url: str, resource: dict) -> dict:
-    return {"fullUrl": f"{base_url.rstrip('/')}/{resource['resourceType']}/{resource['id']}", "resource": resource}
+    """fullUrl: where the base serves the resource; what was executed is served only inside the
+    envelope (`$enveloppe`, `$executions`, `$dispensation`), so it is named by a urn:uuid (R4 §2.36.4)."""
+    served = resource["resourceType"] in SERVED
+    return {"fullUrl": full_url(base_url, resource) if served else local_url(resource), "resource": resource}
+
+
+def line_request(p: Prescription, number: int, base_url: str) -> dict | None:
+    """The request of line `number` as the base serves it at `{base}/{type}/{prescription}-{line}`."""
+    line = next((ln for ln in p.lines if ln.number == number), None)
+    return None if line is None else _request(p, line, base_url)
 
 
 def _url(base_url: str, p: Prescription, line: Line) -> str:
@@ -473,7 +494,9 @@ def _practitioner(idnatps: str) -> dict:
 
 
 def _concept(system: str, code: str, label: str) -> dict:
-    return {"coding": [{"system": system, "code": code, "display": label}], "text": label}
+    """A CodeableConcept; a line prescribed in free text has no coding (R4 json.html: no empty string)."""
+    coding = {k: v for k, v in (("system", system), ("code", code), ("display", label)) if v}
+    return {k: v for k, v in (("coding", [coding] if code else None), ("text", label)) if v}
 
 
 def _qty(value: float | None, unit: str, *, ucum: bool = False) -> dict | None:
@@ -492,13 +515,22 @@ def _pruned(resource: dict) -> dict:
     return {k: v for k, v in kept.items() if v is not None and v != {}}
 
 
+# The prescription's number on each request: R4 MedicationRequest and DeviceRequest carry it in
+# groupIdentifier; ServiceRequest has none, its R4 equivalent is `requisition` ("composite request ID").
+_GROUPED_BY = {
+    "MedicationRequest": "groupIdentifier",
+    "DeviceRequest": "groupIdentifier",
+    "ServiceRequest": "requisition",
+}
+
+
 def _request(p: Prescription, line: Line, base_url: str) -> dict:
     kind, key = RESOURCE_OF[line.kind], f"{p.number}-{line.number}"
     r: dict = {
         "resourceType": kind,
         "id": key,
         "identifier": [{"system": SYS_LINE, "value": key}],
-        "groupIdentifier": {"system": SYS_NUMBER, "value": p.number},
+        _GROUPED_BY[kind]: {"system": SYS_NUMBER, "value": p.number},
         "status": _status(p, kind),
         "intent": "order",
         "subject": {"display": NO_IDENTITY},

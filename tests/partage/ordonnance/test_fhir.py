@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from datetime import UTC, date, datetime
 
+import orjson
 import pytest
 
 from maison.core.errors import InvalidInput, MalformedRequest
@@ -126,7 +127,15 @@ def _refused(bundle: dict, code: str) -> InvalidInput:
 
 
 def _resource(bundle: dict, url: str) -> dict:
-    return next(e["resource"] for e in bundle["entry"] if e["fullUrl"] == url)
+    """The entry at `url`: its fullUrl where the base serves it, or (what was executed, served only
+    inside the envelope) the resource of that type and id, its fullUrl a urn:uuid (issue 20 §4.2)."""
+    kind, rid = url.split("/")[-2:]
+    for e in bundle["entry"]:
+        resource = e["resource"]
+        if e["fullUrl"] == url or (resource["resourceType"], resource["id"]) == (kind, rid):
+            assert e["fullUrl"] == url or e["fullUrl"].startswith("urn:uuid:")
+            return resource
+    raise AssertionError(f"{url} not in the Bundle")
 
 
 def test_four_line_envelope_reads_and_round_trips():
@@ -167,6 +176,11 @@ def test_four_line_envelope_reads_and_round_trips():
     assert {"url": fhir.EXT_QR, "valueString": NUMBER} in group["extension"]
     request = _resource(bundle, f"{BASE}/MedicationRequest/{NUMBER}-1")
     assert request["groupIdentifier"] == number and request["identifier"][0]["value"] == f"{NUMBER}-1"
+    # issue 20 §4.2: R4 ServiceRequest has no groupIdentifier; the number is its requisition
+    services = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "ServiceRequest"]
+    assert all(s["requisition"] == number and "groupIdentifier" not in s for s in services)
+    # and no empty string anywhere: a line in free text has no coding at all
+    assert '""' not in orjson.dumps(bundle).decode() and "[]" not in orjson.dumps(bundle).decode()
     assert request["substitution"] == {"allowedBoolean": False}
     assert fhir.draft_from_fhir(bundle, units=UNITS) == draft  # the base's answer is a valid envelope
 

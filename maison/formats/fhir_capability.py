@@ -1,0 +1,108 @@
+"""The CapabilityStatement every FHIR base of the house publishes at `/metadata`, built one way.
+
+R4 `CapabilityStatement` (http://hl7.org/fhir/R4/capabilitystatement.html): `status`, `date`, `kind`,
+`fhirVersion` and `format` are required; each `rest.resource` names its `type`, its interactions
+(codes of R4's TypeRestfulInteraction: read, vread, update, patch, delete, history-instance,
+history-type, create, search-type), its search parameters with their type (required in R4), and its
+operations with their definition (required). Nothing R5 (no `conditionalPatch`), no empty list.
+Each base states only what its routes do: the statement is built from the same tables the routes
+read where there are such tables, and tested against the routes (tests/formats/test_fhir_capability.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from maison import __version__
+
+FHIR_VERSION = "4.0.1"
+MAISON_OPERATION = "https://maison.esante.gouv.fr/fhir/OperationDefinition/"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A FHIR operation (`$name`) and the canonical URL of its definition."""
+
+    name: str
+    definition: str = ""
+
+    def as_json(self) -> dict[str, str]:
+        return {"name": self.name, "definition": self.definition or MAISON_OPERATION + self.name}
+
+
+@dataclass(frozen=True)
+class ResourceCapability:
+    """What one base does with one resource type. `search` maps each parameter to its R4 type."""
+
+    type: str
+    interactions: Sequence[str]
+    search: Mapping[str, str] = field(default_factory=dict)
+    profile: str = ""
+    supported_profiles: Sequence[str] = ()
+    includes: Sequence[str] = ()
+    revincludes: Sequence[str] = ()
+    operations: Sequence[Operation] = ()
+    versioning: str = "no-version"  # R4 ResourceVersionPolicy: what meta.versionId means here
+    update_create: bool | None = None
+    documentation: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type}
+        if self.profile:
+            out["profile"] = self.profile
+        if self.supported_profiles:
+            out["supportedProfile"] = list(self.supported_profiles)
+        if self.documentation:
+            out["documentation"] = self.documentation
+        out["interaction"] = [{"code": code} for code in self.interactions]
+        out["versioning"] = self.versioning
+        out["readHistory"] = "vread" in self.interactions
+        if self.update_create is not None:
+            out["updateCreate"] = self.update_create
+        if self.includes:
+            out["searchInclude"] = list(self.includes)
+        if self.revincludes:
+            out["searchRevInclude"] = list(self.revincludes)
+        if self.search:
+            out["searchParam"] = [{"name": name, "type": kind} for name, kind in self.search.items()]
+        if self.operations:
+            out["operation"] = [o.as_json() for o in self.operations]
+        return out
+
+
+def capability_statement(
+    *,
+    name: str,
+    description: str,
+    base: str,
+    resources: Sequence[ResourceCapability],
+    date: str,
+    instantiates: Sequence[str] = (),
+    system_interactions: Sequence[str] = (),
+    operations: Sequence[Operation] = (),
+) -> dict[str, Any]:
+    """An instance CapabilityStatement, valid R4, served as JSON only (XML is answered 406)."""
+    rest: dict[str, Any] = {"mode": "server"}
+    if resources:
+        rest["resource"] = [r.as_json() for r in resources]
+    if system_interactions:
+        rest["interaction"] = [{"code": code} for code in system_interactions]
+    if operations:
+        rest["operation"] = [o.as_json() for o in operations]
+    out: dict[str, Any] = {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": date,
+        "publisher": "Maison",
+        "kind": "instance",
+        "software": {"name": f"Maison — {name}", "version": __version__},
+        "implementation": {"description": description, "url": base},
+        "fhirVersion": FHIR_VERSION,
+        "format": ["application/fhir+json", "json"],
+        "rest": [rest],
+    }
+    if instantiates:
+        out["instantiates"] = list(instantiates)
+    return out

@@ -1,0 +1,69 @@
+"""Every FHIR body an end-to-end test receives is checked against base R4 (issue 20 §4.2).
+
+httpx is how the tests, and the hospital wing's own clients, reach the house over the wire: its
+`send` is wrapped for the duration of each test, every JSON answer carrying a `resourceType` is
+passed to `fhir_r4.problems`, and a test that received an invalid one fails at its teardown with the
+list — so a new endpoint or a new resource cannot regress unseen.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import httpx
+import orjson
+import pytest
+
+from tests.e2e.fhir_r4 import problems
+
+
+class FhirBodies:
+    """The FHIR answers received during one test and the faults found in them."""
+
+    def __init__(self) -> None:
+        self.checked = 0
+        self.faults: list[str] = []
+        self._lock = threading.Lock()
+
+    def receive(self, response: httpx.Response) -> None:
+        media = response.headers.get("content-type", "")
+        if "json" not in media:
+            return
+        try:
+            body = orjson.loads(response.content)
+        except (orjson.JSONDecodeError, httpx.ResponseNotRead):
+            return
+        if not isinstance(body, dict) or "resourceType" not in body:
+            return
+        found = problems(body)
+        with self._lock:
+            self.checked += 1
+            request = response.request
+            self.faults += [f"{request.method} {request.url} -> {response.status_code}: {p}" for p in found]
+
+
+@pytest.fixture(autouse=True)
+def fhir_bodies(monkeypatch: pytest.MonkeyPatch) -> Iterator[FhirBodies]:
+    bodies = FhirBodies()
+    send, asend = httpx.Client.send, httpx.AsyncClient.send
+
+    def checked_send(self: httpx.Client, request: httpx.Request, **kw: object) -> httpx.Response:
+        response = send(self, request, **kw)  # type: ignore[arg-type]
+        if not kw.get("stream"):
+            bodies.receive(response)
+        return response
+
+    async def checked_asend(self: httpx.AsyncClient, request: httpx.Request, **kw: object) -> httpx.Response:
+        response = await asend(self, request, **kw)  # type: ignore[arg-type]
+        if not kw.get("stream"):
+            bodies.receive(response)
+        return response
+
+    monkeypatch.setattr(httpx.Client, "send", checked_send)
+    monkeypatch.setattr(httpx.AsyncClient, "send", checked_asend)
+    yield bodies
+    monkeypatch.undo()
+    if bodies.faults:
+        shown = "\n".join(bodies.faults[:60])
+        pytest.fail(f"{len(bodies.faults)} base R4 fault(s) in the FHIR bodies received:\n{shown}", pytrace=False)
