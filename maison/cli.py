@@ -68,8 +68,12 @@ def seed(
     seed_value: int = typer.Option(2026, "--seed", help="Random seed (reproducible)"),
     data_dir: Path = typer.Option(None),
 ) -> None:
-    """Fill the national INS referential (and the Annuaire Santé) with synthetic data."""
+    """Fill the national INS referential (and the Annuaire Santé) with synthetic data, and INSi's
+    sandbox catalogue (the named test identities a vendor's bench looks for, README § INSi sandbox)."""
     from maison.core.storage import Database
+    from maison.identite.ins import bac_a_sable
+    from maison.identite.ins.model import Environment
+    from maison.identite.ins.referential import Referential
     from maison.migrations import migrate
 
     settings = _settings(data_dir)
@@ -78,6 +82,11 @@ def seed(
     if count:
         n = seed_with_progress(db, count, seed_value)
         console.print(f"{n} identities in {settings.effective_database_url}")
+    environment = Environment(settings.ins_environment)
+    bac_a_sable.load(Referential(db, environment))  # after the bulk load, which assumes unused matricules
+    for line in bac_a_sable.statement(environment):
+        t = line.identity.traits
+        console.print(f"bac à sable : {t.nom_naissance} {t.liste_prenoms} — INS {line.identity.matricule} ({line.oid})")
     if annuaire:
         counts = seed_annuaire_with_progress(db, annuaire, seed_value)
         console.print(", ".join(f"{v} {k}" for k, v in counts.items()) + " in the Annuaire")

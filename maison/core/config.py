@@ -57,7 +57,10 @@ class Settings:
     insi_client_ca: str = ""
     # Largest request body any HTTP adapter accepts before parsing (bytes).
     max_body_bytes: int = 1_000_000
-    # Which OID the INS referential stamps on NIR-based INS: production, test (qualification) or demo.
+    # Which OID INSi answers NIR-based INS with (a NIA's is always 1.2.250.1.213.1.4.9): "test", the
+    # default, 1.2.250.1.213.1.4.10 (INS-NIR de test, the OID of the CI-SIS example documents and of the
+    # sandbox's catalogue, `maison.identite.ins.bac_a_sable`); "production" 1.2.250.1.213.1.4.8 (also
+    # what the national vendors' test environment was seen answering); "demo" 1.2.250.1.213.1.4.11.
     ins_environment: str = "test"
     # DMP: the largest document accepted (bytes; an ITI-65 request may carry a few of them), and the
     # habilitation matrix file (empty: the matrix shipped with Maison, maison/partage/dmp/matrice.toml).

@@ -38,6 +38,12 @@ from maison.identite.ins.model import CarteVitaleQuery, Environment, TraitsQuery
 _NIR_OID = {Environment.PRODUCTION: OID_INS_NIR, Environment.TEST: OID_INS_NIR_TEST, Environment.DEMO: OID_INS_NIR_DEMO}
 
 
+def oid_of(matricule: str, environment: Environment) -> str:
+    """The OID INSi answers a matricule's INS with: a NIA's always, a NIR's the environment's
+    (`ins_environment`: test `…4.10`, the default; production `…4.8`; demo `…4.11`)."""
+    return OID_INS_NIA if parse_matricule(matricule).type.value == "NIA" else _NIR_OID[environment]
+
+
 class Referential:
     """The referential over one database; `environment` decides the OID of NIR-based INS."""
 
