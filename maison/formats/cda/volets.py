@@ -15,7 +15,9 @@ operator, from the pack itself, by three rules (issue 20 §2):
 2. The document's templates are taken **most specific first**: a template whose OID extends another
    declared one (1.2.250.1.213.1.1.1.5.3 under 1.2.250.1.213.1.1.1.5), then the ANS templates before
    the international profiles they specialise (IHE, HL7, DICOM), then the later declared (the CI-SIS
-   declares from the generic to the specific). The first one the index knows picks the volet.
+   declares from the generic to the specific). The first one the index knows picks the volet, among
+   the schematrons that require no other ANS document template than the document declares (CS24's
+   tests the generic certificate template too: it is not a CSE-MDE certificate's volet).
 3. The **version** is the templateId's extension (or, when that template has none, the extension of
    a more specific one the document declares: the volet's own). A schematron that tests an explicit
    (root, extension) pair wins; else the one whose file name carries that version
@@ -44,6 +46,7 @@ from maison.formats.cda import schematron
 from maison.formats.cda.header import NS, TEMPLATE_CISIS, TEMPLATE_HL7_FRANCE, CdaHeader
 
 ANS_TEMPLATES = "1.2.250.1.213."
+_ANS_DOCUMENT = re.compile(r"^1\.2\.250\.1\.213\.1\.1\.1\.\d+(?:\.\d+)*$")
 _Q = r"[\"']"
 _ID = r"([0-9]+(?:\.[0-9]+)+)"
 _STEP = r"(?<![\w:/.\-])(?:\./)?(?:[\w-]+:)?templateId"  # the context node's own templateId
@@ -67,6 +70,10 @@ class VoletSchematron:
     path: Path
     version: str  # from the file name, CI-SIS_<volet>_<version>.sch
     templates: frozenset[tuple[str, str]]  # (root, extension) its rules test on the document; "" for any
+
+    def volet_templates(self) -> set[str]:
+        """The ANS document (volet) templates it tests, 1.2.250.1.213.1.1.1.x (sections are .1.1.2.x)."""
+        return {root for root, _ in self.templates if _ANS_DOCUMENT.match(root)}
 
     def demands(self, root: str) -> set[str]:
         """The extensions this schematron requires of `root` (empty: it accepts the template without)."""
@@ -203,18 +210,30 @@ def choose(header: CdaHeader, root: etree._Element, directory: Path) -> VoletCho
     labels = tuple(_label(r, e) for r, e in ordered)
     if header.level == "N1":
         return VoletChoice(None, labels, reason="document N1 (corps PDF) : pas de schématron de volet (SM:23-24)")
-    index = volet_index(directory)
+    declared = {r for r, _ in ordered}
     for position, (template, ext) in enumerate(ordered):
-        candidates = index.get(template)
+        candidates = tuple(c for c in volet_index(directory).get(template, ()) if not _foreign(c, declared))
         if candidates:
             hint = ext or next((e for _, e in ordered[:position] if e), "")
-            mapped = example_mappings(directory).get((template, ext)) or next(
-                (example_mappings(directory).get(t) for t in ordered[:position] if t in example_mappings(directory)),
-                None,
-            )
-            return _version(labels, template, hint, candidates, mapped, pack_mappings(directory).get(template))
+            example = _example_of(directory, [(template, ext), *ordered[:position]])
+            return _version(labels, template, hint, candidates, example, pack_mappings(directory).get(template))
     listed = ", ".join(labels) or "aucun"
     return VoletChoice(None, labels, reason=f"aucun schématron de volet trouvé pour les templates {listed}")
+
+
+def _foreign(volet: VoletSchematron, declared: set[str]) -> bool:
+    """It requires an ANS document template the document neither declares nor specialises: another
+    volet's (CS24's tests 1.2.250.1.213.1.1.1.5.3, which a CSE-MDE certificate does not declare)."""
+    return any(
+        t not in declared and not any(d.startswith(t + ".") for d in declared)
+        for t in volet.volet_templates() - {TEMPLATE_CISIS}
+    )
+
+
+def _example_of(directory: Path, templates: list[tuple[str, str]]) -> PackMapping | None:
+    """What the pack's examples map the first of these templates they know to."""
+    mappings = example_mappings(directory)
+    return next((mappings[t] for t in templates if t in mappings), None)
 
 
 def _version(

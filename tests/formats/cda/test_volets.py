@@ -41,6 +41,28 @@ def test_a_generic_and_a_specific_template_the_specific_volet_judges(reference_p
     )
 
 
+def test_a_sibling_volet_s_schematron_is_never_taken_for_the_generic_template(reference_path, directory, tmp_path):
+    # CSE-MDE's schematron tests no template: the certificate template it shares with CS8, CS9 and CS24
+    # must not lead to theirs
+    mde = _choose(reference_path, directory, [(CS_GENERIC, ""), ("1.2.250.1.213.1.1.1.5.4", "2024.01")])
+    assert mde.schematron is None, mde
+    # a pack of one volet testing a generic and its own specific template
+    (tmp_path / "CI-SIS_UN_2024.01.sch").write_text(
+        """<schema xmlns="http://purl.oclc.org/dsdl/schematron" queryBinding="xslt2">
+  <ns prefix="cda" uri="urn:hl7-org:v3"/>
+  <pattern id="entete"><rule context="cda:ClinicalDocument">
+    <assert test="cda:templateId[@root='1.2.250.1.213.1.1.1.90']">générique</assert>
+    <assert test="cda:templateId[@root='1.2.250.1.213.1.1.1.90.1']">spécifique</assert>
+  </rule></pattern>
+</schema>""",
+        encoding="utf-8",
+    )
+    own = [("1.2.250.1.213.1.1.1.90", ""), ("1.2.250.1.213.1.1.1.90.1", "2024.01")]
+    sibling = [("1.2.250.1.213.1.1.1.90", ""), ("1.2.250.1.213.1.1.1.90.2", "2024.01")]
+    assert _choose(reference_path, tmp_path, own).schematron.name == "CI-SIS_UN_2024.01.sch"
+    assert _choose(reference_path, tmp_path, sibling).schematron is None
+
+
 def test_the_version_comes_from_the_extension_never_the_latest_by_default(reference_path, directory):
     assert _choose(reference_path, directory, [(CS24, "2022.01")]).schematron.name == "CI-SIS_CSE-CS24_2022.01.sch"
     # without extension, three versions and nothing in the pack saying which: none, not 2025.01
@@ -50,9 +72,10 @@ def test_the_version_comes_from_the_extension_never_the_latest_by_default(refere
     assert CS24 in unversioned.reason and "2025.01" in unversioned.reason  # the versions it could not choose from
     # an extension the pack has no schematron of: none either
     assert _choose(reference_path, directory, [(CS24, "2031.01")]).schematron is None
-    # the generic certificate template alone: CS8, CS9 and CS24 all test it, none is chosen
+    # the generic certificate template alone: CS8, CS9 and CS24 test it, each with its own, none is chosen
     generic = _choose(reference_path, directory, [(CS_GENERIC, "2024.01")])
-    assert generic.schematron is None and "3 volets" in generic.reason
+    assert generic.schematron is None
+    assert generic.reason == f"aucun schématron de volet trouvé pour les templates {CS_GENERIC}@2024.01"
     # a schematron that tests an explicit (root, extension) pair refuses the others
     assert _choose(reference_path, directory, [("1.2.250.1.213.1.1.1.46", "2023.01")]).schematron.name == (
         "CI-SIS_VAC-NOTE_2023.01.sch"
