@@ -339,10 +339,11 @@ def _read_over_imap(
     fetched: dict[str, float] = {}
     deadline = time.monotonic() + timeout
     error = ""
+    cursor = 0  # the last UID handled, as the PFI keeps it
     try:
         while len(fetched) < expected and time.monotonic() < deadline:
             try:
-                uids = mailbox.unhandled()  # UID SEARCH UNKEYWORD $Integre, as the PFI asks
+                uids = mailbox.unhandled(cursor)  # UID SEARCH UID n:* UNKEYWORD $Integre, as the PFI asks
                 ready.set()  # logged in and watching: the load may start
                 if not uids:
                     mailbox.wait(1.0)  # IDLE (Dovecot offers it) until new mail, at most 1 s
@@ -357,6 +358,7 @@ def _read_over_imap(
                         if msgid:
                             fetched.setdefault(msgid, now)
                     mailbox.flag_handled(part)  # UID STORE +FLAGS.SILENT ($Integre \\Seen)
+                    cursor = part[-1]
             except MailboxError as exc:  # e.g. the INBOX not made yet: try again shortly
                 error = str(exc)
                 time.sleep(0.2)

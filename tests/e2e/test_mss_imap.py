@@ -208,6 +208,59 @@ def test_a_set_of_many_ranges_is_answered_too(mss, house):
     client.logout()
 
 
+def test_a_search_naming_uids_first_reads_those_messages_only(mss, house, monkeypatch):
+    """`UID SEARCH UID n:* UNKEYWORD $Integre` (the PFI's question at every turn) reads the rows the
+    UID set names, not every message of the mailbox; `n:*` above the highest UID still names it
+    (RFC 3501 §6.4.8), and a search not led by UID still reads them all."""
+    _to_pfi(mss, house, 5)
+    client = _imap(mss, "chu-test")
+    client.login(PFI, PFI_PASSWORD)
+    client.select("INBOX")
+    client.uid("STORE", "2", "+FLAGS", "($Integre)")
+    client.store("1", "+FLAGS", "\\Deleted")
+    client.expunge()  # sequence numbers 1..4 are UIDs 2..5
+
+    def whole_mailbox(*_args):
+        raise AssertionError("a search led by a UID set read every message of the mailbox")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(store, "flags_by_uid", whole_mailbox)
+        assert client.uid("SEARCH", None, "UID", "3:*", "UNKEYWORD", "$Integre")[1] == [b"3 4 5"]
+        assert client.search(None, "UID", "2:3", "UNKEYWORD", "$Integre")[1] == [b"2"]  # UID 3 is message 2
+        assert client.uid("SEARCH", None, "UID", "9:*")[1] == [b"5"]  # 9:* is 5:9
+    assert client.uid("SEARCH", None, "UNKEYWORD", "$Integre")[1] == [b"3 4 5"]
+    client.logout()
+    mailbox = ImapMailbox(
+        ImapAccount("127.0.0.1", mss.endpoints("chu-test").imap, PFI, PFI_PASSWORD, str(mss.mss.authority.cert_path))
+    )
+    try:
+        assert mailbox.unhandled(3) == [4, 5] and mailbox.unhandled(5) == []  # the PFI keeps its cursor
+    finally:
+        mailbox.close()
+
+
+def test_answers_leave_without_waiting_for_the_clients_ack(mss):
+    """TCP_NODELAY on every IMAP connection: with Nagle's algorithm a FETCH answer written in pieces
+    waited for the client's delayed ACK (40 ms) before its last piece (Dovecot sets it too)."""
+    import socket
+
+    from twisted.internet import reactor, tcp
+
+    client = _imap(mss, "chu-test")
+    port = mss.endpoints("chu-test").imap
+
+    async def server_sides() -> list[int]:
+        return [
+            r.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            for r in reactor.getReaders()  # type: ignore[attr-defined]
+            if isinstance(r, tcp.Server) and r.getHost().port == port
+        ]
+
+    flags = mss.run(server_sides())
+    client.logout()
+    assert flags and all(flags), flags
+
+
 # --- IDLE (RFC 2177) ----------------------------------------------------------------------------------
 
 

@@ -107,10 +107,13 @@ class ImapMailbox:
 
     # --- what the PFI asks -----------------------------------------------------------------------
 
-    def unhandled(self) -> list[int]:
-        """UIDs of the messages without the `$Integre` keyword, in order (RFC 3501 §6.4.4)."""
-        data = self._command("SEARCH", "UNKEYWORD", HANDLED)
-        return sorted(int(n) for n in b" ".join(d for d in data if d).split())
+    def unhandled(self, after: int = 0) -> list[int]:
+        """UIDs above `after` of the messages without the `$Integre` keyword, in order (RFC 3501
+        §6.4.4). `UID n:*` first lets the server look at the new messages only (a PFI's mailbox
+        keeps every message it integrated); `n:*` also names the highest UID when it is below n
+        (§6.4.8), hence the filter."""
+        data = self._command("SEARCH", "UID", f"{after + 1}:*", "UNKEYWORD", HANDLED)
+        return sorted(uid for uid in (int(n) for n in b" ".join(d for d in data if d).split()) if uid > after)
 
     def sizes(self, uids: list[int]) -> dict[int, int]:
         """Each message's size (RFC822.SIZE), to bound what a batch holds before reading it."""

@@ -263,7 +263,7 @@ class Pfi(Worklist):
 
     def pending(self, after: int = 0) -> list[int]:
         """UIDs above `after` without the `$Integre` keyword, in order (the server searches)."""
-        return [uid for uid in self.imap.unhandled() if uid > after]
+        return self.imap.unhandled(after)
 
     def run_once(self) -> list[MessageOutcome]:
         return self.handle_all(self.pending())

@@ -351,16 +351,21 @@ def listen(runtime: Runtime, port: int, host: str):
             return gone
 
         def _search(self, query, uid):
+            named = _leading_uid_set(query)
             with db.read() as conn:
-                rows = store.flags_by_uid(conn, self.address)
+                if named is None:  # every message is a candidate
+                    rows = list(enumerate(store.flags_by_uid(conn, self.address), 1))
+                else:  # `UID <set> …` first (the PFI's `UID n:* UNKEYWORD $Integre`): those rows only
+                    named.last = store.mailbox_extent(conn, self.address)[1]
+                    rows = store.messages_in(conn, self.address, list(named.ranges), by_uid=True)
             out = []
-            self._uids = {seq: row.uid for seq, row in enumerate(rows, 1)}
+            self._uids = {seq: row.uid for seq, row in rows}
             # a search on flags and keywords alone reads no message (the PFI's, at every turn)
             content = any(
                 isinstance(k, bytes) and (k.upper() in HEADER_KEYS | {b"HEADER", b"BODY", b"TEXT"})
                 for k in _flat(query)
             )
-            for seq, row in enumerate(rows, 1):
+            for seq, row in rows:
                 q = list(query)
                 raw = blobs.get(row.sha256) if content else b""
                 parsed = email.message_from_bytes(raw, policy=email.policy.default) if content else None
@@ -409,6 +414,17 @@ def listen(runtime: Runtime, port: int, host: str):
             wanted.last = seq
             return seq in wanted
         raise imap4.IllegalQueryError(f"critère de recherche non pris en charge : {key.decode()}")
+
+    def _leading_uid_set(query: list) -> Any:
+        """The UID set of a search whose first criterion is `UID <set>` (ANDed with the rest, RFC 3501
+        §6.4.4) when it has few enough ranges for the database to select; else None."""
+        if len(query) < 2 or not isinstance(query[0], bytes) or query[0].upper() != b"UID":
+            return None
+        try:
+            named = imap4.parseIdList(query[1])
+        except (imap4.IllegalIdentifierError, TypeError, ValueError):
+            return None  # the criterion itself answers the error, as before
+        return named if len(named.ranges) <= MAX_RANGES else None
 
     def _flat(query: list) -> list:
         return [k for item in query for k in (_flat(item) if isinstance(item, list) else [item])]

@@ -71,6 +71,8 @@ mss_message = sa.Table(
     sa.Column("received_at", sa.String(32), nullable=False),
     sa.Column("expunged", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("address", "message_id", name="uq_mss_message_id"),  # a message is delivered once
+    # the messages not expunged, by UID: counts, `*` and sequence numbers read this index alone
+    sa.Index("ix_mss_message_live", "address", "expunged", "uid"),
 )
 
 mss_outbox = sa.Table(
@@ -124,11 +126,13 @@ def set_flags_of(conn: sa.Connection, address: str, flags_by_uid: dict[int, str]
 
 def mailbox_extent(conn: sa.Connection, address: str) -> tuple[int, int]:
     """(how many messages the mailbox holds, not expunged; their highest UID, 0 if none): what `*`
-    stands for in an IMAP sequence set or UID set (RFC 3501 §6.4.8, §9 `seq-number`)."""
+    stands for in an IMAP sequence set or UID set (RFC 3501 §6.4.8, §9 `seq-number`). Two
+    statements, each answered from `ix_mss_message_live` alone (SQLite's plan for both aggregates in
+    one statement reads every row)."""
     m = mss_message.c
-    count, top = conn.execute(
-        sa.select(sa.func.count(), sa.func.max(m.uid)).where(m.address == address, m.expunged.is_(False))
-    ).one()
+    live = (m.address == address, m.expunged.is_(False))
+    count = conn.execute(sa.select(sa.func.count()).select_from(mss_message).where(*live)).scalar_one()
+    top = conn.execute(sa.select(sa.func.max(m.uid)).where(*live)).scalar_one()
     return int(count), int(top or 0)
 
 
@@ -137,19 +141,31 @@ def messages_in(
 ) -> list[tuple[int, sa.Row]]:
     """The mailbox's messages whose UID (`by_uid`) or sequence number lies in one of the closed
     `ranges`, in UID order, each with its sequence number: its rank among the messages not expunged
-    (RFC 3501 §2.3.1.2), computed by the database, so that a FETCH or STORE of a few messages reads
-    their rows only, whatever the mailbox holds (a PFI's mailbox keeps every message it integrated)."""
+    (RFC 3501 §2.3.1.2). Per range, the rows it names, and the rank of its first from a count of the
+    UIDs below it in `ix_mss_message_live` — so a FETCH or STORE reads only the rows its set names
+    (a PFI's mailbox keeps every message it integrated; ranking every row took 9 ms a command at
+    2 000 messages)."""
     m = mss_message.c
-    ranked = (
-        sa.select(mss_message, sa.func.row_number().over(order_by=m.uid).label("seq"))
-        .where(m.address == address, m.expunged.is_(False))
-        .subquery()
-    )
-    key = ranked.c.uid if by_uid else ranked.c.seq
-    found = conn.execute(
-        sa.select(ranked).where(sa.or_(*(key.between(low, high) for low, high in ranges))).order_by(ranked.c.uid)
-    )
-    return [(row.seq, row) for row in found]
+    live = (m.address == address, m.expunged.is_(False))
+    found: dict[int, tuple[int, sa.Row]] = {}
+    for low, high in ranges:
+        low, high = max(low, 1), max(high, 1)
+        if by_uid:
+            rows = conn.execute(sa.select(mss_message).where(*live, m.uid.between(low, high)).order_by(m.uid)).all()
+            if not rows:
+                continue
+            below = conn.execute(
+                sa.select(sa.func.count()).select_from(mss_message).where(*live, m.uid < rows[0].uid)
+            ).scalar_one()
+            first_seq = int(below) + 1
+        else:
+            rows = conn.execute(
+                sa.select(mss_message).where(*live).order_by(m.uid).offset(low - 1).limit(high - low + 1)
+            ).all()
+            first_seq = low
+        for seq, row in enumerate(rows, first_seq):
+            found[row.uid] = (seq, row)
+    return [found[uid] for uid in sorted(found)]
 
 
 def flags_by_uid(conn: sa.Connection, address: str) -> list[sa.Row]:

@@ -20,8 +20,8 @@ class MemoryMailbox:
     def __init__(self, messages: dict[int, bytes]) -> None:
         self.messages, self.handled = messages, set()
 
-    def unhandled(self) -> list[int]:
-        return sorted(set(self.messages) - self.handled)
+    def unhandled(self, after: int = 0) -> list[int]:
+        return sorted(uid for uid in set(self.messages) - self.handled if uid > after)
 
     def sizes(self, uids: list[int]) -> dict[int, int]:
         return {u: len(self.messages[u]) for u in uids}
