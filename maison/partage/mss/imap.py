@@ -76,8 +76,9 @@ def install_reactor(loop: asyncio.AbstractEventLoop):
     return reactor
 
 
-def listen(runtime: Runtime, port: int, host: str):
-    """Start the operator's IMAP listener (STARTTLS) on the loop the reactor is bound to."""
+def listen(runtime: Runtime, port: int, host: str, *, implicit_tls: bool = False):
+    """Start the operator's IMAP listener on the loop the reactor is bound to: STARTTLS (port 143's
+    role), or TLS from the first byte with `implicit_tls` (port 993's, RFC 8314 §3.3)."""
     from twisted.cred import checkers, credentials, error, portal
     from twisted.internet import defer, protocol, reactor, task
     from twisted.mail import imap4
@@ -667,4 +668,6 @@ def listen(runtime: Runtime, port: int, host: str):
             return server
 
     # the reactor's zope interface methods are read without self
+    if implicit_tls:
+        return reactor.listenSSL(port, Factory(), tls, backlog=LISTEN_BACKLOG, interface=host)  # type: ignore[attr-defined]
     return reactor.listenTCP(port, Factory(), backlog=LISTEN_BACKLOG, interface=host)  # type: ignore[misc, arg-type]
