@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+from lxml import etree
 
 DEEP = 10_000
 
@@ -209,7 +210,7 @@ class Fuzzer:
     sent: int = 0
 
     def check(self, op: Operation, credential: str, body: str, answer: httpx.Response) -> None:
-        if answer.status_code >= 500 or not proper_error(op.path, answer):
+        if server_failure(op.path, answer) or not proper_error(op.path, answer):
             self.findings.append(Finding(str(op), credential, answer.status_code, body[:300], answer.text[:300]))
 
     def send(self, client: httpx.Client, op: Operation, credential: str, body: str) -> httpx.Response:
@@ -337,6 +338,29 @@ def _signature(answer: httpx.Response) -> tuple[int, str]:
     except (ValueError, KeyError, TypeError, AttributeError):
         codes = []
     return answer.status_code, str(codes)
+
+
+SOAP12 = "{http://www.w3.org/2003/05/soap-envelope}"
+REFUSALS = ("Sender", "VersionMismatch", "MustUnderstand")  # the caller's fault: SOAP 1.2 part 1 §5.4.6
+
+
+def insi_refusal(path: str, answer: httpx.Response) -> bool:
+    """INSi's SOAP endpoint answers every refusal on HTTP 500, with a fault naming the caller's fault,
+    as the national teleservice does (issue 20 §1.1): that 500 is the protocol's own refusal. A fault
+    of ours (`soap:Receiver`, a technical error) is still a server failure."""
+    if not (path.startswith("/insi/lps") and answer.request.method == "POST" and answer.status_code == 500):
+        return False
+    try:
+        root = etree.fromstring(answer.content, etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError:
+        return False
+    value = root.findtext(f"{SOAP12}Body/{SOAP12}Fault/{SOAP12}Code/{SOAP12}Value") or ""
+    return value.rpartition(":")[2] in REFUSALS
+
+
+def server_failure(path: str, answer: httpx.Response) -> bool:
+    """A 5xx that is not INSi's own refusal (`insi_refusal`): what no input may cause."""
+    return answer.status_code >= 500 and not insi_refusal(path, answer)
 
 
 def proper_error(path: str, answer: httpx.Response) -> bool:
