@@ -17,6 +17,7 @@ from pathlib import Path
 from maison.core.config import Settings
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+WILDCARDS = ("0.0.0.0", "::", "")  # every address: no origin to name
 
 
 def _worker(settings: Settings, reuse_port: bool) -> None:
@@ -79,6 +80,10 @@ def serve(settings: Settings, workers: int = 1) -> None:
     """Serve until interrupted. The schema is migrated once, before any worker starts."""
     if not settings.tls_cert and settings.host not in LOOPBACK:
         raise ValueError("TLS (MAISON_TLS_CERT/MAISON_TLS_KEY) is required outside loopback")
+    if not settings.public_url and settings.host in WILDCARDS:
+        # the house's origin, and so Pro Santé Connect's issuer, comes from the configuration only (never a
+        # request's Host): listening on every address, it cannot be the listening address (issue 20 §3.1)
+        raise ValueError("MAISON_PUBLIC_URL is required when listening on every address (host 0.0.0.0 or ::)")
     from maison.core.storage import Database
     from maison.migrations import migrate
 

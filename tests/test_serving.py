@@ -75,6 +75,14 @@ def test_plain_http_is_refused_off_loopback(tmp_path):
         serve(Settings(data_dir=tmp_path, host="0.0.0.0"))
 
 
+def test_listening_on_every_address_needs_the_public_url(tmp_path):
+    """Issue 20 §3.1: the origin (PSC's issuer) is configured, never read from a request; on 0.0.0.0 the
+    listening address names no origin, so `public_url` must."""
+    cert, key = _self_signed(tmp_path)
+    with pytest.raises(ValueError, match="MAISON_PUBLIC_URL"):
+        serve(Settings(data_dir=tmp_path, host="0.0.0.0", tls_cert=str(cert), tls_key=str(key)))
+
+
 def test_tls_listener(tmp_path):
     cert, key = _self_signed(tmp_path)
     port = free_port()
