@@ -235,6 +235,10 @@ def mss_operateur(
     relais: int = typer.Option(..., help="Port the other operators deliver to (SMTP, mutual TLS)"),
     soumission: int = typer.Option(..., help="Port its users submit mail to (SMTP, STARTTLS + AUTH)"),
     imap: int = typer.Option(0, help="Its IMAP port (STARTTLS); 0: none"),
+    soumission_tls: int = typer.Option(
+        0, help="Port its users submit mail to over implicit TLS (RFC 8314, port 465's role); 0: none"
+    ),
+    imap_tls: int = typer.Option(0, help="Its IMAP port over implicit TLS (RFC 8314, port 993's role); 0: none"),
     hote: str = typer.Option("127.0.0.1", help="Address it listens on"),
     annuaire: str = typer.Option(
         None,
@@ -270,14 +274,20 @@ def mss_operateur(
                 raise typer.BadParameter("MAISON_MSS_ANNUAIRE_KEY is needed to publish to another Annuaire")
             access = AnnuaireAccess(url, key)
         runtime = house.mss.local_operator(
-            identifiant, nom, domaine, Endpoints(hote, soumission, relais, imap), annuaire=access
+            identifiant,
+            nom,
+            domaine,
+            Endpoints(hote, soumission, relais, imap, submissions=soumission_tls, imaps=imap_tls),
+            annuaire=access,
         )
     finally:
         house.close()
     console.print(
         f"opérateur {identifiant} ({', '.join(runtime.operator.domains)}) : soumission {hote}:{soumission}, "
         f"relais {hote}:{relais}"
+        + (f", soumission TLS implicite {hote}:{soumission_tls}" if soumission_tls else "")
         + (f", IMAP {hote}:{imap}" if imap else "")
+        + (f", IMAP TLS implicite {hote}:{imap_tls}" if imap_tls else "")
         + f"; certificat {runtime.issued.cert} (SHA-256 {runtime.operator.certificate_sha256[:16]}…)"
         + (f"; publie ses BAL dans {access.url}" if access else "")
     )

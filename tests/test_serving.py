@@ -118,12 +118,14 @@ def test_several_workers_share_the_port(tmp_path):
 
 def test_serve_runs_the_registered_mssante_operators(tmp_path):
     """`maison mss-operateur` registers a local operator; `maison serve` then listens for it (SMTP
-    submission with STARTTLS then AUTH, relay, IMAP with STARTTLS) beside HTTP, and publishes the
+    submission with STARTTLS then AUTH, relay, IMAP with STARTTLS, submission and IMAP over implicit TLS
+    when registered with those ports, RFC 8314) beside HTTP, and publishes the
     mailboxes `maison mss-bal` creates; `maison pfi` runs the structure's platform until SIGTERM."""
     import imaplib
     import smtplib
 
     http, submission, relay, imap = free_port(), free_port(), free_port(), free_port()
+    submissions, imaps = free_port(), free_port()
     public = {"MAISON_PUBLIC_URL": f"http://127.0.0.1:{http}"}  # the operator publishes to this house's Annuaire
     environ = {**os.environ, "MAISON_DATA_DIR": str(tmp_path / "data"), **public}
     environ.pop("MAISON_DATABASE_URL", None)
@@ -144,6 +146,10 @@ def test_serve_runs_the_registered_mssante_operators(tmp_path):
             str(submission),
             "--imap",
             str(imap),
+            "--soumission-tls",
+            str(submissions),
+            "--imap-tls",
+            str(imaps),
         ],
         env=environ,
         capture_output=True,
@@ -197,6 +203,12 @@ def test_serve_runs_the_registered_mssante_operators(tmp_path):
         assert "STARTTLS" in box.capabilities and "LOGINDISABLED" in box.capabilities
         box.starttls(ssl_context=ca)
         box.logout()
+        with smtplib.SMTP_SSL("127.0.0.1", submissions, context=ca, timeout=10) as implicit:
+            implicit.ehlo()  # under TLS from the first byte: AUTH offered at once, no STARTTLS
+            assert "PLAIN" in implicit.esmtp_features["auth"] and not implicit.has_extn("starttls")
+        implicit_box = imaplib.IMAP4_SSL("127.0.0.1", imaps, ssl_context=ca, timeout=10)
+        assert "LOGINDISABLED" not in implicit_box.capabilities
+        implicit_box.logout()
     finally:
         # the operator tried to publish the new mailbox with its own key: this empty Annuaire has no
         # Organization 1750000019, so it stays pending with the Annuaire's answer (not a 401)

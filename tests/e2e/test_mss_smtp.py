@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import email
 import email.policy
+import email.utils
+import re
 import smtplib
 import ssl
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -17,7 +19,7 @@ from maison.core.audit import SYSTEM
 from maison.formats import mime as message
 from maison.formats import xdm
 from maison.identite.psc.api import issuer_for
-from maison.partage.mss import smtp, store
+from maison.partage.mss import smtp, store, trace
 from maison.partage.mss.pki import Authority
 from tests.partage.mss_world import GP, HOPITAL_DOMAIN, MEDECIN_DOMAIN, PFI, PFI_PASSWORD, start_world
 from tests.partage.world import PROS, make_world, n1
@@ -50,9 +52,9 @@ def _letter(sender: str = PFI, to: str = GP, cda: bytes | None = None, **extra) 
     return message.as_bytes(message.compose(out, domain=sender.rpartition("@")[2]))
 
 
-def _client(mss, operator: str) -> smtplib.SMTP:
+def _client(mss, operator: str, local_hostname: str | None = None) -> smtplib.SMTP:
     endpoints = mss.endpoints(operator)
-    client = smtplib.SMTP("127.0.0.1", endpoints.submission, timeout=20)
+    client = smtplib.SMTP("127.0.0.1", endpoints.submission, timeout=20, local_hostname=local_hostname)
     client.starttls(context=ssl.create_default_context(cafile=str(mss.mss.authority.cert_path)))
     client.ehlo()  # RFC 3207: the session starts again after STARTTLS
     return client
@@ -85,7 +87,8 @@ def test_two_operators_exchange_a_message_over_mutual_tls(mss, house):
         client.login(PFI, PFI_PASSWORD)
         assert client.sendmail(PFI, [GP], raw) == {}
     [row] = _delivered(house, GP)
-    assert mss.mss.delivery.content(row.sha256) == raw and row.sender == PFI and row.uid == 1
+    stored = mss.mss.delivery.content(row.sha256)
+    assert trace.content(stored) == raw and stored.endswith(raw) and row.sender == PFI and row.uid == 1
     # the relay records "sent" once the receiver's 250 is in: that may come just after the receiver
     # stored the message, so the outbox is read until it says so (or the deadline passes)
     deadline = time.monotonic() + 15
@@ -108,7 +111,7 @@ def test_lines_starting_with_a_dot_cross_both_hops_unchanged(mss, house):
         client.login(PFI, PFI_PASSWORD)
         assert client.sendmail(PFI, [GP], raw) == {}
     [row] = _delivered(house, GP)
-    assert mss.mss.delivery.content(row.sha256) == raw
+    assert mss.mss.delivery.content(row.sha256).endswith(raw)  # under the trace fields (RFC 5321 §4.4)
 
 
 def test_submission_requires_starttls_then_auth(mss):
@@ -270,3 +273,101 @@ def test_a_professional_authenticates_with_his_psc_token(mss, house, live):
         with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
             client.auth("XOAUTH2", forged)
         assert refused.value.smtp_code == 535
+
+
+# --- trace fields: a Received line per hop, Return-Path at delivery (RFC 5321 §4.4) -------------------
+
+_RECEIVED = re.compile(
+    rb"Received: from (?P<helo>\S+) \(\[127\.0\.0\.1\]\)\r\n"
+    rb"\tby (?P<by>\S+) with (?P<with>[A-Z0-9]+) id (?P<id>[0-9A-F]{16})"
+    rb"(?:\r\n\tfor <(?P<for>[^>\r\n]+)>; |;\r\n\t)(?P<date>[^\r\n]+)\r\n"
+)
+
+
+def _trace(stored: bytes) -> tuple[bytes, list[dict[str, bytes]], bytes]:
+    """(the Return-Path field, each Received line's parts top first, the rest of the message)."""
+    assert stored.startswith(b"Return-Path: <"), stored[:200]
+    return_path, _, rest = stored.partition(b"\r\n")
+    hops = []
+    while (found := _RECEIVED.match(rest)) is not None:
+        hops.append(found.groupdict())
+        rest = rest[found.end() :]
+    return return_path, hops, rest
+
+
+def _recent(when: bytes) -> bool:
+    moment = email.utils.parsedate_to_datetime(when.decode())  # RFC 5322 §3.3 date-time
+    return moment.utcoffset() is not None and abs((datetime.now(UTC) - moment).total_seconds()) < 120
+
+
+def test_each_hop_prepends_its_received_line_and_delivery_the_return_path(mss, house):
+    """The hospital's submission (ESMTPSA: TLS and AUTH, RFC 3848) then the GP's operator's relay
+    (ESMTPS) each put one Received line on top, the GP's mailbox the Return-Path of the envelope; the
+    message under them is byte for byte what the client sent, and nothing names the software or
+    the login."""
+    raw = _letter()
+    with _client(mss, "chu-test", local_hostname="poste-accueil.chu-test.fr") as client:
+        client.login(PFI, PFI_PASSWORD)
+        assert client.sendmail(PFI, [GP], raw) == {}
+    [row] = _delivered(house, GP)
+    stored = mss.mss.delivery.content(row.sha256)
+    return_path, hops, rest = _trace(stored)
+    assert return_path == f"Return-Path: <{PFI}>".encode() and rest == raw
+    relay, submission = hops
+    assert (relay["helo"], relay["by"], relay["with"], relay["for"]) == (
+        HOPITAL_DOMAIN.encode(),
+        MEDECIN_DOMAIN.encode(),
+        b"ESMTPS",
+        GP.encode(),
+    )
+    assert (submission["helo"], submission["by"], submission["with"], submission["for"]) == (
+        b"poste-accueil.chu-test.fr",
+        HOPITAL_DOMAIN.encode(),
+        b"ESMTPSA",
+        GP.encode(),
+    )
+    assert relay["id"] != submission["id"] and _recent(relay["date"]) and _recent(submission["date"])
+    head = stored[: len(stored) - len(raw)].lower()
+    assert not any(word in head for word in (b"maison", b"aiosmtpd", b"python", PFI_PASSWORD.encode(), b"auth"))
+    parsed = email.message_from_bytes(stored, policy=email.policy.default)  # an RFC 5322 reader agrees
+    assert parsed["Return-Path"] == f"<{PFI}>" and len(parsed.get_all("Received")) == 2
+
+
+def test_smtputf8_and_several_recipients_show_in_the_received_line(mss, house):
+    """SMTPUTF8 asked: `with UTF8SMTPSA` (RFC 6531 §3.7.3); two recipients: no `for` (it would show
+    each one the other), and one blob for both mailboxes; a HELO name that is no domain is replaced
+    by the client's address literal (RFC 5321 §4.4 Extended-Domain)."""
+    desk = f"secretariat@{HOPITAL_DOMAIN}"
+    mss.mss.mailboxes.create(SYSTEM, desk, "chu-test", "APP", "1750000019", "Secrétariat", password=PFI_PASSWORD)
+    raw = (
+        f"From: {PFI}\r\nTo: {desk}\r\nSubject: Compte rendu de Zoé Hélène\r\n"
+        f"Message-ID: <utf8-trace@{HOPITAL_DOMAIN}>\r\n\r\ncorps\r\n"
+    ).encode()
+    with _client(mss, "chu-test") as client:
+        client.ehlo("pas_un_nom")
+        client.login(PFI, PFI_PASSWORD)
+        assert client.sendmail(PFI, [PFI, desk], raw, mail_options=["SMTPUTF8"]) == {}
+    [to_desk], [to_pfi] = _delivered(house, desk), _delivered(house, PFI)
+    assert to_desk.sha256 == to_pfi.sha256
+    return_path, [hop], rest = _trace(mss.mss.delivery.content(to_desk.sha256))
+    assert return_path == f"Return-Path: <{PFI}>".encode() and rest == raw
+    assert (hop["helo"], hop["with"], hop["for"]) == (b"[127.0.0.1]", b"UTF8SMTPSA", None)
+
+
+def test_a_relay_retry_under_a_new_received_line_is_a_replay(mss, house):
+    """A relay whose 250 was lost sends the same bytes again; this operator stamps them with another
+    Received line (another id and date), and still answers the retry as delivered without storing it
+    twice (the Message-ID's message is compared without its trace fields); another message under
+    that Message-ID is still refused."""
+    raw = _letter()
+    with _as_the_hospital_relay(mss) as relay:
+        assert relay.sendmail(PFI, [GP], raw) == {}
+        time.sleep(1.1)  # the second Received line cannot have the first one's date
+        assert relay.sendmail(PFI, [GP], raw) == {}
+        stamped = b"Received: from elsewhere.example ([192.0.2.1])\r\n\tby x with ESMTPS id 1; date\r\n" + raw
+        assert relay.sendmail(PFI, [GP], stamped) == {}  # the same message after one more hop
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            relay.sendmail(PFI, [GP], raw.replace(b"Lettre de liaison de votre patiente.", b"Autre chose."))
+        assert refused.value.smtp_code == 554
+    [row] = _delivered(house, GP)
+    assert trace.content(mss.mss.delivery.content(row.sha256)) == raw

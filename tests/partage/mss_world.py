@@ -53,6 +53,11 @@ def _loop() -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
     return _LOOP[0], _LOOP[1]
 
 
+def _all_listeners() -> Endpoints:
+    """Submission and IMAP with STARTTLS and with implicit TLS (RFC 8314), and the relay port."""
+    return Endpoints("127.0.0.1", free_port(), free_port(), free_port(), submissions=free_port(), imaps=free_port())
+
+
 def start_world(house, tmp_path: Path, psc_issuer: str, annuaire: AnnuaireAccess | None = None) -> MssWorld:
     """`annuaire`: where the regional operator ("medecins") publishes its mailboxes (none otherwise)."""
     # the same message store and authority as the house's HTTP side (Mon espace santé's messagerie)
@@ -67,16 +72,8 @@ def start_world(house, tmp_path: Path, psc_issuer: str, annuaire: AnnuaireAccess
         has_espace=espace_open(house.db, house.insi.referential),
         publish_interval=0.2,
     )
-    mss.local_operator(
-        "chu-test", "CHU DE TEST", [HOPITAL_DOMAIN], Endpoints("127.0.0.1", free_port(), free_port(), free_port())
-    )
-    mss.local_operator(
-        "medecins",
-        "OPERATEUR REGIONAL",
-        [MEDECIN_DOMAIN],
-        Endpoints("127.0.0.1", free_port(), free_port(), free_port()),
-        annuaire=annuaire,
-    )
+    mss.local_operator("chu-test", "CHU DE TEST", [HOPITAL_DOMAIN], _all_listeners())
+    mss.local_operator("medecins", "OPERATEUR REGIONAL", [MEDECIN_DOMAIN], _all_listeners(), annuaire=annuaire)
     mss.local_operator("mes", "MON ESPACE SANTE", [CITIZEN_DOMAIN], Endpoints("127.0.0.1", free_port(), free_port()))
     mss.mailboxes.create(SYSTEM, PFI, "chu-test", "APP", "1750000019", "PFI du CHU", password=PFI_PASSWORD)
     mss.mailboxes.create(SYSTEM, GP, "medecins", "PER", PROS["generaliste"].idnatps, "MARTIN Claire")

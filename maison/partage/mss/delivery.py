@@ -4,7 +4,9 @@ Delivery is durable before the SMTP 250: the message's bytes are a blob (fsynced
 row (UID in the mailbox, Message-ID, flags) commits with its audit record. A Message-ID is delivered
 once per mailbox: the same message again (a relay retrying after a lost 250) is answered as
 delivered and not stored twice; another message reusing a Message-ID is refused (RFC 5322 §3.6.4
-makes it unique).
+makes it unique). The stored bytes are what the hops received, with the trace fields they prepended
+and the `Return-Path` of final delivery (RFC 5321 §4.4): a replay is the same message under newer
+trace fields (a relay's retry carries a new `Received` date), so it is compared without them.
 
 Mail for another operator of the trust space waits in the outbox (one row per destination
 operator, same blob) until the relay delivers it; a permanent failure comes back to the sender as
@@ -26,7 +28,7 @@ from maison.core.blobs import Blobs
 from maison.core.errors import Conflict, NotFound
 from maison.core.group_commit import GroupCommit
 from maison.core.storage import Database
-from maison.partage.mss import store
+from maison.partage.mss import store, trace
 
 log = logging.getLogger(__name__)
 RETRY = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
@@ -69,9 +71,13 @@ class Delivery:
         self.observers: list[Callable[[str], None]] = []
 
     def deliver(self, actor: Actor, address: str, raw: bytes, sender: str, message_id: str) -> Delivered:
-        digest = self.blobs.put(raw)  # durable before the row that names it
+        """Final delivery of `raw` (as the last hop received it, its `Received` line included) into
+        the mailbox, under the `Return-Path` of its envelope sender (RFC 5321 §4.4)."""
+        stored = trace.return_path(sender) + raw
+        digest = self.blobs.put(stored)  # durable before the row that names it
+        work = self._delivery(actor, address, len(stored), sender, message_id, digest, self._same_content(raw))
         # run() hands back the work's result
-        delivered: Delivered = self.group.run(self._delivery(actor, address, len(raw), sender, message_id, digest))  # type: ignore[assignment]
+        delivered: Delivered = self.group.run(work)  # type: ignore[assignment]
         if not delivered.replay:
             for observer in self.observers:
                 try:
@@ -118,12 +124,26 @@ class Delivery:
         # run() hands back the work's result
         return self.group.run(lambda _conn: (queued, [(store.QUEUE, [row])], [dict(trail)]))  # type: ignore[return-value]
 
+    def _same_content(self, raw: bytes) -> Callable[[str], bool]:
+        """Whether the message stored under a digest is `raw` under other trace fields: a replay whose
+        hops stamped it again (read only when a Message-ID comes back with other bytes)."""
+        return lambda digest: trace.content(self.blobs.get(digest)) == trace.content(raw)
+
     @staticmethod
-    def _delivery(actor: Actor, address: str, size: int, sender: str, message_id: str, digest: str):
+    def _delivery(
+        actor: Actor,
+        address: str,
+        size: int,
+        sender: str,
+        message_id: str,
+        digest: str,
+        same_content: Callable[[str], bool],
+    ):
         """The body of a delivery's transaction, for the group commit: the mailbox's next UID taken
         under its row lock (UIDs strictly increasing under concurrent deliveries), the Message-ID
-        looked up (a replay answered as delivered, another message refused), the row and its audit
-        record returned to be inserted with the batch's."""
+        looked up (a replay — the same bytes, or the same message under newer trace fields — answered
+        as delivered, another message refused), the row and its audit record returned to be inserted
+        with the batch's."""
 
         def work(conn):
             box = store.lock_mailbox(conn, address)
@@ -131,7 +151,7 @@ class Delivery:
                 raise NotFound(f"BAL {address} inconnue", code="bal-inconnue")
             known = store.delivered(conn, address, message_id)
             if known is not None:
-                if known.sha256 != digest:
+                if known.sha256 != digest and not same_content(known.sha256):
                     raise DuplicateMessageId(f"Message-ID {message_id} déjà remis à {address} pour un autre message")
                 return Delivered(address, known.uid, True), [], []
             uid = box.uidnext

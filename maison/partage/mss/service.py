@@ -2,8 +2,9 @@
 
 Several operators run side by side (a hospital's, a regional one, Mon espace santé's) — in one event
 loop (the tests) or each in a process of its own (`maison serve`): each has its domains, its
-certificate issued by the trust space's authority, its submission, relay and IMAP listeners, its
-outbound relay, and publishes its new mailboxes in the Annuaire.
+certificate issued by the trust space's authority, its submission, relay and IMAP listeners (the
+users' both with STARTTLS and, where it has those ports, with implicit TLS: RFC 8314), its outbound
+relay, and publishes its new mailboxes in the Annuaire.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ class Mss:
             local=True,
             submission_port=endpoints.submission,
             imap_port=endpoints.imap or None,
+            submissions_port=endpoints.submissions or None,
+            imaps_port=endpoints.imaps or None,
         )
         return self._runtime(operator, issued, endpoints)
 
@@ -87,7 +90,12 @@ class Mss:
             if issued is None or issued.fingerprint() != operator.certificate_sha256:
                 continue
             endpoints = Endpoints(
-                operator.relay_host, operator.submission_port or 0, operator.relay_port, operator.imap_port or 0
+                operator.relay_host,
+                operator.submission_port or 0,
+                operator.relay_port,
+                operator.imap_port or 0,
+                operator.submissions_port or 0,
+                operator.imaps_port or 0,
             )
             out.append(self._runtime(operator, issued, endpoints))
         return out
@@ -124,15 +132,24 @@ class Mss:
         """Listen for every local operator and run their relays, in the running loop."""
         for runtime in self.runtimes.values():
             await smtp.start(runtime)
-            if runtime.endpoints.imap:
-                imap.install_reactor(asyncio.get_running_loop())
-                self._imap_ports.append(imap.listen(runtime, runtime.endpoints.imap, runtime.endpoints.host))
+            self._listen_imap(runtime)
             self._tasks.append(asyncio.create_task(relay_forever(runtime), name=f"relais-{runtime.operator.id}"))
             access = AnnuaireAccess.load(self.annuaire_access_path(runtime.operator.id))
             if access is not None and mime.CITIZEN_DOMAIN not in runtime.operator.domains:
                 self._tasks.append(
                     asyncio.create_task(self._publish_forever(runtime, access), name=f"annuaire-{runtime.operator.id}")
                 )
+
+    def _listen_imap(self, runtime: smtp.Runtime) -> None:
+        """The operator's IMAP: STARTTLS (port 143's role) and TLS from the first byte (port 993's,
+        RFC 8314 §3.3), each where it has the port."""
+        endpoints = runtime.endpoints
+        if endpoints.imap or endpoints.imaps:
+            imap.install_reactor(asyncio.get_running_loop())
+        if endpoints.imap:
+            self._imap_ports.append(imap.listen(runtime, endpoints.imap, endpoints.host))
+        if endpoints.imaps:
+            self._imap_ports.append(imap.listen(runtime, endpoints.imaps, endpoints.host, implicit_tls=True))
 
     async def _publish_forever(self, runtime: smtp.Runtime, access: AnnuaireAccess) -> None:
         """Publish the operator's new mailboxes in the Annuaire, every `publish_interval` seconds."""

@@ -1,13 +1,18 @@
 """SMTP of an MSSanté operator (aiosmtpd): submission for its users, relay between operators.
 
-Two listeners per operator (docs/research/mssante-servers.md §1):
+Listeners of an operator (docs/research/mssante-servers.md §1):
 - submission (RFC 6409, the port 587 role): STARTTLS before anything, then AUTH — PLAIN/LOGIN with
   the password of an applicative mailbox, or XOAUTH2 / OAUTHBEARER (RFC 7628) with a Pro Santé
   Connect access token for people (Réf. socle MSSanté: XOAUTH2 with a PSC token). The MAIL FROM
-  must be a mailbox the authenticated caller may send from (553 5.7.1 otherwise);
+  must be a mailbox the authenticated caller may send from (553 5.7.1 otherwise); and the same
+  submission over TLS from the first byte when the operator has a `submissions` port (RFC 8314 §3.3,
+  the port 465 role: RFC 8314 §3.3 has clients prefer it to STARTTLS);
 - relay (the port 25 role) between operators: STARTTLS with a client certificate; the certificate
   must be the one the trust space registered for an operator (550 5.7.1 otherwise), the sender's
   domain must be that operator's, and recipients must be this operator's mailboxes.
+
+Each accepted message gets this hop's `Received` line on top (RFC 5321 §4.4, maison.partage.mss.trace);
+the mailbox's delivery adds `Return-Path`.
 
 Replies are RFC 5321 codes with RFC 3463 enhanced codes; texts are ASCII. Database work runs in
 worker threads so that the loop keeps serving other sessions.
@@ -35,7 +40,7 @@ from maison.core.errors import MaisonError, NotFound
 from maison.core.lockout import Locked
 from maison.formats import mime
 from maison.identite.psc.provider import OAuthError, Provider
-from maison.partage.mss import citizen
+from maison.partage.mss import citizen, trace
 from maison.partage.mss.delivery import Delivery, DuplicateMessageId, Queued
 from maison.partage.mss.logins import token_login
 from maison.partage.mss.mailboxes import Mailboxes, normalise
@@ -61,6 +66,8 @@ class Endpoints:
     submission: int  # the operator's users (port 587 role)
     relay: int  # the other operators (port 25 role)
     imap: int = 0  # the users' IMAP access (port 143 role, STARTTLS); 0: none
+    submissions: int = 0  # submission over implicit TLS (port 465 role, RFC 8314 §3.3); 0: none
+    imaps: int = 0  # IMAP over implicit TLS (port 993 role, RFC 8314 §3.3); 0: none
 
 
 @dataclass
@@ -96,10 +103,23 @@ class MssSMTP(SMTP):
 
     line_length_limit = 16_384
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, implicit_tls: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.command_size_limits = collections.defaultdict(lambda: self.command_size_limit)
         self.command_size_limits["AUTH"] = self.line_length_limit
+        self.implicit_tls = implicit_tls
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """On an implicit-TLS listener the whole session is under TLS, which aiosmtpd counts only
+        after STARTTLS (its `auth_require_tls` would then neither offer nor accept AUTH: aiosmtpd
+        issues #274/#281; docs/research/mssante-servers.md P1): AUTH is allowed once TLS is there."""
+        super().connection_made(transport)
+        if self.implicit_tls and transport.get_extra_info("ssl_object") is not None:
+            self._auth_require_tls = False
+
+    def under_tls(self) -> bool:
+        """Whether this session runs under TLS (after STARTTLS, or from the first byte)."""
+        return self.transport is not None and self.transport.get_extra_info("ssl_object") is not None
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         """aiosmtpd's reading of a MAIL / RCPT path, with a fast path for the plain `<local@domain>`
@@ -279,8 +299,27 @@ class _Base:
         logging.getLogger(__name__).exception("mss smtp", exc_info=error)
         return _reply("451", "4.3.0 Erreur temporaire du service, reessayer plus tard")
 
-    async def _store(self, envelope, local: list[str], remote: dict[str, list[str]], parsed: mime.Received) -> str:
-        raw = envelope.original_content or envelope.content
+    def _stamped(self, server: MssSMTP, session, envelope) -> bytes:
+        """The message with this hop's `Received` line on top (RFC 5321 §4.4), the rest as it came."""
+        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer or "")
+        line = trace.received(
+            helo=session.host_name,
+            peer_ip=peer,
+            by=self.rt.operator.domains[0],
+            with_=trace.protocol(
+                tls=server.under_tls(),
+                authenticated=bool(session.authenticated),
+                utf8=bool(envelope.smtp_utf8),
+                extended=bool(session.extended_smtp),
+            ),
+            id_=trace.queue_id(),
+            recipients=list(envelope.rcpt_tos),
+        )
+        return line + (envelope.original_content or envelope.content)
+
+    async def _store(
+        self, raw: bytes, envelope, local: list[str], remote: dict[str, list[str]], parsed: mime.Received
+    ) -> str:
         actor = self.rt.actor()
         try:
             for address in local:
@@ -507,7 +546,7 @@ class SubmissionHandler(_Base):
             if r not in local:
                 operator = await self._trust(self.rt.trust.for_domain, domain_of(r))
                 remote.setdefault(operator.id, []).append(r)
-        return await self._store(envelope, local, remote, parsed)
+        return await self._store(self._stamped(server, session, envelope), envelope, local, remote, parsed)
 
 
 class RelayHandler(_Base):
@@ -549,7 +588,8 @@ class RelayHandler(_Base):
         parsed = self._parsed(envelope)
         if isinstance(parsed, str):
             return parsed
-        return await self._store(envelope, list(envelope.rcpt_tos), {}, parsed)
+        stamped = self._stamped(server, session, envelope)
+        return await self._store(stamped, envelope, list(envelope.rcpt_tos), {}, parsed)
 
 
 async def _initial(server: SMTP, args: list[str], challenge: str = "") -> str | None:
@@ -589,7 +629,7 @@ async def start(runtime: Runtime) -> None:
     host = runtime.endpoints.host
     submission_tls, relay_tls = tls_contexts(runtime)
     hostname = runtime.operator.domains[0]
-    common = dict(
+    common: dict[str, Any] = dict(
         hostname=hostname,
         data_size_limit=runtime.max_message_bytes,
         enable_SMTPUTF8=True,
@@ -614,6 +654,24 @@ async def start(runtime: Runtime) -> None:
             backlog=LISTEN_BACKLOG,
         )
     )
+    if runtime.endpoints.submissions:  # the same submission, TLS from the first byte (RFC 8314 §3.3)
+        runtime.servers.append(
+            await loop.create_server(
+                lambda: MssSMTP(
+                    submission,
+                    implicit_tls=True,
+                    auth_required=True,
+                    auth_require_tls=True,
+                    authenticator=_never,
+                    **common,
+                ),
+                host,
+                runtime.endpoints.submissions,
+                ssl=submission_tls,
+                ssl_handshake_timeout=30,
+                backlog=LISTEN_BACKLOG,
+            )
+        )
     runtime.servers.append(
         await loop.create_server(
             lambda: MssSMTP(relay, tls_context=relay_tls, require_starttls=True, **common),

@@ -23,6 +23,8 @@ mss_operator = sa.Table(
     sa.Column("local", sa.Boolean, nullable=False),  # run by this house
     sa.Column("submission_port", sa.Integer),  # a local operator's users' SMTP port
     sa.Column("imap_port", sa.Integer),  # a local operator's IMAP port
+    sa.Column("submissions_port", sa.Integer),  # its users' SMTP over implicit TLS (RFC 8314, port 465 role)
+    sa.Column("imaps_port", sa.Integer),  # its IMAP over implicit TLS (RFC 8314, port 993 role)
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("created_at", sa.String(32), nullable=False),
 )

@@ -31,6 +31,8 @@ class Operator:
     active: bool = True
     submission_port: int | None = None
     imap_port: int | None = None
+    submissions_port: int | None = None  # implicit TLS (RFC 8314 §3.3)
+    imaps_port: int | None = None
 
 
 def _operator(row: Any) -> Operator:
@@ -45,6 +47,8 @@ def _operator(row: Any) -> Operator:
         row.active,
         row.submission_port,
         row.imap_port,
+        row.submissions_port,
+        row.imaps_port,
     )
 
 
@@ -75,6 +79,8 @@ class TrustSpace:
         local: bool,
         submission_port: int | None = None,
         imap_port: int | None = None,
+        submissions_port: int | None = None,
+        imaps_port: int | None = None,
     ) -> Operator:
         domains = [d.lower().strip() for d in domains if d.strip()]
         if not domains or any("@" in d or " " in d for d in domains):
@@ -100,6 +106,8 @@ class TrustSpace:
                 active=True,
                 submission_port=submission_port,
                 imap_port=imap_port,
+                submissions_port=submissions_port,
+                imaps_port=imaps_port,
             )
             if store.operator_exists(conn, id_):
                 store.update_operator(conn, id_, **values)

@@ -91,3 +91,26 @@ def test_a_failing_observer_does_not_fail_a_committed_delivery(delivery):
     done = delivery.deliver(ACTOR, BOX, raw, "a@b.fr", "<obs-1@test>")
     assert not done.replay and done.uid == 1 and told == [BOX]
     assert delivery.deliver(ACTOR, BOX, raw, "a@b.fr", "<obs-1@test>").replay and told == [BOX]
+
+
+def test_delivery_prepends_the_return_path_and_a_restamped_replay_is_recognised(delivery):
+    """Final delivery puts `Return-Path: <sender>` on top of the bytes as received (RFC 5321 §4.4).
+    A relay's retry carries this hop's Received line again with another id and date: the same
+    message, answered as delivered, not refused as a reuse of its Message-ID (issue 20 §5.3)."""
+    message = b"From: gp@medecins.mssante.fr\r\nMessage-ID: <trace-1@medecins>\r\n\r\ncorps\r\n"
+    first = (
+        b"Received: from medecins.mssante.fr ([127.0.0.1])\r\n"
+        b"\tby chu-test.mssante.fr with ESMTPS id A1;\r\n\tMon, 7 Dec 2026 08:00:00 +0000\r\n"
+    )
+    retry = first.replace(b"A1", b"B2").replace(b"08:00:00", b"08:00:05")
+    done = delivery.deliver(ACTOR, BOX, first + message, "gp@medecins.mssante.fr", "<trace-1@medecins>")
+    again = delivery.deliver(ACTOR, BOX, retry + message, "gp@medecins.mssante.fr", "<trace-1@medecins>")
+    assert not done.replay and again.replay and again.uid == done.uid
+    with pytest.raises(DuplicateMessageId):
+        delivery.deliver(
+            ACTOR, BOX, retry + message.replace(b"corps", b"autre"), "gp@medecins.mssante.fr", "<trace-1@medecins>"
+        )
+    with delivery.db.read() as conn:
+        [row] = conn.execute(sa.select(store.mss_message)).all()
+    stored = delivery.content(row.sha256)
+    assert stored == b"Return-Path: <gp@medecins.mssante.fr>\r\n" + first + message and row.size == len(stored)
