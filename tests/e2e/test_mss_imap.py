@@ -17,7 +17,7 @@ from maison.core.audit import SYSTEM
 from maison.etablissement.pfi.mailbox import ImapAccount, ImapMailbox
 from maison.identite.psc.api import issuer_for
 from maison.partage.mss import imap as mss_imap
-from maison.partage.mss import store
+from maison.partage.mss import store, trace
 from maison.partage.mss.delivery import Delivery
 from tests.e2e.test_mss_smtp import _client, _delivered, _letter
 from tests.partage.mss_world import GP, PFI, PFI_PASSWORD, start_world
@@ -61,7 +61,7 @@ def test_the_gp_reads_his_mailbox_with_his_psc_token(mss, house, live):
     typ, data = client.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
     assert b"XDM/1.0/DDM" in data[0][1]
     typ, data = client.fetch("1", "(BODY[])")
-    assert data[0][1] == raw  # byte for byte what was sent
+    assert trace.content(data[0][1]) == raw  # byte for byte what was sent, under the trace fields
     typ, data = client.fetch("1", "(FLAGS)")
     assert b"\\Seen" in data[0]  # BODY[] set \Seen (RFC 3501 §6.4.5)
     client.store("1", "+FLAGS", "\\Flagged")
@@ -118,7 +118,7 @@ def test_curl_reads_the_applicative_mailbox(mss, house):
         timeout=30,
     )
     assert fetched.returncode == 0, fetched.stderr
-    assert fetched.stdout == raw
+    assert trace.content(fetched.stdout) == raw and fetched.stdout.startswith(b"Return-Path: <")
 
 
 def test_fetching_flags_size_and_headers_reads_no_whole_message(mss, house, live, monkeypatch):
@@ -128,6 +128,7 @@ def test_fetching_flags_size_and_headers_reads_no_whole_message(mss, house, live
     world = make_world(house, live, keys=("generaliste",))
     raw = _letter()
     _send_to_gp(mss, house, raw)
+    stored = mss.mss.delivery.content(_delivered(house, GP)[0].sha256)  # with its trace fields (RFC 5321 §4.4)
     blobs = mss.mss.runtimes["medecins"].delivery.blobs
     reads: list[str] = []
     real_get = blobs.get
@@ -137,12 +138,12 @@ def test_fetching_flags_size_and_headers_reads_no_whole_message(mss, house, live
     client.authenticate("XOAUTH2", lambda _c: f"user={GP}\x01auth=Bearer {token}\x01\x01".encode())
     client.select("INBOX")
     typ, data = client.fetch("1", "(UID FLAGS RFC822.SIZE INTERNALDATE)")
-    assert typ == "OK" and f"RFC822.SIZE {len(raw)}".encode() in data[0]
+    assert typ == "OK" and f"RFC822.SIZE {len(stored)}".encode() in data[0]
     assert reads == []
     typ, data = client.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
     assert b"XDM/1.0/DDM" in data[0][1] and len(reads) == 1
     typ, data = client.fetch("1", "(BODY.PEEK[])")
-    assert data[0][1] == raw and len(reads) == 2  # one read per FETCH command that needs the bytes
+    assert data[0][1] == stored and len(reads) == 2  # one read per FETCH command that needs the bytes
     client.logout()
 
 
@@ -259,6 +260,113 @@ def test_answers_leave_without_waiting_for_the_clients_ack(mss):
     flags = mss.run(server_sides())
     client.logout()
     assert flags and all(flags), flags
+
+
+# --- what a mail client reads (issue 20 §5.1, §5.4) ---------------------------------------------------
+
+UTF8_MAIL = (
+    f"From: Hôpital Émile Roux <{PFI}>\r\nTo: Dr Müller <{PFI}>\r\nSubject: Compte rendu — échographie\r\n"
+    "Message-ID: <utf8-1@chu-test.mssante.fr>\r\nDate: Mon, 07 Dec 2026 08:00:00 +0100\r\n\r\n"
+    "Corps du message, sans Content-Type : text/plain; charset=us-ascii par défaut.\r\n"
+).encode()
+ATTACHED = (
+    f"From: {PFI}\r\nTo: {PFI}\r\nSubject: pieces jointes\r\nMessage-ID: <multi-1@chu-test.mssante.fr>\r\n"
+    'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="Frontiere;42"\r\n\r\n'
+    "preambule\r\n--Frontiere;42\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nLettre.\r\n"
+    '--Frontiere;42\r\nContent-Type: application/pdf; name="Compte rendu; V2.pdf"\r\n'
+    'Content-Disposition: attachment; filename="Compte rendu; V2.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+    "JVBERi0xLjQ=\r\n--Frontiere;42--\r\n"
+).encode()
+
+
+def _submitted(mss, house, *raws: bytes) -> imaplib.IMAP4:
+    """The messages submitted by the PFI to itself (SMTPUTF8), then its INBOX selected over IMAP."""
+    with _client(mss, "chu-test") as client:
+        client.login(PFI, PFI_PASSWORD)
+        for raw in raws:
+            client.sendmail(PFI, [PFI], raw, mail_options=["SMTPUTF8", "BODY=8BITMIME"])
+    deadline = time.monotonic() + 15
+    while len(_delivered(house, PFI)) < len(raws) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    client = _imap(mss, "chu-test")
+    client.login(PFI, PFI_PASSWORD)
+    client.select("INBOX")
+    return client
+
+
+def test_a_message_with_utf8_headers_is_read_by_envelope_header_fields_and_structure(mss, house):
+    """SMTPUTF8 is accepted, so IMAP serves such a message: 8-bit strings go out as literals, the
+    header fields as they arrived (RFC 6532); Twisted closed the connection (neomutt could not open
+    the mailbox)."""
+    client = _submitted(mss, house, UTF8_MAIL)
+    envelope = client.fetch("1", "(ENVELOPE)")[1]
+    flat = b"".join(p for item in envelope for p in (item if isinstance(item, tuple) else (item,)))
+    assert "Compte rendu — échographie".encode() in flat and "Hôpital Émile Roux".encode() in flat
+    assert b'"pfi" "chu-test.mssante.fr"' in flat and b'"<utf8-1@chu-test.mssante.fr>"' in flat
+    fields = client.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT TO)])")[1][0][1]
+    assert fields == f"To: Dr Müller <{PFI}>\r\nSubject: Compte rendu — échographie\r\n\r\n".encode()
+    structure = client.fetch("1", "(BODYSTRUCTURE)")[1][0]
+    # no Content-Type: text/plain; charset=us-ascii (RFC 2045 §5.2), 7BIT, its octets and lines
+    body = UTF8_MAIL.split(b"\r\n\r\n", 1)[1]
+    assert b'("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" %d 1 ' % len(body) in structure
+    assert client.noop()[0] == "OK"  # the session goes on
+    client.logout()
+
+
+def test_select_tells_uidnext_uidvalidity_and_permanent_flags(mss, house):
+    """RFC 3501 §6.3.1 / RFC 9051 §6.3.2: what a client needs to keep its cache by UID."""
+    client = _submitted(mss, house, UTF8_MAIL)
+    assert client.select("INBOX")[0] == "OK"
+    answers = client.untagged_responses
+    assert answers["UIDNEXT"] == [b"2"] and int(answers["UIDVALIDITY"][0]) > 0
+    assert answers["PERMANENTFLAGS"] == [b"(\\Seen \\Answered \\Flagged \\Deleted \\Draft \\*)"]
+    client.logout()
+
+
+def test_body_structure_and_sections_are_the_bytes_of_each_part(mss, house):
+    """Parameter values as they are quoted (`;` and capitals kept), each part's octets (the line
+    break before a delimiter belongs to the delimiter, RFC 2046 §5.1.1), BODY[n],
+    BODY[n.MIME] and a partial fetch answered with the octets asked for (`BODY[1]<2>`)."""
+    client = _submitted(mss, house, ATTACHED)
+    structure = client.fetch("1", "(BODYSTRUCTURE)")[1][0]
+    assert b'("TEXT" "PLAIN" ("CHARSET" "UTF-8") NIL NIL "7BIT" 7 1 ' in structure
+    assert b'("APPLICATION" "PDF" ("NAME" "Compte rendu; V2.pdf") NIL NIL "BASE64" 12 NIL ' in structure
+    assert b'("ATTACHMENT" ("FILENAME" "Compte rendu; V2.pdf"))' in structure
+    assert b' "MIXED" ("BOUNDARY" "Frontiere;42") NIL NIL NIL)' in structure
+    assert client.fetch("1", "(BODY.PEEK[2])")[1][0][1] == b"JVBERi0xLjQ="
+    assert client.fetch("1", "(BODY.PEEK[1.MIME])")[1][0][1] == b"Content-Type: text/plain; charset=UTF-8\r\n\r\n"
+    partial = client.fetch("1", "(BODY.PEEK[1]<2.3>)")[1][0]
+    assert partial[0].endswith(b"BODY[1]<2> {3}") and partial[1] == b"ttr"
+    client.logout()
+
+
+def test_no_answer_carries_python_error_text_and_the_greeting_names_no_software(mss, house, monkeypatch):
+    """A malformed command is the client's error (BAD [CLIENTBUG]); a failure of the server's own
+    (here the database) is NO [SERVERBUG]; neither repeats an exception's text, and the session
+    goes on (Twisted answered `Server error: Unhandled section contents: b'xyz])'`)."""
+    client = _submitted(mss, house, UTF8_MAIL)
+    assert b"Twisted" not in client.welcome and b"twisted" not in client.welcome.lower()
+
+    def answer(command: str) -> bytes:
+        tag = client._new_tag()
+        client.send(tag + b" " + command.encode() + b"\r\n")
+        while not (line := client.readline()).startswith(tag):
+            pass
+        return line
+
+    for command in ("FETCH 1 (BODY[XYZ])", "FETCH abc (UID)", "FETCH 1:x (UID)", "LIST", "STORE 1 +FLAGS (\\x"):
+        line = answer(command)
+        assert b" BAD " in line and b"Server error" not in line and b"invalid literal" not in line, (command, line)
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("sqlite3.OperationalError: database is locked (secret detail)")
+
+    monkeypatch.setattr(store, "messages_in", broken)
+    line = answer("FETCH 1 (UID)")
+    assert b" NO " in line and b"[SERVERBUG]" in line and b"secret" not in line and b"sqlite" not in line
+    monkeypatch.undo()
+    assert client.noop()[0] == "OK"
+    client.logout()
 
 
 # --- IDLE (RFC 2177) ----------------------------------------------------------------------------------

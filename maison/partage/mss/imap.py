@@ -30,6 +30,7 @@ import email.policy
 import email.utils
 import io
 import json
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -40,11 +41,13 @@ from maison.core import audit
 from maison.core.actor import Actor
 from maison.core.lockout import Locked
 from maison.identite.psc.provider import OAuthError
+from maison.partage.mss import imap_structure as structure
 from maison.partage.mss import store
 from maison.partage.mss.logins import token_login
 from maison.partage.mss.pki import twisted_server_options
 from maison.partage.mss.smtp import LISTEN_BACKLOG, SENDING_ROLES, Runtime
 
+log = logging.getLogger(__name__)
 FLAG_KEYS = {
     b"SEEN": ("\\Seen", True),
     b"UNSEEN": ("\\Seen", False),
@@ -100,6 +103,21 @@ def listen(runtime: Runtime, port: int, host: str, *, implicit_tls: bool = False
     def _off_loop(work, *args):
         return defer.Deferred.fromFuture(asyncio.ensure_future(asyncio.to_thread(work, *args)))
 
+    def _mailbox_work(work, *args):
+        """A mailbox command's work off the loop; an unexpected failure (the database, a blob) is
+        logged and answered as the server's, never with the exception's text."""
+
+        def guarded():
+            try:
+                return work(*args)
+            except (imap4.MailboxException, imap4.IllegalQueryError, imap4.IllegalIdentifierError):
+                raise
+            except Exception:
+                log.exception("IMAP %s : échec de %s", runtime.operator.id, getattr(work, "__name__", "commande"))
+                raise imap4.MailboxException("[SERVERBUG] erreur interne du serveur") from None
+
+        return _off_loop(guarded)
+
     @implementer(imap4.IMessage)
     class Part:
         def __init__(self, msg: email.message.Message) -> None:
@@ -135,12 +153,20 @@ def listen(runtime: Runtime, port: int, host: str, *, implicit_tls: bool = False
             self.row = row
             self._raw: bytes | None = None
             self._msg: email.message.Message | None = None
+            self._structure: structure.Entity | None = None
 
         @property
         def raw(self) -> bytes:
             if self._raw is None:
                 self._raw = blobs.get(self.row.sha256)
             return self._raw
+
+        @property
+        def structure(self) -> structure.Entity:
+            """The message's MIME tree over its bytes (ENVELOPE, BODYSTRUCTURE, BODY[section])."""
+            if self._structure is None:
+                self._structure = structure.parse(self.raw)
+            return self._structure
 
         @property
         def msg(self) -> email.message.Message:  # type: ignore[override]  # Part's attribute, computed here
@@ -302,19 +328,19 @@ def listen(runtime: Runtime, port: int, host: str, *, implicit_tls: bool = False
         # FETCH, STORE, EXPUNGE, SEARCH and CLOSE read the database and the blobs in a worker
         # thread (Twisted accepts a Deferred from each): the loop keeps serving SMTP and IMAP.
         def fetch(self, messages, uid):
-            return _off_loop(self._fetch, messages, uid)
+            return _mailbox_work(self._fetch, messages, uid)
 
         def store(self, messages, flags, mode, uid):
-            return _off_loop(self._store, messages, flags, mode, uid)
+            return _mailbox_work(self._store, messages, flags, mode, uid)
 
         def expunge(self):
-            return _off_loop(self._expunge)
+            return _mailbox_work(self._expunge)
 
         def search(self, query, uid):
-            return _off_loop(self._search, query, uid)
+            return _mailbox_work(self._search, query, uid)
 
         def close(self):
-            return _off_loop(self._close)
+            return _mailbox_work(self._close)
 
         def _fetch(self, messages, uid):
             selected = self._select(messages, uid)
@@ -415,6 +441,30 @@ def listen(runtime: Runtime, port: int, host: str, *, implicit_tls: bool = False
             wanted.last = seq
             return seq in wanted
         raise imap4.IllegalQueryError(f"critère de recherche non pris en charge : {key.decode()}")
+
+    def _literal(data: bytes) -> bytes:
+        return b"{%d}\r\n" % len(data) + data
+
+    def _section_bytes(message: structure.Entity, part: Any) -> bytes:
+        """The octets of BODY[n.n…(HEADER|HEADER.FIELDS (…)|TEXT|MIME)] (RFC 3501 §6.4.5)."""
+        try:
+            entity = structure.section(message, [n + 1 for n in part.part])
+        except structure.SectionError:
+            return b""  # RFC 3501 §6.4.5 has no error for it; Dovecot answers an empty string too
+        if part.mime:  # the part's own MIME header
+            return entity.header
+        if part.part and (part.header or part.text):  # HEADER/TEXT of a part: of the message it carries
+            if entity.embedded is None:
+                return b""
+            entity = entity.embedded
+        if part.header:
+            if not part.header.fields:
+                return entity.header
+            names = [n.decode("ascii", "replace") if isinstance(n, bytes) else n for n in part.header.fields]
+            return structure.header_fields(entity.header, names, negate=bool(part.header.negate))
+        if part.text:
+            return entity.body
+        return entity.body if part.part else entity.raw
 
     def _leading_uid_set(query: list) -> Any:
         """The UID set of a search whose first criterion is `UID <set>` (ANDed with the rest, RFC 3501
@@ -558,6 +608,62 @@ def listen(runtime: Runtime, port: int, host: str, *, implicit_tls: bool = False
             return recorded.addCallback(lambda _: _avatar(c.user.lower(), c.person))
 
     class Server(GuardedServer):
+        # --- SELECT (RFC 3501 §6.3.1, RFC 9051 §6.3.2): what a client needs to cache by UID --------------
+
+        def _cbSelectWork(self, mbox, cmdName, tag):
+            if mbox is None:
+                self.sendNegativeResponse(tag, b"[NONEXISTENT] dossier inexistant")
+                return
+            flags = " ".join(mbox.getFlags()).encode()
+            self.sendUntaggedResponse(b"%d EXISTS" % mbox.getMessageCount())
+            self.sendUntaggedResponse(b"%d RECENT" % mbox.getRecentCount())
+            self.sendUntaggedResponse(b"FLAGS (" + flags + b")")
+            self.sendPositiveResponse(None, b"[PERMANENTFLAGS (" + flags + b" \\*)] drapeaux et mots-cles conserves")
+            self.sendPositiveResponse(None, b"[UIDVALIDITY %d] UID valides" % mbox.getUIDValidity())
+            self.sendPositiveResponse(None, b"[UIDNEXT %d] prochain UID" % mbox.getUIDNext())
+            writeable = mbox.isWriteable() and cmdName == b"SELECT"
+            mbox.addListener(self)
+            self.sendPositiveResponse(
+                tag, b"[" + (b"READ-WRITE" if writeable else b"READ-ONLY") + b"] " + cmdName + b" termine"
+            )
+            self.state = "select"
+            self.mbox = mbox
+
+        # --- what FETCH tells of a message, from its bytes (imap_structure) -----------------------------
+
+        def spew_envelope(self, id, msg, _w=None, _f=None):
+            (_w or self.transport.write)(b"ENVELOPE " + structure.envelope(msg.structure))
+
+        def spew_bodystructure(self, id, msg, _w=None, _f=None):
+            (_w or self.transport.write)(b"BODYSTRUCTURE " + structure.body_structure(msg.structure, extended=True))
+
+        def spew_rfc822header(self, id, msg, _w=None, _f=None):
+            (_w or self.transport.write)(b"RFC822.HEADER " + _literal(msg.structure.header))
+
+        def spew_rfc822text(self, id, msg, _w=None, _f=None):
+            (_w or self.transport.write)(b"RFC822.TEXT " + _literal(msg.structure.body))
+
+        def spew_body(self, part, id, msg, _w=None, _f=None):
+            """BODY (the structure) or BODY[section]<partial> (RFC 3501 §6.4.5): the whole message goes
+            out from the blob as it is; any other section from the parsed bytes, a partial fetch
+            answered `BODY[section]<origin>` with the octets asked for."""
+            write = _w or self.transport.write
+            whole = part.empty and not part.part
+            if not (part.header or part.text or part.mime or part.empty):
+                write(b"BODY " + structure.body_structure(msg.structure, extended=False))
+                return None
+            if whole and part.partialBegin is None:
+                return super().spew_body(part, id, msg, _w, _f)  # streamed from the blob
+            data = msg.raw if whole else _section_bytes(msg.structure, part)
+            begin, length = part.partialBegin, part.partialLength
+            part.partialBegin = None  # the label without Twisted's <start.length>
+            label = part.__bytes__()
+            part.partialBegin = begin
+            if begin is not None:
+                data, label = data[begin : begin + length], label + b"<%d>" % begin
+            write(label + b" " + _literal(data))
+            return None
+
         # --- IDLE (RFC 2177): news of this process's deliveries at once, of others' within IDLE_CHECK_S
 
         _idle_check: Any = None

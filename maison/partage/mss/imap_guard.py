@@ -17,6 +17,10 @@ Imported only inside `imap.listen`, after the reactor is bound to the loop. Each
   the protocol was collected).
 - **SEARCH is bounded** (RFC 5530 `LIMIT`): a query nested deeper than `SEARCH_DEPTH` or longer than
   `SEARCH_TERMS` keys is refused before it is evaluated; an ill-formed one is a BAD without a trace.
+- **No Python in any answer**: Twisted answers some failures with an exception's own text
+  (`Server error: …`, `Illegal syntax: Bad message number invalid literal for int()…`); such an
+  answer says `[SERVERBUG]` or `[CLIENTBUG]` in French instead, the exception going to the log
+  (`_respond`), and the greeting names neither the software nor its version.
 - **FETCH of a part the message lacks** (`BODY[1.2]` of a single-part message) is answered
   `NO [NONEXISTENT]` (RFC 5530) before any data is written; Twisted raised in the middle of the
   response and dropped the connection.
@@ -24,16 +28,39 @@ Imported only inside `imap.listen`, after the reactor is bound to the loop. Each
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from twisted.internet import defer, interfaces
 from twisted.internet.defer import maybeDeferred
 from twisted.mail import imap4
 
+from maison.partage.mss import imap_structure as structure
+
+log = logging.getLogger(__name__)
 BEFORE_TLS = frozenset({b"CAPABILITY", b"NOOP", b"LOGOUT", b"STARTTLS"})
 MEMORY_LITERAL = 1 << 20  # a literal past 1 MB spools to a temporary file
 SEARCH_DEPTH = 16
 SEARCH_TERMS = 256
+SERVER_ERROR = b"[SERVERBUG] erreur interne du serveur"
+CLIENT_ERROR = b"[CLIENTBUG] commande mal formee"
+# Twisted's syntax errors with a fixed text (kept); any other detail came from an exception
+SYNTAX_TEXTS = frozenset(
+    {
+        b"Missing argument",
+        b"Unmatched quotes",
+        b"Malformed literal",
+        b"Malformed ATOM",
+        b"Missing parenthesis",
+        b"Mismatched parenthesis",
+        b"Missing literal",
+        b"Malformed flag",
+        b"Malformed date-time",
+        b"Missing charset identifier",
+        b"Invalid Argument",
+        b"Malformed Response - not base64",
+    }
+)
 
 
 class MissingPart(Exception):
@@ -55,6 +82,27 @@ class GuardedServer(imap4.IMAP4Server):
 
     max_literal = 20_000_000
     _literal: BoundedLiteral | None = None
+    IDENT = b"IMAP4rev1 pret"  # the greeting names no software and no version
+
+    def _IMAP4Server__ebDispatch(self, failure: Any, tag: bytes) -> None:
+        """A command's arguments that could not be read (`BODY[XYZ]`, `LIST` alone): the client's
+        error, which Twisted answered `Server error: <the exception>`."""
+        if failure.check(imap4.IllegalOperation, imap4.IllegalMailboxEncoding):
+            imap4.IMAP4Server._IMAP4Server__ebDispatch(self, failure, tag)  # type: ignore[attr-defined]
+            return
+        self.sendBadResponse(tag, CLIENT_ERROR)
+
+    def _respond(self, state: bytes, tag: bytes | None, message: bytes | None) -> None:
+        """Every answer passes here: one an exception's text would reach is given a code instead."""
+        if state.startswith(b"BAD Server error"):  # untagged, from Twisted's line handler
+            state = b"BAD " + SERVER_ERROR
+        elif state in (b"BAD", b"NO") and message:
+            head, sep, detail = message.partition(b": ")
+            if head == b"Server error" or message.startswith(b"Server error"):
+                message = SERVER_ERROR
+            elif head == b"Illegal syntax" and sep and detail not in SYNTAX_TEXTS:
+                message = CLIENT_ERROR
+        super()._respond(state, tag, message)
 
     def connectionMade(self) -> None:
         # Answers leave as they are written (TCP_NODELAY, as Dovecot sets it): with Nagle's algorithm
@@ -176,7 +224,9 @@ class GuardedServer(imap4.IMAP4Server):
     )
 
     def _IMAP4Server__ebSearch(self, failure: Any, tag: bytes) -> None:
-        if failure.check(imap4.IllegalQueryError, IndexError, ValueError, TypeError, RecursionError):
+        if failure.check(
+            imap4.IllegalQueryError, imap4.IllegalIdentifierError, IndexError, ValueError, TypeError, RecursionError
+        ):
             self.sendBadResponse(tag, b"SEARCH : critere mal forme ou non pris en charge")
             return
         self.sendNegativeResponse(tag, b"SEARCH : erreur du serveur")
@@ -191,20 +241,25 @@ class GuardedServer(imap4.IMAP4Server):
         d.addCallback(_with_parts, sections)
         # Twisted's own FETCH callback (name-mangled)
         d.addCallback(self._IMAP4Server__cbFetch, tag, query, uid)  # type: ignore[call-overload, attr-defined]
-        d.addErrback(self._fetch_failed, tag)
+        d.addErrback(self._IMAP4Server__ebFetch, tag)
         return None
 
     # Twisted's command table: its own class's handlers
     select_FETCH = (do_FETCH, imap4.IMAP4Server.arg_seqset, imap4.IMAP4Server.arg_fetchatt)  # type: ignore[assignment]
 
-    def _fetch_failed(self, failure: Any, tag: bytes) -> None:
-        if not failure.check(MissingPart):
-            # Twisted's own FETCH errback (name-mangled)
-            return self._IMAP4Server__ebFetch(failure, tag)  # type: ignore[attr-defined]
+    def _IMAP4Server__ebFetch(self, failure: Any, tag: bytes) -> None:
+        """A FETCH that could not be answered is a NO (RFC 3501 §6.4.5): a part the message lacks
+        `[NONEXISTENT]`, a refusal of the mailbox its own words, anything else `[SERVERBUG]`
+        (Twisted answered BAD, the client's fault, with the exception's text)."""
         self.setTimeout(self._oldTimeout)
         del self._oldTimeout
-        self.sendNegativeResponse(tag, b"[NONEXISTENT] " + str(failure.value).encode("ascii", "replace"))
-        return None
+        if failure.check(MissingPart):
+            self.sendNegativeResponse(tag, b"[NONEXISTENT] " + str(failure.value).encode("ascii", "replace"))
+        elif failure.check(imap4.MailboxException):
+            self.sendNegativeResponse(tag, str(failure.value).encode("ascii", "replace"))
+        else:
+            log.error("IMAP FETCH : %s", failure.getTraceback())
+            self.sendNegativeResponse(tag, SERVER_ERROR)
 
 
 def _extent(query: list) -> tuple[int, int]:
@@ -227,17 +282,10 @@ def _with_parts(results: Any, sections: list[list[int]]) -> Any:
     results = list(results)
     for seq, msg in results:
         for section in sections:
-            part = msg
-            for number in section:
-                if number < 0:
-                    raise MissingPart(f"partie {_name(section)} inexistante dans le message {seq}")
-                if part.isMultipart():
-                    try:
-                        part = part.getSubPart(number)
-                    except (IndexError, TypeError):
-                        raise MissingPart(f"partie {_name(section)} inexistante dans le message {seq}") from None
-                elif number > 0:
-                    raise MissingPart(f"partie {_name(section)} inexistante dans le message {seq}")
+            try:
+                structure.section(msg.structure, [n + 1 for n in section])
+            except structure.SectionError:
+                raise MissingPart(f"partie {_name(section)} inexistante dans le message {seq}") from None
     return iter(results)
 
 
