@@ -8,6 +8,7 @@ import email.policy
 import email.utils
 import re
 import smtplib
+import socket
 import ssl
 import time
 from datetime import UTC, date, datetime
@@ -127,6 +128,17 @@ def test_submission_requires_starttls_then_auth(mss):
         with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
             client.login(PFI, "pas-le-bon-mot-de-passe")
         assert refused.value.smtp_code == 535
+
+
+def test_the_greetings_name_no_software_and_no_version(mss):
+    """Submission and relay greet with the operator's domain only (aiosmtpd said "Python SMTP 1.4.6"):
+    a scanner learns nothing to look up in a vulnerability database."""
+    endpoints = mss.endpoints("chu-test")
+    for port in (endpoints.submission, endpoints.relay):
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as raw:
+            greeting = raw.makefile("rb").readline()
+        assert greeting.startswith(b"220 chu-test.mssante.fr ESMTP"), greeting
+        assert b"Python" not in greeting and not any(c.isdigit() for c in greeting[4:].decode()), greeting
 
 
 def test_login_mechanism_with_and_without_initial_response(mss):

@@ -631,6 +631,7 @@ async def start(runtime: Runtime) -> None:
     hostname = runtime.operator.domains[0]
     common: dict[str, Any] = dict(
         hostname=hostname,
+        ident="ESMTP pret",  # the greeting names no software and no version (aiosmtpd's: "Python SMTP 1.4.6")
         data_size_limit=runtime.max_message_bytes,
         enable_SMTPUTF8=True,
         decode_data=False,
