@@ -87,11 +87,11 @@ def play(house: House, base: str, console: Console) -> tuple[bool, str, str]:
             "_count": "5",
         },
     ).json()
-    people = {e["resource"]["id"]: e["resource"] for e in found["entry"] if e["search"]["mode"] == "include"}
+    people = {e["resource"]["id"]: e["resource"] for e in found.get("entry", []) if e["search"]["mode"] == "include"}
     table = Table(title=f"Annuaire Santé — collègues de {activity['raisonSocialeSite']} joignables par MSSanté")
     for col in ("nom", "profession", "BAL MSSanté"):
         table.add_column(col)
-    for entry in (e for e in found["entry"] if e["search"]["mode"] == "match"):
+    for entry in (e for e in found.get("entry", []) if e["search"]["mode"] == "match"):
         role = entry["resource"]
         who = people[role["practitioner"]["reference"].split("/")[1]]
         name = who["name"][0]

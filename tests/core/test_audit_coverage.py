@@ -222,6 +222,13 @@ def _fed_unique_id(world: World) -> str:
     return world.made["unique_id"]
 
 
+def _fed_lot(world: World) -> str:
+    """The id of the lot `_fed`'s document came in (its entry's submission)."""
+    if "lot" not in world.made:
+        world.made["lot"] = world.dmp.document(_doctor(DESK), _fed(world)).submission
+    return world.made["lot"]
+
+
 def _provide(world: World, actor: Actor):
     """The outsider's structure informed Sarah, who opposed its feeding her DMP: its lot is refused."""
     if actor is OUTSIDER:
@@ -437,6 +444,20 @@ COVERED: dict[str, Scenario] = {
     "PatientIndex.search": Scenario(
         lambda w, a: w.patients.search(a, family="GARCIA"), "identitovigilance.search", "", patient=lambda w: None
     ),
+    "PatientIndex.search_page": Scenario(
+        lambda w, a: w.patients.search_page(a, family="GARCIA", limit=0),
+        "identitovigilance.search",
+        "",
+        patient=lambda w: None,
+    ),
+    # a FHIR update from an identity source: the same rules (and records) as update_traits
+    "PatientIndex.update_from_source": Scenario(
+        lambda w, a: w.patients.update_from_source(
+            a, w.patient_id, w.ipp, Traits.of("Garcia", "Sarah-Lou Anna", "F", "1977-01-21")
+        ),
+        "identitovigilance.",
+        "identitovigilance.update_from_source",
+    ),
     "PatientIndex.history": Scenario(
         lambda w, a: w.patients.history(a, w.patient_id), "identitovigilance.history", "identitovigilance.history"
     ),
@@ -594,6 +615,8 @@ COVERED: dict[str, Scenario] = {
     "Dmp.submission_sets": _dmp_reader(
         lambda w, who: (_fed(w), w.dmp.submission_sets(who, SARAH_NIR, ["current"])), "dmp.rechercher-lots"
     ),
+    # a lot read at its fullUrl (issue 20 §4.2): the search's own decision and record
+    "Dmp.submission_set": _dmp_reader(lambda w, who: w.dmp.submission_set(who, _fed_lot(w)), "dmp.rechercher-lots"),
     "Dmp.document": _dmp_reader(lambda w, who: w.dmp.document(who, _fed(w)), "dmp.lire"),
     "Dmp.retrieve": _dmp_reader(lambda w, who: w.dmp.retrieve(who, _fed(w)), "dmp.consulter"),
     "Dmp.update_metadata": _dmp_reader(

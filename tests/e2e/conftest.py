@@ -30,12 +30,16 @@ class FhirBodies:
         media = response.headers.get("content-type", "")
         if "json" not in media:
             return
-        try:
-            body = orjson.loads(response.content)
+        try:  # NDJSON (a Bulk Data export's files): one resource a line
+            lines = response.content.splitlines() if "ndjson" in media else [response.content]
+            bodies = [orjson.loads(line) for line in lines if line.strip()]
         except (orjson.JSONDecodeError, httpx.ResponseNotRead):
             return
-        if not isinstance(body, dict) or "resourceType" not in body:
-            return
+        for body in bodies:
+            if isinstance(body, dict) and "resourceType" in body:
+                self._check(response, body)
+
+    def _check(self, response: httpx.Response, body: dict) -> None:
         found = problems(body)
         with self._lock:
             self.checked += 1

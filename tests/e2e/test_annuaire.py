@@ -355,10 +355,10 @@ def test_healthcare_activities(ann):
         ("/Practitioner", {"family:sounds": "MARTIN"}, "modificateur-inconnu"),
         ("/Practitioner", {"_include": "PractitionerRole:organization"}, "include-inconnu"),
         ("/Organization", {"_revinclude": "Device:organization"}, "include-inconnu"),
-        ("/Practitioner", {"_count": "0"}, "parametre-invalide"),
+        ("/Practitioner", {"_count": "1001"}, "parametre-invalide"),
         ("/Practitioner", {"_lastUpdated": "ge2026-13-45"}, "date-invalide"),
         ("/Practitioner", {"active": "oui"}, "parametre-invalide"),
-        ("/Practitioner", {"_sort": "family"}, "parametre-inconnu"),
+        ("/Practitioner", {"_sort": "family"}, "parametre-non-supporte"),
         ("/Patient", {"name": "x"}, "type-inconnu"),
     ],
 )

@@ -33,7 +33,8 @@ def test_information_and_opposition_states(world):
     # not informed: may feed (the hospital just did), may not consult (002 L557, L561)
     refused = world.search("generaliste")
     assert refused.status_code == 403 and _code(refused) == "patient-non-informe"
-    status = world.client("generaliste").get("/Consent", params={"patient.identifier": SARAH_NIR}).json()
+    found = world.client("generaliste").get("/Consent", params={"patient.identifier": SARAH_NIR}).json()
+    [status] = [e["resource"] for e in found["entry"]]  # a search: a searchset of the one Consent (issue 20 §4)
     flags = {e["url"].rsplit(":", 1)[-1]: e.get("valueBoolean") for e in status["extension"]}
     assert flags["peut-alimenter"] is True and flags["peut-consulter"] is False
     # informed, not opposed: both (002 L563)

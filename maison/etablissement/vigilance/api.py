@@ -35,10 +35,17 @@ from maison.etablissement.vigilance.fhir import (
 from maison.etablissement.vigilance.service import PatientIndex
 from maison.formats import fhir_capability
 from maison.formats.body import parameter_values, read_json_object, read_limited
-from maison.formats.fhir import bundle, fhir_response, operation_outcome
+from maison.formats.fhir import (
+    RESULT_PARAMETERS,
+    bundle,
+    count_bundle,
+    fhir_response,
+    operation_outcome,
+    result_controls,
+)
 from maison.formats.fhir_capability import Operation, ResourceCapability
 from maison.formats.jsonread import Node
-from maison.formats.path_ids import RowId, ascii_digits
+from maison.formats.path_ids import RowId
 
 _GENDER = {"male": "M", "female": "F"}
 SEARCH = {"family": "string", "given": "string", "birthdate": "date", "gender": "token", "identifier": "token"}
@@ -158,10 +165,11 @@ def router(index: PatientIndex, insi: InsiGateway, max_body_bytes: int, authoriz
     async def search(request: Request) -> Response:
         actor = _actor(request)
         p = request.query_params
-        known = {"family", "given", "birthdate", "gender", "identifier", "_count"}
-        unknown = set(p) - known
+        unknown = set(p) - set(SEARCH) - RESULT_PARAMETERS
         if unknown:
             raise InvalidInput(f"paramètres inconnus : {', '.join(sorted(unknown))}", code="parametre")
+        # _count (0: the total alone, up to 200), _summary=count; no _elements nor _sort (issue 20 §4.3)
+        controls = result_controls(p.multi_items(), max_count=200)
         ipp = ins = None
         if "identifier" in p:
             system, _, value = p["identifier"].rpartition("|")
@@ -169,9 +177,8 @@ def router(index: PatientIndex, insi: InsiGateway, max_body_bytes: int, authoriz
                 ins = parse_matricule(value).number
             else:
                 ipp = value
-        wanted = p.get("_count", "50")
-        count = min(int(wanted) if ascii_digits(wanted, 4) else 50, 200)
-        found = index.search(
+        count = 0 if controls.count_only else 50 if controls.count is None else controls.count
+        found, total = index.search_page(
             actor,
             family=normalise_name(p["family"]) if "family" in p else None,
             given=normalise_name(p["given"]) if "given" in p else None,
@@ -181,12 +188,14 @@ def router(index: PatientIndex, insi: InsiGateway, max_body_bytes: int, authoriz
             ins_number=ins,
             limit=count,
         )
+        if controls.count_only:
+            return fhir_response(count_bundle(total))
         base = _base(request)
         entries = [
             {"fullUrl": f"{base}/Patient/{i.id}", "resource": patient_resource(i), "search": {"mode": "match"}}
             for i in found
         ]
-        return fhir_response(bundle("searchset", entries, total=len(entries)))
+        return fhir_response(bundle("searchset", entries, total=total))
 
     # --- operations for the identity transitions a DPI drives -------------------------------------
 

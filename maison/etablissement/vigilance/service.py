@@ -242,25 +242,30 @@ class PatientIndex:
     ) -> list[LocalIdentity]:
         """The FHIR Patient search of the caller's structure (names already in match form). A search
         answers with identities, so it is recorded — through the journal, since it writes nothing."""
+        return self.search_page(
+            actor,
+            family=family,
+            given=given,
+            birthdate=birthdate,
+            gender=gender,
+            ipp=ipp,
+            ins_number=ins_number,
+            limit=limit,
+        )[0]
+
+    def search_page(self, actor: Actor, *, limit: int = 50, **wanted: str | None) -> tuple[list[LocalIdentity], int]:
+        """`search`, and how many records match in all: at most `limit` of them (0: none, the total
+        alone, FHIR `_summary=count`); the count runs only when the page does not hold them all."""
         with self.db.read() as conn:
-            rows = store.search(
-                conn,
-                actor.structure,
-                family=family,
-                given=given,
-                birthdate=birthdate,
-                gender=gender,
-                ipp=ipp,
-                ins_number=ins_number,
-                limit=limit,
-            )
+            rows = store.search(conn, actor.structure, limit=limit, **wanted) if limit else []
+            total = len(rows) if limit and len(rows) < limit else store.search_count(conn, actor.structure, **wanted)
         self.trail.read(
             actor,
             "identitovigilance.search",
             purpose="TREAT",
-            detail={"structure": actor.structure, "results": len(rows)},
+            detail={"structure": actor.structure, "results": len(rows), "total": total},
         )
-        return [store.row_to_identity(r) for r in rows]
+        return [store.row_to_identity(r) for r in rows], total
 
     def candidates(
         self, actor: Actor, structure: str, *, family: str, birthdate: str, limit: int = 10

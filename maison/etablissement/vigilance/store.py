@@ -222,20 +222,40 @@ def search(
     ins_number: str | None = None,
     limit: int = 50,
 ) -> list:
-    q = sa.select(vig_patient).where(vig_patient.c.structure == structure, vig_patient.c.merged_into.is_(None))
+    criteria = _criteria(structure, family, given, birthdate, gender, ipp, ins_number)
+    return list(conn.execute(sa.select(vig_patient).where(*criteria).order_by(vig_patient.c.id).limit(limit)))
+
+
+def search_count(conn, structure: str, **wanted: str | None) -> int:
+    """How many live records `search` would find without a limit (a FHIR search's total)."""
+    criteria = _criteria(structure, **wanted)
+    return int(conn.execute(sa.select(sa.func.count()).select_from(vig_patient).where(*criteria)).scalar_one())
+
+
+def _criteria(
+    structure: str,
+    family: str | None = None,
+    given: str | None = None,
+    birthdate: str | None = None,
+    gender: str | None = None,
+    ipp: str | None = None,
+    ins_number: str | None = None,
+) -> list:
+    p = vig_patient.c
+    out = [p.structure == structure, p.merged_into.is_(None)]
     if family:
-        q = q.where(vig_patient.c.nom_naissance.startswith(family))
+        out.append(p.nom_naissance.startswith(family))
     if given:
-        q = q.where(sa.or_(vig_patient.c.prenoms.startswith(given), vig_patient.c.prenoms.contains(" " + given)))
+        out.append(sa.or_(p.prenoms.startswith(given), p.prenoms.contains(" " + given)))
     if birthdate:
-        q = q.where(vig_patient.c.date_naissance.startswith(birthdate))
+        out.append(p.date_naissance.startswith(birthdate))
     if gender:
-        q = q.where(vig_patient.c.sexe == gender)
+        out.append(p.sexe == gender)
     if ipp:
-        q = q.where(vig_patient.c.ipp == ipp)
+        out.append(p.ipp == ipp)
     if ins_number:
-        q = q.where(vig_patient.c.ins_number == ins_number, vig_patient.c.status == "QUAL")
-    return list(conn.execute(q.order_by(vig_patient.c.id).limit(limit)))
+        out += [p.ins_number == ins_number, p.status == "QUAL"]
+    return out
 
 
 # --- the patient index (service.PatientIndex) ------------------------------------------------------

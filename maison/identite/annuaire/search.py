@@ -29,6 +29,7 @@ from urllib.parse import urlencode
 import orjson
 
 from maison.core.errors import InvalidInput
+from maison.formats.fhir import count_bundle, result_controls
 from maison.identite.annuaire import store
 from maison.identite.annuaire.index import fold
 from maison.identite.annuaire.vocabulary import EXT_MAILBOX, system_alias
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 DEFAULT_COUNT, MAX_COUNT = 50, 1000
-CONTROL = {"_count", "_total", "_include", "_revinclude", "_elements", "_cursor", "_format"}
+CONTROL = {"_count", "_total", "_include", "_revinclude", "_elements", "_cursor", "_format", "_summary", "_sort"}
 
 # param -> (kind, target). Kinds: string (folded column, exact column), token, mailbox, mailbox-type,
 # reference (column), date (column), bool (column), id.
@@ -129,6 +130,7 @@ class Query:
     includes: list[tuple[str, str]] = field(default_factory=list)  # (target type, column on the source)
     revincludes: list[tuple[str, str]] = field(default_factory=list)  # (source type, column pointing here)
     elements: list[str] = field(default_factory=list)
+    count_only: bool = False  # `_summary=count` or `_count=0`: the total alone (R4 search.html §3.1.1.5.6-7)
     after: str | None = None
     echo: list[tuple[str, str]] = field(default_factory=list)  # the parameters, for the links
 
@@ -233,13 +235,18 @@ def parse(rtype: str, params: Iterable[tuple[str, str]]) -> Query:
     if rtype not in PARAMS:
         raise _bad(f"type de ressource '{rtype}' non servi par l'annuaire", code="type-inconnu")
     query = Query(rtype)
+    params = list(params)
+    # _summary: count (or false) only; _sort: not in the IG's CapabilityStatement, refused (issue 20 §4.3)
+    summary = [(n, v) for n, v in params if n in ("_summary", "_sort")]
+    query.count_only = result_controls(summary, max_count=0).count_only
     for name, value in params:
         query.echo.append((name, value))
         param, _, modifier = name.partition(":")
         if param == "_count":
-            if not (value.isascii() and value.isdigit()) or not 0 < int(value) <= MAX_COUNT:
-                raise _bad(f"_count : entier de 1 à {MAX_COUNT} attendu", expression="_count")
+            if not (value.isascii() and value.isdigit()) or not 0 <= int(value) <= MAX_COUNT:
+                raise _bad(f"_count : entier de 0 à {MAX_COUNT} attendu", expression="_count")
             query.count = int(value)
+            query.count_only = query.count_only or query.count == 0
         elif param == "_total":
             if value not in ("none", "estimate", "accurate"):
                 raise _bad("_total : none, estimate ou accurate", expression="_total")
@@ -260,6 +267,8 @@ def parse(rtype: str, params: Iterable[tuple[str, str]]) -> Query:
             query.revincludes.append(source)
         elif param == "_elements":
             query.elements += [e.strip() for e in value.split(",") if e.strip()]
+        elif param in ("_summary", "_sort"):
+            pass  # read above
         elif param == "_cursor":
             query.after = value
             query.echo.pop()
@@ -321,7 +330,9 @@ def _fetch(conn: Connection, rtype: str, ids: Iterable[str | None]) -> list[dict
 
 
 def run(conn: Connection, query: Query, base: str) -> dict:
-    """The searchset Bundle of one page."""
+    """The searchset Bundle of one page (the total alone for `_summary=count`)."""
+    if query.count_only:
+        return count_bundle(store.search_total(conn, query.rtype, query.filters))
     # The page's ids first (from the indexes alone), then only their rows.
     ids = store.search_ids(conn, query.rtype, query.filters, query.after, query.count + 1)
     more = len(ids) > query.count

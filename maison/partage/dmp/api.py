@@ -18,6 +18,7 @@ indirect authentication of a PFI (feeding, and reading back its own documents).
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from functools import partial
 from urllib.parse import parse_qsl
@@ -32,7 +33,16 @@ from maison.core.authz import PATIENT, Accepts, Authorizer, accepts, keys, publi
 from maison.core.errors import InvalidInput, MaisonError, MalformedRequest, UnsupportedMediaType
 from maison.formats import fhir_capability, pdsm
 from maison.formats.body import json_response, read_json_object, read_limited, required_text
-from maison.formats.fhir import FHIR_JSON, fhir_response
+from maison.formats.fhir import (
+    FHIR_JSON,
+    RESULT_PARAMETERS,
+    ResultControls,
+    bundle,
+    count_bundle,
+    fhir_response,
+    local_url,
+    result_controls,
+)
 from maison.formats.fhir_capability import ResourceCapability
 from maison.formats.jsonread import Node
 from maison.formats.path_ids import FhirId, Identifier, ascii_digits
@@ -177,12 +187,33 @@ def _date_filter(value: str) -> DateFilter:
     return DateFilter(prefix, rest)
 
 
+def _result_controls(params: list[tuple[str, str]]) -> ResultControls:
+    """_count and _summary=count as R4 says them; _elements, _sort and another _summary refused
+    (PDSm lists none of them): before issue 20 they were ignored with a warning."""
+    return result_controls([(k, v) for k, v in params if k in RESULT_PARAMETERS], max_count=10_000)
+
+
+def _searchset(
+    found: list[dict], base: str, rtype: str, query: str, warnings: list[str], controls: ResultControls
+) -> Response:
+    """The searchset: the total alone for `_summary=count` / `_count=0`; with `_count=n`, the first n
+    (PDSm searches are not paged: the total says how many there are, a warning that the page is cut)."""
+    if controls.count_only:
+        return fhir_response(count_bundle(len(found)))
+    shown = found if controls.count is None else found[: controls.count]
+    if len(shown) < len(found):
+        warnings = [*warnings, f"{len(shown)} résultats sur {len(found)} (_count) : la recherche n'est pas paginée"]
+    answer = mhd.searchset(shown, base, rtype, query, warnings)
+    answer["total"] = len(found)
+    return fhir_response(answer)
+
+
 def _document_filters(params: list[tuple[str, str]]) -> tuple[DocumentQuery, list[Callable], list[str]]:
     """The search's criteria the store turns into SQL (a DocumentQuery), those checked on each entry
     found (their data is in the stored DocumentReference), and the warnings for ignored parameters."""
     criteria: dict[str, list] = {}
     checks: list[Callable] = []
-    warnings = [f"paramètre {k} ignoré (non pris en charge)" for k, _ in params if k not in KNOWN]
+    warnings = [f"paramètre {k} ignoré (non pris en charge)" for k, _ in params if k not in KNOWN | RESULT_PARAMETERS]
     for key, value in params:
         if key in SEARCH_TOKENS:
             criteria.setdefault(SEARCH_TOKENS[key], []).append(tuple(v.rpartition("|")[2] for v in value.split(",")))
@@ -256,7 +287,7 @@ def capability_statement(base: str) -> dict:
             ),
             ResourceCapability(
                 "List",
-                ("search-type",),
+                ("read", "search-type"),
                 {"patient.identifier": "token", "code": "token", "status": "token", "identifier": "token"},
                 profile=pdsm.PROFILE_SUBMISSION_SET,
             ),
@@ -330,12 +361,13 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
     async def _find_documents(request: Request) -> Response:
         who = _who(request)
         params = await _params(request, max_body_bytes)
+        controls = _result_controls(params)
         ins, statuses = _ins_param(params), _statuses(params)
         filters, checks, warnings = _document_filters(params)
         entries = await _audited(dmp.find_documents, who, ins, statuses, filters, str(request.url.query))
         base = _base(request)
         shown = [mhd.render_document(e, base) for e in entries if all(check(e) for check in checks)]
-        return fhir_response(mhd.searchset(shown, base, "DocumentReference", str(request.url.query), warnings))
+        return _searchset(shown, base, "DocumentReference", str(request.url.query), warnings, controls)
 
     accepts(DMP_READER)(_find_documents)
     r.add_api_route("/DocumentReference", _find_documents, methods=["GET"])
@@ -399,6 +431,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
     async def _find_lists(request: Request) -> Response:
         who = _who(request)
         params = await _params(request, max_body_bytes)
+        controls = _result_controls(params)
         ins = _ins_param(params)
         codes = [v.rpartition("|")[2] for k, v in params if k == "code"]
         if not codes:
@@ -409,7 +442,13 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
         rows = await run_in_threadpool(dmp.submission_sets, who, ins, statuses) if "submissionset" in codes else []
         base = _base(request)
         lists = [_list(row) for row in rows]
-        return fhir_response(mhd.searchset(lists, base, "List", str(request.url.query)))
+        return _searchset(lists, base, "List", str(request.url.query), [], controls)
+
+    @r.get("/List/{id_}")
+    @accepts(DMP_READER)
+    async def read_list(id_: FhirId, request: Request) -> Response:
+        """A lot, at the fullUrl ITI-66 gave it."""
+        return fhir_response(_list(await run_in_threadpool(dmp.submission_set, _who(request), id_)))
 
     accepts(DMP_READER)(_find_lists)
     r.add_api_route("/List", _find_lists, methods=["GET"])
@@ -462,11 +501,21 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
     @r.get("/Consent")
     @accepts(DMP_PROFESSIONAL)
     async def information(request: Request) -> Response:
+        """A search (R4 search.html): a searchset Bundle holding the patient's information state for the
+        caller's structure — one Consent; the total alone for `_summary=count`."""
         who = _who(request)
-        ins = _ins_param(list(request.query_params.multi_items()))
-        return await _information(ins, who, 200)
+        params = list(request.query_params.multi_items())
+        controls = _result_controls(params)
+        consent = await _consent(_ins_param(params), who)
+        if controls.count_only or controls.count == 0:
+            return fhir_response(count_bundle(1))
+        entry = {"fullUrl": local_url(consent), "resource": consent, "search": {"mode": "match"}}
+        return fhir_response(bundle("searchset", [entry], total=1))
 
     async def _information(ins: str, who: Who, status: int) -> Response:
+        return fhir_response(await _consent(ins, who), status)
+
+    async def _consent(ins: str, who: Who) -> dict:
         dossier, feed, read = await run_in_threadpool(dmp.status_for, who, ins)
         provisions = [
             {
@@ -476,8 +525,11 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
             }
             for axis, state in (("alimentation", dossier.alimentation), ("consultation", dossier.consultation))
         ]
-        consent = {
+        motif = read.message if not read.allowed else feed.message
+        return {
             "resourceType": "Consent",
+            # one per patient and structure: a name-based id (RFC 9562 §5.5), the same at each reading
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{URL_CONSENT_ACTION}/{ins}/{who.structure}")),
             "status": "active" if dossier.state is DossierState.ACTIVE else "inactive",
             "scope": {
                 "coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]
@@ -490,10 +542,9 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
                 {"url": "urn:maison:dmp:etat-dossier", "valueCode": dossier.state.value},
                 {"url": "urn:maison:dmp:peut-alimenter", "valueBoolean": feed.allowed},
                 {"url": "urn:maison:dmp:peut-consulter", "valueBoolean": read.allowed},
-                {"url": "urn:maison:dmp:motif", "valueString": read.message if not read.allowed else feed.message},
+                *[{"url": "urn:maison:dmp:motif", "valueString": m} for m in [motif] if m],  # never ""
             ],
         }
-        return fhir_response(consent, status)
 
     # --- secretariat ---------------------------------------------------------------------------------
 
@@ -516,14 +567,9 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
     async def history(request: Request) -> Response:
         rows = await run_in_threadpool(dmp.history, who_of(authorizer, request))
         events = [audit.as_fhir_audit_event(row) for row in rows]
-        return fhir_response(
-            {
-                "resourceType": "Bundle",
-                "type": "searchset",
-                "total": len(events),
-                "entry": [{"resource": e} for e in events],
-            }
-        )
+        # served only here: each entry named by a urn:uuid (R4 §2.36.4), no `entry` when there is none
+        entries = [{"fullUrl": local_url(e), "resource": e, "search": {"mode": "match"}} for e in events]
+        return fhir_response(bundle("searchset", entries, total=len(events)))
 
     @r.put("/espace/preferences")
     @accepts(PATIENT)

@@ -817,6 +817,17 @@ class Dmp:
         self.trail.read(actor_of(who), "dmp.rechercher-lots", patient=ins, detail={"resultats": len(lots)})
         return lots
 
+    def submission_set(self, who: Who, id_: str) -> SubmissionSet:
+        """One lot by its id, read at the fullUrl its search gave (issue 20 §4.2): found only as the
+        search finds it (a lot holding a document the caller may read), else answered like a missing
+        id — the search's own access decision and audit, on the lot's patient."""
+        with self.db.read() as conn:
+            row = store.submission(conn, id_)
+        found = [] if row is None else [s for s in self.submission_sets(who, row.ins, [row.status]) if s.id == id_]
+        if not found:
+            raise NotFound(f"lot {id_} inconnu", code="lot-inconnu")
+        return found[0]
+
     # --- metadata update, withdrawal (flux 03, DOC-15/16) ---------------------------------------
 
     def current_for_patch(self, who: Who, unique_id: str) -> DocumentEntry:

@@ -192,6 +192,11 @@ def submissions(conn: sa.Connection, ins: str, statuses: list[str]) -> list[sa.R
     )
 
 
+def submission(conn: sa.Connection, id_: str) -> sa.Row | None:
+    """One submission set by its id."""
+    return conn.execute(sa.select(dmp_submission).where(dmp_submission.c.id == id_)).first()
+
+
 def undeleted_documents(conn: sa.Connection, ins: str) -> list[sa.Row]:
     """A patient's entries but those withdrawn."""
     d = dmp_document.c

@@ -27,7 +27,7 @@ from maison.core.authz import Accepts, Authorizer, accepts, keys, public
 from maison.core.errors import InvalidInput, NotFound
 from maison.formats import fhir_capability
 from maison.formats.body import json_response, read_json_object
-from maison.formats.fhir import fhir_response
+from maison.formats.fhir import RESULT_PARAMETERS, count_bundle, fhir_response, result_controls
 from maison.formats.fhir_capability import Operation, ResourceCapability
 from maison.formats.path_ids import FhirId, Identifier, ascii_digits
 from maison.partage.ordonnance import fhir
@@ -118,22 +118,25 @@ def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units) -> AP
     @accepts(PRESCRIBER)
     async def search(request: Request) -> Response:
         params = request.query_params
-        unknown = set(params) - {"date", "status", "_count"}
+        unknown = set(params) - {"date", "status"} - RESULT_PARAMETERS
         if unknown:
             raise InvalidInput(
                 f"paramètres non pris en charge : {', '.join(sorted(unknown))}", code="recherche-parametre"
             )
+        # _count (0: the total alone), _summary=count; no _elements nor _sort here (issue 20 §4.3)
+        controls = result_controls(params.multi_items(), max_count=500)
         since, until = _date_bounds(params.getlist("date"))
-        try:
-            count = int(params.get("_count", "50"))
-        except ValueError:
-            raise InvalidInput("_count : un entier", code="recherche-count", expression="_count") from None
         status = {"active": "active", "revoked": "annulee", None: None}.get(params.get("status"), "?")
         if status == "?":
             raise InvalidInput("status : active ou revoked", code="recherche-statut", expression="status")
         caller = await run_in_threadpool(who, request)
-        found = await run_in_threadpool(base.search, caller, since=since, until=until, status=status, count=count)
-        return fhir_response(fhir.search_bundle(found, base_url=here(request), total=len(found)))
+        count = 0 if controls.count_only else 50 if controls.count is None else controls.count
+        found, total = await run_in_threadpool(
+            base.search, caller, since=since, until=until, status=status, count=count
+        )
+        if controls.count_only:
+            return fhir_response(count_bundle(total))
+        return fhir_response(fhir.search_bundle(found, base_url=here(request), total=total))
 
     @r.get("/RequestGroup/{numero}")
     @accepts(PRESCRIBER)

@@ -28,7 +28,7 @@ from unidecode import unidecode
 
 from maison.core.errors import InvalidInput, MalformedRequest
 from maison.core.identifiers.professionals import OID_IDNATPS, OID_IDNATSTRUCT
-from maison.formats.fhir import full_url, local_url
+from maison.formats.fhir import bundle, full_url, local_url
 from maison.formats.ordonnance import (
     EXT_CONSENT,
     EXT_DEVICE_QUANTITY,
@@ -442,12 +442,8 @@ def prescription_bundle(p: Prescription, executions: Sequence[Execution] | None,
 
 
 def search_bundle(items: Sequence[Prescription], *, base_url: str, total: int) -> dict:
-    return {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": total,
-        "entry": [{**_entry(base_url, request_group(p, base_url)), "search": {"mode": "match"}} for p in items],
-    }
+    entries = [{**_entry(base_url, request_group(p, base_url)), "search": {"mode": "match"}} for p in items]
+    return bundle("searchset", entries, total=total)
 
 
 def request_group(p: Prescription, base_url: str) -> dict:

@@ -151,16 +151,22 @@ class Base:
         until: date | None = None,
         status: str | None = None,
         count: int = 50,
-    ) -> list[Prescription]:
-        """The prescriber's own prescriptions, newest first (recherchées, 001 L446)."""
+    ) -> tuple[list[Prescription], int]:
+        """The prescriber's own prescriptions, newest first (recherchées, 001 L446), at most `count`
+        (0: none, the total alone — FHIR `_summary=count`), and how many there are in all."""
         self._prescriber(caller, ACTION_SEARCH)
+        limit, who = min(count, 500), caller.person
         with self.db.read() as conn:
-            rows = store.prescriptions_of(
-                conn, caller.person, since=since, until=until, status=status, limit=max(1, min(count, 500))
+            rows = (
+                store.prescriptions_of(conn, who, since=since, until=until, status=status, limit=limit) if limit else []
+            )
+            complete = limit and len(rows) < limit  # the page holds them all: no count to run
+            total = (
+                len(rows) if complete else store.prescriptions_count(conn, who, since=since, until=until, status=status)
             )
         found = [_prescription(r) for r in rows]
-        self.trail.read(caller, ACTION_SEARCH, detail={"resultats": len(found)})
-        return found
+        self.trail.read(caller, ACTION_SEARCH, detail={"resultats": len(found), "total": total})
+        return found, total
 
     def cancel(self, caller: Actor, text: str) -> Prescription:
         """The prescriber withdraws a prescription nobody has executed yet."""

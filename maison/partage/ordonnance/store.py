@@ -82,14 +82,28 @@ def prescriptions_of(
 ) -> list[Row]:
     """A prescriber's prescriptions, newest first, within the given prescription dates and status."""
     t = ordo_prescription
-    query = sa.select(t).where(t.c.prescriber == prescriber)
-    if since:
-        query = query.where(t.c.prescribed_on >= since.isoformat())
-    if until:
-        query = query.where(t.c.prescribed_on <= until.isoformat())
-    if status:
-        query = query.where(t.c.status == status)
+    query = sa.select(t).where(*_prescribed_by(prescriber, since, until, status))
     return list(conn.execute(query.order_by(t.c.created_at.desc()).limit(limit)).all())
+
+
+def prescriptions_count(
+    conn: Connection, prescriber: str, *, since: date | None, until: date | None, status: str | None
+) -> int:
+    """How many prescriptions `prescriptions_of` would find without a limit (a search's total)."""
+    query = sa.select(sa.func.count()).select_from(ordo_prescription)
+    return int(conn.execute(query.where(*_prescribed_by(prescriber, since, until, status))).scalar_one())
+
+
+def _prescribed_by(prescriber: str, since: date | None, until: date | None, status: str | None) -> list:
+    t = ordo_prescription
+    conditions = [t.c.prescriber == prescriber]
+    if since:
+        conditions.append(t.c.prescribed_on >= since.isoformat())
+    if until:
+        conditions.append(t.c.prescribed_on <= until.isoformat())
+    if status:
+        conditions.append(t.c.status == status)
+    return conditions
 
 
 def set_status(conn: Connection, number: str, status: str) -> None:

@@ -118,9 +118,10 @@ def test_a_prescriber_reads_and_searches_only_his_own(base):
             .all()
         )
     assert sum('"motif":"prescription-autre-prescripteur"' in d for d in refused) == 3 and len(refused) == 6
-    assert [x.number for x in base.search(GP)] == [p.number]
-    assert base.search(OTHER_GP) == []
-    assert base.search(GP, since=TODAY + timedelta(days=1)) == []
+    assert [x.number for x in base.search(GP)[0]] == [p.number] and base.search(GP)[1] == 1
+    assert base.search(OTHER_GP) == ([], 0)
+    assert base.search(GP, since=TODAY + timedelta(days=1)) == ([], 0)
+    assert base.search(GP, count=0) == ([], 1)  # FHIR _summary=count: the total alone (issue 20 §4.3)
 
 
 def test_only_prescribing_professions_with_psc_create(base):
