@@ -173,7 +173,7 @@ def play(house: House, base: str, console: Console, individu: Individu, doctor: 
     table = Table(title=f"DMP de {t.prenoms[0]} {t.nom_naissance} — vu par son médecin traitant (ITI-67)")
     for col in ("document", "type", "format", "taille", "auteur"):
         table.add_column(col)
-    for entry in found["entry"]:
+    for entry in found.get("entry", []):
         r = entry["resource"]
         table.add_row(
             r["content"][0]["attachment"]["title"],
@@ -215,7 +215,7 @@ def play(house: House, base: str, console: Console, individu: Individu, doctor: 
     mine = httpx.Client(base_url=f"{base}/dmp", headers=me, timeout=30)
     bio_uid = next(
         e["resource"]["masterIdentifier"]["value"]
-        for e in found["entry"]
+        for e in found.get("entry", [])
         if e["resource"]["type"]["coding"][0]["code"] == BIOLOGIE.code
         and e["resource"]["content"][0]["format"]["code"] == "urn:ihe:iti:xds-sd:pdf:2008"
     )
@@ -244,9 +244,9 @@ def play(house: House, base: str, console: Console, individu: Individu, doctor: 
     table = Table(title="Historique des accès — ce que la patiente lit dans Mon espace santé")
     for col in ("quand", "qui", "action", "résultat"):
         table.add_column(col)
-    for entry in history["entry"][-10:]:
+    for entry in history.get("entry", [])[-10:]:
         e = entry["resource"]
-        agent = e["agent"][0]["who"]["identifier"]["value"]
+        agent = e["agent"][0].get("who", {}).get("identifier", {}).get("value", "?")
         table.add_row(e["recorded"][:19], agent, e["type"]["code"], e["outcome"])
     console.print(table)
     return Scene(

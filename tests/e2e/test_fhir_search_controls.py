@@ -99,3 +99,22 @@ def test_a_bad_count_is_refused(house, live, value):
         base_url=f"{live.url}/annuaire", headers={"ESANTE-API-KEY": issue_key(house.db, "1750000019", "t", "t")}
     )
     assert http.get("/Organization", params={"_count": value}).status_code == 400
+
+
+def test_mon_espace_sante_lists(house, live):
+    """The patient's lists in Mon espace santé are FHIR searchsets too: the same result parameters."""
+    from tests.e2e.test_espace import observation
+
+    world = make_world(house, live, ("generaliste",))
+    sarah = httpx.Client(
+        base_url=f"{world.base}/espace", headers={"Authorization": f"Bearer {world.patient_token()}"}, timeout=30
+    )
+    for when in ("2026-10-01T08:00:00Z", "2026-10-02T08:00:00Z"):
+        assert sarah.post("/mesures", json=observation("29463-7", 70, "kg", when)).status_code == 201
+    _count_only(sarah.get("/mesures", params={"_summary": "count"}), 2)
+    page = sarah.get("/mesures", params={"_count": "1"}).json()
+    assert len(page["entry"]) == 1 and page["total"] == 2
+    for params in (*REFUSED, {"_elements": "code"}):
+        _refused(sarah.get("/mesures", params=params), next(iter(params)))
+        _refused(sarah.get("/agenda", params=params), next(iter(params)))
+        _refused(sarah.get("/profil/allergies", params=params), next(iter(params)))

@@ -205,6 +205,7 @@ def test_update_put_as_an_identity_source_sends_it(dpi, house, live):
 
     pid = _admit(dpi, "U1", "Martin", "Louise", "female", "1990-05-04")
     patient = dpi.get(f"/Patient/{pid}").json()
+    assert "versionId" not in patient["meta"]  # no vread of past versions: no version claimed (§4.4)
     # a PAM source re-sends the record unchanged: nothing changes
     assert dpi.put(f"/Patient/{pid}", json=patient).json() == patient
     # corrected traits: the record takes them, the answer is the new record

@@ -23,7 +23,15 @@ from starlette.concurrency import run_in_threadpool
 from maison.core.authz import PATIENT, Authorizer, accepts
 from maison.core.errors import InvalidInput
 from maison.formats.body import json_response, read_json_object
-from maison.formats.fhir import bundle, fhir_response, local_url
+from maison.formats.fhir import (
+    RESULT_PARAMETERS,
+    ResultControls,
+    bundle,
+    count_bundle,
+    fhir_response,
+    local_url,
+    result_controls,
+)
 from maison.formats.path_ids import Code, FhirId
 from maison.partage.dmp.api import who_of
 from maison.partage.espace.export import export_archive
@@ -31,10 +39,20 @@ from maison.partage.espace.profil import shaped
 from maison.partage.espace.service import Espace
 
 
-def _bundle(resources: list[dict]) -> dict:
+def _controls(request: Request) -> ResultControls:
+    """The FHIR result parameters of a list (issue 20 §4.3): `_count` and `_summary=count`; `_sort`,
+    `_elements` and another `_summary` refused before anything is read."""
+    params = [(k, v) for k, v in request.query_params.multi_items() if k in RESULT_PARAMETERS]
+    return result_controls(params, max_count=10_000)
+
+
+def _bundle(resources: list[dict], controls: ResultControls) -> dict:
     """A searchset of the patient's own entries (urn:uuid fullUrls: they have no RESTful URL of their
-    own), without `entry` when there is none (R4 json.html)."""
-    entries = [{"fullUrl": local_url(r), "resource": r, "search": {"mode": "match"}} for r in resources]
+    own), without `entry` when there is none (R4 json.html); the total alone for `_summary=count`."""
+    if controls.count_only:
+        return count_bundle(len(resources))
+    shown = resources if controls.count is None else resources[: controls.count]
+    entries = [{"fullUrl": local_url(r), "resource": r, "search": {"mode": "match"}} for r in shown]
     return bundle("searchset", entries, total=len(resources))
 
 
@@ -76,7 +94,8 @@ def router(espace: Espace, authorizer: Authorizer, max_body_bytes: int) -> APIRo
     @r.get("/profil/{rubrique}")
     @accepts(PATIENT)
     async def items(rubrique: Code, request: Request) -> Response:
-        return fhir_response(_bundle(await run_in_threadpool(espace.items, who(request), rubrique)))
+        controls = _controls(request)
+        return fhir_response(_bundle(await run_in_threadpool(espace.items, who(request), rubrique), controls))
 
     @r.post("/profil/{rubrique}")
     @accepts(PATIENT)
@@ -99,8 +118,8 @@ def router(espace: Espace, authorizer: Authorizer, max_body_bytes: int) -> APIRo
     @r.get("/mesures")
     @accepts(PATIENT)
     async def measures(request: Request) -> Response:
-        kind = request.query_params.get("code")
-        return fhir_response(_bundle(await run_in_threadpool(espace.measures, who(request), kind)))
+        kind, controls = request.query_params.get("code"), _controls(request)
+        return fhir_response(_bundle(await run_in_threadpool(espace.measures, who(request), kind), controls))
 
     @r.post("/mesures")
     @accepts(PATIENT)
@@ -117,10 +136,9 @@ def router(espace: Espace, authorizer: Authorizer, max_body_bytes: int) -> APIRo
     @r.get("/agenda")
     @accepts(PATIENT)
     async def events(request: Request) -> Response:
-        q = request.query_params
-        return fhir_response(
-            _bundle(await run_in_threadpool(espace.events, who(request), q.get("debut"), q.get("fin")))
-        )
+        q, controls = request.query_params, _controls(request)
+        found = await run_in_threadpool(espace.events, who(request), q.get("debut"), q.get("fin"))
+        return fhir_response(_bundle(found, controls))
 
     @r.post("/agenda")
     @accepts(PATIENT)
