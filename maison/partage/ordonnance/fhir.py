@@ -344,7 +344,11 @@ def _medicine(number: int, res: dict, where: str, index: dict, units: frozenset[
         concept_where = f"{where}.medicationCodeableConcept"
         concept = _get(res, "medicationCodeableConcept", dict, where)
     code, system, label = _coded(concept, concept_where, MEDICINE_SYSTEMS)
-    texts = [text for path, d in _items(res, "dosageInstruction", where) if (text := _get(d, "text", str, path))]
+    texts = [
+        text
+        for path, d in _items(res, "dosageInstruction", where)
+        if (text := _get(d, "text", str, path) or dosage_text(d))
+    ]
     instructions = "\n".join(texts) or _extension(res, EXT_RENDERED_DOSAGE, "valueMarkdown", str, where) or ""
     dispense, dispense_where = _get(res, "dispenseRequest", dict, where), f"{where}.dispenseRequest"
     quantity, unit = _quantity(dispense, "quantity", dispense_where, units)
@@ -362,6 +366,79 @@ def _medicine(number: int, res: dict, where: str, index: dict, units: frozenset[
         _substitutable(res, where),
         _days(dispense, dispense_where),
     )
+
+
+_PERIOD_UNITS = {"s": "seconde", "min": "minute", "h": "heure", "d": "jour", "wk": "semaine", "mo": "mois", "a": "an"}
+_WHEN = {"MORN": "le matin", "NOON": "à midi", "AFT": "l'après-midi", "EVE": "le soir", "NIGHT": "la nuit"}
+_MEALS = {"M": "le petit-déjeuner", "D": "le déjeuner", "V": "le dîner", "": "les repas"}
+_WHEN |= {f"AC{k}": f"avant {meal}" for k, meal in _MEALS.items()}
+_WHEN |= {f"PC{k}": f"après {meal}" for k, meal in _MEALS.items()}
+_WHEN |= {"HS": "au coucher", "WAKE": "au réveil", "C": "pendant le repas"}
+
+
+def dosage_text(dosage: dict) -> str:
+    """A structured R4 Dosage (the guide's fr-inpatient-medicationrequest posology: doseAndRate,
+    timing.repeat, route) said in French, for a line sent without `dosageInstruction.text`: the base
+    keeps a posology as text, and a structured one must not be lost on the way. Only elements of the
+    right JSON type are read; the envelope's other checks stay where they are."""
+    parts = [_dose(d) for d in _dicts(dosage.get("doseAndRate"))]
+    repeat = dosage.get("timing", {}).get("repeat", {}) if isinstance(dosage.get("timing"), dict) else {}
+    if isinstance(repeat, dict):
+        parts += _repeat(repeat)
+    route = dosage.get("route")
+    if isinstance(route, dict) and (said := route.get("text") or _display(route)):
+        parts.append(f"voie : {said}")
+    if dosage.get("asNeededBoolean") is True:
+        parts.append("si besoin")
+    if isinstance(dosage.get("patientInstruction"), str):
+        parts.append(dosage["patientInstruction"])
+    return ", ".join(p for p in parts if p)
+
+
+def _dicts(value: object) -> list[dict]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _strings(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _display(concept: dict) -> str:
+    return next((str(c["display"]) for c in _dicts(concept.get("coding")) if c.get("display")), "")
+
+
+def _amount(quantity: object) -> str:
+    if not isinstance(quantity, dict) or not isinstance(quantity.get("value"), int | float):
+        return ""
+    return f"{quantity['value']:g} {quantity.get('unit') or quantity.get('code') or ''}".strip()
+
+
+def _dose(dose_and_rate: dict) -> str:
+    if "doseQuantity" in dose_and_rate:
+        return _amount(dose_and_rate["doseQuantity"])
+    dose_range = dose_and_rate.get("doseRange")
+    if isinstance(dose_range, dict):
+        return f"de {_amount(dose_range.get('low'))} à {_amount(dose_range.get('high'))}"
+    return ""
+
+
+def _repeat(repeat: dict) -> list[str]:
+    parts = []
+    frequency, period, unit = repeat.get("frequency"), repeat.get("period"), repeat.get("periodUnit")
+    if isinstance(frequency, int) and isinstance(period, int | float) and unit in _PERIOD_UNITS:
+        every = _PERIOD_UNITS[unit] if period == 1 else f"{period:g} {_PERIOD_UNITS[unit]}s".replace("moiss", "mois")
+        parts.append(f"{frequency} fois par {every}")
+    times = [t[:5] for t in _strings(repeat.get("timeOfDay"))]
+    if times:
+        parts.append("à " + " et ".join(times))
+    parts += [_WHEN.get(w, w) for w in _strings(repeat.get("when"))]
+    duration = repeat.get("boundsDuration")
+    if isinstance(duration, dict) and (said := _amount(duration)):
+        parts.append(f"pendant {said}")
+    bounds = repeat.get("boundsPeriod")
+    if isinstance(bounds, dict) and isinstance(bounds.get("start"), str) and isinstance(bounds.get("end"), str):
+        parts.append(f"du {bounds['start'][:10]} au {bounds['end'][:10]}")
+    return parts
 
 
 def _days(dispense: dict, where: str) -> int | None:

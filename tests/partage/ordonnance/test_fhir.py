@@ -600,3 +600,76 @@ def test_hostile_bodies_are_refused_never_crash():
                 parse()
             except MaisonError:
                 pass
+
+
+def _claradol_from_the_guide() -> dict:
+    """The guide's example Presc-CLARADOL-DoseDiffParHoraire (fsh/instances), as JSON: a searchset
+    envelope, a posology in structure only (two doses a day at set times, per os, for five days), the
+    prescriber's Practitioner; put in a RequestGroup with Maison's consent, and without the patient
+    (the base takes no identity, 000 L3697)."""
+    ucd = "http://data.esante.gouv.fr/ansm/medicament/UCD"
+    edqm = "http://standardterms.edqm.eu"
+
+    def dose(time: str, count: int) -> dict:
+        return {
+            "sequence": 1,
+            "timing": {
+                "repeat": {
+                    "boundsPeriod": {"start": "2021-08-12T14:08:00Z", "end": "2021-08-17T14:07:59Z"},
+                    "timeOfDay": [time],
+                }
+            },
+            "route": {"coding": [{"system": edqm, "code": "20053000", "display": "Voie orale"}], "text": "Voie orale"},
+            "doseAndRate": [{"doseQuantity": {"value": count, "unit": "Comprimé", "system": edqm, "code": "15054000"}}],
+        }
+
+    request = {
+        "resourceType": "MedicationRequest",
+        "meta": {"profile": ["https://hl7.fr/fhir/fr/medication/StructureDefinition/fr-inpatient-medicationrequest"]},
+        "status": "active",
+        "intent": "order",
+        "priority": "routine",
+        "medicationCodeableConcept": {
+            "coding": [{"system": ucd, "code": "3400891705256", "display": "CLARADOL 500MG CPR"}],
+            "text": "CLARADOL® 500 mg, cpr séc",
+        },
+        "authoredOn": "2021-08-12T14:08:35.552Z",
+        "requester": {"reference": "Practitioner/smart-Practitioner-71482713"},
+        "dosageInstruction": [dose("07:00:00", 2), dose("18:00:00", 1)],
+    }
+    group = {
+        "resourceType": "RequestGroup",
+        "status": "active",
+        "intent": "order",
+        "authoredOn": "2021-08-12",
+        "groupIdentifier": {"system": "https://somehospital.fr/Prescrption-ID", "value": "Presc-14641"},
+        "extension": [{"url": EXT_CONSENT, "valueBoolean": True}],
+        "action": [{"resource": {"reference": "MedicationRequest/m1"}}],
+    }
+    practitioner = {"resourceType": "Practitioner", "id": "smart-Practitioner-71482713"}
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"resource": group}, {"resource": {**request, "id": "m1"}}, {"resource": practitioner}],
+    }
+
+
+def test_the_guides_envelope_with_a_structured_posology():
+    """Issue 20 §4.4: creation accepts what the guide documents — a searchset envelope, the
+    prescriber's Practitioner, and a posology given in structure only, which is kept (said in
+    French) rather than lost."""
+    draft = fhir.draft_from_fhir(_claradol_from_the_guide(), units=UNITS)
+    [line] = draft.lines
+    assert line.code == "3400891705256" and line.kind is LineKind.MEDICAMENT
+    assert line.instructions == (
+        "2 Comprimé, à 07:00, du 2021-08-12 au 2021-08-17, voie : Voie orale\n"
+        "1 Comprimé, à 18:00, du 2021-08-12 au 2021-08-17, voie : Voie orale"
+    )
+    said = fhir.dosage_text(
+        {
+            "timing": {"repeat": {"frequency": 3, "period": 1, "periodUnit": "d", "when": ["PCM"]}},
+            "asNeededBoolean": True,
+        }
+    )
+    assert said == "3 fois par jour, après le petit-déjeuner, si besoin"
+    assert fhir.dosage_text({"timing": "n'importe quoi", "doseAndRate": "x"}) == ""  # wrong types: nothing read
