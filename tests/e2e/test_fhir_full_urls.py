@@ -23,6 +23,8 @@ def _resolve_all(client: httpx.Client, bundle: dict) -> int:
         read = client.get(url)
         assert read.status_code == 200, f"{url}: {read.status_code} {read.text[:200]}"
         assert (read.json()["resourceType"], read.json()["id"]) == (resource["resourceType"], resource["id"])
+        # no base serves vread (their CapabilityStatements say versioning no-version): no version claimed
+        assert "versionId" not in read.json().get("meta", {}) and "versionId" not in resource.get("meta", {})
         resolved += 1
     return resolved
 
