@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from maison.identite.psc.api import issuer_for
-from maison.partage.mss import store
+from maison.partage.mss import store, trace
 from tests.e2e.test_mss_smtp import _client
 from tests.partage.mss_world import PFI, PFI_PASSWORD, start_world
 
@@ -35,9 +35,11 @@ def _data(client: smtplib.SMTP, wire: bytes) -> tuple[int, bytes]:
 
 
 def _stored(house) -> list[bytes]:
+    """The stored messages as the client sent them (without the trace fields the hop and the
+    delivery put on top, RFC 5321 §4.4)."""
     with house.db.read() as conn:
         rows = conn.execute(sa.select(store.mss_message.c.sha256).order_by(store.mss_message.c.uid)).scalars().all()
-    return [house.mss.delivery.content(digest) for digest in rows]
+    return [trace.content(house.mss.delivery.content(digest)) for digest in rows]
 
 
 MESSAGE = (
