@@ -5,6 +5,9 @@ R4 `CapabilityStatement` (http://hl7.org/fhir/R4/capabilitystatement.html): `sta
 (codes of R4's TypeRestfulInteraction: read, vread, update, patch, delete, history-instance,
 history-type, create, search-type), its search parameters with their type (required in R4), and its
 operations with their definition (required). Nothing R5 (no `conditionalPatch`), no empty list.
+`versioning` says whether meta.versionId is kept (R4 ResourceVersionPolicy); a base that keeps one
+serves vread, at least of the current version (R4 http.html §3.1.0.3), and `readHistory` says
+whether past versions are served too.
 Each base states only what its routes do: the statement is built from the same tables the routes
 read where there are such tables, and tested against the routes (tests/formats/test_fhir_capability.py).
 """
@@ -45,6 +48,7 @@ class ResourceCapability:
     revincludes: Sequence[str] = ()
     operations: Sequence[Operation] = ()
     versioning: str = "no-version"  # R4 ResourceVersionPolicy: what meta.versionId means here
+    read_history: bool = False  # vread also serves past versions (R4 readHistory), not only the current one
     update_create: bool | None = None
     documentation: str = ""
 
@@ -58,7 +62,7 @@ class ResourceCapability:
             out["documentation"] = self.documentation
         out["interaction"] = [{"code": code} for code in self.interactions]
         out["versioning"] = self.versioning
-        out["readHistory"] = "vread" in self.interactions
+        out["readHistory"] = self.read_history and "vread" in self.interactions
         if self.update_create is not None:
             out["updateCreate"] = self.update_create
         if self.includes:

@@ -23,8 +23,16 @@ def _resolve_all(client: httpx.Client, bundle: dict) -> int:
         read = client.get(url)
         assert read.status_code == 200, f"{url}: {read.status_code} {read.text[:200]}"
         assert (read.json()["resourceType"], read.json()["id"]) == (resource["resourceType"], resource["id"])
-        # no base serves vread (their CapabilityStatements say versioning no-version): no version claimed
-        assert "versionId" not in read.json().get("meta", {}) and "versionId" not in resource.get("meta", {})
+        # a version claimed is read back by vread (the DMP's fiche, PDSm); elsewhere none is claimed
+        version = read.json().get("meta", {}).get("versionId")
+        if version is None:
+            assert "versionId" not in resource.get("meta", {})
+        else:
+            vread = client.get(f"{url}/_history/{version}")
+            assert vread.status_code == 200 and vread.json() == read.json()
+            assert vread.headers["etag"] == read.headers["etag"] == f'W/"{version}"'
+            assert client.get(f"{url}/_history/{int(version) + 1}").status_code == 404
+            assert read.json()["resourceType"] == "DocumentReference"
         resolved += 1
     return resolved
 

@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from maison.core import audit
 from maison.core.actor import KeyScope
 from maison.core.authz import PATIENT, Accepts, Authorizer, accepts, keys, public
-from maison.core.errors import InvalidInput, MaisonError, MalformedRequest, UnsupportedMediaType
+from maison.core.errors import InvalidInput, MaisonError, MalformedRequest, NotFound, UnsupportedMediaType
 from maison.formats import fhir_capability, pdsm
 from maison.formats.body import json_response, read_json_object, read_limited, required_text
 from maison.formats.fhir import (
@@ -187,6 +187,13 @@ def _date_filter(value: str) -> DateFilter:
     return DateFilter(prefix, rest)
 
 
+def _versioned(resource: dict) -> Response:
+    """A fiche with its version as ETag (R4 http.html §3.1.0.3: the ETag is W/"versionId")."""
+    response = fhir_response(resource)
+    response.headers["ETag"] = f'W/"{resource["meta"]["versionId"]}"'
+    return response
+
+
 def _result_controls(params: list[tuple[str, str]]) -> ResultControls:
     """_count and _summary=count as R4 says them; _elements, _sort and another _summary refused
     (PDSm lists none of them): before issue 20 they were ignored with a warning."""
@@ -280,9 +287,11 @@ def capability_statement(base: str) -> dict:
         resources=[
             ResourceCapability(
                 "DocumentReference",
-                ("read", "search-type", "patch", "delete"),
+                ("read", "vread", "search-type", "patch", "delete"),
                 _search_types(),
                 profile=pdsm.PROFILE_DOCREF,
+                versioning="versioned",  # PDSm's meta.versionId, read back by vread of the current version
+                read_history=False,  # past versions of a fiche are not kept
                 documentation="PATCH conditionnel (identifier = uniqueId) : status, securityLabel, isArchived",
             ),
             ResourceCapability(
@@ -377,7 +386,21 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
     @accepts(DMP_READER)
     async def read_document(id_: FhirId, request: Request) -> Response:
         entry = await run_in_threadpool(dmp.document, _who(request), id_)
-        return fhir_response(mhd.render_document(entry, _base(request)))
+        return _versioned(mhd.render_document(entry, _base(request)))
+
+    @r.get("/DocumentReference/{id_}/_history/{version}")
+    @accepts(DMP_READER)
+    async def read_version(id_: FhirId, version: FhirId, request: Request) -> Response:
+        """vread (R4 http.html §3.1.0.3) of the fiche's version that PDSm's meta.versionId names: the
+        current one — R4 encourages a server to serve it even when it keeps no past versions, which the
+        DMP does not (CapabilityStatement readHistory false); a past version is answered 404."""
+        entry = await run_in_threadpool(dmp.document, _who(request), id_)
+        if str(entry.version) != version:
+            raise NotFound(
+                f"version {version} de la fiche {id_} non conservée (version courante : {entry.version})",
+                code="version-non-conservee",
+            )
+        return _versioned(mhd.render_document(entry, _base(request)))
 
     @r.patch("/DocumentReference")
     @accepts(DMP_READER)
