@@ -4,6 +4,7 @@ applicative mailbox, XOAUTH2 with a Pro Santé Connect token, byte-exact FETCH, 
 from __future__ import annotations
 
 import imaplib
+import json
 import shutil
 import ssl
 import subprocess
@@ -366,6 +367,87 @@ def test_no_answer_carries_python_error_text_and_the_greeting_names_no_software(
     assert b" NO " in line and b"[SERVERBUG]" in line and b"secret" not in line and b"sqlite" not in line
     monkeypatch.undo()
     assert client.noop()[0] == "OK"
+    client.logout()
+
+
+def _untagged(client: imaplib.IMAP4, command: str) -> tuple[list[bytes], bytes]:
+    """The untagged lines and the tagged answer of one raw command."""
+    tag = client._new_tag()
+    client.send(tag + b" " + command.encode() + b"\r\n")
+    lines = []
+    while not (line := client.readline()).startswith(tag):
+        lines.append(line.rstrip())
+    return lines, line.rstrip()
+
+
+def test_folders_are_made_listed_renamed_and_deleted_with_non_ascii_names(mss, house):
+    """CREATE (levels above made too), LIST with mailbox attributes (children, \\Sent of RFC 6154;
+    Twisted listed the message flags), RENAME with the levels below, DELETE; names in modified
+    UTF-7 (RFC 3501 §5.1.3): `R&AOk-sultats` is « Résultats »."""
+    client = _submitted(mss, house, UTF8_MAIL)
+    capabilities = client.capability()[1][0].split()
+    assert b"MOVE" in capabilities and b"SPECIAL-USE" in capabilities
+    assert client.create("Archives/2026")[0] == "OK"
+    assert client.create("R&AOk-sultats")[0] == "OK"
+    assert client.create("Archives")[1][0].startswith(b"[ALREADYEXISTS]")
+    assert client.create("bad*name")[1][0].startswith(b"[CANNOT]")
+    listed = client.list()[1]
+    assert listed == [
+        b'(\\HasNoChildren) "/" "INBOX"',
+        b'(\\HasChildren) "/" "Archives"',
+        b'(\\HasNoChildren) "/" "Archives/2026"',
+        b'(\\HasNoChildren) "/" "R&AOk-sultats"',
+        b'(\\HasNoChildren \\Sent) "/" "Sent"',
+    ]
+    assert client.list('""', "%")[1] == [listed[0], listed[1], listed[3], listed[4]]
+    assert client.delete("Archives")[1][0].startswith(b"[CANNOT]")  # folders below it
+    assert client.rename("Archives", "Classement")[0] == "OK"
+    assert [line.split(b'"/" ')[1] for line in client.list()[1]] == [
+        b'"INBOX"',
+        b'"Classement"',
+        b'"Classement/2026"',
+        b'"R&AOk-sultats"',
+        b'"Sent"',
+    ]
+    assert client.delete("Classement/2026")[0] == "OK" and client.delete("Classement")[0] == "OK"
+    assert client.delete("INBOX")[0] == "NO" and client.rename("INBOX", "Ailleurs")[0] == "NO"
+    assert client.select("R&AOk-sultats")[0] == "OK" and client.untagged_responses["UIDNEXT"] == [b"1"]
+    with house.db.read() as conn:
+        made = [
+            json.loads(e["detail"]) if isinstance(e["detail"], str) else e["detail"]
+            for e in audit.events(conn, action_prefix="mss.dossier.creer")
+        ]
+    assert [m["dossiers"] for m in made] == [["Archives", "Archives/2026"], ["R\u00e9sultats"]]
+    client.logout()
+
+
+def test_append_copy_and_move_fill_the_owners_folders_never_the_inbox(mss, house):
+    """A mail client files its sent copy with APPEND into Sent (made at its first message), COPY and
+    MOVE (RFC 6851: the source's EXPUNGE told at once) file what was received; the INBOX holds only
+    what the trust space delivered, so nothing is appended, copied or moved into it; each act is
+    in the trail."""
+    client = _submitted(mss, house, UTF8_MAIL, ATTACHED)
+    sent = f"From: {PFI}\r\nTo: {GP}\r\nSubject: envoi\r\nMessage-ID: <envoi-1@x>\r\n\r\ncopie\r\n".encode()
+    assert client.append("Sent", "(\\Seen)", None, sent)[0] == "OK"
+    assert client.append("INBOX", None, None, sent)[1][0].startswith(b"[CANNOT]")
+    assert client.append("Nulle-part", None, None, sent)[1][0].startswith(b"[TRYCREATE]")
+    client.create('"Dossiers patients"')
+    assert client.copy("1", '"Dossiers patients"')[0] == "OK"
+    assert client.copy("1", '"Dossiers patients"')[0] == "OK"  # twice: the same Message-ID twice, as a client may
+    assert client.copy("1", "Nulle-part")[1][0].startswith(b"[TRYCREATE]")
+    lines, done = _untagged(client, 'UID MOVE 2 "Dossiers patients"')
+    assert lines == [b"* 2 EXPUNGE"] and b"OK" in done
+    assert client.select("INBOX")[1] == [b"1"]
+    assert client.select('"Dossiers patients"')[1] == [b"3"]
+    assert _pairs(client.fetch("1:*", "(UID)")[1]) == [(1, 1), (2, 2), (3, 3)]
+    assert client.fetch("3", "(BODY.PEEK[])")[1][0][1].endswith(ATTACHED)
+    assert client.copy("1", "INBOX")[1][0].startswith(b"[CANNOT]")
+    assert client.select("Sent")[1] == [b"1"]
+    [(head, body), _] = client.fetch("1", "(FLAGS BODY.PEEK[])")[1]
+    assert body == sent and b"\\Seen" in head
+    with house.db.read() as conn:
+        acts = [e["action"] for e in audit.events(conn, action_prefix="mss.")]
+    assert acts.count("mss.copier") == 2 and "mss.deplacer" in acts and "mss.deposer" in acts
     client.logout()
 
 

@@ -31,8 +31,10 @@ import email.utils
 import io
 import json
 import logging
+import re
+import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from zope.interface import Interface, implementer
@@ -62,6 +64,8 @@ FLAG_KEYS = {
     b"DRAFT": ("\\Draft", True),
 }
 HEADER_KEYS = {b"SUBJECT", b"FROM", b"TO", b"CC", b"BCC"}
+SENT = "Sent"  # every mailbox's folder for what its owner sent (RFC 6154 \\Sent), made at its first message
+MAX_FOLDERS = 100  # folders a mailbox may hold besides INBOX and Sent
 IDLE_CHECK_S = 2.0  # how often a session in IDLE reads its mailbox's count again (other processes' mail)
 MAX_RANGES = 200  # ranges of a set selected by the database; beyond, every row is read and filtered
 
@@ -201,8 +205,11 @@ def listen(runtime: Runtime, port: int, host: str, *, implicit_tls: bool = False
 
     @implementer(imap4.IMailboxInfo, imap4.IMailbox, imap4.ICloseableMailbox, imap4.ISearchableMailbox)
     class Mailbox:
-        def __init__(self, address: str, actor: Actor) -> None:
-            self.address, self.actor = address, actor
+        """One folder of a mailbox, as a session selects it: INBOX (where the trust space delivers)
+        or one the person made (CREATE), a Sent folder among them (RFC 6154)."""
+
+        def __init__(self, address: str, actor: Actor, folder: str = store.INBOX) -> None:
+            self.address, self.actor, self.folder = address, actor, folder
             self.listeners: list[Any] = []
             self._uids: dict[int, int] = {}  # sequence numbers → UIDs, of the last SEARCH or STORE
             self._told = -1  # the message count the session was last given (SELECT, EXISTS)
@@ -210,11 +217,15 @@ def listen(runtime: Runtime, port: int, host: str, *, implicit_tls: bool = False
 
         def _rows(self) -> Sequence[Any]:
             with db.read() as conn:
-                return store.messages_by_uid(conn, self.address)
+                return store.messages_by_uid(conn, self.address, self.folder)
 
         def _box(self) -> Any:
+            """(uidvalidity, uidnext) of the folder: the mailbox's for INBOX; a Sent folder not yet
+            written to has the one it will be created with."""
             with db.read() as conn:
-                return store.mailbox_one(conn, self.address)
+                if self.folder == store.INBOX:
+                    return store.mailbox_one(conn, self.address)
+                return store.folder(conn, self.address, self.folder) or _unborn(conn, self.address, self.folder)
 
         def getFlags(self) -> list[str]:
             return ["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"]
@@ -230,17 +241,19 @@ def listen(runtime: Runtime, port: int, host: str, *, implicit_tls: bool = False
 
         def _count(self) -> int:
             with db.read() as conn:
-                return store.mailbox_extent(conn, self.address)[0]
+                return store.mailbox_extent(conn, self.address, self.folder)[0]
 
         def getMessageCount(self) -> int:
             self._told = self._count()
             return self._told
 
         def getRecentCount(self) -> int:
-            return sum("\\Recent" in r.flags.split() for r in self._rows())
+            with db.read() as conn:
+                return store.count_flagged(conn, self.address, "\\Recent", present=True, folder=self.folder)
 
         def getUnseenCount(self) -> int:
-            return sum("\\Seen" not in r.flags.split() for r in self._rows())
+            with db.read() as conn:
+                return store.count_flagged(conn, self.address, "\\Seen", present=False, folder=self.folder)
 
         def isWriteable(self) -> bool:
             return True
@@ -260,7 +273,7 @@ def listen(runtime: Runtime, port: int, host: str, *, implicit_tls: bool = False
         def idle(self, waiting: bool) -> None:
             """A session enters or leaves IDLE: only then does a delivery cost it a count (a session
             busy with commands learns of new mail by asking, as the PFI does between batches)."""
-            if waiting:
+            if waiting and self.folder == store.INBOX:  # deliveries reach the INBOX only
                 idling.setdefault(self.address, set()).add(self)
             elif self in idling.get(self.address, ()):
                 idling[self.address].discard(self)
@@ -297,7 +310,7 @@ def listen(runtime: Runtime, port: int, host: str, *, implicit_tls: bool = False
             if known is not None:
                 return known
             with db.read() as conn:
-                found = store.messages_in(conn, self.address, [(seq, seq)], by_uid=False)
+                found = store.messages_in(conn, self.address, [(seq, seq)], by_uid=False, folder=self.folder)
             if not found:
                 raise imap4.MailboxException(f"message {seq} inexistant")
             return int(found[0][1].uid)
@@ -306,23 +319,113 @@ def listen(runtime: Runtime, port: int, host: str, *, implicit_tls: bool = False
             return imap4.statusRequestHelper(self, names)
 
         def addMessage(self, message, flags, date=None):
-            raise imap4.MailboxException("APPEND non pris en charge : envoyer par SMTP")
+            """APPEND (RFC 3501 §6.3.11): into a folder of the person's, never the INBOX."""
+            return _mailbox_work(self._append, message, list(flags), date)
+
+        def _append(self, message: Any, flags: list[str], date: Any) -> int:
+            try:  # the literal (spooled to a file past 1 MB) is released whatever happens
+                _writable(self.folder)
+                raw = message.read()
+            finally:
+                message.close()
+            digest = blobs.put(raw)
+            when = _internal_date(date)
+            with db.write() as conn:
+                uid = _take_uids(conn, self.address, self.folder, 1)
+                header = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(raw, headersonly=True)
+                message_id = str(header.get("message-id", "")).strip()[:256]
+                kept = " ".join(sorted({f for f in flags if f != "\\Recent"} | {"\\Recent"}))
+                store.insert_messages(
+                    conn,
+                    [
+                        dict(
+                            address=self.address,
+                            folder=self.folder,
+                            uid=uid,
+                            message_id=message_id,
+                            sha256=digest,
+                            size=len(raw),
+                            sender="",
+                            flags=kept,
+                            received_at=when,
+                        )
+                    ],
+                )
+                audit.Trail.write(
+                    conn, self.actor, "mss.deposer", detail={"bal": self.address, "dossier": self.folder, "uid": uid}
+                )
+            return uid
+
+        def transfer(self, messages, uid: bool, target: str, *, move: bool) -> Any:
+            """COPY (RFC 3501 §6.4.7) or MOVE (RFC 6851): one transaction; the new UIDs and, for a
+            move, the sequence numbers expunged here (highest first)."""
+            return _mailbox_work(self._transfer, messages, uid, target, move)
+
+        def _transfer(self, messages, uid: bool, target: str, move: bool) -> tuple[list[int], list[int], list[int]]:
+            _writable(target)
+            if target == self.folder:
+                raise imap4.MailboxException("[CANNOT] dossier de destination identique a la source")
+            self._uids = {}
+            with db.write() as conn:
+                if target != store.INBOX and store.folder(conn, self.address, target) is None:
+                    if target != SENT:
+                        raise imap4.MailboxException("[TRYCREATE] dossier inexistant")
+                selected = self._select_in(conn, messages, uid)
+                if not selected:
+                    return [], [], []
+                first = _take_uids(conn, self.address, target, len(selected))
+                rows = [
+                    dict(
+                        address=self.address,
+                        folder=target,
+                        uid=first + i,
+                        message_id=r.message_id,
+                        sha256=r.sha256,
+                        size=r.size,
+                        sender=r.sender,
+                        flags=" ".join(sorted(set(r.flags.split()) | {"\\Recent"})),
+                        received_at=r.received_at,
+                    )
+                    for i, (_seq, r) in enumerate(selected)
+                ]
+                store.insert_messages(conn, rows)
+                if move:
+                    store.expunge(conn, self.address, [r.uid for _s, r in selected], self.folder)
+                audit.Trail.write(
+                    conn,
+                    self.actor,
+                    "mss.deplacer" if move else "mss.copier",
+                    detail={
+                        "bal": self.address,
+                        "de": self.folder,
+                        "vers": target,
+                        "uids": [r.uid for _s, r in selected][:200],
+                    },
+                )
+            return (
+                [r.uid for _s, r in selected],
+                [row["uid"] for row in rows],
+                sorted((s for s, _r in selected), reverse=True),
+            )
 
         def _select(self, messages, uid: bool) -> list[tuple[int, Any]]:
+            with db.read() as conn:
+                return self._select_in(conn, messages, uid)
+
+        def _select_in(self, conn: Any, messages, uid: bool) -> list[tuple[int, Any]]:
             """The messages a set names, with their sequence numbers: the database selects them
             (reading every row of the mailbox for each command took a seventh of the hospital
             operator's time in bench/mss.py, its PFI's mailbox holding every message integrated)."""
-            with db.read() as conn:
-                count, top = store.mailbox_extent(conn, self.address)
-                if not count:
-                    return []
-                try:
-                    messages.last = top if uid else count  # what `*` stands for
-                except ValueError:  # already set by an earlier use of the same set
-                    pass
-                if len(messages.ranges) <= MAX_RANGES:
-                    return store.messages_in(conn, self.address, list(messages.ranges), by_uid=uid)
-                every = store.messages_in(conn, self.address, [(1, top if uid else count)], by_uid=uid)
+            count, top = store.mailbox_extent(conn, self.address, self.folder)
+            if not count:
+                return []
+            try:
+                messages.last = top if uid else count  # what `*` stands for
+            except ValueError:  # already set by an earlier use of the same set
+                pass
+            if len(messages.ranges) <= MAX_RANGES:
+                return store.messages_in(conn, self.address, list(messages.ranges), by_uid=uid, folder=self.folder)
+            every = store.messages_in(conn, self.address, [(1, top if uid else count)], by_uid=uid, folder=self.folder)
             return [(seq, r) for seq, r in every if (r.uid if uid else seq) in messages]
 
         # FETCH, STORE, EXPUNGE, SEARCH and CLOSE read the database and the blobs in a worker
@@ -345,8 +448,11 @@ def listen(runtime: Runtime, port: int, host: str, *, implicit_tls: bool = False
         def _fetch(self, messages, uid):
             selected = self._select(messages, uid)
             if selected:  # reading health data: audited, one record per command, group-committed
+                where = {} if self.folder == store.INBOX else {"dossier": self.folder}
                 trail.read(
-                    self.actor, "mss.lire", detail={"bal": self.address, "uids": [r.uid for _s, r in selected][:200]}
+                    self.actor,
+                    "mss.lire",
+                    detail={"bal": self.address, **where, "uids": [r.uid for _s, r in selected][:200]},
                 )
             return [(seq, Message(r)) for seq, r in selected]
 
@@ -365,7 +471,7 @@ def listen(runtime: Runtime, port: int, host: str, *, implicit_tls: bool = False
                         changed[r.uid] = " ".join(sorted(new))
                     out[seq] = sorted(new)
                     self._uids[seq] = r.uid
-                store.set_flags_of(conn, self.address, changed)
+                store.set_flags_of(conn, self.address, changed, self.folder)
             return out
 
         def _expunge(self) -> list[int]:
@@ -373,18 +479,23 @@ def listen(runtime: Runtime, port: int, host: str, *, implicit_tls: bool = False
             gone = [r.uid for r in self._rows() if "\\Deleted" in r.flags.split()]
             if gone:
                 with db.write() as conn:
-                    store.expunge(conn, self.address, gone)
-                    audit.Trail.write(conn, self.actor, "mss.supprimer", detail={"bal": self.address, "uids": gone})
+                    store.expunge(conn, self.address, gone, self.folder)
+                    audit.Trail.write(
+                        conn,
+                        self.actor,
+                        "mss.supprimer",
+                        detail={"bal": self.address, "dossier": self.folder, "uids": gone},
+                    )
             return gone
 
         def _search(self, query, uid):
             named = _leading_uid_set(query)
             with db.read() as conn:
                 if named is None:  # every message is a candidate
-                    rows = list(enumerate(store.flags_by_uid(conn, self.address), 1))
+                    rows = list(enumerate(store.flags_by_uid(conn, self.address, self.folder), 1))
                 else:  # `UID <set> …` first (the PFI's `UID n:* UNKEYWORD $Integre`): those rows only
-                    named.last = store.mailbox_extent(conn, self.address)[1]
-                    rows = store.messages_in(conn, self.address, list(named.ranges), by_uid=True)
+                    named.last = store.mailbox_extent(conn, self.address, self.folder)[1]
+                    rows = store.messages_in(conn, self.address, list(named.ranges), by_uid=True, folder=self.folder)
             out = []
             self._uids = {seq: row.uid for seq, row in rows}
             # a search on flags and keywords alone reads no message (the PFI's, at every turn)
@@ -406,7 +517,7 @@ def listen(runtime: Runtime, port: int, host: str, *, implicit_tls: bool = False
                 for r in self._rows():
                     if "\\Recent" in r.flags.split():
                         kept = " ".join(f for f in r.flags.split() if f != "\\Recent")
-                        store.set_flags(conn, self.address, r.uid, kept)
+                        store.set_flags(conn, self.address, r.uid, kept, self.folder)
 
     def _matches(query: list, seq: int, row: Any, raw: bytes, parsed) -> bool:
         key = query.pop(0)
@@ -441,6 +552,62 @@ def listen(runtime: Runtime, port: int, host: str, *, implicit_tls: bool = False
             wanted.last = seq
             return seq in wanted
         raise imap4.IllegalQueryError(f"critère de recherche non pris en charge : {key.decode()}")
+
+    def _folder_name(name: str) -> str:
+        """A folder name a client gave (Twisted decoded its modified UTF-7, RFC 3501 §5.1.3): INBOX
+        in any case is INBOX; no wildcard, control character or empty level; at most 200 characters."""
+        if name.upper() == store.INBOX:
+            return store.INBOX
+        levels = name.split("/")
+        if (
+            not name
+            or len(name) > 200
+            or any(not level.strip() for level in levels)
+            or any(c in name for c in "*%")
+            or any(ord(c) < 32 or ord(c) == 127 for c in name)
+        ):
+            raise imap4.MailboxException("[CANNOT] nom de dossier invalide")
+        return name
+
+    def _writable(folder: str) -> None:
+        """The INBOX receives only what the trust space delivered (traced, audited `mss.remettre`):
+        APPEND, COPY and MOVE into it would let a message appear received that was not."""
+        if folder == store.INBOX:
+            raise imap4.MailboxException("[CANNOT] l'INBOX ne recoit que le courrier remis par l'espace de confiance")
+
+    def _unborn(conn: Any, address: str, folder: str) -> Any:
+        """The Sent folder before its first message: the UIDVALIDITY it will be created with."""
+        if folder != SENT:
+            raise imap4.MailboxException("[NONEXISTENT] dossier inexistant")
+        box = store.mailbox_one(conn, address)
+        return type("Unborn", (), {"uidvalidity": box.uidvalidity + 1, "uidnext": 1})
+
+    def _take_uids(conn: Any, address: str, folder: str, count: int) -> int:
+        """The first of `count` new UIDs of a folder (its row locked till the commit; the Sent folder
+        made on its first message)."""
+        row = store.folder(conn, address, folder, lock=True)
+        if row is None:
+            if folder != SENT:
+                raise imap4.MailboxException("[TRYCREATE] dossier inexistant")
+            store.create_folder(conn, address, folder, store.mailbox_one(conn, address).uidvalidity + 1, _now())
+            row = store.folder(conn, address, folder, lock=True)
+            assert row is not None  # made just now, in this transaction
+        store.set_folder_uidnext(conn, address, folder, row.uidnext + count)
+        return int(row.uidnext)
+
+    def _internal_date(date: Any) -> str:
+        """APPEND's date-time (RFC 3501 §6.3.11), else now: the message's INTERNALDATE."""
+        if date:
+            try:
+                parsed = email.utils.parsedate_to_datetime(date.decode() if isinstance(date, bytes) else str(date))
+                if parsed.tzinfo is not None:
+                    return parsed.isoformat()
+            except (TypeError, ValueError):
+                pass
+        return _now()
+
+    def _now() -> str:
+        return datetime.now(UTC).isoformat()
 
     def _literal(data: bytes) -> bytes:
         return b"{%d}\r\n" % len(data) + data
@@ -480,14 +647,109 @@ def listen(runtime: Runtime, port: int, host: str, *, implicit_tls: bool = False
     def _flat(query: list) -> list:
         return [k for item in query for k in (_flat(item) if isinstance(item, list) else [item])]
 
-    class Account(imap4.MemoryAccount):
-        def __init__(self, address: str, actor: Actor) -> None:
-            super().__init__(address)
-            # Twisted's MemoryAccount declares mailboxes None, sets a dict
-            self.mailboxes["INBOX"] = Mailbox(address, actor)  # type: ignore[index]
+    @implementer(imap4.IAccount)
+    class Account:
+        """A mailbox's folders: INBOX, Sent (RFC 6154) and those its owner made; every folder is
+        subscribed (LSUB lists them all, SUBSCRIBE and UNSUBSCRIBE change nothing)."""
 
-        def _emptyMailbox(self, name, id):
-            raise imap4.MailboxException("création de dossier non prise en charge")
+        def __init__(self, address: str, actor: Actor) -> None:
+            self.address, self.actor = address, actor
+
+        def names(self) -> list[str]:
+            with db.read() as conn:
+                made = [row.name for row in store.folders(conn, self.address)]
+            return [store.INBOX, *sorted(set(made) | {SENT})]
+
+        def select(self, name: str, rw: bool = True) -> Any:
+            try:
+                folder = _folder_name(name)
+            except imap4.MailboxException:
+                return None  # no folder has such a name
+            return Mailbox(self.address, self.actor, folder) if folder in self.names() else None
+
+        def listMailboxes(self, ref: str, wildcard: str) -> list[tuple[str, Any]]:
+            """LIST (RFC 3501 §6.3.8): `*` matches across levels, `%` within one; names are matched
+            whole and case-sensitively, INBOX in any case."""
+            spec = ref + wildcard if ref and not wildcard.startswith("/") else wildcard
+            pattern = imap4.wildcardToRegexp(spec, "/").pattern
+            exact, inbox = re.compile(pattern), re.compile(pattern, re.IGNORECASE)
+            return [(n, None) for n in self.names() if (inbox if n == store.INBOX else exact).fullmatch(n)]
+
+        def attributes(self, name: str, names: list[str]) -> list[bytes]:
+            """LIST's attributes (RFC 3501 §7.2.2, RFC 3348 children, RFC 6154 \\Sent)."""
+            children = any(other.startswith(name + "/") for other in names)
+            out = [b"\\HasChildren" if children else b"\\HasNoChildren"]
+            return out + ([b"\\Sent"] if name == SENT else [])
+
+        def isSubscribed(self, name: str) -> bool:
+            return True
+
+        def subscribe(self, name: str) -> bool:
+            return True
+
+        def unsubscribe(self, name: str) -> bool:
+            return True
+
+        def create(self, name: str) -> bool:
+            """CREATE (RFC 3501 §6.3.3): the folder and any level above it not there yet."""
+            folder = _folder_name(name.rstrip("/"))
+            if folder in (store.INBOX, SENT):
+                raise imap4.MailboxException("[ALREADYEXISTS] dossier deja present")
+            levels = folder.split("/")
+            with db.write() as conn:
+                known = {row.name for row in store.folders(conn, self.address)}
+                if folder in known:
+                    raise imap4.MailboxException("[ALREADYEXISTS] dossier deja present")
+                wanted = [p for p in ("/".join(levels[: i + 1]) for i in range(len(levels))) if p not in known]
+                if len(known) + len(wanted) > MAX_FOLDERS:
+                    raise imap4.MailboxException(f"[LIMIT] {MAX_FOLDERS} dossiers au plus")
+                base = store.mailbox_one(conn, self.address).uidvalidity
+                for path in wanted:  # a UIDVALIDITY never given before to that name (RFC 3501 §2.3.1.1)
+                    store.create_folder(conn, self.address, path, max(base + 2, int(time.time())), _now())
+                audit.Trail.write(
+                    conn, self.actor, "mss.dossier.creer", detail={"bal": self.address, "dossiers": wanted}
+                )
+            return True
+
+        def delete(self, name: str) -> None:
+            """DELETE (RFC 3501 §6.3.4): the folder and its messages; INBOX and a folder with
+            folders below it stay."""
+            folder = _folder_name(name)
+            if folder == store.INBOX:
+                raise imap4.MailboxException("[CANNOT] l'INBOX ne se supprime pas")
+            with db.write() as conn:
+                known = {row.name for row in store.folders(conn, self.address)}
+                if folder not in known:
+                    raise imap4.MailboxException("[NONEXISTENT] dossier inexistant")
+                if any(other.startswith(folder + "/") for other in known):
+                    raise imap4.MailboxException("[CANNOT] le dossier contient d'autres dossiers")
+                gone = store.delete_folder(conn, self.address, folder)
+                audit.Trail.write(
+                    conn,
+                    self.actor,
+                    "mss.dossier.supprimer",
+                    detail={"bal": self.address, "dossier": folder, "messages": gone},
+                )
+
+        def rename(self, old: str, new: str) -> None:
+            """RENAME (RFC 3501 §6.3.5): with the folders below it; INBOX is not renamed."""
+            source, target = _folder_name(old), _folder_name(new.rstrip("/"))
+            if store.INBOX in (source, target):
+                raise imap4.MailboxException("[CANNOT] l'INBOX ne se renomme pas")
+            with db.write() as conn:
+                known = {row.name for row in store.folders(conn, self.address)}
+                if source not in known:
+                    raise imap4.MailboxException("[NONEXISTENT] dossier inexistant")
+                if target in known or target == SENT:
+                    raise imap4.MailboxException("[ALREADYEXISTS] dossier deja present")
+                for name in sorted(n for n in known if n == source or n.startswith(source + "/")):
+                    store.rename_folder(conn, self.address, name, target + name[len(source) :])
+                audit.Trail.write(
+                    conn,
+                    self.actor,
+                    "mss.dossier.renommer",
+                    detail={"bal": self.address, "dossier": source, "nouveau": target},
+                )
 
     @implementer(portal.IRealm)
     class Realm:
@@ -628,6 +890,89 @@ def listen(runtime: Runtime, port: int, host: str, *, implicit_tls: bool = False
             )
             self.state = "select"
             self.mbox = mbox
+
+        # --- folders (RFC 3501 §6.3.3-6.3.9, §6.4.7; RFC 6851 MOVE; RFC 6154 SPECIAL-USE) -------------
+
+        def capabilities(self) -> dict:
+            caps = super().capabilities()
+            caps[b"MOVE"] = None
+            caps[b"SPECIAL-USE"] = None
+            return caps
+
+        def _answer(self, tag: bytes, done: bytes, work, *args) -> None:
+            """A folder command's work off the loop: OK `done`, else NO with the refusal's own words."""
+            d = _mailbox_work(work, *args)
+            d.addCallback(lambda _r: self.sendPositiveResponse(tag, done))
+            d.addErrback(lambda f: self.sendNegativeResponse(tag, str(f.value).encode("ascii", "replace")))
+
+        def do_CREATE(self, tag, name):
+            self._answer(tag, b"CREATE termine", self.account.create, imap4._parseMbox(name))
+
+        def do_DELETE(self, tag, name):
+            self._answer(tag, b"DELETE termine", self.account.delete, imap4._parseMbox(name))
+
+        def do_RENAME(self, tag, old, new):
+            self._answer(tag, b"RENAME termine", self.account.rename, imap4._parseMbox(old), imap4._parseMbox(new))
+
+        auth_CREATE = select_CREATE = (do_CREATE, imap4.IMAP4Server.arg_finalastring)  # type: ignore[assignment]
+        auth_DELETE = select_DELETE = (do_DELETE, imap4.IMAP4Server.arg_finalastring)  # type: ignore[assignment]
+        auth_RENAME = select_RENAME = (do_RENAME, imap4.IMAP4Server.arg_astring, imap4.IMAP4Server.arg_finalastring)  # type: ignore[assignment]
+
+        def _cbListWork(self, mailboxes, tag, sub, cmdName):
+            names = self.account.names()
+            for name, _box in mailboxes:
+                attributes = b" ".join(self.account.attributes(name, names))
+                self.sendUntaggedResponse(
+                    cmdName + b" (" + attributes + b') "/" ' + imap4._quote(name.encode("imap4-utf-7"))
+                )
+            self.sendPositiveResponse(tag, cmdName + b" termine")
+
+        def _cbAppendGotMailbox(self, mbox, tag, flags, date, message):
+            if not mbox:
+                message.close()
+                self.sendNegativeResponse(tag, b"[TRYCREATE] dossier inexistant")
+                return
+            d = mbox.addMessage(message, [f.decode() if isinstance(f, bytes) else f for f in flags or ()], date)
+            d.addCallback(lambda _uid: self.sendPositiveResponse(tag, b"APPEND termine"))
+            d.addErrback(lambda f: self.sendNegativeResponse(tag, str(f.value).encode("ascii", "replace")))
+
+        def _transfer(self, tag, messages, mailbox, uid, *, move: bool) -> None:
+            name = b"MOVE" if move else b"COPY"
+            try:
+                target = _folder_name(imap4._parseMbox(mailbox))
+            except imap4.MailboxException as refused:
+                self.sendNegativeResponse(tag, str(refused).encode("ascii", "replace"))
+                return
+            source: Any = self.mbox  # selected state: Twisted's mbox is set
+            d = source.transfer(messages, bool(uid), target, move=move)
+
+            def done(result) -> None:
+                _old, _new, expunged = result
+                for seq in expunged:  # highest first: each number still right when it is told
+                    self.sendUntaggedResponse(b"%d EXPUNGE" % seq)
+                if expunged:
+                    source._told = max(source._told - len(expunged), 0)
+                self.sendPositiveResponse(tag, name + b" termine")
+
+            d.addCallback(done)
+            d.addErrback(lambda f: self.sendNegativeResponse(tag, str(f.value).encode("ascii", "replace")))
+
+        def do_COPY(self, tag, messages, mailbox, uid=0):
+            self._transfer(tag, messages, mailbox, uid, move=False)
+
+        def do_MOVE(self, tag, messages, mailbox, uid=0):
+            self._transfer(tag, messages, mailbox, uid, move=True)
+
+        select_COPY = (do_COPY, imap4.IMAP4Server.arg_seqset, imap4.IMAP4Server.arg_finalastring)  # type: ignore[assignment]
+        select_MOVE = (do_MOVE, imap4.IMAP4Server.arg_seqset, imap4.IMAP4Server.arg_finalastring)
+
+        def do_UID(self, tag, command, line):
+            if command.upper() == b"MOVE":  # Twisted's UID knows COPY, FETCH, STORE and SEARCH
+                self.dispatchCommand(tag, b"MOVE", line, uid=1)
+                return
+            super().do_UID(tag, command, line)
+
+        select_UID = (do_UID, imap4.IMAP4Server.arg_atom, imap4.IMAP4Server.arg_line)  # type: ignore[assignment]
 
         # --- what FETCH tells of a message, from its bytes (imap_structure) -----------------------------
 

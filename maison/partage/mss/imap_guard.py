@@ -87,9 +87,10 @@ class GuardedServer(imap4.IMAP4Server):
     def _IMAP4Server__ebDispatch(self, failure: Any, tag: bytes) -> None:
         """A command's arguments that could not be read (`BODY[XYZ]`, `LIST` alone): the client's
         error, which Twisted answered `Server error: <the exception>`."""
-        if failure.check(imap4.IllegalOperation, imap4.IllegalMailboxEncoding):
+        if failure.check(imap4.IllegalClientResponse, imap4.IllegalOperation, imap4.IllegalMailboxEncoding):
             imap4.IMAP4Server._IMAP4Server__ebDispatch(self, failure, tag)  # type: ignore[attr-defined]
             return
+        log.info("IMAP : commande refusee (%s)", failure.getTraceback())
         self.sendBadResponse(tag, CLIENT_ERROR)
 
     def _respond(self, state: bytes, tag: bytes | None, message: bytes | None) -> None:
@@ -175,12 +176,10 @@ class GuardedServer(imap4.IMAP4Server):
         return d
 
     def do_APPEND(self, tag: bytes, mailbox: bytes, flags: Any, date: Any, message: Any) -> None:
-        """MSSanté mail is submitted by SMTP (the operator's submission port checks the sender and the
-        trust space): APPEND is refused, and its literal released."""
-        self._release_literal()
-        if hasattr(message, "close"):
-            message.close()
-        self.sendNegativeResponse(tag, b"[CANNOT] APPEND non pris en charge : envoyer par SMTP")
+        """The literal, read whole within APPENDLIMIT, is handed to the folder, which reads and closes
+        it (or closes it when it refuses)."""
+        self._literal = None
+        super().do_APPEND(tag, mailbox, flags, date, message)
 
     # Twisted's command table: its own class's handlers
     auth_APPEND = (

@@ -60,11 +60,14 @@ mss_mailbox_access = sa.Table(
     sa.Index("ix_mss_mailbox_access_person", "person"),
 )
 
+INBOX = "INBOX"  # where mail is delivered; a mailbox's other folders are the person's (IMAP CREATE, APPEND, COPY)
+
 mss_message = sa.Table(
     "mss_message",
     metadata,
     sa.Column("address", sa.String(256), primary_key=True),
-    sa.Column("uid", sa.Integer, primary_key=True),  # IMAP UID, strictly increasing per mailbox
+    sa.Column("folder", sa.String(200), primary_key=True, server_default=INBOX),
+    sa.Column("uid", sa.Integer, primary_key=True),  # IMAP UID, strictly increasing per folder
     sa.Column("message_id", sa.String(256), nullable=False),
     sa.Column("sha256", sa.String(64), nullable=False),  # the blob
     sa.Column("size", sa.Integer, nullable=False),
@@ -72,9 +75,27 @@ mss_message = sa.Table(
     sa.Column("flags", sa.String(200), nullable=False, server_default=""),  # space-separated IMAP flags
     sa.Column("received_at", sa.String(32), nullable=False),
     sa.Column("expunged", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.UniqueConstraint("address", "message_id", name="uq_mss_message_id"),  # a message is delivered once
+    # a message is delivered once (to the INBOX); copies in the owner's folders keep its Message-ID
+    sa.Index(
+        "uq_mss_message_id",
+        "address",
+        "message_id",
+        unique=True,
+        sqlite_where=sa.text("folder = 'INBOX'"),
+        postgresql_where=sa.text("folder = 'INBOX'"),
+    ),
     # the messages not expunged, by UID: counts, `*` and sequence numbers read this index alone
-    sa.Index("ix_mss_message_live", "address", "expunged", "uid"),
+    sa.Index("ix_mss_message_live", "address", "folder", "expunged", "uid"),
+)
+
+mss_folder = sa.Table(
+    "mss_folder",
+    metadata,
+    sa.Column("address", sa.String(256), primary_key=True),
+    sa.Column("name", sa.String(200), primary_key=True),  # Unicode; modified UTF-7 on the wire (RFC 3501 §5.1.3)
+    sa.Column("uidvalidity", sa.Integer, nullable=False),
+    sa.Column("uidnext", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
 )
 
 mss_outbox = sa.Table(
@@ -96,50 +117,56 @@ mss_outbox = sa.Table(
 
 
 def message(conn: sa.Connection, address: str, uid: int) -> sa.Row | None:
-    """One message of a mailbox, unless expunged."""
+    """One message of a mailbox's INBOX, unless expunged."""
     m = mss_message.c
-    return conn.execute(sa.select(mss_message).where(m.address == address, m.uid == uid, m.expunged.is_(False))).first()
+    return conn.execute(
+        sa.select(mss_message).where(m.address == address, m.folder == INBOX, m.uid == uid, m.expunged.is_(False))
+    ).first()
 
 
 def messages(conn: sa.Connection, address: str) -> list[sa.Row]:
-    """A mailbox's messages not expunged, newest (highest UID) first."""
+    """A mailbox's messages in its INBOX not expunged, newest (highest UID) first."""
     m = mss_message.c
     return list(
-        conn.execute(sa.select(mss_message).where(m.address == address, m.expunged.is_(False)).order_by(m.uid.desc()))
+        conn.execute(
+            sa.select(mss_message)
+            .where(m.address == address, m.folder == INBOX, m.expunged.is_(False))
+            .order_by(m.uid.desc())
+        )
     )
 
 
-def set_flags(conn: sa.Connection, address: str, uid: int, flags: str) -> None:
+def set_flags(conn: sa.Connection, address: str, uid: int, flags: str, folder: str = INBOX) -> None:
     m = mss_message.c
-    conn.execute(mss_message.update().where(m.address == address, m.uid == uid).values(flags=flags))
+    conn.execute(mss_message.update().where(m.address == address, m.folder == folder, m.uid == uid).values(flags=flags))
 
 
-def set_flags_of(conn: sa.Connection, address: str, flags_by_uid: dict[int, str]) -> None:
+def set_flags_of(conn: sa.Connection, address: str, flags_by_uid: dict[int, str], folder: str = INBOX) -> None:
     """Several messages' flags in one statement executed for each (an IMAP STORE on a set)."""
     if flags_by_uid:
         m = mss_message.c
         conn.execute(
             mss_message.update()
-            .where(m.address == address, m.uid == sa.bindparam("b_uid"))
+            .where(m.address == address, m.folder == folder, m.uid == sa.bindparam("b_uid"))
             .values(flags=sa.bindparam("b_flags")),
             [{"b_uid": uid, "b_flags": flags} for uid, flags in flags_by_uid.items()],
         )
 
 
-def mailbox_extent(conn: sa.Connection, address: str) -> tuple[int, int]:
+def mailbox_extent(conn: sa.Connection, address: str, folder: str = INBOX) -> tuple[int, int]:
     """(how many messages the mailbox holds, not expunged; their highest UID, 0 if none): what `*`
     stands for in an IMAP sequence set or UID set (RFC 3501 §6.4.8, §9 `seq-number`). Two
     statements, each answered from `ix_mss_message_live` alone (SQLite's plan for both aggregates in
     one statement reads every row)."""
     m = mss_message.c
-    live = (m.address == address, m.expunged.is_(False))
+    live = (m.address == address, m.folder == folder, m.expunged.is_(False))
     count = conn.execute(sa.select(sa.func.count()).select_from(mss_message).where(*live)).scalar_one()
     top = conn.execute(sa.select(sa.func.max(m.uid)).where(*live)).scalar_one()
     return int(count), int(top or 0)
 
 
 def messages_in(
-    conn: sa.Connection, address: str, ranges: list[tuple[int, int]], *, by_uid: bool
+    conn: sa.Connection, address: str, ranges: list[tuple[int, int]], *, by_uid: bool, folder: str = INBOX
 ) -> list[tuple[int, sa.Row]]:
     """The mailbox's messages whose UID (`by_uid`) or sequence number lies in one of the closed
     `ranges`, in UID order, each with its sequence number: its rank among the messages not expunged
@@ -148,7 +175,7 @@ def messages_in(
     (a PFI's mailbox keeps every message it integrated; ranking every row took 9 ms a command at
     2 000 messages)."""
     m = mss_message.c
-    live = (m.address == address, m.expunged.is_(False))
+    live = (m.address == address, m.folder == folder, m.expunged.is_(False))
     found: dict[int, tuple[int, sa.Row]] = {}
     for low, high in ranges:
         low, high = max(low, 1), max(high, 1)
@@ -170,12 +197,14 @@ def messages_in(
     return [found[uid] for uid in sorted(found)]
 
 
-def flags_by_uid(conn: sa.Connection, address: str) -> list[sa.Row]:
-    """(uid, flags, sha256) of a mailbox's messages not expunged, in UID order: what a SEARCH reads."""
+def flags_by_uid(conn: sa.Connection, address: str, folder: str = INBOX) -> list[sa.Row]:
+    """(uid, flags, sha256) of a folder's messages not expunged, in UID order: what a SEARCH reads."""
     m = mss_message.c
     return list(
         conn.execute(
-            sa.select(m.uid, m.flags, m.sha256).where(m.address == address, m.expunged.is_(False)).order_by(m.uid)
+            sa.select(m.uid, m.flags, m.sha256)
+            .where(m.address == address, m.folder == folder, m.expunged.is_(False))
+            .order_by(m.uid)
         )
     )
 
@@ -311,9 +340,11 @@ def lock_mailbox(conn: sa.Connection, address: str) -> sa.Row | None:
 
 
 def delivered(conn: sa.Connection, address: str, message_id: str) -> sa.Row | None:
-    """The `uid` and `sha256` of the message of that Message-ID already in the mailbox, if any."""
+    """The `uid` and `sha256` of the message of that Message-ID already delivered (INBOX), if any."""
     m = mss_message.c
-    return conn.execute(sa.select(m.uid, m.sha256).where(m.address == address, m.message_id == message_id)).first()
+    return conn.execute(
+        sa.select(m.uid, m.sha256).where(m.address == address, m.folder == INBOX, m.message_id == message_id)
+    ).first()
 
 
 def set_uidnext(conn: sa.Connection, address: str, uidnext: int) -> None:
@@ -352,14 +383,82 @@ def outbox_sent(conn: sa.Connection, attempts_by_id: dict[str, int]) -> None:
 # IMAP
 
 
-def messages_by_uid(conn: sa.Connection, address: str) -> list[sa.Row]:
-    """A mailbox's messages not expunged, in UID order (the IMAP sequence)."""
+def messages_by_uid(conn: sa.Connection, address: str, folder: str = INBOX) -> list[sa.Row]:
+    """A folder's messages not expunged, in UID order (the IMAP sequence)."""
     m = mss_message.c
     return list(
-        conn.execute(sa.select(mss_message).where(m.address == address, m.expunged.is_(False)).order_by(m.uid)).all()
+        conn.execute(
+            sa.select(mss_message)
+            .where(m.address == address, m.folder == folder, m.expunged.is_(False))
+            .order_by(m.uid)
+        ).all()
     )
 
 
-def expunge(conn: sa.Connection, address: str, uids: list[int]) -> None:
+def expunge(conn: sa.Connection, address: str, uids: list[int], folder: str = INBOX) -> None:
     m = mss_message.c
-    conn.execute(mss_message.update().where(m.address == address, m.uid.in_(uids)).values(expunged=True))
+    conn.execute(
+        mss_message.update().where(m.address == address, m.folder == folder, m.uid.in_(uids)).values(expunged=True)
+    )
+
+
+def count_flagged(conn: sa.Connection, address: str, flag: str, *, present: bool, folder: str = INBOX) -> int:
+    """How many of a folder's messages carry `flag` (or lack it): SELECT's RECENT, STATUS's UNSEEN."""
+    m = mss_message.c
+    escaped = flag.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    has = (sa.literal(" ") + m.flags + sa.literal(" ")).like(f"% {escaped} %", escape="!")
+    return int(
+        conn.execute(
+            sa.select(sa.func.count())
+            .select_from(mss_message)
+            .where(m.address == address, m.folder == folder, m.expunged.is_(False), has if present else ~has)
+        ).scalar_one()
+    )
+
+
+# Folders (IMAP CREATE, DELETE, RENAME, APPEND, COPY, MOVE; RFC 3501 §6.3, RFC 6851)
+
+
+def folders(conn: sa.Connection, address: str) -> list[sa.Row]:
+    """A mailbox's folders other than INBOX, by name."""
+    F = mss_folder.c
+    return list(conn.execute(sa.select(mss_folder).where(F.address == address).order_by(F.name)))
+
+
+def folder(conn: sa.Connection, address: str, name: str, *, lock: bool = False) -> sa.Row | None:
+    """One folder (its UIDVALIDITY and UIDNEXT), its row locked until the transaction ends with `lock`."""
+    F = mss_folder.c
+    query = sa.select(mss_folder).where(F.address == address, F.name == name)
+    return conn.execute(query.with_for_update() if lock else query).first()
+
+
+def create_folder(conn: sa.Connection, address: str, name: str, uidvalidity: int, now: str) -> None:
+    conn.execute(
+        mss_folder.insert().values(address=address, name=name, uidvalidity=uidvalidity, uidnext=1, created_at=now)
+    )
+
+
+def set_folder_uidnext(conn: sa.Connection, address: str, name: str, uidnext: int) -> None:
+    F = mss_folder.c
+    conn.execute(mss_folder.update().where(F.address == address, F.name == name).values(uidnext=uidnext))
+
+
+def delete_folder(conn: sa.Connection, address: str, name: str) -> int:
+    """The folder and its messages gone (their blobs stay while another row names them); how many."""
+    F, m = mss_folder.c, mss_message.c
+    gone = conn.execute(mss_message.delete().where(m.address == address, m.folder == name)).rowcount
+    conn.execute(mss_folder.delete().where(F.address == address, F.name == name))
+    return int(gone or 0)
+
+
+def rename_folder(conn: sa.Connection, address: str, old: str, new: str) -> None:
+    """The folder and its messages under the new name (UIDs and UIDVALIDITY kept, RFC 3501 §6.3.5)."""
+    F, m = mss_folder.c, mss_message.c
+    conn.execute(mss_folder.update().where(F.address == address, F.name == old).values(name=new))
+    conn.execute(mss_message.update().where(m.address == address, m.folder == old).values(folder=new))
+
+
+def insert_messages(conn: sa.Connection, rows: list[dict]) -> None:
+    """Messages APPENDed or copied into a folder (each row names its folder and UID)."""
+    if rows:
+        conn.execute(mss_message.insert(), rows)
