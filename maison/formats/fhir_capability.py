@@ -50,6 +50,7 @@ class ResourceCapability:
     versioning: str = "no-version"  # R4 ResourceVersionPolicy: what meta.versionId means here
     read_history: bool = False  # vread also serves past versions (R4 readHistory), not only the current one
     update_create: bool | None = None
+    conditional_update: bool | None = None
     documentation: str = ""
 
     def as_json(self) -> dict[str, Any]:
@@ -65,6 +66,8 @@ class ResourceCapability:
         out["readHistory"] = self.read_history and "vread" in self.interactions
         if self.update_create is not None:
             out["updateCreate"] = self.update_create
+        if self.conditional_update is not None:
+            out["conditionalUpdate"] = self.conditional_update
         if self.includes:
             out["searchInclude"] = list(self.includes)
         if self.revincludes:

@@ -236,3 +236,34 @@ def test_update_put_as_an_identity_source_sends_it(dpi, house, live):
     with house.db.read() as conn:
         actions = [r["action"] for r in audit.events(conn, action_prefix="identitovigilance.")]
     assert "identitovigilance.traits-update" in actions and "identitovigilance.update-unchanged" in actions
+
+
+def test_conditional_update_by_ipp_as_a_patient_identity_feed(dpi, house, live):
+    """Issue 20 §4.5: a PAM / ITI-104 source updates by IPP (`PUT Patient?identifier=`): the record of
+    that IPP is updated, none is admitted, and the same rules hold."""
+    from maison.etablissement.vigilance.fhir import ipp_system
+
+    patient = {
+        "resourceType": "Patient",
+        "identifier": [{"type": {"coding": [{"code": "PI"}]}, "value": "P7"}],
+        "name": [{"use": "official", "family": "Petit", "given": ["Anne"]}],
+        "gender": "female",
+        "birthDate": "1985-07-14",
+    }
+    created = dpi.put("/Patient", params={"identifier": f"{ipp_system(STRUCTURE)}|P7"}, json=patient)
+    assert created.status_code == 201, created.text
+    pid = created.json()["id"]
+    assert created.headers["location"].endswith(f"/fhir/Patient/{pid}")
+    patient["name"][0]["family"] = "PETIT-MARTIN"
+    updated = dpi.put("/Patient", params={"identifier": "P7"}, json=patient)
+    assert updated.status_code == 200 and updated.json()["id"] == pid
+    assert next(n for n in updated.json()["name"] if n["use"] == "official")["family"] == "PETIT-MARTIN"
+    assert _code(dpi.put("/Patient", params={"identifier": "P8"}, json=patient)) == "ipp-different"
+    assert _code(dpi.put("/Patient", params={"family": "PETIT"}, json=patient)) == "critere-conditionnel"
+    assert _code(dpi.put("/Patient", params={"identifier": "P7"}, json={**patient, "id": "999999"})) == "id-different"
+    # another structure's same IPP is another record: its own feed admits its own
+    other = httpx.Client(
+        base_url=f"{live.url}/fhir",
+        headers={"ESANTE-API-KEY": issue_key(house.db, "1690000035", "dpi-voisin", "curieux", "accueil")},
+    )
+    assert other.put("/Patient", params={"identifier": "P7"}, json=patient).json()["id"] != pid

@@ -30,6 +30,7 @@ from maison.etablissement.vigilance.fhir import (
     EXT_INSEE,
     FR_CORE,
     insi_answer,
+    ipp_system,
     patient_resource,
 )
 from maison.etablissement.vigilance.service import PatientIndex
@@ -63,6 +64,7 @@ def capability_statement(base: str) -> dict:
         supported_profiles=[f"{FR_CORE}/StructureDefinition/fr-core-patient-ins"],
         operations=OPERATIONS,
         update_create=False,
+        conditional_update=True,
     )
     return fhir_capability.capability_statement(
         name="index des patients",
@@ -134,6 +136,44 @@ def router(index: PatientIndex, insi: InsiGateway, max_body_bytes: int, authoriz
         response = fhir_response(patient_resource(identity), 201)
         response.headers["Location"] = f"{_base(request)}/Patient/{identity.id}"
         return response
+
+    @r.put("/Patient")
+    @accepts(HOSPITAL_STAFF)
+    async def conditional_update(request: Request) -> Response:
+        """Conditional update by IPP (R4 http.html §3.1.0.4.3), as an identity source feeds an index
+        (IHE ITI-104 Patient Identity Feed FHIR: `PUT Patient?identifier=system|value`): the record of
+        that IPP in the caller's structure is updated (200) under `update_from_source`'s rules, or
+        admitted when there is none (201); the IPP of the query is the one of the body."""
+        actor = _actor(request)
+        if list(request.query_params) != ["identifier"]:
+            raise InvalidInput(
+                "mise à jour conditionnelle : le seul critère est identifier=<système>|<IPP>",
+                code="critere-conditionnel",
+                expression="identifier",
+            )
+        system, _, value = request.query_params["identifier"].rpartition("|")
+        resource = await read_json_object(request, max_body_bytes)
+        ipp, traits = traits_from_patient(resource)
+        if value != ipp or system not in ("", ipp_system(actor.structure)):
+            raise InvalidInput(
+                f"identifier {request.query_params['identifier']!r} : l'IPP du Patient envoyé est attendu",
+                code="ipp-different",
+                expression="identifier",
+            )
+        found, _total = await run_in_threadpool(index.search_page, actor, ipp=ipp, limit=1)
+        if not found:
+            identity = await run_in_threadpool(index.admit, actor, actor.structure, ipp, traits)
+            response = fhir_response(patient_resource(identity), 201)
+            response.headers["Location"] = f"{_base(request)}/Patient/{identity.id}"
+            return response
+        if resource.get("id") not in (None, str(found[0].id)):
+            raise InvalidInput(
+                f"Patient.id {resource.get('id')!r} : le dossier de l'IPP {ipp} est {found[0].id}",
+                code="id-different",
+                expression="Patient.id",
+            )
+        identity = await run_in_threadpool(index.update_from_source, actor, found[0].id, ipp, traits)
+        return fhir_response(patient_resource(identity))
 
     @r.put("/Patient/{patient_id}")
     @accepts(HOSPITAL_STAFF)
