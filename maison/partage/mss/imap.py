@@ -457,10 +457,14 @@ def listen(runtime: Runtime, port: int, host: str, *, implicit_tls: bool = False
             return [(seq, Message(r)) for seq, r in selected]
 
         def _store(self, messages, flags, mode, uid):
-            out, changed = {}, {}
+            """STORE in the group commit's transaction, with the deliveries being committed: a PFI
+            flags each batch it integrated, and a write of its own would wait for SQLite's one write
+            lock and fsync alone."""
             self._uids = {}
-            with db.write() as conn:
-                for seq, r in self._select(messages, uid):
+
+            def work(conn):
+                out, changed = {}, {}
+                for seq, r in self._select_in(conn, messages, uid):
                     current = set(r.flags.split())
                     new = (
                         set(flags) | (current & {"\\Recent"})
@@ -472,7 +476,9 @@ def listen(runtime: Runtime, port: int, host: str, *, implicit_tls: bool = False
                     out[seq] = sorted(new)
                     self._uids[seq] = r.uid
                 store.set_flags_of(conn, self.address, changed, self.folder)
-            return out
+                return out, [], []
+
+            return runtime.delivery.group.run(work)
 
         def _expunge(self) -> list[int]:
             self._uids = {}  # sequence numbers move up
