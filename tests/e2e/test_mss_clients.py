@@ -227,13 +227,6 @@ def test_mbsync_synchronises_the_mailbox_both_ways(mss, house, tmp_path, ssl_typ
 
 
 @needs_mbsync
-@pytest.mark.xfail(
-    strict=True,
-    reason="IMAP answers pipelined commands concurrently (Twisted runs a command while the one before "
-    "waits on the database): two FETCHes register two producers on the transport and the session is "
-    "cut; a STORE's OK comes after the next command's. The fix (GuardedServer runs commands one after "
-    "the other, RFC 3501 §5.5) belongs to maison/partage/mss/imap_guard.py; drop this mark with it.",
-)
 def test_mbsync_pipelining_its_commands(mss, house, tmp_path):
     """mbsync as configured by default: several commands sent before their answers (RFC 3501 §5.5)."""
     _synchronised_both_ways(mss, house, tmp_path, "IMAPS", pipeline=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import imaplib
 import json
+import re
 import shutil
 import ssl
 import subprocess
@@ -18,6 +19,7 @@ from maison.core.audit import SYSTEM
 from maison.etablissement.pfi.mailbox import ImapAccount, ImapMailbox
 from maison.identite.psc.api import issuer_for
 from maison.partage.mss import imap as mss_imap
+from maison.partage.mss import imap_guard as guard
 from maison.partage.mss import store, trace
 from maison.partage.mss.delivery import Delivery
 from tests.e2e.test_mss_smtp import _client, _delivered, _letter
@@ -449,6 +451,34 @@ def test_append_copy_and_move_fill_the_owners_folders_never_the_inbox(mss, house
         acts = [e["action"] for e in audit.events(conn, action_prefix="mss.")]
     assert acts.count("mss.copier") == 2 and "mss.deplacer" in acts and "mss.deposer" in acts
     client.logout()
+
+
+def test_pipelined_commands_are_answered_one_after_the_other(mss, house, monkeypatch):
+    """RFC 3501 §5.5: two FETCHes, a STORE and a NOOP sent before any answer get their answers whole and
+    in order (Twisted ran the second FETCH while the first waited on the database: the session was
+    cut); past MAX_PIPELINED waiting lines the session ends with BYE."""
+    client = _submitted(mss, house, UTF8_MAIL, ATTACHED)
+    client.send(
+        b"Z1 UID FETCH 1 (BODY.PEEK[])\r\nZ2 UID FETCH 2 (BODY.PEEK[])\r\n"
+        b"Z3 UID STORE 1 +FLAGS.SILENT (\\Seen)\r\nZ4 NOOP\r\n"
+    )
+    tagged = []
+    while len(tagged) < 4:
+        line = client.readline()
+        if re.match(rb"Z\d (OK|NO|BAD) ", line):
+            tagged.append(line.split()[:2])
+    assert tagged == [[b"Z1", b"OK"], [b"Z2", b"OK"], [b"Z3", b"OK"], [b"Z4", b"OK"]]
+    assert b"\\Seen" in client.fetch("1", "(FLAGS)")[1][0]
+    monkeypatch.setattr(guard, "MAX_PIPELINED", 3)
+    # one write: the FETCH runs (off the loop) while the NOOPs behind it wait, the fourth too many
+    client.send(b"q0 UID FETCH 1:2 (BODY.PEEK[])\r\n" + b"".join(b"q%d NOOP\r\n" % n for n in range(1, 6)))
+    answers = b""
+    while not answers.endswith(b"\r\n") or b"BYE" not in answers:
+        chunk = client.readline()
+        if not chunk:
+            break
+        answers += chunk
+    assert b"* BYE [LIMIT]" in answers
 
 
 # --- IDLE (RFC 2177) ----------------------------------------------------------------------------------

@@ -21,6 +21,10 @@ Imported only inside `imap.listen`, after the reactor is bound to the loop. Each
   (`Server error: …`, `Illegal syntax: Bad message number invalid literal for int()…`); such an
   answer says `[SERVERBUG]` or `[CLIENTBUG]` in French instead, the exception going to the log
   (`_respond`), and the greeting names neither the software nor its version.
+- **Pipelined commands are answered one after the other** (RFC 3501 §5.5, found by mbsync): a
+  command line arriving while another command runs waits for that command's tagged answer (Twisted
+  ran it at once: two FETCHes streaming into one transport cut the session, a STORE's OK came after
+  the next command's). At most `MAX_PIPELINED` lines wait; beyond, the session ends with BYE.
 - **FETCH of a part the message lacks** (`BODY[1.2]` of a single-part message) is answered
   `NO [NONEXISTENT]` (RFC 5530) before any data is written; Twisted raised in the middle of the
   response and dropped the connection.
@@ -42,6 +46,7 @@ BEFORE_TLS = frozenset({b"CAPABILITY", b"NOOP", b"LOGOUT", b"STARTTLS"})
 MEMORY_LITERAL = 1 << 20  # a literal past 1 MB spools to a temporary file
 SEARCH_DEPTH = 16
 SEARCH_TERMS = 256
+MAX_PIPELINED = 1000  # command lines a client may send ahead of the answers
 SERVER_ERROR = b"[SERVERBUG] erreur interne du serveur"
 CLIENT_ERROR = b"[CLIENTBUG] commande mal formee"
 # Twisted's syntax errors with a fixed text (kept); any other detail came from an exception
@@ -83,6 +88,42 @@ class GuardedServer(imap4.IMAP4Server):
     max_literal = 20_000_000
     _literal: BoundedLiteral | None = None
     IDENT = b"IMAP4rev1 pret"  # the greeting names no software and no version
+    _running: bytes | None = None  # the tag of the command being answered
+    _waiting: list[bytes] | None = None  # command lines pipelined behind it
+
+    # --- one command at a time (RFC 3501 §5.5) --------------------------------------------------------
+
+    def lineReceived(self, line: bytes) -> None:
+        """A command line arriving while a command runs waits for its tagged answer; a line that
+        belongs to the running command (a literal's end, an AUTHENTICATE response, IDLE's DONE)
+        arrives while Twisted is not in its command state, and passes."""
+        if self._running is not None and self.parseState == "command":
+            if self._waiting is None:
+                self._waiting = []
+            if len(self._waiting) >= MAX_PIPELINED:
+                self.sendUntaggedResponse(b"BYE [LIMIT] trop de commandes en attente")
+                transport: Any = self.transport
+                transport.loseConnection()
+                return
+            self._waiting.append(line)
+            return
+        super().lineReceived(line)
+
+    def _next_command(self) -> None:
+        while self._waiting and self._running is None and self.parseState == "command":
+            super().lineReceived(self._waiting.pop(0))
+
+    def _answered(self, state: bytes, tag: bytes | None) -> None:
+        """The running command's tagged answer (or an untagged BAD for a line Twisted could not
+        handle) lets the next pipelined line run — on the next turn of the loop, once Twisted's own
+        bookkeeping after the answer is done."""
+        if (tag is not None and tag == self._running) or (tag is None and state.startswith(b"BAD")):
+            self._running = None
+            if self._waiting:
+                from twisted.internet import reactor  # bound to the asyncio loop before this is imported
+
+                later: Any = reactor
+                later.callLater(0, self._next_command)
 
     def _IMAP4Server__ebDispatch(self, failure: Any, tag: bytes) -> None:
         """A command's arguments that could not be read (`BODY[XYZ]`, `LIST` alone): the client's
@@ -104,6 +145,7 @@ class GuardedServer(imap4.IMAP4Server):
             elif head == b"Illegal syntax" and sep and detail not in SYNTAX_TEXTS:
                 message = CLIENT_ERROR
         super()._respond(state, tag, message)
+        self._answered(state, tag)
 
     def connectionMade(self) -> None:
         # Answers leave as they are written (TCP_NODELAY, as Dovecot sets it): with Nagle's algorithm
@@ -137,10 +179,12 @@ class GuardedServer(imap4.IMAP4Server):
                 tag, b"[TOOBIG] message au-dela de la limite de la BAL (APPENDLIMIT=%d)" % self.max_literal
             )
             return None
+        self._running = tag
         return super().dispatchCommand(tag, cmd, rest, uid)
 
     def do_STARTTLS(self, tag: bytes) -> None:
         self.clearLineBuffer()  # what came in clear after STARTTLS is not read inside TLS
+        self._waiting = None  # nor what was pipelined behind it
         super().do_STARTTLS(tag)
 
     unauth_STARTTLS = (do_STARTTLS,)  # type: ignore[assignment]  # Twisted's command table: its own class's handlers
