@@ -1,4 +1,8 @@
-"""FHIR R4 adapter of the local patient index: Patient read, create and PDQm-style search.
+"""FHIR R4 adapter of the local patient index: Patient read, create, update and PDQm-style search.
+
+`GET /fhir/metadata` is the CapabilityStatement. `PUT /fhir/Patient/{id}` and the conditional
+`PUT /fhir/Patient?identifier=<system>|<IPP>` (a PAM / ITI-104 feed) update a record under the
+index's identitovigilance rules (`PatientIndex.update_from_source`).
 
 `GET /fhir/Patient?family=&given=&birthdate=&gender=&identifier=` follows IHE PDQm (ITI-78):
 a `searchset` Bundle; `identifier=<system>|<value>` finds a patient by IPP or, for a qualified

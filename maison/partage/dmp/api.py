@@ -1,11 +1,15 @@
 """HTTP adapter of the DMP: PDSm (MHD France) over FHIR R4, and the patient's controls.
 
 - `POST /dmp` — ITI-65 Provide Document Bundle (transaction) → transaction-response;
-- `GET|POST /dmp/DocumentReference[/_search]` — ITI-67; `GET /dmp/DocumentReference/{id}`;
+- `GET /dmp/metadata` — the CapabilityStatement;
+- `GET|POST /dmp/DocumentReference[/_search]` — ITI-67; `GET /dmp/DocumentReference/{id}` and its
+  current version by vread (`…/_history/{meta.versionId}`);
 - `PATCH /dmp/DocumentReference?identifier=…` — flux 03 (status, securityLabel, isArchived only, else
   405 as PDSm st_maj.md L59 says); `DELETE /dmp/DocumentReference/{id}` — withdrawal (000 L1062);
-- `GET|POST /dmp/List[/_search]` — ITI-66; `GET /dmp/Binary/{id}` — ITI-68 (the raw document);
-- `POST|GET /dmp/Consent` — the patient's answer to the structure's information (002 L535-565);
+- `GET|POST /dmp/List[/_search]` — ITI-66, `GET /dmp/List/{id}` a lot; `GET /dmp/Binary/{id}` — ITI-68;
+- `POST /dmp/Consent` — the patient's answer to the structure's information (002 L535-565), `GET`
+  its search (a searchset of the one Consent);
+- searches take `_count` and `_summary=count`, refuse `_sort`, `_elements` and other `_summary`;
 - `/dmp/espace/…` — the patient (Mon espace santé token): access history, médecin traitant,
   emergency oppositions, blocked/authorised professionals, delegation codes, closing the dossier;
 - `PUT|DELETE /dmp/secretariat/{idnatps}` — a doctor's secretariat (000 L1934).

@@ -4,15 +4,19 @@ SupplyDelivery and Task for what was executed).
 
 Prescriber side (Pro Santé Connect token of a prescribing profession):
 - `POST /ordonnance/RequestGroup` — create from a Bundle without patient identity (`Idempotency-Key`
-  honoured) → 201, the RequestGroup with the prescription number and the QR code payload;
+  honoured) → 201, the envelope with the prescription number and the QR code payload; or from the
+  RequestGroup alone, its requests contained → 201, the RequestGroup;
 - `GET /ordonnance/RequestGroup?date=ge…&date=le…&status=…&_count=…` — search one's own;
-- `GET /ordonnance/RequestGroup/{numero}` — consult one's own (execution included with the OUI);
+- `GET /ordonnance/RequestGroup/{numero}` — read one's own RequestGroup; each line at the URL its
+  action names (`GET /ordonnance/{MedicationRequest|DeviceRequest|ServiceRequest}/{numero}-{ligne}`);
+- `GET /ordonnance/RequestGroup/{numero}/$enveloppe` — the whole envelope (execution included with the OUI);
 - `GET /ordonnance/RequestGroup/{numero}/$executions` — execution data, 403 with the NON;
 - `DELETE /ordonnance/RequestGroup/{numero}` — cancel one nobody executed.
 Dispenser side (pharmacist, nurse, physiotherapist, biologist…, or an LPP provider's API key):
 - `GET /ordonnance/RequestGroup/{numero}/$dispensation` — read after scanning the QR code;
 - `POST /ordonnance/RequestGroup/{numero}/$executer` — record execution line by line (Parameters).
-Public: `GET /ordonnance/$compteurs` — the national counters (001 L424-462), aggregates only.
+Public: `GET /ordonnance/$compteurs` — the national counters (001 L424-462), aggregates only;
+`GET /ordonnance/metadata` — the CapabilityStatement.
 """
 
 from __future__ import annotations
