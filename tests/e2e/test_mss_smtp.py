@@ -366,6 +366,21 @@ def test_smtputf8_and_several_recipients_show_in_the_received_line(mss, house):
     assert (hop["helo"], hop["with"], hop["for"]) == (b"[127.0.0.1]", b"UTF8SMTPSA", None)
 
 
+def test_the_relay_asks_smtputf8_for_a_message_with_utf8_headers(mss, house):
+    """RFC 6531 §3.4: the relay hop carries a message with UTF-8 header fields under SMTPUTF8, so the
+    next operator's Received line says UTF8SMTPS (it said ESMTPS: the relay never asked)."""
+    raw = (
+        f"From: {PFI}\r\nTo: {GP}\r\nSubject: Compte rendu de Zoé Hélène\r\n"
+        f"Message-ID: <utf8-relay@{HOPITAL_DOMAIN}>\r\n\r\ncorps\r\n"
+    ).encode()
+    with _client(mss, "chu-test") as client:
+        client.login(PFI, PFI_PASSWORD)
+        assert client.sendmail(PFI, [GP], raw, mail_options=["SMTPUTF8"]) == {}
+    [row] = _delivered(house, GP)
+    _return_path, [relay, submission], rest = _trace(mss.mss.delivery.content(row.sha256))
+    assert (relay["with"], submission["with"], rest) == (b"UTF8SMTPS", b"UTF8SMTPSA", raw)
+
+
 def test_a_relay_retry_under_a_new_received_line_is_a_replay(mss, house):
     """A relay whose 250 was lost sends the same bytes again; this operator stamps them with another
     Received line (another id and date), and still answers the retry as delivered without storing it

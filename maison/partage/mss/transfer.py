@@ -45,6 +45,15 @@ def _a_line_starts_with_a_dot(raw: bytes) -> bool:
     return dot >= 0 and raw.find(b"\r\n.", max(dot - 2, 0)) >= 0
 
 
+def _needs_smtputf8(sender: str, recipients: Sequence[str], raw: bytes) -> bool:
+    """Whether the transaction carries UTF-8 where SMTP and RFC 5322 allow ASCII only: the envelope's
+    addresses or the header fields (RFC 6531 §3.4, RFC 6532); a UTF-8 body alone is 8BITMIME's."""
+    end = raw.find(b"\r\n\r\n")
+    return not (
+        sender.isascii() and all(r.isascii() for r in recipients) and raw[: end if end >= 0 else None].isascii()
+    )
+
+
 class RelayClient(aiosmtplib.SMTP):
     """aiosmtplib's client with a transaction for stored messages (public methods only)."""
 
@@ -59,6 +68,8 @@ class RelayClient(aiosmtplib.SMTP):
         if self.is_ehlo_or_helo_needed:
             await self.ehlo()  # an operator speaks ESMTP; a HELO-only peer is no MSSanté operator
         options = [f"SIZE={len(raw)}"] if self.supports_extension("size") else []
+        if _needs_smtputf8(sender, recipients, raw) and self.supports_extension("smtputf8"):
+            options.append("SMTPUTF8")  # RFC 6531 §3.4: UTF-8 in the envelope or the header fields
         refused: list[SMTPRecipientRefused] = []
         try:
             await self.mail(sender, options=options)
