@@ -230,6 +230,7 @@ def test_unknown_recipient_at_the_other_operator_comes_back_as_a_dsn(mss, house)
     parsed = email.message_from_bytes(report, policy=email.policy.default)
     assert parsed.get_param("report-type") == "delivery-status" and b"Status: 5.1.1" in report
     assert f"personne@{MEDECIN_DOMAIN}".encode() in report
+    assert report.startswith(b"Return-Path: <>\r\n")  # the null reverse-path of a report (RFC 5321 §4.5.5)
 
 
 def test_duplicate_message_id_delivered_once_and_a_reuse_refused(mss, house):

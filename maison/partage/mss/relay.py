@@ -311,7 +311,7 @@ async def _give_up(
             runtime.actor(),
             queued.sender,
             wire,
-            f"postmaster@{runtime.operator.domains[0]}",
+            "",  # the null reverse-path (RFC 5321 §4.5.5, RFC 3464 §2): a report is never bounced
             str(report["Message-ID"]),
         )
     except Exception:  # noqa: BLE001 - a DSN that cannot be delivered is logged, never bounced again
