@@ -341,6 +341,9 @@ def pfi(
     structure: str = typer.Option(..., help="The structure whose patient index receives the documents"),
     imap_host: str = typer.Option(None, help="The operator's IMAP host (default: its relay host)"),
     imap_port: int = typer.Option(None, help="The operator's IMAP port (STARTTLS; default: the operator's)"),
+    imap_tls: bool = typer.Option(
+        False, "--imap-tls", help="TLS from the first byte (RFC 8314; default port: the operator's implicit-TLS one)"
+    ),
     imap_ca: Path = typer.Option(None, help="CA of the operator's TLS certificate (default: the trust space's)"),
     imap_auth: str = typer.Option("LOGIN", help="LOGIN or PLAIN (both with the mailbox's password)"),
     data_dir: Path = typer.Option(None),
@@ -369,7 +372,8 @@ def pfi(
         operator = house.mss.trust.get(box.operator)
         if not operator.submission_port:
             raise typer.BadParameter(f"{boite}: its operator {box.operator} has no submission port")
-        if not (imap_port or operator.imap_port):
+        default_port = operator.imaps_port if imap_tls else operator.imap_port
+        if not (imap_port or default_port):
             raise typer.BadParameter(f"{boite}: its operator {box.operator} has no IMAP port (--imap-port)")
     except MaisonError as exc:
         house.close()
@@ -381,11 +385,12 @@ def pfi(
     mailbox = ImapMailbox(
         ImapAccount(
             imap_host or operator.relay_host,
-            imap_port or operator.imap_port or 0,
+            imap_port or default_port or 0,
             boite,
             password,
             ca,
             imap_auth.upper(),
+            implicit_tls=imap_tls,
         )
     )
     platform = Pfi(

@@ -243,6 +243,21 @@ def test_a_search_naming_uids_first_reads_those_messages_only(mss, house, monkey
         mailbox.close()
 
 
+def test_the_pfi_reads_over_implicit_tls_too(mss, house):
+    """`maison pfi --imap-tls`: the PFI's mailbox client speaks TLS from the first byte (RFC 8314 §3.3)
+    to the operator's implicit-TLS port."""
+    _to_pfi(mss, house, 2)
+    endpoints = mss.endpoints("chu-test")
+    account = ImapAccount(
+        "127.0.0.1", endpoints.imaps, PFI, PFI_PASSWORD, str(mss.mss.authority.cert_path), implicit_tls=True
+    )
+    mailbox = ImapMailbox(account)
+    try:
+        assert mailbox.unhandled() == [1, 2] and set(mailbox.fetch([1, 2])) == {1, 2}
+    finally:
+        mailbox.close()
+
+
 def test_answers_leave_without_waiting_for_the_clients_ack(mss):
     """TCP_NODELAY on every IMAP connection: with Nagle's algorithm a FETCH answer written in pieces
     waited for the client's delayed ACK (40 ms) before its last piece (Dovecot sets it too)."""

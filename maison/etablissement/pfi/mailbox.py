@@ -43,6 +43,7 @@ class ImapAccount:
     cafile: str | None = None  # the operator's CA (the trust space's); None: the system's
     mechanism: str = "LOGIN"
     timeout: float = 60.0
+    implicit_tls: bool = False  # TLS from the first byte (port 993's role, RFC 8314 §3.3), not STARTTLS
 
 
 class ImapMailbox:
@@ -55,9 +56,14 @@ class ImapMailbox:
 
     def _open(self) -> imaplib.IMAP4:
         a = self.account
-        conn = imaplib.IMAP4(a.host, a.port, timeout=a.timeout)
+        context = ssl.create_default_context(cafile=a.cafile)
+        if a.implicit_tls:
+            conn: imaplib.IMAP4 = imaplib.IMAP4_SSL(a.host, a.port, ssl_context=context, timeout=a.timeout)
+        else:
+            conn = imaplib.IMAP4(a.host, a.port, timeout=a.timeout)
         try:
-            conn.starttls(ssl.create_default_context(cafile=a.cafile))  # RFC 3501 §6.2.1, before any login
+            if not a.implicit_tls:
+                conn.starttls(context)  # RFC 3501 §6.2.1, before any login
             if a.mechanism.upper() == "PLAIN":  # RFC 4616: authzid NUL authcid NUL password
                 conn.authenticate("PLAIN", lambda _challenge: f"\0{a.user}\0{a.password}".encode())
             elif a.mechanism.upper() == "XOAUTH2":  # a person's mailbox: `password` is his PSC token
