@@ -173,6 +173,11 @@ class House:
         is valid whichever name reached the house, over HTTP as over MSSanté's SMTP and IMAP."""
         return issuer_for(self.settings.public_base_url)
 
+    @property
+    def mes_issuer(self) -> str:
+        """Mon espace santé's patient tokens' issuer: from the configured public URL only, as PSC's."""
+        return mes_issuer_for(self.settings.public_base_url)
+
     @cached_property
     def ordonnance(self) -> Base:
         """The base ordonnance numérique; its reads share the house's audit journal."""
@@ -216,7 +221,7 @@ class House:
             lambda _base_url: self.psc_issuer,  # the configured issuer, whatever the request's origin
             local_idps,
             self.patient_login,
-            mes_issuer_for,
+            lambda _base_url: self.mes_issuer,  # the same: Mon espace santé's patient tokens
             journal=self.insi.journal,
         )
         # the patient index reaches INSi over SOAP: at insi_url, or in memory to this very app
@@ -250,7 +255,9 @@ class House:
             tags=["Identitovigilance"],
         )
         app.include_router(
-            mes_router(self.patient_login, self.settings.max_body_bytes), prefix="/mes", tags=["Mon espace santé"]
+            mes_router(self.patient_login, self.settings.max_body_bytes, self.mes_issuer),
+            prefix="/mes",
+            tags=["Mon espace santé"],
         )
         app.include_router(
             psc_router(self.psc, self.settings.max_body_bytes, local_idps, authorizer, self.psc_issuer),

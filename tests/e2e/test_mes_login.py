@@ -1,5 +1,7 @@
 """The patient's login to Mon espace santé: password, code by e-mail or SMS, tokens, representatives."""
 
+import base64
+import json
 import re
 from datetime import date
 
@@ -50,6 +52,31 @@ def test_password_then_code_then_token(mes):
     # the code is used once
     again = httpx.post(f"{base}/connexion/code", json={"transaction": started["transaction"], "code": "000000"})
     assert again.status_code == 401
+
+
+def test_the_token_issuer_is_the_configured_one_whatever_the_request_says(mes, house):
+    """Issue 20 §3.1's class, for patients: the token's `iss` comes from the configured public URL,
+    never from Host or X-Forwarded-* (uvicorn trusts X-Forwarded-Proto from loopback), and the token
+    is valid whichever name reached the house."""
+    login, base = mes
+    forged = {"X-Forwarded-Proto": "https", "Host": "autre.example", "X-Forwarded-Host": "autre.example"}
+    started = httpx.post(
+        f"{base}/connexion", json={"identifiant": "sarah.garcia", "motDePasse": PASSWORD}, headers=forged
+    )
+    done = httpx.post(
+        f"{base}/connexion/code",
+        json={"transaction": started.json()["transaction"], "code": _code(login, "sarah@example.fr")},
+        headers=forged,
+    )
+    token = done.json()["access_token"]
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["iss"] == house.mes_issuer
+    bearer = {"Authorization": f"Bearer {token}"}
+    for host in ("localhost", "127.0.0.1"):
+        other = base.replace("127.0.0.1", host).replace("localhost", host)
+        assert httpx.get(f"{other}/moi", headers=bearer).status_code == 200, host
+    assert httpx.get(f"{base}/moi", headers={**bearer, **forged}).status_code == 200
 
 
 def test_sms_channel(mes):

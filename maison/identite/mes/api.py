@@ -23,6 +23,8 @@ LOGIN = "la connexion du patient : identifiant, mot de passe puis code à usage 
 
 
 def issuer_for(base_url: str) -> str:
+    """The issuer of the patient tokens of the house at `base_url` (its configured public URL: never a
+    request's Host or X-Forwarded headers, so that a token is valid whichever name reached the house)."""
     return base_url.rstrip("/") + "/mes"
 
 
@@ -35,14 +37,14 @@ def _source(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def router(login: PatientLogin, max_body_bytes: int) -> APIRouter:
+def router(login: PatientLogin, max_body_bytes: int, issuer: str) -> APIRouter:
     r = APIRouter()
 
     def _patient(request: Request):
         header = request.headers.get("authorization", "")
         if not header.lower().startswith("bearer "):
             raise Unauthenticated("jeton patient requis (Authorization: Bearer)", code="auth-absente")
-        return login.verify(header[7:].strip(), issuer_for(str(request.base_url)))
+        return login.verify(header[7:].strip(), issuer)
 
     @r.post("/connexion")
     @public(LOGIN)
@@ -67,7 +69,7 @@ def router(login: PatientLogin, max_body_bytes: int) -> APIRouter:
                 login.finish,
                 required_text(data, "transaction"),
                 required_text(data, "code"),
-                issuer_for(str(request.base_url)),
+                issuer,
                 source=_source(request),
             )
         )
@@ -77,7 +79,7 @@ def router(login: PatientLogin, max_body_bytes: int) -> APIRouter:
     async def represent(request: Request) -> Response:
         patient = _patient(request)
         data = await read_json_object(request, max_body_bytes)
-        return _json(login.act_for(patient, required_text(data, "ins"), issuer_for(str(request.base_url))))
+        return _json(login.act_for(patient, required_text(data, "ins"), issuer))
 
     @r.get("/moi")
     @accepts(PATIENT)
