@@ -639,48 +639,23 @@ async def start(runtime: Runtime) -> None:
     )
     submission = SubmissionHandler(runtime)
     relay = RelayHandler(runtime)
-    runtime.servers.append(
-        await loop.create_server(
-            lambda: MssSMTP(
-                submission,
-                tls_context=submission_tls,
-                require_starttls=True,
-                auth_required=True,
-                auth_require_tls=True,
-                authenticator=_never,
-                **common,
-            ),
-            host,
+    # the operator's users: authenticated, under TLS — after STARTTLS, or from the first byte (RFC 8314 §3.3)
+    users = dict(auth_required=True, auth_require_tls=True, authenticator=_never, **common)
+    listeners: list[tuple[Any, int, ssl.SSLContext | None]] = [
+        (
+            lambda: MssSMTP(submission, tls_context=submission_tls, require_starttls=True, **users),
             runtime.endpoints.submission,
-            backlog=LISTEN_BACKLOG,
+            None,
+        ),
+        (lambda: MssSMTP(relay, tls_context=relay_tls, require_starttls=True, **common), runtime.endpoints.relay, None),
+    ]
+    if runtime.endpoints.submissions:
+        listeners.append(
+            (lambda: MssSMTP(submission, implicit_tls=True, **users), runtime.endpoints.submissions, submission_tls)
         )
-    )
-    if runtime.endpoints.submissions:  # the same submission, TLS from the first byte (RFC 8314 §3.3)
-        runtime.servers.append(
-            await loop.create_server(
-                lambda: MssSMTP(
-                    submission,
-                    implicit_tls=True,
-                    auth_required=True,
-                    auth_require_tls=True,
-                    authenticator=_never,
-                    **common,
-                ),
-                host,
-                runtime.endpoints.submissions,
-                ssl=submission_tls,
-                ssl_handshake_timeout=30,
-                backlog=LISTEN_BACKLOG,
-            )
-        )
-    runtime.servers.append(
-        await loop.create_server(
-            lambda: MssSMTP(relay, tls_context=relay_tls, require_starttls=True, **common),
-            host,
-            runtime.endpoints.relay,
-            backlog=LISTEN_BACKLOG,
-        )
-    )
+    for factory, port, implicit in listeners:
+        tls: dict[str, Any] = dict(ssl=implicit, ssl_handshake_timeout=30) if implicit is not None else {}
+        runtime.servers.append(await loop.create_server(factory, host, port, backlog=LISTEN_BACKLOG, **tls))
 
 
 async def stop(runtime: Runtime) -> None:
