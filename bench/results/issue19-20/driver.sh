@@ -29,4 +29,11 @@ run before dmp dmp 1 $DMP
 run after dmp dmp 1 $DMP
 run before dmp dmp 2 $DMP
 run after dmp dmp 2 $DMP
+# then (09:22–09:30) more saturation runs of the after tree, the 300-message ones too short to trust alone
+for n in 1 2 3; do
+  run after mss mss300sat $n --messages 300 --saturation-only
+done
+for n in 3 4 5; do
+  run after mss mss1000 $n --messages 1000 --saturation-only
+done
 echo done >&2
