@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
 from maison import __version__
+from maison.api_docs import api_docs
 from maison.core import pki
 from maison.core.audit import SYSTEM, Trail
 from maison.core.audit_anchor import Checkpointer
@@ -230,11 +231,12 @@ class House:
         app = FastAPI(
             title="Maison",
             version=__version__,
-            docs_url="/docs",
+            docs_url=None,  # served below from the house's own copy of Swagger UI: no CDN
             redoc_url=None,
             lifespan=lifespan,
             dependencies=[Depends(authorizer.guard)],
         )
+        api_docs(app)
         # the origin of absolute URLs is the configured public_url, never the Host header; nosniff, HSTS over TLS
         app.add_middleware(HardenedHttp, public_url=self.settings.public_url)
         # the FHIR bases serve JSON: a client asking FHIR XML is answered 406, never JSON (issue 20 §4.3)
