@@ -70,7 +70,11 @@ class Authority(HouseAuthority):
         key = ec.generate_private_key(ec.SECP256R1())
         now = dt.datetime.now(dt.UTC)
         names: list[x509.GeneralName] = [x509.DNSName(h) for h in hostnames]
-        names.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))  # operators on one machine (tests, demo)
+        # operators on one machine (tests, demo, a vendor's sandbox): a client checking names reaches them
+        # by localhost as by its addresses (issue 21 §1.4: mbsync, for one, matches DNS names only)
+        if "localhost" not in hostnames:
+            names.append(x509.DNSName("localhost"))
+        names += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "::1")]
         cert = (
             x509.CertificateBuilder()
             .subject_name(_name(hostnames[0], organization))
