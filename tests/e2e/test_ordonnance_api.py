@@ -267,3 +267,72 @@ def test_a_read_returns_the_resource_it_names(world):
             {"fullUrl": "urn:uuid:7d5b8a3c-1f2e-4a6b-9c0d-1e2f3a4b5c6d", "resource": practitioner},
         ]
         assert gp.post("/RequestGroup", json=guide).status_code == 201
+
+
+def _measured(unit: str = "kg") -> dict:
+    """The envelope with the measures the guide documents (TradPN13FHIR-Presc-UCD-Paracetamol-exemple):
+    the patient's weight and height as Observation entries, referenced by the MedicationRequest's
+    supportingInformation as `#{id}` (the guide's form), the UF by identifier only."""
+    bundle = envelope()
+
+    def measure(rid: str, code: str, value: float, unit: str) -> dict:
+        category = {"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}
+        return {
+            "resource": {
+                "resourceType": "Observation",
+                "id": rid,
+                "status": "final",
+                "category": [{"coding": [category]}],
+                "code": {"coding": [{"system": SYS_LOINC, "code": code}]},
+                "effectiveDateTime": "2026-12-01T10:05:10+01:00",
+                "valueQuantity": {"value": value, "unit": unit, "system": SYS_UCUM, "code": unit},
+            }
+        }
+
+    bundle["entry"][1]["resource"]["supportingInformation"] = [
+        {"identifier": {"system": "https://somehospital.fr/UF", "value": "2571"}},
+        {"reference": "#observation-1"},
+        {"reference": "#observation-2"},
+    ]
+    bundle["entry"] += [
+        measure("observation-1", "8302-2", 112.0, "cm"),
+        measure("observation-2", "29463-7", 19.5, unit),
+    ]
+    return bundle
+
+
+def test_the_guides_observations_are_accepted_and_given_back(world):
+    """Issue 20 §4.4: creation accepts the guide's Observation entries (weight, height for a
+    dose-dependent prescription); `$enveloppe` gives them back as R4 Observations referenced by the
+    MedicationRequest (supportingInformation), a line read alone carries them contained; an
+    Observation the guide does not document, or with a unit that is not UCUM, is refused precisely."""
+    with _client(world, "generaliste") as gp:
+        created = gp.post("/RequestGroup", json=_measured())
+        assert created.status_code == 201, created.text
+        number = created.json()["entry"][0]["resource"]["id"]
+        bundle = gp.get(f"/RequestGroup/{number}/$enveloppe").json()
+        measures = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"]
+        assert [(m["resource"]["code"]["coding"][0]["code"], m["resource"]["valueQuantity"]) for m in measures] == [
+            ("8302-2", {"value": 112, "unit": "cm", "system": SYS_UCUM, "code": "cm"}),
+            ("29463-7", {"value": 19.5, "unit": "kg", "system": SYS_UCUM, "code": "kg"}),
+        ]
+        [medicine] = _resources(bundle, "MedicationRequest")
+        assert medicine["supportingInformation"] == [{"reference": m["fullUrl"]} for m in measures]
+        alone = gp.get(f"/MedicationRequest/{number}-1").json()
+        assert [c["resourceType"] for c in alone["contained"]] == ["Observation", "Observation"]
+        assert "supportingInfo" not in gp.get(f"/DeviceRequest/{number}-2").json()
+
+        r = gp.post("/RequestGroup", json=_measured(unit="[lb_av]"))  # UCUM, but not a unit of the guide's
+        assert r.status_code == 400 and _code(r) == "observation-unite", r.text
+        unknown = _measured()
+        unknown["entry"][-1]["resource"]["code"]["coding"][0]["code"] = "2345-7"
+        r = gp.post("/RequestGroup", json=unknown)
+        assert r.status_code == 400 and _code(r) == "observation-code"
+        missing = _measured()
+        del missing["entry"][-1]["resource"]["valueQuantity"]
+        r = gp.post("/RequestGroup", json=missing)
+        assert r.status_code == 400 and _code(r) == "observation-valeur"
+        local = _measured()
+        local["entry"][-1]["resource"]["valueQuantity"]["system"] = "https://somehospital.fr/unites"
+        r = gp.post("/RequestGroup", json=local)
+        assert r.status_code == 400 and _code(r) == "observation-unite"

@@ -5,7 +5,9 @@ SupplyDelivery and Task for what was executed).
 Prescriber side (Pro Santé Connect token of a prescribing profession):
 - `POST /ordonnance/RequestGroup` — create from a Bundle without patient identity (`Idempotency-Key`
   honoured) → 201, the envelope with the prescription number and the QR code payload; or from the
-  RequestGroup alone, its requests contained → 201, the RequestGroup;
+  RequestGroup alone, its requests contained → 201, the RequestGroup; the measures the lines were
+  prescribed on (the guide's Observations: weight, height…, by `supportingInformation`) are kept and
+  given back in the envelope, and contained in a line read alone;
 - `GET /ordonnance/RequestGroup?date=ge…&date=le…&status=…&_count=…` — search one's own;
 - `GET /ordonnance/RequestGroup/{numero}` — read one's own RequestGroup; each line at the URL its
   action names (`GET /ordonnance/{MedicationRequest|DeviceRequest|ServiceRequest}/{numero}-{ligne}`);

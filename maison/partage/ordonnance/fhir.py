@@ -40,7 +40,10 @@ from maison.formats.ordonnance import (
 from maison.formats.ucum import check_unit
 from maison.partage.ordonnance.model import (
     MAX_LINES,
+    MAX_OBSERVATIONS,
     MEDICINE_SYSTEMS,
+    OBSERVATION_CODES,
+    ContextObservation,
     Draft,
     Execution,
     Line,
@@ -51,6 +54,7 @@ from maison.partage.ordonnance.model import (
     Prescription,
     check_execution,
     check_line,
+    check_observation,
 )
 
 _MAISON = "https://maison.esante.gouv.fr/fhir/StructureDefinition/"
@@ -76,7 +80,7 @@ RESOURCE_OF = {
 }
 # the guide's envelope (FrPrescriptionBundleForExample) may also carry the prescriber's Practitioner: the
 # base takes the prescriber from his Pro Santé Connect token, the resource is accepted and not kept
-_ENTRY_TYPES = {"RequestGroup", "Medication", "Practitioner", *RESOURCE_OF.values()}
+_ENTRY_TYPES = {"RequestGroup", "Medication", "Practitioner", "Observation", *RESOURCE_OF.values()}
 SERVED = {"RequestGroup", *RESOURCE_OF.values()}  # the types the base serves at {base}/{type}/{id}
 TRANSPORT_CODES = {"73957001", "transport"}  # SNOMED CT "Patient transport"; a category coded `transport`
 _TRANSPORT_TEXT = re.compile(r"transports? sanitaires?|ambulance|\bvsl\b|taxis? conventionnes?")
@@ -147,7 +151,7 @@ def draft_from_fhir(resource: dict, *, units: frozenset[str]) -> Draft:
             "Bundle.type : collection, transaction ou searchset attendu", code="bundle-type", expression="Bundle.type"
         )
     index: dict[str, tuple[str, dict]] = {}
-    groups, requests = [], []
+    groups, requests, observed = [], [], []
     for path, entry in _items(resource, "entry", "Bundle"):
         where, res = f"{path}.resource", _get(entry, "resource", dict, path)
         kind = res.get("resourceType")
@@ -162,11 +166,15 @@ def draft_from_fhir(resource: dict, *, units: frozenset[str]) -> Draft:
                 expression=where,
             )
         _no_patient(res, where)
-        for key in (_get(entry, "fullUrl", str, path), f"{kind}/{res['id']}" if isinstance(res.get("id"), str) else ""):
+        rid = res.get("id") if isinstance(res.get("id"), str) else ""
+        # the guide's examples name an entry `#{id}` (supportingInformation, medicationReference)
+        for key in (_get(entry, "fullUrl", str, path), f"{kind}/{rid}" if rid else "", f"#{rid}" if rid else ""):
             if key:
                 index[key] = (where, res)
         if kind == "RequestGroup":
             groups.append((where, res))
+        elif kind == "Observation":
+            observed.append((where, res))
         elif kind not in ("Medication", "Practitioner"):
             requests.append((where, res))
     if not groups and not requests:
@@ -194,7 +202,7 @@ def draft_from_fhir(resource: dict, *, units: frozenset[str]) -> Draft:
             code="ordonnance-trop-de-lignes",
             expression=f"{where}.action",
         )
-    lines, used = [], set()
+    lines, used, context = [], set(), _Context({**index, **contained}, units)
     for number, (path, action) in enumerate(actions, 1):
         ref = _get(_get(action, "resource", dict, path), "reference", str, f"{path}.resource")
         target = contained.get(ref) or index.get(ref)
@@ -212,12 +220,122 @@ def draft_from_fhir(resource: dict, *, units: frozenset[str]) -> Draft:
             )
         used.add(id(target[1]))
         lines.append(_line(number, target[0], target[1], index, units))
+        context.read(number, target[0], target[1])
     for path, res in requests:
         if id(res) not in used:  # a request outside the envelope would be silently lost
             raise InvalidInput(
                 f"{path} : demande absente de RequestGroup.action", code="requete-hors-ordonnance", expression=path
             )
-    return Draft(_prescribed_on(group, where), _consent(group, where), tuple(lines))
+    observed += [(p, c) for p, c in contained.values() if c.get("resourceType") == "Observation"]
+    for path, res in observed:
+        if id(res) not in context.found:  # a measure no line was prescribed on would be kept for nothing
+            raise InvalidInput(
+                f"{path} : Observation référencée par aucune ligne (supportingInformation)",
+                code="observation-hors-ordonnance",
+                expression=path,
+            )
+    return Draft(_prescribed_on(group, where), _consent(group, where), tuple(lines), context.observations())
+
+
+# R4: MedicationRequest.supportingInformation, DeviceRequest and ServiceRequest.supportingInfo
+_SUPPORTING = {"MedicationRequest": "supportingInformation", "DeviceRequest": "supportingInfo"}
+
+
+class _Context:
+    """The Observations the lines reference (the guide's MedicationRequest.supportingInformation),
+    each read once, with the lines that reference it."""
+
+    def __init__(self, index: dict, units: frozenset[str]) -> None:
+        self.index, self.units = index, units
+        self.found: dict[int, tuple[ContextObservation, list[int]]] = {}
+
+    def read(self, number: int, where: str, res: dict) -> None:
+        key = _SUPPORTING.get(res.get("resourceType", ""), "supportingInfo")
+        inner = {f"#{c.get('id')}": (p, c) for p, c in _items(res, "contained", where)}
+        for path, ref in _items(res, key, where):
+            target = _get(ref, "reference", str, path)
+            if not target:  # an identifier-only reference (the guide's UF) says no measure
+                continue
+            obs_where, obs = inner.get(target) or self.index.get(target) or ("", {})
+            if obs.get("resourceType") != "Observation":
+                raise InvalidInput(
+                    f"ligne {number} : {target!r} ne désigne aucune Observation de l'ordonnance",
+                    code="observation-reference",
+                    expression=f"{path}.reference",
+                )
+            if id(obs) not in self.found:
+                if len(self.found) >= MAX_OBSERVATIONS:
+                    raise InvalidInput(
+                        f"plus de {MAX_OBSERVATIONS} Observations", code="observation-trop", expression=obs_where
+                    )
+                self.found[id(obs)] = (_observation(obs, obs_where, self.units), [])
+            if number not in self.found[id(obs)][1]:
+                self.found[id(obs)][1].append(number)
+
+    def observations(self) -> tuple[ContextObservation, ...]:
+        return tuple(
+            ContextObservation(o.code, o.value, o.unit, o.status, o.effective, tuple(lines))
+            for o, lines in self.found.values()
+        )
+
+
+# FHIR R4 dateTime (datatypes.html#dateTime): with a time, the seconds and the zone are required
+_DATETIME = re.compile(
+    r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])"
+    r"(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?"
+)
+
+
+def _observation(res: dict, where: str, units: frozenset[str]) -> ContextObservation:
+    """A FRObservationForPrescription as the base keeps it: LOINC code, UCUM quantity, status, date."""
+    _no_patient(res, where)
+    codings = [(p, c) for p, c in _items(_get(res, "code", dict, where), "coding", f"{where}.code")]
+    loinc = [_get(c, "code", str, p) for p, c in codings if _get(c, "system", str, p) == SYS_LOINC]
+    code = next((c for c in loinc if c in OBSERVATION_CODES), loinc[0] if loinc else "")
+    if code not in OBSERVATION_CODES:
+        raise InvalidInput(
+            f"Observation : code LOINC {code or 'absent'} non documenté par le guide de prescription "
+            f"({', '.join(OBSERVATION_CODES)})",
+            code="observation-code",
+            expression=f"{where}.code",
+        )
+    other = sorted(k for k in res if k.startswith("value") and k != "valueQuantity")
+    value, path = _get(res, "valueQuantity", dict, where), f"{where}.valueQuantity"
+    if other or value.get("value") is None:
+        raise InvalidInput(
+            f"Observation {code} : valeur absente (valueQuantity.value attendu)",
+            code="observation-valeur",
+            expression=path,
+        )
+    amount = _get(value, "value", float, path)
+    system, unit = _get(value, "system", str, path), _get(value, "code", str, path)
+    if system != SYS_UCUM or not unit:
+        raise InvalidInput(
+            f"Observation {code} : unité {unit or _get(value, 'unit', str, path) or 'absente'} : "
+            f"code UCUM attendu (system {SYS_UCUM})",
+            code="observation-unite",
+            expression=f"{path}.system" if unit else f"{path}.code",
+        )
+    try:
+        check_unit(unit, units)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), code="observation-unite", expression=f"{path}.code") from None
+    if any(k.startswith("effective") and k != "effectiveDateTime" for k in res):
+        raise InvalidInput(
+            f"Observation {code} : date de la mesure en effectiveDateTime",
+            code="observation-date",
+            expression=f"{where}.effective",
+        )
+    effective = _get(res, "effectiveDateTime", str, where)
+    if effective and not _DATETIME.fullmatch(effective):
+        raise InvalidInput(
+            f"Observation {code} : date {effective!r} invalide (dateTime FHIR, fuseau obligatoire avec l'heure)",
+            code="observation-date",
+            expression=f"{where}.effectiveDateTime",
+        )
+    obs = ContextObservation(code, amount, unit, _get(res, "status", str, where), effective)
+    check_observation(obs, where)
+    return obs
 
 
 def _no_identity(where: str) -> None:
@@ -512,7 +630,9 @@ def _no_transport(number: int, where: str) -> None:
 def prescription_bundle(p: Prescription, executions: Sequence[Execution] | None, *, base_url: str) -> dict:
     """The prescription as a collection Bundle; with what was executed only when `executions` is given
     (the service decides: the prescriber sees it only with the patient's OUI, 001 L408)."""
-    resources = [request_group(p, base_url), *(_request(p, line, base_url) for line in p.lines)]
+    measures = [observation(p, k) for k in range(1, len(p.observations) + 1)]
+    refs = [local_url(m) for m in measures]
+    resources = [request_group(p, base_url), *(_request(p, line, base_url, refs) for line in p.lines), *measures]
     for execution in executions or ():
         resources += _executed(p, execution, base_url)
     return {"resourceType": "Bundle", "type": "collection", "entry": [_entry(base_url, r) for r in resources]}
@@ -550,7 +670,32 @@ def _entry(base_url: str, resource: dict) -> dict:
 def line_request(p: Prescription, number: int, base_url: str) -> dict | None:
     """The request of line `number` as the base serves it at `{base}/{type}/{prescription}-{line}`."""
     line = next((ln for ln in p.lines if ln.number == number), None)
-    return None if line is None else _request(p, line, base_url)
+    return None if line is None else _request(p, line, base_url, None)
+
+
+SYS_OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+
+
+def observation(p: Prescription, k: int) -> dict:
+    """The k-th (1-based) measure the prescription was made on, as the guide's ConceptMap writes it
+    (PN13-FHIR-observation-conceptmap: LOINC code, vital-signs category, UCUM valueQuantity). No
+    `meta.profile`: fr-core-observation-body-weight requires a Patient subject, which the base does
+    not hold (000 L3697)."""
+    obs = p.observations[k - 1]
+    label, _units, vital = OBSERVATION_CODES[obs.code]
+    category = {"coding": [{"system": SYS_OBSERVATION_CATEGORY, "code": "vital-signs"}]}
+    return _pruned(
+        {
+            "resourceType": "Observation",
+            "id": f"{p.number}-o{k}",
+            "status": obs.status,
+            "category": [category] if vital else None,
+            "code": _concept(SYS_LOINC, obs.code, label),
+            "subject": {"display": NO_IDENTITY},
+            "effectiveDateTime": obs.effective or None,
+            "valueQuantity": _qty(obs.value, obs.unit, ucum=True),
+        }
+    )
 
 
 def _url(base_url: str, p: Prescription, line: Line) -> str:
@@ -597,8 +742,21 @@ _GROUPED_BY = {
 }
 
 
-def _request(p: Prescription, line: Line, base_url: str) -> dict:
+def _supporting(p: Prescription, line: Line, refs: list[str] | None) -> tuple[list[dict] | None, list[dict] | None]:
+    """(contained, references) of the measures this line was prescribed on: in the envelope, the
+    Observations' fullUrls; a line read alone carries them contained (R4 references.html#contained)."""
+    measures = [k for k, obs in enumerate(p.observations, 1) if line.number in obs.lines]
+    if not measures:
+        return None, None
+    if refs is not None:
+        return None, [{"reference": refs[k - 1]} for k in measures]
+    contained = [{**observation(p, k), "id": f"o{k}"} for k in measures]
+    return contained, [{"reference": f"#o{k}"} for k in measures]
+
+
+def _request(p: Prescription, line: Line, base_url: str, refs: list[str] | None) -> dict:
     kind, key = RESOURCE_OF[line.kind], f"{p.number}-{line.number}"
+    contained, supporting = _supporting(p, line, refs)
     r: dict = {
         "resourceType": kind,
         "id": key,
@@ -609,7 +767,10 @@ def _request(p: Prescription, line: Line, base_url: str) -> dict:
         "subject": {"display": NO_IDENTITY},
         "authoredOn": p.prescribed_on.isoformat(),
         "requester": _practitioner(p.prescriber.idnatps),
+        _SUPPORTING.get(kind, "supportingInfo"): supporting,
     }
+    if contained:
+        r = {"resourceType": kind, "id": key, "contained": contained, **r}
     concept = _concept(line.system, line.code, line.label)
     if line.kind is LineKind.MEDICAMENT:
         days = {"value": line.duration_days, "unit": "jours", "system": SYS_UCUM, "code": "d"}

@@ -86,6 +86,67 @@ class Line:
     duration_days: int | None = None  # treatment duration, bounds renewals
 
 
+# --- the prescription's context: the guide's Observations ----------------------------------------
+#
+# reference/eprescription (FRObservationForPrescription, PN13-FHIR-observation-conceptmap,
+# transformation-PN13-vers-FHIR "Observation", prescription-Modelisation "dose calculée"): a
+# prescription may carry the patient's weight, height… as Observations its lines reference by
+# `supportingInformation`. The ConceptMap maps PN13's Rens_compl 1, 2, 3 and 5 (the others "ne sont
+# pas mappés") to these LOINC codes, valued by a UCUM quantity; the units below are those a code's
+# dimension admits (mass, length, area), the guide's example for 33558-8 is in umol/L.
+# code: (label as printed, UCUM units accepted or None for any CI-SIS unit, a vital sign)
+OBSERVATION_CODES: dict[str, tuple[str, frozenset[str] | None, bool]] = {
+    "29463-7": ("Poids", frozenset({"kg", "g"}), True),  # Code_rens_compl_1, fr-core-observation-body-weight
+    "8302-2": ("Taille", frozenset({"cm", "m"}), True),  # Code_rens_compl_2, fr-core-observation-body-height
+    "8277-6": ("Surface corporelle", frozenset({"m2"}), True),  # Code_rens_compl_3
+    "33558-8": ("", None, False),  # Code_rens_compl_5, umol/L in the guide's perfusion example
+}
+OBSERVATION_STATUSES = ("final", "amended", "corrected", "preliminary")  # a measure one may prescribe on
+MAX_OBSERVATIONS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class ContextObservation:
+    """One measure the prescription was made on, and the lines (1-based) that reference it."""
+
+    code: str  # LOINC, one of OBSERVATION_CODES
+    value: float
+    unit: str  # UCUM
+    status: str = "final"
+    effective: str = ""  # FHIR dateTime as sent, when the measure was taken
+    lines: tuple[int, ...] = ()
+
+
+def check_observation(obs: ContextObservation, where: str) -> None:
+    """Refuse a measure the guide does not document, or one without a plausible UCUM value."""
+    if obs.code not in OBSERVATION_CODES:
+        raise InvalidInput(
+            f"Observation : code LOINC {obs.code!r} non documenté par le guide de prescription "
+            f"({', '.join(OBSERVATION_CODES)})",
+            code="observation-code",
+            expression=f"{where}.code",
+        )
+    if obs.status not in OBSERVATION_STATUSES:
+        raise InvalidInput(
+            f"Observation : statut {obs.status!r} ({', '.join(OBSERVATION_STATUSES)} attendu)",
+            code="observation-statut",
+            expression=f"{where}.status",
+        )
+    label, units, vital = OBSERVATION_CODES[obs.code]
+    if units is not None and obs.unit not in units:
+        raise InvalidInput(
+            f"Observation {label or obs.code} : unité {obs.unit!r} ({', '.join(sorted(units))} attendu, UCUM)",
+            code="observation-unite",
+            expression=f"{where}.valueQuantity.code",
+        )
+    if not (0 < obs.value if vital else 0 <= obs.value) or obs.value >= 1e6:
+        raise InvalidInput(
+            f"Observation {label or obs.code} : valeur {obs.value:g} impossible",
+            code="observation-valeur",
+            expression=f"{where}.valueQuantity.value",
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Draft:
     """What a prescriber's software sends: no patient identity (000 L3697)."""
@@ -93,6 +154,7 @@ class Draft:
     prescribed_on: date
     consent: bool  # the patient's OUI/NON to the prescriber seeing execution (001 L408)
     lines: tuple[Line, ...]
+    observations: tuple[ContextObservation, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +174,7 @@ class Prescription:
     consent: bool
     lines: tuple[Line, ...]
     status: str = "active"  # active | annulee
+    observations: tuple[ContextObservation, ...] = ()
 
     @property
     def first_execution_until(self) -> date:

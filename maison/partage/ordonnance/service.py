@@ -33,6 +33,7 @@ from maison.partage.ordonnance import store
 from maison.partage.ordonnance.model import (
     EXECUTANTS,
     PRESCRIBERS,
+    ContextObservation,
     Draft,
     Execution,
     Line,
@@ -93,6 +94,7 @@ class Base:
             draft.prescribed_on,
             draft.consent,
             draft.lines,
+            observations=draft.observations,
         )
         row = _row(prescription, idempotency_key)
         entry = self.trail.entry(
@@ -536,7 +538,16 @@ def _row(p: Prescription, idempotency_key: str | None) -> dict:
         "status": p.status,
         "idempotency_key": idempotency_key,
         "lines": orjson.dumps([_line_json(ln) for ln in p.lines]).decode(),
+        "observations": orjson.dumps([_observation_json(o) for o in p.observations]).decode(),
     }
+
+
+def _observation_json(o: ContextObservation) -> dict:
+    return {"c": o.code, "v": o.value, "u": o.unit, "s": o.status, "e": o.effective, "l": list(o.lines)}
+
+
+def _observation(d: dict) -> ContextObservation:
+    return ContextObservation(d["c"], d["v"], d["u"], d["s"], d["e"], tuple(d["l"]))
 
 
 def _prescription(r: store.Row) -> Prescription:
@@ -548,6 +559,7 @@ def _prescription(r: store.Row) -> Prescription:
         bool(r.consent),
         tuple(_line(d) for d in orjson.loads(r.lines)),
         r.status,
+        tuple(_observation(d) for d in orjson.loads(r.observations or "[]")),
     )
 
 

@@ -4,7 +4,8 @@ Every hot query is keyed by the prescription number (the dispenser's scan) or by
 (his own search), so the tables shard by number at national scale. No column holds a patient's
 identity at creation (seed 000 L3697); an execution may carry the INS a dispenser recorded for a
 qualified identity (000 L3692-3694). The lines and what was done on them are stored as JSON as
-the service validated them: they are read and written whole, never queried inside.
+the service validated them: they are read and written whole, never queried inside; so are the
+measures (weight, height…) a prescription was made on, the guide's Observations.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ ordo_prescription = sa.Table(
     sa.Column("consent", sa.Boolean, nullable=False),  # OUI/NON, seed 001 L408
     sa.Column("status", sa.String(10), nullable=False),
     sa.Column("lines", sa.Text, nullable=False),
+    # the measures the prescription was made on (the guide's Observations), JSON like the lines
+    sa.Column("observations", sa.Text, nullable=False, server_default="[]"),
     sa.Column("idempotency_key", sa.String(80)),  # the prescriber's software's own id of the request
     sa.Index("ix_ordo_prescription_prescriber", "prescriber", "created_at"),
     sa.UniqueConstraint("prescriber", "idempotency_key", name="uq_ordo_prescription_idempotency"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from datetime import UTC, date, datetime
 
 import orjson
@@ -357,8 +358,10 @@ def test_envelope_structure_refused():
     too_many["entry"][0]["resource"]["action"] *= MAX_LINES
     _refused(too_many, "ordonnance-trop-de-lignes")
     other = _envelope()
-    other["entry"].append({"fullUrl": "urn:uuid:o", "resource": {"resourceType": "Observation"}})
+    other["entry"].append({"fullUrl": "urn:uuid:o", "resource": {"resourceType": "Encounter"}})
     assert _refused(other, "ressource-non-prise-en-charge").expression == "Bundle.entry[5].resource"
+    other["entry"][5]["resource"] = {"resourceType": "Observation"}  # the guide's, when a line references it
+    assert _refused(other, "observation-hors-ordonnance").expression == "Bundle.entry[5].resource"
     dangling = _envelope()
     dangling["entry"][0]["resource"]["action"][1]["resource"]["reference"] = "urn:uuid:nowhere"
     assert _refused(dangling, "action-reference").expression == "Bundle.entry[0].resource.action[1].resource.reference"
@@ -673,3 +676,163 @@ def test_the_guides_envelope_with_a_structured_posology():
     )
     assert said == "3 fois par jour, après le petit-déjeuner, si besoin"
     assert fhir.dosage_text({"timing": "n'importe quoi", "doseAndRate": "x"}) == ""  # wrong types: nothing read
+
+
+def _observation(code: str, value: float, unit: str, rid: str) -> dict:
+    """An Observation as the guide's examples write it (TradPN13FHIR-Presc-perfusion-6-composants),
+    without the subject: the base takes no patient identity (000 L3697)."""
+    return {
+        "resourceType": "Observation",
+        "id": rid,
+        "status": "final",
+        "category": [
+            {
+                "coding": [
+                    {"code": "vital-signs", "system": "http://terminology.hl7.org/CodeSystem/observation-category"}
+                ]
+            }
+        ],
+        "code": {"coding": [{"code": code, "system": SYS_LOINC}]},
+        "effectiveDateTime": "2023-05-03T11:30:00+02:00",
+        "valueQuantity": {"value": value, "unit": unit, "system": SYS_UCUM, "code": unit},
+    }
+
+
+def _with_observations_from_the_guide() -> dict:
+    """The guide's envelope with its context Observations (TradPN13FHIR-Presc-UCD-Paracetamol-exemple,
+    -perfusion-6-composants): a Medication entry and Observation entries named `#{id}` by the
+    MedicationRequest (medicationReference, supportingInformation), the UF given by identifier only."""
+    envelope = _claradol_from_the_guide()
+    request = envelope["entry"][1]["resource"]
+    del request["medicationCodeableConcept"]
+    request["medicationReference"] = {"reference": "#medication-paracetamol"}
+    request["supportingInformation"] = [
+        {"identifier": {"system": "https://somehospital.fr/UF", "value": "2571"}},
+        {"reference": "#observation-1"},
+        {"reference": "#observation-2"},
+        {"reference": "#observation-3"},
+    ]
+    medication = {
+        "resourceType": "Medication",
+        "id": "medication-paracetamol",
+        "code": {
+            "coding": [{"system": "http://data.esante.gouv.fr/ansm/medicament/UCD", "code": "9245580"}],
+            "text": "PARACETAMOL MYLAN CONSEIL 1000 MG, COMPRIME",
+        },
+    }
+    envelope["entry"] += [
+        {"resource": medication},
+        {"resource": _observation("8302-2", 181.0, "cm", "observation-1")},
+        {"resource": _observation("29463-7", 79, "kg", "observation-2")},
+        {"resource": {**_observation("33558-8", 0, "umol/L", "observation-3"), "category": []}},
+    ]
+    return envelope
+
+
+def test_the_guides_observations_are_kept_and_referenced_by_their_line():
+    """Issue 20 §4.4: the guide's envelope with its Observations (weight, height, the PN13
+    renseignements complémentaires) is read; the envelope gives them back as R4 Observations that the
+    MedicationRequest references by supportingInformation, and a line read alone carries them contained."""
+    draft = fhir.draft_from_fhir(_with_observations_from_the_guide(), units=UNITS)
+    assert [(o.code, o.value, o.unit, o.lines) for o in draft.observations] == [
+        ("8302-2", 181.0, "cm", (1,)),
+        ("29463-7", 79.0, "kg", (1,)),
+        ("33558-8", 0.0, "umol/L", (1,)),
+    ]
+    assert draft.observations[0].effective == "2023-05-03T11:30:00+02:00"
+    p = dataclasses.replace(_prescription(draft), observations=draft.observations)
+    bundle = fhir.prescription_bundle(p, None, base_url=BASE)
+    observations = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"]
+    weight = observations[1]["resource"]
+    assert weight["code"] == {"coding": [{"system": SYS_LOINC, "code": "29463-7", "display": "Poids"}], "text": "Poids"}
+    assert weight["valueQuantity"] == {"value": 79, "unit": "kg", "system": SYS_UCUM, "code": "kg"}
+    assert weight["subject"] == {"display": fhir.NO_IDENTITY} and weight["status"] == "final"
+    assert "category" not in observations[2]["resource"]  # 33558-8 is no vital sign
+    [request] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "MedicationRequest"]
+    assert request["supportingInformation"] == [{"reference": e["fullUrl"]} for e in observations]
+    alone = fhir.line_request(p, 1, BASE)
+    assert alone is not None
+    assert [c["id"] for c in alone["contained"]] == ["o1", "o2", "o3"]
+    assert alone["supportingInformation"] == [{"reference": f"#o{k}"} for k in (1, 2, 3)]
+
+
+def _observation_changed(change) -> dict:
+    envelope = _with_observations_from_the_guide()
+    change(envelope["entry"][5]["resource"], envelope)  # the weight
+    return envelope
+
+
+def _drop(key: str):
+    return lambda o, _e: o.pop(key)
+
+
+def _set(key: str, value):
+    return lambda o, _e: o.__setitem__(key, value)
+
+
+def _quantity(**value):
+    return lambda o, _e: o["valueQuantity"].update(value)
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        (lambda o, _e: o["code"]["coding"][0].update(code=GLUCOSE), "observation-code"),  # not in the guide
+        (lambda o, _e: o["code"]["coding"][0].update(system="http://snomed.info/sct"), "observation-code"),
+        (_drop("valueQuantity"), "observation-valeur"),
+        (lambda o, _e: o.update(valueString="79 kg", valueQuantity={}), "observation-valeur"),
+        (lambda o, _e: o["valueQuantity"].pop("value"), "observation-valeur"),
+        (_quantity(value=-3), "observation-valeur"),
+        (_quantity(system="http://example.org/unites"), "observation-unite"),  # not UCUM
+        (lambda o, _e: [o["valueQuantity"].pop(k) for k in ("system", "code")], "observation-unite"),
+        (_quantity(code="cm"), "observation-unite"),  # a length is no weight
+        (_quantity(code="kilogramme"), "observation-unite"),  # not a UCUM unit at all
+        (_set("status", "entered-in-error"), "observation-statut"),
+        (_set("effectiveDateTime", "2023-05-03T11:30"), "observation-date"),  # no seconds, no zone
+        (_set("effectivePeriod", {"start": "2023-05-03"}), "observation-date"),
+        (_set("subject", {"reference": "Patient/p1"}), "identite-patient-interdite"),
+        (lambda _o, e: e["entry"][1]["resource"]["supportingInformation"].pop(2), "observation-hors-ordonnance"),
+        (
+            lambda _o, e: e["entry"][1]["resource"]["supportingInformation"].append({"reference": "Observation/x"}),
+            "observation-reference",
+        ),
+    ],
+)
+def test_an_observation_the_guide_does_not_document_is_refused_precisely(change, code):
+    """Issue 20 §4.4: a code outside the guide's ConceptMap, a missing value, a non-UCUM or wrong unit,
+    an unusable status or date, an Observation no line references or a reference to nothing: refused
+    with a code of its own."""
+    error = _refused(_observation_changed(change), code)
+    assert error.expression and error.expression.startswith("Bundle.entry[")
+
+
+def test_a_requestgroup_posted_alone_carries_its_observations_contained():
+    """Issue 20 §4.4: the RequestGroup alone holds its requests and the Observations they reference
+    contained (R4 references.html#contained); one no request references is refused like an entry."""
+    envelope = _with_observations_from_the_guide()
+    group = envelope["entry"][0]["resource"]
+    request = {**envelope["entry"][1]["resource"], "id": "m1"}
+    request["medicationCodeableConcept"] = {"coding": [{"system": SYS_CIP, "code": DOLIPRANE}], "text": "DOLIPRANE"}
+    del request["medicationReference"]
+    request["supportingInformation"] = [{"reference": "#observation-2"}]
+    weight = envelope["entry"][5]["resource"]
+    alone = {**group, "contained": [request, weight], "action": [{"resource": {"reference": "#m1"}}]}
+    draft = fhir.draft_from_fhir(alone, units=UNITS)
+    assert [(o.code, o.lines) for o in draft.observations] == [("29463-7", (1,))]
+    alone["contained"].append(envelope["entry"][4]["resource"])  # the height, referenced by nothing
+    _refused(alone, "observation-hors-ordonnance")
+
+
+def test_hostile_observations_are_refused_never_crash():
+    """Wrong JSON types anywhere in the guide's envelope with its Observations: a MaisonError, never
+    an exception that would become a 500."""
+    import random
+
+    from maison.core.errors import MaisonError
+
+    rnd, envelope = random.Random(20), _with_observations_from_the_guide()
+    for _ in range(1500):
+        try:
+            fhir.draft_from_fhir(_mutated(envelope, rnd), units=UNITS)
+        except MaisonError:
+            pass

@@ -13,7 +13,15 @@ from maison.core.audit import audit_event
 from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TransitionRefused
 from maison.formats.ordonnance import ALPHABET, SYS_CIP, SYS_LOINC, SYS_LPP, parse_number
 from maison.partage.ordonnance import store
-from maison.partage.ordonnance.model import Draft, Line, LineExecution, LineKind, Outcome, PatientIns
+from maison.partage.ordonnance.model import (
+    ContextObservation,
+    Draft,
+    Line,
+    LineExecution,
+    LineKind,
+    Outcome,
+    PatientIns,
+)
 from maison.partage.ordonnance.service import Base
 
 TODAY = date(2026, 11, 21)
@@ -323,3 +331,14 @@ def test_renewals_stop_with_the_treatment(base):
     with pytest.raises(TransitionRefused) as err:
         base.execute(PHARMACIST, p.number, [LineExecution(1, Outcome.DELIVRE)])
     assert err.value.code == "prescription-expiree" and "R.5132-21" in err.value.message
+
+
+def test_the_measures_a_prescription_was_made_on_are_kept_with_it(base):
+    """Issue 20 §4.4: the guide's Observations (weight, height) are stored with the prescription
+    and read back as they were sent, with the lines that reference them."""
+    weight = ContextObservation("29463-7", 14.5, "kg", "final", "2026-03-01T09:00:00+01:00", (1,))
+    height = ContextObservation("8302-2", 98.0, "cm", "final", "", (1, 2))
+    p = base.create(GP, Draft(TODAY, True, (PARACETAMOL, BANDAGE), (weight, height)))
+    again, _ = base.read_as_prescriber(GP, p.number)
+    assert again.observations == (weight, height)
+    assert _create(base).observations == ()
