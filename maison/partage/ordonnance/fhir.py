@@ -9,6 +9,10 @@ The French medication guide (reference/eprescription: `fr-requestgroup-for-presc
   (every other act, until acts are coded). Patient transport is not in the envelope (000 L3663).
 - The base stores no patient identity (000 L3697): a Patient, or a subject that names one, is
   refused rather than silently dropped, so that the software which sent it learns it.
+- The measures a prescription was made on (weight, height…: `fr-observation-for-prescription`, the
+  codes of PN13-FHIR-observation-conceptmap) come as Observations its requests reference by
+  `supportingInformation`; they are kept with it and given back in the envelope, referenced the
+  same way (contained in a line read alone). Their subject, like every other, names no patient.
 - The guide is silent on the rest, which is Maison's: the consent and QR-code extensions on the
   RequestGroup, the `$executer` Parameters, the outcome extension on what dispensers did. R4
   DeviceRequest has no quantity: the R5 cross-version extension carries it, as the guide does for
