@@ -255,7 +255,7 @@ def mss_operateur(
 
     from maison.core.auth import issue_key
     from maison.house import House
-    from maison.partage.mss.publication import AnnuaireAccess
+    from maison.partage.mss.publication import OWN, AnnuaireAccess
     from maison.partage.mss.smtp import Endpoints
 
     settings = _settings(data_dir)
@@ -272,7 +272,7 @@ def mss_operateur(
             )
             if key is None:
                 raise typer.BadParameter("MAISON_MSS_ANNUAIRE_KEY is needed to publish to another Annuaire")
-            access = AnnuaireAccess(url, key)
+            access = AnnuaireAccess(OWN if url == own else url, key)
         runtime = house.mss.local_operator(
             identifiant,
             nom,
@@ -289,7 +289,7 @@ def mss_operateur(
         + (f", IMAP {hote}:{imap}" if imap else "")
         + (f", IMAP TLS implicite {hote}:{imap_tls}" if imap_tls else "")
         + f"; certificat {runtime.issued.cert} (SHA-256 {runtime.operator.certificate_sha256[:16]}…)"
-        + (f"; publie ses BAL dans {access.url}" if access else "")
+        + (f"; publie ses BAL dans {url if access.url == OWN else access.url}" if access else "")
     )
 
 

@@ -165,6 +165,7 @@ class House:
             self.psc_issuer,
             max_message_bytes=s.mss_max_message_bytes,
             has_espace=espace_open(self.db, self.insi.referential),
+            annuaire_url=f"{s.public_base_url}/annuaire",
         )
 
     @property

@@ -3,6 +3,7 @@ the liste rouge hides them; citizen mailboxes are never published (SPEC §4, iss
 
 from __future__ import annotations
 
+import logging
 import time
 
 import httpx
@@ -15,7 +16,7 @@ from maison.core.identifiers.checksums import luhn_check_digit
 from maison.identite.psc.api import issuer_for
 from maison.partage.mss import store
 from maison.partage.mss.mailboxes import Mailboxes
-from maison.partage.mss.publication import AnnuaireAccess, Publication, PublicationRefused, publish_pending
+from maison.partage.mss.publication import OWN, AnnuaireAccess, Publication, PublicationRefused, publish_pending
 from maison.partage.mss.trust import TrustSpace
 from tests.partage.mss_world import start_world
 from tests.partage.world import CABINET, PROS, SARAH_ID, make_world
@@ -104,13 +105,27 @@ def house_db(boxes: Mailboxes):
     return boxes.db.write()
 
 
-def test_a_refused_publication_stays_pending_with_the_annuaire_s_reason(published):
+def test_a_refused_publication_stays_pending_with_the_annuaire_s_reason(published, caplog):
     boxes, publication, _reader = published
     stranger = "8" + "1999999999" + luhn_check_digit("1999999999")  # an IdNatPS the Annuaire does not know
     boxes.create(SYSTEM, "inconnu@medecin.mssante.fr", "medecins", "PER", stranger, "INCONNU")
-    assert publish_pending(boxes, "medecins", publication) == (0, 1)
+    with caplog.at_level(logging.WARNING, logger="maison.partage.mss.publication"):
+        assert publish_pending(boxes, "medecins", publication) == (0, 1)
+    # issue 21 §1.4: every failed publication is said, not only kept in the row
+    assert any("inconnu@medecin.mssante.fr" in r.getMessage() for r in caplog.records)
     assert boxes.get("inconnu@medecin.mssante.fr").annuaire == "a-publier"  # tried again at the next pass
     assert publish_pending(boxes, "medecins", publication) == (0, 1)
+
+
+def test_an_operator_given_this_houses_annuaire_publishes_where_the_house_is_served(house, tmp_path):
+    """Issue 21 §1.4: registered before `maison serve --port …`, an operator published to the address
+    it was registered with; now "this house's Annuaire" is saved as such and read where it is served."""
+    mss = house.mss
+    AnnuaireAccess(OWN, "cle").save(mss.annuaire_access_path("ici"))
+    AnnuaireAccess("https://annuaire.example/fhir", "cle").save(mss.annuaire_access_path("ailleurs"))
+    assert mss.annuaire_access("ici") == AnnuaireAccess(f"{house.settings.public_base_url}/annuaire", "cle")
+    assert mss.annuaire_access("ailleurs") == AnnuaireAccess("https://annuaire.example/fhir", "cle")
+    assert mss.annuaire_access("aucun") is None
 
 
 def test_a_running_operator_publishes_the_mailboxes_created_while_it_runs(house, live, tmp_path):

@@ -12,6 +12,7 @@ published.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ from maison.core.errors import InvalidInput, MaisonError
 from maison.identite.annuaire.resources import mailbox as contact_point
 from maison.identite.annuaire.vocabulary import EXT_MAILBOX, SYS_IDNATPS, SYS_IDNATSTRUCT
 from maison.partage.mss.mailboxes import CITIZEN, Mailbox, Mailboxes
+
+log = logging.getLogger(__name__)
 
 
 class PublicationRefused(MaisonError):
@@ -105,7 +108,10 @@ class Publication:
 @dataclass(frozen=True)
 class AnnuaireAccess:
     """Where an operator publishes and its API key (role `operateur-mss`): kept beside its
-    certificate, readable by the house only (never in the repository, never in the database)."""
+    certificate, readable by the house only (never in the repository, never in the database).
+    `url` OWN: the Annuaire of the house that runs the operator, wherever it is served then (issue 21
+    §1.4: an operator registered before `maison serve --port …` published to the port it was
+    registered with, and said nothing)."""
 
     url: str
     api_key: str
@@ -117,11 +123,15 @@ class AnnuaireAccess:
             json.dump({"url": self.url, "api_key": self.api_key}, out)
 
     @classmethod
-    def load(cls, path: Path) -> AnnuaireAccess | None:
+    def load(cls, path: Path, *, own: str) -> AnnuaireAccess | None:
+        """The access saved at `path`, this house's Annuaire read as `own` (its URL now)."""
         if not path.is_file():
             return None
         data = json.loads(path.read_text())
-        return cls(data["url"], data["api_key"])
+        return cls(own if data["url"] == OWN else data["url"], data["api_key"])
+
+
+OWN = "maison:annuaire"  # saved for "this house's Annuaire", resolved when the operator starts
 
 
 def publish_pending(mailboxes: Mailboxes, operator: str, publication: Publication) -> tuple[int, int]:
@@ -133,7 +143,11 @@ def publish_pending(mailboxes: Mailboxes, operator: str, publication: Publicatio
         try:
             publication.publish(box)
         except (PublicationRefused, httpx.HTTPError) as exc:
-            mailboxes.publication_done(box.address, error=str(exc) or type(exc).__name__)
+            reason = str(exc) or type(exc).__name__
+            log.warning(
+                "BAL %s non publiée dans l'Annuaire (%s) : nouvel essai au prochain passage", box.address, reason
+            )
+            mailboxes.publication_done(box.address, error=reason)
             failed += 1
             continue
         mailboxes.publication_done(box.address)

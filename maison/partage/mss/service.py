@@ -43,6 +43,7 @@ class Mss:
     max_message_bytes: int = 20_000_000
     has_espace: Callable[[str], bool] | None = None  # for the operator serving patient.mssante.fr
     publish_interval: float = 5.0  # seconds between two publications of new mailboxes in the Annuaire
+    annuaire_url: str = ""  # this house's Annuaire where it is served now (an operator's OWN access)
     runtimes: dict[str, smtp.Runtime] = field(default_factory=dict)
     _tasks: list[asyncio.Task] = field(default_factory=list)
     _imap_ports: list = field(default_factory=list)
@@ -75,6 +76,10 @@ class Mss:
             imaps_port=endpoints.imaps or None,
         )
         return self._runtime(operator, issued, endpoints)
+
+    def annuaire_access(self, operator: str) -> AnnuaireAccess | None:
+        """Where the operator publishes: the Annuaire it was given, or this house's where it is served."""
+        return AnnuaireAccess.load(self.annuaire_access_path(operator), own=self.annuaire_url)
 
     def annuaire_access_path(self, operator: str) -> Path:
         return self.pki_dir / f"{operator}.annuaire.json"
@@ -134,7 +139,7 @@ class Mss:
             await smtp.start(runtime)
             self._listen_imap(runtime)
             self._tasks.append(asyncio.create_task(relay_forever(runtime), name=f"relais-{runtime.operator.id}"))
-            access = AnnuaireAccess.load(self.annuaire_access_path(runtime.operator.id))
+            access = self.annuaire_access(runtime.operator.id)
             if access is not None and mime.CITIZEN_DOMAIN not in runtime.operator.domains:
                 self._tasks.append(
                     asyncio.create_task(self._publish_forever(runtime, access), name=f"annuaire-{runtime.operator.id}")
