@@ -100,7 +100,7 @@ def test_the_demo_plays_every_scene_with_the_outcomes_of_the_scenario(tmp_path: 
         "merged record 7 into 1",
         "e-CPS (MOBILE), exerce à CH TOULON 1 - SITE 1",
         "DMP: the hospital fed 3 documents in one PDSm transaction",
-        "The GP reads the N3 (ITI-68):",  # its size varies with the port the demo serves on (in its URLs)
+        "The GP reads the N3 (ITI-68):",  # its size varies from run to run (dates, the PDF it embeds)
         "bytes, results 6.2 mmol/L, 12 mg/L",
         "BMI computed 22.9 kg/m2",
         "the GP now finds 1 document(s) instead of 3",
