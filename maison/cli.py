@@ -15,6 +15,7 @@ app = typer.Typer(help="Maison: la maison du numérique en santé, runnable.", n
 
 
 def _register_groups() -> None:
+    from maison.admin_cli import admin
     from maison.audit_cli import audit
     from maison.cda_cli import cda
     from maison.cle_cli import cle
@@ -22,6 +23,7 @@ def _register_groups() -> None:
     app.add_typer(cda, name="cda")
     app.add_typer(cle, name="cle")
     app.add_typer(audit, name="audit")
+    app.add_typer(admin, name="admin")
 
 
 @app.callback()

@@ -18,6 +18,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
 from maison import __version__
+from maison.admin.api import router as admin_router
+from maison.admin.service import Administration
 from maison.api_docs import api_docs
 from maison.core import pki
 from maison.core.audit import SYSTEM, Trail
@@ -81,6 +83,7 @@ SERVICES = [
         "Ordonnance numérique — the base of e-prescriptions (FHIR R4 RequestGroup, $dispensation, $executer)",
     ),
     ("/pfi", "MSSanté — the structure's integration platform: worklist of documents waiting for a patient"),
+    ("/admin", "Administration of the house — keys, INSi habilitations, the outbox (administrator token)"),
 ]
 # the paths that speak FHIR (JSON only, XML answered 406); all but /espace (FHIR bodies only) have /metadata
 FHIR_BASES = ("/fhir", "/annuaire", "/dmp", "/espace", "/ordonnance")
@@ -134,6 +137,11 @@ class House:
             code_secret=random_secret(s.keystore(), "dmp-delegation-codes.hmac"),
             accept_self_presenting=s.dmp_cda_auto_presentable,
         )
+
+    @cached_property
+    def admin(self) -> Administration:
+        """The administrator's acts (`maison admin …` and `/admin`, issue 21 §1)."""
+        return Administration(self.db, self.insi, self.patient_login)
 
     @cached_property
     def blob_key(self) -> bytes:
@@ -312,6 +320,12 @@ class House:
             pfi_router(self.db, self.mss.blobs, authorizer, self.settings.max_body_bytes, self.patients),
             prefix="/pfi",
             tags=["MSSanté"],
+        )
+
+        app.include_router(
+            admin_router(self.admin, authorizer, self.settings.max_body_bytes),
+            prefix="/admin",
+            tags=["Administration"],
         )
 
         @app.get("/")

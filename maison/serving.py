@@ -14,6 +14,7 @@ import os
 import signal
 from pathlib import Path
 
+from maison.admin.service import first_token
 from maison.core.config import Settings
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -76,6 +77,16 @@ def _local_operators(settings: Settings) -> list[str]:
         db.dispose()
 
 
+def announce_admin_token(token: str | None) -> None:
+    """Print the administrator token made at first start, once, to the console only: it goes to no
+    log and is stored nowhere in clear (issue 21 §1; only its digest is kept, as for every key)."""
+    if token:
+        print(
+            f"Jeton administrateur (affiché une seule fois ; `maison admin jeton` en crée un autre) : {token}",
+            flush=True,
+        )
+
+
 def serve(settings: Settings, workers: int = 1) -> None:
     """Serve until interrupted. The schema is migrated once, before any worker starts."""
     if not settings.tls_cert and settings.host not in LOOPBACK:
@@ -90,6 +101,7 @@ def serve(settings: Settings, workers: int = 1) -> None:
     os.umask(0o077)  # the database, its WAL, blobs, exports and keys: the service account's alone
     db = Database(settings.effective_database_url)
     migrate(db, keystore=settings.keystore())  # 0022 moves the PSC signing keys to the key store
+    announce_admin_token(first_token(db))
     db.dispose()
     if not settings.insi_url:  # the workers' in-memory INSi certificates come from the house PKI: made once, here
         from maison.core.pki import Authority

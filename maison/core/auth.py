@@ -115,3 +115,36 @@ def key_actor(db: Database, key: str) -> Actor:
     if row is None or row.revoked:
         raise Unauthenticated("clé d'accès inconnue ou révoquée", code="auth-invalide")
     return Actor(row.person, row.structure, row.software, kind="software", role=row.role, scope=KeyScope(row.scope))
+
+
+def active_keys(db: Database, scope: KeyScope, software: str) -> int:
+    """How many unrevoked keys of this scope were issued for this software (the house's
+    administrator token is looked for at first start this way)."""
+    with db.read() as conn:
+        return conn.execute(
+            sa.select(sa.func.count())
+            .select_from(api_key)
+            .where(api_key.c.scope == scope.value, api_key.c.software == software, api_key.c.revoked.is_(False))
+        ).scalar_one()
+
+
+def revoke_keys_of(db: Database, scope: KeyScope, software: str, *, keep: str, revoked_by: Actor = audit.SYSTEM) -> int:
+    """Revoke every key of this scope and software but `keep` (a rotation: the new key replaces them)."""
+    kept = _digest(keep)
+    with db.write() as conn:
+        count = conn.execute(
+            api_key.update()
+            .where(api_key.c.scope == scope.value, api_key.c.software == software, api_key.c.digest != kept)
+            .where(api_key.c.revoked.is_(False))
+            .values(revoked=True)
+        ).rowcount
+        if count:
+            audit.Trail.write_security(
+                conn, "cle-revoquee", revoked_by, detail={"scope": scope.value, "software": software, "count": count}
+            )
+    return count
+
+
+def key_id(key: str) -> str:
+    """The key's public identifier: the first 12 characters of its digest, as `cle-emise` records it."""
+    return _digest(key)[:12]

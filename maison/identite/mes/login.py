@@ -235,6 +235,11 @@ class PatientLogin:
             raise Unauthenticated("jeton patient expiré ou d'un autre émetteur", code="jeton-invalide")
         return Patient(claims["sub"], claims.get("act", {}).get("sub", claims["sub"]))
 
+    def sent(self, recipient: str | None = None, *, limit: int = 500) -> list[dict]:
+        """The outbox as its owner reads it: everything sent, or what one recipient got, newest last."""
+        with self.db.read() as conn:
+            return store.sent(conn, recipient, limit=limit)
+
     def outbox(self, recipient: str) -> list[dict]:
         """What was sent to an address or number, newest last (what the patient received)."""
         with self.db.read() as conn:

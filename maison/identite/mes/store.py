@@ -138,6 +138,15 @@ def send(conn: Connection, *, channel: str, recipient: str, subject: str, body: 
     )
 
 
+def sent(conn: Connection, recipient: str | None = None, *, limit: int = 500) -> list[dict]:
+    """The outbox, newest last: every message, or those to one address or number (the sandbox
+    owner's `boîte d'envoi`, issue 21 §1.3); the last `limit` only."""
+    query = sa.select(mes_outbox).order_by(mes_outbox.c.id.desc()).limit(limit)
+    if recipient is not None:
+        query = query.where(mes_outbox.c.recipient == recipient)
+    return [dict(r._mapping) for r in reversed(conn.execute(query).all())]
+
+
 def sent_to(conn: Connection, recipient: str) -> list[dict]:
     """What was sent to an address or number, oldest first."""
     return [

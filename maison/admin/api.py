@@ -1,0 +1,139 @@
+"""`/admin`: the house administrator's acts over HTTP, JSON in and out (issue 21 §1).
+
+The same functions as `maison admin …` (`maison.admin.service`); the only caller admitted is the
+administrator token (a key of scope `administrateur-maison`, sent as `Authorization: Bearer mk_…` or
+`ESANTE-API-KEY`). Errors are OperationOutcome resources, as on every other API of the house; the
+request bodies are described in the OpenAPI document so that a client generator can use them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from maison.admin.service import STRUCTURE_SCOPES, Administration
+from maison.core.actor import KeyScope
+from maison.core.authz import Accepts, Authorizer, accepts, keys
+from maison.formats.body import json_response, read_json_object
+
+ADMINISTRATOR = Accepts(scopes=keys(KeyScope.ADMINISTRATEUR_MAISON))
+
+
+def _body(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI `requestBody` of a JSON object (FastAPI cannot infer it: bodies are read by hand)."""
+    schema = {"type": "object", "required": required, "properties": properties}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def _text(max_length: int, description: str) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "maxLength": max_length, "description": description}
+
+
+KEY_BODY = _body(
+    ["structure", "nom"],
+    {
+        "structure": _text(64, "La structure (IdNatStruct, FINESS, SIRET ou identifiant de l'Annuaire)"),
+        "nom": _text(128, "Le logiciel auquel la clé est destinée"),
+        "scope": {"type": "string", "enum": [s.value for s in STRUCTURE_SCOPES], "default": KeyScope.LOGICIEL.value},
+        "personne": _text(128, "À qui la clé est remise (par défaut : le logiciel)"),
+    },
+)
+HABILITATION_BODY = _body(
+    ["structure", "nom"],
+    {
+        "structure": _text(64, "Identifiant de la structure dans le contexte INSi (ContexteLPS)"),
+        "nom": _text(200, "Raison sociale"),
+        "departement": {"type": "string", "maxLength": 3, "description": "Département (déduit d'un FINESS sinon)"},
+    },
+)
+SOFTWARE_BODY = _body(
+    ["idam", "nom", "editeur"],
+    {
+        "idam": _text(32, "Numéro d'autorisation CNDA du logiciel (IDAM de ContexteLPS)"),
+        "nom": _text(100, "Nom du logiciel"),
+        "editeur": _text(100, "Éditeur"),
+    },
+)
+
+MES_ACCOUNT_BODY = _body(
+    ["identifiant", "ins", "dateNaissance", "motDePasse"],
+    {
+        "identifiant": _text(100, "Identifiant de connexion du patient"),
+        "ins": _text(15, "Matricule INS (NIR ou NIA, 15 caractères avec la clé)"),
+        "dateNaissance": {"type": "string", "format": "date"},
+        "motDePasse": {"type": "string", "minLength": 12, "maxLength": 128},
+        "email": {"type": "string", "maxLength": 200, "description": "Où vont les codes (ou telephone)"},
+        "telephone": {"type": "string", "maxLength": 20},
+    },
+)
+
+
+def router(admin: Administration, authorizer: Authorizer, max_body_bytes: int) -> APIRouter:
+    r = APIRouter()
+
+    @r.get("/boite-envoi")
+    @accepts(ADMINISTRATOR)
+    async def boite_envoi(
+        request: Request,
+        destinataire: str | None = Query(None, max_length=200, description="Adresse e-mail ou numéro de mobile"),
+    ) -> Response:
+        """Issue 21 §1.3: the one-time codes, e-mails and SMS the house "sent", newest last."""
+        actor = await run_in_threadpool(authorizer.caller, request)
+        messages = await run_in_threadpool(admin.outbox, actor, destinataire)
+        return json_response({"messages": messages}, no_store=True)
+
+    @r.post("/cles", openapi_extra=KEY_BODY)
+    @accepts(ADMINISTRATOR)
+    async def issue_key(request: Request) -> Response:
+        """A structure's API key, given once in the answer (`cle`); `id` revokes it."""
+        actor = await run_in_threadpool(authorizer.caller, request)
+        body = await read_json_object(request, max_body_bytes)
+        issued = await run_in_threadpool(
+            admin.issue_key, actor, body.get("structure"), body.get("nom"), body.get("scope"), body.get("personne")
+        )
+        return json_response(issued, 201, no_store=True)
+
+    @r.delete("/cles/{empreinte}")
+    @accepts(ADMINISTRATOR)
+    async def revoke_key(request: Request, empreinte: str) -> Response:
+        """Revoke a key by its `id` (the first characters of its digest): refused from the next call on."""
+        actor = await run_in_threadpool(authorizer.caller, request)
+        count = await run_in_threadpool(admin.revoke_key, actor, empreinte)
+        return json_response({"revoquees": count})
+
+    @r.post("/mes/comptes", openapi_extra=MES_ACCOUNT_BODY)
+    @accepts(ADMINISTRATOR)
+    async def open_mes_account(request: Request) -> Response:
+        """Open a patient's Mon espace santé account; its one-time codes then show in `/admin/boite-envoi`."""
+        actor = await run_in_threadpool(authorizer.caller, request)
+        body = await read_json_object(request, max_body_bytes)
+        fields = ("identifiant", "ins", "dateNaissance", "motDePasse", "email", "telephone")
+        done = await run_in_threadpool(admin.open_mes_account, actor, *(body.get(f) for f in fields))
+        return json_response(done, 201)
+
+    @r.post("/insi/habilitations", openapi_extra=HABILITATION_BODY)
+    @accepts(ADMINISTRATOR)
+    async def habilitate(request: Request) -> Response:
+        """Habilitate a structure to the INSi teleservice (the CNAM's convention)."""
+        actor = await run_in_threadpool(authorizer.caller, request)
+        body = await read_json_object(request, max_body_bytes)
+        done = await run_in_threadpool(
+            admin.habilitate_insi, actor, body.get("structure"), body.get("nom"), body.get("departement")
+        )
+        return json_response(done, 201)
+
+    @r.post("/insi/logiciels", openapi_extra=SOFTWARE_BODY)
+    @accepts(ADMINISTRATOR)
+    async def register_software(request: Request) -> Response:
+        """Register a software by its CNDA authorisation number, so that INSi accepts its calls."""
+        actor = await run_in_threadpool(authorizer.caller, request)
+        body = await read_json_object(request, max_body_bytes)
+        done = await run_in_threadpool(
+            admin.register_software, actor, body.get("idam"), body.get("nom"), body.get("editeur")
+        )
+        return json_response(done, 201)
+
+    return r

@@ -1,0 +1,170 @@
+"""What the house's administrator does, as plain functions both `maison admin` and `/admin` call.
+
+Issue 21 §1: a vendor testing its software needs the acts a national operator does at its desk —
+habilitating a structure to INSi and registering its software (the CNAM's convention and the CNDA's
+authorisation number, IDAM), issuing a structure's API key, reading the one-time codes and notices
+the house "sent" to patients (§1.3) — without writing Python against Maison's internals.
+
+The administrator authenticates with the **administrator token**: a key of scope
+`administrateur-maison` (`maison.core.auth`), issued at the house's first start when none is active
+and printed once (only its SHA-256 is kept, as for every key), rotated by `maison admin jeton`.
+Every act is recorded through core's Trail: keys as the security events `cle-emise` /
+`cle-revoquee`, the others as `admin.<acte>` (purpose HOPERAT, the house's operations).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from maison.core import auth
+from maison.core.actor import Actor, KeyScope
+from maison.core.audit import SYSTEM, Trail
+from maison.core.errors import InvalidInput, NotFound
+from maison.core.identifiers.professionals import department_of_structure
+from maison.core.storage import Database
+from maison.identite.ins.service import InsiService
+from maison.identite.mes.login import PatientLogin
+
+TOKEN_SOFTWARE = "maison-admin"  # the software the administrator token is issued for
+TOKEN_STRUCTURE = "maison"
+TOKEN_PERSON = "administrateur"
+PURPOSE = "HOPERAT"
+
+# what a structure's key may be issued for here; the house's own administrator token is made only by
+# `maison admin jeton` / the first start (one way in for the most powerful credential)
+STRUCTURE_SCOPES = tuple(s for s in KeyScope if s is not KeyScope.ADMINISTRATEUR_MAISON)
+
+
+def first_token(db: Database) -> str | None:
+    """The administrator token, when the house has no active one yet (its first start); else None."""
+    if auth.active_keys(db, KeyScope.ADMINISTRATEUR_MAISON, TOKEN_SOFTWARE):
+        return None
+    return auth.issue_key(db, TOKEN_STRUCTURE, TOKEN_SOFTWARE, TOKEN_PERSON, scope=KeyScope.ADMINISTRATEUR_MAISON)
+
+
+def rotate_token(db: Database, *, by: Actor = SYSTEM) -> str:
+    """A new administrator token; the previous ones are revoked in the same breath (a rotation)."""
+    key = auth.issue_key(
+        db, TOKEN_STRUCTURE, TOKEN_SOFTWARE, TOKEN_PERSON, scope=KeyScope.ADMINISTRATEUR_MAISON, issued_by=by
+    )
+    auth.revoke_keys_of(db, KeyScope.ADMINISTRATEUR_MAISON, TOKEN_SOFTWARE, keep=key, revoked_by=by)
+    return key
+
+
+def _text(value: object, name: str, max_length: int, *, required: bool = True) -> str:
+    """A bounded text field (the columns' sizes: a longer value is a 400, never a database error)."""
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise InvalidInput(f"'{name}' attendu (texte)", code="champ-absent", expression=name)
+    if len(value) > max_length:
+        raise InvalidInput(f"'{name}' : {max_length} caractères au plus", code="champ-trop-long", expression=name)
+    return value.strip()
+
+
+@dataclass
+class Administration:
+    db: Database
+    insi: InsiService
+    login: PatientLogin
+
+    def _record(self, actor: Actor, act: str, detail: dict[str, Any]) -> None:
+        with self.db.write() as conn:
+            Trail.write(conn, actor, f"admin.{act}", purpose=PURPOSE, detail=detail)
+
+    # --- the outbox (§1.3) -----------------------------------------------------------------------
+
+    def outbox(self, actor: Actor, recipient: str | None = None) -> list[dict[str, Any]]:
+        """What the house "sent" by e-mail or SMS (one-time codes, the DMP's notices), newest last."""
+        if recipient is not None:
+            recipient = _text(recipient, "destinataire", 200)
+        messages = self.login.sent(recipient)
+        self._record(actor, "boite-envoi", {"destinataire": recipient or "*", "messages": len(messages)})
+        return [
+            {
+                "canal": m["channel"],
+                "destinataire": m["recipient"],
+                "objet": m["subject"],
+                "corps": m["body"],
+                "envoye": m["created_at"],
+            }
+            for m in messages
+        ]
+
+    # --- structure API keys ----------------------------------------------------------------------
+
+    def issue_key(
+        self, actor: Actor, structure: object, name: object, scope: object = None, person: object = None
+    ) -> dict[str, str]:
+        """A structure's API key, returned once (`maison.core.auth`: only its digest is kept)."""
+        structure = _text(structure, "structure", 64)
+        name = _text(name, "nom", 128)
+        scope_value = _text(scope, "scope", 32, required=False) or KeyScope.LOGICIEL.value
+        chosen = next((s for s in STRUCTURE_SCOPES if s.value == scope_value), None)
+        if chosen is None:
+            raise InvalidInput(
+                f"scope '{scope_value}' : {', '.join(s.value for s in STRUCTURE_SCOPES)} attendu",
+                code="scope-inconnu",
+                expression="scope",
+            )
+        holder = _text(person, "personne", 128, required=False) or name
+        key = auth.issue_key(self.db, structure, name, holder, scope=chosen, issued_by=actor)
+        return {"id": auth.key_id(key), "cle": key, "structure": structure, "nom": name, "scope": chosen.value}
+
+    def revoke_key(self, actor: Actor, key_id: str) -> int:
+        """Revoke a key by its identifier (the first 12+ characters of its digest); refused from the next call."""
+        if not (12 <= len(key_id) <= 64 and all(c in "0123456789abcdef" for c in key_id)):
+            raise InvalidInput(
+                "identifiant de clé : 12 à 64 caractères hexadécimaux (l'« id » donné à l'émission)",
+                code="cle-id",
+                expression="id",
+            )
+        count = auth.revoke_key(self.db, key_id, revoked_by=actor)
+        if not count:
+            raise NotFound(f"clé '{key_id}' inconnue", code="cle-inconnue")
+        return count
+
+    # --- Mon espace santé ----------------------------------------------------------------------
+
+    def open_mes_account(
+        self,
+        actor: Actor,
+        login: object,
+        ins: object,
+        birth_date: object,
+        password: object,
+        email: object = None,
+        phone: object = None,
+    ) -> dict[str, str]:
+        """Open a patient's Mon espace santé account (the Assurance Maladie's activation), with the
+        e-mail address or mobile number its one-time codes go to. The password is not echoed back."""
+        identifier = _text(login, "identifiant", 100)
+        matricule = _text(ins, "ins", 15)
+        born = _text(birth_date, "dateNaissance", 10)
+        secret = _text(password, "motDePasse", 128)
+        mail = _text(email, "email", 200, required=False) or None
+        mobile = _text(phone, "telephone", 20, required=False) or None
+        self.login.open_account(identifier, matricule, born, secret, email=mail, phone=mobile)
+        self._record(actor, "compte-mes-ouvert", {"identifiant": identifier, "ins": matricule})
+        return {"identifiant": identifier, "ins": matricule, "email": mail or "", "telephone": mobile or ""}
+
+    # --- INSi: habilitation and software (the CNAM's and the CNDA's acts) ------------------------
+
+    def habilitate_insi(self, actor: Actor, structure: object, name: object, department: object = None) -> dict:
+        """Habilitate a structure to the INSi teleservice (its département read from a FINESS when not given)."""
+        identifier = _text(structure, "structure", 64)
+        label = _text(name, "nom", 200)
+        dept = _text(department, "departement", 3, required=False) or department_of_structure(identifier)
+        self.insi.register_structure(identifier, label, dept)
+        self._record(actor, "habilitation-insi", {"structure": identifier, "nom": label, "departement": dept})
+        return {"structure": identifier, "nom": label, "departement": dept}
+
+    def register_software(self, actor: Actor, idam: object, name: object, vendor: object) -> dict:
+        """Register a software by its CNDA authorisation number (the IDAM of INSi's ContexteLPS)."""
+        number = _text(idam, "idam", 32)
+        label = _text(name, "nom", 100)
+        editor = _text(vendor, "editeur", 100)
+        self.insi.register_software(number, label, editor)
+        self._record(actor, "logiciel-enregistre", {"idam": number, "nom": label, "editeur": editor})
+        return {"idam": number, "nom": label, "editeur": editor}

@@ -1,0 +1,130 @@
+"""`maison admin …`: the house administrator's acts from the command line (issue 21 §1).
+
+The same functions as `/admin` over HTTP (`maison.admin.service`), acting as the house itself
+(whoever runs the command owns the data directory); every act is recorded in the audit trail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import orjson
+import typer
+
+from maison.core.config import load_settings
+from maison.core.errors import MaisonError
+
+admin = typer.Typer(help="Administration of the house: token, keys, INSi habilitations, outbox.", no_args_is_help=True)
+
+DATA_DIR = typer.Option(None, help="The house's data directory")
+
+
+@contextmanager
+def _house(data_dir: Path | None) -> Iterator:
+    from maison.house import House
+
+    house = House.open(load_settings().with_overrides(data_dir=data_dir))
+    try:
+        yield house
+    except MaisonError as exc:
+        typer.echo(f"refusé : {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        house.close()
+
+
+def _print(data: object) -> None:
+    typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+
+
+@admin.command("jeton")
+def jeton(data_dir: Path = DATA_DIR) -> None:
+    """Create a new administrator token (the previous ones are revoked) and print it once."""
+    from maison.admin.service import rotate_token
+
+    with _house(data_dir) as house:
+        key = rotate_token(house.db)
+    typer.echo(key)
+
+
+@admin.command("boite-envoi")
+def boite_envoi(
+    destinataire: str = typer.Option(None, help="Only what this e-mail address or mobile number received"),
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """The one-time codes, e-mails and SMS the house sent, newest last (JSON)."""
+    from maison.core.audit import SYSTEM
+
+    with _house(data_dir) as house:
+        _print({"messages": house.admin.outbox(SYSTEM, destinataire)})
+
+
+@admin.command("cle")
+def cle(
+    structure: str = typer.Argument(..., help="The structure (IdNatStruct, FINESS, SIRET)"),
+    nom: str = typer.Option(..., help="The software the key is for"),
+    scope: str = typer.Option("logiciel", help="administrateur-structure, logiciel, accueil, operateur-mss, …"),
+    personne: str = typer.Option(None, help="Who the key is given to"),
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """Issue a structure's API key and print it once (with its id, to revoke it)."""
+    from maison.core.audit import SYSTEM
+
+    with _house(data_dir) as house:
+        _print(house.admin.issue_key(SYSTEM, structure, nom, scope, personne))
+
+
+@admin.command("revoquer-cle")
+def revoquer_cle(identifiant: str = typer.Argument(..., help="The key's id"), data_dir: Path = DATA_DIR) -> None:
+    """Revoke a structure's API key."""
+    from maison.core.audit import SYSTEM
+
+    with _house(data_dir) as house:
+        _print({"revoquees": house.admin.revoke_key(SYSTEM, identifiant)})
+
+
+@admin.command("compte-mes")
+def compte_mes(
+    identifiant: str = typer.Argument(..., help="The patient's login"),
+    ins: str = typer.Option(..., help="The patient's INS (15 characters)"),
+    naissance: str = typer.Option(..., help="Birth date, AAAA-MM-JJ"),
+    mot_de_passe: str = typer.Option(..., help="The account's password (12 characters at least)"),
+    email: str = typer.Option(None, help="Where the one-time codes go"),
+    telephone: str = typer.Option(None, help="Or the mobile number they go to"),
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """Open a patient's Mon espace santé account."""
+    from maison.core.audit import SYSTEM
+
+    with _house(data_dir) as house:
+        _print(house.admin.open_mes_account(SYSTEM, identifiant, ins, naissance, mot_de_passe, email, telephone))
+
+
+@admin.command("habilitation-insi")
+def habilitation_insi(
+    structure: str = typer.Argument(..., help="The structure's identifier in INSi's ContexteLPS"),
+    nom: str = typer.Option(..., help="Its name"),
+    departement: str = typer.Option(None, help="Its département (read from a FINESS otherwise)"),
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """Habilitate a structure to the INSi teleservice."""
+    from maison.core.audit import SYSTEM
+
+    with _house(data_dir) as house:
+        _print(house.admin.habilitate_insi(SYSTEM, structure, nom, departement))
+
+
+@admin.command("logiciel")
+def logiciel(
+    idam: str = typer.Argument(..., help="The software's CNDA authorisation number (IDAM)"),
+    nom: str = typer.Option(..., help="Its name"),
+    editeur: str = typer.Option(..., help="Its vendor"),
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """Register a software so that INSi accepts its calls."""
+    from maison.core.audit import SYSTEM
+
+    with _house(data_dir) as house:
+        _print(house.admin.register_software(SYSTEM, idam, nom, editeur))

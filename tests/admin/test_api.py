@@ -1,0 +1,89 @@
+"""`/admin` over HTTP (issue 21 §1): the administrator token only, JSON bodies described in the
+OpenAPI, errors as OperationOutcome, the outbox readable by recipient (§1.3)."""
+
+import httpx
+
+from maison.admin.service import first_token
+from maison.core.actor import KeyScope
+from maison.core.auth import issue_key
+from tests.identite.helpers import SARAH_NIR
+
+PASSWORD = "mot-de-passe-de-test-2026"
+
+
+def _code(response: httpx.Response) -> str:
+    return response.json()["issue"][0]["details"]["coding"][0]["code"]
+
+
+def test_the_administrator_opens_an_account_reads_the_code_and_manages_keys(house, live) -> None:
+    token = first_token(house.db)
+    admin = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=live.url, timeout=30) as client:
+        opened = client.post(
+            "/admin/mes/comptes",
+            headers=admin,
+            json={
+                "identifiant": "sarah.garcia",
+                "ins": SARAH_NIR,
+                "dateNaissance": "1977-01-21",
+                "motDePasse": PASSWORD,
+                "email": "sarah@example.fr",
+            },
+        )
+        assert opened.status_code == 201, opened.text
+        assert "motDePasse" not in opened.json()
+        started = client.post("/mes/connexion", json={"identifiant": "sarah.garcia", "motDePasse": PASSWORD})
+        assert started.status_code == 202, started.text
+        box = client.get("/admin/boite-envoi", params={"destinataire": "sarah@example.fr"}, headers=admin)
+        assert box.status_code == 200 and box.headers["cache-control"] == "no-store"
+        code = box.json()["messages"][-1]["corps"].split("est ")[1][:6]
+        finished = client.post("/mes/connexion/code", json={"transaction": started.json()["transaction"], "code": code})
+        assert finished.status_code == 200, finished.text
+
+        issued = client.post(
+            "/admin/cles", headers=admin, json={"structure": "1750000019", "nom": "dpi", "scope": "accueil"}
+        )
+        assert issued.status_code == 201, issued.text
+        assert issued.json()["scope"] == "accueil"
+        revoked = client.delete(f"/admin/cles/{issued.json()['id']}", headers=admin)
+        assert revoked.status_code == 200 and revoked.json() == {"revoquees": 1}
+        refused = client.get("/fhir/Patient", headers={"ESANTE-API-KEY": issued.json()["cle"]})
+        assert refused.status_code == 401  # the revoked key is refused from the next call on
+        unknown = client.delete("/admin/cles/" + "0" * 12, headers=admin)
+        assert unknown.status_code == 404 and _code(unknown) == "cle-inconnue"
+
+
+def test_errors_are_operation_outcomes_and_only_the_administrator_is_admitted(house, live) -> None:
+    admin = {"ESANTE-API-KEY": first_token(house.db)}
+    software = {"ESANTE-API-KEY": issue_key(house.db, "1750000019", "dpi", "dpi", scope=KeyScope.LOGICIEL)}
+    with httpx.Client(base_url=live.url, timeout=30) as client:
+        assert client.get("/admin/boite-envoi").status_code == 401
+        refused = client.get("/admin/boite-envoi", headers=software)
+        assert refused.status_code == 403 and _code(refused) == "appelant-non-admis"
+        missing = client.post("/admin/cles", headers=admin, json={"structure": "1750000019"})
+        assert missing.status_code == 400 and missing.json()["resourceType"] == "OperationOutcome"
+        assert _code(missing) == "champ-absent"
+        malformed = client.post("/admin/insi/habilitations", headers=admin, content=b"{")
+        assert malformed.status_code == 400 and _code(malformed) == "json"
+        assert client.delete("/admin/cles/pas-un-id", headers=admin).status_code == 400
+        habilitated = client.post(
+            "/admin/insi/habilitations", headers=admin, json={"structure": "1750000019", "nom": "CHU"}
+        )
+        assert habilitated.status_code == 201 and habilitated.json()["departement"] == "75"
+        software_added = client.post(
+            "/admin/insi/logiciels", headers=admin, json={"idam": "IDAM-1", "nom": "DPI", "editeur": "Éditeur"}
+        )
+        assert software_added.status_code == 201
+
+
+def test_the_openapi_describes_the_request_bodies(live) -> None:
+    paths = httpx.get(f"{live.url}/openapi.json", timeout=30).json()["paths"]
+    for path, required in (
+        ("/admin/cles", {"structure", "nom"}),
+        ("/admin/insi/habilitations", {"structure", "nom"}),
+        ("/admin/insi/logiciels", {"idam", "nom", "editeur"}),
+        ("/admin/mes/comptes", {"identifiant", "ins", "dateNaissance", "motDePasse"}),
+    ):
+        schema = paths[path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert set(schema["required"]) == required, path
+    assert "destinataire" in {p["name"] for p in paths["/admin/boite-envoi"]["get"]["parameters"]}

@@ -1,0 +1,45 @@
+"""`maison admin …` (issue 21 §1): the same acts as `/admin`, from the command line, on a data directory."""
+
+import orjson
+from typer.testing import CliRunner
+
+from maison.cli import app
+from maison.core.actor import KeyScope
+from maison.core.auth import key_actor
+from maison.core.errors import Unauthenticated
+from maison.core.storage import Database
+from tests.identite.helpers import SARAH_NIR
+
+
+def test_admin_commands(tmp_path, reference_path, monkeypatch) -> None:
+    monkeypatch.setenv("MAISON_REFERENCE_PATH", str(reference_path))
+    monkeypatch.delenv("MAISON_DATABASE_URL", raising=False)
+    runner = CliRunner()
+    data = ["--data-dir", str(tmp_path)]
+
+    def run(*args: str):
+        result = runner.invoke(app, ["admin", *args, *data])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    first = run("jeton").strip().splitlines()[-1]
+    second = run("jeton").strip().splitlines()[-1]
+    db = Database(f"sqlite:///{tmp_path / 'maison.db'}")
+    assert key_actor(db, second).scope is KeyScope.ADMINISTRATEUR_MAISON
+    try:
+        key_actor(db, first)
+        raise AssertionError("the rotated token still works")
+    except Unauthenticated:
+        pass
+    issued = orjson.loads(run("cle", "1750000019", "--nom", "dpi", "--scope", "accueil"))
+    assert key_actor(db, issued["cle"]).scope is KeyScope.ACCUEIL
+    assert orjson.loads(run("revoquer-cle", issued["id"])) == {"revoquees": 1}
+    assert orjson.loads(run("habilitation-insi", "1750000019", "--nom", "CHU"))["departement"] == "75"
+    assert orjson.loads(run("logiciel", "IDAM-1", "--nom", "DPI", "--editeur", "Éditeur"))["idam"] == "IDAM-1"
+    run(
+        "compte-mes", "sarah.garcia", "--ins", SARAH_NIR, "--naissance", "1977-01-21",
+        "--mot-de-passe", "mot-de-passe-de-test-2026", "--telephone", "+33612345678",
+    )  # fmt: skip
+    assert orjson.loads(run("boite-envoi", "--destinataire", "+33612345678")) == {"messages": []}
+    refused = runner.invoke(app, ["admin", "cle", "1750000019", "--nom", "dpi", "--scope", "tout", *data])
+    assert refused.exit_code == 2 and "scope" in refused.output
