@@ -1,0 +1,136 @@
+"""A vendor's first steps against a fresh `maison serve`, over the wire only (issue 21 §1, §1.3).
+
+The house is started as a vendor starts it, on an empty data directory; the administrator token is
+read from what it prints; then a structure key is issued and a Mon espace santé login code read back
+from the outbox, over HTTP with httpx and by `maison admin boite-envoi` in a subprocess. The client
+part imports nothing of `maison`: what it does, a vendor's script can do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+SARAH_NIR = "277010115400329"  # seed 003 L229
+PASSWORD = "mot-de-passe-de-test-2026"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _environ(data_dir: Path) -> dict[str, str]:
+    environ = {**os.environ, "MAISON_DATA_DIR": str(data_dir)}
+    environ.pop("MAISON_DATABASE_URL", None)
+    return environ
+
+
+def _read_token(proc: subprocess.Popen, deadline: float) -> str:
+    """The administrator token from what `maison serve` prints at its first start."""
+    assert proc.stdout is not None
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stdout, selectors.EVENT_READ)
+    seen = ""
+    while time.monotonic() < deadline:
+        if selector.select(timeout=0.5):
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen += line
+            found = re.search(r"Jeton administrateur.*: (mk_\S+)", line)
+            if found:
+                return found.group(1)
+    raise AssertionError(f"no administrator token printed:\n{seen}")
+
+
+def test_a_vendor_gets_a_key_and_reads_the_login_code_without_python(tmp_path: Path) -> None:
+    port, data_dir = _port(), tmp_path / "data"
+    base = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "maison", "serve", "--port", str(port)],
+        env=_environ(data_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        token = _read_token(proc, time.monotonic() + 60)
+        admin = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=base, timeout=30) as client:
+            for _ in range(150):
+                try:
+                    client.get("/")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            key = client.post("/admin/cles", headers=admin, json={"structure": "1750000019", "nom": "mon-dpi"})
+            assert key.status_code == 201, key.text
+            assert key.json()["cle"].startswith("mk_") and key.json()["scope"] == "logiciel"
+            index = client.get("/fhir/Patient", headers={"ESANTE-API-KEY": key.json()["cle"]})
+            assert index.status_code == 200, index.text  # the structure's software is admitted with it
+
+            account = {
+                "identifiant": "sarah.garcia",
+                "ins": SARAH_NIR,
+                "dateNaissance": "1977-01-21",
+                "motDePasse": PASSWORD,
+                "email": "sarah@example.fr",
+            }
+            assert client.post("/admin/mes/comptes", headers=admin, json=account).status_code == 201
+            started = client.post("/mes/connexion", json={"identifiant": "sarah.garcia", "motDePasse": PASSWORD})
+            assert started.status_code == 202, started.text
+            box = client.get("/admin/boite-envoi", headers=admin, params={"destinataire": "sarah@example.fr"})
+            assert box.status_code == 200, box.text
+            code = re.search(r"\b(\d{6})\b", box.json()["messages"][-1]["corps"]).group(1)  # type: ignore[union-attr]
+
+            listed = subprocess.run(
+                [sys.executable, "-m", "maison", "admin", "boite-envoi", "--destinataire", "sarah@example.fr"],
+                env=_environ(data_dir),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert listed.returncode == 0, listed.stderr
+            assert code in json.loads(listed.stdout)["messages"][-1]["corps"]
+
+            logged = client.post(
+                "/mes/connexion/code", json={"transaction": started.json()["transaction"], "code": code}
+            )
+            assert logged.status_code == 200 and logged.json()["access_token"], logged.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+    # a second start prints no token: one is already active, and it was printed once
+    again = subprocess.Popen(
+        [sys.executable, "-m", "maison", "serve", "--port", str(port)],
+        env=_environ(data_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            for _ in range(300):
+                try:
+                    client.get("/")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            assert client.get("/admin/boite-envoi", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    finally:
+        again.send_signal(signal.SIGTERM)
+        output, _ = again.communicate(timeout=30)
+    assert "Jeton administrateur" not in output
