@@ -102,6 +102,53 @@ def compte_mes(
         _print(house.admin.open_mes_account(SYSTEM, identifiant, ins, naissance, mot_de_passe, email, telephone))
 
 
+@admin.command("client-psc")
+def client_psc(
+    nom: str = typer.Argument(..., help="The client software's name"),
+    redirect: list[str] = typer.Option(..., help="A redirect URI (repeat the option for several)"),
+    post_logout: list[str] = typer.Option([], help="A post-logout redirect URI (repeatable)"),
+    ciba: bool = typer.Option(False, help="Allow CIBA (decoupled authentication)"),
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """Register a confidential client of Pro Santé Connect; its secret is printed once."""
+    from maison.core.audit import SYSTEM
+
+    with _house(data_dir) as house:
+        _print(house.admin.register_psc_client(SYSTEM, nom, list(redirect), list(post_logout), ciba))
+
+
+@admin.command("mot-de-passe")
+def mot_de_passe(
+    idnatps: str = typer.Argument(..., help="The professional's IdNatPS"),
+    mot_de_passe: str = typer.Option(..., help="The test password (12 characters at least)"),
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """Give a professional of the Annuaire a test password for Pro Santé Connect."""
+    from maison.core.audit import SYSTEM
+
+    with _house(data_dir) as house:
+        house.admin.set_test_password(SYSTEM, idnatps, mot_de_passe)
+    typer.echo(f"mot de passe de test défini pour {idnatps}")
+
+
+@admin.command("e-cps")
+def e_cps(
+    idnatps: str = typer.Argument(..., help="The professional's IdNatPS"),
+    png: Path = typer.Option(None, help="Also write the QR code the e-CPS app scans to this PNG file"),
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """Activate a professional's e-CPS: prints the otpauth URI and its seed."""
+    import base64
+
+    from maison.core.audit import SYSTEM
+
+    with _house(data_dir) as house:
+        done = house.admin.enroll_ecps(SYSTEM, idnatps)
+    if png is not None:
+        png.write_bytes(base64.b64decode(done["qrPng"]))
+    _print({k: v for k, v in done.items() if k != "qrPng"})
+
+
 @admin.command("habilitation-insi")
 def habilitation_insi(
     structure: str = typer.Argument(..., help="The structure's identifier in INSi's ContexteLPS"),

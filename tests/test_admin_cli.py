@@ -41,5 +41,9 @@ def test_admin_commands(tmp_path, reference_path, monkeypatch) -> None:
         "--mot-de-passe", "mot-de-passe-de-test-2026", "--telephone", "+33612345678",
     )  # fmt: skip
     assert orjson.loads(run("boite-envoi", "--destinataire", "+33612345678")) == {"messages": []}
+    client = orjson.loads(run("client-psc", "DPI", "--redirect", "https://dpi.example/cb", "--ciba"))
+    assert client["client_secret"] and client["ciba"] is True
+    unknown = runner.invoke(app, ["admin", "e-cps", "899999999999", *data])
+    assert unknown.exit_code == 2 and "899999999999" in unknown.output
     refused = runner.invoke(app, ["admin", "cle", "1750000019", "--nom", "dpi", "--scope", "tout", *data])
     assert refused.exit_code == 2 and "scope" in refused.output

@@ -70,6 +70,17 @@ MES_ACCOUNT_BODY = _body(
     },
 )
 
+PSC_CLIENT_BODY = _body(
+    ["nom", "redirectUris"],
+    {
+        "nom": _text(100, "Nom du logiciel client"),
+        "redirectUris": {"type": "array", "minItems": 1, "maxItems": 20, "items": _text(500, "URI de retour")},
+        "postLogoutRedirectUris": {"type": "array", "maxItems": 20, "items": _text(500, "URI après déconnexion")},
+        "ciba": {"type": "boolean", "default": False, "description": "Authentification déportée (CIBA) permise"},
+    },
+)
+PASSWORD_BODY = _body(["motDePasse"], {"motDePasse": {"type": "string", "minLength": 12, "maxLength": 128}})
+
 
 def router(admin: Administration, authorizer: Authorizer, max_body_bytes: int) -> APIRouter:
     r = APIRouter()
@@ -113,6 +124,39 @@ def router(admin: Administration, authorizer: Authorizer, max_body_bytes: int) -
         fields = ("identifiant", "ins", "dateNaissance", "motDePasse", "email", "telephone")
         done = await run_in_threadpool(admin.open_mes_account, actor, *(body.get(f) for f in fields))
         return json_response(done, 201)
+
+    @r.post("/psc/clients", openapi_extra=PSC_CLIENT_BODY)
+    @accepts(ADMINISTRATOR)
+    async def register_psc_client(request: Request) -> Response:
+        """A confidential client of Pro Santé Connect: `client_id` and `client_secret`, the secret given once."""
+        actor = await run_in_threadpool(authorizer.caller, request)
+        body = await read_json_object(request, max_body_bytes)
+        done = await run_in_threadpool(
+            admin.register_psc_client,
+            actor,
+            body.get("nom"),
+            body.get("redirectUris"),
+            body.get("postLogoutRedirectUris"),
+            body.get("ciba", False),
+        )
+        return json_response(done, 201, no_store=True)
+
+    @r.put("/professionnels/{idnatps}/mot-de-passe", openapi_extra=PASSWORD_BODY)
+    @accepts(ADMINISTRATOR)
+    async def set_test_password(request: Request, idnatps: str) -> Response:
+        """A test password for a professional of the Annuaire, to log in to Pro Santé Connect with."""
+        actor = await run_in_threadpool(authorizer.caller, request)
+        body = await read_json_object(request, max_body_bytes)
+        await run_in_threadpool(admin.set_test_password, actor, idnatps, body.get("motDePasse"))
+        return json_response({"idnatps": idnatps})
+
+    @r.post("/professionnels/{idnatps}/e-cps")
+    @accepts(ADMINISTRATOR)
+    async def enroll_ecps(request: Request, idnatps: str) -> Response:
+        """Activate the professional's e-CPS: the otpauth URI, its seed and its QR code (PNG, base64)."""
+        actor = await run_in_threadpool(authorizer.caller, request)
+        done = await run_in_threadpool(admin.enroll_ecps, actor, idnatps)
+        return json_response(done, 201, no_store=True)
 
     @r.post("/insi/habilitations", openapi_extra=HABILITATION_BODY)
     @accepts(ADMINISTRATOR)

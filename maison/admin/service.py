@@ -14,8 +14,11 @@ Every act is recorded through core's Trail: keys as the security events `cle-emi
 
 from __future__ import annotations
 
+import base64
+import io
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from maison.core import auth
 from maison.core.actor import Actor, KeyScope
@@ -23,8 +26,10 @@ from maison.core.audit import SYSTEM, Trail
 from maison.core.errors import InvalidInput, NotFound
 from maison.core.identifiers.professionals import department_of_structure
 from maison.core.storage import Database
+from maison.formats.qr import encode as qr_code
 from maison.identite.ins.service import InsiService
 from maison.identite.mes.login import PatientLogin
+from maison.identite.psc.provider import OAuthError, Provider
 
 TOKEN_SOFTWARE = "maison-admin"  # the software the administrator token is issued for
 TOKEN_STRUCTURE = "maison"
@@ -63,11 +68,27 @@ def _text(value: object, name: str, max_length: int, *, required: bool = True) -
     return value.strip()
 
 
+def _refusal(exc: OAuthError) -> InvalidInput | NotFound:
+    """Pro Santé Connect's refusal in the house's terms: an unknown or inactive professional is a 404."""
+    if exc.error == "access_denied":
+        return NotFound(exc.description, code="professionnel-inconnu")
+    return InvalidInput(exc.description, code=exc.error)
+
+
+def _uris(value: object, name: str, *, required: bool) -> list[str]:
+    if value is None and not required:
+        return []
+    if not isinstance(value, list) or (required and not value) or len(value) > 20:
+        raise InvalidInput(f"'{name}' : liste de 1 à 20 URI attendue", code="champ-absent", expression=name)
+    return [_text(u, name, 500) for u in value]
+
+
 @dataclass
 class Administration:
     db: Database
     insi: InsiService
     login: PatientLogin
+    psc: Provider
 
     def _record(self, actor: Actor, act: str, detail: dict[str, Any]) -> None:
         with self.db.write() as conn:
@@ -148,6 +169,59 @@ class Administration:
         self.login.open_account(identifier, matricule, born, secret, email=mail, phone=mobile)
         self._record(actor, "compte-mes-ouvert", {"identifiant": identifier, "ins": matricule})
         return {"identifiant": identifier, "ins": matricule, "email": mail or "", "telephone": mobile or ""}
+
+    # --- Pro Santé Connect: client software, test professionals' authenticators --------------------
+
+    def register_psc_client(
+        self, actor: Actor, name: object, redirect_uris: object, post_logout_uris: object = None, ciba: object = False
+    ) -> dict[str, Any]:
+        """A confidential OpenID Connect client of Pro Santé Connect (the ANS's registration form): its
+        id and secret, the secret given once (only its hash is kept)."""
+        label = _text(name, "nom", 100)
+        redirects = _uris(redirect_uris, "redirectUris", required=True)
+        logouts = _uris(post_logout_uris, "postLogoutRedirectUris", required=False)
+        if not isinstance(ciba, bool):
+            raise InvalidInput("'ciba' : booléen attendu", code="type-json", expression="ciba")
+        try:
+            client_id, secret = self.psc.register_client(label, redirects, post_logout_uris=logouts, ciba=ciba)
+        except OAuthError as exc:
+            raise _refusal(exc) from None
+        self._record(actor, "client-psc-enregistre", {"client_id": client_id, "nom": label, "ciba": ciba})
+        return {
+            "client_id": client_id,
+            "client_secret": secret,
+            "redirectUris": redirects,
+            "postLogoutRedirectUris": logouts,
+            "ciba": ciba,
+        }
+
+    def set_test_password(self, actor: Actor, idnatps: str, password: object) -> None:
+        """A test password for a professional of the Annuaire (test accounts only may use one)."""
+        idnatps = _text(idnatps, "idnatps", 20)
+        secret = _text(password, "motDePasse", 128)
+        try:
+            self.psc.set_test_password(idnatps, secret)
+        except OAuthError as exc:
+            raise _refusal(exc) from None
+        self._record(actor, "mot-de-passe-test", {"idnatps": idnatps})
+
+    def enroll_ecps(self, actor: Actor, idnatps: str) -> dict[str, str]:
+        """Activate a professional's e-CPS: the otpauth URI, its TOTP seed and the QR code (PNG, base64)
+        the e-CPS app scans; a new activation replaces the previous seed."""
+        idnatps = _text(idnatps, "idnatps", 20)
+        try:
+            uri = self.psc.enroll_ecps(idnatps)
+        except OAuthError as exc:
+            raise _refusal(exc) from None
+        png = io.BytesIO()
+        qr_code(uri).save(png, kind="png", scale=6)
+        self._record(actor, "ecps-active", {"idnatps": idnatps})
+        return {
+            "idnatps": idnatps,
+            "otpauth": uri,
+            "secret": parse_qs(urlsplit(uri).query)["secret"][0],
+            "qrPng": base64.b64encode(png.getvalue()).decode(),
+        }
 
     # --- INSi: habilitation and software (the CNAM's and the CNDA's acts) ------------------------
 

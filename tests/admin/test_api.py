@@ -83,7 +83,33 @@ def test_the_openapi_describes_the_request_bodies(live) -> None:
         ("/admin/insi/habilitations", {"structure", "nom"}),
         ("/admin/insi/logiciels", {"idam", "nom", "editeur"}),
         ("/admin/mes/comptes", {"identifiant", "ins", "dateNaissance", "motDePasse"}),
+        ("/admin/psc/clients", {"nom", "redirectUris"}),
     ):
         schema = paths[path]["post"]["requestBody"]["content"]["application/json"]["schema"]
         assert set(schema["required"]) == required, path
     assert "destinataire" in {p["name"] for p in paths["/admin/boite-envoi"]["get"]["parameters"]}
+
+
+def test_a_psc_client_and_a_professional_s_authenticators_over_http(house, live) -> None:
+    from tests.admin.test_service import _a_professional
+
+    admin = {"ESANTE-API-KEY": first_token(house.db)}
+    idnatps = _a_professional(house)
+    with httpx.Client(base_url=live.url, timeout=30) as client:
+        registered = client.post(
+            "/admin/psc/clients",
+            headers=admin,
+            json={"nom": "DPI", "redirectUris": ["https://dpi.example/cb"], "ciba": True},
+        )
+        assert registered.status_code == 201 and registered.headers["cache-control"] == "no-store"
+        assert registered.json()["client_secret"] and registered.json()["ciba"] is True
+        wrong = client.post("/admin/psc/clients", headers=admin, json={"nom": "DPI", "redirectUris": "x"})
+        assert wrong.status_code == 400 and wrong.json()["resourceType"] == "OperationOutcome"
+        password = client.put(
+            f"/admin/professionnels/{idnatps}/mot-de-passe", headers=admin, json={"motDePasse": PASSWORD}
+        )
+        assert password.status_code == 200, password.text
+        ecps = client.post(f"/admin/professionnels/{idnatps}/e-cps", headers=admin)
+        assert ecps.status_code == 201 and ecps.json()["otpauth"].startswith("otpauth://totp/")
+        unknown = client.post("/admin/professionnels/899999999999/e-cps", headers=admin)
+        assert unknown.status_code == 404 and _code(unknown) == "professionnel-inconnu"

@@ -79,3 +79,52 @@ def test_insi_accepts_a_structure_once_habilitated_and_its_software_once_registe
     assert house.insi.authorise(ctx).extra["vendor"] == "Éditeur"
     acts = {r["action"] for r in _actions(house, "admin.")}
     assert {"admin.habilitation-insi", "admin.logiciel-enregistre"} <= acts
+
+
+def _a_professional(house) -> str:
+    from maison.identite.annuaire import resources as build
+    from maison.identite.annuaire.index import put
+    from tests.partage.world import NOW, PROS
+
+    pro = PROS["generaliste"]
+    with house.db.write() as conn:
+        put(conn, [build.practitioner(pro.rpps, pro.family, pro.given, "DR", pro.profession, "C", None, NOW)])
+    return pro.idnatps
+
+
+def test_a_professional_gets_a_test_password_and_an_ecps_whose_qr_code_reads_back(house) -> None:
+    import base64
+    import io
+
+    import pyotp
+    from PIL import Image
+
+    from maison.formats.qr import decode_qr
+
+    idnatps = _a_professional(house)
+    house.admin.set_test_password(audit.SYSTEM, idnatps, PASSWORD)
+    enrolled = house.admin.enroll_ecps(audit.SYSTEM, idnatps)
+    assert enrolled["otpauth"].startswith("otpauth://totp/")
+    assert decode_qr(Image.open(io.BytesIO(base64.b64decode(enrolled["qrPng"])))) == [enrolled["otpauth"]]
+    code = pyotp.TOTP(enrolled["secret"]).now()
+    assert house.psc.verify_login(idnatps, otp=code) == "MOBILE"  # the seed given is the provider's
+    assert house.psc.verify_login(idnatps, password=PASSWORD) == "PASSWORD"
+    with pytest.raises(NotFound):
+        house.admin.enroll_ecps(audit.SYSTEM, "899999999999")
+    with pytest.raises(InvalidInput):
+        house.admin.set_test_password(audit.SYSTEM, idnatps, "court")
+    acts = {r["action"] for r in _actions(house, "admin.")}
+    assert {"admin.mot-de-passe-test", "admin.ecps-active"} <= acts
+
+
+def test_a_psc_client_is_registered_with_its_uris_and_ciba(house) -> None:
+    done = house.admin.register_psc_client(
+        audit.SYSTEM, "DPI de test", ["https://dpi.example/cb"], ["https://dpi.example/bye"], True
+    )
+    client = house.psc.client(done["client_id"])
+    assert client is not None and client.ciba and client.post_logout_uris == ("https://dpi.example/bye",)
+    assert house.psc.authenticate_client(None, {"client_id": done["client_id"], "client_secret": done["client_secret"]})
+    with pytest.raises(InvalidInput):
+        house.admin.register_psc_client(audit.SYSTEM, "DPI", ["http://evil.example/cb"])
+    with pytest.raises(InvalidInput):
+        house.admin.register_psc_client(audit.SYSTEM, "DPI", [])
