@@ -40,6 +40,7 @@ from maison.etablissement.vigilance.service import PatientIndex
 from maison.formats.fhir import outcome_response
 from maison.formats.fhir_format import FhirFormat
 from maison.formats.http_headers import HardenedHttp
+from maison.formats.namespace import Namespace
 from maison.formats.path_ids import parameter_error
 from maison.formats.svs import read_value_set
 from maison.formats.ucum import cisis_units
@@ -236,6 +237,7 @@ class House:
         )
         # the patient index reaches INSi over SOAP: at insi_url, or in memory to this very app
         insi_gateway = InsiGateway.from_settings(self.settings, lambda: app, self.issue_insi_certificate)
+        ns = Namespace(self.settings.namespace_base_url)  # Maison's own canonical URLs (issue 21 §3.3)
         # every route states its callers (maison.core.authz); the guard enforces it before the handler runs
         app = FastAPI(
             title="Maison",
@@ -261,7 +263,7 @@ class House:
             tags=["INSi"],
         )
         app.include_router(
-            vigilance_router(self.patients, insi_gateway, self.settings.max_body_bytes, authorizer),
+            vigilance_router(self.patients, insi_gateway, self.settings.max_body_bytes, authorizer, ns=ns),
             prefix="/fhir",
             tags=["Identitovigilance"],
         )
@@ -284,6 +286,7 @@ class House:
                 lambda: self.terminology,
                 authorizer,
                 TrustSpaceRegistry(),
+                ns=ns,
             ),
             prefix="/annuaire",
             tags=["Annuaire Santé"],
@@ -291,7 +294,11 @@ class House:
         # an ITI-65 Bundle carries the document base64-encoded inside a CDA that is itself base64-encoded
         app.include_router(
             dmp_router(
-                self.dmp, authorizer, self.settings.max_body_bytes, self.settings.dmp_max_document_bytes * 2 + 1_000_000
+                self.dmp,
+                authorizer,
+                self.settings.max_body_bytes,
+                self.settings.dmp_max_document_bytes * 2 + 1_000_000,
+                ns=ns,
             ),
             prefix="/dmp",
             tags=["DMP"],
@@ -312,7 +319,9 @@ class House:
             tags=["Cellule d'identitovigilance"],
         )
         app.include_router(
-            ordonnance_router(self.ordonnance, authorizer, self.settings.max_body_bytes, lambda: self.ucum_units),
+            ordonnance_router(
+                self.ordonnance, authorizer, self.settings.max_body_bytes, lambda: self.ucum_units, ns=ns
+            ),
             prefix="/ordonnance",
             tags=["Ordonnance numérique"],
         )

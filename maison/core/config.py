@@ -77,6 +77,11 @@ class Settings:
     psc_jwks_adresses_privees: bool = False
     # How clients reach the house (Pro Santé Connect's issuer is derived from it); empty: scheme://host:port
     public_url: str = ""
+    # The base of the canonical URLs Maison invents (its FHIR extensions, operations, code and identifier
+    # systems; maison.formats.namespace): a namespace this deployment owns, never a gouv.fr host that is
+    # not its own (issue 21 §3.3). Empty: `<public URL>/ns`, which the house does own; a deployment that
+    # wants names stable across host moves sets its own (e.g. https://fhir.example.org/maison).
+    namespace_url: str = ""
     # Secret used to sign local tokens; must come from the environment outside tests.
     secret_key: str = ""
     # Keys kept outside the database (PSC signing keys, the blob key, HMAC secrets, the audit
@@ -118,6 +123,11 @@ class Settings:
         if self.public_url:
             return self.public_url.rstrip("/")
         return f"{'https' if self.tls_cert else 'http'}://{self.host}:{self.port}"
+
+    @property
+    def namespace_base_url(self) -> str:
+        """Where Maison's own canonical URLs live (see `namespace_url`)."""
+        return (self.namespace_url or f"{self.public_base_url}/ns").rstrip("/")
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

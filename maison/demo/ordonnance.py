@@ -31,7 +31,8 @@ from maison.etablissement.ordonnance.papier import PaperPatient, PaperPrescriber
 from maison.etablissement.ordonnance.prescription import Prescription, prescription_from_fhir
 from maison.formats.cda.build import Address, PatientIdentity, Professional
 from maison.formats.insi import Individu
-from maison.formats.ordonnance import EXT_CONSENT, SYS_CIP, SYS_LPP
+from maison.formats.namespace import STRUCTURE, Namespace
+from maison.formats.ordonnance import SYS_CIP, SYS_LPP, ext_consent
 from maison.house import House
 from maison.identite.annuaire import resources as build
 from maison.partage.ordonnance import fhir
@@ -70,7 +71,7 @@ def play(house: House, base: str, console: Console, individu: Individu, scene: S
         console,
         lap,
         dmp,
-        _envelope(consent=True, full=True),
+        _envelope(Namespace(house.settings.namespace_base_url), consent=True, full=True),
         scene,
         paper_gp,
         paper_patient,
@@ -174,7 +175,7 @@ def play(house: House, base: str, console: Console, individu: Individu, scene: S
         console,
         lap,
         dmp,
-        _envelope(consent=False, full=False),
+        _envelope(Namespace(house.settings.namespace_base_url), consent=False, full=False),
         scene,
         paper_gp,
         paper_patient,
@@ -310,7 +311,7 @@ def _birth_date(text: str) -> date:
     return date(int(year), int(month) or 1, int(day) or 1)
 
 
-def _envelope(*, consent: bool, full: bool) -> dict:
+def _envelope(ns: Namespace, *, consent: bool, full: bool) -> dict:
     """What the LAP posts: a medicine by its CIP13, and (full) a device in free text and a nursing act."""
     requests = [
         {
@@ -339,7 +340,7 @@ def _envelope(*, consent: bool, full: bool) -> dict:
         "intent": "order",
         "status": "active",
         "authoredOn": date.today().isoformat(),
-        "extension": [{"url": EXT_CONSENT, "valueBoolean": consent}],
+        "extension": [{"url": ext_consent(ns), "valueBoolean": consent}],
         "action": [{"resource": {"reference": f"urn:uuid:r{i}"}} for i in range(len(requests))],
     }
     return {
@@ -390,7 +391,8 @@ def _dispensation_table(bundle: dict, number: str) -> Table:
         r = r["resource"]
         if r["resourceType"] not in ("MedicationDispense", "SupplyDelivery", "Task"):
             continue
-        ext = {e["url"]: e for e in r.get("extension", [])}
+        # the base's own extensions, by the path Maison gives them under whatever namespace it serves
+        ext = {e["url"].rpartition(f"/{STRUCTURE}/")[2]: e for e in r.get("extension", [])}
         outcome = ext[fhir.EXT_OUTCOME]["valueCode"]
         if r["resourceType"] == "MedicationDispense":
             request = r["authorizingPrescription"][0]["reference"]

@@ -19,20 +19,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from maison import __version__
+from maison.formats.namespace import Namespace
 
 FHIR_VERSION = "4.0.1"
-MAISON_OPERATION = "https://maison.esante.gouv.fr/fhir/OperationDefinition/"
 
 
 @dataclass(frozen=True)
 class Operation:
-    """A FHIR operation (`$name`) and the canonical URL of its definition."""
+    """A FHIR operation (`$name`) and the canonical URL of its definition: one a guide defines, or
+    else Maison's own, named under the deployment's namespace (issue 21 §3.3)."""
 
     name: str
     definition: str = ""
 
-    def as_json(self) -> dict[str, str]:
-        return {"name": self.name, "definition": self.definition or MAISON_OPERATION + self.name}
+    def as_json(self, ns: Namespace) -> dict[str, str]:
+        return {"name": self.name, "definition": self.definition or ns.operation(self.name)}
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class ResourceCapability:
     conditional_update: bool | None = None
     documentation: str = ""
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, ns: Namespace) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type}
         if self.profile:
             out["profile"] = self.profile
@@ -75,7 +76,7 @@ class ResourceCapability:
         if self.search:
             out["searchParam"] = [{"name": name, "type": kind} for name, kind in self.search.items()]
         if self.operations:
-            out["operation"] = [o.as_json() for o in self.operations]
+            out["operation"] = [o.as_json(ns) for o in self.operations]
         return out
 
 
@@ -89,15 +90,16 @@ def capability_statement(
     instantiates: Sequence[str] = (),
     system_interactions: Sequence[str] = (),
     operations: Sequence[Operation] = (),
+    ns: Namespace,
 ) -> dict[str, Any]:
     """An instance CapabilityStatement, valid R4, served as JSON only (XML is answered 406)."""
     rest: dict[str, Any] = {"mode": "server"}
     if resources:
-        rest["resource"] = [r.as_json() for r in resources]
+        rest["resource"] = [r.as_json(ns) for r in resources]
     if system_interactions:
         rest["interaction"] = [{"code": code} for code in system_interactions]
     if operations:
-        rest["operation"] = [o.as_json() for o in operations]
+        rest["operation"] = [o.as_json(ns) for o in operations]
     out: dict[str, Any] = {
         "resourceType": "CapabilityStatement",
         "status": "active",

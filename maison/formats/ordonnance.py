@@ -28,6 +28,7 @@ import secrets
 from datetime import date
 
 from maison.core.errors import InvalidInput
+from maison.formats.namespace import STRUCTURE, Namespace
 
 # Code systems of the lines (reference/eprescription/input/fsh/aliases.fsh)
 SYS_CIP = "http://data.esante.gouv.fr/ansm/medicament/Presentation"  # CIP 13
@@ -38,8 +39,11 @@ SYS_LPP = "http://data.esante.gouv.fr/cnam/LPP"
 SYS_LOINC = "http://loinc.org"
 SYS_UCUM = "http://unitsofmeasure.org"
 
-# FHIR extensions of the envelope that both sides read (the base's own are in its fhir.py)
-EXT_CONSENT = "https://maison.esante.gouv.fr/fhir/StructureDefinition/ordonnance-consentement-execution"  # 001 L408
+# FHIR extensions of the envelope that both sides read (the base's own are in its fhir.py). The
+# patient's OUI/NON (001 L408) has no extension in the e-prescription guide: it is Maison's, named under
+# the deployment's namespace (maison.formats.namespace; issue 21 §3.3), `ext_consent(ns)`.
+CONSENT = "ordonnance-consentement-execution"
+CONSENT_PATH = f"{STRUCTURE}/{CONSENT}"
 EXT_DEVICE_QUANTITY = "http://hl7.org/fhir/5.0/StructureDefinition/extension-DeviceRequest.quantity"
 EXT_RENDERED_DOSAGE = (
     "http://hl7.org/fhir/5.0/StructureDefinition/extension-MedicationRequest.renderedDosageInstruction"
@@ -49,6 +53,12 @@ EXT_RENDERED_DOSAGE = (
 # execution within 3 months of the prescription (R.5132-22), a treatment of 12 months at most (R.5132-21).
 FIRST_EXECUTION_MONTHS = 3
 MAX_TREATMENT_MONTHS = 12
+
+
+def ext_consent(ns: Namespace) -> str:
+    """The URL of the consent extension in namespace `ns`."""
+    return ns.structure(CONSENT)
+
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 LENGTH = 18  # seed 001 L406

@@ -8,9 +8,14 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
-from maison.formats.ordonnance import ALPHABET, EXT_CONSENT, SYS_CIP, SYS_LOINC, SYS_LPP, SYS_UCUM, parse_number
+from maison.formats.namespace import LEGACY_BASE, Namespace
+from maison.formats.ordonnance import ALPHABET, CONSENT_PATH, SYS_CIP, SYS_LOINC, SYS_LPP, SYS_UCUM, parse_number
 from maison.partage.ordonnance import fhir
 from tests.partage.world import OID_INS_NIR_TEST, SARAH_NIR, make_world
+
+# The envelopes here name the consent extension as Maison did before issue 21 §3.3: a LAP written then
+# is still understood (tests/e2e/test_namespace.py sends it under the house's own namespace).
+OLD_CONSENT = f"{LEGACY_BASE}/{CONSENT_PATH}"
 
 
 @pytest.fixture
@@ -54,7 +59,7 @@ def envelope(*, consent: bool = True, on: date | None = None, extra: list[dict] 
         "intent": "order",
         "status": "active",
         "authoredOn": (on or date.today()).isoformat(),
-        "extension": [{"url": EXT_CONSENT, "valueBoolean": consent}],
+        "extension": [{"url": OLD_CONSENT, "valueBoolean": consent}],
         "action": [{"resource": {"reference": f"urn:uuid:r{i}"}} for i in range(len(requests))],
     }
     return {
@@ -112,7 +117,9 @@ def test_the_circuit_prescribe_scan_dispense_consult(world):
         group = created.json()["entry"][0]["resource"]
         number = group["id"]
         assert parse_number(number) == number and created.headers["location"].endswith(f"/RequestGroup/{number}")
-        assert {"url": fhir.EXT_QR, "valueString": number} in group["extension"]
+        assert {"url": Namespace(f"{world.base}/ns").structure(fhir.EXT_QR), "valueString": number} in group[
+            "extension"
+        ]
         again = gp.post("/RequestGroup", json=envelope(), headers={"Idempotency-Key": "lap-0001"})
         assert again.json()["entry"][0]["resource"]["id"] == number  # a retried request made nothing new
 

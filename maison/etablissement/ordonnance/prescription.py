@@ -19,8 +19,9 @@ from enum import StrEnum
 
 from maison.core.errors import InvalidInput, MaisonError
 from maison.formats.jsonread import Node
+from maison.formats.namespace import names
 from maison.formats.ordonnance import (
-    EXT_CONSENT,
+    CONSENT_PATH,
     EXT_DEVICE_QUANTITY,
     EXT_RENDERED_DOSAGE,
     FIRST_EXECUTION_MONTHS,
@@ -106,7 +107,7 @@ def _read(root: Node, created_at: datetime) -> Prescription:
     if len(groups) != 1:
         raise InvalidInput(f"{len(groups)} RequestGroup (un attendu)", expression="Bundle.entry")
     group = groups[0]
-    consent = _extension(group, EXT_CONSENT).flag("valueBoolean")
+    consent = _maison_extension(group, CONSENT_PATH).flag("valueBoolean")
     if consent is None:
         raise InvalidInput("accord du patient (OUI/NON) absent", expression=f"{group.path}.extension")
     lines = []
@@ -174,6 +175,13 @@ def _line(number: int, request: Node) -> Line:
 def _extension(resource: Node, url: str) -> Node:
     """The extension of `resource` with this url (an empty object when it has none)."""
     return next((ext for ext in resource.objects("extension") if ext.text("url") == url), Node({}, resource.path))
+
+
+def _maison_extension(resource: Node, path: str) -> Node:
+    """The extension of `resource` named `path` in the base's namespace (an empty object when it has
+    none): the wing does not know the base's namespace, only the path Maison gives its extension
+    (maison.formats.namespace.names, issue 21 §3.3)."""
+    return next((ext for ext in resource.objects("extension") if names(ext.text("url"), path)), Node({}, resource.path))
 
 
 def _coded(concept: Node) -> tuple[str, str, str]:

@@ -50,6 +50,7 @@ from maison.formats.fhir import (
 )
 from maison.formats.fhir_capability import Operation, ResourceCapability
 from maison.formats.jsonread import Node
+from maison.formats.namespace import Namespace
 from maison.formats.path_ids import RowId
 
 _GENDER = {"male": "M", "female": "F"}
@@ -57,7 +58,7 @@ SEARCH = {"family": "string", "given": "string", "birthdate": "date", "gender": 
 OPERATIONS = (Operation("recuperer-ins"), Operation("verifier-piece"), Operation("lire-datamatrix"))
 
 
-def capability_statement(base: str) -> dict:
+def capability_statement(base: str, ns: Namespace) -> dict:
     """The patient index as the routes below serve it: FR Core Patient read, create, update (PUT, as
     PAM/PDQm sources send it) and PDQm search, and the identity transitions as operations."""
     patient = ResourceCapability(
@@ -76,6 +77,7 @@ def capability_statement(base: str) -> dict:
         base=base,
         resources=[patient],
         date="2026-12-07",
+        ns=ns,
     )
 
 
@@ -115,7 +117,9 @@ def traits_from_patient(resource: dict) -> tuple[str, Traits]:
     return ipp, Traits.of(name.text("family"), given or "", gender, birth, place)
 
 
-def router(index: PatientIndex, insi: InsiGateway, max_body_bytes: int, authorizer: Authorizer) -> APIRouter:
+def router(
+    index: PatientIndex, insi: InsiGateway, max_body_bytes: int, authorizer: Authorizer, *, ns: Namespace
+) -> APIRouter:
     r = APIRouter()
 
     def _base(request: Request) -> str:
@@ -128,7 +132,7 @@ def router(index: PatientIndex, insi: InsiGateway, max_body_bytes: int, authoriz
     @r.get("/metadata")
     @public("la déclaration de capacités FHIR est publique")
     async def metadata(request: Request) -> Response:
-        return fhir_response(capability_statement(_base(request)))
+        return fhir_response(capability_statement(_base(request), ns))
 
     @r.post("/Patient")
     @accepts(HOSPITAL_STAFF)

@@ -28,6 +28,7 @@ from maison.formats import fhir_capability
 from maison.formats.body import json_response, parameter_values, read_json_object, read_limited
 from maison.formats.fhir import fhir_response
 from maison.formats.fhir_capability import Operation, ResourceCapability
+from maison.formats.namespace import Namespace
 from maison.formats.path_ids import Code, FhirId, FileName
 from maison.identite.annuaire import mailbox_patch, rpps_plus, search
 from maison.identite.annuaire.export import Exports
@@ -87,7 +88,7 @@ OPERATIONS = (
 )
 
 
-def capability_statement(base: str) -> dict:
+def capability_statement(base: str, ns: Namespace) -> dict:
     """What this directory serves, read from the tables the routes use (search.PARAMS, INCLUDES,
     REVINCLUDES, mailbox_patch.CARRIERS). PATCH is also conditional (`PATCH /{type}?identifier=`),
     which R4 has no flag for (R5's conditionalPatch): it is said in the documentation."""
@@ -119,6 +120,7 @@ def capability_statement(base: str) -> dict:
         date="2026-12-07",
         instantiates=[f"{IG}/CapabilityStatement/AsServerDPCapabilityStatement"],
         operations=OPERATIONS,
+        ns=ns,
     )
 
 
@@ -129,6 +131,8 @@ def router(
     terminology: Callable[[], Terminology],
     authorizer: Authorizer,
     mailbox_registry: MailboxRegistry | None = None,
+    *,
+    ns: Namespace,
 ) -> APIRouter:
     """`mailbox_registry`: the MSSanté trust space's view of operators and their mailboxes (plugged in
     by the house); without it no operator may write mailboxes."""
@@ -165,7 +169,7 @@ def router(
     @r.get("/metadata")
     @public("la déclaration de capacités FHIR est publique")
     async def metadata(request: Request) -> Response:
-        return fhir_response(capability_statement(_base(request)))
+        return fhir_response(capability_statement(_base(request), ns))
 
     # --- bulk export (FHIR Bulk Data); declared before /{rtype} so that `$export` is not a type ---
 

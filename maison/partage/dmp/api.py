@@ -49,6 +49,7 @@ from maison.formats.fhir import (
 )
 from maison.formats.fhir_capability import ResourceCapability
 from maison.formats.jsonread import Node
+from maison.formats.namespace import Namespace
 from maison.formats.path_ids import FhirId, Identifier, ascii_digits
 from maison.partage.dmp import jsonpatch, mhd
 from maison.partage.dmp.model import (
@@ -91,7 +92,12 @@ KNOWN = {
     *SEARCH_TOKENS,
     *DATE_PARAMS,
 }
-URL_CONSENT_ACTION = "https://interop.esante.gouv.fr/ig/fhir/pdsm/CodeSystem/maison-dmp-acces"
+# The Consent's axes (alimentation, consultation) are Maison's own code system: the PDSm defines none,
+# so it is named under the deployment's namespace, not under the IG's host (issue 21 §3.3).
+CS_CONSENT_ACTION = "dmp-acces"
+# Where that code system was first (wrongly) named; it still seeds the Consent's name-based id, so the
+# id a client kept stays the same.
+LEGACY_CONSENT_ACTION = "https://interop.esante.gouv.fr/ig/fhir/pdsm/CodeSystem/maison-dmp-acces"
 EXT_MOTIF = "urn:maison:dmp:motif-opposition-alimentation"
 
 
@@ -276,7 +282,7 @@ def _search_types() -> dict[str, str]:
     return {name: kinds.get(name, "token") for name in sorted(KNOWN - {"_format", "patient:identifier"})}
 
 
-def capability_statement(base: str) -> dict:
+def capability_statement(base: str, ns: Namespace) -> dict:
     """What the routes below do, no more: ITI-65 as a transaction, ITI-67 search and read, the
     metadata update as a conditional PATCH (`PATCH /DocumentReference?identifier=`, PDSm st_maj.md),
     the withdrawal as DELETE, ITI-66 search of lots, ITI-68 as Binary read, and the patient's
@@ -307,10 +313,13 @@ def capability_statement(base: str) -> dict:
             ResourceCapability("Binary", ("read",)),
             ResourceCapability("Consent", ("create", "search-type"), {"patient.identifier": "token"}),
         ],
+        ns=ns,
     )
 
 
-def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_bytes: int) -> APIRouter:
+def router(
+    dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_bytes: int, *, ns: Namespace
+) -> APIRouter:
     r = APIRouter()
 
     def _base(request: Request) -> str:
@@ -334,7 +343,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
     @r.get("/metadata")
     @public("la déclaration de capacités FHIR est publique")
     async def metadata(request: Request) -> Response:
-        return fhir_response(capability_statement(_base(request)))
+        return fhir_response(capability_statement(_base(request), ns))
 
     # --- ITI-65 ------------------------------------------------------------------------------------
 
@@ -547,7 +556,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
         provisions = [
             {
                 "type": "permit" if state is InformationState.NOT_OPPOSED else "deny",
-                "action": [{"coding": [{"system": URL_CONSENT_ACTION, "code": axis}]}],
+                "action": [{"coding": [{"system": ns.code_system(CS_CONSENT_ACTION), "code": axis}]}],
                 "extension": [{"url": "urn:maison:dmp:etat-information", "valueCode": state.value}],
             }
             for axis, state in (("alimentation", dossier.alimentation), ("consultation", dossier.consultation))
@@ -556,7 +565,7 @@ def router(dmp: Dmp, authorizer: Authorizer, max_body_bytes: int, max_provide_by
         return {
             "resourceType": "Consent",
             # one per patient and structure: a name-based id (RFC 9562 §5.5), the same at each reading
-            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{URL_CONSENT_ACTION}/{ins}/{who.structure}")),
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{LEGACY_CONSENT_ACTION}/{ins}/{who.structure}")),
             "status": "active" if dossier.state is DossierState.ACTIVE else "inactive",
             "scope": {
                 "coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]

@@ -35,6 +35,7 @@ from maison.formats import fhir_capability
 from maison.formats.body import json_response, read_json_object
 from maison.formats.fhir import RESULT_PARAMETERS, count_bundle, fhir_response, result_controls
 from maison.formats.fhir_capability import Operation, ResourceCapability
+from maison.formats.namespace import Namespace
 from maison.formats.path_ids import FhirId, Identifier, ascii_digits
 from maison.partage.ordonnance import fhir
 from maison.partage.ordonnance.service import Base
@@ -68,7 +69,7 @@ OPERATIONS = (Operation("executions"), Operation("dispensation"), Operation("exe
 REQUESTS = ("MedicationRequest", "DeviceRequest", "ServiceRequest")
 
 
-def capability_statement(here: str) -> dict:
+def capability_statement(here: str, ns: Namespace) -> dict:
     """The base as its routes serve it: the prescription (RequestGroup) created from its envelope,
     read, searched and cancelled; each prescribed line read as its request; the envelope, what was
     executed and the dispensation as operations; `$compteurs` public."""
@@ -87,10 +88,11 @@ def capability_statement(here: str) -> dict:
         resources=[group, *lines],
         date="2026-12-07",
         operations=[Operation("compteurs")],
+        ns=ns,
     )
 
 
-def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units) -> APIRouter:
+def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units, *, ns: Namespace) -> APIRouter:
     """`units()` gives the UCUM units the CI-SIS accepts (read once from the reference pack)."""
     r = APIRouter()
 
@@ -103,20 +105,20 @@ def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units) -> AP
     @r.get("/metadata")
     @public("la déclaration de capacités FHIR est publique")
     async def metadata(request: Request) -> Response:
-        return fhir_response(capability_statement(here(request)))
+        return fhir_response(capability_statement(here(request), ns))
 
     @r.post("/RequestGroup")
     @accepts(PRESCRIBER)
     async def create(request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         caller = await run_in_threadpool(who, request)
-        draft = fhir.draft_from_fhir(body, units=units())
+        draft = fhir.draft_from_fhir(body, units=units(), ns=ns)
         key = request.headers.get("idempotency-key")
         prescription = await run_in_threadpool(base.create, caller, draft, idempotency_key=key)
         if body.get("resourceType") == "RequestGroup":  # a plain create answers the resource created
-            response = fhir_response(fhir.request_group(prescription, here(request)), 201)
+            response = fhir_response(fhir.request_group(prescription, here(request), ns), 201)
         else:  # the envelope answers the envelope, each line with its id and URL
-            response = fhir_response(fhir.prescription_bundle(prescription, None, base_url=here(request)), 201)
+            response = fhir_response(fhir.prescription_bundle(prescription, None, base_url=here(request), ns=ns), 201)
         response.headers["Location"] = f"{here(request)}/RequestGroup/{prescription.number}"
         return response
 
@@ -142,7 +144,7 @@ def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units) -> AP
         )
         if controls.count_only:
             return fhir_response(count_bundle(total))
-        return fhir_response(fhir.search_bundle(found, base_url=here(request), total=total))
+        return fhir_response(fhir.search_bundle(found, base_url=here(request), total=total, ns=ns))
 
     @r.get("/RequestGroup/{numero}")
     @accepts(PRESCRIBER)
@@ -151,7 +153,7 @@ def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units) -> AP
         are read at their own URLs (`action.resource`), the whole envelope by `$enveloppe`."""
         caller = await run_in_threadpool(who, request)
         prescription, _executions = await run_in_threadpool(base.read_as_prescriber, caller, numero)
-        return fhir_response(fhir.request_group(prescription, here(request)))
+        return fhir_response(fhir.request_group(prescription, here(request), ns))
 
     @r.get("/RequestGroup/{numero}/$enveloppe")
     @accepts(PRESCRIBER)
@@ -159,7 +161,7 @@ def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units) -> AP
         """The envelope: the RequestGroup, its requests and, with the patient's OUI, what was executed."""
         caller = await run_in_threadpool(who, request)
         prescription, executions = await run_in_threadpool(base.read_as_prescriber, caller, numero)
-        return fhir_response(fhir.prescription_bundle(prescription, executions, base_url=here(request)))
+        return fhir_response(fhir.prescription_bundle(prescription, executions, base_url=here(request), ns=ns))
 
     async def read_line(kind: str, line_id: str, request: Request) -> Response:
         """A prescribed line, read by its prescriber at the URL the RequestGroup's action names."""
@@ -168,7 +170,7 @@ def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units) -> AP
             raise NotFound(f"{kind}/{line_id} inconnu", code="ligne-inconnue")
         caller = await run_in_threadpool(who, request)
         prescription, _executions = await run_in_threadpool(base.read_as_prescriber, caller, numero)
-        found = fhir.line_request(prescription, int(line), here(request))
+        found = fhir.line_request(prescription, int(line), here(request), ns)
         if found is None or found["resourceType"] != kind:
             raise NotFound(f"{kind}/{line_id} inconnu", code="ligne-inconnue")
         return fhir_response(found)
@@ -187,21 +189,21 @@ def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units) -> AP
     async def executions(numero: Identifier, request: Request) -> Response:
         caller = await run_in_threadpool(who, request)
         prescription, done = await run_in_threadpool(base.executions_for_prescriber, caller, numero)
-        return fhir_response(fhir.prescription_bundle(prescription, done, base_url=here(request)))
+        return fhir_response(fhir.prescription_bundle(prescription, done, base_url=here(request), ns=ns))
 
     @r.delete("/RequestGroup/{numero}")
     @accepts(PRESCRIBER)
     async def cancel(numero: Identifier, request: Request) -> Response:
         caller = await run_in_threadpool(who, request)
         prescription = await run_in_threadpool(base.cancel, caller, numero)
-        return fhir_response(fhir.prescription_bundle(prescription, None, base_url=here(request)))
+        return fhir_response(fhir.prescription_bundle(prescription, None, base_url=here(request), ns=ns))
 
     @r.get("/RequestGroup/{numero}/$dispensation")
     @accepts(DISPENSER)
     async def dispensation(numero: Identifier, request: Request) -> Response:
         caller = await run_in_threadpool(who, request)
         prescription, done = await run_in_threadpool(base.read_as_dispenser, caller, numero)
-        return fhir_response(fhir.prescription_bundle(prescription, done, base_url=here(request)))
+        return fhir_response(fhir.prescription_bundle(prescription, done, base_url=here(request), ns=ns))
 
     @r.post("/RequestGroup/{numero}/$executer")
     @accepts(DISPENSER)
@@ -211,7 +213,7 @@ def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units) -> AP
         prescription, execution = await run_in_threadpool(
             base.execute_request, caller, numero, lambda p: fhir.execution_from_fhir(body, p)
         )
-        return fhir_response(fhir.prescription_bundle(prescription, [execution], base_url=here(request)), 201)
+        return fhir_response(fhir.prescription_bundle(prescription, [execution], base_url=here(request), ns=ns), 201)
 
     @r.get("/$compteurs")
     @public("les compteurs nationaux sont publics : des agrégats, aucune donnée de santé (001 L424-462)")

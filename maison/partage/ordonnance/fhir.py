@@ -33,8 +33,9 @@ from unidecode import unidecode
 from maison.core.errors import InvalidInput, MalformedRequest
 from maison.core.identifiers.professionals import OID_IDNATPS, OID_IDNATSTRUCT
 from maison.formats.fhir import bundle, full_url, local_url
+from maison.formats.namespace import Namespace
 from maison.formats.ordonnance import (
-    EXT_CONSENT,
+    CONSENT_PATH,
     EXT_DEVICE_QUANTITY,
     EXT_RENDERED_DOSAGE,
     SYS_LOINC,
@@ -61,16 +62,18 @@ from maison.partage.ordonnance.model import (
     check_observation,
 )
 
-_MAISON = "https://maison.esante.gouv.fr/fhir/StructureDefinition/"
-EXT_QR = _MAISON + "ordonnance-qr-code"
-EXT_OUTCOME = _MAISON + "ordonnance-resultat-execution"
-EXT_REASON = _MAISON + "ordonnance-motif"  # SupplyDelivery has no note in R4
-EXT_AT_DELIVERY = _MAISON + "ordonnance-a-la-delivrance"  # 001 L473
-EXT_REQUEST = _MAISON + "ordonnance-ligne-prescrite"  # SupplyDelivery.basedOn only takes a SupplyRequest
+# Maison's own extensions and identifier systems: no guide defines them, so they are named under the
+# deployment's namespace (maison.formats.namespace, issue 21 §3.3) — `ns.structure(EXT_QR)`,
+# `ns.url(SYS_NUMBER)` — rendered when an answer is written, so a change of namespace needs no migration.
+EXT_QR = "ordonnance-qr-code"
+EXT_OUTCOME = "ordonnance-resultat-execution"
+EXT_REASON = "ordonnance-motif"  # SupplyDelivery has no note in R4
+EXT_AT_DELIVERY = "ordonnance-a-la-delivrance"  # 001 L473
+EXT_REQUEST = "ordonnance-ligne-prescrite"  # SupplyDelivery.basedOn only takes a SupplyRequest
 FR_MEDICATION = "https://hl7.fr/fhir/fr/medication/StructureDefinition/"
-SYS_NUMBER = "https://maison.esante.gouv.fr/ordonnance/numero"
-SYS_LINE = "https://maison.esante.gouv.fr/ordonnance/ligne"
-SYS_EXECUTION = "https://maison.esante.gouv.fr/ordonnance/execution"
+SYS_NUMBER = "ordonnance/numero"
+SYS_LINE = "ordonnance/ligne"
+SYS_EXECUTION = "ordonnance/execution"
 SYS_IDNATPS, SYS_IDNATSTRUCT = f"urn:oid:{OID_IDNATPS}", f"urn:oid:{OID_IDNATSTRUCT}"
 SYS_SUBSTITUTION = "http://terminology.hl7.org/CodeSystem/v3-substanceAdminSubstitution"
 SYS_SUPPLY_TYPE = "http://terminology.hl7.org/CodeSystem/supply-item-type"
@@ -138,7 +141,7 @@ def _notes(resource: dict, where: str) -> str:
 # --- creation: the prescriber's Bundle -------------------------------------------------------------
 
 
-def draft_from_fhir(resource: dict, *, units: frozenset[str]) -> Draft:
+def draft_from_fhir(resource: dict, *, units: frozenset[str], ns: Namespace) -> Draft:
     """The envelope a prescriber's software posts, as a Draft; every refusal names its FHIRPath.
 
     Two forms: a Bundle holding the RequestGroup and its requests (the guide's envelope; `searchset`,
@@ -238,7 +241,7 @@ def draft_from_fhir(resource: dict, *, units: frozenset[str]) -> Draft:
                 code="observation-hors-ordonnance",
                 expression=path,
             )
-    return Draft(_prescribed_on(group, where), _consent(group, where), tuple(lines), context.observations())
+    return Draft(_prescribed_on(group, where), _consent(group, where, ns), tuple(lines), context.observations())
 
 
 # R4: MedicationRequest.supportingInformation, DeviceRequest and ServiceRequest.supportingInfo
@@ -375,13 +378,19 @@ def _prescribed_on(group: dict, where: str) -> date:
     )
 
 
-def _consent(group: dict, where: str) -> bool:
-    consent = _extension(group, EXT_CONSENT, "valueBoolean", bool, where)
+def _consent(group: dict, where: str, ns: Namespace) -> bool:
+    """The patient's OUI/NON, under this deployment's namespace or the one Maison used before
+    (maison.formats.namespace.LEGACY_BASE): an envelope written then is still understood."""
+    consent = None
+    for path, ext in _items(group, "extension", where):
+        if ns.understands(ext.get("url"), CONSENT_PATH):
+            consent = _get(ext, "valueBoolean", bool, path)
+            break
     if consent is None:  # 001 L408: printed OUI or NON on every ordonnance numérique
         raise InvalidInput(
             "accord du patient (OUI/NON) à la consultation de l'exécution par le prescripteur obligatoire — 001 L408",
             code="consentement-absent",
-            expression=f"{where}.extension.where(url='{EXT_CONSENT}')",
+            expression=f"{where}.extension.where(url='{ns.url(CONSENT_PATH)}')",
         )
     return consent
 
@@ -631,29 +640,35 @@ def _no_transport(number: int, where: str) -> None:
 # --- the base's answers ------------------------------------------------------------------------
 
 
-def prescription_bundle(p: Prescription, executions: Sequence[Execution] | None, *, base_url: str) -> dict:
+def prescription_bundle(
+    p: Prescription, executions: Sequence[Execution] | None, *, base_url: str, ns: Namespace
+) -> dict:
     """The prescription as a collection Bundle; with what was executed only when `executions` is given
     (the service decides: the prescriber sees it only with the patient's OUI, 001 L408)."""
     measures = [observation(p, k) for k in range(1, len(p.observations) + 1)]
     refs = [local_url(m) for m in measures]
-    resources = [request_group(p, base_url), *(_request(p, line, base_url, refs) for line in p.lines), *measures]
+    resources = [request_group(p, base_url, ns), *(_request(p, line, base_url, refs, ns) for line in p.lines)]
+    resources += measures
     for execution in executions or ():
-        resources += _executed(p, execution, base_url)
+        resources += _executed(p, execution, base_url, ns)
     return {"resourceType": "Bundle", "type": "collection", "entry": [_entry(base_url, r) for r in resources]}
 
 
-def search_bundle(items: Sequence[Prescription], *, base_url: str, total: int) -> dict:
-    entries = [{**_entry(base_url, request_group(p, base_url)), "search": {"mode": "match"}} for p in items]
+def search_bundle(items: Sequence[Prescription], *, base_url: str, total: int, ns: Namespace) -> dict:
+    entries = [{**_entry(base_url, request_group(p, base_url, ns)), "search": {"mode": "match"}} for p in items]
     return bundle("searchset", entries, total=total)
 
 
-def request_group(p: Prescription, base_url: str) -> dict:
-    number = {"system": SYS_NUMBER, "value": p.number}
+def request_group(p: Prescription, base_url: str, ns: Namespace) -> dict:
+    number = {"system": ns.url(SYS_NUMBER), "value": p.number}
     return {
         "resourceType": "RequestGroup",
         "id": p.number,
         "meta": {"profile": [FR_MEDICATION + "fr-requestgroup-for-prescription"]},
-        "extension": [{"url": EXT_CONSENT, "valueBoolean": p.consent}, {"url": EXT_QR, "valueString": p.number}],
+        "extension": [
+            {"url": ns.url(CONSENT_PATH), "valueBoolean": p.consent},
+            {"url": ns.structure(EXT_QR), "valueString": p.number},
+        ],
         "identifier": [number],
         "groupIdentifier": number,
         "status": _status(p, "RequestGroup"),
@@ -671,10 +686,10 @@ def _entry(base_url: str, resource: dict) -> dict:
     return {"fullUrl": full_url(base_url, resource) if served else local_url(resource), "resource": resource}
 
 
-def line_request(p: Prescription, number: int, base_url: str) -> dict | None:
+def line_request(p: Prescription, number: int, base_url: str, ns: Namespace) -> dict | None:
     """The request of line `number` as the base serves it at `{base}/{type}/{prescription}-{line}`."""
     line = next((ln for ln in p.lines if ln.number == number), None)
-    return None if line is None else _request(p, line, base_url, None)
+    return None if line is None else _request(p, line, base_url, None, ns)
 
 
 SYS_OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
@@ -758,14 +773,14 @@ def _supporting(p: Prescription, line: Line, refs: list[str] | None) -> tuple[li
     return contained, [{"reference": f"#o{k}"} for k in measures]
 
 
-def _request(p: Prescription, line: Line, base_url: str, refs: list[str] | None) -> dict:
+def _request(p: Prescription, line: Line, base_url: str, refs: list[str] | None, ns: Namespace) -> dict:
     kind, key = RESOURCE_OF[line.kind], f"{p.number}-{line.number}"
     contained, supporting = _supporting(p, line, refs)
     r: dict = {
         "resourceType": kind,
         "id": key,
-        "identifier": [{"system": SYS_LINE, "value": key}],
-        _GROUPED_BY[kind]: {"system": SYS_NUMBER, "value": p.number},
+        "identifier": [{"system": ns.url(SYS_LINE), "value": key}],
+        _GROUPED_BY[kind]: {"system": ns.url(SYS_NUMBER), "value": p.number},
         "status": _status(p, kind),
         "intent": "order",
         "subject": {"display": NO_IDENTITY},
@@ -803,7 +818,7 @@ def _request(p: Prescription, line: Line, base_url: str, refs: list[str] | None)
     return _pruned(r)
 
 
-def _executed(p: Prescription, e: Execution, base_url: str) -> list[dict]:
+def _executed(p: Prescription, e: Execution, base_url: str, ns: Namespace) -> list[dict]:
     """One resource per line executed: MedicationDispense, SupplyDelivery or Task."""
     lines = {line.number: line for line in p.lines}
     performer = (
@@ -813,12 +828,15 @@ def _executed(p: Prescription, e: Execution, base_url: str) -> list[dict]:
     )
     patient = {"identifier": {"system": f"urn:oid:{e.ins_oid}", "value": e.ins}} if e.ins else None
     return [
-        _pruned(_done(lines[done.line], done, e, _url(base_url, p, lines[done.line]), performer, patient))
+        _pruned(_done(lines[done.line], done, e, _url(base_url, p, lines[done.line]), (performer, patient), ns))
         for done in e.lines
     ]
 
 
-def _done(line: Line, done: LineExecution, e: Execution, request: str, performer: dict, patient: dict | None) -> dict:
+def _done(
+    line: Line, done: LineExecution, e: Execution, request: str, who: tuple[dict, dict | None], ns: Namespace
+) -> dict:
+    performer, patient = who
     key, when, declined = f"{e.id}-{done.line}", e.executed_at.isoformat(), done.outcome is Outcome.NON_DELIVRE
     given = (
         _concept(done.system, done.code, done.label or line.label)
@@ -830,10 +848,10 @@ def _done(line: Line, done: LineExecution, e: Execution, request: str, performer
     quantity = _qty(done.quantity, line.unit)
     r: dict = {
         "id": key,
-        "identifier": [{"system": SYS_EXECUTION, "value": key}],
+        "identifier": [{"system": ns.url(SYS_EXECUTION), "value": key}],
         "extension": [
-            {"url": EXT_OUTCOME, "valueCode": done.outcome.value},
-            {"url": EXT_AT_DELIVERY, "valueBoolean": e.at_delivery},
+            {"url": ns.structure(EXT_OUTCOME), "valueCode": done.outcome.value},
+            {"url": ns.structure(EXT_AT_DELIVERY), "valueBoolean": e.at_delivery},
         ],
     }
     if line.kind is LineKind.MEDICAMENT:
@@ -859,9 +877,9 @@ def _done(line: Line, done: LineExecution, e: Execution, request: str, performer
             }
         )
     elif line.kind is LineKind.DISPOSITIF:
-        r["extension"].append({"url": EXT_REQUEST, "valueReference": {"reference": request}})
+        r["extension"].append({"url": ns.structure(EXT_REQUEST), "valueReference": {"reference": request}})
         if done.reason:
-            r["extension"].append({"url": EXT_REASON, "valueString": done.reason})
+            r["extension"].append({"url": ns.structure(EXT_REASON), "valueString": done.reason})
         r.update(
             {
                 "resourceType": "SupplyDelivery",

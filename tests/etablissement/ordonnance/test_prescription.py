@@ -8,10 +8,12 @@ from datetime import UTC, date, datetime
 import pytest
 
 from maison.etablissement.ordonnance.prescription import LineKind, UnreadableAnswer, prescription_from_fhir
+from maison.formats.namespace import Namespace
 from maison.formats.ordonnance import SYS_CIP, SYS_LOINC, SYS_LPP, new_number
 from maison.partage.ordonnance import fhir
 from maison.partage.ordonnance import model as base
 
+NS = Namespace("https://maison.test/ns")  # the base's namespace, which the wing is not told
 CREATED = datetime(2026, 11, 3, 9, 30, tzinfo=UTC)
 LINES = (
     base.Line(
@@ -43,7 +45,7 @@ def _answer(*, status: str = "active", consent: bool = True) -> tuple[base.Presc
         LINES,
         status,
     )
-    return held, fhir.prescription_bundle(held, None, base_url="https://maison.test/ordonnance")
+    return held, fhir.prescription_bundle(held, None, base_url="https://maison.test/ordonnance", ns=NS)
 
 
 def test_every_line_comes_back_as_the_base_holds_it():

@@ -10,7 +10,8 @@ import orjson
 import pytest
 
 from maison.core.errors import InvalidInput, MalformedRequest
-from maison.formats.ordonnance import EXT_CONSENT, EXT_DEVICE_QUANTITY, SYS_CIP, SYS_LOINC, SYS_LPP, SYS_UCUM
+from maison.formats.namespace import Namespace
+from maison.formats.ordonnance import EXT_DEVICE_QUANTITY, SYS_CIP, SYS_LOINC, SYS_LPP, SYS_UCUM, ext_consent
 from maison.formats.ucum import cisis_units
 from maison.partage.ordonnance import fhir
 from maison.partage.ordonnance.model import (
@@ -28,6 +29,7 @@ from tests.conftest import REFERENCE
 
 UNITS = cisis_units(REFERENCE)
 BASE = "https://maison.test/ordonnance/fhir"
+NS = Namespace("https://maison.test/ns")
 NUMBER = "01527BP22JCNZZYGHZ"
 DOLIPRANE = "3400935955838"  # CIP13, EAN-13 key 8
 GLUCOSE = "2345-7"  # LOINC, check digit 7
@@ -47,7 +49,7 @@ def _envelope() -> dict:
                     "intent": "order",
                     "authoredOn": "2025-03-14",
                     "subject": {"display": "Patient"},
-                    "extension": [{"url": EXT_CONSENT, "valueBoolean": True}],
+                    "extension": [{"url": ext_consent(NS), "valueBoolean": True}],
                     "action": [{"resource": {"reference": f"urn:uuid:{k}"}} for k in ("med", "dm", "bio", "ide")],
                 },
             },
@@ -122,7 +124,7 @@ def _prescription(draft, status: str = "active") -> Prescription:
 
 def _refused(bundle: dict, code: str) -> InvalidInput:
     with pytest.raises(InvalidInput) as caught:
-        fhir.draft_from_fhir(bundle, units=UNITS)
+        fhir.draft_from_fhir(bundle, units=UNITS, ns=NS)
     assert caught.value.code == code, caught.value.message
     return caught.value
 
@@ -140,7 +142,7 @@ def _resource(bundle: dict, url: str) -> dict:
 
 
 def test_four_line_envelope_reads_and_round_trips():
-    draft = fhir.draft_from_fhir(_envelope(), units=UNITS)
+    draft = fhir.draft_from_fhir(_envelope(), units=UNITS, ns=NS)
     assert draft.prescribed_on == date(2025, 3, 14) and draft.consent is True
     med, dm, bio, ide = draft.lines
     assert med == Line(
@@ -161,7 +163,7 @@ def test_four_line_envelope_reads_and_round_trips():
     assert ide.kind is LineKind.ACTE and ide.label.startswith("Soins infirmiers") and not ide.code
 
     p = _prescription(draft)
-    bundle = fhir.prescription_bundle(p, None, base_url=BASE)
+    bundle = fhir.prescription_bundle(p, None, base_url=BASE, ns=NS)
     assert bundle["type"] == "collection"
     assert [e["resource"]["resourceType"] for e in bundle["entry"]] == [
         "RequestGroup",
@@ -171,10 +173,10 @@ def test_four_line_envelope_reads_and_round_trips():
         "ServiceRequest",
     ]
     group = bundle["entry"][0]["resource"]
-    number = {"system": fhir.SYS_NUMBER, "value": NUMBER}
+    number = {"system": NS.url(fhir.SYS_NUMBER), "value": NUMBER}
     assert group["identifier"] == [number] and group["groupIdentifier"] == number
     assert group["author"]["identifier"] == {"system": "urn:oid:1.2.250.1.71.4.2.1", "value": "810000000001"}
-    assert {"url": fhir.EXT_QR, "valueString": NUMBER} in group["extension"]
+    assert {"url": NS.structure(fhir.EXT_QR), "valueString": NUMBER} in group["extension"]
     request = _resource(bundle, f"{BASE}/MedicationRequest/{NUMBER}-1")
     assert request["groupIdentifier"] == number and request["identifier"][0]["value"] == f"{NUMBER}-1"
     # issue 20 §4.2: R4 ServiceRequest has no groupIdentifier; the number is its requisition
@@ -183,7 +185,7 @@ def test_four_line_envelope_reads_and_round_trips():
     # and no empty string anywhere: a line in free text has no coding at all
     assert '""' not in orjson.dumps(bundle).decode() and "[]" not in orjson.dumps(bundle).decode()
     assert request["substitution"] == {"allowedBoolean": False}
-    assert fhir.draft_from_fhir(bundle, units=UNITS) == draft  # the base's answer is a valid envelope
+    assert fhir.draft_from_fhir(bundle, units=UNITS, ns=NS) == draft  # the base's answer is a valid envelope
 
     bare = fhir.prescription_bundle(
         _prescription(
@@ -191,12 +193,13 @@ def test_four_line_envelope_reads_and_round_trips():
         ),
         None,
         base_url=BASE,
+        ns=NS,
     )
     request = bare["entry"][1]["resource"]
     assert "dispenseRequest" not in request and "dosageInstruction" not in request  # no empty elements
-    assert {"url": EXT_CONSENT, "valueBoolean": False} in bare["entry"][0]["resource"]["extension"]
+    assert {"url": ext_consent(NS), "valueBoolean": False} in bare["entry"][0]["resource"]["extension"]
 
-    revoked = fhir.prescription_bundle(_prescription(draft, "annulee"), None, base_url=BASE)
+    revoked = fhir.prescription_bundle(_prescription(draft, "annulee"), None, base_url=BASE, ns=NS)
     assert [e["resource"]["status"] for e in revoked["entry"][:3]] == ["revoked", "cancelled", "revoked"]
 
 
@@ -224,7 +227,7 @@ def test_medication_resource_contained_or_in_the_bundle():
         else:
             bundle["entry"].append({"fullUrl": "urn:uuid:m1", "resource": medication})
             request["medicationReference"] = {"reference": "urn:uuid:m1"}
-        line = fhir.draft_from_fhir(bundle, units=UNITS).lines[0]
+        line = fhir.draft_from_fhir(bundle, units=UNITS, ns=NS).lines[0]
         assert (line.code, line.label) == ("3400890006262", "PARACETAMOL MYLAN CONSEIL 1000 MG")
 
 
@@ -335,7 +338,7 @@ def test_patient_transport_refused(concept):
             0,
             {"extension": []},
             "consentement-absent",
-            f"Bundle.entry[0].resource.extension.where(url='{EXT_CONSENT}')",
+            f"Bundle.entry[0].resource.extension.where(url='{ext_consent(NS)}')",
         ),
         (0, {"authoredOn": "14/03/2025"}, "date-prescription", "Bundle.entry[0].resource.authoredOn"),
         (0, {"intent": "plan"}, "requestgroup-intent", "Bundle.entry[0].resource.intent"),
@@ -374,7 +377,7 @@ def test_envelope_structure_refused():
     with pytest.raises(MalformedRequest) as caught:
         bad = _envelope()
         bad["entry"][1]["resource"]["dispenseRequest"]["numberOfRepeatsAllowed"] = "2"
-        fhir.draft_from_fhir(bad, units=UNITS)
+        fhir.draft_from_fhir(bad, units=UNITS, ns=NS)
     assert caught.value.expression == "Bundle.entry[1].resource.dispenseRequest.numberOfRepeatsAllowed"
 
 
@@ -393,7 +396,7 @@ def _ligne(numero: int, resultat: str, **parts) -> dict:
 def _four_lines(substitutable: bool = True) -> Prescription:
     bundle = _envelope()
     bundle["entry"][1]["resource"]["substitution"]["allowedBoolean"] = substitutable
-    return _prescription(fhir.draft_from_fhir(bundle, units=UNITS))
+    return _prescription(fhir.draft_from_fhir(bundle, units=UNITS, ns=NS))
 
 
 def test_execution_parsed_with_substitution_and_ins():
@@ -498,7 +501,7 @@ def test_executions_rendered_as_dispense_delivery_and_task():
         False,
         (LineExecution(3, Outcome.DELIVRE), LineExecution(4, Outcome.ADAPTE, reason="tous les 3 j")),
     )
-    bundle = fhir.prescription_bundle(p, [counter, lab], base_url=BASE)
+    bundle = fhir.prescription_bundle(p, [counter, lab], base_url=BASE, ns=NS)
     assert [e["resource"]["resourceType"] for e in bundle["entry"][5:]] == [
         "MedicationDispense",
         "SupplyDelivery",
@@ -513,10 +516,10 @@ def test_executions_rendered_as_dispense_delivery_and_task():
     assert dispense["authorizingPrescription"] == [{"reference": f"{BASE}/MedicationRequest/{NUMBER}-1"}]
     assert dispense["performer"][0]["actor"]["identifier"]["value"] == "810000000002"
     assert dispense["quantity"]["value"] == 2 and dispense["whenHandedOver"].startswith("2025-03-15T10:00")
-    assert {"url": fhir.EXT_OUTCOME, "valueCode": "substitue"} in dispense["extension"]
+    assert {"url": NS.structure(fhir.EXT_OUTCOME), "valueCode": "substitue"} in dispense["extension"]
     delivery = _resource(bundle, f"{BASE}/SupplyDelivery/e1-2")
     assert delivery["status"] == "abandoned" and delivery["patient"] == ins
-    assert {"url": fhir.EXT_REASON, "valueString": "rupture"} in delivery["extension"]
+    assert {"url": NS.structure(fhir.EXT_REASON), "valueString": "rupture"} in delivery["extension"]
     assert delivery["suppliedItem"]["itemCodeableConcept"]["coding"][0] == {
         "system": SYS_LPP,
         "code": "1188984",
@@ -542,16 +545,17 @@ def test_executions_rendered_as_dispense_delivery_and_task():
             )
         ],
         base_url=BASE,
+        ns=NS,
     )
     dispense = _resource(declined, f"{BASE}/MedicationDispense/e3-1")
     assert dispense["status"] == "declined" and "whenHandedOver" not in dispense
     assert dispense["note"] == [{"text": "refus du patient"}] and "subject" not in dispense
-    assert len(fhir.prescription_bundle(p, [], base_url=BASE)["entry"]) == 5
+    assert len(fhir.prescription_bundle(p, [], base_url=BASE, ns=NS)["entry"]) == 5
 
 
 def test_search_bundle():
     p = _four_lines()
-    found = fhir.search_bundle([p], base_url=BASE, total=7)
+    found = fhir.search_bundle([p], base_url=BASE, total=7, ns=NS)
     assert (found["type"], found["total"]) == ("searchset", 7)
     assert found["entry"][0]["fullUrl"] == f"{BASE}/RequestGroup/{NUMBER}"
     assert found["entry"][0]["resource"]["resourceType"] == "RequestGroup"
@@ -596,7 +600,7 @@ def test_hostile_bodies_are_refused_never_crash():
     )
     for _ in range(1500):
         for parse in (
-            lambda: fhir.draft_from_fhir(_mutated(_envelope(), rnd), units=UNITS),
+            lambda: fhir.draft_from_fhir(_mutated(_envelope(), rnd), units=UNITS, ns=NS),
             lambda: fhir.execution_from_fhir(_mutated(execution, rnd), prescription),
         ):
             try:
@@ -646,7 +650,7 @@ def _claradol_from_the_guide() -> dict:
         "intent": "order",
         "authoredOn": "2021-08-12",
         "groupIdentifier": {"system": "https://somehospital.fr/Prescrption-ID", "value": "Presc-14641"},
-        "extension": [{"url": EXT_CONSENT, "valueBoolean": True}],
+        "extension": [{"url": ext_consent(NS), "valueBoolean": True}],
         "action": [{"resource": {"reference": "MedicationRequest/m1"}}],
     }
     practitioner = {"resourceType": "Practitioner", "id": "smart-Practitioner-71482713"}
@@ -661,7 +665,7 @@ def test_the_guides_envelope_with_a_structured_posology():
     """Issue 20 §4.4: creation accepts what the guide documents — a searchset envelope, the
     prescriber's Practitioner, and a posology given in structure only, which is kept (said in
     French) rather than lost."""
-    draft = fhir.draft_from_fhir(_claradol_from_the_guide(), units=UNITS)
+    draft = fhir.draft_from_fhir(_claradol_from_the_guide(), units=UNITS, ns=NS)
     [line] = draft.lines
     assert line.code == "3400891705256" and line.kind is LineKind.MEDICAMENT
     assert line.instructions == (
@@ -733,7 +737,7 @@ def test_the_guides_observations_are_kept_and_referenced_by_their_line():
     """Issue 20 §4.4: the guide's envelope with its Observations (weight, height, the PN13
     renseignements complémentaires) is read; the envelope gives them back as R4 Observations that the
     MedicationRequest references by supportingInformation, and a line read alone carries them contained."""
-    draft = fhir.draft_from_fhir(_with_observations_from_the_guide(), units=UNITS)
+    draft = fhir.draft_from_fhir(_with_observations_from_the_guide(), units=UNITS, ns=NS)
     assert [(o.code, o.value, o.unit, o.lines) for o in draft.observations] == [
         ("8302-2", 181.0, "cm", (1,)),
         ("29463-7", 79.0, "kg", (1,)),
@@ -741,7 +745,7 @@ def test_the_guides_observations_are_kept_and_referenced_by_their_line():
     ]
     assert draft.observations[0].effective == "2023-05-03T11:30:00+02:00"
     p = dataclasses.replace(_prescription(draft), observations=draft.observations)
-    bundle = fhir.prescription_bundle(p, None, base_url=BASE)
+    bundle = fhir.prescription_bundle(p, None, base_url=BASE, ns=NS)
     observations = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"]
     weight = observations[1]["resource"]
     assert weight["code"] == {"coding": [{"system": SYS_LOINC, "code": "29463-7", "display": "Poids"}], "text": "Poids"}
@@ -750,7 +754,7 @@ def test_the_guides_observations_are_kept_and_referenced_by_their_line():
     assert "category" not in observations[2]["resource"]  # 33558-8 is no vital sign
     [request] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "MedicationRequest"]
     assert request["supportingInformation"] == [{"reference": e["fullUrl"]} for e in observations]
-    alone = fhir.line_request(p, 1, BASE)
+    alone = fhir.line_request(p, 1, BASE, NS)
     assert alone is not None
     assert [c["id"] for c in alone["contained"]] == ["o1", "o2", "o3"]
     assert alone["supportingInformation"] == [{"reference": f"#o{k}"} for k in (1, 2, 3)]
@@ -817,7 +821,7 @@ def test_a_requestgroup_posted_alone_carries_its_observations_contained():
     request["supportingInformation"] = [{"reference": "#observation-2"}]
     weight = envelope["entry"][5]["resource"]
     alone = {**group, "contained": [request, weight], "action": [{"resource": {"reference": "#m1"}}]}
-    draft = fhir.draft_from_fhir(alone, units=UNITS)
+    draft = fhir.draft_from_fhir(alone, units=UNITS, ns=NS)
     assert [(o.code, o.lines) for o in draft.observations] == [("29463-7", (1,))]
     alone["contained"].append(envelope["entry"][4]["resource"])  # the height, referenced by nothing
     _refused(alone, "observation-hors-ordonnance")
@@ -833,6 +837,6 @@ def test_hostile_observations_are_refused_never_crash():
     rnd, envelope = random.Random(20), _with_observations_from_the_guide()
     for _ in range(1500):
         try:
-            fhir.draft_from_fhir(_mutated(envelope, rnd), units=UNITS)
+            fhir.draft_from_fhir(_mutated(envelope, rnd), units=UNITS, ns=NS)
         except MaisonError:
             pass

@@ -1,0 +1,108 @@
+"""The URLs in Maison's answers (issue 21 §3.3): what Maison invents is under the namespace the
+deployment owns (`Settings.namespace_url`, by default `<public URL>/ns`); a gouv.fr URL appears only
+where a guide of the reference pack puts one.
+
+Driven over HTTP: an ordonnance prescribed, dispensed and consulted; the DMP's Consent; the
+CapabilityStatement of every FHIR base; an Annuaire search."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from maison.formats.namespace import Namespace
+from maison.formats.ordonnance import SYS_LPP, ext_consent
+from tests.e2e.test_ordonnance_api import envelope, executer, line
+from tests.identite.helpers import SARAH_NIR
+from tests.partage.world import make_world
+
+# The gouv.fr URLs the guides define (/work/shared/reference), each with a file of the pack that uses it.
+OFFICIAL = {
+    "https://interop.esante.gouv.fr/ig/fhir/pdsm/": "pdsm/input/fsh/SearchParameter/PDSm-isArchived.fsh",
+    "https://interop.esante.gouv.fr/ig/fhir/annuaire/": "annuaire/input/fsh/SearchParameters/"
+    "AsNumberSmartCardSearchParameter.fsh",
+    "https://annuaire.esante.gouv.fr": "annuaire/input/fsh/examples/DR/PP16DR-Practitioner.fsh",  # meta.source
+    "https://rpps.esante.gouv.fr": "annuaire/input/fsh/profiles/AsPractitionerRoleProfile.fsh",
+    "https://rppsrang.esante.gouv.fr": "annuaire/input/fsh/examples/DR/PP19DR-Organization-EG-CH.fsh",
+    "https://finess.esante.gouv.fr": "annuaire/input/fsh/examples/AsOrganizationExampleNancy.fsh",
+    "https://mos.esante.gouv.fr/NOS/": "eprescription/input/fsh/conceptmaps/"
+    "PN13-FHIR-prescmed-patient-avec-INS-conceptmap.fsh",
+    "https://smt.esante.gouv.fr/fhir/": "annuaire/input/fsh/aliases.fsh",  # the SMT's terminologies
+    "http://data.esante.gouv.fr/ansm/medicament/": "eprescription/input/fsh/aliases.fsh",
+    # the CNAM's terminologies (ccam there; the LPP, which no guide of the pack names, follows it)
+    "http://data.esante.gouv.fr/cnam/": "cisis/schematrons/profils/terminologies/terminologie/1.2.250.1.213.2.5.rdf",
+}
+URL = re.compile(r"https?://[^\s\"'<>\\]+")
+CUSTOM = "https://fhir.example.org/maison"
+
+
+@pytest.fixture(params=["", CUSTOM], ids=["default", "configured"])
+def settings(settings, request):
+    return settings.with_overrides(namespace_url=request.param)
+
+
+def _answers(house, live) -> list[str]:
+    """The bodies of the answers a LAP, a pharmacy, a DMP client and a FHIR client receive."""
+    world = make_world(house, live, ("generaliste", "pharmacien"))
+    ns = Namespace(house.settings.namespace_base_url)
+    bodies: list[httpx.Response] = []
+    prescription = envelope()
+    prescription["entry"][0]["resource"]["extension"] = [{"url": ext_consent(ns), "valueBoolean": True}]
+    with (
+        httpx.Client(base_url=f"{world.base}/ordonnance", headers=world.headers("generaliste")) as gp,
+        httpx.Client(base_url=f"{world.base}/ordonnance", headers=world.headers("pharmacien")) as pharmacy,
+    ):
+        created = gp.post("/RequestGroup", json=prescription)
+        assert created.status_code == 201, created.text
+        number = created.json()["entry"][0]["resource"]["id"]
+        bodies.append(created)
+        bodies.append(pharmacy.get(f"/RequestGroup/{number}/$dispensation"))
+        device = {"valueCoding": {"system": SYS_LPP, "code": "1188984"}}
+        done = pharmacy.post(
+            f"/RequestGroup/{number}/$executer",
+            json=executer(line(1, "delivre"), line(2, "delivre", produit=device), ins=(SARAH_NIR, "QUAL")),
+        )
+        assert done.status_code == 201, done.text
+        bodies += [done, gp.get(f"/RequestGroup/{number}/$enveloppe"), gp.get(f"/MedicationRequest/{number}-1")]
+    bodies.append(world.client("generaliste").get("/Consent", params={"patient.identifier": SARAH_NIR}))
+    for base in ("/fhir", "/annuaire", "/dmp", "/ordonnance"):
+        bodies.append(httpx.get(f"{world.base}{base}/metadata"))
+    bodies.append(httpx.get(f"{world.base}/annuaire/Practitioner", headers=world.headers("generaliste")))
+    for r in bodies:
+        assert r.status_code in (200, 201), f"{r.request.url}: {r.status_code} {r.text[:300]}"
+    return [r.text for r in bodies]
+
+
+def test_no_gouv_fr_url_that_a_guide_does_not_define(house, live):
+    urls = {u for body in _answers(house, live) for u in URL.findall(body)}
+    foreign = sorted(
+        u
+        for u in urls
+        if (urlsplit(u).hostname or "").endswith("gouv.fr") and not any(u.startswith(p) for p in OFFICIAL)
+    )
+    assert foreign == []
+
+
+def test_maisons_urls_are_under_the_configured_namespace(house, live):
+    ns = house.settings.namespace_base_url
+    assert ns == (CUSTOM if house.settings.namespace_url else f"{live.url}/ns")
+    bodies = "\n".join(_answers(house, live))
+    ours = {u for u in URL.findall(bodies) if u.startswith(ns + "/")}
+    expected = {
+        f"{ns}/fhir/StructureDefinition/ordonnance-consentement-execution",
+        f"{ns}/fhir/StructureDefinition/ordonnance-qr-code",
+        f"{ns}/fhir/StructureDefinition/ordonnance-resultat-execution",
+        f"{ns}/ordonnance/numero",
+        f"{ns}/ordonnance/ligne",
+        f"{ns}/ordonnance/execution",
+        f"{ns}/fhir/CodeSystem/dmp-acces",
+        f"{ns}/fhir/OperationDefinition/executer",
+        f"{ns}/fhir/OperationDefinition/rpps-plus",
+        f"{ns}/fhir/OperationDefinition/recuperer-ins",
+    }
+    assert expected <= ours
+    if house.settings.namespace_url:  # nothing of Maison's left under the default
+        assert f"{live.url}/ns/" not in bodies
