@@ -149,6 +149,51 @@ def e_cps(
     _print({k: v for k, v in done.items() if k != "qrPng"})
 
 
+@admin.command("identite-ins")
+def identite_ins(
+    matricule: str = typer.Argument(..., help="NIR or NIA, 15 characters with the key"),
+    nom: str = typer.Option(..., help="Birth name"),
+    prenoms: str = typer.Option(..., help="Birth first names, space-separated"),
+    sexe: str = typer.Option(..., help="M or F"),
+    naissance: str = typer.Option(..., help="Birth date AAAA-MM-JJ"),
+    lieu: str = typer.Option(None, help="INSEE code of the birth place (99xxx abroad)"),
+    ouvrant_droit: str = typer.Option(None, help="The Carte Vitale holder's matricule"),
+    rang: int = typer.Option(1, help="Birth rank under that holder"),
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """Add an identity to the INS referential."""
+    from maison.core.audit import SYSTEM
+
+    with _house(data_dir) as house:
+        _print(house.admin.add_identity(SYSTEM, nom, prenoms, sexe, naissance, lieu, matricule, ouvrant_droit, rang))
+
+
+@admin.command("remplacer-matricule")
+def remplacer_matricule(
+    ancien: str = typer.Argument(..., help="The active NIA (or NIR)"),
+    nouveau: str = typer.Argument(..., help="The NIR that replaces it"),
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """A NIA replaced by the NIR: the NIA becomes a historic INS."""
+    from maison.core.audit import SYSTEM
+
+    with _house(data_dir) as house:
+        _print(house.admin.replace_matricule(SYSTEM, ancien, nouveau))
+
+
+@admin.command("fusionner")
+def fusionner(
+    survivant: str = typer.Argument(..., help="The INS kept"),
+    absorbe: str = typer.Argument(..., help="The INS absorbed"),
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """Merge two identities of the INS referential."""
+    from maison.core.audit import SYSTEM
+
+    with _house(data_dir) as house:
+        _print(house.admin.merge_identities(SYSTEM, survivant, absorbe))
+
+
 @admin.command("habilitation-insi")
 def habilitation_insi(
     structure: str = typer.Argument(..., help="The structure's identifier in INSi's ContexteLPS"),

@@ -8,7 +8,7 @@ from maison.core.actor import KeyScope
 from maison.core.auth import key_actor
 from maison.core.errors import Unauthenticated
 from maison.core.storage import Database
-from tests.identite.helpers import SARAH_NIR
+from tests.identite.helpers import SARAH_NIR, nir
 
 
 def test_admin_commands(tmp_path, reference_path, monkeypatch) -> None:
@@ -45,5 +45,9 @@ def test_admin_commands(tmp_path, reference_path, monkeypatch) -> None:
     assert client["client_secret"] and client["ciba"] is True
     unknown = runner.invoke(app, ["admin", "e-cps", "899999999999", *data])
     assert unknown.exit_code == 2 and "899999999999" in unknown.output
+    nia, nir_ = nir("7921199243001"), nir("1921199243017")
+    run("identite-ins", nia, "--nom", "NGUYEN", "--prenoms", "BAO", "--sexe", "M", "--naissance", "1992-11-30",
+        "--lieu", "99243")  # fmt: skip
+    assert orjson.loads(run("remplacer-matricule", nia, nir_)) == {"ancien": nia, "nouveau": nir_}
     refused = runner.invoke(app, ["admin", "cle", "1750000019", "--nom", "dpi", "--scope", "tout", *data])
     assert refused.exit_code == 2 and "scope" in refused.output

@@ -81,6 +81,22 @@ PSC_CLIENT_BODY = _body(
 )
 PASSWORD_BODY = _body(["motDePasse"], {"motDePasse": {"type": "string", "minLength": 12, "maxLength": 128}})
 
+IDENTITY_BODY = _body(
+    ["nomNaissance", "prenoms", "sexe", "dateNaissance", "matricule"],
+    {
+        "nomNaissance": _text(60, "Nom de naissance"),
+        "prenoms": _text(100, "Prénoms de naissance, séparés par des espaces"),
+        "sexe": {"type": "string", "enum": ["M", "F"]},
+        "dateNaissance": {"type": "string", "description": "AAAA-MM-JJ (jour ou mois 00 s'ils sont inconnus)"},
+        "lieuNaissance": {"type": "string", "maxLength": 5, "description": "Code INSEE (99xxx : né à l'étranger)"},
+        "matricule": _text(15, "NIR ou NIA, 15 caractères avec la clé"),
+        "ouvrantDroit": _text(15, "Matricule de l'ouvrant droit (carte Vitale)"),
+        "rangNaissance": {"type": "integer", "minimum": 1, "maximum": 9, "default": 1},
+    },
+)
+REPLACEMENT_BODY = _body(["ancien", "nouveau"], {"ancien": _text(15, "NIA ou NIR actif"), "nouveau": _text(15, "NIR")})
+MERGE_BODY = _body(["survivant", "absorbe"], {"survivant": _text(15, "INS gardé"), "absorbe": _text(15, "INS absorbé")})
+
 
 def router(admin: Administration, authorizer: Authorizer, max_body_bytes: int) -> APIRouter:
     r = APIRouter()
@@ -157,6 +173,45 @@ def router(admin: Administration, authorizer: Authorizer, max_body_bytes: int) -
         actor = await run_in_threadpool(authorizer.caller, request)
         done = await run_in_threadpool(admin.enroll_ecps, actor, idnatps)
         return json_response(done, 201, no_store=True)
+
+    @r.post("/ins/identites", openapi_extra=IDENTITY_BODY)
+    @accepts(ADMINISTRATOR)
+    async def add_identity(request: Request) -> Response:
+        """Add an identity to the INS referential, its matricule checked against its traits."""
+        actor = await run_in_threadpool(authorizer.caller, request)
+        body = await read_json_object(request, max_body_bytes)
+        done = await run_in_threadpool(
+            lambda: admin.add_identity(
+                actor,
+                body.get("nomNaissance"),
+                body.get("prenoms"),
+                body.get("sexe"),
+                body.get("dateNaissance"),
+                body.get("lieuNaissance"),
+                body.get("matricule"),
+                body.get("ouvrantDroit"),
+                body.get("rangNaissance", 1),
+            )
+        )
+        return json_response(done, 201)
+
+    @r.post("/ins/remplacements", openapi_extra=REPLACEMENT_BODY)
+    @accepts(ADMINISTRATOR)
+    async def replace_matricule(request: Request) -> Response:
+        """A NIA replaced by the NIR: the NIA becomes a historic INS of the same identity."""
+        actor = await run_in_threadpool(authorizer.caller, request)
+        body = await read_json_object(request, max_body_bytes)
+        done = await run_in_threadpool(admin.replace_matricule, actor, body.get("ancien"), body.get("nouveau"))
+        return json_response(done, 201)
+
+    @r.post("/ins/fusions", openapi_extra=MERGE_BODY)
+    @accepts(ADMINISTRATOR)
+    async def merge_identities(request: Request) -> Response:
+        """Two identities merged: the absorbed one's INS become historic INS of the survivor."""
+        actor = await run_in_threadpool(authorizer.caller, request)
+        body = await read_json_object(request, max_body_bytes)
+        done = await run_in_threadpool(admin.merge_identities, actor, body.get("survivant"), body.get("absorbe"))
+        return json_response(done, 201)
 
     @r.post("/insi/habilitations", openapi_extra=HABILITATION_BODY)
     @accepts(ADMINISTRATOR)

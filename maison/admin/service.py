@@ -25,6 +25,7 @@ from maison.core.actor import Actor, KeyScope
 from maison.core.audit import SYSTEM, Trail
 from maison.core.errors import InvalidInput, NotFound
 from maison.core.identifiers.professionals import department_of_structure
+from maison.core.ins_traits import Traits
 from maison.core.storage import Database
 from maison.formats.qr import encode as qr_code
 from maison.identite.ins.service import InsiService
@@ -222,6 +223,50 @@ class Administration:
             "secret": parse_qs(urlsplit(uri).query)["secret"][0],
             "qrPng": base64.b64encode(png.getvalue()).decode(),
         }
+
+    # --- the INS referential (the CNAM's identity base behind INSi) --------------------------------
+
+    def add_identity(
+        self,
+        actor: Actor,
+        family: object,
+        given: object,
+        sex: object,
+        birth_date: object,
+        birth_place: object,
+        matricule: object,
+        ouvrant_droit: object = None,
+        rank: object = 1,
+    ) -> dict[str, Any]:
+        """An identity of the INS referential with its matricule (NIR or NIA), checked against its traits."""
+        traits = Traits.of(
+            _text(family, "nomNaissance", 60),
+            _text(given, "prenoms", 100),
+            _text(sex, "sexe", 1),
+            _text(birth_date, "dateNaissance", 10),
+            _text(birth_place, "lieuNaissance", 5, required=False) or None,
+        )
+        number = _text(matricule, "matricule", 15)
+        if not isinstance(rank, int) or isinstance(rank, bool) or not 1 <= rank <= 9:
+            raise InvalidInput("'rangNaissance' : entier de 1 à 9", code="type-json", expression="rangNaissance")
+        holder = _text(ouvrant_droit, "ouvrantDroit", 15, required=False) or None
+        self.insi.referential.register(traits, number, ouvrant_droit=holder, rang_naissance=rank)
+        self._record(actor, "identite-ins-ajoutee", {"matricule": number})
+        return {"matricule": number, "nomNaissance": traits.nom_naissance, "prenoms": traits.liste_prenoms}
+
+    def replace_matricule(self, actor: Actor, current: object, new: object) -> dict[str, str]:
+        """A NIA replaced by the NIR (or a NIR corrected): the old one stays as a historic INS."""
+        old, fresh = _text(current, "ancien", 15), _text(new, "nouveau", 15)
+        self.insi.referential.replace_matricule(old, fresh)
+        self._record(actor, "matricule-remplace", {"ancien": old, "nouveau": fresh})
+        return {"ancien": old, "nouveau": fresh}
+
+    def merge_identities(self, actor: Actor, survivor: object, absorbed: object) -> dict[str, str]:
+        """Two identities that are one person: the absorbed one's INS become historic INS of the survivor."""
+        keep, drop = _text(survivor, "survivant", 15), _text(absorbed, "absorbe", 15)
+        self.insi.referential.merge(keep, drop)
+        self._record(actor, "identites-fusionnees", {"survivant": keep, "absorbe": drop})
+        return {"survivant": keep, "absorbe": drop}
 
     # --- INSi: habilitation and software (the CNAM's and the CNDA's acts) ------------------------
 

@@ -84,6 +84,9 @@ def test_the_openapi_describes_the_request_bodies(live) -> None:
         ("/admin/insi/logiciels", {"idam", "nom", "editeur"}),
         ("/admin/mes/comptes", {"identifiant", "ins", "dateNaissance", "motDePasse"}),
         ("/admin/psc/clients", {"nom", "redirectUris"}),
+        ("/admin/ins/identites", {"nomNaissance", "prenoms", "sexe", "dateNaissance", "matricule"}),
+        ("/admin/ins/remplacements", {"ancien", "nouveau"}),
+        ("/admin/ins/fusions", {"survivant", "absorbe"}),
     ):
         schema = paths[path]["post"]["requestBody"]["content"]["application/json"]["schema"]
         assert set(schema["required"]) == required, path
@@ -113,3 +116,25 @@ def test_a_psc_client_and_a_professional_s_authenticators_over_http(house, live)
         assert ecps.status_code == 201 and ecps.json()["otpauth"].startswith("otpauth://totp/")
         unknown = client.post("/admin/professionnels/899999999999/e-cps", headers=admin)
         assert unknown.status_code == 404 and _code(unknown) == "professionnel-inconnu"
+
+
+def test_an_identity_added_over_http_is_found_and_a_bad_one_is_a_400(house, live) -> None:
+    admin = {"ESANTE-API-KEY": first_token(house.db)}
+    identity = {
+        "nomNaissance": "GARCIA-HAMMADI",
+        "prenoms": "SARAH-LOU ANNA",
+        "sexe": "F",
+        "dateNaissance": "1977-01-21",
+        "lieuNaissance": "01154",
+        "matricule": SARAH_NIR,
+    }
+    with httpx.Client(base_url=live.url, timeout=30) as client:
+        added = client.post("/admin/ins/identites", headers=admin, json=identity)
+        assert added.status_code == 201, added.text
+        assert house.insi.referential.by_matricule(SARAH_NIR).active.value == SARAH_NIR
+        again = client.post("/admin/ins/identites", headers=admin, json=identity)
+        assert again.status_code == 409 and _code(again) == "matricule-existant"
+        wrong = client.post("/admin/ins/identites", headers=admin, json={**identity, "rangNaissance": "1"})
+        assert wrong.status_code == 400 and wrong.json()["resourceType"] == "OperationOutcome"
+        unknown = client.post("/admin/ins/fusions", headers=admin, json={"survivant": SARAH_NIR, "absorbe": "x"})
+        assert 400 <= unknown.status_code < 500

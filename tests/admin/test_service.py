@@ -128,3 +128,22 @@ def test_a_psc_client_is_registered_with_its_uris_and_ciba(house) -> None:
         house.admin.register_psc_client(audit.SYSTEM, "DPI", ["http://evil.example/cb"])
     with pytest.raises(InvalidInput):
         house.admin.register_psc_client(audit.SYSTEM, "DPI", [])
+
+
+def test_identities_added_a_nia_replaced_by_the_nir_and_a_merge(house) -> None:
+    from tests.identite.helpers import nir
+
+    admin, nia, nir_ = house.admin, nir("7921199243001"), nir("1921199243017")
+    admin.add_identity(audit.SYSTEM, "NGUYEN", "BAO", "M", "1992-11-30", "99243", nia)
+    admin.replace_matricule(audit.SYSTEM, nia, nir_)
+    individu = house.insi.referential.by_matricule(nia)
+    assert individu.active.value == nir_ and [h.value for h in individu.history] == [nia]
+    admin.add_identity(audit.SYSTEM, "GARCIA-HAMMADI", "SARAH-LOU ANNA", "F", "1977-01-21", "01154", SARAH_NIR)
+    twin = nir("2770101154004")  # the same person registered twice
+    admin.add_identity(audit.SYSTEM, "GARCIA", "SARAH", "F", "1977-01-21", "01154", twin)
+    admin.merge_identities(audit.SYSTEM, SARAH_NIR, twin)
+    assert house.insi.referential.by_matricule(twin).active.value == SARAH_NIR
+    with pytest.raises(InvalidInput):
+        admin.add_identity(audit.SYSTEM, "NGUYEN", "BAO", "F", "1992-11-30", "99243", nir("1921199243025"))
+    acts = {r["action"] for r in _actions(house, "admin.")}
+    assert {"admin.identite-ins-ajoutee", "admin.matricule-remplace", "admin.identites-fusionnees"} <= acts
