@@ -102,6 +102,39 @@ def compte_mes(
         _print(house.admin.open_mes_account(SYSTEM, identifiant, ins, naissance, mot_de_passe, email, telephone))
 
 
+@admin.command("structure")
+def structure(
+    nom: str = typer.Argument(..., help="The structure's name"),
+    finess: str = typer.Option(None, help="Its FINESS"),
+    siret: str = typer.Option(None, help="Or its SIRET"),
+    secteur: str = typer.Option(None, help="Its activity sector (TRE_R02, e.g. SA01)"),
+    code_postal: str = typer.Option(None),
+    ville: str = typer.Option(None),
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """Register a structure in the Annuaire Santé."""
+    from maison.core.audit import SYSTEM
+
+    with _house(data_dir) as house:
+        _print(house.admin.add_structure(SYSTEM, nom, finess, siret, secteur, code_postal, ville))
+
+
+@admin.command("professionnel")
+def professionnel(
+    rpps: str = typer.Argument(..., help="RPPS number (11 digits)"),
+    nom: str = typer.Option(...),
+    prenom: str = typer.Option(...),
+    profession: str = typer.Option("10", help="TRE_G15 profession code (10 médecin, 21 pharmacien, 60 infirmier…)"),
+    structure: str = typer.Option(None, help="IdNatStruct of the structure he practises in"),
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """Register a test professional in the Annuaire Santé."""
+    from maison.core.audit import SYSTEM
+
+    with _house(data_dir) as house:
+        _print(house.admin.add_professional(SYSTEM, rpps, nom, prenom, profession, structure))
+
+
 @admin.command("client-psc")
 def client_psc(
     nom: str = typer.Argument(..., help="The client software's name"),

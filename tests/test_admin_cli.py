@@ -49,5 +49,7 @@ def test_admin_commands(tmp_path, reference_path, monkeypatch) -> None:
     run("identite-ins", nia, "--nom", "NGUYEN", "--prenoms", "BAO", "--sexe", "M", "--naissance", "1992-11-30",
         "--lieu", "99243")  # fmt: skip
     assert orjson.loads(run("remplacer-matricule", nia, nir_)) == {"ancien": nia, "nouveau": nir_}
+    added = orjson.loads(run("professionnel", "10000004563", "--nom", "MARTIN", "--prenom", "ALICE"))
+    assert added["idnatps"] == "810000004563"
     refused = runner.invoke(app, ["admin", "cle", "1750000019", "--nom", "dpi", "--scope", "tout", *data])
     assert refused.exit_code == 2 and "scope" in refused.output

@@ -97,6 +97,29 @@ IDENTITY_BODY = _body(
 REPLACEMENT_BODY = _body(["ancien", "nouveau"], {"ancien": _text(15, "NIA ou NIR actif"), "nouveau": _text(15, "NIR")})
 MERGE_BODY = _body(["survivant", "absorbe"], {"survivant": _text(15, "INS gardé"), "absorbe": _text(15, "INS absorbé")})
 
+STRUCTURE_BODY = _body(
+    ["nom"],
+    {
+        "nom": _text(200, "Raison sociale"),
+        "finess": {"type": "string", "pattern": "^[0-9AB]{9}$", "description": "FINESS (IdNatStruct 1+FINESS)"},
+        "siret": {"type": "string", "pattern": "^[0-9]{14}$", "description": "SIRET, à défaut (IdNatStruct 3+SIRET)"},
+        "secteur": {"type": "string", "maxLength": 10, "description": "Secteur d'activité (TRE_R02, ex. SA01)"},
+        "codePostal": {"type": "string", "maxLength": 5},
+        "ville": {"type": "string", "maxLength": 100},
+    },
+)
+PROFESSIONAL_BODY = _body(
+    ["rpps", "nom", "prenom", "profession"],
+    {
+        "rpps": {"type": "string", "pattern": "^[0-9]{11}$", "description": "RPPS (clé de Luhn)"},
+        "nom": _text(100, "Nom d'exercice"),
+        "prenom": _text(100, "Prénom d'exercice"),
+        "profession": {"type": "string", "maxLength": 4, "description": "Profession (TRE_G15, ex. 10 médecin)"},
+        "structure": _text(64, "IdNatStruct de la structure d'exercice"),
+        "civilite": {"type": "string", "maxLength": 4, "default": "DR"},
+    },
+)
+
 
 def router(admin: Administration, authorizer: Authorizer, max_body_bytes: int) -> APIRouter:
     r = APIRouter()
@@ -139,6 +162,26 @@ def router(admin: Administration, authorizer: Authorizer, max_body_bytes: int) -
         body = await read_json_object(request, max_body_bytes)
         fields = ("identifiant", "ins", "dateNaissance", "motDePasse", "email", "telephone")
         done = await run_in_threadpool(admin.open_mes_account, actor, *(body.get(f) for f in fields))
+        return json_response(done, 201)
+
+    @r.post("/annuaire/structures", openapi_extra=STRUCTURE_BODY)
+    @accepts(ADMINISTRATOR)
+    async def add_structure(request: Request) -> Response:
+        """A structure of the Annuaire Santé, by its FINESS or SIRET: its IdNatStruct in the answer."""
+        actor = await run_in_threadpool(authorizer.caller, request)
+        body = await read_json_object(request, max_body_bytes)
+        fields = [body.get(f) for f in ("nom", "finess", "siret", "secteur", "codePostal", "ville")]
+        done = await run_in_threadpool(lambda: admin.add_structure(actor, *fields))
+        return json_response(done, 201)
+
+    @r.post("/annuaire/professionnels", openapi_extra=PROFESSIONAL_BODY)
+    @accepts(ADMINISTRATOR)
+    async def add_professional(request: Request) -> Response:
+        """A test professional of the Annuaire Santé: his IdNatPS in the answer."""
+        actor = await run_in_threadpool(authorizer.caller, request)
+        body = await read_json_object(request, max_body_bytes)
+        fields = [body.get(f) for f in ("rpps", "nom", "prenom", "profession", "structure", "civilite")]
+        done = await run_in_threadpool(lambda: admin.add_professional(actor, *fields))
         return json_response(done, 201)
 
     @r.post("/psc/clients", openapi_extra=PSC_CLIENT_BODY)

@@ -15,8 +15,10 @@ Every act is recorded through core's Trail: keys as the security events `cle-emi
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,13 +26,15 @@ from maison.core import auth
 from maison.core.actor import Actor, KeyScope
 from maison.core.audit import SYSTEM, Trail
 from maison.core.errors import InvalidInput, NotFound
-from maison.core.identifiers.professionals import department_of_structure
+from maison.core.identifiers.professionals import department_of_structure, is_finess, is_rpps, is_siret
 from maison.core.ins_traits import Traits
 from maison.core.storage import Database
 from maison.formats.qr import encode as qr_code
+from maison.identite.annuaire import resources as annuaire
 from maison.identite.ins.service import InsiService
 from maison.identite.mes.login import PatientLogin
 from maison.identite.psc.provider import OAuthError, Provider
+from maison.seeding.directory import load as load_directory
 
 TOKEN_SOFTWARE = "maison-admin"  # the software the administrator token is issued for
 TOKEN_STRUCTURE = "maison"
@@ -67,6 +71,10 @@ def _text(value: object, name: str, max_length: int, *, required: bool = True) -
     if len(value) > max_length:
         raise InvalidInput(f"'{name}' : {max_length} caractères au plus", code="champ-trop-long", expression=name)
     return value.strip()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _refusal(exc: OAuthError) -> InvalidInput | NotFound:
@@ -170,6 +178,85 @@ class Administration:
         self.login.open_account(identifier, matricule, born, secret, email=mail, phone=mobile)
         self._record(actor, "compte-mes-ouvert", {"identifiant": identifier, "ins": matricule})
         return {"identifiant": identifier, "ins": matricule, "email": mail or "", "telephone": mobile or ""}
+
+    # --- the Annuaire Santé: structures and test professionals (the RPPS / FINESS operators' acts) ---
+
+    def add_structure(
+        self,
+        actor: Actor,
+        name: object,
+        finess: object = None,
+        siret: object = None,
+        sector: object = None,
+        postal_code: object = None,
+        city: object = None,
+    ) -> dict[str, str]:
+        """A structure of the Annuaire, known by its FINESS (IdNatStruct 1+FINESS) or its SIRET
+        (3+SIRET), with its activity sector (TRE_R02) and address; its département is the FINESS's."""
+        label = _text(name, "nom", 200)
+        finess_no = _text(finess, "finess", 9, required=False)
+        siret_no = _text(siret, "siret", 14, required=False)
+        if finess_no and not is_finess(finess_no):
+            raise InvalidInput(f"FINESS '{finess_no}' invalide", code="finess-invalide", expression="finess")
+        if siret_no and not is_siret(siret_no):
+            raise InvalidInput(f"SIRET '{siret_no}' invalide", code="siret-invalide", expression="siret")
+        if not (finess_no or siret_no):
+            raise InvalidInput("'finess' ou 'siret' attendu", code="champ-absent", expression="finess")
+        idnatstruct = f"1{finess_no}" if finess_no else f"3{siret_no}"
+        resource = annuaire.organization(
+            idnatstruct,
+            label,
+            _now(),
+            finess=(finess_no, "FINEG") if finess_no else None,
+            siret=siret_no or None,
+            entity="GEOGRAPHICAL-ENTITY" if finess_no else "LEGAL-ENTITY",
+            secteur=_text(sector, "secteur", 10, required=False) or None,
+            postal_code=_text(postal_code, "codePostal", 5, required=False),
+            city=_text(city, "ville", 100, required=False),
+        )
+        load_directory(self.db, [resource])
+        department = department_of_structure(idnatstruct)
+        self._record(actor, "structure-enregistree", {"idnatstruct": idnatstruct, "nom": label})
+        return {"idnatstruct": idnatstruct, "nom": label, "departement": department}
+
+    def add_professional(
+        self,
+        actor: Actor,
+        rpps: object,
+        family: object,
+        given: object,
+        profession: object,
+        structure: object = None,
+        civility: object = None,
+    ) -> dict[str, str]:
+        """A test professional of the Annuaire (RPPS, name, profession TRE_G15), practising in a
+        structure when one is given; then `set_test_password` / `enroll_ecps` give him a way in."""
+        number = _text(rpps, "rpps", 11)
+        if not is_rpps(number):
+            raise InvalidInput(f"RPPS '{number}' invalide (11 chiffres, clé de Luhn)", code="rpps-invalide")
+        code = _text(profession, "profession", 4)
+        idnatps = f"8{number}"
+        resources = [
+            [
+                annuaire.practitioner(
+                    number,
+                    _text(family, "nom", 100),
+                    _text(given, "prenom", 100),
+                    _text(civility, "civilite", 4, required=False) or "DR",
+                    code,
+                    "C",
+                    None,
+                    _now(),
+                )
+            ]
+        ]
+        where = _text(structure, "structure", 64, required=False)
+        if where:
+            role = "pr-" + hashlib.sha256(f"{idnatps}|{where}".encode()).hexdigest()[:16]
+            resources.append([annuaire.practitioner_role(role, idnatps, where, _now(), fonction=None)])
+        load_directory(self.db, *resources)
+        self._record(actor, "professionnel-enregistre", {"idnatps": idnatps, "structure": where})
+        return {"idnatps": idnatps, "rpps": number, "structure": where}
 
     # --- Pro Santé Connect: client software, test professionals' authenticators --------------------
 

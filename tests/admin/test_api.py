@@ -84,6 +84,8 @@ def test_the_openapi_describes_the_request_bodies(live) -> None:
         ("/admin/insi/logiciels", {"idam", "nom", "editeur"}),
         ("/admin/mes/comptes", {"identifiant", "ins", "dateNaissance", "motDePasse"}),
         ("/admin/psc/clients", {"nom", "redirectUris"}),
+        ("/admin/annuaire/structures", {"nom"}),
+        ("/admin/annuaire/professionnels", {"rpps", "nom", "prenom", "profession"}),
         ("/admin/ins/identites", {"nomNaissance", "prenoms", "sexe", "dateNaissance", "matricule"}),
         ("/admin/ins/remplacements", {"ancien", "nouveau"}),
         ("/admin/ins/fusions", {"survivant", "absorbe"}),
@@ -138,3 +140,23 @@ def test_an_identity_added_over_http_is_found_and_a_bad_one_is_a_400(house, live
         assert wrong.status_code == 400 and wrong.json()["resourceType"] == "OperationOutcome"
         unknown = client.post("/admin/ins/fusions", headers=admin, json={"survivant": SARAH_NIR, "absorbe": "x"})
         assert 400 <= unknown.status_code < 500
+
+
+def test_a_professional_registered_over_http_is_in_the_annuaire(house, live) -> None:
+    from maison.core.identifiers.checksums import luhn_check_digit
+
+    admin = {"ESANTE-API-KEY": first_token(house.db)}
+    finess, rpps = "69000001", "1000000456"
+    finess, rpps = finess + luhn_check_digit(finess), rpps + luhn_check_digit(rpps)
+    with httpx.Client(base_url=live.url, timeout=30) as client:
+        structure = client.post("/admin/annuaire/structures", headers=admin, json={"nom": "CABINET", "finess": finess})
+        assert structure.status_code == 201, structure.text
+        pro = client.post(
+            "/admin/annuaire/professionnels",
+            headers=admin,
+            json={"rpps": rpps, "nom": "MARTIN", "prenom": "ALICE", "profession": "10", "structure": f"1{finess}"},
+        )
+        assert pro.status_code == 201, pro.text
+        assert house.psc.enroll_ecps(pro.json()["idnatps"]).startswith("otpauth://")  # PSC knows him now
+        bad = client.post("/admin/annuaire/professionnels", headers=admin, json={"rpps": "1", "nom": "X"})
+        assert bad.status_code == 400 and bad.json()["resourceType"] == "OperationOutcome"

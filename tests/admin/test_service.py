@@ -147,3 +147,25 @@ def test_identities_added_a_nia_replaced_by_the_nir_and_a_merge(house) -> None:
         admin.add_identity(audit.SYSTEM, "NGUYEN", "BAO", "F", "1992-11-30", "99243", nir("1921199243025"))
     acts = {r["action"] for r in _actions(house, "admin.")}
     assert {"admin.identite-ins-ajoutee", "admin.matricule-remplace", "admin.identites-fusionnees"} <= acts
+
+
+def test_a_structure_and_a_professional_registered_in_the_annuaire_can_log_in(house) -> None:
+    from maison.core.identifiers.checksums import luhn_check_digit
+
+    admin = house.admin
+    finess = "75000001" + luhn_check_digit("75000001")
+    structure = admin.add_structure(audit.SYSTEM, "CHU DE TEST", finess=finess, sector="SA01")
+    assert structure == {"idnatstruct": f"1{finess}", "nom": "CHU DE TEST", "departement": "75"}
+    rpps = "1000000" + "123"
+    rpps += luhn_check_digit(rpps)
+    pro = admin.add_professional(audit.SYSTEM, rpps, "MARTIN", "ALICE", "10", structure["idnatstruct"])
+    admin.set_test_password(audit.SYSTEM, pro["idnatps"], PASSWORD)
+    assert house.psc.verify_login(pro["idnatps"], password=PASSWORD) == "PASSWORD"
+    with pytest.raises(InvalidInput):
+        admin.add_professional(audit.SYSTEM, "12345678901", "X", "Y", "10")
+    with pytest.raises(InvalidInput):
+        admin.add_structure(audit.SYSTEM, "X", finess=finess[:-1] + str((int(finess[-1]) + 1) % 10))
+    with pytest.raises(InvalidInput):
+        admin.add_structure(audit.SYSTEM, "X")
+    acts = {r["action"] for r in _actions(house, "admin.")}
+    assert {"admin.structure-enregistree", "admin.professionnel-enregistre"} <= acts
