@@ -35,8 +35,8 @@ def test_information_and_opposition_states(world):
     assert refused.status_code == 403 and _code(refused) == "patient-non-informe"
     found = world.client("generaliste").get("/Consent", params={"patient.identifier": SARAH_NIR}).json()
     [status] = [e["resource"] for e in found["entry"]]  # a search: a searchset of the one Consent (issue 20 §4)
-    flags = {e["url"].rsplit(":", 1)[-1]: e.get("valueBoolean") for e in status["extension"]}
-    assert flags["peut-alimenter"] is True and flags["peut-consulter"] is False
+    flags = {e["url"].rsplit("/", 1)[-1]: e.get("valueBoolean") for e in status["extension"]}
+    assert flags["dmp-peut-alimenter"] is True and flags["dmp-peut-consulter"] is False
     # informed, not opposed: both (002 L563)
     assert world.inform("generaliste").status_code == 201
     assert world.search("generaliste").json()["total"] == 1

@@ -17,7 +17,7 @@ from maison.formats.namespace import Namespace
 from maison.formats.ordonnance import SYS_LPP, ext_consent
 from tests.e2e.test_ordonnance_api import envelope, executer, line
 from tests.identite.helpers import SARAH_NIR
-from tests.partage.world import make_world
+from tests.partage.world import OID_INS_NIR_TEST, make_world
 
 # The gouv.fr URLs the guides define (/work/shared/reference), each with a file of the pack that uses it.
 OFFICIAL = {
@@ -99,6 +99,8 @@ def test_maisons_urls_are_under_the_configured_namespace(house, live):
         f"{ns}/ordonnance/ligne",
         f"{ns}/ordonnance/execution",
         f"{ns}/fhir/CodeSystem/dmp-acces",
+        f"{ns}/fhir/StructureDefinition/dmp-etat-information",
+        f"{ns}/fhir/StructureDefinition/dmp-peut-alimenter",
         f"{ns}/fhir/OperationDefinition/executer",
         f"{ns}/fhir/OperationDefinition/rpps-plus",
         f"{ns}/fhir/OperationDefinition/recuperer-ins",
@@ -106,3 +108,33 @@ def test_maisons_urls_are_under_the_configured_namespace(house, live):
     assert expected <= ours
     if house.settings.namespace_url:  # nothing of Maison's left under the default
         assert f"{live.url}/ns/" not in bodies
+
+
+@pytest.mark.parametrize(
+    ("url", "taken"),
+    [
+        ("{ns}/fhir/StructureDefinition/dmp-motif-opposition-alimentation", True),
+        ("urn:maison:dmp:motif-opposition-alimentation", True),  # as Maison named it before: still understood
+        ("https://elsewhere.example/ns/fhir/StructureDefinition/dmp-motif-opposition-alimentation", False),
+    ],
+)
+def test_the_opposition_motif_is_read_under_the_namespace_or_its_former_name(house, live, url, taken):
+    world = make_world(house, live, ("hospitalier",))
+    consent = {
+        "resourceType": "Consent",
+        "status": "active",
+        "patient": {"identifier": {"system": f"urn:oid:{OID_INS_NIR_TEST}", "value": SARAH_NIR}},
+        "provision": {
+            "type": "permit",
+            "provision": [
+                {"type": "deny", "action": [{"coding": [{"code": "alimentation"}]}]},
+                {"type": "permit", "action": [{"coding": [{"code": "consultation"}]}]},
+            ],
+        },
+        "extension": [{"url": url.format(ns=house.settings.namespace_base_url), "valueString": "séjour confidentiel"}],
+    }
+    r = world.client("hospitalier").post("/Consent", json=consent)
+    if taken:
+        assert r.status_code == 201, r.text
+    else:  # another server's extension is not Maison's motif: the opposition has none (002 L559)
+        assert r.status_code == 400 and r.json()["issue"][0]["details"]["coding"][0]["code"] == "motif-legitime-absent"

@@ -49,7 +49,7 @@ from maison.formats.fhir import (
 )
 from maison.formats.fhir_capability import ResourceCapability
 from maison.formats.jsonread import Node
-from maison.formats.namespace import Namespace
+from maison.formats.namespace import STRUCTURE, Namespace
 from maison.formats.path_ids import FhirId, Identifier, ascii_digits
 from maison.partage.dmp import jsonpatch, mhd
 from maison.partage.dmp.model import (
@@ -98,7 +98,10 @@ CS_CONSENT_ACTION = "dmp-acces"
 # Where that code system was first (wrongly) named; it still seeds the Consent's name-based id, so the
 # id a client kept stays the same.
 LEGACY_CONSENT_ACTION = "https://interop.esante.gouv.fr/ig/fhir/pdsm/CodeSystem/maison-dmp-acces"
-EXT_MOTIF = "urn:maison:dmp:motif-opposition-alimentation"
+# The Consent's extensions are Maison's too (`ns.structure(...)`); they were URNs under an unregistered
+# NID, `urn:maison:dmp:…`, which the motif of an opposition is still accepted as.
+EXT_MOTIF = "dmp-motif-opposition-alimentation"
+LEGACY_EXT_MOTIF = "urn:maison:dmp:motif-opposition-alimentation"
 
 
 # Who reaches the DMP (seed 002 L573: PSC generalised to the DMP; a structure's own SSO is local, IAM.80):
@@ -526,7 +529,14 @@ def router(
                     expression=item.path,
                 )
             axes[action] = InformationState.NOT_OPPOSED if kind == "permit" else InformationState.OPPOSED
-        motif = next((e.text("valueString") for e in doc.objects("extension") if e.text("url") == EXT_MOTIF), "")
+        motif = next(
+            (
+                e.text("valueString")
+                for e in doc.objects("extension")
+                if ns.understands(e.text("url"), f"{STRUCTURE}/{EXT_MOTIF}", LEGACY_EXT_MOTIF)
+            ),
+            "",
+        )
         end = provision.obj("period").text("end") or None
         ins = dmp.resolve_ins(value, pdsm.INS_SYSTEMS[system])  # the body read whole before any query
         await run_in_threadpool(
@@ -557,7 +567,7 @@ def router(
             {
                 "type": "permit" if state is InformationState.NOT_OPPOSED else "deny",
                 "action": [{"coding": [{"system": ns.code_system(CS_CONSENT_ACTION), "code": axis}]}],
-                "extension": [{"url": "urn:maison:dmp:etat-information", "valueCode": state.value}],
+                "extension": [{"url": ns.structure("dmp-etat-information"), "valueCode": state.value}],
             }
             for axis, state in (("alimentation", dossier.alimentation), ("consultation", dossier.consultation))
         ]
@@ -575,10 +585,10 @@ def router(
             "organization": [{"identifier": {"value": who.structure}}],
             "provision": {"type": "permit", "provision": provisions},
             "extension": [
-                {"url": "urn:maison:dmp:etat-dossier", "valueCode": dossier.state.value},
-                {"url": "urn:maison:dmp:peut-alimenter", "valueBoolean": feed.allowed},
-                {"url": "urn:maison:dmp:peut-consulter", "valueBoolean": read.allowed},
-                *[{"url": "urn:maison:dmp:motif", "valueString": m} for m in [motif] if m],  # never ""
+                {"url": ns.structure("dmp-etat-dossier"), "valueCode": dossier.state.value},
+                {"url": ns.structure("dmp-peut-alimenter"), "valueBoolean": feed.allowed},
+                {"url": ns.structure("dmp-peut-consulter"), "valueBoolean": read.allowed},
+                *[{"url": ns.structure("dmp-motif"), "valueString": m} for m in [motif] if m],  # never ""
             ],
         }
 
