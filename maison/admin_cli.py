@@ -135,6 +135,42 @@ def professionnel(
         _print(house.admin.add_professional(SYSTEM, rpps, nom, prenom, profession, structure))
 
 
+@admin.command("operateur-mss")
+def operateur_mss(
+    identifiant: str = typer.Argument(..., help="The operator's identifier (e.g. chu-test)"),
+    nom: str = typer.Option(...),
+    domaine: list[str] = typer.Option(..., help="A mail domain it serves (repeatable)"),
+    relais: int = typer.Option(..., help="Port the other operators deliver to"),
+    soumission: int = typer.Option(..., help="Port its users submit mail to"),
+    imap: int = typer.Option(None, help="Its IMAP port"),
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """Register a local MSSanté operator publishing to this house's Annuaire; prints its listeners."""
+    from maison.core.audit import SYSTEM
+
+    with _house(data_dir) as house:
+        _print(house.admin.register_mss_operator(SYSTEM, identifiant, nom, list(domaine), relais, soumission, imap))
+
+
+@admin.command("bal")
+def bal(
+    adresse: str = typer.Argument(..., help="The mailbox's address"),
+    operateur: str = typer.Option(...),
+    type_: str = typer.Option(..., "--type", help="PER, ORG, APP or CAB"),
+    titulaire: str = typer.Option(..., help="IdNatPS (PER) or IdNatStruct"),
+    nom: str = typer.Option(...),
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """Create a mailbox; an applicative one's password is read from MAISON_BAL_PASSWORD."""
+    import os
+
+    from maison.core.audit import SYSTEM
+
+    with _house(data_dir) as house:
+        password = os.environ.get("MAISON_BAL_PASSWORD")
+        _print(house.admin.create_mailbox(SYSTEM, adresse, operateur, type_, titulaire, nom, password))
+
+
 @admin.command("client-psc")
 def client_psc(
     nom: str = typer.Argument(..., help="The client software's name"),

@@ -142,7 +142,7 @@ class House:
     @cached_property
     def admin(self) -> Administration:
         """The administrator's acts (`maison admin …` and `/admin`, issue 21 §1)."""
-        return Administration(self.db, self.insi, self.patient_login, self.psc)
+        return Administration(self.db, self.insi, self.patient_login, self.psc, lambda: self.mss)
 
     @cached_property
     def blob_key(self) -> bytes:

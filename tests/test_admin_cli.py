@@ -51,5 +51,11 @@ def test_admin_commands(tmp_path, reference_path, monkeypatch) -> None:
     assert orjson.loads(run("remplacer-matricule", nia, nir_)) == {"ancien": nia, "nouveau": nir_}
     added = orjson.loads(run("professionnel", "10000004563", "--nom", "MARTIN", "--prenom", "ALICE"))
     assert added["idnatps"] == "810000004563"
+    operator = orjson.loads(run("operateur-mss", "cab-test", "--nom", "Cabinet", "--domaine", "cab.mssante.fr",
+                                "--relais", "25025", "--soumission", "25587"))  # fmt: skip
+    assert operator["relais"] == "127.0.0.1:25025"
+    box = orjson.loads(run("bal", "dr@cab.mssante.fr", "--operateur", "cab-test", "--type", "PER",
+                           "--titulaire", added["idnatps"], "--nom", "Dr Martin"))  # fmt: skip
+    assert box["adresse"] == "dr@cab.mssante.fr"
     refused = runner.invoke(app, ["admin", "cle", "1750000019", "--nom", "dpi", "--scope", "tout", *data])
     assert refused.exit_code == 2 and "scope" in refused.output

@@ -120,6 +120,31 @@ PROFESSIONAL_BODY = _body(
     },
 )
 
+OPERATOR_BODY = _body(
+    ["identifiant", "nom", "domaines", "relais", "soumission"],
+    {
+        "identifiant": _text(64, "Identifiant de l'opérateur (ex. chu-test)"),
+        "nom": _text(200, "Nom"),
+        "domaines": {"type": "array", "minItems": 1, "maxItems": 10, "items": _text(253, "Domaine de messagerie")},
+        "relais": {"type": "integer", "minimum": 1, "maximum": 65535, "description": "Port SMTP inter-opérateurs"},
+        "soumission": {"type": "integer", "minimum": 1, "maximum": 65535, "description": "Port de soumission"},
+        "imap": {"type": "integer", "minimum": 1, "maximum": 65535},
+        "publier": {"type": "boolean", "default": True, "description": "Publier ses BAL dans l'Annuaire"},
+    },
+)
+MAILBOX_BODY = _body(
+    ["adresse", "operateur", "type", "titulaire", "nom"],
+    {
+        "adresse": _text(256, "Adresse de la BAL"),
+        "operateur": _text(64, "Opérateur local qui l'héberge"),
+        "type": {"type": "string", "enum": ["PER", "ORG", "APP", "CAB"]},
+        "titulaire": _text(64, "IdNatPS (PER) ou IdNatStruct (ORG, APP, CAB)"),
+        "nom": _text(200, "Nom affiché"),
+        "motDePasse": {"type": "string", "maxLength": 128, "description": "BAL applicative : son mot de passe"},
+        "listeRouge": {"type": "boolean", "default": False},
+    },
+)
+
 
 def router(admin: Administration, authorizer: Authorizer, max_body_bytes: int) -> APIRouter:
     r = APIRouter()
@@ -182,6 +207,46 @@ def router(admin: Administration, authorizer: Authorizer, max_body_bytes: int) -
         body = await read_json_object(request, max_body_bytes)
         fields = [body.get(f) for f in ("rpps", "nom", "prenom", "profession", "structure", "civilite")]
         done = await run_in_threadpool(lambda: admin.add_professional(actor, *fields))
+        return json_response(done, 201)
+
+    @r.post("/mss/operateurs", openapi_extra=OPERATOR_BODY)
+    @accepts(ADMINISTRATOR)
+    async def register_mss_operator(request: Request) -> Response:
+        """A local MSSanté operator of the trust space, with its listeners' addresses in the answer."""
+        actor = await run_in_threadpool(authorizer.caller, request)
+        body = await read_json_object(request, max_body_bytes)
+        done = await run_in_threadpool(
+            lambda: admin.register_mss_operator(
+                actor,
+                body.get("identifiant"),
+                body.get("nom"),
+                body.get("domaines"),
+                body.get("relais"),
+                body.get("soumission"),
+                body.get("imap"),
+                body.get("publier", True),
+            )
+        )
+        return json_response(done, 201)
+
+    @r.post("/mss/bal", openapi_extra=MAILBOX_BODY)
+    @accepts(ADMINISTRATOR)
+    async def create_mailbox(request: Request) -> Response:
+        """A mailbox at a local operator (PER, ORG, APP or CAB)."""
+        actor = await run_in_threadpool(authorizer.caller, request)
+        body = await read_json_object(request, max_body_bytes)
+        done = await run_in_threadpool(
+            lambda: admin.create_mailbox(
+                actor,
+                body.get("adresse"),
+                body.get("operateur"),
+                body.get("type"),
+                body.get("titulaire"),
+                body.get("nom"),
+                body.get("motDePasse"),
+                body.get("listeRouge", False),
+            )
+        )
         return json_response(done, 201)
 
     @r.post("/psc/clients", openapi_extra=PSC_CLIENT_BODY)

@@ -17,7 +17,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -34,6 +35,9 @@ from maison.identite.annuaire import resources as annuaire
 from maison.identite.ins.service import InsiService
 from maison.identite.mes.login import PatientLogin
 from maison.identite.psc.provider import OAuthError, Provider
+from maison.partage.mss.publication import OWN, AnnuaireAccess
+from maison.partage.mss.service import Mss
+from maison.partage.mss.smtp import Endpoints
 from maison.seeding.directory import load as load_directory
 
 TOKEN_SOFTWARE = "maison-admin"  # the software the administrator token is issued for
@@ -73,6 +77,18 @@ def _text(value: object, name: str, max_length: int, *, required: bool = True) -
     return value.strip()
 
 
+def _no_mss() -> Mss:
+    raise InvalidInput("MSSanté n'est pas servi par cette maison", code="mss-absent")
+
+
+def _port(value: object, name: str, *, required: bool) -> int:
+    if value is None and not required:
+        return 0
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
+        raise InvalidInput(f"'{name}' : port de 1 à 65535 attendu", code="type-json", expression=name)
+    return value
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -98,6 +114,7 @@ class Administration:
     insi: InsiService
     login: PatientLogin
     psc: Provider
+    mss: Callable[[], Mss] = field(repr=False, default=lambda: _no_mss())
 
     def _record(self, actor: Actor, act: str, detail: dict[str, Any]) -> None:
         with self.db.write() as conn:
@@ -257,6 +274,84 @@ class Administration:
         load_directory(self.db, *resources)
         self._record(actor, "professionnel-enregistre", {"idnatps": idnatps, "structure": where})
         return {"idnatps": idnatps, "rpps": number, "structure": where}
+
+    # --- MSSanté: operators of the trust space and their mailboxes ---------------------------------
+
+    def register_mss_operator(
+        self,
+        actor: Actor,
+        identifier: object,
+        name: object,
+        domains: object,
+        relay: object,
+        submission: object,
+        imap: object = None,
+        publish: object = True,
+    ) -> dict[str, Any]:
+        """A local MSSanté operator of the trust space (its certificate from the house's test authority),
+        publishing its mailboxes to this house's Annuaire with an `operateur-mss` key issued for it;
+        `maison serve` runs it (as `maison mss-operateur` registers one)."""
+        ident = _text(identifier, "identifiant", 64)
+        label = _text(name, "nom", 200)
+        if not isinstance(domains, list) or not 1 <= len(domains) <= 10:
+            raise InvalidInput("'domaines' : liste de 1 à 10 domaines", code="champ-absent", expression="domaines")
+        names = [_text(d, "domaines", 253) for d in domains]
+        endpoints = Endpoints(
+            "127.0.0.1",
+            _port(submission, "soumission", required=True),
+            _port(relay, "relais", required=True),
+            _port(imap, "imap", required=False),
+        )
+        if not isinstance(publish, bool):
+            raise InvalidInput("'publier' : booléen attendu", code="type-json", expression="publier")
+        mss = self.mss()
+        access = None
+        if publish:
+            key = auth.issue_key(
+                self.db, ident, "maison-mss", f"operateur:{ident}", scope=KeyScope.OPERATEUR_MSS, issued_by=actor
+            )
+            access = AnnuaireAccess(OWN, key)
+        runtime = mss.local_operator(ident, label, names, endpoints, annuaire=access)
+        self._record(actor, "operateur-mss-enregistre", {"operateur": ident, "domaines": names})
+        return {
+            "identifiant": ident,
+            "domaines": list(runtime.operator.domains),
+            "soumission": f"127.0.0.1:{endpoints.submission}",
+            "relais": f"127.0.0.1:{endpoints.relay}",
+            "imap": f"127.0.0.1:{endpoints.imap}" if endpoints.imap else "",
+            "certificatSha256": runtime.operator.certificate_sha256,
+        }
+
+    def create_mailbox(
+        self,
+        actor: Actor,
+        address: object,
+        operator: object,
+        kind: object,
+        owner: object,
+        name: object,
+        password: object = None,
+        liste_rouge: object = False,
+    ) -> dict[str, Any]:
+        """A mailbox at a local operator (PER: a professional's IdNatPS; ORG, APP, CAB: a structure's);
+        an applicative mailbox (APP) logs in with the password given here."""
+        mss = self.mss()
+        operator_id = _text(operator, "operateur", 64)
+        mss.trust.get(operator_id)
+        if not isinstance(liste_rouge, bool):
+            raise InvalidInput("'listeRouge' : booléen attendu", code="type-json", expression="listeRouge")
+        box = mss.mailboxes.create(
+            actor,
+            _text(address, "adresse", 256),
+            operator_id,
+            _text(kind, "type", 3).upper(),
+            _text(owner, "titulaire", 64),
+            _text(name, "nom", 200),
+            password=_text(password, "motDePasse", 128, required=False) or None,
+            liste_rouge=liste_rouge,
+        )
+        self._record(actor, "bal-creee", {"adresse": box.address, "operateur": box.operator})
+        return {"adresse": box.address, "type": box.kind, "operateur": box.operator, "titulaire": box.owner}
 
     # --- Pro Santé Connect: client software, test professionals' authenticators --------------------
 

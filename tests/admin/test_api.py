@@ -160,3 +160,36 @@ def test_a_professional_registered_over_http_is_in_the_annuaire(house, live) -> 
         assert house.psc.enroll_ecps(pro.json()["idnatps"]).startswith("otpauth://")  # PSC knows him now
         bad = client.post("/admin/annuaire/professionnels", headers=admin, json={"rpps": "1", "nom": "X"})
         assert bad.status_code == 400 and bad.json()["resourceType"] == "OperationOutcome"
+
+
+def test_an_mssante_operator_and_a_mailbox_over_http(house, live) -> None:
+    from tests.conftest import free_port
+
+    admin = {"ESANTE-API-KEY": first_token(house.db)}
+    operator = {
+        "identifiant": "chu-test",
+        "nom": "CHU de test",
+        "domaines": ["chu-test.mssante.fr"],
+        "relais": free_port(),
+        "soumission": free_port(),
+    }
+    with httpx.Client(base_url=live.url, timeout=30) as client:
+        registered = client.post("/admin/mss/operateurs", headers=admin, json=operator)
+        assert registered.status_code == 201, registered.text
+        assert registered.json()["domaines"] == ["chu-test.mssante.fr"]
+        assert house.mss.trust.get("chu-test").name == "CHU de test"
+        box = {
+            "adresse": "secretariat@chu-test.mssante.fr",
+            "operateur": "chu-test",
+            "type": "APP",
+            "titulaire": "1750000019",
+            "nom": "Secrétariat",
+            "motDePasse": PASSWORD,
+        }
+        created = client.post("/admin/mss/bal", headers=admin, json=box)
+        assert created.status_code == 201, created.text
+        assert house.mss.mailboxes.find("secretariat@chu-test.mssante.fr") is not None
+        unknown = client.post("/admin/mss/bal", headers=admin, json={**box, "operateur": "inconnu"})
+        assert unknown.status_code == 404 and _code(unknown) == "operateur-inconnu"
+        bad_port = client.post("/admin/mss/operateurs", headers=admin, json={**operator, "relais": 0})
+        assert bad_port.status_code == 400
