@@ -25,6 +25,15 @@ SARAH_NIR = "277010115400329"  # seed 003 L229
 PASSWORD = "mot-de-passe-de-test-2026"
 
 
+def _luhn(payload: str) -> str:
+    """`payload` with its Luhn check digit (RPPS, FINESS), computed here: the client imports no maison."""
+    total = 0
+    for i, digit in enumerate(reversed(payload)):
+        d = int(digit) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return payload + str((10 - total % 10) % 10)
+
+
 def _port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -104,6 +113,33 @@ def test_a_vendor_gets_a_key_and_reads_the_login_code_without_python(tmp_path: P
             )
             assert listed.returncode == 0, listed.stderr
             assert code in json.loads(listed.stdout)["messages"][-1]["corps"]
+
+            # the rest of a vendor's onboarding (issue 21 §1), each step's answer used by the next
+            finess, rpps = _luhn("75000001"), _luhn("1000000789")
+            steps = [
+                ("/admin/annuaire/structures", {"nom": "CHU DE TEST", "finess": finess, "secteur": "SA01"}),
+                ("/admin/insi/habilitations", {"structure": f"1{finess}", "nom": "CHU DE TEST"}),
+                ("/admin/insi/logiciels", {"idam": "IDAM-DPI-1", "nom": "Mon DPI", "editeur": "Éditeur"}),
+                (
+                    "/admin/annuaire/professionnels",
+                    {"rpps": rpps, "nom": "MARTIN", "prenom": "ALICE", "profession": "10", "structure": f"1{finess}"},
+                ),
+                ("/admin/psc/clients", {"nom": "Mon DPI", "redirectUris": ["https://dpi.example/cb"], "ciba": True}),
+            ]
+            for path, body in steps:
+                done = client.post(path, headers=admin, json=body)
+                assert done.status_code == 201, f"{path}: {done.text}"
+            idnatps = f"8{rpps}"
+            password = client.put(
+                f"/admin/professionnels/{idnatps}/mot-de-passe", headers=admin, json={"motDePasse": PASSWORD}
+            )
+            assert password.status_code == 200, password.text
+            ecps = client.post(f"/admin/professionnels/{idnatps}/e-cps", headers=admin)
+            assert ecps.status_code == 201 and ecps.json()["qrPng"], ecps.text
+            found = client.get(
+                "/annuaire/Practitioner", params={"identifier": idnatps}, headers={"ESANTE-API-KEY": key.json()["cle"]}
+            )
+            assert found.status_code == 200 and found.json()["total"] == 1, found.text
 
             logged = client.post(
                 "/mes/connexion/code", json={"transaction": started.json()["transaction"], "code": code}
