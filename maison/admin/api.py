@@ -18,6 +18,7 @@ from maison.admin.service import STRUCTURE_SCOPES, Administration
 from maison.core.actor import KeyScope
 from maison.core.authz import Accepts, Authorizer, accepts, keys
 from maison.formats.body import json_response, read_json_object
+from maison.formats.path_ids import Identifier
 
 ADMINISTRATOR = Accepts(scopes=keys(KeyScope.ADMINISTRATEUR_MAISON))
 
@@ -173,7 +174,7 @@ def router(admin: Administration, authorizer: Authorizer, max_body_bytes: int) -
 
     @r.delete("/cles/{empreinte}")
     @accepts(ADMINISTRATOR)
-    async def revoke_key(request: Request, empreinte: str) -> Response:
+    async def revoke_key(request: Request, empreinte: Identifier) -> Response:
         """Revoke a key by its `id` (the first characters of its digest): refused from the next call on."""
         actor = await run_in_threadpool(authorizer.caller, request)
         count = await run_in_threadpool(admin.revoke_key, actor, empreinte)
@@ -267,7 +268,7 @@ def router(admin: Administration, authorizer: Authorizer, max_body_bytes: int) -
 
     @r.put("/professionnels/{idnatps}/mot-de-passe", openapi_extra=PASSWORD_BODY)
     @accepts(ADMINISTRATOR)
-    async def set_test_password(request: Request, idnatps: str) -> Response:
+    async def set_test_password(request: Request, idnatps: Identifier) -> Response:
         """A test password for a professional of the Annuaire, to log in to Pro Santé Connect with."""
         actor = await run_in_threadpool(authorizer.caller, request)
         body = await read_json_object(request, max_body_bytes)
@@ -276,7 +277,7 @@ def router(admin: Administration, authorizer: Authorizer, max_body_bytes: int) -
 
     @r.post("/professionnels/{idnatps}/e-cps")
     @accepts(ADMINISTRATOR)
-    async def enroll_ecps(request: Request, idnatps: str) -> Response:
+    async def enroll_ecps(request: Request, idnatps: Identifier) -> Response:
         """Activate the professional's e-CPS: the otpauth URI, its seed and its QR code (PNG, base64)."""
         actor = await run_in_threadpool(authorizer.caller, request)
         done = await run_in_threadpool(admin.enroll_ecps, actor, idnatps)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from maison.core.audit import SYSTEM
 from maison.core.blobs import Blobs
+from maison.core.errors import InvalidInput
 from maison.core.storage import Database
 from maison.formats import mime
 from maison.identite.psc.provider import Provider
@@ -31,6 +33,9 @@ from maison.partage.mss.smtp import Endpoints
 from maison.partage.mss.trust import TrustSpace
 
 log = logging.getLogger(__name__)
+
+
+_DOMAIN = re.compile(r"(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]")
 
 
 @dataclass
@@ -58,7 +63,16 @@ class Mss:
         self, id_: str, name: str, domains: list[str], endpoints: Endpoints, *, annuaire: AnnuaireAccess | None = None
     ) -> smtp.Runtime:
         """Register a local operator of the trust space, with a certificate for its domains (kept:
-        the other operators know it by its fingerprint), and where it publishes its mailboxes."""
+        the other operators know it by its fingerprint), and where it publishes its mailboxes. A domain
+        is an ASCII DNS name (an internationalised one in its A-label, RFC 5890): the certificate and
+        SMTP carry no other."""
+        for domain in domains:
+            if not isinstance(domain, str) or not _DOMAIN.fullmatch(domain.lower()):
+                raise InvalidInput(
+                    f"domaine invalide : {str(domain)[:80]!r} (nom DNS ASCII, en A-label s'il est internationalisé)",
+                    code="domaine-invalide",
+                    expression="domaines",
+                )
         if annuaire is not None:
             annuaire.save(self.annuaire_access_path(id_))
         issued = self.authority.issued(id_) or self.authority.issue(id_, domains, name)
