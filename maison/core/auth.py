@@ -63,8 +63,12 @@ def issue_key(
     scope: KeyScope | None = None,
     *,
     issued_by: Actor = audit.SYSTEM,
+    key: str | None = None,
 ) -> str:
     """A new key; only its digest is kept, and the issuance is recorded as a security event.
+
+    `key` is given only by `maison sandbox`, whose test keys are derived from its published seed so
+    that two sandboxes hold the same ones (issue 21 §2); any other key is drawn at random.
 
     Without a scope, a key is its structure's software's (`logiciel`) — or an MSSanté operator's when
     issued for that role, as migration 0020 scoped the operators' keys issued before scopes existed."""
@@ -73,7 +77,10 @@ def issue_key(
         if scope
         else (KeyScope.OPERATEUR_MSS if role == KeyScope.OPERATEUR_MSS.value else KeyScope.LOGICIEL)
     )
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    if key is None:
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+    elif not key.startswith(KEY_PREFIX) or len(key) < len(KEY_PREFIX) + 32:
+        raise ValueError("a given key starts with mk_ and carries at least 32 characters")
     digest = _digest(key)
     with db.write() as conn:
         conn.execute(

@@ -92,14 +92,24 @@ class Provider:
     # --- client software ---------------------------------------------------------------------------
 
     def register_client(
-        self, name: str, redirect_uris: list[str], *, post_logout_uris: Sequence[str] = (), ciba: bool = False
+        self,
+        name: str,
+        redirect_uris: list[str],
+        *,
+        post_logout_uris: Sequence[str] = (),
+        ciba: bool = False,
+        credentials: tuple[str, str] | None = None,
     ) -> tuple[str, str]:
-        """A confidential client: returns (client_id, client_secret); only the secret's hash is kept."""
+        """A confidential client: returns (client_id, client_secret); only the secret's hash is kept.
+        `credentials` (client_id, secret) are given only by `maison sandbox`, which derives its test
+        clients' from its published seed (issue 21 §2); otherwise both are drawn at random."""
         for uri in [*redirect_uris, *post_logout_uris]:
             if not uri.startswith(("https://", "http://127.0.0.1", "http://localhost")) or "#" in uri or "*" in uri:
                 raise OAuthError("invalid_redirect_uri", f"URI '{uri}' refusée : https, exacte, sans fragment ni joker")
-        client_id = f"{uuid.uuid4().hex[:12]}-{name.lower().replace(' ', '-')[:40]}"
-        secret = secrets.token_urlsafe(32)
+        client_id, secret = credentials or (
+            f"{uuid.uuid4().hex[:12]}-{name.lower().replace(' ', '-')[:40]}",
+            secrets.token_urlsafe(32),
+        )
         with self.db.write() as conn:
             store.add_client(
                 conn,
@@ -154,10 +164,11 @@ class Provider:
         with self.db.read() as conn:
             return _active_practitioner(conn, idnatps)
 
-    def enroll_ecps(self, idnatps: str) -> str:
-        """Activate the e-CPS: a new TOTP seed; returns the otpauth URI the app scans as a QR code."""
+    def enroll_ecps(self, idnatps: str, *, seed: str | None = None) -> str:
+        """Activate the e-CPS: a new TOTP seed; returns the otpauth URI the app scans as a QR code.
+        `seed` (base32) is given only by `maison sandbox`, derived from its published seed (issue 21 §2)."""
         self._practitioner(idnatps)
-        seed = pyotp.random_base32()
+        seed = seed or pyotp.random_base32()
         self._upsert_account(idnatps, totp_seed=seed, enrolled_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         return pyotp.TOTP(seed).provisioning_uri(name=idnatps, issuer_name="Pro Santé Connect (e-CPS)")
 

@@ -1203,15 +1203,18 @@ class Dmp:
         """HMAC-SHA256 of a delegation code under the server's secret (hex, as the column holds)."""
         return hmac.new(self._code_secret, code.encode(), hashlib.sha256).hexdigest()
 
-    def create_code(self, who: Who, professional: str, rubriques: list[str], days: int) -> str:
+    def create_code(
+        self, who: Who, professional: str, rubriques: list[str], days: int, *, code: str | None = None
+    ) -> str:
         """A code the patient gives to a chosen professional for chosen rubriques, for a limited time
-        (000 L3238, L3369-3376). Returns the code, shown once."""
+        (000 L3238, L3369-3376). Returns the code, shown once. `code` is given only by `maison sandbox`,
+        whose test codes are derived from its published seed (issue 21 §2); otherwise drawn at random."""
         unknown = set(rubriques) - set(RUBRIQUES)
         if not rubriques or unknown:
             raise InvalidInput(f"rubriques : parmi {', '.join(RUBRIQUES)}", code="rubrique-inconnue")
         if not 1 <= days <= 365:
             raise InvalidInput("durée : de 1 à 365 jours", code="duree-invalide")
-        code = "-".join(secrets.token_hex(2).upper() for _ in range(3))
+        code = code or "-".join(secrets.token_hex(2).upper() for _ in range(3))
 
         def change(conn: Connection, now: datetime) -> None:
             store.add_delegation_code(
