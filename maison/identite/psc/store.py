@@ -36,6 +36,22 @@ psc_client = sa.Table(
     sa.Column("post_logout_uris", sa.Text, nullable=False, server_default=""),
     sa.Column("ciba", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", sa.String(32), nullable=False),
+    # RFC 7591 / 7592 (registration.py): a client that registered itself manages its registration with
+    # this token (its SHA-256); the metadata it registered, as JSON. NULL for the administrator's clients.
+    sa.Column("registration_token_hash", sa.String(64)),
+    sa.Column("registered_metadata", sa.Text),
+)
+
+# RFC 7591 §3: the initial access tokens the administrator issues, by their SHA-256; a registration
+# uses one (until `max_uses`, NULL: unlimited) before it expires.
+psc_initial_token = sa.Table(
+    "psc_initial_token",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("expires_at", sa.Integer, nullable=False),
+    sa.Column("max_uses", sa.Integer),
+    sa.Column("uses", sa.Integer, nullable=False, server_default="0"),
 )
 
 # Who may log in: a professional of the Annuaire (IdNatPS), with an enrolled e-CPS (TOTP seed) or,
@@ -101,6 +117,37 @@ def client(conn: sa.Connection, client_id: str) -> sa.Row | None:
 
 def client_secret_hash(conn: sa.Connection, client_id: str) -> str | None:
     return conn.execute(sa.select(psc_client.c.secret_hash).where(psc_client.c.client_id == client_id)).scalar()
+
+
+def update_client(conn: sa.Connection, client_id: str, **values: object) -> None:
+    conn.execute(psc_client.update().where(psc_client.c.client_id == client_id).values(**values))
+
+
+def delete_client(conn: sa.Connection, client_id: str) -> int:
+    return conn.execute(psc_client.delete().where(psc_client.c.client_id == client_id)).rowcount
+
+
+# --- dynamic registration (registration.py) --------------------------------------------------------
+
+
+def add_initial_token(conn: Connection, **row: object) -> None:
+    conn.execute(psc_initial_token.insert().values(**row))
+
+
+def initial_token(conn: Connection, digest: str) -> Row | None:
+    return conn.execute(sa.select(psc_initial_token).where(psc_initial_token.c.digest == digest)).first()
+
+
+def use_initial_token(conn: Connection, digest: str, now: int) -> bool:
+    """Count one use of the token if it is still valid: one conditional UPDATE, so that two
+    registrations racing for its last use cannot both have it (on SQLite as on PostgreSQL)."""
+    t = psc_initial_token.c
+    done = conn.execute(
+        psc_initial_token.update()
+        .where(t.digest == digest, t.expires_at >= now, sa.or_(t.max_uses.is_(None), t.uses < t.max_uses))
+        .values(uses=t.uses + 1)
+    )
+    return done.rowcount == 1
 
 
 def account(conn: sa.Connection, idnatps: str) -> sa.Row | None:
