@@ -94,6 +94,36 @@ def seed(
         console.print(", ".join(f"{v} {k}" for k, v in counts.items()) + " in the Annuaire")
 
 
+@app.command()
+def sandbox(data_dir: Path = typer.Option(None, help="The test house's data directory")) -> None:
+    """Build the sandbox: the same documented test dataset every time (INSi cases, structures and their
+    keys, professionals, patients, DMP states), its catalogue in <data_dir>/sandbox.json and at
+    GET /sandbox. For a test house only: its credentials derive from a published seed."""
+    from maison.house import House
+    from maison.identite.ins.model import Environment
+    from maison.sandbox.api import FILE
+    from maison.sandbox.builder import Builder
+    from maison.sandbox.catalogue import catalogue
+
+    settings = _settings(data_dir)
+    house = House.open(settings)
+    content = catalogue(Environment(settings.ins_environment))
+    try:
+        written = Builder(content, house.admin, house.dmp).build()
+    except MaisonError as exc:
+        raise typer.BadParameter(exc.message) from None
+    finally:
+        house.close()
+    path = settings.data_dir / FILE
+    path.write_bytes(content.as_json())
+    console.print(
+        ("bac à sable construit" if written else "bac à sable déjà construit, rien de modifié")
+        + f" : {len(content.insi)} cas INSi, {len(content.structures)} structures, "
+        f"{len(content.professionnels)} professionnels, {len(content.patients)} patients ; catalogue {path} "
+        "et GET /sandbox (maison serve). Secrets de test dérivés d'une graine publiée : maison de test seulement."
+    )
+
+
 @app.command("rapport-civ")
 def rapport_civ(
     structure: list[str] = typer.Option(

@@ -70,6 +70,7 @@ from maison.partage.mss.service import Mss
 from maison.partage.ordonnance.api import router as ordonnance_router
 from maison.partage.ordonnance.service import Base
 
+from maison.sandbox.api import router as sandbox_router
 SERVICES = [
     ("/insi", "INSi — téléservice de l'Identité Nationale de Santé (SOAP 1.2, WSDL at /insi/lps?wsdl)"),
     ("/fhir", "Identitovigilance — local patient index (FHIR R4 Patient, FR Core Patient INS, PDQm)"),
@@ -86,6 +87,7 @@ SERVICES = [
     ("/pfi", "MSSanté — the structure's integration platform: worklist of documents waiting for a patient"),
     ("/admin", "Administration of the house — keys, INSi habilitations, the outbox (administrator token)"),
 ]
+    ("/sandbox", "The sandbox's catalogue — test data and credentials of a house built by 'maison sandbox'"),
 # the paths that speak FHIR (JSON only, XML answered 406); all but /espace (FHIR bodies only) have /metadata
 FHIR_BASES = ("/fhir", "/annuaire", "/dmp", "/espace", "/ordonnance")
 
@@ -338,6 +340,12 @@ class House:
         )
 
         @app.get("/")
+        app.include_router(
+            sandbox_router(self.settings.data_dir, self.settings.public_base_url),
+            prefix="/sandbox",
+            tags=["Bac à sable"],
+        )
+
         @public("la liste des services est publique")
         async def index() -> JSONResponse:
             return JSONResponse(

@@ -142,9 +142,17 @@ class Administration:
     # --- structure API keys ----------------------------------------------------------------------
 
     def issue_key(
-        self, actor: Actor, structure: object, name: object, scope: object = None, person: object = None
+        self,
+        actor: Actor,
+        structure: object,
+        name: object,
+        scope: object = None,
+        person: object = None,
+        *,
+        key: str | None = None,
     ) -> dict[str, str]:
-        """A structure's API key, returned once (`maison.core.auth`: only its digest is kept)."""
+        """A structure's API key, returned once (`maison.core.auth`: only its digest is kept); `key` is
+        given only by `maison sandbox` (its test keys derived from a published seed, issue 21 §2)."""
         structure = _text(structure, "structure", 64)
         name = _text(name, "nom", 128)
         scope_value = _text(scope, "scope", 32, required=False) or KeyScope.LOGICIEL.value
@@ -156,7 +164,7 @@ class Administration:
                 expression="scope",
             )
         holder = _text(person, "personne", 128, required=False) or name
-        key = auth.issue_key(self.db, structure, name, holder, scope=chosen, issued_by=actor)
+        key = auth.issue_key(self.db, structure, name, holder, scope=chosen, issued_by=actor, key=key)
         return {"id": auth.key_id(key), "cle": key, "structure": structure, "nom": name, "scope": chosen.value}
 
     def revoke_key(self, actor: Actor, key_id: str) -> int:
@@ -246,8 +254,9 @@ class Administration:
         structure: object = None,
         civility: object = None,
     ) -> dict[str, str]:
-        """A test professional of the Annuaire (RPPS, name, profession TRE_G15), practising in a
-        structure when one is given; then `set_test_password` / `enroll_ecps` give him a way in."""
+        """A test professional of the Annuaire (RPPS, name, profession TRE_G15, savoir-faire TRE_R38 such
+        as a specialty), practising in a structure when one is given; then `set_test_password` /
+        `enroll_ecps` give him a way in."""
         number = _text(rpps, "rpps", 11)
         if not is_rpps(number):
             raise InvalidInput(f"RPPS '{number}' invalide (11 chiffres, clé de Luhn)", code="rpps-invalide")
@@ -259,10 +268,11 @@ class Administration:
                     number,
                     _text(family, "nom", 100),
                     _text(given, "prenom", 100),
+        savoir_faire: object = None,
                     _text(civility, "civilite", 4, required=False) or "DR",
                     code,
                     "C",
-                    None,
+                    _text(savoir_faire, "savoirFaire", 10, required=False) or None,
                     _now(),
                 )
             ]
@@ -356,17 +366,27 @@ class Administration:
     # --- Pro Santé Connect: client software, test professionals' authenticators --------------------
 
     def register_psc_client(
-        self, actor: Actor, name: object, redirect_uris: object, post_logout_uris: object = None, ciba: object = False
+        self,
+        actor: Actor,
+        name: object,
+        redirect_uris: object,
+        post_logout_uris: object = None,
+        ciba: object = False,
+        *,
+        credentials: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
         """A confidential OpenID Connect client of Pro Santé Connect (the ANS's registration form): its
-        id and secret, the secret given once (only its hash is kept)."""
+        id and secret, the secret given once (only its hash is kept); `credentials` are given only by
+        `maison sandbox` (derived from its published seed, issue 21 §2)."""
         label = _text(name, "nom", 100)
         redirects = _uris(redirect_uris, "redirectUris", required=True)
         logouts = _uris(post_logout_uris, "postLogoutRedirectUris", required=False)
         if not isinstance(ciba, bool):
             raise InvalidInput("'ciba' : booléen attendu", code="type-json", expression="ciba")
         try:
-            client_id, secret = self.psc.register_client(label, redirects, post_logout_uris=logouts, ciba=ciba)
+            client_id, secret = self.psc.register_client(
+                label, redirects, post_logout_uris=logouts, ciba=ciba, credentials=credentials
+            )
         except OAuthError as exc:
             raise _refusal(exc) from None
         self._record(actor, "client-psc-enregistre", {"client_id": client_id, "nom": label, "ciba": ciba})
@@ -388,12 +408,13 @@ class Administration:
             raise _refusal(exc) from None
         self._record(actor, "mot-de-passe-test", {"idnatps": idnatps})
 
-    def enroll_ecps(self, actor: Actor, idnatps: str) -> dict[str, str]:
+    def enroll_ecps(self, actor: Actor, idnatps: str, *, seed: str | None = None) -> dict[str, str]:
         """Activate a professional's e-CPS: the otpauth URI, its TOTP seed and the QR code (PNG, base64)
-        the e-CPS app scans; a new activation replaces the previous seed."""
+        the e-CPS app scans; a new activation replaces the previous seed (`seed` is given only by
+        `maison sandbox`, derived from its published seed, issue 21 §2)."""
         idnatps = _text(idnatps, "idnatps", 20)
         try:
-            uri = self.psc.enroll_ecps(idnatps)
+            uri = self.psc.enroll_ecps(idnatps, seed=seed)
         except OAuthError as exc:
             raise _refusal(exc) from None
         png = io.BytesIO()
