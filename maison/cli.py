@@ -287,6 +287,7 @@ def mss_operateur(
 
     from maison.core.auth import issue_key
     from maison.house import House
+    from maison.partage.mss.listeners import describe
     from maison.partage.mss.publication import OWN, AnnuaireAccess
     from maison.partage.mss.smtp import Endpoints
 
@@ -315,11 +316,8 @@ def mss_operateur(
     finally:
         house.close()
     console.print(
-        f"opérateur {identifiant} ({', '.join(runtime.operator.domains)}) : soumission {hote}:{soumission}, "
-        f"relais {hote}:{relais}"
-        + (f", soumission TLS implicite {hote}:{soumission_tls}" if soumission_tls else "")
-        + (f", IMAP {hote}:{imap}" if imap else "")
-        + (f", IMAP TLS implicite {hote}:{imap_tls}" if imap_tls else "")
+        f"opérateur MSSanté {identifiant} ({', '.join(runtime.operator.domains)}) : {describe(runtime.endpoints)}"
+        " — démarré par `maison serve` dans les secondes qui suivent"
         + f"; certificat {runtime.issued.cert} (SHA-256 {runtime.operator.certificate_sha256[:16]}…)"
         + (f"; publie ses BAL dans {url if access.url == OWN else access.url}" if access else "")
     )

@@ -9,16 +9,23 @@ spreads new connections over the processes. A single socket shared after fork (u
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
+import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 from maison.admin.service import first_token
 from maison.core.config import Settings
 
+log = logging.getLogger(__name__)
+
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 WILDCARDS = ("0.0.0.0", "::", "")  # every address: no origin to name
+EX_TEMPFAIL, EX_CONFIG = 75, 78  # sysexits.h: an operator's listener unavailable for now; its certificate wrong
 
 
 def _worker(settings: Settings, reuse_port: bool) -> None:
@@ -43,38 +50,74 @@ def _worker(settings: Settings, reuse_port: bool) -> None:
 def _mss(settings: Settings, operator: str) -> None:
     """One MSSanté operator the registry says this house runs: its SMTP, IMAP and relay in one loop
     (Twisted's reactor bound to it), in a process of its own beside the HTTP workers and the other
-    operators (as separate organisations' servers would be; and one core each)."""
+    operators (as separate organisations' servers would be; and one core each). Once it listens it
+    prints where (issue 21 §1.4); a listener it cannot open ends it with EX_TEMPFAIL, said precisely,
+    and the supervisor starts it again later (maison.partage.mss.supervisor)."""
+    import asyncio
+
+    sys.exit(asyncio.run(_run_operator(settings, operator)))
+
+
+async def _run_operator(settings: Settings, operator: str) -> int:
     import asyncio
 
     from maison.house import House
+    from maison.partage.mss.listeners import ListenerUnavailable, describe
 
-    async def run() -> None:
-        house = House.open(settings, migrate=False)
-        house.mss.registered_local_operators(only=operator)
-        await house.mss.start()
+    house = House.open(settings, migrate=False)
+    try:
+        runtimes = house.mss.registered_local_operators(only=operator)
+        if not runtimes:
+            log.warning(
+                "opérateur MSSanté %s : certificat absent ou autre que celui de l'espace de confiance", operator
+            )
+            return EX_CONFIG
+        try:
+            await house.mss.start()
+        except ListenerUnavailable as exc:
+            log.warning("%s ; nouvel essai plus tard", exc.message)
+            return EX_TEMPFAIL
+        for runtime in runtimes:
+            print(f"MSSanté {runtime.operator.id} à l'écoute : {describe(runtime.endpoints)}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        try:
-            await stop.wait()
-        finally:
-            await house.mss.stop()
-            house.close()
-
-    asyncio.run(run())
+        await stop.wait()
+        return 0
+    finally:
+        await house.mss.stop()
+        house.close()
 
 
-def _local_operators(settings: Settings) -> list[str]:
-    """The active operators this house runs, from the trust space's registry (by id)."""
+def _supervise(settings: Settings, ctx: Any, house: list[Any]) -> None:
+    """Run the registry's MSSanté operators beside the house's processes until SIGTERM/SIGINT or
+    until those end (maison.partage.mss.supervisor), then stop them all."""
     from maison.core.storage import Database
-    from maison.partage.mss.trust import TrustSpace
+    from maison.partage.mss.supervisor import Supervisor
+    from maison.partage.mss.trust import Operator, TrustSpace
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    def launch(operator: Operator) -> Any:
+        process = ctx.Process(target=_mss, args=(settings, operator.id), name=f"maison-mss-{operator.id}")
+        process.start()
+        return process
 
     db = Database(settings.effective_database_url)
     try:
-        return [operator.id for operator in TrustSpace(db).operators() if operator.local]
+        Supervisor(TrustSpace(db), launch).run(stop, alongside=house)
     finally:
         db.dispose()
+        for process in house:
+            if process.is_alive():
+                process.terminate()
+        for process in house:
+            process.join()
+    if not stop.is_set():  # the house's processes ended on their own (a port taken, a crash)
+        raise SystemExit(next((p.exitcode for p in house if p.exitcode), 1))
 
 
 def announce_admin_token(token: str | None) -> None:
@@ -108,10 +151,7 @@ def serve(settings: Settings, workers: int = 1) -> None:
 
         Authority(settings.data_dir / "pki")
     ctx = multiprocessing.get_context("spawn")
-    procs = [
-        ctx.Process(target=_mss, args=(settings, operator), name=f"maison-mss-{operator}")
-        for operator in _local_operators(settings)
-    ]
+    procs = []
     if settings.insi_port:  # INSi's mutual-TLS listener, one process per worker (maison.serving_insi)
         from maison import serving_insi
 
@@ -120,19 +160,7 @@ def serve(settings: Settings, workers: int = 1) -> None:
             ctx.Process(target=serving_insi.run, args=(settings, tls, workers > 1), name=f"maison-insi-{i}")
             for i in range(max(1, workers))
         ]
-    if workers <= 1 and not procs:
-        _worker(settings, False)
-        return
     procs += [ctx.Process(target=_worker, args=(settings, workers > 1), name=f"maison-{i}") for i in range(workers)]
     for p in procs:
         p.start()
-
-    def _stop(*_args: object) -> None:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    for p in procs:
-        p.join()
+    _supervise(settings, ctx, procs)  # the MSSanté operators, registered before or while it runs

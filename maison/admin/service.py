@@ -35,6 +35,7 @@ from maison.identite.annuaire import resources as annuaire
 from maison.identite.ins.service import InsiService
 from maison.identite.mes.login import PatientLogin
 from maison.identite.psc.provider import OAuthError, Provider
+from maison.partage.mss.listeners import listeners_of
 from maison.partage.mss.publication import OWN, AnnuaireAccess
 from maison.partage.mss.service import Mss
 from maison.partage.mss.smtp import Endpoints
@@ -317,8 +318,16 @@ class Administration:
         mss = self.mss()
         access = None
         if publish:
+            # the role too: the Annuaire admits a mailbox's publication from the role operateur-mss
+            # (maison/identite/annuaire/api.py OPERATOR_ROLE); the scope alone was refused 403
             key = auth.issue_key(
-                self.db, ident, "maison-mss", f"operateur:{ident}", scope=KeyScope.OPERATEUR_MSS, issued_by=actor
+                self.db,
+                ident,
+                "maison-mss",
+                f"operateur:{ident}",
+                KeyScope.OPERATEUR_MSS.value,
+                scope=KeyScope.OPERATEUR_MSS,
+                issued_by=actor,
             )
             access = AnnuaireAccess(OWN, key)
         runtime = mss.local_operator(ident, label, names, endpoints, annuaire=access)
@@ -329,6 +338,10 @@ class Administration:
             "soumission": f"127.0.0.1:{endpoints.submission}",
             "relais": f"127.0.0.1:{endpoints.relay}",
             "imap": f"127.0.0.1:{endpoints.imap}" if endpoints.imap else "",
+            # issue 21 §1.4: where each listener is, which protocol, how TLS is entered; `maison serve`
+            # starts them within seconds, and the authority that signs their certificates to trust
+            "ecoutes": [listener.as_json() for listener in listeners_of(endpoints)],
+            "autoriteCertification": mss.authority.cert_path.read_text(),
             "certificatSha256": runtime.operator.certificate_sha256,
         }
 

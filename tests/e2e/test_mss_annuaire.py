@@ -18,6 +18,7 @@ from maison.partage.mss import store
 from maison.partage.mss.mailboxes import Mailboxes
 from maison.partage.mss.publication import OWN, AnnuaireAccess, Publication, PublicationRefused, publish_pending
 from maison.partage.mss.trust import TrustSpace
+from tests.conftest import LiveServer, free_port
 from tests.partage.mss_world import start_world
 from tests.partage.world import CABINET, PROS, SARAH_ID, make_world
 
@@ -147,3 +148,36 @@ def test_a_running_operator_publishes_the_mailboxes_created_while_it_runs(house,
     finally:
         world.close()
         reader.close()
+
+
+def test_a_mailbox_is_published_once_an_annuaire_down_at_first_comes_up(house, live, tmp_path, caplog):
+    """Issue 21 §1.4: an operator may start before its Annuaire answers (`maison serve` starts the
+    operators beside the HTTP workers): each failed publication is logged with its reason and tried
+    again, with a growing delay, until the Annuaire takes it."""
+    make_world(house, live, keys=())
+    key = issue_key(house.db, "medecins", "maison-mss", "operateur:medecins", "operateur-mss")
+    later = free_port()  # where the Annuaire will be served, nothing listening there yet
+    reader = httpx.Client(
+        base_url=f"{live.url}/annuaire",
+        headers={"ESANTE-API-KEY": issue_key(house.db, CABINET, "logiciel-cabinet", "lecteur")},
+    )
+    access = AnnuaireAccess(f"http://127.0.0.1:{later}/annuaire", key)
+    with caplog.at_level(logging.WARNING, logger="maison.partage.mss.publication"):
+        world = start_world(house, tmp_path, issuer_for(live.url), annuaire=access)
+        try:
+            deadline = time.monotonic() + 15
+            while not any("injoignable" in r.getMessage() for r in caplog.records) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            said = [r.getMessage() for r in caplog.records if "injoignable" in r.getMessage()]
+            assert said and f"127.0.0.1:{later}" in said[0] and "ConnectError" in said[0], caplog.text
+            assert "nouvel essai" in said[0]
+            assert Mailboxes(house.db).get(GP).annuaire == "a-publier" and _found(reader, "Practitioner", GP) == 0
+            with LiveServer(house.app(), later):  # the Annuaire comes up
+                deadline = time.monotonic() + 30
+                while _found(reader, "Practitioner", GP) == 0 and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                assert _found(reader, "Practitioner", GP) == 1
+                assert Mailboxes(house.db).get(GP).annuaire == "publiee"
+        finally:
+            world.close()
+            reader.close()

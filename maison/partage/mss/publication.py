@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,22 +136,84 @@ class AnnuaireAccess:
 OWN = "maison:annuaire"  # saved for "this house's Annuaire", resolved when the operator starts
 
 
-def publish_pending(mailboxes: Mailboxes, operator: str, publication: Publication) -> tuple[int, int]:
+class Retries:
+    """When a failed publication is tried again: after `first` seconds, twice as long after each new
+    failure, never more than `ceiling` apart, and at once after a success (exponential backoff, as a
+    mail queue retries a delivery: RFC 5321 §4.5.4.1). Kept per mailbox, and for the Annuaire itself
+    (`ANNUAIRE`) when it cannot be reached. In memory: one process publishes an operator's mailboxes,
+    and a restart tries everything at once."""
+
+    def __init__(self, first: float = 0.0, ceiling: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.first, self.ceiling, self.clock = first, ceiling, clock
+        self._failed: dict[str, tuple[int, float]] = {}  # key → (failures in a row, next attempt at)
+
+    def due(self, key: str) -> bool:
+        failed = self._failed.get(key)
+        return failed is None or self.clock() >= failed[1]
+
+    def failure(self, key: str) -> tuple[int, float]:
+        """Record a failure: (failures in a row, seconds until the next attempt)."""
+        count = self._failed.get(key, (0, 0.0))[0] + 1
+        delay = min(self.first * 2 ** (count - 1), self.ceiling)
+        self._failed[key] = (count, self.clock() + delay)
+        return count, delay
+
+    def success(self, key: str) -> None:
+        self._failed.pop(key, None)
+
+
+ANNUAIRE = ""  # the Retries key of the Annuaire itself
+
+
+def _when(delay: float) -> str:
+    return f"dans {delay:.0f} s" if delay >= 1 else "au prochain passage"
+
+
+def publish_pending(
+    mailboxes: Mailboxes, operator: str, publication: Publication, retries: Retries | None = None
+) -> tuple[int, int]:
     """Publish the operator's new mailboxes (issue 5 §1.3: each operator publishes its mailboxes, so
-    that recipients are found in the Annuaire); a refusal or an unreachable Annuaire leaves the
-    mailbox pending with the reason, for the next pass. Returns (published, still pending)."""
+    that recipients are found in the Annuaire). Each failure is logged with its reason and the mailbox
+    stays pending with it, tried again as `retries` says (issue 21 §1.4); an unreachable Annuaire ends
+    the pass (the next mailboxes would only wait for it too). Returns (published, failed)."""
+    retries = retries or Retries()
     published = failed = 0
+    if not retries.due(ANNUAIRE):
+        return 0, 0
     for box in mailboxes.to_publish(operator):
+        if not retries.due(box.address):
+            continue
         try:
             publication.publish(box)
-        except (PublicationRefused, httpx.HTTPError) as exc:
-            reason = str(exc) or type(exc).__name__
+        except httpx.TransportError as exc:  # nothing answered: the Annuaire, not this mailbox
+            reason = f"{type(exc).__name__} {exc}".strip()
+            count, delay = retries.failure(ANNUAIRE)
             log.warning(
-                "BAL %s non publiée dans l'Annuaire (%s) : nouvel essai au prochain passage", box.address, reason
+                "Annuaire %s injoignable (%s) : BAL de l'opérateur %s non publiées, échec n° %d, nouvel essai %s",
+                publication.http.base_url,
+                reason,
+                operator,
+                count,
+                _when(delay),
+            )
+            mailboxes.publication_done(box.address, error=f"Annuaire injoignable : {reason}")
+            return published, failed + 1
+        except (PublicationRefused, httpx.HTTPError) as exc:
+            retries.success(ANNUAIRE)  # it answered
+            reason = str(exc) or type(exc).__name__
+            count, delay = retries.failure(box.address)
+            log.warning(
+                "BAL %s non publiée dans l'Annuaire (%s) : échec n° %d, nouvel essai %s",
+                box.address,
+                reason,
+                count,
+                _when(delay),
             )
             mailboxes.publication_done(box.address, error=reason)
             failed += 1
             continue
+        retries.success(ANNUAIRE)
+        retries.success(box.address)
         mailboxes.publication_done(box.address)
         published += 1
     return published, failed

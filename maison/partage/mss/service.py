@@ -25,9 +25,10 @@ from maison.formats import mime
 from maison.identite.psc.provider import Provider
 from maison.partage.mss import citizen, imap, smtp
 from maison.partage.mss.delivery import Delivery
+from maison.partage.mss.listeners import ListenerUnavailable, listeners_of
 from maison.partage.mss.mailboxes import Mailboxes
 from maison.partage.mss.pki import Authority
-from maison.partage.mss.publication import AnnuaireAccess, Publication, publish_pending
+from maison.partage.mss.publication import AnnuaireAccess, Publication, Retries, publish_pending
 from maison.partage.mss.relay import relay_forever, until
 from maison.partage.mss.smtp import Endpoints
 from maison.partage.mss.trust import TrustSpace
@@ -48,6 +49,7 @@ class Mss:
     max_message_bytes: int = 20_000_000
     has_espace: Callable[[str], bool] | None = None  # for the operator serving patient.mssante.fr
     publish_interval: float = 5.0  # seconds between two publications of new mailboxes in the Annuaire
+    publish_retry_ceiling: float = 60.0  # at most this long between two attempts of a failed publication
     annuaire_url: str = ""  # this house's Annuaire where it is served now (an operator's OWN access)
     runtimes: dict[str, smtp.Runtime] = field(default_factory=dict)
     _tasks: list[asyncio.Task] = field(default_factory=list)
@@ -162,23 +164,34 @@ class Mss:
     def _listen_imap(self, runtime: smtp.Runtime) -> None:
         """The operator's IMAP: STARTTLS (port 143's role) and TLS from the first byte (port 993's,
         RFC 8314 §3.3), each where it has the port."""
+        from twisted.internet.error import CannotListenError
+
         endpoints = runtime.endpoints
         if endpoints.imap or endpoints.imaps:
             imap.install_reactor(asyncio.get_running_loop())
-        if endpoints.imap:
-            self._imap_ports.append(imap.listen(runtime, endpoints.imap, endpoints.host))
-        if endpoints.imaps:
-            self._imap_ports.append(imap.listen(runtime, endpoints.imaps, endpoints.host, implicit_tls=True))
+        for listener in listeners_of(endpoints):
+            if listener.protocol != "IMAP":
+                continue
+            try:
+                port = imap.listen(runtime, listener.port, listener.host, implicit_tls=listener.role == "imap-tls")
+            except CannotListenError as exc:  # Twisted's word for the port taken (its socket error inside)
+                reason = getattr(exc.socketError, "strerror", None) or str(exc.socketError)
+                raise ListenerUnavailable(runtime.operator.id, listener, reason) from exc
+            self._imap_ports.append(port)
 
     async def _publish_forever(self, runtime: smtp.Runtime, access: AnnuaireAccess) -> None:
-        """Publish the operator's new mailboxes in the Annuaire, every `publish_interval` seconds."""
+        """Publish the operator's new mailboxes in the Annuaire, every `publish_interval` seconds; a
+        failed publication is tried again after `publish_interval`, then twice as long each time, up
+        to `publish_retry_ceiling` (issue 21 §1.4: the Annuaire may be down when the operator starts)."""
         publication = Publication(access.url, access.api_key)
+        retries = Retries(self.publish_interval, self.publish_retry_ceiling)
+        operator = runtime.operator.id
         try:
             while not runtime.stopping.is_set():
                 try:
-                    await asyncio.to_thread(publish_pending, self.mailboxes, runtime.operator.id, publication)
+                    await asyncio.to_thread(publish_pending, self.mailboxes, operator, publication, retries)
                 except Exception:  # noqa: BLE001 — logged; the next pass tries again
-                    log.exception("publication Annuaire de l'opérateur %s", runtime.operator.id)
+                    log.exception("publication Annuaire de l'opérateur %s", operator)
                 await until(runtime.stopping, self.publish_interval)
         finally:
             publication.close()

@@ -42,6 +42,7 @@ from maison.formats import mime
 from maison.identite.psc.provider import OAuthError, Provider
 from maison.partage.mss import citizen, trace
 from maison.partage.mss.delivery import Delivery, DuplicateMessageId, Queued
+from maison.partage.mss.listeners import ListenerUnavailable, listeners_of
 from maison.partage.mss.logins import token_login
 from maison.partage.mss.mailboxes import Mailboxes, normalise
 from maison.partage.mss.pki import Issued, harden
@@ -641,21 +642,21 @@ async def start(runtime: Runtime) -> None:
     relay = RelayHandler(runtime)
     # the operator's users: authenticated, under TLS — after STARTTLS, or from the first byte (RFC 8314 §3.3)
     users = dict(auth_required=True, auth_require_tls=True, authenticator=_never, **common)
-    listeners: list[tuple[Any, int, ssl.SSLContext | None]] = [
-        (
-            lambda: MssSMTP(submission, tls_context=submission_tls, require_starttls=True, **users),
-            runtime.endpoints.submission,
-            None,
-        ),
-        (lambda: MssSMTP(relay, tls_context=relay_tls, require_starttls=True, **common), runtime.endpoints.relay, None),
-    ]
-    if runtime.endpoints.submissions:
-        listeners.append(
-            (lambda: MssSMTP(submission, implicit_tls=True, **users), runtime.endpoints.submissions, submission_tls)
-        )
-    for factory, port, implicit in listeners:
+    factories: dict[str, tuple[Any, ssl.SSLContext | None]] = {
+        "soumission": (lambda: MssSMTP(submission, tls_context=submission_tls, require_starttls=True, **users), None),
+        "relais": (lambda: MssSMTP(relay, tls_context=relay_tls, require_starttls=True, **common), None),
+        "soumission-tls": (lambda: MssSMTP(submission, implicit_tls=True, **users), submission_tls),
+    }
+    for listener in listeners_of(runtime.endpoints):
+        if listener.role not in factories:
+            continue  # IMAP's (maison.partage.mss.imap)
+        factory, implicit = factories[listener.role]
         tls: dict[str, Any] = dict(ssl=implicit, ssl_handshake_timeout=30) if implicit is not None else {}
-        runtime.servers.append(await loop.create_server(factory, host, port, backlog=LISTEN_BACKLOG, **tls))
+        try:
+            server = await loop.create_server(factory, host, listener.port, backlog=LISTEN_BACKLOG, **tls)
+        except OSError as exc:  # the port taken, the address not this machine's: said, listener by listener
+            raise ListenerUnavailable(runtime.operator.id, listener, exc.strerror or str(exc)) from exc
+        runtime.servers.append(server)
 
 
 async def stop(runtime: Runtime) -> None:

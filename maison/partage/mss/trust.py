@@ -136,9 +136,11 @@ class TrustSpace:
         cached = self._cached
         return cached is not None and time.monotonic() - cached[0] < self.CACHE_SECONDS
 
-    def operators(self) -> list[Operator]:
+    def operators(self, *, fresh: bool = False) -> list[Operator]:
+        """The active operators; `fresh`: read now, whatever is cached (the supervisor of `maison
+        serve` starting an operator registered by another process)."""
         cached = self._cached
-        if cached is not None and time.monotonic() - cached[0] < self.CACHE_SECONDS:
+        if not fresh and cached is not None and time.monotonic() - cached[0] < self.CACHE_SECONDS:
             return cached[1]
         with self.db.read() as conn:
             found = [_operator(r) for r in store.active_operators(conn)]
