@@ -375,6 +375,11 @@ def _read_limited(source: str | os.PathLike[str] | bytes | bytearray | memoryvie
     return data
 
 
+# The smallest Data Matrix symbol is 10×10 modules (ISO/IEC 16022 Table 7): a smaller image holds none,
+# and libdmtx's scan grid asserts (aborting the whole process) on one of 2×2 pixels or less.
+MIN_SIDE = 10
+
+
 def _load_image(data: bytes) -> Image.Image:
     """Open untrusted PNG bytes as an 8-bit grey image, refusing bombs before any pixel is decoded.
 
@@ -387,6 +392,11 @@ def _load_image(data: bytes) -> Image.Image:
         try:
             image: Image.Image = Image.open(io.BytesIO(data), formats=["PNG"])
             width, height = image.size
+            if min(width, height) < MIN_SIDE:  # libdmtx aborts the process on a 2×2 image (an assert)
+                raise _error(
+                    f"image de {width}×{height} pixels : trop petite pour un Datamatrix (10×10 modules au moins)",
+                    "datamatrix-image",
+                )
             if width * height > MAX_IMAGE_PIXELS:
                 raise _error(
                     f"image de {width}×{height} pixels, au plus {MAX_IMAGE_PIXELS} pixels",

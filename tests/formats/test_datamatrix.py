@@ -346,3 +346,13 @@ def test_mangled_content_is_parsed_or_refused_never_crashes(cut, drop, insert):
         assert exc.message.startswith("Datamatrix INS : ")
     else:
         assert content(dm) == text or parse_content(content(dm)) == dm
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 2), (9, 40)])
+def test_an_image_too_small_for_any_symbol_is_refused_before_libdmtx(size):
+    """libdmtx asserts on a 2×2 image and aborts the whole server (found by Schemathesis on
+    $lire-datamatrix, issue 21 §3.1): such an image is a refusal, never handed to it."""
+    buffer = io.BytesIO()
+    Image.new("L", size, 255).save(buffer, "PNG")
+    with pytest.raises(InvalidInput, match="trop petite"):
+        datamatrix.read_png(buffer.getvalue())
