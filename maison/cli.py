@@ -95,7 +95,10 @@ def seed(
 
 
 @app.command()
-def sandbox(data_dir: Path = typer.Option(None, help="The test house's data directory")) -> None:
+def sandbox(
+    data_dir: Path = typer.Option(None, help="The test house's data directory"),
+    mss_port: int = typer.Option(42500, help="First port of the MSSanté operators' listeners (6 ports from it)"),
+) -> None:
     """Build the sandbox: the same documented test dataset every time (INSi cases, structures and their
     keys, professionals, patients, DMP states), its catalogue in <data_dir>/sandbox.json and at
     GET /sandbox. For a test house only: its credentials derive from a published seed."""
@@ -107,9 +110,9 @@ def sandbox(data_dir: Path = typer.Option(None, help="The test house's data dire
 
     settings = _settings(data_dir)
     house = House.open(settings)
-    content = catalogue(Environment(settings.ins_environment))
+    content = catalogue(Environment(settings.ins_environment), mss_port)
     try:
-        written = Builder(content, house.admin, house.dmp).build()
+        written = Builder(content, house.admin, house.dmp, house.ordonnance).build()
     except MaisonError as exc:
         raise typer.BadParameter(exc.message) from None
     finally:

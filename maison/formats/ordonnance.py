@@ -78,7 +78,14 @@ def _check(payload: str) -> str:
 
 
 def new_number() -> str:
-    payload = "".join(secrets.choice(ALPHABET) for _ in range(_RANDOM))
+    return number_of("".join(secrets.choice(ALPHABET) for _ in range(_RANDOM)))
+
+
+def number_of(payload: str) -> str:
+    """The number made of a given payload and its check characters: the sandbox's fixed test
+    prescriptions (`maison sandbox`, issue 21 §2) are numbered so; the base draws its own at random."""
+    if len(payload) != _RANDOM or any(c not in _VALUE for c in payload):
+        raise ValueError(f"{_RANDOM} characters of {ALPHABET} expected")
     return payload + _check(payload)
 
 

@@ -16,20 +16,30 @@ interrupted mid-build, and is refused with what to do.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from maison.admin.service import Administration
 from maison.core import auth
 from maison.core.actor import Actor
 from maison.core.errors import Conflict, NotFound, Unauthenticated
+from maison.formats.cda.build import PatientIdentity
+from maison.formats.cda.build import Professional as CdaAuthor
+from maison.formats.ordonnance import SYS_CIP
 from maison.identite.annuaire import resources as annuaire
+from maison.identite.ins.model import Environment
+from maison.identite.ins.referential import oid_of
 from maison.partage.dmp.model import Access, DossierState, InformationState, Who
 from maison.partage.dmp.service import Dmp
-from maison.sandbox.catalogue import IDENTITIES, Catalogue, Patient, Professional, Structure
+from maison.partage.ordonnance.model import Draft, Line, LineExecution, LineKind, Outcome
+from maison.partage.ordonnance.service import Base
+from maison.sandbox.catalogue import BUILD_DAY, IDENTITIES, Catalogue, Ordonnance, Patient, Professional, Structure
+from maison.sandbox.documents import CARDIOLOGY, cda, provide_request
 from maison.seeding.directory import load as load_directory
 
 ACTOR = Actor(person="system:bac-a-sable", structure="maison", software="maison-sandbox", role="administrateur")
 UPDATED = "2026-01-01T00:00:00+00:00"  # the sandbox's Annuaire entries, as of its extraction
 CODE_DAYS = 365  # a delegation code's validity, counted from the build
+HOSPITAL_DOCTOR = "cardiologue"  # informs the patients at the CHU and feeds their dossiers
 
 
 @dataclass
@@ -37,6 +47,7 @@ class Builder:
     catalogue: Catalogue
     admin: Administration
     dmp: Dmp
+    ordonnance: Base
 
     def built(self) -> bool:
         """Whether the catalogue is already in this house (then nothing is written again)."""
@@ -70,6 +81,17 @@ class Builder:
             self._professional(professional)
         for patient in self.catalogue.patients:
             self._patient(patient)
+        self._documents()
+        for patient in self.catalogue.patients:  # last: a closed or opposed dossier takes nothing more
+            self._dossier_state(patient)
+        for op in self.catalogue.operateursMss:
+            self.admin.register_mss_operator(ACTOR, op.id, op.nom, [op.domaine], op.relais, op.soumission, op.imap)
+        for prescription in self.catalogue.ordonnances:
+            self._prescription(prescription)
+        for box in self.catalogue.bal:
+            self.admin.create_mailbox(
+                ACTOR, box.adresse, box.operateur, box.type, self.catalogue.holder(box), box.nom, box.motDePasse or None
+            )
         c = self.catalogue.clientPsc  # last: the mark of a finished build
         self.admin.register_psc_client(
             ACTOR,
@@ -129,23 +151,76 @@ class Builder:
     def _patient(self, p: Patient) -> None:
         self.admin.open_mes_account(ACTOR, p.identifiant, p.ins, p.dateNaissance, p.motDePasse, p.email)
         if p.information != ("non-informe", "non-informe"):
-            informing = self.catalogue.professional("cardiologue")  # at the CHU, where the patient was informed
-            who = Who(
-                Actor(
-                    informing.idnatps,
-                    self.catalogue.structure(informing.structure).idnatstruct,
-                    self.catalogue.logiciel.idam,
-                    kind="professional",
-                    profession=informing.profession,
-                )
-            )
             alimentation, consultation = (InformationState(v) for v in p.information)
-            self.dmp.record_information(who, p.ins, alimentation, consultation, p.motifOpposition)
-        me = Who(Actor(p.ins, "", "mon-espace-sante", kind="patient", patient=p.ins, role="patient"), Access())
+            self.dmp.record_information(self._hospital_doctor(), p.ins, alimentation, consultation, p.motifOpposition)
+        me = _patient_who(p)
         if p.medecinTraitant:
             self.dmp.set_preferences(me, medecin_traitant=self.catalogue.professional(p.medecinTraitant).idnatps)
         if p.codeAcces:
             professional = self.catalogue.professional(p.codeAccesPour).idnatps
             self.dmp.create_code(me, professional, ["dmp"], CODE_DAYS, code=p.codeAcces)
+
+    def _dossier_state(self, p: Patient) -> None:
         if p.etatDossier != DossierState.ACTIVE.value:
-            self.dmp.set_dossier_state(me, DossierState(p.etatDossier))
+            self.dmp.set_dossier_state(_patient_who(p), DossierState(p.etatDossier))
+
+    def _hospital_doctor(self) -> Who:
+        """The CHU's cardiologist, in his structure: he informs the patients and feeds their dossiers."""
+        return Who(self._professional_actor(HOSPITAL_DOCTOR))
+
+    def _documents(self) -> None:
+        doctor = self.catalogue.professional(HOSPITAL_DOCTOR)
+        chu = self.catalogue.structure(doctor.structure)
+        author = CdaAuthor(doctor.idnatps, doctor.nom, doctor.prenom, CARDIOLOGY, chu.idnatstruct, chu.nom)
+        produced = []
+        for position, document in enumerate(self.catalogue.documents):
+            p = self.catalogue.patient(document.patient)
+            oid = oid_of(p.ins, Environment(self.catalogue.environnement))
+            identity = PatientIdentity(
+                p.ins, oid, p.nomNaissance, p.prenoms, p.sexe, p.dateNaissance, p.lieuNaissance or "99999"
+            )
+            produced.append((document, cda(document, identity, author, position)))
+        for patient in dict.fromkeys(d.patient for d, _ in produced):  # one ITI-65 transaction per patient
+            mine = [(d, data) for d, data in produced if d.patient == patient]
+            self.dmp.provide(self._hospital_doctor(), provide_request(mine))
+
+    def _prescription(self, o: Ordonnance) -> None:
+        """Prescribed by its doctor over Pro Santé Connect, as the base receives it; partly dispensed by
+        its pharmacist. An open one is dated the build's day, so it stays open for its 3 months."""
+        prescribed_on = date.today() if o.prescriteLe == BUILD_DAY else date.fromisoformat(o.prescriteLe)
+        lines = tuple(
+            Line(
+                n,
+                LineKind.MEDICAMENT,
+                m.libelle,
+                m.cip13,
+                SYS_CIP,
+                "1 comprimé matin et soir",
+                quantity=m.quantite,
+                substitutable=m.substituable,
+            )
+            for n, m in enumerate(o.lignes, start=1)
+        )
+        draft = Draft(prescribed_on, o.consentement == "OUI", lines)
+        self.ordonnance.create(self._professional_actor(o.prescripteur), draft, number=o.numero)
+        if o.dispensateur:
+            given = [LineExecution(n, Outcome.PARTIEL, quantity=q) for n, q in enumerate(o.delivre, start=1)]
+            self.ordonnance.execute(self._professional_actor(o.dispensateur), o.numero, given)
+
+    def _professional_actor(self, id_: str) -> Actor:
+        """A professional of the catalogue in his structure, as his Pro Santé Connect token makes him."""
+        p = self.catalogue.professional(id_)
+        structure = self.catalogue.structure(p.structure).idnatstruct
+        return Actor(
+            p.idnatps,
+            structure,
+            self.catalogue.logiciel.idam,
+            kind="professional",
+            profession=p.profession,
+            structures=(structure,),
+        )
+
+
+def _patient_who(p: Patient) -> Who:
+    """The patient in Mon espace santé, at her dossier's controls."""
+    return Who(Actor(p.ins, "", "mon-espace-sante", kind="patient", patient=p.ins, role="patient"), Access())

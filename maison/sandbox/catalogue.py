@@ -30,9 +30,11 @@ import orjson
 from maison.core.identifiers.checksums import luhn_check_digit
 from maison.core.identifiers.nir import nir_key
 from maison.core.ins_traits import Traits
+from maison.formats.ordonnance import ALPHABET, LENGTH, number_of
 from maison.identite.ins import bac_a_sable
 from maison.identite.ins.model import Environment
 from maison.identite.ins.referential import oid_of
+from maison.sandbox.documents import Document
 
 SEED = b"maison-bac-a-sable-2026"  # published on purpose: what it derives are test credentials only
 VERSION = 1  # of the dataset: a change of any datum changes it, so a bench can check what it tests against
@@ -480,6 +482,140 @@ PATIENTS: tuple[Patient, ...] = (
 )
 
 
+DOCUMENT_ROOT = "1.2.250.1.999.7.2026"  # the sandbox documents' unique ids (an OID arc of test data)
+DOCUMENTS: tuple[Document, ...] = (
+    Document("sarah.garcia", f"{DOCUMENT_ROOT}.1", "11490-0", "Lettre de liaison à la sortie"),
+    Document("sarah.garcia", f"{DOCUMENT_ROOT}.2", "11488-4", "Consultation de cardiologie", ("MASQUE_PS",)),
+    Document("sarah.garcia", f"{DOCUMENT_ROOT}.3", "18748-4", "Échographie cardiaque", ("INVISIBLE_PATIENT",)),
+    Document("dominique.pat-trois", f"{DOCUMENT_ROOT}.4", "11490-0", "Lettre de liaison à la sortie"),
+)
+
+
+# --- MSSanté: operators of the trust space and their mailboxes --------------------------------------
+
+MSS_PORT = 42500  # default first port of the operators' listeners (`maison sandbox --mss-port`)
+
+
+@dataclass(frozen=True)
+class MssOperator:
+    """A local operator (its listeners on 127.0.0.1): relay between operators over mutual TLS,
+    submission (STARTTLS + AUTH) and IMAP (STARTTLS)."""
+
+    id: str
+    nom: str
+    domaine: str
+    relais: int
+    soumission: int
+    imap: int
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    """A mailbox: PER (a professional's, who logs in with his Pro Santé Connect token, SASL XOAUTH2 or
+    OAUTHBEARER), ORG (a structure's), APP (a structure's software, which logs in with its password)."""
+
+    adresse: str
+    operateur: str
+    type: str
+    titulaire: str  # the catalogue id of a professional (PER) or of a structure
+    nom: str
+    motDePasse: str = ""
+
+
+def mss_operators(first_port: int) -> tuple[MssOperator, ...]:
+    return tuple(
+        MssOperator(id_, nom, domaine, first_port + 10 * i, first_port + 10 * i + 1, first_port + 10 * i + 2)
+        for i, (id_, nom, domaine) in enumerate(
+            (
+                ("bac-a-sable-hopital", "Opérateur MSSanté du CHU du bac à sable", "chu.bac-a-sable.mssante.fr"),
+                ("bac-a-sable-ville", "Opérateur MSSanté de ville du bac à sable", "ville.bac-a-sable.mssante.fr"),
+            )
+        )
+    )
+
+
+_HOSPITAL, _CITY = "chu.bac-a-sable.mssante.fr", "ville.bac-a-sable.mssante.fr"
+MAILBOXES: tuple[Mailbox, ...] = (
+    Mailbox(f"hugo.coeur@{_HOSPITAL}", "bac-a-sable-hopital", "PER", "cardiologue", "Dr Hugo COEUR"),
+    Mailbox(f"ismael.soin@{_HOSPITAL}", "bac-a-sable-hopital", "PER", "infirmier", "Ismael SOIN"),
+    Mailbox(f"secretariat.cardiologie@{_HOSPITAL}", "bac-a-sable-hopital", "ORG", "chu", "Secrétariat de cardiologie"),
+    Mailbox(f"pfi@{_HOSPITAL}", "bac-a-sable-hopital", "APP", "chu", "PFI du CHU", password("bal:pfi@chu")),
+    Mailbox(f"gabrielle.medecin@{_CITY}", "bac-a-sable-ville", "PER", "generaliste", "Dr Gabrielle MEDECIN"),
+    Mailbox(f"pauline.officine@{_CITY}", "bac-a-sable-ville", "PER", "pharmacien", "Pauline OFFICINE"),
+    Mailbox(f"pharmacie@{_CITY}", "bac-a-sable-ville", "ORG", "pharmacie", "Pharmacie du bac à sable"),
+    Mailbox(f"lgc@{_CITY}", "bac-a-sable-ville", "APP", "cabinet", "Logiciel du cabinet", password("bal:lgc@cabinet")),
+)
+
+
+# --- the base ordonnance numérique -------------------------------------------------------------------
+
+BUILD_DAY = "jour de la construction"  # an open prescription is dated the day its sandbox is built
+PARACETAMOL = "3400930000014"  # CIP13 (34009…, EAN-13 key), as the demo prescribes
+AMOXICILLINE = "3400930000021"
+
+
+def prescription_number(name: str) -> str:
+    digest = derive("ordonnance", name)
+    return number_of("".join(ALPHABET[b % len(ALPHABET)] for b in digest[: LENGTH - 2]))
+
+
+@dataclass(frozen=True)
+class PrescribedMedicine:
+    libelle: str
+    cip13: str
+    quantite: int
+    substituable: bool = True  # False: « non substituable » (NON) printed on the line
+
+
+@dataclass(frozen=True)
+class Ordonnance:
+    """A prescription of the base: its number (what the QR code carries), the patient's OUI/NON to the
+    prescriber seeing its execution (001 L408), its state and, when partly dispensed, what was given."""
+
+    id: str
+    numero: str
+    prescripteur: str  # a professional's catalogue id
+    consentement: str  # OUI / NON
+    prescriteLe: str  # an ISO date, or BUILD_DAY
+    etat: str  # ouverte, partiellement-delivree, expiree
+    lignes: tuple[PrescribedMedicine, ...]
+    delivre: tuple[int, ...] = ()  # quantity given per line so far (partly dispensed)
+    dispensateur: str = ""
+
+
+ORDONNANCES: tuple[Ordonnance, ...] = (
+    Ordonnance(
+        "ouverte-oui",
+        prescription_number("ouverte-oui"),
+        "generaliste",
+        "OUI",
+        BUILD_DAY,
+        "ouverte",
+        (PrescribedMedicine("PARACETAMOL 1 g, comprimé", PARACETAMOL, 2),),
+    ),
+    Ordonnance(
+        "partielle-non",
+        prescription_number("partielle-non"),
+        "generaliste",
+        "NON",
+        BUILD_DAY,
+        "partiellement-delivree",
+        (PrescribedMedicine("AMOXICILLINE 1 g, comprimé", AMOXICILLINE, 3, substituable=False),),
+        delivre=(1,),
+        dispensateur="pharmacien",
+    ),
+    Ordonnance(
+        "expiree",
+        prescription_number("expiree"),
+        "generaliste",
+        "OUI",
+        "2025-01-06",  # first execution within 3 months (CSP R.5132-22): long past
+        "expiree",
+        (PrescribedMedicine("PARACETAMOL 1 g, comprimé", PARACETAMOL, 1),),
+    ),
+)
+
+
 # --- where each service is and how a client authenticates to it ------------------------------------
 
 
@@ -535,6 +671,10 @@ class Catalogue:
     clientPsc: PscClient
     professionnels: tuple[Professional, ...]
     patients: tuple[Patient, ...]
+    documents: tuple[Document, ...]
+    operateursMss: tuple[MssOperator, ...]
+    bal: tuple[Mailbox, ...]
+    ordonnances: tuple[Ordonnance, ...]
     services: tuple[Service, ...] = SERVICES
     version: int = VERSION
     graine: str = SEED.decode()
@@ -545,6 +685,9 @@ class Catalogue:
 
     def structure(self, id_: str) -> Structure:
         return next(s for s in self.structures if s.id == id_)
+
+    def patient(self, id_: str) -> Patient:
+        return next(p for p in self.patients if p.id == id_)
 
     def professional(self, id_: str) -> Professional:
         return next(p for p in self.professionnels if p.id == id_)
@@ -563,14 +706,26 @@ class Catalogue:
                 item["medecinTraitant"] = self.professional(patient.medecinTraitant).idnatps
             if patient.codeAccesPour:
                 item["codeAccesPour"] = self.professional(patient.codeAccesPour).idnatps
+        for box, item in zip(self.bal, out["bal"], strict=True):
+            item["titulaire"] = self.holder(box)
+        for prescription, item in zip(self.ordonnances, out["ordonnances"], strict=True):
+            item["prescripteur"] = self.professional(prescription.prescripteur).idnatps
+            if prescription.dispensateur:
+                item["dispensateur"] = self.professional(prescription.dispensateur).idnatps
         return out
+
+    def holder(self, box: Mailbox) -> str:
+        """The mailbox's holder as MSSanté names it: a professional's IdNatPS, a structure's IdNatStruct."""
+        if box.type == "PER":
+            return self.professional(box.titulaire).idnatps
+        return self.structure(box.titulaire).idnatstruct
 
     def as_json(self) -> bytes:
         """Byte-stable JSON (sorted keys, two-space indent): two sandboxes' files compare equal."""
         return orjson.dumps(self.as_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
 
 
-def catalogue(environment: Environment) -> Catalogue:
+def catalogue(environment: Environment, mss_port: int = MSS_PORT) -> Catalogue:
     return Catalogue(
         environment.value,
         insi_cases(environment),
@@ -579,4 +734,8 @@ def catalogue(environment: Environment) -> Catalogue:
         PSC_CLIENT,
         PROFESSIONALS,
         PATIENTS,
+        DOCUMENTS,
+        mss_operators(mss_port),
+        MAILBOXES,
+        ORDONNANCES,
     )

@@ -5,6 +5,7 @@ states are the catalogue's, and a second build writes nothing."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pyotp
 import pytest
@@ -12,9 +13,10 @@ import pytest
 from maison.core import auth
 from maison.core.actor import Actor
 from maison.core.audit import SYSTEM
-from maison.core.errors import Conflict
+from maison.core.errors import Conflict, MaisonError
 from maison.identite.ins.model import Environment, TraitsQuery
 from maison.partage.dmp.model import Who
+from maison.partage.ordonnance.model import LineExecution, Outcome
 from maison.sandbox.builder import Builder
 from maison.sandbox.catalogue import catalogue
 
@@ -22,7 +24,7 @@ from maison.sandbox.catalogue import catalogue
 @pytest.fixture
 def built(house):
     content = catalogue(Environment(house.settings.ins_environment))
-    assert Builder(content, house.admin, house.dmp).build() is True
+    assert Builder(content, house.admin, house.dmp, house.ordonnance).build() is True
     return house, content
 
 
@@ -82,9 +84,67 @@ def test_the_dmp_states_are_the_catalogue_s(built) -> None:
 
 def test_a_second_build_writes_nothing_and_a_broken_one_is_refused(built) -> None:
     house, content = built
-    assert Builder(content, house.admin, house.dmp).built() is True
-    assert Builder(content, house.admin, house.dmp).build() is False
+    assert Builder(content, house.admin, house.dmp, house.ordonnance).built() is True
+    assert Builder(content, house.admin, house.dmp, house.ordonnance).build() is False
     auth.revoke_key(house.db, auth.key_id(content.structures[0].cleApi), revoked_by=SYSTEM)
     with pytest.raises(Conflict) as refused:
-        Builder(content, house.admin, house.dmp).build()
+        Builder(content, house.admin, house.dmp, house.ordonnance).build()
     assert refused.value.code == "bac-a-sable-incomplet"
+
+
+def test_the_documents_are_fed_masked_and_invisible_as_catalogued(built) -> None:
+    house, content = built
+    sarah = content.patient("sarah.garcia")
+    mine = {d.uniqueId: d for d in content.documents if d.patient == sarah.id}
+    patient = Who(Actor(sarah.ins, "", "mes", kind="patient", patient=sarah.ins, role="patient"))
+    seen_by_patient = {e.unique_id for e in house.dmp.find_documents(patient, sarah.ins, ["current"])}
+    assert seen_by_patient == {u for u, d in mine.items() if "INVISIBLE_PATIENT" not in d.visibilite}
+    doctor = content.professional("cardiologue")  # the author: sees all he fed
+    chu = content.structure("chu").idnatstruct
+    author = Who(Actor(doctor.idnatps, chu, "t", kind="professional", profession="10", structures=(chu,)))
+    assert {e.unique_id for e in house.dmp.find_documents(author, sarah.ins, ["current"])} == set(mine)
+    gp = content.professional(sarah.medecinTraitant)  # CSP L.1111-16: her médecin traitant sees the masked one
+    cabinet = content.structure(gp.structure).idnatstruct
+    traitant = Who(Actor(gp.idnatps, cabinet, "t", kind="professional", profession="10", structures=(cabinet,)))
+    assert {e.unique_id for e in house.dmp.find_documents(traitant, sarah.ins, ["current"])} >= {
+        u for u, d in mine.items() if "MASQUE_PS" in d.visibilite
+    }
+    biologist = content.professional("biologiste")  # any other professional does not (CSP R.1111-49)
+    lab = content.structure(biologist.structure).idnatstruct
+    other = Who(Actor(biologist.idnatps, lab, "t", kind="professional", profession="10", structures=(lab,)))
+    dossier, _, _ = house.dmp.status_for(other, sarah.ins)
+    for entry in house.dmp.find_documents(author, sarah.ins, ["current"]):
+        decision = house.dmp.visible(other, dossier, entry, datetime.now(UTC))
+        assert ("MASQUE_PS" in mine[entry.unique_id].visibilite) == (decision.reason == "masque-ps")
+
+
+def test_mss_operators_and_mailboxes_with_their_credentials(built) -> None:
+    house, content = built
+    for operator in content.operateursMss:
+        assert operator.domaine in house.mss.trust.get(operator.id).domains
+    for box in content.bal:
+        mailbox = house.mss.mailboxes.get(box.adresse)
+        assert (mailbox.kind, mailbox.owner, mailbox.operator) == (box.type, content.holder(box), box.operateur)
+        if box.type == "APP":
+            assert house.mss.mailboxes.authenticate_password(box.adresse, box.motDePasse) is not None
+        if box.type == "PER":
+            assert house.mss.mailboxes.role_of(box.adresse, content.holder(box)) == "titulaire"
+    assert {b.type for b in content.bal} == {"PER", "ORG", "APP"}
+
+
+def test_prescriptions_open_partly_dispensed_and_expired(built) -> None:
+    house, content = built
+    builder = Builder(content, house.admin, house.dmp, house.ordonnance)
+    states = {}
+    for o in content.ordonnances:
+        pharmacist = builder._professional_actor("pharmacien")
+        try:
+            prescription, executions = house.ordonnance.read_as_dispenser(pharmacist, o.numero)
+            given = [d.quantity for e in executions for d in e.lines]
+            assert prescription.consent is (o.consentement == "OUI")
+            assert [ln.substitutable for ln in prescription.lines] == [m.substituable for m in o.lignes]
+            house.ordonnance.execute(pharmacist, o.numero, [LineExecution(1, Outcome.PARTIEL, quantity=1)])
+            states[o.id] = "partiellement-delivree" if given else "ouverte"
+        except MaisonError as refused:
+            states[o.id] = "expiree" if refused.code == "prescription-expiree" else refused.code
+    assert states == {o.id: o.etat for o in content.ordonnances}

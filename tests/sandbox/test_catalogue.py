@@ -13,6 +13,7 @@ from maison.core.identifiers.nir import (
     consistency_problems,
     parse_matricule,
 )
+from maison.formats.ordonnance import parse_number
 from maison.identite.ins.model import Environment
 from maison.sandbox import catalogue as cat
 
@@ -85,3 +86,17 @@ def test_professions_structures_and_credentials() -> None:
     published = orjson.loads(c.as_json())
     assert published["professionnels"][0]["otpauth"].startswith("otpauth://totp/")
     assert published["patients"][0]["medecinTraitant"] == c.professional("generaliste").idnatps
+
+
+def test_documents_mailboxes_and_prescriptions() -> None:
+    c = cat.catalogue(Environment.TEST)
+    assert {v for d in c.documents for v in d.visibilite} == {"MASQUE_PS", "INVISIBLE_PATIENT"}
+    assert {b.type for b in c.bal} == {"PER", "ORG", "APP"} and all(b.motDePasse for b in c.bal if b.type == "APP")
+    ports = [p for o in c.operateursMss for p in (o.relais, o.soumission, o.imap)]
+    assert len(set(ports)) == len(ports) and min(ports) == cat.MSS_PORT
+    assert cat.catalogue(Environment.TEST, 50_000).operateursMss[0].relais == 50_000
+    assert {o.etat for o in c.ordonnances} == {"ouverte", "partiellement-delivree", "expiree"}
+    assert {o.consentement for o in c.ordonnances} == {"OUI", "NON"}
+    assert any(not m.substituable for o in c.ordonnances for m in o.lignes)
+    for o in c.ordonnances:
+        assert parse_number(o.numero) == o.numero  # a valid number (ISO 7064 check characters)

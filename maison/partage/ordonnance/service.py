@@ -73,9 +73,13 @@ class Base:
 
     # --- prescriber side -------------------------------------------------------------------------
 
-    def create(self, caller: Actor, draft: Draft, *, idempotency_key: str | None = None) -> Prescription:
+    def create(
+        self, caller: Actor, draft: Draft, *, idempotency_key: str | None = None, number: str | None = None
+    ) -> Prescription:
         """Record a prescription without the patient's identity (000 L3697); the same request
-        sent again (same prescriber, same Idempotency-Key) answers the prescription already made."""
+        sent again (same prescriber, same Idempotency-Key) answers the prescription already made.
+        `number` is given only by `maison sandbox`, whose test prescriptions have fixed numbers
+        (issue 21 §2); the base otherwise draws one at random."""
         self._prescriber(caller, ACTION_CREATE)
         if draft.prescribed_on > self.today():
             raise self._refused(
@@ -88,7 +92,7 @@ class Base:
         if idempotency_key is not None and not 0 < len(idempotency_key) <= 80:
             raise InvalidInput("Idempotency-Key : 1 à 80 caractères", code="idempotence-cle")
         prescription = Prescription(
-            new_number(),
+            parse_number(number) if number else new_number(),
             Prescriber(caller.person, caller.structure, caller.software, caller.profession),
             datetime.now(UTC),
             draft.prescribed_on,
