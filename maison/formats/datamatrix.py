@@ -392,15 +392,15 @@ def _load_image(data: bytes) -> Image.Image:
         try:
             image: Image.Image = Image.open(io.BytesIO(data), formats=["PNG"])
             width, height = image.size
-            if min(width, height) < MIN_SIDE:  # libdmtx aborts the process on a 2×2 image (an assert)
-                raise _error(
-                    f"image de {width}×{height} pixels : trop petite pour un Datamatrix (10×10 modules au moins)",
-                    "datamatrix-image",
-                )
             if width * height > MAX_IMAGE_PIXELS:
                 raise _error(
                     f"image de {width}×{height} pixels, au plus {MAX_IMAGE_PIXELS} pixels",
                     "datamatrix-image-trop-grande",
+                )
+            if min(width, height) < MIN_SIDE:  # libdmtx aborts the process on a 2×2 image (an assert)
+                raise _error(
+                    f"image de {width}×{height} pixels : trop petite pour un Datamatrix (10×10 modules au moins)",
+                    "datamatrix-image",
                 )
             image.load()
             if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
