@@ -372,13 +372,20 @@ def test_ciba_refusals(psc, live):
         data={"grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": auth_req_id},
     )
     assert refused.json()["error"] == "access_denied"
-    # another client cannot poll someone else's request
+    # another CIBA client cannot poll someone else's request; a client without CIBA may not use its grant
+    other_id, other_secret = provider.register_client("Autre", [REDIRECT], ciba=True)
     other = httpx.post(
+        f"{base}/protocol/openid-connect/token",
+        auth=(other_id, other_secret),
+        data={"grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": auth_req_id},
+    )
+    assert other.json()["error"] == "invalid_grant"
+    not_ciba_poll = httpx.post(
         f"{base}/protocol/openid-connect/token",
         auth=(client_id, secret),
         data={"grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": auth_req_id},
     )
-    assert other.json()["error"] == "invalid_grant"
+    assert not_ciba_poll.status_code == 400 and not_ciba_poll.json()["error"] == "unauthorized_client"  # RFC 6749 §5.2
 
 
 def test_a_professional_acts_with_the_psc_token(psc, house, live):

@@ -2,7 +2,8 @@
 
 `/psc/auth/realms/esante-wallet/` + `.well-known/openid-configuration` (and PSC's own
 `.well-known/wallet-openid-configuration`), `protocol/openid-connect/{auth,token,userinfo,certs,
-token/introspect,revoke,logout}`. The login page is rendered here (Jinja2) and works in a browser.
+token/introspect,revoke,logout}`, and Keycloak's `clients-registrations/openid-connect` (RFC 7591 /
+7592, `registration_api.py`). The login page is rendered here (Jinja2) and works in a browser.
 Errors follow OAuth: at the authorization endpoint, an unknown client or an unregistered
 redirect URI is shown on an error page (never redirected to); other errors are redirected to the
 client with `error` and `state`; the token-side endpoints answer JSON errors.
@@ -29,7 +30,9 @@ from maison.core.lockout import Locked
 from maison.formats.body import json_response, read_json_object, read_limited
 from maison.formats.path_ids import FhirId, Identifier
 from maison.identite.psc.local_idp import LocalProviders
-from maison.identite.psc.provider import ACR, SCOPES, OAuthError, Provider
+from maison.identite.psc.provider import ACR, CIBA_GRANT, SCOPES, OAuthError, Provider
+from maison.identite.psc.registration import Registrar, registration_endpoint
+from maison.identite.psc.registration_api import add_routes as add_registration_routes
 
 REALM = "/auth/realms/esante-wallet"
 OIDC = f"{REALM}/protocol/openid-connect"
@@ -145,6 +148,7 @@ def router(
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "code_challenge_methods_supported": ["S256"],
             "claims_parameter_supported": False,
+            "registration_endpoint": registration_endpoint(iss),  # RFC 7591, Keycloak's path (registration.py)
         }
 
     @r.get(REALM + "/.well-known/openid-configuration")
@@ -196,6 +200,8 @@ def router(
 
         if p.get("response_type") != "code":
             return back("unsupported_response_type", "seul le flux code d'autorisation est accepté")
+        if "authorization_code" not in client.grant_types:  # a client registered without it (RFC 7591 §2)
+            return back("unauthorized_client", "client non autorisé au flux code d'autorisation")
         scopes = set(p.get("scope", "").split())
         if "openid" not in scopes or not scopes <= SCOPES:
             return back("invalid_scope", f"portées acceptées : {' '.join(sorted(SCOPES))}")
@@ -274,13 +280,16 @@ def router(
         f = await form(request)
         client = provider.authenticate_client(request.headers.get("authorization"), f)
         grant = f.get("grant_type")
+        if grant in ("authorization_code", "refresh_token", CIBA_GRANT) and grant not in client.grant_types:
+            # RFC 6749 §5.2: a grant the client did not register (RFC 7591 §2 `grant_types`)
+            raise OAuthError("unauthorized_client", f"client non autorisé au grant_type '{grant}'")
         if grant == "authorization_code":
             out = provider.exchange_code(
                 client, f.get("code", ""), f.get("redirect_uri", ""), f.get("code_verifier", ""), issuer
             )
         elif grant == "refresh_token":
             out = provider.refresh(client, f.get("refresh_token", ""), issuer)
-        elif grant == "urn:openid:params:grant-type:ciba":
+        elif grant == CIBA_GRANT:
             out = provider.ciba_poll(client, f.get("auth_req_id", ""), issuer)
         else:
             raise OAuthError("unsupported_grant_type", f"grant_type '{grant}' non supporté")
@@ -390,4 +399,5 @@ def router(
             return RedirectResponse(target + suffix, 302)
         return HTMLResponse("<!doctype html><p>Vous êtes déconnecté de Pro Santé Connect.</p>")
 
+    add_registration_routes(r, Registrar(provider), REALM, issuer, max_body_bytes)
     return r

@@ -29,6 +29,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import orjson
 import pyotp
@@ -73,6 +74,13 @@ def _now() -> int:
     return int(time.time())
 
 
+CIBA_GRANT = "urn:openid:params:grant-type:ciba"
+# What the administrator's clients may do (Keycloak's defaults: standard flow, refresh tokens); a client
+# that registered itself (registration.py) may do what its `grant_types` say.
+DEFAULT_GRANTS = frozenset({"authorization_code", "refresh_token"})
+LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
+
+
 @dataclass(frozen=True)
 class Client:
     client_id: str
@@ -80,6 +88,33 @@ class Client:
     redirect_uris: tuple[str, ...]
     post_logout_uris: tuple[str, ...]
     ciba: bool
+    grant_types: frozenset[str] = DEFAULT_GRANTS
+
+
+def redirect_uri_problem(uri: str) -> str:
+    """Why a redirect URI cannot be registered ('' when it can): an absolute `https` URI, or `http` on
+    the loopback only (RFC 8252 §7.3, the OAuth 2.0 Security BCP — RFC 9700 §2.1), no fragment
+    (RFC 6749 §3.1.2), no user information, no wildcard: it is compared exactly."""
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 — a port out of range or not a number raises here
+    except ValueError:
+        return "URI illisible"
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return "URI absolue https attendue"
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        return "http permis seulement vers la boucle locale (127.0.0.1, ::1, localhost) : https attendu"
+    if "#" in uri:
+        return "fragment interdit"
+    if "@" in parts.netloc or "*" in uri or any(c.isspace() or ord(c) < 32 for c in uri):
+        return "URI exacte attendue, sans joker, identifiants ni espaces"
+    return ""
+
+
+def new_client_id(name: str) -> str:
+    """A client id: random, then the name's ASCII letters and digits (a readable, URL-safe path segment)."""
+    slug = "".join(c if c.isascii() and c.isalnum() else "-" for c in name.lower()).strip("-")
+    return f"{uuid.uuid4().hex[:12]}-{slug[:40]}".rstrip("-")
 
 
 class Provider:
@@ -104,10 +139,11 @@ class Provider:
         `credentials` (client_id, secret) are given only by `maison sandbox`, which derives its test
         clients' from its published seed (issue 21 §2); otherwise both are drawn at random."""
         for uri in [*redirect_uris, *post_logout_uris]:
-            if not uri.startswith(("https://", "http://127.0.0.1", "http://localhost")) or "#" in uri or "*" in uri:
-                raise OAuthError("invalid_redirect_uri", f"URI '{uri}' refusée : https, exacte, sans fragment ni joker")
+            problem = redirect_uri_problem(uri)
+            if problem:
+                raise OAuthError("invalid_redirect_uri", f"URI '{uri}' refusée : {problem}")
         client_id, secret = credentials or (
-            f"{uuid.uuid4().hex[:12]}-{name.lower().replace(' ', '-')[:40]}",
+            new_client_id(name),
             secrets.token_urlsafe(32),
         )
         with self.db.write() as conn:
@@ -126,15 +162,7 @@ class Provider:
     def client(self, client_id: str) -> Client | None:
         with self.db.read() as conn:
             row = store.client(conn, client_id)
-        if row is None:
-            return None
-        return Client(
-            row.client_id,
-            row.name,
-            tuple(row.redirect_uris.split("\n")),
-            tuple(u for u in row.post_logout_uris.split("\n") if u),
-            bool(row.ciba),
-        )
+        return None if row is None else client_of(row)
 
     def authenticate_client(self, authorization: str | None, form: dict[str, str]) -> Client:
         """client_secret_basic, or client_secret_post; `invalid_client` (401) otherwise, with a Basic
@@ -343,9 +371,10 @@ class Provider:
             "token_type": "Bearer",
             "expires_in": ACCESS_TTL,
             "scope": data["scope"],
-            "refresh_token": self._grant("refresh", client.client_id, idnatps, data, REFRESH_TTL),
-            "refresh_expires_in": REFRESH_TTL,
         }
+        if "refresh_token" in client.grant_types:  # a client registered without it gets none (as Keycloak)
+            out["refresh_token"] = self._grant("refresh", client.client_id, idnatps, data, REFRESH_TTL)
+            out["refresh_expires_in"] = REFRESH_TTL
         if id_token:
             claims = {
                 "iss": issuer,
@@ -403,7 +432,8 @@ class Provider:
         return dict(claims)
 
     def _not_revoked(self, conn: store.Connection, claims: dict) -> None:
-        if store.any_revoked(conn, [claims["jti"], f"sid:{claims.get('sid')}"]):
+        # a client deleted (RFC 7592 §2.3) leaves `client:<id>`: its tokens stop working at once
+        if store.any_revoked(conn, [claims["jti"], f"sid:{claims.get('sid')}", f"client:{claims.get('azp')}"]):
             raise OAuthError("invalid_token", "jeton révoqué", 401)
 
     def _revoke_session(self, sid: str) -> None:
@@ -611,6 +641,21 @@ class Provider:
         if found is None or not found.practitioner.get("active", True):
             raise _inactive(idnatps)
         return userinfo_claims(found.practitioner, found.roles, found.organizations, claims.get("authMode", ""))
+
+
+def client_of(row: store.Row) -> Client:
+    """A client of its stored row; one that registered itself may use the grants it registered."""
+    grants = DEFAULT_GRANTS | ({CIBA_GRANT} if row.ciba else set())
+    if row.registered_metadata:
+        grants = frozenset(orjson.loads(row.registered_metadata).get("grant_types", ()))
+    return Client(
+        row.client_id,
+        row.name,
+        tuple(u for u in row.redirect_uris.split("\n") if u),
+        tuple(u for u in row.post_logout_uris.split("\n") if u),
+        bool(row.ciba),
+        grants,
+    )
 
 
 def _active_practitioner(conn: store.Connection, idnatps: str) -> dict:
