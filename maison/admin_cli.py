@@ -186,6 +186,19 @@ def client_psc(
         _print(house.admin.register_psc_client(SYSTEM, nom, list(redirect), list(post_logout), ciba))
 
 
+@admin.command("jeton-enregistrement")
+def jeton_enregistrement(
+    duree: int = typer.Option(86_400, help="How long the token serves, in seconds"),
+    utilisations: int = typer.Option(None, help="How many clients it may register (no limit if not given)"),
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """Issue an initial access token for Pro Santé Connect's dynamic client registration (RFC 7591); printed once."""
+    from maison.core.audit import SYSTEM
+
+    with _house(data_dir) as house:
+        _print(house.admin.issue_psc_registration_token(SYSTEM, duree, utilisations))
+
+
 @admin.command("mot-de-passe")
 def mot_de_passe(
     idnatps: str = typer.Argument(..., help="The professional's IdNatPS"),

@@ -14,7 +14,12 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from maison.admin.service import STRUCTURE_SCOPES, Administration
+from maison.admin.service import (
+    REGISTRATION_TOKEN_LIFETIME,
+    REGISTRATION_TOKEN_MAX_LIFETIME,
+    STRUCTURE_SCOPES,
+    Administration,
+)
 from maison.core.actor import KeyScope
 from maison.core.authz import Accepts, Authorizer, accepts, keys
 from maison.formats.body import json_response, read_json_object
@@ -80,6 +85,52 @@ PSC_CLIENT_BODY = _body(
         "ciba": {"type": "boolean", "default": False, "description": "Authentification déportée (CIBA) permise"},
     },
 )
+REGISTRATION_TOKEN_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "dureeSecondes": {
+                            "type": "integer",
+                            "minimum": 60,
+                            "maximum": REGISTRATION_TOKEN_MAX_LIFETIME,
+                            "default": REGISTRATION_TOKEN_LIFETIME,
+                            "description": "Durée de validité du jeton",
+                        },
+                        "utilisationsMax": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": 10_000,
+                            "description": "Nombre d'enregistrements permis (sans limite s'il est absent)",
+                        },
+                    },
+                }
+            }
+        },
+    },
+    "responses": {
+        "201": {
+            "description": "Le jeton d'accès initial (RFC 7591 §3), donné une seule fois",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["jeton", "id", "expiration", "utilisationsMax"],
+                        "properties": {
+                            "jeton": {"type": "string", "description": "À envoyer en Authorization: Bearer"},
+                            "id": {"type": "string", "description": "Son identifiant dans la trace d'audit"},
+                            "expiration": {"type": "string", "format": "date-time"},
+                            "utilisationsMax": {"type": ["integer", "null"]},
+                        },
+                    }
+                }
+            },
+        }
+    },
+}
 PASSWORD_BODY = _body(["motDePasse"], {"motDePasse": {"type": "string", "minLength": 12, "maxLength": 128}})
 
 IDENTITY_BODY = _body(
@@ -263,6 +314,19 @@ def router(admin: Administration, authorizer: Authorizer, max_body_bytes: int) -
             body.get("redirectUris"),
             body.get("postLogoutRedirectUris"),
             body.get("ciba", False),
+        )
+        return json_response(done, 201, no_store=True)
+
+    @r.post("/psc/jetons-enregistrement", openapi_extra=REGISTRATION_TOKEN_BODY)
+    @accepts(ADMINISTRATOR)
+    async def issue_psc_registration_token(request: Request) -> Response:
+        """An initial access token for Pro Santé Connect's dynamic client registration (RFC 7591), given
+        once (`jeton`): the software sends it as a Bearer token to the discovery document's
+        `registration_endpoint`."""
+        actor = await run_in_threadpool(authorizer.caller, request)
+        body = await read_json_object(request, max_body_bytes, empty_as={})
+        done = await run_in_threadpool(
+            admin.issue_psc_registration_token, actor, body.get("dureeSecondes"), body.get("utilisationsMax")
         )
         return json_response(done, 201, no_store=True)
 

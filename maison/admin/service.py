@@ -35,6 +35,7 @@ from maison.identite.annuaire import resources as annuaire
 from maison.identite.ins.service import InsiService
 from maison.identite.mes.login import PatientLogin
 from maison.identite.psc.provider import OAuthError, Provider
+from maison.identite.psc.registration import Registrar
 from maison.partage.mss.listeners import listeners_of
 from maison.partage.mss.publication import OWN, AnnuaireAccess
 from maison.partage.mss.service import Mss
@@ -45,6 +46,9 @@ TOKEN_SOFTWARE = "maison-admin"  # the software the administrator token is issue
 TOKEN_STRUCTURE = "maison"
 TOKEN_PERSON = "administrateur"
 PURPOSE = "HOPERAT"
+
+REGISTRATION_TOKEN_LIFETIME = 86_400  # an initial access token serves a day unless told otherwise
+REGISTRATION_TOKEN_MAX_LIFETIME = 365 * 86_400
 
 # what a structure's key may be issued for here; the house's own administrator token is made only by
 # `maison admin jeton` / the first start (one way in for the most powerful credential)
@@ -99,6 +103,15 @@ def _refusal(exc: OAuthError) -> InvalidInput | NotFound:
     if exc.error == "access_denied":
         return NotFound(exc.description, code="professionnel-inconnu")
     return InvalidInput(exc.description, code=exc.error)
+
+
+def _bounded(value: object, name: str, low: int, high: int) -> int | None:
+    """An optional whole number between `low` and `high` (None when absent)."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise InvalidInput(f"'{name}' : entier de {low} à {high} attendu", code="type-json", expression=name)
+    return value
 
 
 def _uris(value: object, name: str, *, required: bool) -> list[str]:
@@ -254,6 +267,7 @@ class Administration:
         profession: object,
         structure: object = None,
         civility: object = None,
+        savoir_faire: object = None,
     ) -> dict[str, str]:
         """A test professional of the Annuaire (RPPS, name, profession TRE_G15, savoir-faire TRE_R38 such
         as a specialty), practising in a structure when one is given; then `set_test_password` /
@@ -269,7 +283,6 @@ class Administration:
                     number,
                     _text(family, "nom", 100),
                     _text(given, "prenom", 100),
-        savoir_faire: object = None,
                     _text(civility, "civilite", 4, required=False) or "DR",
                     code,
                     "C",
@@ -410,6 +423,21 @@ class Administration:
             "postLogoutRedirectUris": logouts,
             "ciba": ciba,
         }
+
+    def issue_psc_registration_token(
+        self, actor: Actor, lifetime: object = None, max_uses: object = None
+    ) -> dict[str, Any]:
+        """An initial access token of Pro Santé Connect's dynamic registration (RFC 7591 §3): a software
+        registers itself as a client with it, until it expires or has served `max_uses` times. Given
+        once (only its SHA-256 is kept); its `id` names it in the trail."""
+        seconds = _bounded(lifetime, "dureeSecondes", 60, REGISTRATION_TOKEN_MAX_LIFETIME)
+        uses = _bounded(max_uses, "utilisationsMax", 1, 10_000)
+        issued = Registrar(self.psc).issue_initial_token(seconds or REGISTRATION_TOKEN_LIFETIME, uses)
+        expires = datetime.fromtimestamp(issued.expires_at, UTC).isoformat(timespec="seconds")
+        self._record(
+            actor, "jeton-enregistrement-psc", {"id": issued.id, "expiration": expires, "utilisationsMax": uses}
+        )
+        return {"jeton": issued.token, "id": issued.id, "expiration": expires, "utilisationsMax": uses}
 
     def set_test_password(self, actor: Actor, idnatps: str, password: object) -> None:
         """A test password for a professional of the Annuaire (test accounts only may use one)."""
