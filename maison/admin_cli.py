@@ -295,10 +295,11 @@ def logiciel(
     idam: str = typer.Argument(..., help="The software's CNDA authorisation number (IDAM)"),
     nom: str = typer.Option(..., help="Its name"),
     editeur: str = typer.Option(..., help="Its vendor"),
+    version: str = typer.Option(..., help="The version the CNDA authorised"),
     data_dir: Path = DATA_DIR,
 ) -> None:
     """Register a software so that INSi accepts its calls."""
     from maison.core.audit import SYSTEM
 
     with _house(data_dir) as house:
-        _print(house.admin.register_software(SYSTEM, idam, nom, editeur))
+        _print(house.admin.register_software(SYSTEM, idam, nom, editeur, version))

@@ -35,7 +35,8 @@ def test_admin_commands(tmp_path, reference_path, monkeypatch) -> None:
     assert key_actor(db, issued["cle"]).scope is KeyScope.ACCUEIL
     assert orjson.loads(run("revoquer-cle", issued["id"])) == {"revoquees": 1}
     assert orjson.loads(run("habilitation-insi", "1750000019", "--nom", "CHU"))["departement"] == "75"
-    assert orjson.loads(run("logiciel", "IDAM-1", "--nom", "DPI", "--editeur", "Éditeur"))["idam"] == "IDAM-1"
+    software = orjson.loads(run("logiciel", "IDAM-1", "--nom", "DPI", "--editeur", "Éditeur", "--version", "3.1"))
+    assert software["idam"] == "IDAM-1" and software["version"] == "3.1"
     run(
         "compte-mes", "sarah.garcia", "--ins", SARAH_NIR, "--naissance", "1977-01-21",
         "--mot-de-passe", "mot-de-passe-de-test-2026", "--telephone", "+33612345678",

@@ -56,11 +56,12 @@ HABILITATION_BODY = _body(
     },
 )
 SOFTWARE_BODY = _body(
-    ["idam", "nom", "editeur"],
+    ["idam", "nom", "editeur", "version"],
     {
         "idam": _text(32, "Numéro d'autorisation CNDA du logiciel (IDAM de ContexteLPS)"),
         "nom": _text(100, "Nom du logiciel"),
         "editeur": _text(100, "Éditeur"),
+        "version": _text(32, "Version autorisée par le CNDA"),
     },
 )
 
@@ -404,7 +405,7 @@ def router(admin: Administration, authorizer: Authorizer, max_body_bytes: int) -
         actor = await run_in_threadpool(authorizer.caller, request)
         body = await read_json_object(request, max_body_bytes)
         done = await run_in_threadpool(
-            admin.register_software, actor, body.get("idam"), body.get("nom"), body.get("editeur")
+            admin.register_software, actor, *(body.get(f) for f in ("idam", "nom", "editeur", "version"))
         )
         return json_response(done, 201)
 

@@ -523,11 +523,14 @@ class Administration:
         self._record(actor, "habilitation-insi", {"structure": identifier, "nom": label, "departement": dept})
         return {"structure": identifier, "nom": label, "departement": dept}
 
-    def register_software(self, actor: Actor, idam: object, name: object, vendor: object) -> dict:
-        """Register a software by its CNDA authorisation number (the IDAM of INSi's ContexteLPS)."""
+    def register_software(self, actor: Actor, idam: object, name: object, vendor: object, version: object) -> dict:
+        """Register a software by its CNDA authorisation number (the IDAM of INSi's ContexteLPS), with
+        its vendor, name and the version authorised (issue 21 §1.1: the CNDA authorises a version)."""
         number = _text(idam, "idam", 32)
         label = _text(name, "nom", 100)
         editor = _text(vendor, "editeur", 100)
-        self.insi.register_software(number, label, editor)
-        self._record(actor, "logiciel-enregistre", {"idam": number, "nom": label, "editeur": editor})
-        return {"idam": number, "nom": label, "editeur": editor}
+        release = _text(version, "version", 32)
+        self.insi.register_software(number, label, editor, release)
+        detail = {"idam": number, "nom": label, "editeur": editor, "version": release}
+        self._record(actor, "logiciel-enregistre", detail)
+        return detail

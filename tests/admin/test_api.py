@@ -71,9 +71,15 @@ def test_errors_are_operation_outcomes_and_only_the_administrator_is_admitted(ho
         )
         assert habilitated.status_code == 201 and habilitated.json()["departement"] == "75"
         software_added = client.post(
-            "/admin/insi/logiciels", headers=admin, json={"idam": "IDAM-1", "nom": "DPI", "editeur": "Éditeur"}
+            "/admin/insi/logiciels",
+            headers=admin,
+            json={"idam": "IDAM-1", "nom": "DPI", "editeur": "Éditeur", "version": "1.0"},
         )
-        assert software_added.status_code == 201
+        assert software_added.status_code == 201 and software_added.json()["version"] == "1.0"
+        no_version = client.post(
+            "/admin/insi/logiciels", headers=admin, json={"idam": "IDAM-2", "nom": "DPI", "editeur": "Éditeur"}
+        )
+        assert no_version.status_code == 400 and _code(no_version) == "champ-absent"
 
 
 def test_the_openapi_describes_the_request_bodies(live) -> None:
@@ -81,7 +87,7 @@ def test_the_openapi_describes_the_request_bodies(live) -> None:
     for path, required in (
         ("/admin/cles", {"structure", "nom"}),
         ("/admin/insi/habilitations", {"structure", "nom"}),
-        ("/admin/insi/logiciels", {"idam", "nom", "editeur"}),
+        ("/admin/insi/logiciels", {"idam", "nom", "editeur", "version"}),
         ("/admin/mes/comptes", {"identifiant", "ins", "dateNaissance", "motDePasse"}),
         ("/admin/psc/clients", {"nom", "redirectUris"}),
         ("/admin/annuaire/structures", {"nom"}),

@@ -2,6 +2,7 @@
 outbox read (§1.3); structure keys issued and revoked; INSi habilitation and software; a Mon espace
 santé account opened — each act recorded in the audit trail."""
 
+import orjson
 import pytest
 
 from maison.admin.service import first_token, rotate_token
@@ -71,7 +72,8 @@ def test_insi_accepts_a_structure_once_habilitated_and_its_software_once_registe
     ctx = CallContext("1750000019", "IDAM-TEST-1", "1.0", "prof", "msg-1")
     with pytest.raises(Exception, match="autorisation"):
         house.insi.authorise(ctx)
-    house.admin.register_software(audit.SYSTEM, "IDAM-TEST-1", "DPI de test", "Éditeur")
+    done = house.admin.register_software(audit.SYSTEM, "IDAM-TEST-1", "DPI de test", "Éditeur", "4.2.1")
+    assert done["version"] == "4.2.1"
     with pytest.raises(StructureNotAuthorised):
         house.insi.authorise(ctx)
     done = house.admin.habilitate_insi(audit.SYSTEM, "1750000019", "CHU de test")
@@ -169,3 +171,16 @@ def test_a_structure_and_a_professional_registered_in_the_annuaire_can_log_in(ho
         admin.add_structure(audit.SYSTEM, "X")
     acts = {r["action"] for r in _actions(house, "admin.")}
     assert {"admin.structure-enregistree", "admin.professionnel-enregistre"} <= acts
+
+
+def test_a_software_is_registered_with_the_version_the_cnda_authorised(house) -> None:
+    """Issue 21 §1.1: vendor, name, version and IDAM; the version is kept with the IDAM, and required."""
+    from maison.identite.ins import store
+
+    house.admin.register_software(audit.SYSTEM, "IDAM-TEST-2", "DPI de test", "Éditeur", "2026.12")
+    with house.db.read() as conn:
+        assert store.software(conn, "IDAM-TEST-2") == ("DPI de test", "Éditeur", "2026.12")
+    with pytest.raises(InvalidInput, match="version"):
+        house.admin.register_software(audit.SYSTEM, "IDAM-TEST-3", "DPI", "Éditeur", None)
+    recorded = [orjson.loads(r["detail"]) for r in _actions(house, "admin.logiciel")]
+    assert [(d["idam"], d["version"]) for d in recorded] == [("IDAM-TEST-2", "2026.12")]

@@ -119,7 +119,10 @@ def test_a_vendor_gets_a_key_and_reads_the_login_code_without_python(tmp_path: P
             steps = [
                 ("/admin/annuaire/structures", {"nom": "CHU DE TEST", "finess": finess, "secteur": "SA01"}),
                 ("/admin/insi/habilitations", {"structure": f"1{finess}", "nom": "CHU DE TEST"}),
-                ("/admin/insi/logiciels", {"idam": "IDAM-DPI-1", "nom": "Mon DPI", "editeur": "Éditeur"}),
+                (
+                    "/admin/insi/logiciels",
+                    {"idam": "IDAM-DPI-1", "nom": "Mon DPI", "editeur": "Éditeur", "version": "1.0"},
+                ),
                 (
                     "/admin/annuaire/professionnels",
                     {"rpps": rpps, "nom": "MARTIN", "prenom": "ALICE", "profession": "10", "structure": f"1{finess}"},

@@ -54,14 +54,15 @@ class InsiService:
         self.journal = journal or Journal(db)
         self.trail = audit.Trail(db, self.journal)
         self.referential = Referential(db, environment)
-        self._software: dict[str, tuple[str, str]] = {}
+        self._software: dict[str, tuple[str, ...]] = {}
         self._structures: dict[str, tuple[str, str]] = {}
 
     # --- habilitations ---------------------------------------------------------------------------
 
-    def register_software(self, idam: str, name: str, vendor: str) -> None:
+    def register_software(self, idam: str, name: str, vendor: str, version: str = "") -> None:
+        """Declare a software by its IDAM, with the version the CNDA authorised (issue 21 §1.1)."""
         with self.db.write() as conn:
-            store.replace_software(conn, idam, name, vendor)
+            store.replace_software(conn, idam, name, vendor, version)
         self._software.pop(idam, None)
 
     def register_structure(self, identifier: str, name: str, department: str = "") -> None:
@@ -71,8 +72,8 @@ class InsiService:
         self._structures.pop(identifier, None)
 
     def _lookup(
-        self, read: Callable[[store.Connection, str], tuple[str, str] | None], key: str, cache: dict
-    ) -> tuple[str, str] | None:
+        self, read: Callable[[store.Connection, str], tuple[str, ...] | None], key: str, cache: dict
+    ) -> tuple[str, ...] | None:
         if key in cache:
             return cache[key]
         with self.db.read() as conn:

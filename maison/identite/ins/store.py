@@ -194,6 +194,8 @@ insi_software = sa.Table(
     sa.Column("idam", sa.String(32), primary_key=True),
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("vendor", sa.String(100), nullable=False),
+    # the version the CNDA authorised under this IDAM (issue 21 §1.1); "" for those declared before it
+    sa.Column("version", sa.String(32), nullable=False, server_default=""),
 )
 
 insi_structure = sa.Table(
@@ -205,10 +207,10 @@ insi_structure = sa.Table(
 )
 
 
-def replace_software(conn: Connection, idam: str, name: str, vendor: str) -> None:
+def replace_software(conn: Connection, idam: str, name: str, vendor: str, version: str = "") -> None:
     """Declare (or redeclare) a software by its CNDA authorisation number."""
     conn.execute(insi_software.delete().where(insi_software.c.idam == idam))
-    conn.execute(insi_software.insert().values(idam=idam, name=name, vendor=vendor))
+    conn.execute(insi_software.insert().values(idam=idam, name=name, vendor=vendor, version=version))
 
 
 def replace_structure(conn: Connection, identifier: str, name: str, department: str) -> None:
@@ -217,12 +219,11 @@ def replace_structure(conn: Connection, identifier: str, name: str, department: 
     conn.execute(insi_structure.insert().values(identifier=identifier, name=name, department=department))
 
 
-def software(conn: Connection, idam: str) -> tuple[str, str] | None:
-    """(name, vendor) of a known software, or None."""
-    row = conn.execute(
-        sa.select(insi_software.c.name, insi_software.c.vendor).where(insi_software.c.idam == idam)
-    ).first()
-    return (row[0], row[1]) if row else None
+def software(conn: Connection, idam: str) -> tuple[str, str, str] | None:
+    """(name, vendor, version) of a known software, or None."""
+    columns = (insi_software.c.name, insi_software.c.vendor, insi_software.c.version)
+    row = conn.execute(sa.select(*columns).where(insi_software.c.idam == idam)).first()
+    return (row[0], row[1], row[2]) if row else None
 
 
 def structure(conn: Connection, identifier: str) -> tuple[str, str] | None:
