@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import imaplib
 import json
-import os
 import re
 import signal
 import smtplib
@@ -27,16 +26,9 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import free_port
+from tests.e2e.test_admin_sandbox import _environ, _luhn  # the client's own: it imports no maison
 
 PASSWORD = "mot-de-passe-pfi-2026"
-
-
-def _luhn(payload: str) -> str:
-    total = 0
-    for i, digit in enumerate(reversed(payload)):
-        d = int(digit) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return payload + str((10 - total % 10) % 10)
 
 
 def _port() -> int:
@@ -79,8 +71,7 @@ def _connect_smtp(port: int, seconds: float) -> smtplib.SMTP:
 
 def test_operators_registered_while_serve_runs_listen_within_seconds(tmp_path: Path) -> None:
     port, data_dir = _port(), tmp_path / "data"
-    environ = {**os.environ, "MAISON_DATA_DIR": str(data_dir)}
-    environ.pop("MAISON_DATABASE_URL", None)
+    environ = _environ(data_dir)
     proc = subprocess.Popen(
         [sys.executable, "-m", "maison", "serve", "--port", str(port)],
         env=environ,
