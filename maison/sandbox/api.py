@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from maison.core.authz import public
-from maison.core.errors import NotFound
+from maison.core.errors import InvalidInput, NotFound
 from maison.formats.fhir import outcome_response
 
 FILE = "sandbox.json"
@@ -33,9 +33,12 @@ _templates = Environment(
 
 
 def wants_json(request: Request) -> bool:
-    """`?_format=json`, or an Accept that ranks JSON above HTML (a browser's ranks HTML first)."""
-    if request.query_params.get("_format", "").lower() in ("json", "application/json"):
-        return True
+    """`?_format=json` (or html), else an Accept that ranks JSON above HTML (a browser's ranks HTML first)."""
+    asked = request.query_params.get("_format")
+    if asked is not None:
+        if asked.lower() not in FORMATS:
+            raise InvalidInput(f"_format '{asked[:40]}' : json ou html attendu", code="format-inconnu")
+        return FORMATS[asked.lower()]
     ranked: list[tuple[float, int, str]] = []
     for position, part in enumerate(request.headers.get("accept", "").split(",")):
         media, *params = (p.strip() for p in part.split(";"))
@@ -52,10 +55,38 @@ def wants_json(request: Request) -> bool:
     return False
 
 
+# OpenAPI 3.1: the two representations of the answer and the parameter that picks JSON
+DOCUMENT = {
+    "parameters": [
+        {
+            "name": "_format",
+            "in": "query",
+            "required": False,
+            "description": "json : le catalogue en JSON (sinon selon l'en-tête Accept)",
+            "schema": {"type": "string", "enum": ["json", "application/json", "html", "text/html"]},
+        }
+    ],
+    "responses": {
+        "200": {
+            "description": "Le catalogue du bac à sable : page en français, ou JSON",
+            "content": {
+                "text/html": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "object", "required": ["urlBase", "version", "insi"]}},
+            },
+        },
+        "404": {
+            "description": "Cette maison n'est pas un bac à sable (OperationOutcome, bac-a-sable-absent)",
+            "content": {"application/fhir+json": {"schema": {"type": "object"}}},
+        },
+    },
+}
+FORMATS = {"json": True, "application/json": True, "html": False, "text/html": False}
+
+
 def router(data_dir: Path, public_url: str) -> APIRouter:
     r = APIRouter()
 
-    @r.get("")
+    @r.get("", openapi_extra=DOCUMENT)
     @public("catalogue du bac à sable : ses secrets de test sont dérivés d'une graine publiée, donc déjà publics")
     async def sandbox(request: Request) -> Response:
         """The sandbox's catalogue: test identities with INSi's expected answers, structures and their
@@ -66,7 +97,11 @@ def router(data_dir: Path, public_url: str) -> APIRouter:
                 NotFound("cette maison n'est pas un bac à sable (maison sandbox)", code="bac-a-sable-absent")
             )
         catalogue = {"urlBase": public_url, **orjson.loads(path.read_bytes())}
-        if wants_json(request):
+        try:
+            as_json = wants_json(request)
+        except InvalidInput as exc:
+            return outcome_response(exc)
+        if as_json:
             return Response(orjson.dumps(catalogue), media_type="application/json")
         return HTMLResponse(_templates.get_template("sandbox.html").render(c=catalogue))
 

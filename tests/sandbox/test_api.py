@@ -46,3 +46,11 @@ def test_an_html_page_in_french_for_a_browser(sandbox) -> None:
     for item in (content.insi[0].nomNaissance, content.structures[0].cleApi, content.professionnels[0].idnatps):
         assert item in page.text
     assert httpx.get(f"{live.url}/sandbox").headers["content-type"].startswith("text/html")  # no Accept: the page
+
+
+def test_an_unknown_format_is_refused_in_the_protocol_s_terms(sandbox) -> None:
+    live, _ = sandbox
+    answer = httpx.get(f"{live.url}/sandbox", params={"_format": "xml"})
+    assert answer.status_code == 400
+    assert answer.json()["issue"][0]["details"]["coding"][0]["code"] == "format-inconnu"
+    assert httpx.get(f"{live.url}/sandbox", params={"_format": "html"}).headers["content-type"].startswith("text/html")
