@@ -59,7 +59,24 @@ class Builder:
                 "repartir d'un répertoire de données vide",
                 code="bac-a-sable-incomplet",
             )
+        if first:
+            self._same_ports()
         return first
+
+    def _same_ports(self) -> None:
+        """A built sandbox's catalogue is the one it was built with: its operators' ports included."""
+        for op in self.catalogue.operateursMss:
+            registered = self.admin.mss().trust.get(op.id)
+            if (registered.relay_port, registered.submission_port, registered.imap_port) != (
+                op.relais,
+                op.soumission,
+                op.imap,
+            ):
+                raise Conflict(
+                    f"bac à sable construit avec d'autres ports MSSanté (relais de {op.id} : "
+                    f"{registered.relay_port}) : relancer avec le même --mss-port",
+                    code="bac-a-sable-ports",
+                )
 
     def _has_key(self, structure: Structure) -> bool:
         try:

@@ -86,6 +86,10 @@ def test_a_second_build_writes_nothing_and_a_broken_one_is_refused(built) -> Non
     house, content = built
     assert Builder(content, house.admin, house.dmp, house.ordonnance).built() is True
     assert Builder(content, house.admin, house.dmp, house.ordonnance).build() is False
+    moved = catalogue(Environment(house.settings.ins_environment), content.operateursMss[0].relais + 100)
+    with pytest.raises(Conflict) as other_ports:  # the catalogue would name ports the house does not use
+        Builder(moved, house.admin, house.dmp, house.ordonnance).build()
+    assert other_ports.value.code == "bac-a-sable-ports"
     auth.revoke_key(house.db, auth.key_id(content.structures[0].cleApi), revoked_by=SYSTEM)
     with pytest.raises(Conflict) as refused:
         Builder(content, house.admin, house.dmp, house.ordonnance).build()
