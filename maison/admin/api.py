@@ -95,14 +95,14 @@ REGISTRATION_TOKEN_BODY = {
                     "type": "object",
                     "properties": {
                         "dureeSecondes": {
-                            "type": "integer",
+                            "type": ["integer", "null"],
                             "minimum": 60,
                             "maximum": REGISTRATION_TOKEN_MAX_LIFETIME,
                             "default": REGISTRATION_TOKEN_LIFETIME,
-                            "description": "Durée de validité du jeton",
+                            "description": "Durée de validité du jeton (null : la durée par défaut)",
                         },
                         "utilisationsMax": {
-                            "type": "integer",
+                            "type": ["integer", "null"],
                             "minimum": 1,
                             "maximum": 10_000,
                             "description": "Nombre d'enregistrements permis (sans limite s'il est absent)",

@@ -89,6 +89,16 @@ _UNAUTHORIZED = {
 }
 _INVALID = _error("métadonnées refusées (RFC 7591 §3.2.2)", ["invalid_redirect_uri", "invalid_client_metadata"])
 _TOO_LARGE = {"description": "corps trop grand (OperationOutcome)"}
+# a client_id that no client could have (maison.formats.path_ids.FhirId) is refused by the house's path
+# validation before the route, as an OperationOutcome
+_MALFORMED_ID = {"application/fhir+json": {"schema": {"type": "object", "required": ["resourceType", "issue"]}}}
+
+
+def _with_malformed_id(answer: dict[str, Any]) -> dict[str, Any]:
+    return {**answer, "content": {**answer.get("content", {}), **_MALFORMED_ID}}
+
+
+_BAD_ID = _with_malformed_id({"description": "client_id mal formé (OperationOutcome)"})
 
 
 def _json_body(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -108,7 +118,9 @@ REGISTER_DOC = {
         "413": _TOO_LARGE,
     },
 }
-READ_DOC = {"responses": {"200": _answer("Le client tel qu'enregistré (RFC 7592 §3)"), "401": _UNAUTHORIZED}}
+READ_DOC = {
+    "responses": {"200": _answer("Le client tel qu'enregistré (RFC 7592 §3)"), "400": _BAD_ID, "401": _UNAUTHORIZED}
+}
 UPDATE_DOC = {
     "requestBody": _json_body(
         {
@@ -124,12 +136,14 @@ UPDATE_DOC = {
     ),
     "responses": {
         "200": _answer("Le client modifié (RFC 7592 §3)"),
-        "400": _INVALID,
+        "400": _with_malformed_id(_INVALID),
         "401": _UNAUTHORIZED,
         "413": _TOO_LARGE,
     },
 }
-DELETE_DOC = {"responses": {"204": {"description": "Client supprimé (RFC 7592 §2.3)"}, "401": _UNAUTHORIZED}}
+DELETE_DOC = {
+    "responses": {"204": {"description": "Client supprimé (RFC 7592 §2.3)"}, "400": _BAD_ID, "401": _UNAUTHORIZED}
+}
 
 
 def _bearer(request: Request) -> str:
