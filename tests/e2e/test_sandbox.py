@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import selectors
 import socket
 import subprocess
 import sys
@@ -21,14 +20,9 @@ import orjson
 import pyotp
 
 from maison.etablissement.psc.client import sign_in
+from tests.e2e.test_admin_sandbox import _port, _read_token  # how a vendor starts the house
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _mss_base() -> int:
@@ -67,21 +61,6 @@ def _finished(proc: subprocess.Popen) -> str:
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, out
     return out
-
-
-def _read_token(proc: subprocess.Popen, deadline: float) -> str:
-    assert proc.stdout is not None
-    selector = selectors.DefaultSelector()
-    selector.register(proc.stdout, selectors.EVENT_READ)
-    seen = ""
-    while time.monotonic() < deadline:
-        if selector.select(timeout=0.5):
-            line = proc.stdout.readline()
-            seen += line
-            found = re.search(r"Jeton administrateur.*: (mk_\S+)", line)
-            if found:
-                return found.group(1)
-    raise AssertionError(f"no administrator token printed:\n{seen}")
 
 
 def _listening(port: int, deadline: float) -> None:
