@@ -13,6 +13,7 @@ import os
 import re
 import selectors
 import signal
+import smtplib
 import socket
 import subprocess
 import sys
@@ -64,26 +65,59 @@ def _read_token(proc: subprocess.Popen, deadline: float) -> str:
     raise AssertionError(f"no administrator token printed:\n{seen}")
 
 
-def test_a_vendor_gets_a_key_and_reads_the_login_code_without_python(tmp_path: Path) -> None:
-    port, data_dir = _port(), tmp_path / "data"
-    base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
+def _serve(data_dir: Path, port: int, **env: str) -> subprocess.Popen:
+    """`maison serve` on `data_dir`, its output read by the test (the administrator token)."""
+    return subprocess.Popen(
         [sys.executable, "-m", "maison", "serve", "--port", str(port)],
-        env=_environ(data_dir),
+        env={**_environ(data_dir), **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
     )
+
+
+def _wait_until_up(client: httpx.Client, tries: int = 150) -> None:
+    for _ in range(tries):
+        try:
+            client.get("/")
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+
+
+def _admin_cli(data_dir: Path, *args: str, **env: str) -> dict:
+    """`maison admin …` in a subprocess; its JSON answer."""
+    done = subprocess.run(
+        [sys.executable, "-m", "maison", "admin", *args],
+        env={**_environ(data_dir), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, f"maison admin {' '.join(args)}: {done.stdout}{done.stderr}"
+    return json.loads(done.stdout) if done.stdout.lstrip().startswith("{") else {"sortie": done.stdout}
+
+
+def _ehlo(port: int) -> bytes:
+    """What an SMTP listener registered a moment ago answers to EHLO, once it has started."""
+    for _ in range(150):
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+                return smtp.ehlo("dpi.example")[1]
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"nothing listens on {port}")
+
+
+def test_a_vendor_gets_a_key_and_reads_the_login_code_without_python(tmp_path: Path) -> None:
+    port, data_dir = _port(), tmp_path / "data"
+    base = f"http://127.0.0.1:{port}"
+    proc = _serve(data_dir, port)
     try:
         token = _read_token(proc, time.monotonic() + 60)
         admin = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=base, timeout=30) as client:
-            for _ in range(150):
-                try:
-                    client.get("/")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+            _wait_until_up(client)
             key = client.post("/admin/cles", headers=admin, json={"structure": "1750000019", "nom": "mon-dpi"})
             assert key.status_code == 201, key.text
             assert key.json()["cle"].startswith("mk_") and key.json()["scope"] == "logiciel"
@@ -148,26 +182,31 @@ def test_a_vendor_gets_a_key_and_reads_the_login_code_without_python(tmp_path: P
                 "/mes/connexion/code", json={"transaction": started.json()["transaction"], "code": code}
             )
             assert logged.status_code == 200 and logged.json()["access_token"], logged.text
+
+            # an MSSanté operator and an applicative mailbox by the CLI while `serve` runs (the other
+            # path of test_admin_vendor's): it starts within seconds where the CLI said (issue 21 §1.4)
+            submission = _port()
+            operator = _admin_cli(
+                data_dir, "operateur-mss", "chu-test", "--nom", "CHU DE TEST", "--domaine", "chu-test.mssante.fr",
+                "--relais", str(_port()), "--soumission", str(submission),
+            )  # fmt: skip
+            assert {"role": "soumission", "protocole": "SMTP", "adresse": f"127.0.0.1:{submission}",
+                    "tls": "STARTTLS exigé"} in operator["ecoutes"]  # fmt: skip
+            box = _admin_cli(
+                data_dir, "bal", "dpi@chu-test.mssante.fr", "--operateur", "chu-test", "--type", "APP",
+                "--titulaire", f"1{finess}", "--nom", "Mon DPI", MAISON_BAL_PASSWORD=PASSWORD,
+            )  # fmt: skip
+            assert box["type"] == "APP"
+            assert b"STARTTLS" in _ehlo(submission)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
 
     # a second start prints no token: one is already active, and it was printed once
-    again = subprocess.Popen(
-        [sys.executable, "-m", "maison", "serve", "--port", str(port)],
-        env=_environ(data_dir),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    again = _serve(data_dir, port)
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
-            for _ in range(300):
-                try:
-                    client.get("/")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+            _wait_until_up(client, 300)
             assert client.get("/admin/boite-envoi", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     finally:
         again.send_signal(signal.SIGTERM)
