@@ -57,6 +57,7 @@ from maison.identite.psc.api import router as psc_router
 from maison.identite.psc.local_idp import LocalProviders
 from maison.identite.psc.provider import OAuthError, Provider
 from maison.migrations import migrate as migrate_schema
+from maison.openapi_document import install as complete_openapi
 from maison.partage.dmp.api import router as dmp_router
 from maison.partage.dmp.habilitation import Matrix
 from maison.partage.dmp.service import Dmp
@@ -69,8 +70,8 @@ from maison.partage.mss.messagerie_api import router as messagerie_router
 from maison.partage.mss.service import Mss
 from maison.partage.ordonnance.api import router as ordonnance_router
 from maison.partage.ordonnance.service import Base
-
 from maison.sandbox.api import router as sandbox_router
+
 SERVICES = [
     ("/insi", "INSi — téléservice de l'Identité Nationale de Santé (SOAP 1.2, WSDL at /insi/lps?wsdl)"),
     ("/fhir", "Identitovigilance — local patient index (FHIR R4 Patient, FR Core Patient INS, PDQm)"),
@@ -86,8 +87,8 @@ SERVICES = [
     ),
     ("/pfi", "MSSanté — the structure's integration platform: worklist of documents waiting for a patient"),
     ("/admin", "Administration of the house — keys, INSi habilitations, the outbox (administrator token)"),
-]
     ("/sandbox", "The sandbox's catalogue — test data and credentials of a house built by 'maison sandbox'"),
+]
 # the paths that speak FHIR (JSON only, XML answered 406); all but /espace (FHIR bodies only) have /metadata
 FHIR_BASES = ("/fhir", "/annuaire", "/dmp", "/espace", "/ordonnance")
 
@@ -339,13 +340,13 @@ class House:
             tags=["Administration"],
         )
 
-        @app.get("/")
         app.include_router(
             sandbox_router(self.settings.data_dir, self.settings.public_base_url),
             prefix="/sandbox",
             tags=["Bac à sable"],
         )
 
+        @app.get("/")
         @public("la liste des services est publique")
         async def index() -> JSONResponse:
             return JSONResponse(
@@ -376,4 +377,5 @@ class House:
             error.http_status, error.fhir_issue = 500, "exception"
             return outcome_response(error)
 
+        complete_openapi(app)  # security from each route's policy, the protocols' real errors (issue 21 §3.1)
         return app

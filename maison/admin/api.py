@@ -22,16 +22,22 @@ from maison.admin.service import (
 )
 from maison.core.actor import KeyScope
 from maison.core.authz import Accepts, Authorizer, accepts, keys
+from maison.formats import openapi as doc
 from maison.formats.body import json_response, read_json_object
 from maison.formats.path_ids import Identifier
 
 ADMINISTRATOR = Accepts(scopes=keys(KeyScope.ADMINISTRATEUR_MAISON))
 
 
-def _body(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
-    """The OpenAPI `requestBody` of a JSON object (FastAPI cannot infer it: bodies are read by hand)."""
+def _body(required: list[str], properties: dict[str, Any], status: int = 201) -> dict[str, Any]:
+    """The OpenAPI `requestBody` of a JSON object (FastAPI cannot infer it: bodies are read by hand), the
+    JSON answer (201: created) and the refusals of an unknown target (404) or of a duplicate (409)."""
     schema = {"type": "object", "required": required, "properties": properties}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    body = {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    return doc.extra(body, ANSWER if status == 201 else doc.json_answer({"type": "object"}), doc.errors(404, 409))
+
+
+ANSWER = doc.json_answer({"type": "object"}, 201, "Créé")
 
 
 def _text(max_length: int, description: str) -> dict[str, Any]:
@@ -132,7 +138,7 @@ REGISTRATION_TOKEN_BODY = {
         }
     },
 }
-PASSWORD_BODY = _body(["motDePasse"], {"motDePasse": {"type": "string", "minLength": 12, "maxLength": 128}})
+PASSWORD_BODY = _body(["motDePasse"], {"motDePasse": {"type": "string", "minLength": 12, "maxLength": 128}}, 200)
 
 IDENTITY_BODY = _body(
     ["nomNaissance", "prenoms", "sexe", "dateNaissance", "matricule"],
@@ -202,7 +208,9 @@ MAILBOX_BODY = _body(
 def router(admin: Administration, authorizer: Authorizer, max_body_bytes: int) -> APIRouter:
     r = APIRouter()
 
-    @r.get("/boite-envoi")
+    @r.get(
+        "/boite-envoi", openapi_extra=doc.json_answer(doc.json_object(["messages"], {"messages": {"type": "array"}}))
+    )
     @accepts(ADMINISTRATOR)
     async def boite_envoi(
         request: Request,
@@ -224,7 +232,10 @@ def router(admin: Administration, authorizer: Authorizer, max_body_bytes: int) -
         )
         return json_response(issued, 201, no_store=True)
 
-    @r.delete("/cles/{empreinte}")
+    @r.delete(
+        "/cles/{empreinte}",
+        openapi_extra=doc.json_answer(doc.json_object(["revoquees"], {"revoquees": {"type": "integer"}})),
+    )
     @accepts(ADMINISTRATOR)
     async def revoke_key(request: Request, empreinte: Identifier) -> Response:
         """Revoke a key by its `id` (the first characters of its digest): refused from the next call on."""
@@ -318,7 +329,7 @@ def router(admin: Administration, authorizer: Authorizer, max_body_bytes: int) -
         )
         return json_response(done, 201, no_store=True)
 
-    @r.post("/psc/jetons-enregistrement", openapi_extra=REGISTRATION_TOKEN_BODY)
+    @r.post("/psc/jetons-enregistrement", openapi_extra=doc.extra(REGISTRATION_TOKEN_BODY, ANSWER))
     @accepts(ADMINISTRATOR)
     async def issue_psc_registration_token(request: Request) -> Response:
         """An initial access token for Pro Santé Connect's dynamic client registration (RFC 7591), given
@@ -340,7 +351,9 @@ def router(admin: Administration, authorizer: Authorizer, max_body_bytes: int) -
         await run_in_threadpool(admin.set_test_password, actor, idnatps, body.get("motDePasse"))
         return json_response({"idnatps": idnatps})
 
-    @r.post("/professionnels/{idnatps}/e-cps")
+    @r.post(
+        "/professionnels/{idnatps}/e-cps", openapi_extra=doc.extra(doc.ignored_body(), ANSWER, doc.errors(404, 409))
+    )
     @accepts(ADMINISTRATOR)
     async def enroll_ecps(request: Request, idnatps: Identifier) -> Response:
         """Activate the professional's e-CPS: the otpauth URI, its seed and its QR code (PNG, base64)."""

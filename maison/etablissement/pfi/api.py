@@ -24,11 +24,24 @@ from maison.core.errors import InvalidInput
 from maison.core.storage import Database
 from maison.etablissement.pfi.service import Worklist
 from maison.etablissement.vigilance.service import PatientIndex
+from maison.formats import openapi as doc
 from maison.formats.body import json_response, read_json_object, required_text
 from maison.formats.download import received_document_response
 from maison.formats.path_ids import FhirId
 
 STATES = ("a-traiter", "rattache", "rejete")
+# the OpenAPI of the routes below (issue 21 §3.1)
+WORKLIST = doc.json_answer(doc.json_object(["entrees"], {"entrees": {"type": "array", "items": {"type": "object"}}}))
+ATTACH = doc.extra(
+    doc.json_body(doc.json_object(["patient"], {"patient": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}})),
+    doc.json_answer(doc.json_object(["document", "patient"], {"patient": {"type": "integer"}}), 201, "Rattaché"),
+    doc.errors(409, 422),
+)
+REJECT = doc.extra(
+    doc.json_body(doc.required_texts("motif")),
+    doc.json_answer(doc.json_object(["id", "etat"], {"id": doc.text(), "etat": doc.text()})),
+    doc.errors(409, 422),
+)
 
 
 def router(
@@ -43,7 +56,7 @@ def router(
             raise InvalidInput("l'appelant n'est rattaché à aucune structure", code="structure-absente")
         return actor, Worklist(db, blobs, actor.structure, patients=patients)
 
-    @r.get("/liste-travail")
+    @r.get("/liste-travail", openapi_extra=WORKLIST)
     @accepts(HOSPITAL_STAFF)
     async def waiting(request: Request, etat: str = "a-traiter") -> Response:
         if etat not in STATES:
@@ -71,14 +84,17 @@ def router(
             }
         )
 
-    @r.get("/liste-travail/{entry_id}/document")
+    @r.get(
+        "/liste-travail/{entry_id}/document",
+        openapi_extra=doc.answers(200, {"text/xml": {"type": "string"}}, "Le CDA reçu"),
+    )
     @accepts(HOSPITAL_STAFF)
     async def document(entry_id: FhirId, request: Request) -> Response:
         actor, worklist = caller(request)
         _row, cda = await run_in_threadpool(worklist.document, actor, entry_id)
         return received_document_response(cda, "text/xml", f"{entry_id}.xml")  # the sender's XML, not run
 
-    @r.post("/liste-travail/{entry_id}/rattacher")
+    @r.post("/liste-travail/{entry_id}/rattacher", openapi_extra=ATTACH)
     @accepts(HOSPITAL_STAFF)
     async def attach(entry_id: FhirId, request: Request) -> Response:
         actor, worklist = caller(request)
@@ -89,7 +105,7 @@ def router(
         document_id = await run_in_threadpool(worklist.attach, actor, entry_id, patient)
         return json_response({"document": document_id, "patient": patient}, 201)
 
-    @r.post("/liste-travail/{entry_id}/rejeter")
+    @r.post("/liste-travail/{entry_id}/rejeter", openapi_extra=REJECT)
     @accepts(HOSPITAL_STAFF)
     async def reject(entry_id: FhirId, request: Request) -> Response:
         actor, worklist = caller(request)

@@ -39,6 +39,7 @@ from maison.etablissement.vigilance.fhir import (
 )
 from maison.etablissement.vigilance.service import PatientIndex
 from maison.formats import fhir_capability
+from maison.formats import openapi as doc
 from maison.formats.body import parameter_values, read_json_object, read_limited
 from maison.formats.fhir import (
     RESULT_PARAMETERS,
@@ -55,6 +56,27 @@ from maison.formats.path_ids import RowId
 
 _GENDER = {"male": "M", "female": "F"}
 SEARCH = {"family": "string", "given": "string", "birthdate": "date", "gender": "token", "identifier": "token"}
+# the OpenAPI of the routes below (issue 21 §3.1): the FR Core Patient as `traits_from_patient` reads it
+_CODED = doc.json_object((), {"coding": {"type": "array", "items": doc.json_object((), {"code": doc.text()})}})
+PATIENT = doc.resource(
+    "Patient",
+    ["identifier", "name"],
+    {
+        "id": doc.text("id du dossier (mise à jour)"),
+        "identifier": {"type": "array", "items": doc.json_object((), {"type": _CODED, "value": doc.text()})},
+        "name": {
+            "type": "array",
+            "items": doc.json_object(
+                (), {"use": doc.text(), "family": doc.text(), "given": {"type": "array", "items": doc.text()}}
+            ),
+        },
+        "gender": doc.text("male, female"),
+        "birthDate": doc.text("AAAA, AAAA-MM ou AAAA-MM-JJ"),
+        "extension": {"type": "array", "items": doc.json_object(["url"], {"url": doc.text()})},
+    },
+)
+PATIENT_BODY = doc.extra(doc.fhir_body(PATIENT, description="Patient FR Core : IPP (identifier de type PI) et traits"))
+PATIENT_ANSWER = doc.fhir_answer(PATIENT)
 OPERATIONS = (Operation("recuperer-ins"), Operation("verifier-piece"), Operation("lire-datamatrix"))
 
 
@@ -129,12 +151,14 @@ def router(
         """The caller (a structure's API key, or a professional's Pro Santé Connect token) as an audit actor."""
         return authorizer.caller(request)
 
-    @r.get("/metadata")
+    @r.get("/metadata", openapi_extra=doc.fhir_answer(doc.resource("CapabilityStatement")))
     @public("la déclaration de capacités FHIR est publique")
     async def metadata(request: Request) -> Response:
         return fhir_response(capability_statement(_base(request), ns))
 
-    @r.post("/Patient")
+    @r.post(
+        "/Patient", openapi_extra=doc.extra(PATIENT_BODY, doc.fhir_answer(PATIENT, 201, "Admis"), doc.errors(409, 422))
+    )
     @accepts(HOSPITAL_STAFF)
     async def create(request: Request) -> Response:
         actor = _actor(request)
@@ -145,7 +169,16 @@ def router(
         response.headers["Location"] = f"{_base(request)}/Patient/{identity.id}"
         return response
 
-    @r.put("/Patient")
+    @r.put(
+        "/Patient",
+        openapi_extra=doc.extra(
+            PATIENT_BODY,
+            doc.query_parameters(["identifier"]),
+            PATIENT_ANSWER,
+            doc.fhir_answer(PATIENT, 201, "Admis"),
+            doc.errors(409, 422),
+        ),
+    )
     @accepts(HOSPITAL_STAFF)
     async def conditional_update(request: Request) -> Response:
         """Conditional update by IPP (R4 http.html §3.1.0.4.3), as an identity source feeds an index
@@ -183,7 +216,7 @@ def router(
         identity = await run_in_threadpool(index.update_from_source, actor, found[0].id, ipp, traits)
         return fhir_response(patient_resource(identity))
 
-    @r.put("/Patient/{patient_id}")
+    @r.put("/Patient/{patient_id}", openapi_extra=doc.extra(PATIENT_BODY, PATIENT_ANSWER, doc.errors(409, 422)))
     @accepts(HOSPITAL_STAFF)
     async def update(patient_id: RowId, request: Request) -> Response:
         """FHIR update (R4 http.html §3.1.0.4), as PAM / PDQm identity sources send a record whole:
@@ -202,13 +235,13 @@ def router(
         identity = await run_in_threadpool(index.update_from_source, actor, patient_id, ipp, traits)
         return fhir_response(patient_resource(identity))
 
-    @r.get("/Patient/{patient_id}")
+    @r.get("/Patient/{patient_id}", openapi_extra=PATIENT_ANSWER)
     @accepts(HOSPITAL_STAFF)
     async def read(patient_id: RowId, request: Request) -> Response:
         actor = _actor(request)
         return fhir_response(patient_resource(index.get(actor, patient_id)))
 
-    @r.get("/Patient")
+    @r.get("/Patient", openapi_extra=doc.fhir_search(SEARCH, ("_count", "_summary"), PATIENT))
     @accepts(HOSPITAL_STAFF)
     async def search(request: Request) -> Response:
         actor = _actor(request)
@@ -255,7 +288,10 @@ def router(
         except InsiFault as fault:
             raise fault.error() from None
 
-    @r.post("/Patient/{patient_id}/$recuperer-ins")
+    @r.post(
+        "/Patient/{patient_id}/$recuperer-ins",
+        openapi_extra=doc.extra(doc.ignored_body(), PATIENT_ANSWER, doc.errors(409, 422, 502)),
+    )
     @accepts(HOSPITAL_STAFF)
     async def recover_ins(patient_id: RowId, request: Request) -> Response:
         """Call INSi with the record's traits (each first name, then the list); 00 → RECUP or QUAL.
@@ -274,7 +310,14 @@ def router(
         patient["extension"].append(answer)
         return fhir_response(patient)
 
-    @r.post("/Patient/{patient_id}/$verifier-piece")
+    @r.post(
+        "/Patient/{patient_id}/$verifier-piece",
+        openapi_extra=doc.extra(
+            doc.fhir_body(doc.parameters_schema(), required=False, description="Parameters : typePiece (valueCode)"),
+            PATIENT_ANSWER,
+            doc.errors(409, 422),
+        ),
+    )
     @accepts(HOSPITAL_STAFF)
     async def check_document(patient_id: RowId, request: Request) -> Response:
         """`Parameters` with `typePiece` (valueCode: PA, CN, AN, LE, …): the desk checked that document."""
@@ -286,7 +329,17 @@ def router(
             )
         return fhir_response(patient_resource(index.check_document(actor, pid, kind)))
 
-    @r.post("/Patient/{patient_id}/$lire-datamatrix")
+    @r.post(
+        "/Patient/{patient_id}/$lire-datamatrix",
+        openapi_extra=doc.extra(
+            doc.raw_body(
+                ["image/png", "text/plain"],
+                description="Le Datamatrix INS scanné (image) ou lu par un lecteur 2D (texte)",
+            ),
+            PATIENT_ANSWER,
+            doc.errors(409, 415, 422, 502),
+        ),
+    )
     @accepts(HOSPITAL_STAFF)
     async def read_datamatrix(patient_id: RowId, request: Request) -> Response:
         """A scanned Datamatrix INS: `image/png` (the scan) or `text/plain` (what a 2D reader typed)."""

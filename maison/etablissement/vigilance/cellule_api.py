@@ -23,8 +23,44 @@ from maison.core.authz import HOSPITAL_STAFF, Authorizer, accepts
 from maison.core.errors import InvalidInput, NotFound
 from maison.etablissement.vigilance.cellule import Cellule
 from maison.etablissement.vigilance.service import PatientIndex
+from maison.formats import openapi as doc
 from maison.formats.body import json_response, read_json_object, required_text
 from maison.formats.path_ids import RowId
+
+# the OpenAPI of the routes below (issue 21 §3.1): the members each route reads
+_DATE = {"type": "string", "minLength": 1, "description": "AAAA-MM-JJ"}
+CREATED = doc.json_answer(doc.json_object(["id"], {"id": {"type": "integer"}}), 201, "Enregistré")
+MEETING = doc.extra(
+    doc.json_body(
+        doc.required_texts("date", "compteRendu", optional={"participants": {"type": "array", "items": doc.text()}})
+    ),
+    CREATED,
+    doc.errors(422),
+)
+INCIDENT = doc.extra(
+    doc.json_body(
+        doc.required_texts(
+            "type", "description", optional={"patientId": {"type": "integer"}, "date": doc.text("AAAA-MM-JJ")}
+        )
+    ),
+    CREATED,
+    doc.errors(404, 422),
+)
+PROCEDURE = doc.extra(
+    doc.json_body(doc.required_texts("type", "adopteeLe", optional={"titre": doc.text(), "reference": doc.text()})),
+    CREATED,
+    doc.errors(422),
+)
+ALERTS = doc.json_answer({"type": "array", "items": {"type": "object"}})
+MERGE = doc.extra(
+    doc.json_body(
+        doc.json_object((), {"conserver": {"type": "integer", "description": "Le dossier gardé"}}), required=False
+    ),
+    doc.json_answer(
+        doc.json_object(["conserve", "fusionne"], {"conserve": {"type": "integer"}, "fusionne": {"type": "integer"}})
+    ),
+    doc.errors(409, 422),
+)
 
 
 def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorizer: Authorizer) -> APIRouter:
@@ -37,7 +73,7 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
         """The caller (a structure's API key, or a professional's Pro Santé Connect token) as an audit actor."""
         return authorizer.caller(request)
 
-    @r.post("/reunions")
+    @r.post("/reunions", openapi_extra=MEETING)
     @accepts(HOSPITAL_STAFF)
     async def meeting(request: Request) -> Response:
         actor, data = _actor(request), await _body(request)
@@ -53,12 +89,12 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
             201,
         )
 
-    @r.post("/incidents")
+    @r.post("/incidents", openapi_extra=INCIDENT)
     @accepts(HOSPITAL_STAFF)
     async def incident(request: Request) -> Response:
         actor, data = _actor(request), await _body(request)
         patient = data.get("patientId")
-        if patient is not None and not isinstance(patient, int):
+        if patient is not None and (not isinstance(patient, int) or isinstance(patient, bool)):
             raise InvalidInput("'patientId' : entier attendu", code="patient-id")
         if data.get("date") is not None and not isinstance(data["date"], str):
             raise InvalidInput("'date' : date AAAA-MM-JJ (texte) attendue", code="date-format")
@@ -71,10 +107,12 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
             201,
         )
 
-    @r.post("/procedures")
+    @r.post("/procedures", openapi_extra=PROCEDURE)
     @accepts(HOSPITAL_STAFF)
     async def procedure(request: Request) -> Response:
         actor, data = _actor(request), await _body(request)
+        if any(not isinstance(data.get(k, ""), str) for k in ("titre", "reference")):
+            raise InvalidInput("'titre', 'reference' : textes attendus", code="champ-invalide")
         return json_response(
             {
                 "id": cellule.adopt_procedure(
@@ -88,13 +126,23 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
             201,
         )
 
-    @r.post("/detection")
+    @r.post(
+        "/detection",
+        openapi_extra=doc.extra(
+            doc.ignored_body(), doc.json_answer(doc.json_object(["alertes"], {"alertes": {"type": "integer"}}))
+        ),
+    )
     @accepts(HOSPITAL_STAFF)
     async def detection(request: Request) -> Response:
         actor = _actor(request)
         return json_response({"alertes": index.detect_duplicates(actor, actor.structure)})
 
-    @r.get("/alertes")
+    @r.get(
+        "/alertes",
+        openapi_extra=doc.extra(
+            doc.query_parameters(["etat"], description="ouvert (défaut), fusionne, ecarte"), ALERTS
+        ),
+    )
     @accepts(HOSPITAL_STAFF)
     async def alerts(request: Request) -> Response:
         actor = _actor(request)
@@ -106,7 +154,7 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
             raise NotFound(f"alerte ouverte {review_id} inconnue", code="alerte-inconnue")
         return review
 
-    @r.post("/alertes/{review_id}/fusion")
+    @r.post("/alertes/{review_id}/fusion", openapi_extra=MERGE)
     @accepts(HOSPITAL_STAFF)
     async def merge(review_id: RowId, request: Request) -> Response:
         actor, data = _actor(request), await _body(request)
@@ -119,7 +167,12 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
         identity = index.merge(actor, keep, drop, review_id)
         return json_response({"conserve": identity.id, "fusionne": drop})
 
-    @r.post("/alertes/{review_id}/ecarter")
+    @r.post(
+        "/alertes/{review_id}/ecarter",
+        openapi_extra=doc.extra(
+            doc.ignored_body(), doc.json_answer(doc.json_object(["ecartee"], {"ecartee": {"type": "integer"}}))
+        ),
+    )
     @accepts(HOSPITAL_STAFF)
     async def dismiss(review_id: RowId, request: Request) -> Response:
         actor = _actor(request)
@@ -127,7 +180,13 @@ def router(cellule: Cellule, index: PatientIndex, max_body_bytes: int, authorize
         index.dismiss_review(actor, review_id)
         return json_response({"ecartee": review_id})
 
-    @r.get("/rapport")
+    @r.get(
+        "/rapport",
+        openapi_extra=doc.extra(
+            doc.query_parameters(["semestre", "structure"], description="AAAA-S1|S2 ; structures du GHT"),
+            doc.json_answer({"type": "object"}),
+        ),
+    )
     @accepts(HOSPITAL_STAFF)
     async def report(request: Request) -> Response:
         actor = _actor(request)

@@ -25,6 +25,7 @@ from maison.core.errors import Forbidden, InvalidInput, MaisonError, MalformedRe
 from maison.core.storage import Database
 from maison.core.terminology import Terminology
 from maison.formats import fhir_capability
+from maison.formats import openapi as doc
 from maison.formats.body import json_response, parameter_values, read_json_object, read_limited
 from maison.formats.fhir import fhir_response
 from maison.formats.fhir_capability import Operation, ResourceCapability
@@ -80,6 +81,20 @@ _SEARCH_TYPE = {  # the kinds of search.PARAMS as R4 SearchParamType
     "reference": "reference",
     "profile": "uri",
 }
+# the OpenAPI of the routes below (issue 21 §3.1): each type's search parameters from search.PARAMS
+SEARCH_PARAMETERS = doc.search_by_type(
+    {
+        rtype: {name: _SEARCH_TYPE.get(kind, "string") for name, (kind, _t) in params.items()}
+        for rtype, params in search.PARAMS.items()
+    }
+)
+SEARCH_RESULTS = ("_count", "_total", "_include", "_revinclude", "_elements", "_summary")
+RPPS_PLUS_ANSWER = doc.fhir_answer(doc.parameters_schema())
+MAILBOX_PATCH = doc.extra(
+    doc.fhir_body(doc.parameters_schema(), description="FHIRPath Patch (Parameters) sur telecom : les BAL MSSanté"),
+    doc.fhir_answer(doc.any_resource("La ressource modifiée")),
+    doc.errors(404, 409, 412, 415, 422),
+)
 OPERATIONS = (
     Operation("export", "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"),  # ours: the real API has none
     Operation("rpps-plus"),  # a médico-social professional declared by his employer (issue 18 §1.1)
@@ -166,14 +181,25 @@ def router(
         with db.read() as conn:
             return search.run(conn, query, base)
 
-    @r.get("/metadata")
+    @r.get("/metadata", openapi_extra=doc.fhir_answer(doc.resource("CapabilityStatement")))
     @public("la déclaration de capacités FHIR est publique")
     async def metadata(request: Request) -> Response:
         return fhir_response(capability_statement(_base(request), ns))
 
     # --- bulk export (FHIR Bulk Data); declared before /{rtype} so that `$export` is not a type ---
 
-    @r.get("/$export")
+    @r.get(
+        "/$export",
+        openapi_extra=doc.extra(
+            {
+                "parameters": [
+                    {"name": "Prefer", "in": "header", "required": True, "schema": {"const": "respond-async"}}
+                ]
+            },
+            doc.query_parameters(["_type", "_since", "_outputFormat"], description="FHIR Bulk Data (kick-off)"),
+            doc.no_content(202, "Export lancé (Content-Location : son statut)"),
+        ),
+    )
     @accepts(READER)
     async def export_kickoff(request: Request) -> Response:
         requester = _authenticate(authorizer, request)
@@ -190,7 +216,13 @@ def router(
         )
         return Response(status_code=202, headers={"Content-Location": f"{_base(request)}/$export-status/{job}"})
 
-    @r.get("/$export-status/{job}")
+    @r.get(
+        "/$export-status/{job}",
+        openapi_extra=doc.extra(
+            doc.json_answer(doc.json_object(["output"], {"output": {"type": "array", "items": {"type": "object"}}})),
+            doc.no_content(202, "Export en cours"),
+        ),
+    )
     @accepts(READER)
     async def export_status(job: FhirId, request: Request) -> Response:
         row = exports.status(_authenticate(authorizer, request), job)
@@ -215,19 +247,32 @@ def router(
         }
         return json_response(manifest)
 
-    @r.delete("/$export-status/{job}")
+    @r.delete("/$export-status/{job}", openapi_extra=doc.no_content(202, "Export annulé"))
     @accepts(READER)
     async def export_cancel(job: FhirId, request: Request) -> Response:
         exports.cancel(_authenticate(authorizer, request), job)
         return Response(status_code=202)
 
-    @r.get("/$export-file/{job}/{name}")
+    @r.get(
+        "/$export-file/{job}/{name}",
+        openapi_extra=doc.answers(200, {"application/fhir+ndjson": {"type": "string"}}, "NDJSON"),
+    )
     @accepts(READER)
     async def export_file(job: FhirId, name: FileName, request: Request) -> Response:
         path = exports.file(_authenticate(authorizer, request), job, name)
         return FileResponse(path, media_type="application/fhir+ndjson")
 
-    @r.post("/$rpps-plus")
+    @r.post(
+        "/$rpps-plus",
+        openapi_extra=doc.extra(
+            doc.fhir_body(
+                doc.parameters_schema(), description="Parameters : nom, prenom, dateNaissance, civilite, role"
+            ),
+            RPPS_PLUS_ANSWER,
+            doc.fhir_answer(doc.parameters_schema(), 202, "Déclaration en attente de validation"),
+            doc.errors(409, 422),
+        ),
+    )
     @accepts(STRUCTURE_ADMINISTRATOR)
     async def rpps_plus_declaration(request: Request) -> Response:
         """An employer's administrator declares a médico-social professional (Parameters: nom, prenom,
@@ -262,7 +307,7 @@ def router(
         response.headers["Content-Location"] = f"{_base(request)}/$rpps-plus/{declaration.id}"
         return response
 
-    @r.get("/$rpps-plus/{declaration}")
+    @r.get("/$rpps-plus/{declaration}", openapi_extra=RPPS_PLUS_ANSWER)
     @accepts(RPPS_PLUS_PARTIES)
     async def rpps_plus_state(declaration: FhirId, request: Request) -> Response:
         """The declaration's state, for its employer's administrator or the registry's manager."""
@@ -287,25 +332,38 @@ def router(
             )
         return fhir_response(_declaration(decided, practitioner, role, _base(request)), 200)
 
-    @r.post("/$rpps-plus/{declaration}/$valider")
+    @r.post(
+        "/$rpps-plus/{declaration}/$valider",
+        openapi_extra=doc.extra(doc.ignored_body(), RPPS_PLUS_ANSWER, doc.errors(409, 422)),
+    )
     @accepts(RPPS_PLUS_MANAGER)
     async def rpps_plus_validate(declaration: FhirId, request: Request) -> Response:
         """The registry validates a declaration: the Practitioner and its role now exist in the directory."""
         return await _decide(declaration, request, True)
 
-    @r.post("/$rpps-plus/{declaration}/$refuser")
+    @r.post(
+        "/$rpps-plus/{declaration}/$refuser",
+        openapi_extra=doc.extra(doc.ignored_body(), RPPS_PLUS_ANSWER, doc.errors(409, 422)),
+    )
     @accepts(RPPS_PLUS_MANAGER)
     async def rpps_plus_refuse(declaration: FhirId, request: Request) -> Response:
         return await _decide(declaration, request, False)
 
-    @r.get("/{rtype}")
+    @r.get("/{rtype}", openapi_extra=doc.fhir_search(SEARCH_PARAMETERS, SEARCH_RESULTS))
     @accepts(READER)
     async def search_get(rtype: Code, request: Request) -> Response:
         _authenticate(authorizer, request)
         params = parse_qsl(request.url.query, keep_blank_values=True)
         return fhir_response(await run_in_threadpool(_search, rtype, params, _base(request)))
 
-    @r.post("/{rtype}/_search")
+    @r.post(
+        "/{rtype}/_search",
+        openapi_extra=doc.extra(
+            doc.form_body([], {name: doc.text(kind) for name, kind in SEARCH_PARAMETERS.items()}),
+            doc.fhir_answer(doc.bundle_schema()),
+            doc.errors(415),
+        ),
+    )
     @accepts(READER)
     async def search_post(rtype: Code, request: Request) -> Response:
         _authenticate(authorizer, request)
@@ -352,19 +410,19 @@ def router(
             ) from None
         return fhir_response(search.public(updated))
 
-    @r.patch("/{rtype}")
+    @r.patch("/{rtype}", openapi_extra=doc.extra(doc.query_parameters(["identifier"]), MAILBOX_PATCH))
     @accepts(MSS_OPERATOR)
     async def conditional_patch(rtype: Code, request: Request) -> Response:
         if set(request.query_params) != {"identifier"}:
             raise InvalidInput("PATCH conditionnel : seul le critère identifier est accepté", code="parametre-inconnu")
         return await _patch(request, rtype, None)
 
-    @r.patch("/{rtype}/{rid}")
+    @r.patch("/{rtype}/{rid}", openapi_extra=MAILBOX_PATCH)
     @accepts(MSS_OPERATOR)
     async def patch(rtype: Code, rid: FhirId, request: Request) -> Response:
         return await _patch(request, rtype, rid)
 
-    @r.get("/{rtype}/{rid}")
+    @r.get("/{rtype}/{rid}", openapi_extra=doc.fhir_answer(doc.any_resource()))
     @accepts(READER)
     async def read(rtype: Code, rid: FhirId, request: Request) -> Response:
         _authenticate(authorizer, request)

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Request, Response
 
 from maison.core.authz import public
 from maison.core.errors import MaisonError, NotFound, TooLarge
+from maison.formats import openapi as doc
 from maison.formats import soap
 from maison.formats.body import read_json_object, read_limited
 from maison.formats.fhir import outcome_response
@@ -63,6 +64,59 @@ def result_json(result: InsiResult) -> dict:
             },
         }
     return out
+
+
+# the OpenAPI of the routes below (issue 21 §3.1): the SOAP envelope of the WSDL, the JSON twin's members
+SOAP_BODY = doc.extra(
+    doc.raw_body([soap.CONTENT_TYPE.split(";")[0]], description="Enveloppe SOAP 1.2 (DESIR_ICIR_EXP_1.5.0.wsdl)"),
+    doc.answers(200, {soap.CONTENT_TYPE.split(";")[0]: {"type": "string"}}, "Réponse SOAP (CR 00, 01, 02)"),
+)
+XML = doc.answers(200, {"text/xml": {"type": "string"}}, "Document XML")
+_INS_REF = doc.json_object((), {"matricule": doc.text(), "cle": doc.text(), "type": doc.text(), "oid": doc.text()})
+INSI_ANSWER = doc.json_answer(
+    doc.json_object(
+        ["codeCR", "libelleCR"],
+        {
+            "codeCR": doc.text("00, 01 ou 02"),
+            "libelleCR": doc.text(),
+            "individu": doc.json_object(["insActif"], {"insActif": _INS_REF}),
+        },
+    )
+)
+CERTIFICATE_ERRORS = doc.errors(401, 403)  # the connection's certificate, checked against the caller's claims
+_CONTEXT = {
+    "structure": doc.text("Structure (ContexteLPS), sinon l'en-tête X-Structure"),
+    "idam": doc.text("IDAM du logiciel, sinon l'en-tête X-LPS-IDAM"),
+    "lpsVersion": doc.text(),
+    "professionnel": doc.text(),
+}
+TRAITS_BODY = doc.json_body(
+    doc.json_object(
+        ["nomNaissance", "sexe", "dateNaissance"],
+        {
+            "nomNaissance": doc.text(),
+            "prenoms": {"type": "array", "items": doc.text()},
+            "prenom": doc.text("un seul prénom, à défaut de prenoms"),
+            "sexe": doc.text("M ou F"),
+            "dateNaissance": doc.text("AAAA-MM-JJ"),
+            "lieuNaissance": doc.text("code INSEE"),
+            **_CONTEXT,
+        },
+    )
+)
+CARTE_VITALE_BODY = doc.json_body(
+    doc.json_object(
+        ["dateNaissance", "rangNaissance"],
+        {
+            "matriculeIndividu": doc.text(),
+            "matriculeOD": doc.text(),
+            "dateNaissance": doc.text(),
+            "rangNaissance": {"type": "integer", "minimum": 0, "maximum": 999},
+            "nomNaissance": doc.text(),
+            **_CONTEXT,
+        },
+    )
+)
 
 
 # A few threads do the work of every INSi call: each call is a short burst of CPU and SQLite reads,
@@ -111,7 +165,7 @@ def router(
             for receipt in receipts:
                 await asyncio.wrap_future(receipt)
 
-    @r.post("/lps")
+    @r.post("/lps", openapi_extra=SOAP_BODY)
     @public(CERTIFICATE)
     async def soap_endpoint(request: Request) -> Response:
         try:
@@ -137,7 +191,10 @@ def router(
             status, payload = fault.http_status, insi_soap.fault_response(fault)
         return Response(payload, status_code=status, media_type=soap.CONTENT_TYPE)
 
-    @r.get("/lps")
+    @r.get(
+        "/lps",
+        openapi_extra=doc.extra(doc.query_parameters(["wsdl"], description="présent : le WSDL"), XML, doc.errors(404)),
+    )
     @public(CERTIFICATE)
     async def wsdl(request: Request) -> Response:
         if "wsdl" not in request.query_params:
@@ -148,7 +205,7 @@ def router(
         text = text.replace('schemaLocation="xsd/', f'schemaLocation="{here.rsplit("/", 1)[0]}/xsd/')
         return Response(text, media_type="text/xml; charset=utf-8")
 
-    @r.get("/xsd/{path:path}")
+    @r.get("/xsd/{path:path}", openapi_extra=XML)
     @public(CERTIFICATE)
     async def xsd(path: RelativePath) -> Response:
         base = (insi_dir(reference_path) / "xsd").resolve()
@@ -169,7 +226,9 @@ def router(
     async def _json(request: Request) -> dict:
         return await read_json_object(request, max_body_bytes)
 
-    @r.post("/json/rechercherInsAvecTraitsIdentite")
+    @r.post(
+        "/json/rechercherInsAvecTraitsIdentite", openapi_extra=doc.extra(TRAITS_BODY, INSI_ANSWER, CERTIFICATE_ERRORS)
+    )
     @public(CERTIFICATE)
     async def json_traits(request: Request) -> Response:
         try:
@@ -190,7 +249,10 @@ def router(
         except MaisonError as exc:
             return outcome_response(exc)
 
-    @r.post("/json/rechercherInsAvecCarteVitale")
+    @r.post(
+        "/json/rechercherInsAvecCarteVitale",
+        openapi_extra=doc.extra(CARTE_VITALE_BODY, INSI_ANSWER, CERTIFICATE_ERRORS),
+    )
     @public(CERTIFICATE)
     async def json_carte_vitale(request: Request) -> Response:
         try:

@@ -16,9 +16,17 @@ from starlette.concurrency import run_in_threadpool
 
 from maison.core.authz import PATIENT, accepts, public
 from maison.core.errors import Unauthenticated
+from maison.formats import openapi as doc
 from maison.formats.body import json_response, read_json_object, required_text
 from maison.identite.mes.login import PatientLogin
 
+# the OpenAPI of the routes below (issue 21 §3.1)
+STARTED = doc.json_answer(
+    doc.json_object(["transaction"], {"transaction": doc.text(), "canal": doc.text(), "destinataire": doc.text()}),
+    202,
+    "Code envoyé",
+)
+TOKEN = doc.json_answer(doc.json_object(["access_token"], {"access_token": doc.text()}), 200, "Jeton d'accès")
 LOGIN = "la connexion du patient : identifiant, mot de passe puis code à usage unique"
 
 
@@ -46,7 +54,12 @@ def router(login: PatientLogin, max_body_bytes: int, issuer: str) -> APIRouter:
             raise Unauthenticated("jeton patient requis (Authorization: Bearer)", code="auth-absente")
         return login.verify(header[7:].strip(), issuer)
 
-    @r.post("/connexion")
+    @r.post(
+        "/connexion",
+        openapi_extra=doc.extra(
+            doc.json_body(doc.required_texts("identifiant", "motDePasse")), STARTED, doc.errors(401, 429)
+        ),
+    )
     @public(LOGIN)
     async def start(request: Request) -> Response:
         data = await read_json_object(request, max_body_bytes)
@@ -60,7 +73,10 @@ def router(login: PatientLogin, max_body_bytes: int, issuer: str) -> APIRouter:
             202,
         )
 
-    @r.post("/connexion/code")
+    @r.post(
+        "/connexion/code",
+        openapi_extra=doc.extra(doc.json_body(doc.required_texts("transaction", "code")), TOKEN, doc.errors(401, 429)),
+    )
     @public(LOGIN)
     async def finish(request: Request) -> Response:
         data = await read_json_object(request, max_body_bytes)
@@ -74,7 +90,7 @@ def router(login: PatientLogin, max_body_bytes: int, issuer: str) -> APIRouter:
             )
         )
 
-    @r.post("/representation")
+    @r.post("/representation", openapi_extra=doc.extra(doc.json_body(doc.required_texts("ins")), TOKEN))
     @accepts(PATIENT)  # verified by the login service itself (`_patient`): it needs the token's own claims
     async def represent(request: Request) -> Response:
         patient = _patient(request)

@@ -29,6 +29,7 @@ from maison.core.errors import InvalidInput
 from maison.core.lockout import Locked
 from maison.formats.body import json_response, read_json_object, read_limited
 from maison.formats.path_ids import FhirId, Identifier
+from maison.identite.psc import api_openapi as openapi
 from maison.identite.psc.local_idp import LocalProviders
 from maison.identite.psc.provider import ACR, CIBA_GRANT, SCOPES, OAuthError, Provider
 from maison.identite.psc.registration import Registrar, registration_endpoint
@@ -87,7 +88,7 @@ def router(
     """PSC's endpoints for the configured `issuer` (`issuer_for(settings.public_base_url)`)."""
     r = APIRouter()
 
-    @r.post("/local-idp")
+    @r.post("/local-idp", openapi_extra=openapi.LOCAL_IDP)
     @accepts(STRUCTURE_ADMINISTRATOR)
     async def register_local_idp(request: Request) -> Response:
         """IAM.80: a structure's administrator (a key of that scope) registers the structure's own OpenID
@@ -151,13 +152,13 @@ def router(
             "registration_endpoint": registration_endpoint(iss),  # RFC 7591, Keycloak's path (registration.py)
         }
 
-    @r.get(REALM + "/.well-known/openid-configuration")
-    @r.get(REALM + "/.well-known/wallet-openid-configuration")
+    @r.get(REALM + "/.well-known/openid-configuration", openapi_extra=openapi.DISCOVERY)
+    @r.get(REALM + "/.well-known/wallet-openid-configuration", openapi_extra=openapi.DISCOVERY)
     @public(OAUTH)
     async def well_known() -> Response:
         return _json(discovery())
 
-    @r.get(OIDC + "/certs")
+    @r.get(OIDC + "/certs", openapi_extra=openapi.JWKS)
     @public(OAUTH)
     async def certs() -> Response:
         return _json(provider.keys.jwks())
@@ -179,7 +180,7 @@ def router(
         )
         return HTMLResponse(html, status, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
 
-    @r.get(OIDC + "/auth")
+    @r.get(OIDC + "/auth", openapi_extra=openapi.AUTHORIZE)
     @public(OAUTH)
     async def authorize(request: Request) -> Response:
         p = dict(request.query_params)
@@ -225,7 +226,7 @@ def router(
         )
         return _login_page(request, request_id, client.name)
 
-    @r.post(OIDC + "/auth/login")
+    @r.post(OIDC + "/auth/login", openapi_extra=openapi.LOGIN)
     @public(OAUTH)
     async def login(request: Request) -> Response:
         try:
@@ -274,7 +275,7 @@ def router(
 
     # --- token-side endpoints ----------------------------------------------------------------------
 
-    @r.post(OIDC + "/token")
+    @r.post(OIDC + "/token", openapi_extra=openapi.TOKEN)
     @public(OAUTH)
     async def token(request: Request) -> Response:
         f = await form(request)
@@ -295,7 +296,7 @@ def router(
             raise OAuthError("unsupported_grant_type", f"grant_type '{grant}' non supporté")
         return _json(out)
 
-    @r.post(OIDC + "/ext/ciba/auth")
+    @r.post(OIDC + "/ext/ciba/auth", openapi_extra=openapi.CIBA)
     @public(OAUTH)
     async def ciba(request: Request) -> Response:
         f = await form(request)
@@ -316,7 +317,7 @@ def router(
     # The e-CPS app's side of CIBA: it lists the open requests and answers them, proving itself
     # with the code it generates (X-eCPS-Code).
 
-    @r.get("/ecps/{idnatps}/requests")
+    @r.get("/ecps/{idnatps}/requests", openapi_extra=openapi.ECPS_REQUESTS)
     @public(ECPS)
     async def ecps_requests(idnatps: Identifier, request: Request) -> Response:
         return _json(
@@ -327,7 +328,7 @@ def router(
             }
         )
 
-    @r.post("/ecps/{idnatps}/requests/{handle}")
+    @r.post("/ecps/{idnatps}/requests/{handle}", openapi_extra=openapi.ECPS_ANSWER)
     @public(ECPS)
     async def ecps_answer(idnatps: Identifier, handle: FhirId, request: Request) -> Response:
         f = await form(request)
@@ -360,21 +361,21 @@ def router(
             raise OAuthError("invalid_token", "jeton d'accès Bearer requis", 401)
         return header[7:].strip()
 
-    @r.get(OIDC + "/userinfo")
-    @r.post(OIDC + "/userinfo")
+    @r.get(OIDC + "/userinfo", openapi_extra=openapi.USERINFO)
+    @r.post(OIDC + "/userinfo", openapi_extra=openapi.USERINFO_POST)
     @public(OAUTH)
     async def userinfo(request: Request) -> Response:
         claims = provider.verify_access_token(await _access_token(request), issuer)
         return _json(provider.userinfo(claims))
 
-    @r.post(OIDC + "/token/introspect")
+    @r.post(OIDC + "/token/introspect", openapi_extra=openapi.INTROSPECT)
     @public(OAUTH)
     async def introspect(request: Request) -> Response:
         f = await form(request)
         client = provider.authenticate_client(request.headers.get("authorization"), f)
         return _json(provider.introspect(client, f.get("token", ""), issuer))
 
-    @r.post(OIDC + "/revoke")
+    @r.post(OIDC + "/revoke", openapi_extra=openapi.REVOKE)
     @public(OAUTH)
     async def revoke(request: Request) -> Response:
         f = await form(request)
@@ -382,7 +383,7 @@ def router(
         provider.revoke(client, f.get("token", ""), issuer)
         return Response(status_code=200)
 
-    @r.get(OIDC + "/logout")
+    @r.get(OIDC + "/logout", openapi_extra=openapi.LOGOUT)
     @public(OAUTH)
     async def logout(request: Request) -> Response:
         p = request.query_params

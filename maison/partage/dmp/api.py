@@ -36,6 +36,7 @@ from maison.core.actor import KeyScope
 from maison.core.authz import PATIENT, Accepts, Authorizer, accepts, keys, public
 from maison.core.errors import InvalidInput, MaisonError, MalformedRequest, NotFound, UnsupportedMediaType
 from maison.formats import fhir_capability, pdsm
+from maison.formats import openapi as oas
 from maison.formats.body import json_response, read_json_object, read_limited, required_text
 from maison.formats.fhir import (
     FHIR_JSON,
@@ -285,6 +286,51 @@ def _search_types() -> dict[str, str]:
     return {name: kinds.get(name, "token") for name in sorted(KNOWN - {"_format", "patient:identifier"})}
 
 
+# the OpenAPI of the routes below (issue 21 §3.1): the searches' parameters from the tables they read
+DOCUMENT_SEARCH = oas.fhir_search({**_search_types(), "patient:identifier": "token"}, ("_count", "_summary"))
+LIST_SEARCH = oas.fhir_search(
+    {"patient.identifier": "token", "patient:identifier": "token", "code": "token", "status": "token"},
+    ("_count", "_summary"),
+)
+SEARCH_FORM = oas.form_body([], {}, description="Les mêmes paramètres que la recherche GET, dans le corps")
+DOCUMENT = oas.resource("DocumentReference")
+NO_CONTENT = oas.no_content()
+IGNORED = oas.ignored_body()
+PREFERENCES = oas.json_object(
+    (),
+    {
+        "medecinTraitant": {"type": ["string", "null"], "pattern": "^[0-9]{1,20}$", "description": "IdNatPS, ou null"},
+        "opposeBrisDeGlace": {"type": "boolean"},
+        "opposeCentre15": {"type": "boolean"},
+    },
+)
+PREFERENCES["additionalProperties"] = False  # other members are refused (champ-inconnu)
+CODE_BODY = oas.required_texts(
+    "professionnel",
+    optional={"rubriques": {"type": "array", "items": {"type": "string"}}, "jours": {"type": "integer"}},
+)
+CODE_BODY["required"].append("rubriques")
+PROVIDE = oas.extra(
+    oas.fhir_body(
+        oas.resource("Bundle", ["type", "entry"], {"type": {"const": "transaction"}, "entry": {"type": "array"}})
+    ),
+    oas.fhir_answer(oas.bundle_schema(), 200, "transaction-response (ITI-65)"),
+    oas.errors(409, 415, 422),
+)
+CONSENT = oas.resource(
+    "Consent",
+    ["patient"],
+    {
+        "patient": oas.json_object(
+            ["identifier"],
+            {"identifier": oas.json_object(["system", "value"], {"system": oas.text(), "value": oas.text()})},
+        ),
+        "provision": {"type": "object"},
+        "extension": {"type": "array", "items": {"type": "object"}},
+    },
+)
+
+
 def capability_statement(base: str, ns: Namespace) -> dict:
     """What the routes below do, no more: ITI-65 as a transaction, ITI-67 search and read, the
     metadata update as a conditional PATCH (`PATCH /DocumentReference?identifier=`, PDSm st_maj.md),
@@ -343,15 +389,15 @@ def router(
         doctor = request.headers.get("x-pour-le-compte-de")
         return dmp.under_doctor(who, doctor) if doctor and who.kind == "professional" else who
 
-    @r.get("/metadata")
+    @r.get("/metadata", openapi_extra=oas.fhir_answer(oas.resource("CapabilityStatement")))
     @public("la déclaration de capacités FHIR est publique")
     async def metadata(request: Request) -> Response:
         return fhir_response(capability_statement(_base(request), ns))
 
     # --- ITI-65 ------------------------------------------------------------------------------------
 
-    @r.post("")
-    @r.post("/")
+    @r.post("", openapi_extra=PROVIDE)
+    @r.post("/", openapi_extra=PROVIDE)
     @accepts(DMP_PROFESSIONAL)
     async def provide(request: Request) -> Response:
         who = _who(request)
@@ -395,16 +441,21 @@ def router(
         return _searchset(shown, base, "DocumentReference", str(request.url.query), warnings, controls)
 
     accepts(DMP_READER)(_find_documents)
-    r.add_api_route("/DocumentReference", _find_documents, methods=["GET"])
-    r.add_api_route("/DocumentReference/_search", _find_documents, methods=["POST"])
+    r.add_api_route("/DocumentReference", _find_documents, methods=["GET"], openapi_extra=DOCUMENT_SEARCH)
+    r.add_api_route(
+        "/DocumentReference/_search",
+        _find_documents,
+        methods=["POST"],
+        openapi_extra=oas.extra(SEARCH_FORM, oas.fhir_answer(oas.bundle_schema(DOCUMENT)), oas.errors(415)),
+    )
 
-    @r.get("/DocumentReference/{id_}")
+    @r.get("/DocumentReference/{id_}", openapi_extra=oas.fhir_answer(DOCUMENT))
     @accepts(DMP_READER)
     async def read_document(id_: FhirId, request: Request) -> Response:
         entry = await run_in_threadpool(dmp.document, _who(request), id_)
         return _versioned(mhd.render_document(entry, _base(request)))
 
-    @r.get("/DocumentReference/{id_}/_history/{version}")
+    @r.get("/DocumentReference/{id_}/_history/{version}", openapi_extra=oas.fhir_answer(DOCUMENT))
     @accepts(DMP_READER)
     async def read_version(id_: FhirId, version: FhirId, request: Request) -> Response:
         """vread (R4 http.html §3.1.0.3) of the fiche's version that PDSm's meta.versionId names: the
@@ -418,7 +469,22 @@ def router(
             )
         return _versioned(mhd.render_document(entry, _base(request)))
 
-    @r.patch("/DocumentReference")
+    @r.patch(
+        "/DocumentReference",
+        openapi_extra=oas.extra(
+            oas.query_parameters(["identifier"], description="[system]|[uniqueId] de la fiche (PDSm st_maj.md)"),
+            {
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json-patch+json": {"schema": {"type": "array", "items": {"type": "object"}}}
+                    },
+                }
+            },
+            oas.fhir_answer(DOCUMENT),
+            oas.errors(404, 405, 409, 415, 422),
+        ),
+    )
     @accepts(DMP_READER)
     async def patch_document(request: Request) -> Response:
         who = _who(request)
@@ -451,7 +517,7 @@ def router(
             headers={"ETag": f'W/"{entry.version}"', "Last-Modified": entry.last_updated},
         )
 
-    @r.delete("/DocumentReference/{id_}")
+    @r.delete("/DocumentReference/{id_}", openapi_extra=oas.extra(NO_CONTENT, oas.errors(409)))
     @accepts(DMP_READER)
     async def withdraw(id_: FhirId, request: Request) -> Response:
         await run_in_threadpool(dmp.withdraw, _who(request), id_)
@@ -459,7 +525,9 @@ def router(
 
     # --- ITI-68 --------------------------------------------------------------------------------------
 
-    @r.get("/Binary/{id_}")
+    @r.get(
+        "/Binary/{id_}", openapi_extra=oas.answers(200, {"*/*": {"type": "string", "format": "binary"}}, "Le document")
+    )
     @accepts(DMP_READER)
     async def retrieve(id_: FhirId, request: Request) -> Response:
         entry, data = await run_in_threadpool(dmp.retrieve, _who(request), id_)
@@ -483,22 +551,32 @@ def router(
         lists = [_list(row) for row in rows]
         return _searchset(lists, base, "List", str(request.url.query), [], controls)
 
-    @r.get("/List/{id_}")
+    @r.get("/List/{id_}", openapi_extra=oas.fhir_answer(oas.resource("List")))
     @accepts(DMP_READER)
     async def read_list(id_: FhirId, request: Request) -> Response:
         """A lot, at the fullUrl ITI-66 gave it."""
         return fhir_response(_list(await run_in_threadpool(dmp.submission_set, _who(request), id_)))
 
     accepts(DMP_READER)(_find_lists)
-    r.add_api_route("/List", _find_lists, methods=["GET"])
-    r.add_api_route("/List/_search", _find_lists, methods=["POST"])
+    r.add_api_route("/List", _find_lists, methods=["GET"], openapi_extra=LIST_SEARCH)
+    r.add_api_route(
+        "/List/_search",
+        _find_lists,
+        methods=["POST"],
+        openapi_extra=oas.extra(SEARCH_FORM, oas.fhir_answer(oas.bundle_schema()), oas.errors(415)),
+    )
 
     def _list(lot: SubmissionSet) -> dict:
         return {**lot.resource, "id": lot.id, "status": lot.status, "meta": {"profile": [pdsm.PROFILE_SUBMISSION_SET]}}
 
     # --- information / opposition (002 L535-565) -----------------------------------------------------
 
-    @r.post("/Consent")
+    @r.post(
+        "/Consent",
+        openapi_extra=oas.extra(
+            oas.fhir_body(CONSENT), oas.fhir_answer(CONSENT, 201, "Enregistré"), oas.errors(404, 409, 422)
+        ),
+    )
     @accepts(DMP_PROFESSIONAL)
     async def record_information(request: Request) -> Response:
         """The patient's answer to the structure's information, as a FHIR Consent: one provision per axis
@@ -544,7 +622,12 @@ def router(
         )
         return await _information(ins, who, 201)
 
-    @r.get("/Consent")
+    @r.get(
+        "/Consent",
+        openapi_extra=oas.fhir_search(
+            {"patient.identifier": "token", "patient:identifier": "token"}, ("_count", "_summary")
+        ),
+    )
     @accepts(DMP_PROFESSIONAL)
     async def information(request: Request) -> Response:
         """A search (R4 search.html): a searchset Bundle holding the patient's information state for the
@@ -594,13 +677,13 @@ def router(
 
     # --- secretariat ---------------------------------------------------------------------------------
 
-    @r.put("/secretariat/{secretary}")
+    @r.put("/secretariat/{secretary}", openapi_extra=oas.extra(IGNORED, NO_CONTENT, oas.errors(409, 422)))
     @accepts(DOCTOR)
     async def add_secretary(secretary: Identifier, request: Request) -> Response:
         await run_in_threadpool(dmp.declare_secretary, who_of(authorizer, request), secretary)
         return Response(status_code=204)
 
-    @r.delete("/secretariat/{secretary}")
+    @r.delete("/secretariat/{secretary}", openapi_extra=NO_CONTENT)
     @accepts(DOCTOR)
     async def remove_secretary(secretary: Identifier, request: Request) -> Response:
         await run_in_threadpool(dmp.declare_secretary, who_of(authorizer, request), secretary, remove=True)
@@ -608,7 +691,7 @@ def router(
 
     # --- the patient's controls (Mon espace santé) ---------------------------------------------------
 
-    @r.get("/espace/historique")
+    @r.get("/espace/historique", openapi_extra=oas.fhir_answer(oas.bundle_schema(oas.resource("AuditEvent"))))
     @accepts(PATIENT)
     async def history(request: Request) -> Response:
         rows = await run_in_threadpool(dmp.history, who_of(authorizer, request))
@@ -617,7 +700,10 @@ def router(
         entries = [{"fullUrl": local_url(e), "resource": e, "search": {"mode": "match"}} for e in events]
         return fhir_response(bundle("searchset", entries, total=len(events)))
 
-    @r.put("/espace/preferences")
+    @r.put(
+        "/espace/preferences",
+        openapi_extra=oas.extra(oas.json_body(PREFERENCES), NO_CONTENT, oas.errors(404, 409, 422)),
+    )
     @accepts(PATIENT)
     async def preferences(request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
@@ -641,20 +727,32 @@ def router(
         )
         return Response(status_code=204)
 
-    @r.put("/espace/regles/{professional}")
+    @r.put(
+        "/espace/regles/{professional}",
+        openapi_extra=oas.extra(oas.json_body(oas.required_texts("regle")), NO_CONTENT, oas.errors(409, 422)),
+    )
     @accepts(PATIENT)
     async def rule(professional: Identifier, request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         await run_in_threadpool(dmp.set_rule, who_of(authorizer, request), professional, required_text(body, "regle"))
         return Response(status_code=204)
 
-    @r.delete("/espace/regles/{professional}")
+    @r.delete("/espace/regles/{professional}", openapi_extra=NO_CONTENT)
     @accepts(PATIENT)
     async def remove_rule(professional: Identifier, request: Request) -> Response:
         await run_in_threadpool(dmp.set_rule, who_of(authorizer, request), professional, None)
         return Response(status_code=204)
 
-    @r.post("/espace/codes")
+    @r.post(
+        "/espace/codes",
+        openapi_extra=oas.extra(
+            oas.json_body(CODE_BODY),
+            oas.json_answer(
+                oas.json_object(["code", "jours"], {"code": oas.text(), "jours": {"type": "integer"}}), 201
+            ),
+            oas.errors(409, 422),
+        ),
+    )
     @accepts(PATIENT)
     async def create_code(request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
@@ -663,6 +761,7 @@ def router(
             not isinstance(rubriques, list)
             or not all(isinstance(x, str) for x in rubriques)
             or not isinstance(days, int)
+            or isinstance(days, bool)  # JSON's true is not a number of days
         ):
             raise InvalidInput("rubriques (liste) et jours (entier) attendus", code="champ-invalide")
         code = await run_in_threadpool(
@@ -670,13 +769,20 @@ def router(
         )
         return json_response({"code": code, "jours": days}, 201, no_store=True)
 
-    @r.delete("/espace/codes/{professional}")
+    @r.delete("/espace/codes/{professional}", openapi_extra=NO_CONTENT)
     @accepts(PATIENT)
     async def revoke_codes(professional: Identifier, request: Request) -> Response:
         await run_in_threadpool(dmp.revoke_codes, who_of(authorizer, request), professional)
         return Response(status_code=204)
 
-    @r.put("/espace/etat")
+    @r.put(
+        "/espace/etat",
+        openapi_extra=oas.extra(
+            oas.json_body(oas.json_object(["etat"], {"etat": {"enum": [s.value for s in DossierState]}})),
+            NO_CONTENT,
+            oas.errors(409, 422),
+        ),
+    )
     @accepts(PATIENT)
     async def dossier_state(request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)

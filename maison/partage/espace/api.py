@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from maison.core.authz import PATIENT, Authorizer, accepts
 from maison.core.errors import InvalidInput
+from maison.formats import openapi as doc
 from maison.formats.body import json_response, read_json_object
 from maison.formats.fhir import (
     RESULT_PARAMETERS,
@@ -35,8 +36,44 @@ from maison.formats.fhir import (
 from maison.formats.path_ids import Code, FhirId
 from maison.partage.dmp.api import who_of
 from maison.partage.espace.export import export_archive
-from maison.partage.espace.profil import shaped
+from maison.partage.espace.profil import RUBRIQUES, shaped
 from maison.partage.espace.service import Espace
+
+# the OpenAPI of the routes below (issue 21 §3.1)
+LIST = doc.fhir_search({}, ("_count", "_summary"))
+NO_CONTENT = doc.extra(doc.no_content(), doc.errors(409))  # 409: read-only while the DMP dossier is opposed or closed
+CREATED = doc.no_content(201, "Créé (Location : la fiche DMP)")
+PART = doc.extra(
+    doc.json_body({"type": "object"}, description="La partie du profil, entière"), doc.json_answer({"type": "object"})
+)
+ITEM = doc.any_resource(f"Selon la rubrique : {', '.join(f'{k} → {v}' for k, v in RUBRIQUES.items())}")
+OBSERVATION = doc.resource("Observation")
+APPOINTMENT = doc.resource("Appointment")
+DEPOSIT = doc.resource(
+    "DocumentReference",
+    ["content"],
+    {
+        "type": doc.json_object((), {"coding": {"type": "array", "items": doc.json_object((), {"code": doc.text()})}}),
+        "description": doc.text(),
+        "content": {
+            "type": "array",
+            "minItems": 1,
+            "items": doc.json_object(
+                ["attachment"],
+                {
+                    "attachment": doc.json_object(
+                        ["data"],
+                        {
+                            "data": {"type": "string", "contentEncoding": "base64"},
+                            "contentType": doc.text(),
+                            "title": doc.text(),
+                        },
+                    )
+                },
+            ),
+        },
+    },
+)
 
 
 def _controls(request: Request) -> ResultControls:
@@ -63,107 +100,131 @@ def router(espace: Espace, authorizer: Authorizer, max_body_bytes: int) -> APIRo
     def who(request: Request):
         return who_of(authorizer, request)
 
-    @r.get("/profil")
+    @r.get("/profil", openapi_extra=doc.fhir_answer(doc.bundle_schema()))
     @accepts(PATIENT)
     async def profile(request: Request) -> Response:
         return fhir_response(await run_in_threadpool(espace.profile, who(request)))
 
-    @r.get("/profil/volontes")
+    @r.get("/profil/volontes", openapi_extra=doc.json_answer({"type": "object"}))
     @accepts(PATIENT)
     async def wishes(request: Request) -> Response:
         return json_response(await run_in_threadpool(espace.volontes, who(request)))
 
-    @r.put("/profil/coordonnees")
+    @r.put("/profil/coordonnees", openapi_extra=doc.extra(PART, doc.errors(409, 422)))
     @accepts(PATIENT)
     async def contact_details(request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         return json_response(await run_in_threadpool(espace.set_profile_part, who(request), "coordonnees", body))
 
-    @r.put("/profil/volontes")
+    @r.put("/profil/volontes", openapi_extra=doc.extra(PART, doc.errors(409, 422)))
     @accepts(PATIENT)
     async def set_wishes(request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         return json_response(await run_in_threadpool(espace.set_profile_part, who(request), "volontes", body))
 
-    @r.post("/profil/$partager")
+    @r.post("/profil/$partager", openapi_extra=doc.extra(doc.ignored_body(), CREATED, doc.errors(409, 422)))
     @accepts(PATIENT)
     async def share(request: Request) -> Response:
         id_ = await run_in_threadpool(espace.share_profile, who(request))
         return Response(status_code=201, headers={"Location": f"/dmp/DocumentReference/{id_}"})
 
-    @r.get("/profil/{rubrique}")
+    @r.get("/profil/{rubrique}", openapi_extra=LIST)
     @accepts(PATIENT)
     async def items(rubrique: Code, request: Request) -> Response:
         controls = _controls(request)
         return fhir_response(_bundle(await run_in_threadpool(espace.items, who(request), rubrique), controls))
 
-    @r.post("/profil/{rubrique}")
+    @r.post(
+        "/profil/{rubrique}",
+        openapi_extra=doc.extra(doc.fhir_body(ITEM), doc.fhir_answer(ITEM, 201, "Ajouté"), doc.errors(409, 422)),
+    )
     @accepts(PATIENT)
     async def add_item(rubrique: Code, request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         return fhir_response(await run_in_threadpool(espace.put_item, who(request), rubrique, body), 201)
 
-    @r.put("/profil/{rubrique}/{id_}")
+    @r.put(
+        "/profil/{rubrique}/{id_}",
+        openapi_extra=doc.extra(doc.fhir_body(ITEM), doc.fhir_answer(ITEM), doc.errors(409, 422)),
+    )
     @accepts(PATIENT)
     async def replace_item(rubrique: Code, id_: FhirId, request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         return fhir_response(await run_in_threadpool(espace.put_item, who(request), rubrique, body, id_))
 
-    @r.delete("/profil/{rubrique}/{id_}")
+    @r.delete("/profil/{rubrique}/{id_}", openapi_extra=NO_CONTENT)
     @accepts(PATIENT)
     async def delete_item(rubrique: Code, id_: FhirId, request: Request) -> Response:
         await run_in_threadpool(espace.delete_item, who(request), rubrique, id_)
         return Response(status_code=204)
 
-    @r.get("/mesures")
+    @r.get("/mesures", openapi_extra=doc.extra(doc.query_parameters({"code": "token"}), LIST))
     @accepts(PATIENT)
     async def measures(request: Request) -> Response:
         kind, controls = request.query_params.get("code"), _controls(request)
         return fhir_response(_bundle(await run_in_threadpool(espace.measures, who(request), kind), controls))
 
-    @r.post("/mesures")
+    @r.post(
+        "/mesures",
+        openapi_extra=doc.extra(
+            doc.fhir_body(OBSERVATION), doc.fhir_answer(OBSERVATION, 201, "Ajoutée"), doc.errors(409, 422)
+        ),
+    )
     @accepts(PATIENT)
     async def add_measure(request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         return fhir_response(await run_in_threadpool(espace.add_measure, who(request), body), 201)
 
-    @r.delete("/mesures/{id_}")
+    @r.delete("/mesures/{id_}", openapi_extra=NO_CONTENT)
     @accepts(PATIENT)
     async def delete_measure(id_: FhirId, request: Request) -> Response:
         await run_in_threadpool(espace.delete_measure, who(request), id_)
         return Response(status_code=204)
 
-    @r.get("/agenda")
+    @r.get("/agenda", openapi_extra=doc.extra(doc.query_parameters({"debut": "date", "fin": "date"}), LIST))
     @accepts(PATIENT)
     async def events(request: Request) -> Response:
         q, controls = request.query_params, _controls(request)
         found = await run_in_threadpool(espace.events, who(request), q.get("debut"), q.get("fin"))
         return fhir_response(_bundle(found, controls))
 
-    @r.post("/agenda")
+    @r.post(
+        "/agenda",
+        openapi_extra=doc.extra(
+            doc.fhir_body(APPOINTMENT), doc.fhir_answer(APPOINTMENT, 201, "Ajouté"), doc.errors(409, 422)
+        ),
+    )
     @accepts(PATIENT)
     async def add_event(request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         return fhir_response(await run_in_threadpool(espace.put_event, who(request), body), 201)
 
-    @r.put("/agenda/{id_}")
+    @r.put(
+        "/agenda/{id_}",
+        openapi_extra=doc.extra(doc.fhir_body(APPOINTMENT), doc.fhir_answer(APPOINTMENT), doc.errors(409, 422)),
+    )
     @accepts(PATIENT)
     async def replace_event(id_: FhirId, request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         return fhir_response(await run_in_threadpool(espace.put_event, who(request), body, id_))
 
-    @r.delete("/agenda/{id_}")
+    @r.delete("/agenda/{id_}", openapi_extra=NO_CONTENT)
     @accepts(PATIENT)
     async def delete_event(id_: FhirId, request: Request) -> Response:
         await run_in_threadpool(espace.delete_event, who(request), id_)
         return Response(status_code=204)
 
-    @r.get("/documents/categories")
+    @r.get(
+        "/documents/categories",
+        openapi_extra=doc.json_answer(
+            {"type": "array", "items": doc.json_object(["code"], {"code": doc.text(), "display": doc.text()})}
+        ),
+    )
     @accepts(PATIENT)
     async def categories() -> Response:
         return json_response([{"code": c, "display": d} for c, d in sorted(espace.categories().items())])
 
-    @r.post("/documents")
+    @r.post("/documents", openapi_extra=doc.extra(doc.fhir_body(DEPOSIT), CREATED, doc.errors(409, 422)))
     @accepts(PATIENT)
     async def deposit(request: Request) -> Response:
         body = await read_json_object(request, max_upload)
@@ -198,13 +259,16 @@ def router(espace: Espace, authorizer: Authorizer, max_body_bytes: int) -> APIRo
         )
         return Response(status_code=201, headers={"Location": f"/dmp/DocumentReference/{id_}"})
 
-    @r.delete("/documents/{id_}")
+    @r.delete("/documents/{id_}", openapi_extra=doc.extra(NO_CONTENT, doc.errors(409)))
     @accepts(PATIENT)
     async def remove_document(id_: FhirId, request: Request) -> Response:
         await run_in_threadpool(espace.remove_document, who(request), id_)
         return Response(status_code=204)
 
-    @r.get("/export")
+    @r.get(
+        "/export",
+        openapi_extra=doc.answers(200, {"application/zip": {"type": "string", "format": "binary"}}, "Archive ZIP"),
+    )
     @accepts(PATIENT)
     async def export(request: Request) -> Response:
         data = await run_in_threadpool(export_archive, espace, who(request))

@@ -14,12 +14,20 @@ from starlette.concurrency import run_in_threadpool
 
 from maison.core.authz import PATIENT, Authorizer, accepts
 from maison.core.errors import InvalidInput, NotFound
+from maison.formats import openapi as doc
 from maison.formats.body import json_response, read_json_object, required_text
 from maison.formats.download import attachment_response
 from maison.formats.path_ids import Index, RowId
 from maison.partage.dmp.api import who_of
 from maison.partage.espace.service import Espace
 from maison.partage.mss.messagerie import Messagerie
+
+# the OpenAPI of the routes below (issue 21 §3.1)
+SENT = doc.extra(
+    doc.json_answer(doc.json_object(["message_id"], {"message_id": doc.text()}), 201, "Envoyé"), doc.errors(409, 422)
+)
+INBOX = doc.json_answer(doc.json_object(["messages"], {"messages": {"type": "array", "items": {"type": "object"}}}))
+MESSAGE = doc.json_answer(doc.json_object(["uid", "texte"], {"uid": {"type": "integer"}, "texte": doc.text()}))
 
 
 def router(messagerie: Messagerie, authorizer: Authorizer, max_body_bytes: int) -> APIRouter:
@@ -28,8 +36,8 @@ def router(messagerie: Messagerie, authorizer: Authorizer, max_body_bytes: int) 
     def ins(request: Request) -> str:
         return Espace.owner(who_of(authorizer, request))
 
-    @r.get("")
-    @r.get("/")
+    @r.get("", openapi_extra=INBOX)
+    @r.get("/", openapi_extra=INBOX)
     @accepts(PATIENT)
     async def inbox(request: Request) -> Response:
         summaries = await run_in_threadpool(messagerie.inbox, ins(request))
@@ -50,7 +58,7 @@ def router(messagerie: Messagerie, authorizer: Authorizer, max_body_bytes: int) 
             }
         )
 
-    @r.get("/{uid}")
+    @r.get("/{uid}", openapi_extra=MESSAGE)
     @accepts(PATIENT)
     async def read(uid: RowId, request: Request) -> Response:
         parsed, row = await run_in_threadpool(messagerie.read, ins(request), uid)
@@ -70,7 +78,10 @@ def router(messagerie: Messagerie, authorizer: Authorizer, max_body_bytes: int) 
             }
         )
 
-    @r.get("/{uid}/pieces/{n}")
+    @r.get(
+        "/{uid}/pieces/{n}",
+        openapi_extra=doc.answers(200, {"*/*": {"type": "string", "format": "binary"}}, "La pièce jointe"),
+    )
     @accepts(PATIENT)
     async def attachment(uid: RowId, n: Index, request: Request) -> Response:
         parsed, _row = await run_in_threadpool(messagerie.read, ins(request), uid)
@@ -79,14 +90,19 @@ def router(messagerie: Messagerie, authorizer: Authorizer, max_body_bytes: int) 
         a = parsed.attachments[n]
         return attachment_response(a.data, a.filename, a.content_type)  # the sender's name and type, made safe
 
-    @r.post("/{uid}/reponse")
+    @r.post("/{uid}/reponse", openapi_extra=doc.extra(doc.json_body(doc.required_texts("texte")), SENT))
     @accepts(PATIENT)
     async def answer(uid: RowId, request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         message_id = await run_in_threadpool(messagerie.answer, ins(request), uid, required_text(body, "texte"))
         return json_response({"message_id": message_id}, 201)
 
-    @r.post("/{uid}/transfert")
+    @r.post(
+        "/{uid}/transfert",
+        openapi_extra=doc.extra(
+            doc.json_body(doc.required_texts("destinataire", optional={"texte": doc.text()})), SENT
+        ),
+    )
     @accepts(PATIENT)
     async def forward(uid: RowId, request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)

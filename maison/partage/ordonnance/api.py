@@ -32,6 +32,7 @@ from maison.core.actor import KeyScope
 from maison.core.authz import Accepts, Authorizer, accepts, keys, public
 from maison.core.errors import InvalidInput, NotFound
 from maison.formats import fhir_capability
+from maison.formats import openapi as doc
 from maison.formats.body import json_response, read_json_object
 from maison.formats.fhir import RESULT_PARAMETERS, count_bundle, fhir_response, result_controls
 from maison.formats.fhir_capability import Operation, ResourceCapability
@@ -67,6 +68,29 @@ DISPENSER = Accepts(psc=True, scopes=keys(KeyScope.FOURNISSEUR_LPP))
 
 OPERATIONS = (Operation("executions"), Operation("dispensation"), Operation("executer"), Operation("enveloppe"))
 REQUESTS = ("MedicationRequest", "DeviceRequest", "ServiceRequest")
+SEARCH = {"date": "date", "status": "token"}  # the RequestGroup search, as the route reads it
+
+# the OpenAPI of the routes below (issue 21 §3.1)
+REQUEST_GROUP = doc.resource("RequestGroup")
+ENVELOPE = doc.extra(doc.fhir_answer(doc.bundle_schema()))
+CREATE = doc.extra(
+    doc.fhir_body(
+        {
+            "type": "object",
+            "required": ["resourceType"],
+            "properties": {"resourceType": {"enum": ["RequestGroup", "Bundle"]}},
+            "description": "La prescription : son RequestGroup seul, ou l'enveloppe (Bundle) avec ses lignes",
+        }
+    ),
+    doc.answers(201, {doc.FHIR_JSON: {"anyOf": [REQUEST_GROUP, doc.bundle_schema()]}}, "Créée (Location)"),
+    {"parameters": [{"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"}}]},
+    doc.errors(409, 422),
+)
+EXECUTE = doc.extra(
+    doc.fhir_body(doc.parameters_schema(), description="Parameters : la ligne exécutée et ce qui a été délivré"),
+    doc.fhir_answer(doc.bundle_schema(), 201, "Exécution enregistrée"),
+    doc.errors(409, 422),
+)
 
 
 def capability_statement(here: str, ns: Namespace) -> dict:
@@ -76,7 +100,7 @@ def capability_statement(here: str, ns: Namespace) -> dict:
     group = ResourceCapability(
         "RequestGroup",
         ("read", "create", "delete", "search-type"),
-        {"date": "date", "status": "token"},
+        SEARCH,
         profile=fhir.FR_MEDICATION + "fr-requestgroup-for-prescription",
         operations=OPERATIONS,
     )
@@ -102,12 +126,12 @@ def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units, *, ns
     def here(request: Request) -> str:
         return str(request.base_url).rstrip("/") + "/ordonnance"
 
-    @r.get("/metadata")
+    @r.get("/metadata", openapi_extra=doc.fhir_answer(doc.resource("CapabilityStatement")))
     @public("la déclaration de capacités FHIR est publique")
     async def metadata(request: Request) -> Response:
         return fhir_response(capability_statement(here(request), ns))
 
-    @r.post("/RequestGroup")
+    @r.post("/RequestGroup", openapi_extra=CREATE)
     @accepts(PRESCRIBER)
     async def create(request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
@@ -122,11 +146,11 @@ def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units, *, ns
         response.headers["Location"] = f"{here(request)}/RequestGroup/{prescription.number}"
         return response
 
-    @r.get("/RequestGroup")
+    @r.get("/RequestGroup", openapi_extra=doc.fhir_search(SEARCH, ("_count", "_summary")))
     @accepts(PRESCRIBER)
     async def search(request: Request) -> Response:
         params = request.query_params
-        unknown = set(params) - {"date", "status"} - RESULT_PARAMETERS
+        unknown = set(params) - set(SEARCH) - RESULT_PARAMETERS
         if unknown:
             raise InvalidInput(
                 f"paramètres non pris en charge : {', '.join(sorted(unknown))}", code="recherche-parametre"
@@ -146,7 +170,7 @@ def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units, *, ns
             return fhir_response(count_bundle(total))
         return fhir_response(fhir.search_bundle(found, base_url=here(request), total=total, ns=ns))
 
-    @r.get("/RequestGroup/{numero}")
+    @r.get("/RequestGroup/{numero}", openapi_extra=doc.fhir_answer(REQUEST_GROUP))
     @accepts(PRESCRIBER)
     async def consult(numero: Identifier, request: Request) -> Response:
         """A read answers the resource it names (R4 http.html §3.1.0.3): the RequestGroup; its lines
@@ -155,7 +179,7 @@ def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units, *, ns
         prescription, _executions = await run_in_threadpool(base.read_as_prescriber, caller, numero)
         return fhir_response(fhir.request_group(prescription, here(request), ns))
 
-    @r.get("/RequestGroup/{numero}/$enveloppe")
+    @r.get("/RequestGroup/{numero}/$enveloppe", openapi_extra=ENVELOPE)
     @accepts(PRESCRIBER)
     async def envelope(numero: Identifier, request: Request) -> Response:
         """The envelope: the RequestGroup, its requests and, with the patient's OUI, what was executed."""
@@ -182,30 +206,35 @@ def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units, *, ns
         return accepts(PRESCRIBER)(read_request)
 
     for kind in REQUESTS:
-        r.add_api_route(f"/{kind}/{{line_id}}", line_reader(kind), methods=["GET"])
+        r.add_api_route(
+            f"/{kind}/{{line_id}}",
+            line_reader(kind),
+            methods=["GET"],
+            openapi_extra=doc.fhir_answer(doc.resource(kind)),
+        )
 
-    @r.get("/RequestGroup/{numero}/$executions")
+    @r.get("/RequestGroup/{numero}/$executions", openapi_extra=ENVELOPE)
     @accepts(PRESCRIBER)
     async def executions(numero: Identifier, request: Request) -> Response:
         caller = await run_in_threadpool(who, request)
         prescription, done = await run_in_threadpool(base.executions_for_prescriber, caller, numero)
         return fhir_response(fhir.prescription_bundle(prescription, done, base_url=here(request), ns=ns))
 
-    @r.delete("/RequestGroup/{numero}")
+    @r.delete("/RequestGroup/{numero}", openapi_extra=doc.extra(ENVELOPE, doc.errors(409, 422)))
     @accepts(PRESCRIBER)
     async def cancel(numero: Identifier, request: Request) -> Response:
         caller = await run_in_threadpool(who, request)
         prescription = await run_in_threadpool(base.cancel, caller, numero)
         return fhir_response(fhir.prescription_bundle(prescription, None, base_url=here(request), ns=ns))
 
-    @r.get("/RequestGroup/{numero}/$dispensation")
+    @r.get("/RequestGroup/{numero}/$dispensation", openapi_extra=ENVELOPE)
     @accepts(DISPENSER)
     async def dispensation(numero: Identifier, request: Request) -> Response:
         caller = await run_in_threadpool(who, request)
         prescription, done = await run_in_threadpool(base.read_as_dispenser, caller, numero)
         return fhir_response(fhir.prescription_bundle(prescription, done, base_url=here(request), ns=ns))
 
-    @r.post("/RequestGroup/{numero}/$executer")
+    @r.post("/RequestGroup/{numero}/$executer", openapi_extra=EXECUTE)
     @accepts(DISPENSER)
     async def execute(numero: Identifier, request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
@@ -215,7 +244,7 @@ def router(base: Base, authorizer: Authorizer, max_body_bytes: int, units, *, ns
         )
         return fhir_response(fhir.prescription_bundle(prescription, [execution], base_url=here(request), ns=ns), 201)
 
-    @r.get("/$compteurs")
+    @r.get("/$compteurs", openapi_extra=doc.json_answer({"type": "object"}))
     @public("les compteurs nationaux sont publics : des agrégats, aucune donnée de santé (001 L424-462)")
     async def counters() -> Response:
         return json_response(await run_in_threadpool(base.counters))
