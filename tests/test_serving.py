@@ -157,6 +157,9 @@ def test_serve_runs_the_registered_mssante_operators(tmp_path):
         timeout=120,
     )
     assert registered.returncode == 0, registered.stderr
+    said = " ".join(registered.stdout.split())  # issue 21 §1.4: where each listener is, its protocol and TLS
+    assert f"soumission SMTP 127.0.0.1:{submission} (STARTTLS exigé)" in said
+    assert f"imap-tls IMAP 127.0.0.1:{imaps} (TLS implicite, RFC 8314)" in said
     created = subprocess.run(
         [
             sys.executable,
@@ -183,7 +186,7 @@ def test_serve_runs_the_registered_mssante_operators(tmp_path):
     try:
         _wait(f"http://127.0.0.1:{http}/")
         ca = ssl.create_default_context(cafile=str(tmp_path / "data" / "mss" / "pki" / "ca.pem"))
-        for _ in range(100):
+        for _ in range(300):  # the operator's own process, started beside the workers (a loaded CI: seconds)
             try:
                 client = smtplib.SMTP("127.0.0.1", submission, timeout=10)
                 break
