@@ -28,7 +28,11 @@ from maison.core.actor import Actor, KeyScope
 from maison.core.audit import SYSTEM
 from maison.core.auth import issue_key
 from maison.house import House
+from maison.identite.ins.model import Environment
 from maison.partage.mss.smtp import Endpoints
+from maison.sandbox.api import FILE
+from maison.sandbox.builder import Builder
+from maison.sandbox.catalogue import Catalogue, catalogue
 from maison.seeding.directory import load
 from maison.serving_insi import authority
 
@@ -38,6 +42,16 @@ def habilitate_insi(house: House, structure: str, structure_name: str, idam: str
     convention and an authorisation number, no protocol."""
     house.insi.register_software(idam, software_name, "Maison")
     house.insi.register_structure(structure, structure_name)
+
+
+def sandbox(house: House, mss_port: int) -> Catalogue:
+    """The sandbox's dataset (`maison sandbox`, README § Test your software against Maison), built as that
+    command builds it — through the administrator's acts — with its catalogue beside the database, so
+    that the demo's house serves it at /sandbox as a sandbox house does."""
+    content = catalogue(Environment(house.settings.ins_environment), mss_port)
+    Builder(content, house.admin, house.dmp, house.ordonnance).build()
+    (house.settings.data_dir / FILE).write_bytes(content.as_json())
+    return content
 
 
 def api_key(house: House, structure: str, software: str, person: str, role: str, scope: KeyScope) -> str:

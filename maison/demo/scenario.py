@@ -1,7 +1,8 @@
 """The order of the demo's scenes, the house they play against, and the closing checks.
 
 The house is opened on a fresh directory, the national referential seeded with a synthetic
-population (`maison.seeding`), and every service served over HTTP on a port of the demo's own
+population (`maison.seeding`) and the sandbox's dataset built (`maison sandbox`: the test data a
+vendor's bench relies on, served at /sandbox), and every service served over HTTP on a port of the demo's own
 (the MSSanté operators beside it; the patient index reaches INSi over SOAP in memory, each
 structure presenting the certificate INSi issued it, `maison.etablissement.insi.transport`).
 Then the scenes play, each over the protocols: admissions and identitovigilance, Pro Santé
@@ -41,6 +42,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _free_ports(count: int) -> int:
+    """A first port with `count` free ones from it: the sandbox's MSSanté operators listen there."""
+    while True:
+        first = _free_port()
+        try:
+            for port in range(first, first + count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return first
+
+
 def play(settings: Settings, count: int, console: Console) -> int:
     from maison.terminal import seed_with_progress
 
@@ -53,6 +67,7 @@ def play(settings: Settings, count: int, console: Console) -> int:
     house = House.open(settings)
     console.rule("[bold]Maison — démonstration")
     seed_with_progress(house.db, count, SEED)
+    sandbox = backoffice.sandbox(house, _free_ports(13))  # the vendors' test data on its way (issue 21 §2)
     backoffice.habilitate_insi(house, STRUCTURE, "CHU de démonstration", IDAM, "DPI de démonstration")
     key = backoffice.api_key(house, STRUCTURE, IDAM, DESK, "accueil", KeyScope.ACCUEIL)
 
@@ -63,6 +78,12 @@ def play(settings: Settings, count: int, console: Console) -> int:
         time.sleep(0.02)
     base = f"http://127.0.0.1:{port}"
     console.print(f"Services on {base}: " + ", ".join(s["path"] for s in httpx.get(base).json()["services"]))
+    served = httpx.get(f"{base}/sandbox", params={"_format": "json"}).json()
+    sandbox_ok = served["version"] == sandbox.version and len(served["insi"]) == len(sandbox.insi)
+    console.print(
+        f"Sandbox: {len(served['insi'])} INSi cases, {len(served['professionnels'])} professionals, "
+        f"{len(served['patients'])} patients and their test credentials — catalogue at {base}/sandbox"
+    )
     http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=10)
     try:
         admitted = admissions.play(http, admissions.arrivals(count, SEED), console)
@@ -101,6 +122,6 @@ def play(settings: Settings, count: int, console: Console) -> int:
         f"audit trail: {trail.records} records, chain {'intact' if trail.intact else 'BROKEN'}"
     )
     house.close()
-    ok = trail.intact and admitted.ok and professionals_ok and scene.ok and mss_ok and ordonnance_ok
+    ok = trail.intact and sandbox_ok and admitted.ok and professionals_ok and scene.ok and mss_ok and ordonnance_ok
     console.rule("[green]done" if ok else "[red]failed")
     return 0 if ok else 1

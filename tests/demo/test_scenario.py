@@ -37,7 +37,7 @@ from maison.demo.scenario import IDAM, STRUCTURE, play
 # - securite.connexion 8 -> 12, mss.lire 1 -> 6, mss.pfi.liste 0 -> 1: the MSSanté scene reads the
 #   mailboxes over IMAP as their owners do (the GP's twice and the practice's PFI, the hospital's
 #   twice) where it read the operators' tables, and the practice's worklist over HTTP.
-TRAIL = {
+DEMO = {
     "dmp.alimenter": 3,
     "dmp.consulter": 1,
     "dmp.information": 2,
@@ -77,6 +77,34 @@ TRAIL = {
     "securite.cle-emise": 4,
     "securite.connexion": 12,
 }
+# The sandbox built on the demo's way (`maison sandbox`, issue 21 §2): the administrator's acts, the
+# DMP's and the base's records of its dataset, and the keys it issues (structures, MSSanté operators).
+SANDBOX = {
+    "admin.bal-creee": 8,
+    "admin.client-psc-enregistre": 1,
+    "admin.compte-mes-ouvert": 8,
+    "admin.ecps-active": 9,
+    "admin.habilitation-insi": 4,
+    "admin.identite-ins-ajoutee": 15,
+    "admin.identites-fusionnees": 1,
+    "admin.logiciel-enregistre": 1,
+    "admin.matricule-remplace": 1,
+    "admin.mot-de-passe-test": 9,
+    "admin.operateur-mss-enregistre": 2,
+    "admin.professionnel-enregistre": 9,
+    "admin.structure-enregistree": 5,
+    "dmp.alimenter": 2,
+    "dmp.information": 5,
+    "dmp.patient.code": 1,
+    "dmp.patient.etat": 2,
+    "dmp.patient.preferences": 1,
+    "mss.bal.creer": 8,
+    "mss.operateur.enregistrer": 2,
+    "ordonnance.creer": 3,
+    "ordonnance.executer": 1,
+    "securite.cle-emise": 7,
+}
+TRAIL = dict(Counter(DEMO) + Counter(SANDBOX))
 
 
 def test_the_demo_plays_every_scene_with_the_outcomes_of_the_scenario(tmp_path: Path, reference_path: Path) -> None:
@@ -99,6 +127,7 @@ def test_the_demo_plays_every_scene_with_the_outcomes_of_the_scenario(tmp_path: 
         "Doublon detection over the index: 1 pair(s) queued for the identitovigilance cell",
         "merged record 7 into 1",
         "e-CPS (MOBILE), exerce à CH TOULON 1 - SITE 1",
+        "Sandbox: 16 INSi cases, 9 professionals, 8 patients",
         "DMP: the hospital fed 3 documents in one PDSm transaction",
         "The GP reads the N3 (ITI-68):",  # its size varies from run to run (dates, the PDF it embeds)
         "bytes, results 6.2 mmol/L, 12 mg/L",
@@ -129,6 +158,10 @@ def test_the_demo_plays_every_scene_with_the_outcomes_of_the_scenario(tmp_path: 
     assert by_software[(STRUCTURE, IDAM)] == 7 and sum(by_software.values()) == 8, by_software
     assert by_software[next(k for k in by_software if k[1] == PRACTICE_IDAM)] == 1
     tally = Counter(e["action"] + ("" if e["outcome"] == "success" else f":{e['outcome']}") for e in trail)
+    # the sandbox's operators publish their mailboxes to the Annuaire when they start (the operator's
+    # record and the Annuaire's PATCH) — as many as they had time for before the demo ends, one each
+    for published in ("mss.bal.publier", "annuaire.mailbox-patch"):
+        assert tally.pop(published, 0) <= SANDBOX["mss.bal.creer"], published
     assert dict(tally) == TRAIL
     certificates = [e for e in trail if e["action"] == "securite.cle-emise" and '"certificat"' in e["detail"]]
     assert sorted(audit.detail_of(e)["idam"] for e in certificates) == sorted([IDAM, PRACTICE_IDAM])
