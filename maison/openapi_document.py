@@ -89,9 +89,9 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
 }
 
 
-def security_of(policy: Accepts | Public | None) -> list[dict[str, list[str]]]:
+def security_of(policy: Accepts | Public) -> list[dict[str, list[str]]]:
     """The operation's security requirement (alternatives) from the route's policy."""
-    if not isinstance(policy, Accepts):
+    if isinstance(policy, Public):
         return []  # public: the route authenticates otherwise (its policy's `why`), or serves everyone
     requirement: list[dict[str, list[str]]] = []
     if policy.psc:
@@ -212,10 +212,10 @@ def protocol_of(path: str, method: str) -> Protocol:
     return FHIR
 
 
-def error_statuses(path: str, method: str, operation: dict[str, Any], policy: Accepts | Public | None) -> set[int]:
+def error_statuses(path: str, method: str, operation: dict[str, Any], policy: Accepts | Public) -> set[int]:
     """The error statuses the house's mapping gives this kind of operation, plus its own."""
     statuses = set(protocol_of(path, method).always)
-    if isinstance(policy, Accepts) or policy is None:
+    if isinstance(policy, Accepts):
         statuses |= {401, 403}
     if "{" in path:
         statuses.add(404)  # a path id that names nothing
@@ -239,6 +239,8 @@ def complete(document: dict[str, Any], routes: Iterable[Any]) -> dict[str, Any]:
             continue
         policy = policy_of(route.endpoint)
         path = route.path_format or ""
+        if policy is None:  # it would refuse everyone (maison.core.authz): no requirement says that
+            raise ValueError(f"{path} : la route n'énonce pas ses appelants (@accepts / @public)")
         for method in route.methods or ():
             operation = document["paths"].get(path, {}).get(method.lower())
             if operation is not None:
@@ -249,7 +251,7 @@ def complete(document: dict[str, Any], routes: Iterable[Any]) -> dict[str, Any]:
     return document
 
 
-def _complete_operation(path: str, method: str, operation: dict[str, Any], policy: Accepts | Public | None) -> None:
+def _complete_operation(path: str, method: str, operation: dict[str, Any], policy: Accepts | Public) -> None:
     operation["security"] = security_of(policy)
     if isinstance(policy, Public):
         operation["description"] = f"{operation.get('description', '')}\n\nPublique : {policy.why}.".strip()
