@@ -19,6 +19,7 @@ import httpx
 import orjson
 import pyotp
 
+from maison.etablissement.insi.client import ClientIdentity, InsiClient
 from maison.etablissement.psc.client import sign_in
 from tests.e2e.test_admin_sandbox import _port, _read_token  # how a vendor starts the house
 
@@ -122,6 +123,8 @@ def test_sandbox_twice_the_same_then_every_case_and_login(tmp_path: Path) -> Non
 
 def _insi_cases(http: httpx.Client, catalogue: dict) -> None:
     chu = next(s for s in catalogue["structures"] if s["id"] == "chu")
+    identity = ClientIdentity(chu["idnatstruct"], catalogue["logiciel"]["idam"])
+    soap = InsiClient(str(http.base_url).rstrip("/") + "/insi/lps", identity, http=http)
     for case in catalogue["insi"]:
         body = {
             "structure": chu["idnatstruct"],
@@ -143,6 +146,23 @@ def _insi_cases(http: httpx.Client, catalogue: dict) -> None:
             history = [(h["matricule"] + h["cle"], h["oid"]) for h in result["individu"]["insHisto"]]
             assert history == [(h["matricule"], h["oid"]) for h in expected["insHisto"]], case["id"]
             assert result["individu"]["traits"]["listePrenom"] == expected["listePrenoms"], case["id"]
+        _over_soap(soap, case)
+
+
+def _over_soap(soap: InsiClient, case: dict) -> None:
+    """The same case over SOAP 1.2 (the national endpoint's protocol, /insi/lps), as a DPI calls it."""
+    expected = case["attendu"]
+    result = soap.search_traits(
+        case["nomNaissance"], case["prenoms"], case["sexe"], case["dateNaissance"], case["lieuNaissance"]
+    )
+    assert result.code.value == expected["codeCR"], case["id"]
+    if expected["ins"]:
+        assert result.individu is not None
+        active, history = result.individu.active, result.individu.history
+        assert (active.number + active.cle, active.oid) == (expected["ins"], expected["oid"]), case["id"]
+        assert [(h.number + h.cle, h.oid) for h in history] == [
+            (h["matricule"], h["oid"]) for h in expected["insHisto"]
+        ]
 
 
 def _professionals_log_in(base: str, catalogue: dict) -> None:
