@@ -4,6 +4,7 @@ identities whose matricules agree with their traits, test credentials that diffe
 from __future__ import annotations
 
 import orjson
+import pyotp
 
 from maison.core.identifiers.checksums import luhn_check_digit
 from maison.core.identifiers.nir import (
@@ -83,6 +84,9 @@ def test_professions_structures_and_credentials() -> None:
     assert len(set(secrets)) == len(secrets)  # one secret per item, none shared
     states = {p.etatDossier for p in c.patients} | {s for p in c.patients for s in p.information}
     assert states >= {"active", "closed", "opposed", "non-informe", "informe-non-oppose", "informe-oppose"}
+    for p in c.professionnels:  # the URI the e-CPS app scans, as Pro Santé Connect writes it
+        issuer = "Pro Santé Connect (e-CPS)"
+        assert p.otpauth == pyotp.TOTP(p.eCpsSeed).provisioning_uri(name=p.idnatps, issuer_name=issuer)
     published = orjson.loads(c.as_json())
     assert published["professionnels"][0]["otpauth"].startswith("otpauth://totp/")
     assert published["patients"][0]["medecinTraitant"] == c.professional("generaliste").idnatps
