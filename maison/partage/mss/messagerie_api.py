@@ -27,7 +27,7 @@ SENT = doc.extra(
     doc.json_answer(doc.json_object(["message_id"], {"message_id": doc.text()}), 201, "Envoyé"), doc.errors(409, 422)
 )
 INBOX = doc.json_answer(doc.json_object(["messages"], {"messages": {"type": "array", "items": {"type": "object"}}}))
-MESSAGE = doc.json_answer(doc.json_object(["uid", "texte"], {"uid": {"type": "integer"}, "texte": doc.text()}))
+MESSAGE = doc.json_answer(doc.json_object(["uid"], {"uid": {"type": "integer"}, "pieces": {"type": "array"}}))
 
 
 def router(messagerie: Messagerie, authorizer: Authorizer, max_body_bytes: int) -> APIRouter:
