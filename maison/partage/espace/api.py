@@ -48,7 +48,25 @@ PART = doc.extra(
 )
 ITEM = doc.any_resource(f"Selon la rubrique : {', '.join(f'{k} → {v}' for k, v in RUBRIQUES.items())}")
 OBSERVATION = doc.resource("Observation")
+OBSERVATION["examples"] = [
+    {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+        "valueQuantity": {"value": 72.5, "unit": "kg", "system": "http://unitsofmeasure.org", "code": "kg"},
+        "effectiveDateTime": "2026-01-15T08:00:00+01:00",
+    }
+]
 APPOINTMENT = doc.resource("Appointment")
+APPOINTMENT["examples"] = [
+    {
+        "resourceType": "Appointment",
+        "status": "booked",
+        "start": "2027-03-01T09:00:00+01:00",
+        "end": "2027-03-01T09:30:00+01:00",
+        "description": "Consultation de suivi",
+    }
+]
 DEPOSIT = doc.resource(
     "DocumentReference",
     ["content"],
