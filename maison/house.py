@@ -158,10 +158,18 @@ class House:
         s = self.settings
         return Checkpointer(self.db, s.keystore(), s.effective_checkpoint_path, s.audit_checkpoint_interval_s)
 
+    @property
+    def namespace(self) -> Namespace:
+        """Where Maison's own canonical URLs live (issue 21 §3.3, `Settings.namespace_url`)."""
+        return Namespace(self.settings.namespace_base_url)
+
     @cached_property
     def espace(self) -> Espace:
         return Espace(
-            self.dmp, self.settings.reference_path, max_document_bytes=self.settings.espace_max_document_bytes
+            self.dmp,
+            self.settings.reference_path,
+            self.namespace,
+            max_document_bytes=self.settings.espace_max_document_bytes,
         )
 
     @cached_property
@@ -240,7 +248,7 @@ class House:
         )
         # the patient index reaches INSi over SOAP: at insi_url, or in memory to this very app
         insi_gateway = InsiGateway.from_settings(self.settings, lambda: app, self.issue_insi_certificate)
-        ns = Namespace(self.settings.namespace_base_url)  # Maison's own canonical URLs (issue 21 §3.3)
+        ns = self.namespace
         # every route states its callers (maison.core.authz); the guard enforces it before the handler runs
         app = FastAPI(
             title="Maison",
@@ -254,12 +262,13 @@ class House:
         # the origin of absolute URLs is the configured public_url, never the Host header; nosniff, HSTS over TLS
         app.add_middleware(HardenedHttp, public_url=self.settings.public_url)
         # the FHIR bases serve JSON: a client asking FHIR XML is answered 406, never JSON (issue 20 §4.3)
-        app.add_middleware(FhirFormat, bases=FHIR_BASES)
+        app.add_middleware(FhirFormat, bases=FHIR_BASES, ns=ns)
         app.include_router(
             insi_router(
                 self.insi,
                 self.settings.reference_path,
                 self.settings.max_body_bytes,
+                ns=ns,
                 dev_sans_certificat=self.settings.insi_dev_sans_certificat,
             ),
             prefix="/insi",
@@ -355,7 +364,7 @@ class House:
 
         @app.exception_handler(MaisonError)
         async def _maison_error(_request: Request, exc: MaisonError):
-            return outcome_response(exc)
+            return outcome_response(exc, ns)
 
         @app.exception_handler(OAuthError)
         async def _oauth_error(_request: Request, exc: OAuthError):
@@ -363,19 +372,19 @@ class House:
 
         @app.exception_handler(RequestValidationError)
         async def _validation(_request: Request, exc: RequestValidationError):
-            return outcome_response(parameter_error(exc.errors()))
+            return outcome_response(parameter_error(exc.errors()), ns)
 
         @app.exception_handler(HTTPException)
         async def _http(_request: Request, exc: HTTPException):
             error = NotFound(str(exc.detail)) if exc.status_code == 404 else MaisonError(str(exc.detail))
             error.http_status = exc.status_code
-            return outcome_response(error)
+            return outcome_response(error, ns)
 
         @app.exception_handler(Exception)
         async def _unexpected(_request: Request, _exc: Exception):
             error = MaisonError("erreur interne", code="exception")
             error.http_status, error.fhir_issue = 500, "exception"
-            return outcome_response(error)
+            return outcome_response(error, ns)
 
         complete_openapi(app)  # security from each route's policy, the protocols' real errors (issue 21 §3.1)
         return app

@@ -71,7 +71,13 @@ def insi_app(house: House) -> FastAPI:
         title="Maison INSi", version=__version__, docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
     app.include_router(
-        insi_router(house.insi, s.reference_path, s.max_body_bytes, dev_sans_certificat=s.insi_dev_sans_certificat),
+        insi_router(
+            house.insi,
+            s.reference_path,
+            s.max_body_bytes,
+            ns=house.namespace,
+            dev_sans_certificat=s.insi_dev_sans_certificat,
+        ),
         prefix="/insi",
         tags=["INSi"],
     )

@@ -217,8 +217,11 @@ def verify_chain(conn: Connection) -> tuple[bool, int | None]:
 _OUTCOME = {"success": "0", "minor-failure": "4", "failure": "8", "error": "12"}
 
 
-def as_fhir_audit_event(row: dict[str, Any]) -> dict[str, Any]:
-    """One record as a FHIR R4 AuditEvent (the form the patient's access history is exported in)."""
+def as_fhir_audit_event(row: dict[str, Any], *, action_system: str, chain_extension: str) -> dict[str, Any]:
+    """One record as a FHIR R4 AuditEvent (the form the patient's access history is exported in). The
+    code system of the house's actions and the extension carrying the record's chained hash are
+    Maison's own: their URLs come from the deployment's namespace (`maison.formats.namespace`, issue 21
+    §3.3; they were `urn:maison:…`, an unregistered URN namespace), which core does not know."""
     detail = orjson.loads(row["detail"])
     verb = row["action"].rsplit(".", 1)[-1]
     crud = (
@@ -233,7 +236,7 @@ def as_fhir_audit_event(row: dict[str, Any]) -> dict[str, Any]:
     event = {
         "resourceType": "AuditEvent",
         "id": str(row["seq"]),
-        "type": {"system": "urn:maison:audit-action", "code": row["action"]},
+        "type": {"system": action_system, "code": row["action"]},
         "action": crud,
         "recorded": row["recorded_at"],
         "outcome": _OUTCOME.get(row["outcome"], "8"),
@@ -250,7 +253,7 @@ def as_fhir_audit_event(row: dict[str, Any]) -> dict[str, Any]:
             }
         ],
         "source": {"observer": {"display": row["actor_software"] or "Maison"}},
-        "extension": [{"url": "urn:maison:audit-chain", "valueString": row["hash"]}],
+        "extension": [{"url": chain_extension, "valueString": row["hash"]}],
     }
     if row["patient"]:
         event["entity"] = [

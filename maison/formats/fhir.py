@@ -12,15 +12,21 @@ import orjson
 from starlette.responses import Response
 
 from maison.core.errors import MaisonError
+from maison.formats.namespace import CODE_SYSTEM, Namespace
 
 FHIR_JSON = "application/fhir+json; charset=utf-8"
+# The code system of the house's precise error codes (`MaisonError.code`): Maison's own, so under the
+# deployment's namespace (issue 21 §3.3; it was `urn:maison:error`, an unregistered URN namespace). A
+# client that does not know the server's base recognises it by this path (`namespace.names`).
+ERROR_CODES = f"{CODE_SYSTEM}/erreur"
 
 
-def operation_outcome(error: MaisonError, severity: str = "error") -> dict[str, Any]:
+def operation_outcome(error: MaisonError, ns: Namespace, severity: str = "error") -> dict[str, Any]:
+    """The error as an OperationOutcome: FHIR's issue type, and the house's precise code in `details`."""
     issue: dict[str, Any] = {
         "severity": severity,
         "code": error.fhir_issue,
-        "details": {"coding": [{"system": "urn:maison:error", "code": error.code}], "text": error.message},
+        "details": {"coding": [{"system": ns.url(ERROR_CODES), "code": error.code}], "text": error.message},
         "diagnostics": error.message,
     }
     if error.expression:
@@ -28,13 +34,13 @@ def operation_outcome(error: MaisonError, severity: str = "error") -> dict[str, 
     return {"resourceType": "OperationOutcome", "issue": [issue]}
 
 
-def outcome_response(error: MaisonError) -> Response:
+def outcome_response(error: MaisonError, ns: Namespace) -> Response:
     status = error.http_status
     if error.code == "too-large":
         status = 413
     # an error may name headers of its own (a throttle's Retry-After, RFC 6585 §4)
     return Response(
-        orjson.dumps(operation_outcome(error)),
+        orjson.dumps(operation_outcome(error, ns)),
         status_code=status,
         media_type=FHIR_JSON,
         headers=getattr(error, "http_headers", None),

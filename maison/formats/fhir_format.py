@@ -21,14 +21,17 @@ from urllib.parse import parse_qsl
 import orjson
 
 from maison.formats.fhir import XML_FORMATS, NotAcceptable, accepts_json, operation_outcome
+from maison.formats.namespace import Namespace
 
 
 class FhirFormat:
-    """ASGI middleware over the paths of the FHIR bases (`bases`: their path prefixes)."""
+    """ASGI middleware over the paths of the FHIR bases (`bases`: their path prefixes); `ns` names
+    the house's error codes in its OperationOutcome."""
 
-    def __init__(self, app: Any, bases: Sequence[str]) -> None:
+    def __init__(self, app: Any, bases: Sequence[str], ns: Namespace) -> None:
         self.app = app
         self.bases = tuple(b.rstrip("/") for b in bases)
+        self.ns = ns
 
     def _under_a_base(self, path: str) -> bool:
         return any(path == b or path.startswith(b + "/") for b in self.bases)
@@ -43,15 +46,15 @@ class FhirFormat:
         if any(f in XML_FORMATS for f in asked) or (
             not asked and "fhir+xml" in accept.lower() and not accepts_json(accept)
         ):
-            await _not_acceptable(send)
+            await _not_acceptable(send, self.ns)
             return
         if scope.get("method") not in ("GET", "HEAD") or not accept or accepts_json(accept) or asked:
             await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, _refusing_json(send))
+        await self.app(scope, receive, _refusing_json(send, self.ns))
 
 
-def _refusing_json(send: Any) -> Any:
+def _refusing_json(send: Any, ns: Namespace) -> Any:
     """A `send` that turns a FHIR JSON answer into 406 (the client accepts no JSON)."""
     refused = False
 
@@ -61,7 +64,7 @@ def _refusing_json(send: Any) -> Any:
             media = next((v for k, v in message.get("headers", []) if k.lower() == b"content-type"), b"")
             if media.startswith(b"application/fhir+json"):
                 refused = True
-                await _not_acceptable(send)
+                await _not_acceptable(send, ns)
                 return
         elif refused:
             return
@@ -70,9 +73,9 @@ def _refusing_json(send: Any) -> Any:
     return guarded
 
 
-async def _not_acceptable(send: Any) -> None:
+async def _not_acceptable(send: Any, ns: Namespace) -> None:
     error = NotAcceptable("seul le format JSON (application/fhir+json) est servi", expression="Accept")
-    body = orjson.dumps(operation_outcome(error))
+    body = orjson.dumps(operation_outcome(error, ns))
     headers = [(b"content-type", b"application/fhir+json; charset=utf-8"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 406, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -24,7 +24,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from maison.core.authz import public
 from maison.core.errors import InvalidInput, NotFound
-from maison.formats.fhir import outcome_response
 
 FILE = "sandbox.json"
 _templates = Environment(
@@ -93,15 +92,9 @@ def router(data_dir: Path, public_url: str) -> APIRouter:
         keys, professionals and patients with their test credentials (HTML, or JSON)."""
         path = data_dir / FILE
         if not path.is_file():
-            return outcome_response(
-                NotFound("cette maison n'est pas un bac à sable (maison sandbox)", code="bac-a-sable-absent")
-            )
+            raise NotFound("cette maison n'est pas un bac à sable (maison sandbox)", code="bac-a-sable-absent")
         catalogue = {"urlBase": public_url, **orjson.loads(path.read_bytes())}
-        try:
-            as_json = wants_json(request)
-        except InvalidInput as exc:
-            return outcome_response(exc)
-        if as_json:
+        if wants_json(request):  # an unreadable Accept or _format: the house's 400 OperationOutcome
             return Response(orjson.dumps(catalogue), media_type="application/json")
         return HTMLResponse(_templates.get_template("sandbox.html").render(c=catalogue))
 

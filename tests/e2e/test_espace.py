@@ -381,8 +381,9 @@ def test_a_closed_espace_is_read_only_and_every_access_is_audited(world, house, 
     assert {"espace.profil.modifier", "espace.profil.lire", "espace.exporter"} <= set(actions)
 
 
-def test_vaccinations_show_the_patients_and_the_professionals_together(world, house, reference_path) -> None:
-    # 000 L3293: "l'ensemble des vaccins, saisis par l'utilisateur ainsi que ceux saisis par le professionnel"
+def pat_trois_with_a_vaccination_note(world, house, reference_path) -> str:
+    """PAT-TROIS (the CI-SIS examples' patient) in the referential, the official VAC-NOTE example fed to
+    her DMP, her Mon espace santé account open: her patient token."""
     from maison.core.ins_traits import Traits
     from tests.e2e.test_dmp_n1_n3 import PAT_TROIS_INS
     from tests.partage.world import PASSWORD
@@ -394,11 +395,13 @@ def test_vaccinations_show_the_patients_and_the_professionals_together(world, ho
     note = (reference_path / "cisis" / "ExemplesCDA" / "VAC-NOTE_2023.01.xml").read_bytes()
     assert world.provide("hospitalier", [Produced(note)]).status_code == 200
     house.patient_login.open_account("pat.trois", PAT_TROIS_INS, "1979-03-28", PASSWORD, email="pat3@example.fr")
-    patient = httpx.Client(
-        base_url=f"{world.base}/espace",
-        timeout=30,
-        headers={"Authorization": f"Bearer {world.patient_token('pat.trois', 'pat3@example.fr')}"},
-    )
+    return world.patient_token("pat.trois", "pat3@example.fr")
+
+
+def test_vaccinations_show_the_patients_and_the_professionals_together(world, house, reference_path) -> None:
+    # 000 L3293: "l'ensemble des vaccins, saisis par l'utilisateur ainsi que ceux saisis par le professionnel"
+    token = pat_trois_with_a_vaccination_note(world, house, reference_path)
+    patient = httpx.Client(base_url=f"{world.base}/espace", timeout=30, headers={"Authorization": f"Bearer {token}"})
     patient.post(
         "/profil/vaccinations",
         json={

@@ -186,7 +186,10 @@ def test_another_structures_patient_answers_like_a_missing_one_and_is_audited(dp
     for call in calls:
         theirs, missing = call(pid), call(pid + 10_000)
         assert theirs.status_code == missing.status_code == 404
-        assert theirs.text.replace(str(pid), "N") == missing.text.replace(str(pid + 10_000), "N")
+        # the same words but the id asked (the URLs of the answer carry digits of their own: the namespace's port)
+        assert theirs.text.replace(f"patient {pid} ", "patient N ") == missing.text.replace(
+            f"patient {pid + 10_000} ", "patient N "
+        )
         assert _code(theirs) == "patient-inconnu"
     with house.db.read() as conn:
         refused = [
@@ -250,9 +253,15 @@ def test_conditional_update_by_ipp_as_a_patient_identity_feed(dpi, house, live):
         "gender": "female",
         "birthDate": "1985-07-14",
     }
-    created = dpi.put("/Patient", params={"identifier": f"{ipp_system(STRUCTURE)}|P7"}, json=patient)
+    ns = house.namespace
+    created = dpi.put("/Patient", params={"identifier": f"{ipp_system(ns, STRUCTURE)}|P7"}, json=patient)
     assert created.status_code == 201, created.text
     pid = created.json()["id"]
+    # the IPP's system is under the deployment's namespace (issue 21 §3.3); as Maison named it before, understood
+    [ipp] = [i for i in created.json()["identifier"] if i["type"]["coding"][0]["code"] == "PI"]
+    assert ipp["system"] == f"{house.settings.namespace_base_url}/ipp/{STRUCTURE}"
+    legacy = dpi.put("/Patient", params={"identifier": f"urn:maison:ipp:{STRUCTURE}|P7"}, json=patient)
+    assert legacy.status_code == 200 and legacy.json()["id"] == pid, legacy.text
     assert created.headers["location"].endswith(f"/fhir/Patient/{pid}")
     patient["name"][0]["family"] = "PETIT-MARTIN"
     updated = dpi.put("/Patient", params={"identifier": "P7"}, json=patient)

@@ -138,3 +138,97 @@ def test_the_opposition_motif_is_read_under_the_namespace_or_its_former_name(hou
         assert r.status_code == 201, r.text
     else:  # another server's extension is not Maison's motif: the opposition has none (002 L559)
         assert r.status_code == 400 and r.json()["issue"][0]["details"]["coding"][0]["code"] == "motif-legitime-absent"
+
+
+def test_the_urns_maison_invented_are_now_under_the_namespace(house, live, reference_path):
+    """Issue 21 §3.3: what was `urn:maison:…` (an unregistered URN namespace) — the house's error codes,
+    the index's IPP systems and `insi-reponse`, Mon espace santé's rubrique tag, wishes and the
+    vaccination's source document, the access history's action codes and chained hash — is rendered
+    under the deployment's namespace; no answer carries `urn:maison` any more."""
+    from maison.core.auth import issue_key
+    from tests.e2e.test_espace import pat_trois_with_a_vaccination_note
+    from tests.identite.helpers import IDAM, STRUCTURE
+
+    world = make_world(house, live, ("hospitalier",))
+    ns = house.settings.namespace_base_url
+    bodies: list[httpx.Response] = []
+    # the patient index: a Patient with its IPP, INSi's answer to $recuperer-ins, then errors of every kind
+    house.insi.register_software(IDAM, "Maison DPI", "Maison")
+    house.insi.register_structure(STRUCTURE, "Hôpital de test")
+    dpi = httpx.Client(
+        base_url=f"{live.url}/fhir",
+        headers={"Authorization": f"Bearer {issue_key(house.db, STRUCTURE, IDAM, '801234567897', 'accueil')}"},
+    )
+    patient = {
+        "resourceType": "Patient",
+        "identifier": [{"type": {"coding": [{"code": "PI"}]}, "value": "NS1"}],
+        "name": [{"use": "official", "family": "GARCIA-HAMMADI", "given": ["SARAH-LOU"]}],
+        "gender": "female",
+        "birthDate": "1977-01-21",
+    }
+    admitted = dpi.post("/Patient", json=patient)
+    bodies += [admitted, dpi.post(f"/Patient/{admitted.json()['id']}/$recuperer-ins")]
+    bodies += [
+        dpi.get("/Patient/0"),  # the house's handler (404)
+        dpi.get("/Patient", headers={"Accept": "application/fhir+xml"}),  # the FHIR format middleware (406)
+        httpx.post(f"{live.url}/insi/json/rechercherInsAvecTraitsIdentite", json={}),  # INSi's JSON mirror
+        httpx.get(f"{live.url}/insi/lps"),  # INSi's own 404
+    ]
+    # Mon espace santé: wishes, a typed vaccination, the professional's note, the history of accesses
+    token = pat_trois_with_a_vaccination_note(world, house, reference_path)
+    espace = httpx.Client(base_url=f"{live.url}/espace", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert espace.put("/profil/volontes", json={"donOrganes": "favorable"}).status_code == 200
+    vaccine = {
+        "resourceType": "Immunization",
+        "vaccineCode": {"text": "Fièvre jaune"},
+        "occurrenceDateTime": "2019-06-01",
+    }
+    assert espace.post("/profil/vaccinations", json=vaccine).status_code == 201
+    bodies += [espace.get("/profil"), espace.get("/profil/vaccinations")]
+    bodies.append(httpx.get(f"{live.url}/dmp/espace/historique", headers={"Authorization": f"Bearer {token}"}))
+
+    text = "\n".join(r.text for r in bodies)
+    assert "urn:maison" not in text
+    ours = {u for u in URL.findall(text) if u.startswith(ns + "/")}
+    assert {
+        f"{ns}/fhir/CodeSystem/erreur",
+        f"{ns}/ipp/{STRUCTURE}",
+        f"{ns}/fhir/StructureDefinition/insi-reponse",
+        f"{ns}/fhir/CodeSystem/insi-code-cr",
+        f"{ns}/fhir/StructureDefinition/espace-volontes",
+        f"{ns}/fhir/CodeSystem/espace-rubrique",
+        f"{ns}/fhir/StructureDefinition/espace-document-source",
+        f"{ns}/fhir/CodeSystem/audit-action",
+        f"{ns}/fhir/StructureDefinition/audit-chaine",
+    } <= ours
+    errors = [r for r in bodies if r.status_code >= 400]
+    assert len(errors) == 4 and all(
+        r.json()["issue"][0]["details"]["coding"][0]["system"] == f"{ns}/fhir/CodeSystem/erreur" for r in errors
+    )
+
+
+def test_a_deposit_of_the_patient_names_mon_espace_sante_by_an_oid(house, live):
+    """XDS SubmissionSet.sourceId is an OID (IHE ITI TF-3 4.2.3.3.12); Mon espace santé's was
+    `urn:maison:mon-espace-sante`."""
+    import base64
+
+    import sqlalchemy as sa
+
+    from maison.formats.pdf import document_pdf
+    from maison.partage.dmp.store import dmp_submission
+
+    world = make_world(house, live, ("hospitalier",))
+    espace = httpx.Client(
+        base_url=f"{live.url}/espace", headers={"Authorization": f"Bearer {world.patient_token()}"}, timeout=30
+    )
+    pdf = document_pdf("CR de consultation", [("Texte", ["Consultation à Madrid."])])
+    upload = {
+        "resourceType": "DocumentReference",
+        "type": {"coding": [{"code": "DOCPAT03"}]},
+        "description": "CR",
+        "content": [{"attachment": {"contentType": "application/pdf", "data": base64.b64encode(pdf).decode()}}],
+    }
+    assert espace.post("/documents", json=upload).status_code == 201
+    with house.db.read() as conn:
+        [source] = conn.execute(sa.select(dmp_submission.c.source_id)).scalars()
+    assert re.fullmatch(r"urn:oid:[0-2](\.(0|[1-9][0-9]*))+", source) and len(source.removeprefix("urn:oid:")) <= 64

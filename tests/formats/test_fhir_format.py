@@ -9,6 +9,7 @@ from starlette.testclient import TestClient
 
 from maison.formats.fhir import FHIR_JSON
 from maison.formats.fhir_format import FhirFormat
+from maison.formats.namespace import Namespace
 
 CALLS: list[str] = []
 
@@ -31,6 +32,7 @@ APP = FhirFormat(
         ]
     ),
     bases=["/fhir"],
+    ns=Namespace("https://maison.example/ns"),
 )
 
 
@@ -39,6 +41,9 @@ def test_xml_asked_of_fhir_json_is_406():
     for accept in ("application/fhir+xml", "application/xml", "text/xml"):
         answer = client.get("/fhir/Patient", headers={"Accept": accept})
         assert answer.status_code == 406 and answer.json()["resourceType"] == "OperationOutcome", accept
+        # the house's error code, under the deployment's namespace (issue 21 §3.3)
+        coding = answer.json()["issue"][0]["details"]["coding"][0]
+        assert coding == {"system": "https://maison.example/ns/fhir/CodeSystem/erreur", "code": "format-non-servi"}
     assert client.get("/fhir/Patient", params={"_format": "application/fhir+xml"}).status_code == 406
     assert client.get("/fhir/Patient", headers={"Accept": "application/fhir+json"}).status_code == 200
     assert client.get("/fhir/Patient").status_code == 200

@@ -28,3 +28,25 @@ def test_a_client_recognises_an_extension_by_its_path():
     )
     assert not names("https://a.example/ns/fhir/StructureDefinition/autre-qr-code", "ordonnance-qr-code")
     assert not names(42, "x")
+
+
+def test_no_urn_under_maisons_unregistered_nid_is_written_any_more():
+    """Issue 21 §3.3: `urn:maison:…` named no registered URN namespace (RFC 8141); the code keeps such a
+    string only where a former name is still understood on input."""
+    import io
+    import tokenize
+    from pathlib import Path
+
+    import maison
+
+    root = Path(maison.__file__).parent
+    found = set()
+    for path in root.rglob("*.py"):
+        for token in tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline):
+            docstring = token.string.lstrip("rbfu").startswith(('"""', "'''"))
+            if token.type == tokenize.STRING and "urn:maison" in token.string and not docstring:
+                found.add((path.relative_to(root).as_posix(), token.string))
+    assert found == {
+        ("partage/dmp/api.py", '"urn:maison:dmp:motif-opposition-alimentation"'),  # LEGACY_EXT_MOTIF, read only
+        ("etablissement/vigilance/fhir.py", 'f"urn:maison:ipp:{structure}"'),  # is_ipp_system, read only
+    }

@@ -34,7 +34,7 @@ from maison.etablissement.vigilance.fhir import (
     EXT_INSEE,
     FR_CORE,
     insi_answer,
-    ipp_system,
+    is_ipp_system,
     patient_resource,
 )
 from maison.etablissement.vigilance.service import PatientIndex
@@ -165,7 +165,7 @@ def router(
         resource = await read_json_object(request, max_body_bytes)
         ipp, traits = traits_from_patient(resource)
         identity = index.admit(actor, actor.structure, ipp, traits)
-        response = fhir_response(patient_resource(identity), 201)
+        response = fhir_response(patient_resource(identity, ns), 201)
         response.headers["Location"] = f"{_base(request)}/Patient/{identity.id}"
         return response
 
@@ -195,7 +195,7 @@ def router(
         system, _, value = request.query_params["identifier"].rpartition("|")
         resource = await read_json_object(request, max_body_bytes)
         ipp, traits = traits_from_patient(resource)
-        if value != ipp or system not in ("", ipp_system(actor.structure)):
+        if value != ipp or not (system == "" or is_ipp_system(ns, system, actor.structure)):
             raise InvalidInput(
                 f"identifier {request.query_params['identifier']!r} : l'IPP du Patient envoyé est attendu",
                 code="ipp-different",
@@ -204,7 +204,7 @@ def router(
         found, _total = await run_in_threadpool(index.search_page, actor, ipp=ipp, limit=1)
         if not found:
             identity = await run_in_threadpool(index.admit, actor, actor.structure, ipp, traits)
-            response = fhir_response(patient_resource(identity), 201)
+            response = fhir_response(patient_resource(identity, ns), 201)
             response.headers["Location"] = f"{_base(request)}/Patient/{identity.id}"
             return response
         if resource.get("id") not in (None, str(found[0].id)):
@@ -214,7 +214,7 @@ def router(
                 expression="Patient.id",
             )
         identity = await run_in_threadpool(index.update_from_source, actor, found[0].id, ipp, traits)
-        return fhir_response(patient_resource(identity))
+        return fhir_response(patient_resource(identity, ns))
 
     @r.put("/Patient/{patient_id}", openapi_extra=doc.extra(PATIENT_BODY, PATIENT_ANSWER, doc.errors(409, 422)))
     @accepts(HOSPITAL_STAFF)
@@ -233,13 +233,13 @@ def router(
             )
         ipp, traits = traits_from_patient(resource)
         identity = await run_in_threadpool(index.update_from_source, actor, patient_id, ipp, traits)
-        return fhir_response(patient_resource(identity))
+        return fhir_response(patient_resource(identity, ns))
 
     @r.get("/Patient/{patient_id}", openapi_extra=PATIENT_ANSWER)
     @accepts(HOSPITAL_STAFF)
     async def read(patient_id: RowId, request: Request) -> Response:
         actor = _actor(request)
-        return fhir_response(patient_resource(index.get(actor, patient_id)))
+        return fhir_response(patient_resource(index.get(actor, patient_id), ns))
 
     @r.get("/Patient", openapi_extra=doc.fhir_search(SEARCH, ("_count", "_summary"), PATIENT))
     @accepts(HOSPITAL_STAFF)
@@ -273,7 +273,7 @@ def router(
             return fhir_response(count_bundle(total))
         base = _base(request)
         entries = [
-            {"fullUrl": f"{base}/Patient/{i.id}", "resource": patient_resource(i), "search": {"mode": "match"}}
+            {"fullUrl": f"{base}/Patient/{i.id}", "resource": patient_resource(i, ns), "search": {"mode": "match"}}
             for i in found
         ]
         return fhir_response(bundle("searchset", entries, total=total))
@@ -300,11 +300,11 @@ def router(
         actor, pid = _actor(request), patient_id
         current = index.get(actor, pid)
         lookup = await _lookup(actor, current.traits)
-        answer = insi_answer(lookup.result.code.value, len(lookup.attempts))
+        answer = insi_answer(ns, lookup.result.code.value, len(lookup.attempts))
         try:
-            patient = patient_resource(index.record_insi_result(actor, pid, lookup.result))
+            patient = patient_resource(index.record_insi_result(actor, pid, lookup.result), ns)
         except MaisonError as refused:
-            outcome = operation_outcome(refused)
+            outcome = operation_outcome(refused, ns)
             outcome["issue"][0]["extension"] = [answer]
             return fhir_response(outcome, refused.http_status)
         patient["extension"].append(answer)
@@ -327,7 +327,7 @@ def router(
             raise InvalidInput(
                 "paramètre typePiece (valueCode) attendu", code="piece-absente", expression="Parameters.parameter"
             )
-        return fhir_response(patient_resource(index.check_document(actor, pid, kind)))
+        return fhir_response(patient_resource(index.check_document(actor, pid, kind), ns))
 
     @r.post(
         "/Patient/{patient_id}/$lire-datamatrix",
@@ -356,6 +356,6 @@ def router(
             raise UnsupportedMediaType("image/png ou text/plain attendu")
         lookup = await _lookup(actor, scanned.traits)
         identity = index.record_datamatrix(actor, pid, scanned, lookup.result)
-        return fhir_response(patient_resource(identity))
+        return fhir_response(patient_resource(identity, ns))
 
     return r

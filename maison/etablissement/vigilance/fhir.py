@@ -16,12 +16,19 @@ returned Patient when INSi found the identity, on the OperationOutcome's issue w
 transition is refused — with INSi's code CR (`codeCR`, seed 002: 00 one identity, 01 none, 02
 several) and the number of searches the client's retry rule made (`essais`). FR Core defines no
 such element; it is the house's own extension, carried only by the operation's answer, never stored.
+
+The house's own URLs — that extension, its code system of CR codes, the IPP's identifier system of
+each structure — are under the deployment's namespace (`maison.formats.namespace`, issue 21 §3.3;
+they were URNs under an unregistered NID, `urn:maison:…`). An IPP system a client kept from an older
+answer is still understood (`is_ipp_system`); a reader that does not know the server's base
+recognises the extension by its path (`read_insi_answer`).
 """
 
 from __future__ import annotations
 
 from maison.core.identifiers.nir import OID_INS_NIA
 from maison.etablissement.vigilance.model import LocalIdentity
+from maison.formats.namespace import CODE_SYSTEM, STRUCTURE, Namespace, names
 
 FR_CORE = "https://hl7.fr/ig/fhir/core"
 EXT_RELIABILITY = f"{FR_CORE}/StructureDefinition/fr-core-identity-reliability"
@@ -35,16 +42,16 @@ CS_ID_TYPE = f"{FR_CORE}/CodeSystem/fr-core-cs-v2-0203"
 CS_V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 COMMUNES = "https://mos.esante.gouv.fr/NOS/TRE_R13-CommuneOM/FHIR/TRE-R13-CommuneOM"
 GENDER = {"M": "male", "F": "female"}
-EXT_INSI_ANSWER = "urn:maison:fhir:StructureDefinition:insi-reponse"
-CS_INSI_CR = "urn:maison:insi:code-cr"
+INSI_ANSWER = f"{STRUCTURE}/insi-reponse"  # paths under the namespace
+INSI_CR = f"{CODE_SYSTEM}/insi-code-cr"
 
 
-def insi_answer(code: str, attempts: int) -> dict:
+def insi_answer(ns: Namespace, code: str, attempts: int) -> dict:
     """The `insi-reponse` extension: INSi's code CR and the searches the retry rule made."""
     return {
-        "url": EXT_INSI_ANSWER,
+        "url": ns.url(INSI_ANSWER),
         "extension": [
-            {"url": "codeCR", "valueCoding": {"system": CS_INSI_CR, "code": code}},
+            {"url": "codeCR", "valueCoding": {"system": ns.url(INSI_CR), "code": code}},
             {"url": "essais", "valuePositiveInt": attempts},
         ],
     }
@@ -54,7 +61,7 @@ def read_insi_answer(resource: dict) -> tuple[str, int] | None:
     """(code CR, attempts) from a Patient or an OperationOutcome answering `$recuperer-ins`, if told."""
     holders = [resource, *resource.get("issue", [])]
     for ext in (e for holder in holders for e in holder.get("extension", [])):
-        if ext.get("url") == EXT_INSI_ANSWER:
+        if names(ext.get("url"), INSI_ANSWER):
             parts = {part["url"]: part for part in ext["extension"]}
             return parts["codeCR"]["valueCoding"]["code"], parts["essais"]["valuePositiveInt"]
     return None
@@ -69,17 +76,23 @@ def fhir_date(value: str) -> str:
     return value
 
 
-def ipp_system(structure: str) -> str:
-    return f"urn:maison:ipp:{structure}"
+def ipp_system(ns: Namespace, structure: str) -> str:
+    """The identifier system of a structure's IPPs (each structure numbers its own patients)."""
+    return ns.url(f"ipp/{structure}")
 
 
-def patient_resource(identity: LocalIdentity) -> dict:
+def is_ipp_system(ns: Namespace, system: str, structure: str) -> bool:
+    """Whether `system` names `structure`'s IPPs: under the namespace, or as Maison named it before."""
+    return ns.understands(system, f"ipp/{structure}", f"urn:maison:ipp:{structure}")
+
+
+def patient_resource(identity: LocalIdentity, ns: Namespace) -> dict:
     t = identity.traits
     identifiers = [
         {
             "use": "usual",
             "type": {"coding": [{"system": CS_V2_0203, "code": "PI"}]},
-            "system": ipp_system(identity.structure),
+            "system": ipp_system(ns, identity.structure),
             "value": identity.ipp,
         }
     ]

@@ -29,6 +29,7 @@ from maison.formats.body import read_json_object, read_limited
 from maison.formats.fhir import outcome_response
 from maison.formats.insi import InsiResult, InsRef
 from maison.formats.jsonread import Node
+from maison.formats.namespace import Namespace
 from maison.formats.path_ids import RelativePath
 from maison.identite.ins import certificats, insi_soap
 from maison.identite.ins.model import CallContext, CarteVitaleQuery, TraitsQuery
@@ -141,7 +142,12 @@ def _checked(
 
 
 def router(
-    service: InsiService, reference_path: Path, max_body_bytes: int, *, dev_sans_certificat: bool = False
+    service: InsiService,
+    reference_path: Path,
+    max_body_bytes: int,
+    *,
+    ns: Namespace,
+    dev_sans_certificat: bool = False,
 ) -> APIRouter:
     r = APIRouter()
     limiter = anyio.CapacityLimiter(INSI_THREADS)
@@ -198,7 +204,7 @@ def router(
     @public(CERTIFICATE)
     async def wsdl(request: Request) -> Response:
         if "wsdl" not in request.query_params:
-            return outcome_response(NotFound("ajouter ?wsdl pour obtenir la description du service"))
+            return outcome_response(NotFound("ajouter ?wsdl pour obtenir la description du service"), ns)
         text = (insi_dir(reference_path) / "DESIR_ICIR_EXP_1.5.0.wsdl").read_text(encoding="utf-8")
         here = str(request.url.replace(query=""))
         text = re.sub(r'(<soap12:address location=")[^"]*(")', rf"\g<1>{here}\g<2>", text)
@@ -211,7 +217,7 @@ def router(
         base = (insi_dir(reference_path) / "xsd").resolve()
         target = (base / path).resolve()
         if not target.is_relative_to(base) or target.suffix != ".xsd" or not target.is_file():
-            return outcome_response(NotFound(f"schéma '{path}' inconnu"))
+            return outcome_response(NotFound(f"schéma '{path}' inconnu"), ns)
         return Response(target.read_bytes(), media_type="text/xml; charset=utf-8")
 
     def _ctx(request: Request, payload: dict) -> CallContext:
@@ -247,7 +253,7 @@ def router(
             )
             return Response(orjson.dumps(result_json(result)), media_type="application/json")
         except MaisonError as exc:
-            return outcome_response(exc)
+            return outcome_response(exc, ns)
 
     @r.post(
         "/json/rechercherInsAvecCarteVitale",
@@ -275,6 +281,6 @@ def router(
             )
             return Response(orjson.dumps(result_json(result)), media_type="application/json")
         except MaisonError as exc:
-            return outcome_response(exc)
+            return outcome_response(exc, ns)
 
     return r

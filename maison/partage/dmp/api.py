@@ -31,7 +31,6 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from maison.core import audit
 from maison.core.actor import KeyScope
 from maison.core.authz import PATIENT, Accepts, Authorizer, accepts, keys, public
 from maison.core.errors import InvalidInput, MaisonError, MalformedRequest, NotFound, UnsupportedMediaType
@@ -63,7 +62,7 @@ from maison.partage.dmp.model import (
     SubmissionSet,
     Who,
 )
-from maison.partage.dmp.service import Dmp
+from maison.partage.dmp.service import Dmp, access_event
 
 SEARCH_TOKENS = {
     "type": "type_code",
@@ -574,7 +573,9 @@ def router(
     @r.post(
         "/Consent",
         openapi_extra=oas.extra(
-            oas.fhir_body(CONSENT), oas.fhir_answer(CONSENT, 201, "Enregistré"), oas.errors(404, 409, 422)
+            oas.fhir_body(CONSENT),
+            oas.fhir_answer(oas.resource("Consent"), 201, "Enregistré"),
+            oas.errors(404, 409, 422),
         ),
     )
     @accepts(DMP_PROFESSIONAL)
@@ -695,7 +696,7 @@ def router(
     @accepts(PATIENT)
     async def history(request: Request) -> Response:
         rows = await run_in_threadpool(dmp.history, who_of(authorizer, request))
-        events = [audit.as_fhir_audit_event(row) for row in rows]
+        events = [access_event(row, ns) for row in rows]
         # served only here: each entry named by a urn:uuid (R4 §2.36.4), no `entry` when there is none
         entries = [{"fullUrl": local_url(e), "resource": e, "search": {"mode": "match"}} for e in events]
         return fhir_response(bundle("searchset", entries, total=len(events)))

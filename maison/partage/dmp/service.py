@@ -34,11 +34,13 @@ from maison.core.audit_journal import Journal
 from maison.core.blobs import Blobs
 from maison.core.errors import Conflict, Forbidden, InvalidInput, MaisonError, NotFound, TooLarge
 from maison.core.group_commit import GroupCommit
+from maison.core.identifiers.oids import oid_of
 from maison.core.ins_traits import match_form
 from maison.core.storage import Database
 from maison.core.terminology import Terminology
 from maison.formats.cda.document import MIME_SELF_PRESENTING, CdaReport, inspect_cda
 from maison.formats.cda.header import FORMAT_N1_PDF
+from maison.formats.namespace import Namespace
 from maison.formats.xds_codes import TYPE_CLASS, VOLET_FORMAT
 from maison.identite.annuaire import service as annuaire
 from maison.identite.annuaire.vocabulary import CS_SECTEUR
@@ -90,6 +92,14 @@ def _now() -> datetime:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds")
+
+
+def access_event(row: dict, ns: Namespace) -> dict:
+    """One record of the patient's access history as a FHIR AuditEvent, the house's action codes and
+    the record's chained hash named under the deployment's namespace (issue 21 §3.3)."""
+    return audit.as_fhir_audit_event(
+        row, action_system=ns.code_system("audit-action"), chain_extension=ns.structure("audit-chaine")
+    )
 
 
 def actor_of(who: Who) -> Actor:
@@ -1124,7 +1134,7 @@ class Dmp:
             id=str(uuid.uuid4()),
             unique_id=doc.lot_unique_id,
             ins=doc.ins,
-            source_id="urn:maison:mon-espace-sante",
+            source_id=f"urn:oid:{oid_of('Maison-MES')}",  # an OID, as every sourceId (ITI TF-3 4.2.3.3.12)
             author=who.person,
             structure="",
             now=now,

@@ -26,12 +26,11 @@ from datetime import UTC, datetime
 
 import orjson
 
-from maison.core import audit
 from maison.formats.fhir import bundle as fhir_bundle
 from maison.formats.fhir import local_url
 from maison.partage.dmp.mhd import render_document
 from maison.partage.dmp.model import Who
-from maison.partage.dmp.service import AccessDenied, actor_of
+from maison.partage.dmp.service import AccessDenied, access_event, actor_of
 from maison.partage.espace.service import Espace
 
 EXTENSIONS = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
@@ -56,7 +55,7 @@ def export_archive(espace: Espace, who: Who) -> bytes:
     measures = espace.measures(who)
     events = espace.events(who)
     volontes = espace.volontes(who)
-    history = [audit.as_fhir_audit_event(row) for row in dmp.history(who)]
+    history = [access_event(row, espace.ns) for row in dmp.history(who)]
     files: dict[str, bytes] = {}
     try:
         entries = dmp.find_documents(who, ins, ["current", "superseded"], query="export Mon espace santé")

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 
 from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from maison.formats.fhir import local_url
+from maison.formats.namespace import Namespace
 from maison.formats.pdf import document_pdf
 from maison.partage.dmp.model import DocumentQuery, PatientDocument, Who
 from maison.partage.dmp.service import AccessDenied, Dmp, actor_of, document_owner, ensure_writable
@@ -65,10 +66,11 @@ def _moment(value: object, where: str) -> datetime:
 
 
 class Espace:
-    def __init__(self, dmp: Dmp, reference_path: Path, *, max_document_bytes: int = 5_000_000) -> None:
+    def __init__(self, dmp: Dmp, reference_path: Path, ns: Namespace, *, max_document_bytes: int = 5_000_000) -> None:
         self.dmp = dmp
         self.db = dmp.db
         self.reference_path = reference_path
+        self.ns = ns  # Maison's own URLs: the rubrique tag, the volontés extension (issue 21 §3.3)
         self.max_document_bytes = max_document_bytes
 
     # --- the frame of every use case -----------------------------------------------------------
@@ -152,23 +154,22 @@ class Espace:
             items = self._items(conn, ins)
         self._read(who, "profil.lire", {"entrees": len(items)})
         items += self._recorded_vaccinations(who, ins)
+        if row is not None and row.volontes:  # on the Patient: an R4 Bundle has no extension (bundle.html)
+            wishes = {"url": self.ns.structure("espace-volontes"), "valueString": row.volontes}
+            patient["extension"] = [*patient.get("extension", []), wishes]
         entries = [{"fullUrl": local_url(r), "resource": r} for r in (patient, *items)]
-        bundle = {"resourceType": "Bundle", "type": "collection", "timestamp": _iso(_now()), "entry": entries}
-        if row is not None and row.volontes:
-            bundle["extension"] = [{"url": "urn:maison:espace:volontes", "valueString": row.volontes}]
-        return bundle
+        return {"resourceType": "Bundle", "type": "collection", "timestamp": _iso(_now()), "entry": entries}
 
     def _items(self, conn: Connection, ins: str, rubrique: str | None = None) -> list[dict]:
         return [self._item_resource(r) for r in store.items(conn, ins, rubrique)]
 
-    @staticmethod
-    def _item_resource(row: sa.Row) -> dict:
+    def _item_resource(self, row: sa.Row) -> dict:
         resource = orjson.loads(row.resource)
         resource.update(
             id=row.id,
             meta={
                 "lastUpdated": row.updated_at,
-                "tag": [{"system": "urn:maison:espace:rubrique", "code": row.rubrique}],
+                "tag": [{"system": self.ns.code_system(vaccinations.RUBRIQUE), "code": row.rubrique}],
             },
         )
         key = (
@@ -218,7 +219,8 @@ class Espace:
             )
         except AccessDenied:  # a closed dossier: only what the patient typed
             return []
-        return [i for note in notes for i in vaccinations.immunizations(self.dmp.blobs.get(note.blob), note.id, ins)]
+        blobs = self.dmp.blobs
+        return [i for note in notes for i in vaccinations.immunizations(blobs.get(note.blob), note.id, ins, self.ns)]
 
     def put_item(self, who: Who, rubrique: str, resource: object, id_: str | None = None) -> dict:
         """Add an entry (id_ None) or replace one of the patient's own entries."""

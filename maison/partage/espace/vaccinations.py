@@ -4,7 +4,8 @@ Seed 000 L3293: the vaccinations rubrique "présente l'ensemble des vaccins, sai
 ainsi que ceux saisis par le professionnel de santé". The professional's side is the volet VAC-NOTE:
 each `substanceAdministration` of its immunization section (example
 reference/cisis/ExemplesCDA/VAC-NOTE_2023.01.xml:348-494) becomes one FHIR Immunization, marked as
-recorded by its primary source and pointing to the DMP document it comes from.
+recorded by its primary source and pointing to the DMP document it comes from — by an extension
+of Maison's own, under the deployment's namespace (issue 21 §3.3), as the rubrique tag's code system.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from maison.formats import xmlsafe
+from maison.formats.namespace import Namespace
 
 TYPE_NOTE_VACCINATION = "87273-9"  # LOINC, the VAC-NOTE document type
+RUBRIQUE = "espace-rubrique"  # the code system of the profil médical's rubriques (ns.code_system)
+SOURCE_DOCUMENT = "espace-document-source"  # the DMP document an Immunization was read from (ns.structure)
 _V3 = "urn:hl7-org:v3"
 _NS = {"v3": _V3}
 
@@ -24,7 +28,7 @@ def _day(value: str | None) -> str | None:
     return f"{value[:4]}-{value[4:6]}-{value[6:8]}"
 
 
-def immunizations(cda: bytes, document_id: str, ins: str) -> list[dict]:
+def immunizations(cda: bytes, document_id: str, ins: str, ns: Namespace) -> list[dict]:
     """One Immunization per administration the note records."""
     root = xmlsafe.parse(cda, max_bytes=len(cda) + 1)
     out: list[dict[str, Any]] = []
@@ -56,10 +60,10 @@ def immunizations(cda: bytes, document_id: str, ins: str) -> list[dict]:
             "patient": {"reference": f"Patient/{ins}"},
             "occurrenceDateTime": day,
             "primarySource": True,
-            "meta": {"tag": [{"system": "urn:maison:espace:rubrique", "code": "vaccinations"}]},
+            "meta": {"tag": [{"system": ns.code_system(RUBRIQUE), "code": "vaccinations"}]},
             "extension": [
                 {
-                    "url": "urn:maison:espace:source-document",
+                    "url": ns.structure(SOURCE_DOCUMENT),
                     "valueReference": {"reference": f"DocumentReference/{document_id}"},
                 }
             ],
