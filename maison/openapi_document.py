@@ -42,6 +42,7 @@ PATIENT = "monEspaceSante"
 STRUCTURE_KEY = "cleStructure"
 STRUCTURE_KEY_BEARER = "cleStructureBearer"
 ADMINISTRATOR = "administrateur"
+ADMINISTRATOR_BEARER = "administrateurBearer"
 
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     PSC: {
@@ -84,7 +85,13 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "in": "header",
         "name": "ESANTE-API-KEY",
         "description": "Jeton d'administrateur de la maison (clé de portée administrateur-maison), créé au "
-        "premier démarrage et affiché une fois ; aussi accepté en Authorization: Bearer.",
+        "premier démarrage et affiché une fois.",
+    },
+    ADMINISTRATOR_BEARER: {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "mk_…",
+        "description": "Le même jeton d'administrateur, envoyé en Authorization: Bearer mk_…",
     },
 }
 
@@ -101,7 +108,8 @@ def security_of(policy: Accepts | Public) -> list[dict[str, list[str]]]:
     if policy.patient:
         requirement.append({PATIENT: []})
     if KeyScope.ADMINISTRATEUR_MAISON in policy.scopes:
-        requirement.append({ADMINISTRATOR: [KeyScope.ADMINISTRATEUR_MAISON.value]})
+        admin = [KeyScope.ADMINISTRATEUR_MAISON.value]
+        requirement += [{ADMINISTRATOR: admin}, {ADMINISTRATOR_BEARER: admin}]
     scopes = sorted(s.value for s in policy.scopes if s is not KeyScope.ADMINISTRATEUR_MAISON)
     if scopes:
         requirement += [{STRUCTURE_KEY: scopes}, {STRUCTURE_KEY_BEARER: scopes}]
