@@ -290,6 +290,27 @@ def habilitation_insi(
         _print(house.admin.habilitate_insi(SYSTEM, structure, nom, departement))
 
 
+@admin.command("certificat-insi")
+def certificat_insi(
+    structure: str = typer.Argument(..., help="The habilitated structure (ContexteLPS Emetteur)"),
+    idam: str = typer.Option(..., help="The registered software's IDAM"),
+    sortie: Path = typer.Option(..., help="Directory to write certificat.pem, cle.pem and autorite.pem to"),
+    jours: int = typer.Option(365, help="Validity in days"),
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """Issue a software certificate for INSi's mutual TLS; writes it, its key and the authority."""
+    from maison.core.audit import SYSTEM
+
+    with _house(data_dir) as house:
+        done = house.admin.issue_insi_certificate(SYSTEM, structure, idam, jours)
+    sortie.mkdir(parents=True, exist_ok=True)
+    files = {"certificat": "certificat.pem", "cle": "cle.pem", "autorite": "autorite.pem"}
+    (sortie / "cle.pem").touch(mode=0o600)  # the private key: its owner's alone, before it is written
+    for field_name, name in files.items():
+        (sortie / name).write_text(done[field_name])
+    _print({**{k: str(sortie / v) for k, v in files.items()}, "empreinteSha256": done["empreinteSha256"]})
+
+
 @admin.command("logiciel")
 def logiciel(
     idam: str = typer.Argument(..., help="The software's CNDA authorisation number (IDAM)"),

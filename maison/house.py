@@ -145,7 +145,8 @@ class House:
     @cached_property
     def admin(self) -> Administration:
         """The administrator's acts (`maison admin …` and `/admin`, issue 21 §1)."""
-        return Administration(self.db, self.insi, self.patient_login, self.psc, lambda: self.mss)
+        pki_dir = self.settings.data_dir / "pki"  # the house PKI, INSi's authority (maison.serving_insi)
+        return Administration(self.db, self.insi, self.patient_login, self.psc, lambda: self.mss, pki_dir)
 
     @cached_property
     def blob_key(self) -> bytes:

@@ -1,6 +1,9 @@
 """`maison admin …` (issue 21 §1): the same acts as `/admin`, from the command line, on a data directory."""
 
+from pathlib import Path
+
 import orjson
+from cryptography import x509
 from typer.testing import CliRunner
 
 from maison.cli import app
@@ -37,6 +40,15 @@ def test_admin_commands(tmp_path, reference_path, monkeypatch) -> None:
     assert orjson.loads(run("habilitation-insi", "1750000019", "--nom", "CHU"))["departement"] == "75"
     software = orjson.loads(run("logiciel", "IDAM-1", "--nom", "DPI", "--editeur", "Éditeur", "--version", "3.1"))
     assert software["idam"] == "IDAM-1" and software["version"] == "3.1"
+    # INSi's mutual TLS certificate (issue 21 §1): written with its key and the authority that verifies it
+    written = orjson.loads(run("certificat-insi", "1750000019", "--idam", "IDAM-1", "--sortie", str(tmp_path / "c")))
+    cert = x509.load_pem_x509_certificate(Path(written["certificat"]).read_bytes())
+    authority = x509.load_pem_x509_certificate(Path(written["autorite"]).read_bytes())
+    assert cert.issuer == authority.subject and "CN=IDAM-1" in cert.subject.rfc4514_string()
+    assert Path(written["cle"]).stat().st_mode & 0o077 == 0
+    refused = runner.invoke(app, ["admin", "certificat-insi", "1690000035", "--idam", "IDAM-1",
+                                  "--sortie", str(tmp_path / "d"), *data])  # fmt: skip
+    assert refused.exit_code == 2 and "non habilitée" in refused.output
     run(
         "compte-mes", "sarah.garcia", "--ins", SARAH_NIR, "--naissance", "1977-01-21",
         "--mot-de-passe", "mot-de-passe-de-test-2026", "--telephone", "+33612345678",

@@ -61,6 +61,14 @@ HABILITATION_BODY = _body(
         "departement": {"type": "string", "maxLength": 3, "description": "Département (déduit d'un FINESS sinon)"},
     },
 )
+CERTIFICATE_BODY = _body(
+    ["structure", "idam"],
+    {
+        "structure": _text(64, "Structure habilitée à INSi (Emetteur du ContexteLPS)"),
+        "idam": _text(32, "IDAM du logiciel enregistré"),
+        "jours": {"type": "integer", "minimum": 1, "maximum": 1095, "default": 365, "description": "Validité"},
+    },
+)
 SOFTWARE_BODY = _body(
     ["idam", "nom", "editeur", "version"],
     {
@@ -410,6 +418,18 @@ def router(admin: Administration, authorizer: Authorizer, max_body_bytes: int) -
             admin.habilitate_insi, actor, body.get("structure"), body.get("nom"), body.get("departement")
         )
         return json_response(done, 201)
+
+    @r.post("/insi/certificats", openapi_extra=CERTIFICATE_BODY)
+    @accepts(ADMINISTRATOR)
+    async def issue_insi_certificate(request: Request) -> Response:
+        """The software certificate INSi's mutual TLS asks for: PEM certificate, private key (given once)
+        and the authority that verifies the INSi listener."""
+        actor = await run_in_threadpool(authorizer.caller, request)
+        body = await read_json_object(request, max_body_bytes)
+        done = await run_in_threadpool(
+            admin.issue_insi_certificate, actor, body.get("structure"), body.get("idam"), body.get("jours")
+        )
+        return json_response(done, 201, no_store=True)
 
     @r.post("/insi/logiciels", openapi_extra=SOFTWARE_BODY)
     @accepts(ADMINISTRATOR)

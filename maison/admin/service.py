@@ -17,13 +17,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from maison.core import auth
+from maison.core import auth, pki
 from maison.core.actor import Actor, KeyScope
 from maison.core.audit import SYSTEM, Trail
 from maison.core.errors import InvalidInput, NotFound
@@ -32,7 +34,7 @@ from maison.core.ins_traits import Traits
 from maison.core.storage import Database
 from maison.formats.qr import encode as qr_code
 from maison.identite.annuaire import resources as annuaire
-from maison.identite.ins.service import InsiService
+from maison.identite.ins.service import InsiService, StructureNotAuthorised, UnknownSoftware
 from maison.identite.mes.login import PatientLogin
 from maison.identite.psc.provider import OAuthError, Provider
 from maison.identite.psc.registration import Registrar
@@ -129,6 +131,7 @@ class Administration:
     login: PatientLogin
     psc: Provider
     mss: Callable[[], Mss] = field(repr=False, default=lambda: _no_mss())
+    pki_dir: Path | None = None  # the house PKI (`<data_dir>/pki`): INSi's authority
 
     def _record(self, actor: Actor, act: str, detail: dict[str, Any]) -> None:
         with self.db.write() as conn:
@@ -522,6 +525,36 @@ class Administration:
         self.insi.register_structure(identifier, label, dept)
         self._record(actor, "habilitation-insi", {"structure": identifier, "nom": label, "departement": dept})
         return {"structure": identifier, "nom": label, "departement": dept}
+
+    def issue_insi_certificate(self, actor: Actor, structure: object, idam: object, days: object = None) -> dict:
+        """A software certificate for INSi's mutual TLS (issue 18 1.4), for a habilitated structure and a
+        registered software, as `maison insi-certificat` issues it: the certificate, its private key
+        (given once, kept nowhere by the house) and the authority's certificate, which signs the callers'
+        certificates and, unless another one is configured, the INSi listener's own."""
+        identifier = _text(structure, "structure", 64)
+        number = _text(idam, "idam", 32)
+        validity = _bounded(days, "jours", 1, 3 * 365) or 365
+        if self.pki_dir is None:
+            raise InvalidInput("cette maison n'a pas d'autorité INSi", code="pki-absente")
+        authority = pki.Authority(self.pki_dir)
+        with tempfile.TemporaryDirectory() as directory:
+            try:
+                issued = self.insi.issue_certificate(
+                    actor, authority, identifier, number, directory=Path(directory), validity=timedelta(days=validity)
+                )
+            except (UnknownSoftware, StructureNotAuthorised) as exc:  # the administrator is not the one refused
+                raise InvalidInput(exc.message, code=exc.code) from None
+            certificate, key = issued.cert.read_text(), issued.key.read_text()
+        fingerprint = pki.fingerprint(certificate.encode())
+        self._record(actor, "certificat-insi", {"structure": identifier, "idam": number, "certificat": fingerprint})
+        return {
+            "structure": identifier,
+            "idam": number,
+            "certificat": certificate,
+            "cle": key,
+            "autorite": authority.cert_path.read_text(),
+            "empreinteSha256": fingerprint,
+        }
 
     def register_software(self, actor: Actor, idam: object, name: object, vendor: object, version: object) -> dict:
         """Register a software by its CNDA authorisation number (the IDAM of INSi's ContexteLPS), with

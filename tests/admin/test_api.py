@@ -199,3 +199,37 @@ def test_an_mssante_operator_and_a_mailbox_over_http(house, live) -> None:
         assert unknown.status_code == 404 and _code(unknown) == "operateur-inconnu"
         bad_port = client.post("/admin/mss/operateurs", headers=admin, json={**operator, "relais": 0})
         assert bad_port.status_code == 400
+
+
+def test_an_insi_certificate_is_issued_over_http_for_a_habilitated_structure_only(house, live) -> None:
+    """Issue 21 §1: the certificate INSi's mutual TLS asks for, without the CLI on the house's machine —
+    its key given once (no-store), the authority that verifies the listener; the act in the trail."""
+    from cryptography import x509
+
+    from maison.core import audit
+
+    admin = {"Authorization": f"Bearer {first_token(house.db)}"}
+    with httpx.Client(base_url=live.url, timeout=30, headers=admin) as client:
+        body = {"structure": "1750000019", "idam": "IDAM-CERT"}
+        unknown = client.post("/admin/insi/certificats", json=body)
+        assert unknown.status_code == 400 and _code(unknown) == "logiciel-inconnu"
+        version = {"idam": "IDAM-CERT", "nom": "DPI", "editeur": "Éditeur", "version": "1.0"}
+        assert client.post("/admin/insi/logiciels", json=version).status_code == 201
+        assert _code(client.post("/admin/insi/certificats", json=body)) == "structure-non-habilitee"
+        assert (
+            client.post("/admin/insi/habilitations", json={"structure": "1750000019", "nom": "CHU"}).status_code == 201
+        )
+        issued = client.post("/admin/insi/certificats", json={**body, "jours": 30})
+        assert issued.status_code == 201 and issued.headers["cache-control"] == "no-store", issued.text
+        cert = x509.load_pem_x509_certificate(issued.json()["certificat"].encode())
+        authority = x509.load_pem_x509_certificate(issued.json()["autorite"].encode())
+        assert cert.issuer == authority.subject and "OU=1750000019" in cert.subject.rfc4514_string()
+        assert issued.json()["cle"].startswith("-----BEGIN PRIVATE KEY-----")
+        assert (cert.not_valid_after_utc - cert.not_valid_before_utc).days <= 31
+        paths = client.get("/openapi.json").json()["paths"]
+        schema = paths["/admin/insi/certificats"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert schema["required"] == ["structure", "idam"]
+    with house.db.read() as conn:
+        assert [e["action"] for e in audit.events(conn, action_prefix="admin.certificat-insi")] == [
+            "admin.certificat-insi"
+        ]

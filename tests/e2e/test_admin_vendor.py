@@ -1,7 +1,8 @@
 """A vendor tests its software against a fresh `maison serve` with only what the administration gave
 (issue 21, Done when): every onboarding act of §1 by `maison admin …` in a subprocess or over
 `/admin`, then Pro Santé Connect's authorization code flow and CIBA with Authlib's client, INSi over
-SOAP with the certificate `maison insi-certificat` issued, the DMP fed over PDSm (ITI-65) with the PSC
+SOAP with the certificate `/admin/insi/certificats` issued (`maison admin certificat-insi` by the
+CLI), the DMP fed over PDSm (ITI-65) with the PSC
 token for the patient INSi identified, and an MSSanté message submitted with an applicative mailbox's
 password and read back over IMAP — the professional's own mailbox opened with his PSC token.
 
@@ -20,12 +21,9 @@ import base64
 import hashlib
 import html.parser
 import imaplib
-import re
 import signal
 import smtplib
 import ssl
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -41,7 +39,7 @@ from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import OAuth2Client
 from lxml import etree
 
-from tests.e2e.test_admin_sandbox import _admin_cli, _environ, _luhn, _port, _read_token, _serve, _wait_until_up
+from tests.e2e.test_admin_sandbox import _admin_cli, _luhn, _port, _read_token, _serve, _wait_until_up
 
 PASSWORD = "mot-de-passe-de-test-2026"
 REDIRECT = "https://dpi.example/cb"
@@ -396,22 +394,15 @@ def test_a_vendor_runs_psc_insi_dmp_and_mssante_with_what_the_administration_gav
         )
         assert ciba.get(config["userinfo_endpoint"]).json()["SubjectNameID"] == idnatps and polled["id_token"]
 
-        # --- INSi over SOAP, mutual TLS with the certificate `maison insi-certificat` issued
+        # --- INSi over SOAP, mutual TLS with the certificate /admin issued (its key, the authority)
+        issued = http.post("/admin/insi/certificats", json={"structure": structure, "idam": idam})
+        assert issued.status_code == 201, issued.text
         certs = tmp_path / "insi"
-        issued = subprocess.run(
-            [sys.executable, "-m", "maison", "insi-certificat", structure, "--idam", idam, "--sortie", str(certs)],
-            env={**_environ(data_dir), "COLUMNS": "500"},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert issued.returncode == 0, issued.stdout + issued.stderr
-        said = re.search(r"autorité (\S+\.pem)", " ".join(issued.stdout.split()))
-        assert said, issued.stdout
-        authority = said.group(1)
-        [cert], [cert_key] = certs.glob("*.pem"), certs.glob("*.key")
-        tls = ssl.create_default_context(cafile=authority)
-        tls.load_cert_chain(cert, cert_key)
+        certs.mkdir()
+        (certs / "cert.pem").write_text(issued.json()["certificat"])
+        (certs / "key.pem").write_text(issued.json()["cle"])
+        tls = ssl.create_default_context(cadata=issued.json()["autorite"])
+        tls.load_cert_chain(certs / "cert.pem", certs / "key.pem")
         with httpx.Client(verify=tls, timeout=30) as insi:
             answered = insi.post(
                 f"https://127.0.0.1:{insi_port}/insi/lps",
