@@ -93,7 +93,7 @@ def test_every_answer_conforms_to_the_document(house, live, database_url):
     print(f"schemathesis: {calls} requests, {len(operations)} operations, {elapsed:.1f} s: {sorted(statuses.items())}")
     kinds = Counter(f.split("] ")[0].split(" [")[-1] for f in failures)
     assert not failures, f"{len(failures)} failures {dict(kinds)}\n" + "\n".join(dict.fromkeys(failures))
-    assert sum(n for status, n in statuses.items() if status < 300) >= 50  # answers checked, not only refusals
+    assert only or sum(n for status, n in statuses.items() if status < 300) >= 50  # answers, not only refusals
     assert elapsed < BUDGET_S + 20
 
 

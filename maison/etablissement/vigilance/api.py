@@ -75,8 +75,19 @@ PATIENT = doc.resource(
         "extension": {"type": "array", "items": doc.json_object(["url"], {"url": doc.text()})},
     },
 )
-PATIENT_BODY = doc.extra(doc.fhir_body(PATIENT, description="Patient FR Core : IPP (identifier de type PI) et traits"))
-PATIENT_ANSWER = doc.fhir_answer(PATIENT)
+EXAMPLE = {
+    "resourceType": "Patient",
+    "identifier": [{"type": {"coding": [{"code": "PI"}]}, "value": "IPP-EXEMPLE-0001"}],
+    "name": [{"use": "official", "family": "MARTIN", "given": ["Jeanne", "Marie"]}],
+    "gender": "female",
+    "birthDate": "1980-05-17",
+}
+PATIENT_BODY = doc.extra(
+    doc.fhir_body(
+        {**PATIENT, "examples": [EXAMPLE]}, description="Patient FR Core : IPP (identifier de type PI) et traits"
+    )
+)
+PATIENT_ANSWER = doc.fhir_answer(doc.resource("Patient"))
 OPERATIONS = (Operation("recuperer-ins"), Operation("verifier-piece"), Operation("lire-datamatrix"))
 
 
@@ -157,7 +168,10 @@ def router(
         return fhir_response(capability_statement(_base(request), ns))
 
     @r.post(
-        "/Patient", openapi_extra=doc.extra(PATIENT_BODY, doc.fhir_answer(PATIENT, 201, "Admis"), doc.errors(409, 422))
+        "/Patient",
+        openapi_extra=doc.extra(
+            PATIENT_BODY, doc.fhir_answer(doc.resource("Patient"), 201, "Admis"), doc.errors(409, 422)
+        ),
     )
     @accepts(HOSPITAL_STAFF)
     async def create(request: Request) -> Response:
@@ -175,7 +189,7 @@ def router(
             PATIENT_BODY,
             doc.query_parameters(["identifier"]),
             PATIENT_ANSWER,
-            doc.fhir_answer(PATIENT, 201, "Admis"),
+            doc.fhir_answer(doc.resource("Patient"), 201, "Admis"),
             doc.errors(409, 422),
         ),
     )
@@ -241,7 +255,7 @@ def router(
         actor = _actor(request)
         return fhir_response(patient_resource(index.get(actor, patient_id), ns))
 
-    @r.get("/Patient", openapi_extra=doc.fhir_search(SEARCH, ("_count", "_summary"), PATIENT))
+    @r.get("/Patient", openapi_extra=doc.fhir_search(SEARCH, ("_count", "_summary"), doc.resource("Patient")))
     @accepts(HOSPITAL_STAFF)
     async def search(request: Request) -> Response:
         actor = _actor(request)
