@@ -263,12 +263,24 @@ def _complete_operation(path: str, method: str, operation: dict[str, Any], polic
     operation["security"] = security_of(policy)
     if isinstance(policy, Public):
         operation["description"] = f"{operation.get('description', '')}\n\nPublique : {policy.why}.".strip()
+    _refine_parameters(operation)
     responses = operation.setdefault("responses", {})
     responses.pop("422", None)  # FastAPI's HTTPValidationError: the house answers 400 OperationOutcome
     _drop_guessed_success(responses, on_fhir_base=_on_fhir_base(path))
     protocol = protocol_of(path, method)
     for status in sorted(error_statuses(path, method, operation, policy)):
         responses.setdefault(str(status), protocol.response(status))
+
+
+def _refine_parameters(operation: dict[str, Any]) -> None:
+    """A parameter a route states again in its `openapi_extra` (same name, same place) refines the one
+    FastAPI inferred from its signature — e.g. a path segment's enum — instead of being listed twice."""
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for parameter in operation.get("parameters", []):
+        key = (parameter["name"], parameter["in"])
+        merged[key] = {**merged.get(key, {}), **parameter}
+    if merged:
+        operation["parameters"] = list(merged.values())
 
 
 GUESSED: dict[str, Any] = {"schema": {}}

@@ -88,6 +88,11 @@ SEARCH_PARAMETERS = doc.search_by_type(
         for rtype, params in search.PARAMS.items()
     }
 )
+RESOURCE_TYPE = {
+    "parameters": [
+        {"name": "rtype", "in": "path", "required": True, "schema": {"enum": sorted(search.PARAMS)}},
+    ]
+}
 SEARCH_RESULTS = ("_count", "_total", "_include", "_revinclude", "_elements", "_summary")
 RPPS_PLUS_ANSWER = doc.fhir_answer(doc.parameters_schema())
 MAILBOX_PATCH = doc.extra(
@@ -349,7 +354,7 @@ def router(
     async def rpps_plus_refuse(declaration: FhirId, request: Request) -> Response:
         return await _decide(declaration, request, False)
 
-    @r.get("/{rtype}", openapi_extra=doc.fhir_search(SEARCH_PARAMETERS, SEARCH_RESULTS))
+    @r.get("/{rtype}", openapi_extra=doc.extra(RESOURCE_TYPE, doc.fhir_search(SEARCH_PARAMETERS, SEARCH_RESULTS)))
     @accepts(READER)
     async def search_get(rtype: Code, request: Request) -> Response:
         _authenticate(authorizer, request)
@@ -359,6 +364,7 @@ def router(
     @r.post(
         "/{rtype}/_search",
         openapi_extra=doc.extra(
+            RESOURCE_TYPE,
             doc.form_body([], {name: doc.text(kind) for name, kind in SEARCH_PARAMETERS.items()}),
             doc.fhir_answer(doc.bundle_schema()),
             doc.errors(415),
@@ -422,7 +428,7 @@ def router(
     async def patch(rtype: Code, rid: FhirId, request: Request) -> Response:
         return await _patch(request, rtype, rid)
 
-    @r.get("/{rtype}/{rid}", openapi_extra=doc.fhir_answer(doc.any_resource()))
+    @r.get("/{rtype}/{rid}", openapi_extra=doc.extra(RESOURCE_TYPE, doc.fhir_answer(doc.any_resource())))
     @accepts(READER)
     async def read(rtype: Code, rid: FhirId, request: Request) -> Response:
         _authenticate(authorizer, request)
