@@ -3,7 +3,8 @@
 The house is started as a vendor starts it, on an empty data directory; the administrator token is
 read from what it prints; then a structure key is issued and a Mon espace santé login code read back
 from the outbox, over HTTP with httpx and by `maison admin boite-envoi` in a subprocess. The client
-part imports nothing of `maison`: what it does, a vendor's script can do.
+part imports nothing of `maison`: what it does, a vendor's script can do. The rest of §1 follows, each
+act by the path `test_admin_vendor` does not take (so both tests together run every act both ways).
 """
 
 from __future__ import annotations
@@ -63,6 +64,12 @@ def _read_token(proc: subprocess.Popen, deadline: float) -> str:
             if found:
                 return found.group(1)
     raise AssertionError(f"no administrator token printed:\n{seen}")
+
+
+def _nir_key(first13: str) -> str:
+    """A NIR or NIA with its key: 97 - (number mod 97), Corsica's 2A/2B read as 19/18."""
+    number = int(first13.replace("2A", "19").replace("2B", "18"))
+    return f"{first13}{97 - number % 97:02d}"
 
 
 def _serve(data_dir: Path, port: int, **env: str) -> subprocess.Popen:
@@ -198,6 +205,29 @@ def test_a_vendor_gets_a_key_and_reads_the_login_code_without_python(tmp_path: P
             )  # fmt: skip
             assert box["type"] == "APP"
             assert b"STARTTLS" in _ehlo(submission)
+
+            # the other path of test_admin_vendor's acts: a NIA replaced by its NIR by the CLI, a merge
+            # over HTTP, a key revoked and an INSi certificate issued by the CLI
+            nia, nir = _nir_key("7921199243001"), _nir_key("1921199243017")
+            leblanc = [_nir_key("1850575056048"), _nir_key("1850575056031")]
+            for matricule, family, given, born, place in [
+                (nia, "NGUYEN", "BAO", "1992-11-30", "99243"),
+                *[(m, "LEBLANC", "PAUL", "1985-05-12", "75056") for m in leblanc],
+            ]:
+                body = {"nomNaissance": family, "prenoms": given, "sexe": "M", "dateNaissance": born,
+                        "lieuNaissance": place, "matricule": matricule}  # fmt: skip
+                assert client.post("/admin/ins/identites", headers=admin, json=body).status_code == 201
+            assert _admin_cli(data_dir, "remplacer-matricule", nia, nir) == {"ancien": nia, "nouveau": nir}
+            merged = client.post(
+                "/admin/ins/fusions", headers=admin, json={"survivant": leblanc[0], "absorbe": leblanc[1]}
+            )
+            assert merged.status_code == 201, merged.text
+            assert _admin_cli(data_dir, "revoquer-cle", key.json()["id"]) == {"revoquees": 1}
+            assert client.get("/fhir/Patient", headers={"ESANTE-API-KEY": key.json()["cle"]}).status_code == 401
+            written = _admin_cli(
+                data_dir, "certificat-insi", f"1{finess}", "--idam", "IDAM-DPI-1", "--sortie", str(tmp_path / "insi")
+            )
+            assert Path(written["certificat"]).read_text().startswith("-----BEGIN CERTIFICATE-----")
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)

@@ -39,7 +39,7 @@ from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import OAuth2Client
 from lxml import etree
 
-from tests.e2e.test_admin_sandbox import _admin_cli, _luhn, _port, _read_token, _serve, _wait_until_up
+from tests.e2e.test_admin_sandbox import _admin_cli, _luhn, _nir_key, _port, _read_token, _serve, _wait_until_up
 
 PASSWORD = "mot-de-passe-de-test-2026"
 REDIRECT = "https://dpi.example/cb"
@@ -490,12 +490,6 @@ def _nia_then_nir(data_dir: Path, http: httpx.Client) -> tuple[str, str]:
     replaced = http.post("/admin/ins/remplacements", json={"ancien": nia, "nouveau": nir})
     assert replaced.status_code == 201, replaced.text
     return nia, nir
-
-
-def _nir_key(first13: str) -> str:
-    """A NIR or NIA with its key: 97 - (number mod 97), Corsica's 2A/2B read as 19/18."""
-    number = int(first13.replace("2A", "19").replace("2B", "18"))
-    return f"{first13}{97 - number % 97:02d}"
 
 
 def _read_back(port: int, tls: ssl.SSLContext, mailbox: str, login) -> None:
