@@ -105,7 +105,10 @@ def test_a_new_route_is_documented_by_its_policy():
     app = FastAPI()
     router = APIRouter()
 
-    @router.get("/nouveau/{ident}")
+    @router.get(
+        "/nouveau/{ident}",
+        openapi_extra={"parameters": [{"name": "ident", "in": "path", "required": True, "schema": {"enum": [1, 2]}}]},
+    )
     @accepts(Accepts(psc=True, scopes=keys(KeyScope.LOGICIEL)))
     async def new(ident: int) -> dict:
         return {}
@@ -130,6 +133,7 @@ def test_a_new_route_is_documented_by_its_policy():
         {"cleStructureBearer": ["logiciel"]},
     ]
     assert set(new_op["responses"]) == {"200", "400", "401", "403", "404"}
+    assert [(p["name"], p["schema"]) for p in new_op["parameters"]] == [("ident", {"enum": [1, 2]})]  # refined, once
     assert new_op["responses"]["404"]["content"]["application/fhir+json"]["schema"]["$ref"].endswith(
         "/OperationOutcome"
     )
