@@ -46,6 +46,7 @@ CREATED = doc.no_content(201, "Créé (Location : la fiche DMP)")
 PART = doc.extra(
     doc.json_body({"type": "object"}, description="La partie du profil, entière"), doc.json_answer({"type": "object"})
 )
+RUBRIQUE = {"parameters": [{"name": "rubrique", "in": "path", "required": True, "schema": {"enum": list(RUBRIQUES)}}]}
 ITEM = doc.any_resource(f"Selon la rubrique : {', '.join(f'{k} → {v}' for k, v in RUBRIQUES.items())}")
 OBSERVATION = doc.resource("Observation")
 OBSERVATION["examples"] = [
@@ -146,7 +147,7 @@ def router(espace: Espace, authorizer: Authorizer, max_body_bytes: int) -> APIRo
         id_ = await run_in_threadpool(espace.share_profile, who(request))
         return Response(status_code=201, headers={"Location": f"/dmp/DocumentReference/{id_}"})
 
-    @r.get("/profil/{rubrique}", openapi_extra=LIST)
+    @r.get("/profil/{rubrique}", openapi_extra=doc.extra(RUBRIQUE, LIST))
     @accepts(PATIENT)
     async def items(rubrique: Code, request: Request) -> Response:
         controls = _controls(request)
@@ -154,7 +155,9 @@ def router(espace: Espace, authorizer: Authorizer, max_body_bytes: int) -> APIRo
 
     @r.post(
         "/profil/{rubrique}",
-        openapi_extra=doc.extra(doc.fhir_body(ITEM), doc.fhir_answer(ITEM, 201, "Ajouté"), doc.errors(409, 422)),
+        openapi_extra=doc.extra(
+            RUBRIQUE, doc.fhir_body(ITEM), doc.fhir_answer(ITEM, 201, "Ajouté"), doc.errors(409, 422)
+        ),
     )
     @accepts(PATIENT)
     async def add_item(rubrique: Code, request: Request) -> Response:
@@ -163,14 +166,14 @@ def router(espace: Espace, authorizer: Authorizer, max_body_bytes: int) -> APIRo
 
     @r.put(
         "/profil/{rubrique}/{id_}",
-        openapi_extra=doc.extra(doc.fhir_body(ITEM), doc.fhir_answer(ITEM), doc.errors(409, 422)),
+        openapi_extra=doc.extra(RUBRIQUE, doc.fhir_body(ITEM), doc.fhir_answer(ITEM), doc.errors(409, 422)),
     )
     @accepts(PATIENT)
     async def replace_item(rubrique: Code, id_: FhirId, request: Request) -> Response:
         body = await read_json_object(request, max_body_bytes)
         return fhir_response(await run_in_threadpool(espace.put_item, who(request), rubrique, body, id_))
 
-    @r.delete("/profil/{rubrique}/{id_}", openapi_extra=NO_CONTENT)
+    @r.delete("/profil/{rubrique}/{id_}", openapi_extra=doc.extra(RUBRIQUE, NO_CONTENT))
     @accepts(PATIENT)
     async def delete_item(rubrique: Code, id_: FhirId, request: Request) -> Response:
         await run_in_threadpool(espace.delete_item, who(request), rubrique, id_)
