@@ -512,3 +512,15 @@ def _reference() -> Path:
     import os
 
     return Path(os.environ.get("MAISON_REFERENCE_PATH", "/work/shared/reference"))
+
+
+def test_the_vendors_part_imports_nothing_of_maison() -> None:
+    """What these two tests do, a vendor's script can do: neither imports `maison` (only the harness,
+    tests/e2e/conftest.py, checks the FHIR bodies received)."""
+    import ast
+
+    for name in ("test_admin_vendor.py", "test_admin_sandbox.py"):
+        tree = ast.parse((Path(__file__).parent / name).read_text(encoding="utf-8"))
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not [m for m in imported if m == "maison" or m.startswith("maison.")], name
