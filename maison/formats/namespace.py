@@ -8,10 +8,12 @@ deployment owns — `Settings.namespace_url`, by default its own public URL foll
 under a gouv.fr host that is not Maison's: a reader of a Maison answer must not take Maison's
 extensions for the Agence du numérique en santé's.
 
-Maison once minted its URLs under `https://maison.esante.gouv.fr` and, for the DMP's consent axes,
-under the PDSm IG's own host. Those are still understood on input (`understands`), so a client that
-kept an identifier or an extension from an older answer is not refused; nothing is stored under
-them (the URLs are rendered from the setting when an answer is written).
+Maison once minted its URLs under `https://maison.esante.gouv.fr`, for the DMP's consent axes under
+the PDSm IG's own host, and elsewhere as URNs under an unregistered namespace identifier,
+`urn:maison:…` (RFC 8141 knows no `maison` NID). Those a client could send back are still understood
+on input (`understands`, with the former name as an alias), so a client that kept an identifier or
+an extension from an older answer is not refused; nothing is stored under them (the URLs are
+rendered from the setting when an answer is written).
 """
 
 from __future__ import annotations
