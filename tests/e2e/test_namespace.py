@@ -208,7 +208,7 @@ def test_the_urns_maison_invented_are_now_under_the_namespace(house, live, refer
 
 
 def test_a_deposit_of_the_patient_names_mon_espace_sante_by_an_oid(house, live):
-    """XDS SubmissionSet.sourceId is an OID (IHE ITI TF-3 4.2.3.3.12); Mon espace santé's was
+    """XDS SubmissionSet.sourceId is an OID (IHE ITI TF-3 §4.2.3.3; MHD ihe-sourceId); Mon espace santé's was
     `urn:maison:mon-espace-sante`."""
     import base64
 

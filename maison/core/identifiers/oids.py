@@ -24,10 +24,11 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "TRE_R13-CommuneOM": ("1.2.250.1.213.2.26", "Communes (COG)"),
     "AdministrativeGender": ("2.16.840.1.113883.5.1", "HL7 AdministrativeGender"),
     "Maison-IPP": ("1.2.250.1.999.1.1", "IPP locaux des structures de démonstration Maison"),
-    # XDS SubmissionSet.sourceId is an OID (IHE ITI TF-3 4.2.3.3.12, "Shall have the format of an OID",
-    # ≤ 64 characters): Mon espace santé's, for the lots a patient deposits. Maison owns no OID arc, so
-    # a UUID-derived OID (ITU-T X.667 / RFC 4122 §1: 2.25.<UUID as an integer>), unique without a
-    # registry; it replaced `urn:maison:mon-espace-sante` (issue 21 §3.3).
+    # XDS SubmissionSet.sourceId is an OID (IHE ITI TF-3 §4.2.3.3, SubmissionSet metadata; MHD's
+    # ihe-sourceId: "The format of the identifier is an OID"; ≤ 64 characters in XDS): Mon espace
+    # santé's, for the lots a patient deposits. Maison owns no OID arc, so a UUID-derived OID (ITU-T
+    # X.667 / RFC 4122 §1: 2.25.<UUID as an integer>), unique without a registry; it replaced
+    # `urn:maison:mon-espace-sante` (issue 21 §3.3).
     "Maison-MES": ("2.25.11982646499975699409319070283480242007", "Mon espace santé : lots déposés par le patient"),
 }
 

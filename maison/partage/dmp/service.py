@@ -1134,7 +1134,7 @@ class Dmp:
             id=str(uuid.uuid4()),
             unique_id=doc.lot_unique_id,
             ins=doc.ins,
-            source_id=f"urn:oid:{oid_of('Maison-MES')}",  # an OID, as every sourceId (ITI TF-3 4.2.3.3.12)
+            source_id=f"urn:oid:{oid_of('Maison-MES')}",  # an OID, as every sourceId (ITI TF-3 §4.2.3.3)
             author=who.person,
             structure="",
             now=now,
