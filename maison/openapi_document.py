@@ -188,7 +188,27 @@ class Protocol:
         content = {self.media_type: {"schema": self.schema}}
         if status == 400 and self.parameter_errors:
             content[FHIR_JSON] = {"schema": OUTCOME_REF}
-        return {"description": STATUS_TEXT.get(status, "Erreur"), "content": content}
+        answer: dict[str, Any] = {"description": STATUS_TEXT.get(status, "Erreur"), "content": content}
+        if status in HEADERS:
+            answer["headers"] = HEADERS[status]
+        return answer
+
+
+# Headers an error may carry (not always: a client authentication refused answers no Bearer challenge)
+HEADERS = {
+    401: {
+        "WWW-Authenticate": {
+            "schema": {"type": "string"},
+            "description": "Le défi d'authentification (RFC 6750 §3 : Bearer error=…, RFC 6749 §5.2 : Basic)",
+        }
+    },
+    429: {
+        "Retry-After": {
+            "schema": {"type": "string"},
+            "description": "Secondes à attendre avant un nouvel essai (RFC 6585 §4)",
+        }
+    },
+}
 
 
 FHIR = Protocol(FHIR_JSON, OUTCOME_REF)

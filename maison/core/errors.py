@@ -46,9 +46,13 @@ class UnsupportedMediaType(MaisonError):
 
 
 class Unauthenticated(MaisonError):
+    """No credential, or one that does not verify. RFC 9110 §15.5.2: a 401 carries the challenge of the
+    scheme that would do — every credential of the house goes as `Authorization: Bearer` (RFC 6750 §3)."""
+
     http_status = 401
     fhir_issue = "login"
     code = "unauthenticated"
+    http_headers = {"WWW-Authenticate": 'Bearer realm="maison"'}
 
 
 class Forbidden(MaisonError):
