@@ -257,8 +257,20 @@ def error_statuses(path: str, method: str, operation: dict[str, Any], policy: Ac
 # --- the post-processor -----------------------------------------------------------------------------
 
 
+OVERVIEW = """Les services socles de la maison du numérique en santé, tels qu'un logiciel les appelle.
+
+**Authentification** (`securitySchemes`, et `security` de chaque opération) : un professionnel par son jeton
+Pro Santé Connect (`/psc`), un patient par son jeton Mon espace santé (`/mes/connexion`), un logiciel par la
+clé d'API de sa structure (`ESANTE-API-KEY`, portée exigée par l'opération), l'administrateur par son jeton ;
+INSi authentifie par le certificat du logiciel, les points d'accès OAuth 2.0 par le client (secret).
+
+**Erreurs** : une ressource FHIR `OperationOutcome` (code précis dans `issue.details.coding`), sauf
+les protocoles qui ont les leurs : erreur OAuth 2.0 sur Pro Santé Connect, faute SOAP (HTTP 500) sur INSi."""
+
+
 def complete(document: dict[str, Any], routes: Iterable[Any]) -> dict[str, Any]:
     """Add security, errors and cleanup to FastAPI's document (in place; returned for convenience)."""
+    document.setdefault("info", {}).setdefault("description", OVERVIEW)
     components = document.setdefault("components", {})
     components["securitySchemes"] = SECURITY_SCHEMES
     schemas = components.setdefault("schemas", {})
