@@ -17,7 +17,12 @@ already states:
   those the house's error mapping gives the route's kind (`errors()` in `maison.formats.openapi`
   adds those particular to a route); FastAPI's `422 HTTPValidationError` is removed — the house
   answers a parameter's error 400 with an OperationOutcome (`maison.formats.path_ids`);
-- where a route states its success answers, FastAPI's guessed `application/json {}` is removed.
+- where a route states its success answers, FastAPI's guessed `application/json {}` is removed;
+  on a FHIR base, an answer a route does not state is a FHIR resource (`application/fhir+json`);
+- a parameter a route states again (same name and place) refines FastAPI's instead of doubling it.
+
+A route that states no policy refuses everyone (`maison.core.authz`): no security requirement says
+that, so the document is not built (a ValueError naming the route) rather than show it as public.
 
 What is particular to a route (its body, its search parameters, its answers' schemas) is stated
 next to it with `maison.formats.openapi`'s fragments.
