@@ -250,6 +250,9 @@ def test_agenda(sarah) -> None:
     assert moved.json()["status"] == "cancelled"
     backwards = sarah.post("/agenda", json={**event, "end": (start - timedelta(hours=1)).isoformat()})
     assert backwards.status_code == 400 and issue_code(backwards) == "periode-invalide"
+    for end in ("", False):  # an end given is a dateTime (it was ignored before, issue 21 §3.1)
+        odd = sarah.post("/agenda", json={**event, "end": end})
+        assert odd.status_code == 400 and issue_code(odd) == "date-invalide", odd.text
     assert sarah.delete(f"/agenda/{created.json()['id']}").status_code == 204
     assert sarah.get("/agenda").json()["total"] == 1
 

@@ -48,8 +48,20 @@ PART = doc.extra(
 )
 RUBRIQUE = {"parameters": [{"name": "rubrique", "in": "path", "required": True, "schema": {"enum": list(RUBRIQUES)}}]}
 ITEM = doc.any_resource(f"Selon la rubrique : {', '.join(f'{k} → {v}' for k, v in RUBRIQUES.items())}")
+OBSERVATION_IN = doc.resource(
+    "Observation",
+    ["code", "valueQuantity", "effectiveDateTime"],
+    {
+        "code": doc.json_object(
+            ["coding"],
+            {"coding": {"type": "array", "items": doc.json_object((), {"system": doc.text(), "code": doc.text()})}},
+        ),
+        "valueQuantity": doc.json_object(["value"], {"value": {"type": "number"}, "code": doc.text("unité UCUM")}),
+        "effectiveDateTime": {"type": "string", "minLength": 10, "description": "dateTime FHIR, pas dans le futur"},
+    },
+)
 OBSERVATION = doc.resource("Observation")
-OBSERVATION["examples"] = [
+OBSERVATION_IN["examples"] = [
     {
         "resourceType": "Observation",
         "status": "final",
@@ -58,7 +70,11 @@ OBSERVATION["examples"] = [
         "effectiveDateTime": "2026-01-15T08:00:00+01:00",
     }
 ]
-APPOINTMENT = doc.resource("Appointment")
+APPOINTMENT = doc.resource(
+    "Appointment",
+    ["start"],
+    {"start": {"type": "string", "minLength": 10, "description": "dateTime FHIR"}, "end": {"type": ["string", "null"]}},
+)
 APPOINTMENT["examples"] = [
     {
         "resourceType": "Appointment",
@@ -188,7 +204,7 @@ def router(espace: Espace, authorizer: Authorizer, max_body_bytes: int) -> APIRo
     @r.post(
         "/mesures",
         openapi_extra=doc.extra(
-            doc.fhir_body(OBSERVATION), doc.fhir_answer(OBSERVATION, 201, "Ajoutée"), doc.errors(409, 422)
+            doc.fhir_body(OBSERVATION_IN), doc.fhir_answer(OBSERVATION, 201, "Ajoutée"), doc.errors(409, 422)
         ),
     )
     @accepts(PATIENT)

@@ -369,7 +369,7 @@ class Espace:
                 f"status : {', '.join(APPOINTMENT_STATUSES)}", code="statut-invalide", expression="status"
             )
         start = _moment(appointment.get("start"), "start")
-        end = _moment(appointment["end"], "end") if appointment.get("end") else None
+        end = _moment(appointment["end"], "end") if appointment.get("end") is not None else None  # "" or false: refused
         if end is not None and end < start:
             raise InvalidInput("end précède start", code="periode-invalide", expression="end")
         profil.narrative(appointment.get("description"), "description")
