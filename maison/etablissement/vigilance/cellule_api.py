@@ -21,14 +21,13 @@ from fastapi import APIRouter, Request, Response
 from maison.core.actor import Actor
 from maison.core.authz import HOSPITAL_STAFF, Authorizer, accepts
 from maison.core.errors import InvalidInput, NotFound
-from maison.etablissement.vigilance.cellule import Cellule
+from maison.etablissement.vigilance.cellule import INCIDENT_KINDS, REQUIRED_PROCEDURES, Cellule
 from maison.etablissement.vigilance.service import PatientIndex
 from maison.formats import openapi as doc
 from maison.formats.body import json_response, read_json_object, required_text
 from maison.formats.path_ids import RowId
 
 # the OpenAPI of the routes below (issue 21 §3.1): the members each route reads
-_DATE = {"type": "string", "minLength": 1, "description": "AAAA-MM-JJ"}
 CREATED = doc.json_answer(doc.json_object(["id"], {"id": {"type": "integer"}}), 201, "Enregistré")
 MEETING = doc.extra(
     doc.json_body(
@@ -40,14 +39,26 @@ MEETING = doc.extra(
 INCIDENT = doc.extra(
     doc.json_body(
         doc.required_texts(
-            "type", "description", optional={"patientId": {"type": "integer"}, "date": doc.text("AAAA-MM-JJ")}
+            "type",
+            "description",
+            optional={
+                "type": {"enum": list(INCIDENT_KINDS)},
+                "patientId": {"type": "integer"},
+                "date": doc.text("AAAA-MM-JJ"),
+            },
         )
     ),
     CREATED,
     doc.errors(404, 422),
 )
 PROCEDURE = doc.extra(
-    doc.json_body(doc.required_texts("type", "adopteeLe", optional={"titre": doc.text(), "reference": doc.text()})),
+    doc.json_body(
+        doc.required_texts(
+            "type",
+            "adopteeLe",
+            optional={"type": {"enum": list(REQUIRED_PROCEDURES)}, "titre": doc.text(), "reference": doc.text()},
+        )
+    ),
     CREATED,
     doc.errors(422),
 )
