@@ -286,12 +286,18 @@ def _search_types() -> dict[str, str]:
 
 
 # the OpenAPI of the routes below (issue 21 §3.1): the searches' parameters from the tables they read
-DOCUMENT_SEARCH = oas.fhir_search({**_search_types(), "patient:identifier": "token"}, ("_count", "_summary"))
-LIST_SEARCH = oas.fhir_search(
-    {"patient.identifier": "token", "patient:identifier": "token", "code": "token", "status": "token"},
-    ("_count", "_summary"),
-)
-SEARCH_FORM = oas.form_body([], {}, description="Les mêmes paramètres que la recherche GET, dans le corps")
+DOCUMENT_PARAMETERS = {**_search_types(), "patient:identifier": "token"}
+LIST_PARAMETERS = {"patient.identifier": "token", "patient:identifier": "token", "code": "token", "status": "token"}
+DOCUMENT_SEARCH = oas.fhir_search(DOCUMENT_PARAMETERS, ("_count", "_summary"))
+LIST_SEARCH = oas.fhir_search(LIST_PARAMETERS, ("_count", "_summary"))
+
+
+def _search_form(parameters: dict[str, str]) -> dict:
+    """POST _search (R4 search.html §3.1.1): the same parameters in a form body (and in the query)."""
+    fields = {name: oas.text(f"paramètre de recherche FHIR de type {kind}") for name, kind in parameters.items()}
+    return oas.form_body([], fields, description="Les paramètres de la recherche GET, dans le corps")
+
+
 DOCUMENT = oas.resource("DocumentReference")
 NO_CONTENT = oas.no_content()
 IGNORED = oas.ignored_body()
@@ -445,7 +451,9 @@ def router(
         "/DocumentReference/_search",
         _find_documents,
         methods=["POST"],
-        openapi_extra=oas.extra(SEARCH_FORM, oas.fhir_answer(oas.bundle_schema(DOCUMENT)), oas.errors(415)),
+        openapi_extra=oas.extra(
+            _search_form(DOCUMENT_PARAMETERS), oas.fhir_answer(oas.bundle_schema(DOCUMENT)), oas.errors(415)
+        ),
     )
 
     @r.get("/DocumentReference/{id_}", openapi_extra=oas.fhir_answer(DOCUMENT))
@@ -562,7 +570,7 @@ def router(
         "/List/_search",
         _find_lists,
         methods=["POST"],
-        openapi_extra=oas.extra(SEARCH_FORM, oas.fhir_answer(oas.bundle_schema()), oas.errors(415)),
+        openapi_extra=oas.extra(_search_form(LIST_PARAMETERS), oas.fhir_answer(oas.bundle_schema()), oas.errors(415)),
     )
 
     def _list(lot: SubmissionSet) -> dict:
