@@ -55,6 +55,15 @@ class Settings:
     insi_client_cert: str = ""
     insi_client_key: str = ""
     insi_client_ca: str = ""
+    # The hospital wing's HL7 v2 listener (issue 22: PAM FR from the GAM, ORU/MDM from the DPI), over
+    # MLLP; mllp_port 0: none. Off loopback it takes the house's TLS certificate (tls_cert, tls_key),
+    # and with mllp_tls_ca it asks the GAM or DPI for a client certificate that authority signed.
+    # A frame past mllp_max_bytes is refused unread; a frame not complete within mllp_idle_timeout
+    # seconds (an idle or dripping peer) ends the connection.
+    mllp_port: int = 0
+    mllp_tls_ca: str = ""
+    mllp_max_bytes: int = 16 * 1024 * 1024
+    mllp_idle_timeout: int = 60
     # Largest request body any HTTP adapter accepts before parsing (bytes).
     max_body_bytes: int = 1_000_000
     # Which OID INSi answers NIR-based INS with (a NIA's is always 1.2.250.1.213.1.4.9): "test", the

@@ -1,0 +1,151 @@
+"""The MLLP listener every HL7 v2 receiver of the house sits behind (issue 22 §1.1, §2).
+
+One asyncio server reads frames (`framing`), decodes each message in its declared character set
+(MSH-18), checks its encoding characters, parses it with python-hl7 and hands it to the handler of
+its message type (MSH-9.1: ADT to the stays and movements, ORU and MDM to the PFI). A handler is a
+plain synchronous callable run in a thread, because receivers write to the database:
+`handle(message) -> list[str] | None` returns the extra segments of its ACK, or raises `Hl7Refusal`.
+The ACK is written only once the handler has returned, that is after its transaction committed, so
+an AA always means "stored" (HL7 v2.5 §2.9.2, original acknowledgment mode).
+
+Messages on one connection are answered in order, one at a time, as MLLP's sender waits for each
+ACK before it sends the next (HL7 v2.5 Appendix C). TLS, when given a context, wraps every
+connection (required off loopback, as on every listener of the house).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+
+import hl7
+
+from maison.formats.hl7v2.ack import Header, ack, check_encoding_characters
+from maison.formats.hl7v2.framing import DEFAULT_MAX_BYTES, FrameTooLarge, frame, read_frame
+from maison.formats.hl7v2.refusal import ErrorCode, Hl7Refusal
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[hl7.Message], list[str] | None]
+CHARSETS = {"": "utf-8", "UNICODE UTF-8": "utf-8", "8859/1": "latin-1", "ASCII": "ascii", "8859/15": "iso8859-15"}
+
+
+def decode(raw: bytes) -> str:
+    """The message's text in the character set MSH-18 names (UTF-8 when it names none); a charset
+    unknown or bytes that do not decode in it are AR (HL7 v2.5 §2.15.9.18)."""
+    charset = Header.read(raw[:2048].decode("latin-1")).charset
+    codec = CHARSETS.get(charset.strip().upper())
+    if codec is None:
+        raise Hl7Refusal(f"jeu de caractères {charset!r} non pris en charge", ErrorCode.TABLE_VALUE, "MSH", 1, 18, "AR")
+    try:
+        return raw.decode(codec)
+    except UnicodeDecodeError:
+        raise Hl7Refusal(
+            f"octets invalides pour le jeu de caractères {charset or 'UTF-8'}", ErrorCode.DATA_TYPE, "MSH", 1, 18, "AR"
+        ) from None
+
+
+def parse(text: str) -> hl7.Message:
+    """A message python-hl7 can read, its segments separated by CR (a LF or CRLF, as files carry
+    them, is taken as CR), or AR."""
+    text = text.replace("\r\n", "\r").replace("\n", "\r").strip("\r")
+    check_encoding_characters(text)
+    try:
+        return hl7.parse(text)
+    except Exception:  # python-hl7 raises bare ParseException / ValueError / IndexError on bad structure
+        raise Hl7Refusal("message HL7 illisible", ErrorCode.SEGMENT_SEQUENCE, "MSH", acknowledgment="AR") from None
+
+
+class Listener:
+    """Answer every message of every connection with its ACK, through `handlers` keyed by MSH-9.1."""
+
+    def __init__(
+        self,
+        handlers: Mapping[str, Handler],
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        idle_timeout: float = 60.0,
+        threads: int = 8,
+    ) -> None:
+        self.handlers = dict(handlers)
+        self.max_bytes = max_bytes
+        self.idle_timeout = idle_timeout
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="mllp")
+
+    def answer(self, raw: bytes) -> str:
+        """The ACK of one message (run in a worker thread: the handler may write to the database)."""
+        header = Header.read(raw[:2048].decode("latin-1"))
+        try:
+            text = decode(raw)
+            header = Header.read(text)
+            message = parse(text)
+            kind = str(message.extract_field("MSH", 1, 9, 1, 1))
+            handler = self.handlers.get(kind)
+            if handler is None:
+                raise Hl7Refusal(
+                    f"type de message {kind or '(vide)'} non pris en charge",
+                    ErrorCode.UNSUPPORTED_MESSAGE_TYPE,
+                    "MSH",
+                    1,
+                    9,
+                    "AR",
+                )
+            return ack(header, "AA", extra=handler(message))
+        except Hl7Refusal as refusal:
+            return ack(header, refusal.acknowledgment, refusal)
+        except Exception:
+            log.exception("message HL7 %s : erreur interne", header.control_id)
+            internal = Hl7Refusal("erreur interne du destinataire, message non enregistré", ErrorCode.INTERNAL_ERROR)
+            return ack(header, "AE", internal)
+
+    async def serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                try:
+                    raw = await read_frame(reader, self.idle_timeout)
+                except FrameTooLarge as too_large:
+                    refusal = Hl7Refusal(
+                        f"message de plus de {self.max_bytes} octets refusé",
+                        ErrorCode.INTERNAL_ERROR,
+                        acknowledgment="AR",
+                    )
+                    writer.write(
+                        frame(
+                            ack(Header.read(too_large.head.lstrip(b"\x0b").decode("latin-1")), "AR", refusal).encode()
+                        )
+                    )
+                    await writer.drain()
+                    return
+                if raw is None:
+                    return
+                answer = await loop.run_in_executor(self.executor, self.answer, raw)
+                writer.write(frame(answer.encode(self._charset_of(answer))))
+                await writer.drain()
+        except (TimeoutError, ConnectionError, ssl.SSLError):
+            return  # idle, dripping, or gone: the connection is dropped, nothing half-processed
+        finally:
+            writer.close()
+
+    @staticmethod
+    def _charset_of(answer: str) -> str:
+        return CHARSETS.get(Header.read(answer).charset.strip().upper(), "utf-8")
+
+    async def start(
+        self, host: str, port: int, *, ssl_context: ssl.SSLContext | None = None, **kwargs: object
+    ) -> asyncio.Server:
+        """Listen; the returned server's sockets tell the port when `port` is 0."""
+        return await asyncio.start_server(
+            self.serve_connection,
+            host,
+            port,
+            ssl=ssl_context,
+            limit=self.max_bytes,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
