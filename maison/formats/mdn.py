@@ -166,3 +166,57 @@ def dsn(
     headers = original.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0].decode("utf-8", "replace")
     msg.attach(_part("text/rfc822-headers", headers + "\r\n"))
     return msg
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One recipient's line of a DSN (RFC 3464 §2.3): `failed` or `delivered`, its status and reply."""
+
+    original_message_id: str
+    recipient: str
+    action: str
+    status: str
+    diagnostic: str
+
+    @property
+    def smtp_code(self) -> str:
+        """The SMTP reply code of the diagnostic (`smtp; 550 5.1.1 …`), else from the status class."""
+        found = re.search(r"\b([245]\d\d)\b", self.diagnostic)
+        return found.group(1) if found else {"2": "250", "4": "421", "5": "554"}.get(self.status[:1], "")
+
+
+def read_dsn(raw: bytes) -> list[Delivery]:
+    """The per-recipient reports of a DSN (`multipart/report; report-type=delivery-status`), each
+    with the Message-ID of the message reported on (from its text/rfc822-headers or message/rfc822
+    part); [] if `raw` is not a DSN."""
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    if msg.get_content_type() != "multipart/report" or msg.get_param("report-type") != "delivery-status":
+        return []
+    original, blocks = "", []
+    for part in msg.walk():
+        kind = part.get_content_type()
+        if kind == "message/delivery-status":
+            payload = part.get_payload(decode=False)
+            if isinstance(payload, list):
+                blocks = [{k.lower(): str(v).strip() for k, v in b.items()} for b in cast("list[Message]", payload)]
+            else:
+                text = re.sub(r"\r?\n[ \t]+", " ", str(payload))
+                blocks = [
+                    {k.lower(): v.strip() for k, v in re.findall(r"^([A-Za-z-]+):\s*(.*)$", chunk, re.MULTILINE)}
+                    for chunk in re.split(r"\r?\n\r?\n", text)
+                ]
+        elif kind in ("text/rfc822-headers", "message/rfc822") and not original:
+            body = part.get_payload(decode=False)
+            inner = body[0] if isinstance(body, list) else email.message_from_string(str(body))
+            original = str(cast("Message", inner).get("Message-ID", "")).strip()
+    return [
+        Delivery(
+            original,
+            b["final-recipient"].partition(";")[2].strip(),
+            b.get("action", ""),
+            b.get("status", ""),
+            b.get("diagnostic-code", "").partition(";")[2].strip(),
+        )
+        for b in blocks
+        if "final-recipient" in b
+    ]

@@ -99,6 +99,21 @@ def dispatch(
     return out
 
 
+def send_document(
+    cda: bytes,
+    recipients: list[str],
+    submission: Submission,
+    source_oid: str,
+    visibility: tuple[str, ...] = (),
+    body: str = "",
+) -> tuple[str, list[str], dict[str, str]]:
+    """One message with the document (IHE_XDM.ZIP, its PDF) to `recipients`: its Message-ID, who it
+    was sent to, who was refused at RCPT with the operator's reply (the PFI's HL7 v2 receiver sends
+    by MSSanté through this, issue 22 §2.2)."""
+    header = read_header(xmlsafe.parse(cda, max_bytes=len(cda) + 1))
+    return _send(cda, header, recipients, submission, source_oid, visibility, body)
+
+
 def _send(
     cda: bytes,
     header,

@@ -102,3 +102,145 @@ def insert(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
     assert table is pfi_document or table is pfi_worklist
     if rows:
         conn.execute(table.insert(), rows)
+
+
+# --- documents from the DPI over HL7 v2 (issue 22 §2; migration 0031) ---------------------------------
+# Each ORU/MDM the PFI acknowledged (`pfi_hl7_document`, unique per sender and MSH-10: a message sent
+# again is answered without being done twice), each leg it owes (`pfi_hl7_outcome`: the DMP, each
+# MSSanté recipient), both carrying the stay (structure + PV1-19) — "stays with a discharge letter fed
+# with a qualified INS" is a join — and every business acknowledgement sent back (`pfi_hl7_zam`).
+
+pfi_hl7_document = sa.Table(
+    "pfi_hl7_document",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("structure", sa.String(64), nullable=False),
+    sa.Column("sender", sa.String(256), nullable=False),  # MSH-3^MSH-4
+    sa.Column("control_id", sa.String(64), nullable=False),  # MSH-10, named in OBX-4 of each ZAM
+    sa.Column("event", sa.String(8), nullable=False),  # R01 / T02 / T10 / T04
+    sa.Column("action", sa.String(16), nullable=False),  # initial / remplacement / suppression
+    sa.Column("unique_id", sa.String(128), nullable=False),  # the CDA's id
+    sa.Column("replaced_id", sa.String(128), nullable=False),
+    sa.Column("ins", sa.String(15), nullable=False),
+    sa.Column("ins_status", sa.String(8), nullable=False),  # PID-32 (VALI: qualified)
+    sa.Column("stay_number", sa.String(64), nullable=False),  # PV1-19
+    sa.Column("patient_class", sa.String(4), nullable=False),  # PV1-2
+    sa.Column("type_code", sa.String(32), nullable=False),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("documents", sa.Text, nullable=False),  # JSON: the CDAs' blobs (N1, then N3)
+    sa.Column("request", sa.Text, nullable=False),  # JSON: metadata flags, recipients, mail bodies
+    sa.Column("received_at", sa.String(32), nullable=False),
+    sa.UniqueConstraint("structure", "sender", "control_id", name="uq_pfi_hl7_document_message"),
+    sa.Index("ix_pfi_hl7_document_stay", "structure", "stay_number"),
+    sa.Index("ix_pfi_hl7_document_unique", "structure", "unique_id"),
+)
+
+pfi_hl7_outcome = sa.Table(
+    "pfi_hl7_outcome",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("document_id", sa.String(36), nullable=False),
+    sa.Column("structure", sa.String(64), nullable=False),
+    sa.Column("stay_number", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False),  # dmp / mss
+    sa.Column("recipient", sa.String(256), nullable=False),  # the MSSanté address ("" for the DMP)
+    sa.Column("state", sa.String(16), nullable=False),  # a-faire / accepte / refuse / envoye / distribue / echec / lu
+    sa.Column("code", sa.String(64), nullable=False),  # the DMP's or the SMTP's code, the MDN's error code
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("reference", sa.String(256), nullable=False),  # DocumentReference/<id> or the Message-ID
+    sa.Column("updated_at", sa.String(32), nullable=False),
+    sa.Index("ix_pfi_hl7_outcome_document", "document_id"),
+    sa.Index("ix_pfi_hl7_outcome_stay", "structure", "stay_number", "channel"),
+    sa.Index("ix_pfi_hl7_outcome_reference", "reference"),
+)
+
+pfi_hl7_zam = sa.Table(
+    "pfi_hl7_zam",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("document_id", sa.String(36), nullable=False),
+    sa.Column("event", sa.String(4), nullable=False),  # Z01 DMP / Z02 MSSanté received / Z03 read
+    sa.Column("control_id", sa.String(64), nullable=False),  # the ZAM's own MSH-10
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("answer", sa.String(300), nullable=False),  # the DPI's MSA-1, or why it was not reached
+    sa.Column("sent_at", sa.String(32), nullable=False),
+    sa.Index("ix_pfi_hl7_zam_document", "document_id"),
+)
+
+H, O, Z = pfi_hl7_document, pfi_hl7_outcome, pfi_hl7_zam  # noqa: E741  (the tables, as D and W above)
+
+
+def hl7_received(conn: sa.Connection, structure: str, sender: str, control_id: str) -> sa.Row | None:
+    """The document a message (sender, MSH-10) already brought, if it was received before."""
+    return conn.execute(
+        sa.select(H).where(H.c.structure == structure, H.c.sender == sender, H.c.control_id == control_id)
+    ).first()
+
+
+def hl7_record(conn: sa.Connection, document: dict, outcomes: list[dict]) -> None:
+    conn.execute(H.insert(), [document])
+    if outcomes:
+        conn.execute(O.insert(), outcomes)
+
+
+def hl7_document(conn: sa.Connection, document_id: str) -> sa.Row | None:
+    return conn.execute(sa.select(H).where(H.c.id == document_id)).first()
+
+
+def hl7_outcomes(conn: sa.Connection, document_id: str) -> list[sa.Row]:
+    return list(conn.execute(sa.select(O).where(O.c.document_id == document_id).order_by(O.c.channel, O.c.recipient)))
+
+
+def hl7_set_outcome(conn: sa.Connection, outcome_id: str, **values: str) -> None:
+    conn.execute(O.update().where(O.c.id == outcome_id).values(**values))
+
+
+def hl7_dmp_reference(conn: sa.Connection, structure: str, unique_id: str) -> str:
+    """The DMP's DocumentReference of the structure's document `unique_id`, as the DMP accepted it."""
+    row = conn.execute(
+        sa.select(O.c.reference)
+        .join(H, H.c.id == O.c.document_id)
+        .where(H.c.structure == structure, H.c.unique_id == unique_id, O.c.channel == "dmp", O.c.state == "accepte")
+        .order_by(O.c.updated_at.desc())
+    ).first()
+    return row.reference if row else ""
+
+
+def hl7_outcome_by_reference(conn: sa.Connection, reference: str, recipient: str) -> sa.Row | None:
+    """The MSSanté leg a DSN or an MDN reports on (its Message-ID, its recipient)."""
+    return conn.execute(
+        sa.select(O).where(O.c.channel == "mss", O.c.reference == reference, O.c.recipient == recipient)
+    ).first()
+
+
+def hl7_record_zam(conn: sa.Connection, row: dict) -> None:
+    conn.execute(Z.insert(), [row])
+
+
+def hl7_zams(conn: sa.Connection, document_id: str) -> list[sa.Row]:
+    return list(conn.execute(sa.select(Z).where(Z.c.document_id == document_id).order_by(Z.c.sent_at)))
+
+
+def stays_with(
+    conn: sa.Connection, structure: str, type_code: str, *, channel: str = "dmp", qualified: bool = True
+) -> list[str]:
+    """The structure's stays (PV1-19) with a document of `type_code` the DMP accepted (or an MSSanté
+    leg sent), for a patient whose INS was qualified (PID-32 VALI) when it was sent (004 L185-207: the
+    SUN-ES indicators are counted per stay)."""
+    done = ("accepte",) if channel == "dmp" else ("envoye", "distribue", "lu")
+    query = (
+        sa.select(H.c.stay_number)
+        .distinct()
+        .join(O, O.c.document_id == H.c.id)
+        .where(
+            H.c.structure == structure,
+            H.c.type_code == type_code,
+            H.c.stay_number != "",
+            O.c.channel == channel,
+            O.c.state.in_(done),
+        )
+        .order_by(H.c.stay_number)
+    )
+    if qualified:
+        query = query.where(H.c.ins_status == "VALI")
+    return list(conn.execute(query).scalars())

@@ -1,0 +1,428 @@
+"""The PFI's receiver of documents from the DPI, the lab system or the RIS over HL7 v2 (issue 22 §2;
+CI-SIS volet "Transmission de documents CDA en HL7v2" 2.1, interactions-acteurs.md): the MLLP
+listener's handler for ORU and MDM.
+
+What it does, in the volet's order:
+1. read and check the message (hl7_request.py); any fault is an `Hl7Refusal` (ACK AE/AR + ERR) and
+   nothing is written;
+2. record, in one transaction, the document(s) (blobs), the request, each leg it owes — the DMP
+   (DESTDMP), each MSSanté recipient (DESTMSSANTEPS, DESTMSSANTEPAT) — every one carrying its stay
+   (structure + PV1-19), and the audit record; then the listener answers AA: an AA means "stored".
+   A message sent again (same sender and MSH-10) is answered AA without being done twice;
+3. after the ACK, deliver each leg: the DMP through PDSm (ITI-65, the producer's Bundle; a
+   replacement names the DocumentReference it replaces; a deletion withdraws it), MSSanté through
+   the operator (XDM over SMTP, envoi.py); and answer the creator with the ZAM of each outcome as it
+   arrives (zam.py) over MLLP: Z01 the DMP's answer, Z02 the MSSanté delivery (refused at RCPT, or
+   a DSN), Z03 the reading (an MDN). ZAMs are sent when the creator asked for them (ACK_RECEPTION,
+   ACK_LECTURE_MSS); a failure always, since the creator must learn that its document did not go.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+import hl7
+import httpx
+import orjson
+
+from maison.core import audit
+from maison.core.actor import Actor
+from maison.core.blobs import Blobs
+from maison.core.storage import Database
+from maison.etablissement.dmp.producer import Produced, provide_bundle
+from maison.etablissement.pfi import store, zam
+from maison.etablissement.pfi.envoi import Submission, send_document
+from maison.etablissement.pfi.hl7_request import DocumentRequest, read_request
+from maison.formats import mdn as reports
+from maison.formats import mime
+from maison.formats.hl7v2.client import MllpClient
+from maison.formats.hl7v2.refusal import ErrorCode, Hl7Refusal
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Channels:
+    """Where the PFI sends: the DMP (PDSm base and the structure's credential), its MSSanté
+    operator (submission), the creators' MLLP address for the ZAM (a setting of the integration)."""
+
+    structure: str
+    source_oid: str = "1.2.250.1.213.4.1.9.1"
+    application: str = "PFI"
+    dmp_url: str = ""  # the DMP's ITI-65 endpoint; "" : no DMP configured (DESTDMP refused)
+    dmp_headers: Callable[[], dict[str, str]] = field(default=lambda: {})
+    submission: Submission | None = None  # None: no MSSanté (DESTMSSANTE* refused)
+    zam_host: str = ""
+    zam_port: int = 0
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class Hl7Documents:
+    """`handle(message)` for the MLLP listener (ORU and MDM); `report(raw)` for the DSN and MDN the
+    PFI's mailbox receives about what it sent."""
+
+    def __init__(self, db: Database, blobs: Blobs, channels: Channels, *, threads: int = 2) -> None:
+        self.db, self.blobs, self.channels = db, blobs, channels
+        self.actor = Actor(person="system:pfi-hl7", structure=channels.structure, software="maison-pfi")
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="pfi-hl7")
+
+    def __call__(self, message: hl7.Message) -> list[str] | None:
+        return self.handle(message)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+    # --- 1-2: read, check, record --------------------------------------------------------------------
+
+    def handle(self, message: hl7.Message) -> list[str] | None:
+        request = read_request(message)
+        self._check_channels(request)
+        sender = f"{request.sending_application}^{request.sending_facility}"
+        structure = self.channels.structure
+        with self.db.write() as conn:
+            if store.hl7_received(conn, structure, sender, request.control_id) is not None:
+                return None  # the same message again: acknowledged, nothing done twice
+            replaced_ref = ""
+            if request.action != "initial" and request.flags.get("DESTDMP"):
+                target = request.replaced_id if request.action == "remplacement" else request.unique_id
+                replaced_ref = store.hl7_dmp_reference(conn, structure, target)
+                if not replaced_ref:
+                    where = (
+                        ("TXA", 13)
+                        if request.message_type == "MDM" and request.action == "remplacement"
+                        else ("OBX", 5)
+                    )
+                    raise Hl7Refusal(
+                        f"document {target} : aucune version déposée au DMP par la PFI",
+                        ErrorCode.UNKNOWN_KEY,
+                        where[0],
+                        1,
+                        where[1],
+                    )
+            digests = [self.blobs.put(data) for data in request.documents]
+            header = request.headers[0]
+            assert header.type_code is not None  # read_request refuses a CDA without one
+            document_id = str(uuid.uuid4())
+            described = {
+                "flags": request.flags,
+                "recipients": [asdict(r) for r in request.recipients],
+                "body_ps": request.body_ps,
+                "body_patient": request.body_patient,
+                "dmp_target": replaced_ref,
+                "ins_oid": request.ins_oid,
+            }
+            row = dict(
+                id=document_id,
+                structure=structure,
+                sender=sender,
+                control_id=request.control_id,
+                event=request.event,
+                action=request.action,
+                unique_id=request.unique_id,
+                replaced_id=request.replaced_id,
+                ins=request.ins,
+                ins_status=request.ins_status,
+                stay_number=request.stay_number,
+                patient_class=request.patient_class,
+                type_code=header.type_code.code,
+                title=header.title[:300],
+                documents=json.dumps(digests),
+                request=json.dumps(described, ensure_ascii=False),
+                received_at=_now(),
+            )
+            store.hl7_record(conn, row, self._legs(request, document_id))
+            audit.Trail.write(
+                conn,
+                self.actor,
+                "pfi.hl7.document",
+                patient=request.ins,
+                detail={
+                    "message": request.control_id,
+                    "emetteur": sender,
+                    "action": request.action,
+                    "document": request.unique_id,
+                    "sejour": request.stay_number,
+                },
+            )
+        self.pool.submit(self.deliver, document_id)
+        return None
+
+    def _check_channels(self, request: DocumentRequest) -> None:
+        """A destination the PFI is not configured for is refused, not silently dropped."""
+        if request.flags.get("DESTDMP") and not self.channels.dmp_url:
+            raise Hl7Refusal("DESTDMP : la PFI n'alimente pas de DMP", ErrorCode.INTERNAL_ERROR, "OBX", 1, 5)
+        wants_mss = request.flags.get("DESTMSSANTEPS") or request.flags.get("DESTMSSANTEPAT")
+        if wants_mss and self.channels.submission is None:
+            raise Hl7Refusal("DESTMSSANTE : la PFI n'a pas de BAL MSSanté", ErrorCode.INTERNAL_ERROR, "OBX", 1, 5)
+
+    def _legs(self, request: DocumentRequest, document_id: str) -> list[dict]:
+        legs: list[tuple[str, str]] = []
+        if request.flags.get("DESTDMP"):
+            legs.append(("dmp", ""))
+        if request.flags.get("DESTMSSANTEPS"):
+            legs += [("mss", r.address) for r in request.recipients if not r.patient]
+        if request.flags.get("DESTMSSANTEPAT"):
+            patients = [r.address for r in request.recipients if r.patient]
+            if not patients and request.qualified:  # only a qualified INS builds the address (envoi.py)
+                patients = [f"{request.ins}@{mime.CITIZEN_DOMAIN}"]
+            if not patients:
+                raise Hl7Refusal(
+                    "DESTMSSANTEPAT : ni adresse du patient (PRT) ni INS qualifié (PID-32 VALI)",
+                    ErrorCode.REQUIRED_FIELD,
+                    "PRT",
+                    1,
+                    15,
+                )
+            legs += [("mss", address) for address in patients]
+        now = _now()
+        return [
+            dict(
+                id=str(uuid.uuid4()),
+                document_id=document_id,
+                structure=self.channels.structure,
+                stay_number=request.stay_number,
+                channel=channel,
+                recipient=recipient,
+                state="a-faire",
+                code="",
+                detail="",
+                reference="",
+                updated_at=now,
+            )
+            for channel, recipient in dict.fromkeys(legs)
+        ]
+
+    # --- 3: deliver, then acknowledge ----------------------------------------------------------------
+
+    def deliver(self, document_id: str) -> None:
+        """Each leg of a recorded document, then its ZAM. Run after the ACK (in the pool)."""
+        try:
+            with self.db.read() as conn:
+                doc = store.hl7_document(conn, document_id)
+                legs = store.hl7_outcomes(conn, document_id)
+            assert doc is not None
+            asked = json.loads(doc.request)
+            cdas = [self.blobs.get(digest) for digest in json.loads(doc.documents)]
+            for leg in legs:
+                if leg.channel == "dmp" and leg.state == "a-faire":
+                    self._feed_dmp(doc, asked, cdas, leg)
+            pending = [leg for leg in legs if leg.channel == "mss" and leg.state == "a-faire"]
+            if pending:
+                self._send_mss(doc, asked, cdas[0], pending)
+        except Exception:
+            log.exception("PFI : document %s non distribué", document_id)
+
+    def _feed_dmp(self, doc, asked: dict, cdas: list[bytes], leg) -> None:
+        flags = asked["flags"]
+        visibility = tuple(
+            code
+            for flag, code in (
+                ("MASQUE_PS", "MASQUE_PS"),
+                ("INVISIBLE_PATIENT", "INVISIBLE_PATIENT"),
+                ("INVISIBLE_REP_LEGAUX", "INVISIBLE_REPRESENTANTS_LEGAUX"),
+            )
+            if flags.get(flag)
+        )
+        headers = {"Content-Type": "application/fhir+json", **self.channels.dmp_headers()}
+        base = self.channels.dmp_url.rstrip("/")
+        try:
+            if doc.action == "suppression":
+                answer = httpx.delete(f"{base}/{asked['dmp_target']}", headers=headers, timeout=60)
+                ok, reference = answer.status_code in (200, 204), asked["dmp_target"]
+            else:
+                produced = [
+                    Produced(
+                        cda,
+                        visibility=visibility,
+                        transforms=0 if index else None,
+                        replaces=asked["dmp_target"] or None if index == 0 else None,
+                    )
+                    for index, cda in enumerate(cdas)
+                ]
+                bundle = provide_bundle(produced, source_id=self.channels.source_oid)
+                answer = httpx.post(base, content=orjson.dumps(bundle), headers=headers, timeout=60)
+                ok = answer.status_code == 200
+                reference = _location(answer) if ok else ""
+            code, label = ("", "") if ok else _dmp_error(answer)
+        except httpx.HTTPError as exc:
+            ok, reference, code, label = False, "", "DMP_INJOIGNABLE", f"DMP injoignable : {exc}"[:300]
+        with self.db.write() as conn:
+            store.hl7_set_outcome(
+                conn,
+                leg.id,
+                state="accepte" if ok else "refuse",
+                code=code,
+                detail=label,
+                reference=reference,
+                updated_at=_now(),
+            )
+        if ok and not flags.get("ACK_RECEPTION"):
+            return
+        control, text = zam.dmp_received(self._parties(doc), doc.control_id, ok, code, label)
+        self._send_zam(doc.id, "Z01", control, text)
+
+    def _send_mss(self, doc, asked: dict, cda: bytes, legs: list) -> None:
+        submission = self.channels.submission
+        assert submission is not None  # _check_channels refused the message otherwise
+        flags = asked["flags"]
+        body = asked["body_ps"] or asked["body_patient"]
+        if not body and doc.action != "initial":
+            body = (
+                "Remplacement" if doc.action == "remplacement" else "Suppression"
+            ) + f" du document {doc.unique_id}."
+        visibility = ("INVISIBLE_PATIENT",) if flags.get("INVISIBLE_PATIENT") else ()
+        recipients = [leg.recipient for leg in legs]
+        try:
+            message_id, _sent, refused = send_document(
+                cda, recipients, submission, self.channels.source_oid, visibility, body
+            )
+        except Exception as exc:  # the operator unreachable: every leg failed, said with SMTP's 421
+            log.warning("PFI : envoi MSSanté impossible : %s", exc)
+            message_id, refused = "", {r: f"421 {exc}"[:300] for r in recipients}
+        for leg in legs:
+            reply = refused.get(leg.recipient)
+            code = reply.split(" ", 1)[0] if reply else ""
+            with self.db.write() as conn:
+                store.hl7_set_outcome(
+                    conn,
+                    leg.id,
+                    state="echec" if reply else "envoye",
+                    code=code,
+                    detail=reply or "",
+                    reference=message_id,
+                    updated_at=_now(),
+                )
+            if reply or flags.get("ACK_RECEPTION"):
+                control, text = zam.mss_received(
+                    self._parties(doc), doc.control_id, leg.recipient, not reply, code, reply or ""
+                )
+                self._send_zam(doc.id, "Z02", control, text)
+
+    # --- what the operator and the recipients report later -------------------------------------------
+
+    def report(self, raw: bytes) -> int:
+        """A DSN (delivery failed or delivered: Z02) or an MDN (read or processed with an error: Z03)
+        received about a message the PFI sent; the legs it names are updated and their ZAM sent.
+        Returns how many legs it concerned (0: not about a document of the PFI)."""
+        concerned = 0
+        for line in reports.read_dsn(raw):
+            delivered = line.action.lower() in ("delivered", "relayed", "expanded")
+            concerned += self._reported(
+                line.original_message_id,
+                line.recipient,
+                "Z02",
+                "distribue" if delivered else "echec",
+                delivered,
+                "" if delivered else line.smtp_code,
+                line.diagnostic,
+            )
+        disposition = reports.read_mdn(raw)
+        if disposition is not None:
+            reader = mime_sender(raw)
+            ok = disposition.error_code is None
+            concerned += self._reported(
+                disposition.original_message_id,
+                reader,
+                "Z03",
+                "lu" if ok else "erreur-lecture",
+                ok,
+                disposition.error_code or "",
+                disposition.error_text,
+            )
+        return concerned
+
+    def _reported(
+        self, message_id: str, recipient: str, event: str, state: str, ok: bool, code: str, detail: str
+    ) -> int:
+        with self.db.write() as conn:
+            leg = store.hl7_outcome_by_reference(conn, message_id, recipient)
+            if leg is None:
+                return 0
+            store.hl7_set_outcome(conn, leg.id, state=state, code=code, detail=detail[:2000], updated_at=_now())
+            doc = store.hl7_document(conn, leg.document_id)
+        assert doc is not None
+        flags = json.loads(doc.request)["flags"]
+        wanted = flags.get("ACK_LECTURE_MSS") if event == "Z03" else flags.get("ACK_RECEPTION")
+        if ok and not wanted:
+            return 1
+        build = zam.mss_read if event == "Z03" else zam.mss_received
+        control, text = build(self._parties(doc), doc.control_id, recipient, ok, code, detail[:200])
+        self._send_zam(doc.id, event, control, text)
+        return 1
+
+    # --- the ZAM over MLLP ---------------------------------------------------------------------------
+
+    def _parties(self, doc) -> zam.Parties:
+        application, _, facility = doc.sender.partition("^")
+        return zam.Parties(self.channels.application, self.channels.structure, application, facility)
+
+    def _send_zam(self, document_id: str, event: str, control: str, text: str) -> None:
+        """Send one ZAM to the creator and record it with the creator's MSA-1 (or why it was not
+        reached: the record says so, nothing claims it arrived)."""
+        if not self.channels.zam_port:
+            answer = "non envoyé : aucune adresse MLLP du créateur configurée"
+        else:
+            try:
+                client = MllpClient(self.channels.zam_host or "127.0.0.1", self.channels.zam_port, timeout=30)
+                try:
+                    reply = client.send_message(text)
+                finally:
+                    client.close()
+                answer = str(reply.segment("MSA")[1])
+            except Exception as exc:
+                answer = f"injoignable : {exc}"[:300]
+        with self.db.write() as conn:
+            store.hl7_record_zam(
+                conn,
+                dict(
+                    id=str(uuid.uuid4()),
+                    document_id=document_id,
+                    event=event,
+                    control_id=control,
+                    message=text,
+                    answer=answer,
+                    sent_at=_now(),
+                ),
+            )
+
+
+def mime_sender(raw: bytes) -> str:
+    """The mailbox a report came from (its From address)."""
+    import email
+    import email.policy
+    import email.utils
+
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    return email.utils.parseaddr(str(msg.get("From", "")))[1]
+
+
+def _location(answer: httpx.Response) -> str:
+    """The DocumentReference the DMP created (the ITI-65 response's second entry: List, then it)."""
+    try:
+        for entry in answer.json().get("entry", []):
+            location = entry.get("response", {}).get("location", "")
+            if location.startswith("DocumentReference/"):
+                return "/".join(location.split("/")[:2])
+    except ValueError:
+        pass
+    return ""
+
+
+def _dmp_error(answer: httpx.Response) -> tuple[str, str]:
+    """The DMP's refusal: the OperationOutcome's code and text (its status when it has none)."""
+    try:
+        issue = answer.json()["issue"][0]
+        coding = (issue.get("details", {}).get("coding") or [{}])[0]
+        code = coding.get("code") or issue.get("code") or str(answer.status_code)
+        return str(code)[:64], str(issue.get("diagnostics") or issue.get("details", {}).get("text") or code)[:300]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return str(answer.status_code), answer.text[:300]

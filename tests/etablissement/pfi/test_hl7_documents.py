@@ -1,0 +1,194 @@
+"""The PFI's HL7 v2 receiver (issue 22 §2): a document from the DPI goes to the DMP and by MSSanté,
+each leg recorded with its stay, and the ZAM of each outcome goes back to the DPI; a refused message
+leaves nothing behind; a message sent again is not done twice."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from maison.core.identifiers.nir import OID_INS_NIR_TEST
+from maison.etablissement.pfi import store
+from maison.etablissement.pfi.envoi import Submission
+from maison.etablissement.pfi.hl7_documents import Channels, Hl7Documents
+from maison.formats import mdn as reports
+from maison.formats.hl7v2.refusal import Hl7Refusal
+from maison.identite.psc.api import issuer_for
+from tests.e2e.dpi import Dpi
+from tests.e2e.test_mss_smtp import _delivered
+from tests.etablissement.pfi.test_hl7_request import message_text, parse
+from tests.partage.mss_world import GP, PFI, PFI_PASSWORD, start_world
+from tests.partage.world import HOPITAL, PROS, SARAH_ID, make_world, n1
+
+STAY = "24000006"
+
+
+@pytest.fixture
+def pfi(house, live, tmp_path):
+    world = make_world(house, live, keys=("hospitalier", "generaliste"))
+    assert world.inform("hospitalier").status_code == 201
+    mss = start_world(house, tmp_path, issuer_for(live.url))
+    dpi = Dpi()
+    submission = Submission(
+        "127.0.0.1", mss.endpoints("chu-test").submission, str(mss.mss.authority.cert_path), PFI, PFI_PASSWORD
+    )
+    channels = Channels(
+        structure=HOPITAL,
+        dmp_url=f"{world.base}/dmp",
+        dmp_headers=lambda: world.headers("hospitalier"),
+        submission=submission,
+        zam_host="127.0.0.1",
+        zam_port=dpi.port,
+    )
+    receiver = Hl7Documents(house.db, house.mss.blobs, channels)
+    yield receiver, world, dpi
+    receiver.close()
+    dpi.close()
+    mss.close()
+
+
+def letter(**kw) -> bytes:
+    return n1(PROS["hospitalier"], **kw)
+
+
+def text(cda: bytes, **kw) -> str:
+    return message_text(cda, ins=SARAH_ID.ins, ins_oid=OID_INS_NIR_TEST, stay=STAY, **kw)
+
+
+def settled(house, control_id: str, timeout: float = 30) -> tuple[sa.Row, list[sa.Row]]:
+    """The document a message brought and its legs, once none is left to do."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with house.db.read() as conn:
+            doc = conn.execute(sa.select(store.H).where(store.H.c.control_id == control_id)).one()
+            legs = store.hl7_outcomes(conn, doc.id)
+        if all(leg.state != "a-faire" for leg in legs) or time.monotonic() > deadline:
+            return doc, legs
+        time.sleep(0.05)
+
+
+def counts(house) -> tuple[int, int]:
+    with house.db.read() as conn:
+        return (
+            conn.execute(sa.select(sa.func.count()).select_from(store.H)).scalar_one(),
+            conn.execute(sa.select(sa.func.count()).select_from(store.O)).scalar_one(),
+        )
+
+
+def test_a_letter_goes_to_the_dmp_and_the_gp_each_leg_with_its_stay_and_the_zams_come_back(pfi, house):
+    receiver, world, dpi = pfi
+    cda = letter()
+    flags = {"DESTMSSANTEPS": "Y", "ACK_RECEPTION": "Y"}
+    assert receiver.handle(parse(text(cda, control_id="M1", flags=flags, recipients=(GP,)))) is None
+    doc, legs = settled(house, "M1")
+    assert (doc.stay_number, doc.ins, doc.ins_status, doc.type_code, doc.action) == (
+        STAY,
+        SARAH_ID.ins,
+        "VALI",
+        "11490-0",
+        "initial",
+    )
+    by_channel = {leg.channel: leg for leg in legs}
+    assert by_channel["dmp"].state == "accepte" and by_channel["dmp"].reference.startswith("DocumentReference/")
+    assert by_channel["mss"].state == "envoye" and by_channel["mss"].recipient == GP
+    assert {(leg.structure, leg.stay_number) for leg in legs} == {(HOPITAL, STAY)}
+    assert _delivered(house, GP)  # the GP's mailbox has it
+    found = world.search("hospitalier")
+    assert found.status_code == 200 and found.json()["total"] == 1
+    [z01] = dpi.zams("Z01")
+    assert str(z01.segment("OBX")[4]) == "M1" and str(z01.segment("OBX")[5]).startswith("Y")
+    [z02] = dpi.zams("Z02")
+    assert str(z02.segments("OBX")[1][5]).endswith(GP)
+    with house.db.read() as conn:  # "stays with a discharge letter fed with a qualified INS": a join
+        assert store.stays_with(conn, HOPITAL, "11490-0") == [STAY]
+        assert store.stays_with(conn, HOPITAL, "11490-0", channel="mss") == [STAY]
+        assert [z.answer for z in store.hl7_zams(conn, doc.id)] == ["AA", "AA"]
+
+
+def test_the_same_message_again_is_acknowledged_and_not_done_twice(pfi, house):
+    receiver, _world, _dpi = pfi
+    message = parse(text(letter(), control_id="M2"))
+    receiver.handle(message)
+    settled(house, "M2")
+    before = counts(house)
+    assert receiver.handle(message) is None
+    assert counts(house) == before
+
+
+def test_replacement_then_deletion_reach_the_dmp(pfi, house):
+    receiver, world, _dpi = pfi
+    first = letter()
+    receiver.handle(parse(text(first, control_id="M3")))
+    original, _ = settled(house, "M3")
+    second = letter(replaces=original.unique_id)
+    receiver.handle(parse(text(second, control_id="M4", event="T10", txa13=original.unique_id)))
+    replaced, legs = settled(house, "M4")
+    assert replaced.action == "remplacement" and legs[0].state == "accepte", legs[0].detail
+    found = world.search("hospitalier").json()
+    assert found["total"] == 1 and found["entry"][0]["resource"]["masterIdentifier"]["value"].endswith(
+        replaced.unique_id
+    )
+    receiver.handle(parse(text(second, control_id="M5", event="T04")))
+    _, gone = settled(house, "M5")
+    assert gone[0].state == "accepte", gone[0].detail
+    assert world.search("hospitalier").json()["total"] == 0
+
+
+def test_a_replacement_of_a_document_the_dmp_never_had_is_refused_and_nothing_written(pfi, house):
+    receiver, _world, _dpi = pfi
+    with pytest.raises(Hl7Refusal) as caught:
+        receiver.handle(parse(text(letter(), control_id="M6", event="T10", txa13="1.2.250.1.999.404")))
+    assert (caught.value.code.value, caught.value.segment, caught.value.field) == ("204", "TXA", 13)
+    assert counts(house) == (0, 0)
+
+
+def test_hostile_documents_leave_nothing_half_written(pfi, house):
+    receiver, _world, _dpi = pfi
+    cases = [
+        text(letter(), control_id="H1").replace(SARAH_ID.ins, "279035121518989", 1),  # CDA not the PID's
+        text(letter(), control_id="H2", document_obx5="^text^XML^Base64^%%%"),
+        text(letter(), control_id="H3", flags={"MASQUE_PS": "Y", "DESTMSSANTEPS": "Y"}, recipients=(GP,)),
+    ]
+    for case in cases:
+        with pytest.raises(Hl7Refusal):
+            receiver.handle(parse(case))
+    assert counts(house) == (0, 0)
+
+
+def test_a_dmp_refusal_comes_back_as_a_zam_with_the_dmp_code(pfi, house):
+    receiver, world, dpi = pfi
+    assert world.inform("hospitalier", alimentation="deny", motif="refus du patient").status_code == 201
+    receiver.handle(parse(text(letter(), control_id="M7")))
+    _, [leg] = settled(house, "M7")
+    assert leg.state == "refuse" and leg.code
+    [z01] = dpi.zams("Z01")
+    assert str(z01.segment("OBX")[5]).startswith("N") and str(z01.segment("ERR")[5]).startswith(leg.code)
+
+
+def test_dsn_and_mdn_become_z02_and_z03(pfi, house):
+    receiver, _world, dpi = pfi
+    flags = {"DESTMSSANTEPS": "Y", "ACK_LECTURE_MSS": "Y", "DESTDMP": "N"}
+    receiver.handle(parse(text(letter(), control_id="M8", flags=flags, recipients=(GP,))))
+    _, [leg] = settled(house, "M8")
+    original = f"Message-ID: {leg.reference}\r\nFrom: {PFI}\r\nTo: {GP}\r\n\r\nx".encode()
+    failure = reports.dsn(
+        original, [(GP, "5.2.2", "552 5.2.2 boîte pleine")], reporting_mta="mx.test", postmaster="postmaster@x", to=PFI
+    )
+    assert receiver.report(failure.as_bytes()) == 1
+    [z02] = dpi.zams("Z02")
+    assert str(z02.segment("OBX")[5]).startswith("N") and str(z02.segment("ERR")[5]).startswith("552")
+    read = (
+        f"From: {GP}\r\nTo: {PFI}\r\nSubject: lu\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=disposition-notification; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nlu\r\n"
+        "--b\r\nContent-Type: message/disposition-notification\r\n\r\n"
+        f"Final-Recipient: rfc822;{GP}\r\nOriginal-Message-ID: {leg.reference}\r\n"
+        "Disposition: manual-action/MDN-sent-manually; displayed\r\n\r\n--b--\r\n"
+    ).encode()
+    assert receiver.report(read) == 1
+    [z03] = dpi.zams("Z03")
+    assert str(z03.segment("OBX")[5]).startswith("Y") and str(z03.segments("OBX")[1][5]).endswith(GP)
+    _, [after] = settled(house, "M8")
+    assert after.state == "lu"
