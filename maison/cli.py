@@ -45,11 +45,12 @@ def serve(
     port: int = typer.Option(None, help="HTTP port (default 8080)"),
     data_dir: Path = typer.Option(None, help="Where the embedded SQLite database lives"),
     workers: int = typer.Option(1, help="Server processes sharing the port (one per core)"),
+    mllp_port: int = typer.Option(None, help="HL7 v2 over MLLP for the hospital's GAM and DPI (default: none)"),
 ) -> None:
     """Run every service of the house, one HTTP port, each service under its own path."""
     from maison.serving import serve as run
 
-    settings = _settings(data_dir, host, port)
+    settings = _settings(data_dir, host, port).with_overrides(mllp_port=mllp_port)
     scheme = "https" if settings.tls_cert else "http"
     console.print(
         f"Maison on {scheme}://{settings.host}:{settings.port}/ — {workers} process(es), "
@@ -57,6 +58,8 @@ def serve(
     )
     if settings.insi_port:
         console.print(f"INSi over mutual TLS on https://{settings.host}:{settings.insi_port}/insi/lps")
+    if settings.mllp_port:
+        console.print(f"HL7 v2 over MLLP on {settings.host}:{settings.mllp_port}")
     try:
         run(settings, workers)
     except ValueError as exc:

@@ -33,6 +33,7 @@ from maison.core.storage import Database
 from maison.core.terminology import Terminology
 from maison.etablissement.insi.transport import InsiGateway
 from maison.etablissement.pfi.api import router as pfi_router
+from maison.etablissement.sejours.service import Sejours
 from maison.etablissement.vigilance.api import router as vigilance_router
 from maison.etablissement.vigilance.cellule import Cellule
 from maison.etablissement.vigilance.cellule_api import router as cellule_router
@@ -122,6 +123,11 @@ class House:
         psc = Provider(db, settings.keystore())  # its signing keys live in the key store, not the database
         trail = Trail(db, insi.journal)  # one journal: every read's record group-committed together
         return cls(settings, db, insi, PatientIndex(db, trail), Cellule(db, trail), psc, PatientLogin(db, psc.keys))
+
+    @cached_property
+    def sejours(self) -> Sejours:
+        """Stays and movements from the structures' GAM (IHE PAM France, issue 22 §1)."""
+        return Sejours(self.db, self.patients)
 
     @cached_property
     def dmp(self) -> Dmp:

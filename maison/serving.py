@@ -160,6 +160,11 @@ def serve(settings: Settings, workers: int = 1) -> None:
             ctx.Process(target=serving_insi.run, args=(settings, tls, workers > 1), name=f"maison-insi-{i}")
             for i in range(max(1, workers))
         ]
+    if settings.mllp_port:  # the hospital wing's HL7 v2 listener (maison.serving_mllp), one process
+        from maison import serving_mllp
+
+        serving_mllp.tls_context(settings)  # refused here, before anything starts, when TLS is missing
+        procs.append(ctx.Process(target=serving_mllp.run, args=(settings,), name="maison-mllp"))
     procs += [ctx.Process(target=_worker, args=(settings, workers > 1), name=f"maison-{i}") for i in range(workers)]
     for p in procs:
         p.start()

@@ -34,6 +34,7 @@ def load_all_tables() -> sa.MetaData:
     import maison.core.auth  # noqa: F401
     import maison.core.lockout  # noqa: F401
     import maison.etablissement.pfi.store  # noqa: F401
+    import maison.etablissement.sejours.store  # noqa: F401
     import maison.etablissement.vigilance.store  # noqa: F401
     import maison.identite.annuaire.store  # noqa: F401
     import maison.identite.ins.store  # noqa: F401

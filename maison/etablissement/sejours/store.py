@@ -1,0 +1,197 @@
+"""The stays and movements tables and every query on them (DESIGN.md §Layout: one owner per table).
+
+Every table carries the structure in its key (DESIGN.md §Scale): stays by (structure, stay number),
+movements by their stay, the messages already taken by (sender, MSH-10), the DMP information state by
+(structure, patient).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from maison.core.storage import metadata
+
+_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+
+Connection = sa.Connection
+
+sej_stay = sa.Table(
+    "sej_stay",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("structure", sa.String(64), nullable=False),
+    sa.Column("number", sa.String(64), nullable=False),  # PV1-19
+    sa.Column("patient_id", _ID, nullable=False),  # the local patient index's record
+    sa.Column("ipp", sa.String(64), nullable=False),
+    sa.Column("patient_class", sa.String(2), nullable=False),  # PV1-2: I, O, E, R
+    sa.Column("status", sa.String(16), nullable=False),  # FHIR Encounter.status
+    sa.Column("admitted_at", sa.String(32)),
+    sa.Column("discharged_at", sa.String(32)),
+    sa.Column("unit", sa.String(64), nullable=False, default=""),  # the current movement's ZBE-7
+    sa.Column("unit_name", sa.String(200), nullable=False, default=""),
+    sa.Column("dmp_feeding", sa.String(4), nullable=False, default=""),  # ZFA-9 at this stay
+    sa.Column("dmp_consultation", sa.String(4), nullable=False, default=""),  # ZFA-11 at this stay
+    sa.Column("version", sa.Integer, nullable=False, default=1),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+    sa.UniqueConstraint("structure", "number", name="uq_sej_stay_number"),
+    sa.Index("ix_sej_stay_patient", "structure", "patient_id"),
+    sa.Index("ix_sej_stay_admitted", "structure", "admitted_at"),
+)
+
+sej_movement = sa.Table(
+    "sej_movement",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("stay_id", _ID, sa.ForeignKey("sej_stay.id"), nullable=False),
+    sa.Column("movement_id", sa.String(64), nullable=False),  # ZBE-1
+    sa.Column("event", sa.String(3), nullable=False),  # the trigger that created it (A01, A02…)
+    sa.Column("at", sa.String(32)),  # ZBE-2
+    sa.Column("unit", sa.String(64), nullable=False, default=""),  # ZBE-7 (XON-10)
+    sa.Column("unit_name", sa.String(200), nullable=False, default=""),
+    sa.Column("care_unit", sa.String(64), nullable=False, default=""),  # ZBE-8
+    sa.Column("nature", sa.String(8), nullable=False, default=""),  # ZBE-9
+    sa.Column("patient_class", sa.String(2), nullable=False, default=""),
+    sa.Column("cancelled", sa.Boolean, nullable=False, default=False),
+    sa.Column("control_id", sa.String(64), nullable=False),  # the MSH-10 that created it
+    sa.UniqueConstraint("stay_id", "movement_id", name="uq_sej_movement_id"),
+)
+
+sej_message = sa.Table(
+    "sej_message",
+    metadata,
+    sa.Column("sender", sa.String(200), primary_key=True),  # MSH-3^MSH-4
+    sa.Column("control_id", sa.String(64), primary_key=True),  # MSH-10
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("event", sa.String(3), nullable=False),
+    sa.Column("structure", sa.String(64), nullable=False),
+    sa.Column("received_at", sa.String(32), nullable=False),
+)
+
+sej_dmp_state = sa.Table(
+    "sej_dmp_state",
+    metadata,
+    sa.Column("structure", sa.String(64), primary_key=True),
+    sa.Column("patient_id", _ID, primary_key=True),
+    sa.Column("dmp_status", sa.String(16), nullable=False, default=""),  # ZFA-1
+    sa.Column("status_at", sa.String(32)),
+    sa.Column("access_authorised", sa.String(1), nullable=False, default=""),  # ZFA-4
+    sa.Column("opposition_bris_de_glace", sa.String(1), nullable=False, default=""),  # ZFA-6
+    sa.Column("opposition_regulation", sa.String(1), nullable=False, default=""),  # ZFA-7
+    sa.Column("feeding", sa.String(4), nullable=False, default=""),  # ZFA-9
+    sa.Column("feeding_at", sa.String(32)),
+    sa.Column("consultation", sa.String(4), nullable=False, default=""),  # ZFA-11
+    sa.Column("consultation_at", sa.String(32)),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+)
+
+
+def seen_message(conn: Connection, sender: str, control_id: str) -> Any:
+    return conn.execute(
+        sa.select(sej_message).where(sej_message.c.sender == sender, sej_message.c.control_id == control_id)
+    ).first()
+
+
+def record_message(conn: Connection, values: dict) -> None:
+    conn.execute(sej_message.insert().values(**values))
+
+
+def stay(conn: Connection, structure: str, number: str, *, for_update: bool = True) -> Any:
+    query = sa.select(sej_stay).where(sej_stay.c.structure == structure, sej_stay.c.number == number)
+    return conn.execute(query.with_for_update() if for_update else query).first()
+
+
+def stay_by_id(conn: Connection, stay_id: int) -> Any:
+    return conn.execute(sa.select(sej_stay).where(sej_stay.c.id == stay_id)).first()
+
+
+def insert_stay(conn: Connection, values: dict) -> int:
+    return conn.execute(sej_stay.insert().values(**values).returning(sej_stay.c.id)).scalar_one()
+
+
+def update_stay(conn: Connection, stay_id: int, changes: dict) -> None:
+    conn.execute(sej_stay.update().where(sej_stay.c.id == stay_id).values(**changes, version=sej_stay.c.version + 1))
+
+
+def movement(conn: Connection, stay_id: int, movement_id: str) -> Any:
+    return conn.execute(
+        sa.select(sej_movement).where(sej_movement.c.stay_id == stay_id, sej_movement.c.movement_id == movement_id)
+    ).first()
+
+
+def insert_movement(conn: Connection, values: dict) -> None:
+    conn.execute(sej_movement.insert().values(**values))
+
+
+def update_movement(conn: Connection, row_id: int, changes: dict) -> None:
+    conn.execute(sej_movement.update().where(sej_movement.c.id == row_id).values(**changes))
+
+
+def movements(conn: Connection, stay_id: int) -> list:
+    return list(
+        conn.execute(
+            sa.select(sej_movement)
+            .where(sej_movement.c.stay_id == stay_id)
+            .order_by(sej_movement.c.at, sej_movement.c.id)
+        )
+    )
+
+
+def put_dmp_state(conn: Connection, structure: str, patient_id: int, values: dict) -> None:
+    key = (sej_dmp_state.c.structure == structure) & (sej_dmp_state.c.patient_id == patient_id)
+    if conn.execute(sa.select(sej_dmp_state.c.structure).where(key)).first() is None:
+        conn.execute(sej_dmp_state.insert().values(structure=structure, patient_id=patient_id, **values))
+    else:
+        conn.execute(sej_dmp_state.update().where(key).values(**values))
+
+
+def dmp_state(conn: Connection, structure: str, patient_id: int) -> Any:
+    return conn.execute(
+        sa.select(sej_dmp_state).where(sej_dmp_state.c.structure == structure, sej_dmp_state.c.patient_id == patient_id)
+    ).first()
+
+
+def move_patient_stays(conn: Connection, structure: str, absorbed: int, survivor: int, ipp: str) -> None:
+    """A merge: the absorbed record's stays now belong to the survivor."""
+    conn.execute(
+        sej_stay.update()
+        .where(sej_stay.c.structure == structure, sej_stay.c.patient_id == absorbed)
+        .values(patient_id=survivor, ipp=ipp)
+    )
+
+
+def rename_ipp(conn: Connection, structure: str, patient_id: int, ipp: str) -> None:
+    conn.execute(
+        sej_stay.update().where(sej_stay.c.structure == structure, sej_stay.c.patient_id == patient_id).values(ipp=ipp)
+    )
+
+
+def search(
+    conn: Connection,
+    structure: str,
+    *,
+    patient_id: int | None = None,
+    status: str | None = None,
+    patient_class: str | None = None,
+    unit: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: int = 100,
+) -> list:
+    """Stays of a structure, newest admission first. `since`/`until` bound the admission time."""
+    c = sej_stay.c
+    query = sa.select(sej_stay).where(c.structure == structure)
+    for column, value in (
+        (c.patient_id, patient_id),
+        (c.status, status),
+        (c.patient_class, patient_class),
+        (c.unit, unit),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if since:
+        query = query.where(c.admitted_at >= since)
+    if until:
+        query = query.where(c.admitted_at < until)
+    return list(conn.execute(query.order_by(c.admitted_at.desc(), c.id.desc()).limit(limit)))
