@@ -33,6 +33,7 @@ from maison.core.storage import Database
 from maison.core.terminology import Terminology
 from maison.etablissement.insi.transport import InsiGateway
 from maison.etablissement.pfi.api import router as pfi_router
+from maison.etablissement.sejours.api import router as sejours_router
 from maison.etablissement.sejours.service import Sejours
 from maison.etablissement.vigilance.api import router as vigilance_router
 from maison.etablissement.vigilance.cellule import Cellule
@@ -286,6 +287,7 @@ class House:
             prefix="/fhir",
             tags=["Identitovigilance"],
         )
+        app.include_router(sejours_router(self.sejours, authorizer, ns=ns), prefix="/fhir", tags=["Séjours"])
         app.include_router(
             mes_router(self.patient_login, self.settings.max_body_bytes, self.mes_issuer),
             prefix="/mes",

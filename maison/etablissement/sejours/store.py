@@ -173,7 +173,7 @@ def search(
     *,
     patient_id: int | None = None,
     status: str | None = None,
-    patient_class: str | None = None,
+    patient_classes: list[str] | None = None,
     unit: str | None = None,
     since: str | None = None,
     until: str | None = None,
@@ -185,11 +185,12 @@ def search(
     for column, value in (
         (c.patient_id, patient_id),
         (c.status, status),
-        (c.patient_class, patient_class),
         (c.unit, unit),
     ):
         if value is not None:
             query = query.where(column == value)
+    if patient_classes is not None:
+        query = query.where(c.patient_class.in_(patient_classes))
     if since:
         query = query.where(c.admitted_at >= since)
     if until:

@@ -28,6 +28,7 @@ from maison.core.identifiers.nir import parse_matricule
 from maison.core.ins_traits import Traits, normalise_name
 from maison.etablissement.insi.client import ClientIdentity, InsiFault, Lookup
 from maison.etablissement.insi.transport import InsiGateway
+from maison.etablissement.sejours.api import CAPABILITY as ENCOUNTER
 from maison.etablissement.vigilance.fhir import (
     EXT_BIRTH_LIST,
     EXT_BIRTHPLACE,
@@ -108,7 +109,7 @@ def capability_statement(base: str, ns: Namespace) -> dict:
         name="index des patients",
         description="Index local des patients et identitovigilance (FHIR R4 Patient, FR Core, PDQm)",
         base=base,
-        resources=[patient],
+        resources=[patient, ENCOUNTER],  # the stays share the hospital wing's FHIR base
         date="2026-12-07",
         ns=ns,
     )

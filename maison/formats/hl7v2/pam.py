@@ -26,7 +26,10 @@ ignored, as HL7 v2.5 §2.12 asks of a receiver.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
 
 import hl7
 
@@ -39,6 +42,7 @@ UPDATE_EVENTS = ("A08", "Z99")
 ACTIONS = ("INSERT", "UPDATE", "CANCEL")
 ATTRIBUTES = {"DOUTE": "douteuse", "FICTI": "fictive", "HOMON": "homonyme"}
 STATUSES = ("PROV", "VALI", "RECUP", "QUAL")
+FRANCE = ZoneInfo("Europe/Paris")
 
 
 def _text(message: hl7.Message, segment: str, fld: int, rep: int = 1, comp: int = 1, sub: int = 1) -> str:
@@ -66,14 +70,26 @@ def _repetitions(message: hl7.Message, segment: str, fld: int) -> int:
 
 
 def _timestamp(value: str, segment: str, fld: int) -> str | None:
-    """An HL7 DTM (YYYY[MM[DD[HH[MM[SS]]]]]) as ISO 8601, or a refusal naming the field."""
-    digits = value.split("+")[0].split("-")[0].split(".")[0]
+    """An HL7 DTM (YYYY[MM[DD[HH[MM[SS]]]]][+/-ZZZZ]) as an ISO 8601 date-time with its offset; one
+    without an offset is the sender's local time, France's (Europe/Paris) for a French GAM. A DTM
+    that does not read is a refusal naming the field."""
     if not value:
         return None
-    if not digits.isdigit() or len(digits) < 8 or len(digits) % 2:
+    digits, sign, offset = value.partition("+") if "+" in value else value.partition("-")
+    digits = digits.split(".")[0]
+    if not digits.isdigit() or len(digits) < 8 or len(digits) % 2 or (sign and not re.fullmatch(r"\d{4}", offset)):
         raise Hl7Refusal(f"date {value!r} illisible", ErrorCode.DATA_TYPE, segment, 1, fld)
     d = digits.ljust(14, "0")
-    return f"{d[0:4]}-{d[4:6]}-{d[6:8]}T{d[8:10]}:{d[10:12]}:{d[12:14]}"
+    try:
+        when = datetime(int(d[0:4]), int(d[4:6]), int(d[6:8]), int(d[8:10]), int(d[10:12]), int(d[12:14]))
+    except ValueError:
+        raise Hl7Refusal(f"date {value!r} inexistante", ErrorCode.DATA_TYPE, segment, 1, fld) from None
+    if sign:
+        minutes = int(offset[:2]) * 60 + int(offset[2:])
+        zone: tzinfo = timezone(timedelta(minutes=minutes if sign == "+" else -minutes))
+    else:
+        zone = FRANCE
+    return when.replace(tzinfo=zone).isoformat()
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ def test_admission_transfer_leave_discharge(sejours):
     send(sejours, adt("A03", "5", movement="M5", at="20240307100000"))
     stay = only_stay(sejours)
     assert stay.status is StayStatus.FINISHED
-    assert (stay.admitted_at, stay.discharged_at) == ("2024-03-06T11:00:00", "2024-03-07T10:00:00")
+    assert (stay.admitted_at, stay.discharged_at) == ("2024-03-06T11:00:00+01:00", "2024-03-07T10:00:00+01:00")
     assert stay.unit == "7000"
     assert [m.movement_id for m in stay.movements] == ["M1", "M2", "M3", "M4", "M5"]
     assert (stay.dmp_feeding, stay.dmp_consultation) == ("INO", "IC")

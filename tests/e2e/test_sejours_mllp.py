@@ -1,0 +1,167 @@
+"""`maison serve --mllp-port` as a GAM meets it (issue 22 §1, Done when): the ANS's PAM France examples
+sent over MLLP to the running server, each ACKed AA and stored (stay, movements, identity, ZFA state,
+Encounter); python-hl7's `mllp_send` (a client Maison did not write) as the GAM; `maison hl7 envoyer`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from maison.core.actor import Actor
+from maison.core.auth import issue_key
+from maison.etablissement.sejours.model import StayStatus
+from maison.etablissement.vigilance.model import Status
+from maison.formats.hl7v2.client import MllpClient
+from tests.conftest import free_port
+from tests.etablissement.sejours.messages import FINESS, PAM_EXAMPLES, adt
+
+MLLP_SEND = Path(sys.executable).with_name("mllp_send")
+READER = Actor(person="899900038441", structure=FINESS, software="dpi")
+
+
+class Served:
+    """`python -m maison serve --mllp-port` in its own process group."""
+
+    def __init__(self, settings, log: Path) -> None:
+        self.http, self.mllp = free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.http}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MAISON_")}
+        env |= dict(
+            MAISON_DATA_DIR=str(settings.data_dir),
+            MAISON_DATABASE_URL=settings.database_url,
+            MAISON_REFERENCE_PATH=str(settings.reference_path),
+            PYTHONUNBUFFERED="1",
+        )
+        with open(log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "maison", "serve", "--port", str(self.http), "--mllp-port", str(self.mllp)],
+                env=env,
+                cwd=settings.data_dir,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, log.read_text()[-3000:]
+            try:
+                socket.create_connection(("127.0.0.1", self.mllp), timeout=1).close()
+                httpx.get(f"{self.url}/", timeout=1)
+                return
+            except (OSError, httpx.HTTPError):
+                time.sleep(0.1)
+        raise AssertionError("maison serve --mllp-port did not listen:\n" + log.read_text()[-3000:])
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def served(settings, db, tmp_path):
+    server = Served(settings, tmp_path / "serve.log")
+    yield server
+    server.stop()
+
+
+def _example(reference_path: Path, name: str) -> bytes:
+    return (reference_path / "hl7v2/exemples" / name).read_bytes()
+
+
+def _msa(ack: str) -> tuple[str, str]:
+    msa = next(s for s in ack.split("\r") if s.startswith("MSA|")).split("|")
+    return msa[1], msa[2]
+
+
+def test_the_admission_and_discharge_examples(served, house, reference_path):
+    """SGL/admission.er7 (A01 with ZBE and ZFA) then SGL/sortie.er7 (A03), sent by `maison hl7 envoyer`."""
+    admission = subprocess.run(
+        [sys.executable, "-m", "maison", "hl7", "envoyer", str(reference_path / "hl7v2/exemples" / PAM_EXAMPLES[0])]
+        + ["--port", str(served.mllp)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert admission.returncode == 0, admission.stdout + admission.stderr
+    assert "MSA|AA|3975" in admission.stdout
+    with MllpClient("127.0.0.1", served.mllp) as gam:
+        assert _msa(gam.send(_example(reference_path, PAM_EXAMPLES[1]))) == ("AA", "3995")
+
+    (stay,) = house.sejours.search(READER)
+    assert (stay.number, stay.status, stay.patient_class) == ("000897406", StayStatus.FINISHED, "I")
+    assert [(m.movement_id, m.event, m.unit) for m in stay.movements] == [
+        ("001", "A01", "6268"),
+        ("002", "A03", "8782"),
+    ]
+    assert (stay.dmp_feeding, stay.dmp_consultation) == ("INO", "IC")
+    identity = house.patients.get(READER, stay.patient_id)
+    assert (identity.ipp, identity.traits.nom_naissance, identity.traits.lieu_naissance) == (
+        "000003",
+        "PAT-TROIS",
+        "63220",
+    )
+    # PID-32 says VALI: the document was checked, but the INS it carries is not taken as qualified
+    assert (identity.status, identity.ins_number) == (Status.VALI, None)
+    assert house.sejours.dmp_state(READER, stay.patient_id)["dmp_status"] == "ACTIF"
+
+    key = issue_key(house.db, FINESS, "maison-tests", "tests")
+    found = httpx.get(
+        f"{served.url}/fhir/Encounter",
+        params={"patient": f"Patient/{stay.patient_id}", "status": "finished", "class": "IMP"},
+        headers={"ESANTE-API-KEY": key},
+    ).json()
+    assert [e["resource"]["identifier"][0]["value"] for e in found["entry"]] == ["000897406"]
+
+
+def test_the_dmp_consent_examples(served, house, reference_path):
+    """Vague 2/Consentement_DMP_PAMFR: five admissions, each with its ZFA information state."""
+    with MllpClient("127.0.0.1", served.mllp) as gam:
+        acks = [_msa(gam.send(_example(reference_path, name))) for name in PAM_EXAMPLES[2:]]
+    assert acks == [("AA", "3975"), ("AA", "3976"), ("AA", "3977"), ("AA", "3978"), ("AA", "3979")]
+    states = {s.number: (s.dmp_feeding, s.dmp_consultation) for s in house.sejours.search(READER)}
+    assert states == {
+        "000897406": ("INO", "IC"),
+        "000197406": ("INO", "INC"),
+        "000297406": ("IO", "INC"),
+        "000597406": ("INO", "NA"),
+        "000997406": ("NA", "NA"),
+    }
+    patient = house.sejours.search(READER)[0].patient_id
+    assert house.sejours.dmp_state(READER, patient)["feeding"] == "NA"  # the last one announced
+
+
+def test_mllp_send_plays_the_gam(served, house, tmp_path):
+    """python-hl7's `mllp_send` sends an admission, a transfer and a discharge on one connection."""
+    messages = tmp_path / "sejour.hl7"
+    texts = [
+        adt("A01", "G1", stay="V1", movement="M1"),
+        adt("A02", "G2", stay="V1", movement="M2", unit="7000", at="20240306120000"),
+        adt("A03", "G3", stay="V1", movement="M3", unit="7000", at="20240307100000"),
+    ]
+    messages.write_text("\n".join(t.replace("\r", "\n") for t in texts))
+    for _ in range(2):  # the second time, a resend: AA again, nothing done twice
+        sent = subprocess.run(
+            [str(MLLP_SEND), "--loose", "-f", str(messages), "-p", str(served.mllp), "127.0.0.1"],
+            capture_output=True,
+            timeout=60,
+        )
+        assert sent.returncode == 0, sent.stderr
+        out = sent.stdout.decode().replace("\n", "\r")
+        assert [f"MSA|AA|G{i}" in out for i in (1, 2, 3)] == [True, True, True], out
+    (stay,) = house.sejours.search(READER)
+    assert (stay.status, stay.unit, [m.movement_id for m in stay.movements]) == (
+        StayStatus.FINISHED,
+        "7000",
+        ["M1", "M2", "M3"],
+    )
