@@ -8,7 +8,8 @@ What it does, in the volet's order:
 2. record, in one transaction, the document(s) (blobs), the request, each leg it owes — the DMP
    (DESTDMP), each MSSanté recipient (DESTMSSANTEPS, DESTMSSANTEPAT) — every one carrying its stay
    (structure + PV1-19), and the audit record; then the listener answers AA: an AA means "stored".
-   A message sent again (same sender and MSH-10) is answered AA without being done twice;
+   A message sent again (same sender, MSH-10, document and event) is answered AA without being
+   done twice;
 3. after the ACK, deliver each leg: the DMP through PDSm (ITI-65, the producer's Bundle; a
    replacement names the DocumentReference it replaces; a deletion withdraws it), MSSanté through
    the operator (XDM over SMTP, envoi.py); and answer the creator with the ZAM of each outcome as it
@@ -89,25 +90,15 @@ class Hl7Documents:
         sender = f"{request.sending_application}^{request.sending_facility}"
         structure = self.channels.structure
         with self.db.write() as conn:
-            if store.hl7_received(conn, structure, sender, request.control_id) is not None:
+            if (
+                store.hl7_received(conn, structure, sender, request.control_id, request.unique_id, request.event)
+                is not None
+            ):
                 return None  # the same message again: acknowledged, nothing done twice
-            replaced_ref = ""
+            replaced_ref = ""  # the DMP's DocumentReference of what is replaced or withdrawn, if the PFI put it there
             if request.action != "initial" and request.flags.get("DESTDMP"):
                 target = request.replaced_id if request.action == "remplacement" else request.unique_id
                 replaced_ref = store.hl7_dmp_reference(conn, structure, target)
-                if not replaced_ref:
-                    where = (
-                        ("TXA", 13)
-                        if request.message_type == "MDM" and request.action == "remplacement"
-                        else ("OBX", 5)
-                    )
-                    raise Hl7Refusal(
-                        f"document {target} : aucune version déposée au DMP par la PFI",
-                        ErrorCode.UNKNOWN_KEY,
-                        where[0],
-                        1,
-                        where[1],
-                    )
             digests = [self.blobs.put(data) for data in request.documents]
             header = request.headers[0]
             assert header.type_code is not None  # read_request refuses a CDA without one
@@ -234,8 +225,15 @@ class Hl7Documents:
         )
         headers = {"Content-Type": "application/fhir+json", **self.channels.dmp_headers()}
         base = self.channels.dmp_url.rstrip("/")
+        answer: httpx.Response | None = None
         try:
-            if doc.action == "suppression":
+            if doc.action != "initial" and not asked["dmp_target"]:  # put there by another system: ask the DMP
+                wanted = doc.replaced_id if doc.action == "remplacement" else doc.unique_id
+                asked["dmp_target"] = self._dmp_lookup(base, headers, wanted, doc.ins, asked["ins_oid"])
+            if doc.action != "initial" and not asked["dmp_target"]:
+                wanted = doc.replaced_id if doc.action == "remplacement" else doc.unique_id
+                ok, reference, code, label = False, "", "XDSMissingDocument", f"document {wanted} absent du DMP"
+            elif doc.action == "suppression":
                 answer = httpx.delete(f"{base}/{asked['dmp_target']}", headers=headers, timeout=60)
                 ok, reference = answer.status_code in (200, 204), asked["dmp_target"]
             else:
@@ -252,7 +250,8 @@ class Hl7Documents:
                 answer = httpx.post(base, content=orjson.dumps(bundle), headers=headers, timeout=60)
                 ok = answer.status_code == 200
                 reference = _location(answer) if ok else ""
-            code, label = ("", "") if ok else _dmp_error(answer)
+            if answer is not None:
+                code, label = ("", "") if ok else _dmp_error(answer)
         except httpx.HTTPError as exc:
             ok, reference, code, label = False, "", "DMP_INJOIGNABLE", f"DMP injoignable : {exc}"[:300]
         with self.db.write() as conn:
@@ -269,6 +268,24 @@ class Hl7Documents:
             return
         control, text = zam.dmp_received(self._parties(doc), doc.control_id, ok, code, label)
         self._send_zam(doc.id, "Z01", control, text)
+
+    @staticmethod
+    def _dmp_lookup(base: str, headers: dict[str, str], unique_id: str, ins: str, ins_oid: str) -> str:
+        """The DMP's current DocumentReference of `unique_id` (ITI-67 by identifier), or ""."""
+        answer = httpx.get(
+            f"{base}/DocumentReference",
+            params={
+                "patient.identifier": f"urn:oid:{ins_oid}|{ins}",
+                "identifier": f"urn:ietf:rfc:3986|urn:oid:{unique_id}",
+                "status": "current",
+            },
+            headers=headers,
+            timeout=60,
+        )
+        if answer.status_code != 200:
+            return ""
+        entries = answer.json().get("entry") or []
+        return f"DocumentReference/{entries[0]['resource']['id']}" if entries else ""
 
     def _send_mss(self, doc, asked: dict, cda: bytes, legs: list) -> None:
         submission = self.channels.submission

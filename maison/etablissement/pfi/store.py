@@ -105,10 +105,12 @@ def insert(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
 
 
 # --- documents from the DPI over HL7 v2 (issue 22 §2; migration 0031) ---------------------------------
-# Each ORU/MDM the PFI acknowledged (`pfi_hl7_document`, unique per sender and MSH-10: a message sent
-# again is answered without being done twice), each leg it owes (`pfi_hl7_outcome`: the DMP, each
-# MSSanté recipient), both carrying the stay (structure + PV1-19) — "stays with a discharge letter fed
-# with a qualified INS" is a join — and every business acknowledgement sent back (`pfi_hl7_zam`).
+# Each ORU/MDM the PFI acknowledged (`pfi_hl7_document`, unique per sender, MSH-10, document and
+# event: a message sent again is answered without being done twice — the volet's own examples reuse
+# one MSH-10 for the initial, the replacement and the deletion, which are three messages), each leg
+# it owes (`pfi_hl7_outcome`: the DMP, each MSSanté recipient), both carrying the stay (structure +
+# PV1-19) — "stays with a discharge letter fed with a qualified INS" is a join — and every business
+# acknowledgement sent back (`pfi_hl7_zam`).
 
 pfi_hl7_document = sa.Table(
     "pfi_hl7_document",
@@ -130,7 +132,7 @@ pfi_hl7_document = sa.Table(
     sa.Column("documents", sa.Text, nullable=False),  # JSON: the CDAs' blobs (N1, then N3)
     sa.Column("request", sa.Text, nullable=False),  # JSON: metadata flags, recipients, mail bodies
     sa.Column("received_at", sa.String(32), nullable=False),
-    sa.UniqueConstraint("structure", "sender", "control_id", name="uq_pfi_hl7_document_message"),
+    sa.UniqueConstraint("structure", "sender", "control_id", "unique_id", "event", name="uq_pfi_hl7_document_message"),
     sa.Index("ix_pfi_hl7_document_stay", "structure", "stay_number"),
     sa.Index("ix_pfi_hl7_document_unique", "structure", "unique_id"),
 )
@@ -170,10 +172,18 @@ pfi_hl7_zam = sa.Table(
 H, O, Z = pfi_hl7_document, pfi_hl7_outcome, pfi_hl7_zam  # noqa: E741  (the tables, as D and W above)
 
 
-def hl7_received(conn: sa.Connection, structure: str, sender: str, control_id: str) -> sa.Row | None:
-    """The document a message (sender, MSH-10) already brought, if it was received before."""
+def hl7_received(
+    conn: sa.Connection, structure: str, sender: str, control_id: str, unique_id: str, event: str
+) -> sa.Row | None:
+    """The document a message (sender, MSH-10, its document and event) already brought, if any."""
     return conn.execute(
-        sa.select(H).where(H.c.structure == structure, H.c.sender == sender, H.c.control_id == control_id)
+        sa.select(H).where(
+            H.c.structure == structure,
+            H.c.sender == sender,
+            H.c.control_id == control_id,
+            H.c.unique_id == unique_id,
+            H.c.event == event,
+        )
     ).first()
 
 

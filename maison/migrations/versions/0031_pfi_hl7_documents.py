@@ -35,7 +35,9 @@ def upgrade() -> None:
         sa.Column("request", sa.Text(), nullable=False),
         sa.Column("received_at", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pfi_hl7_document")),
-        sa.UniqueConstraint("structure", "sender", "control_id", name="uq_pfi_hl7_document_message"),
+        sa.UniqueConstraint(
+            "structure", "sender", "control_id", "unique_id", "event", name="uq_pfi_hl7_document_message"
+        ),
     )
     op.create_index("ix_pfi_hl7_document_stay", "pfi_hl7_document", ["structure", "stay_number"], unique=False)
     op.create_index("ix_pfi_hl7_document_unique", "pfi_hl7_document", ["structure", "unique_id"], unique=False)

@@ -136,12 +136,33 @@ def test_replacement_then_deletion_reach_the_dmp(pfi, house):
     assert world.search("hospitalier").json()["total"] == 0
 
 
-def test_a_replacement_of_a_document_the_dmp_never_had_is_refused_and_nothing_written(pfi, house):
-    receiver, _world, _dpi = pfi
-    with pytest.raises(Hl7Refusal) as caught:
-        receiver.handle(parse(text(letter(), control_id="M6", event="T10", txa13="1.2.250.1.999.404")))
-    assert (caught.value.code.value, caught.value.segment, caught.value.field) == ("204", "TXA", 13)
-    assert counts(house) == (0, 0)
+def test_a_replacement_of_a_document_the_dmp_never_had_is_acknowledged_and_the_zam_says_so(pfi, house):
+    """The ACK says the PFI took the message; the DMP's outcome is the ZAM's (volet: ACK then ZAM)."""
+    receiver, _world, dpi = pfi
+    receiver.handle(parse(text(letter(), control_id="M6", event="T10", txa13="1.2.250.1.999.404")))
+    _, [leg] = settled(house, "M6")
+    assert (leg.state, leg.code, leg.stay_number) == ("refuse", "XDSMissingDocument", STAY)
+    [z01] = dpi.zams("Z01")
+    assert str(z01.segment("OBX")[5]).startswith("N") and str(z01.segment("ERR")[5]).startswith("XDSMissingDocument")
+
+
+def test_a_replacement_of_a_document_another_system_put_in_the_dmp_finds_it_there(pfi, house):
+    receiver, world, _dpi = pfi
+    from maison.etablissement.dmp.producer import Produced
+
+    first = letter()
+    assert world.provide("hospitalier", [Produced(first)]).status_code == 200
+    with house.db.read() as conn:  # the PFI never saw it
+        assert conn.execute(sa.select(sa.func.count()).select_from(store.H)).scalar_one() == 0
+    from maison.formats import xmlsafe
+    from maison.formats.cda.header import read_header
+
+    first_id = read_header(xmlsafe.parse(first, max_bytes=10**7)).id
+    assert first_id is not None
+    second = letter(replaces=first_id.root)
+    receiver.handle(parse(text(second, control_id="M9", event="T10", txa13=first_id.root)))
+    _, [leg] = settled(house, "M9")
+    assert leg.state == "accepte", leg.detail
 
 
 def test_hostile_documents_leave_nothing_half_written(pfi, house):

@@ -1,0 +1,270 @@
+"""The volet's ORU/MDM examples (../shared/reference/hl7v2/exemples/) sent over MLLP to the PFI's
+listener (issue 22 §2, Done when): each answered with its ACK, and what was stored checked — the
+document with its stay, the DMP leg, the MSSanté legs, the ZAM back at a DPI listener the test runs.
+
+The referential and the DMP are prepared for the examples' patient (PAT-TROIS DOMINIQUE, INS
+279035121518989, the volet 2.1 examples; the 2.0 ones use 274075176079430 and 277076322082910).
+Examples that cannot be accepted are refused in the protocol's terms, and the test says why: several
+carry the text "Document medcial au format CDA niveau 1" where the CDA should be (no CDA: AE 102 at
+OBX-5), some carry a CDA of another patient than their PID (AE 207 at PID-3), and the
+Trans_LPS_CDA_MSSanté ones are what a PFI sends to its LPS, the other direction (AR at MSH-21).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+import hl7
+import pytest
+import sqlalchemy as sa
+
+from maison.core.ins_traits import Traits
+from maison.etablissement.pfi import store
+from maison.etablissement.pfi.envoi import Submission
+from maison.etablissement.pfi.hl7_documents import Channels, Hl7Documents
+from maison.formats.hl7v2.client import MllpClient
+from maison.formats.hl7v2.listener import Listener
+from maison.identite.psc.api import issuer_for
+from tests.e2e.dpi import Dpi
+from tests.partage.mss_world import PFI, PFI_PASSWORD, start_world
+from tests.partage.world import HOPITAL, make_world
+
+EXAMPLES = Path("/work/shared/reference/hl7v2/exemples")
+V21 = EXAMPLES / "Vague 2/Trans_Doc-CDA-HL7V2/TRANSMISSION_DOCS_CDA_EN_HL7V2_V2.1"
+VOLET = EXAMPLES / "Volets/TRANS_DOC_CDA_HL7V2"
+LPS = EXAMPLES / "Vague 2/Trans_LPS_CDA_MSSanté/TRANSMISSION_LPS_DOC_CDA_COURRIEL_FROM_MSSANTE_V1.1"
+PAT_TROIS = ("279035121518989", Traits.of("PAT-TROIS", "DOMINIQUE", "F", "1979-03-28", "51215"))
+
+
+class Running:
+    """The PFI's MLLP listener on a loopback port (the listener `maison serve --mllp-port` runs)."""
+
+    def __init__(self, listener: Listener) -> None:
+        self.listener = listener
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.server = asyncio.run_coroutine_threadsafe(listener.start("127.0.0.1", 0), self.loop).result(10)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    def send(self, path: Path) -> hl7.Message:
+        with MllpClient("127.0.0.1", self.port, timeout=60) as client:
+            return client.send_message(path.read_bytes())
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.server.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.listener.close()
+
+
+@pytest.fixture
+def pfi(house, live, tmp_path):
+    world = make_world(house, live, keys=("hospitalier",))
+    ins, traits = PAT_TROIS
+    house.insi.referential.register(traits, ins)
+    assert world.inform("hospitalier", ins=ins).status_code == 201
+    mss = start_world(house, tmp_path, issuer_for(live.url))
+    dpi = Dpi()
+    submission = Submission(
+        "127.0.0.1", mss.endpoints("chu-test").submission, str(mss.mss.authority.cert_path), PFI, PFI_PASSWORD
+    )
+    channels = Channels(
+        structure=HOPITAL,
+        dmp_url=f"{world.base}/dmp",
+        dmp_headers=lambda: world.headers("hospitalier"),
+        submission=submission,
+        zam_host="127.0.0.1",
+        zam_port=dpi.port,
+    )
+    receiver = Hl7Documents(house.db, house.mss.blobs, channels)
+    running = Running(Listener({"ORU": receiver, "MDM": receiver}))
+    yield running, world, dpi
+    running.stop()
+    receiver.close()
+    dpi.close()
+    mss.close()
+
+
+def settled(house, control_id: str, unique_id: str, event: str, timeout: float = 30) -> tuple[sa.Row, list[sa.Row]]:
+    deadline = time.monotonic() + timeout
+    while True:
+        with house.db.read() as conn:
+            doc = conn.execute(
+                sa.select(store.H).where(
+                    store.H.c.control_id == control_id, store.H.c.unique_id == unique_id, store.H.c.event == event
+                )
+            ).one()
+            legs = store.hl7_outcomes(conn, doc.id)
+        if all(leg.state != "a-faire" for leg in legs) or time.monotonic() > deadline:
+            return doc, legs
+        time.sleep(0.05)
+
+
+STAY = "000897406"  # PV1-19 of every example
+ACCEPTED = "accepte"
+# Every ORU/MDM example, in the order sent, with what the PFI answers: AA (taken; then the DMP's and
+# the operator's outcomes come back as ZAM), or the refusal's MSA-1, ERR-3 and ERR-2.
+OUTCOMES: dict[str, tuple[str, ...]] = {
+    # the volet 2.1 MDM set: initial, replacement, deletion of a CR d'imagerie (RIS-Y)
+    "Vague 2/Trans_Doc-CDA-HL7V2/TRANSMISSION_DOCS_CDA_EN_HL7V2_V2.1/MDM/Transmission initiale MDM/"
+    "message_MDM_CR_Radio_INIT_N1_Base64.er7": ("AA", "initial"),
+    "Vague 2/Trans_Doc-CDA-HL7V2/TRANSMISSION_DOCS_CDA_EN_HL7V2_V2.1/MDM/Remplacement MDM/"
+    "message_MDM_CR_Radio_RPLC_N1.er7": ("AA", "remplacement"),
+    "Vague 2/Trans_Doc-CDA-HL7V2/TRANSMISSION_DOCS_CDA_EN_HL7V2_V2.1/MDM/Suppression MDM/"
+    "message_MDM_CR_Radio_DEL_N1.er7": ("AA", "suppression"),
+    "Vague 2/Trans_Doc-CDA-HL7V2/TRANSMISSION_DOCS_CDA_EN_HL7V2_V2.1/MDM/Transmission initiale MDM/"
+    "message_MDM_CR_Radio_INIT_N1.er7": ("AE", "102", "OBX^1^5"),  # OBX-5: "Document medcial au format CDA…"
+    # the SEGUR vague 2 ORU set (SIL-Y): a CR de biologie N3
+    "Vague 2/Trans_Doc-CDA-HL7V2/TRANSMISSION_DOCS_CDA_EN_HL7V2_V2.1/ORU/Transmission initiale ORU/"
+    "message_ORU_CR_Bio_INIT_N3_SEGUR.hl7": ("AA", "initial"),
+    "Vague 2/Trans_Doc-CDA-HL7V2/TRANSMISSION_DOCS_CDA_EN_HL7V2_V2.1/ORU/Remplacement ORU/"
+    "message_ORU_CR_Bio_RPLC_N3_SEGUR.hl7": ("AA", "remplacement"),
+    "Vague 2/Trans_Doc-CDA-HL7V2/TRANSMISSION_DOCS_CDA_EN_HL7V2_V2.1/ORU/Suppression ORU/"
+    "message_ORU_CR_Bio_DEL_N3_SEGUR.hl7": ("AE", "207", "PID^1^3"),  # its CDA is 277076322082910's
+    # the Trans_LPS examples are what a PFI sends its LPS (MSH-21 CISIS_CDA_HL7_LPS): not for the PFI
+    "Vague 2/Trans_LPS_CDA_MSSanté/TRANSMISSION_LPS_DOC_CDA_COURRIEL_FROM_MSSANTE_V1.1/Transmission initiale MDM/"
+    "message_MDM__LPS_MSS_CR_Radio_INIT_N1.er7": ("AR", "200", "MSH^1^21"),
+    "Vague 2/Trans_LPS_CDA_MSSanté/TRANSMISSION_LPS_DOC_CDA_COURRIEL_FROM_MSSANTE_V1.1/Transmission initiale MDM/"
+    "message_MDM__LPS_MSS_CR_Radio_INIT_N1_Base64.er7": ("AR", "200", "MSH^1^21"),
+    "Vague 2/Trans_LPS_CDA_MSSanté/TRANSMISSION_LPS_DOC_CDA_COURRIEL_FROM_MSSANTE_V1.1/Remplacement MDM/"
+    "message_MDM__LPS_MSS_CR_Radio_RPLC_N1.er7": ("AR", "200", "MSH^1^21"),
+    "Vague 2/Trans_LPS_CDA_MSSanté/TRANSMISSION_LPS_DOC_CDA_COURRIEL_FROM_MSSANTE_V1.1/Suppression MDM/"
+    "message_MDM__LPS_MSS_CR_Radio_DEL_N1.er7": ("AR", "200", "MSH^1^21"),
+    "Volets/Trans_LPS_CDA_MSSanté/V1.0/Transmission initiale MDM/message_MDM__LPS_MSS_CR_Radio_INIT_N1.er7": (
+        "AR",
+        "200",
+        "MSH^1^21",
+    ),
+    "Volets/Trans_LPS_CDA_MSSanté/V1.0/Transmission initiale MDM/message_MDM__LPS_MSS_CR_Radio_INIT_N1_Base64.er7": (
+        "AR",
+        "200",
+        "MSH^1^21",
+    ),
+    "Volets/Trans_LPS_CDA_MSSanté/V1.0/Remplacement MDM/message_MDM__LPS_MSS_CR_Radio_RPLC_N1.er7": (
+        "AR",
+        "200",
+        "MSH^1^21",
+    ),
+    "Volets/Trans_LPS_CDA_MSSanté/V1.0/Suppression MDM/message_MDM__LPS_MSS_CR_Radio_DEL_N1.er7": (
+        "AR",
+        "200",
+        "MSH^1^21",
+    ),
+    "Volets/Trans_LPS_CDA_MSSanté/V1.0/MDM/message.hl7": ("AR", "200", "MSH^1^21"),
+    "Volets/Trans_LPS_CDA_MSSanté/V1.0/MDM/messageDocB64.hl7": ("AR", "200", "MSH^1^21"),
+    # the volet 2.0 set (INS 274075176079430, 277076322082910)
+    "Volets/TRANS_DOC_CDA_HL7V2/V2.0/MDM/Transmission initiale MDM/message_MDM_CR_Radio_INIT_N1_Base64.er7": (
+        "AA",
+        "initial",
+    ),
+    "Volets/TRANS_DOC_CDA_HL7V2/V2.0/MDM/Transmission initiale MDM/message_MDM_CR_Radio_INIT_N1.er7": (
+        "AE",
+        "102",
+        "OBX^1^5",
+    ),
+    "Volets/TRANS_DOC_CDA_HL7V2/V2.0/MDM/Remplacement MDM/message_MDM_CR_Radio_RPLC_N1.er7": ("AE", "102", "OBX^1^5"),
+    "Volets/TRANS_DOC_CDA_HL7V2/V2.0/MDM/Suppression MDM/message_MDM_CR_Radio_DEL_N1.er7": ("AE", "102", "OBX^1^5"),
+    # the 2.0 ORU files write MSH-2 with "˜" (U+02DC) for the repetition separator: AR at MSH-2
+    "Volets/TRANS_DOC_CDA_HL7V2/V2.0/ORU/Transmission initiale ORU/message_ORU_CR_Bio_INIT_N1_N3.hl7": (
+        "AR",
+        "102",
+        "MSH^1^2",
+    ),
+    "Volets/TRANS_DOC_CDA_HL7V2/V2.0/ORU/Remplacement ORU/message_ORU_CR_Bio_RPLC_N1_N3.er7": ("AR", "102", "MSH^1^2"),
+    "Volets/TRANS_DOC_CDA_HL7V2/V2.0/ORU/Remplacement ORU/message_ORU_CR_Bio_RPLC_N1_Base64_N3_Base64.er7": (
+        "AR",
+        "102",
+        "MSH^1^2",
+    ),
+    "Volets/TRANS_DOC_CDA_HL7V2/V2.0/ORU/Suppression ORU/message_ORU_CR_Bio_DEL_N1_N3.er7": ("AR", "102", "MSH^1^2"),
+    "Volets/TRANS_DOC_CDA_HL7V2/V2.0/ORU/Suppression ORU/message_ORU_CR_Bio_DEL_N1_Base64_N3_Base64.er7": (
+        "AR",
+        "102",
+        "MSH^1^2",
+    ),
+    # the volet 2.1 ORU set: placeholders, or N1 + N3 of another patient than the PID's
+    "Volets/TRANS_DOC_CDA_HL7V2/V2.1/ORU/Transmission initiale ORU/message_ORU_CR_Bio_INIT_N1_N3.hl7": (
+        "AE",
+        "102",
+        "OBX^1^5",
+    ),
+    "Volets/TRANS_DOC_CDA_HL7V2/V2.1/ORU/Remplacement ORU/message_ORU_CR_Bio_RPLC_N1_N3.er7": ("AE", "102", "OBX^1^5"),
+    "Volets/TRANS_DOC_CDA_HL7V2/V2.1/ORU/Remplacement ORU/message_ORU_CR_Bio_RPLC_N1_Base64_N3_Base64.er7": (
+        "AE",
+        "207",
+        "PID^1^3",
+    ),
+    "Volets/TRANS_DOC_CDA_HL7V2/V2.1/ORU/Suppression ORU/message_ORU_CR_Bio_DEL_N1_N3.er7": ("AE", "102", "OBX^1^5"),
+    "Volets/TRANS_DOC_CDA_HL7V2/V2.1/ORU/Suppression ORU/message_ORU_CR_Bio_DEL_N1_Base64_N3_Base64.er7": (
+        "AE",
+        "207",
+        "PID^1^3",
+    ),
+    # the volet 1.2 examples: OBX-5 is a mail body, no CDA
+    "Volets/TRANS_DOC_CDA_HL7V2/V1.2/MDM/message.hl7": ("AE", "102", "OBX^1^5"),
+    "Volets/TRANS_DOC_CDA_HL7V2/V1.2/ORU/message.hl7": ("AE", "102", "OBX^1^5"),
+}
+
+
+def _examples() -> set[str]:
+    found = set()
+    for path in EXAMPLES.rglob("*"):
+        if path.suffix in (".er7", ".hl7") and "ack" not in path.name.lower():
+            head = path.read_bytes()[:300]
+            if b"ORU^R01" in head or b"MDM^T" in head:
+                found.add(str(path.relative_to(EXAMPLES)))
+    return found
+
+
+def test_every_oru_mdm_example_is_listed():
+    assert set(OUTCOMES) == _examples()
+
+
+def test_each_example_over_mllp_gets_its_ack_and_what_it_asks_is_stored_with_its_stay(pfi, house):
+    running, _world, dpi = pfi
+    z01 = 0
+    for name, expected in OUTCOMES.items():
+        path = EXAMPLES / name
+        sent = hl7.parse(path.read_bytes().decode("utf-8").replace("\r\n", "\r").replace("\n", "\r").strip())
+        with house.db.read() as conn:
+            before = conn.execute(sa.select(sa.func.count()).select_from(store.H)).scalar_one()
+        ack = running.send(path)
+        code, control = str(ack.segment("MSA")[1]), str(ack.segment("MSA")[2])
+        assert (code, control) == (expected[0], str(sent.segment("MSH")[10])), (name, str(ack))
+        event = str(sent.extract_field("MSH", 1, 9, 1, 2))
+        assert str(ack.segment("MSH")[9]) == f"ACK^{event}^ACK", name
+        with house.db.read() as conn:
+            after = conn.execute(sa.select(sa.func.count()).select_from(store.H)).scalar_one()
+        if code != "AA":  # refused: its ERR says where and why, and nothing was written
+            err = ack.segment("ERR")
+            assert (str(err[3]).split("^")[0], str(err[2])) == expected[1:], (name, str(err))
+            assert after == before, name
+            continue
+        assert after == before + 1, name
+        unique = _unique_id(sent)
+        doc, legs = settled(house, control, unique, event)
+        assert (doc.structure, doc.stay_number, doc.action) == (HOPITAL, STAY, expected[1]), name
+        assert legs and all((leg.structure, leg.stay_number) == (HOPITAL, STAY) for leg in legs), name
+        assert all(leg.state != "a-faire" for leg in legs), name
+        dmp = [leg for leg in legs if leg.channel == "dmp"]
+        assert len(dmp) == 1, name  # every example asks DESTDMP=Y
+        if dmp[0].state != ACCEPTED:  # the DMP's code is kept, and the creator is told by a ZAM^Z01
+            assert dmp[0].code, name
+            z01 += 1
+            found = dpi.zams("Z01", z01)
+            assert len(found) == z01, name
+            last = found[-1]
+            assert str(last.segment("OBX")[4]) == control and str(last.segment("ERR")[5]).startswith(dmp[0].code)
+        for leg in legs:
+            if leg.channel == "mss" and leg.state == "echec":  # refused at RCPT: ZAM^Z02 N with the SMTP code
+                assert leg.code.isdigit(), name
+
+
+def _unique_id(message: hl7.Message) -> str:
+    from maison.etablissement.pfi.hl7_request import read_request
+
+    return read_request(message).unique_id
