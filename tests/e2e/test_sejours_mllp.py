@@ -4,12 +4,8 @@ Encounter); python-hl7's `mllp_send` (a client Maison did not write) as the GAM;
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -20,52 +16,11 @@ from maison.core.auth import issue_key
 from maison.etablissement.sejours.model import StayStatus
 from maison.etablissement.vigilance.model import Status
 from maison.formats.hl7v2.client import MllpClient
-from tests.conftest import free_port
+from tests.e2e.mllp_server import Served
 from tests.etablissement.sejours.messages import FINESS, PAM_EXAMPLES, adt
 
 MLLP_SEND = Path(sys.executable).with_name("mllp_send")
 READER = Actor(person="899900038441", structure=FINESS, software="dpi")
-
-
-class Served:
-    """`python -m maison serve --mllp-port` in its own process group."""
-
-    def __init__(self, settings, log: Path) -> None:
-        self.http, self.mllp = free_port(), free_port()
-        self.url = f"http://127.0.0.1:{self.http}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MAISON_")}
-        env |= dict(
-            MAISON_DATA_DIR=str(settings.data_dir),
-            MAISON_DATABASE_URL=settings.database_url,
-            MAISON_REFERENCE_PATH=str(settings.reference_path),
-            PYTHONUNBUFFERED="1",
-        )
-        with open(log, "ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "maison", "serve", "--port", str(self.http), "--mllp-port", str(self.mllp)],
-                env=env,
-                cwd=settings.data_dir,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, log.read_text()[-3000:]
-            try:
-                socket.create_connection(("127.0.0.1", self.mllp), timeout=1).close()
-                httpx.get(f"{self.url}/", timeout=1)
-                return
-            except (OSError, httpx.HTTPError):
-                time.sleep(0.1)
-        raise AssertionError("maison serve --mllp-port did not listen:\n" + log.read_text()[-3000:])
-
-    def stop(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(self.proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture
