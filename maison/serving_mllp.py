@@ -25,9 +25,14 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 def handlers(house: House) -> dict[str, Handler]:
     """The receivers of the hospital wing, by MSH-9.1."""
+    from maison.etablissement.pfi.hl7_documents import from_settings
     from maison.etablissement.sejours.receiver import AdtReceiver
 
-    return {"ADT": AdtReceiver(house.sejours)}  # the PFI adds "ORU" and "MDM" here (issue 22 §2)
+    table: dict[str, Handler] = {"ADT": AdtReceiver(house.sejours)}
+    documents = from_settings(house.db, house.mss.blobs, house.settings)  # the PFI, when configured
+    if documents is not None:
+        table |= {"ORU": documents, "MDM": documents}
+    return table
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:

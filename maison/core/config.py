@@ -64,6 +64,21 @@ class Settings:
     mllp_tls_ca: str = ""
     mllp_max_bytes: int = 16 * 1024 * 1024
     mllp_idle_timeout: int = 60
+    # The PFI's documents from the DPI over HL7 v2 (issue 22 §2): with pfi_structure set, the MLLP
+    # listener takes ORU and MDM for that structure; the DMP is fed at pfi_dmp_url (ITI-65) with
+    # pfi_dmp_authorization (the structure's software key, "Bearer mk_…"), MSSanté goes through the
+    # operator's submission port (STARTTLS, pfi_mss_ca) as the applicative mailbox, and the ZAM
+    # business acknowledgements go back to the DPI's MLLP listener at pfi_zam_host:pfi_zam_port.
+    pfi_structure: str = ""
+    pfi_dmp_url: str = ""
+    pfi_dmp_authorization: str = ""
+    pfi_mss_host: str = ""
+    pfi_mss_port: int = 0
+    pfi_mss_ca: str = ""
+    pfi_mss_mailbox: str = ""
+    pfi_mss_password: str = ""
+    pfi_zam_host: str = ""
+    pfi_zam_port: int = 0
     # Largest request body any HTTP adapter accepts before parsing (bytes).
     max_body_bytes: int = 1_000_000
     # Which OID INSi answers NIR-based INS with (a NIA's is always 1.2.250.1.213.1.4.9): "test", the

@@ -268,3 +268,67 @@ def _unique_id(message: hl7.Message) -> str:
     from maison.etablissement.pfi.hl7_request import read_request
 
     return read_request(message).unique_id
+
+
+def test_the_running_server_takes_a_letter_from_the_dpi_and_the_zams_come_back(settings, db, house, live, tmp_path):
+    """`maison serve --mllp-port` with the PFI configured (pfi_* settings): a DPI's MDM^T02 over MLLP
+    → ACK AA, the DMP fed and the GP's mailbox reached, both legs tied to the stay, ZAM Z01 and Z02
+    back at the DPI's listener."""
+    from maison.core.auth import issue_key
+    from tests.e2e.mllp_server import Served
+    from tests.e2e.test_mss_smtp import _delivered
+    from tests.etablissement.pfi.test_hl7_request import message_text
+    from tests.partage.mss_world import GP
+    from tests.partage.world import PROS, SARAH_ID, n1
+
+    world = make_world(house, live, keys=("hospitalier",))
+    assert world.inform("hospitalier").status_code == 201
+    key = issue_key(house.db, HOPITAL, "PFI-HL7", "system:pfi")
+    mss = start_world(house, tmp_path, issuer_for(live.url))
+    dpi = Dpi()
+    toml = {
+        "pfi_structure": HOPITAL,
+        "pfi_dmp_url": f"{live.url}/dmp",
+        "pfi_dmp_authorization": f"Bearer {key}",
+        "pfi_mss_host": "127.0.0.1",
+        "pfi_mss_port": mss.endpoints("chu-test").submission,
+        "pfi_mss_ca": str(mss.mss.authority.cert_path),
+        "pfi_mss_mailbox": PFI,
+        "pfi_mss_password": PFI_PASSWORD,
+        "pfi_zam_host": "127.0.0.1",
+        "pfi_zam_port": dpi.port,
+    }
+    (settings.data_dir / "maison.toml").write_text(
+        "".join(f"{k} = {v}\n" if isinstance(v, int) else f'{k} = "{v}"\n' for k, v in toml.items())
+    )
+    served = Served(settings, tmp_path / "serve.log")
+    try:
+        message = message_text(
+            n1(PROS["hospitalier"]),
+            ins=SARAH_ID.ins,
+            ins_oid=SARAH_ID.ins_oid,
+            control_id="SERVE1",
+            flags={"DESTMSSANTEPS": "Y", "ACK_RECEPTION": "Y"},
+            recipients=(GP,),
+        )
+        with MllpClient("127.0.0.1", served.mllp, timeout=60) as client:
+            ack = client.send_message(message)
+        assert msa(ack) == ("AA", "SERVE1"), str(ack)
+        with house.db.read() as conn:
+            unique = conn.execute(sa.select(store.H.c.unique_id).where(store.H.c.control_id == "SERVE1")).scalar_one()
+        doc, legs = settled(house, "SERVE1", unique, "T02")
+        assert {(leg.channel, leg.state, leg.stay_number) for leg in legs} == {
+            ("dmp", "accepte", "24000006"),
+            ("mss", "envoye", "24000006"),
+        }, [(leg.channel, leg.state, leg.detail) for leg in legs]
+        assert _delivered(house, GP)
+        assert len(dpi.zams("Z01")) == 1 and len(dpi.zams("Z02")) == 1
+        assert str(dpi.zams("Z01")[0].segment("OBX")[5]).startswith("Y")
+    finally:
+        served.stop()
+        dpi.close()
+        mss.close()
+
+
+def msa(ack: hl7.Message) -> tuple[str, str]:
+    return str(ack.segment("MSA")[1]), str(ack.segment("MSA")[2])

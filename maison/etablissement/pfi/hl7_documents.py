@@ -35,6 +35,7 @@ import orjson
 from maison.core import audit
 from maison.core.actor import Actor
 from maison.core.blobs import Blobs
+from maison.core.config import Settings
 from maison.core.storage import Database
 from maison.etablissement.dmp.producer import Produced, provide_bundle
 from maison.etablissement.pfi import store, zam
@@ -410,6 +411,29 @@ class Hl7Documents:
                     sent_at=_now(),
                 ),
             )
+
+
+def from_settings(db: Database, blobs: Blobs, settings: Settings) -> Hl7Documents | None:
+    """The receiver `maison serve --mllp-port` runs for ORU and MDM, when the PFI is configured
+    (`pfi_structure`; the pfi_* settings, maison.core.config)."""
+    s = settings
+    if not s.pfi_structure:
+        return None
+    submission = (
+        Submission(s.pfi_mss_host, s.pfi_mss_port, s.pfi_mss_ca, s.pfi_mss_mailbox, s.pfi_mss_password)
+        if s.pfi_mss_host and s.pfi_mss_port
+        else None
+    )
+    authorization = {"Authorization": s.pfi_dmp_authorization} if s.pfi_dmp_authorization else {}
+    channels = Channels(
+        structure=s.pfi_structure,
+        dmp_url=s.pfi_dmp_url,
+        dmp_headers=lambda: dict(authorization),
+        submission=submission,
+        zam_host=s.pfi_zam_host,
+        zam_port=s.pfi_zam_port,
+    )
+    return Hl7Documents(db, blobs, channels)
 
 
 def mime_sender(raw: bytes) -> str:

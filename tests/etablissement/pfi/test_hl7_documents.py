@@ -213,3 +213,14 @@ def test_dsn_and_mdn_become_z02_and_z03(pfi, house):
     assert str(z03.segment("OBX")[5]).startswith("Y") and str(z03.segments("OBX")[1][5]).endswith(GP)
     _, [after] = settled(house, "M8")
     assert after.state == "lu"
+
+
+def test_the_served_house_takes_documents_only_when_the_pfi_is_configured(house, settings):
+    from dataclasses import replace
+
+    from maison.etablissement.pfi.hl7_documents import from_settings
+
+    assert from_settings(house.db, house.mss.blobs, settings) is None
+    configured = from_settings(house.db, house.mss.blobs, replace(settings, pfi_structure=HOPITAL, pfi_zam_port=2575))
+    assert configured is not None and configured.channels.structure == HOPITAL
+    configured.close()
