@@ -394,6 +394,7 @@ def pfi(
     import signal
     import threading
 
+    from maison.etablissement.pfi import hl7_documents
     from maison.etablissement.pfi.envoi import Submission
     from maison.etablissement.pfi.mailbox import ImapAccount, ImapMailbox
     from maison.etablissement.pfi.service import Pfi
@@ -431,6 +432,8 @@ def pfi(
             implicit_tls=imap_tls,
         )
     )
+    # the DSN and MDN about what the PFI sent for its DPI become ZAM (issue 22 §2.2), when configured
+    documents = hl7_documents.from_settings(house.db, house.mss.blobs, house.settings)
     platform = Pfi(
         house.db,
         house.mss.blobs,
@@ -442,6 +445,7 @@ def pfi(
         domain=boite.rpartition("@")[2],
         patients=house.patients,
         max_message_bytes=house.settings.mss_max_message_bytes,
+        reports=documents.report if documents is not None else None,
     )
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -451,6 +455,8 @@ def pfi(
         platform.watch(stopping)
     finally:
         mailbox.close()
+        if documents is not None:
+            documents.close()
         house.close()
 
 

@@ -83,6 +83,15 @@ class Hl7Documents:
     def close(self) -> None:
         self.pool.shutdown(wait=True)
 
+    def resume(self) -> int:
+        """Deliver what was acknowledged but not delivered (the process stopped in between): an AA
+        is a promise kept across restarts. Returns how many documents were taken up again."""
+        with self.db.read() as conn:
+            unfinished = store.hl7_unfinished(conn, self.channels.structure)
+        for document_id in unfinished:
+            self.pool.submit(self.deliver, document_id)
+        return len(unfinished)
+
     # --- 1-2: read, check, record --------------------------------------------------------------------
 
     def handle(self, message: hl7.Message) -> list[str] | None:
@@ -365,6 +374,8 @@ class Hl7Documents:
             leg = store.hl7_outcome_by_reference(conn, message_id, recipient)
             if leg is None:
                 return 0
+            if leg.state == state:  # the same report again (a mailbox read twice): told once
+                return 1
             store.hl7_set_outcome(conn, leg.id, state=state, code=code, detail=detail[:2000], updated_at=_now())
             doc = store.hl7_document(conn, leg.document_id)
         assert doc is not None
@@ -433,7 +444,9 @@ def from_settings(db: Database, blobs: Blobs, settings: Settings) -> Hl7Document
         zam_host=s.pfi_zam_host,
         zam_port=s.pfi_zam_port,
     )
-    return Hl7Documents(db, blobs, channels)
+    receiver = Hl7Documents(db, blobs, channels)
+    receiver.resume()
+    return receiver
 
 
 def mime_sender(raw: bytes) -> str:

@@ -249,9 +249,13 @@ class Pfi(Worklist):
         patients: PatientIndex | None = None,
         max_message_bytes: int = 20_000_000,
         batch_bytes: int = BATCH_BYTES,
+        reports: Callable[[bytes], int] | None = None,
     ) -> None:
         super().__init__(db, blobs, structure, patients=patients, max_message_bytes=max_message_bytes)
         self.batch_bytes = batch_bytes
+        # what a DSN or an MDN about a document the PFI sent for its DPI becomes (hl7_documents.report:
+        # the leg's state and the ZAM^Z02 / Z03 back to the DPI, issue 22 §2.2)
+        self.reports = reports
         self.imap = mailbox  # the applicative mailbox, over IMAP at its operator
         self.mailbox = address
         self.codes = error_codes(reference_path)
@@ -591,6 +595,12 @@ class Pfi(Worklist):
                     stored.append(one)
                 except Exception as exc:  # noqa: BLE001 — raised below, once the others are flagged
                     failed.append(exc)
+        for one in stored:  # a report about what the PFI sent (DSN, MDN): recorded before the flag
+            if self.reports is not None and one.received is not None and not one.received.is_xdm:
+                try:
+                    self.reports(one.received.raw)
+                except Exception:  # noqa: BLE001 — logged; the mail stays for the humans of the mailbox
+                    log.exception("PFI %s : accusé %s non traité", self.mailbox, one.message_id)
         out = []
         for one in stored:
             outcomes = [p.outcome for p in one.planned]

@@ -201,6 +201,12 @@ def hl7_outcomes(conn: sa.Connection, document_id: str) -> list[sa.Row]:
     return list(conn.execute(sa.select(O).where(O.c.document_id == document_id).order_by(O.c.channel, O.c.recipient)))
 
 
+def hl7_unfinished(conn: sa.Connection, structure: str) -> list[str]:
+    """The structure's documents with a leg still to do (what a stop between ACK and delivery left)."""
+    query = sa.select(O.c.document_id).distinct().where(O.c.structure == structure, O.c.state == "a-faire")
+    return list(conn.execute(query).scalars())
+
+
 def hl7_set_outcome(conn: sa.Connection, outcome_id: str, **values: str) -> None:
     conn.execute(O.update().where(O.c.id == outcome_id).values(**values))
 

@@ -224,3 +224,58 @@ def test_the_served_house_takes_documents_only_when_the_pfi_is_configured(house,
     configured = from_settings(house.db, house.mss.blobs, replace(settings, pfi_structure=HOPITAL, pfi_zam_port=2575))
     assert configured is not None and configured.channels.structure == HOPITAL
     configured.close()
+
+
+def test_the_pfi_mailbox_hands_its_reports_over_and_each_is_told_once(pfi, house):
+    """The DSN and MDN the applicative mailbox receives (`maison pfi`) go to `report`: Z02, Z03."""
+    from maison.etablissement.pfi.service import Pfi
+    from tests.etablissement.pfi.test_service import MemoryMailbox
+
+    receiver, _world, dpi = pfi
+    flags = {"DESTMSSANTEPS": "Y", "ACK_LECTURE_MSS": "Y", "DESTDMP": "N"}
+    receiver.handle(parse(text(letter(), control_id="M10", flags=flags, recipients=(GP,))))
+    _, [leg] = settled(house, "M10")
+    read = (
+        f"From: {GP}\r\nTo: {PFI}\r\nSubject: lu\r\nMessage-ID: <mdn-1@medecin.mssante.fr>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=disposition-notification; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nlu\r\n"
+        "--b\r\nContent-Type: message/disposition-notification\r\n\r\n"
+        f"Final-Recipient: rfc822;{GP}\r\nOriginal-Message-ID: {leg.reference}\r\n"
+        "Disposition: manual-action/MDN-sent-manually; displayed\r\n\r\n--b--\r\n"
+    ).encode()
+    box = MemoryMailbox({1: read, 2: read})  # the same MDN twice
+    platform = Pfi(
+        house.db,
+        house.mss.blobs,
+        house.settings.reference_path,
+        HOPITAL,
+        box,
+        lambda *_: None,
+        address=PFI,
+        domain="chu-test.mssante.fr",
+        patients=house.patients,
+        reports=receiver.report,
+    )
+    platform.handle_all([1, 2])
+    assert box.handled == {1, 2}
+    assert len(dpi.zams("Z03")) == 1
+    time.sleep(0.3)
+    assert len(dpi.received) == 1  # told once
+    _, [after] = settled(house, "M10")
+    assert after.state == "lu"
+
+
+def test_what_was_acknowledged_but_not_delivered_is_delivered_after_a_restart(pfi, house):
+    receiver, _world, dpi = pfi
+    receiver.pool.submit = lambda *a, **k: None  # the process stops right after its ACK
+    receiver.handle(parse(text(letter(), control_id="M11", flags={"ACK_RECEPTION": "Y"})))
+    with house.db.read() as conn:
+        assert [leg.state for leg in store.hl7_outcomes(conn, store.hl7_unfinished(conn, HOPITAL)[0])] == ["a-faire"]
+    restarted = Hl7Documents(house.db, house.mss.blobs, receiver.channels)
+    try:
+        assert restarted.resume() == 1
+        _, [leg] = settled(house, "M11")
+        assert leg.state == "accepte"
+        assert len(dpi.zams("Z01")) == 1
+    finally:
+        restarted.close()
