@@ -18,6 +18,7 @@ from maison.core.config import Settings
 from maison.formats.hl7v2.listener import Handler, Listener
 
 if TYPE_CHECKING:
+    from maison.etablissement.sejours.dmp_information import DmpInformation
     from maison.house import House
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -28,11 +29,26 @@ def handlers(house: House) -> dict[str, Handler]:
     from maison.etablissement.pfi.hl7_documents import from_settings
     from maison.etablissement.sejours.receiver import AdtReceiver
 
-    table: dict[str, Handler] = {"ADT": AdtReceiver(house.sejours)}
+    table: dict[str, Handler] = {"ADT": AdtReceiver(house.sejours, dmp_information(house))}
     documents = from_settings(house.db, house.mss.blobs, house.settings)  # the PFI, when configured
     if documents is not None:
         table |= {"ORU": documents, "MDM": documents}
     return table
+
+
+def dmp_information(house: House) -> DmpInformation | None:
+    """The ZFA states' way to the DMP: for the structure whose DMP access the PFI is configured with
+    (pfi_structure, pfi_dmp_url, pfi_dmp_authorization). The DMP records a patient's information only
+    from a professional of the structure (`Dmp.record_information`): with a software key it answers
+    403, which is recorded as the state's propagation (refuse-403) and audited."""
+    from maison.etablissement.sejours.dmp_information import DmpInformation
+
+    s = house.settings
+    if not (s.pfi_structure and s.pfi_dmp_url):
+        return None
+    authorization = {"Authorization": s.pfi_dmp_authorization} if s.pfi_dmp_authorization else {}
+    motif = house.namespace.structure("dmp-motif-opposition-alimentation")  # the DMP's extension (same house)
+    return DmpInformation(house.sejours, s.pfi_structure, s.pfi_dmp_url, lambda: dict(authorization), motif)
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:
@@ -55,6 +71,9 @@ def listener(house: House) -> Listener:
 async def _serve(house: House, context: ssl.SSLContext | None) -> None:
     s = house.settings
     mllp = listener(house)
+    propagation = getattr(mllp.handlers.get("ADT"), "dmp", None)
+    if propagation is not None:  # the ZFA states a stop or a network failure left untransmitted
+        propagation.sweep()
     server = await mllp.start(s.host, s.mllp_port, ssl_context=context)
     print(f"HL7 v2 (MLLP{' sur TLS' if context else ''}) à l'écoute sur {s.host}:{s.mllp_port}", flush=True)
     stop = asyncio.Event()
@@ -67,6 +86,8 @@ async def _serve(house: House, context: ssl.SSLContext | None) -> None:
         server.close()
         await server.wait_closed()
         mllp.close()  # every message taken is answered before exit
+        if propagation is not None:
+            propagation.close()
 
 
 def run(settings: Settings) -> None:

@@ -1,19 +1,26 @@
 """The ADT receiver the MLLP listener hands PAM France messages to (issue 22 §1.1): read the message
 (`formats.hl7v2.pam`), apply it (`service.Sejours.receive`), return no extra ACK segment. Any refusal
-is an `Hl7Refusal`, which the listener writes as the ACK's MSA-1 and ERR."""
+is an `Hl7Refusal`, which the listener writes as the ACK's MSA-1 and ERR. A new DMP information state
+(ZFA) is handed, once committed, to its propagation to the DMP when the house has one
+(`dmp_information`)."""
 
 from __future__ import annotations
 
 import hl7
 
+from maison.etablissement.sejours.dmp_information import DmpInformation
 from maison.etablissement.sejours.service import Sejours
 from maison.formats.hl7v2 import pam
 
 
 class AdtReceiver:
-    def __init__(self, sejours: Sejours) -> None:
+    def __init__(self, sejours: Sejours, dmp: DmpInformation | None = None) -> None:
         self.sejours = sejours
+        self.dmp = dmp
 
     def __call__(self, message: hl7.Message) -> list[str] | None:
-        self.sejours.receive(pam.read(message))
+        msg = pam.read(message)
+        patient_id = self.sejours.receive(msg)
+        if patient_id is not None and self.dmp is not None:
+            self.dmp.submit(msg.patient.structure, patient_id)
         return None

@@ -82,9 +82,11 @@ class Sejours:
 
     # --- the message ---------------------------------------------------------------------------
 
-    def receive(self, msg: PamMessage) -> None:
-        """Apply one PAM message, or raise `Hl7Refusal` having changed nothing."""
+    def receive(self, msg: PamMessage) -> int | None:
+        """Apply one PAM message, or raise `Hl7Refusal` having changed nothing. The patient's record id
+        when the message recorded a new DMP information state (ZFA) to propagate, else None."""
         actor = gam_actor(msg)
+        patient_id = None
         try:
             with self.db.write() as conn:
                 seen = store.seen_message(conn, msg.sender, msg.control_id)
@@ -98,7 +100,7 @@ class Sejours:
                             10,
                         )
                 else:
-                    self._apply(conn, actor, msg)
+                    patient_id = self._apply(conn, actor, msg)
                     store.record_message(
                         conn,
                         dict(
@@ -117,6 +119,7 @@ class Sejours:
             raise Hl7Refusal("message en cours de traitement par ailleurs", ErrorCode.RECORD_LOCKED) from None
         if seen is not None:  # audited once its read-only transaction is over
             self._resent(actor, msg)
+        return patient_id if msg.dmp is not None else None
 
     def _resent(self, actor: Actor, msg: PamMessage) -> None:
         detail = {"structure": msg.patient.structure, "control_id": msg.control_id, "event": msg.event}
@@ -132,7 +135,8 @@ class Sejours:
             detail={"structure": msg.patient.structure, "control_id": msg.control_id, "where": where},
         )
 
-    def _apply(self, conn: Connection, actor: Actor, msg: PamMessage) -> None:
+    def _apply(self, conn: Connection, actor: Actor, msg: PamMessage) -> int | None:
+        """The message's changes; the patient's record id (None for a merge or a change of IPP)."""
         if msg.event == "A40":
             return self._merge(conn, actor, msg)
         if msg.event == "A47":
@@ -141,11 +145,11 @@ class Sejours:
         if msg.dmp is not None:
             self._dmp_state(conn, actor, msg, patient_id)
         if msg.event in ("A28", "A31"):
-            return None
+            return patient_id
         if msg.stay_structure != msg.patient.structure:
             raise Hl7Refusal("séjour d'une autre structure que l'IPP", ErrorCode.DATA_TYPE, "PV1", 1, 19)
         self._STAY_EVENTS[msg.event](self, conn, actor, msg, patient_id)
-        return None
+        return patient_id
 
     # --- identity ------------------------------------------------------------------------------
 
@@ -171,7 +175,7 @@ class Sejours:
         except MaisonError as exc:
             raise Hl7Refusal(exc.message, ErrorCode.INTERNAL_ERROR, "PID", 1, 3) from None
 
-    def _merge(self, conn: Connection, actor: Actor, msg: PamMessage) -> None:
+    def _merge(self, conn: Connection, actor: Actor, msg: PamMessage) -> int | None:
         structure, survivor, absorbed = msg.patient.structure, msg.patient.ipp, msg.prior_ipp
         try:
             drop = gam.lookup(conn, structure, absorbed)
@@ -182,8 +186,9 @@ class Sejours:
         except MaisonError as exc:
             raise Hl7Refusal(exc.message, ErrorCode.INTERNAL_ERROR, "MRG", 1, 1) from None
         store.move_patient_stays(conn, structure, drop.id, keep.id, keep.ipp)
+        return None
 
-    def _change_ipp(self, conn: Connection, actor: Actor, msg: PamMessage) -> None:
+    def _change_ipp(self, conn: Connection, actor: Actor, msg: PamMessage) -> int | None:
         structure = msg.patient.structure
         try:
             renamed = gam.change_ipp(self.patients, conn, actor, structure, msg.prior_ipp, msg.patient.ipp)
@@ -192,6 +197,7 @@ class Sejours:
         except Conflict as exc:
             raise Hl7Refusal(exc.message, ErrorCode.DUPLICATE_KEY, "PID", 1, 3) from None
         store.rename_ipp(conn, structure, renamed.id, msg.patient.ipp)
+        return None
 
     def _dmp_state(self, conn: Connection, actor: Actor, msg: PamMessage, patient_id: int) -> None:
         zfa = msg.dmp
@@ -464,6 +470,34 @@ class Sejours:
             stays = [stay_of(r, store.movements(conn, r.id)) for r in rows]
         self.trail.read(actor, "sejours.search", detail={"structure": actor.structure, "count": len(stays)})
         return stays
+
+    # --- the information state's way to the DMP (seed 002 L541-543; `dmp_information`) ----------
+
+    def to_propagate(self, actor: Actor, patient_id: int) -> tuple[dict, str | None, str | None] | None:
+        """The state to send for a patient of the actor's structure, with the INS to send it under —
+        the matricule and its OID, only for a qualified identity (seed 000 L2007-2009) — or None when
+        there is no state."""
+        state = self.dmp_state(actor, patient_id)
+        if state is None:
+            return None
+        identity = self.patients.get(actor, patient_id)
+        return state, identity.shareable_ins, identity.ins_oid
+
+    def record_propagation(self, actor: Actor, patient_id: int, outcome: str) -> None:
+        """What became of the propagation, with its audit record."""
+        with self.db.write() as conn:
+            store.set_propagation(conn, actor.structure, patient_id, outcome, _now())
+            self.trail.write(
+                conn,
+                actor,
+                "sejours.etat-dmp-propagation",
+                outcome="success" if outcome == "transmis" else "failure",
+                detail={"structure": actor.structure, "patient_id": patient_id, "issue": outcome},
+            )
+
+    def waiting_propagations(self, structure: str) -> list[int]:
+        with self.db.read() as conn:
+            return store.waiting_propagations(conn, structure)
 
     def dmp_state(self, actor: Actor, patient_id: int) -> dict | None:
         """The DMP information state the GAM last announced for this patient in the actor's structure."""

@@ -84,6 +84,10 @@ sej_dmp_state = sa.Table(
     sa.Column("consultation", sa.String(4), nullable=False, default=""),  # ZFA-11
     sa.Column("consultation_at", sa.String(32)),
     sa.Column("updated_at", sa.String(32), nullable=False),
+    # its propagation to the patient's DMP (seed 002 L541-543): "" waiting, transmis, ins-non-qualifiee,
+    # sans-acces-dmp, refuse-<HTTP status>, echec-reseau (tried again when the listener starts)
+    sa.Column("propagation", sa.String(32), nullable=False, default=""),
+    sa.Column("propagated_at", sa.String(32)),
 )
 
 
@@ -139,11 +143,28 @@ def movements(conn: Connection, stay_id: int) -> list:
 
 
 def put_dmp_state(conn: Connection, structure: str, patient_id: int, values: dict) -> None:
+    """Record the state the GAM announced; it waits to be propagated to the DMP."""
+    values = values | {"propagation": "", "propagated_at": None}
     key = (sej_dmp_state.c.structure == structure) & (sej_dmp_state.c.patient_id == patient_id)
     if conn.execute(sa.select(sej_dmp_state.c.structure).where(key)).first() is None:
         conn.execute(sej_dmp_state.insert().values(structure=structure, patient_id=patient_id, **values))
     else:
         conn.execute(sej_dmp_state.update().where(key).values(**values))
+
+
+def set_propagation(conn: Connection, structure: str, patient_id: int, outcome: str, at: str) -> None:
+    conn.execute(
+        sej_dmp_state.update()
+        .where(sej_dmp_state.c.structure == structure, sej_dmp_state.c.patient_id == patient_id)
+        .values(propagation=outcome, propagated_at=at)
+    )
+
+
+def waiting_propagations(conn: Connection, structure: str, limit: int = 1000) -> list[int]:
+    """The patients of a structure whose last information state has not reached their DMP yet."""
+    c = sej_dmp_state.c
+    query = sa.select(c.patient_id).where(c.structure == structure, c.propagation.in_(("", "echec-reseau")))
+    return list(conn.execute(query.limit(limit)).scalars())
 
 
 def dmp_state(conn: Connection, structure: str, patient_id: int) -> Any:

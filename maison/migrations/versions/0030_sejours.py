@@ -77,6 +77,8 @@ def upgrade() -> None:
         sa.Column("consultation", sa.String(4), nullable=False),
         sa.Column("consultation_at", sa.String(32)),
         sa.Column("updated_at", sa.String(32), nullable=False),
+        sa.Column("propagation", sa.String(32), nullable=False),
+        sa.Column("propagated_at", sa.String(32)),
     )
 
 

@@ -39,6 +39,7 @@ def adt(
     patient: str | None = None,
     segments: tuple[str, ...] = (),
     mrg: str = "",
+    structure: str = FINESS,
 ) -> str:
     lines = [
         f"MSH|^~\\&|GAM|CHU-X|DPI|CHU-X|20240306111154||ADT^{event}^ADT_{event}|{control_id}|P|2.5^FRA^2.11"
@@ -47,9 +48,9 @@ def adt(
         patient or pid(),
     ]
     if mrg:
-        lines.append(f"MRG|{mrg}^^^CHU-X&{FINESS}&M^PI")
+        lines.append(f"MRG|{mrg}^^^CHU-X&{structure}&M^PI")
     if stay:
-        lines.append(f"PV1|1|{patient_class}|||||||||||||||||{stay}^^^CHU-X&{FINESS}&M^VN")
+        lines.append(f"PV1|1|{patient_class}|||||||||||||||||{stay}^^^CHU-X&{structure}&M^VN")
     if movement:
         lines.append(
             f"ZBE|{movement}^CHU-X^{FINESS}|{at}||{action}|N|{original}"
