@@ -433,7 +433,7 @@ def pfi(
         )
     )
     # the DSN and MDN about what the PFI sent for its DPI become ZAM (issue 22 §2.2), when configured
-    documents = hl7_documents.from_settings(house.db, house.mss.blobs, house.settings)
+    documents = hl7_documents.from_settings(house.db, house.mss.blobs, house.settings, resume=False)
     platform = Pfi(
         house.db,
         house.mss.blobs,

@@ -88,9 +88,17 @@ class Hl7Documents:
         is a promise kept across restarts. Returns how many documents were taken up again."""
         with self.db.read() as conn:
             unfinished = store.hl7_unfinished(conn, self.channels.structure)
+            unsent = store.hl7_unsent_zams(conn, self.channels.structure)
         for document_id in unfinished:
             self.pool.submit(self.deliver, document_id)
+        for row in unsent:  # the DPI was unreachable: its ZAM go again, in the order they were made
+            self.pool.submit(self._resend_zam, row.id, row.message)
         return len(unfinished)
+
+    def _resend_zam(self, zam_id: str, text: str) -> None:
+        answer = self._deliver_zam(text)
+        with self.db.write() as conn:
+            store.hl7_set_zam_answer(conn, zam_id, answer, _now())
 
     # --- 1-2: read, check, record --------------------------------------------------------------------
 
@@ -394,21 +402,22 @@ class Hl7Documents:
         application, _, facility = doc.sender.partition("^")
         return zam.Parties(self.channels.application, self.channels.structure, application, facility)
 
+    def _deliver_zam(self, text: str) -> str:
+        """The DPI's MSA-1 for one ZAM, or why it was not reached ("injoignable : …", sent again at
+        the next start)."""
+        if not self.channels.zam_port:
+            return "non envoyé : aucune adresse MLLP du créateur configurée"
+        try:
+            with MllpClient(self.channels.zam_host or "127.0.0.1", self.channels.zam_port, timeout=30) as client:
+                reply = client.send_message(text)
+            return str(reply.segment("MSA")[1])
+        except Exception as exc:  # noqa: BLE001 — recorded, and sent again at the next start
+            return f"injoignable : {exc}"[:300]
+
     def _send_zam(self, document_id: str, event: str, control: str, text: str) -> None:
         """Send one ZAM to the creator and record it with the creator's MSA-1 (or why it was not
         reached: the record says so, nothing claims it arrived)."""
-        if not self.channels.zam_port:
-            answer = "non envoyé : aucune adresse MLLP du créateur configurée"
-        else:
-            try:
-                client = MllpClient(self.channels.zam_host or "127.0.0.1", self.channels.zam_port, timeout=30)
-                try:
-                    reply = client.send_message(text)
-                finally:
-                    client.close()
-                answer = str(reply.segment("MSA")[1])
-            except Exception as exc:
-                answer = f"injoignable : {exc}"[:300]
+        answer = self._deliver_zam(text)
         with self.db.write() as conn:
             store.hl7_record_zam(
                 conn,
@@ -424,9 +433,10 @@ class Hl7Documents:
             )
 
 
-def from_settings(db: Database, blobs: Blobs, settings: Settings) -> Hl7Documents | None:
+def from_settings(db: Database, blobs: Blobs, settings: Settings, *, resume: bool = True) -> Hl7Documents | None:
     """The receiver `maison serve --mllp-port` runs for ORU and MDM, when the PFI is configured
-    (`pfi_structure`; the pfi_* settings, maison.core.config)."""
+    (`pfi_structure`; the pfi_* settings, maison.core.config); it takes up what a stop left
+    undelivered (`resume`: the MLLP process only, so that nothing is delivered twice)."""
     s = settings
     if not s.pfi_structure:
         return None
@@ -445,7 +455,8 @@ def from_settings(db: Database, blobs: Blobs, settings: Settings) -> Hl7Document
         zam_port=s.pfi_zam_port,
     )
     receiver = Hl7Documents(db, blobs, channels)
-    receiver.resume()
+    if resume:
+        receiver.resume()
     return receiver
 
 

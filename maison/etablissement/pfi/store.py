@@ -233,6 +233,22 @@ def hl7_record_zam(conn: sa.Connection, row: dict) -> None:
     conn.execute(Z.insert(), [row])
 
 
+def hl7_unsent_zams(conn: sa.Connection, structure: str) -> list[sa.Row]:
+    """The structure's ZAM the DPI's listener did not take (unreachable when they were sent)."""
+    return list(
+        conn.execute(
+            sa.select(Z)
+            .join(H, H.c.id == Z.c.document_id)
+            .where(H.c.structure == structure, Z.c.answer.like("injoignable%"))
+            .order_by(Z.c.sent_at)
+        )
+    )
+
+
+def hl7_set_zam_answer(conn: sa.Connection, zam_id: str, answer: str, sent_at: str) -> None:
+    conn.execute(Z.update().where(Z.c.id == zam_id).values(answer=answer, sent_at=sent_at))
+
+
 def hl7_zams(conn: sa.Connection, document_id: str) -> list[sa.Row]:
     return list(conn.execute(sa.select(Z).where(Z.c.document_id == document_id).order_by(Z.c.sent_at)))
 

@@ -16,6 +16,7 @@ from maison.etablissement.pfi.hl7_documents import Channels, Hl7Documents
 from maison.formats import mdn as reports
 from maison.formats.hl7v2.refusal import Hl7Refusal
 from maison.identite.psc.api import issuer_for
+from tests.conftest import free_port
 from tests.e2e.dpi import Dpi
 from tests.e2e.test_mss_smtp import _delivered
 from tests.etablissement.pfi.test_hl7_request import message_text, parse
@@ -279,3 +280,28 @@ def test_what_was_acknowledged_but_not_delivered_is_delivered_after_a_restart(pf
         assert len(dpi.zams("Z01")) == 1
     finally:
         restarted.close()
+
+
+def test_a_zam_the_dpi_did_not_take_is_sent_again_at_the_next_start(pfi, house):
+    receiver, _world, dpi = pfi
+    port = receiver.channels.zam_port
+    receiver.channels.zam_port = free_port()  # nobody listens there: the DPI is away
+    receiver.handle(parse(text(letter(), control_id="M12", flags={"ACK_RECEPTION": "Y"})))
+    doc, _ = settled(house, "M12")
+    deadline = time.monotonic() + 15
+    while True:
+        with house.db.read() as conn:
+            zams = store.hl7_zams(conn, doc.id)
+        if zams or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert [z.answer.startswith("injoignable") for z in zams] == [True]
+    receiver.channels.zam_port = port  # the DPI is back
+    restarted = Hl7Documents(house.db, house.mss.blobs, receiver.channels)
+    try:
+        restarted.resume()
+        assert len(dpi.zams("Z01")) == 1
+    finally:
+        restarted.close()
+    with house.db.read() as conn:
+        assert [z.answer for z in store.hl7_zams(conn, doc.id)] == ["AA"]
