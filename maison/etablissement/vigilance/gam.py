@@ -187,21 +187,7 @@ def merge(
     keep, drop = lookup(conn, structure, survivor), lookup(conn, structure, absorbed)
     if keep.id == drop.id:
         raise TransitionRefused("un dossier ne peut être fusionné avec lui-même", code="fusion-refusee")
-    if keep.ins_number and drop.ins_number and keep.ins_number != drop.ins_number:
-        raise TransitionRefused("deux INS différents : ce ne sont pas la même personne", code="fusion-refusee")
-    order = [Status.PROV, Status.VALI, Status.RECUP, Status.QUAL]
-    if order.index(drop.status) > order.index(keep.status):
-        raise TransitionRefused("conserver le dossier au statut le plus élevé", code="fusion-refusee")
-    store.mark_merged(conn, drop.id, keep.id, drop.version + 1, _now())
-    index._history(conn, actor, drop.id, "merged-into", drop.status, drop.status, {"survivor": keep.id})
-    index._history(conn, actor, keep.id, "merge", keep.status, keep.status, {"absorbed": drop.id})
-    index.trail.write(
-        conn,
-        actor,
-        "identitovigilance.merge",
-        patient=keep.ipp,
-        detail={"structure": structure, "absorbed_ipp": drop.ipp, "source": "gam"},
-    )
+    index.absorb(conn, actor, keep, drop, source="gam")
     return keep
 
 

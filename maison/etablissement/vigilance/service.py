@@ -515,25 +515,30 @@ class PatientIndex:
         with self.db.write() as conn:
             keep = self._load(conn, actor, survivor_id)
             drop = self._load(conn, actor, absorbed_id)
-            if keep.structure != drop.structure:
-                raise TransitionRefused("fusion entre deux structures impossible", code="fusion-refusee")
-            if keep.ins_number and drop.ins_number and keep.ins_number != drop.ins_number:
-                raise TransitionRefused("deux INS différents : ce ne sont pas la même personne", code="fusion-refusee")
-            order = [Status.PROV, Status.VALI, Status.RECUP, Status.QUAL]
-            if order.index(drop.status) > order.index(keep.status):
-                raise TransitionRefused("conserver le dossier au statut le plus élevé", code="fusion-refusee")
-            store.mark_merged(conn, drop.id, keep.id, drop.version + 1, _now())
-            self._history(conn, actor, drop.id, "merged-into", drop.status, drop.status, {"survivor": keep.id})
-            self._history(conn, actor, keep.id, "merge", keep.status, keep.status, {"absorbed": drop.id})
-            self.trail.write(
-                conn,
-                actor,
-                "identitovigilance.merge",
-                patient=keep.ipp,
-                detail={"structure": keep.structure, "absorbed_ipp": drop.ipp},
-            )
+            self.absorb(conn, actor, keep, drop)
             self._close_reviews(conn, actor, keep.id, drop.id, "fusionne", review_id)
             return store.row_to_identity(store.get(conn, keep.id))
+
+    def absorb(self, conn: Connection, actor: Actor, keep: LocalIdentity, drop: LocalIdentity, **detail: str) -> None:
+        """The fusion itself, in the caller's transaction (a cell's decision, or a GAM's A40): refused
+        between structures, between two INS, or keeping the record of the lower status."""
+        if keep.structure != drop.structure:
+            raise TransitionRefused("fusion entre deux structures impossible", code="fusion-refusee")
+        if keep.ins_number and drop.ins_number and keep.ins_number != drop.ins_number:
+            raise TransitionRefused("deux INS différents : ce ne sont pas la même personne", code="fusion-refusee")
+        order = [Status.PROV, Status.VALI, Status.RECUP, Status.QUAL]
+        if order.index(drop.status) > order.index(keep.status):
+            raise TransitionRefused("conserver le dossier au statut le plus élevé", code="fusion-refusee")
+        store.mark_merged(conn, drop.id, keep.id, drop.version + 1, _now())
+        self._history(conn, actor, drop.id, "merged-into", drop.status, drop.status, {"survivor": keep.id})
+        self._history(conn, actor, keep.id, "merge", keep.status, keep.status, {"absorbed": drop.id})
+        self.trail.write(
+            conn,
+            actor,
+            "identitovigilance.merge",
+            patient=keep.ipp,
+            detail={"structure": keep.structure, "absorbed_ipp": drop.ipp, **detail},
+        )
 
     @_hides_other_structures
     def split(
