@@ -12,10 +12,13 @@ What it does, in the volet's order:
    done twice;
 3. after the ACK, deliver each leg: the DMP through PDSm (ITI-65, the producer's Bundle; a
    replacement names the DocumentReference it replaces; a deletion withdraws it), MSSanté through
-   the operator (XDM over SMTP, envoi.py); and answer the creator with the ZAM of each outcome as it
+   the operator (XDM over SMTP, envoi.py); MODIF_CONF_CODE on a document the DMP holds updates its
+   masking / visibility (securityLabel) instead of depositing it again; and answer the creator with the ZAM of each outcome as it
    arrives (zam.py) over MLLP: Z01 the DMP's answer, Z02 the MSSanté delivery (refused at RCPT, or
    a DSN), Z03 the reading (an MDN). ZAMs are sent when the creator asked for them (ACK_RECEPTION,
    ACK_LECTURE_MSS); a failure always, since the creator must learn that its document did not go.
+CONNEXION_SECRETE is recorded with the request; the DMP of the house has no secret-connection mode
+to pass it to.
 """
 
 from __future__ import annotations
@@ -245,6 +248,16 @@ class Hl7Documents:
         base = self.channels.dmp_url.rstrip("/")
         answer: httpx.Response | None = None
         try:
+            if doc.action == "initial" and flags.get("MODIF_CONF_CODE"):
+                # MODIF_CONF_CODE (profils-messages.md): the masking / visibility of a document the DMP
+                # holds changes — its metadata is updated (PDSm st_maj: JSON Patch of securityLabel)
+                held = self._dmp_lookup(base, headers, doc.unique_id, doc.ins, asked["ins_oid"])
+                if held:
+                    answer = self._relabel(base, headers, doc.unique_id, cdas[0], visibility)
+                    ok, reference = answer.status_code == 200, held
+                    code, label = ("", "") if ok else _dmp_error(answer)
+                    self._dmp_outcome(doc, flags, leg, ok, reference, code, label)
+                    return
             if doc.action != "initial" and not asked["dmp_target"]:  # put there by another system: ask the DMP
                 wanted = doc.replaced_id if doc.action == "remplacement" else doc.unique_id
                 asked["dmp_target"] = self._dmp_lookup(base, headers, wanted, doc.ins, asked["ins_oid"])
@@ -272,6 +285,10 @@ class Hl7Documents:
                 code, label = ("", "") if ok else _dmp_error(answer)
         except httpx.HTTPError as exc:
             ok, reference, code, label = False, "", "DMP_INJOIGNABLE", f"DMP injoignable : {exc}"[:300]
+        self._dmp_outcome(doc, flags, leg, ok, reference, code, label)
+
+    def _dmp_outcome(self, doc, flags: dict, leg, ok: bool, reference: str, code: str, label: str) -> None:
+        """The DMP leg's outcome recorded, then its ZAM^Z01 (asked for, or a refusal)."""
         with self.db.write() as conn:
             store.hl7_set_outcome(
                 conn,
@@ -286,6 +303,28 @@ class Hl7Documents:
             return
         control, text = zam.dmp_received(self._parties(doc), doc.control_id, ok, code, label)
         self._send_zam(doc.id, "Z01", control, text)
+
+    @staticmethod
+    def _relabel(
+        base: str, headers: dict[str, str], unique_id: str, cda: bytes, visibility: tuple[str, ...]
+    ) -> httpx.Response:
+        """PATCH the held DocumentReference's securityLabel (conditional on its uniqueId, PDSm
+        st_maj.md): the document's confidentiality and the visibility the message asks for now."""
+        from maison.formats import xmlsafe
+        from maison.formats.cda.header import read_header
+        from maison.formats.pdsm import URL_CONFIDENTIALITY, URL_VISIBILITY
+
+        header = read_header(xmlsafe.parse(cda, max_bytes=len(cda) + 1))
+        labels = [{"coding": [{"system": URL_VISIBILITY, "code": code}]} for code in visibility]
+        if header.confidentiality is not None:
+            labels.insert(0, {"coding": [{"system": URL_CONFIDENTIALITY, "code": header.confidentiality.code}]})
+        return httpx.patch(
+            f"{base}/DocumentReference",
+            params={"identifier": f"urn:oid:{unique_id}"},
+            content=orjson.dumps([{"op": "replace", "path": "/securityLabel", "value": labels}]),
+            headers={**headers, "Content-Type": "application/json-patch+json"},
+            timeout=60,
+        )
 
     @staticmethod
     def _dmp_lookup(base: str, headers: dict[str, str], unique_id: str, ins: str, ins_oid: str) -> str:

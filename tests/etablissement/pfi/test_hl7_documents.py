@@ -305,3 +305,16 @@ def test_a_zam_the_dpi_did_not_take_is_sent_again_at_the_next_start(pfi, house):
         restarted.close()
     with house.db.read() as conn:
         assert [z.answer for z in store.hl7_zams(conn, doc.id)] == ["AA"]
+
+
+def test_modif_conf_code_updates_the_masking_of_a_document_the_dmp_holds(pfi, house):
+    receiver, world, _dpi = pfi
+    cda = letter()
+    receiver.handle(parse(text(cda, control_id="M13")))
+    settled(house, "M13")
+    receiver.handle(parse(text(cda, control_id="M14", flags={"MODIF_CONF_CODE": "Y", "MASQUE_PS": "Y"})))
+    _, [leg] = settled(house, "M14")
+    assert leg.state == "accepte" and leg.reference.startswith("DocumentReference/"), leg.detail
+    [entry] = world.search("hospitalier").json()["entry"]  # the author still sees it (R.1111-49), masked
+    codes = {c["code"] for label in entry["resource"]["securityLabel"] for c in label["coding"]}
+    assert "MASQUE_PS" in codes
