@@ -29,7 +29,8 @@ def handlers(house: House) -> dict[str, Handler]:
     from maison.etablissement.pfi.hl7_documents import from_settings
     from maison.etablissement.sejours.receiver import AdtReceiver
 
-    table: dict[str, Handler] = {"ADT": AdtReceiver(house.sejours, dmp_information(house))}
+    served = frozenset(f.strip() for f in house.settings.mllp_structures.split(",") if f.strip())
+    table: dict[str, Handler] = {"ADT": AdtReceiver(house.sejours, dmp_information(house), served)}
     documents = from_settings(house.db, house.mss.blobs, house.settings)  # the PFI, when configured
     if documents is not None:
         table |= {"ORU": documents, "MDM": documents}

@@ -64,6 +64,9 @@ class Settings:
     mllp_tls_ca: str = ""
     mllp_max_bytes: int = 16 * 1024 * 1024
     mllp_idle_timeout: int = 60
+    # The structures (FINESS, comma-separated) whose GAM this listener serves; empty: any. A PAM
+    # message naming another structure (PID-3's and PV1-19's authority) is refused, AE 204.
+    mllp_structures: str = ""
     # The PFI's documents from the DPI over HL7 v2 (issue 22 §2): with pfi_structure set, the MLLP
     # listener takes ORU and MDM for that structure; the DMP is fed at pfi_dmp_url (ITI-65) with
     # pfi_dmp_authorization (the structure's software key, "Bearer mk_…"), MSSanté goes through the

@@ -2,7 +2,8 @@
 (`/fhir`, beside the patient index's Patient; issue 22 §1.3).
 
 `GET /fhir/Encounter?patient=&date=&status=&class=&service=`: `patient` a Patient id (or
-`Patient/<id>`), `date` the admission day or a bound with R4's prefixes (ge, gt, le, lt, eq), `status`
+`Patient/<id>`), `date` a day or bounds with R4's prefixes (ge, gt, le, lt, eq) that the stay's
+period (admission to discharge, open while in progress) meets, `status`
 an Encounter status, `class` a v3 ActCode (IMP, AMB, EMER), `service` the unit (UF code, ZBE-7) the
 patient is in or was last in. The caller's structure's stays only; every read is audited.
 """
@@ -40,7 +41,8 @@ def _day_after(day: str) -> str:
 
 
 def date_bounds(values: list[str]) -> tuple[str | None, str | None]:
-    """`date` parameters as [since, until) on the admission time (R4 search.html §3.1.1.4.2 prefixes)."""
+    """`date` parameters as the interval [since, until) the stay's period must meet (R4 search.html
+    §3.1.1.4.2 prefixes, read on a Period as its overlap)."""
     since = until = None
     for value in values:
         prefix, day = (value[:2], value[2:]) if value[:2] in ("ge", "gt", "le", "lt", "eq") else ("eq", value)

@@ -11,15 +11,25 @@ import hl7
 from maison.etablissement.sejours.dmp_information import DmpInformation
 from maison.etablissement.sejours.service import Sejours
 from maison.formats.hl7v2 import pam
+from maison.formats.hl7v2.refusal import ErrorCode, Hl7Refusal
 
 
 class AdtReceiver:
-    def __init__(self, sejours: Sejours, dmp: DmpInformation | None = None) -> None:
+    """`structures`: the FINESS this listener serves (its GAM's); empty, any."""
+
+    def __init__(
+        self, sejours: Sejours, dmp: DmpInformation | None = None, structures: frozenset[str] = frozenset()
+    ) -> None:
         self.sejours = sejours
         self.dmp = dmp
+        self.structures = structures
 
     def __call__(self, message: hl7.Message) -> list[str] | None:
         msg = pam.read(message)
+        if self.structures and msg.patient.structure not in self.structures:
+            raise Hl7Refusal(
+                f"structure {msg.patient.structure} non desservie par ce récepteur", ErrorCode.UNKNOWN_KEY, "PID", 1, 3
+            )
         patient_id = self.sejours.receive(msg)
         if patient_id is not None and self.dmp is not None:
             self.dmp.submit(msg.patient.structure, patient_id)

@@ -200,7 +200,8 @@ def search(
     until: str | None = None,
     limit: int = 100,
 ) -> list:
-    """Stays of a structure, newest admission first. `since`/`until` bound the admission time."""
+    """Stays of a structure, newest admission first; `since`/`until` keep the stays whose period
+    (admission to discharge) meets [since, until) (FHIR R4 search on a Period, search.html §3.1.1.4.2)."""
     c = sej_stay.c
     query = sa.select(sej_stay).where(c.structure == structure)
     for column, value in (
@@ -212,8 +213,8 @@ def search(
             query = query.where(column == value)
     if patient_classes is not None:
         query = query.where(c.patient_class.in_(patient_classes))
-    if since:
-        query = query.where(c.admitted_at >= since)
-    if until:
+    if since:  # the stay's period reaches past `since`: discharged after it, or not discharged
+        query = query.where(sa.or_(c.discharged_at.is_(None), c.discharged_at >= since))
+    if until:  # and began before `until`
         query = query.where(c.admitted_at < until)
     return list(conn.execute(query.order_by(c.admitted_at.desc(), c.id.desc()).limit(limit)))

@@ -52,7 +52,11 @@ def test_search_by_patient_date_status_class_service(client):
     patient = client.get("/Encounter").json()["entry"][0]["resource"]["subject"]["reference"]
     assert _numbers(client.get("/Encounter", params={"patient": patient})) == ["S1", "S2"]
     assert _numbers(client.get("/Encounter", params={"date": "2024-03-06"})) == ["S1"]
-    assert _numbers(client.get("/Encounter", params=[("date", "ge2024-03-07"), ("date", "lt2024-04-01")])) == ["S2"]
+    assert _numbers(client.get("/Encounter", params={"date": "2024-03-08"})) == ["S1"]  # still in progress
+    in_march = [("date", "ge2024-03-07"), ("date", "lt2024-04-01")]
+    assert _numbers(client.get("/Encounter", params=in_march)) == ["S1", "S2"]  # S1 still in progress
+    assert _numbers(client.get("/Encounter", params={"date": "lt2024-03-09"})) == ["S1"]
+    assert _numbers(client.get("/Encounter", params={"date": "2024-03-11"})) == ["S1"]  # S2 ended on the 10th
     assert _numbers(client.get("/Encounter", params={"status": "finished"})) == ["S2"]
     assert _numbers(client.get("/Encounter", params={"class": "EMER"})) == ["S2"]
     assert _numbers(client.get("/Encounter", params={"service": "7000"})) == ["S1"]
