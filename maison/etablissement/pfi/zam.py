@@ -8,7 +8,9 @@ ack-metier-zam.md; error-codes.md): HL7 v2.6 ZAM_Z01 messages, one per outcome a
   address in OBX-5.4), ERR with the SMTP code (`code^label^SMTPERRORCODE`) when N;
 - ZAM^Z03: the MSSanté reading (MDN) — OBX ACK_LECTURE_MSS Y/N, OBX LECTEUR_MSS, ERR with the
   receiving PFI's code (900-906, `code^label^applicationErrorCondition`) when N.
-OBX-4 of the first OBX names the ORU/MDM's MSH-10, which is how the creator matches them.
+OBX-4 of the first OBX names the ORU/MDM's MSH-10, which is how the creator matches them. ERR-3 is
+written as the volet's example ZAMs write it (`207^Application internal error^messageErrorCondition`,
+HL7 table 0357's label).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def _status(code: str, label: str, message_id: str, ok: bool) -> str:
 
 
 def _err(code: str, label: str, table: str) -> str:
-    return f"ERR|||207^Application error^messageErrorCondition|E|{escape(code)}^{escape(label)}^{table}"
+    return f"ERR|||207^Application internal error^messageErrorCondition|E|{escape(code)}^{escape(label)}^{table}"
 
 
 def dmp_received(parties: Parties, message_id: str, ok: bool, code: str = "", label: str = "") -> tuple[str, str]:
