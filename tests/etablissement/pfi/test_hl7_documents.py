@@ -4,6 +4,7 @@ leaves nothing behind; a message sent again is not done twice."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -318,3 +319,31 @@ def test_modif_conf_code_updates_the_masking_of_a_document_the_dmp_holds(pfi, ho
     [entry] = world.search("hospitalier").json()["entry"]  # the author still sees it (R.1111-49), masked
     codes = {c["code"] for label in entry["resource"]["securityLabel"] for c in label["coding"]}
     assert "MASQUE_PS" in codes
+
+
+def test_an_oru_with_the_n1_and_its_n3_feeds_both_linked(pfi, house, reference_path):
+    """ORU^R01 may carry a CR de biologie twice, N1 then N3 (profils-messages.md): one DMP lot, the N3
+    linked to its N1 (XFRM)."""
+    import base64
+
+    from maison.core.ins_traits import Traits
+    from tests.e2e.test_dmp_n1_n3 import BIO, PAT_TROIS, PAT_TROIS_INS
+
+    receiver, world, _dpi = pfi
+    house.insi.referential.register(
+        Traits.of("PAT-TROIS", "DOMINIQUE MARIE-LOUISE", "F", "1979-03-28", "51215"), PAT_TROIS_INS
+    )
+    assert world.inform("hospitalier", PAT_TROIS_INS).status_code == 201
+    level1 = n1(PROS["hospitalier"], patient=PAT_TROIS, type_=BIO, title="CR de biologie")
+    level3 = (reference_path / "cisis" / "ExemplesCDA" / "BIO-CR-BIO_2024.01_Glycémie_mole.xml").read_bytes()
+    message = message_text(level1, ins=PAT_TROIS_INS, ins_oid=OID_INS_NIR_TEST, control_id="M15", oru=True)
+    first = next(line for line in message.split("\r") if line.startswith("OBX|1|ED|"))
+    second = (
+        f"OBX|2|ED|11502-2^CR d'examens biologiques^LN||^TEXT^XML^Base64^{base64.b64encode(level3).decode()}||||||F|"
+    )
+    message = message.replace(first, first + "\r" + second)
+    receiver.handle(parse(message))
+    doc, [leg] = settled(house, "M15")
+    assert len(json.loads(doc.documents)) == 2
+    assert leg.state == "accepte", leg.detail
+    assert world.search("hospitalier", PAT_TROIS_INS).json()["total"] == 2
