@@ -8,6 +8,10 @@ request bodies are described in the OpenAPI document so that a client generator 
 
 from __future__ import annotations
 
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -184,6 +188,7 @@ PROFESSIONAL_BODY = _body(
         "profession": {"type": "string", "maxLength": 4, "description": "Profession (TRE_G15, ex. 10 médecin)"},
         "structure": _text(64, "IdNatStruct de la structure d'exercice"),
         "civilite": {"type": "string", "maxLength": 4, "default": "DR"},
+        "savoirFaire": {"type": "string", "maxLength": 10, "description": "Savoir-faire (TRE_R38, ex. SM04)"},
     },
 )
 
@@ -213,6 +218,150 @@ MAILBOX_BODY = _body(
 )
 
 
+@dataclass(frozen=True)
+class Act:
+    """One administrator's act over HTTP: `call`, a method of `Administration`, takes the caller, then
+    the path's identifiers, then the body's members in the order of the body schema's properties (each
+    its schema's default when absent) — so the schema the OpenAPI shows is the list the route reads."""
+
+    method: str
+    path: str
+    call: str
+    doc: str
+    openapi: dict[str, Any]
+    status: int = 201
+    secret: bool = False  # the answer carries a secret given once: never stored by a cache
+
+    def fields(self) -> list[tuple[str, Any]]:
+        content = self.openapi.get("requestBody", {}).get("content", {}).get("application/json")
+        properties = content["schema"]["properties"] if content else {}
+        return [(name, schema.get("default")) for name, schema in properties.items()]
+
+    def body_required(self) -> bool:
+        return bool(self.openapi.get("requestBody", {}).get("required"))
+
+
+ACTS = (
+    Act(
+        "POST",
+        "/cles",
+        "issue_key",
+        "A structure's API key, given once (`cle`); `id` revokes it.",
+        KEY_BODY,
+        secret=True,
+    ),
+    Act(
+        "POST",
+        "/mes/comptes",
+        "open_mes_account",
+        "Open a patient's Mon espace santé account; its one-time codes then show in `/admin/boite-envoi`.",
+        MES_ACCOUNT_BODY,
+    ),
+    Act(
+        "POST",
+        "/annuaire/structures",
+        "add_structure",
+        "A structure of the Annuaire Santé, by its FINESS or SIRET: its IdNatStruct in the answer.",
+        STRUCTURE_BODY,
+    ),
+    Act(
+        "POST",
+        "/annuaire/professionnels",
+        "add_professional",
+        "A test professional of the Annuaire Santé: his IdNatPS in the answer.",
+        PROFESSIONAL_BODY,
+    ),
+    Act(
+        "POST",
+        "/mss/operateurs",
+        "register_mss_operator",
+        "A local MSSanté operator of the trust space, "
+        "started within seconds by the serving house, with its listeners' addresses in the answer.",
+        OPERATOR_BODY,
+    ),
+    Act("POST", "/mss/bal", "create_mailbox", "A mailbox at a local operator (PER, ORG, APP or CAB).", MAILBOX_BODY),
+    Act(
+        "POST",
+        "/psc/clients",
+        "register_psc_client",
+        "A confidential client of Pro Santé Connect: `client_id` and `client_secret`, the secret given once.",
+        PSC_CLIENT_BODY,
+        secret=True,
+    ),
+    Act(
+        "POST",
+        "/psc/jetons-enregistrement",
+        "issue_psc_registration_token",
+        "An initial access token for Pro "
+        "Santé Connect's dynamic client registration (RFC 7591), given once (`jeton`): the software sends it as "
+        "a Bearer token to the discovery document's `registration_endpoint`.",
+        doc.extra(REGISTRATION_TOKEN_BODY, ANSWER),
+        secret=True,
+    ),
+    Act(
+        "PUT",
+        "/professionnels/{idnatps}/mot-de-passe",
+        "set_test_password",
+        "A test password for a professional of the Annuaire, to log in to Pro Santé Connect with.",
+        PASSWORD_BODY,
+        status=200,
+    ),
+    Act(
+        "POST",
+        "/professionnels/{idnatps}/e-cps",
+        "enroll_ecps",
+        "Activate the professional's e-CPS: the otpauth URI, its seed and its QR code (PNG, base64).",
+        doc.extra(doc.ignored_body(), ANSWER, doc.errors(404, 409)),
+        secret=True,
+    ),
+    Act(
+        "POST",
+        "/ins/identites",
+        "add_identity",
+        "Add an identity to the INS referential, its matricule checked against its traits.",
+        IDENTITY_BODY,
+    ),
+    Act(
+        "POST",
+        "/ins/remplacements",
+        "replace_matricule",
+        "A NIA replaced by the NIR: the NIA becomes a historic INS of the same identity.",
+        REPLACEMENT_BODY,
+    ),
+    Act(
+        "POST",
+        "/ins/fusions",
+        "merge_identities",
+        "Two identities merged: the absorbed one's INS become historic INS of the survivor.",
+        MERGE_BODY,
+    ),
+    Act(
+        "POST",
+        "/insi/habilitations",
+        "habilitate_insi",
+        "Habilitate a structure to the INSi teleservice (the CNAM's convention).",
+        HABILITATION_BODY,
+    ),
+    Act(
+        "POST",
+        "/insi/certificats",
+        "issue_insi_certificate",
+        "The software certificate INSi's mutual TLS asks "
+        "for: PEM certificate, private key (given once) and the authority that verifies the INSi listener.",
+        CERTIFICATE_BODY,
+        secret=True,
+    ),
+    Act(
+        "POST",
+        "/insi/logiciels",
+        "register_software",
+        "Register a software by its CNDA authorisation number "
+        "and the version authorised, so that INSi accepts its calls.",
+        SOFTWARE_BODY,
+    ),
+)
+
+
 def router(admin: Administration, authorizer: Authorizer, max_body_bytes: int) -> APIRouter:
     r = APIRouter()
 
@@ -229,17 +378,6 @@ def router(admin: Administration, authorizer: Authorizer, max_body_bytes: int) -
         messages = await run_in_threadpool(admin.outbox, actor, destinataire)
         return json_response({"messages": messages}, no_store=True)
 
-    @r.post("/cles", openapi_extra=KEY_BODY)
-    @accepts(ADMINISTRATOR)
-    async def issue_key(request: Request) -> Response:
-        """A structure's API key, given once in the answer (`cle`); `id` revokes it."""
-        actor = await run_in_threadpool(authorizer.caller, request)
-        body = await read_json_object(request, max_body_bytes)
-        issued = await run_in_threadpool(
-            admin.issue_key, actor, body.get("structure"), body.get("nom"), body.get("scope"), body.get("personne")
-        )
-        return json_response(issued, 201, no_store=True)
-
     @r.delete(
         "/cles/{empreinte}",
         openapi_extra=doc.json_answer(doc.json_object(["revoquees"], {"revoquees": {"type": "integer"}})),
@@ -251,195 +389,36 @@ def router(admin: Administration, authorizer: Authorizer, max_body_bytes: int) -
         count = await run_in_threadpool(admin.revoke_key, actor, empreinte)
         return json_response({"revoquees": count})
 
-    @r.post("/mes/comptes", openapi_extra=MES_ACCOUNT_BODY)
-    @accepts(ADMINISTRATOR)
-    async def open_mes_account(request: Request) -> Response:
-        """Open a patient's Mon espace santé account; its one-time codes then show in `/admin/boite-envoi`."""
-        actor = await run_in_threadpool(authorizer.caller, request)
-        body = await read_json_object(request, max_body_bytes)
-        fields = ("identifiant", "ins", "dateNaissance", "motDePasse", "email", "telephone")
-        done = await run_in_threadpool(admin.open_mes_account, actor, *(body.get(f) for f in fields))
-        return json_response(done, 201)
-
-    @r.post("/annuaire/structures", openapi_extra=STRUCTURE_BODY)
-    @accepts(ADMINISTRATOR)
-    async def add_structure(request: Request) -> Response:
-        """A structure of the Annuaire Santé, by its FINESS or SIRET: its IdNatStruct in the answer."""
-        actor = await run_in_threadpool(authorizer.caller, request)
-        body = await read_json_object(request, max_body_bytes)
-        fields = [body.get(f) for f in ("nom", "finess", "siret", "secteur", "codePostal", "ville")]
-        done = await run_in_threadpool(lambda: admin.add_structure(actor, *fields))
-        return json_response(done, 201)
-
-    @r.post("/annuaire/professionnels", openapi_extra=PROFESSIONAL_BODY)
-    @accepts(ADMINISTRATOR)
-    async def add_professional(request: Request) -> Response:
-        """A test professional of the Annuaire Santé: his IdNatPS in the answer."""
-        actor = await run_in_threadpool(authorizer.caller, request)
-        body = await read_json_object(request, max_body_bytes)
-        fields = [body.get(f) for f in ("rpps", "nom", "prenom", "profession", "structure", "civilite")]
-        done = await run_in_threadpool(lambda: admin.add_professional(actor, *fields))
-        return json_response(done, 201)
-
-    @r.post("/mss/operateurs", openapi_extra=OPERATOR_BODY)
-    @accepts(ADMINISTRATOR)
-    async def register_mss_operator(request: Request) -> Response:
-        """A local MSSanté operator of the trust space, with its listeners' addresses in the answer."""
-        actor = await run_in_threadpool(authorizer.caller, request)
-        body = await read_json_object(request, max_body_bytes)
-        done = await run_in_threadpool(
-            lambda: admin.register_mss_operator(
-                actor,
-                body.get("identifiant"),
-                body.get("nom"),
-                body.get("domaines"),
-                body.get("relais"),
-                body.get("soumission"),
-                body.get("imap"),
-                body.get("publier", True),
-            )
+    for act in ACTS:
+        r.add_api_route(
+            act.path,
+            _endpoint(act, admin, authorizer, max_body_bytes),
+            methods=[act.method],
+            openapi_extra=act.openapi,
         )
-        return json_response(done, 201)
-
-    @r.post("/mss/bal", openapi_extra=MAILBOX_BODY)
-    @accepts(ADMINISTRATOR)
-    async def create_mailbox(request: Request) -> Response:
-        """A mailbox at a local operator (PER, ORG, APP or CAB)."""
-        actor = await run_in_threadpool(authorizer.caller, request)
-        body = await read_json_object(request, max_body_bytes)
-        done = await run_in_threadpool(
-            lambda: admin.create_mailbox(
-                actor,
-                body.get("adresse"),
-                body.get("operateur"),
-                body.get("type"),
-                body.get("titulaire"),
-                body.get("nom"),
-                body.get("motDePasse"),
-                body.get("listeRouge", False),
-            )
-        )
-        return json_response(done, 201)
-
-    @r.post("/psc/clients", openapi_extra=PSC_CLIENT_BODY)
-    @accepts(ADMINISTRATOR)
-    async def register_psc_client(request: Request) -> Response:
-        """A confidential client of Pro Santé Connect: `client_id` and `client_secret`, the secret given once."""
-        actor = await run_in_threadpool(authorizer.caller, request)
-        body = await read_json_object(request, max_body_bytes)
-        done = await run_in_threadpool(
-            admin.register_psc_client,
-            actor,
-            body.get("nom"),
-            body.get("redirectUris"),
-            body.get("postLogoutRedirectUris"),
-            body.get("ciba", False),
-        )
-        return json_response(done, 201, no_store=True)
-
-    @r.post("/psc/jetons-enregistrement", openapi_extra=doc.extra(REGISTRATION_TOKEN_BODY, ANSWER))
-    @accepts(ADMINISTRATOR)
-    async def issue_psc_registration_token(request: Request) -> Response:
-        """An initial access token for Pro Santé Connect's dynamic client registration (RFC 7591), given
-        once (`jeton`): the software sends it as a Bearer token to the discovery document's
-        `registration_endpoint`."""
-        actor = await run_in_threadpool(authorizer.caller, request)
-        body = await read_json_object(request, max_body_bytes, empty_as={})
-        done = await run_in_threadpool(
-            admin.issue_psc_registration_token, actor, body.get("dureeSecondes"), body.get("utilisationsMax")
-        )
-        return json_response(done, 201, no_store=True)
-
-    @r.put("/professionnels/{idnatps}/mot-de-passe", openapi_extra=PASSWORD_BODY)
-    @accepts(ADMINISTRATOR)
-    async def set_test_password(request: Request, idnatps: Identifier) -> Response:
-        """A test password for a professional of the Annuaire, to log in to Pro Santé Connect with."""
-        actor = await run_in_threadpool(authorizer.caller, request)
-        body = await read_json_object(request, max_body_bytes)
-        await run_in_threadpool(admin.set_test_password, actor, idnatps, body.get("motDePasse"))
-        return json_response({"idnatps": idnatps})
-
-    @r.post(
-        "/professionnels/{idnatps}/e-cps", openapi_extra=doc.extra(doc.ignored_body(), ANSWER, doc.errors(404, 409))
-    )
-    @accepts(ADMINISTRATOR)
-    async def enroll_ecps(request: Request, idnatps: Identifier) -> Response:
-        """Activate the professional's e-CPS: the otpauth URI, its seed and its QR code (PNG, base64)."""
-        actor = await run_in_threadpool(authorizer.caller, request)
-        done = await run_in_threadpool(admin.enroll_ecps, actor, idnatps)
-        return json_response(done, 201, no_store=True)
-
-    @r.post("/ins/identites", openapi_extra=IDENTITY_BODY)
-    @accepts(ADMINISTRATOR)
-    async def add_identity(request: Request) -> Response:
-        """Add an identity to the INS referential, its matricule checked against its traits."""
-        actor = await run_in_threadpool(authorizer.caller, request)
-        body = await read_json_object(request, max_body_bytes)
-        done = await run_in_threadpool(
-            lambda: admin.add_identity(
-                actor,
-                body.get("nomNaissance"),
-                body.get("prenoms"),
-                body.get("sexe"),
-                body.get("dateNaissance"),
-                body.get("lieuNaissance"),
-                body.get("matricule"),
-                body.get("ouvrantDroit"),
-                body.get("rangNaissance", 1),
-            )
-        )
-        return json_response(done, 201)
-
-    @r.post("/ins/remplacements", openapi_extra=REPLACEMENT_BODY)
-    @accepts(ADMINISTRATOR)
-    async def replace_matricule(request: Request) -> Response:
-        """A NIA replaced by the NIR: the NIA becomes a historic INS of the same identity."""
-        actor = await run_in_threadpool(authorizer.caller, request)
-        body = await read_json_object(request, max_body_bytes)
-        done = await run_in_threadpool(admin.replace_matricule, actor, body.get("ancien"), body.get("nouveau"))
-        return json_response(done, 201)
-
-    @r.post("/ins/fusions", openapi_extra=MERGE_BODY)
-    @accepts(ADMINISTRATOR)
-    async def merge_identities(request: Request) -> Response:
-        """Two identities merged: the absorbed one's INS become historic INS of the survivor."""
-        actor = await run_in_threadpool(authorizer.caller, request)
-        body = await read_json_object(request, max_body_bytes)
-        done = await run_in_threadpool(admin.merge_identities, actor, body.get("survivant"), body.get("absorbe"))
-        return json_response(done, 201)
-
-    @r.post("/insi/habilitations", openapi_extra=HABILITATION_BODY)
-    @accepts(ADMINISTRATOR)
-    async def habilitate(request: Request) -> Response:
-        """Habilitate a structure to the INSi teleservice (the CNAM's convention)."""
-        actor = await run_in_threadpool(authorizer.caller, request)
-        body = await read_json_object(request, max_body_bytes)
-        done = await run_in_threadpool(
-            admin.habilitate_insi, actor, body.get("structure"), body.get("nom"), body.get("departement")
-        )
-        return json_response(done, 201)
-
-    @r.post("/insi/certificats", openapi_extra=CERTIFICATE_BODY)
-    @accepts(ADMINISTRATOR)
-    async def issue_insi_certificate(request: Request) -> Response:
-        """The software certificate INSi's mutual TLS asks for: PEM certificate, private key (given once)
-        and the authority that verifies the INSi listener."""
-        actor = await run_in_threadpool(authorizer.caller, request)
-        body = await read_json_object(request, max_body_bytes)
-        done = await run_in_threadpool(
-            admin.issue_insi_certificate, actor, body.get("structure"), body.get("idam"), body.get("jours")
-        )
-        return json_response(done, 201, no_store=True)
-
-    @r.post("/insi/logiciels", openapi_extra=SOFTWARE_BODY)
-    @accepts(ADMINISTRATOR)
-    async def register_software(request: Request) -> Response:
-        """Register a software by its CNDA authorisation number, so that INSi accepts its calls."""
-        actor = await run_in_threadpool(authorizer.caller, request)
-        body = await read_json_object(request, max_body_bytes)
-        done = await run_in_threadpool(
-            admin.register_software, actor, *(body.get(f) for f in ("idam", "nom", "editeur", "version"))
-        )
-        return json_response(done, 201)
-
     return r
+
+
+def _endpoint(act: Act, admin: Administration, authorizer: Authorizer, max_body_bytes: int) -> Callable[..., Any]:
+    """The handler of `act`: the caller checked, the body read, the service called, its answer in JSON.
+    Its signature names the path's identifiers (typed as `Identifier`) for FastAPI to read and check."""
+    ids = re.findall(r"{(\w+)}", act.path)
+    fields = act.fields()
+    call = getattr(admin, act.call)
+
+    async def endpoint(request: Request, **path: str) -> Response:
+        actor = await run_in_threadpool(authorizer.caller, request)
+        body: dict[str, Any] = {}
+        if fields:
+            body = await read_json_object(request, max_body_bytes, empty_as=None if act.body_required() else {})
+        args = [path[name] for name in ids] + [body.get(name, default) for name, default in fields]
+        done = await run_in_threadpool(call, actor, *args)
+        return json_response(done, act.status, no_store=act.secret)
+
+    endpoint.__name__ = act.call
+    endpoint.__doc__ = act.doc
+    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)]
+        + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=Identifier) for name in ids]
+    )
+    return accepts(ADMINISTRATOR)(endpoint)

@@ -442,7 +442,7 @@ class Administration:
         )
         return {"jeton": issued.token, "id": issued.id, "expiration": expires, "utilisationsMax": uses}
 
-    def set_test_password(self, actor: Actor, idnatps: str, password: object) -> None:
+    def set_test_password(self, actor: Actor, idnatps: str, password: object) -> dict[str, str]:
         """A test password for a professional of the Annuaire (test accounts only may use one)."""
         idnatps = _text(idnatps, "idnatps", 20)
         secret = _text(password, "motDePasse", 128)
@@ -451,6 +451,7 @@ class Administration:
         except OAuthError as exc:
             raise _refusal(exc) from None
         self._record(actor, "mot-de-passe-test", {"idnatps": idnatps})
+        return {"idnatps": idnatps}
 
     def enroll_ecps(self, actor: Actor, idnatps: str, *, seed: str | None = None) -> dict[str, str]:
         """Activate a professional's e-CPS: the otpauth URI, its TOTP seed and the QR code (PNG, base64)
