@@ -11,11 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from maison.core import pki
 from maison.core.actor import Actor
 from maison.core.auth import issue_key
 from maison.etablissement.sejours.model import StayStatus
 from maison.etablissement.vigilance.model import Status
-from maison.formats.hl7v2.client import MllpClient
+from maison.formats.hl7v2.client import MllpClient, MllpError
 from tests.e2e.mllp_server import Served
 from tests.etablissement.sejours.messages import FINESS, PAM_EXAMPLES, adt
 
@@ -120,3 +121,27 @@ def test_mllp_send_plays_the_gam(served, house, tmp_path):
         "7000",
         ["M1", "M2", "M3"],
     )
+
+
+def test_the_listener_over_tls(settings, db, house, tmp_path, reference_path):
+    """With the house's certificate, `maison serve` speaks MLLP over TLS; `maison hl7 envoyer --tls-ca`
+    sends over it, and a client in clear gets no ACK."""
+    authority = pki.Authority(tmp_path / "ca")
+    issued = authority.issue_server("maison", ["127.0.0.1", "localhost"])
+    server = Served(settings, tmp_path / "tls.log", MAISON_TLS_CERT=str(issued.cert), MAISON_TLS_KEY=str(issued.key))
+    try:
+        example = str(reference_path / "hl7v2/exemples" / PAM_EXAMPLES[0])
+        sent = subprocess.run(
+            [sys.executable, "-m", "maison", "hl7", "envoyer", example, "--port", str(server.mllp)]
+            + ["--tls-ca", str(authority.cert_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert sent.returncode == 0 and "MSA|AA|3975" in sent.stdout, sent.stdout + sent.stderr
+        with pytest.raises((MllpError, OSError)):
+            with MllpClient("127.0.0.1", server.mllp, timeout=5) as clear:
+                clear.send(adt("A01", "clair", stay="C1"))
+    finally:
+        server.stop()
+    assert [s.number for s in house.sejours.search(READER)] == ["000897406"]
