@@ -78,7 +78,8 @@ def readme_script(values: dict[str, str]) -> str:
     two commands), with this house's URL, token, data directory and SMTP port."""
     section = README.read_text(encoding="utf-8").split("## Test your software against Maison", 1)[1]
     blocks = re.findall(r"```sh\n(.*?)```", section.split("\n## ", 1)[0], re.S)
-    assert blocks[0].startswith("./dev maison sandbox") and len(blocks) >= 8, "the two commands, then one block per service"
+    assert blocks[0].startswith("./dev maison sandbox"), "the two commands first"
+    assert len(blocks) >= 8, "then one block per service"
     script = "\n".join(blocks[1:])
     for name, value in values.items():
         script, count = re.subn(rf"(?m)^{name}=\S+", f"{name}={value}", script)
