@@ -23,12 +23,12 @@ import sqlalchemy as sa
 
 from maison.core.ins_traits import Traits
 from maison.etablissement.pfi import store
-from maison.etablissement.pfi.envoi import Submission
-from maison.etablissement.pfi.hl7_documents import Channels, Hl7Documents
+from maison.etablissement.pfi.hl7_documents import Hl7Documents
 from maison.formats.hl7v2.client import MllpClient
 from maison.formats.hl7v2.listener import Listener
 from maison.identite.psc.api import issuer_for
 from tests.e2e.dpi import Dpi
+from tests.etablissement.pfi.test_hl7_documents import channels_for
 from tests.partage.mss_world import PFI, PFI_PASSWORD, start_world
 from tests.partage.world import HOPITAL, make_world
 
@@ -69,18 +69,7 @@ def pfi(house, live, tmp_path):
     assert world.inform("hospitalier", ins=ins).status_code == 201
     mss = start_world(house, tmp_path, issuer_for(live.url))
     dpi = Dpi()
-    submission = Submission(
-        "127.0.0.1", mss.endpoints("chu-test").submission, str(mss.mss.authority.cert_path), PFI, PFI_PASSWORD
-    )
-    channels = Channels(
-        structure=HOPITAL,
-        dmp_url=f"{world.base}/dmp",
-        dmp_headers=lambda: world.headers("hospitalier"),
-        submission=submission,
-        zam_host="127.0.0.1",
-        zam_port=dpi.port,
-    )
-    receiver = Hl7Documents(house.db, house.mss.blobs, channels)
+    receiver = Hl7Documents(house.db, house.mss.blobs, channels_for(world, mss, dpi))
     running = Running(Listener({"ORU": receiver, "MDM": receiver}))
     yield running, world, dpi
     running.stop()

@@ -65,31 +65,43 @@ def dmp_received(parties: Parties, message_id: str, ok: bool, code: str = "", la
     return control, "\r".join(segments) + "\r"
 
 
+def _mss(
+    parties: Parties,
+    event: str,
+    status: tuple[str, str],
+    party: tuple[str, str],
+    message_id: str,
+    address: str,
+    ok: bool,
+    error: tuple[str, str, str],
+) -> tuple[str, str]:
+    """Z02 / Z03: the status OBX, the OBX naming the mailbox (XTN, the address in OBX-5.4), ERR if N."""
+    control = new_control_id()
+    segments = [
+        _msh(parties, event, control),
+        _status(*status, message_id, ok),
+        f"OBX|2|XTN|{party[0]}^{party[1]}^AckMetierZAM||^^X.400^{escape(address)}||||||F",
+    ]
+    if not ok:
+        segments.append(_err(*error))
+    return control, "\r".join(segments) + "\r"
+
+
 def mss_received(
     parties: Parties, message_id: str, recipient: str, ok: bool, code: str = "", label: str = ""
 ) -> tuple[str, str]:
-    """ZAM^Z02 for one recipient."""
-    control = new_control_id()
-    segments = [
-        _msh(parties, "Z02", control),
-        _status("ACK_RECEPTION_MSS", "Accusé de réception MSSanté", message_id, ok),
-        f"OBX|2|XTN|DESTINATAIRE_MSS^Destinataire MSSanté^AckMetierZAM||^^X.400^{escape(recipient)}||||||F",
-    ]
-    if not ok:
-        segments.append(_err(code or "554", label or "Envoi échoué", "SMTPERRORCODE"))
-    return control, "\r".join(segments) + "\r"
+    """ZAM^Z02 for one recipient (its delivery: refused at RCPT, or a DSN)."""
+    status = ("ACK_RECEPTION_MSS", "Accusé de réception MSSanté")
+    party = ("DESTINATAIRE_MSS", "Destinataire MSSanté")
+    error = (code or "554", label or "Envoi échoué", "SMTPERRORCODE")
+    return _mss(parties, "Z02", status, party, message_id, recipient, ok, error)
 
 
 def mss_read(
     parties: Parties, message_id: str, reader: str, ok: bool, code: str = "", label: str = ""
 ) -> tuple[str, str]:
     """ZAM^Z03 for one reader (the mailbox that sent the MDN)."""
-    control = new_control_id()
-    segments = [
-        _msh(parties, "Z03", control),
-        _status("ACK_LECTURE_MSS", "Accusé de lecture", message_id, ok),
-        f"OBX|2|XTN|LECTEUR_MSS^Lecteur du courriel MSSanté^AckMetierZAM||^^X.400^{escape(reader)}||||||F",
-    ]
-    if not ok:
-        segments.append(_err(code or "906", label or "Erreur 'Autre'", "applicationErrorCondition"))
-    return control, "\r".join(segments) + "\r"
+    status = ("ACK_LECTURE_MSS", "Accusé de lecture")
+    party = ("LECTEUR_MSS", "Lecteur du courriel MSSanté")
+    error = (code or "906", label or "Erreur 'Autre'", "applicationErrorCondition")
+    return _mss(parties, "Z03", status, party, message_id, reader, ok, error)

@@ -27,16 +27,12 @@ from tests.partage.world import HOPITAL, PROS, SARAH_ID, make_world, n1
 STAY = "24000006"
 
 
-@pytest.fixture
-def pfi(house, live, tmp_path):
-    world = make_world(house, live, keys=("hospitalier", "generaliste"))
-    assert world.inform("hospitalier").status_code == 201
-    mss = start_world(house, tmp_path, issuer_for(live.url))
-    dpi = Dpi()
+def channels_for(world, mss, dpi: Dpi) -> Channels:
+    """The PFI of the test world: the DMP as the hospital's professional, the CHU's operator, the DPI."""
     submission = Submission(
         "127.0.0.1", mss.endpoints("chu-test").submission, str(mss.mss.authority.cert_path), PFI, PFI_PASSWORD
     )
-    channels = Channels(
+    return Channels(
         structure=HOPITAL,
         dmp_url=f"{world.base}/dmp",
         dmp_headers=lambda: world.headers("hospitalier"),
@@ -44,7 +40,15 @@ def pfi(house, live, tmp_path):
         zam_host="127.0.0.1",
         zam_port=dpi.port,
     )
-    receiver = Hl7Documents(house.db, house.mss.blobs, channels)
+
+
+@pytest.fixture
+def pfi(house, live, tmp_path):
+    world = make_world(house, live, keys=("hospitalier", "generaliste"))
+    assert world.inform("hospitalier").status_code == 201
+    mss = start_world(house, tmp_path, issuer_for(live.url))
+    dpi = Dpi()
+    receiver = Hl7Documents(house.db, house.mss.blobs, channels_for(world, mss, dpi))
     yield receiver, world, dpi
     receiver.close()
     dpi.close()
@@ -69,6 +73,18 @@ def settled(house, control_id: str, timeout: float = 30) -> tuple[sa.Row, list[s
         if all(leg.state != "a-faire" for leg in legs) or time.monotonic() > deadline:
             return doc, legs
         time.sleep(0.05)
+
+
+def displayed(message_id: str) -> bytes:
+    """The GP's MDN (RFC 8098): the message was displayed."""
+    return (
+        f"From: {GP}\r\nTo: {PFI}\r\nSubject: lu\r\nMessage-ID: <mdn-1@medecin.mssante.fr>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=disposition-notification; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nlu\r\n"
+        "--b\r\nContent-Type: message/disposition-notification\r\n\r\n"
+        f"Final-Recipient: rfc822;{GP}\r\nOriginal-Message-ID: {message_id}\r\n"
+        "Disposition: manual-action/MDN-sent-manually; displayed\r\n\r\n--b--\r\n"
+    ).encode()
 
 
 def counts(house) -> tuple[int, int]:
@@ -202,14 +218,7 @@ def test_dsn_and_mdn_become_z02_and_z03(pfi, house):
     assert receiver.report(failure.as_bytes()) == 1
     [z02] = dpi.zams("Z02")
     assert str(z02.segment("OBX")[5]).startswith("N") and str(z02.segment("ERR")[5]).startswith("552")
-    read = (
-        f"From: {GP}\r\nTo: {PFI}\r\nSubject: lu\r\nMIME-Version: 1.0\r\n"
-        'Content-Type: multipart/report; report-type=disposition-notification; boundary="b"\r\n\r\n'
-        "--b\r\nContent-Type: text/plain\r\n\r\nlu\r\n"
-        "--b\r\nContent-Type: message/disposition-notification\r\n\r\n"
-        f"Final-Recipient: rfc822;{GP}\r\nOriginal-Message-ID: {leg.reference}\r\n"
-        "Disposition: manual-action/MDN-sent-manually; displayed\r\n\r\n--b--\r\n"
-    ).encode()
+    read = displayed(leg.reference)
     assert receiver.report(read) == 1
     [z03] = dpi.zams("Z03")
     assert str(z03.segment("OBX")[5]).startswith("Y") and str(z03.segments("OBX")[1][5]).endswith(GP)
@@ -237,14 +246,7 @@ def test_the_pfi_mailbox_hands_its_reports_over_and_each_is_told_once(pfi, house
     flags = {"DESTMSSANTEPS": "Y", "ACK_LECTURE_MSS": "Y", "DESTDMP": "N"}
     receiver.handle(parse(text(letter(), control_id="M10", flags=flags, recipients=(GP,))))
     _, [leg] = settled(house, "M10")
-    read = (
-        f"From: {GP}\r\nTo: {PFI}\r\nSubject: lu\r\nMessage-ID: <mdn-1@medecin.mssante.fr>\r\nMIME-Version: 1.0\r\n"
-        'Content-Type: multipart/report; report-type=disposition-notification; boundary="b"\r\n\r\n'
-        "--b\r\nContent-Type: text/plain\r\n\r\nlu\r\n"
-        "--b\r\nContent-Type: message/disposition-notification\r\n\r\n"
-        f"Final-Recipient: rfc822;{GP}\r\nOriginal-Message-ID: {leg.reference}\r\n"
-        "Disposition: manual-action/MDN-sent-manually; displayed\r\n\r\n--b--\r\n"
-    ).encode()
+    read = displayed(leg.reference)
     box = MemoryMailbox({1: read, 2: read})  # the same MDN twice
     platform = Pfi(
         house.db,

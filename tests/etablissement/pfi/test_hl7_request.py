@@ -9,23 +9,12 @@ from pathlib import Path
 import hl7
 import pytest
 
-from maison.etablissement.pfi.hl7_request import read_request
+from maison.etablissement.pfi.hl7_request import META_CODES, read_request
 from maison.formats.hl7v2.refusal import Hl7Refusal
 
 EXAMPLES = Path("/work/shared/reference/hl7v2/exemples")
 V21 = EXAMPLES / "Vague 2/Trans_Doc-CDA-HL7V2/TRANSMISSION_DOCS_CDA_EN_HL7V2_V2.1"
-META = (
-    "MASQUE_PS",
-    "INVISIBLE_PATIENT",
-    "INVISIBLE_REP_LEGAUX",
-    "CONNEXION_SECRETE",
-    "MODIF_CONF_CODE",
-    "DESTDMP",
-    "DESTMSSANTEPS",
-    "DESTMSSANTEPAT",
-    "ACK_RECEPTION",
-    "ACK_LECTURE_MSS",
-)
+META = META_CODES[:10]  # the Y/N ones (the two mail bodies are optional)
 
 
 def message_text(
