@@ -2,7 +2,8 @@
 listener (issue 22 §2, Done when): each answered with its ACK, and what was stored checked — the
 document with its stay, the DMP leg, the MSSanté legs, the ZAM back at a DPI listener the test runs.
 
-The referential and the DMP are prepared for the examples' patient (PAT-TROIS DOMINIQUE, INS
+The server is `maison serve --mllp-port` in its own process, the PFI configured by settings. The
+referential and the DMP are prepared for the examples' patient (PAT-TROIS DOMINIQUE, INS
 279035121518989, the volet 2.1 examples; the 2.0 ones use 274075176079430 and 277076322082910).
 Examples that cannot be accepted are refused in the protocol's terms, and the test says why: several
 carry the text "Document medcial au format CDA niveau 1" where the CDA should be (no CDA: AE 102 at
@@ -12,8 +13,6 @@ Trans_LPS_CDA_MSSanté ones are what a PFI sends to its LPS, the other direction
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 from pathlib import Path
 
@@ -23,12 +22,9 @@ import sqlalchemy as sa
 
 from maison.core.ins_traits import Traits
 from maison.etablissement.pfi import store
-from maison.etablissement.pfi.hl7_documents import Hl7Documents
 from maison.formats.hl7v2.client import MllpClient
-from maison.formats.hl7v2.listener import Listener
 from maison.identite.psc.api import issuer_for
 from tests.e2e.dpi import Dpi
-from tests.etablissement.pfi.test_hl7_documents import channels_for
 from tests.partage.mss_world import PFI, PFI_PASSWORD, start_world
 from tests.partage.world import HOPITAL, make_world
 
@@ -39,43 +35,48 @@ LPS = EXAMPLES / "Vague 2/Trans_LPS_CDA_MSSanté/TRANSMISSION_LPS_DOC_CDA_COURRI
 PAT_TROIS = ("279035121518989", Traits.of("PAT-TROIS", "DOMINIQUE", "F", "1979-03-28", "51215"))
 
 
-class Running:
-    """The PFI's MLLP listener on a loopback port (the listener `maison serve --mllp-port` runs)."""
-
-    def __init__(self, listener: Listener) -> None:
-        self.listener = listener
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.server = asyncio.run_coroutine_threadsafe(listener.start("127.0.0.1", 0), self.loop).result(10)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    def send(self, path: Path) -> hl7.Message:
-        with MllpClient("127.0.0.1", self.port, timeout=60) as client:
-            return client.send_message(path.read_bytes())
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.server.close)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-        self.listener.close()
-
-
 @pytest.fixture
-def pfi(house, live, tmp_path):
+def served(settings, db, house, live, tmp_path):
+    """`maison serve --mllp-port` with the PFI configured (the pfi_* settings, in the maison.toml of its
+    working directory): the DMP at the house's own /dmp with the CHU's software key, the CHU's
+    MSSanté operator, the ZAM to the DPI's listener this test runs. The referential, the consents and
+    the directory are prepared for the examples' patient (PAT-TROIS) and for Sarah."""
+    from maison.core.auth import issue_key
+    from tests.e2e.mllp_server import Served
+
     world = make_world(house, live, keys=("hospitalier",))
     ins, traits = PAT_TROIS
     house.insi.referential.register(traits, ins)
     assert world.inform("hospitalier", ins=ins).status_code == 201
+    assert world.inform("hospitalier").status_code == 201
+    key = issue_key(house.db, HOPITAL, "PFI-HL7", "system:pfi")
     mss = start_world(house, tmp_path, issuer_for(live.url))
     dpi = Dpi()
-    receiver = Hl7Documents(house.db, house.mss.blobs, channels_for(world, mss, dpi))
-    running = Running(Listener({"ORU": receiver, "MDM": receiver}))
-    yield running, world, dpi
-    running.stop()
-    receiver.close()
+    toml = {
+        "pfi_structure": HOPITAL,
+        "pfi_dmp_url": f"{live.url}/dmp",
+        "pfi_dmp_authorization": f"Bearer {key}",
+        "pfi_mss_host": "127.0.0.1",
+        "pfi_mss_port": mss.endpoints("chu-test").submission,
+        "pfi_mss_ca": str(mss.mss.authority.cert_path),
+        "pfi_mss_mailbox": PFI,
+        "pfi_mss_password": PFI_PASSWORD,
+        "pfi_zam_host": "127.0.0.1",
+        "pfi_zam_port": dpi.port,
+    }
+    (settings.data_dir / "maison.toml").write_text(
+        "".join(f"{k} = {v}\n" if isinstance(v, int) else f'{k} = "{v}"\n' for k, v in toml.items())
+    )
+    server = Served(settings, tmp_path / "serve.log")
+    yield server, dpi
+    server.stop()
     dpi.close()
     mss.close()
+
+
+def send(server, message: str | bytes) -> hl7.Message:
+    with MllpClient("127.0.0.1", server.mllp, timeout=60) as client:
+        return client.send_message(message)
 
 
 def settled(house, control_id: str, unique_id: str, event: str, timeout: float = 30) -> tuple[sa.Row, list[sa.Row]]:
@@ -213,15 +214,15 @@ def test_every_oru_mdm_example_is_listed():
     assert set(OUTCOMES) == _examples()
 
 
-def test_each_example_over_mllp_gets_its_ack_and_what_it_asks_is_stored_with_its_stay(pfi, house):
-    running, _world, dpi = pfi
+def test_each_example_over_mllp_gets_its_ack_and_what_it_asks_is_stored_with_its_stay(served, house):
+    server, dpi = served
     z01 = 0
     for name, expected in OUTCOMES.items():
         path = EXAMPLES / name
         sent = hl7.parse(path.read_bytes().decode("utf-8").replace("\r\n", "\r").replace("\n", "\r").strip())
         with house.db.read() as conn:
             before = conn.execute(sa.select(sa.func.count()).select_from(store.H)).scalar_one()
-        ack = running.send(path)
+        ack = send(server, path.read_bytes())
         code, control = str(ack.segment("MSA")[1]), str(ack.segment("MSA")[2])
         assert (code, control) == (expected[0], str(sent.segment("MSH")[10])), (name, str(ack))
         event = str(sent.extract_field("MSH", 1, 9, 1, 2))
@@ -259,64 +260,36 @@ def _unique_id(message: hl7.Message) -> str:
     return read_request(message).unique_id
 
 
-def test_the_running_server_takes_a_letter_from_the_dpi_and_the_zams_come_back(settings, db, house, live, tmp_path):
-    """`maison serve --mllp-port` with the PFI configured (pfi_* settings): a DPI's MDM^T02 over MLLP
-    → ACK AA, the DMP fed and the GP's mailbox reached, both legs tied to the stay, ZAM Z01 and Z02
-    back at the DPI's listener."""
-    from maison.core.auth import issue_key
-    from tests.e2e.mllp_server import Served
+def test_the_running_server_takes_a_letter_from_the_dpi_and_the_zams_come_back(served, house):
+    """A DPI's MDM^T02 with a conforming letter → ACK AA, the DMP fed and the GP's mailbox reached,
+    both legs tied to the stay, ZAM Z01 and Z02 back at the DPI's listener."""
     from tests.e2e.test_mss_smtp import _delivered
     from tests.etablissement.pfi.test_hl7_request import message_text
     from tests.partage.mss_world import GP
     from tests.partage.world import PROS, SARAH_ID, n1
 
-    world = make_world(house, live, keys=("hospitalier",))
-    assert world.inform("hospitalier").status_code == 201
-    key = issue_key(house.db, HOPITAL, "PFI-HL7", "system:pfi")
-    mss = start_world(house, tmp_path, issuer_for(live.url))
-    dpi = Dpi()
-    toml = {
-        "pfi_structure": HOPITAL,
-        "pfi_dmp_url": f"{live.url}/dmp",
-        "pfi_dmp_authorization": f"Bearer {key}",
-        "pfi_mss_host": "127.0.0.1",
-        "pfi_mss_port": mss.endpoints("chu-test").submission,
-        "pfi_mss_ca": str(mss.mss.authority.cert_path),
-        "pfi_mss_mailbox": PFI,
-        "pfi_mss_password": PFI_PASSWORD,
-        "pfi_zam_host": "127.0.0.1",
-        "pfi_zam_port": dpi.port,
-    }
-    (settings.data_dir / "maison.toml").write_text(
-        "".join(f"{k} = {v}\n" if isinstance(v, int) else f'{k} = "{v}"\n' for k, v in toml.items())
+    server, dpi = served
+    message = message_text(
+        n1(PROS["hospitalier"]),
+        ins=SARAH_ID.ins,
+        ins_oid=SARAH_ID.ins_oid,
+        control_id="SERVE1",
+        flags={"DESTMSSANTEPS": "Y", "ACK_RECEPTION": "Y"},
+        recipients=(GP,),
     )
-    served = Served(settings, tmp_path / "serve.log")
-    try:
-        message = message_text(
-            n1(PROS["hospitalier"]),
-            ins=SARAH_ID.ins,
-            ins_oid=SARAH_ID.ins_oid,
-            control_id="SERVE1",
-            flags={"DESTMSSANTEPS": "Y", "ACK_RECEPTION": "Y"},
-            recipients=(GP,),
-        )
-        with MllpClient("127.0.0.1", served.mllp, timeout=60) as client:
-            ack = client.send_message(message)
-        assert msa(ack) == ("AA", "SERVE1"), str(ack)
-        with house.db.read() as conn:
-            unique = conn.execute(sa.select(store.H.c.unique_id).where(store.H.c.control_id == "SERVE1")).scalar_one()
-        doc, legs = settled(house, "SERVE1", unique, "T02")
-        assert {(leg.channel, leg.state, leg.stay_number) for leg in legs} == {
-            ("dmp", "accepte", "24000006"),
-            ("mss", "envoye", "24000006"),
-        }, [(leg.channel, leg.state, leg.detail) for leg in legs]
-        assert _delivered(house, GP)
-        assert len(dpi.zams("Z01")) == 1 and len(dpi.zams("Z02")) == 1
-        assert str(dpi.zams("Z01")[0].segment("OBX")[5]).startswith("Y")
-    finally:
-        served.stop()
-        dpi.close()
-        mss.close()
+    assert msa(send(server, message)) == ("AA", "SERVE1")
+    with house.db.read() as conn:
+        unique = conn.execute(sa.select(store.H.c.unique_id).where(store.H.c.control_id == "SERVE1")).scalar_one()
+    _doc, legs = settled(house, "SERVE1", unique, "T02")
+    assert {(leg.channel, leg.state, leg.stay_number) for leg in legs} == {
+        ("dmp", "accepte", "24000006"),
+        ("mss", "envoye", "24000006"),
+    }, [(leg.channel, leg.state, leg.detail) for leg in legs]
+    assert _delivered(house, GP)
+    assert len(dpi.zams("Z01")) == 1 and len(dpi.zams("Z02")) == 1
+    assert str(dpi.zams("Z01")[0].segment("OBX")[5]).startswith("Y")
+    with house.db.read() as conn:  # "stays with a discharge letter fed with a qualified INS": a join
+        assert store.stays_with(conn, HOPITAL, "11490-0") == ["24000006"]
 
 
 def msa(ack: hl7.Message) -> tuple[str, str]:
