@@ -1,7 +1,9 @@
 """The demo's shared-record scene, over PDSm and Mon espace santé as real software would play it.
 
-A hospital discharges a patient: its DPI builds the lettre de liaison (CDA N1) and the biology
-report (an N1 and its CR-BIO N3, XFRM-linked) and feeds them to the DMP in one ITI-65 transaction.
+A hospital admits, moves and discharges a patient, its GAM announcing each step over MLLP (IHE PAM
+France, `flux`); at discharge its DPI builds the lettre de liaison (CDA N1) and the biology report
+(an N1 and its CR-BIO N3, XFRM-linked) and hands them to the PFI in HL7 v2 (MDM^T02, ORU^R01),
+which feeds the DMP over PDSm and answers the DPI with ZAM^Z01.
 The patient's GP, logged in with her e-CPS, finds and reads them (ITI-67, ITI-68). The patient
 logs in to Mon espace santé, records a measure, masks the biology report; the GP no longer finds
 it; the patient reads who accessed her record. The GP and her practice enter the directory as the
@@ -24,7 +26,7 @@ from rich.table import Table
 
 from maison.core.identifiers.checksums import luhn_check_digit
 from maison.demo import backoffice
-from maison.etablissement.dmp.producer import Produced, provide_bundle
+from maison.demo.flux import STAY, Flows
 from maison.etablissement.psc.client import sign_in
 from maison.formats.cda.build import (
     LOINC,
@@ -63,6 +65,7 @@ BIOLOGIE = Code("11502-2", LOINC, "CR d'examens biologiques")
 HOSPITAL_SETTING = Code("ETABLISSEMENT", SYS_PRACTICE, "Etablissement de santé")
 HOSPITAL_FACILITY = Code("SA01", SYS_FACILITY, "Etablissement public de santé")
 FORMAT_CR_BIO = "urn:ihe:lab:xd-lab:2008"  # ASS_A11: the CR-BIO volet's formatCode
+FOR_DMP = {"DESTDMP": "Y", "ACK_RECEPTION": "Y"}  # MetaDMP/MSS: to the DMP, a ZAM of its answer
 
 
 def _oid() -> str:
@@ -87,9 +90,9 @@ class Scene:
     patient_token: str = ""
 
 
-def play(house: House, base: str, console: Console, individu: Individu, doctor: Professional) -> Scene:
+def play(house: House, base: str, console: Console, individu: Individu, doctor: Professional, flows: Flows) -> Scene:
     """`individu`: a patient qualified earlier in the demo; `doctor`: the hospital doctor of the
-    professional scene (signed in with her e-CPS)."""
+    professional scene (signed in with her e-CPS); `flows`: the hospital's GAM, DPI and PFI over MLLP."""
     t = individu.traits
     patient = PatientIdentity(
         individu.active.value,
@@ -136,6 +139,12 @@ def play(house: House, base: str, console: Console, individu: Individu, doctor: 
         informed.raise_for_status()
     discharge = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     admitted = discharge - timedelta(days=4)
+    # The GAM announces the stay over MLLP (PAM FR 2.11): admission with her DMP state, a transfer.
+    if not (
+        flows.gam("A01", "001", "4402", "Médecine interne", admitted, "admission, ZFA INO/IC")
+        and flows.gam("A02", "002", "4410", "Pneumologie", admitted + timedelta(days=1), "transfert")
+    ):
+        return Scene(False)
     letter = n1_from_pdf(
         _header(patient, doctor, LETTRE, "Lettre de liaison à la sortie", discharge, admitted),
         document_pdf(
@@ -157,16 +166,22 @@ def play(house: House, base: str, console: Console, individu: Individu, doctor: 
         patient, doctor, BIOLOGIE, "Compte rendu d'examens biologiques", discharge, discharge - timedelta(hours=6)
     )
     bio_n3 = crbio_n3(n3_header, chapters, reference_path=house.settings.reference_path, pdf=bio_pdf)
-    bundle = provide_bundle(
-        [Produced(letter), Produced(bio_n1), Produced(bio_n3, transforms=1)], title="Sortie d'hospitalisation"
+    # The DPI hands both to the PFI in HL7 v2 (MDM^T02, ORU^R01 with N1 + N3); the PFI feeds the DMP
+    # over PDSm and tells the DPI each outcome in a ZAM^Z01; then the GAM discharges her (A03).
+    fed = flows.dpi_sends(
+        "lettre de liaison (CDA N1)", [letter], LETTRE.code, LETTRE.display, oru=False, flags=FOR_DMP
+    ) and flows.dpi_sends(
+        "CR de biologie (N1 + N3 CR-BIO)", [bio_n1, bio_n3], BIOLOGIE.code, BIOLOGIE.display, oru=True, flags=FOR_DMP
     )
-    fed = hospital.post("", json=bundle, headers={"Content-Type": "application/fhir+json"})
-    if fed.status_code != 200:
-        console.print(f"[red]ITI-65 refused: {fed.text}")
+    fed = fed and flows.gam("A03", "003", "4410", "Pneumologie", discharge, "sortie")
+    z01 = flows.wait_zams("Z01", 2)
+    accepted = [z for z in z01 if str(z.segment("OBX")[5]).startswith("Y")]
+    if not fed or len(accepted) != 2:
+        console.print(f"[red]the PFI did not feed the DMP: {[str(z) for z in z01]}")
         return Scene(False)
     console.print(
-        f"DMP: the hospital fed {len(bundle['entry']) // 2} documents in one PDSm transaction "
-        "(lettre de liaison N1, CR de biologie N1 + N3 CR-BIO)"
+        "DMP: the PFI fed 3 documents (lettre de liaison N1, CR de biologie N1 + N3 CR-BIO) over PDSm, "
+        f"both tied to stay {STAY}; the DPI received {len(accepted)} ZAM^Z01 (reçu par le DMP)"
     )
 
     found = gp.get("/DocumentReference", params=ins_param).json()

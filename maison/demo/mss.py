@@ -1,8 +1,10 @@
 """The demo's MSSanté scene, with standard mail clients on the outside.
 
 Three operators of one trust space run side by side (the hospital's, a regional one for the GP,
-Mon espace santé's). At discharge the hospital's PFI sends the lettre de liaison in one action to
-the médecin traitant and to the patient's citizen mailbox (IHE_XDM.ZIP + PDF, MDN asked). The GP's
+Mon espace santé's). At discharge the hospital's DPI asks its PFI in HL7 v2 (MDM^T02, `flux`) to send
+the lettre de liaison to the médecin traitant and to the patient's citizen mailbox; the PFI sends
+it in one action (IHE_XDM.ZIP + PDF, MDN asked) and answers the DPI with a ZAM^Z02 per delivery,
+then a ZAM^Z03 once the GP's MDN says it was read. The GP's
 practice software reads its mailbox over IMAP (imaplib, the GP's Pro Santé Connect token) and
 integrates the letter by the patient's qualified INS; the MDN goes back to the hospital. The patient
 reads the letter in Mon espace santé and answers; the answer reaches the hospital's mailbox.
@@ -32,7 +34,9 @@ from maison.core.actor import KeyScope
 from maison.core.blobs import Blobs
 from maison.demo import backoffice
 from maison.demo.admissions import desk_patient, identity_status
-from maison.etablissement.pfi.envoi import Submission, dispatch
+from maison.demo.dmp import LETTRE
+from maison.demo.flux import Flows
+from maison.etablissement.pfi.envoi import Submission
 from maison.etablissement.pfi.mailbox import ImapAccount, ImapMailbox
 from maison.etablissement.pfi.service import Pfi
 from maison.formats import mdn
@@ -103,6 +107,7 @@ def play(
     gp_structure: str,
     patient_token: str,
     base: str,
+    flows: Flows,
 ) -> bool:
     hospital, regional, citizens = (Endpoints("127.0.0.1", _port(), _port(), _port()) for _ in range(3))
     ca = backoffice.mss_operators(
@@ -133,6 +138,7 @@ def play(
             ca,
             hospital,
             regional,
+            flows,
         )
 
 
@@ -149,17 +155,27 @@ def _scene(
     ca: str,
     hospital: Endpoints,
     regional: Endpoints,
+    flows: Flows,
 ) -> bool:
-    sent = dispatch(
-        letter,
-        submission=Submission("127.0.0.1", hospital.submission, ca, PFI, PFI_PASSWORD),
-        source_oid="1.2.250.1.213.4.1.9.1",
-        medecin_traitant=GP_BOX,
-    )
+    # The DPI asks the PFI (MDM^T02, MetaDMP/MSS) to send the letter to the GP and to the patient's
+    # citizen mailbox, with both business acknowledgements; the PFI sends it from its applicative
+    # mailbox (IHE_XDM.ZIP + PDF, MDN asked) and tells the DPI each delivery (ZAM^Z02).
+    flows.use_mssante(Submission("127.0.0.1", hospital.submission, ca, PFI, PFI_PASSWORD))
     citizen = f"{individu.active.value}@patient.mssante.fr"
+    asked = flows.dpi_sends(
+        "lettre de liaison au médecin traitant et à la patiente",
+        [letter],
+        LETTRE.code,
+        LETTRE.display,
+        oru=False,
+        flags={"DESTMSSANTEPS": "Y", "DESTMSSANTEPAT": "Y", "ACK_RECEPTION": "Y", "ACK_LECTURE_MSS": "Y"},
+        recipients=(GP_BOX,),
+        patient_box=citizen,
+    )
+    z02 = [z for z in flows.wait_zams("Z02", 2) if str(z.segment("OBX")[5]).startswith("Y")]
     console.print(
-        f"MSSanté: the hospital's PFI sends the lettre de liaison to {', '.join(sent.sent_to)} "
-        f"(IHE_XDM.ZIP + PDF, MDN asked)"
+        f"MSSanté: the hospital's PFI sends the lettre de liaison to {len(z02)} mailbox(es) "
+        "(IHE_XDM.ZIP + PDF, MDN asked), ZAM^Z02 at the DPI for each"
     )
     gp_box = Mailbox(regional.imap, ca, GP_BOX, token=gp_token)
     gp_box.wait(1)
@@ -228,6 +244,9 @@ def _scene(
     hospital_box = Mailbox(hospital.imap, ca, PFI, password=PFI_PASSWORD)
     answers = hospital_box.wait(1)
     disposition = mdn.read_mdn(answers[0]) if answers else None
+    read = flows.documents.report(answers[0]) if answers else 0  # the MDN: ZAM^Z03 to the DPI (`maison pfi`)
+    z03 = flows.wait_zams("Z03", 1)
+    console.print(f"The GP's MDN reaches the PFI: {read} leg(s) read, ZAM^Z03 at the DPI: {len(z03)}")
 
     # The patient reads the letter in Mon espace santé and answers.
     espace = httpx.Client(
@@ -250,7 +269,9 @@ def _scene(
     )
     return (
         qualified
-        and sorted(sent.sent_to) == sorted([GP_BOX, citizen])
+        and asked
+        and len(z02) == 2
+        and len(z03) == 1
         and len(integrated) == 1
         and disposition is not None
         and disposition.processed

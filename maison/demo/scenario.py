@@ -6,7 +6,9 @@ vendor's bench relies on, served at /sandbox), and every service served over HTT
 (the MSSanté operators beside it; the patient index reaches INSi over SOAP in memory, each
 structure presenting the certificate INSi issued it, `maison.etablissement.insi.transport`).
 Then the scenes play, each over the protocols: admissions and identitovigilance, Pro Santé
-Connect and the Annuaire Santé, the DMP and Mon espace santé, MSSanté, the ordonnance numérique.
+Connect and the Annuaire Santé, the hospital's flows over MLLP (the GAM's stay and movements, the
+DPI's documents to the PFI in HL7 v2 and its ZAM back), the DMP and Mon espace santé, MSSanté,
+the ordonnance numérique.
 The demo closes with a PDQm search and the audit trail's verification, as `maison audit verify`
 does it.
 """
@@ -26,7 +28,7 @@ from maison.core import audit_anchor
 from maison.core.actor import KeyScope
 from maison.core.config import Settings
 from maison.core.identifiers.checksums import luhn_check_digit
-from maison.demo import admissions, backoffice, dmp, mss, ordonnance, professionals
+from maison.demo import admissions, backoffice, dmp, flux, mss, ordonnance, professionals
 from maison.house import House
 
 FINESS = "75010001" + luhn_check_digit("75010001")
@@ -85,25 +87,37 @@ def play(settings: Settings, count: int, console: Console) -> int:
         f"{len(served['patients'])} patients and their test credentials — catalogue at {base}/sandbox"
     )
     http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    flows: flux.Flows | None = None
     try:
         admitted = admissions.play(http, admissions.arrivals(count, SEED), console)
         professionals_ok, site, site_name = professionals.play(house, base, console)
         console.rule("DMP and Mon espace santé")
         doctor = dmp.hospital_doctor(professionals.IDNATPS, site, site_name)
         qualified = admitted.qualified
-        scene = dmp.play(house, base, console, qualified[0], doctor) if qualified else dmp.Scene(False)
+        if qualified:  # the hospital's GAM, DPI and PFI over MLLP (issue 22 §3.1)
+            flows = flux.Flows(house, base, site, qualified[0], console)
+            scene = dmp.play(house, base, console, qualified[0], doctor, flows)
+        else:
+            scene = dmp.Scene(False)
         console.rule("MSSanté")
-        mss_ok = scene.ok and mss.play(
-            house,
-            console,
-            qualified[0],
-            scene.letter,
-            scene.gp_idnatps,
-            scene.gp_token,
-            scene.gp_structure,
-            scene.patient_token,
-            base,
+        mss_ok = (
+            scene.ok
+            and flows is not None
+            and mss.play(
+                house,
+                console,
+                qualified[0],
+                scene.letter,
+                scene.gp_idnatps,
+                scene.gp_token,
+                scene.gp_structure,
+                scene.patient_token,
+                base,
+                flows,
+            )
         )
+        if flows is not None:
+            flows.show_zams()
         ordonnance_ok = False
         if scene.ok:
             console.rule("Ordonnance numérique")
@@ -112,6 +126,8 @@ def play(settings: Settings, count: int, console: Console) -> int:
         family = admitted.people[0].nom_naissance
         found = http.get("/fhir/Patient", params={"family": family}).json()
     finally:
+        if flows is not None:
+            flows.close()
         server.should_exit = True
         thread.join(timeout=5)
     trail = audit_anchor.verify(

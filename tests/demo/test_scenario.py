@@ -13,13 +13,17 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import sqlalchemy as sa
 from rich.console import Console
 
 from maison.core import audit
 from maison.core.config import Settings
 from maison.core.storage import Database
+from maison.demo.flux import STAY
 from maison.demo.mss import PRACTICE_IDAM
 from maison.demo.scenario import IDAM, STRUCTURE, play
+from maison.etablissement.pfi import store as pfi_store
+from maison.etablissement.sejours import store as sejours_store
 
 # The demo's audit trail, action by action (`:refused` when refused): the scenario's footprint,
 # pinned so that a scene calling a service twice for one act shows here. Against the demo before
@@ -52,6 +56,7 @@ DEMO = {
     "identitovigilance.admit": 8,
     "identitovigilance.detect-duplicates": 1,
     "identitovigilance.document-check": 4,
+    "identitovigilance.gam-create": 1,
     "identitovigilance.incident": 1,
     "identitovigilance.insi-retrieval": 7,
     "identitovigilance.meeting": 1,
@@ -74,8 +79,13 @@ DEMO = {
     "ordonnance.consulter.prescripteur:refused": 1,
     "ordonnance.creer": 2,
     "ordonnance.executer": 2,
-    "securite.cle-emise": 4,
+    "pfi.hl7.document": 3,
+    "securite.cle-emise": 5,
     "securite.connexion": 12,
+    "sejours.A01": 1,
+    "sejours.A02": 1,
+    "sejours.A03": 1,
+    "sejours.etat-dmp": 1,
 }
 # The sandbox built on the demo's way (`maison sandbox`, issue 21 §2): the administrator's acts, the
 # DMP's and the base's records of its dataset, and the keys it issues (structures, MSSanté operators).
@@ -128,7 +138,15 @@ def test_the_demo_plays_every_scene_with_the_outcomes_of_the_scenario(tmp_path: 
         "merged record 7 into 1",
         "e-CPS (MOBILE), exerce à CH TOULON 1 - SITE 1",
         "Sandbox: 16 INSi cases, 9 professionals, 8 patients",
-        "DMP: the hospital fed 3 documents in one PDSm transaction",
+        "GAM → MLLP: ADT^A01 admission, ZFA INO/IC (séjour 26000042, mouvement 001): ACK AA",
+        "GAM → MLLP: ADT^A02 transfert (séjour 26000042, mouvement 002): ACK AA",
+        "DPI → PFI (MLLP): MDM^T02 lettre de liaison (CDA N1): ACK AA",
+        "DPI → PFI (MLLP): ORU^R01 CR de biologie (N1 + N3 CR-BIO): ACK AA",
+        "GAM → MLLP: ADT^A03 sortie (séjour 26000042, mouvement 003): ACK AA",
+        "DMP: the PFI fed 3 documents (lettre de liaison N1, CR de biologie N1 + N3 CR-BIO) over PDSm",
+        "the DPI received 2 ZAM^Z01 (reçu par le DMP)",
+        "the hospital's PFI sends the lettre de liaison to 2 mailbox(es)",
+        "The GP's MDN reaches the PFI: 1 leg(s) read, ZAM^Z03 at the DPI: 1",
         "The GP reads the N3 (ITI-68):",  # its size varies from run to run (dates, the PDF it embeds)
         "bytes, results 6.2 mmol/L, 12 mg/L",
         "BMI computed 22.9 kg/m2",
@@ -151,8 +169,24 @@ def test_the_demo_plays_every_scene_with_the_outcomes_of_the_scenario(tmp_path: 
     try:
         with db.read() as conn:
             trail = list(audit.events(conn))
+            (stay,) = conn.execute(sa.select(sejours_store.sej_stay)).all()
+            moves = sejours_store.movements(conn, stay.id)
+            documents = conn.execute(sa.select(pfi_store.pfi_hl7_document)).all()
+            legs = [leg for d in documents for leg in pfi_store.hl7_outcomes(conn, d.id)]
     finally:
         db.dispose()
+    # issue 22 §3.1: the GAM's stay, its three movements, and every leg of the DPI's documents tied to it
+    assert (stay.number, stay.status, [m.event for m in moves]) == (STAY, "finished", ["A01", "A02", "A03"])
+    assert {(d.event, d.stay_number, d.structure) for d in documents} == {
+        ("T02", STAY, stay.structure),
+        ("R01", STAY, stay.structure),
+    }
+    assert sorted((leg.channel, leg.state, leg.stay_number) for leg in legs) == [
+        ("dmp", "accepte", STAY),
+        ("dmp", "accepte", STAY),
+        ("mss", "envoye", STAY),
+        ("mss", "lu", STAY),
+    ], [(leg.channel, leg.state, leg.detail) for leg in legs]
     calls = [e for e in trail if e["action"] == "insi.rechercherInsAvecTraitsIdentite"]
     by_software = Counter((e["actor_structure"], e["actor_software"]) for e in calls)
     assert by_software[(STRUCTURE, IDAM)] == 7 and sum(by_software.values()) == 8, by_software
