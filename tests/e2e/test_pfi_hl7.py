@@ -13,6 +13,7 @@ Trans_LPS_CDA_MSSanté ones are what a PFI sends to its LPS, the other direction
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -32,7 +33,7 @@ EXAMPLES = Path("/work/shared/reference/hl7v2/exemples")
 V21 = EXAMPLES / "Vague 2/Trans_Doc-CDA-HL7V2/TRANSMISSION_DOCS_CDA_EN_HL7V2_V2.1"
 VOLET = EXAMPLES / "Volets/TRANS_DOC_CDA_HL7V2"
 LPS = EXAMPLES / "Vague 2/Trans_LPS_CDA_MSSanté/TRANSMISSION_LPS_DOC_CDA_COURRIEL_FROM_MSSANTE_V1.1"
-PAT_TROIS = ("279035121518989", Traits.of("PAT-TROIS", "DOMINIQUE", "F", "1979-03-28", "51215"))
+PAT_TROIS = ("279035121518989", Traits.of("PAT-TROIS", "DOMINIQUE MARIE-LOUISE", "F", "1979-03-28", "51215"))
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ def settled(house, control_id: str, unique_id: str, event: str, timeout: float =
         time.sleep(0.05)
 
 
-STAY = "000897406"  # PV1-19 of every example
+STAY, STAY_STRUCTURE = "000897406", "120456789"  # PV1-19 of every example, and its authority's id
 ACCEPTED = "accepte"
 # Every ORU/MDM example, in the order sent, with what the PFI answers: AA (taken; then the DMP's and
 # the operator's outcomes come back as ZAM), or the refusal's MSA-1, ERR-3 and ERR-2.
@@ -237,8 +238,13 @@ def test_each_example_over_mllp_gets_its_ack_and_what_it_asks_is_stored_with_its
         assert after == before + 1, name
         unique = _unique_id(sent)
         doc, legs = settled(house, control, unique, event)
-        assert (doc.structure, doc.stay_number, doc.action) == (HOPITAL, STAY, expected[1]), name
-        assert legs and all((leg.structure, leg.stay_number) == (HOPITAL, STAY) for leg in legs), name
+        assert (doc.structure, doc.stay_structure, doc.stay_number, doc.action) == (
+            HOPITAL,
+            STAY_STRUCTURE,
+            STAY,
+            expected[1],
+        ), name
+        assert legs and all((leg.stay_structure, leg.stay_number) == (STAY_STRUCTURE, STAY) for leg in legs), name
         assert all(leg.state != "a-faire" for leg in legs), name
         dmp = [leg for leg in legs if leg.channel == "dmp"]
         assert len(dmp) == 1, name  # every example asks DESTDMP=Y
@@ -260,36 +266,62 @@ def _unique_id(message: hl7.Message) -> str:
     return read_request(message).unique_id
 
 
-def test_the_running_server_takes_a_letter_from_the_dpi_and_the_zams_come_back(served, house):
-    """A DPI's MDM^T02 with a conforming letter → ACK AA, the DMP fed and the GP's mailbox reached,
-    both legs tied to the stay, ZAM Z01 and Z02 back at the DPI's listener."""
+def test_a_gam_and_a_dpi_the_letter_is_tied_to_the_stay_the_gam_announced(served, house, tmp_path):
+    """Issue 22, Done when: python-hl7's `mllp_send` plays the GAM (admission, transfer, discharge of
+    PAT-TROIS, stay V7 of structure 000897406), then the DPI sends the discharge letter (MDM^T02) to
+    the running server: the DMP entry and the MSSanté message are tied to that stay — "stays with a
+    discharge letter fed with a qualified INS" is the join of the GAM's stays and the PFI's legs —
+    and the ZAM come back at the DPI."""
+    from maison.core.actor import Actor
+    from tests.e2e.test_dmp_n1_n3 import PAT_TROIS as PAT_TROIS_ID
     from tests.e2e.test_mss_smtp import _delivered
+    from tests.e2e.test_sejours_mllp import MLLP_SEND
     from tests.etablissement.pfi.test_hl7_request import message_text
+    from tests.etablissement.sejours.messages import FINESS, adt
     from tests.partage.mss_world import GP
-    from tests.partage.world import PROS, SARAH_ID, n1
+    from tests.partage.world import PROS, n1
 
     server, dpi = served
+    gam = tmp_path / "gam.hl7"
+    texts = [
+        adt("A01", "G1", stay="V7", movement="M1"),
+        adt("A02", "G2", stay="V7", movement="M2", unit="7000", at="20240306120000"),
+        adt("A03", "G3", stay="V7", movement="M3", unit="7000", at="20240307100000"),
+    ]
+    gam.write_text("\n".join(t.replace("\r", "\n") for t in texts))
+    sent = subprocess.run(
+        [str(MLLP_SEND), "--loose", "-f", str(gam), "-p", str(server.mllp), "127.0.0.1"],
+        capture_output=True,
+        timeout=60,
+    )
+    assert sent.returncode == 0 and sent.stdout.decode().count("MSA|AA|") == 3, sent.stdout + sent.stderr
+    letter = n1(PROS["hospitalier"], patient=PAT_TROIS_ID)
     message = message_text(
-        n1(PROS["hospitalier"]),
-        ins=SARAH_ID.ins,
-        ins_oid=SARAH_ID.ins_oid,
-        control_id="SERVE1",
+        letter,
+        ins=PAT_TROIS_ID.ins,
+        ins_oid=PAT_TROIS_ID.ins_oid,
+        control_id="DPI1",
+        stay="V7",
+        stay_authority=f"CHU-X&{FINESS}&M",
         flags={"DESTMSSANTEPS": "Y", "ACK_RECEPTION": "Y"},
         recipients=(GP,),
     )
-    assert msa(send(server, message)) == ("AA", "SERVE1")
+    assert msa(send(server, message)) == ("AA", "DPI1")
     with house.db.read() as conn:
-        unique = conn.execute(sa.select(store.H.c.unique_id).where(store.H.c.control_id == "SERVE1")).scalar_one()
-    _doc, legs = settled(house, "SERVE1", unique, "T02")
-    assert {(leg.channel, leg.state, leg.stay_number) for leg in legs} == {
-        ("dmp", "accepte", "24000006"),
-        ("mss", "envoye", "24000006"),
+        unique = conn.execute(sa.select(store.H.c.unique_id).where(store.H.c.control_id == "DPI1")).scalar_one()
+    _doc, legs = settled(house, "DPI1", unique, "T02")
+    assert {(leg.channel, leg.state, leg.stay_structure, leg.stay_number) for leg in legs} == {
+        ("dmp", "accepte", FINESS, "V7"),
+        ("mss", "envoye", FINESS, "V7"),
     }, [(leg.channel, leg.state, leg.detail) for leg in legs]
     assert _delivered(house, GP)
-    assert len(dpi.zams("Z01")) == 1 and len(dpi.zams("Z02")) == 1
-    assert str(dpi.zams("Z01")[0].segment("OBX")[5]).startswith("Y")
-    with house.db.read() as conn:  # "stays with a discharge letter fed with a qualified INS": a join
-        assert store.stays_with(conn, HOPITAL, "11490-0") == ["24000006"]
+    [stay] = house.sejours.search(Actor(person="899900038441", structure=FINESS, software="dpi"))
+    with house.db.read() as conn:  # the join: the GAM's stay, the DMP leg of its discharge letter
+        assert store.stays_with(conn, FINESS, "11490-0") == ["V7"] == [stay.number]
+        assert store.stays_with(conn, FINESS, "11490-0", channel="mss") == ["V7"]
+    [z01], [z02] = dpi.zams("Z01"), dpi.zams("Z02")
+    assert str(z01.segment("OBX")[4]) == "DPI1" and str(z01.segment("OBX")[5]).startswith("Y")
+    assert str(z02.segments("OBX")[1][5]).endswith(GP)
 
 
 def msa(ack: hl7.Message) -> tuple[str, str]:

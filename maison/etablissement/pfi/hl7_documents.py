@@ -7,16 +7,18 @@ What it does, in the volet's order:
    nothing is written;
 2. record, in one transaction, the document(s) (blobs), the request, each leg it owes — the DMP
    (DESTDMP), each MSSanté recipient (DESTMSSANTEPS, DESTMSSANTEPAT) — every one carrying its stay
-   (structure + PV1-19), and the audit record; then the listener answers AA: an AA means "stored".
+   (the structure PV1-19's authority names, as the GAM's PAM messages do, + PV1-19), and the audit
+   record; then the listener answers AA: an AA means "stored".
    A message sent again (same sender, MSH-10, document and event) is answered AA without being
    done twice;
 3. after the ACK, deliver each leg: the DMP through PDSm (ITI-65, the producer's Bundle; a
    replacement names the DocumentReference it replaces; a deletion withdraws it), MSSanté through
    the operator (XDM over SMTP, envoi.py); MODIF_CONF_CODE on a document the DMP holds updates its
-   masking / visibility (securityLabel) instead of depositing it again; and answer the creator with the ZAM of each outcome as it
-   arrives (zam.py) over MLLP: Z01 the DMP's answer, Z02 the MSSanté delivery (refused at RCPT, or
-   a DSN), Z03 the reading (an MDN). ZAMs are sent when the creator asked for them (ACK_RECEPTION,
-   ACK_LECTURE_MSS); a failure always, since the creator must learn that its document did not go.
+   masking / visibility (securityLabel) instead of depositing it again. Then answer the creator with
+   the ZAM of each outcome as it arrives (zam.py) over MLLP: Z01 the DMP's answer, Z02 the MSSanté
+   delivery (refused at RCPT, or a DSN), Z03 the reading (an MDN). ZAMs are sent when the creator
+   asked for them (ACK_RECEPTION, ACK_LECTURE_MSS); a failure always, since the creator must learn
+   that its document did not go.
 CONNEXION_SECRETE is recorded with the request; the DMP of the house has no secret-connection mode
 to pass it to.
 """
@@ -143,6 +145,7 @@ class Hl7Documents:
                 replaced_id=request.replaced_id,
                 ins=request.ins,
                 ins_status=request.ins_status,
+                stay_structure=request.stay_structure or structure,
                 stay_number=request.stay_number,
                 patient_class=request.patient_class,
                 type_code=header.type_code.code,
@@ -201,6 +204,7 @@ class Hl7Documents:
                 id=str(uuid.uuid4()),
                 document_id=document_id,
                 structure=self.channels.structure,
+                stay_structure=request.stay_structure or self.channels.structure,
                 stay_number=request.stay_number,
                 channel=channel,
                 recipient=recipient,

@@ -9,7 +9,8 @@ The rules read here, each from the volet:
 - the document: the first OBX of type ED, OBX-5 = source^type^XML^encoding^data, Base64 or plain
   (an ORU may carry the same document twice, N1 and N3); each must be a CDA whose patient is the
   PID's ("le PID-3 doit être identique aux identifiants de patient portés par le document CDA");
-- the stay: PV1-19, required when PV1-2 is E, I, O or R;
+- the stay: PV1-19, required when PV1-2 is E, I, O or R, and the structure its authority names
+  (PV1-19.4, read as the stays and movements read it from the GAM);
 - the metadata OBX of the table MetaDMP/MSS (meta-dmp-mss.md), each Y or N (table 0136); a code
   outside the table is refused (103), and so is a destination that cannot be honoured: MSSanté to
   professionals without any RCT PRT address, or a document masked to professionals (MASQUE_PS)
@@ -78,6 +79,7 @@ class DocumentRequest:
     ins_status: str  # PID-32 (PAM FR: VALI qualified, PROV, VIDE…)
     patient_class: str  # PV1-2
     stay_number: str  # PV1-19.1
+    stay_structure: str  # PV1-19.4: the structure whose stay it is (as the GAM's PAM messages name it)
     flags: dict[str, bool] = field(default_factory=dict)  # the Y/N metadata
     recipients: tuple[Recipient, ...] = ()
     body_ps: str = ""
@@ -222,6 +224,8 @@ def read_request(message: hl7.Message, *, max_document_bytes: int = 20_000_000) 
     if not ins:
         raise Hl7Refusal("PID-3 ne porte pas d'INS", ErrorCode.REQUIRED_FIELD, "PID", 1, 3)
     patient_class, stay = _field(pv1, 2), _part(_field(pv1, 19), 1)
+    authority = _part(_field(pv1, 19), 4)  # HD: its universal id (FINESS), else its namespace — as PAM reads it
+    stay_structure = _part(authority, 2, "&") or _part(authority, 1, "&")
     if not patient_class:
         raise Hl7Refusal("PV1-2 (classe du patient) absent", ErrorCode.REQUIRED_FIELD, "PV1", 1, 2)
     if patient_class in STAY_REQUIRED_CLASSES and not stay:
@@ -347,6 +351,7 @@ def read_request(message: hl7.Message, *, max_document_bytes: int = 20_000_000) 
         ins_status=_field(pid, 32),
         patient_class=patient_class,
         stay_number=stay,
+        stay_structure=stay_structure,
         flags=flags,
         recipients=recipients,
         body_ps=bodies.get("CORPSMAIL_PS", ""),

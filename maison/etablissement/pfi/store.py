@@ -125,6 +125,7 @@ pfi_hl7_document = sa.Table(
     sa.Column("replaced_id", sa.String(128), nullable=False),
     sa.Column("ins", sa.String(15), nullable=False),
     sa.Column("ins_status", sa.String(8), nullable=False),  # PID-32 (VALI: qualified)
+    sa.Column("stay_structure", sa.String(64), nullable=False),  # PV1-19.4 (else the PFI's structure)
     sa.Column("stay_number", sa.String(64), nullable=False),  # PV1-19
     sa.Column("patient_class", sa.String(4), nullable=False),  # PV1-2
     sa.Column("type_code", sa.String(32), nullable=False),
@@ -133,7 +134,7 @@ pfi_hl7_document = sa.Table(
     sa.Column("request", sa.Text, nullable=False),  # JSON: metadata flags, recipients, mail bodies
     sa.Column("received_at", sa.String(32), nullable=False),
     sa.UniqueConstraint("structure", "sender", "control_id", "unique_id", "event", name="uq_pfi_hl7_document_message"),
-    sa.Index("ix_pfi_hl7_document_stay", "structure", "stay_number"),
+    sa.Index("ix_pfi_hl7_document_stay", "stay_structure", "stay_number"),
     sa.Index("ix_pfi_hl7_document_unique", "structure", "unique_id"),
 )
 
@@ -142,7 +143,8 @@ pfi_hl7_outcome = sa.Table(
     metadata,
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("document_id", sa.String(36), nullable=False),
-    sa.Column("structure", sa.String(64), nullable=False),
+    sa.Column("structure", sa.String(64), nullable=False),  # the PFI's
+    sa.Column("stay_structure", sa.String(64), nullable=False),
     sa.Column("stay_number", sa.String(64), nullable=False),
     sa.Column("channel", sa.String(8), nullable=False),  # dmp / mss
     sa.Column("recipient", sa.String(256), nullable=False),  # the MSSanté address ("" for the DMP)
@@ -152,7 +154,7 @@ pfi_hl7_outcome = sa.Table(
     sa.Column("reference", sa.String(256), nullable=False),  # DocumentReference/<id> or the Message-ID
     sa.Column("updated_at", sa.String(32), nullable=False),
     sa.Index("ix_pfi_hl7_outcome_document", "document_id"),
-    sa.Index("ix_pfi_hl7_outcome_stay", "structure", "stay_number", "channel"),
+    sa.Index("ix_pfi_hl7_outcome_stay", "stay_structure", "stay_number", "channel"),
     sa.Index("ix_pfi_hl7_outcome_reference", "reference"),
 )
 
@@ -254,24 +256,25 @@ def hl7_zams(conn: sa.Connection, document_id: str) -> list[sa.Row]:
 
 
 def stays_with(
-    conn: sa.Connection, structure: str, type_code: str, *, channel: str = "dmp", qualified: bool = True
+    conn: sa.Connection, stay_structure: str, type_code: str, *, channel: str = "dmp", qualified: bool = True
 ) -> list[str]:
-    """The structure's stays (PV1-19) with a document of `type_code` the DMP accepted (or an MSSanté
-    leg sent), for a patient whose INS was qualified (PID-32 VALI) when it was sent (004 L185-207: the
-    SUN-ES indicators are counted per stay)."""
+    """The stays (PV1-19) of `stay_structure` with a document of `type_code` the DMP accepted (or an
+    MSSanté leg sent), for a patient whose INS was qualified (PID-32 VALI) when it was sent (004
+    L185-207: the SUN-ES indicators are counted per stay). The key (structure, PV1-19) is the stay's
+    as the GAM announced it (sejours: sej_stay.structure, sej_stay.number)."""
     done = ("accepte",) if channel == "dmp" else ("envoye", "distribue", "lu")
     query = (
-        sa.select(H.c.stay_number)
+        sa.select(O.c.stay_number)
         .distinct()
-        .join(O, O.c.document_id == H.c.id)
+        .join(H, H.c.id == O.c.document_id)
         .where(
-            H.c.structure == structure,
-            H.c.type_code == type_code,
-            H.c.stay_number != "",
+            O.c.stay_structure == stay_structure,
+            O.c.stay_number != "",
             O.c.channel == channel,
             O.c.state.in_(done),
+            H.c.type_code == type_code,
         )
-        .order_by(H.c.stay_number)
+        .order_by(O.c.stay_number)
     )
     if qualified:
         query = query.where(H.c.ins_status == "VALI")

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("replaced_id", sa.String(length=128), nullable=False),
         sa.Column("ins", sa.String(length=15), nullable=False),
         sa.Column("ins_status", sa.String(length=8), nullable=False),
+        sa.Column("stay_structure", sa.String(length=64), nullable=False),
         sa.Column("stay_number", sa.String(length=64), nullable=False),
         sa.Column("patient_class", sa.String(length=4), nullable=False),
         sa.Column("type_code", sa.String(length=32), nullable=False),
@@ -39,13 +40,14 @@ def upgrade() -> None:
             "structure", "sender", "control_id", "unique_id", "event", name="uq_pfi_hl7_document_message"
         ),
     )
-    op.create_index("ix_pfi_hl7_document_stay", "pfi_hl7_document", ["structure", "stay_number"], unique=False)
+    op.create_index("ix_pfi_hl7_document_stay", "pfi_hl7_document", ["stay_structure", "stay_number"], unique=False)
     op.create_index("ix_pfi_hl7_document_unique", "pfi_hl7_document", ["structure", "unique_id"], unique=False)
     op.create_table(
         "pfi_hl7_outcome",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("document_id", sa.String(length=36), nullable=False),
         sa.Column("structure", sa.String(length=64), nullable=False),
+        sa.Column("stay_structure", sa.String(length=64), nullable=False),
         sa.Column("stay_number", sa.String(length=64), nullable=False),
         sa.Column("channel", sa.String(length=8), nullable=False),
         sa.Column("recipient", sa.String(length=256), nullable=False),
@@ -57,7 +59,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pfi_hl7_outcome")),
     )
     op.create_index("ix_pfi_hl7_outcome_document", "pfi_hl7_outcome", ["document_id"], unique=False)
-    op.create_index("ix_pfi_hl7_outcome_stay", "pfi_hl7_outcome", ["structure", "stay_number", "channel"], unique=False)
+    op.create_index(
+        "ix_pfi_hl7_outcome_stay", "pfi_hl7_outcome", ["stay_structure", "stay_number", "channel"], unique=False
+    )
     op.create_index("ix_pfi_hl7_outcome_reference", "pfi_hl7_outcome", ["reference"], unique=False)
     op.create_table(
         "pfi_hl7_zam",

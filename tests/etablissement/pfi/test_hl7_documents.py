@@ -60,7 +60,9 @@ def letter(**kw) -> bytes:
 
 
 def text(cda: bytes, **kw) -> str:
-    return message_text(cda, ins=SARAH_ID.ins, ins_oid=OID_INS_NIR_TEST, stay=STAY, **kw)
+    return message_text(
+        cda, ins=SARAH_ID.ins, ins_oid=OID_INS_NIR_TEST, stay=STAY, stay_authority=f"CHU-X&{HOPITAL}&M", **kw
+    )
 
 
 def settled(house, control_id: str, timeout: float = 30) -> tuple[sa.Row, list[sa.Row]]:
@@ -111,7 +113,7 @@ def test_a_letter_goes_to_the_dmp_and_the_gp_each_leg_with_its_stay_and_the_zams
     by_channel = {leg.channel: leg for leg in legs}
     assert by_channel["dmp"].state == "accepte" and by_channel["dmp"].reference.startswith("DocumentReference/")
     assert by_channel["mss"].state == "envoye" and by_channel["mss"].recipient == GP
-    assert {(leg.structure, leg.stay_number) for leg in legs} == {(HOPITAL, STAY)}
+    assert {(leg.stay_structure, leg.stay_number) for leg in legs} == {(HOPITAL, STAY)}
     assert _delivered(house, GP)  # the GP's mailbox has it
     found = world.search("hospitalier")
     assert found.status_code == 200 and found.json()["total"] == 1

@@ -25,6 +25,7 @@ def message_text(
     event: str = "T02",
     control_id: str = "MSG0001",
     stay: str = "24000006",
+    stay_authority: str = "CHU-X&000897406&M",
     patient_class: str = "I",
     ins_status: str = "VALI",
     flags: dict[str, str] | None = None,
@@ -55,7 +56,7 @@ def message_text(
         f"PID|||{ins}^^^ASIP-SANTE-INS-NIR&{ins_oid}&ISO^INS||GARCIA-HAMMADI^SARAH-LOU^^^^^L||19770121|F"
         + "|" * 23
         + f"N|{ins_status}",
-        f"PV1|1|{patient_class}|UF1||||||||||||||||{stay}^^^CHU-X&1.2.250.1.71.4.2.2&ISO^VN",
+        f"PV1|1|{patient_class}|UF1||||||||||||||||{stay}^^^{stay_authority}^VN",
         f"ORC|{order}|",
         "OBR|1|||11490-0^Lettre de liaison^LN|",
     ]
@@ -105,9 +106,17 @@ INS = "279035121518989"
 
 def test_the_volet_examples_with_their_cda_are_read_with_action_stay_flags_and_recipients():
     initial = read_request(read_file(V21 / "MDM/Transmission initiale MDM/message_MDM_CR_Radio_INIT_N1_Base64.er7"))
-    assert (initial.action, initial.event, initial.stay_number, initial.ins, initial.qualified) == (
+    assert (
+        initial.action,
+        initial.event,
+        initial.stay_structure,
+        initial.stay_number,
+        initial.ins,
+        initial.qualified,
+    ) == (
         "initial",
         "T02",
+        "120456789",
         "000897406",
         INS,
         True,
