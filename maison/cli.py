@@ -117,7 +117,7 @@ def sandbox(
     house = House.open(settings)
     content = catalogue(Environment(settings.ins_environment), mss_port)
     try:
-        written = Builder(content, house.admin, house.dmp, house.ordonnance).build()
+        written = Builder(content, house.admin, house.dmp, house.ordonnance, house.terminology).build()
     except MaisonError as exc:
         raise typer.BadParameter(exc.message) from None
     finally:

@@ -49,7 +49,7 @@ def sandbox(house: House, mss_port: int) -> Catalogue:
     command builds it — through the administrator's acts — with its catalogue beside the database, so
     that the demo's house serves it at /sandbox as a sandbox house does."""
     content = catalogue(Environment(house.settings.ins_environment), mss_port)
-    Builder(content, house.admin, house.dmp, house.ordonnance).build()
+    Builder(content, house.admin, house.dmp, house.ordonnance, house.terminology).build()
     (house.settings.data_dir / FILE).write_bytes(content.as_json())
     return content
 

@@ -2,7 +2,9 @@
 
 `maison sandbox` is one more client of the services (issue 21 §2): the identities, structures,
 keys, software, Pro Santé Connect client, professionals and Mon espace santé accounts go through
-`maison.admin.service.Administration`, the acts `maison admin` and `/admin` call; the DMP's states
+`maison.admin.service.Administration`, the acts `maison admin` and `/admin` call; the non-health
+professionals through RPPS+ (`maison.identite.annuaire.rpps_plus`, what `/annuaire/$rpps-plus` calls):
+declared by their employer's administrator key, validated by the registry's manager; the DMP's states
 (the patient's information and oppositions, a closed or opposed dossier, the médecin traitant, a
 delegation code) through the DMP's service, as a professional in his structure and the patient in
 Mon espace santé record them. Nothing is written to a table by hand, and every act is audited as
@@ -20,12 +22,14 @@ from datetime import date
 
 from maison.admin.service import Administration
 from maison.core import auth
-from maison.core.actor import Actor
+from maison.core.actor import Actor, KeyScope
 from maison.core.errors import Conflict, NotFound, Unauthenticated
+from maison.core.terminology import Terminology
 from maison.formats.cda.build import PatientIdentity
 from maison.formats.cda.build import Professional as CdaAuthor
 from maison.formats.ordonnance import SYS_CIP
 from maison.identite.annuaire import resources as annuaire
+from maison.identite.annuaire import rpps_plus
 from maison.identite.ins.model import Environment
 from maison.identite.ins.referential import oid_of
 from maison.partage.dmp.model import Access, DossierState, InformationState, Who
@@ -36,7 +40,14 @@ from maison.sandbox.catalogue import BUILD_DAY, IDENTITIES, Catalogue, Ordonnanc
 from maison.sandbox.documents import CARDIOLOGY, cda, provide_request
 from maison.seeding.directory import load as load_directory
 
-ACTOR = Actor(person="system:bac-a-sable", structure="maison", software="maison-sandbox", role="administrateur")
+# the house's administrator, hence also the RPPS+ registry's manager (scope administrateur-maison)
+ACTOR = Actor(
+    person="system:bac-a-sable",
+    structure="maison",
+    software="maison-sandbox",
+    role="administrateur",
+    scope=KeyScope.ADMINISTRATEUR_MAISON,
+)
 UPDATED = "2026-01-01T00:00:00+00:00"  # the sandbox's Annuaire entries, as of its extraction
 CODE_DAYS = 365  # a delegation code's validity, counted from the build
 HOSPITAL_DOCTOR = "cardiologue"  # informs the patients at the CHU and feeds their dossiers
@@ -48,6 +59,7 @@ class Builder:
     admin: Administration
     dmp: Dmp
     ordonnance: Base
+    terminology: Terminology  # the role an employer declares to RPPS+ is checked against TRE_R85
 
     def built(self) -> bool:
         """Whether the catalogue is already in this house (then nothing is written again)."""
@@ -124,6 +136,8 @@ class Builder:
 
     def _structure(self, s: Structure) -> None:
         self.admin.issue_key(ACTOR, s.idnatstruct, self.catalogue.logiciel.idam, key=s.cleApi)
+        administrator = KeyScope.ADMINISTRATEUR_STRUCTURE.value
+        self.admin.issue_key(ACTOR, s.idnatstruct, "administrateur", administrator, key=s.cleAdministrateur)
         self.admin.add_structure(ACTOR, s.nom, s.finess or None, s.siret or None, s.secteur, s.codePostal, s.ville)
         if s.finessEJ:  # the legal entity, as the FINESS extraction loads it
             legal = annuaire.organization(
@@ -159,11 +173,40 @@ class Builder:
 
     def _professional(self, p: Professional) -> None:
         structure = self.catalogue.structure(p.structure)
-        self.admin.add_professional(
-            ACTOR, p.rpps, p.nom, p.prenom, p.profession, structure.idnatstruct, savoir_faire=p.savoirFaire or None
-        )
+        if p.rppsPlus:
+            self._declared(p, structure)
+        else:
+            self.admin.add_professional(
+                ACTOR, p.rpps, p.nom, p.prenom, p.profession, structure.idnatstruct, savoir_faire=p.savoirFaire or None
+            )
         self.admin.set_test_password(ACTOR, p.idnatps, p.motDePasse)
         self.admin.enroll_ecps(ACTOR, p.idnatps, seed=p.eCpsSeed)
+
+    def _declared(self, p: Professional, employer: Structure) -> None:
+        """RPPS+ (seed 003 L1156-1160), as `POST /annuaire/$rpps-plus` and its `$valider` do it: the
+        employer's administrator key declares him, the registry's manager validates; only then is he a
+        Practitioner with an IdNatPS. The number is the registry's; the catalogue published the one it
+        gives in an empty house, so another one means RPPS+ had numbered someone before the build."""
+        declarant = auth.key_actor(self.admin.db, employer.cleAdministrateur)
+        with self.admin.db.write() as conn:
+            declaration, _ = rpps_plus.declare(
+                conn,
+                self.terminology,
+                declarant,
+                family=p.nom,
+                given=p.prenom,
+                birth_date=p.dateNaissance,
+                civilite=p.civilite,
+                role=p.profession,
+            )
+        with self.admin.db.write() as conn:
+            decided, _, _ = rpps_plus.decide(conn, declaration.id, ACTOR, validate=True)
+            if decided.practitioner != p.idnatps:  # raised in the transaction: the validation is undone
+                raise Conflict(
+                    f"RPPS+ a déjà enregistré des professionnels dans ce répertoire ({decided.practitioner} "
+                    f"au lieu de {p.idnatps}) : construire le bac à sable dans un répertoire de données vide",
+                    code="bac-a-sable-rpps-plus",
+                )
 
     def _patient(self, p: Patient) -> None:
         self.admin.open_mes_account(ACTOR, p.identifiant, p.ins, p.dateNaissance, p.motDePasse, p.email)

@@ -31,13 +31,14 @@ from maison.core.identifiers.checksums import luhn_check_digit
 from maison.core.identifiers.nir import nir_key
 from maison.core.ins_traits import Traits
 from maison.formats.ordonnance import ALPHABET, LENGTH, number_of
+from maison.identite.annuaire import rpps_plus
 from maison.identite.ins import bac_a_sable
 from maison.identite.ins.model import Environment
 from maison.identite.ins.referential import oid_of
 from maison.sandbox.documents import Document
 
 SEED = b"maison-bac-a-sable-2026"  # published on purpose: what it derives are test credentials only
-VERSION = 1  # of the dataset: a change of any datum changes it, so a bench can check what it tests against
+VERSION = 2  # of the dataset: a change of any datum changes it, so a bench can check what it tests against
 
 
 def derive(purpose: str, name: str) -> bytes:
@@ -249,6 +250,7 @@ class Structure:
     codePostal: str = ""
     ville: str = ""
     cleApi: str = ""  # its software's key (ESANTE-API-KEY or Bearer)
+    cleAdministrateur: str = ""  # its administrator's key (scope administrateur-structure): RPPS+ declarations
     habiliteeInsi: bool = False
 
     @property
@@ -257,7 +259,7 @@ class Structure:
 
 
 STRUCTURES: tuple[Structure, ...] = tuple(
-    Structure(**{**s, "cleApi": api_key(s["id"])})  # type: ignore[arg-type]
+    Structure(**{**s, "cleApi": api_key(s["id"]), "cleAdministrateur": api_key(f"administrateur:{s['id']}")})  # type: ignore[arg-type]
     for s in (
         dict(
             id="chu",
@@ -344,8 +346,14 @@ PSC_CLIENT = PscClient(
 
 @dataclass(frozen=True)
 class Professional:
+    """A test professional. A health professional is the RPPS's (`maison admin professionnel`); a
+    non-health one (`rppsPlus`) is declared by his employer's administrator key to RPPS+ and validated
+    by the registry's manager, whose number he then has (`maison.identite.annuaire.rpps_plus`): his
+    `profession` is the role declared (TRE_R85), his `rpps` the one RPPS+ gives in the order of the
+    catalogue, the same in every sandbox built on an empty data directory."""
+
     id: str
-    profession: str  # TRE_G15 (SECR: the house's code for a medical secretary, who has no column of her own)
+    profession: str  # TRE_G15, or the TRE_R85 role of a professional registered through RPPS+
     libelle: str
     rpps: str
     nom: str
@@ -353,6 +361,8 @@ class Professional:
     structure: str  # the catalogue's structure id
     savoirFaire: str = ""  # TRE_R38
     rppsPlus: bool = False  # registered by the employer (RPPS+, seed 003 L1156)
+    civilite: str = ""  # M / MME: what the employer declares to RPPS+, with the birth date
+    dateNaissance: str = ""
     motDePasse: str = ""
     eCpsSeed: str = ""
 
@@ -383,6 +393,23 @@ def _professional(id_: str, profession: str, libelle: str, n: int, nom: str, pre
     )
 
 
+def _declared(id_: str, role: str, libelle: str, n: int, nom: str, prenom: str, structure: str, **kw: Any):
+    """The n-th professional the catalogue declares to RPPS+, numbered as the registry numbers him."""
+    return Professional(
+        id_,
+        role,
+        libelle,
+        rpps_plus.number(n),
+        nom,
+        prenom,
+        structure,
+        rppsPlus=True,
+        motDePasse=password(id_),
+        eCpsSeed=totp_seed(id_),
+        **kw,
+    )
+
+
 PROFESSIONALS: tuple[Professional, ...] = (
     _professional("generaliste", "10", "Médecin généraliste", 1, "MEDECIN", "GABRIELLE", "cabinet", savoirFaire="SM54"),
     _professional(
@@ -395,16 +422,27 @@ PROFESSIONALS: tuple[Professional, ...] = (
     _professional(
         "biologiste", "10", "Médecin biologiste", 7, "ANALYSE", "BERTRAND", "laboratoire", savoirFaire="SM03"
     ),
-    _professional("secretaire", "SECR", "Secrétaire médicale", 8, "ACCUEIL", "SARAH", "cabinet", rppsPlus=True),
-    _professional(
-        "assistant-social",
-        "41",
-        "Assistant de service social (médico-social)",
-        9,
+    _declared(
+        "secretaire",
+        "331",
+        "Secrétaire médicale (RPPS+ : secrétaire assistante médico-administrative)",
+        1,
+        "ACCUEIL",
+        "SARAH",
+        "cabinet",
+        civilite="MME",
+        dateNaissance="1990-03-14",
+    ),
+    _declared(
+        "educateur-specialise",
+        "326",
+        "Éducateur spécialisé (médico-social, RPPS+)",
+        2,
         "SOCIAL",
         "MAEL",
         "ehpad",
-        rppsPlus=True,
+        civilite="M",
+        dateNaissance="1985-11-02",
     ),
 )
 

@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 import pyotp
 import pytest
 
-from maison.core import auth
-from maison.core.actor import Actor
+from maison.core import audit, auth
+from maison.core.actor import Actor, KeyScope
 from maison.core.audit import SYSTEM
 from maison.core.errors import Conflict, MaisonError
+from maison.identite.annuaire import rpps_plus
+from maison.identite.annuaire.index import get
 from maison.identite.ins.model import Environment, TraitsQuery
 from maison.partage.dmp.model import Who
 from maison.partage.ordonnance.model import LineExecution, Outcome
@@ -24,7 +26,7 @@ from maison.sandbox.catalogue import catalogue
 @pytest.fixture
 def built(house):
     content = catalogue(Environment(house.settings.ins_environment))
-    assert Builder(content, house.admin, house.dmp, house.ordonnance).build() is True
+    assert Builder(content, house.admin, house.dmp, house.ordonnance, house.terminology).build() is True
     return house, content
 
 
@@ -82,17 +84,64 @@ def test_the_dmp_states_are_the_catalogue_s(built) -> None:
             assert (dossier.alimentation.value, dossier.consultation.value) == p.information, p.identifiant
 
 
+def test_the_non_health_professionals_came_through_rpps_plus(built) -> None:
+    """Issue 21 §2: declared by the employer's administrator key, validated by the registry's manager
+    (administrateur-maison), numbered by RPPS+ as the catalogue says; then a password and an e-CPS."""
+    house, content = built
+    declared = [p for p in content.professionnels if p.rppsPlus]
+    assert {p.id for p in declared} == {"secretaire", "educateur-specialise"}
+    with house.db.read() as conn:
+        declarations = list(audit.events(conn, action_prefix="annuaire.rpps-plus.declarer"))
+        validations = list(audit.events(conn, action_prefix="annuaire.rpps-plus.valider"))
+        for p in declared:
+            practitioner = get(conn, "Practitioner", p.idnatps)
+            assert practitioner is not None, p.id
+            roles = [c["code"] for q in practitioner["qualification"] for c in q["code"]["coding"]]
+            assert roles == [p.profession], p.id  # the TRE_R85 role declared, no TRE_G15 profession
+    employers = [auth.key_actor(house.db, content.structure(p.structure).cleAdministrateur) for p in declared]
+    assert [e["actor_structure"] for e in declarations] == [e.structure for e in employers]
+    assert {e.scope for e in employers} == {KeyScope.ADMINISTRATEUR_STRUCTURE}
+    assert [audit.detail_of(e)["practitioner"] for e in validations] == [p.idnatps for p in declared]
+    assert all(house.psc.verify_login(p.idnatps, password=p.motDePasse) == "PASSWORD" for p in declared)
+
+
+def test_rpps_plus_numbers_are_the_catalogues_in_every_empty_house(house) -> None:
+    """The registry numbers in validation order: a house where RPPS+ numbered someone first would give
+    other numbers than the published ones, and the build says so instead of publishing wrong IdNatPS."""
+    content = catalogue(Environment(house.settings.ins_environment))
+    chu = content.structure("chu")
+    house.admin.add_structure(SYSTEM, chu.nom, chu.finess)
+    earlier = Actor("admin", chu.idnatstruct, "t", kind="software", scope=KeyScope.ADMINISTRATEUR_STRUCTURE)
+    with house.db.write() as conn:
+        declaration, _ = rpps_plus.declare(
+            conn,
+            house.terminology,
+            earlier,
+            family="AVANT",
+            given="ANNE",
+            birth_date="1970-01-01",
+            civilite="MME",
+            role="318",
+        )
+        rpps_plus.decide(conn, declaration.id, SYSTEM, validate=True)
+    with pytest.raises(Conflict) as refused:
+        Builder(content, house.admin, house.dmp, house.ordonnance, house.terminology).build()
+    assert refused.value.code == "bac-a-sable-rpps-plus"
+    with house.db.read() as conn:  # the validation that would have given another number was undone
+        assert get(conn, "Practitioner", "8" + rpps_plus.number(2)) is None
+
+
 def test_a_second_build_writes_nothing_and_a_broken_one_is_refused(built) -> None:
     house, content = built
-    assert Builder(content, house.admin, house.dmp, house.ordonnance).built() is True
-    assert Builder(content, house.admin, house.dmp, house.ordonnance).build() is False
+    assert Builder(content, house.admin, house.dmp, house.ordonnance, house.terminology).built() is True
+    assert Builder(content, house.admin, house.dmp, house.ordonnance, house.terminology).build() is False
     moved = catalogue(Environment(house.settings.ins_environment), content.operateursMss[0].relais + 100)
     with pytest.raises(Conflict) as other_ports:  # the catalogue would name ports the house does not use
-        Builder(moved, house.admin, house.dmp, house.ordonnance).build()
+        Builder(moved, house.admin, house.dmp, house.ordonnance, house.terminology).build()
     assert other_ports.value.code == "bac-a-sable-ports"
     auth.revoke_key(house.db, auth.key_id(content.structures[0].cleApi), revoked_by=SYSTEM)
     with pytest.raises(Conflict) as refused:
-        Builder(content, house.admin, house.dmp, house.ordonnance).build()
+        Builder(content, house.admin, house.dmp, house.ordonnance, house.terminology).build()
     assert refused.value.code == "bac-a-sable-incomplet"
 
 
@@ -138,7 +187,7 @@ def test_mss_operators_and_mailboxes_with_their_credentials(built) -> None:
 
 def test_prescriptions_open_partly_dispensed_and_expired(built) -> None:
     house, content = built
-    builder = Builder(content, house.admin, house.dmp, house.ordonnance)
+    builder = Builder(content, house.admin, house.dmp, house.ordonnance, house.terminology)
     states = {}
     for o in content.ordonnances:
         pharmacist = builder._professional_actor("pharmacien")

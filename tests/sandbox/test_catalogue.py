@@ -14,7 +14,9 @@ from maison.core.identifiers.nir import (
     consistency_problems,
     parse_matricule,
 )
+from maison.core.terminology import Terminology
 from maison.formats.ordonnance import parse_number
+from maison.identite.annuaire import rpps_plus
 from maison.identite.ins.model import Environment
 from maison.sandbox import catalogue as cat
 
@@ -72,7 +74,16 @@ def test_every_identity_agrees_with_its_matricules() -> None:
 
 def test_professions_structures_and_credentials() -> None:
     c = cat.catalogue(Environment.TEST)
-    assert {p.profession for p in c.professionnels} >= {"10", "21", "60", "70", "50", "41", "SECR"}
+    assert {p.profession for p in c.professionnels if not p.rppsPlus} >= {"10", "21", "60", "70", "50"}
+    # the secretary and the médico-social educator: TRE_R85 roles, numbered as RPPS+ numbers (1st, 2nd)
+    declared = [(p.profession, p.rpps) for p in c.professionnels if p.rppsPlus]
+    assert declared == [("331", rpps_plus.number(1)), ("326", rpps_plus.number(2))]
+    assert all(p.rpps.startswith(rpps_plus.RPPS_PLUS_PREFIX) == p.rppsPlus for p in c.professionnels)
+    assert all(p.civilite and p.dateNaissance for p in c.professionnels if p.rppsPlus)
+    # RPPS+ checks the role in TRE_R85: known without the reference pack too (`maison sandbox` anywhere)
+    assert all(
+        Terminology.from_defaults().knows(rpps_plus.OID_ROLE, p.profession) for p in c.professionnels if p.rppsPlus
+    )
     assert {p.savoirFaire for p in c.professionnels if p.profession == "10"} == {"SM54", "SM04", "SM03"}
     assert {s.secteur for s in c.structures} == {"SA01", "SA07", "SA33", "SA25", "SA17"}
     chu = c.structure("chu")
@@ -81,6 +92,7 @@ def test_professions_structures_and_credentials() -> None:
         assert p.rpps[-1] == luhn_check_digit(p.rpps[:-1]) and len(p.motDePasse) >= 12
     secrets = [p.motDePasse for p in c.professionnels] + [p.motDePasse for p in c.patients]
     secrets += [s.cleApi for s in c.structures] + [p.eCpsSeed for p in c.professionnels]
+    secrets += [s.cleAdministrateur for s in c.structures]
     assert len(set(secrets)) == len(secrets)  # one secret per item, none shared
     states = {p.etatDossier for p in c.patients} | {s for p in c.patients for s in p.information}
     assert states >= {"active", "closed", "opposed", "non-informe", "informe-non-oppose", "informe-oppose"}

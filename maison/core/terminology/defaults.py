@@ -7,7 +7,10 @@ The value sets the services need when the reference pack is absent:
 - 1.2.250.1.213.1.1.5.471 JDV_J07_XdsTypeCode_CISIS (JDV_J07_XdsTypeCode_CISIS.xml)
 - 1.2.250.1.213.1.1.5.466 JDV_J02_XdsHealthcareFacilityTypeCode_CISIS (JDV_J02_XdsHealthcareFacilityTypeCode_CISIS.xml)
 - 1.2.250.1.213.1.1.5.467 JDV_J04_XdsPracticeSettingCode_CISIS (JDV_J04_XdsPracticeSettingCode_CISIS.xml)
+- 1.2.250.1.213.1.1.5.123 JDV_J48_ProfessionNonPS_CISIS (JDV_J48_ProfessionNonPS_CISIS.xml)
 """
+
+from datetime import date
 
 from maison.core.terminology.valuesets import Concept, ValueSet
 
@@ -225,5 +228,61 @@ VALUE_SETS = (
         Concept("PALLIATIF", "1.2.250.1.213.1.1.4.9", "Soins palliatifs"),
         Concept("SAD", "1.2.250.1.213.1.1.4.9", "Soins à domicile"),
         Concept("SAMU_SMUR", "1.2.250.1.213.1.1.4.9", "SAMU/SMUR"),
+    )),
+    ValueSet(oid="1.2.250.1.213.1.1.5.123", name="JDV_J48_ProfessionNonPS_CISIS", source_file="JDV_J48_ProfessionNonPS_CISIS.xml", concepts=(
+        Concept("71", "1.2.250.1.213.1.6.1.109", "Ostéopathe", None, date(2024, 12, 13)),
+        Concept("72", "1.2.250.1.213.1.6.1.109", "Psychothérapeute", None, date(2024, 12, 13)),
+        Concept("73", "1.2.250.1.213.1.6.1.109", "Chiropracteur", None, date(2024, 12, 13)),
+        Concept("93", "1.2.250.1.213.1.6.1.109", "Psychologue", None, date(2024, 12, 13)),
+        Concept("97", "1.2.250.1.213.1.6.1.109", "Conseiller en génétique", None, date(2024, 12, 13)),
+        Concept("41", "1.2.250.1.213.1.6.1.4", "Assistant de service social", None, date(2024, 12, 13)),
+        Concept("42", "1.2.250.1.213.1.6.1.4", "Auxiliaire de vie sociale", None, date(2024, 12, 13)),
+        Concept("43", "1.2.250.1.213.1.6.1.4", "Technicien de l'intervention sociale et familiale", None, date(2024, 12, 13)),
+        Concept("44", "1.2.250.1.213.1.6.1.4", "Conseiller en économie sociale et familiale", None, date(2024, 12, 13)),
+        Concept("45", "1.2.250.1.213.1.6.1.4", "Médiateur familial", None, date(2024, 12, 13)),
+        Concept("46", "1.2.250.1.213.1.6.1.4", "Assistant familial", None, date(2024, 12, 13)),
+        Concept("47", "1.2.250.1.213.1.6.1.4", "Aide médico-psychologique (AMP)", None, date(2024, 12, 13)),
+        Concept("48", "1.2.250.1.213.1.6.1.4", "Moniteur éducateur", None, date(2024, 12, 13)),
+        Concept("49", "1.2.250.1.213.1.6.1.4", "Educateur de jeunes enfants", None, date(2024, 12, 13)),
+        Concept("51", "1.2.250.1.213.1.6.1.4", "Educateur spécialisé", None, date(2024, 12, 13)),
+        Concept("52", "1.2.250.1.213.1.6.1.4", "Educateur technique spécialisé", None, date(2024, 12, 13)),
+        Concept("53", "1.2.250.1.213.1.6.1.4", "Accompagnant éducatif et social", None, date(2024, 12, 13)),
+        Concept("300", "1.2.250.1.213.1.6.1.107", "Assistant de service social (PAERPA)", None, date(2024, 12, 13)),
+        Concept("301", "1.2.250.1.213.1.6.1.107", "Coordination territoriale d'appui (PAERPA)", None, date(2024, 12, 13)),
+        Concept("302", "1.2.250.1.213.1.6.1.107", "Aide et accompagnement à domicile (PAERPA)", None, date(2024, 12, 13)),
+        Concept("303", "1.2.250.1.213.1.6.1.107", "Avocat participant aux processus de soins sans consentement (eSSS)", None, date(2024, 12, 13)),
+        Concept("304", "1.2.250.1.213.1.6.1.107", "Assistant de service social (Expérimentation MAIA)", None, date(2024, 12, 13)),
+        Concept("305", "1.2.250.1.213.1.6.1.107", "Psychologue (Expérimentation MAIA)", None, date(2024, 12, 13)),
+        Concept("306", "1.2.250.1.213.1.6.1.107", "Psychothérapeute (Expérimentation MAIA)", None, date(2024, 12, 13)),
+        Concept("307", "1.2.250.1.213.1.6.1.107", "Mandataire judiciaire à la protection des majeurs (MJPM)", None, date(2024, 12, 13)),
+        Concept("308", "1.2.250.1.213.1.6.1.107", "Pilote MAIA", None, date(2024, 12, 13)),
+        Concept("309", "1.2.250.1.213.1.6.1.107", "Gestionnaire de cas MAIA", None, date(2024, 12, 13)),
+        Concept("310", "1.2.250.1.213.1.6.1.107", "Equipe médico-sociale APA", None, date(2024, 12, 13)),
+        Concept("311", "1.2.250.1.213.1.6.1.107", "Autre acteur mettant en oeuvre la méthode MAIA", None, date(2024, 12, 13)),
+        Concept("312", "1.2.250.1.213.1.6.1.107", "Autre professionnel", None, date(2024, 12, 13)),
+        Concept("313", "1.2.250.1.213.1.6.1.107", "Aide-soignant", None, date(2024, 12, 13)),
+        Concept("314", "1.2.250.1.213.1.6.1.107", "Ambulancier", None, date(2024, 12, 13)),
+        Concept("315", "1.2.250.1.213.1.6.1.107", "Auxiliaire de puériculture", None, date(2024, 12, 13)),
+        Concept("316", "1.2.250.1.213.1.6.1.107", "Préparateur en pharmacie hospitalière", None, date(2024, 12, 13)),
+        Concept("317", "1.2.250.1.213.1.6.1.107", "Préparateur en pharmacie (officine)", None, date(2024, 12, 13)),
+        Concept("318", "1.2.250.1.213.1.6.1.107", "Auxiliaire de vie sociale", None, date(2024, 12, 13)),
+        Concept("319", "1.2.250.1.213.1.6.1.107", "Technicien de l'intervention sociale et familiale", None, date(2024, 12, 13)),
+        Concept("320", "1.2.250.1.213.1.6.1.107", "Conseiller en économie sociale et familiale", None, date(2024, 12, 13)),
+        Concept("321", "1.2.250.1.213.1.6.1.107", "Médiateur familial", None, date(2024, 12, 13)),
+        Concept("322", "1.2.250.1.213.1.6.1.107", "Assistant familial", None, date(2024, 12, 13)),
+        Concept("323", "1.2.250.1.213.1.6.1.107", "Aide médico-psychologique (AMP)", None, date(2024, 12, 13)),
+        Concept("324", "1.2.250.1.213.1.6.1.107", "Moniteur éducateur", None, date(2024, 12, 13)),
+        Concept("325", "1.2.250.1.213.1.6.1.107", "Educateur de jeunes enfants", None, date(2024, 12, 13)),
+        Concept("326", "1.2.250.1.213.1.6.1.107", "Educateur spécialisé", None, date(2024, 12, 13)),
+        Concept("327", "1.2.250.1.213.1.6.1.107", "Educateur technique spécialisé", None, date(2024, 12, 13)),
+        Concept("328", "1.2.250.1.213.1.6.1.107", "Accompagnant éducatif et social", None, date(2024, 12, 13)),
+        Concept("329", "1.2.250.1.213.1.6.1.107", "Conseiller en génétique", None, date(2024, 12, 13)),
+        Concept("331", "1.2.250.1.213.1.6.1.107", "Secrétaire médicale", None, date(2024, 12, 13)),
+        Concept("332", "1.2.250.1.213.1.6.1.107", "Assistant médical", None, date(2024, 12, 13)),
+        Concept("333", "1.2.250.1.213.1.6.1.107", "Responsable de secteur", None, date(2024, 12, 13)),
+        Concept("334", "1.2.250.1.213.1.6.1.107", "Biologiste médical ni médecin ni pharmacien", None, date(2024, 12, 13)),
+        Concept("335", "1.2.250.1.213.1.6.1.107", "Gestionnaire alertes et urgences sanitaires", None, date(2024, 12, 13)),
+        Concept("350", "1.2.250.1.213.1.6.1.107", "Aide à domicile", None, date(2024, 12, 13)),
+        Concept("351", "1.2.250.1.213.1.6.1.107", "Assistant(e) maternel(le)", None, date(2024, 12, 13)),
     )),
 )

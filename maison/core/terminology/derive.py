@@ -26,6 +26,7 @@ DEFAULT_OIDS = (
     "1.2.250.1.213.1.1.5.471",  # JDV_J07_XdsTypeCode_CISIS: type of a document (DMP typeCode)
     "1.2.250.1.213.1.1.5.466",  # JDV_J02_XdsHealthcareFacilityTypeCode_CISIS: DMP healthcareFacilityTypeCode
     "1.2.250.1.213.1.1.5.467",  # JDV_J04_XdsPracticeSettingCode_CISIS: DMP practiceSettingCode
+    "1.2.250.1.213.1.1.5.123",  # JDV_J48_ProfessionNonPS_CISIS: the TRE_R85 roles RPPS+ registers (sandbox)
 )
 
 TARGET = Path(__file__).with_name("defaults.py")

@@ -300,14 +300,6 @@ def router(
                 civilite=str(values["civilite"]),
                 role=str(values["role"]),
             )
-            if created:
-                audit.Trail.write(
-                    conn,
-                    actor,
-                    "annuaire.rpps-plus.declarer",
-                    purpose="HOPERAT",
-                    detail={"declaration": declaration.id, "role": values["role"]},
-                )
         response = fhir_response(_declaration(declaration), 202 if created else 200)
         response.headers["Content-Location"] = f"{_base(request)}/$rpps-plus/{declaration.id}"
         return response
@@ -328,13 +320,6 @@ def router(
         actor = _actor(authorizer, request)
         with db.write() as conn:
             decided, practitioner, role = rpps_plus.decide(conn, declaration, actor, validate=validate)
-            audit.Trail.write(
-                conn,
-                actor,
-                "annuaire.rpps-plus.valider" if validate else "annuaire.rpps-plus.refuser",
-                purpose="HOPERAT",
-                detail={"declaration": declaration, "practitioner": decided.practitioner},
-            )
         return fhir_response(_declaration(decided, practitioner, role, _base(request)), 200)
 
     @r.post(

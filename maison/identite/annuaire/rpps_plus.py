@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from maison.core.actor import Actor
+from maison.core.audit import Trail
 from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from maison.core.identifiers.checksums import luhn_check_digit
 from maison.core.terminology import Terminology
@@ -43,14 +44,22 @@ if TYPE_CHECKING:
 
 CS_ROLE = nos("TRE_R85-RolePriseCharge")
 OID_ROLE = "1.2.250.1.213.1.6.1.107"  # TRE_R85 in the CI-SIS value sets
+PURPOSE = "HOPERAT"  # the registry's operations
 RPPS_PLUS_PREFIX = "998"  # numbers given by this registry (the test ranges, like seed 001 L383's)
+
+
+def number(sequence: int) -> str:
+    """The RPPS number this registry gives the `sequence`-th declaration it validates (from 1): its
+    prefix, the sequence on seven digits, the Luhn key. The registry numbers in the order it validates,
+    so a house that validates the same declarations in the same order gives the same numbers (what
+    `maison sandbox` publishes before it builds, issue 21 §2)."""
+    body = f"{RPPS_PLUS_PREFIX}{sequence:07d}"
+    return body + luhn_check_digit(body)
 
 
 def _next_rpps(conn: Connection) -> str:
     last = store.last_practitioner_id(conn, f"8{RPPS_PLUS_PREFIX}")
-    sequence = int(last[4:11]) + 1 if last else 1
-    body = f"{RPPS_PLUS_PREFIX}{sequence:07d}"
-    return body + luhn_check_digit(body)
+    return number(int(last[4:11]) + 1 if last else 1)
 
 
 class Status(StrEnum):
@@ -79,7 +88,9 @@ def declare(
     civilite: str,
     role: str,
 ) -> tuple[Declaration, bool]:
-    """(declaration, created) for a professional declared by its employer, pending validation."""
+    """(declaration, created) for a professional declared by its employer, pending validation; a new
+    declaration is audited (`annuaire.rpps-plus.declarer`) in the caller's transaction, whoever calls —
+    the `/annuaire/$rpps-plus` route or `maison sandbox`."""
     if not fold(family) or not fold(given):
         raise InvalidInput("nom et prénom requis", code="identite-incomplete")
     try:
@@ -118,6 +129,8 @@ def declare(
         declared=orjson.dumps(declared).decode(),
         registered_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
+    detail = {"declaration": declaration, "role": role}
+    Trail.write(conn, employer, "annuaire.rpps-plus.declarer", purpose=PURPOSE, detail=detail)
     return Declaration(declaration, employer.structure, Status.PENDING, declared), True
 
 
@@ -131,7 +144,18 @@ def find(conn: Connection, declaration: str) -> Declaration:
 def decide(
     conn: Connection, declaration: str, manager: Actor, *, validate: bool
 ) -> tuple[Declaration, dict | None, dict | None]:
-    """The registry's decision on a pending declaration: (declaration, Practitioner, PractitionerRole)."""
+    """The registry's decision on a pending declaration: (declaration, Practitioner, PractitionerRole),
+    audited (`annuaire.rpps-plus.valider` / `refuser`) in the caller's transaction."""
+    decided, practitioner, role = _decide(conn, declaration, manager, validate=validate)
+    event = "annuaire.rpps-plus.valider" if validate else "annuaire.rpps-plus.refuser"
+    detail = {"declaration": declaration, "practitioner": decided.practitioner}
+    Trail.write(conn, manager, event, purpose=PURPOSE, detail=detail)
+    return decided, practitioner, role
+
+
+def _decide(
+    conn: Connection, declaration: str, manager: Actor, *, validate: bool
+) -> tuple[Declaration, dict | None, dict | None]:
     current = find(conn, declaration)
     if current.status is not Status.PENDING:
         raise Conflict(f"déclaration RPPS+ déjà {current.status.value}", code="declaration-traitee")
