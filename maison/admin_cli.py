@@ -102,6 +102,20 @@ def compte_mes(
         _print(house.admin.open_mes_account(SYSTEM, identifiant, ins, naissance, mot_de_passe, email, telephone))
 
 
+@admin.command("contacts-mes")
+def contacts_mes(
+    identifiant: str = typer.Argument(..., help="The patient's login"),
+    email: str = typer.Option(None, help="Where the one-time codes go"),
+    telephone: str = typer.Option(None, help="The French mobile they go to without an e-mail (06/07 or +33)"),
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """Set the e-mail and/or mobile of a Mon espace santé account (both replaced): its next codes go there."""
+    from maison.core.audit import SYSTEM
+
+    with _house(data_dir) as house:
+        _print(house.admin.set_mes_contacts(SYSTEM, identifiant, email, telephone))
+
+
 @admin.command("structure")
 def structure(
     nom: str = typer.Argument(..., help="The structure's name"),

@@ -11,6 +11,8 @@ from maison.core.actor import KeyScope
 from maison.core.auth import key_actor
 from maison.core.errors import Unauthenticated
 from maison.core.storage import Database
+from maison.identite.mes.login import PatientLogin
+from maison.identite.psc.keys import Keys
 from tests.identite.helpers import SARAH_NIR, nir
 
 
@@ -54,6 +56,15 @@ def test_admin_commands(tmp_path, reference_path, monkeypatch) -> None:
         "--mot-de-passe", "mot-de-passe-de-test-2026", "--telephone", "+33612345678",
     )  # fmt: skip
     assert orjson.loads(run("boite-envoi", "--destinataire", "+33612345678")) == {"messages": []}
+    # issue 21 §1.1: the account's contacts set; its next code goes to the new recipient
+    contacts = orjson.loads(run("contacts-mes", "sarah.garcia", "--email", "sarah@courriel.fr"))
+    assert contacts == {"identifiant": "sarah.garcia", "email": "sarah@courriel.fr", "telephone": ""}
+    login = PatientLogin(db, Keys(db))
+    login.start("sarah.garcia", "mot-de-passe-de-test-2026")
+    sent = orjson.loads(run("boite-envoi", "--destinataire", "sarah@courriel.fr"))["messages"]
+    assert len(sent) == 1 and "code de connexion" in sent[0]["corps"]
+    bad = runner.invoke(app, ["admin", "contacts-mes", "sarah.garcia", "--telephone", "0123456789", *data])
+    assert bad.exit_code == 2 and "mobile" in bad.output
     client = orjson.loads(run("client-psc", "DPI", "--redirect", "https://dpi.example/cb", "--ciba"))
     assert client["client_secret"] and client["ciba"] is True
     unknown = runner.invoke(app, ["admin", "e-cps", "899999999999", *data])

@@ -28,9 +28,10 @@ from maison.core.actor import KeyScope
 from maison.core.authz import Accepts, Authorizer, accepts, keys
 from maison.formats import openapi as doc
 from maison.formats.body import json_response, read_json_object
-from maison.formats.path_ids import Identifier
+from maison.formats.path_ids import Identifier, Login
 
 ADMINISTRATOR = Accepts(scopes=keys(KeyScope.ADMINISTRATEUR_MAISON))
+PATH_TYPES: dict[str, Any] = {"identifiant": Login}  # a path's identifier of another form than `Identifier`
 
 
 def _body(required: list[str], properties: dict[str, Any], status: int = 201) -> dict[str, Any]:
@@ -93,6 +94,19 @@ MES_ACCOUNT_BODY = _body(
         "email": {"type": "string", "maxLength": 200, "description": "Où vont les codes (ou telephone)"},
         "telephone": {"type": "string", "maxLength": 20},
     },
+)
+MES_CONTACTS_BODY = _body(
+    [],
+    {
+        "email": {"type": "string", "maxLength": 200, "format": "email", "description": "Où vont les codes"},
+        "telephone": {
+            "type": "string",
+            "maxLength": 20,
+            "pattern": r"^(\+33|0)[67]( ?\.?[0-9]){8}$",
+            "description": "Mobile français (06/07 ou +33 6/7) : les codes y vont sans e-mail",
+        },
+    },
+    status=200,
 )
 
 PSC_CLIENT_BODY = _body(
@@ -258,6 +272,15 @@ ACTS = (
         MES_ACCOUNT_BODY,
     ),
     Act(
+        "PUT",
+        "/mes/comptes/{identifiant}/contacts",
+        "set_mes_contacts",
+        "Set the e-mail and/or mobile of a patient's Mon espace santé account (both replaced, one at least): "
+        "its next one-time codes go there (the e-mail first).",
+        MES_CONTACTS_BODY,
+        status=200,
+    ),
+    Act(
         "POST",
         "/annuaire/structures",
         "add_structure",
@@ -401,7 +424,8 @@ def router(admin: Administration, authorizer: Authorizer, max_body_bytes: int) -
 
 def _endpoint(act: Act, admin: Administration, authorizer: Authorizer, max_body_bytes: int) -> Callable[..., Any]:
     """The handler of `act`: the caller checked, the body read, the service called, its answer in JSON.
-    Its signature names the path's identifiers (typed as `Identifier`) for FastAPI to read and check."""
+    Its signature names the path's identifiers (typed as `Identifier`, or as `PATH_TYPES` says) for FastAPI
+    to read and check."""
     ids = re.findall(r"{(\w+)}", act.path)
     fields = act.fields()
     call = getattr(admin, act.call)
@@ -419,6 +443,9 @@ def _endpoint(act: Act, admin: Administration, authorizer: Authorizer, max_body_
     endpoint.__doc__ = act.doc
     endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)]
-        + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=Identifier) for name in ids]
+        + [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=PATH_TYPES.get(name, Identifier))
+            for name in ids
+        ]
     )
     return accepts(ADMINISTRATOR)(endpoint)

@@ -221,6 +221,20 @@ class Administration:
         self._record(actor, "compte-mes-ouvert", {"identifiant": identifier, "ins": matricule})
         return {"identifiant": identifier, "ins": matricule, "email": mail or "", "telephone": mobile or ""}
 
+    def set_mes_contacts(
+        self, actor: Actor, login: object, email: object = None, phone: object = None
+    ) -> dict[str, str]:
+        """Set where an open account's one-time codes go (issue 21 §1.1): its e-mail and/or French
+        mobile (06/07 or E.164, kept in E.164), both replaced — the e-mail, when there is one, receives
+        the codes. The trail records which channels were set, not the addresses."""
+        identifier = _text(login, "identifiant", 100)
+        mail = _text(email, "email", 200, required=False) or None
+        mobile = _text(phone, "telephone", 20, required=False) or None
+        mail, mobile = self.login.set_contacts(identifier, email=mail, phone=mobile)
+        detail = {"identifiant": identifier, "email": mail is not None, "telephone": mobile is not None}
+        self._record(actor, "compte-mes-contacts", detail)
+        return {"identifiant": identifier, "email": mail or "", "telephone": mobile or ""}
+
     # --- the Annuaire Santé: structures and test professionals (the RPPS / FINESS operators' acts) ---
 
     def add_structure(

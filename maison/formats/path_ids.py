@@ -12,6 +12,8 @@ number past 2^63 reached SQL (an overflow, a 500, in SQLite as in PostgreSQL).
 - `Code` — a name or code of the API itself (a resource type, a profile section);
 - `Identifier` — a national identifier carried in a path (IdNatPS, a prescription number): ASCII
   letters and digits, at most 64;
+- `Login` — an account's login (Mon espace santé): ASCII letters, digits, `.`, `_`, `-`, `@`, `+`,
+  at most 100 (an e-mail address as a login included);
 - `FileName` — a file published by the house: letters, digits, `.`, `_`, `-`, no leading dot;
 - `RelativePath` — a relative path under a published directory (segments as `FileName`).
 """
@@ -71,6 +73,7 @@ Index = Annotated[
 FhirId = Annotated[str, PATH_ID, Path(pattern=r"^[A-Za-z0-9\-.]{1,64}$", examples=["1"])]
 Code = Annotated[str, PATH_ID, Path(pattern=r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$", examples=["a"])]
 Identifier = Annotated[str, PATH_ID, Path(pattern=r"^[A-Za-z0-9]{1,64}$", examples=["1"])]
+Login = Annotated[str, PATH_ID, Path(pattern=r"^[A-Za-z0-9._@+\-]{1,100}$", examples=["a"])]
 FileName = Annotated[str, PATH_ID, Path(pattern=r"^[A-Za-z0-9_\-][A-Za-z0-9._\-]{0,127}$", examples=["a"])]
 RelativePath = Annotated[
     str,

@@ -5,6 +5,7 @@ import httpx
 
 from maison.admin.service import first_token
 from maison.core.actor import KeyScope
+from maison.core.audit import SYSTEM
 from maison.core.auth import issue_key
 from tests.identite.helpers import SARAH_NIR
 
@@ -233,3 +234,36 @@ def test_an_insi_certificate_is_issued_over_http_for_a_habilitated_structure_onl
         assert [e["action"] for e in audit.events(conn, action_prefix="admin.certificat-insi")] == [
             "admin.certificat-insi"
         ]
+
+
+def test_an_account_s_contacts_set_over_http_receive_its_next_code(house, live) -> None:
+    """Issue 21 §1.1: `PUT /admin/mes/comptes/{identifiant}/contacts`, its body in the OpenAPI; the code of
+    the next login read in the outbox under the new recipient, none under the old one."""
+    admin = {"Authorization": f"Bearer {first_token(house.db)}"}
+    house.admin.open_mes_account(SYSTEM, "sarah.garcia", SARAH_NIR, "1977-01-21", PASSWORD, "sarah@example.fr")
+    with httpx.Client(base_url=live.url, timeout=30) as client:
+        path = "/admin/mes/comptes/sarah.garcia/contacts"
+        assert client.put(path, json={"email": "s.garcia@courriel.fr"}).status_code == 401
+        bad = client.put(path, headers=admin, json={"telephone": "01 23 45 67 89"})
+        assert bad.status_code == 400 and _code(bad) == "telephone-invalide"
+        assert _code(client.put(path, headers=admin, json={})) == "canal-absent"
+        unknown = client.put("/admin/mes/comptes/personne/contacts", headers=admin, json={"email": "p@example.fr"})
+        assert unknown.status_code == 404 and _code(unknown) == "compte-inconnu"
+        changed = client.put(path, headers=admin, json={"email": "s.garcia@courriel.fr", "telephone": "0712345678"})
+        assert changed.status_code == 200, changed.text
+        assert changed.json() == {
+            "identifiant": "sarah.garcia",
+            "email": "s.garcia@courriel.fr",
+            "telephone": "+33712345678",
+        }
+        started = client.post("/mes/connexion", json={"identifiant": "sarah.garcia", "motDePasse": PASSWORD})
+        assert started.status_code == 202, started.text
+        old = client.get("/admin/boite-envoi", params={"destinataire": "sarah@example.fr"}, headers=admin)
+        assert old.json() == {"messages": []}
+        box = client.get("/admin/boite-envoi", params={"destinataire": "s.garcia@courriel.fr"}, headers=admin)
+        code = box.json()["messages"][-1]["corps"].split("est ")[1][:6]
+        finished = client.post("/mes/connexion/code", json={"transaction": started.json()["transaction"], "code": code})
+        assert finished.status_code == 200, finished.text
+        paths = client.get("/openapi.json").json()["paths"]
+        put = paths["/admin/mes/comptes/{identifiant}/contacts"]["put"]
+        assert set(put["requestBody"]["content"]["application/json"]["schema"]["properties"]) == {"email", "telephone"}

@@ -184,3 +184,33 @@ def test_a_software_is_registered_with_the_version_the_cnda_authorised(house) ->
         house.admin.register_software(audit.SYSTEM, "IDAM-TEST-3", "DPI", "Éditeur", None)
     recorded = [orjson.loads(r["detail"]) for r in _actions(house, "admin.logiciel")]
     assert [(d["idam"], d["version"]) for d in recorded] == [("IDAM-TEST-2", "2026.12")]
+
+
+def test_an_account_s_contacts_are_set_checked_audited_and_its_codes_go_there(house) -> None:
+    """Issue 21 §1.1: the e-mail and/or mobile of an open account replaced; the next code goes there."""
+    admin = house.admin
+    admin.open_mes_account(audit.SYSTEM, "sarah.garcia", SARAH_NIR, "1977-01-21", PASSWORD, "sarah@example.fr")
+    changed = admin.set_mes_contacts(audit.SYSTEM, "sarah.garcia", "sarah.garcia@courriel.fr", "06 12 34 56 78")
+    assert changed == {"identifiant": "sarah.garcia", "email": "sarah.garcia@courriel.fr", "telephone": "+33612345678"}
+    house.patient_login.start("sarah.garcia", PASSWORD)
+    assert [m["destinataire"] for m in admin.outbox(audit.SYSTEM)] == ["sarah.garcia@courriel.fr"]
+    only_mobile = admin.set_mes_contacts(audit.SYSTEM, "sarah.garcia", None, "+33712345678")
+    assert only_mobile["email"] == "" and only_mobile["telephone"] == "+33712345678"
+    house.patient_login.start("sarah.garcia", PASSWORD)
+    sms = admin.outbox(audit.SYSTEM, "+33712345678")
+    assert len(sms) == 1 and sms[0]["canal"] == "sms" and "code" in sms[0]["corps"]
+    for email, phone, code in (
+        ("sarah@", None, "email-invalide"),
+        ("sarah @example.fr", None, "email-invalide"),
+        (None, "0112345678", "telephone-invalide"),  # a landline receives no SMS
+        (None, "+4915112345678", "telephone-invalide"),
+        (None, None, "canal-absent"),
+    ):
+        with pytest.raises(InvalidInput) as refused:
+            admin.set_mes_contacts(audit.SYSTEM, "sarah.garcia", email, phone)
+        assert refused.value.code == code, (email, phone)
+    with pytest.raises(NotFound):
+        admin.set_mes_contacts(audit.SYSTEM, "personne", "p@example.fr")
+    recorded = _actions(house, "admin.compte-mes-contacts")
+    assert [audit.detail_of(r)["telephone"] for r in recorded] == [True, True]
+    assert all("+337" not in r["detail"] and "courriel" not in r["detail"] for r in recorded)  # no address kept

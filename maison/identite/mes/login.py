@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 import uuid
@@ -29,7 +30,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from maison.core.actor import Actor
-from maison.core.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
+from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from maison.core.identifiers.nir import parse_matricule
 from maison.core.lockout import Locked, Throttle
 from maison.core.passwords import check_password_evenly, hash_password, needs_rehash
@@ -39,6 +40,37 @@ from maison.identite.psc.keys import Keys
 
 CODE_TTL, CODE_TRIES, TOKEN_TTL = 300, 5, 900
 __all__ = ["Locked", "Patient", "PatientLogin"]  # Locked: the throttle's, answered 429 with Retry-After
+
+
+# WHATWG HTML's "valid e-mail address" (§4.10.5.1.5, input type=email): what the forms that collect
+# the address accept, stricter than RFC 5322 on purpose (no comments, no quoted local part).
+EMAIL = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
+)
+# A French mobile number (ARCEP's numbering plan: 06 and 07), national (06 12 34 56 78, spaces or
+# dots allowed) or E.164 (+33 6 12 34 56 78); kept in E.164, the form an SMS gateway is given.
+MOBILE = re.compile(r"(?:\+33|0)([67]\d{8})")
+
+
+def contacts(email: str | None, phone: str | None) -> tuple[str | None, str | None]:
+    """The e-mail and mobile an account's one-time codes go to, checked; the mobile in E.164. One of
+    the two at least: a code that goes nowhere would lock the patient out."""
+    if not (email or phone):
+        raise InvalidInput("une adresse e-mail ou un numéro de mobile pour le code", code="canal-absent")
+    if email and (len(email) > 200 or not EMAIL.fullmatch(email)):
+        raise InvalidInput(f"adresse e-mail '{email}' invalide", code="email-invalide", expression="email")
+    mobile = None
+    if phone:
+        number = MOBILE.fullmatch(re.sub(r"[ .]", "", phone))
+        if number is None:
+            raise InvalidInput(
+                f"numéro '{phone}' : mobile français attendu (06 ou 07, ou +33 6 / +33 7)",
+                code="telephone-invalide",
+                expression="telephone",
+            )
+        mobile = "+33" + number.group(1)
+    return email or None, mobile
 
 
 def _sha(text: str) -> str:
@@ -79,8 +111,7 @@ class PatientLogin:
         phone: str | None = None,
     ) -> None:
         matricule = parse_matricule(ins)
-        if not (email or phone):
-            raise InvalidInput("une adresse e-mail ou un numéro de mobile pour le code", code="canal-absent")
+        email, phone = contacts(email, phone)
         if len(password) < 12:
             raise InvalidInput("mot de passe : 12 caractères au moins", code="mot-de-passe-faible")
         try:
@@ -100,6 +131,17 @@ class PatientLogin:
                 phone=phone,
                 created_at=_now_iso(),
             )
+
+    def set_contacts(
+        self, login: str, *, email: str | None = None, phone: str | None = None
+    ) -> tuple[str | None, str | None]:
+        """Replace where the account's one-time codes and notices go (the e-mail first, else the
+        mobile): both given at once, as the account's contact page holds them. Returns them as kept."""
+        email, phone = contacts(email, phone)
+        with self.db.write() as conn:
+            if not store.set_contacts(conn, login, email=email, phone=phone):
+                raise NotFound(f"compte Mon espace santé '{login}' inconnu", code="compte-inconnu")
+        return email, phone
 
     def declare_representative(self, representative_ins: str, minor_ins: str, quality: str) -> None:
         if quality not in ("parent", "tuteur"):

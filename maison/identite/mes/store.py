@@ -93,6 +93,12 @@ def account(conn: Connection, login: str) -> Row | None:
     return conn.execute(sa.select(mes_account).where(mes_account.c.login == login)).first()
 
 
+def set_contacts(conn: Connection, login: str, *, email: str | None, phone: str | None) -> bool:
+    """Replace the account's e-mail and mobile; False when no account has this identifier."""
+    done = conn.execute(mes_account.update().where(mes_account.c.login == login).values(email=email, phone=phone))
+    return done.rowcount == 1
+
+
 def contact_of(conn: Connection, ins: str) -> Row | None:
     """The e-mail and phone of the account of this INS, or None."""
     return conn.execute(sa.select(mes_account.c.email, mes_account.c.phone).where(mes_account.c.ins == ins)).first()
