@@ -101,8 +101,10 @@ SANDBOX = {
     "admin.matricule-remplace": 1,
     "admin.mot-de-passe-test": 9,
     "admin.operateur-mss-enregistre": 2,
-    "admin.professionnel-enregistre": 9,
+    "admin.professionnel-enregistre": 7,  # and 2 through RPPS+, declared then validated
     "admin.structure-enregistree": 5,
+    "annuaire.rpps-plus.declarer": 2,
+    "annuaire.rpps-plus.valider": 2,
     "dmp.alimenter": 2,
     "dmp.information": 5,
     "dmp.patient.code": 1,
@@ -112,7 +114,7 @@ SANDBOX = {
     "mss.operateur.enregistrer": 2,
     "ordonnance.creer": 3,
     "ordonnance.executer": 1,
-    "securite.cle-emise": 7,
+    "securite.cle-emise": 12,  # each structure's software and administrator keys, the 2 operators'
 }
 TRAIL = dict(Counter(DEMO) + Counter(SANDBOX))
 
