@@ -291,18 +291,33 @@ class Hl7Documents:
             ok, reference, code, label = False, "", "DMP_INJOIGNABLE", f"DMP injoignable : {exc}"[:300]
         self._dmp_outcome(doc, flags, leg, ok, reference, code, label)
 
+    def _settle(self, doc, leg, state: str, code: str, detail: str, reference: str | None = None) -> None:
+        """A leg's outcome, and its audit record (the patient's INS, the stay): what the PFI did with
+        a document of the patient, in the same transaction."""
+        values = dict(state=state, code=code, detail=detail[:2000], updated_at=_now())
+        if reference is not None:
+            values["reference"] = reference
+        with self.db.write() as conn:
+            store.hl7_set_outcome(conn, leg.id, **values)
+            audit.Trail.write(
+                conn,
+                self.actor,
+                f"pfi.hl7.{leg.channel}",
+                patient=doc.ins,
+                outcome="success" if state in ("accepte", "envoye", "distribue", "lu") else "failure",
+                detail={
+                    "document": doc.unique_id,
+                    "action": doc.action,
+                    "sejour": f"{leg.stay_structure}/{leg.stay_number}",
+                    "destinataire": leg.recipient,
+                    "etat": state,
+                    "code": code,
+                },
+            )
+
     def _dmp_outcome(self, doc, flags: dict, leg, ok: bool, reference: str, code: str, label: str) -> None:
         """The DMP leg's outcome recorded, then its ZAM^Z01 (asked for, or a refusal)."""
-        with self.db.write() as conn:
-            store.hl7_set_outcome(
-                conn,
-                leg.id,
-                state="accepte" if ok else "refuse",
-                code=code,
-                detail=label,
-                reference=reference,
-                updated_at=_now(),
-            )
+        self._settle(doc, leg, "accepte" if ok else "refuse", code, label, reference)
         if ok and not flags.get("ACK_RECEPTION"):
             return
         control, text = zam.dmp_received(self._parties(doc), doc.control_id, ok, code, label)
@@ -369,16 +384,7 @@ class Hl7Documents:
         for leg in legs:
             reply = refused.get(leg.recipient)
             code = reply.split(" ", 1)[0] if reply else ""
-            with self.db.write() as conn:
-                store.hl7_set_outcome(
-                    conn,
-                    leg.id,
-                    state="echec" if reply else "envoye",
-                    code=code,
-                    detail=reply or "",
-                    reference=message_id,
-                    updated_at=_now(),
-                )
+            self._settle(doc, leg, "echec" if reply else "envoye", code, reply or "", message_id)
             if reply or flags.get("ACK_RECEPTION"):
                 control, text = zam.mss_received(
                     self._parties(doc), doc.control_id, leg.recipient, not reply, code, reply or ""
@@ -421,15 +427,14 @@ class Hl7Documents:
     def _reported(
         self, message_id: str, recipient: str, event: str, state: str, ok: bool, code: str, detail: str
     ) -> int:
-        with self.db.write() as conn:
+        with self.db.read() as conn:
             leg = store.hl7_outcome_by_reference(conn, message_id, recipient)
-            if leg is None:
-                return 0
-            if leg.state == state:  # the same report again (a mailbox read twice): told once
-                return 1
-            store.hl7_set_outcome(conn, leg.id, state=state, code=code, detail=detail[:2000], updated_at=_now())
-            doc = store.hl7_document(conn, leg.document_id)
-        assert doc is not None
+            doc = store.hl7_document(conn, leg.document_id) if leg is not None else None
+        if leg is None or doc is None:
+            return 0
+        if leg.state == state:  # the same report again (a mailbox read twice): told once
+            return 1
+        self._settle(doc, leg, state, code, detail)
         flags = json.loads(doc.request)["flags"]
         wanted = flags.get("ACK_LECTURE_MSS") if event == "Z03" else flags.get("ACK_RECEPTION")
         if ok and not wanted:

@@ -262,16 +262,7 @@ def read_request(message: hl7.Message, *, max_document_bytes: int = 20_000_000) 
             raise Hl7Refusal("OBX-2 : ED attendu pour le document", ErrorCode.DATA_TYPE, "OBX", sequence, 2)
         data = _decoded(message, obx, sequence)
         header = _cda(data, sequence, max_document_bytes)
-        patient_ins = header.patient.ins
-        if patient_ins is None or patient_ins.extension != ins:
-            found = patient_ins.extension if patient_ins else "aucun"
-            raise Hl7Refusal(
-                f"le document CDA (INS {found}) ne concerne pas le patient du PID-3 (INS {ins})",
-                ErrorCode.INTERNAL_ERROR,
-                "PID",
-                1,
-                3,
-            )
+        _same_patient(header, pid, ins, ins_oid)
         documents.append(data)
         headers.append(header)
         statuses.append(_field(obx, 11))
@@ -357,6 +348,37 @@ def read_request(message: hl7.Message, *, max_document_bytes: int = 20_000_000) 
         body_ps=bodies.get("CORPSMAIL_PS", ""),
         body_patient=bodies.get("CORPSMAIL_PATIENT", ""),
     )
+
+
+def _same_patient(header: CdaHeader, pid: hl7.Segment, ins: str, ins_oid: str) -> None:
+    """The CDA's recordTarget is the PID's patient: the same INS (matricule and OID, PID-3), and the
+    same birth date (PID-7) and sex (PID-8) where the PID gives them (profils-messages.md: "le PID-3
+    doit être identique aux identifiants de patient portés par le document CDA")."""
+    patient = header.patient
+    found = patient.ins
+    if found is None or found.extension != ins or (ins_oid and found.root != ins_oid):
+        described = f"{found.extension} ({found.root})" if found else "aucun"
+        raise Hl7Refusal(
+            f"le document CDA (INS {described}) ne concerne pas le patient du PID-3 (INS {ins} ({ins_oid}))",
+            ErrorCode.INTERNAL_ERROR,
+            "PID",
+            1,
+            3,
+        )
+    birth = _field(pid, 7)[:8]
+    if birth and patient.birth_date and patient.birth_date[:8] != birth:
+        raise Hl7Refusal(
+            f"date de naissance du document CDA ({patient.birth_date[:8]}) différente du PID-7 ({birth})",
+            ErrorCode.INTERNAL_ERROR,
+            "PID",
+            1,
+            7,
+        )
+    sex = _field(pid, 8)
+    if sex in ("M", "F") and patient.gender in ("M", "F") and patient.gender != sex:
+        raise Hl7Refusal(
+            f"sexe du document CDA ({patient.gender}) différent du PID-8 ({sex})", ErrorCode.INTERNAL_ERROR, "PID", 1, 8
+        )
 
 
 def _has(message: hl7.Message, name: str) -> bool:

@@ -351,3 +351,27 @@ def test_an_oru_with_the_n1_and_its_n3_feeds_both_linked(pfi, house, reference_p
     assert len(json.loads(doc.documents)) == 2
     assert leg.state == "accepte", leg.detail
     assert world.search("hospitalier", PAT_TROIS_INS).json()["total"] == 2
+
+
+def test_each_leg_s_outcome_is_audited_with_the_patient_and_the_stay(pfi, house):
+    from maison.core.audit import audit_event
+
+    receiver, _world, _dpi = pfi
+    flags = {"DESTMSSANTEPS": "Y"}
+    receiver.handle(parse(text(letter(), control_id="M16", flags=flags, recipients=(GP, "x@inconnu.mssante.fr"))))
+    settled(house, "M16")
+    with house.db.read() as conn:
+        rows = conn.execute(
+            sa.select(audit_event.c.action, audit_event.c.patient, audit_event.c.outcome, audit_event.c.detail).where(
+                audit_event.c.action.like("pfi.hl7.%")
+            )
+        ).all()
+    actions = sorted((r.action, r.outcome) for r in rows)
+    assert actions == [
+        ("pfi.hl7.dmp", "success"),
+        ("pfi.hl7.document", "success"),
+        ("pfi.hl7.mss", "failure"),
+        ("pfi.hl7.mss", "success"),
+    ], actions
+    assert {r.patient for r in rows} == {SARAH_ID.ins}
+    assert all(f"{HOPITAL}/{STAY}" in str(r.detail) for r in rows if r.action != "pfi.hl7.document")

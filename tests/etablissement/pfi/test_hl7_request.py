@@ -10,6 +10,8 @@ import hl7
 import pytest
 
 from maison.etablissement.pfi.hl7_request import META_CODES, read_request
+from maison.formats import xmlsafe
+from maison.formats.cda.header import read_header
 from maison.formats.hl7v2.refusal import Hl7Refusal
 
 EXAMPLES = Path("/work/shared/reference/hl7v2/exemples")
@@ -38,8 +40,14 @@ def message_text(
     document_obx5: str | None = None,
     extra_obx: tuple[str, ...] = (),
     oru: bool = False,
+    birth: str | None = None,
+    sex: str | None = None,
 ) -> str:
-    """An ORU^R01 or MDM as the volet builds them (profils-messages.md), the CDA in Base64."""
+    """An ORU^R01 or MDM as the volet builds them (profils-messages.md), the CDA in Base64; PID-7 and
+    PID-8 are the CDA's patient's unless given."""
+    patient = read_header(xmlsafe.parse(cda, max_bytes=len(cda) + 1)).patient
+    birth = patient.birth_date[:8] if birth is None else birth
+    sex = patient.gender if sex is None else sex
     status = obx11 or {"T02": "F", "T10": "C", "T04": "D"}[event]
     order = orc or {"F": "NW", "C": "RO", "D": "CA"}.get(status, "NW")
     kind = "ORU^R01^ORU_R01" if oru else f"MDM^{event}^MDM_T02"
@@ -53,7 +61,7 @@ def message_text(
     if not oru:
         segments.append("EVN||20261207100000")
     segments += [
-        f"PID|||{ins}^^^ASIP-SANTE-INS-NIR&{ins_oid}&ISO^INS||GARCIA-HAMMADI^SARAH-LOU^^^^^L||19770121|F"
+        f"PID|||{ins}^^^ASIP-SANTE-INS-NIR&{ins_oid}&ISO^INS||GARCIA-HAMMADI^SARAH-LOU^^^^^L||{birth}|{sex}"
         + "|" * 23
         + f"N|{ins_status}",
         f"PV1|1|{patient_class}|UF1||||||||||||||||{stay}^^^{stay_authority}^VN",
@@ -140,6 +148,15 @@ def test_a_cda_in_obx_that_is_not_the_pid_patient_is_refused_at_pid_3(letter):
     # and the volet's own ORU deletion example, whose CDA is another patient's
     example = read_file(V21 / "ORU/Suppression ORU/message_ORU_CR_Bio_DEL_N3_SEGUR.hl7")
     assert refused(example).segment == "PID"
+
+
+def test_a_cda_of_another_ins_system_birth_date_or_sex_than_the_pid_is_refused(letter):
+    other_oid = refused(parse(message_text(letter, ins=INS, ins_oid="1.2.250.1.213.1.4.8")))
+    assert (other_oid.segment, other_oid.field) == ("PID", 3)
+    born = refused(parse(message_text(letter, ins=INS, birth="19790329")))
+    assert (born.code.value, born.segment, born.field) == ("207", "PID", 7)
+    sex = refused(parse(message_text(letter, ins=INS, sex="M")))
+    assert (sex.segment, sex.field) == ("PID", 8)
 
 
 def test_base64_garbage_is_a_data_type_error_at_obx_5(letter):
