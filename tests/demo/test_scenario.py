@@ -41,8 +41,15 @@ from maison.etablissement.sejours import store as sejours_store
 # - securite.connexion 8 -> 12, mss.lire 1 -> 6, mss.pfi.liste 0 -> 1: the MSSanté scene reads the
 #   mailboxes over IMAP as their owners do (the GP's twice and the practice's PFI, the hospital's
 #   twice) where it read the operators' tables, and the practice's worklist over HTTP.
+# Issue 22 §3.1, the hospital's flows over MLLP: the GAM's A01 (the CH's own record of the patient
+# under its IPP, identitovigilance.gam-create, and her ZFA state, sejours.etat-dmp), A02 and A03; the
+# DPI's three documents to the PFI (pfi.hl7.document: the letter to the DMP, the biology N1 + N3,
+# the letter again to the GP and the patient by MSSanté) and each leg's outcome (pfi.hl7.dmp: two
+# accepted; pfi.hl7.mss: sent to the GP and to the patient, read by the GP); dmp.alimenter 3 -> 4,
+# the PFI feeding the letter and the biology lot in two PDSm transactions where the DPI fed one;
+# securite.cle-emise 4 -> 5, the PFI's software key for the DMP.
 DEMO = {
-    "dmp.alimenter": 3,
+    "dmp.alimenter": 4,
     "dmp.consulter": 1,
     "dmp.information": 2,
     "dmp.information.lire": 2,
@@ -79,7 +86,9 @@ DEMO = {
     "ordonnance.consulter.prescripteur:refused": 1,
     "ordonnance.creer": 2,
     "ordonnance.executer": 2,
+    "pfi.hl7.dmp": 2,
     "pfi.hl7.document": 3,
+    "pfi.hl7.mss": 3,
     "securite.cle-emise": 5,
     "securite.connexion": 12,
     "sejours.A01": 1,
