@@ -6,7 +6,8 @@ and ORU/MDM documents through the PFI to the DMP.
     `maison serve --mllp-port` as its own process on a copy, and plays the GAM: for random patients
     of the index, a stay's A01 (ZBE, ZFA), A02 and A03 in turn, each message waiting for its ACK
     (MLLP's original mode). Each ACK AA means the message was applied, recorded (idempotence on
-    MSH-10) and audited in one committed transaction (`synchronous=FULL`). Measured over 8
+    MSH-10) and audited in one committed transaction (SQLite `synchronous=FULL`: the commit waits
+    for the WAL's fsync; `--synchronous normal` to compare). Measured over 8
     concurrent connections (goal ≥ 2 000 ACKed/s, p99 < 20 ms) and over one (how a GAM sends,
     goal ≥ 300/s); the store is checked afterwards to hold one message record per AA.
 
@@ -47,6 +48,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from dmp import _port  # noqa: E402  # a free loopback port, as the DMP bench takes one
+
 from maison.core.ins_traits import Traits  # noqa: E402
 from maison.core.storage import Database  # noqa: E402
 from maison.etablissement.vigilance import store as vig_store  # noqa: E402
@@ -66,13 +69,8 @@ NOMS = (
 ).split()
 PRENOMS_F = "MARIE CLAIRE SOPHIE JULIE ANNE CAMILLE LEA EMMA CHLOE ZOE LOUISE ALICE INES JEANNE ROSE".split()
 PRENOMS_M = "JEAN PIERRE LOUIS PAUL JACQUES MICHEL HUGO LUCAS THOMAS NATHAN LEO ARTHUR JULES GABRIEL".split()
+SYNCHRONOUS = ["full"]  # SQLite's: every commit waits for the WAL's fsync (--synchronous normal: not)
 console = Console(width=120)
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def person(i: int) -> Traits:
@@ -167,7 +165,11 @@ def serve(
     """`maison serve --mllp-port` on `data`, once its MLLP port answers: (process, HTTP port, MLLP port)."""
     http, mllp = http or _port(), _port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAISON_")}
-    env |= dict(MAISON_DATA_DIR=str(data), PYTHONUNBUFFERED="1") | (extra or {})
+    env |= dict(
+        MAISON_DATA_DIR=str(data),
+        MAISON_DATABASE_URL=f"sqlite:///{data / 'maison.db'}?synchronous={SYNCHRONOUS[0]}",
+        PYTHONUNBUFFERED="1",
+    ) | (extra or {})
     env.setdefault(
         "MAISON_REFERENCE_PATH", os.environ.get("MAISON_REFERENCE_PATH", str(ROOT.parent / "shared/reference"))
     )
@@ -272,7 +274,8 @@ def stored_messages(data: Path) -> tuple[int, int]:
 def bench_pam(args: argparse.Namespace) -> dict:
     data = prepare(args.patients)
     work = data.with_name(data.name + "-run")
-    shutil.rmtree(work, ignore_errors=True)
+    for leftover in (work, work.with_name(work.name + ".secrets")):
+        shutil.rmtree(leftover, ignore_errors=True)
     shutil.copytree(data, work)
     proc, _http, mllp = serve(work, work / "serve.log")
     levels = []
@@ -284,7 +287,8 @@ def bench_pam(args: argparse.Namespace) -> dict:
     finally:
         stop(proc)
     recorded, audited = stored_messages(work)
-    shutil.rmtree(work, ignore_errors=True)
+    for leftover in (work, work.with_name(work.name + ".secrets")):  # the copy and the keystore serve made
+        shutil.rmtree(leftover, ignore_errors=True)
     acked = sum(level["acks"].get("AA", 0) for level in levels)
     return {"levels": levels, "acked": acked, "recorded": recorded, "audited": audited}
 
@@ -372,7 +376,8 @@ def bench_documents(args: argparse.Namespace) -> dict:
 
     data = dmp_bench.prepare(1000, args.document_patients)
     work = ROOT / "bench" / ".cache" / "flux-documents-run"
-    shutil.rmtree(work, ignore_errors=True)
+    for leftover in (work, work.with_name(work.name + ".secrets")):
+        shutil.rmtree(leftover, ignore_errors=True)
     shutil.copytree(data, work)
     db = Database(f"sqlite:///{work / 'maison.db'}")
     key = issue_key(db, dmp_bench.HOPITAL, "PFI-BENCH", "system:pfi")
@@ -436,7 +441,8 @@ def bench_documents(args: argparse.Namespace) -> dict:
     latencies = [dpi.arrived[c][0] - sent[c] for c in ok if c in sent]
     elapsed = ended - started
     if not refusals:  # kept otherwise, with its serve.log, for whoever looks into the refusal
-        shutil.rmtree(work, ignore_errors=True)
+        for leftover in (work, work.with_name(work.name + ".secrets")):
+            shutil.rmtree(leftover, ignore_errors=True)
     return {
         "connections": args.document_connections,
         "documents": len(items),
@@ -461,6 +467,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20_000, help="PAM messages per level, documents for (b)")
     parser.add_argument("--connections", default="8,1", help="MLLP connections of each PAM level")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--synchronous", choices=("full", "normal"), default="full", help="SQLite's synchronous")
     parser.add_argument("--no-pam", action="store_true", help="skip (a)")
     parser.add_argument("--no-documents", action="store_true", help="skip (b)")
     parser.add_argument("--documents", type=int, default=0, help="documents for (b) (default: --messages / 4)")
@@ -470,6 +477,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for the last ZAM")
     args = parser.parse_args()
     args.connections = [int(c) for c in args.connections.split(",") if c]
+    SYNCHRONOUS[0] = args.synchronous
     args.documents = args.documents or max(1, args.messages // 4)
     result: dict = {
         "benchmark": "flux",
@@ -482,6 +490,7 @@ def main() -> None:
             "load_at_start": os.getloadavg()[0],
         },
         "patients": args.patients,
+        "synchronous": args.synchronous,
         "goals": GOALS,
     }
     if not args.no_pam:
