@@ -191,7 +191,7 @@ class Hl7Documents:
                 patients = [f"{request.ins}@{mime.CITIZEN_DOMAIN}"]
             if not patients:
                 raise Hl7Refusal(
-                    "DESTMSSANTEPAT : ni adresse du patient (PRT) ni INS qualifié (PID-32 VALI)",
+                    "DESTMSSANTEPAT : ni adresse du patient (PRT) ni INS qualifiée (PID-32 QUAL)",
                     ErrorCode.REQUIRED_FIELD,
                     "PRT",
                     1,

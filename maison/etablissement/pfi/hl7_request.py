@@ -76,7 +76,7 @@ class DocumentRequest:
     replaced_id: str  # TXA-13 (MDM T10) or the CDA's relatedDocument, for a replacement
     ins: str
     ins_oid: str
-    ins_status: str  # PID-32 (PAM FR: VALI qualified, PROV, VIDE…)
+    ins_status: str  # PID-32 (PAM FR 2.11: PROV, VALI, RECUP, QUAL)
     patient_class: str  # PV1-2
     stay_number: str  # PV1-19.1
     stay_structure: str  # PV1-19.4: the structure whose stay it is (as the GAM's PAM messages name it)
@@ -97,8 +97,10 @@ class DocumentRequest:
 
     @property
     def qualified(self) -> bool:
-        """PAM FR 2.11 PID-32 "VALI": the identity was qualified (the INS may be shared)."""
-        return self.ins_status == "VALI"
+        """PAM FR 2.11 PID-32 "QUAL": a qualified identity (validated, its INS retrieved or checked by
+        INSi) — the only status under which the INS may be used to share (VALI is a validated identity
+        whose INS was not checked; RECUP an INS retrieved on an unvalidated identity)."""
+        return self.ins_status == "QUAL"
 
 
 def _text(value: object) -> str:
@@ -393,8 +395,9 @@ def _meta_sequence(message: hl7.Message, code: str) -> int:
 
 
 def _recipients(message: hl7.Message, ins: str, ins_oid: str) -> tuple[Recipient, ...]:
-    """PRT with PRT-4 RCT: the MSSanté address in PRT-15.4; a PRT-5 whose authority is an INS's
-    is the patient's (profils-messages.md, "Participation Information destinataire(s)")."""
+    """PRT with PRT-4 RCT: the MSSanté address in PRT-15.4; a PRT-5 whose authority is an INS's, or
+    whose identifier type (PRT-5.13) is INS, is the patient's (profils-messages.md, "Participation
+    Information destinataire(s)")."""
     found: list[Recipient] = []
     if not _has(message, "PRT"):
         return ()
@@ -408,6 +411,7 @@ def _recipients(message: hl7.Message, ins: str, ins_oid: str) -> tuple[Recipient
                 f"PRT-15.4 : adresse MSSanté invalide « {address[:80]} »", ErrorCode.DATA_TYPE, "PRT", sequence, 15
             )
         person = _field(prt, 5)
-        authority = _part(_part(person, 9), 2, "&")
-        found.append(Recipient(address, _part(person, 1), authority in INS_ROOTS))
+        authority = _part(person, 9)  # HD: namespace&OID&ISO — or the OID alone, as the volet's examples write it
+        patient = _part(person, 13) == "INS" or bool({*authority.split("&")} & set(INS_ROOTS))
+        found.append(Recipient(address, _part(person, 1), patient))
     return tuple(found)

@@ -124,7 +124,7 @@ pfi_hl7_document = sa.Table(
     sa.Column("unique_id", sa.String(128), nullable=False),  # the CDA's id
     sa.Column("replaced_id", sa.String(128), nullable=False),
     sa.Column("ins", sa.String(15), nullable=False),
-    sa.Column("ins_status", sa.String(8), nullable=False),  # PID-32 (VALI: qualified)
+    sa.Column("ins_status", sa.String(8), nullable=False),  # PID-32 (QUAL: a qualified INS)
     sa.Column("stay_structure", sa.String(64), nullable=False),  # PV1-19.4 (else the PFI's structure)
     sa.Column("stay_number", sa.String(64), nullable=False),  # PV1-19
     sa.Column("patient_class", sa.String(4), nullable=False),  # PV1-2
@@ -259,7 +259,7 @@ def stays_with(
     conn: sa.Connection, stay_structure: str, type_code: str, *, channel: str = "dmp", qualified: bool = True
 ) -> list[str]:
     """The stays (PV1-19) of `stay_structure` with a document of `type_code` the DMP accepted (or an
-    MSSanté leg sent), for a patient whose INS was qualified (PID-32 VALI) when it was sent (004
+    MSSanté leg sent), for a patient whose INS was qualified (PID-32 QUAL) when it was sent (004
     L185-207: the SUN-ES indicators are counted per stay). The key (structure, PV1-19) is the stay's
     as the GAM announced it (sejours: sej_stay.structure, sej_stay.number)."""
     done = ("accepte",) if channel == "dmp" else ("envoye", "distribue", "lu")
@@ -277,5 +277,5 @@ def stays_with(
         .order_by(O.c.stay_number)
     )
     if qualified:
-        query = query.where(H.c.ins_status == "VALI")
+        query = query.where(H.c.ins_status == "QUAL")
     return list(conn.execute(query).scalars())

@@ -106,7 +106,7 @@ def test_a_letter_goes_to_the_dmp_and_the_gp_each_leg_with_its_stay_and_the_zams
     assert (doc.stay_number, doc.ins, doc.ins_status, doc.type_code, doc.action) == (
         STAY,
         SARAH_ID.ins,
-        "VALI",
+        "QUAL",
         "11490-0",
         "initial",
     )
@@ -375,3 +375,13 @@ def test_each_leg_s_outcome_is_audited_with_the_patient_and_the_stay(pfi, house)
     ], actions
     assert {r.patient for r in rows} == {SARAH_ID.ins}
     assert all(f"{HOPITAL}/{STAY}" in str(r.detail) for r in rows if r.action != "pfi.hl7.document")
+
+
+def test_a_letter_for_an_ins_that_is_not_qualified_does_not_count_for_its_stay(pfi, house):
+    receiver, _world, _dpi = pfi
+    receiver.handle(parse(text(letter(), control_id="M17", ins_status="VALI")))
+    _, [leg] = settled(house, "M17")
+    assert leg.state == "accepte"
+    with house.db.read() as conn:
+        assert store.stays_with(conn, HOPITAL, "11490-0") == []
+        assert store.stays_with(conn, HOPITAL, "11490-0", qualified=False) == [STAY]

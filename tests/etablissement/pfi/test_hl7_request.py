@@ -29,7 +29,7 @@ def message_text(
     stay: str = "24000006",
     stay_authority: str = "CHU-X&000897406&M",
     patient_class: str = "I",
-    ins_status: str = "VALI",
+    ins_status: str = "QUAL",
     flags: dict[str, str] | None = None,
     recipients: tuple[str, ...] = (),
     patient_recipient: str = "",
@@ -120,14 +120,16 @@ def test_the_volet_examples_with_their_cda_are_read_with_action_stay_flags_and_r
         initial.stay_structure,
         initial.stay_number,
         initial.ins,
-        initial.qualified,
+        initial.ins_status,
+        initial.qualified,  # VALI: a validated identity whose INS was not checked — not QUAL
     ) == (
         "initial",
         "T02",
         "120456789",
         "000897406",
         INS,
-        True,
+        "VALI",
+        False,
     )
     assert initial.unique_id == "1.2.250.1.71.4.2.2.120456789.71024000081"
     assert initial.flags["DESTDMP"] and initial.flags["INVISIBLE_PATIENT"] and not initial.flags["MASQUE_PS"]
@@ -140,6 +142,10 @@ def test_the_volet_examples_with_their_cda_are_read_with_action_stay_flags_and_r
     oru = read_request(read_file(V21 / "ORU/Transmission initiale ORU/message_ORU_CR_Bio_INIT_N3_SEGUR.hl7"))
     assert (oru.message_type, oru.action, oru.headers[0].type_code.code) == ("ORU", "initial", "11502-2")
     assert oru.flags["DESTMSSANTEPAT"] and oru.flags["ACK_LECTURE_MSS"]
+    assert [(r.address, r.patient) for r in oru.recipients] == [
+        ("adam.hoda@test-ci-sis.mssante.fr", False),
+        ("27707279035121518989@patient.mssante.fr", True),  # PRT-5.13 INS: the patient's address
+    ]
 
 
 def test_a_cda_in_obx_that_is_not_the_pid_patient_is_refused_at_pid_3(letter):
