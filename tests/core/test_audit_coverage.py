@@ -751,6 +751,10 @@ EXCLUDED: dict[str, str] = {
         "a step of the PFI's integration of a batch: the PFI records each message's outcome with its INS and "
         "IPP in the transaction that files it (mss.pfi.*); a caller of another structure is refused and recorded"
     ),
+    "PatientIndex.absorb": (
+        "the fusion step inside its caller's transaction (the cell's decision, the GAM's A40): it writes "
+        "identitovigilance.merge itself, which tests/etablissement/sejours and the cell's fusion tests read"
+    ),
     "PatientIndex.candidates": (
         "a step of the PFI's worklist entry: the entry that proposes them is recorded with the candidates "
         "(mss.pfi.*); a caller of another structure is refused and recorded"

@@ -70,7 +70,7 @@ def criteria(params: Request) -> dict[str, object]:
     wanted: dict[str, object] = {}
     if "patient" in p:
         ref = p["patient"].removeprefix("Patient/")
-        if not ref.isdigit():
+        if not (ref.isascii() and ref.isdigit() and len(ref) <= 18):  # Unicode digits and BIGINT overflow
             raise InvalidInput(f"patient {p['patient']!r} : Patient/<id> attendu", code="patient", expression="patient")
         wanted["patient_id"] = int(ref)
     if "status" in p:

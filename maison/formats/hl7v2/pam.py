@@ -77,7 +77,12 @@ def _timestamp(value: str, segment: str, fld: int) -> str | None:
         return None
     digits, sign, offset = value.partition("+") if "+" in value else value.partition("-")
     digits = digits.split(".")[0]
-    if not digits.isdigit() or len(digits) < 8 or len(digits) % 2 or (sign and not re.fullmatch(r"\d{4}", offset)):
+    if (
+        not (digits.isascii() and digits.isdigit())
+        or len(digits) < 8
+        or len(digits) % 2
+        or (sign and not re.fullmatch(r"[0-9]{4}", offset))
+    ):  # ASCII digits only: int() reads Arabic-Indic ones too
         raise Hl7Refusal(f"date {value!r} illisible", ErrorCode.DATA_TYPE, segment, 1, fld)
     d = digits.ljust(14, "0")
     try:

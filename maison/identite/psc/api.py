@@ -79,6 +79,8 @@ def oauth_error_response(exc: OAuthError) -> Response:
         headers = {"WWW-Authenticate": exc.challenge}
     elif exc.status == 401 and exc.error != "invalid_client":
         headers = {"WWW-Authenticate": f'Bearer error="{exc.error}"'}
+    if exc.retry_after:
+        headers["Retry-After"] = str(exc.retry_after)
     return _json({"error": exc.error, "error_description": exc.description}, exc.status, headers)
 
 
@@ -320,13 +322,12 @@ def router(
     @r.get("/ecps/{idnatps}/requests", openapi_extra=openapi.ECPS_REQUESTS)
     @public(ECPS)
     async def ecps_requests(idnatps: Identifier, request: Request) -> Response:
-        return _json(
-            {
-                "requests": await run_in_threadpool(
-                    provider.ecps_pending, idnatps, request.headers.get("x-ecps-code", ""), source=_source(request)
-                )
-            }
-        )
+        code = request.headers.get("x-ecps-code", "")
+        try:
+            pending = await run_in_threadpool(provider.ecps_pending, idnatps, code, source=_source(request))
+        except Locked as exc:
+            raise OAuthError.throttled(exc) from None
+        return _json({"requests": pending})
 
     @r.post("/ecps/{idnatps}/requests/{handle}", openapi_extra=openapi.ECPS_ANSWER)
     @public(ECPS)
@@ -334,14 +335,17 @@ def router(
         f = await form(request)
         if f.get("decision") not in ("approve", "deny"):
             raise OAuthError("invalid_request", "decision=approve ou deny")
-        await run_in_threadpool(
-            provider.ecps_decide,
-            idnatps,
-            request.headers.get("x-ecps-code", ""),
-            handle,
-            f["decision"] == "approve",
-            source=_source(request),
-        )
+        try:
+            await run_in_threadpool(
+                provider.ecps_decide,
+                idnatps,
+                request.headers.get("x-ecps-code", ""),
+                handle,
+                f["decision"] == "approve",
+                source=_source(request),
+            )
+        except Locked as exc:
+            raise OAuthError.throttled(exc) from None
         return Response(status_code=204)
 
     async def _access_token(request: Request) -> str:

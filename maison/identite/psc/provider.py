@@ -39,7 +39,7 @@ from joserfc.errors import JoseError
 from maison.core.actor import Actor
 from maison.core.authz import TokenRejected
 from maison.core.keystore import KeyStore
-from maison.core.lockout import Throttle
+from maison.core.lockout import Locked, Throttle
 from maison.core.passwords import check_password_evenly, hash_password, needs_rehash
 from maison.core.storage import Database
 from maison.identite.annuaire import service as annuaire
@@ -56,9 +56,18 @@ class OAuthError(TokenRejected):
     """An OAuth/OIDC error, answered as `{"error", "error_description"}` with its HTTP status;
     `challenge` is the `WWW-Authenticate` value to answer with, when not the Bearer one of a 401."""
 
-    def __init__(self, error: str, description: str, status: int = 400, *, challenge: str = "") -> None:
+    def __init__(
+        self, error: str, description: str, status: int = 400, *, challenge: str = "", retry_after: int = 0
+    ) -> None:
         super().__init__(description)
         self.error, self.description, self.status, self.challenge = error, description, status, challenge
+        self.retry_after = retry_after  # with a 429: the Retry-After seconds (RFC 6585 §4)
+
+    @classmethod
+    def throttled(cls, locked: Locked) -> OAuthError:
+        """A throttle (`core.lockout.Locked`) in OAuth's error shape: 429 with Retry-After, as the
+        e-CPS endpoints answer their other refusals (the house's OperationOutcome is FHIR's shape)."""
+        return cls("access_denied", locked.message, 429, retry_after=locked.retry_after)
 
 
 # RFC 6749 §5.2: a client that authenticated with the Authorization header is answered, when that

@@ -67,6 +67,8 @@ def test_bad_parameters_are_400_and_other_structures_see_nothing(client, stays, 
     assert client.get("/Encounter", params={"class": "XYZ"}).status_code == 400
     assert client.get("/Encounter", params={"date": "hier"}).status_code == 400
     assert client.get("/Encounter", params={"ward": "1"}).status_code == 400
+    assert client.get("/Encounter", params={"patient": "Patient/١"}).status_code == 400  # Unicode digit
+    assert client.get("/Encounter", params={"patient": "Patient/" + "9" * 30}).status_code == 400  # > BIGINT
     first = client.get("/Encounter").json()["entry"][0]["resource"]["id"]
     other = issue_key(stays.db, "1750000019", "maison-tests", "tests")
     with httpx.Client(base_url=f"{live.url}/fhir", headers={"ESANTE-API-KEY": other}) as outsider:

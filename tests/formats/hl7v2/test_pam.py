@@ -66,6 +66,8 @@ def test_attributes_used_names_and_offsets():
         (adt("A01", "1").replace("PAT-TROIS^DOMINIQUE^DOMINIQUE", ""), ("AE", "PID", 5)),
         (adt("A01", "1").replace("000897406|20240306110000|", "000897406|06/03/2024|"), ("AE", "ZBE", 2)),
         (adt("A01", "1").replace("000897406|20240306110000|", "000897406|20241306110000|"), ("AE", "ZBE", 2)),
+        # Arabic-Indic digits: int() would read them as a date (tests/hostile/test_ascii_digits.py's rule)
+        (adt("A01", "1").replace("000897406|20240306110000|", "000897406|٢٠٢٤٠٣٠٦١١٠٠٠٠|"), ("AE", "ZBE", 2)),
         (adt("A01", "1", at="2024-03-06"), ("AE", "EVN", 6)),
         (adt("A01", "1", action="DELETE"), ("AE", "ZBE", 4)),
         (adt("A01", "1").replace("ZBE|M1^", "ZBE|^"), ("AE", "ZBE", 1)),
