@@ -18,7 +18,7 @@ import maison
 from tests.hostile.jsonfuzz import Fuzzer, Operation, source_keys
 from tests.hostile.world import credentials, example_path
 
-BUDGET_S = float(os.environ.get("MAISON_FUZZ_SECONDS", "60"))
+BUDGET_S = float(os.environ.get("MAISON_FUZZ_SECONDS", "40"))
 QUERY_BUDGET_S = BUDGET_S / 2
 
 

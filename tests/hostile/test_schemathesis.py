@@ -29,7 +29,7 @@ from schemathesis.core.parameters import ParameterLocation
 from tests.hostile.jsonfuzz import insi_refusal
 from tests.hostile.world import credentials, example_path
 
-BUDGET_S = 70
+BUDGET_S = 50
 EXAMPLES = 25
 BUSINESS_RULES = ["400", "422"]  # refusals of schema-valid data for a rule the schema cannot state
 CREDENTIAL_HEADERS = {"authorization", "esante-api-key"}
