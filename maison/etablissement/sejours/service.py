@@ -455,7 +455,9 @@ class Sejours:
         """A stay of the actor's structure (another's reads as unknown), its movements, audited."""
         with self.db.read() as conn:
             row = store.stay_by_id(conn, stay_id)
-            if row is None or row.structure != actor.structure:
+            if row is None or row.structure != actor.structure:  # "not there" and "not yours" alike, audited
+                detail = {"sejour_id": stay_id, "structure": actor.structure}
+                self.trail.refused(actor, "sejours.read", code="sejour-inconnu", detail=detail)
                 raise NotFound(f"séjour {stay_id} inconnu", code="sejour-inconnu")
             stay = stay_of(row, store.movements(conn, row.id))
         self.trail.read(

@@ -4,6 +4,7 @@ patient, date, status, class and service; another structure's stays unseen."""
 import httpx
 import pytest
 
+from maison.core import audit
 from maison.core.auth import issue_key
 from maison.formats.hl7v2 import pam
 from maison.formats.hl7v2.listener import parse
@@ -74,4 +75,8 @@ def test_bad_parameters_are_400_and_other_structures_see_nothing(client, stays, 
     with httpx.Client(base_url=f"{live.url}/fhir", headers={"ESANTE-API-KEY": other}) as outsider:
         assert outsider.get(f"/Encounter/{first}").status_code == 404
         assert "entry" not in outsider.get("/Encounter").json()
+    stays.sejours.trail.close()  # the journal's records reach the table
+    with stays.db.read() as conn:
+        refusals = [r for r in audit.events(conn, structure="1750000019") if r["action"] == "sejours.read"]
+    assert [r["outcome"] for r in refusals] == ["failure"]  # the refused read is audited, not only the allowed
     assert httpx.get(f"{live.url}/fhir/Encounter").status_code == 401
