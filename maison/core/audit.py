@@ -168,6 +168,13 @@ def events(
         yield dict(r)
 
 
+def events_after(conn: Connection, seq: int, *, limit: int = 10_000) -> list[dict[str, Any]]:
+    """The records after `seq`, in order, at most `limit`: what an observatory fold reads since its
+    cursor (issue 23: fold, do not rescan), keyed by the primary key."""
+    query = sa.select(audit_event).where(audit_event.c.seq > seq).order_by(audit_event.c.seq).limit(limit)
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
 def tally(
     conn: Connection,
     *,
