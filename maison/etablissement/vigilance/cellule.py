@@ -188,6 +188,25 @@ class Cellule:
             )
         return everyone
 
+    def ght(self, code: str) -> tuple[str, list[str]]:
+        """A GHT recorded by the administrator: its support establishment and its members, support
+        first (004 L349: the support checks each member). NotFound if the house does not know it."""
+        with self.db.read() as conn:
+            found = store.ght(conn, code.strip())
+        if found is None:
+            raise NotFound(f"GHT {code} inconnu", code="ght-inconnu")
+        support, members = found
+        return support, [support, *(m for m in members if m != support)]
+
+    def functioning(self, structure: str, since: date, until: date) -> tuple[list[str], dict[str, str]]:
+        """What shows a cell functions (004 L341-353), without the patients of its incidents: the days
+        of its meetings held in [since, until) and the procedures adopted before `until` ({kind: day}).
+        The caller (the observatory's prerequisite PS1.1) authorises and audits its own reading."""
+        with self.db.read() as conn:
+            meetings = [r.held_on for r in store.meetings(conn, structure, since.isoformat(), until.isoformat())]
+            adopted = {r.kind: r.adopted_on for r in store.procedures(conn, structure, until.isoformat())}
+        return meetings, adopted
+
     # --- what the cell declares --------------------------------------------------------------------
 
     def record_meeting(self, actor: Actor, held_on: str, minutes: str, participants: list[str]) -> int:

@@ -150,6 +150,17 @@ def ght_peers(conn, structure: str) -> set[str]:
     return set(conn.execute(sa.select(vig_ght_member.c.structure).where(vig_ght_member.c.ght.in_(mine))).scalars())
 
 
+def ght(conn, code: str) -> tuple[str, list[str]] | None:
+    """A GHT's support establishment and its members (support included), or None if unknown."""
+    support = conn.execute(sa.select(vig_ght.c.support).where(vig_ght.c.code == code)).scalar_one_or_none()
+    if support is None:
+        return None
+    members = conn.execute(
+        sa.select(vig_ght_member.c.structure).where(vig_ght_member.c.ght == code).order_by(vig_ght_member.c.structure)
+    ).scalars()
+    return support, list(members)
+
+
 def row_to_identity(row):
     from maison.core.ins_traits import Traits
     from maison.etablissement.vigilance.model import LocalIdentity, Status

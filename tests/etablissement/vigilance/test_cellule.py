@@ -8,6 +8,7 @@ import pytest
 from maison.core import audit
 from maison.core.actor import Actor
 from maison.core.auth import issue_key
+from maison.core.errors import MaisonError
 from maison.core.ins_traits import Traits
 from maison.etablissement.insi.client import ClientIdentity, InsiClient
 from maison.etablissement.vigilance.cellule import REQUIRED_PROCEDURES, Cellule, Semester
@@ -273,3 +274,21 @@ def test_cli_report(db, database_url):
     assert recorded.exit_code == 0, recorded.output
     inside = CliRunner().invoke(app, ght_report, env={"MAISON_DATABASE_URL": database_url})
     assert inside.exit_code == 0, inside.output
+
+
+def test_ght_members_and_functioning_read_without_patients(db):
+    """The reads the observatory's PS1.1 takes (004 L341-353): a GHT's members, support first; the
+    days of a cell's meetings in a range and the procedures adopted before its end."""
+    cell = Cellule(db)
+    admin = Actor(person="system:admin", structure="maison", software="maison")
+    assert cell.record_ght(admin, "GHT-75", "GHT Paris", OTHER, [STRUCTURE, OTHER]) == [OTHER, STRUCTURE]
+    assert cell.ght("GHT-75") == (OTHER, [OTHER, STRUCTURE])
+    with pytest.raises(MaisonError) as unknown:
+        cell.ght("GHT-00")
+    assert unknown.value.code == "ght-inconnu"
+    cell.record_meeting(CELL, "2026-02-10", "revue des doublons", [])
+    cell.record_meeting(CELL, "2026-07-01", "revue", [])
+    cell.adopt_procedure(CELL, "fusion", "", "2026-03-01")
+    cell.adopt_procedure(CELL, "creation", "", "2026-08-01")
+    meetings, adopted = cell.functioning(STRUCTURE, date(2026, 1, 1), date(2026, 7, 1))
+    assert meetings == ["2026-02-10"] and adopted == {"fusion": "2026-03-01"}
