@@ -200,6 +200,23 @@ def tally(
     return int(conn.execute(query).scalar_one())
 
 
+def records_after(conn: Connection, after: int, upto: int, actions: Sequence[str]) -> list[dict[str, Any]]:
+    """The records of `actions` with `after < seq <= upto`, in chain order: how a report folds the trail
+    incrementally (issue 23: a cursor on `seq`, never a rescan). A window of sequence numbers, not of
+    matches, bounds what one call reads, whatever the share of these actions in it."""
+    query = (
+        sa.select(audit_event)
+        .where(audit_event.c.seq > after, audit_event.c.seq <= upto, audit_event.c.action.in_(list(actions)))
+        .order_by(audit_event.c.seq)
+    )
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def last_seq(conn: Connection) -> int:
+    """The sequence number of the newest record (0 for an empty trail)."""
+    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(audit_event.c.seq), 0))).scalar_one())
+
+
 def detail_of(row: dict[str, Any]) -> dict[str, Any]:
     """The record's detail (what the action said of itself, plus `actor` extras) as a dict."""
     detail: dict[str, Any] = orjson.loads(row["detail"])
