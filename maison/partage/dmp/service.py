@@ -653,6 +653,7 @@ class Dmp:
                 "lot": request.submission.unique_id,
                 "documents": [r["unique_id"] for r in lot.rows],
                 "types": [r["type_code"] for r in lot.rows],
+                "niveaux": [r["level"] for r in lot.rows],  # CDA R2 N1 / N3, counted by the observatory
                 "remplace": superseded,
                 "decision": decision.reason,
             },
