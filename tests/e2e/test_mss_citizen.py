@@ -70,11 +70,37 @@ def test_no_mailbox_without_a_mon_espace_sante(mss, house):
         assert conn.execute(query).first() is None
 
 
+def _verdicts(house) -> list[dict]:
+    from maison.core import audit
+
+    with house.db.read() as conn:
+        return [audit.detail_of(e) for e in audit.events(conn, action_prefix="mss.test-citoyen")]
+
+
 def test_sun_es_ps41_test_mailbox_answers_automatically(mss, house):
     _send(mss, TEST_MAILBOX, _letter(to=TEST_MAILBOX))
     [answer] = _delivered(house, PFI)
     text = _text(mss, answer)
     assert text.startswith("Test réussi") and "11490-0" in text and "(N1)" in text
+    [verdict] = _verdicts(house)  # the proof the observatory's PS4.1 reads (004 L738)
+    assert verdict["expediteur"] == PFI and verdict["conforme"] is True and verdict["pdf"] is True
+
+
+def test_sun_es_test_without_the_pdf_is_answered_as_not_conform(mss, house):
+    from maison.formats import mime as message
+
+    raw = message.parse(_letter(to=TEST_MAILBOX), max_bytes=10_000_000)
+    archive = next(a for a in raw.attachments if a.filename == "IHE_XDM.ZIP")
+    without_pdf = message.as_bytes(
+        message.compose(
+            message.Outgoing(PFI, [TEST_MAILBOX], "Test", "Archive seule.", [archive]), domain="chu-test.mssante.fr"
+        )
+    )
+    _send(mss, TEST_MAILBOX, without_pdf)
+    [answer] = _delivered(house, PFI)
+    assert "Test non conforme : aucune pièce jointe PDF" in _text(mss, answer)
+    [verdict] = _verdicts(house)
+    assert verdict["conforme"] is False and verdict["manques"] == ["aucune pièce jointe PDF"]
 
 
 def test_sun_es_test_without_an_archive_is_answered_as_not_conform(mss, house):

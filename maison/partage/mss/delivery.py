@@ -117,6 +117,7 @@ class Delivery:
             detail={
                 "operateur": operator,
                 "destination": destination,
+                "expediteur": sender,  # whose mailbox sent it (the observatory's SUN-ES PS3.2)
                 "destinataires": recipients,
                 "message_id": message_id,
             },

@@ -138,6 +138,13 @@ class Mailboxes:
         except (NotFound, InvalidInput):
             return None
 
+    def owned_by(self, owner: str) -> list[Mailbox]:
+        """The mailboxes of a structure (ORG, APP, CAB: owned by its FINESS) or of a professional
+        (PER: his IdNatPS) — what the observatory's SUN-ES PS3.2 and PS4.1 look at (004 L660-743)."""
+        with self.db.read() as conn:
+            rows = store.mailboxes_owned_by(conn, owner)
+        return [_mailbox(r) for r in rows]
+
     def to_publish(self, operator: str) -> list[Mailbox]:
         """The operator's mailboxes not yet in the Annuaire (publication.publish_pending)."""
         with self.db.read() as conn:

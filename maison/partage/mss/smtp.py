@@ -378,9 +378,14 @@ class _Base:
         return None if box is not None and box.active else _reply("550", f"5.1.1 {recipient} : BAL inconnue")
 
     async def _answer_test(self, parsed: mime.Received) -> None:
-        """SUN-ES PS4.1: the citizen test mailbox answers every message (004 L706-712)."""
-        raw = citizen.test_answer(parsed)
+        """SUN-ES PS4.1: the citizen test mailbox answers every message (004 L706-712), its verdict
+        recorded in the trail before the answer leaves."""
+        verdict = citizen.judge_test(parsed)
+        raw = citizen.test_answer(parsed, verdict)
         answer = mime.parse(raw, max_bytes=self.rt.max_message_bytes)
+        await asyncio.to_thread(
+            citizen.record_test, self.rt.delivery.db, self.rt.actor(), parsed, verdict, answer.message_id
+        )
         if domain_of(parsed.sender) in self.rt.operator.domains:
             await asyncio.to_thread(
                 self.rt.delivery.deliver, self.rt.actor(), parsed.sender, raw, citizen.TEST_MAILBOX, answer.message_id

@@ -268,6 +268,12 @@ def mailbox_hosting(conn: sa.Connection, address: str) -> sa.Row | None:
     return conn.execute(sa.select(M.c.operator, M.c.kind, M.c.owner, M.c.active).where(M.c.address == address)).first()
 
 
+def mailboxes_owned_by(conn: sa.Connection, owner: str) -> list[sa.Row]:
+    """A structure's (or a professional's) mailboxes, by address (ix_mss_mailbox_owner)."""
+    M = mss_mailbox
+    return list(conn.execute(sa.select(M).where(M.c.owner == owner).order_by(M.c.address)))
+
+
 def insert_mailbox(conn: sa.Connection, **values) -> None:
     conn.execute(mss_mailbox.insert().values(**values))
 

@@ -114,3 +114,12 @@ def test_delivery_prepends_the_return_path_and_a_restamped_replay_is_recognised(
         [row] = conn.execute(sa.select(store.mss_message)).all()
     stored = delivery.content(row.sha256)
     assert stored == b"Return-Path: <gp@medecins.mssante.fr>\r\n" + first + message and row.size == len(stored)
+
+
+def test_a_relayed_message_names_its_sender_in_the_trail(delivery, db):
+    """The observatory's SUN-ES PS3.2 (004 L660-684) counts what a structure's mailbox sent: a message
+    queued for another operator says whose it is, as a local delivery does."""
+    delivery.enqueue(ACTOR, "chu-test", "medecins", BOX, ["martin@medecins.mssante.fr"], b"x", "<a@chu-test>")
+    with db.read() as conn:
+        [record] = list(audit.events(conn, action_prefix="mss.relayer"))
+    assert audit.detail_of(record)["expediteur"] == BOX
