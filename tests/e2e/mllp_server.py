@@ -1,4 +1,9 @@
-"""`maison serve --mllp-port` in a process of its own, for the tests that drive it over MLLP."""
+"""`maison serve --mllp-port` in a process of its own, for the tests that drive it over MLLP.
+
+Starting it costs 6-14 s (three spawned interpreters import the house), so a test module shares one
+server per database backend (`module_server`); its tests stay independent because the `db` fixture
+empties every table before each of them, and the server keeps no state of its own between messages
+(idempotency, the audit chain's head, the stays: all read from the database)."""
 
 from __future__ import annotations
 
@@ -8,10 +13,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
+from maison.core.config import Settings
 from tests.conftest import free_port
 
 
@@ -19,6 +27,7 @@ class Served:
     """`python -m maison serve --mllp-port` in its own process group."""
 
     def __init__(self, settings, log: Path, **extra_env: str) -> None:
+        self.settings = settings
         self.http, self.mllp = free_port(), free_port()
         self.url = f"{'https' if 'MAISON_TLS_CERT' in extra_env else 'http'}://127.0.0.1:{self.http}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("MAISON_")}
@@ -29,6 +38,7 @@ class Served:
             PYTHONUNBUFFERED="1",
         )
         env |= extra_env
+        self.log = log
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "maison", "serve", "--port", str(self.http), "--mllp-port", str(self.mllp)],
@@ -49,9 +59,25 @@ class Served:
                 time.sleep(0.1)
         raise AssertionError("maison serve --mllp-port did not listen:\n" + log.read_text()[-3000:])
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 20) -> int | None:
+        """SIGTERM to the group; its exit code, or None when it had to be killed."""
         try:
             os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=20)
+            return self.proc.wait(timeout=timeout)
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            return None
+
+
+def module_server(
+    tmp_path_factory: pytest.TempPathFactory, reference_path: Path, database_url: str
+) -> Iterator[Served]:
+    """One `maison serve --mllp-port` for a test module on one backend (a module-scoped fixture's body;
+    the database is migrated by the session's `migrated` fixture, which the caller requests)."""
+    data_dir = tmp_path_factory.mktemp("serve")
+    settings = Settings(data_dir=data_dir, database_url=database_url, reference_path=reference_path)
+    server = Served(settings, data_dir / "serve.log")
+    yield server
+    code = server.stop()
+    assert code == 0, f"maison serve did not stop cleanly ({code}):\n" + server.log.read_text()[-3000:]

@@ -10,17 +10,16 @@ import pytest
 import sqlalchemy as sa
 
 from maison.formats.hl7v2.client import MllpClient
-from tests.e2e.mllp_server import Served
+from tests.e2e.mllp_server import module_server
 from tests.etablissement.sejours.messages import adt, pid
 
 TABLES = ("sej_stay", "sej_movement", "sej_message", "sej_dmp_state", "vig_patient")
 
 
-@pytest.fixture
-def served(settings, db, tmp_path):
-    server = Served(settings, tmp_path / "serve.log")
-    yield server
-    server.stop()
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, reference_path, database_url, migrated):
+    """One server for the module's tests on each backend; each test starts on emptied tables (`db`)."""
+    yield from module_server(tmp_path_factory, reference_path, database_url)
 
 
 def _rows(db) -> dict[str, int]:
@@ -76,7 +75,7 @@ def test_faulty_messages_are_refused_in_hl7_terms_and_leave_nothing(served, db):
         assert _fields(tolerated, "MSA")[1:3] == ["AA", "t1"]
 
 
-def test_broken_frames_and_oversized_messages(served, db, settings):
+def test_broken_frames_and_oversized_messages(served, db):
     before = _rows(db)
     # a truncated frame, then the connection closed: nothing processed
     with socket.create_connection(("127.0.0.1", served.mllp), timeout=10) as sock:

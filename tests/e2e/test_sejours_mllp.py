@@ -17,18 +17,17 @@ from maison.core.auth import issue_key
 from maison.etablissement.sejours.model import StayStatus
 from maison.etablissement.vigilance.model import Status
 from maison.formats.hl7v2.client import MllpClient, MllpError
-from tests.e2e.mllp_server import Served
+from tests.e2e.mllp_server import Served, module_server
 from tests.etablissement.sejours.messages import FINESS, PAM_EXAMPLES, adt
 
 MLLP_SEND = Path(sys.executable).with_name("mllp_send")
 READER = Actor(person="899900038441", structure=FINESS, software="dpi")
 
 
-@pytest.fixture
-def served(settings, db, tmp_path):
-    server = Served(settings, tmp_path / "serve.log")
-    yield server
-    server.stop()
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, reference_path, database_url, migrated):
+    """One server for the module's tests on each backend; each test starts on emptied tables (`db`)."""
+    yield from module_server(tmp_path_factory, reference_path, database_url)
 
 
 def _example(reference_path: Path, name: str) -> bytes:
@@ -40,7 +39,7 @@ def _msa(ack: str) -> tuple[str, str]:
     return msa[1], msa[2]
 
 
-def test_the_admission_and_discharge_examples(served, house, reference_path):
+def test_the_admission_and_discharge_examples(served, db, house, reference_path):
     """SGL/admission.er7 (A01 with ZBE and ZFA) then SGL/sortie.er7 (A03), sent by `maison hl7 envoyer`."""
     admission = subprocess.run(
         [sys.executable, "-m", "maison", "hl7", "envoyer", str(reference_path / "hl7v2/exemples" / PAM_EXAMPLES[0])]
@@ -80,7 +79,7 @@ def test_the_admission_and_discharge_examples(served, house, reference_path):
     assert [e["resource"]["identifier"][0]["value"] for e in found["entry"]] == ["000897406"]
 
 
-def test_the_dmp_consent_examples(served, house, reference_path):
+def test_the_dmp_consent_examples(served, db, house, reference_path):
     """Vague 2/Consentement_DMP_PAMFR: five admissions, each with its ZFA information state."""
     with MllpClient("127.0.0.1", served.mllp) as gam:
         acks = [_msa(gam.send(_example(reference_path, name))) for name in PAM_EXAMPLES[2:]]
@@ -97,7 +96,7 @@ def test_the_dmp_consent_examples(served, house, reference_path):
     assert house.sejours.dmp_state(READER, patient)["feeding"] == "NA"  # the last one announced
 
 
-def test_mllp_send_plays_the_gam(served, house, tmp_path):
+def test_mllp_send_plays_the_gam(served, db, house, tmp_path):
     """python-hl7's `mllp_send` sends an admission, a transfer and a discharge on one connection."""
     messages = tmp_path / "sejour.hl7"
     texts = [
