@@ -97,6 +97,17 @@ class Settings:
     # mimeType application/xslt+xml, which the DMP's metadata mapping lists) are taken; off, they are
     # refused with the XDS code InvalidDocumentContent (issue 20 §2.4).
     dmp_cda_auto_presentable: bool = True
+    # SUN-ES usage targets, in % of the denominator (issue 23 §1.1; maison/observatoire/sunes): the seed
+    # lists the indicators (004 L185-207) and names no target — each funding window's instruction sets
+    # them (DGOS/PF5/DNS/CTO/2021/167, 2022/40), so they are settings, set from it, not constants.
+    sunes_cible_ds1_1: int = 50
+    sunes_cible_ds1_2: int = 50
+    sunes_cible_ds1_3: int = 50
+    sunes_cible_ds1_4: int = 50
+    sunes_cible_ds2_1: int = 50
+    sunes_cible_ds3_1: int = 50
+    sunes_cible_ds4_1: int = 50
+    sunes_cible_ds4_2: int = 50
     espace_max_document_bytes: int = 5_000_000  # a document the patient deposits in Mon espace santé
     mss_max_message_bytes: int = 20_000_000  # the largest MSSanté message an operator accepts (SMTP SIZE)
     # A structure's identity provider registered with a jwksUri: Maison fetches only public addresses

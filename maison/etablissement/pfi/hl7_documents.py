@@ -166,6 +166,14 @@ class Hl7Documents:
                     "action": request.action,
                     "document": request.unique_id,
                     "sejour": request.stay_number,
+                    # what SUN-ES counts per stay and per report (seed 004 L191-203): the stay's structure,
+                    # the type (LOINC, JDV_J07), the CDA levels sent (N1, then its N3), PID-32 (QUAL:
+                    # a qualified INS) and, for a replacement, the version replaced
+                    "structure_sejour": row["stay_structure"],
+                    "type": row["type_code"],
+                    "niveaux": [h.level for h in request.headers],
+                    "statut_ins": request.ins_status,
+                    "remplace": request.replaced_id,
                 },
             )
         self.pool.submit(self.deliver, document_id)

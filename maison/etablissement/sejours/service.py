@@ -506,3 +506,13 @@ class Sejours:
         with self.db.read() as conn:
             row = store.dmp_state(conn, actor.structure, patient_id)
         return dict(row._mapping) if row is not None else None
+
+    def stays_by_key(self, actor: Actor, keys: list[tuple[str, str]]) -> list[Stay]:
+        """The stays named by (structure, PV1-19) as they are now, without their movements: what the
+        observatory folds the PAM records it reads into (SUN-ES is counted per stay, seed 004
+        L185-207). A read of the structures' stays, audited as one."""
+        with self.db.read() as conn:
+            stays = [stay_of(row) for row in store.stays_by_key(conn, keys)]
+        structures = sorted({key[0] for key in keys})
+        self.trail.read(actor, "sejours.lecture-indicateurs", detail={"structures": structures, "count": len(stays)})
+        return stays

@@ -106,6 +106,13 @@ def stay(conn: Connection, structure: str, number: str, *, for_update: bool = Tr
     return conn.execute(query.with_for_update() if for_update else query).first()
 
 
+def stays_by_key(conn: Connection, keys: list[tuple[str, str]]) -> list[Any]:
+    """The stays named by (structure, PV1-19), as they are now (the observatory's fold, issue 23)."""
+    if not keys:
+        return []
+    return list(conn.execute(sa.select(sej_stay).where(sa.tuple_(sej_stay.c.structure, sej_stay.c.number).in_(keys))))
+
+
 def stay_by_id(conn: Connection, stay_id: int) -> Any:
     return conn.execute(sa.select(sej_stay).where(sej_stay.c.id == stay_id)).first()
 

@@ -1,0 +1,514 @@
+"""SUN-ES usage indicators for a structure or a GHT, per semester (seed 004 L185-207; issue 23 §1.1-1.2),
+computed from what happened — the audit trail and the stays of the GAM — not declared by hand.
+
+How to call it::
+
+    sunes = SunEs(db, house.sejours, settings)           # the house's Sejours, its Settings
+    report = sunes.compute(actor, Scope.structure(FINESS), Period.parse("2026-S1"))
+    report.as_dict(); report.tables()
+    why = sunes.explain(actor, Scope.ght("GHT-75"), Period.parse("2026-S1"), "DS1.1")
+    sunes.declare_cme(actor, FINESS, "2026-03-12", "CME", "PV de la CME du 12 mars 2026")   # DS4.3
+
+How each fact is established (the fold, `Folding`), from the records the services leave:
+- a stay: every PAM record of the GAM (`sejours.A01` … `sejours.Z99`, issue 22 §1) names the stay
+  (structure + PV1-19); the fold reads the stay as it is now through `Sejours.stays_by_key` — so a
+  stay cancelled by A11 (or A38) is `cancelled` and leaves every denominator; an A13 (discharge
+  cancelled) takes it out of the period until its next A03. Denominator of the per-stay lines: the stays
+  discharged in the period (004 L191-193, L203 "taux de séjours"; a discharge letter and a discharge
+  prescription exist once the stay is over);
+- a document produced: the PFI's `pfi.hl7.document` record (the DPI, the lab system or the RIS sent
+  it over HL7 v2; the PFI carries the hospital's sendings, seed 002 L436) with the stay (PV1-19 and
+  its authority), the LOINC type, the CDA levels sent (N1, then its N3) and PID-32 — QUAL is a
+  qualified INS (PAM FR 2.11; a VALI identity's INS was not checked, so it is not a qualified INS);
+- fed to the DMP: the PFI's `pfi.hl7.dmp` record of that document with outcome success (the DMP
+  answered 200 to ITI-65); a refusal is kept with its code; a withdrawal (`pfi.hl7.dmp` of a
+  deletion, or the DMP's own `dmp.supprimer` of the document) removes the feed: the line says "le
+  DMP a été alimenté", and a withdrawn document no longer feeds it (the producer withdraws what was
+  wrong, 000 L1062), whenever the withdrawal happens — a report recomputed later says so. A
+  replacement is a new version of the same document: it feeds the stay, and the replaced version
+  leaves the reports' count (a report is not produced twice);
+- sent by MSSanté: the PFI's `pfi.hl7.mss` record per recipient (sent, delivered, read, or failed).
+  A recipient in the citizen domain (patient.mssante.fr, 000 L2087) is the patient (DS4.2), any
+  other a professional correspondent (DS4.1).
+A feed or a sending counts when it happened before the period's end (the rate is that of the
+period); DS1.4's historical documents count when fed since the stay's admission.
+
+The fold (`fold`) reads only the records after its cursor, by windows of seqs, and writes the facts
+and the cursor in one transaction; `fold(from_zero=True)` rebuilds them. The indicators are SQL
+counts over the facts (store.py); each explanation lists every stay, report or correspondent with
+the reason it is counted or not and the audit seqs that prove it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from maison.core import audit
+from maison.core.actor import Actor
+from maison.core.config import Settings
+from maison.core.errors import InvalidInput, NotFound
+from maison.core.storage import Database
+from maison.etablissement.sejours.service import Sejours
+from maison.formats.mime import CITIZEN_DOMAIN
+from maison.observatoire.report import Period
+from maison.observatoire.sunes import store
+from maison.observatoire.sunes.model import (
+    INDICATORS,
+    CmePresentation,
+    Explanation,
+    Indicator,
+    Item,
+    Result,
+    Scope,
+    SunesReport,
+    Unit,
+    indicator,
+)
+
+KIND = "sunes"
+PAM_EVENTS = ("A01", "A02", "A03", "A04", "A05", "A06", "A07", "A08", "A11", "A12", "A13", "A21", "A22", "A38", "Z99")
+ACTIONS = (
+    *(f"sejours.{event}" for event in PAM_EVENTS),  # issue 22 §1: each PAM event on a stay
+    "pfi.hl7.document",
+    "pfi.hl7.dmp",
+    "pfi.hl7.mss",
+    "dmp.supprimer",
+    "identitovigilance.ght",
+)
+WINDOW = 50_000  # seqs read per fold transaction
+
+
+def _utc(text: str | None) -> str | None:
+    """An ISO timestamp (a PAM time carries its offset) as UTC, so that facts compare as text."""
+    if not text:
+        return None
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+class Folding:
+    """One window of records applied to the facts, in seq order, in the caller's write transaction."""
+
+    def __init__(self, conn: Any, records: list[dict[str, Any]]) -> None:
+        self.conn = conn
+        self.records = [r | {"d": audit.detail_of(r)} for r in records if r["outcome"] in ("success", "failure")]
+        named = [r["d"].get("document", "") for r in self.records] + [r["d"].get("remplace", "") for r in self.records]
+        self.docs = store.documents(conn, [n for n in named if n])
+        mss = [(r["d"]["document"], r["d"]["destinataire"]) for r in self.records if r["action"] == "pfi.hl7.mss"]
+        self.msgs = store.messages(conn, mss)
+        self.touched: set[str] = set()
+        self.touched_msgs: set[tuple[str, str]] = set()
+
+    def apply(self, stays: dict[tuple[str, str], Any]) -> None:
+        handlers: dict[str, Callable[[dict[str, Any]], None]] = {
+            "pfi.hl7.document": self._produced,
+            "pfi.hl7.dmp": self._dmp_leg,
+            "pfi.hl7.mss": self._mss_leg,
+            "dmp.supprimer": self._withdrawn,
+            "identitovigilance.ght": self._ght,
+        }
+        last_seq: dict[tuple[str, str], int] = {}
+        for record in self.records:
+            if record["action"].startswith("sejours."):
+                if record["outcome"] == "success" and "sejour" in record["d"]:
+                    last_seq[(record["d"]["structure"], record["d"]["sejour"])] = record["seq"]
+            elif record["action"] in handlers:
+                handlers[record["action"]](record)
+        store.put_stays(self.conn, [_stay_row(stays[k], seq) for k, seq in last_seq.items() if k in stays])
+        store.put_documents(self.conn, [self.docs[u] for u in self.touched])
+        store.put_messages(self.conn, [self.msgs[k] for k in self.touched_msgs])
+
+    def _produced(self, record: dict[str, Any]) -> None:
+        d = record["d"]
+        # records written before the PFI named the type, levels and PID-32 cannot be classified
+        if record["outcome"] != "success" or d.get("action") not in ("initial", "remplacement") or "type" not in d:
+            return
+        uid = d["document"]
+        if uid not in self.docs:
+            self.docs[uid] = dict(
+                unique_id=uid,
+                structure=d["structure_sejour"],
+                stay_number=d["sejour"],
+                type_code=d["type"],
+                levels="+".join(dict.fromkeys(d["niveaux"])),
+                ins=record["patient"] or "",
+                qualified=d["statut_ins"] == "QUAL",  # PAM FR 2.11 PID-32: only QUAL is a qualified INS
+                produced_at=record["recorded_at"],
+                produced_seq=record["seq"],
+                fed_at=None,
+                fed_seq=None,
+                refused_seq=None,
+                refused_code="",
+                deleted_seq=None,
+                superseded_seq=None,
+            )
+            self.touched.add(uid)
+        replaced = self.docs.get(d.get("remplace") or "")
+        if d["action"] == "remplacement" and replaced is not None and replaced["superseded_seq"] is None:
+            replaced["superseded_seq"] = record["seq"]
+            self.touched.add(replaced["unique_id"])
+
+    def _dmp_leg(self, record: dict[str, Any]) -> None:
+        d = record["d"]
+        doc = self.docs.get(d["document"])
+        if doc is None:
+            return
+        ok = record["outcome"] == "success"
+        if d["action"] == "suppression":
+            if ok and doc["deleted_seq"] is None:
+                doc["deleted_seq"] = record["seq"]
+        elif ok and doc["fed_seq"] is None:
+            doc["fed_at"], doc["fed_seq"] = record["recorded_at"], record["seq"]
+        elif not ok and doc["fed_seq"] is None:
+            doc["refused_seq"], doc["refused_code"] = record["seq"], str(d.get("code", ""))[:64]
+        self.touched.add(doc["unique_id"])
+
+    def _mss_leg(self, record: dict[str, Any]) -> None:
+        d = record["d"]
+        key = (d["document"], d["destinataire"])
+        structure, _, number = d["sejour"].partition("/")
+        msg = self.msgs.setdefault(
+            key,
+            dict(
+                unique_id=key[0],
+                recipient=key[1],
+                structure=structure,
+                stay_number=number,
+                patient=key[1].lower().endswith("@" + CITIZEN_DOMAIN),
+                state="",
+                tried_at=record["recorded_at"],
+                sent_at=None,
+                seq=record["seq"],
+            ),
+        )
+        if record["outcome"] == "success":
+            msg["state"] = d["etat"]
+            if msg["sent_at"] is None:
+                msg["sent_at"], msg["seq"] = record["recorded_at"], record["seq"]
+        elif msg["sent_at"] is None:
+            msg["state"], msg["seq"] = d.get("etat") or "echec", record["seq"]
+        self.touched_msgs.add(key)
+
+    def _withdrawn(self, record: dict[str, Any]) -> None:
+        doc = self.docs.get(record["d"].get("document", ""))
+        if record["outcome"] == "success" and doc is not None and doc["deleted_seq"] is None:
+            doc["deleted_seq"] = record["seq"]
+            self.touched.add(doc["unique_id"])
+
+    def _ght(self, record: dict[str, Any]) -> None:
+        if record["outcome"] == "success":
+            store.put_ght(self.conn, record["d"]["ght"], list(record["d"].get("membres", [])), record["seq"])
+
+
+def _stay_row(stay: Any, seq: int) -> dict[str, Any]:
+    return dict(
+        structure=stay.structure,
+        number=stay.number,
+        patient_id=stay.patient_id,
+        ipp=stay.ipp,
+        patient_class=stay.patient_class,
+        status=stay.status.value,
+        admitted_at=_utc(stay.admitted_at),
+        discharged_at=_utc(stay.discharged_at),
+        seq=seq,
+    )
+
+
+class SunEs:
+    """The SUN-ES indicators of a structure or a GHT (see the module's docstring)."""
+
+    def __init__(self, db: Database, sejours: Sejours, settings: Settings, trail: audit.Trail | None = None) -> None:
+        self.db = db
+        self.sejours = sejours
+        self.settings = settings
+        self.trail = trail or sejours.trail
+        self.reader = audit.SYSTEM  # the fold reads the stays as the house, for the indicators
+
+    # --- the fold ----------------------------------------------------------------------------------
+
+    def fold(self, *, from_zero: bool = False, window: int = WINDOW) -> int:
+        """Fold the records after the cursor into the facts; returns the seq folded to."""
+        if from_zero:
+            with self.db.write() as conn:
+                store.forget(conn, KIND)
+        while True:
+            with self.db.read() as conn:
+                after, head = store.cursor(conn, KIND), audit.last_seq(conn)
+                if after >= head:
+                    return after
+                upto = min(after + window, head)
+                records = audit.records_after(conn, after, upto, ACTIONS)
+            stays = self._stays(records)
+            with self.db.write() as conn:
+                if store.cursor(conn, KIND) != after:  # another fold went ahead meanwhile
+                    continue
+                Folding(conn, records).apply(stays)
+                store.move_cursor(conn, KIND, upto)
+
+    def _stays(self, records: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
+        keys = set()
+        for r in records:
+            if r["action"].startswith("sejours.") and r["outcome"] == "success":
+                d = audit.detail_of(r)
+                if d.get("sejour"):
+                    keys.add((d["structure"], d["sejour"]))
+        if not keys:
+            return {}
+        return {(s.structure, s.number): s for s in self.sejours.stays_by_key(self.reader, sorted(keys))}
+
+    # --- the report ----------------------------------------------------------------------------------
+
+    def compute(self, actor: Actor, scope: Scope, period: Period) -> SunesReport:
+        """Every DS indicator of `scope` over `period` (SQL counts over the folded facts) and DS4.3."""
+        folded = self.fold()
+        start, end = period.bounds
+        with self.db.read() as conn:
+            structures = self._structures(conn, scope)
+            results = tuple(self._result(conn, i, structures, start, end) for i in INDICATORS.values())
+            cme = store.last_cme(conn, structures, end)
+        self.trail.read(actor, "observatoire.sunes", detail=self._audited(scope, period, structures))
+        return SunesReport(scope, tuple(structures), period, results, _cme(cme), folded)
+
+    def _structures(self, conn: Any, scope: Scope) -> list[str]:
+        if scope.kind == "structure":
+            return [scope.code]
+        if scope.kind != "ght":
+            raise InvalidInput(f"périmètre {scope.kind!r} : structure ou ght", code="perimetre")
+        members = store.ght_members(conn, scope.code)
+        if not members:
+            raise NotFound(f"GHT {scope.code} inconnu", code="ght-inconnu")
+        return members
+
+    def _result(self, conn: Any, i: Indicator, structures: list[str], start: str, end: str) -> Result:
+        target = int(getattr(self.settings, i.setting))
+        if i.unit is Unit.STAYS and i.code == "DS4.2":
+            den = store.count_stays(conn, structures, start, end, None)
+            num = store.count_stays_messaged(conn, structures, start, end)
+        elif i.unit is Unit.STAYS:
+            den = store.count_stays(conn, structures, start, end, None)
+            num = store.count_stays(conn, structures, start, end, store.fed_document(i.types, i.level, end))
+        elif i.unit is Unit.RETURNING_STAYS:
+            den = store.count_returning_stays(conn, structures, start, end, None)
+            num = store.count_returning_stays(conn, structures, start, end, store.fed_document((), "", end))
+        elif i.unit is Unit.REPORTS:
+            den = store.count_reports(conn, structures, i.types, start, end, None)
+            num = store.count_reports(conn, structures, i.types, start, end, store.fed_document(i.types, i.level, end))
+        else:
+            den = store.count_correspondents(conn, structures, start, end, counted=False)
+            num = store.count_correspondents(conn, structures, start, end, counted=True)
+        return Result(i, num, den, target)
+
+    @staticmethod
+    def _audited(scope: Scope, period: Period, structures: list[str], **more: str) -> dict[str, Any]:
+        return {"perimetre": f"{scope.kind}:{scope.code}", "structures": structures, "periode": period.label, **more}
+
+    # --- the explanation -------------------------------------------------------------------------------
+
+    def explain(self, actor: Actor, scope: Scope, period: Period, code: str) -> Explanation:
+        """Every stay, report or correspondent of one indicator: counted or not, why, and the proof."""
+        i = indicator(code)
+        self.fold()
+        start, end = period.bounds
+        with self.db.read() as conn:
+            structures = self._structures(conn, scope)
+            items = _EXPLAINERS[i.unit if i.code != "DS4.2" else "DS4.2"](conn, i, structures, start, end)
+        self.trail.read(actor, "observatoire.sunes", detail=self._audited(scope, period, structures, indicateur=i.code))
+        return Explanation(i, period, tuple(items))
+
+    # --- DS4.3 ---------------------------------------------------------------------------------------
+
+    def declare_cme(
+        self, actor: Actor, structure: str, presented_on: str, instance: str, evidence: str
+    ) -> CmePresentation:
+        """DS4.3 (004 L205-207): the presentation of the citizen messaging's features and use cases to
+        the CME (or the equivalent instance), declared with its evidence (the minutes), by whom, when."""
+        try:
+            day = date.fromisoformat(presented_on) if presented_on.isascii() else None
+        except ValueError:
+            day = None
+        if day is None or day > datetime.now(UTC).date():
+            raise InvalidInput(f"date de présentation {presented_on!r} invalide ou future", code="date-cme")
+        if not evidence.strip() or not instance.strip():
+            raise InvalidInput("la présentation se déclare avec son instance et sa preuve", code="preuve-absente")
+        row = dict(
+            structure=structure,
+            presented_on=day.isoformat(),
+            instance=instance.strip()[:128],
+            evidence=evidence.strip(),
+            declared_by=actor.person,
+            declared_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        with self.db.write() as conn:
+            store.add_cme(conn, row)
+            self.trail.write(conn, actor, "observatoire.sunes.cme", purpose="HOPERAT", detail=row)
+        return _cme(row)  # type: ignore[return-value]
+
+
+def _cme(row: dict[str, Any] | None) -> CmePresentation | None:
+    if row is None:
+        return None
+    return CmePresentation(
+        row["structure"], row["presented_on"], row["instance"], row["evidence"], row["declared_by"], row["declared_at"]
+    )
+
+
+# --- the explainers: one reason per element, the same conditions as the store's counts --------------
+
+
+def _key(stay: dict[str, Any]) -> str:
+    return f"{stay['structure']}/{stay['number']}"
+
+
+def _discharged_in(stay: dict[str, Any], start: str, end: str) -> bool:
+    return stay["status"] != "cancelled" and bool(stay["discharged_at"]) and start <= stay["discharged_at"] < end
+
+
+def _outside(stay: dict[str, Any]) -> Item:
+    """A stay of the period's admissions that no denominator holds."""
+    if stay["status"] == "cancelled":
+        reason = "séjour annulé (A11/A38) : hors dénominateur"
+    else:
+        reason = "séjour non terminé (ou sortie hors période) : hors dénominateur"
+    return Item(_key(stay), False, False, reason, (stay["seq"],))
+
+
+def _doc_verdict(doc: dict[str, Any], i: Indicator, end: str, since: str | None = None) -> tuple[int, str]:
+    """(rank, reason): rank 6 counts; below, the first condition of the seed's line it fails."""
+    name = i.document
+    if doc["fed_seq"] is None:
+        if doc["refused_seq"] is not None:
+            return 0, f"{name} refusé(e) par le DMP ({doc['refused_code']})"
+        return 0, f"{name} produit(e), non transmis(e) au DMP"
+    if doc["deleted_seq"] is not None:
+        return 1, f"{name} alimenté(e) puis supprimé(e) du DMP"
+    if doc["fed_at"] >= end:
+        return 2, f"{name} alimenté(e) après la fin de la période"
+    if since is not None and doc["fed_at"] < since:
+        return 2, f"{name} alimenté(e) avant ce séjour (pas une reprise d'historique)"
+    if i.level and i.level not in doc["levels"]:
+        return 3, f"{name} alimenté(e) en {doc['levels']} alors que le {i.level} est requis"
+    if i.qualified_ins and not doc["qualified"]:
+        return 4, f"{name} alimenté(e) sans INS qualifiée (PID-32 autre que QUAL)"
+    return 6, f"{name} alimenté(e) ({doc['levels']}, INS qualifiée)"
+
+
+def _doc_seqs(doc: dict[str, Any]) -> tuple[int, ...]:
+    names = ("produced_seq", "fed_seq", "refused_seq", "deleted_seq", "superseded_seq")
+    return tuple(doc[n] for n in names if doc[n] is not None)
+
+
+def _judge_stay(
+    stay: dict[str, Any], docs: list[dict[str, Any]], i: Indicator, end: str, since: str | None = None
+) -> Item:
+    if not docs:
+        return Item(_key(stay), True, False, f"aucun(e) {i.document}", (stay["seq"],))
+    verdicts = [(*_doc_verdict(d, i, end, since), d) for d in docs]
+    rank, reason, _ = max(verdicts, key=lambda v: v[0])
+    seqs = (stay["seq"], *(s for v in verdicts for s in _doc_seqs(v[2])))
+    return Item(_key(stay), True, rank == 6, reason, seqs)
+
+
+def _explain_stays(conn: Any, i: Indicator, structures: list[str], start: str, end: str) -> list[Item]:
+    stays = store.stays_touching(conn, structures, start, end)
+    docs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for d in store.documents_of_stays(conn, [(s["structure"], s["number"]) for s in stays], i.types):
+        docs.setdefault((d["structure"], d["stay_number"]), []).append(d)
+    return [
+        _judge_stay(s, docs.get((s["structure"], s["number"]), []), i, end)
+        if _discharged_in(s, start, end)
+        else _outside(s)
+        for s in stays
+    ]
+
+
+def _explain_returning(conn: Any, i: Indicator, structures: list[str], start: str, end: str) -> list[Item]:
+    stays = store.stays_touching(conn, structures, start, end)
+    everyone = store.stays_of_patients(conn, structures, sorted({s["patient_id"] for s in stays}))
+    earlier_docs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for d in store.documents_of_stays(conn, [(s["structure"], s["number"]) for s in everyone], None):
+        earlier_docs.setdefault((d["structure"], d["stay_number"]), []).append(d)
+    items = []
+    for s in stays:
+        if not _discharged_in(s, start, end):
+            items.append(_outside(s))
+            continue
+        before = [
+            e
+            for e in everyone
+            if (e["structure"], e["patient_id"]) == (s["structure"], s["patient_id"])
+            and e["number"] != s["number"]
+            and e["status"] != "cancelled"
+            and e["admitted_at"] is not None
+            and s["admitted_at"] is not None
+            and e["admitted_at"] < s["admitted_at"]
+        ]
+        if not before:
+            items.append(Item(_key(s), False, False, "première venue du patient : hors dénominateur", (s["seq"],)))
+            continue
+        docs = [d for e in before for d in earlier_docs.get((e["structure"], e["number"]), [])]
+        items.append(_judge_stay(s, docs, i, end, since=s["admitted_at"]))
+    return items
+
+
+def _explain_reports(conn: Any, i: Indicator, structures: list[str], start: str, end: str) -> list[Item]:
+    items = []
+    for doc in store.reports(conn, structures, i.types, start, end):
+        key = f"{doc['structure']}/{doc['stay_number']} {doc['unique_id']}"
+        if doc["superseded_seq"] is not None:
+            items.append(Item(key, False, False, "remplacé par une nouvelle version : compté une fois", _doc_seqs(doc)))
+            continue
+        rank, reason = _doc_verdict(doc, i, end)
+        items.append(Item(key, True, rank == 6, reason, _doc_seqs(doc)))
+    return items
+
+
+def _explain_patient_messages(conn: Any, i: Indicator, structures: list[str], start: str, end: str) -> list[Item]:
+    stays = store.stays_touching(conn, structures, start, end)
+    sent: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for m in store.messages_of(conn, structures, start, end, patient=True):
+        sent.setdefault((m["structure"], m["stay_number"]), []).append(m)
+    items = []
+    for s in stays:
+        if not _discharged_in(s, start, end):
+            items.append(_outside(s))
+            continue
+        msgs = sent.get((s["structure"], s["number"]), [])
+        done = [m for m in msgs if m["state"] in store.SENT and m["sent_at"] < end]
+        seqs = (s["seq"], *(m["seq"] for m in msgs))
+        if done:  # 004 L203: a message, with or without attachment — no INS condition
+            items.append(Item(_key(s), True, True, f"message envoyé au patient ({done[0]['recipient']})", seqs))
+        elif msgs:
+            items.append(Item(_key(s), True, False, "message au patient en échec ou envoyé après la période", seqs))
+        else:
+            items.append(Item(_key(s), True, False, "aucun message au patient", seqs))
+    return items
+
+
+def _explain_correspondents(conn: Any, i: Indicator, structures: list[str], start: str, end: str) -> list[Item]:
+    by_recipient: dict[str, list[dict[str, Any]]] = {}
+    for m in store.messages_of(conn, structures, start, end, patient=False):
+        by_recipient.setdefault(m["recipient"], []).append(m)
+    items = []
+    for recipient, msgs in sorted(by_recipient.items()):
+        sent = [m for m in msgs if m["state"] in store.SENT and m["sent_at"] < end]
+        seqs = tuple(m["seq"] for m in msgs)
+        if any(m["qualified"] for m in sent):
+            items.append(Item(recipient, True, True, "document CDA envoyé avec une INS qualifiée", seqs))
+        elif sent:
+            items.append(Item(recipient, True, False, "documents envoyés sans INS qualifiée (PID-32)", seqs))
+        else:
+            items.append(Item(recipient, True, False, "envoi MSSanté en échec (ou après la période)", seqs))
+    return items
+
+
+_EXPLAINERS: dict[object, Callable[[Any, Indicator, list[str], str, str], list[Item]]] = {
+    Unit.STAYS: _explain_stays,
+    Unit.RETURNING_STAYS: _explain_returning,
+    Unit.REPORTS: _explain_reports,
+    Unit.CORRESPONDENTS: _explain_correspondents,
+    "DS4.2": _explain_patient_messages,
+}

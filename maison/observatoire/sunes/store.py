@@ -1,0 +1,371 @@
+"""The SUN-ES facts (migration 0032): what the fold established from the audit trail, and the queries
+the indicators are counted by.
+
+- `sun_cursor`: the last audit `seq` folded (one row per fold kind);
+- `sun_stay`: each stay of the GAM (structure + PV1-19) as it is now (status, admission, discharge,
+  patient), with the seq of the last PAM record about it;
+- `sun_document`: each CDA document the structure's software sent out through its PFI (keyed by the
+  CDA's id, an OID unique by construction — CI-SIS "Volet En-tête" ClinicalDocument/id), with its
+  stay, type (LOINC, JDV_J07), levels, PID-32 status, and the seqs of its production, DMP feed,
+  refusal, withdrawal, replacement;
+- `sun_message`: each MSSanté leg of such a document (one per recipient), its state and seqs;
+- `sun_ght_member`: the GHTs as the house's administrator recorded them (`identitovigilance.ght`);
+- `sun_cme`: the DS4.3 declarations (CME presentation of the citizen messaging, with its evidence).
+
+The indicators are `COUNT`s over these with `EXISTS` on indexed keys (structure + stay, structure +
+date); the explanations read the same rows. Times are UTC ISO strings, so a period's bounds compare as text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from maison.core.storage import metadata
+
+sun_cursor = sa.Table(
+    "sun_cursor",
+    metadata,
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+)
+
+sun_stay = sa.Table(
+    "sun_stay",
+    metadata,
+    sa.Column("structure", sa.String(64), primary_key=True),
+    sa.Column("number", sa.String(64), primary_key=True),
+    sa.Column("patient_id", sa.BigInteger, nullable=False),
+    sa.Column("ipp", sa.String(64), nullable=False),
+    sa.Column("patient_class", sa.String(4), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("admitted_at", sa.String(32)),
+    sa.Column("discharged_at", sa.String(32)),
+    sa.Column("seq", sa.BigInteger, nullable=False),  # the last sejours.* record about the stay
+    sa.Index("ix_sun_stay_discharged", "structure", "discharged_at"),
+    sa.Index("ix_sun_stay_patient", "structure", "patient_id"),
+)
+
+sun_document = sa.Table(
+    "sun_document",
+    metadata,
+    sa.Column("unique_id", sa.String(128), primary_key=True),
+    sa.Column("structure", sa.String(64), nullable=False),  # the stay's structure (PV1-19's authority)
+    sa.Column("stay_number", sa.String(64), nullable=False),
+    sa.Column("type_code", sa.String(32), nullable=False),
+    sa.Column("levels", sa.String(16), nullable=False),  # "N1", "N1+N3", "N3"
+    sa.Column("ins", sa.String(15), nullable=False),
+    sa.Column("qualified", sa.Boolean, nullable=False),
+    sa.Column("produced_at", sa.String(32), nullable=False),
+    sa.Column("produced_seq", sa.BigInteger, nullable=False),
+    sa.Column("fed_at", sa.String(32)),
+    sa.Column("fed_seq", sa.BigInteger),
+    sa.Column("refused_seq", sa.BigInteger),
+    sa.Column("refused_code", sa.String(64), nullable=False),
+    sa.Column("deleted_seq", sa.BigInteger),
+    sa.Column("superseded_seq", sa.BigInteger),
+    sa.Index("ix_sun_document_stay", "structure", "stay_number", "type_code"),
+    sa.Index("ix_sun_document_produced", "structure", "type_code", "produced_at"),
+)
+
+sun_message = sa.Table(
+    "sun_message",
+    metadata,
+    sa.Column("unique_id", sa.String(128), primary_key=True),
+    sa.Column("recipient", sa.String(256), primary_key=True),
+    sa.Column("structure", sa.String(64), nullable=False),
+    sa.Column("stay_number", sa.String(64), nullable=False),
+    sa.Column("patient", sa.Boolean, nullable=False),  # the citizen domain (patient.mssante.fr)
+    sa.Column("state", sa.String(16), nullable=False),  # envoye / distribue / lu / echec
+    sa.Column("tried_at", sa.String(32), nullable=False),
+    sa.Column("sent_at", sa.String(32)),
+    sa.Column("seq", sa.BigInteger, nullable=False),  # the sending's record, else the failure's
+    sa.Index("ix_sun_message_structure", "structure", "tried_at"),
+    sa.Index("ix_sun_message_stay", "structure", "stay_number", "patient"),
+)
+
+sun_ght_member = sa.Table(
+    "sun_ght_member",
+    metadata,
+    sa.Column("ght", sa.String(64), primary_key=True),
+    sa.Column("structure", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+)
+
+sun_cme = sa.Table(
+    "sun_cme",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("structure", sa.String(64), nullable=False),
+    sa.Column("presented_on", sa.String(10), nullable=False),
+    sa.Column("instance", sa.String(128), nullable=False),  # CME, or the equivalent instance named
+    sa.Column("evidence", sa.Text, nullable=False),  # the minutes (file name, reference)
+    sa.Column("declared_by", sa.String(128), nullable=False),
+    sa.Column("declared_at", sa.String(32), nullable=False),
+    sa.Index("ix_sun_cme_structure", "structure", "presented_on"),
+)
+
+S, D, M = sun_stay, sun_document, sun_message
+SENT = ("envoye", "distribue", "lu")
+FACT_TABLES = (sun_stay, sun_document, sun_message, sun_ght_member)
+
+
+# --- the fold --------------------------------------------------------------------------------------
+
+
+def cursor(conn: Connection, kind: str) -> int:
+    found = conn.execute(sa.select(sun_cursor.c.seq).where(sun_cursor.c.kind == kind)).scalar()
+    return int(found or 0)
+
+
+def move_cursor(conn: Connection, kind: str, seq: int) -> None:
+    if conn.execute(sun_cursor.update().where(sun_cursor.c.kind == kind).values(seq=seq)).rowcount == 0:
+        conn.execute(sun_cursor.insert().values(kind=kind, seq=seq))
+
+
+def forget(conn: Connection, kind: str) -> None:
+    """A fold from 0: every fact goes (the declarations stay: they are not derived from the trail)."""
+    for table in FACT_TABLES:
+        conn.execute(table.delete())
+    conn.execute(sun_cursor.delete().where(sun_cursor.c.kind == kind))
+
+
+def put_stays(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    keys = [(r["structure"], r["number"]) for r in rows]
+    conn.execute(S.delete().where(sa.tuple_(S.c.structure, S.c.number).in_(keys)))
+    conn.execute(S.insert(), rows)
+
+
+def documents(conn: Connection, unique_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    wanted = list(set(unique_ids))
+    if not wanted:
+        return {}
+    return {r["unique_id"]: dict(r) for r in conn.execute(sa.select(D).where(D.c.unique_id.in_(wanted))).mappings()}
+
+
+def put_documents(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    conn.execute(D.delete().where(D.c.unique_id.in_([r["unique_id"] for r in rows])))
+    conn.execute(D.insert(), list(rows))
+
+
+def messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    wanted = list(set(keys))
+    if not wanted:
+        return {}
+    query = sa.select(M).where(sa.tuple_(M.c.unique_id, M.c.recipient).in_(wanted))
+    return {(r["unique_id"], r["recipient"]): dict(r) for r in conn.execute(query).mappings()}
+
+
+def put_messages(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    keys = [(r["unique_id"], r["recipient"]) for r in rows]
+    conn.execute(M.delete().where(sa.tuple_(M.c.unique_id, M.c.recipient).in_(keys)))
+    conn.execute(M.insert(), list(rows))
+
+
+def put_ght(conn: Connection, ght: str, members: list[str], seq: int) -> None:
+    conn.execute(sun_ght_member.delete().where(sun_ght_member.c.ght == ght))
+    if members:
+        conn.execute(sun_ght_member.insert(), [{"ght": ght, "structure": s, "seq": seq} for s in members])
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def ght_members(conn: Connection, ght: str) -> list[str]:
+    query = sa.select(sun_ght_member.c.structure).where(sun_ght_member.c.ght == ght).order_by("structure")
+    return list(conn.execute(query).scalars())
+
+
+def _discharged(structures: list[str], start: str, end: str) -> list[sa.ColumnElement[bool]]:
+    """The stays of the denominators: discharged in the period, not cancelled."""
+    return [
+        S.c.structure.in_(structures),
+        S.c.discharged_at >= start,
+        S.c.discharged_at < end,
+        S.c.status != "cancelled",
+    ]
+
+
+def fed_document(types: Sequence[str], level: str, end: str, *, qualified: bool = True) -> list[sa.ColumnElement[bool]]:
+    """A document of one of `types`, fed to the DMP before `end`, not withdrawn since, holding a CDA of
+    `level`, and (unless `qualified` is False) for a qualified INS."""
+    conditions = [D.c.fed_seq.is_not(None), D.c.fed_at < end, D.c.deleted_seq.is_(None)]
+    if types:  # DS1.4 names no type (004 L194)
+        conditions.append(D.c.type_code.in_(list(types)))
+    if level:  # nor a level
+        conditions.append(D.c.levels.contains(level))
+    if qualified:
+        conditions.append(D.c.qualified.is_(True))
+    return conditions
+
+
+def count_stays(
+    conn: Connection, structures: list[str], start: str, end: str, document: list[sa.ColumnElement[bool]] | None
+) -> int:
+    """Stays discharged in the period; with `document`, those with such a document on the same stay."""
+    query = sa.select(sa.func.count()).select_from(S).where(*_discharged(structures, start, end))
+    if document is not None:
+        query = query.where(sa.exists().where(D.c.structure == S.c.structure, D.c.stay_number == S.c.number, *document))
+    return int(conn.execute(query).scalar_one())
+
+
+def count_returning_stays(
+    conn: Connection, structures: list[str], start: str, end: str, document: list[sa.ColumnElement[bool]] | None
+) -> int:
+    """DS1.4: stays (discharged in the period) of patients who came before — an earlier stay of the
+    same patient at the same structure; with `document`, those for which a document of an earlier
+    stay was fed since the stay's admission."""
+    earlier = S.alias("earlier")
+    came_before = sa.exists().where(
+        earlier.c.structure == S.c.structure,
+        earlier.c.patient_id == S.c.patient_id,
+        earlier.c.number != S.c.number,
+        earlier.c.admitted_at < S.c.admitted_at,
+        earlier.c.status != "cancelled",
+    )
+    query = sa.select(sa.func.count()).select_from(S).where(*_discharged(structures, start, end), came_before)
+    if document is not None:
+        history = (
+            sa.select(D.c.unique_id)
+            .join(earlier, sa.and_(earlier.c.structure == D.c.structure, earlier.c.number == D.c.stay_number))
+            .where(
+                earlier.c.structure == S.c.structure,
+                earlier.c.patient_id == S.c.patient_id,
+                earlier.c.number != S.c.number,
+                earlier.c.admitted_at < S.c.admitted_at,
+                earlier.c.status != "cancelled",
+                D.c.fed_at >= S.c.admitted_at,
+                *document,
+            )
+        )
+        query = query.where(history.exists())
+    return int(conn.execute(query).scalar_one())
+
+
+def count_reports(
+    conn: Connection, structures: list[str], types: Sequence[str], start: str, end: str, fed: list | None
+) -> int:
+    """Reports of `types` produced in the period (a replaced version is not counted twice)."""
+    query = (
+        sa.select(sa.func.count())
+        .select_from(D)
+        .where(
+            D.c.structure.in_(structures),
+            D.c.type_code.in_(list(types)),
+            D.c.produced_at >= start,
+            D.c.produced_at < end,
+            D.c.superseded_seq.is_(None),
+        )
+    )
+    if fed is not None:
+        query = query.where(*fed)
+    return int(conn.execute(query).scalar_one())
+
+
+def count_correspondents(conn: Connection, structures: list[str], start: str, end: str, *, counted: bool) -> int:
+    """DS4.1: professional MSSanté addresses the structure's PFI addressed a CDA document to in the
+    period; `counted`: those that were sent one for a qualified INS."""
+    query = sa.select(sa.func.count(sa.distinct(M.c.recipient))).where(
+        M.c.structure.in_(structures), M.c.patient.is_(False), M.c.tried_at >= start, M.c.tried_at < end
+    )
+    if counted:
+        query = query.join(D, D.c.unique_id == M.c.unique_id).where(
+            M.c.state.in_(SENT), M.c.sent_at < end, D.c.qualified.is_(True)
+        )
+    return int(conn.execute(query).scalar_one())
+
+
+def patient_message() -> list[sa.ColumnElement[bool]]:
+    return [M.c.patient.is_(True), M.c.state.in_(SENT)]
+
+
+def count_stays_messaged(conn: Connection, structures: list[str], start: str, end: str) -> int:
+    """DS4.2: stays discharged in the period with a message sent to the patient's citizen mailbox."""
+    query = (
+        sa.select(sa.func.count())
+        .select_from(S)
+        .where(
+            *_discharged(structures, start, end),
+            sa.exists().where(
+                M.c.structure == S.c.structure, M.c.stay_number == S.c.number, M.c.sent_at < end, *patient_message()
+            ),
+        )
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+# --- the explanations' rows ----------------------------------------------------------------------
+
+
+def stays_touching(conn: Connection, structures: list[str], start: str, end: str) -> list[dict[str, Any]]:
+    """The stays discharged in the period, and those admitted in it that were cancelled or are not over."""
+    query = (
+        sa.select(S)
+        .where(
+            S.c.structure.in_(structures),
+            sa.or_(
+                sa.and_(S.c.discharged_at >= start, S.c.discharged_at < end),
+                sa.and_(S.c.admitted_at >= start, S.c.admitted_at < end),
+            ),
+        )
+        .order_by(S.c.structure, S.c.number)
+    )
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def stays_of_patients(conn: Connection, structures: list[str], patients: list[int]) -> list[dict[str, Any]]:
+    query = sa.select(S).where(S.c.structure.in_(structures), S.c.patient_id.in_(patients))
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def documents_of_stays(
+    conn: Connection, keys: list[tuple[str, str]], types: Sequence[str] | None
+) -> list[dict[str, Any]]:
+    if not keys:
+        return []
+    query = sa.select(D).where(sa.tuple_(D.c.structure, D.c.stay_number).in_(keys))
+    if types is not None:
+        query = query.where(D.c.type_code.in_(list(types)))
+    return [dict(r) for r in conn.execute(query.order_by(D.c.produced_seq)).mappings()]
+
+
+def reports(conn: Connection, structures: list[str], types: Sequence[str], start: str, end: str) -> list[dict]:
+    query = sa.select(D).where(
+        D.c.structure.in_(structures), D.c.type_code.in_(list(types)), D.c.produced_at >= start, D.c.produced_at < end
+    )
+    return [dict(r) for r in conn.execute(query.order_by(D.c.produced_seq)).mappings()]
+
+
+def messages_of(conn: Connection, structures: list[str], start: str, end: str, *, patient: bool) -> list[dict]:
+    query = (
+        sa.select(M, D.c.qualified)
+        .join(D, D.c.unique_id == M.c.unique_id, isouter=True)
+        .where(M.c.structure.in_(structures), M.c.patient.is_(patient), M.c.tried_at < end)
+    )
+    if not patient:
+        query = query.where(M.c.tried_at >= start)
+    return [dict(r) for r in conn.execute(query.order_by(M.c.seq)).mappings()]
+
+
+def add_cme(conn: Connection, row: dict[str, Any]) -> None:
+    conn.execute(sun_cme.insert().values(**row))
+
+
+def last_cme(conn: Connection, structures: list[str], end: str) -> dict[str, Any] | None:
+    query = (
+        sa.select(sun_cme)
+        .where(sun_cme.c.structure.in_(structures), sun_cme.c.presented_on < end)
+        .order_by(sun_cme.c.presented_on.desc(), sun_cme.c.id.desc())
+        .limit(1)
+    )
+    found = conn.execute(query).mappings().first()
+    return dict(found) if found is not None else None

@@ -1,0 +1,293 @@
+"""SUN-ES usage indicators (seed 004 L185-207; issue 23 §1.1-1.2) counted from what happened: a small
+world built by the real flows — the GAM's PAM messages through `Sejours.receive`, the DPI's documents
+to the PFI over HL7 v2, fed by the PFI to the DMP (PDSm over HTTP) and sent by MSSanté (SMTP) — then
+every DS figure checked against hand-counted values, and every explanation's reasons."""
+
+from __future__ import annotations
+
+import base64
+from datetime import date, timedelta
+
+import pytest
+
+from maison.core import audit
+from maison.core.actor import Actor
+from maison.core.errors import InvalidInput, NotFound
+from maison.core.identifiers.nir import OID_INS_NIR_TEST
+from maison.core.ins_traits import Traits
+from maison.etablissement.pfi.hl7_documents import Hl7Documents
+from maison.formats.cda.header import Code
+from maison.formats.hl7v2 import pam
+from maison.formats.hl7v2.listener import parse as parse_pam
+from maison.formats.mime import CITIZEN_DOMAIN
+from maison.identite.psc.api import issuer_for
+from maison.observatoire.report import Period
+from maison.observatoire.sunes.model import Scope
+from maison.observatoire.sunes.service import SunEs
+from tests.e2e.dpi import Dpi
+from tests.e2e.test_dmp_n1_n3 import BIO, PAT_TROIS, PAT_TROIS_INS
+from tests.etablissement.pfi.test_hl7_documents import channels_for, settled
+from tests.etablissement.pfi.test_hl7_request import message_text, parse
+from tests.etablissement.sejours.messages import FINESS, adt, pid
+from tests.partage.mss_world import GP, start_world
+from tests.partage.world import HOPITAL, PROS, SARAH_ID, make_world, n1
+
+LOINC = "2.16.840.1.113883.6.1"
+ORDONNANCE = Code("57833-6", LOINC, "Prescription de produits de santé")
+CRO = Code("34874-8", LOINC, "CR opératoire")
+IMAGERIE = Code("18748-4", LOINC, "CR d'imagerie médicale")
+IDE = "nadia.petit@medecin.mssante.fr"  # a second correspondent (PER)
+UNKNOWN = "x@inconnu.mssante.fr"  # an address no operator serves: the sending fails
+SARAH_BOX = f"{SARAH_ID.ins}@{CITIZEN_DOMAIN}"
+ARS = Actor(person="agent-ars", structure="ARS-IDF", software="observatoire")
+TODAY = date.today()
+CURRENT = Period.semester_of(TODAY)
+PREVIOUS = Period.semester_of(CURRENT.start - timedelta(days=1))
+
+
+def _hl7(day: date, hour: int) -> str:
+    return f"{day:%Y%m%d}{hour:02d}0000"
+
+
+class World:
+    """The structure HOPITAL: its GAM, its PFI (DMP + MSSanté), and the DPI's messages."""
+
+    def __init__(self, house, receiver: Hl7Documents) -> None:
+        self.house, self.receiver = house, receiver
+        self.control = 0
+
+    def pam(self, event: str, stay: str, ipp: str, *, day: date, movement: str, action: str = "INSERT") -> None:
+        self.control += 1
+        patient = pid(ipp=ipp, status="PROV", ins="", name=f"PATIENT-{ipp}")
+        text = adt(event, f"G{self.control}", stay=stay, movement=movement, action=action, at=_hl7(day, 10),
+                   patient=patient, structure=HOPITAL)  # fmt: skip
+        self.house.sejours.receive(pam.read(parse_pam(text.replace(FINESS, HOPITAL))))
+
+    def stay(self, number: str, ipp: str, admitted: date, discharged: date | None) -> None:
+        self.pam("A01", number, ipp, day=admitted, movement=f"{number}-1")
+        if discharged is not None:
+            self.pam("A03", number, ipp, day=discharged, movement=f"{number}-2")
+
+    def send(self, cda: bytes, stay: str, *, status: str = "QUAL", ins: str = SARAH_ID.ins, **kw) -> str:
+        self.control += 1
+        control = f"D{self.control}"
+        text = message_text(cda, ins=ins, ins_oid=OID_INS_NIR_TEST, stay=stay, stay_authority=f"CHU-X&{HOPITAL}&M",
+                            ins_status=status, control_id=control, **kw)  # fmt: skip
+        self.receiver.handle(parse(text))
+        doc, legs = settled(self.house, control)
+        return doc.unique_id
+
+
+@pytest.fixture
+def world(house, live, tmp_path):
+    dmp_world = make_world(house, live, keys=("hospitalier", "generaliste"))
+    assert dmp_world.inform("hospitalier").status_code == 201
+    house.insi.referential.register(
+        Traits.of("PAT-TROIS", "DOMINIQUE MARIE-LOUISE", "F", "1979-03-28", "51215"), PAT_TROIS_INS
+    )
+    assert dmp_world.inform("hospitalier", PAT_TROIS_INS).status_code == 201
+    mss = start_world(house, tmp_path, issuer_for(live.url))
+    mss.mss.mailboxes.create(audit.SYSTEM, IDE, "medecins", "PER", PROS["infirmier"].idnatps, "PETIT Nadia")
+    dpi = Dpi()
+    receiver = Hl7Documents(house.db, house.mss.blobs, channels_for(dmp_world, mss, dpi))
+    yield World(house, receiver)
+    receiver.close()
+    dpi.close()
+    mss.close()
+
+
+def letter(type_: Code | None = None, **kw) -> bytes:
+    return n1(PROS["hospitalier"], **({"type_": type_} if type_ else {}), **kw)
+
+
+def build(world: World, reference_path) -> dict[str, str]:
+    """The world, hand-counted below. Stays of the current semester C unless said:
+    S1 P1 discharged: letter N1 QUAL, ordonnance N1 QUAL, sent to the GP (QUAL) and to the patient;
+       its imaging report N1 QUAL; a biology report as N1 only (N3 required)
+    S2 P2 discharged: letter N1 with PID-32 VALI (not qualified), sent to the nurse (VALI) and to
+       the patient's citizen address named in PRT (DS4.2 has no INS condition); imaging report VALI
+    S3 P3 discharged: a CRO fed then deleted (T04); the biology report N1+N3 QUAL; a letter sent to an
+       address nobody serves (the sending fails), not to the DMP
+    S4 P3 admitted before S3, cancelled (A11) — a letter was fed for it anyway
+    S5 P1 again (a patient who came before: S1's documents are fed after S5's admission)
+    S6 P2 again (S2's documents carry no qualified INS)
+    S7 P4 in the previous semester: its letter fed now, after that period's end
+    S8 P5 admitted, not discharged."""
+    c = CURRENT.start
+    world.stay("S4", "P3", c + timedelta(days=1), None)
+    world.pam("A11", "S4", "P3", day=c + timedelta(days=1), movement="S4-1", action="CANCEL")
+    world.stay("S1", "P1", c + timedelta(days=2), c + timedelta(days=4))
+    world.stay("S2", "P2", c + timedelta(days=2), c + timedelta(days=5))
+    world.stay("S3", "P3", c + timedelta(days=3), c + timedelta(days=6))
+    world.stay("S7", "P4", PREVIOUS.start + timedelta(days=10), PREVIOUS.start + timedelta(days=12))
+    ids = {}
+    ids["s1-letter"] = world.send(letter(), "S1", flags={"DESTMSSANTEPS": "Y", "DESTMSSANTEPAT": "Y"},
+                                  recipients=(GP,))  # fmt: skip
+    ids["s1-ordonnance"] = world.send(letter(ORDONNANCE, title="Ordonnance de sortie"), "S1")
+    ids["s1-imaging"] = world.send(letter(IMAGERIE, title="CR d'imagerie"), "S1")
+    ids["s1-bio-n1"] = world.send(letter(BIO, title="CR de biologie"), "S1")
+    ids["s2-letter"] = world.send(letter(), "S2", status="VALI",
+                                  flags={"DESTMSSANTEPS": "Y", "DESTMSSANTEPAT": "Y"}, recipients=(IDE,),
+                                  patient_recipient=SARAH_BOX)  # fmt: skip
+    ids["s2-imaging"] = world.send(letter(IMAGERIE, title="CR d'imagerie"), "S2", status="VALI")
+    cro = letter(CRO, title="CR opératoire")
+    ids["s3-cro"] = world.send(cro, "S3")
+    world.send(cro, "S3", event="T04")  # withdrawn from the DMP
+    ids["s3-bio"] = _send_bio(world, "S3", reference_path)
+    world.send(letter(), "S3", flags={"DESTMSSANTEPS": "Y", "DESTDMP": "N"}, recipients=(UNKNOWN,))
+    ids["s4-letter"] = world.send(letter(), "S4")
+    ids["s7-letter"] = world.send(letter(), "S7")
+    return ids
+
+
+def _send_bio(world: World, stay: str, reference_path) -> str:
+    level1 = n1(PROS["hospitalier"], patient=PAT_TROIS, type_=BIO, title="CR de biologie")
+    level3 = (reference_path / "cisis" / "ExemplesCDA" / "BIO-CR-BIO_2024.01_Glycémie_mole.xml").read_bytes()
+    world.control += 1
+    control = f"D{world.control}"
+    message = message_text(level1, ins=PAT_TROIS_INS, ins_oid=OID_INS_NIR_TEST, control_id=control, oru=True,
+                           stay=stay, stay_authority=f"CHU-X&{HOPITAL}&M")  # fmt: skip
+    first = next(line for line in message.split("\r") if line.startswith("OBX|1|ED|"))
+    second = (
+        f"OBX|2|ED|11502-2^CR d'examens biologiques^LN||^TEXT^XML^Base64^{base64.b64encode(level3).decode()}||||||F|"
+    )
+    world.receiver.handle(parse(message.replace(first, first + "\r" + second)))
+    doc, [leg] = settled(world.house, control)
+    assert leg.state == "accepte", leg.detail
+    return doc.unique_id
+
+
+def later_stays(world: World) -> None:
+    c = CURRENT.start
+    world.stay("S5", "P1", c + timedelta(days=7), c + timedelta(days=8))
+    world.stay("S6", "P2", c + timedelta(days=7), c + timedelta(days=9))
+    world.stay("S8", "P5", c + timedelta(days=8), None)
+
+
+FIGURES = {  # hand-counted from `build`'s docstring: (numerator, denominator) for the current semester
+    "DS1.1": (1, 5),  # S1 only; S2 VALI, S3's went by MSSanté only, S5/S6 none; S4 cancelled and S8 not over are out
+    "DS1.2": (1, 5),  # S1's ordonnance
+    "DS1.3": (0, 5),  # S3's CRO was withdrawn
+    "DS1.4": (1, 2),  # S5 (S1's letter fed after S5's admission) of S5, S6; S3's earlier S4 was cancelled
+    "DS2.1": (1, 2),  # the N1+N3 of S3; S1's is N1 only
+    "DS3.1": (1, 2),  # S1's; S2's is VALI
+    "DS4.1": (1, 3),  # the GP; the nurse got a VALI document, the unknown address failed
+    "DS4.2": (2, 5),  # S1 and S2 (VALI: no INS condition)
+}
+
+
+def figures(report) -> dict[str, tuple[int, int]]:
+    return {r.indicator.code: (r.numerator, r.denominator) for r in report.results}
+
+
+def test_each_indicator_and_its_explanation_from_the_real_flows(world, house, reference_path):
+    sunes = SunEs(house.db, house.sejours, house.settings)
+    build(world, reference_path)
+    half = sunes.fold()  # a first fold, before the returning patients' stays
+    assert half > 0
+    later_stays(world)
+    me = Actor(person="899900038441", structure=HOPITAL, software="dpi")
+    report = sunes.compute(me, Scope.structure(HOPITAL), CURRENT)
+    assert figures(report) == FIGURES
+    assert report.result("DS1.1").rate == 20.0 and report.result("DS1.1").target == 50
+    assert report.result("DS1.1").met is False and report.result("DS4.1").rate == 33.3
+
+    # the previous semester: S7's letter was fed after its end
+    before = sunes.compute(ARS, Scope.structure(HOPITAL), PREVIOUS)
+    assert figures(before)["DS1.1"] == (0, 1)
+    why = sunes.explain(ARS, Scope.structure(HOPITAL), PREVIOUS, "DS1.1")
+    assert why.reason_of(f"{HOPITAL}/S7") == "lettre de liaison alimenté(e) après la fin de la période"
+
+    # a fold from 0 (and by small windows) gives the same figures as the fold in two steps
+    sunes.fold(from_zero=True, window=7)
+    assert figures(sunes.compute(me, Scope.structure(HOPITAL), CURRENT)) == FIGURES
+
+    s = lambda n: f"{HOPITAL}/{n}"  # noqa: E731
+    ds11 = sunes.explain(me, Scope.structure(HOPITAL), CURRENT, "DS1.1")
+    assert (ds11.numerator, ds11.denominator) == FIGURES["DS1.1"]
+    assert ds11.item(s("S1")).counted and ds11.reason_of(s("S1")) == "lettre de liaison alimenté(e) (N1, INS qualifiée)"
+    assert ds11.reason_of(s("S2")) == "lettre de liaison alimenté(e) sans INS qualifiée (PID-32 autre que QUAL)"
+    assert ds11.reason_of(s("S3")) == "lettre de liaison produit(e), non transmis(e) au DMP"  # MSSanté only
+    assert ds11.reason_of(s("S5")) == "aucun(e) lettre de liaison"
+    assert ds11.reason_of(s("S4")) == "séjour annulé (A11/A38) : hors dénominateur"
+    assert ds11.reason_of(s("S8")).startswith("séjour non terminé")
+    assert not ds11.item(s("S4")).in_denominator
+    # the proof: the seqs named are the records of the PAM event, the PFI's document and the DMP's answer
+    with house.db.read() as conn:
+        cited = {r["seq"]: r for r in audit.events(conn) if r["seq"] in ds11.item(s("S1")).seqs}
+    assert {r["action"] for r in cited.values()} >= {"sejours.A03", "pfi.hl7.document", "pfi.hl7.dmp"}
+
+    ds13 = sunes.explain(me, Scope.structure(HOPITAL), CURRENT, "DS1.3")
+    assert ds13.reason_of(s("S3")) == "compte rendu opératoire alimenté(e) puis supprimé(e) du DMP"
+    ds14 = sunes.explain(me, Scope.structure(HOPITAL), CURRENT, "DS1.4")
+    assert (ds14.numerator, ds14.denominator) == FIGURES["DS1.4"]
+    assert ds14.item(s("S5")).counted
+    assert ds14.reason_of(s("S1")) == "première venue du patient : hors dénominateur"
+    assert ds14.reason_of(s("S3")) == "première venue du patient : hors dénominateur"  # S4 was cancelled
+    assert "sans INS qualifiée" in ds14.reason_of(s("S6"))
+
+    ds21 = sunes.explain(me, Scope.structure(HOPITAL), CURRENT, "DS2.1")
+    reasons = sorted(i.reason for i in ds21.items)
+    assert reasons == ["CR de biologie alimenté(e) (N1+N3, INS qualifiée)",
+                       "CR de biologie alimenté(e) en N1 alors que le N3 est requis"]  # fmt: skip
+    ds31 = sunes.explain(me, Scope.structure(HOPITAL), CURRENT, "DS3.1")
+    assert (ds31.numerator, ds31.denominator) == FIGURES["DS3.1"]
+
+    ds41 = sunes.explain(me, Scope.structure(HOPITAL), CURRENT, "DS4.1")
+    assert ds41.reason_of(GP) == "document CDA envoyé avec une INS qualifiée"
+    assert ds41.reason_of(IDE) == "documents envoyés sans INS qualifiée (PID-32)"
+    assert ds41.reason_of(UNKNOWN).startswith("envoi MSSanté en échec")
+    ds42 = sunes.explain(me, Scope.structure(HOPITAL), CURRENT, "DS4.2")
+    assert ds42.item(s("S2")).counted and ds42.reason_of(s("S2")) == f"message envoyé au patient ({SARAH_BOX})"
+    assert ds42.reason_of(s("S3")) == "aucun message au patient"
+
+    # every figure is what its explanation lists
+    for code, (num, den) in FIGURES.items():
+        explained = sunes.explain(me, Scope.structure(HOPITAL), CURRENT, code)
+        assert (explained.numerator, explained.denominator) == (num, den), code
+
+    # the report and the explanations are accesses, audited
+    with house.db.read() as conn:
+        assert sum(1 for _ in audit.events(conn, action_prefix="observatoire.sunes")) >= 10
+    data = report.as_dict()
+    assert data["indicateurs"][0]["source"] == "seed 004 L191" and data["DS4.3"] == {"presente": False, "preuve": None}
+    assert [t.title for t in report.tables()][1].startswith("DS4.3")
+
+
+def test_a_ght_counts_its_members_and_ds43_is_declared_with_its_evidence(house):
+    sunes = SunEs(house.db, house.sejours, house.settings)
+    admin = Actor(person="admin", structure="maison", software="maison", role="administrateur-maison")
+    with pytest.raises(NotFound):
+        sunes.compute(ARS, Scope.ght("GHT-75"), CURRENT)
+    house.cellule.record_ght(admin, "GHT-75", "GHT de test", HOPITAL, ["1750000027"])
+    world = World(house, None)  # type: ignore[arg-type]  (stays only)
+    world.stay("G1", "P9", CURRENT.start + timedelta(days=1), CURRENT.start + timedelta(days=2))
+    report = sunes.compute(ARS, Scope.ght("GHT-75"), CURRENT)
+    assert report.structures == (HOPITAL, "1750000027")
+    assert figures(report)["DS1.1"] == (0, 1) and report.result("DS1.1").rate == 0.0
+    assert report.cme is None
+    director = Actor(person="directeur", structure=HOPITAL, software="portail")
+    with pytest.raises(InvalidInput):
+        sunes.declare_cme(director, HOPITAL, "2999-01-01", "CME", "PV")
+    with pytest.raises(InvalidInput):
+        sunes.declare_cme(director, HOPITAL, "2026-02-30", "CME", "PV")
+    with pytest.raises(InvalidInput):
+        sunes.declare_cme(director, HOPITAL, CURRENT.start.isoformat(), "CME", " ")
+    sunes.declare_cme(director, HOPITAL, CURRENT.start.isoformat(), "CME", "PV de la CME, point 4")
+    ds43 = sunes.compute(ARS, Scope.ght("GHT-75"), CURRENT).as_dict()["DS4.3"]
+    assert ds43["presente"] is True
+    assert ds43["preuve"]["date_presentation"] == CURRENT.start.isoformat()
+    assert ds43["preuve"]["declare_par"] == "directeur" and ds43["preuve"]["preuve"] == "PV de la CME, point 4"
+    # presented in the current semester: not yet in the previous one's report
+    assert sunes.compute(ARS, Scope.ght("GHT-75"), PREVIOUS).cme is None
+    with house.db.read() as conn:
+        [declared] = list(audit.events(conn, action_prefix="observatoire.sunes.cme"))
+    assert declared["actor_person"] == "directeur"
+
+
+def test_targets_are_settings(house):
+    settings = house.settings.with_overrides(sunes_cible_ds1_1=10)
+    sunes = SunEs(house.db, house.sejours, settings)
+    report = sunes.compute(ARS, Scope.structure(HOPITAL), CURRENT)
+    assert report.result("DS1.1").target == 10 and report.result("DS1.2").target == 50
+    assert report.result("DS1.1").rate is None  # no stay: no rate, not 0 %
