@@ -19,8 +19,13 @@ What it does, in the volet's order:
    delivery (refused at RCPT, or a DSN), Z03 the reading (an MDN). ZAMs are sent when the creator
    asked for them (ACK_RECEPTION, ACK_LECTURE_MSS); a failure always, since the creator must learn
    that its document did not go.
-CONNEXION_SECRETE is recorded with the request; the DMP of the house has no secret-connection mode
-to pass it to.
+CONNEXION_SECRETE = Y (profils-messages.md, "Connexion Secrète": "le document doit être utilisé pour
+une transaction DMP « connexion secrète »") makes every DMP call for the document one of a connexion
+secrète: the VIHF's confidentiality-code attribute, "obligatoire … si demande de connexion secrète au
+DMP" (mapping.md, Mapping VIHF pour le DMP), which the DMP of the house reads as its
+`X-Connexion-Secrete` header; the DMP then judges the document by its own rule (only documents
+invisible to the legal representatives, EX_2.1-1050) and its refusal comes back as a ZAM^Z01. On the
+MSSanté side the volet's matrix refuses a secret document to the patient alone (hl7_request.py).
 """
 
 from __future__ import annotations
@@ -257,6 +262,8 @@ class Hl7Documents:
             if flags.get(flag)
         )
         headers = {"Content-Type": "application/fhir+json", **self.channels.dmp_headers()}
+        if flags.get("CONNEXION_SECRETE"):  # the VIHF's confidentiality-code (mapping.md)
+            headers["X-Connexion-Secrete"] = "oui"
         base = self.channels.dmp_url.rstrip("/")
         answer: httpx.Response | None = None
         try:

@@ -15,7 +15,11 @@ The rules read here, each from the volet:
   outside the table is refused (103), and so is a destination that cannot be honoured: MSSanté to
   professionals without any RCT PRT address, or a document masked to professionals (MASQUE_PS)
   sent to them by MSSanté ("ne doit pas faire l'objet d'un échange entre PS au travers de la
-  MSSanté"), or invisible to the patient (INVISIBLE_PATIENT) sent to the patient;
+  MSSanté"), or invisible to the patient (INVISIBLE_PATIENT) sent to the patient, or a document of a
+  connexion secrète (CONNEXION_SECRETE) sent to the patient alone: the MSSanté matrix
+  (regles-gestion-mssante.md) admits CONNEXION_SECRETE = Y only beside DESTMSSANTEPS = Y, its one
+  patient-only row reads CONNEXION_SECRETE : N, and "les cas non représentés génèrent un message
+  d'erreur";
 - the recipients: PRT with PRT-4 RCT, the address in PRT-15.4 (X.400 in PRT-15.3).
 """
 
@@ -325,6 +329,15 @@ def read_request(message: hl7.Message, *, max_document_bytes: int = 20_000_000) 
             ErrorCode.INTERNAL_ERROR,
             "OBX",
             _meta_sequence(message, "DESTMSSANTEPAT"),
+            5,
+        )
+    if flags.get("CONNEXION_SECRETE") and flags.get("DESTMSSANTEPAT") and not flags.get("DESTMSSANTEPS"):
+        raise Hl7Refusal(
+            "document d'une connexion secrète (CONNEXION_SECRETE) : il ne peut être envoyé par MSSanté au seul patient"
+            " (matrice MSSanté du volet)",
+            ErrorCode.INTERNAL_ERROR,
+            "OBX",
+            _meta_sequence(message, "CONNEXION_SECRETE"),
             5,
         )
     return DocumentRequest(

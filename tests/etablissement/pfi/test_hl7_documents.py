@@ -22,7 +22,7 @@ from tests.e2e.dpi import Dpi
 from tests.e2e.test_mss_smtp import _delivered
 from tests.etablissement.pfi.test_hl7_request import message_text, parse
 from tests.partage.mss_world import GP, PFI, PFI_PASSWORD, start_world
-from tests.partage.world import HOPITAL, PROS, SARAH_ID, make_world, n1
+from tests.partage.world import CHILD, CHILD_ID, HOPITAL, PROS, SARAH_ID, make_world, n1
 
 STAY = "24000006"
 
@@ -351,6 +351,36 @@ def test_an_oru_with_the_n1_and_its_n3_feeds_both_linked(pfi, house, reference_p
     assert len(json.loads(doc.documents)) == 2
     assert leg.state == "accepte", leg.detail
     assert world.search("hospitalier", PAT_TROIS_INS).json()["total"] == 2
+
+
+def for_child(**kw) -> str:
+    """A letter about Sarah's child, a minor: the patient of a connexion secrète (CSP L.1111-5)."""
+    authority = f"CHU-X&{HOPITAL}&M"
+    return message_text(
+        letter(patient=CHILD_ID), ins=CHILD, ins_oid=OID_INS_NIR_TEST, stay=STAY, stay_authority=authority, **kw
+    )
+
+
+def test_connexion_secrete_feeds_the_dmp_in_a_secret_connection(pfi, house):
+    """CONNEXION_SECRETE = Y (profils-messages.md; mapping.md, the VIHF's confidentiality-code): the
+    DMP transaction is one of a connexion secrète — recorded so by the DMP, and judged by its rule:
+    a document still visible to the legal representatives is refused, and the ZAM^Z01 says so."""
+    from maison.core.audit import events
+
+    receiver, _world, dpi = pfi
+    secret = {"CONNEXION_SECRETE": "Y", "INVISIBLE_REP_LEGAUX": "Y", "ACK_RECEPTION": "Y"}
+    receiver.handle(parse(for_child(control_id="M20", flags=secret)))
+    _, [leg] = settled(house, "M20")
+    assert leg.state == "accepte", leg.detail
+    with house.db.read() as conn:
+        [fed] = [e for e in events(conn, patient=CHILD, action_prefix="dmp.alimenter") if e["outcome"] == "success"]
+    assert json.loads(fed["detail"])["actor"]["connexion-secrete"] == "oui"
+    visible = {"CONNEXION_SECRETE": "Y"}  # not invisible to the legal representatives: the DMP refuses
+    receiver.handle(parse(for_child(control_id="M21", flags=visible)))
+    _, [leg] = settled(house, "M21")
+    assert (leg.state, leg.code) == ("refuse", "XDSRegistryMetadataError") and "connexion secrète" in leg.detail
+    z01 = [z for z in dpi.zams("Z01", 2) if str(z.segment("OBX")[4]) == "M21"]
+    assert len(z01) == 1 and str(z01[0].segment("ERR")[5]).startswith("XDSRegistryMetadataError")
 
 
 def test_each_leg_s_outcome_is_audited_with_the_patient_and_the_stay(pfi, house):

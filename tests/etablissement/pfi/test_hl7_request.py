@@ -209,6 +209,24 @@ def test_a_document_invisible_to_the_patient_is_not_sent_to_her(letter):
     assert "INVISIBLE_PATIENT" in fault.message and fault.segment == "OBX"
 
 
+def test_a_document_of_a_connexion_secrete_is_not_sent_to_the_patient_alone(letter):
+    """The volet's MSSanté matrix (regles-gestion-mssante.md): CONNEXION_SECRETE = Y only beside
+    DESTMSSANTEPS = Y; its one patient-only row reads CONNEXION_SECRETE : N."""
+    alone = {"CONNEXION_SECRETE": "Y", "DESTMSSANTEPAT": "Y"}
+    fault = refused(parse(message_text(letter, ins=INS, flags=alone)))
+    assert (fault.acknowledgment, fault.code.value, fault.segment, fault.sequence, fault.field) == (
+        "AE",
+        "207",
+        "OBX",
+        5,  # the CONNEXION_SECRETE OBX: the document's, then the metadata in the volet's order
+        5,
+    )
+    assert "CONNEXION_SECRETE" in fault.message
+    both = alone | {"DESTMSSANTEPS": "Y"}  # the matrix's first row: the PS and the patient
+    assert read_request(parse(message_text(letter, ins=INS, flags=both, recipients=("dr.x@chu-test.mssante.fr",))))
+    assert read_request(parse(message_text(letter, ins=INS, flags={"CONNEXION_SECRETE": "Y"})))  # the DMP alone
+
+
 def test_mss_to_professionals_without_any_address_is_refused(letter):
     fault = refused(parse(message_text(letter, ins=INS, flags={"DESTMSSANTEPS": "Y"})))
     assert (fault.code.value, fault.segment, fault.field) == ("101", "PRT", 15)
