@@ -45,5 +45,6 @@ def load_all_tables() -> sa.MetaData:
     import maison.partage.mss.store  # noqa: F401
     import maison.partage.ordonnance.store  # noqa: F401
     import maison.observatoire.sunes.store  # noqa: F401
+    import maison.observatoire.national.store  # noqa: F401
 
     return metadata

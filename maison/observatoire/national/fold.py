@@ -1,0 +1,181 @@
+"""What each audit record adds to the national statistics (the fold's rules, without SQL).
+
+The records read (and only successful ones: 001 L430 counts "appels avec succès", a refused feed fed
+nothing):
+- `dmp.alimenter` — one feeding transaction (a PDSm lot) of the structure `actor_structure` through the
+  software `actor_software`, its documents' typeCodes in `types` (dmp/service.py `_commit`);
+- `mss.bal.creer` — a mailbox, its operator and type (mss/mailboxes.py `create`);
+- `mss.remettre` — a message delivered into a mailbox (`bal`) by the mailbox's operator, from `expediteur`;
+- `mss.relayer` — a message handed by the sender's operator (`operateur`) to another one, for
+  `destinataires` (mss/delivery.py `enqueue`);
+- the five calls of the ordonnance base that 001 L424-462 counts (ordonnance/service.py).
+
+Months are those of `recorded_at` (UTC, as the trail writes it).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from maison.core import audit
+from maison.observatoire.national.model import CITIZEN_KIND, HR_TYPE_CODE
+
+CITIZEN_DOMAIN = "patient.mssante.fr"  # 000 L2087: <matricule INS>@patient.mssante.fr
+DMP_FEED = "dmp.alimenter"
+MAILBOX_CREATED, DELIVERED, RELAYED = "mss.bal.creer", "mss.remettre", "mss.relayer"
+# 001 L424-462: the doctors' view (created, consulted, searched) and the pharmacists' (consulted, executed)
+ORDONNANCE_COUNTERS = {
+    "ordonnance.creer": "creees",
+    "ordonnance.consulter.prescripteur": "consultees_prescripteur",
+    "ordonnance.rechercher": "recherchees",
+    "ordonnance.consulter.executant": "consultees_executant",
+    "ordonnance.executer": "executees",
+}
+PRESCRIBER_SIDE = ("ordonnance.creer", "ordonnance.consulter.prescripteur", "ordonnance.rechercher")
+ACTIONS = (DMP_FEED, MAILBOX_CREATED, DELIVERED, RELAYED, *ORDONNANCE_COUNTERS)
+
+Mailboxes = Callable[[Iterable[str]], dict[str, tuple[str, str]]]  # address -> (operator, kind), folded before
+
+
+@dataclass
+class Facts:
+    """What one batch of records adds, ready for the store."""
+
+    dmp: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)  # feeds, docs, hr feeds, hr docs, seq
+    mailboxes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    messages: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    active: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    counters: Counter[tuple[str, str]] = field(default_factory=Counter)
+    actors: set[tuple[str, str, str]] = field(default_factory=set)  # (name, month, key)
+
+    def dmp_rows(self) -> list[dict[str, Any]]:
+        keys = ("feeds", "documents", "hr_feeds", "hr_documents", "last_seq")
+        return [
+            {"month": m, "structure": st, "software": sw, **dict(zip(keys, v, strict=True))}
+            for (m, st, sw), v in self.dmp.items()
+        ]
+
+    def actor_rows(self) -> list[dict[str, Any]]:
+        return [{"name": n, "month": m, "key": k} for n, m, k in sorted(self.actors)]
+
+
+def read(records: list[dict[str, Any]], known: Mailboxes) -> Facts:
+    """The facts of `records` (in seq order). `known` answers the mailboxes folded by earlier batches."""
+    facts = Facts()
+    for r in records:
+        if r["outcome"] == "success" and r["action"] == MAILBOX_CREATED:
+            _mailbox(facts, r, audit.detail_of(r))
+    addresses = {a for r in records if r["action"] in (DELIVERED, RELAYED) for a in _addresses(audit.detail_of(r))}
+    boxes = {**known(addresses - facts.mailboxes.keys()), **_boxes(facts)}
+    for r in records:
+        if r["outcome"] != "success":
+            continue
+        action, detail = r["action"], audit.detail_of(r)
+        if action == DMP_FEED:
+            _feed(facts, r, detail)
+        elif action == DELIVERED:
+            _delivered(facts, r, detail, boxes)
+        elif action == RELAYED:
+            _relayed(facts, r, detail)
+        elif action in ORDONNANCE_COUNTERS:
+            _ordonnance(facts, r)
+    return facts
+
+
+def _month(record: dict[str, Any]) -> str:
+    return str(record["recorded_at"])[:7]
+
+
+def _feed(facts: Facts, r: dict[str, Any], detail: dict[str, Any]) -> None:
+    """003 L1749-1750: feeding transactions and documents "hors HR". A lot holding only the
+    reimbursement history is an HR feed; a lot with any other document is a feed, its HR documents
+    left out of its count. A feed later deleted or replaced stays a feed of its month (a flow, as
+    the seed's monthly series is): the deletion is another record, not an un-feeding."""
+    types = list(detail.get("types") or [])
+    hr = sum(t == HR_TYPE_CODE for t in types)
+    other = len(types) - hr
+    row = facts.dmp.setdefault((_month(r), r["actor_structure"], r["actor_software"]), [0, 0, 0, 0, 0])
+    row[0] += 1 if other else 0
+    row[1] += other
+    row[2] += 0 if other else 1
+    row[3] += hr
+    row[4] = max(row[4], int(r["seq"]))
+
+
+def _mailbox(facts: Facts, r: dict[str, Any], detail: dict[str, Any]) -> None:
+    address = str(detail.get("bal", "")).lower()
+    if address:
+        facts.mailboxes[address] = {
+            "address": address,
+            "operator": str(detail.get("operateur", "")),
+            "kind": str(detail.get("type", "")),
+            "month": _month(r),
+            "seq": int(r["seq"]),
+        }
+
+
+def _boxes(facts: Facts) -> dict[str, tuple[str, str]]:
+    return {a: (m["operator"], m["kind"]) for a, m in facts.mailboxes.items()}
+
+
+def _addresses(detail: dict[str, Any]) -> set[str]:
+    found = {str(detail.get(k, "")).lower() for k in ("bal", "expediteur")}
+    return {a for a in found if a}
+
+
+def _citizen(address: str, boxes: dict[str, tuple[str, str]]) -> bool:
+    return address.endswith("@" + CITIZEN_DOMAIN) or boxes.get(address, ("", ""))[1] == CITIZEN_KIND
+
+
+def _message(facts: Facts, operator: str, flow: str, r: dict[str, Any], message_id: str) -> None:
+    if operator and message_id:
+        facts.messages.setdefault(
+            (operator, flow, message_id),
+            {"operator": operator, "flow": flow, "message_id": message_id, "month": _month(r), "seq": int(r["seq"])},
+        )
+
+
+def _active(facts: Facts, r: dict[str, Any], address: str) -> None:
+    if address:
+        facts.active.setdefault((_month(r), address), {"month": _month(r), "address": address, "seq": int(r["seq"])})
+
+
+def _delivered(facts: Facts, r: dict[str, Any], detail: dict[str, Any], boxes: dict[str, tuple[str, str]]) -> None:
+    """A delivery is a message received by the mailbox's operator; and a message sent by it when the
+    sender's mailbox is its own (submitted there, not relayed in: a relayed message was counted sent
+    from the `mss.relayer` record of its sender's operator)."""
+    bal, sender = str(detail.get("bal", "")).lower(), str(detail.get("expediteur", "")).lower()
+    message_id = str(detail.get("message_id", ""))
+    receiver = boxes.get(bal, (r["actor_structure"], ""))[0]
+    _message(facts, receiver, "recu", r, message_id)
+    _active(facts, r, bal)
+    _active(facts, r, sender)
+    origin = boxes.get(sender)
+    if origin is not None and origin[0] == receiver:
+        _message(facts, receiver, "envoye", r, message_id)
+        if _citizen(bal, boxes):
+            _message(facts, receiver, "patient", r, message_id)
+
+
+def _relayed(facts: Facts, r: dict[str, Any], detail: dict[str, Any]) -> None:
+    operator, message_id = str(detail.get("operateur", "")), str(detail.get("message_id", ""))
+    _message(facts, operator, "envoye", r, message_id)
+    if any(str(a).lower().endswith("@" + CITIZEN_DOMAIN) for a in detail.get("destinataires") or []):
+        _message(facts, operator, "patient", r, message_id)
+    _active(facts, r, str(detail.get("expediteur", "")).lower())  # recorded since issue 23 (SUN-ES PS3.2)
+
+
+def _ordonnance(facts: Facts, r: dict[str, Any]) -> None:
+    """001 L424-462's counters, and who: the doctors who created, the structures that executed (the
+    pharmacies of L448), the software of each side (L426, L445) — as `Base.counters` reads them."""
+    action, month = r["action"], _month(r)
+    facts.counters[(month, ORDONNANCE_COUNTERS[action])] += 1
+    if action == "ordonnance.creer":
+        facts.actors.add(("prescripteurs", month, r["actor_person"]))
+    if action == "ordonnance.executer":
+        facts.actors.add(("executants", month, r["actor_structure"]))
+    side = "logiciels_prescripteurs" if action in PRESCRIBER_SIDE else "logiciels_executants"
+    facts.actors.add((side, month, r["actor_software"]))
