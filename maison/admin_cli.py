@@ -331,10 +331,11 @@ def logiciel(
     nom: str = typer.Option(..., help="Its name"),
     editeur: str = typer.Option(..., help="Its vendor"),
     version: str = typer.Option(..., help="The version the CNDA authorised"),
+    categorie: str = typer.Option("", help="Its category in the maison table (DPI, PFI, LGC, DUI…)"),
     data_dir: Path = DATA_DIR,
 ) -> None:
     """Register a software so that INSi accepts its calls."""
     from maison.core.audit import SYSTEM
 
     with _house(data_dir) as house:
-        _print(house.admin.register_software(SYSTEM, idam, nom, editeur, version))
+        _print(house.admin.register_software(SYSTEM, idam, nom, editeur, version, categorie or None))

@@ -81,6 +81,11 @@ SOFTWARE_BODY = _body(
         "nom": _text(100, "Nom du logiciel"),
         "editeur": _text(100, "Éditeur"),
         "version": _text(32, "Version autorisée par le CNDA"),
+        "categorie": {
+            "type": "string",
+            "maxLength": 32,
+            "description": "Catégorie dans le tableau de la maison (DPI, PFI, LGC, DUI…), seed 001 L196-216",
+        },
     },
 )
 

@@ -38,6 +38,7 @@ from maison.identite.ins.service import InsiService, StructureNotAuthorised, Unk
 from maison.identite.mes.login import PatientLogin
 from maison.identite.psc.provider import OAuthError, Provider
 from maison.identite.psc.registration import Registrar
+from maison.observatoire.conformite.model import CATEGORIES
 from maison.partage.mss.listeners import listeners_of
 from maison.partage.mss.publication import OWN, AnnuaireAccess
 from maison.partage.mss.service import Mss
@@ -571,14 +572,25 @@ class Administration:
             "empreinteSha256": fingerprint,
         }
 
-    def register_software(self, actor: Actor, idam: object, name: object, vendor: object, version: object) -> dict:
+    def register_software(
+        self, actor: Actor, idam: object, name: object, vendor: object, version: object, category: object = None
+    ) -> dict:
         """Register a software by its CNDA authorisation number (the IDAM of INSi's ContexteLPS), with
-        its vendor, name and the version authorised (issue 21 §1.1: the CNDA authorises a version)."""
+        its vendor, name and the version authorised (issue 21 §1.1: the CNDA authorises a version), and
+        its category in the maison table (seed 001 L196-216), against which the observatory checks
+        what it exercised (issue 23 §3.1)."""
         number = _text(idam, "idam", 32)
         label = _text(name, "nom", 100)
         editor = _text(vendor, "editeur", 100)
         release = _text(version, "version", 32)
-        self.insi.register_software(number, label, editor, release)
-        detail = {"idam": number, "nom": label, "editeur": editor, "version": release}
+        kind = _text(category, "categorie", 32, required=False).upper()
+        if kind and kind not in CATEGORIES:
+            raise InvalidInput(
+                f"catégorie '{kind}' : {', '.join(CATEGORIES)} attendue",
+                code="categorie-inconnue",
+                expression="categorie",
+            )
+        self.insi.register_software(number, label, editor, release, kind)
+        detail = {"idam": number, "nom": label, "editeur": editor, "version": release, "categorie": kind}
         self._record(actor, "logiciel-enregistre", detail)
         return detail

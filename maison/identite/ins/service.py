@@ -59,11 +59,21 @@ class InsiService:
 
     # --- habilitations ---------------------------------------------------------------------------
 
-    def register_software(self, idam: str, name: str, vendor: str, version: str = "") -> None:
-        """Declare a software by its IDAM, with the version the CNDA authorised (issue 21 §1.1)."""
+    def register_software(self, idam: str, name: str, vendor: str, version: str = "", category: str = "") -> None:
+        """Declare a software by its IDAM, with the version the CNDA authorised (issue 21 §1.1) and its
+        category in the maison table (seed 001 L196-216; issue 23 §3.1)."""
         with self.db.write() as conn:
-            store.replace_software(conn, idam, name, vendor, version)
+            store.replace_software(conn, idam, name, vendor, version, category)
         self._software.pop(idam, None)
+
+    def registered_software(self) -> list[dict[str, str]]:
+        """The software registry as it stands: what the observatory checks conformity for (issue 23 §3.1)."""
+        with self.db.read() as conn:
+            rows = store.all_software(conn)
+        return [
+            {"idam": r.idam, "name": r.name, "vendor": r.vendor, "version": r.version, "category": r.category}
+            for r in rows
+        ]
 
     def register_structure(self, identifier: str, name: str, department: str = "") -> None:
         department = department or department_of_structure(identifier)

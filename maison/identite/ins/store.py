@@ -196,6 +196,9 @@ insi_software = sa.Table(
     sa.Column("vendor", sa.String(100), nullable=False),
     # the version the CNDA authorised under this IDAM (issue 21 §1.1); "" for those declared before it
     sa.Column("version", sa.String(32), nullable=False, server_default=""),
+    # its category in the maison table (seed 001 L196-216: DPI, LGC, DUI…), against which the
+    # observatory checks what it exercised (issue 23 §3.1); "" when the administrator gave none
+    sa.Column("category", sa.String(32), nullable=False, server_default=""),
 )
 
 insi_structure = sa.Table(
@@ -207,10 +210,17 @@ insi_structure = sa.Table(
 )
 
 
-def replace_software(conn: Connection, idam: str, name: str, vendor: str, version: str = "") -> None:
+def replace_software(
+    conn: Connection, idam: str, name: str, vendor: str, version: str = "", category: str = ""
+) -> None:
     """Declare (or redeclare) a software by its CNDA authorisation number."""
     conn.execute(insi_software.delete().where(insi_software.c.idam == idam))
-    conn.execute(insi_software.insert().values(idam=idam, name=name, vendor=vendor, version=version))
+    conn.execute(insi_software.insert().values(idam=idam, name=name, vendor=vendor, version=version, category=category))
+
+
+def all_software(conn: Connection) -> list[Row]:
+    """Every registered software (idam, name, vendor, version, category), by IDAM."""
+    return list(conn.execute(sa.select(insi_software).order_by(insi_software.c.idam)))
 
 
 def replace_structure(conn: Connection, identifier: str, name: str, department: str) -> None:

@@ -1,0 +1,221 @@
+"""The conformity and MATURIN-H facts (issue 23 §3), folded from the audit trail by seq cursor.
+
+`conf_exercise` holds, per trail identity (`logiciel:<actor_software>` or `bal:<address>`), kind of
+exercise and day, a counter with its first and last record (time and seq): a report sums the days
+of its period, never rereads the trail. `conf_application` holds the same per structure, for
+MATURIN-H's shares of applications. `conf_psc_client` names each Pro Santé Connect client as it
+was registered (the link from a client id to its software). The administrator's declarations —
+a software's MSSanté mailboxes, what it declares of what the house cannot observe — and the
+establishments' MATURIN-H declarations are rows of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection as Connection
+
+from maison.core.storage import metadata
+
+Row = sa.Row
+
+conf_cursor = sa.Table(
+    "conf_cursor",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+)
+
+conf_exercise = sa.Table(
+    "conf_exercise",
+    metadata,
+    sa.Column("identity", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("total", sa.BigInteger, nullable=False),
+    sa.Column("first_at", sa.String(32), nullable=False),
+    sa.Column("first_seq", sa.BigInteger, nullable=False),
+    sa.Column("last_at", sa.String(32), nullable=False),
+    sa.Column("last_seq", sa.BigInteger, nullable=False),
+)
+
+conf_application = sa.Table(
+    "conf_application",
+    metadata,
+    sa.Column("structure", sa.String(128), primary_key=True),
+    sa.Column("identity", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("total", sa.BigInteger, nullable=False),
+    sa.Column("first_at", sa.String(32), nullable=False),
+    sa.Column("first_seq", sa.BigInteger, nullable=False),
+    sa.Column("last_at", sa.String(32), nullable=False),
+    sa.Column("last_seq", sa.BigInteger, nullable=False),
+)
+
+conf_psc_client = sa.Table(
+    "conf_psc_client",
+    metadata,
+    sa.Column("client_id", sa.String(100), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Index("ix_conf_psc_client_name", "name"),
+)
+
+conf_mailbox = sa.Table(
+    "conf_mailbox",
+    metadata,
+    sa.Column("idam", sa.String(32), primary_key=True),
+    sa.Column("address", sa.String(256), primary_key=True),
+    sa.Column("declared_by", sa.String(128), nullable=False),
+    sa.Column("declared_at", sa.String(32), nullable=False),
+)
+
+conf_declaration = sa.Table(
+    "conf_declaration",
+    metadata,
+    sa.Column("idam", sa.String(32), primary_key=True),
+    sa.Column("service", sa.String(32), primary_key=True),
+    sa.Column("evidence", sa.Text, nullable=False),
+    sa.Column("declared_by", sa.String(128), nullable=False),
+    sa.Column("declared_at", sa.String(32), nullable=False),
+)
+
+mat_declaration = sa.Table(
+    "mat_declaration",
+    metadata,
+    sa.Column("structure", sa.String(64), primary_key=True),
+    sa.Column("criterion", sa.String(16), primary_key=True),
+    sa.Column("value", sa.String(32), nullable=False),  # "oui" / "non" / a number / "na"
+    sa.Column("evidence", sa.Text, nullable=False),
+    sa.Column("declared_by", sa.String(128), nullable=False),
+    sa.Column("declared_at", sa.String(32), nullable=False),
+)
+
+
+@dataclass
+class Tally:
+    """A counter being folded: how many, and its first and last record."""
+
+    total: int
+    first_at: str
+    first_seq: int
+    last_at: str
+    last_seq: int
+
+    def add(self, at: str, seq: int, n: int = 1) -> None:
+        self.total += n
+        self.last_at, self.last_seq = at, seq
+
+
+def cursor(conn: Connection, name: str) -> int:
+    """The last seq folded, its row locked for the fold's transaction (two folds never count twice)."""
+    query = sa.select(conf_cursor.c.seq).where(conf_cursor.c.name == name).with_for_update()
+    value = conn.execute(query).scalar()
+    return int(value or 0)
+
+
+def position(conn: Connection, name: str) -> int:
+    """The last seq folded, unlocked (what a report says it counted up to)."""
+    return int(conn.execute(sa.select(conf_cursor.c.seq).where(conf_cursor.c.name == name)).scalar() or 0)
+
+
+def set_cursor(conn: Connection, name: str, seq: int) -> None:
+    if not conn.execute(conf_cursor.update().where(conf_cursor.c.name == name).values(seq=seq)).rowcount:
+        conn.execute(conf_cursor.insert().values(name=name, seq=seq))
+
+
+def _merge(conn: Connection, table: sa.Table, keys: dict[str, str], tally: Tally) -> None:
+    """Add a batch's tally to its row: the first record stays, the last is the batch's (seq grows)."""
+    where = sa.and_(*(table.c[k] == v for k, v in keys.items()))
+    changed = conn.execute(
+        table.update()
+        .where(where)
+        .values(total=table.c.total + tally.total, last_at=tally.last_at, last_seq=tally.last_seq)
+    ).rowcount
+    if not changed:
+        conn.execute(table.insert().values(**keys, **vars(tally)))
+
+
+def add_exercises(conn: Connection, tallies: dict[tuple[str, str, str], Tally]) -> None:
+    for (identity, kind, day), tally in tallies.items():
+        _merge(conn, conf_exercise, {"identity": identity, "kind": kind, "day": day}, tally)
+
+
+def add_applications(conn: Connection, tallies: dict[tuple[str, str, str, str], Tally]) -> None:
+    for (structure, identity, kind, day), tally in tallies.items():
+        keys = {"structure": structure, "identity": identity, "kind": kind, "day": day}
+        _merge(conn, conf_application, keys, tally)
+
+
+def name_psc_clients(conn: Connection, names: dict[str, tuple[str, int]]) -> None:
+    for client_id, (name, seq) in names.items():
+        conn.execute(conf_psc_client.delete().where(conf_psc_client.c.client_id == client_id))
+        conn.execute(conf_psc_client.insert().values(client_id=client_id, name=name, seq=seq))
+
+
+def clear_folds(conn: Connection, name: str) -> None:
+    """A fold from 0: every folded fact goes (the declarations stay: they are not from the trail)."""
+    for table in (conf_exercise, conf_application, conf_psc_client):
+        conn.execute(table.delete())
+    conn.execute(conf_cursor.delete().where(conf_cursor.c.name == name))
+
+
+def psc_clients_named(conn: Connection, names: Sequence[str]) -> list[Row]:
+    query = sa.select(conf_psc_client).where(conf_psc_client.c.name.in_(list(names)))
+    return list(conn.execute(query.order_by(conf_psc_client.c.client_id)))
+
+
+def exercises(conn: Connection, identities: Iterable[str], since: str, until: str) -> list[Row]:
+    """The daily counters of `identities` in [since, until) (days as ISO dates)."""
+    query = sa.select(conf_exercise).where(
+        conf_exercise.c.identity.in_(list(identities)), conf_exercise.c.day >= since, conf_exercise.c.day < until
+    )
+    return list(conn.execute(query.order_by(conf_exercise.c.first_seq)))
+
+
+def applications(conn: Connection, structure: str, since: str, until: str) -> list[Row]:
+    query = sa.select(conf_application).where(
+        conf_application.c.structure == structure, conf_application.c.day >= since, conf_application.c.day < until
+    )
+    return list(conn.execute(query.order_by(conf_application.c.first_seq)))
+
+
+def declare_mailbox(conn: Connection, idam: str, address: str, by: str, at: str) -> None:
+    conn.execute(conf_mailbox.delete().where(conf_mailbox.c.idam == idam, conf_mailbox.c.address == address))
+    conn.execute(conf_mailbox.insert().values(idam=idam, address=address, declared_by=by, declared_at=at))
+
+
+def mailboxes(conn: Connection) -> list[Row]:
+    return list(conn.execute(sa.select(conf_mailbox).order_by(conf_mailbox.c.idam, conf_mailbox.c.address)))
+
+
+def declare_service(conn: Connection, idam: str, service: str, evidence: str, by: str, at: str) -> None:
+    conn.execute(
+        conf_declaration.delete().where(conf_declaration.c.idam == idam, conf_declaration.c.service == service)
+    )
+    conn.execute(
+        conf_declaration.insert().values(idam=idam, service=service, evidence=evidence, declared_by=by, declared_at=at)
+    )
+
+
+def service_declarations(conn: Connection) -> list[Row]:
+    return list(conn.execute(sa.select(conf_declaration).order_by(conf_declaration.c.idam)))
+
+
+def declare_criterion(
+    conn: Connection, structure: str, criterion: str, value: str, evidence: str, by: str, at: str
+) -> None:
+    table = mat_declaration
+    conn.execute(table.delete().where(table.c.structure == structure, table.c.criterion == criterion))
+    conn.execute(
+        table.insert().values(
+            structure=structure, criterion=criterion, value=value, evidence=evidence, declared_by=by, declared_at=at
+        )
+    )
+
+
+def criterion_declarations(conn: Connection, structure: str) -> list[Row]:
+    return list(conn.execute(sa.select(mat_declaration).where(mat_declaration.c.structure == structure)))
