@@ -743,6 +743,7 @@ EXCLUDED: dict[str, str] = {
     "Cellule.report": "structure-wide counts from the trail (audited as identitovigilance.report, no patient)",
     "InsiService.register_software": "habilitation of a software (no patient)",
     "InsiService.register_structure": "habilitation of a structure (no patient)",
+    "InsiService.registered_software": "the software registry, for the observatory's conformity (no patient)",
     "InsiService.authorise": "checks the caller's habilitation before an operation (no data read)",
     "InsiService.issue_certificate": "issues a structure certificate (audited as securite.cle-emise)",
     "InsiService.require_credential": "checks a certificate is presented (refusal audited as securite)",
