@@ -40,6 +40,7 @@ def load_all_tables() -> sa.MetaData:
     import maison.identite.ins.store  # noqa: F401
     import maison.identite.mes.store  # noqa: F401
     import maison.identite.psc.store  # noqa: F401
+    import maison.observatoire.prerequis.store  # noqa: F401
     import maison.observatoire.conformite.store  # noqa: F401
     import maison.partage.dmp.store  # noqa: F401
     import maison.partage.espace.store  # noqa: F401
