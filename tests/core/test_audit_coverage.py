@@ -741,6 +741,8 @@ EXCLUDED: dict[str, str] = {
     "Cellule.record_meeting": "records a cell meeting's minutes (no patient)",
     "Cellule.adopt_procedure": "records a procedure's adoption (no patient)",
     "Cellule.report": "structure-wide counts from the trail (audited as identitovigilance.report, no patient)",
+    "Cellule.ght": "a GHT's support and members (administration data, no patient)",
+    "Cellule.functioning": "a cell's meeting days and procedures, for the observatory's PS1.1 (no patient)",
     "InsiService.register_software": "habilitation of a software (no patient)",
     "InsiService.register_structure": "habilitation of a structure (no patient)",
     "InsiService.registered_software": "the software registry, for the observatory's conformity (no patient)",
