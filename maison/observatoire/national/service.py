@@ -134,10 +134,10 @@ class National:
         for r in store.message_counts(conn, span):
             flows[(r.month, r.operator)][r.flow] = int(r.messages)
         active: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
-        for r in store.active_counts(conn, span):
+        for r in store.mailbox_counts(conn, span, active=True):
             active[(r.month, r.operator)][r.kind] = int(r.mailboxes)
         created: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
-        for r in store.created_counts(conn, span):
+        for r in store.mailbox_counts(conn, span, active=False):
             created[(r.month, r.operator)][r.kind] = int(r.mailboxes)
         report.mss = [
             MssLine(

@@ -201,27 +201,15 @@ def message_counts(conn: Connection, months: tuple[str, str]) -> list[sa.Row]:
     return list(conn.execute(query))
 
 
-def active_counts(conn: Connection, months: tuple[str, str]) -> list[sa.Row]:
-    """(month, operator, kind, mailboxes) of the mailboxes that sent or received in the month."""
-    a, b = obs_nat_active.c, obs_nat_mailbox.c
-    query = (
-        sa.select(a.month, b.operator, b.kind, sa.func.count().label("mailboxes"))
-        .select_from(obs_nat_active.join(obs_nat_mailbox, a.address == b.address))
-        .where(_months(a.month, months))
-        .group_by(a.month, b.operator, b.kind)
-    )
-    return list(conn.execute(query))
-
-
-def created_counts(conn: Connection, months: tuple[str, str]) -> list[sa.Row]:
-    """(month, operator, kind, mailboxes) created in the month."""
+def mailbox_counts(conn: Connection, months: tuple[str, str], *, active: bool) -> list[sa.Row]:
+    """(month, operator, kind, mailboxes): with `active`, the mailboxes that sent or received in the
+    month; otherwise those created in it."""
     b = obs_nat_mailbox.c
-    query = (
-        sa.select(b.month, b.operator, b.kind, sa.func.count().label("mailboxes"))
-        .where(_months(b.month, months))
-        .group_by(b.month, b.operator, b.kind)
-    )
-    return list(conn.execute(query))
+    month = obs_nat_active.c.month if active else b.month
+    query = sa.select(month, b.operator, b.kind, sa.func.count().label("mailboxes"))
+    if active:
+        query = query.select_from(obs_nat_active.join(obs_nat_mailbox, obs_nat_active.c.address == b.address))
+    return list(conn.execute(query.where(_months(month, months)).group_by(month, b.operator, b.kind)))
 
 
 def counters(conn: Connection, months: tuple[str, str]) -> list[sa.Row]:

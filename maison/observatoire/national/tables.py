@@ -5,6 +5,11 @@ from __future__ import annotations
 from maison.observatoire.national.model import MAILBOX_KINDS, DmpLine, NationalReport
 from maison.observatoire.report import Table
 
+DMP_SERIES = "DMP : alimentations hors historique de remboursement, par mois (003 L1749-1750)"
+MSS_TITLE = "MSSanté : par opérateur et par mois"
+ORDONNANCE_TITLE = "Ordonnance numérique : compteurs par mois (001 L424-462)"
+INSI_TITLE = "INSi : appels par mois (003 L316-322)"
+
 
 def _dmp(title: str, key: str, lines: list[DmpLine], *, label: str = "") -> Table:
     columns = ("mois", key, *((label,) if label else ()), "transactions", "documents")
@@ -14,7 +19,7 @@ def _dmp(title: str, key: str, lines: list[DmpLine], *, label: str = "") -> Tabl
 
 def dmp_tables(report: NationalReport) -> list[Table]:
     series = Table(
-        "DMP : alimentations hors historique de remboursement, par mois (003 L1749-1750)",
+        DMP_SERIES,
         ("mois", "transactions", "documents", "documents HR exclus"),
         tuple((x.month, x.feeds, x.documents, report.hr_excluded.get(x.month, 0)) for x in report.dmp),
         chart="line",
@@ -30,7 +35,7 @@ def dmp_tables(report: NationalReport) -> list[Table]:
 
 def mss_table(report: NationalReport) -> Table:
     return Table(
-        "MSSanté : par opérateur et par mois",
+        MSS_TITLE,
         (
             "mois",
             "opérateur",
@@ -72,7 +77,7 @@ def ins_table(report: NationalReport) -> Table:
 
 def ordonnance_table(report: NationalReport) -> Table:
     return Table(
-        "Ordonnance numérique : compteurs par mois (001 L424-462)",
+        ORDONNANCE_TITLE,
         (
             "mois",
             "créées",
@@ -120,7 +125,7 @@ def segur_table(report: NationalReport) -> Table:
 
 def insi_table(report: NationalReport) -> Table:
     return Table(
-        "INSi : appels par mois (003 L316-322)",
+        INSI_TITLE,
         ("mois", "appels", "cr_00", "cr_01", "cr_02", "cr_erreur", "établissements"),
         tuple(
             (x.month, x.calls, *(x.answers.get(a, 0) for a in ("00", "01", "02", "erreur")), x.structures)
