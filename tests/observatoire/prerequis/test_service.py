@@ -172,12 +172,6 @@ def test_evidence_over_the_size_limit_is_refused(prerequis, monkeypatch):
     assert too_large.value.code == "preuve-trop-grande"
 
 
-def test_evidence_names_are_labels_only():
-    assert evidence.label("../../etc/passwd\x00.pdf") == "passwd.pdf"
-    assert evidence.label("\u202ecod.pdf") == "cod.pdf"  # no bidi override
-    assert evidence.label("") == "preuve"
-
-
 @pytest.mark.parametrize(
     ("item", "facts", "window"),
     [
