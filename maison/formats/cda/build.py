@@ -111,6 +111,9 @@ class DocumentHeader:
     facility_type: Code  # J02
     confidentiality: str = "N"
     replaces: str | None = None  # the unique id of the version this one replaces (RPLC)
+    # componentOf/encompassingEncounter/id: the stay (root: the structure's numbering authority, extension:
+    # the stay number), which ties a document fed outside the PFI to its stay (SUN-ES, seed 004 L191-194)
+    encounter_id: tuple[str, str] | None = None
 
 
 def ts(moment: datetime) -> str:
@@ -227,6 +230,8 @@ def write_header(
     if h.replaces:  # CDA order: documentationOf, relatedDocument, componentOf
         w.add(w.add(w.add(r, "relatedDocument", typeCode="RPLC"), "parentDocument"), "id", root=h.replaces)
     encounter = w.add(w.add(r, "componentOf"), "encompassingEncounter")
+    if h.encounter_id:  # CDA order: id, code, effectiveTime
+        w.add(encounter, "id", root=h.encounter_id[0], extension=h.encounter_id[1])
     w.add(w.add(encounter, "effectiveTime"), "low", value=ts(h.service_start))
     if responsible:
         _person(w, w.add(w.add(encounter, "responsibleParty"), "assignedEntity"), responsible, with_specialty=True)

@@ -124,6 +124,7 @@ class CdaHeader:
     body_representation: str = ""
     realm: str = ""
     type_id: InstanceId | None = None
+    encounter_id: InstanceId | None = None  # componentOf/encompassingEncounter/id: the stay
 
     @property
     def unique_id(self) -> str:
@@ -309,6 +310,7 @@ def read_header(root: etree._Element) -> CdaHeader:
         body_representation=body.get("representation", "") if body is not None else "",
         realm=str(_first(root, "h:realmCode/@code") or ""),
         type_id=_id(_first(root, "h:typeId")),
+        encounter_id=_id(_first(root, "h:componentOf/h:encompassingEncounter/h:id")),
     )
 
 

@@ -74,6 +74,7 @@ ACTIONS = (
     "pfi.hl7.document",
     "pfi.hl7.dmp",
     "pfi.hl7.mss",
+    "dmp.alimenter",
     "dmp.supprimer",
     "identitovigilance.ght",
 )
@@ -97,7 +98,8 @@ class Folding:
         self.conn = conn
         self.records = [r | {"d": audit.detail_of(r)} for r in records if r["outcome"] in ("success", "failure")]
         named = [r["d"].get("document", "") for r in self.records] + [r["d"].get("remplace", "") for r in self.records]
-        self.docs = store.documents(conn, [n for n in named if n])
+        named += [u for r in self.records if r["action"] == "dmp.alimenter" for u in r["d"].get("documents", [])]
+        self.docs = store.documents(conn, [n for n in named if n and isinstance(n, str)])
         mss = [(r["d"]["document"], r["d"]["destinataire"]) for r in self.records if r["action"] == "pfi.hl7.mss"]
         self.msgs = store.messages(conn, mss)
         self.touched: set[str] = set()
@@ -108,6 +110,7 @@ class Folding:
             "pfi.hl7.document": self._produced,
             "pfi.hl7.dmp": self._dmp_leg,
             "pfi.hl7.mss": self._mss_leg,
+            "dmp.alimenter": self._fed_directly,
             "dmp.supprimer": self._withdrawn,
             "identitovigilance.ght": self._ght,
         }
@@ -192,6 +195,42 @@ class Folding:
         elif msg["sent_at"] is None:
             msg["state"], msg["seq"] = d.get("etat") or "echec", record["seq"]
         self.touched_msgs.add(key)
+
+    def _fed_directly(self, record: dict[str, Any]) -> None:
+        """A lot the DMP accepted (ITI-65). A document the PFI sent is already a fact (its PID-32 says
+        whether the INS was qualified): the DMP's record of it changes nothing. Any other was fed by the
+        structure's software itself: its stay is the CDA's componentOf/encompassingEncounter/id
+        (extension: the stay number; the structure: the feeder's), and its INS counts as qualified —
+        the DMP took it only with the recordTarget's INS equal to the lot's and its birth name, date and
+        sex equal to the INS referential's (partage/dmp/service.py, `_judge`)."""
+        d = record["d"]
+        if record["outcome"] != "success" or not {"niveaux", "n1_de", "sejours"} <= d.keys():
+            return  # a refusal, or a record written before the DMP named levels and stays
+        lot = list(zip(d["documents"], d["types"], d["niveaux"], d["n1_de"], d["sejours"], strict=True))
+        for uid, type_code, level, _, stay in (row for row in lot if not row[3]):  # the N1s first
+            if uid not in self.docs:
+                self.docs[uid] = dict(
+                    unique_id=uid,
+                    structure=record["actor_structure"],
+                    stay_number=stay.partition("^")[2],
+                    type_code=type_code,
+                    levels=level,
+                    ins=record["patient"] or "",
+                    qualified=True,
+                    produced_at=record["recorded_at"],
+                    produced_seq=record["seq"],
+                    fed_at=record["recorded_at"],
+                    fed_seq=record["seq"],
+                    refused_seq=None,
+                    refused_code="",
+                    deleted_seq=None,
+                    superseded_seq=None,
+                )
+                self.touched.add(uid)
+        for _, _, level, n1, _ in (row for row in lot if row[3]):  # an N3 goes with its N1 (002 L790)
+            doc = self.docs.get(n1)
+            if doc is not None and n1 in self.touched and level not in doc["levels"]:
+                doc["levels"] = f"{doc['levels']}+{level}"
 
     def _withdrawn(self, record: dict[str, Any]) -> None:
         doc = self.docs.get(record["d"].get("document", ""))

@@ -18,7 +18,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
@@ -132,6 +132,7 @@ class PreparedLot:
     ids: dict[str, str]  # Bundle fullUrl of each DocumentReference → its entry id
     submission: dict
     rows: list[dict]
+    encounters: list[str] = field(default_factory=list)  # each row's componentOf/encompassingEncounter/id
 
 
 class Dmp:
@@ -618,7 +619,8 @@ class Dmp:
             now=now,
             resource=request.submission.resource,
         )
-        return PreparedLot(lot, ids, submission, rows)
+        encounters = [str(reports[doc.full_url].header.encounter_id or "") for doc in request.documents]
+        return PreparedLot(lot, ids, submission, rows, encounters)
 
     def _commit(
         self, conn: Connection, who: Who, request: ProvideRequest, ins: str, lot: PreparedLot, now: datetime
@@ -654,6 +656,10 @@ class Dmp:
                 "documents": [r["unique_id"] for r in lot.rows],
                 "types": [r["type_code"] for r in lot.rows],
                 "niveaux": [r["level"] for r in lot.rows],  # CDA R2 N1 / N3, counted by the observatory
+                # SUN-ES (seed 004 L191-196): the N1 an N3 is the structured form of, and the stay each
+                # document's header names (componentOf/encompassingEncounter/id, "root^extension")
+                "n1_de": [next((o["unique_id"] for o in lot.rows if o["id"] == r["transforms"]), "") for r in lot.rows],
+                "sejours": lot.encounters,
                 "remplace": superseded,
                 "decision": decision.reason,
             },

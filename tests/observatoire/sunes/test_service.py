@@ -6,7 +6,7 @@ every DS figure checked against hand-counted values, and every explanation's rea
 from __future__ import annotations
 
 import base64
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -15,11 +15,14 @@ from maison.core.actor import Actor
 from maison.core.errors import InvalidInput, NotFound
 from maison.core.identifiers.nir import OID_INS_NIR_TEST
 from maison.core.ins_traits import Traits
+from maison.etablissement.dmp.producer import Produced
 from maison.etablissement.pfi.hl7_documents import Hl7Documents
+from maison.formats.cda.build import DocumentHeader, n1_from_pdf
 from maison.formats.cda.header import Code
 from maison.formats.hl7v2 import pam
 from maison.formats.hl7v2.listener import parse as parse_pam
 from maison.formats.mime import CITIZEN_DOMAIN
+from maison.formats.pdf import document_pdf
 from maison.identite.psc.api import issuer_for
 from maison.observatoire.report import Period
 from maison.observatoire.sunes.model import Scope
@@ -30,7 +33,7 @@ from tests.etablissement.pfi.test_hl7_documents import channels_for, settled
 from tests.etablissement.pfi.test_hl7_request import message_text, parse
 from tests.etablissement.sejours.messages import FINESS, adt, pid
 from tests.partage.mss_world import GP, start_world
-from tests.partage.world import HOPITAL, PROS, SARAH_ID, make_world, n1
+from tests.partage.world import FACILITY, HOPITAL, PROS, SARAH_ID, SETTING, make_world, n1, unique_oid
 
 LOINC = "2.16.840.1.113883.6.1"
 ORDONNANCE = Code("57833-6", LOINC, "Prescription de produits de santé")
@@ -52,8 +55,8 @@ def _hl7(day: date, hour: int) -> str:
 class World:
     """The structure HOPITAL: its GAM, its PFI (DMP + MSSanté), and the DPI's messages."""
 
-    def __init__(self, house, receiver: Hl7Documents) -> None:
-        self.house, self.receiver = house, receiver
+    def __init__(self, house, receiver: Hl7Documents, dmp=None) -> None:
+        self.house, self.receiver, self.dmp = house, receiver, dmp
         self.control = 0
 
     def pam(self, event: str, stay: str, ipp: str, *, day: date, movement: str, action: str = "INSERT") -> None:
@@ -90,7 +93,7 @@ def world(house, live, tmp_path):
     mss.mss.mailboxes.create(audit.SYSTEM, IDE, "medecins", "PER", PROS["infirmier"].idnatps, "PETIT Nadia")
     dpi = Dpi()
     receiver = Hl7Documents(house.db, house.mss.blobs, channels_for(dmp_world, mss, dpi))
-    yield World(house, receiver)
+    yield World(house, receiver, dmp_world)
     receiver.close()
     dpi.close()
     mss.close()
@@ -140,6 +143,21 @@ def build(world: World, reference_path) -> dict[str, str]:
     return ids
 
 
+def direct(world: World, type_: Code, stay: str | None) -> str:
+    """A document the structure's software feeds to the DMP itself (PDSm ITI-65, not through the PFI),
+    its stay in componentOf/encompassingEncounter/id."""
+    created = datetime.now(UTC).replace(microsecond=0)
+    oid = unique_oid()
+    pro = PROS["hospitalier"]
+    header = DocumentHeader(oid, oid + ".0", 1, type_, "Document", created, SARAH_ID, pro.author(), type_,
+                            created - timedelta(days=1), created, SETTING, FACILITY,
+                            encounter_id=(f"1.2.250.1.999.{HOPITAL}", stay) if stay else None)  # fmt: skip
+    pdf = document_pdf("Document", [("Synthèse", ["Document de test."])])
+    answer = world.dmp.provide("hospitalier", [Produced(n1_from_pdf(header, pdf))])
+    assert answer.status_code == 200, answer.text
+    return oid
+
+
 def _send_bio(world: World, stay: str, reference_path) -> str:
     level1 = n1(PROS["hospitalier"], patient=PAT_TROIS, type_=BIO, title="CR de biologie")
     level3 = (reference_path / "cisis" / "ExemplesCDA" / "BIO-CR-BIO_2024.01_Glycémie_mole.xml").read_bytes()
@@ -157,20 +175,34 @@ def _send_bio(world: World, stay: str, reference_path) -> str:
     return doc.unique_id
 
 
-def later_stays(world: World) -> None:
+def later_stays(world: World, reference_path) -> None:
+    """S5's letter, an imaging report and a biology report (N1 + N3) without a stay are fed by the
+    DPI itself, not by the PFI."""
     c = CURRENT.start
     world.stay("S5", "P1", c + timedelta(days=7), c + timedelta(days=8))
     world.stay("S6", "P2", c + timedelta(days=7), c + timedelta(days=9))
     world.stay("S8", "P5", c + timedelta(days=8), None)
+    direct(world, Code("11490-0", LOINC, "Lettre de liaison à la sortie d'un établissement de soins"), "S5")
+    direct(world, IMAGERIE, None)
+    glycemie = (reference_path / "cisis" / "ExemplesCDA" / "BIO-CR-BIO_2024.01_Glycémie_mole.xml").read_bytes()
+    glycemie = glycemie.replace(
+        b'<id root="1.2.250.1.213.1.1.1.55.2024.7.1"/>', f'<id root="{unique_oid()}"/>'.encode()
+    )
+    level1 = n1(PROS["hospitalier"], patient=PAT_TROIS, type_=BIO, title="CR de biologie")
+    pair = world.dmp.provide("hospitalier", [Produced(level1), Produced(glycemie, transforms=0)])
+    assert pair.status_code == 200, pair.text  # a biology report, N1 and its N3, fed directly
 
 
 FIGURES = {  # hand-counted from `build`'s docstring: (numerator, denominator) for the current semester
-    "DS1.1": (1, 5),  # S1 only; S2 VALI, S3's went by MSSanté only, S5/S6 none; S4 cancelled and S8 not over are out
+    "DS1.1": (
+        2,
+        5,
+    ),  # S1, S5 (fed directly); S2 VALI, S3's went by MSSanté only, S6 none; S4 cancelled and S8 not over are out
     "DS1.2": (1, 5),  # S1's ordonnance
     "DS1.3": (0, 5),  # S3's CRO was withdrawn
     "DS1.4": (1, 2),  # S5 (S1's letter fed after S5's admission) of S5, S6; S3's earlier S4 was cancelled
-    "DS2.1": (1, 2),  # the N1+N3 of S3; S1's is N1 only
-    "DS3.1": (1, 2),  # S1's; S2's is VALI
+    "DS2.1": (2, 3),  # the N1+N3 of S3 and the one fed directly; S1's is N1 only
+    "DS3.1": (2, 3),  # S1's and the one fed directly; S2's is VALI
     "DS4.1": (1, 3),  # the GP; the nurse got a VALI document, the unknown address failed
     "DS4.2": (2, 5),  # S1 and S2 (VALI: no INS condition)
 }
@@ -185,12 +217,13 @@ def test_each_indicator_and_its_explanation_from_the_real_flows(world, house, re
     build(world, reference_path)
     half = sunes.fold()  # a first fold, before the returning patients' stays
     assert half > 0
-    later_stays(world)
+    later_stays(world, reference_path)
     me = Actor(person="899900038441", structure=HOPITAL, software="dpi")
     report = sunes.compute(me, Scope.structure(HOPITAL), CURRENT)
     assert figures(report) == FIGURES
-    assert report.result("DS1.1").rate == 20.0 and report.result("DS1.1").target == 50
+    assert report.result("DS1.1").rate == 40.0 and report.result("DS1.1").target == 50
     assert report.result("DS1.1").met is False and report.result("DS4.1").rate == 33.3
+    assert report.result("DS1.4").met is True  # 50 % of 50
 
     # the previous semester: S7's letter was fed after its end
     before = sunes.compute(ARS, Scope.structure(HOPITAL), PREVIOUS)
@@ -208,7 +241,8 @@ def test_each_indicator_and_its_explanation_from_the_real_flows(world, house, re
     assert ds11.item(s("S1")).counted and ds11.reason_of(s("S1")) == "lettre de liaison alimenté(e) (N1, INS qualifiée)"
     assert ds11.reason_of(s("S2")) == "lettre de liaison alimenté(e) sans INS qualifiée (PID-32 autre que QUAL)"
     assert ds11.reason_of(s("S3")) == "lettre de liaison produit(e), non transmis(e) au DMP"  # MSSanté only
-    assert ds11.reason_of(s("S5")) == "aucun(e) lettre de liaison"
+    assert ds11.reason_of(s("S5")) == "lettre de liaison alimenté(e) (N1, INS qualifiée)"  # fed directly
+    assert ds11.reason_of(s("S6")) == "aucun(e) lettre de liaison"
     assert ds11.reason_of(s("S4")) == "séjour annulé (A11/A38) : hors dénominateur"
     assert ds11.reason_of(s("S8")).startswith("séjour non terminé")
     assert not ds11.item(s("S4")).in_denominator
@@ -228,8 +262,8 @@ def test_each_indicator_and_its_explanation_from_the_real_flows(world, house, re
 
     ds21 = sunes.explain(me, Scope.structure(HOPITAL), CURRENT, "DS2.1")
     reasons = sorted(i.reason for i in ds21.items)
-    assert reasons == ["CR de biologie alimenté(e) (N1+N3, INS qualifiée)",
-                       "CR de biologie alimenté(e) en N1 alors que le N3 est requis"]  # fmt: skip
+    fed_n3 = "CR de biologie alimenté(e) (N1+N3, INS qualifiée)"
+    assert reasons == [fed_n3, fed_n3, "CR de biologie alimenté(e) en N1 alors que le N3 est requis"]
     ds31 = sunes.explain(me, Scope.structure(HOPITAL), CURRENT, "DS3.1")
     assert (ds31.numerator, ds31.denominator) == FIGURES["DS3.1"]
 
