@@ -32,7 +32,7 @@ import orjson
 from maison.core import audit
 from maison.core.actor import Actor
 from maison.core.blobs import Blobs
-from maison.core.errors import Forbidden, InvalidInput, MaisonError
+from maison.core.errors import Forbidden, InvalidInput, MaisonError, NotFound
 from maison.core.storage import Database
 from maison.etablissement.vigilance.cellule import Cellule
 from maison.observatoire.prerequis import evidence, facts, rules, store
@@ -261,6 +261,37 @@ class Prerequis:
     def _refuse(self, actor: Actor, error: MaisonError, detail: dict[str, Any]) -> MaisonError:
         self.trail.security("acces-refuse", actor, outcome="failure", detail={"code": error.code, **detail})
         return error
+
+    def evidence(self, actor: Actor, declaration_id: int) -> tuple[Declaration, bytes]:
+        """A declaration and its evidence file, for whoever may read the holder's prerequisites (the
+        ARS reviews the justifying documents, 004 L532, L612): audited; another's answers as missing."""
+        row = None
+        if 0 < declaration_id < 2**63:
+            with self.db.read() as conn:
+                row = store.declaration(conn, declaration_id)
+        if row is None:
+            raise NotFound(f"déclaration {declaration_id} inconnue", code="declaration-inconnue")
+        found = _declaration(row)
+        scope = Scope.parse(found.holder)
+        structures, support = self._structures(scope)
+        try:
+            self._authorise(actor, scope, structures, support)
+        except Forbidden:
+            raise NotFound(f"déclaration {declaration_id} inconnue", code="declaration-inconnue") from None
+        assert found.evidence is not None  # every declaration carries its evidence
+        data = self.blobs.get(found.evidence.sha256)
+        self.trail.read(
+            actor,
+            "observatoire.prerequis.preuve",
+            purpose="HOPERAT",
+            detail={"declaration": declaration_id, "titulaire": found.holder, "preuve": found.evidence.sha256},
+        )
+        return found, data
+
+    def evidence_digests(self) -> set[str]:
+        """Every evidence blob a declaration names: what a sweep of the evidence store keeps."""
+        with self.db.read() as conn:
+            return store.evidence_digests(conn)
 
     # --- evaluating -----------------------------------------------------------------------------------------
 

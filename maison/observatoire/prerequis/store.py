@@ -87,6 +87,11 @@ def declarations(conn: Connection, holders: Iterable[str], declared_until: str) 
     )
 
 
+def declaration(conn: Connection, declaration_id: int) -> sa.Row | None:
+    d = obs_ps_declaration
+    return conn.execute(sa.select(d).where(d.c.id == declaration_id)).first()
+
+
 def evidence_digests(conn: Connection) -> set[str]:
     """Every blob a declaration names: what a sweep of the evidence store keeps."""
     d = obs_ps_declaration

@@ -12,7 +12,7 @@ from maison.core import audit
 from maison.core.actor import Actor
 from maison.core.audit import SYSTEM
 from maison.core.blobs import Blobs
-from maison.core.errors import Forbidden, InvalidInput, TooLarge, UnsupportedMediaType
+from maison.core.errors import Forbidden, InvalidInput, NotFound, TooLarge, UnsupportedMediaType
 from maison.etablissement.vigilance.cellule import REQUIRED_PROCEDURES, Cellule
 from maison.formats import mime, xdm
 from maison.observatoire.prerequis import evidence, store
@@ -343,3 +343,18 @@ def test_ps3_1_from_a_real_dmp_feed(house, live, tmp_path):
     staff = Actor(person=PROS["hospitalier"].idnatps, structure=HOPITAL, software="DPI")
     check = p.evaluate(staff, Scope.parse(HOPITAL), PERIOD).check(Prerequisite.PS3_1)
     assert check.met and check.source == "etabli" and "alimentation acceptée du logiciel" in check.proofs[0]
+
+
+def test_the_evidence_is_read_back_by_whoever_may_read_the_prerequisites(prerequis, db):
+    d = prerequis.declare(STAFF, Item.RNIV, _days_ago(3), {"questions": 2, "reponses": 2}, PDF, "rniv.pdf")
+    found, data = prerequis.evidence(ARS, d.id)  # 004 L532: the ARS reviews the justifying documents
+    assert found == d and data == PDF
+    assert prerequis.evidence_digests() == {d.evidence.sha256}
+    stranger = Actor(person="899900038449", structure=OTHER, software="DPI")
+    for who, ident in ((stranger, d.id), (ARS, d.id + 1), (ARS, -1)):
+        with pytest.raises(NotFound):  # another's declaration answers as a missing one
+            prerequis.evidence(who, ident)
+    with db.read() as conn:
+        [read] = list(audit.events(conn, action_prefix="observatoire.prerequis.preuve"))
+        [refusal] = list(audit.events(conn, action_prefix="securite.acces-refuse"))
+    assert read["actor_person"] == ARS.person and refusal["actor_structure"] == OTHER
