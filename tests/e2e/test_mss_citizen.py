@@ -82,7 +82,7 @@ def test_sun_es_ps41_test_mailbox_answers_automatically(mss, house):
     [answer] = _delivered(house, PFI)
     text = _text(mss, answer)
     assert text.startswith("Test réussi") and "11490-0" in text and "(N1)" in text
-    [verdict] = _verdicts(house)  # the proof the observatory's PS4.1 reads (004 L738)
+    [verdict] = _verdicts(house)  # the proof the observatory's PS4.1 reads (004 L737)
     assert verdict["expediteur"] == PFI and verdict["conforme"] is True and verdict["pdf"] is True
 
 

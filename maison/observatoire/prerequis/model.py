@@ -39,7 +39,7 @@ LABELS = {  # 004 L291-303
     Prerequisite.PS4_1: "Message test vers/depuis la MSS citoyenne",
 }
 
-# 004 L174-177: volet 1 is validated with the six; L179-181: volet 2 with those six and PS4.1.
+# 004 L174: volet 1 is validated with the six; L181: volet 2 with those six and PS4.1.
 VOLET_1 = (
     Prerequisite.PS1_1,
     Prerequisite.PS1_2,

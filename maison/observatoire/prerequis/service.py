@@ -264,7 +264,7 @@ class Prerequis:
 
     def evidence(self, actor: Actor, declaration_id: int) -> tuple[Declaration, bytes]:
         """A declaration and its evidence file, for whoever may read the holder's prerequisites (the
-        ARS reviews the justifying documents, 004 L532, L612): audited; another's answers as missing."""
+        ARS reviews the justifying documents, 004 L531, L618): audited; another's answers as missing."""
         row = None
         if 0 < declaration_id < 2**63:
             with self.db.read() as conn:

@@ -10,7 +10,7 @@
   (004 L706-712): a message with an `IHE_XDM.ZIP` holding at least one CDA R2 N1, and a PDF, is
   answered automatically, saying what was found; anything else gets an answer saying what was
   missing. The proof the seed asks for shows "la pièce jointe sous la forme d'une archive ZIP au
-  format IHE_XDM et PDF" (004 L736, L738): the PDF is a part of the message beside the archive (as
+  format IHE_XDM et PDF" (004 L734, L735): the PDF is a part of the message beside the archive (as
   the MSSanté clients' guide sends the readable copy), or a PDF document within the archive; its
   bytes must be a PDF (`%PDF-`), whatever its name or declared type says. Each verdict is recorded in
   the audit trail (`mss.test-citoyen`: the sender, the message, the answer, what was missing), which
@@ -76,7 +76,7 @@ PDF_MAGIC = b"%PDF-"
 
 @dataclass(frozen=True)
 class CitizenTestVerdict:
-    """What the test mailbox found in a message (004 L706-712, L736-738)."""
+    """What the test mailbox found in a message (004 L706-712, L734-737)."""
 
     missing: tuple[str, ...]  # what makes it not conform, in French, as the answer says it
     found: tuple[str, ...]  # the archive's documents, one line each
@@ -114,14 +114,14 @@ def judge_test(received: mime.Received) -> CitizenTestVerdict:
         except xdm.XdmError as exc:
             missing.append(f"archive IHE_XDM.ZIP refusée ({exc.code}) : {exc.message}")
     if not pdf:
-        missing.append("aucune pièce jointe PDF")  # 004 L736-738: the XDM archive and a PDF
+        missing.append("aucune pièce jointe PDF")  # 004 L734-735: the XDM archive and a PDF
     return CitizenTestVerdict(tuple(missing), tuple(found), n1, pdf)
 
 
 def record_test(
     db: Database, actor: Actor, received: mime.Received, verdict: CitizenTestVerdict, answer_id: str
 ) -> None:
-    """The verdict in the audit trail, the proof of PS4.1 the observatory reads (004 L738: the sent
+    """The verdict in the audit trail, the proof of PS4.1 the observatory reads (004 L734-737: the sent
     test and the answer received back)."""
     with db.write() as conn:
         audit.Trail.write(

@@ -347,7 +347,7 @@ def test_ps3_1_from_a_real_dmp_feed(house, live, tmp_path):
 
 def test_the_evidence_is_read_back_by_whoever_may_read_the_prerequisites(prerequis, db):
     d = prerequis.declare(STAFF, Item.RNIV, _days_ago(3), {"questions": 2, "reponses": 2}, PDF, "rniv.pdf")
-    found, data = prerequis.evidence(ARS, d.id)  # 004 L532: the ARS reviews the justifying documents
+    found, data = prerequis.evidence(ARS, d.id)  # 004 L531: the ARS reviews the justifying documents
     assert found == d and data == PDF
     assert prerequis.evidence_digests() == {d.evidence.sha256}
     stranger = Actor(person="899900038449", structure=OTHER, software="DPI")

@@ -1,4 +1,4 @@
-"""The SUN-ES PS4.1 test mailbox's verdict (004 L706-712, L736-738): an IHE_XDM.ZIP holding a CDA R2
+"""The SUN-ES PS4.1 test mailbox's verdict (004 L706-712, L734-737): an IHE_XDM.ZIP holding a CDA R2
 N1 and a PDF conform; what is missing named; the verdict recorded in the trail."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def test_an_archive_with_an_n1_and_a_pdf_conforms():
     ("attachments", "missing"),
     [
         ((), ["aucune pièce jointe IHE_XDM.ZIP", "aucune pièce jointe PDF"]),
-        (("archive",), ["aucune pièce jointe PDF"]),  # 004 L736: the XDM archive *and* a PDF
+        (("archive",), ["aucune pièce jointe PDF"]),  # 004 L734: the XDM archive *and* a PDF
         (("pdf",), ["aucune pièce jointe IHE_XDM.ZIP"]),
         # named .pdf and typed application/pdf, but not a PDF: the bytes decide
         (("archive", "fake-pdf"), ["aucune pièce jointe PDF"]),
