@@ -8,7 +8,7 @@ is checked against a count made by hand from the calls below.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -261,3 +261,40 @@ def test_the_computation_is_audited_and_an_empty_month_is_empty(world):
         )
     assert [(r["actor_person"], '"periode":"2020-01"' in r["detail"]) for r in rows] == [("analyste-ans", True)]
     assert {t.title.split(" :")[0] for t in report.tables()} >= {"DMP", "MSSanté", "Ségur vague 1", "INSi"}
+
+
+class _Clock:
+    """The trail's clock set to a given day (`recorded_at` is what the months are read from)."""
+
+    day = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
+
+    @classmethod
+    def now(cls, tz=None):
+        return cls.day
+
+
+def test_months_are_a_series_and_new_prescribers_are_counted_once(world, monkeypatch):
+    """Two months: January, one doctor creates and the CHU feeds once; February, the same doctor and
+    a new one create, the CHU feeds twice. Hand count: created 1 then 2, doctors 1 then 2, new doctors
+    1 then 1 (001 L431 "+ N"), since the beginning 2 doctors and 3 prescriptions; DMP 1 then 2 feeds."""
+    monkeypatch.setattr("maison.core.audit.datetime", _Clock)
+    monkeypatch.setattr(_Clock, "day", datetime(2026, 1, 15, 9, 0, tzinfo=UTC))
+    base, chu = world.ordonnance, _pro("hospitalier", HOPITAL, "IDAM-A")
+    gp1 = Actor("810000000002", CABINET, "LAP-1", kind="professional", profession="10")
+    gp2 = Actor("810000000009", CABINET, "LAP-2", kind="professional", profession="10")
+    base.create(gp1, Draft(base.today(), True, (PARACETAMOL,)))
+    feed(world, chu, n1(PROS["hospitalier"]))
+    monkeypatch.setattr(_Clock, "day", datetime(2026, 2, 10, 9, 0, tzinfo=UTC))
+    for doctor in (gp1, gp2):
+        base.create(doctor, Draft(base.today(), True, (PARACETAMOL,)))
+    feed(world, chu, n1(PROS["hospitalier"]))
+    feed(world, chu, n1(PROS["hospitalier"]))
+    report = National(world.db).compute(ANALYST, Period.parse("2026-01-01..2026-02-28"))
+    assert [(m.month, m.created, m.prescribers, m.new_prescribers) for m in report.ordonnance] == [
+        ("2026-01", 1, 1, 1),
+        ("2026-02", 2, 2, 1),
+    ]
+    assert report.ordonnance_since_start["prescripteurs"] == 2 and report.ordonnance_since_start["creees"] == 3
+    assert [(x.month, x.feeds) for x in report.dmp] == [("2026-01", 1), ("2026-02", 2)]
+    (january,) = National(world.db).compute(ANALYST, Period.parse("2026-01")).ordonnance
+    assert (january.created, january.prescribers) == (1, 1)  # February is not in January's figures
