@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from maison.core.storage import Database
 
 GENESIS = "0" * 64
+# the connection's `info` key under which a group commit (`core.group_commit`) collects the records its
+# bodies write, to chain them once at the batch's commit
+BATCH_KEY = "maison.audit.batch"
 
 audit_event = sa.Table(
     "audit_event",
@@ -388,8 +391,15 @@ class Trail:
 
     @staticmethod
     def write(conn: Connection, actor: Actor, action: str, **fields: Any) -> int:
-        """Record an action in the caller's write transaction (commits or rolls back with it)."""
-        return append(conn, [_entry(actor, action, **fields)])
+        """Record an action in the caller's write transaction (commits or rolls back with it). Inside
+        a group commit's body the record joins the batch's entries, chained once by its commit (the
+        head read and moved once per batch, not per record); it returns 0 then."""
+        entry = _entry(actor, action, **fields)
+        batch = conn.info.get(BATCH_KEY)
+        if batch is not None:
+            batch.append(entry)
+            return 0
+        return append(conn, [entry])
 
     @staticmethod
     def write_entries(conn: Connection, entries: list[dict[str, Any]]) -> int:

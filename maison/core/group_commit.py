@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +22,19 @@ from maison.core.storage import Database
 
 # (result, [(insert statement, rows)], audit entries), computed in the shared transaction
 Work = Callable[[Connection], tuple[object, list[tuple[sa.Insert, list[dict[str, Any]]]], list[dict[str, Any]]]]
+
+
+@contextmanager
+def _collecting(conn: Connection) -> Iterator[list[dict[str, Any]]]:
+    """The batch's audit records: those its bodies return and those they write with `Trail.write`
+    on the shared connection (collected, not chained one by one), chained by `audit.append` in the
+    batch's transaction before it commits."""
+    trail: list[dict[str, Any]] = []
+    conn.info[audit.BATCH_KEY] = trail
+    try:
+        yield trail
+    finally:
+        conn.info.pop(audit.BATCH_KEY, None)
 
 
 class _Job(Future[object]):
@@ -87,8 +101,8 @@ class GroupCommit:
         """First as one transaction with every insert of the batch executed together; if any feed
         fails, again with a savepoint per feed, so that it fails alone."""
         try:
-            with self.db.write() as conn:
-                results, writes, trail = [], [], []
+            with self.db.write() as conn, _collecting(conn) as trail:
+                results, writes = [], []
                 for future in batch:
                     result, inserts, entries = future.work(conn)
                     results.append(result)
@@ -110,15 +124,16 @@ class GroupCommit:
     def _commit_each(self, batch: list[_Job]) -> None:
         done: list[tuple[_Job, object]] = []
         try:
-            with self.db.write() as conn:
-                trail: list[dict[str, Any]] = []
+            with self.db.write() as conn, _collecting(conn) as trail:
                 for future in batch:
+                    written = len(trail)  # the records its body writes (`Trail.write`) go with its savepoint
                     try:
                         with conn.begin_nested():
                             result, inserts, entries = future.work(conn)
                             for statement, rows in inserts:
                                 conn.execute(statement, rows)
                     except Exception as exc:  # noqa: BLE001 - this feed alone is rolled back; its caller raises
+                        del trail[written:]
                         future.set_exception(exc)
                     else:
                         done.append((future, result))

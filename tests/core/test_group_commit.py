@@ -78,3 +78,36 @@ def test_a_row_taken_meanwhile_fails_only_its_feed(db):
     assert futures[2].result(timeout=10) == "100000000000005"
     dossiers, trail = _stored(db)
     assert dossiers == {"100000000000004", "100000000000005"} and sorted(trail) == sorted(dossiers)
+
+
+def _writing(ins: str, *, refuse: bool = False):
+    """A body that records its audit entry itself, in the shared transaction, then may fail."""
+
+    def work(conn):
+        conn.execute(INSERT, [_dossier(ins)])
+        audit.Trail.write(conn, audit.SYSTEM, "test.groupe", patient=ins)
+        if refuse:
+            raise ValueError(f"refused {ins}")
+        return ins, [], []
+
+    return work
+
+
+def test_records_written_by_a_body_are_chained_once_with_the_batch_and_a_failed_bodys_are_dropped(db):
+    commit = GroupCommit(db)
+    with db.read() as conn:
+        before = conn.execute(sa.select(sa.func.count()).select_from(audit.audit_event)).scalar_one()
+    futures = _batch(
+        commit, [_writing("100000000000011"), _writing("100000000000012", refuse=True), _writing("100000000000013")]
+    )
+    assert futures[0].result(timeout=10) == "100000000000011" and futures[2].result(timeout=10) == "100000000000013"
+    with pytest.raises(ValueError):
+        futures[1].result(timeout=10)
+    dossiers, trail = _stored(db)  # the chain verifies
+    assert dossiers == {"100000000000011", "100000000000013"}
+    assert sorted(trail) == ["100000000000011", "100000000000013"]  # the refused body's record went with it
+    with db.read() as conn:
+        after = conn.execute(sa.select(sa.func.count()).select_from(audit.audit_event)).scalar_one()
+    assert after - before == 2
+    with db.write() as conn:  # outside a group commit, a record is chained at once again
+        assert audit.Trail.write(conn, audit.SYSTEM, "test.groupe", patient="100000000000014") > 0

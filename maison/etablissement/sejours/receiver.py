@@ -11,6 +11,7 @@ import hl7
 from maison.etablissement.sejours.dmp_information import DmpInformation
 from maison.etablissement.sejours.service import Sejours
 from maison.formats.hl7v2 import pam
+from maison.formats.hl7v2.fields import Fields
 from maison.formats.hl7v2.refusal import ErrorCode, Hl7Refusal
 
 
@@ -24,7 +25,9 @@ class AdtReceiver:
         self.dmp = dmp
         self.structures = structures
 
-    def __call__(self, message: hl7.Message) -> list[str] | None:
+    reads_fields = True  # the listener hands it `Fields`, not python-hl7's tree (formats.hl7v2.fields)
+
+    def __call__(self, message: Fields | hl7.Message) -> list[str] | None:
         msg = pam.read(message)
         if self.structures and msg.patient.structure not in self.structures:
             raise Hl7Refusal(

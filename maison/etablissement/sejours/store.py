@@ -91,19 +91,51 @@ sej_dmp_state = sa.Table(
 )
 
 
+# The statements a PAM message runs are built once, with bound parameters: building one per call
+# (`.where(c == value)`, `.values(**v)`) cost SQLAlchemy a new cache key each time, about a third of a
+# message's SQL time (bench/flux.py, py-spy).
+_SEEN = sa.select(sej_message).where(
+    sej_message.c.sender == sa.bindparam("s"), sej_message.c.control_id == sa.bindparam("c")
+)
+_STAY = sa.select(sej_stay).where(sej_stay.c.structure == sa.bindparam("s"), sej_stay.c.number == sa.bindparam("n"))
+_STAY_FOR_UPDATE = _STAY.with_for_update()
+_INSERT_STAY = sej_stay.insert().returning(sej_stay.c.id)
+_MOVEMENT = sa.select(sej_movement).where(
+    sej_movement.c.stay_id == sa.bindparam("s"), sej_movement.c.movement_id == sa.bindparam("m")
+)
+_MOVEMENTS = (
+    sa.select(sej_movement)
+    .where(sej_movement.c.stay_id == sa.bindparam("s"))
+    .order_by(sej_movement.c.at, sej_movement.c.id)
+)
+_DMP_STATE = sa.select(sej_dmp_state).where(
+    sej_dmp_state.c.structure == sa.bindparam("s"), sej_dmp_state.c.patient_id == sa.bindparam("p")
+)
+_UPDATES: dict[tuple[sa.Table, tuple[str, ...]], sa.Update] = {}
+
+
+def _update(table: sa.Table, keys: tuple[str, ...], *, versioned: bool = False) -> sa.Update:
+    """`UPDATE table SET <keys> WHERE id = :row_id`, built once per set of columns."""
+    statement = _UPDATES.get((table, keys))
+    if statement is None:
+        values: dict[str, Any] = {k: sa.bindparam(f"v_{k}") for k in keys}
+        if versioned:
+            values["version"] = table.c.version + 1
+        statement = table.update().where(table.c.id == sa.bindparam("row_id")).values(values)
+        _UPDATES[(table, keys)] = statement
+    return statement
+
+
 def seen_message(conn: Connection, sender: str, control_id: str) -> Any:
-    return conn.execute(
-        sa.select(sej_message).where(sej_message.c.sender == sender, sej_message.c.control_id == control_id)
-    ).first()
+    return conn.execute(_SEEN, {"s": sender, "c": control_id}).first()
 
 
 def record_message(conn: Connection, values: dict) -> None:
-    conn.execute(sej_message.insert().values(**values))
+    conn.execute(sej_message.insert(), values)
 
 
 def stay(conn: Connection, structure: str, number: str, *, for_update: bool = True) -> Any:
-    query = sa.select(sej_stay).where(sej_stay.c.structure == structure, sej_stay.c.number == number)
-    return conn.execute(query.with_for_update() if for_update else query).first()
+    return conn.execute(_STAY_FOR_UPDATE if for_update else _STAY, {"s": structure, "n": number}).first()
 
 
 def stays_by_key(conn: Connection, keys: list[tuple[str, str]]) -> list[Any]:
@@ -118,44 +150,40 @@ def stay_by_id(conn: Connection, stay_id: int) -> Any:
 
 
 def insert_stay(conn: Connection, values: dict) -> int:
-    return conn.execute(sej_stay.insert().values(**values).returning(sej_stay.c.id)).scalar_one()
+    return conn.execute(_INSERT_STAY, values).scalar_one()
+
+
+def _params(row_id: int, changes: dict) -> dict:
+    return {"row_id": row_id, **{f"v_{k}": v for k, v in changes.items()}}
 
 
 def update_stay(conn: Connection, stay_id: int, changes: dict) -> None:
-    conn.execute(sej_stay.update().where(sej_stay.c.id == stay_id).values(**changes, version=sej_stay.c.version + 1))
+    conn.execute(_update(sej_stay, tuple(changes), versioned=True), _params(stay_id, changes))
 
 
 def movement(conn: Connection, stay_id: int, movement_id: str) -> Any:
-    return conn.execute(
-        sa.select(sej_movement).where(sej_movement.c.stay_id == stay_id, sej_movement.c.movement_id == movement_id)
-    ).first()
+    return conn.execute(_MOVEMENT, {"s": stay_id, "m": movement_id}).first()
 
 
 def insert_movement(conn: Connection, values: dict) -> None:
-    conn.execute(sej_movement.insert().values(**values))
+    conn.execute(sej_movement.insert(), values)
 
 
 def update_movement(conn: Connection, row_id: int, changes: dict) -> None:
-    conn.execute(sej_movement.update().where(sej_movement.c.id == row_id).values(**changes))
+    conn.execute(_update(sej_movement, tuple(changes)), _params(row_id, changes))
 
 
 def movements(conn: Connection, stay_id: int) -> list:
-    return list(
-        conn.execute(
-            sa.select(sej_movement)
-            .where(sej_movement.c.stay_id == stay_id)
-            .order_by(sej_movement.c.at, sej_movement.c.id)
-        )
-    )
+    return list(conn.execute(_MOVEMENTS, {"s": stay_id}))
 
 
 def put_dmp_state(conn: Connection, structure: str, patient_id: int, values: dict) -> None:
     """Record the state the GAM announced; it waits to be propagated to the DMP."""
     values = values | {"propagation": "", "propagated_at": None}
-    key = (sej_dmp_state.c.structure == structure) & (sej_dmp_state.c.patient_id == patient_id)
-    if conn.execute(sa.select(sej_dmp_state.c.structure).where(key)).first() is None:
-        conn.execute(sej_dmp_state.insert().values(structure=structure, patient_id=patient_id, **values))
+    if dmp_state(conn, structure, patient_id) is None:
+        conn.execute(sej_dmp_state.insert(), values | {"structure": structure, "patient_id": patient_id})
     else:
+        key = (sej_dmp_state.c.structure == structure) & (sej_dmp_state.c.patient_id == patient_id)
         conn.execute(sej_dmp_state.update().where(key).values(**values))
 
 
@@ -175,9 +203,7 @@ def waiting_propagations(conn: Connection, structure: str, limit: int = 1000) ->
 
 
 def dmp_state(conn: Connection, structure: str, patient_id: int) -> Any:
-    return conn.execute(
-        sa.select(sej_dmp_state).where(sej_dmp_state.c.structure == structure, sej_dmp_state.c.patient_id == patient_id)
-    ).first()
+    return conn.execute(_DMP_STATE, {"s": structure, "p": patient_id}).first()
 
 
 def move_patient_stays(conn: Connection, structure: str, absorbed: int, survivor: int, ipp: str) -> None:

@@ -195,10 +195,13 @@ def get(conn, patient_id: int, *, for_update: bool = False):
     return conn.execute(query).first()
 
 
+_BY_IPP = sa.select(vig_patient).where(
+    vig_patient.c.structure == sa.bindparam("s"), vig_patient.c.ipp == sa.bindparam("i")
+)  # built once: each GAM message looks its patient up (sejours; bench/flux.py)
+
+
 def by_ipp(conn, structure: str, ipp: str):
-    return conn.execute(
-        sa.select(vig_patient).where(vig_patient.c.structure == structure, vig_patient.c.ipp == ipp)
-    ).first()
+    return conn.execute(_BY_IPP, {"s": structure, "i": ipp}).first()
 
 
 def by_ins(conn, structure: str, ins_number: str) -> list:
@@ -272,9 +275,12 @@ def _criteria(
 # --- the patient index (service.PatientIndex) ------------------------------------------------------
 
 
+_INSERT_PATIENT = vig_patient.insert().returning(vig_patient.c.id)
+
+
 def insert_patient(conn, values: dict) -> int:
     """A new record (admission, or the other person of a dédoublement); its id."""
-    return conn.execute(vig_patient.insert().values(**values).returning(vig_patient.c.id)).scalar_one()
+    return conn.execute(_INSERT_PATIENT, values).scalar_one()
 
 
 def update_patient(conn, patient_id: int, version: int, changes: dict) -> bool:

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 import hl7
 
+from maison.formats.hl7v2.fields import Fields
 from maison.formats.hl7v2.refusal import ErrorCode, Hl7Refusal
 
 INS_OIDS = ("1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11")
@@ -45,28 +46,16 @@ STATUSES = ("PROV", "VALI", "RECUP", "QUAL")
 FRANCE = ZoneInfo("Europe/Paris")
 
 
-def _text(message: hl7.Message, segment: str, fld: int, rep: int = 1, comp: int = 1, sub: int = 1) -> str:
-    try:
-        return str(message.extract_field(segment, 1, fld, rep, comp, sub)).strip()
-    except (KeyError, IndexError):
-        return ""
+def _text(message: Fields, segment: str, fld: int, rep: int = 1, comp: int = 1, sub: int = 1) -> str:
+    return message.field(segment, fld, rep, comp, sub)
 
 
-def _has(message: hl7.Message, segment: str) -> bool:
-    try:
-        message.segment(segment)
-    except KeyError:
-        return False
-    return True
+def _has(message: Fields, segment: str) -> bool:
+    return message.has(segment)
 
 
-def _repetitions(message: hl7.Message, segment: str, fld: int) -> int:
-    try:
-        value = message.segment(segment)[fld]
-    except (KeyError, IndexError):
-        return 0
-    # python-hl7 makes a Field of Repetitions when the field repeats (~), a Field of strings otherwise
-    return len(value) if value and isinstance(value[0], hl7.Repetition) else 1
+def _repetitions(message: Fields, segment: str, fld: int) -> int:
+    return message.repetitions(segment, fld)
 
 
 def _timestamp(value: str, segment: str, fld: int) -> str | None:
@@ -160,12 +149,12 @@ class PamMessage:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-def _authority(message: hl7.Message, segment: str, fld: int, rep: int) -> str:
+def _authority(message: Fields, segment: str, fld: int, rep: int) -> str:
     """The structure an identifier's authority names: the HD's universal id (FINESS), else its namespace."""
     return _text(message, segment, fld, rep, 4, 2) or _text(message, segment, fld, rep, 4, 1)
 
 
-def _identifiers(message: hl7.Message) -> tuple[str, str, str | None, str | None]:
+def _identifiers(message: Fields) -> tuple[str, str, str | None, str | None]:
     """PID-3: (IPP, its structure, INS, its OID)."""
     ipp = structure = ""
     ins = oid = None
@@ -182,7 +171,7 @@ def _identifiers(message: hl7.Message) -> tuple[str, str, str | None, str | None
     return ipp, structure, ins, oid
 
 
-def _names(message: hl7.Message) -> tuple[str, str, str | None, str | None]:
+def _names(message: Fields) -> tuple[str, str, str | None, str | None]:
     """PID-5: birth name and given names (type L), used name and first name (type D)."""
     birth = used = None
     for rep in range(1, _repetitions(message, "PID", 5) + 1):
@@ -201,14 +190,14 @@ def _names(message: hl7.Message) -> tuple[str, str, str | None, str | None]:
     return _text(message, "PID", 5, birth, 1), given, used_name or None, used_given or None
 
 
-def _birth_place(message: hl7.Message) -> str | None:
+def _birth_place(message: Fields) -> str | None:
     for rep in range(1, _repetitions(message, "PID", 11) + 1):
         if _text(message, "PID", 11, rep, 7) == "BDL":
             return _text(message, "PID", 11, rep, 9) or None
     return None
 
 
-def read_patient(message: hl7.Message) -> Patient:
+def read_patient(message: Fields) -> Patient:
     if not _has(message, "PID"):
         raise Hl7Refusal("segment PID absent", ErrorCode.SEGMENT_SEQUENCE, "PID", acknowledgment="AR")
     ipp, structure, ins, oid = _identifiers(message)
@@ -234,13 +223,13 @@ def read_patient(message: hl7.Message) -> Patient:
     )
 
 
-def _unit(message: hl7.Message, fld: int) -> tuple[str, str]:
+def _unit(message: Fields, fld: int) -> tuple[str, str]:
     """An XON unit: (its code XON-10, else its name; its name XON-1)."""
     name = _text(message, "ZBE", fld, 1, 1)
     return _text(message, "ZBE", fld, 1, 10) or name, name
 
 
-def read_movement(message: hl7.Message, event: str) -> Movement:
+def read_movement(message: Fields, event: str) -> Movement:
     if not _has(message, "ZBE"):
         raise Hl7Refusal("segment ZBE (mouvement) absent", ErrorCode.SEGMENT_SEQUENCE, "ZBE", acknowledgment="AR")
     movement_id = _text(message, "ZBE", 1)
@@ -266,7 +255,7 @@ def read_movement(message: hl7.Message, event: str) -> Movement:
     )
 
 
-def read_dmp_state(message: hl7.Message) -> DmpState | None:
+def read_dmp_state(message: Fields) -> DmpState | None:
     if not _has(message, "ZFA"):
         return None
     return DmpState(
@@ -282,8 +271,11 @@ def read_dmp_state(message: hl7.Message) -> DmpState | None:
     )
 
 
-def read(message: hl7.Message) -> PamMessage:
-    """The PAM FR message, or the refusal of its first missing or malformed required part."""
+def read(message: Fields | hl7.Message) -> PamMessage:
+    """The PAM FR message, or the refusal of its first missing or malformed required part. Read
+    through `fields.Fields` (a message python-hl7 parsed is read again from its text)."""
+    if isinstance(message, hl7.Message):
+        message = Fields(str(message).rstrip("\r"))
     event = _text(message, "MSH", 9, 1, 2)
     known = IDENTITY_EVENTS + STAY_EVENTS + UPDATE_EVENTS
     if event not in known:
@@ -301,7 +293,7 @@ def read(message: hl7.Message) -> PamMessage:
         sender=f"{_text(message, 'MSH', 3)}^{_text(message, 'MSH', 4)}",
         control_id=control_id,
         event=event,
-        digest=hashlib.sha256(str(message).encode()).hexdigest(),
+        digest=hashlib.sha256((message.text + "\r").encode()).hexdigest(),  # python-hl7's str(message), as before
         at=at,
         patient=patient,
         dmp=read_dmp_state(message),
