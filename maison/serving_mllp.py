@@ -39,9 +39,10 @@ def handlers(house: House) -> dict[str, Handler]:
 
 def dmp_information(house: House) -> DmpInformation | None:
     """The ZFA states' way to the DMP: for the structure whose DMP access the PFI is configured with
-    (pfi_structure, pfi_dmp_url, pfi_dmp_authorization). The DMP records a patient's information only
-    from a professional of the structure (`Dmp.record_information`): with a software key it answers
-    403, which is recorded as the state's propagation (refuse-403) and audited."""
+    (pfi_structure, pfi_dmp_url, pfi_dmp_authorization): the structure's software key, which the DMP
+    takes the patient's information from for that structure ("Le ES/PS peut alimenter", seed 002
+    L555-559; `Dmp.record_information`). A refusal is recorded as the state's propagation
+    (refuse-<status>) and audited."""
     from maison.etablissement.sejours.dmp_information import DmpInformation
 
     s = house.settings

@@ -598,7 +598,7 @@ COVERED: dict[str, Scenario] = {
     ),
     "Dmp.provide": Scenario(_provide, "dmp.alimenter", "dmp.alimenter", patient=lambda w: SARAH_NIR),
     "Dmp.record_information": Scenario(
-        # only a professional in his structure records the patient's information: a structure's software is refused
+        # a professional in his structure, or its software by its logiciel key, records it: a scopeless key is refused
         lambda w, a: w.dmp.record_information(
             _doctor(a) if a is DESK else Who(Actor(a.person, a.structure, a.software, kind="software")),
             SARAH_NIR,

@@ -3,7 +3,9 @@ L541-543: "l'information doit pouvoir être véhiculée entre les logiciels … 
 flux IHE PAM"; issue 22 §1.1).
 
 The hospital wing reaches the DMP over its protocol only (DESIGN.md §Rules): a FHIR `Consent` posted
-to the DMP's base (`POST /dmp/Consent`) with the structure's software key, one provision per axis —
+to the DMP's base (`POST /dmp/Consent`) with the structure's software key — the establishment is a
+party to the record ("Le ES/PS peut alimenter", 002 L555-559), and the Consent names it
+(Consent.organization), the DMP recording it for that structure only — one provision per axis —
 feeding from ZFA-9 (INO informed and not opposed: permit; IO informed and opposed: deny), consulting
 from ZFA-11 (IC: permit; INC: deny); NA (not collected) is left out, which the DMP reads as not
 informed. Only a qualified identity's INS names the patient to the DMP (seed 000 L2007-2009): the
@@ -37,8 +39,9 @@ MOTIF = (
 )
 
 
-def consent(state: dict, ins: str, oid: str, motif_extension: str = "") -> dict:
-    """The DMP's Consent for one information state (the shape `POST /dmp/Consent` reads)."""
+def consent(state: dict, ins: str, oid: str, motif_extension: str = "", structure: str = "") -> dict:
+    """The DMP's Consent for one information state (the shape `POST /dmp/Consent` reads), for
+    `structure` (Consent.organization) when given."""
     provisions = [
         {"type": kind, "action": [{"coding": [{"code": axis}]}]}
         for axis, kind in (
@@ -53,6 +56,8 @@ def consent(state: dict, ins: str, oid: str, motif_extension: str = "") -> dict:
         "patient": {"identifier": {"system": f"urn:oid:{oid}", "value": ins}},
         "provision": {"type": "permit"},
     }
+    if structure:
+        body["organization"] = [{"identifier": {"value": structure}}]
     if provisions:
         body["provision"]["provision"] = provisions
     if FEEDING.get(state["feeding"]) == "deny" and motif_extension:
@@ -94,7 +99,7 @@ class DmpInformation:
         if ins is None or oid is None:
             outcome = "ins-non-qualifiee"
         else:
-            outcome = self._post(consent(state, ins, oid, self.motif_extension))
+            outcome = self._post(consent(state, ins, oid, self.motif_extension, self.structure))
         self.sejours.record_propagation(self.actor, patient_id, outcome)
         return outcome
 

@@ -110,6 +110,10 @@ LEGACY_EXT_MOTIF = "urn:maison:dmp:motif-opposition-alimentation"
 DMP_PROFESSIONAL = Accepts(psc=True, scopes=keys(KeyScope.LOGICIEL))
 DMP_READER = Accepts(psc=True, patient=True, scopes=keys(KeyScope.LOGICIEL))
 DOCTOR = Accepts(psc=True)  # a doctor declares his secretariat himself
+# The patient's information and opposition (seed 002 L555-559, "Le ES/PS peut alimenter"): recorded by a
+# professional of the structure, or by the structure's own software with the key it feeds the DMP with
+# (the GAM's ZFA carried by the hospital's flows, 002 L541-543) — for the caller's structure only.
+DMP_INFORMATION = Accepts(psc=True, scopes=keys(KeyScope.LOGICIEL))
 
 
 class PatchNotAllowed(MaisonError):
@@ -332,6 +336,11 @@ CONSENT = oas.resource(
         ),
         "provision": {"type": "object"},
         "extension": {"type": "array", "items": {"type": "object"}},
+        # the structure the answer is for (R4 Consent.organization): the caller's, else 403
+        "organization": {
+            "type": "array",
+            "items": oas.json_object([], {"identifier": oas.json_object([], {"value": oas.text()})}),
+        },
     },
 )
 
@@ -583,14 +592,17 @@ def router(
         openapi_extra=oas.extra(
             oas.fhir_body(CONSENT),
             oas.fhir_answer(oas.resource("Consent"), 201, "Enregistré"),
-            oas.errors(404, 409, 422),
+            oas.errors(403, 404, 409, 422),
         ),
     )
-    @accepts(DMP_PROFESSIONAL)
+    @accepts(DMP_INFORMATION)
     async def record_information(request: Request) -> Response:
         """The patient's answer to the structure's information, as a FHIR Consent: one provision per axis
         (action code alimentation / consultation, type permit or deny), the motif of an opposition to
-        feeding in an extension."""
+        feeding in an extension. Recorded for the caller's structure — a professional of it (Pro Santé
+        Connect) or its software (API key, scope logiciel: seed 002 L555-559, "Le ES/PS peut
+        alimenter"); a Consent.organization naming another structure is refused (403
+        information-autre-structure), and so is any other caller (403)."""
         who = _who(request)
         consent = await read_json_object(request, max_body_bytes)
         if consent.get("resourceType") != "Consent":
@@ -625,9 +637,17 @@ def router(
             "",
         )
         end = provision.obj("period").text("end") or None
+        named = [o.obj("identifier").text("value") for o in doc.objects("organization")]
         ins = dmp.resolve_ins(value, pdsm.INS_SYSTEMS[system])  # the body read whole before any query
         await run_in_threadpool(
-            dmp.record_information, who, ins, axes["alimentation"], axes["consultation"], motif, doc.text("id"), end
+            partial(dmp.record_information, structure=next((n for n in named if n and n != who.structure), "")),
+            who,
+            ins,
+            axes["alimentation"],
+            axes["consultation"],
+            motif,
+            doc.text("id"),
+            end,
         )
         return await _information(ins, who, 201)
 

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from maison.core import audit
-from maison.core.actor import Actor
+from maison.core.actor import Actor, KeyScope
 from maison.core.audit_journal import Journal
 from maison.core.blobs import Blobs
 from maison.core.errors import Conflict, Forbidden, InvalidInput, MaisonError, NotFound, TooLarge
@@ -980,11 +980,14 @@ class Dmp:
         motif: str = "",
         episode: str = "",
         valid_until: str | None = None,
+        structure: str = "",
     ) -> None:
         """Record the patient's answer to a structure's information; a refused recording (not a
-        professional in his structure, an opposition without its motif) leaves its record too."""
+        professional in his structure nor the structure's software, another structure named, an
+        opposition without its motif) leaves its record too. `structure`: the structure the answer is
+        for, when the request names one (Consent.organization); it must be the caller's."""
         try:
-            self._record_information(who, ins, alimentation, consultation, motif, episode, valid_until)
+            self._record_information(who, ins, alimentation, consultation, motif, episode, valid_until, structure)
         except MaisonError as error:
             self._refused(who, "dmp.information", ins, error)
             raise
@@ -998,11 +1001,23 @@ class Dmp:
         motif: str,
         episode: str,
         valid_until: str | None,
+        structure: str,
     ) -> None:
-        if who.kind != "professional" or not who.structure:
+        # Seed 002 L555-559, "Le ES/PS peut alimenter": the establishment is a party to the record, as its
+        # professionals are — its GAM collects the answer at admission and its software (the key it feeds
+        # the DMP with, scope logiciel) carries it (002 L541-543, IHE PAM ZFA); for its own structure only.
+        software = who.kind == "software" and who.caller.scope is KeyScope.LOGICIEL
+        if not (who.kind == "professional" or software) or not who.structure:
             raise Forbidden(
-                "l'information du patient est recueillie par un professionnel dans sa structure",
+                "l'information du patient est recueillie par un professionnel dans sa structure "
+                "ou par le logiciel de la structure",
                 code="information-professionnel",
+            )
+        if structure and structure != who.structure:
+            raise Forbidden(
+                f"l'information est enregistrée pour la structure de l'appelant ({who.structure}), "
+                f"pas pour {structure}",
+                code="information-autre-structure",
             )
         if alimentation is InformationState.OPPOSED and not motif.strip():  # 002 L551; CSP R.1111-47
             raise InvalidInput(

@@ -1,5 +1,6 @@
 """The ZFA information state carried to the patient's DMP over its protocol (seed 002 L541-543):
-a qualified identity's state reaches `POST /dmp/Consent` and reads back; another is not sent."""
+a qualified identity's state reaches `POST /dmp/Consent` with the structure's software key and reads
+back; another is not sent."""
 
 import httpx
 import pytest
@@ -26,10 +27,11 @@ def world(house, live):
 
 @pytest.fixture
 def dmp(house, live, world):
-    """The hospital's propagation, with the token of a professional of the hospital (the DMP takes the
-    patient's information only from a professional of the structure: `Dmp.record_information`)."""
+    """The hospital's propagation with its software's key (scope logiciel), as `maison serve` runs it:
+    the DMP takes the patient's information from the establishment too (seed 002 L555-559)."""
     motif = house.namespace.structure("dmp-motif-opposition-alimentation")
-    propagation = DmpInformation(house.sejours, HOPITAL, f"{live.url}/dmp", lambda: world.headers("hospitalier"), motif)
+    key = {"ESANTE-API-KEY": issue_key(house.db, HOPITAL, "maison-pfi", "system:pfi")}
+    propagation = DmpInformation(house.sejours, HOPITAL, f"{live.url}/dmp", lambda: dict(key), motif)
     yield propagation
     propagation.close()
 
@@ -63,16 +65,18 @@ def test_a_state_without_a_qualified_ins_is_kept_not_sent(house, dmp):
     )
 
 
-def test_the_structure_s_software_key_is_refused_by_the_dmp_and_that_is_recorded(house, live):
-    """The DMP takes the information from a professional only: a PFI's key is answered 403, recorded."""
+def test_another_structure_s_key_is_refused_by_the_dmp_and_that_is_recorded(house, live):
+    """The Consent names the structure whose state it is: the DMP refuses it from another structure's
+    key (403), and the refusal is the state's recorded propagation."""
     seed_referential(house.insi)
-    key = issue_key(house.db, FINESS, "gam", "tests")
+    key = issue_key(house.db, HOPITAL, "gam", "tests")
     patient = _receive(
         house, adt("A01", "1", patient=SARAH_PID.format(structure=FINESS), segments=(ZFA_OPPOSED_FEEDING,))
     )
     propagation = DmpInformation(house.sejours, FINESS, f"{live.url}/dmp", lambda: {"ESANTE-API-KEY": key})
     try:
         assert propagation.propagate(FINESS, patient) == "refuse-403"
+        assert house.sejours.dmp_state(propagation.actor, patient)["propagation"] == "refuse-403"
     finally:
         propagation.close()
 
@@ -90,6 +94,7 @@ def test_a_dmp_out_of_reach_is_tried_again(house):
         down.close()
 
 
-def test_not_collected_axes_are_left_out():
-    body = consent({"feeding": "NA", "consultation": "INC"}, SARAH_NIR, "1.2.250.1.213.1.4.10")
+def test_not_collected_axes_are_left_out_and_the_structure_is_named():
+    body = consent({"feeding": "NA", "consultation": "INC"}, SARAH_NIR, "1.2.250.1.213.1.4.10", structure=FINESS)
     assert body["provision"]["provision"] == [{"type": "deny", "action": [{"coding": [{"code": "consultation"}]}]}]
+    assert body["organization"] == [{"identifier": {"value": FINESS}}]
