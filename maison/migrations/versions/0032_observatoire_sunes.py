@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("structure", sa.String(length=64), nullable=False),
         sa.Column("stay_number", sa.String(length=64), nullable=False),
         sa.Column("patient", sa.Boolean(), nullable=False),
+        sa.Column("kind", sa.String(length=3), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("tried_at", sa.String(length=32), nullable=False),
         sa.Column("sent_at", sa.String(length=32), nullable=True),

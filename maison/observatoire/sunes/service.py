@@ -94,8 +94,9 @@ def _utc(text: str | None) -> str | None:
 class Folding:
     """One window of records applied to the facts, in seq order, in the caller's write transaction."""
 
-    def __init__(self, conn: Any, records: list[dict[str, Any]]) -> None:
+    def __init__(self, conn: Any, records: list[dict[str, Any]], kinds: dict[str, str] | None = None) -> None:
         self.conn = conn
+        self.kinds = kinds or {}
         self.records = [r | {"d": audit.detail_of(r)} for r in records if r["outcome"] in ("success", "failure")]
         named = [r["d"].get("document", "") for r in self.records] + [r["d"].get("remplace", "") for r in self.records]
         named += [u for r in self.records if r["action"] == "dmp.alimenter" for u in r["d"].get("documents", [])]
@@ -182,6 +183,7 @@ class Folding:
                 structure=structure,
                 stay_number=number,
                 patient=key[1].lower().endswith("@" + CITIZEN_DOMAIN),
+                kind=self.kinds.get(key[1], ""),
                 state="",
                 tried_at=record["recorded_at"],
                 sent_at=None,
@@ -260,11 +262,22 @@ def _stay_row(stay: Any, seq: int) -> dict[str, Any]:
 class SunEs:
     """The SUN-ES indicators of a structure or a GHT (see the module's docstring)."""
 
-    def __init__(self, db: Database, sejours: Sejours, settings: Settings, trail: audit.Trail | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        sejours: Sejours,
+        settings: Settings,
+        trail: audit.Trail | None = None,
+        mailbox_kind: Callable[[str], str | None] | None = None,
+    ) -> None:
+        """`mailbox_kind`: the MSSanté directory's type of an address (PER, ORG, APP, CAB; None when
+        unknown) — the house wires its operators' `Mss.mailboxes.find(address).kind`. Without it, every
+        professional address counts as a correspondent."""
         self.db = db
         self.sejours = sejours
         self.settings = settings
         self.trail = trail or sejours.trail
+        self.mailbox_kind = mailbox_kind
         self.reader = audit.SYSTEM  # the fold reads the stays as the house, for the indicators
 
     # --- the fold ----------------------------------------------------------------------------------
@@ -281,11 +294,11 @@ class SunEs:
                     return after
                 upto = min(after + window, head)
                 records = audit.records_after(conn, after, upto, ACTIONS)
-            stays = self._stays(records)
+            stays, kinds = self._stays(records), self._kinds(records)
             with self.db.write() as conn:
                 if store.cursor(conn, KIND) != after:  # another fold went ahead meanwhile
                     continue
-                Folding(conn, records).apply(stays)
+                Folding(conn, records, kinds).apply(stays)
                 store.move_cursor(conn, KIND, upto)
 
     def _stays(self, records: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
@@ -298,6 +311,13 @@ class SunEs:
         if not keys:
             return {}
         return {(s.structure, s.number): s for s in self.sejours.stays_by_key(self.reader, sorted(keys))}
+
+    def _kinds(self, records: list[dict[str, Any]]) -> dict[str, str]:
+        """The directory's type of each professional address the window's MSSanté legs name."""
+        if self.mailbox_kind is None:
+            return {}
+        addresses = {audit.detail_of(r).get("destinataire", "") for r in records if r["action"] == "pfi.hl7.mss"}
+        return {a: self.mailbox_kind(a) or "" for a in addresses if a and not a.lower().endswith("@" + CITIZEN_DOMAIN)}
 
     # --- the report ----------------------------------------------------------------------------------
 
@@ -535,7 +555,9 @@ def _explain_correspondents(conn: Any, i: Indicator, structures: list[str], star
     for recipient, msgs in sorted(by_recipient.items()):
         sent = [m for m in msgs if m["state"] in store.SENT and m["sent_at"] < end]
         seqs = tuple(m["seq"] for m in msgs)
-        if any(m["qualified"] for m in sent):
+        if msgs[0]["kind"] not in store.PERSONAL:  # 004 L202: the correspondents themselves, equipped
+            items.append(Item(recipient, False, False, f"boîte {msgs[0]['kind']} : pas un correspondant PER", seqs))
+        elif any(m["qualified"] for m in sent):
             items.append(Item(recipient, True, True, "document CDA envoyé avec une INS qualifiée", seqs))
         elif sent:
             items.append(Item(recipient, True, False, "documents envoyés sans INS qualifiée (PID-32)", seqs))

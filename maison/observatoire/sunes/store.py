@@ -79,6 +79,7 @@ sun_message = sa.Table(
     sa.Column("structure", sa.String(64), nullable=False),
     sa.Column("stay_number", sa.String(64), nullable=False),
     sa.Column("patient", sa.Boolean, nullable=False),  # the citizen domain (patient.mssante.fr)
+    sa.Column("kind", sa.String(3), nullable=False),  # the directory's PER / ORG / APP / CAB, "" unknown
     sa.Column("state", sa.String(16), nullable=False),  # envoye / distribue / lu / echec
     sa.Column("tried_at", sa.String(32), nullable=False),
     sa.Column("sent_at", sa.String(32)),
@@ -110,6 +111,7 @@ sun_cme = sa.Table(
 
 S, D, M = sun_stay, sun_document, sun_message
 SENT = ("envoye", "distribue", "lu")
+PERSONAL = ("PER", "")  # DS4.1's correspondents: a PER mailbox, or an address the directory does not type
 FACT_TABLES = (sun_stay, sun_document, sun_message, sun_ght_member)
 
 
@@ -272,10 +274,14 @@ def count_reports(
 
 
 def count_correspondents(conn: Connection, structures: list[str], start: str, end: str, *, counted: bool) -> int:
-    """DS4.1: professional MSSanté addresses the structure's PFI addressed a CDA document to in the
-    period; `counted`: those that were sent one for a qualified INS."""
+    """DS4.1: personal (PER) professional MSSanté addresses the structure's PFI addressed a CDA
+    document to in the period; `counted`: those that were sent one for a qualified INS."""
     query = sa.select(sa.func.count(sa.distinct(M.c.recipient))).where(
-        M.c.structure.in_(structures), M.c.patient.is_(False), M.c.tried_at >= start, M.c.tried_at < end
+        M.c.structure.in_(structures),
+        M.c.patient.is_(False),
+        M.c.kind.in_(PERSONAL),
+        M.c.tried_at >= start,
+        M.c.tried_at < end,
     )
     if counted:
         query = query.join(D, D.c.unique_id == M.c.unique_id).where(

@@ -41,6 +41,7 @@ CRO = Code("34874-8", LOINC, "CR opératoire")
 IMAGERIE = Code("18748-4", LOINC, "CR d'imagerie médicale")
 IDE = "nadia.petit@medecin.mssante.fr"  # a second correspondent (PER)
 UNKNOWN = "x@inconnu.mssante.fr"  # an address no operator serves: the sending fails
+SECRETARIAT = "secretariat@medecin.mssante.fr"  # an ORG mailbox: not a correspondent of DS4.1
 SARAH_BOX = f"{SARAH_ID.ins}@{CITIZEN_DOMAIN}"
 ARS = Actor(person="agent-ars", structure="ARS-IDF", software="observatoire")
 TODAY = date.today()
@@ -58,6 +59,7 @@ class World:
     def __init__(self, house, receiver: Hl7Documents, dmp=None) -> None:
         self.house, self.receiver, self.dmp = house, receiver, dmp
         self.control = 0
+        self.cro = b""
 
     def pam(self, event: str, stay: str, ipp: str, *, day: date, movement: str, action: str = "INSERT") -> None:
         self.control += 1
@@ -91,6 +93,7 @@ def world(house, live, tmp_path):
     assert dmp_world.inform("hospitalier", PAT_TROIS_INS).status_code == 201
     mss = start_world(house, tmp_path, issuer_for(live.url))
     mss.mss.mailboxes.create(audit.SYSTEM, IDE, "medecins", "PER", PROS["infirmier"].idnatps, "PETIT Nadia")
+    mss.mss.mailboxes.create(audit.SYSTEM, SECRETARIAT, "medecins", "ORG", PROS["generaliste"].structure, "Secrétariat")
     dpi = Dpi()
     receiver = Hl7Documents(house.db, house.mss.blobs, channels_for(dmp_world, mss, dpi))
     yield World(house, receiver, dmp_world)
@@ -105,27 +108,29 @@ def letter(type_: Code | None = None, **kw) -> bytes:
 
 def build(world: World, reference_path) -> dict[str, str]:
     """The world, hand-counted below. Stays of the current semester C unless said:
-    S1 P1 discharged: letter N1 QUAL, ordonnance N1 QUAL, sent to the GP (QUAL) and to the patient;
+    S1 P1 discharged: letter N1 QUAL, ordonnance N1 QUAL, sent to the GP (QUAL), to an ORG mailbox and
+       to the patient;
        its imaging report N1 QUAL; a biology report as N1 only (N3 required)
     S2 P2 discharged: letter N1 with PID-32 VALI (not qualified), sent to the nurse (VALI) and to
-       the patient's citizen address named in PRT (DS4.2 has no INS condition); imaging report VALI
+       the patient's citizen address named in PRT (DS4.2 has no INS condition); imaging report VALI,
+       replaced by a new version (T10)
     S3 P3 discharged: a CRO fed then deleted (T04); the biology report N1+N3 QUAL; a letter sent to an
        address nobody serves (the sending fails), not to the DMP
-    S4 P3 admitted before S3, cancelled (A11) — a letter was fed for it anyway
+    S4 P3 admitted and discharged before S3, its letter fed — then (`later_records`) its discharge
+       and its admission cancelled (A13, A11)
     S5 P1 again (a patient who came before: S1's documents are fed after S5's admission)
     S6 P2 again (S2's documents carry no qualified INS)
     S7 P4 in the previous semester: its letter fed now, after that period's end
     S8 P5 admitted, not discharged."""
     c = CURRENT.start
-    world.stay("S4", "P3", c + timedelta(days=1), None)
-    world.pam("A11", "S4", "P3", day=c + timedelta(days=1), movement="S4-1", action="CANCEL")
+    world.stay("S4", "P3", c + timedelta(days=1), c + timedelta(days=2))
     world.stay("S1", "P1", c + timedelta(days=2), c + timedelta(days=4))
     world.stay("S2", "P2", c + timedelta(days=2), c + timedelta(days=5))
     world.stay("S3", "P3", c + timedelta(days=3), c + timedelta(days=6))
     world.stay("S7", "P4", PREVIOUS.start + timedelta(days=10), PREVIOUS.start + timedelta(days=12))
     ids = {}
     ids["s1-letter"] = world.send(letter(), "S1", flags={"DESTMSSANTEPS": "Y", "DESTMSSANTEPAT": "Y"},
-                                  recipients=(GP,))  # fmt: skip
+                                  recipients=(GP, SECRETARIAT))  # fmt: skip
     ids["s1-ordonnance"] = world.send(letter(ORDONNANCE, title="Ordonnance de sortie"), "S1")
     ids["s1-imaging"] = world.send(letter(IMAGERIE, title="CR d'imagerie"), "S1")
     ids["s1-bio-n1"] = world.send(letter(BIO, title="CR de biologie"), "S1")
@@ -133,9 +138,12 @@ def build(world: World, reference_path) -> dict[str, str]:
                                   flags={"DESTMSSANTEPS": "Y", "DESTMSSANTEPAT": "Y"}, recipients=(IDE,),
                                   patient_recipient=SARAH_BOX)  # fmt: skip
     ids["s2-imaging"] = world.send(letter(IMAGERIE, title="CR d'imagerie"), "S2", status="VALI")
+    replaced = ids["s2-imaging"]  # a new version of it (T10): one report, not two
+    ids["s2-imaging-v2"] = world.send(letter(IMAGERIE, title="CR d'imagerie", replaces=replaced), "S2",
+                                      status="VALI", event="T10", txa13=replaced)  # fmt: skip
     cro = letter(CRO, title="CR opératoire")
     ids["s3-cro"] = world.send(cro, "S3")
-    world.send(cro, "S3", event="T04")  # withdrawn from the DMP
+    world.cro = cro  # withdrawn later (`later_records`)
     ids["s3-bio"] = _send_bio(world, "S3", reference_path)
     world.send(letter(), "S3", flags={"DESTMSSANTEPS": "Y", "DESTDMP": "N"}, recipients=(UNKNOWN,))
     ids["s4-letter"] = world.send(letter(), "S4")
@@ -175,10 +183,14 @@ def _send_bio(world: World, stay: str, reference_path) -> str:
     return doc.unique_id
 
 
-def later_stays(world: World, reference_path) -> None:
-    """S5's letter, an imaging report and a biology report (N1 + N3) without a stay are fed by the
-    DPI itself, not by the PFI."""
+def later_records(world: World, reference_path) -> None:
+    """After a first fold: records that contradict what was folded — S3's CRO withdrawn from the DMP
+    (T04), S4's discharge and admission cancelled (A13, A11) — and new stays; S5's letter, an imaging
+    report and a biology report (N1 + N3) without a stay are fed by the DPI itself, not by the PFI."""
     c = CURRENT.start
+    world.send(world.cro, "S3", event="T04")
+    world.pam("A13", "S4", "P3", day=c + timedelta(days=2), movement="S4-2", action="CANCEL")
+    world.pam("A11", "S4", "P3", day=c + timedelta(days=1), movement="S4-1", action="CANCEL")
     world.stay("S5", "P1", c + timedelta(days=7), c + timedelta(days=8))
     world.stay("S6", "P2", c + timedelta(days=7), c + timedelta(days=9))
     world.stay("S8", "P5", c + timedelta(days=8), None)
@@ -203,9 +215,19 @@ FIGURES = {  # hand-counted from `build`'s docstring: (numerator, denominator) f
     "DS1.4": (1, 2),  # S5 (S1's letter fed after S5's admission) of S5, S6; S3's earlier S4 was cancelled
     "DS2.1": (2, 3),  # the N1+N3 of S3 and the one fed directly; S1's is N1 only
     "DS3.1": (2, 3),  # S1's and the one fed directly; S2's is VALI
-    "DS4.1": (1, 3),  # the GP; the nurse got a VALI document, the unknown address failed
+    "DS4.1": (1, 3),  # the GP; the nurse got a VALI document, the unknown address failed; ORG left out
     "DS4.2": (2, 5),  # S1 and S2 (VALI: no INS condition)
 }
+
+
+def sunes_of(house) -> SunEs:
+    """The house's SUN-ES, the MSSanté directory's mailbox types wired as the house does."""
+
+    def kind(address: str) -> str | None:
+        box = house.mss.mailboxes.find(address)
+        return box.kind if box is not None else None
+
+    return SunEs(house.db, house.sejours, house.settings, mailbox_kind=kind)
 
 
 def figures(report) -> dict[str, tuple[int, int]]:
@@ -213,12 +235,13 @@ def figures(report) -> dict[str, tuple[int, int]]:
 
 
 def test_each_indicator_and_its_explanation_from_the_real_flows(world, house, reference_path):
-    sunes = SunEs(house.db, house.sejours, house.settings)
-    build(world, reference_path)
-    half = sunes.fold()  # a first fold, before the returning patients' stays
-    assert half > 0
-    later_stays(world, reference_path)
+    sunes = sunes_of(house)
+    ids = build(world, reference_path)
     me = Actor(person="899900038441", structure=HOPITAL, software="dpi")
+    first = figures(sunes.compute(me, Scope.structure(HOPITAL), CURRENT))  # a first fold
+    # S1..S4 discharged; S4's letter counts, S3's CRO too (not yet withdrawn), S3 returns after S4
+    assert (first["DS1.1"], first["DS1.3"], first["DS1.4"]) == ((2, 4), (1, 4), (1, 1))
+    later_records(world, reference_path)
     report = sunes.compute(me, Scope.structure(HOPITAL), CURRENT)
     assert figures(report) == FIGURES
     assert report.result("DS1.1").rate == 40.0 and report.result("DS1.1").target == 50
@@ -266,11 +289,16 @@ def test_each_indicator_and_its_explanation_from_the_real_flows(world, house, re
     assert reasons == [fed_n3, fed_n3, "CR de biologie alimenté(e) en N1 alors que le N3 est requis"]
     ds31 = sunes.explain(me, Scope.structure(HOPITAL), CURRENT, "DS3.1")
     assert (ds31.numerator, ds31.denominator) == FIGURES["DS3.1"]
+    replaced = ds31.items[[i.key.endswith(ids["s2-imaging"]) for i in ds31.items].index(True)]
+    assert (replaced.in_denominator, replaced.reason) == (False, "remplacé par une nouvelle version : compté une fois")
+    assert ds31.reason_of(f"{HOPITAL}/S2 {ids['s2-imaging-v2']}").endswith("sans INS qualifiée (PID-32 autre que QUAL)")
 
     ds41 = sunes.explain(me, Scope.structure(HOPITAL), CURRENT, "DS4.1")
     assert ds41.reason_of(GP) == "document CDA envoyé avec une INS qualifiée"
     assert ds41.reason_of(IDE) == "documents envoyés sans INS qualifiée (PID-32)"
     assert ds41.reason_of(UNKNOWN).startswith("envoi MSSanté en échec")
+    assert ds41.reason_of(SECRETARIAT) == "boîte ORG : pas un correspondant PER"
+    assert not ds41.item(SECRETARIAT).in_denominator
     ds42 = sunes.explain(me, Scope.structure(HOPITAL), CURRENT, "DS4.2")
     assert ds42.item(s("S2")).counted and ds42.reason_of(s("S2")) == f"message envoyé au patient ({SARAH_BOX})"
     assert ds42.reason_of(s("S3")) == "aucun message au patient"
