@@ -49,6 +49,7 @@ from maison.etablissement.sejours import store as sejours_store
 # the PFI feeding the letter and the biology lot in two PDSm transactions where the DPI fed one;
 # securite.cle-emise 4 -> 5, the PFI's software key for the DMP.
 DEMO = {
+    "annuaire.lire": 3,  # the Annuaire read: a PractitionerRole search, the prescriber and his structure
     "dmp.alimenter": 4,
     "dmp.consulter": 1,
     "dmp.information": 2,

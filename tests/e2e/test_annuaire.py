@@ -517,7 +517,10 @@ def test_operator_publishes_a_mailbox_by_conditional_patch(operator):
     assert removed.status_code == 200
     with house.db.read() as conn:
         assert conn.execute(sa.select(store.ann_mailbox).where(store.ann_mailbox.c.rid == prac)).first() is None
-        assert [e["action"] for e in audit.events(conn, action_prefix="annuaire.")] == ["annuaire.mailbox-patch"] * 3
+        patches = [e["action"] for e in audit.events(conn, action_prefix="annuaire.mailbox-patch")]
+        assert patches == ["annuaire.mailbox-patch"] * 3
+        reads = [e for e in audit.events(conn, action_prefix="annuaire.lire")]  # each read recorded, by whom
+        assert reads and all(e["actor_software"] for e in reads)
 
 
 def test_patch_refusals(operator):

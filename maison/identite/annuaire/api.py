@@ -178,6 +178,13 @@ def router(
         )
         return exc
 
+    async def _recorded(request: Request, rtype: str, operation: str) -> None:
+        """Who read the Annuaire (API key or PSC token) and which resource type, recorded: the
+        observatory counts each software's use of the Annuaire (issue 23 §3.1, seed 001 L196-216)."""
+        actor = _actor(authorizer, request)
+        detail = {"type": rtype, "operation": operation}
+        await asyncio.wrap_future(trail.read_later(actor, "annuaire.lire", purpose="TREAT", detail=detail))
+
     def _base(request: Request) -> str:
         return str(request.base_url).rstrip("/") + "/annuaire"
 
@@ -342,7 +349,7 @@ def router(
     @r.get("/{rtype}", openapi_extra=doc.extra(RESOURCE_TYPE, doc.fhir_search(SEARCH_PARAMETERS, SEARCH_RESULTS)))
     @accepts(READER)
     async def search_get(rtype: Code, request: Request) -> Response:
-        _authenticate(authorizer, request)
+        await _recorded(request, rtype, "search-type")
         params = parse_qsl(request.url.query, keep_blank_values=True)
         return fhir_response(await run_in_threadpool(_search, rtype, params, _base(request)))
 
@@ -357,7 +364,7 @@ def router(
     )
     @accepts(READER)
     async def search_post(rtype: Code, request: Request) -> Response:
-        _authenticate(authorizer, request)
+        await _recorded(request, rtype, "search-type")
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
             raise UnsupportedMediaType("application/x-www-form-urlencoded attendu pour _search")
         body = (await read_limited(request, max_body_bytes)).decode("utf-8", errors="replace")
@@ -416,7 +423,7 @@ def router(
     @r.get("/{rtype}/{rid}", openapi_extra=doc.extra(RESOURCE_TYPE, doc.fhir_answer(doc.any_resource())))
     @accepts(READER)
     async def read(rtype: Code, rid: FhirId, request: Request) -> Response:
-        _authenticate(authorizer, request)
+        await _recorded(request, rtype, "read")
         if rtype not in search.PARAMS:
             raise NotFound(f"type de ressource '{rtype}' non servi par l'annuaire", code="type-inconnu")
         with db.read() as conn:

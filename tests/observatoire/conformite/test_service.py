@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import httpx
 import pytest
 
 from maison.core import audit
@@ -70,6 +71,8 @@ def test_every_registered_software_has_its_row(house, live, tmp_path):
     patients.record_insi_result(desk, local.id, answer)
     fed = world.provide("hospitalier", [Produced(n1(PROS["hospitalier"]))])
     assert fed.status_code == 200, fed.text
+    directory = httpx.get(f"{live.url}/annuaire/Practitioner", headers=world.headers("hospitalier"), timeout=30)
+    assert directory.status_code == 200, directory.text  # the DPI reads the Annuaire with its PSC token
     delivery.deliver(MSS, DR_BOX, b"Subject: CR\r\n\r\nCR\r\n", DPI_BOX, "<1@chu>")
     delivery.deliver(MSS, DPI_BOX, b"Subject: re\r\n\r\nmerci\r\n", DR_BOX, "<2@cabinet>")
     # the LGC: INSi once, two ordonnances created
@@ -100,8 +103,10 @@ def test_every_registered_software_has_its_row(house, live, tmp_path):
     assert dpi.exercises["psc.jeton"].count >= 1 and dpi.exercises["psc.jeton"].first_seq in _seqs(db, "", client_id)
     assert dpi.exercises["mss.envoi"].count == 1 and dpi.exercises["mss.reception"].count == 1
     [verdict] = dpi.verdicts
-    assert set(verdict.exercised) == {Service.INS, Service.PSC, Service.DMP, Service.MSSANTE}
-    assert verdict.missing == (Service.ANNUAIRE,) and not verdict.conforme  # Annuaire never read
+    [read] = _seqs(db, "annuaire.lire", client_id)
+    assert dpi.exercises["annuaire.acces"].count == 1 and dpi.exercises["annuaire.acces"].first_seq == read
+    assert set(verdict.exercised) == {Service.INS, Service.PSC, Service.ANNUAIRE, Service.DMP, Service.MSSANTE}
+    assert verdict.missing == () and verdict.conforme  # 001 L199: everything the DPI's row ticks
     assert set(verdict.not_observable) == {Service.SECURITE, Service.INTEROPERABILITE}
 
     lgc = report.row("LGC-BETA-01")
