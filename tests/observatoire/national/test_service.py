@@ -8,6 +8,7 @@ is checked against a count made by hand from the calls below.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
@@ -249,6 +250,14 @@ def test_a_fold_in_two_steps_equals_a_fold_from_zero(world):
     national.fold(window=3)  # windows that cut through a message's records: each still counted once
     assert _figures(national.compute(ANALYST, period)) == in_two_steps
     assert in_two_steps["dmp"][0]["feeds"] == 4 and len(in_two_steps["mssante"]) == 3
+    report = national.compute(ANALYST, period)
+    assert json.loads(json.dumps(report.as_dict()))["partINS"][0]["part"] == 0.7  # JSON as it is
+    tables = {t.title: t for t in report.tables()}
+    assert all(len(row) == len(t.columns) for t in tables.values() for row in t.rows)
+    series = next(t for title, t in tables.items() if title.startswith("DMP : alimentations"))
+    assert series.chart == "line" and series.as_dicts() == [
+        {"mois": MONTH, "transactions": 4, "documents": 5, "documents HR exclus": 2}
+    ]
 
 
 def test_the_computation_is_audited_and_an_empty_month_is_empty(world):
