@@ -77,6 +77,7 @@ ACTIONS = (
     "dmp.alimenter",
     "dmp.supprimer",
     "identitovigilance.ght",
+    "identitovigilance.merge",  # A40: the absorbed patient's stays are the survivor's
 )
 WINDOW = 50_000  # seqs read per fold transaction
 
@@ -106,7 +107,8 @@ class Folding:
         self.touched: set[str] = set()
         self.touched_msgs: set[tuple[str, str]] = set()
 
-    def apply(self, stays: dict[tuple[str, str], Any]) -> None:
+    def apply(self, stays: dict[tuple[str, str], tuple[Any, int]]) -> None:
+        """`stays`: each stay the window's records touched, as it is now, with the last such record's seq."""
         handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             "pfi.hl7.document": self._produced,
             "pfi.hl7.dmp": self._dmp_leg,
@@ -115,14 +117,10 @@ class Folding:
             "dmp.supprimer": self._withdrawn,
             "identitovigilance.ght": self._ght,
         }
-        last_seq: dict[tuple[str, str], int] = {}
         for record in self.records:
-            if record["action"].startswith("sejours."):
-                if record["outcome"] == "success" and "sejour" in record["d"]:
-                    last_seq[(record["d"]["structure"], record["d"]["sejour"])] = record["seq"]
-            elif record["action"] in handlers:
+            if record["action"] in handlers:
                 handlers[record["action"]](record)
-        store.put_stays(self.conn, [_stay_row(stays[k], seq) for k, seq in last_seq.items() if k in stays])
+        store.put_stays(self.conn, [_stay_row(stay, seq) for stay, seq in stays.values()])
         store.put_documents(self.conn, [self.docs[u] for u in self.touched])
         store.put_messages(self.conn, [self.msgs[k] for k in self.touched_msgs])
 
@@ -301,16 +299,24 @@ class SunEs:
                 Folding(conn, records, kinds).apply(stays)
                 store.move_cursor(conn, KIND, upto)
 
-    def _stays(self, records: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
-        keys = set()
+    def _stays(self, records: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[Any, int]]:
+        """The stays the window's PAM records name — and, for a merge (A40), the absorbed patient's
+        stays already folded — read as they are now, each with the seq of the last record about it."""
+        seqs: dict[tuple[str, str], int] = {}
         for r in records:
-            if r["action"].startswith("sejours.") and r["outcome"] == "success":
-                d = audit.detail_of(r)
-                if d.get("sejour"):
-                    keys.add((d["structure"], d["sejour"]))
-        if not keys:
+            if r["outcome"] != "success":
+                continue
+            d = audit.detail_of(r)
+            if r["action"].startswith("sejours.") and d.get("sejour"):
+                seqs[(d["structure"], d["sejour"])] = r["seq"]
+            elif r["action"] == "identitovigilance.merge" and d.get("absorbed_ipp"):
+                with self.db.read() as conn:
+                    for key in store.stays_of_ipp(conn, d.get("structure", ""), d["absorbed_ipp"]):
+                        seqs[key] = r["seq"]
+        if not seqs:
             return {}
-        return {(s.structure, s.number): s for s in self.sejours.stays_by_key(self.reader, sorted(keys))}
+        found = self.sejours.stays_by_key(self.reader, sorted(seqs))
+        return {(s.structure, s.number): (s, seqs[(s.structure, s.number)]) for s in found}
 
     def _kinds(self, records: list[dict[str, Any]]) -> dict[str, str]:
         """The directory's type of each professional address the window's MSSanté legs name."""

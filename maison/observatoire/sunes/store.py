@@ -47,6 +47,7 @@ sun_stay = sa.Table(
     sa.Column("seq", sa.BigInteger, nullable=False),  # the last sejours.* record about the stay
     sa.Index("ix_sun_stay_discharged", "structure", "discharged_at"),
     sa.Index("ix_sun_stay_patient", "structure", "patient_id"),
+    sa.Index("ix_sun_stay_ipp", "structure", "ipp"),
 )
 
 sun_document = sa.Table(
@@ -141,6 +142,11 @@ def put_stays(conn: Connection, rows: list[dict[str, Any]]) -> None:
     keys = [(r["structure"], r["number"]) for r in rows]
     conn.execute(S.delete().where(sa.tuple_(S.c.structure, S.c.number).in_(keys)))
     conn.execute(S.insert(), rows)
+
+
+def stays_of_ipp(conn: Connection, structure: str, ipp: str) -> list[tuple[str, str]]:
+    query = sa.select(S.c.structure, S.c.number).where(S.c.structure == structure, S.c.ipp == ipp)
+    return [(r.structure, r.number) for r in conn.execute(query)]
 
 
 def documents(conn: Connection, unique_ids: Iterable[str]) -> dict[str, dict[str, Any]]:

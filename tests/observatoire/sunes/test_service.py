@@ -68,6 +68,12 @@ class World:
                    patient=patient, structure=HOPITAL)  # fmt: skip
         self.house.sejours.receive(pam.read(parse_pam(text.replace(FINESS, HOPITAL))))
 
+    def merge(self, survivor: str, absorbed: str) -> None:
+        self.control += 1
+        patient = pid(ipp=survivor, status="PROV", ins="", name=f"PATIENT-{survivor}")
+        text = adt("A40", f"G{self.control}", stay="", movement="", patient=patient, mrg=absorbed, structure=HOPITAL)
+        self.house.sejours.receive(pam.read(parse_pam(text.replace(FINESS, HOPITAL))))
+
     def stay(self, number: str, ipp: str, admitted: date, discharged: date | None) -> None:
         self.pam("A01", number, ipp, day=admitted, movement=f"{number}-1")
         if discharged is not None:
@@ -121,13 +127,17 @@ def build(world: World, reference_path) -> dict[str, str]:
     S5 P1 again (a patient who came before: S1's documents are fed after S5's admission)
     S6 P2 again (S2's documents carry no qualified INS)
     S7 P4 in the previous semester: its letter fed now, after that period's end
-    S8 P5 admitted, not discharged."""
+    S8 P5 admitted, not discharged
+    S9 P6 in the previous semester, S10 P7 — then (`later_records`) P6 merged into P7 (A40): S10 is a
+       returning patient's stay."""
     c = CURRENT.start
     world.stay("S4", "P3", c + timedelta(days=1), c + timedelta(days=2))
     world.stay("S1", "P1", c + timedelta(days=2), c + timedelta(days=4))
     world.stay("S2", "P2", c + timedelta(days=2), c + timedelta(days=5))
     world.stay("S3", "P3", c + timedelta(days=3), c + timedelta(days=6))
     world.stay("S7", "P4", PREVIOUS.start + timedelta(days=10), PREVIOUS.start + timedelta(days=12))
+    world.stay("S9", "P6", PREVIOUS.start + timedelta(days=20), PREVIOUS.start + timedelta(days=21))
+    world.stay("S10", "P7", c + timedelta(days=3), c + timedelta(days=4))
     ids = {}
     ids["s1-letter"] = world.send(letter(), "S1", flags={"DESTMSSANTEPS": "Y", "DESTMSSANTEPAT": "Y"},
                                   recipients=(GP, SECRETARIAT))  # fmt: skip
@@ -191,6 +201,7 @@ def later_records(world: World, reference_path) -> None:
     world.send(world.cro, "S3", event="T04")
     world.pam("A13", "S4", "P3", day=c + timedelta(days=2), movement="S4-2", action="CANCEL")
     world.pam("A11", "S4", "P3", day=c + timedelta(days=1), movement="S4-1", action="CANCEL")
+    world.merge(survivor="P7", absorbed="P6")
     world.stay("S5", "P1", c + timedelta(days=7), c + timedelta(days=8))
     world.stay("S6", "P2", c + timedelta(days=7), c + timedelta(days=9))
     world.stay("S8", "P5", c + timedelta(days=8), None)
@@ -206,17 +217,16 @@ def later_records(world: World, reference_path) -> None:
 
 
 FIGURES = {  # hand-counted from `build`'s docstring: (numerator, denominator) for the current semester
-    "DS1.1": (
-        2,
-        5,
-    ),  # S1, S5 (fed directly); S2 VALI, S3's went by MSSanté only, S6 none; S4 cancelled and S8 not over are out
-    "DS1.2": (1, 5),  # S1's ordonnance
-    "DS1.3": (0, 5),  # S3's CRO was withdrawn
-    "DS1.4": (1, 2),  # S5 (S1's letter fed after S5's admission) of S5, S6; S3's earlier S4 was cancelled
+    # S1, S5 (fed directly); S2 VALI, S3's went by MSSanté only, S6 and S10 none; S4 cancelled, S8 not over: out
+    "DS1.1": (2, 6),
+    "DS1.2": (1, 6),  # S1's ordonnance
+    "DS1.3": (0, 6),  # S3's CRO was withdrawn
+    # S5 (S1's letter fed after S5's admission) of S5, S6, S10 (P6 merged into P7); S3's earlier S4 was cancelled
+    "DS1.4": (1, 3),
     "DS2.1": (2, 3),  # the N1+N3 of S3 and the one fed directly; S1's is N1 only
     "DS3.1": (2, 3),  # S1's and the one fed directly; S2's is VALI
     "DS4.1": (1, 3),  # the GP; the nurse got a VALI document, the unknown address failed; ORG left out
-    "DS4.2": (2, 5),  # S1 and S2 (VALI: no INS condition)
+    "DS4.2": (2, 6),  # S1 and S2 (VALI: no INS condition)
 }
 
 
@@ -239,18 +249,18 @@ def test_each_indicator_and_its_explanation_from_the_real_flows(world, house, re
     ids = build(world, reference_path)
     me = Actor(person="899900038441", structure=HOPITAL, software="dpi")
     first = figures(sunes.compute(me, Scope.structure(HOPITAL), CURRENT))  # a first fold
-    # S1..S4 discharged; S4's letter counts, S3's CRO too (not yet withdrawn), S3 returns after S4
-    assert (first["DS1.1"], first["DS1.3"], first["DS1.4"]) == ((2, 4), (1, 4), (1, 1))
+    # S1..S4 and S10 discharged; S4's letter counts, S3's CRO too (not yet withdrawn), S3 returns after S4
+    assert (first["DS1.1"], first["DS1.3"], first["DS1.4"]) == ((2, 5), (1, 5), (1, 1))
     later_records(world, reference_path)
     report = sunes.compute(me, Scope.structure(HOPITAL), CURRENT)
     assert figures(report) == FIGURES
-    assert report.result("DS1.1").rate == 40.0 and report.result("DS1.1").target == 50
+    assert report.result("DS1.1").rate == 33.3 and report.result("DS1.1").target == 50
     assert report.result("DS1.1").met is False and report.result("DS4.1").rate == 33.3
-    assert report.result("DS1.4").met is True  # 50 % of 50
+    assert report.result("DS2.1").met is True  # 66.7 % ≥ 50
 
     # the previous semester: S7's letter was fed after its end
     before = sunes.compute(ARS, Scope.structure(HOPITAL), PREVIOUS)
-    assert figures(before)["DS1.1"] == (0, 1)
+    assert figures(before)["DS1.1"] == (0, 2)  # S7, S9
     why = sunes.explain(ARS, Scope.structure(HOPITAL), PREVIOUS, "DS1.1")
     assert why.reason_of(f"{HOPITAL}/S7") == "lettre de liaison alimenté(e) après la fin de la période"
 
@@ -282,6 +292,7 @@ def test_each_indicator_and_its_explanation_from_the_real_flows(world, house, re
     assert ds14.reason_of(s("S1")) == "première venue du patient : hors dénominateur"
     assert ds14.reason_of(s("S3")) == "première venue du patient : hors dénominateur"  # S4 was cancelled
     assert "sans INS qualifiée" in ds14.reason_of(s("S6"))
+    assert ds14.item(s("S10")).in_denominator and ds14.reason_of(s("S10")) == "aucun(e) document d'un séjour antérieur"
 
     ds21 = sunes.explain(me, Scope.structure(HOPITAL), CURRENT, "DS2.1")
     reasons = sorted(i.reason for i in ds21.items)
