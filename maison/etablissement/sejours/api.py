@@ -4,8 +4,9 @@
 `GET /fhir/Encounter?patient=&date=&status=&class=&service=`: `patient` a Patient id (or
 `Patient/<id>`), `date` a day or bounds with R4's prefixes (ge, gt, le, lt, eq) that the stay's
 period (admission to discharge, open while in progress) meets, `status`
-an Encounter status, `class` a v3 ActCode (IMP, AMB, EMER), `service` the unit (UF code, ZBE-7) the
-patient is in or was last in. The caller's structure's stays only; every read is audited.
+an Encounter status, `class` a v3 ActCode (IMP, AMB, EMER), `service` a unit (UF code, ZBE-7) the
+patient is in or passed through during the stay (a movement not cancelled). The caller's structure's
+stays only; every read is audited.
 """
 
 from __future__ import annotations

@@ -30,9 +30,23 @@ CLASSES = {
 # The class an event implies when PV1-2 is empty
 CLASS_OF_EVENT = {"A01": "I", "A04": "O", "A05": "I", "A06": "I", "A07": "O"}
 
-# What each cancellation cancels (IHE PAM ITI-31: A11 admission, A12 transfer, A13 discharge,
-# A38 pre-admission) — and so which movement its ZBE-1 must name.
-CANCELS = {"A11": ("A01", "A04"), "A12": ("A02",), "A13": ("A03",), "A38": ("A05",)}
+# What each cancellation cancels — and so which movement its ZBE-1 must name: IHE PAM ITI-31 A11
+# admission, A12 transfer, A13 discharge, A38 pre-admission, A52 leave of absence (A21), A53 return
+# from it (A22) (HL7 v2.5 §3.3.52-3.3.53); IHE PAM France 2.11's Z81 a change of the medically
+# responsible unit (Z80), Z85 a change of the care unit (Z84).
+CANCELS = {
+    "A11": ("A01", "A04"),
+    "A12": ("A02",),
+    "A13": ("A03",),
+    "A38": ("A05",),
+    "A52": ("A21",),
+    "A53": ("A22",),
+    "Z81": ("Z80",),
+    "Z85": ("Z84",),
+}
+# The movements that change the stay's unit (ZBE-7): a transfer, a change of class, IHE PAM France's
+# change of the medically responsible unit (Z80); a change of care unit (Z84) is the movement's only.
+UNIT_CHANGES = ("A02", "A06", "A07", "Z80")
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from maison.core.group_commit import GroupCommit
 from maison.core.ins_traits import Traits
 from maison.core.storage import Database
 from maison.etablissement.sejours import store
-from maison.etablissement.sejours.model import CANCELS, CLASS_OF_EVENT, Movement, Stay, StayStatus
+from maison.etablissement.sejours.model import CANCELS, CLASS_OF_EVENT, UNIT_CHANGES, Movement, Stay, StayStatus
 from maison.etablissement.sejours.store import Connection
 from maison.etablissement.vigilance import gam
 from maison.etablissement.vigilance.service import PatientIndex
@@ -330,7 +330,8 @@ class Sejours:
         self._audit(conn, actor, msg, statut=status.value)
 
     def _move(self, conn: Connection, actor: Actor, msg: PamMessage, _patient_id: int) -> None:
-        """A02 transfer, A06 / A07 change of class, A21 leave, A22 return, A03 discharge."""
+        """A02 transfer, A06 / A07 change of class, A21 leave, A22 return, A03 discharge; IHE PAM
+        France's Z80 change of the medically responsible unit and Z84 change of the care unit."""
         wanted = {
             "A22": (StayStatus.ONLEAVE,),
             "A03": (StayStatus.IN_PROGRESS, StayStatus.ONLEAVE),
@@ -348,13 +349,14 @@ class Sejours:
             changes["status"] = StayStatus.ONLEAVE.value
         elif msg.event == "A22":
             changes["status"] = StayStatus.IN_PROGRESS.value
-        if m.unit and msg.event in ("A02", "A06", "A07"):
+        if m.unit and msg.event in UNIT_CHANGES:
             changes |= dict(unit=m.unit, unit_name=m.unit_name)
         store.update_stay(conn, row.id, changes)
         self._audit(conn, actor, msg, statut=changes.get("status", row.status))
 
     def _cancel(self, conn: Connection, actor: Actor, msg: PamMessage, _patient_id: int) -> None:
-        """A11, A12, A13, A38: the movement ZBE-1 names, which must be the stay's last active one."""
+        """A11, A12, A13, A38, A52, A53, Z81, Z85 (`model.CANCELS`): the movement ZBE-1 names, which
+        must be the stay's last active one."""
         row = self._stay(conn, msg)
         cancelled = self._cancel_movement(conn, msg, row, CANCELS[msg.event])
         self._after_cancel(conn, row, cancelled.event)
@@ -398,7 +400,7 @@ class Sejours:
             changes["status"] = StayStatus.IN_PROGRESS.value
         elif event == "A22":
             changes["status"] = StayStatus.ONLEAVE.value
-        if previous and event in ("A02", "A06", "A07"):
+        if previous and event in UNIT_CHANGES:
             last = previous[-1]
             changes |= dict(unit=last.unit, unit_name=last.unit_name, patient_class=last.patient_class)
         store.update_stay(conn, row.id, changes)
@@ -450,10 +452,9 @@ class Sejours:
         "A07": _move,
         "A21": _move,
         "A22": _move,
-        "A11": _cancel,
-        "A12": _cancel,
-        "A13": _cancel,
-        "A38": _cancel,
+        "Z80": _move,
+        "Z84": _move,
+        **dict.fromkeys(CANCELS, _cancel),
         "A08": _update,
         "Z99": _update,
     }

@@ -240,10 +240,13 @@ def search(
     for column, value in (
         (c.patient_id, patient_id),
         (c.status, status),
-        (c.unit, unit),
     ):
         if value is not None:
             query = query.where(column == value)
+    if unit is not None:  # the unit it is in, or any it passed through (a movement not cancelled)
+        m = sej_movement.c
+        passed = sa.select(m.id).where(m.stay_id == c.id, m.unit == unit, m.cancelled.is_(False))
+        query = query.where(sa.or_(c.unit == unit, passed.exists()))
     if patient_classes is not None:
         query = query.where(c.patient_class.in_(patient_classes))
     if since:  # the stay's period reaches past `since`: discharged after it, or not discharged

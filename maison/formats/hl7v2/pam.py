@@ -38,7 +38,8 @@ from maison.formats.hl7v2.refusal import ErrorCode, Hl7Refusal
 
 INS_OIDS = ("1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11")
 IDENTITY_EVENTS = ("A28", "A31", "A40", "A47")
-STAY_EVENTS = ("A01", "A02", "A03", "A04", "A05", "A06", "A07", "A11", "A12", "A13", "A21", "A22", "A38")
+CANCEL_EVENTS = ("A11", "A12", "A13", "A38", "A52", "A53", "Z81", "Z85")
+STAY_EVENTS = ("A01", "A02", "A03", "A04", "A05", "A06", "A07", "A21", "A22", "Z80", "Z84", *CANCEL_EVENTS)
 UPDATE_EVENTS = ("A08", "Z99")
 ACTIONS = ("INSERT", "UPDATE", "CANCEL")
 ATTRIBUTES = {"DOUTE": "douteuse", "FICTI": "fictive", "HOMON": "homonyme"}
@@ -238,7 +239,7 @@ def read_movement(message: Fields, event: str) -> Movement:
     action = _text(message, "ZBE", 4)
     if not action and event not in UPDATE_EVENTS:
         # the event itself says what happens; the ANS's sortie.er7 carries its action one field late
-        action = "CANCEL" if event in ("A11", "A12", "A13", "A38") else "INSERT"
+        action = "CANCEL" if event in CANCEL_EVENTS else "INSERT"
     if action not in ACTIONS:
         raise Hl7Refusal(f"action {action!r} inconnue (INSERT, UPDATE, CANCEL)", ErrorCode.TABLE_VALUE, "ZBE", 1, 4)
     unit, unit_name = _unit(message, 7)

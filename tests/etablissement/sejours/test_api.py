@@ -61,6 +61,8 @@ def test_search_by_patient_date_status_class_service(client):
     assert _numbers(client.get("/Encounter", params={"status": "finished"})) == ["S2"]
     assert _numbers(client.get("/Encounter", params={"class": "EMER"})) == ["S2"]
     assert _numbers(client.get("/Encounter", params={"service": "7000"})) == ["S1"]
+    # a unit the patient passed through (S1's admission unit, before its transfer to 7000)
+    assert _numbers(client.get("/Encounter", params={"service": "6268"})) == ["S1"]
     assert client.get("/Encounter", params={"_summary": "count"}).json()["total"] == 2
 
 

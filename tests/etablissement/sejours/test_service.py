@@ -184,3 +184,39 @@ def test_every_change_and_refusal_is_audited(sejours, db):
     assert ("sejours.A01", "success") in actions
     assert ("identitovigilance.gam-create", "success") in actions
     assert ("sejours.A03", "failure") in actions
+
+
+def test_leave_and_return_cancelled_by_a52_and_a53(sejours):
+    """HL7 v2.5 §3.3.52-3.3.53: A52 cancels the leave of absence (A21), A53 the return from it (A22)."""
+    send(sejours, adt("A01", "1"))
+    send(sejours, adt("A21", "2", movement="M2", at="20240306130000"))
+    send(sejours, adt("A22", "3", movement="M3", at="20240306140000"))
+    send(sejours, adt("A53", "4", movement="M3", action="CANCEL"))
+    assert only_stay(sejours).status is StayStatus.ONLEAVE
+    refusal = refused(sejours, adt("A53", "5", movement="M2", action="CANCEL"))  # M2 is the leave, not a return
+    assert (refusal.code.value, refusal.segment, refusal.field) == ("103", "ZBE", 1)
+    send(sejours, adt("A52", "6", movement="M2", action=""))  # the event says CANCEL when ZBE-4 is empty
+    stay = only_stay(sejours)
+    assert stay.status is StayStatus.IN_PROGRESS
+    assert [m.cancelled for m in stay.movements] == [False, True, True]
+
+
+def test_changes_of_medical_and_care_unit_and_their_cancellations(sejours):
+    """IHE PAM France 2.11: Z80 changes the medically responsible unit (the stay's, ZBE-7), Z84 the care
+    unit (the movement's, ZBE-8); Z81 and Z85 cancel them."""
+    send(sejours, adt("A01", "1", unit="6268"))
+    send(sejours, adt("Z80", "2", movement="M2", unit="7000", at="20240306120000"))
+    assert only_stay(sejours).unit == "7000"
+    send(sejours, adt("Z81", "3", movement="M2", action="CANCEL"))
+    assert only_stay(sejours).unit == "6268"
+    care = (
+        "ZBE|M3^CHU-X^{0}|20240306130000||INSERT|N||Unite 6268^^^^^CHU-X&{0}&N^UF^^^6268"
+        "|Soins 12^^^^^CHU-X&{0}&N^UF^^^S12|S"
+    )
+    send(sejours, adt("Z84", "4", movement="", segments=(care.format(FINESS),)))
+    stay = only_stay(sejours)
+    assert stay.unit == "6268" and stay.movements[-1].care_unit == "S12"
+    refusal = refused(sejours, adt("Z81", "5", movement="M3", action="CANCEL"))  # a Z84, not a Z80
+    assert (refusal.segment, refusal.field) == ("ZBE", 1)
+    send(sejours, adt("Z85", "6", movement="M3", action="CANCEL"))
+    assert [m.cancelled for m in only_stay(sejours).movements] == [False, True, True]
