@@ -15,6 +15,9 @@ The rules, record by record (successful records only: a refused call exercised n
 - any record — `activite` of its software: a Pro Santé Connect client's activity is the use of its
   tokens (an access token's `azp` is the actor's software, core/authz.py);
 - `admin.client-psc-enregistre`, `psc.client-enregistre` — a PSC client's name (its software).
+A later record never undoes an exercise: a document fed then deleted (`dmp.supprimer`), an
+ordonnance created then cancelled (`ordonnance.annuler`) — the software did use the service, and
+the maison table asks which services a category integrates (seed 001 L196-216), not what remains.
 Per structure (MATURIN-H #1, #3, seed 000 L4494-4496): a software's activity, its use of the
 identity referential (INSi, the local patient index) and of the stays referential (`sejours.…`).
 """
@@ -41,6 +44,17 @@ def software_identity(name: str) -> str:
 
 def mailbox_identity(address: str) -> str:
     return f"bal:{address.strip().lower()}"
+
+
+# the actions whose detail the fold reads (the others' detail is never parsed: a full fold reads
+# millions of records, most of which it only counts)
+_WITH_DETAIL = (
+    "insi.rechercher",
+    "dmp.alimenter",
+    "mss.remettre",
+    "admin.client-psc-enregistre",
+    "psc.client-enregistre",
+)
 
 
 def _exercises(event: dict[str, Any], detail: dict[str, Any]) -> Iterator[tuple[str, str, int]]:
@@ -97,7 +111,7 @@ def facts_of(events: list[dict[str, Any]]) -> Facts:
     for event in events:
         if event["outcome"] != "success":
             continue
-        detail = audit.detail_of(event)
+        detail = audit.detail_of(event) if event["action"].startswith(_WITH_DETAIL) else {}
         at, seq, day = event["recorded_at"], event["seq"], event["recorded_at"][:10]
         for identity, kind, n in _exercises(event, detail):
             _tally(exercises, (identity, kind, day), at, seq, n)

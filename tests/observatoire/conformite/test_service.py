@@ -140,7 +140,13 @@ def test_every_registered_software_has_its_row(house, live, tmp_path):
 
     # the fold in two steps (above: compute folded once; now more records) equals the fold from 0
     house.insi.search_by_traits(CallContext(STRUCTURE, "SGL-ZERO-01"), SARAH_Q)
+    locations = [e["response"]["location"] for e in fed.json()["entry"]]
+    [reference] = [loc.split("/_history")[0] for loc in locations if loc.startswith("DocumentReference/")]
+    deleted = world.client("hospitalier").delete(f"/{reference}")
+    assert deleted.status_code == 204, deleted.text
     stepwise = conformite.compute(ADMIN, Period.semester_of(date.today())).as_dict()
+    assert len(_seqs(db, "dmp.supprimer", client_id)) == 1
+    assert stepwise["logiciels"][0]["exercice"]["dmp.n1"]["nombre"] == 1  # deleted later: still exercised
     fold(db, from_zero=True)
     again = conformite.compute(ADMIN, Period.semester_of(date.today())).as_dict()
     assert stepwise["logiciels"] == again["logiciels"]
