@@ -31,7 +31,14 @@ def upgrade() -> None:
         sa.Column("documents", sa.Integer, nullable=False),
         sa.Column("hr_feeds", sa.Integer, nullable=False),
         sa.Column("hr_documents", sa.Integer, nullable=False),
+        sa.Column("unqualified", sa.Integer, nullable=False),
         sa.Column("last_seq", _SEQ, nullable=False),
+    )
+    op.create_table(
+        "obs_nat_document",
+        sa.Column("document", sa.String(256), primary_key=True),
+        sa.Column("status", sa.String(8), nullable=False),
+        sa.Column("seq", _SEQ, nullable=False),
     )
     op.create_table(
         "obs_nat_mailbox",
@@ -79,5 +86,6 @@ def downgrade() -> None:
     op.drop_table("obs_nat_message")
     op.drop_index("ix_obs_nat_mailbox_month", table_name="obs_nat_mailbox")
     op.drop_table("obs_nat_mailbox")
+    op.drop_table("obs_nat_document")
     op.drop_table("obs_nat_dmp")
     op.drop_table("obs_nat_cursor")

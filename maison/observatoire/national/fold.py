@@ -8,7 +8,9 @@ nothing):
 - `mss.remettre` — a message delivered into a mailbox (`bal`) by the mailbox's operator, from `expediteur`;
 - `mss.relayer` — a message handed by the sender's operator (`operateur`) to another one, for
   `destinataires` (mss/delivery.py `enqueue`);
-- the five calls of the ordonnance base that 001 L424-462 counts (ordonnance/service.py).
+- the five calls of the ordonnance base that 001 L424-462 counts (ordonnance/service.py);
+- `pfi.hl7.document` — a document a hospital's PFI received from its DPI, with the identity's status
+  PID-32 (`statut_ins`: QUAL is a qualified INS, PAM FR 2.11) that the DMP feed does not carry.
 
 Months are those of `recorded_at` (UTC, as the trail writes it).
 """
@@ -35,16 +37,21 @@ ORDONNANCE_COUNTERS = {
     "ordonnance.executer": "executees",
 }
 PRESCRIBER_SIDE = ("ordonnance.creer", "ordonnance.consulter.prescripteur", "ordonnance.rechercher")
-ACTIONS = (DMP_FEED, MAILBOX_CREATED, DELIVERED, RELAYED, *ORDONNANCE_COUNTERS)
+PFI_DOCUMENT = "pfi.hl7.document"
+QUALIFIED = "QUAL"  # PID-32 (PAM FR 2.11): the identity is qualified, its INS may be shared
+ACTIONS = (DMP_FEED, MAILBOX_CREATED, DELIVERED, RELAYED, PFI_DOCUMENT, *ORDONNANCE_COUNTERS)
 
 Mailboxes = Callable[[Iterable[str]], dict[str, tuple[str, str]]]  # address -> (operator, kind), folded before
+Statuses = Callable[[Iterable[str]], dict[str, str]]  # document -> PID-32 status, folded before
 
 
 @dataclass
 class Facts:
     """What one batch of records adds, ready for the store."""
 
-    dmp: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)  # feeds, docs, hr feeds, hr docs, seq
+    # feeds, documents, HR feeds, HR documents, documents without a qualified INS, newest seq
+    dmp: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
+    documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # PID-32 status by document
     mailboxes: dict[str, dict[str, Any]] = field(default_factory=dict)
     messages: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     active: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
@@ -52,7 +59,7 @@ class Facts:
     actors: set[tuple[str, str, str]] = field(default_factory=set)  # (name, month, key)
 
     def dmp_rows(self) -> list[dict[str, Any]]:
-        keys = ("feeds", "documents", "hr_feeds", "hr_documents", "last_seq")
+        keys = ("feeds", "documents", "hr_feeds", "hr_documents", "unqualified", "last_seq")
         return [
             {"month": m, "structure": st, "software": sw, **dict(zip(keys, v, strict=True))}
             for (m, st, sw), v in self.dmp.items()
@@ -62,20 +69,25 @@ class Facts:
         return [{"name": n, "month": m, "key": k} for n, m, k in sorted(self.actors)]
 
 
-def read(records: list[dict[str, Any]], known: Mailboxes) -> Facts:
-    """The facts of `records` (in seq order). `known` answers the mailboxes folded by earlier batches."""
+def read(records: list[dict[str, Any]], known: Mailboxes, statuses: Statuses = lambda _: {}) -> Facts:
+    """The facts of `records` (in seq order). `known` and `statuses` answer the mailboxes and the
+    documents' identity statuses folded by earlier batches."""
     facts = Facts()
     for r in records:
         if r["outcome"] == "success" and r["action"] == MAILBOX_CREATED:
             _mailbox(facts, r, audit.detail_of(r))
     addresses = {a for r in records if r["action"] in (DELIVERED, RELAYED) for a in _addresses(audit.detail_of(r))}
     boxes = {**known(addresses - facts.mailboxes.keys()), **_boxes(facts)}
+    fed = {_document(d) for r in records if r["action"] == DMP_FEED for d in audit.detail_of(r).get("documents") or []}
+    status = statuses(fed)
     for r in records:
         if r["outcome"] != "success":
             continue
         action, detail = r["action"], audit.detail_of(r)
-        if action == DMP_FEED:
-            _feed(facts, r, detail)
+        if action == PFI_DOCUMENT:
+            _status(facts, status, r, detail)
+        elif action == DMP_FEED:
+            _feed(facts, r, detail, status)
         elif action == DELIVERED:
             _delivered(facts, r, detail, boxes)
         elif action == RELAYED:
@@ -89,20 +101,42 @@ def _month(record: dict[str, Any]) -> str:
     return str(record["recorded_at"])[:7]
 
 
-def _feed(facts: Facts, r: dict[str, Any], detail: dict[str, Any]) -> None:
+def _document(unique_id: object) -> str:
+    """A document's id as the PFI writes it (root.extension, hl7_request.py) — the DMP writes root^extension."""
+    return str(unique_id).replace("^", ".")
+
+
+def _status(facts: Facts, status: dict[str, str], r: dict[str, Any], detail: dict[str, Any]) -> None:
+    document = _document(detail.get("document", ""))
+    if document:
+        value = str(detail.get("statut_ins", ""))
+        status[document] = value
+        facts.documents[document] = {"document": document, "status": value, "seq": int(r["seq"])}
+
+
+def _feed(facts: Facts, r: dict[str, Any], detail: dict[str, Any], status: dict[str, str]) -> None:
     """003 L1749-1750: feeding transactions and documents "hors HR". A lot holding only the
     reimbursement history is an HR feed; a lot with any other document is a feed, its HR documents
     left out of its count. A feed later deleted or replaced stays a feed of its month (a flow, as
-    the seed's monthly series is): the deletion is another record, not an un-feeding."""
+    the seed's monthly series is): the deletion is another record, not an un-feeding.
+    000 L2017: a document fed is indexed under an INS the DMP checked against the referential; it
+    is counted without a qualified INS when the PFI that received it from the DPI recorded the
+    identity as not qualified (PID-32 other than QUAL): the INS was sent, but not from a qualified
+    identity (the DMP feed itself does not say)."""
     types = list(detail.get("types") or [])
+    documents = [_document(d) for d in detail.get("documents") or []]
     hr = sum(t == HR_TYPE_CODE for t in types)
     other = len(types) - hr
-    row = facts.dmp.setdefault((_month(r), r["actor_structure"], r["actor_software"]), [0, 0, 0, 0, 0])
+    unqualified = sum(
+        status.get(d, QUALIFIED) != QUALIFIED for d, t in zip(documents, types, strict=False) if t != HR_TYPE_CODE
+    )
+    row = facts.dmp.setdefault((_month(r), r["actor_structure"], r["actor_software"]), [0, 0, 0, 0, 0, 0])
     row[0] += 1 if other else 0
     row[1] += other
     row[2] += 0 if other else 1
     row[3] += hr
-    row[4] = max(row[4], int(r["seq"]))
+    row[4] += unqualified
+    row[5] = max(row[5], int(r["seq"]))
 
 
 def _mailbox(facts: Facts, r: dict[str, Any], detail: dict[str, Any]) -> None:

@@ -37,6 +37,7 @@ class DmpLine:
     feeds: int
     documents: int
     label: str = ""  # the software's name, when the key is a software
+    unqualified: int = 0  # documents whose producer's PFI recorded the identity as not qualified (PID-32)
 
 
 @dataclass(frozen=True)

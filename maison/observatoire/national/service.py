@@ -73,8 +73,11 @@ class National:
                     return after
                 upto = min(head, after + window)
                 facts = fold.read(
-                    audit.records_after(conn, after, upto, fold.ACTIONS), lambda a: store.mailboxes(conn, a)
+                    audit.records_after(conn, after, upto, fold.ACTIONS),
+                    lambda a: store.mailboxes(conn, a),
+                    lambda d: store.statuses(conn, d),
                 )
+                store.add_documents(conn, list(facts.documents.values()))
                 store.add_mailboxes(conn, list(facts.mailboxes.values()))
                 store.add_dmp(conn, facts.dmp_rows())
                 store.add_messages(conn, list(facts.messages.values()))
@@ -169,12 +172,13 @@ class National:
 
 
 def _lines(rows: list[Any], key: Callable[[Any], str], label: Callable[[str], str] = lambda k: "") -> list[DmpLine]:
-    sums: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    sums: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     for r in rows:
         line = sums[(r.month, key(r))]
         line[0] += r.feeds
         line[1] += r.documents
-    return [DmpLine(m, k, f, d, label(k)) for (m, k), (f, d) in sorted(sums.items()) if f or d]
+        line[2] += r.unqualified
+    return [DmpLine(m, k, f, d, label(k), u) for (m, k), (f, d, u) in sorted(sums.items()) if f or d]
 
 
 def _structure_type(conn: store.Connection, structure: str) -> str:
@@ -207,20 +211,24 @@ def _ins_share(report: NationalReport, months: list[str], targets: Targets) -> l
     """000 L2017 (L2088): the share of health data exchanged with the INS, on DMP documents and MSSanté
     exchanges. A DMP document always carries the patient's INS: the DMP indexes a document only under
     an INS it found active in the national referential with its OID (dmp/service.py `_individu`:
-    otherwise XDSUnknownPatientId, "patient non identifié par une INS qualifiée"). An MSSanté message
+    otherwise XDSUnknownPatientId, "patient non identifié par une INS qualifiée"); it is counted without
+    a qualified INS when the PFI that received it recorded the identity as not qualified (PID-32, see
+    fold.py `_feed`). An MSSanté message
     carries it when it goes to the patient's citizen mailbox, whose address is the matricule INS (000
     L2087); between professionals the INS travels inside the attachments, which an operator carries
     without opening (mss/smtp.py `_parsed`): such a message is not counted as carrying it."""
     documents: dict[str, int] = defaultdict(int)
+    qualified: dict[str, int] = defaultdict(int)
     for line in report.dmp:
         documents[line.month] += line.documents
+        qualified[line.month] += line.documents - line.unqualified
     sent: dict[str, int] = defaultdict(int)
     patients: dict[str, int] = defaultdict(int)
     for m in report.mss:
         sent[m.month] += m.sent
         patients[m.month] += m.to_patients
     return [
-        InsShare(month, documents[month], documents[month], sent[month], patients[month], targets.ins_share)
+        InsShare(month, documents[month], qualified[month], sent[month], patients[month], targets.ins_share)
         for month in months
     ]
 

@@ -37,7 +37,18 @@ obs_nat_dmp = sa.Table(
     sa.Column("documents", sa.Integer, nullable=False),
     sa.Column("hr_feeds", sa.Integer, nullable=False),
     sa.Column("hr_documents", sa.Integer, nullable=False),
+    # documents (hors HR) whose producing PFI recorded the identity as not qualified (PID-32 other than QUAL)
+    sa.Column("unqualified", sa.Integer, nullable=False),
     sa.Column("last_seq", _SEQ, nullable=False),  # the newest record that moved the row
+)
+
+# the identity status the hospital's PFI recorded for each document it received (pfi.hl7.document)
+obs_nat_document = sa.Table(
+    "obs_nat_document",
+    metadata,
+    sa.Column("document", sa.String(256), primary_key=True),
+    sa.Column("status", sa.String(8), nullable=False),
+    sa.Column("seq", _SEQ, nullable=False),
 )
 
 # MSSanté mailboxes as created (mss.bal.creer): their operator and type, for every later message
@@ -91,7 +102,15 @@ obs_nat_actor = sa.Table(
     sa.Column("key", sa.String(128), primary_key=True),
 )
 
-TABLES = (obs_nat_dmp, obs_nat_mailbox, obs_nat_message, obs_nat_active, obs_nat_counter, obs_nat_actor)
+TABLES = (
+    obs_nat_dmp,
+    obs_nat_document,
+    obs_nat_mailbox,
+    obs_nat_message,
+    obs_nat_active,
+    obs_nat_counter,
+    obs_nat_actor,
+)
 
 
 def _insert(conn: Connection, table: sa.Table) -> Any:
@@ -129,7 +148,7 @@ def forget(conn: Connection, kind: str) -> None:
 
 
 def add_dmp(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
-    counted = ("feeds", "documents", "hr_feeds", "hr_documents")
+    counted = ("feeds", "documents", "hr_feeds", "hr_documents", "unqualified")
     for row in rows:
         stmt = _insert(conn, obs_nat_dmp).values(**row)
         grown = {c: obs_nat_dmp.c[c] + stmt.excluded[c] for c in counted}
@@ -148,6 +167,27 @@ def add_counters(conn: Connection, counts: Mapping[tuple[str, str], int]) -> Non
                 index_elements=["month", "name"], set_={"value": obs_nat_counter.c.value + stmt.excluded.value}
             )
         )
+
+
+def add_documents(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """The status as last recorded (a document sent again is judged by its newest message)."""
+    if rows:
+        stmt = _insert(conn, obs_nat_document)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["document"], set_={"status": stmt.excluded.status, "seq": stmt.excluded.seq}
+            ),
+            rows,
+        )
+
+
+def statuses(conn: Connection, documents: Iterable[str]) -> dict[str, str]:
+    """{document: PID-32 status} of the documents folded so far among `documents`."""
+    wanted = sorted(set(documents))
+    if not wanted:
+        return {}
+    d = obs_nat_document.c
+    return {r.document: r.status for r in conn.execute(sa.select(d.document, d.status).where(d.document.in_(wanted)))}
 
 
 def add_mailboxes(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -184,9 +224,10 @@ def _months(column: sa.ColumnElement, months: tuple[str, str]) -> sa.ColumnEleme
 
 
 def dmp_rows(conn: Connection, months: tuple[str, str]) -> list[sa.Row]:
-    """(month, structure, software, feeds, documents, hr_feeds, hr_documents) of the months [first, last]."""
+    """(month, structure, software, feeds, documents, hr_feeds, hr_documents, unqualified) of the months
+    [first, last]."""
     d = obs_nat_dmp.c
-    query = sa.select(d.month, d.structure, d.software, d.feeds, d.documents, d.hr_feeds, d.hr_documents)
+    query = sa.select(d.month, d.structure, d.software, d.feeds, d.documents, d.hr_feeds, d.hr_documents, d.unqualified)
     return list(conn.execute(query.where(_months(d.month, months)).order_by(d.month, d.structure, d.software)))
 
 
