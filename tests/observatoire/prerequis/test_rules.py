@@ -184,15 +184,17 @@ def test_ps2_1_for_a_ght_site():
 # --- PS2.2 -----------------------------------------------------------------------------------------------
 
 
+AUDIT_FACTS = {
+    "prestataire": "CyberVeille SAS",
+    "origine": "prestataire",
+    "piece": "attestation",
+    "perimetre": ["internet", "vpn"],
+    "signee_par_directeur": True,
+}
+
+
 def audit_decl(on: str, window: int, **changes) -> Declaration:
-    facts = {
-        "prestataire": "CyberVeille SAS",
-        "origine": "prestataire",
-        "piece": "attestation",
-        "perimetre": ["internet", "vpn"],
-        "signee_par_directeur": True,
-    } | changes
-    return decl(Item.CYBER_AUDIT, on, window, **facts)
+    return decl(Item.CYBER_AUDIT, on, window, **(AUDIT_FACTS | changes))
 
 
 def test_ps2_2_an_attestation_for_the_window():

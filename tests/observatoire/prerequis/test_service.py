@@ -23,6 +23,7 @@ from maison.partage.mss import citizen
 from maison.partage.mss.delivery import Delivery
 from maison.partage.mss.mailboxes import Mailboxes
 from maison.partage.mss.trust import TrustSpace
+from tests.observatoire.prerequis.test_rules import AUDIT_FACTS
 from tests.partage.world import PROS, n1
 
 S, OTHER = "1750000019", "1750000027"
@@ -68,13 +69,7 @@ def declare_all(p: Prerequis, actor: Actor = STAFF) -> None:
 
 
 def _audit(**changes) -> dict:
-    return {
-        "prestataire": "CyberVeille SAS",
-        "origine": "prestataire",
-        "piece": "attestation",
-        "perimetre": ["internet", "vpn"],
-        "signee_par_directeur": True,
-    } | changes
+    return AUDIT_FACTS | changes
 
 
 def cell_works(db, structure: str = S, day: date = TODAY) -> None:
