@@ -1,10 +1,12 @@
 """A lean reader of an HL7 v2 message's fields, for receivers that read a few fields of short messages
 (IHE PAM's ADT: the GAM's announcements).
 
-Why not python-hl7's tree: parsing a PAM message into it and reading its ~35 fields with
-`extract_field` cost 1.6 ms of CPU a message (bench/flux.py: a third of what a message cost once its
-SQL statements were prepared once), where splitting its lines and fields on demand costs a tenth of
-it. The addressing and its compatibility rules are python-hl7's (after
+Why not python-hl7's tree, which DESIGN.md chose for HL7 v2 (a choice changed here, for ADT only,
+with this measured reason): on bench/flux.py's A01, python-hl7's parse alone costs 5 to 6 times
+what this reader and the whole PAM read take together (3.1 ms against 0.5-0.7 ms side by side on a
+loaded 2-core machine, 2026-12-07; 0.96 ms parse + 0.67 ms of `extract_field` reads when it was
+quieter) — a third of a GAM message's CPU once its SQL statements were prepared once. The PFI's
+ORU/MDM still walk python-hl7's tree. The addressing and its compatibility rules are python-hl7's (after
 http://wiki.medical-objects.com.au/index.php/Hl7v2_parsing): a path deeper than the value reads its
 first child, a path that ends early reads the value when every level left is 1; anything absent
 reads "". MSH-1 is the field separator and MSH-2 the encoding characters (HL7 v2.5 §2.15.9).
