@@ -39,6 +39,7 @@ def upgrade() -> None:
     op.create_index("ix_sun_stay_discharged", "sun_stay", ["structure", "discharged_at"], unique=False)
     op.create_index("ix_sun_stay_patient", "sun_stay", ["structure", "patient_id"], unique=False)
     op.create_index("ix_sun_stay_ipp", "sun_stay", ["structure", "ipp"], unique=False)
+    op.create_index("ix_sun_stay_admitted", "sun_stay", ["structure", "admitted_at"], unique=False)
     op.create_table(
         "sun_document",
         sa.Column("unique_id", sa.String(length=128), nullable=False),
@@ -107,6 +108,7 @@ def downgrade() -> None:
     op.drop_index("ix_sun_document_produced", table_name="sun_document")
     op.drop_index("ix_sun_document_stay", table_name="sun_document")
     op.drop_table("sun_document")
+    op.drop_index("ix_sun_stay_admitted", table_name="sun_stay")
     op.drop_index("ix_sun_stay_ipp", table_name="sun_stay")
     op.drop_index("ix_sun_stay_patient", table_name="sun_stay")
     op.drop_index("ix_sun_stay_discharged", table_name="sun_stay")

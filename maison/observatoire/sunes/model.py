@@ -54,6 +54,11 @@ class Indicator:
     level: str = ""  # the CDA R2 level the line requires ("" : none said)
     qualified_ins: bool = True
     document: str = ""  # the document's name in the explanations
+    feminine: bool = False  # its gender, for the French of the explanations
+
+    def agreed(self, word: str) -> str:
+        """`word` agreeing with the document's name: "alimentée" for a lettre, "alimenté" for a CR."""
+        return word + ("e" if self.feminine else "")
 
     @property
     def setting(self) -> str:
@@ -64,9 +69,9 @@ INDICATORS: dict[str, Indicator] = {
     i.code: i
     for i in (
         Indicator("DS1.1", "Alimentation du DMP en lettre de liaison", Unit.STAYS, 191, LETTRE_DE_LIAISON, "N1",
-                  document="lettre de liaison"),
+                  document="lettre de liaison", feminine=True),
         Indicator("DS1.2", "Alimentation du DMP en ordonnance de sortie", Unit.STAYS, 192, PRESCRIPTIONS, "N1",
-                  document="ordonnance de sortie"),
+                  document="ordonnance de sortie", feminine=True),
         Indicator("DS1.3", "Alimentation du DMP en compte-rendu opératoire (bonus)", Unit.STAYS, 193,
                   COMPTE_RENDU_OPERATOIRE, "N1", document="compte rendu opératoire"),
         # 004 L194: "au moins un document datant d'un ancien séjour ... avec une INS qualifiée" — no format

@@ -3,35 +3,49 @@ computed from what happened — the audit trail and the stays of the GAM — not
 
 How to call it::
 
-    sunes = SunEs(db, house.sejours, settings)           # the house's Sejours, its Settings
-    report = sunes.compute(actor, Scope.structure(FINESS), Period.parse("2026-S1"))
+    sunes = SunEs(db, house.sejours, settings, mailbox_kind=lambda a: ...)  # the house's Sejours, Settings,
+    report = sunes.compute(actor, Scope.structure(FINESS), Period.parse("2026-S1"))  # MSSanté directory
     report.as_dict(); report.tables()
     why = sunes.explain(actor, Scope.ght("GHT-75"), Period.parse("2026-S1"), "DS1.1")
+    why.as_dict(); why.tables()
     sunes.declare_cme(actor, FINESS, "2026-03-12", "CME", "PV de la CME du 12 mars 2026")   # DS4.3
 
 How each fact is established (the fold, `Folding`), from the records the services leave:
 - a stay: every PAM record of the GAM (`sejours.A01` … `sejours.Z99`, issue 22 §1) names the stay
   (structure + PV1-19); the fold reads the stay as it is now through `Sejours.stays_by_key` — so a
   stay cancelled by A11 (or A38) is `cancelled` and leaves every denominator; an A13 (discharge
-  cancelled) takes it out of the period until its next A03. Denominator of the per-stay lines: the stays
-  discharged in the period (004 L191-193, L203 "taux de séjours"; a discharge letter and a discharge
-  prescription exist once the stay is over);
+  cancelled) takes it out of the period until its next A03; a merge (A40, `identitovigilance.merge`)
+  refolds the absorbed patient's stays under the survivor. Denominator of the per-stay lines: the
+  stays discharged in the period (004 L191-193, L203 "taux de séjours"; a discharge letter and a
+  discharge prescription exist once the stay is over). DS1.4's "patients déjà venus" (004 L194): a
+  stay whose patient had an earlier, not cancelled, stay at the same structure;
 - a document produced: the PFI's `pfi.hl7.document` record (the DPI, the lab system or the RIS sent
   it over HL7 v2; the PFI carries the hospital's sendings, seed 002 L436) with the stay (PV1-19 and
-  its authority), the LOINC type, the CDA levels sent (N1, then its N3) and PID-32 — QUAL is a
-  qualified INS (PAM FR 2.11; a VALI identity's INS was not checked, so it is not a qualified INS);
+  its authority), the LOINC type (JDV_J07, model.py), the CDA levels sent (N1, then its N3) and
+  PID-32 — QUAL is a qualified INS (PAM FR 2.11; a VALI identity's INS was not checked, so it is not
+  a qualified INS); the date it is produced is the PFI's reception (DS2.1 and DS3.1 count reports
+  produced in the period);
 - fed to the DMP: the PFI's `pfi.hl7.dmp` record of that document with outcome success (the DMP
   answered 200 to ITI-65); a refusal is kept with its code; a withdrawal (`pfi.hl7.dmp` of a
   deletion, or the DMP's own `dmp.supprimer` of the document) removes the feed: the line says "le
   DMP a été alimenté", and a withdrawn document no longer feeds it (the producer withdraws what was
   wrong, 000 L1062), whenever the withdrawal happens — a report recomputed later says so. A
-  replacement is a new version of the same document: it feeds the stay, and the replaced version
-  leaves the reports' count (a report is not produced twice);
+  replacement (T10) is a new version of the same document: it feeds the stay, and the replaced
+  version leaves the reports' count (a report is not produced twice);
+- fed to the DMP outside the PFI: the DMP's `dmp.alimenter` record of a lot, for a document the PFI
+  did not send — its stay is the CDA's componentOf/encompassingEncounter/id (extension, for the
+  feeding structure), its level the CDA's body, an N3 going with the N1 it transforms (002 L790);
+  its INS counts as qualified (the DMP takes a CDA only with the referential's INS and traits);
 - sent by MSSanté: the PFI's `pfi.hl7.mss` record per recipient (sent, delivered, read, or failed).
-  A recipient in the citizen domain (patient.mssante.fr, 000 L2087) is the patient (DS4.2), any
-  other a professional correspondent (DS4.1).
+  A recipient in the citizen domain (patient.mssante.fr, 000 L2087) is the patient (DS4.2, any
+  message — no INS condition, 004 L203); any other a professional correspondent (DS4.1, 004 L202)
+  if the MSSanté directory types it PER (or does not know it): an ORG, APP or CAB mailbox is not a
+  correspondent. DS4.1 counts the correspondents the structure addressed a CDA to in the period,
+  and among them those that were sent one for a qualified INS.
 A feed or a sending counts when it happened before the period's end (the rate is that of the
-period); DS1.4's historical documents count when fed since the stay's admission.
+period); DS1.4's historical documents count when fed since the stay's admission. DS4.3 is declared
+(`declare_cme`): a meeting is not in the trail; the report shows the last declaration of the scope
+dated before the period's end, with its evidence and its declarant.
 
 The fold (`fold`) reads only the records after its cursor, by windows of seqs, and writes the facts
 and the cursor in one transaction; `fold(from_zero=True)` rebuilds them. The indicators are SQL
@@ -315,7 +329,7 @@ class SunEs:
                         seqs[key] = r["seq"]
         if not seqs:
             return {}
-        found = self.sejours.stays_by_key(self.reader, sorted(seqs))
+        found = [s for part in store.chunks(sorted(seqs)) for s in self.sejours.stays_by_key(self.reader, list(part))]
         return {(s.structure, s.number): (s, seqs[(s.structure, s.number)]) for s in found}
 
     def _kinds(self, records: list[dict[str, Any]]) -> dict[str, str]:
@@ -443,22 +457,22 @@ def _outside(stay: dict[str, Any]) -> Item:
 
 def _doc_verdict(doc: dict[str, Any], i: Indicator, end: str, since: str | None = None) -> tuple[int, str]:
     """(rank, reason): rank 6 counts; below, the first condition of the seed's line it fails."""
-    name = i.document
+    fed = f"{i.document} {i.agreed('alimenté')}"
     if doc["fed_seq"] is None:
         if doc["refused_seq"] is not None:
-            return 0, f"{name} refusé(e) par le DMP ({doc['refused_code']})"
-        return 0, f"{name} produit(e), non transmis(e) au DMP"
+            return 0, f"{i.document} {i.agreed('refusé')} par le DMP ({doc['refused_code']})"
+        return 0, f"{i.document} {i.agreed('produit')}, non {i.agreed('transmis')} au DMP"
     if doc["deleted_seq"] is not None:
-        return 1, f"{name} alimenté(e) puis supprimé(e) du DMP"
+        return 1, f"{fed} puis {i.agreed('supprimé')} du DMP"
     if doc["fed_at"] >= end:
-        return 2, f"{name} alimenté(e) après la fin de la période"
+        return 2, f"{fed} après la fin de la période"
     if since is not None and doc["fed_at"] < since:
-        return 2, f"{name} alimenté(e) avant ce séjour (pas une reprise d'historique)"
+        return 2, f"{fed} avant ce séjour (pas une reprise d'historique)"
     if i.level and i.level not in doc["levels"]:
-        return 3, f"{name} alimenté(e) en {doc['levels']} alors que le {i.level} est requis"
+        return 3, f"{fed} en {doc['levels']} alors que le {i.level} est requis"
     if i.qualified_ins and not doc["qualified"]:
-        return 4, f"{name} alimenté(e) sans INS qualifiée (PID-32 autre que QUAL)"
-    return 6, f"{name} alimenté(e) ({doc['levels']}, INS qualifiée)"
+        return 4, f"{fed} sans INS qualifiée (PID-32 autre que QUAL)"
+    return 6, f"{fed} ({doc['levels']}, INS qualifiée)"
 
 
 def _doc_seqs(doc: dict[str, Any]) -> tuple[int, ...]:
@@ -470,7 +484,7 @@ def _judge_stay(
     stay: dict[str, Any], docs: list[dict[str, Any]], i: Indicator, end: str, since: str | None = None
 ) -> Item:
     if not docs:
-        return Item(_key(stay), True, False, f"aucun(e) {i.document}", (stay["seq"],))
+        return Item(_key(stay), True, False, f"{i.agreed('aucun')} {i.document}", (stay["seq"],))
     verdicts = [(*_doc_verdict(d, i, end, since), d) for d in docs]
     rank, reason, _ = max(verdicts, key=lambda v: v[0])
     seqs = (stay["seq"], *(s for v in verdicts for s in _doc_seqs(v[2])))

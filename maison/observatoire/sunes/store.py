@@ -18,7 +18,7 @@ date); the explanations read the same rows. Times are UTC ISO strings, so a peri
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,6 +48,7 @@ sun_stay = sa.Table(
     sa.Index("ix_sun_stay_discharged", "structure", "discharged_at"),
     sa.Index("ix_sun_stay_patient", "structure", "patient_id"),
     sa.Index("ix_sun_stay_ipp", "structure", "ipp"),
+    sa.Index("ix_sun_stay_admitted", "structure", "admitted_at"),
 )
 
 sun_document = sa.Table(
@@ -114,6 +115,12 @@ S, D, M = sun_stay, sun_document, sun_message
 SENT = ("envoye", "distribue", "lu")
 PERSONAL = ("PER", "")  # DS4.1's correspondents: a PER mailbox, or an address the directory does not type
 FACT_TABLES = (sun_stay, sun_document, sun_message, sun_ght_member)
+CHUNK = 500  # keys per IN list: SQLite binds at most 32 766 parameters (999 before 3.32)
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 # --- the fold --------------------------------------------------------------------------------------
@@ -140,7 +147,8 @@ def put_stays(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     keys = [(r["structure"], r["number"]) for r in rows]
-    conn.execute(S.delete().where(sa.tuple_(S.c.structure, S.c.number).in_(keys)))
+    for part in chunks(keys):
+        conn.execute(S.delete().where(sa.tuple_(S.c.structure, S.c.number).in_(part)))
     conn.execute(S.insert(), rows)
 
 
@@ -150,32 +158,33 @@ def stays_of_ipp(conn: Connection, structure: str, ipp: str) -> list[tuple[str, 
 
 
 def documents(conn: Connection, unique_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    wanted = list(set(unique_ids))
-    if not wanted:
-        return {}
-    return {r["unique_id"]: dict(r) for r in conn.execute(sa.select(D).where(D.c.unique_id.in_(wanted))).mappings()}
+    found: dict[str, dict[str, Any]] = {}
+    for part in chunks(sorted(set(unique_ids))):
+        found |= {r["unique_id"]: dict(r) for r in conn.execute(sa.select(D).where(D.c.unique_id.in_(part))).mappings()}
+    return found
 
 
 def put_documents(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
-    conn.execute(D.delete().where(D.c.unique_id.in_([r["unique_id"] for r in rows])))
+    for part in chunks([r["unique_id"] for r in rows]):
+        conn.execute(D.delete().where(D.c.unique_id.in_(part)))
     conn.execute(D.insert(), list(rows))
 
 
 def messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-    wanted = list(set(keys))
-    if not wanted:
-        return {}
-    query = sa.select(M).where(sa.tuple_(M.c.unique_id, M.c.recipient).in_(wanted))
-    return {(r["unique_id"], r["recipient"]): dict(r) for r in conn.execute(query).mappings()}
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for part in chunks(sorted(set(keys))):
+        query = sa.select(M).where(sa.tuple_(M.c.unique_id, M.c.recipient).in_(part))
+        found |= {(r["unique_id"], r["recipient"]): dict(r) for r in conn.execute(query).mappings()}
+    return found
 
 
 def put_messages(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
-    keys = [(r["unique_id"], r["recipient"]) for r in rows]
-    conn.execute(M.delete().where(sa.tuple_(M.c.unique_id, M.c.recipient).in_(keys)))
+    for part in chunks([(r["unique_id"], r["recipient"]) for r in rows]):
+        conn.execute(M.delete().where(sa.tuple_(M.c.unique_id, M.c.recipient).in_(part)))
     conn.execute(M.insert(), list(rows))
 
 
@@ -335,19 +344,23 @@ def stays_touching(conn: Connection, structures: list[str], start: str, end: str
 
 
 def stays_of_patients(conn: Connection, structures: list[str], patients: list[int]) -> list[dict[str, Any]]:
-    query = sa.select(S).where(S.c.structure.in_(structures), S.c.patient_id.in_(patients))
-    return [dict(r) for r in conn.execute(query).mappings()]
+    found = []
+    for part in chunks(patients):
+        query = sa.select(S).where(S.c.structure.in_(structures), S.c.patient_id.in_(part))
+        found += [dict(r) for r in conn.execute(query).mappings()]
+    return found
 
 
 def documents_of_stays(
     conn: Connection, keys: list[tuple[str, str]], types: Sequence[str] | None
 ) -> list[dict[str, Any]]:
-    if not keys:
-        return []
-    query = sa.select(D).where(sa.tuple_(D.c.structure, D.c.stay_number).in_(keys))
-    if types is not None:
-        query = query.where(D.c.type_code.in_(list(types)))
-    return [dict(r) for r in conn.execute(query.order_by(D.c.produced_seq)).mappings()]
+    found = []
+    for part in chunks(keys):
+        query = sa.select(D).where(sa.tuple_(D.c.structure, D.c.stay_number).in_(part))
+        if types is not None:
+            query = query.where(D.c.type_code.in_(list(types)))
+        found += [dict(r) for r in conn.execute(query).mappings()]
+    return sorted(found, key=lambda d: d["produced_seq"])
 
 
 def reports(conn: Connection, structures: list[str], types: Sequence[str], start: str, end: str) -> list[dict]:
