@@ -3,8 +3,11 @@ a fuzzer that only ever meets `401` tests the authentication, not the readers be
 
 from __future__ import annotations
 
-from maison.core.actor import KeyScope
+from fastapi.routing import iter_route_contexts
+
+from maison.core.actor import Credential, KeyScope
 from maison.core.auth import issue_key
+from maison.core.authz import Accepts, Public, policy_of
 from tests.partage.world import CABINET, make_world
 
 
@@ -18,6 +21,34 @@ def credentials(house, live) -> dict[str, dict[str, str]]:
         "patient": {"Authorization": f"Bearer {world.patient_token()}"},
         **{f"cle-{scope.value}": {"ESANTE-API-KEY": _key(house, scope)} for scope in KeyScope},
     }
+
+
+# what each of `credentials`' callers is, for `Accepts.admits` ("aucun" is none: admitted by no guard)
+KINDS = {"professionnel": Credential.PSC, "hospitalier": Credential.PSC, "pharmacien": Credential.PSC}
+KINDS |= {"patient": Credential.PATIENT} | {f"cle-{scope.value}": Credential.API_KEY for scope in KeyScope}
+
+
+def policies(app) -> dict[tuple[str, str], Accepts | Public | None]:
+    """Each operation's declared callers (`maison.core.authz.accepts`), by (METHOD, OpenAPI path)."""
+    return {
+        (method.upper(), str(ctx.path_format)): policy_of(ctx.endpoint)
+        for ctx in iter_route_contexts(app.routes)
+        for method in ctx.methods or ()
+    }
+
+
+def admitted_first(creds: dict[str, dict[str, str]], policy: Accepts | Public | None) -> dict[str, dict[str, str]]:
+    """`creds` in their order, those the route declares it admits first. The others stop at its door
+    (401/403: tests/e2e/test_route_callers.py), so the first callers a guard lets through are the
+    same as in the plain order, found in a probe or two instead of one per credential."""
+    if not isinstance(policy, Accepts):
+        return creds
+
+    def admitted(name: str) -> bool:
+        scope = KeyScope(name.removeprefix("cle-")) if name.startswith("cle-") else None
+        return name in KINDS and policy.admits(KINDS[name], scope)
+
+    return {name: headers for name, headers in creds.items() if admitted(name)} | creds
 
 
 def _key(house, scope: KeyScope) -> str:
