@@ -35,6 +35,7 @@ import hl7
 from maison.core.errors import MaisonError
 from maison.formats import xmlsafe
 from maison.formats.cda.header import INS_ROOTS, CdaHeader, read_header
+from maison.formats.hl7v2.fields import unescape_text
 from maison.formats.hl7v2.refusal import ErrorCode, Hl7Refusal
 
 # MDM event → (action, ORC-1, OBX-11); ORU carries its action in OBX-11 alone
@@ -164,7 +165,7 @@ def _decoded(message: hl7.Message, obx: hl7.Segment, sequence: int) -> bytes:
         except (binascii.Error, ValueError):
             raise Hl7Refusal("OBX-5 : Base64 invalide", ErrorCode.DATA_TYPE, "OBX", sequence, 5) from None
     if encoding in ("", "A"):
-        return message.unescape(data).encode("utf-8")
+        return unescape_text(data).encode("utf-8")  # not python-hl7's: it expands \.sp<n>\ n times
     raise Hl7Refusal(f"OBX-5.4 : encodage « {encoding} » inconnu", ErrorCode.TABLE_VALUE, "OBX", sequence, 5)
 
 

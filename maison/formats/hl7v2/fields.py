@@ -124,6 +124,30 @@ class Fields:
         return "".join(out)
 
 
+_TEXT_ESCAPE = re.compile(r"\\([^\\]*)\\")
+_TEXT_SEPARATORS = {"F": "|", "S": "^", "R": "~", "T": "&", "E": "\\"}
+
+
+def unescape_text(value: str) -> str:
+    """A text value (ED data as plain text, TX, FT: a CDA sent in OBX-5 with encoding A) unescaped
+    with the house's encoding characters (`ack.ENCODING_CHARACTERS`, which the listener requires):
+    the separators and \\Xhh…\\ as in `Fields`; each formatting command (\\.br\\, \\.sp<n>\\, \\.ce\\…,
+    HL7 v2.5 §2.7.6) one line break at most, whatever its count says (python-hl7 repeats a line break
+    n times: a few bytes asked for a gigabyte); highlighting and unknown escapes dropped."""
+
+    def one(match: re.Match[str]) -> str:
+        piece = match.group(1)
+        if piece in _TEXT_SEPARATORS:
+            return _TEXT_SEPARATORS[piece]
+        if piece.startswith("X") and _HEX.fullmatch(piece[1:]):
+            return bytes.fromhex(piece[1:]).decode("latin-1")
+        if piece[:3] in (".br", ".sp", ".ce"):
+            return "\n"
+        return ""
+
+    return _TEXT_ESCAPE.sub(one, value) if "\\" in value else value
+
+
 def _nth(value: str, separator: str, n: int) -> str:
     """The n-th (1-based) part of `value` cut at `separator`, or "" beyond the last."""
     if n == 1:

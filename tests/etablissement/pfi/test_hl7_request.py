@@ -271,3 +271,14 @@ def test_a_plain_cda_in_obx_is_read_as_well(letter):
     plain = f"^text^XML^A^{escape(flat.decode('utf-8'))}"
     request = read_request(parse(message_text(letter, ins=INS, document_obx5=plain)))
     assert request.documents[0] == flat and request.unique_id == "1.2.250.1.71.4.2.2.120456789.71024000081"
+
+
+def test_a_plain_cda_with_a_spacing_command_is_not_expanded(letter):
+    """python-hl7's unescape writes \\.sp<n>\\ as n line breaks: 20 bytes would ask for a gigabyte."""
+    from maison.formats.hl7v2.ack import escape
+
+    flat = letter.replace(b"\r\n", b" ").replace(b"\n", b" ").decode("utf-8")
+    cut = flat.index("<title>")
+    plain = f"^text^XML^A^{escape(flat[:cut])}\\.sp999999999\\{escape(flat[cut:])}"
+    request = read_request(parse(message_text(letter, ins=INS, document_obx5=plain)))
+    assert request.documents[0] == (flat[:cut] + "\n" + flat[cut:]).encode("utf-8")

@@ -103,3 +103,11 @@ def test_absent_reads_empty_and_repetitions_count() -> None:
         0,
     )
     assert f.has("ZBE") and not f.has("PV1") and f.occurrences("ZBE") == 1
+
+
+def test_text_unescapes_with_one_line_break_per_formatting_command() -> None:
+    from maison.formats.hl7v2.fields import unescape_text
+
+    assert unescape_text("a\\F\\b\\S\\c\\T\\d\\R\\e\\E\\f\\X3C2F\\") == "a|b^c&d~e\\f</"
+    assert unescape_text("ligne\\.br\\suite\\.sp999999999\\fin\\H\\gras\\N\\") == "ligne\nsuite\nfin" + "gras"
+    assert unescape_text("<ClinicalDocument/>") == "<ClinicalDocument/>"
