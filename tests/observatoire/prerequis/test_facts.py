@@ -54,3 +54,13 @@ def test_a_fold_from_zero_rebuilds_the_same_facts(db):
     before = _facts(db, facts.DMP, CHU.structure) + _facts(db, facts.SENT, PFI)
     facts.fold(db, rebuild=True)
     assert _facts(db, facts.DMP, CHU.structure) + _facts(db, facts.SENT, PFI) == before
+
+
+def test_a_feed_deleted_afterwards_still_proved_the_capacity(db):
+    """004 L156: a prerequisite is proven once for the programme; a document withdrawn from the DMP
+    afterwards (dmp.supprimer) does not undo that the structure's software fed it."""
+    _write(db, CHU, "dmp.alimenter", lot="1", documents=["1.2.3"])
+    _write(db, CHU, "dmp.supprimer", documents=["1.2.3"])
+    facts.fold(db)
+    [feed] = _facts(db, facts.DMP, CHU.structure)
+    assert feed.count == 1 and feed.first_seq == 1
