@@ -127,27 +127,38 @@ def set_cursor(conn: Connection, name: str, seq: int) -> None:
         conn.execute(conf_cursor.insert().values(name=name, seq=seq))
 
 
-def _merge(conn: Connection, table: sa.Table, keys: dict[str, str], tally: Tally) -> None:
-    """Add a batch's tally to its row: the first record stays, the last is the batch's (seq grows)."""
-    where = sa.and_(*(table.c[k] == v for k, v in keys.items()))
-    changed = conn.execute(
-        table.update()
-        .where(where)
-        .values(total=table.c.total + tally.total, last_at=tally.last_at, last_seq=tally.last_seq)
-    ).rowcount
-    if not changed:
-        conn.execute(table.insert().values(**keys, **vars(tally)))
+def _merge(conn: Connection, table: sa.Table, keys: tuple[str, ...], tallies: dict[tuple, Tally]) -> None:
+    """Add a batch's tallies to their rows: the first record stays, the last is the batch's (seq
+    grows). The rows of the batch's days are read once; then one UPDATE and one INSERT, executemany."""
+    if not tallies:
+        return
+    days = sorted({key[-1] for key in tallies})
+    existing = {tuple(r) for r in conn.execute(sa.select(*(table.c[k] for k in keys)).where(table.c.day.in_(days)))}
+    rows = [{**dict(zip(keys, key, strict=True)), **vars(t)} for key, t in tallies.items()]
+    old = [r for r, key in zip(rows, tallies, strict=True) if key in existing]
+    new = [r for r, key in zip(rows, tallies, strict=True) if key not in existing]
+    if old:
+        where = sa.and_(*(table.c[k] == sa.bindparam(f"k_{k}") for k in keys))
+        update = table.update().where(where)
+        values = {
+            "total": table.c.total + sa.bindparam("t"),
+            "last_at": sa.bindparam("la"),
+            "last_seq": sa.bindparam("ls"),
+        }
+        params = [
+            {**{f"k_{k}": r[k] for k in keys}, "t": r["total"], "la": r["last_at"], "ls": r["last_seq"]} for r in old
+        ]
+        conn.execute(update.values(values), params)
+    if new:
+        conn.execute(table.insert(), new)
 
 
 def add_exercises(conn: Connection, tallies: dict[tuple[str, str, str], Tally]) -> None:
-    for (identity, kind, day), tally in tallies.items():
-        _merge(conn, conf_exercise, {"identity": identity, "kind": kind, "day": day}, tally)
+    _merge(conn, conf_exercise, ("identity", "kind", "day"), dict(tallies))
 
 
 def add_applications(conn: Connection, tallies: dict[tuple[str, str, str, str], Tally]) -> None:
-    for (structure, identity, kind, day), tally in tallies.items():
-        keys = {"structure": structure, "identity": identity, "kind": kind, "day": day}
-        _merge(conn, conf_application, keys, tally)
+    _merge(conn, conf_application, ("structure", "identity", "kind", "day"), dict(tallies))
 
 
 def name_psc_clients(conn: Connection, names: dict[str, tuple[str, int]]) -> None:
