@@ -27,6 +27,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import sqlalchemy as sa
+
 from maison.core import audit
 from maison.core.storage import Database
 from maison.observatoire.conformite import store
@@ -131,6 +133,14 @@ def fold(db: Database, *, from_zero: bool = False, batch: int = BATCH) -> int:
     if from_zero:
         with db.write() as conn:
             store.clear_folds(conn, CURSOR)
+    with db.read() as conn:
+        missing = not store.has_cursor(conn, CURSOR)
+    if missing:
+        try:
+            with db.write() as conn:
+                store.create_cursor(conn, CURSOR)
+        except sa.exc.IntegrityError:
+            pass  # another fold created it first: its row lock now orders the two
     while True:
         with db.write() as conn:
             after = store.cursor(conn, CURSOR)

@@ -117,6 +117,15 @@ def cursor(conn: Connection, name: str) -> int:
     return int(value or 0)
 
 
+def has_cursor(conn: Connection, name: str) -> bool:
+    return conn.execute(sa.select(conf_cursor.c.seq).where(conf_cursor.c.name == name)).first() is not None
+
+
+def create_cursor(conn: Connection, name: str) -> None:
+    """The cursor's row at 0, so that a fold always locks it (a concurrent creation fails on its key)."""
+    conn.execute(conf_cursor.insert().values(name=name, seq=0))
+
+
 def position(conn: Connection, name: str) -> int:
     """The last seq folded, unlocked (what a report says it counted up to)."""
     return int(conn.execute(sa.select(conf_cursor.c.seq).where(conf_cursor.c.name == name)).scalar() or 0)
