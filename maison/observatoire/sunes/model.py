@@ -198,16 +198,11 @@ class SunesReport:
             notes=tuple(f"{r.indicator.code} : seed 004 L{r.indicator.seed_line}" for r in self.results),
         )
         cme = self.cme
+        row = ("oui", cme.presented_on, cme.instance, cme.evidence, cme.declared_by) if cme else ("non", "", "", "", "")
         ds43 = Table(
-            "DS4.3 — présentation de la messagerie citoyenne en CME",
-            ("présentée", "date", "instance", "preuve", "déclarée par"),
-            (
-                (
-                    ("oui", cme.presented_on, cme.instance, cme.evidence, cme.declared_by)
-                    if cme
-                    else ("non", "", "", "", "")
-                ),
-            ),
+            title="DS4.3 — présentation de la messagerie citoyenne en CME",  # a keyword: not an sa.Table
+            columns=("présentée", "date", "instance", "preuve", "déclarée par"),
+            rows=(row,),
         )
         return [usage, ds43]
 
