@@ -22,7 +22,7 @@ from maison.observatoire.conformite.service import Conformite
 from maison.observatoire.report import Period
 from maison.partage.mss.delivery import Delivery
 from maison.partage.mss.mailboxes import Mailboxes
-from maison.partage.ordonnance.model import Draft
+from maison.partage.ordonnance.model import Draft, LineExecution, Outcome
 from maison.partage.ordonnance.service import Base
 from tests.identite.helpers import SARAH, STRUCTURE
 from tests.partage.ordonnance.test_service import PARACETAMOL
@@ -43,6 +43,7 @@ def _world(house, live, tmp_path):
     admin = house.admin
     admin.register_software(ADMIN, "DPI-ALPHA-01", "DPI de test", "Éditeur A", "5.2", "dpi")
     admin.register_software(ADMIN, "LGC-BETA-01", "LGC Beta", "Éditeur B", "2.0", "LGC")
+    admin.register_software(ADMIN, "LGO-DELTA-01", "LGO Delta", "Éditeur F", "3.0", "LGO")
     admin.register_software(ADMIN, "DUI-GAMMA-01", "DUI Gamma", "Éditeur C", "1.1", "DUI")
     admin.register_software(ADMIN, "SGL-ZERO-01", "SGL Zéro", "Éditeur D", "9", "SGL")
     admin.habilitate_insi(ADMIN, STRUCTURE, "Hôpital de test")
@@ -79,8 +80,10 @@ def test_every_registered_software_has_its_row(house, live, tmp_path):
     house.insi.search_by_traits(CallContext(STRUCTURE, "LGC-BETA-01"), SARAH_Q)
     gp = Actor("810000000002", "399999999900019", "LGC Beta", kind="professional", profession="10")
     base = Base(house.db)
-    for _ in range(2):
-        base.create(gp, Draft(date.today(), True, (PARACETAMOL,)))
+    prescriptions = [base.create(gp, Draft(date.today(), True, (PARACETAMOL,))) for _ in range(2)]
+    # an LGO dispenses one of them
+    pharmacist = Actor("810000000004", "399999999800011", "LGO Delta", kind="professional", profession="21")
+    base.execute(pharmacist, prescriptions[0].number, [LineExecution(1, Outcome.DELIVRE)])
     base.journal.close()
     # the DUI: an MSSanté message only
     delivery.deliver(MSS, DR_BOX, b"Subject: transmission\r\n\r\nx\r\n", DUI_BOX, "<3@ehpad>")
@@ -120,6 +123,12 @@ def test_every_registered_software_has_its_row(house, live, tmp_path):
     assert set(verdict.exercised) == {Service.INS, Service.ORDONNANCE}
     assert set(verdict.missing) == {Service.PSC, Service.ANNUAIRE, Service.DMP, Service.MSSANTE}
 
+    lgo = report.row("LGO-DELTA-01")
+    [dispensed] = _seqs(db, "ordonnance.executer", "LGO Delta")
+    assert lgo.exercises["ordonnance.dispensation"].count == 1 and "ordonnance.creation" not in lgo.exercises
+    assert lgo.exercises["ordonnance.dispensation"].first_seq == dispensed
+    assert Service.ORDONNANCE in lgo.verdicts[0].exercised  # 001 L204: the LGO's ordonnance is dispensing
+
     dui = report.row("DUI-GAMMA-01")
     [verdict] = dui.verdicts
     assert Service.DMP not in verdict.missing and Service.DMP not in verdict.exercised  # 001 L208: no DMP
@@ -150,7 +159,8 @@ def test_every_registered_software_has_its_row(house, live, tmp_path):
     fold(db, from_zero=True)
     again = conformite.compute(ADMIN, Period.semester_of(date.today())).as_dict()
     assert stepwise["logiciels"] == again["logiciels"]
-    assert again["logiciels"][3]["exercice"]["insi.appel"]["nombre"] == 1
+    sgl = next(row for row in again["logiciels"] if row["idam"] == "SGL-ZERO-01")
+    assert sgl["exercice"]["insi.appel"]["nombre"] == 1
     # another period sees nothing
     assert conformite.compute(ADMIN, Period.parse("2020-S1")).row("DPI-ALPHA-01").exercises == {}
 
