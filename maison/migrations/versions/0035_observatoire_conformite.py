@@ -63,12 +63,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_conf_psc_client_name", "conf_psc_client", ["name"], unique=False)
     op.create_table(
-        "conf_mailbox",
+        "conf_identity",
         sa.Column("idam", sa.String(length=32), nullable=False),
-        sa.Column("address", sa.String(length=256), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("value", sa.String(length=256), nullable=False),
         sa.Column("declared_by", sa.String(length=128), nullable=False),
         sa.Column("declared_at", sa.String(length=32), nullable=False),
-        sa.PrimaryKeyConstraint("idam", "address", name=op.f("pk_conf_mailbox")),
+        sa.PrimaryKeyConstraint("idam", "kind", "value", name=op.f("pk_conf_identity")),
     )
     op.create_table(
         "conf_declaration",
@@ -94,7 +95,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("mat_declaration")
     op.drop_table("conf_declaration")
-    op.drop_table("conf_mailbox")
+    op.drop_table("conf_identity")
     op.drop_index("ix_conf_psc_client_name", table_name="conf_psc_client")
     op.drop_table("conf_psc_client")
     op.drop_table("conf_application")

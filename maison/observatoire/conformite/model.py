@@ -163,6 +163,14 @@ MAISON: dict[str, Requirement] = _table()
 CATEGORIES = tuple(MAISON)
 
 
+class IdentityKind(StrEnum):
+    """How else the trail may name a registered software, as the administrator declares it."""
+
+    BAL = "bal"  # an MSSanté mailbox it sends from and receives in (mss.remettre's expediteur, bal)
+    CLIENT_PSC = "client-psc"  # a Pro Santé Connect client of another name (an access token's azp)
+    LOGICIEL = "logiciel"  # another actor_software: an API key issued under another name
+
+
 @dataclass(frozen=True)
 class Exercise:
     """What a software did of one service, from the trail: how many, first and last, and the audit

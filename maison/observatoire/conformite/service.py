@@ -10,7 +10,9 @@ A software is a row of the registry (INSi's, by its CNDA number, with its catego
 administrator's act `register_software`). The trail names it as `logiciel:<IDAM>` (INSi's
 ContexteLPS), `logiciel:<name>` (a structure's API key is issued for the software's name),
 `logiciel:<client_id>` for each Pro Santé Connect client registered under its name, and
-`bal:<address>` for each MSSanté mailbox the administrator declared its own (`declare_mailbox`).
+and whatever the administrator declared its own (`declare_identity`): an MSSanté mailbox
+(`bal:<address>`, the messages it sends and receives), a PSC client of another name, an API key's
+other name.
 What the house cannot observe (the règles socles, the SAS, ViaTrajectoire) is reported so, with the
 declarations made of it (`declare_service`). Computing the report is audited (`observatoire.conformite`).
 """
@@ -33,6 +35,7 @@ from maison.observatoire.conformite.model import (
     OBSERVABLE,
     PROOF,
     Exercise,
+    IdentityKind,
     Service,
     SoftwareRow,
     judge,
@@ -122,14 +125,17 @@ class Conformite:
     def __post_init__(self) -> None:
         self.trail = Trail(self.db)
 
-    def declare_mailbox(self, actor: Actor, idam: str, address: str) -> None:
-        """The administrator says an MSSanté mailbox is this software's (its APP box, or the one it sends from)."""
+    def declare_identity(self, actor: Actor, idam: str, kind: IdentityKind, value: str) -> None:
+        """The administrator says how else the trail names this software: its MSSanté mailbox, a Pro
+        Santé Connect client registered under another name, an API key's other name."""
         self._known(idam)
+        value = value.strip().lower() if kind is IdentityKind.BAL else value.strip()
+        if not value or len(value) > 256:
+            raise InvalidInput("identifiant de 1 à 256 caractères attendu", code="identifiant-invalide")
         with self.db.write() as conn:
-            store.declare_mailbox(conn, idam, address.strip().lower(), actor.person, _now())
-            Trail.write(
-                conn, actor, "observatoire.conformite.bal", purpose=PURPOSE, detail={"idam": idam, "bal": address}
-            )
+            store.declare_identity(conn, idam, kind.value, value, actor.person, _now())
+            detail = {"idam": idam, "type": kind.value, "valeur": value}
+            Trail.write(conn, actor, "observatoire.conformite.identite", purpose=PURPOSE, detail=detail)
 
     def declare_service(self, actor: Actor, idam: str, service: Service, evidence: str) -> None:
         """A declaration, with its evidence, of what the house cannot observe (HDS, SSI, ethics, SAS,
@@ -155,11 +161,11 @@ class Conformite:
         fold(self.db)
         software = self.registry.registered_software()
         with self.db.read() as conn:
-            boxes = store.mailboxes(conn)
+            declared_names = store.identities(conn)
             declared = store.service_declarations(conn)
             clients = store.psc_clients_named(conn, [s["name"] for s in software])
             folded_to = store.position(conn, CURSOR)
-            rows = [self._row(conn, s, boxes, declared, clients, period) for s in software]
+            rows = [self._row(conn, s, declared_names, declared, clients, period) for s in software]
         self.trail.read(
             actor,
             "observatoire.conformite",
@@ -168,10 +174,13 @@ class Conformite:
         )
         return ConformiteReport(period, tuple(rows), folded_to)
 
-    def _row(self, conn, software: dict[str, str], boxes, declared, clients, period: Period) -> SoftwareRow:
-        psc = [software_identity(c.client_id) for c in clients if c.name == software["name"]]
+    def _row(self, conn, software: dict[str, str], names, declared, clients, period: Period) -> SoftwareRow:
+        mine = [n for n in names if n.idam == software["idam"]]
+        psc = {software_identity(c.client_id) for c in clients if c.name == software["name"]}
+        psc |= {software_identity(n.value) for n in mine if n.kind == IdentityKind.CLIENT_PSC}
         own = {software_identity(software["idam"]), software_identity(software["name"]), *psc}
-        own |= {mailbox_identity(b.address) for b in boxes if b.idam == software["idam"]}
+        own |= {software_identity(n.value) for n in mine if n.kind == IdentityKind.LOGICIEL}
+        own |= {mailbox_identity(n.value) for n in mine if n.kind == IdentityKind.BAL}
         rows = store.exercises(conn, sorted(own), *period.bounds)
         exercises = {k: e for k in KINDS if k != "psc.jeton" and (e := _sum(rows, k))}
         if token := _sum([r for r in rows if r.identity in psc], "activite"):
@@ -179,9 +188,9 @@ class Conformite:
                                               token.first_seq, token.last_seq)  # fmt: skip
         exercises = {k: exercises[k] for k in KINDS if k in exercises}
         seen = {service for service, kinds in PROOF.items() if any(k in exercises for k in kinds)}
-        mine = frozenset(Service(d.service) for d in declared if d.idam == software["idam"])
+        said = frozenset(Service(d.service) for d in declared if d.idam == software["idam"])
         requirement = MAISON.get(software["category"])
-        verdicts = judge(requirement, seen, mine) if requirement else ()
+        verdicts = judge(requirement, seen, said) if requirement else ()
         return SoftwareRow(
             software["idam"],
             software["name"],

@@ -5,8 +5,9 @@ exercise and day, a counter with its first and last record (time and seq): a rep
 of its period, never rereads the trail. `conf_application` holds the same per structure, for
 MATURIN-H's shares of applications. `conf_psc_client` names each Pro Santé Connect client as it
 was registered (the link from a client id to its software). The administrator's declarations —
-a software's MSSanté mailboxes, what it declares of what the house cannot observe — and the
-establishments' MATURIN-H declarations are rows of their own.
+a software's other names in the trail (its MSSanté mailboxes, a PSC client, an API key's name),
+what is declared of what the house cannot observe — and the establishments' MATURIN-H
+declarations are rows of their own.
 """
 
 from __future__ import annotations
@@ -64,11 +65,12 @@ conf_psc_client = sa.Table(
     sa.Index("ix_conf_psc_client_name", "name"),
 )
 
-conf_mailbox = sa.Table(
-    "conf_mailbox",
+conf_identity = sa.Table(
+    "conf_identity",
     metadata,
     sa.Column("idam", sa.String(32), primary_key=True),
-    sa.Column("address", sa.String(256), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),  # IdentityKind: bal / client-psc / logiciel
+    sa.Column("value", sa.String(256), primary_key=True),
     sa.Column("declared_by", sa.String(128), nullable=False),
     sa.Column("declared_at", sa.String(32), nullable=False),
 )
@@ -203,13 +205,14 @@ def applications(conn: Connection, structure: str, since: str, until: str) -> li
     return list(conn.execute(query.order_by(conf_application.c.first_seq)))
 
 
-def declare_mailbox(conn: Connection, idam: str, address: str, by: str, at: str) -> None:
-    conn.execute(conf_mailbox.delete().where(conf_mailbox.c.idam == idam, conf_mailbox.c.address == address))
-    conn.execute(conf_mailbox.insert().values(idam=idam, address=address, declared_by=by, declared_at=at))
+def declare_identity(conn: Connection, idam: str, kind: str, value: str, by: str, at: str) -> None:
+    table = conf_identity
+    conn.execute(table.delete().where(table.c.idam == idam, table.c.kind == kind, table.c.value == value))
+    conn.execute(table.insert().values(idam=idam, kind=kind, value=value, declared_by=by, declared_at=at))
 
 
-def mailboxes(conn: Connection) -> list[Row]:
-    return list(conn.execute(sa.select(conf_mailbox).order_by(conf_mailbox.c.idam, conf_mailbox.c.address)))
+def identities(conn: Connection) -> list[Row]:
+    return list(conn.execute(sa.select(conf_identity).order_by(conf_identity.c.idam, conf_identity.c.value)))
 
 
 def declare_service(conn: Connection, idam: str, service: str, evidence: str, by: str, at: str) -> None:

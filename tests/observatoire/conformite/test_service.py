@@ -17,7 +17,7 @@ from maison.etablissement.psc.client import sign_in
 from maison.etablissement.vigilance.service import PatientIndex
 from maison.identite.ins.model import CallContext, TraitsQuery
 from maison.observatoire.conformite.fold import fold
-from maison.observatoire.conformite.model import Service
+from maison.observatoire.conformite.model import IdentityKind, Service
 from maison.observatoire.conformite.service import Conformite
 from maison.observatoire.report import Period
 from maison.partage.mss.delivery import Delivery
@@ -56,8 +56,8 @@ def _world(house, live, tmp_path):
     for box, owner in ((DPI_BOX, "chu"), (DUI_BOX, "ehpad"), (DR_BOX, "cabinet")):
         Mailboxes(house.db).create(MSS, box, owner, "APP", "1750000019", box, password="mot-de-passe-bal")
     conformite = Conformite(house.db, house.insi)
-    conformite.declare_mailbox(ADMIN, "DPI-ALPHA-01", DPI_BOX)
-    conformite.declare_mailbox(ADMIN, "DUI-GAMMA-01", DUI_BOX)
+    conformite.declare_identity(ADMIN, "DPI-ALPHA-01", IdentityKind.BAL, DPI_BOX.upper())
+    conformite.declare_identity(ADMIN, "DUI-GAMMA-01", IdentityKind.BAL, DUI_BOX)
     return world, conformite, Delivery(house.db, Blobs(tmp_path / "blobs")), client["client_id"]
 
 
@@ -81,6 +81,12 @@ def test_every_registered_software_has_its_row(house, live, tmp_path):
     gp = Actor("810000000002", "399999999900019", "LGC Beta", kind="professional", profession="10")
     base = Base(house.db)
     prescriptions = [base.create(gp, Draft(date.today(), True, (PARACETAMOL,))) for _ in range(2)]
+    # a third with a PSC token of the LGC's client registered under another name (the actor authz makes
+    # of it: the token's azp as its software), declared the LGC's by the administrator
+    cabinet = house.admin.register_psc_client(ADMIN, "Cabinet Beta", ["https://cabinet.example.fr/cb"])
+    conformite.declare_identity(ADMIN, "LGC-BETA-01", IdentityKind.CLIENT_PSC, cabinet["client_id"])
+    by_psc = Actor("810000000002", "399999999900019", cabinet["client_id"], kind="professional", profession="10")
+    prescriptions.append(base.create(by_psc, Draft(date.today(), True, (PARACETAMOL,))))
     # an LGO dispenses one of them
     pharmacist = Actor("810000000004", "399999999800011", "LGO Delta", kind="professional", profession="21")
     base.execute(pharmacist, prescriptions[0].number, [LineExecution(1, Outcome.DELIVRE)])
@@ -113,15 +119,17 @@ def test_every_registered_software_has_its_row(house, live, tmp_path):
     assert set(verdict.not_observable) == {Service.SECURITE, Service.INTEROPERABILITE}
 
     lgc = report.row("LGC-BETA-01")
-    assert lgc.exercises["ordonnance.creation"].count == 2
+    assert lgc.exercises["ordonnance.creation"].count == 3
     creations = _seqs(db, "ordonnance.creer", "LGC Beta")
+    [with_token] = _seqs(db, "ordonnance.creer", cabinet["client_id"])
     assert (lgc.exercises["ordonnance.creation"].first_seq, lgc.exercises["ordonnance.creation"].last_seq) == (
         creations[0],
-        creations[-1],
+        with_token,
     )
+    assert lgc.exercises["psc.jeton"].count == 1 and lgc.exercises["psc.jeton"].first_seq == with_token
     [verdict] = lgc.verdicts
-    assert set(verdict.exercised) == {Service.INS, Service.ORDONNANCE}
-    assert set(verdict.missing) == {Service.PSC, Service.ANNUAIRE, Service.DMP, Service.MSSANTE}
+    assert set(verdict.exercised) == {Service.INS, Service.PSC, Service.ORDONNANCE}
+    assert set(verdict.missing) == {Service.ANNUAIRE, Service.DMP, Service.MSSANTE}
 
     lgo = report.row("LGO-DELTA-01")
     [dispensed] = _seqs(db, "ordonnance.executer", "LGO Delta")
