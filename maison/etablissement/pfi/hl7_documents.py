@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -41,11 +42,13 @@ from datetime import UTC, datetime
 import hl7
 import httpx
 import orjson
+import sqlalchemy as sa
 
 from maison.core import audit
 from maison.core.actor import Actor
 from maison.core.blobs import Blobs
 from maison.core.config import Settings
+from maison.core.group_commit import GroupCommit
 from maison.core.storage import Database
 from maison.etablissement.dmp.producer import Produced, provide_bundle
 from maison.etablissement.pfi import store, zam
@@ -82,16 +85,25 @@ class Hl7Documents:
     """`handle(message)` for the MLLP listener (ORU and MDM); `report(raw)` for the DSN and MDN the
     PFI's mailbox receives about what it sent."""
 
-    def __init__(self, db: Database, blobs: Blobs, channels: Channels, *, threads: int = 2) -> None:
+    def __init__(self, db: Database, blobs: Blobs, channels: Channels, *, threads: int = 8) -> None:
         self.db, self.blobs, self.channels = db, blobs, channels
         self.actor = Actor(person="system:pfi-hl7", structure=channels.structure, software="maison-pfi")
+        # Deliveries wait on the DMP and the operator, not on the processor: `threads` of them at once,
+        # over one HTTP client whose connections stay open (a client per call built its SSL context
+        # each time: 15 % of the PFI's CPU, bench/flux.py), their outcomes and ZAM records committed
+        # together (the group commit) and their ZAM sent on one MLLP connection per thread.
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="pfi-hl7")
+        self.http = httpx.Client(timeout=60, limits=httpx.Limits(max_connections=threads))
+        self.commits = GroupCommit(db, name="pfi-hl7-group-commit")
+        self._zam_links = _ZamLinks(channels)
 
     def __call__(self, message: hl7.Message) -> list[str] | None:
         return self.handle(message)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
+        self.http.close()
+        self._zam_links.close()
 
     def resume(self) -> int:
         """Deliver what was acknowledged but not delivered (the process stopped in between): an AA
@@ -106,9 +118,8 @@ class Hl7Documents:
         return len(unfinished)
 
     def _resend_zam(self, zam_id: str, text: str) -> None:
-        answer = self._deliver_zam(text)
-        with self.db.write() as conn:
-            store.hl7_set_zam_answer(conn, zam_id, answer, _now())
+        answer = self._zam_links.deliver(text)
+        self._commit(lambda conn: store.hl7_set_zam_answer(conn, zam_id, answer, _now()))
 
     # --- 1-2: read, check, record --------------------------------------------------------------------
 
@@ -284,7 +295,7 @@ class Hl7Documents:
                 wanted = doc.replaced_id if doc.action == "remplacement" else doc.unique_id
                 ok, reference, code, label = False, "", "XDSMissingDocument", f"document {wanted} absent du DMP"
             elif doc.action == "suppression":
-                answer = httpx.delete(f"{base}/{asked['dmp_target']}", headers=headers, timeout=60)
+                answer = self.http.delete(f"{base}/{asked['dmp_target']}", headers=headers)
                 ok, reference = answer.status_code in (200, 204), asked["dmp_target"]
             else:
                 produced = [
@@ -297,7 +308,7 @@ class Hl7Documents:
                     for index, cda in enumerate(cdas)
                 ]
                 bundle = provide_bundle(produced, source_id=self.channels.source_oid)
-                answer = httpx.post(base, content=orjson.dumps(bundle), headers=headers, timeout=60)
+                answer = self.http.post(base, content=orjson.dumps(bundle), headers=headers)
                 ok = answer.status_code == 200
                 reference = _location(answer) if ok else ""
             if answer is not None:
@@ -308,27 +319,28 @@ class Hl7Documents:
 
     def _settle(self, doc, leg, state: str, code: str, detail: str, reference: str | None = None) -> None:
         """A leg's outcome, and its audit record (the patient's INS, the stay): what the PFI did with
-        a document of the patient, in the same transaction."""
+        a document of the patient, in the same transaction (the group commit's)."""
         values = dict(state=state, code=code, detail=detail[:2000], updated_at=_now())
         if reference is not None:
             values["reference"] = reference
-        with self.db.write() as conn:
-            store.hl7_set_outcome(conn, leg.id, **values)
-            audit.Trail.write(
-                conn,
-                self.actor,
-                f"pfi.hl7.{leg.channel}",
-                patient=doc.ins,
-                outcome="success" if state in ("accepte", "envoye", "distribue", "lu") else "failure",
-                detail={
-                    "document": doc.unique_id,
-                    "action": doc.action,
-                    "sejour": f"{leg.stay_structure}/{leg.stay_number}",
-                    "destinataire": leg.recipient,
-                    "etat": state,
-                    "code": code,
-                },
-            )
+        entry = audit.Trail.entry(
+            self.actor,
+            f"pfi.hl7.{leg.channel}",
+            patient=doc.ins,
+            outcome="success" if state in ("accepte", "envoye", "distribue", "lu") else "failure",
+            detail={
+                "document": doc.unique_id,
+                "action": doc.action,
+                "sejour": f"{leg.stay_structure}/{leg.stay_number}",
+                "destinataire": leg.recipient,
+                "etat": state,
+                "code": code,
+                # the DMP entry or the MSSanté Message-ID: the observatory ties a message the
+                # operators carried to the identity status of its document (issue 23 §2)
+                **({"reference": reference} if reference else {}),
+            },
+        )
+        self._commit(lambda conn: store.hl7_set_outcome(conn, leg.id, **values), entry)
 
     def _dmp_outcome(self, doc, flags: dict, leg, ok: bool, reference: str, code: str, label: str) -> None:
         """The DMP leg's outcome recorded, then its ZAM^Z01 (asked for, or a refusal)."""
@@ -338,9 +350,8 @@ class Hl7Documents:
         control, text = zam.dmp_received(self._parties(doc), doc.control_id, ok, code, label)
         self._send_zam(doc.id, "Z01", control, text)
 
-    @staticmethod
     def _relabel(
-        base: str, headers: dict[str, str], unique_id: str, cda: bytes, visibility: tuple[str, ...]
+        self, base: str, headers: dict[str, str], unique_id: str, cda: bytes, visibility: tuple[str, ...]
     ) -> httpx.Response:
         """PATCH the held DocumentReference's securityLabel (conditional on its uniqueId, PDSm
         st_maj.md): the document's confidentiality and the visibility the message asks for now."""
@@ -352,18 +363,16 @@ class Hl7Documents:
         labels = [{"coding": [{"system": URL_VISIBILITY, "code": code}]} for code in visibility]
         if header.confidentiality is not None:
             labels.insert(0, {"coding": [{"system": URL_CONFIDENTIALITY, "code": header.confidentiality.code}]})
-        return httpx.patch(
+        return self.http.patch(
             f"{base}/DocumentReference",
             params={"identifier": f"urn:oid:{unique_id}"},
             content=orjson.dumps([{"op": "replace", "path": "/securityLabel", "value": labels}]),
             headers={**headers, "Content-Type": "application/json-patch+json"},
-            timeout=60,
         )
 
-    @staticmethod
-    def _dmp_lookup(base: str, headers: dict[str, str], unique_id: str, ins: str, ins_oid: str) -> str:
+    def _dmp_lookup(self, base: str, headers: dict[str, str], unique_id: str, ins: str, ins_oid: str) -> str:
         """The DMP's current DocumentReference of `unique_id` (ITI-67 by identifier), or ""."""
-        answer = httpx.get(
+        answer = self.http.get(
             f"{base}/DocumentReference",
             params={
                 "patient.identifier": f"urn:oid:{ins_oid}|{ins}",
@@ -371,7 +380,6 @@ class Hl7Documents:
                 "status": "current",
             },
             headers=headers,
-            timeout=60,
         )
         if answer.status_code != 200:
             return ""
@@ -465,35 +473,83 @@ class Hl7Documents:
         application, _, facility = doc.sender.partition("^")
         return zam.Parties(self.channels.application, self.channels.structure, application, facility)
 
-    def _deliver_zam(self, text: str) -> str:
-        """The DPI's MSA-1 for one ZAM, or why it was not reached ("injoignable : …", sent again at
-        the next start)."""
-        if not self.channels.zam_port:
-            return "non envoyé : aucune adresse MLLP du créateur configurée"
-        try:
-            with MllpClient(self.channels.zam_host or "127.0.0.1", self.channels.zam_port, timeout=30) as client:
-                reply = client.send_message(text)
-            return str(reply.segment("MSA")[1])
-        except Exception as exc:  # noqa: BLE001 — recorded, and sent again at the next start
-            return f"injoignable : {exc}"[:300]
-
     def _send_zam(self, document_id: str, event: str, control: str, text: str) -> None:
         """Send one ZAM to the creator and record it with the creator's MSA-1 (or why it was not
         reached: the record says so, nothing claims it arrived)."""
-        answer = self._deliver_zam(text)
-        with self.db.write() as conn:
-            store.hl7_record_zam(
-                conn,
-                dict(
-                    id=str(uuid.uuid4()),
-                    document_id=document_id,
-                    event=event,
-                    control_id=control,
-                    message=text,
-                    answer=answer,
-                    sent_at=_now(),
-                ),
-            )
+        answer = self._zam_links.deliver(text)
+        row = dict(
+            id=str(uuid.uuid4()),
+            document_id=document_id,
+            event=event,
+            control_id=control,
+            message=text,
+            answer=answer,
+            sent_at=_now(),
+        )
+        self._commit(lambda conn: store.hl7_record_zam(conn, row))
+
+    def _commit(self, write: Callable[[sa.Connection], None], *entries: dict) -> None:
+        """`write` and its audit records in the group commit's transaction, returning once committed."""
+
+        def work(conn: sa.Connection) -> tuple[None, list, list]:
+            write(conn)
+            return None, [], list(entries)
+
+        self.commits.run(work)
+
+
+class _ZamLinks:
+    """The MLLP connections to the creator the ZAM go on: one per delivery thread, kept open between
+    ZAM (MLLP's sender waits for each ACK, HL7 v2.5 Appendix C) and opened again once when the
+    creator closed it. A ZAM not answered is said so ("injoignable : …") and sent again at the next
+    start."""
+
+    def __init__(self, channels: Channels) -> None:
+        self.channels = channels
+        self._local = threading.local()
+        self._open_clients: list[MllpClient] = []
+        self._lock = threading.Lock()
+
+    def deliver(self, text: str) -> str:
+        """The creator's MSA-1 for one ZAM, or why it was not reached."""
+        if not self.channels.zam_port:
+            return "non envoyé : aucune adresse MLLP du créateur configurée"
+        reused = getattr(self._local, "client", None) is not None
+        try:
+            return self._send(text)
+        except Exception as exc:  # noqa: BLE001 — recorded, and sent again at the next start
+            self._drop()
+            if not reused:
+                return f"injoignable : {exc}"[:300]
+        try:  # the kept connection was closed by the creator meanwhile: once more, on a new one
+            return self._send(text)
+        except Exception as exc:  # noqa: BLE001
+            self._drop()
+            return f"injoignable : {exc}"[:300]
+
+    def _send(self, text: str) -> str:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = MllpClient(self.channels.zam_host or "127.0.0.1", self.channels.zam_port, timeout=30)
+            self._local.client = client
+            with self._lock:
+                self._open_clients.append(client)
+        return str(client.send_message(text).segment("MSA")[1])
+
+    def _drop(self) -> None:
+        client = getattr(self._local, "client", None)
+        self._local.client = None
+        if client is not None:
+            client.close()
+            with self._lock:
+                if client in self._open_clients:
+                    self._open_clients.remove(client)
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._open_clients:
+                client.close()
+            self._open_clients.clear()
 
 
 def from_settings(db: Database, blobs: Blobs, settings: Settings, *, resume: bool = True) -> Hl7Documents | None:

@@ -59,6 +59,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_obs_nat_message_month", "obs_nat_message", ["month", "operator", "flow"])
     op.create_table(
+        "obs_nat_ins_message",
+        sa.Column("message_id", sa.String(256), primary_key=True),
+        sa.Column("seq", _SEQ, nullable=False),
+    )
+    op.create_table(
         "obs_nat_active",
         sa.Column("month", sa.String(7), primary_key=True),
         sa.Column("address", sa.String(256), primary_key=True),
@@ -82,6 +87,7 @@ def downgrade() -> None:
     op.drop_table("obs_nat_actor")
     op.drop_table("obs_nat_counter")
     op.drop_table("obs_nat_active")
+    op.drop_table("obs_nat_ins_message")
     op.drop_index("ix_obs_nat_message_month", table_name="obs_nat_message")
     op.drop_table("obs_nat_message")
     op.drop_index("ix_obs_nat_mailbox_month", table_name="obs_nat_mailbox")

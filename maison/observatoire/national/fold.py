@@ -10,7 +10,9 @@ nothing):
   `destinataires` (mss/delivery.py `enqueue`);
 - the five calls of the ordonnance base that 001 L424-462 counts (ordonnance/service.py);
 - `pfi.hl7.document` — a document a hospital's PFI received from its DPI, with the identity's status
-  PID-32 (`statut_ins`: QUAL is a qualified INS, PAM FR 2.11) that the DMP feed does not carry.
+  PID-32 (`statut_ins`: QUAL is a qualified INS, PAM FR 2.11) that the DMP feed does not carry;
+- `pfi.hl7.mss` — the PFI's MSSanté leg of such a document, sent (`etat` envoye) under the Message-ID
+  in `reference`: the message the operators carried holds the document, and so its identity's INS.
 
 Months are those of `recorded_at` (UTC, as the trail writes it).
 """
@@ -37,9 +39,9 @@ ORDONNANCE_COUNTERS = {
     "ordonnance.executer": "executees",
 }
 PRESCRIBER_SIDE = ("ordonnance.creer", "ordonnance.consulter.prescripteur", "ordonnance.rechercher")
-PFI_DOCUMENT = "pfi.hl7.document"
+PFI_DOCUMENT, PFI_MSS = "pfi.hl7.document", "pfi.hl7.mss"
 QUALIFIED = "QUAL"  # PID-32 (PAM FR 2.11): the identity is qualified, its INS may be shared
-ACTIONS = (DMP_FEED, MAILBOX_CREATED, DELIVERED, RELAYED, PFI_DOCUMENT, *ORDONNANCE_COUNTERS)
+ACTIONS = (DMP_FEED, MAILBOX_CREATED, DELIVERED, RELAYED, PFI_DOCUMENT, PFI_MSS, *ORDONNANCE_COUNTERS)
 
 Mailboxes = Callable[[Iterable[str]], dict[str, tuple[str, str]]]  # address -> (operator, kind), folded before
 Statuses = Callable[[Iterable[str]], dict[str, str]]  # document -> PID-32 status, folded before
@@ -52,6 +54,7 @@ class Facts:
     # feeds, documents, HR feeds, HR documents, documents without a qualified INS, newest seq
     dmp: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # PID-32 status by document
+    qualified_messages: dict[str, dict[str, Any]] = field(default_factory=dict)  # Message-IDs with a qualified INS
     mailboxes: dict[str, dict[str, Any]] = field(default_factory=dict)
     messages: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     active: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
@@ -79,13 +82,16 @@ def read(records: list[dict[str, Any]], known: Mailboxes, statuses: Statuses = l
     addresses = {a for r in records if r["action"] in (DELIVERED, RELAYED) for a in _addresses(audit.detail_of(r))}
     boxes = {**known(addresses - facts.mailboxes.keys()), **_boxes(facts)}
     fed = {_document(d) for r in records if r["action"] == DMP_FEED for d in audit.detail_of(r).get("documents") or []}
-    status = statuses(fed)
+    sent = {_document(audit.detail_of(r).get("document", "")) for r in records if r["action"] == PFI_MSS}
+    status = statuses(fed | sent)
     for r in records:
         if r["outcome"] != "success":
             continue
         action, detail = r["action"], audit.detail_of(r)
         if action == PFI_DOCUMENT:
             _status(facts, status, r, detail)
+        elif action == PFI_MSS:
+            _pfi_message(facts, status, r, detail)
         elif action == DMP_FEED:
             _feed(facts, r, detail, status)
         elif action == DELIVERED:
@@ -112,6 +118,16 @@ def _status(facts: Facts, status: dict[str, str], r: dict[str, Any], detail: dic
         value = str(detail.get("statut_ins", ""))
         status[document] = value
         facts.documents[document] = {"document": document, "status": value, "seq": int(r["seq"])}
+
+
+def _pfi_message(facts: Facts, status: dict[str, str], r: dict[str, Any], detail: dict[str, Any]) -> None:
+    """000 L2017 on MSSanté: a message the PFI sent with a document of a qualified identity carries its
+    INS (the CDA's recordTarget, CI-SIS). The operators carry attachments unopened (mss/smtp.py
+    `_parsed`): the PFI's record of what it put in the message is the one that says so."""
+    message_id = str(detail.get("reference", ""))
+    document = _document(detail.get("document", ""))
+    if detail.get("etat") == "envoye" and message_id and status.get(document) == QUALIFIED:
+        facts.qualified_messages.setdefault(message_id, {"message_id": message_id, "seq": int(r["seq"])})
 
 
 def _feed(facts: Facts, r: dict[str, Any], detail: dict[str, Any], status: dict[str, str]) -> None:

@@ -78,6 +78,7 @@ class National:
                     lambda d: store.statuses(conn, d),
                 )
                 store.add_documents(conn, list(facts.documents.values()))
+                store.add_ins_messages(conn, list(facts.qualified_messages.values()))
                 store.add_mailboxes(conn, list(facts.mailboxes.values()))
                 store.add_dmp(conn, facts.dmp_rows())
                 store.add_messages(conn, list(facts.messages.values()))
@@ -106,8 +107,9 @@ class National:
             self._dmp(conn, report, span, software)
             self._mss(conn, report, span)
             self._ordonnance(conn, report, span)
+            messages = store.ins_message_counts(conn, span)
         labels = [m.label for m in months]
-        report.ins_share = _ins_share(report, labels, self.targets)
+        report.ins_share = _ins_share(report, messages, labels, self.targets)
         report.insi = [_insi_month(self.db, m) for m in labels]
         with self.db.write() as conn:
             audit.Trail.write(conn, actor, ACTION, purpose="HOPERAT", detail={"periode": period.label, "seq": folded})
@@ -207,28 +209,25 @@ def _segur(rows: list[Any], software: Names, threshold: int) -> list[SegurLine]:
     return lines
 
 
-def _ins_share(report: NationalReport, months: list[str], targets: Targets) -> list[InsShare]:
+def _ins_share(
+    report: NationalReport, messages: dict[str, tuple[int, int]], months: list[str], targets: Targets
+) -> list[InsShare]:
     """000 L2017 (L2088): the share of health data exchanged with the INS, on DMP documents and MSSanté
     exchanges. A DMP document always carries the patient's INS: the DMP indexes a document only under
     an INS it found active in the national referential with its OID (dmp/service.py `_individu`:
     otherwise XDSUnknownPatientId, "patient non identifié par une INS qualifiée"); it is counted without
     a qualified INS when the PFI that received it recorded the identity as not qualified (PID-32, see
-    fold.py `_feed`). An MSSanté message
-    carries it when it goes to the patient's citizen mailbox, whose address is the matricule INS (000
-    L2087); between professionals the INS travels inside the attachments, which an operator carries
-    without opening (mss/smtp.py `_parsed`): such a message is not counted as carrying it."""
+    fold.py `_feed`). An MSSanté message carries it when it goes to the patient's citizen mailbox,
+    whose address is the matricule INS (000 L2087), or when a PFI sent it with a document of a
+    qualified identity (fold.py `_pfi_message`); other messages between professionals carry their
+    attachments unopened by the operators, and are counted without it."""
     documents: dict[str, int] = defaultdict(int)
     qualified: dict[str, int] = defaultdict(int)
     for line in report.dmp:
         documents[line.month] += line.documents
         qualified[line.month] += line.documents - line.unqualified
-    sent: dict[str, int] = defaultdict(int)
-    patients: dict[str, int] = defaultdict(int)
-    for m in report.mss:
-        sent[m.month] += m.sent
-        patients[m.month] += m.to_patients
     return [
-        InsShare(month, documents[month], qualified[month], sent[month], patients[month], targets.ins_share)
+        InsShare(month, documents[month], qualified[month], *messages.get(month, (0, 0)), targets.ins_share)
         for month in months
     ]
 

@@ -75,6 +75,14 @@ obs_nat_message = sa.Table(
     sa.Index("ix_obs_nat_message_month", "month", "operator", "flow"),
 )
 
+# the messages a PFI sent with a document of a qualified identity (pfi.hl7.mss, by Message-ID)
+obs_nat_ins_message = sa.Table(
+    "obs_nat_ins_message",
+    metadata,
+    sa.Column("message_id", sa.String(256), primary_key=True),
+    sa.Column("seq", _SEQ, nullable=False),
+)
+
 # a mailbox that sent or received a message in a month
 obs_nat_active = sa.Table(
     "obs_nat_active",
@@ -198,6 +206,10 @@ def add_messages(conn: Connection, rows: list[dict[str, Any]]) -> None:
     _ignore(conn, obs_nat_message, rows)
 
 
+def add_ins_messages(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    _ignore(conn, obs_nat_ins_message, rows)
+
+
 def add_active(conn: Connection, rows: list[dict[str, Any]]) -> None:
     _ignore(conn, obs_nat_active, rows)
 
@@ -240,6 +252,23 @@ def message_counts(conn: Connection, months: tuple[str, str]) -> list[sa.Row]:
         .group_by(m.month, m.operator, m.flow)
     )
     return list(conn.execute(query))
+
+
+def ins_message_counts(conn: Connection, months: tuple[str, str]) -> dict[str, tuple[int, int]]:
+    """{month: (messages sent, those carrying the INS)}: sent to a patient's citizen mailbox (its
+    address is the matricule INS), or by a PFI with a document of a qualified identity."""
+    m = obs_nat_message.c
+    patient = obs_nat_message.alias("patient")
+    to_patient = sa.exists().where(
+        patient.c.operator == m.operator, patient.c.flow == "patient", patient.c.message_id == m.message_id
+    )
+    qualified = sa.exists().where(obs_nat_ins_message.c.message_id == m.message_id)
+    query = (
+        sa.select(m.month, sa.func.count(), sa.func.sum(sa.case((sa.or_(to_patient, qualified), 1), else_=0)))
+        .where(m.flow == "envoye", _months(m.month, months))
+        .group_by(m.month)
+    )
+    return {month: (int(n), int(ins or 0)) for month, n, ins in conn.execute(query)}
 
 
 def mailbox_counts(conn: Connection, months: tuple[str, str], *, active: bool) -> list[sa.Row]:

@@ -95,3 +95,16 @@ def test_a_message_relayed_then_delivered_is_sent_once_and_received_once():
     facts = fold.read(records, lambda addresses: {a: boxes[a] for a in addresses if a in boxes})
     assert sorted(facts.messages) == [("op-chu", "envoye", "<m@chu>"), ("op-lib", "recu", "<m@chu>")]
     assert sorted(a for _, a in facts.active) == ["c@lib.fr", "dr.a@chu.fr", "dr.b@lib.fr"]
+
+
+def test_a_message_the_pfi_sent_carries_a_qualified_ins_only_for_a_qualified_identity():
+    """000 L2017 on MSSanté: the PFI's leg names the Message-ID the operators carried; only a document of a
+    QUAL identity, and only a leg sent, makes it a message with a qualified INS."""
+    records = [
+        record(1, "pfi.hl7.document", document="1.2.9.1", statut_ins="QUAL"),
+        record(2, "pfi.hl7.document", document="1.2.9.2", statut_ins="VALI"),
+        record(3, "pfi.hl7.mss", document="1.2.9.1", etat="envoye", reference="<q@pfi>"),
+        record(4, "pfi.hl7.mss", document="1.2.9.2", etat="envoye", reference="<v@pfi>"),
+        record(5, "pfi.hl7.mss", outcome="failure", document="1.2.9.1", etat="echec", reference="<e@pfi>"),
+    ]
+    assert list(fold.read(records, nothing_known).qualified_messages) == ["<q@pfi>"]
