@@ -111,9 +111,8 @@ def migrated(database_url):
     db.dispose()
 
 
-@pytest.fixture
-def db(migrated: Database) -> Database:
-    """A migrated, empty database (every table emptied before the test)."""
+def emptied(migrated: Database) -> Database:
+    """The migrated database with every table emptied (the `db` fixture's; a module-scoped house's)."""
     tables = list(reversed(load_all_tables().sorted_tables))
     with migrated.write() as conn:
         for table in tables:
@@ -122,13 +121,24 @@ def db(migrated: Database) -> Database:
 
 
 @pytest.fixture
+def db(migrated: Database) -> Database:
+    """A migrated, empty database (every table emptied before the test)."""
+    return emptied(migrated)
+
+
+@pytest.fixture
 def settings(reference_path: Path, tmp_path: Path, database_url: str) -> Settings:
+    return settings_for(reference_path, tmp_path, database_url)
+
+
+def settings_for(reference_path: Path, data_dir: Path, database_url: str) -> Settings:
+    """The test house's settings (the `settings` fixture's; a module-scoped house's)."""
     # INSi is called over the plain loopback `live` server here: its development exception is on;
     # the tests of INSi's certificates (tests/e2e/test_insi_mtls.py) turn it off.
     # The port is chosen here so that the house's configured origin (Pro Santé Connect's issuer, from
     # `public_base_url`) is where the `live` server listens.
     return Settings(
-        data_dir=tmp_path,
+        data_dir=data_dir,
         port=free_port(),
         database_url=database_url,
         reference_path=reference_path,

@@ -58,8 +58,11 @@ def _all_listeners() -> Endpoints:
     return Endpoints("127.0.0.1", free_port(), free_port(), free_port(), submissions=free_port(), imaps=free_port())
 
 
-def start_world(house, tmp_path: Path, psc_issuer: str, annuaire: AnnuaireAccess | None = None) -> MssWorld:
-    """`annuaire`: where the regional operator ("medecins") publishes its mailboxes (none otherwise)."""
+def start_world(
+    house, tmp_path: Path, psc_issuer: str, annuaire: AnnuaireAccess | None = None, domains: tuple[str, ...] = ()
+) -> MssWorld:
+    """`annuaire`: where the regional operator ("medecins") publishes its mailboxes (none otherwise);
+    `domains`: more domains it serves (the trust space of a test that names other addresses)."""
     # the same message store and authority as the house's HTTP side (Mon espace santé's messagerie)
     data = house.settings.data_dir / "mss"
     mss = Mss(
@@ -73,7 +76,9 @@ def start_world(house, tmp_path: Path, psc_issuer: str, annuaire: AnnuaireAccess
         publish_interval=0.2,
     )
     mss.local_operator("chu-test", "CHU DE TEST", [HOPITAL_DOMAIN], _all_listeners())
-    mss.local_operator("medecins", "OPERATEUR REGIONAL", [MEDECIN_DOMAIN], _all_listeners(), annuaire=annuaire)
+    mss.local_operator(
+        "medecins", "OPERATEUR REGIONAL", [MEDECIN_DOMAIN, *domains], _all_listeners(), annuaire=annuaire
+    )
     mss.local_operator("mes", "MON ESPACE SANTE", [CITIZEN_DOMAIN], Endpoints("127.0.0.1", free_port(), free_port()))
     mss.mailboxes.create(SYSTEM, PFI, "chu-test", "APP", "1750000019", "PFI du CHU", password=PFI_PASSWORD)
     mss.mailboxes.create(SYSTEM, GP, "medecins", "PER", PROS["generaliste"].idnatps, "MARTIN Claire")
