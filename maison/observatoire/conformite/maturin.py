@@ -11,7 +11,8 @@ declare a criterion non applicable ("na"), which leaves the denominator.
 Values come from the house where it can (L4463: "le plus automatisé possible"): #1 and #3 are the
 shares of the structure's registered software, among those the trail shows acting in it, that
 used the identity referential (INSi, the local patient index) and the stays referential; #2 is the
-identitovigilance cell's meetings, one at least in each semester of the period (L4495); otherwise
+identitovigilance cell's meetings, one at least in each semester of the period (L4495; a cell that
+recorded no meeting at all in the house answers by its declaration); otherwise
 the establishment's declaration (self-assessment, L4563-4566) with who, when and its evidence.
 
     report = Maturin(db, house.insi).evaluate(actor, structure, period, kind="CH")
@@ -29,8 +30,8 @@ from maison.core.errors import InvalidInput
 from maison.core.storage import Database
 from maison.etablissement.vigilance.cellule import Cellule
 from maison.observatoire.conformite import store
-from maison.observatoire.conformite.fold import fold, software_identity
-from maison.observatoire.conformite.service import PURPOSE, Registry
+from maison.observatoire.conformite.fold import fold
+from maison.observatoire.conformite.service import PURPOSE, Registry, trail_names
 from maison.observatoire.report import Period, Table
 
 
@@ -260,16 +261,21 @@ class Maturin:
         with self.db.read() as conn:
             declared = {r.criterion: r for r in store.criterion_declarations(conn, structure)}
             apps = store.applications(conn, structure, *period.bounds)
-        answers = tuple(self._answer(c, structure, period, kind, apps, declared) for c in CRITERIA)
+            names = trail_names(conn, self.registry.registered_software())
+        # the trail's names of each registered software → its IDAM: one application each
+        product = {name: idam for idam, n in names.items() for name in n.own}
+        answers = tuple(self._answer(c, structure, period, kind, apps, declared, product) for c in CRITERIA)
         self.trail.read(
             actor, "observatoire.maturin", purpose=PURPOSE, detail={"structure": structure, "periode": period.label}
         )
         return MaturinReport(structure, kind, period, answers)
 
-    def _answer(self, criterion: Criterion, structure: str, period: Period, kind: str, apps, declared) -> Answer:
+    def _answer(
+        self, criterion: Criterion, structure: str, period: Period, kind: str, apps, declared, product
+    ) -> Answer:
         if kind not in criterion.applies_to:
             return Answer(criterion, "na", None, "type")
-        computed = self._computed(criterion, structure, period, apps)
+        computed = self._computed(criterion, structure, period, apps, product)
         if computed is not None:
             return Answer(criterion, computed, met(criterion, computed), "calcule")
         row = declared.get(criterion.reference)
@@ -279,15 +285,12 @@ class Maturin:
             criterion, row.value, met(criterion, row.value), "declare", row.evidence, row.declared_by, row.declared_at
         )
 
-    def _computed(self, criterion: Criterion, structure: str, period: Period, apps) -> str | None:
+    def _computed(self, criterion: Criterion, structure: str, period: Period, apps, product) -> str | None:
         if criterion.computed == "cellule":
             cell = Cellule(self.db)
             held = [len(cell.functioning(structure, s, e)[0]) for s, e in _semesters(period)]
             return "oui" if held and all(held) else None if not any(held) else "non"
         if criterion.computed.startswith("referentiel."):
-            product: dict[str, str] = {}  # the trail's names of each registered software → its IDAM (one application)
-            for s in self.registry.registered_software():
-                product |= {software_identity(s["idam"]): s["idam"], software_identity(s["name"]): s["idam"]}
             acting = {product[r.identity] for r in apps if r.kind == "activite" and r.identity in product}
             if not acting:
                 return None  # no registered software seen in the structure: the declaration answers

@@ -64,6 +64,32 @@ def _sum(rows: list[store.Row], kind: str) -> Exercise | None:
 
 
 @dataclass(frozen=True)
+class TrailNames:
+    """How the trail names a registered software: every identity, and those of its PSC clients."""
+
+    own: frozenset[str]
+    psc: frozenset[str]
+
+
+def trail_names(conn: store.Connection, software: list[dict[str, str]]) -> dict[str, TrailNames]:
+    """Each registered software's names in the trail, by IDAM: its IDAM (INSi's ContexteLPS), its
+    name (an API key is issued for it), the PSC clients registered under its name, and what the
+    administrator declared (`IdentityKind`)."""
+    declared = store.identities(conn)
+    clients = store.psc_clients_named(conn, [s["name"] for s in software])
+    names = {}
+    for s in software:
+        mine = [n for n in declared if n.idam == s["idam"]]
+        psc = {software_identity(c.client_id) for c in clients if c.name == s["name"]}
+        psc |= {software_identity(n.value) for n in mine if n.kind == IdentityKind.CLIENT_PSC}
+        own = {software_identity(s["idam"]), software_identity(s["name"]), *psc}
+        own |= {software_identity(n.value) for n in mine if n.kind == IdentityKind.LOGICIEL}
+        own |= {mailbox_identity(n.value) for n in mine if n.kind == IdentityKind.BAL}
+        names[s["idam"]] = TrailNames(frozenset(own), frozenset(psc))
+    return names
+
+
+@dataclass(frozen=True)
 class ConformiteReport:
     period: Period
     rows: tuple[SoftwareRow, ...]
@@ -161,11 +187,10 @@ class Conformite:
         fold(self.db)
         software = self.registry.registered_software()
         with self.db.read() as conn:
-            declared_names = store.identities(conn)
+            names = trail_names(conn, software)
             declared = store.service_declarations(conn)
-            clients = store.psc_clients_named(conn, [s["name"] for s in software])
             folded_to = store.position(conn, CURSOR)
-            rows = [self._row(conn, s, declared_names, declared, clients, period) for s in software]
+            rows = [self._row(conn, s, names[s["idam"]], declared, period) for s in software]
         self.trail.read(
             actor,
             "observatoire.conformite",
@@ -174,13 +199,8 @@ class Conformite:
         )
         return ConformiteReport(period, tuple(rows), folded_to)
 
-    def _row(self, conn, software: dict[str, str], names, declared, clients, period: Period) -> SoftwareRow:
-        mine = [n for n in names if n.idam == software["idam"]]
-        psc = {software_identity(c.client_id) for c in clients if c.name == software["name"]}
-        psc |= {software_identity(n.value) for n in mine if n.kind == IdentityKind.CLIENT_PSC}
-        own = {software_identity(software["idam"]), software_identity(software["name"]), *psc}
-        own |= {software_identity(n.value) for n in mine if n.kind == IdentityKind.LOGICIEL}
-        own |= {mailbox_identity(n.value) for n in mine if n.kind == IdentityKind.BAL}
+    def _row(self, conn, software: dict[str, str], names: TrailNames, declared, period: Period) -> SoftwareRow:
+        own, psc = names.own, names.psc
         rows = store.exercises(conn, sorted(own), *period.bounds)
         exercises = {k: e for k in KINDS if k != "psc.jeton" and (e := _sum(rows, k))}
         if token := _sum([r for r in rows if r.identity in psc], "activite"):
