@@ -220,18 +220,32 @@ def last_seq(conn: Connection) -> int:
     return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(audit_event.c.seq), 0))).scalar_one())
 
 
+def head(conn: Connection) -> tuple[int, str]:
+    """(seq, hash) of the chain's head: the position a report computed now is signed at."""
+    row = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
+    return (int(row.seq), str(row.hash)) if row is not None else (0, GENESIS)
+
+
 def detail_of(row: dict[str, Any]) -> dict[str, Any]:
     """The record's detail (what the action said of itself, plus `actor` extras) as a dict."""
     detail: dict[str, Any] = orjson.loads(row["detail"])
     return detail
 
 
-def verify_chain(conn: Connection) -> tuple[bool, int | None]:
-    """Recompute the chain. Returns (intact, seq of the first broken record or None)."""
-    prev_hash = GENESIS
-    expected_seq = 1
-    last_seq = 0
-    for row in conn.execute(sa.select(audit_event).order_by(audit_event.c.seq)).mappings():
+def verify_chain(conn: Connection, since: tuple[int, str] | None = None) -> tuple[bool, int | None]:
+    """Recompute the chain. Returns (intact, seq of the first broken record or None).
+
+    `since`: the (seq, hash) a signed checkpoint vouches for (`audit_anchor.last_anchor`): the record
+    at that seq must still carry that hash, and only the records after it are recomputed — what keeps
+    the observatory's check before signing a report fast on a long trail (issue 23 §5)."""
+    prev_hash, expected_seq, query = GENESIS, 1, sa.select(audit_event).order_by(audit_event.c.seq)
+    if since is not None:
+        anchored = conn.execute(sa.select(audit_event.c.hash).where(audit_event.c.seq == since[0])).scalar()
+        if anchored != since[1]:
+            return False, since[0]
+        prev_hash, expected_seq, query = since[1], since[0] + 1, query.where(audit_event.c.seq > since[0])
+    last_seq = expected_seq - 1
+    for row in conn.execute(query.execution_options(yield_per=5000)).mappings():
         if row["seq"] != expected_seq or row["prev_hash"] != prev_hash or _chain(prev_hash, dict(row)) != row["hash"]:
             return False, row["seq"]
         prev_hash, expected_seq, last_seq = row["hash"], expected_seq + 1, row["seq"]

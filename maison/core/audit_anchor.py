@@ -166,6 +166,16 @@ def _parse(line: bytes) -> dict[str, Any] | None:
     return value
 
 
+def last_anchor(path: Path, public: Ed25519PublicKey) -> tuple[int, str] | None:
+    """(seq, hash) of the newest checkpoint of the file that `public` signed, or None: where a quick check
+    of the chain may start (`audit.verify_chain(since=…)`); `verify` is the full audit of the file."""
+    for line in reversed(CheckpointLog(path).lines()):
+        cp = _parse(line)
+        if cp is not None and cp["key"] == key_id(public) and _signature_ok(public, cp):
+            return int(cp["seq"]), str(cp["hash"])
+    return None
+
+
 def checkpoint(db: Database, keystore: KeyStore, path: Path) -> dict[str, Any] | None:
     """Write one checkpoint now (`maison audit checkpoint`); None when the chain has not moved."""
     return CheckpointLog(path).append(db, Signer(keystore))
