@@ -15,21 +15,16 @@ from maison.core import audit
 from maison.core.actor import KeyScope
 from maison.core.auth import issue_key
 from maison.core.identifiers.nir import OID_INS_NIR_TEST
+from maison.etablissement.sejours.dmp_information import consent
 from tests.partage.world import CABINET, HOPITAL, SARAH_NIR, make_world
 
-OPPOSED_FEEDING = {
-    "resourceType": "Consent",
-    "status": "active",
-    "patient": {"identifier": {"system": f"urn:oid:{OID_INS_NIR_TEST}", "value": SARAH_NIR}},
-    "provision": {
-        "type": "permit",
-        "provision": [
-            {"type": "deny", "action": [{"coding": [{"code": "alimentation"}]}]},
-            {"type": "permit", "action": [{"coding": [{"code": "consultation"}]}]},
-        ],
-    },
-    "extension": [{"url": "urn:maison:dmp:motif-opposition-alimentation", "valueString": "refus à l'admission"}],
-}
+# what the hospital's GAM announced (ZFA-9 IO, ZFA-11 IC), as its flows post it (sejours.dmp_information)
+OPPOSED_FEEDING = consent(
+    {"feeding": "IO", "consultation": "IC"},
+    SARAH_NIR,
+    OID_INS_NIR_TEST,
+    "urn:maison:dmp:motif-opposition-alimentation",
+)
 
 
 @pytest.fixture
