@@ -12,13 +12,18 @@ rescan of the trail. `rebuild()` folds again from seq 0.
 
 What is read when (issue 23 brief: "say which, and why"):
 - at fold time, only the trail: the structure and the software of a feed are its record's
-  `actor_structure` / `actor_software`, the facts the record proves;
+  `actor_structure` / `actor_software`, the facts the record proves; a document's identity status
+  (PID-32) and the Message-ID its PFI sent it under are the PFI's records (fold.py);
 - at report time, the owning services' reference data: a structure's type is its secteur d'activité
   (TRE_R02) in the Annuaire Santé (`annuaire.organization`, as the DMP reads it), a software's name
   and vendor are the registry's (INSi's software registry, fed by the administration). Reference data
   changes (a software registered after its first feeds, a structure recategorised): reading it when
   the report is made shows each figure under today's names, and keeps a fold in two steps equal to a
-  fold from 0, whatever was registered in between.
+  fold from 0, whatever was registered in between. A software known only by its Pro Santé Connect
+  client id (a professional's token) is "inconnu" until it is registered under that id.
+
+INSi's monthly figures are observatoire/insi.py's, read month by month as it counts them (not folded
+here: the issue asks for them in the same shape, not for a second count).
 """
 
 from __future__ import annotations
