@@ -10,10 +10,15 @@ import pytest
 from maison.core import audit
 from maison.core.actor import Actor
 from maison.core.errors import InvalidInput
+from maison.etablissement.sejours.service import Sejours
 from maison.etablissement.vigilance.cellule import Cellule
+from maison.etablissement.vigilance.service import PatientIndex
+from maison.formats.hl7v2 import pam
+from maison.formats.hl7v2.listener import parse
 from maison.identite.ins.model import CallContext, TraitsQuery
 from maison.observatoire.conformite.maturin import BY_REFERENCE, CRITERIA, Maturin, level, score
 from maison.observatoire.report import Period
+from tests.etablissement.sejours.messages import FINESS, adt
 from tests.identite.helpers import STRUCTURE, seed_referential
 
 ADMIN = Actor("administrateur", "maison", "maison-admin")
@@ -76,3 +81,22 @@ def test_computed_from_the_house_and_declared(house):
         maturin.declare(ADMIN, STRUCTURE, "#4", "oui", " ")  # no evidence
     with pytest.raises(InvalidInput):
         maturin.evaluate(ADMIN, STRUCTURE, period, "HOPITAL-DE-JOUR")
+
+
+def test_shares_of_applications_on_the_identity_and_stays_referentials(house):
+    # seed 000 L4494, L4496: the GAM feeds the stays (PAM A01) and the patient index; a RIS only calls INSi
+    seed_referential(house.insi)
+    house.insi.register_software("GAM-01", "GAM", "Éditeur G", "7", "")
+    house.insi.register_software("RIS-01", "RIS Beta", "Éditeur B", "1", "RIS")
+    house.insi.register_structure(FINESS, "CHU X")
+    Sejours(house.db, PatientIndex(house.db)).receive(pam.read(parse(adt("A01", "1"))))
+    maturin = Maturin(house.db, house.insi)
+    period = Period.parse("2020-01-01..2099-12-31")
+    report = maturin.evaluate(ADMIN, FINESS, period, "CHU")
+    assert [(a.value, a.source) for a in report.answers[::2]] == [("100.0", "calcule"), ("100.0", "calcule")]
+
+    house.insi.search_by_traits(CallContext(FINESS, "RIS-01"), SARAH_Q)
+    report = maturin.evaluate(ADMIN, FINESS, period, "CHU")
+    one, three = report.answers[0], report.answers[2]
+    assert (one.value, one.met) == ("100.0", True)  # both on the identity referential
+    assert (three.value, three.met) == ("50.0", False)  # one of two on the stays referential: < 90 %
