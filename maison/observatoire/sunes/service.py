@@ -114,7 +114,12 @@ class Folding:
         self.kinds = kinds or {}
         self.records = [r | {"d": audit.detail_of(r)} for r in records if r["outcome"] in ("success", "failure")]
         named = [r["d"].get("document", "") for r in self.records] + [r["d"].get("remplace", "") for r in self.records]
-        named += [u for r in self.records if r["action"] == "dmp.alimenter" for u in r["d"].get("documents", [])]
+        named += [
+            u
+            for r in self.records
+            if r["action"] == "dmp.alimenter"
+            for u in [*r["d"].get("documents", []), *r["d"].get("remplace_cda", [])]
+        ]
         self.docs = store.documents(conn, [n for n in named if n and isinstance(n, str)])
         mss = [(r["d"]["document"], r["d"]["destinataire"]) for r in self.records if r["action"] == "pfi.hl7.mss"]
         self.msgs = store.messages(conn, mss)
@@ -220,8 +225,13 @@ class Folding:
         d = record["d"]
         if record["outcome"] != "success" or not {"niveaux", "n1_de", "sejours"} <= d.keys():
             return  # a refusal, or a record written before the DMP named levels and stays
-        lot = list(zip(d["documents"], d["types"], d["niveaux"], d["n1_de"], d["sejours"], strict=True))
-        for uid, type_code, level, _, stay in (row for row in lot if not row[3]):  # the N1s first
+        replaced = d.get("remplace_cda") or [""] * len(d["documents"])
+        lot = list(zip(d["documents"], d["types"], d["niveaux"], d["n1_de"], d["sejours"], replaced, strict=True))
+        for uid, type_code, level, _, stay, old in (row for row in lot if not row[3]):  # the N1s first
+            former = self.docs.get(old)
+            if former is not None and former["superseded_seq"] is None:  # RPLC: one report, a new version
+                former["superseded_seq"] = record["seq"]
+                self.touched.add(old)
             if uid not in self.docs:
                 self.docs[uid] = dict(
                     unique_id=uid,
@@ -241,7 +251,7 @@ class Folding:
                     superseded_seq=None,
                 )
                 self.touched.add(uid)
-        for _, _, level, n1, _ in (row for row in lot if row[3]):  # an N3 goes with its N1 (002 L790)
+        for _, _, level, n1, _, _ in (row for row in lot if row[3]):  # an N3 goes with its N1 (002 L790)
             doc = self.docs.get(n1)
             if doc is not None and n1 in self.touched and level not in doc["levels"]:
                 doc["levels"] = f"{doc['levels']}+{level}"
@@ -536,7 +546,8 @@ def _explain_returning(conn: Any, i: Indicator, structures: list[str], start: st
 def _explain_reports(conn: Any, i: Indicator, structures: list[str], start: str, end: str) -> list[Item]:
     items = []
     for doc in store.reports(conn, structures, i.types, start, end):
-        key = f"{doc['structure']}/{doc['stay_number']} {doc['unique_id']}"
+        stay = f"/{doc['stay_number']}" if doc["stay_number"] else ""  # a report fed with no stay named
+        key = f"{doc['structure']}{stay} {doc['unique_id']}"
         if doc["superseded_seq"] is not None:
             items.append(Item(key, False, False, "remplacé par une nouvelle version : compté une fois", _doc_seqs(doc)))
             continue

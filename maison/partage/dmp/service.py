@@ -133,6 +133,7 @@ class PreparedLot:
     submission: dict
     rows: list[dict]
     encounters: list[str] = field(default_factory=list)  # each row's componentOf/encompassingEncounter/id
+    replaced: list[str] = field(default_factory=list)  # each row's relatedDocument RPLC (the CDA id replaced)
 
 
 class Dmp:
@@ -619,8 +620,9 @@ class Dmp:
             now=now,
             resource=request.submission.resource,
         )
-        encounters = [str(reports[doc.full_url].header.encounter_id or "") for doc in request.documents]
-        return PreparedLot(lot, ids, submission, rows, encounters)
+        headers = [reports[doc.full_url].header for doc in request.documents]
+        encounters = [str(h.encounter_id or "") for h in headers]
+        return PreparedLot(lot, ids, submission, rows, encounters, [h.replaces or "" for h in headers])
 
     def _commit(
         self, conn: Connection, who: Who, request: ProvideRequest, ins: str, lot: PreparedLot, now: datetime
@@ -660,6 +662,7 @@ class Dmp:
                 # document's header names (componentOf/encompassingEncounter/id, "root^extension")
                 "n1_de": [next((o["unique_id"] for o in lot.rows if o["id"] == r["transforms"]), "") for r in lot.rows],
                 "sejours": lot.encounters,
+                "remplace_cda": lot.replaced,
                 "remplace": superseded,
                 "decision": decision.reason,
             },

@@ -60,6 +60,7 @@ class World:
         self.house, self.receiver, self.dmp = house, receiver, dmp
         self.control = 0
         self.cro = b""
+        self.direct_ids: list[str] = []
 
     def pam(self, event: str, stay: str, ipp: str, *, day: date, movement: str, action: str = "INSERT") -> None:
         self.control += 1
@@ -161,19 +162,26 @@ def build(world: World, reference_path) -> dict[str, str]:
     return ids
 
 
-def direct(world: World, type_: Code, stay: str | None) -> str:
+def direct(world: World, type_: Code, stay: str | None, replaces: tuple[str, str] | None = None) -> tuple[str, str]:
     """A document the structure's software feeds to the DMP itself (PDSm ITI-65, not through the PFI),
-    its stay in componentOf/encompassingEncounter/id."""
+    its stay in componentOf/encompassingEncounter/id; `replaces`: the CDA id and DocumentReference of
+    the version it replaces. Its id and its DocumentReference."""
     created = datetime.now(UTC).replace(microsecond=0)
     oid = unique_oid()
     pro = PROS["hospitalier"]
     header = DocumentHeader(oid, oid + ".0", 1, type_, "Document", created, SARAH_ID, pro.author(), type_,
                             created - timedelta(days=1), created, SETTING, FACILITY,
-                            encounter_id=(f"1.2.250.1.999.{HOPITAL}", stay) if stay else None)  # fmt: skip
+                            encounter_id=(f"1.2.250.1.999.{HOPITAL}", stay) if stay else None,
+                            replaces=replaces[0] if replaces else None)  # fmt: skip
     pdf = document_pdf("Document", [("Synthèse", ["Document de test."])])
-    answer = world.dmp.provide("hospitalier", [Produced(n1_from_pdf(header, pdf))])
+    produced = Produced(n1_from_pdf(header, pdf), replaces=replaces[1] if replaces else None)
+    answer = world.dmp.provide("hospitalier", [produced])
     assert answer.status_code == 200, answer.text
-    return oid
+    [reference] = [
+        e["response"]["location"] for e in answer.json()["entry"]
+        if e["response"]["location"].startswith("DocumentReference/")
+    ]  # fmt: skip
+    return oid, reference.split("/_history")[0]
 
 
 def _send_bio(world: World, stay: str, reference_path) -> str:
@@ -206,7 +214,8 @@ def later_records(world: World, reference_path) -> None:
     world.stay("S6", "P2", c + timedelta(days=7), c + timedelta(days=9))
     world.stay("S8", "P5", c + timedelta(days=8), None)
     direct(world, Code("11490-0", LOINC, "Lettre de liaison à la sortie d'un établissement de soins"), "S5")
-    direct(world, IMAGERIE, None)
+    first = direct(world, IMAGERIE, None)
+    world.direct_ids = [first[0], direct(world, IMAGERIE, None, replaces=first)[0]]  # a new version (RPLC)
     glycemie = (reference_path / "cisis" / "ExemplesCDA" / "BIO-CR-BIO_2024.01_Glycémie_mole.xml").read_bytes()
     glycemie = glycemie.replace(
         b'<id root="1.2.250.1.213.1.1.1.55.2024.7.1"/>', f'<id root="{unique_oid()}"/>'.encode()
@@ -303,6 +312,9 @@ def test_each_indicator_and_its_explanation_from_the_real_flows(world, house, re
     replaced = ds31.items[[i.key.endswith(ids["s2-imaging"]) for i in ds31.items].index(True)]
     assert (replaced.in_denominator, replaced.reason) == (False, "remplacé par une nouvelle version : compté une fois")
     assert ds31.reason_of(f"{HOPITAL}/S2 {ids['s2-imaging-v2']}").endswith("sans INS qualifiée (PID-32 autre que QUAL)")
+    old, new = world.direct_ids  # fed directly, replaced directly: one report, not two
+    assert ds31.reason_of(f"{HOPITAL} {old}") == "remplacé par une nouvelle version : compté une fois"
+    assert ds31.item(f"{HOPITAL} {new}").counted
 
     ds41 = sunes.explain(me, Scope.structure(HOPITAL), CURRENT, "DS4.1")
     assert ds41.reason_of(GP) == "document CDA envoyé avec une INS qualifiée"
