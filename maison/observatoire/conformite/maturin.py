@@ -20,18 +20,17 @@ the establishment's declaration (self-assessment, L4563-4566) with who, when and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from maison.core.actor import Actor
 from maison.core.audit import Trail
 from maison.core.errors import InvalidInput
-from maison.core.storage import Database
 from maison.etablissement.vigilance.cellule import Cellule
 from maison.observatoire.conformite import store
 from maison.observatoire.conformite.fold import fold
-from maison.observatoire.conformite.service import PURPOSE, Registry, trail_names
+from maison.observatoire.conformite.service import PURPOSE, Observed, trail_names
 from maison.observatoire.report import Period, Table
 
 
@@ -222,14 +221,7 @@ def _semesters(period: Period) -> list[tuple[date, date]]:
 
 
 @dataclass
-class Maturin:
-    db: Database
-    registry: Registry
-    trail: Trail = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.trail = Trail(self.db)
-
+class Maturin(Observed):
     def declare(self, actor: Actor, structure: str, reference: str, value: str, evidence: str) -> None:
         """The establishment's self-assessment of a criterion (seed 000 L4563-4566), with its evidence."""
         criterion = BY_REFERENCE.get(reference)

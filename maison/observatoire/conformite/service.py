@@ -143,7 +143,9 @@ class ConformiteReport:
 
 
 @dataclass
-class Conformite:
+class Observed:
+    """A report on the registered software, computed from the house's database and audited."""
+
     db: Database
     registry: Registry
     trail: Trail = field(init=False)
@@ -151,6 +153,9 @@ class Conformite:
     def __post_init__(self) -> None:
         self.trail = Trail(self.db)
 
+
+@dataclass
+class Conformite(Observed):
     def declare_identity(self, actor: Actor, idam: str, kind: IdentityKind, value: str) -> None:
         """The administrator says how else the trail names this software: its MSSanté mailbox, a Pro
         Santé Connect client registered under another name, an API key's other name."""

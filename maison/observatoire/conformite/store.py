@@ -22,6 +22,18 @@ from maison.core.storage import metadata
 
 Row = sa.Row
 
+
+def _counter() -> list[sa.Column]:
+    """How many, and the first and last audit record (time and seq) of a folded counter."""
+    return [
+        sa.Column("total", sa.BigInteger, nullable=False),
+        sa.Column("first_at", sa.String(32), nullable=False),
+        sa.Column("first_seq", sa.BigInteger, nullable=False),
+        sa.Column("last_at", sa.String(32), nullable=False),
+        sa.Column("last_seq", sa.BigInteger, nullable=False),
+    ]
+
+
 conf_cursor = sa.Table(
     "conf_cursor",
     metadata,
@@ -35,11 +47,7 @@ conf_exercise = sa.Table(
     sa.Column("identity", sa.String(200), primary_key=True),
     sa.Column("kind", sa.String(32), primary_key=True),
     sa.Column("day", sa.String(10), primary_key=True),
-    sa.Column("total", sa.BigInteger, nullable=False),
-    sa.Column("first_at", sa.String(32), nullable=False),
-    sa.Column("first_seq", sa.BigInteger, nullable=False),
-    sa.Column("last_at", sa.String(32), nullable=False),
-    sa.Column("last_seq", sa.BigInteger, nullable=False),
+    *_counter(),
 )
 
 conf_application = sa.Table(
@@ -49,11 +57,7 @@ conf_application = sa.Table(
     sa.Column("identity", sa.String(200), primary_key=True),
     sa.Column("kind", sa.String(32), primary_key=True),
     sa.Column("day", sa.String(10), primary_key=True),
-    sa.Column("total", sa.BigInteger, nullable=False),
-    sa.Column("first_at", sa.String(32), nullable=False),
-    sa.Column("first_seq", sa.BigInteger, nullable=False),
-    sa.Column("last_at", sa.String(32), nullable=False),
-    sa.Column("last_seq", sa.BigInteger, nullable=False),
+    *_counter(),
 )
 
 conf_psc_client = sa.Table(
