@@ -15,7 +15,7 @@ identitovigilance cell's meetings, one at least in each semester of the period (
 recorded no meeting at all in the house answers by its declaration); otherwise
 the establishment's declaration (self-assessment, L4563-4566) with who, when and its evidence.
 
-    report = Maturin(db, house.insi).evaluate(actor, structure, period, kind="CH")
+    report = Maturin(db, house.insi).evaluate(actor, structure, Period.parse("2026-S1"), kind="CHU")
 """
 
 from __future__ import annotations

@@ -184,6 +184,9 @@ def test_declarations(house):
         conformite.declare_service(ADMIN, "PDE-01", Service.DMP, "on l'alimente")  # observed, not declared
     with pytest.raises(InvalidInput):
         conformite.declare_service(ADMIN, "INCONNU", Service.SAS, "x")
-    row = conformite.compute(ADMIN, Period.semester_of(date.today())).row("PDE-01")
+    house.insi.register_software("SANS-01", "Sans catégorie", "Éditeur S", "1")
+    report = conformite.compute(ADMIN, Period.semester_of(date.today()))
+    assert report.row("SANS-01").verdicts == () and report.row("SANS-01").as_dict()["categorie"] is None
+    row = report.row("PDE-01")
     assert [v.reading for v in row.verdicts] == ["telle-quelle", "decalee"] and "L209" in row.ambiguity
     assert Service.SECURITE in row.verdicts[1].declared
