@@ -318,7 +318,7 @@ class SunEs:
                 records = audit.records_after(conn, after, upto, ACTIONS)
             stays, kinds = self._stays(records), self._kinds(records)
             with self.db.write() as conn:
-                if store.cursor(conn, KIND) != after:  # another fold went ahead meanwhile
+                if store.cursor(conn, KIND, lock=True) != after:  # another fold went ahead meanwhile
                     continue
                 Folding(conn, records, kinds).apply(stays)
                 store.move_cursor(conn, KIND, upto)

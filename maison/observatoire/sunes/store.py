@@ -126,8 +126,11 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
 # --- the fold --------------------------------------------------------------------------------------
 
 
-def cursor(conn: Connection, kind: str) -> int:
-    found = conn.execute(sa.select(sun_cursor.c.seq).where(sun_cursor.c.kind == kind)).scalar()
+def cursor(conn: Connection, kind: str, *, lock: bool = False) -> int:
+    """The last seq folded; `lock`: held until the write transaction ends (two folds in two processes
+    do not apply the same window twice)."""
+    query = sa.select(sun_cursor.c.seq).where(sun_cursor.c.kind == kind)
+    found = conn.execute(query.with_for_update() if lock else query).scalar()
     return int(found or 0)
 
 

@@ -376,3 +376,11 @@ def test_targets_are_settings(house):
     report = sunes.compute(ARS, Scope.structure(HOPITAL), CURRENT)
     assert report.result("DS1.1").target == 10 and report.result("DS1.2").target == 50
     assert report.result("DS1.1").rate is None  # no stay: no rate, not 0 %
+
+
+@pytest.mark.parametrize("code", ["DS4.3", "DS5.1", ""])
+def test_an_indicator_not_of_the_seed_s_list_is_refused(house, code):
+    """DS4.3 is a declaration, not a rate (004 L205-207): it has no explanation of stays."""
+    with pytest.raises(InvalidInput) as refused:
+        SunEs(house.db, house.sejours, house.settings).explain(ARS, Scope.structure(HOPITAL), CURRENT, code)
+    assert refused.value.code == "indicateur"
