@@ -59,6 +59,14 @@ from maison.identite.psc.api import router as psc_router
 from maison.identite.psc.local_idp import LocalProviders
 from maison.identite.psc.provider import OAuthError, Provider
 from maison.migrations import migrate as migrate_schema
+from maison.observatoire.api import router as observatoire_router
+from maison.observatoire.conformite.maturin import Maturin
+from maison.observatoire.conformite.service import Conformite
+from maison.observatoire.national.service import National
+from maison.observatoire.prerequis.service import Prerequis
+from maison.observatoire.service import Observatoire
+from maison.observatoire.signature import Sealer
+from maison.observatoire.sunes.service import SunEs
 from maison.openapi_document import install as complete_openapi
 from maison.partage.dmp.api import router as dmp_router
 from maison.partage.dmp.habilitation import Matrix
@@ -89,6 +97,10 @@ SERVICES = [
     ),
     ("/pfi", "MSSanté — the structure's integration platform: worklist of documents waiting for a patient"),
     ("/admin", "Administration of the house — keys, INSi habilitations, the outbox (administrator token)"),
+    (
+        "/observatoire",
+        "Observatory — SUN-ES, national statistics, conformity, MATURIN-H: signed JSON, HTML, FHIR Measure",
+    ),
     ("/sandbox", "The sandbox's catalogue — test data and credentials of a house built by 'maison sandbox'"),
 ]
 # the paths that speak FHIR (JSON only, XML answered 406); all but /espace (FHIR bodies only) have /metadata
@@ -165,6 +177,11 @@ class House:
         """Signs the audit chain's head periodically and at shutdown (`maison.core.audit_anchor`)."""
         s = self.settings
         return Checkpointer(self.db, s.keystore(), s.effective_checkpoint_path, s.audit_checkpoint_interval_s)
+
+    @cached_property
+    def observatoire(self) -> Observatoire:
+        """The observatory's reports (issue 23), served by `/observatoire` and `maison indicateurs`."""
+        return observatory(self)
 
     @property
     def namespace(self) -> Namespace:
@@ -359,6 +376,10 @@ class House:
         )
 
         app.include_router(
+            observatoire_router(self.observatoire, authorizer, ns), prefix="/observatoire", tags=["Observatoire"]
+        )
+
+        app.include_router(
             sandbox_router(self.settings.data_dir, self.settings.public_base_url),
             prefix="/sandbox",
             tags=["Bac à sable"],
@@ -397,3 +418,25 @@ class House:
 
         complete_openapi(app)  # security from each route's policy, the protocols' real errors (issue 21 §3.1)
         return app
+
+
+def observatory(house: House) -> Observatoire:
+    """The observatory's rooms on the house's database, stays, registry and MSSanté directory, and the
+    sealer that signs their reports with the house's report key (`maison.observatoire.signature`)."""
+
+    def kind(address: str) -> str | None:
+        box = house.mss.mailboxes.find(address)
+        return box.kind if box is not None else None
+
+    s, db = house.settings, house.db
+    evidence = Blobs(s.data_dir / "observatoire" / "preuves", house.blob_key)
+    return Observatoire(
+        db,
+        SunEs(db, house.sejours, s, mailbox_kind=kind),
+        National(db, software=house.insi.registered_software),
+        Conformite(db, house.insi),
+        Maturin(db, house.insi),
+        Prerequis(db, evidence),
+        Sealer(db, s.keystore(), s.effective_checkpoint_path),
+        house.cellule,
+    )

@@ -1,0 +1,188 @@
+"""HTTP adapter of the observatory under `/observatoire` (issue 23 §4): each report as signed JSON,
+the SUN-ES explanations, the HTML report, and the SUN-ES indicators as FHIR R4 `Measure` /
+`MeasureReport`.
+
+- `GET /sunes?structure=FINESS|ght=CODE&periode=2026-S1` — the DS indicators and DS4.3
+- `GET /sunes/explication/{indicateur}?…` — every stay, report or correspondent, counted or not, why
+- `GET /prerequis?…`, `GET /maturin?structure=…&type=…` — the PS checks and volets; MATURIN-H
+- `GET /national?periode=2026-05`, `GET /conformite?periode=…` — ARS and ANS agents only
+- `GET /rapport.html?structure=…|ght=…&periode=…` — SUN-ES, prerequisites (and MATURIN-H for a
+  structure) as one HTML page with charts
+- `GET /fhir/Measure`, `GET /fhir/Measure/{id}` — the indicators' definitions (public: no data)
+- `GET /fhir/MeasureReport?structure=…|ght=…&periode=…` — a signed Bundle of MeasureReports
+- `GET /cle` — the public key (JWK) that verifies every report's signature (public)
+
+Who reads what is `maison.observatoire.service`'s (403 OperationOutcome, recorded); at the door, a
+professional by Pro Santé Connect or a structure's key (its software's or its administrator's):
+patients and the house's administrator key are refused there. The period defaults to the current
+semester (the current month for the national statistics); a bad period or scope is a 400, an unknown
+structure or GHT a 404 — never a 500. The computing routes are plain functions: FastAPI runs them in
+its thread pool, so that a semester's computation never holds the event loop.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request, Response
+
+from maison.core.actor import KeyScope
+from maison.core.authz import Accepts, Authorizer, accepts, keys, public
+from maison.core.errors import InvalidInput
+from maison.formats import openapi as doc
+from maison.formats.body import json_response
+from maison.formats.fhir import fhir_response
+from maison.formats.namespace import Namespace
+from maison.observatoire import measure
+from maison.observatoire.page import render
+from maison.observatoire.report import Period
+from maison.observatoire.service import Observatoire
+from maison.observatoire.sunes.model import Scope
+
+# an ARS/ANS agent (by PSC, or a key the administrator issued with the role) or a structure's own callers
+READERS = Accepts(psc=True, scopes=keys(KeyScope.LOGICIEL, KeyScope.ADMINISTRATEUR_STRUCTURE))
+
+_SCOPE = {
+    "structure": "La structure (FINESS, IdNatStruct ou SIRET) — ou ght",
+    "ght": "Le GHT (son code) — ou structure",
+    "periode": "2026-S1, 2026-05 ou 2026-01-01..2026-03-31 (par défaut le semestre en cours)",
+}
+_SERVED = doc.json_object(
+    ["rapport", "titre", "contenu", "signature"],
+    {
+        "rapport": doc.text(),
+        "titre": doc.text(),
+        "contenu": {"type": "object"},
+        "signature": {"type": "object", "description": "JWS détaché (RFC 7515 annexe F) ou motif de non-signature"},
+    },
+)
+SCOPED = doc.extra(doc.query_parameters(_SCOPE), doc.json_answer(_SERVED), doc.errors(400, 403, 404))
+PERIOD_ONLY = doc.extra(
+    doc.query_parameters({"periode": "La période (par défaut le mois ou le semestre en cours)"}),
+    doc.json_answer(_SERVED),
+    doc.errors(400, 403),
+)
+MATURIN = doc.extra(
+    doc.query_parameters({**_SCOPE, "type": "Type d'établissement MATURIN-H (par défaut CH-PARTIE-GHT)"}),
+    doc.json_answer(_SERVED),
+    doc.errors(400, 403, 404),
+)
+HTML = doc.extra(
+    doc.query_parameters(_SCOPE),
+    doc.answers(200, {"text/html": {"type": "string"}}, "Le rapport HTML"),
+    doc.errors(400, 403, 404),
+)
+MEASURES = doc.fhir_answer(doc.bundle_schema(doc.resource("Measure")))
+MEASURE = doc.extra(doc.fhir_answer(doc.resource("Measure")), doc.errors(404))
+REPORTS = doc.extra(
+    doc.query_parameters(_SCOPE),
+    doc.fhir_answer(doc.bundle_schema(doc.resource("MeasureReport"))),
+    doc.errors(400, 403, 404),
+)
+KEY = doc.json_answer(doc.json_object(["kty", "crv", "x", "kid"], {}))
+
+
+def period_of(text: str | None, *, monthly: bool = False) -> Period:
+    """The period asked, or the current semester (month for `monthly`)."""
+    if text:
+        return Period.parse(text)
+    today = datetime.now(UTC).date()
+    return Period.month(today.year, today.month) if monthly else Period.semester_of(today)
+
+
+def scope_of(structure: str | None, ght: str | None) -> Scope:
+    if bool(structure) == bool(ght):
+        raise InvalidInput("préciser soit structure, soit ght", code="perimetre")
+    return Scope.structure(structure.strip()) if structure else Scope.ght(str(ght).strip())
+
+
+def router(obs: Observatoire, authorizer: Authorizer, ns: Namespace) -> APIRouter:
+    r = APIRouter()
+
+    @r.get("/sunes", openapi_extra=SCOPED)
+    @accepts(READERS)
+    def sunes(
+        request: Request, structure: str | None = None, ght: str | None = None, periode: str | None = None
+    ) -> Response:
+        served = obs.sunes(authorizer.caller(request), scope_of(structure, ght), period_of(periode))
+        return json_response(served.as_dict())
+
+    @r.get("/sunes/explication/{indicateur}", openapi_extra=SCOPED)
+    @accepts(READERS)
+    def explication(
+        request: Request,
+        indicateur: str,
+        structure: str | None = None,
+        ght: str | None = None,
+        periode: str | None = None,
+    ) -> Response:
+        actor = authorizer.caller(request)
+        served = obs.explain(actor, scope_of(structure, ght), period_of(periode), indicateur)
+        return json_response(served.as_dict())
+
+    @r.get("/prerequis", openapi_extra=SCOPED)
+    @accepts(READERS)
+    def prerequis(
+        request: Request, structure: str | None = None, ght: str | None = None, periode: str | None = None
+    ) -> Response:
+        served = obs.prerequis(authorizer.caller(request), scope_of(structure, ght), period_of(periode))
+        return json_response(served.as_dict())
+
+    @r.get("/maturin", openapi_extra=MATURIN)
+    @accepts(READERS)
+    def maturin(
+        request: Request, structure: str | None = None, periode: str | None = None, type: str = "CH-PARTIE-GHT"
+    ) -> Response:
+        scope = scope_of(structure, None)
+        served = obs.maturin(authorizer.caller(request), scope.code, period_of(periode), type)
+        return json_response(served.as_dict())
+
+    @r.get("/national", openapi_extra=PERIOD_ONLY)
+    @accepts(READERS)
+    def national(request: Request, periode: str | None = None) -> Response:
+        served = obs.national(authorizer.caller(request), period_of(periode, monthly=True))
+        return json_response(served.as_dict())
+
+    @r.get("/conformite", openapi_extra=PERIOD_ONLY)
+    @accepts(READERS)
+    def conformite(request: Request, periode: str | None = None) -> Response:
+        served = obs.conformite(authorizer.caller(request), period_of(periode))
+        return json_response(served.as_dict())
+
+    @r.get("/rapport.html", openapi_extra=HTML)
+    @accepts(READERS)
+    def page(
+        request: Request, structure: str | None = None, ght: str | None = None, periode: str | None = None
+    ) -> Response:
+        actor, scope, period = authorizer.caller(request), scope_of(structure, ght), period_of(periode)
+        reports = [obs.sunes(actor, scope, period), obs.prerequis(actor, scope, period)]
+        if scope.kind == "structure":
+            reports.append(obs.maturin(actor, scope.code, period))
+        monthly = [obs.sunes_by_month(actor, scope, period)]
+        html = render(f"Observatoire — {scope.kind} {scope.code} — {period.label}", reports, monthly)
+        return Response(html, media_type="text/html; charset=utf-8")
+
+    @r.get("/fhir/Measure", openapi_extra=MEASURES)
+    @public("les définitions des indicateurs SUN-ES (Measure) ne portent aucune donnée")
+    async def measures() -> Response:
+        return fhir_response(measure.measures(ns))
+
+    @r.get("/fhir/Measure/{id_}", openapi_extra=MEASURE)
+    @public("les définitions des indicateurs SUN-ES (Measure) ne portent aucune donnée")
+    async def one_measure(id_: str) -> Response:
+        return fhir_response(measure.measure_of(id_, ns))
+
+    @r.get("/fhir/MeasureReport", openapi_extra=REPORTS)
+    @accepts(READERS)
+    def measure_reports(
+        request: Request, structure: str | None = None, ght: str | None = None, periode: str | None = None
+    ) -> Response:
+        actor = authorizer.caller(request)
+        return fhir_response(obs.sunes_measure_reports(actor, scope_of(structure, ght), period_of(periode), ns))
+
+    @r.get("/cle", openapi_extra=KEY)
+    @public("la clé publique qui vérifie les signatures des rapports")
+    async def key() -> Response:
+        return json_response(obs.sealer.public_jwk())
+
+    return r

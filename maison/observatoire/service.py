@@ -1,0 +1,228 @@
+"""The observatory as it is served (issue 23 §4): who may read which report, the folds kept from
+running twice at once, and every report signed at the chain position it was computed at.
+
+The reports are the rooms' (`sunes`, `national`, `conformite` with MATURIN-H, `prerequis`); this
+module wires them for `maison indicateurs` and `/observatoire`, which both call it::
+
+    obs = house.observatoire
+    served = obs.sunes(actor, Scope.structure("1750000019"), Period.parse("2026-S1"))
+    served.as_dict(); served.tables; served.seal.signed
+
+Who reads (issue 23 §4 "readable by an ARS or ANS agent role and by the structure for itself only"):
+- an ARS or ANS agent — an actor whose role is `agent-ars` or `agent-ans` (the prerequisites' own
+  `READER_ROLES`): a Pro Santé Connect professional whose situation d'exercice carries that role, or a
+  key the house's administrator issued with it (`maison cle emettre ARS-IDF --portee logiciel --role
+  agent-ars`: the role of a key is the administrator's to give, never the holder's) — reads every report;
+- a structure reads its own SUN-ES indicators, explanations, prerequisites and MATURIN-H (its staff,
+  acting in it, or its software's key); a GHT's reports are its support establishment's to read (004
+  L347, L349: the support carries the GHT's application);
+- the national statistics and the conformity of every registered software are the ARS's and the
+  ANS's only (they span every structure); anyone else — a patient, a professional of another
+  structure, another structure's key, the house's own administrator key — is refused (403, recorded
+  as a security event `securite.acces-refuse`).
+A read is audited once, by the room that computes it (`observatoire.sunes`, `observatoire.national`…):
+this module adds no record of its own for a read.
+
+Computed incrementally: each room's entry point folds the trail's new records first (cheap when
+nothing is new: one read of its cursor and of the last seq). Within a process, one lock per room
+makes concurrent requests wait for one fold instead of folding the same window twice; across
+processes the rooms' cursors decide (national and conformite lock their cursor row — SELECT … FOR
+UPDATE; SUN-ES re-reads its cursor in its write transaction).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from maison.core import audit
+from maison.core.actor import Actor
+from maison.core.errors import Forbidden, NotFound
+from maison.core.storage import Database
+from maison.etablissement.vigilance.cellule import Cellule
+from maison.formats.namespace import Namespace
+from maison.identite.annuaire import service as annuaire
+from maison.observatoire import measure
+from maison.observatoire.conformite.maturin import Maturin
+from maison.observatoire.conformite.service import Conformite
+from maison.observatoire.national.service import National
+from maison.observatoire.prerequis.model import READER_ROLES
+from maison.observatoire.prerequis.model import Scope as PrerequisScope
+from maison.observatoire.prerequis.service import Prerequis
+from maison.observatoire.report import Period, Table
+from maison.observatoire.signature import Seal, Sealer
+from maison.observatoire.sunes.model import INDICATORS, Scope
+from maison.observatoire.sunes.service import SunEs
+
+KINDS = ("sunes", "national", "conformite", "maturin", "prerequis")
+
+
+@dataclass(frozen=True)
+class Served:
+    """One report as served: what it is, its data, its tables, and its seal."""
+
+    kind: str
+    title: str
+    content: dict[str, Any]
+    tables: list[Table]
+    seal: Seal
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rapport": self.kind, "titre": self.title, "contenu": self.content, "signature": self.seal.as_dict()}
+
+
+@dataclass
+class Observatoire:
+    db: Database
+    sunes_room: SunEs
+    national_room: National
+    conformite_room: Conformite
+    maturin_room: Maturin
+    prerequis_room: Prerequis
+    sealer: Sealer
+    cellule: Cellule
+    _locks: dict[str, threading.Lock] = field(default_factory=lambda: {k: threading.Lock() for k in KINDS})
+
+    # --- who reads --------------------------------------------------------------------------------
+
+    @staticmethod
+    def is_agent(actor: Actor) -> bool:
+        """An ARS or ANS agent (see the module's docstring)."""
+        return actor.role in READER_ROLES
+
+    def _refuse(self, actor: Actor, what: str, why: str) -> Forbidden:
+        audit.Trail(self.db).security(
+            "acces-refuse", actor, outcome="failure", detail={"action": f"observatoire.{what}", "raison": why}
+        )
+        return Forbidden(why, code="observatoire-interdit")
+
+    def _agents_only(self, actor: Actor, what: str) -> None:
+        if not self.is_agent(actor):
+            raise self._refuse(actor, what, f"{what} : réservé aux agents de l'ARS et de l'ANS")
+
+    def authorise(self, actor: Actor, scope: Scope, what: str) -> None:
+        """The scope exists (404 otherwise), and `actor` may read it (403 otherwise, recorded)."""
+        owner = self._owner(scope)
+        if self.is_agent(actor):
+            return
+        if actor.patient or actor.structure != owner:
+            raise self._refuse(
+                actor, what, f"{what} de {scope.kind} {scope.code} : réservé à la structure et aux agents ARS/ANS"
+            )
+
+    def _owner(self, scope: Scope) -> str:
+        """The structure that reads the scope as its own: itself, or its GHT's support."""
+        if scope.kind == "ght":
+            support, _ = self.cellule.ght(scope.code)
+            return support
+        PrerequisScope.parse(scope.code)  # a FINESS or a SIRET (400 otherwise)
+        with self.db.read() as conn:
+            if annuaire.organization(conn, scope.code) is None:
+                raise NotFound(f"structure {scope.code} inconnue de l'Annuaire Santé", code="structure-inconnue")
+        return scope.code
+
+    # --- folding ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def _one_at_a_time(self, kind: str) -> Iterator[None]:
+        with self._locks[kind]:
+            yield
+
+    def fold(self, progress: Callable[[str, int], None] = lambda kind, seq: None) -> dict[str, int]:
+        """Fold every room's new records now (`maison indicateurs replier`); the seq each is folded to."""
+        steps: dict[str, Callable[[], int]] = {
+            "sunes": self.sunes_room.fold,
+            "national": self.national_room.fold,
+            "conformite": self._fold_conformite,
+            "prerequis": self.prerequis_room.fold,
+        }
+        done = {}
+        for kind, step in steps.items():
+            with self._one_at_a_time(kind):
+                done[kind] = step()
+            progress(kind, done[kind])
+        return done
+
+    def _fold_conformite(self) -> int:
+        from maison.observatoire.conformite.fold import fold
+
+        fold(self.db)
+        with self.db.read() as conn:
+            return audit.last_seq(conn)
+
+    def _served(self, kind: str, title: str, content: dict[str, Any], tables: list[Table]) -> Served:
+        return Served(kind, title, content, tables, self.sealer.seal(kind, content))
+
+    # --- the reports ------------------------------------------------------------------------------
+
+    def sunes(self, actor: Actor, scope: Scope, period: Period) -> Served:
+        self.authorise(actor, scope, "sunes")
+        with self._one_at_a_time("sunes"):
+            report = self.sunes_room.compute(actor, scope, period)
+        title = f"Indicateurs SUN-ES — {scope.kind} {scope.code} — {period.label}"
+        return self._served("sunes", title, report.as_dict(), report.tables())
+
+    def sunes_by_month(self, actor: Actor, scope: Scope, period: Period) -> Table:
+        """Each indicator's rate month by month (the HTML report's line chart); each month's
+        computation is audited by SUN-ES like any other."""
+        self.authorise(actor, scope, "sunes")
+        rows = []
+        for month in period.months():
+            with self._one_at_a_time("sunes"):
+                report = self.sunes_room.compute(actor, scope, month)
+            rows.append((month.label, *(report.result(code).rate for code in INDICATORS)))
+        return Table(
+            f"Taux SUN-ES par mois (%) — {scope.code} — {period.label}", ("mois", *INDICATORS), tuple(rows), "line"
+        )
+
+    def sunes_measure_reports(self, actor: Actor, scope: Scope, period: Period, ns: Namespace) -> dict[str, Any]:
+        """The SUN-ES indicators as a Bundle of FHIR MeasureReports, each stating the chain position,
+        the Bundle signed (`measure.py`)."""
+        self.authorise(actor, scope, "sunes")
+        with self._one_at_a_time("sunes"):
+            report = self.sunes_room.compute(actor, scope, period)
+        content = report.as_dict()
+        reports, seal = self.sealer.seal_at(
+            "sunes-measurereport",
+            lambda seq, chain_hash: measure.positioned(
+                measure.measure_reports(content, *period.bounds, ns), seq, chain_hash, ns
+            ),
+        )
+        return measure.signed(reports, seal, ns)
+
+    def explain(self, actor: Actor, scope: Scope, period: Period, code: str) -> Served:
+        self.authorise(actor, scope, "sunes")
+        with self._one_at_a_time("sunes"):
+            why = self.sunes_room.explain(actor, scope, period, code)
+        title = f"Explication {why.indicator.code} — {scope.kind} {scope.code} — {period.label}"
+        return self._served("sunes-explication", title, why.as_dict(), why.tables())
+
+    def national(self, actor: Actor, period: Period) -> Served:
+        self._agents_only(actor, "national")
+        with self._one_at_a_time("national"):
+            report = self.national_room.compute(actor, period)
+        return self._served("national", f"Statistiques nationales — {period.label}", report.as_dict(), report.tables())
+
+    def conformite(self, actor: Actor, period: Period) -> Served:
+        self._agents_only(actor, "conformite")
+        with self._one_at_a_time("conformite"):
+            report = self.conformite_room.compute(actor, period)
+        return self._served("conformite", f"Conformité à la maison — {period.label}", report.as_dict(), report.tables())
+
+    def maturin(self, actor: Actor, structure: str, period: Period, kind: str = "CH-PARTIE-GHT") -> Served:
+        self.authorise(actor, Scope.structure(structure), "maturin")
+        with self._one_at_a_time("conformite"):
+            report = self.maturin_room.evaluate(actor, structure, period, kind)
+        title = f"MATURIN-H — {structure} — {period.label}"
+        return self._served("maturin", title, report.as_dict(), report.tables())
+
+    def prerequis(self, actor: Actor, scope: Scope, period: Period) -> Served:
+        self.authorise(actor, scope, "prerequis")
+        target = PrerequisScope(scope.code, ght=scope.kind == "ght")
+        with self._one_at_a_time("prerequis"):
+            report = self.prerequis_room.evaluate(actor, target, period)
+        title = f"Prérequis SUN-ES — {scope.kind} {scope.code} — {period.label}"
+        return self._served("prerequis", title, report.as_dict(), report.tables())

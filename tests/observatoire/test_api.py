@@ -1,0 +1,206 @@
+"""`/observatoire` over HTTP (issue 23 §4): each report as signed JSON, the explanations, the HTML
+report, FHIR Measure / MeasureReport — read by an ARS agent (a key the administrator issued with the
+role) and by a structure for itself only; another structure, the house's administrator are refused
+with an OperationOutcome 403; a bad period 400, an unknown structure 404; every read audited once;
+one audit row tampered and no report signs itself."""
+
+from __future__ import annotations
+
+import base64
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+from lxml import etree, html
+
+from maison.core import audit
+from maison.core.actor import KeyScope
+from maison.core.auth import issue_key
+from maison.identite.annuaire import resources as build
+from maison.identite.annuaire.index import put
+from maison.observatoire.signature import Seal, verify
+
+HOPITAL, CABINET = "1750000019", "399999999900019"
+NOW = "2026-11-01T08:00:00+00:00"
+S1 = {"structure": HOPITAL, "periode": "2026-S1"}
+
+
+@pytest.fixture
+def client(house):
+    with house.db.write() as conn:
+        put(conn, [build.organization(HOPITAL, "CHU DE TEST", NOW, secteur="SA01")])
+        put(conn, [build.organization(CABINET, "CABINET", NOW, siret=CABINET[1:], entity="LEGAL-ENTITY")])
+    return TestClient(house.app())
+
+
+@pytest.fixture
+def keys(house) -> dict[str, dict[str, str]]:
+    def key(structure: str, role: str = "", scope: KeyScope = KeyScope.LOGICIEL) -> dict[str, str]:
+        return {"ESANTE-API-KEY": issue_key(house.db, structure, "logiciel-test", "porteur", role, scope)}
+
+    return {
+        "ars": key("ARS-IDF", "agent-ars"),
+        "ans": key("ANS", "agent-ans"),
+        "hopital": key(HOPITAL),
+        "hopital-dsi": key(HOPITAL, scope=KeyScope.ADMINISTRATEUR_STRUCTURE),
+        "cabinet": key(CABINET),
+        "administrateur": key("maison", scope=KeyScope.ADMINISTRATEUR_MAISON),
+        "accueil": key(HOPITAL, scope=KeyScope.ACCUEIL),
+    }
+
+
+def code(answer) -> str:
+    assert answer.headers["content-type"].startswith("application/fhir+json"), answer.text
+    outcome = answer.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    return outcome["issue"][0]["details"]["coding"][0]["code"]
+
+
+def reads(house, action: str) -> list[dict]:
+    with house.db.read() as conn:
+        return [e for e in audit.events(conn, action_prefix=action) if e["action"] == action]
+
+
+ROUTES = {
+    "sunes": ("/observatoire/sunes", S1),
+    "explication": ("/observatoire/sunes/explication/DS1.1", S1),
+    "prerequis": ("/observatoire/prerequis", S1),
+    "maturin": ("/observatoire/maturin", S1),
+    "national": ("/observatoire/national", {"periode": "2026-05"}),
+    "conformite": ("/observatoire/conformite", {"periode": "2026-S1"}),
+    "measurereport": ("/observatoire/fhir/MeasureReport", S1),
+    "html": ("/observatoire/rapport.html", S1),
+}
+AGENTS_ONLY = {"national", "conformite"}
+
+
+@pytest.mark.parametrize("name", list(ROUTES))
+def test_every_route_by_every_caller(client, keys, name):
+    path, params = ROUTES[name]
+    for caller in ("ars", "ans"):
+        assert client.get(path, params=params, headers=keys[caller]).status_code == 200, caller
+    for caller in ("hopital", "hopital-dsi"):  # the structure itself: its software's key, its administrator's
+        answer = client.get(path, params=params, headers=keys[caller])
+        if name in AGENTS_ONLY:
+            assert answer.status_code == 403 and code(answer) == "observatoire-interdit"
+        else:
+            assert answer.status_code == 200, answer.text
+    refused = client.get(path, params=params, headers=keys["cabinet"])  # another structure
+    assert refused.status_code == 403 and code(refused) == "observatoire-interdit"
+    for caller in ("administrateur", "accueil"):  # kinds of caller the door does not admit
+        answer = client.get(path, params=params, headers=keys[caller])
+        assert answer.status_code == 403 and code(answer) == "appelant-non-admis"
+    assert client.get(path, params=params).status_code == 401
+
+
+def test_the_sunes_report_is_signed_and_verifiable_with_the_published_key(house, client, keys):
+    answer = client.get("/observatoire/sunes", params=S1, headers=keys["ars"])
+    served = answer.json()
+    assert served["rapport"] == "sunes"
+    assert [i["indicateur"] for i in served["contenu"]["indicateurs"]][:2] == ["DS1.1", "DS1.2"]
+    signature = served["signature"]
+    assert signature["signe"] is True and signature["motif"] is None
+    jwk = client.get("/observatoire/cle").json()
+    seal = Seal(signature["audit"]["seq"], signature["audit"]["hash"], signature["jws"], signature["cle"])
+    assert verify(seal, "sunes", served["contenu"], jwk)
+    assert not verify(seal, "sunes", {**served["contenu"], "periode": "2026-S2"}, jwk)
+
+
+def test_each_read_is_audited_once_and_a_refusal_is_a_security_event(house, client, keys):
+    client.get("/observatoire/sunes", params=S1, headers=keys["hopital"])
+    client.get("/observatoire/sunes", params={**S1, "structure": HOPITAL}, headers=keys["cabinet"])
+    house.insi.journal.close()
+    assert len(reads(house, "observatoire.sunes")) == 1
+    refused = [
+        e for e in reads(house, "securite.acces-refuse") if audit.detail_of(e).get("action") == "observatoire.sunes"
+    ]
+    assert len(refused) == 1 and refused[0]["actor_structure"] == CABINET
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "wanted"),
+    [
+        ({"structure": HOPITAL, "periode": "2026-S3"}, 400, "periode-invalide"),
+        ({"structure": HOPITAL, "periode": "2026-13"}, 400, "periode-invalide"),
+        ({"structure": HOPITAL, "ght": "GHT-X"}, 400, "perimetre"),
+        ({"periode": "2026-S1"}, 400, "perimetre"),
+        ({"structure": "pas-un-finess"}, 400, "perimetre-invalide"),
+        ({"structure": "1999999998"}, 404, "structure-inconnue"),
+        ({"ght": "GHT-INCONNU"}, 404, "ght-inconnu"),
+    ],
+)
+def test_errors_are_operation_outcomes_never_500(client, keys, params, status, wanted):
+    answer = client.get("/observatoire/sunes", params=params, headers=keys["ars"])
+    assert answer.status_code == status and code(answer) == wanted
+
+
+def test_an_unknown_indicator_is_a_400(client, keys):
+    answer = client.get("/observatoire/sunes/explication/DS9.9", params=S1, headers=keys["ars"])
+    assert answer.status_code == 400 and code(answer) == "indicateur"
+
+
+def test_the_measures_are_public_one_per_indicator(client):
+    found = client.get("/observatoire/fhir/Measure").json()
+    ids = [e["resource"]["id"] for e in found["entry"]]
+    assert ids == [f"sunes-ds{n}" for n in ("1-1", "1-2", "1-3", "1-4", "2-1", "3-1", "4-1", "4-2")]
+    one = client.get("/observatoire/fhir/Measure/sunes-ds2-1").json()
+    assert one["scoring"]["coding"][0]["code"] == "proportion"
+    numerator = one["group"][0]["population"][0]
+    assert "N3" in numerator["criteria"]["expression"] and "seed 004 L195" in numerator["description"]
+    missing = client.get("/observatoire/fhir/Measure/sunes-ds9")
+    assert missing.status_code == 404 and code(missing) == "measure-inconnue"
+
+
+def test_the_measure_reports_are_a_signed_bundle(client, keys):
+    found = client.get("/observatoire/fhir/MeasureReport", params=S1, headers=keys["hopital"]).json()
+    assert found["resourceType"] == "Bundle" and found["type"] == "collection"
+    reports = [e["resource"] for e in found["entry"]]
+    assert len(reports) == 8
+    first = reports[0]
+    assert first["type"] == "summary" and first["status"] == "complete"
+    assert first["period"] == {"start": "2026-01-01", "end": "2026-06-30"}
+    assert first["subject"]["identifier"]["value"] == HOPITAL
+    assert first["measure"].endswith("/fhir/Measure/sunes-ds1-1")
+    populations = {p["code"]["coding"][0]["code"]: p["count"] for p in first["group"][0]["population"]}
+    assert populations == {"numerator": 0, "denominator": 0} and "measureScore" not in first["group"][0]
+    assert found["signature"]["sigFormat"] == "application/jose"
+    jws = base64.b64decode(found["signature"]["data"]).decode()
+    assert jws.count(".") == 2 and ".." in jws
+
+
+def test_the_html_report_is_a_parsed_accessible_page(client, keys):
+    answer = client.get("/observatoire/rapport.html", params=S1, headers=keys["hopital"])
+    assert answer.headers["content-type"].startswith("text/html")
+    page = html.fromstring(answer.content)
+    assert page.get("lang") == "fr"
+    assert len(page.findall(".//h1")) == 1
+    titles = [h.text_content() for h in page.iter("h2")]
+    assert any(t.startswith("Indicateurs SUN-ES") for t in titles) and any(t.startswith("MATURIN-H") for t in titles)
+    assert not page.findall(".//script") and len(page.findall(".//style")) == 1
+    assert "Rapport signé" in answer.text
+    for figure in page.iter("figure"):  # every chart followed by its table
+        assert figure.getnext() is not None and figure.getnext().tag == "table"
+    charts = [etree.fromstring(etree.tostring(s)) for s in page.iter("{http://www.w3.org/2000/svg}svg", "svg")]
+    assert charts and all(c.find("{*}title") is not None or c.find("title") is not None for c in charts)
+
+
+def test_a_tampered_audit_chain_makes_every_report_refuse_to_sign(house, client, keys):
+    client.get("/observatoire/sunes", params=S1, headers=keys["ars"])
+    with house.db.write() as conn:
+        e = audit.audit_event
+        conn.execute(e.update().where(e.c.action == "observatoire.sunes").values(detail='{"actor":{}}'))
+    for name, (path, params) in ROUTES.items():
+        answer = client.get(path, params=params, headers=keys["ars"])
+        assert answer.status_code == 200, name
+        if name == "html":
+            assert "Rapport non signé" in answer.text and "Rapport signé" not in answer.text
+        elif name == "measurereport":
+            bundle = answer.json()
+            assert "signature" not in bundle
+            why = bundle["entry"][0]["resource"]["extension"][-1]["valueString"]
+            assert "chaîne d'audit rompue" in why
+        else:
+            signature = answer.json()["signature"]
+            assert signature["signe"] is False and signature["jws"] is None, name
+            assert "chaîne d'audit rompue" in signature["motif"]
+    assert orjson.loads(client.get("/observatoire/cle").content)["kty"] == "OKP"
