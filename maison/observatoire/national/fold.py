@@ -76,18 +76,17 @@ def read(records: list[dict[str, Any]], known: Mailboxes, statuses: Statuses = l
     """The facts of `records` (in seq order). `known` and `statuses` answer the mailboxes and the
     documents' identity statuses folded by earlier batches."""
     facts = Facts()
-    for r in records:
-        if r["outcome"] == "success" and r["action"] == MAILBOX_CREATED:
-            _mailbox(facts, r, audit.detail_of(r))
-    addresses = {a for r in records if r["action"] in (DELIVERED, RELAYED) for a in _addresses(audit.detail_of(r))}
+    done = [(r, audit.detail_of(r)) for r in records if r["outcome"] == "success"]  # each detail read once
+    for r, detail in done:
+        if r["action"] == MAILBOX_CREATED:
+            _mailbox(facts, r, detail)
+    addresses = {a for r, d in done if r["action"] in (DELIVERED, RELAYED) for a in _addresses(d)}
     boxes = {**known(addresses - facts.mailboxes.keys()), **_boxes(facts)}
-    fed = {_document(d) for r in records if r["action"] == DMP_FEED for d in audit.detail_of(r).get("documents") or []}
-    sent = {_document(audit.detail_of(r).get("document", "")) for r in records if r["action"] == PFI_MSS}
+    fed = {_document(x) for r, d in done if r["action"] == DMP_FEED for x in d.get("documents") or []}
+    sent = {_document(d.get("document", "")) for r, d in done if r["action"] == PFI_MSS}
     status = statuses(fed | sent)
-    for r in records:
-        if r["outcome"] != "success":
-            continue
-        action, detail = r["action"], audit.detail_of(r)
+    for r, detail in done:
+        action = r["action"]
         if action == PFI_DOCUMENT:
             _status(facts, status, r, detail)
         elif action == PFI_MSS:

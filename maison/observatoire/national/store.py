@@ -191,11 +191,9 @@ def add_documents(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 def statuses(conn: Connection, documents: Iterable[str]) -> dict[str, str]:
     """{document: PID-32 status} of the documents folded so far among `documents`."""
-    wanted = sorted(set(documents))
-    if not wanted:
-        return {}
     d = obs_nat_document.c
-    return {r.document: r.status for r in conn.execute(sa.select(d.document, d.status).where(d.document.in_(wanted)))}
+    query = sa.select(d.document, d.status)
+    return {r.document: r.status for ids in _chunks(documents) for r in conn.execute(query.where(d.document.in_(ids)))}
 
 
 def add_mailboxes(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -218,14 +216,24 @@ def add_actors(conn: Connection, rows: list[dict[str, Any]]) -> None:
     _ignore(conn, obs_nat_actor, rows)
 
 
+_CHUNK = 2_000  # ids per IN (): under SQLite's and PostgreSQL's bound parameter limits, whatever the window
+
+
+def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
+    wanted = sorted(set(values))
+    for start in range(0, len(wanted), _CHUNK):
+        yield wanted[start : start + _CHUNK]
+
+
 def mailboxes(conn: Connection, addresses: Iterable[str]) -> dict[str, tuple[str, str]]:
     """{address: (operator, kind)} of the mailboxes folded so far among `addresses`."""
-    wanted = sorted(set(addresses))
-    if not wanted:
-        return {}
     m = obs_nat_mailbox.c
-    rows = conn.execute(sa.select(m.address, m.operator, m.kind).where(m.address.in_(wanted)))
-    return {r.address: (r.operator, r.kind) for r in rows}
+    query = sa.select(m.address, m.operator, m.kind)
+    return {
+        r.address: (r.operator, r.kind)
+        for ids in _chunks(addresses)
+        for r in conn.execute(query.where(m.address.in_(ids)))
+    }
 
 
 # --- the report's reads ----------------------------------------------------------------------------------
