@@ -20,12 +20,14 @@ def _register_groups() -> None:
     from maison.cda_cli import cda
     from maison.cle_cli import cle
     from maison.hl7_cli import hl7
+    from maison.indicateurs_cli import indicateurs
 
     app.add_typer(cda, name="cda")
     app.add_typer(cle, name="cle")
     app.add_typer(audit, name="audit")
     app.add_typer(admin, name="admin")
     app.add_typer(hl7, name="hl7")
+    app.add_typer(indicateurs, name="indicateurs")
 
 
 @app.callback()

@@ -17,7 +17,9 @@ Who reads (issue 23 §4 "readable by an ARS or ANS agent role and by the structu
   acting in it, or its software's key); a GHT's reports are its support establishment's to read (004
   L347, L349: the support carries the GHT's application);
 - the national statistics and the conformity of every registered software are the ARS's and the
-  ANS's only (they span every structure); anyone else — a patient, a professional of another
+  ANS's only (they span every structure);
+- the house itself (the command line, run by whoever owns the data directory: an actor with no
+  credential) reads every report, audited under the operator's name; anyone else — a patient, a professional of another
   structure, another structure's key, the house's own administrator key — is refused (403, recorded
   as a security event `securite.acces-refuse`).
 A read is audited once, by the room that computes it (`observatoire.sunes`, `observatoire.national`…):
@@ -90,8 +92,9 @@ class Observatoire:
 
     @staticmethod
     def is_agent(actor: Actor) -> bool:
-        """An ARS or ANS agent (see the module's docstring)."""
-        return actor.role in READER_ROLES
+        """An ARS or ANS agent (see the module's docstring) — or the house itself: an actor that came
+        through no request (no credential), as `maison indicateurs` acts for whoever owns the data."""
+        return actor.role in READER_ROLES or actor.credential is None
 
     def _refuse(self, actor: Actor, what: str, why: str) -> Forbidden:
         audit.Trail(self.db).security(

@@ -1,0 +1,276 @@
+"""`maison indicateurs …`: the observatory's reports on a terminal, as JSON or CSV, or as an HTML page
+with charts (issue 23 §4).
+
+    maison indicateurs sunes --structure 1750000019 --periode 2026-S1
+    maison indicateurs sunes --ght GHT-75 --html rapport.html
+    maison indicateurs explication DS1.1 --structure 1750000019 --format csv
+    maison indicateurs national --periode 2026-05 --format json
+    maison indicateurs conformite | maturin --structure … | prerequis --structure …
+    maison indicateurs replier
+
+Whoever runs the command owns the data directory: it acts as the house itself (an actor with no
+credential, `cli:<user>`), reads every report, and each read is audited under that name by the
+room that computes it. The trail's new records are folded first, with a progress bar. Every report
+is signed at the audit chain position it was computed at; when the chain is broken the report is
+still printed, the reason is said on the error output, and `--strict` makes the command fail (exit 3).
+"""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table as RichTable
+
+from maison.core.actor import Actor
+from maison.core.config import load_settings
+from maison.core.errors import MaisonError
+from maison.observatoire.report import Period, Table
+from maison.terminal import console
+
+indicateurs = typer.Typer(
+    help="Les indicateurs de l'observatoire : SUN-ES, statistiques nationales, conformité, MATURIN-H.",
+    no_args_is_help=True,
+)
+UNSIGNED_EXIT = 3
+progress_console = Console(stderr=True)  # the progress never mixes with a JSON or CSV output
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+DATA_DIR = typer.Option(None, help="The house's data directory")
+STRUCTURE = typer.Option(None, "--structure", help="La structure (FINESS, IdNatStruct)")
+GHT = typer.Option(None, "--ght", help="Le GHT (son code)")
+PERIODE = typer.Option(None, "--periode", help="2026-S1, 2026-05 ou 2026-01-01..2026-03-31 (défaut : en cours)")
+FORMAT = typer.Option(Format.table, "--format", help="table (rich), json ou csv (une section par tableau)")
+HTML = typer.Option(None, "--html", help="Écrire aussi le rapport HTML (graphiques) dans ce fichier")
+STRICT = typer.Option(False, "--strict", help="Échouer (code 3) si le rapport ne peut être signé")
+
+
+def operator() -> Actor:
+    return Actor(person=f"cli:{getpass.getuser()}", structure="maison", software="maison-cli")
+
+
+@contextmanager
+def _house(data_dir: Path | None) -> Iterator:
+    from maison.house import House
+
+    house = House.open(load_settings().with_overrides(data_dir=data_dir))
+    try:
+        yield house
+    except MaisonError as exc:
+        typer.echo(f"refusé : {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        house.close()
+
+
+@contextmanager
+def _working(what: str) -> Iterator[None]:
+    columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=progress_console, transient=True) as progress:
+        progress.add_task(what, total=None)
+        yield
+
+
+def _fold(house) -> None:
+    """Fold every room's new records first, a step per room on the progress bar."""
+    from maison.observatoire.service import KINDS
+
+    columns = (TextColumn("[bold]{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=progress_console, transient=True) as progress:
+        task = progress.add_task("repli de la trace d'audit", total=len(KINDS) - 1)
+        house.observatoire.fold(lambda kind, seq: progress.update(task, advance=1, description=f"{kind} : seq {seq}"))
+
+
+def _period(text: str | None, monthly: bool = False) -> Period:
+    from maison.observatoire.api import period_of
+
+    return period_of(text, monthly=monthly)
+
+
+def _scope(structure: str | None, ght: str | None):
+    from maison.observatoire.api import scope_of
+
+    return scope_of(structure, ght)
+
+
+def csv_text(tables: list[Table]) -> str:
+    """One section per table: its title as a `#` line, its header and rows (`;`, as the GIE's CSV), a blank line."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\n")
+    for table in tables:
+        out.write(f"# {table.title}\n")
+        writer.writerow(table.columns)
+        writer.writerows(["" if v is None else v for v in row] for row in table.rows)
+        out.write("\n")
+    return out.getvalue()
+
+
+def _rich(table: Table) -> RichTable:
+    shown = RichTable(title=table.title, caption="\n".join(table.notes) or None)
+    for column in table.columns:
+        shown.add_column(column)
+    for row in table.rows:
+        shown.add_row(*("—" if v is None else str(v) for v in row))
+    return shown
+
+
+def _emit(served_list, fmt: Format, html: Path | None, strict: bool, extra: list[Table] | None = None) -> None:
+    from maison.observatoire.page import render
+
+    if fmt is Format.json:
+        data = [s.as_dict() for s in served_list]
+        typer.echo(orjson.dumps(data[0] if len(data) == 1 else data, option=orjson.OPT_INDENT_2).decode())
+    elif fmt is Format.csv:
+        typer.echo(csv_text([t for s in served_list for t in s.tables]), nl=False)
+    else:
+        for served in served_list:
+            for table in served.tables:
+                console.print(_rich(table))
+            seal = served.seal
+            state = f"signé (clé {seal.key_id})" if seal.signed else "NON SIGNÉ"
+            console.print(f"{served.title} : {state}, trace d'audit jusqu'à seq {seal.seq}")
+    if html is not None:
+        title = served_list[0].title if len(served_list) == 1 else "Observatoire de la maison"
+        html.write_text(render(title, served_list, extra or []), encoding="utf-8")
+        typer.echo(f"rapport HTML écrit : {html}", err=True)
+    unsigned = [s for s in served_list if not s.seal.signed]
+    for served in unsigned:
+        typer.echo(f"ATTENTION — {served.title} : rapport non signé : {served.seal.reason}", err=True)
+    if unsigned and strict:
+        raise typer.Exit(UNSIGNED_EXIT)
+
+
+@indicateurs.command("sunes")
+def sunes(
+    structure: str = STRUCTURE,
+    ght: str = GHT,
+    periode: str = PERIODE,
+    format: Format = FORMAT,
+    html: Path = HTML,
+    strict: bool = STRICT,
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """Les indicateurs SUN-ES (DS1.1 à DS4.2 et DS4.3) d'une structure ou d'un GHT."""
+    with _house(data_dir) as house:
+        scope, period = _scope(structure, ght), _period(periode)
+        _fold(house)
+        with _working("calcul des indicateurs SUN-ES"):
+            served = house.observatoire.sunes(operator(), scope, period)
+            monthly = [house.observatoire.sunes_by_month(operator(), scope, period)] if html else []
+        _emit([served], format, html, strict, monthly)
+
+
+@indicateurs.command("explication")
+def explication(
+    indicateur: str = typer.Argument(..., help="DS1.1, DS1.2, … DS4.2"),
+    structure: str = STRUCTURE,
+    ght: str = GHT,
+    periode: str = PERIODE,
+    format: Format = FORMAT,
+    html: Path = HTML,
+    strict: bool = STRICT,
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """Chaque séjour, compte rendu ou correspondant d'un indicateur : compté ou non, pourquoi, ses traces."""
+    with _house(data_dir) as house:
+        scope, period = _scope(structure, ght), _period(periode)
+        _fold(house)
+        with _working(f"explication de {indicateur}"):
+            served = house.observatoire.explain(operator(), scope, period, indicateur)
+        _emit([served], format, html, strict)
+
+
+@indicateurs.command("prerequis")
+def prerequis(
+    structure: str = STRUCTURE,
+    ght: str = GHT,
+    periode: str = PERIODE,
+    format: Format = FORMAT,
+    html: Path = HTML,
+    strict: bool = STRICT,
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """Les prérequis PS1.1 à PS4.1 et l'éligibilité aux volets 1 et 2."""
+    with _house(data_dir) as house:
+        scope, period = _scope(structure, ght), _period(periode)
+        _fold(house)
+        with _working("évaluation des prérequis"):
+            served = house.observatoire.prerequis(operator(), scope, period)
+        _emit([served], format, html, strict)
+
+
+@indicateurs.command("national")
+def national(
+    periode: str = typer.Option(None, "--periode", help="2026-05, 2026-S1… (défaut : le mois en cours)"),
+    format: Format = FORMAT,
+    html: Path = HTML,
+    strict: bool = STRICT,
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """Les statistiques nationales mensuelles (DMP, MSSanté, INS qualifiée, ordonnance numérique, INSi, Ségur)."""
+    with _house(data_dir) as house:
+        period = _period(periode, monthly=True)
+        _fold(house)
+        with _working("calcul des statistiques nationales"):
+            served = house.observatoire.national(operator(), period)
+        _emit([served], format, html, strict)
+
+
+@indicateurs.command("conformite")
+def conformite(
+    periode: str = PERIODE,
+    format: Format = FORMAT,
+    html: Path = HTML,
+    strict: bool = STRICT,
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """La table de la maison : chaque logiciel enregistré, ce qu'il a exercé, son verdict."""
+    with _house(data_dir) as house:
+        period = _period(periode)
+        _fold(house)
+        with _working("conformité des logiciels"):
+            served = house.observatoire.conformite(operator(), period)
+        _emit([served], format, html, strict)
+
+
+@indicateurs.command("maturin")
+def maturin(
+    structure: str = typer.Option(..., "--structure", help="La structure (FINESS, IdNatStruct)"),
+    type_: str = typer.Option("CH-PARTIE-GHT", "--type", help="Le type d'établissement MATURIN-H"),
+    periode: str = PERIODE,
+    format: Format = FORMAT,
+    html: Path = HTML,
+    strict: bool = STRICT,
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """MATURIN-H : critères, valeurs calculées ou déclarées, score et niveau (A, B, C, D)."""
+    with _house(data_dir) as house:
+        period = _period(periode)
+        _fold(house)
+        with _working("MATURIN-H"):
+            served = house.observatoire.maturin(operator(), structure, period, type_)
+        _emit([served], format, html, strict)
+
+
+@indicateurs.command("replier")
+def replier(data_dir: Path = DATA_DIR) -> None:
+    """Replier maintenant les nouvelles traces d'audit dans les faits de chaque rapport."""
+    with _house(data_dir) as house:
+        done = house.observatoire.fold()
+    for kind, seq in done.items():
+        typer.echo(f"{kind} : replié jusqu'à seq {seq}")
