@@ -37,10 +37,13 @@ from maison.seeding.directory import load
 from maison.serving_insi import authority
 
 
-def habilitate_insi(house: House, structure: str, structure_name: str, idam: str, software_name: str) -> None:
+def habilitate_insi(
+    house: House, structure: str, structure_name: str, idam: str, software_name: str, category: str = ""
+) -> None:
     """The CNAM habilitates a structure and authorises a software (its IDAM) to call INSi: a
-    convention and an authorisation number, no protocol."""
-    house.insi.register_software(idam, software_name, "Maison")
+    convention and an authorisation number, no protocol. The software's category is its row of the
+    maison table (seed 001 L196-216), against which the observatory checks what it did."""
+    house.insi.register_software(idam, software_name, "Maison", category=category)
     house.insi.register_structure(structure, structure_name)
 
 

@@ -121,7 +121,7 @@ def play(
     backoffice.mss_mailbox(house, PFI, "chu-demo", "APP", "chu-demo", "PFI du CHU", password=PFI_PASSWORD)
     backoffice.mss_mailbox(house, GP_BOX, "regional-demo", "PER", gp_idnatps, "LEROY Hugo")
     # The practice's software is habilitated to INSi and holds its structure's key for its own index.
-    backoffice.habilitate_insi(house, gp_structure, "CABINET DU DR LEROY", PRACTICE_IDAM, "Logiciel de cabinet")
+    backoffice.habilitate_insi(house, gp_structure, "CABINET DU DR LEROY", PRACTICE_IDAM, "Logiciel de cabinet", "LGC")
     key = backoffice.api_key(house, gp_structure, PRACTICE_IDAM, "secretariat", "accueil", KeyScope.ACCUEIL)
     practice = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30)
     with backoffice.mss_running(house):

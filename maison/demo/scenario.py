@@ -70,7 +70,7 @@ def play(settings: Settings, count: int, console: Console) -> int:
     console.rule("[bold]Maison — démonstration")
     seed_with_progress(house.db, count, SEED)
     sandbox = backoffice.sandbox(house, _free_ports(13))  # the vendors' test data on its way (issue 21 §2)
-    backoffice.habilitate_insi(house, STRUCTURE, "CHU de démonstration", IDAM, "DPI de démonstration")
+    backoffice.habilitate_insi(house, STRUCTURE, "CHU de démonstration", IDAM, "DPI de démonstration", "DPI")
     key = backoffice.api_key(house, STRUCTURE, IDAM, DESK, "accueil", KeyScope.ACCUEIL)
 
     server = uvicorn.Server(uvicorn.Config(house.app(), host="127.0.0.1", port=port, log_level="warning"))

@@ -24,6 +24,7 @@ from maison.demo.mss import PRACTICE_IDAM
 from maison.demo.scenario import IDAM, STRUCTURE, play
 from maison.etablissement.pfi import store as pfi_store
 from maison.etablissement.sejours import store as sejours_store
+from maison.identite.ins import store as ins_store
 
 # The demo's audit trail, action by action (`:refused` when refused): the scenario's footprint,
 # pinned so that a scene calling a service twice for one act shows here. Against the demo before
@@ -185,8 +186,11 @@ def test_the_demo_plays_every_scene_with_the_outcomes_of_the_scenario(tmp_path: 
             moves = sejours_store.movements(conn, stay.id)
             documents = conn.execute(sa.select(pfi_store.pfi_hl7_document)).all()
             legs = [leg for d in documents for leg in pfi_store.hl7_outcomes(conn, d.id)]
+            categories = {row.idam: row.category for row in ins_store.all_software(conn)}
     finally:
         db.dispose()
+    # the software registry says each software's row of the maison table (issue 23 §3.1, 001 L199, L203)
+    assert (categories[IDAM], categories[PRACTICE_IDAM]) == ("DPI", "LGC")
     # issue 22 §3.1: the GAM's stay, its three movements, and every leg of the DPI's documents tied to it
     assert (stay.number, stay.status, [m.event for m in moves]) == (STAY, "finished", ["A01", "A02", "A03"])
     assert {(d.event, d.stay_number, d.structure) for d in documents} == {
