@@ -9,8 +9,11 @@ listener of the house; with `mllp_tls_ca` it requires the sender's certificate.
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import signal
 import ssl
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +25,7 @@ if TYPE_CHECKING:
     from maison.house import House
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+STOP_GRACE_S = 10.0  # on SIGTERM, for the messages being handled to be answered (they take milliseconds)
 
 
 def handlers(house: House) -> dict[str, Handler]:
@@ -85,10 +89,12 @@ async def _serve(house: House, context: ssl.SSLContext | None) -> None:
     try:
         await stop.wait()
     finally:
-        server.close()
-        await server.wait_closed()
-        mllp.close()  # every message taken is answered before exit
+        await mllp.stop(server, grace=STOP_GRACE_S)  # every message taken is answered before exit
+        mllp.close()
         if propagation is not None:
+            # the states not sent yet keep their mark and go at the next start (`sweep`): only the one
+            # being sent is waited for (its HTTP timeout bounds it), not a queue of them
+            propagation.executor.shutdown(wait=True, cancel_futures=True)
             propagation.close()
 
 
@@ -103,3 +109,15 @@ def run(settings: Settings) -> None:
         asyncio.run(_serve(house, context))
     finally:
         house.close()
+    _exit_at_once()
+
+
+def _exit_at_once() -> None:
+    """End the process without the interpreter's finalization: once every message is answered, the
+    database released and the output flushed, freeing the house's heap object by object took 3-4 s
+    more (measured on 2 cores: after the last atexit handler, before the process ended), which a
+    SIGTERM's stop should not wait for."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -11,6 +11,14 @@ an AA always means "stored" (HL7 v2.5 §2.9.2, original acknowledgment mode).
 Messages on one connection are answered in order, one at a time, as MLLP's sender waits for each
 ACK before it sends the next (HL7 v2.5 Appendix C). TLS, when given a context, wraps every
 connection (required off loopback, as on every listener of the house).
+
+Stopping (`stop`) keeps that promise: no new connection, no new frame taken; a connection waiting
+for a frame (idle, half-open, dripping, or sending a frame past the limit) is dropped at once, and a
+message being handled is finished and answered before its connection closes — so every stored
+message is ACKed, and one not answered was not stored (HL7 v2.5 §2.9.2: its sender resends it, and
+the receivers are idempotent on MSH-10). Not left to `asyncio.Server.wait_closed`, which in Python
+3.11 returns at once and from 3.12 waits for every connection (a peer that never sends: the idle
+timeout), nor to `asyncio.run`'s cancelling, which dropped an ACK whose message had committed.
 """
 
 from __future__ import annotations
@@ -87,6 +95,9 @@ class Listener:
         self.max_bytes = max_bytes
         self.idle_timeout = idle_timeout
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="mllp")
+        self.closing = False
+        self._connections: dict[asyncio.StreamWriter, bool] = {}  # writer -> a message being handled
+        self._served: set[asyncio.Task[None]] = set()
 
     def answer(self, raw: bytes) -> str:
         """The ACK of one message (run in a worker thread: the handler may write to the database)."""
@@ -117,8 +128,14 @@ class Listener:
 
     async def serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        if self.closing or task is None:
+            writer.close()
+            return
+        self._served.add(task)
+        self._connections[writer] = False
         try:
-            while True:
+            while not self.closing:
                 try:
                     raw = await read_frame(reader, self.idle_timeout)
                 except FrameTooLarge as too_large:
@@ -134,14 +151,18 @@ class Listener:
                     )
                     await writer.drain()
                     return
-                if raw is None:
+                if raw is None or self.closing:  # a frame completed as the listener stops: not taken
                     return
+                self._connections[writer] = True
                 answer = await loop.run_in_executor(self.executor, self.answer, raw)
                 writer.write(frame(answer.encode(self._charset_of(answer))))
                 await writer.drain()
+                self._connections[writer] = False
         except (TimeoutError, ConnectionError, ssl.SSLError):
             return  # idle, dripping, or gone: the connection is dropped, nothing half-processed
         finally:
+            self._connections.pop(writer, None)
+            self._served.discard(task)
             writer.close()
 
     @staticmethod
@@ -161,5 +182,24 @@ class Listener:
             **kwargs,  # type: ignore[arg-type]
         )
 
+    async def stop(self, server: asyncio.Server, grace: float = 10.0) -> None:
+        """Stop listening and end every connection (see the module's docstring): at once for those
+        waiting for a frame, after its ACK for one whose message is being handled — within `grace`
+        seconds, past which the last ones are dropped (a handler stuck on its database, or a peer
+        that does not read its ACK)."""
+        self.closing = True
+        server.close()
+        for writer, handling in list(self._connections.items()):
+            if not handling:
+                writer.transport.abort()  # the pending read ends (end of stream): nothing was taken
+        if self._served:
+            _done, late = await asyncio.wait(set(self._served), timeout=grace)
+            for task in late:
+                log.warning("connexion MLLP fermée à l'arrêt sans réponse au message en cours")
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=1)
+
     def close(self) -> None:
-        self.executor.shutdown(wait=True)
+        """Release the handlers' threads (after `stop`: none of them has work left)."""
+        self.executor.shutdown(wait=True, cancel_futures=True)

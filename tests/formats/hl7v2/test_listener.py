@@ -171,3 +171,40 @@ def test_tls(tmp_path, received):
 
 def test_frame_helper_is_what_mllp_send_speaks():
     assert frame(b"x") == b"\x0bx\x1c\r"
+
+
+def test_stopping_drops_waiting_peers_at_once_and_answers_the_message_being_handled(received):
+    """`Listener.stop`: a half-open frame, a dripping sender and an idle peer are dropped at once; the
+    message being handled is finished and its ACK sent before its connection closes; nothing new is
+    taken. The old way (close the server, shut the executor down on the loop, let `asyncio.run`
+    cancel the rest) never sent that ACK, though its handler had returned."""
+    handling, release = threading.Event(), threading.Event()
+
+    def slow(message: hl7.Message):
+        received.append(str(message.extract_field("MSH", 1, 10)))
+        handling.set()
+        assert release.wait(10)
+
+    server = Running(Listener({"ADT": slow}, idle_timeout=30.0))
+    waiting = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(3)]
+    waiting[0].sendall(b"\x0b" + A01.format(id="half").encode()[:60])  # half-open: a frame never ended
+    waiting[1].sendall(b"\x0b" + b"MSH|^~\\&|")  # a dripping sender, mid-frame
+    busy = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    busy.sendall(frame(A01.format(id="busy").encode()))
+    assert handling.wait(5)
+    stopped = asyncio.run_coroutine_threadsafe(server.listener.stop(server.server, grace=5), server.loop)
+    started = time.monotonic()
+    for peer in waiting:  # each sees its connection end, without waiting for the idle timeout
+        assert peer.recv(1024) == b""
+    assert time.monotonic() - started < 3
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
+    assert not stopped.done()  # still waiting for the message being handled
+    release.set()
+    assert b"MSA|AA|busy" in busy.recv(65536)
+    assert busy.recv(1024) == b""  # then closed
+    stopped.result(5)
+    assert received == ["busy"]
+    for peer in [*waiting, busy]:
+        peer.close()
+    server.stop()
