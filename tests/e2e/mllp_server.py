@@ -60,11 +60,15 @@ class Served:
         raise AssertionError("maison serve --mllp-port did not listen:\n" + log.read_text()[-3000:])
 
     def stop(self, timeout: float = 20) -> int | None:
-        """SIGTERM to the group; its exit code, or None when it had to be killed."""
+        """SIGTERM to the group; its exit code, or None when it had to be killed (the processes still
+        running then are written to the log: which of them did not stop)."""
         try:
             os.killpg(self.proc.pid, signal.SIGTERM)
             return self.proc.wait(timeout=timeout)
         except (ProcessLookupError, subprocess.TimeoutExpired):
+            left = subprocess.run(["ps", "-o", "pid,etime,args", "-g", str(self.proc.pid)], capture_output=True)
+            with open(self.log, "ab") as out:
+                out.write(b"\nstill running after SIGTERM:\n" + left.stdout)
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
             return None
