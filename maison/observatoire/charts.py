@@ -29,9 +29,12 @@ def _number(value: object) -> float | None:
 
 
 def series(table: Table) -> list[tuple[str, list[float | None]]]:
-    """The numeric columns (after the first): each a series, one value per row (None: no value)."""
+    """The numeric columns (after the first): each a series, one value per row (None: no value). An
+    audit sequence number (a column named `seq…`) names a record, it is no quantity: never drawn."""
     out = []
     for index, name in enumerate(table.columns[1:], start=1):
+        if name.startswith("seq"):
+            continue
         values = [_number(row[index]) for row in table.rows]
         if any(v is not None for v in values) and all(
             v is not None or row[index] in (None, "", "—") for v, row in zip(values, table.rows, strict=True)

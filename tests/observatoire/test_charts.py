@@ -51,5 +51,7 @@ def test_a_bar_chart_draws_one_bar_per_value_in_its_series_colour():
 def test_only_numeric_columns_are_series_and_a_table_without_chart_draws_nothing():
     assert [name for name, _ in series(RATES)] == ["DS1.1", "DS4.2"]
     assert svg(Table("t", ("a", "b"), (("x", 1),))) is None
+    exercised = Table("t", ("logiciel", "nombre", "seq_premier"), (("DPI", 3, 1234),), chart="bar")
+    assert [name for name, _ in series(exercised)] == ["nombre"]  # a record's seq is no quantity
     assert svg(Table("t", ("a", "b"), (), chart="bar")) is None
     assert svg(Table("t", ("a", "b"), (("x", "texte"),), chart="bar")) is None
