@@ -171,13 +171,6 @@ def events(
         yield dict(r)
 
 
-def events_after(conn: Connection, seq: int, *, limit: int = 10_000) -> list[dict[str, Any]]:
-    """The records after `seq`, in order, at most `limit`: what an observatory fold reads since its
-    cursor (issue 23: fold, do not rescan), keyed by the primary key."""
-    query = sa.select(audit_event).where(audit_event.c.seq > seq).order_by(audit_event.c.seq).limit(limit)
-    return [dict(r) for r in conn.execute(query).mappings()]
-
-
 def tally(
     conn: Connection,
     *,
@@ -203,16 +196,16 @@ def tally(
     return int(conn.execute(query).scalar_one())
 
 
-def records_after(conn: Connection, after: int, upto: int, actions: Sequence[str]) -> list[dict[str, Any]]:
-    """The records of `actions` with `after < seq <= upto`, in chain order: how a report folds the trail
-    incrementally (issue 23: a cursor on `seq`, never a rescan). A window of sequence numbers, not of
-    matches, bounds what one call reads, whatever the share of these actions in it."""
+def records_after(conn: Connection, after: int, upto: int, actions: Sequence[str] | None) -> list[dict[str, Any]]:
+    """The records of `actions` (None: of every action) with `after < seq <= upto`, in chain order:
+    how a report folds the trail incrementally (issue 23: a cursor on `seq`, never a rescan). A window
+    of sequence numbers, not of matches, bounds what one call reads, whatever the share of these
+    actions in it."""
     columns = [c for c in audit_event.c if c.name not in ("prev_hash", "hash")]  # the chain is verify_chain's
-    query = (
-        sa.select(*columns)
-        .where(audit_event.c.seq > after, audit_event.c.seq <= upto, audit_event.c.action.in_(list(actions)))
-        .order_by(audit_event.c.seq)
-    )
+    query = sa.select(*columns).where(audit_event.c.seq > after, audit_event.c.seq <= upto)
+    if actions is not None:
+        query = query.where(audit_event.c.action.in_(list(actions)))
+    query = query.order_by(audit_event.c.seq)
     names = [c.name for c in columns]
     # rows zipped with their names: 1.5x faster than .mappings() (100 000 records, SQLite)
     return [dict(zip(names, row, strict=True)) for row in conn.execute(query)]

@@ -143,13 +143,14 @@ def fold(db: Database, *, from_zero: bool = False, batch: int = BATCH) -> int:
             pass  # another fold created it first: its row lock now orders the two
     while True:
         with db.write() as conn:
-            after = store.cursor(conn, CURSOR)
-            events = audit.events_after(conn, after, limit=batch)
-            if not events:
+            after, head = store.cursor(conn, CURSOR), audit.last_seq(conn)
+            if after >= head:
                 return total
+            upto = min(after + batch, head)
+            events = audit.records_after(conn, after, upto, None)  # every action: any names its software
             exercises, applications, clients = facts_of(events)
             store.add_exercises(conn, exercises)
             store.add_applications(conn, applications)
             store.name_psc_clients(conn, clients)
-            store.set_cursor(conn, CURSOR, events[-1]["seq"])
+            store.set_cursor(conn, CURSOR, upto)
         total += len(events)
