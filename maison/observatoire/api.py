@@ -6,8 +6,9 @@ the SUN-ES explanations, the HTML report, and the SUN-ES indicators as FHIR R4 `
 - `GET /sunes/explication/{indicateur}?…` — every stay, report or correspondent, counted or not, why
 - `GET /prerequis?…`, `GET /maturin?structure=…&type=…` — the PS checks and volets; MATURIN-H
 - `GET /national?periode=2026-05`, `GET /conformite?periode=…` — ARS and ANS agents only
-- `GET /rapport.html?structure=…|ght=…&periode=…` — SUN-ES, prerequisites (and MATURIN-H for a
-  structure) as one HTML page with charts
+- `GET /rapport.html?structure=…|ght=…&periode=…` — SUN-ES (with its rates per month),
+  prerequisites (and MATURIN-H for a structure) as one HTML page with charts; `GET /national.html`,
+  `GET /conformite.html` — the agents' reports as pages (rates per month, per software)
 - `GET /fhir/Measure`, `GET /fhir/Measure/{id}` — the indicators' definitions (public: no data)
 - `GET /fhir/MeasureReport?structure=…|ght=…&periode=…` — a signed Bundle of MeasureReports
 - `GET /cle` — the public key (JWK) that verifies every report's signature (public)
@@ -71,6 +72,11 @@ HTML = doc.extra(
     doc.query_parameters(_SCOPE),
     doc.answers(200, {"text/html": {"type": "string"}}, "Le rapport HTML"),
     doc.errors(400, 403, 404),
+)
+PERIOD_HTML = doc.extra(
+    doc.query_parameters({"periode": "La période (par défaut le mois ou le semestre en cours)"}),
+    doc.answers(200, {"text/html": {"type": "string"}}, "Le rapport HTML"),
+    doc.errors(400, 403),
 )
 MEASURES = doc.fhir_answer(doc.bundle_schema(doc.resource("Measure")))
 MEASURE = doc.extra(doc.fhir_answer(doc.resource("Measure")), doc.errors(404))
@@ -161,6 +167,18 @@ def router(obs: Observatoire, authorizer: Authorizer, ns: Namespace) -> APIRoute
         monthly = [obs.sunes_by_month(actor, scope, period)]
         html = render(f"Observatoire — {scope.kind} {scope.code} — {period.label}", reports, monthly)
         return Response(html, media_type="text/html; charset=utf-8")
+
+    @r.get("/national.html", openapi_extra=PERIOD_HTML)
+    @accepts(READERS)
+    def national_page(request: Request, periode: str | None = None) -> Response:
+        served = obs.national(authorizer.caller(request), period_of(periode, monthly=True))
+        return Response(render(served.title, [served]), media_type="text/html; charset=utf-8")
+
+    @r.get("/conformite.html", openapi_extra=PERIOD_HTML)
+    @accepts(READERS)
+    def conformite_page(request: Request, periode: str | None = None) -> Response:
+        served = obs.conformite(authorizer.caller(request), period_of(periode))
+        return Response(render(served.title, [served]), media_type="text/html; charset=utf-8")
 
     @r.get("/fhir/Measure", openapi_extra=MEASURES)
     @public("les définitions des indicateurs SUN-ES (Measure) ne portent aucune donnée")

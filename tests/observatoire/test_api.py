@@ -70,8 +70,10 @@ ROUTES = {
     "conformite": ("/observatoire/conformite", {"periode": "2026-S1"}),
     "measurereport": ("/observatoire/fhir/MeasureReport", S1),
     "html": ("/observatoire/rapport.html", S1),
+    "national-html": ("/observatoire/national.html", {"periode": "2026-05"}),
+    "conformite-html": ("/observatoire/conformite.html", {"periode": "2026-S1"}),
 }
-AGENTS_ONLY = {"national", "conformite"}
+AGENTS_ONLY = {"national", "conformite", "national-html", "conformite-html"}
 
 
 @pytest.mark.parametrize("name", list(ROUTES))
@@ -192,7 +194,7 @@ def test_a_tampered_audit_chain_makes_every_report_refuse_to_sign(house, client,
     for name, (path, params) in ROUTES.items():
         answer = client.get(path, params=params, headers=keys["ars"])
         assert answer.status_code == 200, name
-        if name == "html":
+        if name.endswith("html"):
             assert "Rapport non signé" in answer.text and "Rapport signé" not in answer.text
         elif name == "measurereport":
             bundle = answer.json()
@@ -204,3 +206,12 @@ def test_a_tampered_audit_chain_makes_every_report_refuse_to_sign(house, client,
             assert signature["signe"] is False and signature["jws"] is None, name
             assert "chaîne d'audit rompue" in signature["motif"]
     assert orjson.loads(client.get("/observatoire/cle").content)["kty"] == "OKP"
+
+
+def test_the_agents_pages_draw_their_series(client, keys):
+    page = html.fromstring(
+        client.get("/observatoire/national.html", params={"periode": "2026-S1"}, headers=keys["ars"]).content
+    )
+    headings = [h.text_content() for h in page.iter("h2")]
+    assert headings == ["Statistiques nationales — 2026-S1"]
+    assert list(page.iter("figure")) and all(f.getnext().tag == "table" for f in page.iter("figure"))
