@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import getpass
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -31,10 +31,10 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
+from maison.admin_cli import _house
 from maison.core.actor import Actor
-from maison.core.config import load_settings
-from maison.core.errors import MaisonError
 from maison.observatoire.report import Period, Table
+from maison.observatoire.service import Observatoire, Served
 from maison.terminal import console
 
 indicateurs = typer.Typer(
@@ -62,20 +62,6 @@ STRICT = typer.Option(False, "--strict", help="Échouer (code 3) si le rapport n
 
 def operator() -> Actor:
     return Actor(person=f"cli:{getpass.getuser()}", structure="maison", software="maison-cli")
-
-
-@contextmanager
-def _house(data_dir: Path | None) -> Iterator:
-    from maison.house import House
-
-    house = House.open(load_settings().with_overrides(data_dir=data_dir))
-    try:
-        yield house
-    except MaisonError as exc:
-        typer.echo(f"refusé : {exc}", err=True)
-        raise typer.Exit(2) from None
-    finally:
-        house.close()
 
 
 @contextmanager
@@ -155,6 +141,23 @@ def _emit(served_list, fmt: Format, html: Path | None, strict: bool, extra: list
         raise typer.Exit(UNSIGNED_EXIT)
 
 
+def _serve(
+    data_dir: Path | None,
+    what: str,
+    compute: Callable[[Observatoire], list[Served]],
+    output: tuple[Format, Path | None, bool],
+    series: Callable[[Observatoire], list[Table]] | None = None,
+) -> None:
+    """Open the house, fold the trail, compute with a progress line, print or write the reports."""
+    fmt, html, strict = output
+    with _house(data_dir) as house:
+        _fold(house)
+        with _working(what):
+            served = compute(house.observatoire)
+            extra = series(house.observatoire) if series and html else []
+        _emit(served, fmt, html, strict, extra)
+
+
 @indicateurs.command("sunes")
 def sunes(
     structure: str = STRUCTURE,
@@ -166,13 +169,13 @@ def sunes(
     data_dir: Path = DATA_DIR,
 ) -> None:
     """Les indicateurs SUN-ES (DS1.1 à DS4.2 et DS4.3) d'une structure ou d'un GHT."""
-    with _house(data_dir) as house:
-        scope, period = _scope(structure, ght), _period(periode)
-        _fold(house)
-        with _working("calcul des indicateurs SUN-ES"):
-            served = house.observatoire.sunes(operator(), scope, period)
-            monthly = [house.observatoire.sunes_by_month(operator(), scope, period)] if html else []
-        _emit([served], format, html, strict, monthly)
+    _serve(
+        data_dir,
+        "calcul des indicateurs SUN-ES",
+        lambda obs: [obs.sunes(operator(), _scope(structure, ght), _period(periode))],
+        (format, html, strict),
+        lambda obs: [obs.sunes_by_month(operator(), _scope(structure, ght), _period(periode))],
+    )
 
 
 @indicateurs.command("explication")
@@ -187,12 +190,12 @@ def explication(
     data_dir: Path = DATA_DIR,
 ) -> None:
     """Chaque séjour, compte rendu ou correspondant d'un indicateur : compté ou non, pourquoi, ses traces."""
-    with _house(data_dir) as house:
-        scope, period = _scope(structure, ght), _period(periode)
-        _fold(house)
-        with _working(f"explication de {indicateur}"):
-            served = house.observatoire.explain(operator(), scope, period, indicateur)
-        _emit([served], format, html, strict)
+    _serve(
+        data_dir,
+        f"explication de {indicateur}",
+        lambda obs: [obs.explain(operator(), _scope(structure, ght), _period(periode), indicateur)],
+        (format, html, strict),
+    )
 
 
 @indicateurs.command("prerequis")
@@ -206,12 +209,12 @@ def prerequis(
     data_dir: Path = DATA_DIR,
 ) -> None:
     """Les prérequis PS1.1 à PS4.1 et l'éligibilité aux volets 1 et 2."""
-    with _house(data_dir) as house:
-        scope, period = _scope(structure, ght), _period(periode)
-        _fold(house)
-        with _working("évaluation des prérequis"):
-            served = house.observatoire.prerequis(operator(), scope, period)
-        _emit([served], format, html, strict)
+    _serve(
+        data_dir,
+        "évaluation des prérequis",
+        lambda obs: [obs.prerequis(operator(), _scope(structure, ght), _period(periode))],
+        (format, html, strict),
+    )
 
 
 @indicateurs.command("national")
@@ -223,12 +226,8 @@ def national(
     data_dir: Path = DATA_DIR,
 ) -> None:
     """Les statistiques nationales mensuelles (DMP, MSSanté, INS qualifiée, ordonnance numérique, INSi, Ségur)."""
-    with _house(data_dir) as house:
-        period = _period(periode, monthly=True)
-        _fold(house)
-        with _working("calcul des statistiques nationales"):
-            served = house.observatoire.national(operator(), period)
-        _emit([served], format, html, strict)
+    compute = lambda obs: [obs.national(operator(), _period(periode, monthly=True))]  # noqa: E731
+    _serve(data_dir, "calcul des statistiques nationales", compute, (format, html, strict))
 
 
 @indicateurs.command("conformite")
@@ -240,12 +239,8 @@ def conformite(
     data_dir: Path = DATA_DIR,
 ) -> None:
     """La table de la maison : chaque logiciel enregistré, ce qu'il a exercé, son verdict."""
-    with _house(data_dir) as house:
-        period = _period(periode)
-        _fold(house)
-        with _working("conformité des logiciels"):
-            served = house.observatoire.conformite(operator(), period)
-        _emit([served], format, html, strict)
+    compute = lambda obs: [obs.conformite(operator(), _period(periode))]  # noqa: E731
+    _serve(data_dir, "conformité des logiciels", compute, (format, html, strict))
 
 
 @indicateurs.command("maturin")
@@ -259,12 +254,8 @@ def maturin(
     data_dir: Path = DATA_DIR,
 ) -> None:
     """MATURIN-H : critères, valeurs calculées ou déclarées, score et niveau (A, B, C, D)."""
-    with _house(data_dir) as house:
-        period = _period(periode)
-        _fold(house)
-        with _working("MATURIN-H"):
-            served = house.observatoire.maturin(operator(), structure, period, type_)
-        _emit([served], format, html, strict)
+    compute = lambda obs: [obs.maturin(operator(), structure, _period(periode), type_)]  # noqa: E731
+    _serve(data_dir, "MATURIN-H", compute, (format, html, strict))
 
 
 @indicateurs.command("replier")

@@ -105,14 +105,8 @@ def _axes(table: Table, top: float) -> list[str]:
     n = len(table.rows)
     for i, row in enumerate(table.rows):
         left, width = _slot(i, n)
-        out.append(
-            f'<text x="{left + width / 2:.1f}" y="{base + 16}" font-size="11" text-anchor="middle" '
-            f'fill="#1a1a1a">{escape(str(row[0])[:18])}</text>'
-        )
-    out.append(
-        f'<text x="{(LEFT + WIDTH - RIGHT) / 2}" y="{HEIGHT - 8}" font-size="12" text-anchor="middle" '
-        f'fill="#1a1a1a">{escape(table.columns[0])}</text>'
-    )
+        out.append(_text(left + width / 2, base + 16, str(row[0])[:18], 11))
+    out.append(_text((LEFT + WIDTH - RIGHT) / 2, HEIGHT - 8, table.columns[0], 12))
     out.append(
         f'<text x="14" y="{(TOP + HEIGHT - BOTTOM) / 2}" font-size="12" text-anchor="middle" fill="#1a1a1a" '
         f'transform="rotate(-90 14 {(TOP + HEIGHT - BOTTOM) / 2})">valeur</text>'
@@ -135,10 +129,7 @@ def _bars(labels: list[str], drawn: list[tuple[str, list[float | None]]], top: f
                 f'fill="{PALETTE[s % len(PALETTE)]}"><title>{escape(label)} — {escape(name)} : '
                 f"{_fmt(value)}</title></rect>"
             )
-            out.append(
-                f'<text x="{x + bar / 2:.1f}" y="{y - 3:.1f}" font-size="10" text-anchor="middle" '
-                f'fill="#1a1a1a">{_fmt(value)}</text>'
-            )
+            out.append(_text(x + bar / 2, y - 3, _fmt(value)))
     return out
 
 
