@@ -174,7 +174,10 @@ def sunes(
         "calcul des indicateurs SUN-ES",
         lambda obs: [obs.sunes(operator(), _scope(structure, ght), _period(periode))],
         (format, html, strict),
-        lambda obs: [obs.sunes_by_month(operator(), _scope(structure, ght), _period(periode))],
+        lambda obs: [
+            obs.sunes_by_month(operator(), _scope(structure, ght), _period(periode)),
+            obs.sunes_by_service(operator(), _scope(structure, ght), _period(periode)),
+        ],
     )
 
 

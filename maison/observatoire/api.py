@@ -6,7 +6,7 @@ the SUN-ES explanations, the HTML report, and the SUN-ES indicators as FHIR R4 `
 - `GET /sunes/explication/{indicateur}?…` — every stay, report or correspondent, counted or not, why
 - `GET /prerequis?…`, `GET /maturin?structure=…&type=…` — the PS checks and volets; MATURIN-H
 - `GET /national?periode=2026-05`, `GET /conformite?periode=…` — ARS and ANS agents only
-- `GET /rapport.html?structure=…|ght=…&periode=…` — SUN-ES (with its rates per month),
+- `GET /rapport.html?structure=…|ght=…&periode=…` — SUN-ES (with its rates per month and per service),
   prerequisites (and MATURIN-H for a structure) as one HTML page with charts; `GET /national.html`,
   `GET /conformite.html` — the agents' reports as pages (rates per month, per software)
 - `GET /fhir/Measure`, `GET /fhir/Measure/{id}` — the indicators' definitions (public: no data)
@@ -164,8 +164,8 @@ def router(obs: Observatoire, authorizer: Authorizer, ns: Namespace) -> APIRoute
         reports = [obs.sunes(actor, scope, period), obs.prerequis(actor, scope, period)]
         if scope.kind == "structure":
             reports.append(obs.maturin(actor, scope.code, period))
-        monthly = [obs.sunes_by_month(actor, scope, period)]
-        html = render(f"Observatoire — {scope.kind} {scope.code} — {period.label}", reports, monthly)
+        series = [obs.sunes_by_month(actor, scope, period), obs.sunes_by_service(actor, scope, period)]
+        html = render(f"Observatoire — {scope.kind} {scope.code} — {period.label}", reports, series)
         return Response(html, media_type="text/html; charset=utf-8")
 
     @r.get("/national.html", openapi_extra=PERIOD_HTML)

@@ -56,7 +56,7 @@ from maison.observatoire.prerequis.model import Scope as PrerequisScope
 from maison.observatoire.prerequis.service import Prerequis
 from maison.observatoire.report import Period, Table
 from maison.observatoire.signature import Seal, Sealer
-from maison.observatoire.sunes.model import INDICATORS, Scope
+from maison.observatoire.sunes.model import INDICATORS, Scope, Unit
 from maison.observatoire.sunes.service import SunEs
 
 KINDS = ("sunes", "national", "conformite", "maturin", "prerequis")
@@ -180,6 +180,32 @@ class Observatoire:
         return Table(
             f"Taux SUN-ES par mois (%) — {scope.code} — {period.label}", ("mois", *INDICATORS), tuple(rows), "line"
         )
+
+    def sunes_by_service(self, actor: Actor, scope: Scope, period: Period) -> Table:
+        """The per-stay indicators' rates by the unit (service) each stay was discharged from (the
+        HTML report's bars): each indicator's explanation — its stays counted or not — grouped by the
+        stays' unit as the GAM recorded it (PV1-3). The explanations and the read of the stays are
+        audited as any other."""
+        self.authorise(actor, scope, "sunes")
+        codes = [c for c, i in INDICATORS.items() if i.unit is Unit.STAYS]
+        counted: dict[str, dict[str, list[int]]] = {}  # code -> stay key -> [in denominator, counted]
+        for code in codes:
+            with self._one_at_a_time("sunes"):
+                why = self.sunes_room.explain(actor, scope, period, code)
+            counted[code] = {i.key: [int(i.in_denominator), int(i.counted)] for i in why.items if i.in_denominator}
+        keys = sorted({tuple(k.split("/", 1)) for per in counted.values() for k in per})
+        stays = self.sunes_room.sejours.stays_by_key(actor, [(k[0], k[1]) for k in keys]) if keys else []
+        unit = {f"{s.structure}/{s.number}": s.unit_name or s.unit or "unité non renseignée" for s in stays}
+        rows = []
+        for service in sorted(set(unit.values())):
+            rates = []
+            for code in codes:
+                mine = [v for k, v in counted[code].items() if unit.get(k) == service]
+                den = sum(v[0] for v in mine)
+                rates.append(round(100 * sum(v[1] for v in mine) / den, 1) if den else None)
+            rows.append((service, *rates))
+        title = f"Taux SUN-ES par service de sortie (%) — {scope.code} — {period.label}"
+        return Table(title, ("service", *codes), tuple(rows), "bar")
 
     def sunes_measure_reports(self, actor: Actor, scope: Scope, period: Period, ns: Namespace) -> dict[str, Any]:
         """The SUN-ES indicators as a Bundle of FHIR MeasureReports, each stating the chain position,

@@ -39,6 +39,12 @@ def test_the_served_figures_are_the_hand_counted_ones(world, house, live, refere
     bars = [t.text_content() for t in parsed.iter("{http://www.w3.org/2000/svg}title", "title")]
     assert "DS1.1 — numérateur : 2" in bars and "DS1.1 — dénominateur : 6" in bars
     assert any(b.startswith(f"{CURRENT.months()[0].label} — DS1.1 : ") for b in bars)  # the rates per month
+    [by_service] = [
+        t for t in parsed.iter("table") if t.find("caption").text_content().startswith("Taux SUN-ES par service")
+    ]
+    [row] = by_service.find("tbody").findall("tr")  # every stay of the world left from one unit
+    cells = [td.text_content() for td in row.findall("td")]
+    assert cells[1] == "33.3" and cells[-1] == "33.3"  # DS1.1 2 of 6, DS4.2 2 of 6: as the whole structure
 
     why = httpx.get(f"{live.url}/observatoire/sunes/explication/DS1.1", params=params, headers=own, timeout=60)
     items = {i["element"]: i for i in why.json()["contenu"]["elements"]}
