@@ -80,6 +80,10 @@ from maison.partage.mss.messagerie_api import router as messagerie_router
 from maison.partage.mss.service import Mss
 from maison.partage.ordonnance.api import router as ordonnance_router
 from maison.partage.ordonnance.service import Base
+from maison.portail.patient import PatientPortal
+from maison.portail.patient import router as patient_portal
+from maison.portail.sessions import Sessions
+from maison.portail.web import assets_router
 from maison.sandbox.api import router as sandbox_router
 
 SERVICES = [
@@ -385,6 +389,8 @@ class House:
             tags=["Bac à sable"],
         )
 
+        _portals(self, app)
+
         @app.get("/")
         @public("la liste des services est publique")
         async def index() -> JSONResponse:
@@ -418,6 +424,18 @@ class House:
 
         complete_openapi(app)  # security from each route's policy, the protocols' real errors (issue 21 §3.1)
         return app
+
+
+def _portals(house: House, app: FastAPI) -> None:
+    """The web pages (issue 24): Mon espace santé for the patient at `/mon-espace`, their stylesheet
+    and htmx at `/portail`; the pages call the same services as the API, in this process."""
+    s = house.settings
+    sessions = Sessions(house.db, inactivity=s.portail_inactivite_s, lifetime=s.portail_duree_max_s)
+    patient = PatientPortal(
+        house.patient_login, house.mes_issuer, house.dmp, sessions, house.terminology.display, s.reference_path
+    )
+    app.include_router(assets_router(), prefix="/portail", include_in_schema=False)
+    app.include_router(patient_portal(patient), prefix="/mon-espace", include_in_schema=False)
 
 
 def observatory(house: House) -> Observatoire:

@@ -288,15 +288,7 @@ class Authorizer:
         claimed = unverified_issuer(token)  # only to choose the verifier; each verifies the signature
         if self.patients is not None and self.patient_issuer_of and claimed == self.patient_issuer_of(base_url):
             patient = self.patients.verify(token, self.patient_issuer_of(base_url))
-            return Actor(
-                patient.acting,
-                "",
-                "mon-espace-sante",
-                kind="patient",
-                patient=patient.ins,
-                role="representant-legal" if patient.acting != patient.ins else "patient",
-                credential=Credential.PATIENT,
-            )
+            return patient_actor(patient.ins, patient.acting)
         wanted = headers.get("x-structure")
         psc_issuer = self.issuer_of(base_url)
         local_issuer = self.local.issuer_of(token) if self.local and claimed != psc_issuer else None
@@ -312,6 +304,20 @@ class Authorizer:
         except TokenRejected as exc:
             raise Unauthenticated(f"jeton refusé : {exc.description}", code="jeton-invalide") from None
         return _professional(claims, info, credential, wanted, structure_required)
+
+
+def patient_actor(ins: str, acting: str) -> Actor:
+    """A Mon espace santé user as every service sees him: the same whether he came with a token (the
+    API) or with a portal session (maison.portail), so both leave the same audit records."""
+    return Actor(
+        acting,
+        "",
+        "mon-espace-sante",
+        kind="patient",
+        patient=ins,
+        role="representant-legal" if acting != ins else "patient",
+        credential=Credential.PATIENT,
+    )
 
 
 def _has_credential(request: HasHeaders) -> bool:

@@ -109,6 +109,10 @@ class Settings:
     sunes_cible_ds4_1: int = 50
     sunes_cible_ds4_2: int = 50
     espace_max_document_bytes: int = 5_000_000  # a document the patient deposits in Mon espace santé
+    # The portals' sessions (issue 24 §4): ended after this many seconds without a request, and this many
+    # after the login whatever the activity (ANSSI R23-R24; Mon espace santé logs out after 15 minutes idle).
+    portail_inactivite_s: int = 900
+    portail_duree_max_s: int = 43_200
     mss_max_message_bytes: int = 20_000_000  # the largest MSSanté message an operator accepts (SMTP SIZE)
     # A structure's identity provider registered with a jwksUri: Maison fetches only public addresses
     # (no loopback, private, link-local, reserved; SSRF, issue 18 §3), unless this is on (tests, a lab).

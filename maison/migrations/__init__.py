@@ -40,13 +40,14 @@ def load_all_tables() -> sa.MetaData:
     import maison.identite.ins.store  # noqa: F401
     import maison.identite.mes.store  # noqa: F401
     import maison.identite.psc.store  # noqa: F401
-    import maison.observatoire.prerequis.store  # noqa: F401
     import maison.observatoire.conformite.store  # noqa: F401
+    import maison.observatoire.national.store  # noqa: F401
+    import maison.observatoire.prerequis.store  # noqa: F401
+    import maison.observatoire.sunes.store  # noqa: F401
     import maison.partage.dmp.store  # noqa: F401
     import maison.partage.espace.store  # noqa: F401
     import maison.partage.mss.store  # noqa: F401
     import maison.partage.ordonnance.store  # noqa: F401
-    import maison.observatoire.sunes.store  # noqa: F401
-    import maison.observatoire.national.store  # noqa: F401
+    import maison.portail.store  # noqa: F401
 
     return metadata

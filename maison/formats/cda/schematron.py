@@ -47,6 +47,13 @@ def _saxon() -> Any:  # a saxonche PySaxonProcessor (saxonche has no type inform
     return _processor
 
 
+def shared_saxon() -> tuple[Any, threading.Lock]:
+    """The process's SaxonC processor and the lock every user of it holds (the portals' CDA display,
+    `maison.portail.cda_html`, runs the CI-SIS stylesheet on it): one processor, one thread at a time."""
+    with _lock:
+        return _saxon(), _lock
+
+
 def _q(tag: str) -> str:
     return f"{{{SCH}}}{tag}"
 

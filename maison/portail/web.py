@@ -1,0 +1,162 @@
+"""What every portal page shares: the templates, the security headers, the session cookie, CSRF.
+
+- Templates: Jinja2 with autoescape on for every file (`autoescape=True`, not by extension: a
+  fragment named `.txt` is escaped too).
+- Headers on every portal answer (`page`, `PortalRoute`): a Content-Security-Policy without inline
+  script or style (`default-src 'self'`), framing refused (`frame-ancestors 'none'` and
+  X-Frame-Options DENY, RFC 7034), `Referrer-Policy: no-referrer` (a document's URL names the
+  patient's data), `Cache-Control: no-store` (health data stays out of shared caches, RFC 9111 §5.2.2.5).
+- The session cookie: HttpOnly, SameSite=Strict, Path limited to the portal, Secure except on a
+  loopback host over plain HTTP (the developer's own machine: browsers keep Secure cookies for
+  https only, loopback excepted inconsistently).
+- CSRF: the synchronizer token of the session (`Sessions`), sent as the form field `csrf` or the
+  header `X-CSRF-Token` (htmx sends it from `hx-headers`); before a session exists (the login
+  forms), a double-submit token: a random cookie of its own and the same value in the form
+  (OWASP CSRF Prevention Cheat Sheet, "login CSRF"). A POST without it, or with a wrong one: 403.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable, Coroutine
+from importlib import metadata
+from ipaddress import ip_address
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.routing import APIRoute
+from jinja2 import Environment, FileSystemLoader
+
+from maison.core.authz import public
+from maison.core.errors import Forbidden, InvalidInput, MaisonError, UnsupportedMediaType
+from maison.formats.body import read_limited
+
+HERE = Path(__file__).parent
+STYLESHEET = HERE / "static" / "portail.css"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+PRE_SESSION_COOKIE = "maison_portail_connexion"
+MAX_FORM_BYTES = 64_000
+
+templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, auto_reload=False)
+
+
+def htmx_script() -> Path:
+    """htmx.min.js as the `plain.htmx` distribution ships it (PyPI; BSD-licensed htmx 2 inside): the
+    house serves it itself, no CDN and no copy in this repository. Found by name in the installed
+    files, so a release that moves it does not break the portal."""
+    files = metadata.distribution("plain.htmx").files or []
+    found = [f for f in files if f.name == "htmx.min.js" and "/ext/" not in str(f)]
+    if not found:
+        raise RuntimeError("plain.htmx ships no htmx.min.js: the portals' partial updates need it")
+    return Path(str(found[0].locate()))
+
+
+def secured(response: Response) -> Response:
+    """The portal's headers, unless the answer set its own (a document viewer allows its own frame)."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(templates.get_template(name).render(**context), status)
+
+
+def error_page(error: MaisonError) -> HTMLResponse:
+    """A refusal in French, with the status the API would answer (never a stack trace, never 500 for
+    a caller's mistake)."""
+    return page("erreur.html", error.http_status, message=error.message, http_status=error.http_status)
+
+
+class PortalRoute(APIRoute):
+    """Every portal route: the service's errors become a French page, and every answer — errors
+    included — carries the security headers."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def portal_handler(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except MaisonError as error:
+                response = error_page(error)
+            return secured(response)
+
+        return portal_handler
+
+
+def is_loopback(host: str | None) -> bool:
+    if host in ("localhost", None, ""):
+        return host == "localhost"
+    try:
+        return ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def secure_cookie(request: Request) -> bool:
+    """Secure everywhere but plain HTTP on the machine itself (where there is no certificate)."""
+    return request.url.scheme == "https" or not is_loopback(request.url.hostname)
+
+
+def set_cookie(response: Response, request: Request, name: str, value: str, path: str) -> None:
+    response.set_cookie(
+        name, value, path=path, httponly=True, samesite="strict", secure=secure_cookie(request), max_age=None
+    )
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """An HTML form's fields (application/x-www-form-urlencoded, the only kind the pages send), size
+    bounded; a field given twice is refused (a smuggled second `csrf` or `masque`)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip()
+    if kind != "application/x-www-form-urlencoded":
+        raise UnsupportedMediaType("formulaire application/x-www-form-urlencoded attendu", code="type-formulaire")
+    body = (await read_limited(request, MAX_FORM_BYTES)).decode("utf-8", errors="replace")
+    pairs = parse_qsl(body, keep_blank_values=True)
+    if len({k for k, _ in pairs}) != len(pairs):
+        raise InvalidInput("champ de formulaire répété", code="champ-repete")
+    return dict(pairs)
+
+
+def check_token(expected: str | None, form: dict[str, str], request: Request) -> None:
+    """The CSRF check: the form field or htmx's header must equal `expected` (constant time)."""
+    given = form.get("csrf") or request.headers.get("x-csrf-token") or ""
+    if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
+        raise Forbidden("jeton anti-falsification (CSRF) absent ou invalide : rechargez la page", code="csrf")
+
+
+def pre_session_token(request: Request) -> str:
+    """The double-submit token of a login form: the one the browser already holds, or a new one."""
+    return request.cookies.get(PRE_SESSION_COOKIE) or secrets.token_urlsafe(32)
+
+
+def assets_router() -> APIRouter:
+    """`/portail/style.css` and `/portail/htmx.min.js`: the portals' only stylesheet and script, served
+    by the house (the CSP allows nothing else)."""
+    r = APIRouter(route_class=PortalRoute)
+    script = htmx_script()
+
+    @r.get("/style.css")
+    @public("la feuille de style des portails")
+    async def stylesheet() -> Response:
+        return FileResponse(STYLESHEET, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
+
+    @r.get("/htmx.min.js")
+    @public("htmx, servi par la maison elle-même")
+    async def htmx() -> Response:
+        return FileResponse(script, media_type="text/javascript", headers={"Cache-Control": "public, max-age=3600"})
+
+    return r
