@@ -115,7 +115,8 @@ def _rich(table: Table) -> RichTable:
     return shown
 
 
-def _emit(served_list, fmt: Format, html: Path | None, strict: bool, extra: list[Table] | None = None) -> None:
+def _emit(served_list: list[Served], fmt: Format, html: Path | None, strict: bool, page: list[Served]) -> None:
+    """Print the reports; write the HTML page (the reports, and `page`'s series after them)."""
     from maison.observatoire.page import render
 
     if fmt is Format.json:
@@ -131,10 +132,9 @@ def _emit(served_list, fmt: Format, html: Path | None, strict: bool, extra: list
             state = f"signé (clé {seal.key_id})" if seal.signed else "NON SIGNÉ"
             console.print(f"{served.title} : {state}, trace d'audit jusqu'à seq {seal.seq}")
     if html is not None:
-        title = served_list[0].title if len(served_list) == 1 else "Observatoire de la maison"
-        html.write_text(render(title, served_list, extra or []), encoding="utf-8")
+        html.write_text(render(served_list[0].title, served_list + page), encoding="utf-8")
         typer.echo(f"rapport HTML écrit : {html}", err=True)
-    unsigned = [s for s in served_list if not s.seal.signed]
+    unsigned = [s for s in served_list + page if not s.seal.signed]
     for served in unsigned:
         typer.echo(f"ATTENTION — {served.title} : rapport non signé : {served.seal.reason}", err=True)
     if unsigned and strict:
@@ -154,8 +154,8 @@ def _serve(
         _fold(house)
         with _working(what):
             served = compute(house.observatoire)
-            extra = series(house.observatoire) if series and html else []
-        _emit(served, fmt, html, strict, extra)
+            page = [house.observatoire.series("Séries", series(house.observatoire))] if series and html else []
+        _emit(served, fmt, html, strict, page)
 
 
 @indicateurs.command("sunes")

@@ -165,7 +165,8 @@ def router(obs: Observatoire, authorizer: Authorizer, ns: Namespace) -> APIRoute
         if scope.kind == "structure":
             reports.append(obs.maturin(actor, scope.code, period))
         series = [obs.sunes_by_month(actor, scope, period), obs.sunes_by_service(actor, scope, period)]
-        html = render(f"Observatoire — {scope.kind} {scope.code} — {period.label}", reports, series)
+        reports.append(obs.series(f"Séries SUN-ES — {scope.kind} {scope.code} — {period.label}", series))
+        html = render(f"Observatoire — {scope.kind} {scope.code} — {period.label}", reports)
         return Response(html, media_type="text/html; charset=utf-8")
 
     @r.get("/national.html", openapi_extra=PERIOD_HTML)

@@ -78,16 +78,12 @@ def _seal(served: Served) -> str:
     return f'<p class="non-signe" role="alert"><strong>Rapport non signé</strong> : {why} ; {position}.</p>'
 
 
-def render(title: str, reports: Sequence[Served], extra: Sequence[Table] = ()) -> str:
-    """The page: every report with its seal and tables; `extra` tables (e.g. rates per month) after."""
+def render(title: str, reports: Sequence[Served]) -> str:
+    """The page: every report with its seal and its tables."""
     sections = []
     for served in reports:
         sections.append(f"<section><h2>{escape(served.title)}</h2>{_seal(served)}")
         sections.extend(table_html(t) for t in served.tables)
-        sections.append("</section>")
-    if extra:
-        sections.append("<section><h2>Séries</h2>")
-        sections.extend(table_html(t) for t in extra)
         sections.append("</section>")
     made = datetime.now(UTC).strftime("%d/%m/%Y %H:%M UTC")
     return "\n".join(

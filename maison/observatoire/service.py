@@ -159,6 +159,14 @@ class Observatoire:
     def _served(self, kind: str, title: str, content: dict[str, Any], tables: list[Table]) -> Served:
         return Served(kind, title, content, tables, self.sealer.seal(kind, content))
 
+    def series(self, title: str, tables: list[Table]) -> Served:
+        """Tables derived from the reports (rates per month, per service) served — and signed — as a
+        report of their own, so that nothing on a page goes unsealed."""
+        content = {
+            "tableaux": [{"titre": t.title, "colonnes": list(t.columns), "lignes": t.as_dicts()} for t in tables]
+        }
+        return self._served("series", title, content, tables)
+
     # --- the reports ------------------------------------------------------------------------------
 
     def sunes(self, actor: Actor, scope: Scope, period: Period) -> Served:

@@ -178,6 +178,8 @@ def test_the_html_report_is_a_parsed_accessible_page(client, keys):
     assert len(page.findall(".//h1")) == 1
     titles = [h.text_content() for h in page.iter("h2")]
     assert any(t.startswith("Indicateurs SUN-ES") for t in titles) and any(t.startswith("MATURIN-H") for t in titles)
+    assert titles[-1] == f"Séries SUN-ES — structure {HOPITAL} — 2026-S1"  # rates per month and service, sealed too
+    assert answer.text.count("Rapport signé") == len(titles)
     assert not page.findall(".//script") and len(page.findall(".//style")) == 1
     assert "Rapport signé" in answer.text
     for figure in page.iter("figure"):  # every chart followed by its table
