@@ -28,8 +28,9 @@ this module adds no record of its own for a read.
 Computed incrementally: each room's entry point folds the trail's new records first (cheap when
 nothing is new: one read of its cursor and of the last seq). Within a process, one lock per room
 makes concurrent requests wait for one fold instead of folding the same window twice; across
-processes the rooms' cursors decide (national and conformite lock their cursor row — SELECT … FOR
-UPDATE; SUN-ES re-reads its cursor in its write transaction).
+processes the rooms' cursors decide: national, conformite and SUN-ES lock their cursor row in the
+fold's write transaction (SELECT … FOR UPDATE); the prerequisites' fold reads its cursor in its write
+transaction without a lock (on PostgreSQL, two processes may fold one window twice there).
 """
 
 from __future__ import annotations
