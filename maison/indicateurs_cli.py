@@ -12,7 +12,8 @@ Whoever runs the command owns the data directory: it acts as the house itself (a
 credential, `cli:<user>`), reads every report, and each read is audited under that name by the
 room that computes it. The trail's new records are folded first, with a progress bar. Every report
 is signed at the audit chain position it was computed at; when the chain is broken the report is
-still printed, the reason is said on the error output, and `--strict` makes the command fail (exit 3).
+still printed, the reason is said on the error output; `--strict` checks the whole chain (not only
+after the last signed checkpoint) and makes the command fail (exit 3) on a report it cannot sign.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ GHT = typer.Option(None, "--ght", help="Le GHT (son code)")
 PERIODE = typer.Option(None, "--periode", help="2026-S1, 2026-05 ou 2026-01-01..2026-03-31 (défaut : en cours)")
 FORMAT = typer.Option(Format.table, "--format", help="table (rich), json ou csv (une section par tableau)")
 HTML = typer.Option(None, "--html", help="Écrire aussi le rapport HTML (graphiques) dans ce fichier")
-STRICT = typer.Option(False, "--strict", help="Échouer (code 3) si le rapport ne peut être signé")
+STRICT = typer.Option(
+    False, "--strict", help="Vérifier toute la chaîne d'audit, et échouer (code 3) si le rapport ne peut être signé"
+)
 
 
 def operator() -> Actor:
@@ -151,6 +154,7 @@ def _serve(
     """Open the house, fold the trail, compute with a progress line, print or write the reports."""
     fmt, html, strict = output
     with _house(data_dir) as house:
+        house.observatoire.sealer.full = strict  # --strict: the whole chain checked before signing
         _fold(house)
         with _working(what):
             served = compute(house.observatoire)

@@ -11,7 +11,8 @@ indicator report refuse to sign itself" (issue 23 §5).
 What a record rewritten *below* the newest checkpoint changes is found by the full audit of the
 trail (`maison audit verify`, which checks every record against every checkpoint), not by this
 quick check: the quick check proves the chain from the last anchor on, the anchor proves the rest
-as it was when it was signed.
+as it was when it was signed. `maison indicateurs … --strict` checks every record from the first
+(`Sealer.full`): slower on a long trail, and what a report meant to be filed is signed after.
 
 The signature is a JWS (RFC 7515) with a detached payload (RFC 7515 Appendix F), algorithm
 Ed25519 (RFC 9864), by the house's report key (`observatoire-rapports.ed25519` in the key store,
@@ -94,6 +95,7 @@ class Sealer:
         self.checkpoint_path = Path(checkpoint_path)
         self.key = OKPKey.import_key(get_or_create(keystore, KEY_NAME, _new_key))
         self.key_id = self.key.thumbprint()
+        self.full = False  # True: check every record from the first, whatever the checkpoints (`--strict`)
 
     def public_jwk(self) -> dict[str, Any]:
         return {**self.key.as_dict(private=False), "kid": self.key_id, "alg": ALGORITHM, "use": "sig"}
@@ -105,7 +107,7 @@ class Sealer:
     def seal_at(self, kind: str, content_at: Callable[[int, str], dict[str, Any]]) -> tuple[dict[str, Any], Seal]:
         """The same, for a content that states the chain position itself (a FHIR Bundle's reports):
         `content_at(seq, hash)` makes it once the head is known; the content and its seal."""
-        anchor = last_anchor(self.checkpoint_path, Signer(self.keystore).public)
+        anchor = None if self.full else last_anchor(self.checkpoint_path, Signer(self.keystore).public)
         with self.db.read() as conn:
             intact, broken = audit.verify_chain(conn, since=anchor)
             seq, chain_hash = audit.head(conn)

@@ -90,3 +90,13 @@ def test_a_checkpoint_signed_by_another_key_is_no_anchor(db, sealer, tmp_path):
     assert audit_anchor.last_anchor(sealer.checkpoint_path, audit_anchor.Signer(sealer.keystore).public) is None
     seal = sealer.seal("sunes", CONTENT)
     assert seal.signed and seal.anchored_seq is None  # the whole chain was checked
+
+
+def test_a_record_rewritten_below_the_anchor_is_found_by_the_full_check(db, sealer):
+    write(db, 5)
+    checkpoint = audit_anchor.checkpoint(db, sealer.keystore, sealer.checkpoint_path)
+    tamper(db, checkpoint["seq"] - 2)  # below the anchor: the quick check trusts the checkpoint
+    assert sealer.seal("sunes", CONTENT).signed
+    sealer.full = True
+    seal = sealer.seal("sunes", CONTENT)
+    assert not seal.signed and seal.broken_seq == checkpoint["seq"] - 2 and seal.anchored_seq is None
