@@ -207,7 +207,8 @@ def test_a_tampered_audit_chain_makes_every_report_refuse_to_sign(house, client,
             signature = answer.json()["signature"]
             assert signature["signe"] is False and signature["jws"] is None, name
             assert "chaîne d'audit rompue" in signature["motif"]
-    assert orjson.loads(client.get("/observatoire/cle").content)["kty"] == "OKP"
+    jwk = orjson.loads(client.get("/observatoire/cle").content)
+    assert jwk["kty"] == "OKP" and jwk["crv"] == "Ed25519" and "d" not in jwk  # the public half only
 
 
 def test_the_agents_pages_draw_their_series(client, keys):
