@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from maison.core import audit
+from maison.core.ins_traits import Traits
 from maison.etablissement.dmp.producer import Produced
 from maison.portail.web import CSP
 from tests.e2e.test_route_callers import routes
@@ -174,3 +175,29 @@ def test_the_portal_serves_its_own_stylesheet_and_htmx(world):
     js = httpx.get(f"{world.base}/portail/htmx.min.js")
     assert css.status_code == 200 and ":focus-visible" in css.text and "text/css" in css.headers["content-type"]
     assert js.status_code == 200 and "htmx" in js.text[:200]
+
+
+def test_a_structured_cda_is_shown_by_the_cisis_stylesheet_without_script(world, reference_path):
+    """A note de vaccination (an N3 fed alone, 002 L413) of PAT-TROIS, from the CI-SIS examples."""
+    house = world.house
+    ins = "279035121518989"
+    house.insi.referential.register(Traits.of("PAT-TROIS", "DOMINIQUE MARIE-LOUISE", "F", "1979-03-28", "51215"), ins)
+    house.patient_login.open_account("pat.trois", ins, "1979-03-28", PASSWORD, email="pat.trois@example.fr")
+    note = (reference_path / "cisis" / "ExemplesCDA" / "VAC-NOTE_2023.01.xml").read_bytes()
+    assert world.provide("hospitalier", [Produced(note)]).status_code == 200
+    with httpx.Client(base_url=world.base, timeout=120) as client:
+        form = client.get("/mon-espace/connexion")
+        started = client.post(
+            "/mon-espace/connexion",
+            data={"csrf": _token(form.text), "identifiant": "pat.trois", "motDePasse": PASSWORD},
+        )
+        code = re.search(r"\b(\d{6})\b", house.patient_login.outbox("pat.trois@example.fr")[-1]["body"]).group(1)
+        transaction = re.search(r'name="transaction" value="([^"]+)"', started.text).group(1)
+        client.post(
+            "/mon-espace/connexion/code", data={"csrf": _token(started.text), "transaction": transaction, "code": code}
+        )
+        shown = client.get(f"/mon-espace/documents/{_document_id(client)}/affichage")
+    assert shown.status_code == 200 and shown.headers["content-type"].startswith("text/html")
+    assert "<html" in shown.text and "fo:root" not in shown.text and "PAT-TROIS" in shown.text
+    policy = shown.headers["content-security-policy"]
+    assert "script-src" not in policy and "default-src 'none'" in policy and "sandbox" in policy
