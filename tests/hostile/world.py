@@ -3,6 +3,8 @@ a fuzzer that only ever meets `401` tests the authentication, not the readers be
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi.routing import iter_route_contexts
 
 from maison.core.actor import Credential, KeyScope
@@ -49,6 +51,23 @@ def admitted_first(creds: dict[str, dict[str, str]], policy: Accepts | Public | 
         return name in KINDS and policy.admits(KINDS[name], scope)
 
     return {name: headers for name, headers in creds.items() if admitted(name)} | creds
+
+
+def let_through(
+    creds: dict[str, dict[str, str]],
+    policy: Accepts | Public | None,
+    status_of: Callable[[dict[str, str]], int],
+    most: int = 2,
+) -> list[str]:
+    """The first `most` callers, in `creds`' order, whose request (`status_of(headers)`) the route's
+    guard does not turn away (401/403); those it declares are tried first (`admitted_first`)."""
+    passing: list[str] = []
+    for name, headers in admitted_first(creds, policy).items():
+        if status_of(headers) not in (401, 403):
+            passing.append(name)
+        if len(passing) == most:
+            break
+    return sorted(passing, key=list(creds).index)
 
 
 def _key(house, scope: KeyScope) -> str:
