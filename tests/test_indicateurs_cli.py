@@ -68,9 +68,8 @@ def test_every_report_and_the_explanations(run):
     assert orjson.loads(run("conformite", "--format", "json").stdout)["rapport"] == "conformite"
     maturin = orjson.loads(run("maturin", "--structure", HOPITAL, "--format", "json").stdout)
     assert maturin["contenu"]["structure"] == HOPITAL
-    # the prerequisites' own rule (prerequis/service.py `_authorise`) admits the ARS/ANS and the structure
-    # only — not yet the house's own operator: said, not raised (asked of the prerequisites' owner)
-    assert "refusé : prérequis de 1750000019" in run("prerequis", "--structure", HOPITAL, code=2).output
+    prerequis = orjson.loads(run("prerequis", "--structure", HOPITAL, "--format", "json").stdout)
+    assert prerequis["rapport"] == "prerequis" and "PS1.1" in orjson.dumps(prerequis).decode()
     why = run("explication", "DS1.1", "--structure", HOPITAL, "--periode", "2026-S1", "--format", "csv").stdout
     assert why.startswith("# DS1.1")
     folded = run("replier").stdout

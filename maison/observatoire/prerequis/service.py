@@ -346,8 +346,11 @@ class Prerequis:
 
     def _authorise(self, actor: Actor, scope: Scope, structures: list[str], support: str) -> None:
         """A structure reads its own prerequisites, a GHT's support its GHT's (004 L347: the support
-        checks each member), the ARS and ANS agents any."""
-        if actor.role in READER_ROLES or actor.structure == (support if scope.ght else scope.code):
+        checks each member), the ARS and ANS agents any, and the house itself (`maison indicateurs`:
+        an actor no credential names, audited as such)."""
+        if actor.credential is None or actor.role in READER_ROLES:
+            return
+        if actor.structure == (support if scope.ght else scope.code):
             return
         raise self._refuse(
             actor,

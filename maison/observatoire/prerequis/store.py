@@ -102,8 +102,17 @@ def evidence_digests(conn: Connection) -> set[str]:
 
 
 def cursor(conn: Connection, name: str) -> int:
-    seq = conn.execute(sa.select(obs_ps_cursor.c.seq).where(obs_ps_cursor.c.name == name)).scalar_one_or_none()
-    return int(seq or 0)
+    """The last seq folded, the cursor's row held until the transaction ends (created first if need
+    be), so that two folds at once (two API workers on PostgreSQL) never fold the same records twice."""
+    c = obs_ps_cursor
+    if conn.execute(sa.select(c.c.seq).where(c.c.name == name)).first() is None:
+        try:
+            with conn.begin_nested():
+                conn.execute(c.insert().values(name=name, seq=0))
+        except sa.exc.IntegrityError:
+            pass  # created by the other fold meanwhile: its lock below orders the two
+    seq = conn.execute(sa.select(c.c.seq).where(c.c.name == name).with_for_update()).scalar_one()
+    return int(seq)
 
 
 def move_cursor(conn: Connection, name: str, seq: int) -> None:

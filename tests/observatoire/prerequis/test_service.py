@@ -291,7 +291,7 @@ def test_instant_t_before_a_declaration(prerequis):
 def test_who_reads(prerequis, db):
     scope = Scope.parse(S)
     assert prerequis.evaluate(ARS, scope, PERIOD).scope == scope
-    stranger = Actor(person="899900038449", structure=OTHER, software="DPI")
+    stranger = Actor(person="899900038449", structure=OTHER, software="DPI", kind="professional")
     with pytest.raises(Forbidden) as refused:
         prerequis.evaluate(stranger, scope, PERIOD)
     assert refused.value.code == "perimetre-interdit"
@@ -305,7 +305,7 @@ def test_a_ght_is_judged_member_by_member(prerequis, db, tmp_path):
     scope = Scope.parse("ght:GHT-75")
     for structure in (S, OTHER):
         cell_works(db, structure)
-    other_staff = Actor(person="899900038443", structure=OTHER, software="DPI")
+    other_staff = Actor(person="899900038443", structure=OTHER, software="DPI", kind="professional")
     declare_all(prerequis)
     declare_all(prerequis, other_staff)
     prerequis.declare(STAFF, Item.PSSI_GHT, _days_ago(500), {"signee_par_directeur": True}, PDF, "p.pdf", ght="GHT-75")
@@ -322,7 +322,7 @@ def test_a_ght_is_judged_member_by_member(prerequis, db, tmp_path):
     # 004 L468: a security referent per site — the member lacks its own
     assert report.check(Prerequisite.PS2_1, OTHER).missing == ("référent sécurité SI de l'établissement non désigné",)
     assert f"PS2.1 ({OTHER}) : référent sécurité SI de l'établissement non désigné" in report.volet(1).missing
-    member = Actor(person="899900038443", structure=OTHER, software="DPI")
+    member = Actor(person="899900038443", structure=OTHER, software="DPI", kind="professional")
     with pytest.raises(Forbidden):  # a member reads its own prerequisites, the support the GHT's
         prerequis.evaluate(member, scope, PERIOD)
 
@@ -345,7 +345,7 @@ def test_the_evidence_is_read_back_by_whoever_may_read_the_prerequisites(prerequ
     found, data = prerequis.evidence(ARS, d.id)  # 004 L531: the ARS reviews the justifying documents
     assert found == d and data == PDF
     assert prerequis.evidence_digests() == {d.evidence.sha256}
-    stranger = Actor(person="899900038449", structure=OTHER, software="DPI")
+    stranger = Actor(person="899900038449", structure=OTHER, software="DPI", kind="professional")
     for who, ident in ((stranger, d.id), (ARS, d.id + 1), (ARS, -1)):
         with pytest.raises(NotFound):  # another's declaration answers as a missing one
             prerequis.evidence(who, ident)
