@@ -24,6 +24,7 @@ from maison.core.authz import patient_actor, public
 from maison.core.errors import InvalidInput, Unauthenticated
 from maison.formats import xmlsafe
 from maison.formats.cda.header import embedded_pdf
+from maison.formats.path_ids import FhirId
 from maison.identite.mes.login import PatientLogin
 from maison.partage.dmp.model import MASQUE_PS, Access, DocumentEntry, Who
 from maison.partage.dmp.service import Dmp
@@ -233,21 +234,21 @@ def router(portal: PatientPortal) -> APIRouter:
 
     @r.get("/documents/{id_}")
     @public(SESSION_PAGE)
-    async def document(id_: str, request: Request) -> Response:
+    async def document(id_: FhirId, request: Request) -> Response:
         session = portal.session(request)
         entry = await run_in_threadpool(portal.dmp.document, portal.who(session), id_)
         return page("document.html", **portal.context(session, "", d=portal.view(entry)))
 
     @r.get("/documents/{id_}/affichage")
     @public(SESSION_PAGE)
-    async def shown(id_: str, request: Request) -> Response:
+    async def shown(id_: FhirId, request: Request) -> Response:
         session = portal.session(request)
         entry, data = await run_in_threadpool(portal.dmp.retrieve, portal.who(session), id_)
         return await run_in_threadpool(portal.shown, entry, data)
 
     @r.post("/documents/{id_}/masquage")
     @public(SESSION_PAGE)
-    async def mask(id_: str, request: Request) -> Response:
+    async def mask(id_: FhirId, request: Request) -> Response:
         session, form = await portal.posted(request)
         wanted = form.get("masque")
         if wanted not in ("oui", "non"):

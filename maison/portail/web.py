@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader
@@ -93,6 +94,8 @@ class PortalRoute(APIRoute):
                 response = await handler(request)
             except MaisonError as error:
                 response = error_page(error)
+            except RequestValidationError:  # a malformed path id (maison.formats.path_ids): 400, in French
+                response = error_page(InvalidInput("adresse de page invalide", code="parametre-invalide"))
             return secured(response)
 
         return portal_handler

@@ -201,3 +201,10 @@ def test_a_structured_cda_is_shown_by_the_cisis_stylesheet_without_script(world,
     assert "<html" in shown.text and "fo:root" not in shown.text and "PAT-TROIS" in shown.text
     policy = shown.headers["content-security-policy"]
     assert "script-src" not in policy and "default-src 'none'" in policy and "sandbox" in policy
+
+
+def test_a_malformed_document_id_is_a_french_400_page(patient):
+    client, _ = patient
+    answer = client.get("/mon-espace/documents/a%20b'%3Cscript%3E")
+    assert answer.status_code == 400 and "adresse de page invalide" in answer.text
+    assert answer.headers["content-security-policy"] == CSP
