@@ -516,10 +516,13 @@ def _stale(path: Path) -> bool:
     import maison.observatoire.sunes.store  # noqa: F401 — their tables in the metadata
     from maison.core.storage import metadata
 
+    read = ("audit_", "sej_", "sun_", "obs_", "conf_")  # the trail, the stays, the observatory's facts
     with sqlite3.connect(path) as conn:
         present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    read = ("audit_", "sej_", "sun_", "obs_", "conf_")  # the trail, the stays, the observatory's facts
-    missing = {t for t in metadata.tables if t.startswith(read)} - present
+        missing = {t for t in metadata.tables if t.startswith(read)} - present
+        for name in sorted(t for t in metadata.tables if t.startswith(read) and t in present):
+            columns = {r[1] for r in conn.execute(f"PRAGMA table_info({name})")}
+            missing |= {f"{name}.{c.name}" for c in metadata.tables[name].columns if c.name not in columns}
     if missing:
         console.print(f"cached data set lacks {sorted(missing)}: generated anew")
     return bool(missing)
@@ -813,6 +816,18 @@ def measure(data: Path, scale: dict[str, int], args: argparse.Namespace) -> dict
     return out
 
 
+def _code() -> dict[str, Any]:
+    """The commit measured, and the files under maison/ changed but not committed at the start (the
+    working tree is shared: a measure may see another helper's work in progress)."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout
+
+    changed = [line[3:] for line in git("status", "--porcelain", "--", "maison").splitlines() if line.strip()]
+    return {"head": git("rev-parse", "--short", "HEAD").strip(), "uncommitted": changed}
+
+
 def show(result: dict[str, Any]) -> None:
     table = Table(title=f"Observatory over a GHT-year — {result['dataset']['records']:,} audit records")
     for col in ("measure", "runs", "p50 s", "max s", "goal"):
@@ -898,6 +913,7 @@ def main() -> None:
             "load_at_start": os.getloadavg()[0],
         },
         "goals": GOALS,
+        "code": _code(),
         "semester": SEMESTER,
         "database": "postgresql" if args.postgres else "sqlite, synchronous=full",
     }
