@@ -79,7 +79,9 @@ def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
 def error_page(error: MaisonError) -> HTMLResponse:
     """A refusal in French, with the status the API would answer (never a stack trace, never 500 for
     a caller's mistake)."""
-    return page("erreur.html", error.http_status, message=error.message, http_status=error.http_status)
+    response = page("erreur.html", error.http_status, message=error.message, http_status=error.http_status)
+    response.headers.update(getattr(error, "http_headers", {}))  # a lock's Retry-After (RFC 6585 §4)
+    return response
 
 
 class PortalRoute(APIRoute):

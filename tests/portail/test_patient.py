@@ -208,3 +208,15 @@ def test_a_malformed_document_id_is_a_french_400_page(patient):
     answer = client.get("/mon-espace/documents/a%20b'%3Cscript%3E")
     assert answer.status_code == 400 and "adresse de page invalide" in answer.text
     assert answer.headers["content-security-policy"] == CSP
+
+
+def test_repeated_wrong_passwords_lock_the_form_with_retry_after(world):
+    with httpx.Client(base_url=world.base, timeout=60) as client:
+        token = _token(client.get("/mon-espace/connexion").text)
+        for _ in range(5):
+            client.post("/mon-espace/connexion", data={"csrf": token, "identifiant": "sarah.garcia", "motDePasse": "x"})
+        locked = client.post(
+            "/mon-espace/connexion", data={"csrf": token, "identifiant": "sarah.garcia", "motDePasse": PASSWORD}
+        )
+    assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
+    assert locked.headers["content-security-policy"] == CSP and '<html lang="fr">' in locked.text
