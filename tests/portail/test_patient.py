@@ -29,14 +29,13 @@ def _token(html: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 
 
-def log_in(world, client: httpx.Client) -> httpx.Response:
+def log_in(world, client: httpx.Client, user: str = "sarah.garcia", mail: str = "sarah@example.fr") -> httpx.Response:
     form = client.get("/mon-espace/connexion")
     started = client.post(
-        "/mon-espace/connexion",
-        data={"csrf": _token(form.text), "identifiant": "sarah.garcia", "motDePasse": PASSWORD},
+        "/mon-espace/connexion", data={"csrf": _token(form.text), "identifiant": user, "motDePasse": PASSWORD}
     )
     assert started.status_code == 200 and "code de connexion" in started.text, started.text
-    code = re.search(r"\b(\d{6})\b", world.house.patient_login.outbox("sarah@example.fr")[-1]["body"]).group(1)
+    code = re.search(r"\b(\d{6})\b", world.house.patient_login.outbox(mail)[-1]["body"]).group(1)
     transaction = re.search(r'name="transaction" value="([^"]+)"', started.text).group(1)
     return client.post(
         "/mon-espace/connexion/code", data={"csrf": _token(started.text), "transaction": transaction, "code": code}
@@ -186,16 +185,7 @@ def test_a_structured_cda_is_shown_by_the_cisis_stylesheet_without_script(world,
     note = (reference_path / "cisis" / "ExemplesCDA" / "VAC-NOTE_2023.01.xml").read_bytes()
     assert world.provide("hospitalier", [Produced(note)]).status_code == 200
     with httpx.Client(base_url=world.base, timeout=120) as client:
-        form = client.get("/mon-espace/connexion")
-        started = client.post(
-            "/mon-espace/connexion",
-            data={"csrf": _token(form.text), "identifiant": "pat.trois", "motDePasse": PASSWORD},
-        )
-        code = re.search(r"\b(\d{6})\b", house.patient_login.outbox("pat.trois@example.fr")[-1]["body"]).group(1)
-        transaction = re.search(r'name="transaction" value="([^"]+)"', started.text).group(1)
-        client.post(
-            "/mon-espace/connexion/code", data={"csrf": _token(started.text), "transaction": transaction, "code": code}
-        )
+        assert log_in(world, client, "pat.trois", "pat.trois@example.fr").status_code == 303
         shown = client.get(f"/mon-espace/documents/{_document_id(client)}/affichage")
     assert shown.status_code == 200 and shown.headers["content-type"].startswith("text/html")
     assert "<html" in shown.text and "fo:root" not in shown.text and "PAT-TROIS" in shown.text
