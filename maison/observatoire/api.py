@@ -34,6 +34,7 @@ from maison.formats import openapi as doc
 from maison.formats.body import json_response
 from maison.formats.fhir import fhir_response
 from maison.formats.namespace import Namespace
+from maison.formats.path_ids import FhirId
 from maison.observatoire import measure
 from maison.observatoire.page import render
 from maison.observatoire.report import Period
@@ -117,7 +118,7 @@ def router(obs: Observatoire, authorizer: Authorizer, ns: Namespace) -> APIRoute
     @accepts(READERS)
     def explication(
         request: Request,
-        indicateur: str,
+        indicateur: FhirId,
         structure: str | None = None,
         ght: str | None = None,
         periode: str | None = None,
@@ -188,7 +189,7 @@ def router(obs: Observatoire, authorizer: Authorizer, ns: Namespace) -> APIRoute
 
     @r.get("/fhir/Measure/{id_}", openapi_extra=MEASURE)
     @public("les définitions des indicateurs SUN-ES (Measure) ne portent aucune donnée")
-    async def one_measure(id_: str) -> Response:
+    async def one_measure(id_: FhirId) -> Response:
         return fhir_response(measure.measure_of(id_, ns))
 
     @r.get("/fhir/MeasureReport", openapi_extra=REPORTS)
