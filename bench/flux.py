@@ -160,7 +160,7 @@ def adt(event: str, control: str, i: int, stay: str, movement: int, at: datetime
 
 
 def serve(
-    data: Path, log: Path, extra: dict[str, str] | None = None, http: int = 0
+    data: Path, log: Path, extra: dict[str, str] | None = None, http: int = 0, workers: int = 1
 ) -> tuple[subprocess.Popen, int, int]:
     """`maison serve --mllp-port` on `data`, once its MLLP port answers: (process, HTTP port, MLLP port)."""
     http, mllp = http or _port(), _port()
@@ -175,7 +175,8 @@ def serve(
     )
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "maison", "serve", "--port", str(http), "--workers", "1", "--mllp-port", str(mllp)],
+            [sys.executable, "-m", "maison", "serve", "--port", str(http), "--workers", str(workers)]
+            + ["--mllp-port", str(mllp)],
             env=env,
             cwd=data,
             stdout=out,
@@ -404,7 +405,7 @@ def bench_documents(args: argparse.Namespace) -> dict:
         "MAISON_PFI_ZAM_HOST": "127.0.0.1",
         "MAISON_PFI_ZAM_PORT": str(dpi.port),
     }
-    proc, _http, mllp = serve(work, work / "serve.log", env, http=http)
+    proc, _http, mllp = serve(work, work / "serve.log", env, http=http, workers=args.http_workers)
     sent: dict[str, float] = {}
     codes: dict[str, int] = {}
     lock = threading.Lock()
@@ -474,6 +475,7 @@ def main() -> None:
     parser.add_argument("--document-patients", type=int, default=2000, help="patients of the DMP store for (b)")
     parser.add_argument("--document-connections", type=int, default=4, help="the DPI's MLLP connections in (b)")
     parser.add_argument("--pdf-bytes", type=int, default=100_000, help="size of each document's PDF")
+    parser.add_argument("--http-workers", type=int, default=2, help="HTTP workers of the DMP's serve in (b)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for the last ZAM")
     args = parser.parse_args()
     args.connections = [int(c) for c in args.connections.split(",") if c]
