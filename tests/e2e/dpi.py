@@ -36,7 +36,9 @@ class Dpi:
             time.sleep(0.05)
 
     def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.server.close)
+        """Stop as the house's listener stops (`Listener.stop`): the PFI's ZAM connections stay open
+        between ZAM, so they are ended before the loop, none left pending."""
+        asyncio.run_coroutine_threadsafe(self.listener.stop(self.server), self.loop).result(15)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
         self.listener.close()
