@@ -158,7 +158,8 @@ def _decoded(message: hl7.Message, obx: hl7.Segment, sequence: int) -> bytes:
     if not data:
         raise Hl7Refusal("OBX-5 ne porte aucun document", ErrorCode.REQUIRED_FIELD, "OBX", sequence, 5)
     if encoding.lower() == "base64":
-        packed = re.sub(r"\s+", "", data)
+        # the line breaks a sender wrapped it with, gone (str.split: the regex took 14 % of an ACK's time)
+        packed = "".join(data.split())
         packed += "=" * (-len(packed) % 4)  # the volet's own examples omit the padding (RFC 4648 §3.2)
         try:
             return base64.b64decode(packed, validate=True)
