@@ -142,7 +142,11 @@ def stays_by_key(conn: Connection, keys: list[tuple[str, str]]) -> list[Any]:
     """The stays named by (structure, PV1-19), as they are now (the observatory's fold, issue 23)."""
     if not keys:
         return []
-    return list(conn.execute(sa.select(sej_stay).where(sa.tuple_(sej_stay.c.structure, sej_stay.c.number).in_(keys))))
+    # two IN lists the unique index on (structure, number) serves, the pairs kept here: a row value IN
+    # list is a full scan for SQLite's planner
+    wanted, c = set(keys), sej_stay.c
+    query = sa.select(sej_stay).where(c.structure.in_({s for s, _ in keys}), c.number.in_({n for _, n in keys}))
+    return [row for row in conn.execute(query) if (row.structure, row.number) in wanted]
 
 
 def stay_by_id(conn: Connection, stay_id: int) -> Any:

@@ -34,10 +34,16 @@ def upgrade() -> None:
         sa.Column("admitted_at", sa.String(length=32), nullable=True),
         sa.Column("discharged_at", sa.String(length=32), nullable=True),
         sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("came_before", sa.Boolean(), nullable=False),
+        sa.Column("ds11_at", sa.String(length=32), nullable=True),
+        sa.Column("ds12_at", sa.String(length=32), nullable=True),
+        sa.Column("ds13_at", sa.String(length=32), nullable=True),
+        sa.Column("ds14_at", sa.String(length=32), nullable=True),
+        sa.Column("ds42_at", sa.String(length=32), nullable=True),
         sa.PrimaryKeyConstraint("structure", "number", name=op.f("pk_sun_stay")),
     )
     op.create_index("ix_sun_stay_discharged", "sun_stay", ["structure", "discharged_at"], unique=False)
-    op.create_index("ix_sun_stay_patient", "sun_stay", ["structure", "patient_id"], unique=False)
+    op.create_index("ix_sun_stay_patient", "sun_stay", ["structure", "patient_id", "admitted_at"], unique=False)
     op.create_index("ix_sun_stay_ipp", "sun_stay", ["structure", "ipp"], unique=False)
     op.create_index("ix_sun_stay_admitted", "sun_stay", ["structure", "admitted_at"], unique=False)
     op.create_table(

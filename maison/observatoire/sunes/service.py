@@ -96,6 +96,20 @@ ACTIONS = (
 WINDOW = 50_000  # seqs read per fold transaction
 
 
+def _met_column(i: Indicator) -> str:
+    """The stay's derived column of a per-stay line: ds11_at for DS1.1 … ds42_at for DS4.2."""
+    return "ds" + i.code[2:].replace(".", "") + "_at"
+
+
+# the per-stay lines whose condition is a document of the stay (004 L191-193): the column the fold keeps
+# with the first time a document met it (DS4.2's, a message to the patient, and DS1.4's are the store's)
+FIRST_FED = {
+    _met_column(i): store.fed_document(i.types, i.level, qualified=i.qualified_ins)
+    for i in INDICATORS.values()
+    if i.unit is Unit.STAYS and i.types
+}
+
+
 def _utc(text: str | None) -> str | None:
     """An ISO timestamp (a PAM time carries its offset) as UTC, so that facts compare as text."""
     if not text:
@@ -139,9 +153,15 @@ class Folding:
         for record in self.records:
             if record["action"] in handlers:
                 handlers[record["action"]](record)
+        # every stay whose facts changed — and its patient's other stays (DS1.4) — gets its lines refreshed
+        keys = set(stays) | {(self.docs[u]["structure"], self.docs[u]["stay_number"]) for u in self.touched}
+        keys |= {(self.msgs[k]["structure"], self.msgs[k]["stay_number"]) for k in self.touched_msgs}
+        patients = store.patients_of_stays(self.conn, keys)  # before: a stay moved by a merge leaves its patient
         store.put_stays(self.conn, [_stay_row(stay, seq) for stay, seq in stays.values()])
         store.put_documents(self.conn, [self.docs[u] for u in self.touched])
         store.put_messages(self.conn, [self.msgs[k] for k in self.touched_msgs])
+        patients |= store.patients_of_stays(self.conn, keys)
+        store.refresh_stays(self.conn, patients, FIRST_FED, store.fed_document((), ""))
 
     def _produced(self, record: dict[str, Any]) -> None:
         d = record["d"]
@@ -374,18 +394,15 @@ class SunEs:
 
     def _result(self, conn: Any, i: Indicator, structures: list[str], start: str, end: str) -> Result:
         target = int(getattr(self.settings, i.setting))
-        if i.unit is Unit.STAYS and i.code == "DS4.2":
+        if i.unit is Unit.STAYS:
             den = store.count_stays(conn, structures, start, end, None)
-            num = store.count_stays_messaged(conn, structures, start, end)
-        elif i.unit is Unit.STAYS:
-            den = store.count_stays(conn, structures, start, end, None)
-            num = store.count_stays(conn, structures, start, end, store.fed_document(i.types, i.level, end))
+            num = store.count_stays(conn, structures, start, end, _met_column(i))
         elif i.unit is Unit.RETURNING_STAYS:
-            den = store.count_returning_stays(conn, structures, start, end, None)
-            num = store.count_returning_stays(conn, structures, start, end, store.fed_document((), "", end))
+            den = store.count_returning_stays(conn, structures, start, end, counted=False)
+            num = store.count_returning_stays(conn, structures, start, end, counted=True)
         elif i.unit is Unit.REPORTS:
             den = store.count_reports(conn, structures, i.types, start, end, None)
-            num = store.count_reports(conn, structures, i.types, start, end, store.fed_document(i.types, i.level, end))
+            num = store.count_reports(conn, structures, i.types, start, end, store.fed_document(i.types, i.level))
         else:
             den = store.count_correspondents(conn, structures, start, end, counted=False)
             num = store.count_correspondents(conn, structures, start, end, counted=True)

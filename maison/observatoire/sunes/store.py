@@ -45,8 +45,18 @@ sun_stay = sa.Table(
     sa.Column("admitted_at", sa.String(32)),
     sa.Column("discharged_at", sa.String(32)),
     sa.Column("seq", sa.BigInteger, nullable=False),  # the last sejours.* record about the stay
+    # derived by the fold (`refresh_stays`) for the counts, so that a semester is one index range:
+    # an earlier, not cancelled, stay of the patient (DS1.4's "patients déjà venus"), and per line the
+    # first time the stay met it (fed, or messaged); a line is met in a period ending at `end` iff < end
+    sa.Column("came_before", sa.Boolean, nullable=False),
+    sa.Column("ds11_at", sa.String(32)),
+    sa.Column("ds12_at", sa.String(32)),
+    sa.Column("ds13_at", sa.String(32)),
+    sa.Column("ds14_at", sa.String(32)),
+    sa.Column("ds42_at", sa.String(32)),
     sa.Index("ix_sun_stay_discharged", "structure", "discharged_at"),
-    sa.Index("ix_sun_stay_patient", "structure", "patient_id"),
+    # (structure, patient, admission): the planner's way to a patient's earlier stays (DS1.4)
+    sa.Index("ix_sun_stay_patient", "structure", "patient_id", "admitted_at"),
     sa.Index("ix_sun_stay_ipp", "structure", "ipp"),
     sa.Index("ix_sun_stay_admitted", "structure", "admitted_at"),
 )
@@ -123,6 +133,12 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
+def _pairs(first: sa.ColumnElement[Any], second: sa.ColumnElement[Any], pairs: Sequence[tuple[Any, Any]]) -> list:
+    """A superset of `pairs` by two IN lists, which the index on (first, second) serves; a row value
+    IN list — (a, b) IN (VALUES …) — is a full scan for SQLite's planner. The caller keeps the pairs."""
+    return [first.in_(sorted({a for a, _ in pairs})), second.in_(sorted({b for _, b in pairs}))]
+
+
 # --- the fold --------------------------------------------------------------------------------------
 
 
@@ -150,9 +166,62 @@ def put_stays(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     keys = [(r["structure"], r["number"]) for r in rows]
-    for part in chunks(keys):
-        conn.execute(S.delete().where(sa.tuple_(S.c.structure, S.c.number).in_(part)))
-    conn.execute(S.insert(), rows)
+    by_key = S.delete().where(S.c.structure == sa.bindparam("k_s"), S.c.number == sa.bindparam("k_n"))
+    conn.execute(by_key, [{"k_s": a, "k_n": b} for a, b in keys])
+    conn.execute(S.insert(), [{"came_before": False, **r} for r in rows])
+
+
+def patients_of_stays(conn: Connection, keys: Iterable[tuple[str, str]]) -> set[tuple[str, int]]:
+    found: set[tuple[str, int]] = set()
+    for part in chunks(sorted(set(keys))):
+        wanted = set(part)
+        query = sa.select(S.c.structure, S.c.number, S.c.patient_id).where(*_pairs(S.c.structure, S.c.number, part))
+        found |= {(r.structure, r.patient_id) for r in conn.execute(query) if (r.structure, r.number) in wanted}
+    return found
+
+
+def refresh_stays(
+    conn: Connection,
+    patients: Iterable[tuple[str, int]],
+    first_fed: dict[str, list[sa.ColumnElement[bool]]],
+    history: list[sa.ColumnElement[bool]],
+) -> None:
+    """Recompute the derived columns of every stay of `patients`: `first_fed` maps a column to the
+    conditions a document of the stay meets for its line; `history`, those an earlier stay's document
+    meets for DS1.4 (fed since this stay's admission)."""
+    earlier = S.alias("earlier")
+    before = [
+        earlier.c.structure == S.c.structure,
+        earlier.c.patient_id == S.c.patient_id,
+        earlier.c.number != S.c.number,
+        earlier.c.admitted_at < S.c.admitted_at,
+        earlier.c.status != "cancelled",
+    ]
+    on_stay = [D.c.structure == S.c.structure, D.c.stay_number == S.c.number]
+    values: dict[str, Any] = {
+        column: sa.select(sa.func.min(D.c.fed_at)).where(*on_stay, *conditions).scalar_subquery()
+        for column, conditions in first_fed.items()
+    }
+    values["ds42_at"] = (
+        sa.select(sa.func.min(M.c.sent_at))
+        .where(M.c.structure == S.c.structure, M.c.stay_number == S.c.number, *patient_message())
+        .scalar_subquery()
+    )
+    values["came_before"] = sa.exists().where(*before)
+    values["ds14_at"] = (
+        sa.select(sa.func.min(D.c.fed_at))
+        .select_from(
+            earlier.join(D, sa.and_(D.c.structure == earlier.c.structure, D.c.stay_number == earlier.c.number))
+        )
+        .where(*before, D.c.fed_at >= S.c.admitted_at, *history)
+        .scalar_subquery()
+    )
+    by_structure: dict[str, list[int]] = {}
+    for structure, patient in set(patients):
+        by_structure.setdefault(structure, []).append(patient)
+    for structure, ids in by_structure.items():
+        for part in chunks(sorted(ids)):
+            conn.execute(S.update().where(S.c.structure == structure, S.c.patient_id.in_(part)).values(**values))
 
 
 def stays_of_ipp(conn: Connection, structure: str, ipp: str) -> list[tuple[str, str]]:
@@ -177,17 +246,19 @@ def put_documents(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 
 def messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
     found: dict[tuple[str, str], dict[str, Any]] = {}
-    for part in chunks(sorted(set(keys))):
-        query = sa.select(M).where(sa.tuple_(M.c.unique_id, M.c.recipient).in_(part))
-        found |= {(r["unique_id"], r["recipient"]): dict(r) for r in conn.execute(query).mappings()}
+    wanted = set(keys)
+    for part in chunks(sorted({uid for uid, _ in wanted})):
+        query = sa.select(M).where(M.c.unique_id.in_(part))
+        rows = conn.execute(query).mappings()
+        found |= {(r["unique_id"], r["recipient"]): dict(r) for r in rows if (r["unique_id"], r["recipient"]) in wanted}
     return found
 
 
 def put_messages(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
-    for part in chunks([(r["unique_id"], r["recipient"]) for r in rows]):
-        conn.execute(M.delete().where(sa.tuple_(M.c.unique_id, M.c.recipient).in_(part)))
+    by_key = M.delete().where(M.c.unique_id == sa.bindparam("k_u"), M.c.recipient == sa.bindparam("k_r"))
+    conn.execute(by_key, [{"k_u": r["unique_id"], "k_r": r["recipient"]} for r in rows])
     conn.execute(M.insert(), list(rows))
 
 
@@ -215,10 +286,10 @@ def _discharged(structures: list[str], start: str, end: str) -> list[sa.ColumnEl
     ]
 
 
-def fed_document(types: Sequence[str], level: str, end: str, *, qualified: bool = True) -> list[sa.ColumnElement[bool]]:
-    """A document of one of `types`, fed to the DMP before `end`, not withdrawn since, holding a CDA of
-    `level`, and (unless `qualified` is False) for a qualified INS."""
-    conditions = [D.c.fed_seq.is_not(None), D.c.fed_at < end, D.c.deleted_seq.is_(None)]
+def fed_document(types: Sequence[str], level: str, *, qualified: bool = True) -> list[sa.ColumnElement[bool]]:
+    """A document of one of `types`, fed to the DMP, not withdrawn since, holding a CDA of `level`,
+    and (unless `qualified` is False) for a qualified INS."""
+    conditions: list[sa.ColumnElement[bool]] = [D.c.fed_seq.is_not(None), D.c.deleted_seq.is_(None)]
     if types:  # DS1.4 names no type (004 L194)
         conditions.append(D.c.type_code.in_(list(types)))
     if level:  # nor a level
@@ -228,46 +299,22 @@ def fed_document(types: Sequence[str], level: str, end: str, *, qualified: bool 
     return conditions
 
 
-def count_stays(
-    conn: Connection, structures: list[str], start: str, end: str, document: list[sa.ColumnElement[bool]] | None
-) -> int:
-    """Stays discharged in the period; with `document`, those with such a document on the same stay."""
+def count_stays(conn: Connection, structures: list[str], start: str, end: str, met: str | None) -> int:
+    """Stays discharged in the period; with `met` (a derived column), those that met the line before
+    the period's end."""
     query = sa.select(sa.func.count()).select_from(S).where(*_discharged(structures, start, end))
-    if document is not None:
-        query = query.where(sa.exists().where(D.c.structure == S.c.structure, D.c.stay_number == S.c.number, *document))
+    if met is not None:
+        query = query.where(S.c[met] < end)
     return int(conn.execute(query).scalar_one())
 
 
-def count_returning_stays(
-    conn: Connection, structures: list[str], start: str, end: str, document: list[sa.ColumnElement[bool]] | None
-) -> int:
-    """DS1.4: stays (discharged in the period) of patients who came before — an earlier stay of the
-    same patient at the same structure; with `document`, those for which a document of an earlier
-    stay was fed since the stay's admission."""
-    earlier = S.alias("earlier")
-    came_before = sa.exists().where(
-        earlier.c.structure == S.c.structure,
-        earlier.c.patient_id == S.c.patient_id,
-        earlier.c.number != S.c.number,
-        earlier.c.admitted_at < S.c.admitted_at,
-        earlier.c.status != "cancelled",
-    )
-    query = sa.select(sa.func.count()).select_from(S).where(*_discharged(structures, start, end), came_before)
-    if document is not None:
-        history = (
-            sa.select(D.c.unique_id)
-            .join(earlier, sa.and_(earlier.c.structure == D.c.structure, earlier.c.number == D.c.stay_number))
-            .where(
-                earlier.c.structure == S.c.structure,
-                earlier.c.patient_id == S.c.patient_id,
-                earlier.c.number != S.c.number,
-                earlier.c.admitted_at < S.c.admitted_at,
-                earlier.c.status != "cancelled",
-                D.c.fed_at >= S.c.admitted_at,
-                *document,
-            )
-        )
-        query = query.where(history.exists())
+def count_returning_stays(conn: Connection, structures: list[str], start: str, end: str, *, counted: bool) -> int:
+    """DS1.4: stays (discharged in the period) of patients who came before — an earlier, not cancelled
+    stay of the same patient at the same structure; `counted`: those for which a document of an
+    earlier stay was fed since the stay's admission, before the period's end."""
+    query = sa.select(sa.func.count()).select_from(S).where(*_discharged(structures, start, end), S.c.came_before)
+    if counted:
+        query = query.where(S.c.ds14_at < end)
     return int(conn.execute(query).scalar_one())
 
 
@@ -287,7 +334,7 @@ def count_reports(
         )
     )
     if fed is not None:
-        query = query.where(*fed)
+        query = query.where(*fed, D.c.fed_at < end)
     return int(conn.execute(query).scalar_one())
 
 
@@ -310,21 +357,6 @@ def count_correspondents(conn: Connection, structures: list[str], start: str, en
 
 def patient_message() -> list[sa.ColumnElement[bool]]:
     return [M.c.patient.is_(True), M.c.state.in_(SENT)]
-
-
-def count_stays_messaged(conn: Connection, structures: list[str], start: str, end: str) -> int:
-    """DS4.2: stays discharged in the period with a message sent to the patient's citizen mailbox."""
-    query = (
-        sa.select(sa.func.count())
-        .select_from(S)
-        .where(
-            *_discharged(structures, start, end),
-            sa.exists().where(
-                M.c.structure == S.c.structure, M.c.stay_number == S.c.number, M.c.sent_at < end, *patient_message()
-            ),
-        )
-    )
-    return int(conn.execute(query).scalar_one())
 
 
 # --- the explanations' rows ----------------------------------------------------------------------
@@ -358,11 +390,12 @@ def documents_of_stays(
     conn: Connection, keys: list[tuple[str, str]], types: Sequence[str] | None
 ) -> list[dict[str, Any]]:
     found = []
-    for part in chunks(keys):
-        query = sa.select(D).where(sa.tuple_(D.c.structure, D.c.stay_number).in_(part))
+    for part in chunks(sorted(set(keys))):
+        wanted = set(part)
+        query = sa.select(D).where(*_pairs(D.c.structure, D.c.stay_number, part))
         if types is not None:
             query = query.where(D.c.type_code.in_(list(types)))
-        found += [dict(r) for r in conn.execute(query).mappings()]
+        found += [d for d in map(dict, conn.execute(query).mappings()) if (d["structure"], d["stay_number"]) in wanted]
     return sorted(found, key=lambda d: d["produced_seq"])
 
 
