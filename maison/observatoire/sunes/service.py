@@ -537,6 +537,9 @@ def _explain_returning(conn: Any, i: Indicator, structures: list[str], start: st
     earlier_docs: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for d in store.documents_of_stays(conn, [(s["structure"], s["number"]) for s in everyone], None):
         earlier_docs.setdefault((d["structure"], d["stay_number"]), []).append(d)
+    by_patient: dict[tuple[str, int], list[dict[str, Any]]] = {}  # each stay's patient's stays: no rescan per stay
+    for e in everyone:
+        by_patient.setdefault((e["structure"], e["patient_id"]), []).append(e)
     items = []
     for s in stays:
         if not _discharged_in(s, start, end):
@@ -544,9 +547,8 @@ def _explain_returning(conn: Any, i: Indicator, structures: list[str], start: st
             continue
         before = [
             e
-            for e in everyone
-            if (e["structure"], e["patient_id"]) == (s["structure"], s["patient_id"])
-            and e["number"] != s["number"]
+            for e in by_patient.get((s["structure"], s["patient_id"]), [])
+            if e["number"] != s["number"]
             and e["status"] != "cancelled"
             and e["admitted_at"] is not None
             and s["admitted_at"] is not None
