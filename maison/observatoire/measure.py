@@ -111,10 +111,11 @@ def measure_of(id_: str, ns: Namespace) -> dict[str, Any]:
     return measure(found, ns)
 
 
-def _subject(content: dict[str, Any]) -> dict[str, Any]:
+def _subject(content: dict[str, Any], ns: Namespace) -> dict[str, Any]:
     scope = content["perimetre"]
-    if scope["type"] == "ght":
-        return {"identifier": {"system": "urn:maison:ght", "value": scope["code"]}, "display": f"GHT {scope['code']}"}
+    if scope["type"] == "ght":  # no national register numbers GHTs: the house's own naming system
+        system = ns.code_system("ght")
+        return {"identifier": {"system": system, "value": scope["code"]}, "display": f"GHT {scope['code']}"}
     return {"identifier": {"system": IDNATSTRUCT, "value": scope["code"]}, "display": f"structure {scope['code']}"}
 
 
@@ -140,7 +141,7 @@ def measure_reports(content: dict[str, Any], start: str, end: str, ns: Namespace
                     "status": "complete",
                     "type": "summary",
                     "measure": ns.url(f"fhir/Measure/{measure_id(line['indicateur'])}"),
-                    "subject": _subject(content),
+                    "subject": _subject(content, ns),
                     "date": now,
                     "period": {"start": start, "end": last},
                     "group": [group],

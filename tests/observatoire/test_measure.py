@@ -45,7 +45,7 @@ def test_a_summary_report_per_indicator_with_its_proportion():
     bundle = measure_reports(CONTENT, "2026-01-01", "2026-07-01", NS)
     first, second = (e["resource"] for e in bundle["entry"])
     assert first["type"] == "summary" and first["period"] == {"start": "2026-01-01", "end": "2026-06-30"}
-    assert first["subject"]["identifier"] == {"system": "urn:maison:ght", "value": "GHT-75"}
+    assert first["subject"]["identifier"] == {"system": NS.code_system("ght"), "value": "GHT-75"}
     assert first["group"][0]["measureScore"] == {"value": 0.3333}
     assert "measureScore" not in second["group"][0]  # no denominator: no score
 
