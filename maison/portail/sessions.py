@@ -14,9 +14,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+
+from maison.core.actor import Actor, Credential, KeyScope
 
 from maison.core.storage import Database
 from maison.portail import store
@@ -37,6 +40,14 @@ class Session:
     csrf: str
     created_at: int
     last_seen: int
+    actor_json: str | None = None
+
+    @property
+    def actor(self) -> Actor | None:
+        """The professional as Pro Santé Connect established him at login (his structure, profession,
+        role, every structure he practises in), rebuilt as the services see an API caller; None for a
+        patient's session (whose Actor is `core.authz.patient_actor`)."""
+        return _actor_from_json(self.actor_json) if self.actor_json else None
 
     def csrf_ok(self, given: str | None) -> bool:
         return bool(given) and hmac.compare_digest(self.csrf, given or "")
@@ -49,10 +60,12 @@ class Sessions:
         self.lifetime = lifetime
         self.clock = clock
 
-    def open(self, portal: str, subject: str, acting: str) -> tuple[str, Session]:
-        """A new session; returns the raw id for the cookie (never stored) and the session."""
+    def open(self, portal: str, subject: str, acting: str, actor: Actor | None = None) -> tuple[str, Session]:
+        """A new session; returns the raw id for the cookie (never stored) and the session. `actor`: a
+        professional's, as his login established it (kept so every page acts as the API caller would)."""
         raw, now = secrets.token_urlsafe(32), int(self.clock())
-        session = Session(_hash(raw), portal, subject, acting, secrets.token_urlsafe(32), now, now)
+        actor_json = _actor_to_json(actor) if actor is not None else None
+        session = Session(_hash(raw), portal, subject, acting, secrets.token_urlsafe(32), now, now, actor_json)
         with self.db.write() as conn:
             store.delete_stale(conn, seen_before=now - self.inactivity, created_before=now - self.lifetime)
             store.add(
@@ -64,6 +77,7 @@ class Sessions:
                 csrf=session.csrf,
                 created_at=now,
                 last_seen=now,
+                actor=actor_json,
             )
         return raw, session
 
@@ -83,8 +97,20 @@ class Sessions:
         if now - row.last_seen >= TOUCH_EVERY:
             with self.db.write() as conn:
                 store.touch(conn, id_hash, now)
-        return Session(id_hash, row.portal, row.subject, row.acting, row.csrf, row.created_at, now)
+        return Session(id_hash, row.portal, row.subject, row.acting, row.csrf, row.created_at, now, row.actor)
 
     def close(self, raw: str) -> None:
         with self.db.write() as conn:
             store.delete(conn, _hash(raw))
+
+
+def _actor_to_json(actor: Actor) -> str:
+    return json.dumps(asdict(actor), separators=(",", ":"))
+
+
+def _actor_from_json(text: str) -> Actor:
+    data = json.loads(text)
+    data["structures"] = tuple(data.get("structures") or ())
+    data["credential"] = Credential(data["credential"]) if data.get("credential") else None
+    data["scope"] = KeyScope(data["scope"]) if data.get("scope") else None
+    return Actor(**data)

@@ -22,6 +22,8 @@ portail_session = sa.Table(
     sa.Column("subject", sa.String(64), nullable=False),  # whose espace (INS) or which professional
     sa.Column("acting", sa.String(64), nullable=False),  # who logged in (a representative, or the subject)
     sa.Column("csrf", sa.String(64), nullable=False),  # the session's anti-CSRF token
+    # a professional's Actor as Pro Santé Connect established it at login (JSON; None for a patient)
+    sa.Column("actor", sa.Text, nullable=True),
     sa.Column("created_at", sa.Integer, nullable=False),
     sa.Column("last_seen", sa.Integer, nullable=False),
     sa.Index("ix_portail_session_last_seen", "last_seen"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from maison.portail import store
+from maison.core.actor import Actor, Credential
 from maison.portail.sessions import Sessions
 
 
@@ -69,3 +70,23 @@ def test_logout_deletes_the_session(db):
     raw, _ = sessions.open("patient", "277010115400329", "277010115400329")
     sessions.close(raw)
     assert sessions.find(raw, "patient") is None
+
+
+def test_a_professional_session_gives_back_the_actor_established_at_login(db):
+    sessions = Sessions(db, inactivity=600, lifetime=3600)
+    actor = Actor(
+        "810000000001",
+        "1750000001",
+        "client-portail",
+        kind="professional",
+        profession="10",
+        role="FON-01",
+        structures=("1750000001", "1750000002"),
+        credential=Credential.PSC,
+    )
+    raw, _ = sessions.open("pro", "810000000001", "810000000001", actor)
+    found = sessions.find(raw, "pro")
+    assert found is not None and found.actor == actor
+    patient_raw, _ = sessions.open("patient", "1" * 13, "1" * 13)
+    patient = sessions.find(patient_raw, "patient")
+    assert patient is not None and patient.actor is None
