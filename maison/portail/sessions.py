@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 import json
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from maison.core.actor import Actor, Credential, KeyScope
-
 from maison.core.storage import Database
 from maison.portail import store
 

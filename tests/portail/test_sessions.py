@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
-from maison.portail import store
 from maison.core.actor import Actor, Credential
+from maison.portail import store
 from maison.portail.sessions import Sessions
 
 
