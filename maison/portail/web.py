@@ -23,7 +23,7 @@ from collections.abc import Callable, Coroutine
 from importlib import metadata
 from ipaddress import ip_address
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
@@ -76,17 +76,20 @@ def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
     return HTMLResponse(templates.get_template(name).render(**context), status)
 
 
-def error_page(error: MaisonError) -> HTMLResponse:
+def error_page(error: MaisonError, **context: Any) -> HTMLResponse:
     """A refusal in French, with the status the API would answer (never a stack trace, never 500 for
-    a caller's mistake)."""
-    response = page("erreur.html", error.http_status, message=error.message, http_status=error.http_status)
+    a caller's mistake); `context`: the portal's name and home page (`PortalRoute.context`)."""
+    response = page("erreur.html", error.http_status, message=error.message, http_status=error.http_status, **context)
     response.headers.update(getattr(error, "http_headers", {}))  # a lock's Retry-After (RFC 6585 §4)
     return response
 
 
 class PortalRoute(APIRoute):
     """Every portal route: the service's errors become a French page, and every answer — errors
-    included — carries the security headers."""
+    included — carries the security headers. A portal whose error pages name it and link to its own
+    home subclasses it with its `context` (`portal_name`, `home`: base.html's variables)."""
+
+    context: ClassVar[dict[str, str]] = {}
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -95,9 +98,10 @@ class PortalRoute(APIRoute):
             try:
                 response = await handler(request)
             except MaisonError as error:
-                response = error_page(error)
+                response = error_page(error, **self.context)
             except RequestValidationError:  # a malformed path id (maison.formats.path_ids): 400, in French
-                response = error_page(InvalidInput("adresse de page invalide", code="parametre-invalide"))
+                invalid = InvalidInput("adresse de page invalide", code="parametre-invalide")
+                response = error_page(invalid, **self.context)
             return secured(response)
 
         return portal_handler
