@@ -235,12 +235,17 @@ class PatientLogin:
                 minors.append(represented)
         return minors
 
+    def represented(self, ins: str) -> list[str]:
+        """The minors this INS may act for now (declared representative, the represented under 18):
+        whose espace a representative may open, as `act_for` checks it."""
+        with self.db.read() as conn:
+            return self._represented(conn, ins)
+
     def act_for(self, patient: Patient, minor_ins: str, issuer: str) -> dict:
         """A representative's token for the minor he represents."""
         if patient.acting != patient.ins:
             raise Forbidden("déjà en représentation : se reconnecter en son nom", code="representation")
-        with self.db.read() as conn:
-            allowed = self._represented(conn, patient.ins)
+        allowed = self.represented(patient.ins)
         target = parse_matricule(minor_ins).value
         if target not in allowed:
             raise Forbidden("pas de représentation légale de cette personne mineure", code="representation-refusee")
