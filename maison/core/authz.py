@@ -320,6 +320,15 @@ def patient_actor(ins: str, acting: str) -> Actor:
     )
 
 
+def psc_actor(
+    claims: dict[str, Any], info: dict[str, Any], structure: str | None, *, structure_required: bool = True
+) -> Actor:
+    """A professional signed in by Pro Santé Connect as `Authorizer` establishes him from a token's claims
+    and UserInfo (`structure`: the situation d'exercice chosen, as `X-Structure` names it): the portals
+    (`maison.portail.psc_connexion`) build the very same Actor from their own code flow's tokens."""
+    return _professional(claims, info, Credential.PSC, structure, structure_required)
+
+
 def _has_credential(request: HasHeaders) -> bool:
     return bool(request.headers.get("authorization") or request.headers.get("esante-api-key"))
 

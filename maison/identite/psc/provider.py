@@ -168,6 +168,39 @@ class Provider:
             )
         return client_id, secret
 
+    def ensure_client(
+        self, client_id: str, name: str, redirect_uris: list[str], secret: str, *, post_logout_uris: Sequence[str] = ()
+    ) -> Client:
+        """One of the house's own clients (its portals, issue 24): registered when missing, else brought to
+        the redirect URIs and secret the house is configured with now — its public URL may have changed,
+        its key store been restored. The secret is the caller's (kept in the key store); only its hash is
+        stored here. Two processes of one house starting at once may both try: the second finds the row."""
+        for uri in [*redirect_uris, *post_logout_uris]:
+            problem = redirect_uri_problem(uri)
+            if problem:
+                raise OAuthError("invalid_redirect_uri", f"URI '{uri}' refusée : {problem}")
+        wanted = {
+            "secret_hash": _sha256(secret),
+            "name": name,
+            "redirect_uris": "\n".join(redirect_uris),
+            "post_logout_uris": "\n".join(post_logout_uris),
+        }
+        for _ in range(2):
+            try:
+                with self.db.write() as conn:
+                    row = store.client(conn, client_id)
+                    if row is None:
+                        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                        store.add_client(conn, client_id=client_id, ciba=False, created_at=created, **wanted)
+                    elif any(getattr(row, k) != v for k, v in wanted.items()):
+                        store.update_client(conn, client_id, **wanted)
+                break
+            except store.IntegrityError:  # registered meanwhile by another process: update it instead
+                continue
+        found = self.client(client_id)
+        assert found is not None  # just written
+        return found
+
     def client(self, client_id: str) -> Client | None:
         with self.db.read() as conn:
             row = store.client(conn, client_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection as Connection  # re-exported: the type the callers' transactions have
+from sqlalchemy.exc import IntegrityError as IntegrityError  # re-exported: a client registered meanwhile
 
 from maison.core.storage import metadata
 
