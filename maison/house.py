@@ -80,6 +80,9 @@ from maison.partage.mss.messagerie_api import router as messagerie_router
 from maison.partage.mss.service import Mss
 from maison.partage.ordonnance.api import router as ordonnance_router
 from maison.partage.ordonnance.service import Base
+from maison.portail.espace_controles import router as espace_controles
+from maison.portail.espace_export import router as espace_export
+from maison.portail.espace_messagerie import router as espace_messagerie
 from maison.portail.patient import PatientPortal
 from maison.portail.patient import router as patient_portal
 from maison.portail.sessions import Sessions
@@ -436,6 +439,12 @@ def _portals(house: House, app: FastAPI) -> None:
     )
     app.include_router(assets_router(), prefix="/portail", include_in_schema=False)
     app.include_router(patient_portal(patient), prefix="/mon-espace", include_in_schema=False)
+    for pages in (  # Mon espace santé's messagerie, controls and export (issue 24 §1)
+        espace_messagerie(patient, Messagerie(house.mss)),
+        espace_controles(patient),
+        espace_export(patient, house.espace),
+    ):
+        app.include_router(pages, prefix="/mon-espace", include_in_schema=False)
 
 
 def observatory(house: House) -> Observatoire:

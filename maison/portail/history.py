@@ -1,6 +1,10 @@
 """The access history in plain French (issue 24 §1; CSP L.1111-19, 003 L1420): who, which structure,
 what, when, why — each record the DMP's `history` returned, told as a sentence a patient reads. An
-emergency access (bris de glace, centre 15: R.1111-48) is flagged so the page shows it loudly."""
+emergency access (bris de glace, centre 15: R.1111-48) is flagged so the page shows it loudly.
+
+A patient does not know an RPPS: the professional and the structure are named as the Annuaire Santé
+lists them (`names_for`, through the Annuaire's own service functions, one read per page), the
+identifier kept beside the name; one the Annuaire does not know is shown by its identifier."""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from maison.core import audit
+from maison.core.storage import Database
+from maison.identite.annuaire import service as annuaire
 
 PARIS = ZoneInfo("Europe/Paris")
 WHAT = {
@@ -30,15 +36,59 @@ WHAT = {
     "dmp.patient.etat": "a changé l'état du dossier (ouverture, opposition, fermeture)",
     "dmp.patient.code": "a créé un code d'accès",
     "dmp.patient.code-revoque": "a révoqué un code d'accès",
+    "dmp.patient.reglages": "a consulté les réglages du dossier",
 }
 EMERGENCY = {"bris_de_glace": "bris de glace", "centre_15": "centre 15 (régulation)"}
 PURPOSE = {"TREAT": "soins", "ETREAT": "urgence", "PATADMIN": "démarche du patient", "HOPERAT": "fonctionnement"}
 
 
 @dataclass(frozen=True)
+class Names:
+    """The Annuaire's names of the people and structures of a page of history, by identifier."""
+
+    people: dict[str, str]
+    structures: dict[str, str]
+
+
+NO_NAMES = Names({}, {})
+
+
+def _person_name(practitioner: dict) -> str:
+    """The Practitioner's usual name as "Dr Claire MARTIN" (its suffix is the civilité d'exercice)."""
+    names = practitioner.get("name") or [{}]
+    name = names[0] if isinstance(names[0], dict) else {}
+    title = {"DR": "Dr", "PR": "Pr", "M": "M.", "MME": "Mme"}.get(str((name.get("suffix") or [""])[0]).upper(), "")
+    given = " ".join(str(g) for g in name.get("given") or [])
+    return " ".join(part for part in (title, given, str(name.get("family") or "")) if part)
+
+
+def annuaire_names(db: Database, people: set[str], structures: set[str]) -> Names:
+    """These professionals (IdNatPS) and structures named as the Annuaire lists them, in one read
+    transaction of the Annuaire's own service functions; one it does not know is left out."""
+    found_people, found_structures = {}, {}
+    with db.read() as conn:
+        for person in sorted(people):
+            practitioner = annuaire.practitioner(conn, person)
+            if practitioner is not None and _person_name(practitioner):
+                found_people[person] = _person_name(practitioner)
+        for structure in sorted(structures):
+            organization = annuaire.organization(conn, structure)
+            if organization is not None and organization.get("name"):
+                found_structures[structure] = str(organization["name"])
+    return Names(found_people, found_structures)
+
+
+def names_for(db: Database, rows: list[dict]) -> Names:
+    """Who and which structure each row of the history names."""
+    people = {r["actor_person"] for r in rows if r.get("actor_person")}
+    return annuaire_names(db, people, {r["actor_structure"] for r in rows if r.get("actor_structure")})
+
+
+@dataclass(frozen=True)
 class AccessLine:
     when: str
     who: str
+    who_id: str  # the IdNatPS beside the name ("" for the patient herself)
     structure: str
     what: str
     why: str
@@ -54,7 +104,7 @@ def _when(recorded_at: str) -> str:
     return moment.strftime("le %d/%m/%Y à %H:%M")
 
 
-def line(row: dict, subject: str) -> AccessLine:
+def line(row: dict, subject: str, names: Names = NO_NAMES) -> AccessLine:
     detail = audit.detail_of(row)
     actor = detail.get("actor", {}) if isinstance(detail.get("actor"), dict) else {}
     person = row["actor_person"]
@@ -62,10 +112,21 @@ def line(row: dict, subject: str) -> AccessLine:
     mode = str(actor.get("mode", "normal"))
     reason = str(actor.get("motif") or "")
     purpose = PURPOSE.get(row.get("purpose", ""), row.get("purpose", ""))
+    structure = row["actor_structure"]
+    named = names.people.get(person)
+    if yourself:
+        who = "Vous"
+    elif actor.get("kind") == "patient":  # a legal representative acting in Mon espace santé
+        who = "Représentant légal"
+    else:
+        who = named or (f"Professionnel {person}" if person else "Service")
     return AccessLine(
         when=_when(row["recorded_at"]),
-        who="Vous" if yourself else (f"Professionnel {person}" if person else "Service"),
-        structure=row["actor_structure"] or ("—" if yourself else "non renseignée"),
+        who=who,
+        who_id="" if yourself or not named else person,
+        structure=(
+            names.structures.get(structure, structure) if structure else ("—" if yourself else "non renseignée")
+        ),
         what=WHAT.get(row["action"], row["action"]),
         why=reason or (purpose if not yourself else "votre consultation"),
         emergency=EMERGENCY.get(mode, ""),
@@ -73,6 +134,6 @@ def line(row: dict, subject: str) -> AccessLine:
     )
 
 
-def in_french(rows: list[dict], subject: str) -> list[AccessLine]:
+def in_french(rows: list[dict], subject: str, names: Names = NO_NAMES) -> list[AccessLine]:
     """The lines of the page, newest first."""
-    return [line(row, subject) for row in reversed(rows)]
+    return [line(row, subject, names) for row in reversed(rows)]

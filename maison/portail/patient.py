@@ -43,7 +43,12 @@ from maison.portail.web import (
 BASE = "/mon-espace"
 COOKIE = "maison_mon_espace"
 PORTAL = "patient"
-NAV = [(f"{BASE}/dossier", "Mes documents"), (f"{BASE}/historique", "Historique des accès")]
+NAV = [
+    (f"{BASE}/dossier", "Mes documents"),
+    (f"{BASE}/messagerie", "Messagerie"),
+    (f"{BASE}/historique", "Historique des accès"),
+    (f"{BASE}/controles", "Mes réglages"),
+]
 SESSION_PAGE = "page de Mon espace santé : la session du portail est vérifiée par le portail lui-même"
 # A viewer's own policy: the CI-SIS stylesheet's page keeps its inline styles, runs no script at all
 # (sandbox without allow-scripts), and may be framed by the portal's own document page only.
@@ -269,7 +274,8 @@ def router(portal: PatientPortal) -> APIRouter:
     async def access_history(request: Request) -> Response:
         session = portal.session(request)
         rows = await run_in_threadpool(portal.dmp.history, portal.who(session))
-        events = history.in_french(rows, session.subject)
+        names = await run_in_threadpool(history.names_for, portal.dmp.db, rows)  # the Annuaire's names
+        events = history.in_french(rows, session.subject, names)
         return page("historique.html", **portal.context(session, f"{BASE}/historique", events=events))
 
     return r

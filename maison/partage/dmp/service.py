@@ -113,6 +113,18 @@ def actor_of(who: Who) -> Actor:
     return replace(who.caller, extra=extra)  # the caller himself, with how he reached the dossier
 
 
+@dataclass(frozen=True)
+class PatientSettings:
+    """The patient's own choices on her dossier (`Dmp.settings`)."""
+
+    state: DossierState
+    medecin_traitant: str | None
+    oppose_bris_de_glace: bool
+    oppose_centre_15: bool
+    rules: tuple[tuple[str, str, str], ...]  # (IdNatPS, bloque / autorise, since)
+    codes: tuple[tuple[str, tuple[str, ...], str], ...]  # (IdNatPS, rubriques, expires_at)
+
+
 @dataclass
 class Provided:
     """The answer to an ITI-65: the ids given to each Bundle entry, in order, and any warnings."""
@@ -1275,6 +1287,34 @@ class Dmp:
             {"professionnel": professional},
             lambda conn, now: store.revoke_delegation_codes(conn, who.patient, professional),
         )
+
+    def settings(self, who: Who) -> PatientSettings:
+        """What the patient chose (the state of her dossier, her médecin traitant, her oppositions to
+        the emergency modes, the professionals she blocked or authorised, her live delegation codes):
+        the page of her controls in Mon espace santé. Reserved to the patient (or her representative),
+        and audited as a read of her dossier (issue 18 §2.5)."""
+        if who.kind != "patient":
+            error = Forbidden("réservé au titulaire du dossier", code="reserve-patient")
+            self._refused(who, "dmp.patient.reglages", None, error)
+            raise error
+        now = _iso(_now())
+        with self.db.read() as conn:
+            row = store.standing(conn, who.patient, "", [])
+            rules = [(r.professional, r.rule, r.since) for r in store.patient_rules(conn, who.patient)]
+            codes = [
+                (c.professional, tuple(c.rubriques.split(",")), c.expires_at)
+                for c in store.live_delegation_codes(conn, who.patient, now)
+            ]
+        found = PatientSettings(
+            state=DossierState(row.state) if row is not None else DossierState.ACTIVE,
+            medecin_traitant=row.medecin_traitant if row is not None else None,
+            oppose_bris_de_glace=bool(row is not None and row.oppose_bris_de_glace),
+            oppose_centre_15=bool(row is not None and row.oppose_centre_15),
+            rules=tuple(rules),
+            codes=tuple(codes),
+        )
+        self._trace(who, "dmp.patient.reglages", None, patient=who.patient, detail={"regles": len(rules)})
+        return found
 
     def history(self, who: Who) -> list[dict]:
         """L.1111-19 (003 L1420): the patient sees every access, who, which structure, which document, why.

@@ -331,6 +331,22 @@ def revoke_delegation_codes(conn: sa.Connection, ins: str, professional: str) ->
     conn.execute(dmp_delegation_code.update().where(c.ins == ins, c.professional == professional).values(revoked=True))
 
 
+def patient_rules(conn: sa.Connection, ins: str) -> list[sa.Row]:
+    """The patient's rules (professional, rule, since), oldest first: what Mon espace santé lists."""
+    r = dmp_patient_rule.c
+    return list(conn.execute(sa.select(r.professional, r.rule, r.since).where(r.ins == ins).order_by(r.since)))
+
+
+def live_delegation_codes(conn: sa.Connection, ins: str, now: str) -> list[sa.Row]:
+    """The patient's unrevoked, unexpired delegation codes (professional, rubriques, expires_at,
+    created_at; never the code's hash), newest first."""
+    c = dmp_delegation_code.c
+    query = sa.select(c.professional, c.rubriques, c.expires_at, c.created_at).where(
+        c.ins == ins, c.revoked.is_(False), c.expires_at > now
+    )
+    return list(conn.execute(query.order_by(c.created_at.desc())))
+
+
 def set_patient_rule(conn: sa.Connection, ins: str, professional: str, rule: str | None, since: str) -> None:
     """The patient's rule for one professional, replaced; None removes it."""
     r = dmp_patient_rule.c

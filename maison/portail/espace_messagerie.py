@@ -1,0 +1,140 @@
+"""The patient's messagerie in Mon espace santé, as pages: `/mon-espace/messagerie` (issue 24 §1).
+
+The messages professionals sent to the patient's citizen mailbox (`<INS>@patient.mssante.fr`, 000
+L2087); one read with its attachments listed and downloadable; an answer to the professional who
+wrote (the professional starts the exchange, 000 L3255, and may close it); a forward — an
+ordonnance to the pharmacy the patient chooses, an organisational mailbox the Annuaire Santé lists.
+Every page calls what `/espace/messagerie` calls (`Messagerie.inbox`, `read`, `answer`, `forward`,
+maison.partage.mss.messagerie_api) for the patient `Espace.owner` names, so the same audit records
+(espace.messagerie.*) and the same refusals apply. The forms post, then redirect (303).
+
+POST routes take the message's number as text and check it after the CSRF token: a forged request
+is refused for its token whatever its address says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
+
+from maison.core.authz import public
+from maison.core.errors import InvalidInput, NotFound
+from maison.formats.download import attachment_response
+from maison.formats.path_ids import Index, RowId
+from maison.partage.espace.service import Espace
+from maison.partage.mss.messagerie import Messagerie
+from maison.portail.history import PARIS
+from maison.portail.patient import BASE, SESSION_PAGE, PatientPortal
+from maison.portail.web import PortalRoute, page
+
+HERE = f"{BASE}/messagerie"
+NOTICES = {
+    "reponse": "Votre réponse a été envoyée au professionnel.",
+    "transfert": "Le message a été transféré à la pharmacie.",
+}
+MAX_TEXT = 20_000
+
+
+@dataclass(frozen=True)
+class Piece:
+    n: int
+    name: str
+    kind: str
+    size: str
+
+
+def _size(n: int) -> str:
+    return f"{n} octets" if n < 1024 else f"{n / 1024:.0f} Ko" if n < 1024 * 1024 else f"{n / 1048576:.1f} Mo"
+
+
+def _received(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(PARIS).strftime("le %d/%m/%Y à %H:%M")
+    except ValueError:
+        return iso
+
+
+def _uid(text: str) -> int:
+    """A message's number from a POST's address, as the API's RowId reads it (1 … 2⁶³-1)."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 19 and int(text) >= 1):
+        raise InvalidInput("numéro de message invalide", code="parametre-invalide")
+    return int(text)
+
+
+def _text(form: dict[str, str], name: str, label: str, *, required: bool) -> str:
+    value = form.get(name, "")
+    if required and not value.strip():
+        raise InvalidInput(f"{label} : à remplir", code="champ-vide")
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(f"{label} : {MAX_TEXT} caractères au plus", code="champ-trop-long")
+    return value
+
+
+def router(portal: PatientPortal, messagerie: Messagerie) -> APIRouter:
+    r = APIRouter(route_class=PortalRoute)
+
+    def owner(request: Request):
+        session = portal.session(request)
+        return session, Espace.owner(portal.who(session))
+
+    @r.get("/messagerie")
+    @public(SESSION_PAGE)
+    async def inbox(request: Request) -> Response:
+        session, ins = owner(request)
+        messages = await run_in_threadpool(messagerie.inbox, ins)
+        rows = [(m, _received(m.received_at)) for m in sorted(messages, key=lambda m: m.uid, reverse=True)]
+        return page("messagerie.html", **portal.context(session, HERE, messages=rows, address=Messagerie.address(ins)))
+
+    @r.get("/messagerie/{uid}")
+    @public(SESSION_PAGE)
+    async def message(uid: RowId, request: Request) -> Response:
+        session, ins = owner(request)
+        parsed, row = await run_in_threadpool(messagerie.read, ins, uid)
+        pieces = [Piece(i, a.filename, a.content_type, _size(len(a.data))) for i, a in enumerate(parsed.attachments)]
+        return page(
+            "message.html",
+            **portal.context(
+                session,
+                "",
+                uid=uid,
+                m=parsed,
+                received=_received(row.received_at),
+                pieces=pieces,
+                notice=NOTICES.get(request.query_params.get("fait", "")),
+            ),
+        )
+
+    @r.get("/messagerie/{uid}/pieces/{n}")
+    @public(SESSION_PAGE)
+    async def attachment(uid: RowId, n: Index, request: Request) -> Response:
+        _session, ins = owner(request)
+        parsed, _row = await run_in_threadpool(messagerie.read, ins, uid)
+        if not 0 <= n < len(parsed.attachments):
+            raise NotFound(f"pièce {n} absente du message {uid}", code="piece-inconnue")
+        a = parsed.attachments[n]
+        return attachment_response(a.data, a.filename, a.content_type)  # the sender's name and type, made safe
+
+    @r.post("/messagerie/{uid}/reponse")
+    @public(SESSION_PAGE)
+    async def answer(uid: str, request: Request) -> Response:
+        session, form = await portal.posted(request)
+        number, ins = _uid(uid), Espace.owner(portal.who(session))
+        text = _text(form, "texte", "réponse", required=True)
+        await run_in_threadpool(messagerie.answer, ins, number, text)
+        return RedirectResponse(f"{HERE}/{number}?fait=reponse", 303)
+
+    @r.post("/messagerie/{uid}/transfert")
+    @public(SESSION_PAGE)
+    async def forward(uid: str, request: Request) -> Response:
+        session, form = await portal.posted(request)
+        number, ins = _uid(uid), Espace.owner(portal.who(session))
+        to = _text(form, "destinataire", "adresse de la pharmacie", required=True).strip()
+        text = _text(form, "texte", "message", required=False)
+        await run_in_threadpool(messagerie.forward, ins, number, to, text)
+        return RedirectResponse(f"{HERE}/{number}?fait=transfert", 303)
+
+    return r
