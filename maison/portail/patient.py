@@ -45,6 +45,9 @@ COOKIE = "maison_mon_espace"
 PORTAL = "patient"
 NAV = [
     (f"{BASE}/dossier", "Mes documents"),
+    (f"{BASE}/profil", "Profil médical"),
+    (f"{BASE}/mesures", "Mesures"),
+    (f"{BASE}/agenda", "Agenda"),
     (f"{BASE}/messagerie", "Messagerie"),
     (f"{BASE}/historique", "Historique des accès"),
     (f"{BASE}/controles", "Mes réglages"),
@@ -70,7 +73,17 @@ class DocumentView:
     viewer_kind: str
 
 
-def _french_date(iso: str) -> str:
+@dataclass(frozen=True)
+class Whose:
+    """Whose espace the session shows: `name` of the subject, `representing` when a legal
+    representative acts for a minor, `may_switch` when the account has another espace to open."""
+
+    name: str
+    representing: bool
+    may_switch: bool
+
+
+def french_date(iso: str) -> str:
     try:
         return datetime.fromisoformat(iso.replace("Z", "+00:00")).strftime("%d/%m/%Y")
     except ValueError:
@@ -114,7 +127,22 @@ class PatientPortal:
         return session, form
 
     def context(self, session: Session, current: str, **more: object) -> dict:
-        return {"nav": NAV, "current": current, "csrf": session.csrf, "logout": f"{BASE}/deconnexion", **more}
+        return {
+            "nav": NAV,
+            "current": current,
+            "csrf": session.csrf,
+            "logout": f"{BASE}/deconnexion",
+            "espace": self.whose(session),
+            **more,
+        }
+
+    def whose(self, session: Session) -> Whose:
+        """For whom the pages act, which every page's header says (a representative acting for a minor
+        sees the minor's name on each page), and whether he may switch to another espace."""
+        traits = self.dmp.referential.by_matricule(session.subject).traits
+        name = f"{traits.prenoms[0].title() if traits.prenoms else ''} {traits.nom_naissance}".strip()
+        representing = session.acting != session.subject
+        return Whose(name, representing, representing or bool(self.login.represented(session.acting)))
 
     # --- documents ----------------------------------------------------------------------------------
 
@@ -128,7 +156,7 @@ class PatientPortal:
             id=entry.id,
             title=description if isinstance(description, str) and description else type_label,
             category=self.display(XDS_CLASS, entry.class_code) or type_label,
-            date=_french_date(entry.creation or entry.submitted_at),
+            date=french_date(entry.creation or entry.submitted_at),
             author="vous-même" if entry.author_structure == "" else f"{entry.author} ({entry.author_structure})",
             masked=MASQUE_PS in entry.visibility,
             viewer=f"{BASE}/documents/{entry.id}/affichage",
