@@ -1,0 +1,316 @@
+"""The observatory as a dashboard: `/observatoire/tableau` (issue 24 §3).
+
+Pages, each calling the same `Observatoire` function the `/observatoire` API route showing the same
+thing calls, as the session's Actor (`Session.actor`, the one Pro Santé Connect established at login),
+so the service decides who reads what (an ARS/ANS agent everything, a structure its own, a GHT its
+support) and audits each read exactly as for an API caller; a refusal is the French 403 page:
+
+- `/sunes?structure=…|ght=…&periode=2026-S1` — the SUN-ES indicators of a structure or a GHT for a
+  semester, with their targets (settings), beside the preceding semesters; each rate links to
+- `/sunes/explication/{indicateur}?…&page=N&filtre=…` — every stay, report or correspondent, counted
+  or not, the reason, the audit records that prove it; paginated (the service explains them all);
+- `/national?periode=…` — the national monthly series as charts (inline SVG, `observatoire.charts`),
+  each followed by its table; `/conformite?periode=…` — the rows per software (agents only);
+- `/maturin?structure=…&type=…` — MATURIN-H's score and level; `/prerequis?…` — the PS checks and
+  the volets' eligibility.
+
+The API's own parsing of a scope and a period (`observatoire.api.scope_of`, `period_of`) is reused,
+so a bad one is the same 400, here in French. Routes are `@public(SESSION_PAGE)`: the portal checks
+its own session (as `patient.py` does); none, expired or of another portal: the French 401 page.
+The computing routes are plain functions: FastAPI runs them in its thread pool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+from markupsafe import Markup
+
+from maison.core.actor import Actor
+from maison.core.authz import public
+from maison.core.errors import InvalidInput, Unauthenticated
+from maison.formats.path_ids import FhirId
+from maison.observatoire.api import period_of, scope_of
+from maison.observatoire.charts import svg
+from maison.observatoire.conformite.maturin import TYPES
+from maison.observatoire.report import Period, Table
+from maison.observatoire.service import Observatoire, Served
+from maison.observatoire.sunes.model import Scope
+from maison.portail.sessions import Session, Sessions
+from maison.portail.web import PortalRoute, check_token, page, read_form
+
+BASE = "/observatoire/tableau"
+COOKIE = "maison_observatoire"
+PORTAL = "observatoire"
+PORTAL_NAME = "Observatoire"
+SESSION_PAGE = "page de l'observatoire : la session du portail est vérifiée par le portail lui-même"
+PAGE_SIZE = 50  # an explanation's elements per page
+SEMESTERS_SHOWN = 4  # the semester asked and the three before it
+FILTERS = {"tous": "tous", "comptes": "comptés", "non-comptes": "non comptés", "hors": "hors dénominateur"}
+
+
+class ObservatoireRoute(PortalRoute):
+    context = {"portal_name": PORTAL_NAME, "home": BASE}
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """A report's table as a page shows it: its chart (inline SVG, None when it has none) above it."""
+
+    table: Table
+    chart: Markup | None
+
+
+def drawn(served: Served) -> list[Drawn]:
+    out = []
+    for table in served.tables:
+        chart = svg(table)  # every label escaped by charts.py
+        out.append(Drawn(table, Markup(chart) if chart is not None else None))  # noqa: S704
+    return out
+
+
+def previous_semesters(period: Period, count: int) -> list[Period]:
+    """`period` (a semester) and the `count - 1` before it, oldest first."""
+    out = [period]
+    while len(out) < count:
+        out.insert(0, Period.semester_of(out[0].start - timedelta(days=1)))
+    return out
+
+
+def semester(text: str | None) -> Period:
+    """The semester asked (the current one by default): the SUN-ES unit (seed 000 L784-792)."""
+    period = period_of(text)
+    if Period.semester_of(period.start) != period:
+        raise InvalidInput(f"période {period.label!r} : un semestre est attendu (2026-S1)", code="periode-invalide")
+    return period
+
+
+def last_twelve_months(today: date) -> Period:
+    """The national series' default: the twelve calendar months ending with the current one."""
+    year, month = (today.year - 1, today.month + 1) if today.month < 12 else (today.year, 1)
+    end = Period.month(today.year, today.month).end - timedelta(days=1)
+    return Period.parse(f"{date(year, month, 1).isoformat()}..{end.isoformat()}")
+
+
+def page_number(text: str | None) -> int:
+    if text is None or text == "":
+        return 1
+    if not (text.isascii() and text.isdigit()) or int(text) < 1 or len(text) > 6:
+        raise InvalidInput(f"numéro de page {text!r} invalide : un entier à partir de 1", code="page-invalide")
+    return int(text)
+
+
+class ObservatoirePortal:
+    def __init__(self, obs: Observatoire, sessions: Sessions) -> None:
+        self.obs = obs
+        self.sessions = sessions
+
+    def caller(self, request: Request) -> tuple[Session, Actor]:
+        found = self.sessions.find(request.cookies.get(COOKIE), PORTAL)
+        if found is None or found.actor is None:  # an observatory session always holds its login's Actor
+            raise Unauthenticated("session expirée ou absente : reconnectez-vous", code="session")
+        return found, found.actor
+
+    def nav(self, actor: Actor) -> list[tuple[str, str]]:
+        """An agent's menu names the national reports; a structure's its own pages (the service
+        refuses anything else anyway)."""
+        if self.obs.is_agent(actor):
+            return [
+                (BASE, "Accueil"),
+                (f"{BASE}/national", "Statistiques nationales"),
+                (f"{BASE}/conformite", "Conformité des logiciels"),
+            ]
+        own = urlencode({"structure": actor.structure})
+        return [
+            (BASE, "Accueil"),
+            (f"{BASE}/sunes?{own}", "Indicateurs SUN-ES"),
+            (f"{BASE}/prerequis?{own}", "Prérequis"),
+            (f"{BASE}/maturin?{own}", "MATURIN-H"),
+        ]
+
+    def context(self, session: Session, actor: Actor, current: str, **more: Any) -> dict[str, Any]:
+        return {
+            "nav": self.nav(actor),
+            "current": current,
+            "csrf": session.csrf,
+            "logout": f"{BASE}/deconnexion",
+            "portal_name": PORTAL_NAME,
+            "home": BASE,
+            "actor": actor,
+            "agent": self.obs.is_agent(actor),
+            **more,
+        }
+
+
+def scope_query(scope: Scope, period: Period, **more: str) -> str:
+    return urlencode({scope.kind: scope.code, "periode": period.label, **more})
+
+
+def router(portal: ObservatoirePortal) -> APIRouter:
+    r = APIRouter(route_class=ObservatoireRoute)
+    obs = portal.obs
+
+    @r.get("")
+    @public(SESSION_PAGE)
+    def home(request: Request) -> Response:
+        session, actor = portal.caller(request)
+        today = datetime.now(UTC).date()
+        semesters = [p.label for p in reversed(previous_semesters(Period.semester_of(today), SEMESTERS_SHOWN))]
+        context = portal.context(session, actor, BASE, semesters=semesters, types=TYPES)
+        return page("observatoire/accueil.html", **context)
+
+    @r.get("/sunes")
+    @public(SESSION_PAGE)
+    def sunes(
+        request: Request, structure: str | None = None, ght: str | None = None, periode: str | None = None
+    ) -> Response:
+        session, actor = portal.caller(request)
+        scope, period = scope_of(structure, ght), semester(periode)
+        served = obs.sunes(actor, scope, period)  # as GET /observatoire/sunes: authorised, audited, signed
+        history = []
+        for earlier in previous_semesters(period, SEMESTERS_SHOWN)[:-1]:
+            history.append((earlier, obs.sunes(actor, scope, earlier).content))
+        history.append((period, served.content))
+        rates = {
+            line["indicateur"]: [(p, next(i for i in c["indicateurs"] if i["indicateur"] == line["indicateur"]))
+                                 for p, c in history]
+            for line in served.content["indicateurs"]
+        }  # fmt: skip
+        context = portal.context(
+            session,
+            actor,
+            _own(actor, scope, "sunes"),
+            served=served,
+            scope=scope,
+            period=period,
+            history=[p for p, _ in history],
+            rates=rates,
+            chart=drawn(served)[0].chart,
+            query=lambda p, **more: scope_query(scope, p, **more),
+            earlier=previous_semesters(period, 2)[0],
+            later=Period.semester_of(period.end),
+        )
+        return page("observatoire/sunes.html", **context)
+
+    @r.get("/sunes/explication/{indicateur}")
+    @public(SESSION_PAGE)
+    def explication(
+        request: Request,
+        indicateur: FhirId,
+        structure: str | None = None,
+        ght: str | None = None,
+        periode: str | None = None,
+        filtre: str = "tous",
+    ) -> Response:
+        session, actor = portal.caller(request)
+        scope, period = scope_of(structure, ght), period_of(periode)
+        number = page_number(request.query_params.get("page"))
+        if filtre not in FILTERS:
+            raise InvalidInput(f"filtre {filtre!r} : {', '.join(FILTERS)}", code="filtre-invalide")
+        served = obs.explain(actor, scope, period, indicateur)  # as GET /observatoire/sunes/explication/…
+        elements = served.content["elements"]
+        chosen = [e for e in elements if _kept(e, filtre)]
+        pages = max(1, -(-len(chosen) // PAGE_SIZE))
+        if number > pages:
+            raise InvalidInput(f"page {number} : l'explication en compte {pages}", code="page-invalide")
+        shown = chosen[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
+        code = served.content["indicateur"]
+        context = portal.context(
+            session,
+            actor,
+            "",
+            served=served,
+            scope=scope,
+            period=period,
+            code=code,
+            elements=shown,
+            total=len(elements),
+            numerator=sum(1 for e in elements if e["compte"]),
+            denominator=sum(1 for e in elements if e["denominateur"]),
+            chosen=len(chosen),
+            number=number,
+            pages=pages,
+            first=(number - 1) * PAGE_SIZE + 1,
+            filtre=filtre,
+            filters=FILTERS,
+            here=f"{BASE}/sunes/explication/{code}",
+            query=lambda **more: scope_query(scope, period, **more),
+            back=f"{BASE}/sunes?{scope_query(scope, Period.semester_of(period.start))}",
+        )
+        return page("observatoire/explication.html", **context)
+
+    @r.get("/national")
+    @public(SESSION_PAGE)
+    def national(request: Request, periode: str | None = None) -> Response:
+        session, actor = portal.caller(request)
+        period = Period.parse(periode) if periode else last_twelve_months(datetime.now(UTC).date())
+        served = obs.national(actor, period)  # as GET /observatoire/national: agents only, audited
+        context = portal.context(session, actor, f"{BASE}/national", served=served, tables=drawn(served))
+        return page("observatoire/rapport.html", **context, heading="Statistiques nationales", action="national")
+
+    @r.get("/conformite")
+    @public(SESSION_PAGE)
+    def conformite(request: Request, periode: str | None = None) -> Response:
+        session, actor = portal.caller(request)
+        served = obs.conformite(actor, period_of(periode))  # as GET /observatoire/conformite
+        context = portal.context(session, actor, f"{BASE}/conformite", served=served, tables=drawn(served))
+        return page("observatoire/rapport.html", **context, heading="Conformité des logiciels", action="conformite")
+
+    @r.get("/maturin")
+    @public(SESSION_PAGE)
+    def maturin(
+        request: Request, structure: str | None = None, periode: str | None = None, type: str = "CH-PARTIE-GHT"
+    ) -> Response:
+        session, actor = portal.caller(request)
+        scope = scope_of(structure, None)
+        served = obs.maturin(actor, scope.code, period_of(periode), type)  # as GET /observatoire/maturin
+        context = portal.context(
+            session, actor, _own(actor, scope, "maturin"), served=served, tables=drawn(served), types=TYPES
+        )
+        return page("observatoire/maturin.html", **context)
+
+    @r.get("/prerequis")
+    @public(SESSION_PAGE)
+    def prerequis(
+        request: Request, structure: str | None = None, ght: str | None = None, periode: str | None = None
+    ) -> Response:
+        session, actor = portal.caller(request)
+        scope = scope_of(structure, ght)
+        served = obs.prerequis(actor, scope, period_of(periode))  # as GET /observatoire/prerequis
+        context = portal.context(
+            session, actor, _own(actor, scope, "prerequis"), served=served, tables=drawn(served), scope=scope
+        )
+        return page("observatoire/prerequis.html", **context)
+
+    @r.post("/deconnexion")
+    @public(SESSION_PAGE)
+    async def logout(request: Request) -> Response:
+        form = await read_form(request)
+        session, _ = portal.caller(request)
+        check_token(session.csrf, form, request)
+        portal.sessions.close(request.cookies.get(COOKIE, ""))
+        response = RedirectResponse(BASE, 303)
+        response.delete_cookie(COOKIE, path=BASE)
+        return response
+
+    return r
+
+
+def _kept(element: dict[str, Any], filtre: str) -> bool:
+    if filtre == "comptes":
+        return bool(element["compte"])
+    if filtre == "non-comptes":
+        return bool(element["denominateur"]) and not element["compte"]
+    if filtre == "hors":
+        return not element["denominateur"]
+    return True
+
+
+def _own(actor: Actor, scope: Scope, page_name: str) -> str:
+    """The menu entry a structure's own page is (for `aria-current`)."""
+    return f"{BASE}/{page_name}?{urlencode({'structure': actor.structure})}" if scope.code == actor.structure else ""

@@ -1,0 +1,284 @@
+"""`/observatoire/tableau`, the observatory as a dashboard (issue 24 §3), on the house's app: each page
+for each kind of reader — an ARS or ANS agent, the structure's own staff, a GHT's support, another
+structure, a patient — allowed or refused with the French 403 page (the service decides, as for the
+API, and records the refusal); every read audited as the API's is; the explanation paginated; bad
+parameters a French 400, an unknown structure a 404, no session a 401 — never a 500."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from lxml import html
+
+from maison.core import audit
+from maison.core.actor import Actor, Credential
+from maison.core.auth import issue_key
+from maison.identite.annuaire import resources as build
+from maison.identite.annuaire.index import put
+from maison.portail.observatoire_pages import BASE, COOKIE, PAGE_SIZE
+from maison.portail.sessions import Sessions
+from maison.portail.web import CSP
+from tests.observatoire.sunes.test_service import CURRENT, PREVIOUS, World
+from tests.partage.world import HOPITAL
+
+CLINIQUE, CABINET = "1750000027", "399999999900019"
+NOW = "2026-11-01T08:00:00+00:00"
+STAYS = PAGE_SIZE + 10  # two pages of explanation
+
+
+def pro(person: str, structure: str, role: str = "") -> Actor:
+    """A professional as Pro Santé Connect establishes him at login (maison.core.authz._professional)."""
+    return Actor(
+        person, structure, "psc-observatoire", kind="professional", role=role, structures=(structure,),
+        credential=Credential.PSC,
+    )  # fmt: skip
+
+
+ACTORS = {
+    "ars": pro("810000000001", "ARS-IDF", "agent-ars"),
+    "ans": pro("810000000002", "ANS", "agent-ans"),
+    "hopital": pro("899900038441", HOPITAL),  # the structure's own staff, and the GHT's support
+    "clinique": pro("899900038442", CLINIQUE),  # a GHT member, not its support
+    "cabinet": pro("899900038443", CABINET),  # another structure
+    "patient": Actor("1770175056021", "", "mon-espace-sante", kind="patient", patient="1770175056021"),
+}
+
+
+@pytest.fixture
+def house_with_stays(house):
+    with house.db.write() as conn:
+        put(conn, [build.organization(HOPITAL, "CHU DE TEST", NOW, secteur="SA01")])
+        put(conn, [build.organization(CLINIQUE, "CLINIQUE DE TEST", NOW, secteur="SA01")])
+        put(conn, [build.organization(CABINET, "CABINET", NOW, siret=CABINET[1:], entity="LEGAL-ENTITY")])
+    admin = Actor("administrateur", "maison", "console", role="administrateur")
+    house.cellule.record_ght(admin, "GHT-75", "GHT de test", HOPITAL, [HOPITAL, CLINIQUE])
+    world = World(house, receiver=None)  # the GAM's PAM messages only: stays, no document fed
+    start = CURRENT.start
+    for n in range(STAYS):
+        world.stay(f"S{n}", f"P{n}", start + timedelta(days=1), start + timedelta(days=2))
+    world.stay("OPEN", "PX", start + timedelta(days=3), None)  # not discharged: out of every denominator
+    return house
+
+
+@pytest.fixture
+def client(house_with_stays):
+    return TestClient(house_with_stays.app())
+
+
+def log_in(house, client: TestClient, who: str) -> str:
+    """A session of the observatory opened as the Pro Santé Connect login opens it; its CSRF token."""
+    s = house.settings
+    sessions = Sessions(house.db, inactivity=s.portail_inactivite_s, lifetime=s.portail_duree_max_s)
+    actor = ACTORS[who]
+    raw, session = sessions.open("observatoire", subject=actor.person, acting=actor.person, actor=actor)
+    client.cookies.set(COOKIE, raw)
+    return session.csrf
+
+
+def reads(house, action: str) -> list[dict]:
+    house.insi.journal.close()  # the trail's journal written through
+    with house.db.read() as conn:
+        return [e for e in audit.events(conn, action_prefix=action) if e["action"] == action]
+
+
+def refusals(house, what: str) -> list[dict]:
+    return [
+        e for e in reads(house, "securite.acces-refuse") if audit.detail_of(e).get("action") == f"observatoire.{what}"
+    ]
+
+
+def french_error(answer, status: int) -> str:
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("text/html")
+    assert answer.headers["content-security-policy"] == CSP
+    page = html.fromstring(answer.content)
+    assert page.get("lang") == "fr" and page.findtext(".//h1") == "Impossible d'afficher cette page"
+    assert page.xpath('//a[text()="Revenir à l\'accueil"]/@href') == [BASE]  # the observatory's own home
+    return page.xpath("string(//p[@role='alert'])")
+
+
+OWN = {"structure": HOPITAL, "periode": CURRENT.label}
+PAGES = {  # page -> (path, parameters, readers allowed besides the agents)
+    "sunes": ("/sunes", OWN, {"hopital"}),
+    "explication": ("/sunes/explication/DS1.1", OWN, {"hopital"}),
+    "sunes-ght": ("/sunes", {"ght": "GHT-75", "periode": CURRENT.label}, {"hopital"}),
+    "prerequis": ("/prerequis", OWN, {"hopital"}),
+    "maturin": ("/maturin", OWN, {"hopital"}),
+    "national": ("/national", {"periode": CURRENT.label}, set()),
+    "conformite": ("/conformite", {"periode": CURRENT.label}, set()),
+}
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_each_page_by_each_reader(house_with_stays, client, name):
+    path, params, allowed = PAGES[name]
+    for who in ACTORS:
+        log_in(house_with_stays, client, who)
+        answer = client.get(BASE + path, params=params)
+        if who in ("ars", "ans") or who in allowed:
+            assert answer.status_code == 200, (who, answer.text)
+            page = html.fromstring(answer.content)
+            assert page.get("lang") == "fr" and len(page.findall(".//h1")) == 1
+            assert page.xpath("//form[@action='/observatoire/tableau/deconnexion']//input[@name='csrf']")
+            assert answer.headers["content-security-policy"] == CSP
+        else:
+            message = french_error(answer, 403)
+            assert "réservé" in message, (who, message)
+    client.cookies.clear()
+    assert "reconnectez-vous" in french_error(client.get(BASE + path, params=params), 401)
+
+
+def test_a_refusal_is_recorded_as_the_api_records_it(house_with_stays, client):
+    log_in(house_with_stays, client, "cabinet")
+    assert client.get(f"{BASE}/sunes", params=OWN).status_code == 403
+    log_in(house_with_stays, client, "hopital")
+    assert client.get(f"{BASE}/national").status_code == 403
+    [sunes] = refusals(house_with_stays, "sunes")
+    [national] = refusals(house_with_stays, "national")
+    assert sunes["actor_person"] == ACTORS["cabinet"].person and sunes["actor_structure"] == CABINET
+    assert national["actor_structure"] == HOPITAL
+    assert reads(house_with_stays, "observatoire.sunes") == []  # nothing read, nothing computed
+
+
+def test_the_sunes_page_shows_each_rate_by_semester_with_its_target_and_links_it_to_its_explanation(
+    house_with_stays, client
+):
+    log_in(house_with_stays, client, "ars")
+    answer = client.get(f"{BASE}/sunes", params=OWN)
+    page = html.fromstring(answer.content)
+    [line] = page.xpath("(//table)[1]/tbody/tr[th[starts-with(., 'DS1.1')]]")
+    cells = [td.text_content().strip() for td in line.findall("td")]
+    assert cells[1:3] == ["0", str(STAYS)]  # no lettre de liaison fed: 0 of the discharged stays
+    assert cells[3].startswith("0,0 %") and cells[4] == f"{house_with_stays.settings.sunes_cible_ds1_1} %"
+    assert cells[5] == "non"
+    [link] = line.xpath(".//a")
+    assert link.get("href") == f"{BASE}/sunes/explication/DS1.1?structure={HOPITAL}&periode={CURRENT.label}"
+    semesters = page.xpath("(//table)[2]/thead//th/text()")
+    assert semesters[-2:] == [CURRENT.label, "Cible"] and PREVIOUS.label in semesters and len(semesters) == 6
+    [earlier] = page.xpath(f"(//table)[2]//tr[th='DS1.1']//a[contains(@href, 'periode={PREVIOUS.label}')]")
+    assert earlier.text_content().startswith("non calculable")  # no stay in the previous semester
+    assert page.xpath("//figure/svg[@role='img']/title")  # the semester's bars (lxml.html: no SVG namespace)
+    assert "signé" in page.xpath("string(//p[@class='sceau'])")
+    # one read per semester shown, recorded as GET /observatoire/sunes records it
+    records = reads(house_with_stays, "observatoire.sunes")
+    assert len(records) == 4 and {r["actor_person"] for r in records} == {ACTORS["ars"].person}
+    assert audit.detail_of(records[-1])["perimetre"] == f"structure:{HOPITAL}"
+
+
+def test_the_page_reads_are_the_api_reads(house_with_stays, client):
+    """The same service call: the record of a page's read is the record of the API's read."""
+    key = {"ESANTE-API-KEY": issue_key(house_with_stays.db, HOPITAL, "logiciel-test", "porteur")}
+    assert client.get("/observatoire/sunes/explication/DS1.1", params=OWN, headers=key).status_code == 200
+    log_in(house_with_stays, client, "hopital")
+    assert client.get(f"{BASE}/sunes/explication/DS1.1", params=OWN).status_code == 200
+    api, portal = reads(house_with_stays, "observatoire.sunes")
+    strip = ("perimetre", "structures", "periode", "indicateur")
+    assert {k: audit.detail_of(api)[k] for k in strip} == {k: audit.detail_of(portal)[k] for k in strip}
+    assert portal["actor_person"] == ACTORS["hopital"].person and portal["actor_structure"] == HOPITAL
+
+
+def test_the_explanation_is_paginated_and_filtered(house_with_stays, client):
+    log_in(house_with_stays, client, "hopital")
+    first = html.fromstring(client.get(f"{BASE}/sunes/explication/DS1.1", params=OWN).content)
+    rows = first.xpath("//table/tbody/tr")
+    assert len(rows) == PAGE_SIZE
+    assert f"0 compté sur {STAYS} au dénominateur ; 1 hors dénominateur" in " ".join(
+        first.xpath("string(//p[@class='resume'])").split()
+    )
+    reasons = {r.findtext("th"): [td.text_content() for td in r.findall("td")] for r in rows}
+    assert reasons[f"{HOPITAL}/S0"][:3] == ["oui", "non", "aucune lettre de liaison"]
+    assert re.fullmatch(r"\d+", reasons[f"{HOPITAL}/S0"][3])  # the stay's audit record
+    [following] = first.xpath("//nav[@aria-label=\"Pages de l'explication\"]//a[@rel='next']/@href")
+    second = html.fromstring(client.get(following).content)
+    assert len(second.xpath("//table/tbody/tr")) == STAYS + 1 - PAGE_SIZE
+    assert "Page 2 sur 2" in second.xpath("string(//nav[@class='pagination'])")
+    outside = html.fromstring(client.get(f"{BASE}/sunes/explication/DS1.1", params={**OWN, "filtre": "hors"}).content)
+    [(element, *cells)] = [[c.text_content() for c in r] for r in outside.xpath("//table/tbody/tr")]
+    assert element == f"{HOPITAL}/OPEN" and cells[0] == "non" and "non terminé" in cells[2]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "wanted"),
+    [
+        ("/sunes", {"structure": HOPITAL, "periode": "2026-S3"}, 400, "illisible"),
+        ("/sunes", {"structure": HOPITAL, "periode": "2026-05"}, 400, "un semestre est attendu"),
+        ("/sunes", {"structure": HOPITAL, "ght": "GHT-75"}, 400, "soit structure, soit ght"),
+        ("/sunes", {"periode": "2026-S1"}, 400, "soit structure, soit ght"),
+        ("/sunes", {"structure": "1999999998"}, 404, "inconnue"),
+        ("/sunes", {"ght": "GHT-INCONNU"}, 404, "inconnu"),
+        ("/sunes/explication/DS9.9", OWN, 400, "inconnu"),
+        ("/sunes/explication/DS1.1", {**OWN, "page": "3"}, 400, "en compte 2"),
+        ("/sunes/explication/DS1.1", {**OWN, "page": "x"}, 400, "numéro de page"),
+        ("/sunes/explication/DS1.1", {**OWN, "page": "0"}, 400, "numéro de page"),
+        ("/sunes/explication/DS1.1", {**OWN, "filtre": "tout"}, 400, "filtre"),
+        ("/national", {"periode": "2026-13"}, 400, "illisible"),
+    ],
+)
+def test_bad_parameters_are_french_pages_never_500(house_with_stays, client, path, params, status, wanted):
+    log_in(house_with_stays, client, "ars")
+    assert wanted in french_error(client.get(BASE + path, params=params), status)
+
+
+def test_the_national_series_are_charts_with_their_tables(house_with_stays, client):
+    log_in(house_with_stays, client, "ans")
+    answer = client.get(f"{BASE}/national")  # the last twelve months by default
+    page = html.fromstring(answer.content)
+    charts = page.xpath("//figure/svg[@role='img']")  # lxml.html parses inline SVG without its namespace
+    assert charts, answer.text
+    for chart in charts:  # each chart named, described, and followed by its data table
+        assert chart.findtext("title") and chart.find("desc") is not None
+        table = chart.getparent().xpath("following::table[1]")[0]
+        assert table.find("caption").text_content() in chart.findtext("title")
+        assert table.xpath("thead//th[@scope='col']")
+    months = page.xpath('//table[starts-with(caption, "Part des échanges portant l\'INS")]/tbody/tr/th/text()')
+    assert len(months) == 12 and months[-1] == date.today().strftime("%Y-%m")
+    assert len(reads(house_with_stays, "observatoire.national")) == 1
+
+
+def test_conformity_maturin_and_prerequisites(house_with_stays, client):
+    log_in(house_with_stays, client, "ars")
+    conformity = html.fromstring(client.get(f"{BASE}/conformite").content)
+    assert conformity.xpath("//table[starts-with(caption, 'Conformité à la maison')]")
+    log_in(house_with_stays, client, "hopital")
+    maturin = html.fromstring(client.get(f"{BASE}/maturin", params={**OWN, "type": "CHU"}).content)
+    summary = " ".join(maturin.xpath("string(//p[@class='resume'])").split())
+    assert re.search(r"Score [\d,]+ sur 100 \(\d+ critères? atteints? sur \d+ applicables?\) : niveau [ABCD]", summary)
+    assert maturin.xpath("//select[@id='type']/option[@selected]/@value") == ["CHU"]
+    prerequis = html.fromstring(client.get(f"{BASE}/prerequis", params=OWN).content)
+    volets = [li.text_content() for li in prerequis.xpath("//ul[@class='volets']/li")]
+    assert volets[0].startswith("Volet 1 : non éligible") and "PS1.1" in volets[0]
+    assert prerequis.xpath("//table[starts-with(caption, 'Prérequis SUN-ES')]/tbody/tr")
+    assert len(reads(house_with_stays, "observatoire.maturin")) == 1
+    assert len(reads(house_with_stays, "observatoire.prerequis")) == 1
+
+
+def test_the_home_page_and_the_menu_follow_the_reader(house_with_stays, client):
+    log_in(house_with_stays, client, "ars")
+    agent = html.fromstring(client.get(BASE).content)
+    assert agent.xpath("//nav//a/text()") == ["Accueil", "Statistiques nationales", "Conformité des logiciels"]
+    assert agent.xpath("//input[@id='structure']/@value") == []
+    log_in(house_with_stays, client, "hopital")
+    staff = html.fromstring(client.get(BASE).content)
+    assert staff.xpath("//input[@id='structure']/@value") == [HOPITAL]
+    assert "Indicateurs SUN-ES" in staff.xpath("//nav//a/text()")
+    own = html.fromstring(client.get(f"{BASE}/sunes", params={"structure": HOPITAL}).content)
+    assert own.xpath("//nav//a[@aria-current='page']/text()") == ["Indicateurs SUN-ES"]
+
+
+def test_sessions_of_other_portals_and_the_logout(house_with_stays, client):
+    s = house_with_stays.settings
+    sessions = Sessions(house_with_stays.db, inactivity=s.portail_inactivite_s, lifetime=s.portail_duree_max_s)
+    raw, _ = sessions.open("pro", subject="899900038441", acting="899900038441", actor=ACTORS["hopital"])
+    client.cookies.set(COOKIE, raw)  # a /pro session is no observatory session
+    french_error(client.get(BASE), 401)
+    raw, _ = sessions.open("observatoire", subject="x", acting="x")  # no Actor: not a login's session
+    client.cookies.set(COOKIE, raw)
+    french_error(client.get(BASE), 401)
+    csrf = log_in(house_with_stays, client, "ars")
+    assert "CSRF" in french_error(client.post(f"{BASE}/deconnexion", data={"csrf": "faux"}), 403)
+    done = client.post(f"{BASE}/deconnexion", data={"csrf": csrf}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == BASE
+    french_error(client.get(BASE), 401)
