@@ -15,8 +15,10 @@ support) and audits each read exactly as for an API caller; a refusal is the Fre
   the volets' eligibility.
 
 The API's own parsing of a scope and a period (`observatoire.api.scope_of`, `period_of`) is reused,
-so a bad one is the same 400, here in French. Routes are `@public(SESSION_PAGE)`: the portal checks
-its own session (as `patient.py` does); none, expired or of another portal: the French 401 page.
+so a bad one is the same 400, here in French. The login is Pro Santé Connect's code flow
+(`psc_connexion`, portal "observatoire": `/connexion`, `/deconnexion`); routes are
+`@public(SESSION_PAGE)`: the portal checks its own session; none, expired or of another portal: the
+French 401 page (the home page redirects to the login).
 The computing routes are plain functions: FastAPI runs them in its thread pool.
 """
 
@@ -33,7 +35,7 @@ from markupsafe import Markup
 
 from maison.core.actor import Actor
 from maison.core.authz import public
-from maison.core.errors import InvalidInput, Unauthenticated
+from maison.core.errors import InvalidInput
 from maison.formats.path_ids import FhirId
 from maison.observatoire.api import period_of, scope_of
 from maison.observatoire.charts import svg
@@ -41,8 +43,9 @@ from maison.observatoire.conformite.maturin import TYPES
 from maison.observatoire.report import Period, Table
 from maison.observatoire.service import Observatoire, Served
 from maison.observatoire.sunes.model import Scope
-from maison.portail.sessions import Session, Sessions
-from maison.portail.web import PortalRoute, check_token, page, read_form
+from maison.portail.psc_connexion import PscConnexion, PscPortal
+from maison.portail.sessions import Session
+from maison.portail.web import page
 
 BASE = "/observatoire/tableau"
 COOKIE = "maison_observatoire"
@@ -54,8 +57,7 @@ SEMESTERS_SHOWN = 4  # the semester asked and the three before it
 FILTERS = {"tous": "tous", "comptes": "comptés", "non-comptes": "non comptés", "hors": "hors dénominateur"}
 
 
-class ObservatoireRoute(PortalRoute):
-    context = {"portal_name": PORTAL_NAME, "home": BASE}
+OBSERVATOIRE = PscPortal(portal=PORTAL, base=BASE, cookie=COOKIE, landing=BASE, title=PORTAL_NAME)
 
 
 @dataclass(frozen=True)
@@ -106,15 +108,16 @@ def page_number(text: str | None) -> int:
 
 
 class ObservatoirePortal:
-    def __init__(self, obs: Observatoire, sessions: Sessions) -> None:
+    def __init__(self, obs: Observatoire, connexion: PscConnexion) -> None:
+        """`connexion`: the Pro Santé Connect login of this portal (`OBSERVATOIRE`)."""
         self.obs = obs
-        self.sessions = sessions
+        self.connexion = connexion
 
     def caller(self, request: Request) -> tuple[Session, Actor]:
-        found = self.sessions.find(request.cookies.get(COOKIE), PORTAL)
-        if found is None or found.actor is None:  # an observatory session always holds its login's Actor
-            raise Unauthenticated("session expirée ou absente : reconnectez-vous", code="session")
-        return found, found.actor
+        """The live session (else the French 401 page) and the Actor its login established."""
+        session = self.connexion.session(request)
+        assert session.actor is not None  # connexion.session refuses a session without one
+        return session, session.actor
 
     def nav(self, actor: Actor) -> list[tuple[str, str]]:
         """An agent's menu names the national reports; a structure's its own pages (the service
@@ -134,17 +137,9 @@ class ObservatoirePortal:
         ]
 
     def context(self, session: Session, actor: Actor, current: str, **more: Any) -> dict[str, Any]:
-        return {
-            "nav": self.nav(actor),
-            "current": current,
-            "csrf": session.csrf,
-            "logout": f"{BASE}/deconnexion",
-            "portal_name": PORTAL_NAME,
-            "home": BASE,
-            "actor": actor,
-            "agent": self.obs.is_agent(actor),
-            **more,
-        }
+        return self.connexion.context(
+            session, self.nav(actor), current, actor=actor, agent=self.obs.is_agent(actor), **more
+        )
 
 
 def scope_query(scope: Scope, period: Period, **more: str) -> str:
@@ -152,12 +147,15 @@ def scope_query(scope: Scope, period: Period, **more: str) -> str:
 
 
 def router(portal: ObservatoirePortal) -> APIRouter:
-    r = APIRouter(route_class=ObservatoireRoute)
+    r = APIRouter(route_class=portal.connexion.route_class)  # errors: the observatory's French page
+    r.include_router(portal.connexion.router())  # /connexion…, /deconnexion: Pro Santé Connect
     obs = portal.obs
 
     @r.get("")
     @public(SESSION_PAGE)
     def home(request: Request) -> Response:
+        if portal.connexion.current(request) is None:
+            return RedirectResponse(f"{BASE}/connexion", 303)
         session, actor = portal.caller(request)
         today = datetime.now(UTC).date()
         semesters = [p.label for p in reversed(previous_semesters(Period.semester_of(today), SEMESTERS_SHOWN))]
@@ -286,17 +284,6 @@ def router(portal: ObservatoirePortal) -> APIRouter:
             session, actor, _own(actor, scope, "prerequis"), served=served, tables=drawn(served), scope=scope
         )
         return page("observatoire/prerequis.html", **context)
-
-    @r.post("/deconnexion")
-    @public(SESSION_PAGE)
-    async def logout(request: Request) -> Response:
-        form = await read_form(request)
-        session, _ = portal.caller(request)
-        check_token(session.csrf, form, request)
-        portal.sessions.close(request.cookies.get(COOKIE, ""))
-        response = RedirectResponse(BASE, 303)
-        response.delete_cookie(COOKIE, path=BASE)
-        return response
 
     return r
 

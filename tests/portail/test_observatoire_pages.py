@@ -1,6 +1,6 @@
 """`/observatoire/tableau`, the observatory as a dashboard (issue 24 §3), on the house's app: each page
 for each kind of reader — an ARS or ANS agent, the structure's own staff, a GHT's support, another
-structure, a patient — allowed or refused with the French 403 page (the service decides, as for the
+structure — allowed or refused with the French 403 page (the service decides, as for the
 API, and records the refusal); every read audited as the API's is; the explanation paginated; bad
 parameters a French 400, an unknown structure a 404, no session a 401 — never a 500."""
 
@@ -14,37 +14,37 @@ from fastapi.testclient import TestClient
 from lxml import html
 
 from maison.core import audit
-from maison.core.actor import Actor, Credential
+from maison.core.actor import Actor
 from maison.core.auth import issue_key
+from maison.core.authz import psc_actor
 from maison.identite.annuaire import resources as build
 from maison.identite.annuaire.index import put
-from maison.portail.observatoire_pages import BASE, COOKIE, PAGE_SIZE
+from maison.portail.observatoire_pages import BASE, COOKIE, OBSERVATOIRE, PAGE_SIZE
 from maison.portail.sessions import Sessions
 from maison.portail.web import CSP
 from tests.observatoire.sunes.test_service import CURRENT, PREVIOUS, World
-from tests.partage.world import HOPITAL
+from tests.partage.world import HOPITAL, rpps
 
 CLINIQUE, CABINET = "1750000027", "399999999900019"
 NOW = "2026-11-01T08:00:00+00:00"
 STAYS = PAGE_SIZE + 10  # two pages of explanation
 
 
-def pro(person: str, structure: str, role: str = "") -> Actor:
-    """A professional as Pro Santé Connect establishes him at login (maison.core.authz._professional)."""
-    return Actor(
-        person, structure, "psc-observatoire", kind="professional", role=role, structures=(structure,),
-        credential=Credential.PSC,
-    )  # fmt: skip
-
-
-ACTORS = {
-    "ars": pro("810000000001", "ARS-IDF", "agent-ars"),
-    "ans": pro("810000000002", "ANS", "agent-ans"),
-    "hopital": pro("899900038441", HOPITAL),  # the structure's own staff, and the GHT's support
-    "clinique": pro("899900038442", CLINIQUE),  # a GHT member, not its support
-    "cabinet": pro("899900038443", CABINET),  # another structure
-    "patient": Actor("1770175056021", "", "mon-espace-sante", kind="patient", patient="1770175056021"),
+# who signs in, as the Annuaire knows them: (RPPS, structure, fonction) — an agent's situation d'exercice
+# carries the role the observatory reads (agent-ars, agent-ans: no national nomenclature names it)
+PEOPLE = {
+    "ars": (rpps("3000000001"), "ARS-IDF", "agent-ars"),
+    "ans": (rpps("3000000002"), "ANS", "agent-ans"),
+    "hopital": (rpps("3000000003"), HOPITAL, None),  # the structure's own staff, and the GHT's support
+    "clinique": (rpps("3000000004"), CLINIQUE, None),  # a GHT member, not its support
+    "cabinet": (rpps("3000000005"), CABINET, None),  # another structure
 }
+
+
+def actor_of(house, who: str) -> Actor:
+    """The Actor the Pro Santé Connect login builds (psc_connexion: `core.authz.psc_actor` on UserInfo)."""
+    info = house.psc.userinfo({"preferred_username": "8" + PEOPLE[who][0], "authMode": ""})
+    return psc_actor({"azp": OBSERVATOIRE.client_id}, info, None)
 
 
 @pytest.fixture
@@ -53,6 +53,10 @@ def house_with_stays(house):
         put(conn, [build.organization(HOPITAL, "CHU DE TEST", NOW, secteur="SA01")])
         put(conn, [build.organization(CLINIQUE, "CLINIQUE DE TEST", NOW, secteur="SA01")])
         put(conn, [build.organization(CABINET, "CABINET", NOW, siret=CABINET[1:], entity="LEGAL-ENTITY")])
+        put(conn, [build.organization("ARS-IDF", "ARS ILE-DE-FRANCE", NOW), build.organization("ANS", "ANS", NOW)])
+        for i, (number, structure, fonction) in enumerate(PEOPLE.values()):
+            put(conn, [build.practitioner(number, f"AGENT{i}", "Camille", "", "10", "C", None, NOW)])
+            put(conn, [build.practitioner_role(f"30000000{i:02d}", "8" + number, structure, NOW, fonction=fonction)])
     admin = Actor("administrateur", "maison", "console", role="administrateur")
     house.cellule.record_ght(admin, "GHT-75", "GHT de test", HOPITAL, [HOPITAL, CLINIQUE])
     world = World(house, receiver=None)  # the GAM's PAM messages only: stays, no document fed
@@ -72,7 +76,7 @@ def log_in(house, client: TestClient, who: str) -> str:
     """A session of the observatory opened as the Pro Santé Connect login opens it; its CSRF token."""
     s = house.settings
     sessions = Sessions(house.db, inactivity=s.portail_inactivite_s, lifetime=s.portail_duree_max_s)
-    actor = ACTORS[who]
+    actor = actor_of(house, who)
     raw, session = sessions.open("observatoire", subject=actor.person, acting=actor.person, actor=actor)
     client.cookies.set(COOKIE, raw)
     return session.csrf
@@ -115,7 +119,7 @@ PAGES = {  # page -> (path, parameters, readers allowed besides the agents)
 @pytest.mark.parametrize("name", list(PAGES))
 def test_each_page_by_each_reader(house_with_stays, client, name):
     path, params, allowed = PAGES[name]
-    for who in ACTORS:
+    for who in PEOPLE:
         log_in(house_with_stays, client, who)
         answer = client.get(BASE + path, params=params)
         if who in ("ars", "ans") or who in allowed:
@@ -138,7 +142,7 @@ def test_a_refusal_is_recorded_as_the_api_records_it(house_with_stays, client):
     assert client.get(f"{BASE}/national").status_code == 403
     [sunes] = refusals(house_with_stays, "sunes")
     [national] = refusals(house_with_stays, "national")
-    assert sunes["actor_person"] == ACTORS["cabinet"].person and sunes["actor_structure"] == CABINET
+    assert sunes["actor_person"] == "8" + PEOPLE["cabinet"][0] and sunes["actor_structure"] == CABINET
     assert national["actor_structure"] == HOPITAL
     assert reads(house_with_stays, "observatoire.sunes") == []  # nothing read, nothing computed
 
@@ -164,7 +168,7 @@ def test_the_sunes_page_shows_each_rate_by_semester_with_its_target_and_links_it
     assert "signé" in page.xpath("string(//p[@class='sceau'])")
     # one read per semester shown, recorded as GET /observatoire/sunes records it
     records = reads(house_with_stays, "observatoire.sunes")
-    assert len(records) == 4 and {r["actor_person"] for r in records} == {ACTORS["ars"].person}
+    assert len(records) == 4 and {r["actor_person"] for r in records} == {"8" + PEOPLE["ars"][0]}
     assert audit.detail_of(records[-1])["perimetre"] == f"structure:{HOPITAL}"
 
 
@@ -177,7 +181,7 @@ def test_the_page_reads_are_the_api_reads(house_with_stays, client):
     api, portal = reads(house_with_stays, "observatoire.sunes")
     strip = ("perimetre", "structures", "periode", "indicateur")
     assert {k: audit.detail_of(api)[k] for k in strip} == {k: audit.detail_of(portal)[k] for k in strip}
-    assert portal["actor_person"] == ACTORS["hopital"].person and portal["actor_structure"] == HOPITAL
+    assert portal["actor_person"] == "8" + PEOPLE["hopital"][0] and portal["actor_structure"] == HOPITAL
 
 
 def test_the_explanation_is_paginated_and_filtered(house_with_stays, client):
@@ -271,14 +275,19 @@ def test_the_home_page_and_the_menu_follow_the_reader(house_with_stays, client):
 def test_sessions_of_other_portals_and_the_logout(house_with_stays, client):
     s = house_with_stays.settings
     sessions = Sessions(house_with_stays.db, inactivity=s.portail_inactivite_s, lifetime=s.portail_duree_max_s)
-    raw, _ = sessions.open("pro", subject="899900038441", acting="899900038441", actor=ACTORS["hopital"])
-    client.cookies.set(COOKIE, raw)  # a /pro session is no observatory session
-    french_error(client.get(BASE), 401)
+    staff = actor_of(house_with_stays, "hopital")
+    raw, _ = sessions.open("pro", subject=staff.person, acting=staff.person, actor=staff)
+    client.cookies.set(COOKIE, raw)  # a /pro session is no observatory session: to the login
+    home = client.get(BASE, follow_redirects=False)
+    assert home.status_code == 303 and home.headers["location"] == f"{BASE}/connexion"
+    assert "reconnectez-vous" in french_error(client.get(f"{BASE}/sunes", params=OWN), 401)
+    login = client.get(f"{BASE}/connexion")
+    assert login.status_code == 200 and "Se connecter avec Pro Santé Connect" in login.text
     raw, _ = sessions.open("observatoire", subject="x", acting="x")  # no Actor: not a login's session
     client.cookies.set(COOKIE, raw)
     french_error(client.get(BASE), 401)
     csrf = log_in(house_with_stays, client, "ars")
     assert "CSRF" in french_error(client.post(f"{BASE}/deconnexion", data={"csrf": "faux"}), 403)
     done = client.post(f"{BASE}/deconnexion", data={"csrf": csrf}, follow_redirects=False)
-    assert done.status_code == 303 and done.headers["location"] == BASE
-    french_error(client.get(BASE), 401)
+    assert done.status_code == 303 and done.headers["location"] == f"{BASE}/connexion?fin=1"
+    assert client.get(BASE, follow_redirects=False).status_code == 303
