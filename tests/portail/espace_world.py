@@ -1,0 +1,55 @@
+"""What the tests of Mon espace santé's profil, measures, agenda, upload and choice of espace share:
+the DMP's test world with one N1 of Sarah's, Sarah logged in to the portal, a helper that posts a
+page's form with the token the page carries, and the audit records of one action."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+
+from maison.core import audit
+from maison.core.authz import patient_actor
+from maison.etablissement.dmp.producer import Produced
+from maison.partage.dmp.model import Access, Who
+from tests.identite.helpers import SARAH_NIR
+from tests.partage.world import PROS, World, make_world, n1
+from tests.portail.test_patient import _token, log_in
+
+
+def make(house, live) -> World:
+    """The `world` fixture of each file: the DMP's world, one N1 of Sarah's fed by the hospital."""
+    world = make_world(house, live, keys=("hospitalier",))
+    fed = world.provide("hospitalier", [Produced(n1(PROS["hospitalier"], title="Lettre de liaison de sortie"))])
+    assert fed.status_code == 200, fed.text
+    return world
+
+
+def logged_in(world: World) -> Iterator[httpx.Client]:
+    """The `client` fixture of each file: Sarah's browser, logged in to /mon-espace."""
+    with httpx.Client(base_url=world.base, timeout=120) as client:
+        assert log_in(world, client).status_code == 303
+        yield client
+
+
+def post(client: httpx.Client, page: str, action: str, **data: str) -> httpx.Response:
+    """The form at `action` as the page at `page` sends it: with the session's CSRF token."""
+    return client.post(action, data={"csrf": _token(client.get(page).text), **data})
+
+
+def records(house, action: str, patient: str = SARAH_NIR) -> list[dict]:
+    with house.db.read() as conn:
+        return [r for r in audit.events(conn, patient=patient, action_prefix=action) if r["action"] == action]
+
+
+def patient_who(ins: str, acting: str | None = None) -> Who:
+    """A patient as the services see her (to make another patient's entries through the service)."""
+    return Who(patient_actor(ins, acting or ins), Access())
+
+
+def refused_without_token(client: httpx.Client, action: str, **data: str) -> None:
+    """The form posted without its token, then with a wrong one: 403 in French, nothing done."""
+    for token in ({}, {"csrf": "pas-le-bon"}):
+        refused = client.post(action, data={**token, **data, "envoi": "1"})  # a body, as a browser sends
+        assert refused.status_code == 403, (action, refused.text)
+        assert "CSRF" in refused.text and '<html lang="fr">' in refused.text
