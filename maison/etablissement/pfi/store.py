@@ -279,3 +279,22 @@ def stays_with(
     if qualified:
         query = query.where(H.c.ins_status == "QUAL")
     return list(conn.execute(query).scalars())
+
+
+def hl7_documents_of(conn: sa.Connection, structure: str, limit: int) -> list[sa.Row]:
+    """The structure's latest documents from its DPI, newest first (the staff's follow-up page)."""
+    query = sa.select(H).where(H.c.structure == structure).order_by(H.c.received_at.desc(), H.c.id).limit(limit)
+    return list(conn.execute(query))
+
+
+def hl7_outcomes_in(conn: sa.Connection, document_ids: list[str]) -> list[sa.Row]:
+    if not document_ids:
+        return []
+    query = sa.select(O).where(O.c.document_id.in_(document_ids)).order_by(O.c.channel, O.c.recipient)
+    return list(conn.execute(query))
+
+
+def hl7_zams_in(conn: sa.Connection, document_ids: list[str]) -> list[sa.Row]:
+    if not document_ids:
+        return []
+    return list(conn.execute(sa.select(Z).where(Z.c.document_id.in_(document_ids)).order_by(Z.c.sent_at)))

@@ -1,0 +1,43 @@
+"""The professional's tools under `/pro`, mounted together: the Annuaire Santé, the ordonnance numérique
+and a structure's desks (PFI, identitovigilance). One call for the house to wire them (`mount`), so
+that the house's wiring stays one line and each page module stays about its pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import FastAPI
+
+from maison.core import audit
+from maison.core.blobs import Blobs
+from maison.etablissement.vigilance.cellule import Cellule
+from maison.etablissement.vigilance.service import PatientIndex
+from maison.formats.namespace import Namespace
+from maison.partage.ordonnance.service import Base
+from maison.portail import pro_annuaire, pro_etablissement, pro_ordonnance
+from maison.portail.pro_pages import BASE, ProPages
+from maison.portail.sessions import Sessions
+
+
+def mount(
+    app: FastAPI,
+    sessions: Sessions,
+    trail: audit.Trail,
+    *,
+    ordonnance: Base,
+    units: Callable[[], frozenset[str]],
+    ns: Namespace,
+    pfi_blobs: Blobs,
+    patients: PatientIndex,
+    cellule: Cellule,
+) -> None:
+    pages = ProPages(sessions)
+    annuaire = pro_annuaire.Annuaire(trail.db, trail)
+    ordonnances = pro_ordonnance.Ordonnances(ordonnance, annuaire, units, ns)
+    desks = pro_etablissement.Etablissement(trail.db, pfi_blobs, patients, cellule, trail)
+    for prefix, r in (
+        ("annuaire", pro_annuaire.router(pages, annuaire)),
+        ("ordonnances", pro_ordonnance.router(pages, ordonnances)),
+        ("etablissement", pro_etablissement.router(pages, desks)),
+    ):
+        app.include_router(r, prefix=f"{BASE}/{prefix}", include_in_schema=False)
