@@ -24,6 +24,8 @@ from httpx._transports import default as httpx_default
 
 from maison.core.config import Settings
 from maison.core.storage import Database
+from maison.core.terminology import Terminology
+from maison.formats.svs import read_value_set
 from maison.migrations import load_all_tables, migrate
 
 REFERENCE = Path(os.environ.get("MAISON_REFERENCE_PATH", Path(__file__).resolve().parents[2] / "shared" / "reference"))
@@ -72,6 +74,26 @@ def _shared_default_context(verify=True, cert=None, trust_env=True):
 
 
 httpx_default.create_ssl_context = _shared_default_context
+
+
+# Every house a test opens reads the CI-SIS value sets of the shared reference pack (House.terminology,
+# forced by the portals when the app is built): 4 184 files, 0.55 s each time on an idle 2-core machine,
+# in every test that serves the house. A Terminology is read-only once built, so the pack's is read once
+# per process; any other directory (a test's own files, hostile ones) is read afresh, as the code does.
+_from_directory = Terminology.from_directory.__func__  # type: ignore[attr-defined]
+_REFERENCE_VALUE_SETS: dict[Path, Terminology] = {}
+
+
+def _from_directory_once(cls: type[Terminology], directory: Path, read) -> Terminology:
+    if read is not read_value_set or Path(directory).resolve() != (REFERENCE / "cisis" / "jeuxDeValeurs").resolve():
+        return _from_directory(cls, directory, read)
+    key = Path(directory).resolve()
+    if key not in _REFERENCE_VALUE_SETS:
+        _REFERENCE_VALUE_SETS[key] = _from_directory(cls, directory, read)
+    return _REFERENCE_VALUE_SETS[key]
+
+
+Terminology.from_directory = classmethod(_from_directory_once)  # type: ignore[method-assign,assignment]
 
 
 _OPENED: list[weakref.ref[Database]] = []
