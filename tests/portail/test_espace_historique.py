@@ -1,0 +1,50 @@
+"""The access history page with the Annuaire's names: who (the professional's name, his IdNatPS
+beside it), which structure (its name), what, when, why — and an emergency access told loudly: a
+banner with its own heading and words, not a colour alone."""
+
+from __future__ import annotations
+
+from html import unescape
+
+import httpx
+import pytest
+
+from maison.etablissement.dmp.producer import Produced
+from tests.partage.world import CABINET_NAME, HOPITAL_NAME, PROS, make_world, n1
+from tests.portail.test_patient import log_in
+
+
+@pytest.fixture
+def world(house, live):
+    world = make_world(house, live, keys=("hospitalier", "generaliste", "urgentiste"))
+    assert world.provide("hospitalier", [Produced(n1(PROS["hospitalier"]))]).status_code == 200
+    return world
+
+
+def _history(world) -> str:
+    with httpx.Client(base_url=world.base, timeout=60) as client:
+        assert log_in(world, client).status_code == 303
+        page = client.get("/mon-espace/historique")
+    assert page.status_code == 200
+    return unescape(page.text)
+
+
+def test_professionals_and_structures_are_named_from_the_annuaire(world):
+    world.inform("generaliste")
+    assert world.search("generaliste").status_code == 200
+    page = _history(world)
+    assert "Dr Claire MARTIN" in page and f"n° {PROS['generaliste'].idnatps}" in page and CABINET_NAME in page
+    assert "Dr Paul DURAND" in page and HOPITAL_NAME in page  # the author who fed the document
+    assert "a consulté la liste de vos documents" in page and "a ajouté un document" in page
+    assert "Accès en urgence à votre dossier" not in page  # no banner without an emergency
+
+
+def test_a_bris_de_glace_is_shown_in_a_banner_of_its_own(world):
+    motif = {"X-Mode-Acces": "bris_de_glace", "X-Motif-Acces": "patiente inconsciente aux urgences"}
+    assert world.search("urgentiste", **motif).status_code == 200
+    page = _history(world)
+    banner = page[page.index('<section class="bandeau-urgence"') : page.index("</section>")]
+    assert "Accès en urgence à votre dossier (1)" in banner and "sans votre accord préalable" in banner
+    assert "Dr Nina FAURE" in banner and HOPITAL_NAME in banner and "bris de glace" in banner
+    assert "« patiente inconsciente aux urgences »" in banner
+    assert '<tr class="urgence">' in page and "Accès en urgence (bris de glace)" in page

@@ -1,0 +1,168 @@
+"""`/mon-espace/messagerie` over real HTTP, on a real trust space (two MSSanté operators and Mon
+espace santé's, their SMTP listeners): the hospital's PFI writes to Sarah's citizen mailbox; she reads
+the message, downloads its attachments, answers (delivered back to the PFI's mailbox), cannot answer an
+exchange the professional closed, forwards to a pharmacy only once the Annuaire lists its mailbox; a
+message of another patient's mailbox is not hers; every form refuses a missing CSRF token; the reads
+and answers leave the API's own records (espace.messagerie.*)."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import httpx
+import pytest
+
+from maison.core import audit
+from maison.core.audit import SYSTEM
+from maison.core.auth import issue_key
+from maison.identite.psc.api import issuer_for
+from maison.partage.mss.publication import Publication
+from maison.portail.web import CSP
+from tests.e2e.test_mss_smtp import _client, _delivered, _letter
+from tests.identite.helpers import SARAH_NIR
+from tests.partage.mss_world import PFI, PFI_PASSWORD, start_world
+from tests.partage.world import CHILD, PHARMACIE, make_world
+from tests.portail.test_patient import _token, log_in
+
+SARAH_BOX = f"{SARAH_NIR}@patient.mssante.fr"
+CHILD_BOX = f"{CHILD}@patient.mssante.fr"
+PHARMACY_BOX = "pharmacie.du.marche@medecin.mssante.fr"
+
+
+@pytest.fixture
+def setting(house, live, tmp_path):
+    world = make_world(house, live, keys=("generaliste",))
+    mss = start_world(house, tmp_path, issuer_for(live.url))
+    with httpx.Client(base_url=world.base, timeout=60) as client:
+        assert log_in(world, client).status_code == 303
+        yield world, mss, client
+    mss.close()
+
+
+def _send(mss, house, to: str = SARAH_BOX, **extra) -> None:
+    with _client(mss, "chu-test") as smtp:
+        smtp.login(PFI, PFI_PASSWORD)
+        smtp.sendmail(PFI, [to], _letter(to=to, **extra))
+    assert _delivered(house, to)
+
+
+def _uid(client: httpx.Client) -> str:
+    return re.search(r'href="/mon-espace/messagerie/(\d+)"', client.get("/mon-espace/messagerie").text).group(1)
+
+
+def _events(house, prefix: str, outcome: str | None = None) -> list[dict]:
+    with house.db.read() as conn:
+        rows = list(audit.events(conn, patient=SARAH_NIR, action_prefix=prefix))
+    return [r for r in rows if outcome is None or r["outcome"] == outcome]
+
+
+def test_the_inbox_and_a_message_with_its_attachments(setting, house):
+    _world, mss, client = setting
+    assert "Vous n'avez reçu aucun message." in client.get("/mon-espace/messagerie").text
+    _send(mss, house)
+    inbox = client.get("/mon-espace/messagerie")
+    assert inbox.status_code == 200 and PFI in inbox.text and "Non lu" in inbox.text
+    assert inbox.headers["content-security-policy"] == CSP and SARAH_BOX in inbox.text
+    uid = _uid(client)
+    message = client.get(f"/mon-espace/messagerie/{uid}")
+    assert message.status_code == 200 and "Lettre de liaison de votre patiente." in message.text
+    assert "IHE_XDM.ZIP" in message.text and "Lettre_de_liaison_GARCIA-HAMMADI.pdf" in message.text
+    assert 'name="texte"' in message.text and 'name="destinataire"' in message.text
+    archive = client.get(f"/mon-espace/messagerie/{uid}/pieces/0")
+    assert archive.status_code == 200 and archive.content[:2] == b"PK"
+    assert archive.headers["content-disposition"].startswith("attachment;")
+    pdf = client.get(f"/mon-espace/messagerie/{uid}/pieces/1")
+    assert pdf.content.startswith(b"%PDF") and pdf.headers["x-content-type-options"] == "nosniff"
+    missing = client.get(f"/mon-espace/messagerie/{uid}/pieces/7")
+    assert missing.status_code == 404 and "pièce 7 absente" in missing.text
+    assert (
+        "Lu" in client.get("/mon-espace/messagerie").text and "Non lu" not in client.get("/mon-espace/messagerie").text
+    )
+    listed, read = _events(house, "espace.messagerie.lister"), _events(house, "espace.messagerie.lire")
+    assert listed and read and read[-1]["actor_software"] == "mon-espace-sante"
+    assert audit.detail_of(read[-1])["expediteur"] == PFI
+
+
+def test_the_patient_answers_the_professional(setting, house):
+    _world, mss, client = setting
+    _send(mss, house)
+    uid = _uid(client)
+    page = client.get(f"/mon-espace/messagerie/{uid}")
+    path = f"/mon-espace/messagerie/{uid}/reponse"
+    for data in ({"texte": "Merci"}, {"texte": "Merci", "csrf": "faux"}):
+        refused = client.post(path, data=data)
+        assert refused.status_code == 403 and "CSRF" in refused.text
+    empty = client.post(path, data={"csrf": _token(page.text), "texte": "   "})
+    assert empty.status_code == 400 and "réponse : à remplir" in empty.text
+    sent = client.post(path, data={"csrf": _token(page.text), "texte": "Merci docteur, bien reçu."})
+    assert sent.status_code == 303 and sent.headers["location"] == f"/mon-espace/messagerie/{uid}?fait=reponse"
+    assert "Votre réponse a été envoyée" in client.get(sent.headers["location"]).text
+    replies = [r for r in _delivered(house, PFI) if r.sender == SARAH_BOX]
+    assert replies and b"Merci docteur" in mss.mss.delivery.content(replies[0].sha256).replace(b"=\r\n", b"")
+    [answered] = _events(house, "espace.messagerie.repondre")
+    assert audit.detail_of(answered)["a"] == [PFI]
+
+
+def test_no_answer_when_the_professional_closed_the_exchange(setting, house):
+    _world, mss, client = setting
+    _send(mss, house, end_of_exchange=True)
+    uid = _uid(client)
+    page = client.get(f"/mon-espace/messagerie/{uid}")
+    assert "a clos cet échange" in page.text and f"/messagerie/{uid}/reponse" not in page.text
+    forced = client.post(f"/mon-espace/messagerie/{uid}/reponse", data={"csrf": _token(page.text), "texte": "?"})
+    assert forced.status_code == 403 and "clos l'échange" in unescape(forced.text)
+    assert _events(house, "espace.messagerie.repondre", "failure")  # the refusal is recorded too
+
+
+def test_the_patient_forwards_the_ordonnance_to_a_pharmacy_of_the_annuaire(setting, house, live):
+    _world, mss, client = setting
+    _send(mss, house)
+    uid = _uid(client)
+    token = _token(client.get(f"/mon-espace/messagerie/{uid}").text)
+    path = f"/mon-espace/messagerie/{uid}/transfert"
+    assert client.post(path, data={"destinataire": PHARMACY_BOX}).status_code == 403  # no CSRF token
+    assert client.post(path, data={"csrf": token, "destinataire": ""}).status_code == 400
+    unlisted = client.post(path, data={"csrf": token, "destinataire": PHARMACY_BOX})
+    assert unlisted.status_code == 403 and "n'est pas une BAL organisationnelle" in unescape(unlisted.text)
+    box = mss.mss.mailboxes.create(SYSTEM, PHARMACY_BOX, "medecins", "ORG", PHARMACIE, "Pharmacie du marché")
+    publication = Publication(
+        f"{live.url}/annuaire", issue_key(house.db, "medecins", "operateur-regional", "operateur", "operateur-mss")
+    )
+    publication.publish(box)
+    publication.close()
+    sent = client.post(path, data={"csrf": token, "destinataire": PHARMACY_BOX, "texte": "Mon ordonnance"})
+    assert sent.status_code == 303 and sent.headers["location"].endswith("?fait=transfert")
+    [row] = _delivered(house, PHARMACY_BOX)
+    assert row.sender == SARAH_BOX and b"IHE_XDM.ZIP" in mss.mss.delivery.content(row.sha256)
+    assert _events(house, "espace.messagerie.transferer", "success")
+
+
+def test_another_patients_message_is_not_hers(setting, house):
+    _world, mss, client = setting
+    _send(mss, house, to=CHILD_BOX)  # uid 1 of her daughter's mailbox: Sarah's own has none
+    assert "Vous n'avez reçu aucun message." in client.get("/mon-espace/messagerie").text
+    for path in ("/mon-espace/messagerie/1", "/mon-espace/messagerie/1/pieces/0"):
+        refused = client.get(path)
+        assert refused.status_code == 404 and "absent de la messagerie" in refused.text
+    token = _token(client.get("/mon-espace/messagerie").text)
+    answered = client.post("/mon-espace/messagerie/1/reponse", data={"csrf": token, "texte": "Bonjour"})
+    assert answered.status_code == 404
+    assert _events(house, "espace.messagerie.lire", "failure") and _events(
+        house, "espace.messagerie.repondre", "failure"
+    )
+    assert not [r for r in _delivered(house, PFI, timeout=0.5) if r.sender in (SARAH_BOX, CHILD_BOX)]
+
+
+def test_malformed_numbers_and_no_session(setting):
+    world, _mss, client = setting
+    token = _token(client.get("/mon-espace/messagerie").text)
+    assert client.get("/mon-espace/messagerie/abc").status_code == 400
+    assert client.get("/mon-espace/messagerie/1/pieces/-1").status_code == 400
+    for uid in ("0", "abc", "٣", "1" * 20):
+        bad = client.post(f"/mon-espace/messagerie/{uid}/reponse", data={"csrf": token, "texte": "x"})
+        assert bad.status_code == 400 and "numéro de message invalide" in bad.text, uid
+    with httpx.Client(base_url=world.base) as stranger:
+        for path in ("/mon-espace/messagerie", "/mon-espace/messagerie/1", "/mon-espace/messagerie/1/pieces/0"):
+            answer = stranger.get(path)
+            assert answer.status_code == 401 and "reconnectez-vous" in answer.text, path
