@@ -209,10 +209,14 @@ class PscConnexion:
         check_token(session.csrf, form, request)
         return session, form
 
+    def userinfo(self, session: Session) -> dict[str, Any]:
+        """PSC's UserInfo of the logged-in professional, read now (the Annuaire's, as the provider reads it)."""
+        return self.provider.userinfo({"preferred_username": session.acting, "authMode": ""})
+
     def professional(self, session: Session) -> Professional:
-        """His name and structure's name, from PSC's UserInfo (the Annuaire's, read as the provider reads it)."""
+        """His name and structure's name, from PSC's UserInfo."""
         actor = session.actor
-        info = self.provider.userinfo({"preferred_username": session.acting, "authMode": ""})
+        info = self.userinfo(session)
         names = {p.id: p.name for p in practices(info)}
         return Professional(session.acting, display_name(info), names.get(actor.structure, "") if actor else "")
 

@@ -1,0 +1,472 @@
+"""The professional's portal, `/pro` (issue 24 §2): find a patient, read her DMP, feed it a document.
+
+The professional signs in through Pro Santé Connect (`psc_connexion`, the code flow of the house's
+provider): his session keeps the Actor the API's Authorizer would have built from his token, and every
+page hands that Actor to the function the API route showing the same thing calls, so the services
+decide and audit exactly as for an API caller:
+
+- a patient by traits: INSi through the hospital wing's client (`InsiGateway.lookup`, the same call a
+  DPI makes: the SOAP request with the professional's structure in ContexteLPS, its certificate, the
+  first-name retry rule of seed 002 L342-343), the identity shown with INSi's answer and its status;
+  by INS: the matricule's key checked, then the DMP's own resolution (`Dmp.resolve_ins`, as ITI-67's
+  adapter resolves `patient.identifier`);
+- her DMP: `Dmp.find_documents` (ITI-67), `Dmp.document` and `Dmp.retrieve` (ITI-68) with
+  `Who(actor, Access(...))` — what the matrix or the patient hides stays hidden (a masked document is
+  absent from the list and answers like a missing one); a refusal of the dossier shows its reason and
+  rule. Bris de glace is the DMP's `Access(mode=BRIS_DE_GLACE, reason=…)`: the DMP requires the
+  justification (`bris-de-glace-sans-motif`) and records each use as a security event; the portal only
+  carries the professional's justification from page to page in a MAC'd, expiring parameter bound to
+  his session (the API's caller sends `X-Mode-Acces`/`X-Motif-Acces` on each call the same way);
+- the patient's information (`Dmp.record_information`, as `POST /dmp/Consent`), which opens the dossier
+  to the structure (seed 002 L555-565);
+- feeding: a PDF uploaded with a title and a type becomes a CDA R2 N1 around it (`n1_from_pdf`, the
+  house's own builder, as the demo and the sandbox build theirs), its header carrying the patient's INS
+  as INSi returns it — the INSi call made again with the traits, so the header's identity is INSi's,
+  and the identity checked on an identity document by the professional (RNIV: an INS retrieved by INSi
+  and so checked is qualified). It is judged by `inspect_cda` (XSD, CI-SIS rules) before it is sent,
+  then fed as a DPI feeds it: the ITI-65 Bundle (`provide_bundle`) read by the DMP's adapter
+  (`mhd.parse_provide`) and given to `Dmp.provide`, which judges it again and answers its refusals.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
+
+from maison.core.actor import Actor
+from maison.core.authz import public
+from maison.core.errors import Forbidden, InvalidInput, MaisonError, UnsupportedMediaType
+from maison.core.identifiers.nir import parse_matricule
+from maison.core.ins_traits import Traits
+from maison.core.terminology import Terminology
+from maison.etablissement.dmp.producer import Produced, provide_bundle
+from maison.etablissement.insi.client import ClientIdentity, InsiFault, Lookup
+from maison.etablissement.insi.transport import InsiGateway
+from maison.formats.cda.build import (
+    LOINC,
+    SYS_FACILITY,
+    SYS_PRACTICE,
+    SYS_SPECIALTY,
+    DocumentHeader,
+    PatientIdentity,
+    n1_from_pdf,
+)
+from maison.formats.cda.build import Professional as Author
+from maison.formats.cda.document import inspect_cda
+from maison.formats.cda.header import Code
+from maison.formats.insi import CodeCR
+from maison.formats.path_ids import FhirId, Identifier
+from maison.identite.ins.model import Environment
+from maison.identite.ins.referential import oid_of
+from maison.identite.ins.service import InsiService
+from maison.partage.dmp import mhd
+from maison.partage.dmp.model import Access, AccessMode, DocumentEntry, InformationState, Who
+from maison.partage.dmp.service import AccessDenied, Dmp
+from maison.portail.psc_connexion import SESSION_PAGE, PscConnexion, PscPortal
+from maison.portail.sessions import Session
+from maison.portail.upload import is_multipart, read_upload
+from maison.portail.viewer import viewer_response
+from maison.portail.web import check_token, page
+
+BASE = "/pro"
+COOKIE = "maison_pro"
+PORTAL = "pro"
+PORTAL_NAME = "Maison Pro"
+LANDING = f"{BASE}/patients"
+# The portal's navigation; the other /pro pages (Annuaire, ordonnances, PFI, identitovigilance) add theirs.
+NAV: list[tuple[str, str]] = [(LANDING, "Patients")]
+PRO = PscPortal(portal=PORTAL, base=BASE, cookie=COOKIE, landing=LANDING, title=PORTAL_NAME)
+URGENCE_TTL = 3600  # seconds a bris de glace justification is carried from page to page (within the session)
+TYPES = {  # what a professional feeds from the portal (J07 LOINC; each one has its class in ASS_X04)
+    "11490-0": "Lettre de liaison à la sortie d'un établissement de soins",
+    "11488-4": "Compte rendu de consultation",
+    "18748-4": "Compte rendu d'imagerie médicale",
+}
+SEXES = {"F": "Féminin", "M": "Masculin"}
+ESTABLISHMENTS = ("SA0",)  # TRE_R02 sectors of health establishments (SA01…SA09): practice setting J04 ETABLISSEMENT
+PDF_MEDIA = "application/pdf"
+CDA_TYPES = ("text/xml", "application/xml", "application/hl7-v3+xml")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _french_date(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).strftime("%d/%m/%Y")
+    except ValueError:
+        return iso[:10]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A patient as INSi answered her: the INS and the reference traits."""
+
+    ins: str
+    oid: str
+    kind: str  # NIR / NIA
+    traits: Traits
+
+    @property
+    def sexe(self) -> str:
+        return SEXES.get(self.traits.sexe, self.traits.sexe)
+
+    @property
+    def naissance(self) -> str:
+        return _french_date(self.traits.date_naissance)
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    id: str
+    title: str
+    type: str
+    date: str
+    author: str
+    href: str
+
+
+class ProPortal:
+    def __init__(
+        self,
+        connexion: PscConnexion,
+        dmp: Dmp,
+        insi: InsiGateway,
+        terminology: Callable[[], Terminology],
+        reference_path: Path,
+        environment: Environment,
+        max_document_bytes: int,
+    ) -> None:
+        self.connexion = connexion
+        self.dmp = dmp
+        self.insi = insi
+        self.terminology = terminology
+        self.reference_path = reference_path
+        self.environment = environment
+        self.max_document_bytes = max_document_bytes
+
+    # --- the frame ---------------------------------------------------------------------------------
+
+    def caller(self, request: Request) -> tuple[Session, Actor]:
+        session = self.connexion.session(request)
+        actor = session.actor
+        assert actor is not None  # connexion.session refuses a session without one
+        return session, actor
+
+    def context(self, session: Session, current: str, **more: object) -> dict:
+        return self.connexion.context(session, NAV, current, **more)
+
+    def display(self, system: str, code: str) -> str | None:
+        return self.terminology().display(system, code)
+
+    # --- INSi --------------------------------------------------------------------------------------
+
+    async def lookup(self, actor: Actor, traits: Traits) -> Lookup:
+        """INSi as the professional's structure calls it (its certificate, its ContexteLPS), for him."""
+        me = ClientIdentity(actor.structure, actor.software, professional=actor.person)
+        try:
+            return await self.insi.lookup(me, traits)
+        except InsiFault as fault:
+            raise fault.error() from None
+
+    @staticmethod
+    def identity(found: Lookup) -> Identity | None:
+        individu = found.result.individu
+        if found.result.code is not CodeCR.TROUVE or individu is None:
+            return None
+        active = individu.active
+        return Identity(active.value, active.oid, active.type, individu.traits)
+
+    # --- the DMP -----------------------------------------------------------------------------------
+
+    def urgence_token(self, session: Session, motif: str) -> str:
+        """The justification of a bris de glace, carried from page to page: MAC'd with the session's
+        own secret (its CSRF token) and expiring, so it is good for this session only."""
+        body = _b64(orjson.dumps({"motif": motif, "exp": int(time.time()) + URGENCE_TTL}))
+        mac = _b64(hmac.new(session.csrf.encode(), body.encode(), hashlib.sha256).digest())
+        return f"{body}.{mac}"
+
+    def access(self, session: Session, token: str | None) -> Access:
+        if not token:
+            return Access()
+        body, _, mac = token.partition(".")
+        expected = _b64(hmac.new(session.csrf.encode(), body.encode(), hashlib.sha256).digest())
+        if not body or not hmac.compare_digest(mac, expected):
+            raise Forbidden("accès en urgence d'une autre session : renouvelez le bris de glace", code="urgence")
+        data = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        if data["exp"] < time.time():
+            raise Forbidden("accès en urgence expiré : renouvelez le bris de glace", code="urgence")
+        return Access(mode=AccessMode.BRIS_DE_GLACE, reason=str(data["motif"]))
+
+    def view(self, entry: DocumentEntry, ins: str, urgence: str) -> DocumentView:
+        type_label = self.display(LOINC, entry.type_code) or entry.type_code
+        contents = entry.resource.get("content") or [{}]
+        attachment = contents[0].get("attachment", {}) if isinstance(contents[0], dict) else {}
+        description = entry.resource.get("description") or attachment.get("title")
+        suffix = f"?urgence={quote(urgence)}" if urgence else ""
+        return DocumentView(
+            id=entry.id,
+            title=description if isinstance(description, str) and description else type_label,
+            type=type_label,
+            date=_french_date(entry.creation or entry.submitted_at),
+            author=f"{entry.author} ({entry.author_structure})" if entry.author_structure else "la patiente",
+            href=f"{BASE}/patients/{ins}/documents/{entry.id}{suffix}",
+        )
+
+    def resolve(self, text: str) -> str:
+        """An INS typed by the professional: its key checked, then resolved by the DMP as ITI-67's adapter does."""
+        matricule = parse_matricule(text)
+        value = matricule.number + matricule.key
+        return self.dmp.resolve_ins(value, oid_of(value, self.environment))
+
+    # --- feeding -----------------------------------------------------------------------------------
+
+    def author(self, actor: Actor, info: dict[str, Any]) -> tuple[Author, Code, Code]:
+        """The CDA author (J01 speciality), the practice setting (J04) and the facility type (J02) of the
+        professional acting in his structure, from PSC's UserInfo (the Annuaire's)."""
+        exercice = (info["SubjectRefPro"]["exercices"] or [{}])[0]
+        activity = next(
+            a for a in exercice.get("activities", []) if a["identifiantTechniqueDeLaStructure"] == actor.structure
+        )
+        profession, skill = exercice.get("codeProfession", ""), exercice.get("codeSavoirFaire", "")
+        specialty = f"G15_{profession}/{skill}" if skill else f"G15_{profession}"
+        specialty_code = Code(specialty, SYS_SPECIALTY, self.display(SYS_SPECIALTY, specialty) or specialty)
+        sector = activity.get("codeSecteurDactivite") or "SA07"
+        setting = "ETABLISSEMENT" if sector.startswith(ESTABLISHMENTS) else "AMBULATOIRE"
+        author = Author(
+            actor.person,
+            exercice.get("nomDexercice", ""),
+            exercice.get("prenomDexercice", ""),
+            specialty_code,
+            actor.structure,
+            activity.get("raisonSocialeSite", "") or actor.structure,
+        )
+        practice = Code(setting, SYS_PRACTICE, self.display(SYS_PRACTICE, setting) or setting)
+        facility = Code(sector, SYS_FACILITY, self.display(SYS_FACILITY, sector) or sector)
+        return author, practice, facility
+
+    def n1(self, identity: Identity, actor: Actor, info: dict[str, Any], title: str, type_: str, pdf: bytes) -> bytes:
+        """The CDA R2 N1 around the professional's PDF, its header from INSi's identity and his UserInfo."""
+        author, practice, facility = self.author(actor, info)
+        now = datetime.now(UTC).replace(microsecond=0)
+        unique = f"2.25.{int.from_bytes(hashlib.sha256(pdf + now.isoformat().encode()).digest()[:15], 'big')}"
+        t = identity.traits
+        patient = PatientIdentity(
+            identity.ins,
+            identity.oid,
+            t.nom_naissance,
+            t.liste_prenoms,
+            t.sexe,
+            t.date_naissance,
+            t.lieu_naissance or "",
+        )
+        code = Code(type_, LOINC, TYPES[type_])
+        header = DocumentHeader(
+            unique, unique + ".1", 1, code, title, now, patient, author, code, now - timedelta(hours=1), now,
+            practice, facility,
+        )  # fmt: skip
+        try:
+            return n1_from_pdf(header, pdf)
+        except ValueError:
+            raise InvalidInput("le fichier n'est pas un PDF", code="pdf-attendu") from None
+
+    def checked(self, cda: bytes) -> None:
+        """The N1 judged as the DMP will judge it (XSD, CI-SIS header rules): its errors in French."""
+        report = inspect_cda(cda, self.terminology(), self.reference_path, max_bytes=len(cda) + 1, for_dmp=True)
+        errors = [f.message for f in report.findings if f.severity == "error"]
+        if errors:
+            raise InvalidInput("document N1 non conforme : " + " ; ".join(errors[:5]), code="cda-invalide")
+
+    def provide(self, actor: Actor, cda: bytes, title: str) -> None:
+        """ITI-65 as a DPI sends it, read by the DMP's adapter and given to the DMP's provide function."""
+        request = mhd.parse_provide(provide_bundle([Produced(cda)], title=title))
+        self.dmp.provide(Who(actor, Access()), request)
+
+
+def _traits(form: dict[str, str]) -> Traits:
+    return Traits.of(
+        form.get("nom", ""),
+        form.get("prenoms", ""),
+        form.get("sexe", ""),
+        form.get("naissance", ""),
+        form.get("lieu", "").strip() or None,
+    )
+
+
+def router(portal: ProPortal) -> APIRouter:
+    connexion = portal.connexion
+    r = APIRouter(route_class=connexion.route_class)
+    r.include_router(connexion.router())
+
+    @r.get("")
+    @public(SESSION_PAGE)
+    async def home(request: Request) -> Response:
+        return RedirectResponse(LANDING if connexion.current(request) else f"{BASE}/connexion", 303)
+
+    def search_page(session: Session, status: int = 200, **more: object) -> Response:
+        values = {"nom": "", "prenoms": "", "sexe": "", "naissance": "", "lieu": "", "ins": ""}
+        values.update(more.pop("values", {}))  # type: ignore[call-overload]
+        context = portal.context(session, LANDING, values=values, sexes=SEXES, types=TYPES, **more)
+        return page("pro_patients.html", status, **context)
+
+    @r.get("/patients")
+    @public(SESSION_PAGE)
+    async def patients(request: Request) -> Response:
+        session, _ = portal.caller(request)
+        return search_page(session)
+
+    @r.post("/patients/ins")
+    @public(SESSION_PAGE)
+    async def by_ins(request: Request) -> Response:
+        session, form = await connexion.posted(request)
+        try:
+            ins = await run_in_threadpool(portal.resolve, form.get("ins", ""))
+        except MaisonError as error:
+            return search_page(session, error.http_status, values={"ins": form.get("ins", "")}, ins_error=error.message)
+        return RedirectResponse(f"{BASE}/patients/{ins}/dmp", 303)
+
+    @r.post("/patients/traits")
+    @public(SESSION_PAGE)
+    async def by_traits(request: Request) -> Response:
+        session, form = await connexion.posted(request)
+        actor = session.actor
+        assert actor is not None
+        values = {k: form.get(k, "") for k in ("nom", "prenoms", "sexe", "naissance", "lieu")}
+        try:
+            found = await portal.lookup(actor, _traits(form))
+        except MaisonError as error:
+            return search_page(session, error.http_status, values=values, traits_error=error.message)
+        identity = portal.identity(found)
+        answer = {"code": found.result.code.value, "libelle": found.result.libelle, "advice": found.advice}
+        return search_page(session, values=values, identity=identity, answer=answer, attempts=len(found.attempts))
+
+    def dmp_page(session: Session, ins: str, status: int = 200, *, urgence: str = "", **more: object) -> Response:
+        context = portal.context(session, "", ins=ins, urgence=urgence, **more)
+        return page("pro_dmp.html", status, **context)
+
+    async def dossier(session: Session, ins: str, urgence: str, **more: Any) -> Response:
+        actor = session.actor
+        assert actor is not None
+        who = Who(actor, portal.access(session, urgence))
+        try:
+            entries = await run_in_threadpool(
+                portal.dmp.find_documents, who, ins, ["current"], None, "portail-pro:dossier"
+            )
+        except AccessDenied as refused:
+            return dmp_page(session, ins, refused.http_status, refusal=refused.message, reason=refused.code, **more)
+        documents = [portal.view(e, ins, urgence) for e in entries]
+        return dmp_page(session, ins, urgence=urgence, documents=documents, emergency=bool(urgence), **more)
+
+    @r.get("/patients/{ins}/dmp")
+    @public(SESSION_PAGE)
+    async def dmp(ins: Identifier, request: Request) -> Response:
+        session, _ = portal.caller(request)
+        notice = "Document déposé dans le DMP." if request.query_params.get("depose") == "1" else ""
+        notice = notice or ("Information de la patiente enregistrée." if request.query_params.get("informe") else "")
+        return await dossier(session, ins, request.query_params.get("urgence", ""), notice=notice)
+
+    @r.post("/patients/{ins}/dmp/bris-de-glace")
+    @public(SESSION_PAGE)
+    async def emergency(ins: Identifier, request: Request) -> Response:
+        """Bris de glace: the DMP itself requires the justification and records the access as such."""
+        session, form = await connexion.posted(request)
+        motif = form.get("motif", "").strip()
+        # an empty justification is sent as such: the DMP refuses it with its own reason (bris-de-glace-sans-motif)
+        urgence = portal.urgence_token(session, motif)
+        return await dossier(session, ins, urgence, motif=motif)
+
+    @r.post("/patients/{ins}/information")
+    @public(SESSION_PAGE)
+    async def information(ins: Identifier, request: Request) -> Response:
+        """The patient informed of the DMP's use by the structure, and not opposed (as POST /dmp/Consent)."""
+        session, form = await connexion.posted(request)
+        actor = session.actor
+        assert actor is not None
+        if form.get("informee") != "oui":
+            raise InvalidInput("cochez la case : la patiente a été informée et ne s'y oppose pas", code="information")
+        state = InformationState.NOT_OPPOSED
+        await run_in_threadpool(portal.dmp.record_information, Who(actor), ins, state, state)
+        return RedirectResponse(f"{BASE}/patients/{ins}/dmp?informe=1", 303)
+
+    @r.get("/patients/{ins}/documents/{id_}")
+    @public(SESSION_PAGE)
+    async def document(ins: Identifier, id_: FhirId, request: Request) -> Response:
+        session, actor = portal.caller(request)
+        urgence = request.query_params.get("urgence", "")
+        who = Who(actor, portal.access(session, urgence))
+        entry = await run_in_threadpool(portal.dmp.document, who, id_)
+        suffix = f"?urgence={quote(urgence)}" if urgence else ""
+        viewer = f"{BASE}/patients/{ins}/documents/{id_}/affichage{suffix}"
+        context = portal.context(
+            session, "", ins=ins, d=portal.view(entry, ins, urgence), viewer=viewer, urgence=urgence,
+            back=f"{BASE}/patients/{ins}/dmp{suffix}",
+        )  # fmt: skip
+        return page("pro_document.html", **context)
+
+    @r.get("/patients/{ins}/documents/{id_}/affichage")
+    @public(SESSION_PAGE)
+    async def shown(ins: Identifier, id_: FhirId, request: Request) -> Response:
+        session, actor = portal.caller(request)
+        who = Who(actor, portal.access(session, request.query_params.get("urgence", "")))
+        entry, data = await run_in_threadpool(portal.dmp.retrieve, who, id_)
+        return await run_in_threadpool(viewer_response, entry, data, portal.reference_path)
+
+    @r.post("/patients/{ins}/documents")
+    @public(SESSION_PAGE)
+    async def feed(ins: Identifier, request: Request) -> Response:
+        """A PDF fed as a CDA R2 N1 (see the module's docstring)."""
+        if not is_multipart(request):
+            raise UnsupportedMediaType("formulaire multipart/form-data attendu", code="type-formulaire")
+        upload = await read_upload(request, portal.max_document_bytes + 64_000)
+        session, actor = portal.caller(request)
+        check_token(session.csrf, upload.fields, request)
+        values = {k: upload.fields.get(k, "") for k in ("nom", "prenoms", "sexe", "naissance", "lieu")}
+
+        def again(error: str, status: int) -> Response:
+            return search_page(session, status, values=values, feed_error=error)
+
+        try:
+            title, type_ = upload.fields.get("titre", "").strip(), upload.fields.get("type", "")
+            if not title or type_ not in TYPES:
+                raise InvalidInput("titre et type de document attendus", code="document-incomplet")
+            if upload.fields.get("verifie") != "oui":
+                raise InvalidInput(
+                    "l'identité doit avoir été vérifiée sur une pièce d'identité : l'INS n'est pas qualifié",
+                    code="ins-non-qualifie",
+                )
+            if upload.filename is None or not upload.data.startswith(b"%PDF-"):
+                raise InvalidInput("choisissez un fichier PDF", code="pdf-attendu")
+            found = await portal.lookup(actor, _traits(upload.fields))
+            identity = portal.identity(found)
+            if identity is None or identity.ins != ins:
+                raise InvalidInput(f"INSi ne confirme pas l'INS {ins} pour ces traits : {found.advice}", code="ins")
+            info = await run_in_threadpool(connexion.userinfo, session)
+            cda = portal.n1(identity, actor, info, title, type_, upload.data)
+            await run_in_threadpool(portal.checked, cda)
+            await run_in_threadpool(portal.provide, actor, cda, title)
+        except MaisonError as error:
+            return again(error.message, error.http_status)
+        return RedirectResponse(f"{BASE}/patients/{ins}/dmp?depose=1", 303)
+
+    return r
+
+
+def register_with_insi(insi: InsiService) -> None:
+    """The portal calls INSi as its own software (its client id, the Actor's `software`): declared in
+    INSi's registry when missing, as every software calling the teleservice is."""
+    if not any(s["idam"] == PRO.client_id for s in insi.registered_software()):
+        insi.register_software(PRO.client_id, PORTAL_NAME, "Maison", category="")

@@ -1,0 +1,209 @@
+"""`/pro`'s patient pages over real HTTP, logged in through Pro Santé Connect: a patient found by her
+traits through INSi (the hospital wing's client, as a DPI calls it) or by her INS; her DMP read through
+the DMP's own functions with the session's Actor (hidden stays hidden, a refusal shows its reason);
+bris de glace needs its justification and is recorded as such; a PDF fed as a valid CDA R2 N1."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from maison.core import audit
+from maison.etablissement.dmp.producer import Produced
+from maison.formats import xmlsafe
+from maison.formats.cda.document import inspect_cda
+from maison.formats.cda.header import embedded_pdf
+from maison.formats.pdf import document_pdf
+from maison.partage.dmp.model import MASQUE_PS, Access, Who
+from maison.portail.pro import PRO
+from maison.portail.sessions import Sessions
+from tests.partage.world import CABINET, CABINET_NAME, HOPITAL, HOPITAL_NAME, PROS, SARAH_NIR, make_world, n1
+from tests.portail.pro_login import field, log_in
+
+SARAH_FORM = {"nom": "GARCIA-HAMMADI", "prenoms": "SARAH-LOU ANNA", "sexe": "F", "naissance": "1977-01-21", "lieu": ""}
+
+
+@pytest.fixture
+def world(house, live):
+    world = make_world(house, live, keys=("hospitalier", "generaliste"))
+    house.insi.register_structure(HOPITAL, HOPITAL_NAME)  # habilitated to INSi, as a DPI's structure is
+    house.insi.register_structure(CABINET, CABINET_NAME)
+    world.inform("hospitalier")
+    fed = world.provide(
+        "hospitalier",
+        [
+            Produced(n1(PROS["hospitalier"], title="Lettre de liaison de sortie")),
+            Produced(n1(PROS["hospitalier"], title="Compte rendu masqué"), visibility=(MASQUE_PS,)),
+        ],
+    )
+    assert fed.status_code == 200, fed.text
+    return world
+
+
+@contextmanager
+def _client(world, key: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=world.base, timeout=60) as client:
+        done = log_in(client, "/pro", PROS[key].idnatps)
+        assert done.status_code == 303 and done.headers["location"] == "/pro/patients", done.text
+        yield client
+
+
+@pytest.fixture
+def hospitalier(world):
+    with _client(world, "hospitalier") as client:
+        yield client
+
+
+def _csrf(client: httpx.Client) -> str:
+    return field(client.get("/pro/patients").text, "csrf")
+
+
+def _actor(world, client: httpx.Client):
+    return Sessions(world.house.db, inactivity=3600, lifetime=36000).find(client.cookies.get("maison_pro"), "pro").actor
+
+
+def _pdf(title: str) -> bytes:
+    return document_pdf(title, [("Synthèse", ["Document déposé par le portail professionnel."])])
+
+
+def test_a_patient_found_by_traits_through_insi_with_her_status(hospitalier, world):
+    found = hospitalier.post("/pro/patients/traits", data={"csrf": _csrf(hospitalier), **SARAH_FORM})
+    assert found.status_code == 200, found.text
+    assert SARAH_NIR in found.text and "Code 00" in found.text and "Identité récupérée par INSi" in found.text
+    assert f'href="/pro/patients/{SARAH_NIR}/dmp"' in found.text and 'enctype="multipart/form-data"' in found.text
+    with world.house.db.read() as conn:  # INSi answered the professional's structure, through the portal's software
+        calls = [e for e in audit.events(conn, structure=HOPITAL) if e["action"].startswith("insi.")]
+    assert calls and calls[-1]["actor_software"] == PRO.client_id
+
+
+def test_unknown_traits_get_insis_advice_and_bad_traits_a_french_error(hospitalier):
+    token = _csrf(hospitalier)
+    none = hospitalier.post("/pro/patients/traits", data={"csrf": token, **SARAH_FORM, "nom": "INCONNUE"})
+    assert none.status_code == 200 and "Code 01" in none.text and "Aucune identité trouvée" in none.text
+    bad = hospitalier.post("/pro/patients/traits", data={"csrf": token, **SARAH_FORM, "naissance": "pas une date"})
+    assert bad.status_code in (400, 422) and 'role="alert"' in bad.text
+
+
+def test_a_patient_found_by_ins_opens_her_dmp_and_a_wrong_key_is_said(hospitalier):
+    token = _csrf(hospitalier)
+    found = hospitalier.post("/pro/patients/ins", data={"csrf": token, "ins": SARAH_NIR})
+    assert found.status_code == 303 and found.headers["location"] == f"/pro/patients/{SARAH_NIR}/dmp"
+    wrong = hospitalier.post("/pro/patients/ins", data={"csrf": token, "ins": SARAH_NIR[:-2] + "00"})
+    assert wrong.status_code == 400 and "clé 00 invalide" in wrong.text
+
+
+def test_her_dmp_shows_what_the_rules_let_him_see_and_hidden_stays_hidden(world):
+    world.inform("generaliste")
+    with _client(world, "generaliste") as client:
+        page = client.get(f"/pro/patients/{SARAH_NIR}/dmp")
+        assert page.status_code == 200 and "Lettre de liaison de sortie" in page.text
+        assert "Compte rendu masqué" not in page.text  # masked to professionals (CSP R.1111-49)
+        visible = world.house.dmp.find_documents(Who(_actor(world, client), Access()), SARAH_NIR, ["current"])
+        every = world.house.dmp.find_documents(Who(_patient(world), Access()), SARAH_NIR, ["current"])
+        hidden = next(e.id for e in every if e.id not in {v.id for v in visible})
+        assert client.get(f"/pro/patients/{SARAH_NIR}/documents/{hidden}").status_code == 404  # as if absent
+        assert client.get(f"/pro/patients/{SARAH_NIR}/documents/{hidden}/affichage").status_code == 404
+        shown = re.search(r'href="(/pro/patients/[^"]+/documents/[^"]+)"', page.text).group(1)
+        document = client.get(shown)
+        assert document.status_code == 200 and "Lettre de liaison de sortie" in document.text
+        viewer = client.get(shown + "/affichage")
+        assert viewer.status_code == 200 and viewer.headers["content-type"] == "application/pdf"
+    with world.house.db.read() as conn:  # audited as the API's caller would be: his structure, the portal's software
+        searched = list(audit.events(conn, patient=SARAH_NIR, action_prefix="dmp.rechercher"))
+        read = list(audit.events(conn, patient=SARAH_NIR, action_prefix="dmp.consulter"))
+    his = [e for e in searched if e["actor_person"] == PROS["generaliste"].idnatps]
+    assert his and his[-1]["actor_software"] == PRO.client_id and his[-1]["actor_structure"] == CABINET
+    assert [e for e in read if e["actor_person"] == PROS["generaliste"].idnatps]
+
+
+def _patient(world):
+    from maison.core.authz import patient_actor
+
+    return patient_actor(SARAH_NIR, SARAH_NIR)
+
+
+def test_a_refusal_shows_its_reason_and_the_information_opens_the_dossier(world):
+    with _client(world, "generaliste") as client:  # his cabinet never informed her (seed 002 L561)
+        refused = client.get(f"/pro/patients/{SARAH_NIR}/dmp")
+        assert refused.status_code == 403 and "pas été informé" in refused.text and "002 L535-540" in refused.text
+        assert "Lettre de liaison" not in refused.text
+        token = field(refused.text, "csrf")
+        unchecked = client.post(f"/pro/patients/{SARAH_NIR}/information", data={"csrf": token})
+        assert unchecked.status_code == 400
+        informed = client.post(f"/pro/patients/{SARAH_NIR}/information", data={"csrf": token, "informee": "oui"})
+        assert informed.status_code == 303
+        page = client.get(informed.headers["location"])
+        assert page.status_code == 200 and "Information de la patiente enregistrée" in page.text
+        assert "Lettre de liaison de sortie" in page.text
+
+
+def test_bris_de_glace_requires_its_justification_and_is_recorded_as_such(world):
+    with _client(world, "generaliste") as client:
+        refused = client.get(f"/pro/patients/{SARAH_NIR}/dmp")
+        token = field(refused.text, "csrf")
+        path = f"/pro/patients/{SARAH_NIR}/dmp/bris-de-glace"
+        unjustified = client.post(path, data={"csrf": token, "motif": "  "})
+        assert unjustified.status_code == 403 and "doit être justifié" in unjustified.text
+        assert "Lettre de liaison" not in unjustified.text
+        motif = "Patiente inconsciente aux urgences"
+        opened = client.post(path, data={"csrf": token, "motif": motif})
+        assert opened.status_code == 200 and "Accès en bris de glace" in opened.text and motif in opened.text
+        assert "Lettre de liaison de sortie" in opened.text and "Compte rendu masqué" not in opened.text
+        link = re.search(r'href="(/pro/patients/[^"]+/documents/[^"?]+\?urgence=[^"]+)"', opened.text).group(1)
+        document = client.get(link.replace("&amp;", "&"))
+        assert document.status_code == 200 and "bris de glace" in document.text
+        forged = client.get(re.sub(r"urgence=[^.]+\.", "urgence=e30.", link))
+        assert forged.status_code == 403  # a justification not MAC'd for this session
+    with world.house.db.read() as conn:
+        emergencies = list(audit.events(conn, patient=SARAH_NIR, action_prefix="securite.bris-de-glace"))
+        refusals = list(audit.events(conn, patient=SARAH_NIR, action_prefix="dmp.rechercher"))
+    assert emergencies and emergencies[-1]["actor_person"] == PROS["generaliste"].idnatps
+    assert motif in str(emergencies[-1]["detail"]) and emergencies[-1]["actor_software"] == PRO.client_id
+    assert any(e["outcome"] != "success" for e in refusals)  # the unjustified attempt, refused and recorded
+
+
+def _feed(client: httpx.Client, token: str, pdf: bytes, **fields: str) -> httpx.Response:
+    data = {"csrf": token, **SARAH_FORM, "titre": "Compte rendu du portail", "type": "11488-4", "verifie": "oui"}
+    data.update(fields)
+    data = {k: v for k, v in data.items() if v is not None}
+    files = {"fichier": ("compte-rendu.pdf", pdf, "application/pdf")}
+    return client.post(f"/pro/patients/{SARAH_NIR}/documents", data=data, files=files)
+
+
+def test_a_pdf_is_fed_as_a_valid_n1_with_her_ins(hospitalier, world, reference_path):
+    pdf = _pdf("Compte rendu du portail")
+    fed = _feed(hospitalier, _csrf(hospitalier), pdf)
+    assert fed.status_code == 303 and fed.headers["location"] == f"/pro/patients/{SARAH_NIR}/dmp?depose=1", fed.text
+    page = hospitalier.get(fed.headers["location"])
+    assert "Document déposé dans le DMP" in page.text and "Compte rendu du portail" in page.text
+    who = Who(_actor(world, hospitalier), Access())
+    entry = next(e for e in world.house.dmp.find_documents(who, SARAH_NIR, ["current"]) if e.type_code == "11488-4")
+    _, cda = world.house.dmp.retrieve(who, entry.id)
+    report = inspect_cda(cda, world.house.terminology, reference_path, max_bytes=len(cda) + 1)
+    assert report.valid, report.findings
+    assert report.header.level == "N1" and embedded_pdf(xmlsafe.parse(cda, max_bytes=len(cda) + 1)) == pdf
+    assert entry.author == PROS["hospitalier"].idnatps and entry.author_structure == HOPITAL
+    assert SARAH_NIR.encode() in cda and b"GARCIA-HAMMADI" in cda
+    with world.house.db.read() as conn:
+        fed_events = list(audit.events(conn, patient=SARAH_NIR, action_prefix="dmp.alimenter"))
+    assert fed_events[-1]["actor_software"] == PRO.client_id and fed_events[-1]["outcome"] == "success"
+
+
+def test_feeding_errors_are_french_and_feed_nothing(hospitalier, world):
+    token = _csrf(hospitalier)
+    unverified = _feed(hospitalier, token, _pdf("a"), verifie=None)
+    assert unverified.status_code == 400 and "INS n&#39;est pas qualifié" in unverified.text
+    not_pdf = _feed(hospitalier, token, b"<html>pas un pdf</html>")
+    assert not_pdf.status_code == 400 and "choisissez un fichier PDF" in not_pdf.text
+    other = _feed(hospitalier, token, _pdf("b"), nom="INCONNUE")
+    assert other.status_code == 400 and "INSi ne confirme pas" in other.text
+    no_token = _feed(hospitalier, "pas-le-bon", _pdf("c"))
+    assert no_token.status_code == 403 and "CSRF" in no_token.text
+    urlencoded = hospitalier.post(f"/pro/patients/{SARAH_NIR}/documents", data={"csrf": token})
+    assert urlencoded.status_code == 415
+    page = hospitalier.get(f"/pro/patients/{SARAH_NIR}/dmp")
+    assert "Compte rendu du portail" not in page.text
