@@ -85,6 +85,9 @@ from maison.portail.espace_export import router as espace_export
 from maison.portail.espace_messagerie import router as espace_messagerie
 from maison.portail.patient import PatientPortal
 from maison.portail.patient import router as patient_portal
+from maison.portail.pro import PRO, ProPortal, register_with_insi
+from maison.portail.pro import router as pro_portal
+from maison.portail.psc_connexion import PscConnexion
 from maison.portail.sessions import Sessions
 from maison.portail.web import assets_router
 from maison.sandbox.api import router as sandbox_router
@@ -392,7 +395,7 @@ class House:
             tags=["Bac à sable"],
         )
 
-        _portals(self, app)
+        _portals(self, app, insi_gateway)
 
         @app.get("/")
         @public("la liste des services est publique")
@@ -429,7 +432,7 @@ class House:
         return app
 
 
-def _portals(house: House, app: FastAPI) -> None:
+def _portals(house: House, app: FastAPI, insi: InsiGateway) -> None:
     """The web pages (issue 24): Mon espace santé for the patient at `/mon-espace`, their stylesheet
     and htmx at `/portail`; the pages call the same services as the API, in this process."""
     s = house.settings
@@ -439,6 +442,14 @@ def _portals(house: House, app: FastAPI) -> None:
     )
     app.include_router(assets_router(), prefix="/portail", include_in_schema=False)
     app.include_router(patient_portal(patient), prefix="/mon-espace", include_in_schema=False)
+    # /pro: the professional signs in through the house's Pro Santé Connect (a client of its own, registered here)
+    connexion = PscConnexion(house.psc, house.psc_issuer, s.public_base_url, s.keystore(), sessions, PRO)
+    register_with_insi(house.insi)  # the portal calls INSi as its own software, for the professional's structure
+    environment = house.insi.referential.environment
+    pro = ProPortal(
+        connexion, house.dmp, insi, lambda: house.terminology, s.reference_path, environment, s.dmp_max_document_bytes
+    )
+    app.include_router(pro_portal(pro), prefix="/pro", include_in_schema=False)
     for pages in (  # Mon espace santé's messagerie, controls and export (issue 24 §1)
         espace_messagerie(patient, Messagerie(house.mss)),
         espace_controles(patient),
