@@ -241,8 +241,11 @@ def verify_chain(conn: Connection, since: tuple[int, str] | None = None) -> tupl
             return False, since[0]
         prev_hash, expected_seq, query = since[1], since[0] + 1, query.where(audit_event.c.seq > since[0])
     last_seq = expected_seq - 1
-    for row in conn.execute(query.execution_options(yield_per=5000)).mappings():
-        if row["seq"] != expected_seq or row["prev_hash"] != prev_hash or _chain(prev_hash, dict(row)) != row["hash"]:
+    names = [c.name for c in audit_event.columns]
+    # plain rows zipped with the names: a RowMapping per record cost half of a 10 M records' check
+    for values in conn.execute(query.execution_options(yield_per=5000)):
+        row = dict(zip(names, values, strict=True))
+        if row["seq"] != expected_seq or row["prev_hash"] != prev_hash or _chain(prev_hash, row) != row["hash"]:
             return False, row["seq"]
         prev_hash, expected_seq, last_seq = row["hash"], expected_seq + 1, row["seq"]
     head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()

@@ -124,9 +124,10 @@ class Folding:
     """One window of records applied to the facts, in seq order, in the caller's write transaction."""
 
     def __init__(self, conn: Any, records: list[dict[str, Any]], kinds: dict[str, str] | None = None) -> None:
+        """`records`: the window's records as `parsed` leaves them (each detail read once, under "d")."""
         self.conn = conn
         self.kinds = kinds or {}
-        self.records = [r | {"d": audit.detail_of(r)} for r in records if r["outcome"] in ("success", "failure")]
+        self.records = records
         named = [r["d"].get("document", "") for r in self.records] + [r["d"].get("remplace", "") for r in self.records]
         named += [
             u
@@ -137,6 +138,9 @@ class Folding:
         self.docs = store.documents(conn, [n for n in named if n and isinstance(n, str)])
         mss = [(r["d"]["document"], r["d"]["destinataire"]) for r in self.records if r["action"] == "pfi.hl7.mss"]
         self.msgs = store.messages(conn, mss)
+        # the facts as the store held them: only what the window changed is written back
+        self.stored_docs = {u: dict(d) for u, d in self.docs.items()}
+        self.stored_msgs = {k: dict(m) for k, m in self.msgs.items()}
         self.touched: set[str] = set()
         self.touched_msgs: set[tuple[str, str]] = set()
 
@@ -156,11 +160,12 @@ class Folding:
         # every stay whose facts changed — and its patient's other stays (DS1.4) — gets its lines refreshed
         keys = set(stays) | {(self.docs[u]["structure"], self.docs[u]["stay_number"]) for u in self.touched}
         keys |= {(self.msgs[k]["structure"], self.msgs[k]["stay_number"]) for k in self.touched_msgs}
-        patients = store.patients_of_stays(self.conn, keys)  # before: a stay moved by a merge leaves its patient
-        store.put_stays(self.conn, [_stay_row(stay, seq) for stay, seq in stays.values()])
-        store.put_documents(self.conn, [self.docs[u] for u in self.touched])
-        store.put_messages(self.conn, [self.msgs[k] for k in self.touched_msgs])
-        patients |= store.patients_of_stays(self.conn, keys)
+        known = store.patients_of_stays(self.conn, keys)  # before: a stay moved by a merge leaves its patient
+        rows = [_stay_row(stay, seq) for stay, seq in stays.values()]
+        store.put_stays(self.conn, rows, known)
+        store.put_documents(self.conn, *_changed(self.docs, self.stored_docs, self.touched))
+        store.put_messages(self.conn, *_changed(self.msgs, self.stored_msgs, self.touched_msgs))
+        patients = {(s, p) for (s, _), p in known.items()} | {(r["structure"], r["patient_id"]) for r in rows}
         store.refresh_stays(self.conn, patients, FIRST_FED, store.fed_document((), ""))
 
     def _produced(self, record: dict[str, Any]) -> None:
@@ -287,6 +292,22 @@ class Folding:
             store.put_ght(self.conn, record["d"]["ght"], list(record["d"].get("membres", [])), record["seq"])
 
 
+def _changed(facts: dict[Any, dict[str, Any]], stored: dict[Any, dict[str, Any]], touched: set) -> tuple[list, list]:
+    """(new facts, facts the window changed): a fact the store held and the window left as it was is
+    not written again (most records of a day touch a document already folded, and change nothing)."""
+    new = [facts[k] for k in touched if k not in stored]
+    changed = [facts[k] for k in touched if k in stored and facts[k] != stored[k]]
+    return new, changed
+
+
+def parsed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records the fold applies (a success or a failure), each with its detail read once under "d"."""
+    kept = [r for r in records if r["outcome"] in ("success", "failure")]
+    for r in kept:
+        r["d"] = audit.detail_of(r)
+    return kept
+
+
 def _stay_row(stay: Any, seq: int) -> dict[str, Any]:
     return dict(
         structure=stay.structure,
@@ -335,7 +356,7 @@ class SunEs:
                 if after >= head:
                     return after
                 upto = min(after + window, head)
-                records = audit.records_after(conn, after, upto, ACTIONS)
+                records = parsed(audit.records_after(conn, after, upto, ACTIONS))
             stays, kinds = self._stays(records), self._kinds(records)
             with self.db.write() as conn:
                 if store.cursor(conn, KIND, lock=True) != after:  # another fold went ahead meanwhile
@@ -350,7 +371,7 @@ class SunEs:
         for r in records:
             if r["outcome"] != "success":
                 continue
-            d = audit.detail_of(r)
+            d = r["d"]
             if r["action"].startswith("sejours.") and d.get("sejour"):
                 seqs[(d["structure"], d["sejour"])] = r["seq"]
             elif r["action"] == "identitovigilance.merge" and d.get("absorbed_ipp"):
@@ -359,14 +380,17 @@ class SunEs:
                         seqs[key] = r["seq"]
         if not seqs:
             return {}
-        found = [s for part in store.chunks(sorted(seqs)) for s in self.sejours.stays_by_key(self.reader, list(part))]
+        # by parts of 5 000 keys (two IN lists, well under any backend's limit on parameters): each call is
+        # an audited read of its own, which waits for the journal's commit
+        parts = store.chunks(sorted(seqs), 5000)
+        found = [s for part in parts for s in self.sejours.stays_by_key(self.reader, list(part))]
         return {(s.structure, s.number): (s, seqs[(s.structure, s.number)]) for s in found}
 
     def _kinds(self, records: list[dict[str, Any]]) -> dict[str, str]:
         """The directory's type of each professional address the window's MSSanté legs name."""
         if self.mailbox_kind is None:
             return {}
-        addresses = {audit.detail_of(r).get("destinataire", "") for r in records if r["action"] == "pfi.hl7.mss"}
+        addresses = {r["d"].get("destinataire", "") for r in records if r["action"] == "pfi.hl7.mss"}
         return {a: self.mailbox_kind(a) or "" for a in addresses if a and not a.lower().endswith("@" + CITIZEN_DOMAIN)}
 
     # --- the report ----------------------------------------------------------------------------------
@@ -502,9 +526,11 @@ def _doc_verdict(doc: dict[str, Any], i: Indicator, end: str, since: str | None 
     return 6, f"{fed} ({doc['levels']}, INS qualifiée)"
 
 
-def _doc_seqs(doc: dict[str, Any]) -> tuple[int, ...]:
-    names = ("produced_seq", "fed_seq", "refused_seq", "deleted_seq", "superseded_seq")
-    return tuple(doc[n] for n in names if doc[n] is not None)
+_SEQS = ("produced_seq", "fed_seq", "refused_seq", "deleted_seq", "superseded_seq")
+
+
+def _doc_seqs(doc: dict[str, Any]) -> list[int]:
+    return [doc[n] for n in _SEQS if doc[n] is not None]
 
 
 def _judge_stay(
@@ -512,16 +538,19 @@ def _judge_stay(
 ) -> Item:
     if not docs:
         return Item(_key(stay), True, False, f"{i.agreed('aucun')} {i.document}", (stay["seq"],))
-    verdicts = [(*_doc_verdict(d, i, end, since), d) for d in docs]
-    rank, reason, _ = max(verdicts, key=lambda v: v[0])
-    seqs = (stay["seq"], *(s for v in verdicts for s in _doc_seqs(v[2])))
-    return Item(_key(stay), True, rank == 6, reason, seqs)
+    rank, reason, seqs = -1, "", [stay["seq"]]
+    for d in docs:  # the best verdict, the first document's among equals
+        verdict = _doc_verdict(d, i, end, since)
+        if verdict[0] > rank:
+            rank, reason = verdict
+        seqs += _doc_seqs(d)
+    return Item(_key(stay), True, rank == 6, reason, tuple(seqs))
 
 
 def _explain_stays(conn: Any, i: Indicator, structures: list[str], start: str, end: str) -> list[Item]:
     stays = store.stays_touching(conn, structures, start, end)
     docs: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for d in store.documents_of_stays(conn, [(s["structure"], s["number"]) for s in stays], i.types):
+    for d in store.documents_of_stays_touching(conn, structures, start, end, i.types):
         docs.setdefault((d["structure"], d["stay_number"]), []).append(d)
     return [
         _judge_stay(s, docs.get((s["structure"], s["number"]), []), i, end)
@@ -533,12 +562,11 @@ def _explain_stays(conn: Any, i: Indicator, structures: list[str], start: str, e
 
 def _explain_returning(conn: Any, i: Indicator, structures: list[str], start: str, end: str) -> list[Item]:
     stays = store.stays_touching(conn, structures, start, end)
-    everyone = store.stays_of_patients(conn, structures, sorted({s["patient_id"] for s in stays}))
     earlier_docs: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for d in store.documents_of_stays(conn, [(s["structure"], s["number"]) for s in everyone], None):
+    for d in store.documents_of_earlier_stays(conn, structures, start, end):
         earlier_docs.setdefault((d["structure"], d["stay_number"]), []).append(d)
     by_patient: dict[tuple[str, int], list[dict[str, Any]]] = {}  # each stay's patient's stays: no rescan per stay
-    for e in everyone:
+    for e in store.earlier_stays(conn, structures, start, end):
         by_patient.setdefault((e["structure"], e["patient_id"]), []).append(e)
     items = []
     for s in stays:
@@ -568,10 +596,11 @@ def _explain_reports(conn: Any, i: Indicator, structures: list[str], start: str,
         stay = f"/{doc['stay_number']}" if doc["stay_number"] else ""  # a report fed with no stay named
         key = f"{doc['structure']}{stay} {doc['unique_id']}"
         if doc["superseded_seq"] is not None:
-            items.append(Item(key, False, False, "remplacé par une nouvelle version : compté une fois", _doc_seqs(doc)))
+            reason = "remplacé par une nouvelle version : compté une fois"
+            items.append(Item(key, False, False, reason, tuple(_doc_seqs(doc))))
             continue
         rank, reason = _doc_verdict(doc, i, end)
-        items.append(Item(key, True, rank == 6, reason, _doc_seqs(doc)))
+        items.append(Item(key, True, rank == 6, reason, tuple(_doc_seqs(doc))))
     return items
 
 
