@@ -1,0 +1,172 @@
+"""The professional's tools in a real browser (headless Chromium, axe-core's scan on every page, as
+tests/e2e/test_portail_patient.py does), on the house served by uvicorn: the GP searches the Annuaire,
+prescribes, prints the ordonnance (the PDF downloaded, its QR code scanned back to the number), sees
+what the pharmacist delivered (the patient's OUI); the hospital's staff reads the PFI page and attaches
+the waiting document, then runs the identitovigilance desk (doublons found and merged, an incident).
+The professional's session is opened as the PSC login opens it (the Actor the house's Authorizer
+makes of his real PSC token)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, sync_playwright
+
+from maison.core.ins_traits import Traits
+from maison.etablissement.ordonnance.papier import number_from_pdf
+from maison.portail.pro_pages import COOKIE
+from tests.partage.world import CHILD_ID, HOPITAL, PROS, make_world
+from tests.portail.pro_session import actor_of, open_session
+from tests.portail.test_pro_etablissement import pfi as pfi  # noqa: F401  (the PFI's world, a fixture)
+from tests.portail.test_pro_ordonnance import dispense
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+AXE = Axe()
+
+
+@pytest.fixture
+def world(house, live):
+    world = make_world(house, live, keys=("generaliste", "pharmacien", "hospitalier"))
+    assert world.inform("hospitalier").status_code == 201
+    return world
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert CHROMIUM, "chromium is needed (./dev test installs the Debian package)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def accessible(page: Page) -> None:
+    """axe-core on the page as shown: no violation of serious or critical impact."""
+    found = AXE.run(page).response["violations"]
+    grave = [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]])
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert grave == [], f"{page.url}: {grave}"
+
+
+def signed_in(browser, world, key: str, javascript: bool = True):
+    context = browser.new_context(java_script_enabled=javascript, accept_downloads=True)
+    context.add_cookies([{"name": COOKIE, "value": open_session(world, key), "url": world.base}])
+    page = context.new_page()
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    return context, page, blocked
+
+
+def test_the_gp_searches_the_annuaire_prescribes_prints_and_sees_the_delivery(world, browser):
+    context, page, blocked = signed_in(browser, world, "generaliste")
+    page.goto(f"{world.base}/pro/annuaire")
+    assert page.title() == "Annuaire Santé — Maison Pro"
+    accessible(page)
+    page.fill("#nom", "leroy")
+    with page.expect_navigation():
+        page.click("main button[type=submit]")
+    accessible(page)
+    with page.expect_navigation():
+        page.click("text=Anne LEROY")
+    assert page.locator("h1").inner_text() == "Dr Anne LEROY"
+    accessible(page)
+
+    page.goto(f"{world.base}/pro/ordonnances/nouvelle")
+    accessible(page)
+    page.check("#accord-oui")
+    page.select_option("#type_1", "medicament")
+    page.fill("#libelle_1", "Paracétamol 1 000 mg comprimé")
+    page.fill("#code_1", "3400930000014")
+    page.fill("#posologie_1", "1 comprimé si fièvre")
+    page.fill("#quantite_1", "1")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Enregistrer l'ordonnance").click()
+    number = page.url.rsplit("/", 1)[1]
+    assert page.locator("h1").inner_text() == f"Ordonnance N°{number}"
+    accessible(page)
+
+    page.fill("#nom", "GARCIA-HAMMADI")
+    page.fill("#prenom", "Sarah")
+    page.fill("#naissance", "1977-01-21")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Imprimer (PDF)").click()
+    pdf = open(download.value.path(), "rb").read()
+    assert pdf.startswith(b"%PDF") and number_from_pdf(pdf) == number  # the pharmacist's scan finds it
+
+    dispense(world, number)
+    page.reload()
+    assert "substitué" in page.locator("main").inner_text()
+    accessible(page)
+    page.goto(f"{world.base}/pro/ordonnances")
+    assert number in page.locator("table").inner_text()
+    accessible(page)
+    assert blocked == [], blocked
+    context.close()
+
+
+def test_without_javascript_the_gp_still_prescribes(world, browser):
+    context, page, _ = signed_in(browser, world, "generaliste", javascript=False)
+    page.goto(f"{world.base}/pro/ordonnances/nouvelle")
+    page.check("#accord-non")
+    page.select_option("#type_1", "acte")
+    page.fill("#libelle_1", "Soins infirmiers : pansement quotidien")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Enregistrer l'ordonnance").click()
+    assert page.locator("h1").inner_text().startswith("Ordonnance N°")
+    assert "NON" in page.locator("#executions + p").inner_text()
+    context.close()
+
+
+def test_the_hospital_s_staff_works_the_pfi_and_the_identitovigilance_desk(pfi, browser):
+    house = pfi.house
+    actor = actor_of(pfi, "hospitalier")
+    lea = house.patients.admit(actor, HOPITAL, "IPP-LEA", Traits.of("GARCIA-HAMMADI", "Lea", "F", "2015-03-03"))
+    for ipp, family in (("IPP-1", "DUPONT"), ("IPP-2", "DUPOND")):
+        house.patients.admit(actor, HOPITAL, ipp, Traits.of(family, "Jean", "M", "1960-01-01"))
+    context, page, blocked = signed_in(browser, pfi, "hospitalier")
+    page.goto(f"{pfi.base}/pro/etablissement/{HOPITAL}")
+    accessible(page)
+    with page.expect_navigation():
+        page.click("text=Plateforme d'intégration (PFI)")
+    assert "Lettre de liaison de sortie" in page.locator("#dpi ~ table").inner_text()
+    assert CHILD_ID.ins in page.locator("main").inner_text()
+    accessible(page)
+    page.fill("#patient-1", str(lea.id))
+    with page.expect_navigation():
+        page.get_by_role("button", name="Rattacher").click()
+    assert "Aucun document dans cet état." in page.locator("main").inner_text()
+    accessible(page)
+
+    page.goto(f"{pfi.base}/pro/etablissement/{HOPITAL}/identitovigilance")
+    accessible(page)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Rechercher les doublons et collisions dans l'index").click()
+    assert "Doublon n°" in page.locator("#alertes ~ section").first.inner_text()
+    accessible(page)
+    page.locator("#alertes ~ section input[type=radio]").first.check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Fusionner").click()
+    assert "Aucune alerte ouverte." in page.locator("main").inner_text()
+    page.select_option("#incident-type", "doublon")
+    page.fill("#incident-description", "DUPONT saisi deux fois")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Déclarer").click()
+    assert "DUPONT saisi deux fois" in page.locator("#cellule ~ table, main").last.inner_text()
+    accessible(page)
+    assert blocked == [], blocked
+    context.close()
+
+
+def test_another_structure_s_professional_gets_the_french_403_page(world, browser):
+    context, page, _ = signed_in(browser, world, "generaliste")
+    answer = page.goto(f"{world.base}/pro/etablissement/{HOPITAL}/pfi")
+    assert answer is not None and answer.status == 403
+    assert page.locator("h1").inner_text() == "Impossible d'afficher cette page"
+    accessible(page)
+    context.close()
+    assert PROS["generaliste"].structure != HOPITAL
