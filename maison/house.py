@@ -87,6 +87,7 @@ from maison.portail.patient import PatientPortal
 from maison.portail.patient import router as patient_portal
 from maison.portail.pro import PRO, ProPortal, register_with_insi
 from maison.portail.pro import router as pro_portal
+from maison.portail.pro_tools import mount as pro_tools
 from maison.portail.psc_connexion import PscConnexion
 from maison.portail.sessions import Sessions
 from maison.portail.web import assets_router
@@ -450,6 +451,17 @@ def _portals(house: House, app: FastAPI, insi: InsiGateway) -> None:
         connexion, house.dmp, insi, lambda: house.terminology, s.reference_path, environment, s.dmp_max_document_bytes
     )
     app.include_router(pro_portal(pro), prefix="/pro", include_in_schema=False)
+    pro_tools(  # /pro: the Annuaire, the ordonnance numérique, a structure's desks (issue 24 §2)
+        app,
+        sessions,
+        Trail(house.db, house.insi.journal),
+        ordonnance=house.ordonnance,
+        units=lambda: house.ucum_units,
+        ns=house.namespace,
+        pfi_blobs=house.mss.blobs,
+        patients=house.patients,
+        cellule=house.cellule,
+    )
     for pages in (  # Mon espace santé's messagerie, controls and export (issue 24 §1)
         espace_messagerie(patient, Messagerie(house.mss)),
         espace_controles(patient),
