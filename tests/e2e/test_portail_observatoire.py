@@ -1,0 +1,156 @@
+"""The observatory's dashboard in a real browser (headless Chromium) on the house served by uvicorn
+(issue 24's Done-when: "the observatory shows the DS1.1 rate of the demo's hospital and explains it").
+
+The hospital's semester is the small world of tests/observatoire/sunes, made by the real flows (PAM
+stays, the DPI's documents through the PFI, DMP feeds, MSSanté sends) and hand-counted there: DS1.1
+is 2 stays of 6. An ARS agent — a professional of the Annuaire whose situation d'exercice carries the
+role agent-ars — signs in through Pro Santé Connect (the portal's code flow, PSC's own login page and
+a test account's password), asks for the hospital's indicators, sees DS1.1 at 33,3 % against its
+target, clicks it and reads which stays counted and why; then the national series' charts. A
+structure's staff member reads his own hospital but is refused another's with the French 403 page.
+axe-core finds no serious or critical violation on any page of the portal, with and without
+JavaScript the pages read the same (the scan needs JavaScript, so it runs in the first variant)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, sync_playwright
+
+from maison.identite.annuaire import resources as build
+from maison.identite.annuaire.index import put
+from tests.observatoire.sunes.test_service import CURRENT, FIGURES, later_records, world  # noqa: F401
+from tests.observatoire.sunes.test_service import build as build_world
+from tests.partage.world import HOPITAL, NOW, PASSWORD, PROS, rpps
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+AXE = Axe()
+AGENT = "8" + rpps("3100000001")
+BASE = "/observatoire/tableau"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert CHROMIUM, "chromium is needed (./dev test installs the Debian package)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def dashboard(world, house, live, reference_path):  # noqa: F811
+    build_world(world, reference_path)
+    later_records(world, reference_path)
+    with house.db.write() as conn:
+        put(conn, [build.organization("ARS-IDF", "ARS ILE-DE-FRANCE", NOW)])
+        put(conn, [build.practitioner(AGENT[1:], "LAMBERT", "Agnès", "", "10", "C", None, NOW)])
+        put(conn, [build.practitioner_role("3100000001", AGENT, "ARS-IDF", NOW, fonction="agent-ars")])
+    house.psc.set_test_password(AGENT, PASSWORD)
+    house.psc.set_test_password(PROS["generaliste"].idnatps, PASSWORD)
+    return live.url
+
+
+def accessible(page: Page, scan: bool = True) -> None:
+    """axe-core on the page as shown: no violation of serious or critical impact."""
+    if not scan:
+        return
+    found = AXE.run(page).response["violations"]
+    grave = [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]])
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert grave == [], f"{page.url}: {grave}"
+
+
+def log_in(page: Page, base: str, idnatps: str, scan: bool) -> None:
+    """From the dashboard's address to its home page, through Pro Santé Connect's login page."""
+    page.goto(f"{base}{BASE}")
+    assert page.url.endswith(f"{BASE}/connexion") and page.title() == "Connexion — Observatoire"
+    accessible(page, scan)
+    with page.expect_navigation():
+        page.click("text=Se connecter avec Pro Santé Connect")
+    assert page.title() == "Pro Santé Connect — connexion"  # the provider's page: not the portal's
+    page.fill("#idnatps", idnatps)
+    page.fill("#password", PASSWORD)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    page.wait_for_url(f"{base}{BASE}")
+    assert page.title() == "Accueil — Observatoire"
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["htmx", "sans-javascript"])
+def test_an_agent_sees_the_ds11_rate_of_the_hospital_and_its_explanation(dashboard, browser, javascript):
+    context = browser.new_context(java_script_enabled=javascript)
+    page = context.new_page()
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    log_in(page, dashboard, AGENT, javascript)
+    assert "agent de l'ARS" in page.locator("main").inner_text()
+    accessible(page, javascript)
+
+    page.fill("#structure", HOPITAL)
+    page.select_option("#periode", CURRENT.label)
+    with page.expect_navigation():
+        page.click("text=Afficher les indicateurs")
+    assert page.locator("h1").inner_text() == f"Indicateurs SUN-ES — structure {HOPITAL} — {CURRENT.label}"
+    line = page.locator("table").first.locator("tr", has=page.locator("th", has_text="DS1.1"))
+    numerator, denominator = FIGURES["DS1.1"]
+    cells = line.locator("td").all_inner_texts()
+    assert cells[1:3] == [str(numerator), str(denominator)]
+    assert cells[3].startswith("33,3 %") and cells[4].endswith("%")  # the rate against its target (a setting)
+    assert page.locator("figure svg[role=img] title").count() >= 1  # the semester's chart
+    accessible(page, javascript)
+
+    with page.expect_navigation():
+        page.click("#taux-DS1-1")
+    assert page.locator("h1").inner_text() == f"Explication de DS1.1 — {HOPITAL} — {CURRENT.label}"
+    assert f"{numerator} comptés sur {denominator} au dénominateur" in page.locator(".resume").inner_text()
+    rows = {
+        r.locator("th").inner_text(): r.locator("td").all_inner_texts() for r in page.locator("table tbody tr").all()
+    }
+    assert rows[f"{HOPITAL}/S1"][1] == "oui"  # S1's letter, N1 with a qualified INS
+    assert rows[f"{HOPITAL}/S2"][1] == "non" and "sans INS qualifiée" in rows[f"{HOPITAL}/S2"][2]
+    assert rows[f"{HOPITAL}/S2"][3]  # the audit records that prove it
+    accessible(page, javascript)
+
+    with page.expect_navigation():
+        page.click("nav >> text=Statistiques nationales")
+    charts = page.locator("figure svg[role=img]")
+    assert charts.count() >= 2  # the DMP's feeds by month, the INS share…
+    assert page.locator("table caption", has_text="DMP : alimentations").count() == 1  # each chart's table
+    accessible(page, javascript)
+
+    with page.expect_navigation():
+        page.click("nav >> text=Conformité des logiciels")
+    assert page.locator("table caption", has_text="Conformité à la maison").count() == 1
+    accessible(page, javascript)
+    assert blocked == [], blocked  # nothing the pages load breaks the CSP (no inline script or style)
+    context.close()
+
+
+def test_a_structure_reads_its_own_and_is_refused_another(dashboard, browser):
+    """The GP's cabinet is no hospital: its own prerequisites and MATURIN-H yes, the hospital's no."""
+    page = browser.new_context().new_page()
+    log_in(page, dashboard, PROS["generaliste"].idnatps, True)
+    with page.expect_navigation():
+        page.click("main >> text=Prérequis et éligibilité aux volets")
+    assert page.locator("h1").inner_text().startswith(f"Prérequis SUN-ES — {PROS['generaliste'].structure}")
+    accessible(page)
+    with page.expect_navigation():
+        page.click("nav >> text=MATURIN-H")
+    assert "niveau" in page.locator(".resume").inner_text()
+    accessible(page)
+    answer = page.goto(f"{dashboard}{BASE}/sunes?structure={HOPITAL}&periode={CURRENT.label}")
+    assert answer.status == 403 and page.title() == "Erreur 403 — Observatoire"
+    assert "réservé à la structure et aux agents ARS/ANS" in page.locator("[role=alert]").inner_text()
+    accessible(page)
+    with page.expect_navigation():
+        page.click("text=Revenir à l'accueil")
+    with page.expect_navigation():
+        page.click("text=Se déconnecter")
+    assert "Vous êtes déconnecté." in page.locator("main").inner_text()
+    page.context.close()
