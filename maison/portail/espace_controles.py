@@ -241,7 +241,7 @@ def router(portal: PatientPortal) -> APIRouter:
         name = annuaire_names(db, {professional}, set()).people.get(professional, "") if professional else ""
         response = page(
             "controle_code.html",
-            **portal.context(session, "", code=code, professional=professional, name=name, days=days),
+            **portal.context(session, "", code=code, professional=professional, pro_name=name, days=days),
         )
         response.delete_cookie(CODE_COOKIE, path=CODE_PATH)  # shown once
         return response

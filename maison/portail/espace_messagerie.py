@@ -15,7 +15,6 @@ is refused for its token whatever its address says.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
@@ -27,7 +26,7 @@ from maison.formats.download import attachment_response
 from maison.formats.path_ids import Index, RowId
 from maison.partage.espace.service import Espace
 from maison.partage.mss.messagerie import Messagerie
-from maison.portail.history import PARIS
+from maison.portail.history import french_moment
 from maison.portail.patient import BASE, SESSION_PAGE, PatientPortal
 from maison.portail.web import PortalRoute, page
 
@@ -49,13 +48,6 @@ class Piece:
 
 def _size(n: int) -> str:
     return f"{n} octets" if n < 1024 else f"{n / 1024:.0f} Ko" if n < 1024 * 1024 else f"{n / 1048576:.1f} Mo"
-
-
-def _received(iso: str) -> str:
-    try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(PARIS).strftime("le %d/%m/%Y à %H:%M")
-    except ValueError:
-        return iso
 
 
 def _uid(text: str) -> int:
@@ -86,7 +78,7 @@ def router(portal: PatientPortal, messagerie: Messagerie) -> APIRouter:
     async def inbox(request: Request) -> Response:
         session, ins = owner(request)
         messages = await run_in_threadpool(messagerie.inbox, ins)
-        rows = [(m, _received(m.received_at)) for m in sorted(messages, key=lambda m: m.uid, reverse=True)]
+        rows = [(m, french_moment(m.received_at)) for m in sorted(messages, key=lambda m: m.uid, reverse=True)]
         return page("messagerie.html", **portal.context(session, HERE, messages=rows, address=Messagerie.address(ins)))
 
     @r.get("/messagerie/{uid}")
@@ -102,7 +94,7 @@ def router(portal: PatientPortal, messagerie: Messagerie) -> APIRouter:
                 "",
                 uid=uid,
                 m=parsed,
-                received=_received(row.received_at),
+                received=french_moment(row.received_at),
                 pieces=pieces,
                 notice=NOTICES.get(request.query_params.get("fait", "")),
             ),

@@ -96,7 +96,8 @@ class AccessLine:
     refused: bool
 
 
-def _when(recorded_at: str) -> str:
+def french_moment(recorded_at: str) -> str:
+    """An ISO instant as a patient reads it: "le 07/12/2026 à 14:05", Paris time."""
     try:
         moment = datetime.fromisoformat(recorded_at.replace("Z", "+00:00")).astimezone(PARIS)
     except ValueError:
@@ -121,7 +122,7 @@ def line(row: dict, subject: str, names: Names = NO_NAMES) -> AccessLine:
     else:
         who = named or (f"Professionnel {person}" if person else "Service")
     return AccessLine(
-        when=_when(row["recorded_at"]),
+        when=french_moment(row["recorded_at"]),
         who=who,
         who_id="" if yourself or not named else person,
         structure=(
