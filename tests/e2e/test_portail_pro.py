@@ -1,0 +1,134 @@
+"""`/pro` in a real browser (headless Chromium, the Debian package; Playwright downloads none), on the
+house served by uvicorn: the professional logs in on Pro Santé Connect's own page, finds the patient by
+her traits through INSi, reads her DMP and a document, feeds a PDF that becomes an N1 in her DMP; a
+professional whose structure never informed her is refused with the reason and opens her DMP in bris de
+glace with his justification. axe-core finds no serious or critical violation on any page he visits
+(issue 24 §4), nothing the pages load breaks the CSP."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page
+
+from maison.core import audit
+from maison.etablissement.dmp.producer import Produced
+from maison.formats.pdf import document_pdf
+from maison.partage.dmp.model import MASQUE_PS
+from tests.e2e.test_portail_patient import accessible, browser  # noqa: F401 - the fixture
+from tests.partage.world import CABINET, CABINET_NAME, HOPITAL, HOPITAL_NAME, PASSWORD, PROS, SARAH_NIR, make_world, n1
+
+
+@pytest.fixture
+def world(house, live):
+    world = make_world(house, live, keys=("hospitalier", "generaliste"))
+    house.insi.register_structure(HOPITAL, HOPITAL_NAME)  # habilitated to INSi, as a DPI's structure is
+    house.insi.register_structure(CABINET, CABINET_NAME)
+    world.inform("hospitalier")
+    fed = world.provide(
+        "hospitalier",
+        [
+            Produced(n1(PROS["hospitalier"], title="Lettre de liaison de sortie")),
+            Produced(n1(PROS["hospitalier"], title="Compte rendu masqué"), visibility=(MASQUE_PS,)),
+        ],
+    )
+    assert fed.status_code == 200, fed.text
+    return world
+
+
+def log_in(world, page: Page, key: str, scan: bool = True) -> None:
+    page.goto(f"{world.base}/pro")
+    assert page.title() == "Connexion — Maison Pro"
+    accessible(page, scan)
+    with page.expect_navigation():
+        page.click("text=Se connecter avec Pro Santé Connect")
+    assert page.title() == "Pro Santé Connect — connexion"  # the provider's own page
+    page.fill("#idnatps", PROS[key].idnatps)
+    page.fill("#password", PASSWORD)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    page.wait_for_url(f"{world.base}/pro/patients")
+    assert page.title() == "Patients — Maison Pro"
+    accessible(page, scan)
+
+
+def find_sarah(page: Page, scan: bool = True) -> None:
+    page.fill("#nom", "GARCIA-HAMMADI")
+    page.fill("#prenoms", "SARAH-LOU ANNA")
+    page.select_option("#sexe", "F")
+    page.fill("#naissance", "1977-01-21")
+    with page.expect_navigation():
+        page.click("text=Interroger INSi")
+    assert SARAH_NIR in page.locator("main dl").inner_text()
+    accessible(page, scan)
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["htmx", "sans-javascript"])
+def test_the_professional_finds_the_patient_reads_and_feeds_her_dmp(world, browser, javascript):  # noqa: F811
+    scan = javascript  # axe-core is JavaScript: the pages are scanned in the variant that runs it
+    context = browser.new_context(java_script_enabled=javascript)
+    page = context.new_page()
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    log_in(world, page, "hospitalier", scan)
+    assert "Dr Paul DURAND" in page.locator("p.qui").inner_text() and HOPITAL_NAME in page.locator("p.qui").inner_text()
+
+    find_sarah(page, scan)
+    with page.expect_navigation():
+        page.click("text=Consulter son DMP")
+    assert page.locator("h1").inner_text() == f"DMP du patient {SARAH_NIR}"
+    assert "Lettre de liaison de sortie" in page.locator("table").inner_text()
+    accessible(page, scan)
+
+    with page.expect_navigation():
+        page.click("text=Lettre de liaison de sortie")
+    assert page.locator("h1").inner_text() == "Lettre de liaison de sortie"
+    assert page.locator("iframe.visionneuse").get_attribute("src").endswith("/affichage")
+    accessible(page, scan)
+
+    page.goto(f"{world.base}/pro/patients")
+    find_sarah(page, scan)
+    page.fill("#titre", "Compte rendu de consultation du portail")
+    page.select_option("#type", "11488-4")
+    pdf = document_pdf("Compte rendu", [("Synthèse", ["Déposé depuis le navigateur."])])
+    page.set_input_files("#fichier", {"name": "compte-rendu.pdf", "mimeType": "application/pdf", "buffer": pdf})
+    page.check("#verifie")
+    with page.expect_navigation():
+        page.click("text=Déposer dans le DMP")
+    assert page.url.endswith(f"/pro/patients/{SARAH_NIR}/dmp?depose=1")
+    assert "Document déposé dans le DMP." in page.locator("main").inner_text()
+    assert "Compte rendu de consultation du portail" in page.locator("table").inner_text()
+    accessible(page, scan)
+
+    with page.expect_navigation():
+        page.click("text=Se déconnecter")
+    assert page.url.endswith("/pro/connexion?fin=1")
+    accessible(page, scan)
+    assert blocked == [], blocked
+    context.close()
+
+
+def test_refused_then_bris_de_glace_with_its_justification(world, browser):  # noqa: F811
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(world, page, "generaliste")
+    page.fill("#ins", SARAH_NIR)
+    with page.expect_navigation():
+        page.click("text=Ouvrir son DMP")
+    assert "pas été informé" in page.locator("p.alerte").inner_text()
+    accessible(page)
+    motif = "Patiente inconsciente, prise en charge urgente"
+    page.fill("#motif", motif)
+    with page.expect_navigation():
+        page.click("text=Accéder en bris de glace")
+    assert "Accès en bris de glace" in page.locator("main").inner_text()
+    table = page.locator("table").inner_text()
+    assert "Lettre de liaison de sortie" in table and "Compte rendu masqué" not in table
+    accessible(page)
+    with page.expect_navigation():
+        page.click("text=Lettre de liaison de sortie")
+    assert "bris de glace" in page.locator("main").inner_text()
+    accessible(page)
+    context.close()
+    with world.house.db.read() as conn:
+        emergencies = list(audit.events(conn, patient=SARAH_NIR, action_prefix="securite.bris-de-glace"))
+    assert emergencies and motif in str(emergencies[-1]["detail"])
