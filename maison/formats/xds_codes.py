@@ -10,8 +10,13 @@ metadata: the DMP, IHE XDM archives, the producers of the hospital wing, the CDA
 - TYPE_CLASS: ConceptMap ASS_X04-CorrespondanceType-Classe-CISIS (OID 1.2.250.1.213.1.1.4.249),
   version 20260629: typeCode (LOINC, TRE_A05, ASTM) → classCode (TRE_A03, TRE_A10).
 
-Both were generated from docs/research/dmp-terminology.md, which gives each table's public source and
-version; regenerate from there (not by hand) when the ANS publishes a new version.
+- CLASS_DISPLAY: CodeSystem TRE_A03-ClasseDocument (OID 1.2.250.1.213.1.1.4.1), version
+  20231215120000, its twelve classCodes and their displays (docs/research/dmp-terminology.md §4): the
+  category a DMP document is listed under when the reference pack's value sets do not name it.
+
+The first two were generated from docs/research/dmp-terminology.md, which gives each table's public
+source and version; regenerate from there (not by hand) when the ANS publishes a new version; the
+third is its §4 table as written there.
 """
 
 VOLET_FORMAT = {
@@ -246,4 +251,20 @@ TYPE_CLASS = {
     "PROT_ALD": "44",
     "REMB": "60",
     "SYNTH": "11",
+}
+
+
+CLASS_DISPLAY = {
+    "10": "Compte rendu",
+    "11": "Synthèse",
+    "31": "Imagerie médicale",
+    "42": "Prescription",
+    "43": "Dispensation",
+    "44": "Plan de soins, protocole de soins",
+    "45": "Traitement administré",
+    "52": "Certificat, déclaration",
+    "60": "Données de remboursement",
+    "90": "Autres documents déposés par le patient",
+    "95": "Document de gestion",
+    "99": "Document technique",
 }

@@ -25,6 +25,7 @@ from maison.core.errors import InvalidInput, Unauthenticated
 from maison.formats import xmlsafe
 from maison.formats.cda.header import embedded_pdf
 from maison.formats.path_ids import FhirId
+from maison.formats.xds_codes import CLASS_DISPLAY
 from maison.identite.mes.login import PatientLogin
 from maison.partage.dmp.model import MASQUE_PS, Access, DocumentEntry, Who
 from maison.partage.dmp.service import Dmp
@@ -155,7 +156,7 @@ class PatientPortal:
         return DocumentView(
             id=entry.id,
             title=description if isinstance(description, str) and description else type_label,
-            category=self.display(XDS_CLASS, entry.class_code) or type_label,
+            category=self.display(XDS_CLASS, entry.class_code) or CLASS_DISPLAY.get(entry.class_code) or type_label,
             date=french_date(entry.creation or entry.submitted_at),
             author="vous-même" if entry.author_structure == "" else f"{entry.author} ({entry.author_structure})",
             masked=MASQUE_PS in entry.visibility,

@@ -75,7 +75,7 @@ def test_the_patient_logs_in_reads_and_masks_a_document(world, browser, javascri
     page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
     log_in(world, page, javascript)
     assert page.url.endswith("/mon-espace/dossier") and page.title() == "Mes documents — Mon espace santé"
-    assert page.locator("main h2").first.inner_text().startswith("Lettre de liaison")
+    assert page.locator("main h2").first.inner_text() == "Compte rendu"  # its TRE_A03 class (formats.xds_codes)
     accessible(page, javascript)
 
     with page.expect_navigation():
