@@ -1,0 +1,122 @@
+"""`/mon-espace/depot` over real HTTP: the patient's own document sent as `multipart/form-data`
+reaches `Espace.deposit` (what `POST /espace/documents` calls): filed in her DMP under its TRE_A03
+category, opened in the viewer as filed; the service's type, signature, size and category checks as
+French 4xx pages; CSRF on the multipart form too; the audit records. A document awaiting its
+consultation d'annonce is not listed and answers as a missing one (the DMP's R.1111-53 rule)."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from maison.etablissement.dmp.producer import Produced
+from maison.formats.pdf import document_pdf
+from maison.portail.web import CSP
+from tests.partage.world import PROS, n1
+from tests.portail import espace_world
+from tests.portail.espace_world import records
+from tests.portail.test_patient import _token
+
+PAGE = "/mon-espace/depot"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+@pytest.fixture
+def world(house, live):
+    return espace_world.make(house, live)
+
+
+@pytest.fixture
+def client(world):
+    yield from espace_world.logged_in(world)
+
+
+def _send(client: httpx.Client, data: bytes, kind: str, categorie="DOCPAT05", titre="Prise de sang", csrf=None):
+    token = _token(client.get(PAGE).text) if csrf is None else csrf
+    fields = {"csrf": token, "titre": titre, "categorie": categorie}
+    return client.post(PAGE, data=fields, files={"fichier": ("analyse.pdf", data, kind)})
+
+
+def test_the_form_lists_the_patients_categories(client, world):
+    page = client.get(PAGE)
+    assert page.status_code == 200 and page.headers["content-security-policy"] == CSP
+    assert 'enctype="multipart/form-data"' in page.text and '<label for="fichier">' in page.text
+    assert "CR de biologie déposé par le patient" in page.text
+    assert "DOCPAT08" not in page.text  # the profil médical synthesis is Mon espace santé's own
+
+
+def test_a_pdf_is_filed_in_the_dmp_and_shown_under_its_category(client, world):
+    pdf = document_pdf("Bilan", [("Résultats", ["Glycémie 0,95 g/L"])])
+    sent = _send(client, pdf, "application/pdf")
+    assert sent.status_code == 303 and sent.headers["location"].startswith("/mon-espace/documents/"), sent.text
+    document = client.get(sent.headers["location"])
+    assert document.status_code == 200 and "Prise de sang" in document.text and "vous-même" in document.text
+    shown = client.get(sent.headers["location"] + "/affichage")
+    assert shown.content == pdf and shown.headers["content-type"] == "application/pdf"
+    dossier = client.get("/mon-espace/dossier").text
+    # DOCPAT05's class in TRE_A03 (ASS_X04: 10), named as the DMP lists it
+    assert ">Compte rendu</h2>" in dossier and "Prise de sang" in dossier
+    assert len(records(world.house, "espace.document.deposer")) == 1
+
+
+def test_an_image_is_accepted(client):
+    assert _send(client, PNG, "image/png", "DOCPAT04", "Radio du genou").status_code == 303
+    assert "Radio du genou" in client.get("/mon-espace/dossier").text
+
+
+@pytest.mark.parametrize(
+    ("data", "kind", "categorie", "titre", "status", "words"),
+    [
+        (b"bonjour", "text/plain", "DOCPAT05", "T", 400, "type 'text/plain'"),
+        (b"pas un pdf", "application/pdf", "DOCPAT05", "T", 400, "le contenu n'est pas un application/pdf"),
+        (PNG, "image/png", "DOCPAT08", "T", 400, "produite par Mon espace santé"),
+        (PNG, "image/png", "LOINC-X", "T", 400, "catégorie 'LOINC-X'"),
+        (PNG, "image/png", "DOCPAT04", "", 400, "titre du document"),
+    ],
+)
+def test_the_services_refusals_are_french_4xx_pages(client, world, data, kind, categorie, titre, status, words):
+    answer = _send(client, data, kind, categorie, titre)
+    assert answer.status_code == status, answer.text
+    assert words in answer.text.replace("&#39;", "'") and '<html lang="fr">' in answer.text
+    assert not records(world.house, "espace.document.deposer")
+
+
+def test_a_document_over_the_limit_is_refused_with_the_services_words(client, world):
+    limit = world.house.espace.max_document_bytes
+    answer = _send(client, b"%PDF-" + b"0" * limit, "application/pdf")
+    assert answer.status_code == 413 and f"{limit} au plus" in answer.text
+    assert not records(world.house, "espace.document.deposer")
+
+
+def test_the_multipart_form_needs_its_token(client, world):
+    for csrf in ("", "pas-le-bon"):
+        refused = _send(client, PNG, "image/png", csrf=csrf)
+        assert refused.status_code == 403 and "CSRF" in refused.text
+    plain = client.post(PAGE, data={"csrf": _token(client.get(PAGE).text), "titre": "x"})
+    assert plain.status_code == 415 and "multipart/form-data" in plain.text
+    assert not records(world.house, "espace.document.deposer")
+
+
+def test_a_malformed_multipart_body_is_a_400(client):
+    token = _token(client.get(PAGE).text)
+    broken = client.post(
+        PAGE,
+        content=b"--xyz\r\nContent-Disposition: form-data\r\n\r\nsans nom\r\n--xyz--\r\n",
+        headers={"Content-Type": "multipart/form-data; boundary=xyz", "X-CSRF-Token": token},
+    )
+    assert broken.status_code == 400 and "sans nom" in broken.text
+
+
+def test_a_document_awaiting_its_consultation_dannonce_is_neither_listed_nor_opened(client, world):
+    report = n1(PROS["hospitalier"], title="Compte rendu d'anatomopathologie")
+    hidden = Produced(report, visibility=("INVISIBLE_PATIENT",))
+    fed = world.provide("hospitalier", [hidden])
+    assert fed.status_code == 200, fed.text
+    dossier = client.get("/mon-espace/dossier").text
+    assert "anatomopathologie" not in dossier and "Lettre de liaison de sortie" in dossier
+    awaiting = fed.json()["entry"][1]["response"]["location"].split("/")[1]  # the N1's DocumentReference
+    assert awaiting not in set(re.findall(r'href="/mon-espace/documents/([^"/]+)"', dossier))
+    answer = client.get(f"/mon-espace/documents/{awaiting}")
+    assert answer.status_code == 404 and "inconnu" in answer.text  # as a missing one (R.1111-53)
