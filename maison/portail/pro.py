@@ -78,7 +78,7 @@ from maison.partage.dmp.service import AccessDenied, Dmp
 from maison.portail.psc_connexion import SESSION_PAGE, PscConnexion, PscPortal
 from maison.portail.sessions import Session
 from maison.portail.upload import is_multipart, read_upload
-from maison.portail.viewer import viewer_response
+from maison.portail.viewer import document_title, viewer_response
 from maison.portail.web import check_token, page
 
 BASE = "/pro"
@@ -87,7 +87,12 @@ PORTAL = "pro"
 PORTAL_NAME = "Maison Pro"
 LANDING = f"{BASE}/patients"
 # The portal's navigation; the other /pro pages (Annuaire, ordonnances, PFI, identitovigilance) add theirs.
-NAV: list[tuple[str, str]] = [(LANDING, "Patients")]
+NAV: list[tuple[str, str]] = [
+    (LANDING, "Patients"),
+    (f"{BASE}/annuaire", "Annuaire"),  # the tools of pro_tools.py
+    (f"{BASE}/ordonnances", "Ordonnances"),
+    (f"{BASE}/etablissement", "Établissement"),
+]
 PRO = PscPortal(portal=PORTAL, base=BASE, cookie=COOKIE, landing=LANDING, title=PORTAL_NAME)
 URGENCE_TTL = 3600  # seconds a bris de glace justification is carried from page to page (within the session)
 TYPES = {  # what a professional feeds from the portal (J07 LOINC; each one has its class in ASS_X04)
@@ -214,13 +219,10 @@ class ProPortal:
 
     def view(self, entry: DocumentEntry, ins: str, urgence: str) -> DocumentView:
         type_label = self.display(LOINC, entry.type_code) or entry.type_code
-        contents = entry.resource.get("content") or [{}]
-        attachment = contents[0].get("attachment", {}) if isinstance(contents[0], dict) else {}
-        description = entry.resource.get("description") or attachment.get("title")
         suffix = f"?urgence={quote(urgence)}" if urgence else ""
         return DocumentView(
             id=entry.id,
-            title=description if isinstance(description, str) and description else type_label,
+            title=document_title(entry, type_label),
             type=type_label,
             date=_french_date(entry.creation or entry.submitted_at),
             author=f"{entry.author} ({entry.author_structure})" if entry.author_structure else "la patiente",

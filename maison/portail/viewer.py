@@ -21,6 +21,14 @@ VIEWER_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; fram
 CDA_TYPES = ("text/xml", "application/xml", "application/hl7-v3+xml")
 
 
+def document_title(entry: DocumentEntry, type_label: str) -> str:
+    """What a document list calls an entry: its description, else its attachment's title, else its type."""
+    contents = entry.resource.get("content") or [{}]
+    attachment = contents[0].get("attachment", {}) if isinstance(contents[0], dict) else {}
+    description = entry.resource.get("description") or attachment.get("title")
+    return description if isinstance(description, str) and description else type_label
+
+
 def viewer_response(entry: DocumentEntry, data: bytes, reference_path: Path) -> Response:
     headers = {"Content-Security-Policy": VIEWER_CSP, "X-Frame-Options": "SAMEORIGIN"}
     if entry.content_type in CDA_TYPES:

@@ -11,31 +11,13 @@ import pytest
 from playwright.sync_api import Page
 
 from maison.core import audit
-from maison.etablissement.dmp.producer import Produced
 from maison.formats.pdf import document_pdf
-from maison.partage.dmp.model import MASQUE_PS
 from tests.e2e.test_portail_patient import accessible, browser  # noqa: F401 - the fixture
-from tests.partage.world import CABINET, CABINET_NAME, HOPITAL, HOPITAL_NAME, PASSWORD, PROS, SARAH_NIR, make_world, n1
+from tests.partage.world import HOPITAL_NAME, PASSWORD, PROS, SARAH_NIR
+from tests.portail.test_pro_dmp import world  # noqa: F401 - the fixture: Sarah, her documents, INSi habilitations
 
 
-@pytest.fixture
-def world(house, live):
-    world = make_world(house, live, keys=("hospitalier", "generaliste"))
-    house.insi.register_structure(HOPITAL, HOPITAL_NAME)  # habilitated to INSi, as a DPI's structure is
-    house.insi.register_structure(CABINET, CABINET_NAME)
-    world.inform("hospitalier")
-    fed = world.provide(
-        "hospitalier",
-        [
-            Produced(n1(PROS["hospitalier"], title="Lettre de liaison de sortie")),
-            Produced(n1(PROS["hospitalier"], title="Compte rendu masqué"), visibility=(MASQUE_PS,)),
-        ],
-    )
-    assert fed.status_code == 200, fed.text
-    return world
-
-
-def log_in(world, page: Page, key: str, scan: bool = True) -> None:
+def log_in(world, page: Page, key: str, scan: bool = True) -> None:  # noqa: F811
     page.goto(f"{world.base}/pro")
     assert page.title() == "Connexion — Maison Pro"
     accessible(page, scan)
