@@ -26,8 +26,8 @@ from maison.formats.path_ids import FhirId
 from maison.identite.annuaire import search
 from maison.identite.annuaire.index import mailboxes
 from maison.identite.annuaire.vocabulary import CS_MODE_EXERCICE, CS_PROFESSION
-from maison.portail.pro_pages import BASE, SESSION_PAGE, ProPages
-from maison.portail.web import PortalRoute, page
+from maison.portail.pro_pages import BASE, SESSION_PAGE, ProPages, ProRoute
+from maison.portail.web import page
 
 HERE = f"{BASE}/annuaire"
 PAGE_SIZE = 20
@@ -144,7 +144,7 @@ def _entries(bundle: dict, rtype: str) -> list[dict]:
 
 
 def router(pages: ProPages, annuaire: Annuaire) -> APIRouter:
-    r = APIRouter(route_class=PortalRoute)
+    r = APIRouter(route_class=ProRoute)
 
     def base(request: Request) -> str:
         return str(request.base_url).rstrip("/") + "/annuaire"

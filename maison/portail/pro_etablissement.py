@@ -39,8 +39,8 @@ from maison.etablissement.vigilance.model import DOCUMENT_TYPES, HIGH_TRUST_DOCU
 from maison.etablissement.vigilance.service import PatientIndex
 from maison.formats.download import received_document_response
 from maison.formats.path_ids import FhirId, RowId
-from maison.portail.pro_pages import BASE, SESSION_PAGE, ProPages
-from maison.portail.web import PortalRoute, page
+from maison.portail.pro_pages import BASE, SESSION_PAGE, ProPages, ProRoute
+from maison.portail.web import page
 
 STATUS_LABELS = {
     "PROV": "provisoire",
@@ -92,7 +92,7 @@ class Etablissement:
 
 
 def router(pages: ProPages, etablissement: Etablissement) -> APIRouter:
-    r = APIRouter(route_class=PortalRoute)
+    r = APIRouter(route_class=ProRoute)
     patients, cellule = etablissement.patients, etablissement.cellule
 
     def staff(request: Request, structure: str):
@@ -108,11 +108,20 @@ def router(pages: ProPages, etablissement: Etablissement) -> APIRouter:
     def back(structure: str, desk: str, anchor: str = "") -> RedirectResponse:
         return RedirectResponse(f"{BASE}/etablissement/{structure}/{desk}{anchor}", 303)
 
+    @r.get("")
+    @public(SESSION_PAGE)
+    async def own(request: Request) -> Response:
+        """The navigation's entry: the desks of the structure the professional acts in."""
+        _session, actor = pages.caller(request)
+        if not actor.structure:
+            raise Forbidden(f"{actor.person} n'exerce dans aucune structure", code="structure-absente")
+        return RedirectResponse(f"{BASE}/etablissement/{actor.structure}", 303)
+
     @r.get("/{structure}")
     @public(SESSION_PAGE)
     async def home(structure: FhirId, request: Request) -> Response:
         session, _actor = staff(request, structure)
-        here = f"{BASE}/etablissement/{structure}"
+        here = f"{BASE}/etablissement"
         return page("pro_etablissement.html", **pages.context(session, here, structure=structure))
 
     # --- the PFI ------------------------------------------------------------------------------------
@@ -141,7 +150,7 @@ def router(pages: ProPages, etablissement: Etablissement) -> APIRouter:
         ]
         context = pages.context(
             session,
-            f"{BASE}/etablissement/{structure}",
+            f"{BASE}/etablissement",
             structure=structure,
             state=state,
             states=WORKLIST_STATES,
@@ -189,7 +198,7 @@ def router(pages: ProPages, etablissement: Etablissement) -> APIRouter:
         report = await run_in_threadpool(cellule.report, actor, semester)
         context = pages.context(
             session,
-            f"{BASE}/etablissement/{structure}",
+            f"{BASE}/etablissement",
             structure=structure,
             identities=identities,
             total=total,

@@ -41,8 +41,8 @@ from maison.partage.ordonnance import fhir
 from maison.partage.ordonnance.model import Execution, LineKind, Prescription
 from maison.partage.ordonnance.service import Base
 from maison.portail.pro_annuaire import PROFESSIONS, Annuaire, _city, _name
-from maison.portail.pro_pages import BASE, SESSION_PAGE, ProPages
-from maison.portail.web import PortalRoute, page
+from maison.portail.pro_pages import BASE, SESSION_PAGE, ProPages, ProRoute
+from maison.portail.web import page
 
 HERE = f"{BASE}/ordonnances"
 FORM_LINES = 4  # lines offered by the form; a longer ordonnance is made by a prescribing software
@@ -238,7 +238,7 @@ class Ordonnances:
 
 
 def router(pages: ProPages, ordonnances: Ordonnances) -> APIRouter:
-    r = APIRouter(route_class=PortalRoute)
+    r = APIRouter(route_class=ProRoute)
     base = ordonnances.base
 
     def origin(request: Request) -> str:

@@ -9,23 +9,24 @@ checks its own session (patient.py does the same).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from fastapi import Request
 
 from maison.core.actor import Actor
 from maison.core.errors import Forbidden, Unauthenticated
+from maison.portail.pro import BASE, COOKIE, LANDING, NAV, PORTAL, PORTAL_NAME
 from maison.portail.sessions import Session, Sessions
-from maison.portail.web import check_token, read_form
+from maison.portail.web import PortalRoute, check_token, read_form
 
-BASE = "/pro"
-COOKIE = "maison_pro"
-PORTAL = "pro"
-PORTAL_NAME = "Maison Pro"
+__all__ = ["BASE", "COOKIE", "SESSION_PAGE", "ProPages", "ProRoute"]
+
 SESSION_PAGE = "page de l'espace professionnel : la session du portail est vérifiée par le portail lui-même"
-# The entries of this slice's pages in the /pro navigation (pro.py's NAV lists them too once it exists).
-NAV = [
-    (f"{BASE}/annuaire", "Annuaire"),
-    (f"{BASE}/ordonnances", "Ordonnances"),
-]
+
+
+# error pages that name the professional's portal and link to its home (as pro.py's own routes)
+class ProRoute(PortalRoute):
+    context: ClassVar[dict[str, str]] = {"portal_name": PORTAL_NAME, "home": LANDING}
 
 
 class ProPages:
@@ -58,16 +59,13 @@ class ProPages:
         return session, actor, form
 
     def context(self, session: Session, current: str, **more: object) -> dict:
-        actor = session.actor
-        nav = list(NAV)
-        if actor is not None and actor.structure:
-            nav.append((f"{BASE}/etablissement/{actor.structure}", "Établissement"))
+        """base.html's frame: the portal's navigation (pro.NAV), logout, the session's CSRF token."""
         return {
-            "nav": nav,
+            "nav": NAV,
             "current": current,
             "csrf": session.csrf,
             "logout": f"{BASE}/deconnexion",
             "portal_name": PORTAL_NAME,
-            "home": BASE,
+            "home": LANDING,
             **more,
         }

@@ -145,6 +145,11 @@ def test_another_structure_s_professional_is_refused_and_the_refusal_recorded(wo
             assert "exerce pas dans la structure" in refused.text
         own = other.get(f"/pro/etablissement/{PROS['generaliste'].structure}")
         assert own.status_code == 200  # his own practice's desks
+        entry = other.get("/pro/etablissement")  # the navigation's entry: the desks of his structure
+        assert (
+            entry.status_code == 303
+            and entry.headers["location"] == f"/pro/etablissement/{PROS['generaliste'].structure}"
+        )
         page = other.get("/pro/annuaire").text
         french_error(other.post(f"{DESK}/identitovigilance/detection", data={"csrf": csrf(page)}), 403)
     [*_, last] = [
@@ -158,6 +163,13 @@ def test_another_structure_s_professional_is_refused_and_the_refusal_recorded(wo
 def test_the_desk_checks_an_identity_document(staff, index, house):
     desk = staff.get(f"{DESK}/identitovigilance")
     assert desk.status_code == 200, desk.text
+    for href, label in (
+        ("/pro/patients", "Patients"),
+        ("/pro/annuaire", "Annuaire"),
+        ("/pro/ordonnances", "Ordonnances"),
+    ):
+        assert f'<a href="{href}">{label}</a>' in desk.text  # the portal's one navigation
+    assert '<a href="/pro/etablissement" aria-current="page">Établissement</a>' in desk.text
     assert "DUPONT" in desk.text and "3 non qualifiées" in desk.text and "provisoire" in desk.text
     assert _events(house, "identitovigilance.search")[-1]["actor_person"] == STAFF.idnatps
     url = f"{DESK}/identitovigilance/identites/{index[2]}/piece"
