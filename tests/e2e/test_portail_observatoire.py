@@ -13,31 +13,18 @@ JavaScript the pages read the same (the scan needs JavaScript, so it runs in the
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from maison.identite.annuaire import resources as build
 from maison.identite.annuaire.index import put
+from tests.e2e.test_portail_patient import accessible, browser  # noqa: F401  (Chromium, axe-core's scan)
 from tests.observatoire.sunes.test_service import CURRENT, FIGURES, later_records, world  # noqa: F401
 from tests.observatoire.sunes.test_service import build as build_world
 from tests.partage.world import HOPITAL, NOW, PASSWORD, PROS, rpps
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-AXE = Axe()
 AGENT = "8" + rpps("3100000001")
 BASE = "/observatoire/tableau"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert CHROMIUM, "chromium is needed (./dev test installs the Debian package)"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 @pytest.fixture
@@ -51,19 +38,6 @@ def dashboard(world, house, live, reference_path):  # noqa: F811
     house.psc.set_test_password(AGENT, PASSWORD)
     house.psc.set_test_password(PROS["generaliste"].idnatps, PASSWORD)
     return live.url
-
-
-def accessible(page: Page, scan: bool = True) -> None:
-    """axe-core on the page as shown: no violation of serious or critical impact."""
-    if not scan:
-        return
-    found = AXE.run(page).response["violations"]
-    grave = [
-        (v["id"], v["impact"], [n["target"] for n in v["nodes"]])
-        for v in found
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert grave == [], f"{page.url}: {grave}"
 
 
 def log_in(page: Page, base: str, idnatps: str, scan: bool) -> None:
@@ -83,7 +57,7 @@ def log_in(page: Page, base: str, idnatps: str, scan: bool) -> None:
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["htmx", "sans-javascript"])
-def test_an_agent_sees_the_ds11_rate_of_the_hospital_and_its_explanation(dashboard, browser, javascript):
+def test_an_agent_sees_the_ds11_rate_of_the_hospital_and_its_explanation(dashboard, browser, javascript):  # noqa: F811
     context = browser.new_context(java_script_enabled=javascript)
     page = context.new_page()
     blocked: list[str] = []
@@ -132,7 +106,7 @@ def test_an_agent_sees_the_ds11_rate_of_the_hospital_and_its_explanation(dashboa
     context.close()
 
 
-def test_a_structure_reads_its_own_and_is_refused_another(dashboard, browser):
+def test_a_structure_reads_its_own_and_is_refused_another(dashboard, browser):  # noqa: F811
     """The GP's cabinet is no hospital: its own prerequisites and MATURIN-H yes, the hospital's no."""
     page = browser.new_context().new_page()
     log_in(page, dashboard, PROS["generaliste"].idnatps, True)
