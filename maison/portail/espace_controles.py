@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from maison.core.authz import public
 from maison.core.errors import InvalidInput, NotFound
+from maison.formats.path_ids import Code
 from maison.partage.dmp.model import DossierState
 from maison.partage.dmp.service import RUBRIQUES
 from maison.portail.history import PARIS, annuaire_names
@@ -143,7 +144,7 @@ def router(portal: PatientPortal) -> APIRouter:
 
     @r.get("/controles/etat/{choice}")
     @public(SESSION_PAGE)
-    async def confirm_state(choice: str, request: Request) -> Response:
+    async def confirm_state(choice: Code, request: Request) -> Response:
         session = portal.session(request)
         if choice not in CONFIRMATIONS:
             raise NotFound("page inconnue", code="page-inconnue")

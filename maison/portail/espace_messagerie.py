@@ -8,8 +8,8 @@ Every page calls what `/espace/messagerie` calls (`Messagerie.inbox`, `read`, `a
 maison.partage.mss.messagerie_api) for the patient `Espace.owner` names, so the same audit records
 (espace.messagerie.*) and the same refusals apply. The forms post, then redirect (303).
 
-POST routes take the message's number as text and check it after the CSRF token: a forged request
-is refused for its token whatever its address says.
+The answer and the forward name their message in a form field (`message`), read after the CSRF
+token is checked: a forged request is refused for its token whatever message it names.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _size(n: int) -> str:
 
 
 def _uid(text: str) -> int:
-    """A message's number from a POST's address, as the API's RowId reads it (1 … 2⁶³-1)."""
+    """A message's number from a form, as the API's RowId reads it in a path (1 … 2⁶³-1)."""
     if not (text.isascii() and text.isdigit() and len(text) <= 19 and int(text) >= 1):
         raise InvalidInput("numéro de message invalide", code="parametre-invalide")
     return int(text)
@@ -110,20 +110,20 @@ def router(portal: PatientPortal, messagerie: Messagerie) -> APIRouter:
         a = parsed.attachments[n]
         return attachment_response(a.data, a.filename, a.content_type)  # the sender's name and type, made safe
 
-    @r.post("/messagerie/{uid}/reponse")
+    @r.post("/messagerie/reponse")
     @public(SESSION_PAGE)
-    async def answer(uid: str, request: Request) -> Response:
+    async def answer(request: Request) -> Response:
         session, form = await portal.posted(request)
-        number, ins = _uid(uid), Espace.owner(portal.who(session))
+        number, ins = _uid(form.get("message", "")), Espace.owner(portal.who(session))
         text = _text(form, "texte", "réponse", required=True)
         await run_in_threadpool(messagerie.answer, ins, number, text)
         return RedirectResponse(f"{HERE}/{number}?fait=reponse", 303)
 
-    @r.post("/messagerie/{uid}/transfert")
+    @r.post("/messagerie/transfert")
     @public(SESSION_PAGE)
-    async def forward(uid: str, request: Request) -> Response:
+    async def forward(request: Request) -> Response:
         session, form = await portal.posted(request)
-        number, ins = _uid(uid), Espace.owner(portal.who(session))
+        number, ins = _uid(form.get("message", "")), Espace.owner(portal.who(session))
         to = _text(form, "destinataire", "adresse de la pharmacie", required=True).strip()
         text = _text(form, "texte", "message", required=False)
         await run_in_threadpool(messagerie.forward, ins, number, to, text)

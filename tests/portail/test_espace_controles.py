@@ -15,13 +15,15 @@ import httpx
 import pytest
 
 from maison.core import audit
+from maison.core.actor import Actor
 from maison.core.authz import patient_actor
+from maison.core.errors import Forbidden
 from maison.etablissement.dmp.producer import Produced
 from maison.partage.dmp.model import Access, DossierState, Who
 from maison.portail.espace_controles import CODE_COOKIE
 from maison.portail.web import CSP
 from tests.identite.helpers import SARAH_NIR
-from tests.partage.world import CHILD, PROS, make_world, n1
+from tests.partage.world import CABINET, CHILD, PROS, make_world, n1
 from tests.portail.test_patient import _token, log_in
 
 KEYS = ("hospitalier", "generaliste", "infirmier", "urgentiste", "pharmacien")
@@ -190,3 +192,13 @@ def test_without_a_session_the_pages_answer_401(world):
         ):
             answer = stranger.get(path)
             assert answer.status_code == 401 and "reconnectez-vous" in answer.text, path
+
+
+def test_a_professional_is_refused_the_patients_settings_and_recorded(world):
+    doctor = Who(Actor(PROS["generaliste"].idnatps, CABINET, "logiciel", kind="professional"), Access())
+    with pytest.raises(Forbidden) as refused:
+        world.house.dmp.settings(doctor)
+    assert refused.value.code == "reserve-patient"
+    with world.house.db.read() as conn:
+        [row] = [r for r in audit.events(conn, action_prefix="dmp.patient.reglages") if r["outcome"] != "success"]
+    assert row["actor_person"] == PROS["generaliste"].idnatps

@@ -89,13 +89,14 @@ def test_the_patient_answers_the_professional(setting, house):
     _send(mss, house)
     uid = _uid(client)
     page = client.get(f"/mon-espace/messagerie/{uid}")
-    path = f"/mon-espace/messagerie/{uid}/reponse"
+    path = "/mon-espace/messagerie/reponse"
+    assert f'name="message" value="{uid}"' in page.text
     for data in ({"texte": "Merci"}, {"texte": "Merci", "csrf": "faux"}):
-        refused = client.post(path, data=data)
+        refused = client.post(path, data={"message": uid, **data})
         assert refused.status_code == 403 and "CSRF" in refused.text
-    empty = client.post(path, data={"csrf": _token(page.text), "texte": "   "})
+    empty = client.post(path, data={"csrf": _token(page.text), "message": uid, "texte": "   "})
     assert empty.status_code == 400 and "réponse : à remplir" in empty.text
-    sent = client.post(path, data={"csrf": _token(page.text), "texte": "Merci docteur, bien reçu."})
+    sent = client.post(path, data={"csrf": _token(page.text), "message": uid, "texte": "Merci docteur, bien reçu."})
     assert sent.status_code == 303 and sent.headers["location"] == f"/mon-espace/messagerie/{uid}?fait=reponse"
     assert "Votre réponse a été envoyée" in client.get(sent.headers["location"]).text
     replies = [r for r in _delivered(house, PFI) if r.sender == SARAH_BOX]
@@ -109,8 +110,10 @@ def test_no_answer_when_the_professional_closed_the_exchange(setting, house):
     _send(mss, house, end_of_exchange=True)
     uid = _uid(client)
     page = client.get(f"/mon-espace/messagerie/{uid}")
-    assert "a clos cet échange" in page.text and f"/messagerie/{uid}/reponse" not in page.text
-    forced = client.post(f"/mon-espace/messagerie/{uid}/reponse", data={"csrf": _token(page.text), "texte": "?"})
+    assert "a clos cet échange" in page.text and "/messagerie/reponse" not in page.text
+    forced = client.post(
+        "/mon-espace/messagerie/reponse", data={"csrf": _token(page.text), "message": uid, "texte": "?"}
+    )
     assert forced.status_code == 403 and "clos l'échange" in unescape(forced.text)
     assert _events(house, "espace.messagerie.repondre", "failure")  # the refusal is recorded too
 
@@ -120,10 +123,10 @@ def test_the_patient_forwards_the_ordonnance_to_a_pharmacy_of_the_annuaire(setti
     _send(mss, house)
     uid = _uid(client)
     token = _token(client.get(f"/mon-espace/messagerie/{uid}").text)
-    path = f"/mon-espace/messagerie/{uid}/transfert"
-    assert client.post(path, data={"destinataire": PHARMACY_BOX}).status_code == 403  # no CSRF token
-    assert client.post(path, data={"csrf": token, "destinataire": ""}).status_code == 400
-    unlisted = client.post(path, data={"csrf": token, "destinataire": PHARMACY_BOX})
+    path = "/mon-espace/messagerie/transfert"
+    assert client.post(path, data={"message": uid, "destinataire": PHARMACY_BOX}).status_code == 403  # no CSRF
+    assert client.post(path, data={"csrf": token, "message": uid, "destinataire": ""}).status_code == 400
+    unlisted = client.post(path, data={"csrf": token, "message": uid, "destinataire": PHARMACY_BOX})
     assert unlisted.status_code == 403 and "n'est pas une BAL organisationnelle" in unescape(unlisted.text)
     box = mss.mss.mailboxes.create(SYSTEM, PHARMACY_BOX, "medecins", "ORG", PHARMACIE, "Pharmacie du marché")
     publication = Publication(
@@ -131,7 +134,9 @@ def test_the_patient_forwards_the_ordonnance_to_a_pharmacy_of_the_annuaire(setti
     )
     publication.publish(box)
     publication.close()
-    sent = client.post(path, data={"csrf": token, "destinataire": PHARMACY_BOX, "texte": "Mon ordonnance"})
+    sent = client.post(
+        path, data={"csrf": token, "message": uid, "destinataire": PHARMACY_BOX, "texte": "Mon ordonnance"}
+    )
     assert sent.status_code == 303 and sent.headers["location"].endswith("?fait=transfert")
     [row] = _delivered(house, PHARMACY_BOX)
     assert row.sender == SARAH_BOX and b"IHE_XDM.ZIP" in mss.mss.delivery.content(row.sha256)
@@ -146,7 +151,7 @@ def test_another_patients_message_is_not_hers(setting, house):
         refused = client.get(path)
         assert refused.status_code == 404 and "absent de la messagerie" in refused.text
     token = _token(client.get("/mon-espace/messagerie").text)
-    answered = client.post("/mon-espace/messagerie/1/reponse", data={"csrf": token, "texte": "Bonjour"})
+    answered = client.post("/mon-espace/messagerie/reponse", data={"csrf": token, "message": "1", "texte": "Bonjour"})
     assert answered.status_code == 404
     assert _events(house, "espace.messagerie.lire", "failure") and _events(
         house, "espace.messagerie.repondre", "failure"
@@ -159,9 +164,13 @@ def test_malformed_numbers_and_no_session(setting):
     token = _token(client.get("/mon-espace/messagerie").text)
     assert client.get("/mon-espace/messagerie/abc").status_code == 400
     assert client.get("/mon-espace/messagerie/1/pieces/-1").status_code == 400
-    for uid in ("0", "abc", "٣", "1" * 20):
-        bad = client.post(f"/mon-espace/messagerie/{uid}/reponse", data={"csrf": token, "texte": "x"})
-        assert bad.status_code == 400 and "numéro de message invalide" in bad.text, uid
+    for uid in ("", "0", "abc", "٣", "1" * 20):
+        for kind in ("reponse", "transfert"):
+            bad = client.post(
+                f"/mon-espace/messagerie/{kind}",
+                data={"csrf": token, "message": uid, "texte": "x", "destinataire": "a@b"},
+            )
+            assert bad.status_code == 400 and "numéro de message invalide" in bad.text, uid
     with httpx.Client(base_url=world.base) as stranger:
         for path in ("/mon-espace/messagerie", "/mon-espace/messagerie/1", "/mon-espace/messagerie/1/pieces/0"):
             answer = stranger.get(path)
