@@ -75,6 +75,7 @@ from maison.identite.ins.service import InsiService
 from maison.partage.dmp import mhd
 from maison.partage.dmp.model import Access, AccessMode, DocumentEntry, InformationState, Who
 from maison.partage.dmp.service import AccessDenied, Dmp
+from maison.portail.history import NO_NAMES, Names, annuaire_names
 from maison.portail.psc_connexion import SESSION_PAGE, PscConnexion, PscPortal
 from maison.portail.sessions import Session
 from maison.portail.upload import is_multipart, read_upload
@@ -217,7 +218,12 @@ class ProPortal:
             raise Forbidden("accès en urgence expiré : renouvelez le bris de glace", code="urgence")
         return Access(mode=AccessMode.BRIS_DE_GLACE, reason=str(data["motif"]))
 
-    def view(self, entry: DocumentEntry, ins: str, urgence: str) -> DocumentView:
+    def names(self, entries: list[DocumentEntry]) -> Names:
+        """The authors and their structures as the Annuaire names them (its own service functions)."""
+        people = {e.author for e in entries if e.author_structure}
+        return annuaire_names(self.dmp.db, people, {e.author_structure for e in entries if e.author_structure})
+
+    def view(self, entry: DocumentEntry, ins: str, urgence: str, names: Names = NO_NAMES) -> DocumentView:
         type_label = self.display(LOINC, entry.type_code) or entry.type_code
         suffix = f"?urgence={quote(urgence)}" if urgence else ""
         return DocumentView(
@@ -225,7 +231,7 @@ class ProPortal:
             title=document_title(entry, type_label),
             type=type_label,
             date=_french_date(entry.creation or entry.submitted_at),
-            author=f"{entry.author} ({entry.author_structure})" if entry.author_structure else "la patiente",
+            author=_author(entry, names),
             href=f"{BASE}/patients/{ins}/documents/{entry.id}{suffix}",
         )
 
@@ -299,6 +305,13 @@ class ProPortal:
         self.dmp.provide(Who(actor, Access()), request)
 
 
+def _author(entry: DocumentEntry, names: Names) -> str:
+    if not entry.author_structure:
+        return "la patiente ou le patient"
+    who = names.people.get(entry.author, entry.author)
+    return f"{who} ({names.structures.get(entry.author_structure, entry.author_structure)})"
+
+
 def _traits(form: dict[str, str]) -> Traits:
     return Traits.of(
         form.get("nom", ""),
@@ -370,7 +383,8 @@ def router(portal: ProPortal) -> APIRouter:
             )
         except AccessDenied as refused:
             return dmp_page(session, ins, refused.http_status, refusal=refused.message, reason=refused.code, **more)
-        documents = [portal.view(e, ins, urgence) for e in entries]
+        names = await run_in_threadpool(portal.names, entries)
+        documents = [portal.view(e, ins, urgence, names) for e in entries]
         return dmp_page(session, ins, urgence=urgence, documents=documents, emergency=bool(urgence), **more)
 
     @r.get("/patients/{ins}/dmp")
@@ -413,10 +427,9 @@ def router(portal: ProPortal) -> APIRouter:
         entry = await run_in_threadpool(portal.dmp.document, who, id_)
         suffix = f"?urgence={quote(urgence)}" if urgence else ""
         viewer = f"{BASE}/patients/{ins}/documents/{id_}/affichage{suffix}"
-        context = portal.context(
-            session, "", ins=ins, d=portal.view(entry, ins, urgence), viewer=viewer, urgence=urgence,
-            back=f"{BASE}/patients/{ins}/dmp{suffix}",
-        )  # fmt: skip
+        shown = portal.view(entry, ins, urgence, await run_in_threadpool(portal.names, [entry]))
+        back = f"{BASE}/patients/{ins}/dmp{suffix}"
+        context = portal.context(session, "", ins=ins, d=shown, viewer=viewer, urgence=urgence, back=back)
         return page("pro_document.html", **context)
 
     @r.get("/patients/{ins}/documents/{id_}/affichage")

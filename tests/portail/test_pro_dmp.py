@@ -102,6 +102,7 @@ def test_her_dmp_shows_what_the_rules_let_him_see_and_hidden_stays_hidden(world)
         page = client.get(f"/pro/patients/{SARAH_NIR}/dmp")
         assert page.status_code == 200 and "Lettre de liaison de sortie" in page.text
         assert "Compte rendu masqué" not in page.text  # masked to professionals (CSP R.1111-49)
+        assert f"Dr Paul DURAND ({HOPITAL_NAME})" in page.text  # the author as the Annuaire names him
         visible = world.house.dmp.find_documents(Who(_actor(world, client), Access()), SARAH_NIR, ["current"])
         every = world.house.dmp.find_documents(Who(_patient(world), Access()), SARAH_NIR, ["current"])
         hidden = next(e.id for e in every if e.id not in {v.id for v in visible})
