@@ -87,7 +87,7 @@ def test_every_post_without_or_with_a_wrong_csrf_token_is_refused(patient, world
     posts = [p for m, p, _ in routes(world.house.app()) if p.startswith("/mon-espace") and m == "POST"]
     assert len(posts) >= 4
     for path in posts:
-        path = path.replace("{id_}", id_)
+        path = path.replace("{id_}", id_).replace("{rubrique}", "allergies")
         for data in ({}, {"csrf": "pas-le-bon"}):
             refused = client.post(path, data={**data, "masque": "oui", "identifiant": "sarah.garcia"})
             assert refused.status_code == 403, (path, data, refused.text)
