@@ -105,11 +105,13 @@ def french_moment(recorded_at: str) -> str:
     return moment.strftime("le %d/%m/%Y à %H:%M")
 
 
-def line(row: dict, subject: str, names: Names = NO_NAMES) -> AccessLine:
+def line(row: dict, you: str, names: Names = NO_NAMES, holder: str = "") -> AccessLine:
+    """`you`: who reads the page (the patient, or the legal representative acting for the minor
+    `holder`, whose own acts are then told as the holder's)."""
     detail = audit.detail_of(row)
     actor = detail.get("actor", {}) if isinstance(detail.get("actor"), dict) else {}
     person = row["actor_person"]
-    yourself = person == subject
+    yourself = person == you
     mode = str(actor.get("mode", "normal"))
     reason = str(actor.get("motif") or "")
     purpose = PURPOSE.get(row.get("purpose", ""), row.get("purpose", ""))
@@ -117,8 +119,8 @@ def line(row: dict, subject: str, names: Names = NO_NAMES) -> AccessLine:
     named = names.people.get(person)
     if yourself:
         who = "Vous"
-    elif actor.get("kind") == "patient":  # a legal representative acting in Mon espace santé
-        who = "Représentant légal"
+    elif actor.get("kind") == "patient":  # the minor herself, or a legal representative, in Mon espace santé
+        who = "Titulaire du dossier" if person == holder else "Représentant légal"
     else:
         who = named or (f"Professionnel {person}" if person else "Service")
     return AccessLine(
@@ -135,6 +137,6 @@ def line(row: dict, subject: str, names: Names = NO_NAMES) -> AccessLine:
     )
 
 
-def in_french(rows: list[dict], subject: str, names: Names = NO_NAMES) -> list[AccessLine]:
+def in_french(rows: list[dict], you: str, names: Names = NO_NAMES, holder: str = "") -> list[AccessLine]:
     """The lines of the page, newest first."""
-    return [line(row, subject, names) for row in reversed(rows)]
+    return [line(row, you, names, holder) for row in reversed(rows)]

@@ -304,7 +304,7 @@ def router(portal: PatientPortal) -> APIRouter:
         session = portal.session(request)
         rows = await run_in_threadpool(portal.dmp.history, portal.who(session))
         names = await run_in_threadpool(history.names_for, portal.dmp.db, rows)  # the Annuaire's names
-        events = history.in_french(rows, session.subject, names)
+        events = history.in_french(rows, session.acting, names, holder=session.subject)
         return page("historique.html", **portal.context(session, f"{BASE}/historique", events=events))
 
     return r

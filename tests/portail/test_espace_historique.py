@@ -7,10 +7,13 @@ from __future__ import annotations
 from html import unescape
 
 import httpx
+import orjson
 import pytest
 
 from maison.etablissement.dmp.producer import Produced
-from tests.partage.world import CABINET_NAME, HOPITAL_NAME, PROS, make_world, n1
+from maison.portail.history import Names, in_french
+from tests.identite.helpers import SARAH_NIR
+from tests.partage.world import CABINET, CABINET_NAME, CHILD, HOPITAL_NAME, PROS, make_world, n1
 from tests.portail.test_patient import log_in
 
 
@@ -48,3 +51,31 @@ def test_a_bris_de_glace_is_shown_in_a_banner_of_its_own(world):
     assert "Dr Nina FAURE" in banner and HOPITAL_NAME in banner and "bris de glace" in banner
     assert "« patiente inconsciente aux urgences »" in banner
     assert '<tr class="urgence">' in page and "Accès en urgence (bris de glace)" in page
+
+
+def test_a_representative_reads_the_minors_history_as_such():
+    """Read by her mother acting for her: the mother's acts are hers ("Vous"), the minor's are the
+    holder's, a professional is named by the Annuaire with his structure."""
+
+    def row(person: str, kind: str, structure: str = "") -> dict:
+        detail = {"actor": {"kind": kind, "mode": "normal"}}
+        return {
+            "recorded_at": "2026-12-07T13:05:00Z",
+            "actor_person": person,
+            "actor_structure": structure,
+            "action": "dmp.consulter",
+            "purpose": "TREAT",
+            "outcome": "success",
+            "detail": orjson.dumps(detail).decode(),
+        }
+
+    names = Names({PROS["generaliste"].idnatps: "Dr Claire MARTIN"}, {CABINET: CABINET_NAME})
+    rows = [row(CHILD, "patient"), row(SARAH_NIR, "patient"), row(PROS["generaliste"].idnatps, "professional", CABINET)]
+    doctor, mother, minor = in_french(rows, SARAH_NIR, names, holder=CHILD)
+    assert (mother.who, minor.who) == ("Vous", "Titulaire du dossier")
+    assert (doctor.who, doctor.who_id, doctor.structure) == (
+        "Dr Claire MARTIN",
+        PROS["generaliste"].idnatps,
+        CABINET_NAME,
+    )
+    assert doctor.when == "le 07/12/2026 à 14:05" and doctor.why == "soins"
