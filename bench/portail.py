@@ -5,7 +5,9 @@ measures chart, the access history): p95 page time < 100 ms on 2 cores with a 1 
 
 The data set (generated once, cached in `--data-dir`, `--rebuild` to make it anew):
 
-- an INS referential of synthetic patients (`maison seed`'s generator), one for every 10 documents;
+- an INS referential of synthetic patients (`maison seed`'s generator), one for every 10 documents,
+  and an Annuaire Santé of 5 000 roles (`maison seed --annuaire`'s generator) whose professionals,
+  each in one of his structures, wrote and read the documents (the history names them from it);
 - `--patients` browsing patients (adults) with a Mon espace santé account (`PatientLogin.open_account`:
   identifier, password, e-mail), each with a dossier of 20 to 200 documents spread evenly, whose
   blobs are real CDA R2 N1 documents (a PDF inside, their header naming the patient) written through
@@ -85,6 +87,8 @@ from maison.partage.dmp.model import Access, InformationState, Who  # noqa: E402
 from maison.partage.espace.mesures import KINDS, UCUM  # noqa: E402
 
 GOAL_P95_MS = 100
+VERSION = 2  # of the data set's recipe: a cache of another version is generated anew
+ANNUAIRE_ROLES = 5_000  # the Annuaire's professionals who wrote and read the documents
 PASSWORD = "mot-de-passe-de-bench-2026"
 HOPITAL, HOPITAL_NAME = "1750000019", "CHU DE BENCH"
 START, END = datetime(2021, 1, 1, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC)
@@ -154,9 +158,9 @@ def prepare(data: Path, documents: int, browsing: int, reads_share: float, rebui
     done = data / "done.json"
     if done.is_file() and not rebuild:
         facts = json.loads(done.read_text())
-        if facts["documents"] == documents and facts["patients"] == browsing:
+        if (facts.get("version"), facts["documents"], facts["patients"]) == (VERSION, documents, browsing):
             return facts
-        console.print(f"{data} holds another size ({facts['documents']} documents): generated anew")
+        console.print(f"{data} holds another data set ({facts['documents']} documents): generated anew")
     shutil.rmtree(data, ignore_errors=True)
     shutil.rmtree(_secrets_dir(data), ignore_errors=True)
     data.mkdir(parents=True)
@@ -170,16 +174,22 @@ def prepare(data: Path, documents: int, browsing: int, reads_share: float, rebui
     population = max(browsing * 4, documents // 10)
     seed_with_progress(house.db, population, 2026)
     gen.timings["referential"] = time.perf_counter() - started
+    t = time.perf_counter()
+    authors = _annuaire(house, ANNUAIRE_ROLES)
+    gen.timings["annuaire"] = time.perf_counter() - t
     people = _people(house.db)
     rnd = random.Random(2026)
     adults = [i for i, p in enumerate(people) if p.birth_date < "2006-01-01"]
     chosen = rnd.sample(adults, browsing)
+    t = time.perf_counter()
     accounts = _accounts(house, people, chosen)
     _dossiers(house, people)
     timeline = _timeline(rnd, people, chosen, documents)
-    t = time.perf_counter()
-    _documents(house, people, set(chosen), timeline, reads_share, rnd, gen)
+    gen.timings["accounts_dossiers_timeline"] = time.perf_counter() - t
+    t, cpu = time.perf_counter(), time.process_time()
+    _documents(house, people, authors, set(chosen), timeline, reads_share, rnd, gen)
     gen.timings["documents"] = time.perf_counter() - t
+    gen.timings["documents_cpu"] = time.process_time() - cpu  # what a quiet machine would take
     t = time.perf_counter()
     gen.measures = _measures(house, [people[i] for i in chosen], rnd)
     gen.timings["measures"] = time.perf_counter() - t
@@ -199,6 +209,7 @@ def prepare(data: Path, documents: int, browsing: int, reads_share: float, rebui
         raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     seconds = time.perf_counter() - started
     facts = {
+        "version": VERSION,
         "documents": documents,
         "patients": browsing,
         "population": len(people),
@@ -216,6 +227,25 @@ def prepare(data: Path, documents: int, browsing: int, reads_share: float, rebui
     }
     done.write_text(json.dumps(facts, indent=2))
     return facts
+
+
+def _annuaire(house, roles: int) -> list[tuple[str, str]]:
+    """A synthetic Annuaire Santé (the house's generator): the documents' authors and readers are its
+    professionals, each in a structure where he practises, as (IdNatPS, Organization id) — the names
+    the access history shows come from it."""
+    from maison.terminal import seed_annuaire_with_progress
+
+    pairs: list[tuple[str, str]] = []
+
+    def seen(part) -> None:
+        for role in part.roles:
+            person = role.get("practitioner", {}).get("reference", "").split("/")[-1]
+            structure = role.get("organization", {}).get("reference", "").split("/")[-1]
+            if person and structure:
+                pairs.append((person, structure))
+
+    seed_annuaire_with_progress(house.db, roles, 2026, seen=seen)
+    return pairs
 
 
 def _accounts(house, people: list[PatientIdentity], chosen: list[int]) -> list[dict]:
@@ -276,14 +306,16 @@ def _timeline(rnd: random.Random, people: list[PatientIdentity], chosen: list[in
 class Builder:
     """Rows, CDA documents and audit records of the timeline's entries."""
 
-    def __init__(self, house, people: list[PatientIdentity], rnd: random.Random) -> None:
+    def __init__(
+        self, house, people: list[PatientIdentity], authors: list[tuple[str, str]], rnd: random.Random
+    ) -> None:
         self.house = house
         self.people = people
         self.rnd = rnd
         self.blobs = house.dmp.blobs
         self.type_weights = [t[2] for t in TYPES]
-        # the authors: a few thousand hospital and city doctors, each in his structure
-        self.authors = [("8" + _rpps(f"2{n:09d}"), f"1{n:08d}") for n in range(4000)]
+        self.authors = authors  # (IdNatPS, structure) from the Annuaire
+        self.hospital = authors[0]  # a tenth of the documents come from one hospital doctor
         self.pdfs = [
             document_pdf(
                 f"Compte rendu n° {i}",
@@ -325,7 +357,7 @@ class Builder:
         submitted = doc.at
         creation = (submitted - timedelta(hours=rnd.randint(1, 96))).replace(microsecond=0)
         period_start = creation - timedelta(days=rnd.randint(0, 10))
-        idnatps, structure = ("8" + _rpps("1900000001"), HOPITAL) if rnd.random() < 0.1 else rnd.choice(self.authors)
+        idnatps, structure = self.hospital if rnd.random() < 0.1 else rnd.choice(self.authors)
         uid = f"1.2.250.1.999.3.{doc.n}"
         cda = (pat, uid, kind, creation, doc.n) if own_blob else None
         blob, size, sha1 = self.pool[doc.n % len(self.pool)] if not own_blob else ("", 0, "")
@@ -446,6 +478,7 @@ class Builder:
 def _documents(
     house,
     people: list[PatientIdentity],
+    authors: list[tuple[str, str]],
     chosen: set[int],
     timeline: list[Doc],
     reads_share: float,
@@ -453,7 +486,7 @@ def _documents(
     gen: Generated,
     batch: int = 10_000,
 ) -> None:
-    builder = Builder(house, people, rnd)
+    builder = Builder(house, people, authors, rnd)
     gen.blobs = len(builder.pool)
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -694,17 +727,51 @@ async def drive(base: str, data: Path, accounts: list[dict], args: argparse.Name
         await asyncio.gather(*loops)
     wall = time.perf_counter() - wall0
     cpu, own = _tree_cpu(server_pid) - cpu0, time.process_time() - own0
+    costs = await page_costs(probe, args.cost_rounds, measures, server_pid) if args.cost_rounds else {}
     for c in clients:
         await c.http.aclose()
     db.dispose()
     return {
         "samples": samples,
+        "costs": costs,
         "measures_page": measures,
         "wall_s": wall,
         "server_cpu_s": cpu,
         "load_cpu_s": own,
         "loadavg": [round(x, 2) for x in (*load0, *os.getloadavg())],
     }
+
+
+async def page_costs(client: PatientClient, rounds: int, measures: bool, server_pid: int) -> dict:
+    """What each page costs the server alone: after the load, one patient asks for each page `rounds`
+    times in a row (nothing else running); the server's CPU (all its processes and threads, the audit
+    journal's included) divided by the pages, and their latency. CPU time, unlike latency, barely
+    depends on what else the machine runs: it is what says how many pages 2 idle cores serve."""
+    listed = await client.http.get("/mon-espace/dossier")
+    chosen = DOC_LINK.findall(listed.text)[0]
+    paths = {
+        "dossier": "/mon-espace/dossier",
+        "document": f"/mon-espace/documents/{chosen}",
+        "affichage": f"/mon-espace/documents/{chosen}/affichage",
+        "mesures": "/mon-espace/mesures",
+        "historique": "/mon-espace/historique",
+    }
+    if not measures:
+        del paths["mesures"]
+    out = {}
+    await asyncio.sleep(1)  # the journal's last commits of the load
+    for page, path in paths.items():
+        latencies = []
+        cpu0 = _tree_cpu(server_pid)
+        for _ in range(rounds):
+            started = time.perf_counter()
+            response = await client.http.get(path)
+            latencies.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, (path, response.status_code)
+        await asyncio.sleep(0.3)  # the page's audit record committed by the journal's thread
+        cpu = _tree_cpu(server_pid) - cpu0
+        out[page] = {"cpu_ms": round(cpu * 1000 / rounds, 2), "p50_ms": stats(latencies)["p50_ms"]}
+    return out
 
 
 def stats(values: list[float]) -> dict:
@@ -770,6 +837,7 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="generate the data set anew")
     parser.add_argument("--generate-only", action="store_true", help="make the data set, measure nothing")
     parser.add_argument("--seed", type=int, default=7, help="the load's random seed")
+    parser.add_argument("--cost-rounds", type=int, default=30, help="each page alone, after the load (0: none)")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "portail.json")
     args = parser.parse_args()
     data = (args.data_dir or ROOT / "bench" / ".cache" / f"portail-{args.documents}-{args.patients}").resolve()
@@ -813,6 +881,7 @@ def main() -> None:
         "pages_per_s": round(count / run["wall_s"], 1),
         "server_cpu_ms_per_page": round(run["server_cpu_s"] * 1000 / max(1, count), 2),
         "load_generator_cpu_ms_per_page": round(run["load_cpu_s"] * 1000 / max(1, count), 2),
+        "page_cost_alone": run["costs"],
         "errors": len(samples.errors),
         "retries_on_closed_connection": samples.retries,
         "error_samples": samples.errors[:10],
@@ -841,6 +910,11 @@ def show(result: dict) -> None:
             *(f"{s[k]:.1f}" for k in ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms")),
         )
     console.print(table)
+    if result["page_cost_alone"]:
+        costs = ", ".join(
+            f"{page} {c['cpu_ms']:.1f} ms CPU ({c['p50_ms']:.0f} ms)" for page, c in result["page_cost_alone"].items()
+        )
+        console.print(f"each page alone (server CPU, p50 latency): {costs}")
     if not load["measures_page"]:
         console.print("note: /mon-espace/mesures is not served by this house yet: the measures page was skipped")
     console.print(
