@@ -15,7 +15,9 @@ import threading
 import time
 import uuid
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -142,9 +144,18 @@ def emptied(migrated: Database) -> Database:
     return migrated
 
 
+# The modules whose tests share one house (`module_live`): the `db` fixture refuses them, since
+# emptying the tables between two of their tests would take the shared house's data away.
+_SHARED_HOUSE_MODULES: set[str] = set()
+
+
 @pytest.fixture
-def db(migrated: Database) -> Database:
+def db(migrated: Database, request: pytest.FixtureRequest) -> Database:
     """A migrated, empty database (every table emptied before the test)."""
+    assert request.module.__name__ not in _SHARED_HOUSE_MODULES, (
+        f"{request.module.__name__} shares one house between its tests (module_live): a test of it cannot "
+        "also ask for an emptied database (db, house, live)"
+    )
     return emptied(migrated)
 
 
@@ -233,3 +244,31 @@ def house(settings: Settings, db: Database):
 def live(house):
     with LiveServer(house.app(), house.settings.port) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def module_live(request, reference_path: Path, database_url: str, migrated: Database, tmp_path_factory):
+    """One house served for all the tests of a module on one backend, on tables emptied once.
+
+    For modules whose tests are refused, only read, or write parts no other test of the module looks
+    at (each case's own patient, its own account): the per-test house (`house`, `live`: an app of 250
+    routes, a server, the world's logins) costs a second or more, the case itself a few requests.
+    The house is `module_live.house`; the module's tests may not use `db`, `house` or `live`."""
+    from maison.house import House
+
+    module = request.module.__name__
+    _SHARED_HOUSE_MODULES.add(module)
+    emptied(migrated)
+    house = House.open(settings_for(reference_path, tmp_path_factory.mktemp("house"), database_url), migrate=False)
+    with LiveServer(house.app(), house.settings.port) as server:
+        yield ServedHouse(house, server.url)
+    house.insi.journal.close()
+    _SHARED_HOUSE_MODULES.discard(module)
+
+
+@dataclass
+class ServedHouse:
+    """A house and the URL it is served at (what `make_world` takes as `house` and `live`)."""
+
+    house: Any
+    url: str
