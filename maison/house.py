@@ -80,9 +80,14 @@ from maison.partage.mss.messagerie_api import router as messagerie_router
 from maison.partage.mss.service import Mss
 from maison.partage.ordonnance.api import router as ordonnance_router
 from maison.partage.ordonnance.service import Base
+from maison.portail.espace_agenda import router as espace_agenda
 from maison.portail.espace_controles import router as espace_controles
+from maison.portail.espace_depot import router as espace_depot
 from maison.portail.espace_export import router as espace_export
 from maison.portail.espace_messagerie import router as espace_messagerie
+from maison.portail.espace_mesures import router as espace_mesures
+from maison.portail.espace_profil import router as espace_profil
+from maison.portail.espace_representation import router as espace_representation
 from maison.portail.patient import PatientPortal
 from maison.portail.patient import router as patient_portal
 from maison.portail.pro import PRO, ProPortal, register_with_insi
@@ -466,6 +471,11 @@ def _portals(house: House, app: FastAPI, insi: InsiGateway) -> None:
         espace_messagerie(patient, Messagerie(house.mss)),
         espace_controles(patient),
         espace_export(patient, house.espace),
+        espace_representation(patient),  # profil, measures, agenda, own documents, whose espace
+        espace_profil(patient, house.espace),
+        espace_mesures(patient, house.espace),
+        espace_agenda(patient, house.espace),
+        espace_depot(patient, house.espace),
     ):
         app.include_router(pages, prefix="/mon-espace", include_in_schema=False)
 
