@@ -76,7 +76,7 @@ from maison.partage.dmp import mhd
 from maison.partage.dmp.model import Access, AccessMode, DocumentEntry, InformationState, Who
 from maison.partage.dmp.service import AccessDenied, Dmp
 from maison.portail.history import NO_NAMES, Names, annuaire_names
-from maison.portail.psc_connexion import SESSION_PAGE, PscConnexion, PscPortal
+from maison.portail.psc_connexion import SESSION_PAGE, PscConnexion, PscPortal, same
 from maison.portail.sessions import Session
 from maison.portail.upload import is_multipart, read_upload
 from maison.portail.viewer import document_title, viewer_response
@@ -211,7 +211,7 @@ class ProPortal:
             return Access()
         body, _, mac = token.partition(".")
         expected = _b64(hmac.new(session.csrf.encode(), body.encode(), hashlib.sha256).digest())
-        if not body or not hmac.compare_digest(mac, expected):
+        if not body or not same(mac, expected):
             raise Forbidden("accès en urgence d'une autre session : renouvelez le bris de glace", code="urgence")
         data = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
         if data["exp"] < time.time():
@@ -377,6 +377,7 @@ def router(portal: ProPortal) -> APIRouter:
         actor = session.actor
         assert actor is not None
         who = Who(actor, portal.access(session, urgence))
+        ins = await run_in_threadpool(portal.resolve, ins)  # as ITI-67's adapter resolves patient.identifier
         try:
             entries = await run_in_threadpool(
                 portal.dmp.find_documents, who, ins, ["current"], None, "portail-pro:dossier"
@@ -415,6 +416,7 @@ def router(portal: ProPortal) -> APIRouter:
         if form.get("informee") != "oui":
             raise InvalidInput("cochez la case : la patiente a été informée et ne s'y oppose pas", code="information")
         state = InformationState.NOT_OPPOSED
+        ins = await run_in_threadpool(portal.resolve, ins)  # as the Consent's adapter resolves its patient
         await run_in_threadpool(portal.dmp.record_information, Who(actor), ins, state, state)
         return RedirectResponse(f"{BASE}/patients/{ins}/dmp?informe=1", 303)
 

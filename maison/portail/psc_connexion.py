@@ -131,6 +131,12 @@ class Professional:
     structure: str  # the name of the structure he acts in ('' when none)
 
 
+def same(given: str, expected: str) -> bool:
+    """Constant-time equality of two texts, whatever characters the caller sent (hmac.compare_digest
+    refuses a non-ASCII str with TypeError: a 500 for a hostile cookie or parameter)."""
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -253,7 +259,7 @@ class PscConnexion:
         """The state of this browser's sign-in, if its cookie is intact and not expired."""
         state, _, rest = request.cookies.get(self.transaction_cookie, "").partition(".")
         expires, _, mac = rest.partition(".")
-        if not (state and expires.isdigit() and hmac.compare_digest(mac, self._mac("etat", state, expires))):
+        if not (state and expires.isascii() and expires.isdigit() and same(mac, self._mac("etat", state, expires))):
             raise InvalidInput("demande de connexion inconnue : recommencez la connexion", code="connexion-inconnue")
         if int(expires) < time.time():
             raise InvalidInput("demande de connexion expirée : recommencez la connexion", code="connexion-expiree")
@@ -319,7 +325,7 @@ class PscConnexion:
             self.p.client_id not in audiences,
             claims.get("azp", self.p.client_id) != self.p.client_id,
             not isinstance(claims.get("exp"), int) or claims["exp"] < time.time(),
-            not hmac.compare_digest(str(claims.get("nonce", "")), self._nonce(state)),
+            not same(str(claims.get("nonce", "")), self._nonce(state)),
         ]
         if any(problems):
             raise Unauthenticated("jeton d'identité de Pro Santé Connect refusé", code="id-token")
@@ -331,7 +337,7 @@ class PscConnexion:
 
     def _unseal(self, sealed: str) -> dict:
         body, _, mac = sealed.partition(".")
-        if not body or not hmac.compare_digest(mac, self._mac("choix", body)):
+        if not body or not same(mac, self._mac("choix", body)):
             raise Forbidden("choix de structure altéré : recommencez la connexion", code="choix-invalide")
         data = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
         if data["expires"] < time.time():
@@ -369,7 +375,7 @@ class PscConnexion:
     def _callback(self, request: Request) -> Response:
         p = request.query_params
         state = self._transaction(request)
-        if not hmac.compare_digest(p.get("state", ""), state):
+        if not same(p.get("state", ""), state):
             raise InvalidInput("réponse de Pro Santé Connect sans l'état de cette connexion", code="etat-invalide")
         if p.get("iss") and p["iss"] != self.issuer:  # RFC 9207: a response from another provider
             raise InvalidInput("réponse d'un autre fournisseur d'identité", code="emetteur-invalide")
@@ -388,7 +394,7 @@ class PscConnexion:
         form = await read_form(request)
         check_token(request.cookies.get(PRE_SESSION_COOKIE), form, request)
         data = self._unseal(form.get("choix", ""))
-        if not hmac.compare_digest(data["state"], self._transaction(request)):
+        if not same(data["state"], self._transaction(request)):
             raise Forbidden("choix de structure d'une autre connexion : recommencez", code="choix-invalide")
         wanted = form.get("structure", "")
         try:

@@ -165,3 +165,19 @@ def test_every_post_of_pro_without_or_with_a_wrong_csrf_token_is_refused(pro, wo
             assert refused.status_code in (403, 415), (path, data, refused.text)
             assert refused.status_code == 415 or "CSRF" in refused.text
     assert client.get("/pro/patients").status_code == 200  # still logged in: nothing was done
+
+
+def test_hostile_state_cookie_and_justification_are_french_refusals_not_500(pro, world):
+    client, _ = pro
+    with httpx.Client(base_url=world.base, timeout=30) as stranger:
+        cookie = "maison_pro_psc=é.²³.é".encode()  # raw bytes: a browser's jar would not hold them
+        answer = stranger.get("/pro/connexion/retour", params={"state": "é", "code": "x"}, headers={"Cookie": cookie})
+        assert answer.status_code == 400 and "recommencez la connexion" in answer.text
+    token = field(client.get("/pro/patients").text, "csrf")
+    for urgence in ("é.é", "e30.x", "x"):
+        refused = client.get("/pro/patients/277010115400329/dmp", params={"urgence": urgence})
+        assert refused.status_code == 403 and "bris de glace" in refused.text
+    unknown = client.get("/pro/patients/100000000000000/dmp")
+    assert unknown.status_code in (400, 422) and 'role="alert"' in unknown.text
+    refused = client.post("/pro/connexion/structure", data={"csrf": token, "choix": "é.é", "structure": "x"})
+    assert refused.status_code == 403
