@@ -216,8 +216,12 @@ class PscConnexion:
         return session, form
 
     def userinfo(self, session: Session) -> dict[str, Any]:
-        """PSC's UserInfo of the logged-in professional, read now (the Annuaire's, as the provider reads it)."""
-        return self.provider.userinfo({"preferred_username": session.acting, "authMode": ""})
+        """PSC's UserInfo of the logged-in professional, read now (the Annuaire's, as the provider reads it);
+        one no longer active in the Annuaire is refused in French, as his next API call would be."""
+        try:
+            return self.provider.userinfo({"preferred_username": session.acting, "authMode": ""})
+        except OAuthError as exc:
+            raise Forbidden(exc.description, code="professionnel-inactif") from None
 
     def professional(self, session: Session) -> Professional:
         """His name and structure's name, from PSC's UserInfo."""

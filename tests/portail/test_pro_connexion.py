@@ -181,3 +181,13 @@ def test_hostile_state_cookie_and_justification_are_french_refusals_not_500(pro,
     assert unknown.status_code in (400, 422) and 'role="alert"' in unknown.text
     refused = client.post("/pro/connexion/structure", data={"csrf": token, "choix": "é.é", "structure": "x"})
     assert refused.status_code == 403
+
+
+def test_a_professional_no_longer_active_in_the_annuaire_is_refused_in_french(pro, world):
+    client, _ = pro
+    hospitalier = PROS["hospitalier"]
+    with world.house.db.write() as conn:
+        put(conn, [build.practitioner(hospitalier.rpps, "DURAND", "Paul", "DR", "10", "C", None, NOW, active=False)])
+    refused = client.get("/pro/patients")
+    assert refused.status_code == 403 and "actif de l&#39;Annuaire" in refused.text
+    assert refused.headers["content-security-policy"] == CSP
