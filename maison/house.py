@@ -458,7 +458,7 @@ def _portals(house: House, app: FastAPI, insi: InsiGateway) -> None:
     app.include_router(pro_portal(pro), prefix="/pro", include_in_schema=False)
     pro_tools(  # /pro: the Annuaire, the ordonnance numérique, a structure's desks (issue 24 §2)
         app,
-        sessions,
+        connexion,
         Trail(house.db, house.insi.journal),
         ordonnance=house.ordonnance,
         units=lambda: house.ucum_units,
