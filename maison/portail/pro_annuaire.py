@@ -26,7 +26,7 @@ from maison.formats.path_ids import FhirId
 from maison.identite.annuaire import search
 from maison.identite.annuaire.index import mailboxes
 from maison.identite.annuaire.vocabulary import CS_MODE_EXERCICE, CS_PROFESSION
-from maison.portail.pro_pages import BASE, SESSION_PAGE, ProPages, ProRoute
+from maison.portail.pro_pages import BASE, SESSION_PAGE, ProPages
 from maison.portail.web import page
 
 HERE = f"{BASE}/annuaire"
@@ -128,6 +128,13 @@ class Annuaire:
         with self.db.read() as conn:
             return search.run(conn, query, base)
 
+    def roles(self, actor: Actor, side: str, rid: str, base: str) -> dict:
+        """The situations d'exercice of a professional (`side` practitioner) or in a structure (`side`
+        organization), with the other side of each included."""
+        other = "organization" if side == "practitioner" else "practitioner"
+        params = [(side, rid), ("_include", f"PractitionerRole:{other}"), ("_count", "100")]
+        return self.search(actor, "PractitionerRole", params, base)
+
     def read(self, actor: Actor, rtype: str, rid: str, base: str) -> dict:
         """A read as `GET /annuaire/{type}/{id}` answers it (`_id` search: the same public view)."""
         self._recorded(actor, rtype, "read")
@@ -144,7 +151,7 @@ def _entries(bundle: dict, rtype: str) -> list[dict]:
 
 
 def router(pages: ProPages, annuaire: Annuaire) -> APIRouter:
-    r = APIRouter(route_class=ProRoute)
+    r = APIRouter(route_class=pages.route_class)
 
     def base(request: Request) -> str:
         return str(request.base_url).rstrip("/") + "/annuaire"
@@ -195,13 +202,7 @@ def router(pages: ProPages, annuaire: Annuaire) -> APIRouter:
     async def professional(idnatps: FhirId, request: Request) -> Response:
         session, actor = pages.caller(request)
         who = await run_in_threadpool(annuaire.read, actor, "Practitioner", idnatps, base(request))
-        roles = await run_in_threadpool(
-            annuaire.search,
-            actor,
-            "PractitionerRole",
-            [("practitioner", idnatps), ("_include", "PractitionerRole:organization"), ("_count", "100")],
-            base(request),
-        )
+        roles = await run_in_threadpool(annuaire.roles, actor, "practitioner", idnatps, base(request))
         places = {o["id"]: o for o in _entries(roles, "Organization")}
         situations = [
             Situation(
@@ -231,13 +232,7 @@ def router(pages: ProPages, annuaire: Annuaire) -> APIRouter:
     async def structure(structure: FhirId, request: Request) -> Response:
         session, actor = pages.caller(request)
         org = await run_in_threadpool(annuaire.read, actor, "Organization", structure, base(request))
-        roles = await run_in_threadpool(
-            annuaire.search,
-            actor,
-            "PractitionerRole",
-            [("organization", structure), ("_include", "PractitionerRole:practitioner"), ("_count", "100")],
-            base(request),
-        )
+        roles = await run_in_threadpool(annuaire.roles, actor, "organization", structure, base(request))
         people = {p["id"]: p for p in _entries(roles, "Practitioner")}
         staff = [
             {

@@ -39,7 +39,7 @@ from maison.etablissement.vigilance.model import DOCUMENT_TYPES, HIGH_TRUST_DOCU
 from maison.etablissement.vigilance.service import PatientIndex
 from maison.formats.download import received_document_response
 from maison.formats.path_ids import FhirId, RowId
-from maison.portail.pro_pages import BASE, SESSION_PAGE, ProPages, ProRoute
+from maison.portail.pro_pages import BASE, SESSION_PAGE, ProPages
 from maison.portail.web import page
 
 STATUS_LABELS = {
@@ -92,7 +92,7 @@ class Etablissement:
 
 
 def router(pages: ProPages, etablissement: Etablissement) -> APIRouter:
-    r = APIRouter(route_class=ProRoute)
+    r = APIRouter(route_class=pages.route_class)
     patients, cellule = etablissement.patients, etablissement.cellule
 
     def staff(request: Request, structure: str):

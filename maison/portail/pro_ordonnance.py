@@ -41,7 +41,7 @@ from maison.partage.ordonnance import fhir
 from maison.partage.ordonnance.model import Execution, LineKind, Prescription
 from maison.partage.ordonnance.service import Base
 from maison.portail.pro_annuaire import PROFESSIONS, Annuaire, _city, _name
-from maison.portail.pro_pages import BASE, SESSION_PAGE, ProPages, ProRoute
+from maison.portail.pro_pages import BASE, SESSION_PAGE, ProPages
 from maison.portail.web import page
 
 HERE = f"{BASE}/ordonnances"
@@ -238,7 +238,7 @@ class Ordonnances:
 
 
 def router(pages: ProPages, ordonnances: Ordonnances) -> APIRouter:
-    r = APIRouter(route_class=ProRoute)
+    r = APIRouter(route_class=pages.route_class)
     base = ordonnances.base
 
     def origin(request: Request) -> str:

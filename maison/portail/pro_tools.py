@@ -1,6 +1,7 @@
 """The professional's tools under `/pro`, mounted together: the Annuaire Santé, the ordonnance numérique
-and a structure's desks (PFI, identitovigilance). One call for the house to wire them (`mount`), so
-that the house's wiring stays one line and each page module stays about its pages."""
+and a structure's desks (PFI, identitovigilance). One call for the house to wire them (`mount`), on
+the /pro login's `PscConnexion` (the sessions pro.py's pages use), so that the house's wiring stays one
+call and each page module stays about its pages."""
 
 from __future__ import annotations
 
@@ -16,12 +17,12 @@ from maison.formats.namespace import Namespace
 from maison.partage.ordonnance.service import Base
 from maison.portail import pro_annuaire, pro_etablissement, pro_ordonnance
 from maison.portail.pro_pages import BASE, ProPages
-from maison.portail.sessions import Sessions
+from maison.portail.psc_connexion import PscConnexion
 
 
 def mount(
     app: FastAPI,
-    sessions: Sessions,
+    connexion: PscConnexion,
     trail: audit.Trail,
     *,
     ordonnance: Base,
@@ -31,7 +32,7 @@ def mount(
     patients: PatientIndex,
     cellule: Cellule,
 ) -> None:
-    pages = ProPages(sessions)
+    pages = ProPages(connexion)
     annuaire = pro_annuaire.Annuaire(trail.db, trail)
     ordonnances = pro_ordonnance.Ordonnances(ordonnance, annuaire, units, ns)
     desks = pro_etablissement.Etablissement(trail.db, pfi_blobs, patients, cellule, trail)

@@ -3,27 +3,23 @@ tests/e2e/test_portail_patient.py does), on the house served by uvicorn: the GP 
 prescribes, prints the ordonnance (the PDF downloaded, its QR code scanned back to the number), sees
 what the pharmacist delivered (the patient's OUI); the hospital's staff reads the PFI page and attaches
 the waiting document, then runs the identitovigilance desk (doublons found and merged, an incident).
-The professional's session is opened as the PSC login opens it (the Actor the house's Authorizer
-makes of his real PSC token)."""
+The GP signs in on Pro Santé Connect's own page; the other sessions are opened as that login opens
+them (the Actor the house's Authorizer makes of the professional's real PSC token)."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page, sync_playwright
 
 from maison.core.ins_traits import Traits
 from maison.etablissement.ordonnance.papier import number_from_pdf
 from maison.portail.pro_pages import COOKIE
+from tests.e2e.test_portail_patient import accessible
+from tests.e2e.test_portail_patient import browser as browser  # noqa: F401  (a fixture)
+from tests.e2e.test_portail_pro import log_in as psc_log_in
 from tests.partage.world import CHILD_ID, HOPITAL, PROS, make_world
 from tests.portail.pro_session import actor_of, open_session
 from tests.portail.test_pro_etablissement import pfi as pfi  # noqa: F401  (the PFI's world, a fixture)
 from tests.portail.test_pro_ordonnance import dispense
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-AXE = Axe()
 
 
 @pytest.fixture
@@ -31,26 +27,6 @@ def world(house, live):
     world = make_world(house, live, keys=("generaliste", "pharmacien", "hospitalier"))
     assert world.inform("hospitalier").status_code == 201
     return world
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert CHROMIUM, "chromium is needed (./dev test installs the Debian package)"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
-def accessible(page: Page) -> None:
-    """axe-core on the page as shown: no violation of serious or critical impact."""
-    found = AXE.run(page).response["violations"]
-    grave = [
-        (v["id"], v["impact"], [n["target"] for n in v["nodes"]])
-        for v in found
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert grave == [], f"{page.url}: {grave}"
 
 
 def signed_in(browser, world, key: str, javascript: bool = True):
@@ -63,8 +39,13 @@ def signed_in(browser, world, key: str, javascript: bool = True):
 
 
 def test_the_gp_searches_the_annuaire_prescribes_prints_and_sees_the_delivery(world, browser):
-    context, page, blocked = signed_in(browser, world, "generaliste")
-    page.goto(f"{world.base}/pro/annuaire")
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    psc_log_in(world, page, "generaliste")  # on Pro Santé Connect's own page, as the GP's browser does
+    with page.expect_navigation():
+        page.get_by_role("navigation").get_by_role("link", name="Annuaire").click()
     assert page.title() == "Annuaire Santé — Maison Pro"
     accessible(page)
     page.fill("#nom", "leroy")

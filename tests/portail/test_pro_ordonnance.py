@@ -15,6 +15,7 @@ from maison.core import audit
 from maison.etablissement.ordonnance.papier import number_from_pdf
 from maison.formats.ordonnance import SYS_CIP
 from tests.partage.world import PROS, make_world
+from tests.portail.pro_login import log_in
 from tests.portail.pro_session import csrf, french_error, pro_client
 
 PARACETAMOL, GENERIQUE = "3400930000014", "3400930000021"
@@ -220,3 +221,12 @@ def test_a_pharmacist_may_not_prescribe_and_another_prescriber_s_ordonnance_is_u
     french_error(gp.get("/pro/ordonnances/PASUNNUMERO"), 400)
     with httpx.Client(base_url=world.base, timeout=30) as anonymous:
         french_error(anonymous.get("/pro/ordonnances"), 401)
+
+
+def test_after_the_pro_sante_connect_login_the_gp_prescribes(world):
+    with httpx.Client(timeout=60) as browser:
+        done = log_in(browser, f"{world.base}/pro", GP.idnatps)
+        assert done.status_code == 303 and done.headers["location"].endswith("/pro/patients"), done.text
+        number = prescribe(httpx.Client(base_url=world.base, cookies=browser.cookies, timeout=60))
+    created = [e for e in _events(world.house, "ordonnance.creer") if number in str(e["detail"])]
+    assert created and created[-1]["actor_person"] == GP.idnatps
