@@ -9,7 +9,8 @@
   check of an identity document that validates or qualifies one (`PatientIndex.check_document`, the
   API's `$verifier-piece`), the doublons and collisions to review (`detect_duplicates`, `reviews`,
   `merge`, `dismiss_review`: the cell API's `/detection`, `/alertes`), the cell's semester report and
-  its incidents (`Cellule.report`, `report_incident`).
+  its meetings, incidents and procedures (`Cellule.report`, `record_meeting`, `report_incident`,
+`adopt_procedure`: the cell API's `/rapport`, `/reunions`, `/incidents`, `/procedures`).
 
 Who: the API's routes take HOSPITAL_STAFF and act for the caller's own structure; so do these pages.
 The structure in the address must be the one the professional acts in (his login's): anyone else gets
@@ -34,7 +35,7 @@ from maison.core.errors import Forbidden, InvalidInput, NotFound
 from maison.core.storage import Database
 from maison.etablissement.pfi.service import Worklist
 from maison.etablissement.pfi.suivi import Suivi
-from maison.etablissement.vigilance.cellule import INCIDENT_KINDS, Cellule, Semester
+from maison.etablissement.vigilance.cellule import INCIDENT_KINDS, REQUIRED_PROCEDURES, Cellule, Semester
 from maison.etablissement.vigilance.model import DOCUMENT_TYPES, HIGH_TRUST_DOCUMENTS, Status
 from maison.etablissement.vigilance.service import PatientIndex
 from maison.formats.download import received_document_response
@@ -209,6 +210,7 @@ def router(pages: ProPages, etablissement: Etablissement) -> APIRouter:
             report=report["structures"][0],
             semester=report["semestre"],
             incident_kinds=INCIDENT_KINDS,
+            procedure_kinds=REQUIRED_PROCEDURES,
         )
         return page("pro_identitovigilance.html", **context)
 
@@ -267,6 +269,30 @@ def router(pages: ProPages, etablissement: Etablissement) -> APIRouter:
             form.get("description", ""),
             patient_id,
             form.get("date", "").strip() or None,
+        )
+        return back(structure, "identitovigilance", "#cellule")
+
+    @r.post("/{structure}/identitovigilance/reunions")
+    @public(SESSION_PAGE)
+    async def meeting(structure: FhirId, request: Request) -> Response:
+        _session, actor, form = await posted(request, structure)
+        participants = [x.strip() for x in form.get("participants", "").split(",") if x.strip()]
+        await run_in_threadpool(
+            cellule.record_meeting, actor, form.get("date", "").strip(), form.get("compteRendu", ""), participants
+        )
+        return back(structure, "identitovigilance", "#cellule")
+
+    @r.post("/{structure}/identitovigilance/procedures")
+    @public(SESSION_PAGE)
+    async def procedure(structure: FhirId, request: Request) -> Response:
+        _session, actor, form = await posted(request, structure)
+        await run_in_threadpool(
+            cellule.adopt_procedure,
+            actor,
+            form.get("type", ""),
+            form.get("titre", ""),
+            form.get("adopteeLe", "").strip(),
+            form.get("reference", "").strip(),
         )
         return back(structure, "identitovigilance", "#cellule")
 

@@ -8,6 +8,7 @@ the French 403 page, and the refusal is recorded."""
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -226,3 +227,25 @@ def test_the_cell_declares_an_incident_that_its_report_shows(staff, index, house
     assert "DUPONT saisi deux fois" in page and "<dt>Incidents déclarés</dt><dd>1</dd>" in page
     assert _events(house, "identitovigilance.incident")[-1]["actor_person"] == STAFF.idnatps
     french_error(staff.get(f"{DESK}/identitovigilance", params={"semestre": "2026-S3"}), 400)
+
+
+def test_the_cell_records_its_meetings_and_procedures(staff, index, house):
+    page = staff.get(f"{DESK}/identitovigilance").text
+    meetings, procedures = f"{DESK}/identitovigilance/reunions", f"{DESK}/identitovigilance/procedures"
+    today = date.today().isoformat()
+    french_error(staff.post(meetings, data={"date": today, "compteRendu": "revue"}), 403)
+    french_error(staff.post(meetings, data={"csrf": csrf(page), "date": "hier", "compteRendu": "revue"}), 400)
+    future = (date.today() + timedelta(days=3)).isoformat()
+    french_error(staff.post(meetings, data={"csrf": csrf(page), "date": future, "compteRendu": "revue"}), 400)
+    done = staff.post(
+        meetings, data={"csrf": csrf(page), "date": today, "compteRendu": "revue des doublons", "participants": "A, B"}
+    )
+    assert done.status_code == 303
+    french_error(staff.post(procedures, data={"csrf": csrf(page), "type": "accueil", "adopteeLe": today}), 400)
+    for kind in ("identification", "rapprochement", "creation", "fusion"):
+        assert staff.post(procedures, data={"csrf": csrf(page), "type": kind, "adopteeLe": today}).status_code == 303
+    page = staff.get(f"{DESK}/identitovigilance").text
+    assert "<dt>Réunions</dt><dd>1</dd>" in page and "fonctionnement conforme" in page
+    assert "procédure de fusion d&#39;identités" in page
+    assert _events(house, "identitovigilance.meeting")[-1]["actor_person"] == STAFF.idnatps
+    assert _events(house, "identitovigilance.procedure")[-1]["actor_person"] == STAFF.idnatps
