@@ -11,6 +11,7 @@ API would receive; every check (texts, dates, telephone numbers, postal codes) i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request, Response
@@ -276,21 +277,18 @@ def router(portal: PatientPortal, espace: Espace) -> APIRouter:
         context = portal.context(session, PAGE, donations=[(c, DONATION[c]) for c in ORGAN_DONATION], **shown)
         return page("profil.html", **context)
 
-    @r.post("/profil/coordonnees")
-    @public(SESSION_PAGE)
-    async def contact_details(request: Request) -> Response:
-        session, form = await portal.posted(request)
-        body = contact_details_of(form)
-        await run_in_threadpool(espace.set_profile_part, portal.who(session), "coordonnees", body)
-        return back("coordonnees")
+    def part_page(part: str, body_of: Callable[[dict[str, str]], dict]) -> None:
+        """`POST /profil/coordonnees|volontes`: the part replaced whole, as the API's PUT does."""
 
-    @r.post("/profil/volontes")
-    @public(SESSION_PAGE)
-    async def wishes(request: Request) -> Response:
-        session, form = await portal.posted(request)
-        body = wishes_of(form)
-        await run_in_threadpool(espace.set_profile_part, portal.who(session), "volontes", body)
-        return back("volontes")
+        @r.post(f"/profil/{part}")
+        @public(SESSION_PAGE)
+        async def replace_part(request: Request) -> Response:
+            session, form = await portal.posted(request)
+            await run_in_threadpool(espace.set_profile_part, portal.who(session), part, body_of(form))
+            return back(part)
+
+    part_page("coordonnees", contact_details_of)
+    part_page("volontes", wishes_of)
 
     @r.post("/profil/partage")
     @public(SESSION_PAGE)

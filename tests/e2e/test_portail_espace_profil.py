@@ -6,31 +6,16 @@ representative — and axe-core finds no serious or critical violation on any pa
 
 from __future__ import annotations
 
-import shutil
-
-import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from maison.formats.pdf import document_pdf
+from tests.e2e import test_portail_patient as patient_journey
 from tests.e2e.test_portail_patient import accessible, log_in
 from tests.partage.world import CHILD
 from tests.portail import espace_world
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert CHROMIUM, "chromium is needed (./dev test installs the Debian package)"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def world(house, live):
-    return espace_world.make(house, live)
+browser = patient_journey.browser  # headless Chromium, as the patient's first journey launches it
+world = espace_world.world
 
 
 def submit(page: Page, form: str) -> None:

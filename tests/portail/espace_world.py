@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import httpx
+import pytest
 
 from maison.core import audit
 from maison.core.authz import patient_actor
@@ -18,15 +19,22 @@ from tests.portail.test_patient import _token, log_in
 
 
 def make(house, live) -> World:
-    """The `world` fixture of each file: the DMP's world, one N1 of Sarah's fed by the hospital."""
+    """The DMP's world, one N1 of Sarah's fed by the hospital."""
     world = make_world(house, live, keys=("hospitalier",))
     fed = world.provide("hospitalier", [Produced(n1(PROS["hospitalier"], title="Lettre de liaison de sortie"))])
     assert fed.status_code == 200, fed.text
     return world
 
 
-def logged_in(world: World) -> Iterator[httpx.Client]:
-    """The `client` fixture of each file: Sarah's browser, logged in to /mon-espace."""
+@pytest.fixture
+def world(house, live) -> World:
+    """Each file's `world` (`world = espace_world.world` in it)."""
+    return make(house, live)
+
+
+@pytest.fixture
+def client(world: World) -> Iterator[httpx.Client]:
+    """Each file's `client`: Sarah's browser, logged in to /mon-espace."""
     with httpx.Client(base_url=world.base, timeout=120) as client:
         assert log_in(world, client).status_code == 303
         yield client

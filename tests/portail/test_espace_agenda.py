@@ -20,14 +20,7 @@ from tests.portail.espace_world import patient_who, post, records, refused_witho
 PAGE = "/mon-espace/agenda"
 
 
-@pytest.fixture
-def world(house, live):
-    return espace_world.make(house, live)
-
-
-@pytest.fixture
-def client(world):
-    yield from espace_world.logged_in(world)
+world, client = espace_world.world, espace_world.client  # the shared fixtures
 
 
 def _add(client, day: date, start: str = "09:00", end: str = "09:30", description: str = "Consultation", avec=""):

@@ -23,14 +23,7 @@ PAGE = "/mon-espace/depot"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
-@pytest.fixture
-def world(house, live):
-    return espace_world.make(house, live)
-
-
-@pytest.fixture
-def client(world):
-    yield from espace_world.logged_in(world)
+world, client = espace_world.world, espace_world.client  # the shared fixtures
 
 
 def _send(client: httpx.Client, data: bytes, kind: str, categorie="DOCPAT05", titre="Prise de sang", csrf=None):

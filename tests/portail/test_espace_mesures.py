@@ -21,14 +21,7 @@ from tests.portail.espace_world import patient_who, post, records, refused_witho
 PAGE = "/mon-espace/mesures"
 
 
-@pytest.fixture
-def world(house, live):
-    return espace_world.make(house, live)
-
-
-@pytest.fixture
-def client(world):
-    yield from espace_world.logged_in(world)
+world, client = espace_world.world, espace_world.client  # the shared fixtures
 
 
 def _add(client, mesure: str, valeur: str, day: date | None = None, heure: str = ""):

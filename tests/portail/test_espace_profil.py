@@ -27,14 +27,7 @@ ENTRIES = {
 }
 
 
-@pytest.fixture
-def world(house, live):
-    return espace_world.make(house, live)
-
-
-@pytest.fixture
-def client(world):
-    yield from espace_world.logged_in(world)
+world, client = espace_world.world, espace_world.client  # the shared fixtures
 
 
 def _text(client) -> str:

@@ -11,7 +11,6 @@ from datetime import date
 from html import unescape
 
 import httpx
-import pytest
 
 from tests.identite.helpers import SARAH_NIR, nir
 from tests.partage.world import CHILD
@@ -22,14 +21,7 @@ from tests.portail.test_patient import log_in
 PAGE = "/mon-espace/espaces"
 
 
-@pytest.fixture
-def world(house, live):
-    return espace_world.make(house, live)
-
-
-@pytest.fixture
-def client(world):
-    yield from espace_world.logged_in(world)
+world, client = espace_world.world, espace_world.client  # the shared fixtures
 
 
 def _header(client) -> str:
