@@ -22,15 +22,14 @@ from starlette.concurrency import run_in_threadpool
 
 from maison.core.authz import patient_actor, public
 from maison.core.errors import InvalidInput, Unauthenticated
-from maison.formats import xmlsafe
-from maison.formats.cda.header import embedded_pdf
 from maison.formats.path_ids import FhirId
 from maison.formats.xds_codes import CLASS_DISPLAY
 from maison.identite.mes.login import PatientLogin
 from maison.partage.dmp.model import MASQUE_PS, Access, DocumentEntry, Who
 from maison.partage.dmp.service import Dmp
-from maison.portail import cda_html, history
+from maison.portail import history
 from maison.portail.sessions import Session, Sessions
+from maison.portail.viewer import CDA_TYPES, document_title, viewer_response
 from maison.portail.web import (
     PRE_SESSION_COOKIE,
     PortalRoute,
@@ -54,9 +53,6 @@ NAV = [
     (f"{BASE}/controles", "Mes réglages"),
 ]
 SESSION_PAGE = "page de Mon espace santé : la session du portail est vérifiée par le portail lui-même"
-# A viewer's own policy: the CI-SIS stylesheet's page keeps its inline styles, runs no script at all
-# (sandbox without allow-scripts), and may be framed by the portal's own document page only.
-VIEWER_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; sandbox"
 LOINC, XDS_CLASS = "2.16.840.1.113883.6.1", "1.2.250.1.213.1.1.4.1"
 
 
@@ -149,19 +145,15 @@ class PatientPortal:
 
     def view(self, entry: DocumentEntry) -> DocumentView:
         type_label = self.display(LOINC, entry.type_code) or entry.type_code
-        contents = entry.resource.get("content") or [{}]
-        attachment = contents[0].get("attachment", {}) if isinstance(contents[0], dict) else {}
-        description = entry.resource.get("description") or attachment.get("title")
-        is_cda = entry.content_type in ("text/xml", "application/xml", "application/hl7-v3+xml")
         return DocumentView(
             id=entry.id,
-            title=description if isinstance(description, str) and description else type_label,
+            title=document_title(entry, type_label),
             category=self.display(XDS_CLASS, entry.class_code) or CLASS_DISPLAY.get(entry.class_code) or type_label,
             date=french_date(entry.creation or entry.submitted_at),
             author="vous-même" if entry.author_structure == "" else f"{entry.author} ({entry.author_structure})",
             masked=MASQUE_PS in entry.visibility,
             viewer=f"{BASE}/documents/{entry.id}/affichage",
-            viewer_kind="document CDA" if is_cda else entry.content_type,
+            viewer_kind="document CDA" if entry.content_type in CDA_TYPES else entry.content_type,
         )
 
     def by_category(self, entries: list[DocumentEntry]) -> list[tuple[str, list[DocumentView]]]:
@@ -171,22 +163,9 @@ class PatientPortal:
         return sorted(groups.items())
 
     def shown(self, entry: DocumentEntry, data: bytes) -> Response:
-        """The viewer's content: an N1's PDF inline, a structured CDA as the CI-SIS stylesheet's HTML,
-        anything else (a patient's own PDF or image) as it was filed."""
-        headers = {"Content-Security-Policy": VIEWER_CSP, "X-Frame-Options": "SAMEORIGIN"}
-        if entry.content_type in ("text/xml", "application/xml", "application/hl7-v3+xml"):
-            pdf = embedded_pdf(xmlsafe.parse(data, max_bytes=len(data) + 1))
-            if pdf is not None:
-                return _inline(pdf, "application/pdf", entry, headers)
-            html = cda_html.render(data, self.reference_path)
-            return Response(html, media_type="text/html; charset=utf-8", headers=headers)
-        return _inline(data, entry.content_type or "application/octet-stream", entry, headers)
-
-
-def _inline(data: bytes, media_type: str, entry: DocumentEntry, headers: dict[str, str]) -> Response:
-    extension = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}.get(media_type, "bin")
-    disposition = f'inline; filename="document-{entry.id}.{extension}"'
-    return Response(data, media_type=media_type, headers={**headers, "Content-Disposition": disposition})
+        """The viewer's content (`viewer.viewer_response`: an N1's PDF inline, a structured CDA as the
+        CI-SIS stylesheet's HTML, anything else as it was filed), in its own frame policy."""
+        return viewer_response(entry, data, self.reference_path)
 
 
 def router(portal: PatientPortal) -> APIRouter:
