@@ -153,7 +153,7 @@ _SHARED_HOUSE_MODULES: set[str] = set()
 def db(migrated: Database, request: pytest.FixtureRequest) -> Database:
     """A migrated, empty database (every table emptied before the test)."""
     assert request.module.__name__ not in _SHARED_HOUSE_MODULES, (
-        f"{request.module.__name__} shares one house between its tests (module_live): a test of it cannot "
+        f"{request.module.__name__} shares one house between its tests (module_house): a test of it cannot "
         "also ask for an emptied database (db, house, live)"
     )
     return emptied(migrated)
@@ -247,23 +247,29 @@ def live(house):
 
 
 @pytest.fixture(scope="module")
-def module_live(request, reference_path: Path, database_url: str, migrated: Database, tmp_path_factory):
-    """One house served for all the tests of a module on one backend, on tables emptied once.
+def module_house(request, reference_path: Path, database_url: str, migrated: Database, tmp_path_factory):
+    """One house for all the tests of a module on one backend, on tables emptied once.
 
     For modules whose tests are refused, only read, or write parts no other test of the module looks
     at (each case's own patient, its own account): the per-test house (`house`, `live`: an app of 250
     routes, a server, the world's logins) costs a second or more, the case itself a few requests.
-    The house is `module_live.house`; the module's tests may not use `db`, `house` or `live`."""
+    The module's tests may not use `db`, `house` or `live` (they would empty the shared tables)."""
     from maison.house import House
 
     module = request.module.__name__
     _SHARED_HOUSE_MODULES.add(module)
     emptied(migrated)
     house = House.open(settings_for(reference_path, tmp_path_factory.mktemp("house"), database_url), migrate=False)
-    with LiveServer(house.app(), house.settings.port) as server:
-        yield ServedHouse(house, server.url)
+    yield house
     house.insi.journal.close()
     _SHARED_HOUSE_MODULES.discard(module)
+
+
+@pytest.fixture(scope="module")
+def module_live(module_house):
+    """`module_house` served on its port: `.house` and `.url`, what `make_world` takes."""
+    with LiveServer(module_house.app(), module_house.settings.port) as server:
+        yield ServedHouse(module_house, server.url)
 
 
 @dataclass
