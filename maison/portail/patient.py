@@ -25,6 +25,7 @@ from maison.core.errors import InvalidInput, Unauthenticated
 from maison.formats.path_ids import FhirId
 from maison.formats.xds_codes import CLASS_DISPLAY
 from maison.identite.mes.login import PatientLogin
+from maison.partage.dmp.access import ANNONCE_AUTO_VISIBLE
 from maison.partage.dmp.model import MASQUE_PS, Access, DocumentEntry, Who
 from maison.partage.dmp.service import Dmp
 from maison.portail import history
@@ -35,6 +36,7 @@ from maison.portail.web import (
     PortalRoute,
     check_token,
     page,
+    page_number,
     pre_session_token,
     read_form,
     set_cookie,
@@ -168,6 +170,16 @@ class PatientPortal:
         return viewer_response(entry, data, self.reference_path)
 
 
+def announced(deposits: list[str]) -> list[tuple[str, str]]:
+    """R.1111-53 as the documents page tells it: (deposited on, readable at the latest on) of each
+    document awaiting its consultation d'annonce that the patient was told of (`Dmp.awaiting_announcement`)."""
+    out = []
+    for deposit in deposits:
+        at = datetime.fromisoformat(deposit.replace("Z", "+00:00"))
+        out.append((at.strftime("%d/%m/%Y"), (at + ANNONCE_AUTO_VISIBLE).strftime("%d/%m/%Y")))
+    return out
+
+
 def router(portal: PatientPortal) -> APIRouter:
     r = APIRouter(route_class=PortalRoute)
 
@@ -243,7 +255,9 @@ def router(portal: PatientPortal) -> APIRouter:
             portal.dmp.find_documents, portal.who(session), session.subject, ["current"], None, "portail:dossier"
         )
         categories = portal.by_category(entries)
-        return page("dossier.html", **portal.context(session, f"{BASE}/dossier", categories=categories))
+        awaiting = await run_in_threadpool(portal.dmp.awaiting_announcement, portal.who(session))
+        context = portal.context(session, f"{BASE}/dossier", categories=categories, awaiting=announced(awaiting))
+        return page("dossier.html", **context)
 
     @r.get("/documents/{id_}")
     @public(SESSION_PAGE)
@@ -281,9 +295,18 @@ def router(portal: PatientPortal) -> APIRouter:
     @public(SESSION_PAGE)
     async def access_history(request: Request) -> Response:
         session = portal.session(request)
-        rows = await run_in_threadpool(portal.dmp.history, portal.who(session))
-        names = await run_in_threadpool(history.names_for, portal.dmp.db, rows)  # the Annuaire's names
-        events = history.in_french(rows, session.acting, names, holder=session.subject)
-        return page("historique.html", **portal.context(session, f"{BASE}/historique", events=events))
+        number = page_number(request.query_params.get("page"))
+        found = await run_in_threadpool(portal.dmp.history_page, portal.who(session), number)
+        rows = found.rows + found.emergencies
+        names = await run_in_threadpool(history.names_for, portal.dmp.db, rows)  # the Annuaire's names, batched
+        you, holder = session.acting, session.subject
+        context = portal.context(
+            session,
+            f"{BASE}/historique",
+            events=history.newest_first(found.rows, you, names, holder),
+            urgences=history.newest_first(found.emergencies, you, names, holder),
+            pages=history.Paging(found.page, found.more, f"{BASE}/historique"),
+        )
+        return page("historique.html", **context)
 
     return r

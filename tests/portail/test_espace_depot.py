@@ -7,6 +7,8 @@ consultation d'annonce is not listed and answers as a missing one (the DMP's R.1
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime, timedelta
+from html import unescape
 
 import httpx
 import pytest
@@ -113,3 +115,12 @@ def test_a_document_awaiting_its_consultation_dannonce_is_neither_listed_nor_ope
     assert awaiting not in set(re.findall(r'href="/mon-espace/documents/([^"/]+)"', dossier))
     answer = client.get(f"/mon-espace/documents/{awaiting}")
     assert answer.status_code == 404 and "inconnu" in answer.text  # as a missing one (R.1111-53)
+    assert "En attente de consultation d'annonce" not in unescape(dossier)  # not told before two weeks
+    assert world.house.dmp.notify_announcements(datetime.now(UTC) + timedelta(days=15)) == 1
+    told = unescape(client.get("/mon-espace/dossier").text)
+    today, later = date.today(), date.today() + timedelta(days=30)
+    assert "En attente de consultation d'annonce" in told and "anatomopathologie" not in told
+    assert f"ajouté le {today:%d/%m/%Y} attend votre consultation d'annonce" in told
+    assert f"au plus tard le {later:%d/%m/%Y}" in told
+    assert records(world.house, "dmp.annonce.attente")
+    assert client.get(f"/mon-espace/documents/{awaiting}").status_code == 404  # still not opened

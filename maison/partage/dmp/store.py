@@ -411,6 +411,21 @@ def announcements_due(conn: sa.Connection, deposited_before: str, deposited_afte
     )
 
 
+def announced_awaiting(conn: sa.Connection, ins: str, deposited_after: str) -> list[str]:
+    """When each document of the patient was deposited that awaits its consultation d'annonce and
+    whose notice was sent (its deposit time only), oldest first."""
+    d = dmp_document.c
+    query = sa.select(d.submitted_at).where(
+        d.ins == ins,
+        d.invisible_patient.is_(True),
+        d.annonce_notifiee.is_(True),
+        d.status == DocumentStatus.CURRENT.value,
+        d.submitted_at > deposited_after,
+        d.transforms.is_(None),
+    )
+    return [row.submitted_at for row in conn.execute(query.order_by(d.submitted_at))]
+
+
 def mark_announced(conn: sa.Connection, id_: str) -> None:
     conn.execute(dmp_document.update().where(dmp_document.c.id == id_).values(annonce_notifiee=True))
 
