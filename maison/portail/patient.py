@@ -36,7 +36,6 @@ from maison.portail.web import (
     PortalRoute,
     check_token,
     page,
-    page_number,
     pre_session_token,
     read_form,
     set_cookie,
@@ -295,18 +294,9 @@ def router(portal: PatientPortal) -> APIRouter:
     @public(SESSION_PAGE)
     async def access_history(request: Request) -> Response:
         session = portal.session(request)
-        number = page_number(request.query_params.get("page"))
-        found = await run_in_threadpool(portal.dmp.history_page, portal.who(session), number)
-        rows = found.rows + found.emergencies
-        names = await run_in_threadpool(history.names_for, portal.dmp.db, rows)  # the Annuaire's names, batched
-        you, holder = session.acting, session.subject
-        context = portal.context(
-            session,
-            f"{BASE}/historique",
-            events=history.newest_first(found.rows, you, names, holder),
-            urgences=history.newest_first(found.emergencies, you, names, holder),
-            pages=history.Paging(found.page, found.more, f"{BASE}/historique"),
-        )
-        return page("historique.html", **context)
+        rows = await run_in_threadpool(portal.dmp.history, portal.who(session))
+        names = await run_in_threadpool(history.names_for, portal.dmp.db, rows)  # the Annuaire's names
+        events = history.in_french(rows, session.acting, names, holder=session.subject)
+        return page("historique.html", **portal.context(session, f"{BASE}/historique", events=events))
 
     return r
