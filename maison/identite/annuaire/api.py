@@ -178,12 +178,16 @@ def router(
         )
         return exc
 
-    async def _recorded(request: Request, rtype: str, operation: str) -> None:
-        """Who read the Annuaire (API key or PSC token) and which resource type, recorded: the
-        observatory counts each software's use of the Annuaire (issue 23 §3.1, seed 001 L196-216)."""
+    def _recording(request: Request, rtype: str, operation: str) -> asyncio.Future[None]:
+        """Who read the Annuaire (API key or PSC token) and which resource type, handed to the journal:
+        the observatory counts each software's use of the Annuaire (issue 23 §3.1, seed 001 L196-216).
+        The caller awaits the returned future before it answers (or refuses) — in a `finally` — so the
+        record commits (the journal's group commit) while the search runs, not before it: no answer
+        leaves before its record is durable, and a read waits for the longer of the two, not their sum
+        (bench/annuaire.py)."""
         actor = _actor(authorizer, request)
         detail = {"type": rtype, "operation": operation}
-        await asyncio.wrap_future(trail.read_later(actor, "annuaire.lire", purpose="TREAT", detail=detail))
+        return asyncio.wrap_future(trail.read_later(actor, "annuaire.lire", purpose="TREAT", detail=detail))
 
     def _base(request: Request) -> str:
         return str(request.base_url).rstrip("/") + "/annuaire"
@@ -349,9 +353,13 @@ def router(
     @r.get("/{rtype}", openapi_extra=doc.extra(RESOURCE_TYPE, doc.fhir_search(SEARCH_PARAMETERS, SEARCH_RESULTS)))
     @accepts(READER)
     async def search_get(rtype: Code, request: Request) -> Response:
-        await _recorded(request, rtype, "search-type")
-        params = parse_qsl(request.url.query, keep_blank_values=True)
-        return fhir_response(await run_in_threadpool(_search, rtype, params, _base(request)))
+        recorded = _recording(request, rtype, "search-type")
+        try:
+            params = parse_qsl(request.url.query, keep_blank_values=True)
+            bundle = await run_in_threadpool(_search, rtype, params, _base(request))
+        finally:
+            await recorded
+        return fhir_response(bundle)
 
     @r.post(
         "/{rtype}/_search",
@@ -364,12 +372,16 @@ def router(
     )
     @accepts(READER)
     async def search_post(rtype: Code, request: Request) -> Response:
-        await _recorded(request, rtype, "search-type")
-        if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
-            raise UnsupportedMediaType("application/x-www-form-urlencoded attendu pour _search")
-        body = (await read_limited(request, max_body_bytes)).decode("utf-8", errors="replace")
-        params = parse_qsl(request.url.query, keep_blank_values=True) + parse_qsl(body, keep_blank_values=True)
-        return fhir_response(await run_in_threadpool(_search, rtype, params, _base(request)))
+        recorded = _recording(request, rtype, "search-type")
+        try:
+            if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+                raise UnsupportedMediaType("application/x-www-form-urlencoded attendu pour _search")
+            body = (await read_limited(request, max_body_bytes)).decode("utf-8", errors="replace")
+            params = parse_qsl(request.url.query, keep_blank_values=True) + parse_qsl(body, keep_blank_values=True)
+            bundle = await run_in_threadpool(_search, rtype, params, _base(request))
+        finally:
+            await recorded
+        return fhir_response(bundle)
 
     # --- MSSanté operators publish their mailboxes (FHIRPath Patch on telecom) ---------------------
 
@@ -423,11 +435,14 @@ def router(
     @r.get("/{rtype}/{rid}", openapi_extra=doc.extra(RESOURCE_TYPE, doc.fhir_answer(doc.any_resource())))
     @accepts(READER)
     async def read(rtype: Code, rid: FhirId, request: Request) -> Response:
-        await _recorded(request, rtype, "read")
-        if rtype not in search.PARAMS:
-            raise NotFound(f"type de ressource '{rtype}' non servi par l'annuaire", code="type-inconnu")
-        with db.read() as conn:
-            resource = get(conn, rtype, rid)
+        recorded = _recording(request, rtype, "read")
+        try:
+            if rtype not in search.PARAMS:
+                raise NotFound(f"type de ressource '{rtype}' non servi par l'annuaire", code="type-inconnu")
+            with db.read() as conn:
+                resource = get(conn, rtype, rid)
+        finally:
+            await recorded
         if resource is None:
             raise NotFound(f"{rtype}/{rid} inconnu", code="ressource-inconnue")
         return fhir_response(search.public(resource))
