@@ -153,8 +153,15 @@ def events(
     until: str | None = None,
     structure: str | None = None,
     limit: int | None = None,
+    offset: int = 0,
+    newest_first: bool = False,
+    mentioning: Sequence[str] = (),
 ) -> Iterator[dict[str, Any]]:
-    query = sa.select(audit_event).order_by(audit_event.c.seq)
+    """The records meeting these filters, in `seq` order (`newest_first`: reversed); `limit` and
+    `offset` cut a page in SQL (a patient's history page reads only its own rows). `mentioning`: only
+    the records whose detail text contains one of these strings — a cheap prefilter in SQL (a LIKE,
+    case-insensitive on SQLite), which the caller confirms on the parsed detail."""
+    query = sa.select(audit_event).order_by(audit_event.c.seq.desc() if newest_first else audit_event.c.seq)
     if patient is not None:
         query = query.where(audit_event.c.patient == patient)
     if structure is not None:
@@ -165,8 +172,12 @@ def events(
         query = query.where(audit_event.c.recorded_at >= since)
     if until:
         query = query.where(audit_event.c.recorded_at < until)
+    if mentioning:
+        query = query.where(sa.or_(*(audit_event.c.detail.contains(m, autoescape=True) for m in mentioning)))
     if limit:
         query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
     for r in conn.execute(query).mappings():
         yield dict(r)
 
@@ -207,8 +218,9 @@ def records_after(conn: Connection, after: int, upto: int, actions: Sequence[str
         query = query.where(audit_event.c.action.in_(list(actions)))
     query = query.order_by(audit_event.c.seq)
     names = [c.name for c in columns]
-    # rows zipped with their names: 1.5x faster than .mappings() (100 000 records, SQLite)
-    return [dict(zip(names, row, strict=True)) for row in conn.execute(query)]
+    # rows zipped with their names: 1.5x faster than .mappings() (100 000 records, SQLite); fetched at
+    # once (.all()), not by a fetchone per row: a quarter less again
+    return [dict(zip(names, row, strict=True)) for row in conn.execute(query).all()]
 
 
 def last_seq(conn: Connection) -> int:

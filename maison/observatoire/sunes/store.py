@@ -137,7 +137,7 @@ def _dicts(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
     """The rows as dicts, zipped with the result's names once (a `.mappings()` row builds its key view
     per row: a third of an explanation's time over 16 000 stays)."""
     names = list(result.keys())
-    return [dict(zip(names, row, strict=True)) for row in result]
+    return [dict(zip(names, row, strict=True)) for row in result.all()]  # fetchall: not a fetchone per row
 
 
 def _pairs(first: sa.ColumnElement[Any], second: sa.ColumnElement[Any], pairs: Sequence[tuple[Any, Any]]) -> list:
