@@ -88,6 +88,8 @@ from maison.portail.espace_messagerie import router as espace_messagerie
 from maison.portail.espace_mesures import router as espace_mesures
 from maison.portail.espace_profil import router as espace_profil
 from maison.portail.espace_representation import router as espace_representation
+from maison.portail.observatoire_pages import OBSERVATOIRE, ObservatoirePortal
+from maison.portail.observatoire_pages import router as observatoire_pages
 from maison.portail.patient import PatientPortal
 from maison.portail.patient import router as patient_portal
 from maison.portail.pro import PRO, ProPortal, register_with_insi
@@ -439,8 +441,9 @@ class House:
 
 
 def _portals(house: House, app: FastAPI, insi: InsiGateway) -> None:
-    """The web pages (issue 24): Mon espace santé for the patient at `/mon-espace`, their stylesheet
-    and htmx at `/portail`; the pages call the same services as the API, in this process."""
+    """The web pages (issue 24): Mon espace santé for the patient at `/mon-espace`, the observatory's
+    dashboard at `/observatoire/tableau`, their stylesheet and htmx at `/portail`; the pages call the
+    same services as the API, in this process."""
     s = house.settings
     sessions = Sessions(house.db, inactivity=s.portail_inactivite_s, lifetime=s.portail_duree_max_s)
     patient = PatientPortal(
@@ -478,6 +481,10 @@ def _portals(house: House, app: FastAPI, insi: InsiGateway) -> None:
         espace_depot(patient, house.espace),
     ):
         app.include_router(pages, prefix="/mon-espace", include_in_schema=False)
+    # /observatoire/tableau, beside the API's /observatoire routes: agents and structures sign in through PSC
+    login = PscConnexion(house.psc, house.psc_issuer, s.public_base_url, s.keystore(), sessions, OBSERVATOIRE)
+    dashboard = ObservatoirePortal(house.observatoire, login)
+    app.include_router(observatoire_pages(dashboard), prefix="/observatoire/tableau", include_in_schema=False)
 
 
 def observatory(house: House) -> Observatoire:
