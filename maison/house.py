@@ -469,6 +469,7 @@ def _portals(house: House, app: FastAPI, insi: InsiGateway) -> None:
         pfi_blobs=house.mss.blobs,
         patients=house.patients,
         cellule=house.cellule,
+        insi=insi,
     )
     for pages in (  # Mon espace santé's messagerie, controls and export (issue 24 §1)
         espace_messagerie(patient, Messagerie(house.mss)),
