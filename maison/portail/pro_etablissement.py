@@ -5,12 +5,14 @@
   received by MSSanté that wait for a human (`pfi.service.Worklist`, the API's `/pfi/liste-travail`):
   read the CDA, attach it to a patient of the index, or reject it — the retry the service allows;
   a leg left to do is taken up again by the MLLP process itself (`Hl7Documents.resume`);
-- the identitovigilance desk (`…/identitovigilance`): the index's identities with their status and the
-  check of an identity document that validates or qualifies one (`PatientIndex.check_document`, the
-  API's `$verifier-piece`), the doublons and collisions to review (`detect_duplicates`, `reviews`,
-  `merge`, `dismiss_review`: the cell API's `/detection`, `/alertes`), the cell's semester report and
-  its meetings, incidents and procedures (`Cellule.report`, `record_meeting`, `report_incident`,
-`adopt_procedure`: the cell API's `/rapport`, `/reunions`, `/incidents`, `/procedures`).
+- the identitovigilance desk (`…/identitovigilance`): the index's identities with their status, the
+  INS retrieved from INSi (the API's `$recuperer-ins`: INSi over SOAP as the professional's structure
+  and software, then `PatientIndex.record_insi_result`) and the check of an identity document that
+  validates or qualifies one (`PatientIndex.check_document`, the API's `$verifier-piece`); the doublons
+  and collisions to review (`detect_duplicates`, `reviews`, `merge`, `dismiss_review`: the cell API's
+  `/detection`, `/alertes`); the cell's semester report, its meetings, incidents and procedures
+  (`Cellule.report`, `record_meeting`, `report_incident`, `adopt_procedure`: the cell API's `/rapport`,
+  `/reunions`, `/incidents`, `/procedures`).
 
 Who: the API's routes take HOSPITAL_STAFF and act for the caller's own structure; so do these pages.
 The structure in the address must be the one the professional acts in (his login's): anyone else gets
@@ -33,10 +35,12 @@ from maison.core.authz import public
 from maison.core.blobs import Blobs
 from maison.core.errors import Forbidden, InvalidInput, NotFound
 from maison.core.storage import Database
+from maison.etablissement.insi.client import ClientIdentity, InsiFault
+from maison.etablissement.insi.transport import InsiGateway
 from maison.etablissement.pfi.service import Worklist
 from maison.etablissement.pfi.suivi import Suivi
 from maison.etablissement.vigilance.cellule import INCIDENT_KINDS, REQUIRED_PROCEDURES, Cellule, Semester
-from maison.etablissement.vigilance.model import DOCUMENT_TYPES, HIGH_TRUST_DOCUMENTS, Status
+from maison.etablissement.vigilance.model import DOCUMENT_TYPES, HIGH_TRUST_DOCUMENTS, LocalIdentity, Status
 from maison.etablissement.vigilance.service import PatientIndex
 from maison.formats.download import received_document_response
 from maison.formats.path_ids import FhirId, RowId
@@ -73,10 +77,29 @@ class Etablissement:
     """The services the desks call, for one house."""
 
     def __init__(
-        self, db: Database, blobs: Blobs, patients: PatientIndex, cellule: Cellule, trail: audit.Trail
+        self,
+        db: Database,
+        blobs: Blobs,
+        patients: PatientIndex,
+        cellule: Cellule,
+        trail: audit.Trail,
+        insi: InsiGateway,
     ) -> None:
         self.db, self.blobs, self.patients, self.cellule, self.trail = db, blobs, patients, cellule, trail
         self.suivi = Suivi(db, trail)
+        self.insi = insi
+
+    async def recover_ins(self, actor: Actor, patient_id: int) -> LocalIdentity:
+        """As the API's `$recuperer-ins`: INSi over SOAP with the record's traits, as the professional's
+        structure and software call it (the retry rule in the client), then the index's association
+        (00: RECUP, or QUAL once a document was checked; any other answer refused with INSi's advice)."""
+        current = await run_in_threadpool(self.patients.get, actor, patient_id)
+        me = ClientIdentity(actor.structure, actor.software, professional=actor.person)
+        try:
+            found = await self.insi.lookup(me, current.traits)
+        except InsiFault as fault:
+            raise fault.error() from None
+        return await run_in_threadpool(self.patients.record_insi_result, actor, patient_id, found.result)
 
     def worklist(self, actor: Actor) -> Worklist:
         """As the API builds it: the caller's own structure's."""
@@ -219,6 +242,13 @@ def router(pages: ProPages, etablissement: Etablissement) -> APIRouter:
     async def check_document(structure: FhirId, patient_id: RowId, request: Request) -> Response:
         _session, actor, form = await posted(request, structure)
         await run_in_threadpool(patients.check_document, actor, patient_id, form.get("piece", ""))
+        return back(structure, "identitovigilance", "#identites")
+
+    @r.post("/{structure}/identitovigilance/identites/{patient_id}/insi")
+    @public(SESSION_PAGE)
+    async def recover_ins(structure: FhirId, patient_id: RowId, request: Request) -> Response:
+        _session, actor, _form = await posted(request, structure)
+        await etablissement.recover_ins(actor, patient_id)
         return back(structure, "identitovigilance", "#identites")
 
     @r.post("/{structure}/identitovigilance/detection")

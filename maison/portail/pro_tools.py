@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from maison.core import audit
 from maison.core.blobs import Blobs
+from maison.etablissement.insi.transport import InsiGateway
 from maison.etablissement.vigilance.cellule import Cellule
 from maison.etablissement.vigilance.service import PatientIndex
 from maison.formats.namespace import Namespace
@@ -31,11 +32,12 @@ def mount(
     pfi_blobs: Blobs,
     patients: PatientIndex,
     cellule: Cellule,
+    insi: InsiGateway,
 ) -> None:
     pages = ProPages(connexion)
     annuaire = pro_annuaire.Annuaire(trail.db, trail)
     ordonnances = pro_ordonnance.Ordonnances(ordonnance, annuaire, units, ns)
-    desks = pro_etablissement.Etablissement(trail.db, pfi_blobs, patients, cellule, trail)
+    desks = pro_etablissement.Etablissement(trail.db, pfi_blobs, patients, cellule, trail, insi)
     for prefix, r in (
         ("annuaire", pro_annuaire.router(pages, annuaire)),
         ("ordonnances", pro_ordonnance.router(pages, ordonnances)),

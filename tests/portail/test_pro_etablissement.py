@@ -23,7 +23,8 @@ from tests.e2e.test_mss_pfi import _gp_sends, _pfi
 from tests.etablissement.pfi.test_hl7_documents import channels_for, settled
 from tests.etablissement.pfi.test_hl7_request import message_text, parse
 from tests.partage.mss_world import start_world
-from tests.partage.world import CHILD_ID, HOPITAL, PROS, SARAH_ID, make_world, n1
+from tests.partage.world import CHILD_ID, HOPITAL, HOPITAL_NAME, PROS, SARAH_ID, make_world, n1
+from tests.portail.pro_login import log_in
 from tests.portail.pro_session import actor_of, csrf, french_error, pro_client
 
 STAFF = PROS["hospitalier"]
@@ -249,3 +250,25 @@ def test_the_cell_records_its_meetings_and_procedures(staff, index, house):
     assert "procédure de fusion d&#39;identités" in page
     assert _events(house, "identitovigilance.meeting")[-1]["actor_person"] == STAFF.idnatps
     assert _events(house, "identitovigilance.procedure")[-1]["actor_person"] == STAFF.idnatps
+
+
+def test_the_desk_retrieves_an_ins_from_insi_as_the_professional_s_structure(world, house):
+    house.insi.register_structure(HOPITAL, HOPITAL_NAME)  # habilitated to INSi, as a DPI's structure is
+    actor = actor_of(world, "hospitalier")
+    sarah = house.patients.admit(
+        actor, HOPITAL, "IPP-SARAH", Traits.of("Garcia-Hammadi", "Sarah-Lou", "F", "1977-01-21")
+    )
+    nobody = house.patients.admit(actor, HOPITAL, "IPP-X", Traits.of("INCONNU", "Personne", "M", "1950-01-01"))
+    with httpx.Client(
+        base_url=world.base, timeout=60
+    ) as staff:  # signed in on Pro Santé Connect: the portal's software
+        assert log_in(staff, "/pro", STAFF.idnatps).status_code == 303
+        page = staff.get(f"{DESK}/identitovigilance").text
+        url = f"{DESK}/identitovigilance/identites/{sarah.id}/insi"
+        french_error(staff.post(url, data={"csrf": "faux"}), 403)
+        assert staff.post(url, data={"csrf": csrf(page)}).status_code == 303
+        page = staff.get(f"{DESK}/identitovigilance").text
+        assert "récupérée" in page and SARAH_ID.ins[:13] in page
+        refused = staff.post(f"{DESK}/identitovigilance/identites/{nobody.id}/insi", data={"csrf": csrf(page)})
+        assert refused.status_code == 422 and "Impossible d'afficher cette page" in refused.text
+    assert house.patients.get(actor, sarah.id).status.value == "RECUP"
