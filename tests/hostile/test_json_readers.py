@@ -10,9 +10,9 @@ import pytest
 
 from maison.core.identifiers.nir import OID_INS_NIR_TEST
 from maison.etablissement.dmp.producer import Produced
-from tests.hostile.world import credentials
+from tests.hostile.world import Callers
 from tests.identite.helpers import SARAH_NIR
-from tests.partage.world import PROS, make_world, n1
+from tests.partage.world import PROS, n1
 
 PI = {"type": {"coding": [{"code": "PI"}]}, "value": "IPP1"}
 INS = {"system": f"urn:oid:{OID_INS_NIR_TEST}", "value": SARAH_NIR}
@@ -120,28 +120,43 @@ CASES = [  # (caller, path, body, FHIRPath the answer names)
 ]
 
 
+# Every case is refused (400 or another 4xx), so the cases of one backend share one house, its
+# callers and its document (module_live): a case costs its request, not a house and its logins.
+@pytest.fixture(scope="module")
+def shared_callers(module_live) -> Callers:
+    return Callers(module_live.house, module_live)
+
+
 @pytest.fixture
-def callers(house, live):
-    return credentials(house, live)
+def callers(shared_callers: Callers) -> dict[str, dict[str, str]]:
+    return shared_callers.now()
 
 
 @pytest.mark.parametrize("caller,path,body,expression", CASES, ids=[f"{c[1]}:{c[3]}" for c in CASES])
-def test_a_wrong_json_type_is_a_400_naming_its_path(live, callers, caller, path, body, expression):
+def test_a_wrong_json_type_is_a_400_naming_its_path(module_live, callers, caller, path, body, expression):
     answer = httpx.post(
-        f"{live.url}{path}", content=orjson.dumps(body), headers={**callers[caller], "Content-Type": "application/json"}
+        f"{module_live.url}{path}",
+        content=orjson.dumps(body),
+        headers={**callers[caller], "Content-Type": "application/json"},
     )
     assert answer.status_code == 400, answer.text
     issue = answer.json()["issue"][0]
     assert issue["expression"] == [expression], issue
 
 
-@pytest.fixture
-def document(house, live):
-    world = make_world(house, live, keys=("hospitalier",))
+@pytest.fixture(scope="module")
+def fed(shared_callers: Callers):
+    world = shared_callers.world.renew()
     fed = world.provide("hospitalier", [Produced(n1(PROS["hospitalier"]))])
     assert fed.status_code == 200, fed.text
     assert world.inform("hospitalier").status_code == 201
     return world, world.search("hospitalier").json()["entry"][0]["resource"]["masterIdentifier"]["value"]
+
+
+@pytest.fixture
+def document(fed):
+    world, uid = fed
+    return world.renew(), uid
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ a fuzzer that only ever meets `401` tests the authentication, not the readers be
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from fastapi.routing import iter_route_contexts
@@ -14,15 +15,30 @@ from tests.partage.world import CABINET, make_world
 
 
 def credentials(house, live) -> dict[str, dict[str, str]]:
-    world = make_world(house, live, keys=("generaliste", "hospitalier", "pharmacien"))
-    return {
-        "aucun": {},
-        "professionnel": world.headers("generaliste"),
-        "hospitalier": world.headers("hospitalier"),
-        "pharmacien": world.headers("pharmacien"),
-        "patient": {"Authorization": f"Bearer {world.patient_token()}"},
-        **{f"cle-{scope.value}": {"ESANTE-API-KEY": _key(house, scope)} for scope in KeyScope},
-    }
+    return Callers(house, live).now()
+
+
+class Callers:
+    """`credentials` of one world, to be asked again (`now`) by tests that share it: the professionals'
+    tokens (120 s) are renewed after a minute, the patient's (900 s) after ten."""
+
+    def __init__(self, house, live) -> None:
+        self.world = make_world(house, live, keys=("generaliste", "hospitalier", "pharmacien"))
+        self.keys = {f"cle-{scope.value}": {"ESANTE-API-KEY": _key(house, scope)} for scope in KeyScope}
+        self.patient, self.patient_at = self.world.patient_token(), time.monotonic()
+
+    def now(self) -> dict[str, dict[str, str]]:
+        world = self.world.renew()
+        if time.monotonic() - self.patient_at > 600:
+            self.patient, self.patient_at = world.patient_token(), time.monotonic()
+        return {
+            "aucun": {},
+            "professionnel": world.headers("generaliste"),
+            "hospitalier": world.headers("hospitalier"),
+            "pharmacien": world.headers("pharmacien"),
+            "patient": {"Authorization": f"Bearer {self.patient}"},
+            **self.keys,
+        }
 
 
 # what each of `credentials`' callers is, for `Accepts.admits` ("aucun" is none: admitted by no guard)

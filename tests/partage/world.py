@@ -4,6 +4,8 @@ their Pro Santé Connect tokens, a patient login, and a producer that builds rea
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -163,6 +165,18 @@ class World:
     house: object
     base: str
     tokens: dict[str, str] = field(default_factory=dict)
+    sign_in_again: Callable[[str], str] | None = None  # a professional's fresh access token (make_world's)
+    signed_in_at: dict[str, float] = field(default_factory=dict)
+
+    def renew(self, max_age: float = 60.0) -> World:
+        """Sign in again the professionals whose token is `max_age` seconds old: Pro Santé Connect's
+        access tokens last 120 s (ACCESS_TTL), and a world a module's tests share outlives them."""
+        assert self.sign_in_again is not None, "a world made by make_world"
+        for key in self.tokens:
+            if time.monotonic() - self.signed_in_at.get(key, 0.0) > max_age:
+                self.tokens[key] = self.sign_in_again(key)
+                self.signed_in_at[key] = time.monotonic()
+        return self
 
     def headers(self, key: str, **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[key]}", **extra}
@@ -264,12 +278,14 @@ def make_world(house, live, keys: tuple[str, ...] = tuple(PROS)) -> World:
                 ],
             )
     client_id, secret = house.psc.register_client("DPI de test", [REDIRECT])
-    world = World(house, live.url)
+
+    def signed_in(key: str) -> str:
+        return sign_in(live.url, client_id, secret, REDIRECT, PROS[key].idnatps, password=PASSWORD)["access_token"]
+
+    world = World(house, live.url, sign_in_again=signed_in)
     for key in keys:
         house.psc.set_test_password(PROS[key].idnatps, PASSWORD)
-        world.tokens[key] = sign_in(live.url, client_id, secret, REDIRECT, PROS[key].idnatps, password=PASSWORD)[
-            "access_token"
-        ]
+        world.tokens[key], world.signed_in_at[key] = signed_in(key), time.monotonic()
     login = house.patient_login
     login.open_account("sarah.garcia", SARAH_NIR, "1977-01-21", PASSWORD, email="sarah@example.fr")
     login.open_account("lea.garcia", CHILD, "2015-03-03", PASSWORD, phone="+33612345678")
