@@ -1,7 +1,7 @@
 """IMAP and SMTP of an MSSanté operator under attack, over real sockets (issue 18 §1.5, §2.8, §3):
 nothing authenticates before TLS on any listener, plaintext pipelined behind STARTTLS is dropped,
-APPEND literals are bounded before they are read and released on disconnect, hostile SEARCH and
-FETCH get BAD/NO and the session goes on."""
+APPEND literals are bounded before they are read and released on disconnect. Hostile SEARCH and
+FETCH (BAD/NO, the session goes on) are in test_mss_imap_hostile.py."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import time
 import pytest
 
 from maison.identite.psc.api import issuer_for
-from tests.e2e.test_mss_smtp import _client, _delivered, _letter
 from tests.partage.mss_world import GP, PFI, PFI_PASSWORD, start_world
 from tests.partage.world import make_world
 
@@ -232,61 +231,6 @@ def test_an_append_within_the_limit_is_answered_no_and_leaves_nothing_open(mss):
     assert _answer(raw.until("a"), "a") == b"NO"  # MSSanté mail is sent by SMTP
     assert raw.alive()
     assert _spooled_files() <= before
-
-
-# --- 3: hostile SEARCH and FETCH: BAD or NO, the session goes on -------------------------------------
-
-
-@pytest.fixture
-def selected(mss, house):
-    with _client(mss, "chu-test") as client:
-        client.login(PFI, PFI_PASSWORD)
-        client.sendmail(
-            PFI,
-            [PFI],
-            b"From: "
-            + PFI.encode()
-            + b"\r\nTo: "
-            + PFI.encode()
-            + b"\r\nSubject: simple\r\nMessage-ID: <simple@chu-test.mssante.fr>\r\n\r\nUn texte.\r\n",
-        )
-        client.sendmail(PFI, [PFI], _letter(to=PFI))
-    deadline = time.monotonic() + 15
-    while len(_delivered(house, PFI)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    raw = Raw(mss)
-    raw.login()
-    assert raw.command("s", "SELECT INBOX")[-1].startswith(b"s OK")
-    return raw
-
-
-@pytest.mark.parametrize(
-    "query",
-    [
-        "(" * 3000 + "ALL" + ")" * 3000,
-        "NOT " * 3000 + "ALL",
-        "OR " * 1000 + "ALL " * 1001,
-        "(" * 40 + "SUBJECT x" + ")" * 40,
-        "HEADER",  # a key without its arguments
-        "SUBJECT",
-        "UID",
-        "BEFORE pas-une-date",
-    ],
-)
-def test_hostile_searches_are_refused_and_the_session_goes_on(selected, query):
-    lines = selected.command("q", f"SEARCH {query}")
-    assert _answer(lines, "q") in (b"OK", b"NO", b"BAD"), lines
-    assert _answer(lines, "q") != b"OK" or len(query) < 200
-    assert selected.alive()
-
-
-@pytest.mark.parametrize("section", ["1.2", "2", "3.1", "0", "1.2.3.4.5.6.7.8.9", "99", "2.HEADER"])
-def test_fetching_a_part_a_message_lacks_is_refused_and_the_session_goes_on(selected, section):
-    lines = selected.command("f", f"FETCH 1 (BODY.PEEK[{section}])")  # message 1 is single-part
-    assert _answer(lines, "f") in (b"NO", b"BAD"), lines
-    assert selected.alive()
-    lines = selected.command("g", "FETCH 2 (BODY.PEEK[1])")  # a part the multipart message has
-    assert lines[-1].startswith(b"g OK"), lines
 
 
 # --- 2.5: token logins are security events (password logins: the throttle's, maison.core.lockout) ---
