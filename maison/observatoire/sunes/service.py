@@ -160,12 +160,14 @@ class Folding:
         # every stay whose facts changed — and its patient's other stays (DS1.4) — gets its lines refreshed
         keys = set(stays) | {(self.docs[u]["structure"], self.docs[u]["stay_number"]) for u in self.touched}
         keys |= {(self.msgs[k]["structure"], self.msgs[k]["stay_number"]) for k in self.touched_msgs}
-        known = store.patients_of_stays(self.conn, keys)  # before: a stay moved by a merge leaves its patient
+        known = store.stored_stays(self.conn, keys)  # before: a stay moved by a merge leaves its patient
         rows = [_stay_row(stay, seq) for stay, seq in stays.values()]
         store.put_stays(self.conn, rows, known)
-        store.put_documents(self.conn, *_changed(self.docs, self.stored_docs, self.touched))
-        store.put_messages(self.conn, *_changed(self.msgs, self.stored_msgs, self.touched_msgs))
-        patients = {(s, p) for (s, _), p in known.items()} | {(r["structure"], r["patient_id"]) for r in rows}
+        store.put_documents(self.conn, *store.changes(self.docs, self.stored_docs, self.touched))
+        store.put_messages(self.conn, *store.changes(self.msgs, self.stored_msgs, self.touched_msgs))
+        patients = {(k[0], r["patient_id"]) for k, r in known.items()} | {
+            (r["structure"], r["patient_id"]) for r in rows
+        }
         store.refresh_stays(self.conn, patients, FIRST_FED, store.fed_document((), ""))
 
     def _produced(self, record: dict[str, Any]) -> None:
@@ -290,14 +292,6 @@ class Folding:
     def _ght(self, record: dict[str, Any]) -> None:
         if record["outcome"] == "success":
             store.put_ght(self.conn, record["d"]["ght"], list(record["d"].get("membres", [])), record["seq"])
-
-
-def _changed(facts: dict[Any, dict[str, Any]], stored: dict[Any, dict[str, Any]], touched: set) -> tuple[list, list]:
-    """(new facts, facts the window changed): a fact the store held and the window left as it was is
-    not written again (most records of a day touch a document already folded, and change nothing)."""
-    new = [facts[k] for k in touched if k not in stored]
-    changed = [facts[k] for k in touched if k in stored and facts[k] != stored[k]]
-    return new, changed
 
 
 def parsed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -177,31 +177,70 @@ def _update_by_key(table: sa.Table, keys: Sequence[str], columns: Sequence[str])
 
 
 def _write(
-    conn: Connection, table: sa.Table, keys: Sequence[str], new: Sequence[dict], changed: Sequence[dict]
+    conn: Connection,
+    table: sa.Table,
+    keys: Sequence[str],
+    new: Sequence[dict],
+    changed: Sequence[dict],
+    columns: Sequence[str],
 ) -> None:
-    """Insert the new facts, update the changed ones by key: no fact deleted and inserted again."""
+    """Insert the new facts, update the changed ones by key — only `columns`, those a window changed
+    (SQLite rewrites the entries of every index on a column an UPDATE sets, changed or not): no fact
+    deleted and inserted again."""
     if new:
         conn.execute(table.insert(), list(new))
-    if changed:
-        columns = [c.name for c in table.columns if c.name not in keys and c.name in changed[0]]
+    if changed and columns:
         params = [{**{f"k_{k}": r[k] for k in keys}, **{f"v_{c}": r[c] for c in columns}} for r in changed]
         conn.execute(_update_by_key(table, keys, columns), params)
 
 
-def put_stays(conn: Connection, rows: list[dict[str, Any]], known: dict[tuple[str, str], int]) -> None:
-    """The stays as they are now; `known`: the stays the store already holds (their derived columns
-    are left to `refresh_stays`, which recomputes them for every stay of their patients)."""
-    new = [{"came_before": False, **r} for r in rows if (r["structure"], r["number"]) not in known]
-    _write(conn, S, ("structure", "number"), new, [r for r in rows if (r["structure"], r["number"]) in known])
+def changes(
+    facts: dict[Any, dict[str, Any]], stored: dict[Any, dict[str, Any]], touched: Iterable[Any]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """(new facts, facts changed, the columns changed in any of them): a fact the store held and the
+    window left as it was is not written again (most records of a day touch a fact already folded)."""
+    new, changed, columns = [], [], set()
+    for key in touched:
+        fact, before = facts[key], stored.get(key)
+        if before is None:
+            new.append(fact)
+        elif fact != before:
+            changed.append(fact)
+            columns |= {c for c, v in fact.items() if before.get(c) != v}
+    return new, changed, sorted(columns)
 
 
-def patients_of_stays(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """The patient of each of the stays `keys` the store holds."""
-    found: dict[tuple[str, str], int] = {}
+# what the fold writes of a stay (the derived columns are `refresh_stays`')
+_STAY_BASE = (
+    "structure",
+    "number",
+    "patient_id",
+    "ipp",
+    "patient_class",
+    "status",
+    "admitted_at",
+    "discharged_at",
+    "seq",
+)
+
+
+def put_stays(conn: Connection, rows: list[dict[str, Any]], stored: dict[tuple[str, str], dict[str, Any]]) -> None:
+    """The stays as they are now; `stored`: the stays the store already holds, as `stored_stays` read
+    them (their derived columns are left to `refresh_stays`, which recomputes them for every stay of
+    their patients)."""
+    by_key = {(r["structure"], r["number"]): r for r in rows}
+    new, changed, columns = changes(by_key, stored, by_key)
+    _write(conn, S, ("structure", "number"), [{"came_before": False, **r} for r in new], changed, columns)
+
+
+def stored_stays(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Of the stays `keys`, those the store holds, as the fold wrote them (patient, status, dates, seq)."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    columns = [S.c[c] for c in _STAY_BASE]
     for part in chunks(sorted(set(keys))):
         wanted = set(part)
-        query = sa.select(S.c.structure, S.c.number, S.c.patient_id).where(*_pairs(S.c.structure, S.c.number, part))
-        found |= {(s, n): p for s, n, p in conn.execute(query) if (s, n) in wanted}
+        rows = _dicts(conn.execute(sa.select(*columns).where(*_pairs(S.c.structure, S.c.number, part))))
+        found |= {(r["structure"], r["number"]): r for r in rows if (r["structure"], r["number"]) in wanted}
     return found
 
 
@@ -261,8 +300,8 @@ def documents(conn: Connection, unique_ids: Iterable[str]) -> dict[str, dict[str
     return found
 
 
-def put_documents(conn: Connection, new: Sequence[dict[str, Any]], changed: Sequence[dict[str, Any]]) -> None:
-    _write(conn, D, ("unique_id",), new, changed)
+def put_documents(conn: Connection, new: Sequence[dict], changed: Sequence[dict], columns: Sequence[str]) -> None:
+    _write(conn, D, ("unique_id",), new, changed, columns)
 
 
 def messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -274,8 +313,8 @@ def messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[st
     return found
 
 
-def put_messages(conn: Connection, new: Sequence[dict[str, Any]], changed: Sequence[dict[str, Any]]) -> None:
-    _write(conn, M, ("unique_id", "recipient"), new, changed)
+def put_messages(conn: Connection, new: Sequence[dict], changed: Sequence[dict], columns: Sequence[str]) -> None:
+    _write(conn, M, ("unique_id", "recipient"), new, changed, columns)
 
 
 def put_ght(conn: Connection, ght: str, members: list[str], seq: int) -> None:
