@@ -140,13 +140,14 @@ def professionnel(
     prenom: str = typer.Option(...),
     profession: str = typer.Option("10", help="TRE_G15 profession code (10 médecin, 21 pharmacien, 60 infirmier…)"),
     structure: str = typer.Option(None, help="IdNatStruct of the structure he practises in"),
+    fonction: str = typer.Option(None, help="The role of his situation d'exercice (agent-ars: the observatory)"),
     data_dir: Path = DATA_DIR,
 ) -> None:
     """Register a test professional in the Annuaire Santé."""
     from maison.core.audit import SYSTEM
 
     with _house(data_dir) as house:
-        _print(house.admin.add_professional(SYSTEM, rpps, nom, prenom, profession, structure))
+        _print(house.admin.add_professional(SYSTEM, rpps, nom, prenom, profession, structure, function=fonction))
 
 
 @admin.command("operateur-mss")

@@ -208,6 +208,11 @@ PROFESSIONAL_BODY = _body(
         "structure": _text(64, "IdNatStruct de la structure d'exercice"),
         "civilite": {"type": "string", "maxLength": 4, "default": "DR"},
         "savoirFaire": {"type": "string", "maxLength": 10, "description": "Savoir-faire (TRE_R38, ex. SM04)"},
+        "fonction": {
+            "type": "string",
+            "maxLength": 20,
+            "description": "Rôle de la situation d'exercice (fonction, ex. agent-ars : lecteur de l'observatoire)",
+        },
     },
 )
 

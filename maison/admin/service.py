@@ -286,10 +286,12 @@ class Administration:
         structure: object = None,
         civility: object = None,
         savoir_faire: object = None,
+        function: object = None,
     ) -> dict[str, str]:
         """A test professional of the Annuaire (RPPS, name, profession TRE_G15, savoir-faire TRE_R38 such
         as a specialty), practising in a structure when one is given; then `set_test_password` /
-        `enroll_ecps` give him a way in."""
+        `enroll_ecps` give him a way in. `function`: the role his situation d'exercice carries (TRE_R21
+        fonction, PSC's codeRole), e.g. `agent-ars`, which the observatory reads (READER_ROLES)."""
         number = _text(rpps, "rpps", 11)
         if not is_rpps(number):
             raise InvalidInput(f"RPPS '{number}' invalide (11 chiffres, clé de Luhn)", code="rpps-invalide")
@@ -310,11 +312,15 @@ class Administration:
             ]
         ]
         where = _text(structure, "structure", 64, required=False)
+        fonction = _text(function, "fonction", 20, required=False) or None
+        if fonction and not where:
+            raise InvalidInput("'fonction' sans 'structure' d'exercice", code="champ-absent", expression="structure")
         if where:
             role = "pr-" + hashlib.sha256(f"{idnatps}|{where}".encode()).hexdigest()[:16]
-            resources.append([annuaire.practitioner_role(role, idnatps, where, _now(), fonction=None)])
+            resources.append([annuaire.practitioner_role(role, idnatps, where, _now(), fonction=fonction)])
         load_directory(self.db, *resources)
-        self._record(actor, "professionnel-enregistre", {"idnatps": idnatps, "structure": where})
+        detail = {"idnatps": idnatps, "structure": where} | ({"fonction": fonction} if fonction else {})
+        self._record(actor, "professionnel-enregistre", detail)
         return {"idnatps": idnatps, "rpps": number, "structure": where}
 
     # --- MSSanté: operators of the trust space and their mailboxes ---------------------------------

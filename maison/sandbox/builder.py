@@ -177,7 +177,14 @@ class Builder:
             self._declared(p, structure)
         else:
             self.admin.add_professional(
-                ACTOR, p.rpps, p.nom, p.prenom, p.profession, structure.idnatstruct, savoir_faire=p.savoirFaire or None
+                ACTOR,
+                p.rpps,
+                p.nom,
+                p.prenom,
+                p.profession,
+                structure.idnatstruct,
+                savoir_faire=p.savoirFaire or None,
+                function=p.fonction or None,
             )
         self.admin.set_test_password(ACTOR, p.idnatps, p.motDePasse)
         self.admin.enroll_ecps(ACTOR, p.idnatps, seed=p.eCpsSeed)

@@ -38,7 +38,7 @@ from maison.identite.ins.referential import oid_of
 from maison.sandbox.documents import Document
 
 SEED = b"maison-bac-a-sable-2026"  # published on purpose: what it derives are test credentials only
-VERSION = 2  # of the dataset: a change of any datum changes it, so a bench can check what it tests against
+VERSION = 3  # of the dataset: a change of any datum changes it, so a bench can check what it tests against
 
 
 def derive(purpose: str, name: str) -> bytes:
@@ -306,6 +306,14 @@ STRUCTURES: tuple[Structure, ...] = tuple(
             ville="BORDEAUX",
             habiliteeInsi=True,
         ),
+        dict(  # the observatory's reader (issue 23 §4): a State's regional agency, not a care structure
+            id="ars",
+            nom="ARS DU BAC A SABLE",
+            secteur="SA26",  # TRE_R02: ministère ou service déconcentré
+            siret=_luhn("9909900300001"),
+            codePostal="75019",
+            ville="PARIS",
+        ),
     )
 )
 
@@ -361,6 +369,7 @@ class Professional:
     structure: str  # the catalogue's structure id
     savoirFaire: str = ""  # TRE_R38
     rppsPlus: bool = False  # registered by the employer (RPPS+, seed 003 L1156)
+    fonction: str = ""  # the role his situation d'exercice carries (PSC's codeRole), e.g. agent-ars
     civilite: str = ""  # M / MME: what the employer declares to RPPS+, with the birth date
     dateNaissance: str = ""
     motDePasse: str = ""
@@ -443,6 +452,16 @@ PROFESSIONALS: tuple[Professional, ...] = (
         "ehpad",
         civilite="M",
         dateNaissance="1985-11-02",
+    ),
+    _professional(  # reads every structure's indicators at /observatoire (READER_ROLES: agent-ars)
+        "agent-ars",
+        "10",
+        "Médecin inspecteur de santé publique (agent de l'ARS : observatoire)",
+        8,
+        "INSPECTION",
+        "AGNES",
+        "ars",
+        fonction="agent-ars",
     ),
 )
 

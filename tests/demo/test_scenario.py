@@ -104,16 +104,16 @@ SANDBOX = {
     "admin.bal-creee": 8,
     "admin.client-psc-enregistre": 1,
     "admin.compte-mes-ouvert": 8,
-    "admin.ecps-active": 9,
+    "admin.ecps-active": 10,
     "admin.habilitation-insi": 4,
     "admin.identite-ins-ajoutee": 15,
     "admin.identites-fusionnees": 1,
     "admin.logiciel-enregistre": 1,
     "admin.matricule-remplace": 1,
-    "admin.mot-de-passe-test": 9,
+    "admin.mot-de-passe-test": 10,
     "admin.operateur-mss-enregistre": 2,
-    "admin.professionnel-enregistre": 7,  # and 2 through RPPS+, declared then validated
-    "admin.structure-enregistree": 5,
+    "admin.professionnel-enregistre": 8,  # and 2 through RPPS+, declared then validated
+    "admin.structure-enregistree": 6,
     "annuaire.rpps-plus.declarer": 2,
     "annuaire.rpps-plus.valider": 2,
     "dmp.alimenter": 2,
@@ -125,7 +125,7 @@ SANDBOX = {
     "mss.operateur.enregistrer": 2,
     "ordonnance.creer": 3,
     "ordonnance.executer": 1,
-    "securite.cle-emise": 12,  # each structure's software and administrator keys, the 2 operators'
+    "securite.cle-emise": 14,  # each structure's software and administrator keys, the 2 operators'
 }
 TRAIL = dict(Counter(DEMO) + Counter(SANDBOX))
 
@@ -150,7 +150,7 @@ def test_the_demo_plays_every_scene_with_the_outcomes_of_the_scenario(tmp_path: 
         "Doublon detection over the index: 1 pair(s) queued for the identitovigilance cell",
         "merged record 7 into 1",
         "e-CPS (MOBILE), exerce à CH TOULON 1 - SITE 1",
-        "Sandbox: 16 INSi cases, 9 professionals, 8 patients",
+        "Sandbox: 16 INSi cases, 10 professionals, 8 patients",
         "GAM → MLLP: ADT^A01 admission, ZFA INO/IC (séjour 26000042, mouvement 001): ACK AA",
         "GAM → MLLP: ADT^A02 transfert (séjour 26000042, mouvement 002): ACK AA",
         "DPI → PFI (MLLP): MDM^T02 lettre de liaison (CDA N1): ACK AA",

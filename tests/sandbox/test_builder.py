@@ -5,18 +5,21 @@ states are the catalogue's, and a second build writes nothing."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pyotp
 import pytest
 
 from maison.core import audit, auth
-from maison.core.actor import Actor, KeyScope
+from maison.core.actor import Actor, Credential, KeyScope
 from maison.core.audit import SYSTEM
+from maison.core.authz import psc_actor
 from maison.core.errors import Conflict, MaisonError
 from maison.identite.annuaire import rpps_plus
 from maison.identite.annuaire.index import get
 from maison.identite.ins.model import Environment, TraitsQuery
+from maison.observatoire.prerequis.model import READER_ROLES
 from maison.partage.dmp.model import Who
 from maison.partage.ordonnance.model import LineExecution, Outcome
 from maison.sandbox.builder import Builder
@@ -201,3 +204,28 @@ def test_prescriptions_open_partly_dispensed_and_expired(built) -> None:
         except MaisonError as refused:
             states[o.id] = "expiree" if refused.code == "prescription-expiree" else refused.code
     assert states == {o.id: o.etat for o in content.ordonnances}
+
+
+def test_the_ars_agent_reads_the_observatory_as_his_psc_login_makes_him(built) -> None:
+    """Issue 24's observatory needs an account: the ARS agent's situation d'exercice carries the role
+    the observatory reads (READER_ROLES), so PSC's UserInfo gives it and his Actor is an agent's; a
+    hospital's doctor is not one."""
+    house, content = built
+    agent = content.professional("agent-ars")
+    info = house.psc.userinfo({"preferred_username": agent.idnatps, "authMode": ""})
+    (activity,) = info["SubjectRefPro"]["exercices"][0]["activities"]
+    assert activity["codeRole"] == "agent-ars" == agent.fonction
+    ars = content.structure("ars")
+    assert activity["identifiantTechniqueDeLaStructure"] == ars.idnatstruct and ars.siret and not ars.finess
+    actor = psc_actor({"azp": "t"}, info, None)
+    assert actor.role in READER_ROLES and house.observatoire.is_agent(actor)
+    doctor = content.professional("cardiologue")
+    other = psc_actor({"azp": "t"}, house.psc.userinfo({"preferred_username": doctor.idnatps, "authMode": ""}), None)
+    assert other.role == "" and not house.observatoire.is_agent(replace(other, credential=Credential.PSC))
+    with house.db.read() as conn:  # an administrator's act, audited with the role given
+        (event,) = [
+            e
+            for e in audit.events(conn, action_prefix="admin.professionnel-enregistre")
+            if audit.detail_of(e)["idnatps"] == agent.idnatps
+        ]
+    assert event["actor_person"] == "system:bac-a-sable" and audit.detail_of(event)["fonction"] == "agent-ars"

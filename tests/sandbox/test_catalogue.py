@@ -84,8 +84,11 @@ def test_professions_structures_and_credentials() -> None:
     assert all(
         Terminology.from_defaults().knows(rpps_plus.OID_ROLE, p.profession) for p in c.professionnels if p.rppsPlus
     )
-    assert {p.savoirFaire for p in c.professionnels if p.profession == "10"} == {"SM54", "SM04", "SM03"}
-    assert {s.secteur for s in c.structures} == {"SA01", "SA07", "SA33", "SA25", "SA17"}
+    carers = [p for p in c.professionnels if not p.fonction]  # the ARS agent: a doctor who reads indicators
+    assert {p.savoirFaire for p in carers if p.profession == "10"} == {"SM54", "SM04", "SM03"}
+    (agent,) = [p for p in c.professionnels if p.fonction]
+    assert agent.fonction == "agent-ars" and c.structure(agent.structure).secteur == "SA26"
+    assert {s.secteur for s in c.structures} == {"SA01", "SA07", "SA33", "SA25", "SA17", "SA26"}
     chu = c.structure("chu")
     assert chu.finess and chu.finessEJ and chu.idnatstruct == "1" + chu.finess
     for p in c.professionnels:
