@@ -439,8 +439,12 @@ def _open(house, address: str, holder: str, kind: str = "PER") -> None:
 
 @pytest.fixture
 def operator(ann):
-    house, http = ann
-    # issue 18 §1.2: an operator writes the mailboxes of its own domains, for their holders
+    return with_operator(*ann)
+
+
+def with_operator(house, http: httpx.Client) -> tuple:
+    """(house, reader, the operator's client): issue 18 §1.2, an operator writes the mailboxes of its
+    own domains, for their holders."""
     TrustSpace(house.db).register(
         OPERATOR,
         "OPERATEUR HOPITAL",

@@ -11,9 +11,8 @@ import pytest
 
 from maison.core.auth import issue_key
 from maison.identite.annuaire import resources as build
-from maison.partage.mss.trust import TrustSpace
 from maison.seeding.directory import seed_directory
-from tests.e2e.test_annuaire import OPERATOR, _one, _operation
+from tests.e2e.test_annuaire import _one, _operation, with_operator
 
 
 @pytest.fixture(scope="module")
@@ -26,19 +25,7 @@ def ann(module_live):
 
 @pytest.fixture(scope="module")
 def operator(ann):
-    house, http = ann
-    # as test_annuaire's operator: it writes the mailboxes of its own domains, for their holders
-    TrustSpace(house.db).register(
-        OPERATOR,
-        "OPERATEUR HOPITAL",
-        ["hopital-exemple.mssante.fr", "hopital.mssante.fr", "b.mssante.fr"],
-        "e" * 64,
-        "127.0.0.1",
-        2525,
-        local=True,
-    )
-    key = issue_key(house.db, OPERATOR, "operateur-hopital", "operateur", "operateur-mss")
-    return house, http, httpx.Client(base_url=str(http.base_url), headers={"ESANTE-API-KEY": key})
+    return with_operator(*ann)
 
 
 @pytest.mark.parametrize(
