@@ -217,10 +217,12 @@ class PscConnexion:
 
     def userinfo(self, session: Session) -> dict[str, Any]:
         """PSC's UserInfo of the logged-in professional, read now (the Annuaire's, as the provider reads it);
-        one no longer active in the Annuaire is refused in French, as his next API call would be."""
+        one no longer active in the Annuaire is refused in French (the 403 page, as his next API call
+        would be) and his session ends: reactivated, he signs in again through Pro Santé Connect."""
         try:
             return self.provider.userinfo({"preferred_username": session.acting, "authMode": ""})
         except OAuthError as exc:
+            self.sessions.end(session)
             raise Forbidden(exc.description, code="professionnel-inactif") from None
 
     def professional(self, session: Session) -> Professional:

@@ -102,6 +102,12 @@ class Sessions:
         with self.db.write() as conn:
             store.delete(conn, _hash(raw))
 
+    def end(self, session: Session) -> None:
+        """End a live session from the server's side (the cookie's raw id is not needed): its holder was
+        refused for good, e.g. a professional deactivated in the Annuaire mid-session."""
+        with self.db.write() as conn:
+            store.delete(conn, session.id_hash)
+
 
 def _actor_to_json(actor: Actor) -> str:
     return json.dumps(asdict(actor), separators=(",", ":"))

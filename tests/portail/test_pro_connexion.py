@@ -191,3 +191,11 @@ def test_a_professional_no_longer_active_in_the_annuaire_is_refused_in_french(pr
     refused = client.get("/pro/patients")
     assert refused.status_code == 403 and "actif de l&#39;Annuaire" in refused.text
     assert refused.headers["content-security-policy"] == CSP
+    # his session ended with the refusal: active again, he is not let back in without signing in again
+    with world.house.db.write() as conn:
+        put(conn, [build.practitioner(hospitalier.rpps, "DURAND", "Paul", "DR", "10", "C", None, NOW)])
+    again = client.get("/pro/patients", follow_redirects=False)
+    assert again.status_code in (303, 401) and "Paul DURAND" not in again.text
+    assert (
+        Sessions(world.house.db, inactivity=3600, lifetime=36000).find(client.cookies.get("maison_pro"), "pro") is None
+    )
