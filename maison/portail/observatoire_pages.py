@@ -45,7 +45,7 @@ from maison.observatoire.service import Observatoire, Served
 from maison.observatoire.sunes.model import Scope
 from maison.portail.psc_connexion import PscConnexion, PscPortal
 from maison.portail.sessions import Session
-from maison.portail.web import page
+from maison.portail.web import page, page_number
 
 BASE = "/observatoire/tableau"
 COOKIE = "maison_observatoire"
@@ -97,14 +97,6 @@ def last_twelve_months(today: date) -> Period:
     year, month = (today.year - 1, today.month + 1) if today.month < 12 else (today.year, 1)
     end = Period.month(today.year, today.month).end - timedelta(days=1)
     return Period.parse(f"{date(year, month, 1).isoformat()}..{end.isoformat()}")
-
-
-def page_number(text: str | None) -> int:
-    if text is None or text == "":
-        return 1
-    if not (text.isascii() and text.isdigit()) or int(text) < 1 or len(text) > 6:
-        raise InvalidInput(f"numéro de page {text!r} invalide : un entier à partir de 1", code="page-invalide")
-    return int(text)
 
 
 class ObservatoirePortal:

@@ -76,6 +76,15 @@ def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
     return HTMLResponse(templates.get_template(name).render(**context), status)
 
 
+def page_number(text: str | None) -> int:
+    """A `?page=` of a paged list (from 1; absent: 1), else the French 400 page."""
+    if text is None or text == "":
+        return 1
+    if not (text.isascii() and text.isdigit()) or int(text) < 1 or len(text) > 6:
+        raise InvalidInput(f"numéro de page {text!r} invalide : un entier à partir de 1", code="page-invalide")
+    return int(text)
+
+
 def error_page(error: MaisonError, **context: Any) -> HTMLResponse:
     """A refusal in French, with the status the API would answer (never a stack trace, never 500 for
     a caller's mistake); `context`: the portal's name and home page (`PortalRoute.context`)."""
