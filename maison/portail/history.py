@@ -65,17 +65,13 @@ def _person_name(practitioner: dict) -> str:
 
 def annuaire_names(db: Database, people: set[str], structures: set[str]) -> Names:
     """These professionals (IdNatPS) and structures named as the Annuaire lists them, in one read
-    transaction of the Annuaire's own service functions; one it does not know is left out."""
-    found_people, found_structures = {}, {}
+    transaction of the Annuaire's own service functions, batched (one query for the people, one for
+    the structures, not one per identifier); one it does not know is left out."""
     with db.read() as conn:
-        for person in sorted(people):
-            practitioner = annuaire.practitioner(conn, person)
-            if practitioner is not None and _person_name(practitioner):
-                found_people[person] = _person_name(practitioner)
-        for structure in sorted(structures):
-            organization = annuaire.organization(conn, structure)
-            if organization is not None and organization.get("name"):
-                found_structures[structure] = str(organization["name"])
+        practitioners = annuaire.practitioners(conn, people)
+        organizations = annuaire.organizations(conn, structures)
+    found_people = {k: name for k, p in practitioners.items() if (name := _person_name(p))}
+    found_structures = {k: str(o["name"]) for k, o in organizations.items() if o.get("name")}
     return Names(found_people, found_structures)
 
 
@@ -139,5 +135,27 @@ def line(row: dict, you: str, names: Names = NO_NAMES, holder: str = "") -> Acce
 
 
 def in_french(rows: list[dict], you: str, names: Names = NO_NAMES, holder: str = "") -> list[AccessLine]:
-    """The lines of the page, newest first."""
-    return [line(row, you, names, holder) for row in reversed(rows)]
+    """The lines of rows in trail order (oldest first, as `Dmp.history` gives them), newest first."""
+    return newest_first(rows[::-1], you, names, holder)
+
+
+def newest_first(rows: list[dict], you: str, names: Names = NO_NAMES, holder: str = "") -> list[AccessLine]:
+    """The lines of rows already newest first (a page of `Dmp.history_page`)."""
+    return [line(row, you, names, holder) for row in rows]
+
+
+@dataclass(frozen=True)
+class Paging:
+    """The history's page links: `newer` and `older` are None on the first and the last page."""
+
+    page: int
+    more: bool
+    base: str
+
+    @property
+    def newer(self) -> str | None:
+        return None if self.page == 1 else (self.base if self.page == 2 else f"{self.base}?page={self.page - 1}")
+
+    @property
+    def older(self) -> str | None:
+        return f"{self.base}?page={self.page + 1}" if self.more else None

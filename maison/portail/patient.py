@@ -11,6 +11,7 @@ so it leaves the same audit records and meets the same rules (masked, announced,
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +37,7 @@ from maison.portail.web import (
     PortalRoute,
     check_token,
     page,
+    page_number,
     pre_session_token,
     read_form,
     set_cookie,
@@ -53,6 +55,7 @@ NAV = [
     (f"{BASE}/historique", "Historique des accès"),
     (f"{BASE}/controles", "Mes réglages"),
 ]
+WHOSE_FOR, WHOSE_KEPT = 60.0, 10_000  # seconds a page header's `whose` is kept; sessions kept at most
 SESSION_PAGE = "page de Mon espace santé : la session du portail est vérifiée par le portail lui-même"
 LOINC, XDS_CLASS = "2.16.840.1.113883.6.1", "1.2.250.1.213.1.1.4.1"
 
@@ -105,6 +108,7 @@ class PatientPortal:
         self.sessions = sessions
         self.display = display
         self.reference_path = reference_path
+        self._whose: dict[tuple[str, str, str], tuple[float, Whose]] = {}  # `whose`'s, by session
 
     # --- the session ------------------------------------------------------------------------------
 
@@ -136,11 +140,23 @@ class PatientPortal:
 
     def whose(self, session: Session) -> Whose:
         """For whom the pages act, which every page's header says (a representative acting for a minor
-        sees the minor's name on each page), and whether he may switch to another espace."""
+        sees the minor's name on each page), and whether he may switch to another espace. Two reads
+        (the referential, the representations) that every page would repeat: kept per session for
+        `WHOSE_FOR` seconds (a header's name and switch link, not a right: `act_for` checks again)."""
+        key, now = (session.id_hash, session.subject, session.acting), time.monotonic()
+        cached = self._whose.get(key)
+        if cached is not None and now < cached[0]:
+            return cached[1]
         traits = self.dmp.referential.by_matricule(session.subject).traits
         name = f"{traits.prenoms[0].title() if traits.prenoms else ''} {traits.nom_naissance}".strip()
         representing = session.acting != session.subject
-        return Whose(name, representing, representing or bool(self.login.represented(session.acting)))
+        whose = Whose(name, representing, representing or bool(self.login.represented(session.acting)))
+        if len(self._whose) >= WHOSE_KEPT:  # bounded: the expired ones go, else all
+            self._whose = {k: v for k, v in self._whose.items() if now < v[0]}
+            if len(self._whose) >= WHOSE_KEPT:
+                self._whose = {}
+        self._whose[key] = (now + WHOSE_FOR, whose)
+        return whose
 
     # --- documents ----------------------------------------------------------------------------------
 
@@ -294,9 +310,18 @@ def router(portal: PatientPortal) -> APIRouter:
     @public(SESSION_PAGE)
     async def access_history(request: Request) -> Response:
         session = portal.session(request)
-        rows = await run_in_threadpool(portal.dmp.history, portal.who(session))
-        names = await run_in_threadpool(history.names_for, portal.dmp.db, rows)  # the Annuaire's names
-        events = history.in_french(rows, session.acting, names, holder=session.subject)
-        return page("historique.html", **portal.context(session, f"{BASE}/historique", events=events))
+        number = page_number(request.query_params.get("page"))
+        found = await run_in_threadpool(portal.dmp.history_page, portal.who(session), number)
+        rows = found.rows + found.emergencies
+        names = await run_in_threadpool(history.names_for, portal.dmp.db, rows)  # the Annuaire's names, batched
+        you, holder = session.acting, session.subject
+        context = portal.context(
+            session,
+            f"{BASE}/historique",
+            events=history.newest_first(found.rows, you, names, holder),
+            urgences=history.newest_first(found.emergencies, you, names, holder),
+            pages=history.Paging(found.page, found.more, f"{BASE}/historique"),
+        )
+        return page("historique.html", **context)
 
     return r

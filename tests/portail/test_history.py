@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import orjson
 
-from maison.portail.history import in_french
+from maison.portail.history import Paging, in_french
 
 SARAH = "277010115400329"
 
@@ -44,5 +44,15 @@ def test_the_page_shows_an_emergency_access_loudly():
     from maison.portail.web import page
 
     lines = in_french([_row(1, "810002909371", "dmp.consulter", mode="bris_de_glace", motif="urgence vitale")], SARAH)
-    html = page("historique.html", events=lines, csrf="x", nav=[], current="").body.decode()
+    paging = Paging(1, False, "/mon-espace/historique")
+    context = {"events": lines, "urgences": lines, "pages": paging, "csrf": "x", "nav": [], "current": ""}
+    html = page("historique.html", **context).body.decode()
     assert '<tr class="urgence">' in html and "Accès en urgence (bris de glace)" in html and "urgence vitale" in html
+    assert 'class="bandeau-urgence"' in html and 'class="pagination"' not in html  # one page: no links
+
+
+def test_the_page_links_name_the_newer_and_older_pages():
+    base = "/mon-espace/historique"
+    assert (Paging(1, True, base).newer, Paging(1, True, base).older) == (None, f"{base}?page=2")
+    assert (Paging(2, True, base).newer, Paging(2, True, base).older) == (base, f"{base}?page=3")
+    assert (Paging(3, False, base).newer, Paging(3, False, base).older) == (f"{base}?page=2", None)

@@ -10,6 +10,7 @@ import httpx
 import orjson
 import pytest
 
+from maison.core import audit
 from maison.etablissement.dmp.producer import Produced
 from maison.portail.history import Names, in_french
 from tests.identite.helpers import SARAH_NIR
@@ -79,3 +80,33 @@ def test_a_representative_reads_the_minors_history_as_such():
         CABINET_NAME,
     )
     assert doctor.when == "le 07/12/2026 à 14:05" and doctor.why == "soins"
+
+
+def test_the_history_is_paged_newest_first_and_every_emergency_stays_in_the_banner(world):
+    """50 records a page, read in SQL (Dmp.history_page); links to the older and newer pages work
+    without JavaScript; a bris de glace on an older page is still in the banner of the first."""
+    motif = {"X-Mode-Acces": "bris_de_glace", "X-Motif-Acces": "patiente inconsciente aux urgences"}
+    assert world.search("urgentiste", **motif).status_code == 200  # among the oldest records
+    world.inform("generaliste")
+    for _ in range(55):
+        assert world.search("generaliste").status_code == 200
+    with httpx.Client(base_url=world.base, timeout=60) as client:
+        assert log_in(world, client).status_code == 303
+        first, second = client.get("/mon-espace/historique"), client.get("/mon-espace/historique?page=2")
+        beyond, wrong = client.get("/mon-espace/historique?page=9"), client.get("/mon-espace/historique?page=zéro")
+    assert first.status_code == second.status_code == beyond.status_code == 200
+    first_page, second_page = unescape(first.text), unescape(second.text)
+    assert first_page.count("<tr") - 1 == 50 and "(page 1)" in first_page  # the header row, then 50
+    assert 'href="/mon-espace/historique?page=2" rel="next"' in first_page and 'rel="prev"' not in first_page
+    banner = first_page[first_page.index('<section class="bandeau-urgence"') : first_page.index("</section>")]
+    assert "Accès en urgence à votre dossier (1)" in banner and "Dr Nina FAURE" in banner
+    assert '<tr class="urgence">' not in first_page  # its row is on an older page
+    assert 'href="/mon-espace/historique" rel="prev"' in second_page and 'rel="next"' not in second_page
+    assert '<tr class="urgence">' in second_page and "Accès en urgence à votre dossier (1)" in second_page
+    assert 0 < second_page.count("<tr") - 1 < 50
+    assert "Aucun accès sur cette page." in unescape(beyond.text)
+    assert wrong.status_code == 400 and "numéro de page" in unescape(wrong.text)
+    with world.house.db.read() as conn:
+        reads = list(audit.events(conn, patient=SARAH_NIR, action_prefix="dmp.patient.historique"))
+    assert [audit.detail_of(r)["page"] for r in reads] == [1, 2, 9]  # each page read is audited
+    assert [audit.detail_of(r)["evenements"] for r in reads][::2] == [50, 0]

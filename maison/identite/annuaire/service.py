@@ -10,6 +10,7 @@ write lock, and one more transaction each time would cost a round trip for nothi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -48,6 +49,31 @@ def professional(conn: Connection, idnatps: str) -> Professional | None:
 def organization(conn: Connection, id_: str) -> dict | None:
     """The Organization of this id, or None."""
     return index.get(conn, "Organization", id_)
+
+
+# A page naming many people (the patient's access history) asks for them in chunks of this many ids,
+# one query each, not one query a person: under SQLite's and PostgreSQL's bound-parameter limits.
+CHUNK = 500
+
+
+def practitioners(conn: Connection, ids: set[str]) -> dict[str, dict]:
+    """The Practitioners of these IdNatPS that the Annuaire knows, by id (one query per `CHUNK`)."""
+    return _by_id(store.practitioners_json, conn, ids)
+
+
+def organizations(conn: Connection, ids: set[str]) -> dict[str, dict]:
+    """The Organizations of these ids that the Annuaire knows, by id (one query per `CHUNK`)."""
+    return _by_id(store.organizations_json, conn, ids)
+
+
+def _by_id(read: Callable[[Connection, list[str]], list[str]], conn: Connection, ids: set[str]) -> dict[str, dict]:
+    wanted = sorted(ids)
+    found = {}
+    for start in range(0, len(wanted), CHUNK):
+        for text in read(conn, wanted[start : start + CHUNK]):
+            resource = orjson.loads(text)
+            found[resource["id"]] = resource
+    return found
 
 
 def is_organisational_mailbox(conn: Connection, address: str) -> bool:

@@ -158,6 +158,9 @@ _ACTIVE_ROLES = (
 _ORGANIZATIONS = sa.select(ann_organization.c.resource).where(
     ann_organization.c.id.in_(sa.bindparam("ids", expanding=True))
 )
+_PRACTITIONERS = sa.select(ann_practitioner.c.resource).where(
+    ann_practitioner.c.id.in_(sa.bindparam("ids", expanding=True))
+)
 _MAILBOX_TYPE = sa.select(ann_mailbox.c.type).where(
     ann_mailbox.c.address == sa.bindparam("address"),
     ann_mailbox.c.rtype == sa.bindparam("rtype"),
@@ -178,6 +181,11 @@ def active_roles_json(conn: sa.Connection, practitioner: str) -> list[str]:
 def organizations_json(conn: sa.Connection, ids: list[str]) -> list[str]:
     """The JSON of these Organizations (those that exist)."""
     return list(conn.execute(_ORGANIZATIONS, {"ids": ids}).scalars()) if ids else []
+
+
+def practitioners_json(conn: sa.Connection, ids: list[str]) -> list[str]:
+    """The JSON of these Practitioners (those that exist), in one query."""
+    return list(conn.execute(_PRACTITIONERS, {"ids": ids}).scalars()) if ids else []
 
 
 def listed_mailbox_type(conn: sa.Connection, address: str, rtype: str) -> str | None:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import cast
+
+import orjson
 
 from maison.core.actor import Actor
 
@@ -165,7 +168,17 @@ class DocumentEntry:
     replaces: str | None = None  # the entry this one replaced (RPLC)
     study_uids: tuple[str, ...] = ()
     accession_numbers: tuple[str, ...] = ()
-    resource: dict = field(default_factory=dict)
+    # the stored DocumentReference, or its JSON text until `resource` is first read: a list of the
+    # dossier (Mon espace santé's documents page: ~100 entries of 2 KB) shows a few columns and never
+    # pays for parsing every one
+    stored: dict | str = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def resource(self) -> dict:
+        """The stored DocumentReference (parsed on first read, then kept)."""
+        if isinstance(self.stored, str):
+            self.stored = orjson.loads(self.stored)
+        return cast(dict, self.stored)
 
 
 @dataclass(frozen=True)
