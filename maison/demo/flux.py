@@ -44,24 +44,38 @@ def _ts(at: datetime) -> str:
 
 
 class Loop:
-    """An asyncio loop in a thread of its own, for the MLLP listeners the demo runs beside its scenes."""
+    """An asyncio loop in a thread of its own, for the MLLP listeners the demo runs beside its scenes.
+
+    Closed in order: each listener stops on the loop (`Listener.stop`: its open connections — the
+    PFI's to the DPI's ZAM listener stays open, idle — ended, their tasks finished), then the loop
+    stops and is closed. Stopping the loop first left those tasks pending: at exit Python destroyed
+    them ("Task was destroyed but it is pending") and their `finally` met a closed loop."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.servers: list[asyncio.Server] = []
+        self.servers: list[tuple[Listener, asyncio.Server]] = []
 
     def listen(self, listener: Listener) -> int:
         server = asyncio.run_coroutine_threadsafe(listener.start("127.0.0.1", 0), self.loop).result(10)
-        self.servers.append(server)
+        self.servers.append((listener, server))
         return server.sockets[0].getsockname()[1]
 
+    async def _stop(self) -> None:
+        await asyncio.gather(*(listener.stop(server, grace=5) for listener, server in self.servers))
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:  # none left once the listeners stopped; a straggler is cancelled, not dropped
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+        await self.loop.shutdown_asyncgens()
+
     def close(self) -> None:
-        for server in self.servers:
-            self.loop.call_soon_threadsafe(server.close)
+        asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(15)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
+        if not self.thread.is_alive():
+            self.loop.close()
 
 
 class Flows:

@@ -10,7 +10,8 @@ Connect and the Annuaire Santé, the hospital's flows over MLLP (the GAM's stay 
 DPI's documents to the PFI in HL7 v2 and its ZAM back), the DMP and Mon espace santé, MSSanté,
 the ordonnance numérique.
 The demo closes with a PDQm search and the audit trail's verification, as `maison audit verify`
-does it.
+does it, and ends with the three portals' addresses on its data and the sandbox accounts to sign in
+with (`portails`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from maison.core import audit_anchor
 from maison.core.actor import KeyScope
 from maison.core.config import Settings
 from maison.core.identifiers.checksums import luhn_check_digit
-from maison.demo import admissions, backoffice, dmp, flux, mss, ordonnance, professionals
+from maison.demo import admissions, backoffice, dmp, flux, mss, ordonnance, portails, professionals
 from maison.house import House
 
 FINESS = "75010001" + luhn_check_digit("75010001")
@@ -64,6 +65,7 @@ def play(settings: Settings, count: int, console: Console) -> int:
         shutil.rmtree(settings.data_dir, ignore_errors=True)
         settings.effective_checkpoint_path.unlink(missing_ok=True)
     port = _free_port()
+    as_served = settings  # where `maison serve` serves the demo's house once the demo is over
     if not settings.public_url:  # the house's configured origin (PSC's issuer) is where the demo serves it
         settings = settings.with_overrides(port=port)
     house = House.open(settings)
@@ -140,4 +142,5 @@ def play(settings: Settings, count: int, console: Console) -> int:
     house.close()
     ok = trail.intact and sandbox_ok and admitted.ok and professionals_ok and scene.ok and mss_ok and ordonnance_ok
     console.rule("[green]done" if ok else "[red]failed")
+    portails.show(console, as_served, sandbox, site, site_name)
     return 0 if ok else 1

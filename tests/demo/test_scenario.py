@@ -170,6 +170,14 @@ def test_the_demo_plays_every_scene_with_the_outcomes_of_the_scenario(tmp_path: 
         "$executions answers 403 execution-non-consentie",
         "PDQm search for MARCHAL: 2 patient(s)",
         "chain intact",
+        # the last words (issue 24): the three portals on the demo's data, with the sandbox's accounts
+        f"./dev maison serve --data-dir {settings.data_dir}",
+        "http://127.0.0.1:8080/mon-espace/connexion",
+        "http://127.0.0.1:8080/pro/connexion",
+        "http://127.0.0.1:8080/observatoire/tableau/connexion",
+        "sarah.garcia",
+        "agent de l'ARS",
+        "CH TOULON 1 - SITE 1",
     ]
     flat = " ".join(text.split())
     missing = [line for line in expected if " ".join(line.split()) not in flat]
