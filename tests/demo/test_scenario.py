@@ -25,6 +25,9 @@ from maison.demo.scenario import IDAM, STRUCTURE, play
 from maison.etablissement.pfi import store as pfi_store
 from maison.etablissement.sejours import store as sejours_store
 from maison.identite.ins import store as ins_store
+from tests.e2e.test_admin_sandbox import _port
+from tests.e2e.test_portail_patient import browser  # noqa: F401  (Chromium, axe-core's scan)
+from tests.e2e.test_portails_parcours import the_demo_s_portals_open
 
 # The demo's audit trail, action by action (`:refused` when refused): the scenario's footprint,
 # pinned so that a scene calling a service twice for one act shows here. Against the demo before
@@ -130,9 +133,14 @@ SANDBOX = {
 TRAIL = dict(Counter(DEMO) + Counter(SANDBOX))
 
 
-def test_the_demo_plays_every_scene_with_the_outcomes_of_the_scenario(tmp_path: Path, reference_path: Path) -> None:
-    console = Console(record=True, width=200, force_terminal=False, color_system=None)
-    settings = Settings(data_dir=tmp_path / "demo", reference_path=reference_path)
+def test_the_demo_plays_every_scene_with_the_outcomes_of_the_scenario(
+    tmp_path: Path,
+    reference_path: Path,
+    browser,  # noqa: F811
+) -> None:
+    console = Console(record=True, width=400, force_terminal=False, color_system=None)
+    port = _port()  # where the demo's last words say to serve its house (a port of the test's own, not 8080)
+    settings = Settings(data_dir=tmp_path / "demo", reference_path=reference_path, port=port)
 
     assert play(settings, 2_000, console) == 0, console.export_text()[-3000:]
 
@@ -171,10 +179,10 @@ def test_the_demo_plays_every_scene_with_the_outcomes_of_the_scenario(tmp_path: 
         "PDQm search for MARCHAL: 2 patient(s)",
         "chain intact",
         # the last words (issue 24): the three portals on the demo's data, with the sandbox's accounts
-        f"./dev maison serve --data-dir {settings.data_dir}",
-        "http://127.0.0.1:8080/mon-espace/connexion",
-        "http://127.0.0.1:8080/pro/connexion",
-        "http://127.0.0.1:8080/observatoire/tableau/connexion",
+        f"./dev maison serve --data-dir {settings.data_dir} --port {port}",
+        f"http://127.0.0.1:{port}/mon-espace/connexion",
+        f"http://127.0.0.1:{port}/pro/connexion",
+        f"http://127.0.0.1:{port}/observatoire/tableau/connexion",
         "sarah.garcia",
         "agent de l'ARS",
         "CH TOULON 1 - SITE 1",
@@ -224,3 +232,5 @@ def test_the_demo_plays_every_scene_with_the_outcomes_of_the_scenario(tmp_path: 
     certificates = [e for e in trail if e["action"] == "securite.cle-emise" and '"certificat"' in e["detail"]]
     assert sorted(audit.detail_of(e)["idam"] for e in certificates) == sorted([IDAM, PRACTICE_IDAM])
     assert len(list((tmp_path / "demo").glob("ordonnance-*.pdf"))) == 2
+    # last (it writes to the trail): what the demo printed opens the three portals on its data
+    the_demo_s_portals_open(text, browser)
