@@ -35,6 +35,7 @@ and the server's CPU per page (from /proc).
 
     ./dev bench portail --documents 20000                 # a small run while developing
     nice -n 10 ./dev bench portail                        # the issue's size: 1 000 000 documents
+    ./dev bench portail --documents 20000 --costs-only --cost-rounds 60   # each page's server CPU, no load
 """
 
 from __future__ import annotations
@@ -714,6 +715,15 @@ async def drive(base: str, data: Path, accounts: list[dict], args: argparse.Name
     probe = clients[0]
     await probe.login()
     measures = (await probe.http.get("/mon-espace/mesures")).status_code == 200
+    if args.costs_only:  # one patient, each page alone: no load (what alternating before/after runs need)
+        for _ in range(2):  # each page's first requests (imports, templates) not counted
+            for path in ("/mon-espace/dossier", "/mon-espace/mesures", "/mon-espace/historique"):
+                await probe.http.get(path)
+        costs = await page_costs(probe, args.cost_rounds, measures, server_pid)
+        for c in clients:
+            await c.http.aclose()
+        db.dispose()
+        return {"costs": costs, "loadavg": [round(x, 2) for x in os.getloadavg()]}
     with console.status(f"{len(clients)} patients logging in…"):
         await asyncio.gather(*(c.login() for c in clients[1:]))
     warm = time.perf_counter() + args.warmup
@@ -838,6 +848,9 @@ def main() -> None:
     parser.add_argument("--generate-only", action="store_true", help="make the data set, measure nothing")
     parser.add_argument("--seed", type=int, default=7, help="the load's random seed")
     parser.add_argument("--cost-rounds", type=int, default=30, help="each page alone, after the load (0: none)")
+    parser.add_argument(
+        "--costs-only", action="store_true", help="no load: one patient logs in, then each page alone (--cost-rounds)"
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "portail.json")
     args = parser.parse_args()
     data = (args.data_dir or ROOT / "bench" / ".cache" / f"portail-{args.documents}-{args.patients}").resolve()
@@ -856,6 +869,16 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+    if args.costs_only:
+        costs = run["costs"]
+        result = {"benchmark": "portail-mon-espace-couts", "date": datetime.now(UTC).isoformat(timespec="seconds")}
+        result |= {"code": _code(), "page_cost_alone": costs, "loadavg": run["loadavg"], "rounds": args.cost_rounds}
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(result, indent=2))
+        loop = sum(c["cpu_ms"] for c in costs.values())
+        shown = ", ".join(f"{page} {c['cpu_ms']:.1f} ms ({c['p50_ms']:.0f} ms)" for page, c in costs.items())
+        console.print(f"server CPU a page alone (p50 latency): {shown}; a loop {loop:.1f} ms; load {run['loadavg']}")
+        return
     samples: Samples = run["samples"]
     browsing_pages = [p for p in PAGES if samples.pages[p]]
     overall = [v for p in browsing_pages for v in samples.pages[p]]
