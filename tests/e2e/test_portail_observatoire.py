@@ -40,7 +40,7 @@ def dashboard(world, house, live, reference_path):  # noqa: F811
     return live.url
 
 
-def log_in(page: Page, base: str, idnatps: str, scan: bool) -> None:
+def log_in(page: Page, base: str, idnatps: str, scan: bool, password: str = PASSWORD) -> None:
     """From the dashboard's address to its home page, through Pro Santé Connect's login page."""
     page.goto(f"{base}{BASE}")
     assert page.url.endswith(f"{BASE}/connexion") and page.title() == "Connexion — Observatoire"
@@ -49,7 +49,7 @@ def log_in(page: Page, base: str, idnatps: str, scan: bool) -> None:
         page.click("text=Se connecter avec Pro Santé Connect")
     assert page.title() == "Pro Santé Connect — connexion"  # the provider's page: not the portal's
     page.fill("#idnatps", idnatps)
-    page.fill("#password", PASSWORD)
+    page.fill("#password", password)
     with page.expect_navigation():
         page.click("button[type=submit]")
     page.wait_for_url(f"{base}{BASE}")

@@ -38,6 +38,31 @@ def signed_in(browser, world, key: str, javascript: bool = True):
     return context, page, blocked
 
 
+def prescribe_and_print(page, base: str, patient: tuple[str, str, str]) -> str:
+    """Prescribe paracetamol (the patient's OUI), print the PDF for `patient` (name, first name, birth
+    date) and scan its QR code back: the ordonnance's number."""
+    page.goto(f"{base}/pro/ordonnances/nouvelle")
+    accessible(page)
+    page.check("#accord-oui")
+    page.select_option("#type_1", "medicament")
+    page.fill("#libelle_1", "Paracétamol 1 000 mg comprimé")
+    page.fill("#code_1", "3400930000014")
+    page.fill("#posologie_1", "1 comprimé si fièvre")
+    page.fill("#quantite_1", "1")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Enregistrer l'ordonnance").click()
+    number = page.url.rsplit("/", 1)[1]
+    assert page.locator("h1").inner_text() == f"Ordonnance N°{number}"
+    accessible(page)
+    for field, value in zip(("#nom", "#prenom", "#naissance"), patient, strict=True):
+        page.fill(field, value)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Imprimer (PDF)").click()
+    pdf = open(download.value.path(), "rb").read()
+    assert pdf.startswith(b"%PDF") and number_from_pdf(pdf) == number  # the pharmacist's scan finds it
+    return number
+
+
 def test_the_gp_searches_the_annuaire_prescribes_prints_and_sees_the_delivery(world, browser):
     context = browser.new_context(accept_downloads=True)
     page = context.new_page()
@@ -57,27 +82,7 @@ def test_the_gp_searches_the_annuaire_prescribes_prints_and_sees_the_delivery(wo
     assert page.locator("h1").inner_text() == "Dr Anne LEROY"
     accessible(page)
 
-    page.goto(f"{world.base}/pro/ordonnances/nouvelle")
-    accessible(page)
-    page.check("#accord-oui")
-    page.select_option("#type_1", "medicament")
-    page.fill("#libelle_1", "Paracétamol 1 000 mg comprimé")
-    page.fill("#code_1", "3400930000014")
-    page.fill("#posologie_1", "1 comprimé si fièvre")
-    page.fill("#quantite_1", "1")
-    with page.expect_navigation():
-        page.get_by_role("button", name="Enregistrer l'ordonnance").click()
-    number = page.url.rsplit("/", 1)[1]
-    assert page.locator("h1").inner_text() == f"Ordonnance N°{number}"
-    accessible(page)
-
-    page.fill("#nom", "GARCIA-HAMMADI")
-    page.fill("#prenom", "Sarah")
-    page.fill("#naissance", "1977-01-21")
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Imprimer (PDF)").click()
-    pdf = open(download.value.path(), "rb").read()
-    assert pdf.startswith(b"%PDF") and number_from_pdf(pdf) == number  # the pharmacist's scan finds it
+    number = prescribe_and_print(page, world.base, ("GARCIA-HAMMADI", "Sarah", "1977-01-21"))
 
     dispense(world, number)
     page.reload()

@@ -41,11 +41,12 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from maison.etablissement.ordonnance.papier import number_from_pdf
 from maison.identite.ins.model import Environment
 from maison.sandbox.builder import Builder
 from maison.sandbox.catalogue import Catalogue, catalogue
+from tests.e2e.test_portail_observatoire import log_in as observatory_log_in
 from tests.e2e.test_portail_patient import accessible, browser  # noqa: F401  (Chromium, axe-core's scan)
+from tests.e2e.test_portail_pro_ordonnance import prescribe_and_print
 from tests.e2e.test_sandbox import _mss_base
 
 LETTER = "Lettre de liaison à la sortie"
@@ -150,31 +151,12 @@ def test_patient_professional_and_ars_agent_across_the_three_portals(sandbox, ho
     accessible(patient)
 
     # 5. he prescribes and prints
-    pro.goto(f"{base}/pro/ordonnances/nouvelle")
-    accessible(pro)
-    pro.check("#accord-oui")
-    pro.select_option("#type_1", "medicament")
-    pro.fill("#libelle_1", "Paracétamol 1 000 mg comprimé")
-    pro.fill("#code_1", "3400930000014")
-    pro.fill("#posologie_1", "1 comprimé si fièvre")
-    pro.fill("#quantite_1", "1")
-    with pro.expect_navigation():
-        pro.get_by_role("button", name="Enregistrer l'ordonnance").click()
-    number = pro.url.rsplit("/", 1)[1]
-    assert pro.locator("h1").inner_text() == f"Ordonnance N°{number}"
-    accessible(pro)
-    pro.fill("#nom", sarah.nomNaissance)
-    pro.fill("#prenom", sarah.prenoms.split()[0])
-    pro.fill("#naissance", sarah.dateNaissance)
-    with pro.expect_download() as download:
-        pro.get_by_role("button", name="Imprimer (PDF)").click()
-    pdf = open(download.value.path(), "rb").read()
-    assert pdf.startswith(b"%PDF") and number_from_pdf(pdf) == number
+    prescribe_and_print(pro, base, (sarah.nomNaissance, sarah.prenoms.split()[0], sarah.dateNaissance))
 
     # 6. the ARS agent reads the CHU's DS1.1 and its explanation
     chu = content.structure("chu").idnatstruct
     ars = new_page(browser, blocked)
-    psc_sign_in(ars, f"{base}/observatoire/tableau", agent.idnatps, agent.motDePasse, f"{base}/observatoire/tableau")
+    observatory_log_in(ars, base, agent.idnatps, True, agent.motDePasse)
     assert "agent de l'ARS" in ars.locator("main").inner_text()
     ars.fill("#structure", chu)
     with ars.expect_navigation():
@@ -274,7 +256,8 @@ def journey(base: str, environ: dict[str, str], table: dict[str, dict[str, str]]
     assert hospital, obs
     site, dashboard = hospital.groups()
     ars = new_page(browser, blocked)
-    psc_sign_in(ars, obs["adresse"], obs["identifiant"].split()[0], obs["mot de passe"], f"{base}/observatoire/tableau")
+    assert obs["adresse"] == f"{base}/observatoire/tableau/connexion"
+    observatory_log_in(ars, base, obs["identifiant"].split()[0], True, obs["mot de passe"])
     ars.goto(dashboard)
     assert ars.locator("h1").inner_text().startswith(f"Indicateurs SUN-ES — structure {site}")
     line = ars.locator("table").first.locator("tr", has=ars.locator("th", has_text="DS1.1"))
