@@ -4,6 +4,7 @@ with charts (issue 23 §4).
     maison indicateurs sunes --structure 1750000019 --periode 2026-S1
     maison indicateurs sunes --ght GHT-75 --html rapport.html
     maison indicateurs explication DS1.1 --structure 1750000019 --format csv
+    maison indicateurs explication DS1.1 --ght GHT-75 --page 1 --taille 50 --filtre non-comptes
     maison indicateurs national --periode 2026-05 --format json
     maison indicateurs conformite | maturin --structure … | prerequis --structure …
     maison indicateurs replier
@@ -194,15 +195,21 @@ def explication(
     format: Format = FORMAT,
     html: Path = HTML,
     strict: bool = STRICT,
+    page: int = typer.Option(None, "--page", help="Une page (à partir de 1) et les totaux ; sans : tout"),
+    taille: int = typer.Option(50, "--taille", help="Éléments par page (1 à 500), avec --page"),
+    filtre: str = typer.Option("tous", "--filtre", help="tous, comptes, non-comptes ou hors, avec --page"),
     data_dir: Path = DATA_DIR,
 ) -> None:
-    """Chaque séjour, compte rendu ou correspondant d'un indicateur : compté ou non, pourquoi, ses traces."""
-    _serve(
-        data_dir,
-        f"explication de {indicateur}",
-        lambda obs: [obs.explain(operator(), _scope(structure, ght), _period(periode), indicateur)],
-        (format, html, strict),
-    )
+    """Chaque séjour, compte rendu ou correspondant d'un indicateur : compté ou non, pourquoi, ses traces
+    (toute l'explication, ou avec --page une page et les totaux)."""
+
+    def explain(obs: Observatoire) -> list[Served]:
+        scope, period = _scope(structure, ght), _period(periode)
+        if page is None:
+            return [obs.explain(operator(), scope, period, indicateur)]
+        return [obs.explain_page(operator(), scope, period, indicateur, number=page, size=taille, filtre=filtre)]
+
+    _serve(data_dir, f"explication de {indicateur}", explain, (format, html, strict))
 
 
 @indicateurs.command("prerequis")

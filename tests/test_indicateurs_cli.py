@@ -72,6 +72,9 @@ def test_every_report_and_the_explanations(run):
     assert prerequis["rapport"] == "prerequis" and "PS1.1" in orjson.dumps(prerequis).decode()
     why = run("explication", "DS1.1", "--structure", HOPITAL, "--periode", "2026-S1", "--format", "csv").stdout
     assert why.startswith("# DS1.1")
+    args = ("--periode", "2026-S1", "--page", "1", "--taille", "10", "--format", "json")
+    page = orjson.loads(run("explication", "DS1.1", "--structure", HOPITAL, *args).stdout)
+    assert page["rapport"] == "sunes-explication-page" and page["contenu"]["taille"] == 10
     folded = run("replier").stdout
     assert "sunes : replié jusqu'à seq" in folded and "national : replié jusqu'à seq" in folded
 

@@ -3,7 +3,10 @@ the SUN-ES explanations, the HTML report, and the SUN-ES indicators as FHIR R4 `
 `MeasureReport`.
 
 - `GET /sunes?structure=FINESS|ght=CODE&periode=2026-S1` — the DS indicators and DS4.3
-- `GET /sunes/explication/{indicateur}?…` — every stay, report or correspondent, counted or not, why
+- `GET /sunes/explication/{indicateur}?…&page=1&taille=50&filtre=tous` — one page of the stays,
+  reports or correspondents, counted or not, why, with the whole explanation's totals (what a person
+  reads: a GHT's semester holds ~150 000 stays); without `page`, `taille` or `filtre`: every element
+  at once (the full export, the same elements in the same order — seconds for a GHT's semester)
 - `GET /prerequis?…`, `GET /maturin?structure=…&type=…` — the PS checks and volets; MATURIN-H
 - `GET /national?periode=2026-05`, `GET /conformite?periode=…` — ARS and ANS agents only
 - `GET /rapport.html?structure=…|ght=…&periode=…` — SUN-ES (with its rates per month and per service),
@@ -86,6 +89,18 @@ REPORTS = doc.extra(
     doc.fhir_answer(doc.bundle_schema(doc.resource("MeasureReport"))),
     doc.errors(400, 403, 404),
 )
+EXPLAINED = doc.extra(
+    doc.query_parameters(
+        {
+            **_SCOPE,
+            "page": "La page (à partir de 1) ; sans page, taille ni filtre : toute l'explication",
+            "taille": "Éléments par page, de 1 à 500 (50 par défaut)",
+            "filtre": "tous, comptes, non-comptes ou hors (hors dénominateur)",
+        }
+    ),
+    doc.json_answer(_SERVED),
+    doc.errors(400, 403, 404),
+)
 KEY = doc.json_answer(doc.json_object(["kty", "crv", "x", "kid"], {}))
 
 
@@ -95,6 +110,13 @@ def period_of(text: str | None, *, monthly: bool = False) -> Period:
         return Period.parse(text)
     today = datetime.now(UTC).date()
     return Period.month(today.year, today.month) if monthly else Period.semester_of(today)
+
+
+def count_of(text: str, name: str) -> int:
+    """A page number or a page size: a positive integer, else a 400 naming the parameter."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 6 or int(text) < 1:
+        raise InvalidInput(f"{name} {text!r} invalide : un entier à partir de 1", code=f"{name}-invalide")
+    return int(text)
 
 
 def scope_of(structure: str | None, ght: str | None) -> Scope:
@@ -114,7 +136,7 @@ def router(obs: Observatoire, authorizer: Authorizer, ns: Namespace) -> APIRoute
         served = obs.sunes(authorizer.caller(request), scope_of(structure, ght), period_of(periode))
         return json_response(served.as_dict())
 
-    @r.get("/sunes/explication/{indicateur}", openapi_extra=SCOPED)
+    @r.get("/sunes/explication/{indicateur}", openapi_extra=EXPLAINED)
     @accepts(READERS)
     def explication(
         request: Request,
@@ -122,9 +144,15 @@ def router(obs: Observatoire, authorizer: Authorizer, ns: Namespace) -> APIRoute
         structure: str | None = None,
         ght: str | None = None,
         periode: str | None = None,
+        page: str | None = None,
+        taille: str | None = None,
+        filtre: str | None = None,
     ) -> Response:
-        actor = authorizer.caller(request)
-        served = obs.explain(actor, scope_of(structure, ght), period_of(periode), indicateur)
+        actor, scope, period = authorizer.caller(request), scope_of(structure, ght), period_of(periode)
+        if page is None and taille is None and filtre is None:
+            return json_response(obs.explain(actor, scope, period, indicateur).as_dict())  # the full export
+        number, size = count_of(page or "1", "page"), count_of(taille or "50", "taille")
+        served = obs.explain_page(actor, scope, period, indicateur, number=number, size=size, filtre=filtre or "tous")
         return json_response(served.as_dict())
 
     @r.get("/prerequis", openapi_extra=SCOPED)

@@ -238,6 +238,17 @@ class Observatoire:
         title = f"Explication {why.indicator.code} — {scope.kind} {scope.code} — {period.label}"
         return self._served("sunes-explication", title, why.as_dict(), why.tables())
 
+    def explain_page(
+        self, actor: Actor, scope: Scope, period: Period, code: str, *, number: int, size: int, filtre: str = "tous"
+    ) -> Served:
+        """One page of `explain` with the whole explanation's totals (`SunEs.explain_page`), signed."""
+        self.authorise(actor, scope, "sunes")
+        with self._one_at_a_time("sunes"):
+            why = self.sunes_room.explain_page(actor, scope, period, code, number=number, size=size, filtre=filtre)
+        page = f"page {why.number}/{why.pages}"
+        title = f"Explication {why.indicator.code} — {scope.kind} {scope.code} — {period.label} — {page}"
+        return self._served("sunes-explication-page", title, why.as_dict(), why.tables())
+
     def national(self, actor: Actor, period: Period) -> Served:
         self._agents_only(actor, "national")
         with self._one_at_a_time("national"):

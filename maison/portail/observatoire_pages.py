@@ -8,7 +8,8 @@ support) and audits each read exactly as for an API caller; a refusal is the Fre
 - `/sunes?structure=…|ght=…&periode=2026-S1` — the SUN-ES indicators of a structure or a GHT for a
   semester, with their targets (settings), beside the preceding semesters; each rate links to
 - `/sunes/explication/{indicateur}?…&page=N&filtre=…` — every stay, report or correspondent, counted
-  or not, the reason, the audit records that prove it; paginated (the service explains them all);
+  or not, the reason, the audit records that prove it; one page at a time (`Observatoire.explain_page`:
+  the totals and the page's elements, selected and cut by the database);
 - `/national?periode=…` — the national monthly series as charts (inline SVG, `observatoire.charts`),
   each followed by its table; `/conformite?periode=…` — the rows per software (agents only);
 - `/maturin?structure=…&type=…` — MATURIN-H's score and level; `/prerequis?…` — the PS checks and
@@ -42,7 +43,7 @@ from maison.observatoire.charts import svg
 from maison.observatoire.conformite.maturin import TYPES
 from maison.observatoire.report import Period, Table
 from maison.observatoire.service import Observatoire, Served
-from maison.observatoire.sunes.model import Scope
+from maison.observatoire.sunes.model import FILTERS, Scope
 from maison.portail.psc_connexion import PscConnexion, PscPortal
 from maison.portail.sessions import Session
 from maison.portail.web import page, page_number
@@ -54,7 +55,6 @@ PORTAL_NAME = "Observatoire"
 SESSION_PAGE = "page de l'observatoire : la session du portail est vérifiée par le portail lui-même"
 PAGE_SIZE = 50  # an explanation's elements per page
 SEMESTERS_SHOWN = 4  # the semester asked and the three before it
-FILTERS = {"tous": "tous", "comptes": "comptés", "non-comptes": "non comptés", "hors": "hors dénominateur"}
 
 
 OBSERVATOIRE = PscPortal(portal=PORTAL, base=BASE, cookie=COOKIE, landing=BASE, title=PORTAL_NAME)
@@ -200,16 +200,10 @@ def router(portal: ObservatoirePortal) -> APIRouter:
         session, actor = portal.caller(request)
         scope, period = scope_of(structure, ght), period_of(periode)
         number = page_number(request.query_params.get("page"))
-        if filtre not in FILTERS:
-            raise InvalidInput(f"filtre {filtre!r} : {', '.join(FILTERS)}", code="filtre-invalide")
-        served = obs.explain(actor, scope, period, indicateur)  # as GET /observatoire/sunes/explication/…
-        elements = served.content["elements"]
-        chosen = [e for e in elements if _kept(e, filtre)]
-        pages = max(1, -(-len(chosen) // PAGE_SIZE))
-        if number > pages:
-            raise InvalidInput(f"page {number} : l'explication en compte {pages}", code="page-invalide")
-        shown = chosen[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
-        code = served.content["indicateur"]
+        # as GET /observatoire/sunes/explication/…?page=…&taille=50&filtre=…
+        served = obs.explain_page(actor, scope, period, indicateur, number=number, size=PAGE_SIZE, filtre=filtre)
+        content = served.content
+        code, totals = content["indicateur"], content["totaux"]
         context = portal.context(
             session,
             actor,
@@ -218,13 +212,13 @@ def router(portal: ObservatoirePortal) -> APIRouter:
             scope=scope,
             period=period,
             code=code,
-            elements=shown,
-            total=len(elements),
-            numerator=sum(1 for e in elements if e["compte"]),
-            denominator=sum(1 for e in elements if e["denominateur"]),
-            chosen=len(chosen),
+            elements=content["elements"],
+            total=totals["elements"],
+            numerator=totals["numerateur"],
+            denominator=totals["denominateur"],
+            chosen=content["selection"],
             number=number,
-            pages=pages,
+            pages=content["pages"],
             first=(number - 1) * PAGE_SIZE + 1,
             filtre=filtre,
             filters=FILTERS,
@@ -278,16 +272,6 @@ def router(portal: ObservatoirePortal) -> APIRouter:
         return page("observatoire/prerequis.html", **context)
 
     return r
-
-
-def _kept(element: dict[str, Any], filtre: str) -> bool:
-    if filtre == "comptes":
-        return bool(element["compte"])
-    if filtre == "non-comptes":
-        return bool(element["denominateur"]) and not element["compte"]
-    if filtre == "hors":
-        return not element["denominateur"]
-    return True
 
 
 def _own(actor: Actor, scope: Scope, page_name: str) -> str:

@@ -141,6 +141,45 @@ def test_an_unknown_indicator_is_a_400(client, keys):
     assert answer.status_code == 400 and code(answer) == "indicateur"
 
 
+def test_an_explanation_is_served_by_pages_with_its_totals(client, keys):
+    """`page`, `taille`, `filtre`: one page and the whole explanation's totals, signed; without them
+    the full export. The stays and reasons of a page: tests/observatoire/sunes/test_service.py."""
+    url = "/observatoire/sunes/explication/DS1.1"
+    answer = client.get(url, params={**S1, "page": "1", "taille": "20", "filtre": "non-comptes"}, headers=keys["ars"])
+    assert answer.status_code == 200
+    served = answer.json()
+    assert served["rapport"] == "sunes-explication-page"
+    content = served["contenu"]
+    assert {k: content[k] for k in ("indicateur", "periode", "filtre", "page", "taille", "pages")} == {
+        "indicateur": "DS1.1",
+        "periode": "2026-S1",
+        "filtre": "non-comptes",
+        "page": 1,
+        "taille": 20,
+        "pages": 1,
+    }
+    assert set(content["totaux"]) == {"elements", "denominateur", "numerateur", "non_comptes", "hors_denominateur"}
+    assert content["selection"] == content["totaux"]["non_comptes"] == len(content["elements"])
+    full = client.get(url, params=S1, headers=keys["ars"]).json()
+    assert full["rapport"] == "sunes-explication" and "totaux" not in full["contenu"]
+
+
+@pytest.mark.parametrize(
+    ("params", "wanted"),
+    [
+        ({"page": "0"}, "page-invalide"),
+        ({"page": "x"}, "page-invalide"),
+        ({"page": "2"}, "page-invalide"),  # past the last page
+        ({"taille": "501"}, "taille-invalide"),
+        ({"taille": "-1"}, "taille-invalide"),
+        ({"filtre": "tout"}, "filtre-invalide"),
+    ],
+)
+def test_a_bad_page_is_a_400(client, keys, params, wanted):
+    answer = client.get("/observatoire/sunes/explication/DS1.1", params={**S1, **params}, headers=keys["ars"])
+    assert answer.status_code == 400 and code(answer) == wanted
+
+
 def test_the_measures_are_public_one_per_indicator(client):
     found = client.get("/observatoire/fhir/Measure").json()
     ids = [e["resource"]["id"] for e in found["entry"]]

@@ -218,6 +218,16 @@ class Item:
     reason: str
     seqs: tuple[int, ...]
 
+    def selected_by(self, filtre: str) -> bool:
+        """Whether a page filtered by `filtre` (FILTERS) lists it."""
+        if filtre == "comptes":
+            return self.counted
+        if filtre == "non-comptes":
+            return self.in_denominator and not self.counted
+        if filtre == "hors":
+            return not self.in_denominator
+        return True
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "element": self.key,
@@ -261,5 +271,94 @@ class Explanation:
                 f"{self.indicator.code} — {self.indicator.unit.value} comptés et non comptés ({self.period.label})",
                 ("élément", "dénominateur", "compté", "raison", "traces d'audit"),
                 tuple((i.key, i.in_denominator, i.counted, i.reason, " ".join(map(str, i.seqs))) for i in self.items),
+            )
+        ]
+
+
+# the selections of an explanation's page: which elements it lists
+FILTERS = {"tous": "tous", "comptes": "comptés", "non-comptes": "non comptés", "hors": "hors dénominateur"}
+PAGE_SIZES = range(1, 501)  # elements per page a caller may ask
+
+
+@dataclass(frozen=True)
+class Totals:
+    """An explanation's counts, from SQL over the folded facts (not by judging every element): its
+    elements, those in the denominator, those counted."""
+
+    elements: int
+    denominator: int
+    numerator: int
+
+    def selected(self, filtre: str) -> int:
+        """How many elements `filtre` (FILTERS) selects."""
+        return {
+            "tous": self.elements,
+            "comptes": self.numerator,
+            "non-comptes": self.denominator - self.numerator,
+            "hors": self.elements - self.denominator,
+        }[filtre]
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "elements": self.elements,
+            "denominateur": self.denominator,
+            "numerateur": self.numerator,
+            "non_comptes": self.denominator - self.numerator,
+            "hors_denominateur": self.elements - self.denominator,
+        }
+
+
+@dataclass(frozen=True)
+class ExplanationPage:
+    """One page of an explanation — its elements in the full list's order, judged and proven as the
+    full list judges them — with the whole explanation's totals: what a person reads (an explanation
+    of a GHT's semester holds ~150 000 stays); `Explanation` is the full export."""
+
+    indicator: Indicator
+    period: Period
+    totals: Totals
+    filtre: str
+    number: int  # from 1
+    size: int
+    items: tuple[Item, ...] = field(default=())
+
+    @property
+    def selected(self) -> int:
+        return self.totals.selected(self.filtre)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.selected // self.size))
+
+    @property
+    def first(self) -> int:
+        """The rank of the page's first element in the selection (from 1)."""
+        return (self.number - 1) * self.size + 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "indicateur": self.indicator.code,
+            "periode": self.period.label,
+            "totaux": self.totals.as_dict(),
+            "filtre": self.filtre,
+            "selection": self.selected,
+            "page": self.number,
+            "taille": self.size,
+            "pages": self.pages,
+            "elements": [i.as_dict() for i in self.items],
+        }
+
+    def tables(self) -> list[Table]:
+        last = self.first + len(self.items) - 1
+        return [
+            Table(
+                f"{self.indicator.code} — {self.indicator.unit.value} {self.first} à {last} sur {self.selected} "
+                f"({FILTERS[self.filtre]}, page {self.number}/{self.pages}) — {self.period.label}",
+                ("élément", "dénominateur", "compté", "raison", "traces d'audit"),
+                tuple((i.key, i.in_denominator, i.counted, i.reason, " ".join(map(str, i.seqs))) for i in self.items),
+                notes=(
+                    f"{self.totals.numerator} compté(s) sur {self.totals.denominator} au dénominateur ; "
+                    f"{self.totals.elements - self.totals.denominator} hors dénominateur",
+                ),
             )
         ]

@@ -8,6 +8,8 @@ How to call it::
     report.as_dict(); report.tables()
     why = sunes.explain(actor, Scope.ght("GHT-75"), Period.parse("2026-S1"), "DS1.1")
     why.as_dict(); why.tables()
+    page = sunes.explain_page(actor, Scope.ght("GHT-75"), Period.parse("2026-S1"), "DS1.1", number=2, size=50,
+                              filtre="non-comptes")  # page.totals, page.items, page.pages
     sunes.declare_cme(actor, FINESS, "2026-03-12", "CME", "PV de la CME du 12 mars 2026")   # DS4.3
 
 How each fact is established (the fold, `Folding`), from the records the services leave:
@@ -50,12 +52,17 @@ dated before the period's end, with its evidence and its declarant.
 The fold (`fold`) reads only the records after its cursor, by windows of seqs, and writes the facts
 and the cursor in one transaction; `fold(from_zero=True)` rebuilds them. The indicators are SQL
 counts over the facts (store.py); each explanation lists every stay, report or correspondent with
-the reason it is counted or not and the audit seqs that prove it.
+the reason it is counted or not and the audit seqs that prove it — all of them (`explain`, the export:
+seconds for a GHT's semester of ~150 000 stays) or one page with the whole explanation's totals
+(`explain_page`: the totals are the indicator's SQL counts, the page's elements are selected, ordered
+and cut by SQL and only their rows read, then judged by the same code — a page costs about the same
+whatever the period holds).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -69,14 +76,18 @@ from maison.formats.mime import CITIZEN_DOMAIN
 from maison.observatoire.report import Period
 from maison.observatoire.sunes import store
 from maison.observatoire.sunes.model import (
+    FILTERS,
     INDICATORS,
+    PAGE_SIZES,
     CmePresentation,
     Explanation,
+    ExplanationPage,
     Indicator,
     Item,
     Result,
     Scope,
     SunesReport,
+    Totals,
     Unit,
     indicator,
 )
@@ -443,6 +454,64 @@ class SunEs:
         self.trail.read(actor, "observatoire.sunes", detail=self._audited(scope, period, structures, indicateur=i.code))
         return Explanation(i, period, tuple(items))
 
+    def explain_page(
+        self,
+        actor: Actor,
+        scope: Scope,
+        period: Period,
+        code: str,
+        *,
+        number: int = 1,
+        size: int = 50,
+        filtre: str = "tous",
+    ) -> ExplanationPage:
+        """One page of `explain`'s list — the same elements in the same order, judged and proven the
+        same way — filtered (FILTERS: all, counted, not counted, out of the denominator), with the whole
+        explanation's totals. The totals are SQL counts over the folded facts (the indicator's own);
+        the page's elements are selected, ordered and cut by SQL, and only their documents, earlier stays
+        or messages are read: a page costs the same whatever the period's size (DS4.1's correspondents,
+        a few thousand for a GHT's semester, are judged all, then cut)."""
+        i = indicator(code)
+        if filtre not in FILTERS:
+            raise InvalidInput(f"filtre {filtre!r} : {', '.join(FILTERS)}", code="filtre-invalide")
+        if number < 1:
+            raise InvalidInput(f"page {number} : les pages se comptent à partir de 1", code="page-invalide")
+        if size not in PAGE_SIZES:
+            raise InvalidInput(f"taille de page {size} : de 1 à 500 éléments", code="taille-invalide")
+        self.fold()
+        with self.db.read() as conn:
+            structures = self._structures(conn, scope)
+            page, chosen = self._page(conn, i, structures, period, filtre, number, size)
+        if number > page.pages:
+            raise InvalidInput(f"page {number} : l'explication en compte {page.pages}", code="page-invalide")
+        more = {"indicateur": i.code, "page": str(number), "taille": str(size), "filtre": filtre}
+        self.trail.read(actor, "observatoire.sunes", detail=self._audited(scope, period, structures, **more))
+        return replace(page, items=tuple(chosen))
+
+    def _page(
+        self, conn: Any, i: Indicator, structures: list[str], period: Period, filtre: str, number: int, size: int
+    ) -> tuple[ExplanationPage, list[Item]]:
+        """The page (its totals) and its elements (none past the last page)."""
+        start, end = period.bounds
+        offset = (number - 1) * size
+        if i.unit is Unit.CORRESPONDENTS:
+            every = _explain_correspondents(conn, i, structures, start, end)
+            totals = Totals(len(every), sum(e.in_denominator for e in every), sum(e.counted for e in every))
+            items = [e for e in every if e.selected_by(filtre)][offset : offset + size]
+        elif i.unit is Unit.REPORTS:
+            totals = Totals(*store.report_totals(conn, structures, i.types, i.level, start, end))
+            where = store.report_selection(i.types, i.level, end, filtre)
+            rows = store.reports_page(conn, structures, i.types, (start, end), where, offset, size)
+            items = _report_items(rows, i, end)
+        else:
+            returning = i.unit is Unit.RETURNING_STAYS
+            met = "ds14_at" if returning else _met_column(i)
+            totals = Totals(*store.stay_totals(conn, structures, start, end, met, returning=returning))
+            where = store.stay_selection(start, end, met, filtre, returning=returning)
+            stays = store.stays_page(conn, structures, start, end, where, offset, size)
+            items = _PAGERS[i.unit if i.code != "DS4.2" else "DS4.2"](conn, i, stays, start, end)
+        return ExplanationPage(i, period, totals, filtre, number, size), items
+
     # --- DS4.3 ---------------------------------------------------------------------------------------
 
     def declare_cme(
@@ -541,11 +610,20 @@ def _judge_stay(
     return Item(_key(stay), True, rank == 6, reason, tuple(seqs))
 
 
-def _explain_stays(conn: Any, i: Indicator, structures: list[str], start: str, end: str) -> list[Item]:
-    stays = store.stays_touching(conn, structures, start, end)
-    docs: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for d in store.documents_of_stays_touching(conn, structures, start, end, i.types):
-        docs.setdefault((d["structure"], d["stay_number"]), []).append(d)
+def _by_stay(rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        found.setdefault((r["structure"], r["stay_number"]), []).append(r)
+    return found
+
+
+def _keys(stays: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(s["structure"], s["number"]) for s in stays]
+
+
+def _stay_items(
+    stays: list[dict[str, Any]], docs: dict[tuple[str, str], list[dict[str, Any]]], i: Indicator, start: str, end: str
+) -> list[Item]:
     return [
         _judge_stay(s, docs.get((s["structure"], s["number"]), []), i, end)
         if _discharged_in(s, start, end)
@@ -554,13 +632,27 @@ def _explain_stays(conn: Any, i: Indicator, structures: list[str], start: str, e
     ]
 
 
-def _explain_returning(conn: Any, i: Indicator, structures: list[str], start: str, end: str) -> list[Item]:
+def _explain_stays(conn: Any, i: Indicator, structures: list[str], start: str, end: str) -> list[Item]:
     stays = store.stays_touching(conn, structures, start, end)
-    earlier_docs: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for d in store.documents_of_earlier_stays(conn, structures, start, end):
-        earlier_docs.setdefault((d["structure"], d["stay_number"]), []).append(d)
+    docs = _by_stay(store.documents_of_stays_touching(conn, structures, start, end, i.types))
+    return _stay_items(stays, docs, i, start, end)
+
+
+def _page_stays(conn: Any, i: Indicator, stays: list[dict[str, Any]], start: str, end: str) -> list[Item]:
+    return _stay_items(stays, _by_stay(store.documents_of_stays(conn, _keys(stays), i.types)), i, start, end)
+
+
+def _returning_items(
+    stays: list[dict[str, Any]],
+    earlier: list[dict[str, Any]],
+    earlier_docs: dict[tuple[str, str], list[dict[str, Any]]],
+    i: Indicator,
+    start: str,
+    end: str,
+) -> list[Item]:
+    """`earlier`: stays of the patients of `stays` (at least those earlier than one of them), by admission."""
     by_patient: dict[tuple[str, int], list[dict[str, Any]]] = {}  # each stay's patient's stays: no rescan per stay
-    for e in store.earlier_stays(conn, structures, start, end):
+    for e in earlier:
         by_patient.setdefault((e["structure"], e["patient_id"]), []).append(e)
     items = []
     for s in stays:
@@ -584,9 +676,21 @@ def _explain_returning(conn: Any, i: Indicator, structures: list[str], start: st
     return items
 
 
-def _explain_reports(conn: Any, i: Indicator, structures: list[str], start: str, end: str) -> list[Item]:
+def _explain_returning(conn: Any, i: Indicator, structures: list[str], start: str, end: str) -> list[Item]:
+    stays = store.stays_touching(conn, structures, start, end)
+    earlier_docs = _by_stay(store.documents_of_earlier_stays(conn, structures, start, end))
+    return _returning_items(stays, store.earlier_stays(conn, structures, start, end), earlier_docs, i, start, end)
+
+
+def _page_returning(conn: Any, i: Indicator, stays: list[dict[str, Any]], start: str, end: str) -> list[Item]:
+    earlier = store.stays_of_patients(conn, {(s["structure"], s["patient_id"]) for s in stays})
+    earlier_docs = _by_stay(store.documents_of_stays(conn, _keys(earlier)))
+    return _returning_items(stays, earlier, earlier_docs, i, start, end)
+
+
+def _report_items(rows: list[dict[str, Any]], i: Indicator, end: str) -> list[Item]:
     items = []
-    for doc in store.reports(conn, structures, i.types, start, end):
+    for doc in rows:
         stay = f"/{doc['stay_number']}" if doc["stay_number"] else ""  # a report fed with no stay named
         key = f"{doc['structure']}{stay} {doc['unique_id']}"
         if doc["superseded_seq"] is not None:
@@ -598,11 +702,13 @@ def _explain_reports(conn: Any, i: Indicator, structures: list[str], start: str,
     return items
 
 
-def _explain_patient_messages(conn: Any, i: Indicator, structures: list[str], start: str, end: str) -> list[Item]:
-    stays = store.stays_touching(conn, structures, start, end)
-    sent: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for m in store.messages_of(conn, structures, start, end, patient=True):
-        sent.setdefault((m["structure"], m["stay_number"]), []).append(m)
+def _explain_reports(conn: Any, i: Indicator, structures: list[str], start: str, end: str) -> list[Item]:
+    return _report_items(store.reports(conn, structures, i.types, start, end), i, end)
+
+
+def _patient_message_items(
+    stays: list[dict[str, Any]], sent: dict[tuple[str, str], list[dict[str, Any]]], start: str, end: str
+) -> list[Item]:
     items = []
     for s in stays:
         if not _discharged_in(s, start, end):
@@ -618,6 +724,16 @@ def _explain_patient_messages(conn: Any, i: Indicator, structures: list[str], st
         else:
             items.append(Item(_key(s), True, False, "aucun message au patient", seqs))
     return items
+
+
+def _explain_patient_messages(conn: Any, i: Indicator, structures: list[str], start: str, end: str) -> list[Item]:
+    stays = store.stays_touching(conn, structures, start, end)
+    sent = _by_stay(store.messages_of(conn, structures, start, end, patient=True))
+    return _patient_message_items(stays, sent, start, end)
+
+
+def _page_patient_messages(conn: Any, i: Indicator, stays: list[dict[str, Any]], start: str, end: str) -> list[Item]:
+    return _patient_message_items(stays, _by_stay(store.messages_of_stays(conn, _keys(stays), end)), start, end)
 
 
 def _explain_correspondents(conn: Any, i: Indicator, structures: list[str], start: str, end: str) -> list[Item]:
@@ -645,4 +761,11 @@ _EXPLAINERS: dict[object, Callable[[Any, Indicator, list[str], str, str], list[I
     Unit.REPORTS: _explain_reports,
     Unit.CORRESPONDENTS: _explain_correspondents,
     "DS4.2": _explain_patient_messages,
+}
+
+# an explanation's page of stays: the page's stays (selected, ordered and cut by SQL) judged by these
+_PAGERS: dict[object, Callable[[Any, Indicator, list[dict[str, Any]], str, str], list[Item]]] = {
+    Unit.STAYS: _page_stays,
+    Unit.RETURNING_STAYS: _page_returning,
+    "DS4.2": _page_patient_messages,
 }

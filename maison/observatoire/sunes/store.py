@@ -501,9 +501,7 @@ def documents_of_earlier_stays(conn: Connection, structures: list[str], start: s
 
 
 def reports(conn: Connection, structures: list[str], types: Sequence[str], start: str, end: str) -> list[dict]:
-    query = sa.select(D).where(
-        D.c.structure.in_(structures), D.c.type_code.in_(list(types)), D.c.produced_at >= start, D.c.produced_at < end
-    )
+    query = sa.select(D).where(*_produced(structures, types, start, end))
     return _dicts(conn.execute(query.order_by(D.c.produced_seq)))
 
 
@@ -516,6 +514,157 @@ def messages_of(conn: Connection, structures: list[str], start: str, end: str, *
     if not patient:
         query = query.where(M.c.tried_at >= start)
     return _dicts(conn.execute(query.order_by(M.c.seq)))
+
+
+# --- an explanation's page: its elements selected and ordered by SQL, their rows read for them only ----
+
+
+def _stay_denominator(start: str, end: str, *, returning: bool) -> list[sa.ColumnElement[bool]]:
+    """A stay of `stays_touching` in the denominator: discharged in the period, not cancelled (DS1.4:
+    its patient came before) — `count_stays`' and `count_returning_stays`' conditions."""
+    denominator = [S.c.discharged_at >= start, S.c.discharged_at < end, S.c.status != "cancelled"]
+    return [*denominator, S.c.came_before.is_(True)] if returning else denominator
+
+
+def stay_selection(
+    start: str, end: str, met: str, filtre: str, *, returning: bool = False
+) -> list[sa.ColumnElement[bool]]:
+    """The conditions a stay of `stays_touching` meets to be listed by `filtre` (model.FILTERS): in the
+    denominator (discharged in the period, not cancelled; DS1.4: its patient came before), counted (the
+    line `met` before the period's end, as `count_stays` counts it), or not (NULLs said apart: a stay
+    not over has no discharge)."""
+    denominator = _stay_denominator(start, end, returning=returning)
+    if filtre == "comptes":
+        return [*denominator, S.c[met] < end]
+    if filtre == "non-comptes":
+        return [*denominator, sa.or_(S.c[met].is_(None), S.c[met] >= end)]
+    if filtre == "hors":
+        outside = [S.c.status == "cancelled", S.c.discharged_at.is_(None), S.c.discharged_at < start]
+        outside.append(S.c.discharged_at >= end)
+        if returning:
+            outside.append(S.c.came_before.is_(False))
+        return [sa.or_(*outside)]
+    return []
+
+
+def _tally(conn: Connection, where: list, denominator: list, counted: list) -> tuple[int, int, int]:
+    """(rows meeting `where`, of them those meeting `denominator`, those meeting `counted` too): the
+    three in one pass over the rows, not three counts."""
+
+    def among(conditions: list) -> sa.ColumnElement[Any]:
+        return sa.func.coalesce(sa.func.sum(sa.case((sa.and_(*conditions), 1), else_=0)), 0)
+
+    query = sa.select(sa.func.count(), among(denominator), among([*denominator, *counted])).where(*where)
+    elements, den, num = conn.execute(query).one()
+    return int(elements), int(den), int(num)
+
+
+def stay_totals(
+    conn: Connection, structures: list[str], start: str, end: str, met: str, *, returning: bool = False
+) -> tuple[int, int, int]:
+    """An explanation of stays' totals: the stays of `stays_touching`, those of the denominator
+    (`count_stays`, DS1.4: `count_returning_stays`), those counted — the indicator's own counts."""
+    denominator = _stay_denominator(start, end, returning=returning)
+    return _tally(conn, [_touching(structures, start, end)], denominator, [S.c[met] < end])
+
+
+def report_totals(
+    conn: Connection, structures: list[str], types: Sequence[str], level: str, start: str, end: str
+) -> tuple[int, int, int]:
+    """An explanation of reports' totals: every report `reports` lists, those of the denominator
+    (`count_reports`: not replaced), those counted (fed before the period's end)."""
+    denominator = [D.c.superseded_seq.is_(None)]
+    return _tally(conn, _produced(structures, types, start, end), denominator, [_fed_by(types, level, end)])
+
+
+def stays_page(
+    conn: Connection, structures: list[str], start: str, end: str, where: list, offset: int, limit: int
+) -> list[dict[str, Any]]:
+    """A page of `stays_touching` (its order: structure, number) among those meeting `where`."""
+    query = sa.select(*_STAY).where(_touching(structures, start, end), *where)
+    return _dicts(conn.execute(query.order_by(S.c.structure, S.c.number).offset(offset).limit(limit)))
+
+
+def documents_of_stays(
+    conn: Connection, keys: Sequence[tuple[str, str]], types: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """The documents (of `types`; all without) of the stays `keys`, each stay's in production order."""
+    found = []
+    for part in chunks(sorted(set(keys))):
+        wanted = set(part)
+        query = sa.select(*_DOC).where(*_pairs(D.c.structure, D.c.stay_number, part))
+        if types:
+            query = query.where(D.c.type_code.in_(list(types)))
+        rows = _dicts(conn.execute(query.order_by(D.c.produced_seq)))
+        found += [r for r in rows if (r["structure"], r["stay_number"]) in wanted]
+    return found
+
+
+def stays_of_patients(conn: Connection, patients: Iterable[tuple[str, int]]) -> list[dict[str, Any]]:
+    """Every stay of the patients (structure, patient id), by admission (`earlier_stays`' order)."""
+    found = []
+    for part in chunks(sorted(set(patients))):
+        wanted = set(part)
+        rows = _dicts(conn.execute(sa.select(*_STAY).where(*_pairs(S.c.structure, S.c.patient_id, part))))
+        found += [r for r in rows if (r["structure"], r["patient_id"]) in wanted]
+    return sorted(found, key=lambda r: (r["admitted_at"] or "", r["structure"], r["number"]))
+
+
+def messages_of_stays(conn: Connection, keys: Sequence[tuple[str, str]], end: str) -> list[dict[str, Any]]:
+    """The messages to the patient of the stays `keys` tried before `end` (`messages_of`' rows), by seq."""
+    found = []
+    for part in chunks(sorted(set(keys))):
+        wanted = set(part)
+        query = (
+            sa.select(M, D.c.qualified)
+            .join(D, D.c.unique_id == M.c.unique_id, isouter=True)
+            .where(*_pairs(M.c.structure, M.c.stay_number, part), M.c.patient.is_(True), M.c.tried_at < end)
+        )
+        rows = _dicts(conn.execute(query.order_by(M.c.seq)))
+        found += [r for r in rows if (r["structure"], r["stay_number"]) in wanted]
+    return sorted(found, key=lambda r: r["seq"])
+
+
+def _fed_by(types: Sequence[str], level: str, end: str) -> sa.ColumnElement[bool]:
+    """A report counted: fed as `count_reports` counts it, before `end` (never NULL: negated, it is the
+    reports not counted)."""
+    return sa.and_(*fed_document(types, level), sa.func.coalesce(D.c.fed_at, end) < end)
+
+
+def report_selection(types: Sequence[str], level: str, end: str, filtre: str) -> list[sa.ColumnElement[bool]]:
+    """The conditions a report of `reports` meets to be listed by `filtre`: in the denominator (not
+    replaced by a later version), counted (fed as `count_reports` counts it), or not."""
+    fed = _fed_by(types, level, end)
+    if filtre == "comptes":
+        return [D.c.superseded_seq.is_(None), fed]
+    if filtre == "non-comptes":
+        return [D.c.superseded_seq.is_(None), sa.not_(fed)]
+    if filtre == "hors":
+        return [D.c.superseded_seq.is_not(None)]
+    return []
+
+
+def reports_page(
+    conn: Connection,
+    structures: list[str],
+    types: Sequence[str],
+    period: tuple[str, str],
+    where: list,
+    offset: int,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """A page of `reports` (its order: production) among those meeting `where`."""
+    query = sa.select(D).where(*_produced(structures, types, *period), *where).order_by(D.c.produced_seq)
+    return _dicts(conn.execute(query.offset(offset).limit(limit)))
+
+
+def _produced(structures: list[str], types: Sequence[str], start: str, end: str) -> list[sa.ColumnElement[bool]]:
+    return [
+        D.c.structure.in_(structures),
+        D.c.type_code.in_(list(types)),
+        D.c.produced_at >= start,
+        D.c.produced_at < end,
+    ]
 
 
 def add_cme(conn: Connection, row: dict[str, Any]) -> None:

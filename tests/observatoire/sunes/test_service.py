@@ -25,7 +25,7 @@ from maison.formats.mime import CITIZEN_DOMAIN
 from maison.formats.pdf import document_pdf
 from maison.identite.psc.api import issuer_for
 from maison.observatoire.report import Period
-from maison.observatoire.sunes.model import Scope
+from maison.observatoire.sunes.model import FILTERS, Scope
 from maison.observatoire.sunes.service import SunEs
 from tests.e2e.dpi import Dpi
 from tests.e2e.test_dmp_n1_n3 import BIO, PAT_TROIS, PAT_TROIS_INS
@@ -330,6 +330,25 @@ def test_each_indicator_and_its_explanation_from_the_real_flows(world, house, re
     for code, (num, den) in FIGURES.items():
         explained = sunes.explain(me, Scope.structure(HOPITAL), CURRENT, code)
         assert (explained.numerator, explained.denominator) == (num, den), code
+        # each page (selected, ordered and cut by SQL) holds the full list's elements, in its order, alike
+        every = explained.items
+        for filtre in FILTERS:
+            chosen = [item for item in every if item.selected_by(filtre)]
+            pages = [sunes.explain_page(me, Scope.structure(HOPITAL), CURRENT, code, number=1, size=2, filtre=filtre)]
+            assert (pages[0].totals.numerator, pages[0].totals.denominator) == (num, den), code
+            assert pages[0].totals.elements == len(every) and pages[0].selected == len(chosen), (code, filtre)
+            while pages[-1].number < pages[-1].pages:
+                pages.append(
+                    sunes.explain_page(
+                        me, Scope.structure(HOPITAL), CURRENT, code, number=pages[-1].number + 1, size=2, filtre=filtre
+                    )
+                )
+            assert [item for p in pages for item in p.items] == chosen, (code, filtre)
+    with pytest.raises(InvalidInput, match="en compte 1"):
+        sunes.explain_page(me, Scope.structure(HOPITAL), CURRENT, "DS1.1", number=2, size=500)
+    for bad in ({"filtre": "tout"}, {"size": 501}, {"number": 0}):
+        with pytest.raises(InvalidInput):
+            sunes.explain_page(me, Scope.structure(HOPITAL), CURRENT, "DS1.1", **bad)  # type: ignore[arg-type]
 
     # the report and the explanations are accesses, audited
     with house.db.read() as conn:
