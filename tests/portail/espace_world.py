@@ -40,6 +40,20 @@ def client(world: World) -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.fixture(scope="module")
+def shared_world(module_live) -> World:
+    """`world` on the module's one house (module_live), for modules whose tests are all refused."""
+    return make(module_live.house, module_live)
+
+
+@pytest.fixture(scope="module")
+def shared_client(shared_world: World) -> Iterator[httpx.Client]:
+    """`client` on the module's one house: Sarah logged in once; a refused form leaves her session as it was."""
+    with httpx.Client(base_url=shared_world.base, timeout=120) as client:
+        assert log_in(shared_world, client).status_code == 303
+        yield client
+
+
 def post(client: httpx.Client, page: str, action: str, **data: str) -> httpx.Response:
     """The form at `action` as the page at `page` sends it: with the session's CSRF token."""
     return client.post(action, data={"csrf": _token(client.get(page).text), **data})

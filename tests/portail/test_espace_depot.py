@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime, timedelta
 from html import unescape
 
 import httpx
-import pytest
 
 from maison.etablissement.dmp.producer import Produced
 from maison.formats.pdf import document_pdf
@@ -59,23 +58,6 @@ def test_a_pdf_is_filed_in_the_dmp_and_shown_under_its_category(client, world):
 def test_an_image_is_accepted(client):
     assert _send(client, PNG, "image/png", "DOCPAT04", "Radio du genou").status_code == 303
     assert "Radio du genou" in client.get("/mon-espace/dossier").text
-
-
-@pytest.mark.parametrize(
-    ("data", "kind", "categorie", "titre", "status", "words"),
-    [
-        (b"bonjour", "text/plain", "DOCPAT05", "T", 400, "type 'text/plain'"),
-        (b"pas un pdf", "application/pdf", "DOCPAT05", "T", 400, "le contenu n'est pas un application/pdf"),
-        (PNG, "image/png", "DOCPAT08", "T", 400, "produite par Mon espace santé"),
-        (PNG, "image/png", "LOINC-X", "T", 400, "catégorie 'LOINC-X'"),
-        (PNG, "image/png", "DOCPAT04", "", 400, "titre du document"),
-    ],
-)
-def test_the_services_refusals_are_french_4xx_pages(client, world, data, kind, categorie, titre, status, words):
-    answer = _send(client, data, kind, categorie, titre)
-    assert answer.status_code == status, answer.text
-    assert words in answer.text.replace("&#39;", "'") and '<html lang="fr">' in answer.text
-    assert not records(world.house, "espace.document.deposer")
 
 
 def test_a_document_over_the_limit_is_refused_with_the_services_words(client, world):

@@ -9,7 +9,6 @@ import re
 from datetime import date, timedelta
 
 import httpx
-import pytest
 
 from maison.portail.espace_mesures import observation_of, who_class
 from maison.portail.web import CSP
@@ -59,27 +58,6 @@ def test_units_are_converted_by_the_service(client):
     assert _add(client, "glycemie:g/L", "1,1").status_code == 303
     page = client.get(PAGE).text
     assert "Glycémie (mg/dL)" in page and "<td>110</td>" in page
-
-
-@pytest.mark.parametrize(
-    ("fields", "status", "words"),
-    [
-        ({"mesure": "poids:kg", "valeur": "beaucoup"}, 400, "un nombre est attendu"),
-        ({"mesure": "poids:kg", "valeur": "900"}, 400, "hors des valeurs possibles"),
-        ({"mesure": "imc:kg/m2", "valeur": "22"}, 400, "choisissez une mesure"),
-        ({"mesure": "poids:lb", "valeur": "150"}, 400, "choisissez une mesure"),
-        ({"mesure": "douleur:{score}", "valeur": "3,5"}, 400, "un nombre entier"),
-        ({"mesure": "poids:kg", "valeur": "70", "date": "2999-01-01"}, 400, "dans le futur"),
-        ({"mesure": "poids:kg", "valeur": "70", "date": "hier"}, 400, "date"),
-    ],
-)
-def test_wrong_input_is_a_french_4xx_page(client, world, fields, status, words):
-    data = {"date": date.today().isoformat(), **fields}
-    answer = post(client, PAGE, PAGE, **data)
-    assert answer.status_code == status, answer.text
-    assert words in answer.text and '<html lang="fr">' in answer.text
-    assert answer.headers["content-security-policy"] == CSP
-    assert not records(world.house, "espace.mesure.ajouter")
 
 
 def test_delete_own_measure_but_not_the_bmi_nor_another_patients(client, world):

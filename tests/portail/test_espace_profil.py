@@ -8,8 +8,6 @@ from __future__ import annotations
 import re
 from html import unescape
 
-import pytest
-
 from maison.portail.espace_profil import contact_details_of, resource_of, wishes_of
 from maison.portail.web import CSP
 from tests.identite.helpers import SARAH_NIR
@@ -61,30 +59,6 @@ def test_an_entry_is_added_to_each_rubrique_and_removed(client, world):
     assert post(client, PAGE, f"{PAGE}/allergies/{id_}/suppression").status_code == 303
     assert "Pénicilline" not in _text(client)
     assert len(records(world.house, "espace.profil.supprimer")) == 1
-
-
-@pytest.mark.parametrize(
-    ("action", "fields", "status", "words"),
-    [
-        ("maladies", {"libelle": ""}, 400, "un texte est attendu"),
-        ("maladies", {"libelle": "Asthme", "debut": "2999-01-01"}, 400, "dans le futur"),
-        ("traitements", {"libelle": "X", "debut": "2020-02-01", "fin": "2020-01-01"}, 400, "la fin précède le début"),
-        ("contacts-urgence", {"nom": "Sans moyen"}, 400, "un moyen de joindre"),
-        ("contacts-urgence", {"nom": "X", "telephone": "pas un numéro"}, 400, "n'est pas un phone valide"),
-        ("vaccinations", {"libelle": "Tétanos", "date": ""}, 400, "une date AAAA-MM-JJ"),
-        ("inconnue", {"libelle": "x"}, 404, "rubrique"),
-        ("coordonnees", {"code_postal": "7500"}, 400, "cinq chiffres"),
-        ("coordonnees", {"email": "pas une adresse"}, 400, "n'est pas un email valide"),
-        ("volontes", {"directives": "peut-être", "don": "favorable"}, 400, "oui ou non"),
-        ("volontes", {"directives": "non", "don": "sans avis"}, 400, "donOrganes"),
-    ],
-)
-def test_wrong_input_is_a_french_4xx_page(client, world, action, fields, status, words):
-    answer = post(client, PAGE, f"{PAGE}/{action}", **fields)
-    assert answer.status_code == status, answer.text
-    assert words in unescape(answer.text) and '<html lang="fr">' in answer.text
-    assert answer.headers["content-security-policy"] == CSP
-    assert not records(world.house, "espace.profil.modifier")
 
 
 def test_wishes_and_contact_details_are_replaced_whole(client, world):
