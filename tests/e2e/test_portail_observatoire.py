@@ -40,10 +40,8 @@ def dashboard(world, house, live, reference_path):  # noqa: F811
     return live.url
 
 
-def log_in(page: Page, base: str, idnatps: str, scan: bool, password: str = PASSWORD) -> None:
-    """From the dashboard's address to its home page, through Pro Santé Connect's login page."""
-    page.goto(f"{base}{BASE}")
-    assert page.url.endswith(f"{BASE}/connexion") and page.title() == "Connexion — Observatoire"
+def psc_sign_in(page: Page, idnatps: str, password: str, landing: str, scan: bool = True) -> None:
+    """From a portal's login page (shown) to `landing`, through Pro Santé Connect's own login page."""
     accessible(page, scan)
     with page.expect_navigation():
         page.click("text=Se connecter avec Pro Santé Connect")
@@ -52,7 +50,14 @@ def log_in(page: Page, base: str, idnatps: str, scan: bool, password: str = PASS
     page.fill("#password", password)
     with page.expect_navigation():
         page.click("button[type=submit]")
-    page.wait_for_url(f"{base}{BASE}")
+    page.wait_for_url(landing)
+
+
+def log_in(page: Page, base: str, idnatps: str, scan: bool, password: str = PASSWORD) -> None:
+    """From the dashboard's address to its home page, through Pro Santé Connect's login page."""
+    page.goto(f"{base}{BASE}")
+    assert page.url.endswith(f"{BASE}/connexion") and page.title() == "Connexion — Observatoire"
+    psc_sign_in(page, idnatps, password, f"{base}{BASE}", scan)
     assert page.title() == "Accueil — Observatoire"
 
 

@@ -45,6 +45,7 @@ from maison.identite.ins.model import Environment
 from maison.sandbox.builder import Builder
 from maison.sandbox.catalogue import Catalogue, catalogue
 from tests.e2e.test_portail_observatoire import log_in as observatory_log_in
+from tests.e2e.test_portail_observatoire import psc_sign_in
 from tests.e2e.test_portail_patient import accessible, browser  # noqa: F401  (Chromium, axe-core's scan)
 from tests.e2e.test_portail_pro_ordonnance import prescribe_and_print
 from tests.e2e.test_sandbox import _mss_base
@@ -72,18 +73,9 @@ def new_page(browser: Browser, blocked: list[str], downloads: bool = False) -> P
     return page
 
 
-def psc_sign_in(page: Page, start: str, idnatps: str, password: str, landing: str) -> None:
-    """From a portal's login page to its landing page, through Pro Santé Connect's own page."""
+def pro_sign_in(page: Page, start: str, idnatps: str, password: str, landing: str) -> None:
     page.goto(start)
-    accessible(page)
-    with page.expect_navigation():
-        page.click("text=Se connecter avec Pro Santé Connect")
-    assert page.title() == "Pro Santé Connect — connexion"  # the provider's page: not the portal's
-    page.fill("#idnatps", idnatps)
-    page.fill("#password", password)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
-    page.wait_for_url(landing)
+    psc_sign_in(page, idnatps, password, landing)
     accessible(page)
 
 
@@ -114,7 +106,7 @@ def test_patient_professional_and_ars_agent_across_the_three_portals(sandbox, ho
 
     # 2. the lab's doctor signs in on PSC's page, records the information, sees the letter
     pro = new_page(browser, blocked, downloads=True)
-    psc_sign_in(pro, f"{base}/pro", doctor.idnatps, doctor.motDePasse, f"{base}/pro/patients")
+    pro_sign_in(pro, f"{base}/pro", doctor.idnatps, doctor.motDePasse, f"{base}/pro/patients")
     pro.fill("#ins", sarah.ins)
     with pro.expect_navigation():
         pro.click("text=Ouvrir son DMP")
@@ -248,7 +240,7 @@ def journey(base: str, environ: dict[str, str], table: dict[str, dict[str, str]]
 
     gp = table["Espace professionnel"]
     pro = new_page(browser, blocked)
-    psc_sign_in(pro, gp["adresse"], gp["identifiant"].split()[0], gp["mot de passe"], f"{base}/pro/patients")
+    pro_sign_in(pro, gp["adresse"], gp["identifiant"].split()[0], gp["mot de passe"], f"{base}/pro/patients")
     assert "MEDECIN" in pro.locator("p.qui").inner_text()
 
     obs = table["Observatoire"]
