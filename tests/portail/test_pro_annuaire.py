@@ -26,9 +26,12 @@ GP_BOX, GP_ROLE_BOX, RED_BOX = (
 )
 
 
-@pytest.fixture
-def world(house, live):
-    world = make_world(house, live, keys=("generaliste", "pharmacien"))
+# Every test only reads (searches, pages) or is refused, so the tests of one backend share one house and
+# its directory (module_live); what they count is the GP's reads since the test began.
+@pytest.fixture(scope="module")
+def shared_world(module_live):
+    house = module_live.house
+    world = make_world(house, module_live, keys=("generaliste", "pharmacien"))
     with house.db.write() as conn:  # the GP publishes a personal mailbox, one on the liste rouge, one of her practice
         put(
             conn,
@@ -57,6 +60,11 @@ def world(house, live):
         )
         put(conn, [role])
     return world
+
+
+@pytest.fixture
+def world(shared_world):
+    return shared_world.renew()  # PSC tokens last 120 s; the gp's session is opened with a fresh one
 
 
 @pytest.fixture
