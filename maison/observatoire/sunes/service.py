@@ -469,8 +469,8 @@ class SunEs:
         same way — filtered (FILTERS: all, counted, not counted, out of the denominator), with the whole
         explanation's totals. The totals are SQL counts over the folded facts (the indicator's own);
         the page's elements are selected, ordered and cut by SQL, and only their documents, earlier stays
-        or messages are read: a page costs the same whatever the period's size (DS4.1's correspondents,
-        a few thousand for a GHT's semester, are judged all, then cut)."""
+        or messages are read: a page costs far less than the full list (the totals and the selection
+        still pass over the period's rows, in SQL). DS4.1's addresses are grouped in SQL, then cut."""
         i = indicator(code)
         if filtre not in FILTERS:
             raise InvalidInput(f"filtre {filtre!r} : {', '.join(FILTERS)}", code="filtre-invalide")
@@ -495,9 +495,7 @@ class SunEs:
         start, end = period.bounds
         offset = (number - 1) * size
         if i.unit is Unit.CORRESPONDENTS:
-            every = _explain_correspondents(conn, i, structures, start, end)
-            totals = Totals(len(every), sum(e.in_denominator for e in every), sum(e.counted for e in every))
-            items = [e for e in every if e.selected_by(filtre)][offset : offset + size]
+            totals, items = _page_correspondents(conn, structures, start, end, filtre, offset, size)
         elif i.unit is Unit.REPORTS:
             totals = Totals(*store.report_totals(conn, structures, i.types, i.level, start, end))
             where = store.report_selection(i.types, i.level, end, filtre)
@@ -737,8 +735,33 @@ def _page_patient_messages(conn: Any, i: Indicator, stays: list[dict[str, Any]],
 
 
 def _explain_correspondents(conn: Any, i: Indicator, structures: list[str], start: str, end: str) -> list[Item]:
+    return _correspondent_items(store.messages_of(conn, structures, start, end, patient=False), end)
+
+
+def _page_correspondents(
+    conn: Any, structures: list[str], start: str, end: str, filtre: str, offset: int, size: int
+) -> tuple[Totals, list[Item]]:
+    """DS4.1's totals and page: each address's verdict as `_correspondent_items` reaches it — in the
+    denominator by its first message's mailbox type, counted if one was sent for a qualified INS — from
+    the addresses grouped in SQL; then the page's addresses' messages only, judged by the same code."""
+    first: dict[str, tuple[int, str]] = {}
+    counted: set[str] = set()
+    for g in store.correspondents(conn, structures, start, end):
+        if g["recipient"] not in first or g["first"] < first[g["recipient"]][0]:
+            first[g["recipient"]] = (g["first"], g["kind"])
+        if g["counted"]:
+            counted.add(g["recipient"])
+    verdicts = [(r, first[r][1] in store.PERSONAL, r in counted) for r in sorted(first)]
+    kept = [Item(r, den, den and met, "", ()) for r, den, met in verdicts]
+    totals = Totals(len(kept), sum(k.in_denominator for k in kept), sum(k.counted for k in kept))
+    page = [k.key for k in kept if k.selected_by(filtre)][offset : offset + size]
+    messages = store.messages_of(conn, structures, start, end, patient=False, recipients=page) if page else []
+    return totals, _correspondent_items(messages, end)
+
+
+def _correspondent_items(messages: list[dict[str, Any]], end: str) -> list[Item]:
     by_recipient: dict[str, list[dict[str, Any]]] = {}
-    for m in store.messages_of(conn, structures, start, end, patient=False):
+    for m in messages:
         by_recipient.setdefault(m["recipient"], []).append(m)
     items = []
     for recipient, msgs in sorted(by_recipient.items()):

@@ -505,7 +505,11 @@ def reports(conn: Connection, structures: list[str], types: Sequence[str], start
     return _dicts(conn.execute(query.order_by(D.c.produced_seq)))
 
 
-def messages_of(conn: Connection, structures: list[str], start: str, end: str, *, patient: bool) -> list[dict]:
+def messages_of(
+    conn: Connection, structures: list[str], start: str, end: str, *, patient: bool, recipients: Sequence[str] = ()
+) -> list[dict]:
+    """The messages (to the patient, or to professionals: tried in the period) before `end`, by seq;
+    `recipients`: to these only (a page of DS4.1's correspondents, at most `CHUNK`)."""
     query = (
         sa.select(M, D.c.qualified)
         .join(D, D.c.unique_id == M.c.unique_id, isouter=True)
@@ -513,7 +517,28 @@ def messages_of(conn: Connection, structures: list[str], start: str, end: str, *
     )
     if not patient:
         query = query.where(M.c.tried_at >= start)
+    if recipients:
+        query = query.where(M.c.recipient.in_(list(recipients)))
     return _dicts(conn.execute(query.order_by(M.c.seq)))
+
+
+def correspondents(conn: Connection, structures: list[str], start: str, end: str) -> list[dict[str, Any]]:
+    """DS4.1's professional addresses of the period grouped by (address, mailbox type): the first
+    message's seq, and whether one was sent before `end` for a qualified INS — what an explanation's
+    totals and page selection need, without every message's row."""
+    counted = sa.and_(M.c.state.in_(SENT), M.c.sent_at < end, D.c.qualified.is_(True))
+    query = (
+        sa.select(
+            M.c.recipient,
+            M.c.kind,
+            sa.func.min(M.c.seq).label("first"),
+            sa.func.max(sa.case((counted, 1), else_=0)).label("counted"),
+        )
+        .select_from(M.join(D, D.c.unique_id == M.c.unique_id, isouter=True))
+        .where(M.c.structure.in_(structures), M.c.patient.is_(False), M.c.tried_at >= start, M.c.tried_at < end)
+        .group_by(M.c.recipient, M.c.kind)
+    )
+    return _dicts(conn.execute(query))
 
 
 # --- an explanation's page: its elements selected and ordered by SQL, their rows read for them only ----
