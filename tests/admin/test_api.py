@@ -167,6 +167,19 @@ def test_a_professional_registered_over_http_is_in_the_annuaire(house, live) -> 
         assert house.psc.enroll_ecps(pro.json()["idnatps"]).startswith("otpauth://")  # PSC knows him now
         bad = client.post("/admin/annuaire/professionnels", headers=admin, json={"rpps": "1", "nom": "X"})
         assert bad.status_code == 400 and bad.json()["resourceType"] == "OperationOutcome"
+        # an ARS agent: his situation d'exercice carries the role the observatory reads (PSC's codeRole)
+        agent_rpps = "1000000789" + luhn_check_digit("1000000789")
+        body = {"rpps": agent_rpps, "nom": "INSPECTION", "prenom": "AGNES", "profession": "10"}
+        agent = client.post(
+            "/admin/annuaire/professionnels",
+            headers=admin,
+            json=body | {"structure": f"1{finess}", "fonction": "agent-ars"},
+        )
+        assert agent.status_code == 201, agent.text
+        info = house.psc.userinfo({"preferred_username": agent.json()["idnatps"], "authMode": ""})
+        assert info["SubjectRefPro"]["exercices"][0]["activities"][0]["codeRole"] == "agent-ars"
+        nowhere = client.post("/admin/annuaire/professionnels", headers=admin, json=body | {"fonction": "agent-ars"})
+        assert nowhere.status_code == 400 and "fonction" in nowhere.text  # a role needs a situation d'exercice
 
 
 def test_an_mssante_operator_and_a_mailbox_over_http(house, live) -> None:
