@@ -135,26 +135,6 @@ def test_every_form_refuses_a_missing_or_wrong_csrf_token(gp, world):
     assert "active" in gp.get(f"/pro/ordonnances/{number}").text  # nor cancelled
 
 
-@pytest.mark.parametrize(
-    ("more", "status", "says"),
-    [
-        ({"code_1": ""}, 400, "un médicament est prescrit codé"),
-        ({"code_1": "3400930000015"}, 400, "code CIP13"),
-        ({"quantite_1": "beaucoup"}, 400, "ligne 1 : la quantité"),
-        ({"accord": ""}, 400, "accord du patient"),
-        ({"type_3": "radiologie"}, 400, "ligne 3 : type"),
-        ({"libelle_4": "sans type"}, 400, "ligne 4 : choisir le type"),
-        ({"type_2": "acte", "libelle_2": "Transport sanitaire en ambulance"}, 400, "transports sanitaires"),
-        ({"date": "2026-13-45"}, 400, "date de la prescription"),
-    ],
-)
-def test_a_wrong_form_is_a_french_4xx_page_naming_the_line(gp, more, status, says):
-    page = gp.get("/pro/ordonnances/nouvelle").text
-    refused = gp.post("/pro/ordonnances", data=form(page, **more))
-    french_error(refused, status)
-    assert says in refused.text
-
-
 def test_the_printed_pdf_carries_the_qr_code_of_its_number(gp, world):
     number = prescribe(gp)
     page = gp.get(f"/pro/ordonnances/{number}").text
