@@ -1,7 +1,8 @@
 """`/pro`'s patient pages over real HTTP, logged in through Pro Santé Connect: a patient found by her
 traits through INSi (the hospital wing's client, as a DPI calls it) or by her INS; her DMP read through
 the DMP's own functions with the session's Actor (hidden stays hidden, a refusal shows its reason);
-bris de glace needs its justification and is recorded as such; a PDF fed as a valid CDA R2 N1."""
+bris de glace needs its justification and is recorded as such; a PDF fed as a valid CDA R2 N1. The
+searches and the refused feeds, which write nothing, share one house in test_pro_dmp_recherche.py."""
 
 from __future__ import annotations
 
@@ -29,6 +30,12 @@ SARAH_FORM = {"nom": "GARCIA-HAMMADI", "prenoms": "SARAH-LOU ANNA", "sexe": "F",
 
 @pytest.fixture
 def world(house, live):
+    return make(house, live)
+
+
+def make(house, live):
+    """The hospital and the GP, both habilitated to INSi; the hospital informed Sarah and fed two N1s, one
+    masked to professionals (test_pro_dmp_recherche.py's world too)."""
     world = make_world(house, live, keys=("hospitalier", "generaliste"))
     house.insi.register_structure(HOPITAL, HOPITAL_NAME)  # habilitated to INSi, as a DPI's structure is
     house.insi.register_structure(CABINET, CABINET_NAME)
@@ -68,32 +75,6 @@ def _actor(world, client: httpx.Client):
 
 def _pdf(title: str) -> bytes:
     return document_pdf(title, [("Synthèse", ["Document déposé par le portail professionnel."])])
-
-
-def test_a_patient_found_by_traits_through_insi_with_her_status(hospitalier, world):
-    found = hospitalier.post("/pro/patients/traits", data={"csrf": _csrf(hospitalier), **SARAH_FORM})
-    assert found.status_code == 200, found.text
-    assert SARAH_NIR in found.text and "Code 00" in found.text and "Identité récupérée par INSi" in found.text
-    assert f'href="/pro/patients/{SARAH_NIR}/dmp"' in found.text and 'enctype="multipart/form-data"' in found.text
-    with world.house.db.read() as conn:  # INSi answered the professional's structure, through the portal's software
-        calls = [e for e in audit.events(conn, structure=HOPITAL) if e["action"].startswith("insi.")]
-    assert calls and calls[-1]["actor_software"] == PRO.client_id
-
-
-def test_unknown_traits_get_insis_advice_and_bad_traits_a_french_error(hospitalier):
-    token = _csrf(hospitalier)
-    none = hospitalier.post("/pro/patients/traits", data={"csrf": token, **SARAH_FORM, "nom": "INCONNUE"})
-    assert none.status_code == 200 and "Code 01" in none.text and "Aucune identité trouvée" in none.text
-    bad = hospitalier.post("/pro/patients/traits", data={"csrf": token, **SARAH_FORM, "naissance": "pas une date"})
-    assert bad.status_code in (400, 422) and 'role="alert"' in bad.text
-
-
-def test_a_patient_found_by_ins_opens_her_dmp_and_a_wrong_key_is_said(hospitalier):
-    token = _csrf(hospitalier)
-    found = hospitalier.post("/pro/patients/ins", data={"csrf": token, "ins": SARAH_NIR})
-    assert found.status_code == 303 and found.headers["location"] == f"/pro/patients/{SARAH_NIR}/dmp"
-    wrong = hospitalier.post("/pro/patients/ins", data={"csrf": token, "ins": SARAH_NIR[:-2] + "00"})
-    assert wrong.status_code == 400 and "clé 00 invalide" in wrong.text
 
 
 def test_her_dmp_shows_what_the_rules_let_him_see_and_hidden_stays_hidden(world):
@@ -192,19 +173,3 @@ def test_a_pdf_is_fed_as_a_valid_n1_with_her_ins(hospitalier, world, reference_p
     with world.house.db.read() as conn:
         fed_events = list(audit.events(conn, patient=SARAH_NIR, action_prefix="dmp.alimenter"))
     assert fed_events[-1]["actor_software"] == PRO.client_id and fed_events[-1]["outcome"] == "success"
-
-
-def test_feeding_errors_are_french_and_feed_nothing(hospitalier, world):
-    token = _csrf(hospitalier)
-    unverified = _feed(hospitalier, token, _pdf("a"), verifie=None)
-    assert unverified.status_code == 400 and "INS n&#39;est pas qualifié" in unverified.text
-    not_pdf = _feed(hospitalier, token, b"<html>pas un pdf</html>")
-    assert not_pdf.status_code == 400 and "choisissez un fichier PDF" in not_pdf.text
-    other = _feed(hospitalier, token, _pdf("b"), nom="INCONNUE")
-    assert other.status_code == 400 and "INSi ne confirme pas" in other.text
-    no_token = _feed(hospitalier, "pas-le-bon", _pdf("c"))
-    assert no_token.status_code == 403 and "CSRF" in no_token.text
-    urlencoded = hospitalier.post(f"/pro/patients/{SARAH_NIR}/documents", data={"csrf": token})
-    assert urlencoded.status_code == 415
-    page = hospitalier.get(f"/pro/patients/{SARAH_NIR}/dmp")
-    assert "Compte rendu du portail" not in page.text
