@@ -497,6 +497,9 @@ COVERED: dict[str, Scenario] = {
         lambda e, who: e.set_profile_part(who, "volontes", {"donOrganes": "favorable"}), "espace.volontes.modifier"
     ),
     "Dmp.history": _dmp_patient(lambda d, who: d.history(who), "dmp.patient.historique"),
+    "Dmp.history_page": _dmp_patient(lambda d, who: d.history_page(who, 1), "dmp.patient.historique"),
+    "Dmp.settings": _dmp_patient(lambda d, who: d.settings(who), "dmp.patient.reglages"),
+    "Dmp.awaiting_announcement": _dmp_patient(lambda d, who: d.awaiting_announcement(who), "dmp.annonce.attente"),
     "Dmp.status_for": Scenario(
         lambda w, a: w.dmp.status_for(
             _who(a) if a is DESK else Who(Actor(a.person, "", "", kind="patient", patient=a.person)), SARAH_NIR
