@@ -5,6 +5,11 @@ The form sends the file as `multipart/form-data` (`maison.portail.upload`); the 
 the same categories (the DOCPATxx items of JDV_J07 reserved to the patient, DOCPAT08 excepted — Mon
 espace santé writes the profil médical synthesis itself), the same accepted types checked by their
 signature (PDF, JPEG, PNG), the same size limit and the same French errors, the same audit record.
+
+She may withdraw a document she deposited (000 L3267-3269: her items are hers to read and write), after
+a confirmation page: `Espace.remove_document`, what `DELETE /espace/documents/{id}` calls, which refuses
+a professional's document (those she may only mask: `masquage.html`) and records the withdrawal. With
+htmx the confirmation opens in the document's page and the answer replaces its content.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from starlette.concurrency import run_in_threadpool
 
 from maison.core.authz import public
 from maison.core.errors import UnsupportedMediaType
+from maison.formats.path_ids import FhirId
 from maison.partage.espace.documents import PROFILE_SYNTHESIS, SIGNATURES
 from maison.partage.espace.service import Espace
+from maison.portail.fragments import Notice, changed, wants_fragment
 from maison.portail.patient import BASE, SESSION_PAGE, PatientPortal
 from maison.portail.upload import is_multipart, read_upload
 from maison.portail.web import PortalRoute, check_token, page, read_form
@@ -69,5 +76,32 @@ def router(portal: PatientPortal, espace: Espace) -> APIRouter:
             upload.data,
         )
         return RedirectResponse(f"{BASE}/documents/{id_}", 303)
+
+    @r.get("/documents/{id_}/retrait")
+    @public(SESSION_PAGE)
+    async def withdrawal(id_: FhirId, request: Request) -> Response:
+        """The confirmation: in the document's page (htmx) or a page of its own (without JavaScript)."""
+        session = portal.session(request)
+        entry = await run_in_threadpool(portal.dmp.document, portal.who(session), id_)
+        if wants_fragment(request):
+            return page("retrait.html", d=portal.view(entry), csrf=session.csrf)
+        return page("retrait_page.html", **portal.context(session, "", d=portal.view(entry)))
+
+    @r.post("/documents/{id_}/retrait")
+    @public(SESSION_PAGE)
+    async def withdraw(id_: FhirId, request: Request) -> Response:
+        session, _ = await portal.posted(request)
+        who = portal.who(session)
+
+        def answer(notice: Notice) -> Response:
+            return page("retrait_fait.html", notice=notice, id=id_)
+
+        return await changed(
+            request,
+            lambda: espace.remove_document(who, id_),
+            f"{BASE}/dossier",
+            answer,
+            "Le document a été retiré de votre dossier : les professionnels de santé ne le voient plus.",
+        )
 
     return r

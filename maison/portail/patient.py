@@ -72,6 +72,7 @@ class DocumentView:
     masked: bool
     viewer: str
     viewer_kind: str
+    own: bool  # deposited by the patient herself (no structure): she may withdraw it, not only mask it
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,7 @@ class PatientPortal:
             masked=MASQUE_PS in entry.visibility,
             viewer=f"{BASE}/documents/{entry.id}/affichage",
             viewer_kind="document CDA" if entry.content_type in CDA_TYPES else entry.content_type,
+            own=entry.author_structure == "",
         )
 
     def by_category(self, entries: list[DocumentEntry]) -> list[tuple[str, list[DocumentView]]]:
