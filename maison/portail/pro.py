@@ -8,15 +8,24 @@ decide and audit exactly as for an API caller:
 - a patient by traits: INSi through the hospital wing's client (`InsiGateway.lookup`, the same call a
   DPI makes: the SOAP request with the professional's structure in ContexteLPS, its certificate, the
   first-name retry rule of seed 002 L342-343), the identity shown with INSi's answer and its status;
-  by INS: the matricule's key checked, then the DMP's own resolution (`Dmp.resolve_ins`, as ITI-67's
-  adapter resolves `patient.identifier`);
+  by INS: a verification. The matricule's key and its OID are checked, then INSi is asked with the traits
+  read on her identity document, and the INS is verified when INSi returns this very INS under this
+  OID; its CR code and libellé are shown as INSi gives them, a different INS or none is refused in
+  French without disclosing whose identity the traits are. The house's INSi offers the two retrieval
+  operations of its WSDL (`rechercherInsAvecTraitsIdentite`, `...AvecCarteVitale`), not the CNAM's
+  separate verification operation, so the verification is this comparison of a retrieval's answer;
+- connexion secrète (CSP L.1111-5): offered on a minor's identity card (INSi's birth date) and on the
+  feed form, carried in a signed parameter bound to the session and the patient (`pro_acces`), sent to
+  the DMP as `Access(secret=True)`; refused for an adult;
+- htmx: the searches answer their results alone (`pro_resultat.html`) and the feed its form's result
+  (`pro_alimenter.html`) to an htmx request; without JavaScript the same routes answer the page or 303;
 - her DMP: `Dmp.find_documents` (ITI-67), `Dmp.document` and `Dmp.retrieve` (ITI-68) with
   `Who(actor, Access(...))` — what the matrix or the patient hides stays hidden (a masked document is
   absent from the list and answers like a missing one); a refusal of the dossier shows its reason and
   rule. Bris de glace is the DMP's `Access(mode=BRIS_DE_GLACE, reason=…)`: the DMP requires the
   justification (`bris-de-glace-sans-motif`) and records each use as a security event; the portal only
   carries the professional's justification from page to page in a MAC'd, expiring parameter bound to
-  his session (the API's caller sends `X-Mode-Acces`/`X-Motif-Acces` on each call the same way);
+  his session (`pro_acces`; the API's caller sends `X-Mode-Acces`/`X-Motif-Acces` on each call);
 - the patient's information (`Dmp.record_information`, as `POST /dmp/Consent`), which opens the dossier
   to the structure (seed 002 L555-565);
 - feeding: a PDF uploaded with a title and a type becomes a CDA R2 N1 around it (`n1_from_pdf`, the
@@ -30,26 +39,21 @@ decide and audit exactly as for an API caller:
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from maison.core.actor import Actor
 from maison.core.authz import public
-from maison.core.errors import Forbidden, InvalidInput, MaisonError, UnsupportedMediaType
-from maison.core.identifiers.nir import parse_matricule
+from maison.core.errors import InvalidInput, MaisonError, UnsupportedMediaType
+from maison.core.identifiers.nir import OID_INS_NIA, OID_INS_NIR, OID_INS_NIR_DEMO, OID_INS_NIR_TEST, parse_matricule
 from maison.core.ins_traits import Traits
 from maison.core.terminology import Terminology
 from maison.etablissement.dmp.producer import Produced, provide_bundle
@@ -73,10 +77,11 @@ from maison.identite.ins.model import Environment
 from maison.identite.ins.referential import oid_of
 from maison.identite.ins.service import InsiService
 from maison.partage.dmp import mhd
-from maison.partage.dmp.model import Access, AccessMode, DocumentEntry, InformationState, Who
+from maison.partage.dmp.model import INVISIBLE_REPRESENTANTS_LEGAUX, Access, DocumentEntry, InformationState, Who
 from maison.partage.dmp.service import AccessDenied, Dmp
+from maison.portail import pro_acces
 from maison.portail.history import NO_NAMES, Names, annuaire_names
-from maison.portail.psc_connexion import SESSION_PAGE, PscConnexion, PscPortal, same
+from maison.portail.psc_connexion import SESSION_PAGE, PscConnexion, PscPortal
 from maison.portail.sessions import Session
 from maison.portail.upload import is_multipart, read_upload
 from maison.portail.viewer import document_title, viewer_response
@@ -95,7 +100,6 @@ NAV: list[tuple[str, str]] = [
     (f"{BASE}/etablissement", "Établissement"),
 ]
 PRO = PscPortal(portal=PORTAL, base=BASE, cookie=COOKIE, landing=LANDING, title=PORTAL_NAME)
-URGENCE_TTL = 3600  # seconds a bris de glace justification is carried from page to page (within the session)
 TYPES = {  # what a professional feeds from the portal (J07 LOINC; each one has its class in ASS_X04)
     "11490-0": "Lettre de liaison à la sortie d'un établissement de soins",
     "11488-4": "Compte rendu de consultation",
@@ -105,10 +109,6 @@ SEXES = {"F": "Féminin", "M": "Masculin"}
 ESTABLISHMENTS = ("SA0",)  # TRE_R02 sectors of health establishments (SA01…SA09): practice setting J04 ETABLISSEMENT
 PDF_MEDIA = "application/pdf"
 CDA_TYPES = ("text/xml", "application/xml", "application/hl7-v3+xml")
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def _french_date(iso: str) -> str:
@@ -134,6 +134,10 @@ class Identity:
     @property
     def naissance(self) -> str:
         return _french_date(self.traits.date_naissance)
+
+    @property
+    def minor(self) -> bool:  # the connexion secrète is offered for a minor only (CSP L.1111-5)
+        return pro_acces.is_minor(self.traits.date_naissance)
 
 
 @dataclass(frozen=True)
@@ -199,33 +203,14 @@ class ProPortal:
 
     # --- the DMP -----------------------------------------------------------------------------------
 
-    def urgence_token(self, session: Session, motif: str) -> str:
-        """The justification of a bris de glace, carried from page to page: MAC'd with the session's
-        own secret (its CSRF token) and expiring, so it is good for this session only."""
-        body = _b64(orjson.dumps({"motif": motif, "exp": int(time.time()) + URGENCE_TTL}))
-        mac = _b64(hmac.new(session.csrf.encode(), body.encode(), hashlib.sha256).digest())
-        return f"{body}.{mac}"
-
-    def access(self, session: Session, token: str | None) -> Access:
-        if not token:
-            return Access()
-        body, _, mac = token.partition(".")
-        expected = _b64(hmac.new(session.csrf.encode(), body.encode(), hashlib.sha256).digest())
-        if not body or not same(mac, expected):
-            raise Forbidden("accès en urgence d'une autre session : renouvelez le bris de glace", code="urgence")
-        data = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        if data["exp"] < time.time():
-            raise Forbidden("accès en urgence expiré : renouvelez le bris de glace", code="urgence")
-        return Access(mode=AccessMode.BRIS_DE_GLACE, reason=str(data["motif"]))
-
     def names(self, entries: list[DocumentEntry]) -> Names:
         """The authors and their structures as the Annuaire names them (its own service functions)."""
         people = {e.author for e in entries if e.author_structure}
         return annuaire_names(self.dmp.db, people, {e.author_structure for e in entries if e.author_structure})
 
-    def view(self, entry: DocumentEntry, ins: str, urgence: str, names: Names = NO_NAMES) -> DocumentView:
+    def view(self, entry: DocumentEntry, ins: str, suffix: str, names: Names = NO_NAMES) -> DocumentView:
+        """A line of the dossier; `suffix`: the signed access parameters its link carries on."""
         type_label = self.display(LOINC, entry.type_code) or entry.type_code
-        suffix = f"?urgence={quote(urgence)}" if urgence else ""
         return DocumentView(
             id=entry.id,
             title=document_title(entry, type_label),
@@ -240,6 +225,24 @@ class ProPortal:
         matricule = parse_matricule(text)
         value = matricule.number + matricule.key
         return self.dmp.resolve_ins(value, oid_of(value, self.environment))
+
+    def oids(self) -> dict[str, str]:
+        """The INS authorities a matricule may be typed with, as INSi names them in this environment."""
+        nir = {Environment.PRODUCTION: OID_INS_NIR, Environment.TEST: OID_INS_NIR_TEST}
+        return {nir.get(self.environment, OID_INS_NIR_DEMO): "NIR (INS-NIR)", OID_INS_NIA: "NIA (INS-NIA)"}
+
+    def matricule(self, text: str, oid: str) -> tuple[str, str]:
+        """An INS typed with its OID: the key checked, the OID the one INSi gives such a matricule."""
+        matricule = parse_matricule(text)
+        value = matricule.number + matricule.key
+        expected = oid_of(value, self.environment)
+        if oid != expected:
+            raise InvalidInput(
+                f"OID {oid or '(vide)'} incohérent avec le matricule {value} ({matricule.type.value}) : "
+                f"INSi attribue à ce matricule l'autorité {expected}",
+                code="ins-oid",
+            )
+        return value, expected
 
     # --- feeding -----------------------------------------------------------------------------------
 
@@ -299,10 +302,12 @@ class ProPortal:
         if errors:
             raise InvalidInput("document N1 non conforme : " + " ; ".join(errors[:5]), code="cda-invalide")
 
-    def provide(self, actor: Actor, cda: bytes, title: str) -> None:
-        """ITI-65 as a DPI sends it, read by the DMP's adapter and given to the DMP's provide function."""
-        request = mhd.parse_provide(provide_bundle([Produced(cda)], title=title))
-        self.dmp.provide(Who(actor, Access()), request)
+    def provide(self, actor: Actor, cda: bytes, title: str, secret: bool = False) -> None:
+        """ITI-65 as a DPI sends it, read by the DMP's adapter and given to the DMP's provide function. In
+        connexion secrète the document is invisible to the legal representatives, as the DMP requires."""
+        visibility = (INVISIBLE_REPRESENTANTS_LEGAUX,) if secret else ()
+        request = mhd.parse_provide(provide_bundle([Produced(cda, visibility=visibility)], title=title))
+        self.dmp.provide(Who(actor, Access(secret=secret)), request)
 
 
 def _author(entry: DocumentEntry, names: Names) -> str:
@@ -322,6 +327,36 @@ def _traits(form: dict[str, str]) -> Traits:
     )
 
 
+def _htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def _answer(found: Lookup) -> dict[str, object]:
+    """INSi's compte rendu as the service gives it (code, libellé), the client's advice, the attempts made."""
+    return {
+        "code": found.result.code.value,
+        "libelle": found.result.libelle,
+        "advice": found.advice,
+        "attempts": len(found.attempts),
+    }
+
+
+def _unconfirmed(identity: Identity | None, ins: str, oid: str) -> str:
+    """Why INSi's answer does not verify the typed INS ('' when it does): INSi returns the INS of the
+    identity it finds for the traits, which must be the typed one, under the same authority."""
+    if identity is None:
+        return f"INS {ins} non vérifié : INSi ne renvoie aucune identité certaine pour ces traits."
+    if (identity.ins, identity.oid) != (ins, oid):
+        return (
+            f"INS {ins} non vérifié : l'identité qu'INSi renvoie pour ces traits ne porte pas cet INS. "
+            "Contrôlez le matricule (carte Vitale, attestation de droits) et les traits sur une pièce d'identité."
+        )
+    return ""
+
+
+SEARCH_FIELDS = ("ins", "oid", "nom", "prenoms", "sexe", "naissance", "lieu")
+
+
 def router(portal: ProPortal) -> APIRouter:
     connexion = portal.connexion
     r = APIRouter(route_class=connexion.route_class)
@@ -332,27 +367,45 @@ def router(portal: ProPortal) -> APIRouter:
     async def home(request: Request) -> Response:
         return RedirectResponse(LANDING if connexion.current(request) else f"{BASE}/connexion", 303)
 
-    def search_page(session: Session, status: int = 200, **more: object) -> Response:
-        values = {"nom": "", "prenoms": "", "sexe": "", "naissance": "", "lieu": "", "ins": ""}
+    def search_page(request: Request, session: Session, status: int = 200, **more: object) -> Response:
+        """The search page; to htmx, only its results (`pro_resultat.html`), answered 200 so that htmx
+        swaps them in (its default leaves a 4xx unswapped) — without JavaScript the page keeps its status."""
+        values = dict.fromkeys(SEARCH_FIELDS, "") | {"oid": next(iter(portal.oids()))}
         values.update(more.pop("values", {}))  # type: ignore[call-overload]
-        context = portal.context(session, LANDING, values=values, sexes=SEXES, types=TYPES, **more)
+        identity = more.get("identity")
+        if isinstance(identity, Identity):
+            more["identite"] = pro_acces.identity_token(session, identity.ins, identity.traits.date_naissance)
+        context = portal.context(session, LANDING, values=values, sexes=SEXES, types=TYPES, oids=portal.oids(), **more)
+        if _htmx(request):
+            return page("pro_resultat.html", **context)
         return page("pro_patients.html", status, **context)
 
     @r.get("/patients")
     @public(SESSION_PAGE)
     async def patients(request: Request) -> Response:
         session, _ = portal.caller(request)
-        return search_page(session)
+        return search_page(request, session)
 
     @r.post("/patients/ins")
     @public(SESSION_PAGE)
     async def by_ins(request: Request) -> Response:
+        """An INS verified through INSi: the matricule's key and authority checked, then INSi asked with
+        the traits read on her identity document; verified when INSi returns this very INS."""
         session, form = await connexion.posted(request)
+        actor = session.actor
+        assert actor is not None
+        values = {k: form.get(k, "") for k in SEARCH_FIELDS}
         try:
-            ins = await run_in_threadpool(portal.resolve, form.get("ins", ""))
+            ins, oid = portal.matricule(form.get("ins", ""), form.get("oid", ""))
+            found = await portal.lookup(actor, _traits(form))
         except MaisonError as error:
-            return search_page(session, error.http_status, values={"ins": form.get("ins", "")}, ins_error=error.message)
-        return RedirectResponse(f"{BASE}/patients/{ins}/dmp", 303)
+            return search_page(request, session, error.http_status, values=values, ins_error=error.message)
+        identity = portal.identity(found)
+        refusal = _unconfirmed(identity, ins, oid)
+        shown = None if refusal else identity
+        status = 422 if refusal else 200
+        return search_page(request, session, status, values=values, identity=shown, answer=_answer(found),
+                           refusal=refusal, verified=not refusal)  # fmt: skip
 
     @r.post("/patients/traits")
     @public(SESSION_PAGE)
@@ -364,37 +417,50 @@ def router(portal: ProPortal) -> APIRouter:
         try:
             found = await portal.lookup(actor, _traits(form))
         except MaisonError as error:
-            return search_page(session, error.http_status, values=values, traits_error=error.message)
-        identity = portal.identity(found)
-        answer = {"code": found.result.code.value, "libelle": found.result.libelle, "advice": found.advice}
-        return search_page(session, values=values, identity=identity, answer=answer, attempts=len(found.attempts))
+            return search_page(request, session, error.http_status, values=values, traits_error=error.message)
+        return search_page(request, session, values=values, identity=portal.identity(found), answer=_answer(found))
 
-    def dmp_page(session: Session, ins: str, status: int = 200, *, urgence: str = "", **more: object) -> Response:
-        context = portal.context(session, "", ins=ins, urgence=urgence, **more)
+    @r.post("/patients/{ins}/connexion-secrete")
+    @public(SESSION_PAGE)
+    async def secret(ins: Identifier, request: Request) -> Response:
+        """Her dossier opened in connexion secrète (CSP L.1111-5): for a minor only, by INSi's birth date."""
+        session, form = await connexion.posted(request)
+        shown = pro_acces.unsign(session, form.get("identite", ""), "identite", "identité vérifiée")
+        if shown["ins"] != ins:
+            raise InvalidInput("identité vérifiée d'un autre patient", code="identite")
+        token = pro_acces.secret_token(session, ins, str(shown["naissance"]))
+        return RedirectResponse(f"{BASE}/patients/{ins}/dmp{pro_acces.query(secrete=token)}", 303)
+
+    def dmp_page(session: Session, ins: str, status: int = 200, **more: object) -> Response:
+        context = portal.context(session, "", ins=ins, **more)
         return page("pro_dmp.html", status, **context)
 
-    async def dossier(session: Session, ins: str, urgence: str, **more: Any) -> Response:
+    async def dossier(session: Session, ins: str, urgence: str, secrete: str, **more: Any) -> Response:
         actor = session.actor
         assert actor is not None
-        who = Who(actor, portal.access(session, urgence))
         ins = await run_in_threadpool(portal.resolve, ins)  # as ITI-67's adapter resolves patient.identifier
+        access = pro_acces.access(session, urgence, secrete, ins)
+        flags: dict[str, Any] = {"urgence": urgence, "secrete": secrete, "secret_mode": access.secret}
         try:
             entries = await run_in_threadpool(
-                portal.dmp.find_documents, who, ins, ["current"], None, "portail-pro:dossier"
+                portal.dmp.find_documents, Who(actor, access), ins, ["current"], None, "portail-pro:dossier"
             )
         except AccessDenied as refused:
-            return dmp_page(session, ins, refused.http_status, refusal=refused.message, reason=refused.code, **more)
+            return dmp_page(session, ins, refused.http_status, refusal=refused.message, reason=refused.code,
+                            **flags, **more)  # fmt: skip
         names = await run_in_threadpool(portal.names, entries)
-        documents = [portal.view(e, ins, urgence, names) for e in entries]
-        return dmp_page(session, ins, urgence=urgence, documents=documents, emergency=bool(urgence), **more)
+        suffix = pro_acces.query(urgence, secrete)
+        documents = [portal.view(e, ins, suffix, names) for e in entries]
+        return dmp_page(session, ins, documents=documents, emergency=bool(urgence), **flags, **more)
 
     @r.get("/patients/{ins}/dmp")
     @public(SESSION_PAGE)
     async def dmp(ins: Identifier, request: Request) -> Response:
         session, _ = portal.caller(request)
-        notice = "Document déposé dans le DMP." if request.query_params.get("depose") == "1" else ""
-        notice = notice or ("Information de la patiente enregistrée." if request.query_params.get("informe") else "")
-        return await dossier(session, ins, request.query_params.get("urgence", ""), notice=notice)
+        q = request.query_params
+        notice = "Document déposé dans le DMP." if q.get("depose") == "1" else ""
+        notice = notice or ("Information de la patiente enregistrée." if q.get("informe") else "")
+        return await dossier(session, ins, q.get("urgence", ""), q.get("secrete", ""), notice=notice)
 
     @r.post("/patients/{ins}/dmp/bris-de-glace")
     @public(SESSION_PAGE)
@@ -403,8 +469,8 @@ def router(portal: ProPortal) -> APIRouter:
         session, form = await connexion.posted(request)
         motif = form.get("motif", "").strip()
         # an empty justification is sent as such: the DMP refuses it with its own reason (bris-de-glace-sans-motif)
-        urgence = portal.urgence_token(session, motif)
-        return await dossier(session, ins, urgence, motif=motif)
+        urgence = pro_acces.urgence_token(session, motif)
+        return await dossier(session, ins, urgence, form.get("secrete", ""), motif=motif)
 
     @r.post("/patients/{ins}/information")
     @public(SESSION_PAGE)
@@ -417,44 +483,54 @@ def router(portal: ProPortal) -> APIRouter:
             raise InvalidInput("cochez la case : la patiente a été informée et ne s'y oppose pas", code="information")
         state = InformationState.NOT_OPPOSED
         ins = await run_in_threadpool(portal.resolve, ins)  # as the Consent's adapter resolves its patient
-        await run_in_threadpool(portal.dmp.record_information, Who(actor), ins, state, state)
-        return RedirectResponse(f"{BASE}/patients/{ins}/dmp?informe=1", 303)
+        who = Who(actor, pro_acces.access(session, "", form.get("secrete", ""), ins))
+        await run_in_threadpool(portal.dmp.record_information, who, ins, state, state)
+        return RedirectResponse(
+            f"{BASE}/patients/{ins}/dmp{pro_acces.query(secrete=form.get('secrete', ''), informe='1')}", 303
+        )
 
     @r.get("/patients/{ins}/documents/{id_}")
     @public(SESSION_PAGE)
     async def document(ins: Identifier, id_: FhirId, request: Request) -> Response:
         session, actor = portal.caller(request)
-        urgence = request.query_params.get("urgence", "")
-        who = Who(actor, portal.access(session, urgence))
-        entry = await run_in_threadpool(portal.dmp.document, who, id_)
-        suffix = f"?urgence={quote(urgence)}" if urgence else ""
+        urgence, secrete = request.query_params.get("urgence", ""), request.query_params.get("secrete", "")
+        access = pro_acces.access(session, urgence, secrete, ins)
+        entry = await run_in_threadpool(portal.dmp.document, Who(actor, access), id_)
+        suffix = pro_acces.query(urgence, secrete)
         viewer = f"{BASE}/patients/{ins}/documents/{id_}/affichage{suffix}"
-        shown = portal.view(entry, ins, urgence, await run_in_threadpool(portal.names, [entry]))
+        shown = portal.view(entry, ins, suffix, await run_in_threadpool(portal.names, [entry]))
         back = f"{BASE}/patients/{ins}/dmp{suffix}"
-        context = portal.context(session, "", ins=ins, d=shown, viewer=viewer, urgence=urgence, back=back)
+        context = portal.context(session, "", ins=ins, d=shown, viewer=viewer, urgence=urgence, back=back,
+                                 secret_mode=access.secret)  # fmt: skip
         return page("pro_document.html", **context)
 
     @r.get("/patients/{ins}/documents/{id_}/affichage")
     @public(SESSION_PAGE)
     async def shown(ins: Identifier, id_: FhirId, request: Request) -> Response:
         session, actor = portal.caller(request)
-        who = Who(actor, portal.access(session, request.query_params.get("urgence", "")))
+        q = request.query_params
+        who = Who(actor, pro_acces.access(session, q.get("urgence", ""), q.get("secrete", ""), ins))
         entry, data = await run_in_threadpool(portal.dmp.retrieve, who, id_)
         return await run_in_threadpool(viewer_response, entry, data, portal.reference_path)
 
     @r.post("/patients/{ins}/documents")
     @public(SESSION_PAGE)
     async def feed(ins: Identifier, request: Request) -> Response:
-        """A PDF fed as a CDA R2 N1 (see the module's docstring)."""
+        """A PDF fed as a CDA R2 N1 (see the module's docstring); in connexion secrète for a minor when
+        asked. To htmx, the form's fragment with its result (`pro_alimenter.html`); else 303 or the page."""
         if not is_multipart(request):
             raise UnsupportedMediaType("formulaire multipart/form-data attendu", code="type-formulaire")
         upload = await read_upload(request, portal.max_document_bytes + 64_000)
         session, actor = portal.caller(request)
         check_token(session.csrf, upload.fields, request)
-        values = {k: upload.fields.get(k, "") for k in ("nom", "prenoms", "sexe", "naissance", "lieu")}
+        values = {k: upload.fields.get(k, "") for k in ("nom", "prenoms", "sexe", "naissance", "lieu", "mineur")}
+        secret = upload.fields.get("secrete") == "oui"
 
-        def again(error: str, status: int) -> Response:
-            return search_page(session, status, values=values, feed_error=error)
+        def answer(status: int, **more: object) -> Response:
+            if not _htmx(request):
+                return search_page(request, session, status, values=values, feed_ins=ins, **more)
+            context = portal.context(session, LANDING, values=values, types=TYPES, feed_ins=ins, **more)
+            return page("pro_alimenter.html", **context)  # 200: see search_page
 
         try:
             title, type_ = upload.fields.get("titre", "").strip(), upload.fields.get("type", "")
@@ -471,13 +547,17 @@ def router(portal: ProPortal) -> APIRouter:
             identity = portal.identity(found)
             if identity is None or identity.ins != ins:
                 raise InvalidInput(f"INSi ne confirme pas l'INS {ins} pour ces traits : {found.advice}", code="ins")
+            secrete = pro_acces.secret_token(session, ins, identity.traits.date_naissance) if secret else ""
             info = await run_in_threadpool(connexion.userinfo, session)
             cda = portal.n1(identity, actor, info, title, type_, upload.data)
             await run_in_threadpool(portal.checked, cda)
-            await run_in_threadpool(portal.provide, actor, cda, title)
+            await run_in_threadpool(portal.provide, actor, cda, title, secret)
         except MaisonError as error:
-            return again(error.message, error.http_status)
-        return RedirectResponse(f"{BASE}/patients/{ins}/dmp?depose=1", 303)
+            return answer(error.http_status, feed_error=error.message)
+        dossier_href = f"{BASE}/patients/{ins}/dmp{pro_acces.query(secrete=secrete, depose='1')}"
+        if not _htmx(request):  # without JavaScript: to her dossier (PRG)
+            return RedirectResponse(dossier_href, 303)
+        return answer(200, fed=title, dossier_href=dossier_href, secret_mode=secret)
 
     return r
 
