@@ -54,7 +54,7 @@ class Names:
 NO_NAMES = Names({}, {})
 
 
-def _person_name(practitioner: dict) -> str:
+def person_name(practitioner: dict) -> str:
     """The Practitioner's usual name as "Dr Claire MARTIN" (its suffix is the civilité d'exercice)."""
     names = practitioner.get("name") or [{}]
     name = names[0] if isinstance(names[0], dict) else {}
@@ -70,7 +70,7 @@ def annuaire_names(db: Database, people: set[str], structures: set[str]) -> Name
     with db.read() as conn:
         practitioners = annuaire.practitioners(conn, people)
         organizations = annuaire.organizations(conn, structures)
-    found_people = {k: name for k, p in practitioners.items() if (name := _person_name(p))}
+    found_people = {k: name for k, p in practitioners.items() if (name := person_name(p))}
     found_structures = {k: str(o["name"]) for k, o in organizations.items() if o.get("name")}
     return Names(found_people, found_structures)
 

@@ -1,7 +1,7 @@
 """Mon espace santé's messagerie, controls, export and history in a real browser (headless Chromium,
 as tests/e2e/test_portail_patient.py runs it), on the house served by uvicorn and a real MSSanté
 trust space: the patient reads the message her hospital sent and answers it, blocks a nurse (who is
-then refused by the DMP), opens the confirmation of closing without confirming, creates a delegation
+then refused by the DMP) found in the Annuaire as she types, opens the confirmation of closing without confirming, creates a delegation
 code, sees the export page, and finds the emergency doctor's bris de glace in her history under a
 banner of its own. axe-core finds no serious or critical violation on any of these pages."""
 
@@ -73,10 +73,13 @@ def test_the_patient_answers_blocks_and_sees_the_bris_de_glace(world, browser): 
     _go(page, "Mes réglages")
     assert page.locator("h1").inner_text() == "Mes réglages de confidentialité"
     accessible(page)
-    page.fill("#bloquer", PROS["infirmier"].idnatps)
-    with page.expect_navigation():
-        page.click("text=Enregistrer mon choix")
-    assert page.url.endswith("/mon-espace/controles?fait=regle")
+    # she finds him in the Annuaire as she types (htmx), and blocks him from the results (htmx)
+    page.locator("#regle-nom").press_sequentially("petit")
+    page.locator("#resultats-regle li", has_text="Dr Luc PETIT").wait_for()
+    accessible(page)
+    page.locator("#resultats-regle button", has_text="Bloquer").click()
+    page.locator("#controle-regles [role=status]").wait_for()
+    assert page.url.endswith("/mon-espace/controles")  # a partial update: no navigation
     row = page.locator("#regles-titre ~ table tbody tr").first.inner_text()
     assert "Dr Luc PETIT" in row and "Bloqué" in row
     accessible(page)
