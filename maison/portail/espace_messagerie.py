@@ -4,6 +4,11 @@ The messages professionals sent to the patient's citizen mailbox (`<INS>@patient
 L2087); one read with its attachments listed and downloadable; an answer to the professional who
 wrote (the professional starts the exchange, 000 L3255, and may close it); a forward — an
 ordonnance to the pharmacy the patient chooses, an organisational mailbox the Annuaire Santé lists.
+She finds it by a search of the Annuaire (`annuaire_choix.Picker.pharmacies`, by name or pharmacist
+and commune): a GET form whose results page offers a choose button each, the chosen address coming
+back to the message's page as `?destinataire=`, checked again against the directory there (a forged
+one is told in French and not filled in) and by `Messagerie.forward` when sent. With htmx the same
+endpoint answers only the results' fragment as she types.
 Every page calls what `/espace/messagerie` calls (`Messagerie.inbox`, `read`, `answer`, `forward`,
 maison.partage.mss.messagerie_api) for the patient `Espace.owner` names, so the same audit records
 (espace.messagerie.*) and the same refusals apply. The forms post, then redirect (303).
@@ -15,6 +20,7 @@ token is checked: a forged request is refused for its token whatever message it 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
@@ -26,8 +32,10 @@ from maison.formats.download import attachment_response
 from maison.formats.path_ids import Index, RowId
 from maison.partage.espace.service import Espace
 from maison.partage.mss.messagerie import Messagerie
+from maison.portail.annuaire_choix import Picker, criterion
 from maison.portail.history import french_moment
 from maison.portail.patient import BASE, SESSION_PAGE, PatientPortal
+from maison.portail.pro_annuaire import Annuaire
 from maison.portail.web import PortalRoute, page
 
 HERE = f"{BASE}/messagerie"
@@ -36,6 +44,9 @@ NOTICES = {
     "transfert": "Le message a été transféré à la pharmacie.",
 }
 MAX_TEXT = 20_000
+FORGED = (
+    "Cette adresse n'est pas celle d'une pharmacie de l'Annuaire Santé : choisissez votre pharmacie dans la recherche."
+)
 
 
 @dataclass(frozen=True)
@@ -68,10 +79,18 @@ def _text(form: dict[str, str], name: str, label: str, *, required: bool) -> str
 
 def router(portal: PatientPortal, messagerie: Messagerie) -> APIRouter:
     r = APIRouter(route_class=PortalRoute)
+    picker = Picker(Annuaire(portal.dmp.db, portal.dmp.trail))
 
     def owner(request: Request):
         session = portal.session(request)
         return session, Espace.owner(portal.who(session))
+
+    async def chosen(session, address: str) -> dict:
+        """The forward form's pharmacy, when the page comes back from the search with one."""
+        if not address:
+            return {}
+        found = await run_in_threadpool(picker.pharmacy, portal.who(session).caller, address)
+        return {"pharmacie": found} if found else {"choix_refuse": FORGED}
 
     @r.get("/messagerie")
     @public(SESSION_PAGE)
@@ -87,6 +106,7 @@ def router(portal: PatientPortal, messagerie: Messagerie) -> APIRouter:
         session, ins = owner(request)
         parsed, row = await run_in_threadpool(messagerie.read, ins, uid)
         pieces = [Piece(i, a.filename, a.content_type, _size(len(a.data))) for i, a in enumerate(parsed.attachments)]
+        choice = await chosen(session, request.query_params.get("destinataire", "").strip())
         return page(
             "message.html",
             **portal.context(
@@ -97,8 +117,22 @@ def router(portal: PatientPortal, messagerie: Messagerie) -> APIRouter:
                 received=french_moment(row.received_at),
                 pieces=pieces,
                 notice=NOTICES.get(request.query_params.get("fait", "")),
+                **choice,
             ),
         )
+
+    @r.get("/messagerie/{uid}/pharmacies")
+    @public(SESSION_PAGE)
+    async def pharmacies(uid: RowId, request: Request) -> Response:
+        """The search of a pharmacy: the results' fragment for htmx (as she types), else the page."""
+        session = portal.session(request)
+        nom = criterion(dict(request.query_params), "nom", "nom de la pharmacie ou du pharmacien")
+        commune = criterion(dict(request.query_params), "commune", "commune")
+        found = await run_in_threadpool(picker.pharmacies, portal.who(session).caller, nom, commune)
+        context: dict[str, Any] = {"uid": uid, "nom": nom, "commune": commune, "pharmacies": found}
+        if request.headers.get("hx-request") == "true":
+            return page("pharmacie_resultats.html", **context)
+        return page("pharmacie_choix.html", **portal.context(session, "", **context))
 
     @r.get("/messagerie/{uid}/pieces/{n}")
     @public(SESSION_PAGE)
