@@ -33,13 +33,21 @@ def log_in(world, page: Page, key: str, scan: bool = True) -> None:  # noqa: F81
     accessible(page, scan)
 
 
-def find_sarah(page: Page, scan: bool = True) -> None:
-    page.fill("#nom", "GARCIA-HAMMADI")
-    page.fill("#prenoms", "SARAH-LOU ANNA")
-    page.select_option("#sexe", "F")
-    page.fill("#naissance", "1977-01-21")
-    with page.expect_navigation():
+def fill_traits(page: Page, prefix: str = "") -> None:
+    page.fill(f"#{prefix}nom", "GARCIA-HAMMADI")
+    page.fill(f"#{prefix}prenoms", "SARAH-LOU ANNA")
+    page.select_option(f"#{prefix}sexe", "F")
+    page.fill(f"#{prefix}naissance", "1977-01-21")
+
+
+def find_sarah(page: Page, scan: bool = True, javascript: bool = True) -> None:
+    fill_traits(page)
+    if javascript:  # htmx swaps INSi's answer in, no navigation
         page.click("text=Interroger INSi")
+        page.wait_for_selector("#resultat dl")
+    else:
+        with page.expect_navigation():
+            page.click("text=Interroger INSi")
     assert SARAH_NIR in page.locator("main dl").inner_text()
     accessible(page, scan)
 
@@ -54,7 +62,7 @@ def test_the_professional_finds_the_patient_reads_and_feeds_her_dmp(world, brows
     log_in(world, page, "hospitalier", scan)
     assert "Dr Paul DURAND" in page.locator("p.qui").inner_text() and HOPITAL_NAME in page.locator("p.qui").inner_text()
 
-    find_sarah(page, scan)
+    find_sarah(page, scan, javascript)
     with page.expect_navigation():
         page.click("text=Consulter son DMP")
     assert page.locator("h1").inner_text() == f"DMP du patient {SARAH_NIR}"
@@ -68,14 +76,21 @@ def test_the_professional_finds_the_patient_reads_and_feeds_her_dmp(world, brows
     accessible(page, scan)
 
     page.goto(f"{world.base}/pro/patients")
-    find_sarah(page, scan)
+    find_sarah(page, scan, javascript)
     page.fill("#titre", "Compte rendu de consultation du portail")
     page.select_option("#type", "11488-4")
     pdf = document_pdf("Compte rendu", [("Synthèse", ["Déposé depuis le navigateur."])])
     page.set_input_files("#fichier", {"name": "compte-rendu.pdf", "mimeType": "application/pdf", "buffer": pdf})
     page.check("#verifie")
-    with page.expect_navigation():
+    if javascript:  # htmx swaps the form's result in; its link opens her dossier
         page.click("text=Déposer dans le DMP")
+        page.wait_for_selector("#alimenter p.confirmation")
+        accessible(page, scan)
+        with page.expect_navigation():
+            page.click("text=Voir son DMP")
+    else:
+        with page.expect_navigation():
+            page.click("text=Déposer dans le DMP")
     assert page.url.endswith(f"/pro/patients/{SARAH_NIR}/dmp?depose=1")
     assert "Document déposé dans le DMP." in page.locator("main").inner_text()
     assert "Compte rendu de consultation du portail" in page.locator("table").inner_text()
@@ -93,9 +108,12 @@ def test_refused_then_bris_de_glace_with_its_justification(world, browser):  # n
     context = browser.new_context()
     page = context.new_page()
     log_in(world, page, "generaliste")
-    page.fill("#ins", SARAH_NIR)
+    page.fill("#ins", SARAH_NIR)  # her INS verified by INSi with the traits of her identity document
+    fill_traits(page, "ins-")
+    page.click("text=Vérifier l'INS avec INSi")
+    page.wait_for_selector("#resultat dl")
     with page.expect_navigation():
-        page.click("text=Ouvrir son DMP")
+        page.click("text=Consulter son DMP")
     assert "pas été informé" in page.locator("p.alerte").inner_text()
     accessible(page)
     motif = "Patiente inconsciente, prise en charge urgente"

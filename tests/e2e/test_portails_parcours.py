@@ -107,9 +107,16 @@ def test_patient_professional_and_ars_agent_across_the_three_portals(sandbox, ho
     # 2. the lab's doctor signs in on PSC's page, records the information, sees the letter
     pro = new_page(browser, blocked, downloads=True)
     pro_sign_in(pro, f"{base}/pro", doctor.idnatps, doctor.motDePasse, f"{base}/pro/patients")
-    pro.fill("#ins", sarah.ins)
+    pro.fill("#ins", sarah.ins)  # her INS verified by INSi with the traits of her identity document
+    pro.fill("#ins-nom", sarah.nomNaissance)
+    pro.fill("#ins-prenoms", sarah.prenoms)
+    pro.select_option("#ins-sexe", sarah.sexe)
+    pro.fill("#ins-naissance", sarah.dateNaissance)
+    pro.click("text=Vérifier l'INS avec INSi")
+    pro.wait_for_selector("#resultat dl")  # htmx swaps INSi's answer and her identity card in
+    accessible(pro)
     with pro.expect_navigation():
-        pro.click("text=Ouvrir son DMP")
+        pro.click("text=Consulter son DMP")
     assert "pas été informé" in pro.locator("p.alerte").inner_text()  # his structure never informed her
     accessible(pro)
     pro.check("#informee")
