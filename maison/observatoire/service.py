@@ -43,7 +43,7 @@ from typing import Any
 
 from maison.core import audit
 from maison.core.actor import Actor
-from maison.core.errors import Forbidden, NotFound
+from maison.core.errors import Forbidden, InvalidInput, NotFound
 from maison.core.storage import Database
 from maison.etablissement.vigilance.cellule import Cellule
 from maison.formats.namespace import Namespace
@@ -75,6 +75,14 @@ class Served:
 
     def as_dict(self) -> dict[str, Any]:
         return {"rapport": self.kind, "titre": self.title, "contenu": self.content, "signature": self.seal.as_dict()}
+
+
+@dataclass(frozen=True)
+class Readable:
+    """The GHTs (code: members) and the structures a reader may read, by the rule `authorise` enforces."""
+
+    ghts: dict[str, list[str]]
+    structures: list[str]
 
 
 @dataclass
@@ -109,13 +117,42 @@ class Observatoire:
 
     def authorise(self, actor: Actor, scope: Scope, what: str) -> None:
         """The scope exists (404 otherwise), and `actor` may read it (403 otherwise, recorded)."""
-        owner = self._owner(scope)
-        if self.is_agent(actor):
-            return
-        if actor.patient or actor.structure != owner:
+        if not self._reads(actor, self._owner(scope)):
             raise self._refuse(
                 actor, what, f"{what} de {scope.kind} {scope.code} : réservé à la structure et aux agents ARS/ANS"
             )
+
+    def _reads(self, actor: Actor, owner: str) -> bool:
+        """The one rule: an agent reads everything, a structure what it owns (`_owner`)."""
+        return self.is_agent(actor) or (not actor.patient and actor.structure == owner)
+
+    def may_read(self, actor: Actor, scope: Scope) -> bool:
+        """`authorise`'s answer without its record or its error: an unknown scope is nobody's."""
+        try:
+            return self._reads(actor, self._owner(scope))
+        except (NotFound, InvalidInput):
+            return False
+
+    def readable(self, actor: Actor) -> Readable:
+        """What `actor` may read of what SUN-ES has figures of (the dashboard's list): an agent every
+        GHT and every structure with stays or in a GHT that the Annuaire knows (`_owner`'s test), a
+        GHT's support its GHTs, a structure itself — by `_reads`, the rule `authorise` enforces.
+        Nothing at all: refused (403, recorded as `authorise` records it)."""
+        with self._one_at_a_time("sunes"):
+            ghts, structures = self.sunes_room.known()
+        if self.is_agent(actor):
+            everyone = set(structures).union(*ghts.values())
+            with self.db.read() as conn:
+                return Readable(ghts, sorted(annuaire.organizations(conn, everyone)))
+        own = actor.structure or ""
+        mine = {code: members for code, members in ghts.items() if own in members}
+        found = Readable(
+            {code: members for code, members in mine.items() if self.may_read(actor, Scope.ght(code))},
+            [own] if own and self.may_read(actor, Scope.structure(own)) else [],
+        )
+        if not found.ghts and not found.structures:
+            raise self._refuse(actor, "liste", "liste des indicateurs : réservée aux structures et aux agents ARS/ANS")
+        return found
 
     def _owner(self, scope: Scope) -> str:
         """The structure that reads the scope as its own: itself, or its GHT's support."""

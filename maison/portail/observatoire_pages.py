@@ -5,15 +5,24 @@ thing calls, as the session's Actor (`Session.actor`, the one Pro Santé Connect
 so the service decides who reads what (an ARS/ANS agent everything, a structure its own, a GHT its
 support) and audits each read exactly as for an API caller; a refusal is the French 403 page:
 
+- the home page — what this reader may read (`Observatoire.readable`: the rule the service's
+  `authorise` enforces, asked once for the list): an agent every GHT with its members and every
+  structure SUN-ES has figures of, a GHT's support its GHT and itself, a structure itself; each entry
+  links to its SUN-ES page for the semester chosen;
 - `/sunes?structure=…|ght=…&periode=2026-S1` — the SUN-ES indicators of a structure or a GHT for a
   semester, with their targets (settings), beside the preceding semesters; each rate links to
-- `/sunes/explication/{indicateur}?…&page=N&filtre=…` — every stay, report or correspondent, counted
+- `/sunes/explication/{indicateur}?…&page=N&taille=50&filtre=…` — every stay, report or correspondent, counted
   or not, the reason, the audit records that prove it; one page at a time (`Observatoire.explain_page`:
   the totals and the page's elements, selected and cut by the database);
 - `/national?periode=…` — the national monthly series as charts (inline SVG, `observatoire.charts`),
   each followed by its table; `/conformite?periode=…` — the rows per software (agents only);
 - `/maturin?structure=…&type=…` — MATURIN-H's score and level; `/prerequis?…` — the PS checks and
   the volets' eligibility.
+
+htmx updates in place (`answer`: the page's own block when the request says `HX-Request`, the whole
+page otherwise, so every page reads the same without JavaScript): the home page's list on a semester
+chosen, the explanation's list on its paging, filter and page size, the SUN-ES page on the previous
+or next semester.
 
 The API's own parsing of a scope and a period (`observatoire.api.scope_of`, `period_of`) is reused,
 so a bad one is the same 400, here in French. The login is Pro Santé Connect's code flow
@@ -31,29 +40,31 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
 
 from maison.core.actor import Actor
 from maison.core.authz import public
 from maison.core.errors import InvalidInput
 from maison.formats.path_ids import FhirId
-from maison.observatoire.api import period_of, scope_of
+from maison.observatoire.api import count_of, period_of, scope_of
 from maison.observatoire.charts import svg
 from maison.observatoire.conformite.maturin import TYPES
 from maison.observatoire.report import Period, Table
 from maison.observatoire.service import Observatoire, Served
 from maison.observatoire.sunes.model import FILTERS, Scope
+from maison.portail.history import annuaire_names
 from maison.portail.psc_connexion import PscConnexion, PscPortal
 from maison.portail.sessions import Session
-from maison.portail.web import page, page_number
+from maison.portail.web import page, page_number, templates
 
 BASE = "/observatoire/tableau"
 COOKIE = "maison_observatoire"
 PORTAL = "observatoire"
 PORTAL_NAME = "Observatoire"
 SESSION_PAGE = "page de l'observatoire : la session du portail est vérifiée par le portail lui-même"
-PAGE_SIZE = 50  # an explanation's elements per page
+PAGE_SIZE = 50  # an explanation's elements per page, unless the reader asks another (`taille`, 1 to 500)
+PAGE_SIZES = (25, 50, 100, 200)  # the sizes the explanation's form offers
 SEMESTERS_SHOWN = 4  # the semester asked and the three before it
 
 
@@ -74,6 +85,21 @@ def drawn(served: Served) -> list[Drawn]:
         chart = svg(table)  # every label escaped by charts.py
         out.append(Drawn(table, Markup(chart) if chart is not None else None))  # noqa: S704
     return out
+
+
+def answer(request: Request, name: str, block: str, **context: Any) -> HTMLResponse:
+    """The whole page, or only its `block` when htmx asks (`HX-Request`) to swap it in place — not
+    when it restores its history (`HX-History-Restore-Request`): that needs the whole page. The
+    fragment is the same template's block, so both answers cannot drift apart."""
+    wanted = request.headers.get("hx-request") == "true" and request.headers.get("hx-history-restore-request") != "true"
+    if wanted:
+        template = templates.get_template(name)
+        body = "".join(template.blocks[block](template.new_context({**context, "fragment": True})))
+        response = HTMLResponse(body)
+    else:
+        response = page(name, **context)
+    response.headers["Vary"] = "HX-Request"  # the two answers of one URL must not share a cache entry
+    return response
 
 
 def previous_semesters(period: Period, count: int) -> list[Period]:
@@ -145,14 +171,28 @@ def router(portal: ObservatoirePortal) -> APIRouter:
 
     @r.get("")
     @public(SESSION_PAGE)
-    def home(request: Request) -> Response:
+    def home(request: Request, periode: str | None = None) -> Response:
         if portal.connexion.current(request) is None:
             return RedirectResponse(f"{BASE}/connexion", 303)
         session, actor = portal.caller(request)
+        chosen = semester(periode)
         today = datetime.now(UTC).date()
         semesters = [p.label for p in reversed(previous_semesters(Period.semester_of(today), SEMESTERS_SHOWN))]
-        context = portal.context(session, actor, BASE, semesters=semesters, types=TYPES)
-        return page("observatoire/accueil.html", **context)
+        found = obs.readable(actor)  # the service's rule; nothing readable: the recorded 403
+        named = {*found.structures, *(s for members in found.ghts.values() for s in members)}
+        context = portal.context(
+            session,
+            actor,
+            BASE,
+            semesters=semesters if chosen.label in semesters else [*semesters, chosen.label],
+            chosen=chosen,
+            readable=found,
+            linked=set(found.structures),
+            names=annuaire_names(obs.db, set(), named).structures,
+            link=lambda kind, code: f"{BASE}/sunes?{urlencode({kind: code, 'periode': chosen.label})}",
+            types=TYPES,
+        )
+        return answer(request, "observatoire/accueil.html", "lisibles", **context)
 
     @r.get("/sunes")
     @public(SESSION_PAGE)
@@ -185,7 +225,7 @@ def router(portal: ObservatoirePortal) -> APIRouter:
             earlier=previous_semesters(period, 2)[0],
             later=Period.semester_of(period.end),
         )
-        return page("observatoire/sunes.html", **context)
+        return answer(request, "observatoire/sunes.html", "main", **context)
 
     @r.get("/sunes/explication/{indicateur}")
     @public(SESSION_PAGE)
@@ -196,12 +236,14 @@ def router(portal: ObservatoirePortal) -> APIRouter:
         ght: str | None = None,
         periode: str | None = None,
         filtre: str = "tous",
+        taille: str | None = None,
     ) -> Response:
         session, actor = portal.caller(request)
         scope, period = scope_of(structure, ght), period_of(periode)
         number = page_number(request.query_params.get("page"))
-        # as GET /observatoire/sunes/explication/…?page=…&taille=50&filtre=…
-        served = obs.explain_page(actor, scope, period, indicateur, number=number, size=PAGE_SIZE, filtre=filtre)
+        size = count_of(taille, "taille") if taille else PAGE_SIZE
+        # as GET /observatoire/sunes/explication/…?page=…&taille=…&filtre=…
+        served = obs.explain_page(actor, scope, period, indicateur, number=number, size=size, filtre=filtre)
         content = served.content
         code, totals = content["indicateur"], content["totaux"]
         context = portal.context(
@@ -219,14 +261,16 @@ def router(portal: ObservatoirePortal) -> APIRouter:
             chosen=content["selection"],
             number=number,
             pages=content["pages"],
-            first=(number - 1) * PAGE_SIZE + 1,
+            first=(number - 1) * size + 1,
             filtre=filtre,
             filters=FILTERS,
+            size=size,
+            sizes=PAGE_SIZES if size in PAGE_SIZES else sorted({*PAGE_SIZES, size}),
             here=f"{BASE}/sunes/explication/{code}",
-            query=lambda **more: scope_query(scope, period, **more),
+            query=lambda **more: scope_query(scope, period, filtre=filtre, taille=str(size), **more),
             back=f"{BASE}/sunes?{scope_query(scope, Period.semester_of(period.start))}",
         )
-        return page("observatoire/explication.html", **context)
+        return answer(request, "observatoire/explication.html", "liste", **context)
 
     @r.get("/national")
     @public(SESSION_PAGE)

@@ -19,7 +19,7 @@ from playwright.sync_api import Page
 from maison.identite.annuaire import resources as build
 from maison.identite.annuaire.index import put
 from tests.e2e.test_portail_patient import accessible, browser  # noqa: F401  (Chromium, axe-core's scan)
-from tests.observatoire.sunes.test_service import CURRENT, FIGURES, later_records, world  # noqa: F401
+from tests.observatoire.sunes.test_service import CURRENT, FIGURES, PREVIOUS, later_records, world  # noqa: F401
 from tests.observatoire.sunes.test_service import build as build_world
 from tests.partage.world import HOPITAL, NOW, PASSWORD, PROS, rpps
 
@@ -61,6 +61,20 @@ def log_in(page: Page, base: str, idnatps: str, scan: bool, password: str = PASS
     assert page.title() == "Accueil — Observatoire"
 
 
+def in_place(page: Page, javascript: bool, control: str, shown: str) -> None:
+    """Use `control` until `shown` is there: with JavaScript htmx swaps it in place (the page's own
+    state survives: no navigation), without it the form or link loads the whole page."""
+    if javascript:
+        page.evaluate("window.maisonSansNavigation = true")
+        page.click(control)
+        page.wait_for_selector(shown)
+        assert page.evaluate("window.maisonSansNavigation") is True
+    else:
+        with page.expect_navigation():
+            page.click(control)
+        assert page.locator(shown).count() >= 1
+
+
 @pytest.mark.parametrize("javascript", [True, False], ids=["htmx", "sans-javascript"])
 def test_an_agent_sees_the_ds11_rate_of_the_hospital_and_its_explanation(dashboard, browser, javascript):  # noqa: F811
     context = browser.new_context(java_script_enabled=javascript)
@@ -70,6 +84,10 @@ def test_an_agent_sees_the_ds11_rate_of_the_hospital_and_its_explanation(dashboa
     log_in(page, dashboard, AGENT, javascript)
     assert "agent de l'ARS" in page.locator("main").inner_text()
     accessible(page, javascript)
+    assert page.locator(f"#lisibles a[href*='structure={HOPITAL}']").count() >= 1  # the list of what she reads
+    page.select_option("#semestre", PREVIOUS.label)
+    in_place(page, javascript, "text=Changer de semestre", f"#lisibles a[href$='periode={PREVIOUS.label}']")
+    assert page.url.endswith(f"?periode={PREVIOUS.label}")  # htmx pushed the address: a link to share
 
     page.fill("#structure", HOPITAL)
     page.select_option("#periode", CURRENT.label)
@@ -94,6 +112,10 @@ def test_an_agent_sees_the_ds11_rate_of_the_hospital_and_its_explanation(dashboa
     assert rows[f"{HOPITAL}/S1"][1] == "oui"  # S1's letter, N1 with a qualified INS
     assert rows[f"{HOPITAL}/S2"][1] == "non" and "sans INS qualifiée" in rows[f"{HOPITAL}/S2"][2]
     assert rows[f"{HOPITAL}/S2"][3]  # the audit records that prove it
+    accessible(page, javascript)
+    page.goto(f"{dashboard}{BASE}/sunes/explication/DS1.1?structure={HOPITAL}&periode={CURRENT.label}&taille=2")
+    in_place(page, javascript, "#page-suivante", "caption:has-text('éléments 3 à 4')")
+    assert page.locator("#explication-liste tbody tr").count() == 2 and "page=2" in page.url
     accessible(page, javascript)
 
     with page.expect_navigation():

@@ -1,8 +1,13 @@
 """`/observatoire/tableau`, the observatory as a dashboard (issue 24 §3), on the house's app: each page
 for each kind of reader — an ARS or ANS agent, the structure's own staff, a GHT's support, another
 structure — allowed or refused with the French 403 page (the service decides, as for the
-API, and records the refusal); every read audited as the API's is; the explanation paginated; bad
-parameters a French 400, an unknown structure a 404, no session a 401 — never a 500."""
+API, and records the refusal); every read audited as the API's is; the home page lists exactly what
+its reader may read, each entry a page that answers; the explanation paginated and filtered, in place
+for htmx (the fragment) and as a whole page without JavaScript; bad parameters a French 400, an
+unknown structure a 404, no session a 401 — never a 500.
+
+One house and world per backend for the whole module (`module_house`): every test only reads, is
+refused, or opens sessions of its own; what a test counts in the trail is what it added itself."""
 
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ from maison.portail.web import CSP
 from tests.observatoire.sunes.test_service import CURRENT, PREVIOUS, World
 from tests.partage.world import HOPITAL, rpps
 
-CLINIQUE, CABINET = "1750000027", "399999999900019"
+CLINIQUE, CABINET, AUTRE = "1750000027", "399999999900019", "1920000019"  # AUTRE: another GHT's support
 NOW = "2026-11-01T08:00:00+00:00"
 STAYS = PAGE_SIZE + 10  # two pages of explanation
 
@@ -47,18 +52,21 @@ def actor_of(house, who: str) -> Actor:
     return psc_actor({"azp": OBSERVATOIRE.client_id}, info, None)
 
 
-@pytest.fixture
-def house_with_stays(house):
+@pytest.fixture(scope="module")
+def house_with_stays(module_house):
+    house = module_house
     with house.db.write() as conn:
         put(conn, [build.organization(HOPITAL, "CHU DE TEST", NOW, secteur="SA01")])
         put(conn, [build.organization(CLINIQUE, "CLINIQUE DE TEST", NOW, secteur="SA01")])
         put(conn, [build.organization(CABINET, "CABINET", NOW, siret=CABINET[1:], entity="LEGAL-ENTITY")])
+        put(conn, [build.organization(AUTRE, "CH AUTRE", NOW, secteur="SA01")])
         put(conn, [build.organization("ARS-IDF", "ARS ILE-DE-FRANCE", NOW), build.organization("ANS", "ANS", NOW)])
         for i, (number, structure, fonction) in enumerate(PEOPLE.values()):
             put(conn, [build.practitioner(number, f"AGENT{i}", "Camille", "", "10", "C", None, NOW)])
             put(conn, [build.practitioner_role(f"30000000{i:02d}", "8" + number, structure, NOW, fonction=fonction)])
     admin = Actor("administrateur", "maison", "console", role="administrateur")
     house.cellule.record_ght(admin, "GHT-75", "GHT de test", HOPITAL, [HOPITAL, CLINIQUE])
+    house.cellule.record_ght(admin, "GHT-92", "Un autre GHT", AUTRE, [AUTRE])
     world = World(house, receiver=None)  # the GAM's PAM messages only: stays, no document fed
     start = CURRENT.start
     for n in range(STAYS):
@@ -67,9 +75,14 @@ def house_with_stays(house):
     return house
 
 
+@pytest.fixture(scope="module")
+def app(house_with_stays):
+    return house_with_stays.app()
+
+
 @pytest.fixture
-def client(house_with_stays):
-    return TestClient(house_with_stays.app())
+def client(app):
+    return TestClient(app)  # cookies of its own: one test's logins are not the next one's
 
 
 def log_in(house, client: TestClient, who: str) -> str:
@@ -82,15 +95,24 @@ def log_in(house, client: TestClient, who: str) -> str:
     return session.csrf
 
 
-def reads(house, action: str) -> list[dict]:
+def mark(house) -> int:
+    """The trail's last seq now: what a test counts is what comes after it (the house is shared)."""
     house.insi.journal.close()  # the trail's journal written through
     with house.db.read() as conn:
-        return [e for e in audit.events(conn, action_prefix=action) if e["action"] == action]
+        return audit.last_seq(conn)
 
 
-def refusals(house, what: str) -> list[dict]:
+def reads(house, action: str, after: int) -> list[dict]:
+    house.insi.journal.close()
+    with house.db.read() as conn:
+        return [e for e in audit.events(conn, action_prefix=action) if e["action"] == action and e["seq"] > after]
+
+
+def refusals(house, what: str, after: int) -> list[dict]:
     return [
-        e for e in reads(house, "securite.acces-refuse") if audit.detail_of(e).get("action") == f"observatoire.{what}"
+        e
+        for e in reads(house, "securite.acces-refuse", after)
+        if audit.detail_of(e).get("action") == f"observatoire.{what}"
     ]
 
 
@@ -136,20 +158,22 @@ def test_each_page_by_each_reader(house_with_stays, client, name):
 
 
 def test_a_refusal_is_recorded_as_the_api_records_it(house_with_stays, client):
+    before = mark(house_with_stays)
     log_in(house_with_stays, client, "cabinet")
     assert client.get(f"{BASE}/sunes", params=OWN).status_code == 403
     log_in(house_with_stays, client, "hopital")
     assert client.get(f"{BASE}/national").status_code == 403
-    [sunes] = refusals(house_with_stays, "sunes")
-    [national] = refusals(house_with_stays, "national")
+    [sunes] = refusals(house_with_stays, "sunes", before)
+    [national] = refusals(house_with_stays, "national", before)
     assert sunes["actor_person"] == "8" + PEOPLE["cabinet"][0] and sunes["actor_structure"] == CABINET
     assert national["actor_structure"] == HOPITAL
-    assert reads(house_with_stays, "observatoire.sunes") == []  # nothing read, nothing computed
+    assert reads(house_with_stays, "observatoire.sunes", before) == []  # nothing read, nothing computed
 
 
 def test_the_sunes_page_shows_each_rate_by_semester_with_its_target_and_links_it_to_its_explanation(
     house_with_stays, client
 ):
+    before = mark(house_with_stays)
     log_in(house_with_stays, client, "ars")
     answer = client.get(f"{BASE}/sunes", params=OWN)
     page = html.fromstring(answer.content)
@@ -167,18 +191,19 @@ def test_the_sunes_page_shows_each_rate_by_semester_with_its_target_and_links_it
     assert page.xpath("//figure/svg[@role='img']/title")  # the semester's bars (lxml.html: no SVG namespace)
     assert "signé" in page.xpath("string(//p[@class='sceau'])")
     # one read per semester shown, recorded as GET /observatoire/sunes records it
-    records = reads(house_with_stays, "observatoire.sunes")
+    records = reads(house_with_stays, "observatoire.sunes", before)
     assert len(records) == 4 and {r["actor_person"] for r in records} == {"8" + PEOPLE["ars"][0]}
     assert audit.detail_of(records[-1])["perimetre"] == f"structure:{HOPITAL}"
 
 
 def test_the_page_reads_are_the_api_reads(house_with_stays, client):
     """The same service call: the record of a page's read is the record of the API's read."""
+    before = mark(house_with_stays)
     key = {"ESANTE-API-KEY": issue_key(house_with_stays.db, HOPITAL, "logiciel-test", "porteur")}
     assert client.get("/observatoire/sunes/explication/DS1.1", params=OWN, headers=key).status_code == 200
     log_in(house_with_stays, client, "hopital")
     assert client.get(f"{BASE}/sunes/explication/DS1.1", params=OWN).status_code == 200
-    api, portal = reads(house_with_stays, "observatoire.sunes")
+    api, portal = reads(house_with_stays, "observatoire.sunes", before)
     strip = ("perimetre", "structures", "periode", "indicateur")
     assert {k: audit.detail_of(api)[k] for k in strip} == {k: audit.detail_of(portal)[k] for k in strip}
     assert portal["actor_person"] == "8" + PEOPLE["hopital"][0] and portal["actor_structure"] == HOPITAL
@@ -227,6 +252,7 @@ def test_bad_parameters_are_french_pages_never_500(house_with_stays, client, pat
 
 
 def test_the_national_series_are_charts_with_their_tables(house_with_stays, client):
+    before = mark(house_with_stays)
     log_in(house_with_stays, client, "ans")
     answer = client.get(f"{BASE}/national")  # the last twelve months by default
     page = html.fromstring(answer.content)
@@ -239,10 +265,11 @@ def test_the_national_series_are_charts_with_their_tables(house_with_stays, clie
         assert table.xpath("thead//th[@scope='col']")
     months = page.xpath('//table[starts-with(caption, "Part des échanges portant l\'INS")]/tbody/tr/th/text()')
     assert len(months) == 12 and months[-1] == date.today().strftime("%Y-%m")
-    assert len(reads(house_with_stays, "observatoire.national")) == 1
+    assert len(reads(house_with_stays, "observatoire.national", before)) == 1
 
 
 def test_conformity_maturin_and_prerequisites(house_with_stays, client):
+    before = mark(house_with_stays)
     log_in(house_with_stays, client, "ars")
     conformity = html.fromstring(client.get(f"{BASE}/conformite").content)
     assert conformity.xpath("//table[starts-with(caption, 'Conformité à la maison')]")
@@ -255,8 +282,8 @@ def test_conformity_maturin_and_prerequisites(house_with_stays, client):
     volets = [li.text_content() for li in prerequis.xpath("//ul[@class='volets']/li")]
     assert volets[0].startswith("Volet 1 : non éligible") and "PS1.1" in volets[0]
     assert prerequis.xpath("//table[starts-with(caption, 'Prérequis SUN-ES')]/tbody/tr")
-    assert len(reads(house_with_stays, "observatoire.maturin")) == 1
-    assert len(reads(house_with_stays, "observatoire.prerequis")) == 1
+    assert len(reads(house_with_stays, "observatoire.maturin", before)) == 1
+    assert len(reads(house_with_stays, "observatoire.prerequis", before)) == 1
 
 
 def test_the_home_page_and_the_menu_follow_the_reader(house_with_stays, client):
@@ -291,3 +318,147 @@ def test_sessions_of_other_portals_and_the_logout(house_with_stays, client):
     done = client.post(f"{BASE}/deconnexion", data={"csrf": csrf}, follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"] == f"{BASE}/connexion?fin=1"
     assert client.get(BASE, follow_redirects=False).status_code == 303
+
+
+# --- the home page's list: what its reader may read, by the service's one rule --------------------
+
+SUNES = f"{BASE}/sunes?"
+LISTS = {  # reader -> the links of the list (GHTs, then structures), and its members named without a link
+    "ars": ({"ght=GHT-75", "ght=GHT-92", f"structure={HOPITAL}", f"structure={CLINIQUE}", f"structure={AUTRE}"}, set()),
+    "ans": ({"ght=GHT-75", "ght=GHT-92", f"structure={HOPITAL}", f"structure={CLINIQUE}", f"structure={AUTRE}"}, set()),
+    "hopital": ({"ght=GHT-75", f"structure={HOPITAL}"}, {CLINIQUE}),  # the support: its GHT and itself
+    "clinique": ({f"structure={CLINIQUE}"}, set()),  # a member, not the support: itself only
+    "cabinet": ({f"structure={CABINET}"}, set()),  # no stay, no GHT: itself still
+}
+
+
+def listed(page) -> tuple[set[str], set[str]]:
+    """The list's links (their scope, the period left out) and the members it names without one."""
+    [lisibles] = page.xpath("//div[@id='lisibles']")
+    links = set()
+    for href in lisibles.xpath(".//a/@href"):
+        assert href.startswith(SUNES) and href.endswith(f"&periode={CURRENT.label}"), href
+        links.add(href[len(SUNES) :].rsplit("&", 1)[0])
+    unlinked = {" ".join(li.text_content().split()) for li in lisibles.xpath(".//ul/li/ul/li[not(a)]")}
+    return links, unlinked
+
+
+@pytest.mark.parametrize("who", list(LISTS))
+def test_each_reader_sees_exactly_what_it_may_read_and_each_link_answers(house_with_stays, client, who):
+    log_in(house_with_stays, client, who)
+    answer = client.get(BASE)
+    assert answer.status_code == 200, answer.text
+    page = html.fromstring(answer.content)
+    links, unlinked = listed(page)
+    wanted, named = LISTS[who]
+    assert links == wanted
+    assert unlinked == {f"CLINIQUE DE TEST ({c})" for c in named}  # a member its support reads only in the GHT
+    if who in ("ars", "ans", "hopital"):  # named as the Annuaire names them
+        assert f"CHU DE TEST ({HOPITAL})" in page.xpath("string(//div[@id='lisibles'])")
+    for href in set(page.xpath("//div[@id='lisibles']//a/@href")):
+        followed = client.get(href)
+        assert followed.status_code == 200, (who, href, followed.text)
+        assert html.fromstring(followed.content).findtext(".//h1").startswith("Indicateurs SUN-ES")
+
+
+@pytest.mark.parametrize(
+    "reader",
+    [
+        Actor("8" + rpps("3000000009"), "", "psc", kind="professional"),  # a professional in no structure
+        Actor("patient", "", "mes", kind="patient", patient="1234567890123"),  # a patient's session, forged
+    ],
+    ids=["sans-structure", "patient"],
+)
+def test_a_reader_who_may_read_nothing_is_refused_and_recorded(house_with_stays, client, reader):
+    before = mark(house_with_stays)
+    s = house_with_stays.settings
+    sessions = Sessions(house_with_stays.db, inactivity=s.portail_inactivite_s, lifetime=s.portail_duree_max_s)
+    raw, _ = sessions.open("observatoire", subject=reader.person, acting=reader.person, actor=reader)
+    client.cookies.set(COOKIE, raw)
+    assert "réservée aux structures et aux agents ARS/ANS" in french_error(client.get(BASE), 403)
+    [refused] = refusals(house_with_stays, "liste", before)
+    assert refused["actor_person"] == reader.person and refused["outcome"] == "failure"
+
+
+def test_the_semester_choice_and_the_list_answer_a_fragment_to_htmx(house_with_stays, client):
+    log_in(house_with_stays, client, "hopital")
+    params = {"periode": PREVIOUS.label}
+    whole = client.get(BASE, params=params)
+    assert whole.headers["vary"] == "HX-Request"
+    page = html.fromstring(whole.content)
+    assert page.xpath("//select[@id='semestre']/option[@selected]/@value") == [PREVIOUS.label]
+    assert page.xpath("//form[@hx-get='/observatoire/tableau'][@action='/observatoire/tableau']")  # no JS: the page
+    assert all(h.endswith(f"periode={PREVIOUS.label}") for h in page.xpath("//div[@id='lisibles']//a/@href"))
+    part = client.get(BASE, params=params, headers={"HX-Request": "true"})
+    assert part.status_code == 200 and part.headers["vary"] == "HX-Request"
+    assert "<html" not in part.text and "<h1" not in part.text  # only the list…
+    fragment = html.fromstring(f"<div>{part.text}</div>")
+    assert fragment.xpath("//div[@id='lisibles']//a/@href")
+    assert fragment.xpath("//p[@id='etat-lisibles'][@hx-swap-oob='innerHTML']//strong/text()") == [PREVIOUS.label]
+    assert part.text.lstrip().startswith("<title>Accueil — Observatoire</title>")  # …and the page's new title
+    restored = client.get(BASE, params=params, headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert "<html" in restored.text  # htmx restoring its history asks for the whole page
+    assert "un semestre est attendu" in french_error(client.get(BASE, params={"periode": "2026-05"}), 400)
+
+
+def test_the_explanation_pages_and_filters_in_place(house_with_stays, client):
+    log_in(house_with_stays, client, "hopital")
+    here = f"{BASE}/sunes/explication/DS1.1"
+    page = html.fromstring(client.get(here, params={**OWN, "taille": "25"}).content)
+    assert page.xpath("//form[@hx-get][@action]//select[@id='taille']/option[@selected]/@value") == ["25"]
+    [following] = page.xpath("//a[@id='page-suivante']/@href")
+    assert "taille=25" in following and "filtre=tous" in following and "page=2" in following
+    assert page.xpath("//a[@id='page-suivante']/@hx-get") == [following]
+    assert page.xpath("//p[@id='etat-explication'][@role='status']/text()") == [
+        f"Éléments 1 à 25 sur {STAYS + 1} (tous), page 1 sur 3."
+    ]
+    part = client.get(following, headers={"HX-Request": "true"})
+    assert "<html" not in part.text and "<h1" not in part.text
+    fragment = html.fromstring(f"<div>{part.text}</div>")
+    [liste] = fragment.xpath("//div[@id='explication-liste']")
+    assert len(liste.xpath(".//tbody/tr")) == 25 and liste.xpath(".//a[@id='page-precedente']")
+    assert fragment.xpath("//p[@id='etat-explication'][@hx-swap-oob]/text()") == [
+        f"Éléments 26 à 50 sur {STAYS + 1} (tous), page 2 sur 3."
+    ]
+    filtered = client.get(here, params={**OWN, "filtre": "hors"}, headers={"HX-Request": "true"})
+    rows = html.fromstring(f"<div>{filtered.text}</div>").xpath("//div[@id='explication-liste']//tbody/tr/th/text()")
+    assert rows == [f"{HOPITAL}/OPEN"]
+    assert "taille" in french_error(client.get(here, params={**OWN, "taille": "501"}), 400)
+
+
+def test_the_semesters_of_the_sunes_page_swap_in_place(house_with_stays, client):
+    log_in(house_with_stays, client, "hopital")
+    page = html.fromstring(client.get(f"{BASE}/sunes", params=OWN).content)
+    [earlier] = page.xpath("//a[@id='semestre-precedent']")
+    assert earlier.get("href") == earlier.get("hx-get") and earlier.get("hx-target") == "#contenu"
+    part = client.get(earlier.get("href"), headers={"HX-Request": "true"})
+    assert part.text.lstrip().startswith(f"<title>SUN-ES {HOPITAL} {PREVIOUS.label} — Observatoire</title>")
+    fragment = html.fromstring(f"<div>{part.text}</div>")
+    assert fragment.findtext(".//h1") == f"Indicateurs SUN-ES — structure {HOPITAL} — {PREVIOUS.label}"
+    assert "<html" not in part.text and "Se déconnecter" not in part.text  # the main content only
+
+
+@pytest.mark.parametrize(
+    ("who", "path", "params"),
+    [
+        ("ars", "/national", {}),
+        ("ars", "/conformite", {}),
+        ("hopital", "/maturin", OWN),
+        ("hopital", "/prerequis", OWN),
+        ("hopital", "/sunes", OWN),
+    ],
+)
+def test_every_chart_has_its_data_table(house_with_stays, client, who, path, params):
+    """Each SVG chart is named, described, and its values given as a table (the SUN-ES page's table
+    comes first, its chart after, and says so; elsewhere the table follows its chart)."""
+    log_in(house_with_stays, client, who)
+    page = html.fromstring(client.get(BASE + path, params=params).content)
+    for chart in page.xpath("//figure/svg"):
+        assert chart.get("role") == "img" and chart.findtext("title") and chart.find("desc") is not None
+        caption = chart.getparent().findtext("figcaption")
+        if path == "/sunes":
+            assert "tableau ci-dessus" in caption and chart.getparent().xpath("preceding::table[1]/caption")
+        else:
+            [table] = chart.getparent().xpath("following::table[1]")
+            assert "tableau qui suit" in caption and table.find("caption").text_content() in chart.findtext("title")
+            assert table.xpath("tbody/tr")

@@ -400,6 +400,13 @@ class SunEs:
 
     # --- the report ----------------------------------------------------------------------------------
 
+    def known(self) -> tuple[dict[str, list[str]], list[str]]:
+        """The GHTs (with their members) and the structures with stays that the folded facts hold:
+        what SUN-ES has figures of. Codes only, no patient: the caller decides who sees which."""
+        self.fold()
+        with self.db.read() as conn:
+            return store.ghts(conn), store.stay_structures(conn)
+
     def compute(self, actor: Actor, scope: Scope, period: Period) -> SunesReport:
         """Every DS indicator of `scope` over `period` (SQL counts over the folded facts) and DS4.3."""
         folded = self.fold()

@@ -331,6 +331,25 @@ def ght_members(conn: Connection, ght: str) -> list[str]:
     return list(conn.execute(query).scalars())
 
 
+def ghts(conn: Connection) -> dict[str, list[str]]:
+    """Every GHT the facts hold, with its members (a few hundred rows nationally: ~136 GHTs)."""
+    query = sa.select(sun_ght_member.c.ght, sun_ght_member.c.structure).order_by("ght", "structure")
+    found: dict[str, list[str]] = {}
+    for ght, structure in conn.execute(query):
+        found.setdefault(ght, []).append(structure)
+    return found
+
+
+def stay_structures(conn: Connection) -> list[str]:
+    """Every structure with a stay, in order, by a skip scan of the stays' primary key: one probe per
+    structure (~3 000 hospitals), not a read of every stay (tens of millions at national scale)."""
+    s = S.c.structure
+    walk = sa.select(sa.func.min(s).label("structure")).cte("walk", recursive=True)
+    following = sa.select(sa.func.min(s)).where(s > walk.c.structure).scalar_subquery()
+    walk = walk.union_all(sa.select(following).where(walk.c.structure.is_not(None)))
+    return list(conn.execute(sa.select(walk.c.structure).where(walk.c.structure.is_not(None))).scalars())
+
+
 def _discharged(structures: list[str], start: str, end: str) -> list[sa.ColumnElement[bool]]:
     """The stays of the denominators: discharged in the period, not cancelled."""
     return [
