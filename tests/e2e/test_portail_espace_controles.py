@@ -1,9 +1,10 @@
 """Mon espace santé's messagerie, controls, export and history in a real browser (headless Chromium,
 as tests/e2e/test_portail_patient.py runs it), on the house served by uvicorn and a real MSSanté
-trust space: the patient reads the message her hospital sent and answers it, blocks a nurse (who is
-then refused by the DMP) found in the Annuaire as she types, opens the confirmation of closing without confirming, creates a delegation
-code, sees the export page, and finds the emergency doctor's bris de glace in her history under a
-banner of its own. axe-core finds no serious or critical violation on any of these pages."""
+trust space: the patient reads the message her hospital sent, answers it and picks her pharmacy from
+the Annuaire to forward it to, finds a nurse in the Annuaire as she types and blocks him (the DMP then
+refuses him), opens the confirmation of closing without confirming, creates a delegation code, sees
+the export page, and finds the emergency doctor's bris de glace in her history under a banner of its
+own. axe-core finds no serious or critical violation on any of these pages."""
 
 from __future__ import annotations
 
@@ -13,14 +14,17 @@ import pytest
 from playwright.sync_api import Page
 
 from maison.etablissement.dmp.producer import Produced
+from maison.identite.annuaire import resources as build
+from maison.identite.annuaire.index import put
 from maison.identite.psc.api import issuer_for
 from tests.e2e.test_mss_smtp import _client, _delivered, _letter
 from tests.e2e.test_portail_patient import accessible, browser, log_in  # noqa: F401 — browser: the fixture
 from tests.identite.helpers import SARAH_NIR
 from tests.partage.mss_world import PFI, PFI_PASSWORD, start_world
-from tests.partage.world import PROS, make_world, n1
+from tests.partage.world import NOW, PROS, make_world, n1
 
 SARAH_BOX = f"{SARAH_NIR}@patient.mssante.fr"
+PHARMACY_BOX = "pharmacie.bellecour@medecin.mssante.fr"
 BDG = {"X-Mode-Acces": "bris_de_glace", "X-Motif-Acces": "patiente inconsciente aux urgences"}
 
 
@@ -32,6 +36,17 @@ def world(house, live, tmp_path):
     )
     world.inform("infirmier")
     assert world.search("urgentiste", **BDG).status_code == 200  # the emergency doctor breaks the glass
+    pharmacy = build.organization(
+        "1690000001",
+        "PHARMACIE BELLECOUR",
+        NOW,
+        secteur="SA33",
+        city="LYON",
+        postal_code="69002",
+        mailboxes=[build.mailbox(PHARMACY_BOX, "ORG")],
+    )  # a pharmacie d'officine the Annuaire lists with its organisational mailbox
+    with house.db.write() as conn:
+        put(conn, [pharmacy])
     mss = start_world(house, tmp_path, issuer_for(live.url))
     with _client(mss, "chu-test") as smtp:
         smtp.login(PFI, PFI_PASSWORD)
@@ -68,6 +83,16 @@ def test_the_patient_answers_blocks_and_sees_the_bris_de_glace(world, browser): 
     assert page.locator("[role=status]").inner_text() == "Votre réponse a été envoyée au professionnel."
     accessible(page)
     assert [r for r in _delivered(world.house, PFI) if r.sender == SARAH_BOX]
+
+    # the forward: her pharmacy found in the Annuaire as she types (htmx), chosen, the form filled
+    page.locator("#pharmacie-nom").press_sequentially("bellecour")
+    page.locator("#pharmacies-resultats li", has_text="PHARMACIE BELLECOUR").wait_for()
+    accessible(page)
+    with page.expect_navigation():
+        page.locator("#pharmacies-resultats button", has_text="Choisir").click()
+    assert page.input_value("#destinataire") == PHARMACY_BOX
+    assert "PHARMACIE BELLECOUR" in page.locator("#transfert-titre ~ [role=status]").inner_text()
+    accessible(page)
 
     # the controls: block the nurse, who is then refused by the DMP
     _go(page, "Mes réglages")
