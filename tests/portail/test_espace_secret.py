@@ -80,7 +80,9 @@ def test_the_doctors_accesses_really_were_secret(world):
 def test_the_minor_sees_her_secret_document_and_every_access(holder):
     dossier = unescape(holder.get("/mon-espace/dossier").text)
     assert OPEN_TITLE in dossier and SECRET_TITLE in dossier
-    lines = _doctor_lines(holder.get("/mon-espace/historique").text)
+    history = unescape(holder.get("/mon-espace/historique").text)
+    assert "connexion secrète" not in history  # nothing kept from her
+    lines = _doctor_lines(history)
     assert sum("a ajouté un document" in line for line in lines) == 2
     assert sum("a consulté la liste de vos documents" in line for line in lines) == 1
 
@@ -90,6 +92,7 @@ def test_the_representative_sees_neither_the_secret_document_nor_the_secret_acce
     assert "vous agissez en tant que représentant légal" in dossier
     assert OPEN_TITLE in dossier and SECRET_TITLE not in dossier
     history = representative.get("/mon-espace/historique")
+    assert "en tant que représentant légal" in unescape(history.text) and "connexion secrète" in unescape(history.text)
     lines = _doctor_lines(history.text)
     assert sum("a ajouté un document" in line for line in lines) == 1
     assert not [line for line in lines if "a consulté la liste de vos documents" in line]
