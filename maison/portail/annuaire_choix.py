@@ -23,7 +23,7 @@ from maison.core.errors import InvalidInput
 from maison.identite.annuaire.index import fold, mailboxes
 from maison.identite.annuaire.vocabulary import CS_PROFESSION, CS_SECTEUR
 from maison.portail.history import person_name
-from maison.portail.pro_annuaire import PROFESSIONS, Annuaire
+from maison.portail.pro_annuaire import PROFESSIONS, Annuaire, _city, _entries, _profession
 
 PHARMACIE_OFFICINE, PHARMACIEN = "SA33", "21"
 MAX_RESULTS, MAX_WORDS, MAX_CRITERION = 10, 4, 80
@@ -71,15 +71,6 @@ def _words(param: str, text: str) -> list[tuple[str, str]]:
     return [(param, w) for w in text.split() if fold(w)][:MAX_WORDS]
 
 
-def _entries(bundle: dict, rtype: str) -> list[dict]:
-    return [e["resource"] for e in bundle.get("entry", []) if e["resource"]["resourceType"] == rtype]
-
-
-def _city(org: dict) -> str:
-    address = (org.get("address") or [{}])[0]
-    return f"{address.get('postalCode', '')} {address.get('city', '')}".strip()
-
-
 def _in_commune(org: dict, commune: str) -> bool:
     """The `address` search's rule on an Organization already read: its town or postal code starts so."""
     if not commune:
@@ -98,14 +89,6 @@ def _is_pharmacy(org: dict) -> bool:
 
 def _org_box(org: dict) -> str:
     return next((m["address"] for m in mailboxes(org) if m["type"] == "ORG" and not m["liste_rouge"]), "")
-
-
-def _profession(practitioner: dict) -> str:
-    for q in practitioner.get("qualification") or []:
-        for c in q.get("code", {}).get("coding") or []:
-            if c.get("system") == CS_PROFESSION:
-                return PROFESSIONS.get(c.get("code", ""), c.get("code", ""))
-    return ""
 
 
 class Picker:
