@@ -68,7 +68,8 @@ def test_upload_measures_chart_bmi_profil_agenda_and_a_minors_espace(world, brow
     accessible(page)
     page.click("text=Ajouter : allergies")
     page.fill("#allergies-libelle", "Pénicilline")
-    submit(page, "section[aria-labelledby=allergies] form.formulaire")
+    page.click("section[aria-labelledby=allergies] form.formulaire button[type=submit]")
+    page.wait_for_selector("#rub-allergies >> text=Entrée ajoutée.")  # htmx: the section swapped, no navigation
     assert "Pénicilline" in page.locator("section[aria-labelledby=allergies]").inner_text()
     page.select_option("#don", "favorable")
     submit(page, "section[aria-labelledby=volontes] form")
@@ -82,7 +83,8 @@ def test_upload_measures_chart_bmi_profil_agenda_and_a_minors_espace(world, brow
     page.fill("#rdv-avec", "Dr Martin")
     page.fill("#rdv-date", "2030-06-01")
     page.fill("#rdv-debut", "09:30")
-    submit(page, "section[aria-labelledby=ajout-rdv] form")
+    page.click("section[aria-labelledby=ajout-rdv] form button[type=submit]")
+    page.wait_for_selector("#agenda >> text=Rendez-vous ajouté.")  # htmx: the agenda's content swapped
     assert "Consultation de suivi" in page.locator("section[aria-labelledby=a-venir]").inner_text()
     accessible(page)
 
