@@ -97,7 +97,7 @@ from maison.portail.pro import router as pro_portal
 from maison.portail.pro_tools import mount as pro_tools
 from maison.portail.psc_connexion import PscConnexion
 from maison.portail.sessions import Sessions
-from maison.portail.web import assets_router
+from maison.portail.web import assets_router, unmatched_page
 from maison.sandbox.api import router as sandbox_router
 
 SERVICES = [
@@ -403,7 +403,7 @@ class House:
             tags=["Bac à sable"],
         )
 
-        _portals(self, app, insi_gateway)
+        portals = _portals(self, app, insi_gateway)
 
         @app.get("/")
         @public("la liste des services est publique")
@@ -425,7 +425,9 @@ class House:
             return outcome_response(parameter_error(exc.errors()), ns)
 
         @app.exception_handler(HTTPException)
-        async def _http(_request: Request, exc: HTTPException):
+        async def _http(request: Request, exc: HTTPException):
+            if (shown := unmatched_page(request.url.path, exc.status_code, exc.headers, portals)) is not None:
+                return shown  # an address under a portal: its French page, not the API's outcome
             error = NotFound(str(exc.detail)) if exc.status_code == 404 else MaisonError(str(exc.detail))
             error.http_status = exc.status_code
             return outcome_response(error, ns)
@@ -440,10 +442,11 @@ class House:
         return app
 
 
-def _portals(house: House, app: FastAPI, insi: InsiGateway) -> None:
+def _portals(house: House, app: FastAPI, insi: InsiGateway) -> dict[str, dict[str, str]]:
     """The web pages (issue 24): Mon espace santé for the patient at `/mon-espace`, the observatory's
     dashboard at `/observatoire/tableau`, their stylesheet and htmx at `/portail`; the pages call the
-    same services as the API, in this process."""
+    same services as the API, in this process. Returns each portal's prefix and its error pages'
+    context (`PortalRoute.context`): an address under it that no route serves gets its French page."""
     s = house.settings
     sessions = Sessions(house.db, inactivity=s.portail_inactivite_s, lifetime=s.portail_duree_max_s)
     patient = PatientPortal(
@@ -486,6 +489,11 @@ def _portals(house: House, app: FastAPI, insi: InsiGateway) -> None:
     login = PscConnexion(house.psc, house.psc_issuer, s.public_base_url, s.keystore(), sessions, OBSERVATOIRE)
     dashboard = ObservatoirePortal(house.observatoire, login)
     app.include_router(observatoire_pages(dashboard), prefix="/observatoire/tableau", include_in_schema=False)
+    return {
+        "/mon-espace": {},
+        "/pro": connexion.route_class.context,
+        "/observatoire/tableau": login.route_class.context,
+    }
 
 
 def observatory(house: House) -> Observatoire:

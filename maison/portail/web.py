@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from importlib import metadata
 from ipaddress import ip_address
 from pathlib import Path
@@ -91,6 +91,30 @@ def error_page(error: MaisonError, **context: Any) -> HTMLResponse:
     response = page("erreur.html", error.http_status, message=error.message, http_status=error.http_status, **context)
     response.headers.update(getattr(error, "http_headers", {}))  # a lock's Retry-After (RFC 6585 §4)
     return response
+
+
+UNMATCHED = {  # what a person reads at an address of a portal that no route serves as asked
+    404: "cette page n'existe pas : vérifiez l'adresse ou revenez à l'accueil",
+    405: "cette adresse ne s'ouvre pas ainsi (elle reçoit un formulaire) : revenez à la page précédente",
+}
+
+
+def unmatched_page(
+    path: str, status: int, headers: Mapping[str, str] | None, portals: Mapping[str, Mapping[str, str]]
+) -> Response | None:
+    """The portal's French error page for an address under `portals` (prefix -> `PortalRoute.context`)
+    that no route answers: a link mistyped (404), a form's action opened as a page (405). No route
+    ran, so no `PortalRoute` turned it into a page: without this, a person would get the API's JSON
+    outcome — no title, no language, nothing a screen reader can announce (RGAA 8.3, 8.5). None
+    outside the portals: the API's callers keep their FHIR OperationOutcome."""
+    for base in sorted(portals, key=len, reverse=True):
+        if path == base or path.startswith(f"{base}/"):
+            error = MaisonError(UNMATCHED.get(status, "demande refusée"), code="page-inconnue")
+            error.http_status = status
+            response = error_page(error, **portals[base])
+            response.headers.update(headers or {})  # a 405's Allow (RFC 9110 §15.5.6)
+            return secured(response)
+    return None
 
 
 class PortalRoute(APIRoute):
