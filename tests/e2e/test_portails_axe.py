@@ -43,7 +43,9 @@ TWO_PLACES = "urgentiste"  # works at the CHU and at the cabinet: PSC's login as
 AXE_SOURCE = Axe().axe_script  # the copy axe-playwright-python ships, loaded once per context (init script)
 AXE_RUN = "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations)"
 SKIPPED = re.compile(r"/deconnexion|/suppression|/affichage$|\.zip$|/pieces/|/document$|/impression|/annulation")
-ID_SEGMENT = re.compile(r"^(?=.*\d)[\w.:%-]+$")  # a segment with a digit: an id (an INS, a document, a FINESS)
+ID_SEGMENT = re.compile(  # an id: a segment with a digit (an INS, a FINESS, DS1.1), an ordonnance's number, a UUID
+    r"^(?=.*\d)[\w.:%-]+$|^[A-Z0-9]{10,}$|^[0-9a-f-]{32,}$"
+)
 
 
 @pytest.fixture(scope="module")
@@ -196,6 +198,10 @@ PATIENT_FLOOR = {
 
 def test_every_page_of_mon_espace_sante(world, scan):
     patient_log_in(world, scan, refusals=True)
+    page = scan.page
+    page.keyboard.press("Tab")  # the first stop: the skip link, shown once focused
+    assert page.evaluate("document.activeElement.getAttribute('href')") == "#contenu"
+    assert page.locator("a.evitement").bounding_box()["x"] >= 0
     scan.crawl("/mon-espace", ["/mon-espace/dossier"])
     page = scan.visit("/mon-espace/controles")
     page.fill("#code-pro", PROS["hospitalier"].idnatps)
@@ -223,11 +229,8 @@ def test_every_page_of_a_minors_espace_opened_by_her_representative(world, scan)
     page.check(f"main input[value='{CHILD}']")
     scan.submit("main button[type=submit]", 200)
     assert "représentant légal" in page.locator("header").inner_text()
-    scan.crawl("/mon-espace", ["/mon-espace/dossier"], skipped=("/mon-espace/espaces",))
-    faultless(
-        scan,
-        PATIENT_FLOOR - {"/mon-espace/espaces", "/mon-espace/documents/{id}", "/mon-espace/controles/codes/nouveau"},
-    )
+    scan.crawl("/mon-espace", ["/mon-espace/dossier", "/mon-espace/espaces"])  # her choice shown again
+    faultless(scan, PATIENT_FLOOR - {"/mon-espace/documents/{id}", "/mon-espace/controles/codes/nouveau"})
 
 
 def psc_log_in(scan: Scan, base: str, idnatps: str, landing: str) -> Page:
@@ -325,6 +328,8 @@ def test_every_page_of_the_professionals_portal(world, scan):
 def test_every_page_of_a_structures_desks(world, scan):
     psc_log_in(scan, "/pro", PROS["hospitalier"].idnatps, "/pro/patients")
     scan.crawl("/pro/etablissement", ["/pro/etablissement"])
+    page = scan.submit("header button[type=submit]", 200)  # logged out: the login page says so
+    assert "Vous êtes déconnecté." in page.locator("main [role=status]").inner_text()
     faultless(
         scan,
         {"/pro/etablissement/{id}", "/pro/etablissement/{id}/pfi", "/pro/etablissement/{id}/identitovigilance"},
