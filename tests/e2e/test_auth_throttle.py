@@ -15,14 +15,12 @@ import pyotp
 import pytest
 
 from maison.core import audit
+from maison.identite.psc.api import issuer_for
 from maison.partage.mss.mailboxes import Mailboxes
 from tests.e2e.test_mes_login import PASSWORD as PATIENT_PASSWORD
 from tests.e2e.test_mes_login import mes  # noqa: F401 - fixture
 from tests.e2e.test_mss_imap import _imap
-from tests.e2e.test_mss_smtp import (
-    _client,
-    mss,  # noqa: F401 - fixture
-)
+from tests.e2e.test_mss_smtp import _client
 from tests.e2e.test_psc import (
     IDNATPS,
     PASSWORD,
@@ -30,9 +28,17 @@ from tests.e2e.test_psc import (
     _login,
     psc,  # noqa: F401 - fixture
 )
-from tests.partage.mss_world import PFI, PFI_PASSWORD
+from tests.partage.mss_world import PFI, PFI_PASSWORD, start_world
 
 GUESSES = 48
+
+
+@pytest.fixture
+def mss(house, live, tmp_path):
+    """The trust space on this test's own house: the throttle's records are counted from empty."""
+    world = start_world(house, tmp_path, issuer_for(live.url))
+    yield world
+    world.close()
 
 
 def _security(house, event: str) -> list[dict]:

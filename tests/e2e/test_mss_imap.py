@@ -1,5 +1,8 @@
 """IMAP access to MSSanté mailboxes with standard clients (imaplib, curl): STARTTLS, password for an
-applicative mailbox, XOAUTH2 with a Pro Santé Connect token, byte-exact FETCH, flags, audit."""
+applicative mailbox, XOAUTH2 with a Pro Santé Connect token, byte-exact FETCH, flags, audit.
+
+The tests of one backend share one house and one trust space of operators (tests/e2e/mss_shared.py):
+each opens mailboxes of its own (an empty INBOX, UIDs from 1) and reads the trail from its own mark."""
 
 from __future__ import annotations
 
@@ -14,24 +17,19 @@ import uuid
 
 import pytest
 
-from maison.core import audit
 from maison.core.audit import SYSTEM
 from maison.etablissement.pfi.mailbox import ImapAccount, ImapMailbox
-from maison.identite.psc.api import issuer_for
 from maison.partage.mss import imap as mss_imap
 from maison.partage.mss import imap_guard as guard
 from maison.partage.mss import store, trace
 from maison.partage.mss.delivery import Delivery
+from tests.e2e import mss_shared
+from tests.e2e.mss_shared import Trail, own_gp, own_pfi
 from tests.e2e.test_mss_smtp import _client, _delivered, _letter
-from tests.partage.mss_world import GP, PFI, PFI_PASSWORD, start_world
-from tests.partage.world import PROS, make_world
+from tests.partage.mss_world import GP, PFI_PASSWORD
+from tests.partage.world import PROS
 
-
-@pytest.fixture
-def mss(house, live, tmp_path):
-    world = start_world(house, tmp_path, issuer_for(live.url))
-    yield world
-    world.close()
+mss, house, module_pros, pros = mss_shared.mss, mss_shared.house, mss_shared.module_pros, mss_shared.pros
 
 
 def _imap(mss, operator: str) -> imaplib.IMAP4:
@@ -40,20 +38,23 @@ def _imap(mss, operator: str) -> imaplib.IMAP4:
     return client
 
 
-def _send_to_gp(mss, house, raw: bytes) -> None:
+def _send_to_gp(mss, house, gp: str) -> bytes:
+    """A letter from a new PFI mailbox to the GP's mailbox `gp`, delivered: the bytes sent."""
+    pfi = own_pfi(mss)
+    raw = _letter(sender=pfi, to=gp)
     with _client(mss, "chu-test") as client:
-        client.login(PFI, PFI_PASSWORD)
-        client.sendmail(PFI, [GP], raw)
-    assert _delivered(house, GP)
+        client.login(pfi, PFI_PASSWORD)
+        client.sendmail(pfi, [gp], raw)
+    assert _delivered(house, gp)
+    return raw
 
 
-def test_the_gp_reads_his_mailbox_with_his_psc_token(mss, house, live):
-    world = make_world(house, live, keys=("generaliste",))
-    raw = _letter()
-    _send_to_gp(mss, house, raw)
+def test_the_gp_reads_his_mailbox_with_his_psc_token(mss, house, pros):
+    gp, trail = own_gp(mss), Trail(house)
+    raw = _send_to_gp(mss, house, gp)
     client = _imap(mss, "medecins")
-    token = world.tokens["generaliste"]
-    typ, _ = client.authenticate("XOAUTH2", lambda _c: f"user={GP}\x01auth=Bearer {token}\x01\x01".encode())
+    token = pros.tokens["generaliste"]
+    typ, _ = client.authenticate("XOAUTH2", lambda _c: f"user={gp}\x01auth=Bearer {token}\x01\x01".encode())
     assert typ == "OK"
     typ, data = client.select("INBOX")
     assert typ == "OK" and data == [b"1"]
@@ -70,41 +71,42 @@ def test_the_gp_reads_his_mailbox_with_his_psc_token(mss, house, live):
     client.store("1", "+FLAGS", "\\Flagged")
     assert client.search(None, "FLAGGED")[1] == [b"1"]
     client.logout()
-    with house.db.read() as conn:
-        reads = list(audit.events(conn, action_prefix="mss.lire"))
+    reads = trail.since("mss.lire")
     assert reads and reads[-1]["actor_person"] == PROS["generaliste"].idnatps
 
 
 def test_login_requires_starttls_and_the_right_password(mss):
+    pfi = own_pfi(mss)
     plain = imaplib.IMAP4("127.0.0.1", mss.endpoints("chu-test").imap, timeout=20)
     assert "LOGINDISABLED" in plain.capabilities
     with pytest.raises(imaplib.IMAP4.error):
-        plain.login(PFI, PFI_PASSWORD)
+        plain.login(pfi, PFI_PASSWORD)
     client = _imap(mss, "chu-test")
     with pytest.raises(imaplib.IMAP4.error):
-        client.login(PFI, "pas-le-bon-mot-de-passe")
+        client.login(pfi, "pas-le-bon-mot-de-passe")
     client = _imap(mss, "chu-test")
-    assert client.login(PFI, PFI_PASSWORD)[0] == "OK"
+    assert client.login(pfi, PFI_PASSWORD)[0] == "OK"
     assert client.select("INBOX")[1] == [b"0"]
 
 
-def test_a_token_for_someone_elses_mailbox_is_refused(mss, house, live):
-    world = make_world(house, live, keys=("generaliste", "infirmier"))
+def test_a_token_for_someone_elses_mailbox_is_refused(mss, pros):
+    gp = own_gp(mss)
     client = _imap(mss, "medecins")
-    token = world.tokens["infirmier"]  # a valid PSC token, but not a holder of the GP's mailbox
+    token = pros.tokens["infirmier"]  # a valid PSC token, but not a holder of the GP's mailbox
     with pytest.raises(imaplib.IMAP4.error):
         client.authenticate(
-            "XOAUTH2", lambda _c: f"user={GP}\x01auth=Bearer {token}\x01\x01".encode() if _c == b"" else b""
+            "XOAUTH2", lambda _c: f"user={gp}\x01auth=Bearer {token}\x01\x01".encode() if _c == b"" else b""
         )
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl absent")
 def test_curl_reads_the_applicative_mailbox(mss, house):
-    raw = _letter(to=PFI)
+    pfi = own_pfi(mss)
+    raw = _letter(sender=pfi, to=pfi)
     with _client(mss, "chu-test") as client:
-        client.login(PFI, PFI_PASSWORD)
-        client.sendmail(PFI, [PFI], raw)
-    assert _delivered(house, PFI)
+        client.login(pfi, PFI_PASSWORD)
+        client.sendmail(pfi, [pfi], raw)
+    assert _delivered(house, pfi)
     url = f"imap://127.0.0.1:{mss.endpoints('chu-test').imap}/INBOX;UID=1"
     fetched = subprocess.run(
         [
@@ -114,7 +116,7 @@ def test_curl_reads_the_applicative_mailbox(mss, house):
             "--cacert",
             str(mss.mss.authority.cert_path),
             "--user",
-            f"{PFI}:{PFI_PASSWORD}",
+            f"{pfi}:{PFI_PASSWORD}",
             url,
         ],
         capture_output=True,
@@ -124,21 +126,20 @@ def test_curl_reads_the_applicative_mailbox(mss, house):
     assert trace.content(fetched.stdout) == raw and fetched.stdout.startswith(b"Return-Path: <")
 
 
-def test_fetching_flags_size_and_headers_reads_no_whole_message(mss, house, live, monkeypatch):
+def test_fetching_flags_size_and_headers_reads_no_whole_message(mss, house, pros, monkeypatch):
     """FLAGS, UID, RFC822.SIZE and INTERNALDATE come from the message's row, headers from a header-only
     parse: the blob is read once, and only for what needs its bytes (the PFI asks RFC822.SIZE then
     BODY.PEEK[] of each message; parsing each 270 KB mail whole took a third of the operator's time)."""
-    world = make_world(house, live, keys=("generaliste",))
-    raw = _letter()
-    _send_to_gp(mss, house, raw)
-    stored = mss.mss.delivery.content(_delivered(house, GP)[0].sha256)  # with its trace fields (RFC 5321 §4.4)
+    gp = own_gp(mss)
+    _send_to_gp(mss, house, gp)
+    stored = mss.mss.delivery.content(_delivered(house, gp)[0].sha256)  # with its trace fields (RFC 5321 §4.4)
     blobs = mss.mss.runtimes["medecins"].delivery.blobs
     reads: list[str] = []
     real_get = blobs.get
     monkeypatch.setattr(blobs, "get", lambda digest: reads.append(digest) or real_get(digest))
     client = _imap(mss, "medecins")
-    token = world.tokens["generaliste"]
-    client.authenticate("XOAUTH2", lambda _c: f"user={GP}\x01auth=Bearer {token}\x01\x01".encode())
+    token = pros.tokens["generaliste"]
+    client.authenticate("XOAUTH2", lambda _c: f"user={gp}\x01auth=Bearer {token}\x01\x01".encode())
     client.select("INBOX")
     typ, data = client.fetch("1", "(UID FLAGS RFC822.SIZE INTERNALDATE)")
     assert typ == "OK" and f"RFC822.SIZE {len(stored)}".encode() in data[0]
@@ -153,14 +154,17 @@ def test_fetching_flags_size_and_headers_reads_no_whole_message(mss, house, live
 # --- sets of messages, selected by the database -------------------------------------------------------
 
 
-def _to_pfi(mss, house, count: int) -> None:
+def _to_pfi(mss, house, count: int, pfi: str | None = None) -> str:
+    """`count` letters a PFI's mailbox (`pfi`, or a new one) sent itself, delivered; its address."""
+    pfi = pfi or own_pfi(mss)
     with _client(mss, "chu-test") as client:
-        client.login(PFI, PFI_PASSWORD)
+        client.login(pfi, PFI_PASSWORD)
         for _ in range(count):
-            client.sendmail(PFI, [PFI], _letter(to=PFI))
+            client.sendmail(pfi, [pfi], _letter(sender=pfi, to=pfi))
     deadline = time.monotonic() + 15
-    while len(_delivered(house, PFI)) < count and time.monotonic() < deadline:
+    while len(_delivered(house, pfi)) < count and time.monotonic() < deadline:
         time.sleep(0.05)
+    return pfi
 
 
 def _pairs(data: list) -> list[tuple[int, int]]:
@@ -178,9 +182,9 @@ def test_fetch_and_store_name_their_messages_by_sequence_number_and_uid(mss, hou
     message (or the highest UID, also when the range's start is above it, §6.4.8). FETCH and STORE
     read only the rows their set names: none of them reads the whole mailbox (a PFI's mailbox keeps
     every message it integrated, so each command cost grew with it)."""
-    _to_pfi(mss, house, 5)
+    pfi = _to_pfi(mss, house, 5)
     client = _imap(mss, "chu-test")
-    client.login(PFI, PFI_PASSWORD)
+    client.login(pfi, PFI_PASSWORD)
     assert client.select("INBOX")[1] == [b"5"]
     client.store("2", "+FLAGS", "\\Deleted")
     client.expunge()
@@ -203,9 +207,9 @@ def test_fetch_and_store_name_their_messages_by_sequence_number_and_uid(mss, hou
 
 def test_a_set_of_many_ranges_is_answered_too(mss, house):
     """Beyond MAX_RANGES ranges the rows are read and filtered: the same answer."""
-    _to_pfi(mss, house, 3)
+    pfi = _to_pfi(mss, house, 3)
     client = _imap(mss, "chu-test")
-    client.login(PFI, PFI_PASSWORD)
+    client.login(pfi, PFI_PASSWORD)
     client.select("INBOX")
     many = ",".join(["1", "3"] + [str(n) for n in range(10, 10 + 2 * mss_imap.MAX_RANGES, 2)])
     assert _pairs(client.fetch(many, "(UID)")[1]) == [(1, 1), (3, 3)]
@@ -216,9 +220,9 @@ def test_a_search_naming_uids_first_reads_those_messages_only(mss, house, monkey
     """`UID SEARCH UID n:* UNKEYWORD $Integre` (the PFI's question at every turn) reads the rows the
     UID set names, not every message of the mailbox; `n:*` above the highest UID still names it
     (RFC 3501 §6.4.8), and a search not led by UID still reads them all."""
-    _to_pfi(mss, house, 5)
+    pfi = _to_pfi(mss, house, 5)
     client = _imap(mss, "chu-test")
-    client.login(PFI, PFI_PASSWORD)
+    client.login(pfi, PFI_PASSWORD)
     client.select("INBOX")
     client.uid("STORE", "2", "+FLAGS", "($Integre)")
     client.store("1", "+FLAGS", "\\Deleted")
@@ -235,7 +239,7 @@ def test_a_search_naming_uids_first_reads_those_messages_only(mss, house, monkey
     assert client.uid("SEARCH", None, "UNKEYWORD", "$Integre")[1] == [b"3 4 5"]
     client.logout()
     mailbox = ImapMailbox(
-        ImapAccount("127.0.0.1", mss.endpoints("chu-test").imap, PFI, PFI_PASSWORD, str(mss.mss.authority.cert_path))
+        ImapAccount("127.0.0.1", mss.endpoints("chu-test").imap, pfi, PFI_PASSWORD, str(mss.mss.authority.cert_path))
     )
     try:
         assert mailbox.unhandled(3) == [4, 5] and mailbox.unhandled(5) == []  # the PFI keeps its cursor
@@ -246,10 +250,10 @@ def test_a_search_naming_uids_first_reads_those_messages_only(mss, house, monkey
 def test_the_pfi_reads_over_implicit_tls_too(mss, house):
     """`maison pfi --imap-tls`: the PFI's mailbox client speaks TLS from the first byte (RFC 8314 §3.3)
     to the operator's implicit-TLS port."""
-    _to_pfi(mss, house, 2)
+    pfi = _to_pfi(mss, house, 2)
     endpoints = mss.endpoints("chu-test")
     account = ImapAccount(
-        "127.0.0.1", endpoints.imaps, PFI, PFI_PASSWORD, str(mss.mss.authority.cert_path), implicit_tls=True
+        "127.0.0.1", endpoints.imaps, pfi, PFI_PASSWORD, str(mss.mss.authority.cert_path), implicit_tls=True
     )
     mailbox = ImapMailbox(account)
     try:
@@ -282,32 +286,41 @@ def test_answers_leave_without_waiting_for_the_clients_ack(mss):
 
 # --- what a mail client reads (issue 20 §5.1, §5.4) ---------------------------------------------------
 
-UTF8_MAIL = (
-    f"From: Hôpital Émile Roux <{PFI}>\r\nTo: Dr Müller <{PFI}>\r\nSubject: Compte rendu — échographie\r\n"
-    "Message-ID: <utf8-1@chu-test.mssante.fr>\r\nDate: Mon, 07 Dec 2026 08:00:00 +0100\r\n\r\n"
-    "Corps du message, sans Content-Type : text/plain; charset=us-ascii par défaut.\r\n"
-).encode()
-ATTACHED = (
-    f"From: {PFI}\r\nTo: {PFI}\r\nSubject: pieces jointes\r\nMessage-ID: <multi-1@chu-test.mssante.fr>\r\n"
-    'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="Frontiere;42"\r\n\r\n'
-    "preambule\r\n--Frontiere;42\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nLettre.\r\n"
-    '--Frontiere;42\r\nContent-Type: application/pdf; name="Compte rendu; V2.pdf"\r\n'
-    'Content-Disposition: attachment; filename="Compte rendu; V2.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
-    "JVBERi0xLjQ=\r\n--Frontiere;42--\r\n"
-).encode()
+
+def _utf8_mail(pfi: str) -> bytes:
+    return (
+        f"From: Hôpital Émile Roux <{pfi}>\r\nTo: Dr Müller <{pfi}>\r\nSubject: Compte rendu — échographie\r\n"
+        "Message-ID: <utf8-1@chu-test.mssante.fr>\r\nDate: Mon, 07 Dec 2026 08:00:00 +0100\r\n\r\n"
+        "Corps du message, sans Content-Type : text/plain; charset=us-ascii par défaut.\r\n"
+    ).encode()
 
 
-def _submitted(mss, house, *raws: bytes) -> imaplib.IMAP4:
-    """The messages submitted by the PFI to itself (SMTPUTF8), then its INBOX selected over IMAP."""
+ATTACHED_BODY = (
+    b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="Frontiere;42"\r\n\r\n'
+    b"preambule\r\n--Frontiere;42\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nLettre.\r\n"
+    b'--Frontiere;42\r\nContent-Type: application/pdf; name="Compte rendu; V2.pdf"\r\n'
+    b'Content-Disposition: attachment; filename="Compte rendu; V2.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+    b"JVBERi0xLjQ=\r\n--Frontiere;42--\r\n"
+)
+
+
+def _attached(pfi: str) -> bytes:
+    head = f"From: {pfi}\r\nTo: {pfi}\r\nSubject: pieces jointes\r\nMessage-ID: <multi-1@chu-test.mssante.fr>\r\n"
+    return head.encode() + ATTACHED_BODY
+
+
+def _submitted(mss, house, pfi: str, *raws: bytes) -> imaplib.IMAP4:
+    """The messages submitted by the PFI's mailbox `pfi` to itself (SMTPUTF8), then its INBOX selected
+    over IMAP."""
     with _client(mss, "chu-test") as client:
-        client.login(PFI, PFI_PASSWORD)
+        client.login(pfi, PFI_PASSWORD)
         for raw in raws:
-            client.sendmail(PFI, [PFI], raw, mail_options=["SMTPUTF8", "BODY=8BITMIME"])
+            client.sendmail(pfi, [pfi], raw, mail_options=["SMTPUTF8", "BODY=8BITMIME"])
     deadline = time.monotonic() + 15
-    while len(_delivered(house, PFI)) < len(raws) and time.monotonic() < deadline:
+    while len(_delivered(house, pfi)) < len(raws) and time.monotonic() < deadline:
         time.sleep(0.05)
     client = _imap(mss, "chu-test")
-    client.login(PFI, PFI_PASSWORD)
+    client.login(pfi, PFI_PASSWORD)
     client.select("INBOX")
     return client
 
@@ -316,16 +329,18 @@ def test_a_message_with_utf8_headers_is_read_by_envelope_header_fields_and_struc
     """SMTPUTF8 is accepted, so IMAP serves such a message: 8-bit strings go out as literals, the
     header fields as they arrived (RFC 6532); Twisted closed the connection (neomutt could not open
     the mailbox)."""
-    client = _submitted(mss, house, UTF8_MAIL)
+    pfi = own_pfi(mss)
+    client = _submitted(mss, house, pfi, _utf8_mail(pfi))
     envelope = client.fetch("1", "(ENVELOPE)")[1]
     flat = b"".join(p for item in envelope for p in (item if isinstance(item, tuple) else (item,)))
     assert "Compte rendu — échographie".encode() in flat and "Hôpital Émile Roux".encode() in flat
-    assert b'"pfi" "chu-test.mssante.fr"' in flat and b'"<utf8-1@chu-test.mssante.fr>"' in flat
+    local = pfi.partition("@")[0].encode()
+    assert b'"%s" "chu-test.mssante.fr"' % local in flat and b'"<utf8-1@chu-test.mssante.fr>"' in flat
     fields = client.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT TO)])")[1][0][1]
-    assert fields == f"To: Dr Müller <{PFI}>\r\nSubject: Compte rendu — échographie\r\n\r\n".encode()
+    assert fields == f"To: Dr Müller <{pfi}>\r\nSubject: Compte rendu — échographie\r\n\r\n".encode()
     structure = client.fetch("1", "(BODYSTRUCTURE)")[1][0]
     # no Content-Type: text/plain; charset=us-ascii (RFC 2045 §5.2), 7BIT, its octets and lines
-    body = UTF8_MAIL.split(b"\r\n\r\n", 1)[1]
+    body = _utf8_mail(pfi).split(b"\r\n\r\n", 1)[1]
     assert b'("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" %d 1 ' % len(body) in structure
     assert client.noop()[0] == "OK"  # the session goes on
     client.logout()
@@ -333,7 +348,8 @@ def test_a_message_with_utf8_headers_is_read_by_envelope_header_fields_and_struc
 
 def test_select_tells_uidnext_uidvalidity_and_permanent_flags(mss, house):
     """RFC 3501 §6.3.1 / RFC 9051 §6.3.2: what a client needs to keep its cache by UID."""
-    client = _submitted(mss, house, UTF8_MAIL)
+    pfi = own_pfi(mss)
+    client = _submitted(mss, house, pfi, _utf8_mail(pfi))
     assert client.select("INBOX")[0] == "OK"
     answers = client.untagged_responses
     assert answers["UIDNEXT"] == [b"2"] and int(answers["UIDVALIDITY"][0]) > 0
@@ -345,7 +361,8 @@ def test_body_structure_and_sections_are_the_bytes_of_each_part(mss, house):
     """Parameter values as they are quoted (`;` and capitals kept), each part's octets (the line
     break before a delimiter belongs to the delimiter, RFC 2046 §5.1.1), BODY[n],
     BODY[n.MIME] and a partial fetch answered with the octets asked for (`BODY[1]<2>`)."""
-    client = _submitted(mss, house, ATTACHED)
+    pfi = own_pfi(mss)
+    client = _submitted(mss, house, pfi, _attached(pfi))
     structure = client.fetch("1", "(BODYSTRUCTURE)")[1][0]
     assert b'("TEXT" "PLAIN" ("CHARSET" "UTF-8") NIL NIL "7BIT" 7 1 ' in structure
     assert b'("APPLICATION" "PDF" ("NAME" "Compte rendu; V2.pdf") NIL NIL "BASE64" 12 NIL ' in structure
@@ -362,7 +379,8 @@ def test_no_answer_carries_python_error_text_and_the_greeting_names_no_software(
     """A malformed command is the client's error (BAD [CLIENTBUG]); a failure of the server's own
     (here the database) is NO [SERVERBUG]; neither repeats an exception's text, and the session
     goes on (Twisted answered `Server error: Unhandled section contents: b'xyz])'`)."""
-    client = _submitted(mss, house, UTF8_MAIL)
+    pfi = own_pfi(mss)
+    client = _submitted(mss, house, pfi, _utf8_mail(pfi))
     assert b"Twisted" not in client.welcome and b"twisted" not in client.welcome.lower()
 
     def answer(command: str) -> bytes:
@@ -401,7 +419,8 @@ def test_folders_are_made_listed_renamed_and_deleted_with_non_ascii_names(mss, h
     """CREATE (levels above made too), LIST with mailbox attributes (children, \\Sent of RFC 6154;
     Twisted listed the message flags), RENAME with the levels below, DELETE; names in modified
     UTF-7 (RFC 3501 §5.1.3): `R&AOk-sultats` is « Résultats »."""
-    client = _submitted(mss, house, UTF8_MAIL)
+    pfi, trail = own_pfi(mss), Trail(house)
+    client = _submitted(mss, house, pfi, _utf8_mail(pfi))
     capabilities = client.capability()[1][0].split()
     assert b"MOVE" in capabilities and b"SPECIAL-USE" in capabilities
     assert client.create("Archives/2026")[0] == "OK"
@@ -429,11 +448,10 @@ def test_folders_are_made_listed_renamed_and_deleted_with_non_ascii_names(mss, h
     assert client.delete("Classement/2026")[0] == "OK" and client.delete("Classement")[0] == "OK"
     assert client.delete("INBOX")[0] == "NO" and client.rename("INBOX", "Ailleurs")[0] == "NO"
     assert client.select("R&AOk-sultats")[0] == "OK" and client.untagged_responses["UIDNEXT"] == [b"1"]
-    with house.db.read() as conn:
-        made = [
-            json.loads(e["detail"]) if isinstance(e["detail"], str) else e["detail"]
-            for e in audit.events(conn, action_prefix="mss.dossier.creer")
-        ]
+    made = [
+        json.loads(e["detail"]) if isinstance(e["detail"], str) else e["detail"]
+        for e in trail.since("mss.dossier.creer")
+    ]
     assert [m["dossiers"] for m in made] == [["Archives", "Archives/2026"], ["R\u00e9sultats"]]
     client.logout()
 
@@ -443,8 +461,10 @@ def test_append_copy_and_move_fill_the_owners_folders_never_the_inbox(mss, house
     MOVE (RFC 6851: the source's EXPUNGE told at once) file what was received; the INBOX holds only
     what the trust space delivered, so nothing is appended, copied or moved into it; each act is
     in the trail."""
-    client = _submitted(mss, house, UTF8_MAIL, ATTACHED)
-    sent = f"From: {PFI}\r\nTo: {GP}\r\nSubject: envoi\r\nMessage-ID: <envoi-1@x>\r\n\r\ncopie\r\n".encode()
+    pfi, trail = own_pfi(mss), Trail(house)
+    attached = _attached(pfi)
+    client = _submitted(mss, house, pfi, _utf8_mail(pfi), attached)
+    sent = f"From: {pfi}\r\nTo: {GP}\r\nSubject: envoi\r\nMessage-ID: <envoi-1@x>\r\n\r\ncopie\r\n".encode()
     assert client.append("Sent", "(\\Seen)", None, sent)[0] == "OK"
     assert client.append("INBOX", None, None, sent)[1][0].startswith(b"[CANNOT]")
     assert client.append("Nulle-part", None, None, sent)[1][0].startswith(b"[TRYCREATE]")
@@ -457,13 +477,12 @@ def test_append_copy_and_move_fill_the_owners_folders_never_the_inbox(mss, house
     assert client.select("INBOX")[1] == [b"1"]
     assert client.select('"Dossiers patients"')[1] == [b"3"]
     assert _pairs(client.fetch("1:*", "(UID)")[1]) == [(1, 1), (2, 2), (3, 3)]
-    assert client.fetch("3", "(BODY.PEEK[])")[1][0][1].endswith(ATTACHED)
+    assert client.fetch("3", "(BODY.PEEK[])")[1][0][1].endswith(attached)
     assert client.copy("1", "INBOX")[1][0].startswith(b"[CANNOT]")
     assert client.select("Sent")[1] == [b"1"]
     [(head, body), _] = client.fetch("1", "(FLAGS BODY.PEEK[])")[1]
     assert body == sent and b"\\Seen" in head
-    with house.db.read() as conn:
-        acts = [e["action"] for e in audit.events(conn, action_prefix="mss.")]
+    acts = [e["action"] for e in trail.since("mss.")]
     assert acts.count("mss.copier") == 2 and "mss.deplacer" in acts and "mss.deposer" in acts
     client.logout()
 
@@ -472,7 +491,8 @@ def test_pipelined_commands_are_answered_one_after_the_other(mss, house, monkeyp
     """RFC 3501 §5.5: two FETCHes, a STORE and a NOOP sent before any answer get their answers whole and
     in order (Twisted ran the second FETCH while the first waited on the database: the session was
     cut); past MAX_PIPELINED waiting lines the session ends with BYE."""
-    client = _submitted(mss, house, UTF8_MAIL, ATTACHED)
+    pfi = own_pfi(mss)
+    client = _submitted(mss, house, pfi, _utf8_mail(pfi), _attached(pfi))
     client.send(
         b"Z1 UID FETCH 1 (BODY.PEEK[])\r\nZ2 UID FETCH 2 (BODY.PEEK[])\r\n"
         b"Z3 UID STORE 1 +FLAGS.SILENT (\\Seen)\r\nZ4 NOOP\r\n"
@@ -515,11 +535,11 @@ def _next_line(client: imaplib.IMAP4, timeout: float) -> tuple[bytes, float]:
         client.sock.settimeout(20)
 
 
-def _told_in_idle(mss, deliver) -> None:
-    """A session selects the PFI's empty INBOX and enters IDLE; `deliver()` brings one message; the
-    session hears `* 1 EXISTS` within 5 s, then DONE ends IDLE with OK."""
+def _told_in_idle(mss, pfi: str, deliver) -> None:
+    """A session selects the PFI's empty INBOX (`pfi`) and enters IDLE; `deliver()` brings one message;
+    the session hears `* 1 EXISTS` within 5 s, then DONE ends IDLE with OK."""
     client = _imap(mss, "chu-test")
-    client.login(PFI, PFI_PASSWORD)
+    client.login(pfi, PFI_PASSWORD)
     assert client.select("INBOX")[1] == [b"0"]
     tag = _idle(client)
     deliver()
@@ -534,13 +554,14 @@ def test_idle_tells_of_mail_delivered_over_smtp_at_once(mss, house, monkeypatch)
     """A session in IDLE hears `* n EXISTS` as soon as the operator's SMTP delivers (the PFI, or a
     practice's mail client, waits on IDLE rather than asking again and again)."""
     monkeypatch.setattr(mss_imap, "IDLE_CHECK_S", 60.0)  # only the delivery itself can tell it
+    pfi = own_pfi(mss)
 
     def over_smtp() -> None:
         with _client(mss, "chu-test") as smtp:
-            smtp.login(PFI, PFI_PASSWORD)
-            smtp.sendmail(PFI, [PFI], _letter(to=PFI))
+            smtp.login(pfi, PFI_PASSWORD)
+            smtp.sendmail(pfi, [pfi], _letter(sender=pfi, to=pfi))
 
-    _told_in_idle(mss, over_smtp)
+    _told_in_idle(mss, pfi, over_smtp)
 
 
 def test_idle_tells_of_mail_another_process_delivered(mss, house, monkeypatch):
@@ -548,9 +569,13 @@ def test_idle_tells_of_mail_another_process_delivered(mss, house, monkeypatch):
     session in IDLE within IDLE_CHECK_S: the server reads the mailbox's count again meanwhile."""
     monkeypatch.setattr(mss_imap, "IDLE_CHECK_S", 0.5)
     elsewhere = Delivery(house.db, mss.mss.runtimes["chu-test"].delivery.blobs)  # observed by nobody
+    pfi = own_pfi(mss)
     _told_in_idle(
         mss,
-        lambda: elsewhere.deliver(SYSTEM, PFI, _letter(to=PFI), "autre@chu-test.mssante.fr", f"{uuid.uuid4()}@test"),
+        pfi,
+        lambda: elsewhere.deliver(
+            SYSTEM, pfi, _letter(sender=pfi, to=pfi), "autre@chu-test.mssante.fr", f"{uuid.uuid4()}@test"
+        ),
     )
 
 
@@ -560,11 +585,11 @@ def test_the_pfi_does_not_wait_for_mail_delivered_before_its_idle(mss, house, mo
     an EXISTS that a server sends before IDLE's continuation as news: it took it for a refusal and
     dropped the connection)."""
     monkeypatch.setattr(mss_imap, "IDLE_CHECK_S", 60.0)
-    endpoints = mss.endpoints("chu-test")
-    mailbox = ImapMailbox(ImapAccount("127.0.0.1", endpoints.imap, PFI, PFI_PASSWORD, str(mss.mss.authority.cert_path)))
+    endpoints, pfi = mss.endpoints("chu-test"), own_pfi(mss)
+    mailbox = ImapMailbox(ImapAccount("127.0.0.1", endpoints.imap, pfi, PFI_PASSWORD, str(mss.mss.authority.cert_path)))
     assert mailbox.unhandled() == []
     session = mailbox._conn
-    _to_pfi(mss, house, 1)
+    _to_pfi(mss, house, 1, pfi)
     time.sleep(0.5)  # the EXISTS is on its way, between commands
     started = time.monotonic()
     mailbox.wait(0.2, idle=30)

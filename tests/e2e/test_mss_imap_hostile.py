@@ -9,18 +9,19 @@ import time
 
 import pytest
 
-from maison.identite.psc.api import issuer_for
+from tests.e2e import mss_shared
 from tests.e2e.test_mss_imap_security import Raw, _answer
 from tests.e2e.test_mss_smtp import _client, _delivered, _letter
-from tests.partage.mss_world import PFI, PFI_PASSWORD, start_world
+from tests.partage.mss_world import PFI, PFI_PASSWORD
+
+mss = mss_shared.mss
 
 
 @pytest.fixture(scope="module")
-def mailbox(module_live, tmp_path_factory):
+def mailbox(mss, module_live):
     """The PFI's mailbox with a single-part and a multipart message, on one house and one operator per
     backend: every case is refused or only reads, and each opens its own IMAP session (`selected`)."""
     house = module_live.house
-    mss = start_world(house, tmp_path_factory.mktemp("mss"), issuer_for(module_live.url))
     with _client(mss, "chu-test") as client:
         client.login(PFI, PFI_PASSWORD)
         client.sendmail(
@@ -36,8 +37,7 @@ def mailbox(module_live, tmp_path_factory):
     deadline = time.monotonic() + 15
     while len(_delivered(house, PFI)) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-    yield mss
-    mss.close()
+    return mss
 
 
 @pytest.fixture

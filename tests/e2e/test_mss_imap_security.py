@@ -1,7 +1,11 @@
 """IMAP and SMTP of an MSSanté operator under attack, over real sockets (issue 18 §1.5, §2.8, §3):
 nothing authenticates before TLS on any listener, plaintext pipelined behind STARTTLS is dropped,
 APPEND literals are bounded before they are read and released on disconnect. Hostile SEARCH and
-FETCH (BAD/NO, the session goes on) are in test_mss_imap_hostile.py."""
+FETCH (BAD/NO, the session goes on) are in test_mss_imap_hostile.py.
+
+Nothing here is delivered and no mailbox changes: the tests of one backend share one house and one
+trust space of operators (tests/e2e/mss_shared.py), each in sessions of its own, and read the trail
+from their own mark."""
 
 from __future__ import annotations
 
@@ -15,16 +19,11 @@ import time
 
 import pytest
 
-from maison.identite.psc.api import issuer_for
-from tests.partage.mss_world import GP, PFI, PFI_PASSWORD, start_world
-from tests.partage.world import make_world
+from tests.e2e import mss_shared
+from tests.e2e.mss_shared import Trail
+from tests.partage.mss_world import GP, PFI, PFI_PASSWORD
 
-
-@pytest.fixture
-def mss(house, live, tmp_path):
-    world = start_world(house, tmp_path, issuer_for(live.url))
-    yield world
-    world.close()
+mss, house, module_pros, pros = mss_shared.mss, mss_shared.house, mss_shared.module_pros, mss_shared.pros
 
 
 class Raw:
@@ -96,9 +95,8 @@ def _answer(lines: list[bytes], tag: str) -> bytes:
 # --- 1.5: no authentication before TLS, on any listener --------------------------------------------
 
 
-def test_imap_offers_and_accepts_no_authentication_before_starttls(mss, house, live):
-    world = make_world(house, live, keys=("generaliste",))
-    token = world.tokens["generaliste"]
+def test_imap_offers_and_accepts_no_authentication_before_starttls(mss, pros):
+    token = pros.tokens["generaliste"]
     raw = Raw(mss, "medecins")
     for capabilities in (_capabilities([raw.greeting]), _capabilities(raw.command("c", "CAPABILITY"))):
         assert b"LOGINDISABLED" in capabilities and b"STARTTLS" in capabilities
@@ -236,11 +234,8 @@ def test_an_append_within_the_limit_is_answered_no_and_leaves_nothing_open(mss):
 # --- 2.5: token logins are security events (password logins: the throttle's, maison.core.lockout) ---
 
 
-def test_token_logins_over_imap_and_smtp_are_security_events(mss, house, live):
-    from maison.core import audit
-
-    world = make_world(house, live, keys=("generaliste",))
-    token = world.tokens["generaliste"]
+def test_token_logins_over_imap_and_smtp_are_security_events(mss, house, pros):
+    token, trail = pros.tokens["generaliste"], Trail(house)
     good = base64.b64encode(f"user={GP}\x01auth=Bearer {token}\x01\x01".encode())
     forged = base64.b64encode(f"user={GP}\x01auth=Bearer {token[:-4]}AAAA\x01\x01".encode())
     raw = Raw(mss, "medecins")
@@ -258,11 +253,7 @@ def test_token_logins_over_imap_and_smtp_are_security_events(mss, house, live):
     client.ehlo()
     assert client.docmd("AUTH", "XOAUTH2 " + good.decode())[0] == 235
     client.close()
-    with house.db.read() as conn:
-        events = [
-            (e["action"], e["outcome"], e["actor_software"])
-            for e in audit.events(conn, action_prefix="securite.connexion")
-        ]
+    events = [(e["action"], e["outcome"], e["actor_software"]) for e in trail.since("securite.connexion")]
     assert ("securite.connexion-echec", "failure", "imap") in events
     assert ("securite.connexion", "success", "imap") in events
     assert ("securite.connexion", "success", "smtp") in events

@@ -2,8 +2,8 @@
 greetings naming no software, MAIL FROM bound to the login, recipients outside the trust space, the
 relay port's certificate and sender domain checks, oversized and malformed messages; and the LOGIN
 mechanism both ways. Nothing here is delivered, so the tests of one backend share one house and one
-trust space of operators (module_live), each in an SMTP session of its own. What is delivered is
-tested in test_mss_smtp.py, a house per test."""
+trust space of operators (tests/e2e/mss_shared.py), each in an SMTP session of its own. What is
+delivered is tested in test_mss_smtp.py, each test with mailboxes of its own."""
 
 from __future__ import annotations
 
@@ -13,17 +13,12 @@ import ssl
 
 import pytest
 
-from maison.identite.psc.api import issuer_for
 from maison.partage.mss.pki import Authority
+from tests.e2e import mss_shared
 from tests.e2e.test_mss_smtp import _as_the_hospital_relay, _client
-from tests.partage.mss_world import GP, HOPITAL_DOMAIN, MEDECIN_DOMAIN, PFI, PFI_PASSWORD, start_world
+from tests.partage.mss_world import GP, HOPITAL_DOMAIN, MEDECIN_DOMAIN, PFI, PFI_PASSWORD
 
-
-@pytest.fixture(scope="module")
-def mss(module_live, tmp_path_factory):
-    world = start_world(module_live.house, tmp_path_factory.mktemp("mss"), issuer_for(module_live.url))
-    yield world
-    world.close()
+mss = mss_shared.mss
 
 
 def test_submission_requires_starttls_then_auth(mss):
