@@ -23,10 +23,10 @@ from maison.formats.path_ids import FhirId
 from maison.partage.dmp.model import Who
 from maison.partage.espace.service import Espace
 from maison.portail.espace_mesures import PARIS
-from maison.portail.fragments import Notice, changed, wants_fragment
+from maison.portail.fragments import Notice, changed
 from maison.portail.patient import BASE, SESSION_PAGE, PatientPortal
 from maison.portail.sessions import Session
-from maison.portail.web import PortalRoute, page
+from maison.portail.web import PortalRoute, page, wants_fragment
 
 PAGE = f"{BASE}/agenda"
 STATUSES = {

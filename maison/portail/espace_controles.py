@@ -42,7 +42,7 @@ from maison.portail.history import PARIS, annuaire_names
 from maison.portail.patient import BASE, SESSION_PAGE, PatientPortal
 from maison.portail.pro_annuaire import PROFESSIONS, Annuaire
 from maison.portail.sessions import Session
-from maison.portail.web import PortalRoute, page, set_cookie
+from maison.portail.web import PortalRoute, page, set_cookie, wants_fragment
 
 HERE = f"{BASE}/controles"
 CODE_COOKIE = "maison_code_delegation"
@@ -166,7 +166,7 @@ def router(portal: PatientPortal) -> APIRouter:
     ) -> Response:
         """A form's answer: without JavaScript 303 to the page (PRG), a refusal the error page; with
         htmx its section's fragment, saying what was done or why it was refused."""
-        if request.headers.get("hx-request") != "true":
+        if not wants_fragment(request):
             return back(await act())
         try:
             notice = await act()
@@ -199,7 +199,7 @@ def router(portal: PatientPortal) -> APIRouter:
             criteria["profession"],
         )
         search = {**criteria, "resultats": found}
-        if request.headers.get("hx-request") == "true":
+        if wants_fragment(request):
             return page("controle_resultats.html", recherche=search, csrf=session.csrf)
         context = await run_in_threadpool(view, session)
         return page("controles.html", **portal.context(session, HERE, **context, recherche=search))

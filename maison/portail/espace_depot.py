@@ -23,10 +23,10 @@ from maison.core.errors import UnsupportedMediaType
 from maison.formats.path_ids import FhirId
 from maison.partage.espace.documents import PROFILE_SYNTHESIS, SIGNATURES
 from maison.partage.espace.service import Espace
-from maison.portail.fragments import Notice, changed, wants_fragment
+from maison.portail.fragments import Notice, changed
 from maison.portail.patient import BASE, SESSION_PAGE, PatientPortal
 from maison.portail.upload import is_multipart, read_upload
-from maison.portail.web import PortalRoute, check_token, page, read_form
+from maison.portail.web import PortalRoute, check_token, page, read_form, wants_fragment
 
 PAGE = f"{BASE}/depot"
 FORM_MARGIN = 1_048_576  # the form's own fields and boundaries, beyond the document itself

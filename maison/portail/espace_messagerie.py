@@ -36,7 +36,7 @@ from maison.portail.annuaire_choix import Picker, criterion
 from maison.portail.history import french_moment
 from maison.portail.patient import BASE, SESSION_PAGE, PatientPortal
 from maison.portail.pro_annuaire import Annuaire
-from maison.portail.web import PortalRoute, page
+from maison.portail.web import PortalRoute, page, wants_fragment
 
 HERE = f"{BASE}/messagerie"
 NOTICES = {
@@ -130,7 +130,7 @@ def router(portal: PatientPortal, messagerie: Messagerie) -> APIRouter:
         commune = criterion(dict(request.query_params), "commune", "commune")
         found = await run_in_threadpool(picker.pharmacies, portal.who(session).caller, nom, commune)
         context: dict[str, Any] = {"uid": uid, "nom": nom, "commune": commune, "pharmacies": found}
-        if request.headers.get("hx-request") == "true":
+        if wants_fragment(request):
             return page("pharmacie_resultats.html", **context)
         return page("pharmacie_choix.html", **portal.context(session, "", **context))
 

@@ -27,10 +27,10 @@ from maison.formats.path_ids import Code, FhirId
 from maison.partage.dmp.model import Who
 from maison.partage.espace.profil import ORGAN_DONATION, RUBRIQUES
 from maison.partage.espace.service import Espace
-from maison.portail.fragments import Notice, changed, wants_fragment
+from maison.portail.fragments import Notice, changed
 from maison.portail.patient import BASE, SESSION_PAGE, PatientPortal, french_date
 from maison.portail.sessions import Session
-from maison.portail.web import PortalRoute, page
+from maison.portail.web import PortalRoute, page, wants_fragment
 
 PAGE = f"{BASE}/profil"
 LABELS = {

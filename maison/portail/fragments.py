@@ -19,6 +19,7 @@ from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from maison.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from maison.portail.web import wants_fragment
 
 # What the service refuses of the patient's change (the CSRF check and the session come before it)
 REFUSALS = (InvalidInput, NotFound, Forbidden, Conflict)
@@ -30,10 +31,6 @@ class Notice:
 
     text: str
     refused: bool = False
-
-
-def wants_fragment(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
 
 
 async def changed(

@@ -56,7 +56,7 @@ from maison.observatoire.sunes.model import FILTERS, Scope
 from maison.portail.history import annuaire_names
 from maison.portail.psc_connexion import PscConnexion, PscPortal
 from maison.portail.sessions import Session
-from maison.portail.web import page, page_number, templates
+from maison.portail.web import page, page_number, templates, wants_fragment
 
 BASE = "/observatoire/tableau"
 COOKIE = "maison_observatoire"
@@ -91,14 +91,12 @@ def answer(request: Request, name: str, block: str, **context: Any) -> HTMLRespo
     """The whole page, or only its `block` when htmx asks (`HX-Request`) to swap it in place — not
     when it restores its history (`HX-History-Restore-Request`): that needs the whole page. The
     fragment is the same template's block, so both answers cannot drift apart."""
-    wanted = request.headers.get("hx-request") == "true" and request.headers.get("hx-history-restore-request") != "true"
-    if wanted:
+    if wants_fragment(request):
         template = templates.get_template(name)
         body = "".join(template.blocks[block](template.new_context({**context, "fragment": True})))
         response = HTMLResponse(body)
     else:
         response = page(name, **context)
-    response.headers["Vary"] = "HX-Request"  # the two answers of one URL must not share a cache entry
     return response
 
 

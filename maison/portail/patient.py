@@ -41,6 +41,7 @@ from maison.portail.web import (
     pre_session_token,
     read_form,
     set_cookie,
+    wants_fragment,
 )
 
 BASE = "/mon-espace"
@@ -303,7 +304,7 @@ def router(portal: PatientPortal) -> APIRouter:
         updated = await run_in_threadpool(
             portal.dmp.update_metadata, who, entry.unique_id, None, None, None, visibility
         )
-        if request.headers.get("hx-request") != "true":  # without JavaScript: back to the page (PRG)
+        if not wants_fragment(request):  # without JavaScript: back to the page (PRG)
             return RedirectResponse(f"{BASE}/documents/{id_}", 303)
         notice = "Document masqué aux professionnels." if wanted == "oui" else "Document de nouveau visible."
         return page("masquage.html", d=portal.view(updated), csrf=session.csrf, notice=notice)

@@ -85,7 +85,7 @@ from maison.portail.psc_connexion import SESSION_PAGE, PscConnexion, PscPortal
 from maison.portail.sessions import Session
 from maison.portail.upload import is_multipart, read_upload
 from maison.portail.viewer import document_title, viewer_response
-from maison.portail.web import check_token, page
+from maison.portail.web import check_token, page, wants_fragment
 
 BASE = "/pro"
 COOKIE = "maison_pro"
@@ -327,10 +327,6 @@ def _traits(form: dict[str, str]) -> Traits:
     )
 
 
-def _htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
-
-
 def _answer(found: Lookup) -> dict[str, object]:
     """INSi's compte rendu as the service gives it (code, libellé), the client's advice, the attempts made."""
     return {
@@ -376,7 +372,7 @@ def router(portal: ProPortal) -> APIRouter:
         if isinstance(identity, Identity):
             more["identite"] = pro_acces.identity_token(session, identity.ins, identity.traits.date_naissance)
         context = portal.context(session, LANDING, values=values, sexes=SEXES, types=TYPES, oids=portal.oids(), **more)
-        if _htmx(request):
+        if wants_fragment(request):
             return page("pro_resultat.html", **context)
         return page("pro_patients.html", status, **context)
 
@@ -527,7 +523,7 @@ def router(portal: ProPortal) -> APIRouter:
         secret = upload.fields.get("secrete") == "oui"
 
         def answer(status: int, **more: object) -> Response:
-            if not _htmx(request):
+            if not wants_fragment(request):
                 return search_page(request, session, status, values=values, feed_ins=ins, **more)
             context = portal.context(session, LANDING, values=values, types=TYPES, feed_ins=ins, **more)
             return page("pro_alimenter.html", **context)  # 200: see search_page
@@ -555,7 +551,7 @@ def router(portal: ProPortal) -> APIRouter:
         except MaisonError as error:
             return answer(error.http_status, feed_error=error.message)
         dossier_href = f"{BASE}/patients/{ins}/dmp{pro_acces.query(secrete=secrete, depose='1')}"
-        if not _htmx(request):  # without JavaScript: to her dossier (PRG)
+        if not wants_fragment(request):  # without JavaScript: to her dossier (PRG)
             return RedirectResponse(dossier_href, 303)
         return answer(200, fed=title, dossier_href=dossier_href, secret_mode=secret)
 

@@ -47,6 +47,9 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
+    # one URL answers the whole page or, to htmx, a fragment of it (`wants_fragment`): the two must not
+    # share a cache entry (htmx's documentation, "Caching"; RFC 9110 §12.5.5)
+    "Vary": "HX-Request",
 }
 PRE_SESSION_COOKIE = "maison_portail_connexion"
 MAX_FORM_BYTES = 64_000
@@ -70,6 +73,13 @@ def secured(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
+
+
+def wants_fragment(request: Request) -> bool:
+    """htmx asks to swap a part of the page in place (`HX-Request: true`) — not when it restores its
+    history (`HX-History-Restore-Request`), which needs the whole page: the portal's one test of it."""
+    headers = request.headers
+    return headers.get("hx-request") == "true" and headers.get("hx-history-restore-request") != "true"
 
 
 def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:

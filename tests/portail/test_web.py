@@ -56,3 +56,25 @@ def test_the_csrf_check_takes_the_field_or_the_htmx_header_and_nothing_else():
     for expected, form, headers in (("jeton", {}, {}), ("jeton", {"csrf": "autre"}, {}), (None, {"csrf": ""}, {})):
         with pytest.raises(Forbidden):
             web.check_token(expected, form, _request("http://127.0.0.1/x", headers))
+
+
+@pytest.mark.parametrize(
+    ("headers", "fragment"),
+    [
+        ({}, False),  # a browser without JavaScript: the whole page
+        ({"HX-Request": "true"}, True),  # htmx swapping a part in place
+        ({"HX-Request": "1"}, False),  # htmx sends exactly "true"
+        ({"HX-Request": "true", "HX-History-Restore-Request": "true"}, False),  # its history restored: whole page
+    ],
+)
+def test_a_fragment_only_when_htmx_swaps_in_place(headers, fragment):
+    assert web.wants_fragment(_request("http://127.0.0.1/mon-espace/agenda", headers)) is fragment
+
+
+def test_every_portal_answer_varies_on_htmx_and_keeps_its_own_headers():
+    """One URL answers the page or its fragment: `Vary: HX-Request` keeps them apart in any cache;
+    `secured` adds the portal's headers without overriding an answer's own."""
+    answered = web.secured(Response("x", headers={"X-Frame-Options": "SAMEORIGIN"}))
+    assert answered.headers["vary"] == "HX-Request"
+    assert answered.headers["x-frame-options"] == "SAMEORIGIN"
+    assert answered.headers["cache-control"] == "no-store"
