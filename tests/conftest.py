@@ -253,13 +253,16 @@ def module_house(request, reference_path: Path, database_url: str, migrated: Dat
     For modules whose tests are refused, only read, or write parts no other test of the module looks
     at (each case's own patient, its own account): the per-test house (`house`, `live`: an app of 250
     routes, a server, the world's logins) costs a second or more, the case itself a few requests.
-    The module's tests may not use `db`, `house` or `live` (they would empty the shared tables)."""
+    The module's tests may not use `db`, `house` or `live` (they would empty the shared tables).
+    A module whose tests run under several settings parametrizes it indirectly, each param a dict of
+    `Settings.with_overrides` (one house per param and backend)."""
     from maison.house import House
 
     module = request.module.__name__
     _SHARED_HOUSE_MODULES.add(module)
     emptied(migrated)
-    house = House.open(settings_for(reference_path, tmp_path_factory.mktemp("house"), database_url), migrate=False)
+    settings = settings_for(reference_path, tmp_path_factory.mktemp("house"), database_url)
+    house = House.open(settings.with_overrides(**getattr(request, "param", {})), migrate=False)
     yield house
     house.insi.journal.close()
     _SHARED_HOUSE_MODULES.discard(module)

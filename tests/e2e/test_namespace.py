@@ -3,7 +3,9 @@ deployment owns (`Settings.namespace_url`, by default `<public URL>/ns`); a gouv
 where a guide of the reference pack puts one.
 
 Driven over HTTP: an ordonnance prescribed, dispensed and consulted; the DMP's Consent; the
-CapabilityStatement of every FHIR base; an Annuaire search."""
+CapabilityStatement of every FHIR base; an Annuaire search. Each case writes only what no other reads
+(its own ordonnance, Consent, patient index record, PAT-TROIS's espace, Sarah's one deposit), so the
+tests share one house and world per namespace and backend (module_live, parametrized indirectly)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from maison.formats.namespace import Namespace
 from maison.formats.ordonnance import SYS_LPP, ext_consent
 from tests.e2e.test_ordonnance_api import envelope, executer, line
 from tests.identite.helpers import SARAH_NIR
-from tests.partage.world import OID_INS_NIR_TEST, make_world
+from tests.partage.world import OID_INS_NIR_TEST, World, make_world
 
 # The gouv.fr URLs the guides define (/work/shared/reference), each with a file of the pack that uses it.
 OFFICIAL = {
@@ -39,14 +41,32 @@ URL = re.compile(r"https?://[^\s\"'<>\\]+")
 CUSTOM = "https://fhir.example.org/maison"
 
 
-@pytest.fixture(params=["", CUSTOM], ids=["default", "configured"])
-def settings(settings, request):
-    return settings.with_overrides(namespace_url=request.param)
+pytestmark = pytest.mark.parametrize(
+    "module_house", [{"namespace_url": ""}, {"namespace_url": CUSTOM}], ids=["default", "configured"], indirect=True
+)
 
 
-def _answers(house, live) -> list[str]:
+@pytest.fixture(scope="module")
+def shared(module_live) -> World:
+    """The module's professionals in the Annuaire, signed in to Pro Santé Connect once; Sarah's login."""
+    return make_world(module_live.house, module_live, ("generaliste", "pharmacien", "hospitalier"))
+
+
+@pytest.fixture
+def house(module_live):
+    """The module's one house (module_house), under the name the cases read it by."""
+    return module_live.house
+
+
+@pytest.fixture
+def world(shared: World) -> World:
+    """The module's world, its professionals' PSC tokens renewed when old."""
+    return shared.renew()
+
+
+def _answers(world: World) -> list[str]:
     """The bodies of the answers a LAP, a pharmacy, a DMP client and a FHIR client receive."""
-    world = make_world(house, live, ("generaliste", "pharmacien"))
+    house = world.house
     ns = Namespace(house.settings.namespace_base_url)
     bodies: list[httpx.Response] = []
     prescription = envelope()
@@ -76,8 +96,8 @@ def _answers(house, live) -> list[str]:
     return [r.text for r in bodies]
 
 
-def test_no_gouv_fr_url_that_a_guide_does_not_define(house, live):
-    urls = {u for body in _answers(house, live) for u in URL.findall(body)}
+def test_no_gouv_fr_url_that_a_guide_does_not_define(world):
+    urls = {u for body in _answers(world) for u in URL.findall(body)}
     foreign = sorted(
         u
         for u in urls
@@ -86,10 +106,10 @@ def test_no_gouv_fr_url_that_a_guide_does_not_define(house, live):
     assert foreign == []
 
 
-def test_maisons_urls_are_under_the_configured_namespace(house, live):
+def test_maisons_urls_are_under_the_configured_namespace(house, world):
     ns = house.settings.namespace_base_url
-    assert ns == (CUSTOM if house.settings.namespace_url else f"{live.url}/ns")
-    bodies = "\n".join(_answers(house, live))
+    assert ns == (CUSTOM if house.settings.namespace_url else f"{world.base}/ns")
+    bodies = "\n".join(_answers(world))
     ours = {u for u in URL.findall(bodies) if u.startswith(ns + "/")}
     expected = {
         f"{ns}/fhir/StructureDefinition/ordonnance-consentement-execution",
@@ -107,7 +127,7 @@ def test_maisons_urls_are_under_the_configured_namespace(house, live):
     }
     assert expected <= ours
     if house.settings.namespace_url:  # nothing of Maison's left under the default
-        assert f"{live.url}/ns/" not in bodies
+        assert f"{world.base}/ns/" not in bodies
 
 
 @pytest.mark.parametrize(
@@ -118,8 +138,7 @@ def test_maisons_urls_are_under_the_configured_namespace(house, live):
         ("https://elsewhere.example/ns/fhir/StructureDefinition/dmp-motif-opposition-alimentation", False),
     ],
 )
-def test_the_opposition_motif_is_read_under_the_namespace_or_its_former_name(house, live, url, taken):
-    world = make_world(house, live, ("hospitalier",))
+def test_the_opposition_motif_is_read_under_the_namespace_or_its_former_name(house, world, url, taken):
     consent = {
         "resourceType": "Consent",
         "status": "active",
@@ -140,7 +159,7 @@ def test_the_opposition_motif_is_read_under_the_namespace_or_its_former_name(hou
         assert r.status_code == 400 and r.json()["issue"][0]["details"]["coding"][0]["code"] == "motif-legitime-absent"
 
 
-def test_the_urns_maison_invented_are_now_under_the_namespace(house, live, reference_path):
+def test_the_urns_maison_invented_are_now_under_the_namespace(house, world, reference_path):
     """Issue 21 §3.3: what was `urn:maison:…` (an unregistered URN namespace) — the house's error codes,
     the index's IPP systems and `insi-reponse`, Mon espace santé's rubrique tag, wishes and the
     vaccination's source document, the access history's action codes and chained hash — is rendered
@@ -149,14 +168,13 @@ def test_the_urns_maison_invented_are_now_under_the_namespace(house, live, refer
     from tests.e2e.test_espace import pat_trois_with_a_vaccination_note
     from tests.identite.helpers import IDAM, STRUCTURE
 
-    world = make_world(house, live, ("hospitalier",))
     ns = house.settings.namespace_base_url
     bodies: list[httpx.Response] = []
     # the patient index: a Patient with its IPP, INSi's answer to $recuperer-ins, then errors of every kind
     house.insi.register_software(IDAM, "Maison DPI", "Maison")
     house.insi.register_structure(STRUCTURE, "Hôpital de test")
     dpi = httpx.Client(
-        base_url=f"{live.url}/fhir",
+        base_url=f"{world.base}/fhir",
         headers={"Authorization": f"Bearer {issue_key(house.db, STRUCTURE, IDAM, '801234567897', 'accueil')}"},
     )
     patient = {
@@ -171,12 +189,12 @@ def test_the_urns_maison_invented_are_now_under_the_namespace(house, live, refer
     bodies += [
         dpi.get("/Patient/0"),  # the house's handler (404)
         dpi.get("/Patient", headers={"Accept": "application/fhir+xml"}),  # the FHIR format middleware (406)
-        httpx.post(f"{live.url}/insi/json/rechercherInsAvecTraitsIdentite", json={}),  # INSi's JSON mirror
-        httpx.get(f"{live.url}/insi/lps"),  # INSi's own 404
+        httpx.post(f"{world.base}/insi/json/rechercherInsAvecTraitsIdentite", json={}),  # INSi's JSON mirror
+        httpx.get(f"{world.base}/insi/lps"),  # INSi's own 404
     ]
     # Mon espace santé: wishes, a typed vaccination, the professional's note, the history of accesses
     token = pat_trois_with_a_vaccination_note(world, house, reference_path)
-    espace = httpx.Client(base_url=f"{live.url}/espace", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    espace = httpx.Client(base_url=f"{world.base}/espace", headers={"Authorization": f"Bearer {token}"}, timeout=30)
     assert espace.put("/profil/volontes", json={"donOrganes": "favorable"}).status_code == 200
     vaccine = {
         "resourceType": "Immunization",
@@ -185,7 +203,7 @@ def test_the_urns_maison_invented_are_now_under_the_namespace(house, live, refer
     }
     assert espace.post("/profil/vaccinations", json=vaccine).status_code == 201
     bodies += [espace.get("/profil"), espace.get("/profil/vaccinations")]
-    bodies.append(httpx.get(f"{live.url}/dmp/espace/historique", headers={"Authorization": f"Bearer {token}"}))
+    bodies.append(httpx.get(f"{world.base}/dmp/espace/historique", headers={"Authorization": f"Bearer {token}"}))
 
     text = "\n".join(r.text for r in bodies)
     assert "urn:maison" not in text
@@ -207,7 +225,7 @@ def test_the_urns_maison_invented_are_now_under_the_namespace(house, live, refer
     )
 
 
-def test_a_deposit_of_the_patient_names_mon_espace_sante_by_an_oid(house, live):
+def test_a_deposit_of_the_patient_names_mon_espace_sante_by_an_oid(house, world):
     """XDS SubmissionSet.sourceId is an OID (IHE ITI TF-3 §4.2.3.3; MHD ihe-sourceId); Mon espace santé's was
     `urn:maison:mon-espace-sante`."""
     import base64
@@ -217,9 +235,8 @@ def test_a_deposit_of_the_patient_names_mon_espace_sante_by_an_oid(house, live):
     from maison.formats.pdf import document_pdf
     from maison.partage.dmp.store import dmp_submission
 
-    world = make_world(house, live, ("hospitalier",))
     espace = httpx.Client(
-        base_url=f"{live.url}/espace", headers={"Authorization": f"Bearer {world.patient_token()}"}, timeout=30
+        base_url=f"{world.base}/espace", headers={"Authorization": f"Bearer {world.patient_token()}"}, timeout=30
     )
     pdf = document_pdf("CR de consultation", [("Texte", ["Consultation à Madrid."])])
     upload = {
@@ -230,5 +247,7 @@ def test_a_deposit_of_the_patient_names_mon_espace_sante_by_an_oid(house, live):
     }
     assert espace.post("/documents", json=upload).status_code == 201
     with house.db.read() as conn:
-        [source] = conn.execute(sa.select(dmp_submission.c.source_id)).scalars()
+        [source] = conn.execute(
+            sa.select(dmp_submission.c.source_id).where(dmp_submission.c.ins == SARAH_NIR)
+        ).scalars()  # her one deposit: the other cases feed PAT-TROIS's DMP, not hers
     assert re.fullmatch(r"urn:oid:[0-2](\.(0|[1-9][0-9]*))+", source) and len(source.removeprefix("urn:oid:")) <= 64
