@@ -1,22 +1,53 @@
-"""The identity transitions a DPI drives over FHIR: INSi retrieval, document check, Datamatrix INS."""
+"""The identity transitions a DPI drives over FHIR: INSi retrieval, document check, Datamatrix INS.
+
+The tests of one backend share one house (module_live) and its referential; each is the DPI of a
+structure of its own (an INS sits on one record per structure: two cases qualifying Sarah in one
+structure would be a doublon), with IPPs of its own."""
 
 import io
+from collections.abc import Iterator
+from itertools import count
 
 import httpx
 import pytest
 
 from maison.core.auth import issue_key
+from maison.core.identifiers.checksums import luhn_check_digit
 from maison.core.identifiers.nir import OID_INS_NIR_TEST
 from maison.etablissement.vigilance.fhir import EXT_BIRTH_LIST, EXT_RELIABILITY, read_insi_answer
 from maison.formats.datamatrix import InsDatamatrix, content, render_png
-from tests.identite.helpers import IDAM, SARAH, SARAH_NIR, STRUCTURE, nir, seed_referential
+from tests.identite.helpers import IDAM, SARAH, SARAH_NIR, nir, seed_referential
+
+_structures = count(1)
+
+
+@pytest.fixture(scope="module")
+def house(module_house):
+    """The module's one house, its referential seeded once."""
+    seed_referential(module_house.insi)
+    return module_house
 
 
 @pytest.fixture
-def dpi(house, live):
-    seed_referential(house.insi)
-    key = issue_key(house.db, STRUCTURE, IDAM, "801234567897", "accueil")
-    return httpx.Client(base_url=f"{live.url}/fhir", headers={"Authorization": f"Bearer {key}"})
+def live(house, module_live):
+    """The module's one server (module_live): its `.url`."""
+    return module_live
+
+
+@pytest.fixture
+def structure(house) -> str:
+    """A structure of the test's own, habilitated to INSi as STRUCTURE is (a FINESS of Paris)."""
+    finess = f"7501{next(_structures):04d}"
+    identifier = "1" + finess + luhn_check_digit(finess)
+    house.insi.register_structure(identifier, f"Hôpital de test {identifier}")
+    return identifier
+
+
+@pytest.fixture
+def dpi(house, live, structure) -> Iterator[httpx.Client]:
+    key = issue_key(house.db, structure, IDAM, "801234567897", "accueil")
+    with httpx.Client(base_url=f"{live.url}/fhir", headers={"Authorization": f"Bearer {key}"}) as client:
+        yield client
 
 
 def _admit(http: httpx.Client, ipp: str, family: str, given: str, gender: str, birth: str) -> int:
@@ -106,7 +137,7 @@ def test_low_trust_document_and_bad_parameters(dpi):
 
 @pytest.mark.parametrize("as_image", [True, False])
 def test_datamatrix_scan_verified_by_insi_is_recup_cb(dpi, as_image):
-    pid = _admit(dpi, "T5", "GARCIA-HAMMADI", "SARAH-LOU ANNA", "female", "1977-01-21")
+    pid = _admit(dpi, f"T5{int(as_image)}", "GARCIA-HAMMADI", "SARAH-LOU ANNA", "female", "1977-01-21")
     label = InsDatamatrix(SARAH_NIR, OID_INS_NIR_TEST, SARAH)
     if as_image:
         png = io.BytesIO()
@@ -140,9 +171,9 @@ def test_datamatrix_with_another_ins_is_refused(dpi):
     assert _code(wrong_type) == "media-type"
 
 
-def test_software_unknown_to_insi_cannot_retrieve(house, live, dpi):
+def test_software_unknown_to_insi_cannot_retrieve(house, live, dpi, structure):
     pid = _admit(dpi, "T7", "Garcia-Hammadi", "Sarah-Lou", "female", "1977-01-21")
-    key = issue_key(house.db, STRUCTURE, "LOGICIEL-NON-HOMOLOGUE", "801234567897")
+    key = issue_key(house.db, structure, "LOGICIEL-NON-HOMOLOGUE", "801234567897")
     other = httpx.Client(base_url=f"{live.url}/fhir", headers={"Authorization": f"Bearer {key}"})
     refused = other.post(f"/Patient/{pid}/$recuperer-ins")
     assert refused.status_code == 401 and _code(refused) == "logiciel-inconnu"
@@ -171,6 +202,8 @@ def test_another_structures_patient_answers_like_a_missing_one_and_is_audited(dp
     from maison.core import audit
 
     pid = _admit(dpi, "T9", "Garcia-Hammadi", "Anna Sarah-Lou", "female", "1977-01-21")
+    with house.db.read() as conn:  # the other cases' refusals to the same neighbour come before this one's
+        before = len(list(audit.events(conn, action_prefix="identitovigilance.")))
     other = httpx.Client(
         base_url=f"{live.url}/fhir",
         headers={"ESANTE-API-KEY": issue_key(house.db, "1690000035", "dpi-voisin", "curieux", "accueil")},
@@ -194,7 +227,7 @@ def test_another_structures_patient_answers_like_a_missing_one_and_is_audited(dp
     with house.db.read() as conn:
         refused = [
             r
-            for r in audit.events(conn, action_prefix="identitovigilance.")
+            for r in list(audit.events(conn, action_prefix="identitovigilance."))[before:]
             if r["outcome"] == "failure" and r["actor_person"] == "curieux"
         ]
     assert len(refused) == 3 and {r["patient"] for r in refused} == {"T9"}
@@ -206,6 +239,8 @@ def test_update_put_as_an_identity_source_sends_it(dpi, house, live):
     (INSi's traits are not changed, VALI goes back to PROV, the IPP stays), audit, and structures."""
     from maison.core import audit
 
+    with house.db.read() as conn:  # the other cases' updates come before this one's
+        before = len(list(audit.events(conn, action_prefix="identitovigilance.")))
     pid = _admit(dpi, "U1", "Martin", "Louise", "female", "1990-05-04")
     patient = dpi.get(f"/Patient/{pid}").json()
     assert "versionId" not in patient["meta"]  # no vread of past versions: no version claimed (§4.4)
@@ -237,11 +272,11 @@ def test_update_put_as_an_identity_source_sends_it(dpi, house, live):
     refused = dpi.put(f"/Patient/{qualified}", json=renamed)
     assert refused.status_code == 422 and _code(refused) == "traits-insi"
     with house.db.read() as conn:
-        actions = [r["action"] for r in audit.events(conn, action_prefix="identitovigilance.")]
+        actions = [r["action"] for r in list(audit.events(conn, action_prefix="identitovigilance."))[before:]]
     assert "identitovigilance.traits-update" in actions and "identitovigilance.update-unchanged" in actions
 
 
-def test_conditional_update_by_ipp_as_a_patient_identity_feed(dpi, house, live):
+def test_conditional_update_by_ipp_as_a_patient_identity_feed(dpi, house, live, structure):
     """Issue 20 §4.5: a PAM / ITI-104 source updates by IPP (`PUT Patient?identifier=`): the record of
     that IPP is updated, none is admitted, and the same rules hold."""
     from maison.etablissement.vigilance.fhir import ipp_system
@@ -254,13 +289,13 @@ def test_conditional_update_by_ipp_as_a_patient_identity_feed(dpi, house, live):
         "birthDate": "1985-07-14",
     }
     ns = house.namespace
-    created = dpi.put("/Patient", params={"identifier": f"{ipp_system(ns, STRUCTURE)}|P7"}, json=patient)
+    created = dpi.put("/Patient", params={"identifier": f"{ipp_system(ns, structure)}|P7"}, json=patient)
     assert created.status_code == 201, created.text
     pid = created.json()["id"]
     # the IPP's system is under the deployment's namespace (issue 21 §3.3); as Maison named it before, understood
     [ipp] = [i for i in created.json()["identifier"] if i["type"]["coding"][0]["code"] == "PI"]
-    assert ipp["system"] == f"{house.settings.namespace_base_url}/ipp/{STRUCTURE}"
-    legacy = dpi.put("/Patient", params={"identifier": f"urn:maison:ipp:{STRUCTURE}|P7"}, json=patient)
+    assert ipp["system"] == f"{house.settings.namespace_base_url}/ipp/{structure}"
+    legacy = dpi.put("/Patient", params={"identifier": f"urn:maison:ipp:{structure}|P7"}, json=patient)
     assert legacy.status_code == 200 and legacy.json()["id"] == pid, legacy.text
     assert created.headers["location"].endswith(f"/fhir/Patient/{pid}")
     patient["name"][0]["family"] = "PETIT-MARTIN"
