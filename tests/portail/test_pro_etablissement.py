@@ -1,55 +1,108 @@
-"""`/pro/etablissement/{structure}` over real HTTP, for the hospital's staff: the PFI page (the DPI's
-documents with each leg's outcome and the ZAMs; the MSSanté worklist — read the CDA, attach, reject)
-and the identitovigilance desk (statuses, the identity document check, doublons found, merged or
-dismissed, the cell's incidents). Each action is the service's own (its audit records); every form
-checks CSRF; a wrong input is a French 4xx page; a professional of another structure is refused with
-the French 403 page, and the refusal is recorded."""
+"""`/pro/etablissement/{structure}` over real HTTP, for the hospital's staff: the identitovigilance
+desk (statuses, the identity document check, doublons found, merged or dismissed, the cell's incidents,
+meetings and procedures, an INS retrieved from INSi). Each action is the service's own (its audit
+records); every form checks CSRF; a wrong input is a French 4xx page; a professional of another
+structure is refused with the French 403 page, and the refusal is recorded.
+
+The tests of one backend share one house and world (module_live): each desk case is a structure of
+its own (its index, alerts, incidents and meetings, counted on its page) and a staff member of it,
+signed in through Pro Santé Connect. The PFI page is tested in test_pro_etablissement_pfi.py, a house
+per test."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import count
+from types import SimpleNamespace
 
 import httpx
 import pytest
 
 from maison.core import audit
-from maison.core.identifiers.nir import OID_INS_NIR_TEST
+from maison.core.identifiers.checksums import luhn_check_digit
 from maison.core.ins_traits import Traits
-from maison.etablissement.pfi.hl7_documents import Hl7Documents
-from maison.identite.psc.api import issuer_for
-from tests.e2e.dpi import Dpi
-from tests.e2e.test_mss_pfi import _gp_sends, _pfi
-from tests.etablissement.pfi.test_hl7_documents import channels_for, settled
-from tests.etablissement.pfi.test_hl7_request import message_text, parse
-from tests.partage.mss_world import start_world
-from tests.partage.world import CHILD_ID, HOPITAL, HOPITAL_NAME, PROS, SARAH_ID, make_world, n1
+from maison.etablissement.psc.client import sign_in
+from maison.identite.annuaire import resources as build
+from maison.identite.annuaire.index import put
+from maison.portail.pro_pages import COOKIE
+from maison.portail.sessions import Sessions
+from tests.partage.world import HOPITAL, HOPITAL_NAME, NOW, PASSWORD, PROS, REDIRECT, SARAH_ID, World, make_world, rpps
 from tests.portail.pro_login import log_in
 from tests.portail.pro_session import actor_of, csrf, french_error, pro_client
 
 STAFF = PROS["hospitalier"]
 DESK = f"/pro/etablissement/{HOPITAL}"
+_serial = count(1)
 
 
-@pytest.fixture
-def world(house, live):
-    world = make_world(house, live, keys=("hospitalier", "generaliste"))
+@pytest.fixture(scope="module")
+def shared(module_live) -> World:
+    world = make_world(module_live.house, module_live, keys=("hospitalier", "generaliste"))
     assert world.inform("hospitalier").status_code == 201
     return world
 
 
 @pytest.fixture
-def staff(world):
-    with pro_client(world, "hospitalier") as client:
-        yield client
+def world(shared: World) -> World:
+    """The module's world, its professionals' PSC tokens renewed when old."""
+    return shared.renew()
 
 
 @pytest.fixture
-def index(world):
-    """The hospital's index: two records one keying slip apart (a doublon), and a third."""
-    actor, patients = actor_of(world, "hospitalier"), world.house.patients
+def house(world: World):
+    """The module's one house (module_house), under the name the cases read it by."""
+    return world.house
+
+
+@pytest.fixture(scope="module")
+def psc_client(module_live) -> tuple[str, str]:
+    """A DPI registered at Pro Santé Connect, through which the desks' staff sign in."""
+    return module_live.house.psc.register_client("DPI de test des établissements", [REDIRECT])
+
+
+@dataclass
+class Desk:
+    """A structure of the test's own, and a staff member of it with a /pro session on its desk."""
+
+    structure: str
+    idnatps: str
+    actor: object
+    client: httpx.Client
+
+    @property
+    def path(self) -> str:
+        return f"/pro/etablissement/{self.structure}"
+
+
+@pytest.fixture
+def desk(world: World, psc_client) -> Iterator[Desk]:
+    n, house = next(_serial), world.house
+    finess = f"7502{n:04d}"
+    structure = "1" + finess + luhn_check_digit(finess)
+    member = rpps(f"12{n:08d}")
+    idnatps = "8" + member
+    with house.db.write() as conn:
+        put(conn, [build.organization(structure, f"CH DE TEST {n}", NOW, secteur="SA01", city="PARIS")])
+        put(conn, [build.practitioner(member, "VIGILANT", "Paul", "DR", "10", "C", None, NOW)])
+        put(conn, [build.practitioner_role(f"21{n:08d}", idnatps, structure, NOW, fonction=None, mode="S")])
+    house.psc.set_test_password(idnatps, PASSWORD)
+    token = sign_in(world.base, *psc_client, REDIRECT, idnatps, password=PASSWORD)["access_token"]
+    actor = actor_of(SimpleNamespace(house=house, base=world.base, tokens={"desk": token}), "desk")
+    s = house.settings
+    sessions = Sessions(house.db, inactivity=s.portail_inactivite_s, lifetime=s.portail_duree_max_s)
+    raw, _ = sessions.open("pro", subject=idnatps, acting=idnatps, actor=actor)
+    with httpx.Client(base_url=world.base, timeout=60, cookies={COOKIE: raw}) as client:
+        yield Desk(structure, idnatps, actor, client)
+
+
+@pytest.fixture
+def index(desk: Desk, house):
+    """The desk's index: two records one keying slip apart (a doublon), and a third."""
     return [
-        patients.admit(actor, HOPITAL, ipp, Traits.of(*traits)).id
+        house.patients.admit(desk.actor, desk.structure, ipp, Traits.of(*traits)).id
         for ipp, traits in (
             ("IPP-1", ("DUPONT", "Jean", "M", "1960-01-01")),
             ("IPP-2", ("DUPOND", "Jean", "M", "1960-01-01")),
@@ -58,88 +111,12 @@ def index(world):
     ]
 
 
-@pytest.fixture
-def pfi(world, house, live, tmp_path, reference_path):
-    """The hospital's PFI: a letter from the DPI over HL7 v2 (fed to the DMP, its ZAM back), and a
-    letter received by MSSanté about a patient the index does not know (on the worklist, 902)."""
-    mss = start_world(house, tmp_path, issuer_for(live.url))
-    dpi = Dpi()
-    receiver = Hl7Documents(house.db, house.mss.blobs, channels_for(world, mss, dpi))
-    message = message_text(
-        n1(STAFF, title="Lettre de liaison de sortie"),
-        ins=SARAH_ID.ins,
-        ins_oid=OID_INS_NIR_TEST,
-        stay="24000006",
-        stay_authority=f"CHU-X&{HOPITAL}&M",
-        control_id="M1",
-        flags={"ACK_RECEPTION": "Y"},
-    )
-    assert receiver.handle(parse(message)) is None
-    settled(house, "M1")
-    assert dpi.zams("Z01")
-    _gp_sends(mss, house, world.tokens["generaliste"], n1(PROS["generaliste"], patient=CHILD_ID))
-    _pfi(mss, house, reference_path).run_once()
-    yield world
-    receiver.close()
-    dpi.close()
-    mss.close()
-
-
 def _events(house, action: str) -> list[dict]:
     with house.db.read() as conn:
         return list(audit.events(conn, action_prefix=action))
 
 
-def _entry(staff: httpx.Client) -> str:
-    return staff.get(f"{DESK}/pfi").text.split("/pfi/", 2)[1].split("/")[0]
-
-
-def test_the_pfi_page_shows_the_dpi_s_documents_their_outcomes_and_the_worklist(pfi, staff, house):
-    shown = staff.get(f"{DESK}/pfi")
-    assert shown.status_code == 200, shown.text
-    assert "Lettre de liaison de sortie" in shown.text and "DMP : <strong>accepté</strong>" in shown.text
-    assert "dépôt DMP : AA" in shown.text and f"{SARAH_ID.ins} (QUAL)" in shown.text  # the ZAM the DPI acknowledged
-    assert "<dd>902</dd>" in shown.text and CHILD_ID.ins in shown.text  # waiting: unknown to the index
-    followed = _events(house, "pfi.hl7.suivi")[-1]
-    assert followed["actor_person"] == STAFF.idnatps and followed["patient"] == SARAH_ID.ins
-    listed = _events(house, "mss.pfi.liste")[-1]
-    assert listed["actor_person"] == STAFF.idnatps and listed["patient"] == CHILD_ID.ins
-    cda = staff.get(f"{DESK}/pfi/{_entry(staff)}/document")
-    assert cda.status_code == 200 and b"ClinicalDocument" in cda.content
-    assert _events(house, "mss.pfi.consulter")[-1]["actor_person"] == STAFF.idnatps
-
-
-def test_a_waiting_document_is_attached_to_a_patient_of_the_index(pfi, staff, house):
-    entry = _entry(staff)
-    child = house.patients.admit(
-        actor_of(pfi, "hospitalier"), HOPITAL, "IPP-LEA", Traits.of("GARCIA-HAMMADI", "Lea", "F", "2015-03-03")
-    )
-    page = staff.get(f"{DESK}/pfi").text
-    french_error(staff.post(f"{DESK}/pfi/{entry}/rattacher", data={"patient": str(child.id)}), 403)  # no CSRF
-    bad = staff.post(f"{DESK}/pfi/{entry}/rattacher", data={"csrf": csrf(page), "patient": "Léa"})
-    french_error(bad, 400)
-    french_error(staff.post(f"{DESK}/pfi/{entry}/rattacher", data={"csrf": csrf(page), "patient": "999999"}), 404)
-    done = staff.post(f"{DESK}/pfi/{entry}/rattacher", data={"csrf": csrf(page), "patient": str(child.id)})
-    assert done.status_code == 303 and done.headers["location"] == f"{DESK}/pfi"
-    assert "Aucun document dans cet état." in staff.get(f"{DESK}/pfi").text
-    assert CHILD_ID.ins in staff.get(f"{DESK}/pfi", params={"etat": "rattache"}).text
-    attached = _events(house, "mss.pfi.rattacher")[-1]
-    assert attached["actor_person"] == STAFF.idnatps and attached["outcome"] != "failure"
-
-
-def test_a_waiting_document_is_rejected_with_a_reason(pfi, staff, house):
-    entry = _entry(staff)
-    page = staff.get(f"{DESK}/pfi").text
-    french_error(staff.post(f"{DESK}/pfi/{entry}/rejeter", data={"csrf": "faux", "motif": "x"}), 403)
-    french_error(staff.post(f"{DESK}/pfi/{entry}/rejeter", data={"csrf": csrf(page), "motif": " "}), 400)
-    done = staff.post(f"{DESK}/pfi/{entry}/rejeter", data={"csrf": csrf(page), "motif": "pas notre patiente"})
-    assert done.status_code == 303
-    assert CHILD_ID.ins in staff.get(f"{DESK}/pfi", params={"etat": "rejete"}).text
-    assert json.loads(_events(house, "mss.pfi.rejeter")[-1]["detail"])["motif"] == "pas notre patiente"
-    french_error(staff.get(f"{DESK}/pfi", params={"etat": "perdu"}), 400)
-
-
-def test_another_structure_s_professional_is_refused_and_the_refusal_recorded(world, index):
+def test_another_structure_s_professional_is_refused_and_the_refusal_recorded(world):
     with pro_client(world, "generaliste") as other:
         for path in (DESK, f"{DESK}/pfi", f"{DESK}/identitovigilance"):
             refused = other.get(path)
@@ -162,94 +139,103 @@ def test_another_structure_s_professional_is_refused_and_the_refusal_recorded(wo
         french_error(anonymous.get(f"{DESK}/identitovigilance"), 401)
 
 
-def test_the_desk_checks_an_identity_document(staff, index, house):
-    desk = staff.get(f"{DESK}/identitovigilance")
-    assert desk.status_code == 200, desk.text
+def test_the_desk_checks_an_identity_document(desk, index, house):
+    shown = desk.client.get(f"{desk.path}/identitovigilance")
+    assert shown.status_code == 200, shown.text
     for href, label in (
         ("/pro/patients", "Patients"),
         ("/pro/annuaire", "Annuaire"),
         ("/pro/ordonnances", "Ordonnances"),
     ):
-        assert f'<a href="{href}">{label}</a>' in desk.text  # the portal's one navigation
-    assert '<a href="/pro/etablissement" aria-current="page">Établissement</a>' in desk.text
-    assert "DUPONT" in desk.text and "3 non qualifiées" in desk.text and "provisoire" in desk.text
-    assert _events(house, "identitovigilance.search")[-1]["actor_person"] == STAFF.idnatps
-    url = f"{DESK}/identitovigilance/identites/{index[2]}/piece"
-    french_error(staff.post(url, data={"piece": "PA"}), 403)
-    french_error(staff.post(url, data={"csrf": csrf(desk.text), "piece": "XX"}), 400)
-    french_error(staff.post(url, data={"csrf": csrf(desk.text), "piece": "PC"}), 422)  # low trust: refused
-    assert staff.post(url, data={"csrf": csrf(desk.text), "piece": "CN"}).status_code == 303
-    assert "validée" in staff.get(f"{DESK}/identitovigilance").text
+        assert f'<a href="{href}">{label}</a>' in shown.text  # the portal's one navigation
+    assert '<a href="/pro/etablissement" aria-current="page">Établissement</a>' in shown.text
+    assert "DUPONT" in shown.text and "3 non qualifiées" in shown.text and "provisoire" in shown.text
+    assert _events(house, "identitovigilance.search")[-1]["actor_person"] == desk.idnatps
+    url = f"{desk.path}/identitovigilance/identites/{index[2]}/piece"
+    french_error(desk.client.post(url, data={"piece": "PA"}), 403)
+    french_error(desk.client.post(url, data={"csrf": csrf(shown.text), "piece": "XX"}), 400)
+    french_error(desk.client.post(url, data={"csrf": csrf(shown.text), "piece": "PC"}), 422)  # low trust: refused
+    assert desk.client.post(url, data={"csrf": csrf(shown.text), "piece": "CN"}).status_code == 303
+    assert "validée" in desk.client.get(f"{desk.path}/identitovigilance").text
     checked = _events(house, "identitovigilance.document-check") or _events(house, "identitovigilance")
-    assert any(e["actor_person"] == STAFF.idnatps for e in checked)
+    assert any(e["actor_person"] == desk.idnatps for e in checked)
     french_error(
-        staff.post(f"{DESK}/identitovigilance/identites/999999/piece", data={"csrf": csrf(desk.text), "piece": "CN"}),
+        desk.client.post(
+            f"{desk.path}/identitovigilance/identites/999999/piece", data={"csrf": csrf(shown.text), "piece": "CN"}
+        ),
         404,
     )
 
 
-def test_doublons_are_found_merged_or_dismissed(staff, index, house, world):
-    page = staff.get(f"{DESK}/identitovigilance").text
+def test_doublons_are_found_merged_or_dismissed(desk, index, house):
+    page = desk.client.get(f"{desk.path}/identitovigilance").text
     assert "Aucune alerte ouverte." in page
-    french_error(staff.post(f"{DESK}/identitovigilance/detection", data={"csrf": "x"}), 403)
-    assert staff.post(f"{DESK}/identitovigilance/detection", data={"csrf": csrf(page)}).status_code == 303
-    page = staff.get(f"{DESK}/identitovigilance").text
+    french_error(desk.client.post(f"{desk.path}/identitovigilance/detection", data={"csrf": "x"}), 403)
+    assert desk.client.post(f"{desk.path}/identitovigilance/detection", data={"csrf": csrf(page)}).status_code == 303
+    page = desk.client.get(f"{desk.path}/identitovigilance").text
     alert = int(page.split("/alertes/", 1)[1].split("/", 1)[0])
     assert f"Doublon n°{alert} : dossier {index[0]} et dossier {index[1]}" in page
-    merge = f"{DESK}/identitovigilance/alertes/{alert}/fusion"
-    french_error(staff.post(merge, data={"csrf": csrf(page), "conserver": str(index[2])}), 400)  # not of the pair
+    merge = f"{desk.path}/identitovigilance/alertes/{alert}/fusion"
+    french_error(desk.client.post(merge, data={"csrf": csrf(page), "conserver": str(index[2])}), 400)  # not of the pair
     french_error(
-        staff.post(f"{DESK}/identitovigilance/alertes/999999/fusion", data={"csrf": csrf(page), "conserver": "1"}), 404
+        desk.client.post(
+            f"{desk.path}/identitovigilance/alertes/999999/fusion", data={"csrf": csrf(page), "conserver": "1"}
+        ),
+        404,
     )
-    assert staff.post(merge, data={"csrf": csrf(page), "conserver": str(index[0])}).status_code == 303
-    page = staff.get(f"{DESK}/identitovigilance").text
+    assert desk.client.post(merge, data={"csrf": csrf(page), "conserver": str(index[0])}).status_code == 303
+    page = desk.client.get(f"{desk.path}/identitovigilance").text
     assert "Aucune alerte ouverte." in page, page[page.find("<main") :]
     assert "DUPONT" in page and "DUPOND" not in page  # the absorbed record is no longer a live identity
     merged = _events(house, "identitovigilance.merge")
-    assert merged and merged[-1]["actor_person"] == STAFF.idnatps
-    french_error(staff.post(f"{DESK}/identitovigilance/alertes/{alert}/ecarter", data={"csrf": csrf(page)}), 404)
-
-
-def test_the_cell_declares_an_incident_that_its_report_shows(staff, index, house):
-    page = staff.get(f"{DESK}/identitovigilance").text
-    assert "aucune réunion de la cellule au cours du semestre" in page
-    url = f"{DESK}/identitovigilance/incidents"
-    french_error(staff.post(url, data={"type": "doublon", "description": "x"}), 403)
-    french_error(staff.post(url, data={"csrf": csrf(page), "type": "meteo", "description": "x"}), 400)
+    assert merged and merged[-1]["actor_person"] == desk.idnatps
     french_error(
-        staff.post(url, data={"csrf": csrf(page), "type": "doublon", "description": "x", "patient": "abc"}), 400
+        desk.client.post(f"{desk.path}/identitovigilance/alertes/{alert}/ecarter", data={"csrf": csrf(page)}), 404
     )
-    done = staff.post(
+
+
+def test_the_cell_declares_an_incident_that_its_report_shows(desk, index, house):
+    page = desk.client.get(f"{desk.path}/identitovigilance").text
+    assert "aucune réunion de la cellule au cours du semestre" in page
+    url = f"{desk.path}/identitovigilance/incidents"
+    french_error(desk.client.post(url, data={"type": "doublon", "description": "x"}), 403)
+    french_error(desk.client.post(url, data={"csrf": csrf(page), "type": "meteo", "description": "x"}), 400)
+    french_error(
+        desk.client.post(url, data={"csrf": csrf(page), "type": "doublon", "description": "x", "patient": "abc"}), 400
+    )
+    done = desk.client.post(
         url,
         data={"csrf": csrf(page), "type": "doublon", "description": "DUPONT saisi deux fois", "patient": str(index[0])},
     )
     assert done.status_code == 303
-    page = staff.get(f"{DESK}/identitovigilance").text
+    page = desk.client.get(f"{desk.path}/identitovigilance").text
     assert "DUPONT saisi deux fois" in page and "<dt>Incidents déclarés</dt><dd>1</dd>" in page
-    assert _events(house, "identitovigilance.incident")[-1]["actor_person"] == STAFF.idnatps
-    french_error(staff.get(f"{DESK}/identitovigilance", params={"semestre": "2026-S3"}), 400)
+    assert _events(house, "identitovigilance.incident")[-1]["actor_person"] == desk.idnatps
+    french_error(desk.client.get(f"{desk.path}/identitovigilance", params={"semestre": "2026-S3"}), 400)
 
 
-def test_the_cell_records_its_meetings_and_procedures(staff, index, house):
-    page = staff.get(f"{DESK}/identitovigilance").text
-    meetings, procedures = f"{DESK}/identitovigilance/reunions", f"{DESK}/identitovigilance/procedures"
+def test_the_cell_records_its_meetings_and_procedures(desk, index, house):
+    page = desk.client.get(f"{desk.path}/identitovigilance").text
+    meetings, procedures = f"{desk.path}/identitovigilance/reunions", f"{desk.path}/identitovigilance/procedures"
     today = date.today().isoformat()
-    french_error(staff.post(meetings, data={"date": today, "compteRendu": "revue"}), 403)
-    french_error(staff.post(meetings, data={"csrf": csrf(page), "date": "hier", "compteRendu": "revue"}), 400)
+    french_error(desk.client.post(meetings, data={"date": today, "compteRendu": "revue"}), 403)
+    french_error(desk.client.post(meetings, data={"csrf": csrf(page), "date": "hier", "compteRendu": "revue"}), 400)
     future = (date.today() + timedelta(days=3)).isoformat()
-    french_error(staff.post(meetings, data={"csrf": csrf(page), "date": future, "compteRendu": "revue"}), 400)
-    done = staff.post(
+    french_error(desk.client.post(meetings, data={"csrf": csrf(page), "date": future, "compteRendu": "revue"}), 400)
+    done = desk.client.post(
         meetings, data={"csrf": csrf(page), "date": today, "compteRendu": "revue des doublons", "participants": "A, B"}
     )
     assert done.status_code == 303
-    french_error(staff.post(procedures, data={"csrf": csrf(page), "type": "accueil", "adopteeLe": today}), 400)
+    french_error(desk.client.post(procedures, data={"csrf": csrf(page), "type": "accueil", "adopteeLe": today}), 400)
     for kind in ("identification", "rapprochement", "creation", "fusion"):
-        assert staff.post(procedures, data={"csrf": csrf(page), "type": kind, "adopteeLe": today}).status_code == 303
-    page = staff.get(f"{DESK}/identitovigilance").text
+        assert (
+            desk.client.post(procedures, data={"csrf": csrf(page), "type": kind, "adopteeLe": today}).status_code == 303
+        )
+    page = desk.client.get(f"{desk.path}/identitovigilance").text
     assert "<dt>Réunions</dt><dd>1</dd>" in page and "fonctionnement conforme" in page
     assert "procédure de fusion d&#39;identités" in page
-    assert _events(house, "identitovigilance.meeting")[-1]["actor_person"] == STAFF.idnatps
-    assert _events(house, "identitovigilance.procedure")[-1]["actor_person"] == STAFF.idnatps
+    assert _events(house, "identitovigilance.meeting")[-1]["actor_person"] == desk.idnatps
+    assert _events(house, "identitovigilance.procedure")[-1]["actor_person"] == desk.idnatps
 
 
 def test_the_desk_retrieves_an_ins_from_insi_as_the_professional_s_structure(world, house):
