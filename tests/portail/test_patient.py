@@ -2,7 +2,10 @@
 every answer, CSRF on every POST, the dossier read through the DMP's own functions (same audit
 records), masking (the professional no longer finds the document), the access history, logins refused and locked.
 What only reads or is refused (cookie flags, headers, CSRF, the dossier, the viewer, the static files,
-a malformed id) shares one house per backend in test_patient_lectures.py."""
+a malformed id) shares one house per backend in test_patient_lectures.py.
+The tests here write (a masking, a logout, a login's failures), so each has a patient of its own
+(own_patient: her document, her session, her failure count) on the module's one house per backend
+(module_live)."""
 
 from __future__ import annotations
 
@@ -14,12 +17,19 @@ import pytest
 from maison.core.ins_traits import Traits
 from maison.etablissement.dmp.producer import Produced
 from maison.portail.web import CSP
-from tests.partage.world import PASSWORD, PROS, make_world, n1
+from tests.partage.world import PASSWORD, PROS, World, make_world, n1
+from tests.portail.own_patient import Patient, own_patient
+
+
+@pytest.fixture(scope="module")
+def shared_world(module_live) -> World:
+    return make(module_live.house, module_live)
 
 
 @pytest.fixture
-def world(house, live):
-    return make(house, live)
+def world(shared_world: World) -> World:
+    """The module's world, its professionals' tokens young enough for this test (they last 120 s)."""
+    return shared_world.renew()
 
 
 def make(house, live):
@@ -49,34 +59,54 @@ def log_in(world, client: httpx.Client, user: str = "sarah.garcia", mail: str = 
 
 @pytest.fixture
 def patient(world):
+    """Sarah logged in, a session per test (test_patient_lectures.py's, on its world)."""
     with httpx.Client(base_url=world.base, timeout=60) as client:
         done = log_in(world, client)
         assert done.status_code == 303 and done.headers["location"] == "/mon-espace/dossier"
         yield client, done
 
 
+@pytest.fixture
+def own(world) -> Patient:
+    """This test's patient, one N1 of hers fed by the hospital."""
+    patient = own_patient(world.house)
+    letter = n1(PROS["hospitalier"], patient=patient.identity, title="Lettre de liaison de sortie")
+    fed = world.provide("hospitalier", [Produced(letter)])
+    assert fed.status_code == 200, fed.text
+    return patient
+
+
+@pytest.fixture
+def her(world, own):
+    """This test's patient logged in (`patient` is Sarah's session, for test_patient_lectures.py)."""
+    with httpx.Client(base_url=world.base, timeout=60) as client:
+        done = log_in(world, client, own.login, own.email)
+        assert done.status_code == 303 and done.headers["location"] == "/mon-espace/dossier"
+        yield client
+
+
 def _document_id(client: httpx.Client) -> str:
     return re.search(r'href="/mon-espace/documents/([^"/]+)"', client.get("/mon-espace/dossier").text).group(1)
 
 
-def test_masking_hides_the_document_from_the_professional_and_shows_in_history(patient, world):
-    client, _ = patient
-    world.inform("generaliste")
-    assert world.search("generaliste").json()["total"] == 1
+def test_masking_hides_the_document_from_the_professional_and_shows_in_history(her, own, world):
+    client = her
+    world.inform("generaliste", own.ins)
+    assert world.search("generaliste", own.ins).json()["total"] == 1
     id_ = _document_id(client)
     page = client.get(f"/mon-espace/documents/{id_}")
     masked = client.post(f"/mon-espace/documents/{id_}/masquage", data={"csrf": _token(page.text), "masque": "oui"})
     assert masked.status_code == 303
     assert "Masqué aux professionnels" in client.get("/mon-espace/dossier").text
-    assert world.search("generaliste").json()["total"] == 0  # masked to professionals (R.1111-49)
+    assert world.search("generaliste", own.ins).json()["total"] == 0  # masked to professionals (R.1111-49)
     history = client.get("/mon-espace/historique")
     assert "a modifié la visibilité" in history.text and "Vous" in history.text
     assert "a ajouté un document" in history.text and "a consulté la liste de vos documents" in history.text
     assert PROS["generaliste"].idnatps in history.text  # who searched, in her history
 
 
-def test_the_htmx_request_gets_the_fragment(patient, world):
-    client, _ = patient
+def test_the_htmx_request_gets_the_fragment(her):
+    client = her
     id_ = _document_id(client)
     page = client.get(f"/mon-espace/documents/{id_}")
     fragment = client.post(
@@ -88,8 +118,8 @@ def test_the_htmx_request_gets_the_fragment(patient, world):
     assert "Rendre visible aux professionnels" in fragment.text
 
 
-def test_logout_ends_the_session(patient):
-    client, _ = patient
+def test_logout_ends_the_session(her):
+    client = her
     token = _token(client.get("/mon-espace/dossier").text)
     out = client.post("/mon-espace/deconnexion", data={"csrf": token})
     assert out.status_code == 303
@@ -98,11 +128,12 @@ def test_logout_ends_the_session(patient):
 
 
 def test_a_wrong_password_stays_on_the_form_in_french(world):
+    user = own_patient(world.house).login  # a failure counted against her login, nobody else's
     with httpx.Client(base_url=world.base, timeout=60) as client:
         form = client.get("/mon-espace/connexion")
         wrong = client.post(
             "/mon-espace/connexion",
-            data={"csrf": _token(form.text), "identifiant": "sarah.garcia", "motDePasse": "pas le bon"},
+            data={"csrf": _token(form.text), "identifiant": user, "motDePasse": "pas le bon"},
         )
         assert wrong.status_code == 401 and "identifiant ou mot de passe incorrect" in wrong.text
 
@@ -125,12 +156,11 @@ def test_a_structured_cda_is_shown_by_the_cisis_stylesheet_without_script(world,
 
 
 def test_repeated_wrong_passwords_lock_the_form_with_retry_after(world):
+    user = own_patient(world.house).login  # her login locked, not Sarah's nor another test's
     with httpx.Client(base_url=world.base, timeout=60) as client:
         token = _token(client.get("/mon-espace/connexion").text)
         for _ in range(5):
-            client.post("/mon-espace/connexion", data={"csrf": token, "identifiant": "sarah.garcia", "motDePasse": "x"})
-        locked = client.post(
-            "/mon-espace/connexion", data={"csrf": token, "identifiant": "sarah.garcia", "motDePasse": PASSWORD}
-        )
+            client.post("/mon-espace/connexion", data={"csrf": token, "identifiant": user, "motDePasse": "x"})
+        locked = client.post("/mon-espace/connexion", data={"csrf": token, "identifiant": user, "motDePasse": PASSWORD})
     assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
     assert locked.headers["content-security-policy"] == CSP and '<html lang="fr">' in locked.text

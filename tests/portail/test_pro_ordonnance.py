@@ -2,7 +2,11 @@
 envelope read by `draft_from_fhir`, then `Base.create` — the same audit record, the same refusals as
 French pages); the paper copy is the service's PDF whose QR code scans back to the number; what was
 executed is shown with the patient's OUI and the NON is said as such; CSRF on every form; a
-pharmacist is refused prescribing (French 403)."""
+pharmacist is refused prescribing (French 403); each wrong line of the form a French 4xx page naming
+it, as the API's refusal. Each test makes its own prescriptions and reads them by their number (the
+trail: the records naming it, or counted from a mark), so the tests of one backend share one house
+and its professionals (module_live; World.renew keeps their PSC tokens fresh for the sessions each
+test opens)."""
 
 from __future__ import annotations
 
@@ -11,10 +15,10 @@ import re
 import httpx
 import pytest
 
-from maison.core import audit
 from maison.etablissement.ordonnance.papier import number_from_pdf
 from maison.formats.ordonnance import SYS_CIP
-from tests.partage.world import PROS, make_world
+from tests.e2e.mss_shared import Trail
+from tests.partage.world import PROS, World, make_world
 from tests.portail.pro_login import log_in
 from tests.portail.pro_session import csrf, french_error, pro_client
 
@@ -22,9 +26,15 @@ PARACETAMOL, GENERIQUE = "3400930000014", "3400930000021"
 GP = PROS["generaliste"]
 
 
+@pytest.fixture(scope="module")
+def shared_world(module_live) -> World:
+    return make_world(module_live.house, module_live, keys=("generaliste", "pharmacien", "hospitalier"))
+
+
 @pytest.fixture
-def world(house, live):
-    return make_world(house, live, keys=("generaliste", "pharmacien", "hospitalier"))
+def world(shared_world: World) -> World:
+    """The module's world, its professionals' tokens young enough for this test (they last 120 s)."""
+    return shared_world.renew()
 
 
 @pytest.fixture
@@ -59,11 +69,6 @@ def prescribe(client: httpx.Client, accord: str = "oui", **more: str) -> str:
     return made.headers["location"].rsplit("/", 1)[1]
 
 
-def _events(house, action: str) -> list[dict]:
-    with house.db.read() as conn:
-        return list(audit.events(conn, action_prefix=action))
-
-
 def dispense(world, number: str) -> None:
     """The pharmacist scans and delivers line 1 (a generic in its place) through the base's API."""
     with httpx.Client(base_url=f"{world.base}/ordonnance", headers=world.headers("pharmacien"), timeout=30) as lgo:
@@ -95,18 +100,19 @@ def dispense(world, number: str) -> None:
 
 
 def test_the_gp_prescribes_through_the_api_s_path_and_it_is_recorded(gp, world):
+    trail = Trail(world.house)  # the module's other tests prescribe, list and read too
     number = prescribe(gp)
     shown = gp.get(f"/pro/ordonnances/{number}")
     assert shown.status_code == 200 and f"<h1>Ordonnance N°{number}</h1>" in shown.text
     assert "Paracétamol 1 000 mg comprimé" in shown.text and PARACETAMOL in shown.text
     assert "Soins infirmiers : prise de sang à domicile" in shown.text
     assert "Rien n'a encore été délivré" in shown.text
-    [created] = [e for e in _events(world.house, "ordonnance.creer") if number in str(e["detail"])]
+    [created] = [e for e in trail.since("ordonnance.creer") if number in str(e["detail"])]
     assert created["actor_person"] == GP.idnatps and created["outcome"] in ("success", "0")
     listing = gp.get("/pro/ordonnances")
     assert listing.status_code == 200 and f'href="/pro/ordonnances/{number}"' in listing.text
-    assert _events(world.house, "ordonnance.rechercher")[-1]["actor_person"] == GP.idnatps
-    assert _events(world.house, "ordonnance.consulter.prescripteur")[-1]["actor_person"] == GP.idnatps
+    assert trail.since("ordonnance.rechercher")[-1]["actor_person"] == GP.idnatps
+    assert trail.since("ordonnance.consulter.prescripteur")[-1]["actor_person"] == GP.idnatps
 
 
 def test_the_same_form_posted_twice_makes_one_prescription(gp):
@@ -120,7 +126,7 @@ def test_the_same_form_posted_twice_makes_one_prescription(gp):
 def test_every_form_refuses_a_missing_or_wrong_csrf_token(gp, world):
     number = prescribe(gp)
     page = gp.get("/pro/ordonnances/nouvelle").text
-    before = len(_events(world.house, "ordonnance.creer"))
+    trail = Trail(world.house)
     for path, data in (
         ("/pro/ordonnances", form(page)),
         (f"/pro/ordonnances/{number}/impression", {"nom": "GARCIA", "prenom": "Sarah", "naissance": "1977-01-21"}),
@@ -131,7 +137,7 @@ def test_every_form_refuses_a_missing_or_wrong_csrf_token(gp, world):
             refused = gp.post(path, data=data)
             french_error(refused, 403)
             assert "CSRF" in refused.text
-    assert len(_events(world.house, "ordonnance.creer")) == before  # nothing was made
+    assert trail.since("ordonnance.creer") == []  # nothing was made
     assert "active" in gp.get(f"/pro/ordonnances/{number}").text  # nor cancelled
 
 
@@ -184,10 +190,11 @@ def test_with_the_non_the_page_says_so_and_shows_nothing_delivered(gp, world):
 def test_cancelling_an_unexecuted_prescription(gp, world):
     number = prescribe(gp)
     page = gp.get(f"/pro/ordonnances/{number}").text
+    trail = Trail(world.house)
     done = gp.post(f"/pro/ordonnances/{number}/annulation", data={"csrf": csrf(page)})
     assert done.status_code == 303
     assert "<dd>annulée</dd>" in gp.get(f"/pro/ordonnances/{number}").text
-    assert _events(world.house, "ordonnance.annuler")[-1]["actor_person"] == GP.idnatps
+    assert trail.since("ordonnance.annuler")[-1]["actor_person"] == GP.idnatps
 
 
 def test_a_pharmacist_may_not_prescribe_and_another_prescriber_s_ordonnance_is_unknown(gp, world):
@@ -204,9 +211,30 @@ def test_a_pharmacist_may_not_prescribe_and_another_prescriber_s_ordonnance_is_u
 
 
 def test_after_the_pro_sante_connect_login_the_gp_prescribes(world):
+    trail = Trail(world.house)
     with httpx.Client(timeout=60) as browser:
         done = log_in(browser, f"{world.base}/pro", GP.idnatps)
         assert done.status_code == 303 and done.headers["location"].endswith("/pro/patients"), done.text
         number = prescribe(httpx.Client(base_url=world.base, cookies=browser.cookies, timeout=60))
-    created = [e for e in _events(world.house, "ordonnance.creer") if number in str(e["detail"])]
+    created = [e for e in trail.since("ordonnance.creer") if number in str(e["detail"])]
     assert created and created[-1]["actor_person"] == GP.idnatps
+
+
+@pytest.mark.parametrize(
+    ("more", "status", "says"),
+    [
+        ({"code_1": ""}, 400, "un médicament est prescrit codé"),
+        ({"code_1": "3400930000015"}, 400, "code CIP13"),
+        ({"quantite_1": "beaucoup"}, 400, "ligne 1 : la quantité"),
+        ({"accord": ""}, 400, "accord du patient"),
+        ({"type_3": "radiologie"}, 400, "ligne 3 : type"),
+        ({"libelle_4": "sans type"}, 400, "ligne 4 : choisir le type"),
+        ({"type_2": "acte", "libelle_2": "Transport sanitaire en ambulance"}, 400, "transports sanitaires"),
+        ({"date": "2026-13-45"}, 400, "date de la prescription"),
+    ],
+)
+def test_a_wrong_form_is_a_french_4xx_page_naming_the_line(gp, more, status, says):
+    page = gp.get("/pro/ordonnances/nouvelle").text
+    refused = gp.post("/pro/ordonnances", data=form(page, **more))
+    french_error(refused, status)
+    assert says in refused.text
