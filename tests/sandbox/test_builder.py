@@ -1,6 +1,12 @@
 """The sandbox built into a house through the administrator's and the services' acts (issue 21 §2):
 each INSi case answers as the catalogue says, each professional and patient can log in, the DMP's
-states are the catalogue's, and a second build writes nothing."""
+states are the catalogue's.
+
+The build is the cost (every structure, professional, patient, document and prescription of the
+catalogue, through the services' acts), and these tests only read what it made — or, for the
+prescriptions, act on what no other test reads — so the tests of one backend share one built house
+(module_house). The builds the house refuses, which need an empty house or break the built one, are in
+test_builder_refusals.py."""
 
 from __future__ import annotations
 
@@ -13,10 +19,8 @@ import pytest
 
 from maison.core import audit, auth
 from maison.core.actor import Actor, Credential, KeyScope
-from maison.core.audit import SYSTEM
 from maison.core.authz import psc_actor
-from maison.core.errors import Conflict, MaisonError
-from maison.identite.annuaire import rpps_plus
+from maison.core.errors import MaisonError
 from maison.identite.annuaire.index import get
 from maison.identite.ins.model import Environment, TraitsQuery
 from maison.observatoire.prerequis.model import READER_ROLES
@@ -26,11 +30,16 @@ from maison.sandbox.builder import Builder
 from maison.sandbox.catalogue import catalogue
 
 
-@pytest.fixture
-def built(house):
+def build(house) -> tuple:
+    """The house with the catalogue of its INS environment built into it, and that catalogue."""
     content = catalogue(Environment(house.settings.ins_environment))
     assert Builder(content, house.admin, house.dmp, house.ordonnance, house.terminology).build() is True
     return house, content
+
+
+@pytest.fixture(scope="module")
+def built(module_house):
+    return build(module_house)
 
 
 def test_each_insi_case_answers_as_the_catalogue_says(built) -> None:
@@ -106,46 +115,6 @@ def test_the_non_health_professionals_came_through_rpps_plus(built) -> None:
     assert {e.scope for e in employers} == {KeyScope.ADMINISTRATEUR_STRUCTURE}
     assert [audit.detail_of(e)["practitioner"] for e in validations] == [p.idnatps for p in declared]
     assert all(house.psc.verify_login(p.idnatps, password=p.motDePasse) == "PASSWORD" for p in declared)
-
-
-def test_rpps_plus_numbers_are_the_catalogues_in_every_empty_house(house) -> None:
-    """The registry numbers in validation order: a house where RPPS+ numbered someone first would give
-    other numbers than the published ones, and the build says so instead of publishing wrong IdNatPS."""
-    content = catalogue(Environment(house.settings.ins_environment))
-    chu = content.structure("chu")
-    house.admin.add_structure(SYSTEM, chu.nom, chu.finess)
-    earlier = Actor("admin", chu.idnatstruct, "t", kind="software", scope=KeyScope.ADMINISTRATEUR_STRUCTURE)
-    with house.db.write() as conn:
-        declaration, _ = rpps_plus.declare(
-            conn,
-            house.terminology,
-            earlier,
-            family="AVANT",
-            given="ANNE",
-            birth_date="1970-01-01",
-            civilite="MME",
-            role="318",
-        )
-        rpps_plus.decide(conn, declaration.id, SYSTEM, validate=True)
-    with pytest.raises(Conflict) as refused:
-        Builder(content, house.admin, house.dmp, house.ordonnance, house.terminology).build()
-    assert refused.value.code == "bac-a-sable-rpps-plus"
-    with house.db.read() as conn:  # the validation that would have given another number was undone
-        assert get(conn, "Practitioner", "8" + rpps_plus.number(2)) is None
-
-
-def test_a_second_build_writes_nothing_and_a_broken_one_is_refused(built) -> None:
-    house, content = built
-    assert Builder(content, house.admin, house.dmp, house.ordonnance, house.terminology).built() is True
-    assert Builder(content, house.admin, house.dmp, house.ordonnance, house.terminology).build() is False
-    moved = catalogue(Environment(house.settings.ins_environment), content.operateursMss[0].relais + 100)
-    with pytest.raises(Conflict) as other_ports:  # the catalogue would name ports the house does not use
-        Builder(moved, house.admin, house.dmp, house.ordonnance, house.terminology).build()
-    assert other_ports.value.code == "bac-a-sable-ports"
-    auth.revoke_key(house.db, auth.key_id(content.structures[0].cleApi), revoked_by=SYSTEM)
-    with pytest.raises(Conflict) as refused:
-        Builder(content, house.admin, house.dmp, house.ordonnance, house.terminology).build()
-    assert refused.value.code == "bac-a-sable-incomplet"
 
 
 def test_the_documents_are_fed_masked_and_invisible_as_catalogued(built) -> None:
