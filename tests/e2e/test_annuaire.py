@@ -1,7 +1,13 @@
 """The Annuaire Santé over HTTP, what writes: the liste rouge, paging while the directory changes,
 healthcare activities, bulk export, the operator's PATCH, RPPS+. What only reads or is refused (reads,
-the IG's search parameters, paging with includes, totals, bad searches and PATCH bodies) shares one
-house per backend in test_annuaire_lectures.py."""
+the IG's search parameters, paging with includes, totals, bad searches and PATCH bodies) is in
+test_annuaire_lectures.py.
+
+The tests of one backend share one house, one seeded directory of 400 entries and one operator
+(`module_live`): each writes entries no other test here looks at (its own mailbox, its own new
+practitioners, its own declaration), what it counts over the whole directory (services, exported
+resources) is counted at the same moment from the tables, and the trail is read from a mark taken
+before it acts (`Trail`)."""
 
 import time
 from urllib.parse import parse_qsl, urlsplit
@@ -29,13 +35,15 @@ from maison.identite.annuaire.vocabulary import (
 from maison.partage.mss.mailboxes import Mailboxes
 from maison.partage.mss.trust import TrustSpace
 from maison.seeding.directory import seed_directory
+from tests.e2e.mss_shared import Trail
 
 
-@pytest.fixture
-def ann(house, live):
+@pytest.fixture(scope="module")
+def ann(module_live):
+    house = module_live.house
     seed_directory(house.db, 400, seed=7)
     key = issue_key(house.db, "1750000019", "maison-tests", "tests")
-    return house, httpx.Client(base_url=f"{live.url}/annuaire", headers={"ESANTE-API-KEY": key})
+    return house, httpx.Client(base_url=f"{module_live.url}/annuaire", headers={"ESANTE-API-KEY": key})
 
 
 def _ids(bundle: dict, mode: str = "match") -> list[str]:
@@ -219,10 +227,11 @@ def test_healthcare_activities(ann):
     assert set(includes) == set(_ids(everything, "include"))
 
 
-def test_authentication_and_capability_statement(ann, live):
-    assert httpx.get(f"{live.url}/annuaire/Practitioner").status_code == 401
-    assert httpx.get(f"{live.url}/annuaire/Practitioner", headers={"ESANTE-API-KEY": "nope"}).status_code == 401
-    cs = httpx.get(f"{live.url}/annuaire/metadata").json()
+def test_authentication_and_capability_statement(ann, module_live):
+    url = module_live.url
+    assert httpx.get(f"{url}/annuaire/Practitioner").status_code == 401
+    assert httpx.get(f"{url}/annuaire/Practitioner", headers={"ESANTE-API-KEY": "nope"}).status_code == 401
+    cs = httpx.get(f"{url}/annuaire/metadata").json()
     practitioner = next(r for r in cs["rest"][0]["resource"] if r["type"] == "Practitioner")
     assert {"family", "mailbox-mss", "qualification-code", "number-smartcard"} <= {
         p["name"] for p in practitioner["searchParam"]
@@ -310,7 +319,7 @@ def _open(house, address: str, holder: str, kind: str = "PER") -> None:
     Mailboxes(house.db).create(audit.SYSTEM, address, OPERATOR, kind, holder, "BAL de test")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def operator(ann):
     return with_operator(*ann)
 
@@ -340,6 +349,7 @@ def test_operator_publishes_a_mailbox_by_conditional_patch(operator):
     ).id
     address = "jeanne.test@hopital-exemple.mssante.fr"
     _open(house, address, prac)
+    trail = Trail(house)
     box = build.mailbox(address, "PER", liste_rouge=False)
     added = _patch(
         op,
@@ -370,10 +380,10 @@ def test_operator_publishes_a_mailbox_by_conditional_patch(operator):
     assert removed.status_code == 200
     with house.db.read() as conn:
         assert conn.execute(sa.select(store.ann_mailbox).where(store.ann_mailbox.c.rid == prac)).first() is None
-        patches = [e["action"] for e in audit.events(conn, action_prefix="annuaire.mailbox-patch")]
-        assert patches == ["annuaire.mailbox-patch"] * 3
-        reads = [e for e in audit.events(conn, action_prefix="annuaire.lire")]  # each read recorded, by whom
-        assert reads and all(e["actor_software"] for e in reads)
+    patches = [e["action"] for e in trail.since("annuaire.mailbox-patch")]
+    assert patches == ["annuaire.mailbox-patch"] * 3
+    reads = trail.since("annuaire.lire")  # each read recorded, by whom
+    assert reads and all(e["actor_software"] for e in reads)
 
 
 def test_patch_refusals(operator):

@@ -1,5 +1,8 @@
 """Hostile SOAP against INSi over real HTTP: each rejected with a precise SOAP fault, on HTTP 500 as the
-national service answers every fault (never a Python error page or an empty answer)."""
+national service answers every fault (never a Python error page or an empty answer).
+
+Every request here is refused or only reads the referential, so the tests of one backend share one house
+and its seeded referential (`module_live`): a test costs its requests, not a house and a server."""
 
 import httpx
 import pytest
@@ -12,12 +15,17 @@ from tests.identite.helpers import IDAM, STRUCTURE, seed_referential
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 
 
-@pytest.fixture
-def post(house, live):
-    seed_referential(house.insi)
+@pytest.fixture(scope="module")
+def served(module_live):
+    """The module's house, its referential seeded once."""
+    seed_referential(module_live.house.insi)
+    return module_live
 
+
+@pytest.fixture
+def post(served):
     def send(body: bytes, content_type: str = "application/soap+xml; charset=utf-8") -> tuple[int, etree._Element]:
-        r = httpx.post(f"{live.url}/insi/lps", content=body, headers={"Content-Type": content_type}, timeout=10)
+        r = httpx.post(f"{served.url}/insi/lps", content=body, headers={"Content-Type": content_type}, timeout=10)
         assert r.headers["content-type"].startswith("application/soap+xml"), r.text
         return r.status_code, etree.fromstring(r.content)
 
@@ -143,12 +151,11 @@ def test_missing_contexte_lps(post):
     assert fault(res)[1] == "insi_28"
 
 
-def test_json_mirror_errors_are_operation_outcomes(live, house):
-    seed_referential(house.insi)
-    r = httpx.post(f"{live.url}/insi/json/rechercherInsAvecTraitsIdentite", content=b"{not json")
+def test_json_mirror_errors_are_operation_outcomes(served):
+    r = httpx.post(f"{served.url}/insi/json/rechercherInsAvecTraitsIdentite", content=b"{not json")
     assert r.status_code == 400 and r.json()["resourceType"] == "OperationOutcome"
     ok = httpx.post(
-        f"{live.url}/insi/json/rechercherInsAvecTraitsIdentite",
+        f"{served.url}/insi/json/rechercherInsAvecTraitsIdentite",
         json={
             "structure": STRUCTURE,
             "idam": IDAM,
