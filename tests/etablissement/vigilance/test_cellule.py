@@ -1,5 +1,11 @@
-"""The identitovigilance cell and its semester activity report (seed 004 L341-353, L379), over HTTP."""
+"""The identitovigilance cell and its semester activity report (seed 004 L341-353, L379), over HTTP.
 
+The tests of one backend share one served house (module_live): each acts for structures of its own
+(`ours`: its cell's, a second establishment, an outsider), whose meetings, procedures, incidents and
+GHT no other test touches, and reads the refusals and reports recorded after a mark it takes."""
+
+import itertools
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import httpx
@@ -9,25 +15,68 @@ from maison.core import audit
 from maison.core.actor import Actor
 from maison.core.auth import issue_key
 from maison.core.errors import MaisonError
+from maison.core.identifiers.checksums import luhn_check_digit
 from maison.core.ins_traits import Traits
 from maison.etablissement.insi.client import ClientIdentity, InsiClient
 from maison.etablissement.vigilance.cellule import REQUIRED_PROCEDURES, Cellule, Semester
-from tests.identite.helpers import IDAM, STRUCTURE, seed_referential
+from tests.e2e.mss_shared import Trail
+from tests.identite.helpers import IDAM, seed_referential
 
-OTHER = "1750000027"  # a second establishment of the same GHT
-OUTSIDER = "1690000035"
-CELL = Actor(person="899900038441", structure=STRUCTURE, software=IDAM, role="cellule")
 TODAY = date.today()
 NOW = str(Semester.of(TODAY))
+_serial = itertools.count(1)
+
+
+def cell(structure: str) -> Actor:
+    """The identitovigilance cell of `structure`, acting in the house's services."""
+    return Actor(person="899900038441", structure=structure, software=IDAM, role="cellule")
+
+
+def _structure() -> str:
+    """A structure no other test of the module acts for (an establishment's FINESS, with its key)."""
+    finess = f"76{next(_serial):06d}"
+    return "1" + finess + luhn_check_digit(finess)
+
+
+@dataclass(frozen=True)
+class Structures:
+    """A test's structures: its cell's, a second establishment (of its GHT, when it records one), an outsider."""
+
+    own: str
+    other: str
+    outsider: str
 
 
 @pytest.fixture
-def civ(house, live):
+def ours() -> Structures:
+    return Structures(_structure(), _structure(), _structure())
+
+
+@pytest.fixture
+def house(module_live):
+    """The module's shared house."""
+    return module_live.house
+
+
+@pytest.fixture
+def live(module_live):
+    """Where the module's shared house is served (`.url`)."""
+    return module_live
+
+
+@pytest.fixture
+def trail(house) -> Trail:
+    """The audit records of this test: those after its start."""
+    return Trail(house)
+
+
+@pytest.fixture
+def civ(house, live, ours):
     def client(structure: str) -> httpx.Client:
         key = issue_key(house.db, structure, IDAM, f"civ-{structure}", "cellule")
         return httpx.Client(base_url=f"{live.url}/identitovigilance", headers={"Authorization": f"Bearer {key}"})
 
-    return house, client(STRUCTURE), client
+    return house, client(ours.own), client
 
 
 def _adopt_all(http: httpx.Client, on: str = "2020-01-15") -> None:
@@ -79,9 +128,10 @@ def test_missing_procedures_are_named(civ):
     ]
 
 
-def test_full_report_counts_what_happened(civ, live):
+def test_full_report_counts_what_happened(civ, live, ours, trail):
     house, http, _ = civ
     seed_referential(house.insi)
+    house.insi.register_structure(ours.own, "Hôpital de test")
     _adopt_all(http)
     assert (
         http.post(
@@ -95,14 +145,14 @@ def test_full_report_counts_what_happened(civ, live):
         == 201
     )
     index = house.patients
-    a = index.admit(CELL, STRUCTURE, "A1", Traits.of("Lefèvre", "Marie-Thérèse", "F", "1980-03-04"))
-    b = index.admit(CELL, STRUCTURE, "A2", Traits.of("LEFEVRE", "MARIE THERESE", "F", "1980-03-04"))
-    c = index.admit(CELL, STRUCTURE, "A3", Traits.of("DURAND", "LUC", "M", "1970-01-01"))
+    a = index.admit(cell(ours.own), ours.own, "A1", Traits.of("Lefèvre", "Marie-Thérèse", "F", "1980-03-04"))
+    b = index.admit(cell(ours.own), ours.own, "A2", Traits.of("LEFEVRE", "MARIE THERESE", "F", "1980-03-04"))
+    c = index.admit(cell(ours.own), ours.own, "A3", Traits.of("DURAND", "LUC", "M", "1970-01-01"))
     assert http.post("/detection").json() == {"alertes": 1}
     [alert] = http.get("/alertes").json()
     merged = http.post(f"/alertes/{alert['id']}/fusion", json={"conserver": a.id})
     assert merged.json() == {"conserve": a.id, "fusionne": b.id}
-    index.split(CELL, c.id, "A4", Traits.of("DURAND", "LUCIE", "F", "1972-02-02"))
+    index.split(cell(ours.own), c.id, "A4", Traits.of("DURAND", "LUCIE", "F", "1972-02-02"))
     assert (
         http.post(
             "/incidents",
@@ -111,7 +161,7 @@ def test_full_report_counts_what_happened(civ, live):
         == 201
     )
     assert http.post("/incidents", json={"type": "usurpation", "description": "carte Vitale prêtée"}).status_code == 201
-    insi = InsiClient(f"{live.url}/insi/lps", ClientIdentity(STRUCTURE, IDAM))
+    insi = InsiClient(f"{live.url}/insi/lps", ClientIdentity(ours.own, IDAM))
     insi.search_traits("GARCIA-HAMMADI", ["SARAH-LOU"], "F", "1977-01-21")
     insi.search_traits("INCONNU", ["PAUL"], "M", "1990-01-01")
     insi.search_traits("MARTIN", ["JEAN"], "M", "1980-05-10")
@@ -126,47 +176,45 @@ def test_full_report_counts_what_happened(civ, live):
     assert part["alertes"]["detectees"] == {"doublon": 1} and part["alertes"]["traitees"] == {"fusionne": 1}
     assert part["statuts"]["par_statut"] == {"PROV": 3} and part["statuts"]["total"] == 3
     assert part["insi"] == {"appels": 3, "par_reponse": {"00": 1, "01": 1, "02": 1}}
-    with house.db.read() as conn:
-        assert [e["action"] for e in audit.events(conn, action_prefix="identitovigilance.report")] == [
-            "identitovigilance.report"
-        ]
+    assert [e["action"] for e in trail.since("identitovigilance.report")] == ["identitovigilance.report"]
 
 
 def _ght(house, *members: str) -> None:
+    """A GHT of the test's structures, the first its support (a code of its own: the support's)."""
     admin = Actor(person="cli:admin", structure="maison", software="maison-cli", role="administrateur")
-    Cellule(house.db).record_ght(admin, "GHT-TEST", "GHT de test", members[0], list(members[1:]))
+    Cellule(house.db).record_ght(admin, f"GHT-{members[0]}", "GHT de test", members[0], list(members[1:]))
 
 
-def _refusals(house) -> list[dict]:
-    with house.db.read() as conn:
-        return [
-            audit.detail_of(e) | {"outcome": e["outcome"], "structure": e["actor_structure"]}
-            for e in audit.events(conn, action_prefix="securite.acces-refuse")
-        ]
+def _refusals(trail: Trail) -> list[dict]:
+    """The access refusals recorded since the test's mark."""
+    return [
+        audit.detail_of(e) | {"outcome": e["outcome"], "structure": e["actor_structure"]}
+        for e in trail.since("securite.acces-refuse")
+    ]
 
 
-def test_ght_report_needs_every_establishment(civ):
+def test_ght_report_needs_every_establishment(civ, ours):
     house, http, client = civ
-    _ght(house, STRUCTURE, OTHER)
-    other = client(OTHER)
+    _ght(house, ours.own, ours.other)
+    other = client(ours.other)
     for cell in (http, other):
         _adopt_all(cell)
     http.post("/reunions", json={"date": TODAY.isoformat(), "compteRendu": "CR", "participants": []})
     # 004 L349: the support establishment checks the prerequisite for every establishment
-    report = http.get("/rapport", params=[("semestre", NOW), ("structure", STRUCTURE), ("structure", OTHER)]).json()
+    report = http.get("/rapport", params=[("semestre", NOW), ("structure", ours.own), ("structure", ours.other)]).json()
     assert [p["eligible"] for p in report["structures"]] == [True, False] and report["eligible"] is False
     other.post("/reunions", json={"date": TODAY.isoformat(), "compteRendu": "CR", "participants": []})
-    report = http.get("/rapport", params=[("semestre", NOW), ("structure", STRUCTURE), ("structure", OTHER)]).json()
+    report = http.get("/rapport", params=[("semestre", NOW), ("structure", ours.own), ("structure", ours.other)]).json()
     assert report["eligible"] is True
     # a structure outside the GHT cannot read it
-    refused = client(OUTSIDER).get("/rapport", params=[("semestre", NOW), ("structure", STRUCTURE)])
+    refused = client(ours.outsider).get("/rapport", params=[("semestre", NOW), ("structure", ours.own)])
     assert refused.status_code == 403 and refused.json()["resourceType"] == "OperationOutcome"
 
 
-def test_another_structures_report_only_for_the_cell_of_its_ght(civ, live):
+def test_another_structures_report_only_for_the_cell_of_its_ght(civ, live, ours, trail):
     """Issue 18 §1.3, the exact chain over HTTP: A names B as a second structure."""
     house, _, client = civ
-    b = client(OTHER)
+    b = client(ours.other)
     assert (
         b.post(
             "/incidents",
@@ -174,41 +222,41 @@ def test_another_structures_report_only_for_the_cell_of_its_ght(civ, live):
         ).status_code
         == 201
     )
-    params = [("semestre", NOW), ("structure", OUTSIDER), ("structure", OTHER)]
-    # A (OUTSIDER) is in no GHT with B: refused, whatever its role, and recorded
-    refused = client(OUTSIDER).get("/rapport", params=params)
+    params = [("semestre", NOW), ("structure", ours.outsider), ("structure", ours.other)]
+    # A (ours.outsider) is in no GHT with B: refused, whatever its role, and recorded
+    refused = client(ours.outsider).get("/rapport", params=params)
     assert refused.status_code == 403 and refused.json()["resourceType"] == "OperationOutcome"
     assert refused.json()["issue"][0]["details"]["coding"][0]["code"] == "hors-ght"
     assert "DUPONT" not in refused.text
-    assert _refusals(house)[-1]["code"] == "hors-ght" and _refusals(house)[-1]["outcome"] == "failure"
+    assert _refusals(trail)[-1]["code"] == "hors-ght" and _refusals(trail)[-1]["outcome"] == "failure"
     # A and B in one GHT (recorded by the administrator), A's cell: the GHT report
-    _ght(house, OTHER, OUTSIDER)
-    report = client(OUTSIDER).get("/rapport", params=params)
+    _ght(house, ours.other, ours.outsider)
+    report = client(ours.outsider).get("/rapport", params=params)
     assert report.status_code == 200, report.text
-    assert [p["structure"] for p in report.json()["structures"]] == [OUTSIDER, OTHER]
+    assert [p["structure"] for p in report.json()["structures"]] == [ours.outsider, ours.other]
     # same GHT, but a key of A's front desk: refused
-    desk_key = issue_key(house.db, OUTSIDER, IDAM, "accueil-A", "accueil")
+    desk_key = issue_key(house.db, ours.outsider, IDAM, "accueil-A", "accueil")
     desk = httpx.Client(base_url=f"{live.url}/identitovigilance", headers={"Authorization": f"Bearer {desk_key}"})
     wrong_role = desk.get("/rapport", params=params)
     assert wrong_role.status_code == 403 and "DUPONT" not in wrong_role.text
     assert wrong_role.json()["issue"][0]["details"]["coding"][0]["code"] == "role-cellule-requis"
     assert desk.get("/rapport", params={"semestre": NOW}).status_code == 200  # its own structure's report
     # a structure of the GHT cannot reach a third structure by naming it
-    third = client(STRUCTURE).get("/rapport", params=[("semestre", NOW), ("structure", OTHER)])
+    third = client(ours.own).get("/rapport", params=[("semestre", NOW), ("structure", ours.other)])
     assert third.status_code == 403
-    assert [r["code"] for r in _refusals(house)] == ["hors-ght", "role-cellule-requis", "hors-ght"]
+    assert [r["code"] for r in _refusals(trail)] == ["hors-ght", "role-cellule-requis", "hors-ght"]
 
 
-def test_an_incident_on_another_structures_patient_is_not_found(civ):
+def test_an_incident_on_another_structures_patient_is_not_found(civ, ours, trail):
     house, _, client = civ
-    theirs = house.patients.admit(CELL, STRUCTURE, "B1", Traits.of("MARTIN", "PAUL", "M", "1960-01-01"))
-    outsider = client(OUTSIDER)
+    theirs = house.patients.admit(cell(ours.own), ours.own, "B1", Traits.of("MARTIN", "PAUL", "M", "1960-01-01"))
+    outsider = client(ours.outsider)
     probe = outsider.post("/incidents", json={"type": "collision", "description": "x", "patientId": theirs.id})
     missing = outsider.post("/incidents", json={"type": "collision", "description": "x", "patientId": 987654})
     assert probe.status_code == missing.status_code == 404
     assert probe.json()["issue"][0]["details"]["coding"] == missing.json()["issue"][0]["details"]["coding"]
     assert probe.json()["issue"][0]["details"]["text"] == f"patient {theirs.id} inconnu"
-    assert [r.get("structure_du_patient") for r in _refusals(house)] == [STRUCTURE, None]
+    assert [r.get("structure_du_patient") for r in _refusals(trail)] == [ours.own, None]
 
 
 @pytest.mark.parametrize(
@@ -243,7 +291,7 @@ def test_unauthenticated_and_bad_semester(civ, live):
     assert bad.status_code == 400 and bad.json()["issue"][0]["details"]["coding"][0]["code"] == "semestre"
 
 
-def test_cli_report(db, database_url):
+def test_cli_report(house, database_url, ours):
     import orjson
     from typer.testing import CliRunner
 
@@ -251,7 +299,7 @@ def test_cli_report(db, database_url):
 
     result = CliRunner().invoke(
         app,
-        ["rapport-civ", "--structure", STRUCTURE, "--semestre", NOW, "--json"],
+        ["rapport-civ", "--structure", ours.own, "--semestre", NOW, "--json"],
         env={"MAISON_DATABASE_URL": database_url},
     )
     assert result.exit_code == 0, result.output
@@ -259,16 +307,16 @@ def test_cli_report(db, database_url):
     assert report["eligible"] is False and report["semestre"] == NOW
     assert "aucune réunion de la cellule au cours du semestre" in report["structures"][0]["manques"]
     bad = CliRunner().invoke(
-        app, ["rapport-civ", "--structure", STRUCTURE, "--semestre", "S2"], env={"MAISON_DATABASE_URL": database_url}
+        app, ["rapport-civ", "--structure", ours.own, "--semestre", "S2"], env={"MAISON_DATABASE_URL": database_url}
     )
     assert bad.exit_code != 0
     # several structures: only those of one GHT, which the administrator records
-    ght_report = ["rapport-civ", "--structure", STRUCTURE, "--structure", OTHER, "--semestre", NOW, "--json"]
+    ght_report = ["rapport-civ", "--structure", ours.own, "--structure", ours.other, "--semestre", NOW, "--json"]
     outside = CliRunner().invoke(app, ght_report, env={"MAISON_DATABASE_URL": database_url})
     assert outside.exit_code != 0 and "hors du GHT" in outside.output
     recorded = CliRunner().invoke(
         app,
-        ["ght", "--code", "GHT-75", "--support", STRUCTURE, "--membre", OTHER],
+        ["ght", "--code", f"GHT-{ours.own}", "--support", ours.own, "--membre", ours.other],
         env={"MAISON_DATABASE_URL": database_url},
     )
     assert recorded.exit_code == 0, recorded.output
@@ -276,19 +324,20 @@ def test_cli_report(db, database_url):
     assert inside.exit_code == 0, inside.output
 
 
-def test_ght_members_and_functioning_read_without_patients(db):
+def test_ght_members_and_functioning_read_without_patients(house, ours):
     """The reads the observatory's PS1.1 takes (004 L341-353): a GHT's members, support first; the
     days of a cell's meetings in a range and the procedures adopted before its end."""
-    cell = Cellule(db)
+    cellule, own, other = Cellule(house.db), ours.own, ours.other
+    code = f"GHT-{own}"
     admin = Actor(person="system:admin", structure="maison", software="maison")
-    assert cell.record_ght(admin, "GHT-75", "GHT Paris", OTHER, [STRUCTURE, OTHER]) == [OTHER, STRUCTURE]
-    assert cell.ght("GHT-75") == (OTHER, [OTHER, STRUCTURE])
+    assert cellule.record_ght(admin, code, "GHT Paris", other, [own, other]) == [other, own]
+    assert cellule.ght(code) == (other, [other, own])
     with pytest.raises(MaisonError) as unknown:
-        cell.ght("GHT-00")
+        cellule.ght("GHT-00")
     assert unknown.value.code == "ght-inconnu"
-    cell.record_meeting(CELL, "2026-02-10", "revue des doublons", [])
-    cell.record_meeting(CELL, "2026-07-01", "revue", [])
-    cell.adopt_procedure(CELL, "fusion", "", "2026-03-01")
-    cell.adopt_procedure(CELL, "creation", "", "2026-08-01")
-    meetings, adopted = cell.functioning(STRUCTURE, date(2026, 1, 1), date(2026, 7, 1))
+    cellule.record_meeting(cell(own), "2026-02-10", "revue des doublons", [])
+    cellule.record_meeting(cell(own), "2026-07-01", "revue", [])
+    cellule.adopt_procedure(cell(own), "fusion", "", "2026-03-01")
+    cellule.adopt_procedure(cell(own), "creation", "", "2026-08-01")
+    meetings, adopted = cellule.functioning(own, date(2026, 1, 1), date(2026, 7, 1))
     assert meetings == ["2026-02-10"] and adopted == {"fusion": "2026-03-01"}
