@@ -1,23 +1,50 @@
 """`/admin` over HTTP (issue 21 §1): the administrator token only, JSON bodies described in the
-OpenAPI, errors as OperationOutcome, the outbox readable by recipient (§1.3)."""
+OpenAPI, errors as OperationOutcome, the outbox readable by recipient (§1.3).
+
+The tests of one backend share one served house (module_live) and its administrator token (the
+house's first, given once): each opens accounts, keys, identities, operators and INSi habilitations no
+other test of the module names, and reads the trail from a mark of its own."""
 
 import httpx
+import pytest
 
 from maison.admin.service import first_token
 from maison.core.actor import KeyScope
 from maison.core.audit import SYSTEM
 from maison.core.auth import issue_key
-from tests.identite.helpers import SARAH_NIR
+from tests.e2e.mss_shared import Trail
+from tests.identite.helpers import SARAH_NIR, nir
 
 PASSWORD = "mot-de-passe-de-test-2026"
+STRUCTURE = "1750000027"  # a second CHU, for INSi's certificate: the errors' test habilitates 1750000019
+ACCOUNT, ACCOUNT_NIR = "sarah.lou", nir("2770101154201")  # the contacts' test's: the first test opens Sarah's
+
+
+@pytest.fixture
+def house(module_live):
+    """The module's shared house."""
+    return module_live.house
+
+
+@pytest.fixture
+def live(module_live):
+    """Where the module's shared house is served (`.url`)."""
+    return module_live
+
+
+@pytest.fixture(scope="module")
+def token(module_live) -> str:
+    """The administrator token: `first_token` gives it once, at the house's first start."""
+    given = first_token(module_live.house.db)
+    assert given is not None
+    return given
 
 
 def _code(response: httpx.Response) -> str:
     return response.json()["issue"][0]["details"]["coding"][0]["code"]
 
 
-def test_the_administrator_opens_an_account_reads_the_code_and_manages_keys(house, live) -> None:
-    token = first_token(house.db)
+def test_the_administrator_opens_an_account_reads_the_code_and_manages_keys(live, token) -> None:
     admin = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=live.url, timeout=30) as client:
         opened = client.post(
@@ -54,8 +81,8 @@ def test_the_administrator_opens_an_account_reads_the_code_and_manages_keys(hous
         assert unknown.status_code == 404 and _code(unknown) == "cle-inconnue"
 
 
-def test_errors_are_operation_outcomes_and_only_the_administrator_is_admitted(house, live) -> None:
-    admin = {"ESANTE-API-KEY": first_token(house.db)}
+def test_errors_are_operation_outcomes_and_only_the_administrator_is_admitted(house, live, token) -> None:
+    admin = {"ESANTE-API-KEY": token}
     software = {"ESANTE-API-KEY": issue_key(house.db, "1750000019", "dpi", "dpi", scope=KeyScope.LOGICIEL)}
     with httpx.Client(base_url=live.url, timeout=30) as client:
         assert client.get("/admin/boite-envoi").status_code == 401
@@ -102,10 +129,10 @@ def test_the_openapi_describes_the_request_bodies(live) -> None:
     assert "destinataire" in {p["name"] for p in paths["/admin/boite-envoi"]["get"]["parameters"]}
 
 
-def test_a_psc_client_and_a_professional_s_authenticators_over_http(house, live) -> None:
+def test_a_psc_client_and_a_professional_s_authenticators_over_http(house, live, token) -> None:
     from tests.admin.test_service import _a_professional
 
-    admin = {"ESANTE-API-KEY": first_token(house.db)}
+    admin = {"ESANTE-API-KEY": token}
     idnatps = _a_professional(house)
     with httpx.Client(base_url=live.url, timeout=30) as client:
         registered = client.post(
@@ -127,8 +154,8 @@ def test_a_psc_client_and_a_professional_s_authenticators_over_http(house, live)
         assert unknown.status_code == 404 and _code(unknown) == "professionnel-inconnu"
 
 
-def test_an_identity_added_over_http_is_found_and_a_bad_one_is_a_400(house, live) -> None:
-    admin = {"ESANTE-API-KEY": first_token(house.db)}
+def test_an_identity_added_over_http_is_found_and_a_bad_one_is_a_400(house, live, token) -> None:
+    admin = {"ESANTE-API-KEY": token}
     identity = {
         "nomNaissance": "GARCIA-HAMMADI",
         "prenoms": "SARAH-LOU ANNA",
@@ -149,10 +176,10 @@ def test_an_identity_added_over_http_is_found_and_a_bad_one_is_a_400(house, live
         assert 400 <= unknown.status_code < 500
 
 
-def test_a_professional_registered_over_http_is_in_the_annuaire(house, live) -> None:
+def test_a_professional_registered_over_http_is_in_the_annuaire(house, live, token) -> None:
     from maison.core.identifiers.checksums import luhn_check_digit
 
-    admin = {"ESANTE-API-KEY": first_token(house.db)}
+    admin = {"ESANTE-API-KEY": token}
     finess, rpps = "69000001", "1000000456"
     finess, rpps = finess + luhn_check_digit(finess), rpps + luhn_check_digit(rpps)
     with httpx.Client(base_url=live.url, timeout=30) as client:
@@ -182,10 +209,10 @@ def test_a_professional_registered_over_http_is_in_the_annuaire(house, live) -> 
         assert nowhere.status_code == 400 and "fonction" in nowhere.text  # a role needs a situation d'exercice
 
 
-def test_an_mssante_operator_and_a_mailbox_over_http(house, live) -> None:
+def test_an_mssante_operator_and_a_mailbox_over_http(house, live, token) -> None:
     from tests.conftest import free_port
 
-    admin = {"ESANTE-API-KEY": first_token(house.db)}
+    admin = {"ESANTE-API-KEY": token}
     operator = {
         "identifiant": "chu-test",
         "nom": "CHU de test",
@@ -215,65 +242,60 @@ def test_an_mssante_operator_and_a_mailbox_over_http(house, live) -> None:
         assert bad_port.status_code == 400
 
 
-def test_an_insi_certificate_is_issued_over_http_for_a_habilitated_structure_only(house, live) -> None:
+def test_an_insi_certificate_is_issued_over_http_for_a_habilitated_structure_only(house, live, token) -> None:
     """Issue 21 §1: the certificate INSi's mutual TLS asks for, without the CLI on the house's machine —
     its key given once (no-store), the authority that verifies the listener; the act in the trail."""
     from cryptography import x509
 
-    from maison.core import audit
-
-    admin = {"Authorization": f"Bearer {first_token(house.db)}"}
+    admin = {"Authorization": f"Bearer {token}"}
+    trail = Trail(house)
     with httpx.Client(base_url=live.url, timeout=30, headers=admin) as client:
-        body = {"structure": "1750000019", "idam": "IDAM-CERT"}
+        body = {"structure": STRUCTURE, "idam": "IDAM-CERT"}  # habilitated by no other test
         unknown = client.post("/admin/insi/certificats", json=body)
         assert unknown.status_code == 400 and _code(unknown) == "logiciel-inconnu"
         version = {"idam": "IDAM-CERT", "nom": "DPI", "editeur": "Éditeur", "version": "1.0"}
         assert client.post("/admin/insi/logiciels", json=version).status_code == 201
         assert _code(client.post("/admin/insi/certificats", json=body)) == "structure-non-habilitee"
-        assert (
-            client.post("/admin/insi/habilitations", json={"structure": "1750000019", "nom": "CHU"}).status_code == 201
-        )
+        assert client.post("/admin/insi/habilitations", json={"structure": STRUCTURE, "nom": "CHU"}).status_code == 201
         issued = client.post("/admin/insi/certificats", json={**body, "jours": 30})
         assert issued.status_code == 201 and issued.headers["cache-control"] == "no-store", issued.text
         cert = x509.load_pem_x509_certificate(issued.json()["certificat"].encode())
         authority = x509.load_pem_x509_certificate(issued.json()["autorite"].encode())
-        assert cert.issuer == authority.subject and "OU=1750000019" in cert.subject.rfc4514_string()
+        assert cert.issuer == authority.subject and f"OU={STRUCTURE}" in cert.subject.rfc4514_string()
         assert issued.json()["cle"].startswith("-----BEGIN PRIVATE KEY-----")
         assert (cert.not_valid_after_utc - cert.not_valid_before_utc).days <= 31
         paths = client.get("/openapi.json").json()["paths"]
         schema = paths["/admin/insi/certificats"]["post"]["requestBody"]["content"]["application/json"]["schema"]
         assert schema["required"] == ["structure", "idam"]
-    with house.db.read() as conn:
-        assert [e["action"] for e in audit.events(conn, action_prefix="admin.certificat-insi")] == [
-            "admin.certificat-insi"
-        ]
+    assert [e["action"] for e in trail.since("admin.certificat-insi")] == ["admin.certificat-insi"]
 
 
-def test_an_account_s_contacts_set_over_http_receive_its_next_code(house, live) -> None:
+def test_an_account_s_contacts_set_over_http_receive_its_next_code(house, live, token) -> None:
     """Issue 21 §1.1: `PUT /admin/mes/comptes/{identifiant}/contacts`, its body in the OpenAPI; the code of
-    the next login read in the outbox under the new recipient, none under the old one."""
-    admin = {"Authorization": f"Bearer {first_token(house.db)}"}
-    house.admin.open_mes_account(SYSTEM, "sarah.garcia", SARAH_NIR, "1977-01-21", PASSWORD, "sarah@example.fr")
+        the next login read in the outbox under the new recipient, none under the old one. An account and
+    addresses of its own: the first test's account is Sarah's."""
+    admin = {"Authorization": f"Bearer {token}"}
+    house.admin.open_mes_account(SYSTEM, ACCOUNT, ACCOUNT_NIR, "1977-01-21", PASSWORD, "sarah.lou@example.fr")
     with httpx.Client(base_url=live.url, timeout=30) as client:
-        path = "/admin/mes/comptes/sarah.garcia/contacts"
-        assert client.put(path, json={"email": "s.garcia@courriel.fr"}).status_code == 401
+        path = f"/admin/mes/comptes/{ACCOUNT}/contacts"
+        assert client.put(path, json={"email": "s.lou@courriel.fr"}).status_code == 401
         bad = client.put(path, headers=admin, json={"telephone": "01 23 45 67 89"})
         assert bad.status_code == 400 and _code(bad) == "telephone-invalide"
         assert _code(client.put(path, headers=admin, json={})) == "canal-absent"
         unknown = client.put("/admin/mes/comptes/personne/contacts", headers=admin, json={"email": "p@example.fr"})
         assert unknown.status_code == 404 and _code(unknown) == "compte-inconnu"
-        changed = client.put(path, headers=admin, json={"email": "s.garcia@courriel.fr", "telephone": "0712345678"})
+        changed = client.put(path, headers=admin, json={"email": "s.lou@courriel.fr", "telephone": "0712345678"})
         assert changed.status_code == 200, changed.text
         assert changed.json() == {
-            "identifiant": "sarah.garcia",
-            "email": "s.garcia@courriel.fr",
+            "identifiant": ACCOUNT,
+            "email": "s.lou@courriel.fr",
             "telephone": "+33712345678",
         }
-        started = client.post("/mes/connexion", json={"identifiant": "sarah.garcia", "motDePasse": PASSWORD})
+        started = client.post("/mes/connexion", json={"identifiant": ACCOUNT, "motDePasse": PASSWORD})
         assert started.status_code == 202, started.text
-        old = client.get("/admin/boite-envoi", params={"destinataire": "sarah@example.fr"}, headers=admin)
+        old = client.get("/admin/boite-envoi", params={"destinataire": "sarah.lou@example.fr"}, headers=admin)
         assert old.json() == {"messages": []}
-        box = client.get("/admin/boite-envoi", params={"destinataire": "s.garcia@courriel.fr"}, headers=admin)
+        box = client.get("/admin/boite-envoi", params={"destinataire": "s.lou@courriel.fr"}, headers=admin)
         code = box.json()["messages"][-1]["corps"].split("est ")[1][:6]
         finished = client.post("/mes/connexion/code", json={"transaction": started.json()["transaction"], "code": code})
         assert finished.status_code == 200, finished.text
