@@ -22,14 +22,8 @@ ACCOUNT, ACCOUNT_NIR = "sarah.lou", nir("2770101154201")  # the contacts' test's
 
 @pytest.fixture
 def house(module_live):
-    """The module's shared house."""
+    """The module's shared house (what the per-test `house` gave these tests)."""
     return module_live.house
-
-
-@pytest.fixture
-def live(module_live):
-    """Where the module's shared house is served (`.url`)."""
-    return module_live
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +38,9 @@ def _code(response: httpx.Response) -> str:
     return response.json()["issue"][0]["details"]["coding"][0]["code"]
 
 
-def test_the_administrator_opens_an_account_reads_the_code_and_manages_keys(live, token) -> None:
+def test_the_administrator_opens_an_account_reads_the_code_and_manages_keys(module_live, token) -> None:
     admin = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=live.url, timeout=30) as client:
+    with httpx.Client(base_url=module_live.url, timeout=30) as client:
         opened = client.post(
             "/admin/mes/comptes",
             headers=admin,
@@ -81,10 +75,10 @@ def test_the_administrator_opens_an_account_reads_the_code_and_manages_keys(live
         assert unknown.status_code == 404 and _code(unknown) == "cle-inconnue"
 
 
-def test_errors_are_operation_outcomes_and_only_the_administrator_is_admitted(house, live, token) -> None:
+def test_errors_are_operation_outcomes_and_only_the_administrator_is_admitted(house, module_live, token) -> None:
     admin = {"ESANTE-API-KEY": token}
     software = {"ESANTE-API-KEY": issue_key(house.db, "1750000019", "dpi", "dpi", scope=KeyScope.LOGICIEL)}
-    with httpx.Client(base_url=live.url, timeout=30) as client:
+    with httpx.Client(base_url=module_live.url, timeout=30) as client:
         assert client.get("/admin/boite-envoi").status_code == 401
         refused = client.get("/admin/boite-envoi", headers=software)
         assert refused.status_code == 403 and _code(refused) == "appelant-non-admis"
@@ -110,8 +104,8 @@ def test_errors_are_operation_outcomes_and_only_the_administrator_is_admitted(ho
         assert no_version.status_code == 400 and _code(no_version) == "champ-absent"
 
 
-def test_the_openapi_describes_the_request_bodies(live) -> None:
-    paths = httpx.get(f"{live.url}/openapi.json", timeout=30).json()["paths"]
+def test_the_openapi_describes_the_request_bodies(module_live) -> None:
+    paths = httpx.get(f"{module_live.url}/openapi.json", timeout=30).json()["paths"]
     for path, required in (
         ("/admin/cles", {"structure", "nom"}),
         ("/admin/insi/habilitations", {"structure", "nom"}),
@@ -129,12 +123,12 @@ def test_the_openapi_describes_the_request_bodies(live) -> None:
     assert "destinataire" in {p["name"] for p in paths["/admin/boite-envoi"]["get"]["parameters"]}
 
 
-def test_a_psc_client_and_a_professional_s_authenticators_over_http(house, live, token) -> None:
+def test_a_psc_client_and_a_professional_s_authenticators_over_http(house, module_live, token) -> None:
     from tests.admin.test_service import _a_professional
 
     admin = {"ESANTE-API-KEY": token}
     idnatps = _a_professional(house)
-    with httpx.Client(base_url=live.url, timeout=30) as client:
+    with httpx.Client(base_url=module_live.url, timeout=30) as client:
         registered = client.post(
             "/admin/psc/clients",
             headers=admin,
@@ -154,7 +148,7 @@ def test_a_psc_client_and_a_professional_s_authenticators_over_http(house, live,
         assert unknown.status_code == 404 and _code(unknown) == "professionnel-inconnu"
 
 
-def test_an_identity_added_over_http_is_found_and_a_bad_one_is_a_400(house, live, token) -> None:
+def test_an_identity_added_over_http_is_found_and_a_bad_one_is_a_400(house, module_live, token) -> None:
     admin = {"ESANTE-API-KEY": token}
     identity = {
         "nomNaissance": "GARCIA-HAMMADI",
@@ -164,7 +158,7 @@ def test_an_identity_added_over_http_is_found_and_a_bad_one_is_a_400(house, live
         "lieuNaissance": "01154",
         "matricule": SARAH_NIR,
     }
-    with httpx.Client(base_url=live.url, timeout=30) as client:
+    with httpx.Client(base_url=module_live.url, timeout=30) as client:
         added = client.post("/admin/ins/identites", headers=admin, json=identity)
         assert added.status_code == 201, added.text
         assert house.insi.referential.by_matricule(SARAH_NIR).active.value == SARAH_NIR
@@ -176,13 +170,13 @@ def test_an_identity_added_over_http_is_found_and_a_bad_one_is_a_400(house, live
         assert 400 <= unknown.status_code < 500
 
 
-def test_a_professional_registered_over_http_is_in_the_annuaire(house, live, token) -> None:
+def test_a_professional_registered_over_http_is_in_the_annuaire(house, module_live, token) -> None:
     from maison.core.identifiers.checksums import luhn_check_digit
 
     admin = {"ESANTE-API-KEY": token}
     finess, rpps = "69000001", "1000000456"
     finess, rpps = finess + luhn_check_digit(finess), rpps + luhn_check_digit(rpps)
-    with httpx.Client(base_url=live.url, timeout=30) as client:
+    with httpx.Client(base_url=module_live.url, timeout=30) as client:
         structure = client.post("/admin/annuaire/structures", headers=admin, json={"nom": "CABINET", "finess": finess})
         assert structure.status_code == 201, structure.text
         pro = client.post(
@@ -209,7 +203,7 @@ def test_a_professional_registered_over_http_is_in_the_annuaire(house, live, tok
         assert nowhere.status_code == 400 and "fonction" in nowhere.text  # a role needs a situation d'exercice
 
 
-def test_an_mssante_operator_and_a_mailbox_over_http(house, live, token) -> None:
+def test_an_mssante_operator_and_a_mailbox_over_http(house, module_live, token) -> None:
     from tests.conftest import free_port
 
     admin = {"ESANTE-API-KEY": token}
@@ -220,7 +214,7 @@ def test_an_mssante_operator_and_a_mailbox_over_http(house, live, token) -> None
         "relais": free_port(),
         "soumission": free_port(),
     }
-    with httpx.Client(base_url=live.url, timeout=30) as client:
+    with httpx.Client(base_url=module_live.url, timeout=30) as client:
         registered = client.post("/admin/mss/operateurs", headers=admin, json=operator)
         assert registered.status_code == 201, registered.text
         assert registered.json()["domaines"] == ["chu-test.mssante.fr"]
@@ -242,14 +236,14 @@ def test_an_mssante_operator_and_a_mailbox_over_http(house, live, token) -> None
         assert bad_port.status_code == 400
 
 
-def test_an_insi_certificate_is_issued_over_http_for_a_habilitated_structure_only(house, live, token) -> None:
+def test_an_insi_certificate_is_issued_over_http_for_a_habilitated_structure_only(house, module_live, token) -> None:
     """Issue 21 §1: the certificate INSi's mutual TLS asks for, without the CLI on the house's machine —
     its key given once (no-store), the authority that verifies the listener; the act in the trail."""
     from cryptography import x509
 
     admin = {"Authorization": f"Bearer {token}"}
     trail = Trail(house)
-    with httpx.Client(base_url=live.url, timeout=30, headers=admin) as client:
+    with httpx.Client(base_url=module_live.url, timeout=30, headers=admin) as client:
         body = {"structure": STRUCTURE, "idam": "IDAM-CERT"}  # habilitated by no other test
         unknown = client.post("/admin/insi/certificats", json=body)
         assert unknown.status_code == 400 and _code(unknown) == "logiciel-inconnu"
@@ -270,13 +264,13 @@ def test_an_insi_certificate_is_issued_over_http_for_a_habilitated_structure_onl
     assert [e["action"] for e in trail.since("admin.certificat-insi")] == ["admin.certificat-insi"]
 
 
-def test_an_account_s_contacts_set_over_http_receive_its_next_code(house, live, token) -> None:
+def test_an_account_s_contacts_set_over_http_receive_its_next_code(house, module_live, token) -> None:
     """Issue 21 §1.1: `PUT /admin/mes/comptes/{identifiant}/contacts`, its body in the OpenAPI; the code of
         the next login read in the outbox under the new recipient, none under the old one. An account and
     addresses of its own: the first test's account is Sarah's."""
     admin = {"Authorization": f"Bearer {token}"}
     house.admin.open_mes_account(SYSTEM, ACCOUNT, ACCOUNT_NIR, "1977-01-21", PASSWORD, "sarah.lou@example.fr")
-    with httpx.Client(base_url=live.url, timeout=30) as client:
+    with httpx.Client(base_url=module_live.url, timeout=30) as client:
         path = f"/admin/mes/comptes/{ACCOUNT}/contacts"
         assert client.put(path, json={"email": "s.lou@courriel.fr"}).status_code == 401
         bad = client.put(path, headers=admin, json={"telephone": "01 23 45 67 89"})

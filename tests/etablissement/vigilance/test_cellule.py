@@ -48,20 +48,14 @@ class Structures:
 
 
 @pytest.fixture
-def ours() -> Structures:
-    return Structures(_structure(), _structure(), _structure())
-
-
-@pytest.fixture
 def house(module_live):
-    """The module's shared house."""
+    """The module's shared house (what the per-test `house` gave these tests)."""
     return module_live.house
 
 
 @pytest.fixture
-def live(module_live):
-    """Where the module's shared house is served (`.url`)."""
-    return module_live
+def ours() -> Structures:
+    return Structures(_structure(), _structure(), _structure())
 
 
 @pytest.fixture
@@ -71,10 +65,10 @@ def trail(house) -> Trail:
 
 
 @pytest.fixture
-def civ(house, live, ours):
+def civ(house, module_live, ours):
     def client(structure: str) -> httpx.Client:
         key = issue_key(house.db, structure, IDAM, f"civ-{structure}", "cellule")
-        return httpx.Client(base_url=f"{live.url}/identitovigilance", headers={"Authorization": f"Bearer {key}"})
+        return httpx.Client(base_url=f"{module_live.url}/identitovigilance", headers={"Authorization": f"Bearer {key}"})
 
     return house, client(ours.own), client
 
@@ -128,7 +122,7 @@ def test_missing_procedures_are_named(civ):
     ]
 
 
-def test_full_report_counts_what_happened(civ, live, ours, trail):
+def test_full_report_counts_what_happened(civ, module_live, ours, trail):
     house, http, _ = civ
     seed_referential(house.insi)
     house.insi.register_structure(ours.own, "Hôpital de test")
@@ -161,7 +155,7 @@ def test_full_report_counts_what_happened(civ, live, ours, trail):
         == 201
     )
     assert http.post("/incidents", json={"type": "usurpation", "description": "carte Vitale prêtée"}).status_code == 201
-    insi = InsiClient(f"{live.url}/insi/lps", ClientIdentity(ours.own, IDAM))
+    insi = InsiClient(f"{module_live.url}/insi/lps", ClientIdentity(ours.own, IDAM))
     insi.search_traits("GARCIA-HAMMADI", ["SARAH-LOU"], "F", "1977-01-21")
     insi.search_traits("INCONNU", ["PAUL"], "M", "1990-01-01")
     insi.search_traits("MARTIN", ["JEAN"], "M", "1980-05-10")
@@ -211,7 +205,7 @@ def test_ght_report_needs_every_establishment(civ, ours):
     assert refused.status_code == 403 and refused.json()["resourceType"] == "OperationOutcome"
 
 
-def test_another_structures_report_only_for_the_cell_of_its_ght(civ, live, ours, trail):
+def test_another_structures_report_only_for_the_cell_of_its_ght(civ, module_live, ours, trail):
     """Issue 18 §1.3, the exact chain over HTTP: A names B as a second structure."""
     house, _, client = civ
     b = client(ours.other)
@@ -236,7 +230,9 @@ def test_another_structures_report_only_for_the_cell_of_its_ght(civ, live, ours,
     assert [p["structure"] for p in report.json()["structures"]] == [ours.outsider, ours.other]
     # same GHT, but a key of A's front desk: refused
     desk_key = issue_key(house.db, ours.outsider, IDAM, "accueil-A", "accueil")
-    desk = httpx.Client(base_url=f"{live.url}/identitovigilance", headers={"Authorization": f"Bearer {desk_key}"})
+    desk = httpx.Client(
+        base_url=f"{module_live.url}/identitovigilance", headers={"Authorization": f"Bearer {desk_key}"}
+    )
     wrong_role = desk.get("/rapport", params=params)
     assert wrong_role.status_code == 403 and "DUPONT" not in wrong_role.text
     assert wrong_role.json()["issue"][0]["details"]["coding"][0]["code"] == "role-cellule-requis"
@@ -284,9 +280,9 @@ def test_bad_declarations_are_refused(civ, path, body, code):
     assert response.json()["issue"][0]["details"]["coding"][0]["code"] == code
 
 
-def test_unauthenticated_and_bad_semester(civ, live):
+def test_unauthenticated_and_bad_semester(civ, module_live):
     _, http, _ = civ
-    assert httpx.get(f"{live.url}/identitovigilance/rapport", params={"semestre": NOW}).status_code == 401
+    assert httpx.get(f"{module_live.url}/identitovigilance/rapport", params={"semestre": NOW}).status_code == 401
     bad = http.get("/rapport", params={"semestre": "2026-S3"})
     assert bad.status_code == 400 and bad.json()["issue"][0]["details"]["coding"][0]["code"] == "semestre"
 
