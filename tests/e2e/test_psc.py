@@ -1,9 +1,18 @@
-"""Pro Santé Connect over HTTP, driven by a third-party OIDC client (Authlib), as the issue asks."""
+"""Pro Santé Connect over HTTP, driven by a third-party OIDC client (Authlib), as the issue asks.
+
+The tests of one backend share one house (`module_live`): each has a doctor of its own in the Annuaire
+(her RPPS, her role in the cabinet, her password, her e-CPS) and a client of its own, so that what one
+test does to its doctor (leaving the Annuaire, a second situation d'exercice, an e-CPS enrolled, CIBA
+requests) is nobody else's. The signing keys are the provider's: the test that rotates and prunes them
+reads only tokens it asked for after. The local provider fetched from a loopback JWKS, which needs a
+setting before the house is served, keeps a house of its own in test_psc_jwks_prives.py."""
 
 import base64
 import hashlib
+import itertools
 import re
 import time
+from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -16,20 +25,22 @@ from joserfc.jwk import KeySet
 
 from maison.identite.annuaire import resources as build
 from maison.identite.annuaire.index import put
+from tests.e2e.mss_shared import Trail
+from tests.partage.world import rpps
 
-RPPS = "99900038441"  # seed 001 L383-384
-IDNATPS = "8" + RPPS
+CABINET = "399999999900019"
 PASSWORD = "mot-de-passe-de-test-2026"
 REDIRECT = "https://dpi.example.fr/callback"
+NOW = "2026-11-01T08:00:00+00:00"
+_doctors = itertools.count(1)
 
 
-@pytest.fixture
-def psc(house, live):
-    now = "2026-11-01T08:00:00+00:00"
-    cabinet = build.organization(
-        "399999999900019",
+def cabinet(house) -> None:
+    """The doctors' cabinet in the Annuaire (a private practice, SA07)."""
+    org = build.organization(
+        CABINET,
         "CABINET DR MARTIN",
-        now,
+        NOW,
         siret="99999999900019",
         entity="LEGAL-ENTITY",
         secteur="SA07",
@@ -37,28 +48,67 @@ def psc(house, live):
         postal_code="69002",
         insee="69382",
     )
-    doctor = build.practitioner(RPPS, "MARTIN", "Claire", "DR", "10", "C", "SM54", now)
-    role = build.practitioner_role("1000000099", IDNATPS, cabinet["id"], now, fonction=None, mode="L")
     with house.db.write() as conn:
-        put(conn, [cabinet])
+        put(conn, [org])
+
+
+def new_doctor(house) -> str:
+    """A GP of the cabinet of her own (seed 001 L383-384's Dr MARTIN, a RPPS of her own) with her test
+    password: her IdNatPS."""
+    n = next(_doctors)
+    number = rpps(f"999001{n:04d}")
+    idnatps = "8" + number
+    doctor = build.practitioner(number, "MARTIN", "Claire", "DR", "10", "C", "SM54", NOW)
+    role = build.practitioner_role(f"31000{n:05d}", idnatps, CABINET, NOW, fonction=None, mode="L")
+    with house.db.write() as conn:
         put(conn, [doctor])
         put(conn, [role])
-    provider = house.psc
-    provider.set_test_password(IDNATPS, PASSWORD)
+    house.psc.set_test_password(idnatps, PASSWORD)
+    return idnatps
+
+
+@dataclass(frozen=True)
+class Psc:
+    provider: object
+    client_id: str
+    secret: str
+    base: str
+    doctor: str  # the test's own doctor's IdNatPS
+
+    def __iter__(self):
+        return iter((self.provider, self.client_id, self.secret, self.base, self.doctor))
+
+
+@pytest.fixture(scope="module")
+def live(module_live):
+    """The module's house, served, with the cabinet in its Annuaire."""
+    cabinet(module_live.house)
+    return module_live
+
+
+@pytest.fixture
+def house(live):
+    return live.house
+
+
+@pytest.fixture
+def psc(live) -> Psc:
+    """This test's doctor and its client software, registered with the module's provider."""
+    provider = live.house.psc
+    doctor = new_doctor(live.house)
     client_id, secret = provider.register_client(
         "DPI de test", [REDIRECT], post_logout_uris=["https://dpi.example.fr/bye"]
     )
-    base = f"{live.url}/psc/auth/realms/esante-wallet"
-    return provider, client_id, secret, base
+    return Psc(provider, client_id, secret, f"{live.url}/psc/auth/realms/esante-wallet", doctor)
 
 
-def _login(authorize_url: str, **credentials) -> httpx.Response:
+def _login(authorize_url: str, idnatps: str, **credentials) -> httpx.Response:
     """What the professional does in the browser: open the page, fill the form, submit."""
     page = httpx.get(authorize_url)
     assert page.status_code == 200, page.text
     request_id = re.search(r'name="request" value="([^"]+)"', page.text).group(1)
     action = re.search(r'action="([^"]+)"', page.text).group(1)
-    return httpx.post(action, data={"request": request_id, "idnatps": IDNATPS, **credentials})
+    return httpx.post(action, data={"request": request_id, "idnatps": idnatps, **credentials})
 
 
 def _client(client_id: str, secret: str, **kw) -> OAuth2Client:
@@ -75,7 +125,7 @@ def _client(client_id: str, secret: str, **kw) -> OAuth2Client:
 
 def test_authlib_client_completes_the_code_flow(psc):
     # 002 L624: the authorization code flow with PSC is mandatory for every software
-    provider, client_id, secret, base = psc
+    provider, client_id, secret, base, doctor = psc
     config = httpx.get(f"{base}/.well-known/wallet-openid-configuration").json()
     assert config["issuer"] == base and config["code_challenge_methods_supported"] == ["S256"]
     client = _client(client_id, secret)
@@ -83,7 +133,7 @@ def test_authlib_client_completes_the_code_flow(psc):
     url, state = client.create_authorization_url(
         config["authorization_endpoint"], code_verifier=verifier, nonce="n-0S6_WzA2Mj", acr_values="eidas1"
     )
-    redirected = _login(url, password=PASSWORD)
+    redirected = _login(url, doctor, password=PASSWORD)
     assert redirected.status_code == 303
     location = redirected.headers["location"]
     assert location.startswith(REDIRECT) and parse_qs(urlsplit(location).query)["state"] == [state]
@@ -91,9 +141,9 @@ def test_authlib_client_completes_the_code_flow(psc):
     keys = KeySet.import_key_set(httpx.get(config["jwks_uri"]).json())
     id_token = jwt.decode(token["id_token"], keys, algorithms=["RS256"]).claims
     assert id_token["nonce"] == "n-0S6_WzA2Mj" and id_token["acr"] == "eidas1" and id_token["aud"] == client_id
-    assert id_token["sub"].endswith(IDNATPS)
+    assert id_token["sub"].endswith(doctor)
     info = client.get(config["userinfo_endpoint"]).json()
-    assert info["SubjectNameID"] == IDNATPS and info["family_name"] == "MARTIN"
+    assert info["SubjectNameID"] == doctor and info["family_name"] == "MARTIN"
     [exercice] = info["SubjectRefPro"]["exercices"]
     assert (exercice["codeProfession"], exercice["codeSavoirFaire"], exercice["codeCiviliteDexercice"]) == (
         "10",
@@ -122,7 +172,7 @@ def test_authlib_client_completes_the_code_flow(psc):
     )
 
 
-def _code(base: str, client_id: str, verifier: str = "v" * 50, **extra) -> tuple[str, str]:
+def _code(base: str, client_id: str, doctor: str, verifier: str = "v" * 50, **extra) -> tuple[str, str]:
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     params = {
         "response_type": "code",
@@ -134,9 +184,8 @@ def _code(base: str, client_id: str, verifier: str = "v" * 50, **extra) -> tuple
         "state": "s1",
         **extra,
     }
-    location = _login(f"{base}/protocol/openid-connect/auth?{httpx.QueryParams(params)}", password=PASSWORD).headers[
-        "location"
-    ]
+    url = f"{base}/protocol/openid-connect/auth?{httpx.QueryParams(params)}"
+    location = _login(url, doctor, password=PASSWORD).headers["location"]
     return parse_qs(urlsplit(location).query)["code"][0], verifier
 
 
@@ -149,8 +198,8 @@ def _exchange(base: str, client_id: str, secret: str, code: str, verifier: str, 
 
 
 def test_replayed_code_is_refused_and_revokes_its_tokens(psc):
-    _, client_id, secret, base = psc
-    code, verifier = _code(base, client_id)
+    _, client_id, secret, base, doctor = psc
+    code, verifier = _code(base, client_id, doctor)
     first = _exchange(base, client_id, secret, code, verifier)
     assert first.status_code == 200
     replay = _exchange(base, client_id, secret, code, verifier)
@@ -162,14 +211,14 @@ def test_replayed_code_is_refused_and_revokes_its_tokens(psc):
 
 
 def test_pkce_and_redirect_uri_and_client_checks(psc):
-    _, client_id, secret, base = psc
-    code, verifier = _code(base, client_id)
+    _, client_id, secret, base, doctor = psc
+    code, verifier = _code(base, client_id, doctor)
     assert _exchange(base, client_id, secret, code, "w" * 50).json()["error"] == "invalid_grant"  # PKCE mismatch
-    code, verifier = _code(base, client_id)
+    code, verifier = _code(base, client_id, doctor)
     assert (
         _exchange(base, client_id, secret, code, verifier, "https://evil.example/cb").json()["error"] == "invalid_grant"
     )
-    code, verifier = _code(base, client_id)
+    code, verifier = _code(base, client_id, doctor)
     wrong_secret = _exchange(base, client_id, "nope", code, verifier)
     assert wrong_secret.status_code == 401 and wrong_secret.json()["error"] == "invalid_client"
     # an unregistered redirect URI is shown an error page, never redirected to
@@ -201,8 +250,8 @@ def test_pkce_and_redirect_uri_and_client_checks(psc):
 
 
 def test_forged_and_unsigned_tokens_are_refused(psc):
-    provider, client_id, secret, base = psc
-    code, verifier = _code(base, client_id)
+    provider, client_id, secret, base, doctor = psc
+    code, verifier = _code(base, client_id, doctor)
     access = _exchange(base, client_id, secret, code, verifier).json()["access_token"]
     header, payload, signature = access.split(".")
     forged = f"{header}.{payload}.{signature[:-4]}AAAA"
@@ -217,14 +266,14 @@ def test_a_token_once_accepted_is_still_checked_at_every_call(psc, house):
     the Annuaire and the signing keys are still consulted at each call."""
     from datetime import timedelta
 
-    provider, client_id, secret, base = psc
+    provider, client_id, secret, base, doctor = psc
     userinfo = f"{base}/protocol/openid-connect/userinfo"
 
     def status(token: str) -> int:
         return httpx.get(userinfo, headers={"Authorization": f"Bearer {token}"}).status_code
 
-    first = _exchange(base, client_id, secret, *_code(base, client_id)).json()["access_token"]
-    second = _exchange(base, client_id, secret, *_code(base, client_id)).json()["access_token"]
+    first = _exchange(base, client_id, secret, *_code(base, client_id, doctor)).json()["access_token"]
+    second = _exchange(base, client_id, secret, *_code(base, client_id, doctor)).json()["access_token"]
     assert status(first) == 200 and status(second) == 200
     revoked = httpx.post(
         f"{base}/protocol/openid-connect/revoke",
@@ -236,7 +285,7 @@ def test_a_token_once_accepted_is_still_checked_at_every_call(psc, house):
     assert status(second) == 200  # the retiring key still verifies what it signed
     provider.keys.prune(timedelta(0))  # the key that signed `second` is gone
     assert status(second) == 401
-    third = _exchange(base, client_id, secret, *_code(base, client_id)).json()["access_token"]
+    third = _exchange(base, client_id, secret, *_code(base, client_id, doctor)).json()["access_token"]
     assert status(third) == 200
     with house.db.write() as conn:  # the professional leaves the Annuaire: his token no longer acts
         put(
@@ -244,7 +293,7 @@ def test_a_token_once_accepted_is_still_checked_at_every_call(psc, house):
             [
                 {
                     **build.practitioner(
-                        RPPS, "MARTIN", "Claire", "DR", "10", "C", "SM54", "2026-11-02T08:00:00+00:00"
+                        doctor[1:], "MARTIN", "Claire", "DR", "10", "C", "SM54", "2026-11-02T08:00:00+00:00"
                     ),
                     "active": False,
                 }
@@ -255,8 +304,8 @@ def test_a_token_once_accepted_is_still_checked_at_every_call(psc, house):
 
 
 def test_ecps_enrolment_and_login_by_code(psc):
-    provider, client_id, secret, base = psc
-    uri = provider.enroll_ecps(IDNATPS)
+    provider, client_id, secret, base, doctor = psc
+    uri = provider.enroll_ecps(doctor)
     seed = parse_qs(urlsplit(uri).query)["secret"][0]
     challenge = base64.urlsafe_b64encode(hashlib.sha256(b"v" * 50).digest()).rstrip(b"=").decode()
     url = f"{base}/protocol/openid-connect/auth?" + str(
@@ -271,9 +320,9 @@ def test_ecps_enrolment_and_login_by_code(psc):
             }
         )
     )
-    wrong = _login(url, otp="000000" if pyotp.TOTP(seed).now() != "000000" else "111111")
+    wrong = _login(url, doctor, otp="000000" if pyotp.TOTP(seed).now() != "000000" else "111111")
     assert wrong.status_code == 401 and "authentification refusée" in wrong.text
-    ok = _login(url, otp=pyotp.TOTP(seed).now())
+    ok = _login(url, doctor, otp=pyotp.TOTP(seed).now())
     assert ok.status_code == 303
     code = parse_qs(urlsplit(ok.headers["location"]).query)["code"][0]
     tokens = _exchange(base, client_id, secret, code, "v" * 50).json()
@@ -284,8 +333,8 @@ def test_ecps_enrolment_and_login_by_code(psc):
 
 
 def test_expired_token_and_logout(psc, monkeypatch):
-    provider, client_id, secret, base = psc
-    code, verifier = _code(base, client_id)
+    provider, client_id, secret, base, doctor = psc
+    code, verifier = _code(base, client_id, doctor)
     tokens = _exchange(base, client_id, secret, code, verifier).json()
     future = time.time() + 3600
     monkeypatch.setattr("maison.identite.psc.provider.time.time", lambda: future)
@@ -313,9 +362,9 @@ def test_expired_token_and_logout(psc, monkeypatch):
 
 def test_ciba_with_authlib_client(psc, live):
     # 002 L625: CIBA recommended for heavy clients — the software asks, the e-CPS app approves, the software polls
-    provider, _, _, base = psc
+    provider, _, _, base, doctor = psc
     client_id, secret = provider.register_client("Logiciel lourd", [REDIRECT], ciba=True)
-    seed = parse_qs(urlsplit(provider.enroll_ecps(IDNATPS)).query)["secret"][0]
+    seed = parse_qs(urlsplit(provider.enroll_ecps(doctor)).query)["secret"][0]
     config = httpx.get(f"{base}/.well-known/openid-configuration").json()
     software = _client(client_id, secret)
     started = software.request(
@@ -323,7 +372,7 @@ def test_ciba_with_authlib_client(psc, live):
         config["backchannel_authentication_endpoint"],
         withhold_token=True,
         auth=(client_id, secret),
-        data={"scope": "openid scope_all", "login_hint": IDNATPS, "binding_message": "42"},
+        data={"scope": "openid scope_all", "login_hint": doctor, "binding_message": "42"},
     ).json()
     auth_req_id = started["auth_req_id"]
     poll = {"grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": auth_req_id}
@@ -331,7 +380,7 @@ def test_ciba_with_authlib_client(psc, live):
     assert pending.status_code == 400 and pending.json()["error"] == "authorization_pending"
     assert httpx.post(config["token_endpoint"], data=poll, auth=(client_id, secret)).json()["error"] == "slow_down"
     # the professional's e-CPS app shows the request with the binding message, and approves it
-    app = f"{live.url}/psc/ecps/{IDNATPS}/requests"
+    app = f"{live.url}/psc/ecps/{doctor}/requests"
     code = pyotp.TOTP(seed).now()
     assert httpx.get(app, headers={"X-eCPS-Code": "000000" if code != "000000" else "111111"}).status_code == 400
     [shown] = httpx.get(app, headers={"X-eCPS-Code": code}).json()["requests"]
@@ -344,25 +393,25 @@ def test_ciba_with_authlib_client(psc, live):
     software.fetch_token(
         config["token_endpoint"], grant_type="urn:openid:params:grant-type:ciba", auth_req_id=auth_req_id
     )
-    assert software.get(config["userinfo_endpoint"]).json()["SubjectNameID"] == IDNATPS
+    assert software.get(config["userinfo_endpoint"]).json()["SubjectNameID"] == doctor
     assert httpx.post(config["token_endpoint"], data=poll, auth=(client_id, secret)).json()["error"] == "invalid_grant"
 
 
 def test_ciba_refusals(psc, live):
-    provider, client_id, secret, base = psc
+    provider, client_id, secret, base, doctor = psc
     endpoint = f"{base}/protocol/openid-connect/ext/ciba/auth"
-    params = {"scope": "openid", "login_hint": IDNATPS, "binding_message": "07"}
+    params = {"scope": "openid", "login_hint": doctor, "binding_message": "07"}
     not_ciba = httpx.post(endpoint, data=params, auth=(client_id, secret))
     assert not_ciba.status_code == 403 and not_ciba.json()["error"] == "unauthorized_client"  # CIBA §13
     ciba_id, ciba_secret = provider.register_client("Lourd", [REDIRECT], ciba=True)
     assert httpx.post(endpoint, data=params, auth=(ciba_id, ciba_secret)).json()["error"] == "unknown_user_id"
-    seed = parse_qs(urlsplit(provider.enroll_ecps(IDNATPS)).query)["secret"][0]
+    seed = parse_qs(urlsplit(provider.enroll_ecps(doctor)).query)["secret"][0]
     assert (
         httpx.post(endpoint, data={**params, "binding_message": "x" * 21}, auth=(ciba_id, ciba_secret)).json()["error"]
         == "invalid_binding_message"
     )
     auth_req_id = httpx.post(endpoint, data=params, auth=(ciba_id, ciba_secret)).json()["auth_req_id"]
-    app = f"{live.url}/psc/ecps/{IDNATPS}/requests"
+    app = f"{live.url}/psc/ecps/{doctor}/requests"
     code = pyotp.TOTP(seed).now()
     [shown] = httpx.get(app, headers={"X-eCPS-Code": code}).json()["requests"]
     httpx.post(f"{app}/{shown['id']}", data={"decision": "deny"}, headers={"X-eCPS-Code": code})
@@ -393,9 +442,10 @@ def test_a_professional_acts_with_the_psc_token(psc, house, live):
     from maison.core import audit
     from maison.etablissement.vigilance.fhir import EXT_BIRTH_LIST
 
-    _, client_id, secret, base = psc
-    code, verifier = _code(base, client_id)
+    _, client_id, secret, base, doctor = psc
+    code, verifier = _code(base, client_id, doctor)
     access = _exchange(base, client_id, secret, code, verifier).json()["access_token"]
+    trail = Trail(house)
     patient = {
         "resourceType": "Patient",
         "identifier": [{"type": {"coding": [{"code": "PI"}]}, "value": "C1"}],
@@ -413,10 +463,9 @@ def test_a_professional_acts_with_the_psc_token(psc, house, live):
     fhir = f"{live.url}/fhir/Patient"
     created = httpx.post(fhir, json=patient, headers={"Authorization": f"Bearer {access}"})
     assert created.status_code == 201, created.text
-    with house.db.read() as conn:
-        [event] = list(audit.events(conn, action_prefix="identitovigilance.admit"))
+    [event] = trail.since("identitovigilance.admit")
     assert (event["actor_person"], event["actor_structure"], event["actor_software"]) == (
-        IDNATPS,
+        doctor,
         "399999999900019",
         client_id,
     )
@@ -427,7 +476,7 @@ def test_a_professional_acts_with_the_psc_token(psc, house, live):
             conn,
             [
                 build.practitioner_role(
-                    "1000000098", IDNATPS, "1990000001", "2026-11-01T08:00:00+00:00", fonction=None, mode="S"
+                    f"32{doctor[-8:]}", doctor, "1990000001", "2026-11-01T08:00:00+00:00", fonction=None, mode="S"
                 )
             ],
         )
@@ -452,6 +501,7 @@ def test_a_professional_acts_with_the_psc_token(psc, house, live):
 
 def test_a_structures_own_identity_provider_is_accepted_for_its_staff(psc, house, live):
     """IAM.80 (seed 002 L626): a second OpenID Connect modality, the structure's own SSO."""
+    doctor = psc.doctor
     from joserfc.jwk import RSAKey
 
     from maison.core.actor import KeyScope
@@ -478,7 +528,7 @@ def test_a_structures_own_identity_provider_is_accepted_for_its_staff(psc, house
     )
 
     def token(**claims) -> str:
-        body = {"iss": issuer, "aud": "maison", "exp": int(time.time()) + 300, "idnatps": IDNATPS, **claims}
+        body = {"iss": issuer, "aud": "maison", "exp": int(time.time()) + 300, "idnatps": doctor, **claims}
         return jwt.encode({"alg": "RS256", "kid": "chu-1"}, body, key)
 
     fhir = f"{live.url}/fhir/Patient"
@@ -493,70 +543,7 @@ def test_a_structures_own_identity_provider_is_accepted_for_its_staff(psc, house
     other_key = RSAKey.generate_key(2048, parameters={"kid": "chu-1", "alg": "RS256"})
     forged = jwt.encode(
         {"alg": "RS256", "kid": "chu-1"},
-        {"iss": issuer, "aud": "maison", "idnatps": IDNATPS, "exp": int(time.time()) + 300},
+        {"iss": issuer, "aud": "maison", "idnatps": doctor, "exp": int(time.time()) + 300},
         other_key,
     )
     assert httpx.get(fhir, headers={"Authorization": f"Bearer {forged}"}).status_code == 401
-
-
-@pytest.fixture
-def private_jwks(house):
-    """The provider's JWKS served on loopback, which only this setting lets Maison fetch (before `live`)."""
-    house.settings = house.settings.with_overrides(psc_jwks_adresses_privees=True)
-    return house
-
-
-def test_local_provider_keys_fetched_from_its_jwks_uri_and_rotated(private_jwks, psc, house, live):
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    from joserfc.jwk import RSAKey
-
-    from maison.core.actor import KeyScope
-    from maison.core.auth import issue_key
-
-    published = {}
-
-    class Jwks(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            body = json.dumps(published).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):  # noqa: ANN002
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        old = RSAKey.generate_key(2048, parameters={"kid": "k1", "alg": "RS256"})
-        new = RSAKey.generate_key(2048, parameters={"kid": "k2", "alg": "RS256"})
-        published["keys"] = [old.as_dict(private=False)]
-        issuer = "https://sso.clinique-exemple.fr"
-        admin = issue_key(house.db, "399999999900019", "sso-admin", "dsi", scope=KeyScope.ADMINISTRATEUR_STRUCTURE)
-        assert (
-            httpx.post(
-                f"{live.url}/psc/local-idp",
-                headers={"Authorization": f"Bearer {admin}"},
-                json={"issuer": issuer, "audience": "maison", "jwksUri": f"http://127.0.0.1:{server.server_port}/jwks"},
-            ).status_code
-            == 201
-        )
-
-        def call(key, kid):
-            token = jwt.encode(
-                {"alg": "RS256", "kid": kid},
-                {"iss": issuer, "aud": "maison", "idnatps": IDNATPS, "exp": int(time.time()) + 300},
-                key,
-            )
-            return httpx.get(f"{live.url}/fhir/Patient", headers={"Authorization": f"Bearer {token}"}).status_code
-
-        assert call(old, "k1") == 200
-        published["keys"] = [new.as_dict(private=False)]  # the provider rotates
-        assert call(new, "k2") == 200  # unknown key: refetched once
-        assert call(old, "k1") == 401  # the retired key no longer verifies (and no refetch within a minute)
-    finally:
-        server.shutdown()
