@@ -1,20 +1,29 @@
 """What the tests of Mon espace santé's profil, measures, agenda, upload and choice of espace share:
 the DMP's test world with one N1 of Sarah's, Sarah logged in to the portal, a helper that posts a
-page's form with the token the page carries, and the audit records of one action."""
+page's form with the token the page carries, and the audit records of one action. On a world the
+module's tests share (`shared_world`), a test that writes a dossier takes a patient of its own
+(`own`, logged in by `logged_in`), so that Sarah's stays as the other tests read it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import count
+from typing import Any
 
 import httpx
 import pytest
 
 from maison.core import audit
 from maison.core.authz import patient_actor
+from maison.core.identifiers.nir import OID_INS_NIR_TEST
+from maison.core.ins_traits import Traits
 from maison.etablissement.dmp.producer import Produced
+from maison.formats.cda.build import PatientIdentity
 from maison.partage.dmp.model import Access, Who
-from tests.identite.helpers import SARAH_NIR
-from tests.partage.world import PROS, World, make_world, n1
+from tests.identite.helpers import SARAH_NIR, nir
+from tests.partage.world import PASSWORD, PROS, World, make_world, n1
 from tests.portail.test_patient import _token, log_in
 
 
@@ -51,6 +60,89 @@ def shared_client(shared_world: World) -> Iterator[httpx.Client]:
     """`client` on the module's one house: Sarah logged in once; a refused form leaves her session as it was."""
     with httpx.Client(base_url=shared_world.base, timeout=120) as client:
         assert log_in(shared_world, client).status_code == 303
+        yield client
+
+
+GIVEN, SEX, BIRTH, PLACE = "MARIE", "F", "1985-06-12", "75056"  # born in Paris, June 1985: her NIR says so
+_serial = count(1)
+
+
+@dataclass(frozen=True)
+class Patient:
+    """A patient a test has to itself: her INS, her family name (unique: INSi finds her by her traits),
+    her Mon espace santé login and the address her one-time codes are sent to."""
+
+    ins: str
+    family: str
+    login: str
+    email: str
+
+    @property
+    def identity(self) -> PatientIdentity:
+        """Her identity as a document's header carries it (`n1(..., patient=...)`)."""
+        return PatientIdentity(self.ins, OID_INS_NIR_TEST, self.family, GIVEN, SEX, BIRTH, PLACE)
+
+
+def _letters(n: int) -> str:
+    """1 → A, 26 → Z, 27 → AA: a family name's unique part (the referential's names are letters)."""
+    out = ""
+    while n:
+        n, rest = divmod(n - 1, 26)
+        out = chr(ord("A") + rest) + out
+    return out
+
+
+def own(world: World, *, letter: bool = True) -> Patient:
+    """A patient of this test's own on the module's world, in the INS referential with her login (the
+    world's PASSWORD); `letter`: one N1 of hers fed by the hospital (her DMP then exists, as Sarah's
+    does), the hospital's token renewed first (PSC's last 120 s)."""
+    n = next(_serial)
+    assert n < 1000, "the NIR's order number has three digits"
+    patient = Patient(nir(f"2850675056{n:03d}"), f"ESPACE-{_letters(n)}", f"marie.{n}", f"marie.{n}@example.fr")
+    house: Any = world.house  # World types it as object: tests/partage/world.py knows no House
+    house.insi.referential.register(Traits.of(patient.family, GIVEN, SEX, BIRTH, PLACE), patient.ins)
+    house.patient_login.open_account(patient.login, patient.ins, BIRTH, PASSWORD, email=patient.email)
+    if letter:
+        document = n1(PROS["hospitalier"], patient=patient.identity, title="Lettre de liaison de sortie")
+        fed = world.renew().provide("hospitalier", [Produced(document)])
+        assert fed.status_code == 200, fed.text
+    return patient
+
+
+@contextmanager
+def logged_in(world: World, patient: Patient | None = None) -> Iterator[httpx.Client]:
+    """A browser logged in to /mon-espace: as `patient`, or as Sarah (a session of the test's own)."""
+    who = (patient.login, patient.email) if patient else ()
+    with httpx.Client(base_url=world.base, timeout=120) as client:
+        assert log_in(world, client, *who).status_code == 303
+        yield client
+
+
+@pytest.fixture
+def renewed_world(shared_world: World) -> World:
+    """`world` on the module's one house, its professionals' tokens young enough for this test (PSC's
+    access tokens last 120 s; a module's tests outlive them)."""
+    return shared_world.renew()
+
+
+@pytest.fixture
+def patient(world: World) -> Patient:
+    """This test's own patient on the module's world, one N1 of hers in her DMP: what she sets or
+    files is hers alone, and her records are the only ones the test counts."""
+    return own(world)
+
+
+@pytest.fixture
+def new_patient(world: World) -> Patient:
+    """`patient` with no document yet: for a module whose tests write Mon espace santé's own parts
+    (profile, measures), not the DMP. A module takes it as its `patient` (`patient = new_patient`)."""
+    return own(world, letter=False)
+
+
+@pytest.fixture
+def her(world: World, patient: Patient) -> Iterator[httpx.Client]:
+    """This test's patient logged in to /mon-espace."""
+    with logged_in(world, patient) as client:
         yield client
 
 

@@ -2,7 +2,10 @@
 reaches `Espace.deposit` (what `POST /espace/documents` calls): filed in her DMP under its TRE_A03
 category, opened in the viewer as filed; the service's type, signature, size and category checks as
 French 4xx pages; CSRF on the multipart form too; the audit records. A document awaiting its
-consultation d'annonce is not listed and answers as a missing one (the DMP's R.1111-53 rule)."""
+consultation d'annonce is not listed and answers as a missing one (the DMP's R.1111-53 rule).
+The tests share one house and world per backend (module_live): what only reads or is refused runs in
+Sarah's session (one for the module); a test that files a document, or counts the filings, has a
+patient of its own (`patient`: her DMP, `her`: her session)."""
 
 from __future__ import annotations
 
@@ -24,7 +27,8 @@ PAGE = "/mon-espace/depot"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
-world, client = espace_world.world, espace_world.client  # the shared fixtures
+shared_world, client = espace_world.shared_world, espace_world.shared_client  # one house per module
+world, patient, her = espace_world.renewed_world, espace_world.patient, espace_world.her  # a test's own patient
 
 
 def _send(client: httpx.Client, data: bytes, kind: str, categorie="DOCPAT05", titre="Prise de sang", csrf=None):
@@ -41,7 +45,8 @@ def test_the_form_lists_the_patients_categories(client, world):
     assert "DOCPAT08" not in page.text  # the profil médical synthesis is Mon espace santé's own
 
 
-def test_a_pdf_is_filed_in_the_dmp_and_shown_under_its_category(client, world):
+def test_a_pdf_is_filed_in_the_dmp_and_shown_under_its_category(her, patient, world):
+    client = her
     pdf = document_pdf("Bilan", [("Résultats", ["Glycémie 0,95 g/L"])])
     sent = _send(client, pdf, "application/pdf")
     assert sent.status_code == 303 and sent.headers["location"].startswith("/mon-espace/documents/"), sent.text
@@ -52,7 +57,7 @@ def test_a_pdf_is_filed_in_the_dmp_and_shown_under_its_category(client, world):
     dossier = client.get("/mon-espace/dossier").text
     # DOCPAT05's class in TRE_A03 (ASS_X04: 10), named as the DMP lists it
     assert ">Compte rendu</h2>" in dossier and "Prise de sang" in dossier
-    assert len(records(world.house, "espace.document.deposer")) == 1
+    assert len(records(world.house, "espace.document.deposer", patient.ins)) == 1
 
 
 def test_an_image_is_accepted(client):
@@ -60,20 +65,22 @@ def test_an_image_is_accepted(client):
     assert "Radio du genou" in client.get("/mon-espace/dossier").text
 
 
-def test_a_document_over_the_limit_is_refused_with_the_services_words(client, world):
+def test_a_document_over_the_limit_is_refused_with_the_services_words(her, patient, world):
+    client = her
     limit = world.house.espace.max_document_bytes
     answer = _send(client, b"%PDF-" + b"0" * limit, "application/pdf")
     assert answer.status_code == 413 and f"{limit} au plus" in answer.text
-    assert not records(world.house, "espace.document.deposer")
+    assert not records(world.house, "espace.document.deposer", patient.ins)
 
 
-def test_the_multipart_form_needs_its_token(client, world):
+def test_the_multipart_form_needs_its_token(her, patient, world):
+    client = her
     for csrf in ("", "pas-le-bon"):
         refused = _send(client, PNG, "image/png", csrf=csrf)
         assert refused.status_code == 403 and "CSRF" in refused.text
     plain = client.post(PAGE, data={"csrf": _token(client.get(PAGE).text), "titre": "x"})
     assert plain.status_code == 415 and "multipart/form-data" in plain.text
-    assert not records(world.house, "espace.document.deposer")
+    assert not records(world.house, "espace.document.deposer", patient.ins)
 
 
 def test_a_malformed_multipart_body_is_a_400(client):
@@ -86,8 +93,9 @@ def test_a_malformed_multipart_body_is_a_400(client):
     assert broken.status_code == 400 and "sans nom" in broken.text
 
 
-def test_a_document_awaiting_its_consultation_dannonce_is_neither_listed_nor_opened(client, world):
-    report = n1(PROS["hospitalier"], title="Compte rendu d'anatomopathologie")
+def test_a_document_awaiting_its_consultation_dannonce_is_neither_listed_nor_opened(her, patient, world):
+    client = her
+    report = n1(PROS["hospitalier"], patient=patient.identity, title="Compte rendu d'anatomopathologie")
     hidden = Produced(report, visibility=("INVISIBLE_PATIENT",))
     fed = world.provide("hospitalier", [hidden])
     assert fed.status_code == 200, fed.text
@@ -104,5 +112,5 @@ def test_a_document_awaiting_its_consultation_dannonce_is_neither_listed_nor_ope
     assert "En attente de consultation d'annonce" in told and "anatomopathologie" not in told
     assert f"ajouté le {today:%d/%m/%Y} attend votre consultation d'annonce" in told
     assert f"au plus tard le {later:%d/%m/%Y}" in told
-    assert records(world.house, "dmp.annonce.attente")
+    assert records(world.house, "dmp.annonce.attente", patient.ins)
     assert client.get(f"/mon-espace/documents/{awaiting}").status_code == 404  # still not opened

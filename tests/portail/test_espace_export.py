@@ -1,6 +1,7 @@
 """`/mon-espace/export`: the page that says what the archive holds, and the archive itself — the same
 ZIP as `GET /espace/export` (`export_archive`, as the same patient Actor): her documents, never her
-daughter's; the reads it makes audited as the API's are."""
+daughter's; the reads it makes audited as the API's are. One house and world per backend
+(module_live): the other test is only refused."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ from tests.partage.world import CHILD_ID, PROS, make_world, n1
 from tests.portail.test_patient import log_in
 
 
-@pytest.fixture
-def world(house, live):
-    world = make_world(house, live, keys=("hospitalier",))
+@pytest.fixture(scope="module")
+def world(module_live):
+    world = make_world(module_live.house, module_live, keys=("hospitalier",))
     for patient, title in ((CHILD_ID, "Carnet de Léa"), (None, "Lettre de liaison de sortie")):
         extra = {"patient": patient} if patient else {}
         assert (

@@ -1,7 +1,10 @@
 """`/mon-espace/mesures` over real HTTP: the measures through `Espace.measures`, `add_measure` and
 `delete_measure` (what `/espace/mesures` calls), each kind's chart as inline SVG with its title and its
 data table, the BMI of the latest weight and height with the WHO class, the service's refusals as
-French 4xx pages, another patient's measure refused, CSRF on every form, the audit records."""
+French 4xx pages, another patient's measure refused, CSRF on every form, the audit records. The tests
+share one house and world per backend (module_live): what only reads or is refused runs in Sarah's
+session (one for the module), her measures left empty; a test that adds measures has a patient of
+its own (`patient`, `her`: her session) and counts only her records."""
 
 from __future__ import annotations
 
@@ -12,7 +15,6 @@ import httpx
 
 from maison.portail.espace_mesures import observation_of, who_class
 from maison.portail.web import CSP
-from tests.identite.helpers import SARAH_NIR
 from tests.partage.world import CHILD
 from tests.portail import espace_world
 from tests.portail.espace_world import patient_who, post, records, refused_without_token
@@ -20,7 +22,8 @@ from tests.portail.espace_world import patient_who, post, records, refused_witho
 PAGE = "/mon-espace/mesures"
 
 
-world, client = espace_world.world, espace_world.client  # the shared fixtures
+shared_world, client = espace_world.shared_world, espace_world.shared_client  # one house per module
+world, patient, her = espace_world.renewed_world, espace_world.new_patient, espace_world.her  # a test's own patient
 
 
 def _add(client, mesure: str, valeur: str, day: date | None = None, heure: str = ""):
@@ -36,7 +39,8 @@ def test_an_empty_page_says_so_and_reads_through_the_service(client, world):
     assert records(world.house, "espace.mesure.lire")  # the read is audited as the API's
 
 
-def test_weights_and_heights_give_a_chart_a_table_and_the_bmi(client, world):
+def test_weights_and_heights_give_a_chart_a_table_and_the_bmi(her, patient, world):
+    client = her
     assert _add(client, "taille:cm", "170", date.today() - timedelta(days=30)).status_code == 303
     assert _add(client, "poids:kg", "75", date.today() - timedelta(days=20)).status_code == 303
     added = _add(client, "poids:kg", "72,5", date.today(), "08:30")
@@ -51,22 +55,24 @@ def test_weights_and_heights_give_a_chart_a_table_and_the_bmi(client, world):
     assert "Votre IMC : <strong>25,1 kg/m²</strong> — surpoids" in page
     assert "72,5 ÷ (1,7 × 1,7) = 25,1" in page
     assert 'id="imc"' in page and "calculé" in page  # the service's own BMI series, not deletable
-    assert len(records(world.house, "espace.mesure.ajouter")) == 3
+    assert len(records(world.house, "espace.mesure.ajouter", patient.ins)) == 3
 
 
-def test_units_are_converted_by_the_service(client):
+def test_units_are_converted_by_the_service(her):
+    client = her
     assert _add(client, "glycemie:g/L", "1,1").status_code == 303
     page = client.get(PAGE).text
     assert "Glycémie (mg/dL)" in page and "<td>110</td>" in page
 
 
-def test_delete_own_measure_but_not_the_bmi_nor_another_patients(client, world):
+def test_delete_own_measure_but_not_the_bmi_nor_another_patients(her, patient, world):
+    client = her
     _add(client, "taille:m", "1,7")
     _add(client, "poids:kg", "70")
     page = client.get(PAGE).text
     ids = re.findall(r'action="/mon-espace/mesures/([^"/]+)/suppression"', page)
     assert len(ids) == 2  # the weight and the height; the BMI has no button
-    bmi_id = world.house.espace.measures(patient_who(SARAH_NIR), "imc")[0]["id"]
+    bmi_id = world.house.espace.measures(patient_who(patient.ins), "imc")[0]["id"]
     refused = post(client, PAGE, f"{PAGE}/{bmi_id}/suppression")
     assert refused.status_code == 404 and "suit le poids et la taille" in refused.text
     theirs = world.house.espace.add_measure(
@@ -88,12 +94,13 @@ def test_delete_own_measure_but_not_the_bmi_nor_another_patients(client, world):
     assert len(world.house.espace.measures(patient_who(CHILD))) == 1  # hers untouched
 
 
-def test_every_form_refuses_a_missing_or_wrong_token(client, world):
+def test_every_form_refuses_a_missing_or_wrong_token(her, patient, world):
+    client = her
     _add(client, "poids:kg", "70")
     id_ = re.search(r'/mon-espace/mesures/([^"/]+)/suppression', client.get(PAGE).text).group(1)
     refused_without_token(client, PAGE, mesure="poids:kg", valeur="71", date=date.today().isoformat())
     refused_without_token(client, f"{PAGE}/{id_}/suppression")
-    assert len(records(world.house, "espace.mesure.ajouter")) == 1
+    assert len(records(world.house, "espace.mesure.ajouter", patient.ins)) == 1
 
 
 def test_the_who_classes_and_the_form_translation():

@@ -2,7 +2,9 @@
 of the minor he represents through `PatientLogin.act_for` (what `POST /mes/representation` calls): the
 session's subject is then the minor's INS and its actor the representative — every page's header says
 so, and the services record him as "representant-legal" on the minor's dossier. A person he does not
-represent is refused (403 in French); the previous session ends; CSRF on the form."""
+represent is refused (403 in French); the previous session ends; CSRF on the form. The tests share one
+house and world per backend (module_live), each with a session of its own: choosing an espace ends
+the session it was made in."""
 
 from __future__ import annotations
 
@@ -11,17 +13,30 @@ from datetime import date
 from html import unescape
 
 import httpx
+import pytest
 
 from tests.identite.helpers import SARAH_NIR, nir
 from tests.partage.world import CHILD
 from tests.portail import espace_world
-from tests.portail.espace_world import post, records, refused_without_token
+from tests.portail.espace_world import logged_in, post, records, refused_without_token
 from tests.portail.test_patient import log_in
 
 PAGE = "/mon-espace/espaces"
 
 
-world, client = espace_world.world, espace_world.client  # the shared fixtures
+shared_world = espace_world.shared_world  # one house per module
+
+
+@pytest.fixture
+def world(shared_world):
+    return shared_world
+
+
+@pytest.fixture
+def client(world):
+    """Sarah logged in, a session per test."""
+    with logged_in(world) as client:
+        yield client
 
 
 def _header(client) -> str:
