@@ -1,5 +1,10 @@
 """The base ordonnance numérique over HTTP (FHIR R4), driven as a LAP and a LGO would: a GP creates,
-a pharmacist scans, reads and dispenses, the GP consults; every refusal an OperationOutcome."""
+a pharmacist scans, reads and dispenses, the GP consults; every refusal an OperationOutcome.
+
+The tests of one backend share one house and its world of signed-in professionals (`module_live`):
+each reads, executes and is refused on prescriptions it created itself. The whole circuit, whose
+search lists the GP's prescriptions of the last days, and the published counters, which count the
+whole base, keep a house each in test_ordonnance_circuit.py."""
 
 from __future__ import annotations
 
@@ -8,19 +13,27 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
-from maison.formats.namespace import LEGACY_BASE, Namespace
-from maison.formats.ordonnance import ALPHABET, CONSENT_PATH, SYS_CIP, SYS_LOINC, SYS_LPP, SYS_UCUM, parse_number
-from maison.partage.ordonnance import fhir
-from tests.partage.world import OID_INS_NIR_TEST, SARAH_NIR, make_world
+from maison.formats.namespace import LEGACY_BASE
+from maison.formats.ordonnance import ALPHABET, CONSENT_PATH, SYS_CIP, SYS_LOINC, SYS_UCUM
+from tests.partage.world import OID_INS_NIR_TEST, SARAH_NIR, World, make_world
 
 # The envelopes here name the consent extension as Maison did before issue 21 §3.3: a LAP written then
 # is still understood (tests/e2e/test_namespace.py sends it under the house's own namespace).
 OLD_CONSENT = f"{LEGACY_BASE}/{CONSENT_PATH}"
 
 
+KEYS = ("generaliste", "pharmacien", "infirmier", "dentiste", "hospitalier")
+
+
+@pytest.fixture(scope="module")
+def module_world(module_live) -> World:
+    return make_world(module_live.house, module_live, KEYS)
+
+
 @pytest.fixture
-def world(house, live):
-    return make_world(house, live, ("generaliste", "pharmacien", "infirmier", "dentiste", "hospitalier"))
+def world(module_world: World) -> World:
+    """The module's world, its professionals' tokens young enough for this test."""
+    return module_world.renew()
 
 
 def _client(world, key: str) -> httpx.Client:
@@ -106,54 +119,6 @@ def _resources(bundle: dict, kind: str) -> list[dict]:
     return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind]
 
 
-def test_the_circuit_prescribe_scan_dispense_consult(world):
-    with (
-        _client(world, "generaliste") as gp,
-        _client(world, "pharmacien") as pharmacy,
-        _client(world, "infirmier") as nurse,
-    ):
-        created = gp.post("/RequestGroup", json=envelope(), headers={"Idempotency-Key": "lap-0001"})
-        assert created.status_code == 201, created.text
-        group = created.json()["entry"][0]["resource"]
-        number = group["id"]
-        assert parse_number(number) == number and created.headers["location"].endswith(f"/RequestGroup/{number}")
-        assert {"url": Namespace(f"{world.base}/ns").structure(fhir.EXT_QR), "valueString": number} in group[
-            "extension"
-        ]
-        again = gp.post("/RequestGroup", json=envelope(), headers={"Idempotency-Key": "lap-0001"})
-        assert again.json()["entry"][0]["resource"]["id"] == number  # a retried request made nothing new
-
-        read = pharmacy.get(f"/RequestGroup/{number}/$dispensation")
-        assert read.status_code == 200 and len(read.json()["entry"]) == 5
-        done = pharmacy.post(
-            f"/RequestGroup/{number}/$executer",
-            json=executer(
-                line(
-                    1,
-                    "substitue",
-                    produit={
-                        "valueCoding": {"system": SYS_CIP, "code": "3400930000021", "display": "Paracétamol générique"}
-                    },
-                ),
-                line(2, "delivre", produit={"valueCoding": {"system": SYS_LPP, "code": "1188984"}}),
-                ins=(SARAH_NIR, "QUAL"),
-                at_delivery=True,
-            ),
-        )
-        assert done.status_code == 201, done.text
-        [dispense] = _resources(done.json(), "MedicationDispense")
-        assert dispense["substitution"]["wasSubstituted"] is True
-        assert dispense["subject"]["identifier"]["value"] == SARAH_NIR
-        assert nurse.post(f"/RequestGroup/{number}/$executer", json=executer(line(4, "delivre"))).status_code == 201
-
-        # seed 001 L359: with the patient's OUI the prescriber sees what was delivered
-        seen = gp.get(f"/RequestGroup/{number}/$enveloppe").json()
-        assert len(_resources(seen, "MedicationDispense")) == 1 and len(_resources(seen, "Task")) == 1
-        assert gp.get(f"/RequestGroup/{number}/$executions").status_code == 200
-        found = gp.get("/RequestGroup", params={"date": f"ge{(date.today() - timedelta(days=2)).isoformat()}"}).json()
-        assert [e["resource"]["id"] for e in found["entry"]] == [number]
-
-
 def test_execution_hidden_from_the_prescriber_with_the_patients_non(world):
     number = _created(world, consent=False)
     with _client(world, "generaliste") as gp, _client(world, "pharmacien") as pharmacy:
@@ -164,7 +129,7 @@ def test_execution_hidden_from_the_prescriber_with_the_patients_non(world):
         assert refused.status_code == 403 and _code(refused) == "execution-non-consentie"
 
 
-def test_each_refusal_is_precise(world, house):
+def test_each_refusal_is_precise(world):
     number = _created(world)
     typo = number[:3] + ALPHABET[(ALPHABET.index(number[3]) + 7) % 36] + number[4:]
     with (
@@ -226,18 +191,6 @@ def test_each_refusal_is_precise(world, house):
     with _client(world, "pharmacien") as pharmacy:
         r = pharmacy.post(f"/RequestGroup/{old}/$executer", json=executer(line(1, "delivre")))
     assert r.status_code == 422 and _code(r) == "prescription-expiree"  # CSP R.5132-22
-
-
-def test_counters_published_without_authentication(world, house):
-    number = _created(world)
-    with _client(world, "pharmacien") as pharmacy, _client(world, "hospitalier") as colleague:
-        pharmacy.get(f"/RequestGroup/{number}/$dispensation")
-        pharmacy.post(f"/RequestGroup/{number}/$executer", json=executer(line(1, "delivre")))
-        colleague.get(f"/RequestGroup/{number}")  # refused: not counted (001 L427 "appels avec succès")
-    house.insi.journal.close()
-    counters = httpx.get(f"{world.base}/ordonnance/$compteurs").json()
-    assert counters["prescripteurs"]["creees"] == 1 and counters["prescripteurs"]["consultees"] == 0
-    assert counters["executants"] == {"consultees": 1, "executees": 1, "structuresActives": 1, "logiciels": 1}
 
 
 def test_a_read_returns_the_resource_it_names(world):
