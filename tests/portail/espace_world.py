@@ -8,22 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from itertools import count
-from typing import Any
 
 import httpx
 import pytest
 
 from maison.core import audit
 from maison.core.authz import patient_actor
-from maison.core.identifiers.nir import OID_INS_NIR_TEST
-from maison.core.ins_traits import Traits
 from maison.etablissement.dmp.producer import Produced
-from maison.formats.cda.build import PatientIdentity
 from maison.partage.dmp.model import Access, Who
-from tests.identite.helpers import SARAH_NIR, nir
-from tests.partage.world import PASSWORD, PROS, World, make_world, n1
+from tests.identite.helpers import SARAH_NIR
+from tests.partage.world import PROS, World, make_world, n1
+from tests.portail.own_patient import Patient, own_patient
 from tests.portail.test_patient import _token, log_in
 
 
@@ -63,45 +58,11 @@ def shared_client(shared_world: World) -> Iterator[httpx.Client]:
         yield client
 
 
-GIVEN, SEX, BIRTH, PLACE = "MARIE", "F", "1985-06-12", "75056"  # born in Paris, June 1985: her NIR says so
-_serial = count(1)
-
-
-@dataclass(frozen=True)
-class Patient:
-    """A patient a test has to itself: her INS, her family name (unique: INSi finds her by her traits),
-    her Mon espace santé login and the address her one-time codes are sent to."""
-
-    ins: str
-    family: str
-    login: str
-    email: str
-
-    @property
-    def identity(self) -> PatientIdentity:
-        """Her identity as a document's header carries it (`n1(..., patient=...)`)."""
-        return PatientIdentity(self.ins, OID_INS_NIR_TEST, self.family, GIVEN, SEX, BIRTH, PLACE)
-
-
-def _letters(n: int) -> str:
-    """1 → A, 26 → Z, 27 → AA: a family name's unique part (the referential's names are letters)."""
-    out = ""
-    while n:
-        n, rest = divmod(n - 1, 26)
-        out = chr(ord("A") + rest) + out
-    return out
-
-
 def own(world: World, *, letter: bool = True) -> Patient:
     """A patient of this test's own on the module's world, in the INS referential with her login (the
     world's PASSWORD); `letter`: one N1 of hers fed by the hospital (her DMP then exists, as Sarah's
     does), the hospital's token renewed first (PSC's last 120 s)."""
-    n = next(_serial)
-    assert n < 1000, "the NIR's order number has three digits"
-    patient = Patient(nir(f"2850675056{n:03d}"), f"ESPACE-{_letters(n)}", f"marie.{n}", f"marie.{n}@example.fr")
-    house: Any = world.house  # World types it as object: tests/partage/world.py knows no House
-    house.insi.referential.register(Traits.of(patient.family, GIVEN, SEX, BIRTH, PLACE), patient.ins)
-    house.patient_login.open_account(patient.login, patient.ins, BIRTH, PASSWORD, email=patient.email)
+    patient = own_patient(world.house)
     if letter:
         document = n1(PROS["hospitalier"], patient=patient.identity, title="Lettre de liaison de sortie")
         fed = world.renew().provide("hospitalier", [Produced(document)])

@@ -3,7 +3,7 @@ of every answer, CSRF on every POST, the dossier read through the DMP's own func
 records), the viewer, the portal's static files, a malformed document id. Nothing is written but the
 patient's own sessions and the reads' audit records, so the tests of one backend share one house and
 its world (module_live), each with a login of its own. Masking, logout and the refused and locked
-logins (they write) keep a house per test in test_patient.py."""
+logins (they write) are in test_patient.py, each test with a patient of its own."""
 
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ wrong traits, keys and INS said in French, a PDF refused for each reason with no
 fragments and the pages without JavaScript; the connexion secrète of Sarah's child (a minor), and its
 refusal for Sarah. Nothing is written to Sarah's dossier but the reads' records, and only the secret
 test writes her child's, so the tests of one backend share one house and its world (module_live), each
-with a PSC login of its own. What reads Sarah's dossier or feeds it keeps a house per test in
-test_pro_dmp.py."""
+with a PSC login of its own. What reads a dossier or feeds it is in test_pro_dmp.py, each test with a
+patient of its own."""
 
 from __future__ import annotations
 
