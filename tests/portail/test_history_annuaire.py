@@ -1,8 +1,8 @@
 """The access history page with the Annuaire's names: who (the professional's name, his IdNatPS
 beside it), which structure (its name), what, when, why — and an emergency access told loudly: a
-banner with its own heading and words, not a colour alone. Each test reads the history of a patient of
-its own (own_patient, one N1 of hers fed by the hospital), so the tests of one backend share one house
-and its professionals (module_live)."""
+banner with its own heading and words, not a colour alone. Each test reads the history of a patient
+of its own (espace_world's `patient`: one N1 of hers fed by the hospital), so the tests of one backend
+share one house and its professionals (module_live)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import orjson
 import pytest
 
 from maison.core import audit
-from maison.etablissement.dmp.producer import Produced
 from maison.portail.history import Names, in_french
 from tests.identite.helpers import SARAH_NIR
-from tests.partage.world import CABINET, CABINET_NAME, CHILD, HOPITAL_NAME, PROS, World, make_world, n1
-from tests.portail.own_patient import Patient, own_patient
+from tests.partage.world import CABINET, CABINET_NAME, CHILD, HOPITAL_NAME, PROS, World, make_world
+from tests.portail import espace_world
+from tests.portail.own_patient import Patient
 from tests.portail.test_patient import log_in
 
 
@@ -26,20 +26,7 @@ def shared_world(module_live) -> World:
     return make_world(module_live.house, module_live, keys=("hospitalier", "generaliste", "urgentiste"))
 
 
-@pytest.fixture
-def world(shared_world: World) -> World:
-    """The module's world, its professionals' tokens young enough for this test (they last 120 s)."""
-    return shared_world.renew()
-
-
-@pytest.fixture
-def own(world) -> Patient:
-    """This test's patient, one N1 of hers fed by the hospital."""
-    patient = own_patient(world.house)
-    assert (
-        world.provide("hospitalier", [Produced(n1(PROS["hospitalier"], patient=patient.identity))]).status_code == 200
-    )
-    return patient
+world, own = espace_world.renewed_world, espace_world.patient  # tokens renewed; a patient of the test's own
 
 
 def _history(world, own: Patient) -> str:
