@@ -1,17 +1,28 @@
 """SUN-ES usage indicators (seed 004 L185-207; issue 23 §1.1-1.2) counted from what happened: a small
 world built by the real flows — the GAM's PAM messages through `Sejours.receive`, the DPI's documents
 to the PFI over HL7 v2, fed by the PFI to the DMP (PDSm over HTTP) and sent by MSSanté (SMTP) — then
-every DS figure checked against hand-counted values, and every explanation's reasons."""
+every DS figure checked against hand-counted values, and every explanation's reasons; the same figures
+served over HTTP by the running house (the JSON report, the FHIR MeasureReports, the HTML page), signed.
+
+The world is built once per backend on the module's house (module_live): the flows, a first fold, then
+the records that contradict it (`built`). The module's other tests read structures and a GHT of their
+own, which the world's stays do not touch."""
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+import httpx
 import pytest
+from lxml import html
 
 from maison.core import audit
 from maison.core.actor import Actor
+from maison.core.auth import issue_key
 from maison.core.errors import InvalidInput, NotFound
 from maison.core.identifiers.nir import OID_INS_NIR_TEST
 from maison.core.ins_traits import Traits
@@ -44,6 +55,7 @@ UNKNOWN = "x@inconnu.mssante.fr"  # an address no operator serves: the sending f
 SECRETARIAT = "secretariat@medecin.mssante.fr"  # an ORG mailbox: not a correspondent of DS4.1
 SARAH_BOX = f"{SARAH_ID.ins}@{CITIZEN_DOMAIN}"
 ARS = Actor(person="agent-ars", structure="ARS-IDF", software="observatoire")
+STAFF = Actor(person="899900038441", structure=HOPITAL, software="dpi")
 TODAY = date.today()
 CURRENT = Period.semester_of(TODAY)
 PREVIOUS = Period.semester_of(CURRENT.start - timedelta(days=1))
@@ -54,10 +66,10 @@ def _hl7(day: date, hour: int) -> str:
 
 
 class World:
-    """The structure HOPITAL: its GAM, its PFI (DMP + MSSanté), and the DPI's messages."""
+    """The structure HOPITAL (or another one's GAM): its GAM, its PFI (DMP + MSSanté), and the DPI's messages."""
 
-    def __init__(self, house, receiver: Hl7Documents, dmp=None) -> None:
-        self.house, self.receiver, self.dmp = house, receiver, dmp
+    def __init__(self, house, receiver: Hl7Documents, dmp=None, *, structure: str = HOPITAL) -> None:
+        self.house, self.receiver, self.dmp, self.structure = house, receiver, dmp, structure
         self.control = 0
         self.cro = b""
         self.direct_ids: list[str] = []
@@ -66,14 +78,15 @@ class World:
         self.control += 1
         patient = pid(ipp=ipp, status="PROV", ins="", name=f"PATIENT-{ipp}")
         text = adt(event, f"G{self.control}", stay=stay, movement=movement, action=action, at=_hl7(day, 10),
-                   patient=patient, structure=HOPITAL)  # fmt: skip
-        self.house.sejours.receive(pam.read(parse_pam(text.replace(FINESS, HOPITAL))))
+                   patient=patient, structure=self.structure)  # fmt: skip
+        self.house.sejours.receive(pam.read(parse_pam(text.replace(FINESS, self.structure))))
 
     def merge(self, survivor: str, absorbed: str) -> None:
         self.control += 1
         patient = pid(ipp=survivor, status="PROV", ins="", name=f"PATIENT-{survivor}")
-        text = adt("A40", f"G{self.control}", stay="", movement="", patient=patient, mrg=absorbed, structure=HOPITAL)
-        self.house.sejours.receive(pam.read(parse_pam(text.replace(FINESS, HOPITAL))))
+        text = adt("A40", f"G{self.control}", stay="", movement="", patient=patient, mrg=absorbed,
+                   structure=self.structure)  # fmt: skip
+        self.house.sejours.receive(pam.read(parse_pam(text.replace(FINESS, self.structure))))
 
     def stay(self, number: str, ipp: str, admitted: date, discharged: date | None) -> None:
         self.pam("A01", number, ipp, day=admitted, movement=f"{number}-1")
@@ -90,8 +103,9 @@ class World:
         return doc.unique_id
 
 
-@pytest.fixture
-def world(house, live, tmp_path):
+@contextmanager
+def opened(house, live, tmp_path) -> Iterator[World]:
+    """The world's people and channels on `house` served at `live.url`, closed on leaving."""
     dmp_world = make_world(house, live, keys=("hospitalier", "generaliste"))
     assert dmp_world.inform("hospitalier").status_code == 201
     house.insi.referential.register(
@@ -103,10 +117,19 @@ def world(house, live, tmp_path):
     mss.mss.mailboxes.create(audit.SYSTEM, SECRETARIAT, "medecins", "ORG", PROS["generaliste"].structure, "Secrétariat")
     dpi = Dpi()
     receiver = Hl7Documents(house.db, house.mss.blobs, channels_for(dmp_world, mss, dpi))
-    yield World(house, receiver, dmp_world)
-    receiver.close()
-    dpi.close()
-    mss.close()
+    try:
+        yield World(house, receiver, dmp_world)
+    finally:
+        receiver.close()
+        dpi.close()
+        mss.close()
+
+
+@pytest.fixture
+def world(house, live, tmp_path):
+    """A test's own world on its own house (the portal's tests build it so)."""
+    with opened(house, live, tmp_path) as made:
+        yield made
 
 
 def letter(type_: Code | None = None, **kw) -> bytes:
@@ -253,14 +276,33 @@ def figures(report) -> dict[str, tuple[int, int]]:
     return {r.indicator.code: (r.numerator, r.denominator) for r in report.results}
 
 
-def test_each_indicator_and_its_explanation_from_the_real_flows(world, house, reference_path):
+@dataclass(frozen=True)
+class Built:
+    """The module's world once `build` and `later_records` made it, and the figures of the fold between."""
+
+    world: World
+    ids: dict[str, str]
+    first: dict[str, tuple[int, int]]
+
+
+@pytest.fixture(scope="module")
+def built(module_live, reference_path, tmp_path_factory) -> Iterator[Built]:
+    """The world of `build`, folded once (`first`), then `later_records`' contradicting records: what
+    the module's two tests of it read, one house and one world per backend (the flows cost seconds)."""
+    with opened(module_live.house, module_live, tmp_path_factory.mktemp("sunes")) as world:
+        ids = build(world, reference_path)
+        first = figures(sunes_of(world.house).compute(STAFF, Scope.structure(HOPITAL), CURRENT))  # a first fold
+        later_records(world, reference_path)
+        yield Built(world, ids, first)
+
+
+def test_each_indicator_and_its_explanation_from_the_real_flows(built):
+    world, ids, house = built.world, built.ids, built.world.house
     sunes = sunes_of(house)
-    ids = build(world, reference_path)
-    me = Actor(person="899900038441", structure=HOPITAL, software="dpi")
-    first = figures(sunes.compute(me, Scope.structure(HOPITAL), CURRENT))  # a first fold
+    me = STAFF
+    first = built.first  # folded after `build`, before `later_records`
     # S1..S4 and S10 discharged; S4's letter counts, S3's CRO too (not yet withdrawn), S3 returns after S4
     assert (first["DS1.1"], first["DS1.3"], first["DS1.4"]) == ((2, 5), (1, 5), (1, 1))
-    later_records(world, reference_path)
     report = sunes.compute(me, Scope.structure(HOPITAL), CURRENT)
     assert figures(report) == FIGURES
     assert report.result("DS1.1").rate == 33.3 and report.result("DS1.1").target == 50
@@ -358,26 +400,74 @@ def test_each_indicator_and_its_explanation_from_the_real_flows(world, house, re
     assert [t.title for t in report.tables()][1].startswith("DS4.3")
 
 
-def test_a_ght_counts_its_members_and_ds43_is_declared_with_its_evidence(house):
+def test_the_served_figures_are_the_hand_counted_ones(built, module_live):
+    """The world's figures as the running house serves them: the JSON report, the FHIR MeasureReports
+    and the HTML page carry the hand-counted figures, signed (was tests/e2e/test_observatoire_served.py)."""
+    live = module_live
+    own = {"ESANTE-API-KEY": issue_key(live.house.db, HOPITAL, "dpi-chu", "dim")}
+    params = {"structure": HOPITAL, "periode": CURRENT.label}
+
+    served = httpx.get(f"{live.url}/observatoire/sunes", params=params, headers=own, timeout=60).json()
+    lines = {i["indicateur"]: (i["numerateur"], i["denominateur"]) for i in served["contenu"]["indicateurs"]}
+    assert lines == FIGURES and served["signature"]["signe"] is True
+
+    bundle = httpx.get(f"{live.url}/observatoire/fhir/MeasureReport", params=params, headers=own, timeout=60).json()
+    counted = {}
+    for entry in bundle["entry"]:
+        group = entry["resource"]["group"][0]
+        counts = {p["code"]["coding"][0]["code"]: p["count"] for p in group["population"]}
+        code = entry["resource"]["measure"].rsplit("/", 1)[1]
+        counted[code] = (counts["numerator"], counts["denominator"])
+        if counts["denominator"]:
+            assert group["measureScore"]["value"] == round(counts["numerator"] / counts["denominator"], 4)
+    assert counted["sunes-ds1-1"] == FIGURES["DS1.1"] and counted["sunes-ds4-2"] == FIGURES["DS4.2"]
+    assert "signature" in bundle
+
+    page = httpx.get(f"{live.url}/observatoire/rapport.html", params=params, headers=own, timeout=120)
+    parsed = html.fromstring(page.content)
+    bars = [t.text_content() for t in parsed.iter("{http://www.w3.org/2000/svg}title", "title")]
+    assert "DS1.1 — numérateur : 2" in bars and "DS1.1 — dénominateur : 6" in bars
+    assert any(b.startswith(f"{CURRENT.months()[0].label} — DS1.1 : ") for b in bars)  # the rates per month
+    [by_service] = [
+        t for t in parsed.iter("table") if t.find("caption").text_content().startswith("Taux SUN-ES par service")
+    ]
+    [row] = by_service.find("tbody").findall("tr")  # every stay of the world left from one unit
+    cells = [td.text_content() for td in row.findall("td")]
+    assert cells[1] == "33.3" and cells[-1] == "33.3"  # DS1.1 2 of 6, DS4.2 2 of 6: as the whole structure
+
+    why = httpx.get(f"{live.url}/observatoire/sunes/explication/DS1.1", params=params, headers=own, timeout=60)
+    items = {i["element"]: i for i in why.json()["contenu"]["elements"]}
+    assert items[f"{HOPITAL}/S2"]["compte"] is False and "INS" in items[f"{HOPITAL}/S2"]["raison"]
+
+
+# The GHT's establishments and the structure without stays: none of the module's world (HOPITAL)
+SUPPORT, MEMBER, WITHOUT_STAYS = "1750000810", "1750000828", "1750000836"
+
+
+def test_a_ght_counts_its_members_and_ds43_is_declared_with_its_evidence(module_house):
+    house = module_house
     sunes = SunEs(house.db, house.sejours, house.settings)
     admin = Actor(person="admin", structure="maison", software="maison", role="administrateur-maison")
     with pytest.raises(NotFound):
         sunes.compute(ARS, Scope.ght("GHT-75"), CURRENT)
-    house.cellule.record_ght(admin, "GHT-75", "GHT de test", HOPITAL, ["1750000027"])
-    world = World(house, None)  # type: ignore[arg-type]  (stays only)
+    house.cellule.record_ght(admin, "GHT-75", "GHT de test", SUPPORT, [MEMBER])
+    world = World(house, None, structure=SUPPORT)  # type: ignore[arg-type]  (stays only)
+    world.control = 900  # MSH-10 ids of its own (G901…): the module's world sends G1…
     world.stay("G1", "P9", CURRENT.start + timedelta(days=1), CURRENT.start + timedelta(days=2))
     report = sunes.compute(ARS, Scope.ght("GHT-75"), CURRENT)
-    assert report.structures == (HOPITAL, "1750000027")
+    assert report.structures == (SUPPORT, MEMBER)
     assert figures(report)["DS1.1"] == (0, 1) and report.result("DS1.1").rate == 0.0
     assert report.cme is None
-    director = Actor(person="directeur", structure=HOPITAL, software="portail")
+    director = Actor(person="directeur", structure=SUPPORT, software="portail")
+    with house.db.read() as conn:
+        mark = max((e["seq"] for e in audit.events(conn, newest_first=True, limit=1)), default=0)
     with pytest.raises(InvalidInput):
-        sunes.declare_cme(director, HOPITAL, "2999-01-01", "CME", "PV")
+        sunes.declare_cme(director, SUPPORT, "2999-01-01", "CME", "PV")
     with pytest.raises(InvalidInput):
-        sunes.declare_cme(director, HOPITAL, "2026-02-30", "CME", "PV")
+        sunes.declare_cme(director, SUPPORT, "2026-02-30", "CME", "PV")
     with pytest.raises(InvalidInput):
-        sunes.declare_cme(director, HOPITAL, CURRENT.start.isoformat(), "CME", " ")
-    sunes.declare_cme(director, HOPITAL, CURRENT.start.isoformat(), "CME", "PV de la CME, point 4")
+        sunes.declare_cme(director, SUPPORT, CURRENT.start.isoformat(), "CME", " ")
+    sunes.declare_cme(director, SUPPORT, CURRENT.start.isoformat(), "CME", "PV de la CME, point 4")
     ds43 = sunes.compute(ARS, Scope.ght("GHT-75"), CURRENT).as_dict()["DS4.3"]
     assert ds43["presente"] is True
     assert ds43["preuve"]["date_presentation"] == CURRENT.start.isoformat()
@@ -385,21 +475,22 @@ def test_a_ght_counts_its_members_and_ds43_is_declared_with_its_evidence(house):
     # presented in the current semester: not yet in the previous one's report
     assert sunes.compute(ARS, Scope.ght("GHT-75"), PREVIOUS).cme is None
     with house.db.read() as conn:
-        [declared] = list(audit.events(conn, action_prefix="observatoire.sunes.cme"))
+        [declared] = [e for e in audit.events(conn, action_prefix="observatoire.sunes.cme") if e["seq"] > mark]
     assert declared["actor_person"] == "directeur"
 
 
-def test_targets_are_settings(house):
-    settings = house.settings.with_overrides(sunes_cible_ds1_1=10)
-    sunes = SunEs(house.db, house.sejours, settings)
-    report = sunes.compute(ARS, Scope.structure(HOPITAL), CURRENT)
+def test_targets_are_settings(module_house):
+    settings = module_house.settings.with_overrides(sunes_cible_ds1_1=10)
+    sunes = SunEs(module_house.db, module_house.sejours, settings)
+    report = sunes.compute(ARS, Scope.structure(WITHOUT_STAYS), CURRENT)
     assert report.result("DS1.1").target == 10 and report.result("DS1.2").target == 50
     assert report.result("DS1.1").rate is None  # no stay: no rate, not 0 %
 
 
 @pytest.mark.parametrize("code", ["DS4.3", "DS5.1", ""])
-def test_an_indicator_not_of_the_seed_s_list_is_refused(house, code):
+def test_an_indicator_not_of_the_seed_s_list_is_refused(module_house, code):
     """DS4.3 is a declaration, not a rate (004 L205-207): it has no explanation of stays."""
+    house = module_house
     with pytest.raises(InvalidInput) as refused:
         SunEs(house.db, house.sejours, house.settings).explain(ARS, Scope.structure(HOPITAL), CURRENT, code)
     assert refused.value.code == "indicateur"
