@@ -18,7 +18,7 @@ from tests.e2e.test_portail_patient import browser as browser  # noqa: F401  (a 
 from tests.e2e.test_portail_pro import log_in as psc_log_in
 from tests.partage.world import CHILD_ID, HOPITAL, PROS, make_world
 from tests.portail.pro_session import actor_of, open_session
-from tests.portail.test_pro_etablissement import pfi as pfi  # noqa: F401  (the PFI's world, a fixture)
+from tests.portail.test_pro_etablissement_pfi import pfi as pfi  # noqa: F401  (the PFI's world, a fixture)
 from tests.portail.test_pro_ordonnance import dispense
 
 

@@ -18,10 +18,10 @@ from maison.core.ins_traits import Traits
 from maison.etablissement.pfi.hl7_documents import Hl7Documents
 from maison.identite.psc.api import issuer_for
 from tests.e2e.dpi import Dpi
-from tests.e2e.test_mss_pfi import _gp_sends, _pfi
+from tests.e2e.test_mss_pfi import Hospital, _gp_sends, _pfi
 from tests.etablissement.pfi.test_hl7_documents import channels_for, settled
 from tests.etablissement.pfi.test_hl7_request import message_text, parse
-from tests.partage.mss_world import start_world
+from tests.partage.mss_world import GP, PFI, start_world
 from tests.partage.world import CHILD_ID, HOPITAL, PROS, SARAH_ID, make_world, n1
 from tests.portail.pro_session import actor_of, csrf, french_error, pro_client
 
@@ -61,8 +61,9 @@ def pfi(world, house, live, tmp_path, reference_path):
     assert receiver.handle(parse(message)) is None
     settled(house, "M1")
     assert dpi.zams("Z01")
-    _gp_sends(mss, house, world.tokens["generaliste"], n1(PROS["generaliste"], patient=CHILD_ID))
-    _pfi(mss, house, reference_path).run_once()
+    hospital = Hospital(HOPITAL, PFI, GP)  # the world's own PFI and GP mailboxes (start_world's)
+    _gp_sends(mss, house, world.tokens["generaliste"], hospital, n1(PROS["generaliste"], patient=CHILD_ID))
+    _pfi(mss, house, reference_path, hospital).run_once()
     yield world
     receiver.close()
     dpi.close()
