@@ -268,7 +268,7 @@ class Scan:
         with page.expect_response(lambda r: r.request.headers.get("hx-request") == "true") as answer:
             page.click(click)
         page.get_by_text(shown).first.wait_for()
-        page.wait_for_function("!document.querySelector('.htmx-request')")  # a search's other trigger settled
+        page.locator(".htmx-request").first.wait_for(state="detached")  # a search's other trigger settled
         self.check(page, answer.value.status, expected, fragment)
         return page
 
@@ -361,6 +361,9 @@ SARAHS_OWN = {  # what her own data shows: her message, her pharmacy, the pages 
     "/mon-espace/documents/{id}/retrait",
     "/mon-espace/controles + professionnels trouvés",
     "/mon-espace/controles + règle enregistrée",
+    "/mon-espace/controles + médecins trouvés",
+    "/mon-espace/controles + médecin traitant enregistré",
+    "/mon-espace/controles + accès en urgence enregistré",
     "/mon-espace/controles/professionnels",
 }
 
@@ -404,6 +407,10 @@ def fragments(scan: Scan, seeded: Seeded) -> None:
     page.fill("#regle-nom", "martin")
     scan.swap("form:has(#regle-nom) button[type=submit]", "Claire MARTIN", "professionnels trouvés")
     scan.swap("#resultats-regle button:has-text('Bloquer')", NOTICES["regle"], "règle enregistrée")
+    page.fill("#traitant-nom", "martin")
+    scan.swap("form:has(#traitant-nom) button[type=submit]", "Choisir comme médecin traitant", "médecins trouvés")
+    scan.swap("#resultats-traitant button", NOTICES["traitant"], "médecin traitant enregistré")
+    scan.swap("text=Enregistrer mes choix d'accès en urgence", NOTICES["urgence"], "accès en urgence enregistré")
 
 
 def test_every_page_of_mon_espace_sante(world, seeded, scan):
@@ -546,6 +553,12 @@ def test_every_page_of_the_professionals_portal(world, scan):
     page = scan.submit("text=Accéder en bris de glace", 200)
     assert "Accès en bris de glace" in page.locator("main").inner_text()
     secretly(scan)
+    page = scan.go("/pro/patients")
+    page.fill("#ins", SARAH_NIR[:13] + ("00" if SARAH_NIR[13:] != "00" else "01"))  # her INS, a wrong key
+    for name, value in (("nom", "GARCIA-HAMMADI"), ("prenoms", "SARAH-LOU ANNA"), ("naissance", "1977-01-21")):
+        page.fill(f"#ins-{name}", value)
+    page.select_option("#ins-sexe", "F")
+    scan.swap("text=Vérifier l'INS avec INSi", "Recherche impossible", "INS refusé")
     page = scan.visit("/pro/patients")
     page.fill("#nom", "GARCIA-HAMMADI")
     page.fill("#prenoms", "SARAH-LOU ANNA")
@@ -578,6 +591,7 @@ def test_every_page_of_the_professionals_portal(world, scan):
             "/pro/patients/{id}/dmp/bris-de-glace",
             "/pro/patients + identité vérifiée",
             "/pro/patients + document déposé",
+            "/pro/patients + INS refusé",
         },
     )
 
