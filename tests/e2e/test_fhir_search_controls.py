@@ -1,7 +1,11 @@
 """The result parameters of FHIR search on every base (issue 20 §4.3, R4 search.html §3.1.1.5):
 `_count=0` and `_summary=count` answer the total alone; `_summary`'s other values, `_elements` where
 the base does not serve it and `_sort` (no guide lists it) are refused with a 400 OperationOutcome
-naming the parameter, never ignored."""
+naming the parameter, never ignored.
+
+The tests of one backend share one house and its world (module_live): each counts what it alone wrote
+(its own patients, its own structure's index, the GP's prescriptions, a directory it seeds and counts
+itself)."""
 
 import httpx
 import pytest
@@ -12,9 +16,33 @@ from maison.seeding.directory import seed_directory
 from tests.e2e.test_fhir_transitions import _admit
 from tests.e2e.test_ordonnance_api import envelope
 from tests.identite.helpers import IDAM, STRUCTURE
-from tests.partage.world import OID_INS_NIR_TEST, PROS, SARAH_NIR, make_world, n1
+from tests.partage.world import OID_INS_NIR_TEST, PROS, World, make_world, n1
+from tests.portail.own_patient import own_patient
 
 REFUSED = ({"_sort": "_id"}, {"_summary": "text"}, {"_summary": "data"})
+
+
+@pytest.fixture(scope="module")
+def module_world(module_live) -> World:
+    """The module's professionals, signed in to Pro Santé Connect once per backend."""
+    return make_world(module_live.house, module_live, ("generaliste", "hospitalier"))
+
+
+@pytest.fixture
+def world(module_world: World) -> World:
+    return module_world.renew()
+
+
+@pytest.fixture
+def house(module_live):
+    """The module's shared house."""
+    return module_live.house
+
+
+@pytest.fixture
+def live(module_live):
+    """Where the module's house is served (`.url`)."""
+    return module_live
 
 
 def _count_only(answer: httpx.Response, total: int | None = None) -> int:
@@ -46,9 +74,10 @@ def test_annuaire(house, live):
 
 
 def test_patient_index(house, live):
-    from tests.identite.helpers import seed_referential
-
-    seed_referential(house.insi)
+    # the DPI's software and structure (seed_referential's; its people are not searched here, and
+    # Sarah is the world's already)
+    house.insi.register_software(IDAM, "Maison DPI", "Maison")
+    house.insi.register_structure(STRUCTURE, "Hôpital de test")
     key = issue_key(house.db, STRUCTURE, IDAM, "801234567897", "accueil")
     http = httpx.Client(base_url=f"{live.url}/fhir", headers={"Authorization": f"Bearer {key}"})
     for n in range(3):
@@ -61,8 +90,8 @@ def test_patient_index(house, live):
         _refused(http.get("/Patient", params={"family": "MARTIN", **params}), next(iter(params)))
 
 
-def test_ordonnance_and_dmp(house, live):
-    world = make_world(house, live, ("generaliste", "hospitalier"))
+def test_ordonnance_and_dmp(world):
+    patient = own_patient(world.house, account=False)
     gp = httpx.Client(base_url=f"{world.base}/ordonnance", headers=world.headers("generaliste"), timeout=30)
     for _ in range(2):
         assert gp.post("/RequestGroup", json=envelope()).status_code == 201
@@ -73,11 +102,14 @@ def test_ordonnance_and_dmp(house, live):
     for params in (*REFUSED, {"_elements": "status"}):
         _refused(gp.get("/RequestGroup", params=params), next(iter(params)))
 
-    documents = [Produced(n1(PROS["hospitalier"], title=t)) for t in ("Lettre de liaison", "Compte rendu")]
+    documents = [
+        Produced(n1(PROS["hospitalier"], patient=patient.identity, title=t))
+        for t in ("Lettre de liaison", "Compte rendu")
+    ]
     assert world.provide("hospitalier", documents).status_code == 200
-    assert world.inform("generaliste").status_code == 201
+    assert world.inform("generaliste", patient.ins).status_code == 201
     dmp = world.client("generaliste")
-    query = {"patient.identifier": f"urn:oid:{OID_INS_NIR_TEST}|{SARAH_NIR}", "status": "current"}
+    query = {"patient.identifier": f"urn:oid:{OID_INS_NIR_TEST}|{patient.ins}", "status": "current"}
     _count_only(dmp.get("/DocumentReference", params={**query, "_summary": "count"}), 2)
     _count_only(dmp.get("/DocumentReference", params={**query, "_count": "0"}), 2)
     cut = dmp.get("/DocumentReference", params={**query, "_count": "1"}).json()
@@ -85,12 +117,12 @@ def test_ordonnance_and_dmp(house, live):
     for params in (*REFUSED, {"_elements": "status"}):
         _refused(dmp.get("/DocumentReference", params={**query, **params}), next(iter(params)))
     # the information state is searched (search-type): a searchset, not a bare Consent
-    consent = dmp.get("/Consent", params={"patient.identifier": SARAH_NIR})
+    consent = dmp.get("/Consent", params={"patient.identifier": patient.ins})
     assert (
         consent.json()["resourceType"] == "Bundle"
         and consent.json()["entry"][0]["resource"]["resourceType"] == "Consent"
     )
-    _count_only(dmp.get("/Consent", params={"patient.identifier": SARAH_NIR, "_summary": "count"}), 1)
+    _count_only(dmp.get("/Consent", params={"patient.identifier": patient.ins, "_summary": "count"}), 1)
 
 
 @pytest.mark.parametrize("value", ["-1", "x", "100001"])
@@ -101,20 +133,19 @@ def test_a_bad_count_is_refused(house, live, value):
     assert http.get("/Organization", params={"_count": value}).status_code == 400
 
 
-def test_mon_espace_sante_lists(house, live):
+def test_mon_espace_sante_lists(world):
     """The patient's lists in Mon espace santé are FHIR searchsets too: the same result parameters."""
     from tests.e2e.test_espace import observation
 
-    world = make_world(house, live, ("generaliste",))
-    sarah = httpx.Client(
-        base_url=f"{world.base}/espace", headers={"Authorization": f"Bearer {world.patient_token()}"}, timeout=30
-    )
+    patient = own_patient(world.house)
+    token = world.patient_token(patient.login, patient.email)
+    alice = httpx.Client(base_url=f"{world.base}/espace", headers={"Authorization": f"Bearer {token}"}, timeout=30)
     for when in ("2026-10-01T08:00:00Z", "2026-10-02T08:00:00Z"):
-        assert sarah.post("/mesures", json=observation("29463-7", 70, "kg", when)).status_code == 201
-    _count_only(sarah.get("/mesures", params={"_summary": "count"}), 2)
-    page = sarah.get("/mesures", params={"_count": "1"}).json()
+        assert alice.post("/mesures", json=observation("29463-7", 70, "kg", when)).status_code == 201
+    _count_only(alice.get("/mesures", params={"_summary": "count"}), 2)
+    page = alice.get("/mesures", params={"_count": "1"}).json()
     assert len(page["entry"]) == 1 and page["total"] == 2
     for params in (*REFUSED, {"_elements": "code"}):
-        _refused(sarah.get("/mesures", params=params), next(iter(params)))
-        _refused(sarah.get("/agenda", params=params), next(iter(params)))
-        _refused(sarah.get("/profil/allergies", params=params), next(iter(params)))
+        _refused(alice.get("/mesures", params=params), next(iter(params)))
+        _refused(alice.get("/agenda", params=params), next(iter(params)))
+        _refused(alice.get("/profil/allergies", params=params), next(iter(params)))
