@@ -71,3 +71,13 @@ def fhir_bodies(monkeypatch: pytest.MonkeyPatch) -> Iterator[FhirBodies]:
     if bodies.faults:
         shown = "\n".join(bodies.faults[:60])
         pytest.fail(f"{len(bodies.faults)} base R4 fault(s) in the FHIR bodies received:\n{shown}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def mllp_served(tmp_path_factory, reference_path, database_url, migrated):
+    """One `maison serve --mllp-port` with the default settings per backend, for every module that
+    drives it so (test_sejours_mllp, test_sejours_hostile): 6-14 s to start, once instead of once per
+    module. Their tests start on emptied tables (`db`); the server keeps no state between messages."""
+    from tests.e2e.mllp_server import module_server
+
+    yield from module_server(tmp_path_factory, reference_path, database_url)

@@ -1,7 +1,8 @@
 """`maison serve --mllp-port` in a process of its own, for the tests that drive it over MLLP.
 
-Starting it costs 6-14 s (three spawned interpreters import the house), so a test module shares one
-server per database backend (`module_server`); its tests stay independent because the `db` fixture
+Starting it costs 6-14 s (three spawned interpreters import the house), so the modules that drive it
+with the default settings share one server per database backend (`module_server`, behind
+tests/e2e/conftest.py's session-wide `mllp_served`); their tests stay independent because the `db` fixture
 empties every table before each of them, and the server keeps no state of its own between messages
 (idempotency, the audit chain's head, the stays: all read from the database)."""
 

@@ -10,16 +10,16 @@ import pytest
 import sqlalchemy as sa
 
 from maison.formats.hl7v2.client import MllpClient
-from tests.e2e.mllp_server import module_server
 from tests.etablissement.sejours.messages import adt, pid
 
 TABLES = ("sej_stay", "sej_movement", "sej_message", "sej_dmp_state", "vig_patient")
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory, reference_path, database_url, migrated):
-    """One server for the module's tests on each backend; each test starts on emptied tables (`db`)."""
-    yield from module_server(tmp_path_factory, reference_path, database_url)
+@pytest.fixture
+def served(mllp_served):
+    """The server the MLLP modules share on each backend (tests/e2e/conftest.py); each test starts on
+    emptied tables (`db`)."""
+    return mllp_served
 
 
 def _rows(db) -> dict[str, int]:

@@ -17,17 +17,18 @@ from maison.core.auth import issue_key
 from maison.etablissement.sejours.model import StayStatus
 from maison.etablissement.vigilance.model import Status
 from maison.formats.hl7v2.client import MllpClient, MllpError
-from tests.e2e.mllp_server import Served, module_server
+from tests.e2e.mllp_server import Served
 from tests.etablissement.sejours.messages import FINESS, PAM_EXAMPLES, adt
 
 MLLP_SEND = Path(sys.executable).with_name("mllp_send")
 READER = Actor(person="899900038441", structure=FINESS, software="dpi")
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory, reference_path, database_url, migrated):
-    """One server for the module's tests on each backend; each test starts on emptied tables (`db`)."""
-    yield from module_server(tmp_path_factory, reference_path, database_url)
+@pytest.fixture
+def served(mllp_served):
+    """The server the MLLP modules share on each backend (tests/e2e/conftest.py); each test starts on
+    emptied tables (`db`)."""
+    return mllp_served
 
 
 def _example(reference_path: Path, name: str) -> bytes:
