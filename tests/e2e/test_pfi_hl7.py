@@ -68,7 +68,9 @@ def scene(reference_path, database_url, migrated, tmp_path_factory):
     with the CHU's software key, the CHU's MSSanté operator, the ZAM to the DPI's listener this module
     runs. Prepared as a test house is for the examples: the INS referential holds their patient
     (PAT-TROIS; the volet 2.0's PATA cannot be held, see UNKNOWN_INS), her DMP open; the trust space
-    serves their recipient's domain and his mailbox.
+    serves their recipient's domain and his mailbox. Its operators are registered here and run by the
+    server (its supervisor starts the registry's local operators, as in production): run here too, they
+    held the ports, and the server's copies failed and were spawned again and again meanwhile.
     Each test uses its own patients, control ids and stays, so that none depends on another."""
     from maison.core.auth import issue_key
     from maison.house import House
@@ -82,7 +84,7 @@ def scene(reference_path, database_url, migrated, tmp_path_factory):
         house.insi.referential.register(PAT_TROIS[1], PAT_TROIS[0])
         assert world.inform("hospitalier", ins=PAT_TROIS[0]).status_code == 201
         key = issue_key(house.db, HOPITAL, "PFI-HL7", "system:pfi")  # scope logiciel: the PFI's own key
-        mss = start_world(house, tmp, issuer_for(live.url), domains=(TEST_CI_SIS,))
+        mss = start_world(house, tmp, issuer_for(live.url), domains=(TEST_CI_SIS,), start=False)
         mss.mss.mailboxes.create(SYSTEM, HODA, "medecins", "PER", "801234567897", "HODA Adam")
         dpi = Dpi()
         toml = {
@@ -105,6 +107,7 @@ def scene(reference_path, database_url, migrated, tmp_path_factory):
         )
         server = Served(settings, tmp / "serve.log")
         try:
+            _operators_listening(server, list(mss.mss.runtimes))
             yield Scene(house, world, server, dpi, mss)
         finally:
             server.stop()
@@ -112,6 +115,14 @@ def scene(reference_path, database_url, migrated, tmp_path_factory):
             mss.close()
     house.insi.journal.close()
     house.db.dispose()
+
+
+def _operators_listening(server: Served, operators: list[str], timeout: float = 60) -> None:
+    """Wait until the server says each operator listens (`maison serve` prints it once it does)."""
+    deadline = time.monotonic() + timeout
+    while not all(f"MSSanté {o} à l'écoute" in server.log.read_text() for o in operators):
+        assert time.monotonic() < deadline and server.proc.poll() is None, server.log.read_text()[-3000:]
+        time.sleep(0.1)
 
 
 def send(server, message: str | bytes) -> hl7.Message:

@@ -29,6 +29,7 @@ class MssWorld:
     mss: Mss
     loop: asyncio.AbstractEventLoop
     thread: threading.Thread
+    started: bool = True  # False: registered only, another process (`maison serve`) runs the operators
 
     def endpoints(self, operator: str) -> Endpoints:
         return self.mss.runtimes[operator].endpoints
@@ -37,7 +38,8 @@ class MssWorld:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
 
     def close(self) -> None:
-        self.run(self.mss.stop())
+        if self.started:
+            self.run(self.mss.stop())
 
 
 _LOOP: list = []
@@ -59,10 +61,18 @@ def _all_listeners() -> Endpoints:
 
 
 def start_world(
-    house, tmp_path: Path, psc_issuer: str, annuaire: AnnuaireAccess | None = None, domains: tuple[str, ...] = ()
+    house,
+    tmp_path: Path,
+    psc_issuer: str,
+    annuaire: AnnuaireAccess | None = None,
+    domains: tuple[str, ...] = (),
+    *,
+    start: bool = True,
 ) -> MssWorld:
     """`annuaire`: where the regional operator ("medecins") publishes its mailboxes (none otherwise);
-    `domains`: more domains it serves (the trust space of a test that names other addresses)."""
+    `domains`: more domains it serves (the trust space of a test that names other addresses);
+    `start` False: the operators registered (certificates, ports, mailboxes) but not run here, for a
+    `maison serve` of the same house to run them (its supervisor starts the registry's local operators)."""
     # the same message store and authority as the house's HTTP side (Mon espace santé's messagerie)
     data = house.settings.data_dir / "mss"
     mss = Mss(
@@ -83,6 +93,7 @@ def start_world(
     mss.mailboxes.create(SYSTEM, PFI, "chu-test", "APP", "1750000019", "PFI du CHU", password=PFI_PASSWORD)
     mss.mailboxes.create(SYSTEM, GP, "medecins", "PER", PROS["generaliste"].idnatps, "MARTIN Claire")
     loop, thread = _loop()
-    world = MssWorld(mss, loop, thread)
-    world.run(mss.start())
+    world = MssWorld(mss, loop, thread, started=start)
+    if start:
+        world.run(mss.start())
     return world
