@@ -16,9 +16,10 @@ import httpx
 import pytest
 
 from maison.identite.mes.login import PatientLogin
-from tests.identite.helpers import nir
+from tests.identite.helpers import SARAH_NIR, nir
 
 PASSWORD = "un-mot-de-passe-solide"
+CHILD = nir("2150375056021")  # a minor (born 2015): Sarah's child in `mes`
 _serial = itertools.count(1)
 
 
@@ -56,7 +57,19 @@ class Family:
 
 
 @pytest.fixture
-def mes(module_live) -> Family:
+def mes(house, live):
+    """Sarah and her child's accounts on a house of the test's own: (the login service, its base URL).
+    Not this module's (its tests share one house): test_auth_throttle.py's, whose counts start empty."""
+    login = house.patient_login
+    login.open_account("sarah.garcia", SARAH_NIR, "1977-01-21", PASSWORD, email="sarah@example.fr")
+    login.open_account("lea.bernard", CHILD, "2015-03-03", PASSWORD, phone="+33612345678")
+    login.declare_representative(SARAH_NIR, CHILD, "parent")
+    return login, f"{live.url}/mes"
+
+
+@pytest.fixture
+def family(module_live) -> Family:
+    """This test's own accounts on the module's house."""
     family = Family(module_live.house.patient_login, f"{module_live.url}/mes", next(_serial))
     login = family.login
     login.open_account(family.parent, family.parent_ins, "1977-01-21", PASSWORD, email=family.email)
@@ -69,46 +82,48 @@ def _code(login, recipient: str) -> str:
     return re.search(r"\b(\d{6})\b", login.outbox(recipient)[-1]["body"]).group(1)
 
 
-def _log_in(mes: Family, user: str | None = None, recipient: str | None = None) -> dict:
+def _log_in(family: Family, user: str | None = None, recipient: str | None = None) -> dict:
     """The mother's login (or `user`'s, whose code goes to `recipient`), through to her tokens."""
-    user, recipient = user or mes.parent, recipient or mes.email
-    started = httpx.post(f"{mes.base}/connexion", json={"identifiant": user, "motDePasse": PASSWORD})
+    user, recipient = user or family.parent, recipient or family.email
+    started = httpx.post(f"{family.base}/connexion", json={"identifiant": user, "motDePasse": PASSWORD})
     assert started.status_code == 202, started.text
     done = httpx.post(
-        f"{mes.base}/connexion/code",
-        json={"transaction": started.json()["transaction"], "code": _code(mes.login, recipient)},
+        f"{family.base}/connexion/code",
+        json={"transaction": started.json()["transaction"], "code": _code(family.login, recipient)},
     )
     assert done.status_code == 200, done.text
     return done.json()
 
 
-def test_password_then_code_then_token(mes):
-    login, base = mes.login, mes.base
-    started = httpx.post(f"{base}/connexion", json={"identifiant": mes.parent, "motDePasse": PASSWORD}).json()
+def test_password_then_code_then_token(family):
+    login, base = family.login, family.base
+    started = httpx.post(f"{base}/connexion", json={"identifiant": family.parent, "motDePasse": PASSWORD}).json()
     assert started["canal"] == "email" and "***" in started["destinataire"]
-    [mail] = login.outbox(mes.email)
+    [mail] = login.outbox(family.email)
     assert "Mon espace santé" in mail["subject"]
     tokens = httpx.post(
-        f"{base}/connexion/code", json={"transaction": started["transaction"], "code": _code(login, mes.email)}
+        f"{base}/connexion/code", json={"transaction": started["transaction"], "code": _code(login, family.email)}
     ).json()
-    assert tokens["patient"] == mes.parent_ins and tokens["representes"] == [mes.child_ins]
+    assert tokens["patient"] == family.parent_ins and tokens["representes"] == [family.child_ins]
     me = httpx.get(f"{base}/moi", headers={"Authorization": f"Bearer {tokens['access_token']}"}).json()
-    assert me == {"patient": mes.parent_ins, "agit": mes.parent_ins, "representation": False}
+    assert me == {"patient": family.parent_ins, "agit": family.parent_ins, "representation": False}
     # the code is used once
     again = httpx.post(f"{base}/connexion/code", json={"transaction": started["transaction"], "code": "000000"})
     assert again.status_code == 401
 
 
-def test_the_token_issuer_is_the_configured_one_whatever_the_request_says(mes, module_house):
+def test_the_token_issuer_is_the_configured_one_whatever_the_request_says(family, module_house):
     """Issue 20 §3.1's class, for patients: the token's `iss` comes from the configured public URL,
     never from Host or X-Forwarded-* (uvicorn trusts X-Forwarded-Proto from loopback), and the token
     is valid whichever name reached the house."""
-    login, base = mes.login, mes.base
+    login, base = family.login, family.base
     forged = {"X-Forwarded-Proto": "https", "Host": "autre.example", "X-Forwarded-Host": "autre.example"}
-    started = httpx.post(f"{base}/connexion", json={"identifiant": mes.parent, "motDePasse": PASSWORD}, headers=forged)
+    started = httpx.post(
+        f"{base}/connexion", json={"identifiant": family.parent, "motDePasse": PASSWORD}, headers=forged
+    )
     done = httpx.post(
         f"{base}/connexion/code",
-        json={"transaction": started.json()["transaction"], "code": _code(login, mes.email)},
+        json={"transaction": started.json()["transaction"], "code": _code(login, family.email)},
         headers=forged,
     )
     token = done.json()["access_token"]
@@ -122,31 +137,31 @@ def test_the_token_issuer_is_the_configured_one_whatever_the_request_says(mes, m
     assert httpx.get(f"{base}/moi", headers={**bearer, **forged}).status_code == 200
 
 
-def test_sms_channel(mes):
-    tokens = _log_in(mes, mes.child, mes.phone)
-    assert tokens["patient"] == mes.child_ins and mes.login.outbox(mes.phone)[-1]["channel"] == "sms"
+def test_sms_channel(family):
+    tokens = _log_in(family, family.child, family.phone)
+    assert tokens["patient"] == family.child_ins and family.login.outbox(family.phone)[-1]["channel"] == "sms"
 
 
-def test_wrong_password_and_unknown_login_answer_alike(mes):
-    base = mes.base
-    wrong = httpx.post(f"{base}/connexion", json={"identifiant": mes.parent, "motDePasse": "pas le bon"})
-    unknown = httpx.post(f"{base}/connexion", json={"identifiant": f"personne.{mes.n}", "motDePasse": "pas le bon"})
+def test_wrong_password_and_unknown_login_answer_alike(family):
+    base = family.base
+    wrong = httpx.post(f"{base}/connexion", json={"identifiant": family.parent, "motDePasse": "pas le bon"})
+    unknown = httpx.post(f"{base}/connexion", json={"identifiant": f"personne.{family.n}", "motDePasse": "pas le bon"})
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json()["issue"][0]["diagnostics"] == unknown.json()["issue"][0]["diagnostics"]
 
 
-def test_locks_after_repeated_failures(mes):
-    base = mes.base
+def test_locks_after_repeated_failures(family):
+    base = family.base
     for _ in range(5):
-        httpx.post(f"{base}/connexion", json={"identifiant": mes.parent, "motDePasse": "faux"})
-    locked = httpx.post(f"{base}/connexion", json={"identifiant": mes.parent, "motDePasse": PASSWORD})
+        httpx.post(f"{base}/connexion", json={"identifiant": family.parent, "motDePasse": "faux"})
+    locked = httpx.post(f"{base}/connexion", json={"identifiant": family.parent, "motDePasse": PASSWORD})
     assert locked.status_code == 429
 
 
-def test_code_tries_are_limited(mes):
-    login, base = mes.login, mes.base
-    started = httpx.post(f"{base}/connexion", json={"identifiant": mes.parent, "motDePasse": PASSWORD}).json()
-    good = _code(login, mes.email)
+def test_code_tries_are_limited(family):
+    login, base = family.login, family.base
+    started = httpx.post(f"{base}/connexion", json={"identifiant": family.parent, "motDePasse": PASSWORD}).json()
+    good = _code(login, family.email)
     bad = "000000" if good != "000000" else "111111"
     for _ in range(5):
         assert (
@@ -157,42 +172,42 @@ def test_code_tries_are_limited(mes):
     assert late.status_code == 401  # the transaction died with the fifth wrong code
 
 
-def test_a_parent_acts_for_the_minor(mes):
-    base = mes.base
-    parent = _log_in(mes)
+def test_a_parent_acts_for_the_minor(family):
+    base = family.base
+    parent = _log_in(family)
     acting = httpx.post(
         f"{base}/representation",
-        json={"ins": mes.child_ins},
+        json={"ins": family.child_ins},
         headers={"Authorization": f"Bearer {parent['access_token']}"},
     )
     assert acting.status_code == 200
     me = httpx.get(f"{base}/moi", headers={"Authorization": f"Bearer {acting.json()['access_token']}"}).json()
-    assert me == {"patient": mes.child_ins, "agit": mes.parent_ins, "representation": True}
+    assert me == {"patient": family.child_ins, "agit": family.parent_ins, "representation": True}
     # nobody else, and not an adult
-    child = _log_in(mes, mes.child, mes.phone)
+    child = _log_in(family, family.child, family.phone)
     refused = httpx.post(
         f"{base}/representation",
-        json={"ins": mes.parent_ins},
+        json={"ins": family.parent_ins},
         headers={"Authorization": f"Bearer {child['access_token']}"},
     )
     assert refused.status_code == 403
 
 
-def test_representation_ends_at_majority(mes):
-    adult = nir(f"1800575115{mes.n:03d}")
+def test_representation_ends_at_majority(family):
+    adult = nir(f"1800575115{family.n:03d}")
     born = f"{date.today().year - 19}-01-01"
-    mes.login.open_account(f"majeur.{mes.n}", adult, born, PASSWORD, email=f"m.{mes.n}@example.fr")
-    mes.login.declare_representative(mes.parent_ins, adult, "parent")
-    assert _log_in(mes)["representes"] == [mes.child_ins]
+    family.login.open_account(f"majeur.{family.n}", adult, born, PASSWORD, email=f"m.{family.n}@example.fr")
+    family.login.declare_representative(family.parent_ins, adult, "parent")
+    assert _log_in(family)["representes"] == [family.child_ins]
 
 
-def test_patient_token_in_authz(mes, module_house):
+def test_patient_token_in_authz(family, module_house):
     from maison.core.authz import Authorizer
     from maison.identite.mes.api import issuer_for as mes_issuer
     from maison.identite.psc.api import issuer_for
 
-    login, base = mes.login, mes.base
-    token = _log_in(mes)["access_token"]
+    login, base = family.login, family.base
+    token = _log_in(family)["access_token"]
     from urllib.parse import urlsplit
 
     from starlette.requests import Request
@@ -216,7 +231,7 @@ def test_patient_token_in_authz(mes, module_house):
     caller = authorizer.caller(request, PATIENT)
     assert (caller.kind, caller.person, caller.patient, caller.role) == (
         "patient",
-        mes.parent_ins,
-        mes.parent_ins,
+        family.parent_ins,
+        family.parent_ins,
         "patient",
     )

@@ -36,8 +36,8 @@ from maison.partage.mss import store
 from tests.e2e import mss_shared
 from tests.e2e.mss_shared import Trail, own_gp, own_pfi
 from tests.e2e.test_mss_smtp import _client, _delivered, _letter
-from tests.partage.mss_world import HOPITAL_DOMAIN, PFI_PASSWORD
-from tests.partage.world import CABINET, CHILD_ID, PROS, World, n1
+from tests.partage.mss_world import GP, HOPITAL_DOMAIN, PFI, PFI_PASSWORD
+from tests.partage.world import CABINET, CHILD_ID, HOPITAL, PROS, World, n1
 
 mss, house, module_pros, pros = mss_shared.mss, mss_shared.house, mss_shared.module_pros, mss_shared.pros
 _serial = itertools.count(1)
@@ -98,8 +98,12 @@ def _pfi(mss, house, reference_path, hospital: Hospital) -> Pfi:
     )
 
 
-def _qualified_sarah(house, hospital: Hospital) -> int:
-    """Sarah admitted at the hospital, her INS retrieved by INSi and her identity document checked."""
+WORLDS = Hospital(HOPITAL, PFI, GP)  # start_world's own PFI and GP mailboxes, at the world's hospital
+
+
+def _qualified_sarah(house, hospital: Hospital = WORLDS) -> int:
+    """Sarah admitted at the hospital (by default the world's, for test_pfi_dovecot.py's house), her
+    INS retrieved by INSi and her identity document checked."""
     index, desk = house.patients, hospital.desk
     p = index.admit(desk, hospital.structure, "IPP-SARAH", Traits.of("Garcia-Hammadi", "Sarah-Lou", "F", "1977-01-21"))
     found = house.insi.referential.search_by_traits(TraitsQuery("GARCIA-HAMMADI", ("SARAH-LOU",), "F", "1977-01-21"))

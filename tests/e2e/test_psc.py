@@ -28,6 +28,8 @@ from maison.identite.annuaire.index import put
 from tests.e2e.mss_shared import Trail
 from tests.partage.world import rpps
 
+RPPS = "99900038441"  # seed 001 L383-384
+IDNATPS = "8" + RPPS  # `psc`'s doctor, on a house of the test's own
 CABINET = "399999999900019"
 PASSWORD = "mot-de-passe-de-test-2026"
 REDIRECT = "https://dpi.example.fr/callback"
@@ -56,10 +58,14 @@ def new_doctor(house) -> str:
     """A GP of the cabinet of her own (seed 001 L383-384's Dr MARTIN, a RPPS of her own) with her test
     password: her IdNatPS."""
     n = next(_doctors)
-    number = rpps(f"999001{n:04d}")
+    return _doctor(house, rpps(f"999001{n:04d}"), f"31000{n:05d}")
+
+
+def _doctor(house, number: str, role_id: str) -> str:
+    """Dr MARTIN under this RPPS, her role `role_id` in the cabinet, her test password: her IdNatPS."""
     idnatps = "8" + number
     doctor = build.practitioner(number, "MARTIN", "Claire", "DR", "10", "C", "SM54", NOW)
-    role = build.practitioner_role(f"31000{n:05d}", idnatps, CABINET, NOW, fonction=None, mode="L")
+    role = build.practitioner_role(role_id, idnatps, CABINET, NOW, fonction=None, mode="L")
     with house.db.write() as conn:
         put(conn, [doctor])
         put(conn, [role])
@@ -92,7 +98,21 @@ def house(live):
 
 
 @pytest.fixture
-def psc(live) -> Psc:
+def psc(house, live):
+    """Dr MARTIN (IDNATPS) with her test password and a client, on a house of the test's own:
+    (provider, client_id, secret, base). Not this module's (its tests share one house): the fixture the
+    other modules of Pro Santé Connect take by name (test_psc_wire.py, test_auth_throttle.py…)."""
+    cabinet(house)
+    _doctor(house, RPPS, "1000000099")
+    provider = house.psc
+    client_id, secret = provider.register_client(
+        "DPI de test", [REDIRECT], post_logout_uris=["https://dpi.example.fr/bye"]
+    )
+    return provider, client_id, secret, f"{live.url}/psc/auth/realms/esante-wallet"
+
+
+@pytest.fixture
+def doctor_psc(live) -> Psc:
     """This test's doctor and its client software, registered with the module's provider."""
     provider = live.house.psc
     doctor = new_doctor(live.house)
@@ -102,7 +122,7 @@ def psc(live) -> Psc:
     return Psc(provider, client_id, secret, f"{live.url}/psc/auth/realms/esante-wallet", doctor)
 
 
-def _login(authorize_url: str, idnatps: str, **credentials) -> httpx.Response:
+def _login(authorize_url: str, idnatps: str = IDNATPS, **credentials) -> httpx.Response:
     """What the professional does in the browser: open the page, fill the form, submit."""
     page = httpx.get(authorize_url)
     assert page.status_code == 200, page.text
@@ -123,9 +143,9 @@ def _client(client_id: str, secret: str, **kw) -> OAuth2Client:
     )
 
 
-def test_authlib_client_completes_the_code_flow(psc):
+def test_authlib_client_completes_the_code_flow(doctor_psc):
     # 002 L624: the authorization code flow with PSC is mandatory for every software
-    provider, client_id, secret, base, doctor = psc
+    provider, client_id, secret, base, doctor = doctor_psc
     config = httpx.get(f"{base}/.well-known/wallet-openid-configuration").json()
     assert config["issuer"] == base and config["code_challenge_methods_supported"] == ["S256"]
     client = _client(client_id, secret)
@@ -172,7 +192,7 @@ def test_authlib_client_completes_the_code_flow(psc):
     )
 
 
-def _code(base: str, client_id: str, doctor: str, verifier: str = "v" * 50, **extra) -> tuple[str, str]:
+def _code(base: str, client_id: str, verifier: str = "v" * 50, doctor: str = IDNATPS, **extra) -> tuple[str, str]:
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     params = {
         "response_type": "code",
@@ -197,9 +217,9 @@ def _exchange(base: str, client_id: str, secret: str, code: str, verifier: str, 
     )
 
 
-def test_replayed_code_is_refused_and_revokes_its_tokens(psc):
-    _, client_id, secret, base, doctor = psc
-    code, verifier = _code(base, client_id, doctor)
+def test_replayed_code_is_refused_and_revokes_its_tokens(doctor_psc):
+    _, client_id, secret, base, doctor = doctor_psc
+    code, verifier = _code(base, client_id, doctor=doctor)
     first = _exchange(base, client_id, secret, code, verifier)
     assert first.status_code == 200
     replay = _exchange(base, client_id, secret, code, verifier)
@@ -210,15 +230,15 @@ def test_replayed_code_is_refused_and_revokes_its_tokens(psc):
     assert userinfo.status_code == 401  # the replay revoked what the first exchange gave
 
 
-def test_pkce_and_redirect_uri_and_client_checks(psc):
-    _, client_id, secret, base, doctor = psc
-    code, verifier = _code(base, client_id, doctor)
+def test_pkce_and_redirect_uri_and_client_checks(doctor_psc):
+    _, client_id, secret, base, doctor = doctor_psc
+    code, verifier = _code(base, client_id, doctor=doctor)
     assert _exchange(base, client_id, secret, code, "w" * 50).json()["error"] == "invalid_grant"  # PKCE mismatch
-    code, verifier = _code(base, client_id, doctor)
+    code, verifier = _code(base, client_id, doctor=doctor)
     assert (
         _exchange(base, client_id, secret, code, verifier, "https://evil.example/cb").json()["error"] == "invalid_grant"
     )
-    code, verifier = _code(base, client_id, doctor)
+    code, verifier = _code(base, client_id, doctor=doctor)
     wrong_secret = _exchange(base, client_id, "nope", code, verifier)
     assert wrong_secret.status_code == 401 and wrong_secret.json()["error"] == "invalid_client"
     # an unregistered redirect URI is shown an error page, never redirected to
@@ -249,9 +269,9 @@ def test_pkce_and_redirect_uri_and_client_checks(psc):
     assert no_pkce.status_code == 302 and query["error"] == ["invalid_request"] and query["state"] == ["z"]
 
 
-def test_forged_and_unsigned_tokens_are_refused(psc):
-    provider, client_id, secret, base, doctor = psc
-    code, verifier = _code(base, client_id, doctor)
+def test_forged_and_unsigned_tokens_are_refused(doctor_psc):
+    provider, client_id, secret, base, doctor = doctor_psc
+    code, verifier = _code(base, client_id, doctor=doctor)
     access = _exchange(base, client_id, secret, code, verifier).json()["access_token"]
     header, payload, signature = access.split(".")
     forged = f"{header}.{payload}.{signature[:-4]}AAAA"
@@ -261,19 +281,19 @@ def test_forged_and_unsigned_tokens_are_refused(psc):
         assert answer.status_code == 401 and answer.json()["error"] == "invalid_token"
 
 
-def test_a_token_once_accepted_is_still_checked_at_every_call(psc, house):
+def test_a_token_once_accepted_is_still_checked_at_every_call(doctor_psc, house):
     """Signatures are remembered per token (maison.identite.psc.provider._valid_claims); revocation,
     the Annuaire and the signing keys are still consulted at each call."""
     from datetime import timedelta
 
-    provider, client_id, secret, base, doctor = psc
+    provider, client_id, secret, base, doctor = doctor_psc
     userinfo = f"{base}/protocol/openid-connect/userinfo"
 
     def status(token: str) -> int:
         return httpx.get(userinfo, headers={"Authorization": f"Bearer {token}"}).status_code
 
-    first = _exchange(base, client_id, secret, *_code(base, client_id, doctor)).json()["access_token"]
-    second = _exchange(base, client_id, secret, *_code(base, client_id, doctor)).json()["access_token"]
+    first = _exchange(base, client_id, secret, *_code(base, client_id, doctor=doctor)).json()["access_token"]
+    second = _exchange(base, client_id, secret, *_code(base, client_id, doctor=doctor)).json()["access_token"]
     assert status(first) == 200 and status(second) == 200
     revoked = httpx.post(
         f"{base}/protocol/openid-connect/revoke",
@@ -285,7 +305,7 @@ def test_a_token_once_accepted_is_still_checked_at_every_call(psc, house):
     assert status(second) == 200  # the retiring key still verifies what it signed
     provider.keys.prune(timedelta(0))  # the key that signed `second` is gone
     assert status(second) == 401
-    third = _exchange(base, client_id, secret, *_code(base, client_id, doctor)).json()["access_token"]
+    third = _exchange(base, client_id, secret, *_code(base, client_id, doctor=doctor)).json()["access_token"]
     assert status(third) == 200
     with house.db.write() as conn:  # the professional leaves the Annuaire: his token no longer acts
         put(
@@ -303,8 +323,8 @@ def test_a_token_once_accepted_is_still_checked_at_every_call(psc, house):
     assert gone.status_code == 400 and gone.json()["error"] == "access_denied"
 
 
-def test_ecps_enrolment_and_login_by_code(psc):
-    provider, client_id, secret, base, doctor = psc
+def test_ecps_enrolment_and_login_by_code(doctor_psc):
+    provider, client_id, secret, base, doctor = doctor_psc
     uri = provider.enroll_ecps(doctor)
     seed = parse_qs(urlsplit(uri).query)["secret"][0]
     challenge = base64.urlsafe_b64encode(hashlib.sha256(b"v" * 50).digest()).rstrip(b"=").decode()
@@ -332,9 +352,9 @@ def test_ecps_enrolment_and_login_by_code(psc):
     assert info["authMode"] == "MOBILE"
 
 
-def test_expired_token_and_logout(psc, monkeypatch):
-    provider, client_id, secret, base, doctor = psc
-    code, verifier = _code(base, client_id, doctor)
+def test_expired_token_and_logout(doctor_psc, monkeypatch):
+    provider, client_id, secret, base, doctor = doctor_psc
+    code, verifier = _code(base, client_id, doctor=doctor)
     tokens = _exchange(base, client_id, secret, code, verifier).json()
     future = time.time() + 3600
     monkeypatch.setattr("maison.identite.psc.provider.time.time", lambda: future)
@@ -360,9 +380,9 @@ def test_expired_token_and_logout(psc, monkeypatch):
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
 
 
-def test_ciba_with_authlib_client(psc, live):
+def test_ciba_with_authlib_client(doctor_psc, live):
     # 002 L625: CIBA recommended for heavy clients — the software asks, the e-CPS app approves, the software polls
-    provider, _, _, base, doctor = psc
+    provider, _, _, base, doctor = doctor_psc
     client_id, secret = provider.register_client("Logiciel lourd", [REDIRECT], ciba=True)
     seed = parse_qs(urlsplit(provider.enroll_ecps(doctor)).query)["secret"][0]
     config = httpx.get(f"{base}/.well-known/openid-configuration").json()
@@ -397,8 +417,8 @@ def test_ciba_with_authlib_client(psc, live):
     assert httpx.post(config["token_endpoint"], data=poll, auth=(client_id, secret)).json()["error"] == "invalid_grant"
 
 
-def test_ciba_refusals(psc, live):
-    provider, client_id, secret, base, doctor = psc
+def test_ciba_refusals(doctor_psc, live):
+    provider, client_id, secret, base, doctor = doctor_psc
     endpoint = f"{base}/protocol/openid-connect/ext/ciba/auth"
     params = {"scope": "openid", "login_hint": doctor, "binding_message": "07"}
     not_ciba = httpx.post(endpoint, data=params, auth=(client_id, secret))
@@ -437,13 +457,13 @@ def test_ciba_refusals(psc, live):
     assert not_ciba_poll.status_code == 400 and not_ciba_poll.json()["error"] == "unauthorized_client"  # RFC 6749 §5.2
 
 
-def test_a_professional_acts_with_the_psc_token(psc, house, live):
+def test_a_professional_acts_with_the_psc_token(doctor_psc, house, live):
     """maison.core.authz: the token says who acts, in which structure, with which profession."""
     from maison.core import audit
     from maison.etablissement.vigilance.fhir import EXT_BIRTH_LIST
 
-    _, client_id, secret, base, doctor = psc
-    code, verifier = _code(base, client_id, doctor)
+    _, client_id, secret, base, doctor = doctor_psc
+    code, verifier = _code(base, client_id, doctor=doctor)
     access = _exchange(base, client_id, secret, code, verifier).json()["access_token"]
     trail = Trail(house)
     patient = {
@@ -499,9 +519,9 @@ def test_a_professional_acts_with_the_psc_token(psc, house, live):
     assert forged.status_code == 401
 
 
-def test_a_structures_own_identity_provider_is_accepted_for_its_staff(psc, house, live):
+def test_a_structures_own_identity_provider_is_accepted_for_its_staff(doctor_psc, house, live):
     """IAM.80 (seed 002 L626): a second OpenID Connect modality, the structure's own SSO."""
-    doctor = psc.doctor
+    doctor = doctor_psc.doctor
     from joserfc.jwk import RSAKey
 
     from maison.core.actor import KeyScope
