@@ -13,20 +13,11 @@ import pytest
 
 from maison.etablissement.dmp.producer import Produced, provide_bundle
 from tests.e2e.mss_shared import Trail
-from tests.partage.world import PROS, World, make_world, n1
+from tests.e2e.shared_world import shared_world
+from tests.partage.world import PROS, n1
 from tests.portail.own_patient import Patient, own_patient
 
-
-@pytest.fixture(scope="module")
-def module_world(module_live) -> World:
-    """The module's professionals, signed in to Pro Santé Connect once per backend."""
-    return make_world(module_live.house, module_live, ("hospitalier", "generaliste", "infirmier"))
-
-
-@pytest.fixture
-def world(module_world: World) -> World:
-    """The module's world, its tokens young enough for this test."""
-    return module_world.renew()
+module_world, world = shared_world("hospitalier", "generaliste", "infirmier")
 
 
 @pytest.fixture

@@ -15,14 +15,11 @@ import pytest
 from maison.core import audit
 from maison.etablissement.dmp.producer import Produced
 from tests.e2e.mss_shared import Trail
-from tests.partage.world import CHILD, PROS, World, make_world, n1
+from tests.e2e.shared_world import shared_world
+from tests.partage.world import CHILD, PROS, World, n1
 from tests.portail.own_patient import own_patient
 
-
-@pytest.fixture(scope="module")
-def module_world(module_live) -> World:
-    """The module's professionals signed in once per backend (and Sarah's child, another patient)."""
-    return make_world(module_live.house, module_live, ("hospitalier", "generaliste", "dentiste"))
+module_world = shared_world("hospitalier", "generaliste", "dentiste")[0]  # and Sarah's child: another patient
 
 
 @pytest.fixture

@@ -18,29 +18,16 @@ import pytest
 
 from maison.etablissement.dmp.producer import Produced
 from maison.formats.pdf import document_pdf
-from tests.partage.world import PROS, World, make_world, n1
+from tests.e2e.shared_world import shared_house, shared_world
+from tests.partage.world import PROS, n1
 from tests.portail.own_patient import BIRTH, Patient, own_patient
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 
 
-@pytest.fixture(scope="module")
-def module_world(module_live) -> World:
-    """The module's professionals, signed in to Pro Santé Connect once per backend."""
-    return make_world(module_live.house, module_live, ("hospitalier", "generaliste"))
-
-
-@pytest.fixture
-def world(module_world: World) -> World:
-    """The module's world, its tokens young enough for this test."""
-    return module_world.renew()
-
-
-@pytest.fixture
-def house(module_live):
-    """The module's shared house."""
-    return module_live.house
+module_world, world = shared_world("hospitalier", "generaliste")
+house = shared_house()[0]
 
 
 @pytest.fixture

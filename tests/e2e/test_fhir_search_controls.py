@@ -13,36 +13,18 @@ import pytest
 from maison.core.auth import issue_key
 from maison.etablissement.dmp.producer import Produced
 from maison.seeding.directory import seed_directory
+from tests.e2e.shared_world import shared_house, shared_world
 from tests.e2e.test_fhir_transitions import _admit
 from tests.e2e.test_ordonnance_api import envelope
 from tests.identite.helpers import IDAM, STRUCTURE
-from tests.partage.world import OID_INS_NIR_TEST, PROS, World, make_world, n1
+from tests.partage.world import OID_INS_NIR_TEST, PROS, n1
 from tests.portail.own_patient import own_patient
 
 REFUSED = ({"_sort": "_id"}, {"_summary": "text"}, {"_summary": "data"})
 
 
-@pytest.fixture(scope="module")
-def module_world(module_live) -> World:
-    """The module's professionals, signed in to Pro Santé Connect once per backend."""
-    return make_world(module_live.house, module_live, ("generaliste", "hospitalier"))
-
-
-@pytest.fixture
-def world(module_world: World) -> World:
-    return module_world.renew()
-
-
-@pytest.fixture
-def house(module_live):
-    """The module's shared house."""
-    return module_live.house
-
-
-@pytest.fixture
-def live(module_live):
-    """Where the module's house is served (`.url`)."""
-    return module_live
+module_world, world = shared_world("generaliste", "hospitalier")
+house, live = shared_house()
 
 
 def _count_only(answer: httpx.Response, total: int | None = None) -> int:

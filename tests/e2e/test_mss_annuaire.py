@@ -24,6 +24,7 @@ from maison.partage.mss import store
 from maison.partage.mss.mailboxes import Mailboxes
 from maison.partage.mss.publication import OWN, AnnuaireAccess, Publication, PublicationRefused, publish_pending
 from maison.partage.mss.trust import TrustSpace
+from tests.e2e.shared_world import shared_house
 from tests.partage.world import CABINET, PROS, make_world
 from tests.portail.own_patient import own_patient
 
@@ -36,10 +37,7 @@ def world(module_live):
     return make_world(module_live.house, module_live, keys=())
 
 
-@pytest.fixture
-def house(module_live):
-    """The module's shared house."""
-    return module_live.house
+house = shared_house()[0]
 
 
 @dataclass
