@@ -302,12 +302,14 @@ def _pharmacist(actor: Actor) -> Actor:
     )
 
 
-def _prescription(world: World) -> str:
-    if "prescription" not in world.made:
-        world.made["prescription"] = world.ordonnance.create(
+def _prescription(world: World, use: str = "lue") -> str:
+    """The desk doctor's prescription for `use`: the reads share one, each change (cancelled, executed)
+    has its own, so that none finds another's cancelled or executed (a shared world holds them all)."""
+    if f"prescription-{use}" not in world.made:
+        world.made[f"prescription-{use}"] = world.ordonnance.create(
             _prescriber(DESK), Draft(TODAY, True, (PARACETAMOL,))
         ).number
-    return world.made["prescription"]
+    return world.made[f"prescription-{use}"]
 
 
 SARAH_QUALIFIED = PatientIns(SARAH_NIR, OID_INS_NIR_TEST, "QUAL")
@@ -691,7 +693,7 @@ COVERED: dict[str, Scenario] = {
         "ordonnance.rechercher",
     ),
     "Base.cancel": _ordonnance(
-        lambda w, a: w.ordonnance.cancel(_prescriber(a), _prescription(w)), "ordonnance.annuler"
+        lambda w, a: w.ordonnance.cancel(_prescriber(a), _prescription(w, "annulee")), "ordonnance.annuler"
     ),
     "Base.read_as_dispenser": _ordonnance(
         lambda w, a: w.ordonnance.read_as_dispenser(_pharmacist(a), _prescription(w)),
@@ -699,13 +701,13 @@ COVERED: dict[str, Scenario] = {
     ),
     # the dispenser records the patient's qualified INS with the execution: the record names her
     "Base.execute": _ordonnance(
-        lambda w, a: w.ordonnance.execute(_pharmacist(a), _prescription(w), DELIVERED, ins=SARAH_QUALIFIED),
+        lambda w, a: w.ordonnance.execute(_pharmacist(a), _prescription(w, "executee"), DELIVERED, ins=SARAH_QUALIFIED),
         "ordonnance.executer",
         patient=lambda w: SARAH_NIR,
     ),
     "Base.execute_request": _ordonnance(
         lambda w, a: w.ordonnance.execute_request(
-            _pharmacist(a), _prescription(w), lambda prescription: (DELIVERED, None, True)
+            _pharmacist(a), _prescription(w, "demandee"), lambda prescription: (DELIVERED, None, True)
         ),
         "ordonnance.executer",
     ),
@@ -800,11 +802,11 @@ EXCLUDED: dict[str, str] = {
 # Patient data whose scenario is still to be written here (issue 19 §2.2), with the reason: none left.
 PENDING: dict[str, str] = {}
 
-# The scenarios that read, or add what no other scenario reads (an entry, an incident, a prescription of
-# their own), and change nothing the others rely on: they share one world per backend, in
-# test_audit_coverage_shared.py (each reads the trail from its own mark). The others change Sarah's
-# identity, her INS, her DMP's rules and codes, the PFI's letter, a prescription's state or the
-# structure's index (merge, split, a second record): each keeps a world of its own here.
+# The scenarios that read, or add or change what no other scenario reads (an entry, an incident, a
+# prescription of their own), and change nothing the others rely on: they share one world per backend,
+# in test_audit_coverage_shared.py (each reads the trail from its own mark). The others change Sarah's
+# identity, her INS, her DMP's rules and codes, the PFI's letter or the structure's index (merge,
+# split, a second record): each keeps a world of its own here.
 SHARED: frozenset[str] = frozenset(
     {
         *("PatientIndex.get", "PatientIndex.search", "PatientIndex.search_page", "PatientIndex.history"),
@@ -819,7 +821,7 @@ SHARED: frozenset[str] = frozenset(
         *("Dmp.document", "Dmp.retrieve", "Dmp.withdraw", "Dmp.notify_announcements", "Dmp.set_dossier_state"),
         "Dmp.set_preferences",
         *("Base.create", "Base.read_as_prescriber", "Base.executions_for_prescriber", "Base.search"),
-        "Base.read_as_dispenser",
+        *("Base.read_as_dispenser", "Base.cancel", "Base.execute", "Base.execute_request"),
         *("Messagerie.inbox", "Messagerie.read", "Messagerie.answer", "Messagerie.forward"),
         *("Worklist.worklist", "Worklist.document"),
     }
