@@ -6,9 +6,9 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 from maison.formats import mime as message
-from tests.e2e.test_mss_messagerie import SARAH_BOX, setting  # noqa: F401 - the fixture
+from tests.e2e.test_mss_messagerie import house, module_pros, mss, pros, setting  # noqa: F401 - the fixtures
 from tests.e2e.test_mss_smtp import _client, _delivered
-from tests.partage.mss_world import PFI, PFI_PASSWORD
+from tests.partage.mss_world import PFI_PASSWORD
 
 HOSTILE = [
     ('ordonnance_été_处方".pdf\r\nX-Injected: 1', "application/pdf", b"%PDF-1.4 ordonnance"),
@@ -18,18 +18,18 @@ HOSTILE = [
 
 
 def test_hostile_attachment_names_and_types_download_safely(setting, house):  # noqa: F811
-    _world, mss, http = setting
+    trust, http, sender, box = setting.mss, setting.http, setting.sender, setting.patient.box
     out = message.Outgoing(
-        PFI,
-        [SARAH_BOX],
+        sender,
+        [box],
         "Vos documents",
         "Bonjour, voici vos documents.",
         [message.Attachment(name, kind, data) for name, kind, data in HOSTILE],
     )
-    with _client(mss, "chu-test") as client:
-        client.login(PFI, PFI_PASSWORD)
-        client.sendmail(PFI, [SARAH_BOX], message.as_bytes(message.compose(out, domain="chu-test.mssante.fr")))
-    assert _delivered(house, SARAH_BOX)
+    with _client(trust, "chu-test") as client:
+        client.login(sender, PFI_PASSWORD)
+        client.sendmail(sender, [box], message.as_bytes(message.compose(out, domain="chu-test.mssante.fr")))
+    assert _delivered(house, box)
     uid = http.get("").json()["messages"][0]["uid"]
     for n, (_name, _kind, data) in enumerate(HOSTILE):
         piece = http.get(f"/{uid}/pieces/{n}")
