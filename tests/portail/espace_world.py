@@ -58,6 +58,18 @@ def shared_client(shared_world: World) -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.fixture(name="world")
+def module_world(shared_world: World) -> World:
+    """A module's `world` when all its tests share its house: imported with `shared_world`."""
+    return shared_world
+
+
+@pytest.fixture(name="client")
+def module_client(shared_client: httpx.Client) -> httpx.Client:
+    """A module's `client` when all its tests share Sarah's one session: imported with `shared_client`."""
+    return shared_client
+
+
 def own(world: World, *, letter: bool = True) -> Patient:
     """A patient of this test's own on the module's world, in the INS referential with her login (the
     world's PASSWORD); `letter`: one N1 of hers fed by the hospital (her DMP then exists, as Sarah's

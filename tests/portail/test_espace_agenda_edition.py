@@ -11,8 +11,6 @@ import re
 from datetime import date, datetime, timedelta
 from html import unescape
 
-import pytest
-
 from maison.portail.espace_agenda import appointment_of, form_of
 from maison.portail.espace_mesures import PARIS
 from maison.portail.web import CSP
@@ -24,17 +22,9 @@ from tests.portail.espace_world import patient_who, post, records, refused_witho
 PAGE = "/mon-espace/agenda"
 HX = {"HX-Request": "true"}
 SOON = date.today() + timedelta(days=20)
-shared_world, shared_client = espace_world.shared_world, espace_world.shared_client  # one house per module
-
-
-@pytest.fixture
-def world(shared_world):
-    return shared_world
-
-
-@pytest.fixture
-def client(shared_client):
-    return shared_client
+# one house per module: its `world` and `client` are the module's
+shared_world, shared_client = espace_world.shared_world, espace_world.shared_client
+module_world, module_client = espace_world.module_world, espace_world.module_client
 
 
 def _add(world, description: str, status: str = "booked") -> str:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from html import unescape
 
-import pytest
-
 from maison.portail.web import CSP
 from tests.identite.helpers import SARAH_NIR
 from tests.partage.world import CHILD
@@ -20,17 +18,9 @@ from tests.portail.espace_world import patient_who, post, records, refused_witho
 from tests.portail.test_espace_depot import PNG, _send
 
 HX = {"HX-Request": "true"}
-shared_world, shared_client = espace_world.shared_world, espace_world.shared_client  # one house per module
-
-
-@pytest.fixture
-def world(shared_world):
-    return shared_world
-
-
-@pytest.fixture
-def client(shared_client):
-    return shared_client
+# one house per module: its `world` and `client` are the module's
+shared_world, shared_client = espace_world.shared_world, espace_world.shared_client
+module_world, module_client = espace_world.module_world, espace_world.module_client
 
 
 def _deposit(client, title: str) -> str:

@@ -22,17 +22,9 @@ from tests.portail.test_espace_profil import ENTRIES
 
 PAGE = "/mon-espace/profil"
 HX = {"HX-Request": "true"}
-shared_world, shared_client = espace_world.shared_world, espace_world.shared_client  # one house per module
-
-
-@pytest.fixture
-def world(shared_world):
-    return shared_world
-
-
-@pytest.fixture
-def client(shared_client):
-    return shared_client
+# one house per module: its `world` and `client` are the module's
+shared_world, shared_client = espace_world.shared_world, espace_world.shared_client
+module_world, module_client = espace_world.module_world, espace_world.module_client
 
 
 def _add(client, rubrique: str, **fields: str) -> str:

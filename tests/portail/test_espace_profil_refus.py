@@ -19,17 +19,9 @@ from tests.portail.test_espace_depot import PNG, _send
 
 PROFIL, MESURES, AGENDA = "/mon-espace/profil", "/mon-espace/mesures", "/mon-espace/agenda"
 
-shared_world, shared_client = espace_world.shared_world, espace_world.shared_client  # one house per module
-
-
-@pytest.fixture
-def world(shared_world):
-    return shared_world
-
-
-@pytest.fixture
-def client(shared_client):
-    return shared_client
+# one house per module: its `world` and `client` are the module's
+shared_world, shared_client = espace_world.shared_world, espace_world.shared_client
+module_world, module_client = espace_world.module_world, espace_world.module_client
 
 
 @pytest.mark.parametrize(
