@@ -8,7 +8,8 @@ support) and audits each read exactly as for an API caller; a refusal is the Fre
 - the home page — what this reader may read (`Observatoire.readable`: the rule the service's
   `authorise` enforces, asked once for the list): an agent every GHT with its members and every
   structure SUN-ES has figures of, a GHT's support its GHT and itself, a structure itself; each entry
-  links to its SUN-ES page for the semester chosen;
+  links to its SUN-ES page for the semester chosen; `?page=N&filtre=…`: 50 entries a page, narrowed
+  by a name or an identifier (`observatoire_liste`: some 3 000 structures at national scale);
 - `/sunes?structure=…|ght=…&periode=2026-S1` — the SUN-ES indicators of a structure or a GHT for a
   semester, with their targets (settings), beside the preceding semesters; each rate links to
 - `/sunes/explication/{indicateur}?…&page=N&taille=50&filtre=…` — every stay, report or correspondent, counted
@@ -21,8 +22,8 @@ support) and audits each read exactly as for an API caller; a refusal is the Fre
 
 htmx updates in place (`answer`: the page's own block when the request says `HX-Request`, the whole
 page otherwise, so every page reads the same without JavaScript): the home page's list on a semester
-chosen, the explanation's list on its paging, filter and page size, the SUN-ES page on the previous
-or next semester.
+chosen, its paging and its filter (as the agent types), the explanation's list on its paging, filter
+and page size, the SUN-ES page on the previous or next semester.
 
 The API's own parsing of a scope and a period (`observatoire.api.scope_of`, `period_of`) is reused,
 so a bad one is the same 400, here in French. The login is Pro Santé Connect's code flow
@@ -54,6 +55,7 @@ from maison.observatoire.report import Period, Table
 from maison.observatoire.service import Observatoire, Served
 from maison.observatoire.sunes.model import FILTERS, Scope
 from maison.portail.history import annuaire_names
+from maison.portail.observatoire_liste import FILTER_MAX, codes, entries, filter_of, page_of
 from maison.portail.psc_connexion import PscConnexion, PscPortal
 from maison.portail.sessions import Session
 from maison.portail.web import page, page_number, templates, wants_fragment
@@ -169,25 +171,35 @@ def router(portal: ObservatoirePortal) -> APIRouter:
 
     @r.get("")
     @public(SESSION_PAGE)
-    def home(request: Request, periode: str | None = None) -> Response:
+    def home(request: Request, periode: str | None = None, filtre: str | None = None) -> Response:
         if portal.connexion.current(request) is None:
             return RedirectResponse(f"{BASE}/connexion", 303)
         session, actor = portal.caller(request)
-        chosen = semester(periode)
+        chosen, wanted = semester(periode), filter_of(filtre)
+        number = page_number(request.query_params.get("page"))
         today = datetime.now(UTC).date()
         semesters = [p.label for p in reversed(previous_semesters(Period.semester_of(today), SEMESTERS_SHOWN))]
         found = obs.readable(actor)  # the service's rule; nothing readable: the recorded 403
+        # a filter reads every name; without one, only the page's are asked of the Annuaire
         named = {*found.structures, *(s for members in found.ghts.values() for s in members)}
+        names = annuaire_names(obs.db, set(), named).structures if wanted else {}
+        shown = page_of(entries(found, names, wanted), number)
+        if not wanted:
+            names = annuaire_names(obs.db, set(), codes(shown.entries)).structures
         context = portal.context(
             session,
             actor,
             BASE,
             semesters=semesters if chosen.label in semesters else [*semesters, chosen.label],
             chosen=chosen,
-            readable=found,
+            shown=shown,
+            filtre=wanted,
+            filter_max=FILTER_MAX,
+            nothing_readable=not found.ghts and not found.structures,
             linked=set(found.structures),
-            names=annuaire_names(obs.db, set(), named).structures,
+            names=names,
             link=lambda kind, code: f"{BASE}/sunes?{urlencode({kind: code, 'periode': chosen.label})}",
+            query=lambda **more: urlencode({"periode": chosen.label, **({"filtre": wanted} if wanted else {}), **more}),
             types=TYPES,
         )
         return answer(request, "observatoire/accueil.html", "lisibles", **context)

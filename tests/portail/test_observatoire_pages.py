@@ -2,7 +2,8 @@
 for each kind of reader — an ARS or ANS agent, the structure's own staff, a GHT's support, another
 structure — allowed or refused with the French 403 page (the service decides, as for the
 API, and records the refusal); every read audited as the API's is; the home page lists exactly what
-its reader may read, each entry a page that answers; the explanation paginated and filtered, in place
+its reader may read, each entry a page that answers, paged and filtered by a name or an identifier;
+the explanation paginated and filtered, in place
 for htmx (the fragment) and as a whole page without JavaScript; bad parameters a French 400, an
 unknown structure a 404, no session a 401 — never a 500.
 
@@ -22,8 +23,11 @@ from maison.core import audit
 from maison.core.actor import Actor
 from maison.core.auth import issue_key
 from maison.core.authz import psc_actor
+from maison.core.errors import InvalidInput
 from maison.identite.annuaire import resources as build
 from maison.identite.annuaire.index import put
+from maison.observatoire.service import Readable
+from maison.portail.observatoire_liste import LIST_PAGE_SIZE, Entry, entries, page_of
 from maison.portail.observatoire_pages import BASE, COOKIE, OBSERVATOIRE, PAGE_SIZE
 from maison.portail.sessions import Sessions
 from maison.portail.web import CSP
@@ -464,3 +468,85 @@ def test_every_chart_has_its_data_table(house_with_stays, client, who, path, par
             [table] = chart.getparent().xpath("following::table[1]")
             assert "tableau qui suit" in caption and table.find("caption").text_content() in chart.findtext("title")
             assert table.xpath("tbody/tr")
+
+
+# --- the home page's list paged and filtered (some 3 000 structures at national scale) -------------
+
+MANY = Readable(
+    {"GHT-01": ["1300000001", "1300000002"], "GHT-02": ["1300000003"]},
+    [f"13{n:08d}" for n in range(1, 121)],  # the GHTs' members among them, as `readable` lists them
+)
+MANY_NAMES = {"1300000002": "Hôpital Nord", "1300000077": "CLINIQUE DES ÉTANGS"}
+
+
+def test_the_list_is_the_ghts_then_the_structures_in_none_cut_into_pages():
+    items = entries(MANY, MANY_NAMES)
+    assert [e.code for e in items[:3]] == ["GHT-01", "GHT-02", "1300000004"]  # members only in their GHT
+    assert len(items) == 2 + 117 and items[0] == Entry("ght", "GHT-01", ("1300000001", "1300000002"))
+    first, last = page_of(items, 1), page_of(items, 3)
+    assert (len(first.entries), first.pages, first.total, first.first) == (LIST_PAGE_SIZE, 3, 119, 1)
+    assert [e.code for e in first.ghts] == ["GHT-01", "GHT-02"] and len(first.structures) == 48
+    assert (len(last.entries), last.first, last.ghts) == (19, 101, [])
+    assert page_of([], 1).pages == 1  # nothing kept: one page, empty
+    with pytest.raises(InvalidInput, match="la liste en compte 3"):
+        page_of(items, 4)
+
+
+def test_the_filter_reads_names_and_identifiers_without_accents_or_case():
+    assert entries(MANY, MANY_NAMES, "hopital nord") == [Entry("ght", "GHT-01", ("1300000002",), partial=True)]
+    assert entries(MANY, MANY_NAMES, "ght-0") == [
+        Entry("ght", "GHT-01", ("1300000001", "1300000002")),  # the GHT's code: all its members
+        Entry("ght", "GHT-02", ("1300000003",)),
+    ]
+    assert entries(MANY, MANY_NAMES, "etangs") == [Entry("structure", "1300000077")]
+    assert [e.code for e in entries(MANY, MANY_NAMES, "130000011")] == [f"130000011{n}" for n in range(10)]
+    assert entries(MANY, MANY_NAMES, "inconnue") == []
+
+
+def pager(tree) -> dict[str, str]:
+    """The list's page links by their `rel` (prev, next)."""
+    return {a.get("rel"): a.get("href") for a in tree.xpath("//nav[@aria-label='Pages de la liste']//a")}
+
+
+def test_the_home_page_pages_its_list_in_place_and_without_javascript(house_with_stays, client, monkeypatch):
+    monkeypatch.setattr(house_with_stays.observatoire, "readable", lambda actor: MANY)  # 119 entries, cheaply
+    log_in(house_with_stays, client, "ars")
+    params = {"periode": PREVIOUS.label}
+    page = html.fromstring(client.get(BASE, params=params).content)
+    assert len(page.xpath("//div[@id='lisibles']/ul/li")) == LIST_PAGE_SIZE
+    assert "entrées 1 à 50 sur 119, page 1 sur 3" in page.xpath("string(//p[@id='etat-lisibles'])")
+    assert set(pager(page)) == {"next"}
+    following = pager(page)["next"]
+    assert following == f"{BASE}?periode={PREVIOUS.label}&page=2"  # the semester kept
+    assert page.xpath("//a[@id='lisibles-suivante']/@hx-get") == [following]
+    part = client.get(following, headers={"HX-Request": "true"})
+    assert "<html" not in part.text and "<h1" not in part.text
+    fragment = html.fromstring(f"<div>{part.text}</div>")
+    assert len(fragment.xpath("//div[@id='lisibles']/ul/li")) == LIST_PAGE_SIZE
+    assert "entrées 51 à 100 sur 119, page 2 sur 3" in fragment.xpath("string(//p[@id='etat-lisibles'][@hx-swap-oob])")
+    assert set(pager(fragment)) == {"prev", "next"}
+    whole = html.fromstring(client.get(f"{BASE}?periode={PREVIOUS.label}&page=3").content)  # the same, no JS
+    assert len(whole.xpath("//div[@id='lisibles']/ul/li")) == 19 and set(pager(whole)) == {"prev"}
+    assert "la liste en compte 3" in french_error(client.get(BASE, params={**params, "page": "4"}), 400)
+    assert "numéro de page" in french_error(client.get(BASE, params={**params, "page": "0"}), 400)
+
+
+def test_the_home_page_filters_its_list_as_the_agent_types(house_with_stays, client):
+    log_in(house_with_stays, client, "ars")
+    page = html.fromstring(client.get(BASE).content)
+    [form] = page.xpath("//form[@hx-get='/observatoire/tableau'][@action='/observatoire/tableau']")
+    assert "keyup changed delay:300ms" in form.get("hx-trigger") and form.xpath(".//input[@name='filtre']")
+    params = {"periode": PREVIOUS.label, "filtre": "clinique de"}
+    part = client.get(BASE, params=params, headers={"HX-Request": "true"})
+    fragment = html.fromstring(f"<div>{part.text}</div>")
+    assert fragment.xpath("//div[@id='lisibles']//a/@href") == [
+        f"{SUNES}ght=GHT-75&periode={PREVIOUS.label}",
+        f"{SUNES}structure={CLINIQUE}&periode={PREVIOUS.label}",  # the member that matches, named
+    ]
+    assert "correspondant au filtre" in fragment.xpath("string(//div[@id='lisibles'])")
+    whole = html.fromstring(client.get(BASE, params={"filtre": AUTRE}).content)  # no JS: the whole page
+    assert whole.xpath("//input[@id='filtre-lisibles']/@value") == [AUTRE]
+    assert listed(whole)[0] == {"ght=GHT-92", f"structure={AUTRE}"}
+    none = html.fromstring(client.get(BASE, params={"filtre": "introuvable"}).content)
+    assert "Aucune structure ni aucun GHT ne correspond" in none.xpath("string(//div[@id='lisibles'])")
+    assert "100 au plus" in french_error(client.get(BASE, params={"filtre": "x" * 101}), 400)
