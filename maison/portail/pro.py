@@ -370,7 +370,9 @@ def router(portal: ProPortal) -> APIRouter:
         values.update(more.pop("values", {}))  # type: ignore[call-overload]
         identity = more.get("identity")
         if isinstance(identity, Identity):
-            more["identite"] = pro_acces.identity_token(session, identity.ins, identity.traits.date_naissance)
+            more["identite"] = pro_acces.identity_token(
+                connexion.session_key(session), identity.ins, identity.traits.date_naissance
+            )
         context = portal.context(session, LANDING, values=values, sexes=SEXES, types=TYPES, oids=portal.oids(), **more)
         if wants_fragment(request):
             return page("pro_resultat.html", **context)
@@ -421,10 +423,12 @@ def router(portal: ProPortal) -> APIRouter:
     async def secret(ins: Identifier, request: Request) -> Response:
         """Her dossier opened in connexion secrète (CSP L.1111-5): for a minor only, by INSi's birth date."""
         session, form = await connexion.posted(request)
-        shown = pro_acces.unsign(session, form.get("identite", ""), "identite", "identité vérifiée")
+        shown = pro_acces.unsign(
+            connexion.session_key(session), form.get("identite", ""), "identite", "identité vérifiée"
+        )
         if shown["ins"] != ins:
             raise InvalidInput("identité vérifiée d'un autre patient", code="identite")
-        token = pro_acces.secret_token(session, ins, str(shown["naissance"]))
+        token = pro_acces.secret_token(connexion.session_key(session), ins, str(shown["naissance"]))
         return RedirectResponse(f"{BASE}/patients/{ins}/dmp{pro_acces.query(secrete=token)}", 303)
 
     def dmp_page(session: Session, ins: str, status: int = 200, **more: object) -> Response:
@@ -435,7 +439,7 @@ def router(portal: ProPortal) -> APIRouter:
         actor = session.actor
         assert actor is not None
         ins = await run_in_threadpool(portal.resolve, ins)  # as ITI-67's adapter resolves patient.identifier
-        access = pro_acces.access(session, urgence, secrete, ins)
+        access = pro_acces.access(connexion.session_key(session), urgence, secrete, ins)
         flags: dict[str, Any] = {"urgence": urgence, "secrete": secrete, "secret_mode": access.secret}
         try:
             entries = await run_in_threadpool(
@@ -465,7 +469,7 @@ def router(portal: ProPortal) -> APIRouter:
         session, form = await connexion.posted(request)
         motif = form.get("motif", "").strip()
         # an empty justification is sent as such: the DMP refuses it with its own reason (bris-de-glace-sans-motif)
-        urgence = pro_acces.urgence_token(session, motif)
+        urgence = pro_acces.urgence_token(connexion.session_key(session), motif)
         return await dossier(session, ins, urgence, form.get("secrete", ""), motif=motif)
 
     @r.post("/patients/{ins}/information")
@@ -479,7 +483,7 @@ def router(portal: ProPortal) -> APIRouter:
             raise InvalidInput("cochez la case : la patiente a été informée et ne s'y oppose pas", code="information")
         state = InformationState.NOT_OPPOSED
         ins = await run_in_threadpool(portal.resolve, ins)  # as the Consent's adapter resolves its patient
-        who = Who(actor, pro_acces.access(session, "", form.get("secrete", ""), ins))
+        who = Who(actor, pro_acces.access(connexion.session_key(session), "", form.get("secrete", ""), ins))
         await run_in_threadpool(portal.dmp.record_information, who, ins, state, state)
         return RedirectResponse(
             f"{BASE}/patients/{ins}/dmp{pro_acces.query(secrete=form.get('secrete', ''), informe='1')}", 303
@@ -490,7 +494,7 @@ def router(portal: ProPortal) -> APIRouter:
     async def document(ins: Identifier, id_: FhirId, request: Request) -> Response:
         session, actor = portal.caller(request)
         urgence, secrete = request.query_params.get("urgence", ""), request.query_params.get("secrete", "")
-        access = pro_acces.access(session, urgence, secrete, ins)
+        access = pro_acces.access(connexion.session_key(session), urgence, secrete, ins)
         entry = await run_in_threadpool(portal.dmp.document, Who(actor, access), id_)
         suffix = pro_acces.query(urgence, secrete)
         viewer = f"{BASE}/patients/{ins}/documents/{id_}/affichage{suffix}"
@@ -505,7 +509,9 @@ def router(portal: ProPortal) -> APIRouter:
     async def shown(ins: Identifier, id_: FhirId, request: Request) -> Response:
         session, actor = portal.caller(request)
         q = request.query_params
-        who = Who(actor, pro_acces.access(session, q.get("urgence", ""), q.get("secrete", ""), ins))
+        who = Who(
+            actor, pro_acces.access(connexion.session_key(session), q.get("urgence", ""), q.get("secrete", ""), ins)
+        )
         entry, data = await run_in_threadpool(portal.dmp.retrieve, who, id_)
         return await run_in_threadpool(viewer_response, entry, data, portal.reference_path)
 
@@ -543,7 +549,11 @@ def router(portal: ProPortal) -> APIRouter:
             identity = portal.identity(found)
             if identity is None or identity.ins != ins:
                 raise InvalidInput(f"INSi ne confirme pas l'INS {ins} pour ces traits : {found.advice}", code="ins")
-            secrete = pro_acces.secret_token(session, ins, identity.traits.date_naissance) if secret else ""
+            secrete = (
+                pro_acces.secret_token(connexion.session_key(session), ins, identity.traits.date_naissance)
+                if secret
+                else ""
+            )
             info = await run_in_threadpool(connexion.userinfo, session)
             cda = portal.n1(identity, actor, info, title, type_, upload.data)
             await run_in_threadpool(portal.checked, cda)

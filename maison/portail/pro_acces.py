@@ -3,8 +3,9 @@
 The DMP decides on each call from `Access` (bris de glace and its justification, connexion secrète); the
 API's caller sends them as headers on every call (`X-Mode-Acces`, `X-Motif-Acces`, `X-Connexion-Secrete`).
 A page cannot send headers, so the portal carries them as query parameters that it signed itself: an
-HMAC-SHA256 under the session's own secret (its CSRF token), expiring, so that a parameter is good for
-this session only and cannot be written by hand:
+HMAC-SHA256 under a key the server derives for the session (`PscConnexion.session_key`: from a secret
+of the key store and the session's id — never the CSRF token, which every page shows), expiring, so that
+a parameter is good for this session only and cannot be written by hand:
 
 - `urgence`: the bris de glace justification (the DMP requires it, `bris-de-glace-sans-motif`);
 - `secrete`: the connexion secrète for one patient (CSP L.1111-5: a minor may keep her care secret from
@@ -29,7 +30,6 @@ import orjson
 from maison.core.errors import Forbidden
 from maison.partage.dmp.model import Access, AccessMode
 from maison.portail.psc_connexion import same
-from maison.portail.sessions import Session
 
 TTL = 3600  # seconds a signed parameter is good for (within the session)
 MAJORITY = 18  # years (code civil art. 414)
@@ -40,19 +40,19 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _mac(session: Session, body: str) -> str:
-    return _b64(hmac.new(session.csrf.encode(), body.encode(), hashlib.sha256).digest())
+def _mac(key: bytes, body: str) -> str:
+    return _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
 
 
-def sign(session: Session, kind: str, **data: object) -> str:
+def sign(key: bytes, kind: str, **data: object) -> str:
     body = _b64(orjson.dumps({"kind": kind, "exp": int(time.time()) + TTL, **data}))
-    return f"{body}.{_mac(session, body)}"
+    return f"{body}.{_mac(key, body)}"
 
 
-def unsign(session: Session, token: str, kind: str, what: str, again: str = AGAIN) -> dict:
+def unsign(key: bytes, token: str, kind: str, what: str, again: str = AGAIN) -> dict:
     """The data of a parameter this session signed for `kind`; else a French 403 naming `what` it was."""
     body, _, mac = token.partition(".")
-    if not body or not same(mac, _mac(session, body)):
+    if not body or not same(mac, _mac(key, body)):
         raise Forbidden(f"{what} d'une autre session : {again}", code=kind)
     data = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     if data.get("kind") != kind:
@@ -62,12 +62,12 @@ def unsign(session: Session, token: str, kind: str, what: str, again: str = AGAI
     return data
 
 
-def urgence_token(session: Session, motif: str) -> str:
-    return sign(session, "urgence", motif=motif)
+def urgence_token(key: bytes, motif: str) -> str:
+    return sign(key, "urgence", motif=motif)
 
 
-def identity_token(session: Session, ins: str, naissance: str) -> str:
-    return sign(session, "identite", ins=ins, naissance=naissance)
+def identity_token(key: bytes, ins: str, naissance: str) -> str:
+    return sign(key, "identite", ins=ins, naissance=naissance)
 
 
 def is_minor(naissance: str, today: date | None = None) -> bool:
@@ -76,7 +76,7 @@ def is_minor(naissance: str, today: date | None = None) -> bool:
     return (today.year - born.year - ((today.month, today.day) < (born.month, born.day))) < MAJORITY
 
 
-def secret_token(session: Session, ins: str, naissance: str) -> str:
+def secret_token(key: bytes, ins: str, naissance: str) -> str:
     """The connexion secrète for this patient, granted for a minor only (CSP L.1111-5), with the precise
     French refusal for an adult."""
     if not is_minor(naissance):
@@ -86,24 +86,24 @@ def secret_token(session: Session, ins: str, naissance: str) -> str:
             "la connexion secrète est réservée aux mineurs (article L.1111-5 du code de la santé publique)",
             code="connexion-secrete-majeur",
         )
-    return sign(session, "secrete", ins=ins)
+    return sign(key, "secrete", ins=ins)
 
 
-def secret_for(session: Session, token: str, ins: str) -> bool:
+def secret_for(key: bytes, token: str, ins: str) -> bool:
     """Whether the page acts in connexion secrète for `ins`; a token of another patient is refused."""
     if not token:
         return False
-    if unsign(session, token, "secrete", "connexion secrète")["ins"] != ins:
+    if unsign(key, token, "secrete", "connexion secrète")["ins"] != ins:
         raise Forbidden("connexion secrète ouverte pour un autre patient", code="secrete")
     return True
 
 
-def access(session: Session, urgence: str, secrete: str, ins: str) -> Access:
+def access(key: bytes, urgence: str, secrete: str, ins: str) -> Access:
     """The DMP's `Access` of a page: bris de glace with its justification, and/or connexion secrète."""
-    secret = secret_for(session, secrete, ins)
+    secret = secret_for(key, secrete, ins)
     if not urgence:
         return Access(secret=secret)
-    data = unsign(session, urgence, "urgence", "accès en urgence", "renouvelez le bris de glace")
+    data = unsign(key, urgence, "urgence", "accès en urgence", "renouvelez le bris de glace")
     return Access(mode=AccessMode.BRIS_DE_GLACE, reason=str(data["motif"]), secret=secret)
 
 

@@ -251,6 +251,12 @@ class PscConnexion:
     def transaction_cookie(self) -> str:
         return f"{self.p.cookie}_psc"
 
+    def session_key(self, session: Session) -> bytes:
+        """A key of this session's own for what its pages sign (`pro_acces`): derived from the key
+        store's secret and the session's id, both out of the browser's reach — unlike the CSRF token,
+        which each page carries, so a MAC under it could be written by the session's holder."""
+        return hmac.new(self._mac_key, f"{self.p.portal}|session|{session.id_hash}".encode(), hashlib.sha256).digest()
+
     def _mac(self, *parts: str) -> str:
         message = "|".join((self.p.portal, *parts)).encode()
         return _b64(hmac.new(self._mac_key, message, hashlib.sha256).digest())

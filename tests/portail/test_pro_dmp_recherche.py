@@ -9,6 +9,8 @@ patient of its own."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -17,6 +19,7 @@ import pytest
 from maison.core import audit
 from maison.core.authz import patient_actor
 from maison.core.identifiers.nir import OID_INS_NIR, OID_INS_NIR_TEST
+from maison.core.keystore import random_secret
 from maison.partage.dmp.model import INVISIBLE_REPRESENTANTS_LEGAUX, Who
 from maison.portail import pro_acces
 from maison.portail.pro import PRO
@@ -168,6 +171,29 @@ def test_connexion_secrete_for_a_minor_hides_from_her_representative(hospitalier
     assert pro not in {e["actor_person"] for e in dmp.history(parent)}
 
 
+def _session_key(world, session) -> bytes:
+    """The key the house derives for this session's signed parameters (PscConnexion.session_key)."""
+    secret = random_secret(world.house.settings.keystore(), "portail-psc-connexion.hmac")
+    return hmac.new(secret, f"pro|session|{session.id_hash}".encode(), hashlib.sha256).digest()
+
+
+def test_a_parameter_signed_with_what_the_page_shows_is_refused(hospitalier, world):
+    """The CSRF token is in every page: a MAC under it could be written by the session's holder, who would
+    then claim a minor's birth date for an adult (connexion secrète) or skip the bris de glace form."""
+    session = Sessions(world.house.db, inactivity=3600, lifetime=36000).find(
+        hospitalier.cookies.get("maison_pro"), "pro"
+    )
+    for key in (session.csrf.encode(), session.id_hash.encode()):
+        identite = pro_acces.identity_token(key, SARAH_NIR, "2015-06-01")  # "a minor", by hand
+        forged = hospitalier.post(
+            f"/pro/patients/{SARAH_NIR}/connexion-secrete", data={"csrf": _csrf(hospitalier), "identite": identite}
+        )
+        assert forged.status_code == 403 and "identité vérifiée d&#39;une autre session" in forged.text
+        urgence = pro_acces.urgence_token(key, "motif écrit à la main")
+        skipped = hospitalier.get(f"/pro/patients/{SARAH_NIR}/dmp", params={"urgence": urgence})
+        assert skipped.status_code == 403 and "accès en urgence d&#39;une autre session" in skipped.text
+
+
 def test_connexion_secrete_is_refused_for_an_adult(hospitalier, world):
     card = _by_ins(hospitalier, SARAH_NIR, SARAH_FORM)
     assert card.status_code == 200 and "connexion secrète" not in card.text  # not offered for an adult
@@ -175,7 +201,7 @@ def test_connexion_secrete_is_refused_for_an_adult(hospitalier, world):
     session = Sessions(world.house.db, inactivity=3600, lifetime=36000).find(
         hospitalier.cookies.get("maison_pro"), "pro"
     )
-    identite = pro_acces.identity_token(session, SARAH_NIR, "1977-01-21")
+    identite = pro_acces.identity_token(_session_key(world, session), SARAH_NIR, "1977-01-21")
     refused = hospitalier.post(
         f"/pro/patients/{SARAH_NIR}/connexion-secrete", data={"csrf": _csrf(hospitalier), "identite": identite}
     )
